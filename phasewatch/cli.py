@@ -1,0 +1,75 @@
+"""`phasewatch` command line: a thin argparse front over the library.
+
+Exit codes (DESIGN.md): 0 ran, 1 a --stop-on condition fired, 2 usage error, 3 unreadable or
+invalid input, 70 internal error. User errors print one message, never a traceback; set
+PHASEWATCH_DEBUG=1 to see the traceback of an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import signal
+import sys
+import traceback
+
+from phasewatch import __version__
+from phasewatch.commands import COMMANDS
+from phasewatch.errors import PhasewatchError
+
+EXIT_OK, EXIT_STOP, EXIT_USAGE, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 70
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits with 2 on usage errors already; keep its message short and on stderr."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="phasewatch",
+        description="Find the disruption, readaptation and overfit phases of training runs.",
+    )
+    parser.add_argument("--version", action="version", version=f"phasewatch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"phasewatch.commands.{name}")
+        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.configure(cmd)
+        cmd.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_run", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args._run(args) or 0)
+    except PhasewatchError as exc:
+        print(f"phasewatch: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+    except BrokenPipeError:
+        # `phasewatch ... | head` closed the pipe: not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except Exception:  # noqa: BLE001 - the last line of defence: exit 70, not a traceback
+        if os.environ.get("PHASEWATCH_DEBUG"):
+            traceback.print_exc()
+        else:
+            kind = sys.exc_info()[0].__name__
+            print(
+                f"phasewatch: internal error ({kind}: {sys.exc_info()[1]}); this is a bug, "
+                "please report it. Rerun with PHASEWATCH_DEBUG=1 for the traceback.",
+                file=sys.stderr,
+            )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Errors a user can act on. Each carries the exit code of the command-line contract.
+
+The CLI prints `str(error)` (never a traceback) and exits with `error.exit_code`:
+2 usage error, 3 unreadable or invalid input; anything else is an internal error (70).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PhasewatchError(Exception):
+    """Base class for errors phasewatch reports to the user without a traceback."""
+
+    exit_code = 70
+
+
+class UsageError(PhasewatchError):
+    """The command was called wrongly (bad option value, unknown metric...). Exit code 2."""
+
+    exit_code = 2
+
+
+class InputError(PhasewatchError):
+    """An input file is unreadable or invalid. Exit code 3.
+
+    The message names the file, and the line where there is one, as `FILE:LINE: message`,
+    the format editors and terminals turn into links.
+    """
+
+    exit_code = 3
+
+    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None):
+        self.message = message
+        self.path = str(path) if path is not None else None
+        self.line = line
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        if self.path is None:
+            return self.message
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+class MissingDependencyError(InputError):
+    """An optional package is needed to read this input; the message says how to install it."""
+
+    def __init__(self, package: str, extra: str, path: str | Path | None = None, purpose: str = ""):
+        what = f" to {purpose}" if purpose else ""
+        super().__init__(
+            f"the optional package '{package}' is needed{what}; "
+            f"install it with: pip install 'phasewatch[{extra}]'",
+            path,
+        )
+        self.package = package
+        self.extra = extra
+
+
+def require(module: str, extra: str, path: str | Path | None = None, purpose: str = ""):
+    """Import an optional module or raise `MissingDependencyError` with the install hint."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(module.split(".")[0], extra, path, purpose) from exc

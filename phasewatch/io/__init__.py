@@ -1,0 +1,111 @@
+"""Readers: one module per source format, each turning a file or folder into a `Run`.
+
+Each reader module defines:
+    FORMAT: str                                  the format's name (shown by `inspect`)
+    def sniff(path: Path, head: bytes) -> bool   cheap content check; `head` is the first
+                                                 64 KiB of a file (b"" for a folder)
+    def read(path: Path) -> Run                  raise InputError for unreadable input
+Line-based formats that `watch --follow` can stream also define
+    class LineParser: feed(line: str, lineno: int) -> list[tuple[int, dict]]
+so the follower and the batch reader parse lines with the same code.
+
+`read_run` sniffs by content in the order of READERS (most specific first), not by file name.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+
+from phasewatch.errors import InputError
+from phasewatch.run import Run
+
+# Most specific first: a verl JSONL line is also generic JSONL, a trainer_state.json is JSON.
+READERS: tuple[str, ...] = (
+    "native",
+    "mlflow",
+    "tensorboard",
+    "wandb",
+    "trainer_state",
+    "llamafactory",
+    "verl_jsonl",
+    "verl_console",
+    "jsonl",
+    "csv",
+)
+
+HEAD_BYTES = 64 * 1024
+LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1"
+
+
+def reader_module(name: str) -> ModuleType:
+    return importlib.import_module(f"phasewatch.io.{name}")
+
+
+def available_readers() -> list[ModuleType]:
+    modules = []
+    for name in READERS:
+        try:
+            modules.append(reader_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"phasewatch.io.{name}":
+                raise
+    return modules
+
+
+def read_head(path: Path) -> bytes:
+    if path.is_dir():
+        return b""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(HEAD_BYTES)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path) from exc
+
+
+def sniff_format(path: str | Path) -> ModuleType:
+    """The reader module for `path`, chosen by content; InputError if none fits."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such file or folder", path)
+    head = read_head(path)
+    if path.is_file():
+        if not head:
+            raise InputError("the file is empty", path)
+        if head.startswith(LFS_POINTER_PREFIX):
+            raise InputError(
+                "this is a Git LFS pointer file, not the log itself; fetch the real file with "
+                "`git lfs pull` (or download it from the hub's 'resolve' URL) and try again",
+                path,
+            )
+    modules = available_readers()
+    for module in modules:
+        if module.sniff(path, head):
+            return module
+    tried = ", ".join(m.FORMAT for m in modules)
+    if path.is_dir():
+        raise InputError(f"no training log found in this folder (formats tried: {tried})", path)
+    if _looks_binary(head):
+        raise InputError(
+            f"binary content that is not a known log format (formats tried: {tried})", path
+        )
+    raise InputError(f"unknown log format (formats tried: {tried})", path)
+
+
+def read_run(path: str | Path) -> Run:
+    """Read any supported log file or run folder; the format is sniffed from content."""
+    module = sniff_format(path)
+    return module.read(Path(path))
+
+
+def _looks_binary(head: bytes) -> bool:
+    sample = head[:4096]
+    if b"\x00" in sample:
+        return True
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the sample's end is still text.
+        return exc.start < len(sample) - 4
+    return False

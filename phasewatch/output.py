@@ -1,0 +1,40 @@
+"""Writing results: data to stdout, messages to stderr (DESIGN.md contract)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON types; NaN/inf become null (JSON has no NaN), numpy scalars become Python."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def emit_json(payload: dict[str, Any], stream=None) -> None:
+    """Write one JSON document with `schema_version` first."""
+    stream = stream or sys.stdout
+    doc = {"schema_version": SCHEMA_VERSION, **payload}
+    stream.write(json.dumps(jsonable(doc), indent=2, allow_nan=False) + "\n")
+
+
+def emit_jsonl(obj: dict[str, Any], stream=None) -> None:
+    stream = stream or sys.stdout
+    stream.write(json.dumps(jsonable(obj), allow_nan=False) + "\n")
+    stream.flush()
+
+
+def warn(message: str) -> None:
+    print(f"phasewatch: warning: {message}", file=sys.stderr)

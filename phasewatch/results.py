@@ -1,0 +1,70 @@
+"""Result types shared by the detector, the reports, the figures and the live monitor.
+
+`to_dict()` gives exactly the JSON shapes of DESIGN.md (without `schema_version`, which the
+writer adds once per document).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PHASE_NAMES = ("disruption", "readaptation", "improvement", "plateau", "overfit")
+
+
+@dataclass(frozen=True)
+class ChangePoint:
+    """A boundary at `step`, with the interval [low, high] the data cannot tell apart."""
+
+    step: int
+    low: int
+    high: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"step": int(self.step), "low": int(self.low), "high": int(self.high)}
+
+
+@dataclass
+class Phase:
+    """A named stretch of the run; `stats` holds its effect sizes (depth, gain, slope...)."""
+
+    name: str
+    start_step: int
+    end_step: int
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.name not in PHASE_NAMES:
+            raise ValueError(f"unknown phase name {self.name!r}; expected one of {PHASE_NAMES}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "start_step": int(self.start_step),
+                "end_step": int(self.end_step), **self.stats}
+
+
+@dataclass
+class Analysis:
+    """What `analyze` found in one run's performance series."""
+
+    source: str
+    metric: str
+    direction: str
+    baseline: float | None
+    changepoints: list[ChangePoint]
+    phases: list[Phase]
+    recommended_stop_step: int | None
+    warnings: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "metric": self.metric,
+            "direction": self.direction,
+            "baseline": self.baseline,
+            "changepoints": [c.to_dict() for c in self.changepoints],
+            "phases": [p.to_dict() for p in self.phases],
+            "recommended_stop_step": self.recommended_stop_step,
+            "warnings": list(self.warnings),
+            **self.extra,
+        }
