@@ -1,0 +1,90 @@
+"""Writing an expert log-prob store, for the reference trainer and for other trainers.
+
+A TRL or verl user can produce the same store phasewatch reads:
+
+    from phasewatch.tokens import TokenStoreWriter
+    seqs = [{"id": "ex0", "split": "train", "length": 12}, {"id": "ex1", "split": "heldout", "length": 9}]
+    with TokenStoreWriter("RUN/expert_logprobs", seqs) as writer:
+        for step in eval_steps:
+            writer.append(step, logprobs)   # 1-D: token t of each sequence given its prefix, concatenated
+
+Each step file is written to a temporary name and renamed into place, so a reader watching the
+folder never sees half an array.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+INDEX_FILE = "index.json"
+STEP_FILE = "step_{:08d}.npy"
+DTYPES = ("float16", "float32")
+SPLITS = ("train", "heldout")
+
+
+class TokenStoreWriter:
+    """Appends one step's per-token log-probs at a time to a store folder."""
+
+    def __init__(self, folder: str | Path, sequences: Iterable[Mapping[str, Any]], dtype: str = "float16"):
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+        self.folder = Path(folder)
+        self.dtype = np.dtype(dtype)
+        self.sequences: list[dict[str, Any]] = []
+        offset = 0
+        for i, seq in enumerate(sequences):
+            split = seq.get("split")
+            length = int(seq["length"])
+            if split not in SPLITS:
+                raise ValueError(f"sequence {i}: split must be one of {SPLITS}, got {split!r}")
+            if length <= 0:
+                raise ValueError(f"sequence {i}: length must be positive, got {length}")
+            self.sequences.append({"id": str(seq.get("id", i)), "split": split, "offset": offset, "length": length})
+            offset += length
+        if not self.sequences:
+            raise ValueError("a token store needs at least one sequence")
+        self.n_tokens = offset
+        self._last_step: int | None = None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        index = {"schema_version": 1, "dtype": dtype, "n_tokens": self.n_tokens, "sequences": self.sequences}
+        _atomic_write_bytes(self.folder / INDEX_FILE, json.dumps(index, indent=1).encode())
+
+    def append(self, step: int, logprobs: np.ndarray) -> Path:
+        """Store the log-probs of every expert token under the policy at `step`."""
+        step = int(step)
+        if self._last_step is not None and step <= self._last_step:
+            raise ValueError(f"steps must increase: got {step} after {self._last_step}")
+        array = np.asarray(logprobs)
+        if array.shape != (self.n_tokens,):
+            raise ValueError(f"expected a 1-D array of {self.n_tokens} log-probs, got shape {array.shape}")
+        array = array.astype(self.dtype)
+        if not np.all(np.isfinite(array)) or np.any(array > 0):
+            raise ValueError("log-probs must be finite and <= 0 (after conversion to the store's dtype)")
+        path = self.folder / STEP_FILE.format(step)
+        tmp = path.with_suffix(".npy.tmp")
+        with open(tmp, "wb") as fh:
+            np.save(fh, array, allow_pickle=False)
+        os.replace(tmp, path)
+        self._last_step = step
+        return path
+
+    def close(self) -> None:
+        """Nothing is buffered; kept so the writer works as a context manager."""
+
+    def __enter__(self) -> "TokenStoreWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
