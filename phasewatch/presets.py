@@ -9,28 +9,56 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-# canonical name -> candidate names in other frameworks, most specific first.
+# canonical name -> candidate names in other frameworks, most specific first (fnmatch globs;
+# `*` also matches "/"). Names checked against the frameworks' sources / real logs:
+# - TRL GRPO: `reward`, `reward_std`, `kl`, `entropy`, `rewards/<fn>/mean` (>= 0.17; older:
+#   `rewards/<fn>`), `completions/mean_length` (older: `completion_length`); HF Trainer `loss`,
+#   `learning_rate`, `grad_norm`, eval rows `eval_<x>`; HF's W&B / TensorBoard callbacks rename
+#   these `train/<x>` and `eval/<x>`.
+# - verl: `critic/score/mean`, `critic/rewards/mean`, `actor/entropy` (older: `actor/entropy_loss`,
+#   which held the mean entropy), `actor/kl_loss` (older: `critic/kl`), `actor/pg_loss`,
+#   `response_length/mean`; validation `val/test_score/<source>` (older) and
+#   `val-core/<source>/<var>/<metric>@N` (newer; MLflow stores `@` as `_at_`).
+# - OpenRLHF: `reward`, `return`, `policy_loss`, `policy_entropy`, `response_length`, `kl`,
+#   `actor_lr` / `policy_lr`, evaluation `eval_<dataset>_pass1` (W&B: `train/<x>`, `eval/<x>`).
+# - LLaMA-Factory trainer_log.jsonl: `loss`, `lr` (older: `learning_rate`), `eval_loss`,
+#   `accuracy`, `reward`.
+# - Trinity-RFT: `eval/<taskset>/accuracy/mean@N`, `bench/<taskset>/accuracy/mean@N`,
+#   `rollout/accuracy/mean`, verl-style `actor/*`, `critic/*`, `response_length/mean`.
 ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     "eval/accuracy": (
         "eval/accuracy", "eval_accuracy", "eval/acc", "eval_acc",
-        "val-core/*/acc/mean@*", "val-core/*/reward/mean@*", "val/test_score/*",
+        "val-core/*/acc/mean@*", "val-core/*/acc/mean_at_*",
+        "val-core/*/reward/mean@*", "val-core/*/reward/mean_at_*",
+        "val/test_score/*", "eval/*/accuracy/mean@*", "bench/*/accuracy/mean@*",
+        "eval_*_pass1", "eval/*_pass1",
         "eval/reward", "eval_reward", "eval/score", "eval_score",
         "eval/rewards/mean", "eval_rewards/mean",
     ),
     "expert/nll_train": ("expert/nll_train",),
     "expert/nll_heldout": ("expert/nll_heldout",),
-    "train/loss": ("train/loss", "loss", "train_loss", "actor/pg_loss"),
+    "train/loss": ("train/loss", "loss", "train_loss", "actor/pg_loss", "policy_loss", "train/policy_loss"),
     "train/reward": (
         "train/reward", "reward", "train/rewards/mean", "critic/score/mean", "critic/rewards/mean",
-        "rollout/reward", "accuracy", "rewards/accuracy_reward/mean",
+        "rollout/accuracy/mean", "rollout/reward", "accuracy", "rewards/accuracy_reward/mean",
+        "rewards/accuracy_reward", "return", "train/return",
     ),
-    "train/entropy": ("train/entropy", "entropy", "actor/entropy", "policy_entropy"),
+    "train/entropy": (
+        "train/entropy", "entropy", "actor/entropy", "policy_entropy", "train/policy_entropy",
+        "actor/entropy_loss",
+    ),
     "eval/response_length": (
-        "eval/response_length", "completions/mean_length", "completion_length",
-        "response_length/mean", "response_length",
+        "eval/response_length", "eval/completions/mean_length", "eval_completions/mean_length",
+        "completions/mean_length", "train/completions/mean_length", "completion_length",
+        "train/completion_length", "response_length/mean", "response_length",
+        "train/response_length",
     ),
+    "train/kl": ("train/kl", "kl", "actor/kl_loss", "critic/kl", "actor/ppo_kl"),
     "train/grad_norm": ("train/grad_norm", "grad_norm", "actor/grad_norm"),
-    "train/lr": ("train/lr", "learning_rate", "lr", "actor/lr"),
+    "train/lr": (
+        "train/lr", "learning_rate", "train/learning_rate", "lr", "actor/lr", "actor_lr",
+        "policy_lr",
+    ),
     "eval/loss": ("eval/loss", "eval_loss"),
 }
 
@@ -71,4 +99,9 @@ def aliases_for(metrics: Iterable[str]) -> dict[str, str]:
             if own is not None:
                 aliases[canonical] = own
                 break
+    # HF Trainer's `eval_x` is what its W&B / TensorBoard callbacks show as `eval/x`.
+    taken = set(present) | set(aliases)
+    for own in present:
+        if own.startswith("eval_") and len(own) > 5 and f"eval/{own[5:]}" not in taken:
+            aliases[f"eval/{own[5:]}"] = own
     return aliases

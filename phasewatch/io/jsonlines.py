@@ -10,13 +10,17 @@ from typing import Any
 from phasewatch.errors import InputError
 
 
-def _constant(name: str) -> float:
+def parse_constant(name: str) -> float:
+    """The literal NaN / Infinity / -Infinity that Python's json writes (not strict JSON)."""
     return {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}[name]
+
+
+DECODER = json.JSONDecoder(parse_constant=parse_constant)
 
 
 def loads(text: str) -> Any:
     """json.loads that accepts the literal NaN / Infinity Python's json writes."""
-    return json.loads(text, parse_constant=_constant)
+    return DECODER.decode(text)
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -31,7 +35,40 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise InputError(f"cannot read: {exc.strerror or exc}", path) from exc
 
 
-def skipped_summary(bad_lines: list[int], total: int) -> str:
+def skipped_summary(bad_lines: list[int], total: int, first_reason: str = "") -> str:
+    """'skipped 3 of 100 lines that are not valid records (lines 4, 9, 12; first: reason)'."""
     shown = ", ".join(str(n) for n in bad_lines[:10])
     more = f" and {len(bad_lines) - 10} more" if len(bad_lines) > 10 else ""
-    return f"skipped {len(bad_lines)} of {total} lines that are not valid JSON objects (lines {shown}{more})"
+    why = f"; first: {first_reason}" if first_reason else ""
+    return (
+        f"skipped {len(bad_lines)} of {total} lines that are not valid records "
+        f"(lines {shown}{more}{why})"
+    )
+
+
+def first_line(head: bytes) -> tuple[str, bool] | None:
+    """The first non-blank line of `head` and whether it is complete (ends inside `head`)."""
+    text = head.decode("utf-8", errors="replace")
+    for raw in text.splitlines(keepends=True):
+        if raw.strip():
+            return raw.strip(), raw.endswith(("\n", "\r"))
+    return None
+
+
+def first_json_object(head: bytes) -> dict | None:
+    """The first line of `head` parsed as a JSON object; None if it is not one.
+
+    A first line longer than `head` cannot be checked; if it starts like an object it is
+    given the benefit of the doubt (an empty dict), and the reader reports what is wrong.
+    """
+    found = first_line(head)
+    if found is None:
+        return None
+    line, complete = found
+    if not line.startswith("{"):
+        return None
+    try:
+        obj = loads(line)
+    except ValueError:
+        return None if complete else {}
+    return obj if isinstance(obj, dict) else None

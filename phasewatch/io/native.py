@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import InputError
-from phasewatch.io.jsonlines import iter_lines, loads, skipped_summary
+from phasewatch.io.jsonlines import loads
+from phasewatch.io.lines import BadLine, as_step, read_lines
 from phasewatch.run import Event, RecordCollector, Run
 
 FORMAT = "native"
@@ -36,58 +37,13 @@ class LineParser:
         """Records in this line; raises ValueError (with a reason) if it is not one."""
         obj = loads(line)
         if not isinstance(obj, dict):
-            raise ValueError("not a JSON object")
+            raise BadLine("not a JSON object")
         for key in self.step_keys:
             if key in obj:
-                step = _as_step(obj[key])
+                step = as_step(obj[key])
                 values = {k: v for k, v in obj.items() if k != key}
                 return [(step, values)]
-        raise ValueError("no 'step' key")
-
-
-def _as_step(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"step is not an integer: {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    raise ValueError(f"step is not an integer: {value!r}")
-
-
-def read_lines(path: Path, parser, collector: RecordCollector) -> None:
-    """Feed every line of `path` to `parser`; bad lines become warnings, never a crash.
-
-    A file where no line parses is an InputError naming its first bad line.
-    """
-    bad: list[int] = []
-    first_error = None
-    total = 0
-    last_lineno = 0
-    for lineno, text in iter_lines(path):
-        total += 1
-        last_lineno = lineno
-        try:
-            records = parser.feed(text, lineno)
-        except (ValueError, TypeError) as exc:
-            bad.append(lineno)
-            if first_error is None:
-                first_error = (lineno, str(exc))
-            continue
-        for step, values in records:
-            collector.add(step, values, lineno)
-    if total == 0:
-        raise InputError("the file holds no records (empty)", path)
-    if collector.n_records == 0:
-        lineno, reason = first_error if first_error else (None, "no records")
-        raise InputError(f"no valid record in the file; first problem: {reason}", path, lineno)
-    if bad:
-        if bad == [last_lineno]:
-            collector.warn(f"skipped the last line, which is incomplete (truncated write?)", last_lineno)
-        else:
-            collector.warn(skipped_summary(bad, total))
+        raise BadLine("no 'step' key")
 
 
 def read(path: Path) -> Run:

@@ -1,0 +1,105 @@
+"""CSV / TSV tables with a step-like column, including W&B's "Export CSV" files.
+
+The header names the columns; one of them is the step (`step`, `global_step`, `Step`, `_step`,
+`iteration`, ... see `lines.STEP_KEYS`). Empty cells are absent values (sparse keys stay sparse).
+
+W&B panel exports name their columns `"<run name> - <metric>"` with companion
+`"<run name> - <metric>__MIN"` / `__MAX` columns (the range of the points W&B's sampling
+merged into each plotted point). With one run in the file the run-name prefix is dropped
+(and becomes the run's name); with several runs the prefixes are kept so the runs stay apart.
+The __MIN/__MAX columns are kept as metrics of their own, under the same rule.
+"""
+
+from __future__ import annotations
+
+import csv as _csv
+import re
+from pathlib import Path
+from typing import Any
+
+from phasewatch.io.jsonlines import first_line
+from phasewatch.io.lines import as_step, find_step_key, read_lines
+from phasewatch.run import RecordCollector, Run
+
+FORMAT = "csv"
+WANDB_COLUMN = re.compile(r"^(?P<run>.+?) - (?P<metric>.+)$")
+
+
+def _split(line: str, delimiter: str) -> list[str]:
+    return next(_csv.reader([line], delimiter=delimiter), [])
+
+
+def _delimiter(header: str) -> str:
+    return "\t" if header.count("\t") > header.count(",") else ","
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    if not path.is_file():
+        return False
+    found = first_line(head)
+    if found is None or found[0].startswith(("{", "[")):
+        return False
+    header = found[0]
+    delimiter = _delimiter(header)
+    if delimiter not in header:
+        return False
+    return find_step_key([c.strip() for c in _split(header, delimiter)]) is not None
+
+
+class LineParser:
+    """Stateful: the first line fed is the header; every later line is one record."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+        self.run_name: str | None = None
+        self._columns: list[str] | None = None
+        self._step_index = -1
+        self._delimiter = ","
+
+    def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
+        if self._columns is None:
+            self._read_header(line)
+            return []
+        cells = _split(line, self._delimiter)
+        if len(cells) != len(self._columns):
+            raise ValueError(f"{len(cells)} cells where the header has {len(self._columns)}")
+        step = as_step(cells[self._step_index])
+        values = {
+            name: cell
+            for i, (name, cell) in enumerate(zip(self._columns, cells))
+            if i != self._step_index and cell.strip() != ""
+        }
+        return [(step, values)]
+
+    def _read_header(self, line: str) -> None:
+        self._delimiter = _delimiter(line)
+        columns = [c.strip() for c in _split(line, self._delimiter)]
+        step_key = find_step_key(columns)
+        if step_key is None:
+            raise ValueError("the header has no step-like column (step, global_step, _step, ...)")
+        self._step_index = columns.index(step_key)
+        self._columns = self._drop_wandb_run_prefix(columns)
+
+    def _drop_wandb_run_prefix(self, columns: list[str]) -> list[str]:
+        matches = [WANDB_COLUMN.match(c) for i, c in enumerate(columns) if i != self._step_index]
+        if not matches or not all(matches):
+            return columns
+        runs = sorted({m.group("run") for m in matches})
+        if len(runs) > 1:
+            self.notes.append(
+                f"this W&B export holds {len(runs)} runs ({', '.join(runs[:5])}); "
+                "metric names keep their '<run> - ' prefix"
+            )
+            return columns
+        self.run_name = runs[0]
+        return [
+            c if i == self._step_index else WANDB_COLUMN.match(c).group("metric")
+            for i, c in enumerate(columns)
+        ]
+
+
+def read(path: Path) -> Run:
+    collector = RecordCollector(path, FORMAT)
+    parser = LineParser()
+    read_lines(path, parser, collector)
+    return collector.build(name=parser.run_name or path.stem)

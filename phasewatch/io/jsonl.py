@@ -1,0 +1,76 @@
+"""Generic JSON lines: one JSON object per line with any step-like key.
+
+Covers the many home-made `metrics.jsonl` / `log.jsonl` files: the step may be called `step`,
+`global_step`, `_step`, `iteration`... (see `lines.STEP_KEYS`); nested objects are flattened
+with "/" (`{"eval": {"acc": 1}}` -> `eval/acc`). A file with no step key at all is read with
+the record number as the step, and a warning says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from phasewatch.io.jsonlines import first_json_object, loads
+from phasewatch.io.lines import BadLine, as_step, find_step_key, read_lines
+from phasewatch.run import RecordCollector, Run
+
+FORMAT = "jsonl"
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    return path.is_file() and first_json_object(head) is not None
+
+
+def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts become "a/b" keys; other values are kept as they are."""
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}/"))
+        else:
+            out[name] = value
+    return out
+
+
+class LineParser:
+    """One JSON object per line; the step key is found per line among `lines.STEP_KEYS`.
+
+    If the first record has no step-like key, the whole file is read with the record number
+    (0, 1, 2, ...) as the step; `notes` says so.
+    """
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+        self._row_number_steps: bool | None = None
+        self._n = 0
+
+    def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
+        obj = loads(line)
+        if not isinstance(obj, dict):
+            raise BadLine("not a JSON object")
+        key = find_step_key(obj)
+        if self._row_number_steps is None:
+            self._row_number_steps = key is None
+            if key is None:
+                self.notes.append(
+                    "no step-like key (step, global_step, _step, iteration, ...) in the records; "
+                    "using the record number as the step"
+                )
+        if self._row_number_steps:
+            step = self._n
+        elif key is None:
+            raise BadLine("no step-like key (step, global_step, _step, iteration, ...)")
+        else:
+            step = as_step(obj[key])
+        self._n += 1
+        values = flatten({k: v for k, v in obj.items() if k != key})
+        return [(step, values)]
+
+
+def read(path: Path) -> Run:
+    collector = RecordCollector(path, FORMAT)
+    read_lines(path, LineParser(), collector)
+    return collector.build(name=path.stem)

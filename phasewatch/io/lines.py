@@ -1,0 +1,111 @@
+"""What every line-based reader shares: step-like keys, step parsing, the tolerant line loop.
+
+A line-based format defines a `LineParser` with `feed(line, lineno) -> [(step, values)]`
+(raising ValueError for a line that should have been a record but is not) and reads a file
+with `read_lines`, so `phasewatch watch --follow` and the batch reader parse identically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from phasewatch.errors import InputError
+from phasewatch.io.jsonlines import iter_lines, skipped_summary
+from phasewatch.run import RecordCollector
+
+
+class BadLine(ValueError):
+    """A line that should be a record but is not; `read_lines` reports it and goes on."""
+
+
+# Names real loggers give the step counter, most specific first. `epoch` is the last resort
+# (Keras' CSVLogger has nothing else) and only counts when its values are integers.
+STEP_KEYS: tuple[str, ...] = (
+    "step",
+    "global_step",
+    "train/global_step",
+    "trainer/global_step",
+    "current_steps",
+    "iteration",
+    "iter",
+    "_step",
+    "Step",
+    "steps",
+    "epoch",
+)
+
+
+def find_step_key(keys) -> str | None:
+    """The first of STEP_KEYS present in `keys` (case-sensitive, then case-insensitive)."""
+    keys = list(keys)
+    present = set(keys)
+    for key in STEP_KEYS:
+        if key in present:
+            return key
+    lowered = {k.strip().lower(): k for k in keys if isinstance(k, str)}
+    for key in STEP_KEYS:
+        if key.lower() in lowered:
+            return lowered[key.lower()]
+    return None
+
+
+def as_step(value: Any) -> int:
+    """An integer step from an int, an integral float or a numeric string; else ValueError."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+        try:
+            number = float(text)
+        except ValueError:
+            pass
+        else:
+            if number.is_integer():
+                return int(number)
+    raise ValueError(f"step is not an integer: {value!r}")
+
+
+def read_lines(path: Path, parser, collector: RecordCollector, what: str = "records") -> None:
+    """Feed every non-blank line of `path` to `parser`, in file order, with its line number.
+
+    Lines the parser rejects become one warning listing them (never a crash, never a silent
+    loss); a file where no line gives a record is an InputError naming its first bad line.
+    Notes the parser collected (e.g. "no step column, using the row number") become warnings.
+    """
+    bad: list[int] = []
+    first_error: tuple[int, str] | None = None
+    total = 0
+    last_lineno = 0
+    for lineno, text in iter_lines(path):
+        total += 1
+        last_lineno = lineno
+        try:
+            records = parser.feed(text, lineno)
+        except (ValueError, TypeError) as exc:
+            bad.append(lineno)
+            if first_error is None:
+                first_error = (lineno, str(exc))
+            continue
+        for step, values in records:
+            collector.add(step, values, lineno)
+    if total == 0:
+        raise InputError("the file holds no records (empty)", path)
+    if collector.n_records == 0:
+        lineno, reason = first_error if first_error else (None, f"no {what} found")
+        raise InputError(f"no valid record in the file; first problem: {reason}", path, lineno)
+    for note in getattr(parser, "notes", ()):
+        collector.warn(note)
+    if bad:
+        if bad == [last_lineno]:
+            reason = first_error[1] if first_error else ""
+            collector.warn(
+                f"skipped the last line, which is incomplete (truncated write?): {reason}",
+                last_lineno,
+            )
+        else:
+            collector.warn(skipped_summary(bad, total, first_error[1] if first_error else ""))

@@ -1,0 +1,115 @@
+"""MLflow file stores: `mlruns/<experiment>/<run>/metrics/<name>`, lines `timestamp value step`.
+
+Each metric is its own file (a name with "/" becomes nested folders: `metrics/eval/accuracy`
+is `eval/accuracy`); each line is `<ms timestamp> <value> <step>` (very old stores omit the
+step, which then is 0, as MLflow itself reads it). No mlflow package is needed.
+
+PATH may be the store (`mlruns/`), an experiment folder or a run folder; a store or experiment
+with several runs is an error listing the run folders (pass one). Lines from all metric files
+are merged in timestamp order, so a resumed run that re-logs steps supersedes the old values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from phasewatch.errors import InputError
+from phasewatch.io.jsonlines import iter_lines
+from phasewatch.run import RecordCollector, Run
+
+FORMAT = "mlflow"
+META = "meta.yaml"
+
+
+def is_run(folder: Path) -> bool:
+    return (folder / "metrics").is_dir() and (folder / META).is_file()
+
+
+def _children(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir())
+    except OSError:
+        return []
+
+
+def find_runs(folder: Path) -> list[Path]:
+    """Run folders at PATH: itself, its children (an experiment) or grandchildren (a store)."""
+    if is_run(folder):
+        return [folder]
+    runs = [child for child in _children(folder) if is_run(child)]
+    if runs:
+        return runs
+    return [run for child in _children(folder) for run in _children(child) if is_run(run)]
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    if path.is_dir():
+        return bool(find_runs(path))
+    return path.parent.name == "metrics" and is_run(path.parent.parent)
+
+
+def read(path: Path) -> Run:
+    folder = path.parent.parent if path.is_file() else path
+    runs = find_runs(folder)
+    if len(runs) != 1:
+        listed = ", ".join(str(r.relative_to(folder)) for r in runs[:10])
+        more = f" ... ({len(runs)} in all)" if len(runs) > 10 else ""
+        raise InputError(f"this MLflow store holds {len(runs)} runs; pass one run folder: {listed}{more}", path)
+    run_dir = runs[0]
+    metrics_dir = run_dir / "metrics"
+    collector = RecordCollector(run_dir, FORMAT)
+    entries: list[tuple[int, int, str, float]] = []
+    bad: list[str] = []
+    files = sorted(p for p in metrics_dir.rglob("*") if p.is_file())
+    for file in files:
+        name = file.relative_to(metrics_dir).as_posix()
+        for lineno, text in iter_lines(file):
+            parts = text.split()
+            try:
+                if len(parts) not in (2, 3):
+                    raise ValueError
+                timestamp, value = int(parts[0]), float(parts[1])
+                step = int(parts[2]) if len(parts) == 3 else 0
+            except ValueError:
+                bad.append(f"{name}:{lineno}")
+                continue
+            entries.append((timestamp, step, name, value))
+    if bad:
+        shown = ", ".join(bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        collector.warn(f"skipped {len(bad)} metric lines that are not 'timestamp value step' ({shown})")
+    if not entries:
+        raise InputError(f"no metric values in {metrics_dir}", run_dir)
+    entries.sort(key=lambda e: (e[0], e[1]))  # stable: file order breaks ties
+    # One record per (timestamp, step): what one `log_metrics` call wrote.
+    group_key, values = None, {}
+    for timestamp, step, name, value in entries:
+        if (timestamp, step) != group_key and values:
+            collector.add(group_key[1], values)
+            values = {}
+        group_key = (timestamp, step)
+        values[name] = value
+    collector.add(group_key[1], values)
+    return collector.build(
+        name=_tag(run_dir, "mlflow.runName") or run_dir.name,
+        config=_params(run_dir),
+    )
+
+
+def _tag(run_dir: Path, name: str) -> str | None:
+    file = run_dir / "tags" / name
+    try:
+        return file.read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _params(run_dir: Path) -> dict[str, str]:
+    folder = run_dir / "params"
+    params = {}
+    if folder.is_dir():
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            try:
+                params[file.relative_to(folder).as_posix()] = file.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError):
+                continue
+    return params

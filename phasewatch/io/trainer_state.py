@@ -1,0 +1,186 @@
+"""Hugging Face / TRL `trainer_state.json` and files of that shape under other names.
+
+`log_history` is a list of dicts, one per `Trainer.log` call, each with `step` (and `epoch`):
+training rows (`loss`, `learning_rate`, TRL's `reward`, `kl`, ...), evaluation rows
+(`eval_loss`, `eval_accuracy`, ...) and a final summary row (`train_runtime`, ...). Rows for one
+step merge. Names are kept as written; the presets alias `eval_x` as `eval/x`.
+
+Accepted shapes: `{"log_history": [...], ...}` (trainer_state.json, or a custom
+`training_logs.json` that saved the same dict) and a bare list of such rows.
+
+The fractional `epoch` gives the epoch boundaries: an `epoch_boundary` event at the step where
+the integer part of the epoch changes (interpolated between logged rows), which the detector
+uses as a known boundary (a new epoch often shows as a staircase in the loss).
+
+A file cut off mid-write (a crash while saving) still yields every complete row before the cut;
+a warning says where the file ends.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from phasewatch.errors import InputError
+from phasewatch.io.jsonlines import DECODER, loads
+from phasewatch.io.lines import as_step
+from phasewatch.run import Event, RecordCollector, Run, to_float
+
+FORMAT = "trainer_state"
+HISTORY_KEY = "log_history"
+_HISTORY_START = re.compile(r'"log_history"\s*:\s*\[')
+_WS = " \t\r\n"
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    if not path.is_file():
+        return False
+    text = head.decode("utf-8", errors="replace").lstrip()
+    if text.startswith("{"):
+        return _HISTORY_START.search(text) is not None
+    if text.startswith("["):
+        # A bare list of log rows: the first element is an object with a "step" key.
+        first = text[1:].lstrip()
+        return first.startswith("{") and re.search(r'"step"\s*:', first[:4096]) is not None
+    return False
+
+
+def iter_array(text: str, start: int):
+    """(offset, element) for each element of the JSON array whose '[' is at `start`.
+
+    Stops at the closing ']'; raises ValueError(offset) where the text stops being valid.
+    Decoding element by element (not the whole document at once) is what lets a truncated
+    file keep its complete rows and gives each row its line number.
+    """
+    i = start + 1
+    n = len(text)
+    first = True
+    while True:
+        while i < n and text[i] in _WS:
+            i += 1
+        if i < n and text[i] == "]":
+            return
+        if not first:
+            if i >= n or text[i] != ",":
+                raise ValueError(i)
+            i += 1
+            while i < n and text[i] in _WS:
+                i += 1
+        try:
+            element, end = DECODER.raw_decode(text, i)
+        except json.JSONDecodeError as exc:
+            raise ValueError(exc.pos) from exc
+        yield i, element
+        i = end
+        first = False
+
+
+class _LineCounter:
+    """Line number of increasing offsets in one text, without rescanning from the start."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.offset, self.line = text, 0, 1
+
+    def __call__(self, offset: int) -> int:
+        self.line += self.text.count("\n", self.offset, offset)
+        self.offset = offset
+        return self.line
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path) from exc
+
+
+def _document(text: str, path: Path) -> tuple[Any | None, int]:
+    """(whole document or None if it does not parse, offset of the log rows' '[')."""
+    try:
+        doc = loads(text)
+    except ValueError:
+        doc = None
+    stripped = len(text) - len(text.lstrip())
+    if text[stripped:].startswith("["):
+        return doc, stripped
+    match = _HISTORY_START.search(text)
+    if match is None:
+        if doc is not None:
+            raise InputError(f"a JSON document without a '{HISTORY_KEY}' list", path)
+        raise InputError("not valid JSON and no 'log_history' list found", path)
+    return doc, match.end() - 1
+
+
+def read(path: Path) -> Run:
+    text = _read_text(path)
+    if not text.strip():
+        raise InputError("the file is empty", path)
+    doc, start = _document(text, path)
+    collector = RecordCollector(path, FORMAT)
+    line_of = _LineCounter(text)
+    skipped: list[str] = []
+    epochs: list[tuple[int, float]] = []
+    try:
+        for offset, row in iter_array(text, start):
+            line = line_of(offset)
+            if not isinstance(row, dict):
+                skipped.append(f"line {line}: not an object")
+                continue
+            if "step" not in row:
+                skipped.append(f"line {line}: no 'step'")
+                continue
+            try:
+                step = as_step(row["step"])
+            except ValueError as exc:
+                skipped.append(f"line {line}: {exc}")
+                continue
+            epoch = to_float(row.get("epoch"))
+            if epoch is not None and math.isfinite(epoch):
+                epochs.append((step, epoch))
+            collector.add(step, {k: v for k, v in row.items() if k != "step"}, line)
+    except ValueError as exc:
+        where = line_of(max(int(exc.args[0]), line_of.offset))
+        if collector.n_records == 0:
+            raise InputError(
+                "the log rows are not valid JSON (truncated or damaged file?)", path, where
+            ) from None
+        collector.warn(
+            f"the file is truncated or damaged here; read the {collector.n_records} complete "
+            "log rows before it",
+            where,
+        )
+    if skipped:
+        shown = "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        collector.warn(f"skipped {len(skipped)} log rows that are not records ({shown})")
+    if collector.n_records == 0:
+        raise InputError(f"'{HISTORY_KEY}' holds no log rows with a 'step'", path)
+    meta = doc if isinstance(doc, dict) else {}
+    return collector.build(
+        name=path.parent.name or path.stem,
+        events=epoch_boundaries(epochs),
+        config={k: v for k, v in meta.items() if k != HISTORY_KEY and not isinstance(v, (dict, list))},
+    )
+
+
+def epoch_boundaries(epochs: list[tuple[int, float]]) -> list[Event]:
+    """`epoch_boundary` events where floor(epoch) increases by one between consecutive rows.
+
+    The boundary step is interpolated linearly between the two rows (HF logs the epoch as a
+    fraction, so epoch k starts where the fraction crosses k). Where several epochs pass
+    between two logged rows, the boundaries cannot show in the logged curves and none is made.
+    """
+    events: list[Event] = []
+    ordered = sorted(set(epochs))
+    for (s0, e0), (s1, e1) in itertools.pairwise(ordered):
+        if s1 <= s0 or e1 <= e0:
+            continue
+        if math.floor(e1) - math.floor(e0) != 1:
+            continue  # no boundary, or several between two rows: none is visible in the data
+        k = math.floor(e1)
+        step = round(s0 + (k - e0) / (e1 - e0) * (s1 - s0))
+        events.append(Event(step=step, name="epoch_boundary", detail=f"epoch {k} begins"))
+    return events

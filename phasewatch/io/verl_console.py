@@ -1,0 +1,86 @@
+"""verl console logs: `step:N - key:value - key:value ...` lines in whatever else was printed.
+
+verl's console logger prints one line per step (`concat_dict_to_str`); values are `f"{v:.3f}"`
+in old versions and `pprint.pformat(v)` in newer ones, which with numpy 2 reads
+`np.float64(0.25)`. Ray prefixes each line with `(TaskRunner pid=N)` (or `(main_task pid=N)`,
+`(WorkerDict pid=N, ip=...)`) and colours it with ANSI codes. Config dumps, sample
+generations, warnings and tqdm bars are interleaved: those lines are not records and are
+skipped silently; a step line with an unreadable item keeps its other items and is reported.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from phasewatch.io.lines import read_lines
+from phasewatch.run import RecordCollector, Run
+
+FORMAT = "verl_console"
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+RAY_PREFIX = re.compile(r"^\s*\((?:[\w.-]+) pid=\d+(?:, ip=[^)]*)?\)\s*")
+# `step:12 - a:1 - ...` (verl) and `step 12: - a:1` (some forks); the step starts the line.
+STEP_LINE = re.compile(r"^step(?::\s*| )(\d+):?\s+-\s+(.*)$")
+WRAPPED_NUMBER = re.compile(r"^(?:np\.|numpy\.)?\w*\((.*)\)$")
+
+
+def clean(line: str) -> str:
+    """The line without ANSI colour codes and the Ray `(actor pid=N)` prefix."""
+    return RAY_PREFIX.sub("", ANSI.sub("", line), count=1).strip()
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    if not path.is_file():
+        return False
+    text = head.decode("utf-8", errors="replace")
+    return any(STEP_LINE.match(clean(line)) for line in text.splitlines())
+
+
+def parse_value(text: str) -> float:
+    """'0.123', 'nan', 'np.float64(0.5)', 'tensor(0.5)' -> float; else ValueError."""
+    text = text.strip()
+    wrapped = WRAPPED_NUMBER.match(text)
+    if wrapped:
+        text = wrapped.group(1).split(",")[0].strip()
+    return float(text)
+
+
+class LineParser:
+    """Step lines give one record; any other line gives none (it is not a record)."""
+
+    def __init__(self) -> None:
+        self._bad_items: list[tuple[int, str]] = []
+
+    @property
+    def notes(self) -> list[str]:
+        """One warning listing the key:value items that could not be read, if any."""
+        if not self._bad_items:
+            return []
+        shown = ", ".join(f"line {n}: {text.strip()[:40]!r}" for n, text in self._bad_items[:5])
+        more = f" and {len(self._bad_items) - 5} more" if len(self._bad_items) > 5 else ""
+        count = len(self._bad_items)
+        return [f"skipped {count} unreadable key:value items in step lines ({shown}{more})"]
+
+    def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
+        match = STEP_LINE.match(clean(line))
+        if not match:
+            return []
+        step = int(match.group(1))
+        values: dict[str, Any] = {}
+        for item in match.group(2).split(" - "):
+            key, sep, raw = item.rpartition(":")
+            try:
+                if not sep or not key.strip():
+                    raise ValueError(item)
+                values[key.strip()] = parse_value(raw)
+            except ValueError:
+                self._bad_items.append((lineno, item))
+        return [(step, values)]
+
+
+def read(path: Path) -> Run:
+    collector = RecordCollector(path, FORMAT)
+    read_lines(path, LineParser(), collector, what="`step:N - key:value` lines")
+    return collector.build(name=path.stem)
