@@ -1,17 +1,101 @@
-"""`phasewatch plot`: not built yet (see the open issues)."""
+"""`phasewatch plot PATH [PATH ...] -o FILE.(pdf|png|svg)`: paper figures from the command line.
+
+One PATH draws its phase figure; several draw a comparison of the runs. `--kind tokens` draws
+the expert-token probability figure of one run folder. The figure is written at its final size
+(`--size single|full|WxH`) with Type 42 fonts and fixed metadata, so the same input gives the
+same bytes.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
+from pathlib import Path
 
 from phasewatch.errors import UsageError
 
-HELP = "plot (not available yet)"
+HELP = "draw a paper figure: one run's phases, a comparison of runs, or its expert-token probabilities"
+KINDS = ("phase", "compare", "tokens")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="log files or run folders")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE",
+                        help="output file; the format comes from its extension: .pdf, .png or .svg")
+    parser.add_argument("--metric", action="append", metavar="M",
+                        help="metric to draw (repeatable). phase: the first is analysed, the others "
+                             "become stacked panels; compare: one panel per metric")
+    parser.add_argument("--direction", choices=("max", "min"),
+                        help="whether higher or lower is better (default: from the metric's name)")
+    parser.add_argument("--kind", choices=KINDS,
+                        help="figure kind (default: phase for one PATH, compare for several)")
+    parser.add_argument("--layout", choices=("overlay", "grid"), default="overlay",
+                        help="compare: all runs on one axis, or one small panel per run with its phases")
+    parser.add_argument("--size", default="single",
+                        help="'single' (3.3 in wide), 'full' (6.75 in) or WIDTHxHEIGHT in inches")
+    parser.add_argument("--panels", choices=("auto", "none"), default="auto",
+                        help="phase: extra panels (expert NLL, entropy, response length) when "
+                             "logged; two or more --metric choose the panels instead")
+    parser.add_argument("--smoothing", choices=("gaussian", "ema", "none"), default="gaussian",
+                        help="smoothing drawn over the raw points (stated in the legend)")
+    parser.add_argument("--smoothing-width", type=float, metavar="EVALS",
+                        help="Gaussian sd or EMA half-life in evaluations (default: ~n/60)")
+    parser.add_argument("--token-kind", choices=("heatmap", "quantiles"), default="heatmap",
+                        help="tokens: a step x p heatmap or quantile bands")
+    parser.add_argument("--dpi", type=int, default=300, help="resolution of PNG output (default 300)")
+    parser.add_argument("--title", help="a title above the figure (papers usually use the caption)")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'phasewatch plot' is not available in this version yet")
+    from phasewatch import plot
+    from phasewatch.io import read_run
+    from phasewatch.output import warn
+    from phasewatch.plot.style import figure_size, output_format
+
+    output_format(args.output)  # a bad extension is a usage error before any work is done
+    figure_size(args.size)
+    out_dir = Path(args.output).resolve().parent
+    if not out_dir.is_dir():
+        raise UsageError(f"cannot write {args.output}: the folder {out_dir} does not exist")
+    if not 30 <= args.dpi <= 1200:
+        raise UsageError(f"--dpi must be between 30 and 1200, got {args.dpi}")
+    kind = args.kind or ("phase" if len(args.paths) == 1 else "compare")
+    if kind in ("phase", "tokens") and len(args.paths) != 1:
+        raise UsageError(f"--kind {kind} draws one run, got {len(args.paths)} paths "
+                         "(use --kind compare for several)")
+    size = args.size if args.size in ("single", "full") else figure_size(args.size)
+    try:
+        smoothing = plot.Smoothing(args.smoothing, args.smoothing_width)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+    runs = [read_run(path) for path in args.paths]
+    for run_ in runs:
+        for message in run_.warnings:
+            warn(f"{run_.source}: {message}")
+    metrics = args.metric or []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if kind == "tokens":
+            fig = plot.token_figure(runs[0], kind=args.token_kind, size=size)
+        elif kind == "phase":
+            analysis = plot.analyze(runs[0], metrics[0] if metrics else None, args.direction)
+            panels = metrics[1:] if len(metrics) > 1 else args.panels
+            fig = plot.phase_figure(runs[0], analysis, panels=panels, size=size,
+                                    smoothing=smoothing, title=args.title)
+        else:
+            analyses = [plot.analyze(r, metrics[0] if metrics else None, args.direction) for r in runs]
+            fig = plot.compare_figure(runs, metrics or None, analyses=analyses, layout=args.layout,
+                                      size=size, smoothing=smoothing)
+            if args.title:
+                fig.suptitle(args.title)
+    for message in caught:
+        warn(str(message.message))
+    try:
+        plot.save_figure(fig, args.output, dpi=args.dpi)
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    width, height = fig.get_size_inches()
+    print(f"phasewatch: wrote {args.output} ({width:.2f} x {height:.2f} in)", file=sys.stderr)
+    return 0

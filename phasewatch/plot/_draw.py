@@ -1,0 +1,239 @@
+"""Drawing pieces shared by the figures: phase bands and their labels, events, names of metrics.
+
+Artists carry a `gid` ("phase-band", "phase-label", "changepoint", "baseline", "event",
+"recommended-stop") so a user (or a test) can find and restyle them after the fact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.lines import Line2D
+from matplotlib.transforms import blended_transform_factory, offset_copy
+
+from phasewatch.plot.style import FONT_SIZE, GREY, PHASE_ABBREVIATIONS, PHASE_COLORS, pale
+from phasewatch.results import Analysis, Phase
+
+METRIC_LABELS = {
+    "eval/accuracy": "held-out accuracy",
+    "eval/accuracy_sampled": "held-out accuracy (sampled)",
+    "eval/format_valid": "valid-format rate",
+    "eval/expert_format_rate": "expert-format rate",
+    "eval/response_length": "response length",
+    "eval/loss": "eval loss",
+    "expert/nll_train": "expert NLL (train)",
+    "expert/nll_heldout": "expert NLL (held-out)",
+    "train/loss": "training loss",
+    "train/sft_loss": "SFT loss",
+    "train/rl_loss": "RL loss",
+    "train/reward": "training reward",
+    "train/entropy": "policy entropy",
+    "train/mu": "\u00b5 (SFT weight)",
+    "train/grad_norm": "gradient norm",
+}
+
+EVENT_STYLES = {
+    "sft_to_rl": {"color": "#000000", "linestyle": (0, (4, 2)), "linewidth": 0.8, "label": "SFT\u2192RL"},
+    "resume": {"color": GREY, "linestyle": ":", "linewidth": 0.8, "label": "resumed"},
+}
+_DEFAULT_EVENT_STYLE = {"color": GREY, "linestyle": "-.", "linewidth": 0.7}
+
+LABEL_FONT_SIZE = FONT_SIZE - 1
+LABEL_PAD_PT = 2.0  # gap between the axes top and the first row of phase labels
+
+
+def metric_label(metric: str, direction: str | None = None) -> str:
+    label = METRIC_LABELS.get(metric, metric)
+    if direction == "min" and "loss" not in label and "NLL" not in label:
+        label += " (lower is better)"
+    return label
+
+
+def dark(color: str, factor: float = 0.72) -> tuple[float, float, float]:
+    """A darker shade, for text in a phase colour that must stay readable on white."""
+    from matplotlib.colors import to_rgb
+
+    return tuple(factor * c for c in to_rgb(color))  # type: ignore[return-value]
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A Figure with its own Agg canvas (no pyplot state: nothing leaks between calls)."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def draw_phase_bands(ax: Axes, phases: Sequence[Phase]) -> list:
+    """Pale opaque bands behind everything (zorder 0), one per phase, spanning start..end."""
+    bands = []
+    for phase in phases:
+        band = ax.axvspan(
+            phase.start_step, phase.end_step, facecolor=pale(PHASE_COLORS[phase.name]),
+            edgecolor="none", zorder=0, gid="phase-band", linewidth=0,
+        )
+        band.phase_name = phase.name  # type: ignore[attr-defined]
+        bands.append(band)
+    return bands
+
+
+@dataclass
+class _Placed:
+    phase: Phase
+    text: str
+    center_px: float
+    width_px: float
+    row: int = 0
+
+
+def label_phases(ax: Axes, phases: Sequence[Phase], max_rows: int = 3, draw: bool = True) -> list:
+    """Write each phase's name above the axes, centred over its band, without overlaps.
+
+    The full name is used when it fits inside the band, else the abbreviation; a label that
+    still collides with its neighbours moves up a row (at most `max_rows`). Measuring needs the
+    final axes width, so the figure is laid out once first (`draw=False`: the caller did it).
+    Each returned Text has `.row`; `labels_height_pt(texts)` is the room they take.
+    """
+    if not phases:
+        return []
+    fig = ax.figure
+    if draw:
+        fig.canvas.draw()  # runs the constrained layout: the axes now have their final width
+    renderer = fig.canvas.get_renderer()
+    font = FontProperties(size=LABEL_FONT_SIZE)
+    x0_px, x1_px = ax.bbox.x0, ax.bbox.x1
+    gap_px = renderer.points_to_pixels(3.0)
+    to_px = ax.transData.transform
+
+    def width_of(text: str) -> float:
+        w, _, _ = renderer.get_text_width_height_descent(text, font, ismath=False)
+        return w
+
+    placed: list[_Placed] = []
+    for phase in phases:
+        left = max(to_px((phase.start_step, 0))[0], x0_px)
+        right = min(to_px((phase.end_step, 0))[0], x1_px)
+        if right <= left:
+            continue
+        band_px = right - left
+        text = phase.name
+        if width_of(text) + gap_px > band_px:
+            text = PHASE_ABBREVIATIONS[phase.name]
+        w = width_of(text)
+        center = min(max((left + right) / 2, x0_px + w / 2), x1_px - w / 2)
+        placed.append(_Placed(phase, text, center, w))
+
+    rows: list[list[tuple[float, float]]] = []
+    for item in placed:
+        lo, hi = item.center_px - item.width_px / 2, item.center_px + item.width_px / 2
+        for row_index in range(max_rows):
+            if row_index == len(rows):
+                rows.append([])
+            if all(hi + gap_px <= a or lo - gap_px >= b for a, b in rows[row_index]):
+                break
+        # With every row taken the label goes in the top one (overlap is then unavoidable).
+        rows[row_index].append((lo, hi))
+        item.row = row_index
+
+    base = blended_transform_factory(ax.transData, ax.transAxes)
+    line_pt = LABEL_FONT_SIZE * 1.25  # keep in step with labels_height_pt
+    texts = []
+    for item in placed:
+        x_data = ax.transData.inverted().transform((item.center_px, 0))[0]
+        transform = offset_copy(base, fig=fig, y=LABEL_PAD_PT + item.row * line_pt, units="points")
+        t = ax.text(
+            x_data, 1.0, item.text, transform=transform, ha="center", va="bottom",
+            fontsize=LABEL_FONT_SIZE, color=dark(PHASE_COLORS[item.phase.name]),
+            gid="phase-label", clip_on=False,
+        )
+        t.phase_name = item.phase.name  # type: ignore[attr-defined]
+        t.row = item.row  # type: ignore[attr-defined]
+        texts.append(t)
+    return texts
+
+
+def labels_height_pt(texts: Sequence) -> float:
+    """Points above the axes taken by phase labels (to put a title clear of them)."""
+    if not texts:
+        return 0.0
+    rows = 1 + max(t.row for t in texts)
+    return LABEL_PAD_PT + rows * LABEL_FONT_SIZE * 1.25
+
+
+def draw_changepoint_intervals(ax: Axes, analysis: Analysis, y_axes: float = 0.035) -> list:
+    """Each change point as a whisker at the bottom of the axes: |--o--| from low to high."""
+    transform = blended_transform_factory(ax.transData, ax.transAxes)
+    artists = []
+    for cp in analysis.changepoints:
+        (line,) = ax.plot(
+            [cp.low, cp.high], [y_axes, y_axes], transform=transform, color="#404040",
+            linewidth=0.8, marker="|", markersize=4, markeredgewidth=0.8, solid_capstyle="butt",
+            zorder=4, clip_on=False, gid="changepoint",
+        )
+        (dot,) = ax.plot(
+            [cp.step], [y_axes], transform=transform, color="#404040", marker="o",
+            markersize=2.5, linestyle="none", zorder=4, clip_on=False, gid="changepoint",
+        )
+        artists += [line, dot]
+    return artists
+
+
+def changepoint_handle() -> Line2D:
+    return Line2D([], [], color="#404040", linewidth=0.8, marker="o", markersize=2.5,
+                  label="change pt. ± interval")
+
+
+def event_style(name: str) -> dict:
+    style = dict(EVENT_STYLES.get(name, _DEFAULT_EVENT_STYLE))
+    style.setdefault("label", name.replace("_", " "))
+    return style
+
+
+def draw_events(axes: Sequence[Axes], events, color: str | None = None) -> dict[str, Line2D]:
+    """Vertical lines at known events on every panel; returns one legend handle per event kind."""
+    handles: dict[str, Line2D] = {}
+    for event in events:
+        style = event_style(event.name)
+        label = style.pop("label")
+        if color is not None:
+            style["color"] = color
+        for ax in axes:
+            ax.axvline(event.step, zorder=1.5, gid="event", **style)
+        handles.setdefault(label, Line2D([], [], label=label, **style))
+    return handles
+
+
+def fit_legend(fig: Figure, handles: Sequence, max_cols: int = 3, **kwargs):
+    """A figure legend below the axes with as many columns (<= max_cols) as fit the width.
+
+    A legend wider than the figure is clipped at the edges, which constrained layout does not
+    prevent; measuring first costs no full draw.
+    """
+    renderer = fig.canvas.get_renderer()
+    available = fig.bbox.width * 0.98
+    for ncol in range(min(max_cols, len(handles)), 0, -1):
+        legend = fig.legend(handles=handles, loc="outside lower center", ncol=ncol, **kwargs)
+        if ncol == 1 or legend.get_window_extent(renderer).width <= available:
+            return legend
+        legend.remove()
+    return None
+
+
+def padded_ylim(ax: Axes, values: np.ndarray, bottom: float = 0.14, top: float = 0.06) -> None:
+    """Y limits with extra room at the bottom for the change-point whiskers."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return
+    lo, hi = float(finite.min()), float(finite.max())
+    span = hi - lo or max(abs(hi), 1.0) * 0.1
+    ax.set_ylim(lo - bottom * span / (1 - bottom - top), hi + top * span / (1 - bottom - top))
+
+
+def step_xlim(ax: Axes, first: float, last: float, margin: float = 0.01) -> None:
+    span = (last - first) or 1.0
+    ax.set_xlim(first - margin * span, last + margin * span)

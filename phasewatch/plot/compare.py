@@ -1,0 +1,235 @@
+"""The comparison figure: several training arms (SFT-then-RL, CHORD-mu, CHORD-phi, RL, SFT).
+
+Two layouts:
+- "overlay": every arm on one axis per metric (panels stacked, shared step axis): best for
+  reading which arm ends higher and how deep each one dips.
+- "grid": small multiples, one panel per run with its own phase bands, shared x and y axes:
+  best for showing that the phases differ between arms.
+Each arm has one fixed colour (style.ARM_COLORS) in every figure.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from phasewatch.errors import UsageError
+from phasewatch.plot import _draw
+from phasewatch.plot.phase import analyze
+from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, Smoothing
+from phasewatch.plot.style import (
+    ARM_LABELS,
+    MAIN_HEIGHT,
+    PANEL_HEIGHT,
+    arm_colors,
+    arm_key,
+    figure_size,
+    paper_style,
+)
+from phasewatch.presets import PERFORMANCE_ROLES, default_direction
+from phasewatch.results import Analysis
+from phasewatch.run import Run
+
+LAYOUTS = ("overlay", "grid")
+GRID_ROW_HEIGHT = 1.25  # inches per row of small multiples
+
+
+def performance_metric(run: Run) -> str:
+    """The run's declared performance metric, else the first performance role it logs."""
+    candidates = [run.performance_metric] if run.performance_metric else []
+    candidates += [name for name, _ in PERFORMANCE_ROLES]
+    for name in candidates:
+        try:
+            if run.series(name).size:
+                return name
+        except UsageError:
+            continue
+    raise UsageError(
+        f"{run.source}: no performance metric found (looked for {', '.join(candidates)}); "
+        "name one with --metric"
+    )
+
+
+def arm_of(run: Run) -> str:
+    return arm_key(run.algorithm or run.name or run.source)
+
+
+def arm_label(run: Run) -> str:
+    key = arm_of(run)
+    return ARM_LABELS.get(key, run.name or key)
+
+
+def compare_figure(
+    runs: Sequence[Run],
+    metrics: Sequence[str] | None = None,
+    *,
+    analyses: Sequence[Analysis] | None = None,
+    layout: str = "overlay",
+    size: str | tuple[float, float] = "single",
+    smoothing: Smoothing = DEFAULT_SMOOTHING,
+    raw: bool = True,
+    ncols: int | None = None,
+) -> Figure:
+    """Compare runs; returns the Figure.
+
+    `metrics`: one panel per metric in "overlay" (default: the first run's performance metric);
+    "grid" uses the first. `analyses` (one per run) add each run's recommended stop (overlay)
+    or its phase bands (grid; computed with analyze_run when not given).
+    """
+    if not runs:
+        raise UsageError("compare_figure needs at least one run")
+    if layout not in LAYOUTS:
+        raise UsageError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if analyses is not None and len(analyses) != len(runs):
+        raise UsageError(f"got {len(analyses)} analyses for {len(runs)} runs")
+    metrics = list(metrics) if metrics else [analyses[0].metric if analyses else performance_metric(runs[0])]
+    colors = arm_colors([arm_of(r) for r in runs])
+    if layout == "grid":
+        if analyses is None:
+            analyses = [analyze(r, metrics[0]) for r in runs]
+        return _grid(runs, metrics[0], analyses, colors, size, smoothing, raw, ncols)
+    return _overlay(runs, metrics, analyses, colors, size, smoothing, raw)
+
+
+def _draw_run(ax, run: Run, metric: str, color: str, smoothing: Smoothing, raw: bool):
+    """Faint raw points and the smoothed line of one run; returns (steps, smoothed) or None."""
+    series = _series_or_none(run, metric)
+    if series is None:
+        return None
+    steps = series.index.to_numpy(dtype=np.float64)
+    values = series.to_numpy()
+    if raw:
+        ax.plot(steps, values, linestyle="none", marker="o", markersize=1.4, color=color,
+                alpha=0.25, markeredgewidth=0, zorder=2, gid="raw")
+    smoothed = smoothing.apply(values) if smoothing.kind != "none" else values
+    ax.plot(steps, smoothed, color=color, linewidth=1.2, zorder=3, gid="smoothed")
+    return steps, smoothed
+
+
+def _series_or_none(run: Run, metric: str):
+    try:
+        series = run.series(metric)
+    except UsageError:
+        return None
+    return series if series.size else None
+
+
+def _smoothing_note(smoothing: Smoothing, runs: Sequence[Run], metric: str, raw: bool) -> str:
+    try:
+        n = max(run.series(metric).size for run in runs)
+    except UsageError:
+        n = 0
+    note = "lines: " + smoothing.describe(n)
+    return note + "; dots: raw" if raw else note
+
+
+def _overlay(runs, metrics, analyses, colors, size, smoothing, raw) -> Figure:
+    width, height = figure_size(size, n_panels=len(metrics) - 1)
+    with paper_style():
+        fig = _draw.new_figure(width, height)
+        axes = fig.subplots(len(metrics), 1, sharex=True, squeeze=False)[:, 0].tolist()
+        handles: dict[str, Line2D] = {}
+        first, last = np.inf, -np.inf
+        for ax, metric in zip(axes, metrics):
+            missing = [run.source for run in runs if _series_or_none(run, metric) is None]
+            if len(missing) == len(runs):
+                raise UsageError(f"none of the runs has metric '{metric}'")
+            if missing:
+                warnings.warn(f"no metric '{metric}' in {', '.join(missing)}; left out of that panel",
+                              stacklevel=3)
+            for i, run in enumerate(runs):
+                color = colors[arm_of(run)]
+                drawn = _draw_run(ax, run, metric, color, smoothing, raw)
+                if drawn is None:
+                    continue
+                steps, smoothed = drawn
+                first, last = min(first, steps[0]), max(last, steps[-1])
+                handles.setdefault(arm_of(run), Line2D([], [], color=color, linewidth=1.2,
+                                                       label=arm_label(run)))
+                stop = analyses[i].recommended_stop_step if analyses else None
+                if stop is not None and ax is axes[0]:
+                    ax.plot([stop], [np.interp(stop, steps, smoothed)], marker="v", markersize=4.5,
+                            color=color, markerfacecolor="white", markeredgewidth=1.0,
+                            linestyle="none", zorder=5, gid="recommended-stop")
+            ax.set_ylabel(_draw.metric_label(metric, default_direction(metric)))
+        for run in runs:
+            # Events in the arm's colour: the switch belongs to one arm, not to all.
+            event_handles = _draw.draw_events(axes, run.events, color=colors[arm_of(run)])
+            for label in event_handles:
+                handles.setdefault(f"event:{label}", Line2D([], [], color="#404040",
+                                   linestyle=_draw.event_style(_event_name(run, label))["linestyle"],
+                                   linewidth=0.8, label=label))
+        if analyses and any(a.recommended_stop_step is not None for a in analyses):
+            handles["stop"] = Line2D([], [], marker="v", markersize=4.5, color="#404040",
+                                     markerfacecolor="white", linestyle="none",
+                                     label="recommended stop")
+        for ax in axes:
+            _draw.step_xlim(ax, first, last)
+        axes[-1].set_xlabel("training step")
+        fig.align_ylabels(axes)
+        _draw.fit_legend(fig, list(handles.values()), max_cols=3,
+                         title=_smoothing_note(smoothing, runs, metrics[0], raw),
+                         title_fontsize="small")
+    return fig
+
+
+def _event_name(run: Run, label: str) -> str:
+    for event in run.events:
+        if _draw.event_style(event.name)["label"] == label:
+            return event.name
+    return label
+
+
+def _grid(runs, metric, analyses, colors, size, smoothing, raw, ncols) -> Figure:
+    n = len(runs)
+    if ncols is None:
+        ncols = min(n, 3 if size == "full" else 2)
+    nrows = -(-n // ncols)
+    if isinstance(size, str) and size in MAIN_HEIGHT:
+        width, _ = figure_size(size)
+        height = nrows * GRID_ROW_HEIGHT + PANEL_HEIGHT[size] * 0.6
+    else:
+        width, height = figure_size(size)
+    with paper_style():
+        fig = _draw.new_figure(width, height)
+        grid = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
+        axes = grid.ravel().tolist()
+        first, last = np.inf, -np.inf
+        for ax, run, analysis in zip(axes, runs, analyses):
+            color = colors[arm_of(run)]
+            drawn = _draw_run(ax, run, metric, color, smoothing, raw)
+            if drawn is not None:
+                first, last = min(first, drawn[0][0]), max(last, drawn[0][-1])
+            _draw.draw_phase_bands(ax, analysis.phases)
+            _draw.draw_events([ax], run.events)
+            if analysis.baseline is not None and np.isfinite(analysis.baseline):
+                ax.axhline(analysis.baseline, color="#505050", linestyle=(0, (1, 1.5)),
+                           linewidth=0.7, zorder=1, gid="baseline")
+        for ax in axes[n:]:
+            ax.set_visible(False)
+        for ax in axes[:n]:
+            _draw.step_xlim(ax, first, last)
+        for row in grid:
+            row[0].set_ylabel(_draw.metric_label(metric, default_direction(metric)))
+        for i, ax in enumerate(axes[:n]):
+            if i + ncols >= n:  # nothing visible below: this panel carries the step axis
+                ax.xaxis.set_tick_params(labelbottom=True)
+                ax.set_xlabel("training step")
+        handles = [Line2D([], [], color="#404040", linewidth=1.2,
+                          label=_smoothing_note(smoothing, runs, metric, raw))]
+        for run in runs:
+            for label, handle in _draw.draw_events([], run.events).items():
+                if all(h.get_label() != label for h in handles):
+                    handles.append(handle)
+        _draw.fit_legend(fig, handles, max_cols=3)
+        # Titles go above the phase labels, which need the laid-out axes widths first.
+        fig.canvas.draw()
+        for ax, run, analysis in zip(axes, runs, analyses):
+            texts = _draw.label_phases(ax, analysis.phases, draw=False)
+            ax.set_title(arm_label(run), loc="left", fontweight="bold",
+                         pad=_draw.labels_height_pt(texts) + 1.5)
+    return fig

@@ -1,0 +1,207 @@
+"""Paper style: sizes, fonts, the colour-blind-safe palette, and deterministic saving.
+
+Figures are drawn at their final printed size (a single column is ~3.3 in wide, the full text
+width ~6.75 in) with 8 pt text, so nothing is scaled when the PDF is placed in LaTeX and the
+fonts match the caption size. All settings live in `paper_style()`, a `plt.rc_context`: importing
+phasewatch never changes a user's global rcParams.
+
+The palette is Okabe & Ito's (2008), distinguishable under the common colour-vision deficiencies.
+Every phase and every training arm has ONE fixed colour, so a reader who learned "purple is
+overfit" in Figure 2 can rely on it in Figure 5.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+from matplotlib.colors import to_rgb
+
+from phasewatch.errors import UsageError
+
+# Okabe-Ito palette.
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+}
+GREY = "#7F7F7F"
+
+# One colour per phase (the bands are a pale tint of it; the label text is the full colour).
+PHASE_COLORS: dict[str, str] = {
+    "disruption": OKABE_ITO["vermillion"],
+    "readaptation": OKABE_ITO["blue"],
+    "improvement": OKABE_ITO["green"],
+    "plateau": GREY,
+    "overfit": OKABE_ITO["purple"],
+}
+# Short forms used when a band is too narrow for the full name.
+PHASE_ABBREVIATIONS: dict[str, str] = {
+    "disruption": "disr.",
+    "readaptation": "readapt.",
+    "improvement": "impr.",
+    "plateau": "plat.",
+    "overfit": "overfit",
+}
+
+# One colour per training arm, keyed by the run's `algorithm` (or name) after normalisation.
+ARM_COLORS: dict[str, str] = {
+    "sft_then_rl": OKABE_ITO["blue"],
+    "chord_mu": OKABE_ITO["vermillion"],
+    "chord_phi": OKABE_ITO["green"],
+    "rl": OKABE_ITO["orange"],
+    "sft": OKABE_ITO["black"],
+}
+ARM_LABELS: dict[str, str] = {
+    "sft_then_rl": "SFT-then-RL",
+    "chord_mu": "CHORD-\u00b5",
+    "chord_phi": "CHORD-\u03c6",
+    "rl": "RL (GRPO)",
+    "sft": "SFT",
+}
+# Colours handed, in order, to arms that are not in ARM_COLORS.
+_SPARE_COLORS = (OKABE_ITO["sky_blue"], OKABE_ITO["purple"], OKABE_ITO["yellow"], GREY)
+
+# Printed widths in inches.
+WIDTHS = {"single": 3.3, "full": 6.75}
+# Height of the main panel and of each extra stacked panel, in inches, per width.
+MAIN_HEIGHT = {"single": 2.1, "full": 2.4}
+PANEL_HEIGHT = {"single": 0.85, "full": 1.0}
+DEFAULT_DPI = 300
+
+FONT_SIZE = 8
+PAPER_RC: dict[str, Any] = {
+    "font.family": "sans-serif",
+    "font.sans-serif": ["Helvetica", "Arial", "Liberation Sans", "Nimbus Sans", "DejaVu Sans"],
+    "mathtext.fontset": "dejavusans",
+    "text.usetex": False,
+    "font.size": FONT_SIZE,
+    "axes.titlesize": FONT_SIZE,
+    "axes.labelsize": FONT_SIZE,
+    "xtick.labelsize": FONT_SIZE - 1,
+    "ytick.labelsize": FONT_SIZE - 1,
+    "legend.fontsize": FONT_SIZE - 1,
+    "legend.frameon": False,
+    "legend.handlelength": 1.6,
+    "legend.columnspacing": 1.2,
+    "axes.linewidth": 0.6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.labelpad": 2.0,
+    "axes.titlepad": 3.0,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "xtick.major.size": 2.5,
+    "ytick.major.size": 2.5,
+    "xtick.major.pad": 2.0,
+    "ytick.major.pad": 2.0,
+    "lines.linewidth": 1.2,
+    "lines.markersize": 3.0,
+    "figure.dpi": 100,
+    "savefig.dpi": DEFAULT_DPI,
+    "figure.constrained_layout.use": True,
+    "figure.constrained_layout.h_pad": 0.02,
+    "figure.constrained_layout.w_pad": 0.02,
+    # Type 42 (TrueType) embedding: journals reject Type 3 bitmap fonts, and text stays editable.
+    "pdf.fonttype": 42,
+    "ps.fonttype": 42,
+    # Deterministic SVG ids.
+    "svg.hashsalt": "phasewatch",
+    "svg.fonttype": "path",
+    "image.cmap": "viridis",
+}
+
+# No dates or version strings in the files: the same input gives the same bytes.
+SOFTWARE = "phasewatch"
+SAVE_METADATA: dict[str, dict[str, Any]] = {
+    "pdf": {"CreationDate": None, "ModDate": None, "Producer": SOFTWARE, "Creator": SOFTWARE},
+    "png": {"Software": SOFTWARE},
+    "svg": {"Date": None, "Creator": SOFTWARE},
+}
+FORMATS = tuple(SAVE_METADATA)
+
+
+@contextlib.contextmanager
+def paper_style(**overrides: Any) -> Iterator[None]:
+    """Apply the paper rcParams inside a `with` block only (the user's globals are untouched)."""
+    with mpl.rc_context({**PAPER_RC, **overrides}):
+        yield
+
+
+def pale(color: str, strength: float = 0.16) -> tuple[float, float, float]:
+    """`color` blended into white: an opaque tint, so overlapping bands never darken each other."""
+    r, g, b = to_rgb(color)
+    return (1 - strength * (1 - r), 1 - strength * (1 - g), 1 - strength * (1 - b))
+
+
+def arm_key(name: str | None) -> str:
+    """Normalise an algorithm/run name to an ARM_COLORS key ('CHORD-mu' -> 'chord_mu')."""
+    key = re.sub(r"[^a-z0-9]+", "_", (name or "").lower()).strip("_")
+    aliases = {"sft_rl": "sft_then_rl", "sft_to_rl": "sft_then_rl", "grpo": "rl",
+               "chord_\u00b5": "chord_mu", "chord_phi_": "chord_phi"}
+    return aliases.get(key, key)
+
+
+def arm_colors(keys: Sequence[str]) -> dict[str, str]:
+    """Fixed colours for known arms; spare palette colours, in order, for the others."""
+    out: dict[str, str] = {}
+    spare = iter(_SPARE_COLORS * (1 + len(keys) // len(_SPARE_COLORS)))
+    for key in keys:
+        if key not in out:
+            out[key] = ARM_COLORS.get(key) or next(spare)
+    return out
+
+
+def figure_size(size: str | tuple[float, float] = "single", n_panels: int = 0) -> tuple[float, float]:
+    """Figure size in inches for `size` = 'single', 'full', 'WxH' (inches) or a (w, h) tuple.
+
+    `n_panels` extra stacked panels below the main one add height for the named sizes.
+    """
+    if isinstance(size, tuple):
+        width, height = size
+    elif size in WIDTHS:
+        width = WIDTHS[size]
+        height = MAIN_HEIGHT[size] + n_panels * PANEL_HEIGHT[size]
+    else:
+        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*[xX]\s*([0-9]*\.?[0-9]+)\s*", str(size))
+        if not match:
+            raise UsageError(
+                f"--size must be 'single', 'full' or WIDTHxHEIGHT in inches (e.g. 3.3x2.4), got {size!r}"
+            )
+        width, height = float(match.group(1)), float(match.group(2))
+    if not (0.5 <= width <= 30 and 0.5 <= height <= 30):
+        raise UsageError(f"figure size {width}x{height} in is outside 0.5-30 inches")
+    return float(width), float(height)
+
+
+def output_format(path: str | Path) -> str:
+    """'pdf', 'png' or 'svg' from the file name; UsageError for anything else."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise UsageError(
+            f"cannot tell the figure format from {str(path)!r}: the output name must end in "
+            + ", ".join(f".{f}" for f in FORMATS)
+        )
+    return suffix
+
+
+def save_figure(fig, path: str | Path, dpi: int = DEFAULT_DPI) -> Path:
+    """Save with the paper rcParams and fixed metadata, so the bytes depend only on the figure.
+
+    The figure keeps its exact size (no `bbox_inches="tight"`, which would change it); the
+    constrained layout already keeps every label inside the canvas.
+    """
+    path = Path(path)
+    fmt = output_format(path)
+    with paper_style():
+        fig.savefig(path, format=fmt, dpi=dpi, metadata=SAVE_METADATA[fmt])
+    return path

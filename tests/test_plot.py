@@ -1,0 +1,369 @@
+"""Paper figures are checked, not only created: bands equal the reported phases, labels are text
+and do not overlap, fonts are Type 42, PNGs have the requested pixel size, bytes are reproducible.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib as mpl
+import numpy as np
+import pytest
+
+from phasewatch.errors import UsageError
+from phasewatch.plot import (
+    ARM_COLORS,
+    PHASE_COLORS,
+    Smoothing,
+    compare_figure,
+    figure_size,
+    phase_figure,
+    save_figure,
+    token_figure,
+)
+from phasewatch.plot.style import PHASE_ABBREVIATIONS, output_format
+from phasewatch.plot.tokens import p_histograms
+from phasewatch.results import Analysis, ChangePoint, Phase
+from phasewatch.run import Event, RecordCollector
+
+# ----------------------------------------------------------------- inputs built by hand
+
+
+def make_run(name="sft_then_rl", n=200, seed=0, switch=None, extras=True):
+    """A run whose accuracy dips, recovers and slowly declines, with the optional panels' metrics."""
+    rng = np.random.default_rng(seed)
+    collector = RecordCollector(f"mem:{name}", "test")
+    steps = np.arange(n) * 5
+    t = steps / steps[-1]
+    acc = 0.5 - 0.25 * np.exp(-((t - 0.12) / 0.07) ** 2) + 0.3 / (1 + np.exp(-(t - 0.35) * 20))
+    acc -= 0.1 * np.clip(t - 0.6, 0, None) + rng.normal(0, 0.02, n)
+    for i, step in enumerate(steps):
+        record = {"eval/accuracy": acc[i]}
+        if extras:
+            record["expert/nll_train"] = 2 * np.exp(-3 * t[i]) + 0.05
+            record["expert/nll_heldout"] = 2 * np.exp(-3 * t[i]) + 0.6 * max(t[i] - 0.5, 0) + 0.3
+            record["train/entropy"] = 1.0 - 0.5 * t[i]
+            record["eval/response_length"] = 10 + 20 * t[i]
+        collector.add(int(step), record)
+    events = [Event(int(switch), "sft_to_rl")] if switch is not None else []
+    return collector.build(name=name, algorithm=name, performance_metric="eval/accuracy",
+                           direction="max", events=events)
+
+
+def make_analysis(run, phases=None, stop=450):
+    phases = phases or [("disruption", 0, 120), ("readaptation", 120, 450), ("overfit", 450, 995)]
+    cps = [ChangePoint(start, start - 10, start + 15) for _, start, _ in phases[1:]]
+    return Analysis(source=run.source, metric="eval/accuracy", direction="max", baseline=0.5,
+                    changepoints=cps, phases=[Phase(*p) for p in phases],
+                    recommended_stop_step=stop)
+
+
+def make_store(folder, n_steps=11, seed=0):
+    from phasewatch.tokens import TokenStoreWriter
+
+    rng = np.random.default_rng(seed)
+    sequences = ([{"id": f"t{i}", "split": "train", "length": 10} for i in range(30)]
+                 + [{"id": f"h{i}", "split": "heldout", "length": 10} for i in range(20)])
+    difficulty = rng.normal(0, 2.0, 500)
+    rate = np.where(np.arange(500) < 300, 0.1, 0.04)
+    with TokenStoreWriter(folder, sequences) as writer:
+        for k in range(n_steps):
+            logit = -2 + rate * k * 10 - difficulty
+            writer.append(k * 10, -np.logaddexp(0, -logit))
+    return folder
+
+
+def gids(fig_or_ax, gid, kind="patches"):
+    out = []
+    axes = fig_or_ax.axes if hasattr(fig_or_ax, "axes") and not hasattr(fig_or_ax, "patches") else [fig_or_ax]
+    for ax in axes:
+        out += [a for a in getattr(ax, kind) if a.get_gid() == gid]
+    return out
+
+
+def render(fig, fmt, dpi=100):
+    buffer = io.BytesIO()
+    path = f"/dev/null.{fmt}"  # only the extension matters to output_format
+    output_format(path)
+    from phasewatch.plot.style import SAVE_METADATA, paper_style
+
+    with paper_style():
+        fig.savefig(buffer, format=fmt, dpi=dpi, metadata=SAVE_METADATA[fmt])
+    return buffer.getvalue()
+
+
+# ----------------------------------------------------------------- phase figure
+
+
+def test_bands_equal_the_reported_phases_and_each_is_labelled_in_text():
+    run = make_run()
+    analysis = make_analysis(run)
+    fig = phase_figure(run, analysis, panels=None, size="full")
+    main = fig.axes[0]
+    bands = gids(main, "phase-band")
+    assert len(bands) == 3
+    for band, phase in zip(bands, analysis.phases):
+        x0, x1 = band.get_x(), band.get_x() + band.get_width()
+        assert (x0, x1) == (phase.start_step, phase.end_step)
+        assert band.get_zorder() < min(line.get_zorder() for line in main.lines if line.get_gid() in ("raw", "smoothed"))
+    labels = gids(main, "phase-label", "texts")
+    assert [t.get_text() for t in labels] == ["disruption", "readaptation", "overfit"]
+    assert [t.phase_name for t in labels] == ["disruption", "readaptation", "overfit"]
+    # In a single column the first band (12 % of the axis) is too narrow for its full name.
+    single = gids(phase_figure(run, analysis, panels=None).axes[0], "phase-label", "texts")
+    assert [t.get_text() for t in single] == ["disr.", "readaptation", "overfit"]
+
+
+def _extents(fig, artists):
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return [a.get_window_extent(renderer) for a in artists]
+
+
+def test_narrow_bands_get_short_or_staggered_labels_that_never_overlap():
+    run = make_run()
+    phases = [("plateau", 0, 20), ("disruption", 20, 40), ("readaptation", 40, 60),
+              ("improvement", 60, 900), ("overfit", 900, 995)]
+    fig = phase_figure(run, make_analysis(run, phases), panels=None)
+    labels = gids(fig.axes[0], "phase-label", "texts")
+    assert len(labels) == 5
+    short = [t.get_text() for t in labels[:3]]
+    assert short == [PHASE_ABBREVIATIONS[n] for n in ("plateau", "disruption", "readaptation")]
+    assert len({t.row for t in labels[:3]}) > 1  # three labels over 3 % of the axis: staggered
+    boxes = _extents(fig, labels)
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not boxes[i].overlaps(boxes[j]), (labels[i].get_text(), labels[j].get_text())
+    canvas = fig.bbox
+    for box in boxes + _extents(fig, fig.legends):
+        assert canvas.x0 <= box.x0 and box.x1 <= canvas.x1 and canvas.y0 <= box.y0 and box.y1 <= canvas.y1
+
+
+def test_legend_is_outside_the_data_and_states_the_smoothing():
+    run = make_run()
+    fig = phase_figure(run, make_analysis(run), smoothing=Smoothing("ema", 4))
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "EMA, half-life 4 evals" in texts
+    assert {"raw evals", "baseline", "change pt. \u00b1 interval", "stop (step 450)"} <= set(texts)
+    legend_box, *axes_boxes = _extents(fig, [fig.legends[0], *fig.axes])
+    assert not any(legend_box.overlaps(box) for box in axes_boxes)
+
+
+def test_panels_auto_share_the_step_axis_and_carry_the_bands():
+    run = make_run(switch=500)
+    fig = phase_figure(run, make_analysis(run))
+    assert [ax.get_ylabel() for ax in fig.axes] == [
+        "held-out accuracy", "expert NLL", "entropy", "resp. length"]
+    for ax in fig.axes:
+        assert len(gids(ax, "phase-band")) == 3
+        assert [line.get_xdata()[0] for line in ax.lines if line.get_gid() == "event"] == [500]
+    nll = [line for line in fig.axes[1].lines if line.get_gid() == "panel"]
+    assert [line.get_label() for line in nll] == ["train", "held-out"]
+    assert nll[0].get_linestyle() != nll[1].get_linestyle()  # not told apart by colour alone
+    assert fig.axes[0].get_shared_x_axes().joined(fig.axes[0], fig.axes[3])
+    assert phase_figure(run, make_analysis(run), panels=None).axes.__len__() == 1
+    with pytest.raises(UsageError, match="no metric 'nope'"):
+        phase_figure(run, make_analysis(run), panels=["nope"])
+
+
+def test_changepoint_whiskers_span_their_intervals():
+    run = make_run()
+    analysis = make_analysis(run)
+    fig = phase_figure(run, analysis, panels=None)
+    whiskers = [line for line in fig.axes[0].lines
+                if line.get_gid() == "changepoint" and len(line.get_xdata()) == 2]
+    assert [tuple(w.get_xdata()) for w in whiskers] == [(c.low, c.high) for c in analysis.changepoints]
+    baseline = [line for line in fig.axes[0].lines if line.get_gid() == "baseline"]
+    assert baseline[0].get_ydata()[0] == 0.5
+
+
+def test_phase_colours_are_fixed_and_distinct():
+    assert len(set(PHASE_COLORS.values())) == len(PHASE_COLORS)
+    run = make_run()
+    fig = phase_figure(run, make_analysis(run), panels=None)
+    for band in gids(fig.axes[0], "phase-band"):
+        face = np.array(band.get_facecolor()[:3])
+        full = np.array(mpl.colors.to_rgb(PHASE_COLORS[band.phase_name]))
+        assert np.allclose(1 - face, 0.16 * (1 - full), atol=1e-6)  # a pale tint of its colour
+
+
+# ----------------------------------------------------------------- files
+
+
+def _pdf_fonts(data: bytes):
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    fonts = []
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            fonts.append(font.get_object())
+    return fonts
+
+
+@pytest.mark.parametrize("kind", ["phase", "tokens"])
+def test_pdf_embeds_truetype_fonts_never_type3(kind, tmp_path):
+    if kind == "phase":
+        run = make_run(switch=500)
+        fig = phase_figure(run, make_analysis(run))
+    else:
+        fig = token_figure(make_store(tmp_path / "store"))
+    path = save_figure(fig, tmp_path / "figure.pdf")
+    fonts = _pdf_fonts(path.read_bytes())
+    assert fonts
+    for font in fonts:
+        assert font["/Subtype"] != "/Type3"
+        descendant = font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
+        assert descendant["/Subtype"] in ("/TrueType", "/CIDFontType2")
+        assert "/FontFile2" in descendant["/FontDescriptor"].get_object()
+    assert b"CreationDate" not in path.read_bytes()
+
+
+@pytest.mark.parametrize("size,dpi,inches", [("single", 100, None), ("full", 150, None),
+                                             ((4.0, 3.0), 120, (4.0, 3.0))])
+def test_png_decodes_at_the_requested_pixel_size(size, dpi, inches, tmp_path):
+    import matplotlib.image as mpimg
+
+    run = make_run()
+    fig = phase_figure(run, make_analysis(run), size=size, panels=None)
+    width, height = inches or figure_size(size)
+    image = mpimg.imread(save_figure(fig, tmp_path / "f.png", dpi=dpi))
+    assert image.shape[:2] == (round(height * dpi), round(width * dpi))
+    assert image[..., :3].std() > 0.05  # something was drawn
+
+
+def test_same_input_gives_identical_bytes_in_every_format():
+    def draw():
+        run = make_run(switch=500)
+        return phase_figure(run, make_analysis(run))
+
+    for fmt in ("pdf", "png", "svg"):
+        assert render(draw(), fmt) == render(draw(), fmt), fmt
+
+
+def test_user_rcparams_are_left_alone(tmp_path):
+    before = {k: v for k, v in mpl.rcParams.items() if k != "backend"}
+    run = make_run()
+    save_figure(phase_figure(run, make_analysis(run)), tmp_path / "f.pdf")
+    after = {k: v for k, v in mpl.rcParams.items() if k != "backend"}
+    assert before == after
+
+
+def test_sizes_and_formats_are_validated():
+    assert figure_size("single") == (3.3, pytest.approx(2.1))
+    assert figure_size("full", n_panels=2)[0] == 6.75
+    assert figure_size("3.3x2.4") == (3.3, 2.4)
+    for bad in ("huge", "0x1", "3.3by2"):
+        with pytest.raises(UsageError):
+            figure_size(bad)
+    for bad in ("fig.jpg", "fig", "fig.pdf.txt"):
+        with pytest.raises(UsageError, match=r"\.pdf, \.png, \.svg"):
+            output_format(bad)
+
+
+# ----------------------------------------------------------------- comparison
+
+
+ARMS = ["sft_then_rl", "chord_mu", "chord_phi", "rl", "sft"]
+
+
+def test_compare_gives_each_arm_its_fixed_colour():
+    runs = [make_run(arm, seed=i, switch=500 if arm == "sft_then_rl" else None, extras=False)
+            for i, arm in enumerate(ARMS)]
+    fig = compare_figure(runs)
+    smoothed = [line for line in fig.axes[0].lines if line.get_gid() == "smoothed"]
+    assert [mpl.colors.to_hex(line.get_color()).upper() for line in smoothed] == [ARM_COLORS[a] for a in ARMS]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:5] == ["SFT-then-RL", "CHORD-\u00b5", "CHORD-\u03c6", "RL (GRPO)", "SFT"]
+    assert "SFT\u2192RL" in labels
+    # the same arm keeps its colour when the runs come in another order
+    fig2 = compare_figure(runs[::-1])
+    smoothed2 = [line for line in fig2.axes[0].lines if line.get_gid() == "smoothed"]
+    assert [mpl.colors.to_hex(line.get_color()).upper() for line in smoothed2] == [ARM_COLORS[a] for a in ARMS[::-1]]
+
+
+def test_compare_metrics_become_panels_and_missing_metrics_warn():
+    runs = [make_run("sft"), make_run("rl", extras=False)]
+    with pytest.warns(UserWarning, match="no metric 'train/entropy'"):
+        fig = compare_figure(runs, ["eval/accuracy", "train/entropy"])
+    assert [ax.get_ylabel() for ax in fig.axes] == ["held-out accuracy", "policy entropy"]
+    assert len([line for line in fig.axes[1].lines if line.get_gid() == "smoothed"]) == 1
+    with pytest.raises(UsageError, match="none of the runs has metric 'nope'"):
+        compare_figure(runs, ["nope"])
+
+
+def test_compare_grid_draws_each_runs_own_phases():
+    runs = [make_run(arm, seed=i, extras=False) for i, arm in enumerate(ARMS)]
+    analyses = [make_analysis(r) for r in runs]
+    analyses[2] = make_analysis(runs[2], [("improvement", 0, 600), ("plateau", 600, 995)], stop=None)
+    fig = compare_figure(runs, analyses=analyses, layout="grid", size="full")
+    visible = [ax for ax in fig.axes if ax.get_visible() and ax.get_title(loc="left")]
+    assert [ax.get_title(loc="left") for ax in visible] == ["SFT-then-RL", "CHORD-\u00b5", "CHORD-\u03c6", "RL (GRPO)", "SFT"]
+    for ax, analysis in zip(visible, analyses):
+        spans = [(b.get_x(), b.get_x() + b.get_width()) for b in gids(ax, "phase-band")]
+        assert spans == [(p.start_step, p.end_step) for p in analysis.phases]
+        assert len(gids(ax, "phase-label", "texts")) == len(analysis.phases)
+        assert ax.get_ylim() == visible[0].get_ylim()  # shared axes
+
+
+# ----------------------------------------------------------------- tokens
+
+
+def test_token_histograms_match_numpy_and_the_mesh_is_rasterised(tmp_path):
+    from phasewatch.tokens import open_store
+
+    store = open_store(make_store(tmp_path / "store"))
+    steps, edges, hist = p_histograms(store, bins=20)
+    assert steps.tolist() == list(range(0, 110, 10))
+    p = np.exp(store.logprobs(50)[:300].astype(np.float64))
+    expected = np.histogram(p, bins=edges)[0] / 300
+    assert np.allclose(hist["train"][5], expected)
+    assert np.allclose(hist["heldout"].sum(axis=1), 1.0)
+
+    fig = token_figure(store, bins=20)
+    meshes = [c for ax in fig.axes for c in ax.collections if c.get_gid() == "token-mesh"]
+    assert len(meshes) == 2 and all(m.get_rasterized() for m in meshes)
+    assert [ax.get_title(loc="left") for ax in fig.axes[:2]] == ["expert tokens, train", "expert tokens, held-out"]
+    median = next(line for line in fig.axes[0].lines if line.get_gid() == "token-median")
+    assert median.get_ydata()[5] == pytest.approx(np.quantile(p, 0.5), rel=1e-6)
+    assert median.get_ydata()[-1] > median.get_ydata()[0] + 0.3  # train tokens are learned
+    pdf = render(fig, "pdf")
+    assert b"/Subtype /Image" in pdf  # the mesh is a raster image inside the vector PDF
+
+
+def test_token_quantile_bands_are_ordered(tmp_path):
+    fig = token_figure(make_store(tmp_path / "store"), kind="quantiles", size="full")
+    for ax in fig.axes:
+        bands = [c for c in ax.collections if c.get_gid() == "token-band"]
+        assert len(bands) == 2
+        outer, inner = (b.get_paths()[0].vertices[:, 1] for b in bands)
+        assert outer.min() <= inner.min() and outer.max() >= inner.max()
+
+
+def test_token_figure_needs_a_store():
+    with pytest.raises(UsageError, match="no expert log-prob store"):
+        token_figure(make_run())
+
+
+# ----------------------------------------------------------------- smoothing
+
+
+def test_gaussian_smoothing_is_centred_and_ema_matches_pandas():
+    import pandas as pd
+
+    x = np.arange(101, dtype=float)
+    bump = np.exp(-0.5 * ((x - 40) / 8) ** 2)
+    smoothed = Smoothing("gaussian", 3).apply(bump)
+    assert int(np.argmax(smoothed)) == 40  # no lag: the peak stays where it is
+    line = 2 * x + 1
+    assert np.allclose(Smoothing("gaussian", 3).apply(line)[10:-10], line[10:-10])
+    noisy = bump + np.random.default_rng(0).normal(0, 0.1, x.size)
+    noisy[7] = np.nan
+    ema = Smoothing("ema", 5).apply(noisy)
+    expected = pd.Series(noisy).ewm(halflife=5, adjust=True, ignore_na=True).mean().to_numpy().copy()
+    expected[7] = np.nan
+    assert np.allclose(ema, expected, equal_nan=True)
+    assert Smoothing().describe(300) == "Gaussian smooth, sd 5 evals"
+    assert Smoothing("gaussian").apply(np.array([1.0, 2.0])).tolist() == [1.0, 2.0]
+    with pytest.raises(ValueError):
+        Smoothing("median")
