@@ -1,0 +1,112 @@
+"""`phasewatch plot`: outputs, kinds, exit codes, and reproducible bytes across processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+from test_plot import make_store
+
+from phasewatch.cli import main
+
+
+def write_run(folder, name="sft_then_rl", n=120, seed=0, store=False):
+    """A native run folder (metrics.jsonl + run.json) with a dip, a recovery and a slow decline."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    t = np.linspace(0, 1, n)
+    acc = 0.5 - 0.25 * np.exp(-((t - 0.15) / 0.07) ** 2) + 0.3 / (1 + np.exp(-(t - 0.4) * 20))
+    acc -= 0.15 * np.clip(t - 0.6, 0, None) + rng.normal(0, 0.01, n)
+    with open(folder / "metrics.jsonl", "w") as fh:
+        fh.writelines(json.dumps({"step": i * 10, "eval/accuracy": round(float(acc[i]), 4),
+                                 "train/entropy": round(1 - 0.5 * t[i], 4)}) + "\n" for i in range(n))
+    meta = {"schema_version": 1, "name": name, "algorithm": name,
+            "performance_metric": "eval/accuracy", "direction": "max",
+            "events": [{"step": 600, "name": "sft_to_rl"}] if name == "sft_then_rl" else [], "config": {}}
+    (folder / "run.json").write_text(json.dumps(meta))
+    if store:
+        make_store(folder / "expert_logprobs")
+    return folder
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    return write_run(tmp_path / "run", store=True)
+
+
+def test_bad_extension_is_a_usage_error(run_dir, tmp_path, capsys):
+    assert main(["plot", str(run_dir), "-o", str(tmp_path / "fig.jpg")]) == 2
+    assert ".pdf, .png, .svg" in capsys.readouterr().err
+    assert not (tmp_path / "fig.jpg").exists()
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--size", "enormous"], "--size must be"),
+    (["--dpi", "5"], "--dpi"),
+    (["--smoothing-width", "-1"], "width must be positive"),
+])
+def test_bad_options_are_usage_errors(run_dir, tmp_path, capsys, extra, message):
+    assert main(["plot", str(run_dir), "-o", str(tmp_path / "f.png"), *extra]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_one_run_kinds_refuse_several_paths(run_dir, tmp_path, capsys):
+    argv = ["plot", str(run_dir), str(run_dir), "--kind", "tokens", "-o", str(tmp_path / "f.png")]
+    assert main(argv) == 2
+    assert "draws one run" in capsys.readouterr().err
+
+
+def test_missing_output_folder_is_a_usage_error(run_dir, tmp_path, capsys):
+    assert main(["plot", str(run_dir), "-o", str(tmp_path / "nope" / "f.pdf")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_unreadable_input_exits_3_naming_the_file(tmp_path, capsys):
+    assert main(["plot", str(tmp_path / "absent"), "-o", str(tmp_path / "f.pdf")]) == 3
+    assert "absent" in capsys.readouterr().err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b"\x00\x01\x02 binary")
+    assert main(["plot", str(bad), "-o", str(tmp_path / "f.pdf")]) == 3
+    err = capsys.readouterr().err
+    assert "bad.jsonl" in err and "Traceback" not in err
+
+
+def test_token_figure_from_the_cli(run_dir, tmp_path):
+    out = tmp_path / "tokens.png"
+    assert main(["plot", str(run_dir), "--kind", "tokens", "--size", "full", "--dpi", "100", "-o", str(out)]) == 0
+    assert mpimg.imread(out).shape[:2] == (240, 675)
+
+
+def test_token_figure_without_a_store_is_a_usage_error(tmp_path, capsys):
+    folder = write_run(tmp_path / "run")
+    assert main(["plot", str(folder), "--kind", "tokens", "-o", str(tmp_path / "f.pdf")]) == 2
+    assert "no expert log-prob store" in capsys.readouterr().err
+
+
+def test_phase_and_compare_figures_from_the_cli(run_dir, tmp_path, capsys):
+    pytest.importorskip("phasewatch.analysis", reason="the phase detector is not built yet")
+    out = tmp_path / "phase.png"
+    assert main(["plot", str(run_dir), "--size", "3.3x3", "--dpi", "100", "-o", str(out)]) == 0
+    assert mpimg.imread(out).shape[:2] == (300, 330)
+    assert "wrote" in capsys.readouterr().err
+    other = write_run(tmp_path / "chord", name="chord_mu", seed=1)
+    for layout in ("overlay", "grid"):
+        out = tmp_path / f"compare_{layout}.svg"
+        assert main(["plot", str(run_dir), str(other), "--layout", layout, "-o", str(out)]) == 0
+        assert out.read_bytes().startswith(b"<?xml")
+    assert main(["plot", str(run_dir), "--metric", "nope", "-o", str(tmp_path / "f.pdf")]) == 2
+    assert "no metric 'nope'" in capsys.readouterr().err
+
+
+def test_same_input_same_bytes_across_processes(run_dir, tmp_path):
+    outputs = []
+    for i in range(2):
+        out = tmp_path / f"f{i}.pdf"
+        subprocess.run([sys.executable, "-m", "phasewatch", "plot", str(run_dir), "--kind", "tokens",
+                        "-o", str(out)], check=True, capture_output=True)
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
