@@ -1,0 +1,364 @@
+"""Opening an expert log-prob store: parse, validate, and memory-map it without reading the data.
+
+`open_store(path)` checks everything that can be checked from the index and the `.npy` headers
+(cheap, whatever the store's size): index fields, sequences inside `n_tokens` and not overlapping,
+each step file's dtype and length against the index, and each file's size against what its header
+says (a truncated file is never mapped past its end). Values (NaN, positive log-probs) are checked
+while the summary pass streams over them (`phasewatch.tokens.summary`), since that pass reads every
+value anyway.
+
+Damaged step files are skipped with a warning naming the file (what is valid is still read), unless
+`strict=True`; a store with no valid step file is an `InputError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from phasewatch.errors import InputError
+from phasewatch.tokens.writer import DTYPES, INDEX_FILE, SPLITS
+
+STORE_DIR = "expert_logprobs"
+STEP_PATTERN = re.compile(r"^step_(\d+)\.npy$")
+#: Read (with a warning) although the format allows only float16 / float32.
+TOLERATED_DTYPES = ("float64",)
+
+
+@dataclass(frozen=True)
+class SequenceInfo:
+    """One expert sequence: its tokens are `[offset, offset + length)` of every step array."""
+
+    id: str
+    split: str
+    offset: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.length
+
+
+@dataclass(frozen=True)
+class StepFile:
+    """A validated step file: where its data starts and how it is stored."""
+
+    step: int
+    path: Path
+    data_offset: int
+    dtype: np.dtype
+
+
+@dataclass
+class TokenStore:
+    """A validated, memory-mappable expert log-prob store (see DESIGN.md "Native run folder").
+
+    `steps` are ascending; `files[i]` holds step `steps[i]`. `segments` are the maximal
+    contiguous token ranges `(start, end, split)` whose sequences share a split, in token order;
+    tokens covered by no sequence belong to no segment and are ignored by the summaries.
+    """
+
+    folder: Path
+    dtype: np.dtype
+    n_tokens: int
+    sequences: list[SequenceInfo]
+    files: list[StepFile]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def steps(self) -> np.ndarray:
+        return np.asarray([f.step for f in self.files], dtype=np.int64)
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.files)
+
+    @property
+    def splits(self) -> list[str]:
+        """Splits present, in the canonical order (train, heldout)."""
+        present = {s.split for s in self.sequences}
+        return [s for s in SPLITS if s in present]
+
+    @property
+    def segments(self) -> list[tuple[int, int, str]]:
+        out: list[tuple[int, int, str]] = []
+        for seq in self.sequences:
+            if out and out[-1][2] == seq.split and out[-1][1] == seq.offset:
+                out[-1] = (out[-1][0], seq.end, seq.split)
+            else:
+                out.append((seq.offset, seq.end, seq.split))
+        return out
+
+    def split_tokens(self, split: str) -> int:
+        return sum(s.length for s in self.sequences if s.split == split)
+
+    def split_sequences(self, split: str) -> int:
+        return sum(1 for s in self.sequences if s.split == split)
+
+    def file_for(self, step: int) -> StepFile:
+        for f in self.files:
+            if f.step == step:
+                return f
+        raise KeyError(f"no step {step} in the store (steps: {self.steps[:5].tolist()}...)")
+
+    def logprobs(self, step: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Read-only memory map of the log-probs of tokens `[start, stop)` at `step`.
+
+        Only that window is mapped, so a caller streaming a huge file keeps its memory bounded.
+        """
+        return map_window(self.file_for(step), self.n_tokens, start, stop)
+
+    def locate(self, token: int) -> tuple[SequenceInfo | None, int]:
+        """The sequence holding a global token position, and the position inside it."""
+        offsets = np.asarray([s.offset for s in self.sequences])
+        i = int(np.searchsorted(offsets, token, side="right")) - 1
+        if i >= 0 and token < self.sequences[i].end:
+            return self.sequences[i], token - self.sequences[i].offset
+        return None, token
+
+
+def map_window(file: StepFile, n_tokens: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+    stop = n_tokens if stop is None else stop
+    if not 0 <= start <= stop <= n_tokens:
+        raise IndexError(f"token window [{start}, {stop}) outside [0, {n_tokens})")
+    if stop == start:
+        return np.zeros(0, dtype=file.dtype)
+    try:
+        return np.memmap(
+            file.path, dtype=file.dtype, mode="r",
+            offset=file.data_offset + start * file.dtype.itemsize, shape=(stop - start,),
+        )
+    except (OSError, ValueError) as exc:
+        # mmap refuses a window past the end: the file shrank after open_store checked it.
+        raise InputError(
+            f"cannot map tokens [{start}, {stop}) ({exc}); the file changed or was truncated "
+            "after the store was opened", file.path,
+        ) from exc
+
+
+def store_folder(path: str | Path) -> Path:
+    """The store folder for a run folder, a store folder, or a store's index.json."""
+    path = Path(path)
+    if path.is_file() and path.name == INDEX_FILE:
+        return path.parent
+    if (path / INDEX_FILE).is_file():
+        return path
+    if (path / STORE_DIR / INDEX_FILE).is_file():
+        return path / STORE_DIR
+    if not path.exists():
+        raise InputError("no such file or folder", path)
+    raise InputError(
+        f"no expert log-prob store here: expected {STORE_DIR}/{INDEX_FILE} in the run folder "
+        f"(or {INDEX_FILE} in the given folder); write one with phasewatch.tokens.TokenStoreWriter",
+        path,
+    )
+
+
+def open_store(path: str | Path, strict: bool = False) -> TokenStore:
+    """Open and validate a store. `path` is a run folder, its expert_logprobs/ folder, or index.json.
+
+    Raises `InputError` for an unusable index or when no step file is valid. Damaged step files
+    (truncated, wrong length or dtype, not a .npy) are skipped with a warning, or raise with
+    `strict=True`. Gaps in the step sequence and float64 data give warnings.
+    """
+    folder = store_folder(path)
+    warnings: list[str] = []
+    index_path = folder / INDEX_FILE
+    index = _read_index(index_path)
+    dtype, n_tokens, sequences = _validate_index(index, index_path, warnings)
+
+    step_paths = _list_step_files(folder, warnings)
+    if not step_paths:
+        raise InputError(
+            f"the store has no step files (expected step_%08d.npy next to {INDEX_FILE})", folder
+        )
+    files: list[StepFile] = []
+    problems: list[tuple[Path, str]] = []
+    for step, file_path in step_paths:
+        try:
+            files.append(_check_step_file(step, file_path, dtype, n_tokens))
+        except _BadStepFile as exc:
+            if strict:
+                raise InputError(str(exc), file_path) from None
+            problems.append((file_path, str(exc)))
+    if not files:
+        raise InputError(_no_valid_file_message(problems, n_tokens, index_path), problems[0][0])
+    for file_path, reason in problems:
+        warnings.append(f"{file_path.name}: skipped: {reason}")
+    warnings.extend(_gap_warnings([f.step for f in files]))
+    if dtype.name in TOLERATED_DTYPES:
+        warnings.append(
+            f"{INDEX_FILE}: dtype {dtype.name} is not part of the store format (float16 or float32); "
+            "read anyway, at 4x the disk and I/O of float16: write stores as float16"
+        )
+    return TokenStore(folder, dtype, n_tokens, sequences, files, warnings)
+
+
+# ------------------------------------------------------------------ index
+def _read_index(path: Path) -> dict[str, Any]:
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read: {exc}", path) from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg}", path, exc.lineno) from exc
+    if not isinstance(index, dict):
+        raise InputError("the index must hold a JSON object", path)
+    return index
+
+
+def _validate_index(index: dict, path: Path, warnings: list[str]):
+    version = index.get("schema_version")
+    if version is None:
+        warnings.append(f"{INDEX_FILE}: no schema_version; read as version 1")
+    elif version != 1:
+        raise InputError(
+            f"schema_version {version!r} is not supported (this phasewatch reads version 1); "
+            "upgrade phasewatch", path,
+        )
+    dtype_name = index.get("dtype")
+    if dtype_name not in DTYPES + TOLERATED_DTYPES:
+        raise InputError(
+            f"dtype must be one of {', '.join(DTYPES)}, got {dtype_name!r}", path
+        )
+    n_tokens = index.get("n_tokens")
+    if isinstance(n_tokens, bool) or not isinstance(n_tokens, int) or n_tokens <= 0:
+        raise InputError(f"n_tokens must be a positive integer, got {n_tokens!r}", path)
+    raw = index.get("sequences")
+    if not isinstance(raw, list) or not raw:
+        raise InputError("sequences must be a non-empty list of {id, split, offset, length}", path)
+    sequences = []
+    for i, seq in enumerate(raw):
+        if not isinstance(seq, dict):
+            raise InputError(f"sequence {i} is not an object", path)
+        offset, length, split = seq.get("offset"), seq.get("length"), seq.get("split")
+        if not (_is_int(offset) and offset >= 0 and _is_int(length) and length > 0):
+            raise InputError(
+                f"sequence {i}: offset must be an integer >= 0 and length an integer > 0, "
+                f"got offset={offset!r} length={length!r}", path,
+            )
+        if split not in SPLITS:
+            raise InputError(f"sequence {i}: split must be one of {SPLITS}, got {split!r}", path)
+        if offset + length > n_tokens:
+            raise InputError(
+                f"sequence {i} ({seq.get('id')!r}) covers tokens [{offset}, {offset + length}) "
+                f"but n_tokens is {n_tokens}: the index disagrees with itself", path,
+            )
+        sequences.append(SequenceInfo(str(seq.get("id", i)), split, offset, length))
+    sequences.sort(key=lambda s: s.offset)
+    for prev, cur in zip(sequences, sequences[1:]):
+        if cur.offset < prev.end:
+            raise InputError(
+                f"sequences {prev.id!r} [{prev.offset}, {prev.end}) and {cur.id!r} "
+                f"[{cur.offset}, {cur.end}) overlap", path,
+            )
+    covered = sum(s.length for s in sequences)
+    if covered < n_tokens:
+        warnings.append(
+            f"{INDEX_FILE}: {n_tokens - covered} of {n_tokens} tokens belong to no sequence; "
+            "they are ignored"
+        )
+    return np.dtype(dtype_name), n_tokens, sequences
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# ------------------------------------------------------------------ step files
+def _list_step_files(folder: Path, warnings: list[str]) -> list[tuple[int, Path]]:
+    found: dict[int, Path] = {}
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        match = STEP_PATTERN.match(entry.name)
+        if match is None:
+            if entry.name.endswith(".npy.tmp"):
+                warnings.append(f"{entry.name}: ignored (an unfinished write)")
+            continue
+        step = int(match.group(1))
+        if step in found:
+            warnings.append(f"{entry.name}: ignored, step {step} is already in {found[step].name}")
+            continue
+        found[step] = Path(entry.path)
+    return sorted(found.items())
+
+
+class _BadStepFile(Exception):
+    pass
+
+
+def _check_step_file(step: int, path: Path, dtype: np.dtype, n_tokens: int) -> StepFile:
+    """Parse the .npy header (never the data) and check it against the index and the file size."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, file_dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                shape, fortran, file_dtype = np.lib.format.read_array_header_2_0(fh)
+            data_offset = fh.tell()
+    except OSError as exc:
+        raise _BadStepFile(f"cannot read: {exc}") from exc
+    except (ValueError, SyntaxError, EOFError) as exc:
+        raise _BadStepFile(f"not a valid .npy file ({exc})") from exc
+    if file_dtype.hasobject:
+        raise _BadStepFile("holds Python objects; only float16/float32 arrays are read")
+    if file_dtype.kind != "f" or file_dtype.name not in DTYPES + TOLERATED_DTYPES:
+        raise _BadStepFile(f"holds {file_dtype}, not a float16/float32 array")
+    if file_dtype.name != dtype.name:
+        raise _BadStepFile(f"holds {file_dtype.name} but {INDEX_FILE} says dtype {dtype.name}")
+    if not file_dtype.isnative:
+        raise _BadStepFile("holds a big-endian array; write it with np.save on this machine")
+    if len(shape) != 1:
+        raise _BadStepFile(f"holds an array of shape {shape}; expected 1-D ({n_tokens},)")
+    if shape[0] != n_tokens:
+        raise _BadStepFile(
+            f"holds {shape[0]} log-probs but {INDEX_FILE} says n_tokens={n_tokens}"
+        )
+    needed = data_offset + n_tokens * file_dtype.itemsize
+    if size < needed:
+        raise _BadStepFile(
+            f"truncated: {size} bytes, its header needs {needed} "
+            f"({n_tokens} x {file_dtype.name} after a {data_offset}-byte header)"
+        )
+    return StepFile(step, path, data_offset, np.dtype(file_dtype))
+
+
+def _no_valid_file_message(problems: list[tuple[Path, str]], n_tokens: int, index: Path) -> str:
+    first_path, first_reason = problems[0]
+    if len(problems) > 1 and all("log-probs but" in reason for _, reason in problems):
+        return (
+            f"every step file disagrees with {index.name} (n_tokens={n_tokens}): {first_reason}; "
+            "fix n_tokens/sequences in the index or rewrite the store"
+        )
+    more = f" (and {len(problems) - 1} more damaged step files)" if len(problems) > 1 else ""
+    return f"no valid step file; {first_path.name}: {first_reason}{more}"
+
+
+def _gap_warnings(steps: list[int]) -> list[str]:
+    """Missing steps in a regular cadence: most differences equal one value, some are multiples.
+
+    A store saved on an irregular schedule (e.g. log-spaced) has no cadence, so no gap is claimed.
+    """
+    if len(steps) < 3:
+        return []
+    diffs = np.diff(np.asarray(steps, dtype=np.int64))
+    values, counts = np.unique(diffs, return_counts=True)
+    cadence = int(values[np.argmax(counts)])
+    if counts.max() < 0.5 * diffs.size:
+        return []
+    out = []
+    for i in np.flatnonzero((diffs > cadence) & (diffs % cadence == 0)):
+        a, b = steps[i], steps[i + 1]
+        n_missing = (b - a) // cadence - 1
+        out.append(
+            f"step files missing between step {a} and step {b}: {n_missing} expected at a cadence "
+            f"of {cadence} (e.g. step_{a + cadence:08d}.npy)"
+        )
+    return out
