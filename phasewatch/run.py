@@ -68,7 +68,8 @@ class Run:
     @property
     def steps(self) -> np.ndarray:
         """Distinct steps, ascending."""
-        return np.unique(self.table["step"].to_numpy())
+        # pd.unique hashes in O(n); np.unique's sort is ~15x slower on a 4M-row table.
+        return np.sort(pd.unique(self.table["step"].to_numpy()))
 
     @property
     def n_steps(self) -> int:
@@ -141,8 +142,13 @@ def to_float(value: Any) -> float | None:
     """
     if isinstance(value, bool):
         return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond float range (valid JSON): +-inf, not a crash
+            return math.copysign(math.inf, value)
+    if isinstance(value, float):
+        return value
     if isinstance(value, str):
         text = value.strip()
         if not text or len(text) > 40:
@@ -173,58 +179,90 @@ class RecordCollector:
         self.warnings: list[str] = []
         self._record_steps: list[int] = []
         self._record_lines: list[int] = []
-        self._value_records: list[int] = []
-        self._metrics: list[str] = []
-        self._values: list[float] = []
+        # Bulk-added records (`add_columns`), kept as arrays; `_record_steps` holds the rest.
+        self._bulk_steps: list[np.ndarray] = []
+        self._bulk_lines: list[np.ndarray] = []
+        self._n_bulk = 0
+        # metric -> (record indices, values): per-metric columns, so building needs no
+        # per-value Python work and no table of repeated metric-name strings.
+        self._columns: dict[str, tuple[list, list]] = {}
 
     @property
     def n_records(self) -> int:
-        return len(self._record_steps)
+        return self._n_bulk + len(self._record_steps)
 
     def warn(self, message: str, line: int | None = None) -> None:
         self.warnings.append(f"line {line}: {message}" if line is not None else message)
 
     def add(self, step: int, values: Mapping[str, Any], line: int = 0) -> int:
         """Add one logged row; returns how many numeric values it carried."""
-        record = len(self._record_steps)
+        self._flush_scalar_records()
+        record = self.n_records
         n = 0
+        columns = self._columns
         for key, raw in values.items():
             value = to_float(raw)
             if value is None:
                 continue
-            self._value_records.append(record)
-            self._metrics.append(key)
-            self._values.append(value)
+            column = columns.get(key)
+            if column is None:
+                column = columns[key] = ([], [])
+            column[0].append(record)
+            column[1].append(value)
             n += 1
         self._record_steps.append(int(step))
         self._record_lines.append(int(line))
         return n
 
+    def add_columns(
+        self,
+        steps: np.ndarray,
+        lines: np.ndarray,
+        columns: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    ) -> None:
+        """Add many records at once: what `add` would do for each, in the same order.
+
+        `steps`/`lines` give one entry per record (file order); `columns` maps a metric to
+        (indices into these records, float values). Fast readers use this instead of `add`.
+        """
+        self._flush_scalar_records()
+        offset = self.n_records
+        for key, (records, values) in columns.items():
+            column = self._columns.get(key)
+            if column is None:
+                column = self._columns[key] = ([], [])
+            column[0].append(np.asarray(records, dtype=np.int64) + offset)
+            column[1].append(np.asarray(values, dtype=np.float64))
+        self._bulk_steps.append(np.asarray(steps, dtype=np.int64))
+        self._bulk_lines.append(np.asarray(lines, dtype=np.int64))
+        self._n_bulk += len(steps)
+
+    def _flush_scalar_records(self) -> None:
+        """Keep record order when `add` and `add_columns` are mixed (rare)."""
+        if self._n_bulk and self._record_steps:
+            self._bulk_steps.append(np.asarray(self._record_steps, dtype=np.int64))
+            self._bulk_lines.append(np.asarray(self._record_lines, dtype=np.int64))
+            self._n_bulk += len(self._record_steps)
+            self._record_steps, self._record_lines = [], []
+
     def build(self, **metadata: Any) -> Run:
-        record_steps = np.asarray(self._record_steps, dtype=np.int64)
+        self._flush_scalar_records()
+        record_steps = np.concatenate(
+            [*self._bulk_steps, np.asarray(self._record_steps, dtype=np.int64)]
+        )
+        record_lines = np.concatenate(
+            [*self._bulk_lines, np.asarray(self._record_lines, dtype=np.int64)]
+        )
         events = list(metadata.pop("events", []))
         warnings = self.warnings + list(metadata.pop("warnings", []))
-        events_from_steps, step_warnings = _resume_events(
-            record_steps, np.asarray(self._record_lines, dtype=np.int64)
-        )
+        events_from_steps, step_warnings = _resume_events(record_steps, record_lines)
         events.extend(events_from_steps)
         warnings.extend(step_warnings)
-
-        value_records = np.asarray(self._value_records, dtype=np.int64)
-        table = pd.DataFrame(
-            {
-                "step": record_steps[value_records] if value_records.size else np.zeros(0, np.int64),
-                "metric": pd.Series(self._metrics, dtype=object),
-                "value": np.asarray(self._values, dtype=np.float64),
-            }
-        )
-        # Later records supersede earlier ones (file order == list order).
-        table = table.drop_duplicates(subset=["step", "metric"], keep="last")
-        table = table.sort_values(["metric", "step"], kind="stable").reset_index(drop=True)
+        table = _resolve(record_steps, self._columns)
         if "aliases" not in metadata:
             from phasewatch.presets import aliases_for
 
-            metadata["aliases"] = aliases_for(table["metric"].unique().tolist())
+            metadata["aliases"] = aliases_for(self._columns)
         return Run(
             table=table,
             source=self.source,
@@ -234,6 +272,57 @@ class RecordCollector:
             warnings=warnings,
             **metadata,
         )
+
+
+def _concat(parts: list) -> np.ndarray:
+    """Concatenate a column's parts: plain Python numbers and/or numpy chunks."""
+    arrays = [p for p in parts if isinstance(p, np.ndarray)]
+    if len(arrays) == len(parts):
+        return np.concatenate(arrays) if arrays else np.zeros(0)
+    if not arrays:
+        return np.asarray(parts)
+    chunks, run = [], []
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            if run:
+                chunks.append(np.asarray(run))
+                run = []
+            chunks.append(part)
+        else:
+            run.append(part)
+    if run:
+        chunks.append(np.asarray(run))
+    return np.concatenate(chunks)
+
+
+def _resolve(record_steps: np.ndarray, columns: dict[str, tuple[list, list]]) -> pd.DataFrame:
+    """The tidy table, one row per (step, metric): the latest record in file order wins.
+
+    Sorted by metric then step, like `drop_duplicates(keep="last")` + `sort_values` would give.
+    """
+    names, steps_out, values_out, counts = [], [], [], []
+    for name in sorted(columns):
+        records = _concat(columns[name][0]).astype(np.int64, copy=False)
+        values = _concat(columns[name][1]).astype(np.float64, copy=False)
+        steps = record_steps[records]
+        order = np.lexsort((records, steps))  # by step, then file order
+        steps, values = steps[order], values[order]
+        last = np.ones(steps.size, dtype=bool)
+        last[:-1] = steps[1:] != steps[:-1]
+        names.append(name)
+        steps_out.append(steps[last])
+        values_out.append(values[last])
+        counts.append(int(last.sum()))
+    if not names:
+        return empty_table()
+    metric = np.repeat(np.array(names, dtype=object), counts)
+    return pd.DataFrame(
+        {
+            "step": np.concatenate(steps_out),
+            "metric": pd.Series(metric, dtype=object),
+            "value": np.concatenate(values_out),
+        }
+    )
 
 
 def _resume_events(steps: np.ndarray, lines: np.ndarray) -> tuple[list[Event], list[str]]:

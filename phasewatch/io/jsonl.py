@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from phasewatch.io.fastjson import read_json_lines
 from phasewatch.io.jsonlines import first_json_object, loads
 from phasewatch.io.lines import BadLine, as_step, find_step_key, read_lines
 from phasewatch.run import RecordCollector, Run
@@ -42,10 +43,17 @@ class LineParser:
     (0, 1, 2, ...) as the step; `notes` says so.
     """
 
+    flattens_nested = True
+
     def __init__(self) -> None:
         self.notes: list[str] = []
         self._row_number_steps: bool | None = None
         self._n = 0
+
+    @staticmethod
+    def step_key(keys) -> str | None:
+        """The key holding the step in a row with these keys (for the bulk reader)."""
+        return find_step_key(keys)
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         obj = loads(line)
@@ -72,5 +80,6 @@ class LineParser:
 
 def read(path: Path) -> Run:
     collector = RecordCollector(path, FORMAT)
-    read_lines(path, LineParser(), collector)
+    if not read_json_lines(path, LineParser(), collector):
+        read_lines(path, LineParser(), collector)
     return collector.build(name=path.stem)

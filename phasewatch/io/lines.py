@@ -77,35 +77,53 @@ def read_lines(path: Path, parser, collector: RecordCollector, what: str = "reco
     loss); a file where no line gives a record is an InputError naming its first bad line.
     Notes the parser collected (e.g. "no step column, using the row number") become warnings.
     """
-    bad: list[int] = []
-    first_error: tuple[int, str] | None = None
-    total = 0
-    last_lineno = 0
+    report = LineReport()
     for lineno, text in iter_lines(path):
-        total += 1
-        last_lineno = lineno
+        report.seen(lineno)
         try:
             records = parser.feed(text, lineno)
         except (ValueError, TypeError) as exc:
-            bad.append(lineno)
-            if first_error is None:
-                first_error = (lineno, str(exc))
+            report.bad(lineno, str(exc))
             continue
         for step, values in records:
             collector.add(step, values, lineno)
-    if total == 0:
-        raise InputError("the file holds no records (empty)", path)
-    if collector.n_records == 0:
-        lineno, reason = first_error if first_error else (None, f"no {what} found")
-        raise InputError(f"no valid record in the file; first problem: {reason}", path, lineno)
-    for note in getattr(parser, "notes", ()):
-        collector.warn(note)
-    if bad:
-        if bad == [last_lineno]:
-            reason = first_error[1] if first_error else ""
+    report.finish(path, parser, collector, what)
+
+
+class LineReport:
+    """Counts lines and rejected lines while a file is read; `finish` turns them into
+    the InputError or warnings every line-based reader gives (one wording everywhere)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.last_lineno = 0
+        self.bad_lines: list[int] = []
+        self.first_error: tuple[int, str] | None = None
+
+    def seen(self, lineno: int) -> None:
+        self.total += 1
+        self.last_lineno = lineno
+
+    def bad(self, lineno: int, reason: str) -> None:
+        self.bad_lines.append(lineno)
+        if self.first_error is None:
+            self.first_error = (lineno, reason)
+
+    def finish(self, path: Path, parser, collector: RecordCollector, what: str) -> None:
+        if self.total == 0:
+            raise InputError("the file holds no records (empty)", path)
+        if collector.n_records == 0:
+            lineno, reason = self.first_error or (None, f"no {what} found")
+            raise InputError(f"no valid record in the file; first problem: {reason}", path, lineno)
+        for note in getattr(parser, "notes", ()):
+            collector.warn(note)
+        if not self.bad_lines:
+            return
+        reason = self.first_error[1] if self.first_error else ""
+        if self.bad_lines == [self.last_lineno]:
             collector.warn(
                 f"skipped the last line, which is incomplete (truncated write?): {reason}",
-                last_lineno,
+                self.last_lineno,
             )
         else:
-            collector.warn(skipped_summary(bad, total, first_error[1] if first_error else ""))
+            collector.warn(skipped_summary(self.bad_lines, self.total, reason))

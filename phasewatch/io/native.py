@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import InputError
+from phasewatch.io.fastjson import read_json_lines
 from phasewatch.io.jsonlines import loads
 from phasewatch.io.lines import BadLine, as_step, read_lines
 from phasewatch.run import Event, RecordCollector, Run
@@ -33,6 +34,10 @@ class LineParser:
 
     step_keys: tuple[str, ...] = ("step",)
 
+    def step_key(self, keys) -> str | None:
+        """The key holding the step in a row with these keys (for the bulk reader)."""
+        return next((key for key in self.step_keys if key in keys), None)
+
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         """Records in this line; raises ValueError (with a reason) if it is not one."""
         obj = loads(line)
@@ -51,7 +56,8 @@ def read(path: Path) -> Run:
     metrics_path = folder / METRICS_FILE
     meta = _read_run_json(folder / RUN_FILE)
     collector = RecordCollector(folder, FORMAT)
-    read_lines(metrics_path, LineParser(), collector)
+    if not read_json_lines(metrics_path, LineParser(), collector):
+        read_lines(metrics_path, LineParser(), collector)
     events = []
     for i, event in enumerate(meta.get("events") or []):
         try:
