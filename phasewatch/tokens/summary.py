@@ -11,9 +11,9 @@ How it stays fast and flat in memory, whatever the store's size:
   with linear interpolation on the same values).
 - float32 (and tolerated float64) stores: the key is the top 16 bits of the float32 (a bfloat16
   truncation, 8 significant bits), valued at the midpoint of its interval: each log p is known to a
-  relative 2**-9 (0.2%), which bounds the error of the mean, std, quantiles, phi and entropy the same
-  way; a share at a threshold can misplace only tokens within 0.4% of it in log p. "Learned at"
-  compares the exact values.
+  relative 2**-8 (0.4%), which bounds the error of the mean and the quantiles of log p the same way
+  (a quantile of p to a relative 0.4% x |log p|); a share at a threshold can misplace only tokens
+  within 0.8% of it in log p. "Learned at" compares the exact values.
 - Validation is free: NaN, +-inf and positive values have keys of their own; a non-zero count
   there triggers a rescan of that one chunk to name the file, step, token and sequence.
 """
@@ -101,7 +101,7 @@ class LearnedAt:
     never_learned_share: float
     step_quantiles: dict[str, int | None]
     """Quantiles of the step at which tokens learned during training were learned (an actual
-    stored step: the lower order statistic), None when no token was learned during training."""
+    stored step: the nearest order statistic), None when no token was learned during training."""
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -174,7 +174,7 @@ def codec_for(dtype_name: str) -> KeyCodec:
         with np.errstate(invalid="ignore"):  # NaN keys stay NaN; they are never valid
             values = ((keys << 16) | 0x8000).view(np.float32).astype(np.float64)
         values[0x0000], values[0x8000] = 0.0, -0.0
-        neg_inf_key, precision = 0xFF80, "bfloat16 keys: relative 2**-9 in log p"
+        neg_inf_key, precision = 0xFF80, "bfloat16 keys: log p to a relative 2**-8"
     valid = (keys == 0) | ((keys >= 0x8000) & (keys < neg_inf_key))
     # Negative keys grow more negative as the key grows; +0 is the largest value.
     order = np.concatenate([np.arange(neg_inf_key - 1, 0x7FFF, -1), [0]]).astype(np.int64)
@@ -296,7 +296,7 @@ class LearnedAtTracker:
                 if n_during == 0:
                     quantiles[quantile_label(q)] = None
                     continue
-                rank = math.floor((n_during - 1) * q)
+                rank = int(np.rint((n_during - 1) * q))  # np.quantile(method="nearest")
                 quantiles[quantile_label(q)] = int(steps[1 + np.searchsorted(cumulative, rank, side="right")])
             out[split] = LearnedAt(
                 split=split,
