@@ -32,7 +32,7 @@ def make_run(tmp_path, steps=(0, 10, 20, 30)):
 
 
 def test_json_output(tmp_path, capsys):
-    run, nll_train, nll_heldout = make_run(tmp_path)
+    run, nll_train, _nll_heldout = make_run(tmp_path)
     assert main(["tokens", str(run), "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["schema_version"] == 1

@@ -38,7 +38,7 @@ def test_known_values_float32(tmp_path):
     summary = summarize_store(open_store(known_store(tmp_path)))
     train = summary.rows["train"][0]
     assert train.n_tokens == 5
-    tol = dict(rel=2 ** -8, abs=1e-6)  # float32 stores are summarised on bfloat16 keys
+    tol = {"rel": 2 ** -8, "abs": 1e-6}  # float32 stores are summarised on bfloat16 keys
     assert train.mean_logprob == pytest.approx(np.log(P_TRAIN).mean(), **tol)
     assert train.nll == pytest.approx(-np.log(P_TRAIN).mean(), **tol)
     assert_p_close(train.p_quantiles["p50"], 0.5)

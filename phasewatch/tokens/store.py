@@ -13,6 +13,7 @@ Damaged step files are skipped with a warning naming the file (what is valid is 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -252,7 +253,7 @@ def _validate_index(index: dict, path: Path, warnings: list[str]):
             )
         sequences.append(SequenceInfo(str(seq.get("id", i)), split, offset, length))
     sequences.sort(key=lambda s: s.offset)
-    for prev, cur in zip(sequences, sequences[1:]):
+    for prev, cur in itertools.pairwise(sequences):
         if cur.offset < prev.end:
             raise InputError(
                 f"sequences {prev.id!r} [{prev.offset}, {prev.end}) and {cur.id!r} "
@@ -299,9 +300,9 @@ def _check_step_file(step: int, path: Path, dtype: np.dtype, n_tokens: int) -> S
         with open(path, "rb") as fh:
             version = np.lib.format.read_magic(fh)
             if version == (1, 0):
-                shape, fortran, file_dtype = np.lib.format.read_array_header_1_0(fh)
+                shape, _fortran, file_dtype = np.lib.format.read_array_header_1_0(fh)
             else:
-                shape, fortran, file_dtype = np.lib.format.read_array_header_2_0(fh)
+                shape, _fortran, file_dtype = np.lib.format.read_array_header_2_0(fh)
             data_offset = fh.tell()
     except OSError as exc:
         raise _BadStepFile(f"cannot read: {exc}") from exc

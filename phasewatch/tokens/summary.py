@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -138,7 +138,7 @@ class TokenSummary:
 def quantile_label(q: float) -> str:
     """0.05 -> 'p05', 0.5 -> 'p50', 0.975 -> 'p97.5'."""
     pct = q * 100
-    return f"p{int(round(pct)):02d}" if abs(pct - round(pct)) < 1e-9 else f"p{pct:g}"
+    return f"p{round(pct):02d}" if abs(pct - round(pct)) < 1e-9 else f"p{pct:g}"
 
 
 # ------------------------------------------------------------------ keys
@@ -164,7 +164,7 @@ class KeyCodec:
         return (raw.view(np.uint32) >> 16).astype(np.uint16)
 
 
-@lru_cache(maxsize=None)
+@cache
 def codec_for(dtype_name: str) -> KeyCodec:
     keys = np.arange(N_KEYS, dtype=np.uint32)
     if dtype_name == "float16":

@@ -77,7 +77,7 @@ class TokenStoreWriter:
     def close(self) -> None:
         """Nothing is buffered; kept so the writer works as a context manager."""
 
-    def __enter__(self) -> "TokenStoreWriter":
+    def __enter__(self) -> TokenStoreWriter:  # noqa: PYI034 (typing.Self needs 3.11)
         return self
 
     def __exit__(self, *exc: object) -> None:
