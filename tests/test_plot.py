@@ -290,6 +290,12 @@ def test_compare_metrics_become_panels_and_missing_metrics_warn():
     assert len([line for line in fig.axes[1].lines if line.get_gid() == "smoothed"]) == 1
     with pytest.raises(UsageError, match="none of the runs has metric 'nope'"):
         compare_figure(runs, ["nope"])
+    # recommended stops mark the analysed metric's curve, and only that one
+    analyses = [make_analysis(r, stop=300 + 100 * i) for i, r in enumerate(runs)]
+    fig = compare_figure(runs, ["eval/accuracy", "train/entropy"], analyses=analyses)
+    stops = [[line.get_xdata()[0] for line in ax.lines if line.get_gid() == "recommended-stop"]
+             for ax in fig.axes]
+    assert stops == [[300, 400], []]
 
 
 def test_compare_grid_draws_each_runs_own_phases():

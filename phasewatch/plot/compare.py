@@ -110,6 +110,13 @@ def _draw_run(ax, run: Run, metric: str, color: str, smoothing: Smoothing, raw: 
     return steps, smoothed
 
 
+def _same_metric(run: Run, a: str, b: str) -> bool:
+    try:
+        return run.resolve_metric(a) == run.resolve_metric(b)
+    except UsageError:
+        return False
+
+
 def _series_or_none(run: Run, metric: str):
     try:
         series = run.series(metric)
@@ -150,8 +157,10 @@ def _overlay(runs, metrics, analyses, colors, size, smoothing, raw) -> Figure:
                 first, last = min(first, steps[0]), max(last, steps[-1])
                 handles.setdefault(arm_of(run), Line2D([], [], color=color, linewidth=1.2,
                                                        label=arm_label(run)))
-                stop = analyses[i].recommended_stop_step if analyses else None
-                if stop is not None and ax is axes[0]:
+                # The stop marks the analysed metric's curve only.
+                analysed = analyses is not None and _same_metric(run, analyses[i].metric, metric)
+                stop = analyses[i].recommended_stop_step if analysed else None
+                if stop is not None:
                     ax.plot([stop], [np.interp(stop, steps, smoothed)], marker="v", markersize=4.5,
                             color=color, markerfacecolor="white", markeredgewidth=1.0,
                             linestyle="none", zorder=5, gid="recommended-stop")
