@@ -292,7 +292,8 @@ def test_compare_metrics_become_panels_and_missing_metrics_warn():
         compare_figure(runs, ["nope"])
     # recommended stops mark the analysed metric's curve, and only that one
     analyses = [make_analysis(r, stop=300 + 100 * i) for i, r in enumerate(runs)]
-    fig = compare_figure(runs, ["eval/accuracy", "train/entropy"], analyses=analyses)
+    with pytest.warns(UserWarning):
+        fig = compare_figure(runs, ["eval/accuracy", "train/entropy"], analyses=analyses)
     stops = [[line.get_xdata()[0] for line in ax.lines if line.get_gid() == "recommended-stop"]
              for ax in fig.axes]
     assert stops == [[300, 400], []]
