@@ -40,9 +40,10 @@ def skipped_summary(bad_lines: list[int], total: int, first_reason: str = "") ->
     shown = ", ".join(str(n) for n in bad_lines[:10])
     more = f" and {len(bad_lines) - 10} more" if len(bad_lines) > 10 else ""
     why = f"; first: {first_reason}" if first_reason else ""
+    label = "line" if len(bad_lines) == 1 else "lines"
     return (
         f"skipped {len(bad_lines)} of {total} lines that are not valid records "
-        f"(lines {shown}{more}{why})"
+        f"({label} {shown}{more}{why})"
     )
 
 

@@ -42,14 +42,22 @@ def find_runs(folder: Path) -> list[Path]:
     return [run for child in _children(folder) for run in _children(child) if is_run(run)]
 
 
+def run_of_metric_file(path: Path) -> Path | None:
+    """The run folder of a file under `<run>/metrics/` (metric names may nest), else None."""
+    for parent in path.parents:
+        if parent.name == "metrics" and is_run(parent.parent):
+            return parent.parent
+    return None
+
+
 def sniff(path: Path, head: bytes) -> bool:
     if path.is_dir():
         return bool(find_runs(path))
-    return path.parent.name == "metrics" and is_run(path.parent.parent)
+    return run_of_metric_file(path) is not None
 
 
 def read(path: Path) -> Run:
-    folder = path.parent.parent if path.is_file() else path
+    folder = path if path.is_dir() else run_of_metric_file(path) or path.parent
     runs = find_runs(folder)
     if len(runs) != 1:
         listed = ", ".join(str(r.relative_to(folder)) for r in runs[:10])

@@ -19,7 +19,10 @@ import re
 import struct
 from pathlib import Path
 
+import pandas as pd
+
 from phasewatch.errors import InputError, require
+from phasewatch.presets import aliases_for
 from phasewatch.run import RecordCollector, Run
 
 FORMAT = "tensorboard"
@@ -105,13 +108,26 @@ def read(path: Path) -> Run:
     files = event_files(path) if path.is_dir() else [path]
     if not files:
         raise InputError("no TensorBoard event files (events.out.tfevents.*) in this folder", path)
-    directories = {f.parent for f in files}
-    collector = RecordCollector(path, FORMAT)
+    by_directory: dict[Path, list[Path]] = {}
+    for file in files:
+        by_directory.setdefault(file.parent, []).append(file)
+    runs = []
+    for directory, directory_files in by_directory.items():
+        prefix = ""
+        if len(by_directory) > 1 and directory != path:
+            prefix = directory.relative_to(path).as_posix() + "/"
+        runs.append(_read_directory(loader_module, path, directory_files, prefix))
+    if all(run.n_records == 0 for run in runs):
+        names = ", ".join(f.name for f in files[:3])
+        raise InputError(f"no scalar summaries in the event files ({names})", path)
+    return _combine(runs, path)
+
+
+def _read_directory(loader_module, source: Path, files: list[Path], prefix: str) -> Run:
+    """One directory's event files as one run: events merged in wall-time order."""
+    collector = RecordCollector(source, FORMAT)
     rows: list[tuple[float, int, int, int, dict[str, float]]] = []
     for file_index, file in enumerate(files):
-        prefix = ""
-        if len(directories) > 1 and file.parent != path:
-            prefix = file.parent.relative_to(path).as_posix() + "/"
         plugins: dict[str, str] = {}
         loader = loader_module.LegacyEventFileLoader(str(file))
         try:
@@ -128,13 +144,27 @@ def read(path: Path) -> Run:
         except Exception as exc:  # protobuf raises its own DecodeError types
             if "DecodeError" not in type(exc).__name__ and not isinstance(exc, (OSError, ValueError)):
                 raise
-            collector.warn(f"{file.name}: stopped at an unreadable record ({exc})")
+            collector.warn(f"{prefix}{file.name}: stopped at an unreadable record ({exc})")
         if incomplete_tail(file):
-            collector.warn(f"{file.name}: the last record is incomplete (the writer stopped mid-write)")
-    if not rows:
-        names = ", ".join(f.name for f in files[:3])
-        raise InputError(f"no scalar summaries in the event files ({names})", path)
+            collector.warn(f"{prefix}{file.name}: the last record is incomplete (the writer stopped mid-write)")
     rows.sort(key=lambda row: row[:3])
     for _, _, _, step, values in rows:
         collector.add(step, values)
-    return collector.build(name=path.name if path.is_dir() else path.parent.name)
+    return collector.build()
+
+
+def _combine(runs: list[Run], path: Path) -> Run:
+    """Directories hold different series (their tags are prefixed), so resumes are found per
+    directory and the tables simply stack."""
+    table = pd.concat([run.table for run in runs], ignore_index=True)
+    table = table.sort_values(["metric", "step"], kind="stable").reset_index(drop=True)
+    return Run(
+        table=table,
+        source=str(path),
+        format=FORMAT,
+        n_records=sum(run.n_records for run in runs),
+        name=path.name if path.is_dir() else path.parent.name,
+        events=sorted((e for run in runs for e in run.events), key=lambda e: e.step),
+        warnings=[w for run in runs for w in run.warnings],
+        aliases=aliases_for(table["metric"].unique().tolist()),
+    )

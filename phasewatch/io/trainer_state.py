@@ -52,7 +52,8 @@ def sniff(path: Path, head: bytes) -> bool:
 def iter_array(text: str, start: int):
     """(offset, element) for each element of the JSON array whose '[' is at `start`.
 
-    Stops at the closing ']'; raises ValueError(offset) where the text stops being valid.
+    Stops at the closing ']'; raises ValueError(offset) at the first row (or separator) that
+    is not valid.
     Decoding element by element (not the whole document at once) is what lets a truncated
     file keep its complete rows and gives each row its line number.
     """
@@ -73,7 +74,7 @@ def iter_array(text: str, start: int):
         try:
             element, end = DECODER.raw_decode(text, i)
         except json.JSONDecodeError as exc:
-            raise ValueError(exc.pos) from exc
+            raise ValueError(i) from exc  # where the unreadable row starts
         yield i, element
         i = end
         first = False

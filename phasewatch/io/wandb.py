@@ -114,7 +114,8 @@ class StepMetrics:
 
 
 def _key(item) -> str:
-    return "/".join(item.nested_key) if item.nested_key else item.key
+    """A history/config key; nested dicts (`{"eval": {"acc": 1}}`) read "eval.acc" as in W&B."""
+    return ".".join(item.nested_key) if item.nested_key else item.key
 
 
 def read(path: Path) -> Run:
@@ -152,9 +153,9 @@ def read(path: Path) -> Run:
             step_metrics.define(record.metric)
         elif kind == "run":
             name = record.run.display_name or record.run.run_id or None
+            _update_config(config, record.run.config)
         elif kind == "config":
-            for item in record.config.update:
-                config[_key(item)] = _json(item.value_json)
+            _update_config(config, record.config)
     if undecodable:
         collector.warn(f"skipped {undecodable} records the installed wandb SDK could not decode")
     if collector.n_records == 0:
@@ -180,6 +181,13 @@ def _add_history(history, step_metrics: StepMetrics, collector: RecordCollector)
         by_step.setdefault(int(step), {})[key] = value
     for step, values in by_step.items():
         collector.add(step, values)
+
+
+def _update_config(config: dict[str, Any], record) -> None:
+    for item in record.update:
+        key = _key(item)
+        if not key.startswith("_"):
+            config[key] = _json(item.value_json)
 
 
 def _json(text: str) -> Any:

@@ -1,0 +1,226 @@
+"""Text log formats: each test writes a small file the way the framework does and checks values."""
+
+import json
+import math
+
+import pytest
+
+from phasewatch.io import read_run, sniff_format
+
+
+def write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def lines(path, rows):
+    return write(path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+# ---------------------------------------------------------------- generic JSONL
+@pytest.mark.parametrize("step_key", ["step", "global_step", "_step", "iteration", "current_steps"])
+def test_jsonl_any_step_like_key(tmp_path, step_key):
+    path = lines(tmp_path / "log.jsonl", [{step_key: s, "loss": s / 40} for s in range(0, 30, 10)])
+    run = read_run(path)
+    if step_key == "current_steps":
+        assert run.format == "llamafactory"  # more specific reader wins, same values
+    else:
+        assert run.format == "jsonl"
+    assert run.series("loss").to_dict() == {0: 0.0, 10: 0.25, 20: 0.5}
+    assert step_key not in run.metrics
+
+
+def test_jsonl_nested_objects_flatten_and_strings_and_nan(tmp_path):
+    path = write(
+        tmp_path / "m.jsonl",
+        '{"step": 1, "eval": {"acc": 0.5, "n": 10}, "loss": "0.25", "note": "warmup"}\n'
+        '{"step": 2, "eval": {"acc": 0.75}, "loss": NaN}\n'
+        '{"step": 3, "loss": Infinity}\n',
+    )
+    run = read_run(path)
+    assert run.series("eval/acc").to_dict() == {1: 0.5, 2: 0.75}
+    assert run.series("eval/n").to_dict() == {1: 10.0}
+    assert run.series("loss").to_dict() == {1: 0.25}  # NaN and inf are records, not finite
+    raw = run.series("loss", finite=False)
+    assert math.isnan(raw[2]) and raw[3] == math.inf
+    assert "note" not in run.metrics and run.warnings == []
+
+
+def test_jsonl_without_step_key_uses_record_number_and_says_so(tmp_path):
+    path = lines(tmp_path / "m.jsonl", [{"loss": 3.0}, {"loss": 2.0}, {"loss": 1.0}])
+    run = read_run(path)
+    assert run.series("loss").to_dict() == {0: 3.0, 1: 2.0, 2: 1.0}
+    assert any("record number as the step" in w for w in run.warnings)
+
+
+def test_jsonl_resume_and_double_logging(tmp_path):
+    rows = [{"step": s, "loss": float(s)} for s in range(5)]
+    rows += [{"step": 3, "loss": 30.0}, {"step": 4, "loss": 40.0}, {"step": 4, "loss": 40.0}]
+    rows += [{"step": 5, "loss": 50.0}, {"step": 5, "acc": 0.9}]
+    run = read_run(lines(tmp_path / "m.jsonl", rows))
+    assert run.series("loss").to_dict() == {0: 0.0, 1: 1.0, 2: 2.0, 3: 30.0, 4: 40.0, 5: 50.0}
+    assert run.series("acc").to_dict() == {5: 0.9}
+    assert [(e.name, e.step) for e in run.events] == [("resume", 3)]
+    assert any(w.startswith("line 6:") and "from 4 to 3" in w for w in run.warnings)
+
+
+# ---------------------------------------------------------------- CSV / W&B CSV
+def test_csv_step_column_sparse_cells(tmp_path):
+    path = write(tmp_path / "log.csv", "global_step,loss,eval_accuracy\n0,2.0,\n10,1.5,0.25\n20,1.0,\n")
+    run = read_run(path)
+    assert run.format == "csv"
+    assert run.series("loss").to_dict() == {0: 2.0, 10: 1.5, 20: 1.0}
+    assert run.series("eval_accuracy").to_dict() == {10: 0.25}
+    assert run.series("eval/accuracy").to_dict() == {10: 0.25}  # role alias
+
+
+def test_tsv_and_quoted_header(tmp_path):
+    path = write(tmp_path / "log.tsv", '"iteration"\t"train/loss"\n1\t0.5\n2\t0.25\n')
+    assert read_run(path).series("train/loss").to_dict() == {1: 0.5, 2: 0.25}
+
+
+def test_wandb_csv_export_single_run(tmp_path):
+    path = write(
+        tmp_path / "wandb_export.csv",
+        '"Step","grpo-7b - train/reward","grpo-7b - train/reward__MIN","grpo-7b - train/reward__MAX"\n'
+        '"0","0.1","0.05","0.2"\n"5","0.3","0.2","0.4"\n',
+    )
+    run = read_run(path)
+    assert run.name == "grpo-7b"
+    assert run.series("train/reward").to_dict() == {0: 0.1, 5: 0.3}
+    assert run.series("train/reward__MIN").to_dict() == {0: 0.05, 5: 0.2}
+    assert run.series("train/reward__MAX").to_dict() == {0: 0.2, 5: 0.4}
+
+
+def test_wandb_csv_export_several_runs_keep_prefix(tmp_path):
+    path = write(tmp_path / "export.csv", "_step,run-a - loss,run-b - loss\n1,0.5,0.7\n2,0.4,\n")
+    run = read_run(path)
+    assert run.series("run-a - loss").to_dict() == {1: 0.5, 2: 0.4}
+    assert run.series("run-b - loss").to_dict() == {1: 0.7}
+    assert any("holds 2 runs" in w for w in run.warnings)
+
+
+def test_csv_row_with_wrong_cell_count_is_reported(tmp_path):
+    path = write(tmp_path / "log.csv", "step,loss\n1,0.5\n2,0.4,9\n3,0.3\n")
+    run = read_run(path)
+    assert run.series("loss").to_dict() == {1: 0.5, 3: 0.3}
+    assert any("line 3" in w and "3 cells" in w for w in run.warnings)
+
+
+# ---------------------------------------------------------------- trainer_state.json
+def trainer_state(log_history, **extra):
+    return {"global_step": log_history[-1]["step"], "log_history": log_history, **extra}
+
+
+def test_trainer_state_train_and_eval_rows_merge_with_alias_and_epochs(tmp_path):
+    history = []
+    for step in range(10, 110, 10):
+        history.append({"loss": 1.0 / step, "learning_rate": 1e-5, "epoch": step / 40, "step": step})
+        if step % 20 == 0:
+            history.append({"eval_loss": 2.0 / step, "eval_accuracy": step / 100, "epoch": step / 40, "step": step})
+    path = write(tmp_path / "trainer_state.json", json.dumps(trainer_state(history), indent=2))
+    run = read_run(path)
+    assert run.format == "trainer_state"
+    assert run.n_records == 15 and run.n_steps == 10
+    assert run.series("eval_accuracy").to_dict() == {s: s / 100 for s in range(20, 110, 20)}
+    assert run.series("eval/accuracy").equals(run.series("eval_accuracy"))
+    assert run.series("eval/loss")[40] == pytest.approx(0.05)
+    assert run.series("train/lr").iloc[0] == 1e-5
+    # epoch 1 begins at step 40, epoch 2 at 80 (epoch = step / 40)
+    assert [(e.name, e.step) for e in run.events] == [("epoch_boundary", 40), ("epoch_boundary", 80)]
+    assert run.config["global_step"] == 100
+
+
+def test_trainer_state_shape_under_other_names_and_bare_list(tmp_path):
+    rows = [{"reward": 0.1, "step": 5}, {"reward": 0.2, "step": 10}]
+    as_dict = write(tmp_path / "training_logs.json", json.dumps({"log_history": rows}))
+    as_list = write(tmp_path / "history.json", json.dumps(rows, indent=1))
+    for path in (as_dict, as_list):
+        run = read_run(path)
+        assert run.format == "trainer_state"
+        assert run.series("reward").to_dict() == {5: 0.1, 10: 0.2}
+        assert run.series("train/reward").to_dict() == {5: 0.1, 10: 0.2}
+
+
+def test_trainer_state_truncated_keeps_complete_rows_and_says_where(tmp_path):
+    rows = [{"loss": float(s), "step": s} for s in range(1, 6)]
+    text = json.dumps(trainer_state(rows), indent=2)
+    cut = text[: text.index('"step": 5') + 4]  # the crash hit mid-row 5
+    path = write(tmp_path / "trainer_state.json", cut)
+    run = read_run(path)
+    assert run.series("loss").to_dict() == {s: float(s) for s in range(1, 5)}
+    [warning] = run.warnings
+    line = cut.count("\n") + 1 - cut[cut.rindex("{"):].count("\n")
+    assert warning.startswith(f"line {line}:") and "truncated" in warning
+
+
+def test_trainer_state_rows_without_step_are_reported(tmp_path):
+    rows = [{"loss": 1.0, "step": 1}, {"loss": 2.0}, {"loss": 3.0, "step": "x"}, {"loss": 4.0, "step": 4}]
+    run = read_run(write(tmp_path / "trainer_state.json", json.dumps({"log_history": rows}, indent=1)))
+    assert run.series("loss").to_dict() == {1: 1.0, 4: 4.0}
+    assert any("skipped 2 log rows" in w for w in run.warnings)
+
+
+# ---------------------------------------------------------------- LLaMA-Factory
+def test_llamafactory_trainer_log(tmp_path):
+    rows = [
+        {"current_steps": 1, "total_steps": 100, "loss": 0.65, "lr": 1e-9, "epoch": 0.01,
+         "percentage": 1.0, "elapsed_time": "0:01:03", "remaining_time": "3 days, 17:51:32"},
+        {"current_steps": 2, "total_steps": 100, "loss": 0.5, "lr": 2e-9, "epoch": 0.02,
+         "percentage": 2.0, "elapsed_time": "1 day, 2:00:01", "remaining_time": "1:00:00"},
+        {"current_steps": 2, "total_steps": 100, "eval_loss": 0.7, "epoch": 0.02,
+         "percentage": 2.0, "elapsed_time": "1 day, 2:00:05", "remaining_time": "1:00:00"},
+    ]
+    run = read_run(lines(tmp_path / "trainer_log.jsonl", rows))
+    assert run.format == "llamafactory"
+    assert run.series("loss").to_dict() == {1: 0.65, 2: 0.5}
+    assert run.series("train/lr").to_dict() == {1: 1e-9, 2: 2e-9}
+    assert run.series("eval/loss").to_dict() == {2: 0.7}
+    assert run.series("elapsed_time").to_dict() == {1: 63.0, 2: 86400 + 7200 + 5.0}
+    assert not {"total_steps", "percentage", "remaining_time"} & set(run.metrics)
+
+
+# ---------------------------------------------------------------- verl
+VERL_LOG = """\
+2025-01-01 INFO worker.py:1752 -- Started a local Ray instance.
+\x1b[36m(TaskRunner pid=123)\x1b[0m {'actor_rollout_ref': {'actor': {'clip_ratio': 0.2,
+\x1b[36m(TaskRunner pid=123)\x1b[0m                                  'ppo_epochs': 1}}}
+\x1b[36m(TaskRunner pid=123)\x1b[0m step:1 - actor/entropy:0.612 - actor/kl_loss:0.001 - critic/score/mean:0.25 - response_length/mean:300.5
+Training Progress:   1%|          | 1/100 [00:20<33:00, 20.00s/it]
+\x1b[36m(TaskRunner pid=123)\x1b[0m <|im_start|>user Let's solve this step by step: step:3 is not a record
+\x1b[36m(WorkerDict pid=456, ip=10.0.0.1)\x1b[0m step:2 - actor/entropy:np.float64(0.598) - critic/score/mean:np.float64(0.5) - val-core/openai/gsm8k/acc/mean@1:0.41 - actor/pg_loss:-0.012
+step:3 - actor/entropy:nan - critic/score/mean:0.75 - broken - timing/gen:1e-3
+"""
+
+
+def test_verl_console_log(tmp_path):
+    path = write(tmp_path / "train.log", VERL_LOG)
+    run = read_run(path)
+    assert run.format == "verl_console"
+    assert run.n_records == 3
+    assert run.series("critic/score/mean").to_dict() == {1: 0.25, 2: 0.5, 3: 0.75}
+    assert run.series("actor/entropy").to_dict() == {1: 0.612, 2: 0.598}
+    assert run.series("actor/pg_loss").to_dict() == {2: -0.012}
+    assert run.series("timing/gen").to_dict() == {3: 0.001}
+    assert run.series("eval/accuracy").to_dict() == {2: 0.41}  # val-core/... role
+    assert run.series("train/entropy").to_dict() == {1: 0.612, 2: 0.598}
+    assert run.series("train/kl").to_dict() == {1: 0.001}
+    assert run.series("train/reward").to_dict() == {1: 0.25, 2: 0.5, 3: 0.75}
+    [warning] = run.warnings
+    assert "skipped 1 unreadable key:value items" in warning and "line 8" in warning
+
+
+def test_verl_jsonl_file_logger(tmp_path):
+    rows = [{"step": 1, "data": {"actor/entropy": 0.6, "val-core/gsm8k/reward/mean@4": 0.3}},
+            {"step": 2, "data": {"actor/entropy": 0.5}}]
+    run = read_run(lines(tmp_path / "exp.jsonl", rows))
+    assert run.format == "verl_jsonl"
+    assert run.series("actor/entropy").to_dict() == {1: 0.6, 2: 0.5}
+    assert run.series("eval/accuracy").to_dict() == {1: 0.3}
+
+
+def test_sniffing_is_by_content_not_name(tmp_path):
+    verl = write(tmp_path / "metrics.csv", VERL_LOG)  # a misleading name
+    assert sniff_format(verl).FORMAT == "verl_console"
+    csv = write(tmp_path / "log.jsonl", "step,loss\n1,0.5\n")
+    assert sniff_format(csv).FORMAT == "csv"
