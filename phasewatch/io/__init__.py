@@ -71,8 +71,8 @@ def sniff_format(path: str | Path) -> ModuleType:
         raise InputError("no such file or folder", path)
     head = read_head(path)
     if path.is_file():
-        if not head:
-            raise InputError("the file is empty", path)
+        if not head.strip() and len(head) < HEAD_BYTES:
+            raise InputError("the file is empty" + (" (only blank lines)" if head else ""), path)
         if head.startswith(LFS_POINTER_PREFIX):
             raise InputError(
                 "this is a Git LFS pointer file, not the log itself; fetch the real file with "

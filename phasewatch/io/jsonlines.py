@@ -47,29 +47,45 @@ def skipped_summary(bad_lines: list[int], total: int, first_reason: str = "") ->
     )
 
 
-def first_line(head: bytes) -> tuple[str, bool] | None:
-    """The first non-blank line of `head` and whether it is complete (ends inside `head`)."""
+def head_lines(head: bytes, limit: int = 5) -> list[tuple[str, bool]]:
+    """The first `limit` non-blank lines of `head`, stripped, each with whether it is complete
+    (ends inside `head`)."""
     text = head.decode("utf-8", errors="replace")
+    out = []
     for raw in text.splitlines(keepends=True):
         if raw.strip():
-            return raw.strip(), raw.endswith(("\n", "\r"))
-    return None
+            out.append((raw.strip(), raw.endswith(("\n", "\r"))))
+            if len(out) >= limit:
+                break
+    return out
 
 
-def first_json_object(head: bytes) -> dict | None:
-    """The first line of `head` parsed as a JSON object; None if it is not one.
+def first_line(head: bytes) -> tuple[str, bool] | None:
+    """The first non-blank line of `head` and whether it is complete (ends inside `head`)."""
+    lines = head_lines(head, limit=1)
+    return lines[0] if lines else None
 
-    A first line longer than `head` cannot be checked; if it starts like an object it is
-    given the benefit of the doubt (an empty dict), and the reader reports what is wrong.
+
+SNIFF_LINES = 20
+
+
+def first_json_object(head: bytes, limit: int = SNIFF_LINES) -> dict | None:
+    """The first of the first `limit` lines of `head` that is a JSON object; None if none is.
+
+    Looking past line 1 lets a file that starts with a stray line (a banner, a damaged first
+    record) still be recognised; the reader then reports that line. A first line longer than
+    `head` cannot be checked; if it starts like an object it is given the benefit of the
+    doubt (an empty dict), and the reader reports what is wrong.
     """
-    found = first_line(head)
-    if found is None:
-        return None
-    line, complete = found
-    if not line.startswith("{"):
-        return None
-    try:
-        obj = loads(line)
-    except ValueError:
-        return None if complete else {}
-    return obj if isinstance(obj, dict) else None
+    for line, complete in head_lines(head, limit):
+        if not line.startswith("{"):
+            continue
+        try:
+            obj = loads(line)
+        except ValueError:
+            if not complete:
+                return {}
+            continue
+        if isinstance(obj, dict):
+            return obj
+    return None

@@ -1,0 +1,265 @@
+"""Bad input: each case through `phasewatch inspect` (exit 3 naming the file and line, or the
+good part read with warnings), plus hypothesis fuzzing of the JSONL, CSV and trainer_state
+readers: never a traceback, never a silent loss."""
+
+import json
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from phasewatch.cli import main
+from phasewatch.errors import InputError
+from phasewatch.io import READERS, read_run
+from phasewatch.io.jsonlines import SNIFF_LINES
+
+
+def inspect(capsys, path, fmt="json"):
+    code = main(["inspect", str(path), "--format", fmt])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if fmt == "json" and code == 0 else out), err
+
+
+def test_empty_file(tmp_path, capsys):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("")
+    code, out, err = inspect(capsys, path)
+    assert code == 3 and out == ""
+    assert err.strip() == f"phasewatch: error: {path}: the file is empty"
+
+
+def test_blank_lines_only(tmp_path, capsys):
+    path = tmp_path / "log.jsonl"
+    path.write_text("\n  \n\t\n")
+    code, _, err = inspect(capsys, path)
+    assert code == 3 and f"{path}: the file is empty" in err
+
+
+def test_truncated_last_line_is_skipped_with_a_warning(tmp_path, capsys):
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"step": 0, "loss": 1.0}\n{"step": 1, "loss": 0.5}\n{"step": 2, "lo')
+    code, out, _ = inspect(capsys, path)
+    assert code == 0
+    assert out["n_records"] == 2 and out["metrics"]["loss"] == {"count": 2, "first_step": 0, "last_step": 1}
+    [warning] = out["warnings"]
+    assert warning.startswith("line 3: skipped the last line, which is incomplete")
+
+
+def test_only_line_truncated_is_exit_3_with_line(tmp_path, capsys):
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"step": 0, "loss": 1.')
+    code, _, err = inspect(capsys, path)
+    assert code == 3 and f"{path}:1: no valid record in the file" in err
+
+
+def test_literal_nan_and_infinity(tmp_path, capsys):
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"step": 0, "loss": NaN}\n{"step": 1, "loss": Infinity}\n{"step": 2, "loss": -Infinity}\n'
+                    '{"step": 3, "loss": 0.5}\n')
+    code, out, _ = inspect(capsys, path)
+    assert code == 0 and out["n_records"] == 4 and out["n_steps"] == 4
+    assert out["metrics"]["loss"] == {"count": 1, "first_step": 3, "last_step": 3}
+    assert out["warnings"] == []
+    values = read_run(path).series("loss", finite=False)
+    assert math.isnan(values[0]) and values[1] == math.inf and values[2] == -math.inf
+
+
+def test_numbers_as_strings(tmp_path, capsys):
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"step": "0", "loss": "1.5", "lr": "1e-5", "tag": "warmup"}\n{"step": "1.0", "loss": " 0.5 "}\n')
+    code, out, _ = inspect(capsys, path)
+    assert code == 0 and set(out["metrics"]) == {"loss", "lr"}
+    assert read_run(path).series("loss").to_dict() == {0: 1.5, 1: 0.5}
+
+
+def test_git_lfs_pointer(tmp_path, capsys):
+    path = tmp_path / "trainer_state.json"
+    path.write_text("version https://git-lfs.github.com/spec/v1\n"
+                    "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n")
+    code, _, err = inspect(capsys, path)
+    assert code == 3 and f"{path}: this is a Git LFS pointer file, not the log itself" in err
+    assert "git lfs pull" in err
+
+
+def test_binary_junk(tmp_path, capsys):
+    path = tmp_path / "metrics.jsonl"
+    path.write_bytes(bytes(range(256)) * 8)
+    code, _, err = inspect(capsys, path)
+    assert code == 3 and f"{path}: binary content that is not a known log format" in err
+    assert "formats tried: " + ", ".join(READERS) in err
+
+
+def test_directory_with_no_logs(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("hello\n")
+    (tmp_path / "sub").mkdir()
+    code, _, err = inspect(capsys, tmp_path)
+    assert code == 3 and f"{tmp_path}: no training log found in this folder" in err
+    assert "formats tried: native, mlflow, tensorboard" in err
+
+
+def test_unknown_text_format_lists_formats_tried(tmp_path, capsys):
+    path = tmp_path / "train.log"
+    path.write_text("epoch 1 done, loss was low\nall good\n")
+    code, _, err = inspect(capsys, path)
+    assert code == 3 and f"{path}: unknown log format (formats tried: {', '.join(READERS)})" in err
+
+
+def test_missing_path(tmp_path, capsys):
+    code, _, err = inspect(capsys, tmp_path / "nope.jsonl")
+    assert code == 3 and "no such file or folder" in err
+
+
+def test_mostly_good_file_reads_good_part_and_lists_bad_lines(tmp_path, capsys):
+    rows = [json.dumps({"step": s, "loss": 1.0 / (s + 1)}) for s in range(20)]
+    rows[4] = "garbage line"
+    rows[9] = '{"loss": 0.3}'  # no step
+    rows[12] = '["not", "an", "object"]'
+    path = tmp_path / "log.jsonl"
+    path.write_text("\n".join(rows) + "\n")
+    code, out, _ = inspect(capsys, path)
+    assert code == 0 and out["metrics"]["loss"]["count"] == 17
+    [warning] = out["warnings"]
+    assert warning.startswith("skipped 3 of 20 lines that are not valid records (lines 5, 10, 13; first: ")
+
+
+def test_invalid_trainer_state_is_exit_3_with_line(tmp_path, capsys):
+    path = tmp_path / "trainer_state.json"
+    path.write_text('{\n  "global_step": 3,\n  "log_history": [\n    {"loss": 1.0, "step": oops}\n  ]\n}\n')
+    code, _, err = inspect(capsys, path)
+    assert code == 3 and f"{path}:4: the log rows are not valid JSON" in err
+
+
+def test_csv_header_only(tmp_path, capsys):
+    path = tmp_path / "log.csv"
+    path.write_text("step,loss\n")
+    code, _, err = inspect(capsys, path)
+    assert code == 3 and f"{path}: no valid record in the file" in err
+
+
+def test_non_monotonic_steps_warn_not_sorted_silently(tmp_path, capsys):
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps({"step": s, "x": s}) + "\n" for s in [0, 1, 2, 3, 1, 2, 3, 4]))
+    code, out, _ = inspect(capsys, path, fmt="text")
+    assert code == 0 and "events: resume@1" in out
+    assert "warning: line 5: step counter went back from 3 to 1" in out
+
+
+# ---------------------------------------------------------------- fuzzing
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+metric_names = st.sampled_from(["loss", "eval/acc", "reward", "kl"])
+finite = st.floats(allow_nan=False, allow_infinity=False, width=32)
+rows_strategy = st.lists(
+    st.tuples(st.integers(0, 30), st.dictionaries(metric_names, finite, min_size=1, max_size=4)),
+    min_size=1, max_size=40,
+)
+garbage_strategy = st.sampled_from(
+    ['{"step": 1, "loss": ', "%%%", "[1, 2]", '{"loss": 1, "step": 1.5}', "step,loss", "\x00\x01"]
+)
+
+
+def expected_table(records):
+    """Reference: later records supersede earlier ones per (step, metric)."""
+    table = {}
+    for step, values in records:
+        for key, value in values.items():
+            table[(step, key)] = value
+    return table
+
+
+def actual_table(run):
+    return {(int(r.step), r.metric): r.value for r in run.table.itertuples()}
+
+
+@FUZZ
+@given(rows=rows_strategy, data=st.data())
+def test_fuzz_jsonl_never_traceback_never_silent_loss(tmp_path, rows, data):
+    bad = data.draw(st.sets(st.integers(0, len(rows) - 1), max_size=len(rows)))
+    garbage = data.draw(st.lists(garbage_strategy, min_size=len(rows), max_size=len(rows)))
+    text_lines = [garbage[i] if i in bad else json.dumps({"step": s, **v}) for i, (s, v) in enumerate(rows)]
+    path = tmp_path / "fuzz.jsonl"
+    path.write_text("\n".join(text_lines) + "\n")
+    good = [row for i, row in enumerate(rows) if i not in bad]
+    if not good or all(i in bad for i in range(min(SNIFF_LINES, len(rows)))):
+        # Nothing to read, or no record where the format is recognised: a clear error.
+        with pytest.raises(InputError) as info:
+            read_run(path)
+        assert str(path) in str(info.value)
+        return
+    run = read_run(path)
+    assert actual_table(run) == pytest.approx(expected_table(good))
+    assert run.n_records == len(good)
+    if bad:
+        skipped = [w for w in run.warnings if "skipped" in w]
+        assert len(skipped) == 1
+        shown = sorted(bad)[:10]
+        if len(bad) > 1 or max(bad) != len(rows) - 1:
+            assert f"skipped {len(bad)} of {len(rows)} lines" in skipped[0]
+        assert all(f"{i + 1}" in skipped[0] for i in shown)
+
+
+@FUZZ
+@given(rows=rows_strategy, data=st.data())
+def test_fuzz_csv_never_traceback_never_silent_loss(tmp_path, rows, data):
+    columns = ["loss", "eval/acc", "reward", "kl"]
+    bad = data.draw(st.sets(st.integers(0, len(rows) - 1), max_size=len(rows)))
+    corruptions = data.draw(st.lists(st.sampled_from(["1,2", "x,1,2,3,4", "", '"']), min_size=len(rows), max_size=len(rows)))
+    lines = ["step," + ",".join(columns)]
+    for i, (step, values) in enumerate(rows):
+        if i in bad:
+            lines.append(corruptions[i] or "1.5,,,,")  # non-integer step
+        else:
+            lines.append(",".join([str(step)] + [repr(values[c]) if c in values else "" for c in columns]))
+    path = tmp_path / "fuzz.csv"
+    path.write_text("\n".join(lines) + "\n")
+    good = [row for i, row in enumerate(rows) if i not in bad]
+    if not good:
+        with pytest.raises(InputError):
+            read_run(path)
+        return
+    run = read_run(path)
+    assert actual_table(run) == pytest.approx(expected_table(good))
+    if bad:
+        assert any(f"{len(bad)} of {len(rows) + 1} lines" in w or "last line" in w for w in run.warnings)
+
+
+@FUZZ
+@given(rows=rows_strategy, cut=st.floats(0.0, 1.0))
+def test_fuzz_trainer_state_truncated_anywhere(tmp_path, rows, cut):
+    history = [{**values, "step": step} for step, values in rows]
+    text = json.dumps({"global_step": 1, "log_history": history}, indent=2)
+    end = int(len(text) * cut)
+    path = tmp_path / "trainer_state.json"
+    path.write_text(text[:end])
+    # A row is complete if its closing brace is inside the cut.
+    decoder = json.JSONDecoder()
+    start = text.index("[") + 1
+    complete = []
+    for row in history:
+        start = text.index("{", start)
+        _, stop = decoder.raw_decode(text, start)
+        if stop <= end:
+            complete.append((row["step"], {k: v for k, v in row.items() if k != "step"}))
+        start = stop
+    try:
+        run = read_run(path)
+    except InputError as exc:
+        assert not complete and str(path) in str(exc)
+        return
+    assert actual_table(run) == pytest.approx(expected_table(complete))
+    if len(complete) < len(history):
+        assert any("truncated" in w for w in run.warnings)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(content=st.binary(max_size=2000), name=st.sampled_from(
+    ["metrics.jsonl", "trainer_state.json", "log.csv", "train.log", "events.out.tfevents.1", "run-x.wandb"]))
+def test_fuzz_arbitrary_bytes_only_input_errors(tmp_path, content, name):
+    path = tmp_path / name
+    path.write_bytes(content)
+    try:
+        run = read_run(path)
+    except InputError as exc:
+        assert str(path) in str(exc)
+    else:
+        assert run.n_records > 0

@@ -1,0 +1,107 @@
+"""The bulk JSON-lines path gives exactly the line path's Run (values, events, warnings)."""
+
+import json
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from phasewatch.io import jsonl, native
+from phasewatch.io.fastjson import read_json_lines
+from phasewatch.io.lines import read_lines
+from phasewatch.run import RecordCollector
+
+
+def both_paths(path, parser_class):
+    bulk = RecordCollector(path, "x")
+    assert read_json_lines(path, parser_class(), bulk), "the bulk path declined"
+    line = RecordCollector(path, "x")
+    read_lines(path, parser_class(), line)
+    return bulk.build(), line.build()
+
+
+def assert_same(a, b):
+    pd.testing.assert_frame_equal(a.table, b.table)
+    assert a.n_records == b.n_records
+    assert a.events == b.events
+    assert a.warnings == b.warnings
+    assert a.aliases == b.aliases
+
+
+def test_duplicates_resumes_sparse_keys_and_odd_values(tmp_path):
+    lines = [json.dumps({"step": s, "loss": 1.0 / (s + 1), "lr": 1e-5}) for s in range(6)]
+    lines += [json.dumps({"step": s, "loss": 10.0 + s, "lr": None}) for s in (3, 4, 5)]  # resume
+    lines += [json.dumps({"step": 5, "eval/acc": 0.5})]  # another row for the same step
+    lines += [json.dumps({"step": 5, "eval/acc": 0.5})]  # exact double logging
+    lines += ['{"step": 6, "loss": NaN, "acc": "0.25", "flag": true, "note": "text"}']  # line path
+    lines += ["", "   ", '{"step": 7, "loss": [1, 2], "nested": {"a": 1}}', "garbage", '{"step": 8.0, "loss": 2}']
+    lines += ['{"step": 9, "loss": 123456789012345678901234567890}']  # beyond int64 and orjson
+    lines += ['{"step": 10, "loss": 1e400}', '{"step": 11, "lo']
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("\r\n".join(lines))
+    bulk, line = both_paths(path, native.LineParser)
+    assert_same(bulk, line)
+    assert bulk.series("loss")[3] == 13.0 and [(e.name, e.step) for e in bulk.events] == [("resume", 3)]
+    assert bulk.series("loss")[8] == 2.0 and bulk.series("acc")[6] == 0.25
+    assert any("lines 16, 20" in w for w in bulk.warnings)  # garbage, truncated last line
+    assert bulk.series("loss")[9] == pytest.approx(1.2345678901234568e29)
+
+
+def test_jsonl_parser_nested_rows_decline_bulk_and_fall_back(tmp_path):
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"step": 1, "eval": {"acc": 0.5}}\n{"step": 2, "eval": {"acc": 0.6}}\n')
+    assert not read_json_lines(path, jsonl.LineParser(), RecordCollector(path, "x"))
+    from phasewatch.io import read_run
+
+    assert read_run(path).series("eval/acc").to_dict() == {1: 0.5, 2: 0.6}
+
+
+values = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False), st.integers(-10**6, 10**6), st.none(),
+    st.booleans(), st.sampled_from(["0.5", "abc", "", "NaN"]),
+)
+row = st.tuples(
+    st.one_of(st.integers(0, 20), st.sampled_from(["3", 4.0, 2.5, None])),
+    st.dictionaries(st.sampled_from(["loss", "acc", "lr", "reward"]), values, max_size=4),
+)
+line_kind = st.sampled_from(["row", "row", "row", "row", "blank", "garbage", "nan", "no_step"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(line_kind, row), min_size=1, max_size=40),
+       step_key=st.sampled_from(["step", "global_step", "_step"]), crlf=st.booleans(),
+       parser=st.sampled_from([jsonl.LineParser, native.LineParser]))
+def test_fuzz_bulk_equals_line_path(tmp_path, rows, step_key, crlf, parser):
+    rows[0] = ("row", (0, rows[0][1][1]))  # the first line is a record (else bulk declines)
+    text = []
+    for kind, (step, values) in rows:
+        if kind == "blank":
+            text.append("  ")
+        elif kind == "garbage":
+            text.append("{oops")
+        elif kind == "nan":
+            text.append(json.dumps({step_key: step, **values, "loss": float("nan")}))
+        elif kind == "no_step":
+            text.append(json.dumps(values or {"x": 1}))
+        else:
+            text.append(json.dumps({step_key: step, **values}))
+    path = tmp_path / "log.jsonl"
+    path.write_text(("\r\n" if crlf else "\n").join(text) + "\n")
+    try:
+        line = RecordCollector(path, "x")
+        read_lines(path, parser(), line)
+        line_run = line.build()
+    except Exception as exc:  # the line path rejects the file: the bulk path must not accept it
+        try:
+            accepted = read_json_lines(path, parser(), RecordCollector(path, "x"))
+        except Exception as bulk_exc:  # noqa: BLE001
+            assert type(bulk_exc) is type(exc) and str(bulk_exc) == str(exc)
+        else:
+            assert not accepted
+        return
+    bulk = RecordCollector(path, "x")
+    if read_json_lines(path, parser(), bulk):  # it may decline (then the line path reads it)
+        assert_same(bulk.build(), line_run)
+    else:
+        assert parser is native.LineParser and step_key != "step"
