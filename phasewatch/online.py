@@ -1,0 +1,659 @@
+"""Live phase monitor: `PhaseMonitor.update(step, metrics) -> [Alert]`, bounded and resumable.
+
+The monitor follows the offline phase semantics (DESIGN.md) one record at a time:
+- disruption: the level falls significantly below the starting level;
+- readaptation: after a disruption, the level rises significantly above the trough;
+- improvement: a significant rise with no disruption before it;
+- plateau: after a rise, no further significant rise for `plateau_evals` evaluations;
+- overfit: after the peak, the level stays significantly below the peak for `confirm`
+  evaluations in a row, or held-out expert NLL rises significantly from its minimum while train
+  expert NLL keeps falling significantly (the "NLL gap" signal, which often comes first).
+
+Smoothing (stated, not hidden): the *level* is the median of the last `window` values, attributed
+to the step at the window's centre. For a symmetric window the local-linear fit at the centre
+equals the window mean, so the centred level follows linear trends without bias and without the
+lag an EMA adds to the peak's position; the median instead of the mean keeps a rare outlier from
+moving it. Its standard error is taken as 1.2533 * sigma_eff / sqrt(window) (the median of
+normal data), where sigma is `phasewatch.noise.noise_scale` over the last `noise_window` values
+(the same robust estimate the offline detector uses) and sigma_eff inflates it for positively
+autocorrelated (AR(1)) noise, which differences alone under-estimate.
+
+Significance: two levels differ when their gap exceeds
+    max(z * sqrt(se_a**2 + se_b**2), min_delta_abs, min_delta_rel * |reference level|).
+
+State is bounded: ring buffers of fixed length and a handful of scalars per metric, whatever the
+run's length; `state_dict()` is plain JSON and `load_state_dict()` resumes exactly.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from itertools import islice
+from typing import Any
+
+import numpy as np
+
+from phasewatch.noise import noise_scale
+from phasewatch.presets import aliases_for, default_direction
+
+EVENTS = ("disruption", "readaptation", "improvement", "plateau", "overfit", "non_finite")
+MEDIAN_SE = 1.2533141373155003  # sd of a sample median / (sigma / sqrt(n)) for normal data
+STATE_VERSION = 1
+NOISE_EVERY = 8  # values between re-estimates of the noise scale
+MAX_SEEN_NAMES = 10_000  # metric names remembered for messages (bounded, not per record)
+
+
+class StopReason(enum.Enum):
+    """Why the monitor says stop (like Lightning's `EarlyStoppingReason`)."""
+
+    NOT_STOPPED = 0
+    OVERFIT = 1
+    DISRUPTION = 2
+    READAPTATION = 3
+    IMPROVEMENT = 4
+    PLATEAU = 5
+    NON_FINITE_METRIC = 6
+
+    @classmethod
+    def for_event(cls, event: str) -> StopReason:
+        return cls.NON_FINITE_METRIC if event == "non_finite" else cls[event.upper()]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A phase entered. `step` is the record that made the monitor decide; `onset_step` the
+    estimated start of the phase; `best_step` the best level of the main metric so far (the
+    checkpoint to keep); `value` the raw value of `metric` in the deciding record."""
+
+    event: str
+    step: int
+    onset_step: int | None
+    best_step: int | None
+    metric: str
+    value: float | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly the `watch --format jsonl` object of DESIGN.md."""
+        value = self.value if self.value is not None and math.isfinite(self.value) else None
+        return {"event": self.event, "step": int(self.step),
+                "onset_step": None if self.onset_step is None else int(self.onset_step),
+                "best_step": None if self.best_step is None else int(self.best_step),
+                "metric": self.metric, "value": value, "message": self.message}
+
+
+@dataclass
+class MonitorConfig:
+    """Options of `PhaseMonitor`; defaults are what the benchmarks were measured with."""
+
+    metric: str | Sequence[str] = "eval/accuracy"
+    """Performance metric(s) to follow; the first gives `best_step`. Canonical names
+    (eval/accuracy) also find a framework's own spelling (eval_accuracy) via the presets."""
+    direction: str | None = None
+    """'max' or 'min'; default from the metric's name (loss, nll, error... -> min)."""
+    warmup: int = 10
+    """Evaluations of a metric before any alert on it (noise and starting level settle)."""
+    baseline_points: int = 5
+    """The starting level is the median of this many first values."""
+    window: int = 9
+    """Values in the centred median that gives the level (odd; the smoothing)."""
+    noise_window: int = 64
+    """Recent values the noise scale is estimated from (bounded memory)."""
+    z: float = 4.0
+    """Significance in units of the standard error of a level difference."""
+    min_delta_abs: float = 0.0
+    """A change smaller than this (metric units) is never significant."""
+    min_delta_rel: float = 0.0
+    """... nor smaller than this fraction of the reference level's magnitude."""
+    confirm: int = 3
+    """Evaluations in a row a condition must hold before its alert fires."""
+    plateau_evals: int = 30
+    """Evaluations without a significant new high, after a rise, that make a plateau."""
+    nll_train: str | None = "expert/nll_train"
+    """Train expert NLL (lower is better) for the NLL-gap overfit signal; None disables it."""
+    nll_heldout: str | None = "expert/nll_heldout"
+    """Held-out expert NLL for the NLL-gap overfit signal; None disables it."""
+    stop_on: Sequence[str] = ("overfit",)
+    """Events that make `should_stop` true."""
+    check_finite: bool = False
+    """A NaN/inf value of a followed metric is an alert ('non_finite') and a stop condition;
+    by default non-finite values are treated as missing."""
+
+    def __post_init__(self) -> None:
+        metrics = [self.metric] if isinstance(self.metric, str) else list(self.metric)
+        if not metrics or not all(isinstance(m, str) and m for m in metrics):
+            raise ValueError(f"metric must be a name or a list of names, got {self.metric!r}")
+        self.metric = metrics[0] if len(metrics) == 1 else metrics
+        if self.direction not in (None, "max", "min"):
+            raise ValueError(f"direction must be 'max', 'min' or None, got {self.direction!r}")
+        for name in ("warmup", "baseline_points", "window", "noise_window", "confirm",
+                     "plateau_evals"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.window % 2 == 0:
+            raise ValueError(f"window must be odd (a centred median), got {self.window}")
+        if self.noise_window < 3:
+            raise ValueError("noise_window must be >= 3 to estimate the noise")
+        if not (self.z > 0 and self.min_delta_abs >= 0 and self.min_delta_rel >= 0):
+            raise ValueError("z must be > 0, min_delta_abs and min_delta_rel >= 0")
+        self.stop_on = tuple(self.stop_on)
+        unknown = [e for e in self.stop_on if e not in EVENTS]
+        if unknown:
+            raise ValueError(f"unknown stop_on event(s) {unknown}; choose from {EVENTS}")
+
+    @property
+    def metrics(self) -> list[str]:
+        return [self.metric] if isinstance(self.metric, str) else list(self.metric)
+
+
+class _Series:
+    """One metric's recent values (oriented so higher is better) and its level and noise."""
+
+    def __init__(self, name: str, sign: float, cfg: MonitorConfig):
+        self.name, self.sign, self.cfg = name, sign, cfg
+        self.values: deque[float] = deque(maxlen=cfg.noise_window)
+        self.steps: deque[int] = deque(maxlen=cfg.window)
+        self.n = 0
+        self.last_step: int | None = None
+        self.first_step: int | None = None
+        self.baseline: float | None = None
+        self.sigma = 0.0
+        self.level: float | None = None
+        self.level_step: int | None = None
+        self.se_level = 0.0
+
+    def add(self, step: int, raw: float) -> None:
+        y = self.sign * raw
+        self.values.append(y)
+        self.steps.append(step)
+        self.n += 1
+        self.last_step = step
+        if self.first_step is None:
+            self.first_step = step
+        if self.n == self.cfg.baseline_points:
+            self.baseline = _median(list(self.values)[: self.cfg.baseline_points])
+        k = len(self.steps)
+        values = self.values
+        self.level = _median(list(islice(values, len(values) - k, None)))
+        self.level_step = self.steps[k // 2]
+        # The noise moves slowly: re-estimating it every NOISE_EVERY values (every value early
+        # on) keeps the amortised cost of an update low without changing the decisions much.
+        if self.n <= 2 * NOISE_EVERY or self.n % NOISE_EVERY == 0:
+            self.sigma = _effective_noise(values)
+        self.se_level = MEDIAN_SE * self.sigma / math.sqrt(k)
+
+    def se_baseline(self) -> float:
+        return MEDIAN_SE * self.sigma / math.sqrt(self.cfg.baseline_points)
+
+    def threshold(self, reference: float, se_reference: float) -> float:
+        """Smallest significant gap between `reference` and the current level."""
+        cfg = self.cfg
+        stat = cfg.z * math.sqrt(se_reference**2 + self.se_level**2)
+        return max(stat, cfg.min_delta_abs, cfg.min_delta_rel * abs(reference))
+
+    def raw(self, oriented: float) -> float:
+        return self.sign * oriented
+
+    def state(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, deque) else v)
+                for k, v in vars(self).items() if k not in ("name", "sign", "cfg")}
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        for key, value in state.items():
+            if key == "values":
+                self.values = deque(value, maxlen=self.cfg.noise_window)
+            elif key == "steps":
+                self.steps = deque(value, maxlen=self.cfg.window)
+            else:
+                setattr(self, key, value)
+
+
+class _PhaseTracker:
+    """The phase state machine of one performance metric (DESIGN.md semantics)."""
+
+    def __init__(self, name: str, sign: float, cfg: MonitorConfig):
+        self.series = _Series(name, sign, cfg)
+        self.cfg = cfg
+        self.phase: str | None = None
+        self.peak: float | None = None
+        self.peak_step: int | None = None
+        self.trough: float | None = None
+        self.trough_step: int | None = None
+        self.anchor: float | None = None
+        self.anchor_step: int | None = None
+        self.evals_since_anchor = 0
+        self.last_at_start_step: int | None = None  # last level step at/above the start
+        self.last_below_start_step: int | None = None  # last level step at/below the start
+        self.streak_event: str | None = None
+        self.streak = 0
+        self.rise_phase = "improvement"  # the rising phase a plateau returns to
+
+    @property
+    def name(self) -> str:
+        return self.series.name
+
+    def best_step(self) -> int | None:
+        if self.peak_step is not None:
+            return self.peak_step
+        return self.series.level_step
+
+    def update(self, step: int, raw: float) -> tuple[str, int | None, str] | None:
+        """Feed one finite value; returns (event, onset_step, reason) when a phase is entered."""
+        s = self.series
+        s.add(step, raw)
+        if s.baseline is None:
+            return None
+        level, at = s.level, s.level_step
+        if level >= s.baseline:
+            self.last_at_start_step = at
+        if level <= s.baseline:
+            self.last_below_start_step = at
+        if self.peak is None or level > self.peak:
+            self.peak, self.peak_step = level, at
+        if s.n < self.cfg.warmup:
+            return None
+        if self.phase in (None, "disruption") and (self.trough is None or level < self.trough):
+            self.trough, self.trough_step = level, at
+        candidate = self._candidate(level, at)
+        if candidate is None:
+            self.streak_event, self.streak = None, 0
+            return None
+        event = candidate[0]
+        self.streak = self.streak + 1 if event == self.streak_event else 1
+        self.streak_event = event
+        if self.streak < self.cfg.confirm:
+            return None
+        self.streak_event, self.streak = None, 0
+        return self._enter(*candidate)
+
+    def _candidate(self, level: float, at: int) -> tuple[str, int | None, str] | None:
+        s, cfg = self.series, self.cfg
+        name = s.name
+        if self.phase is None:
+            thr = s.threshold(s.baseline, s.se_baseline())
+            if level < s.baseline - thr:
+                onset = _first_not_none(self.last_at_start_step, s.first_step)
+                return ("disruption", onset,
+                        (f"{name} level {s.raw(level):.4g} fell {thr_text(s.baseline - level, s)} "
+                        f"below the starting level {s.raw(s.baseline):.4g}"))
+            if level > s.baseline + thr:
+                onset = _first_not_none(self.last_below_start_step, s.first_step)
+                return ("improvement", onset,
+                        (f"{name} level {s.raw(level):.4g} rose {thr_text(level - s.baseline, s)} "
+                        f"above the starting level {s.raw(s.baseline):.4g}"))
+            return None
+        if self.phase == "disruption":
+            thr = s.threshold(self.trough, s.se_level)
+            if level > self.trough + thr:
+                return ("readaptation", self.trough_step,
+                        (f"{name} level {s.raw(level):.4g} rose {thr_text(level - self.trough, s)} "
+                        f"above the disruption trough {s.raw(self.trough):.4g} "
+                        f"(step {self.trough_step})"))
+            return None
+        if self.phase == "overfit":
+            return None
+        # A rising phase (improvement / readaptation) or a plateau after one.
+        thr = s.threshold(self.peak, s.se_level)
+        if level < self.peak - thr:
+            return ("overfit", self.peak_step,
+                    (f"{name} level {s.raw(level):.4g} is {thr_text(self.peak - level, s)} "
+                    f"below its peak {s.raw(self.peak):.4g} (step {self.peak_step}) for "
+                    f"{cfg.confirm} evaluations in a row"))
+        if self.phase == "plateau" and level > self.peak + s.threshold(self.peak, s.se_level):
+            return (self.rise_phase, self.anchor_step,
+                    (f"{name} level {s.raw(level):.4g} rose {thr_text(level - self.anchor, s)} "
+                    f"above the plateau level {s.raw(self.anchor):.4g} to a new high"))
+        # Any rise beyond half the significance threshold counts as "still rising": a plateau
+        # is the absence of a trend, so it is claimed conservatively.
+        if level > self.anchor + 0.5 * s.threshold(self.anchor, s.se_level):
+            self.anchor, self.anchor_step, self.evals_since_anchor = level, at, 0
+            return None
+        self.evals_since_anchor += 1
+        if self.phase != "plateau" and self.evals_since_anchor >= cfg.plateau_evals:
+            return ("plateau", self.anchor_step,
+                    (f"{name}: no significant rise for {self.evals_since_anchor} evaluations "
+                    f"since step {self.anchor_step} (level {s.raw(level):.4g})"))
+        return None
+
+    def _enter(self, event: str, onset: int | None, reason: str) -> tuple[str, int | None, str]:
+        s = self.series
+        if event in ("improvement", "readaptation"):
+            if self.phase != "plateau":  # a new rise: its peak starts here
+                self.rise_phase = event
+                self.peak, self.peak_step = s.level, s.level_step
+            self.anchor, self.anchor_step, self.evals_since_anchor = s.level, s.level_step, 0
+        self.phase = event
+        return event, onset, reason
+
+    def state(self) -> dict[str, Any]:
+        out = {k: v for k, v in vars(self).items() if k not in ("series", "cfg")}
+        out["series"] = self.series.state()
+        return out
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        for key, value in state.items():
+            if key == "series":
+                self.series.load(value)
+            else:
+                setattr(self, key, value)
+
+
+def thr_text(gap: float, s: _Series) -> str:
+    """A gap in metric units and in noise units, e.g. '0.081 (5.2 se)'."""
+    se = math.sqrt(2) * s.se_level
+    return f"{gap:.3g}" + (f" ({gap / se:.1f} se)" if se > 0 else "")
+
+
+class _NllGap:
+    """Held-out expert NLL rising from its minimum while train expert NLL keeps falling."""
+
+    def __init__(self, train: str, heldout: str, cfg: MonitorConfig):
+        self.train = _Series(train, -1.0, cfg)
+        self.heldout = _Series(heldout, -1.0, cfg)
+        self.cfg = cfg
+        self.best: float | None = None
+        self.best_step: int | None = None
+        self.train_at_best: float | None = None
+        self.streak = 0
+        self.fired = False
+
+    def update(self, step: int, train: float | None, heldout: float | None):
+        if train is not None:
+            self.train.add(step, train)
+        if heldout is None:
+            return None
+        h = self.heldout
+        h.add(step, heldout)
+        if self.train.level is None:
+            return None
+        if self.best is None or h.level > self.best:
+            self.best, self.best_step = h.level, h.level_step
+            self.train_at_best = self.train.level
+        if self.fired or h.n < self.cfg.warmup or self.train.n < self.cfg.warmup:
+            return None
+        rise = self.best - h.level
+        fall = self.train.level - self.train_at_best
+        t_thr = self.train.threshold(self.train_at_best, self.train.se_level)
+        if rise > h.threshold(self.best, h.se_level) and fall > t_thr:
+            self.streak += 1
+        else:
+            self.streak = 0
+        if self.streak < self.cfg.confirm:
+            return None
+        self.fired = True
+        return ("overfit", self.best_step,
+                (f"{h.name} rose {thr_text(rise, h)} from its minimum {-self.best:.4g} "
+                f"(step {self.best_step}) while {self.train.name} fell "
+                f"{thr_text(fall, self.train)} further: the model memorises the expert set"))
+
+    def state(self) -> dict[str, Any]:
+        out = {k: v for k, v in vars(self).items() if k not in ("train", "heldout", "cfg")}
+        out["train"], out["heldout"] = self.train.state(), self.heldout.state()
+        return out
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        for key, value in state.items():
+            if key in ("train", "heldout"):
+                getattr(self, key).load(value)
+            else:
+                setattr(self, key, value)
+
+
+class PhaseMonitor:
+    """Streaming phase detector: feed `update(step, metrics)` each logged record.
+
+    >>> monitor = PhaseMonitor(metric="eval/accuracy")
+    >>> for step, metrics in records:               # doctest: +SKIP
+    ...     for alert in monitor.update(step, metrics):
+    ...         print(alert.message)
+    ...     if monitor.should_stop:
+    ...         break
+
+    Records of a step not after the last one seen for a metric (a resumed run re-logging steps)
+    are ignored for that metric, so the monitor never goes back in time.
+    """
+
+    def __init__(self, metric: str | Sequence[str] = "eval/accuracy", direction: str | None = None,
+                 **options: Any):
+        self.config = MonitorConfig(metric=metric, direction=direction, **options)
+        self._build()
+
+    def _build(self) -> None:
+        cfg = self.config
+        self.trackers_ = [
+            _PhaseTracker(name, _sign(cfg.direction or default_direction(name)), cfg)
+            for name in cfg.metrics
+        ]
+        self.nll_gap_ = (_NllGap(cfg.nll_train, cfg.nll_heldout, cfg)
+                         if cfg.nll_train and cfg.nll_heldout else None)
+        self.stop_reason_ = StopReason.NOT_STOPPED
+        self.stop_alert_: Alert | None = None
+        self.n_records_ = 0
+        self.last_step_: int | None = None
+        self.overfit_fired_ = False
+        self.seen_: dict[str, None] = {}  # insertion-ordered set of metric names seen
+        self.resolved_: dict[str, str] = {}  # wanted name -> the log's own name
+        self.ignored_backwards_ = 0
+        self._alias_checked_at: dict[str, int] = {}  # a cache, not state
+
+    # ---------------------------------------------------------------- public API
+    @property
+    def should_stop(self) -> bool:
+        return self.stop_reason_ is not StopReason.NOT_STOPPED
+
+    @property
+    def best_step(self) -> int | None:
+        """Step of the best level of the main metric so far (the checkpoint to keep)."""
+        return self.trackers_[0].best_step()
+
+    @property
+    def phase(self) -> str | None:
+        """Current phase of the main metric (None before anything significant happened)."""
+        return self.trackers_[0].phase
+
+    def level(self, metric: str | None = None) -> tuple[int | None, float | None]:
+        """(centre step, level in the metric's own units) of the smoothed series."""
+        tracker = self.trackers_[0] if metric is None else next(
+            t for t in self.trackers_ if t.name == metric)
+        s = tracker.series
+        return s.level_step, (None if s.level is None else s.raw(s.level))
+
+    @property
+    def metrics_seen(self) -> list[str]:
+        return list(self.seen_)
+
+    def missing_metrics(self) -> list[str]:
+        """Followed metrics not found (under any alias) in the records so far."""
+        return [t.name for t in self.trackers_ if t.name not in self.resolved_]
+
+    def update(self, step: int, metrics: Mapping[str, Any]) -> list[Alert]:
+        """Feed one logged record; returns the alerts it triggered (usually none)."""
+        step = int(step)
+        self.n_records_ += 1
+        self.last_step_ = step if self.last_step_ is None else max(self.last_step_, step)
+        if len(self.seen_) < MAX_SEEN_NAMES:
+            for key in metrics:
+                if key not in self.seen_:
+                    self.seen_[key] = None
+        alerts: list[Alert] = []
+        for tracker in self.trackers_:
+            value = self._value(tracker.name, tracker.series, step, metrics)
+            if value is None:
+                continue
+            if not math.isfinite(value):
+                if self.config.check_finite:
+                    alerts.append(self._alert("non_finite", step, step, tracker.name, value,
+                                              f"{tracker.name} is {value} at step {step}"))
+                continue
+            found = tracker.update(step, value)
+            if found is None:
+                continue
+            event, onset, reason = found
+            if event == "overfit":
+                if self.overfit_fired_:
+                    continue
+                self.overfit_fired_ = True
+            alerts.append(self._alert(event, step, onset, tracker.name, value, reason))
+        if self.nll_gap_ is not None:
+            alerts.extend(self._update_nll_gap(step, metrics))
+        return alerts
+
+    # ------------------------------------------------------------------ internals
+    def _value(self, name: str, series: _Series, step: int,
+               metrics: Mapping[str, Any]) -> float | None:
+        own = self._own_name(name, metrics)
+        if own is None:
+            return None
+        raw = metrics.get(own)
+        value = _as_float(raw)
+        if value is None:
+            return None
+        if series.last_step is not None and step <= series.last_step:
+            self.ignored_backwards_ += 1
+            return None
+        return value
+
+    def _own_name(self, name: str, metrics: Mapping[str, Any]) -> str | None:
+        """The log's own name for `name` (itself, or an alias from the presets), cached."""
+        own = self.resolved_.get(name)
+        if own is None:
+            if name in metrics:
+                own = name
+            elif self._alias_checked_at.get(name) != len(self.seen_):
+                # Only re-check the aliases when new metric names have appeared.
+                self._alias_checked_at[name] = len(self.seen_)
+                own = aliases_for(self.seen_).get(name)
+            if own is None:
+                return None
+            self.resolved_[name] = own
+        return own if own in metrics else None
+
+    def _update_nll_gap(self, step: int, metrics: Mapping[str, Any]) -> list[Alert]:
+        gap = self.nll_gap_
+        train = self._value(gap.train.name, gap.train, step, metrics)
+        heldout = self._value(gap.heldout.name, gap.heldout, step, metrics)
+        train = train if train is not None and math.isfinite(train) else None
+        heldout = heldout if heldout is not None and math.isfinite(heldout) else None
+        if train is None and heldout is None:
+            return []
+        found = gap.update(step, train, heldout)
+        if found is None or self.overfit_fired_:
+            return []
+        self.overfit_fired_ = True
+        event, onset, reason = found
+        return [self._alert(event, step, onset, gap.heldout.name, heldout, reason)]
+
+    def _alert(self, event: str, step: int, onset: int | None, metric: str,
+               value: float | None, reason: str) -> Alert:
+        alert = Alert(event=event, step=step, onset_step=onset, best_step=self.best_step,
+                      metric=metric, value=value, message=reason)
+        stops = event in self.config.stop_on or event == "non_finite"
+        if stops and not self.should_stop:
+            self.stop_reason_ = StopReason.for_event(event)
+            self.stop_alert_ = alert
+        return alert
+
+    # ------------------------------------------------------------- persistence
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume, as plain JSON types."""
+        config = asdict(self.config)
+        config["stop_on"] = list(config["stop_on"])
+        return {
+            "version": STATE_VERSION,
+            "config": config,
+            "trackers": [t.state() for t in self.trackers_],
+            "nll_gap": None if self.nll_gap_ is None else self.nll_gap_.state(),
+            "stop_reason": self.stop_reason_.name,
+            "stop_alert": None if self.stop_alert_ is None else self.stop_alert_.to_dict(),
+            "n_records": self.n_records_,
+            "last_step": self.last_step_,
+            "overfit_fired": self.overfit_fired_,
+            "seen": list(self.seen_),
+            "resolved": dict(self.resolved_),
+            "ignored_backwards": self.ignored_backwards_,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Resume from `state_dict()` (the config saved with it wins)."""
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported monitor state version {state.get('version')!r}")
+        names = {f.name for f in fields(MonitorConfig)}
+        self.config = MonitorConfig(**{k: v for k, v in state["config"].items() if k in names})
+        self._build()
+        for tracker, saved in zip(self.trackers_, state["trackers"]):
+            tracker.load(saved)
+        if self.nll_gap_ is not None and state.get("nll_gap"):
+            self.nll_gap_.load(state["nll_gap"])
+        self.stop_reason_ = StopReason[state["stop_reason"]]
+        self.stop_alert_ = Alert(**state["stop_alert"]) if state.get("stop_alert") else None
+        self.n_records_ = state["n_records"]
+        self.last_step_ = state["last_step"]
+        self.overfit_fired_ = state["overfit_fired"]
+        self.seen_ = dict.fromkeys(state["seen"])
+        self.resolved_ = dict(state["resolved"])
+        self.ignored_backwards_ = state.get("ignored_backwards", 0)
+
+
+# ---------------------------------------------------------------------- helpers
+def _sign(direction: str) -> float:
+    return 1.0 if direction == "max" else -1.0
+
+
+def _first_not_none(*values):
+    return next((v for v in values if v is not None), None)
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    mid = n // 2
+    return ordered[mid] if n % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
+
+
+def _effective_noise(values: deque) -> float:
+    """noise_scale of the recent values, inflated for AR(1) noise.
+
+    Differences remove slow trends but also the correlated part of AR(1) noise: for
+    x_t = phi x_{t-1} + e_t, var(diff) = 2 var(x) (1 - phi), and a mean of n points has variance
+    var(x) (1 + phi) / (1 - phi) / n. phi comes from the lag-1 autocorrelation of the
+    differences, -(1 - phi) / 2, computed on clipped differences so outliers do not drive it.
+    """
+    if len(values) < 3:
+        return 0.0
+    y = np.fromiter(values, dtype=np.float64, count=len(values))
+    sigma = noise_scale(y)
+    if y.size < 8 or sigma <= 0:
+        return sigma
+    d = np.diff(y)
+    d = np.clip(d - np.median(d), -4 * sigma * math.sqrt(2), 4 * sigma * math.sqrt(2))
+    denom = float(np.dot(d, d))
+    if denom <= 0:
+        return sigma
+    rho = float(np.dot(d[1:], d[:-1])) / denom
+    phi = min(max(1.0 + 2.0 * rho, 0.0), 0.9)
+    # sd of x from the diff-based sigma, then the long-run sd that governs means of n points.
+    sd_x = sigma / math.sqrt(1.0 - phi)
+    return sd_x * math.sqrt((1.0 + phi) / (1.0 - phi))
+
+
+def _as_float(raw: Any) -> float | None:
+    if raw is None or isinstance(raw, bool):
+        return None
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    if isinstance(raw, str):
+        try:
+            return float(raw.strip())
+        except ValueError:
+            return None
+    try:
+        return float(raw)  # numpy / torch scalars
+    except (TypeError, ValueError):
+        return None
+
+
+__all__ = ["EVENTS", "Alert", "MonitorConfig", "PhaseMonitor", "StopReason"]
