@@ -101,7 +101,7 @@ class MonitorConfig:
     """The starting level is the median of this many first values."""
     window: int = 9
     """Values in the centred median that gives the level (odd; the smoothing)."""
-    noise_window: int = 64
+    noise_window: int = 256
     """Recent values the noise scale is estimated from (bounded memory)."""
     z: float = 4.0
     """Significance in units of the standard error of a level difference."""

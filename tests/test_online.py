@@ -1,0 +1,257 @@
+"""PhaseMonitor: phase alerts on curves with known shape, bounded state, resume, bad values."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from phasewatch.online import Alert, MonitorConfig, PhaseMonitor, StopReason
+
+KEYS = {"event", "step", "onset_step", "best_step", "metric", "value", "message"}
+
+
+def three_phase(n=300, seed=0, sd=0.01):
+    """Start 0.5, dip to 0.35 around point 40, rise to 0.75 by point 150, then a steady decline
+    from point 180 (the true peak) to 0.6 at the end. Steps are 10 apart."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=float)
+    curve = 0.5 - 0.15 * np.exp(-(((t - 40) / 15) ** 2)) + 0.25 / (1 + np.exp(-(t - 100) / 10))
+    curve = curve - np.where(t > 180, 0.15 * (t - 180) / (n - 180), 0.0)
+    return t.astype(int) * 10, curve + rng.normal(0, sd, n), curve
+
+
+def feed(monitor, steps, values, name="eval/accuracy", extra=None):
+    alerts = []
+    for i, (step, value) in enumerate(zip(steps, values)):
+        record = {name: float(value)}
+        if extra is not None:
+            record.update(extra(i))
+        alerts.extend(monitor.update(int(step), record))
+    return alerts
+
+
+def test_three_phase_alerts_in_order_with_onsets_near_truth():
+    steps, values, curve = three_phase()
+    alerts = feed(PhaseMonitor(metric="eval/accuracy"), steps, values)
+    events = [a.event for a in alerts]
+    assert events[:2] == ["disruption", "readaptation"]
+    assert "overfit" in events and events.count("overfit") == 1
+    by = {a.event: a for a in alerts}
+    trough = int(steps[np.argmin(curve[:100])])
+    peak = int(steps[np.argmax(curve)])
+    assert abs(by["readaptation"].onset_step - trough) <= 100  # 10 evaluations
+    overfit = by["overfit"]
+    assert overfit.step > peak  # never before the true onset
+    assert abs(overfit.onset_step - peak) <= 300
+    assert abs(overfit.best_step - peak) <= 300
+    assert overfit.metric == "eval/accuracy" and overfit.value == pytest.approx(
+        values[list(steps).index(overfit.step)])
+    assert "below its peak" in overfit.message
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_flat_noise_gives_no_alert(seed):
+    rng = np.random.default_rng(seed)
+    n = 2000
+    values = 0.5 + rng.normal(0, 0.02, n)
+    alerts = feed(PhaseMonitor(metric="eval/accuracy"), np.arange(n), values)
+    assert alerts == []
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ar1_noise_is_not_mistaken_for_a_trend(seed):
+    rng = np.random.default_rng(100 + seed)
+    n, phi = 1500, 0.6
+    noise = np.zeros(n)
+    for i in range(1, n):
+        noise[i] = phi * noise[i - 1] + rng.normal(0, 0.02 * math.sqrt(1 - phi**2))
+    alerts = feed(PhaseMonitor(metric="eval/accuracy"), np.arange(n), 0.5 + noise)
+    assert alerts == []
+
+
+def test_monotone_rise_is_improvement_then_plateau_never_overfit():
+    n = 400
+    t = np.arange(n)
+    rng = np.random.default_rng(1)
+    values = 0.3 + 0.4 * (1 - np.exp(-t / 60)) + rng.normal(0, 0.01, n)
+    alerts = feed(PhaseMonitor(metric="eval/accuracy"), t, values)
+    events = [a.event for a in alerts]
+    assert events[0] == "improvement"
+    assert "overfit" not in events and "disruption" not in events
+    assert events[-1] == "plateau"
+
+
+def test_lower_is_better_metric_mirrors_the_phases():
+    steps, values, _ = three_phase()
+    up = feed(PhaseMonitor(metric="eval/accuracy"), steps, values)
+    down = feed(PhaseMonitor(metric="eval/loss"), steps, 2.0 - values, name="eval/loss")
+    assert [(a.event, a.step, a.onset_step) for a in up] == [
+        (a.event, a.step, a.onset_step) for a in down]
+    assert PhaseMonitor(metric="eval/loss").config.direction is None  # from the name
+    assert down[0].value == pytest.approx(2.0 - values[list(steps).index(down[0].step)])
+
+
+def test_stop_reason_and_should_stop():
+    steps, values, _ = three_phase()
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    assert monitor.stop_reason_ is StopReason.NOT_STOPPED and not monitor.should_stop
+    for step, value in zip(steps, values):
+        alerts = monitor.update(int(step), {"eval/accuracy": float(value)})
+        if monitor.should_stop:
+            break
+    assert monitor.stop_reason_ is StopReason.OVERFIT
+    assert alerts[-1].event == "overfit" and monitor.stop_alert_ == alerts[-1]
+    never = PhaseMonitor(metric="eval/accuracy", stop_on=())
+    feed(never, steps, values)
+    assert not never.should_stop
+
+
+def test_state_is_bounded_and_json():
+    rng = np.random.default_rng(3)
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    sizes = []
+    for i in range(20_000):
+        monitor.update(i, {"eval/accuracy": 0.5 + rng.normal(0, 0.02), "train/loss": 1.0})
+        if i + 1 in (1_000, 20_000):
+            state = json.loads(json.dumps(monitor.state_dict(), allow_nan=False))
+            sizes.append(_count_leaves(state))
+    assert sizes[0] == sizes[1]  # the same number of stored values after 1k and 20k records
+    series = monitor.state_dict()["trackers"][0]["series"]
+    assert len(series["values"]) == monitor.config.noise_window
+    assert len(series["steps"]) == monitor.config.window
+
+
+def _count_leaves(obj) -> int:
+    if isinstance(obj, dict):
+        return sum(_count_leaves(v) for v in obj.values())
+    if isinstance(obj, list):
+        return sum(_count_leaves(v) for v in obj)
+    return 1
+
+
+def test_resume_from_state_dict_gives_the_same_alerts():
+    steps, values, _ = three_phase(seed=5)
+    whole = feed(PhaseMonitor(metric="eval/accuracy"), steps, values)
+    first = PhaseMonitor(metric="eval/accuracy")
+    cut = 130
+    alerts = feed(first, steps[:cut], values[:cut])
+    saved = json.loads(json.dumps(first.state_dict()))
+    resumed = PhaseMonitor(metric="something/else")  # the saved config wins
+    resumed.load_state_dict(saved)
+    alerts += feed(resumed, steps[cut:], values[cut:])
+    assert alerts == whole
+    assert resumed.state_dict() == json.loads(json.dumps(resumed.state_dict()))
+
+
+def test_nan_is_missing_by_default_and_an_alert_with_check_finite():
+    steps, values, _ = three_phase()
+    holed = values.copy()
+    holed[[20, 21, 150]] = np.nan
+    keep = np.isfinite(holed)
+    skipped = feed(PhaseMonitor(metric="eval/accuracy"), steps[keep], values[keep])
+    with_nan = feed(PhaseMonitor(metric="eval/accuracy"), steps, holed)
+    assert with_nan == skipped
+
+    strict = PhaseMonitor(metric="eval/accuracy", check_finite=True, stop_on=())
+    alerts = [a for a in feed(strict, steps[:30], holed[:30]) if a.event == "non_finite"]
+    assert [a.step for a in alerts] == [200, 210]
+    assert math.isnan(alerts[0].value)
+    assert alerts[0].to_dict()["value"] is None
+    assert strict.should_stop and strict.stop_reason_ is StopReason.NON_FINITE_METRIC
+
+
+def test_alias_finds_the_frameworks_own_name():
+    steps, values, _ = three_phase()
+    canonical = feed(PhaseMonitor(metric="eval/accuracy"), steps, values)
+    hf = feed(PhaseMonitor(metric="eval/accuracy"), steps, values, name="eval_accuracy",
+              extra=lambda i: {"eval_loss": 1.0, "epoch": i / 10})
+    assert [(a.event, a.step) for a in hf] == [(a.event, a.step) for a in canonical]
+    assert hf[0].metric == "eval/accuracy"
+
+
+def test_missing_metric_is_reported_with_what_exists():
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    for i in range(5):
+        assert monitor.update(i, {"train/loss": 1.0, "train/reward": 0.1}) == []
+    assert monitor.missing_metrics() == ["eval/accuracy"]
+    assert monitor.metrics_seen == ["train/loss", "train/reward"]
+
+
+def test_nll_gap_signals_overfit_before_accuracy_moves():
+    n = 300
+    rng = np.random.default_rng(7)
+    t = np.arange(n)
+    train = 2.0 * np.exp(-t / 80) + 0.05 + rng.normal(0, 0.01, n)
+    heldout = 1.0 + 0.5 * ((t - 120) / 120) ** 2 + rng.normal(0, 0.01, n)  # min at 120
+    accuracy = 0.6 + rng.normal(0, 0.01, n)
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    alerts = feed(monitor, t, accuracy, extra=lambda i: {
+        "expert/nll_train": train[i], "expert/nll_heldout": heldout[i]})
+    assert [a.event for a in alerts] == ["overfit"]
+    alert = alerts[0]
+    assert alert.metric == "expert/nll_heldout" and 120 < alert.step < 200
+    assert abs(alert.onset_step - 120) <= 25
+    assert "expert/nll_train" in alert.message and monitor.should_stop
+
+
+def test_nll_gap_needs_train_nll_still_falling():
+    n = 300
+    rng = np.random.default_rng(8)
+    t = np.arange(n)
+    heldout = 1.0 + 0.5 * ((t - 120) / 120) ** 2 + rng.normal(0, 0.01, n)
+    train = heldout - 0.2  # both rise together: a broken run, not memorisation
+    alerts = feed(PhaseMonitor(metric="eval/accuracy"), t, 0.6 + rng.normal(0, 0.01, n),
+                  extra=lambda i: {"expert/nll_train": train[i], "expert/nll_heldout": heldout[i]})
+    assert alerts == []
+
+
+def test_steps_going_back_are_ignored():
+    steps, values, _ = three_phase()
+    straight = feed(PhaseMonitor(metric="eval/accuracy"), steps, values)
+    # a resume re-logs points 100..119 with other values after point 140
+    order = list(range(140)) + list(range(100, 120)) + list(range(140, len(steps)))
+    junk = values.copy()
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    alerts = []
+    for k, i in enumerate(order):
+        value = junk[i] if k < 140 or k >= 160 else 0.0
+        alerts.extend(monitor.update(int(steps[i]), {"eval/accuracy": float(value)}))
+    assert alerts == straight and monitor.ignored_backwards_ == 20
+
+
+def test_min_delta_suppresses_small_significant_changes():
+    steps, values, _ = three_phase(sd=0.002)
+    assert feed(PhaseMonitor(metric="eval/accuracy"), steps, values)
+    alerts = feed(PhaseMonitor(metric="eval/accuracy", min_delta_abs=0.5), steps, values)
+    assert alerts == []
+    rel = feed(PhaseMonitor(metric="eval/accuracy", min_delta_rel=1.0), steps, values)
+    assert rel == []
+
+
+def test_several_metrics_at_once():
+    steps, values, _ = three_phase()
+    monitor = PhaseMonitor(metric=["eval/accuracy", "train/reward"])
+    alerts = feed(monitor, steps, values, extra=lambda i: {"train/reward": 0.5 + 0.001 * i})
+    metrics = {a.metric for a in alerts}
+    assert metrics == {"eval/accuracy", "train/reward"}
+    assert [a.event for a in alerts if a.metric == "train/reward"][0] == "improvement"
+    assert monitor.best_step == monitor.level("eval/accuracy")[0] or monitor.best_step > 0
+
+
+def test_alert_dict_is_the_jsonl_contract():
+    alert = Alert("overfit", 10, 5, 5, "m", float("inf"), "why")
+    assert set(alert.to_dict()) == KEYS and alert.to_dict()["value"] is None
+    json.dumps(alert.to_dict(), allow_nan=False)
+
+
+@pytest.mark.parametrize("bad", [
+    {"window": 4}, {"direction": "up"}, {"z": 0}, {"stop_on": ["overfitting"]}, {"warmup": 0},
+    {"metric": []},
+])
+def test_invalid_config_says_what_is_wrong(bad):
+    with pytest.raises(ValueError) as info:
+        MonitorConfig(**bad)
+    assert str(info.value)
