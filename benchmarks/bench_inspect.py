@@ -1,0 +1,112 @@
+"""`phasewatch inspect` on a generated 1,000,000-line metrics JSONL, against baselines.
+
+Prints a table: wall time, lines per second, and the ratio to a plain `json.loads` loop over
+the same lines (which only parses: no step handling, no duplicate resolution, no table),
+all measured in this run. Also times `pandas.read_json(lines=True)` and phasewatch's own
+line-by-line path (the one the bulk path must equal; the check is printed too).
+
+    python benchmarks/bench_inspect.py [--lines N]
+
+Timings on a shared machine are noisy; the ratios, measured back to back, are steadier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def generate(path: Path, n_lines: int, seed: int = 0) -> None:
+    """A realistic metrics.jsonl: 4 train metrics per step, eval every 10 steps, and a
+    resumed block (steps 600k..610k logged twice) as real runs have."""
+    rng = random.Random(seed)
+    resume_at, resume_len = int(n_lines * 0.6), max(1, n_lines // 100)
+    with open(path, "w") as fh:
+        step = 0
+        for i in range(n_lines):
+            if i == resume_at:
+                step -= resume_len
+            row = {"step": step, "train/loss": round(rng.random(), 6), "train/reward": round(rng.random(), 6),
+                   "train/entropy": round(rng.random(), 6), "train/lr": 1e-5}
+            if step % 10 == 0:
+                row["eval/accuracy"] = round(rng.random(), 4)
+            fh.write(json.dumps(row) + "\n")
+            step += 1
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def inspect_subprocess(path: Path) -> dict:
+    out = subprocess.run([sys.executable, "-m", "phasewatch", "inspect", str(path), "--format", "json"],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def json_loads_loop(path: Path) -> int:
+    with open(path, encoding="utf-8") as fh:
+        return sum(1 for line in fh if json.loads(line))
+
+
+def pandas_read_json(path: Path) -> int:
+    import pandas as pd
+
+    return len(pd.read_json(path, lines=True))
+
+
+def line_path(path: Path):
+    from phasewatch.commands.inspect import summarize
+    from phasewatch.io import jsonl
+    from phasewatch.io.lines import read_lines
+    from phasewatch.run import RecordCollector
+
+    collector = RecordCollector(path, jsonl.FORMAT)
+    read_lines(path, jsonl.LineParser(), collector)
+    return summarize(collector.build(name=path.stem))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "metrics.jsonl"
+        seconds, _ = timed(lambda: generate(path, args.lines))
+        size_mb = path.stat().st_size / 1e6
+        print(f"generated {args.lines:,} lines ({size_mb:.0f} MB) in {seconds:.1f} s", file=sys.stderr)
+
+        rows = []
+        t_json, _ = timed(lambda: json_loads_loop(path))
+        rows.append(("json.loads loop (parse only; baseline)", t_json))
+        t_pandas, _ = timed(lambda: pandas_read_json(path))
+        rows.append(("pandas.read_json(lines=True) (parse only)", t_pandas))
+        t_inspect, doc = timed(lambda: inspect_subprocess(path))
+        rows.append(("phasewatch inspect, end to end (process start included)", t_inspect))
+        t_line, line_doc = timed(lambda: line_path(path))
+        rows.append(("phasewatch line-by-line path (reference)", t_line))
+
+        print(f"\n`phasewatch inspect` on {args.lines:,} JSONL lines ({size_mb:.0f} MB)\n")
+        print(f"| {'method':<58} | {'time (s)':>8} | {'lines/s':>10} | {'vs json.loads':>13} |")
+        print(f"|{'-' * 60}|{'-' * 10}|{'-' * 12}|{'-' * 15}|")
+        for name, seconds in rows:
+            print(f"| {name:<58} | {seconds:>8.2f} | {args.lines / seconds:>10,.0f} | "
+                  f"{t_json / seconds:>12.2f}x |")
+        same = {k: v for k, v in doc.items() if k not in ("schema_version", "source")} == {
+            k: v for k, v in line_doc.items() if k != "source"
+        }
+        print(f"\nn_records={doc['n_records']:,} n_steps={doc['n_steps']:,} metrics={len(doc['metrics'])}; "
+              f"bulk path == line path: {same}")
+        return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
