@@ -100,6 +100,14 @@ def test_wandb_csv_export_several_runs_keep_prefix(tmp_path):
     assert any("holds 2 runs" in w for w in run.warnings)
 
 
+def test_tensorboard_csv_download(tmp_path):
+    path = write(tmp_path / "run-sft-tag-eval_accuracy.csv",
+                 "Wall time,Step,Value\n1719642696.5,100,0.25\n1719642796.5,200,0.5\n")
+    run = read_run(path)
+    assert run.metrics == ["eval_accuracy"]
+    assert run.series("eval/accuracy").to_dict() == {100: 0.25, 200: 0.5}
+
+
 def test_csv_row_with_wrong_cell_count_is_reported(tmp_path):
     path = write(tmp_path / "log.csv", "step,loss\n1,0.5\n2,0.4,9\n3,0.3\n")
     run = read_run(path)

@@ -8,6 +8,10 @@ W&B panel exports name their columns `"<run name> - <metric>"` with companion
 merged into each plotted point). With one run in the file the run-name prefix is dropped
 (and becomes the run's name); with several runs the prefixes are kept so the runs stay apart.
 The __MIN/__MAX columns are kept as metrics of their own, under the same rule.
+
+TensorBoard's "Download CSV" gives `Wall time,Step,Value` for one tag: the value is named
+after the file (`run-x-tag-train_loss.csv` -> `train_loss` after "-tag-") and the wall time,
+a clock reading rather than a metric, is left out.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from phasewatch.run import RecordCollector, Run
 
 FORMAT = "csv"
 WANDB_COLUMN = re.compile(r"^(?P<run>.+?) - (?P<metric>.+)$")
+TENSORBOARD_COLUMNS = ["Wall time", "Step", "Value"]
 
 
 def _split(line: str, delimiter: str) -> list[str]:
@@ -49,9 +54,10 @@ def sniff(path: Path, head: bytes) -> bool:
 class LineParser:
     """Stateful: the first line fed is the header; every later line is one record."""
 
-    def __init__(self) -> None:
+    def __init__(self, value_name: str = "Value") -> None:
         self.notes: list[str] = []
         self.run_name: str | None = None
+        self.value_name = value_name  # the metric a TensorBoard CSV's "Value" column holds
         self._columns: list[str] | None = None
         self._step_index = -1
         self._delimiter = ","
@@ -67,7 +73,7 @@ class LineParser:
         values = {
             name: cell
             for i, (name, cell) in enumerate(zip(self._columns, cells))
-            if i != self._step_index and cell.strip() != ""
+            if i != self._step_index and name and cell.strip() != ""
         }
         return [(step, values)]
 
@@ -78,6 +84,9 @@ class LineParser:
         if step_key is None:
             raise ValueError("the header has no step-like column (step, global_step, _step, ...)")
         self._step_index = columns.index(step_key)
+        if columns == TENSORBOARD_COLUMNS:
+            self._columns = ["", "Step", self.value_name]
+            return
         self._columns = self._drop_wandb_run_prefix(columns)
 
     def _drop_wandb_run_prefix(self, columns: list[str]) -> list[str]:
@@ -100,6 +109,6 @@ class LineParser:
 
 def read(path: Path) -> Run:
     collector = RecordCollector(path, FORMAT)
-    parser = LineParser()
+    parser = LineParser(value_name=path.stem.rsplit("-tag-", 1)[-1])
     read_lines(path, parser, collector)
     return collector.build(name=parser.run_name or path.stem)

@@ -1,0 +1,78 @@
+"""Framework metric names map onto DESIGN.md's roles; the originals stay the run's names."""
+
+import pytest
+
+from phasewatch.presets import aliases_for
+from phasewatch.run import RecordCollector
+
+CASES = {
+    "trl_new": (
+        ["loss", "reward", "reward_std", "kl", "entropy", "completions/mean_length",
+         "rewards/accuracy_reward/mean", "learning_rate", "grad_norm", "eval_loss", "eval_reward"],
+        {"train/loss": "loss", "train/reward": "reward", "train/kl": "kl", "train/entropy": "entropy",
+         "eval/response_length": "completions/mean_length", "train/lr": "learning_rate",
+         "eval/loss": "eval_loss", "eval/accuracy": "eval_reward", "eval/reward": "eval_reward"},
+    ),
+    "trl_old": (
+        ["loss", "reward", "kl", "completion_length", "rewards/accuracy_reward"],
+        {"train/reward": "reward", "eval/response_length": "completion_length", "train/kl": "kl"},
+    ),
+    "trl_via_wandb": (
+        ["train/reward", "train/kl", "train/completions/mean_length", "train/learning_rate", "eval/loss"],
+        {"eval/response_length": "train/completions/mean_length", "train/lr": "train/learning_rate"},
+    ),
+    "verl_old": (
+        ["critic/score/mean", "critic/kl", "actor/entropy_loss", "actor/pg_loss",
+         "response_length/mean", "val/test_score/openai/gsm8k", "actor/lr(1e-4)"],
+        {"train/reward": "critic/score/mean", "train/kl": "critic/kl", "train/entropy": "actor/entropy_loss",
+         "train/loss": "actor/pg_loss", "eval/response_length": "response_length/mean",
+         "eval/accuracy": "val/test_score/openai/gsm8k"},
+    ),
+    "verl_new": (
+        ["critic/score/mean", "actor/kl_loss", "actor/entropy", "actor/pg_loss", "response_length/mean",
+         "val-core/openai/gsm8k/acc/mean@4", "val-aux/openai/gsm8k/reward/std@4", "actor/lr"],
+        {"train/kl": "actor/kl_loss", "train/entropy": "actor/entropy", "train/lr": "actor/lr",
+         "eval/accuracy": "val-core/openai/gsm8k/acc/mean@4"},
+    ),
+    "verl_via_mlflow": (
+        ["val-core/openai/gsm8k/reward/mean_at_1"],
+        {"eval/accuracy": "val-core/openai/gsm8k/reward/mean_at_1"},
+    ),
+    "openrlhf": (
+        ["policy_loss", "reward", "return", "response_length", "policy_entropy", "kl", "actor_lr",
+         "eval_math500_pass1", "eval_math500_pass8"],
+        {"train/loss": "policy_loss", "train/reward": "reward", "eval/response_length": "response_length",
+         "train/entropy": "policy_entropy", "train/lr": "actor_lr", "eval/accuracy": "eval_math500_pass1"},
+    ),
+    "llamafactory": (
+        ["loss", "lr", "accuracy", "eval_loss"],
+        {"train/loss": "loss", "train/lr": "lr", "train/reward": "accuracy", "eval/loss": "eval_loss"},
+    ),
+    "trinity_rft": (
+        ["eval/gsm8k-eval/accuracy/mean@4", "rollout/accuracy/mean", "actor/entropy_loss",
+         "critic/score/mean", "response_length/mean"],
+        {"eval/accuracy": "eval/gsm8k-eval/accuracy/mean@4", "train/reward": "critic/score/mean",
+         "eval/response_length": "response_length/mean"},
+    ),
+    "trinity_rft_explorer_only": (
+        ["bench/math500/accuracy/mean@8", "rollout/accuracy/mean"],
+        {"eval/accuracy": "bench/math500/accuracy/mean@8", "train/reward": "rollout/accuracy/mean"},
+    ),
+}
+
+
+@pytest.mark.parametrize("framework", sorted(CASES))
+def test_roles(framework):
+    names, expected = CASES[framework]
+    aliases = aliases_for(names)
+    for canonical, own in expected.items():
+        assert aliases.get(canonical) == own, (framework, canonical, aliases)
+
+
+def test_canonical_name_present_is_not_aliased_and_originals_stay():
+    collector = RecordCollector("mem", "test")
+    collector.add(0, {"eval/accuracy": 0.5, "eval_accuracy": 0.1, "reward": 1.0})
+    run = collector.build()
+    assert "eval/accuracy" not in run.aliases
+    assert run.series("eval/accuracy").tolist() == [0.5]
+    assert run.series("train/reward").tolist() == [1.0] and run.metrics == ["eval/accuracy", "eval_accuracy", "reward"]
