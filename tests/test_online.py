@@ -237,8 +237,8 @@ def test_several_metrics_at_once():
     alerts = feed(monitor, steps, values, extra=lambda i: {"train/reward": 0.5 + 0.001 * i})
     metrics = {a.metric for a in alerts}
     assert metrics == {"eval/accuracy", "train/reward"}
-    assert [a.event for a in alerts if a.metric == "train/reward"][0] == "improvement"
-    assert monitor.best_step == monitor.level("eval/accuracy")[0] or monitor.best_step > 0
+    assert next(a.event for a in alerts if a.metric == "train/reward") == "improvement"
+    assert abs(monitor.best_step - 1800) <= 300  # the first metric (accuracy) gives best_step
 
 
 def test_alert_dict_is_the_jsonl_contract():

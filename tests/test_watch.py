@@ -1,0 +1,212 @@
+"""`phasewatch watch`: replay, follow (identical alerts), exit codes, stop file, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from phasewatch.cli import main
+
+KEYS = ["event", "step", "onset_step", "best_step", "metric", "value", "message"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def curve_records(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=float)
+    acc = 0.5 - 0.15 * np.exp(-(((t - 40) / 15) ** 2)) + 0.25 / (1 + np.exp(-(t - 100) / 10))
+    acc = acc - np.where(t > 180, 0.15 * (t - 180) / (n - 180), 0.0) + rng.normal(0, 0.01, n)
+    records = []
+    for i in range(n):
+        records.append({"step": i * 10, "train/loss": round(2.0 / (i + 1), 6)})
+        records.append({"step": i * 10, "eval/accuracy": round(float(acc[i]), 6)})
+    return records
+
+
+def write_run(folder: Path, records, meta=True) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "metrics.jsonl", "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(record) + "\n" for record in records)
+    if meta:
+        (folder / "run.json").write_text(json.dumps({
+            "schema_version": 1, "name": "t", "performance_metric": "eval/accuracy",
+            "direction": "max"}), encoding="utf-8")
+    return folder
+
+
+def run_cli(capsys, *argv):
+    code = main(["watch", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_replay_jsonl_contract(tmp_path, capsys):
+    run = write_run(tmp_path / "run", curve_records())
+    code, out, err = run_cli(capsys, run, "--format", "jsonl")
+    assert code == 0
+    alerts = [json.loads(line) for line in out.splitlines()]
+    assert [list(a) for a in alerts] == [KEYS] * len(alerts)
+    events = [a["event"] for a in alerts]
+    assert events[:2] == ["disruption", "readaptation"] and "overfit" in events
+    assert all(a["metric"] == "eval/accuracy" for a in alerts)
+    assert "watched 600 records" in err
+
+
+def test_text_output_and_metric_and_direction_options(tmp_path, capsys):
+    records = [{"step": r["step"], "eval/error": round(1 - r["eval/accuracy"], 6)}
+               for r in curve_records() if "eval/accuracy" in r]
+    run = write_run(tmp_path / "run", records, meta=False)
+    code, out, _ = run_cli(capsys, run / "metrics.jsonl", "--metric", "eval/error")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("step ") and "disruption" in lines[0] and "eval/error=" in lines[0]
+    # the name says nothing about direction: forcing the wrong one mirrors the phases
+    code, out_max, _ = run_cli(capsys, run / "metrics.jsonl", "--metric", "eval/error",
+                               "--direction", "max", "--format", "jsonl")
+    assert json.loads(out_max.splitlines()[0])["event"] == "improvement"
+
+
+def test_stop_on_exits_1_and_creates_the_stop_file(tmp_path, capsys):
+    run = write_run(tmp_path / "run", curve_records())
+    stop_file = tmp_path / "flags" / "STOP"
+    code, out, _ = run_cli(capsys, run, "--format", "jsonl", "--stop-on", "overfit",
+                           "--stop-file", stop_file)
+    assert code == 1
+    alerts = [json.loads(line) for line in out.splitlines()]
+    assert alerts[-1]["event"] == "overfit"  # watching ends at the stop condition
+    assert json.loads(stop_file.read_text()) == alerts[-1]
+    assert [p.name for p in stop_file.parent.iterdir()] == ["STOP"]  # no temp file left
+    code, _, _ = run_cli(capsys, run, "--stop-on", "improvement")
+    assert code == 0  # never entered: exit 0
+
+
+def test_bad_lines_mid_stream_are_skipped_with_file_and_line(tmp_path, capsys):
+    records = curve_records()
+    run = write_run(tmp_path / "run", records)
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    lines.insert(100, '{"step": 500, "eval/accuracy": 0.5')  # line 101: cut JSON
+    lines.insert(200, "garbage")  # line 201
+    (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    code, out, err = run_cli(capsys, run, "--format", "jsonl")
+    assert code == 0
+    assert f"{run / 'metrics.jsonl'}:101: skipped" in err
+    assert f"{run / 'metrics.jsonl'}:201: skipped" in err
+    clean = write_run(tmp_path / "clean", records)
+    _, out_clean, _ = run_cli(capsys, clean, "--format", "jsonl")
+    assert out == out_clean
+
+
+def test_a_metric_that_never_appears_is_reported_once(tmp_path, capsys):
+    run = write_run(tmp_path / "run", curve_records())
+    code, out, err = run_cli(capsys, run, "--metric", "eval/acc_typo")
+    assert code == 0 and out == ""
+    assert err.count("no metric 'eval/acc_typo'") == 1
+    assert "eval/accuracy" in err and "train/loss" in err
+
+
+def test_nan_values_are_missing_or_stop_with_check_finite(tmp_path, capsys):
+    records = curve_records()
+    records[21]["eval/accuracy"] = float("nan")  # step 100
+    run = write_run(tmp_path / "run", records)
+    code, out, _ = run_cli(capsys, run, "--format", "jsonl")
+    assert code == 0 and "non_finite" not in out
+    code, out, _ = run_cli(capsys, run, "--format", "jsonl", "--check-finite")
+    assert code == 1
+    last = json.loads(out.splitlines()[-1])
+    assert last["event"] == "non_finite" and last["step"] == 100 and last["value"] is None
+
+
+def test_missing_file_is_exit_3_and_unfollowable_format_is_exit_2(tmp_path, capsys):
+    code, _, err = run_cli(capsys, tmp_path / "nope.jsonl")
+    assert code == 3 and "nope.jsonl" in err and "no such file" in err
+    state = tmp_path / "trainer_state.json"
+    state.write_text(json.dumps({"log_history": [
+        {"step": i, "eval_accuracy": 0.5} for i in range(1, 30)], "global_step": 29}))
+    code, _, err = run_cli(capsys, state, "--follow")
+    assert code == 2 and "without --follow" in err
+    code, _, err = run_cli(capsys, state)  # replayed from the resolved run
+    assert code == 0 and "watched 29 records" in err
+
+
+def test_csv_log_is_streamed(tmp_path, capsys):
+    rows = [r for r in curve_records() if "eval/accuracy" in r]
+    path = tmp_path / "log.csv"
+    path.write_text("step,eval_accuracy\n" + "".join(
+        f"{r['step']},{r['eval/accuracy']}\n" for r in rows))
+    code, out, _ = run_cli(capsys, path, "--format", "jsonl")
+    events = [json.loads(line)["event"] for line in out.splitlines()]
+    assert code == 0 and events[:2] == ["disruption", "readaptation"]
+
+
+# ------------------------------------------------------------------ follow (subprocesses)
+def _spawn(*argv):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "phasewatch", "watch", *map(str, argv)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_follow_gives_exactly_the_replay_alerts_and_ends_on_sigint(tmp_path, capsys):
+    records = curve_records()
+    whole = write_run(tmp_path / "whole", records)
+    _, replayed, _ = run_cli(capsys, whole, "--format", "jsonl")
+    live = write_run(tmp_path / "live", [])
+    proc = _spawn(live, "--follow", "--format", "jsonl", "--poll", "0.02")
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.extend(iter(proc.stdout.readline, "")))
+    reader.start()
+    text = "".join(json.dumps(r) + "\n" for r in records)
+    with open(live / "metrics.jsonl", "a", encoding="utf-8") as fh:
+        for start in range(0, len(text), 997):  # pieces that cut lines anywhere
+            fh.write(text[start:start + 997])
+            fh.flush()
+            time.sleep(0.002)
+    expected = replayed.splitlines()
+    assert _wait_for(lambda: len(got) >= len(expected), timeout=60)
+    time.sleep(0.5)  # nothing more may come
+    proc.send_signal(signal.SIGINT)
+    err = proc.stderr.read()
+    proc.wait(timeout=20)
+    reader.join(timeout=20)
+    assert proc.returncode == 0, err
+    assert "".join(got) == replayed
+    assert "watched 600 records" in err
+
+
+def test_follow_ends_with_exit_1_on_the_stop_condition_and_sigterm_is_clean(tmp_path):
+    run = write_run(tmp_path / "run", curve_records())
+    proc = _spawn(run, "--follow", "--stop-on", "overfit", "--poll", "0.02")
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and "overfit" in out
+
+    idle = write_run(tmp_path / "idle", curve_records()[:50])
+    proc = _spawn(idle, "--follow", "--poll", "0.02")
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "Traceback" not in err
+
+
+def test_follow_warns_about_a_missing_metric_when_caught_up(tmp_path):
+    run = write_run(tmp_path / "run", curve_records()[:40])
+    proc = _spawn(run, "--follow", "--metric", "eval/nope", "--poll", "0.02")
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and err.count("no metric 'eval/nope'") == 1
