@@ -100,51 +100,12 @@ def phase_figure(
         ratios = [2.0] + [1.0] * len(panel_specs)
         axes = fig.subplots(len(ratios), 1, sharex=True, squeeze=False,
                             gridspec_kw={"height_ratios": ratios})[:, 0].tolist()
-        main = axes[0]
-        steps = series.index.to_numpy(dtype=np.float64)
-        values = series.to_numpy()
-        first = min(steps[0], *(p.start_step for p in analysis.phases)) if analysis.phases else steps[0]
-        last = max(steps[-1], *(p.end_step for p in analysis.phases)) if analysis.phases else steps[-1]
-
-        handles: list[Line2D] = []
-        main.plot(steps, values, linestyle="none", marker="o", markersize=2.0, color=RAW_COLOR,
-                  alpha=0.55, markeredgewidth=0, zorder=2, gid="raw")
-        handles.append(Line2D([], [], linestyle="none", marker="o", markersize=2.5,
-                              color=RAW_COLOR, markeredgewidth=0, label="raw evals"))
-        smoothed = smoothing.apply(values)
-        if smoothing.kind != "none":
-            main.plot(steps, smoothed, color=DATA_COLOR, linewidth=1.2, zorder=3, gid="smoothed")
-            handles.append(Line2D([], [], color=DATA_COLOR, linewidth=1.2,
-                                  label=smoothing.describe(len(values))))
-        if analysis.baseline is not None and np.isfinite(analysis.baseline):
-            main.axhline(analysis.baseline, color="#505050", linestyle=(0, (1, 1.5)),
-                         linewidth=0.8, zorder=1, gid="baseline")
-            handles.append(Line2D([], [], color="#505050", linestyle=(0, (1, 1.5)),
-                                  linewidth=0.8, label="baseline"))
-        if analysis.changepoints:
-            _draw.draw_changepoint_intervals(main, analysis)
-            handles.append(_draw.changepoint_handle())
-        stop = analysis.recommended_stop_step
-        if stop is not None:
-            y_stop = float(np.interp(stop, steps, smoothed if smoothing.kind != "none" else values))
-            main.plot([stop], [y_stop], marker="v", markersize=5, color=DATA_COLOR,
-                      markerfacecolor="white", markeredgewidth=1.0, linestyle="none", zorder=5,
-                      gid="recommended-stop")
-            handles.append(Line2D([], [], marker="v", markersize=5, color=DATA_COLOR,
-                                  markerfacecolor="white", markeredgewidth=1.0, linestyle="none",
-                                  label=f"stop (step {stop})"))
-        main.set_ylabel(_draw.metric_label(analysis.metric, analysis.direction))
-        _draw.padded_ylim(main, np.concatenate([values, [analysis.baseline]])
-                          if analysis.baseline is not None else values)
-
+        handles = _draw_performance(axes[0], series, analysis, smoothing)
         for ax, (label, metrics) in zip(axes[1:], panel_specs):
-            for line_style, name in zip(_PANEL_LINES * len(metrics), metrics):
-                s = run.series(name)
-                ax.plot(s.index.to_numpy(), s.to_numpy(), linewidth=1.0, zorder=3,
-                        label=_PANEL_LABELS.get(name, _draw.metric_label(name)), gid="panel", **line_style)
-            ax.set_ylabel(label)
-            if len(metrics) > 1:
-                ax.legend(loc="best", handlelength=1.8, borderaxespad=0.2)
+            _draw_panel(ax, run, label, metrics)
+        steps = series.index
+        first = min([steps[0]] + [p.start_step for p in analysis.phases])
+        last = max([steps[-1]] + [p.end_step for p in analysis.phases])
         for ax in axes:
             _draw.draw_phase_bands(ax, analysis.phases)
             _draw.step_xlim(ax, first, last)
@@ -154,5 +115,49 @@ def phase_figure(
         if title:
             fig.suptitle(title)
         fig.align_ylabels(axes)
-        _draw.label_phases(main, analysis.phases)
+        _draw.label_phases(axes[0], analysis.phases)
     return fig
+
+
+def _draw_performance(ax, series, analysis: Analysis, smoothing: Smoothing) -> list[Line2D]:
+    """Raw points, smoothing, baseline, change-point whiskers, stop; returns legend handles."""
+    steps = series.index.to_numpy(dtype=np.float64)
+    values = series.to_numpy()
+    handles = []
+    ax.plot(steps, values, linestyle="none", marker="o", markersize=2.0, color=RAW_COLOR,
+            alpha=0.55, markeredgewidth=0, zorder=2, gid="raw")
+    handles.append(Line2D([], [], linestyle="none", marker="o", markersize=2.5,
+                          color=RAW_COLOR, markeredgewidth=0, label="raw evals"))
+    curve = smoothing.apply(values)
+    if smoothing.kind != "none":
+        ax.plot(steps, curve, color=DATA_COLOR, linewidth=1.2, zorder=3, gid="smoothed")
+        handles.append(Line2D([], [], color=DATA_COLOR, linewidth=1.2,
+                              label=smoothing.describe(len(values))))
+    baseline = analysis.baseline
+    if baseline is not None and np.isfinite(baseline):
+        style = {"color": "#505050", "linestyle": (0, (1, 1.5)), "linewidth": 0.8}
+        ax.axhline(baseline, zorder=1, gid="baseline", **style)
+        handles.append(Line2D([], [], label="baseline", **style))
+        values = np.append(values, baseline)
+    if analysis.changepoints:
+        _draw.draw_changepoint_intervals(ax, analysis)
+        handles.append(_draw.changepoint_handle())
+    stop = analysis.recommended_stop_step
+    if stop is not None:
+        style = {"marker": "v", "markersize": 5, "color": DATA_COLOR, "markerfacecolor": "white",
+                 "markeredgewidth": 1.0, "linestyle": "none"}
+        ax.plot([stop], [np.interp(stop, steps, curve)], zorder=5, gid="recommended-stop", **style)
+        handles.append(Line2D([], [], label=f"stop (step {stop})", **style))
+    ax.set_ylabel(_draw.metric_label(analysis.metric, analysis.direction))
+    _draw.padded_ylim(ax, values)
+    return handles
+
+
+def _draw_panel(ax, run: Run, label: str, metrics: list[str]) -> None:
+    for line_style, name in zip(_PANEL_LINES * len(metrics), metrics):
+        s = run.series(name)
+        ax.plot(s.index.to_numpy(), s.to_numpy(), linewidth=1.0, zorder=3, gid="panel",
+                label=_PANEL_LABELS.get(name, _draw.metric_label(name)), **line_style)
+    ax.set_ylabel(label)
+    if len(metrics) > 1:
+        ax.legend(loc="best", handlelength=1.8, borderaxespad=0.2)
