@@ -146,7 +146,7 @@ def test_non_monotonic_steps_warn_not_sorted_silently(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- fuzzing
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 metric_names = st.sampled_from(["loss", "eval/acc", "reward", "kl"])
 finite = st.floats(allow_nan=False, allow_infinity=False, width=32)
 rows_strategy = st.lists(

@@ -232,3 +232,21 @@ def test_sniffing_is_by_content_not_name(tmp_path):
     assert sniff_format(verl).FORMAT == "verl_console"
     csv = write(tmp_path / "log.jsonl", "step,loss\n1,0.5\n")
     assert sniff_format(csv).FORMAT == "csv"
+
+
+def test_byte_order_mark_is_not_part_of_the_first_line(tmp_path):
+    bom = "\ufeff"
+    csv = write(tmp_path / "excel.csv", bom + "step,loss\n1,0.5\n")
+    jsonl = write(tmp_path / "log.jsonl", bom + '{"step": 1, "loss": 0.5}\n')
+    state = write(tmp_path / "trainer_state.json", bom + json.dumps({"log_history": [{"loss": 0.5, "step": 1}]}))
+    for path in (csv, jsonl, state):
+        run = read_run(path)
+        assert run.series("loss").to_dict() == {1: 0.5} and run.warnings == []
+
+
+def test_verl_log_with_a_long_preamble(tmp_path):
+    preamble = "".join(f"\x1b[36m(TaskRunner pid=7)\x1b[0m sample text {i} " + "x" * 80 + "\n" for i in range(2000))
+    path = write(tmp_path / "job.out", preamble + VERL_LOG)
+    assert len(preamble) > 64 * 1024
+    run = read_run(path)
+    assert run.format == "verl_console" and run.n_records == 3

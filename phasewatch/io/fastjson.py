@@ -40,6 +40,7 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
     _FastError = ValueError
 
 _NUMBER_TYPES = frozenset({int, float, type(None)})
+BOM = b"\xef\xbb\xbf"
 
 
 def _nonblank_lines(path: Path) -> tuple[list[int], list[bytes]]:
@@ -49,6 +50,7 @@ def _nonblank_lines(path: Path) -> tuple[list[int], list[bytes]]:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", path) from exc
+    data = data.removeprefix(BOM)
     stripped = [line.strip() for line in data.splitlines()]
     if data.isascii() and all(stripped):
         return list(range(1, len(stripped) + 1)), stripped

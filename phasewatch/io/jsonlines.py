@@ -26,7 +26,8 @@ def loads(text: str) -> Any:
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, text) of non-blank lines; undecodable bytes become U+FFFD, not a crash."""
     try:
-        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+        # utf-8-sig: a byte-order mark (Excel, some Windows tools) is not part of line 1.
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
             for lineno, text in enumerate(fh, start=1):
                 text = text.strip()
                 if text:
@@ -50,7 +51,7 @@ def skipped_summary(bad_lines: list[int], total: int, first_reason: str = "") ->
 def head_lines(head: bytes, limit: int = 5) -> list[tuple[str, bool]]:
     """The first `limit` non-blank lines of `head`, stripped, each with whether it is complete
     (ends inside `head`)."""
-    text = head.decode("utf-8", errors="replace")
+    text = head.decode("utf-8-sig", errors="replace")
     out = []
     for raw in text.splitlines(keepends=True):
         if raw.strip():

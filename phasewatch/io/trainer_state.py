@@ -39,7 +39,7 @@ _WS = " \t\r\n"
 def sniff(path: Path, head: bytes) -> bool:
     if not path.is_file():
         return False
-    text = head.decode("utf-8", errors="replace").lstrip()
+    text = head.decode("utf-8-sig", errors="replace").lstrip()
     if text.startswith("{"):
         return _HISTORY_START.search(text) is not None
     if text.startswith("["):
@@ -94,7 +94,7 @@ class _LineCounter:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        return path.read_text(encoding="utf-8-sig", errors="replace")
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", path) from exc
 

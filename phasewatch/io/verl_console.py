@@ -31,11 +31,26 @@ def clean(line: str) -> str:
     return RAY_PREFIX.sub("", ANSI.sub("", line), count=1).strip()
 
 
+RAY_MARK = re.compile(rb"\((?:TaskRunner|main_task|WorkerDict)[\w.-]* pid=\d+")
+SNIFF_MORE_BYTES = 8 * 1024 * 1024
+
+
+def _has_step_line(text: str) -> bool:
+    return any(STEP_LINE.match(clean(line)) for line in text.splitlines())
+
+
 def sniff(path: Path, head: bytes) -> bool:
     if not path.is_file():
         return False
-    text = head.decode("utf-8", errors="replace")
-    return any(STEP_LINE.match(clean(line)) for line in text.splitlines())
+    if _has_step_line(head.decode("utf-8", errors="replace")):
+        return True
+    # A Ray job can print more than the head (config dump, samples) before its first step
+    # line; when the head looks like one, look further.
+    if not RAY_MARK.search(head):
+        return False
+    with open(path, "rb") as fh:
+        more = fh.read(SNIFF_MORE_BYTES)
+    return _has_step_line(more.decode("utf-8", errors="replace"))
 
 
 def parse_value(text: str) -> float:
