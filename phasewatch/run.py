@@ -196,7 +196,6 @@ class RecordCollector:
 
     def add(self, step: int, values: Mapping[str, Any], line: int = 0) -> int:
         """Add one logged row; returns how many numeric values it carried."""
-        self._flush_scalar_records()
         record = self.n_records
         n = 0
         columns = self._columns
@@ -225,7 +224,7 @@ class RecordCollector:
         `steps`/`lines` give one entry per record (file order); `columns` maps a metric to
         (indices into these records, float values). Fast readers use this instead of `add`.
         """
-        self._flush_scalar_records()
+        self._flush_scalar_records()  # rows added one by one so far come first
         offset = self.n_records
         for key, (records, values) in columns.items():
             column = self._columns.get(key)
@@ -238,8 +237,8 @@ class RecordCollector:
         self._n_bulk += len(steps)
 
     def _flush_scalar_records(self) -> None:
-        """Keep record order when `add` and `add_columns` are mixed (rare)."""
-        if self._n_bulk and self._record_steps:
+        """Move rows added one by one into the array chunks, keeping file order."""
+        if self._record_steps:
             self._bulk_steps.append(np.asarray(self._record_steps, dtype=np.int64))
             self._bulk_lines.append(np.asarray(self._record_lines, dtype=np.int64))
             self._n_bulk += len(self._record_steps)
@@ -247,12 +246,8 @@ class RecordCollector:
 
     def build(self, **metadata: Any) -> Run:
         self._flush_scalar_records()
-        record_steps = np.concatenate(
-            [*self._bulk_steps, np.asarray(self._record_steps, dtype=np.int64)]
-        )
-        record_lines = np.concatenate(
-            [*self._bulk_lines, np.asarray(self._record_lines, dtype=np.int64)]
-        )
+        record_steps = np.concatenate([np.zeros(0, np.int64), *self._bulk_steps])
+        record_lines = np.concatenate([np.zeros(0, np.int64), *self._bulk_lines])
         events = list(metadata.pop("events", []))
         warnings = self.warnings + list(metadata.pop("warnings", []))
         events_from_steps, step_warnings = _resume_events(record_steps, record_lines)
@@ -274,25 +269,15 @@ class RecordCollector:
         )
 
 
-def _concat(parts: list) -> np.ndarray:
-    """Concatenate a column's parts: plain Python numbers and/or numpy chunks."""
+def _concat(parts: list, dtype) -> np.ndarray:
+    """One array from a column's parts: numbers from `add` and arrays from `add_columns`.
+
+    Order does not matter (rows are sorted by step and record afterwards); records and values
+    stay aligned because both lists of a column are filtered the same way.
+    """
     arrays = [p for p in parts if isinstance(p, np.ndarray)]
-    if len(arrays) == len(parts):
-        return np.concatenate(arrays) if arrays else np.zeros(0)
-    if not arrays:
-        return np.asarray(parts)
-    chunks, run = [], []
-    for part in parts:
-        if isinstance(part, np.ndarray):
-            if run:
-                chunks.append(np.asarray(run))
-                run = []
-            chunks.append(part)
-        else:
-            run.append(part)
-    if run:
-        chunks.append(np.asarray(run))
-    return np.concatenate(chunks)
+    numbers = [p for p in parts if not isinstance(p, np.ndarray)]
+    return np.concatenate([*arrays, np.asarray(numbers, dtype=dtype)]).astype(dtype, copy=False)
 
 
 def _resolve(record_steps: np.ndarray, columns: dict[str, tuple[list, list]]) -> pd.DataFrame:
@@ -302,8 +287,8 @@ def _resolve(record_steps: np.ndarray, columns: dict[str, tuple[list, list]]) ->
     """
     names, steps_out, values_out, counts = [], [], [], []
     for name in sorted(columns):
-        records = _concat(columns[name][0]).astype(np.int64, copy=False)
-        values = _concat(columns[name][1]).astype(np.float64, copy=False)
+        records = _concat(columns[name][0], np.int64)
+        values = _concat(columns[name][1], np.float64)
         steps = record_steps[records]
         order = np.lexsort((records, steps))  # by step, then file order
         steps, values = steps[order], values[order]

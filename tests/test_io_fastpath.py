@@ -57,6 +57,20 @@ def test_jsonl_parser_nested_rows_decline_bulk_and_fall_back(tmp_path):
     assert read_run(path).series("eval/acc").to_dict() == {1: 0.5, 2: 0.6}
 
 
+def test_collector_mixing_single_rows_and_columns_keeps_file_order():
+    rows = [(0, {"a": 1.0}), (1, {"a": 2.0, "b": 5.0}), (2, {"a": 3.0}), (1, {"a": 20.0}), (3, {"b": 7.0})]
+    one_by_one = RecordCollector("mem", "x")
+    for i, (step, values_) in enumerate(rows, start=1):
+        one_by_one.add(step, values_, i)
+    mixed = RecordCollector("mem", "x")
+    mixed.add(0, {"a": 1.0}, 1)
+    mixed.add_columns(steps=[1, 2], lines=[2, 3], columns={"a": ([0, 1], [2.0, 3.0]), "b": ([0], [5.0])})
+    mixed.add(1, {"a": 20.0}, 4)
+    mixed.add_columns(steps=[3], lines=[5], columns={"b": ([0], [7.0])})
+    assert_same(mixed.build(), one_by_one.build())
+    assert mixed.build().series("a").to_dict() == {0: 1.0, 1: 20.0, 2: 3.0}
+
+
 values = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False), st.integers(-10**6, 10**6), st.none(),
     st.booleans(), st.sampled_from(["0.5", "abc", "", "NaN"]),
@@ -92,7 +106,7 @@ def test_fuzz_bulk_equals_line_path(tmp_path, rows, step_key, crlf, parser):
         line = RecordCollector(path, "x")
         read_lines(path, parser(), line)
         line_run = line.build()
-    except Exception as exc:  # the line path rejects the file: the bulk path must not accept it
+    except Exception as exc:  # noqa: BLE001 - the line path rejects the file: so must the bulk path
         try:
             accepted = read_json_lines(path, parser(), RecordCollector(path, "x"))
         except Exception as bulk_exc:  # noqa: BLE001
