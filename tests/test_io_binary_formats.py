@@ -174,7 +174,7 @@ def test_wandb_damaged_block_is_skipped_and_reported(wandb_run_dir, tmp_path):
 def test_wandb_missing_sdk_is_exit_3_with_hint(wandb_run_dir, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "wandb.proto.wandb_internal_pb2", None)
     code, out, err = cli(capsys, "inspect", str(wandb_run_dir))
-    assert code == 3 and "pip install 'phasewatch[wandb]'" in err
+    assert code == 3 and out == "" and "pip install 'phasewatch[wandb]'" in err
 
 
 # ---------------------------------------------------------------- MLflow file store
@@ -224,4 +224,4 @@ def test_mlflow_several_runs_is_exit_3_listing_them(tmp_path, capsys):
     mlflow_run(tmp_path / "mlruns", run_id="run_a", metrics={"loss": ["1 1.0 0"]})
     mlflow_run(tmp_path / "mlruns", run_id="run_b", metrics={"loss": ["1 1.0 0"]})
     code, out, err = cli(capsys, "inspect", str(tmp_path / "mlruns"))
-    assert code == 3 and "holds 2 runs" in err and "1/run_a" in err and "1/run_b" in err
+    assert code == 3 and out == "" and "holds 2 runs" in err and "1/run_a" in err and "1/run_b" in err
