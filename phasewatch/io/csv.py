@@ -78,6 +78,7 @@ class LineParser:
         return [(step, values)]
 
     def _read_header(self, line: str) -> None:
+        line = line.lstrip("\ufeff")  # a byte-order mark when a follower reads raw lines
         self._delimiter = _delimiter(line)
         columns = [c.strip() for c in _split(line, self._delimiter)]
         step_key = find_step_key(columns)
