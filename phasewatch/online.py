@@ -13,10 +13,10 @@ Smoothing (stated, not hidden): the *level* is the median of the last `window` v
 to the step at the window's centre. For a symmetric window the local-linear fit at the centre
 equals the window mean, so the centred level follows linear trends without bias and without the
 lag an EMA adds to the peak's position; the median instead of the mean keeps a rare outlier from
-moving it. Its standard error is taken as 1.2533 * sigma_eff / sqrt(window) (the median of
-normal data), where sigma is `phasewatch.noise.noise_scale` over the last `noise_window` values
-(the same robust estimate the offline detector uses) and sigma_eff inflates it for positively
-autocorrelated (AR(1)) noise, which differences alone under-estimate.
+moving it. Its standard error is taken as 1.2533 * sigma / sqrt(window) (the median of normal
+data), where sigma is `phasewatch.noise.noise_scale` over the last `noise_window` values (the
+same robust estimate the offline detector uses), inflated for autocorrelated (AR(1)) noise,
+which differences alone under-estimate.
 
 Significance: two levels differ when their gap exceeds
     max(z * sqrt(se_a**2 + se_b**2), min_delta_abs, min_delta_rel * |reference level|).
@@ -44,6 +44,7 @@ EVENTS = ("disruption", "readaptation", "improvement", "plateau", "overfit", "no
 MEDIAN_SE = 1.2533141373155003  # sd of a sample median / (sigma / sqrt(n)) for normal data
 STATE_VERSION = 1
 NOISE_EVERY = 8  # values between re-estimates of the noise scale
+DIFF_BLOCK = 16  # differences per block when estimating their autocorrelation
 MAX_SEEN_NAMES = 10_000  # metric names remembered for messages (bounded, not per record)
 
 
@@ -615,29 +616,36 @@ def _median(values: list[float]) -> float:
 
 
 def _effective_noise(values: deque) -> float:
-    """noise_scale of the recent values, inflated for AR(1) noise.
+    """Long-run noise sd of the recent values: what governs a mean of neighbouring values.
 
-    Differences remove slow trends but also the correlated part of AR(1) noise: for
-    x_t = phi x_{t-1} + e_t, var(diff) = 2 var(x) (1 - phi), and a mean of n points has variance
+    `noise_scale` (MAD of differences) is the sd of white noise around a slow trend, but it
+    under-states positively autocorrelated (AR(1)) noise: for x_t = phi x_{t-1} + e_t,
+    var(diff) = 2 var(x) (1 - phi), and a mean of n points varies like
     var(x) (1 + phi) / (1 - phi) / n. phi comes from the lag-1 autocorrelation of the
-    differences, -(1 - phi) / 2, computed on clipped differences so outliers do not drive it.
+    differences, -(1 - phi) / 2. The differences are centred per block of DIFF_BLOCK (so a change
+    of slope, e.g. at the peak, is not mistaken for autocorrelation) and clipped (so outliers do
+    not drive it); centring per block shrinks the autocorrelation by (1 - 2 / DIFF_BLOCK), which
+    is undone.
     """
-    if len(values) < 3:
+    n = len(values)
+    if n < 3:
         return 0.0
-    y = np.fromiter(values, dtype=np.float64, count=len(values))
+    y = np.fromiter(values, dtype=np.float64, count=n)
     sigma = noise_scale(y)
-    if y.size < 8 or sigma <= 0:
+    block = min(DIFF_BLOCK, n - 1)  # early on, one block of all the differences
+    m = (n - 1) // block
+    if block < 6 or sigma <= 0:
         return sigma
-    d = np.diff(y)
-    d = np.clip(d - np.median(d), -4 * sigma * math.sqrt(2), 4 * sigma * math.sqrt(2))
-    denom = float(np.dot(d, d))
+    d = np.diff(y)[(n - 1) - m * block:].reshape(m, block)
+    d = d - np.median(d, axis=1, keepdims=True)
+    limit = 4.0 * sigma * math.sqrt(2.0)
+    d = np.clip(d, -limit, limit)
+    denom = float(np.einsum("ij,ij->", d, d))
     if denom <= 0:
         return sigma
-    rho = float(np.dot(d[1:], d[:-1])) / denom
+    rho = float(np.einsum("ij,ij->", d[:, 1:], d[:, :-1])) / denom / (1.0 - 2.0 / block)
     phi = min(max(1.0 + 2.0 * rho, 0.0), 0.9)
-    # sd of x from the diff-based sigma, then the long-run sd that governs means of n points.
-    sd_x = sigma / math.sqrt(1.0 - phi)
-    return sd_x * math.sqrt((1.0 + phi) / (1.0 - phi))
+    return sigma / math.sqrt(1.0 - phi) * math.sqrt((1.0 + phi) / (1.0 - phi))
 
 
 def _as_float(raw: Any) -> float | None:

@@ -1,0 +1,85 @@
+"""What both framework callbacks share: building the monitor and its sinks, scoring saves."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from phasewatch.alerts import StopFile, WebhookSink, format_alert
+from phasewatch.online import Alert, PhaseMonitor
+
+logger = logging.getLogger("phasewatch")
+
+
+class MonitorHost:
+    """A PhaseMonitor, its sinks (webhook / stop file, given as strings so a resumed trainer can
+    rebuild them), the alerts so far, and the saved checkpoints scored by the smoothed level.
+
+    Eval and save cadences rarely match (eval every 50 steps, save every 200): the best level
+    may be at a step that has no checkpoint. Each saved step is scored with the centred level
+    at (or just after) it, once that level is known, and `best_saved_step` is the saved step
+    with the best score among those whose checkpoint still exists.
+    """
+
+    def __init__(self, metric, direction, stop_on, webhook, stop_file, options):
+        self.monitor = PhaseMonitor(metric=metric, direction=direction, stop_on=stop_on,
+                                    **(options or {}))
+        self.webhook = WebhookSink(webhook) if webhook else None
+        self.stop_file = StopFile(stop_file) if stop_file else None
+        self.alerts: list[Alert] = []
+        self.saved: dict[int, float | None] = {}  # saved step -> score (oriented level)
+
+    def observe(self, step: int, metrics: Mapping[str, Any]) -> list[Alert]:
+        alerts = self.monitor.update(step, metrics)
+        self._score_saves()
+        for alert in alerts:
+            self.alerts.append(alert)
+            logger.warning("phasewatch: %s", format_alert(alert))
+            if self.webhook is not None:
+                self.webhook.emit(alert)
+        stopped_now = self.monitor.should_stop and self.monitor.stop_alert_ in alerts
+        if stopped_now and self.stop_file is not None:
+            self.stop_file.trigger(self.monitor.stop_alert_)
+        return alerts
+
+    def saved_step(self, step: int) -> None:
+        self.saved.setdefault(int(step), None)
+        self._score_saves()
+
+    def _score_saves(self) -> None:
+        at, level = self.monitor.level()
+        if at is None:
+            return
+        sign = self.monitor.trackers_[0].series.sign
+        for step, score in self.saved.items():
+            if score is None and step <= at:
+                self.saved[step] = sign * level
+
+    def best_saved_step(self, exists=lambda step: True) -> int | None:
+        """The saved step with the best smoothed level (unscored saves, made after the last
+        evaluation's centred level, get the latest level)."""
+        _, level = self.monitor.level()
+        sign = self.monitor.trackers_[0].series.sign
+        scored = {
+            step: (score if score is not None else (None if level is None else sign * level))
+            for step, score in self.saved.items() if exists(step)
+        }
+        scored = {s: v for s, v in scored.items() if v is not None}
+        if not scored:
+            return None
+        return max(scored, key=lambda s: (scored[s], -s))
+
+    def close(self) -> None:
+        if self.webhook is not None:
+            self.webhook.close()
+
+    def state(self) -> dict[str, Any]:
+        return {"monitor": self.monitor.state_dict(),
+                "saved": [[s, v] for s, v in self.saved.items()],
+                "alerts": [a.to_dict() for a in self.alerts]}
+
+    def load(self, state: Mapping[str, Any]) -> None:
+        self.monitor.load_state_dict(state["monitor"])
+        self.saved = {int(s): v for s, v in state.get("saved", [])}
+        self.alerts = [Alert(**a) for a in state.get("alerts", [])]

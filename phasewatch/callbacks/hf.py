@@ -1,0 +1,137 @@
+"""Hugging Face `Trainer` callback: phase alerts on evaluation metrics, stop on overfit.
+
+    from phasewatch.callbacks.hf import PhasewatchCallback
+    callback = PhasewatchCallback(metric="eval/accuracy", stop_on=("overfit",))
+    trainer = Trainer(..., callbacks=[callback])          # TRL trainers too (Trainer subclasses)
+    trainer.train()
+    callback.best_checkpoint   # the saved checkpoint to keep
+
+`on_evaluate` feeds the evaluation metrics (HF names them `eval_<x>`; canonical names such as
+`eval/accuracy` find them through the presets) to a `PhaseMonitor` at `state.global_step`, and
+sets `control.should_training_stop` when a `stop_on` phase is entered. Evaluations and saves
+rarely share a cadence, so the recommended checkpoint is the *saved* one (still on disk, after
+`save_total_limit` rotation) with the best smoothed level, not the best raw evaluation, which
+may have no checkpoint and is the noisiest pick. With `keep_best_checkpoint=True` (default) the
+callback names that checkpoint `state.best_model_checkpoint`, which `save_total_limit` rotation
+never deletes and `load_best_model_at_end=True` loads at the end (it replaces the raw-metric
+choice of `metric_for_best_model`). The callback is an `ExportableState`: resumed trainers
+restore the monitor from the checkpoint's trainer_state.json.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from phasewatch.callbacks._common import MonitorHost, logger
+from phasewatch.errors import require
+
+_transformers = require("transformers", "hf", purpose="use the Hugging Face callback")
+TrainerCallback = _transformers.TrainerCallback
+ExportableState = _transformers.trainer_callback.ExportableState
+CHECKPOINT_PREFIX = "checkpoint"
+
+
+class PhasewatchCallback(TrainerCallback, ExportableState):
+    """Arguments are JSON-friendly so a resumed Trainer can rebuild the callback.
+
+    metric / direction / stop_on / options: see `phasewatch.online.MonitorConfig`.
+    webhook: URL to POST alerts to; stop_file: file created when a stop condition fires.
+    """
+
+    def __init__(self, metric: str | Sequence[str] = "eval/accuracy", direction: str | None = None,
+                 stop_on: Sequence[str] = ("overfit",), webhook: str | None = None,
+                 stop_file: str | None = None, keep_best_checkpoint: bool = True,
+                 options: dict[str, Any] | None = None):
+        self.metric, self.direction, self.stop_on = metric, direction, tuple(stop_on)
+        self.webhook, self.stop_file, self.options = webhook, stop_file, dict(options or {})
+        self.keep_best_checkpoint = keep_best_checkpoint
+        self.host = MonitorHost(metric, direction, self.stop_on, webhook, stop_file, options)
+        self.output_dir: str | None = None
+
+    # ------------------------------------------------------------------ results
+    @property
+    def monitor(self):
+        return self.host.monitor
+
+    @property
+    def alerts(self):
+        return self.host.alerts
+
+    @property
+    def best_step(self) -> int | None:
+        """Best smoothed evaluation step (may have no checkpoint)."""
+        return self.host.monitor.best_step
+
+    @property
+    def best_saved_step(self) -> int | None:
+        return self.host.best_saved_step(self._checkpoint_exists)
+
+    @property
+    def best_checkpoint(self) -> str | None:
+        """Path of the saved checkpoint to keep (None if nothing was saved or it is gone)."""
+        step = self.best_saved_step
+        if step is None or self.output_dir is None:
+            return None
+        return os.path.join(self.output_dir, f"{CHECKPOINT_PREFIX}-{step}")
+
+    # ------------------------------------------------------------------ events
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.output_dir = args.output_dir
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if not metrics:
+            return
+        self.host.observe(state.global_step, metrics)
+        self._keep_best(state)
+        if self.host.monitor.should_stop:
+            control.should_training_stop = True
+
+    def on_save(self, args, state, control, **kwargs):
+        self.output_dir = args.output_dir
+        self.host.saved_step(state.global_step)
+        self._keep_best(state)
+
+    def _keep_best(self, state) -> None:
+        """Protect the best saved checkpoint from rotation (HF never deletes
+        `state.best_model_checkpoint`); the next save's rotation sees it."""
+        if self.keep_best_checkpoint and self.best_checkpoint is not None:
+            state.best_model_checkpoint = self.best_checkpoint
+
+    def on_train_end(self, args, state, control, **kwargs):
+        monitor = self.host.monitor
+        if monitor.missing_metrics():
+            from phasewatch.run import unknown_metric_message
+
+            for name in monitor.missing_metrics():
+                logger.warning("phasewatch: %s", unknown_metric_message(
+                    name, monitor.metrics_seen).replace("in this run", "in the evaluations"))
+        if self.best_checkpoint is not None:
+            logger.warning("phasewatch: best saved checkpoint: %s (best evaluated step %s)",
+                           self.best_checkpoint, self.best_step)
+        self.host.close()
+
+    def _checkpoint_exists(self, step: int) -> bool:
+        if self.output_dir is None:
+            return True
+        return os.path.isdir(os.path.join(self.output_dir, f"{CHECKPOINT_PREFIX}-{step}"))
+
+    # ------------------------------------------------------------------ resume
+    def state(self) -> dict:
+        return {
+            "args": {"metric": self.metric, "direction": self.direction,
+                     "stop_on": list(self.stop_on), "webhook": self.webhook,
+                     "stop_file": self.stop_file,
+                     "keep_best_checkpoint": self.keep_best_checkpoint, "options": self.options},
+            "attributes": {"phasewatch_state": self.host.state()},
+        }
+
+    @property
+    def phasewatch_state(self) -> dict:
+        return self.host.state()
+
+    @phasewatch_state.setter
+    def phasewatch_state(self, value: dict) -> None:
+        """Trainer._load_callback_state sets the saved attributes with setattr."""
+        self.host.load(value)

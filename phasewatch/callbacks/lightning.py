@@ -1,0 +1,81 @@
+"""Lightning callback: phase alerts on validation metrics, `trainer.should_stop` on overfit.
+
+    from phasewatch.callbacks.lightning import PhasewatchLightningCallback
+    trainer = lightning.Trainer(callbacks=[PhasewatchLightningCallback(metric="val_acc")])
+
+At the end of each validation (sanity checks excluded) the monitor gets
+`trainer.callback_metrics` at `trainer.global_step`; when a `stop_on` phase is entered the
+callback sets `trainer.should_stop` (as Lightning's `EarlyStopping` does) and `stop_reason`
+says why. `best_step` is the best smoothed validation step; when checkpoints are saved at
+another cadence, `best_saved_step` is the best of the steps at which a checkpoint was saved
+(each `on_save_checkpoint`), scored by the smoothed level. The monitor's state goes into
+Lightning checkpoints, so `fit(ckpt_path=...)` resumes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from phasewatch.callbacks._common import MonitorHost
+from phasewatch.errors import require
+
+_pl = require("lightning.pytorch", "lightning", purpose="use the Lightning callback")
+
+
+class PhasewatchLightningCallback(_pl.Callback):
+    def __init__(self, metric: str | Sequence[str] = "val_acc", direction: str | None = None,
+                 stop_on: Sequence[str] = ("overfit",), webhook: str | None = None,
+                 stop_file: str | None = None, options: dict[str, Any] | None = None):
+        self.host = MonitorHost(metric, direction, tuple(stop_on), webhook, stop_file, options)
+
+    @property
+    def monitor(self):
+        return self.host.monitor
+
+    @property
+    def alerts(self):
+        return self.host.alerts
+
+    @property
+    def stop_reason(self):
+        return self.host.monitor.stop_reason_
+
+    @property
+    def best_step(self) -> int | None:
+        return self.host.monitor.best_step
+
+    @property
+    def best_saved_step(self) -> int | None:
+        return self.host.best_saved_step()
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = {k: _scalar(v) for k, v in trainer.callback_metrics.items()}
+        self.host.observe(trainer.global_step, metrics)
+        if self.host.monitor.should_stop:
+            trainer.should_stop = True
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        # Lightning stored our state_dict() before this hook: store it again so the checkpoint
+        # knows it is itself a saved step.
+        self.host.saved_step(trainer.global_step)
+        if self.state_key in checkpoint.get("callbacks", {}):
+            checkpoint["callbacks"][self.state_key] = self.state_dict()
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.host.close()
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.host.state()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.host.load(state_dict)
+
+
+def _scalar(value: Any) -> Any:
+    """Tensors to Python floats (only 0-d / 1-element ones are metrics)."""
+    if hasattr(value, "numel") and value.numel() == 1:
+        return float(value.detach().cpu().item())
+    return value

@@ -1,0 +1,117 @@
+"""PhasewatchCallback with the real Hugging Face Trainer on a tiny CPU model (no downloads).
+
+The model really trains and is really evaluated every step; `compute_metrics` reports a
+scripted held-out accuracy (rise, peak, decline, plus noise) so the test knows where the overfit
+is. What is under test is the plumbing: metric names, stop flag, saved-checkpoint choice under
+mismatched eval/save cadences, and resume through trainer_state.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from phasewatch.callbacks.hf import PhasewatchCallback
+
+N_EVALS = 200
+PEAK = 60
+
+
+def scripted_accuracy(seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(N_EVALS + 1)
+    curve = np.where(t < PEAK, 0.4 + 0.3 * t / PEAK, 0.7 - 0.3 * (t - PEAK) / (N_EVALS - PEAK))
+    return curve + rng.normal(0, 0.005, t.size)
+
+
+class Dataset(torch.utils.data.Dataset):
+    def __init__(self, n=16):
+        g = torch.Generator().manual_seed(0)
+        self.x = torch.randint(0, 20, (n, 6), generator=g)
+        self.y = (self.x.sum(1) % 2).long()
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return {"input_ids": self.x[i], "labels": self.y[i]}
+
+
+def make_trainer(tmp_path, callback, max_steps, save_steps=7):
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    config = transformers.BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
+                                     num_attention_heads=1, intermediate_size=8,
+                                     max_position_embeddings=8, num_labels=2)
+    model = transformers.BertForSequenceClassification(config)
+    accuracy = scripted_accuracy()
+    calls = {"n": 0}
+
+    def compute_metrics(_):
+        value = float(accuracy[min(calls["n"], N_EVALS)])
+        calls["n"] += 1
+        return {"accuracy": value}
+
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "out"), max_steps=max_steps, per_device_train_batch_size=4,
+        per_device_eval_batch_size=16, eval_strategy="steps", eval_steps=1,
+        save_strategy="steps", save_steps=save_steps, save_total_limit=3, logging_steps=1000,
+        report_to=[], use_cpu=True, disable_tqdm=True, learning_rate=1e-3, seed=0,
+        dataloader_num_workers=0, save_only_model=False,
+        restore_callback_states_from_checkpoint=True)
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=Dataset(),
+                                   eval_dataset=Dataset(), compute_metrics=compute_metrics,
+                                   callbacks=[callback])
+    return trainer, calls
+
+
+OPTIONS = {"warmup": 5, "window": 5, "confirm": 2}
+
+
+def test_trainer_stops_at_overfit_and_recommends_a_saved_checkpoint(tmp_path):
+    callback = PhasewatchCallback(metric="eval/accuracy", options=OPTIONS)
+    trainer, _ = make_trainer(tmp_path, callback, max_steps=N_EVALS)
+    trainer.train()
+    step = trainer.state.global_step
+    assert PEAK < step < N_EVALS  # stopped after the peak, well before max_steps
+    assert callback.monitor.should_stop
+    assert [a.event for a in callback.alerts][-1] == "overfit"
+    assert callback.alerts[0].metric == "eval/accuracy"  # found as HF's eval_accuracy
+    best_saved = callback.best_saved_step
+    assert best_saved % 7 == 0  # a step that was saved (save cadence 7, eval cadence 1)
+    assert os.path.isdir(callback.best_checkpoint)
+    assert abs(best_saved - PEAK) <= 7  # the saved step nearest the true peak (61): 63
+    # save_total_limit=3 rotated the others away but kept the best one (protected)
+    kept = sorted(int(p.split("-")[1]) for p in os.listdir(tmp_path / "out"))
+    assert best_saved in kept and len(kept) <= 4
+    assert trainer.state.best_model_checkpoint == callback.best_checkpoint
+
+
+def test_resumed_trainer_restores_the_monitor(tmp_path):
+    straight = PhasewatchCallback(metric="eval/accuracy", options=OPTIONS)
+    trainer, _ = make_trainer(tmp_path / "a", straight, max_steps=N_EVALS)
+    trainer.train()
+
+    first = PhasewatchCallback(metric="eval/accuracy", options=OPTIONS)
+    trainer, _ = make_trainer(tmp_path / "b", first, max_steps=35, save_steps=35)
+    trainer.train()
+    checkpoint = tmp_path / "b" / "out" / "checkpoint-35"
+    saved = json.loads((checkpoint / "trainer_state.json").read_text())
+    assert "PhasewatchCallback" in saved["stateful_callbacks"]
+
+    fresh = PhasewatchCallback(metric="eval/accuracy", options=OPTIONS)
+    trainer, calls = make_trainer(tmp_path / "b", fresh, max_steps=N_EVALS, save_steps=35)
+    calls["n"] = 35  # the scripted metric continues where it was
+    trainer.train(resume_from_checkpoint=str(checkpoint))
+    restored = next(c for c in trainer.callback_handler.callbacks
+                    if isinstance(c, PhasewatchCallback))
+    assert restored is not fresh  # the Trainer rebuilt it from trainer_state.json
+    assert restored.monitor.n_records_ == trainer.state.global_step  # 35 restored + the rest
+    assert [(a.event, a.step) for a in restored.alerts] == [
+        (a.event, a.step) for a in straight.alerts]
