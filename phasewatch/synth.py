@@ -42,6 +42,9 @@ KIND_PHASES: dict[str, tuple[str, ...]] = {
 KINDS: tuple[str, ...] = tuple(KIND_PHASES)
 CONTROL_KINDS: tuple[str, ...] = ("flat", "monotone")
 SHAPES: tuple[str, ...] = ("cosine", "linear", "exp")
+# Saturation rate of the "exp" shape: faster and the last ~40% of a rise is flatter than the
+# noise, i.e. a genuine plateau the truth would not list.
+EXP_RATE = 2.5
 
 
 @dataclass
@@ -62,17 +65,20 @@ def _ease(u: np.ndarray, shape: str) -> np.ndarray:
     if shape == "cosine":
         return 0.5 - 0.5 * np.cos(np.pi * u)
     if shape == "exp":  # fast start, saturating (learning-curve-like)
-        return (1.0 - np.exp(-4.0 * u)) / (1.0 - np.exp(-4.0))
+        return (1.0 - np.exp(-EXP_RATE * u)) / (1.0 - np.exp(-EXP_RATE))
     raise ValueError(f"unknown shape {shape!r}; expected one of {SHAPES}")
 
 
 def _curve(x: np.ndarray, knots: list[tuple[float, float]], shape: str) -> np.ndarray:
     """Piecewise curve through (fraction, level) knots, each piece eased by `shape`."""
     y = np.full(x.size, knots[0][1], dtype=np.float64)
-    for (x0, y0), (x1, y1) in itertools.pairwise(knots):
+    for k, ((x0, y0), (x1, y1)) in enumerate(itertools.pairwise(knots)):
         inside = (x >= x0) & (x <= x1)
         u = (x[inside] - x0) / max(x1 - x0, 1e-12)
-        y[inside] = y0 + (y1 - y0) * _ease(u, shape)
+        # An overfit is a *sustained* decline (DESIGN.md): a decline after a rise never
+        # saturates early, whatever the shape of the other pieces.
+        piece = "linear" if shape == "exp" and y1 < y0 and k > 0 and knots[k - 1][1] < y0 else shape
+        y[inside] = y0 + (y1 - y0) * _ease(u, piece)
     y[x > knots[-1][0]] = knots[-1][1]
     return y
 
@@ -111,6 +117,7 @@ def _knots(kind: str, rng: np.random.Generator, sd: float) -> tuple[list, dict[s
     elif kind == "flat":
         knots = [(0.0, base), (1.0, base)]
     elif kind == "monotone":
+        # a steady rise (a power curve, see `_curve`): eased ends would be genuine plateaus
         knots = [(0.0, base), (1.0, base + gain)]
     else:
         raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -164,7 +171,11 @@ def generate(
     eval_steps = np.arange(n_points, dtype=np.int64) * every
     last_step = int(eval_steps[-1])
     x_eval = np.linspace(0.0, 1.0, n_points)
-    curve = _curve(x_eval, knots, shape)
+    power = rng.uniform(0.8, 1.25)
+    curve_of = (lambda x: base_level + (x**power) * (knots[-1][1] - base_level)) if (
+        kind == "monotone") else (lambda x: _curve(x, knots, shape))
+    base_level = knots[0][1]
+    curve = curve_of(x_eval)
     observed = curve + _ar1_noise(rng, n_points, sd, phi)
     outliers = rng.random(n_points) < outlier_rate
     observed[outliers] -= rng.uniform(4, 8, outliers.sum()) * sd  # failed evals read low
@@ -191,8 +202,11 @@ def generate(
     nll_train = 1.5 * np.exp(-3.0 * x_eval) + 0.2
     nll_held = nll_train.copy() + 0.1
     if overfit_onset is not None:
-        onset_frac = bounds["peak"]
-        nll_held = nll_held + 0.6 * np.clip(x_eval - onset_frac, 0, None) ** 1.0
+        # held-out NLL follows train NLL down until the onset, then turns up (its minimum is
+        # the onset) while train NLL keeps falling
+        after = x_eval > bounds["peak"]
+        at_onset = np.interp(bounds["peak"], x_eval, nll_held)
+        nll_held[after] = at_onset + 0.6 * (x_eval[after] - bounds["peak"])
     nll_sd = 0.01
     nll_train = nll_train + rng.standard_normal(n_points) * nll_sd
     nll_held = nll_held + rng.standard_normal(n_points) * nll_sd
@@ -207,7 +221,7 @@ def generate(
     if train_metrics:
         steps = np.arange(last_step + 1, dtype=np.int64)
         x = steps / max(last_step, 1)
-        perf = _curve(x, knots, shape)
+        perf = curve_of(x)
         reward = perf + rng.standard_normal(steps.size) * 3 * sd
         loss = 1.2 * np.exp(-2.5 * x) + 0.3 + rng.standard_normal(steps.size) * 0.05
         trough_frac = bounds.get("trough", 0.0)

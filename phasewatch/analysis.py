@@ -1,0 +1,235 @@
+"""`analyze_run`: a Run in, its phases out (the library entry point behind `phasewatch analyze`).
+
+reader -> Run -> signals.prepare (metric, direction, NaN, outliers) -> changepoint.Segmenter
+(trend segmentation with intervals) -> phases.build_phases (names) -> effect sizes per phase,
+supporting signals per phase, the held-out-vs-train expert NLL check for overfit, and
+`recommended_stop_step` (the best point of the fitted curve: the checkpoint to keep).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from phasewatch.changepoint import Segmenter
+from phasewatch.noise import noise_scale
+from phasewatch.phases import PhaseConfig, build_phases, fit_segments
+from phasewatch.results import Analysis, ChangePoint, Phase
+from phasewatch.run import Run
+from phasewatch.signals import choose_direction, choose_metric, other_signals, prepare
+
+MIN_POINTS = 8
+
+
+@dataclass
+class AnalyzeConfig:
+    """Options of `analyze_run` (keyword arguments override these defaults)."""
+
+    min_size_fraction: float = 0.02   # shortest segment, as a fraction of the points
+    penalty_factor: float = 1.5       # BIC-style penalty multiplier (see changepoint.Segmenter)
+    max_points: int = 2000
+    use_events: bool = True           # known events (SFT->RL switch, epochs, resumes) as boundaries
+    use_tokens: bool = True
+    k_sd: float = PhaseConfig.k_sd
+    t_min: float = PhaseConfig.t_min
+    short_flat_fraction: float = PhaseConfig.short_flat_fraction
+    turn_flat_fraction: float = PhaseConfig.turn_flat_fraction
+    recover_sd: float = PhaseConfig.recover_sd
+    jump_k_sd: float = PhaseConfig.jump_k_sd
+    transient_fraction: float = PhaseConfig.transient_fraction
+
+
+def analyze_run(run: Run, metric: str | None = None, direction: str | None = None,
+                **opts: Any) -> Analysis:
+    """Phases of `run`'s performance metric (see `AnalyzeConfig` for the options)."""
+    unknown = set(opts) - set(AnalyzeConfig.__dataclass_fields__)
+    if unknown:
+        raise TypeError(f"unknown option(s) {sorted(unknown)}; "
+                        f"known: {sorted(AnalyzeConfig.__dataclass_fields__)}")
+    cfg = AnalyzeConfig(**opts)
+    metric = choose_metric(run, metric)
+    direction = choose_direction(run, metric, direction)
+    series = prepare(run, metric, direction)
+    warnings = list(series.warnings)
+    steps, y = series.steps, series.values
+    own_metric = run.resolve_metric(metric)
+
+    if y.size < MIN_POINTS or np.ptp(y) == 0:
+        reason = (f"only {y.size} finite points of {own_metric}" if y.size < MIN_POINTS
+                  else f"{own_metric} is constant")
+        warnings.append(f"{reason}: reported as a single plateau, no phases can be told apart")
+        phases = []
+        if y.size:
+            phases = [Phase("plateau", int(steps[0]), int(steps[-1]),
+                            {"start_value": float(series.own_units(y[0])),
+                             "end_value": float(series.own_units(y[-1])), "n_points": int(y.size)})]
+        return Analysis(run.source, own_metric, direction,
+                        float(series.own_units(np.median(y[:5]))) if y.size else None,
+                        [], phases, int(steps[np.argmax(y)]) if y.size else None, warnings)
+
+    events = [e.step for e in run.events if steps[0] < e.step <= steps[-1]] if cfg.use_events else []
+    segmenter = Segmenter(model="linear", penalty_factor=cfg.penalty_factor,
+                          min_size=max(5, int(cfg.min_size_fraction * y.size)),
+                          max_points=cfg.max_points)
+    seg = segmenter.fit(steps, y, forced=tuple(events))
+    warnings.extend(seg.warnings)
+    sd = noise_scale(y) * np.sqrt((1 + seg.ar) / (1 - seg.ar))
+    pcfg = PhaseConfig(**{name: getattr(cfg, name) for name in PhaseConfig.__dataclass_fields__})
+    phases, fitted, _ = build_phases(steps, y, seg.breaks, sd, pcfg)
+
+    signals = other_signals(run, metric)
+    if cfg.use_tokens and run.token_store is not None:
+        signals.update(_token_signals(run, warnings))
+    nll_onset = _nll_overfit_onset(signals)
+    if nll_onset is not None:
+        phases = _apply_nll_overfit(phases, nll_onset, steps, pcfg)
+
+    best = int(np.argmax(fitted))
+    baseline = series.own_units(fitted[0])
+    for phase in phases:
+        phase.stats.update(_phase_stats(phase, steps, y, fitted, series.sign, sd, baseline))
+        if signals:
+            phase.stats["signals"] = _signal_stats(signals, phase)
+    changepoints = _phase_changepoints(phases, seg.changepoints)
+    extra = {
+        "noise_sd": float(sd),
+        "segments": [cp.to_dict() for cp in seg.changepoints],
+        "penalty": float(seg.penalty),
+    }
+    if nll_onset is not None:
+        extra["nll_overfit_onset_step"] = int(nll_onset)
+    if events:
+        extra["events"] = [e.to_dict() for e in run.events if e.step in events]
+    return Analysis(run.source, own_metric, direction, float(baseline), changepoints, phases,
+                    int(steps[best]), warnings, extra)
+
+
+def _phase_changepoints(phases: list[Phase], segment_cps: list[ChangePoint]) -> list[ChangePoint]:
+    """One change point per phase boundary; its interval from the nearest segment boundary.
+
+    A boundary moved to the extreme of a rounded turn (see phases.absorb_short_flats) keeps the
+    interval of the segment boundaries around it, widened to contain it.
+    """
+    out = []
+    for phase in phases[1:]:
+        step = phase.start_step
+        near = [c for c in segment_cps if c.low <= step <= c.high]
+        if not near and segment_cps:
+            near = [min(segment_cps, key=lambda c: abs(c.step - step))]
+        low = min([step, *[c.low for c in near]])
+        high = max([step, *[c.high for c in near]])
+        out.append(ChangePoint(step, low, high))
+    return out
+
+
+def _phase_stats(phase: Phase, steps, y, fitted, sign, sd, baseline) -> dict[str, Any]:
+    """Effect sizes: levels, change, slope, and the phase-specific ones DESIGN.md asks for."""
+    i0 = int(np.searchsorted(steps, phase.start_step))
+    i1 = int(np.searchsorted(steps, phase.end_step, side="right")) - 1
+    start, end = fitted[i0], fitted[i1]
+    span = max(steps[i1] - steps[i0], 1)
+    stats: dict[str, Any] = {
+        "start_value": sign * float(start),
+        "end_value": sign * float(end),
+        "change": sign * float(end - start),
+        "change_sd": float((end - start) / sd) if sd > 0 else None,
+        "slope_per_1k_steps": sign * float((end - start) / span * 1000),
+        "n_points": int(i1 - i0 + 1),
+    }
+    base = sign * baseline  # higher-is-better units
+    if phase.name == "disruption":
+        trough = int(i0 + np.argmin(fitted[i0:i1 + 1]))
+        stats["trough_step"] = int(steps[trough])
+        stats["depth"] = float(base - fitted[trough])
+        stats["depth_sd"] = float((base - fitted[trough]) / sd) if sd > 0 else None
+        back = np.flatnonzero(fitted[trough:] >= base)
+        stats["time_to_recover"] = int(steps[trough + back[0]] - steps[trough]) if back.size else None
+    elif phase.name in ("readaptation", "improvement"):
+        stats["peak_step"] = int(steps[i0 + int(np.argmax(fitted[i0:i1 + 1]))])
+        stats["gain_over_baseline"] = float(fitted[i0:i1 + 1].max() - base)
+    elif phase.name == "overfit":
+        peak = float(fitted[: i0 + 1].max())
+        stats["peak_step"] = int(steps[int(np.argmax(fitted[: i0 + 1]))])
+        stats["decline_since_peak"] = float(peak - end)
+        stats["decline_sd"] = float((peak - end) / sd) if sd > 0 else None
+    return stats
+
+
+def _signal_stats(signals: dict[str, pd.Series], phase: Phase) -> dict[str, dict[str, float]]:
+    out = {}
+    for name, series in signals.items():
+        window = series[(series.index >= phase.start_step) & (series.index <= phase.end_step)]
+        window = window[np.isfinite(window.to_numpy())]
+        if len(window) == 0:
+            continue
+        head = window.iloc[: max(1, len(window) // 10)].median()
+        tail = window.iloc[-max(1, len(window) // 10):].median()
+        out[name] = {"mean": float(window.mean()), "start": float(head), "end": float(tail),
+                     "change": float(tail - head)}
+    return out
+
+
+def _token_signals(run: Run, warnings: list[str]) -> dict[str, pd.Series]:
+    """Per-step signals from the expert log-prob store, when the tokens module is present."""
+    try:
+        from phasewatch.tokens import signals_for_run
+    except (ImportError, AttributeError):
+        return {}
+    from phasewatch.errors import InputError
+
+    try:
+        return dict(signals_for_run(run, warnings))
+    except InputError as exc:
+        warnings.append(f"token store not used: {exc}")
+        return {}
+
+
+def _nll_overfit_onset(signals: dict[str, pd.Series]) -> int | None:
+    """Step where held-out expert NLL turns up while train expert NLL keeps falling, or None.
+
+    That is overfit by DESIGN.md's second criterion: the model memorises the expert set (train
+    NLL falls) and generalises worse to held-out expert data (held-out NLL rises).
+    """
+    held, train = signals.get("expert/nll_heldout"), signals.get("expert/nll_train")
+    if held is None or train is None or len(held) < 2 * MIN_POINTS:
+        return None
+    steps = held.index.to_numpy(dtype=np.int64)
+    h = -held.to_numpy(dtype=np.float64)  # higher is better
+    seg = Segmenter(model="linear", min_size=max(5, h.size // 50)).fit(steps, h)
+    sd = noise_scale(h) * np.sqrt((1 + seg.ar) / (1 - seg.ar))
+    fitted = fit_segments(steps.astype(float), h, list(seg.breaks))
+    best = int(np.argmax(fitted))
+    rise = fitted[best] - fitted[-1]  # held-out NLL rise after its minimum
+    if best >= h.size - 5 or rise <= PhaseConfig.k_sd * sd:
+        return None
+    t = train[train.index >= steps[best]].to_numpy(dtype=np.float64)
+    t = t[np.isfinite(t)]
+    if t.size < 5:
+        return None
+    half = t.size // 2
+    if np.median(t[half:]) >= np.median(t[:half]):  # train NLL is not falling: not overfit
+        return None
+    return int(steps[best])
+
+
+def _apply_nll_overfit(phases: list[Phase], onset: int, steps, cfg: PhaseConfig) -> list[Phase]:
+    """Turn the final plateau into overfit from the NLL onset (or the plateau's start, if near)."""
+    if not phases or phases[-1].name != "plateau" or any(p.name == "overfit" for p in phases):
+        return phases
+    last = phases[-1]
+    if onset >= last.end_step:
+        return phases
+    # performance stopped rising at the plateau's start: that is the peak the overfit starts at
+    near = cfg.turn_flat_fraction * (steps[-1] - steps[0])
+    if onset <= last.start_step + near or len(phases) == 1 and onset <= last.start_step:
+        start = last.start_step if len(phases) > 1 else max(onset, last.start_step)
+        return [*phases[:-1], Phase("overfit", start, last.end_step)]
+    return [*phases[:-1], Phase("plateau", last.start_step, onset),
+            Phase("overfit", onset, last.end_step)]
+
+
+def config_help() -> dict[str, Any]:
+    return asdict(AnalyzeConfig())

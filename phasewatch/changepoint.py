@@ -1,0 +1,307 @@
+"""Offline change-point detection: trend segmentation with an automatic penalty and intervals.
+
+Why not call ruptures directly: its fast path (`KernelCPD`) only knows piecewise-constant means,
+its piecewise-linear cost (`CostLinear`) runs through the Python `Pelt` (minutes on 10^4 points),
+the penalty is left to the user, `jump=5` silently coarsens the answer, and NaN crashes or shifts
+indices. Training curves change by *slope* as much as by level, so this module segments with a
+piecewise-linear least-squares cost evaluated in O(1) per segment from cumulative sums, solved
+exactly by PELT (Killick et al., 2012), with
+- the cost scaled by a robust noise variance (MAD of differences, `phasewatch.noise`) inflated for
+  autocorrelated noise, so the penalty is in units the data agree on;
+- a BIC-style penalty `factor * log(n)` per change point (no user tuning needed);
+- a minimum segment length;
+- long series first averaged in blocks (to <= `max_points`), segmented, then each change point
+  refined at full resolution;
+- an interval [low, high] per change point: all locations whose two-segment cost, with the
+  neighbouring change points held fixed, is within a chi-square(1) threshold of the best
+  (a likelihood-ratio profile, the data cannot tell those locations apart).
+
+Models: "linear" (default; mean shifts and slope changes), "mean" (piecewise constant, like
+ruptures "l2"), "normal" (linear trend with its own variance per segment: also variance shifts).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from phasewatch.noise import noise_scale
+from phasewatch.results import ChangePoint
+
+MODELS = ("linear", "mean", "normal")
+CHI2_1 = {0.9: 2.705543, 0.95: 3.841459, 0.99: 6.634897}
+
+
+@dataclass
+class Segmentation:
+    """What `Segmenter.fit` found, in positions of the finite rows and in steps."""
+
+    breaks: np.ndarray            # indices into the finite rows where a new segment starts
+    changepoints: list[ChangePoint]
+    penalty: float
+    scale: np.ndarray             # noise sd per column (original units)
+    ar: float                     # lag-1 autocorrelation of the residuals used in the penalty
+    method: str
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Cumsums:
+    """Prefix sums of x, x^2, y, xy, y^2 so any segment's least-squares fit costs O(1)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray):
+        z = np.zeros((1,))
+        self.c0 = np.arange(x.size + 1, dtype=np.float64)
+        self.cx = np.concatenate([z, np.cumsum(x)])
+        self.cxx = np.concatenate([z, np.cumsum(x * x)])
+        zd = np.zeros((1, y.shape[1]))
+        self.cy = np.concatenate([zd, np.cumsum(y, axis=0)])
+        self.cxy = np.concatenate([zd, np.cumsum(x[:, None] * y, axis=0)])
+        self.cyy = np.concatenate([z, np.cumsum((y * y).sum(axis=1))])
+
+    def rss(self, s, t, model: str) -> np.ndarray:
+        """Residual sum of squares of segments [s, t) (s, t int arrays or scalars)."""
+        n = self.c0[t] - self.c0[s]
+        sy = self.cy[t] - self.cy[s]
+        syy = self.cyy[t] - self.cyy[s]
+        inv_n = 1.0 / np.maximum(n, 1.0)
+        vy = syy - (sy * sy).sum(axis=-1) * inv_n
+        if model == "mean":
+            return np.maximum(vy, 0.0)
+        sx = self.cx[t] - self.cx[s]
+        vx = (self.cxx[t] - self.cxx[s]) - sx * sx * inv_n
+        cxy = (self.cxy[t] - self.cxy[s]) - sy * np.expand_dims(sx * inv_n, -1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            explained = np.where(vx > 1e-12, (cxy * cxy).sum(axis=-1) / vx, 0.0)
+        return np.maximum(vy - explained, 0.0)
+
+    def cost(self, s, t, model: str) -> np.ndarray:
+        rss = self.rss(s, t, model)
+        if model != "normal":
+            return rss
+        n = self.c0[t] - self.c0[s]
+        # -2 log-likelihood with the segment's own variance, floored so that a run of
+        # identical values cannot buy an infinitely good fit.
+        return n * np.log(np.maximum(rss / np.maximum(n, 1.0), 1e-4))
+
+
+def pelt(sums: _Cumsums, n: int, penalty: float, min_size: int, model: str) -> list[int]:
+    """Exact optimal partition under `penalty` per change point (PELT pruning).
+
+    Returns the segment starts (excluding 0), ascending.
+    """
+    if n < 2 * min_size:
+        return []
+    best = np.full(n + 1, np.inf)
+    best[0] = -penalty
+    last = np.zeros(n + 1, dtype=np.int64)
+    candidates = np.zeros(1, dtype=np.int64)
+    for t in range(min_size, n + 1):
+        eligible = candidates[candidates <= t - min_size]
+        if eligible.size:
+            totals = best[eligible] + sums.cost(eligible, t, model)
+            k = int(np.argmin(totals))
+            best[t] = totals[k] + penalty
+            last[t] = eligible[k]
+            keep = np.ones(candidates.size, dtype=bool)
+            keep[candidates <= t - min_size] = totals <= best[t]
+            candidates = candidates[keep]
+        if t <= n - min_size:
+            candidates = np.append(candidates, t)
+    breaks, t = [], n
+    while t > 0:
+        s = int(last[t])
+        if s > 0:
+            breaks.append(s)
+        t = s
+    return sorted(breaks)
+
+
+def _lag1(residuals: np.ndarray) -> float:
+    r = residuals - residuals.mean()
+    denom = float((r * r).sum())
+    if denom <= 0 or r.size < 10:
+        return 0.0
+    return float((r[1:] * r[:-1]).sum() / denom)
+
+
+def _block_means(a: np.ndarray, size: int) -> np.ndarray:
+    n = (a.shape[0] // size) * size
+    head = a[:n].reshape(n // size, size, *a.shape[1:]).mean(axis=1)
+    if n == a.shape[0]:
+        return head
+    tail = a[n:].mean(axis=0, keepdims=True)
+    return np.concatenate([head, tail])
+
+
+class Segmenter:
+    """Segment one or several aligned series; defaults need no tuning.
+
+    Parameters are stored as given (scikit-learn style) and validated in `fit`:
+    - model: "linear" | "mean" | "normal" (see the module docstring);
+    - penalty: per-change-point penalty in units of the scaled cost; None = automatic
+      `penalty_factor * log(n) * (params per segment + 1)`;
+    - min_size: fewest points in a segment; None = max(5, n // 100);
+    - max_points: longer series are block-averaged to this many points, then refined;
+    - level: confidence of the change-point intervals (0.9, 0.95 or 0.99).
+    """
+
+    def __init__(self, model: str = "linear", penalty: float | None = None,
+                 penalty_factor: float = 1.0, min_size: int | None = None,
+                 max_points: int = 2000, level: float = 0.95, ar_correction: bool = True):
+        self.model = model
+        self.penalty = penalty
+        self.penalty_factor = penalty_factor
+        self.min_size = min_size
+        self.max_points = max_points
+        self.level = level
+        self.ar_correction = ar_correction
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, steps: np.ndarray, values: np.ndarray, forced: tuple[int, ...] = ()) -> Segmentation:
+        """Segment `values` (n,) or (n, d) logged at `steps` (n,).
+
+        Rows with a non-finite value are left out and the answer is mapped back to the steps
+        of the rows that remain (never shifted). `forced` are steps of known boundaries
+        (events): the series is segmented separately on each side of them.
+        """
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; expected one of {MODELS}")
+        if self.level not in CHI2_1:
+            raise ValueError(f"level must be one of {sorted(CHI2_1)}")
+        steps = np.asarray(steps, dtype=np.int64)
+        y = np.asarray(values, dtype=np.float64)
+        if y.ndim == 1:
+            y = y[:, None]
+        warnings: list[str] = []
+        keep = np.isfinite(y).all(axis=1)
+        if not keep.all():
+            warnings.append(f"{int((~keep).sum())} rows with non-finite values left out")
+        steps, y = steps[keep], y[keep]
+        n = steps.size
+        scale = np.array([noise_scale(y[:, j]) for j in range(y.shape[1])])
+        params = 1 if self.model == "mean" else 2
+        params += 1 if self.model == "normal" else 0
+        method = f"pelt/{self.model}"
+        if n < 4:
+            return Segmentation(np.zeros(0, np.int64), [], 0.0, scale, 0.0, method,
+                                warnings + [f"only {n} finite points: too few to segment"])
+        # Standardise: x to [0, 1] (steps may be irregular), each column by its noise sd.
+        span = float(steps[-1] - steps[0]) or 1.0
+        x = (steps - steps[0]) / span
+        safe = np.where(scale > 0, scale, 1.0)
+        if not (scale > 0).any():
+            warnings.append("series is constant: no change points")
+            return Segmentation(np.zeros(0, np.int64), [], 0.0, scale, 0.0, method, warnings)
+        z = (y - y.mean(axis=0)) / safe
+        min_size = int(self.min_size) if self.min_size else max(5, n // 100)
+        min_size = max(2 if self.model == "mean" else 3, min_size)
+
+        cuts = sorted({int(i) for i in np.searchsorted(steps, list(forced)) if 0 < i < n})
+        pieces = list(zip([0, *cuts], [*cuts, n]))
+        penalty = self._penalty(n, params)
+        breaks, ar = self._segment_pieces(x, z, pieces, penalty, min_size)
+        if self.ar_correction and self.model != "normal" and self.penalty is None and ar > 0.05:
+            # Autocorrelated noise makes neighbouring points agree, so runs of them look like
+            # trends; the long-run variance is sd^2 (1 + phi) / (1 - phi). Redo with that.
+            inflation = (1 + ar) / (1 - ar)
+            breaks, _ = self._segment_pieces(x, z / math.sqrt(inflation), pieces, penalty, min_size)
+            z_cost = z / math.sqrt(inflation)
+        else:
+            inflation, z_cost = 1.0, z
+        all_breaks = sorted(set(breaks) | set(cuts))
+        changepoints = self._intervals(x, z_cost, steps, all_breaks, set(cuts), min_size)
+        return Segmentation(np.asarray(all_breaks, dtype=np.int64), changepoints,
+                            penalty * inflation, scale, ar, method, warnings)
+
+    def _penalty(self, n: int, params: int) -> float:
+        if self.penalty is not None:
+            return float(self.penalty)
+        return float(self.penalty_factor * (params + 1) * math.log(max(n, 3)))
+
+    def _segment_pieces(self, x, z, pieces, penalty, min_size) -> tuple[list[int], float]:
+        breaks: list[int] = []
+        residuals = []
+        for a, b in pieces:
+            found = self._segment(x[a:b], z[a:b], penalty, min_size)
+            breaks.extend(a + i for i in found)
+            residuals.append(self._residuals(x[a:b], z[a:b], found))
+        ar = max(0.0, min(0.9, _lag1(np.concatenate(residuals)))) if residuals else 0.0
+        return breaks, ar
+
+    def _segment(self, x: np.ndarray, z: np.ndarray, penalty: float, min_size: int) -> list[int]:
+        n = x.size
+        if n <= self.max_points:
+            return pelt(_Cumsums(x, z), n, penalty, min_size, self.model)
+        block = math.ceil(n / self.max_points)
+        xb, zb = _block_means(x, block), _block_means(z, block)
+        # Averaging `block` points divides the noise variance by `block`; rescale so the
+        # penalty keeps its meaning on the coarse series.
+        zb = zb * math.sqrt(block)
+        coarse = pelt(_Cumsums(xb, zb), xb.size, penalty, max(2, math.ceil(min_size / block)),
+                      self.model)
+        sums = _Cumsums(x, z)
+        bounds = [0, *[c * block for c in coarse], n]
+        refined = []
+        for k in range(1, len(bounds) - 1):
+            a, c = bounds[k - 1], bounds[k + 1]
+            lo, hi = max(a + min_size, bounds[k] - 2 * block), min(c - min_size, bounds[k] + 2 * block)
+            if lo > hi:
+                refined.append(bounds[k])
+                continue
+            s = np.arange(lo, hi + 1)
+            total = sums.cost(a, s, self.model) + sums.cost(s, c, self.model)
+            refined.append(int(s[np.argmin(total)]))
+            bounds[k] = refined[-1]
+        return refined
+
+    def _residuals(self, x, z, breaks) -> np.ndarray:
+        out = []
+        for a, b in zip([0, *breaks], [*breaks, x.size]):
+            xs, zs = x[a:b], z[a:b, 0]
+            if xs.size >= 3 and self.model != "mean" and np.ptp(xs) > 0:
+                coef = np.polyfit(xs, zs, 1)
+                out.append(zs - np.polyval(coef, xs))
+            else:
+                out.append(zs - zs.mean())
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def _intervals(self, x, z, steps, breaks, forced, min_size) -> list[ChangePoint]:
+        """Likelihood-ratio profile of each change point with its neighbours held fixed."""
+        sums = _Cumsums(x, z)
+        threshold = CHI2_1[self.level]
+        bounds = [0, *breaks, x.size]
+        out = []
+        for k in range(1, len(bounds) - 1):
+            a, tau, c = bounds[k - 1], bounds[k], bounds[k + 1]
+            if tau in forced:
+                out.append(ChangePoint(int(steps[tau]), int(steps[tau]), int(steps[tau])))
+                continue
+            lo_s, hi_s = a + min(min_size, (tau - a)), c - min(min_size, (c - tau))
+            s = np.arange(max(lo_s, a + 1), min(hi_s, c - 1) + 1)
+            if s.size == 0 or tau not in set(s.tolist()):
+                out.append(ChangePoint(int(steps[tau]), int(steps[tau]), int(steps[tau])))
+                continue
+            total = sums.cost(a, s, self.model) + sums.cost(s, c, self.model)
+            if self.model == "normal":
+                inside = total - total.min() <= threshold
+            else:
+                inside = total - total.min() <= threshold
+            i = int(np.searchsorted(s, tau))
+            # the contiguous run of acceptable locations around tau
+            left = i
+            while left > 0 and inside[left - 1]:
+                left -= 1
+            right = i
+            while right < s.size - 1 and inside[right + 1]:
+                right += 1
+            out.append(ChangePoint(int(steps[tau]), int(steps[s[left]]), int(steps[s[right]])))
+        return out
+
+
+def detect(steps, values, *, model: str = "linear", penalty: float | None = None,
+           min_size: int | None = None, forced: tuple[int, ...] = (), **kw) -> Segmentation:
+    """Change points of `values` at `steps` with the default (tuning-free) settings."""
+    return Segmenter(model=model, penalty=penalty, min_size=min_size, **kw).fit(
+        steps, values, forced=forced)

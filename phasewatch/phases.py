@@ -1,0 +1,235 @@
+"""Naming segments: disruption, readaptation, improvement, plateau, overfit (DESIGN.md).
+
+Input: a higher-is-better series, its segment boundaries (from `phasewatch.changepoint`) and its
+noise sd. Each segment's fitted line gives a *move* (its change from start to end) and the gap
+between neighbouring fitted lines a *jump*; a move or jump counts as up or down only when it is
+larger than `k` noise sds and its t-statistic passes too (significance against the noise, not
+against the raw variance). Consecutive moves of the same kind merge into runs; short flat runs
+between two trends are the rounded top or bottom of a smooth curve, not a plateau, and are split
+at their extreme. Runs are then named in order:
+- down before any rise, or a fall that is later recovered: disruption (ends at the trough);
+- up after a disruption: readaptation; up otherwise: improvement;
+- down after a rise that is never recovered: overfit (starts at the peak);
+- flat: plateau.
+Nothing forces three phases: a flat run is one plateau, a steady rise one improvement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from phasewatch.results import Phase
+
+UP, DOWN, FLAT = "up", "down", "flat"
+
+
+@dataclass
+class PhaseConfig:
+    """Thresholds of the naming rules (in noise sds and fractions of the analysed range)."""
+
+    k_sd: float = 3.0                # a move must exceed this many noise sds ...
+    t_min: float = 3.0               # ... and be this many standard errors from zero
+    short_flat_fraction: float = 0.15  # flats shorter than this at either end are not plateaus
+    turn_flat_fraction: float = 0.30   # ... nor, between a rise and a fall, shorter than this
+    recover_sd: float = 1.0          # "recovered" = back within this many sds of the level
+    jump_k_sd: float = 6.0           # a gap between fitted lines must exceed this to be a move
+    transient_fraction: float = 0.05  # a there-and-back shorter than this is an excursion
+
+
+@dataclass
+class Run_:
+    """A stretch of points [start, end] (indices) moving one way; levels from the fitted curve."""
+
+    kind: str
+    start: int
+    end: int
+    level_start: float = 0.0
+    level_end: float = 0.0
+
+
+def fit_segments(x: np.ndarray, y: np.ndarray, breaks) -> np.ndarray:
+    """The piecewise least-squares line through each segment, evaluated at every point."""
+    fitted = np.empty_like(y)
+    for a, b in zip([0, *breaks], [*breaks, y.size]):
+        xs, ys = x[a:b], y[a:b]
+        if xs.size >= 2 and np.ptp(xs) > 0:
+            coef = np.polyfit(xs - xs[0], ys, 1)
+            fitted[a:b] = np.polyval(coef, xs - xs[0])
+        else:
+            fitted[a:b] = ys.mean()
+    return fitted
+
+
+def _classify(change: float, se: float, sd: float, cfg: PhaseConfig) -> str:
+    if abs(change) > cfg.k_sd * sd and abs(change) > cfg.t_min * se:
+        return UP if change > 0 else DOWN
+    return FLAT
+
+
+def _trend_se(x: np.ndarray, start: int, end: int, sd: float) -> float:
+    """Standard error of the fitted change over x[start..end] (a line fitted to those points)."""
+    xs = x[start:end + 1]
+    sxx = float(((xs - xs.mean()) ** 2).sum())
+    return sd * (xs[-1] - xs[0]) / np.sqrt(sxx) if xs.size >= 3 and sxx > 0 else np.inf
+
+
+def trend_runs(x, y, fitted, breaks, sd: float, cfg: PhaseConfig) -> list[Run_]:
+    """Segments and the jumps between them as up / down / flat runs, merged by kind.
+
+    A small gap between two fitted lines is noise in where each line ends, so the level at that
+    boundary is their midpoint; a significant gap (a mean shift) is a move of its own.
+    """
+    bounds = list(zip([0, *breaks], [*breaks, y.size]))
+    starts = [float(fitted[0])]
+    ends: list[float] = []
+    jumps: list[Run_ | None] = [None]
+    for k, (a, _) in enumerate(bounds[1:]):
+        gap = float(fitted[a] - fitted[a - 1])
+        # The end of a line fitted to m points is uncertain by ~2 sd / sqrt(m); and a line
+        # fitted to a curved stretch overshoots its ends, so a gap must be clearly larger than
+        # a trend's to count as a jump (a mean shift) in its own right.
+        m_left, m_right = bounds[k][1] - bounds[k][0], bounds[k + 1][1] - bounds[k + 1][0]
+        se = 2 * sd * np.sqrt(1 / m_left + 1 / m_right)
+        kind = UP if gap > 0 else DOWN
+        if abs(gap) <= cfg.jump_k_sd * sd or abs(gap) <= cfg.t_min * se:
+            kind = FLAT
+        if kind == FLAT:
+            mid = float(fitted[a] + fitted[a - 1]) / 2
+            ends.append(mid)
+            starts.append(mid)
+            jumps.append(None)
+        else:
+            ends.append(float(fitted[a - 1]))
+            starts.append(float(fitted[a]))
+            jumps.append(Run_(kind, a - 1, a, float(fitted[a - 1]), float(fitted[a])))
+    ends.append(float(fitted[-1]))
+    moves: list[Run_] = []
+    for k, (a, b) in enumerate(bounds):
+        if jumps[k] is not None:
+            moves.append(jumps[k])
+        change = ends[k] - starts[k]
+        kind = _classify(change, _trend_se(x, a, b - 1, sd), sd, cfg)
+        moves.append(Run_(kind, a, b - 1, starts[k], ends[k]))
+    return _merge(moves, x, sd, cfg)
+
+
+def _merge(moves: list[Run_], x, sd: float, cfg: PhaseConfig) -> list[Run_]:
+    """Join neighbours of one kind; a flat run whose total change is significant is a trend."""
+    while True:
+        runs: list[Run_] = []
+        for mv in moves:
+            if runs and runs[-1].kind == mv.kind:
+                runs[-1].end, runs[-1].level_end = mv.end, mv.level_end
+            else:
+                runs.append(Run_(mv.kind, mv.start, mv.end, mv.level_start, mv.level_end))
+        changed = False
+        for r in runs:
+            if r.kind == FLAT:
+                kind = _classify(r.level_end - r.level_start, _trend_se(x, r.start, r.end, sd),
+                                 sd, cfg)
+                if kind != FLAT:
+                    r.kind, changed = kind, True
+        if not changed:
+            return runs
+        moves = runs
+
+
+def drop_excursions(runs: list[Run_], n: int, cfg: PhaseConfig) -> list[Run_]:
+    """A fall and a rise (or rise and fall) that together last less than `transient_fraction`
+    of the run are an excursion (a burst of bad evaluations), not two phases: flatten them."""
+    limit = cfg.transient_fraction * n
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(runs) - 1):
+            a, b = runs[i], runs[i + 1]
+            if FLAT not in (a.kind, b.kind) and a.kind != b.kind and b.end - a.start < limit:
+                a.kind = b.kind = FLAT
+                changed = True
+        if changed:
+            merged: list[Run_] = []
+            for r in runs:
+                if merged and merged[-1].kind == r.kind:
+                    merged[-1].end, merged[-1].level_end = r.end, r.level_end
+                else:
+                    merged.append(r)
+            runs = merged
+    return runs
+
+
+def absorb_short_flats(runs: list[Run_], fitted: np.ndarray, n: int,
+                       cfg: PhaseConfig) -> list[Run_]:
+    """Flats shorter than `short_flat_fraction` of the run are the turn of a trend, not a phase.
+
+    Between an up and a down (a hilltop) or a down and an up (a valley) the flat is split at its
+    extreme; next to a single trend (or between two of the same kind) it joins that trend.
+    """
+    changed = True
+    while changed and len(runs) > 1:
+        changed = False
+        for i, r in enumerate(runs):
+            prev = runs[i - 1] if i > 0 else None
+            nxt = runs[i + 1] if i + 1 < len(runs) else None
+            turn = prev is not None and nxt is not None and prev.kind != nxt.kind
+            limit = (cfg.turn_flat_fraction if turn else cfg.short_flat_fraction) * n
+            if r.kind != FLAT or (r.end - r.start + 1) >= limit:
+                continue
+            if prev and nxt and prev.kind != nxt.kind:
+                seg = fitted[r.start:r.end + 1]
+                cut = r.start + int(np.argmax(seg) if prev.kind == UP else np.argmin(seg))
+                prev.end, nxt.start = cut, cut
+                del runs[i]
+            elif prev and nxt:  # same kind on both sides: one trend
+                prev.end = nxt.end
+                del runs[i:i + 2]
+            elif prev:
+                prev.end = r.end
+                del runs[i]
+            elif nxt:
+                nxt.start = r.start
+                del runs[i]
+            changed = True
+            break
+    # Neighbouring runs share their boundary point.
+    for left, right in zip(runs[:-1], runs[1:]):
+        right.start = left.end
+    return runs
+
+
+def name_runs(runs: list[Run_], fitted: np.ndarray, sd: float, cfg: PhaseConfig) -> list[str]:
+    """DESIGN.md's phase names for a sequence of trend runs."""
+    names: list[str] = []
+    risen = False          # has a rise happened yet?
+    last_trend = None      # name of the most recent up/down phase
+    for i, r in enumerate(runs):
+        if r.kind == FLAT:
+            names.append("plateau")
+            continue
+        if r.kind == UP:
+            name = "readaptation" if last_trend == "disruption" else "improvement"
+            risen = True
+        else:
+            start_level = fitted[r.start]
+            later = fitted[r.end:]
+            recovered = later.size > 0 and later.max() >= start_level - cfg.recover_sd * sd and any(
+                q.kind == UP for q in runs[i + 1:])
+            name = "overfit" if risen and not recovered else "disruption"
+        names.append(name)
+        last_trend = name
+    return names
+
+
+def build_phases(steps: np.ndarray, y: np.ndarray, breaks, sd: float,
+                 cfg: PhaseConfig | None = None) -> tuple[list[Phase], np.ndarray, list[Run_]]:
+    """Phases covering steps[0]..steps[-1], the fitted curve, and the runs behind them."""
+    cfg = cfg or PhaseConfig()
+    x = steps.astype(np.float64)
+    fitted = fit_segments(x, y, list(breaks))
+    runs = trend_runs(x, y, fitted, list(breaks), sd, cfg)
+    runs = drop_excursions(runs, y.size, cfg)
+    runs = absorb_short_flats(runs, fitted, y.size, cfg)
+    names = name_runs(runs, fitted, sd, cfg)
+    phases = [Phase(name, int(steps[r.start]), int(steps[r.end])) for name, r in zip(names, runs)]
+    return phases, fitted, runs

@@ -1,0 +1,160 @@
+"""Preprocessing between a Run and the detector: metric choice, direction, NaNs, outliers.
+
+The detector wants one clean higher-is-better series with its steps. Getting there is where real
+logs bite: the metric may be spelled the framework's way, lower may be better, values may be NaN,
+an evaluation may fail and read absurdly low for one step. Each of these is handled here, once,
+and reported in `warnings` rather than silently "fixed". Indices are never shifted: points that
+are left out are left out together with their steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from phasewatch.errors import UsageError
+from phasewatch.noise import noise_scale
+from phasewatch.presets import PERFORMANCE_ROLES, default_direction
+from phasewatch.run import Run
+
+OUTLIER_SD = 6.0     # a point this many noise sds from its neighbours' median is an outlier
+OUTLIER_WINDOW = 7   # neighbours considered (centred)
+
+
+@dataclass
+class PreparedSeries:
+    """The performance series ready for segmentation.
+
+    `values` are turned so higher is better (`sign` * own units) with outliers left out;
+    `steps` are the steps they were logged at.
+    """
+
+    metric: str
+    direction: str
+    steps: np.ndarray
+    values: np.ndarray
+    sign: float
+    outlier_steps: list[int] = field(default_factory=list)
+    n_nonfinite: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def own_units(self, value: float) -> float:
+        return float(self.sign * value)
+
+
+def choose_metric(run: Run, metric: str | None = None) -> str:
+    """--metric, else the run's declared performance metric, else the first preset role present.
+
+    Returns the name to pass to `run.series` (canonical names are resolved via aliases).
+    """
+    if metric:
+        run.resolve_metric(metric)  # UsageError listing what exists, closest first
+        return metric
+    if run.performance_metric:
+        try:
+            run.resolve_metric(run.performance_metric)
+            return run.performance_metric
+        except UsageError:
+            pass
+    for role, _ in PERFORMANCE_ROLES:
+        try:
+            run.resolve_metric(role)
+            return role
+        except UsageError:
+            continue
+    available = ", ".join(run.metrics[:20]) or "none"
+    raise UsageError(
+        "no performance metric found (looked for the run's declared one and for "
+        f"{', '.join(r for r, _ in PERFORMANCE_ROLES)}); pick one with --metric. "
+        f"Metrics in this run: {available}"
+    )
+
+
+def choose_direction(run: Run, metric: str, direction: str | None = None) -> str:
+    """--direction, else the run's (if it declared it for this metric), else from the name."""
+    if direction:
+        if direction not in ("max", "min"):
+            raise UsageError(f"--direction must be 'max' or 'min', not {direction!r}")
+        return direction
+    if run.direction in ("max", "min") and run.performance_metric in (None, metric):
+        return run.direction
+    for role, role_direction in PERFORMANCE_ROLES:
+        if metric == role:
+            return role_direction
+    return default_direction(run.resolve_metric(metric))
+
+
+def outlier_mask(values: np.ndarray, scale: float) -> np.ndarray:
+    """Isolated points far from the median of their neighbours (Hampel filter).
+
+    A failed evaluation (a crashed eval job logging 0, a timeout) is one point, not a phase; a
+    real change moves the neighbours' median with it, so steps and trends are not touched.
+    """
+    if values.size < OUTLIER_WINDOW or scale <= 0:
+        return np.zeros(values.size, dtype=bool)
+    med = pd.Series(values).rolling(OUTLIER_WINDOW, center=True, min_periods=1).median()
+    return np.abs(values - med.to_numpy()) > OUTLIER_SD * scale
+
+
+def cadence_warning(steps: np.ndarray) -> str | None:
+    """Say so when the evaluation interval changes during the run (mixed cadences)."""
+    if steps.size < 4:
+        return None
+    gaps = np.diff(steps)
+    gaps = gaps[gaps > 0]
+    if gaps.size == 0:
+        return None
+    lo, hi = np.percentile(gaps, [5, 95])
+    if hi > 2 * max(lo, 1):
+        return (f"uneven logging interval ({int(lo)} to {int(hi)} steps between points); "
+                "trends are fitted against steps, not point counts")
+    return None
+
+
+def prepare(run: Run, metric: str, direction: str) -> PreparedSeries:
+    """The series of `metric` turned higher-is-better, non-finite values and outliers left out."""
+    raw = run.series(metric, finite=False)
+    values = raw.to_numpy(dtype=np.float64)
+    steps = raw.index.to_numpy(dtype=np.int64)
+    warnings: list[str] = []
+    finite = np.isfinite(values)
+    n_bad = int((~finite).sum())
+    if n_bad:
+        where = ", ".join(str(s) for s in steps[~finite][:5]) + (", ..." if n_bad > 5 else "")
+        warnings.append(f"{metric}: {n_bad} non-finite values left out (steps {where})")
+    steps, values = steps[finite], values[finite]
+    sign = 1.0 if direction == "max" else -1.0
+    turned = sign * values
+    outliers = outlier_mask(turned, noise_scale(turned))
+    outlier_steps = steps[outliers].tolist()
+    if outlier_steps:
+        shown = ", ".join(str(s) for s in outlier_steps[:5])
+        warnings.append(f"{metric}: {len(outlier_steps)} isolated outliers left out "
+                        f"(steps {shown}{', ...' if len(outlier_steps) > 5 else ''})")
+    cadence = cadence_warning(steps)
+    if cadence:
+        warnings.append(f"{metric}: {cadence}")
+    return PreparedSeries(metric=metric, direction=direction, steps=steps[~outliers],
+                          values=turned[~outliers], sign=sign, outlier_steps=outlier_steps,
+                          n_nonfinite=n_bad, warnings=warnings)
+
+
+def other_signals(run: Run, exclude: str) -> dict[str, pd.Series]:
+    """Supporting series present in the run (expert NLL, entropy, length, reward, loss)."""
+    names = ("expert/nll_train", "expert/nll_heldout", "train/entropy", "eval/response_length",
+             "train/reward", "train/loss")
+    out: dict[str, pd.Series] = {}
+    own_exclude = run.resolve_metric(exclude)
+    for name in names:
+        try:
+            own = run.resolve_metric(name)
+        except UsageError:
+            continue
+        if own == own_exclude:
+            continue
+        series = run.series(name)
+        if len(series):
+            out[name] = series
+    return out
