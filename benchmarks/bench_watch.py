@@ -1,0 +1,188 @@
+"""Cost and memory of the live monitor (`phasewatch watch`, `PhaseMonitor.update`).
+
+1. Update cost per record, amortised, for two record mixes:
+   - dense: the performance metric in every record (the worst case);
+   - typical: train metrics every record, eval metrics (accuracy + expert NLL) every 10th;
+   against a named baseline measured in the same run: the Hugging Face EarlyStoppingCallback
+   logic (patience counter on the metric, in Python), which does far less work.
+2. End to end: `phasewatch watch` replaying a 100,000-line native metrics.jsonl (parse + monitor),
+   records per second.
+3. Memory over a 10^6-record run: RSS, tracemalloc's traced memory of the process, and the size
+   of the monitor's state (number of stored values), at 10^4, 10^5 and 10^6 records.
+The machine is shared (2 cores, other jobs running): timings vary by ~10-30%; rerun for noise.
+Usage: python benchmarks/bench_watch.py [--records 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import io
+import json
+import math
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from phasewatch.online import PhaseMonitor
+
+TARGET_US = 50.0
+
+
+class PatienceBaseline:
+    """transformers.EarlyStoppingCallback.check_metric_value + on_evaluate, without the
+    Trainer around it: the cheapest early stopping there is."""
+
+    def __init__(self, metric="eval/accuracy", patience=10, threshold=0.0):
+        self.metric, self.patience, self.threshold = metric, patience, threshold
+        self.best = None
+        self.counter = 0
+        self.should_stop = False
+
+    def update(self, step, metrics):
+        value = metrics.get(self.metric)
+        if value is None:
+            return []
+        if self.best is None or (value > self.best and abs(value - self.best) > self.threshold):
+            self.best, self.counter = value, 0
+        else:
+            self.counter += 1
+        self.should_stop = self.counter >= self.patience
+        return []
+
+
+def records(n, mix, seed=0):
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 0.02, n)
+    t = np.arange(n) / n
+    acc = 0.5 + 0.2 * np.sin(np.pi * t) + noise
+    out = []
+    for i in range(n):
+        if mix == "dense":
+            out.append((i, {"eval/accuracy": float(acc[i])}))
+        else:
+            record = {"train/loss": 1.0 / (1 + i), "train/reward": float(acc[i])}
+            if i % 10 == 0:
+                record.update({"eval/accuracy": float(acc[i]),
+                               "expert/nll_train": 1.0 - 0.5 * t[i],
+                               "expert/nll_heldout": 1.2 - 0.3 * t[i]})
+            out.append((i, record))
+    return out
+
+
+def time_updates(make, recs, repeats=3):
+    best = math.inf
+    for _ in range(repeats):
+        monitor = make()
+        update = monitor.update
+        start = time.perf_counter()
+        for step, values in recs:
+            update(step, values)
+        best = min(best, time.perf_counter() - start)
+    return best / len(recs) * 1e6
+
+
+def cost_table(n):
+    print(f"\nUpdate cost per record (best of 3, {n:,} records)")
+    header = f"{'records':<10} {'phasewatch us':>14} {'patience us':>12} {'ratio':>6} {'target':>8}"
+    print(header)
+    print("-" * len(header))
+    for mix in ("dense", "typical"):
+        recs = records(n, mix)
+        ours = time_updates(PhaseMonitor, recs)
+        base = time_updates(PatienceBaseline, recs)
+        ok = "ok" if ours <= TARGET_US else "MISSED"
+        print(f"{mix:<10} {ours:>14.2f} {base:>12.2f} {ours / base:>6.1f} "
+              f"{'<= ' + str(int(TARGET_US)):>8} {ok}")
+
+
+def end_to_end(n_lines):
+    from phasewatch.cli import main
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp) / "run"
+        run.mkdir()
+        with open(run / "metrics.jsonl", "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps({"step": step, **values}) + "\n" for step, values in records(n_lines, "typical"))
+        (run / "run.json").write_text(json.dumps({"performance_metric": "eval/accuracy"}))
+        sink_out, sink_err = io.StringIO(), io.StringIO()
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(sink_out), contextlib.redirect_stderr(sink_err):
+            code = main(["watch", str(run), "--format", "jsonl"])
+        elapsed = time.perf_counter() - start
+    print(f"\n`phasewatch watch` replay of a {n_lines:,}-line metrics.jsonl (parse + monitor): "
+          f"{elapsed:.2f} s, {n_lines / elapsed:,.0f} records/s, "
+          f"{elapsed / n_lines * 1e6:.1f} us/record (exit {code})")
+
+
+def rss_mb():
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    import os
+
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def count_values(obj):
+    if isinstance(obj, dict):
+        return sum(count_values(v) for v in obj.values())
+    if isinstance(obj, list):
+        return sum(count_values(v) for v in obj)
+    return 1
+
+
+def memory_table(n_total):
+    print(f"\nMemory over a {n_total:,}-record run (typical mix, records generated on the fly)")
+    header = (f"{'records':>10} {'RSS MB':>8} {'traced MB':>10} {'state values':>13} "
+              f"{'state JSON KB':>14}")
+    print(header)
+    print("-" * len(header))
+    rng = np.random.default_rng(1)
+    monitor = PhaseMonitor()
+    checkpoints = [c for c in (10**4, 10**5, 10**6, 10**7) if c <= n_total]
+    gc.collect()
+    tracemalloc.start()
+    rows = []
+    for i in range(n_total):
+        record = {"train/loss": 1.0, "train/reward": 0.5}
+        if i % 10 == 0:
+            record["eval/accuracy"] = 0.5 + rng.normal(0, 0.02)
+            record["expert/nll_train"] = 1.0
+            record["expert/nll_heldout"] = 1.1 + rng.normal(0, 0.01)
+        monitor.update(i, record)
+        if i + 1 in checkpoints:
+            gc.collect()
+            traced = tracemalloc.get_traced_memory()[0] / 2**20
+            state = monitor.state_dict()
+            rows.append((i + 1, rss_mb(), traced, count_values(state),
+                         len(json.dumps(state)) / 1024))
+            print(f"{rows[-1][0]:>10,} {rows[-1][1]:>8.1f} {rows[-1][2]:>10.3f} "
+                  f"{rows[-1][3]:>13} {rows[-1][4]:>14.1f}", flush=True)
+    tracemalloc.stop()
+    flat = rows[-1][3] == rows[0][3]
+    print(f"state values constant from {rows[0][0]:,} to {rows[-1][0]:,} records: {flat}; "
+          f"traced memory change: {rows[-1][2] - rows[0][2]:+.3f} MB")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=10**6)
+    parser.add_argument("--cost-records", type=int, default=200_000)
+    parser.add_argument("--lines", type=int, default=100_000)
+    args = parser.parse_args(argv)
+    cost_table(args.cost_records)
+    end_to_end(args.lines)
+    memory_table(args.records)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
