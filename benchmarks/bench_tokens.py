@@ -30,15 +30,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def build_store(folder: Path, tokens_per_step: int, n_steps: int, seed: int = 0) -> None:
+def build_store(folder: Path, tokens_per_step: int, n_steps: int, seed: int = 0,
+                interleaved: bool = False) -> None:
+    """Sequences of 200-1800 tokens; train first, then held-out (or interleaved)."""
     from phasewatch.tokens import TokenStoreWriter
 
     rng = np.random.default_rng(seed)
     lengths = rng.integers(200, 1800, size=tokens_per_step // 1000 + 10)
     lengths = lengths[: np.searchsorted(np.cumsum(lengths), tokens_per_step)]
     lengths = np.append(lengths, tokens_per_step - lengths.sum())
-    seqs = [{"id": f"ex{i}", "split": "train" if i % 5 else "heldout", "length": int(n)}
-            for i, n in enumerate(lengths) if n > 0]
+    lengths = lengths[lengths > 0]
+    n_train = int(0.8 * lengths.size)
+    split = ["train" if i < n_train else "heldout" for i in range(lengths.size)]
+    if interleaved:  # every 5th sequence held out: many split pieces per window
+        split = ["heldout" if i % 5 == 0 else "train" for i in range(lengths.size)]
+    seqs = [{"id": f"ex{i}", "split": s, "length": int(n)} for i, (s, n) in enumerate(zip(split, lengths))]
     base = -rng.exponential(3.0, tokens_per_step).astype(np.float32)
     rate = rng.uniform(0.5, 2.0, tokens_per_step).astype(np.float32)
     with TokenStoreWriter(folder / "expert_logprobs", seqs, dtype="float16") as writer:
@@ -90,10 +96,30 @@ def child_naive(folder: str, max_steps: int) -> dict:
     return {"seconds": time.perf_counter() - t0, "bytes": n_bytes, "steps": len(files), "p50_first": p50}
 
 
+def peak_rss_mb() -> float:
+    """Peak RSS of this process image: VmHWM. (`getrusage().ru_maxrss` would include the parent's
+    RSS at fork time, which survives exec on Linux.)"""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run_child(*args: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", *args], check=True,
                          capture_output=True, text=True)
     return json.loads(out.stdout)
+
+
+def best_of(repeats: int, *args: str) -> dict:
+    """Fastest of `repeats` child runs (the machine is shared: the minimum is the least disturbed);
+    keeps the median time too and the largest peak RSS."""
+    runs = [run_child(*args) for _ in range(repeats)]
+    best = min(runs, key=lambda r: r["seconds"])
+    best["median_seconds"] = float(np.median([r["seconds"] for r in runs]))
+    best["max_rss_mb"] = max(r["max_rss_mb"] for r in runs)
+    return best
 
 
 def main() -> int:
@@ -101,49 +127,67 @@ def main() -> int:
     parser.add_argument("--gb", type=float, default=2.0, help="store size (float16 GB)")
     parser.add_argument("--tokens-per-step", type=int, default=8_000_000)
     parser.add_argument("--naive-steps", type=int, default=6)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--child", nargs="+")
     args = parser.parse_args()
     if args.child:
         kind, folder, extra = args.child[0], args.child[1], args.child[2]
-        result = child_phasewatch(folder, int(extra) or None) if kind == "phasewatch" else child_naive(folder, int(extra))
-        result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if kind == "phasewatch":
+            result = child_phasewatch(folder, int(extra) or None)
+        else:
+            result = child_naive(folder, int(extra))
+        result["max_rss_mb"] = peak_rss_mb()
         print(json.dumps(result))
         return 0
 
     n_steps = max(2, int(args.gb * 1e9 / (2 * args.tokens_per_step)))
     tmp_root = Path(tempfile.gettempdir())
     free = shutil.disk_usage(tmp_root).free
-    need = n_steps * args.tokens_per_step * 2
+    need = 1.25 * n_steps * args.tokens_per_step * 2
     if need > 0.5 * free:
-        n_steps = max(2, int(0.5 * free / (2 * args.tokens_per_step)))
+        n_steps = max(2, int(0.5 * free / (1.25 * 2 * args.tokens_per_step)))
         print(f"note: scaled down to {n_steps} steps: only {free / 1e9:.1f} GB free in {tmp_root}")
     folder = Path(tempfile.mkdtemp(prefix="phasewatch-bench-tokens-"))
+    mixed = Path(tempfile.mkdtemp(prefix="phasewatch-bench-tokens-mixed-"))
     try:
         t0 = time.perf_counter()
         build_store(folder, args.tokens_per_step, n_steps)
+        build_store(mixed, args.tokens_per_step, max(2, n_steps // 4), interleaved=True)
         size = store_bytes(folder)
-        print(f"store: {n_steps} steps x {args.tokens_per_step:,} float16 tokens = {size / 1e9:.2f} GB "
-              f"(built in {time.perf_counter() - t0:.0f} s) in {folder}")
-        for path in (folder / "expert_logprobs").glob("step_*.npy"):  # warm the page cache
-            with open(path, "rb") as fh:
-                while fh.read(1 << 24):
-                    pass
+        print(f"store: {n_steps} steps x {args.tokens_per_step:,} float16 tokens = {size / 1e9:.2f} GB, "
+              f"train sequences then held-out ones (+ a {store_bytes(mixed) / 1e9:.2f} GB store with "
+              f"splits interleaved); built in {time.perf_counter() - t0:.0f} s in {tmp_root}")
+        for store in (folder, mixed):  # warm the page cache
+            for path in (store / "expert_logprobs").glob("step_*.npy"):
+                with open(path, "rb") as fh:
+                    while fh.read(1 << 24):
+                        pass
         cpus = len(os.sched_getaffinity(0))
-        rows = [("naive (np.load + float64 + np.quantile)", run_child("naive", str(folder), str(args.naive_steps)))]
-        rows.append(("phasewatch, 1 thread", run_child("phasewatch", str(folder), "1")))
-        rows.append((f"phasewatch, {cpus} threads", run_child("phasewatch", str(folder), "0")))
+        load_before = os.getloadavg()[0]
+        rows = [
+            ("naive: np.load + float64 + np.quantile", run_child("naive", str(folder), str(args.naive_steps))),
+            ("phasewatch, 1 thread", best_of(args.repeats, "phasewatch", str(folder), "1")),
+            (f"phasewatch, {cpus} threads", best_of(args.repeats, "phasewatch", str(folder), "0")),
+            (f"phasewatch, {cpus} threads, splits interleaved",
+             best_of(args.repeats, "phasewatch", str(mixed), "0")),
+        ]
+        rows[0][1]["median_seconds"] = rows[0][1]["seconds"]
         baseline = rows[0][1]["bytes"] / rows[0][1]["seconds"]
-        print(f"\nload average {os.getloadavg()[0]:.2f} on {cpus} CPUs (shared machine: expect noise)")
-        print(f"{'method':<42} {'steps':>5} {'GB read':>8} {'seconds':>8} {'GB/s':>6} {'x naive':>8} {'peak RSS MB':>12}")
+        print(f"\nload average {load_before:.2f} -> {os.getloadavg()[0]:.2f} on {cpus} CPUs; the machine is "
+              f"shared, so phasewatch rows are the best of {args.repeats} runs (median in brackets)")
+        print(f"{'method':<46} {'steps':>5} {'GB read':>8} {'seconds':>8} {'GB/s (median)':>14} "
+              f"{'x naive':>8} {'peak RSS MB':>12}")
         for name, r in rows:
             rate = r["bytes"] / r["seconds"]
-            print(f"{name:<42} {r['steps']:>5} {r['bytes'] / 1e9:>8.2f} {r['seconds']:>8.2f} "
-                  f"{rate / 1e9:>6.2f} {rate / baseline:>8.1f} {r['max_rss_mb']:>12.0f}")
-        p50s = {name: r["p50_first"] for name, r in rows}
-        agree = max(p50s.values()) - min(p50s.values())
-        print(f"check: median p of train tokens at the first step agrees across methods to {agree:.2e}")
+            median_rate = r["bytes"] / r["median_seconds"]
+            print(f"{name:<46} {r['steps']:>5} {r['bytes'] / 1e9:>8.2f} {r['seconds']:>8.2f} "
+                  f"{rate / 1e9:>6.2f} ({median_rate / 1e9:>4.2f}) {rate / baseline:>8.1f} {r['max_rss_mb']:>12.0f}")
+        p50s = [rows[i][1]["p50_first"] for i in range(3)]
+        print(f"check: median p of the train tokens at the first step, naive vs phasewatch: "
+              f"{p50s[0]:.6f} vs {p50s[1]:.6f} (float16 stores are summarised exactly)")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(mixed, ignore_errors=True)
     return 0
 
 

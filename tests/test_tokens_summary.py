@@ -159,7 +159,7 @@ def fragmented_store(tmp_path, n_seqs=400, n_steps=6, seed=5):
     return folder, arrays, mask
 
 
-@pytest.mark.parametrize("chunk_tokens, workers", [(1 << 20, 1), (64, 1), (37, 2), (500, 3)])
+@pytest.mark.parametrize("chunk_tokens, workers", [(1 << 20, 1), (64, 1), (37, 2), (500, 3), (9, 4)])
 def test_windows_and_threads_do_not_change_the_result(tmp_path, chunk_tokens, workers):
     folder, arrays, mask = fragmented_store(tmp_path)
     summary = summarize_store(open_store(folder), SummaryConfig(chunk_tokens=chunk_tokens, workers=workers))
@@ -175,9 +175,28 @@ def test_windows_and_threads_do_not_change_the_result(tmp_path, chunk_tokens, wo
     first = np.full(mask.size, -1)
     for i, x in reversed(list(enumerate(arrays))):
         first[x > math.log(0.5)] = i
-    expected_never = np.mean(first[mask] == -1)
-    assert summary.learned_at["train"].never_learned_share == pytest.approx(expected_never)
-    assert summary.learned_at["train"].known_at_start_share == pytest.approx(np.mean(first[mask] == 0))
+    for split, m in (("train", mask), ("heldout", ~mask)):
+        learned = summary.learned_at[split]
+        assert learned.never_learned_share == pytest.approx(np.mean(first[m] == -1))
+        assert learned.known_at_start_share == pytest.approx(np.mean(first[m] == 0))
+        during = np.asarray(summary.steps)[first[m][first[m] > 0]]
+        expected = {f"p{round(q * 100):02d}": int(np.quantile(during, q, method="nearest"))
+                    for q in (0.05, 0.25, 0.5, 0.75, 0.95)}
+        assert learned.step_quantiles == expected
+        for i, row in enumerate(summary.rows[split]):
+            assert row.newly_learned_share == pytest.approx(np.mean(first[m] == i))
+            assert row.learned_share == pytest.approx(np.mean((first[m] >= 0) & (first[m] <= i)))
+
+
+def test_stopping_a_stream_early_does_not_hang(tmp_path):
+    folder, _, _ = fragmented_store(tmp_path, n_steps=20)
+    from phasewatch.tokens import LearnedAtTracker
+
+    store = open_store(folder)
+    stream = iter_step_summaries(store, SummaryConfig(chunk_tokens=50, workers=3),
+                                 LearnedAtTracker(store.n_tokens))
+    next(stream)
+    stream.close()  # the pool shuts down; waiting tasks are released
 
 
 def test_iter_step_summaries_streams_in_step_order(tmp_path):

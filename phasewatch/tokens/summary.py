@@ -77,6 +77,10 @@ class SplitStats:
     mean_phi: float
     mean_binary_entropy: float
     divergent_nll: float
+    newly_learned_share: float | None = None
+    """Share of this split's tokens first reaching p > learned_p at this step (None: not tracked)."""
+    learned_share: float | None = None
+    """Share that has reached p > learned_p at this step or before."""
 
     @property
     def nll(self) -> float:
@@ -252,61 +256,102 @@ def stats_from_histogram(
 
 # ------------------------------------------------------------------ learned at
 class LearnedAtTracker:
-    """The index of the first stored step at which each token had p > learned_p.
+    """Which tokens have reached p > learned_p so far, and how many did so first at each step.
 
-    2 bytes per token (4 past 65,534 steps): the only state that grows with the store, and it
-    grows with the tokens per step, not with the number of steps.
+    1 byte per token: the only state that grows with the store, and it grows with the tokens per
+    step, not with the number of steps. A token's "learned at" step is the first stored step where
+    its p > learned_p (a later fall below does not undo it); the first stored step counts as
+    "known at start". Updates of one token window must arrive in step order (the pass sees to it).
     """
 
-    def __init__(self, n_tokens: int, n_steps: int):
-        self.dtype = np.uint16 if n_steps < np.iinfo(np.uint16).max else np.uint32
-        self.never = np.iinfo(self.dtype).max
-        self.n_steps = n_steps
-        self.first = np.full(n_tokens, self.never, dtype=self.dtype)
+    def __init__(self, n_tokens: int):
+        self.seen = np.zeros(n_tokens, dtype=bool)
+        self.newly: dict[int, np.ndarray] = {}  # step position -> newly learned tokens per slot
+        self._lock = threading.Lock()
 
-    def update(self, start: int, learned: np.ndarray, step_index: int) -> None:
-        """Record `step_index` where `learned` and no earlier step was recorded.
+    def update(self, position: int, start: int, pieces, learned: np.ndarray) -> None:
+        seen = self.seen[start : start + learned.size]
+        newly = np.greater(learned, seen)  # learned now, not before
+        seen |= learned
+        if len(pieces) == 1:
+            counts = np.zeros(N_SLOTS, dtype=np.int64)
+            counts[pieces[0][2]] = np.count_nonzero(newly)
+        else:
+            sums = np.add.reduceat(newly, [a - start for a, _, _ in pieces], dtype=np.int64)
+            slots = np.asarray([slot for _, _, slot in pieces])
+            counts = np.bincount(slots, weights=sums, minlength=N_SLOTS).astype(np.int64)
+        with self._lock:
+            if position in self.newly:
+                self.newly[position] += counts
+            else:
+                self.newly[position] = counts
 
-        A minimum, so updates of one window from different steps may arrive in any order
-        (the caller serialises updates of the same window).
-        """
-        window = self.first[start : start + learned.size]
-        learned &= window > step_index
-        np.copyto(window, step_index, where=learned)
+    def newly_learned(self, position: int) -> np.ndarray:
+        """Tokens first learned at this step position, per slot."""
+        return self.newly.get(position, np.zeros(N_SLOTS, dtype=np.int64))
 
     def distribution(
-        self, store: TokenStore, steps: Sequence[int], config: SummaryConfig
+        self, split_tokens: dict[str, int], steps: Sequence[int], config: SummaryConfig
     ) -> dict[str, LearnedAt]:
         steps = np.asarray(steps, dtype=np.int64)
+        per_step = np.asarray([self.newly_learned(k) for k in range(steps.size)]).reshape(-1, N_SLOTS)
         out = {}
-        for split in store.splits:
-            counts = np.zeros(self.n_steps + 1, dtype=np.int64)  # last slot: never learned
-            for start, stop, seg_split in store.segments:
-                if seg_split != split:
-                    continue
-                for a in range(start, stop, config.chunk_tokens):
-                    window = self.first[a : min(stop, a + config.chunk_tokens)]
-                    counts += np.bincount(np.minimum(window, self.n_steps), minlength=self.n_steps + 1)
-            n = int(counts.sum())
-            during = counts[1 : self.n_steps]
+        for slot, split in enumerate(SPLITS):
+            if split not in split_tokens:
+                continue
+            n = split_tokens[split]
+            counts = per_step[:, slot]
+            during = counts[1:]
             n_during = int(during.sum())
-            quantiles: dict[str, int | None] = {}
             cumulative = np.cumsum(during)
+            quantiles: dict[str, int | None] = {}
             for q in config.quantiles:
                 if n_during == 0:
                     quantiles[quantile_label(q)] = None
                     continue
                 rank = int(np.rint((n_during - 1) * q))  # np.quantile(method="nearest")
                 quantiles[quantile_label(q)] = int(steps[1 + np.searchsorted(cumulative, rank, side="right")])
+            known = int(counts[0]) if counts.size else 0
+            nan = float("nan")
             out[split] = LearnedAt(
                 split=split,
                 n_tokens=n,
-                known_at_start_share=float(counts[0]) / n if n else float("nan"),
-                learned_during_share=n_during / n if n else float("nan"),
-                never_learned_share=float(counts[self.n_steps]) / n if n else float("nan"),
+                known_at_start_share=known / n if n else nan,
+                learned_during_share=n_during / n if n else nan,
+                never_learned_share=(n - known - n_during) / n if n else nan,
                 step_quantiles=quantiles,
             )
         return out
+
+
+class _WindowOrder:
+    """Lets the tasks of one token window update the tracker in step order, across threads.
+
+    Tasks are queued in (step, window) order, so the one a task waits for has already been
+    picked up by another thread; `abort` releases every waiter when the pass stops early.
+    """
+
+    def __init__(self, n_windows: int):
+        self.next = [0] * n_windows
+        self.aborted = False
+        self.cond = threading.Condition()
+
+    def wait(self, window: int, position: int) -> None:
+        with self.cond:
+            self.cond.wait_for(lambda: self.aborted or self.next[window] == position)
+
+    def advance(self, window: int, position: int) -> None:
+        """The task at `position` is done with `window` (waits for its turn: even a task that had
+        nothing to update must not pass the one before it)."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.aborted or self.next[window] == position)
+            self.next[window] = position + 1
+            self.cond.notify_all()
+
+    def abort(self) -> None:
+        with self.cond:
+            self.aborted = True
+            self.cond.notify_all()
 
 
 # ------------------------------------------------------------------ the pass
@@ -339,9 +384,12 @@ def _chunk_plan(store: TokenStore, chunk_tokens: int) -> list[tuple[int, int, li
 class _Pass:
     """One streaming pass over the steps of a store (see the module docstring)."""
 
-    def __init__(self, store: TokenStore, config: SummaryConfig, tracker: LearnedAtTracker | None):
+    def __init__(self, store: TokenStore, config: SummaryConfig, tracker: LearnedAtTracker | None,
+                 files: Sequence[StepFile] | None = None):
         self.store = store
         self.config = config
+        self.files = list(store.files if files is None else files)
+        self.learned_so_far = np.zeros(N_SLOTS, dtype=np.int64)
         self.codec = codec_for(store.dtype.name)
         self.tables = _tables(self.codec, config)
         self.plan = _chunk_plan(store, config.chunk_tokens)
@@ -353,21 +401,27 @@ class _Pass:
         below = negative[self.codec.values[negative] <= self.learned_threshold]
         self.learned_key_limit = int(below[0]) if below.size else N_KEYS
 
-    def count_window(self, file: StepFile, step_index: int, window, lock) -> list[tuple[int, np.ndarray]]:
-        """Key histograms `(slot, counts)` of one token window of one step file."""
-        start, stop, pieces = window
-        raw = np.asarray(map_window(file, self.store.n_tokens, start, stop))
-        keys = self.codec.keys(raw)
-        total = np.bincount(keys, minlength=N_KEYS)
-        if self.codec.has_invalid(total):
-            self._raise_invalid(file, raw, start)
-        if self.tracker is not None and self._any_learned(total):
-            if raw.dtype == np.float16:
-                learned = keys < self.learned_key_limit
-            else:
-                learned = raw > raw.dtype.type(self.learned_threshold)
-            with lock:
-                self.tracker.update(start, learned, step_index)
+    def count_window(self, position: int, w: int, order: _WindowOrder | None) -> list[tuple[int, np.ndarray]]:
+        """Key histograms `(slot, counts)` of window `w` of the step at `position`."""
+        file = self.files[position]
+        start, stop, pieces = self.plan[w]
+        try:
+            raw = np.asarray(map_window(file, self.store.n_tokens, start, stop))
+            keys = self.codec.keys(raw)
+            total = np.bincount(keys, minlength=N_KEYS)
+            if self.codec.has_invalid(total):
+                self._raise_invalid(file, raw, start)
+            if self.tracker is not None and self._any_learned(total):
+                if raw.dtype == np.float16:
+                    learned = keys < self.learned_key_limit
+                else:
+                    learned = raw > raw.dtype.type(self.learned_threshold)
+                if order is not None:
+                    order.wait(w, position)
+                self.tracker.update(position, start, pieces, learned)
+        finally:
+            if order is not None:
+                order.advance(w, position)
         if len(pieces) == 1:
             return [(pieces[0][2], total)]
         # Several splits in this window: count all but the largest split apart (gathering their
@@ -412,47 +466,52 @@ class _Pass:
             file.path,
         )
 
-    def run(self, step_indices: Sequence[int] | None = None) -> Iterator[tuple[int, dict[str, SplitStats]]]:
+    def run(self) -> Iterator[tuple[int, dict[str, SplitStats]]]:
         """Yield each step's summaries in step order.
 
         All (step, window) tasks go through one thread pool with a bounded number in flight, so
         the cores stay busy across step boundaries too (a store of many small steps parallelises
         as well as one of few large steps), while results are consumed, and steps yielded, in order.
         """
-        files = self.store.files
-        indices = list(range(len(files)) if step_indices is None else step_indices)
-        tasks = [(i, w) for i in indices for w in range(len(self.plan))]
+        tasks = [(k, w) for k in range(len(self.files)) for w in range(len(self.plan))]
         workers = self.config.workers or min(len(os.sched_getaffinity(0)), 8)
-        window_locks = [threading.Lock() for _ in self.plan]
-
-        def count(task):
-            i, w = task
-            return self.count_window(files[i], i, self.plan[w], window_locks[w])
-
         pool = ThreadPoolExecutor(workers) if workers > 1 and len(tasks) > 1 else None
+        order = _WindowOrder(len(self.plan)) if pool is not None else None
         in_flight: deque = deque()
         counts = np.zeros((N_SLOTS, N_KEYS), dtype=np.int64)
         done_windows = 0
         try:
-            for position in range(len(tasks)):
-                while len(in_flight) < 4 * workers and position + len(in_flight) < len(tasks):
-                    task = tasks[position + len(in_flight)]
-                    in_flight.append(pool.submit(count, task) if pool else task)
+            for index in range(len(tasks)):
+                while len(in_flight) < 4 * workers and index + len(in_flight) < len(tasks):
+                    task = tasks[index + len(in_flight)]
+                    in_flight.append(pool.submit(self.count_window, *task, order) if pool else task)
                 head = in_flight.popleft()
-                for slot, hist in head.result() if pool else count(head):
+                for slot, hist in head.result() if pool else self.count_window(*head, None):
                     counts[slot] += hist
                 done_windows += 1
                 if done_windows == len(self.plan):
-                    file = files[tasks[position][0]]
-                    yield file.step, {
-                        split: stats_from_histogram(counts[s], file.step, split, self.tables, self.config)
-                        for s, split in enumerate(SPLITS) if split in self.store.splits
-                    }
+                    yield self._step_result(tasks[index][0], counts)
                     counts[:] = 0
                     done_windows = 0
         finally:
             if pool is not None:
+                order.abort()
                 pool.shutdown(wait=True, cancel_futures=True)
+
+    def _step_result(self, position: int, counts: np.ndarray) -> tuple[int, dict[str, SplitStats]]:
+        step = self.files[position].step
+        newly = self.tracker.newly_learned(position) if self.tracker is not None else None
+        out = {}
+        for slot, split in enumerate(SPLITS):
+            if split not in self.store.splits:
+                continue
+            stats = stats_from_histogram(counts[slot], step, split, self.tables, self.config)
+            if newly is not None and stats.n_tokens:
+                self.learned_so_far[slot] += newly[slot]
+                stats.newly_learned_share = float(newly[slot]) / stats.n_tokens
+                stats.learned_share = float(self.learned_so_far[slot]) / stats.n_tokens
+            out[split] = stats
+        return step, out
 
 
 def iter_step_summaries(
@@ -460,8 +519,9 @@ def iter_step_summaries(
 ) -> Iterator[tuple[int, dict[str, SplitStats]]]:
     """Yield `(step, {split: SplitStats})` step by step, reading each step file once.
 
-    Pass a `LearnedAtTracker(store.n_tokens, store.n_steps)` to also follow when tokens are
-    learned. Raises `InputError` naming the file, step and token at the first invalid value.
+    Pass a `LearnedAtTracker(store.n_tokens)` to also follow when tokens are learned (the rows
+    then carry `newly_learned_share` and `learned_share`). Raises `InputError` naming the file,
+    step and token at the first invalid value.
     """
     return _Pass(store, config or SummaryConfig(), tracker).run()
 
@@ -470,23 +530,25 @@ def summarize_store(store: TokenStore, config: SummaryConfig | None = None,
                     first_step_only: bool = False) -> TokenSummary:
     """Every step's summaries plus the learned-at distribution (or only the first stored step)."""
     config = config or SummaryConfig()
-    tracker = None if first_step_only else LearnedAtTracker(store.n_tokens, store.n_steps)
+    tracker = None if first_step_only else LearnedAtTracker(store.n_tokens)
+    files = store.files[:1] if first_step_only else store.files
     rows: dict[str, list[SplitStats]] = {split: [] for split in store.splits}
     steps = []
-    for step, per_split in _Pass(store, config, tracker).run([0] if first_step_only else None):
+    for step, per_split in _Pass(store, config, tracker, files).run():
         steps.append(step)
         for split, stats in per_split.items():
             rows[split].append(stats)
+    split_tokens = {split: store.split_tokens(split) for split in store.splits}
     return TokenSummary(
         source=str(store.folder),
         dtype=store.dtype.name,
         precision=codec_for(store.dtype.name).precision,
         n_tokens=store.n_tokens,
-        splits={s: {"n_tokens": store.split_tokens(s), "n_sequences": store.split_sequences(s)}
+        splits={s: {"n_tokens": split_tokens[s], "n_sequences": store.split_sequences(s)}
                 for s in store.splits},
         steps=steps,
         rows=rows,
-        learned_at={} if tracker is None else tracker.distribution(store, steps, config),
+        learned_at={} if tracker is None else tracker.distribution(split_tokens, steps, config),
         config=config,
         warnings=list(store.warnings),
     )
