@@ -1,17 +1,65 @@
-"""`phasewatch train`: not built yet (see the open issues)."""
+"""`phasewatch train --preset NAME --out RUN_DIR`: run the reference trainer (needs torch).
+
+Every field of `TrainConfig` is also an option (`--lr 3e-4`, `--expert-size 256`, ...), with the
+field's help string; `--preset` supplies the defaults. Importing this module does not import torch.
+"""
 
 from __future__ import annotations
 
 import argparse
+import shutil
+from dataclasses import fields
+from pathlib import Path
 
-from phasewatch.errors import UsageError
+from phasewatch.errors import UsageError, require
+from phasewatch.trainer.config import PRESETS, TrainConfig, preset
 
-HELP = "train (not available yet)"
+HELP = "train the reference model (SFT / RL / SFT-then-RL / CHORD) into a native run folder"
+PHASES = ("disruption", "readaptation", "improvement", "plateau", "overfit")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.add_argument("--preset", default="demo", help=f"starting config: {', '.join(PRESETS)} (default demo)")
+    parser.add_argument("--out", required=True, metavar="RUN_DIR", help="output run folder")
+    parser.add_argument("--overwrite", action="store_true", help="replace RUN_DIR if it exists")
+    parser.add_argument("--stop-on", choices=PHASES, default=None, metavar="PHASE",
+                        help=f"stop when the online monitor enters PHASE ({', '.join(PHASES)}); exit 1")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="where the pre-trained policy A is cached (default ~/.cache/phasewatch/pretrained)")
+    parser.add_argument("--no-cache", action="store_true", help="pre-train policy A afresh, do not cache it")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    group = parser.add_argument_group("config overrides (default: the preset's value)")
+    for f in fields(TrainConfig):
+        kind = f.type if callable(f.type) else {"int": int, "float": float, "str": str}[f.type]
+        group.add_argument(
+            f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", type=kind, default=None,
+            metavar=None if f.metadata.get("choices") else f.name.upper(),
+            choices=f.metadata.get("choices"), help=f"{f.metadata['help']} (default {f.default})",
+        )
+
+
+def build_config(args: argparse.Namespace) -> TrainConfig:
+    overrides = {f.name: getattr(args, f"cfg_{f.name}") for f in fields(TrainConfig)
+                 if getattr(args, f"cfg_{f.name}", None) is not None}
+    return preset(args.preset, **overrides)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'phasewatch train' is not available in this version yet")
+    cfg = build_config(args)
+    out = Path(args.out)
+    if out.exists():
+        if not args.overwrite:
+            raise UsageError(f"{out} exists; pass --overwrite to replace it, or choose another --out")
+        if out.is_dir():
+            shutil.rmtree(out)
+        else:
+            out.unlink()
+    require("torch", "trainer", purpose="run the reference trainer")
+    from phasewatch.trainer.loop import train
+
+    result = train(cfg, out, name=out.name, cache_dir=args.cache_dir, use_cache=not args.no_cache,
+                   progress=not args.quiet, stop_on=args.stop_on)
+    acc = result.last_eval.get("eval/accuracy")
+    print(f"wrote {out} ({result.final_step} steps, final eval/accuracy {acc:.3f})"
+          + (f"; stopped on {args.stop_on}" if result.stopped else ""), flush=True)
+    return 1 if result.stopped else 0
