@@ -51,11 +51,13 @@ class Case:
     curve_steps: np.ndarray  # the noiseless performance curve (for regret)
     curve: np.ndarray
     onset: int | None  # true overfit onset step (None: no overfit)
+    noise_sd: float | None = None
+    run: object = None  # the resolved Run (for the offline detector)
 
     def performance_only(self) -> Case:
         records = [(s, {self.metric: r[self.metric]}) for s, r in self.records if self.metric in r]
         return Case(self.name, self.kind, records, self.metric, self.direction,
-                    self.curve_steps, self.curve, self.onset)
+                    self.curve_steps, self.curve, self.onset, self.noise_sd, self.run)
 
 
 def _ar1(rng, n, phi, sd):
@@ -132,7 +134,7 @@ def synth_cases(n_runs: int) -> list[Case] | None:
             t = s.truth
             cases.append(Case(f"synth:{kind}/{seed}", kind, records, s.metric, s.direction,
                               np.asarray(t["curve_steps"]), np.asarray(t["curve"]),
-                              t["overfit_onset_step"]))
+                              t["overfit_onset_step"], t["noise_sd"], s.run))
     return cases
 
 
@@ -184,6 +186,26 @@ class Phasewatch:
         return self.monitor.best_step
 
 
+class Oracle:
+    """Not a method: knows the noiseless curve and the true onset, and stops at the first step
+    after it where the curve is `k` noise sd below its peak (never on runs without overfit).
+    It shows how early the information allows: an estimator cannot do much better."""
+
+    def __init__(self, case: Case, k: float = 2.0):
+        sign = 1.0 if case.direction == "max" else -1.0
+        self.curve = dict(zip(case.curve_steps.tolist(), (sign * case.curve).tolist()))
+        self.onset = case.onset
+        self.limit = None if case.onset is None else (
+            self.curve[case.onset] - k * (case.noise_sd or 0.0))
+        self.best_step = case.onset
+        self.should_stop = False
+
+    def update(self, step: int, metrics: dict) -> None:
+        value = self.curve.get(step)
+        if self.limit is not None and value is not None and step > self.onset:
+            self.should_stop = value < self.limit
+
+
 METHODS = {
     "phasewatch": lambda m, d: Phasewatch(m, d),
     "patience 3": lambda m, d: Patience(m, d, 3),
@@ -193,7 +215,7 @@ METHODS = {
 
 
 def evaluate(make, case: Case) -> dict:
-    method = make(case.metric, case.direction)
+    method = make(case) if make is Oracle else make(case.metric, case.direction)
     stop = None
     for step, metrics in case.records:
         method.update(step, metrics)
@@ -242,6 +264,33 @@ def table(title: str, cases: list[Case], methods=METHODS) -> None:
           f"{TARGETS['false']:>6} {TARGETS['delay']:>6}")
 
 
+def offline_agreement(cases: list[Case]) -> None:
+    """Do the live alerts agree with `analyze_run` on the same (finished) runs?"""
+    try:
+        from phasewatch.analysis import analyze_run
+    except ImportError:
+        return
+    same_verdict = same_order = 0
+    gaps = []
+    for case in cases:
+        offline = analyze_run(case.run, case.metric, case.direction)
+        off = [p.name for p in offline.phases if p.name != "plateau"]
+        monitor = PhaseMonitor(metric=case.metric, direction=case.direction, stop_on=())
+        alerts = [a for step, m in case.records for a in monitor.update(step, m)]
+        on = [a.event for a in alerts if a.event != "plateau"]
+        same_verdict += ("overfit" in on) == ("overfit" in off)
+        same_order += on == [p for p in off if p in on]
+        if "overfit" in on and "overfit" in off:
+            online_onset = next(a.onset_step for a in alerts if a.event == "overfit")
+            offline_onset = next(p.start_step for p in offline.phases if p.name == "overfit")
+            gaps.append(abs(online_onset - offline_onset) / case.curve_steps[-1])
+    n = len(cases)
+    print(f"\nAgreement with the offline detector (analyze_run) on {n} synth runs: same overfit "
+          f"verdict {same_verdict / n:.2f}, online phases in the offline order {same_order / n:.2f}, "
+          f"median |online - offline overfit onset| {np.median(gaps) if gaps else float('nan'):.3f} "
+          "of the run")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40, help="seeds per kind")
@@ -250,9 +299,10 @@ def main(argv=None) -> int:
     cases = synth_cases(args.runs)
     if cases is not None:
         table("phasewatch.synth runs, all logged metrics (phasewatch also reads expert NLL)",
-              cases)
+              cases, {**METHODS, "oracle: 2 sd below peak": Oracle})
         table("phasewatch.synth runs, the performance metric only",
               [c.performance_only() for c in cases])
+        offline_agreement(cases[:: max(1, len(cases) // 90)])
     table("benchmark's own generator (accuracy only, decline starts smoothly)",
           own_cases(args.runs))
     print(f"\n({time.perf_counter() - t0:.1f} s)")

@@ -112,7 +112,7 @@ class MonitorConfig:
     """... nor smaller than this fraction of the reference level's magnitude."""
     confirm: int = 3
     """Evaluations in a row a condition must hold before its alert fires."""
-    plateau_evals: int = 30
+    plateau_evals: int = 80
     """Evaluations without a significant new high, after a rise, that make a plateau."""
     nll_train: str | None = "expert/nll_train"
     """Train expert NLL (lower is better) for the NLL-gap overfit signal; None disables it."""
@@ -308,9 +308,9 @@ class _PhaseTracker:
             return (self.rise_phase, self.anchor_step,
                     (f"{name} level {s.raw(level):.4g} rose {thr_text(level - self.anchor, s)} "
                     f"above the plateau level {s.raw(self.anchor):.4g} to a new high"))
-        # Any rise beyond half the significance threshold counts as "still rising": a plateau
-        # is the absence of a trend, so it is claimed conservatively.
-        if level > self.anchor + 0.5 * s.threshold(self.anchor, s.se_level):
+        # Any rise beyond a quarter of the significance threshold counts as "still rising": a
+        # plateau is the absence of a trend, so it is claimed conservatively.
+        if level > self.anchor + 0.25 * s.threshold(self.anchor, s.se_level):
             self.anchor, self.anchor_step, self.evals_since_anchor = level, at, 0
             return None
         self.evals_since_anchor += 1
@@ -545,6 +545,7 @@ class PhaseMonitor:
         if found is None or self.overfit_fired_:
             return []
         self.overfit_fired_ = True
+        self.trackers_[0].phase = "overfit"  # the run is overfitting: no later plateau claims
         event, onset, reason = found
         return [self._alert(event, step, onset, gap.heldout.name, heldout, reason)]
 
