@@ -228,3 +228,10 @@ def test_divergence_score_caps_extreme_tokens(tmp_path):
     score = divergence_score(open_store(folder))
     assert score.score == pytest.approx(30 / 2)
     assert score.mean_nll == pytest.approx(500.01 / 2, rel=2 ** -8)
+
+
+@pytest.mark.parametrize("bad", [{"divergent_p": 0}, {"learned_p": 1.5}, {"quantiles": ()},
+                                 {"chunk_tokens": 0}, {"workers": 0}])
+def test_config_rejects_bad_values(bad):
+    with pytest.raises(ValueError):
+        SummaryConfig(**bad)

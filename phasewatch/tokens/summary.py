@@ -2,7 +2,7 @@
 
 How it stays fast and flat in memory, whatever the store's size:
 - Each step file is memory-mapped one window of `chunk_tokens` tokens at a time (the window is
-  unmapped when done), so memory is a few chunks plus 2 bytes per token for "learned at".
+  unmapped when done), so memory is a few chunks plus 1 byte per token for "learned at".
 - Every stored value is turned into a 16-bit key and counted with `np.bincount` (a compiled loop
   that releases the GIL, so chunks run on all cores). All statistics are then computed from the
   65,536-bin histogram of keys, never token by token in Python.
@@ -26,92 +26,27 @@ import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from functools import cache
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from phasewatch.errors import InputError
+from phasewatch.tokens.keys import N_KEYS, codec_for
+from phasewatch.tokens.learned import LearnedAt, LearnedAtTracker
+from phasewatch.tokens.stats import (
+    N_SLOTS,
+    NO_SPLIT,
+    SplitStats,
+    SummaryConfig,
+    histogram_tables,
+    stats_from_histogram,
+)
 from phasewatch.tokens.store import StepFile, TokenStore, map_window
 from phasewatch.tokens.writer import SPLITS
 
-N_KEYS = 1 << 16
-#: Histogram slot for tokens in no sequence (validated, then dropped).
-NO_SPLIT = len(SPLITS)
-N_SLOTS = len(SPLITS) + 1
-
-
-@dataclass(frozen=True)
-class SummaryConfig:
-    """Thresholds and streaming parameters of the summary pass."""
-
-    divergent_p: float = 0.05
-    """A token is divergent when the policy's p of the expert token is below this."""
-    mastered_p: float = 0.95
-    """A token is mastered when p is above this."""
-    learned_p: float = 0.5
-    """A token is learned at the first stored step where p is above this."""
-    quantiles: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
-    """Quantiles of p reported per step."""
-    nll_cap: float = 30.0
-    """Cap on -log p in the divergent NLL mass, so one p ~ 1e-300 token cannot dominate."""
-    chunk_tokens: int = 1 << 20
-    """Tokens per memory-mapped window (2 MB of float16)."""
-    workers: int | None = None
-    """Threads counting chunks; None = the CPUs this process may use."""
-
-
-@dataclass
-class SplitStats:
-    """Summary of one split's expert tokens at one step. `p` is the policy's probability."""
-
-    step: int
-    split: str
-    n_tokens: int
-    mean_logprob: float
-    logprob_std: float
-    p_quantiles: dict[str, float]
-    divergent_share: float
-    mastered_share: float
-    mean_phi: float
-    mean_binary_entropy: float
-    divergent_nll: float
-    newly_learned_share: float | None = None
-    """Share of this split's tokens first reaching p > learned_p at this step (None: not tracked)."""
-    learned_share: float | None = None
-    """Share that has reached p > learned_p at this step or before."""
-
-    @property
-    def nll(self) -> float:
-        """Mean negative log-likelihood of the expert tokens (nats per token)."""
-        return -self.mean_logprob
-
-    def to_dict(self) -> dict:
-        out = asdict(self)
-        out.pop("split")
-        out["nll"] = self.nll
-        return out
-
-
-@dataclass
-class LearnedAt:
-    """When tokens of one split first reach p > learned_p, over the stored steps."""
-
-    split: str
-    n_tokens: int
-    known_at_start_share: float
-    learned_during_share: float
-    never_learned_share: float
-    step_quantiles: dict[str, int | None]
-    """Quantiles of the step at which tokens learned during training were learned (an actual
-    stored step: the nearest order statistic), None when no token was learned during training."""
-
-    def to_dict(self) -> dict:
-        out = asdict(self)
-        out.pop("split")
-        return out
-
+__all__ = ["N_KEYS", "LearnedAt", "LearnedAtTracker", "SplitStats", "SummaryConfig", "TokenSummary",
+           "codec_for", "iter_step_summaries", "summarize_store"]
 
 @dataclass
 class TokenSummary:
@@ -139,191 +74,7 @@ class TokenSummary:
         return frame.set_index("step") if not frame.empty else frame
 
 
-def quantile_label(q: float) -> str:
-    """0.05 -> 'p05', 0.5 -> 'p50', 0.975 -> 'p97.5'."""
-    pct = q * 100
-    return f"p{round(pct):02d}" if abs(pct - round(pct)) < 1e-9 else f"p{pct:g}"
-
-
-# ------------------------------------------------------------------ keys
-@dataclass(frozen=True)
-class KeyCodec:
-    """16-bit keys of stored values and what each key stands for (see the module docstring)."""
-
-    precision: str
-    values: np.ndarray  # float64 value of every key; meaningful where valid
-    valid: np.ndarray  # bool: keys of finite values <= 0
-    order: np.ndarray  # valid keys sorted by value, ascending
-    neg_inf_key: int  # valid keys are 0 (+0) and [0x8000, neg_inf_key)
-
-    def has_invalid(self, counts: np.ndarray) -> bool:
-        """Whether a key histogram counts NaN, infinite or positive values."""
-        return bool(counts[1:0x8000].any() or counts[self.neg_inf_key:].any())
-
-    def keys(self, raw: np.ndarray) -> np.ndarray:
-        if raw.dtype == np.float16:
-            return raw.view(np.uint16)
-        if raw.dtype != np.float32:
-            raw = raw.astype(np.float32)
-        return (raw.view(np.uint32) >> 16).astype(np.uint16)
-
-
-@cache
-def codec_for(dtype_name: str) -> KeyCodec:
-    keys = np.arange(N_KEYS, dtype=np.uint32)
-    if dtype_name == "float16":
-        values = keys.astype(np.uint16).view(np.float16).astype(np.float64)
-        neg_inf_key, precision = 0xFC00, "exact (float16)"
-    else:
-        with np.errstate(invalid="ignore"):  # NaN keys stay NaN; they are never valid
-            values = ((keys << 16) | 0x8000).view(np.float32).astype(np.float64)
-        values[0x0000], values[0x8000] = 0.0, -0.0
-        neg_inf_key, precision = 0xFF80, "bfloat16 keys: log p to a relative 2**-8"
-    valid = (keys == 0) | ((keys >= 0x8000) & (keys < neg_inf_key))
-    # Negative keys grow more negative as the key grows; +0 is the largest value.
-    order = np.concatenate([np.arange(neg_inf_key - 1, 0x7FFF, -1), [0]]).astype(np.int64)
-    return KeyCodec(precision, values, valid, order, neg_inf_key)
-
-
-@dataclass(frozen=True)
-class _Tables:
-    """Per-key quantities in ascending order of log p, to turn a histogram into statistics."""
-
-    order: np.ndarray  # keys sorted by value (valid keys only)
-    logp: np.ndarray
-    p: np.ndarray
-    phi: np.ndarray
-    entropy: np.ndarray
-    divergent_nll: np.ndarray
-    divergent_end: int  # sorted positions [:divergent_end] have p < divergent_p
-    mastered_start: int  # sorted positions [mastered_start:] have p > mastered_p
-
-
-def _tables(codec: KeyCodec, config: SummaryConfig) -> _Tables:
-    logp = codec.values[codec.order]
-    p = np.exp(logp)
-    one_minus_p = -np.expm1(logp)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        entropy = -p * logp - np.where(one_minus_p > 0, one_minus_p * np.log(one_minus_p), 0.0)
-    divergent_end = int(np.searchsorted(logp, math.log(config.divergent_p), side="left"))
-    mastered_start = int(np.searchsorted(logp, math.log(config.mastered_p), side="right"))
-    divergent_nll = np.minimum(-logp, config.nll_cap)
-    divergent_nll[divergent_end:] = 0.0
-    return _Tables(
-        codec.order, logp, p, p * one_minus_p, entropy, divergent_nll, divergent_end, mastered_start
-    )
-
-
-def stats_from_histogram(
-    counts: np.ndarray, step: int, split: str, tables: _Tables, config: SummaryConfig
-) -> SplitStats:
-    """Statistics of one split at one step from its key histogram (length 65,536, key order)."""
-    sorted_counts = counts[tables.order]
-    nonzero = np.flatnonzero(sorted_counts)
-    weights = sorted_counts[nonzero].astype(np.float64)
-    n = int(sorted_counts.sum())
-    if n == 0:
-        nan = float("nan")
-        return SplitStats(step, split, 0, nan, nan, {quantile_label(q): nan for q in config.quantiles},
-                          nan, nan, nan, nan, nan)
-    logp = tables.logp[nonzero]
-    mean = float(weights @ logp) / n
-    std = math.sqrt(max(float(weights @ (logp - mean) ** 2) / n, 0.0))
-    cumulative = np.cumsum(sorted_counts[nonzero])
-    p = tables.p[nonzero]
-    quantiles = {}
-    for q in config.quantiles:
-        # np.quantile's default (linear): interpolate between order statistics floor(h), floor(h)+1.
-        h = (n - 1) * q
-        lo = math.floor(h)
-        i_lo = int(np.searchsorted(cumulative, lo, side="right"))
-        i_hi = int(np.searchsorted(cumulative, min(lo + 1, n - 1), side="right"))
-        quantiles[quantile_label(q)] = float(p[i_lo] + (h - lo) * (p[i_hi] - p[i_lo]))
-    return SplitStats(
-        step=step,
-        split=split,
-        n_tokens=n,
-        mean_logprob=mean,
-        logprob_std=std,
-        p_quantiles=quantiles,
-        divergent_share=float(sorted_counts[: tables.divergent_end].sum()) / n,
-        mastered_share=float(sorted_counts[tables.mastered_start:].sum()) / n,
-        mean_phi=float(weights @ tables.phi[nonzero]) / n,
-        mean_binary_entropy=float(weights @ tables.entropy[nonzero]) / n,
-        divergent_nll=float(weights @ tables.divergent_nll[nonzero]) / n,
-    )
-
-
-# ------------------------------------------------------------------ learned at
-class LearnedAtTracker:
-    """Which tokens have reached p > learned_p so far, and how many did so first at each step.
-
-    1 byte per token: the only state that grows with the store, and it grows with the tokens per
-    step, not with the number of steps. A token's "learned at" step is the first stored step where
-    its p > learned_p (a later fall below does not undo it); the first stored step counts as
-    "known at start". Updates of one token window must arrive in step order (the pass sees to it).
-    """
-
-    def __init__(self, n_tokens: int):
-        self.seen = np.zeros(n_tokens, dtype=bool)
-        self.newly: dict[int, np.ndarray] = {}  # step position -> newly learned tokens per slot
-        self._lock = threading.Lock()
-
-    def update(self, position: int, start: int, pieces, learned: np.ndarray) -> None:
-        seen = self.seen[start : start + learned.size]
-        newly = np.greater(learned, seen)  # learned now, not before
-        seen |= learned
-        if len(pieces) == 1:
-            counts = np.zeros(N_SLOTS, dtype=np.int64)
-            counts[pieces[0][2]] = np.count_nonzero(newly)
-        else:
-            sums = np.add.reduceat(newly, [a - start for a, _, _ in pieces], dtype=np.int64)
-            slots = np.asarray([slot for _, _, slot in pieces])
-            counts = np.bincount(slots, weights=sums, minlength=N_SLOTS).astype(np.int64)
-        with self._lock:
-            if position in self.newly:
-                self.newly[position] += counts
-            else:
-                self.newly[position] = counts
-
-    def newly_learned(self, position: int) -> np.ndarray:
-        """Tokens first learned at this step position, per slot."""
-        return self.newly.get(position, np.zeros(N_SLOTS, dtype=np.int64))
-
-    def distribution(
-        self, split_tokens: dict[str, int], steps: Sequence[int], config: SummaryConfig
-    ) -> dict[str, LearnedAt]:
-        steps = np.asarray(steps, dtype=np.int64)
-        per_step = np.asarray([self.newly_learned(k) for k in range(steps.size)]).reshape(-1, N_SLOTS)
-        out = {}
-        for slot, split in enumerate(SPLITS):
-            if split not in split_tokens:
-                continue
-            n = split_tokens[split]
-            counts = per_step[:, slot]
-            during = counts[1:]
-            n_during = int(during.sum())
-            cumulative = np.cumsum(during)
-            quantiles: dict[str, int | None] = {}
-            for q in config.quantiles:
-                if n_during == 0:
-                    quantiles[quantile_label(q)] = None
-                    continue
-                rank = int(np.rint((n_during - 1) * q))  # np.quantile(method="nearest")
-                quantiles[quantile_label(q)] = int(steps[1 + np.searchsorted(cumulative, rank, side="right")])
-            known = int(counts[0]) if counts.size else 0
-            nan = float("nan")
-            out[split] = LearnedAt(
-                split=split,
-                n_tokens=n,
-                known_at_start_share=known / n if n else nan,
-                learned_during_share=n_during / n if n else nan,
-                never_learned_share=(n - known - n_during) / n if n else nan,
-                step_quantiles=quantiles,
-            )
-        return out
-
-
+# ------------------------------------------------------------------ the pass
 class _WindowOrder:
     """Lets the tasks of one token window update the tracker in step order, across threads.
 
@@ -391,7 +142,7 @@ class _Pass:
         self.files = list(store.files if files is None else files)
         self.learned_so_far = np.zeros(N_SLOTS, dtype=np.int64)
         self.codec = codec_for(store.dtype.name)
-        self.tables = _tables(self.codec, config)
+        self.tables = histogram_tables(self.codec, config)
         self.plan = _chunk_plan(store, config.chunk_tokens)
         self.tracker = tracker
         self.learned_threshold = math.log(config.learned_p)
