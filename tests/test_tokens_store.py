@@ -236,3 +236,11 @@ def test_invalid_value_found_with_small_windows_and_threads(tmp_path):
     np.save(folder / "step_00000003.npy", x)
     with pytest.raises(InputError, match=r"step 3: token 1234 \(sequence 's176' \(heldout\) token 2\)"):
         summarize_store(open_store(folder), SummaryConfig(chunk_tokens=256, workers=2))
+
+
+def test_many_gaps_are_summarised(tmp_path):
+    folder = make_store(tmp_path, steps=range(0, 400, 10))
+    for step in range(20, 400, 40):
+        (folder / f"step_{step:08d}.npy").unlink()
+    gaps = [w for w in open_store(folder).warnings if "gap" in w or "missing" in w]
+    assert len(gaps) == 6 and gaps[-1] == "... and 5 more gaps in the step files"

@@ -30,6 +30,7 @@ STORE_DIR = "expert_logprobs"
 STEP_PATTERN = re.compile(r"^step_(\d+)\.npy$")
 #: Read (with a warning) although the format allows only float16 / float32.
 TOLERATED_DTYPES = ("float64",)
+MAX_GAP_WARNINGS = 5
 
 
 @dataclass(frozen=True)
@@ -355,11 +356,14 @@ def _gap_warnings(steps: list[int]) -> list[str]:
     if counts.max() < 0.5 * diffs.size:
         return []
     out = []
-    for i in np.flatnonzero((diffs > cadence) & (diffs % cadence == 0)):
+    gaps = np.flatnonzero((diffs > cadence) & (diffs % cadence == 0))
+    for i in gaps[:MAX_GAP_WARNINGS]:
         a, b = steps[i], steps[i + 1]
         n_missing = (b - a) // cadence - 1
         out.append(
             f"step files missing between step {a} and step {b}: {n_missing} expected at a cadence "
             f"of {cadence} (e.g. step_{a + cadence:08d}.npy)"
         )
+    if gaps.size > MAX_GAP_WARNINGS:
+        out.append(f"... and {gaps.size - MAX_GAP_WARNINGS} more gaps in the step files")
     return out
