@@ -244,3 +244,28 @@ def test_many_gaps_are_summarised(tmp_path):
         (folder / f"step_{step:08d}.npy").unlink()
     gaps = [w for w in open_store(folder).warnings if "gap" in w or "missing" in w]
     assert len(gaps) == 6 and gaps[-1] == "... and 5 more gaps in the step files"
+
+
+def test_writer_rejects_bad_appends_and_leaves_no_partial_files(tmp_path):
+    folder = tmp_path / "expert_logprobs"
+    with TokenStoreWriter(folder, SEQS) as writer:
+        writer.append(5, np.full(N, -1.0))
+        with pytest.raises(ValueError, match="steps must increase"):
+            writer.append(5, np.full(N, -1.0))
+        with pytest.raises(ValueError, match="expected a 1-D array of 8"):
+            writer.append(6, np.full(N + 1, -1.0))
+        with pytest.raises(ValueError, match="finite and <= 0"):
+            writer.append(7, np.r_[np.full(N - 1, -1.0), 0.5])
+    assert sorted(p.name for p in folder.iterdir()) == ["index.json", "step_00000005.npy"]
+    index = json.loads((folder / "index.json").read_text())
+    assert index["n_tokens"] == N and [s["offset"] for s in index["sequences"]] == [0, 3, 5]
+
+
+@pytest.mark.parametrize("seqs, message", [
+    ([{"id": "a", "split": "test", "length": 3}], "split must be one of"),
+    ([{"id": "a", "split": "train", "length": 0}], "length must be positive"),
+    ([], "at least one sequence"),
+])
+def test_writer_rejects_bad_sequences(tmp_path, seqs, message):
+    with pytest.raises(ValueError, match=message):
+        TokenStoreWriter(tmp_path / "s", seqs)
