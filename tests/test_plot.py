@@ -239,6 +239,11 @@ def test_same_input_gives_identical_bytes_in_every_format():
 
     for fmt in ("pdf", "png", "svg"):
         assert render(draw(), fmt) == render(draw(), fmt), fmt
+    # one figure saved again (after other renders, as a notebook does) gives the same bytes too
+    fig = draw()
+    first = {fmt: render(fig, fmt) for fmt in ("pdf", "png", "svg")}
+    render(fig, "png", dpi=72)
+    assert {fmt: render(fig, fmt) for fmt in ("pdf", "png", "svg")} == first
 
 
 def test_user_rcparams_are_left_alone(tmp_path):
@@ -371,6 +376,13 @@ def test_gaussian_smoothing_is_centred_and_ema_matches_pandas():
     expected[7] = np.nan
     assert np.allclose(ema, expected, equal_nan=True)
     assert Smoothing().describe(300) == "Gaussian smooth, sd 5 evals"
+    assert Smoothing("ema", 2).describe(300, "step", short=True) == "half-life 2 steps"
+    # known events cut the window: a jump at the switch stays a jump
+    steps = np.arange(0, 200, 10)
+    jump = np.where(steps <= 100, 1.0, 0.0)
+    cut = Smoothing("gaussian", 3).apply(jump, steps, breaks=[100.5])
+    assert cut.tolist() == jump.tolist()
+    assert Smoothing("gaussian", 3).apply(jump)[10] < 1.0  # without the cut it is blurred
     assert Smoothing("gaussian").apply(np.array([1.0, 2.0])).tolist() == [1.0, 2.0]
     with pytest.raises(ValueError):
         Smoothing("median")

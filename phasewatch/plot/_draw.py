@@ -69,6 +69,19 @@ def new_figure(width: float, height: float) -> Figure:
     return fig
 
 
+def freeze_layout(fig: Figure) -> Figure:
+    """Lay the figure out one last time and keep that layout.
+
+    Constrained layout is iterative: every draw moves the axes by ~1e-6 in, so saving one
+    figure twice would give different bytes. Freezing makes every save of this figure
+    identical (and keeps the phase labels where they were measured). After large changes
+    (a longer label, a new panel) re-run it with `fig.set_layout_engine("constrained")`.
+    """
+    fig.canvas.draw()
+    fig.set_layout_engine("none")
+    return fig
+
+
 def draw_phase_bands(ax: Axes, phases: Sequence[Phase]) -> list:
     """Pale opaque bands behind everything (zorder 0), one per phase, spanning start..end."""
     bands = []
@@ -188,6 +201,16 @@ def changepoint_handle() -> Line2D:
                   label="change pt. ± interval")
 
 
+def event_breaks(events) -> list[float]:
+    """Where each event cuts the run, for piecewise smoothing.
+
+    The trainer logs `sft_to_rl` at the last SFT step (its eval is still pre-RL), so that cut
+    falls after the event's step; a `resume` event is the first record of the resumed run, so
+    that cut (and any other) falls before it.
+    """
+    return [e.step + 0.5 if e.name == "sft_to_rl" else e.step - 0.5 for e in events]
+
+
 def event_style(name: str) -> dict:
     style = dict(EVENT_STYLES.get(name, _DEFAULT_EVENT_STYLE))
     style.setdefault("label", name.replace("_", " "))
@@ -232,6 +255,20 @@ def padded_ylim(ax: Axes, values: np.ndarray, bottom: float = 0.14, top: float =
     lo, hi = float(finite.min()), float(finite.max())
     span = hi - lo or max(abs(hi), 1.0) * 0.1
     ax.set_ylim(lo - bottom * span / (1 - bottom - top), hi + top * span / (1 - bottom - top))
+
+
+def readable_ylim(ax: Axes, min_relative_span: float = 0.05) -> None:
+    """Widen the y range of a nearly constant series (4.000-4.002 would magnify noise).
+
+    The span is at least `min_relative_span` of the data's magnitude, centred on the data.
+    """
+    lo, hi = ax.dataLim.y0, ax.dataLim.y1
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return
+    needed = min_relative_span * max(abs(lo), abs(hi), 1e-12)
+    if hi - lo < needed:
+        middle = (lo + hi) / 2
+        ax.set_ylim(middle - needed / 2, middle + needed / 2)
 
 
 def step_xlim(ax: Axes, first: float, last: float, margin: float = 0.01) -> None:

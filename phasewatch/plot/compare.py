@@ -105,7 +105,7 @@ def _draw_run(ax, run: Run, metric: str, color: str, smoothing: Smoothing, raw: 
     if raw:
         ax.plot(steps, values, linestyle="none", marker="o", markersize=1.4, color=color,
                 alpha=0.25, markeredgewidth=0, zorder=2, gid="raw")
-    smoothed = smoothing.apply(values) if smoothing.kind != "none" else values
+    smoothed = smoothing.apply(values, steps, _draw.event_breaks(run.events))
     ax.plot(steps, smoothed, color=color, linewidth=1.2, zorder=3, gid="smoothed")
     return steps, smoothed
 
@@ -183,6 +183,7 @@ def _overlay(runs, metrics, analyses, colors, size, smoothing, raw) -> Figure:
         _draw.fit_legend(fig, list(handles.values()), max_cols=3,
                          title=_smoothing_note(smoothing, runs, metrics[0], raw),
                          title_fontsize="small")
+        _draw.freeze_layout(fig)
     return fig
 
 
@@ -237,8 +238,9 @@ def _grid(runs, metric, analyses, colors, size, smoothing, raw, ncols) -> Figure
         _draw.fit_legend(fig, handles, max_cols=3)
         # Titles go above the phase labels, which need the laid-out axes widths first.
         fig.canvas.draw()
-        for ax, run, analysis in zip(axes, runs, analyses):
-            texts = _draw.label_phases(ax, analysis.phases, draw=False)
-            ax.set_title(arm_label(run), loc="left", fontweight="bold",
-                         pad=_draw.labels_height_pt(texts) + 1.5)
+        labels = [_draw.label_phases(ax, a.phases, draw=False) for ax, a in zip(axes, analyses)]
+        pad = max(_draw.labels_height_pt(texts) for texts in labels) + 1.5  # aligned titles
+        for ax, run in zip(axes, runs):
+            ax.set_title(arm_label(run), loc="left", fontweight="bold", pad=pad)
+        _draw.freeze_layout(fig)
     return fig

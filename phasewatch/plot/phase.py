@@ -35,6 +35,7 @@ _PANEL_LINES = (
 )
 _PANEL_LABELS = {"expert/nll_train": "train", "expert/nll_heldout": "held-out"}
 DATA_COLOR = "#1a1a1a"
+DENSE_POINTS = 200  # panel series longer than this get faint raw + smoothing
 RAW_COLOR = "#8c8c8c"
 
 
@@ -100,9 +101,10 @@ def phase_figure(
         ratios = [2.0] + [1.0] * len(panel_specs)
         axes = fig.subplots(len(ratios), 1, sharex=True, squeeze=False,
                             gridspec_kw={"height_ratios": ratios})[:, 0].tolist()
-        handles = _draw_performance(axes[0], series, analysis, smoothing)
+        breaks = _draw.event_breaks(run.events)
+        handles = _draw_performance(axes[0], series, analysis, smoothing, breaks)
         for ax, (label, metrics) in zip(axes[1:], panel_specs):
-            _draw_panel(ax, run, label, metrics)
+            handles += _draw_panel(ax, run, label, metrics, smoothing, breaks)
         steps = series.index
         first = min([steps[0]] + [p.start_step for p in analysis.phases])
         last = max([steps[-1]] + [p.end_step for p in analysis.phases])
@@ -116,10 +118,12 @@ def phase_figure(
             fig.suptitle(title)
         fig.align_ylabels(axes)
         _draw.label_phases(axes[0], analysis.phases)
+        _draw.freeze_layout(fig)
     return fig
 
 
-def _draw_performance(ax, series, analysis: Analysis, smoothing: Smoothing) -> list[Line2D]:
+def _draw_performance(ax, series, analysis: Analysis, smoothing: Smoothing,
+                      breaks: list[float]) -> list[Line2D]:
     """Raw points, smoothing, baseline, change-point whiskers, stop; returns legend handles."""
     steps = series.index.to_numpy(dtype=np.float64)
     values = series.to_numpy()
@@ -128,7 +132,7 @@ def _draw_performance(ax, series, analysis: Analysis, smoothing: Smoothing) -> l
             alpha=0.55, markeredgewidth=0, zorder=2, gid="raw")
     handles.append(Line2D([], [], linestyle="none", marker="o", markersize=2.5,
                           color=RAW_COLOR, markeredgewidth=0, label="raw evals"))
-    curve = smoothing.apply(values)
+    curve = smoothing.apply(values, steps, breaks)
     if smoothing.kind != "none":
         ax.plot(steps, curve, color=DATA_COLOR, linewidth=1.2, zorder=3, gid="smoothed")
         handles.append(Line2D([], [], color=DATA_COLOR, linewidth=1.2,
@@ -153,11 +157,26 @@ def _draw_performance(ax, series, analysis: Analysis, smoothing: Smoothing) -> l
     return handles
 
 
-def _draw_panel(ax, run: Run, label: str, metrics: list[str]) -> None:
+def _draw_panel(ax, run: Run, label: str, metrics: list[str], smoothing: Smoothing,
+                breaks: list[float]) -> list[Line2D]:
+    """One stacked panel. Dense series (a value every training step) are drawn faint with the
+    same kind of smoothing on top, stated in the legend: raw per-step entropy is a smear."""
+    handles = []
     for line_style, name in zip(_PANEL_LINES * len(metrics), metrics):
         s = run.series(name)
-        ax.plot(s.index.to_numpy(), s.to_numpy(), linewidth=1.0, zorder=3, gid="panel",
-                label=_PANEL_LABELS.get(name, _draw.metric_label(name)), **line_style)
+        steps, values = s.index.to_numpy(), s.to_numpy()
+        legend_label = _PANEL_LABELS.get(name, _draw.metric_label(name))
+        if values.size > DENSE_POINTS and smoothing.kind != "none":
+            ax.plot(steps, values, color=RAW_COLOR, alpha=0.45, linewidth=0.4, zorder=2, gid="raw")
+            values = smoothing.apply(values, steps, breaks)
+            every_step = np.median(np.diff(steps)) == 1
+            note = f"{label}: " + smoothing.describe(s.size, "step" if every_step else "point",
+                                                     short=True)
+            if all(h.get_label() != note for h in handles):
+                handles.append(Line2D([], [], color=DATA_COLOR, linewidth=1.0, label=note))
+        ax.plot(steps, values, linewidth=1.0, zorder=3, gid="panel", label=legend_label, **line_style)
     ax.set_ylabel(label)
+    _draw.readable_ylim(ax)
     if len(metrics) > 1:
         ax.legend(loc="best", handlelength=1.8, borderaxespad=0.2)
+    return handles

@@ -8,6 +8,7 @@ Smoothing is for the eye only; the detector never sees it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,23 +38,38 @@ class Smoothing:
             return float(self.width)
         return float(max(1, round(n_points / 60)))
 
-    def apply(self, values: np.ndarray) -> np.ndarray:
-        """Smoothed copy of `values` (NaNs are ignored and keep their place)."""
+    def apply(self, values: np.ndarray, steps: np.ndarray | None = None,
+              breaks: Sequence[float] = ()) -> np.ndarray:
+        """Smoothed copy of `values` (NaNs are ignored and keep their place).
+
+        `breaks`: where known events (the SFT->RL switch, a resume) cut the run, as steps; a
+        point at step s falls after a break b when s >= b (use b = step + 0.5 to keep the
+        event's own step on the left). The curve is smoothed piece by piece, so a real jump
+        stays a jump.
+        """
         y = np.asarray(values, dtype=np.float64)
         if self.kind == "none" or y.size < 3:
             return y.copy()
         width = self.resolved_width(int(np.isfinite(y).sum()))
-        if self.kind == "ema":
-            return _ema(y, width)
-        return _gaussian(y, width)
+        smooth = _ema if self.kind == "ema" else _gaussian
+        if steps is None or not len(breaks):
+            return smooth(y, width)
+        cuts = np.searchsorted(np.asarray(steps), sorted(breaks), side="left")
+        return np.concatenate([smooth(piece, width) if piece.size else piece
+                               for piece in np.split(y, cuts)])
 
-    def describe(self, n_points: int) -> str:
-        """E.g. 'Gaussian smooth, sd 5 evals' (for the legend; the window is centred)."""
+    def describe(self, n_points: int, unit: str = "eval", short: bool = False) -> str:
+        """E.g. 'Gaussian smooth, sd 5 evals' (for the legend; the window is centred).
+
+        `short` gives only the width ('sd 25 steps'), for a second line that follows the first.
+        """
         if self.kind == "none":
             return "no smoothing"
         width = self.resolved_width(n_points)
         shown = f"{width:g}"
-        unit = "eval" if width == 1 else "evals"
+        unit = unit if width == 1 else unit + "s"
+        if short:
+            return f"{'half-life' if self.kind == 'ema' else 'sd'} {shown} {unit}"
         if self.kind == "ema":
             return f"EMA, half-life {shown} {unit}"
         return f"Gaussian smooth, sd {shown} {unit}"
@@ -64,13 +80,15 @@ DEFAULT_SMOOTHING = Smoothing()
 
 def _gaussian(y: np.ndarray, sd: float) -> np.ndarray:
     """Normalised Gaussian window; at the ends and around NaNs the weights are renormalised."""
-    half = min(int(np.ceil(3 * sd)), y.size - 1)  # "same" needs kernel <= series
+    half = int(np.ceil(3 * sd))
     offsets = np.arange(-half, half + 1)
     kernel = np.exp(-0.5 * (offsets / sd) ** 2)
     finite = np.isfinite(y)
     filled = np.where(finite, y, 0.0)
-    num = np.convolve(filled, kernel, mode="same")
-    den = np.convolve(finite.astype(np.float64), kernel, mode="same")
+    # The centred part of the full convolution (mode="same" misbehaves when the kernel is longer).
+    centre = slice(half, half + y.size)
+    num = np.convolve(filled, kernel, mode="full")[centre]
+    den = np.convolve(finite.astype(np.float64), kernel, mode="full")[centre]
     with np.errstate(invalid="ignore", divide="ignore"):
         out = num / den
     out[~finite] = np.nan

@@ -40,10 +40,10 @@ def p_histograms(store, bins: int = 40) -> tuple[np.ndarray, np.ndarray, dict[st
     Streams each step file window by window through the store's memory map (memory stays flat)
     and counts 16-bit keys of the stored values with `np.bincount`, like the summary pass
     (`phasewatch.tokens.summary`); a lookup table then sends every key to its p bin. Exact for
-    float16 stores; for float32 each value is known to 2**-9 relative in log p, so only tokens
+    float16 stores; for float32 each value is known to 2**-8 relative in log p, so only tokens
     that close to a bin edge can land in the neighbouring bin.
     """
-    from phasewatch.tokens.summary import N_KEYS, codec_for
+    from phasewatch.tokens.keys import N_KEYS, codec_for
 
     codec = codec_for(store.dtype.name)
     edges = np.linspace(0.0, 1.0, bins + 1)
@@ -102,7 +102,7 @@ def token_figure(
     `source`: a Run with a token store, a run folder / store folder, or an open TokenStore.
     """
     from phasewatch.tokens import SummaryConfig, summarize_store
-    from phasewatch.tokens.summary import quantile_label
+    from phasewatch.tokens.stats import quantile_label
 
     if kind not in KINDS:
         raise UsageError(f"token figure kind must be one of {KINDS}, got {kind!r}")
@@ -176,4 +176,5 @@ def token_figure(
             handle.set_color("#1a1a1a")
             handles.append(handle)
         _draw.fit_legend(fig, handles, max_cols=4)
+        _draw.freeze_layout(fig)
     return fig
