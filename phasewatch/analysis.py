@@ -16,7 +16,7 @@ import pandas as pd
 
 from phasewatch.changepoint import Segmenter
 from phasewatch.noise import noise_scale
-from phasewatch.phases import PhaseConfig, build_phases, fit_segments
+from phasewatch.phases import PhaseConfig, build_phases, fit_segments, smooth, smoothing_window
 from phasewatch.results import Analysis, ChangePoint, Phase
 from phasewatch.run import Run
 from phasewatch.signals import choose_direction, choose_metric, other_signals, prepare
@@ -29,7 +29,7 @@ class AnalyzeConfig:
     """Options of `analyze_run` (keyword arguments override these defaults)."""
 
     min_size_fraction: float = 0.02   # shortest segment, as a fraction of the points
-    penalty_factor: float = 1.5       # BIC-style penalty multiplier (see changepoint.Segmenter)
+    penalty_factor: float = 2.0       # BIC-style penalty multiplier (see changepoint.Segmenter)
     max_points: int = 2000
     use_events: bool = True           # known events (SFT->RL switch, epochs, resumes) as boundaries
     use_tokens: bool = True
@@ -40,6 +40,8 @@ class AnalyzeConfig:
     recover_sd: float = PhaseConfig.recover_sd
     jump_k_sd: float = PhaseConfig.jump_k_sd
     transient_fraction: float = PhaseConfig.transient_fraction
+    smooth_fraction: float = PhaseConfig.smooth_fraction
+    level_sd: float = PhaseConfig.level_sd
 
 
 def analyze_run(run: Run, metric: str | None = None, direction: str | None = None,
@@ -71,9 +73,11 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
                         [], phases, int(steps[np.argmax(y)]) if y.size else None, warnings)
 
     events = [e.step for e in run.events if steps[0] < e.step <= steps[-1]] if cfg.use_events else []
+    # Outliers are already out (signals.prepare) and significance is judged against the noise
+    # in the phase rules, so no spike replacement or effect floor here.
     segmenter = Segmenter(model="linear", penalty_factor=cfg.penalty_factor,
                           min_size=max(5, int(cfg.min_size_fraction * y.size)),
-                          max_points=cfg.max_points)
+                          max_points=cfg.max_points, min_effect=0.0, despike=False)
     seg = segmenter.fit(steps, y, forced=tuple(events))
     warnings.extend(seg.warnings)
     sd = noise_scale(y) * np.sqrt((1 + seg.ar) / (1 - seg.ar))
@@ -87,7 +91,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     if nll_onset is not None:
         phases = _apply_nll_overfit(phases, nll_onset, steps, pcfg)
 
-    best = int(np.argmax(fitted))
+    best = _best_index(phases, steps, y, pcfg)
     baseline = series.own_units(fitted[0])
     for phase in phases:
         phase.stats.update(_phase_stats(phase, steps, y, fitted, series.sign, sd, baseline))
@@ -95,6 +99,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
             phase.stats["signals"] = _signal_stats(signals, phase)
     changepoints = _phase_changepoints(phases, seg.changepoints)
     extra = {
+        "best_value": series.own_units(float(smooth(y, smoothing_window(y.size, pcfg))[best])),
         "noise_sd": float(sd),
         "segments": [cp.to_dict() for cp in seg.changepoints],
         "penalty": float(seg.penalty),
@@ -105,6 +110,14 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         extra["events"] = [e.to_dict() for e in run.events if e.step in events]
     return Analysis(run.source, own_metric, direction, float(baseline), changepoints, phases,
                     int(steps[best]), warnings, extra)
+
+
+def _best_index(phases: list[Phase], steps, y, cfg: PhaseConfig) -> int:
+    """The checkpoint to keep: the peak an overfit starts from, else the smoothed maximum."""
+    for phase in phases:
+        if phase.name == "overfit":
+            return int(np.searchsorted(steps, phase.start_step))
+    return int(np.argmax(smooth(y, smoothing_window(y.size, cfg))))
 
 
 def _phase_changepoints(phases: list[Phase], segment_cps: list[ChangePoint]) -> list[ChangePoint]:
@@ -198,7 +211,8 @@ def _nll_overfit_onset(signals: dict[str, pd.Series]) -> int | None:
         return None
     steps = held.index.to_numpy(dtype=np.int64)
     h = -held.to_numpy(dtype=np.float64)  # higher is better
-    seg = Segmenter(model="linear", min_size=max(5, h.size // 50)).fit(steps, h)
+    seg = Segmenter(model="linear", min_size=max(5, h.size // 50), penalty_factor=2.0,
+                    min_effect=0.0).fit(steps, h)
     sd = noise_scale(h) * np.sqrt((1 + seg.ar) / (1 - seg.ar))
     fitted = fit_segments(steps.astype(float), h, list(seg.breaks))
     best = int(np.argmax(fitted))

@@ -118,6 +118,23 @@ def pelt(sums: _Cumsums, n: int, penalty: float, min_size: int, model: str) -> l
     return sorted(breaks)
 
 
+def despiked(values: np.ndarray, window: int = 7, k: float = 6.0) -> np.ndarray:
+    """Isolated spikes (more than `k` noise sds from their neighbours' median) replaced by it.
+
+    A gradient-norm spike or one failed evaluation is one point, not two change points; values
+    are replaced, not dropped, so indices stay where they are.
+    """
+    if values.size < window:
+        return values
+    import pandas as pd
+
+    med = pd.Series(values).rolling(window, center=True, min_periods=1).median().to_numpy()
+    limit = k * noise_scale(values)
+    if limit <= 0:
+        return values
+    return np.where(np.abs(values - med) > limit, med, values)
+
+
 def _lag1(residuals: np.ndarray) -> float:
     r = residuals - residuals.mean()
     denom = float((r * r).sum())
@@ -144,13 +161,19 @@ class Segmenter:
       `penalty_factor * log(n) * (params per segment + 1)`;
     - min_size: fewest points in a segment; None = max(5, n // 100);
     - max_points: longer series are block-averaged to this many points, then refined;
-    - level: confidence of the change-point intervals (0.9, 0.95 or 0.99).
+    - level: confidence of the change-point intervals (0.9, 0.95 or 0.99);
+    - ar_correction: inflate the noise variance for autocorrelated residuals;
+    - min_effect: floor on the noise sd as a fraction of the series' range (see `_scale`);
+    - despike: replace isolated spikes before segmenting (see `despiked`).
     """
 
     def __init__(self, model: str = "linear", penalty: float | None = None,
                  penalty_factor: float = 1.0, min_size: int | None = None,
-                 max_points: int = 2000, level: float = 0.95, ar_correction: bool = True):
+                 max_points: int = 2000, level: float = 0.95, ar_correction: bool = True,
+                 min_effect: float = 0.05, despike: bool = True):
         self.model = model
+        self.min_effect = min_effect
+        self.despike = despike
         self.penalty = penalty
         self.penalty_factor = penalty_factor
         self.min_size = min_size
@@ -180,9 +203,12 @@ class Segmenter:
             warnings.append(f"{int((~keep).sum())} rows with non-finite values left out")
         steps, y = steps[keep], y[keep]
         n = steps.size
-        scale = np.array([noise_scale(y[:, j]) for j in range(y.shape[1])])
-        params = 1 if self.model == "mean" else 2
-        params += 1 if self.model == "normal" else 0
+        if self.despike:
+            y = np.column_stack([despiked(y[:, j]) for j in range(y.shape[1])])
+        scale = np.array([self._scale(y[:, j]) for j in range(y.shape[1])])
+        # free parameters a new segment adds per column: level (+ slope) (+ variance)
+        params = (1 if self.model == "mean" else 2) + (1 if self.model == "normal" else 0)
+        params *= y.shape[1]
         method = f"pelt/{self.model}"
         if n < 4:
             return Segmentation(np.zeros(0, np.int64), [], 0.0, scale, 0.0, method,
@@ -214,6 +240,19 @@ class Segmenter:
         changepoints = self._intervals(x, z_cost, steps, all_breaks, set(cuts), min_size)
         return Segmentation(np.asarray(all_breaks, dtype=np.int64), changepoints,
                             penalty * inflation, scale, ar, method, warnings)
+
+    def _scale(self, column: np.ndarray) -> float:
+        """Noise sd, floored at `min_effect` of the series' robust range.
+
+        A smooth curve (an exponential decay, a cosine schedule) deviates from any straight
+        line by far more than its tiny noise, so significance alone would cut it into many
+        pieces; people reading the plot see one curve. Changes smaller than a few percent of
+        the range are not what anyone means by a change point.
+        """
+        sd = noise_scale(column)
+        if self.min_effect > 0 and column.size >= 2:
+            sd = max(sd, self.min_effect * float(np.ptp(column)))
+        return sd
 
     def _penalty(self, n: int, params: int) -> float:
         if self.penalty is not None:
@@ -284,10 +323,7 @@ class Segmenter:
                 out.append(ChangePoint(int(steps[tau]), int(steps[tau]), int(steps[tau])))
                 continue
             total = sums.cost(a, s, self.model) + sums.cost(s, c, self.model)
-            if self.model == "normal":
-                inside = total - total.min() <= threshold
-            else:
-                inside = total - total.min() <= threshold
+            inside = total - total.min() <= threshold
             i = int(np.searchsorted(s, tau))
             # the contiguous run of acceptable locations around tau
             left = i

@@ -16,9 +16,11 @@ Nothing forces three phases: a flat run is one plateau, a steady rise one improv
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from phasewatch.results import Phase
 
@@ -36,6 +38,8 @@ class PhaseConfig:
     recover_sd: float = 1.0          # "recovered" = back within this many sds of the level
     jump_k_sd: float = 6.0           # a gap between fitted lines must exceed this to be a move
     transient_fraction: float = 0.05  # a there-and-back shorter than this is an excursion
+    smooth_fraction: float = 0.04    # moving-average window for locating turns
+    level_sd: float = 0.25           # "at the plateau level" = within this many sds of it
 
 
 @dataclass
@@ -193,8 +197,48 @@ def absorb_short_flats(runs: list[Run_], fitted: np.ndarray, n: int,
             changed = True
             break
     # Neighbouring runs share their boundary point.
-    for left, right in zip(runs[:-1], runs[1:]):
+    for left, right in itertools.pairwise(runs):
         right.start = left.end
+    return runs
+
+
+def smoothing_window(n: int, cfg: PhaseConfig) -> int:
+    return max(3, int(cfg.smooth_fraction * n) | 1)
+
+
+def smooth(y: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average (shorter at the edges)."""
+    return pd.Series(y).rolling(window, center=True, min_periods=1).mean().to_numpy()
+
+
+def refine_turns(runs: list[Run_], y: np.ndarray, sd: float, cfg: PhaseConfig) -> list[Run_]:
+    """Put each boundary where the curve actually turns, not where a straight line bends.
+
+    A line fitted to a saturating rise ends early, so the segment break between a trend and a
+    plateau sits before the curve reaches its new level. Peaks and troughs go to the extreme of
+    the smoothed series between the two trends; a trend meets a plateau where the smoothed
+    series comes within half a noise sd of the plateau's level (its later two thirds).
+    """
+    if len(runs) < 2:
+        return runs
+    ys = smooth(y, smoothing_window(y.size, cfg))
+    for left, right in itertools.pairwise(runs):
+        lo, hi = left.start, right.end
+        if FLAT not in (left.kind, right.kind):
+            window = ys[lo:hi + 1]
+            cut = lo + int(np.argmax(window) if left.kind == UP else np.argmin(window))
+        elif right.kind == FLAT:  # trend -> plateau
+            level = float(np.median(y[right.start + (right.end - right.start) // 3:right.end + 1]))
+            gap = (ys[lo:hi + 1] - level) * (1 if left.kind == DOWN else -1)
+            reached = np.flatnonzero(gap <= cfg.level_sd * sd)
+            cut = lo + int(reached[0]) if reached.size else left.end
+        else:  # plateau -> trend
+            level = float(np.median(y[left.start:left.start + 2 * (left.end - left.start) // 3 + 1]))
+            gap = (ys[lo:hi + 1] - level) * (1 if right.kind == UP else -1)
+            within = np.flatnonzero(gap <= cfg.level_sd * sd)
+            cut = lo + int(within[-1]) if within.size else left.end
+        cut = int(np.clip(cut, left.start + 1, right.end - 1)) if right.end - left.start >= 2 else cut
+        left.end = right.start = cut
     return runs
 
 
@@ -230,6 +274,7 @@ def build_phases(steps: np.ndarray, y: np.ndarray, breaks, sd: float,
     runs = trend_runs(x, y, fitted, list(breaks), sd, cfg)
     runs = drop_excursions(runs, y.size, cfg)
     runs = absorb_short_flats(runs, fitted, y.size, cfg)
+    runs = refine_turns(runs, y, sd, cfg)
     names = name_runs(runs, fitted, sd, cfg)
     phases = [Phase(name, int(steps[r.start]), int(steps[r.end])) for name, r in zip(names, runs)]
     return phases, fitted, runs

@@ -1,17 +1,89 @@
-"""`phasewatch analyze`: not built yet (see the open issues)."""
+"""`phasewatch analyze PATH [PATH ...]`: the phases of each run's performance metric."""
 
 from __future__ import annotations
 
 import argparse
 
-from phasewatch.errors import UsageError
+from phasewatch.results import Analysis
 
-HELP = "analyze (not available yet)"
+HELP = "find the phases (disruption, readaptation, improvement, plateau, overfit) of runs"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="log files or run folders (several: compared side by side)")
+    parser.add_argument("--metric", help="performance metric (default: the run's declared one, "
+                        "else held-out accuracy/score, eval loss, train reward)")
+    parser.add_argument("--direction", choices=("max", "min"),
+                        help="whether higher (max) or lower (min) is better "
+                             "(default: from the run, else from the metric name)")
+    parser.add_argument("--format", choices=("text", "json"), default="text", dest="output")
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+
+def phase_line(phase) -> str:
+    """One line a person reads at a glance: name, steps, values, change, the effect size."""
+    s = phase.stats
+    change_sd = s.get("change_sd")
+    line = (f"  {phase.name:<13}{phase.start_step:>8} -> {phase.end_step:<8}"
+            f"{_fmt(s.get('start_value')):>9} -> {_fmt(s.get('end_value')):<9}"
+            f" change {s.get('change', 0):+.4g}"
+            + (f" ({change_sd:+.1f} sd)" if change_sd is not None else ""))
+    if phase.name == "disruption":
+        recover = s.get("time_to_recover")
+        line += (f"  depth {_fmt(s.get('depth'))}, recovered after "
+                 f"{recover} steps" if recover is not None else
+                 f"  depth {_fmt(s.get('depth'))}, not recovered")
+    elif phase.name in ("readaptation", "improvement"):
+        line += f"  gain over baseline {_fmt(s.get('gain_over_baseline'))}"
+    elif phase.name == "overfit":
+        line += f"  decline since peak {_fmt(s.get('decline_since_peak'))}"
+    return line
+
+
+def print_text(analysis: Analysis) -> None:
+    print(f"{analysis.source}  metric {analysis.metric} ({analysis.direction}), "
+          f"baseline {_fmt(analysis.baseline)}, noise sd {_fmt(analysis.extra.get('noise_sd'))}")
+    for phase in analysis.phases:
+        print(phase_line(phase))
+    if analysis.changepoints:
+        print("  boundaries: " + ", ".join(f"{c.step} [{c.low}, {c.high}]"
+                                           for c in analysis.changepoints))
+    print(f"  recommended stop: step {_fmt(analysis.recommended_stop_step)}")
+    for warning in analysis.warnings:
+        print(f"  warning: {warning}")
+
+
+def print_comparison(analyses: list[Analysis]) -> None:
+    width = max(len(a.source) for a in analyses)
+    print(f"{'run':<{width}}  {'metric':<22} {'baseline':>9} {'best':>9} {'stop':>8}  phases")
+    for a in analyses:
+        best = a.extra.get("best_value")
+        seq = " > ".join(f"{p.name}@{p.start_step}" for p in a.phases)
+        print(f"{a.source:<{width}}  {a.metric:<22} {_fmt(a.baseline):>9} {_fmt(best):>9} "
+              f"{_fmt(a.recommended_stop_step):>8}  {seq}")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'phasewatch analyze' is not available in this version yet")
+    from phasewatch.analysis import analyze_run
+    from phasewatch.io import read_run
+    from phasewatch.output import emit_json
+
+    analyses = [analyze_run(read_run(path), metric=args.metric, direction=args.direction)
+                for path in args.paths]
+    if args.output == "json":
+        emit_json({"runs": [a.to_dict() for a in analyses]})
+        return 0
+    for i, analysis in enumerate(analyses):
+        if i:
+            print()
+        print_text(analysis)
+    if len(analyses) > 1:
+        print()
+        print_comparison(analyses)
+    return 0

@@ -1,0 +1,195 @@
+"""`changepoints` defaults vs ruptures with a textbook BIC penalty vs "no change points",
+on real training series annotated by eye (benchmarks/annotations/, see its README).
+
+Metrics as in the Turing change-point benchmark (van den Burg & Williams, 2020):
+- F1 with a margin of 5 points: precision of the predictions against the union of the
+  annotators' change points, recall averaged over annotators; index 0 counts as a change point
+  in every set (so a series with no change and no prediction scores 1);
+- segment covering: how well the predicted segments cover each annotator's segments
+  (weighted Jaccard overlap), averaged over annotators.
+
+The series are read from ../shared/real_logs and the project's sample_logs at run time (never
+copied into the project); a series whose file is absent is skipped and counted.
+
+Usage: python benchmarks/bench_changepoints_annotated.py [--details]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from phasewatch.changepoint import Segmenter
+from phasewatch.errors import PhasewatchError
+from phasewatch.io import read_run
+
+ANNOTATIONS = ROOT / "benchmarks" / "annotations" / "changepoints.json"
+ROOTS = {"real_logs": ROOT.parent / "shared" / "real_logs", "sample_logs": ROOT / "sample_logs"}
+MARGIN = 5
+
+
+# ----------------------------------------------------------------------- metrics (TCPDbench)
+def true_positives(truth: set[int], predictions: set[int], margin: int = MARGIN) -> set[int]:
+    """Annotated points matched by a distinct prediction within `margin` (closest first)."""
+    left = set(predictions)
+    hits = set()
+    for tau in sorted(truth):
+        close = sorted((abs(tau - x), x) for x in left if abs(tau - x) <= margin)
+        if close:
+            hits.add(tau)
+            left.remove(close[0][1])
+    return hits
+
+
+def f_measure(annotations: dict[str, list[int]], predictions: list[int],
+              margin: int = MARGIN) -> tuple[float, float, float]:
+    per_annotator = {k: set(v) | {0} for k, v in annotations.items()}
+    union = set().union(*per_annotator.values())
+    predicted = set(predictions) | {0}
+    precision = len(true_positives(union, predicted, margin)) / len(predicted)
+    recall = float(np.mean([len(true_positives(t, predicted, margin)) / len(t)
+                            for t in per_annotator.values()]))
+    f1 = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+    return f1, precision, recall
+
+
+def _segments(cps: list[int], n: int) -> list[tuple[int, int]]:
+    bounds = [0, *sorted({c for c in cps if 0 < c < n}), n]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def covering(annotations: dict[str, list[int]], predictions: list[int], n: int) -> float:
+    predicted = _segments(predictions, n)
+
+    def jaccard(a, b):
+        inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
+        return inter / (max(a[1], b[1]) - min(a[0], b[0]))
+
+    scores = []
+    for cps in annotations.values():
+        truth = _segments(cps, n)
+        scores.append(sum((b - a) * max(jaccard((a, b), p) for p in predicted)
+                          for a, b in truth) / n)
+    return float(np.mean(scores))
+
+
+# ----------------------------------------------------------------------- methods
+def phasewatch_default(steps, y):
+    seg = Segmenter().fit(steps, y)
+    return [int(np.searchsorted(steps, c.step)) for c in seg.changepoints]
+
+
+def phasewatch_model(model):
+    def detect(steps, y):
+        seg = Segmenter(model=model).fit(steps, y)
+        return [int(np.searchsorted(steps, c.step)) for c in seg.changepoints]
+    return detect
+
+
+def ruptures_bic_l2(steps, y):
+    """ruptures Pelt, l2 cost, textbook BIC: pen = 2 * sigma^2 * log(n), sigma^2 = var(y)."""
+    import ruptures as rpt
+
+    n = y.size
+    var = float(np.var(y))
+    if var == 0:
+        return []
+    algo = rpt.Pelt(model="l2", min_size=2, jump=1).fit(y)
+    return [b for b in algo.predict(pen=2 * var * math.log(n)) if b < n]
+
+
+def ruptures_bic_normal(steps, y):
+    """ruptures Pelt, Gaussian mean+variance cost, BIC: pen = 3 * log(n) (-2 log L units)."""
+    import ruptures as rpt
+
+    n = y.size
+    if np.ptp(y) == 0:
+        return []
+    algo = rpt.Pelt(model="normal", min_size=3, jump=1).fit(y)
+    return [b for b in algo.predict(pen=3 * math.log(n)) if b < n]
+
+
+def no_changepoints(steps, y):
+    return []
+
+
+METHODS = {
+    "phasewatch changepoints (defaults)": phasewatch_default,
+    "phasewatch --model mean": phasewatch_model("mean"),
+    "phasewatch --model normal": phasewatch_model("normal"),
+    "ruptures Pelt l2 + BIC": ruptures_bic_l2,
+    "ruptures Pelt normal + BIC": ruptures_bic_normal,
+    "no change points": no_changepoints,
+}
+
+
+# ----------------------------------------------------------------------- driver
+def load_series(entry, cache) -> tuple[np.ndarray, np.ndarray] | None:
+    path = ROOTS[entry["root"]] / entry["path"]
+    if not path.exists():
+        return None
+    key = str(path)
+    if key not in cache:
+        try:
+            cache[key] = read_run(path)
+        except PhasewatchError as exc:
+            print(f"skipping {entry['id']}: {exc}", file=sys.stderr)
+            cache[key] = None
+    run = cache[key]
+    if run is None:
+        return None
+    s = run.series(entry["metric"])
+    return s.index.to_numpy(np.int64), s.to_numpy(np.float64)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--details", action="store_true", help="per-series predictions")
+    args = parser.parse_args(argv)
+    spec = json.loads(ANNOTATIONS.read_text())
+    cache: dict = {}
+    rows = {name: {"f1": [], "cover": [], "seconds": 0.0} for name in METHODS}
+    used, skipped = [], []
+    for entry in spec["series"]:
+        loaded = load_series(entry, cache)
+        if loaded is None:
+            skipped.append(entry["id"])
+            continue
+        steps, y = loaded
+        if len(y) != entry["n"]:
+            print(f"warning: {entry['id']} has {len(y)} points, annotated {entry['n']}",
+                  file=sys.stderr)
+        used.append(entry["id"])
+        for name, method in METHODS.items():
+            t0 = time.perf_counter()
+            predicted = method(steps, y)
+            rows[name]["seconds"] += time.perf_counter() - t0
+            f1, p, r = f_measure(entry["annotations"], predicted)
+            rows[name]["f1"].append(f1)
+            rows[name]["cover"].append(covering(entry["annotations"], predicted, len(y)))
+            if args.details:
+                print(f"{entry['id']:<24} {name:<36} F1 {f1:.2f} (P {p:.2f} R {r:.2f}) "
+                      f"pred {predicted}  truth {entry['annotations']}")
+    print(f"\n## Annotated change points: {len(used)} series "
+          f"({len(skipped)} skipped as absent: {', '.join(skipped) or 'none'})")
+    print(f"margin {MARGIN} points; annotators: {', '.join(spec['annotators'])}\n")
+    print("| method | mean F1 | mean covering | time (s) |")
+    print("|---|---|---|---|")
+    for name, row in rows.items():
+        if row["f1"]:
+            print(f"| {name} | {np.mean(row['f1']):.3f} | {np.mean(row['cover']):.3f} | "
+                  f"{row['seconds']:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
