@@ -45,6 +45,8 @@ MEDIAN_SE = 1.2533141373155003  # sd of a sample median / (sigma / sqrt(n)) for 
 STATE_VERSION = 1
 NOISE_EVERY = 8  # values between re-estimates of the noise scale
 DIFF_BLOCK = 16  # differences per block when estimating their autocorrelation
+AR_MAX = 0.5  # the largest AR(1) coefficient the noise estimate assumes
+MAX_EVENTS = 100  # known boundaries remembered (bounded)
 MAX_SEEN_NAMES = 10_000  # metric names remembered for messages (bounded, not per record)
 
 
@@ -162,6 +164,7 @@ class _Series:
         self.last_step: int | None = None
         self.first_step: int | None = None
         self.baseline: float | None = None
+        self.baseline_n = cfg.baseline_points  # values the starting level is a median of
         self.sigma = 0.0
         self.level: float | None = None
         self.level_step: int | None = None
@@ -184,11 +187,11 @@ class _Series:
         # The noise moves slowly: re-estimating it every NOISE_EVERY values (every value early
         # on) keeps the amortised cost of an update low without changing the decisions much.
         if self.n <= 2 * NOISE_EVERY or self.n % NOISE_EVERY == 0:
-            self.sigma = _effective_noise(values)
+            self.sigma = _effective_noise(values, self.cfg.window)
         self.se_level = MEDIAN_SE * self.sigma / math.sqrt(k)
 
     def se_baseline(self) -> float:
-        return MEDIAN_SE * self.sigma / math.sqrt(self.cfg.baseline_points)
+        return MEDIAN_SE * self.sigma / math.sqrt(self.baseline_n)
 
     def threshold(self, reference: float, se_reference: float) -> float:
         """Smallest significant gap between `reference` and the current level."""
@@ -320,6 +323,21 @@ class _PhaseTracker:
                     f"since step {self.anchor_step} (level {s.raw(level):.4g})"))
         return None
 
+    def restart(self) -> None:
+        """A known boundary (e.g. the SFT->RL switch): phases start again from the current
+        level, which becomes the starting level; the noise estimate is kept."""
+        s = self.series
+        if s.level is None:
+            return
+        s.baseline, s.baseline_n = s.level, len(s.steps)
+        self.phase = None
+        self.peak = self.trough = self.anchor = None
+        self.peak_step = self.trough_step = self.anchor_step = None
+        self.evals_since_anchor = 0
+        self.last_at_start_step = self.last_below_start_step = s.level_step
+        self.streak_event, self.streak = None, 0
+        self.rise_phase = "improvement"
+
     def _enter(self, event: str, onset: int | None, reason: str) -> tuple[str, int | None, str]:
         s = self.series
         if event in ("improvement", "readaptation"):
@@ -439,6 +457,7 @@ class PhaseMonitor:
         self.seen_: dict[str, None] = {}  # insertion-ordered set of metric names seen
         self.resolved_: dict[str, str] = {}  # wanted name -> the log's own name
         self.ignored_backwards_ = 0
+        self.events_: list[list] = []  # known boundaries marked so far (the last MAX_EVENTS)
         self._alias_checked_at: dict[str, int] = {}  # a cache, not state
 
     # ---------------------------------------------------------------- public API
@@ -470,6 +489,20 @@ class PhaseMonitor:
     def missing_metrics(self) -> list[str]:
         """Followed metrics not found (under any alias) in the records so far."""
         return [t.name for t in self.trackers_ if t.name not in self.resolved_]
+
+    def mark_event(self, step: int, name: str = "event") -> None:
+        """Tell the monitor about a known boundary before feeding the records from `step` on
+        (the SFT->RL switch, a change of data): DESIGN.md treats these as boundaries, not phases.
+        Phases restart from the current level, so a fall right after an SFT->RL switch is a
+        disruption of the new stage, not an overfit of the old one. The NLL-gap signal restarts
+        too (RL does not train on the expert set)."""
+        for tracker in self.trackers_:
+            tracker.restart()
+        if self.nll_gap_ is not None:
+            self.nll_gap_.best = self.nll_gap_.best_step = self.nll_gap_.train_at_best = None
+            self.nll_gap_.streak = 0
+        self.events_.append([int(step), str(name)])
+        del self.events_[:-MAX_EVENTS]
 
     def update(self, step: int, metrics: Mapping[str, Any]) -> list[Alert]:
         """Feed one logged record; returns the alerts it triggered (usually none)."""
@@ -577,6 +610,7 @@ class PhaseMonitor:
             "seen": list(self.seen_),
             "resolved": dict(self.resolved_),
             "ignored_backwards": self.ignored_backwards_,
+            "events": [list(e) for e in self.events_],
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -598,6 +632,7 @@ class PhaseMonitor:
         self.seen_ = dict.fromkeys(state["seen"])
         self.resolved_ = dict(state["resolved"])
         self.ignored_backwards_ = state.get("ignored_backwards", 0)
+        self.events_ = [list(e) for e in state.get("events", [])]
 
 
 # ---------------------------------------------------------------------- helpers
@@ -616,17 +651,18 @@ def _median(values: list[float]) -> float:
     return ordered[mid] if n % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
 
 
-def _effective_noise(values: deque) -> float:
-    """Long-run noise sd of the recent values: what governs a mean of neighbouring values.
+def _effective_noise(values: deque, window: int) -> float:
+    """Long-run noise sd of the recent values: what governs a level made of neighbours.
 
     `noise_scale` (MAD of differences) is the sd of white noise around a slow trend, but it
     under-states positively autocorrelated (AR(1)) noise: for x_t = phi x_{t-1} + e_t,
     var(diff) = 2 var(x) (1 - phi), and a mean of n points varies like
     var(x) (1 + phi) / (1 - phi) / n. phi comes from the lag-1 autocorrelation of the
     differences, -(1 - phi) / 2. The differences are centred per block of DIFF_BLOCK (so a change
-    of slope, e.g. at the peak, is not mistaken for autocorrelation) and clipped (so outliers do
-    not drive it); centring per block shrinks the autocorrelation by (1 - 2 / DIFF_BLOCK), which
-    is undone.
+    of slope is not mistaken for autocorrelation) and clipped (so outliers do not drive it);
+    centring a block of B shrinks the autocorrelation by about (1 - 2 / B), which is undone.
+    phi is capped at AR_MAX: sharp turns of a short, steep curve still look like
+    autocorrelation, and the cap bounds the inflation they can cause (x2.45 at 0.5).
     """
     n = len(values)
     if n < 3:
@@ -634,9 +670,9 @@ def _effective_noise(values: deque) -> float:
     y = np.fromiter(values, dtype=np.float64, count=n)
     sigma = noise_scale(y)
     block = min(DIFF_BLOCK, n - 1)  # early on, one block of all the differences
-    m = (n - 1) // block
-    if block < 6 or sigma <= 0:
+    if block < 8 or sigma <= 0:
         return sigma
+    m = (n - 1) // block
     d = np.diff(y)[(n - 1) - m * block:].reshape(m, block)
     d = d - np.median(d, axis=1, keepdims=True)
     limit = 4.0 * sigma * math.sqrt(2.0)
@@ -645,7 +681,7 @@ def _effective_noise(values: deque) -> float:
     if denom <= 0:
         return sigma
     rho = float(np.einsum("ij,ij->", d[:, 1:], d[:, :-1])) / denom / (1.0 - 2.0 / block)
-    phi = min(max(1.0 + 2.0 * rho, 0.0), 0.9)
+    phi = min(max(1.0 + 2.0 * rho, 0.0), AR_MAX)
     return sigma / math.sqrt(1.0 - phi) * math.sqrt((1.0 + phi) / (1.0 - phi))
 
 

@@ -255,3 +255,27 @@ def test_invalid_config_says_what_is_wrong(bad):
     with pytest.raises(ValueError) as info:
         MonitorConfig(**bad)
     assert str(info.value)
+
+
+def test_a_known_event_restarts_the_phases():
+    """SFT -> RL: a fall right after the switch is a disruption of the new stage."""
+    rng = np.random.default_rng(11)
+    n = 300
+    t = np.arange(n)
+    acc = np.where(t < 100, 0.3 + 0.3 * t / 100, 0.6)
+    after = 0.6 - 0.2 * np.exp(-(t - 150) / 10) + 0.15 * (t - 150) / 150  # dip, then recovery
+    acc = np.where(t >= 150, after, acc) + rng.normal(0, 0.01, n)
+    plain, marked = PhaseMonitor(metric="eval/accuracy"), PhaseMonitor(metric="eval/accuracy")
+    plain_alerts, marked_alerts = [], []
+    for i in range(n):
+        if i == 150:
+            marked.mark_event(150, "sft_to_rl")
+        plain_alerts += plain.update(i, {"eval/accuracy": float(acc[i])})
+        marked_alerts += marked.update(i, {"eval/accuracy": float(acc[i])})
+    assert "overfit" in [a.event for a in plain_alerts]  # without the event: a decline
+    events = [a.event for a in marked_alerts]
+    assert events[0] == "improvement" and "overfit" not in events
+    assert events[events.index("disruption") + 1] == "readaptation"
+    # the onset is the last centred level at the old stage's level (half a window before)
+    assert next(a for a in marked_alerts if a.event == "disruption").onset_step >= 145
+    assert marked.state_dict()["events"] == [[150, "sft_to_rl"]]

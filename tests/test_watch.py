@@ -210,3 +210,22 @@ def test_follow_warns_about_a_missing_metric_when_caught_up(tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0 and err.count("no metric 'eval/nope'") == 1
+
+
+def test_run_json_events_are_known_boundaries(tmp_path, capsys):
+    rng = np.random.default_rng(11)
+    t = np.arange(300)
+    acc = np.where(t < 100, 0.3 + 0.3 * t / 100, 0.6)
+    after = 0.6 - 0.2 * np.exp(-(t - 150) / 10) + 0.15 * (t - 150) / 150
+    acc = np.where(t >= 150, after, acc) + rng.normal(0, 0.01, t.size)
+    records = [{"step": int(i), "eval/accuracy": round(float(v), 6)} for i, v in zip(t, acc)]
+    plain = write_run(tmp_path / "plain", records)
+    _, out, _ = run_cli(capsys, plain, "--format", "jsonl")
+    assert "overfit" in [json.loads(x)["event"] for x in out.splitlines()]
+    switched = write_run(tmp_path / "switched", records)
+    meta = json.loads((switched / "run.json").read_text())
+    meta["events"] = [{"step": 150, "name": "sft_to_rl"}]
+    (switched / "run.json").write_text(json.dumps(meta))
+    _, out, _ = run_cli(capsys, switched, "--format", "jsonl")
+    events = [json.loads(x)["event"] for x in out.splitlines()]
+    assert "overfit" not in events and "disruption" in events

@@ -94,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         records = (watcher.records_from_lines(module, lines_file, args.follow, args.poll)
                    if lines_file is not None else watcher.records_from_run(module, path))
+        events = _known_events(module, path)
         for step, values in records:
+            while events and step >= events[0][0]:
+                monitor.mark_event(*events.pop(0))
             alerts = monitor.update(step, values)
             for alert in alerts:
                 for sink in sinks:
@@ -219,6 +222,17 @@ def _choose_metric(args, module: ModuleType, path: Path,
     if direction not in ("max", "min"):
         direction = default_direction(metric)
     return metric, direction
+
+
+def _known_events(module: ModuleType, path: Path) -> list[tuple[int, str]]:
+    """Known boundaries from a native run.json (e.g. the SFT->RL switch), by step."""
+    events = []
+    for event in _run_json(module, path).get("events") or []:
+        try:
+            events.append((int(event["step"]), str(event["name"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return sorted(events)
 
 
 def _run_json(module: ModuleType, path: Path) -> dict:
