@@ -18,6 +18,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,7 @@ class TokenStore:
         present = {s.split for s in self.sequences}
         return [s for s in SPLITS if s in present]
 
-    @property
+    @cached_property
     def segments(self) -> list[tuple[int, int, str]]:
         out: list[tuple[int, int, str]] = []
         for seq in self.sequences:
@@ -104,10 +105,14 @@ class TokenStore:
         return sum(1 for s in self.sequences if s.split == split)
 
     def file_for(self, step: int) -> StepFile:
-        for f in self.files:
-            if f.step == step:
-                return f
-        raise KeyError(f"no step {step} in the store (steps: {self.steps[:5].tolist()}...)")
+        found = self._by_step.get(int(step))
+        if found is None:
+            raise KeyError(f"no step {step} in the store (steps: {self.steps[:5].tolist()}...)")
+        return found
+
+    @cached_property
+    def _by_step(self) -> dict[int, StepFile]:
+        return {f.step: f for f in self.files}
 
     def logprobs(self, step: int, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Read-only memory map of the log-probs of tokens `[start, stop)` at `step`.
