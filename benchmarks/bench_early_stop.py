@@ -171,10 +171,13 @@ class Patience:
 
 
 class Phasewatch:
-    def __init__(self, metric: str, direction: str, **options):
+    def __init__(self, metric: str, direction: str, events=(), **options):
         self.monitor = PhaseMonitor(metric=metric, direction=direction, **options)
+        self.events = sorted(events)  # known boundaries (run.json), told to the monitor
 
     def update(self, step: int, metrics: dict) -> None:
+        while self.events and step >= self.events[0][0]:
+            self.monitor.mark_event(*self.events.pop(0))
         self.monitor.update(step, metrics)
 
     @property
@@ -291,6 +294,55 @@ def offline_agreement(cases: list[Case]) -> None:
           "of the run")
 
 
+def sample_log_table() -> None:
+    """The reference trainer's runs (sample_logs/): truth is the offline detector's overfit
+    phase (no run comes with a known answer); regret is measured on a 5-evaluation moving
+    average of the observed metric, in metric units."""
+    folder = ROOT / "sample_logs"
+    runs = sorted(p for p in folder.glob("*") if (p / "metrics.jsonl").is_file()
+                  and p.name != "demo")  # demo is a copy of sft for `make demo`
+    if not runs:
+        print("\nsample_logs/ not found: reference-trainer table skipped")
+        return
+    from phasewatch.analysis import analyze_run
+    from phasewatch.io import read_run
+
+    print("\nReference trainer runs (sample_logs/): stop step (recommended checkpoint, regret in "
+          "accuracy points); truth = offline overfit onset")
+    header = f"{'run':<12} {'truth':>6} " + " ".join(f"{name:>22}" for name in METHODS)
+    print(header)
+    print("-" * len(header))
+    for path in runs:
+        run = read_run(path)
+        metric, direction = run.performance_metric or "eval/accuracy", run.direction or "max"
+        offline = analyze_run(run, metric, direction)
+        onset = next((p.start_step for p in offline.phases if p.name == "overfit"), None)
+        series = run.series(metric)
+        smooth = series.rolling(5, center=True, min_periods=1).mean()
+        sign = 1.0 if direction == "max" else -1.0
+        wide = run.wide()
+        names = list(wide.columns)
+        records = [(int(st), {n: float(v) for n, v in zip(names, row) if not math.isnan(v)})
+                   for st, row in zip(wide.index.to_numpy(), wide.to_numpy(dtype=float))]
+        events = [(e.step, e.name) for e in run.events if e.name != "resume"]
+        cells = []
+        for name, make in METHODS.items():
+            method = (Phasewatch(metric, direction, events) if name == "phasewatch"
+                      else make(metric, direction))
+            stop = None
+            for step, values in records:
+                method.update(step, values)
+                if method.should_stop:
+                    stop = step
+                    break
+            best = method.best_step if method.best_step is not None else int(series.index[-1])
+            at = smooth.index[np.searchsorted(smooth.index, best).clip(0, len(smooth) - 1)]
+            regret = 100 * (sign * smooth).max() - 100 * sign * smooth.loc[at]
+            cells.append(f"{'-' if stop is None else stop} ({best}, {regret:.1f})")
+        print(f"{path.name:<12} {'-' if onset is None else onset:>6} "
+              + " ".join(f"{c:>22}" for c in cells))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40, help="seeds per kind")
@@ -305,6 +357,7 @@ def main(argv=None) -> int:
         offline_agreement(cases[:: max(1, len(cases) // 90)])
     table("benchmark's own generator (accuracy only, decline starts smoothly)",
           own_cases(args.runs))
+    sample_log_table()
     print(f"\n({time.perf_counter() - t0:.1f} s)")
     return 0
 
