@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D
 from phasewatch.errors import UsageError
 from phasewatch.plot import _draw
 from phasewatch.plot.phase import analyze
-from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, Smoothing
+from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing, unit_for
 from phasewatch.plot.style import (
     ARM_LABELS,
     MAIN_HEIGHT,
@@ -125,13 +125,25 @@ def _series_or_none(run: Run, metric: str):
     return series if series.size else None
 
 
-def _smoothing_note(smoothing: Smoothing, runs: Sequence[Run], metric: str, raw: bool) -> str:
-    try:
-        n = max(run.series(metric).size for run in runs)
-    except UsageError:
-        n = 0
-    note = "lines: " + smoothing.describe(n)
-    return note + "; dots: raw" if raw else note
+def _panel_points(runs: Sequence[Run], metric: str) -> tuple[int, str]:
+    """(most points of any run, what a point is: 'step' or 'eval') for one panel's metric."""
+    present = [s for s in (_series_or_none(r, metric) for r in runs) if s is not None]
+    n = max((s.size for s in present), default=0)
+    every_step = any(unit_for(s.index.to_numpy()) == "step" for s in present)
+    return n, "step" if every_step else "eval"
+
+
+def _smoothing_note(smoothing: Smoothing, metrics: Sequence[str],
+                    points: Sequence[tuple[int, str]], raw: bool) -> str:
+    """'lines: Gaussian smooth, sd 1 eval (policy entropy: sd 25 steps); dots: raw evals'."""
+    note = "lines: " + smoothing.describe(*points[0])
+    first_short = smoothing.describe(*points[0], short=True)
+    others = [f"{_draw.metric_label(m)}: {smoothing.describe(*p, short=True)}"
+              for m, p in zip(metrics[1:], points[1:])
+              if smoothing.describe(*p, short=True) != first_short]
+    if others:
+        note += " (" + "; ".join(others) + ")"
+    return note + "; dots: raw evals" if raw else note
 
 
 def _overlay(runs, metrics, analyses, colors, size, smoothing, raw) -> Figure:
@@ -140,6 +152,7 @@ def _overlay(runs, metrics, analyses, colors, size, smoothing, raw) -> Figure:
         fig = _draw.new_figure(width, height)
         axes = fig.subplots(len(metrics), 1, sharex=True, squeeze=False)[:, 0].tolist()
         handles: dict[str, Line2D] = {}
+        points = []
         first, last = np.inf, -np.inf
         for ax, metric in zip(axes, metrics):
             missing = [run.source for run in runs if _series_or_none(run, metric) is None]
@@ -148,9 +161,11 @@ def _overlay(runs, metrics, analyses, colors, size, smoothing, raw) -> Figure:
             if missing:
                 warnings.warn(f"no metric '{metric}' in {', '.join(missing)}; left out of that panel",
                               stacklevel=3)
+            points.append(_panel_points(runs, metric))
+            dense = points[-1][0] > DENSE_POINTS  # raw dots of several arms would bury the lines
             for i, run in enumerate(runs):
                 color = colors[arm_of(run)]
-                drawn = _draw_run(ax, run, metric, color, smoothing, raw)
+                drawn = _draw_run(ax, run, metric, color, smoothing, raw and not dense)
                 if drawn is None:
                     continue
                 steps, smoothed = drawn
@@ -165,13 +180,12 @@ def _overlay(runs, metrics, analyses, colors, size, smoothing, raw) -> Figure:
                             color=color, markerfacecolor="white", markeredgewidth=1.0,
                             linestyle="none", zorder=5, gid="recommended-stop")
             ax.set_ylabel(_draw.metric_label(metric, default_direction(metric)))
+            _draw.readable_ylim(ax)
         for run in runs:
             # Events in the arm's colour: the switch belongs to one arm, not to all.
-            event_handles = _draw.draw_events(axes, run.events, color=colors[arm_of(run)])
-            for label in event_handles:
-                handles.setdefault(f"event:{label}", Line2D([], [], color="#404040",
-                                   linestyle=_draw.event_style(_event_name(run, label))["linestyle"],
-                                   linewidth=0.8, label=label))
+            for label, handle in _draw.draw_events(axes, run.events, color=colors[arm_of(run)]).items():
+                handle.set_color("#404040")
+                handles.setdefault(f"event:{label}", handle)
         if analyses and any(a.recommended_stop_step is not None for a in analyses):
             handles["stop"] = Line2D([], [], marker="v", markersize=4.5, color="#404040",
                                      markerfacecolor="white", linestyle="none",
@@ -181,17 +195,10 @@ def _overlay(runs, metrics, analyses, colors, size, smoothing, raw) -> Figure:
         axes[-1].set_xlabel("training step")
         fig.align_ylabels(axes)
         _draw.fit_legend(fig, list(handles.values()), max_cols=3,
-                         title=_smoothing_note(smoothing, runs, metrics[0], raw),
+                         title=_smoothing_note(smoothing, metrics, points, raw),
                          title_fontsize="small")
         _draw.freeze_layout(fig)
     return fig
-
-
-def _event_name(run: Run, label: str) -> str:
-    for event in run.events:
-        if _draw.event_style(event.name)["label"] == label:
-            return event.name
-    return label
 
 
 def _grid(runs, metric, analyses, colors, size, smoothing, raw, ncols) -> Figure:
@@ -229,8 +236,8 @@ def _grid(runs, metric, analyses, colors, size, smoothing, raw, ncols) -> Figure
             if i + ncols >= n:  # nothing visible below: this panel carries the step axis
                 ax.xaxis.set_tick_params(labelbottom=True)
                 ax.set_xlabel("training step")
-        handles = [Line2D([], [], color="#404040", linewidth=1.2,
-                          label=_smoothing_note(smoothing, runs, metric, raw))]
+        handles = [Line2D([], [], color="#404040", linewidth=1.2, label=_smoothing_note(
+            smoothing, [metric], [_panel_points(runs, metric)], raw))]
         for run in runs:
             for label, handle in _draw.draw_events([], run.events).items():
                 if all(h.get_label() != label for h in handles):

@@ -17,7 +17,7 @@ from matplotlib.lines import Line2D
 
 from phasewatch.errors import UsageError
 from phasewatch.plot import _draw
-from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, Smoothing
+from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing, unit_for
 from phasewatch.plot.style import figure_size, paper_style
 from phasewatch.results import Analysis
 from phasewatch.run import Run
@@ -35,7 +35,6 @@ _PANEL_LINES = (
 )
 _PANEL_LABELS = {"expert/nll_train": "train", "expert/nll_heldout": "held-out"}
 DATA_COLOR = "#1a1a1a"
-DENSE_POINTS = 200  # panel series longer than this get faint raw + smoothing
 RAW_COLOR = "#8c8c8c"
 
 
@@ -169,9 +168,7 @@ def _draw_panel(ax, run: Run, label: str, metrics: list[str], smoothing: Smoothi
         if values.size > DENSE_POINTS and smoothing.kind != "none":
             ax.plot(steps, values, color=RAW_COLOR, alpha=0.45, linewidth=0.4, zorder=2, gid="raw")
             values = smoothing.apply(values, steps, breaks)
-            every_step = np.median(np.diff(steps)) == 1
-            note = f"{label}: " + smoothing.describe(s.size, "step" if every_step else "point",
-                                                     short=True)
+            note = f"{label}: " + smoothing.describe(s.size, unit_for(steps), short=True)
             if all(h.get_label() != note for h in handles):
                 handles.append(Line2D([], [], color=DATA_COLOR, linewidth=1.0, label=note))
         ax.plot(steps, values, linewidth=1.0, zorder=3, gid="panel", label=legend_label, **line_style)

@@ -14,6 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 KINDS = ("gaussian", "ema", "none")
+DENSE_POINTS = 200  # series longer than this are drawn as faint raw lines with smoothing on top
+
+
+def unit_for(steps: np.ndarray) -> str:
+    """What one point of a series is, for the legend: 'step' (logged every step) or 'eval'."""
+    return "step" if len(steps) > 1 and np.median(np.diff(steps)) == 1 else "eval"
 
 
 @dataclass(frozen=True)
