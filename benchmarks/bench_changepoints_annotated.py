@@ -28,6 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import itertools
+
 from phasewatch.changepoint import Segmenter
 from phasewatch.errors import PhasewatchError
 from phasewatch.io import read_run
@@ -64,7 +66,7 @@ def f_measure(annotations: dict[str, list[int]], predictions: list[int],
 
 def _segments(cps: list[int], n: int) -> list[tuple[int, int]]:
     bounds = [0, *sorted({c for c in cps if 0 < c < n}), n]
-    return list(zip(bounds[:-1], bounds[1:]))
+    return list(itertools.pairwise(bounds))
 
 
 def covering(annotations: dict[str, list[int]], predictions: list[int], n: int) -> float:

@@ -154,11 +154,14 @@ def _phase_stats(phase: Phase, steps, y, fitted, sign, sd, baseline) -> dict[str
     }
     base = sign * baseline  # higher-is-better units
     if phase.name == "disruption":
-        trough = int(i0 + np.argmin(fitted[i0:i1 + 1]))
+        # depth below the level the fall started from (the baseline for a disruption at the
+        # start; the level before the fall for a later one, e.g. at an SFT->RL switch)
+        before = float(y[i0]) if i0 == 0 else float(start)
+        trough = i1  # a disruption ends at its trough (phases.refine_turns)
         stats["trough_step"] = int(steps[trough])
-        stats["depth"] = float(base - fitted[trough])
-        stats["depth_sd"] = float((base - fitted[trough]) / sd) if sd > 0 else None
-        back = np.flatnonzero(fitted[trough:] >= base)
+        stats["depth"] = float(before - fitted[trough])
+        stats["depth_sd"] = float((before - fitted[trough]) / sd) if sd > 0 else None
+        back = np.flatnonzero(fitted[trough:] >= before)
         stats["time_to_recover"] = int(steps[trough + back[0]] - steps[trough]) if back.size else None
     elif phase.name in ("readaptation", "improvement"):
         stats["peak_step"] = int(steps[i0 + int(np.argmax(fitted[i0:i1 + 1]))])

@@ -86,10 +86,13 @@ class _Cumsums:
         return n * np.log(np.maximum(rss / np.maximum(n, 1.0), 1e-4))
 
 
-def pelt(sums: _Cumsums, n: int, penalty: float, min_size: int, model: str) -> list[int]:
+def pelt(sums: _Cumsums, n: int, penalty: float, min_size: int, model: str,
+         lone_first: bool = False) -> list[int]:
     """Exact optimal partition under `penalty` per change point (PELT pruning).
 
-    Returns the segment starts (excluding 0), ascending.
+    `lone_first` lets the first point be a segment of its own despite `min_size`: training
+    logs often start with an evaluation before the first update, a regime of its own (the
+    level a disruption falls from). Returns the segment starts (excluding 0), ascending.
     """
     if n < 2 * min_size:
         return []
@@ -97,6 +100,9 @@ def pelt(sums: _Cumsums, n: int, penalty: float, min_size: int, model: str) -> l
     best[0] = -penalty
     last = np.zeros(n + 1, dtype=np.int64)
     candidates = np.zeros(1, dtype=np.int64)
+    if lone_first and model != "normal" and n > min_size + 1:
+        best[1] = 0.0  # -penalty + cost of one point (0) + penalty
+        candidates = np.array([0, 1], dtype=np.int64)
     for t in range(min_size, n + 1):
         eligible = candidates[candidates <= t - min_size]
         if eligible.size:
@@ -132,7 +138,9 @@ def despiked(values: np.ndarray, window: int = 7, k: float = 6.0) -> np.ndarray:
     limit = k * noise_scale(values)
     if limit <= 0:
         return values
-    return np.where(np.abs(values - med) > limit, med, values)
+    spikes = np.abs(values - med) > limit
+    spikes[0] = False  # the first point is the starting level, not a spike (see `pelt`)
+    return np.where(spikes, med, values)
 
 
 def _lag1(residuals: np.ndarray) -> float:
@@ -164,13 +172,15 @@ class Segmenter:
     - level: confidence of the change-point intervals (0.9, 0.95 or 0.99);
     - ar_correction: inflate the noise variance for autocorrelated residuals;
     - min_effect: floor on the noise sd as a fraction of the series' range (see `_scale`);
-    - despike: replace isolated spikes before segmenting (see `despiked`).
+    - despike: replace isolated spikes before segmenting (see `despiked`);
+    - lone_first: the first point may be a segment of its own (see `pelt`).
     """
 
     def __init__(self, model: str = "linear", penalty: float | None = None,
                  penalty_factor: float = 1.0, min_size: int | None = None,
                  max_points: int = 2000, level: float = 0.95, ar_correction: bool = True,
-                 min_effect: float = 0.05, despike: bool = True):
+                 min_effect: float = 0.05, despike: bool = True, lone_first: bool = True):
+        self.lone_first = lone_first
         self.model = model
         self.min_effect = min_effect
         self.despike = despike
@@ -272,7 +282,7 @@ class Segmenter:
     def _segment(self, x: np.ndarray, z: np.ndarray, penalty: float, min_size: int) -> list[int]:
         n = x.size
         if n <= self.max_points:
-            return pelt(_Cumsums(x, z), n, penalty, min_size, self.model)
+            return pelt(_Cumsums(x, z), n, penalty, min_size, self.model, self.lone_first)
         block = math.ceil(n / self.max_points)
         xb, zb = _block_means(x, block), _block_means(z, block)
         # Averaging `block` points divides the noise variance by `block`; rescale so the

@@ -211,7 +211,8 @@ def smooth(y: np.ndarray, window: int) -> np.ndarray:
     return pd.Series(y).rolling(window, center=True, min_periods=1).mean().to_numpy()
 
 
-def refine_turns(runs: list[Run_], y: np.ndarray, sd: float, cfg: PhaseConfig) -> list[Run_]:
+def refine_turns(runs: list[Run_], y: np.ndarray, fitted: np.ndarray, sd: float,
+                 cfg: PhaseConfig) -> list[Run_]:
     """Put each boundary where the curve actually turns, not where a straight line bends.
 
     A line fitted to a saturating rise ends early, so the segment break between a trend and a
@@ -221,11 +222,14 @@ def refine_turns(runs: list[Run_], y: np.ndarray, sd: float, cfg: PhaseConfig) -
     """
     if len(runs) < 2:
         return runs
-    ys = smooth(y, smoothing_window(y.size, cfg))
+    window_size = smoothing_window(y.size, cfg)
+    ys = smooth(y, window_size)
     for left, right in itertools.pairwise(runs):
         lo, hi = left.start, right.end
         if FLAT not in (left.kind, right.kind):
-            window = ys[lo:hi + 1]
+            # a one-point jump (the first evaluation, a mean shift) is too short to smooth over
+            short = min(left.end - left.start, right.end - right.start) < window_size
+            window = (fitted if short else ys)[lo:hi + 1]
             cut = lo + int(np.argmax(window) if left.kind == UP else np.argmin(window))
         elif right.kind == FLAT:  # trend -> plateau
             level = float(np.median(y[right.start + (right.end - right.start) // 3:right.end + 1]))
@@ -274,7 +278,7 @@ def build_phases(steps: np.ndarray, y: np.ndarray, breaks, sd: float,
     runs = trend_runs(x, y, fitted, list(breaks), sd, cfg)
     runs = drop_excursions(runs, y.size, cfg)
     runs = absorb_short_flats(runs, fitted, y.size, cfg)
-    runs = refine_turns(runs, y, sd, cfg)
+    runs = refine_turns(runs, y, fitted, sd, cfg)
     names = name_runs(runs, fitted, sd, cfg)
     phases = [Phase(name, int(steps[r.start]), int(steps[r.end])) for name, r in zip(names, runs)]
     return phases, fitted, runs

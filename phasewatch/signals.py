@@ -95,7 +95,11 @@ def outlier_mask(values: np.ndarray, scale: float) -> np.ndarray:
     if values.size < OUTLIER_WINDOW or scale <= 0:
         return np.zeros(values.size, dtype=bool)
     med = pd.Series(values).rolling(OUTLIER_WINDOW, center=True, min_periods=1).median()
-    return np.abs(values - med.to_numpy()) > OUTLIER_SD * scale
+    mask = np.abs(values - med.to_numpy()) > OUTLIER_SD * scale
+    # The first point is usually the evaluation before training: the starting level a
+    # disruption falls from, unlike its neighbours by nature. Never call it an outlier.
+    mask[0] = False
+    return mask
 
 
 def cadence_warning(steps: np.ndarray) -> str | None:

@@ -20,7 +20,9 @@ extreme).
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,6 +57,23 @@ class SyntheticRun:
     metric: str
     direction: str
     truth: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, folder: str | Path) -> Path:
+        """Write the run as a native run folder (metrics.jsonl + run.json), for CLI tests."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        wide = self.run.wide()
+        with open(folder / "metrics.jsonl", "w", encoding="utf-8") as out:
+            for step, row in zip(wide.index.tolist(), wide.to_dict("records")):
+                # non-finite = not logged here (the table cannot tell a literal NaN apart)
+                values = {k: v for k, v in row.items() if np.isfinite(v)}
+                out.write(json.dumps({"step": int(step), **values}) + "\n")
+        meta = {"schema_version": 1, "name": self.run.name, "algorithm": "synthetic",
+                "performance_metric": self.metric, "direction": self.direction,
+                "events": [e.to_dict() for e in self.run.events if e.name != "resume"],
+                "config": {"kind": self.truth.get("kind")}}
+        (folder / "run.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        return folder
 
 
 def _ease(u: np.ndarray, shape: str) -> np.ndarray:

@@ -1,0 +1,136 @@
+"""`phasewatch analyze` and `phasewatch changepoints` through the CLI: contracts, errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from phasewatch import synth
+from phasewatch.cli import main
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "real_logs"
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
+
+
+@pytest.fixture(scope="module")
+def three_phase(tmp_path_factory):
+    s = synth.generate("three_phase", seed=7, n_points=200, eval_every=5, noise_sd=0.01, ar=0.0)
+    return s.write(tmp_path_factory.mktemp("run") / "three_phase"), s
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_analyze_json_contract(capsys, three_phase):
+    folder, _s = three_phase
+    code, out, _ = run_cli(capsys, "analyze", folder, "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["schema_version"] == 1 and len(doc["runs"]) == 1
+    run = doc["runs"][0]
+    assert {"source", "metric", "direction", "baseline", "changepoints", "phases",
+            "recommended_stop_step", "warnings"} <= set(run)
+    assert run["metric"] == "eval/accuracy" and run["direction"] == "max"
+    assert [p["name"] for p in run["phases"]] == ["disruption", "readaptation", "overfit"]
+    for left, right in zip(run["phases"][:-1], run["phases"][1:]):
+        assert left["end_step"] == right["start_step"]
+    for cp in run["changepoints"]:
+        assert set(cp) == {"step", "low", "high"} and cp["low"] <= cp["step"] <= cp["high"]
+    assert run["recommended_stop_step"] == run["phases"][2]["start_step"]
+
+
+def test_analyze_text_is_one_line_per_phase(capsys, three_phase):
+    folder, _ = three_phase
+    code, out, _ = run_cli(capsys, "analyze", folder)
+    assert code == 0
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines[1:4]] == ["disruption", "readaptation", "overfit"]
+    assert "recommended stop: step" in out
+
+
+def test_analyze_several_runs_compares_them(capsys, three_phase, tmp_path):
+    folder, _ = three_phase
+    flat = synth.generate("flat", seed=1, n_points=100).write(tmp_path / "flat")
+    code, out, _ = run_cli(capsys, "analyze", folder, flat, "--format", "json")
+    runs = json.loads(out)["runs"]
+    assert code == 0 and [r["source"] for r in runs] == [str(folder), str(flat)]
+    assert [p["name"] for p in runs[1]["phases"]] == ["plateau"]
+    code, out, _ = run_cli(capsys, "analyze", folder, flat)
+    table = out.split("\n\n")[-1].splitlines()
+    assert table[0].split()[:2] == ["run", "metric"] and len(table) == 3
+    assert "disruption@0 > readaptation@" in table[1] and table[2].endswith("plateau@0")
+
+
+def test_analyze_metric_and_direction_options(capsys, three_phase):
+    folder, _ = three_phase
+    code, out, _ = run_cli(capsys, "analyze", folder, "--metric", "expert/nll_heldout",
+                           "--format", "json")
+    run = json.loads(out)["runs"][0]
+    assert code == 0 and run["direction"] == "min"  # from the name
+    code, out, _ = run_cli(capsys, "analyze", folder, "--metric", "eval/accuracy",
+                           "--direction", "min", "--format", "json")
+    names = [p["name"] for p in json.loads(out)["runs"][0]["phases"]]
+    assert names[0] != "disruption"  # turned upside down, the dip is a rise
+
+
+def test_unknown_metric_is_a_usage_error_listing_the_closest(capsys, three_phase):
+    folder, _ = three_phase
+    code, _, err = run_cli(capsys, "analyze", folder, "--metric", "eval/acuracy")
+    assert code == 2 and "eval/accuracy" in err.split("closest first:")[1].split(",")[0]
+    code, _, err = run_cli(capsys, "changepoints", folder, "--metric", "nope")
+    assert code == 2 and "no metric 'nope'" in err
+
+
+def test_missing_input_is_exit_3(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "analyze", tmp_path / "absent.jsonl")
+    assert code == 3 and "absent.jsonl" in err and "Traceback" not in err
+
+
+def test_changepoints_json_contract(capsys, three_phase):
+    folder, s = three_phase
+    code, out, _ = run_cli(capsys, "changepoints", folder, "--metric", "eval/accuracy",
+                           "--format", "json")
+    doc = json.loads(out)
+    assert code == 0
+    assert {"schema_version", "source", "metrics", "changepoints", "method", "penalty"} <= set(doc)
+    assert doc["metrics"] == ["eval/accuracy"] and doc["method"] == "pelt/linear"
+    trough, peak = s.truth["trough_step"], s.truth["peak_step"]
+    steps = [c["step"] for c in doc["changepoints"]]
+    assert any(abs(st - trough) <= 60 for st in steps) and any(abs(st - peak) <= 100 for st in steps)
+
+
+def test_changepoints_joint_segmentation_and_options(capsys, three_phase):
+    folder, _ = three_phase
+    code, out, _ = run_cli(capsys, "changepoints", folder, "--metric", "eval/accuracy",
+                           "--metric", "expert/nll_heldout", "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["metrics"] == ["eval/accuracy", "expert/nll_heldout"]
+    code, out, _ = run_cli(capsys, "changepoints", folder, "--metric", "eval/accuracy",
+                           "--penalty", "1e9", "--model", "mean", "--format", "json")
+    doc = json.loads(out)
+    assert doc["changepoints"] == [] and doc["penalty"] == 1e9 and doc["method"] == "pelt/mean"
+    code, _, err = run_cli(capsys, "changepoints", folder, "--metric", "eval/accuracy",
+                           "--min-size", "1")
+    assert code == 2 and "--min-size" in err
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="../shared/real_logs not present")
+def test_real_verl_log_picks_the_validation_score(capsys):
+    log = next((REAL / "verl_ppo_qwen05b").glob("*.log"))
+    code, out, _ = run_cli(capsys, "analyze", log, "--format", "json")
+    run = json.loads(out)["runs"][0]
+    assert code == 0 and run["metric"] == "val/test_score/openai/gsm8k"
+    assert run["phases"][0]["name"] == "improvement"
+    assert "disruption" not in [p["name"] for p in run["phases"]]
+
+
+@pytest.mark.skipif(not (SAMPLES / "sft_then_rl").exists(), reason="sample_logs not built")
+def test_reference_sft_then_rl_run_starts_with_a_disruption(capsys):
+    code, out, _ = run_cli(capsys, "analyze", SAMPLES / "sft_then_rl", "--format", "json")
+    run = json.loads(out)["runs"][0]
+    names = [p["name"] for p in run["phases"]]
+    assert code == 0 and names[:2] == ["disruption", "readaptation"]
+    assert run["phases"][0]["depth"] > 0.3

@@ -1,0 +1,133 @@
+"""Change-point engine: exact optimum, costs, NaN mapping, intervals, robustness, long series."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from phasewatch.changepoint import Segmenter, _Cumsums, despiked, detect, pelt
+
+
+def kinked(n=300, kinks=(100, 200), slopes=(0.0, 0.05, -0.03), sd=0.3, seed=0):
+    """Continuous piecewise-linear signal (slope changes only, no jumps) plus noise."""
+    rng = np.random.default_rng(seed)
+    x = np.arange(n, dtype=float)
+    y = np.zeros(n)
+    bounds = [0, *kinks, n]
+    level = 0.0
+    for (a, b), slope in zip(itertools.pairwise(bounds), slopes):
+        y[a:b] = level + slope * (x[a:b] - a)
+        level = y[b - 1] + slope
+    return x, y + rng.standard_normal(n) * sd
+
+
+def test_linear_cost_matches_least_squares():
+    rng = np.random.default_rng(1)
+    x = np.sort(rng.random(50))
+    y = rng.standard_normal((50, 2))
+    sums = _Cumsums(x, y)
+    for a, b in [(0, 50), (3, 17), (10, 13)]:
+        expected = 0.0
+        for j in range(2):
+            coef = np.polyfit(x[a:b], y[a:b, j], 1)
+            expected += ((y[a:b, j] - np.polyval(coef, x[a:b])) ** 2).sum()
+        assert sums.rss(a, b, "linear") == pytest.approx(expected, rel=1e-6, abs=1e-9)
+        mean_rss = ((y[a:b] - y[a:b].mean(axis=0)) ** 2).sum()
+        assert sums.rss(a, b, "mean") == pytest.approx(mean_rss, rel=1e-9)
+
+
+def test_pelt_mean_model_gives_the_same_optimum_as_ruptures():
+    rpt = pytest.importorskip("ruptures")
+    rng = np.random.default_rng(2)
+    y = np.concatenate([np.zeros(60), np.full(50, 2.0), np.full(70, 0.5)]) + rng.standard_normal(180)
+    ours = pelt(_Cumsums(np.arange(180.0), y[:, None]), 180, 8.0, 5, "mean")
+    theirs = rpt.Pelt(model="l2", min_size=5, jump=1).fit(y).predict(pen=8.0)[:-1]
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_slope_changes_are_found_with_intervals_covering_them(seed):
+    x, y = kinked(seed=seed)
+    seg = Segmenter().fit(x.astype(int), y)
+    steps = [c.step for c in seg.changepoints]
+    assert len(steps) == 2
+    for cp, true in zip(seg.changepoints, (100, 200)):
+        assert abs(cp.step - true) <= 15
+        assert cp.low <= cp.step <= cp.high
+        assert cp.high - cp.low < 80
+
+
+def test_mean_shift_is_found_by_the_default_linear_model():
+    rng = np.random.default_rng(3)
+    y = np.r_[np.zeros(150), np.ones(150)] + rng.standard_normal(300) * 0.1
+    seg = detect(np.arange(300), y)
+    assert [c.step for c in seg.changepoints] == [150]
+    assert seg.changepoints[0].low >= 145 and seg.changepoints[0].high <= 155
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_white_noise_has_no_change_points(seed):
+    rng = np.random.default_rng(seed)
+    assert detect(np.arange(400), rng.standard_normal(400)).changepoints == []
+
+
+def test_nan_rows_are_left_out_without_shifting_steps():
+    rng = np.random.default_rng(4)
+    steps = np.arange(0, 3000, 10)
+    y = np.r_[np.zeros(150), np.ones(150)] + rng.standard_normal(300) * 0.1
+    y[[5, 40, 100, 149, 151, 200]] = np.nan
+    seg = detect(steps, y)
+    assert [c.step for c in seg.changepoints] == [1500]
+    assert "6 rows with non-finite values left out" in seg.warnings[0]
+
+
+def test_constant_and_tiny_series_do_not_crash():
+    assert detect(np.arange(50), np.full(50, 3.0)).changepoints == []
+    seg = detect(np.arange(3), np.array([1.0, 2.0, 3.0]))
+    assert seg.changepoints == [] and "too few" in seg.warnings[0]
+    assert detect(np.arange(10), np.full(10, np.nan)).changepoints == []
+
+
+def test_isolated_spikes_are_not_change_points_but_the_first_point_stays():
+    y = np.r_[5.0, np.zeros(99)] + np.random.default_rng(5).standard_normal(100) * 0.01
+    y[50] = 3.0
+    cleaned = despiked(y)
+    assert cleaned[0] == y[0] and abs(cleaned[50]) < 0.1
+    seg = detect(np.arange(100), y)
+    assert [c.step for c in seg.changepoints] == [1]  # the lone first point, not the spike
+
+
+def test_forced_boundaries_are_kept_with_a_zero_width_interval():
+    rng = np.random.default_rng(6)
+    y = rng.standard_normal(200) * 0.1
+    seg = detect(np.arange(200), y, forced=(120,))
+    assert [c.to_dict() for c in seg.changepoints] == [{"step": 120, "low": 120, "high": 120}]
+
+
+def test_multivariate_change_in_one_column():
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal(300) * 0.1
+    b = np.r_[np.zeros(200), np.full(100, 1.0)] + rng.standard_normal(300) * 0.1
+    seg = detect(np.arange(300), np.column_stack([a, b]))
+    assert [c.step for c in seg.changepoints] == [200]
+
+
+def test_lower_penalty_never_finds_fewer_change_points():
+    x, y = kinked(sd=0.6, seed=8)
+    counts = [len(detect(x.astype(int), y, penalty=p).changepoints) for p in (200, 30, 8, 2)]
+    assert counts == sorted(counts)
+    assert counts[-1] > counts[0]
+
+
+def test_long_series_is_segmented_on_blocks_then_refined():
+    rng = np.random.default_rng(9)
+    n = 100_000
+    y = np.r_[np.zeros(60_000), np.full(40_000, 0.05)] + rng.standard_normal(n) * 0.1
+    seg = detect(np.arange(n), y)
+    assert len(seg.changepoints) == 1
+    assert abs(seg.changepoints[0].step - 60_000) <= 100
+
+
+def test_invalid_options_say_what_is_allowed():
+    with pytest.raises(ValueError, match="linear"):
+        Segmenter(model="rbf").fit(np.arange(10), np.zeros(10))

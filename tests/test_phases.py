@@ -1,0 +1,133 @@
+"""Phase naming through `analyze_run` on runs with known truth, and the contract invariants."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from phasewatch import synth
+from phasewatch.analysis import analyze_run
+from phasewatch.run import Event, RecordCollector
+
+
+def names(analysis):
+    return [p.name for p in analysis.phases]
+
+
+def check_contract(analysis, run_steps):
+    phases = analysis.phases
+    assert phases[0].start_step == run_steps[0] and phases[-1].end_step == run_steps[-1]
+    for left, right in itertools.pairwise(phases):
+        assert left.end_step == right.start_step
+    assert [c.step for c in analysis.changepoints] == [p.start_step for p in phases[1:]]
+    for cp in analysis.changepoints:
+        assert cp.low <= cp.step <= cp.high
+
+
+def make_run(values, steps=None, metric="eval/accuracy", extra=None, events=()):
+    steps = np.arange(len(values)) * 10 if steps is None else steps
+    collector = RecordCollector("test", "synthetic")
+    for i, (s, v) in enumerate(zip(steps, values)):
+        row = {metric: float(v)}
+        if extra:
+            row.update({k: float(col[i]) for k, col in extra.items()})
+        collector.add(int(s), row, line=i + 1)
+    return collector.build(events=list(events))
+
+
+@pytest.mark.parametrize("kind", synth.KINDS)
+def test_each_kind_comes_out_as_what_it_is(kind):
+    s = synth.generate(kind, seed=11, n_points=240, noise_sd=0.01, ar=0.0, shape="linear")
+    a = analyze_run(s.run)
+    assert names(a) == list(synth.KIND_PHASES[kind])
+    check_contract(a, s.run.series(s.metric).index)
+    span = s.truth["curve_steps"][-1]
+    for (name, start, _), phase in zip(s.truth["phases"][1:], a.phases[1:]):
+        assert abs(phase.start_step - start) <= 0.06 * span, (name, phase)
+
+
+def test_disruption_ends_at_the_trough_and_overfit_starts_at_the_peak():
+    s = synth.generate("three_phase", seed=3, n_points=300, noise_sd=0.01, ar=0.0, shape="cosine")
+    a = analyze_run(s.run)
+    assert names(a) == ["disruption", "readaptation", "overfit"]
+    disruption, readapt, overfit = a.phases
+    steps, curve = s.truth["curve_steps"], s.truth["curve"]
+    # where the true curve is within one noise sd of its extreme: the data cannot say more
+    low_region = steps[curve <= curve.min() + 0.01]
+    high_region = steps[curve >= curve.max() - 0.01]
+    assert low_region.min() - 6 <= disruption.end_step <= low_region.max() + 6
+    assert high_region.min() - 6 <= overfit.start_step <= high_region.max() + 6
+    assert a.recommended_stop_step == overfit.start_step
+    assert disruption.stats["depth"] > 0.04 and disruption.stats["trough_step"] == disruption.end_step
+    assert overfit.stats["decline_since_peak"] > 0.04
+    assert readapt.stats["gain_over_baseline"] > 0
+
+
+def test_lower_is_better_metric_is_turned_and_reported_in_its_own_units():
+    s = synth.generate("three_phase_loss", seed=2, n_points=200, noise_sd=0.01, ar=0.0)
+    a = analyze_run(s.run)
+    assert a.direction == "min" and a.metric == "eval/loss"
+    assert names(a) == ["disruption", "readaptation", "overfit"]
+    assert a.phases[0].stats["change"] > 0  # the loss goes up during the disruption
+    assert a.phases[-1].stats["change"] > 0  # and up again while overfitting
+
+
+def test_flat_run_is_one_plateau_on_many_seeds():
+    for seed in range(6):
+        s = synth.generate("flat", seed=seed, n_points=200)
+        assert names(analyze_run(s.run)) == ["plateau"], seed
+
+
+def test_overfit_from_expert_nll_when_accuracy_stays_flat():
+    s = synth.generate("nll_overfit", seed=4, n_points=240, noise_sd=0.01, ar=0.0, shape="linear")
+    a = analyze_run(s.run)
+    assert names(a) == ["improvement", "overfit"]
+    assert "nll_overfit_onset_step" in a.extra
+    # without the expert NLL signals the same accuracy curve is an improvement then a plateau
+    table = s.run.table
+    s.run.table = table[~table["metric"].str.startswith("expert/")].reset_index(drop=True)
+    assert names(analyze_run(s.run)) == ["improvement", "plateau"]
+
+
+def test_supporting_signals_are_reported_per_phase():
+    s = synth.generate("three_phase", seed=5, n_points=150, eval_every=5)
+    a = analyze_run(s.run)
+    signals = a.phases[0].stats["signals"]
+    assert {"expert/nll_train", "expert/nll_heldout", "train/entropy"} <= set(signals)
+    entropy = signals["train/entropy"]
+    assert entropy["mean"] > 0.8  # the generator's entropy spike falls in the disruption
+
+
+def test_too_few_points_is_a_plateau_with_a_warning():
+    a = analyze_run(make_run([0.1, 0.5, 0.2, 0.4]))
+    assert names(a) == ["plateau"] and "only 4 finite points" in a.warnings[-1]
+
+
+def test_constant_and_all_nan_metrics():
+    a = analyze_run(make_run(np.full(50, 0.3)))
+    assert names(a) == ["plateau"] and "constant" in a.warnings[-1]
+    a = analyze_run(make_run(np.full(20, np.nan)))
+    assert a.phases == [] and a.recommended_stop_step is None
+    assert any("non-finite" in w for w in a.warnings)
+
+
+def test_first_evaluation_before_training_is_the_baseline_a_disruption_falls_from():
+    rng = np.random.default_rng(0)
+    y = np.r_[0.55, np.linspace(0.05, 0.6, 60)] + rng.standard_normal(61) * 0.01
+    a = analyze_run(make_run(y))
+    assert names(a)[:2] == ["disruption", "readaptation"]
+    assert a.phases[0].end_step == 10 and a.baseline == pytest.approx(0.55, abs=0.02)
+
+
+def test_known_events_are_boundaries_not_phases():
+    rng = np.random.default_rng(1)
+    y = np.linspace(0.2, 0.6, 200) + rng.standard_normal(200) * 0.01
+    run = make_run(y, events=[Event(step=1000, name="sft_to_rl")])
+    a = analyze_run(run)
+    assert names(a) == ["improvement"]
+    assert {"step": 1000, "low": 1000, "high": 1000} in a.extra["segments"]
+
+
+def test_unknown_options_are_refused():
+    with pytest.raises(TypeError, match="penalty_factor"):
+        analyze_run(make_run(np.zeros(20)), penalty=3)
