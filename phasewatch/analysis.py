@@ -19,7 +19,7 @@ from phasewatch.noise import noise_scale
 from phasewatch.phases import PhaseConfig, build_phases, fit_segments, smooth, smoothing_window
 from phasewatch.results import Analysis, ChangePoint, Phase
 from phasewatch.run import Run
-from phasewatch.signals import choose_direction, choose_metric, other_signals, prepare
+from phasewatch.signals import RunView, choose_direction, choose_metric, other_signals, prepare
 
 MIN_POINTS = 8
 
@@ -30,7 +30,7 @@ class AnalyzeConfig:
 
     min_size_fraction: float = 0.02   # shortest segment, as a fraction of the points
     penalty_factor: float = 2.0       # BIC-style penalty multiplier (see changepoint.Segmenter)
-    max_points: int = 2000
+    max_points: int = 1000            # longer series are segmented on block means first
     use_events: bool = True           # known events (SFT->RL switch, epochs, resumes) as boundaries
     use_tokens: bool = True
     k_sd: float = PhaseConfig.k_sd
@@ -52,12 +52,13 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         raise TypeError(f"unknown option(s) {sorted(unknown)}; "
                         f"known: {sorted(AnalyzeConfig.__dataclass_fields__)}")
     cfg = AnalyzeConfig(**opts)
-    metric = choose_metric(run, metric)
-    direction = choose_direction(run, metric, direction)
-    series = prepare(run, metric, direction)
+    view = RunView(run)
+    metric = choose_metric(view, metric)
+    direction = choose_direction(view, metric, direction)
+    series = prepare(view, metric, direction)
     warnings = list(series.warnings)
     steps, y = series.steps, series.values
-    own_metric = run.resolve_metric(metric)
+    own_metric = view.resolve(metric)
 
     if y.size < MIN_POINTS or np.ptp(y) == 0:
         reason = (f"only {y.size} finite points of {own_metric}" if y.size < MIN_POINTS
@@ -84,7 +85,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     pcfg = PhaseConfig(**{name: getattr(cfg, name) for name in PhaseConfig.__dataclass_fields__})
     phases, fitted, _ = build_phases(steps, y, seg.breaks, sd, pcfg)
 
-    signals = other_signals(run, metric)
+    signals = other_signals(view, metric)
     if cfg.use_tokens and run.token_store is not None:
         signals.update(_token_signals(run, warnings))
     nll_onset = _nll_overfit_onset(signals)
