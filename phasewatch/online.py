@@ -193,11 +193,20 @@ class _Series:
     def se_baseline(self) -> float:
         return MEDIAN_SE * self.sigma / math.sqrt(self.baseline_n)
 
+    def se_gap(self, se_reference: float) -> float:
+        """Standard error of the gap between a reference level and the current level."""
+        return math.sqrt(se_reference**2 + self.se_level**2)
+
     def threshold(self, reference: float, se_reference: float) -> float:
         """Smallest significant gap between `reference` and the current level."""
         cfg = self.cfg
-        stat = cfg.z * math.sqrt(se_reference**2 + self.se_level**2)
+        stat = cfg.z * self.se_gap(se_reference)
         return max(stat, cfg.min_delta_abs, cfg.min_delta_rel * abs(reference))
+
+    def gap_text(self, gap: float, se_reference: float) -> str:
+        """A gap in metric units and in standard errors, e.g. '0.081 (5.2 se)'."""
+        se = self.se_gap(se_reference)
+        return f"{gap:.3g}" + (f" ({gap / se:.1f} se)" if se > 0 else "")
 
     def raw(self, oriented: float) -> float:
         return self.sign * oriented
@@ -282,19 +291,19 @@ class _PhaseTracker:
             if level < s.baseline - thr:
                 onset = _first_not_none(self.last_at_start_step, s.first_step)
                 return ("disruption", onset,
-                        (f"{name} level {s.raw(level):.4g} fell {thr_text(s.baseline - level, s)} "
+                        (f"{name} level {s.raw(level):.4g} fell {s.gap_text(s.baseline - level, s.se_baseline())} "
                         f"below the starting level {s.raw(s.baseline):.4g}"))
             if level > s.baseline + thr:
                 onset = _first_not_none(self.last_below_start_step, s.first_step)
                 return ("improvement", onset,
-                        (f"{name} level {s.raw(level):.4g} rose {thr_text(level - s.baseline, s)} "
+                        (f"{name} level {s.raw(level):.4g} rose {s.gap_text(level - s.baseline, s.se_baseline())} "
                         f"above the starting level {s.raw(s.baseline):.4g}"))
             return None
         if self.phase == "disruption":
             thr = s.threshold(self.trough, s.se_level)
             if level > self.trough + thr:
                 return ("readaptation", self.trough_step,
-                        (f"{name} level {s.raw(level):.4g} rose {thr_text(level - self.trough, s)} "
+                        (f"{name} level {s.raw(level):.4g} rose {s.gap_text(level - self.trough, s.se_level)} "
                         f"above the disruption trough {s.raw(self.trough):.4g} "
                         f"(step {self.trough_step})"))
             return None
@@ -304,12 +313,12 @@ class _PhaseTracker:
         thr = s.threshold(self.peak, s.se_level)
         if level < self.peak - thr:
             return ("overfit", self.peak_step,
-                    (f"{name} level {s.raw(level):.4g} is {thr_text(self.peak - level, s)} "
+                    (f"{name} level {s.raw(level):.4g} is {s.gap_text(self.peak - level, s.se_level)} "
                     f"below its peak {s.raw(self.peak):.4g} (step {self.peak_step}) for "
                     f"{cfg.confirm} evaluations in a row"))
         if self.phase == "plateau" and level > self.peak + s.threshold(self.peak, s.se_level):
             return (self.rise_phase, self.anchor_step,
-                    (f"{name} level {s.raw(level):.4g} rose {thr_text(level - self.anchor, s)} "
+                    (f"{name} level {s.raw(level):.4g} rose {s.gap_text(level - self.anchor, s.se_level)} "
                     f"above the plateau level {s.raw(self.anchor):.4g} to a new high"))
         # Any rise beyond a quarter of the significance threshold counts as "still rising": a
         # plateau is the absence of a trend, so it is claimed conservatively.
@@ -361,12 +370,6 @@ class _PhaseTracker:
                 setattr(self, key, value)
 
 
-def thr_text(gap: float, s: _Series) -> str:
-    """A gap in metric units and in noise units, e.g. '0.081 (5.2 se)'."""
-    se = math.sqrt(2) * s.se_level
-    return f"{gap:.3g}" + (f" ({gap / se:.1f} se)" if se > 0 else "")
-
-
 class _NllGap:
     """Held-out expert NLL rising from its minimum while train expert NLL keeps falling."""
 
@@ -405,9 +408,9 @@ class _NllGap:
             return None
         self.fired = True
         return ("overfit", self.best_step,
-                (f"{h.name} rose {thr_text(rise, h)} from its minimum {-self.best:.4g} "
+                (f"{h.name} rose {h.gap_text(rise, h.se_level)} from its minimum {-self.best:.4g} "
                 f"(step {self.best_step}) while {self.train.name} fell "
-                f"{thr_text(fall, self.train)} further: the model memorises the expert set"))
+                f"{self.train.gap_text(fall, self.train.se_level)} further: the model memorises the expert set"))
 
     def state(self) -> dict[str, Any]:
         out = {k: v for k, v in vars(self).items() if k not in ("train", "heldout", "cfg")}
@@ -500,7 +503,8 @@ class PhaseMonitor:
             tracker.restart()
         if self.nll_gap_ is not None:
             self.nll_gap_.best = self.nll_gap_.best_step = self.nll_gap_.train_at_best = None
-            self.nll_gap_.streak = 0
+            self.nll_gap_.streak, self.nll_gap_.fired = 0, False
+        self.overfit_fired_ = False  # a new stage can overfit in its turn
         self.events_.append([int(step), str(name)])
         del self.events_[:-MAX_EVENTS]
 
