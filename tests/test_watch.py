@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from phasewatch.cli import main
 
@@ -229,3 +230,52 @@ def test_run_json_events_are_known_boundaries(tmp_path, capsys):
     _, out, _ = run_cli(capsys, switched, "--format", "jsonl")
     events = [json.loads(x)["event"] for x in out.splitlines()]
     assert "overfit" not in events and "disruption" in events
+
+
+def test_verl_console_log_is_followed_like_it_is_replayed(tmp_path, capsys):
+    """A verl console log: Ray prefixes, colour codes, config dumps and tqdm lines in between."""
+    rows = [r for r in curve_records() if "eval/accuracy" in r]
+    lines = ["config: {'trainer': {'total_epochs': 1}}"]
+    for r in rows:
+        lines.append(f"\x1b[36m(TaskRunner pid=42)\x1b[0m step:{r['step']} - "
+                     f"val-core/gsm8k/acc/mean@1:{r['eval/accuracy']} - actor/entropy:0.5")
+        lines.append("Training Progress:  10%|#         | 1/10 [00:01<00:09]")
+    path = tmp_path / "train.log"
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = run_cli(capsys, path, "--format", "jsonl")
+    events = [json.loads(x) for x in out.splitlines()]
+    assert code == 0 and [e["event"] for e in events][:2] == ["disruption", "readaptation"]
+    assert events[0]["metric"] == "eval/accuracy"  # the verl name found through the presets
+    live = tmp_path / "live.log"
+    live.write_text("")
+    proc = _spawn(live, "--follow", "--format", "jsonl", "--poll", "0.02",
+                  "--metric", "val-core/gsm8k/acc/mean@1")
+    text = path.read_text()
+    with open(live, "a", encoding="utf-8") as fh:
+        for start in range(0, len(text), 4001):
+            fh.write(text[start:start + 4001])
+            fh.flush()
+            time.sleep(0.01)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    followed, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    replayed = [json.loads(x) for x in followed.splitlines()]
+    assert [(e["event"], e["step"]) for e in replayed] == [(e["event"], e["step"]) for e in events]
+
+
+def test_bad_stop_on_is_a_usage_error(tmp_path, capsys):
+    run = write_run(tmp_path / "run", curve_records()[:10])
+    with pytest.raises(SystemExit) as info:
+        main(["watch", str(run), "--stop-on", "overfitting"])
+    assert info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_the_core_does_not_import_the_frameworks():
+    code = ("import sys, phasewatch.online, phasewatch.alerts, phasewatch.follow, "
+            "phasewatch.commands.watch, phasewatch.callbacks; "
+            "print(sorted(m for m in ('torch', 'transformers', 'lightning') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True).stdout
+    assert out.strip() == "[]"
