@@ -123,6 +123,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=80)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--b-fractions", type=float, nargs="+", default=list(B_FRACTIONS))
+    parser.add_argument("--mixes", type=float, nargs="+", default=list(MIXES))
     parser.add_argument("--out", type=Path, default=None, help="keep runs here (default: a temp dir)")
     args = parser.parse_args()
     base = args.out or Path(tempfile.mkdtemp(prefix="phasewatch-divdip-"))
@@ -130,11 +132,11 @@ def main() -> int:
     jobs = [
         {"mix": mix, "b_fraction": bf, "seed": seed, "steps": args.steps, "cache": str(base / "cache"),
          "out": str(base / f"mix{mix}_b{bf}_s{seed}")}
-        for seed in args.seeds for bf in B_FRACTIONS for mix in MIXES
+        for seed in args.seeds for bf in args.b_fractions for mix in args.mixes
     ]
     # One pre-training per (b_fraction, seed) first, so parallel jobs do not repeat it.
-    first = [j for j in jobs if j["mix"] == MIXES[0]]
-    rest = [j for j in jobs if j["mix"] != MIXES[0]]
+    first = [j for j in jobs if j["mix"] == args.mixes[0]]
+    rest = [j for j in jobs if j["mix"] != args.mixes[0]]
     t0 = time.time()
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(one_run, first)) + list(pool.map(one_run, rest))
