@@ -27,6 +27,7 @@ class TrainConfig:
     algorithm: str = _f("sft", "training arm", ALGORITHMS)
     steps: int = _f(1500, "training steps (optimizer updates)")
     lr: float = _f(1e-3, "Adam learning rate (no weight decay, so a small expert set overfits)")
+    lr_warmup_steps: int = _f(100, "linear learning-rate warm-up steps (then constant)")
     weight_decay: float = _f(0.0, "AdamW weight decay")
     grad_clip: float = _f(1.0, "clip the global gradient norm to this (0 = off)")
     batch_size: int = _f(64, "expert examples per SFT step")
@@ -50,7 +51,7 @@ class TrainConfig:
     mu_warmup_steps: int = _f(0, "chord_mu: linear warm-up steps from 0 to mu_peak")
     mu_decay_steps: int = _f(200, "chord_mu: half-cosine decay steps from mu_peak to mu_valley")
     mu: float = _f(0.1, "chord_phi / sft_is: constant mu")
-    eval_every: int = _f(25, "evaluate every N steps (and at step 0)")
+    eval_every: int = _f(10, "evaluate every N steps (and at step 0)")
     eval_prompts: int = _f(500, "held-out prompts for the accuracy evaluation")
     nll_examples: int = _f(256, "expert examples per split for expert/nll_train and nll_heldout")
     probe_train: int = _f(24, "expert training sequences in the token log-prob store")
@@ -67,7 +68,7 @@ class TrainConfig:
     threads: int = _f(2, "torch CPU threads")
     seed: int = _f(0, "random seed (data split, pre-training, training)")
 
-    _NONNEG = ("steps", "switch_step", "mu_warmup_steps", "mu_decay_steps", "pretrain_steps",
+    _NONNEG = ("steps", "lr_warmup_steps", "switch_step", "mu_warmup_steps", "mu_decay_steps", "pretrain_steps",
                "n_quirks", "probe_train", "probe_heldout", "weight_decay", "grad_clip")
     _POSITIVE = ("lr", "batch_size", "expert_size", "rl_prompts", "eval_every", "eval_prompts",
                  "nll_examples", "embed", "hidden", "layers", "pretrain_batch", "pretrain_lr",

@@ -38,7 +38,8 @@ class RunWriter:
             "config": config,
         }
         self._write_meta()
-        self.metrics = open(self.folder / "metrics.jsonl", "w", encoding="utf-8")
+        # Kept open for the whole run (closed by `close`): one line per step, flushed.
+        self.metrics = open(self.folder / "metrics.jsonl", "w", encoding="utf-8")  # noqa: SIM115
         self.tokens = TokenStoreWriter(self.folder / "expert_logprobs", probe_sequences, "float16")
 
     def log(self, step: int, values: dict[str, float]) -> None:

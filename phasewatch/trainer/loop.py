@@ -175,6 +175,8 @@ def train(cfg: TrainConfig, out: str | Path, name: str | None = None, cache_dir:
     torch.manual_seed(cfg.seed + 2000)
     rollout_gen = torch.Generator().manual_seed(cfg.seed + 3000)
     optim = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    warmup = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda i: min(1.0, (i + 1) / cfg.lr_warmup_steps) if cfg.lr_warmup_steps else 1.0)
     writer = RunWriter(Path(out), name or Path(out).name, cfg.algorithm, cfg.to_dict(),
                        evaluator.probe_sequences)
     monitor = _monitor(stop_on)
@@ -192,12 +194,11 @@ def train(cfg: TrainConfig, out: str | Path, name: str | None = None, cache_dir:
 
     try:
         stopped = evaluate(0)
-        pending = {**last_eval}
-        writer.log(0, pending)
+        writer.log(0, last_eval)
+        if stopped:
+            writer.event(0, "stopped")
         with tqdm(total=cfg.steps, desc=f"training {cfg.algorithm}", **bar_kw) as bar:
-            for step in range(1, cfg.steps + 1):
-                if stopped:
-                    break
+            for step in range(1, 0 if stopped else cfg.steps + 1):
                 mu = mu_at(cfg, step)
                 metrics: dict[str, float | None] = {"train/mu": mu}
                 sft = grpo = torch.zeros(())
@@ -232,6 +233,7 @@ def train(cfg: TrainConfig, out: str | Path, name: str | None = None, cache_dir:
                 loss.backward()
                 norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip or float("inf"))
                 optim.step()
+                warmup.step()
                 metrics.update({"train/loss": loss.item(), "train/entropy": entropy,
                                 "train/grad_norm": float(norm)})
                 if cfg.algorithm == "sft_then_rl" and step == cfg.switch_step:
@@ -244,6 +246,8 @@ def train(cfg: TrainConfig, out: str | Path, name: str | None = None, cache_dir:
                         writer.event(step, "stopped")
                 writer.log(step, metrics)
                 bar.update(1)
+                if stopped:
+                    break
     except KeyboardInterrupt:
         writer.event(step, "interrupted")
         writer.close()
