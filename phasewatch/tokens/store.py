@@ -150,10 +150,12 @@ def map_window(file: StepFile, n_tokens: int, start: int = 0, stop: int | None =
 
 
 def store_folder(path: str | Path) -> Path:
-    """The store folder for a run folder, a store folder, or a store's index.json."""
+    """The store folder for a run folder (or a file in it), a store folder, or its index.json."""
     path = Path(path)
     if path.is_file() and path.name == INDEX_FILE:
         return path.parent
+    if path.is_file():  # e.g. RUN/metrics.jsonl: the store of that run folder
+        path = path.parent
     if (path / INDEX_FILE).is_file():
         return path
     if (path / STORE_DIR / INDEX_FILE).is_file():
