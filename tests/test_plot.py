@@ -166,6 +166,22 @@ def test_panels_auto_share_the_step_axis_and_carry_the_bands():
         phase_figure(run, make_analysis(run), panels=["nope"])
 
 
+def test_long_metric_names_are_wrapped_to_fit_their_panel():
+    collector = RecordCollector("mem:verl", "test")
+    name = "val-core/openai/gsm8k/reward/mean@1"
+    for step in range(0, 400, 10):
+        collector.add(step, {name: 0.3 + step / 1000})
+    run = collector.build()
+    analysis = Analysis("mem:verl", name, "max", 0.3, [], [Phase("improvement", 0, 390)], None)
+    fig = phase_figure(run, analysis, panels=None)
+    label = fig.axes[0].yaxis.label
+    assert "\n" in label.get_text() and label.get_text().replace("\n", "") == name  # wrapped, whole
+    (box,) = _extents(fig, [label])
+    assert box.height <= fig.axes[0].bbox.height
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "raw evals" in legend and "Gaussian smooth, sd 1 eval" in legend
+
+
 def test_changepoint_whiskers_span_their_intervals():
     run = make_run()
     analysis = make_analysis(run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import matplotlib.image as mpimg
 import numpy as np
@@ -88,7 +89,6 @@ def test_token_figure_without_a_store_is_a_usage_error(tmp_path, capsys):
 
 
 def test_phase_and_compare_figures_from_the_cli(run_dir, tmp_path, capsys):
-    pytest.importorskip("phasewatch.analysis", reason="the phase detector is not built yet")
     out = tmp_path / "phase.png"
     assert main(["plot", str(run_dir), "--size", "3.3x3", "--dpi", "100", "-o", str(out)]) == 0
     assert mpimg.imread(out).shape[:2] == (300, 330)
@@ -102,11 +102,29 @@ def test_phase_and_compare_figures_from_the_cli(run_dir, tmp_path, capsys):
     assert "no metric 'nope'" in capsys.readouterr().err
 
 
-def test_same_input_same_bytes_across_processes(run_dir, tmp_path):
+@pytest.mark.parametrize("kind", ["phase", "tokens"])
+def test_same_input_same_bytes_across_processes(run_dir, tmp_path, kind):
     outputs = []
     for i in range(2):
         out = tmp_path / f"f{i}.pdf"
-        subprocess.run([sys.executable, "-m", "phasewatch", "plot", str(run_dir), "--kind", "tokens",
+        subprocess.run([sys.executable, "-m", "phasewatch", "plot", str(run_dir), "--kind", kind,
                         "-o", str(out)], check=True, capture_output=True)
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
+
+
+REAL_LOGS = Path(__file__).resolve().parents[2] / "shared" / "real_logs"
+
+
+@pytest.mark.parametrize("relative", [
+    "verl_ppo_qwen05b/Qwen2.5-0.5B-bsz256_2-prompt1024-resp512-0.567.log",
+    "trl_grpo_unsloth/training_logs.json",
+])
+def test_real_logs_plot(relative, tmp_path):
+    path = REAL_LOGS / relative
+    if not path.exists():
+        pytest.skip("shared/real_logs is not available")
+    out = tmp_path / "real.png"
+    assert main(["plot", str(path), "--dpi", "100", "-o", str(out)]) == 0
+    image = mpimg.imread(out)
+    assert image.shape[1] == 330 and image[..., :3].std() > 0.05

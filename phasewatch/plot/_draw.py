@@ -6,6 +6,7 @@ Artists carry a `gid` ("phase-band", "phase-label", "changepoint", "baseline", "
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -67,6 +68,43 @@ def new_figure(width: float, height: float) -> Figure:
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def fit_ylabels(fig: Figure, axes: Sequence[Axes]) -> None:
+    """Y labels longer than their panel is tall (raw names such as 'val/test_score/openai/gsm8k')
+    are wrapped at '/' onto two or three lines, and if still too long keep their last parts.
+
+    The phase labels added later take ~10 % of the top panel's height: hence the margin.
+    """
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in axes:
+        label = ax.yaxis.label
+        text = label.get_text()
+        room = 0.85 * ax.bbox.height
+        if not text or label.get_window_extent(renderer).height <= room:
+            continue
+        for candidate in _wrapped(text):
+            label.set_text(candidate)
+            if label.get_window_extent(renderer).height <= room:
+                break
+
+
+def _wrapped(text: str) -> list[str]:
+    """Two-line, then three-line breaks at '/' (most balanced first), then '.../tail' forms."""
+    parts = text.split("/")
+    n = len(parts)
+
+    def join(cuts: tuple[int, ...]) -> str:
+        bounds = (0, *cuts, n)
+        return "/\n".join("/".join(parts[a:b]) for a, b in itertools.pairwise(bounds))
+
+    def widest(candidate: str) -> int:
+        return max(len(line) for line in candidate.split("\n"))
+
+    two = sorted((join((i,)) for i in range(1, n)), key=widest)
+    three = sorted((join((i, j)) for i in range(1, n) for j in range(i + 1, n)), key=widest)
+    return two + three + ["\u2026/" + "/".join(parts[i:]) for i in range(1, n)]
 
 
 def freeze_layout(fig: Figure) -> Figure:

@@ -126,11 +126,12 @@ def _series_or_none(run: Run, metric: str):
 
 
 def _panel_points(runs: Sequence[Run], metric: str) -> tuple[int, str]:
-    """(most points of any run, what a point is: 'step' or 'eval') for one panel's metric."""
+    """(most points of any run, what a point is) for one panel's metric."""
     present = [s for s in (_series_or_none(r, metric) for r in runs) if s is not None]
-    n = max((s.size for s in present), default=0)
-    every_step = any(unit_for(s.index.to_numpy()) == "step" for s in present)
-    return n, "step" if every_step else "eval"
+    if not present:
+        return 0, "point"
+    longest = max(present, key=len)
+    return longest.size, unit_for(longest.index.to_numpy(), metric)
 
 
 def _smoothing_note(smoothing: Smoothing, metrics: Sequence[str],
@@ -143,7 +144,7 @@ def _smoothing_note(smoothing: Smoothing, metrics: Sequence[str],
               if smoothing.describe(*p, short=True) != first_short]
     if others:
         note += " (" + "; ".join(others) + ")"
-    return note + "; dots: raw evals" if raw else note
+    return note + f"; dots: raw {points[0][1]}s" if raw else note
 
 
 def _overlay(runs, metrics, analyses, colors, size, smoothing, raw) -> Figure:

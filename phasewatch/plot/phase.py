@@ -102,8 +102,13 @@ def phase_figure(
                             gridspec_kw={"height_ratios": ratios})[:, 0].tolist()
         breaks = _draw.event_breaks(run.events)
         handles = _draw_performance(axes[0], series, analysis, smoothing, breaks)
+        smoothed_panels: dict[str, list[str]] = {}  # smoothing -> panels smoothed that way
         for ax, (label, metrics) in zip(axes[1:], panel_specs):
-            handles += _draw_panel(ax, run, label, metrics, smoothing, breaks)
+            for note in _draw_panel(ax, run, label, metrics, smoothing, breaks):
+                smoothed_panels.setdefault(note, []).append(label)
+        for note, labels in smoothed_panels.items():
+            who = "panels" if len(labels) > 1 and len(smoothed_panels) == 1 else ", ".join(labels)
+            handles.append(Line2D([], [], color=DATA_COLOR, linewidth=1.0, label=f"{who}: {note}"))
         steps = series.index
         first = min([steps[0]] + [p.start_step for p in analysis.phases])
         last = max([steps[-1]] + [p.end_step for p in analysis.phases])
@@ -116,6 +121,7 @@ def phase_figure(
         if title:
             fig.suptitle(title)
         fig.align_ylabels(axes)
+        _draw.fit_ylabels(fig, axes)
         _draw.label_phases(axes[0], analysis.phases)
         _draw.freeze_layout(fig)
     return fig
@@ -126,16 +132,17 @@ def _draw_performance(ax, series, analysis: Analysis, smoothing: Smoothing,
     """Raw points, smoothing, baseline, change-point whiskers, stop; returns legend handles."""
     steps = series.index.to_numpy(dtype=np.float64)
     values = series.to_numpy()
+    unit = unit_for(steps, analysis.metric)
     handles = []
     ax.plot(steps, values, linestyle="none", marker="o", markersize=2.0, color=RAW_COLOR,
             alpha=0.55, markeredgewidth=0, zorder=2, gid="raw")
     handles.append(Line2D([], [], linestyle="none", marker="o", markersize=2.5,
-                          color=RAW_COLOR, markeredgewidth=0, label="raw evals"))
+                          color=RAW_COLOR, markeredgewidth=0, label=f"raw {unit}s"))
     curve = smoothing.apply(values, steps, breaks)
     if smoothing.kind != "none":
         ax.plot(steps, curve, color=DATA_COLOR, linewidth=1.2, zorder=3, gid="smoothed")
         handles.append(Line2D([], [], color=DATA_COLOR, linewidth=1.2,
-                              label=smoothing.describe(len(values))))
+                              label=smoothing.describe(len(values), unit)))
     baseline = analysis.baseline
     if baseline is not None and np.isfinite(baseline):
         style = {"color": "#505050", "linestyle": (0, (1, 1.5)), "linewidth": 0.8}
@@ -157,10 +164,11 @@ def _draw_performance(ax, series, analysis: Analysis, smoothing: Smoothing,
 
 
 def _draw_panel(ax, run: Run, label: str, metrics: list[str], smoothing: Smoothing,
-                breaks: list[float]) -> list[Line2D]:
+                breaks: list[float]) -> set[str]:
     """One stacked panel. Dense series (a value every training step) are drawn faint with the
-    same kind of smoothing on top, stated in the legend: raw per-step entropy is a smear."""
-    handles = []
+    same kind of smoothing on top: raw per-step entropy is a smear. Returns the smoothings used
+    ('sd 25 steps'), for the legend."""
+    notes = set()
     for line_style, name in zip(_PANEL_LINES * len(metrics), metrics):
         s = run.series(name)
         steps, values = s.index.to_numpy(), s.to_numpy()
@@ -168,12 +176,10 @@ def _draw_panel(ax, run: Run, label: str, metrics: list[str], smoothing: Smoothi
         if values.size > DENSE_POINTS and smoothing.kind != "none":
             ax.plot(steps, values, color=RAW_COLOR, alpha=0.45, linewidth=0.4, zorder=2, gid="raw")
             values = smoothing.apply(values, steps, breaks)
-            note = f"{label}: " + smoothing.describe(s.size, unit_for(steps), short=True)
-            if all(h.get_label() != note for h in handles):
-                handles.append(Line2D([], [], color=DATA_COLOR, linewidth=1.0, label=note))
+            notes.add(smoothing.describe(s.size, unit_for(steps, name), short=True))
         ax.plot(steps, values, linewidth=1.0, zorder=3, gid="panel", label=legend_label, **line_style)
     ax.set_ylabel(label)
     _draw.readable_ylim(ax)
     if len(metrics) > 1:
         ax.legend(loc="best", handlelength=1.8, borderaxespad=0.2)
-    return handles
+    return notes

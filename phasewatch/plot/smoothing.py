@@ -17,9 +17,15 @@ KINDS = ("gaussian", "ema", "none")
 DENSE_POINTS = 200  # series longer than this are drawn as faint raw lines with smoothing on top
 
 
-def unit_for(steps: np.ndarray) -> str:
-    """What one point of a series is, for the legend: 'step' (logged every step) or 'eval'."""
-    return "step" if len(steps) > 1 and np.median(np.diff(steps)) == 1 else "eval"
+EVAL_WORDS = ("eval", "val", "test")
+
+
+def unit_for(steps: np.ndarray, metric: str = "") -> str:
+    """What one point of a series is, for the legend: 'step' (logged every step), 'eval' (an
+    evaluation metric logged now and then) or 'point'."""
+    if len(steps) > 1 and np.median(np.diff(steps)) == 1:
+        return "step"
+    return "eval" if any(w in metric.lower().split("/")[0] for w in EVAL_WORDS) else "point"
 
 
 @dataclass(frozen=True)
