@@ -109,17 +109,6 @@ def ruptures_bic_l2(steps, y):
     return [b for b in algo.predict(pen=2 * var * math.log(n)) if b < n]
 
 
-def ruptures_bic_normal(steps, y):
-    """ruptures Pelt, Gaussian mean+variance cost, BIC: pen = 3 * log(n) (-2 log L units)."""
-    import ruptures as rpt
-
-    n = y.size
-    if np.ptp(y) == 0:
-        return []
-    algo = rpt.Pelt(model="normal", min_size=3, jump=1).fit(y)
-    return [b for b in algo.predict(pen=3 * math.log(n)) if b < n]
-
-
 def no_changepoints(steps, y):
     return []
 
@@ -129,7 +118,6 @@ METHODS = {
     "phasewatch --model mean": phasewatch_model("mean"),
     "phasewatch --model normal": phasewatch_model("normal"),
     "ruptures Pelt l2 + BIC": ruptures_bic_l2,
-    "ruptures Pelt normal + BIC": ruptures_bic_normal,
     "no change points": no_changepoints,
 }
 

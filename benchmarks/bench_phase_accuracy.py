@@ -173,6 +173,7 @@ def score(cases: list[Case]) -> dict:
     presence = defaultdict(list)
     errors, hits = [], []
     false_claims = []
+    covered, widths = [], []
     kind_exact = defaultdict(list)
     for case in cases:
         analysis = analyze_run(case.run)
@@ -186,6 +187,7 @@ def score(cases: list[Case]) -> dict:
             false_claims.append([p[0] for p in got] != [p[0] for p in case.phases])
         span = float(case.steps[-1] - case.steps[0])
         found = boundaries(got)
+        interval_of = {c.step: (c.low, c.high) for c in analysis.changepoints}
         for a, b, step in boundaries(case.phases):
             match = [s for (x, y, s) in found if x == a and y == b]
             if not match:
@@ -195,6 +197,9 @@ def score(cases: list[Case]) -> dict:
             errors.append(abs(best - step) / span)
             lo, hi = tolerance(case, step)
             hits.append(lo <= best <= hi)
+            low, high = interval_of[best]
+            covered.append(low <= step <= high)
+            widths.append((high - low) / span)
     return {
         "presence": {k: float(np.mean(v)) for k, v in presence.items()},
         "presence_min": float(min(np.mean(v) for v in presence.values())),
@@ -202,6 +207,8 @@ def score(cases: list[Case]) -> dict:
         "boundary_p90": float(np.percentile(errors, 90)) if errors else float("nan"),
         "hit_rate": float(np.mean(hits)) if hits else float("nan"),
         "false_claims": float(np.mean(false_claims)) if false_claims else float("nan"),
+        "interval_coverage": float(np.mean(covered)) if covered else float("nan"),
+        "interval_width": float(np.median(widths)) if widths else float("nan"),
         "exact": {k: float(np.mean(v)) for k, v in kind_exact.items()},
         "n_runs": len(cases),
     }
@@ -220,6 +227,10 @@ def print_report(family: str, result: dict, seconds: float) -> None:
     print(f"| boundary error, median (fraction of run) | {result['boundary_median']:.4f} | |")
     print(f"| boundary error, p90 (fraction of run) | {result['boundary_p90']:.4f} | |")
     print(f"| false claims on flat/monotone controls | {result['false_claims']:.3f} | <= 0.05 |")
+    print(f"| true boundary inside the reported [low, high] | "
+          f"{result['interval_coverage']:.3f} | |")
+    print(f"| boundary interval width, median (fraction of run) | "
+          f"{result['interval_width']:.4f} | |")
     print("\n| kind | exact phase sequence |")
     print("|---|---|")
     for kind, acc in result["exact"].items():

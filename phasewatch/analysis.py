@@ -98,7 +98,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         phase.stats.update(_phase_stats(phase, steps, y, fitted, series.sign, sd, baseline))
         if signals:
             phase.stats["signals"] = _signal_stats(signals, phase)
-    changepoints = _phase_changepoints(phases, seg.changepoints)
+    changepoints = _phase_changepoints(phases, seg.changepoints, steps, y, sd, pcfg, set(events))
     extra = {
         "best_value": series.own_units(float(smooth(y, smoothing_window(y.size, pcfg))[best])),
         "noise_sd": float(sd),
@@ -121,20 +121,37 @@ def _best_index(phases: list[Phase], steps, y, cfg: PhaseConfig) -> int:
     return int(np.argmax(smooth(y, smoothing_window(y.size, cfg))))
 
 
-def _phase_changepoints(phases: list[Phase], segment_cps: list[ChangePoint]) -> list[ChangePoint]:
-    """One change point per phase boundary; its interval from the nearest segment boundary.
+def _phase_changepoints(phases: list[Phase], segment_cps: list[ChangePoint], steps, y,
+                        sd: float, cfg: PhaseConfig, events) -> list[ChangePoint]:
+    """One change point per phase boundary, with the steps the data cannot tell apart from it.
 
-    A boundary moved to the extreme of a rounded turn (see phases.absorb_short_flats) keeps the
-    interval of the segment boundaries around it, widened to contain it.
+    The interval joins (1) the likelihood-ratio interval of the segment boundary nearby
+    (changepoint.Segmenter) and (2) the stretch around the boundary where the smoothed curve
+    stays within its own noise (2 sd / sqrt(window)) of its value at the boundary: a rounded
+    peak or a slow approach to a plateau has no sharp location, and the interval says so
+    (capped at 10% of the run on each side). A boundary at a known event is exact.
     """
+    window = smoothing_window(y.size, cfg)
+    ys = smooth(y, window)
+    band = 2.0 * sd / np.sqrt(window)
+    cap = max(1, int(0.1 * y.size))
     out = []
     for phase in phases[1:]:
         step = phase.start_step
+        if step in events:
+            out.append(ChangePoint(step, step, step))
+            continue
+        i = int(np.searchsorted(steps, step))
+        lo = hi = i
+        while lo > max(0, i - cap) and abs(ys[lo - 1] - ys[i]) <= band:
+            lo -= 1
+        while hi < min(y.size - 1, i + cap) and abs(ys[hi + 1] - ys[i]) <= band:
+            hi += 1
         near = [c for c in segment_cps if c.low <= step <= c.high]
         if not near and segment_cps:
             near = [min(segment_cps, key=lambda c: abs(c.step - step))]
-        low = min([step, *[c.low for c in near]])
-        high = max([step, *[c.high for c in near]])
+        low = min([int(steps[lo]), *[c.low for c in near]])
+        high = max([int(steps[hi]), *[c.high for c in near]])
         out.append(ChangePoint(step, low, high))
     return out
 
