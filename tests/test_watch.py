@@ -148,10 +148,35 @@ def test_csv_log_is_streamed(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ follow (subprocesses)
-def _spawn(*argv):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "phasewatch", "watch", *map(str, argv)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+class Watch:
+    """`phasewatch watch ...` in a subprocess, its stdout and stderr lines collected as they
+    come, so a test can wait for what it prints instead of guessing with sleeps."""
+
+    def __init__(self, *argv):
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "phasewatch", "watch", *map(str, argv)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.readers = [threading.Thread(target=lambda s=s, b=b: b.extend(iter(s.readline, "")))
+                        for s, b in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        for reader in self.readers:
+            reader.start()
+
+    def wait_for_err(self, text, timeout=60.0):
+        assert _wait_for(lambda: any(text in line for line in self.err), timeout), self.err
+
+    def wait_for_out_lines(self, n, timeout=60.0):
+        assert _wait_for(lambda: len(self.out) >= n, timeout), self.out
+
+    def end(self, sig=None, timeout=30):
+        if sig is not None:
+            self.proc.send_signal(sig)
+        self.proc.wait(timeout=timeout)
+        for reader in self.readers:
+            reader.join(timeout=timeout)
+        return self.proc.returncode, "".join(self.out), "".join(self.err)
 
 
 def _wait_for(predicate, timeout=20.0):
@@ -168,49 +193,40 @@ def test_follow_gives_exactly_the_replay_alerts_and_ends_on_sigint(tmp_path, cap
     whole = write_run(tmp_path / "whole", records)
     _, replayed, _ = run_cli(capsys, whole, "--format", "jsonl")
     live = write_run(tmp_path / "live", [])
-    proc = _spawn(live, "--follow", "--format", "jsonl", "--poll", "0.02")
-    got: list[str] = []
-    reader = threading.Thread(target=lambda: got.extend(iter(proc.stdout.readline, "")))
-    reader.start()
+    watch = Watch(live, "--follow", "--format", "jsonl", "--poll", "0.02")
+    watch.wait_for_err("following")  # up and caught up with the empty file
     text = "".join(json.dumps(r) + "\n" for r in records)
     with open(live / "metrics.jsonl", "a", encoding="utf-8") as fh:
         for start in range(0, len(text), 997):  # pieces that cut lines anywhere
             fh.write(text[start:start + 997])
             fh.flush()
             time.sleep(0.002)
-    expected = replayed.splitlines()
-    assert _wait_for(lambda: len(got) >= len(expected), timeout=60)
+    watch.wait_for_out_lines(len(replayed.splitlines()))
     time.sleep(0.5)  # nothing more may come
-    proc.send_signal(signal.SIGINT)
-    err = proc.stderr.read()
-    proc.wait(timeout=20)
-    reader.join(timeout=20)
-    assert proc.returncode == 0, err
-    assert "".join(got) == replayed
+    code, out, err = watch.end(signal.SIGINT)
+    assert code == 0, err
+    assert out == replayed
     assert "watched 600 records" in err
 
 
 def test_follow_ends_with_exit_1_on_the_stop_condition_and_sigterm_is_clean(tmp_path):
     run = write_run(tmp_path / "run", curve_records())
-    proc = _spawn(run, "--follow", "--stop-on", "overfit", "--poll", "0.02")
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 1 and "overfit" in out
+    code, out, _ = Watch(run, "--follow", "--stop-on", "overfit", "--poll", "0.02").end()
+    assert code == 1 and "overfit" in out
 
     idle = write_run(tmp_path / "idle", curve_records()[:50])
-    proc = _spawn(idle, "--follow", "--poll", "0.02")
-    time.sleep(1.5)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0 and "Traceback" not in err
+    watch = Watch(idle, "--follow", "--poll", "0.02")
+    watch.wait_for_err("following")
+    code, _, err = watch.end(signal.SIGTERM)
+    assert code == 0 and "Traceback" not in err
 
 
 def test_follow_warns_about_a_missing_metric_when_caught_up(tmp_path):
     run = write_run(tmp_path / "run", curve_records()[:40])
-    proc = _spawn(run, "--follow", "--metric", "eval/nope", "--poll", "0.02")
-    time.sleep(1.5)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0 and err.count("no metric 'eval/nope'") == 1
+    watch = Watch(run, "--follow", "--metric", "eval/nope", "--poll", "0.02")
+    watch.wait_for_err("no metric 'eval/nope'")
+    code, _, err = watch.end(signal.SIGINT)
+    assert code == 0 and err.count("no metric 'eval/nope'") == 1
 
 
 def test_run_json_events_are_known_boundaries(tmp_path, capsys):
@@ -248,18 +264,19 @@ def test_verl_console_log_is_followed_like_it_is_replayed(tmp_path, capsys):
     assert events[0]["metric"] == "eval/accuracy"  # the verl name found through the presets
     live = tmp_path / "live.log"
     live.write_text("")
-    proc = _spawn(live, "--follow", "--format", "jsonl", "--poll", "0.02",
+    watch = Watch(live, "--follow", "--format", "jsonl", "--poll", "0.02",
                   "--metric", "val-core/gsm8k/acc/mean@1")
+    watch.wait_for_err("no recognisable records yet")
     text = path.read_text()
     with open(live, "a", encoding="utf-8") as fh:
         for start in range(0, len(text), 4001):
             fh.write(text[start:start + 4001])
             fh.flush()
             time.sleep(0.01)
-    time.sleep(2.0)
-    proc.send_signal(signal.SIGINT)
-    followed, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0, err
+    watch.wait_for_out_lines(len(events))
+    time.sleep(0.5)
+    code, followed, err = watch.end(signal.SIGINT)
+    assert code == 0, err
     replayed = [json.loads(x) for x in followed.splitlines()]
     assert [(e["event"], e["step"]) for e in replayed] == [(e["event"], e["step"]) for e in events]
 
@@ -279,3 +296,17 @@ def test_the_core_does_not_import_the_frameworks():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_follow_waits_for_an_empty_file_to_get_records(tmp_path):
+    live = tmp_path / "train.jsonl"
+    live.write_text("")
+    watch = Watch(live, "--follow", "--format", "jsonl", "--poll", "0.02",
+                  "--metric", "eval/accuracy")
+    watch.wait_for_err("no recognisable records yet")
+    rows = [r for r in curve_records() if "eval/accuracy" in r]
+    live.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    watch.wait_for_err("following")
+    code, out, err = watch.end(signal.SIGINT)
+    assert code == 0, err
+    assert [json.loads(x)["event"] for x in out.splitlines()][:2] == ["disruption", "readaptation"]

@@ -26,6 +26,7 @@ HELP = "live phase alerts (disruption, readaptation, overfit...) on a log, repla
 PHASES = ("disruption", "readaptation", "improvement", "plateau", "overfit")
 MAX_LINE_WARNINGS = 20
 SCAN_LINES = 100_000  # lines read to choose the default metric
+WEBHOOK_EXIT_WAIT = 5.0  # seconds watch waits at exit for undelivered webhook alerts
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -60,12 +61,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    stop = threading.Event()  # set by SIGINT / SIGTERM: ends watching cleanly
+    previous = _install_signal_handlers(stop)
+    try:
+        module = _sniff(path, args.follow, args.poll, stop)
+        if module is None:  # interrupted while waiting for the first records
+            return 0
+        return _watch(args, path, module, stop)
+    finally:
+        _restore_signal_handlers(previous)
+
+
+def _watch(args: argparse.Namespace, path: Path, module: ModuleType,
+           stop: threading.Event) -> int:
     from phasewatch.alerts import JsonlSink, StopFile, TextSink, WebhookSink
-    from phasewatch.io import sniff_format
     from phasewatch.online import PhaseMonitor
 
-    path = Path(args.path)
-    module = sniff_format(path)
     lines_file = _lines_file(module, path)
     if args.follow and lines_file is None:
         raise UsageError(f"{module.FORMAT} logs cannot be followed line by line; run without "
@@ -87,9 +99,6 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
     stop_file = StopFile(args.stop_file) if args.stop_file else None
-
-    stop = threading.Event()
-    previous = _install_signal_handlers(stop)
     watcher = _Watcher(monitor, path, stop)
     try:
         records = (watcher.records_from_lines(module, lines_file, args.follow, args.poll)
@@ -111,8 +120,7 @@ def run(args: argparse.Namespace) -> int:
         watcher.finish()
     finally:
         for sink in sinks:
-            sink.close()
-        _restore_signal_handlers(previous)
+            sink.close(**({"wait": WEBHOOK_EXIT_WAIT} if isinstance(sink, WebhookSink) else {}))
     _summary(monitor, metric)
     return 1 if monitor.should_stop else 0
 
@@ -124,13 +132,14 @@ class _Watcher:
         self.monitor, self.path, self.stop = monitor, path, stop
         self.bad_lines = 0
         self.warned_missing = False
+        self.following_said = False
 
     def records_from_lines(self, module: ModuleType, file: Path, follow: bool,
                            poll: float) -> Iterator[tuple[int, dict]]:
         from phasewatch.follow import NEW_FILE, LineSource
 
         source = LineSource(file, follow=follow, poll_interval=poll, stop=self.stop,
-                            notice=_warn, on_idle=self._check_missing)
+                            notice=_warn, on_idle=self._caught_up)
         parser = module.LineParser()
         for lineno, text in source:
             if (lineno, text) == NEW_FILE:
@@ -158,6 +167,14 @@ class _Watcher:
         for step, row in zip(wide.index.to_numpy(), wide.to_numpy(dtype=np.float64)):
             yield int(step), {n: v for n, v in zip(names, row) if not np.isnan(v)}
 
+    def _caught_up(self) -> None:
+        """Called each time the follower has read all there is."""
+        if not self.following_said:
+            self.following_said = True
+            _info(f"following {self.path} (caught up after {self.monitor.n_records_} records; "
+                  "Ctrl-C to stop)")
+        self._check_missing()
+
     def _bad_line(self, file: Path, lineno: int, reason: str) -> None:
         self.bad_lines += 1
         if self.bad_lines <= MAX_LINE_WARNINGS:
@@ -184,6 +201,27 @@ class _Watcher:
         if self.monitor.ignored_backwards_:
             _warn(f"{self.path}: ignored {self.monitor.ignored_backwards_} values whose step was "
                   "not after the last one seen (a resumed run re-logging steps)")
+
+
+def _sniff(path: Path, follow: bool, poll: float, stop: threading.Event) -> ModuleType | None:
+    """The reader for `path`. When following, a file that exists but is still empty (or too
+    short to recognise) is waited for; a path that does not exist is an error (exit 3)."""
+    from phasewatch.errors import InputError
+    from phasewatch.io import HEAD_BYTES, sniff_format
+
+    told = False
+    while True:
+        try:
+            return sniff_format(path)
+        except InputError as exc:
+            young = path.is_file() and path.stat().st_size < HEAD_BYTES
+            if not (follow and young):
+                raise
+            if not told:
+                _warn(f"{path}: no recognisable records yet ({exc.message}); waiting for them")
+                told = True
+        if stop.wait(poll):
+            return None
 
 
 def _lines_file(module: ModuleType, path: Path) -> Path | None:
