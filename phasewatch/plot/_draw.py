@@ -70,24 +70,28 @@ def new_figure(width: float, height: float) -> Figure:
     return fig
 
 
-def fit_ylabels(fig: Figure, axes: Sequence[Axes]) -> None:
+def fit_ylabels(fig: Figure, axes: Sequence[Axes]) -> bool:
     """Y labels longer than their panel is tall (raw names such as 'val/test_score/openai/gsm8k')
     are wrapped at '/' onto two or three lines, and if still too long keep their last parts.
 
     The phase labels added later take ~10 % of the top panel's height: hence the margin.
+    Lays the figure out; returns whether a label changed (then the layout is stale).
     """
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
+    changed = False
     for ax in axes:
         label = ax.yaxis.label
         text = label.get_text()
         room = 0.85 * ax.bbox.height
         if not text or label.get_window_extent(renderer).height <= room:
             continue
+        changed = True
         for candidate in _wrapped(text):
             label.set_text(candidate)
             if label.get_window_extent(renderer).height <= room:
                 break
+    return changed
 
 
 def _wrapped(text: str) -> list[str]:
@@ -139,6 +143,7 @@ class _Placed:
     text: str
     center_px: float
     width_px: float
+    slack: float = 0.0
     row: int = 0
 
 
@@ -146,7 +151,8 @@ def label_phases(ax: Axes, phases: Sequence[Phase], max_rows: int = 3, draw: boo
     """Write each phase's name above the axes, centred over its band, without overlaps.
 
     The full name is used when it fits inside the band, else the abbreviation; a label that
-    still collides with its neighbours moves up a row (at most `max_rows`). Measuring needs the
+    still collides with its left neighbour slides right while it stays over its band, else moves
+    up a row (at most `max_rows`). Measuring needs the
     final axes width, so the figure is laid out once first (`draw=False`: the caller did it).
     Each returned Text has `.row`; `labels_height_pt(texts)` is the room they take.
     """
@@ -171,25 +177,28 @@ def label_phases(ax: Axes, phases: Sequence[Phase], max_rows: int = 3, draw: boo
         right = min(to_px((phase.end_step, 0))[0], x1_px)
         if right <= left:
             continue
-        band_px = right - left
         text = phase.name
-        if width_of(text) + gap_px > band_px:
+        if width_of(text) + gap_px > right - left:
             text = PHASE_ABBREVIATIONS[phase.name]
         w = width_of(text)
         center = min(max((left + right) / 2, x0_px + w / 2), x1_px - w / 2)
-        placed.append(_Placed(phase, text, center, w))
+        # How far right the label may slide and still sit over its own band.
+        placed.append(_Placed(phase, text, center, w, slack=max(0.0, min(right, x1_px) - (center + w / 2))))
 
-    rows: list[list[tuple[float, float]]] = []
+    row_ends: list[float] = []  # right edge of the last label in each row (placed left to right)
     for item in placed:
-        lo, hi = item.center_px - item.width_px / 2, item.center_px + item.width_px / 2
-        for row_index in range(max_rows):
-            if row_index == len(rows):
-                rows.append([])
-            if all(hi + gap_px <= a or lo - gap_px >= b for a, b in rows[row_index]):
+        for row in range(max_rows):
+            if row == len(row_ends):
+                row_ends.append(-np.inf)
+            lo = item.center_px - item.width_px / 2
+            shift = max(0.0, row_ends[row] + gap_px - lo)
+            if shift <= item.slack or row == max_rows - 1:
+                # Slide right (within the band) rather than climb a row; the top row takes
+                # whatever is left (an overlap is then unavoidable).
+                item.center_px += min(shift, item.slack)
                 break
-        # With every row taken the label goes in the top one (overlap is then unavoidable).
-        rows[row_index].append((lo, hi))
-        item.row = row_index
+        item.row = row
+        row_ends[row] = item.center_px + item.width_px / 2
 
     base = blended_transform_factory(ax.transData, ax.transAxes)
     line_pt = LABEL_FONT_SIZE * 1.25  # keep in step with labels_height_pt

@@ -198,6 +198,7 @@ def _overlay(runs, metrics, analyses, colors, size, smoothing, raw) -> Figure:
         _draw.fit_legend(fig, list(handles.values()), max_cols=3,
                          title=_smoothing_note(smoothing, metrics, points, raw),
                          title_fontsize="small")
+        _draw.fit_ylabels(fig, axes)
         _draw.freeze_layout(fig)
     return fig
 
@@ -245,7 +246,8 @@ def _grid(runs, metric, analyses, colors, size, smoothing, raw, ncols) -> Figure
                     handles.append(handle)
         _draw.fit_legend(fig, handles, max_cols=3)
         # Titles go above the phase labels, which need the laid-out axes widths first.
-        fig.canvas.draw()
+        if _draw.fit_ylabels(fig, [row[0] for row in grid]):
+            fig.canvas.draw()
         labels = [_draw.label_phases(ax, a.phases, draw=False) for ax, a in zip(axes, analyses)]
         pad = max(_draw.labels_height_pt(texts) for texts in labels) + 1.5  # aligned titles
         for ax, run in zip(axes, runs):

@@ -121,8 +121,8 @@ def phase_figure(
         if title:
             fig.suptitle(title)
         fig.align_ylabels(axes)
-        _draw.fit_ylabels(fig, axes)
-        _draw.label_phases(axes[0], analysis.phases)
+        relayout = _draw.fit_ylabels(fig, axes)
+        _draw.label_phases(axes[0], analysis.phases, draw=relayout)
         _draw.freeze_layout(fig)
     return fig
 
