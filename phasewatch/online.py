@@ -43,7 +43,7 @@ from phasewatch.presets import aliases_for, default_direction
 EVENTS = ("disruption", "readaptation", "improvement", "plateau", "overfit", "non_finite")
 MEDIAN_SE = 1.2533141373155003  # sd of a sample median / (sigma / sqrt(n)) for normal data
 STATE_VERSION = 1
-NOISE_EVERY = 8  # values between re-estimates of the noise scale
+NOISE_EVERY = 16  # values between re-estimates of the noise scale
 DIFF_BLOCK = 16  # differences per block when estimating their autocorrelation
 AR_MAX = 0.5  # the largest AR(1) coefficient the noise estimate assumes
 MAX_EVENTS = 100  # known boundaries remembered (bounded)
