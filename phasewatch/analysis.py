@@ -3,12 +3,13 @@
 reader -> Run -> signals.prepare (metric, direction, NaN, outliers) -> changepoint.Segmenter
 (trend segmentation with intervals) -> phases.build_phases (names) -> effect sizes per phase,
 supporting signals per phase, the held-out-vs-train expert NLL check for overfit, and
-`recommended_stop_step` (the best point of the fitted curve: the checkpoint to keep).
+`recommended_stop_step` (the checkpoint to keep: the peak an overfit starts from, else the
+maximum of the smoothed series).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,16 +62,20 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     own_metric = view.resolve(metric)
 
     if y.size < MIN_POINTS or np.ptp(y) == 0:
-        reason = (f"only {y.size} finite points of {own_metric}" if y.size < MIN_POINTS
-                  else f"{own_metric} is constant")
-        warnings.append(f"{reason}: reported as a single plateau, no phases can be told apart")
+        if y.size == 0:
+            warnings.append(f"no finite values of {own_metric}: nothing to analyse")
+        else:
+            reason = (f"only {y.size} finite points of {own_metric}" if y.size < MIN_POINTS
+                      else f"{own_metric} is constant")
+            warnings.append(f"{reason}: reported as a single plateau, no phases can be "
+                            "told apart")
         phases = []
         if y.size:
             phases = [Phase("plateau", int(steps[0]), int(steps[-1]),
                             {"start_value": float(series.own_units(y[0])),
                              "end_value": float(series.own_units(y[-1])), "n_points": int(y.size)})]
         return Analysis(run.source, own_metric, direction,
-                        float(series.own_units(np.median(y[:5]))) if y.size else None,
+                        float(series.own_units(y[0])) if y.size else None,
                         [], phases, int(steps[np.argmax(y)]) if y.size else None, warnings)
 
     events = [e.step for e in run.events if steps[0] < e.step <= steps[-1]] if cfg.use_events else []
@@ -264,7 +269,3 @@ def _apply_nll_overfit(phases: list[Phase], onset: int, steps, cfg: PhaseConfig)
         return [*phases[:-1], Phase("overfit", start, last.end_step)]
     return [*phases[:-1], Phase("plateau", last.start_step, onset),
             Phase("overfit", onset, last.end_step)]
-
-
-def config_help() -> dict[str, Any]:
-    return asdict(AnalyzeConfig())

@@ -252,7 +252,7 @@ class Segmenter:
                             penalty * inflation, scale, ar, method, warnings)
 
     def _scale(self, column: np.ndarray) -> float:
-        """Noise sd, floored at `min_effect` of the series' robust range.
+        """Noise sd, floored at `min_effect` of the series' range (after despiking).
 
         A smooth curve (an exponential decay, a cosine schedule) deviates from any straight
         line by far more than its tiny noise, so significance alone would cut it into many
@@ -329,7 +329,7 @@ class Segmenter:
                 continue
             lo_s, hi_s = a + min(min_size, (tau - a)), c - min(min_size, (c - tau))
             s = np.arange(max(lo_s, a + 1), min(hi_s, c - 1) + 1)
-            if s.size == 0 or tau not in set(s.tolist()):
+            if s.size == 0 or not s[0] <= tau <= s[-1]:
                 out.append(ChangePoint(int(steps[tau]), int(steps[tau]), int(steps[tau])))
                 continue
             total = sums.cost(a, s, self.model) + sums.cost(s, c, self.model)

@@ -4,9 +4,10 @@ Input: a higher-is-better series, its segment boundaries (from `phasewatch.chang
 noise sd. Each segment's fitted line gives a *move* (its change from start to end) and the gap
 between neighbouring fitted lines a *jump*; a move or jump counts as up or down only when it is
 larger than `k` noise sds and its t-statistic passes too (significance against the noise, not
-against the raw variance). Consecutive moves of the same kind merge into runs; short flat runs
-between two trends are the rounded top or bottom of a smooth curve, not a plateau, and are split
-at their extreme. Runs are then named in order:
+against the raw variance). Consecutive moves of the same kind merge into runs; a quick
+there-and-back is an excursion, not two phases; short flat runs between two trends are the
+rounded top or bottom of a smooth curve, not a plateau; each boundary is then moved to where the
+smoothed curve actually turns (`refine_turns`). Runs are named in order:
 - down before any rise, or a fall that is later recovered: disruption (ends at the trough);
 - up after a disruption: readaptation; up otherwise: improvement;
 - down after a rise that is never recovered: overfit (starts at the peak);
@@ -43,7 +44,7 @@ class PhaseConfig:
 
 
 @dataclass
-class Run_:
+class TrendRun:
     """A stretch of points [start, end] (indices) moving one way; levels from the fitted curve."""
 
     kind: str
@@ -79,7 +80,7 @@ def _trend_se(x: np.ndarray, start: int, end: int, sd: float) -> float:
     return sd * (xs[-1] - xs[0]) / np.sqrt(sxx) if xs.size >= 3 and sxx > 0 else np.inf
 
 
-def trend_runs(x, y, fitted, breaks, sd: float, cfg: PhaseConfig) -> list[Run_]:
+def trend_runs(x, y, fitted, breaks, sd: float, cfg: PhaseConfig) -> list[TrendRun]:
     """Segments and the jumps between them as up / down / flat runs, merged by kind.
 
     A small gap between two fitted lines is noise in where each line ends, so the level at that
@@ -88,7 +89,7 @@ def trend_runs(x, y, fitted, breaks, sd: float, cfg: PhaseConfig) -> list[Run_]:
     bounds = list(zip([0, *breaks], [*breaks, y.size]))
     starts = [float(fitted[0])]
     ends: list[float] = []
-    jumps: list[Run_ | None] = [None]
+    jumps: list[TrendRun | None] = [None]
     for k, (a, _) in enumerate(bounds[1:]):
         gap = float(fitted[a] - fitted[a - 1])
         # The end of a line fitted to m points is uncertain by ~2 sd / sqrt(m); and a line
@@ -107,27 +108,27 @@ def trend_runs(x, y, fitted, breaks, sd: float, cfg: PhaseConfig) -> list[Run_]:
         else:
             ends.append(float(fitted[a - 1]))
             starts.append(float(fitted[a]))
-            jumps.append(Run_(kind, a - 1, a, float(fitted[a - 1]), float(fitted[a])))
+            jumps.append(TrendRun(kind, a - 1, a, float(fitted[a - 1]), float(fitted[a])))
     ends.append(float(fitted[-1]))
-    moves: list[Run_] = []
+    moves: list[TrendRun] = []
     for k, (a, b) in enumerate(bounds):
         if jumps[k] is not None:
             moves.append(jumps[k])
         change = ends[k] - starts[k]
         kind = _classify(change, _trend_se(x, a, b - 1, sd), sd, cfg)
-        moves.append(Run_(kind, a, b - 1, starts[k], ends[k]))
+        moves.append(TrendRun(kind, a, b - 1, starts[k], ends[k]))
     return _merge(moves, x, sd, cfg)
 
 
-def _merge(moves: list[Run_], x, sd: float, cfg: PhaseConfig) -> list[Run_]:
+def _merge(moves: list[TrendRun], x, sd: float, cfg: PhaseConfig) -> list[TrendRun]:
     """Join neighbours of one kind; a flat run whose total change is significant is a trend."""
     while True:
-        runs: list[Run_] = []
+        runs: list[TrendRun] = []
         for mv in moves:
             if runs and runs[-1].kind == mv.kind:
                 runs[-1].end, runs[-1].level_end = mv.end, mv.level_end
             else:
-                runs.append(Run_(mv.kind, mv.start, mv.end, mv.level_start, mv.level_end))
+                runs.append(TrendRun(mv.kind, mv.start, mv.end, mv.level_start, mv.level_end))
         changed = False
         for r in runs:
             if r.kind == FLAT:
@@ -140,7 +141,7 @@ def _merge(moves: list[Run_], x, sd: float, cfg: PhaseConfig) -> list[Run_]:
         moves = runs
 
 
-def drop_excursions(runs: list[Run_], n: int, cfg: PhaseConfig) -> list[Run_]:
+def drop_excursions(runs: list[TrendRun], n: int, cfg: PhaseConfig) -> list[TrendRun]:
     """A fall and a rise (or rise and fall) that together last less than `transient_fraction`
     of the run are an excursion (a burst of bad evaluations), not two phases: flatten them."""
     limit = cfg.transient_fraction * n
@@ -153,7 +154,7 @@ def drop_excursions(runs: list[Run_], n: int, cfg: PhaseConfig) -> list[Run_]:
                 a.kind = b.kind = FLAT
                 changed = True
         if changed:
-            merged: list[Run_] = []
+            merged: list[TrendRun] = []
             for r in runs:
                 if merged and merged[-1].kind == r.kind:
                     merged[-1].end, merged[-1].level_end = r.end, r.level_end
@@ -163,8 +164,8 @@ def drop_excursions(runs: list[Run_], n: int, cfg: PhaseConfig) -> list[Run_]:
     return runs
 
 
-def absorb_short_flats(runs: list[Run_], fitted: np.ndarray, n: int,
-                       cfg: PhaseConfig) -> list[Run_]:
+def absorb_short_flats(runs: list[TrendRun], fitted: np.ndarray, n: int,
+                       cfg: PhaseConfig) -> list[TrendRun]:
     """Flats shorter than `short_flat_fraction` of the run are the turn of a trend, not a phase.
 
     Between an up and a down (a hilltop) or a down and an up (a valley) the flat is split at its
@@ -211,14 +212,15 @@ def smooth(y: np.ndarray, window: int) -> np.ndarray:
     return pd.Series(y).rolling(window, center=True, min_periods=1).mean().to_numpy()
 
 
-def refine_turns(runs: list[Run_], y: np.ndarray, fitted: np.ndarray, sd: float,
-                 cfg: PhaseConfig) -> list[Run_]:
+def refine_turns(runs: list[TrendRun], y: np.ndarray, fitted: np.ndarray, sd: float,
+                 cfg: PhaseConfig) -> list[TrendRun]:
     """Put each boundary where the curve actually turns, not where a straight line bends.
 
     A line fitted to a saturating rise ends early, so the segment break between a trend and a
     plateau sits before the curve reaches its new level. Peaks and troughs go to the extreme of
     the smoothed series between the two trends; a trend meets a plateau where the smoothed
-    series comes within half a noise sd of the plateau's level (its later two thirds).
+    series comes within `level_sd` noise sds of the plateau's level (the median of its later
+    two thirds), and a plateau meets a trend where it last was.
     """
     if len(runs) < 2:
         return runs
@@ -246,7 +248,7 @@ def refine_turns(runs: list[Run_], y: np.ndarray, fitted: np.ndarray, sd: float,
     return runs
 
 
-def name_runs(runs: list[Run_], fitted: np.ndarray, sd: float, cfg: PhaseConfig) -> list[str]:
+def name_runs(runs: list[TrendRun], fitted: np.ndarray, sd: float, cfg: PhaseConfig) -> list[str]:
     """DESIGN.md's phase names for a sequence of trend runs."""
     names: list[str] = []
     risen = False          # has a rise happened yet?
@@ -270,7 +272,7 @@ def name_runs(runs: list[Run_], fitted: np.ndarray, sd: float, cfg: PhaseConfig)
 
 
 def build_phases(steps: np.ndarray, y: np.ndarray, breaks, sd: float,
-                 cfg: PhaseConfig | None = None) -> tuple[list[Phase], np.ndarray, list[Run_]]:
+                 cfg: PhaseConfig | None = None) -> tuple[list[Phase], np.ndarray, list[TrendRun]]:
     """Phases covering steps[0]..steps[-1], the fitted curve, and the runs behind them."""
     cfg = cfg or PhaseConfig()
     x = steps.astype(np.float64)

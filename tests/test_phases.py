@@ -109,6 +109,7 @@ def test_constant_and_all_nan_metrics():
     a = analyze_run(make_run(np.full(20, np.nan)))
     assert a.phases == [] and a.recommended_stop_step is None
     assert any("non-finite" in w for w in a.warnings)
+    assert "nothing to analyse" in a.warnings[-1]
 
 
 def test_first_evaluation_before_training_is_the_baseline_a_disruption_falls_from():
