@@ -22,7 +22,7 @@ from phasewatch.plot import (
     token_figure,
 )
 from phasewatch.plot.style import PHASE_ABBREVIATIONS, output_format
-from phasewatch.plot.tokens import p_histograms
+from phasewatch.plot.tokens import token_distributions
 from phasewatch.results import Analysis, ChangePoint, Phase
 from phasewatch.run import Event, RecordCollector
 
@@ -341,12 +341,16 @@ def test_token_histograms_match_numpy_and_the_mesh_is_rasterised(tmp_path):
     from phasewatch.tokens import open_store
 
     store = open_store(make_store(tmp_path / "store"))
-    steps, edges, hist = p_histograms(store, bins=20)
-    assert steps.tolist() == list(range(0, 110, 10))
+    dist = token_distributions(store, bins=20)
+    assert dist.steps.tolist() == list(range(0, 110, 10))
     p = np.exp(store.logprobs(50)[:300].astype(np.float64))
-    expected = np.histogram(p, bins=edges)[0] / 300
-    assert np.allclose(hist["train"][5], expected)
-    assert np.allclose(hist["heldout"].sum(axis=1), 1.0)
+    expected = np.histogram(p, bins=dist.edges)[0] / 300
+    assert np.allclose(dist.shares["train"][5], expected)
+    assert np.allclose(dist.shares["heldout"].sum(axis=1), 1.0)
+    held = np.exp(store.logprobs(50)[300:].astype(np.float64))
+    for q in (0.05, 0.25, 0.5, 0.75, 0.95):  # exact for float16 stores
+        assert dist.quantiles["train"][q][5] == pytest.approx(np.quantile(p, q), rel=1e-9)
+        assert dist.quantiles["heldout"][q][5] == pytest.approx(np.quantile(held, q), rel=1e-9)
 
     fig = token_figure(store, bins=20)
     meshes = [c for ax in fig.axes for c in ax.collections if c.get_gid() == "token-mesh"]
@@ -366,6 +370,18 @@ def test_token_quantile_bands_are_ordered(tmp_path):
         assert len(bands) == 2
         outer, inner = (b.get_paths()[0].vertices[:, 1] for b in bands)
         assert outer.min() <= inner.min() and outer.max() >= inner.max()
+
+
+def test_invalid_log_probs_name_the_step_file(tmp_path):
+    from phasewatch.errors import InputError
+    from phasewatch.tokens import open_store
+
+    folder = make_store(tmp_path / "store", n_steps=3)
+    bad = np.load(folder / "step_00000010.npy")
+    bad[7] = np.nan
+    np.save(folder / "step_00000010.npy", bad)
+    with pytest.raises(InputError, match=r"step_00000010\.npy.*step 10: NaN"):
+        token_distributions(open_store(folder))
 
 
 def test_token_figure_needs_a_store():

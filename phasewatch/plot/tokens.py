@@ -7,12 +7,13 @@ One panel per split (train, held-out), sharing both axes:
   vector PDF stays small whatever the number of steps; axes and text remain vector.
 - "quantiles": nested bands (5-95 %, 25-75 %) and the median of p: fully vector, and readable in
   greyscale.
-In both, the median (and quartiles) come from `phasewatch.tokens.summarize_store`, exact for
+In both, the median (and quartiles) are computed like `phasewatch.tokens` summaries, exact for
 float16 stores. Divergent tokens (p < 0.05) are the ones CHORD-phi's weight p(1-p) turns down.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from phasewatch.errors import UsageError
+from phasewatch.errors import InputError, UsageError
 from phasewatch.plot import _draw
 from phasewatch.plot.style import OKABE_ITO, figure_size, paper_style
 from phasewatch.run import Run
@@ -34,35 +35,58 @@ HIST_FLOOR = 1e-3  # lowest share shown in colour; rarer bins are left blank
 CHUNK_TOKENS = 1 << 20
 
 
-def p_histograms(store, bins: int = 40) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """(steps, p bin edges, {split: (n_steps, bins) share of tokens per bin}).
+@dataclass
+class TokenDistributions:
+    """Per step and split: the share of expert tokens in each p bin, and quantiles of p."""
 
-    Streams each step file window by window through the store's memory map (memory stays flat)
-    and counts 16-bit keys of the stored values with `np.bincount`, like the summary pass
-    (`phasewatch.tokens.summary`); a lookup table then sends every key to its p bin. Exact for
-    float16 stores; for float32 each value is known to 2**-8 relative in log p, so only tokens
-    that close to a bin edge can land in the neighbouring bin.
+    steps: np.ndarray
+    edges: np.ndarray  # p bin edges, 0..1
+    shares: dict[str, np.ndarray]  # split -> (n_steps, bins), rows sum to 1
+    quantiles: dict[str, dict[float, np.ndarray]]  # split -> q -> (n_steps,)
+
+
+def token_distributions(store, bins: int = 40, quantiles=QUANTILES) -> TokenDistributions:
+    """One streaming pass over the store: per step, per split, a 65,536-bin histogram of the
+    16-bit keys of the stored values (`np.bincount` over memory-mapped windows, so memory stays
+    flat), turned into p-bin shares by a lookup table and into quantiles by the same code as
+    `phasewatch.tokens` summaries (exact for float16 stores; for float32 each value is known to
+    2**-8 relative in log p, so only tokens that close to a bin edge can change bin).
+    NaN, infinite or positive log-probs are an InputError naming the step file.
     """
     from phasewatch.tokens.keys import N_KEYS, codec_for
+    from phasewatch.tokens.stats import (
+        SummaryConfig,
+        histogram_tables,
+        quantile_label,
+        stats_from_histogram,
+    )
 
     codec = codec_for(store.dtype.name)
+    config = SummaryConfig(quantiles=tuple(quantiles))
+    tables = histogram_tables(codec, config)
     edges = np.linspace(0.0, 1.0, bins + 1)
     # Same bins as np.histogram: [e_i, e_i+1), the last one closed.
     p_of_key = np.exp(np.where(codec.valid, codec.values, -np.inf))
     bin_of_key = np.clip(np.searchsorted(edges, p_of_key, side="right") - 1, 0, bins - 1)
-    bin_of_key[~codec.valid] = bins  # NaN / positive values (the summary pass rejects them)
-    hist = {split: np.zeros((store.n_steps, bins)) for split in store.splits}
+    shares = {split: np.zeros((store.n_steps, bins)) for split in store.splits}
+    qs = {split: {q: np.full(store.n_steps, np.nan) for q in quantiles} for split in store.splits}
     for i, step in enumerate(store.steps):
+        counts = {split: np.zeros(N_KEYS, dtype=np.int64) for split in store.splits}
         for start, stop, split in store.segments:
-            counts = np.zeros(N_KEYS, dtype=np.int64)
             for a in range(start, stop, CHUNK_TOKENS):
                 window = store.logprobs(int(step), a, min(stop, a + CHUNK_TOKENS))
-                counts += np.bincount(codec.keys(window), minlength=N_KEYS)
-            hist[split][i] += np.bincount(bin_of_key, weights=counts, minlength=bins + 1)[:bins]
-    for counts in hist.values():
-        totals = counts.sum(axis=1, keepdims=True)
-        np.divide(counts, totals, out=counts, where=totals > 0)
-    return store.steps, edges, hist
+                counts[split] += np.bincount(codec.keys(window), minlength=N_KEYS)
+        for split, c in counts.items():
+            if codec.has_invalid(c):
+                raise InputError(f"step {int(step)}: NaN, infinite or positive log-probs in the "
+                                 f"{split} tokens (log-probs must be finite and <= 0)",
+                                 store.file_for(int(step)).path)
+            per_bin = np.bincount(bin_of_key, weights=np.where(codec.valid, c, 0), minlength=bins)
+            shares[split][i] = per_bin / max(per_bin.sum(), 1)
+            stats = stats_from_histogram(c, int(step), split, tables, config)
+            for q in quantiles:
+                qs[split][q][i] = stats.p_quantiles[quantile_label(q)]
+    return TokenDistributions(store.steps, edges, shares, qs)
 
 
 def _open(source):
@@ -101,17 +125,12 @@ def token_figure(
 
     `source`: a Run with a token store, a run folder / store folder, or an open TokenStore.
     """
-    from phasewatch.tokens import SummaryConfig, summarize_store
-    from phasewatch.tokens.stats import quantile_label
-
     if kind not in KINDS:
         raise UsageError(f"token figure kind must be one of {KINDS}, got {kind!r}")
     store, run_events = _open(source)
     events = run_events if events is None else list(events)
-    summary = summarize_store(store, SummaryConfig(quantiles=QUANTILES))
-    frames = {split: summary.frame(split) for split in store.splits}
-    splits = [s for s in store.splits if not frames[s].empty]
-    q = {p: quantile_label(p) for p in QUANTILES}
+    dist = token_distributions(store, bins)
+    splits = store.splits
 
     # Side by side at full width; stacked in a single column.
     full = size == "full" or (isinstance(size, tuple) and size[0] > 5)
@@ -121,33 +140,31 @@ def token_figure(
         fig = _draw.new_figure(width, height)
         axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel().tolist()
         mesh = None
-        if kind == "heatmap":
-            steps, edges, hist = p_histograms(store, bins)
-            x_edges = _step_edges(steps)
+        x = dist.steps.astype(np.float64)
+        x_edges = _step_edges(dist.steps)
         handles = []
         for ax, split in zip(axes, splits):
-            frame = frames[split]
-            x = frame.index.to_numpy(dtype=np.float64)
+            q = dist.quantiles[split]
             if kind == "heatmap":
                 # Empty and rare bins take the lowest colour (the colour bar says "<= 0.1 %").
-                shares = np.maximum(hist[split], HIST_FLOOR)
-                mesh = ax.pcolormesh(x_edges, edges, shares.T, norm=LogNorm(HIST_FLOOR, 1.0),
+                shares = np.maximum(dist.shares[split], HIST_FLOOR)
+                mesh = ax.pcolormesh(x_edges, dist.edges, shares.T, norm=LogNorm(HIST_FLOOR, 1.0),
                                      cmap="viridis", rasterized=True, shading="flat", gid="token-mesh")
                 line_color = "white"
                 outline = [patheffects.withStroke(linewidth=2.2, foreground="#1a1a1a")]
                 thin_outline = [patheffects.withStroke(linewidth=1.3, foreground="#1a1a1a")]
             else:
-                ax.fill_between(x, frame[q[0.05]], frame[q[0.95]], color=OKABE_ITO["sky_blue"],
+                ax.fill_between(x, q[0.05], q[0.95], color=OKABE_ITO["sky_blue"],
                                 alpha=0.35, linewidth=0, gid="token-band")
-                ax.fill_between(x, frame[q[0.25]], frame[q[0.75]], color=OKABE_ITO["blue"],
+                ax.fill_between(x, q[0.25], q[0.75], color=OKABE_ITO["blue"],
                                 alpha=0.45, linewidth=0, gid="token-band")
                 line_color = "#1a1a1a"
                 outline = []
-            ax.plot(x, frame[q[0.5]], color=line_color, linewidth=1.1, gid="token-median",
+            ax.plot(x, q[0.5], color=line_color, linewidth=1.1, gid="token-median",
                     path_effects=outline)
             if kind == "heatmap":
                 for quartile in (q[0.25], q[0.75]):
-                    ax.plot(x, frame[quartile], color=line_color, linewidth=0.5,
+                    ax.plot(x, quartile, color=line_color, linewidth=0.5,
                             path_effects=thin_outline, gid="token-quartile")
             ax.set_title(SPLIT_TITLES.get(split, split), loc="left")
             ax.set_ylim(0, 1)
