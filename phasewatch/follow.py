@@ -86,13 +86,15 @@ class LineSource:
                     if fh.read(1):  # the writer added to the old file before rotating: read it
                         fh.seek(-1, os.SEEK_CUR)
                         continue
+                    try:
+                        new = open(self.path, "rb")  # noqa: SIM115 - swapped in, closed in finally
+                    except FileNotFoundError:  # moved again in between: look again later
+                        self.stop.wait(self.poll_interval)
+                        continue
                     if pending.strip():  # the old file is finished: its last line is complete
                         yield lineno + 1, _decode(pending)
                     fh.close()
-                    try:
-                        fh = open(self.path, "rb")  # noqa: SIM115 - swapped on rotation, closed in finally
-                    except FileNotFoundError:
-                        continue
+                    fh = new
                     self.notice(f"{self.path} was replaced (log rotation); reading the new file "
                                 "from its start")
                     pending, lineno, waiting_for_path = b"", 0, False
