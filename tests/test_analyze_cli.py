@@ -134,3 +134,14 @@ def test_reference_sft_then_rl_run_starts_with_a_disruption(capsys):
     names = [p["name"] for p in run["phases"]]
     assert code == 0 and names[:2] == ["disruption", "readaptation"]
     assert run["phases"][0]["depth"] > 0.3
+
+
+@pytest.mark.skipif(not (SAMPLES / "demo" / "expert_logprobs").exists(),
+                    reason="sample_logs/demo has no token store")
+def test_token_store_signals_are_reported_per_phase(capsys):
+    code, out, _ = run_cli(capsys, "analyze", SAMPLES / "demo", "--format", "json")
+    run = json.loads(out)["runs"][0]
+    assert code == 0
+    signals = run["phases"][0]["signals"]
+    assert "tokens/nll_gap" in signals and "expert/nll_heldout" in signals
+    assert all(set(v) == {"mean", "start", "end", "change"} for v in signals.values())

@@ -131,3 +131,14 @@ def test_long_series_is_segmented_on_blocks_then_refined():
 def test_invalid_options_say_what_is_allowed():
     with pytest.raises(ValueError, match="linear"):
         Segmenter(model="rbf").fit(np.arange(10), np.zeros(10))
+
+
+def test_intervals_cover_the_true_change_point_as_often_as_they_claim():
+    covered = []
+    for seed in range(20):
+        x, y = kinked(seed=100 + seed)
+        for cp in Segmenter().fit(x.astype(int), y).changepoints:
+            true = 100 if cp.step < 150 else 200
+            covered.append(cp.low <= true <= cp.high)
+    assert len(covered) >= 36
+    assert np.mean(covered) >= 0.9  # nominal 95%
