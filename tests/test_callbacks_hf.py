@@ -43,7 +43,7 @@ class Dataset(torch.utils.data.Dataset):
         return {"input_ids": self.x[i], "labels": self.y[i]}
 
 
-def make_trainer(tmp_path, callback, max_steps, save_steps=7):
+def make_trainer(tmp_path, callback, max_steps, save_steps=7, logging_steps=1000):
     torch.manual_seed(0)
     torch.set_num_threads(1)
     config = transformers.BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
@@ -61,7 +61,7 @@ def make_trainer(tmp_path, callback, max_steps, save_steps=7):
     args = transformers.TrainingArguments(
         output_dir=str(tmp_path / "out"), max_steps=max_steps, per_device_train_batch_size=4,
         per_device_eval_batch_size=16, eval_strategy="steps", eval_steps=1,
-        save_strategy="steps", save_steps=save_steps, save_total_limit=3, logging_steps=1000,
+        save_strategy="steps", save_steps=save_steps, save_total_limit=3, logging_steps=logging_steps,
         report_to=[], use_cpu=True, disable_tqdm=True, learning_rate=1e-3, seed=0,
         dataloader_num_workers=0, save_only_model=False,
         restore_callback_states_from_checkpoint=True)
@@ -115,3 +115,13 @@ def test_resumed_trainer_restores_the_monitor(tmp_path):
     assert restored.monitor.n_records_ == trainer.state.global_step  # 35 restored + the rest
     assert [(a.event, a.step) for a in restored.alerts] == [
         (a.event, a.step) for a in straight.alerts]
+
+
+def test_training_logs_can_be_fed_too(tmp_path):
+    """GRPO-style runs have no evaluations: the callback can follow a training log key."""
+    callback = PhasewatchCallback(metric="train/loss", stop_on=(), feed_logs=True,
+                                  options=OPTIONS)
+    trainer, _ = make_trainer(tmp_path, callback, max_steps=30, logging_steps=1)
+    trainer.train()
+    assert callback.monitor.resolved_["train/loss"] == "loss"  # HF's own name, via the presets
+    assert callback.monitor.trackers_[0].series.n == 30  # one value per logged step

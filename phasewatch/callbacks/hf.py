@@ -43,10 +43,11 @@ class PhasewatchCallback(TrainerCallback, ExportableState):
     def __init__(self, metric: str | Sequence[str] = "eval/accuracy", direction: str | None = None,
                  stop_on: Sequence[str] = ("overfit",), webhook: str | None = None,
                  stop_file: str | None = None, keep_best_checkpoint: bool = True,
-                 options: dict[str, Any] | None = None):
+                 feed_logs: bool = False, options: dict[str, Any] | None = None):
         self.metric, self.direction, self.stop_on = metric, direction, tuple(stop_on)
         self.webhook, self.stop_file, self.options = webhook, stop_file, dict(options or {})
         self.keep_best_checkpoint = keep_best_checkpoint
+        self.feed_logs = feed_logs
         self.host = MonitorHost(metric, direction, self.stop_on, webhook, stop_file, options)
         self.output_dir: str | None = None
 
@@ -88,6 +89,15 @@ class PhasewatchCallback(TrainerCallback, ExportableState):
         if self.host.monitor.should_stop:
             control.should_training_stop = True
 
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        """With `feed_logs=True`, training logs are fed too: for runs without evaluations (a
+        TRL GRPO run watched on its `reward`), or to follow train-side signals."""
+        if not self.feed_logs or not logs or any(key.startswith("eval_") for key in logs):
+            return  # evaluation logs come through on_evaluate
+        self.host.observe(state.global_step, logs)
+        if self.host.monitor.should_stop:
+            control.should_training_stop = True
+
     def on_save(self, args, state, control, **kwargs):
         self.output_dir = args.output_dir
         self.host.saved_step(state.global_step)
@@ -123,7 +133,8 @@ class PhasewatchCallback(TrainerCallback, ExportableState):
             "args": {"metric": self.metric, "direction": self.direction,
                      "stop_on": list(self.stop_on), "webhook": self.webhook,
                      "stop_file": self.stop_file,
-                     "keep_best_checkpoint": self.keep_best_checkpoint, "options": self.options},
+                     "keep_best_checkpoint": self.keep_best_checkpoint,
+                     "feed_logs": self.feed_logs, "options": self.options},
             "attributes": {"phasewatch_state": self.host.state()},
         }
 
