@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 from phasewatch.errors import UsageError
+from phasewatch.output import warn as _warn
 from phasewatch.presets import PERFORMANCE_ROLES, aliases_for, default_direction
 
 HELP = "live phase alerts (disruption, readaptation, overfit...) on a log, replayed or followed"
@@ -37,7 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "first of eval/accuracy, eval/loss, train/reward in the log)")
     parser.add_argument("--direction", choices=("max", "min"),
                         help="is higher better? (default from the metric's name)")
-    parser.add_argument("--format", choices=("text", "jsonl"), default="text", dest="output")
+    parser.add_argument("--format", choices=("text", "jsonl"), default="text", dest="output",
+                        help="text: one line per alert; jsonl: one JSON object per alert")
     parser.add_argument("--stop-on", action="append", choices=PHASES, metavar="PHASE",
                         help=f"exit 1 when this phase is entered ({', '.join(PHASES)}); "
                         "repeatable")
@@ -330,10 +332,6 @@ def _install_signal_handlers(stop: threading.Event) -> dict:
 def _restore_signal_handlers(previous: dict) -> None:
     for sig, handler in previous.items():
         signal.signal(sig, handler)
-
-
-def _warn(message: str) -> None:
-    print(f"phasewatch: warning: {message}", file=sys.stderr, flush=True)
 
 
 def _info(message: str) -> None:
