@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from phasewatch.noise import noise_scale
 from phasewatch.results import ChangePoint
@@ -137,23 +138,31 @@ def pelt(sums: _Cumsums, n: int, penalty: float, min_size: int, model: str,
     return sorted(breaks)
 
 
-def despiked(values: np.ndarray, window: int = 7, k: float = 6.0) -> np.ndarray:
-    """Isolated spikes (more than `k` noise sds from their neighbours' median) replaced by it.
+def spike_mask(values: np.ndarray, scale: float, window: int = 7, k: float = 6.0) -> np.ndarray:
+    """Isolated points more than `k` noise sds from the median of their `window` neighbours.
 
-    A gradient-norm spike or one failed evaluation is one point, not two change points; values
-    are replaced, not dropped, so indices stay where they are.
+    A gradient-norm spike or one failed evaluation is one point, not two change points; a real
+    change moves the neighbours' median with it, so steps and trends are not flagged. The first
+    point is never flagged: logs often start with the evaluation before training, the level a
+    disruption falls from, unlike its neighbours by nature.
     """
-    if values.size < window:
-        return values
-    import pandas as pd
-
+    mask = np.zeros(values.size, dtype=bool)
+    if values.size < window or scale <= 0:
+        return mask
     med = pd.Series(values).rolling(window, center=True, min_periods=1).median().to_numpy()
-    limit = k * noise_scale(values)
-    if limit <= 0:
+    mask = np.abs(values - med) > k * scale
+    mask[0] = False
+    return mask
+
+
+def despiked(values: np.ndarray) -> np.ndarray:
+    """`values` with spikes (see `spike_mask`) replaced by their neighbours' median; indices
+    stay where they are."""
+    mask = spike_mask(values, noise_scale(values))
+    if not mask.any():
         return values
-    spikes = np.abs(values - med) > limit
-    spikes[0] = False  # the first point is the starting level, not a spike (see `pelt`)
-    return np.where(spikes, med, values)
+    med = pd.Series(values).rolling(7, center=True, min_periods=1).median().to_numpy()
+    return np.where(mask, med, values)
 
 
 def _lag1(residuals: np.ndarray) -> float:

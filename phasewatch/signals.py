@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from phasewatch.changepoint import spike_mask
 from phasewatch.errors import UsageError
 from phasewatch.noise import noise_scale
 from phasewatch.presets import PERFORMANCE_ROLES, default_direction
 from phasewatch.run import Run
-
-OUTLIER_SD = 6.0     # a point this many noise sds from its neighbours' median is an outlier
-OUTLIER_WINDOW = 7   # neighbours considered (centred)
 
 
 @dataclass
@@ -118,22 +116,6 @@ def choose_direction(run: Run | RunView, metric: str, direction: str | None = No
     return default_direction(view.resolve(metric))
 
 
-def outlier_mask(values: np.ndarray, scale: float) -> np.ndarray:
-    """Isolated points far from the median of their neighbours (Hampel filter).
-
-    A failed evaluation (a crashed eval job logging 0, a timeout) is one point, not a phase; a
-    real change moves the neighbours' median with it, so steps and trends are not touched.
-    """
-    if values.size < OUTLIER_WINDOW or scale <= 0:
-        return np.zeros(values.size, dtype=bool)
-    med = pd.Series(values).rolling(OUTLIER_WINDOW, center=True, min_periods=1).median()
-    mask = np.abs(values - med.to_numpy()) > OUTLIER_SD * scale
-    # The first point is usually the evaluation before training: the starting level a
-    # disruption falls from, unlike its neighbours by nature. Never call it an outlier.
-    mask[0] = False
-    return mask
-
-
 def cadence_warning(steps: np.ndarray) -> str | None:
     """Say so when the evaluation interval changes during the run (mixed cadences)."""
     if steps.size < 4:
@@ -164,7 +146,7 @@ def prepare(run: Run | RunView, metric: str, direction: str) -> PreparedSeries:
     steps, values = steps[finite], values[finite]
     sign = 1.0 if direction == "max" else -1.0
     turned = sign * values
-    outliers = outlier_mask(turned, noise_scale(turned))
+    outliers = spike_mask(turned, noise_scale(turned))
     outlier_steps = steps[outliers].tolist()
     if outlier_steps:
         shown = ", ".join(str(s) for s in outlier_steps[:5])
