@@ -60,7 +60,8 @@ def test_text_output_is_a_table(tmp_path, capsys):
     assert "train: p = policy probability" in out and "heldout:" in out
     header = next(line for line in out.splitlines() if line.strip().startswith("step"))
     assert header.split() == ["step", "NLL", "p05", "p25", "p50", "p75", "p95", "div%", "mast%", "phi", "H"]
-    assert "divergence at start (step 0, train): score 3.0" in out
+    assert "divergence at start (step 0, train): mean NLL 3.0" in out
+    assert "divergent share 100.0%, divergent NLL mass (score) 3.0" in out
 
 
 def test_text_output_shows_a_sample_of_many_steps(tmp_path, capsys):

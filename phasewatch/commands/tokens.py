@@ -104,10 +104,11 @@ def print_text(summary, divergence, max_rows: int) -> None:
     print(f"\ndiv% = share with p < {cfg.divergent_p:g}, mast% = share with p > {cfg.mastered_p:g}, "
           "phi = mean p(1-p), H = mean binary entropy of p (nats)")
     if divergence is not None:
+        # Mean NLL first: it is what predicted the dip depth in our measurements (docs/tokens.md).
         print(
-            f"divergence at start (step {divergence.step}, {divergence.split}): score "
-            f"{divergence.score:.4f} nats/token (divergent share {100 * divergence.divergent_share:.1f}%, "
-            f"mean NLL {divergence.mean_nll:.3f})"
+            f"divergence at start (step {divergence.step}, {divergence.split}): mean NLL "
+            f"{divergence.mean_nll:.3f}, divergent share {100 * divergence.divergent_share:.1f}%, "
+            f"divergent NLL mass (score) {divergence.score:.4f} nats/token"
         )
     for warning in summary.warnings:
         print(f"warning: {warning}")
