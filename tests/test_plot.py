@@ -303,6 +303,14 @@ def test_compare_gives_each_arm_its_fixed_colour():
     assert [mpl.colors.to_hex(line.get_color()).upper() for line in smoothed2] == [ARM_COLORS[a] for a in ARMS[::-1]]
 
 
+@pytest.mark.parametrize("name,key", [("CHORD-\u00b5", "chord_mu"), ("chord_\u03c6", "chord_phi"),
+                                      ("SFT-then-RL", "sft_then_rl"), ("GRPO", "rl"), ("my arm", "my_arm")])
+def test_arm_names_normalise_to_their_colour_keys(name, key):
+    from phasewatch.plot.style import arm_key
+
+    assert arm_key(name) == key
+
+
 def test_compare_metrics_become_panels_and_missing_metrics_warn():
     runs = [make_run("sft"), make_run("rl", extras=False)]
     with pytest.warns(UserWarning, match="no metric 'train/entropy'"):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
@@ -58,8 +59,6 @@ def metric_label(metric: str, direction: str | None = None) -> str:
 
 def dark(color: str, factor: float = 0.72) -> tuple[float, float, float]:
     """A darker shade, for text in a phase colour that must stay readable on white."""
-    from matplotlib.colors import to_rgb
-
     return tuple(factor * c for c in to_rgb(color))  # type: ignore[return-value]
 
 

@@ -144,10 +144,12 @@ def pale(color: str, strength: float = 0.16) -> tuple[float, float, float]:
 
 
 def arm_key(name: str | None) -> str:
-    """Normalise an algorithm/run name to an ARM_COLORS key ('CHORD-mu' -> 'chord_mu')."""
-    key = re.sub(r"[^a-z0-9]+", "_", (name or "").lower()).strip("_")
-    aliases = {"sft_rl": "sft_then_rl", "sft_to_rl": "sft_then_rl", "grpo": "rl",
-               "chord_\u00b5": "chord_mu", "chord_phi_": "chord_phi"}
+    """Normalise an algorithm/run name to an ARM_COLORS key ('CHORD-µ' -> 'chord_mu')."""
+    text = (name or "").lower()
+    for greek, latin in (("\u00b5", "mu"), ("\u03bc", "mu"), ("\u03c6", "phi"), ("\u03d5", "phi")):
+        text = text.replace(greek, latin)
+    key = re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+    aliases = {"sft_rl": "sft_then_rl", "sft_to_rl": "sft_then_rl", "grpo": "rl"}
     return aliases.get(key, key)
 
 
