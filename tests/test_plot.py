@@ -328,6 +328,23 @@ def test_compare_metrics_become_panels_and_missing_metrics_warn():
     assert stops == [[300, 400], []]
 
 
+def test_seeds_of_one_arm_are_drawn_as_mean_and_range():
+    seeds = [make_run("sft", seed=s, extras=False) for s in range(3)]
+    fig = compare_figure([*seeds, make_run("rl", seed=9, extras=False)],
+                         smoothing=Smoothing("gaussian", 2))
+    ax = fig.axes[0]
+    seed_lines = [line for line in ax.lines if line.get_gid() == "seed"]
+    mean_lines = [line for line in ax.lines if line.get_gid() == "smoothed"]
+    assert len(seed_lines) == 3 and len(mean_lines) == 2  # the SFT mean and the single RL run
+    expected = np.mean([line.get_ydata() for line in seed_lines], axis=0)
+    assert np.allclose(mean_lines[0].get_ydata(), expected)
+    spread = np.ptp([line.get_ydata() for line in seed_lines], axis=0)
+    assert spread.max() > 0  # the seeds differ, so the range is a real band
+    assert [c.get_gid() for c in ax.collections].count("seed-range") == 1
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == ["SFT (mean, range of 3)", "RL (GRPO)"]
+
+
 def test_compare_grid_draws_each_runs_own_phases():
     runs = [make_run(arm, seed=i, extras=False) for i, arm in enumerate(ARMS)]
     analyses = [make_analysis(r) for r in runs]

@@ -110,6 +110,40 @@ def _draw_run(ax, run: Run, metric: str, color: str, smoothing: Smoothing, raw: 
     return steps, smoothed
 
 
+def _arms(runs: Sequence[Run]) -> dict[str, list[int]]:
+    """Indices of the runs of each arm, arms in order of first appearance."""
+    out: dict[str, list[int]] = {}
+    for i, run in enumerate(runs):
+        out.setdefault(arm_of(run), []).append(i)
+    return out
+
+
+def _draw_seeds(ax, runs: Sequence[Run], metric: str, color: str, smoothing: Smoothing):
+    """Several runs of one arm (seeds): each smoothed curve thin and faint, their mean bold and
+    the min-max range shaded, on the steps of the longest run. Returns (steps, mean) or None."""
+    curves = []
+    for run in runs:
+        series = _series_or_none(run, metric)
+        if series is None:
+            continue
+        steps = series.index.to_numpy(dtype=np.float64)
+        smoothed = smoothing.apply(series.to_numpy(), steps, _draw.event_breaks(run.events))
+        ax.plot(steps, smoothed, color=color, linewidth=0.5, alpha=0.45, zorder=2, gid="seed")
+        curves.append((steps, smoothed))
+    if not curves:
+        return None
+    grid = max(curves, key=lambda c: c[0].size)[0]
+    # Each curve on the common steps, NaN outside its own range (no extrapolation).
+    stack = np.vstack([np.where((grid >= s[0]) & (grid <= s[-1]), np.interp(grid, s, y), np.nan)
+                       for s, y in curves])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+        mean, lo, hi = np.nanmean(stack, 0), np.nanmin(stack, 0), np.nanmax(stack, 0)
+    ax.fill_between(grid, lo, hi, color=color, alpha=0.18, linewidth=0, zorder=1.8, gid="seed-range")
+    ax.plot(grid, mean, color=color, linewidth=1.3, zorder=3, gid="smoothed")
+    return grid, mean
+
+
 def _same_metric(run: Run, a: str, b: str) -> bool:
     try:
         return run.resolve_metric(a) == run.resolve_metric(b)
@@ -154,6 +188,7 @@ def _overlay(runs, metrics, analyses, colors, size, smoothing, raw) -> Figure:
         axes = fig.subplots(len(metrics), 1, sharex=True, squeeze=False)[:, 0].tolist()
         handles: dict[str, Line2D] = {}
         points = []
+        dots = False  # whether any raw points were drawn (the legend says so only then)
         first, last = np.inf, -np.inf
         for ax, metric in zip(axes, metrics):
             missing = [run.source for run in runs if _series_or_none(run, metric) is None]
@@ -164,18 +199,26 @@ def _overlay(runs, metrics, analyses, colors, size, smoothing, raw) -> Figure:
                               stacklevel=3)
             points.append(_panel_points(runs, metric))
             dense = points[-1][0] > DENSE_POINTS  # raw dots of several arms would bury the lines
-            for i, run in enumerate(runs):
-                color = colors[arm_of(run)]
-                drawn = _draw_run(ax, run, metric, color, smoothing, raw and not dense)
+            for arm, members in _arms(runs).items():
+                color = colors[arm]
+                if len(members) > 1:  # seeds of one arm: their mean and range
+                    drawn = _draw_seeds(ax, [runs[i] for i in members], metric, color, smoothing)
+                    label = f"{arm_label(runs[members[0]])} (mean, range of {len(members)})"
+                    stop_of = None
+                else:
+                    drawn = _draw_run(ax, runs[members[0]], metric, color, smoothing, raw and not dense)
+                    dots |= drawn is not None and raw and not dense
+                    label = arm_label(runs[members[0]])
+                    stop_of = members[0]
                 if drawn is None:
                     continue
                 steps, smoothed = drawn
                 first, last = min(first, steps[0]), max(last, steps[-1])
-                handles.setdefault(arm_of(run), Line2D([], [], color=color, linewidth=1.2,
-                                                       label=arm_label(run)))
-                # The stop marks the analysed metric's curve only.
-                analysed = analyses is not None and _same_metric(run, analyses[i].metric, metric)
-                stop = analyses[i].recommended_stop_step if analysed else None
+                handles.setdefault(arm, Line2D([], [], color=color, linewidth=1.2, label=label))
+                # The stop marks the analysed metric's curve only (one run, not a mean of seeds).
+                analysed = (analyses is not None and stop_of is not None
+                            and _same_metric(runs[stop_of], analyses[stop_of].metric, metric))
+                stop = analyses[stop_of].recommended_stop_step if analysed else None
                 if stop is not None:
                     ax.plot([stop], [np.interp(stop, steps, smoothed)], marker="v", markersize=4.5,
                             color=color, markerfacecolor="white", markeredgewidth=1.0,
@@ -196,7 +239,7 @@ def _overlay(runs, metrics, analyses, colors, size, smoothing, raw) -> Figure:
         axes[-1].set_xlabel("training step")
         fig.align_ylabels(axes)
         _draw.fit_legend(fig, list(handles.values()), max_cols=3,
-                         title=_smoothing_note(smoothing, metrics, points, raw),
+                         title=_smoothing_note(smoothing, metrics, points, dots),
                          title_fontsize="small")
         _draw.fit_ylabels(fig, axes)
         _draw.freeze_layout(fig)
@@ -250,7 +293,10 @@ def _grid(runs, metric, analyses, colors, size, smoothing, raw, ncols) -> Figure
             fig.canvas.draw()
         labels = [_draw.label_phases(ax, a.phases, draw=False) for ax, a in zip(axes, analyses)]
         pad = max(_draw.labels_height_pt(texts) for texts in labels) + 1.5  # aligned titles
-        for ax, run in zip(axes, runs):
-            ax.set_title(arm_label(run), loc="left", fontweight="bold", pad=pad)
+        titles = [arm_label(run) for run in runs]
+        for ax, run, title in zip(axes, runs, titles):
+            if titles.count(title) > 1:  # seeds of one arm: say which run
+                title = f"{title} \u00b7 {run.name or run.source}"
+            ax.set_title(title, loc="left", fontweight="bold", pad=pad)
         _draw.freeze_layout(fig)
     return fig
