@@ -30,28 +30,13 @@ from phasewatch.plot.style import (
     figure_size,
     paper_style,
 )
-from phasewatch.presets import PERFORMANCE_ROLES, default_direction
+from phasewatch.presets import default_direction
 from phasewatch.results import Analysis
 from phasewatch.run import Run
+from phasewatch.signals import choose_metric
 
 LAYOUTS = ("overlay", "grid")
 GRID_ROW_HEIGHT = 1.25  # inches per row of small multiples
-
-
-def performance_metric(run: Run) -> str:
-    """The run's declared performance metric, else the first performance role it logs."""
-    candidates = [run.performance_metric] if run.performance_metric else []
-    candidates += [name for name, _ in PERFORMANCE_ROLES]
-    for name in candidates:
-        try:
-            if run.series(name).size:
-                return name
-        except UsageError:
-            continue
-    raise UsageError(
-        f"{run.source}: no performance metric found (looked for {', '.join(candidates)}); "
-        "name one with --metric"
-    )
 
 
 def arm_of(run: Run) -> str:
@@ -86,7 +71,7 @@ def compare_figure(
         raise UsageError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     if analyses is not None and len(analyses) != len(runs):
         raise UsageError(f"got {len(analyses)} analyses for {len(runs)} runs")
-    metrics = list(metrics) if metrics else [analyses[0].metric if analyses else performance_metric(runs[0])]
+    metrics = list(metrics) if metrics else [analyses[0].metric if analyses else choose_metric(runs[0])]
     colors = arm_colors([arm_of(r) for r in runs])
     if layout == "grid":
         if analyses is None:
