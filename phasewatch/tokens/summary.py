@@ -74,7 +74,7 @@ class TokenSummary:
         return frame.set_index("step") if not frame.empty else frame
 
 
-# ------------------------------------------------------------------ the pass
+# ------------------------------------------------------------------ step order across threads
 class _WindowOrder:
     """Lets the tasks of one token window update the tracker in step order, across threads.
 
@@ -227,7 +227,7 @@ class _Pass:
         tasks = [(k, w) for k in range(len(self.files)) for w in range(len(self.plan))]
         workers = self.config.workers or min(len(os.sched_getaffinity(0)), 8)
         pool = ThreadPoolExecutor(workers) if workers > 1 and len(tasks) > 1 else None
-        order = _WindowOrder(len(self.plan)) if pool is not None else None
+        order = _WindowOrder(len(self.plan)) if pool is not None and self.tracker is not None else None
         in_flight: deque = deque()
         counts = np.zeros((N_SLOTS, N_KEYS), dtype=np.int64)
         done_windows = 0
@@ -245,8 +245,9 @@ class _Pass:
                     counts[:] = 0
                     done_windows = 0
         finally:
-            if pool is not None:
+            if order is not None:
                 order.abort()
+            if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
 
     def _step_result(self, position: int, counts: np.ndarray) -> tuple[int, dict[str, SplitStats]]:
