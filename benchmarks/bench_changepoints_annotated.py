@@ -115,11 +115,51 @@ def no_changepoints(steps, y):
 
 METHODS = {
     "phasewatch changepoints (defaults)": phasewatch_default,
+    "phasewatch --model linear": phasewatch_model("linear"),
     "phasewatch --model mean": phasewatch_model("mean"),
-    "phasewatch --model normal": phasewatch_model("normal"),
     "ruptures Pelt l2 + BIC": ruptures_bic_l2,
     "no change points": no_changepoints,
 }
+
+
+# ----------------------------------------------------------------------- synthetic check
+def synthetic_change(kind: str, seed: int, n: int = 300) -> np.ndarray:
+    """White noise (sd 1) with one change at n/2 of `kind`, or none ("none")."""
+    rng = np.random.default_rng([seed, 17])
+    y = rng.standard_normal(n)
+    half = n // 2
+    if kind == "mean shift (2 sd)":
+        y[half:] += 2.0
+    elif kind == "slope change (0 -> 4 sd over the rest)":
+        y[half:] += np.linspace(0, 4.0, n - half)
+    elif kind == "variance x3 (sd 1 -> 3)":
+        y[half:] *= 3.0
+    return y
+
+
+def synthetic_table(seeds: int = 30) -> None:
+    """Which changes each method finds: detection within 10 points of n/2 (a slope change has
+    no sharp location), and the other change points reported (spurious)."""
+    kinds = ["none", "mean shift (2 sd)", "slope change (0 -> 4 sd over the rest)",
+             "variance x3 (sd 1 -> 3)"]
+    methods = {k: v for k, v in METHODS.items() if k != "no change points"}
+    print("\n## Synthetic single changes (300 points, white noise, "
+          f"{seeds} seeds): detected within 10 points / spurious change points per series\n")
+    print("| method | " + " | ".join(kinds) + " |")
+    print("|---|" + "---|" * len(kinds))
+    for name, method in methods.items():
+        cells = []
+        for kind in kinds:
+            hits, spurious = 0, 0
+            for seed in range(seeds):
+                y = synthetic_change(kind, seed)
+                found = method(np.arange(y.size), y)
+                near = [c for c in found if abs(c - y.size // 2) <= 10]
+                hits += bool(near) and kind != "none"
+                spurious += len(found) - (1 if near and kind != "none" else 0)
+            rate = "-" if kind == "none" else f"{hits / seeds:.2f}"
+            cells.append(f"{rate} / {spurious / seeds:.2f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 # ----------------------------------------------------------------------- driver
@@ -144,6 +184,7 @@ def load_series(entry, cache) -> tuple[np.ndarray, np.ndarray] | None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--details", action="store_true", help="per-series predictions")
+    parser.add_argument("--seeds", type=int, default=30, help="seeds of the synthetic check")
     args = parser.parse_args(argv)
     spec = json.loads(ANNOTATIONS.read_text())
     cache: dict = {}
@@ -178,6 +219,7 @@ def main(argv=None) -> int:
         if row["f1"]:
             print(f"| {name} | {np.mean(row['f1']):.3f} | {np.mean(row['cover']):.3f} | "
                   f"{row['seconds']:.2f} |")
+    synthetic_table(args.seeds)
     return 0
 
 

@@ -17,8 +17,10 @@ exactly by PELT (Killick et al., 2012), with
   (a likelihood-ratio profile: the data cannot tell those locations apart), the threshold
   calibrated by simulation (`interval_threshold`).
 
-Models: "linear" (default; mean shifts and slope changes), "mean" (piecewise constant, like
-ruptures "l2"), "normal" (linear trend with its own variance per segment: also variance shifts).
+Models: "normal" (default: a linear trend with its own variance per segment, floored at
+`VAR_FLOOR` of the run's noise variance: mean shifts, slope changes and variance changes),
+"linear" (least squares against the run's noise: mean shifts and slope changes; what `analyze`
+segments, since phases are trends), "mean" (piecewise constant, like ruptures "l2").
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ from phasewatch.noise import noise_scale
 from phasewatch.results import ChangePoint
 
 MODELS = ("linear", "mean", "normal")
+# "normal" model: no segment's variance counts as below this fraction of the run's noise
+# variance (sd: half the robust noise sd). Without a floor a quantised or capped stretch of
+# identical values buys an arbitrarily good fit and is cut out as its own segment; a segment
+# *noisier* than the run (a burst, a variance increase) still costs more, so variance changes
+# upward and back are found.
+VAR_FLOOR = 0.25
 
 
 def interval_threshold(level: float) -> float:
@@ -95,9 +103,8 @@ class _Cumsums:
         if model != "normal":
             return rss
         n = self.c0[t] - self.c0[s]
-        # -2 log-likelihood with the segment's own variance, floored so that a run of
-        # identical values cannot buy an infinitely good fit.
-        return n * np.log(np.maximum(rss / np.maximum(n, 1.0), 1e-4))
+        # -2 log-likelihood with the segment's own variance, floored (see VAR_FLOOR).
+        return n * np.log(np.maximum(rss / np.maximum(n, 1.0), VAR_FLOOR))
 
 
 def pelt(sums: _Cumsums, n: int, penalty: float, min_size: int, model: str,
@@ -114,8 +121,8 @@ def pelt(sums: _Cumsums, n: int, penalty: float, min_size: int, model: str,
     best[0] = -penalty
     last = np.zeros(n + 1, dtype=np.int64)
     candidates = np.zeros(1, dtype=np.int64)
-    if lone_first and model != "normal" and n > min_size + 1:
-        best[1] = 0.0  # -penalty + cost of one point (0) + penalty
+    if lone_first and n > min_size + 1:
+        best[1] = float(sums.cost(0, 1, model))  # -penalty + cost of one point + penalty
         candidates = np.array([0, 1], dtype=np.int64)
     for t in range(min_size, n + 1):
         eligible = candidates[candidates <= t - min_size]
@@ -198,7 +205,7 @@ class Segmenter:
     - lone_first: the first point may be a segment of its own (see `pelt`).
     """
 
-    def __init__(self, model: str = "linear", penalty: float | None = None,
+    def __init__(self, model: str = "normal", penalty: float | None = None,
                  penalty_factor: float = 1.0, min_size: int | None = None,
                  max_points: int = 2000, level: float = 0.95, ar_correction: bool = True,
                  min_effect: float = 0.05, despike: bool = True, lone_first: bool = True):
@@ -368,7 +375,7 @@ class Segmenter:
         return out
 
 
-def detect(steps, values, *, model: str = "linear", penalty: float | None = None,
+def detect(steps, values, *, model: str = "normal", penalty: float | None = None,
            min_size: int | None = None, forced: tuple[int, ...] = (), **kw) -> Segmentation:
     """Change points of `values` at `steps` with the default (tuning-free) settings."""
     return Segmenter(model=model, penalty=penalty, min_size=min_size, **kw).fit(

@@ -96,7 +96,7 @@ def test_changepoints_json_contract(capsys, three_phase):
     doc = json.loads(out)
     assert code == 0
     assert {"schema_version", "source", "metrics", "changepoints", "method", "penalty"} <= set(doc)
-    assert doc["metrics"] == ["eval/accuracy"] and doc["method"] == "pelt/linear"
+    assert doc["metrics"] == ["eval/accuracy"] and doc["method"] == "pelt/normal"
     trough, peak = s.truth["trough_step"], s.truth["peak_step"]
     steps = [c["step"] for c in doc["changepoints"]]
     assert any(abs(st - trough) <= 60 for st in steps) and any(abs(st - peak) <= 100 for st in steps)

@@ -142,3 +142,23 @@ def test_intervals_cover_the_true_change_point_as_often_as_they_claim():
             covered.append(cp.low <= true <= cp.high)
     assert len(covered) >= 36
     assert np.mean(covered) >= 0.9  # nominal 95%
+
+
+def test_default_model_finds_variance_changes_and_the_linear_model_does_not_claim_them():
+    rng = np.random.default_rng(12)
+    y = rng.standard_normal(300)
+    y[150:] *= 3.0
+    found = [c.step for c in detect(np.arange(300), y).changepoints]
+    assert len(found) == 1 and abs(found[0] - 150) <= 10
+
+
+def test_quantised_constant_stretches_are_not_cut_out():
+    # a capped series (all values 512) with a short burst of lower values: one burst, not a
+    # cascade of segments around every repeated value
+    rng = np.random.default_rng(13)
+    y = np.full(300, 512.0)
+    y[100:140] = 512 - np.abs(np.round(rng.standard_normal(40) * 3))
+    found = [c.step for c in detect(np.arange(300), y).changepoints]
+    assert 2 <= len(found) <= 3 and abs(found[0] - 100) <= 5 and abs(found[-1] - 140) <= 5
+    linear = [c.step for c in detect(np.arange(300), y, model="linear").changepoints]
+    assert len(linear) > len(found)  # least squares against one noise scale over-cuts it

@@ -14,9 +14,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", metavar="PATH", help="a log file or a run folder")
     parser.add_argument("--metric", action="append", required=True, metavar="M",
                         help="metric to segment; repeat for a joint segmentation")
-    parser.add_argument("--model", choices=("linear", "mean", "normal"), default="linear",
-                        help="what a change is: linear = level or slope (default), mean = "
-                             "level only, normal = level, slope or variance")
+    parser.add_argument("--model", choices=("linear", "mean", "normal"), default="normal",
+                        help="what a change is: normal = level, slope or variance (default), "
+                             "linear = level or slope, mean = level only")
     parser.add_argument("--penalty", type=float, default=None,
                         help="penalty per change point, in units of the noise-scaled cost "
                              "(default: automatic, BIC-style on the robust noise scale)")
@@ -38,7 +38,7 @@ def aligned(run, metrics: list[str]) -> tuple[np.ndarray, np.ndarray, list[str],
     return frame.index.to_numpy(np.int64), frame.to_numpy(np.float64), own, warnings
 
 
-def segment(run, metrics: list[str], model: str = "linear", penalty: float | None = None,
+def segment(run, metrics: list[str], model: str = "normal", penalty: float | None = None,
             min_size: int | None = None) -> dict:
     """The `changepoints` JSON contract (without schema_version) for `run`."""
     from phasewatch.changepoint import Segmenter
