@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if kind == "tokens":
-            fig = plot.token_figure(runs[0], kind=args.token_kind, size=size)
+            fig = plot.token_figure(runs[0], kind=args.token_kind, size=size, title=args.title)
         elif kind == "phase":
             analysis = plot.analyze(runs[0], metrics[0] if metrics else None, args.direction)
             panels = metrics[1:] if len(metrics) > 1 else args.panels
@@ -87,9 +87,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             analyses = [plot.analyze(r, metrics[0] if metrics else None, args.direction) for r in runs]
             fig = plot.compare_figure(runs, metrics or None, analyses=analyses, layout=args.layout,
-                                      size=size, smoothing=smoothing)
-            if args.title:
-                fig.suptitle(args.title)
+                                      size=size, smoothing=smoothing, title=args.title)
     for message in caught:
         warn(str(message.message))
     try:

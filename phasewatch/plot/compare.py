@@ -37,6 +37,7 @@ from phasewatch.signals import choose_metric
 
 LAYOUTS = ("overlay", "grid")
 GRID_ROW_HEIGHT = 1.25  # inches per row of small multiples
+LEGEND_ROW_HEIGHT = 0.14  # inches per extra row of legend entries
 
 
 def arm_of(run: Run) -> str:
@@ -58,6 +59,7 @@ def compare_figure(
     smoothing: Smoothing = DEFAULT_SMOOTHING,
     raw: bool = True,
     ncols: int | None = None,
+    title: str | None = None,
 ) -> Figure:
     """Compare runs; returns the Figure.
 
@@ -76,8 +78,8 @@ def compare_figure(
     if layout == "grid":
         if analyses is None:
             analyses = [analyze(r, metrics[0]) for r in runs]
-        return _grid(runs, metrics[0], analyses, colors, size, smoothing, raw, ncols)
-    return _overlay(runs, metrics, analyses, colors, size, smoothing, raw)
+        return _grid(runs, metrics[0], analyses, colors, size, smoothing, raw, ncols, title)
+    return _overlay(runs, metrics, analyses, colors, size, smoothing, raw, title)
 
 
 def _draw_run(ax, run: Run, metric: str, color: str, smoothing: Smoothing, raw: bool):
@@ -155,18 +157,22 @@ def _panel_points(runs: Sequence[Run], metric: str) -> tuple[int, str]:
 
 def _smoothing_note(smoothing: Smoothing, metrics: Sequence[str],
                     points: Sequence[tuple[int, str]], raw: bool) -> str:
-    """'lines: Gaussian smooth, sd 1 eval (policy entropy: sd 25 steps); dots: raw evals'."""
+    """'lines: Gaussian smooth, sd 1 eval (policy entropy: sd 25 steps); dots: raw evals'.
+
+    Panels whose window is the same number of points, not per-step, are not repeated.
+    """
+    def window(p: tuple[int, str]) -> tuple[float, bool]:
+        return smoothing.resolved_width(p[0]), p[1] == "step"
+
     note = "lines: " + smoothing.describe(*points[0])
-    first_short = smoothing.describe(*points[0], short=True)
     others = [f"{_draw.metric_label(m)}: {smoothing.describe(*p, short=True)}"
-              for m, p in zip(metrics[1:], points[1:])
-              if smoothing.describe(*p, short=True) != first_short]
+              for m, p in zip(metrics[1:], points[1:]) if window(p) != window(points[0])]
     if others:
         note += " (" + "; ".join(others) + ")"
     return note + f"; dots: raw {points[0][1]}s" if raw else note
 
 
-def _overlay(runs, metrics, analyses, colors, size, smoothing, raw) -> Figure:
+def _overlay(runs, metrics, analyses, colors, size, smoothing, raw, title) -> Figure:
     width, height = figure_size(size, n_panels=len(metrics) - 1)
     with paper_style():
         fig = _draw.new_figure(width, height)
@@ -223,15 +229,20 @@ def _overlay(runs, metrics, analyses, colors, size, smoothing, raw) -> Figure:
             _draw.step_xlim(ax, first, last)
         axes[-1].set_xlabel("training step")
         fig.align_ylabels(axes)
+        if isinstance(size, str):  # named sizes grow with the legend, not at the data's expense
+            legend_rows = -(-len(handles) // (2 if width < 5 else 3))
+            fig.set_size_inches(width, height + LEGEND_ROW_HEIGHT * max(0, legend_rows - 1))
         _draw.fit_legend(fig, list(handles.values()), max_cols=3,
                          title=_smoothing_note(smoothing, metrics, points, dots),
                          title_fontsize="small")
+        if title:
+            fig.suptitle(title)
         _draw.fit_ylabels(fig, axes)
         _draw.freeze_layout(fig)
     return fig
 
 
-def _grid(runs, metric, analyses, colors, size, smoothing, raw, ncols) -> Figure:
+def _grid(runs, metric, analyses, colors, size, smoothing, raw, ncols, title) -> Figure:
     n = len(runs)
     if ncols is None:
         ncols = min(n, 3 if size == "full" else 2)
@@ -273,15 +284,17 @@ def _grid(runs, metric, analyses, colors, size, smoothing, raw, ncols) -> Figure
                 if all(h.get_label() != label for h in handles):
                     handles.append(handle)
         _draw.fit_legend(fig, handles, max_cols=3)
+        if title:
+            fig.suptitle(title)
         # Titles go above the phase labels, which need the laid-out axes widths first.
         if _draw.fit_ylabels(fig, [row[0] for row in grid]):
             fig.canvas.draw()
         labels = [_draw.label_phases(ax, a.phases, draw=False) for ax, a in zip(axes, analyses)]
         pad = max(_draw.labels_height_pt(texts) for texts in labels) + 1.5  # aligned titles
-        titles = [arm_label(run) for run in runs]
-        for ax, run, title in zip(axes, runs, titles):
-            if titles.count(title) > 1:  # seeds of one arm: say which run
-                title = f"{title} \u00b7 {run.name or run.source}"
-            ax.set_title(title, loc="left", fontweight="bold", pad=pad)
+        names = [arm_label(run) for run in runs]
+        for ax, run, name in zip(axes, runs, names):
+            if names.count(name) > 1:  # seeds of one arm: say which run
+                name = f"{name} \u00b7 {run.name or run.source}"
+            ax.set_title(name, loc="left", fontweight="bold", pad=pad)
         _draw.freeze_layout(fig)
     return fig

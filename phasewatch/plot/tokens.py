@@ -120,6 +120,7 @@ def token_figure(
     bins: int = 40,
     size: str | tuple[float, float] = "single",
     events=None,
+    title: str | None = None,
 ) -> Figure:
     """Distribution of expert-token probabilities over training; returns the Figure.
 
@@ -193,5 +194,7 @@ def token_figure(
             handle.set_color("#1a1a1a")
             handles.append(handle)
         _draw.fit_legend(fig, handles, max_cols=4)
+        if title:
+            fig.suptitle(title)
         _draw.freeze_layout(fig)
     return fig
