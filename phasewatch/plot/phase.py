@@ -39,7 +39,7 @@ RAW_COLOR = "#8c8c8c"
 
 
 def analyze(run: Run, metric: str | None = None, direction: str | None = None) -> Analysis:
-    """`phasewatch.analysis.analyze_run`, imported late so plotting works without the detector."""
+    """`phasewatch.analysis.analyze_run`, imported on first use so `import phasewatch.plot` stays light."""
     from phasewatch.analysis import analyze_run
 
     return analyze_run(run, metric=metric, direction=direction)
