@@ -25,13 +25,13 @@ def _f(default: Any, help: str, choices: tuple[str, ...] | None = None):
 @dataclass
 class TrainConfig:
     algorithm: str = _f("sft", "training arm", ALGORITHMS)
-    steps: int = _f(1500, "training steps (optimizer updates)")
+    steps: int = _f(2000, "training steps (optimizer updates)")
     lr: float = _f(1e-3, "Adam learning rate (no weight decay, so a small expert set overfits)")
     lr_warmup_steps: int = _f(100, "linear learning-rate warm-up steps (then constant)")
     weight_decay: float = _f(0.0, "AdamW weight decay")
     grad_clip: float = _f(1.0, "clip the global gradient norm to this (0 = off)")
     batch_size: int = _f(64, "expert examples per SFT step")
-    expert_size: int = _f(512, "problems in the expert (SFT) set")
+    expert_size: int = _f(768, "problems in the expert (SFT) set")
     expert_style: str = _f(
         "divergent",
         "expert answer format: 'divergent' = marker + LSD-first scratchpad (differs from the "
@@ -45,11 +45,11 @@ class TrainConfig:
     clip_eps: float = _f(0.2, "PPO clip range")
     temperature: float = _f(1.0, "rollout sampling temperature")
     malformed_reward: float = _f(-0.1, "reward of a malformed answer (correct 1, wrong 0)")
-    switch_step: int = _f(400, "sft_then_rl: last SFT step; RL from the next step on")
+    switch_step: int = _f(800, "sft_then_rl: last SFT step; RL from the next step on")
     mu_peak: float = _f(0.9, "chord_mu: peak of mu after warm-up")
     mu_valley: float = _f(0.05, "chord_mu: final mu after the half-cosine decay")
     mu_warmup_steps: int = _f(0, "chord_mu: linear warm-up steps from 0 to mu_peak")
-    mu_decay_steps: int = _f(200, "chord_mu: half-cosine decay steps from mu_peak to mu_valley")
+    mu_decay_steps: int = _f(800, "chord_mu: half-cosine decay steps from mu_peak to mu_valley")
     mu: float = _f(0.1, "chord_phi / sft_is: constant mu")
     eval_every: int = _f(10, "evaluate every N steps (and at step 0)")
     eval_prompts: int = _f(500, "held-out prompts for the accuracy evaluation")
