@@ -158,6 +158,11 @@ def spike_mask(values: np.ndarray, scale: float, window: int = 7, k: float = 6.0
         return mask
     med = pd.Series(values).rolling(window, center=True, min_periods=1).median().to_numpy()
     mask = np.abs(values - med) > k * scale
+    # A spike stands out from both its neighbours the same way; a point between them is on
+    # a steep trend (a fast early rise), whatever the median of a lopsided edge window says.
+    above = np.r_[True, values[1:] > values[:-1]] & np.r_[values[:-1] > values[1:], True]
+    below = np.r_[True, values[1:] < values[:-1]] & np.r_[values[:-1] < values[1:], True]
+    mask &= above | below
     mask[0] = False
     return mask
 

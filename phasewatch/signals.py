@@ -135,6 +135,7 @@ def prepare(run: Run | RunView, metric: str, direction: str) -> PreparedSeries:
     """The series of `metric` turned higher-is-better, non-finite values and outliers left out."""
     view = run if isinstance(run, RunView) else RunView(run)
     raw = view.series(metric, finite=False)
+    metric = str(raw.name)  # the run's own name, in the messages
     values = raw.to_numpy(dtype=np.float64)
     steps = raw.index.to_numpy(dtype=np.int64)
     warnings: list[str] = []

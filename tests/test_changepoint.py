@@ -162,3 +162,12 @@ def test_quantised_constant_stretches_are_not_cut_out():
     assert 2 <= len(found) <= 3 and abs(found[0] - 100) <= 5 and abs(found[-1] - 140) <= 5
     linear = [c.step for c in detect(np.arange(300), y, model="linear").changepoints]
     assert len(linear) > len(found)  # least squares against one noise scale over-cuts it
+
+
+def test_a_point_on_a_steep_rise_is_not_a_spike():
+    from phasewatch.changepoint import spike_mask
+
+    y = np.r_[0.01, 0.17, 0.46, 0.46, 0.48, 0.50, 0.49, 0.51, 0.52, 0.51]
+    assert not spike_mask(y, 0.016).any()
+    y[6] = 0.1  # a failed evaluation: below both neighbours
+    assert spike_mask(y, 0.016).tolist() == [i == 6 for i in range(10)]
