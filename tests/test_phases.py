@@ -132,3 +132,12 @@ def test_known_events_are_boundaries_not_phases():
 def test_unknown_options_are_refused():
     with pytest.raises(TypeError, match="penalty_factor"):
         analyze_run(make_run(np.zeros(20)), penalty=3)
+
+
+def test_mixed_eval_cadence_is_fitted_against_steps_and_reported():
+    steps = np.r_[np.arange(0, 1000, 10), np.arange(1000, 6000, 50)]
+    rng = np.random.default_rng(3)
+    y = 0.3 + 0.4 * steps / steps[-1] + rng.standard_normal(steps.size) * 0.01
+    a = analyze_run(make_run(y, steps=steps))
+    assert names(a) == ["improvement"]  # one straight rise in steps, despite the point density
+    assert any("uneven logging interval (10 to 50 steps" in w for w in a.warnings)
