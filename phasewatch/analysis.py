@@ -20,7 +20,7 @@ from phasewatch.noise import noise_scale
 from phasewatch.phases import PhaseConfig, build_phases, fit_segments, smooth, smoothing_window
 from phasewatch.results import Analysis, ChangePoint, Phase
 from phasewatch.run import Run
-from phasewatch.signals import RunView, choose_direction, choose_metric, other_signals, prepare
+from phasewatch.signals import choose_direction, choose_metric, other_signals, prepare
 
 MIN_POINTS = 8
 # A boundary's interval spans where the smoothed series stays within BAND_SD of its own noise
@@ -58,13 +58,12 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         raise TypeError(f"unknown option(s) {sorted(unknown)}; "
                         f"known: {sorted(AnalyzeConfig.__dataclass_fields__)}")
     cfg = AnalyzeConfig(**opts)
-    view = RunView(run)
-    metric = choose_metric(view, metric)
-    direction = choose_direction(view, metric, direction)
-    series = prepare(view, metric, direction)
+    metric = choose_metric(run, metric)
+    direction = choose_direction(run, metric, direction)
+    series = prepare(run, metric, direction)
     warnings = list(series.warnings)
     steps, y = series.steps, series.values
-    own_metric = view.resolve(metric)
+    own_metric = run.resolve_metric(metric)
 
     if y.size < MIN_POINTS or np.ptp(y) == 0:
         if y.size == 0:
@@ -95,7 +94,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     pcfg = PhaseConfig(**{name: getattr(cfg, name) for name in PhaseConfig.__dataclass_fields__})
     phases, fitted, _ = build_phases(steps, y, seg.breaks, sd, pcfg)
 
-    signals = other_signals(view, metric)
+    signals = other_signals(run, metric)
     if cfg.use_tokens and run.token_store is not None:
         signals.update(_token_signals(run, warnings))
     nll_onset = _nll_overfit_onset(signals)

@@ -42,58 +42,21 @@ class PreparedSeries:
         return float(self.sign * value)
 
 
-class RunView:
-    """Many series of one Run, fast: the metric column is factorised once.
-
-    `Run.series` compares every row's metric name per call (~0.1 s on a 10^6-row table); the
-    analysis asks for up to ten series, so it pays that once here instead.
-    """
-
-    def __init__(self, run: Run):
-        self.run = run
-        codes, names = pd.factorize(run.table["metric"], sort=False)
-        self._codes = codes
-        self._code_of = {name: i for i, name in enumerate(names)}
-
-    def own(self, name: str) -> str | None:
-        """The run's own name for `name` (itself or via an alias), or None if absent."""
-        if name in self._code_of:
-            return name
-        alias = self.run.aliases.get(name)
-        return alias if alias in self._code_of else None
-
-    def resolve(self, name: str) -> str:
-        """Like `Run.resolve_metric`: raises UsageError listing the closest metrics."""
-        return self.own(name) or self.run.resolve_metric(name)
-
-    def series(self, name: str, finite: bool = True) -> pd.Series:
-        own = self.resolve(name)
-        rows = self._codes == self._code_of[own]
-        values = self.run.table["value"].to_numpy(dtype=np.float64)[rows]
-        steps = self.run.table["step"].to_numpy(dtype=np.int64)[rows]
-        if finite:
-            keep = np.isfinite(values)
-            values, steps = values[keep], steps[keep]
-        order = np.argsort(steps, kind="stable")
-        return pd.Series(values[order], index=pd.Index(steps[order], name="step"), name=own)
-
-
-def choose_metric(run: Run | RunView, metric: str | None = None) -> str:
+def choose_metric(run: Run, metric: str | None = None) -> str:
     """--metric, else the run's declared performance metric, else the first preset role present.
 
     Returns the name to pass to `run.series` (canonical names are resolved via aliases).
     """
-    view = run if isinstance(run, RunView) else RunView(run)
     if metric:
-        view.resolve(metric)  # UsageError listing what exists, closest first
+        run.resolve_metric(metric)  # UsageError listing what exists, closest first
         return metric
-    declared = view.run.performance_metric
-    if declared and view.own(declared):
+    declared = run.performance_metric
+    if declared and run.own_name(declared):
         return declared
     for role, _ in PERFORMANCE_ROLES:
-        if view.own(role):
+        if run.own_name(role):
             return role
-    available = ", ".join(view.run.metrics[:20]) or "none"
+    available = ", ".join(run.metrics[:20]) or "none"
     raise UsageError(
         "no performance metric found (looked for the run's declared one and for "
         f"{', '.join(r for r, _ in PERFORMANCE_ROLES)}); pick one with --metric. "
@@ -101,19 +64,18 @@ def choose_metric(run: Run | RunView, metric: str | None = None) -> str:
     )
 
 
-def choose_direction(run: Run | RunView, metric: str, direction: str | None = None) -> str:
+def choose_direction(run: Run, metric: str, direction: str | None = None) -> str:
     """--direction, else the run's (if it declared it for this metric), else from the name."""
     if direction:
         if direction not in ("max", "min"):
             raise UsageError(f"--direction must be 'max' or 'min', not {direction!r}")
         return direction
-    view = run if isinstance(run, RunView) else RunView(run)
-    if view.run.direction in ("max", "min") and view.run.performance_metric in (None, metric):
-        return view.run.direction
+    if run.direction in ("max", "min") and run.performance_metric in (None, metric):
+        return run.direction
     for role, role_direction in PERFORMANCE_ROLES:
         if metric == role:
             return role_direction
-    return default_direction(view.resolve(metric))
+    return default_direction(run.resolve_metric(metric))
 
 
 def cadence_warning(steps: np.ndarray) -> str | None:
@@ -131,10 +93,9 @@ def cadence_warning(steps: np.ndarray) -> str | None:
     return None
 
 
-def prepare(run: Run | RunView, metric: str, direction: str) -> PreparedSeries:
+def prepare(run: Run, metric: str, direction: str) -> PreparedSeries:
     """The series of `metric` turned higher-is-better, non-finite values and outliers left out."""
-    view = run if isinstance(run, RunView) else RunView(run)
-    raw = view.series(metric, finite=False)
+    raw = run.series(metric, finite=False)
     metric = str(raw.name)  # the run's own name, in the messages
     values = raw.to_numpy(dtype=np.float64)
     steps = raw.index.to_numpy(dtype=np.int64)
@@ -161,18 +122,17 @@ def prepare(run: Run | RunView, metric: str, direction: str) -> PreparedSeries:
                           n_nonfinite=n_bad, warnings=warnings)
 
 
-def other_signals(run: Run | RunView, exclude: str) -> dict[str, pd.Series]:
+def other_signals(run: Run, exclude: str) -> dict[str, pd.Series]:
     """Supporting series present in the run (expert NLL, entropy, length, reward, loss)."""
-    view = run if isinstance(run, RunView) else RunView(run)
     names = ("expert/nll_train", "expert/nll_heldout", "train/entropy", "eval/response_length",
              "train/reward", "train/loss")
     out: dict[str, pd.Series] = {}
-    own_exclude = view.resolve(exclude)
+    own_exclude = run.resolve_metric(exclude)
     for name in names:
-        own = view.own(name)
+        own = run.own_name(name)
         if own is None or own == own_exclude:
             continue
-        series = view.series(name)
+        series = run.series(name)
         if len(series):
             out[name] = series
     return out
