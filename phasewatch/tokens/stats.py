@@ -126,8 +126,8 @@ def stats_from_histogram(
         return SplitStats(step, split, 0, nan, nan, {quantile_label(q): nan for q in config.quantiles},
                           nan, nan, nan, nan, nan)
     logp = tables.logp[nonzero]
-    mean = float(weights @ logp) / n
-    std = math.sqrt(max(float(weights @ (logp - mean) ** 2) / n, 0.0))
+    mean = _weighted_sum(weights, logp) / n
+    std = math.sqrt(max(_weighted_sum(weights, (logp - mean) ** 2) / n, 0.0))
     cumulative = np.cumsum(sorted_counts[nonzero])
     p = tables.p[nonzero]
     quantiles = {}
@@ -147,7 +147,14 @@ def stats_from_histogram(
         p_quantiles=quantiles,
         divergent_share=float(sorted_counts[: tables.divergent_end].sum()) / n,
         mastered_share=float(sorted_counts[tables.mastered_start:].sum()) / n,
-        mean_phi=float(weights @ tables.phi[nonzero]) / n,
-        mean_binary_entropy=float(weights @ tables.entropy[nonzero]) / n,
-        divergent_nll=float(weights @ tables.divergent_nll[nonzero]) / n,
+        mean_phi=_weighted_sum(weights, tables.phi[nonzero]) / n,
+        mean_binary_entropy=_weighted_sum(weights, tables.entropy[nonzero]) / n,
+        divergent_nll=_weighted_sum(weights, tables.divergent_nll[nonzero]) / n,
     )
+
+
+def _weighted_sum(weights: np.ndarray, values: np.ndarray) -> float:
+    """sum(weights * values) without BLAS: `weights @ values` goes through the BLAS thread pool,
+    whose spinning threads took ~12 ms per call and stole the counting threads' CPU on a busy
+    machine (measured), for a 65,536-element product that numpy sums in microseconds."""
+    return float(np.multiply(weights, values).sum())
