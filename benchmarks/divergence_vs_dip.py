@@ -1,6 +1,7 @@
 """Does the expert data's divergence at the start predict the depth of the disruption dip?
 
-Runs the reference trainer (SFT arm, short runs: the dip is over within ~40 steps) on expert data
+Runs the reference trainer (SFT arm, short runs without LR warm-up: the trough comes within ~60
+steps) on expert data
 of different divergence from the established policy A, and relates, across runs:
 - the divergence at step 0 (`phasewatch.tokens.divergence_score` on the stored log-probs of the
   expert train probe: combined score, divergent share, mean NLL), to
@@ -70,7 +71,7 @@ def one_run(job: dict) -> dict:
     cfg = preset(
         "sft", steps=job["steps"], eval_every=5, eval_prompts=400, nll_examples=64,
         probe_train=48, probe_heldout=8, threads=1, seed=job["seed"],
-        pretrain_b_fraction=job["b_fraction"],
+        pretrain_b_fraction=job["b_fraction"], lr_warmup_steps=0,  # the dip completes in ~60 steps
     )
     out = Path(job["out"])
     if not (out / "metrics.jsonl").is_file():
