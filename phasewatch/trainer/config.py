@@ -46,6 +46,8 @@ class TrainConfig:
     temperature: float = _f(1.0, "rollout sampling temperature")
     malformed_reward: float = _f(-0.1, "reward of a malformed answer (correct 1, wrong 0)")
     switch_step: int = _f(800, "sft_then_rl: last SFT step; RL from the next step on")
+    rl_lr: float = _f(0.0, "sft_then_rl: learning rate of the RL stage, which then starts with a fresh "
+                      "optimizer (0 = keep lr and the SFT optimizer state)")
     mu_peak: float = _f(0.9, "chord_mu: peak of mu after warm-up")
     mu_valley: float = _f(0.05, "chord_mu: final mu after the half-cosine decay")
     mu_warmup_steps: int = _f(0, "chord_mu: linear warm-up steps from 0 to mu_peak")
@@ -68,7 +70,7 @@ class TrainConfig:
     threads: int = _f(2, "torch CPU threads")
     seed: int = _f(0, "random seed (data split, pre-training, training)")
 
-    _NONNEG = ("steps", "lr_warmup_steps", "switch_step", "mu_warmup_steps", "mu_decay_steps", "pretrain_steps",
+    _NONNEG = ("steps", "lr_warmup_steps", "rl_lr", "switch_step", "mu_warmup_steps", "mu_decay_steps", "pretrain_steps",
                "n_quirks", "probe_train", "probe_heldout", "weight_decay", "grad_clip")
     _POSITIVE = ("lr", "batch_size", "expert_size", "rl_prompts", "eval_every", "eval_prompts",
                  "nll_examples", "embed", "hidden", "layers", "pretrain_batch", "pretrain_lr",
@@ -115,8 +117,8 @@ class TrainConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     "demo": {"algorithm": "sft"},
     "sft": {"algorithm": "sft"},
-    "rl": {"algorithm": "rl"},
-    "sft_then_rl": {"algorithm": "sft_then_rl"},
+    "rl": {"algorithm": "rl", "lr": 3e-4},  # at 1e-3, RL dipped briefly in 2 of 3 seeds (docs/trainer.md)
+    "sft_then_rl": {"algorithm": "sft_then_rl", "rl_lr": 3e-4},
     "chord_mu": {"algorithm": "chord_mu"},
     "chord_phi": {"algorithm": "chord_phi"},
     "sft_is": {"algorithm": "sft_is"},

@@ -145,6 +145,14 @@ class TrainResult:
     last_eval: dict[str, float]
 
 
+def _optimizer(policy: Policy, cfg: TrainConfig, lr: float, warmup_steps: int):
+    """AdamW with a linear learning-rate warm-up over `warmup_steps`, then constant."""
+    optim = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=cfg.weight_decay)
+    warmup = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda i: min(1.0, (i + 1) / warmup_steps) if warmup_steps else 1.0)
+    return optim, warmup
+
+
 def _monitor(stop_on: str | None):
     if stop_on is None:
         return None
@@ -174,9 +182,7 @@ def train(cfg: TrainConfig, out: str | Path, name: str | None = None, cache_dir:
         policy = established_policy(cfg, cache_dir, use_cache, bar)
     torch.manual_seed(cfg.seed + 2000)
     rollout_gen = torch.Generator().manual_seed(cfg.seed + 3000)
-    optim = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    warmup = torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda i: min(1.0, (i + 1) / cfg.lr_warmup_steps) if cfg.lr_warmup_steps else 1.0)
+    optim, warmup = _optimizer(policy, cfg, cfg.lr, cfg.lr_warmup_steps)
     writer = RunWriter(Path(out), name or Path(out).name, cfg.algorithm, cfg.to_dict(),
                        evaluator.probe_sequences)
     monitor = _monitor(stop_on)
@@ -238,6 +244,8 @@ def train(cfg: TrainConfig, out: str | Path, name: str | None = None, cache_dir:
                                 "train/grad_norm": float(norm)})
                 if cfg.algorithm == "sft_then_rl" and step == cfg.switch_step:
                     writer.event(step, "sft_to_rl")
+                    if cfg.rl_lr > 0:  # a new training stage: fresh optimizer, its own lr
+                        optim, warmup = _optimizer(policy, cfg, cfg.rl_lr, 0)
                 if step % cfg.eval_every == 0 or step == cfg.steps:
                     stopped = evaluate(step)
                     metrics.update(last_eval)
