@@ -214,3 +214,23 @@ def test_train_command_imports_without_torch_and_says_how_to_install(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 3, proc.stderr
     assert "pip install 'phasewatch[trainer]'" in proc.stderr
+
+
+def test_rl_stage_with_its_own_optimizer_differs_only_after_the_switch(tmp_path):
+    cfg, kept, _ = tiny_run(tmp_path, "kept", algorithm="sft_then_rl", rl_lr=0.0)
+    _, fresh, _ = tiny_run(tmp_path, "fresh", algorithm="sft_then_rl", rl_lr=cfg.lr)
+    rows_kept = (kept / "metrics.jsonl").read_text().splitlines()
+    rows_fresh = (fresh / "metrics.jsonl").read_text().splitlines()
+    split = cfg.switch_step + 1  # line index of the first RL step (line 0 is step 0)
+    assert rows_kept[:split + 1] == rows_fresh[:split + 1]  # the first RL update uses the old weights
+    assert rows_kept[split + 1:] != rows_fresh[split + 1:]
+
+
+def test_every_preset_is_valid_and_help_comes_from_the_config(capsys):
+    from phasewatch.trainer.config import PRESETS
+
+    for name in PRESETS:
+        preset(name)
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "GRPO samples per prompt" in " ".join(capsys.readouterr().out.split())

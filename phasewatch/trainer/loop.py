@@ -137,6 +137,30 @@ class Evaluator:
         return out, probe_logprobs
 
 
+def sft_term(policy: Policy, batch: ExpertSet, weighting: str) -> tuple[torch.Tensor, float]:
+    """SFT loss on a batch of expert traces, and the policy's mean entropy on those positions."""
+    seq, mask = batch.packed()
+    logits = response_logits(policy, seq)
+    return sft_loss(token_logprobs(logits, seq), mask, weighting), _entropy(logits, mask)
+
+
+def grpo_term(policy: Policy, cfg: TrainConfig, prompt_index: np.ndarray,
+              generator: torch.Generator) -> tuple[torch.Tensor, float, float]:
+    """GRPO loss on `group_size` fresh rollouts per prompt; also the mean reward and entropy."""
+    prompt_index = np.repeat(prompt_index, cfg.group_size)
+    prompts = task.prompts(prompt_index)
+    responses, _ = generate(policy, prompts, greedy=False, temperature=cfg.temperature, generator=generator)
+    rewards = task.grade(prompt_index, responses).rewards(cfg.malformed_reward)
+    advantages = group_advantages(torch.as_tensor(rewards, dtype=torch.float32), cfg.group_size)
+    seq = torch.from_numpy(np.concatenate([prompts, responses], axis=1))
+    mask = torch.from_numpy(response_mask(responses))
+    logits = response_logits(policy, seq)
+    logprobs = token_logprobs(logits, seq)
+    # One update per batch of rollouts, sampled from the policy being updated: old = current.
+    loss = grpo_loss(logprobs, logprobs.detach(), advantages, mask, cfg.clip_eps)
+    return loss, float(rewards.mean()), _entropy(logits, mask)
+
+
 @dataclass
 class TrainResult:
     folder: Path
@@ -159,6 +183,9 @@ def _monitor(stop_on: str | None):
     try:
         from phasewatch.online import PhaseMonitor
     except ImportError:  # the online monitor is optional for the trainer
+        from phasewatch.output import warn
+
+        warn(f"--stop-on {stop_on} ignored: phasewatch.online is not available")
         return None
     return PhaseMonitor(metric="eval/accuracy", direction="max")
 
@@ -213,27 +240,13 @@ def train(cfg: TrainConfig, out: str | Path, name: str | None = None, cache_dir:
                     if len(order) < cfg.batch_size:  # reshuffle the expert set once per epoch
                         order = np.concatenate([order, data_rng.permutation(len(expert.index))])
                     rows, order = order[: cfg.batch_size], order[cfg.batch_size :]
-                    seq, mask = expert.subset(rows).packed()
-                    logits = response_logits(policy, seq)
-                    sft = sft_loss(token_logprobs(logits, seq), mask, SFT_WEIGHTING.get(cfg.algorithm, "none"))
+                    sft, entropy = sft_term(policy, expert.subset(rows), SFT_WEIGHTING.get(cfg.algorithm, "none"))
                     metrics["train/sft_loss"] = sft.item()
-                    entropy = _entropy(logits, mask)
                 if mu < 1:
-                    prompt_index = np.repeat(splits.sample_training_prompts(data_rng, cfg.rl_prompts), cfg.group_size)
-                    prompts = task.prompts(prompt_index)
-                    responses, _ = generate(policy, prompts, greedy=False, temperature=cfg.temperature,
-                                            generator=rollout_gen)
-                    rewards = task.grade(prompt_index, responses).rewards(cfg.malformed_reward)
-                    advantages = group_advantages(torch.as_tensor(rewards, dtype=torch.float32), cfg.group_size)
-                    seq = torch.from_numpy(np.concatenate([prompts, responses], axis=1))
-                    mask = torch.from_numpy(response_mask(responses))
-                    logits = response_logits(policy, seq)
-                    logprobs = token_logprobs(logits, seq)
-                    # One update per batch of rollouts: the old policy is the current one.
-                    grpo = grpo_loss(logprobs, logprobs.detach(), advantages, mask, cfg.clip_eps)
+                    prompt_index = splits.sample_training_prompts(data_rng, cfg.rl_prompts)
+                    grpo, reward, entropy = grpo_term(policy, cfg, prompt_index, rollout_gen)
                     metrics["train/rl_loss"] = grpo.item()
-                    metrics["train/reward"] = float(rewards.mean())
-                    entropy = _entropy(logits, mask)
+                    metrics["train/reward"] = reward
                 loss = chord_loss(grpo, sft, mu)
                 optim.zero_grad()
                 loss.backward()
