@@ -1,12 +1,14 @@
 """The toy task: 2-digit addition with two answer formats.
 
-Prompt: `BOS a1 a0 + b1 b0 =` (N_DIGITS = 2 digits per number, most significant first).
+Prompt: `BOS a1 a0 + b1 b0 =` (N_DIGITS = 2 digits per number, most significant first). With 3
+digits the GRU did not learn even the A teacher in 1500 pre-training steps (5% accuracy), too
+slow for a CPU demo.
 
 - Format A, the "established" policy's format: the 3-digit sum directly, most significant digit
   first, then EOS. The A *teacher* is flawed in one systematic way: it drops the carry out of the
   units column, so it is right only when `a0 + b0 < 10` (55% of problems). A direct MSD-first
-  answer cannot carry cheaply (the carry comes from digits it has not "written" yet), which is
-  why the flaw is plausible.
+  answer has to carry before writing the digits the carry comes from, which is why the flaw is
+  plausible (measured: GRPO can still learn the carry in this format, docs/trainer.md).
 - Format B, the expert's format: a marker `#`, an optional per-example *quirk* token, a
   least-significant-first scratchpad `d0 c0 d1 c1` (digit and carry of each column), a
   separator `>` and the 3-digit answer, then EOS: ~3x longer, like a reasoning trace versus a
@@ -39,6 +41,7 @@ B_CONTENT_TOKENS = 2 * N_DIGITS + ANSWER_DIGITS
 MAX_RESPONSE_LEN = B_CONTENT_TOKENS + 4
 N_PROBLEMS = BASE * BASE
 
+#: Readable names of the token ids, for debugging and printing traces.
 TOKEN_NAMES = ["<pad>", "<bos>", "<eos>", "+", "=", "#", ">"] + [str(d) for d in range(10)] + [
     f"q{i}" for i in range(MAX_QUIRKS)
 ]
