@@ -176,6 +176,29 @@ def test_stop_on_stops_at_the_alert_and_records_it(tmp_path, monkeypatch):
     assert {"step": 3, "name": "stopped"} in meta["events"]
 
 
+def test_stop_on_monitor_is_told_of_the_switch_after_the_last_sft_eval(tmp_path, monkeypatch):
+    """The RL stage's evaluations must not be judged against the SFT stage's peak."""
+    from phasewatch.trainer import loop
+
+    calls = []
+
+    class RecordingMonitor:
+        def update(self, step, metrics):
+            calls.append(("update", step))
+            return []
+
+        def mark_event(self, step, name):
+            calls.append((name, step))
+
+    monkeypatch.setattr(loop, "_monitor", lambda stop_on: RecordingMonitor())
+    cfg = preset("tiny", algorithm="sft_then_rl")
+    train(cfg, tmp_path / "run", cache_dir=tmp_path / "cache", progress=False, stop_on="overfit")
+    switch = calls.index(("sft_to_rl", cfg.switch_step))
+    assert all(step <= cfg.switch_step for kind, step in calls[:switch])
+    assert all(step > cfg.switch_step for kind, step in calls[switch + 1:])
+    assert len(calls) > switch + 1  # the RL stage was evaluated too
+
+
 # ------------------------------------------------------------------------------------- the CLI
 @pytest.mark.parametrize(
     ("argv", "needle"),

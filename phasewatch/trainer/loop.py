@@ -265,6 +265,10 @@ def train(cfg: TrainConfig, out: str | Path, name: str | None = None, cache_dir:
                     bar.set_postfix(acc=f"{last_eval['eval/accuracy']:.3f}", refresh=False)
                     if stopped:
                         writer.event(step, "stopped")
+                if monitor is not None and cfg.algorithm == "sft_then_rl" and step == cfg.switch_step:
+                    # Evaluations from here on are of the RL stage: a known boundary, so a fall
+                    # after the switch is a disruption of the new stage, not overfit of the old.
+                    monitor.mark_event(step, "sft_to_rl")
                 writer.log(step, metrics)
                 bar.update(1)
                 if stopped:
