@@ -90,3 +90,16 @@ def first_json_object(head: bytes, limit: int = SNIFF_LINES) -> dict | None:
         if isinstance(obj, dict):
             return obj
     return None
+
+
+def read_json_object(path: Path, what: str) -> dict:
+    """A whole-file JSON object (run.json, index.json); InputError naming the file and line."""
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read: {exc}", path) from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg}", path, exc.lineno) from exc
+    if not isinstance(obj, dict):
+        raise InputError(f"{what} must hold a JSON object", path)
+    return obj

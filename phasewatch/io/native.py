@@ -7,13 +7,11 @@ RUN/expert_logprobs/  optional token store (see phasewatch.tokens)
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from phasewatch.errors import InputError
 from phasewatch.io.fastjson import read_json_lines
-from phasewatch.io.jsonlines import loads
+from phasewatch.io.jsonlines import loads, read_json_object
 from phasewatch.io.lines import BadLine, as_step, read_lines
 from phasewatch.run import Event, RecordCollector, Run
 
@@ -79,12 +77,4 @@ def read(path: Path) -> Run:
 def _read_run_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read: {exc}", path) from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", path, exc.lineno) from exc
-    if not isinstance(meta, dict):
-        raise InputError("run.json must hold a JSON object", path)
-    return meta
+    return read_json_object(path, "run.json")

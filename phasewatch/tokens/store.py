@@ -14,7 +14,6 @@ Damaged step files are skipped with a warning naming the file (what is valid is 
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from phasewatch.errors import InputError
+from phasewatch.io.jsonlines import read_json_object
 from phasewatch.tokens.writer import DTYPES, INDEX_FILE, SPLITS
 
 STORE_DIR = "expert_logprobs"
@@ -211,15 +211,7 @@ def open_store(path: str | Path, strict: bool = False) -> TokenStore:
 
 # ------------------------------------------------------------------ index
 def _read_index(path: Path) -> dict[str, Any]:
-    try:
-        index = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read: {exc}", path) from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", path, exc.lineno) from exc
-    if not isinstance(index, dict):
-        raise InputError("the index must hold a JSON object", path)
-    return index
+    return read_json_object(path, "the index")
 
 
 def _validate_index(index: dict, path: Path, warnings: list[str]):
