@@ -164,6 +164,24 @@ def drop_excursions(runs: list[TrendRun], n: int, cfg: PhaseConfig) -> list[Tren
     return runs
 
 
+def absorb_blips(runs: list[TrendRun], n: int, cfg: PhaseConfig) -> list[TrendRun]:
+    """A rise (fall) shorter than `transient_fraction` of the run between two falls (rises) is a
+    bump inside one trend, not two phases of its own: a run that declines, jumps back up for one
+    evaluation burst and declines again is one decline, as long as the three together still
+    move the way the outer two do."""
+    limit = cfg.transient_fraction * n
+    i = 1
+    while i < len(runs) - 1:
+        a, b, c = runs[i - 1], runs[i], runs[i + 1]
+        net = (c.level_end - a.level_start) * (1 if a.kind == UP else -1)
+        if FLAT not in (a.kind, b.kind) and a.kind == c.kind != b.kind and b.end - b.start < limit \
+                and net > 0:
+            runs[i - 1:i + 2] = [TrendRun(a.kind, a.start, c.end, a.level_start, c.level_end)]
+        else:
+            i += 1
+    return runs
+
+
 def absorb_short_flats(runs: list[TrendRun], fitted: np.ndarray, n: int,
                        cfg: PhaseConfig) -> list[TrendRun]:
     """Flats shorter than `short_flat_fraction` of the run are the turn of a trend, not a phase.
@@ -279,6 +297,7 @@ def build_phases(steps: np.ndarray, y: np.ndarray, breaks, sd: float,
     fitted = fit_segments(x, y, list(breaks))
     runs = trend_runs(x, y, fitted, list(breaks), sd, cfg)
     runs = drop_excursions(runs, y.size, cfg)
+    runs = absorb_blips(runs, y.size, cfg)
     runs = absorb_short_flats(runs, fitted, y.size, cfg)
     runs = refine_turns(runs, y, fitted, sd, cfg)
     names = name_runs(runs, fitted, sd, cfg)

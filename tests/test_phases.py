@@ -141,3 +141,16 @@ def test_mixed_eval_cadence_is_fitted_against_steps_and_reported():
     a = analyze_run(make_run(y, steps=steps))
     assert names(a) == ["improvement"]  # one straight rise in steps, despite the point density
     assert any("uneven logging interval (10 to 50 steps" in w for w in a.warnings)
+
+
+def test_a_one_burst_bump_inside_a_decline_is_not_a_phase_of_its_own():
+    """Decline, a one-evaluation jump back up, decline again: one overfit, not overfit/improvement/overfit."""
+    from phasewatch.phases import DOWN, UP, PhaseConfig, TrendRun, absorb_blips
+
+    runs = [TrendRun(UP, 0, 50, 0.2, 0.8), TrendRun(DOWN, 50, 120, 0.8, 0.65),
+            TrendRun(UP, 120, 121, 0.65, 0.75), TrendRun(DOWN, 121, 200, 0.75, 0.6)]
+    merged = absorb_blips(runs, 201, PhaseConfig())
+    assert [(r.kind, r.start, r.end) for r in merged] == [(UP, 0, 50), (DOWN, 50, 200)]
+    # A long recovery (not a blip) stays a phase of its own.
+    runs = [TrendRun(DOWN, 0, 50, 0.8, 0.6), TrendRun(UP, 50, 120, 0.6, 0.7), TrendRun(DOWN, 120, 200, 0.7, 0.5)]
+    assert len(absorb_blips(runs, 201, PhaseConfig())) == 3
