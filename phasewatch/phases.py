@@ -120,15 +120,21 @@ def trend_runs(x, y, fitted, breaks, sd: float, cfg: PhaseConfig) -> list[TrendR
     return _merge(moves, x, sd, cfg)
 
 
+def _join_same_kind(moves: list[TrendRun]) -> list[TrendRun]:
+    """Neighbours of one kind become one run (new objects: the input is left as it was)."""
+    runs: list[TrendRun] = []
+    for mv in moves:
+        if runs and runs[-1].kind == mv.kind:
+            runs[-1].end, runs[-1].level_end = mv.end, mv.level_end
+        else:
+            runs.append(TrendRun(mv.kind, mv.start, mv.end, mv.level_start, mv.level_end))
+    return runs
+
+
 def _merge(moves: list[TrendRun], x, sd: float, cfg: PhaseConfig) -> list[TrendRun]:
     """Join neighbours of one kind; a flat run whose total change is significant is a trend."""
     while True:
-        runs: list[TrendRun] = []
-        for mv in moves:
-            if runs and runs[-1].kind == mv.kind:
-                runs[-1].end, runs[-1].level_end = mv.end, mv.level_end
-            else:
-                runs.append(TrendRun(mv.kind, mv.start, mv.end, mv.level_start, mv.level_end))
+        runs = _join_same_kind(moves)
         changed = False
         for r in runs:
             if r.kind == FLAT:
@@ -154,13 +160,7 @@ def drop_excursions(runs: list[TrendRun], n: int, cfg: PhaseConfig) -> list[Tren
                 a.kind = b.kind = FLAT
                 changed = True
         if changed:
-            merged: list[TrendRun] = []
-            for r in runs:
-                if merged and merged[-1].kind == r.kind:
-                    merged[-1].end, merged[-1].level_end = r.end, r.level_end
-                else:
-                    merged.append(r)
-            runs = merged
+            runs = _join_same_kind(runs)
     return runs
 
 
