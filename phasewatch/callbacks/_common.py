@@ -83,3 +83,26 @@ class MonitorHost:
         self.monitor.load_state_dict(state["monitor"])
         self.saved = {int(s): v for s, v in state.get("saved", [])}
         self.alerts = [Alert(**a) for a in state.get("alerts", [])]
+
+
+class HostedResults:
+    """What both framework callbacks expose about their `self.host` (a MonitorHost)."""
+
+    host: MonitorHost
+
+    @property
+    def monitor(self):
+        return self.host.monitor
+
+    @property
+    def alerts(self):
+        return self.host.alerts
+
+    @property
+    def stop_reason(self):
+        return self.host.monitor.stop_reason_
+
+    @property
+    def best_step(self) -> int | None:
+        """Best smoothed evaluation step (may have no checkpoint)."""
+        return self.host.monitor.best_step

@@ -24,7 +24,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from phasewatch.callbacks._common import MonitorHost, logger
+from phasewatch.callbacks._common import HostedResults, MonitorHost, logger
 from phasewatch.errors import require
 
 _transformers = require("transformers", "hf", purpose="use the Hugging Face callback")
@@ -33,7 +33,7 @@ ExportableState = _transformers.trainer_callback.ExportableState
 CHECKPOINT_PREFIX = "checkpoint"
 
 
-class PhasewatchCallback(TrainerCallback, ExportableState):
+class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
     """Arguments are JSON-friendly so a resumed Trainer can rebuild the callback.
 
     metric / direction / stop_on / options: see `phasewatch.online.MonitorConfig`.
@@ -52,19 +52,6 @@ class PhasewatchCallback(TrainerCallback, ExportableState):
         self.output_dir: str | None = None
 
     # ------------------------------------------------------------------ results
-    @property
-    def monitor(self):
-        return self.host.monitor
-
-    @property
-    def alerts(self):
-        return self.host.alerts
-
-    @property
-    def best_step(self) -> int | None:
-        """Best smoothed evaluation step (may have no checkpoint)."""
-        return self.host.monitor.best_step
-
     @property
     def best_saved_step(self) -> int | None:
         return self.host.best_saved_step(self._checkpoint_exists)

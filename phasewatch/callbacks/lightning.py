@@ -17,33 +17,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from phasewatch.callbacks._common import MonitorHost
+from phasewatch.callbacks._common import HostedResults, MonitorHost
 from phasewatch.errors import require
 
 _pl = require("lightning.pytorch", "lightning", purpose="use the Lightning callback")
 
 
-class PhasewatchLightningCallback(_pl.Callback):
+class PhasewatchLightningCallback(HostedResults, _pl.Callback):
     def __init__(self, metric: str | Sequence[str] = "val_acc", direction: str | None = None,
                  stop_on: Sequence[str] = ("overfit",), webhook: str | None = None,
                  stop_file: str | None = None, options: dict[str, Any] | None = None):
         self.host = MonitorHost(metric, direction, tuple(stop_on), webhook, stop_file, options)
-
-    @property
-    def monitor(self):
-        return self.host.monitor
-
-    @property
-    def alerts(self):
-        return self.host.alerts
-
-    @property
-    def stop_reason(self):
-        return self.host.monitor.stop_reason_
-
-    @property
-    def best_step(self) -> int | None:
-        return self.host.monitor.best_step
 
     @property
     def best_saved_step(self) -> int | None:
