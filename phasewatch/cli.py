@@ -18,7 +18,7 @@ from phasewatch import __version__
 from phasewatch.commands import COMMANDS
 from phasewatch.errors import PhasewatchError
 
-EXIT_OK, EXIT_STOP, EXIT_USAGE, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 70
+EXIT_OK, EXIT_USAGE, EXIT_INTERNAL = 0, 2, 70  # 1 (stop) and 3 (input) come from the commands / errors
 
 
 class _Parser(argparse.ArgumentParser):

@@ -40,7 +40,6 @@ class LineSource:
         self.poll_interval = poll_interval
         self.stop = stop or threading.Event()
         self.notice = notice
-        self.reopened = 0  # truncations + rotations seen
 
     def __iter__(self) -> Iterator[tuple[int, str | None]]:
         try:
@@ -79,7 +78,6 @@ class LineSource:
                     self.notice(f"{self.path} was truncated; reading it again from its start")
                     fh.seek(0)
                     pending, lineno = b"", 0
-                    self.reopened += 1
                     yield NEW_FILE
                     continue
                 elif change == "replaced":
@@ -98,7 +96,6 @@ class LineSource:
                     self.notice(f"{self.path} was replaced (log rotation); reading the new file "
                                 "from its start")
                     pending, lineno, waiting_for_path = b"", 0, False
-                    self.reopened += 1
                     yield NEW_FILE
                     continue
                 if self.on_idle is not None:

@@ -361,7 +361,3 @@ def empty_table() -> pd.DataFrame:
         {"step": np.zeros(0, np.int64), "metric": pd.Series([], dtype=object),
          "value": np.zeros(0, np.float64)}
     )
-
-
-def is_finite_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

@@ -35,7 +35,6 @@ class PreparedSeries:
     values: np.ndarray
     sign: float
     outlier_steps: list[int] = field(default_factory=list)
-    n_nonfinite: int = 0
     warnings: list[str] = field(default_factory=list)
 
     def own_units(self, value: float) -> float:
@@ -118,8 +117,7 @@ def prepare(run: Run, metric: str, direction: str) -> PreparedSeries:
     if cadence:
         warnings.append(f"{metric}: {cadence}")
     return PreparedSeries(metric=metric, direction=direction, steps=steps[~outliers],
-                          values=turned[~outliers], sign=sign, outlier_steps=outlier_steps,
-                          n_nonfinite=n_bad, warnings=warnings)
+                          values=turned[~outliers], sign=sign, outlier_steps=outlier_steps, warnings=warnings)
 
 
 def other_signals(run: Run, exclude: str) -> dict[str, pd.Series]:

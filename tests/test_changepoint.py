@@ -171,3 +171,14 @@ def test_a_point_on_a_steep_rise_is_not_a_spike():
     assert not spike_mask(y, 0.016).any()
     y[6] = 0.1  # a failed evaluation: below both neighbours
     assert spike_mask(y, 0.016).tolist() == [i == 6 for i in range(10)]
+
+
+def test_detect_is_the_documented_one_call_entry_point():
+    """`changepoint.detect` (docs/detection.md) finds a clear mean shift, in steps, with an interval."""
+    rng = np.random.default_rng(0)
+    steps = np.arange(0, 400, 2)
+    values = np.where(steps < 200, 0.0, 1.0) + rng.normal(0, 0.1, steps.size)
+    found = detect(steps, values, model="mean").changepoints
+    assert len(found) == 1
+    cp = found[0]
+    assert abs(cp.step - 200) <= 4 and cp.low <= cp.step <= cp.high
