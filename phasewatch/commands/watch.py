@@ -9,7 +9,6 @@ in the same order, so they give exactly the same alerts on the same data.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import signal
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from phasewatch.errors import UsageError
+from phasewatch.errors import InputError, UsageError
 from phasewatch.output import warn as _warn
 from phasewatch.presets import PERFORMANCE_ROLES, aliases_for, default_direction
 
@@ -208,7 +207,6 @@ class _Watcher:
 def _sniff(path: Path, follow: bool, poll: float, stop: threading.Event) -> ModuleType | None:
     """The reader for `path`. When following, a file that exists but is still empty (or too
     short to recognise) is waited for; a path that does not exist is an error (exit 3)."""
-    from phasewatch.errors import InputError
     from phasewatch.io import HEAD_BYTES, sniff_format
 
     told = False
@@ -280,10 +278,9 @@ def _run_json(module: ModuleType, path: Path) -> dict:
         return {}
     folder = path if path.is_dir() else path.parent
     try:
-        meta = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return module.read_run_json(folder / module.RUN_FILE)
+    except InputError:  # a damaged run.json costs the known events, not the watch
         return {}
-    return meta if isinstance(meta, dict) else {}
 
 
 def _metric_names(module: ModuleType, path: Path, lines_file: Path | None) -> set[str]:

@@ -52,7 +52,7 @@ class LineParser:
 def read(path: Path) -> Run:
     folder = path if path.is_dir() else path.parent
     metrics_path = folder / METRICS_FILE
-    meta = _read_run_json(folder / RUN_FILE)
+    meta = read_run_json(folder / RUN_FILE)
     collector = RecordCollector(folder, FORMAT)
     if not read_json_lines(metrics_path, LineParser(), collector):
         read_lines(metrics_path, LineParser(), collector)
@@ -74,7 +74,7 @@ def read(path: Path) -> Run:
     )
 
 
-def _read_run_json(path: Path) -> dict[str, Any]:
+def read_run_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     return read_json_object(path, "run.json")
