@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from phasewatch.tokens.stats import N_SLOTS, SummaryConfig, quantile_label
+from phasewatch.tokens.windows import TokenWindow
 from phasewatch.tokens.writer import SPLITS
 
 
@@ -38,29 +39,36 @@ class LearnedAtTracker:
     step, not with the number of steps. A token's "learned at" step is the first stored step where
     its p > learned_p (a later fall below does not undo it); the first stored step counts as
     "known at start". Updates of one token window must arrive in step order (the pass sees to it).
+
+    Per window it keeps how many tokens of each slot have been seen learned, so an update is one
+    in-place OR and a count (newly learned = count after - count before), never a per-token
+    "learned now but not before" array.
     """
 
     def __init__(self, n_tokens: int):
         self.seen = np.zeros(n_tokens, dtype=bool)
         self.newly: dict[int, np.ndarray] = {}  # step position -> newly learned tokens per slot
+        self.seen_per_window: dict[int, np.ndarray] = {}  # window start -> seen tokens per slot
         self._lock = threading.Lock()
 
-    def update(self, position: int, start: int, pieces, learned: np.ndarray) -> None:
-        seen = self.seen[start : start + learned.size]
-        newly = np.greater(learned, seen)  # learned now, not before
-        seen |= learned
-        if len(pieces) == 1:
-            counts = np.zeros(N_SLOTS, dtype=np.int64)
-            counts[pieces[0][2]] = np.count_nonzero(newly)
-        else:
-            sums = np.add.reduceat(newly, [a - start for a, _, _ in pieces], dtype=np.int64)
-            slots = np.asarray([slot for _, _, slot in pieces])
-            counts = np.bincount(slots, weights=sums, minlength=N_SLOTS).astype(np.int64)
+    def update(self, position: int, window: TokenWindow, learned: np.ndarray) -> None:
+        """Add the step at `position`'s learned mask of `window` (in step order per window)."""
+        seen = self.seen[window.start : window.stop]
+        np.bitwise_or(seen, learned, out=seen)
+        counts = np.zeros(N_SLOTS, dtype=np.int64)
+        rest = np.count_nonzero(seen)
+        for slot, slices in window.others:
+            counts[slot] = sum(np.count_nonzero(seen[s]) for s in slices)
+            rest -= counts[slot]
+        counts[window.largest] = rest
+        before = self.seen_per_window.get(window.start)
+        self.seen_per_window[window.start] = counts
+        newly = counts if before is None else counts - before
         with self._lock:
             if position in self.newly:
-                self.newly[position] += counts
+                self.newly[position] += newly
             else:
-                self.newly[position] = counts
+                self.newly[position] = newly.copy()
 
     def newly_learned(self, position: int) -> np.ndarray:
         """Tokens first learned at this step position, per slot."""

@@ -36,13 +36,13 @@ from phasewatch.tokens.keys import N_KEYS, codec_for
 from phasewatch.tokens.learned import LearnedAt, LearnedAtTracker
 from phasewatch.tokens.stats import (
     N_SLOTS,
-    NO_SPLIT,
     SplitStats,
     SummaryConfig,
     histogram_tables,
     stats_from_histogram,
 )
-from phasewatch.tokens.store import StepFile, TokenStore, map_window
+from phasewatch.tokens.store import StepFile, TokenStore, read_window
+from phasewatch.tokens.windows import window_plan
 from phasewatch.tokens.writer import SPLITS
 
 __all__ = ["N_KEYS", "LearnedAt", "LearnedAtTracker", "SplitStats", "SummaryConfig", "TokenSummary",
@@ -106,32 +106,6 @@ class _WindowOrder:
 
 
 # ------------------------------------------------------------------ the pass
-def _chunk_plan(store: TokenStore, chunk_tokens: int) -> list[tuple[int, int, list[tuple[int, int, int]]]]:
-    """Token windows `(start, stop, pieces)`; pieces `(a, b, slot)` cover the window by split."""
-    slot_of = {split: i for i, split in enumerate(SPLITS)}
-    boundaries: list[tuple[int, int, int]] = []  # (a, b, slot) covering [0, n_tokens)
-    cursor = 0
-    for a, b, split in store.segments:
-        if a > cursor:
-            boundaries.append((cursor, a, NO_SPLIT))
-        boundaries.append((a, b, slot_of[split]))
-        cursor = b
-    if cursor < store.n_tokens:
-        boundaries.append((cursor, store.n_tokens, NO_SPLIT))
-    plan = []
-    starts = np.asarray([a for a, _, _ in boundaries])
-    for start in range(0, store.n_tokens, chunk_tokens):
-        stop = min(store.n_tokens, start + chunk_tokens)
-        first = int(np.searchsorted(starts, start, side="right")) - 1
-        pieces = []
-        for a, b, slot in boundaries[first:]:
-            if a >= stop:
-                break
-            pieces.append((max(a, start), min(b, stop), slot))
-        plan.append((start, stop, pieces))
-    return plan
-
-
 class _Pass:
     """One streaming pass over the steps of a store (see the module docstring)."""
 
@@ -143,7 +117,7 @@ class _Pass:
         self.learned_so_far = np.zeros(N_SLOTS, dtype=np.int64)
         self.codec = codec_for(store.dtype.name)
         self.tables = histogram_tables(self.codec, config)
-        self.plan = _chunk_plan(store, config.chunk_tokens)
+        self.plan = window_plan(store, config.chunk_tokens)
         self.tracker = tracker
         self.learned_threshold = math.log(config.learned_p)
         # Keys of float16 values above log(learned_p): +0, and negatives with a key below the
@@ -151,47 +125,49 @@ class _Pass:
         negative = np.arange(0x8000, N_KEYS)
         below = negative[self.codec.values[negative] <= self.learned_threshold]
         self.learned_key_limit = int(below[0]) if below.size else N_KEYS
+        self.scratch = threading.local()  # per-thread buffers, see _scratch
 
     def count_window(self, position: int, w: int, order: _WindowOrder | None) -> list[tuple[int, np.ndarray]]:
         """Key histograms `(slot, counts)` of window `w` of the step at `position`."""
         file = self.files[position]
-        start, stop, pieces = self.plan[w]
+        window = self.plan[w]
         try:
-            raw = np.asarray(map_window(file, self.store.n_tokens, start, stop))
+            raw = read_window(file, self.store.n_tokens, window.start, window.stop,
+                              self._scratch("raw", self.config.chunk_tokens * self.store.dtype.itemsize))
             keys = self.codec.keys(raw)
             total = np.bincount(keys, minlength=N_KEYS)
             if self.codec.has_invalid(total):
-                self._raise_invalid(file, raw, start)
+                self._raise_invalid(file, raw, window.start)
             if self.tracker is not None and self._any_learned(total):
-                if raw.dtype == np.float16:
-                    learned = keys < self.learned_key_limit
-                else:
-                    learned = raw > raw.dtype.type(self.learned_threshold)
+                learned = self._learned_mask(raw, keys)
                 if order is not None:
                     order.wait(w, position)
-                self.tracker.update(position, start, pieces, learned)
+                self.tracker.update(position, window, learned)
         finally:
             if order is not None:
                 order.advance(w, position)
-        if len(pieces) == 1:
-            return [(pieces[0][2], total)]
-        # Several splits in this window: count all but the largest split apart (gathering their
-        # slices), and get the largest by subtraction, so the cost stays ~1 bincount per token.
-        sizes: dict[int, int] = {}
-        for a, b, slot in pieces:
-            sizes[slot] = sizes.get(slot, 0) + b - a
-        largest = max(sizes, key=sizes.__getitem__)
         out = []
-        rest = total.copy()
-        for slot in sizes:
-            if slot == largest:
-                continue
-            parts = [keys[a - start : b - start] for a, b, s in pieces if s == slot]
-            counts = np.bincount(np.concatenate(parts) if len(parts) > 1 else parts[0], minlength=N_KEYS)
-            rest -= counts
+        for slot, slices in window.others:
+            counts = np.bincount(window.gather(keys, slices), minlength=N_KEYS)
+            total -= counts
             out.append((slot, counts))
-        out.append((largest, rest))
+        out.append((window.largest, total))
         return out
+
+    def _learned_mask(self, raw: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """Which tokens of a window have p > learned_p (exact values, also for bfloat16 keys)."""
+        if raw.dtype != np.float16:
+            return raw > raw.dtype.type(self.learned_threshold)
+        mask = self._scratch("mask", self.config.chunk_tokens).view(bool)[: keys.size]
+        return np.less(keys, self.learned_key_limit, out=mask)
+
+    def _scratch(self, name: str, n_bytes: int) -> np.ndarray:
+        """A buffer of this thread's, reused across windows (fresh ones cost page faults)."""
+        buffer = getattr(self.scratch, name, None)
+        if buffer is None:
+            buffer = np.empty(n_bytes, dtype=np.uint8)
+            setattr(self.scratch, name, buffer)
+        return buffer
 
     def _any_learned(self, total: np.ndarray) -> bool:
         """Whether a window's histogram has keys above the learned threshold (else skip it)."""
