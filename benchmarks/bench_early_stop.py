@@ -115,6 +115,21 @@ def own_cases(n_runs: int) -> list[Case]:
     return [own_generator(kind, 1000 + i) for i in range(n_runs) for kind in kinds]
 
 
+def ar_flat_cases(n_runs: int, phi: float) -> list[Case]:
+    """Long flat runs (300-800 evaluations) whose noise is strongly autocorrelated: the slow
+    wander of AR(1) noise is what a trend detector most easily mistakes for a decline."""
+    cases = []
+    for seed in range(n_runs):
+        rng = np.random.default_rng(5000 + seed + int(100 * phi))
+        n = int(rng.integers(300, 800))
+        steps = np.arange(n) * 10
+        y = 0.5 + _ar1(rng, n, phi, rng.uniform(0.01, 0.03))
+        records = [(int(st), {"eval/accuracy": float(v)}) for st, v in zip(steps, y)]
+        cases.append(Case(f"ar_flat:{phi}/{seed}", "flat", records, "eval/accuracy", "max",
+                          steps, np.full(n, 0.5), None))
+    return cases
+
+
 def synth_cases(n_runs: int) -> list[Case] | None:
     """phasewatch.synth runs, every kind, fed as logged (all metrics, step order)."""
     try:
@@ -294,25 +309,34 @@ def offline_agreement(cases: list[Case]) -> None:
           "of the run")
 
 
-def sample_log_table() -> None:
-    """The reference trainer's runs (sample_logs/): truth is the offline detector's overfit
-    phase (no run comes with a known answer); regret is measured on a 5-evaluation moving
-    average of the observed metric, in metric units."""
+def reference_runs(study: Path | None) -> list[Path]:
+    """sample_logs/ (seed 0 of each arm), plus every run of a `trainer_study.py --out DIR`."""
     folder = ROOT / "sample_logs"
     runs = sorted(p for p in folder.glob("*") if (p / "metrics.jsonl").is_file()
                   and p.name != "demo")  # demo is a copy of sft for `make demo`
-    if not runs:
+    if study is not None:
+        runs += sorted(p for p in study.glob("*/seed*") if (p / "metrics.jsonl").is_file()
+                       and not p.parent.name.startswith("control"))
+    return runs
+
+
+def reference_table(paths: list[Path]) -> None:
+    """The reference trainer's runs: truth is the offline detector's overfit phase (no run comes
+    with a known answer). Per run: stop step (recommended checkpoint, regret in accuracy points
+    on a 5-evaluation moving average of the observed metric); then the same scores as above."""
+    if not paths:
         print("\nsample_logs/ not found: reference-trainer table skipped")
         return
     from phasewatch.analysis import analyze_run
     from phasewatch.io import read_run
 
-    print("\nReference trainer runs (sample_logs/): stop step (recommended checkpoint, regret in "
+    print(f"\nReference trainer runs ({len(paths)}): stop step (recommended checkpoint, regret in "
           "accuracy points); truth = offline overfit onset")
-    header = f"{'run':<12} {'truth':>6} " + " ".join(f"{name:>22}" for name in METHODS)
+    header = f"{'run':<22} {'truth':>6} " + " ".join(f"{name:>22}" for name in METHODS)
     print(header)
     print("-" * len(header))
-    for path in runs:
+    cases, results = [], {name: [] for name in METHODS}
+    for path in paths:
         run = read_run(path)
         metric, direction = run.performance_metric or "eval/accuracy", run.direction or "max"
         offline = analyze_run(run, metric, direction)
@@ -325,6 +349,9 @@ def sample_log_table() -> None:
         records = [(int(st), {n: float(v) for n, v in zip(names, row) if not math.isnan(v)})
                    for st, row in zip(wide.index.to_numpy(), wide.to_numpy(dtype=float))]
         events = [(e.step, e.name) for e in run.events if e.name != "resume"]
+        steps = series.index.to_numpy()
+        cases.append(Case(path.name, "reference", records, metric, direction, steps,
+                          smooth.to_numpy(), onset))
         cells = []
         for name, make in METHODS.items():
             method = (Phasewatch(metric, direction, events) if name == "phasewatch"
@@ -335,17 +362,28 @@ def sample_log_table() -> None:
                 if method.should_stop:
                     stop = step
                     break
-            best = method.best_step if method.best_step is not None else int(series.index[-1])
+            best = method.best_step if method.best_step is not None else int(steps[-1])
             at = smooth.index[np.searchsorted(smooth.index, best).clip(0, len(smooth) - 1)]
             regret = 100 * (sign * smooth).max() - 100 * sign * smooth.loc[at]
+            results[name].append({"stop": stop, "best": best, "regret": regret / 100})
             cells.append(f"{'-' if stop is None else stop} ({best}, {regret:.1f})")
-        print(f"{path.name:<12} {'-' if onset is None else onset:>6} "
+        label = path.name if path.parent.name == "sample_logs" else f"{path.parent.name}/{path.name}"
+        print(f"{label:<22} {'-' if onset is None else onset:>6} "
               + " ".join(f"{c:>22}" for c in cells))
+    print(f"\n{'method':<24} {'runs(o+c)':>9} {'detection':>9} {'early':>6} {'false':>6} "
+          f"{'delay':>6} {'regret':>8}")
+    for name in METHODS:
+        sc = score(cases, results[name])
+        print(f"{name:<24} {sc['n']:>9} {sc['detection']:>9.2f} {sc['early']:>6.2f} "
+              f"{sc['false']:>6.2f} {sc['delay']:>6.3f} {sc['regret']:>8.1f}")
+    print("(regret here: mean accuracy points below the smoothed best, on runs with overfit)")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40, help="seeds per kind")
+    parser.add_argument("--study", type=Path, default=None,
+                        help="also score the runs of `trainer_study.py --out DIR` (more seeds)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     cases = synth_cases(args.runs)
@@ -357,7 +395,9 @@ def main(argv=None) -> int:
         offline_agreement(cases[:: max(1, len(cases) // 90)])
     table("benchmark's own generator (accuracy only, decline starts smoothly)",
           own_cases(args.runs))
-    sample_log_table()
+    for phi in (0.6, 0.8):
+        table(f"long flat runs, AR(1) noise phi = {phi} (false alarms only)", ar_flat_cases(args.runs, phi))
+    reference_table(reference_runs(args.study))
     print(f"\n({time.perf_counter() - t0:.1f} s)")
     return 0
 

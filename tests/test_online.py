@@ -72,6 +72,30 @@ def test_ar1_noise_is_not_mistaken_for_a_trend(seed):
     assert alerts == []
 
 
+def test_sticky_noise_rarely_stops_a_flat_run():
+    """AR(1) noise at 0.8 wanders slowly and looks like a trend; the stop decision assumes the
+    noise as sticky as it plausibly is (`caution`) while its autocorrelation is still uncertain."""
+    from collections import deque
+
+    from phasewatch.online import _effective_noise
+
+    stops = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        n, phi, sd = int(rng.integers(300, 800)), 0.8, rng.uniform(0.01, 0.03)
+        noise = np.zeros(n)
+        shocks = rng.normal(0, sd * math.sqrt(1 - phi**2), n)
+        for i in range(1, n):
+            noise[i] = phi * noise[i - 1] + shocks[i]
+        monitor = PhaseMonitor(metric="eval/accuracy")
+        feed(monitor, np.arange(n) * 10, 0.5 + noise)
+        stops += monitor.should_stop
+        if seed == 0:
+            assert _effective_noise(deque(noise[:40]), 9)[1] > 1.0  # uncertain: cautious
+            assert _effective_noise(deque(noise[:256]), 9)[1] == 1.0  # enough data: not
+    assert stops <= 4  # measured 3 of 40; patience-based stopping stops every one
+
+
 def test_monotone_rise_is_improvement_then_plateau_never_overfit():
     n = 400
     t = np.arange(n)
@@ -229,6 +253,34 @@ def test_min_delta_suppresses_small_significant_changes():
     assert alerts == []
     rel = feed(PhaseMonitor(metric="eval/accuracy", min_delta_rel=1.0), steps, values)
     assert rel == []
+
+
+def test_min_delta_sd_scales_with_the_noise():
+    steps, values, _ = three_phase(sd=0.01)
+    assert feed(PhaseMonitor(metric="eval/accuracy"), steps, values)
+    # the largest move here is ~0.4 = 40 noise sds: a floor of 60 sds silences everything
+    assert feed(PhaseMonitor(metric="eval/accuracy", min_delta_sd=60), steps, values) == []
+
+
+def test_a_recovered_decline_is_reported_and_a_later_one_announced_again():
+    """Rise, a sustained fall (overfit, live), a climb well above the old peak (the fall was
+    recovered: readaptation), then a second fall (overfit again)."""
+    rng = np.random.default_rng(3)
+    t = np.arange(600, dtype=float)
+    curve = 0.4 + 0.2 / (1 + np.exp(-(t - 60) / 10))              # rise to 0.6
+    curve -= np.clip((t - 150) / 100, 0, 1) * 0.12                 # fall to 0.48 by 250
+    curve += np.clip((t - 300) / 100, 0, 1) * 0.32                 # climb to 0.8 by 400
+    curve -= np.clip((t - 450) / 100, 0, 1) * 0.15                 # fall again
+    steps = (t * 10).astype(int)
+    alerts = feed(PhaseMonitor(metric="eval/accuracy"), steps, curve + rng.normal(0, 0.01, t.size))
+    events = [a.event for a in alerts]
+    assert events == ["improvement", "overfit", "readaptation", "overfit"]
+    first, recovered, second = alerts[1], alerts[2], alerts[3]
+    assert 1500 < first.step < 2600 and 900 <= first.onset_step <= 1600  # on the flat top
+    assert "was recovered" in recovered.message and 3000 < recovered.step < 4000
+    assert 2400 <= recovered.onset_step <= 3100  # the trough of the first fall
+    assert second.step > 4500 and 3900 <= second.onset_step <= 4600
+    assert second.best_step == second.onset_step  # the new peak is the checkpoint to keep
 
 
 def test_several_metrics_at_once():
