@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from phasewatch.tokens.stats import N_SLOTS, SummaryConfig, quantile_label
-from phasewatch.tokens.windows import TokenWindow
 from phasewatch.tokens.writer import SPLITS
 
 
@@ -33,42 +31,21 @@ class LearnedAt:
 
 
 class LearnedAtTracker:
-    """Which tokens have reached p > learned_p so far, and how many did so first at each step.
+    """How many tokens of each slot were first learned (p > learned_p) at each step position.
 
-    1 byte per token: the only state that grows with the store, and it grows with the tokens per
-    step, not with the number of steps. A token's "learned at" step is the first stored step where
-    its p > learned_p (a later fall below does not undo it); the first stored step counts as
-    "known at start". Updates of one token window must arrive in step order (the pass sees to it).
-
-    Per window it keeps how many tokens of each slot have been seen learned, so an update is one
-    in-place OR and a count (newly learned = count after - count before), never a per-token
-    "learned now but not before" array.
+    A token's "learned at" step is the first stored step where its p > learned_p (a later fall
+    below does not undo it); the first stored step counts as "known at start". The per-token
+    state (1 bool per token) lives in the lanes of the pass (`lane.Lane`), each owning its
+    tokens across all steps; the tracker only receives each step's counts, per slot.
     """
 
     def __init__(self, n_tokens: int):
-        self.seen = np.zeros(n_tokens, dtype=bool)
+        self.n_tokens = n_tokens
         self.newly: dict[int, np.ndarray] = {}  # step position -> newly learned tokens per slot
-        self.seen_per_window: dict[int, np.ndarray] = {}  # window start -> seen tokens per slot
-        self._lock = threading.Lock()
 
-    def update(self, position: int, window: TokenWindow, learned: np.ndarray) -> None:
-        """Add the step at `position`'s learned mask of `window` (in step order per window)."""
-        seen = self.seen[window.start : window.stop]
-        np.bitwise_or(seen, learned, out=seen)
-        counts = np.zeros(N_SLOTS, dtype=np.int64)
-        rest = np.count_nonzero(seen)
-        for slot, slices in window.others:
-            counts[slot] = sum(np.count_nonzero(seen[s]) for s in slices)
-            rest -= counts[slot]
-        counts[window.largest] = rest
-        before = self.seen_per_window.get(window.start)
-        self.seen_per_window[window.start] = counts
-        newly = counts if before is None else counts - before
-        with self._lock:
-            if position in self.newly:
-                self.newly[position] += newly
-            else:
-                self.newly[position] = newly.copy()
+    def record(self, position: int, newly: np.ndarray) -> None:
+        """The tokens first learned at the step at `position`, per slot (all lanes together)."""
+        self.newly[position] = np.asarray(newly, dtype=np.int64)
 
     def newly_learned(self, position: int) -> np.ndarray:
         """Tokens first learned at this step position, per slot."""

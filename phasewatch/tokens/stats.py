@@ -30,9 +30,12 @@ class SummaryConfig:
     nll_cap: float = 30.0
     """Cap on -log p in the divergent NLL mass, so one p ~ 1e-300 token cannot dominate."""
     chunk_tokens: int = 1 << 20
-    """Tokens per memory-mapped window (2 MB of float16)."""
+    """Most tokens per window read and counted at once (2 MB of float16)."""
     workers: int | None = None
-    """Threads counting chunks; None = the CPUs this process may use."""
+    """Worker processes counting windows; None = the CPUs this process may use (at most 8)."""
+    process_min_bytes: int = 256 << 20
+    """Stores with fewer bytes of step files to read are summarised in this process: starting
+    worker processes (~0.1-0.2 s) would cost more than it saves. 0 = always use workers."""
 
     def __post_init__(self) -> None:
         for name in ("divergent_p", "mastered_p", "learned_p"):
@@ -44,6 +47,8 @@ class SummaryConfig:
             raise ValueError("chunk_tokens must be >= 1 and nll_cap > 0")
         if self.workers is not None and self.workers < 1:
             raise ValueError(f"workers must be >= 1 (or None for all CPUs), got {self.workers}")
+        if self.process_min_bytes < 0:
+            raise ValueError(f"process_min_bytes must be >= 0, got {self.process_min_bytes}")
 
 
 @dataclass

@@ -1,31 +1,34 @@
 """Streaming per-step summaries of an expert log-prob store, per split (train / heldout).
 
 How it stays fast and flat in memory, whatever the store's size:
-- Each step file is memory-mapped one window of `chunk_tokens` tokens at a time (the window is
-  unmapped when done), so memory is a few chunks plus 1 byte per token for "learned at".
-- Every stored value is turned into a 16-bit key and counted with `np.bincount` (compiled; windows
-  run on a thread pool: two threads gave 1.6x the CPU of one when a second core was free). All
-  statistics are then computed from the 65,536-bin histogram of keys, never token by token in Python.
+- The tokens of a step are cut into windows of at most `chunk_tokens` (2^20), and the windows
+  into contiguous *lanes*, one per worker process (`lane_pool`; stores under
+  `process_min_bytes`, and workers=1, run one lane with every window in this process). A lane
+  owns its windows at every step, so it reads each window with one `pread` into a reused buffer,
+  counts 16-bit keys with `np.bincount` (compiled), and keeps its own "learned at" state, in
+  step order with no locking (`lane`). Per step, each lane sends a sparse key histogram per slot
+  and its newly learned counts; this process sums the lanes and computes the statistics from the
+  65,536-bin histogram of keys, never token by token in Python, and yields the steps in order.
+  Memory: a few windows per lane, plus 1 byte per token (spread over the lanes) for learned-at.
 - float16 stores (the format's default): the key IS the float16 bit pattern, so the histogram is a
   complete description of the data and every statistic is exact (quantiles equal `np.quantile`
-  with linear interpolation on the same values).
+  with linear interpolation on the same values), whatever the lanes (integer counts add exactly).
 - float32 (and tolerated float64) stores: the key is the top 16 bits of the float32 (a bfloat16
   truncation, 8 significant bits), valued at the midpoint of its interval: each log p is known to a
   relative 2**-8 (0.4%), which bounds the error of the mean and the quantiles of log p the same way
   (a quantile of p to a relative 0.4% x |log p|); a share at a threshold can misplace only tokens
   within 0.8% of it in log p. "Learned at" compares the exact values.
 - Validation is free: NaN, +-inf and positive values have keys of their own; a non-zero count
-  there triggers a rescan of that one chunk to name the file, step, token and sequence.
+  there makes the lane locate the first such value in that window, and this process names the
+  file, step, token and sequence (the error the first lane to meet it would give in process).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import threading
-from collections import deque
+import sys
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +36,8 @@ import pandas as pd
 
 from phasewatch.errors import InputError
 from phasewatch.tokens.keys import N_KEYS, codec_for
+from phasewatch.tokens.lane import InvalidValue, LaneSpec, invalid_positions, read_window
+from phasewatch.tokens.lane_pool import InProcessLanes, WorkerError, WorkerLanes
 from phasewatch.tokens.learned import LearnedAt, LearnedAtTracker
 from phasewatch.tokens.stats import (
     N_SLOTS,
@@ -41,12 +46,12 @@ from phasewatch.tokens.stats import (
     histogram_tables,
     stats_from_histogram,
 )
-from phasewatch.tokens.store import StepFile, TokenStore, read_window
-from phasewatch.tokens.windows import window_plan
+from phasewatch.tokens.store import StepFile, TokenStore
+from phasewatch.tokens.windows import lane_ranges, slot_segments
 from phasewatch.tokens.writer import SPLITS
 
 __all__ = ["N_KEYS", "LearnedAt", "LearnedAtTracker", "SplitStats", "SummaryConfig", "TokenSummary",
-           "codec_for", "iter_step_summaries", "summarize_store"]
+           "WorkerError", "codec_for", "iter_step_summaries", "summarize_store"]
 
 @dataclass
 class TokenSummary:
@@ -62,6 +67,8 @@ class TokenSummary:
     learned_at: dict[str, LearnedAt]
     config: SummaryConfig
     warnings: list[str] = field(default_factory=list)
+    worker_peak_rss_mb: list[float] = field(default_factory=list)
+    """Peak resident memory of each worker process of the pass (empty: it ran in this process)."""
 
     def frame(self, split: str) -> pd.DataFrame:
         """One row per step (index), one column per statistic; quantiles as columns p05, p25..."""
@@ -74,38 +81,18 @@ class TokenSummary:
         return frame.set_index("step") if not frame.empty else frame
 
 
-# ------------------------------------------------------------------ step order across threads
-class _WindowOrder:
-    """Lets the tasks of one token window update the tracker in step order, across threads.
-
-    Tasks are queued in (step, window) order, so the one a task waits for has already been
-    picked up by another thread; `abort` releases every waiter when the pass stops early.
-    """
-
-    def __init__(self, n_windows: int):
-        self.next = [0] * n_windows
-        self.aborted = False
-        self.cond = threading.Condition()
-
-    def wait(self, window: int, position: int) -> None:
-        with self.cond:
-            self.cond.wait_for(lambda: self.aborted or self.next[window] == position)
-
-    def advance(self, window: int, position: int) -> None:
-        """The task at `position` is done with `window` (waits for its turn: even a task that had
-        nothing to update must not pass the one before it)."""
-        with self.cond:
-            self.cond.wait_for(lambda: self.aborted or self.next[window] == position)
-            self.next[window] = position + 1
-            self.cond.notify_all()
-
-    def abort(self) -> None:
-        with self.cond:
-            self.aborted = True
-            self.cond.notify_all()
-
-
 # ------------------------------------------------------------------ the pass
+def worker_count(config: SummaryConfig) -> int:
+    """`config.workers`, or the CPUs this process may use (at most 8)."""
+    if config.workers is not None:
+        return config.workers
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
 class _Pass:
     """One streaming pass over the steps of a store (see the module docstring)."""
 
@@ -114,117 +101,77 @@ class _Pass:
         self.store = store
         self.config = config
         self.files = list(store.files if files is None else files)
-        self.learned_so_far = np.zeros(N_SLOTS, dtype=np.int64)
-        self.codec = codec_for(store.dtype.name)
-        self.tables = histogram_tables(self.codec, config)
-        self.plan = window_plan(store, config.chunk_tokens)
         self.tracker = tracker
-        self.learned_threshold = math.log(config.learned_p)
-        # Keys of float16 values above log(learned_p): +0, and negatives with a key below the
-        # first key whose value is <= the threshold (negative keys grow more negative).
-        negative = np.arange(0x8000, N_KEYS)
-        below = negative[self.codec.values[negative] <= self.learned_threshold]
-        self.learned_key_limit = int(below[0]) if below.size else N_KEYS
-        self.scratch = threading.local()  # per-thread buffers, see _scratch
+        self.learned_so_far = np.zeros(N_SLOTS, dtype=np.int64)
+        self.tables = histogram_tables(codec_for(store.dtype.name), config)
+        self.worker_peak_rss_kb: list[int] = []
+        """Peak RSS of each worker process, known once the pass has run to the end."""
 
-    def count_window(self, position: int, w: int, order: _WindowOrder | None) -> list[tuple[int, np.ndarray]]:
-        """Key histograms `(slot, counts)` of window `w` of the step at `position`."""
-        file = self.files[position]
-        window = self.plan[w]
-        try:
-            raw = read_window(file, self.store.n_tokens, window.start, window.stop,
-                              self._scratch("raw", self.config.chunk_tokens * self.store.dtype.itemsize))
-            keys = self.codec.keys(raw)
-            total = np.bincount(keys, minlength=N_KEYS)
-            if self.codec.has_invalid(total):
-                self._raise_invalid(file, raw, window.start)
-            if self.tracker is not None and self._any_learned(total):
-                learned = self._learned_mask(raw, keys)
-                if order is not None:
-                    order.wait(w, position)
-                self.tracker.update(position, window, learned)
-        finally:
-            if order is not None:
-                order.advance(w, position)
-        out = []
-        for slot, slices in window.others:
-            counts = np.bincount(window.gather(keys, slices), minlength=N_KEYS)
-            total -= counts
-            out.append((slot, counts))
-        out.append((window.largest, total))
-        return out
+    def _lanes(self) -> InProcessLanes | WorkerLanes:
+        """Worker processes (one lane each) for a large enough store, else one lane in process."""
+        n_bytes = len(self.files) * self.store.n_tokens * self.store.dtype.itemsize
+        workers = worker_count(self.config)
+        if workers > 1 and n_bytes >= self.config.process_min_bytes and sys.executable:
+            ranges, window = lane_ranges(self.store.n_tokens, workers, self.config.chunk_tokens)
+            if len(ranges) > 1:
+                return WorkerLanes([self._spec(a, b, window) for a, b in ranges])
+        return InProcessLanes(self._spec(0, self.store.n_tokens, self.config.chunk_tokens))
 
-    def _learned_mask(self, raw: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """Which tokens of a window have p > learned_p (exact values, also for bfloat16 keys)."""
-        if raw.dtype != np.float16:
-            return raw > raw.dtype.type(self.learned_threshold)
-        mask = self._scratch("mask", self.config.chunk_tokens).view(bool)[: keys.size]
-        return np.less(keys, self.learned_key_limit, out=mask)
+    def _spec(self, start: int, stop: int, window_tokens: int) -> LaneSpec:
+        segments = slot_segments(self.store)
+        first = max(0, int(np.searchsorted(segments[:, 0], start, side="right")) - 1)
+        last = int(np.searchsorted(segments[:, 0], stop, side="left"))
+        return LaneSpec(
+            files=[(str(f.path), f.data_offset) for f in self.files], dtype=self.store.dtype.name,
+            n_tokens=self.store.n_tokens, start=start, stop=stop, window_tokens=window_tokens,
+            segments=segments[first:last], learned_p=None if self.tracker is None else self.config.learned_p,
+        )
 
-    def _scratch(self, name: str, n_bytes: int) -> np.ndarray:
-        """A buffer of this thread's, reused across windows (fresh ones cost page faults)."""
-        buffer = getattr(self.scratch, name, None)
-        if buffer is None:
-            buffer = np.empty(n_bytes, dtype=np.uint8)
-            setattr(self.scratch, name, buffer)
-        return buffer
-
-    def _any_learned(self, total: np.ndarray) -> bool:
-        """Whether a window's histogram has keys above the learned threshold (else skip it)."""
-        if self.store.dtype != np.float16:
-            return True  # bfloat16 keys are not exact at the threshold: compare the values
-        return bool(total[0] or total[0x8000 : self.learned_key_limit].any())
-
-    def _raise_invalid(self, file: StepFile, raw: np.ndarray, start: int) -> None:
-        values = np.asarray(raw)
-        bad = np.flatnonzero(~(values <= 0) | np.isinf(values))
-        position = start + int(bad[0])
-        value = float(values[bad[0]])
-        sequence, inside = self.store.locate(position)
+    def _raise_invalid(self, bad: InvalidValue) -> None:
+        """The error for the first bad value of a step, with how many more its `chunk_tokens`
+        window holds (re-read here: the message must not depend on how the lanes cut windows)."""
+        file = self.files[bad.position]
+        chunk = self.config.chunk_tokens
+        start = bad.token // chunk * chunk
+        stop = min(start + chunk, self.store.n_tokens)
+        buffer = np.empty((stop - start) * file.dtype.itemsize, dtype=np.uint8)
+        values = read_window(str(file.path), file.data_offset, file.dtype, self.store.n_tokens, start,
+                             stop, buffer)
+        n_bad = invalid_positions(values).size
+        value = float(values[bad.token - start])
+        sequence, inside = self.store.locate(bad.token)
         where = (
             f"sequence {sequence.id!r} ({sequence.split}) token {inside}"
             if sequence is not None else "a token in no sequence"
         )
         kind = "NaN" if math.isnan(value) else ("infinite" if math.isinf(value) else "positive")
         raise InputError(
-            f"step {file.step}: token {position} ({where}) has a {kind} log-prob ({value!r}); "
-            f"log-probs must be finite and <= 0 ({bad.size} such values in tokens "
-            f"[{start}, {start + values.size}) of this file)",
+            f"step {file.step}: token {bad.token} ({where}) has a {kind} log-prob ({value!r}); "
+            f"log-probs must be finite and <= 0 ({n_bad} such values in tokens "
+            f"[{start}, {stop}) of this file)",
             file.path,
         )
 
     def run(self) -> Iterator[tuple[int, dict[str, SplitStats]]]:
-        """Yield each step's summaries in step order.
+        """Yield each step's summaries in step order (the lanes' histograms summed per step).
 
-        All (step, window) tasks go through one thread pool with a bounded number in flight, so
-        the cores stay busy across step boundaries too (a store of many small steps parallelises
-        as well as one of few large steps), while results are consumed, and steps yielded, in order.
+        Closing the generator early (or any error) ends the worker processes at once.
         """
-        tasks = [(k, w) for k in range(len(self.files)) for w in range(len(self.plan))]
-        workers = self.config.workers or min(len(os.sched_getaffinity(0)), 8)
-        pool = ThreadPoolExecutor(workers) if workers > 1 and len(tasks) > 1 else None
-        order = _WindowOrder(len(self.plan)) if pool is not None and self.tracker is not None else None
-        in_flight: deque = deque()
+        lanes = self._lanes()
         counts = np.zeros((N_SLOTS, N_KEYS), dtype=np.int64)
-        done_windows = 0
         try:
-            for index in range(len(tasks)):
-                while len(in_flight) < 4 * workers and index + len(in_flight) < len(tasks):
-                    task = tasks[index + len(in_flight)]
-                    in_flight.append(pool.submit(self.count_window, *task, order) if pool else task)
-                head = in_flight.popleft()
-                for slot, hist in head.result() if pool else self.count_window(*head, None):
-                    counts[slot] += hist
-                done_windows += 1
-                if done_windows == len(self.plan):
-                    yield self._step_result(tasks[index][0], counts)
-                    counts[:] = 0
-                    done_windows = 0
+            for position in range(len(self.files)):
+                counts[:] = 0
+                try:
+                    newly = lanes.count_step(position, counts)
+                except InvalidValue as bad:
+                    self._raise_invalid(bad)
+                if self.tracker is not None and newly is not None:
+                    self.tracker.record(position, newly)
+                yield self._step_result(position, counts)
+            self.worker_peak_rss_kb = lanes.finish()
         finally:
-            if order is not None:
-                order.abort()
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            lanes.close()
 
     def _step_result(self, position: int, counts: np.ndarray) -> tuple[int, dict[str, SplitStats]]:
         step = self.files[position].step
@@ -262,7 +209,8 @@ def summarize_store(store: TokenStore, config: SummaryConfig | None = None,
     files = store.files[:1] if first_step_only else store.files
     rows: dict[str, list[SplitStats]] = {split: [] for split in store.splits}
     steps = []
-    for step, per_split in _Pass(store, config, tracker, files).run():
+    summary_pass = _Pass(store, config, tracker, files)
+    for step, per_split in summary_pass.run():
         steps.append(step)
         for split, stats in per_split.items():
             rows[split].append(stats)
@@ -279,4 +227,5 @@ def summarize_store(store: TokenStore, config: SummaryConfig | None = None,
         learned_at={} if tracker is None else tracker.distribution(split_tokens, steps, config),
         config=config,
         warnings=list(store.warnings),
+        worker_peak_rss_mb=[kb / 1024 for kb in summary_pass.worker_peak_rss_kb],
     )

@@ -1,19 +1,32 @@
-"""Token windows: how the summary pass cuts each step file, and which split each token is in."""
+"""Token windows: how the summary pass cuts each step file, and which split each token is in.
+
+Light on purpose (numpy and two constant modules): worker processes import it without the
+phasewatch package's `__init__` (see `lane_pool`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from phasewatch.tokens.stats import NO_SPLIT
-from phasewatch.tokens.store import TokenStore
 from phasewatch.tokens.writer import SPLITS
+
+if TYPE_CHECKING:
+    from phasewatch.tokens.store import TokenStore
+
+#: Selecting one slice costs Python-level overhead of about as much as this many tokens of
+#: boolean-mask work (measured: ~0.9 us per slice for gather + count vs ~0.4 ns per token), so a
+#: slot in more pieces than (window tokens / this) is selected with a mask of the window (one
+#: byte per token, built once) rather than slice by slice.
+SLICE_COST_TOKENS = 2048
 
 
 @dataclass(frozen=True)
 class TokenWindow:
-    """One memory-mapped window of tokens `[start, stop)` and how its tokens fall into slots.
+    """One window of tokens `[start, stop)` and how its tokens fall into slots.
 
     The slot with the most tokens here (`largest`) is never gathered: its counts are the
     window's total minus the other slots', so a window costs about one pass over its tokens.
@@ -22,8 +35,9 @@ class TokenWindow:
     start: int
     stop: int
     largest: int
-    others: tuple[tuple[int, tuple[slice, ...]], ...]
-    """(slot, slices relative to `start`) of every other slot present in the window."""
+    others: tuple[tuple[int, tuple[slice, ...] | np.ndarray], ...]
+    """(slot, where) of every other slot present: slices relative to `start`, or a boolean mask
+    over the window when the slot is in many pieces (see `SLICE_COST_TOKENS`)."""
 
     @classmethod
     def from_pieces(cls, start: int, stop: int, pieces: list[tuple[int, int, int]]) -> TokenWindow:
@@ -32,35 +46,81 @@ class TokenWindow:
             slices.setdefault(slot, []).append(slice(a - start, b - start))
         sizes = {slot: sum(s.stop - s.start for s in parts) for slot, parts in slices.items()}
         largest = max(sizes, key=sizes.__getitem__)
-        others = tuple((slot, tuple(parts)) for slot, parts in slices.items() if slot != largest)
+        others = tuple((slot, _where(parts, stop - start)) for slot, parts in slices.items() if slot != largest)
         return cls(start, stop, largest, others)
 
     @staticmethod
-    def gather(values: np.ndarray, slices: tuple[slice, ...]) -> np.ndarray:
-        return values[slices[0]] if len(slices) == 1 else np.concatenate([values[s] for s in slices])
+    def gather(values: np.ndarray, where: tuple[slice, ...] | np.ndarray) -> np.ndarray:
+        """The values of the window's tokens in one slot (`where` from `others`)."""
+        if isinstance(where, np.ndarray):
+            return values[where]
+        return values[where[0]] if len(where) == 1 else np.concatenate([values[s] for s in where])
+
+    @staticmethod
+    def count(flags: np.ndarray, where: tuple[slice, ...] | np.ndarray) -> int:
+        """How many of the window's tokens in one slot are set in `flags` (bools over the window)."""
+        if isinstance(where, np.ndarray):
+            return int(np.count_nonzero(flags[where]))
+        return sum(int(np.count_nonzero(flags[s])) for s in where)
+
+
+def _where(parts: list[slice], size: int) -> tuple[slice, ...] | np.ndarray:
+    if len(parts) <= 8 or len(parts) * SLICE_COST_TOKENS <= size:
+        return tuple(parts)
+    mask = np.zeros(size, dtype=bool)
+    for s in parts:
+        mask[s] = True
+    return mask
+
+
+def slot_segments(store: TokenStore) -> np.ndarray:
+    """`(a, b, slot)` rows (int64) covering `[0, n_tokens)` in token order: the split of every
+    token, with tokens in no sequence in the `NO_SPLIT` slot."""
+    slot_of = {split: i for i, split in enumerate(SPLITS)}
+    rows: list[tuple[int, int, int]] = []
+    cursor = 0
+    for a, b, split in store.segments:
+        if a > cursor:
+            rows.append((cursor, a, NO_SPLIT))
+        rows.append((a, b, slot_of[split]))
+        cursor = b
+    if cursor < store.n_tokens:
+        rows.append((cursor, store.n_tokens, NO_SPLIT))
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def cut_windows(segments: np.ndarray, start: int, stop: int, size: int) -> list[TokenWindow]:
+    """Tokens `[start, stop)` cut into windows of `size` tokens (the last may be shorter), each
+    with its slots; `segments` as from `slot_segments` (rows outside the range are ignored)."""
+    plan = []
+    starts = segments[:, 0]
+    for w_start in range(start, stop, size):
+        w_stop = min(stop, w_start + size)
+        first = int(np.searchsorted(starts, w_start, side="right")) - 1
+        pieces = []
+        for a, b, slot in segments[first:].tolist():
+            if a >= w_stop:
+                break
+            pieces.append((max(a, w_start), min(b, w_stop), slot))
+        plan.append(TokenWindow.from_pieces(w_start, w_stop, pieces))
+    return plan
 
 
 def window_plan(store: TokenStore, chunk_tokens: int) -> list[TokenWindow]:
     """The store's tokens cut into windows of `chunk_tokens`, each with its slots."""
-    slot_of = {split: i for i, split in enumerate(SPLITS)}
-    boundaries: list[tuple[int, int, int]] = []  # (a, b, slot) covering [0, n_tokens)
-    cursor = 0
-    for a, b, split in store.segments:
-        if a > cursor:
-            boundaries.append((cursor, a, NO_SPLIT))
-        boundaries.append((a, b, slot_of[split]))
-        cursor = b
-    if cursor < store.n_tokens:
-        boundaries.append((cursor, store.n_tokens, NO_SPLIT))
-    plan = []
-    starts = np.asarray([a for a, _, _ in boundaries])
-    for start in range(0, store.n_tokens, chunk_tokens):
-        stop = min(store.n_tokens, start + chunk_tokens)
-        first = int(np.searchsorted(starts, start, side="right")) - 1
-        pieces = []
-        for a, b, slot in boundaries[first:]:
-            if a >= stop:
-                break
-            pieces.append((max(a, start), min(b, stop), slot))
-        plan.append(TokenWindow.from_pieces(start, stop, pieces))
-    return plan
+    return cut_windows(slot_segments(store), 0, store.n_tokens, chunk_tokens)
+
+
+def lane_ranges(n_tokens: int, lanes: int, chunk_tokens: int) -> tuple[list[tuple[int, int]], int]:
+    """Split `[0, n_tokens)` into `lanes` contiguous token ranges of whole windows, as equal as
+    windows allow, and the window size: at most `chunk_tokens`, shrunk so that every lane gets
+    the same number of windows (give or take one) of about the same size.
+
+    Returns `(ranges, window_size)`; fewer ranges than `lanes` when there are fewer tokens.
+    """
+    per_lane = -(-n_tokens // (lanes * chunk_tokens))  # windows per lane
+    size = max(1, -(-n_tokens // (lanes * per_lane)))
+    n_windows = -(-n_tokens // size)
+    groups = np.array_split(np.arange(n_windows), min(lanes, n_windows))
+    ranges = [(int(g[0]) * size, min(n_tokens, (int(g[-1]) + 1) * size)) for g in groups]
+    return ranges, size
