@@ -310,14 +310,13 @@ def offline_agreement(cases: list[Case]) -> None:
 
 
 def reference_runs(study: Path | None) -> list[Path]:
-    """sample_logs/ (seed 0 of each arm), plus every run of a `trainer_study.py --out DIR`."""
-    folder = ROOT / "sample_logs"
-    runs = sorted(p for p in folder.glob("*") if (p / "metrics.jsonl").is_file()
-                  and p.name != "demo")  # demo is a copy of sft for `make demo`
+    """The arms' runs of a `trainer_study.py --out DIR` (several seeds), else sample_logs/
+    (seed 0 of each arm, the same runs as a study's seed0)."""
     if study is not None:
-        runs += sorted(p for p in study.glob("*/seed*") if (p / "metrics.jsonl").is_file()
-                       and not p.parent.name.startswith("control"))
-    return runs
+        return sorted(p for p in study.glob("*/seed*") if (p / "metrics.jsonl").is_file()
+                      and not p.parent.name.startswith("control"))
+    return sorted(p for p in (ROOT / "sample_logs").glob("*") if (p / "metrics.jsonl").is_file()
+                  and p.name != "demo")  # demo is a copy of sft for `make demo`
 
 
 def reference_table(paths: list[Path]) -> None:

@@ -51,6 +51,7 @@ NOISE_EVERY = 16  # values between re-estimates of the noise scale
 DIFF_BLOCK = 16  # differences per block when estimating their autocorrelation
 AR_MAX = 0.7  # the largest AR(1) coefficient the noise estimate assumes
 AR_FEW_DIFFS = 100  # below this many differences, the AR(1) estimate's upper 1-se bound is used
+STILL_RISING_SD = 1.0  # a rise of more than this many noise sds postpones a plateau
 MAX_EVENTS = 100  # known boundaries remembered (bounded)
 MAX_SEEN_NAMES = 10_000  # metric names remembered for messages (bounded, not per record)
 
@@ -107,7 +108,7 @@ class MonitorConfig:
     """Evaluations of a metric before any alert on it (noise and starting level settle)."""
     baseline_points: int = 5
     """The starting level is the median of this many first values."""
-    window: int = 9
+    window: int = 15
     """Values in the centred median that gives the level (odd; the smoothing)."""
     noise_window: int = 256
     """Recent values the noise scale is estimated from (bounded memory)."""
@@ -341,9 +342,12 @@ class _PhaseTracker:
             return (self.rise_phase, self.anchor_step,
                     (f"{name} level {s.raw(level):.4g} rose {s.gap_text(level - self.anchor, s.se_level)} "
                     f"above the plateau level {s.raw(self.anchor):.4g} to a new high"))
-        # Any rise beyond a quarter of the significance threshold counts as "still rising": a
-        # plateau is the absence of a trend, so it is claimed conservatively.
-        if level > self.anchor + 0.25 * s.threshold(self.anchor, s.se_level):
+        # Any rise beyond a quarter of the significance threshold, or STILL_RISING_SD noise sds,
+        # counts as "still rising": a plateau is the absence of a trend, so it is claimed
+        # conservatively; the sd floor keeps the level's own wander, which a wide window makes
+        # small next to the threshold, from postponing it for ever.
+        still_rising = max(0.25 * s.threshold(self.anchor, s.se_level), STILL_RISING_SD * s.sigma)
+        if level > self.anchor + still_rising:
             self.anchor, self.anchor_step, self.evals_since_anchor = level, at, 0
             return None
         self.evals_since_anchor += 1
