@@ -9,6 +9,7 @@ in the same order, so they give exactly the same alerts on the same data.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import signal
 import sys
@@ -19,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 from phasewatch.errors import InputError, UsageError
+from phasewatch.online import MonitorConfig
 from phasewatch.output import warn as _warn
 from phasewatch.presets import PERFORMANCE_ROLES, aliases_for, default_direction
 
@@ -49,15 +51,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check-finite", action="store_true",
                         help="a NaN/inf value of the metric is an alert and a stop condition "
                         "(default: treated as missing)")
-    parser.add_argument("--warmup", type=int, default=10,
-                        help="evaluations before any alert (default 10)")
-    parser.add_argument("--window", type=int, default=9,
+    # Defaults come from MonitorConfig, so the command and the library decide alike.
+    defaults = {f.name: f.default for f in dataclasses.fields(MonitorConfig)}
+    parser.add_argument("--warmup", type=int, default=defaults["warmup"],
+                        help="evaluations before any alert (default %(default)s)")
+    parser.add_argument("--window", type=int, default=defaults["window"],
                         help="values in the centred median that smooths the metric (odd, "
-                        "default 9)")
-    parser.add_argument("--z", type=float, default=4.0,
-                        help="significance in standard errors (default 4)")
-    parser.add_argument("--min-delta", type=float, default=0.0,
-                        help="smallest change that counts, in metric units (default 0)")
+                        "default %(default)s)")
+    parser.add_argument("--z", type=float, default=defaults["z"],
+                        help="significance in standard errors (default %(default)s)")
+    parser.add_argument("--min-delta", type=float, default=defaults["min_delta_abs"],
+                        help="smallest change that counts, in metric units (default %(default)s)")
     parser.add_argument("--poll", type=float, default=0.25, help=argparse.SUPPRESS)
 
 
