@@ -142,10 +142,10 @@ class Lane:
                 raise InvalidValue(position, window.start + int(invalid_positions(raw)[0]))
             if newly is not None and self._any_learned(total):
                 newly += self._learn(i, window, raw, keys)
-            for slot, where in window.others:
-                counts = np.bincount(window.gather(keys, where), minlength=N_KEYS)
+            for part in window.others:
+                counts = np.bincount(part.gather(keys, wide), minlength=N_KEYS)
                 total -= counts
-                out[slot] += counts
+                out[part.slot] += counts
             out[window.largest] += total
         return newly
 
@@ -167,9 +167,9 @@ class Lane:
         np.bitwise_or(seen, mask, out=seen)
         counts = np.zeros(N_SLOTS, dtype=np.int64)
         rest = int(np.count_nonzero(seen))
-        for slot, where in window.others:
-            counts[slot] = window.count(seen, where)
-            rest -= counts[slot]
+        for part in window.others:
+            counts[part.slot] = part.count(seen)
+            rest -= counts[part.slot]
         counts[window.largest] = rest
         newly = counts - self.seen_counts[i]
         self.seen_counts[i] = counts

@@ -25,6 +25,44 @@ SLICE_COST_TOKENS = 2048
 
 
 @dataclass(frozen=True)
+class SlotPart:
+    """The tokens of one slot in a window: slices relative to the window's start, or a boolean
+    mask over the window when they are in many pieces (see `SLICE_COST_TOKENS`)."""
+
+    slot: int
+    where: tuple[slice, ...] | np.ndarray
+    size: int
+
+    @classmethod
+    def of(cls, slot: int, parts: list[slice], window_size: int) -> SlotPart:
+        size = sum(s.stop - s.start for s in parts)
+        if len(parts) <= 8 or len(parts) * SLICE_COST_TOKENS <= window_size:
+            return cls(slot, tuple(parts), size)
+        mask = np.zeros(window_size, dtype=bool)
+        for s in parts:
+            mask[s] = True
+        return cls(slot, mask, size)
+
+    def gather(self, values: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """This slot's values, copied (and cast) into `out[:size]` (a reused buffer: no fresh
+        array per window, whose pages the allocator may hand back and fault in again)."""
+        dest = out[: self.size]
+        if isinstance(self.where, np.ndarray):
+            np.copyto(dest, values[self.where], casting="unsafe")
+        elif len(self.where) == 1:
+            np.copyto(dest, values[self.where[0]], casting="unsafe")
+        else:
+            np.concatenate([values[s] for s in self.where], out=dest, casting="unsafe")
+        return dest
+
+    def count(self, flags: np.ndarray) -> int:
+        """How many of this slot's tokens are set in `flags` (bools over the window)."""
+        if isinstance(self.where, np.ndarray):
+            return int(np.count_nonzero(flags[self.where]))
+        return sum(int(np.count_nonzero(flags[s])) for s in self.where)
+
+
+@dataclass(frozen=True)
 class TokenWindow:
     """One window of tokens `[start, stop)` and how its tokens fall into slots.
 
@@ -35,9 +73,8 @@ class TokenWindow:
     start: int
     stop: int
     largest: int
-    others: tuple[tuple[int, tuple[slice, ...] | np.ndarray], ...]
-    """(slot, where) of every other slot present: slices relative to `start`, or a boolean mask
-    over the window when the slot is in many pieces (see `SLICE_COST_TOKENS`)."""
+    others: tuple[SlotPart, ...]
+    """Every other slot present in the window."""
 
     @classmethod
     def from_pieces(cls, start: int, stop: int, pieces: list[tuple[int, int, int]]) -> TokenWindow:
@@ -46,31 +83,8 @@ class TokenWindow:
             slices.setdefault(slot, []).append(slice(a - start, b - start))
         sizes = {slot: sum(s.stop - s.start for s in parts) for slot, parts in slices.items()}
         largest = max(sizes, key=sizes.__getitem__)
-        others = tuple((slot, _where(parts, stop - start)) for slot, parts in slices.items() if slot != largest)
+        others = tuple(SlotPart.of(slot, parts, stop - start) for slot, parts in slices.items() if slot != largest)
         return cls(start, stop, largest, others)
-
-    @staticmethod
-    def gather(values: np.ndarray, where: tuple[slice, ...] | np.ndarray) -> np.ndarray:
-        """The values of the window's tokens in one slot (`where` from `others`)."""
-        if isinstance(where, np.ndarray):
-            return values[where]
-        return values[where[0]] if len(where) == 1 else np.concatenate([values[s] for s in where])
-
-    @staticmethod
-    def count(flags: np.ndarray, where: tuple[slice, ...] | np.ndarray) -> int:
-        """How many of the window's tokens in one slot are set in `flags` (bools over the window)."""
-        if isinstance(where, np.ndarray):
-            return int(np.count_nonzero(flags[where]))
-        return sum(int(np.count_nonzero(flags[s])) for s in where)
-
-
-def _where(parts: list[slice], size: int) -> tuple[slice, ...] | np.ndarray:
-    if len(parts) <= 8 or len(parts) * SLICE_COST_TOKENS <= size:
-        return tuple(parts)
-    mask = np.zeros(size, dtype=bool)
-    for s in parts:
-        mask[s] = True
-    return mask
 
 
 def slot_segments(store: TokenStore) -> np.ndarray:
