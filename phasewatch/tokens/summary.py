@@ -102,6 +102,7 @@ class _Pass:
         self.config = config
         self.files = list(store.files if files is None else files)
         self.tracker = tracker
+        self.splits = store.splits  # a property that walks every sequence: once, not per step
         self.learned_so_far = np.zeros(N_SLOTS, dtype=np.int64)
         self.tables = histogram_tables(codec_for(store.dtype.name), config)
         self.worker_peak_rss_kb: list[int] = []
@@ -178,7 +179,7 @@ class _Pass:
         newly = self.tracker.newly_learned(position) if self.tracker is not None else None
         out = {}
         for slot, split in enumerate(SPLITS):
-            if split not in self.store.splits:
+            if split not in self.splits:
                 continue
             stats = stats_from_histogram(counts[slot], step, split, self.tables, self.config)
             if newly is not None and stats.n_tokens:
