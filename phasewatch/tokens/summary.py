@@ -103,6 +103,7 @@ class _Pass:
         self.files = list(store.files if files is None else files)
         self.tracker = tracker
         self.splits = store.splits  # a property that walks every sequence: once, not per step
+        self.segments = slot_segments(store)
         self.learned_so_far = np.zeros(N_SLOTS, dtype=np.int64)
         self.tables = histogram_tables(codec_for(store.dtype.name), config)
         self.worker_peak_rss_kb: list[int] = []
@@ -119,7 +120,7 @@ class _Pass:
         return InProcessLanes(self._spec(0, self.store.n_tokens, self.config.chunk_tokens))
 
     def _spec(self, start: int, stop: int, window_tokens: int) -> LaneSpec:
-        segments = slot_segments(self.store)
+        segments = self.segments
         first = max(0, int(np.searchsorted(segments[:, 0], start, side="right")) - 1)
         last = int(np.searchsorted(segments[:, 0], stop, side="left"))
         return LaneSpec(

@@ -111,18 +111,10 @@ def cut_windows(segments: np.ndarray, start: int, stop: int, size: int) -> list[
     for w_start in range(start, stop, size):
         w_stop = min(stop, w_start + size)
         first = int(np.searchsorted(starts, w_start, side="right")) - 1
-        pieces = []
-        for a, b, slot in segments[first:].tolist():
-            if a >= w_stop:
-                break
-            pieces.append((max(a, w_start), min(b, w_stop), slot))
+        last = int(np.searchsorted(starts, w_stop, side="left"))
+        pieces = [(max(a, w_start), min(b, w_stop), slot) for a, b, slot in segments[first:last].tolist()]
         plan.append(TokenWindow.from_pieces(w_start, w_stop, pieces))
     return plan
-
-
-def window_plan(store: TokenStore, chunk_tokens: int) -> list[TokenWindow]:
-    """The store's tokens cut into windows of `chunk_tokens`, each with its slots."""
-    return cut_windows(slot_segments(store), 0, store.n_tokens, chunk_tokens)
 
 
 def lane_ranges(n_tokens: int, lanes: int, chunk_tokens: int) -> tuple[list[tuple[int, int]], int]:
