@@ -99,7 +99,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         signals.update(_token_signals(run, warnings))
     nll_onset = _nll_overfit_onset(signals)
     if nll_onset is not None:
-        phases = _apply_nll_overfit(phases, nll_onset, steps, pcfg)
+        phases = _apply_nll_overfit(phases, nll_onset, steps, pcfg, signals)
 
     best = _best_index(phases, steps, y, pcfg)
     baseline = series.own_units(fitted[0])
@@ -259,8 +259,10 @@ def _nll_overfit_onset(signals: dict[str, pd.Series]) -> int | None:
     return int(steps[best])
 
 
-def _apply_nll_overfit(phases: list[Phase], onset: int, steps, cfg: PhaseConfig) -> list[Phase]:
-    """Turn the final plateau into overfit from the NLL onset (or the plateau's start, if near)."""
+def _apply_nll_overfit(phases: list[Phase], onset: int, steps, cfg: PhaseConfig,
+                       signals: dict[str, pd.Series]) -> list[Phase]:
+    """Turn the final plateau into overfit from the NLL onset (or the plateau's start, if near),
+    if the NLL criterion holds over the span that would be labelled."""
     if not phases or phases[-1].name != "plateau" or any(p.name == "overfit" for p in phases):
         return phases
     last = phases[-1]
@@ -270,6 +272,28 @@ def _apply_nll_overfit(phases: list[Phase], onset: int, steps, cfg: PhaseConfig)
     near = cfg.turn_flat_fraction * (steps[-1] - steps[0])
     if onset <= last.start_step + near or len(phases) == 1 and onset <= last.start_step:
         start = last.start_step if len(phases) > 1 else max(onset, last.start_step)
-        return [*phases[:-1], Phase("overfit", start, last.end_step)]
-    return [*phases[:-1], Phase("plateau", last.start_step, onset),
-            Phase("overfit", onset, last.end_step)]
+        split = [*phases[:-1], Phase("overfit", start, last.end_step)]
+    else:
+        start = onset
+        split = [*phases[:-1], Phase("plateau", last.start_step, onset),
+                 Phase("overfit", onset, last.end_step)]
+    return split if _nll_gap_widens(signals, start, last.end_step, cfg) else phases
+
+
+def _nll_gap_widens(signals: dict[str, pd.Series], start: int, end: int, cfg: PhaseConfig) -> bool:
+    """Whether, between `start` and `end`, held-out expert NLL rises by more than `k_sd` noise
+    sds while train expert NLL falls (least-squares lines over the span).
+
+    The onset comes from the whole NLL curve; this keeps a held-out NLL that turned up early,
+    then came back down, from labelling a later flat stretch as overfit (measured on a CHORD-mu
+    run: held-out NLL up 0.10 by step 1000 and back by 1600, and 1590-2000 called overfit).
+    """
+    held, train = signals["expert/nll_heldout"], signals["expert/nll_train"]
+    h = held[(held.index >= start) & (held.index <= end)].dropna()
+    t = train[(train.index >= start) & (train.index <= end)].dropna()
+    if h.size < MIN_POINTS or t.size < MIN_POINTS:
+        return False
+    rise = np.polyfit(h.index.to_numpy(float), h.to_numpy(float), 1)[0] * (end - start)
+    fall = -np.polyfit(t.index.to_numpy(float), t.to_numpy(float), 1)[0] * (end - start)
+    sd = noise_scale(held.dropna().to_numpy(float))
+    return bool(rise > cfg.k_sd * sd and fall > 0)

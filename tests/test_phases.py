@@ -89,6 +89,24 @@ def test_overfit_from_expert_nll_when_accuracy_stays_flat():
     assert names(analyze_run(s.run)) == ["improvement", "plateau"]
 
 
+def test_a_held_out_nll_bump_that_came_back_does_not_make_a_late_plateau_overfit():
+    """Held-out NLL turns up mid-run and comes back down (not to its minimum); accuracy rises,
+    then is flat. The NLL criterion does not hold over the flat stretch, so it stays a plateau
+    (a CHORD-mu run did this); with held-out NLL still rising there, it is overfit."""
+    rng = np.random.default_rng(2)
+    t = np.arange(200, dtype=float)
+    acc = 0.5 + 0.4 * (1 - np.exp(-t / 35)) + rng.normal(0, 0.01, t.size)
+    train = np.interp(t, [0, 60, 200], [0.6, 0.25, 0.15]) + rng.normal(0, 0.003, t.size)
+    came_back = np.interp(t, [0, 60, 100, 150, 200], [0.6, 0.27, 0.37, 0.30, 0.30])
+    still_rising = np.interp(t, [0, 60, 200], [0.6, 0.27, 0.40])
+    found = {}
+    for name, held in (("came_back", came_back), ("still_rising", still_rising)):
+        signals = {"expert/nll_train": train, "expert/nll_heldout": held + rng.normal(0, 0.003, t.size)}
+        found[name] = names(analyze_run(make_run(acc, extra=signals)))
+    assert found["came_back"] == ["improvement", "plateau"]
+    assert found["still_rising"] == ["improvement", "overfit"]
+
+
 def test_supporting_signals_are_reported_per_phase():
     s = synth.generate("three_phase", seed=5, n_points=150, eval_every=5)
     a = analyze_run(s.run)
