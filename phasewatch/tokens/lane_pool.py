@@ -100,11 +100,9 @@ class WorkerLanes:
             for _ in specs:
                 self._start()
             for proc, spec in zip(self.procs, specs):
-                try:
+                with contextlib.suppress(BrokenPipeError):  # it died at start: reported when read
                     write_frame(proc.stdin, *spec_frame(spec))
                     proc.stdin.close()
-                except BrokenPipeError:
-                    pass  # it died at start: reported when its reply is read
         except BaseException:
             self.close()
             raise
@@ -156,7 +154,10 @@ class WorkerLanes:
             if header.get("type") != "done":
                 raise self._broken(lane, f"sent {header.get('type')!r} after the last step")
             peaks.append(int(header.get("peak_rss_kb", 0)))
-            proc.wait()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                raise self._broken(lane, "did not exit after its last step") from None
         return peaks
 
     def close(self) -> None:
@@ -167,7 +168,7 @@ class WorkerLanes:
         for proc in self.procs:
             proc.wait()
             for stream in (proc.stdin, proc.stdout):
-                if stream is not None:
+                with contextlib.suppress(OSError):  # a spec never sent to a dead worker
                     stream.close()
         self.files.close()
         self.procs, self.stderr = [], []
