@@ -23,6 +23,7 @@ from phasewatch.run import Run
 from phasewatch.signals import choose_direction, choose_metric, other_signals, prepare
 
 MIN_POINTS = 8
+STAGE_EVENTS = ("sft_to_rl",)  # known events that start a new training stage (phases restart)
 # A boundary's interval spans where the smoothed series stays within BAND_SD of its own noise
 # (sd / sqrt(window)) of its value at the boundary. 3, not 2: the smoothed extreme the
 # boundary sits on is itself pulled up by the noise (measured: 2 covered the true boundary in
@@ -92,7 +93,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     warnings.extend(seg.warnings)
     sd = noise_scale(y) * np.sqrt((1 + seg.ar) / (1 - seg.ar))
     pcfg = PhaseConfig(**{name: getattr(cfg, name) for name in PhaseConfig.__dataclass_fields__})
-    phases, fitted, _ = build_phases(steps, y, seg.breaks, sd, pcfg)
+    stages = [e.step for e in run.events if e.name in STAGE_EVENTS and e.step in events]
+    phases, fitted = _stage_phases(steps, y, seg.breaks, sd, pcfg, stages)
 
     signals = other_signals(run, metric)
     if cfg.use_tokens and run.token_store is not None:
@@ -120,6 +122,33 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         extra["events"] = [e.to_dict() for e in run.events if e.step in events]
     return Analysis(run.source, own_metric, direction, float(baseline), changepoints, phases,
                     int(steps[best]), warnings, extra)
+
+
+def _stage_phases(steps, y, breaks, sd: float, cfg: PhaseConfig,
+                  stage_steps: list[int]) -> tuple[list[Phase], np.ndarray]:
+    """Phases named stage by stage: a known switch of training stage (SFT -> RL) starts the
+    naming again, as the live monitor does, so the RL stage's rise is its own phase (an
+    improvement, or a readaptation after a fall right after the switch) and not the tail of the
+    SFT stage's phase. Records from the switch step on belong to the new stage, which also sees
+    the last record before it as its starting level (so a drop at the switch is its disruption).
+    Phases meet at the switch step. A stage shorter than MIN_POINTS is not split off."""
+    cuts = [(0, int(steps[0]))]  # (index of each stage's first record, step the stage starts)
+    for step in stage_steps:
+        i = int(np.searchsorted(steps, step))
+        if i - cuts[-1][0] >= MIN_POINTS and steps.size - i >= MIN_POINTS:
+            cuts.append((i, int(step)))
+    phases: list[Phase] = []
+    fitted = np.empty_like(y)
+    for k, (first, switch) in enumerate(cuts):
+        stop = cuts[k + 1][0] if k + 1 < len(cuts) else steps.size
+        a = max(first - 1, 0)  # the previous stage's last record: this stage's starting level
+        inside = [j - a for j in breaks if a < j < stop]
+        stage, stage_fit, _ = build_phases(steps[a:stop], y[a:stop], inside, sd, cfg)
+        if k:
+            stage[0].start_step = phases[-1].end_step = switch
+        phases.extend(stage)
+        fitted[first:stop] = stage_fit[first - a:]
+    return phases, fitted
 
 
 def _best_index(phases: list[Phase], steps, y, cfg: PhaseConfig) -> int:

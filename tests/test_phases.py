@@ -141,10 +141,28 @@ def test_first_evaluation_before_training_is_the_baseline_a_disruption_falls_fro
 def test_known_events_are_boundaries_not_phases():
     rng = np.random.default_rng(1)
     y = np.linspace(0.2, 0.6, 200) + rng.standard_normal(200) * 0.01
-    run = make_run(y, events=[Event(step=1000, name="sft_to_rl")])
+    run = make_run(y, events=[Event(step=1000, name="epoch_boundary")])
     a = analyze_run(run)
     assert names(a) == ["improvement"]
     assert {"step": 1000, "low": 1000, "high": 1000} in a.extra["segments"]
+
+
+def test_a_stage_switch_starts_the_naming_again():
+    """SFT -> RL: each stage gets its own phases (as the live monitor restarts at the switch);
+    a dip right after the switch is the RL stage's disruption, not an overfit of the SFT one."""
+    rng = np.random.default_rng(1)
+    steady = np.linspace(0.2, 0.6, 200) + rng.standard_normal(200) * 0.01
+    a = analyze_run(make_run(steady, events=[Event(step=1000, name="sft_to_rl")]))
+    assert names(a) == ["improvement", "improvement"]
+    assert a.phases[0].end_step == a.phases[1].start_step == 1000
+    check_contract(a, np.arange(200) * 10)
+    t = np.arange(200)
+    dip = np.where(t < 100, 0.2 + 0.004 * t, 0.6 - 0.2 * np.exp(-(t - 100) / 8) + 0.001 * (t - 100))
+    dip = dip + rng.standard_normal(200) * 0.01
+    b = analyze_run(make_run(dip, events=[Event(step=1000, name="sft_to_rl")]))
+    assert names(b)[0] == "improvement" and "overfit" not in names(b)
+    assert names(b)[1:3] == ["disruption", "readaptation"] and b.phases[1].start_step == 1000
+    check_contract(b, np.arange(200) * 10)
 
 
 def test_unknown_options_are_refused():
