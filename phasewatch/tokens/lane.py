@@ -168,7 +168,7 @@ class Lane:
         counts = np.zeros(N_SLOTS, dtype=np.int64)
         rest = int(np.count_nonzero(seen))
         for part in window.others:
-            counts[part.slot] = part.count(seen)
+            counts[part.slot] = part.count(seen, mask)  # the mask is no longer needed
             rest -= counts[part.slot]
         counts[window.largest] = rest
         newly = counts - self.seen_counts[i]

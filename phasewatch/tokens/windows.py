@@ -55,11 +55,14 @@ class SlotPart:
             np.concatenate([values[s] for s in self.where], out=dest, casting="unsafe")
         return dest
 
-    def count(self, flags: np.ndarray) -> int:
-        """How many of this slot's tokens are set in `flags` (bools over the window)."""
+    def count(self, flags: np.ndarray, scratch: np.ndarray) -> int:
+        """How many of this slot's tokens are set in `flags` (bools over the window); `scratch`
+        is a bool buffer at least as long as the window (one C call, not one per slice)."""
         if isinstance(self.where, np.ndarray):
-            return int(np.count_nonzero(flags[self.where]))
-        return sum(int(np.count_nonzero(flags[s])) for s in self.where)
+            return int(np.count_nonzero(np.logical_and(flags, self.where, out=scratch[: flags.size])))
+        if len(self.where) == 1:
+            return int(np.count_nonzero(flags[self.where[0]]))
+        return int(np.count_nonzero(np.concatenate([flags[s] for s in self.where], out=scratch[: self.size])))
 
 
 @dataclass(frozen=True)
