@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := dev,trainer,tensorboard,wandb
 
-.PHONY: demo test test-slow lint bench venv clean
+.PHONY: demo demo-train test test-slow lint bench venv clean
 
 venv: $(STAMP)
 
@@ -15,14 +15,24 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
-# The main job: train the reference trainer's demo preset (plain SFT on divergent expert data),
-# then find its phases, summarise its expert-token store and draw the paper figure.
+# The main job on the embedded sample data (sample_logs/demo: a reference-trainer SFT run on
+# divergent expert data): find its phases, summarise its expert-token store, replay it as if live
+# with early-stop alerts, and draw the paper figures.
 demo: $(STAMP)
+	$(BIN)/python -m phasewatch analyze sample_logs/demo
+	$(BIN)/python -m phasewatch tokens sample_logs/demo | head -n 25
+	$(BIN)/python -m phasewatch watch sample_logs/demo
+	mkdir -p out
+	$(BIN)/python -m phasewatch plot sample_logs/demo -o out/demo.png
+	$(BIN)/python -m phasewatch plot sample_logs/sft_then_rl sample_logs/chord_mu sample_logs/chord_phi sample_logs/rl sample_logs/sft --layout grid --size full -o out/arms.png
+	@echo "figures: out/demo.png out/arms.png"
+
+# The same end to end: train the demo preset first (about 1-2 minutes on 2 cores).
+demo-train: $(STAMP)
 	$(BIN)/python -m phasewatch train --preset demo --out out/demo --overwrite
 	$(BIN)/python -m phasewatch analyze out/demo
-	$(BIN)/python -m phasewatch tokens out/demo | head -n 25
-	$(BIN)/python -m phasewatch plot out/demo -o out/demo.png
-	@echo "figure: out/demo.png"
+	$(BIN)/python -m phasewatch plot out/demo -o out/demo-trained.png
+	@echo "figure: out/demo-trained.png"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
