@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ARMS = ("sft", "rl", "sft_then_rl", "chord_mu", "chord_phi")
-CONTROLS = ("control_close", "control_large")
+CONTROLS = ("control_close", "control_large", "control_untrained")
 
 
 def train_one(preset_name: str, seed: int, out: Path) -> float:

@@ -20,7 +20,7 @@ from phasewatch.cli import main
 from phasewatch.io import read_run
 from phasewatch.tokens import open_store
 from phasewatch.trainer import task
-from phasewatch.trainer.config import preset
+from phasewatch.trainer.config import PRESETS, preset
 from phasewatch.trainer.loop import train
 
 DESIGN_METRICS = (
@@ -249,9 +249,28 @@ def test_rl_stage_with_its_own_optimizer_differs_only_after_the_switch(tmp_path)
     assert rows_kept[split + 1:] != rows_fresh[split + 1:]
 
 
-def test_every_preset_is_valid_and_help_comes_from_the_config(capsys):
-    from phasewatch.trainer.config import PRESETS
+def test_the_untrained_control_starts_from_a_model_without_habits(tmp_path):
+    """control_untrained skips pre-training: the starting policy is the freshly initialised
+    network (no format of its own to disrupt), and its first evaluation is near zero."""
+    import torch
 
+    from phasewatch.trainer.model import Policy
+    from phasewatch.trainer.pretrain import established_policy
+
+    cfg = preset("control_untrained", **{k: v for k, v in PRESETS["tiny"].items()
+                                         if k not in ("algorithm", "pretrain_steps")})
+    assert cfg.pretrain_steps == 0
+    start = established_policy(cfg, cache_dir=tmp_path / "cache")
+    torch.manual_seed(cfg.seed + 1000)  # what pre-training seeds before building the network
+    fresh = Policy(cfg.embed, cfg.hidden, cfg.layers)
+    for (name, a), (_, b) in zip(start.state_dict().items(), fresh.state_dict().items()):
+        assert torch.equal(a, b), name
+    _, out, _ = tiny_run(tmp_path, pretrain_steps=0)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert next(r for r in rows if "eval/accuracy" in r)["eval/accuracy"] <= 0.05
+
+
+def test_every_preset_is_valid_and_help_comes_from_the_config(capsys):
     for name in PRESETS:
         preset(name)
     with pytest.raises(SystemExit):

@@ -124,6 +124,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "sft_is": {"algorithm": "sft_is"},
     "control_close": {"algorithm": "sft", "expert_style": "close"},
     "control_large": {"algorithm": "sft", "expert_size": 4096},
+    "control_untrained": {"algorithm": "sft", "pretrain_steps": 0},  # no habits to disrupt
     "tiny": {"algorithm": "sft", "steps": 6, "eval_every": 3, "eval_prompts": 32, "nll_examples": 16,
              "expert_size": 16, "batch_size": 8, "probe_train": 4, "probe_heldout": 4,
              "pretrain_steps": 20, "pretrain_batch": 32, "hidden": 32, "embed": 16, "rl_prompts": 4,
