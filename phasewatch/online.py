@@ -2,12 +2,14 @@
 
 The monitor follows the offline phase semantics (DESIGN.md) one record at a time:
 - disruption: the level falls significantly below the starting level;
-- readaptation: after a disruption, the level rises significantly above the trough;
+- readaptation: after a disruption, the level rises significantly above the trough (or, after
+  an overfit alert, significantly above the peak it fell from: the decline was recovered);
 - improvement: a significant rise with no disruption before it;
 - plateau: after a rise, no further significant rise for `plateau_evals` evaluations;
 - overfit: after the peak, the level stays significantly below the peak for `confirm`
   evaluations in a row, or held-out expert NLL rises significantly from its minimum while train
-  expert NLL keeps falling significantly (the "NLL gap" signal, which often comes first).
+  expert NLL keeps falling significantly (the "NLL gap" signal, which often comes first). This
+  stop decision uses the cautious noise scale while the noise's autocorrelation is uncertain.
 
 Smoothing (stated, not hidden): the *level* is the median of the last `window` values, attributed
 to the step at the window's centre. For a symmetric window the local-linear fit at the centre
