@@ -1,11 +1,32 @@
-"""phasewatch: find the disruption, readaptation and overfit phases of SFT-then-RL training."""
+"""phasewatch: find the disruption, readaptation and overfit phases of SFT-then-RL training.
+
+The top-level names are imported on first use (PEP 562), so a process that needs only a light
+module (the token pass's worker processes, `phasewatch --help`) does not pay for pandas.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from phasewatch.errors import InputError, PhasewatchError, UsageError
-from phasewatch.run import Event, Run
+
+if TYPE_CHECKING:
+    from phasewatch.run import Event, Run
 
 __version__ = "0.1.0"
 
 __all__ = ["Event", "InputError", "PhasewatchError", "Run", "UsageError", "__version__", "read_run"]
+
+_LAZY = {"Event": "phasewatch.run", "Run": "phasewatch.run"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'phasewatch' has no attribute {name!r}")
 
 
 def read_run(path, **kwargs) -> Run:

@@ -11,18 +11,30 @@ Layout (DESIGN.md "Native run folder"):
 - `signals_for_run` turns a run's store into per-step signals for the phase detector.
 """
 
-from phasewatch.tokens.divergence import DivergenceScore, divergence_score
-from phasewatch.tokens.signals import signals_for_run, signals_from_summary
-from phasewatch.tokens.store import TokenStore, open_store
-from phasewatch.tokens.summary import (
-    LearnedAtTracker,
-    SplitStats,
-    SummaryConfig,
-    TokenSummary,
-    iter_step_summaries,
-    summarize_store,
-)
-from phasewatch.tokens.writer import TokenStoreWriter
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Imported on first use (PEP 562): the summary pass's worker processes load only the light
+#: modules they need, not pandas (which `summary` uses for `TokenSummary.frame`).
+_LAZY = {
+    "DivergenceScore": "divergence", "divergence_score": "divergence",
+    "signals_for_run": "signals", "signals_from_summary": "signals",
+    "TokenStore": "store", "open_store": "store",
+    "LearnedAtTracker": "summary", "SplitStats": "summary", "SummaryConfig": "summary",
+    "TokenSummary": "summary", "iter_step_summaries": "summary", "summarize_store": "summary",
+    "TokenStoreWriter": "writer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"phasewatch.tokens.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'phasewatch.tokens' has no attribute {name!r}")
+
 
 __all__ = [
     "DivergenceScore",

@@ -7,10 +7,9 @@ the GIL) between the numpy calls; two processes share nothing and use both cores
 Why `subprocess` and frames (`frames`) rather than `multiprocessing`: nothing is pickled (the
 project never unpickles anything derived from a log), the user's `__main__` is never re-imported
 (spawn/forkserver would run a script without a main guard again) and no process with threads is
-forked. Workers run `python -c BOOT` rather than `-m phasewatch.tokens.lane_worker`: `-m` would
-run `phasewatch/__init__.py`, which imports pandas (+0.25 s and +45 MB per worker); BOOT
-registers the `phasewatch` and `phasewatch.tokens` packages as empty stubs with their real
-paths, so the worker loads only the light modules it imports (numpy, lane, frames, keys...).
+forked. Workers run `python -c BOOT`, which puts the parent's copy of phasewatch first on the
+path and imports the worker; the packages' `__init__` import their names lazily, so a worker
+loads only numpy and the light modules it uses (pandas would cost +0.25 s and +45 MB each).
 
 Flow: each worker gets its lane's spec, then writes one frame per step (sparse histograms) into
 its stdout pipe (enlarged to 1 MB when allowed) and blocks while the parent has not read it, so
@@ -44,17 +43,12 @@ from phasewatch.tokens.lane import InvalidValue, Lane, LaneSpec
 from phasewatch.tokens.lane_worker import spec_frame
 from phasewatch.tokens.stats import N_SLOTS
 
-#: Run in the worker: ignore Ctrl-C (the parent ends its workers), drop the current directory
-#: from sys.path (nothing there may shadow a module), stub the two packages (see the docstring).
+#: Run in the worker: ignore Ctrl-C (the parent ends its workers); import phasewatch from where
+#: the parent's came from, not from the current directory (which `-c` puts first on the path).
 BOOT = """\
-import signal, sys, types
+import signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
-if sys.path and sys.path[0] == "":
-    del sys.path[0]
-for name, path in (("phasewatch", sys.argv[1]), ("phasewatch.tokens", sys.argv[1] + "/tokens")):
-    module = types.ModuleType(name)
-    module.__path__ = [path]
-    sys.modules[name] = module
+sys.path[0] = sys.argv[1]
 from phasewatch.tokens.lane_worker import main
 sys.exit(main())
 """
@@ -112,7 +106,7 @@ class WorkerLanes:
         self.stderr.append(stderr)
         env = {**os.environ, **WORKER_ENV}
         proc = subprocess.Popen(
-            [sys.executable, "-c", BOOT, str(Path(phasewatch.__file__).parent)],
+            [sys.executable, "-c", BOOT, str(Path(phasewatch.__file__).parent.parent)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env, close_fds=True,
         )
         self.procs.append(proc)
