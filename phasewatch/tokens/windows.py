@@ -1,7 +1,7 @@
 """Token windows: how the summary pass cuts each step file, and which split each token is in.
 
-Light on purpose (numpy and two constant modules): worker processes import it without the
-phasewatch package's `__init__` (see `lane_pool`).
+Light on purpose (numpy and two constant modules): worker processes import it without pandas
+(see `lane_pool`).
 """
 
 from __future__ import annotations
