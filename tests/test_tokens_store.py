@@ -224,20 +224,6 @@ def test_invalid_values_name_file_step_token_and_sequence(tmp_path, bad, kind, d
     assert f"step 20: token 6 (sequence 'h' (heldout) token 1) has a {kind} log-prob" in message
 
 
-def test_invalid_value_found_with_small_windows_and_threads(tmp_path):
-    rng = np.random.default_rng(3)
-    folder = tmp_path / "expert_logprobs"
-    seqs = [{"id": f"s{i}", "split": "train" if i % 2 else "heldout", "length": 7} for i in range(300)]
-    with TokenStoreWriter(folder, seqs) as writer:
-        for step in range(5):
-            writer.append(step, -rng.exponential(1.0, 2100))
-    x = np.load(folder / "step_00000003.npy")
-    x[1234] = 1.0
-    np.save(folder / "step_00000003.npy", x)
-    with pytest.raises(InputError, match=r"step 3: token 1234 \(sequence 's176' \(heldout\) token 2\)"):
-        summarize_store(open_store(folder), SummaryConfig(chunk_tokens=256, workers=2))
-
-
 def test_many_gaps_are_summarised(tmp_path):
     folder = make_store(tmp_path, steps=range(0, 400, 10))
     for step in range(20, 400, 40):
