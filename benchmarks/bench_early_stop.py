@@ -324,7 +324,7 @@ def reference_table(paths: list[Path]) -> None:
     with a known answer). Per run: stop step (recommended checkpoint, regret in accuracy points
     on a 5-evaluation moving average of the observed metric); then the same scores as above."""
     if not paths:
-        print("\nsample_logs/ not found: reference-trainer table skipped")
+        print("\nno reference-trainer runs found: table skipped")
         return
     from phasewatch.analysis import analyze_run
     from phasewatch.io import read_run
@@ -382,7 +382,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40, help="seeds per kind")
     parser.add_argument("--study", type=Path, default=None,
-                        help="also score the runs of `trainer_study.py --out DIR` (more seeds)")
+                        help="score the runs of `trainer_study.py --out DIR` (more seeds) "
+                        "instead of sample_logs/")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     cases = synth_cases(args.runs)
