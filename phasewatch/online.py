@@ -6,10 +6,15 @@ The monitor follows the offline phase semantics (DESIGN.md) one record at a time
   an overfit alert, significantly above the peak it fell from: the decline was recovered);
 - improvement: a significant rise with no disruption before it;
 - plateau: after a rise, no further significant rise for `plateau_evals` evaluations;
-- overfit: after the peak, the level stays significantly below the peak for `confirm`
-  evaluations in a row, or held-out expert NLL rises significantly from its minimum while train
-  expert NLL keeps falling significantly (the "NLL gap" signal, which often comes first). This
-  stop decision uses the cautious noise scale while the noise's autocorrelation is uncertain.
+- overfit: after the peak, a significant *sustained* decline, by either of two tests: the level
+  stays significantly below the peak for `confirm` evaluations in a row, having been at least
+  half that far below for a whole `window` (so an optimisation upset that recovers within a
+  window is not a stop); or a steady linear decline since some step after the peak is
+  significant over all its evaluations and fits better than a sudden step (see
+  `_decline_z`: it catches slow memorisation sooner and dates its start). Or held-out expert NLL
+  rises significantly from its minimum while train expert NLL keeps falling significantly (the
+  "NLL gap" signal, which often comes first). The stop decision uses the cautious noise scale
+  while the noise's autocorrelation is uncertain.
 
 Smoothing (stated, not hidden): the *level* is the median of the last `window` values, attributed
 to the step at the window's centre. For a symmetric window the local-linear fit at the centre
@@ -28,7 +33,7 @@ Significance: two levels differ when their gap exceeds
 announced live either. Measured, it cost more in detection from accuracy alone (0.94 -> 0.81 on
 the benchmark's own generator) than it saved in false stops, hence 0 by default.
 
-State is bounded: ring buffers of fixed length and a handful of scalars per metric, whatever the
+State is bounded: ring buffers of fixed length (`noise_window` values and their steps) and a handful of scalars per metric, whatever the
 run's length; `state_dict()` is plain JSON and `load_state_dict()` resumes exactly.
 """
 
@@ -170,12 +175,13 @@ class _Series:
     def __init__(self, name: str, sign: float, cfg: MonitorConfig):
         self.name, self.sign, self.cfg = name, sign, cfg
         self.values: deque[float] = deque(maxlen=cfg.noise_window)
-        self.steps: deque[int] = deque(maxlen=cfg.window)
+        self.steps: deque[int] = deque(maxlen=cfg.noise_window)  # the steps of `values`
         self.n = 0
         self.last_step: int | None = None
         self.first_step: int | None = None
         self.baseline: float | None = None
         self.baseline_n = cfg.baseline_points  # values the starting level is a median of
+        self.white = 0.0  # noise sd from differences (no autocorrelation inflation)
         self.sigma = 0.0
         self.caution = 1.0  # >= 1: how much larger the noise may plausibly be (see _effective_noise)
         self.level: float | None = None
@@ -192,15 +198,54 @@ class _Series:
             self.first_step = step
         if self.n == self.cfg.baseline_points:
             self.baseline = _median(list(self.values)[: self.cfg.baseline_points])
-        k = len(self.steps)
         values = self.values
+        k = min(len(values), self.cfg.window)
         self.level = _median(list(islice(values, len(values) - k, None)))
-        self.level_step = self.steps[k // 2]
+        self.level_step = self.steps[len(values) - k + k // 2]
         # The noise moves slowly: re-estimating it every NOISE_EVERY values (every value early
         # on) keeps the amortised cost of an update low without changing the decisions much.
         if self.n <= 2 * NOISE_EVERY or self.n % NOISE_EVERY == 0:
-            self.sigma, self.caution = _effective_noise(values, self.cfg.window)
+            self.white, self.sigma, self.caution = _effective_noise(values, self.cfg.window)
         self.se_level = MEDIAN_SE * self.sigma / math.sqrt(k)
+
+    def floor(self, reference: float) -> float:
+        """The non-statistical part of `threshold`: the user's minimum effect."""
+        cfg = self.cfg
+        return max(cfg.min_delta_sd * self.sigma, cfg.min_delta_abs, cfg.min_delta_rel * abs(reference))
+
+    @property
+    def ramp_reference(self) -> int:
+        """Evaluations before a decline's start that give the level it declines from."""
+        return 3 * self.cfg.window
+
+    def decline_since(self, first_step: int, top: float, origin_step: int | None
+                      ) -> tuple[float, int] | None:
+        """The strongest steady decline that starts at or after `first_step`, as (z, its start
+        step), measured against values from `origin_step` on (the stage's start: values from
+        before a known boundary are no reference); None while there are too few values.
+        See `_linear_decline`."""
+        if self.sigma <= 0:
+            return None
+        n = len(self.values)
+        y = np.fromiter(self.values, dtype=np.float64, count=n)
+        steps = np.fromiter(self.steps, dtype=np.int64, count=n)
+        half = self.cfg.window // 2
+        origin = 0 if origin_step is None else int(np.searchsorted(steps, origin_step))
+        first = max(int(np.searchsorted(steps, first_step)), origin + half + 1)
+        # Values are clipped to 3 white-noise sds around the peak: one outlier cannot make a
+        # decline, nor a lucky high value a reference level the run must fall from.
+        clipped = np.clip(y, top - 3.0 * self.white, top + 3.0 * self.white)
+        last_start = n - self.cfg.window  # a decline lasts at least a window
+        if last_start < first:
+            return None
+        p = np.concatenate(([0.0], np.cumsum(clipped)))
+        q = np.concatenate(([0.0], np.cumsum(np.arange(n) * clipped)))
+        ramp = _decline_z(p, q, np.arange(first, last_start + 1), origin, self.ramp_reference, True)
+        step = _decline_z(p, q, np.arange(first, n - half + 1), origin, self.ramp_reference, False)
+        best = int(np.argmax(ramp))
+        if ramp[best] < step.max():
+            return None  # a sudden fall (an upset, maybe recovered soon): the level test's job
+        return float(ramp[best]) / self.sigma, int(steps[first + best])
 
     def se_baseline(self) -> float:
         return MEDIAN_SE * self.sigma / math.sqrt(self.baseline_n)
@@ -234,7 +279,7 @@ class _Series:
             if key == "values":
                 self.values = deque(value, maxlen=self.cfg.noise_window)
             elif key == "steps":
-                self.steps = deque(value, maxlen=self.cfg.window)
+                self.steps = deque(value, maxlen=self.cfg.noise_window)
             else:
                 setattr(self, key, value)
 
@@ -260,6 +305,8 @@ class _PhaseTracker:
         self.rise_phase = "improvement"  # the rising phase a plateau returns to
         self.decline_peak: float | None = None  # the peak an overfit fell from ...
         self.decline_peak_step: int | None = None  # ... and its step
+        self.stage_step: int | None = None  # first step after the last known boundary
+        self.evals_below_peak = 0  # evaluations in a row the level is well below the peak
 
     @property
     def name(self) -> str:
@@ -335,12 +382,27 @@ class _PhaseTracker:
                         f"decline to {s.raw(self.trough):.4g} (step {self.trough_step}) was recovered"))
             return None
         # A rising phase (improvement / readaptation) or a plateau after one.
+        # "Sustained" (DESIGN.md): the level must have been below the peak by at least half the
+        # threshold for a whole window, so a sudden upset that recovers within a window (an
+        # optimisation spike) is not a stop; a slow decline has spent that long there anyway.
         thr = s.threshold(self.peak, s.se_level, cautious=True)
-        if level < self.peak - thr:
+        self.evals_below_peak = self.evals_below_peak + 1 if level < self.peak - thr / 2 else 0
+        if level < self.peak - thr and self.evals_below_peak >= cfg.window:
             return ("overfit", self.peak_step,
                     (f"{name} level {s.raw(level):.4g} is {s.gap_text(self.peak - level, s.se_level)} "
-                    f"below its peak {s.raw(self.peak):.4g} (step {self.peak_step}) for "
-                    f"{cfg.confirm} evaluations in a row"))
+                    f"below its peak {s.raw(self.peak):.4g} (step {self.peak_step}), and well "
+                    f"below it for {self.evals_below_peak} evaluations"))
+        # A slow, steady decline shows in the sum of all its evaluations long before the level
+        # (a median of `window`) clears the threshold: test for it too, with the same z.
+        if level < self.peak - s.floor(self.peak):
+            decline = s.decline_since(self.peak_step, self.peak, self.stage_step)
+            if decline is not None and decline[0] > cfg.z * s.caution:
+                z_decline, onset = decline
+                return ("overfit", onset,
+                        (f"{name} has declined steadily since step {onset} ({z_decline:.1f} se "
+                         f"against the {s.ramp_reference} evaluations before; peak "
+                         f"{s.raw(self.peak):.4g} at step {self.peak_step}) for {cfg.confirm} "
+                         "evaluations in a row"))
         if self.phase == "plateau" and level > self.peak + s.threshold(self.peak, s.se_level):
             return (self.rise_phase, self.anchor_step,
                     (f"{name} level {s.raw(level):.4g} rose {s.gap_text(level - self.anchor, s.se_level)} "
@@ -360,19 +422,21 @@ class _PhaseTracker:
                     f"since step {self.anchor_step} (level {s.raw(level):.4g})"))
         return None
 
-    def restart(self) -> None:
-        """A known boundary (e.g. the SFT->RL switch): phases start again from the current
-        level, which becomes the starting level; the noise estimate is kept."""
+    def restart(self, step: int) -> None:
+        """A known boundary at `step` (e.g. the SFT->RL switch): phases start again from the
+        current level, which becomes the starting level; the noise estimate is kept."""
         s = self.series
+        self.stage_step = step
         if s.level is None:
             return
-        s.baseline, s.baseline_n = s.level, len(s.steps)
+        s.baseline, s.baseline_n = s.level, min(len(s.steps), self.cfg.window)
         self.phase = None
         self.peak = self.trough = self.anchor = None
         self.peak_step = self.trough_step = self.anchor_step = None
         self.evals_since_anchor = 0
         self.last_at_start_step = self.last_below_start_step = s.level_step
         self.streak_event, self.streak = None, 0
+        self.evals_below_peak = 0
         self.rise_phase = "improvement"
         self.decline_peak = self.decline_peak_step = None
 
@@ -538,7 +602,7 @@ class PhaseMonitor:
         disruption of the new stage, not an overfit of the old one. The NLL-gap signal restarts
         too (RL does not train on the expert set)."""
         for tracker in self.trackers_:
-            tracker.restart()
+            tracker.restart(int(step))
         if self.nll_gap_ is not None:
             self.nll_gap_.best = self.nll_gap_.best_step = self.nll_gap_.train_at_best = None
             self.nll_gap_.streak, self.nll_gap_.fired = 0, False
@@ -695,7 +759,7 @@ def _median(values: list[float]) -> float:
     return ordered[mid] if n % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
 
 
-def _effective_noise(values: deque, window: int) -> tuple[float, float]:
+def _effective_noise(values: deque, window: int) -> tuple[float, float, float]:
     """Long-run noise sd of the recent values: what governs a level made of neighbours.
 
     `noise_scale` (MAD of differences) is the sd of white noise around a slow trend, but it
@@ -708,7 +772,7 @@ def _effective_noise(values: deque, window: int) -> tuple[float, float]:
     phi is capped at AR_MAX: sharp turns of a short, steep curve still look like
     autocorrelation, and the cap bounds the inflation they can cause (x4.3 at 0.7).
 
-    Returns (sd, caution). From fewer than AR_FEW_DIFFS differences phi is uncertain by
+    Returns (white sd, sd, caution). From fewer than AR_FEW_DIFFS differences phi is uncertain by
     ~2 / sqrt(n), and a strongly autocorrelated noise's slow wander then looks like a trend;
     `caution` is how much larger the sd is at phi's upper one-standard-error bound. Only the stop
     decision (overfit) uses it: measured on 40 long flat runs with AR(1) noise at 0.8, false stops
@@ -717,12 +781,12 @@ def _effective_noise(values: deque, window: int) -> tuple[float, float]:
     """
     n = len(values)
     if n < 3:
-        return 0.0, 1.0
+        return 0.0, 0.0, 1.0
     y = np.fromiter(values, dtype=np.float64, count=n)
     sigma = noise_scale(y)
     block = min(DIFF_BLOCK, n - 1)  # early on, one block of all the differences
     if block < 8 or sigma <= 0:
-        return sigma, 1.0
+        return sigma, sigma, 1.0
     m = (n - 1) // block
     d = np.diff(y)[(n - 1) - m * block:].reshape(m, block)
     d = d - np.median(d, axis=1, keepdims=True)
@@ -730,12 +794,36 @@ def _effective_noise(values: deque, window: int) -> tuple[float, float]:
     d = np.clip(d, -limit, limit)
     denom = float(np.einsum("ij,ij->", d, d))
     if denom <= 0:
-        return sigma, 1.0
+        return sigma, sigma, 1.0
     rho = float(np.einsum("ij,ij->", d[:, 1:], d[:, :-1])) / denom / (1.0 - 2.0 / block)
     phi = 1.0 + 2.0 * rho
     upper = phi + 2.0 / math.sqrt(m * block) if m * block < AR_FEW_DIFFS else phi
     sd, sd_upper = (sigma * _ar_inflation(min(max(x, 0.0), AR_MAX)) for x in (phi, upper))
-    return sd, sd_upper / sd
+    return sigma, sd, sd_upper / sd
+
+
+def _decline_z(p: np.ndarray, q: np.ndarray, c: np.ndarray, origin: int, reference: int,
+               ramp: bool) -> np.ndarray:
+    """z * noise sd of "the values fall below their level from index c on", for each c.
+
+    y's prefix sums p (of y) and q (of t * y) give every candidate in one pass. The level is the
+    mean of the `reference` values before c (none before `origin`); the fall is weighted by
+    w_t = t - c + 1 (`ramp`: a linear decline starting at c, the matched filter for slow
+    memorisation) or w_t = 1 (a step at c). The statistic sum_t w_t (level - y_t) is divided by
+    its sd, the level's own uncertainty included.
+    """
+    n = p.size - 1
+    length = (n - c).astype(np.float64)
+    if ramp:
+        weighted = (q[n] - q[c]) - (c - 1) * (p[n] - p[c])  # sum_t (t - c + 1) y_t
+        sum_w = length * (length + 1) / 2
+        sum_w2 = length * (length + 1) * (2 * length + 1) / 6
+    else:
+        weighted, sum_w, sum_w2 = p[n] - p[c], length, length
+    start = np.maximum(origin, c - reference)
+    count = (c - start).astype(np.float64)
+    level = (p[c] - p[start]) / count
+    return (level * sum_w - weighted) / np.sqrt(sum_w2 + sum_w * sum_w / count)
 
 
 def _ar_inflation(phi: float) -> float:

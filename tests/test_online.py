@@ -49,7 +49,7 @@ def test_three_phase_alerts_in_order_with_onsets_near_truth():
     assert abs(overfit.best_step - peak) <= 300
     assert overfit.metric == "eval/accuracy" and overfit.value == pytest.approx(
         values[list(steps).index(overfit.step)])
-    assert "below its peak" in overfit.message
+    assert "below its peak" in overfit.message or "declined steadily since step" in overfit.message
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -91,8 +91,8 @@ def test_sticky_noise_rarely_stops_a_flat_run():
         feed(monitor, np.arange(n) * 10, 0.5 + noise)
         stops += monitor.should_stop
         if seed == 0:
-            assert _effective_noise(deque(noise[:40]), 9)[1] > 1.0  # uncertain: cautious
-            assert _effective_noise(deque(noise[:256]), 9)[1] == 1.0  # enough data: not
+            assert _effective_noise(deque(noise[:40]), 9)[2] > 1.0  # uncertain: cautious
+            assert _effective_noise(deque(noise[:256]), 9)[2] == 1.0  # enough data: not
     assert stops <= 4  # measured 3 of 40; patience-based stopping stops every one
 
 
@@ -145,7 +145,7 @@ def test_state_is_bounded_and_json():
     assert sizes[0] == sizes[1]  # the same number of stored values after 1k and 20k records
     series = monitor.state_dict()["trackers"][0]["series"]
     assert len(series["values"]) == monitor.config.noise_window
-    assert len(series["steps"]) == monitor.config.window
+    assert len(series["steps"]) == monitor.config.noise_window  # the steps of those values
 
 
 def _count_leaves(obj) -> int:
@@ -280,7 +280,8 @@ def test_a_recovered_decline_is_reported_and_a_later_one_announced_again():
     assert "was recovered" in recovered.message and 3000 < recovered.step < 4000
     assert 2400 <= recovered.onset_step <= 3100  # the trough of the first fall
     assert second.step > 4500 and 3900 <= second.onset_step <= 4600
-    assert second.best_step == second.onset_step  # the new peak is the checkpoint to keep
+    # the checkpoint to keep is on the new flat top, the decline dated from its end
+    assert 4000 <= second.best_step <= second.onset_step
 
 
 def test_several_metrics_at_once():
@@ -332,3 +333,75 @@ def test_a_known_event_restarts_the_phases():
     half_window = marked.config.window // 2
     assert next(a for a in marked_alerts if a.event == "disruption").onset_step >= 149 - half_window
     assert marked.state_dict()["events"] == [[150, "sft_to_rl"]]
+
+
+def _rise_then(seed: int, decline: bool, n: int = 400):
+    """Rise to a plateau by point ~100; from point 200 (step 2000) a steady decline of 0.0008 per
+    evaluation (0.16 by the end) under noise sd 0.02, plus 1% downward outliers of 6 sd."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=float)
+    curve = 0.5 + 0.2 / (1 + np.exp(-(t - 60) / 8))
+    if decline:
+        curve = curve - np.where(t > 200, 0.0008 * (t - 200), 0.0)
+    values = curve + rng.normal(0, 0.02, n)
+    values[rng.random(n) < 0.01] -= 0.12
+    return np.arange(n) * 10, values
+
+
+def test_a_slow_steady_decline_is_caught_by_the_ramp_test_with_its_start():
+    """The ramp statistic sums the whole decline, weighted by how far down each evaluation should
+    be: on about half of these runs it is significant before the level (a median of 15) is, and
+    it dates the decline's start far better than the noisy peak the level test reports."""
+    found = []
+    for seed in range(12):
+        steps, values = _rise_then(seed, decline=True)
+        alerts = [a for a in feed(PhaseMonitor(metric="eval/accuracy"), steps, values)
+                  if a.event == "overfit"]
+        assert len(alerts) == 1 and alerts[0].step > 2000
+        found.append(alerts[0])
+    steady = [abs(a.onset_step - 2000) for a in found if "declined steadily since" in a.message]
+    level = [abs(a.onset_step - 2000) for a in found if "below its peak" in a.message]
+    assert len(steady) >= 5 and len(steady) + len(level) == 12
+    assert np.median(steady) <= 150 and np.median(steady) < np.median(level) / 2
+    assert np.median([a.step for a in found]) < 2450  # within 45 evaluations of the start
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_ramp_test_ignores_outliers_on_a_plateau(seed):
+    steps, values = _rise_then(seed, decline=False)
+    alerts = feed(PhaseMonitor(metric="eval/accuracy"), steps, values)
+    assert "overfit" not in [a.event for a in alerts]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_ramp_reference_does_not_reach_back_across_a_known_boundary(seed):
+    """After an SFT->RL switch the new stage starts lower and climbs back part of the way; its
+    values must not be compared with the higher ones logged before the switch, which would read
+    as a steady decline (seeds 0 and 3 did, before the reference was bounded by the switch)."""
+    rng = np.random.default_rng(seed)
+    before = 0.8 + rng.normal(0, 0.01, 150)
+    t = np.arange(80, dtype=float)
+    after = 0.6 + 0.1 * (1 - np.exp(-t / 3)) + rng.normal(0, 0.01, 80)
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    alerts = feed(monitor, np.arange(150) * 10, before)
+    monitor.mark_event(1500, "sft_to_rl")
+    alerts += feed(monitor, 1500 + np.arange(80) * 10, after)
+    assert [a.event for a in alerts][0] == "disruption"
+    assert "overfit" not in [a.event for a in alerts]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_sudden_upset_that_recovers_within_a_window_is_not_a_stop(seed):
+    """An optimisation spike (accuracy down 0.08 for 8 evaluations, then back) is not the
+    sustained decline DESIGN.md calls overfit; the same fall that stays is."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(300, dtype=float)
+    plateau = 0.5 + 0.2 / (1 + np.exp(-(t - 40) / 6))
+    upset = plateau - np.where((t >= 150) & (t < 158), 0.08, 0.0)
+    stays = plateau - np.where(t >= 150, 0.08, 0.0)
+    noise = rng.normal(0, 0.01, t.size)
+    spike = [a.event for a in feed(PhaseMonitor(metric="eval/accuracy"), t * 10, upset + noise)]
+    assert "overfit" not in spike
+    fall = [a for a in feed(PhaseMonitor(metric="eval/accuracy"), t * 10, stays + noise)
+            if a.event == "overfit"]
+    assert len(fall) == 1 and 1500 < fall[0].step <= 1500 + 10 * (15 + 10)
