@@ -50,6 +50,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
         self.feed_logs = feed_logs
         self.host = MonitorHost(metric, direction, self.stop_on, webhook, stop_file, options)
         self.output_dir: str | None = None
+        self._eval_logs: tuple[int, dict] | None = None  # (step, the eval log just before on_evaluate)
 
     # ------------------------------------------------------------------ results
     @property
@@ -69,6 +70,9 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
         self.output_dir = args.output_dir
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        logged, self._eval_logs = self._eval_logs, None
+        if logged is not None and logged[0] == state.global_step:
+            metrics = {**logged[1], **(metrics or {})}  # TRL's own eval metrics (see on_log)
         if not metrics:
             return
         self.host.observe(state.global_step, metrics)
@@ -79,8 +83,17 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
     def on_log(self, args, state, control, logs=None, **kwargs):
         """With `feed_logs=True`, training logs are fed too: for runs without evaluations (a
         TRL GRPO run watched on its `reward`), or to follow train-side signals."""
-        if not self.feed_logs or not logs or any(key.startswith("eval_") for key in logs):
-            return  # evaluation logs come through on_evaluate
+        if not logs:
+            return
+        if any(key.startswith("eval_") for key in logs):
+            # Evaluation logs are fed by on_evaluate, which the Trainer calls just after logging.
+            # TRL trainers (all before TRL 1.5, some experimental ones since) add their own eval
+            # metrics (eval_reward, eval_mean_token_accuracy...) to a copy of the dict, so
+            # on_evaluate gets it without them: keep the logged dict for on_evaluate.
+            self._eval_logs = (state.global_step, dict(logs))
+            return
+        if not self.feed_logs:
+            return
         self.host.observe(state.global_step, logs)
         if self.host.monitor.should_stop:
             control.should_training_stop = True
