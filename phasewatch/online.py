@@ -223,21 +223,21 @@ class _Series:
         """The strongest steady decline that starts at or after `first_step`, as (z, its start
         step), measured against values from `origin_step` on (the stage's start: values from
         before a known boundary are no reference); None while there are too few values.
-        See `_linear_decline`."""
+        See `_decline_z`."""
         if self.sigma <= 0:
             return None
         n = len(self.values)
-        y = np.fromiter(self.values, dtype=np.float64, count=n)
         steps = np.fromiter(self.steps, dtype=np.int64, count=n)
         half = self.cfg.window // 2
         origin = 0 if origin_step is None else int(np.searchsorted(steps, origin_step))
         first = max(int(np.searchsorted(steps, first_step)), origin + half + 1)
-        # Values are clipped to 3 white-noise sds around the peak: one outlier cannot make a
-        # decline, nor a lucky high value a reference level the run must fall from.
-        clipped = np.clip(y, top - 3.0 * self.white, top + 3.0 * self.white)
         last_start = n - self.cfg.window  # a decline lasts at least a window
         if last_start < first:
             return None
+        # Values are clipped to 3 white-noise sds around the peak: one outlier cannot make a
+        # decline, nor a lucky high value a reference level the run must fall from.
+        y = np.fromiter(self.values, dtype=np.float64, count=n)
+        clipped = np.clip(y, top - 3.0 * self.white, top + 3.0 * self.white)
         p = np.concatenate(([0.0], np.cumsum(clipped)))
         q = np.concatenate(([0.0], np.cumsum(np.arange(n) * clipped)))
         ramp = _decline_z(p, q, np.arange(first, last_start + 1), origin, self.ramp_reference, True)
