@@ -11,23 +11,14 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from scripted_eval import N_EVALS, PEAK, ScriptedMetrics
+
 from phasewatch.callbacks.hf import PhasewatchCallback
-
-N_EVALS = 200
-PEAK = 60
-
-
-def scripted_accuracy(seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(N_EVALS + 1)
-    curve = np.where(t < PEAK, 0.4 + 0.3 * t / PEAK, 0.7 - 0.3 * (t - PEAK) / (N_EVALS - PEAK))
-    return curve + rng.normal(0, 0.005, t.size)
 
 
 class Dataset(torch.utils.data.Dataset):
@@ -50,13 +41,7 @@ def make_trainer(tmp_path, callback, max_steps, save_steps=7, logging_steps=1000
                                      num_attention_heads=1, intermediate_size=8,
                                      max_position_embeddings=8, num_labels=2)
     model = transformers.BertForSequenceClassification(config)
-    accuracy = scripted_accuracy()
-    calls = {"n": 0}
-
-    def compute_metrics(_):
-        value = float(accuracy[min(calls["n"], N_EVALS)])
-        calls["n"] += 1
-        return {"accuracy": value}
+    metrics = ScriptedMetrics()
 
     args = transformers.TrainingArguments(
         output_dir=str(tmp_path / "out"), max_steps=max_steps, per_device_train_batch_size=4,
@@ -66,9 +51,9 @@ def make_trainer(tmp_path, callback, max_steps, save_steps=7, logging_steps=1000
         dataloader_num_workers=0, save_only_model=False,
         restore_callback_states_from_checkpoint=True)
     trainer = transformers.Trainer(model=model, args=args, train_dataset=Dataset(),
-                                   eval_dataset=Dataset(), compute_metrics=compute_metrics,
+                                   eval_dataset=Dataset(), compute_metrics=metrics,
                                    callbacks=[callback])
-    return trainer, calls
+    return trainer, metrics
 
 
 OPTIONS = {"warmup": 5, "window": 5, "confirm": 2}
@@ -106,8 +91,8 @@ def test_resumed_trainer_restores_the_monitor(tmp_path):
     assert "PhasewatchCallback" in saved["stateful_callbacks"]
 
     fresh = PhasewatchCallback(metric="eval/accuracy", options=OPTIONS)
-    trainer, calls = make_trainer(tmp_path / "b", fresh, max_steps=N_EVALS, save_steps=35)
-    calls["n"] = 35  # the scripted metric continues where it was
+    trainer, metrics = make_trainer(tmp_path / "b", fresh, max_steps=N_EVALS, save_steps=35)
+    metrics.calls = 35  # the scripted metric continues where it was
     trainer.train(resume_from_checkpoint=str(checkpoint))
     restored = next(c for c in trainer.callback_handler.callbacks
                     if isinstance(c, PhasewatchCallback))

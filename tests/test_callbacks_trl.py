@@ -26,21 +26,15 @@ datasets = pytest.importorskip("datasets")
 tokenizers = pytest.importorskip("tokenizers")
 trl = pytest.importorskip("trl")
 
+from scripted_eval import N_EVALS, PEAK, ScriptedMetrics
+
 from phasewatch.callbacks.hf import PhasewatchCallback
 from phasewatch.online import StopReason
 
-N_EVALS = 200
-PEAK = 60
 SAVE_STEPS = 7
 OPTIONS = {"warmup": 5, "window": 5, "confirm": 2}
 LETTERS = "abcdefghij"
 
-
-def scripted_accuracy(seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(N_EVALS + 1)
-    curve = np.where(t < PEAK, 0.4 + 0.3 * t / PEAK, 0.7 - 0.3 * (t - PEAK) / (N_EVALS - PEAK))
-    return curve + rng.normal(0, 0.005, t.size)
 
 
 def tiny_model_and_tokenizer():
@@ -69,13 +63,7 @@ COMMON_ARGS = {"report_to": [], "use_cpu": True, "disable_tqdm": True, "seed": 0
 def test_sft_trainer_stops_at_overfit_and_recommends_a_saved_checkpoint(tmp_path):
     model, tokenizer = tiny_model_and_tokenizer()
     data = datasets.Dataset.from_dict({"text": random_strings(16, 8, LETTERS)})
-    accuracy = scripted_accuracy()
-    calls = {"n": 0}
-
-    def compute_metrics(_):
-        value = float(accuracy[min(calls["n"], N_EVALS)])
-        calls["n"] += 1
-        return {"accuracy": value}
+    metrics = ScriptedMetrics()
 
     callback = PhasewatchCallback(metric="eval/accuracy", options=OPTIONS)
     args = trl.SFTConfig(
@@ -85,12 +73,12 @@ def test_sft_trainer_stops_at_overfit_and_recommends_a_saved_checkpoint(tmp_path
         learning_rate=1e-3, max_length=16, **COMMON_ARGS)
     trainer = trl.SFTTrainer(model=model, args=args, train_dataset=data,
                              eval_dataset=data.select(range(4)), processing_class=tokenizer,
-                             compute_metrics=compute_metrics, callbacks=[callback])
+                             compute_metrics=metrics, callbacks=[callback])
     trainer.train()
 
     step = trainer.state.global_step
     assert PEAK < step < N_EVALS  # stopped after the peak, well before max_steps
-    assert calls["n"] == step  # one evaluation per step, each seen by the callback
+    assert metrics.calls == step  # one evaluation per step, each seen by the callback
     assert callback.monitor.should_stop
     assert callback.stop_reason is StopReason.OVERFIT
     assert [a.event for a in callback.alerts][-1] == "overfit"
