@@ -282,6 +282,11 @@ class _Series:
                 self.steps = deque(value, maxlen=self.cfg.noise_window)
             else:
                 setattr(self, key, value)
+        if len(self.steps) < len(self.values):
+            # A state saved by an earlier phasewatch, which kept the steps of only the last
+            # `window` values: keep the values whose steps are known, so the two stay aligned.
+            kept = list(self.values)[len(self.values) - len(self.steps):]
+            self.values = deque(kept, maxlen=self.cfg.noise_window)
 
 
 class _PhaseTracker:

@@ -170,6 +170,27 @@ def test_resume_from_state_dict_gives_the_same_alerts():
     assert resumed.state_dict() == json.loads(json.dumps(resumed.state_dict()))
 
 
+def test_a_state_saved_by_the_previous_version_still_resumes():
+    """Before the steady-decline test, a series kept the steps of only its last `window` values
+    (and no white-noise sd): such a state loads, and the resumed monitor still finds the overfit."""
+    steps, values, curve = three_phase(seed=5)
+    first = PhaseMonitor(metric="eval/accuracy")
+    cut = 190  # just after the true peak (point 180)
+    alerts = feed(first, steps[:cut], values[:cut])
+    saved = json.loads(json.dumps(first.state_dict()))
+    series = saved["trackers"][0]["series"]
+    series["steps"] = series["steps"][-first.config.window:]
+    del series["white"]
+    for name in ("stage_step", "evals_below_peak"):
+        del saved["trackers"][0][name]
+    resumed = PhaseMonitor()
+    resumed.load_state_dict(saved)
+    assert len(resumed.trackers_[0].series.values) == first.config.window
+    alerts += feed(resumed, steps[cut:], values[cut:])
+    overfit = [a for a in alerts if a.event == "overfit"]
+    assert len(overfit) == 1 and overfit[0].step > steps[np.argmax(curve)]
+
+
 def test_nan_is_missing_by_default_and_an_alert_with_check_finite():
     steps, values, _ = three_phase()
     holed = values.copy()
