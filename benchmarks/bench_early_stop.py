@@ -3,7 +3,9 @@
 Printed side by side on the same runs:
 - synthetic runs with known truth (`phasewatch.synth` when present, else the small generator
   below) with and without overfit;
-- the reference trainer's runs in sample_logs/ (truth = the offline detector's overfit phase).
+- the reference trainer's runs in sample_logs/ (truth = the offline detector's overfit phase),
+  or a multi-seed `trainer_study.py` folder with `--study`; their table ends with an optimistic
+  bound on the delay any z-test could reach (`oracle_delay`).
 
 Columns: detection rate (stopped at or after the true overfit onset, on runs with overfit),
 early (stopped before the onset, on runs with overfit), false (stopped at all, on runs without
@@ -35,6 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from phasewatch.noise import noise_scale
 from phasewatch.online import PhaseMonitor
 
 TARGETS = {"detection": ">= 0.90", "early": "<= 0.05", "false": "<= 0.05", "delay": "<= 0.10"}
@@ -376,6 +379,40 @@ def reference_table(paths: list[Path]) -> None:
         print(f"{name:<24} {sc['n']:>9} {sc['detection']:>9.2f} {sc['early']:>6.2f} "
               f"{sc['false']:>6.2f} {sc['delay']:>6.3f} {sc['regret']:>8.1f}")
     print("(regret here: mean accuracy points below the smoothed best, on runs with overfit)")
+    bounds = [oracle_delay(c) for c in cases if c.onset is not None]
+    if bounds:
+        print("oracle bound on the delay (knows the onset and the level before it, white noise, "
+              "no confirmation): median " + ", ".join(
+                  f"{np.nanmedian([b[z] for b in bounds]):.3f} at z = {z:g}" for z in (4.0, 3.0))
+              + f"; never significant on {sum(math.isnan(b[4.0]) for b in bounds)} of {len(bounds)}")
+
+
+def oracle_delay(case: Case, reference: int = 45) -> dict[float, float]:
+    """How soon a z-test could call a run's decline if it knew the true onset c and the level
+    before it (the mean of `reference` evaluations), with white noise (no autocorrelation
+    inflation) and no search over c: the first evaluation at which the ramp matched filter, or a
+    step test, reaches z. An optimistic bound for any live method at that z."""
+    sign = 1.0 if case.direction == "max" else -1.0
+    pairs = [(s, sign * r[case.metric]) for s, r in case.records if case.metric in r]
+    steps = np.array([s for s, _ in pairs])
+    y = np.array([v for _, v in pairs])
+    c = int(np.searchsorted(steps, case.onset))
+    count = min(reference, c)
+    level = y[c - count:c].mean()
+    sigma = noise_scale(y)
+    fall = level - y[c:]
+    length = np.arange(1, fall.size + 1, dtype=np.float64)
+    ramp = np.cumsum(length * fall) / (
+        sigma * np.sqrt(length * (length + 1) * (2 * length + 1) / 6
+                        + (length * (length + 1) / 2) ** 2 / count))
+    step = np.cumsum(fall) / length / (sigma * np.sqrt(1 / length + 1 / count))
+    best = np.maximum(ramp, step)
+    span = steps[-1] - steps[0]
+    out = {}
+    for z in (4.0, 3.0):
+        hit = np.flatnonzero(best >= z)
+        out[z] = (steps[c + hit[0]] - case.onset) / span if hit.size else float("nan")
+    return out
 
 
 def main(argv=None) -> int:
