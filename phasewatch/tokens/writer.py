@@ -53,7 +53,7 @@ class TokenStoreWriter:
         self._last_step: int | None = None
         self.folder.mkdir(parents=True, exist_ok=True)
         index = {"schema_version": 1, "dtype": dtype, "n_tokens": self.n_tokens, "sequences": self.sequences}
-        _atomic_write_bytes(self.folder / INDEX_FILE, json.dumps(index, indent=1).encode())
+        _atomic_write_bytes(self.folder / INDEX_FILE, _index_json(index).encode())
 
     def append(self, step: int, logprobs: np.ndarray) -> Path:
         """Store the log-probs of every expert token under the policy at `step`."""
@@ -82,6 +82,14 @@ class TokenStoreWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _index_json(index: dict[str, Any]) -> str:
+    """The index as JSON with one sequence per line: readable, and written by the C encoder
+    (`indent=` falls back to the pure-Python one, ~20 us per sequence)."""
+    head = json.dumps({k: v for k, v in index.items() if k != "sequences"})
+    rows = ",\n  ".join(map(json.dumps, index["sequences"]))
+    return head[:-1] + ', "sequences": [\n  ' + rows + "\n]}\n"
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
