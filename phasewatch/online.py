@@ -33,8 +33,9 @@ Significance: two levels differ when their gap exceeds
 announced live either. Measured, it cost more in detection from accuracy alone (0.94 -> 0.81 on
 the benchmark's own generator) than it saved in false stops, hence 0 by default.
 
-State is bounded: ring buffers of fixed length (`noise_window` values and their steps) and a handful of scalars per metric, whatever the
-run's length; `state_dict()` is plain JSON and `load_state_dict()` resumes exactly.
+State is bounded: ring buffers of fixed length (`noise_window` values and their steps) and a
+handful of scalars per metric, whatever the run's length; `state_dict()` is plain JSON and
+`load_state_dict()` resumes exactly.
 """
 
 from __future__ import annotations
@@ -257,10 +258,8 @@ class _Series:
     def threshold(self, reference: float, se_reference: float, cautious: bool = False) -> float:
         """Smallest significant gap between `reference` and the current level (`cautious`: for
         the stop decision, under the largest plausible noise while it is still uncertain)."""
-        cfg = self.cfg
-        stat = cfg.z * self.se_gap(se_reference) * (self.caution if cautious else 1.0)
-        return max(stat, cfg.min_delta_sd * self.sigma, cfg.min_delta_abs,
-                   cfg.min_delta_rel * abs(reference))
+        stat = self.cfg.z * self.se_gap(se_reference) * (self.caution if cautious else 1.0)
+        return max(stat, self.floor(reference))
 
     def gap_text(self, gap: float, se_reference: float) -> str:
         """A gap in metric units and in standard errors, e.g. '0.081 (5.2 se)'."""
