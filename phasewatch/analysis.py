@@ -17,18 +17,16 @@ import pandas as pd
 
 from phasewatch.changepoint import Segmenter
 from phasewatch.noise import noise_scale
-from phasewatch.phases import PhaseConfig, build_phases, fit_segments, smooth, smoothing_window
-from phasewatch.results import Analysis, ChangePoint, Phase
+from phasewatch.phase_stats import (SPARSE, Baseline, boundary_intervals, boundary_levels, extreme_index,
+                                    phase_stats, snap_turns)
+from phasewatch.phases import PhaseConfig, build_phases, fit_segments, smoothing_window
+from phasewatch.results import Analysis, Phase
+from phasewatch.short_series import analyze_short
 from phasewatch.run import Run
 from phasewatch.signals import choose_direction, choose_metric, other_signals, prepare
 
-MIN_POINTS = 8
+MIN_POINTS = 9   # fewer evaluations get the short-series answer (phasewatch.short_series)
 STAGE_EVENTS = ("sft_to_rl",)  # known events that start a new training stage (phases restart)
-# A boundary's interval spans where the smoothed series stays within BAND_SD of its own noise
-# (sd / sqrt(window)) of its value at the boundary. 3, not 2: the smoothed extreme the
-# boundary sits on is itself pulled up by the noise (measured: 2 covered the true boundary in
-# 83-87% of synthetic runs, 3 in 88-97%; benchmarks/bench_phase_accuracy.py).
-BAND_SD = 3.0
 
 
 @dataclass
@@ -40,6 +38,10 @@ class AnalyzeConfig:
     max_points: int = 1000            # longer series are segmented on block means first
     use_events: bool = True           # known events (SFT->RL switch, epochs, resumes) as boundaries
     use_tokens: bool = True
+    baseline: str = "first"           # first | mean-of-first:K | step:S (phase_stats.Baseline)
+    keep_outliers: bool = False       # analyse every finite value (no outlier is left out)
+    penalty: float | None = None      # per-change-point penalty; None = automatic (BIC-style)
+    min_effect: float = 0.05          # a phase's move must also exceed this fraction of the range
     k_sd: float = PhaseConfig.k_sd
     t_min: float = PhaseConfig.t_min
     short_flat_fraction: float = PhaseConfig.short_flat_fraction
@@ -59,42 +61,40 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         raise TypeError(f"unknown option(s) {sorted(unknown)}; "
                         f"known: {sorted(AnalyzeConfig.__dataclass_fields__)}")
     cfg = AnalyzeConfig(**opts)
+    baseline_spec = Baseline.parse(cfg.baseline)
     metric = choose_metric(run, metric)
     direction = choose_direction(run, metric, direction)
-    series = prepare(run, metric, direction)
+    series = prepare(run, metric, direction, keep_outliers=cfg.keep_outliers)
     warnings = list(series.warnings)
     steps, y = series.steps, series.values
     own_metric = run.resolve_metric(metric)
 
+    if y.size == 0:
+        warnings.append(f"no finite values of {own_metric}: nothing to analyse")
+        return Analysis(run.source, own_metric, direction, None, [], [], None, warnings)
     if y.size < MIN_POINTS or np.ptp(y) == 0:
-        if y.size == 0:
-            warnings.append(f"no finite values of {own_metric}: nothing to analyse")
-        else:
-            reason = (f"only {y.size} finite points of {own_metric}" if y.size < MIN_POINTS
-                      else f"{own_metric} is constant")
-            warnings.append(f"{reason}: reported as a single plateau, no phases can be "
-                            "told apart")
-        phases = []
-        if y.size:
-            phases = [Phase("plateau", int(steps[0]), int(steps[-1]),
-                            {"start_value": float(series.own_units(y[0])),
-                             "end_value": float(series.own_units(y[-1])), "n_points": int(y.size)})]
-        return Analysis(run.source, own_metric, direction,
-                        float(series.own_units(y[0])) if y.size else None,
-                        [], phases, int(steps[np.argmax(y)]) if y.size else None, warnings)
+        return analyze_short(run.source, own_metric, direction, series,
+                             other_signals(run, metric), baseline_spec, warnings)
 
     events = [e.step for e in run.events if steps[0] < e.step <= steps[-1]] if cfg.use_events else []
+    # Only a change of training stage is a boundary of the performance series: an epoch
+    # boundary makes train losses step, not held-out metrics, and a log format that records
+    # epochs must not get other phases than one that does not.
+    stages = [e.step for e in run.events if e.name in STAGE_EVENTS and e.step in events]
     # Outliers are already out (signals.prepare) and significance is judged against the noise
     # in the phase rules, so no spike replacement or effect floor here.
-    segmenter = Segmenter(model="linear", penalty_factor=cfg.penalty_factor,
-                          min_size=max(5, int(cfg.min_size_fraction * y.size)),
+    segmenter = Segmenter(model="linear", penalty_factor=cfg.penalty_factor, penalty=cfg.penalty,
+                          min_size=max(3 if y.size <= SPARSE else 5,
+                                       int(cfg.min_size_fraction * y.size)),
                           max_points=cfg.max_points, min_effect=0.0, despike=False)
-    seg = segmenter.fit(steps, y, forced=tuple(events))
+    seg = segmenter.fit(steps, y, forced=tuple(stages))
     warnings.extend(seg.warnings)
     sd = noise_scale(y) * np.sqrt((1 + seg.ar) / (1 - seg.ar))
+    # a move must also be a visible part of the range (a metric capped at a constant has
+    # almost no noise, and a change of 0.0004 in a length of 11 is no phase)
+    decision_sd = max(sd, cfg.min_effect * float(np.ptp(y)) / cfg.k_sd)
     pcfg = PhaseConfig(**{name: getattr(cfg, name) for name in PhaseConfig.__dataclass_fields__})
-    stages = [e.step for e in run.events if e.name in STAGE_EVENTS and e.step in events]
-    phases, fitted = _stage_phases(steps, y, seg.breaks, sd, pcfg, stages)
+    phases = _stage_phases(steps, y, seg.breaks, decision_sd, pcfg, stages)
 
     signals = other_signals(run, metric)
     if cfg.use_tokens and run.token_store is not None:
@@ -103,29 +103,35 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     if nll_onset is not None:
         phases = _apply_nll_overfit(phases, nll_onset, steps, pcfg, signals)
 
-    best = _best_index(phases, steps, y, pcfg)
-    baseline = series.own_units(fitted[0])
-    for phase in phases:
-        phase.stats.update(_phase_stats(phase, steps, y, fitted, series.sign, sd, baseline))
+    fixed = set(stages)
+    window = smoothing_window(y.size, pcfg)
+    phases = snap_turns(phases, steps, y, window, fixed)
+    base, base_se, _ = baseline_spec.level(steps, y, sd)
+    levels = boundary_levels(phases, steps, y, window, base)
+    for k, phase in enumerate(phases):
+        phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, series.sign,
+                                       sd, base))
         if signals:
             phase.stats["signals"] = _signal_stats(signals, phase)
-    changepoints = _phase_changepoints(phases, seg.changepoints, steps, y, sd, pcfg, set(events))
+    changepoints = boundary_intervals(phases, seg.changepoints, steps, y, sd, window, fixed)
+    best = _best_index(phases, steps, y, window)
     extra = {
-        "best_value": series.own_units(float(smooth(y, smoothing_window(y.size, pcfg))[best])),
+        "baseline_se": float(base_se),
+        "best_value": series.own_units(float(y[best])),
         "noise_sd": float(sd),
         "segments": [cp.to_dict() for cp in seg.changepoints],
         "penalty": float(seg.penalty),
     }
     if nll_onset is not None:
         extra["nll_overfit_onset_step"] = int(nll_onset)
-    if events:
-        extra["events"] = [e.to_dict() for e in run.events if e.step in events]
-    return Analysis(run.source, own_metric, direction, float(baseline), changepoints, phases,
-                    int(steps[best]), warnings, extra)
+    if stages:
+        extra["events"] = [e.to_dict() for e in run.events if e.step in stages]
+    return Analysis(run.source, own_metric, direction, series.own_units(base), changepoints,
+                    phases, int(steps[best]), warnings, extra)
 
 
 def _stage_phases(steps, y, breaks, sd: float, cfg: PhaseConfig,
-                  stage_steps: list[int]) -> tuple[list[Phase], np.ndarray]:
+                  stage_steps: list[int]) -> list[Phase]:
     """Phases named stage by stage: a known switch of training stage (SFT -> RL) starts the
     naming again, as the live monitor does, so the RL stage's rise is its own phase (an
     improvement, or a readaptation after a fall right after the switch) and not the tail of the
@@ -138,96 +144,24 @@ def _stage_phases(steps, y, breaks, sd: float, cfg: PhaseConfig,
         if i - cuts[-1][0] >= MIN_POINTS and steps.size - i >= MIN_POINTS:
             cuts.append((i, int(step)))
     phases: list[Phase] = []
-    fitted = np.empty_like(y)
     for k, (first, switch) in enumerate(cuts):
         stop = cuts[k + 1][0] if k + 1 < len(cuts) else steps.size
         a = max(first - 1, 0)  # the previous stage's last record: this stage's starting level
         inside = [j - a for j in breaks if a < j < stop]
-        stage, stage_fit, _ = build_phases(steps[a:stop], y[a:stop], inside, sd, cfg)
+        stage, _, _ = build_phases(steps[a:stop], y[a:stop], inside, sd, cfg)
         if k:
             stage[0].start_step = phases[-1].end_step = switch
         phases.extend(stage)
-        fitted[first:stop] = stage_fit[first - a:]
-    return phases, fitted
+    return phases
 
 
-def _best_index(phases: list[Phase], steps, y, cfg: PhaseConfig) -> int:
-    """The checkpoint to keep: the peak an overfit starts from, else the smoothed maximum."""
+def _best_index(phases: list[Phase], steps, y, window: int) -> int:
+    """The checkpoint to keep: the peak an overfit starts from, else the best evaluation (on a
+    dense run, of the 3-point median: one lucky evaluation is not the best checkpoint)."""
     for phase in phases:
         if phase.name == "overfit":
             return int(np.searchsorted(steps, phase.start_step))
-    return int(np.argmax(smooth(y, smoothing_window(y.size, cfg))))
-
-
-def _phase_changepoints(phases: list[Phase], segment_cps: list[ChangePoint], steps, y,
-                        sd: float, cfg: PhaseConfig, events) -> list[ChangePoint]:
-    """One change point per phase boundary, with the steps the data cannot tell apart from it.
-
-    The interval joins (1) the likelihood-ratio interval of the segment boundary nearby
-    (changepoint.Segmenter) and (2) the stretch around the boundary where the smoothed curve
-    stays within its own noise (BAND_SD sd / sqrt(window)) of its value at the boundary: a rounded
-    peak or a slow approach to a plateau has no sharp location, and the interval says so
-    (capped at 10% of the run on each side). A boundary at a known event is exact.
-    """
-    window = smoothing_window(y.size, cfg)
-    ys = smooth(y, window)
-    band = BAND_SD * sd / np.sqrt(window)
-    cap = max(1, int(0.1 * y.size))
-    out = []
-    for phase in phases[1:]:
-        step = phase.start_step
-        if step in events:
-            out.append(ChangePoint(step, step, step))
-            continue
-        i = int(np.searchsorted(steps, step))
-        lo = hi = i
-        while lo > max(0, i - cap) and abs(ys[lo - 1] - ys[i]) <= band:
-            lo -= 1
-        while hi < min(y.size - 1, i + cap) and abs(ys[hi + 1] - ys[i]) <= band:
-            hi += 1
-        near = [c for c in segment_cps if c.low <= step <= c.high]
-        if not near and segment_cps:
-            near = [min(segment_cps, key=lambda c: abs(c.step - step))]
-        low = min([int(steps[lo]), *[c.low for c in near]])
-        high = max([int(steps[hi]), *[c.high for c in near]])
-        out.append(ChangePoint(step, low, high))
-    return out
-
-
-def _phase_stats(phase: Phase, steps, y, fitted, sign, sd, baseline) -> dict[str, Any]:
-    """Effect sizes: levels, change, slope, and the phase-specific ones DESIGN.md asks for."""
-    i0 = int(np.searchsorted(steps, phase.start_step))
-    i1 = int(np.searchsorted(steps, phase.end_step, side="right")) - 1
-    start, end = fitted[i0], fitted[i1]
-    span = max(steps[i1] - steps[i0], 1)
-    stats: dict[str, Any] = {
-        "start_value": sign * float(start),
-        "end_value": sign * float(end),
-        "change": sign * float(end - start),
-        "change_sd": float((end - start) / sd) if sd > 0 else None,
-        "slope_per_1k_steps": sign * float((end - start) / span * 1000),
-        "n_points": int(i1 - i0 + 1),
-    }
-    base = sign * baseline  # higher-is-better units
-    if phase.name == "disruption":
-        # depth below the level the fall started from (the baseline for a disruption at the
-        # start; the level before the fall for a later one, e.g. at an SFT->RL switch)
-        before = float(y[i0]) if i0 == 0 else float(start)
-        trough = i1  # a disruption ends at its trough (phases.refine_turns)
-        stats["trough_step"] = int(steps[trough])
-        stats["depth"] = float(before - fitted[trough])
-        stats["depth_sd"] = float((before - fitted[trough]) / sd) if sd > 0 else None
-        back = np.flatnonzero(fitted[trough:] >= before)
-        stats["time_to_recover"] = int(steps[trough + back[0]] - steps[trough]) if back.size else None
-    elif phase.name in ("readaptation", "improvement"):
-        stats["peak_step"] = int(steps[i0 + int(np.argmax(fitted[i0:i1 + 1]))])
-        stats["gain_over_baseline"] = float(fitted[i0:i1 + 1].max() - base)
-    elif phase.name == "overfit":
-        peak = float(fitted[: i0 + 1].max())
-        stats["peak_step"] = int(steps[int(np.argmax(fitted[: i0 + 1]))])
-        stats["decline_since_peak"] = float(peak - end)
-        stats["decline_sd"] = float((peak - end) / sd) if sd > 0 else None
-    return stats
+    return extreme_index(y, 0, y.size - 1, highest=True)
 
 
 def _signal_stats(signals: dict[str, pd.Series], phase: Phase) -> dict[str, dict[str, float]]:

@@ -147,25 +147,36 @@ def pelt(sums: _Cumsums, n: int, penalty: float, min_size: int, model: str,
     return sorted(breaks)
 
 
-def spike_mask(values: np.ndarray, scale: float, window: int = 7, k: float = 6.0) -> np.ndarray:
-    """Isolated points more than `k` noise sds from the median of their `window` neighbours.
+def spike_mask(values: np.ndarray, scale: float, k: float = 6.0,
+               steps: np.ndarray | None = None) -> np.ndarray:
+    """Points that the points around them contradict: a failed evaluation, a logging glitch.
 
-    A gradient-norm spike or one failed evaluation is one point, not two change points; a real
-    change moves the neighbours' median with it, so steps and trends are not flagged. The first
-    point is never flagged: logs often start with the evaluation before training, the level a
-    disruption falls from, unlike its neighbours by nature.
+    A point is flagged only when it has two neighbours on each side, those four agree with one
+    straight line (their largest residual is small), and the point lies more than `k` noise sds
+    and more than three times that largest residual away from the line, on the far side of both
+    of its adjacent neighbours. So the bottom of a dip sampled once or twice on a sparse run,
+    a point on a steep rise, and the first and last two points (nothing on one side to
+    contradict them) are data, while one absurd reading on a plateau or a trend is not.
+    `steps` (default: positions) place the points for the line.
     """
-    mask = np.zeros(values.size, dtype=bool)
-    if values.size < window or scale <= 0:
+    y = np.asarray(values, dtype=np.float64)
+    n = y.size
+    mask = np.zeros(n, dtype=bool)
+    if n < 5 or not scale > 0:
         return mask
-    med = pd.Series(values).rolling(window, center=True, min_periods=1).median().to_numpy()
-    mask = np.abs(values - med) > k * scale
-    # A spike stands out from both its neighbours the same way; a point between them is on
-    # a steep trend (a fast early rise), whatever the median of a lopsided edge window says.
-    above = np.r_[True, values[1:] > values[:-1]] & np.r_[values[:-1] > values[1:], True]
-    below = np.r_[True, values[1:] < values[:-1]] & np.r_[values[:-1] < values[1:], True]
-    mask &= above | below
-    mask[0] = False
+    x = np.arange(n, dtype=np.float64) if steps is None else np.asarray(steps, dtype=np.float64)
+    centre = np.arange(2, n - 2)
+    offsets = (-2, -1, 1, 2)
+    nx = np.stack([x[centre + o] - x[centre] for o in offsets])  # (4, n - 4), centred on x[i]
+    ny = np.stack([y[centre + o] for o in offsets])
+    mx, my = nx.mean(axis=0), ny.mean(axis=0)
+    sxx = ((nx - mx) ** 2).sum(axis=0)
+    slope = np.where(sxx > 0, ((nx - mx) * (ny - my)).sum(axis=0) / np.where(sxx > 0, sxx, 1), 0)
+    predicted = my - slope * mx  # the neighbours' line at x[i]
+    spread = np.abs(ny - (predicted + slope * nx)).max(axis=0)
+    here, left, right = y[centre], y[centre - 1], y[centre + 1]
+    beyond_both = (here > np.maximum(left, right)) | (here < np.minimum(left, right))
+    mask[centre] = beyond_both & (np.abs(here - predicted) > np.maximum(k * scale, 3.0 * spread))
     return mask
 
 
@@ -175,8 +186,9 @@ def despiked(values: np.ndarray) -> np.ndarray:
     mask = spike_mask(values, noise_scale(values))
     if not mask.any():
         return values
-    med = pd.Series(values).rolling(7, center=True, min_periods=1).median().to_numpy()
-    return np.where(mask, med, values)
+    keep = ~mask
+    return np.where(mask, np.interp(np.arange(values.size), np.flatnonzero(keep), values[keep]),
+                    values)
 
 
 def _lag1(residuals: np.ndarray) -> float:

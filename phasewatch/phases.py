@@ -8,9 +8,12 @@ against the raw variance). Consecutive moves of the same kind merge into runs; a
 there-and-back is an excursion, not two phases; short flat runs between two trends are the
 rounded top or bottom of a smooth curve, not a plateau; each boundary is then moved to where the
 smoothed curve actually turns (`refine_turns`). Runs are named in order:
-- down before any rise, or a fall that is later recovered: disruption (ends at the trough);
-- up after a disruption: readaptation; up otherwise: improvement;
-- down after a rise that is never recovered: overfit (starts at the peak);
+- a fall that is later recovered, or that starts with the run and ends on a floor: disruption
+  (ends at the trough);
+- up after a disruption: readaptation; up otherwise: improvement (a short rise at the very end
+  after a decline is a bounce, not an improvement);
+- any other fall: overfit (a sustained decline after the best point so far, including from the
+  first evaluation; starts at the peak);
 - flat: plateau.
 Nothing forces three phases: a flat run is one plateau, a steady rise one improvement.
 """
@@ -266,10 +269,26 @@ def refine_turns(runs: list[TrendRun], y: np.ndarray, fitted: np.ndarray, sd: fl
     return runs
 
 
+def absorb_end_bounce(runs: list[TrendRun], n: int, cfg: PhaseConfig) -> list[TrendRun]:
+    """A short rise at the very end after a decline is a bounce, not an improvement: a late
+    recovery counts only when it lasts at least `short_flat_fraction` of the run. The bounce
+    joins the run before it."""
+    if len(runs) >= 2 and runs[-1].kind == UP and any(r.kind == DOWN for r in runs[:-1]) \
+            and runs[-1].end - runs[-1].start + 1 < cfg.short_flat_fraction * n:
+        runs[-2].end, runs[-2].level_end = runs[-1].end, runs[-1].level_end
+        del runs[-1]
+    return runs
+
+
 def name_runs(runs: list[TrendRun], fitted: np.ndarray, sd: float, cfg: PhaseConfig) -> list[str]:
-    """DESIGN.md's phase names for a sequence of trend runs."""
+    """DESIGN.md's phase names for a sequence of trend runs.
+
+    A fall is a disruption when it is later recovered, or when it starts with the run (as the
+    expert data starts to act) and ends on a floor; any other fall is an overfit: a sustained
+    decline after the best point so far, wherever that is, including the first evaluation (a
+    held-out metric that gets worse from the start to the end is the textbook overfit).
+    """
     names: list[str] = []
-    risen = False          # has a rise happened yet?
     last_trend = None      # name of the most recent up/down phase
     for i, r in enumerate(runs):
         if r.kind == FLAT:
@@ -277,13 +296,13 @@ def name_runs(runs: list[TrendRun], fitted: np.ndarray, sd: float, cfg: PhaseCon
             continue
         if r.kind == UP:
             name = "readaptation" if last_trend == "disruption" else "improvement"
-            risen = True
         else:
             start_level = fitted[r.start]
             later = fitted[r.end:]
             recovered = later.size > 0 and later.max() >= start_level - cfg.recover_sd * sd and any(
                 q.kind == UP for q in runs[i + 1:])
-            name = "overfit" if risen and not recovered else "disruption"
+            floor_after_start = last_trend is None and r.start == 0 and i + 1 < len(runs)
+            name = "disruption" if recovered or floor_after_start else "overfit"
         names.append(name)
         last_trend = name
     return names
@@ -299,6 +318,7 @@ def build_phases(steps: np.ndarray, y: np.ndarray, breaks, sd: float,
     runs = drop_excursions(runs, y.size, cfg)
     runs = absorb_blips(runs, y.size, cfg)
     runs = absorb_short_flats(runs, fitted, y.size, cfg)
+    runs = absorb_end_bounce(runs, y.size, cfg)
     runs = refine_turns(runs, y, fitted, sd, cfg)
     names = name_runs(runs, fitted, sd, cfg)
     phases = [Phase(name, int(steps[r.start]), int(steps[r.end])) for name, r in zip(names, runs)]

@@ -92,8 +92,9 @@ def cadence_warning(steps: np.ndarray) -> str | None:
     return None
 
 
-def prepare(run: Run, metric: str, direction: str) -> PreparedSeries:
-    """The series of `metric` turned higher-is-better, non-finite values and outliers left out."""
+def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False) -> PreparedSeries:
+    """The series of `metric` turned higher-is-better, non-finite values and outliers (points
+    their neighbours contradict, `changepoint.spike_mask`) left out unless `keep_outliers`."""
     raw = run.series(metric, finite=False)
     metric = str(raw.name)  # the run's own name, in the messages
     values = raw.to_numpy(dtype=np.float64)
@@ -107,7 +108,8 @@ def prepare(run: Run, metric: str, direction: str) -> PreparedSeries:
     steps, values = steps[finite], values[finite]
     sign = 1.0 if direction == "max" else -1.0
     turned = sign * values
-    outliers = spike_mask(turned, noise_scale(turned))
+    outliers = np.zeros(turned.size, dtype=bool) if keep_outliers else \
+        spike_mask(turned, noise_scale(turned), steps=steps)
     outlier_steps = steps[outliers].tolist()
     if outlier_steps:
         shown = ", ".join(str(s) for s in outlier_steps[:5])

@@ -26,31 +26,36 @@ def _fmt(value, digits: int = 4) -> str:
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
-def phase_line(phase) -> str:
-    """One line a person reads at a glance: name, steps, values, change, the effect size."""
+def phase_line(phase, direction: str = "max") -> str:
+    """One line a person reads at a glance: name, steps, values, change, the effect size, in
+    the metric's own units and direction (for a loss, worse is above)."""
     s = phase.stats
     change_sd = s.get("change_sd")
+    worse, better = ("below", "above") if direction == "max" else ("above", "below")
     line = (f"  {phase.name:<13}{phase.start_step:>8} -> {phase.end_step:<8}"
             f"{_fmt(s.get('start_value')):>9} -> {_fmt(s.get('end_value')):<9}"
             f" change {s.get('change', 0):+.4g}"
             + (f" ({change_sd:+.1f} sd)" if change_sd is not None else ""))
     if phase.name == "disruption":
         recover = s.get("time_to_recover")
-        line += (f"  depth {_fmt(s.get('depth'))}, recovered after "
-                 f"{recover} steps" if recover is not None else
-                 f"  depth {_fmt(s.get('depth'))}, not recovered")
+        line += (f"  trough {_fmt(s.get('depth'))} {worse} the start, "
+                 + (f"recovered after {recover} steps" if recover is not None else "not recovered"))
     elif phase.name in ("readaptation", "improvement"):
-        line += f"  gain over baseline {_fmt(s.get('gain_over_baseline'))}"
+        line += f"  best {_fmt(s.get('gain_over_baseline'))} {better} the start"
     elif phase.name == "overfit":
-        line += f"  decline since peak {_fmt(s.get('decline_since_peak'))}"
+        line += f"  {_fmt(s.get('decline_since_peak'))} {worse} its best (step {s.get('peak_step')})"
     return line
 
 
 def print_text(analysis: Analysis) -> None:
+    se = analysis.extra.get("baseline_se")
     print(f"{analysis.source}  metric {analysis.metric} ({analysis.direction}), "
-          f"baseline {_fmt(analysis.baseline)}, noise sd {_fmt(analysis.extra.get('noise_sd'))}")
+          f"baseline {_fmt(analysis.baseline)}" + (f" ± {_fmt(se, 2)}" if se else "")
+          + f", noise sd {_fmt(analysis.extra.get('noise_sd'))}"
+          + (f", confidence {analysis.extra['confidence']}" if "confidence" in analysis.extra
+             else ""))
     for phase in analysis.phases:
-        print(phase_line(phase))
+        print(phase_line(phase, analysis.direction))
     if analysis.changepoints:
         print("  boundaries: " + ", ".join(f"{c.step} [{c.low}, {c.high}]"
                                            for c in analysis.changepoints))
