@@ -17,13 +17,15 @@ import pandas as pd
 
 from phasewatch.changepoint import Segmenter
 from phasewatch.noise import noise_scale
-from phasewatch.phase_stats import (SPARSE, Baseline, boundary_intervals, boundary_levels, extreme_index,
+from phasewatch.phase_stats import (SPARSE, Baseline, boundary_intervals, boundary_levels,
+                                    demote_flat_trends, extreme_index,
                                     phase_stats, snap_turns)
 from phasewatch.phases import PhaseConfig, build_phases, fit_segments, smoothing_window
 from phasewatch.results import Analysis, Phase
 from phasewatch.short_series import analyze_short
 from phasewatch.run import Run
-from phasewatch.signals import choose_direction, choose_metric, other_signals, prepare
+from phasewatch.signals import (choose_direction, choose_metric, is_performance_metric,
+                                other_signals, prepare)
 
 MIN_POINTS = 9   # fewer evaluations get the short-series answer (phasewatch.short_series)
 STAGE_EVENTS = ("sft_to_rl",)  # known events that start a new training stage (phases restart)
@@ -41,7 +43,6 @@ class AnalyzeConfig:
     baseline: str = "first"           # first | mean-of-first:K | step:S (phase_stats.Baseline)
     keep_outliers: bool = False       # analyse every finite value (no outlier is left out)
     penalty: float | None = None      # per-change-point penalty; None = automatic (BIC-style)
-    min_effect: float = 0.05          # a phase's move must also exceed this fraction of the range
     k_sd: float = PhaseConfig.k_sd
     t_min: float = PhaseConfig.t_min
     short_flat_fraction: float = PhaseConfig.short_flat_fraction
@@ -90,24 +91,24 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     seg = segmenter.fit(steps, y, forced=tuple(stages))
     warnings.extend(seg.warnings)
     sd = noise_scale(y) * np.sqrt((1 + seg.ar) / (1 - seg.ar))
-    # a move must also be a visible part of the range (a metric capped at a constant has
-    # almost no noise, and a change of 0.0004 in a length of 11 is no phase)
-    decision_sd = max(sd, cfg.min_effect * float(np.ptp(y)) / cfg.k_sd)
     pcfg = PhaseConfig(**{name: getattr(cfg, name) for name in PhaseConfig.__dataclass_fields__})
-    phases = _stage_phases(steps, y, seg.breaks, decision_sd, pcfg, stages)
+    phases = _stage_phases(steps, y, seg.breaks, sd, pcfg, stages)
+
+    fixed = set(stages)
+    window = smoothing_window(y.size, pcfg)
+    base, base_se, _ = baseline_spec.level(steps, y, sd)
+    phases = snap_turns(phases, steps, y, window, fixed)
+    phases = demote_flat_trends(phases, boundary_levels(phases, steps, y, base, fixed), sd, cfg.k_sd)
 
     signals = other_signals(run, metric)
     if cfg.use_tokens and run.token_store is not None:
         signals.update(_token_signals(run, warnings))
-    nll_onset = _nll_overfit_onset(signals)
+    # the expert-NLL criterion speaks for held-out performance, not for a length or a rate
+    nll_onset = _nll_overfit_onset(signals) if is_performance_metric(run, metric) else None
     if nll_onset is not None:
         phases = _apply_nll_overfit(phases, nll_onset, steps, pcfg, signals)
 
-    fixed = set(stages)
-    window = smoothing_window(y.size, pcfg)
-    phases = snap_turns(phases, steps, y, window, fixed)
-    base, base_se, _ = baseline_spec.level(steps, y, sd)
-    levels = boundary_levels(phases, steps, y, window, base)
+    levels = boundary_levels(phases, steps, y, base, fixed)
     for k, phase in enumerate(phases):
         phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, series.sign,
                                        sd, base))

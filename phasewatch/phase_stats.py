@@ -75,12 +75,18 @@ def local_level(y: np.ndarray, window: int) -> np.ndarray:
     return pd.Series(y).rolling(window, center=True, min_periods=1).mean().to_numpy()
 
 
+def point_levels(y: np.ndarray) -> np.ndarray:
+    """The data at each evaluation as reported: the value itself on a sparse run; on a dense
+    run the median of it and its two neighbours, so one lucky or unlucky evaluation among
+    hundreds is not read as the level there."""
+    if y.size <= SPARSE:
+        return y
+    return pd.Series(y).rolling(3, center=True, min_periods=1).median().to_numpy()
+
+
 def extreme_index(y: np.ndarray, lo: int, hi: int, highest: bool) -> int:
-    """Index of the highest (lowest) evaluation in y[lo..hi]. On dense runs a 3-point median
-    is taken first, so one lucky evaluation among hundreds does not place the turn."""
-    window = y[lo:hi + 1]
-    if y.size > SPARSE and window.size >= 3:
-        window = pd.Series(window).rolling(3, center=True, min_periods=1).median().to_numpy()
+    """Index of the highest (lowest) evaluation in y[lo..hi], read with `point_levels`."""
+    window = point_levels(y)[lo:hi + 1]
     return lo + int(np.argmax(window) if highest else np.argmin(window))
 
 
@@ -122,8 +128,9 @@ def boundary_intervals(phases: list[Phase], segment_cps: list[ChangePoint], step
 
     The interval joins (1) the likelihood-ratio interval of the segment boundary nearby, (2) the
     stretch where the smoothed curve stays within BAND_SD of its own noise of its value at the
-    boundary (a rounded peak has no sharp location; capped at 10% of the run on each side) and
-    (3) the extreme the boundary brackets. A boundary at a known event is exact.
+    boundary (a rounded peak has no sharp location; capped at 10% of the run on each side),
+    (3) the neighbouring evaluations and (4) at a trough or a peak, the smoothed extreme and the
+    evaluations within two noise sds of this one. A boundary at a known event is exact.
     """
     ys = local_level(y, window)
     band = BAND_SD * sd / np.sqrt(window)
@@ -141,34 +148,64 @@ def boundary_intervals(phases: list[Phase], segment_cps: list[ChangePoint], step
         while hi < min(y.size - 1, i + cap) and abs(ys[hi + 1] - ys[i]) <= band:
             hi += 1
         near = [c for c in segment_cps if c.low <= step <= c.high]
+        # at least the neighbouring evaluations: a sampled curve changes between them
+        lo, hi = min(lo, max(i - 1, 0)), max(hi, min(i + 1, y.size - 1))
         kind = turn_kind(left, right)
         if kind is not None:
-            # the smoothed extreme nearby, the evaluations around this one that the noise
-            # cannot tell from it, and at least its neighbours (the true turn of a sampled
-            # curve lies somewhere between them)
+            # the smoothed extreme nearby and the evaluations around this one that the noise
+            # cannot tell from it
             j = int(np.argmax(ys[lo:hi + 1]) if kind == "peak" else np.argmin(ys[lo:hi + 1])) + lo
             a = b = i
             while a > max(0, i - cap) and abs(y[a - 1] - y[i]) <= 2 * sd:
                 a -= 1
             while b < min(y.size - 1, i + cap) and abs(y[b + 1] - y[i]) <= 2 * sd:
                 b += 1
-            lo, hi = min(lo, j, a, max(i - 1, 0)), max(hi, j, b, min(i + 1, y.size - 1))
+            lo, hi = min(lo, j, a), max(hi, j, b)
         low = min([int(steps[lo]), *[c.low for c in near]])
         high = max([int(steps[hi]), *[c.high for c in near]])
         out.append(ChangePoint(step, min(low, step), max(high, step)))
     return out
 
 
-def boundary_levels(phases: list[Phase], steps, y, window: int, base: float) -> list[float]:
-    """The level at each phase edge (len(phases) + 1 values): the baseline at the start, the
-    evaluation itself at a trough or a peak, the local average elsewhere and at the end."""
-    ys = local_level(y, window)
+def boundary_levels(phases: list[Phase], steps, y, base: float,
+                    fixed: frozenset[int] | set[int] = frozenset()) -> list[float]:
+    """The level at each phase edge (len(phases) + 1 values): the baseline at the start, then
+    the data at each boundary and at the end (`point_levels`). At a change of training stage
+    (`fixed`) the new stage starts from the last record before the switch, so a fall at the
+    switch is measured."""
+    at = point_levels(y)
     levels = [base]
-    for k, phase in enumerate(phases):
+    for phase in phases:
         i = int(np.searchsorted(steps, phase.end_step))
-        nxt = phases[k + 1] if k + 1 < len(phases) else None
-        levels.append(float(y[i]) if nxt is not None and turn_kind(phase, nxt) else float(ys[i]))
+        if phase.end_step in fixed and phase.start_step < phase.end_step \
+                and phase is not phases[-1]:  # the previous stage's last phase
+            i = max(i - 1, 0)
+        levels.append(float(at[i]))
     return levels
+
+
+def demote_flat_trends(phases: list[Phase], levels: list[float], sd: float,
+                       k_sd: float) -> list[Phase]:
+    """A trend whose change in the data (between the levels at its edges) is within `k_sd`
+    noise sds is a plateau: a line that overshoots a fast rise by a little must not leave a
+    one-evaluation "overfit" behind. Neighbouring plateaus merge, and a rise no longer preceded
+    by a disruption is an improvement."""
+    out: list[Phase] = []
+    for k, phase in enumerate(phases):
+        name = phase.name
+        if name != "plateau" and abs(levels[k + 1] - levels[k]) <= k_sd * sd:
+            name = "plateau"
+        if out and name == "plateau" == out[-1].name:
+            out[-1].end_step = phase.end_step
+            continue
+        out.append(Phase(name, phase.start_step, phase.end_step))
+    last_trend = None
+    for phase in out:
+        if phase.name in UP_PHASES:
+            phase.name = "readaptation" if last_trend == "disruption" else "improvement"
+        if phase.name != "plateau":
+            last_trend = phase.name
+    return out
 
 
 def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, sd: float,

@@ -152,14 +152,20 @@ def _merge(moves: list[TrendRun], x, sd: float, cfg: PhaseConfig) -> list[TrendR
 
 def drop_excursions(runs: list[TrendRun], n: int, cfg: PhaseConfig) -> list[TrendRun]:
     """A fall and a rise (or rise and fall) that together last less than `transient_fraction`
-    of the run are an excursion (a burst of bad evaluations), not two phases: flatten them."""
+    of the run and come back to where they started are an excursion (a burst of bad
+    evaluations), not two phases: flatten them. A fast rise that overshoots a little before
+    settling is not an excursion: it does not come back."""
     limit = cfg.transient_fraction * n
     changed = True
     while changed:
         changed = False
         for i in range(len(runs) - 1):
             a, b = runs[i], runs[i + 1]
-            if FLAT not in (a.kind, b.kind) and a.kind != b.kind and b.end - a.start < limit:
+            there = abs(a.level_end - a.level_start)
+            back = abs(b.level_end - b.level_start)
+            returns = abs(b.level_end - a.level_start) <= 0.5 * min(there, back)
+            if FLAT not in (a.kind, b.kind) and a.kind != b.kind and b.end - a.start < limit \
+                    and returns:
                 a.kind = b.kind = FLAT
                 changed = True
         if changed:

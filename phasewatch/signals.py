@@ -63,6 +63,15 @@ def choose_metric(run: Run, metric: str | None = None) -> str:
     )
 
 
+def is_performance_metric(run: Run, metric: str) -> bool:
+    """Whether `metric` is the run's declared performance metric or a performance role (held-out
+    accuracy or score, eval loss, reward), as opposed to a length, a rate or a train loss."""
+    own = run.resolve_metric(metric)
+    if run.performance_metric and run.own_name(run.performance_metric) == own:
+        return True
+    return any(run.own_name(role) == own for role, _ in PERFORMANCE_ROLES)
+
+
 def choose_direction(run: Run, metric: str, direction: str | None = None) -> str:
     """--direction, else the run's (if it declared it for this metric), else from the name."""
     if direction:
