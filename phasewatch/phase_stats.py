@@ -227,18 +227,18 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
         "slope_per_1k_steps": change / span * 1000,
         "n_points": i1 - i0 + 1,
     }
+    at = point_levels(y)
     if phase.name == "disruption":
         before = base if i0 == 0 else start
-        trough = i1
-        stats["trough_step"] = int(steps[trough])
-        stats["depth"] = float(before - y[trough])
-        stats["depth_sd"] = float((before - y[trough]) / sd) if sd > 0 else None
-        back = np.flatnonzero(y[trough:] >= before)
-        stats["time_to_recover"] = int(steps[trough + back[0]] - steps[trough]) if back.size else None
+        stats["trough_step"] = int(steps[i1])  # a disruption ends at its trough
+        stats["depth"] = float(before - end)
+        stats["depth_sd"] = float((before - end) / sd) if sd > 0 else None
+        back = np.flatnonzero(at[i1:] >= before)
+        stats["time_to_recover"] = int(steps[i1 + back[0]] - steps[i1]) if back.size else None
     elif phase.name in UP_PHASES:
-        top = i0 + int(np.argmax(y[i0:i1 + 1]))
+        top = i0 + int(np.argmax(at[i0:i1 + 1]))
         stats["peak_step"] = int(steps[top])
-        stats["gain_over_baseline"] = float(y[top] - base)
+        stats["gain_over_baseline"] = float(at[top] - base)
     elif phase.name == "overfit":
         stats["peak_step"] = int(steps[i0])
         stats["decline_since_peak"] = float(start - end)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import sys
 
 from phasewatch.results import Analysis
 
@@ -17,7 +19,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--direction", choices=("max", "min"),
                         help="whether higher (max) or lower (min) is better "
                              "(default: from the run, else from the metric name)")
-    parser.add_argument("--format", choices=("text", "json"), default="text", dest="output")
+    parser.add_argument("--baseline", default="first", metavar="first|mean-of-first:K|step:S",
+                        help="the starting level depth, gain and decline are measured from: the "
+                        "first evaluation (default), the mean of the first K, or the evaluation "
+                        "at step S")
+    parser.add_argument("--keep-outliers", action="store_true",
+                        help="analyse every finite value (default: an evaluation its neighbours "
+                        "contradict, e.g. a failed eval, is left out and reported)")
+    parser.add_argument("--penalty", type=float, metavar="P",
+                        help="penalty per change point of the segmentation (default: automatic, "
+                        "BIC-style; larger finds fewer boundaries)")
+    parser.add_argument("--format", choices=("text", "json", "csv"), default="text", dest="output",
+                        help="text for people; json (DESIGN.md schema); csv: one row per phase")
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -74,15 +87,49 @@ def print_comparison(analyses: list[Analysis]) -> None:
               f"{_fmt(a.recommended_stop_step):>8}  {seq}")
 
 
+CSV_COLUMNS = ("source", "metric", "direction", "baseline", "recommended_stop_step", "phase",
+               "start_step", "end_step", "start_value", "end_value", "change", "change_sd",
+               "trough_step", "depth", "time_to_recover", "peak_step", "gain_over_baseline",
+               "decline_since_peak", "n_points")
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def write_csv(analyses: list[Analysis], stream) -> None:
+    """One row per phase of each run (a run with no phases gets one row without a phase)."""
+    writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, extrasaction="ignore",
+                            lineterminator="\n")
+    writer.writeheader()
+    for a in analyses:
+        head = {"source": a.source, "metric": a.metric, "direction": a.direction,
+                "baseline": a.baseline, "recommended_stop_step": a.recommended_stop_step}
+        for phase in a.phases or [None]:
+            row = dict(head)
+            if phase is not None:
+                row.update(phase.stats, phase=phase.name, start_step=phase.start_step,
+                           end_step=phase.end_step)
+            writer.writerow({k: _cell(v) for k, v in row.items()})
+
+
 def run(args: argparse.Namespace) -> int:
     from phasewatch.analysis import analyze_run
+    from phasewatch.phase_stats import Baseline
     from phasewatch.io import read_run
     from phasewatch.output import emit_json
 
-    analyses = [analyze_run(read_run(path), metric=args.metric, direction=args.direction)
-                for path in args.paths]
+    options = {"baseline": Baseline.parse(args.baseline), "keep_outliers": args.keep_outliers,
+               "penalty": args.penalty}
+    analyses = [analyze_run(read_run(path), metric=args.metric, direction=args.direction,
+                            **options) for path in args.paths]
     if args.output == "json":
         emit_json({"runs": [a.to_dict() for a in analyses]})
+        return 0
+    if args.output == "csv":
+        write_csv(analyses, sys.stdout)
         return 0
     for i, analysis in enumerate(analyses):
         if i:

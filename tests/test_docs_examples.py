@@ -1,0 +1,67 @@
+"""Every console example of `phasewatch analyze` / `inspect` in README.md and docs/ is the real
+output of the real command, so the docs cannot go stale.
+
+A block is a fenced code block whose first line is `$ phasewatch analyze ...` (or `inspect`);
+the rest of the block is the command's stdout, run from the repository root. After a change
+that alters the output, regenerate the blocks with
+
+    python tests/test_docs_examples.py --update
+
+and read the diff before committing it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"(```(?:console)?\n)(\$ phasewatch (?:analyze|inspect)[^\n]*)\n(.*?)(```)",
+                   re.S)
+
+
+def examples() -> list[tuple[Path, str, str]]:
+    return [(path, m.group(2), m.group(3)) for path in DOCS
+            for m in BLOCK.finditer(path.read_text(encoding="utf-8"))]
+
+
+def run_example(command: str) -> str:
+    args = shlex.split(command[2:])[1:]  # drop "$ " and "phasewatch"
+    done = subprocess.run([sys.executable, "-m", "phasewatch", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_docs_show_analyze_output():
+    assert any("analyze" in command for _, command, _ in examples())
+
+
+@pytest.mark.parametrize("path,command,shown", examples(),
+                         ids=[f"{p.name}:{c[2:]}" for p, c, _ in examples()])
+def test_console_example_is_the_real_output(path, command, shown):
+    assert run_example(command) == shown, (
+        f"{path.name}: the output of `{command[2:]}` changed; run "
+        "`python tests/test_docs_examples.py --update` and check the diff")
+
+
+def update() -> None:
+    for path in DOCS:
+        text = path.read_text(encoding="utf-8")
+        new = BLOCK.sub(lambda m: f"{m.group(1)}{m.group(2)}\n{run_example(m.group(2))}{m.group(4)}",
+                        text)
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+            print(f"updated {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--update"]:
+        sys.exit("usage: python tests/test_docs_examples.py --update")
+    update()
