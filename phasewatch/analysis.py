@@ -52,6 +52,7 @@ class AnalyzeConfig:
     transient_fraction: float = PhaseConfig.transient_fraction
     smooth_fraction: float = PhaseConfig.smooth_fraction
     level_sd: float = PhaseConfig.level_sd
+    early_fraction: float = PhaseConfig.early_fraction
 
 
 def analyze_run(run: Run, metric: str | None = None, direction: str | None = None,

@@ -44,6 +44,7 @@ class PhaseConfig:
     transient_fraction: float = 0.05  # a there-and-back shorter than this is an excursion
     smooth_fraction: float = 0.04    # moving-average window for locating turns
     level_sd: float = 0.25           # "at the plateau level" = within this many sds of it
+    early_fraction: float = 0.25     # a first fall starting this early (of the steps) is a disruption
 
 
 @dataclass
@@ -286,11 +287,13 @@ def absorb_end_bounce(runs: list[TrendRun], n: int, cfg: PhaseConfig) -> list[Tr
     return runs
 
 
-def name_runs(runs: list[TrendRun], fitted: np.ndarray, sd: float, cfg: PhaseConfig) -> list[str]:
+def name_runs(runs: list[TrendRun], x: np.ndarray, fitted: np.ndarray, sd: float,
+              cfg: PhaseConfig) -> list[str]:
     """DESIGN.md's phase names for a sequence of trend runs.
 
-    A fall is a disruption when it is later recovered, or when it starts with the run (as the
-    expert data starts to act) and ends on a floor; any other fall is an overfit: a sustained
+    A fall is a disruption when it is later recovered, or when it is the first move, starts in
+    the first `early_fraction` of the steps (as the expert data starts to act, perhaps after a
+    warm-up) and ends on a floor; any other fall is an overfit: a sustained
     decline after the best point so far, wherever that is, including the first evaluation (a
     held-out metric that gets worse from the start to the end is the textbook overfit).
     """
@@ -307,7 +310,8 @@ def name_runs(runs: list[TrendRun], fitted: np.ndarray, sd: float, cfg: PhaseCon
             later = fitted[r.end:]
             recovered = later.size > 0 and later.max() >= start_level - cfg.recover_sd * sd and any(
                 q.kind == UP for q in runs[i + 1:])
-            floor_after_start = last_trend is None and r.start == 0 and i + 1 < len(runs)
+            early = x[r.start] - x[0] <= cfg.early_fraction * (x[-1] - x[0])
+            floor_after_start = last_trend is None and early and i + 1 < len(runs)
             name = "disruption" if recovered or floor_after_start else "overfit"
         names.append(name)
         last_trend = name
@@ -326,6 +330,6 @@ def build_phases(steps: np.ndarray, y: np.ndarray, breaks, sd: float,
     runs = absorb_short_flats(runs, fitted, y.size, cfg)
     runs = absorb_end_bounce(runs, y.size, cfg)
     runs = refine_turns(runs, y, fitted, sd, cfg)
-    names = name_runs(runs, fitted, sd, cfg)
+    names = name_runs(runs, x, fitted, sd, cfg)
     phases = [Phase(name, int(steps[r.start]), int(steps[r.end])) for name, r in zip(names, runs)]
     return phases, fitted, runs
