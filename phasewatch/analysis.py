@@ -104,7 +104,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     fixed = set(stages)
     window = smoothing_window(y.size, pcfg)
     base, base_se, _ = baseline_spec.level(steps, y, sd)
-    phases = snap_turns(phases, steps, y, window, fixed)
+    phases = snap_turns(phases, steps, y, window, sd, fixed)
     phases = demote_flat_trends(phases, boundary_levels(phases, steps, y, base, fixed), sd, cfg.k_sd)
 
     signals = other_signals(run, metric)

@@ -99,7 +99,7 @@ def turn_kind(left: Phase, right: Phase) -> str | None:
     return None
 
 
-def snap_turns(phases: list[Phase], steps: np.ndarray, y: np.ndarray, window: int,
+def snap_turns(phases: list[Phase], steps: np.ndarray, y: np.ndarray, window: int, sd: float,
                fixed: set[int]) -> list[Phase]:
     """Move each trough (peak) boundary to the lowest (highest) evaluation near it.
 
@@ -107,7 +107,10 @@ def snap_turns(phases: list[Phase], steps: np.ndarray, y: np.ndarray, window: in
     shifts a lopsided turn (a sudden fall, a slow recovery) by up to half its window: the data
     place it within that. On a sparse run (up to `SPARSE` evaluations) a straight line cannot
     place a turn at all, so the extreme is sought between the middles of the two phases.
-    Boundaries at known events (`fixed`) stay."""
+    A boundary moves only when the data there are lower (higher) by more than the noise sd: a
+    difference within the noise is no evidence that the turn is elsewhere. Boundaries at known
+    events (`fixed`) stay."""
+    at = point_levels(y)
     index = {int(s): i for i, s in enumerate(steps)}
     reach = window // 2 + 1 if y.size > SPARSE else y.size
     for left, right in itertools.pairwise(phases):
@@ -118,7 +121,8 @@ def snap_turns(phases: list[Phase], steps: np.ndarray, y: np.ndarray, window: in
         lo, hi = max(a + 1, b - reach, (a + b + 1) // 2), min(c - 1, b + reach, (b + c) // 2)
         if hi >= lo:
             k = extreme_index(y, lo, hi, highest=kind == "peak")
-            left.end_step = right.start_step = int(steps[k])
+            if abs(at[k] - at[b]) > sd:
+                left.end_step = right.start_step = int(steps[k])
     return phases
 
 
