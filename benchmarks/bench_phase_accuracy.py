@@ -133,10 +133,13 @@ class Tally:
                              abs(base - truth["start"]) <= 3 * truth["noise_sd"])
 
     def row(self) -> dict[str, float]:
-        mean = lambda v: float(np.mean(v)) if len(v) else float("nan")  # noqa: E731
+        def mean(v) -> float:
+            return float(np.mean(v)) if len(v) else float("nan")
+
         out = {name: mean(self.presence[name]) for name in PHASE_NAMES}
         out.update(hit=mean(self.hits), false=mean(self.false_claims),
-                   baseline=mean(self.baseline), exact=mean(sum(self.exact.values(), [])))
+                   baseline=mean(self.baseline),
+                   exact=mean(list(itertools.chain(*self.exact.values()))))
         return out
 
 

@@ -11,8 +11,15 @@ steadily improving, a dip that never recovers, an overfit with no disruption bef
     >>> s.truth["phases"]            # [(name, start_step, end_step), ...]
     >>> s.run.series(s.metric)       # what the detector sees
 
-`truth` holds `phases`, `peak_step`, `trough_step`, `overfit_onset_step` (None without overfit),
-`noise_sd`, and the noiseless curve (`curve_steps`, `curve`, in the metric's own direction) so
+`generate_regime(kind, regime, seed)` draws the same family under each observation regime of
+`phasewatch.synth_regimes` (3 to hundreds of evaluations, fast saturation, an evaluation at step
+0, binomial and AR(1) noise, failed evaluations, losses, bounded and capped metrics) and for the
+kinds added with them (a decline from the first evaluation, a late decline, saturating
+controls); its truth follows `phasewatch.synth_regimes`. `phasewatch.synth_logistic` is the
+independent second family.
+
+`generate`'s `truth` holds `phases`, `peak_step`, `trough_step`, `overfit_onset_step` (None
+without overfit), `noise_sd`, and the noiseless curve (`curve_steps`, `curve`, in the metric's own direction) so
 benchmarks can compute tolerance regions (where the true curve is within one noise sd of its
 extreme).
 """
@@ -20,14 +27,23 @@ extreme).
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 import numpy as np
 
 from phasewatch.run import RecordCollector
 from phasewatch.synth_regimes import (
-    CAP, CONTROL_KINDS, KIND_PHASES, REGIME_NAMES, REGIMES, Regime, SyntheticRun, draw_points,
-    grid_index, regime_of, regime_truth)
+    CAP,
+    CONTROL_KINDS,
+    KIND_PHASES,
+    REGIME_NAMES,
+    REGIMES,
+    Regime,
+    SyntheticRun,
+    draw_points,
+    grid_index,
+    regime_of,
+    regime_truth,
+)
 
 KINDS: tuple[str, ...] = ("three_phase", "three_phase_loss", "dip_recover", "dip_no_recovery",
                           "overfit_only", "improve_plateau", "nll_overfit", "flat", "monotone")
@@ -275,7 +291,7 @@ def _fast_curve(kind: str, t: np.ndarray, b: float, d: float, g: float, dec: flo
                 rng: np.random.Generator) -> np.ndarray:
     """Curves whose first transition saturates within the first tenth of the run (or within
     three evaluations when the cadence is coarser than that)."""
-    t_sat = max(rng.uniform(0.04, 0.1), t[min(3, t.size - 2)])
+    t_sat = min(0.1, max(rng.uniform(0.04, 0.1), t[min(3, t.size - 2)]))
     if kind in ("improve_plateau", "saturating", "overfit_only"):
         q = _approach(t, b, b + g, t_sat, sd)
     elif kind == "dip_no_recovery":

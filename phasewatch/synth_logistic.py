@@ -23,8 +23,16 @@ import numpy as np
 
 from phasewatch.run import RecordCollector
 from phasewatch.synth_regimes import (
-    CAP, KIND_PHASES, REGIME_NAMES, Regime, SyntheticRun, draw_points, grid_index, regime_of,
-    regime_truth)
+    CAP,
+    KIND_PHASES,
+    REGIME_NAMES,
+    Regime,
+    SyntheticRun,
+    draw_points,
+    grid_index,
+    regime_of,
+    regime_truth,
+)
 
 LEGACY_KINDS: tuple[str, ...] = ("three_phase", "three_phase_loss", "dip_recover",
                                  "dip_no_recovery", "overfit_only", "improve_plateau", "flat",
@@ -67,6 +75,7 @@ def _curve(kind: str, reg: Regime, t: np.ndarray, base: float, sd: float,
     q = np.full(n, base)
     fast = reg.fast or kind == "saturating"
     t_sat = max(rng.uniform(0.04, 0.1), t[min(3 if reg.fast else 1, n - 2)])
+    t_sat = min(t_sat, 0.1) if reg.fast else t_sat
 
     def early(lo, hi, last):
         return int(rng.integers(1, 3)) if reg.step0 else grid_index(t, lo, hi, rng, 1, last)
@@ -133,6 +142,8 @@ def _noise(q: np.ndarray, reg: Regime, sd: float, rng: np.random.Generator) -> n
 
 
 def _draw(kind: str, reg: Regime, rng: np.random.Generator):
+    """Steps, noiseless curve (a capped length before the cap), noise sd, prompt count (0 when
+    not binomial) and late-decline onset index of one draw."""
     n = draw_points(reg, kind, rng)
     steps = _cadence(n, reg.step0, rng)
     t = (steps - steps[0]) / (steps[-1] - steps[0])
@@ -142,7 +153,7 @@ def _draw(kind: str, reg: Regime, rng: np.random.Generator):
     if kind == "capped":  # a length that would rise to `top` but is cut at the cap
         start, top, sd = rng.uniform(3, 7), CAP + rng.uniform(1, 3), rng.uniform(0.2, 0.5)
         c = rng.uniform(0.1, 0.25)
-        return steps, t, start + (top - start) * _logistic(t, c, c / 4), sd, prompts, None
+        return steps, start + (top - start) * _logistic(t, c, c / 4), sd, prompts, None
     q, onset = _curve(kind, reg, t, base, sd, rng)
     if not (reg.bounded or prompts):  # an accuracy stays above 0 (a loss's noise bounded)
         q = q + max(0.0, (0.25 if reg.lower_is_better else 0.05) - q.min())
@@ -153,7 +164,7 @@ def _draw(kind: str, reg: Regime, rng: np.random.Generator):
     elif prompts and (q.min() < 0.02 or q.max() > 0.98):
         q = base + (q - base) * min((base - 0.02) / max(base - q.min(), 1e-12),
                                     (0.98 - base) / max(q.max() - base, 1e-12), 1.0)
-    return steps, t, q, sd, prompts, onset
+    return steps, q, sd, prompts, onset
 
 
 def generate_regime(kind: str, regime: str | Regime, seed: int) -> SyntheticRun:
@@ -165,7 +176,7 @@ def generate_regime(kind: str, regime: str | Regime, seed: int) -> SyntheticRun:
     rng = np.random.default_rng([seed, 0xB, REGIME_NAMES.index(reg.name),
                                  tuple(KIND_PHASES).index(kind)])
     for attempt in range(DRAWS):
-        steps, t, free, sd, prompts, onset = _draw(kind, reg, rng)
+        steps, free, sd, prompts, onset = _draw(kind, reg, rng)
         q = np.minimum(free, CAP) if kind == "capped" else free
         try:
             regime_truth(kind, reg, "logistic", steps, q, sd, 1.0, onset)
