@@ -202,7 +202,7 @@ def dense_score(runs: list[SyntheticRun]) -> dict[str, float]:
     monotone: any sequence other than the truth)."""
     presence, hits, false_claims = defaultdict(list), [], []
     for s in runs:
-        a = analyze(s)
+        a = analyze(s, metric=s.metric, direction=s.direction)
         got = [(p.name, p.start_step, p.end_step) for p in a.phases] if a else []
         got_names, true_names = {p[0] for p in got}, {p[0] for p in s.truth["phases"]}
         for name in PHASE_NAMES:
@@ -243,8 +243,8 @@ def run_dense(families: list[str], seeds: range, points: int) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--regime-seeds", type=int, default=6,
-                        help="seeds per kind, regime and family (default 6)")
+    parser.add_argument("--regime-seeds", type=int, default=20,
+                        help="seeds per kind, regime and family (default 20)")
     parser.add_argument("--regime-first-seed", type=int, default=5000)
     parser.add_argument("--seeds", type=int, default=12, help="seeds per kind, dense section")
     parser.add_argument("--points", type=int, default=300, help="evaluations, dense section")
@@ -255,7 +255,7 @@ def main(argv=None) -> int:
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--no-dense", action="store_true", help="skip the dense section")
     parser.add_argument("--quick", action="store_true",
-                        help="2 seeds per regime cell, 1 per dense kind (< 30 s)")
+                        help="3 seeds per regime cell, 1 per dense kind (< 30 s)")
     args = parser.parse_args(argv)
     regimes = [r for r in args.regimes.split(",") if r]
     families = [f for f in args.families.split(",") if f]
@@ -264,7 +264,7 @@ def main(argv=None) -> int:
         parser.error(f"unknown regime/family {unknown}; regimes: {', '.join(REGIME_NAMES)}; "
                      f"families: {', '.join(FAMILIES)}")
     if args.quick:
-        args.regime_seeds, args.seeds = 2, 1
+        args.regime_seeds, args.seeds = 3, 1
     t0 = time.perf_counter()
     seeds = range(args.regime_first_seed, args.regime_first_seed + args.regime_seeds)
     print_regimes(run_regimes(families, regimes, seeds), families, regimes, seeds)
