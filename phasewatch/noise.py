@@ -9,6 +9,8 @@ monitor judge significance against this one estimate.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 MAD_TO_SD = 1.0 / 0.6744897501960817
@@ -31,3 +33,25 @@ def noise_scale(values: np.ndarray, floor: float = 0.0) -> float:
         # sd of the difference of two iid normals is sqrt(2)*sd; E|d| = 2*sd/sqrt(pi)
         mad = np.mean(np.abs(d)) * np.sqrt(np.pi) / 2.0
     return float(max(mad, floor))
+
+
+AR_MAX = 0.7  # the largest AR(1) coefficient the noise estimates assume
+
+
+def ar_inflation(phi: float, cap: float = AR_MAX) -> float:
+    """Long-run sd of AR(1) noise over the sd that differences alone suggest (`noise_scale`).
+
+    For x_t = phi x_{t-1} + e_t, var(diff) = 2 var(x) (1 - phi), so `noise_scale` sees
+    sqrt(var(x) (1 - phi)); a mean of n neighbours varies like var(x) (1 + phi) / (1 - phi) / n.
+    The ratio is sqrt((1 + phi) / (1 - phi)) / sqrt(1 - phi). phi is clipped to [0, cap]: sharp
+    turns of a short, steep curve look like autocorrelation too, and the cap bounds the inflation
+    they can cause (x4.3 at 0.7).
+    """
+    phi = min(max(float(phi), 0.0), cap)
+    return math.sqrt((1.0 + phi) / (1.0 - phi)) / math.sqrt(1.0 - phi)
+
+
+def noise_sd(values: np.ndarray, ar: float, cap: float = AR_MAX) -> float:
+    """The noise sd that level differences are judged against, offline and live alike:
+    `noise_scale(values)` inflated for AR(1) noise of coefficient `ar` (`ar_inflation`)."""
+    return noise_scale(values) * ar_inflation(ar, cap)

@@ -67,7 +67,7 @@ def test_trainer_stops_at_overfit_and_recommends_a_saved_checkpoint(tmp_path):
     assert PEAK < step < N_EVALS  # stopped after the peak, well before max_steps
     assert callback.monitor.should_stop
     assert [a.event for a in callback.alerts][-1] == "overfit"
-    assert callback.alerts[0].metric == "eval/accuracy"  # found as HF's eval_accuracy
+    assert callback.alerts[0].metric == "eval_accuracy"  # found as HF's eval_accuracy, named so
     best_saved = callback.best_saved_step
     assert best_saved % 7 == 0  # a step that was saved (save cadence 7, eval cadence 1)
     assert os.path.isdir(callback.best_checkpoint)

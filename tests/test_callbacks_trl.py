@@ -83,7 +83,7 @@ def test_sft_trainer_stops_at_overfit_and_recommends_a_saved_checkpoint(tmp_path
     assert callback.stop_reason is StopReason.OVERFIT
     assert [a.event for a in callback.alerts][-1] == "overfit"
     assert callback.alerts[-1].step == step  # the stop came from the overfit alert
-    assert callback.alerts[0].metric == "eval/accuracy"
+    assert callback.alerts[0].metric == "eval_accuracy"  # named as the log names it
     assert callback.monitor.resolved_["eval/accuracy"] == "eval_accuracy"  # HF/TRL's own name
     # the whole evaluation dict TRL reported (its own eval metrics too) reached on_evaluate
     last_eval = [row for row in trainer.state.log_history if "eval_accuracy" in row][-1]

@@ -261,7 +261,8 @@ def test_verl_console_log_is_followed_like_it_is_replayed(tmp_path, capsys):
     code, out, err = run_cli(capsys, path, "--format", "jsonl")
     events = [json.loads(x) for x in out.splitlines()]
     assert code == 0 and [e["event"] for e in events][:2] == ["disruption", "readaptation"]
-    assert events[0]["metric"] == "eval/accuracy"  # the verl name found through the presets
+    # found through the presets, named as the log names it (issue #13)
+    assert events[0]["metric"] == "val-core/gsm8k/acc/mean@1"
     live = tmp_path / "live.log"
     live.write_text("")
     watch = Watch(live, "--follow", "--format", "jsonl", "--poll", "0.02",

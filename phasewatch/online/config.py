@@ -1,0 +1,118 @@
+"""What the live monitor is told and what it says: options, alert records, stop reasons."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+EVENTS = ("disruption", "readaptation", "improvement", "plateau", "overfit", "non_finite")
+
+
+class StopReason(enum.Enum):
+    """Why the monitor says stop (like Lightning's `EarlyStoppingReason`)."""
+
+    NOT_STOPPED = 0
+    OVERFIT = 1
+    DISRUPTION = 2
+    READAPTATION = 3
+    IMPROVEMENT = 4
+    PLATEAU = 5
+    NON_FINITE_METRIC = 6
+
+    @classmethod
+    def for_event(cls, event: str) -> StopReason:
+        return cls.NON_FINITE_METRIC if event == "non_finite" else cls[event.upper()]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A phase entered. `step` is the record that made the monitor decide; `onset_step` the
+    estimated start of the phase; `best_step` the best level of the main metric so far (the
+    checkpoint to keep); `metric` the log's own name of the metric; `value` its raw value in the
+    deciding record."""
+
+    event: str
+    step: int
+    onset_step: int | None
+    best_step: int | None
+    metric: str
+    value: float | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly the `watch --format jsonl` object of DESIGN.md."""
+        value = self.value if self.value is not None and math.isfinite(self.value) else None
+        return {"event": self.event, "step": int(self.step),
+                "onset_step": None if self.onset_step is None else int(self.onset_step),
+                "best_step": None if self.best_step is None else int(self.best_step),
+                "metric": self.metric, "value": value, "message": self.message}
+
+
+@dataclass
+class MonitorConfig:
+    """Options of `PhaseMonitor`; defaults are what the benchmarks were measured with."""
+
+    metric: str | Sequence[str] = "eval/accuracy"
+    """Performance metric(s) to follow; the first gives `best_step`. Canonical names
+    (eval/accuracy) also find a framework's own spelling (eval_accuracy) via the presets."""
+    direction: str | None = None
+    """'max' or 'min'; default from the metric's name (loss, nll, error... -> min)."""
+    warmup: int = 10
+    """Evaluations of a metric before any alert on it (noise and starting level settle)."""
+    baseline_points: int = 5
+    """The starting level is the first value, averaged with those of the first
+    `baseline_points` that stay within noise of it (the observed start, as offline)."""
+    window: int = 15
+    """Values in the centred median that gives the level (odd; the smoothing)."""
+    noise_window: int = 256
+    """Recent values the noise scale is estimated from (bounded memory)."""
+    z: float = 4.0
+    """Significance in units of the standard error of a level difference."""
+    min_delta_sd: float = 0.0
+    """A change smaller than this many noise sds is never significant (the offline k_sd)."""
+    min_delta_abs: float = 0.0
+    """A change smaller than this (metric units) is never significant."""
+    min_delta_rel: float = 0.0
+    """... nor smaller than this fraction of the reference level's magnitude."""
+    confirm: int = 3
+    """Evaluations in a row a condition must hold before its alert fires."""
+    plateau_evals: int = 80
+    """Evaluations without a significant new high, after a rise, that make a plateau."""
+    nll_train: str | None = "expert/nll_train"
+    """Train expert NLL (lower is better) for the NLL-gap overfit signal; None disables it."""
+    nll_heldout: str | None = "expert/nll_heldout"
+    """Held-out expert NLL for the NLL-gap overfit signal; None disables it."""
+    stop_on: Sequence[str] = ("overfit",)
+    """Events that make `should_stop` true."""
+    check_finite: bool = False
+    """A NaN/inf value of a followed metric is an alert ('non_finite') and a stop condition;
+    by default non-finite values are treated as missing."""
+
+    def __post_init__(self) -> None:
+        metrics = [self.metric] if isinstance(self.metric, str) else list(self.metric)
+        if not metrics or not all(isinstance(m, str) and m for m in metrics):
+            raise ValueError(f"metric must be a name or a list of names, got {self.metric!r}")
+        self.metric = metrics[0] if len(metrics) == 1 else metrics
+        if self.direction not in (None, "max", "min"):
+            raise ValueError(f"direction must be 'max', 'min' or None, got {self.direction!r}")
+        for name in ("warmup", "baseline_points", "window", "noise_window", "confirm",
+                     "plateau_evals"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.window % 2 == 0:
+            raise ValueError(f"window must be odd (a centred median), got {self.window}")
+        if self.noise_window < 3:
+            raise ValueError("noise_window must be >= 3 to estimate the noise")
+        if not (self.z > 0 and min(self.min_delta_sd, self.min_delta_abs, self.min_delta_rel) >= 0):
+            raise ValueError("z must be > 0, min_delta_sd, min_delta_abs and min_delta_rel >= 0")
+        self.stop_on = tuple(self.stop_on)
+        unknown = [e for e in self.stop_on if e not in EVENTS]
+        if unknown:
+            raise ValueError(f"unknown stop_on event(s) {unknown}; choose from {EVENTS}")
+
+    @property
+    def metrics(self) -> list[str]:
+        return [self.metric] if isinstance(self.metric, str) else list(self.metric)

@@ -1,0 +1,157 @@
+"""The monitor's saved state: explicit, versioned, plain JSON.
+
+Each part of the monitor declares the fields it must keep to resume exactly, here, as a
+dataclass; `to_dict` gives JSON types and `from_dict` reads this version and the ones before
+it (version 1 kept the steps of only the last `window` values of a series, had no white-noise sd
+and no stage/decline counters). Unknown keys are ignored, missing ones take their defaults, so a
+state is never applied by `setattr` over whatever a file holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+STATE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+MEDIAN_SE = 1.2533141373155003  # sd of a sample median / (sigma / sqrt(n)) for normal data
+
+
+def _known(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+@dataclass
+class SeriesState:
+    """One metric's ring buffer (values oriented so higher is better, and their steps) and the
+    scalars derived from it."""
+
+    values: list[float] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    n: int = 0
+    last_step: int | None = None
+    first_step: int | None = None
+    baseline: float | None = None
+    baseline_n: int = 1
+    baseline_se: float = 1.0  # se of the starting level / (sigma / sqrt(baseline_n))
+    white: float | None = None
+    sigma: float = 0.0
+    caution: float = 1.0
+    level: float | None = None
+    level_step: int | None = None
+    se_level: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SeriesState:
+        known = _known(cls, data)
+        known.setdefault("baseline_se", MEDIAN_SE)  # version 1: the start was a median
+        state = cls(**known)
+        state.values, state.steps = list(state.values), list(state.steps)
+        if len(state.steps) < len(state.values):
+            # Version 1 kept the steps of only the last `window` values: keep the values whose
+            # steps are known, so the two stay aligned.
+            state.values = state.values[len(state.values) - len(state.steps):]
+        if state.white is None:
+            state.white = state.sigma
+        return state
+
+
+@dataclass
+class TrackerState:
+    """The phase state machine of one performance metric."""
+
+    series: SeriesState = field(default_factory=SeriesState)
+    phase: str | None = None
+    peak: float | None = None
+    peak_step: int | None = None
+    trough: float | None = None
+    trough_step: int | None = None
+    anchor: float | None = None
+    anchor_step: int | None = None
+    evals_since_anchor: int = 0
+    last_at_start_step: int | None = None
+    last_below_start_step: int | None = None
+    streak_event: str | None = None
+    streak: int = 0
+    rise_phase: str = "improvement"
+    decline_peak: float | None = None
+    decline_peak_step: int | None = None
+    stage_step: int | None = None
+    evals_below_peak: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrackerState:
+        known = _known(cls, data)
+        known["series"] = SeriesState.from_dict(data.get("series", {}))
+        return cls(**known)
+
+
+@dataclass
+class NllGapState:
+    """The held-out / train expert NLL pair."""
+
+    train: SeriesState = field(default_factory=SeriesState)
+    heldout: SeriesState = field(default_factory=SeriesState)
+    best: float | None = None
+    best_step: int | None = None
+    train_at_best: float | None = None
+    streak: int = 0
+    fired: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NllGapState:
+        known = _known(cls, data)
+        known["train"] = SeriesState.from_dict(data.get("train", {}))
+        known["heldout"] = SeriesState.from_dict(data.get("heldout", {}))
+        return cls(**known)
+
+
+@dataclass
+class MonitorState:
+    """Everything `PhaseMonitor` needs to resume (the config saved with it wins)."""
+
+    config: dict[str, Any]
+    trackers: list[TrackerState]
+    nll_gap: NllGapState | None = None
+    stop_reason: str = "NOT_STOPPED"
+    stop_alert: dict[str, Any] | None = None
+    n_records: int = 0
+    last_step: int | None = None
+    overfit_fired: bool = False
+    seen: list[str] = field(default_factory=list)
+    resolved: dict[str, str] = field(default_factory=dict)
+    ignored_backwards: int = 0
+    events: list[list] = field(default_factory=list)
+    version: int = STATE_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["config"]["stop_on"] = list(out["config"].get("stop_on", ()))
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MonitorState:
+        version = data.get("version")
+        if version not in READABLE_VERSIONS:
+            raise ValueError(f"unsupported monitor state version {version!r} "
+                             f"(this phasewatch reads {', '.join(map(str, READABLE_VERSIONS))})")
+        known = _known(cls, data)
+        known["trackers"] = [TrackerState.from_dict(t) for t in data["trackers"]]
+        known["nll_gap"] = NllGapState.from_dict(data["nll_gap"]) if data.get("nll_gap") else None
+        known["config"] = dict(data["config"])
+        known["seen"] = list(known.get("seen", []))
+        known["resolved"] = dict(known.get("resolved", {}))
+        known["events"] = [list(e) for e in known.get("events", [])]
+        known["version"] = STATE_VERSION
+        return cls(**known)

@@ -1,0 +1,231 @@
+"""The phase state machine of one performance metric, one value at a time.
+
+It follows the offline phase semantics (DESIGN.md):
+- disruption: the level falls significantly below the starting level;
+- readaptation: after a disruption, the level rises significantly above the trough (or, after
+  an overfit alert, significantly above the peak it fell from: the decline was recovered);
+- improvement: a significant rise with no disruption before it;
+- plateau: after a rise, no further significant rise for `plateau_evals` evaluations;
+- overfit: after the peak, a significant *sustained* decline, by either of two tests: the level
+  stays significantly below the peak for `confirm` evaluations in a row, having been at least
+  half that far below for a whole `window` (so an optimisation upset that recovers within a
+  window is not a stop); or a steady linear decline since some step after the peak is
+  significant over all its evaluations and fits better than a sudden step
+  (`series.decline_z`: it catches slow memorisation sooner and dates its start).
+The stop decision uses the cautious noise scale while the noise's autocorrelation is uncertain.
+"""
+
+from __future__ import annotations
+
+from phasewatch.online.config import MonitorConfig
+from phasewatch.online.series import Series
+from phasewatch.online.state import MEDIAN_SE, TrackerState
+
+STILL_RISING_SD = 1.0  # a rise of more than this many noise sds postpones a plateau
+
+
+def first_not_none(*values):
+    return next((v for v in values if v is not None), None)
+
+
+class PhaseTracker:
+    """The phase state machine of one performance metric (DESIGN.md semantics)."""
+
+    def __init__(self, name: str, sign: float, cfg: MonitorConfig):
+        self.series = Series(name, sign, cfg)
+        self.cfg = cfg
+        self.load(TrackerState(series=self.series.state()))
+
+    @property
+    def name(self) -> str:
+        return self.series.name
+
+    def best_step(self) -> int | None:
+        if self.peak_step is not None:
+            return self.peak_step
+        return self.series.level_step
+
+    def update(self, step: int, raw: float) -> tuple[str, int | None, str] | None:
+        """Feed one finite value; returns (event, onset_step, reason) when a phase is entered."""
+        s = self.series
+        s.add(step, raw)
+        if s.baseline is None:
+            return None
+        level, at = s.level, s.level_step
+        if level >= s.baseline:
+            self.last_at_start_step = at
+        if level <= s.baseline:
+            self.last_below_start_step = at
+        if self.peak is None or level > self.peak:
+            self.peak, self.peak_step = level, at
+        if s.n < self.cfg.warmup:
+            return None
+        if self.phase in (None, "disruption", "overfit") and (self.trough is None or level < self.trough):
+            self.trough, self.trough_step = level, at
+        candidate = self._candidate(level, at)
+        if candidate is None:
+            self.streak_event, self.streak = None, 0
+            return None
+        event = candidate[0]
+        self.streak = self.streak + 1 if event == self.streak_event else 1
+        self.streak_event = event
+        if self.streak < self.cfg.confirm:
+            return None
+        self.streak_event, self.streak = None, 0
+        return self._enter(*candidate)
+
+    def _candidate(self, level: float, at: int) -> tuple[str, int | None, str] | None:
+        s, cfg = self.series, self.cfg
+        name = s.label
+        if self.phase is None:
+            thr = s.threshold(s.baseline, s.se_baseline())
+            if level < s.baseline - thr:
+                onset = first_not_none(self.last_at_start_step, s.first_step)
+                return ("disruption", onset,
+                        (f"{name} level {s.raw(level):.4g} fell {s.gap_text(s.baseline - level, s.se_baseline())} "
+                        f"below the starting level {s.raw(s.baseline):.4g}"))
+            if level > s.baseline + thr:
+                onset = first_not_none(self.last_below_start_step, s.first_step)
+                return ("improvement", onset,
+                        (f"{name} level {s.raw(level):.4g} rose {s.gap_text(level - s.baseline, s.se_baseline())} "
+                        f"above the starting level {s.raw(s.baseline):.4g}"))
+            return None
+        if self.phase == "disruption":
+            thr = s.threshold(self.trough, s.se_level)
+            if level > self.trough + thr:
+                return ("readaptation", self.trough_step,
+                        (f"{name} level {s.raw(level):.4g} rose {s.gap_text(level - self.trough, s.se_level)} "
+                        f"above the disruption trough {s.raw(self.trough):.4g} "
+                        f"(step {self.trough_step})"))
+            return None
+        if self.phase == "overfit":
+            # Live, a decline can only be judged so far; if the level later climbs significantly
+            # above the old peak, the fall was recovered, which the offline detector calls a
+            # disruption, and the rise after it a readaptation: say so.
+            top, top_step = self.decline_peak, self.decline_peak_step
+            if level > top + s.threshold(top, s.se_level):
+                return ("readaptation", self.trough_step,
+                        (f"{name} level {s.raw(level):.4g} rose {s.gap_text(level - top, s.se_level)} "
+                        f"above its earlier peak {s.raw(top):.4g} (step {top_step}): the "
+                        f"decline to {s.raw(self.trough):.4g} (step {self.trough_step}) was recovered"))
+            return None
+        # A rising phase (improvement / readaptation) or a plateau after one.
+        # "Sustained" (DESIGN.md): the level must have been below the peak by at least half the
+        # threshold for a whole window, so a sudden upset that recovers within a window (an
+        # optimisation spike) is not a stop; a slow decline has spent that long there anyway.
+        thr = s.threshold(self.peak, s.se_level, cautious=True)
+        self.evals_below_peak = self.evals_below_peak + 1 if level < self.peak - thr / 2 else 0
+        if level < self.peak - thr and self.evals_below_peak >= cfg.window:
+            return ("overfit", self.peak_step,
+                    (f"{name} level {s.raw(level):.4g} is {s.gap_text(self.peak - level, s.se_level)} "
+                    f"below its peak {s.raw(self.peak):.4g} (step {self.peak_step}), and well "
+                    f"below it for {self.evals_below_peak} evaluations"))
+        # A slow, steady decline shows in the sum of all its evaluations long before the level
+        # (a median of `window`) clears the threshold: test for it too, with the same z.
+        if level < self.peak - s.floor(self.peak):
+            decline = s.decline_since(self.peak_step, self.peak, self.stage_step)
+            if decline is not None and decline[0] > cfg.z * s.caution:
+                z_decline, onset = decline
+                return ("overfit", onset,
+                        (f"{name} has declined steadily since step {onset} ({z_decline:.1f} se "
+                         f"against the {s.ramp_reference} evaluations before; peak "
+                         f"{s.raw(self.peak):.4g} at step {self.peak_step}) for {cfg.confirm} "
+                         "evaluations in a row"))
+        if self.phase == "plateau" and level > self.peak + s.threshold(self.peak, s.se_level):
+            return (self.rise_phase, self.anchor_step,
+                    (f"{name} level {s.raw(level):.4g} rose {s.gap_text(level - self.anchor, s.se_level)} "
+                    f"above the plateau level {s.raw(self.anchor):.4g} to a new high"))
+        # Any rise beyond a quarter of the significance threshold, or STILL_RISING_SD noise sds,
+        # counts as "still rising": a plateau is the absence of a trend, so it is claimed
+        # conservatively; the sd floor keeps the level's own wander, which a wide window makes
+        # small next to the threshold, from postponing it for ever.
+        still_rising = max(0.25 * s.threshold(self.anchor, s.se_level), STILL_RISING_SD * s.sigma)
+        if level > self.anchor + still_rising:
+            self.anchor, self.anchor_step, self.evals_since_anchor = level, at, 0
+            return None
+        self.evals_since_anchor += 1
+        if self.phase != "plateau" and self.evals_since_anchor >= cfg.plateau_evals:
+            return ("plateau", self.anchor_step,
+                    (f"{name}: no significant rise for {self.evals_since_anchor} evaluations "
+                    f"since step {self.anchor_step} (level {s.raw(level):.4g})"))
+        return None
+
+    def restart(self, step: int) -> None:
+        """A known boundary at `step` (e.g. the SFT->RL switch): phases start again from the
+        current level, which becomes the starting level; the noise estimate is kept."""
+        s = self.series
+        self.stage_step = step
+        if s.level is None:
+            return
+        s.baseline, s.baseline_n = s.level, min(len(s.steps), self.cfg.window)
+        s.baseline_se = MEDIAN_SE  # a median of the last window
+        self.phase = None
+        self.peak = self.trough = self.anchor = None
+        self.peak_step = self.trough_step = self.anchor_step = None
+        self.evals_since_anchor = 0
+        self.last_at_start_step = self.last_below_start_step = s.level_step
+        self.streak_event, self.streak = None, 0
+        self.evals_below_peak = 0
+        self.rise_phase = "improvement"
+        self.decline_peak = self.decline_peak_step = None
+
+    def enter_overfit(self) -> None:
+        """The run overfits (from this metric or another signal): follow the decline's trough."""
+        self.phase = "overfit"
+        self.trough, self.trough_step = self.series.level, self.series.level_step
+        self.decline_peak, self.decline_peak_step = self.peak, self.peak_step
+
+    def _enter(self, event: str, onset: int | None, reason: str) -> tuple[str, int | None, str]:
+        s = self.series
+        if event == "overfit":
+            self.enter_overfit()
+            return event, onset, reason
+        if event in ("improvement", "readaptation"):
+            if self.phase != "plateau":  # a new rise: its peak starts here
+                self.rise_phase = event
+                self.peak, self.peak_step = s.level, s.level_step
+            self.anchor, self.anchor_step, self.evals_since_anchor = s.level, s.level_step, 0
+        self.phase = event
+        return event, onset, reason
+
+    def state(self) -> TrackerState:
+        return TrackerState(
+            series=self.series.state(),
+            phase=self.phase,
+            peak=self.peak,
+            peak_step=self.peak_step,
+            trough=self.trough,
+            trough_step=self.trough_step,
+            anchor=self.anchor,
+            anchor_step=self.anchor_step,
+            evals_since_anchor=self.evals_since_anchor,
+            last_at_start_step=self.last_at_start_step,
+            last_below_start_step=self.last_below_start_step,
+            streak_event=self.streak_event,
+            streak=self.streak,
+            rise_phase=self.rise_phase,
+            decline_peak=self.decline_peak,
+            decline_peak_step=self.decline_peak_step,
+            stage_step=self.stage_step,
+            evals_below_peak=self.evals_below_peak,
+        )
+
+    def load(self, st: TrackerState) -> None:
+        self.series.load(st.series)
+        self.phase = st.phase
+        self.peak = st.peak
+        self.peak_step = st.peak_step
+        self.trough = st.trough
+        self.trough_step = st.trough_step
+        self.anchor = st.anchor
+        self.anchor_step = st.anchor_step
+        self.evals_since_anchor = st.evals_since_anchor
+        self.last_at_start_step = st.last_at_start_step
+        self.last_below_start_step = st.last_below_start_step
+        self.streak_event = st.streak_event
+        self.streak = st.streak
+        self.rise_phase = st.rise_phase
+        self.decline_peak = st.decline_peak
+        self.decline_peak_step = st.decline_peak_step
+        self.stage_step = st.stage_step
+        self.evals_below_peak = st.evals_below_peak
