@@ -80,7 +80,7 @@ def _regime_curve(kind: str, reg: Regime, t: np.ndarray, b: float, sd: float,
         end = b + g - (dec if kind == "three_phase" else 0.0)
         knots = [(0.0, b), (t[i_tr], b - d), (t[i_pk], b + g), (1.0, end)]
     elif kind == "dip_no_recovery":
-        i_tr = early(0.1, 0.4, 1, n - 3)
+        i_tr = early(0.05, 0.25, 1, n - 3)  # a fast early drop
         knots = [(0.0, b), (t[i_tr], b - d), (1.0, b - d)]
     elif kind == "improve_plateau":  # a saturating rise, done in the first half
         shape = str(rng.choice(["exp", "cosine"]))

@@ -113,7 +113,7 @@ def _curve(kind: str, reg: Regime, t: np.ndarray, base: float, sd: float,
         if kind == "overfit_only":
             q = q - dec * _ramp(t, fall)
     elif kind == "decline_from_start":
-        tau = rng.uniform(0.5, 2.0)
+        tau = rng.uniform(0.8, 3.0)  # steady: the last quarter still loses >= 15% of it
         q = q - dec * (1 - np.exp(-t / tau)) / (1 - np.exp(-1 / tau))
     elif kind == "late_decline":
         onset = grid_index(t, 0.6, 0.72, rng, 2, n - 3)

@@ -173,6 +173,9 @@ def test_decline_from_start_while_train_loss_falls(family):
             q = better(s)
             assert (np.diff(q) < 0).all()  # worse at every evaluation, from the first
             assert q[0] - q[-1] >= 5 * s.truth["noise_sd"]
+            steps = s.truth["curve_steps"]
+            i = int(np.searchsorted(steps, steps[0] + 2 / 3 * (steps[-1] - steps[0])))
+            assert q[i] - q[-1] >= 0.15 * (q[0] - q[-1])  # steady: still declining at the end
             train = s.run.series("train/loss").to_numpy()
             assert train[: len(train) // 4].mean() > train[-len(train) // 4:].mean()
 
