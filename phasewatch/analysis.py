@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from phasewatch.changepoint import Segmenter
-from phasewatch.noise import MAD_TO_SD, noise_scale
+from phasewatch.noise import MAD_TO_SD, noise_scale, noise_sd
 from phasewatch.phase_stats import (SPARSE, Baseline, boundary_intervals, boundary_levels,
                                     demote_flat_trends, extreme_index,
                                     phase_stats, snap_turns)
@@ -91,7 +91,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
                           max_points=cfg.max_points, min_effect=0.0, despike=False)
     seg = segmenter.fit(steps, y, forced=tuple(stages))
     warnings.extend(seg.warnings)
-    sd = noise_scale(y) * np.sqrt((1 + seg.ar) / (1 - seg.ar))
+    sd = noise_sd(y, seg.ar)  # one formula with the live monitor (AR(1) inflation, capped)
     if y.size <= SPARSE:
         # judge the trends against the tighter noise (the segmentation keeps its own: judged
         # against this one too, it over-cuts controls: false claims 0.00 -> 0.04-0.12 on
@@ -227,7 +227,7 @@ def _nll_overfit_onset(signals: dict[str, pd.Series]) -> int | None:
     h = -held.to_numpy(dtype=np.float64)  # higher is better
     seg = Segmenter(model="linear", min_size=max(5, h.size // 50), penalty_factor=2.0,
                     min_effect=0.0).fit(steps, h)
-    sd = noise_scale(h) * np.sqrt((1 + seg.ar) / (1 - seg.ar))
+    sd = noise_sd(h, seg.ar)
     fitted = fit_segments(steps.astype(float), h, list(seg.breaks))
     best = int(np.argmax(fitted))
     rise = fitted[best] - fitted[-1]  # held-out NLL rise after its minimum

@@ -8,7 +8,6 @@ the way real runs produce them (see `RecordCollector.build`).
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from phasewatch.errors import UsageError
+from phasewatch.values import to_float  # the one value conversion (also run.to_float)
 
 
 @dataclass(frozen=True)
@@ -155,34 +155,6 @@ def unknown_metric_message(name: str, available: Iterable[str]) -> str:
     )
     shown = ", ".join(ranked[:12]) + (f", ... ({len(ranked)} in all)" if len(ranked) > 12 else "")
     return f"no metric '{name}' in this run; metrics that exist, closest first: {shown}"
-
-
-def to_float(value: Any) -> float | None:
-    """A log value as a float: numbers, bools, numeric strings ('0.5', 'NaN', 'Infinity').
-
-    Returns None for values that are not numbers (text, lists, dicts, null): those are not
-    metrics and are left out rather than stored as NaN, so sparse keys stay sparse.
-    """
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, int):
-        try:
-            return float(value)
-        except OverflowError:  # an integer beyond float range (valid JSON): +-inf, not a crash
-            return math.copysign(math.inf, value)
-    if isinstance(value, float):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if not text or len(text) > 40:
-            return None
-        try:
-            return float(text)
-        except ValueError:
-            return None
-    if isinstance(value, (np.integer, np.floating)):
-        return float(value)
-    return None
 
 
 class RecordCollector:

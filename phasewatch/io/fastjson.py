@@ -180,10 +180,15 @@ def _take_group(objects, keys, positions, step_key, parser, columns):
             continue
         raw = list(map(itemgetter(key), rows))
         types = set(map(type, raw))
+        values = None
         if types <= _NUMBER_TYPES:
             present = [i for i, v in enumerate(raw) if v is not None] if type(None) in types else None
-            values = np.array(raw if present is None else [raw[i] for i in present], dtype=np.float64)
-        else:
+            try:
+                values = np.array(raw if present is None else [raw[i] for i in present],
+                                  dtype=np.float64)
+            except OverflowError:  # an integer beyond float range: the one rule (+-inf)
+                values = None
+        if values is None:
             if flattens and dict in types:
                 return None
             converted = [to_float(v) for v in raw]

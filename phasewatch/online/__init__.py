@@ -19,7 +19,6 @@ the benchmark's own generator) than it saved in false stops, hence 0 by default.
 
 from phasewatch.online.config import EVENTS, Alert, MonitorConfig, StopReason
 from phasewatch.online.monitor import PhaseMonitor
-from phasewatch.online.series import effective_noise as _effective_noise
 from phasewatch.online.state import STATE_VERSION, MonitorState
 
 __all__ = ["EVENTS", "STATE_VERSION", "Alert", "MonitorConfig", "MonitorState", "PhaseMonitor",

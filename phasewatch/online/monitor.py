@@ -19,6 +19,7 @@ from phasewatch.online.series import Series
 from phasewatch.online.state import MonitorState
 from phasewatch.online.tracker import PhaseTracker
 from phasewatch.presets import aliases_for, default_direction
+from phasewatch.values import to_float
 
 MAX_EVENTS = 100  # known boundaries remembered (bounded)
 MAX_SEEN_NAMES = 10_000  # metric names remembered for messages (bounded, not per record)
@@ -158,7 +159,7 @@ class PhaseMonitor:
         own = self._own_name(name, series, metrics)
         if own is None:
             return None
-        value = _as_float(metrics.get(own))
+        value = to_float(metrics.get(own))
         if value is None:
             return None
         if series.last_step is not None and step <= series.last_step:
@@ -259,22 +260,6 @@ class PhaseMonitor:
 # ---------------------------------------------------------------------- helpers
 def _sign(direction: str) -> float:
     return 1.0 if direction == "max" else -1.0
-
-
-def _as_float(raw: Any) -> float | None:
-    if raw is None or isinstance(raw, bool):
-        return None
-    if isinstance(raw, (int, float)):
-        return float(raw)
-    if isinstance(raw, str):
-        try:
-            return float(raw.strip())
-        except ValueError:
-            return None
-    try:
-        return float(raw)  # numpy / torch scalars
-    except (TypeError, ValueError):
-        return None
 
 
 __all__ = ["EVENTS", "PhaseMonitor"]
