@@ -19,7 +19,8 @@ Per regime and family (targets of issue #12 beside the numbers, `*` = target mis
 - false claims: control runs (flat, monotone, saturating, capped) reported with a phase their
   truth does not contain;
 - baseline: fraction of runs whose `Analysis.baseline` is within 3 noise sd of the true start
-  (the noiseless value at the first evaluation);
+  (the noiseless value at the first evaluation; the sd is the noise's at that level: binomial
+  sd of the start rate, at least 1/prompts, or the level-dependent Student-t scale);
 - exact: the reported phase sequence equals the true one (diagnostic, no target).
 
 The dense section repeats the benchmark as it was before the regimes (300 evaluations, the
@@ -130,7 +131,7 @@ class Tally:
             self.hits.append(hit)
         base = a.baseline if a else None
         self.baseline.append(base is not None and bool(np.isfinite(base)) and
-                             abs(base - truth["start"]) <= 3 * truth["noise_sd"])
+                             abs(base - truth["start"]) <= 3 * truth["start_sd"])
 
     def row(self) -> dict[str, float]:
         def mean(v) -> float:

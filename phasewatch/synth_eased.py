@@ -165,8 +165,11 @@ def generate_regime(kind: str, regime: str | Regime, seed: int) -> SyntheticRun:
             scale, sign, direction, metric = rng.uniform(0.5, 3.0), -1.0, "min", "eval/loss"
             q, observed = scale * (2.0 - q), scale * (2.0 - observed)
         curve = q
+    start_sd = scale * sd
+    if prompts and kind != "capped":  # binomial: the sd at the start level, at least 1/prompts
+        start_sd = max(float(np.sqrt(curve[0] * (1 - curve[0]) / prompts)), 1.0 / prompts)
     truth = regime_truth(kind, reg, "synth", steps, curve, scale * sd, sign, onset,
-                         prompts=prompts or None, outlier_steps=[])
+                         prompts=prompts or None, outlier_steps=[], start_sd=start_sd)
     if reg.outliers:  # failed evaluations: away from the ends and from the true boundaries
         cut_steps = {s for _, _, s in truth["boundaries"]}
         allowed = [i for i in range(1, n - 1) if int(steps[i]) not in cut_steps]

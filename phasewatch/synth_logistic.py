@@ -126,10 +126,14 @@ def _curve(kind: str, reg: Regime, t: np.ndarray, base: float, sd: float,
     return q, None
 
 
+def _scale(q: np.ndarray, sd: float) -> np.ndarray:
+    """The noise sd at each point: it grows with the level (0.7 sd at the lowest, 1.3 at the top)."""
+    return sd * (0.7 + 0.6 * (q - q.min()) / max(float(np.ptp(q)), 1e-9))
+
+
 def _noise(q: np.ndarray, reg: Regime, sd: float, rng: np.random.Generator) -> np.ndarray:
     """Student-t noise (df 4, unit variance after scaling) whose scale grows with the level,
     AR(1)-filtered in the ar1 regime."""
-    rel = (q - q.min()) / max(float(np.ptp(q)), 1e-9)
     z = rng.standard_t(4, q.size) / np.sqrt(2.0)
     if reg.noise == "ar1":
         phi = rng.uniform(0.3, 0.65)
@@ -138,7 +142,7 @@ def _noise(q: np.ndarray, reg: Regime, sd: float, rng: np.random.Generator) -> n
         for i in range(1, z.size):
             e[i] = phi * e[i - 1] + np.sqrt(1 - phi**2) * z[i]
         z = e
-    return sd * z * (0.7 + 0.6 * rel)
+    return z * _scale(q, sd)
 
 
 def _draw(kind: str, reg: Regime, rng: np.random.Generator):
@@ -186,11 +190,13 @@ def generate_regime(kind: str, regime: str | Regime, seed: int) -> SyntheticRun:
                 raise
     n = steps.size
     metric, direction, own, own_sd, sign = "eval/accuracy", "max", q, sd, 1.0
+    start_sd = float(_scale(free, sd)[0])
     if kind == "capped":
         observed = np.round(np.minimum(free + _noise(free, reg, sd, rng), CAP), 1)
         metric = "eval/response_length"
     elif prompts:
         observed = rng.binomial(prompts, np.clip(q, 0, 1)) / prompts
+        start_sd = max(float(np.sqrt(q[0] * (1 - q[0]) / prompts)), 1.0 / prompts)
     else:
         items = int(rng.choice([400, 600, 1000]))
         observed = np.round((q + _noise(q, reg, sd, rng)) * items) / items
@@ -199,9 +205,9 @@ def generate_regime(kind: str, regime: str | Regime, seed: int) -> SyntheticRun:
     if reg.lower_is_better:  # a negative log-likelihood of the accuracy-like curve
         metric, direction, sign = "eval/loss", "min", -1.0
         own, observed = -np.log(q), -np.log(np.clip(observed, 1e-3, None))
-        own_sd = sd / float(np.median(q))
+        own_sd, start_sd = sd / float(np.median(q)), start_sd / float(q[0])
     truth = regime_truth(kind, reg, "logistic", steps, own, own_sd, sign, onset,
-                         prompts=prompts or None, outlier_steps=[])
+                         prompts=prompts or None, outlier_steps=[], start_sd=start_sd)
     if reg.outliers:  # a failed evaluation reads 0, away from the ends and the true boundaries
         cuts = {s for _, _, s in truth["boundaries"]}
         allowed = [i for i in range(1, n - 1) if int(steps[i]) not in cuts]

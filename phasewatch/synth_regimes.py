@@ -12,7 +12,8 @@ noiseless curve into true phases live here, once, following DESIGN.md "Phase sem
 - a boundary into a plateau is the first evaluation where the curve is within one noise sd of
   the level it settles at;
 - a late decline starts at the evaluation where the flat stretch ends (the generator says where);
-- the true starting level is the noiseless value at the first evaluation.
+- the true starting level is the noiseless value at the first evaluation (`start`), observed
+  with noise sd `start_sd`.
 
     >>> from phasewatch import synth
     >>> s = synth.generate_regime("dip_recover", "sparse", seed=0)
@@ -193,13 +194,17 @@ class SyntheticRun:
 
 def regime_truth(kind: str, regime: Regime, family: str, steps: np.ndarray, curve: np.ndarray,
                  sd: float, sign: float, onset: int | None = None, **extra: Any) -> dict[str, Any]:
-    """The truth dict of a regime run. `curve` and `sd` are in the metric's own units; `sign`
-    is +1 for higher-is-better, -1 for a loss."""
+    """The truth dict of a regime run. `curve` and `sd` (the run's nominal noise sd, which sets
+    the plateau rule) are in the metric's own units; `sign` is +1 for higher-is-better, -1 for a
+    loss; `start_sd` in `extra` is the noise sd of the first evaluation where it differs from
+    `sd` (binomial or level-dependent noise)."""
     phases = truth_phases(kind, steps, sign * curve, sd, onset)
     gaps = np.diff(steps)
+    start_sd = float(extra.pop("start_sd", sd))
     return {
         "kind": kind, "regime": regime.name, "family": family, "phases": phases,
         "boundaries": boundaries(phases), "start": float(curve[0]), "noise_sd": float(sd),
+        "start_sd": start_sd,
         "curve_steps": steps, "curve": curve, "n_points": int(steps.size),
         "eval_every": float(np.median(gaps)) if gaps.size else 0.0, **extra,
     }

@@ -224,3 +224,12 @@ def test_legacy_logistic_family_is_deterministic_and_dense():
     b = synth_logistic.generate_legacy("three_phase", 3, 120)
     assert a.run.table.equals(b.run.table) and a.truth["phases"] == b.truth["phases"]
     assert [p[0] for p in a.truth["phases"]] == list(KIND_PHASES["three_phase"])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("regime", ["medium", "binomial", "bounded", "lower", "ar1", "step0"])
+def test_start_sd_is_the_noise_of_the_first_evaluation(family, regime):
+    z = np.array([(values(s)[0] - s.truth["start"]) / s.truth["start_sd"]
+                  for s in runs(family, regime, seeds=range(6))])
+    assert np.mean(np.abs(z) <= 3) >= 0.9
+    assert 0.6 <= z[z != 0].std() <= 1.5  # (a rate sitting exactly on 0 or 1 reads exactly)
