@@ -116,9 +116,8 @@ def _fit_bounds(q: np.ndarray, b: float, reg: Regime, rng: np.random.Generator) 
             q = (q - q.min()) / span
         return np.clip(q + (1.0 - q.max() if rng.random() < 0.5 else -q.min()), 0.0, 1.0)
     if reg.noise == "binomial":
-        over = max((q.max() - 0.98) / max(q.max() - b, 1e-12), 0.0,
-                   (0.02 - q.min()) / max(b - q.min(), 1e-12))
-        return b + (q - b) / (1.0 + over) if over > 0 else q
+        shrink = min(1.0, (0.98 - b) / max(q.max() - b, 1e-12), (b - 0.02) / max(b - q.min(), 1e-12))
+        return b + (q - b) * shrink
     return q
 
 

@@ -233,3 +233,11 @@ def test_start_sd_is_the_noise_of_the_first_evaluation(family, regime):
                   for s in runs(family, regime, seeds=range(6))])
     assert np.mean(np.abs(z) <= 3) >= 0.9
     assert 0.6 <= z[z != 0].std() <= 1.5  # (a rate sitting exactly on 0 or 1 reads exactly)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_binomial_rates_stay_inside_and_keep_detectable_effects(family):
+    for s in runs(family, "binomial", ["three_phase", "dip_recover", "overfit_only"], range(10)):
+        curve = s.truth["curve"]
+        assert 0.02 - 1e-9 <= curve.min() and curve.max() <= 0.98 + 1e-9  # shrunk, not clipped
+        assert np.ptp(curve) >= 5 * s.truth["noise_sd"]
