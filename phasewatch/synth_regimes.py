@@ -87,7 +87,7 @@ REGIMES: dict[str, Regime] = {r.name: r for r in (
     Regime("fast", (25, 80), fast=True, help="transitions saturate in the first tenth"),
     Regime("step0", (6, 40), step0=True, help="evaluation at step 0, change from the first update"),
     Regime("binomial", (13, 60), noise="binomial", help="accuracy on 100-1000 prompts"),
-    Regime("ar1", (40, 200), noise="ar1", help="AR(1) noise, phi 0.4-0.7"),
+    Regime("ar1", (40, 200), noise="ar1", help="AR(1) noise, phi 0.3-0.7"),
     Regime("outliers", (13, 60), outliers=True, help="one or two failed evaluations"),
     Regime("lower", (13, 60), lower_is_better=True, help="a loss (lower is better)"),
     Regime("bounded", (13, 60), bounded=True, help="rates reaching 0 or 1; a length capped at 11"),
