@@ -14,6 +14,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from phasewatch.online.config import EVENTS, Alert, MonitorConfig, StopReason
+from phasewatch.online.history import History
 from phasewatch.online.nll_gap import NllGap
 from phasewatch.online.series import Series
 from phasewatch.online.state import MonitorState
@@ -63,6 +64,7 @@ class PhaseMonitor:
         self.ignored_backwards_ = 0
         self.events_: list[list] = []  # known boundaries marked so far (the last MAX_EVENTS)
         self._alias_checked_at: dict[str, int] = {}  # a cache, not state
+        self._history = History(cfg.noise_window)  # snapshots for `rewind`, not saved
 
     # ---------------------------------------------------------------- public API
     @property
@@ -123,9 +125,54 @@ class PhaseMonitor:
             gap = self.nll_gap_
             train = self._value(gap.train.name, gap.train, step, metrics)
             heldout = self._value(gap.heldout.name, gap.heldout, step, metrics)
-        return self._feed(step, values, train, heldout)
+        alerts = self._feed(step, values, train, heldout)
+        self._history.after_record(self)
+        return alerts
+
+    def rewind(self, step: int) -> None:
+        """Forget the records of step `step` and later: the run resumed from an earlier
+        checkpoint, and the records it logs from `step` on supersede the ones seen before. The
+        monitor then behaves as if those had never been fed (exactly within the last
+        16 x `noise_window` records; see `phasewatch.online.history`). Alerts already returned
+        stay returned; a stop decision taken on the abandoned records is withdrawn."""
+        step = int(step)
+        if self.last_step_ is None or step > self.last_step_:
+            return
+        self._history.rewind(self, step)
 
     # ------------------------------------------------------------------ internals
+    def snapshot(self) -> MonitorState:
+        """The state without the config (which a rewind does not change)."""
+        return MonitorState(
+            config={}, trackers=[t.state() for t in self.trackers_],
+            nll_gap=None if self.nll_gap_ is None else self.nll_gap_.state(),
+            stop_reason=self.stop_reason_.name,
+            stop_alert=None if self.stop_alert_ is None else self.stop_alert_.to_dict(),
+            n_records=self.n_records_, last_step=self.last_step_,
+            overfit_fired=self.overfit_fired_, seen=list(self.seen_),
+            resolved=dict(self.resolved_), ignored_backwards=self.ignored_backwards_,
+            events=[list(e) for e in self.events_])
+
+    def restore(self, st: MonitorState | None) -> None:
+        """Back to a `snapshot()` (None: to the start), keeping the config, the metric names
+        seen and resolved, and the snapshots."""
+        seen, resolved, history = self.seen_, self.resolved_, self._history
+        self._build()
+        self._history = history
+        if st is not None:
+            self._restore(st)
+        self.seen_ = seen
+        self.resolved_.update(resolved)
+        self._relabel()
+
+    def replay(self, step: int, values: list[float | None], train: float | None,
+               heldout: float | None) -> None:
+        """Feed values already known to be new (a rewind's replay); alerts are not repeated."""
+        self.n_records_ += 1
+        self.last_step_ = step if self.last_step_ is None else max(self.last_step_, step)
+        self._feed(step, values, train, heldout)
+        self._history.after_record(self)
+
     def _feed(self, step: int, values: list[float | None], train: float | None,
               heldout: float | None) -> list[Alert]:
         """One record's values of the followed metrics (None: not in the record)."""
@@ -211,16 +258,9 @@ class PhaseMonitor:
     # ------------------------------------------------------------- persistence
     def state(self) -> MonitorState:
         """Everything needed to resume, as a typed, versioned record."""
-        return MonitorState(
-            config=asdict(self.config),
-            trackers=[t.state() for t in self.trackers_],
-            nll_gap=None if self.nll_gap_ is None else self.nll_gap_.state(),
-            stop_reason=self.stop_reason_.name,
-            stop_alert=None if self.stop_alert_ is None else self.stop_alert_.to_dict(),
-            n_records=self.n_records_, last_step=self.last_step_,
-            overfit_fired=self.overfit_fired_, seen=list(self.seen_),
-            resolved=dict(self.resolved_), ignored_backwards=self.ignored_backwards_,
-            events=[list(e) for e in self.events_])
+        state = self.snapshot()
+        state.config = asdict(self.config)
+        return state
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume, as plain JSON types (`MonitorState.to_dict`)."""
@@ -246,6 +286,9 @@ class PhaseMonitor:
         self.resolved_ = dict(st.resolved)
         self.ignored_backwards_ = st.ignored_backwards
         self.events_ = [list(e) for e in st.events]
+        self._relabel()
+
+    def _relabel(self) -> None:
         series = [t.series for t in self.trackers_]
         if self.nll_gap_ is not None:
             series += [self.nll_gap_.train, self.nll_gap_.heldout]
