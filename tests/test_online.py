@@ -428,3 +428,21 @@ def test_a_sudden_upset_that_recovers_within_a_window_is_not_a_stop(seed):
     fall = [a for a in feed(PhaseMonitor(metric="eval/accuracy"), t * 10, stays + noise)
             if a.event == "overfit"]
     assert len(fall) == 1 and 1500 < fall[0].step <= 1500 + 10 * (15 + 10)
+
+
+def test_the_starting_level_is_the_observed_start():
+    """As offline: the first evaluation (averaged with the next ones only while they stay within
+    noise of it), not a median of the first few that a fall from the first update drags down."""
+    rng = np.random.default_rng(4)
+    flat = 0.6 + rng.normal(0, 0.01, 40)
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    feed(monitor, np.arange(40), flat)
+    series = monitor.trackers_[0].series
+    assert series.baseline_n > 1 and abs(series.baseline - flat[: series.baseline_n].mean()) < 1e-12
+    falling = 0.6 - 0.05 * np.arange(40) + rng.normal(0, 0.005, 40)  # drops from the first update
+    monitor = PhaseMonitor(metric="eval_acc")
+    alerts = feed(monitor, np.arange(40) * 10, np.clip(falling, 0.2, None), name="eval_acc")
+    series = monitor.trackers_[0].series
+    assert series.baseline == falling[0] and series.baseline_n == 1
+    assert alerts[0].event == "disruption" and f"starting level {falling[0]:.4g}" in alerts[0].message
+    assert alerts[0].message.startswith("eval_acc ")

@@ -41,8 +41,6 @@ class Series:
         self.last_step = step
         if self.first_step is None:
             self.first_step = step
-        if self.n == self.cfg.baseline_points:
-            self.baseline = _median(list(self.values)[: self.cfg.baseline_points])
         values = self.values
         k = min(len(values), self.cfg.window)
         self.level = _median(list(islice(values, len(values) - k, None)))
@@ -51,6 +49,9 @@ class Series:
         # on) keeps the amortised cost of an update low without changing the decisions much.
         if self.n <= 2 * NOISE_EVERY or self.n % NOISE_EVERY == 0:
             self.white, self.sigma, self.caution = effective_noise(values, self.cfg.window)
+        if self.n == self.cfg.baseline_points and len(values) == self.n:
+            self.baseline, self.baseline_n = observed_start(list(values), self.white)
+            self.baseline_se = 1.0
         self.se_level = MEDIAN_SE * self.sigma / math.sqrt(k)
 
     def floor(self, reference: float) -> float:
@@ -130,6 +131,16 @@ class Series:
         self.sigma = st.sigma
         self.caution = st.caution  # >= 1: how much larger the noise may plausibly be
         self.level, self.level_step, self.se_level = st.level, st.level_step, st.se_level
+
+
+def observed_start(first: list[float], white: float) -> tuple[float, int]:
+    """The starting level as the offline detector reads it, the observed start: the first value,
+    averaged with the values right after it that stay within two noise sds of it (a run that
+    moves from its first update keeps its first value alone). Returns (level, values used)."""
+    k = 1
+    while k < len(first) and abs(first[k] - first[0]) <= 2.0 * white:
+        k += 1
+    return sum(first[:k]) / k, k
 
 
 def _median(values: list[float]) -> float:
