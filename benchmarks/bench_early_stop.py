@@ -20,7 +20,11 @@ Baselines, with the semantics of the frameworks' callbacks:
   `load_best_model_at_end` loads).
 - EMA + patience: Lightning `EarlyStopping(patience=10)` on an exponential moving average of the
   metric (alpha = 0.1, half-life ~6.6 evaluations).
-Run: .venv/bin/python benchmarks/bench_early_stop.py [--runs N]
+- FOCuS and one-sided CUSUM after the best point, with outlier clipping
+  (`early_stop_baselines.py`), thresholds calibrated on other seeds for false <= 0.05.
+The first tables: both synthetic families (`phasewatch.synth`, `phasewatch.synth_logistic`),
+dense (41-300 evaluations) and sparse (13-40) runs, every kind, truth from the generator.
+Run: .venv/bin/python benchmarks/bench_early_stop.py [--runs N] [--only-regimes]
 """
 
 from __future__ import annotations
@@ -36,11 +40,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from early_stop_baselines import Cusum, Focus, calibrate, regime_runs, stop_at
 
 from phasewatch.noise import noise_scale
 from phasewatch.online import PhaseMonitor
 
-TARGETS = {"detection": ">= 0.90", "early": "<= 0.05", "false": "<= 0.05", "delay": "<= 0.10"}
+TARGETS = {"detection": ">= 0.95", "early": "<= 0.05", "false": "<= 0.05", "delay": "<= 0.20"}
 
 
 # ----------------------------------------------------------------------------- test runs
@@ -285,6 +292,68 @@ def table(title: str, cases: list[Case], methods=METHODS) -> None:
           f"{TARGETS['false']:>6} {TARGETS['delay']:>6}")
 
 
+def case_of(s, onset) -> Case:
+    """A generated run as the records a live monitor sees (all metrics, step order)."""
+    wide = s.run.wide()
+    names = list(wide.columns)
+    records = [(int(step), {n: float(v) for n, v in zip(names, row) if not math.isnan(v)})
+               for step, row in zip(wide.index.to_numpy(), wide.to_numpy(dtype=float))]
+    t = s.truth
+    return Case(f"{t.get('family')}:{t['kind']}/{s.run.name}", t["kind"], records, s.metric,
+                s.direction, np.asarray(t["curve_steps"]), np.asarray(t["curve"]), onset,
+                t["noise_sd"], s.run)
+
+
+def traced(detector_class, case: Case) -> list[tuple[int, float, int | None]]:
+    """(step, statistic, best step) after each evaluation, with no threshold (for calibration)."""
+    detector = detector_class(case.metric, case.direction, math.inf)
+    out = []
+    for step, metrics in case.records:
+        n = len(detector.trace)
+        detector.update(step, metrics)
+        if len(detector.trace) > n:
+            out.append((step, detector.trace[-1][1], detector.best_step))
+    return out
+
+
+def from_trace(case: Case, trace, threshold: float) -> dict:
+    stop = stop_at([(st, x) for st, x, _ in trace], threshold)
+    best = next((b for st, _, b in trace if st == stop), None) if stop is not None else (
+        trace[-1][2] if trace else None)
+    clean = case.curve if case.direction == "max" else -case.curve
+    span = float(clean.max() - clean.min()) or 1.0
+    idx = len(clean) - 1 if best is None else min(int(np.searchsorted(case.curve_steps, best)),
+                                                   len(clean) - 1)
+    return {"stop": stop, "best": best, "regret": (float(clean.max()) - float(clean[idx])) / span}
+
+
+def regime_table(family: str, regime: str, n_runs: int) -> None:
+    """Every method on the same runs; FOCuS / CUSUM thresholds from other seeds' controls."""
+    test = [case_of(s, onset) for s, onset in regime_runs(family, regime, range(n_runs))]
+    calib = [case_of(s, onset) for s, onset in regime_runs(family, regime,
+                                                            range(10_000, 10_000 + n_runs))
+             if onset is None]
+    n_over = sum(c.onset is not None for c in test)
+    print(f"\n{family} family, {regime} runs ({n_over} with overfit + {len(test) - n_over} "
+          f"without; thresholds calibrated on {len(calib)} other runs without overfit)")
+    header = (f"{'method':<24} {'runs(o+c)':>9} {'detection':>9} {'early':>6} {'false':>6} "
+              f"{'delay':>6} {'regret%':>8}")
+    print(header)
+    print("-" * len(header))
+    rows = {}
+    for name, make in METHODS.items():
+        rows[name] = score(test, [evaluate(make, c) for c in test])
+    for name, cls in (("FOCuS after best", Focus), ("CUSUM after best", Cusum)):
+        threshold = calibrate([[(st, x) for st, x, _ in traced(cls, c)] for c in calib])
+        rows[f"{name} (>= {threshold:.3g})"] = score(
+            test, [from_trace(c, traced(cls, c), threshold) for c in test])
+    for name, s in rows.items():
+        print(f"{name:<24} {s['n']:>9} {s['detection']:>9.2f} {s['early']:>6.2f} "
+              f"{s['false']:>6.2f} {s['delay']:>6.3f} {s['regret']:>8.1f}")
+    print(f"{'target':<24} {'':>9} {TARGETS['detection']:>9} {TARGETS['early']:>6} "
+          f"{TARGETS['false']:>6} {TARGETS['delay']:>6}")
+
+
 def offline_agreement(cases: list[Case]) -> None:
     """Do the live alerts agree with `analyze_run` on the same (finished) runs?"""
     try:
@@ -421,8 +490,18 @@ def main(argv=None) -> int:
     parser.add_argument("--study", type=Path, default=None,
                         help="score the runs of `trainer_study.py --out DIR` (more seeds) "
                         "instead of sample_logs/")
+    parser.add_argument("--only-regimes", action="store_true",
+                        help="only the two families' dense and sparse tables")
+    parser.add_argument("--families", default="synth,logistic")
+    parser.add_argument("--regimes", default="dense,medium")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
+    for regime in args.regimes.split(","):
+        for family in args.families.split(","):
+            regime_table(family, regime, args.runs)
+    if args.only_regimes:
+        print(f"\n({time.perf_counter() - t0:.1f} s)")
+        return 0
     cases = synth_cases(args.runs)
     if cases is not None:
         table("phasewatch.synth runs, all logged metrics (phasewatch also reads expert NLL)",
