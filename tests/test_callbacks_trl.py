@@ -163,7 +163,7 @@ def test_grpo_trainer_reward_is_followed_through_training_logs(tmp_path):
     assert callback.stop_reason is StopReason.IMPROVEMENT
     assert step < max_steps  # the improvement stopped training
     alert = callback.alerts[-1]
-    assert (alert.event, alert.metric, alert.step) == ("improvement", "train/reward", step)
+    assert (alert.event, alert.metric, alert.step) == ("improvement", "reward", step)  # own name
     assert alert.value == pytest.approx(rewards[-1])  # the value TRL logged at that step
     # the reward really rose (GRPO learnt to write "a"): well above its starting level
     assert np.mean(rewards[-3:]) > np.mean(rewards[:3]) + 0.1
