@@ -1,15 +1,20 @@
-"""Readers: one module per source format, each turning a file or folder into a `Run`.
+"""Readers: one module per source format, each giving the same stream of records.
 
 Each reader module defines:
     FORMAT: str                                  the format's name (shown by `inspect`)
     def sniff(path: Path, head: bytes) -> bool   cheap content check; `head` is the first
                                                  64 KiB of a file (b"" for a folder)
-    def read(path: Path) -> Run                  raise InputError for unreadable input
-Line-based formats that `watch --follow` can stream also define
-    class LineParser: feed(line: str, lineno: int) -> list[tuple[int, dict]]
-so the follower and the batch reader parse lines with the same code.
+    def source(path, follow=False, notice=None) -> RecordSource
+                                                 the records and run metadata, readable again
+                                                 and again as the log grows (`io.source`)
+    def read(path: Path) -> Run                  `collect(source(path))`
+Line-based formats define their `LineParser` (`feed(line, lineno) -> [(step, values)]`) and
+use `io.source.LineRecordSource`, so every line is split and parsed by the same code whether a
+file is read whole, replayed or followed.
 
-`read_run` sniffs by content in the order of READERS (most specific first), not by file name.
+`read_run` sniffs by content in the order of READERS (most specific first), not by file name,
+and collects the records into a Run; `phasewatch.live` feeds the same records to the monitor.
+A new format (an SQLite store, Trackio) plugs in as one more module with these functions.
 """
 
 from __future__ import annotations
@@ -93,10 +98,18 @@ def sniff_format(path: str | Path) -> ModuleType:
     raise InputError(f"unknown log format (formats tried: {tried})", path)
 
 
+def open_source(path: str | Path, follow: bool = False, notice=None):
+    """The `RecordSource` of any supported log (format sniffed from content). `follow`: the
+    log may still grow (a partial last line waits; a missing file is waited for)."""
+    module = sniff_format(path)
+    return module.source(Path(path), follow=follow, notice=notice)
+
+
 def read_run(path: str | Path) -> Run:
     """Read any supported log file or run folder; the format is sniffed from content."""
-    module = sniff_format(path)
-    return module.read(Path(path))
+    from phasewatch.io.source import collect
+
+    return collect(open_source(path))
 
 
 def _looks_binary(head: bytes) -> bool:

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.io.jsonlines import first_line
-from phasewatch.io.lines import as_step, find_step_key, read_lines
-from phasewatch.run import RecordCollector, Run
+from phasewatch.io.lines import as_step, find_step_key
+from phasewatch.io.source import LineRecordSource, collect
+from phasewatch.run import Run
 
 FORMAT = "csv"
 WANDB_COLUMN = re.compile(r"^(?P<run>.+?) - (?P<metric>.+)$")
@@ -108,8 +109,25 @@ class LineParser:
         ]
 
 
+class Source(LineRecordSource):
+    def __init__(self, path: Path, follow: bool = False, notice=None):
+        value_name = path.stem.rsplit("-tag-", 1)[-1]
+        super().__init__(path, FORMAT, lambda: LineParser(value_name=value_name),
+                         follow=follow, notice=notice)
+        self.info.name = path.stem
+
+    def read(self, final: bool = True):
+        for record in super().read(final):
+            yield record
+        self.info.name = self.parser.run_name or self.path.stem
+
+    def end_marker(self, text, values) -> bool:
+        return bool(values) and "train_runtime" in values
+
+
+def source(path: Path, follow: bool = False, notice=None) -> Source:
+    return Source(Path(path), follow=follow, notice=notice)
+
+
 def read(path: Path) -> Run:
-    collector = RecordCollector(path, FORMAT)
-    parser = LineParser(value_name=path.stem.rsplit("-tag-", 1)[-1])
-    read_lines(path, parser, collector)
-    return collector.build(name=parser.run_name or path.stem)
+    return collect(source(path))

@@ -14,7 +14,8 @@ from typing import Any
 
 from phasewatch.io.fastjson import read_json_lines
 from phasewatch.io.jsonlines import first_json_object, loads
-from phasewatch.io.lines import BadLine, as_step, find_step_key, read_lines
+from phasewatch.io.lines import BadLine, as_step, find_step_key
+from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.run import RecordCollector, Run
 
 FORMAT = "jsonl"
@@ -78,8 +79,29 @@ class LineParser:
         return [(step, values)]
 
 
+# HF Trainer's last `log` call (train_runtime, train_loss...) marks the end of training.
+END_KEYS = ("train_runtime", "train/train_runtime")
+
+
+class Source(LineRecordSource):
+    """Generic JSON lines; a whole file is read by the bulk path (`fastjson`)."""
+
+    def __init__(self, path: Path, follow: bool = False, notice=None):
+        super().__init__(path, FORMAT, LineParser, follow=follow, notice=notice)
+        self.info.name = path.stem
+
+    def bulk(self, collector: RecordCollector) -> bool:
+        if self.report.total or self.tail.bytes_read:
+            return False
+        return read_json_lines(self.file, LineParser(), collector)
+
+    def end_marker(self, text, values) -> bool:
+        return bool(values) and any(key in values for key in END_KEYS)
+
+
+def source(path: Path, follow: bool = False, notice=None) -> Source:
+    return Source(Path(path), follow=follow, notice=notice)
+
+
 def read(path: Path) -> Run:
-    collector = RecordCollector(path, FORMAT)
-    if not read_json_lines(path, LineParser(), collector):
-        read_lines(path, LineParser(), collector)
-    return collector.build(name=path.stem)
+    return collect(source(path))

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.io.jsonlines import first_json_object, loads
-from phasewatch.io.lines import BadLine, as_step, read_lines
-from phasewatch.run import RecordCollector, Run
+from phasewatch.io.lines import BadLine, as_step
+from phasewatch.io.source import LineRecordSource, collect
+from phasewatch.run import Run
 
 FORMAT = "llamafactory"
 STEP_KEY = "current_steps"
@@ -39,6 +40,8 @@ def duration_seconds(text: str) -> float | None:
 class LineParser:
     """One JSON object per line with an integer `current_steps`."""
 
+    finished = False
+
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         obj = loads(line)
         if not isinstance(obj, dict):
@@ -46,13 +49,27 @@ class LineParser:
         if STEP_KEY not in obj:
             raise BadLine(f"no '{STEP_KEY}' key")
         step = as_step(obj[STEP_KEY])
+        total = obj.get("total_steps")
+        if isinstance(total, int) and not isinstance(total, bool) and 0 < total <= step:
+            self.finished = True  # the last step of the job: the run is over
         values = {k: v for k, v in obj.items() if k != STEP_KEY and k not in PROGRESS_KEYS}
         if isinstance(values.get("elapsed_time"), str):
             values["elapsed_time"] = duration_seconds(values["elapsed_time"])
         return [(step, values)]
 
 
+class Source(LineRecordSource):
+    def __init__(self, path: Path, follow: bool = False, notice=None):
+        super().__init__(path, FORMAT, LineParser, follow=follow, notice=notice)
+        self.info.name = path.parent.name or path.stem
+
+    def end_marker(self, text, values) -> bool:
+        return self.parser.finished
+
+
+def source(path: Path, follow: bool = False, notice=None) -> Source:
+    return Source(Path(path), follow=follow, notice=notice)
+
+
 def read(path: Path) -> Run:
-    collector = RecordCollector(path, FORMAT)
-    read_lines(path, LineParser(), collector)
-    return collector.build(name=path.parent.name or path.stem)
+    return collect(source(path))

@@ -7,15 +7,18 @@ step, which then is 0, as MLflow itself reads it). No mlflow package is needed.
 PATH may be the store (`mlruns/`), an experiment folder or a run folder; a store or experiment
 with several runs is an error listing the run folders (pass one). Lines from all metric files
 are merged in timestamp order, so a resumed run that re-logs steps supersedes the old values.
+Followed, each metric file is read as it grows and the run's status says when it is over.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from phasewatch.errors import InputError
-from phasewatch.io.jsonlines import iter_lines
-from phasewatch.run import RecordCollector, Run
+from phasewatch.io.source import Record, RecordSource, collect
+from phasewatch.run import Run
 
 FORMAT = "mlflow"
 META = "meta.yaml"
@@ -56,51 +59,102 @@ def sniff(path: Path, head: bytes) -> bool:
     return run_of_metric_file(path) is not None
 
 
+# meta.yaml `status:` of a run that is over (mlflow.entities.RunStatus FINISHED, FAILED, KILLED).
+END_STATUSES = frozenset({"3", "4", "5", "FINISHED", "FAILED", "KILLED"})
+_STATUS = re.compile(r"^status:\s*'?(\w+)'?\s*$", re.MULTILINE)
+
+
+class Source(RecordSource):
+    """Every metric file of one run, each read as it grows (new metric files are picked up);
+    each read's new lines are merged in timestamp order and lines with one timestamp and step
+    (one `log_metrics` call) make one record. The run's `status` in meta.yaml says when it
+    is over."""
+
+    format = FORMAT
+
+    def __init__(self, path: Path, follow: bool = False, notice=None):
+        folder = path if path.is_dir() else run_of_metric_file(path) or path.parent
+        runs = find_runs(folder)
+        if len(runs) != 1:
+            listed = ", ".join(str(r.relative_to(folder)) for r in runs[:10])
+            more = f" ... ({len(runs)} in all)" if len(runs) > 10 else ""
+            raise InputError(f"this MLflow store holds {len(runs)} runs; pass one run folder: "
+                             f"{listed}{more}", path)
+        run_dir = runs[0]
+        super().__init__(run_dir)
+        self.follow = follow
+        self.metrics_dir = run_dir / "metrics"
+        self.tails: dict[Path, Any] = {}
+        self.bad: list[str] = []
+        self.info.name = _tag(run_dir, "mlflow.runName") or run_dir.name
+
+    def read(self, final: bool = True):
+        from phasewatch.follow import LineTail
+
+        final = final or not self.follow
+        files = sorted(p for p in self.metrics_dir.rglob("*") if p.is_file())
+        entries: list[tuple[int, int, str, float]] = []
+        for file in files:
+            tail = self.tails.get(file)
+            if tail is None:
+                tail = self.tails[file] = LineTail(file, follow=self.follow)
+            name = file.relative_to(self.metrics_dir).as_posix()
+            for lineno, text in tail.read(final):
+                if text is None:
+                    continue
+                parts = text.split()
+                try:
+                    if len(parts) not in (2, 3):
+                        raise ValueError
+                    timestamp, value = int(parts[0]), float(parts[1])
+                    step = int(parts[2]) if len(parts) == 3 else 0
+                except ValueError:
+                    self.bad.append(f"{name}:{lineno}")
+                    continue
+                entries.append((timestamp, step, name, value))
+        self.info.name = _tag(self.path, "mlflow.runName") or self.path.name
+        self.info.config = _params(self.path)
+        self.info.finished = _status(self.path) in END_STATUSES
+        entries.sort(key=lambda e: (e[0], e[1]))  # stable: file order breaks ties
+        # One record per (timestamp, step): what one `log_metrics` call wrote.
+        group_key, values = None, {}
+        for timestamp, step, name, value in entries:
+            if (timestamp, step) != group_key and values:
+                yield Record(group_key[1], values)
+                values = {}
+            group_key = (timestamp, step)
+            values[name] = value
+        if values:
+            yield Record(group_key[1], values)
+
+    def finish(self, collector) -> None:
+        if self.bad:
+            bad = self.bad
+            shown = ", ".join(bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+            collector.warn(f"skipped {len(bad)} metric lines that are not 'timestamp value step' "
+                           f"({shown})")
+        if collector.n_records == 0:
+            raise InputError(f"no metric values in {self.metrics_dir}", self.path)
+
+    def close(self) -> None:
+        for tail in self.tails.values():
+            tail.close()
+
+
+def _status(run_dir: Path) -> str | None:
+    try:
+        match = _STATUS.search((run_dir / META).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+    return match.group(1).upper() if match else None
+
+
+def source(path: Path, follow: bool = False, notice=None) -> Source:
+    return Source(Path(path), follow=follow, notice=notice)
+
+
 def read(path: Path) -> Run:
-    folder = path if path.is_dir() else run_of_metric_file(path) or path.parent
-    runs = find_runs(folder)
-    if len(runs) != 1:
-        listed = ", ".join(str(r.relative_to(folder)) for r in runs[:10])
-        more = f" ... ({len(runs)} in all)" if len(runs) > 10 else ""
-        raise InputError(f"this MLflow store holds {len(runs)} runs; pass one run folder: {listed}{more}", path)
-    run_dir = runs[0]
-    metrics_dir = run_dir / "metrics"
-    collector = RecordCollector(run_dir, FORMAT)
-    entries: list[tuple[int, int, str, float]] = []
-    bad: list[str] = []
-    files = sorted(p for p in metrics_dir.rglob("*") if p.is_file())
-    for file in files:
-        name = file.relative_to(metrics_dir).as_posix()
-        for lineno, text in iter_lines(file):
-            parts = text.split()
-            try:
-                if len(parts) not in (2, 3):
-                    raise ValueError
-                timestamp, value = int(parts[0]), float(parts[1])
-                step = int(parts[2]) if len(parts) == 3 else 0
-            except ValueError:
-                bad.append(f"{name}:{lineno}")
-                continue
-            entries.append((timestamp, step, name, value))
-    if bad:
-        shown = ", ".join(bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
-        collector.warn(f"skipped {len(bad)} metric lines that are not 'timestamp value step' ({shown})")
-    if not entries:
-        raise InputError(f"no metric values in {metrics_dir}", run_dir)
-    entries.sort(key=lambda e: (e[0], e[1]))  # stable: file order breaks ties
-    # One record per (timestamp, step): what one `log_metrics` call wrote.
-    group_key, values = None, {}
-    for timestamp, step, name, value in entries:
-        if (timestamp, step) != group_key and values:
-            collector.add(group_key[1], values)
-            values = {}
-        group_key = (timestamp, step)
-        values[name] = value
-    collector.add(group_key[1], values)
-    return collector.build(
-        name=_tag(run_dir, "mlflow.runName") or run_dir.name,
-        config=_params(run_dir),
-    )
+    return collect(source(path))
 
 
 def _tag(run_dir: Path, name: str) -> str | None:

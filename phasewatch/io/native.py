@@ -10,9 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from phasewatch.errors import InputError
 from phasewatch.io.fastjson import read_json_lines
 from phasewatch.io.jsonlines import loads, read_json_object
-from phasewatch.io.lines import BadLine, as_step, read_lines
+from phasewatch.io.lines import BadLine, as_step
+from phasewatch.io.source import LineRecordSource, Record, collect
 from phasewatch.run import Event, RecordCollector, Run
 
 FORMAT = "native"
@@ -49,29 +51,93 @@ class LineParser:
         raise BadLine("no 'step' key")
 
 
-def read(path: Path) -> Run:
-    folder = path if path.is_dir() else path.parent
-    metrics_path = folder / METRICS_FILE
-    meta = read_run_json(folder / RUN_FILE)
-    collector = RecordCollector(folder, FORMAT)
-    if not read_json_lines(metrics_path, LineParser(), collector):
-        read_lines(metrics_path, LineParser(), collector)
-    events = []
-    for i, event in enumerate(meta.get("events") or []):
+# run.json `status` values (and events) that mean the run is over.
+END_STATUSES = ("finished", "interrupted", "stopped", "failed")
+END_EVENTS = ("stopped", "interrupted")
+
+
+class Source(LineRecordSource):
+    """metrics.jsonl line by line (in bulk for a whole file), run.json as the metadata.
+
+    run.json is re-read whenever it changes, after the lines: the trainer rewrites it (an
+    event, the end status) before it logs the step the event belongs to, so the metadata read
+    after a batch of lines always covers them.
+    """
+
+    def __init__(self, path: Path, follow: bool = False, notice=None):
+        folder = path if path.is_dir() else path.parent
+        super().__init__(path, FORMAT, LineParser, file=folder / METRICS_FILE, source=folder,
+                         follow=follow, notice=notice)
+        self.folder = folder
+        self._stamp: tuple[int, int] | None = None
+        self._event_warnings: list[str] = []
+        self.info.name = folder.name
+        self.refresh()
+
+    def bulk(self, collector: RecordCollector) -> bool:
+        if self.report.total or self.tail.bytes_read:
+            return False
+        done = read_json_lines(self.file, LineParser(), collector)
+        if done:
+            self.refresh()
+        return done
+
+    def read(self, final: bool = True):
+        records: list[Record] = list(super().read(final))
+        self.refresh()
+        yield from records
+
+    def refresh(self) -> None:
+        """Re-read run.json if it changed (a damaged one while following keeps the last)."""
+        path = self.folder / RUN_FILE
         try:
-            events.append(Event(step=int(event["step"]), name=str(event["name"])))
-        except (KeyError, TypeError, ValueError):
-            collector.warn(f"{RUN_FILE}: event {i} is not {{'step': int, 'name': str}}; ignored")
-    tokens = folder / TOKENS_DIR
-    return collector.build(
-        name=meta.get("name") or folder.name,
-        algorithm=meta.get("algorithm"),
-        performance_metric=meta.get("performance_metric"),
-        direction=meta.get("direction"),
-        events=events,
-        config=meta.get("config") or {},
-        token_store=tokens if (tokens / "index.json").is_file() else None,
-    )
+            st = path.stat()
+        except OSError:
+            return
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp == self._stamp:
+            return
+        try:
+            meta = read_run_json(path)
+        except InputError:
+            if self.tail.follow:
+                return
+            raise
+        self._stamp = stamp
+        info = self.info
+        info.name = meta.get("name") or self.folder.name
+        info.algorithm = meta.get("algorithm")
+        info.performance_metric = meta.get("performance_metric")
+        info.direction = meta.get("direction")
+        info.config = meta.get("config") or {}
+        events, self._event_warnings = [], []
+        for i, event in enumerate(meta.get("events") or []):
+            try:
+                events.append(Event(step=int(event["step"]), name=str(event["name"])))
+            except (KeyError, TypeError, ValueError):
+                self._event_warnings.append(
+                    f"{RUN_FILE}: event {i} is not {{'step': int, 'name': str}}; ignored")
+        info.events = events
+        tokens = self.folder / TOKENS_DIR
+        info.token_store = tokens if (tokens / "index.json").is_file() else None
+        info.finished = (str(meta.get("status", "")).lower() in END_STATUSES
+                         or any(e.name in END_EVENTS for e in events))
+
+    @property
+    def warnings(self) -> list[str]:
+        return self._warnings + self._event_warnings
+
+    @warnings.setter
+    def warnings(self, value: list[str]) -> None:
+        self._warnings = value
+
+
+def source(path: Path, follow: bool = False, notice=None) -> Source:
+    return Source(Path(path), follow=follow, notice=notice)
+
+
+def read(path: Path) -> Run:
+    return collect(source(path))
 
 
 def read_run_json(path: Path) -> dict[str, Any]:

@@ -19,11 +19,9 @@ import re
 import struct
 from pathlib import Path
 
-import pandas as pd
-
 from phasewatch.errors import InputError, require
-from phasewatch.presets import aliases_for
-from phasewatch.run import RecordCollector, Run
+from phasewatch.io.source import Record, RecordSource, collect
+from phasewatch.run import Run
 
 FORMAT = "tensorboard"
 EVENT_FILE_MARK = "tfevents"
@@ -59,25 +57,6 @@ def _name_time(path: Path) -> int:
     return int(match.group(1)) if match else 0
 
 
-def incomplete_tail(path: Path) -> bool:
-    """True if the last TFRecord in the file is cut off (the writer died mid-record).
-
-    The loader stops quietly at such a record; this check turns the silence into a warning.
-    Each record is: uint64 length, uint32 crc, `length` bytes, uint32 crc.
-    """
-    size = path.stat().st_size
-    offset = 0
-    with open(path, "rb") as fh:
-        while offset < size:
-            fh.seek(offset)
-            header = fh.read(8)
-            if len(header) < 8:
-                return True
-            (length,) = struct.unpack("<Q", header)
-            offset += 8 + 4 + length + 4
-    return offset != size
-
-
 def _scalar(value, plugins: dict[str, str]):
     """The float in a summary value if it is a scalar, else None."""
     kind = value.WhichOneof("value")
@@ -98,73 +77,134 @@ def _scalar(value, plugins: dict[str, str]):
     return float(array.reshape(-1)[0])
 
 
-def read(path: Path) -> Run:
-    loader_module = require(
-        "tensorboard.backend.event_processing.event_file_loader",
-        "tensorboard",
-        path,
-        "read TensorBoard event files",
-    )
-    files = event_files(path) if path.is_dir() else [path]
-    if not files:
-        raise InputError("no TensorBoard event files (events.out.tfevents.*) in this folder", path)
-    by_directory: dict[Path, list[Path]] = {}
-    for file in files:
-        by_directory.setdefault(file.parent, []).append(file)
-    runs = []
-    for directory, directory_files in by_directory.items():
-        prefix = ""
-        if len(by_directory) > 1 and directory != path:
-            prefix = directory.relative_to(path).as_posix() + "/"
-        runs.append(_read_directory(loader_module, path, directory_files, prefix))
-    if all(run.n_records == 0 for run in runs):
-        names = ", ".join(f.name for f in files[:3])
-        raise InputError(f"no scalar summaries in the event files ({names})", path)
-    return _combine(runs, path)
+RECORD_HEADER = struct.Struct("<QI")  # uint64 length, uint32 masked crc32c of the length
 
 
-def _read_directory(loader_module, source: Path, files: list[Path], prefix: str) -> Run:
-    """One directory's event files as one run: events merged in wall-time order."""
-    collector = RecordCollector(source, FORMAT)
-    rows: list[tuple[float, int, int, int, dict[str, float]]] = []
-    for file_index, file in enumerate(files):
-        plugins: dict[str, str] = {}
-        loader = loader_module.LegacyEventFileLoader(str(file))
+class _EventFile:
+    """One event file read incrementally: the offset of the next TFRecord is kept, and only
+    complete records are decoded (a record still being written is read next time)."""
+
+    def __init__(self, path: Path, index: int, group: str):
+        self.path, self.index, self.group = path, index, group
+        self.offset = 0
+        self.n_events = 0
+        self.plugins: dict[str, str] = {}
+        self.broken = False  # an unreadable record: the rest of the file cannot be framed
+
+    def read(self, event_pb2, crc, warn, final: bool) -> list[tuple]:
+        """(wall_time, file index, event index, step, values) of the new scalar events."""
+        if self.broken:
+            return []
         try:
-            for event_index, event in enumerate(loader.Load()):
-                if not event.HasField("summary"):
-                    continue
-                values = {}
-                for value in event.summary.value:
-                    number = _scalar(value, plugins)
-                    if number is not None:
-                        values[prefix + value.tag] = number
-                if values:
-                    rows.append((event.wall_time, file_index, event_index, int(event.step), values))
-        except Exception as exc:  # protobuf raises its own DecodeError types
-            if "DecodeError" not in type(exc).__name__ and not isinstance(exc, (OSError, ValueError)):
-                raise
-            collector.warn(f"{prefix}{file.name}: stopped at an unreadable record ({exc})")
-        if incomplete_tail(file):
-            collector.warn(f"{prefix}{file.name}: the last record is incomplete (the writer stopped mid-write)")
-    rows.sort(key=lambda row: row[:3])
-    for _, _, _, step, values in rows:
-        collector.add(step, values)
-    return collector.build()
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except OSError as exc:
+            warn(f"{self.group}{self.path.name}: cannot read ({exc.strerror or exc})")
+            self.broken = True
+            return []
+        rows, pos = [], 0
+        while pos + RECORD_HEADER.size <= len(data):
+            length, length_crc = RECORD_HEADER.unpack_from(data, pos)
+            if crc is not None and crc(data[pos:pos + 8]) != length_crc:
+                warn(f"{self.group}{self.path.name}: stopped at an unreadable record "
+                     f"(bad length checksum at byte {self.offset + pos})")
+                self.broken = True
+                break
+            end = pos + RECORD_HEADER.size + length + 4
+            if end > len(data):
+                break  # still being written
+            payload = data[pos + RECORD_HEADER.size:pos + RECORD_HEADER.size + length]
+            pos = end
+            try:
+                event = event_pb2.Event.FromString(payload)
+            except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError differs by backend
+                warn(f"{self.group}{self.path.name}: stopped at an unreadable record ({exc})")
+                self.broken = True
+                break
+            self.n_events += 1
+            if not event.HasField("summary"):
+                continue
+            values = {}
+            for value in event.summary.value:
+                number = _scalar(value, self.plugins)
+                if number is not None:
+                    values[self.group + value.tag] = number
+            if values:
+                rows.append((event.wall_time, self.index, self.n_events, int(event.step), values,
+                             self.group))
+        self.offset += pos
+        if final and not self.broken and pos < len(data):
+            warn(f"{self.group}{self.path.name}: the last record is incomplete "
+                 "(the writer stopped mid-write)")
+        return rows
 
 
-def _combine(runs: list[Run], path: Path) -> Run:
-    """Directories hold different series (their tags are prefixed), so resumes are found per
-    directory and the tables simply stack."""
-    table = pd.concat([run.table for run in runs], ignore_index=True)
-    table = table.sort_values(["metric", "step"], kind="stable").reset_index(drop=True)
-    return Run(
-        table=table,
-        source=str(path),
-        format=FORMAT,
-        n_records=sum(run.n_records for run in runs),
-        name=path.name if path.is_dir() else path.parent.name,
-        events=sorted((e for run in runs for e in run.events), key=lambda e: e.step),
-        warnings=[w for run in runs for w in run.warnings],
-        aliases=aliases_for(table["metric"].unique().tolist()),
-    )
+class Source(RecordSource):
+    """Event files of a file or folder, read incrementally; a folder is rescanned at each read
+    so event files that appear later (a resumed run, a new writer) are read too. Each read's
+    new events are merged in wall-time order."""
+
+    format = FORMAT
+
+    def __init__(self, path: Path, follow: bool = False, notice=None):
+        super().__init__(path)
+        self.follow = follow
+        self._event_pb2 = require("tensorboard.compat.proto.event_pb2", "tensorboard", path,
+                                  "read TensorBoard event files")
+        self._crc = _masked_crc32c()
+        self.files: dict[Path, _EventFile] = {}
+        self.info.name = path.name if path.is_dir() else path.parent.name
+        self.n_scalar_events = 0
+
+    def _scan(self) -> None:
+        found = event_files(self.path) if self.path.is_dir() else [self.path]
+        directories = sorted({f.parent for f in found} | {f.path.parent for f in self.files.values()})
+        for file in found:
+            if file in self.files:
+                continue
+            group = ""
+            if self.path.is_dir() and len(directories) > 1 and file.parent != self.path:
+                group = file.parent.relative_to(self.path).as_posix() + "/"
+            self.files[file] = _EventFile(file, len(self.files), group)
+
+    def read(self, final: bool = True):
+        self._scan()
+        rows = []
+        for file in self.files.values():
+            rows.extend(file.read(self._event_pb2, self._crc, self.warn, final))
+        rows.sort(key=lambda row: row[:3])
+        self.n_scalar_events += len(rows)
+        for *_, step, values, group in rows:
+            if any(tag.endswith(END_TAG_SUFFIX) for tag in values):
+                self.info.finished = True
+            yield Record(step, values, 0, group)
+
+    def finish(self, collector) -> None:
+        if not self.files:
+            raise InputError("no TensorBoard event files (events.out.tfevents.*) in this folder",
+                             self.path)
+        if collector.n_records == 0:
+            names = ", ".join(f.name for f in list(self.files)[:3])
+            raise InputError(f"no scalar summaries in the event files ({names})", self.path)
+
+
+# HF's TensorBoardCallback logs the final `train_runtime` as `train/train_runtime`.
+END_TAG_SUFFIX = "train_runtime"
+
+
+def _masked_crc32c():
+    """TFRecord's masked CRC32-C of the length field (None if unavailable: not checked)."""
+    try:
+        from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+    except ImportError:  # pragma: no cover
+        return None
+    return masked_crc32c
+
+
+def source(path: Path, follow: bool = False, notice=None) -> Source:
+    return Source(Path(path), follow=follow, notice=notice)
+
+
+def read(path: Path) -> Run:
+    return collect(source(path))

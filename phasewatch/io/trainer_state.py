@@ -14,6 +14,13 @@ uses as a known boundary (a new epoch often shows as a staircase in the loss).
 
 A file cut off mid-write (a crash while saving) still yields every complete row before the cut;
 a warning says where the file ends.
+
+HF rewrites the whole file at each checkpoint (in place, not atomically). Followed, the file is
+re-parsed when it changes and only the rows after those already read are new records; a read
+that catches the file mid-write gives its complete rows and nothing is lost or repeated. A
+history that now differs from what was read (a run resumed from an earlier checkpoint) gives
+its rows from the first difference, and the step counter going back is the resume.
+The final summary row (`train_runtime`) says the run finished.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import Any
 from phasewatch.errors import InputError
 from phasewatch.io.jsonlines import DECODER, loads
 from phasewatch.io.lines import as_step
+from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Event, RecordCollector, Run, to_float
 
 FORMAT = "trainer_state"
@@ -116,15 +124,89 @@ def _document(text: str, path: Path) -> tuple[Any | None, int]:
     return doc, match.end() - 1
 
 
-def read(path: Path) -> Run:
-    text = _read_text(path)
-    if not text.strip():
-        raise InputError("the file is empty", path)
+END_KEY = "train_runtime"
+
+
+class Source(RecordSource):
+    format = FORMAT
+
+    def __init__(self, path: Path, follow: bool = False, notice=None):
+        super().__init__(path)
+        self.follow = follow
+        self.info.name = path.parent.name or path.stem
+        self._stamp: tuple[int, int] | None = None
+        self._rows: list[dict] = []  # the log rows read so far (as the file holds them)
+        self._epochs: list[tuple[int, float]] = []
+
+    def read(self, final: bool = True):
+        path = self.path
+        try:
+            st = path.stat()
+        except OSError as exc:
+            if self.follow and not final:
+                return
+            raise InputError(f"cannot read: {exc.strerror or exc}", path) from exc
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp == self._stamp and not final:
+            return
+        text = _read_text(path)
+        strict = final or not self.follow
+        if not text.strip():
+            if strict and not self._rows:
+                raise InputError("the file is empty", path)
+            return
+        try:
+            doc, rows, warnings = _parse(text, path)
+        except InputError:
+            if strict:
+                raise
+            return  # caught mid-write: read it again when it changes
+        complete = doc is not None
+        if not complete and not strict:
+            warnings = []
+        self._stamp = stamp if complete else None
+        rows_only = [row for _, row in rows]
+        k = _common_prefix(self._rows, rows_only)
+        if k == len(rows_only) and self._rows:
+            return  # nothing new (or a partial read of rows already seen)
+        new = rows[k:]
+        self._rows = rows_only
+        self.warnings.extend(warnings)
+        meta = doc if isinstance(doc, dict) else {}
+        if meta:
+            self.info.config = {key: v for key, v in meta.items()
+                                if key != HISTORY_KEY and not isinstance(v, (dict, list))}
+        for line, row in new:
+            step = as_step(row["step"])
+            epoch = to_float(row.get("epoch"))
+            if epoch is not None and math.isfinite(epoch):
+                self._epochs.append((step, epoch))
+            if END_KEY in row:
+                self.info.finished = True
+            yield Record(step, {key: v for key, v in row.items() if key != "step"}, line)
+        self.info.events = epoch_boundaries(self._epochs)
+
+    def finish(self, collector: RecordCollector) -> None:
+        if collector.n_records == 0:
+            raise InputError(f"'{HISTORY_KEY}' holds no log rows with a 'step'", self.path)
+
+
+def _common_prefix(old: list[dict], new: list[dict]) -> int:
+    k = 0
+    for a, b in zip(old, new):
+        if a != b:
+            break
+        k += 1
+    return k
+
+
+def _parse(text: str, path: Path) -> tuple[Any, list[tuple[int, dict]], list[str]]:
+    """(whole document or None, [(line, row)] of the log rows with a step, warnings)."""
     doc, start = _document(text, path)
-    collector = RecordCollector(path, FORMAT)
     line_of = _LineCounter(text)
     skipped: list[str] = []
-    epochs: list[tuple[int, float]] = []
+    warnings: list[str] = []
+    rows: list[tuple[int, dict]] = []
     try:
         for offset, row in iter_array(text, start):
             line = line_of(offset)
@@ -135,36 +217,31 @@ def read(path: Path) -> Run:
                 skipped.append(f"line {line}: no 'step'")
                 continue
             try:
-                step = as_step(row["step"])
+                as_step(row["step"])
             except ValueError as exc:
                 skipped.append(f"line {line}: {exc}")
                 continue
-            epoch = to_float(row.get("epoch"))
-            if epoch is not None and math.isfinite(epoch):
-                epochs.append((step, epoch))
-            collector.add(step, {k: v for k, v in row.items() if k != "step"}, line)
+            rows.append((line, row))
     except ValueError as exc:
         where = line_of(max(int(exc.args[0]), line_of.offset))
-        if collector.n_records == 0:
+        if not rows:
             raise InputError(
                 "the log rows are not valid JSON (truncated or damaged file?)", path, where
             ) from None
-        collector.warn(
-            f"the file is truncated or damaged here; read the {collector.n_records} complete "
-            "log rows before it",
-            where,
-        )
+        warnings.append(f"line {where}: the file is truncated or damaged here; read the "
+                        f"{len(rows)} complete log rows before it")
     if skipped:
         shown = "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-        collector.warn(f"skipped {len(skipped)} log rows that are not records ({shown})")
-    if collector.n_records == 0:
-        raise InputError(f"'{HISTORY_KEY}' holds no log rows with a 'step'", path)
-    meta = doc if isinstance(doc, dict) else {}
-    return collector.build(
-        name=path.parent.name or path.stem,
-        events=epoch_boundaries(epochs),
-        config={k: v for k, v in meta.items() if k != HISTORY_KEY and not isinstance(v, (dict, list))},
-    )
+        warnings.append(f"skipped {len(skipped)} log rows that are not records ({shown})")
+    return doc, rows, warnings
+
+
+def source(path: Path, follow: bool = False, notice=None) -> Source:
+    return Source(Path(path), follow=follow, notice=notice)
+
+
+def read(path: Path) -> Run:
+    return collect(source(path))
 
 
 def epoch_boundaries(epochs: list[tuple[int, float]]) -> list[Event]:

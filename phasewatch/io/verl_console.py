@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from phasewatch.io.lines import read_lines
-from phasewatch.run import RecordCollector, Run
+from phasewatch.io.source import LineRecordSource, collect
+from phasewatch.run import Run
 
 FORMAT = "verl_console"
 
@@ -95,7 +95,23 @@ class LineParser:
         return [(step, values)]
 
 
+# verl's `fit` prints this after the last step (`pprint(f"Final validation metrics: ...")`).
+END_LINE = "Final validation metrics:"
+
+
+class Source(LineRecordSource):
+    def __init__(self, path: Path, follow: bool = False, notice=None):
+        super().__init__(path, FORMAT, LineParser, what="`step:N - key:value` lines",
+                         follow=follow, notice=notice)
+        self.info.name = path.stem
+
+    def end_marker(self, text, values) -> bool:
+        return END_LINE in text
+
+
+def source(path: Path, follow: bool = False, notice=None) -> Source:
+    return Source(Path(path), follow=follow, notice=notice)
+
+
 def read(path: Path) -> Run:
-    collector = RecordCollector(path, FORMAT)
-    read_lines(path, LineParser(), collector, what="`step:N - key:value` lines")
-    return collector.build(name=path.stem)
+    return collect(source(path))

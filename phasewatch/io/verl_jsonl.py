@@ -7,8 +7,9 @@ from typing import Any
 
 from phasewatch.io.jsonl import flatten
 from phasewatch.io.jsonlines import first_json_object, loads
-from phasewatch.io.lines import BadLine, as_step, read_lines
-from phasewatch.run import RecordCollector, Run
+from phasewatch.io.lines import BadLine, as_step
+from phasewatch.io.source import LineRecordSource, collect
+from phasewatch.run import Run
 
 FORMAT = "verl_jsonl"
 
@@ -29,7 +30,12 @@ class LineParser:
         return [(as_step(obj["step"]), flatten(data))]
 
 
+def source(path: Path, follow: bool = False, notice=None) -> LineRecordSource:
+    path = Path(path)
+    src = LineRecordSource(path, FORMAT, LineParser, follow=follow, notice=notice)
+    src.info.name = path.stem
+    return src
+
+
 def read(path: Path) -> Run:
-    collector = RecordCollector(path, FORMAT)
-    read_lines(path, LineParser(), collector)
-    return collector.build(name=path.stem)
+    return collect(source(path))

@@ -26,7 +26,8 @@ from typing import Any
 
 from phasewatch.errors import InputError, require
 from phasewatch.io.jsonlines import loads
-from phasewatch.run import RecordCollector, Run, to_float
+from phasewatch.io.source import Record, RecordSource, collect
+from phasewatch.run import Run, to_float
 
 FORMAT = "wandb"
 MAGIC = b":W&B"
@@ -49,44 +50,67 @@ def run_files(folder: Path) -> list[Path]:
 
 
 def iter_records(data: bytes, warn) -> Iterator[tuple[int, bytes]]:
-    """(record number, payload) of every intact record in a W&B transaction log.
+    """(record number, payload) of every intact record in a whole W&B transaction log."""
+    yield from LogReader().read(data[HEADER.size:], HEADER.size, warn, final=True)
+
+
+class LogReader:
+    """Reads the records of a W&B transaction log as it grows; keeps the absolute offset of
+    the next chunk (blocks are aligned on the file) and the pieces of a record split across
+    blocks.
 
     A chunk with a bad checksum or type loses the record it belongs to: the rest of its 32 KiB
-    block is skipped (chunks never cross blocks) and reading resumes at the next block.
+    block is skipped (chunks never cross blocks) and reading resumes at the next block. A
+    chunk not yet complete is read next time (or, in a final read, reported as cut off).
     """
-    offset, number, pending = HEADER.size, 0, None
-    size = len(data)
-    while offset < size:
-        room = BLOCK - offset % BLOCK
-        if room < CHUNK.size:
-            offset += room
-            continue
-        if offset + CHUNK.size > size:
-            warn(f"the file ends inside a record header at byte {offset} (still being written?)")
-            return
-        crc, length, kind = CHUNK.unpack_from(data, offset)
-        start, end = offset + CHUNK.size, offset + CHUNK.size + length
-        if end > size:
-            warn(f"the file ends inside record {number + 1} (still being written, or cut off)")
-            return
-        payload = data[start:end]
-        if kind not in _TYPE_CRC or zlib.crc32(payload, _TYPE_CRC[kind]) != crc:
-            warn(f"damaged data at byte {offset}; skipped to the next 32 KiB block")
-            offset += room
-            pending = None
-            continue
-        offset = end
-        if kind == FULL:
-            number += 1
-            yield number, payload
-        elif kind == FIRST:
-            pending = [payload]
-        elif pending is not None:
-            pending.append(payload)
-            if kind == LAST:
-                number += 1
-                yield number, b"".join(pending)
-                pending = None
+
+    def __init__(self) -> None:
+        self.offset = HEADER.size
+        self.number = 0
+        self.pending: list[bytes] | None = None
+
+    def read(self, data: bytes, base: int, warn, final: bool) -> Iterator[tuple[int, bytes]]:
+        """Records in `data`, the file's bytes from offset `base` (== `self.offset`) on."""
+        size = base + len(data)
+        while self.offset < size:
+            offset = self.offset
+            room = BLOCK - offset % BLOCK
+            if room < CHUNK.size:
+                self.offset += room
+                continue
+            rel = offset - base
+            if offset + CHUNK.size > size:
+                if final:
+                    warn(f"the file ends inside a record header at byte {offset} "
+                         "(still being written?)")
+                return
+            crc, length, kind = CHUNK.unpack_from(data, rel)
+            end = offset + CHUNK.size + length
+            if end > size:
+                if final:
+                    warn(f"the file ends inside record {self.number + 1} "
+                         "(still being written, or cut off)")
+                return
+            payload = data[rel + CHUNK.size:rel + CHUNK.size + length]
+            if kind not in _TYPE_CRC or zlib.crc32(payload, _TYPE_CRC[kind]) != crc:
+                if not final and end == size and not any(payload):
+                    return  # zeros where the writer has not written yet: look again later
+                warn(f"damaged data at byte {offset}; skipped to the next 32 KiB block")
+                self.offset += room
+                self.pending = None
+                continue
+            self.offset = end
+            if kind == FULL:
+                self.number += 1
+                yield self.number, payload
+            elif kind == FIRST:
+                self.pending = [payload]
+            elif self.pending is not None:
+                self.pending.append(payload)
+                if kind == LAST:
+                    self.number += 1
+                    yield self.number, b"".join(self.pending)
+                    self.pending = None
 
 
 class StepMetrics:
@@ -118,52 +142,92 @@ def _key(item) -> str:
     return ".".join(item.nested_key) if item.nested_key else item.key
 
 
-def read(path: Path) -> Run:
-    pb = require("wandb.proto.wandb_internal_pb2", "wandb", path, "read W&B offline run files")
-    file = path
-    if path.is_dir():
-        files = run_files(path)
-        if len(files) != 1:
-            names = ", ".join(p.name for p in files)
-            raise InputError(f"this folder holds several W&B run files ({names}); pass one", path)
-        file = files[0]
-    data = _read_bytes(file)
-    if len(data) < HEADER.size or not data.startswith(MAGIC):
+class Source(RecordSource):
+    """A `.wandb` file read as it grows: history rows become records, `metric` records say
+    which step each key is logged against, `run`/`config` records give the name and config,
+    and the `exit` record says the run finished."""
+
+    format = FORMAT
+
+    def __init__(self, path: Path, follow: bool = False, notice=None):
+        self.pb = require("wandb.proto.wandb_internal_pb2", "wandb", path,
+                          "read W&B offline run files")
+        file = path
+        if path.is_dir():
+            files = run_files(path)
+            if len(files) != 1:
+                names = ", ".join(p.name for p in files)
+                raise InputError(f"this folder holds several W&B run files ({names}); pass one",
+                                 path)
+            file = files[0]
+        super().__init__(file)
+        self.follow = follow
+        self.reader = LogReader()
+        self.step_metrics = StepMetrics()
+        self.header_checked = False
+        self.undecodable = 0
+        self.info.name = file.stem
+
+    def read(self, final: bool = True):
+        final = final or not self.follow
+        try:
+            with open(self.path, "rb") as fh:
+                if not self.header_checked:
+                    head = fh.read(HEADER.size)
+                    if len(head) < HEADER.size and not final:
+                        return
+                    _check_header(head, self.path)
+                    self.header_checked = True
+                fh.seek(self.reader.offset)
+                data = fh.read()
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", self.path) from exc
+        base = self.reader.offset
+        for _, payload in self.reader.read(data, base, self.warn, final):
+            record = self.pb.Record()
+            try:
+                record.ParseFromString(payload)
+            except Exception:  # noqa: BLE001 - protobuf's DecodeError differs between backends
+                self.undecodable += 1
+                continue
+            kind = record.WhichOneof("record_type")
+            if kind == "history":
+                yield from _history_records(record.history, self.step_metrics)
+            elif kind == "metric":
+                self.step_metrics.define(record.metric)
+            elif kind == "run":
+                self.info.name = record.run.display_name or record.run.run_id or self.info.name
+                _update_config(self.info.config, record.run.config)
+            elif kind == "config":
+                _update_config(self.info.config, record.config)
+            elif kind == "exit":
+                self.info.finished = True
+
+    def finish(self, collector) -> None:
+        if self.undecodable:
+            collector.warn(f"skipped {self.undecodable} records the installed wandb SDK could "
+                           "not decode")
+        if collector.n_records == 0:
+            raise InputError("no history rows (wandb.log calls) in this run file", self.path)
+
+
+def _check_header(head: bytes, file: Path) -> None:
+    if len(head) < HEADER.size or not head.startswith(MAGIC):
         raise InputError("not a W&B run file (no ':W&B' header)", file)
-    _, magic, version = HEADER.unpack_from(data)
+    _, magic, version = HEADER.unpack_from(head)
     if magic != 0xBEE1 or version != 0:
         raise InputError(f"unsupported W&B log header (magic {magic:#x}, version {version})", file)
 
-    collector = RecordCollector(file, FORMAT)
-    step_metrics = StepMetrics()
-    config: dict[str, Any] = {}
-    name = None
-    undecodable = 0
-    for _, payload in iter_records(data, collector.warn):
-        record = pb.Record()
-        try:
-            record.ParseFromString(payload)
-        except Exception:  # noqa: BLE001 - protobuf's DecodeError differs between backends
-            undecodable += 1
-            continue
-        kind = record.WhichOneof("record_type")
-        if kind == "history":
-            _add_history(record.history, step_metrics, collector)
-        elif kind == "metric":
-            step_metrics.define(record.metric)
-        elif kind == "run":
-            name = record.run.display_name or record.run.run_id or None
-            _update_config(config, record.run.config)
-        elif kind == "config":
-            _update_config(config, record.config)
-    if undecodable:
-        collector.warn(f"skipped {undecodable} records the installed wandb SDK could not decode")
-    if collector.n_records == 0:
-        raise InputError("no history rows (wandb.log calls) in this run file", file)
-    return collector.build(name=name or file.stem, config=config)
+
+def source(path: Path, follow: bool = False, notice=None) -> Source:
+    return Source(Path(path), follow=follow, notice=notice)
 
 
-def _add_history(history, step_metrics: StepMetrics, collector: RecordCollector) -> None:
+def read(path: Path) -> Run:
+    return collect(source(path))
+
+
+def _history_records(history, step_metrics: StepMetrics):
     """One history row -> one record per step metric its keys use (usually one)."""
     row = {_key(item): _json(item.value_json) for item in history.item}
     by_step: dict[int, dict[str, Any]] = {}
@@ -180,7 +244,7 @@ def _add_history(history, step_metrics: StepMetrics, collector: RecordCollector)
                 continue
         by_step.setdefault(int(step), {})[key] = value
     for step, values in by_step.items():
-        collector.add(step, values)
+        yield Record(step, values)
 
 
 def _update_config(config: dict[str, Any], record) -> None:
@@ -195,10 +259,3 @@ def _json(text: str) -> Any:
         return loads(text)
     except (ValueError, json.JSONDecodeError):
         return None
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", path) from exc

@@ -1,0 +1,226 @@
+"""The one record stream every reader exposes, and the loop that collects it into a Run.
+
+A reader turns its format into a `RecordSource`:
+    source.read(final)  -> the `Record`s (step, values, line, group) that arrived since the
+                           previous call, in the order the log holds them. `final=True`: the
+                           writer is done, read to the end (an unterminated last line counts).
+    source.info         -> `RunInfo`: name, declared metric and direction, config, events,
+                           and `finished` once the log says the run ended.
+    source.warnings     -> what was skipped or repaired, for the Run or for stderr.
+    source.finish(collector) -> after the last read of a batch: reports (or raises for a file
+                           with no record at all).
+`collect(source)` is how `read_run` builds a Run: one loop over the records into a
+`RecordCollector`, which resolves duplicates and resumes. `phasewatch.live` feeds the same
+records to the monitor through the same resolution, one at a time, so offline and live agree.
+
+Formats that grow (every one) can be read again and again: a source keeps its position, so a
+follower calls `read(final=False)` each time the log may have grown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from phasewatch.run import Event, RecordCollector, Run
+
+
+@dataclass(slots=True)
+class Record:
+    """One logged row: `values` as the log wrote them (numbers, numeric strings, null...).
+
+    `line` locates it in its file (0 where a format has no lines); `group` names an independent
+    step counter (a TensorBoard sub-directory), whose steps are compared only among themselves.
+    """
+
+    step: int
+    values: Mapping[str, Any]
+    line: int = 0
+    group: str = ""
+
+
+@dataclass
+class RunInfo:
+    """What a log says about its run besides the records (all optional)."""
+
+    name: str | None = None
+    algorithm: str | None = None
+    performance_metric: str | None = None
+    direction: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    token_store: Path | None = None
+    finished: bool = False
+    """The log says the run ended (HF's `train_runtime` row, the trainer's run.json status,
+    W&B's exit record, MLflow's FINISHED status, verl's final validation line)."""
+
+    def build_args(self) -> dict[str, Any]:
+        """Keyword arguments of `RecordCollector.build`."""
+        return {"name": self.name, "algorithm": self.algorithm,
+                "performance_metric": self.performance_metric, "direction": self.direction,
+                "config": dict(self.config), "events": list(self.events),
+                "token_store": self.token_store}
+
+
+class RecordSource:
+    """Base of every reader's source. Subclasses implement `read` (and `refresh` if the run's
+    metadata can change while it is written)."""
+
+    format: str = ""
+
+    def __init__(self, path: Path, source: Path | None = None):
+        self.path = Path(path)
+        self.source = Path(source) if source is not None else self.path
+        self.info = RunInfo()
+        self.warnings: list[str] = []
+        # Called with (file, line, reason) for each line that should be a record but is not,
+        # as it happens (the live monitor prints them); the batch summary is in `warnings`.
+        self.on_bad_line: Callable[[Path, int, str], None] | None = None
+
+    def warn(self, message: str, line: int | None = None) -> None:
+        self.warnings.append(f"line {line}: {message}" if line is not None else message)
+
+    def read(self, final: bool = True) -> Iterator[Record]:
+        raise NotImplementedError
+
+    def records(self) -> Iterator[Record]:
+        """Every record there is now (a whole file read in one go)."""
+        return self.read(final=True)
+
+    def finish(self, collector: RecordCollector) -> None:
+        """After a batch read: turn what was counted into warnings, or raise InputError for a
+        log that holds no record."""
+        if collector.n_records == 0:
+            from phasewatch.errors import InputError
+
+            raise InputError("no records in this log", self.source)
+
+    def close(self) -> None:
+        """Release open files (a following source keeps them open between reads)."""
+
+
+def collect(source: RecordSource) -> Run:
+    """The Run of everything `source` holds now: one loop over its records."""
+    collectors: dict[str, RecordCollector] = {}
+    main = collectors[""] = RecordCollector(source.source, source.format)
+    bulk = getattr(source, "bulk", None)
+    try:
+        if bulk is None or not bulk(main):
+            add = main.add
+            for record in source.read(final=True):
+                if record.group:
+                    collector = collectors.get(record.group)
+                    if collector is None:
+                        collector = collectors[record.group] = RecordCollector(
+                            source.source, source.format)
+                    collector.add(record.step, record.values, record.line)
+                else:
+                    add(record.step, record.values, record.line)
+            if len(collectors) > 1 and main.n_records == 0:
+                del collectors[""]
+            total = _Total(collectors.values())
+            source.finish(total)
+    finally:
+        source.close()
+    first = next(iter(collectors.values()))
+    for warning in source.warnings:
+        first.warn(warning)
+    args = source.info.build_args()
+    if len(collectors) == 1:
+        return first.build(**args)
+    return _combine([c.build() for c in collectors.values()], source.source, source.format, args)
+
+
+class _Total:
+    """What `finish` needs of several collectors: their record count and a place to warn."""
+
+    def __init__(self, collectors):
+        self.collectors = list(collectors)
+
+    @property
+    def n_records(self) -> int:
+        return sum(c.n_records for c in self.collectors)
+
+    def warn(self, message: str, line: int | None = None) -> None:
+        self.collectors[0].warn(message, line)
+
+
+def _combine(runs: list[Run], source: Path, format: str, args: dict[str, Any]) -> Run:
+    """Groups hold different series (their names differ), so resumes are found per group and
+    the tables simply stack."""
+    import pandas as pd
+
+    from phasewatch.presets import aliases_for
+
+    table = pd.concat([run.table for run in runs], ignore_index=True)
+    table = table.sort_values(["metric", "step"], kind="stable").reset_index(drop=True)
+    events = list(args.pop("events")) + [e for run in runs for e in run.events]
+    return Run(
+        table=table, source=str(source), format=format,
+        n_records=sum(run.n_records for run in runs),
+        events=sorted(events, key=lambda e: e.step),
+        warnings=[w for run in runs for w in run.warnings],
+        aliases=aliases_for(table["metric"].unique().tolist()),
+        **args,
+    )
+
+
+class LineRecordSource(RecordSource):
+    """A line-based format: a `LineParser` (`feed(line, lineno) -> [(step, values)]`) over the
+    lines of one file, as `follow.LineTail` splits them. A truncated or replaced file starts
+    a fresh parser (a CSV header comes again)."""
+
+    def __init__(self, path: Path, format: str, parser_factory: Callable[[], Any],
+                 file: Path | None = None, source: Path | None = None, what: str = "records",
+                 follow: bool = False, notice: Callable[[str], None] | None = None):
+        from phasewatch.follow import LineTail
+        from phasewatch.io.lines import LineReport
+
+        super().__init__(path, source)
+        self.format = format
+        self.file = Path(file) if file is not None else self.path
+        self.parser_factory = parser_factory
+        self.parser = parser_factory()
+        self.what = what
+        self.report = LineReport()
+        self.n_read = 0
+        kwargs = {"notice": notice} if notice is not None else {}
+        self.tail = LineTail(self.file, follow=follow, **kwargs)
+
+    def end_marker(self, text: str, values: Mapping[str, Any] | None) -> bool:
+        """Whether this line says the run ended (formats override)."""
+        return False
+
+    def read(self, final: bool = True) -> Iterator[Record]:
+        from phasewatch.follow import NEW_FILE
+
+        report = self.report
+        for lineno, text in self.tail.read(final):
+            if text is None and (lineno, text) == NEW_FILE:
+                self.parser = self.parser_factory()
+                continue
+            report.seen(lineno)
+            try:
+                found = self.parser.feed(text, lineno)
+            except (ValueError, TypeError) as exc:
+                report.bad(lineno, str(exc))
+                if self.on_bad_line is not None:
+                    self.on_bad_line(self.file, lineno, str(exc))
+                continue
+            for step, values in found:
+                self.n_read += 1
+                yield Record(step, values, lineno)
+            if self.end_marker(text, found[-1][1] if found else None):
+                self.info.finished = True
+
+    def finish(self, collector: RecordCollector) -> None:
+        self.report.finish(self.file, self.parser, collector, self.what)
+
+    @property
+    def notes(self) -> list[str]:
+        return list(getattr(self.parser, "notes", ()))
+
+    def close(self) -> None:
+        self.tail.close()
