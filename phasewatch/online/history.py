@@ -2,7 +2,7 @@
 
 A resumed run re-logs steps from its last checkpoint; the records after the resume supersede
 the earlier ones (DESIGN.md), so the monitor must behave as if the abandoned records had never
-been seen. It keeps snapshots of its state in two tiers: every `noise_window // 16` records (the
+been seen. It keeps snapshots of its state in two tiers: every `noise_window // 8` records (the
 last 16) and every `noise_window` records (the last 16). A rewind restores the latest snapshot
 taken before any record at or after `step`, then replays the values between that snapshot and
 `step` from the ring buffers of the next snapshot (or of the live state): those buffers hold the
@@ -31,7 +31,7 @@ class History:
 
     def __init__(self, noise_window: int):
         self.coarse_every = max(1, noise_window)
-        self.fine_every = max(1, noise_window // TIER_SIZE)
+        self.fine_every = max(1, noise_window // 8)
         self.fine: deque[tuple[int, MonitorState]] = deque(maxlen=TIER_SIZE)
         self.coarse: deque[tuple[int, MonitorState]] = deque(maxlen=TIER_SIZE)
         self.fed = 0  # records fed since the history began
