@@ -43,6 +43,13 @@ def write_run(folder: Path, records, meta=True) -> Path:
     return folder
 
 
+def split_jsonl(out):
+    """(alerts, summary): `--format jsonl` ends with one summary object."""
+    objects = [json.loads(line) for line in out.splitlines()]
+    assert objects and objects[-1]["event"] == "summary", objects[-1:]
+    return objects[:-1], objects[-1]
+
+
 def run_cli(capsys, *argv):
     code = main(["watch", *map(str, argv)])
     out, err = capsys.readouterr()
@@ -53,12 +60,14 @@ def test_replay_jsonl_contract(tmp_path, capsys):
     run = write_run(tmp_path / "run", curve_records())
     code, out, err = run_cli(capsys, run, "--format", "jsonl")
     assert code == 0
-    alerts = [json.loads(line) for line in out.splitlines()]
+    alerts, summary = split_jsonl(out)
     assert [list(a) for a in alerts] == [KEYS] * len(alerts)
     events = [a["event"] for a in alerts]
     assert events[:2] == ["disruption", "readaptation"] and "overfit" in events
     assert all(a["metric"] == "eval/accuracy" for a in alerts)
     assert "watched 600 records" in err
+    assert summary["phase"] == "overfit" and summary["metric"] == "eval/accuracy"
+    assert summary["best_step"] == alerts[-1]["best_step"] and summary["records"] == 600
 
 
 def test_text_output_and_metric_and_direction_options(tmp_path, capsys):
@@ -72,7 +81,7 @@ def test_text_output_and_metric_and_direction_options(tmp_path, capsys):
     # the name says nothing about direction: forcing the wrong one mirrors the phases
     code, out_max, _ = run_cli(capsys, run / "metrics.jsonl", "--metric", "eval/error",
                                "--direction", "max", "--format", "jsonl")
-    assert json.loads(out_max.splitlines()[0])["event"] == "improvement"
+    assert split_jsonl(out_max)[0][0]["event"] == "improvement"
 
 
 def test_stop_on_exits_1_and_creates_the_stop_file(tmp_path, capsys):
@@ -81,7 +90,7 @@ def test_stop_on_exits_1_and_creates_the_stop_file(tmp_path, capsys):
     code, out, _ = run_cli(capsys, run, "--format", "jsonl", "--stop-on", "overfit",
                            "--stop-file", stop_file)
     assert code == 1
-    alerts = [json.loads(line) for line in out.splitlines()]
+    alerts, _ = split_jsonl(out)
     assert alerts[-1]["event"] == "overfit"  # watching ends at the stop condition
     assert json.loads(stop_file.read_text()) == alerts[-1]
     assert [p.name for p in stop_file.parent.iterdir()] == ["STOP"]  # no temp file left
@@ -121,19 +130,19 @@ def test_nan_values_are_missing_or_stop_with_check_finite(tmp_path, capsys):
     assert code == 0 and "non_finite" not in out
     code, out, _ = run_cli(capsys, run, "--format", "jsonl", "--check-finite")
     assert code == 1
-    last = json.loads(out.splitlines()[-1])
+    last = split_jsonl(out)[0][-1]
     assert last["event"] == "non_finite" and last["step"] == 100 and last["value"] is None
 
 
-def test_missing_file_is_exit_3_and_unfollowable_format_is_exit_2(tmp_path, capsys):
+def test_missing_file_is_exit_3_and_trainer_state_is_followed(tmp_path, capsys):
     code, _, err = run_cli(capsys, tmp_path / "nope.jsonl")
     assert code == 3 and "nope.jsonl" in err and "no such file" in err
     state = tmp_path / "trainer_state.json"
     state.write_text(json.dumps({"log_history": [
         {"step": i, "eval_accuracy": 0.5} for i in range(1, 30)], "global_step": 29}))
-    code, _, err = run_cli(capsys, state, "--follow")
-    assert code == 2 and "without --follow" in err
-    code, _, err = run_cli(capsys, state)  # replayed from the resolved run
+    code, _, err = run_cli(capsys, state, "--follow", "--idle-exit", "0.2", "--poll", "0.02")
+    assert code == 0 and "watched 29 records" in err and "idle" in err
+    code, _, err = run_cli(capsys, state)  # replayed
     assert code == 0 and "watched 29 records" in err
 
 
@@ -143,7 +152,7 @@ def test_csv_log_is_streamed(tmp_path, capsys):
     path.write_text("step,eval_accuracy\n" + "".join(
         f"{r['step']},{r['eval/accuracy']}\n" for r in rows))
     code, out, _ = run_cli(capsys, path, "--format", "jsonl")
-    events = [json.loads(line)["event"] for line in out.splitlines()]
+    events = [a["event"] for a in split_jsonl(out)[0]]
     assert code == 0 and events[:2] == ["disruption", "readaptation"]
 
 
@@ -201,7 +210,7 @@ def test_follow_gives_exactly_the_replay_alerts_and_ends_on_sigint(tmp_path, cap
             fh.write(text[start:start + 997])
             fh.flush()
             time.sleep(0.002)
-    watch.wait_for_out_lines(len(replayed.splitlines()))
+    watch.wait_for_out_lines(len(replayed.splitlines()) - 1)  # the summary comes at the end
     time.sleep(0.5)  # nothing more may come
     code, out, err = watch.end(signal.SIGINT)
     assert code == 0, err
@@ -238,14 +247,20 @@ def test_run_json_events_are_known_boundaries(tmp_path, capsys):
     records = [{"step": int(i), "eval/accuracy": round(float(v), 6)} for i, v in zip(t, acc)]
     plain = write_run(tmp_path / "plain", records)
     _, out, _ = run_cli(capsys, plain, "--format", "jsonl")
-    assert "overfit" in [json.loads(x)["event"] for x in out.splitlines()]
+    assert "overfit" in [a["event"] for a in split_jsonl(out)[0]]
     switched = write_run(tmp_path / "switched", records)
     meta = json.loads((switched / "run.json").read_text())
     meta["events"] = [{"step": 150, "name": "sft_to_rl"}]
     (switched / "run.json").write_text(json.dumps(meta))
     _, out, _ = run_cli(capsys, switched, "--format", "jsonl")
-    events = [json.loads(x)["event"] for x in out.splitlines()]
+    events = [a["event"] for a in split_jsonl(out)[0]]
     assert "overfit" not in events and "disruption" in events
+    # only a change of training stage restarts the phases, as in analyze
+    meta["events"] = [{"step": 150, "name": "epoch_boundary"}]
+    (switched / "run.json").write_text(json.dumps(meta))
+    _, out_epoch, _ = run_cli(capsys, switched, "--format", "jsonl")
+    _, out_plain, _ = run_cli(capsys, plain, "--format", "jsonl")
+    assert split_jsonl(out_epoch)[0] == split_jsonl(out_plain)[0]
 
 
 def test_verl_console_log_is_followed_like_it_is_replayed(tmp_path, capsys):
@@ -259,7 +274,7 @@ def test_verl_console_log_is_followed_like_it_is_replayed(tmp_path, capsys):
     path = tmp_path / "train.log"
     path.write_text("\n".join(lines) + "\n")
     code, out, err = run_cli(capsys, path, "--format", "jsonl")
-    events = [json.loads(x) for x in out.splitlines()]
+    events, _ = split_jsonl(out)
     assert code == 0 and [e["event"] for e in events][:2] == ["disruption", "readaptation"]
     # found through the presets, named as the log names it (issue #13)
     assert events[0]["metric"] == "val-core/gsm8k/acc/mean@1"
@@ -278,7 +293,7 @@ def test_verl_console_log_is_followed_like_it_is_replayed(tmp_path, capsys):
     time.sleep(0.5)
     code, followed, err = watch.end(signal.SIGINT)
     assert code == 0, err
-    replayed = [json.loads(x) for x in followed.splitlines()]
+    replayed, _ = split_jsonl(followed)
     assert [(e["event"], e["step"]) for e in replayed] == [(e["event"], e["step"]) for e in events]
 
 
@@ -310,4 +325,4 @@ def test_follow_waits_for_an_empty_file_to_get_records(tmp_path):
     watch.wait_for_err("following")
     code, out, err = watch.end(signal.SIGINT)
     assert code == 0, err
-    assert [json.loads(x)["event"] for x in out.splitlines()][:2] == ["disruption", "readaptation"]
+    assert [a["event"] for a in split_jsonl(out)[0]][:2] == ["disruption", "readaptation"]
