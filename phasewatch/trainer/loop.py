@@ -275,7 +275,7 @@ def train(cfg: TrainConfig, out: str | Path, name: str | None = None, cache_dir:
                     break
     except KeyboardInterrupt:
         writer.event(step, "interrupted")
-        writer.close()
+        writer.close(status="interrupted")
         raise
-    writer.close()
+    writer.close(status="finished")  # the end marker `watch --follow` stops on
     return TrainResult(Path(out), step, stopped, last_eval)

@@ -1,0 +1,67 @@
+"""The functions a notebook calls: `analyze`, `changepoints` (and `read_run`, `watch`).
+
+Each takes a path (any supported log, format sniffed from content) or an already read `Run`,
+and the same options as the command of the same name, so a notebook and the command line
+give the same answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from phasewatch.run import Run
+
+
+def _run(path_or_run: str | Path | Run) -> Run:
+    if isinstance(path_or_run, Run):
+        return path_or_run
+    from phasewatch.io import read_run
+
+    return read_run(path_or_run)
+
+
+def analyze(path_or_run: str | Path | Run, metric: str | None = None,
+            direction: str | None = None, **options: Any):
+    """The phases of one run's performance metric: an `Analysis` (`.phases`,
+    `.changepoints`, `.recommended_stop_step`, `.to_dict()` = the `analyze --format json` run).
+
+    Options as `phasewatch analyze`: `baseline` ('first', 'mean-of-first:K', 'step:S'),
+    `keep_outliers`, `penalty`, and the other `analysis.AnalyzeConfig` fields.
+    """
+    from phasewatch.analysis import analyze_run
+
+    return analyze_run(_run(path_or_run), metric=metric, direction=direction, **options)
+
+
+def changepoints(path_or_run: str | Path | Run, metric: str | Sequence[str],
+                 model: str = "normal", penalty: float | None = None,
+                 min_size: int | None = None) -> dict[str, Any]:
+    """Change points of one series, or one joint segmentation of several metrics: the
+    `changepoints --format json` object (source, metrics, changepoints with intervals, method,
+    penalty, warnings). Options as `phasewatch changepoints`."""
+    import numpy as np
+    import pandas as pd
+
+    from phasewatch.changepoint import Segmenter
+    from phasewatch.errors import UsageError
+
+    run = _run(path_or_run)
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    if not metrics:
+        raise UsageError("changepoints needs at least one metric")
+    if min_size is not None and min_size < 2:
+        raise UsageError("min_size must be at least 2")
+    own = [run.resolve_metric(m) for m in metrics]
+    series = [run.series(m) for m in metrics]
+    frame = pd.concat(series, axis=1, join="inner")
+    warnings = []
+    if len(metrics) > 1 and len(frame) < max(len(s) for s in series):
+        warnings.append(f"segmented the {len(frame)} steps where all of {', '.join(own)} "
+                        f"have finite values (of {max(len(s) for s in series)})")
+    seg = Segmenter(model=model, penalty=penalty, min_size=min_size).fit(
+        frame.index.to_numpy(np.int64), frame.to_numpy(np.float64))
+    return {"source": run.source, "metrics": own,
+            "changepoints": [c.to_dict() for c in seg.changepoints],
+            "method": seg.method, "penalty": seg.penalty, "warnings": warnings + seg.warnings}

@@ -1,0 +1,64 @@
+"""The public API a notebook uses: the same answers as the commands, lazily imported."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import phasewatch
+from phasewatch.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SFT = ROOT / "sample_logs" / "sft"
+
+
+def cli_json(capsys, *argv):
+    assert main(list(argv)) == 0
+    return capsys.readouterr().out
+
+
+def test_all_names_resolve():
+    for name in phasewatch.__all__:
+        assert getattr(phasewatch, name) is not None, name
+    assert {"analyze", "watch", "changepoints", "read_run"} <= set(phasewatch.__all__)
+
+
+def test_analyze_takes_a_path_or_a_run_and_the_cli_options(capsys):
+    doc = json.loads(cli_json(capsys, "analyze", str(SFT), "--format", "json",
+                              "--baseline", "mean-of-first:3", "--keep-outliers"))
+    from_path = phasewatch.analyze(SFT, baseline="mean-of-first:3", keep_outliers=True)
+    from_run = phasewatch.analyze(phasewatch.read_run(SFT), baseline="mean-of-first:3",
+                                  keep_outliers=True)
+    assert json.loads(json.dumps(from_path.to_dict())) == doc["runs"][0]
+    assert from_run.to_dict() == from_path.to_dict()
+    with pytest.raises(TypeError, match="unknown option"):
+        phasewatch.analyze(SFT, baselin="first")
+
+
+def test_changepoints_equals_the_command(capsys):
+    doc = json.loads(cli_json(capsys, "changepoints", str(SFT), "--metric", "eval/accuracy",
+                              "--metric", "expert/nll_heldout", "--format", "json"))
+    doc.pop("schema_version")
+    got = phasewatch.changepoints(SFT, ["eval/accuracy", "expert/nll_heldout"])
+    assert json.loads(json.dumps(got)) == doc
+
+
+def test_watch_yields_the_alerts_the_command_prints(capsys):
+    lines = cli_json(capsys, "watch", str(SFT), "--format", "jsonl").splitlines()
+    alerts = list(phasewatch.watch(SFT, stop_on=()))
+    assert [a.to_dict() for a in alerts] == [json.loads(x) for x in lines[:-1]]
+    assert len(alerts) >= 2
+    assert [a.event for a in phasewatch.watch(SFT)][-1] == "overfit"  # stops there by default
+
+
+def test_import_stays_light():
+    code = ("import sys, phasewatch; print(sorted(m for m in ('pandas', 'numpy', 'scipy') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True).stdout
+    assert out.strip() == "[]"
