@@ -5,7 +5,11 @@ the same lines (which only parses: no step handling, no duplicate resolution, no
 all measured in this run. Also times `pandas.read_json(lines=True)` and phasewatch's own
 line-by-line path (the one the bulk path must equal; the check is printed too).
 
-    python benchmarks/bench_inspect.py [--lines N]
+    python benchmarks/bench_inspect.py [--lines N] [--repeat K] [--against REV] [--inspect-only]
+
+`--against REV` also times `inspect` of the phasewatch/ tree at git revision REV on the same
+file, alternating with this tree's (best of `--repeat` each), and prints the ratio: a change's
+cost measured in one run on the same machine state.
 
 Timings on a shared machine are noisy; the ratios, measured back to back, are steadier.
 """
@@ -46,10 +50,21 @@ def timed(fn):
     return time.perf_counter() - start, result
 
 
-def inspect_subprocess(path: Path) -> dict:
+def inspect_subprocess(path: Path, tree: Path | None = None) -> dict:
+    """`python -m phasewatch inspect` (run from `tree`, that tree's phasewatch/ is imported)."""
     out = subprocess.run([sys.executable, "-m", "phasewatch", "inspect", str(path), "--format", "json"],
-                         check=True, capture_output=True, text=True)
+                         check=True, capture_output=True, text=True, cwd=tree)
     return json.loads(out.stdout)
+
+
+def checkout(rev: str, into: Path) -> Path:
+    """The phasewatch/ package at git revision `rev`, extracted under `into`."""
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "phasewatch"], check=True,
+                             capture_output=True).stdout
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
 
 
 def json_loads_loop(path: Path) -> int:
@@ -77,6 +92,10 @@ def line_path(path: Path):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=1, help="best of K runs of inspect")
+    parser.add_argument("--against", metavar="REV", help="also time inspect at this git revision")
+    parser.add_argument("--inspect-only", action="store_true",
+                        help="skip the parse-only baselines and the line-by-line reference")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "metrics.jsonl"
@@ -87,12 +106,24 @@ def main() -> int:
         rows = []
         t_json, _ = timed(lambda: json_loads_loop(path))
         rows.append(("json.loads loop (parse only; baseline)", t_json))
-        t_pandas, _ = timed(lambda: pandas_read_json(path))
-        rows.append(("pandas.read_json(lines=True) (parse only)", t_pandas))
-        t_inspect, doc = timed(lambda: inspect_subprocess(path))
-        rows.append(("phasewatch inspect, end to end (process start included)", t_inspect))
-        t_line, line_doc = timed(lambda: line_path(path))
-        rows.append(("phasewatch line-by-line path (reference)", t_line))
+        if not args.inspect_only:
+            t_pandas, _ = timed(lambda: pandas_read_json(path))
+            rows.append(("pandas.read_json(lines=True) (parse only)", t_pandas))
+        old = checkout(args.against, Path(tmp) / "old") if args.against else None
+        best, best_old, doc, old_doc = float("inf"), float("inf"), None, None
+        for _ in range(max(1, args.repeat)):
+            t_inspect, doc = timed(lambda: inspect_subprocess(path))
+            best = min(best, t_inspect)
+            if old is not None:
+                t_old, old_doc = timed(lambda: inspect_subprocess(path, old))
+                best_old = min(best_old, t_old)
+        k = f", best of {max(1, args.repeat)}" if args.repeat > 1 else ""
+        rows.append((f"phasewatch inspect, end to end (process start incl.){k}", best))
+        if old is not None:
+            rows.append((f"same, phasewatch at {args.against}{k}", best_old))
+        if not args.inspect_only:
+            t_line, line_doc = timed(lambda: line_path(path))
+            rows.append(("phasewatch line-by-line path (reference)", t_line))
 
         print(f"\n`phasewatch inspect` on {args.lines:,} JSONL lines ({size_mb:.0f} MB)\n")
         print(f"| {'method':<58} | {'time (s)':>8} | {'lines/s':>10} | {'vs json.loads':>13} |")
@@ -100,11 +131,17 @@ def main() -> int:
         for name, seconds in rows:
             print(f"| {name:<58} | {seconds:>8.2f} | {args.lines / seconds:>10,.0f} | "
                   f"{t_json / seconds:>12.2f}x |")
-        same = {k: v for k, v in doc.items() if k not in ("schema_version", "source")} == {
-            k: v for k, v in line_doc.items() if k != "source"
-        }
-        print(f"\nn_records={doc['n_records']:,} n_steps={doc['n_steps']:,} metrics={len(doc['metrics'])}; "
-              f"bulk path == line path: {same}")
+        same = True
+        if old is not None:
+            same = doc == old_doc
+            print(f"\nthis tree / {args.against}: {best / best_old:.3f}x the time; "
+                  f"same output: {same}")
+        if not args.inspect_only:
+            same = same and {k: v for k, v in doc.items() if k not in ("schema_version", "source")} == {
+                k: v for k, v in line_doc.items() if k != "source"
+            }
+            print(f"bulk path == line path: {same}")
+        print(f"n_records={doc['n_records']:,} n_steps={doc['n_steps']:,} metrics={len(doc['metrics'])}")
         return 0 if same else 1
 
 
