@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_watch import ROOT, Watch, curve_records, split_jsonl
 
 from phasewatch.live import LiveWatch
-from test_watch import ROOT, Watch, curve_records, split_jsonl
 
 REAL_LOGS = ROOT.parent / "shared" / "real_logs"
 

@@ -117,8 +117,7 @@ class Source(LineRecordSource):
         self.info.name = path.stem
 
     def read(self, final: bool = True):
-        for record in super().read(final):
-            yield record
+        yield from super().read(final)
         self.info.name = self.parser.run_name or self.path.stem
 
     def end_marker(self, text, values) -> bool:
