@@ -60,6 +60,8 @@ class WatchResult:
     last_step: int | None = None
     n_records: int = 0
     finished: bool = False
+    live_best_step: int | None = None   # the monitor's own best at the end
+    phases: list[str] | None = None      # the whole run's phases, as `analyze` names them
     resumes: list[tuple[int, int]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,7 +73,8 @@ class WatchResult:
                 "message": f"{self.metric}: phase {phase}, best step "
                            f"{'-' if self.best_step is None else self.best_step}",
                 "phase": self.phase, "direction": self.direction, "records": self.n_records,
-                "finished": self.finished}
+                "finished": self.finished, "live_best_step": self.live_best_step,
+                "phases": self.phases}
 
 
 class LiveWatch:
@@ -335,6 +338,29 @@ class LiveWatch:
         if monitor is not None:
             result.phase, result.best_step = monitor.phase, monitor.best_step
             result.last_step, result.n_records = monitor.last_step_, monitor.n_records_
+            result.live_best_step = monitor.best_step
+            if not monitor.missing_metrics():  # a metric never logged is reported already
+                self._whole_run()
+
+    def _whole_run(self) -> None:
+        """At the end, the whole run as `analyze` sees it: its phases, and its recommended
+        checkpoint as the best step, so `watch` run to the end and `analyze` give one answer.
+        The live alerts stay what the monitor said when it said it (bounded state); this reads
+        the log once more, after the watch."""
+        from phasewatch.analysis import analyze_run
+        from phasewatch.errors import PhasewatchError
+        from phasewatch.io import read_run
+
+        result = self.result
+        try:
+            analysis = analyze_run(read_run(self.path), metric=result.metric,
+                                   direction=result.direction)
+        except PhasewatchError as exc:
+            self.notice(f"{self.path}: the whole-run summary is not available: {exc}")
+            return
+        result.phases = [p.name for p in analysis.phases]
+        if analysis.recommended_stop_step is not None:
+            result.best_step = analysis.recommended_stop_step
 
     # ------------------------------------------------------------------ opening
     def _open(self):

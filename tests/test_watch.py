@@ -67,7 +67,13 @@ def test_replay_jsonl_contract(tmp_path, capsys):
     assert all(a["metric"] == "eval/accuracy" for a in alerts)
     assert "watched 600 records" in err
     assert summary["phase"] == "overfit" and summary["metric"] == "eval/accuracy"
-    assert summary["best_step"] == alerts[-1]["best_step"] and summary["records"] == 600
+    assert summary["live_best_step"] == alerts[-1]["best_step"] and summary["records"] == 600
+    # at the end, one answer with `analyze`: its phases and its checkpoint
+    from phasewatch import analyze
+
+    offline = analyze(run)
+    assert summary["best_step"] == offline.recommended_stop_step
+    assert summary["phases"] == [p.name for p in offline.phases]
 
 
 def test_text_output_and_metric_and_direction_options(tmp_path, capsys):

@@ -114,8 +114,12 @@ def _summary(watcher, stopped: bool) -> None:
     why = f"; stopped: {monitor.stop_reason_.name.lower()}" if stopped else ""
     ended = {"finished": "; the log says the run finished", "idle": "; idle, ended"}.get(
         result.reason, "")
+    whole = ""
+    if result.phases is not None:
+        whole = f"; whole run: {' > '.join(result.phases)}, checkpoint to keep: step {best}"
+        best = "-" if result.live_best_step is None else result.live_best_step
     _info(f"watched {result.n_records} records up to step {result.last_step}; {result.metric}: "
-          f"phase {phase}, best step {best}{why}{ended}")
+          f"phase {phase}, best step {best}{why}{ended}{whole}")
 
 
 def _install_signal_handlers(stop: threading.Event) -> dict:
