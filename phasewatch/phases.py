@@ -254,6 +254,10 @@ def refine_turns(runs: list[TrendRun], y: np.ndarray, fitted: np.ndarray, sd: fl
         return runs
     window_size = smoothing_window(y.size, cfg)
     ys = smooth(y, window_size)
+    # "at the plateau level": within `level_sd` noise sds, and never closer than the smoothed
+    # curve's own noise (sd / sqrt(window)) can tell: on a sparse run the average of 3
+    # evaluations is far noisier than `level_sd` and would reach the level late
+    near = max(cfg.level_sd, 1.0 / np.sqrt(window_size)) * sd
     for left, right in itertools.pairwise(runs):
         lo, hi = left.start, right.end
         if FLAT not in (left.kind, right.kind):
@@ -264,12 +268,12 @@ def refine_turns(runs: list[TrendRun], y: np.ndarray, fitted: np.ndarray, sd: fl
         elif right.kind == FLAT:  # trend -> plateau
             level = float(np.median(y[right.start + (right.end - right.start) // 3:right.end + 1]))
             gap = (ys[lo:hi + 1] - level) * (1 if left.kind == DOWN else -1)
-            reached = np.flatnonzero(gap <= cfg.level_sd * sd)
+            reached = np.flatnonzero(gap <= near)
             cut = lo + int(reached[0]) if reached.size else left.end
         else:  # plateau -> trend
             level = float(np.median(y[left.start:left.start + 2 * (left.end - left.start) // 3 + 1]))
             gap = (ys[lo:hi + 1] - level) * (1 if right.kind == UP else -1)
-            within = np.flatnonzero(gap <= cfg.level_sd * sd)
+            within = np.flatnonzero(gap <= near)
             cut = lo + int(within[-1]) if within.size else left.end
         cut = int(np.clip(cut, left.start + 1, right.end - 1)) if right.end - left.start >= 2 else cut
         left.end = right.start = cut
