@@ -193,3 +193,12 @@ def test_a_one_burst_bump_inside_a_decline_is_not_a_phase_of_its_own():
     # A long recovery (not a blip) stays a phase of its own.
     runs = [TrendRun(DOWN, 0, 50, 0.8, 0.6), TrendRun(UP, 50, 120, 0.6, 0.7), TrendRun(DOWN, 120, 200, 0.7, 0.5)]
     assert len(absorb_blips(runs, 201, PhaseConfig())) == 3
+
+
+def test_a_short_saturating_series_is_a_rise_then_a_plateau():
+    """Five evaluations of a WER that falls fast and levels off: not monotone, so the rank test
+    cannot call it, but the best is far beyond the first against the noise."""
+    a = analyze_run(make_run([34.6, 25.1, 22.0, 21.5, 21.8]), direction="min")
+    assert names(a) == ["improvement", "plateau"] and a.extra["confidence"] == "low"
+    assert a.phases[0].end_step == 30 and a.recommended_stop_step == 30
+    assert names(analyze_run(make_run([0.50, 0.52, 0.49, 0.51, 0.50]))) == ["plateau"]
