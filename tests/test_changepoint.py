@@ -182,3 +182,12 @@ def test_detect_is_the_documented_one_call_entry_point():
     assert len(found) == 1
     cp = found[0]
     assert abs(cp.step - 200) <= 4 and cp.low <= cp.step <= cp.high
+
+
+def test_two_failed_evaluations_in_a_row_are_outliers_but_a_sampled_dip_is_data():
+    from phasewatch.changepoint import spike_mask
+
+    y = np.r_[0.50, 0.51, 0.49, 0.50, 0.02, 0.03, 0.51, 0.50, 0.49, 0.50]
+    assert spike_mask(y, 0.01).tolist() == [i in (4, 5) for i in range(10)]
+    dip = np.r_[0.55, 0.05, 0.03, 0.30, 0.50, 0.60, 0.65, 0.66, 0.65, 0.66]  # sparse run's dip
+    assert not spike_mask(dip, 0.01).any()
