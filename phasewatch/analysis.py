@@ -17,15 +17,27 @@ import pandas as pd
 
 from phasewatch.changepoint import Segmenter
 from phasewatch.noise import MAD_TO_SD, noise_scale, noise_sd
-from phasewatch.phase_stats import (SPARSE, Baseline, boundary_intervals, boundary_levels,
-                                    demote_flat_trends, extreme_index,
-                                    phase_stats, snap_turns)
+from phasewatch.phase_stats import (
+    SPARSE,
+    Baseline,
+    boundary_intervals,
+    boundary_levels,
+    demote_flat_trends,
+    extreme_index,
+    phase_stats,
+    snap_turns,
+)
 from phasewatch.phases import PhaseConfig, build_phases, fit_segments, smoothing_window
 from phasewatch.results import Analysis, Phase
-from phasewatch.short_series import analyze_short
 from phasewatch.run import Run
-from phasewatch.signals import (choose_direction, choose_metric, is_performance_metric,
-                                other_signals, prepare)
+from phasewatch.short_series import analyze_short
+from phasewatch.signals import (
+    choose_direction,
+    choose_metric,
+    is_performance_metric,
+    other_signals,
+    prepare,
+)
 
 MIN_POINTS = 9   # fewer evaluations get the short-series answer (phasewatch.short_series)
 STAGE_EVENTS = ("sft_to_rl",)  # known events that start a new training stage (phases restart)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from phasewatch.changepoint import spike_mask
 from phasewatch.errors import UsageError
 from phasewatch.noise import noise_scale
+from phasewatch.outliers import spike_mask
 from phasewatch.presets import PERFORMANCE_ROLES, default_direction
 from phasewatch.run import Run
 
@@ -103,7 +103,7 @@ def cadence_warning(steps: np.ndarray) -> str | None:
 
 def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False) -> PreparedSeries:
     """The series of `metric` turned higher-is-better, non-finite values and outliers (points
-    their neighbours contradict, `changepoint.spike_mask`) left out unless `keep_outliers`."""
+    their neighbours contradict, `outliers.spike_mask`) left out unless `keep_outliers`."""
     raw = run.series(metric, finite=False)
     metric = str(raw.name)  # the run's own name, in the messages
     values = raw.to_numpy(dtype=np.float64)

@@ -23,7 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"(```(?:console)?\n)(\$ phasewatch (?:analyze|inspect)[^\n]*)\n(.*?)(```)",
-                   re.S)
+                   re.DOTALL)
 
 
 def examples() -> list[tuple[Path, str, str]]:
@@ -33,7 +33,7 @@ def examples() -> list[tuple[Path, str, str]]:
 
 def run_example(command: str) -> str:
     args = shlex.split(command[2:])[1:]  # drop "$ " and "phasewatch"
-    done = subprocess.run([sys.executable, "-m", "phasewatch", *args], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "phasewatch", *args], cwd=ROOT, check=False,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout

@@ -117,9 +117,9 @@ def write_csv(analyses: list[Analysis], stream) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from phasewatch.analysis import analyze_run
-    from phasewatch.phase_stats import Baseline
     from phasewatch.io import read_run
     from phasewatch.output import emit_json
+    from phasewatch.phase_stats import Baseline
 
     options = {"baseline": Baseline.parse(args.baseline), "keep_outliers": args.keep_outliers,
                "penalty": args.penalty}

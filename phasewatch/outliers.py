@@ -1,0 +1,71 @@
+"""Outliers: evaluations the evaluations around them contradict (a failed eval, a glitch).
+
+Used by `analyze` (left out and reported, `signals.prepare`) and by `changepoints` (replaced
+before segmenting, `despiked`). A point is only an outlier when its neighbours say so: on a
+sparse run the bottom of a dip sampled once or twice is data, not a glitch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from phasewatch.noise import noise_scale
+
+
+def spike_mask(values: np.ndarray, scale: float, k: float = 6.0,
+               steps: np.ndarray | None = None) -> np.ndarray:
+    """Points that the points around them contradict: a failed evaluation, a logging glitch.
+
+    One point, or two in a row, is flagged only when it has two neighbours on each side, those
+    four agree with one straight line (their largest residual is small), and it lies more than
+    `k` noise sds and more than three times that largest residual away from the line, beyond both
+    of its adjacent neighbours (two in a row: both, on the same side). So the bottom of a dip
+    sampled once or twice on a sparse run, a point on a steep rise, and the first and last two
+    points (nothing on one side to contradict them) are data, while one or two absurd readings
+    on a plateau or a trend are not. `steps` (default: positions) place the points for the line.
+    """
+    y = np.asarray(values, dtype=np.float64)
+    mask = np.zeros(y.size, dtype=bool)
+    if y.size < 5 or not scale > 0:
+        return mask
+    x = np.arange(y.size, dtype=np.float64) if steps is None else np.asarray(steps, dtype=np.float64)
+    for width in (1, 2):
+        flagged = _contradicted(x, y, width, k * scale)
+        for j in range(width):
+            mask[np.flatnonzero(flagged) + 2 + j] = True
+    return mask
+
+
+def _contradicted(x: np.ndarray, y: np.ndarray, width: int, floor: float) -> np.ndarray:
+    """For each block y[i:i+width] (i from 2), whether its two neighbours on each side agree
+    with a line that the block lies far beyond (see `spike_mask`)."""
+    first = np.arange(2, y.size - width - 1)
+    if first.size == 0:
+        return np.zeros(0, dtype=bool)
+    offsets = (-2, -1, width, width + 1)
+    nx = np.stack([x[first + o] - x[first] for o in offsets])  # (4, m), relative to x[i]
+    ny = np.stack([y[first + o] for o in offsets])
+    mx, my = nx.mean(axis=0), ny.mean(axis=0)
+    sxx = ((nx - mx) ** 2).sum(axis=0)
+    slope = np.where(sxx > 0, ((nx - mx) * (ny - my)).sum(axis=0) / np.where(sxx > 0, sxx, 1), 0)
+    spread = np.abs(ny - (my + slope * (nx - mx))).max(axis=0)
+    limit = np.maximum(floor, 3.0 * spread)
+    left, right = y[first - 1], y[first + width]
+    above = below = np.ones(first.size, dtype=bool)
+    for j in range(width):
+        here = y[first + j]
+        predicted = my + slope * (x[first + j] - x[first] - mx)
+        above = above & (here > np.maximum(left, right)) & (here - predicted > limit)
+        below = below & (here < np.minimum(left, right)) & (predicted - here > limit)
+    return above | below
+
+
+def despiked(values: np.ndarray) -> np.ndarray:
+    """`values` with spikes (see `spike_mask`) replaced by their neighbours' median; indices
+    stay where they are."""
+    mask = spike_mask(values, noise_scale(values))
+    if not mask.any():
+        return values
+    keep = ~mask
+    return np.where(mask, np.interp(np.arange(values.size), np.flatnonzero(keep), values[keep]),
+                    values)
