@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from phasewatch.changepoint import Segmenter
-from phasewatch.noise import MAD_TO_SD, noise_scale, noise_sd
+from phasewatch.noise import noise_scale, noise_sd, residual_sd
 from phasewatch.phase_stats import (
     SPARSE,
     Baseline,
@@ -108,14 +108,15 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         # judge the trends against the tighter noise (the segmentation keeps its own: judged
         # against this one too, it over-cuts controls: false claims 0.00 -> 0.04-0.12 on
         # 15- and 30-point runs)
-        sd = min(sd, _residual_sd(steps, y, seg.breaks))
+        sd = min(sd, residual_sd(y - fit_segments(steps.astype(np.float64), y, list(seg.breaks)),
+                                 2 * (len(seg.breaks) + 1)))
 
     pcfg = PhaseConfig(**{name: getattr(cfg, name) for name in PhaseConfig.__dataclass_fields__})
     phases = _stage_phases(steps, y, seg.breaks, sd, pcfg, stages)
 
     fixed = set(stages)
     window = smoothing_window(y.size, pcfg)
-    base, base_se, _ = baseline_spec.level(steps, y, sd)
+    base, base_se = baseline_spec.level(steps, y, sd)
     phases = snap_turns(phases, steps, y, window, sd, fixed)
     phases = demote_flat_trends(phases, boundary_levels(phases, steps, y, base, fixed), sd, cfg.k_sd)
 
@@ -134,7 +135,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         if signals:
             phase.stats["signals"] = _signal_stats(signals, phase)
     changepoints = boundary_intervals(phases, seg.changepoints, steps, y, sd, window, fixed)
-    best = _best_index(phases, steps, y, window)
+    best = _best_index(phases, steps, y)
     extra = {
         "baseline_se": float(base_se),
         "best_value": series.own_units(float(y[best])),
@@ -148,19 +149,6 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         extra["events"] = [e.to_dict() for e in run.events if e.step in stages]
     return Analysis(run.source, own_metric, direction, series.own_units(base), changepoints,
                     phases, int(steps[best]), warnings, extra)
-
-
-def _residual_sd(steps, y, breaks) -> float:
-    """Noise sd from the residuals of the segment lines, for sparse runs: there neighbouring
-    evaluations are far apart, so the differences the usual estimate rests on carry the trend
-    too (measured: about 3x the true noise on 12-point runs with a dip). Robust (MAD) and
-    corrected for the two parameters each line spends."""
-    residuals = y - fit_segments(steps.astype(np.float64), y, list(breaks))
-    dof = y.size - 2 * (len(breaks) + 1)
-    if dof < 3:
-        return np.inf
-    mad = float(np.median(np.abs(residuals - np.median(residuals)))) * MAD_TO_SD
-    return mad * np.sqrt(y.size / dof)
 
 
 def _stage_phases(steps, y, breaks, sd: float, cfg: PhaseConfig,
@@ -188,7 +176,7 @@ def _stage_phases(steps, y, breaks, sd: float, cfg: PhaseConfig,
     return phases
 
 
-def _best_index(phases: list[Phase], steps, y, window: int) -> int:
+def _best_index(phases: list[Phase], steps, y) -> int:
     """The checkpoint to keep: the peak an overfit starts from, else the best evaluation (on a
     dense run, of the 3-point median: one lucky evaluation is not the best checkpoint)."""
     for phase in phases:

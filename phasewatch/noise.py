@@ -55,3 +55,19 @@ def noise_sd(values: np.ndarray, ar: float, cap: float = AR_MAX) -> float:
     """The noise sd that level differences are judged against, offline and live alike:
     `noise_scale(values)` inflated for AR(1) noise of coefficient `ar` (`ar_inflation`)."""
     return noise_scale(values) * ar_inflation(ar, cap)
+
+
+def residual_sd(residuals: np.ndarray, n_params: int) -> float:
+    """Noise sd from the residuals of a fit that spent `n_params` parameters (inf when fewer
+    than 3 degrees of freedom are left): robust (MAD), corrected for the parameters.
+
+    For sparse runs, where neighbouring evaluations are far apart and the differences
+    `noise_scale` rests on carry the trend too (measured: about 3x the true noise on 12-point
+    runs with a dip); `analyze` fits its segment lines and takes the smaller of the two.
+    """
+    r = np.asarray(residuals, dtype=np.float64)
+    dof = r.size - n_params
+    if dof < 3:
+        return float("inf")
+    mad = float(np.median(np.abs(r - np.median(r)))) * MAD_TO_SD
+    return mad * float(np.sqrt(r.size / dof))

@@ -4,8 +4,9 @@ and the effect sizes printed beside each phase.
 The segmentation fits straight lines; people read values. So every number reported here is
 read off the data at the series' own cadence, never off a fitted line: the starting level is the
 observed start (`Baseline`), a trough or a peak sits on the evaluation where the data are lowest
-or highest between the two trends it joins, and a phase's start and end values are the data at
-its boundaries (the extreme itself at a trough or a peak, a short centred average elsewhere).
+or highest near the turn (`snap_turns`), and a phase's start and end values are the data at its
+boundaries (`point_levels`: the evaluation itself, or on a dense run the median of it and its two
+neighbours).
 Values are higher-is-better inside (`sign` * own units) and are turned back to the metric's own
 units for output.
 """
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from phasewatch.errors import UsageError
+from phasewatch.phases import smooth
 from phasewatch.results import ChangePoint, Phase
 
 DOWN_PHASES = ("disruption", "overfit")
@@ -59,20 +61,14 @@ class Baseline:
         raise UsageError(f"--baseline {text!r} not understood; use first, mean-of-first:K "
                          "(K >= 1 evaluations) or step:S (a step number)")
 
-    def level(self, steps: np.ndarray, y: np.ndarray, sd: float) -> tuple[float, float, int]:
-        """(level, its standard error, index of the last evaluation it uses)."""
+    def level(self, steps: np.ndarray, y: np.ndarray, sd: float) -> tuple[float, float]:
+        """(level, its standard error)."""
         if self.kind == "mean-of-first":
             k = min(self.amount, y.size)
-            return float(y[:k].mean()), sd / np.sqrt(k), k - 1
+            return float(y[:k].mean()), sd / np.sqrt(k)
         if self.kind == "step":
-            i = int(np.argmin(np.abs(steps - self.amount)))
-            return float(y[i]), sd, i
-        return float(y[0]), sd, 0
-
-
-def local_level(y: np.ndarray, window: int) -> np.ndarray:
-    """Centred moving average (shorter at the edges): the level around each evaluation."""
-    return pd.Series(y).rolling(window, center=True, min_periods=1).mean().to_numpy()
+            return float(y[int(np.argmin(np.abs(steps - self.amount)))]), sd
+        return float(y[0]), sd
 
 
 def point_levels(y: np.ndarray) -> np.ndarray:
@@ -136,7 +132,7 @@ def boundary_intervals(phases: list[Phase], segment_cps: list[ChangePoint], step
     (3) the neighbouring evaluations and (4) at a trough or a peak, the smoothed extreme and the
     evaluations within two noise sds of this one. A boundary at a known event is exact.
     """
-    ys = local_level(y, window)
+    ys = smooth(y, window)
     band = BAND_SD * sd / np.sqrt(window)
     cap = max(1, int(0.1 * y.size))
     out = []

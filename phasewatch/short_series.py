@@ -98,7 +98,7 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     steps, y, sign = series.steps, series.values, series.sign
     n = y.size
     sd = second_difference_sd(y)
-    base, base_se, _ = baseline.level(steps, y, sd)
+    base, base_se = baseline.level(steps, y, sd)
     tau, p = trend_test(steps, y)
     names, turn, confidence = _shape(y, p, tau, sd)
     cuts = [0, *([turn] if turn is not None else []), n - 1]
