@@ -127,6 +127,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     nll_onset = _nll_overfit_onset(signals) if is_performance_metric(run, metric) else None
     if nll_onset is not None:
         phases = _apply_nll_overfit(phases, nll_onset, steps, pcfg, signals)
+        # a rise that now meets the overfit is a peak: put it on the data, as above
+        phases = snap_turns(phases, steps, y, window, sd, fixed)
 
     levels = boundary_levels(phases, steps, y, base, fixed)
     for k, phase in enumerate(phases):

@@ -71,3 +71,13 @@ def residual_sd(residuals: np.ndarray, n_params: int) -> float:
         return float("inf")
     mad = float(np.median(np.abs(r - np.median(r)))) * MAD_TO_SD
     return mad * float(np.sqrt(r.size / dof))
+
+
+def second_difference_sd(values: np.ndarray) -> float:
+    """Noise sd from second differences, for a few points (a straight trend cancels;
+    var(d2) = 6 sd^2). 0.0 for fewer than four points."""
+    y = np.asarray(values, dtype=np.float64)
+    if y.size < 4:
+        return 0.0
+    d2 = np.diff(y, 2)
+    return float(np.median(np.abs(d2 - np.median(d2))) * MAD_TO_SD / np.sqrt(6.0))

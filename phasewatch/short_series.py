@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from phasewatch.noise import MAD_TO_SD
+from phasewatch.noise import second_difference_sd
 from phasewatch.phase_stats import Baseline, boundary_levels, phase_stats
 from phasewatch.results import Analysis, ChangePoint, Phase
 from phasewatch.signals import PreparedSeries
@@ -25,14 +25,6 @@ TURN_SD = 5.0       # a best (worst) must beat the ends by this many noise sds (
                     # the noise from 3-7 second differences is itself uncertain; measured on
                     # 3-12-evaluation runs, 3 doubled false claims on flat runs, 0.15 -> 0.25)
 MIN_FOR_NOISE = 5   # evaluations needed to estimate the noise from second differences
-
-
-def second_difference_sd(y: np.ndarray) -> float:
-    """Noise sd from second differences (a straight trend cancels; var(d2) = 6 sd^2)."""
-    if y.size < 4:
-        return 0.0
-    d2 = np.diff(y, 2)
-    return float(np.median(np.abs(d2 - np.median(d2))) * MAD_TO_SD / np.sqrt(6.0))
 
 
 def trend_test(steps: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -145,3 +145,37 @@ def test_token_store_signals_are_reported_per_phase(capsys):
     signals = run["phases"][0]["signals"]
     assert "tokens/nll_gap" in signals and "expert/nll_heldout" in signals
     assert all(set(v) == {"mean", "start", "end", "change"} for v in signals.values())
+
+
+def test_csv_baseline_outlier_and_penalty_options(capsys, tmp_path):
+    """--format csv has one row per phase with the JSON's numbers; --baseline, --keep-outliers
+    and --penalty change what they say they change; a bad --baseline is a usage error."""
+    import csv
+    import io
+
+    rows = [{"step": 10 * i, "eval/accuracy": v} for i, v in enumerate(
+        [0.50, 0.52, 0.48, 0.51, 0.49, 0.50, 0.02, 0.51, 0.50, 0.49, 0.50, 0.52, 0.50, 0.51])]
+    log = tmp_path / "run.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _, out, _ = run_cli(capsys, "analyze", SAMPLES / "demo", "--format", "json")
+    doc = json.loads(out)["runs"][0]
+    _, out, _ = run_cli(capsys, "analyze", SAMPLES / "demo", "--format", "csv")
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert [r["phase"] for r in table] == [p["name"] for p in doc["phases"]]
+    assert float(table[0]["depth"]) == pytest.approx(doc["phases"][0]["depth"], rel=1e-5)
+    assert table[0]["baseline"] == "0.546"
+
+    _, out, _ = run_cli(capsys, "analyze", log, "--format", "json")
+    run = json.loads(out)["runs"][0]
+    assert run["baseline"] == 0.5 and any("outlier" in w for w in run["warnings"])
+    _, out, _ = run_cli(capsys, "analyze", log, "--format", "json", "--keep-outliers",
+                        "--baseline", "mean-of-first:4")
+    run = json.loads(out)["runs"][0]
+    assert run["baseline"] == pytest.approx(0.5025)
+    assert not any("outlier" in w for w in run["warnings"])
+    _, out, _ = run_cli(capsys, "analyze", log, "--format", "json", "--baseline", "step:25")
+    assert json.loads(out)["runs"][0]["baseline"] == 0.48  # the evaluation nearest step 25
+    _, out, _ = run_cli(capsys, "analyze", SAMPLES / "demo", "--format", "json", "--penalty", "1e6")
+    assert json.loads(out)["runs"][0]["segments"] == []  # a huge penalty: no change points
+    code, _, err = run_cli(capsys, "analyze", log, "--baseline", "median")
+    assert code == 2 and "mean-of-first:K" in err

@@ -202,3 +202,49 @@ def test_a_short_saturating_series_is_a_rise_then_a_plateau():
     assert names(a) == ["improvement", "plateau"] and a.extra["confidence"] == "low"
     assert a.phases[0].end_step == 30 and a.recommended_stop_step == 30
     assert names(analyze_run(make_run([0.50, 0.52, 0.49, 0.51, 0.50]))) == ["plateau"]
+
+
+def test_names_a_researcher_would_give():
+    """Each shape the issue lists, with white noise of sd 0.01 over 200 evaluations."""
+    rng = np.random.default_rng(0)
+    t = np.arange(200)
+
+    def noisy(curve):
+        return curve + rng.normal(0, 0.01, t.size)
+
+    decline_from_start = analyze_run(make_run(noisy(0.6 - 0.2 * t / 200)))
+    assert names(decline_from_start) == ["overfit"]
+    assert decline_from_start.recommended_stop_step == 0
+    late = analyze_run(make_run(noisy(np.where(t < 130, 0.6, 0.6 - 0.15 * (t - 130) / 70))))
+    assert names(late) == ["plateau", "overfit"]
+    floor = analyze_run(make_run(noisy(np.r_[0.6, 0.6 - 0.5 * (1 - np.exp(-t[1:] / 5))])))
+    assert names(floor) == ["disruption", "plateau"]
+    bounce = np.r_[np.linspace(0.3, 0.7, 100), np.linspace(0.7, 0.55, 94), np.linspace(0.55, 0.62, 6)]
+    assert names(analyze_run(make_run(noisy(bounce)))) == ["improvement", "overfit"]
+
+
+def test_a_fast_rise_that_overshoots_a_little_is_a_rise_then_a_plateau():
+    """A capped length: 4 -> 10.98 in a few evaluations, then 11 with a one-point wobble. The
+    line fitted to the rise overshoots; that is neither an excursion nor a one-point overfit."""
+    y = np.r_[4.0, 4.0, 4.0, 4.04, 4.07, 8.16, 10.55, 10.90, 10.96, 10.98, 10.93,
+              np.full(60, 11.0)]
+    y[30] = 10.99
+    a = analyze_run(make_run(y), metric="eval/accuracy")
+    assert names(a) == ["improvement", "plateau"]
+    assert a.baseline == 4.0 and a.phases[0].stats["change"] > 6.5
+
+
+def test_a_sparse_dip_is_data_and_the_trough_is_the_lowest_evaluation():
+    """21 evaluations of the demo run (every 100th step): the dip's bottom, sampled once, is
+    not an outlier; the trough sits on it; depth and baseline are read off the data."""
+    y = [0.546, 0.056, 0.314, 0.566, 0.628, 0.69, 0.722, 0.744, 0.726, 0.772, 0.734, 0.786,
+         0.76, 0.72, 0.726, 0.728, 0.716, 0.694, 0.658, 0.646, 0.672]
+    a = analyze_run(make_run(y, steps=np.arange(21) * 100))
+    # the late decline (0.786 -> 0.672) is about 3 noise sds on 21 points: either call is fair
+    assert names(a)[:2] == ["disruption", "readaptation"] and len(a.phases) == 3
+    assert not any("outlier" in w for w in a.warnings)
+    assert a.baseline == 0.546 and a.phases[0].stats["trough_step"] == 100
+    assert a.phases[0].stats["depth"] == pytest.approx(0.49)
+    assert a.recommended_stop_step == 1100  # the best evaluation
+    for cp in a.changepoints:
+        assert cp.low <= cp.step <= cp.high
