@@ -14,7 +14,9 @@ file is read whole, replayed or followed.
 
 `read_run` sniffs by content in the order of READERS (most specific first), not by file name,
 and collects the records into a Run; `phasewatch.live` feeds the same records to the monitor.
-A new format (an SQLite store, Trackio) plugs in as one more module with these functions.
+A new format plugs in as one more module with these functions. Single-file stores holding
+several runs (MLflow SQLite, Trackio) set `MEMBERS = True` and accept `store.db/RUN`; URL
+readers are chosen by scheme (`URL_READERS`) and get the address as given.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ from phasewatch.run import Run
 # Most specific first: a verl JSONL line is also generic JSONL, a trainer_state.json is JSON.
 READERS: tuple[str, ...] = (
     "native",
+    "trinity",
     "mlflow",
+    "mlflow_sqlite",
+    "trackio",
     "tensorboard",
     "wandb",
     "trainer_state",
@@ -71,8 +76,17 @@ def read_head(path: Path) -> bytes:
 
 def sniff_format(path: str | Path) -> ModuleType:
     """The reader module for `path`, chosen by content; InputError if none fits."""
+    remote = url_reader(path)
+    if remote is not None:
+        return remote
     path = Path(path)
     if not path.exists():
+        if not _inside_file(path):
+            raise InputError("no such file or folder", path)
+        # `store.db/RUN`: one run of a single-file store (MLflow SQLite, Trackio)
+        for module in available_readers():
+            if getattr(module, "MEMBERS", False) and module.sniff(path, b""):
+                return module
         raise InputError("no such file or folder", path)
     head = read_head(path)
     if path.is_file():
@@ -98,11 +112,31 @@ def sniff_format(path: str | Path) -> ModuleType:
     raise InputError(f"unknown log format (formats tried: {tried})", path)
 
 
+# `SCHEME://...` addresses read over the network, by scheme (PATH arguments may be URLs).
+URL_READERS = {"mlflow+http": "mlflow_rest", "mlflow+https": "mlflow_rest"}
+
+
+def url_reader(path: str | Path) -> ModuleType | None:
+    """The reader of a URL PATH (`mlflow+http://HOST:PORT/RUN_ID`), else None. A `Path` has
+    folded the `//` to `/`, so one slash is enough."""
+    scheme, sep, _ = str(path).partition(":/")
+    return reader_module(URL_READERS[scheme]) if sep and scheme in URL_READERS else None
+
+
+def _inside_file(path: Path) -> bool:
+    """Whether a parent of a path that does not exist is a file (`mlflow.db/RUN`)."""
+    for parent in path.parents:
+        if parent.exists():
+            return parent.is_file()
+    return False
+
+
 def open_source(path: str | Path, follow: bool = False, notice=None):
     """The `RecordSource` of any supported log (format sniffed from content). `follow`: the
     log may still grow (a partial last line waits; a missing file is waited for)."""
     module = sniff_format(path)
-    return module.source(Path(path), follow=follow, notice=notice)
+    return module.source(path if module.__name__.endswith("_rest") else Path(path),
+                         follow=follow, notice=notice)
 
 
 def read_run(path: str | Path) -> Run:

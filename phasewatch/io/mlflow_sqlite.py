@@ -1,0 +1,183 @@
+"""MLflow's SQLite backend (`mlflow.db`; MLflow's default store since 3.7, verl's
+`sqlite:////tmp/mlruns.db`), read with the standard library's sqlite3. No mlflow package is
+needed.
+
+Tables used: `runs(run_uuid, name, status, lifecycle_stage, ...)`, `metrics(key, value,
+timestamp, step, is_nan, run_uuid)`, `params(key, value, run_uuid)`, `tags(key, value,
+run_uuid)`. MLflow stores NaN as `value=0, is_nan=1` and +-inf as +-DBL_MAX (both read back
+as MLflow's client does: NaN and +-inf).
+
+PATH is the database file when it holds one run (deleted runs are not counted), or
+`mlflow.db/RUN` for one of several, RUN being the run id (or its first 8+ characters) or the
+run name; several runs without a choice is an error listing them, as for a file store.
+Rows are merged in timestamp order like the file store's lines (a resumed run that re-logs
+steps supersedes the old values), and rows with one timestamp and step (one `log_metrics` call)
+make one record. Followed, each read asks for the rows added since the last one (`rowid`
+grows with every insert) and the run's status says when it is over.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from phasewatch.errors import InputError
+from phasewatch.io import sqlite_ro
+from phasewatch.io.source import Record, RecordSource, collect
+from phasewatch.run import Run
+
+FORMAT = "mlflow-sqlite"
+MEMBERS = True  # `mlflow.db/RUN` names one run of several
+REQUIRED = {"metrics": {"key", "value", "timestamp", "step", "run_uuid"},
+            "runs": {"run_uuid", "status"}}
+END_STATUSES = frozenset({"FINISHED", "FAILED", "KILLED"})
+MIN_ID_PREFIX = 8
+MAX_LISTED = 10
+
+
+def is_store(schema: dict[str, set[str]] | None) -> bool:
+    return schema is not None and all(
+        table in schema and columns <= schema[table] for table, columns in REQUIRED.items())
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    file, _ = sqlite_ro.split_member(path)
+    return file.is_file() and is_store(sqlite_ro.schema_of(file))
+
+
+def list_runs(conn, file: Path) -> list[tuple[str, str, str]]:
+    """(run id, name, status) of the runs not deleted, oldest first."""
+    columns = sqlite_ro.tables(conn).get("runs", set())
+    name = "name" if "name" in columns else "''"
+    where = "WHERE lifecycle_stage IS NULL OR lifecycle_stage != 'deleted'" \
+        if "lifecycle_stage" in columns else ""
+    order = "ORDER BY start_time, run_uuid" if "start_time" in columns else "ORDER BY rowid"
+    rows = sqlite_ro.query(conn, file, "runs",
+                           f"SELECT run_uuid, {name}, status FROM runs {where} {order}")
+    return [(str(r[0]), str(r[1] or ""), str(r[2] or "")) for r in rows]
+
+
+def choose_run(runs: list[tuple[str, str, str]], wanted: str | None, file: Path,
+               what: str = "MLflow database") -> tuple[str, str, str]:
+    """The run `wanted` names (id, id prefix or name), or the only one; else InputError
+    listing the runs."""
+    if wanted is not None:
+        exact = [r for r in runs if r[0] == wanted]
+        named = [r for r in runs if r[1] == wanted]
+        prefixed = [r for r in runs if len(wanted) >= MIN_ID_PREFIX and r[0].startswith(wanted)]
+        for found in (exact, named, prefixed):
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise InputError(f"{len(found)} runs match {wanted!r}; pass the run id: "
+                                 + _listing(found), file)
+        raise InputError(f"no run {wanted!r} in this {what}; runs: " + (_listing(runs) or "none"),
+                         file)
+    if len(runs) == 1:
+        return runs[0]
+    if not runs:
+        raise InputError(f"this {what} holds no run", file)
+    raise InputError(f"this {what} holds {len(runs)} runs; pass one as {file}/RUN (run id or "
+                     f"name): {_listing(runs)}", file)
+
+
+def _listing(runs) -> str:
+    shown = ", ".join(f"{r[0]} ({r[1]})" if r[1] else r[0] for r in runs[:MAX_LISTED])
+    return shown + (f" ... ({len(runs)} in all)" if len(runs) > MAX_LISTED else "")
+
+
+class Source(RecordSource):
+    """One run of an MLflow SQLite store, read by rowid as rows arrive."""
+
+    format = FORMAT
+
+    def __init__(self, path: Path, follow: bool = False, notice=None):
+        file, wanted = sqlite_ro.split_member(path)
+        super().__init__(file, source=path)
+        self.follow = follow
+        self.conn = sqlite_ro.connect(file)
+        schema = sqlite_ro.tables(self.conn)
+        if not is_store(schema):
+            self.conn.close()
+            raise InputError("not an MLflow database (no metrics/runs tables)", file)
+        self.has_nan_column = "is_nan" in schema["metrics"]
+        self.run_id, name, _ = choose_run(list_runs(self.conn, file), wanted, file)
+        self.info.name = name or self.run_id
+        self.last_rowid = 0
+        self.bad: list[str] = []
+
+    def _q(self, table: str, sql: str, args=()):
+        return sqlite_ro.query(self.conn, self.path, table, sql, args)
+
+    def read(self, final: bool = True):
+        nan = "is_nan" if self.has_nan_column else "0"
+        rows = self._q("metrics", f"SELECT rowid, key, value, timestamp, step, {nan} FROM metrics "
+                       "WHERE run_uuid = ? AND rowid > ? ORDER BY rowid",
+                       (self.run_id, self.last_rowid))
+        self._refresh()
+        entries: list[tuple[int, int, int, str, float]] = []
+        for rowid, key, value, timestamp, step, is_nan in rows:
+            self.last_rowid = max(self.last_rowid, rowid)
+            number = _value(value, is_nan)
+            if number is None or not isinstance(timestamp, int) or not isinstance(step, int) \
+                    or not isinstance(key, str):
+                self.bad.append(str(rowid))
+                continue
+            entries.append((timestamp, step, rowid, key, number))
+        entries.sort()
+        group_key, values = None, {}
+        for timestamp, step, _, key, number in entries:
+            if (timestamp, step) != group_key and values:
+                yield Record(group_key[1], values, 0)
+                values = {}
+            group_key = (timestamp, step)
+            values[key] = number
+        if values:
+            yield Record(group_key[1], values, 0)
+
+    def _refresh(self) -> None:
+        status = self._q("runs", "SELECT status FROM runs WHERE run_uuid = ?", (self.run_id,))
+        self.info.finished = bool(status) and str(status[0][0]).upper() in END_STATUSES
+        self.info.config = {str(k): v for k, v in self._q(
+            "params", "SELECT key, value FROM params WHERE run_uuid = ? ORDER BY key",
+            (self.run_id,))} if self._has("params") else {}
+        if self._has("tags"):
+            tag = self._q("tags", "SELECT value FROM tags WHERE run_uuid = ? AND "
+                          "key = 'mlflow.runName'", (self.run_id,))
+            if tag and tag[0][0] and self.info.name == self.run_id:
+                self.info.name = str(tag[0][0])
+
+    def _has(self, table: str) -> bool:
+        return bool(self._q("sqlite_master", "SELECT 1 FROM sqlite_master WHERE type='table' "
+                            "AND name = ?", (table,)))
+
+    def finish(self, collector) -> None:
+        if self.bad:
+            shown = ", ".join(self.bad[:10]) + (f" and {len(self.bad) - 10} more"
+                                                if len(self.bad) > 10 else "")
+            collector.warn(f"table metrics: skipped {len(self.bad)} rows without a numeric "
+                           f"value, integer timestamp and step (rowid {shown})")
+        if collector.n_records == 0:
+            raise InputError(f"table metrics: no values for run {self.run_id}", self.path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _value(value, is_nan) -> float | None:
+    if is_nan in (1, True, "1"):
+        return float("nan")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = float(value)
+        if abs(value) == sys.float_info.max:  # MLflow's stand-in for +-inf
+            return value * float("inf")
+        return value
+    return None
+
+
+def source(path: Path, follow: bool = False, notice=None) -> Source:
+    return Source(Path(path), follow=follow, notice=notice)
+
+
+def read(path: Path) -> Run:
+    return collect(source(path))
