@@ -12,6 +12,10 @@ import math
 from typing import Any
 
 MAX_NUMBER_TEXT = 40  # longer strings are text (a sample, a path), not numbers
+MAX_STEP = 2**53
+"""The largest step magnitude a log may give. Steps are stored as int64 and compared with float
+positions; beyond 2**53 a float no longer holds every integer, and no real run counts that far
+(a step of 1e30 is a corrupted record, which must not become the run's last step)."""
 
 
 def to_float(value: Any) -> float | None:
@@ -32,7 +36,7 @@ def to_float(value: Any) -> float | None:
     if kind is int or kind is bool or isinstance(value, int):
         try:
             return float(value)
-        except OverflowError:
+        except OverflowError:  # an integer of 309+ digits: valid JSON, beyond float range
             return math.inf if value > 0 else -math.inf
     if isinstance(value, float):
         return float(value)
@@ -55,4 +59,51 @@ def to_float(value: Any) -> float | None:
         return None  # e.g. a torch tensor of several elements
 
 
-__all__ = ["MAX_NUMBER_TEXT", "to_float"]
+def to_step(value: Any) -> int:
+    """A logged step as an int: an int, an integral float or a numeric string ('12', '12.0',
+    '1e3'); ValueError for anything else, for NaN/inf and for |step| > MAX_STEP.
+
+    The one step rule, so a hostile step (1e30, a 400-digit integer, NaN) is a rejected record
+    with a reason in every reader, never an OverflowError deep in numpy.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"step is not an integer: {value!r}")
+    if isinstance(value, int):
+        step = value
+    elif isinstance(value, float):
+        if not value.is_integer():  # also NaN and +-inf
+            raise ValueError(f"step is not an integer: {value!r}")
+        if abs(value) > MAX_STEP:
+            raise ValueError(f"step {value!r} is out of range (more than 2**53)")
+        step = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if len(text) > MAX_NUMBER_TEXT or "_" in text:
+            raise ValueError(f"step is not an integer: {_short(value)}")
+        if text.lstrip("+-").isdigit():
+            step = int(text)
+        else:
+            try:
+                number = float(text)
+            except ValueError:
+                raise ValueError(f"step is not an integer: {_short(value)}") from None
+            return to_step(number)
+    else:
+        number = to_float(value)  # numpy / torch integer scalars
+        if number is None:
+            raise ValueError(f"step is not an integer: {_short(value)}")
+        return to_step(number)
+    if abs(step) > MAX_STEP:
+        raise ValueError(f"step {_short(step)} is out of range (more than 2**53)")
+    return step
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """repr(value) cut to `limit` characters (a hostile value can be megabytes long)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+__all__ = ["MAX_NUMBER_TEXT", "MAX_STEP", "to_float", "to_step"]

@@ -27,6 +27,7 @@ import numpy as np
 from phasewatch.errors import InputError
 from phasewatch.io.lines import LineReport, as_step
 from phasewatch.run import RecordCollector, to_float
+from phasewatch.values import MAX_STEP
 
 try:  # orjson parses ~3x faster than json; optional, json gives the same values.
     import orjson
@@ -155,13 +156,15 @@ def _take_group(objects, keys, positions, step_key, parser, columns):
     """
     rows = [objects[p] for p in positions.tolist()]
     raw_steps = list(map(itemgetter(step_key), rows))
+    steps = None
     if set(map(type, raw_steps)) == {int}:
         try:
             steps = np.array(raw_steps, dtype=np.int64)
-        except OverflowError:
-            return None
-        ok = np.ones(len(positions), dtype=bool)
-    else:
+        except OverflowError:  # beyond int64: row by row below, where as_step rejects it
+            steps = None
+        else:
+            ok = np.abs(steps) <= MAX_STEP  # out of range: left to `feed`, which reports it
+    if steps is None:
         steps = np.zeros(len(positions), dtype=np.int64)
         ok = np.zeros(len(positions), dtype=bool)
         for i, raw in enumerate(raw_steps):

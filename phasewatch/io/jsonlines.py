@@ -19,8 +19,14 @@ DECODER = json.JSONDecoder(parse_constant=parse_constant)
 
 
 def loads(text: str) -> Any:
-    """json.loads that accepts the literal NaN / Infinity Python's json writes."""
-    return DECODER.decode(text)
+    """json.loads that accepts the literal NaN / Infinity Python's json writes.
+
+    JSON nested deeper than Python's recursion limit is a ValueError like any other invalid
+    line (the readers skip and report it), not a RecursionError that ends the program."""
+    try:
+        return DECODER.decode(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to be a log record") from None
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -96,10 +102,14 @@ def read_json_object(path: Path, what: str) -> dict:
     """A whole-file JSON object (run.json, index.json); InputError naming the file and line."""
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", path) from exc
+    except UnicodeDecodeError as exc:
         raise InputError(f"cannot read: {exc}", path) from exc
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", path, exc.lineno) from exc
+    except RecursionError:
+        raise InputError("invalid JSON: nested too deeply", path) from None
     if not isinstance(obj, dict):
         raise InputError(f"{what} must hold a JSON object", path)
     return obj

@@ -13,6 +13,7 @@ from typing import Any
 from phasewatch.errors import InputError
 from phasewatch.io.jsonlines import iter_lines, skipped_summary
 from phasewatch.run import RecordCollector
+from phasewatch.values import to_step
 
 
 class BadLine(ValueError):
@@ -51,23 +52,9 @@ def find_step_key(keys) -> str | None:
 
 
 def as_step(value: Any) -> int:
-    """An integer step from an int, an integral float or a numeric string; else ValueError."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lstrip("-").isdigit():
-            return int(text)
-        try:
-            number = float(text)
-        except ValueError:
-            pass
-        else:
-            if number.is_integer():
-                return int(number)
-    raise ValueError(f"step is not an integer: {value!r}")
+    """An integer step from an int, an integral float or a numeric string; else ValueError
+    (also for NaN and for steps beyond `values.MAX_STEP`: see `values.to_step`)."""
+    return to_step(value)
 
 
 def read_lines(path: Path, parser, collector: RecordCollector, what: str = "records") -> None:

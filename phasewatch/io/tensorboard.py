@@ -22,6 +22,7 @@ from pathlib import Path
 from phasewatch.errors import InputError, require
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
+from phasewatch.values import MAX_STEP
 
 FORMAT = "tensorboard"
 EVENT_FILE_MARK = "tfevents"
@@ -66,6 +67,8 @@ def _scalar(value, plugins: dict[str, str]):
         return float(value.simple_value)
     if kind != "tensor" or plugins.get(value.tag, "scalars") != "scalars":
         return None
+    if any(dim.size != 1 for dim in value.tensor.tensor_shape.dim):
+        return None  # not one number; checked before decoding (a declared [2e9] would allocate)
     from tensorboard.util import tensor_util
 
     try:
@@ -89,7 +92,7 @@ class _EventFile:
         self.offset = 0
         self.n_events = 0
         self.plugins: dict[str, str] = {}
-        self.broken = False  # an unreadable record: the rest of the file cannot be framed
+        self.broken = False  # the file cannot be read at all (permissions)
 
     def read(self, event_pb2, crc, warn, final: bool) -> list[tuple]:
         """(wall_time, file index, event index, step, values) of the new scalar events."""
@@ -107,23 +110,37 @@ class _EventFile:
         while pos + RECORD_HEADER.size <= len(data):
             length, length_crc = RECORD_HEADER.unpack_from(data, pos)
             if crc is not None and crc(data[pos:pos + 8]) != length_crc:
-                warn(f"{self.group}{self.path.name}: stopped at an unreadable record "
-                     f"(bad length checksum at byte {self.offset + pos})")
-                self.broken = True
-                break
+                found = _resync(data, pos + 1, crc)
+                if found is None:
+                    if final:  # nothing after the damage can be framed: say so and stop
+                        warn(f"{self.group}{self.path.name}: skipped {len(data) - pos} damaged "
+                             f"bytes at the end (from byte {self.offset + pos}; no readable "
+                             "record after them)")
+                        pos = len(data)
+                    break  # while following, a record may still complete the framing
+                warn(f"{self.group}{self.path.name}: skipped {found - pos} damaged bytes at "
+                     f"byte {self.offset + pos} (bad record length checksum); reading on from "
+                     f"byte {self.offset + found}")
+                pos = found
+                continue
             end = pos + RECORD_HEADER.size + length + 4
             if end > len(data):
                 break  # still being written
             payload = data[pos + RECORD_HEADER.size:pos + RECORD_HEADER.size + length]
-            pos = end
+            start, pos = pos, end
             try:
                 event = event_pb2.Event.FromString(payload)
-            except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError differs by backend
-                warn(f"{self.group}{self.path.name}: stopped at an unreadable record ({exc})")
-                self.broken = True
-                break
+            except Exception:  # noqa: BLE001 - protobuf's DecodeError differs by backend
+                warn(f"{self.group}{self.path.name}: skipped an undecodable record at byte "
+                     f"{self.offset + start} ({length} bytes)")
+                continue
             self.n_events += 1
             if not event.HasField("summary"):
+                continue
+            step = int(event.step)
+            if abs(step) > MAX_STEP:
+                warn(f"{self.group}{self.path.name}: skipped an event with step {step} "
+                     "(beyond 2**53)")
                 continue
             values = {}
             for value in event.summary.value:
@@ -131,7 +148,7 @@ class _EventFile:
                 if number is not None:
                     values[self.group + value.tag] = number
             if values:
-                rows.append((event.wall_time, self.index, self.n_events, int(event.step), values,
+                rows.append((event.wall_time, self.index, self.n_events, step, values,
                              self.group))
         self.offset += pos
         if final and not self.broken and pos < len(data):
@@ -191,6 +208,31 @@ class Source(RecordSource):
 
 # HF's TensorBoardCallback logs the final `train_runtime` as `train/train_runtime`.
 END_TAG_SUFFIX = "train_runtime"
+
+
+EVENT_FIRST_BYTE = 0x09  # an Event starts with its wall_time (field 1, a double): tag 0x09
+
+
+def _resync(data: bytes, start: int, crc) -> int | None:
+    """The position of the next intact record at or after `start`, or None.
+
+    A record is `length, crc(length), payload, crc(payload)`; a candidate must have both
+    checksums right, so random bytes are not taken for a record. Only positions whose payload
+    starts like an Event are checked (the checksum is computed in Python: a few per KB)."""
+    size = RECORD_HEADER.size
+    pos = start
+    while True:
+        mark = data.find(bytes((EVENT_FIRST_BYTE,)), pos + size)
+        if mark < 0:
+            return None
+        pos = mark - size
+        length, length_crc = RECORD_HEADER.unpack_from(data, pos)
+        end = pos + size + length + 4
+        if end <= len(data) and crc(data[pos:pos + 8]) == length_crc:
+            payload = data[pos + size:end - 4]
+            if crc(payload) == int.from_bytes(data[end - 4:end], "little"):
+                return pos
+        pos += 1
 
 
 def _masked_crc32c():

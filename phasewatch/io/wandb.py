@@ -27,7 +27,8 @@ from typing import Any
 from phasewatch.errors import InputError, require
 from phasewatch.io.jsonlines import loads
 from phasewatch.io.source import Record, RecordSource, collect
-from phasewatch.run import Run, to_float
+from phasewatch.run import Run
+from phasewatch.values import to_step
 
 FORMAT = "wandb"
 MAGIC = b":W&B"
@@ -166,6 +167,7 @@ class Source(RecordSource):
         self.step_metrics = StepMetrics()
         self.header_checked = False
         self.undecodable = 0
+        self.bad_steps: list[str] = []  # metrics of history rows without a usable step
         self.info.name = file.stem
 
     def read(self, final: bool = True):
@@ -192,7 +194,7 @@ class Source(RecordSource):
                 continue
             kind = record.WhichOneof("record_type")
             if kind == "history":
-                yield from _history_records(record.history, self.step_metrics)
+                yield from _history_records(record.history, self.step_metrics, self.bad_steps)
             elif kind == "metric":
                 self.step_metrics.define(record.metric)
             elif kind == "run":
@@ -207,6 +209,10 @@ class Source(RecordSource):
         if self.undecodable:
             collector.warn(f"skipped {self.undecodable} records the installed wandb SDK could "
                            "not decode")
+        if self.bad_steps:
+            collector.warn(f"skipped {len(self.bad_steps)} values whose history row has no "
+                           f"usable step (NaN, infinite or beyond 2**53; first: "
+                           f"{self.bad_steps[0]!r})")
         if collector.n_records == 0:
             raise InputError("no history rows (wandb.log calls) in this run file", self.path)
 
@@ -227,7 +233,7 @@ def read(path: Path) -> Run:
     return collect(source(path))
 
 
-def _history_records(history, step_metrics: StepMetrics):
+def _history_records(history, step_metrics: StepMetrics, bad: list[str]):
     """One history row -> one record per step metric its keys use (usually one)."""
     row = {_key(item): _json(item.value_json) for item in history.item}
     by_step: dict[int, dict[str, Any]] = {}
@@ -237,14 +243,25 @@ def _history_records(history, step_metrics: StepMetrics):
         step_key = step_metrics.step_key(key)
         if key == step_key or key in step_metrics.exact.values():
             continue  # a step counter, not a metric
-        step = to_float(row.get(step_key))
-        if step is None or not step.is_integer():
-            step = to_float(row.get("_step"))
-            if step is None:
+        step = _step(row.get(step_key))
+        if step is None:
+            step = _step(row.get("_step"))
+            if step is None:  # NaN, 1e30, text: no usable step, counted and reported
+                bad.append(key)
                 continue
-        by_step.setdefault(int(step), {})[key] = value
+        by_step.setdefault(step, {})[key] = value
     for step, values in by_step.items():
         yield Record(step, values)
+
+
+def _step(value: Any) -> int | None:
+    """A history step, or None when it is missing or not a usable integer (`values.to_step`)."""
+    if value is None:
+        return None
+    try:
+        return to_step(value)
+    except ValueError:
+        return None
 
 
 def _update_config(config: dict[str, Any], record) -> None:
