@@ -1,0 +1,197 @@
+"""Folders as users have them: which log of a folder is its run, and which folders hold many runs.
+
+A folder is one run when it holds, in this order of preference:
+  - a folder a reader takes whole: phasewatch's own run (`metrics.jsonl`), an MLflow run,
+    a W&B run (`*.wandb`), TensorBoard event files;
+  - `trainer_state.json` (HF / TRL `save_state`), else LLaMA-Factory's `trainer_log.jsonl`,
+    else the newest `checkpoint-N/trainer_state.json` (numerically: checkpoint-1000 is newer
+    than checkpoint-900). TRL scripts never call `save_state()`, so a TRL `output_dir` often has
+    its history only in the checkpoints; each holds the whole history up to that step;
+  - exactly one log file of any supported format (a verl console `.log`, a nohup/slurm
+    output, a JSON export...). Files that are never logs (model configs, tokenizers, weights,
+    `all_results.json`...) are not considered.
+Otherwise it is a folder of runs: its log files (when it holds several) and the sub-folders
+(a few levels down) that are runs, each found by the same rules. A sub-tree that holds only
+TensorBoard event files is read as one run, as before (Keras' `train/` and `validation/`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from phasewatch.errors import InputError
+
+MAX_DEPTH = 4          # how far below PATH runs are looked for
+MAX_FOLDERS = 5000     # folders visited at most (a home directory given by mistake stays quick)
+MAX_FILES_SNIFFED = 200  # log candidates sniffed per folder
+
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+# Sub-folders that belong to a run and are never runs themselves.
+_SKIP_DIRS = re.compile(r"^(checkpoint-\d+|global_step_?\d+|__pycache__|node_modules|"
+                        r"expert_logprobs|site-packages)$")
+# Files in training output folders that are not training logs.
+NOT_LOGS = frozenset({
+    "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+    "special_tokens_map.json", "added_tokens.json", "vocab.json", "adapter_config.json",
+    "preprocessor_config.json", "chat_template.json", "all_results.json", "train_results.json",
+    "eval_results.json", "predict_results.json", "wandb-summary.json", "wandb-metadata.json",
+    "run.json", "model.safetensors.index.json", "pytorch_model.bin.index.json",
+    "dataset_info.json", "latest_checkpointed_iteration.txt", "requirements.txt",
+    "config.yaml", "meta.yaml", "README.md",
+})
+NOT_LOG_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".npy", ".npz", ".png",
+                    ".jpg", ".jpeg", ".pdf", ".svg", ".py", ".sh", ".yaml", ".yml", ".md",
+                    ".model", ".tiktoken", ".arrow", ".gguf", ".lock", ".pkl", ".pickle")
+
+
+@dataclass(frozen=True)
+class Found:
+    """One run found in a folder: `path` is what a reader opens; `note` says why that file."""
+
+    path: Path
+    note: str = ""
+
+
+def newest_checkpoint_state(folder: Path) -> tuple[Path, int] | None:
+    """(newest `checkpoint-N/trainer_state.json`, number of checkpoints with one), or None."""
+    best: tuple[int, Path] | None = None
+    count = 0
+    for child in _subdirs(folder):
+        match = _CHECKPOINT.match(child.name)
+        state = child / "trainer_state.json"
+        if match and state.is_file():
+            count += 1
+            number = int(match.group(1))
+            if best is None or number > best[0]:
+                best = (number, state)
+    return (best[1], count) if best else None
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        return []
+
+
+def _files(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    except OSError:
+        return []
+
+
+def _is_log_candidate(path: Path) -> bool:
+    name = path.name
+    if name in NOT_LOGS or name.lower().endswith(NOT_LOG_SUFFIXES):
+        return False
+    return not (name.startswith(("tokenizer", "events.out.tfevents")) or name.endswith(".wandb"))
+
+
+def log_files(folder: Path) -> list[Path]:
+    """The files directly in `folder` that a reader recognises as a training log."""
+    from phasewatch.io import sniff_format
+
+    found = []
+    for path in [p for p in _files(folder) if _is_log_candidate(p)][:MAX_FILES_SNIFFED]:
+        try:
+            module = sniff_format(path)
+        except InputError:
+            continue  # empty, unknown, an LFS pointer: not a log of this folder
+        if module.FORMAT in ("native", "mlflow"):
+            continue  # parts of a run folder, handled as folders
+        found.append(path)
+    return found
+
+
+def run_of_folder(folder: Path) -> list[Found]:
+    """The run(s) `folder` itself holds (not looking into sub-folders except checkpoints):
+    one Found for a run folder, several for a folder of log files, none for neither."""
+    from phasewatch.io import mlflow, native, tensorboard, wandb
+
+    if native.sniff(folder, b"") or mlflow.is_run(folder):
+        return [Found(folder)]
+    runs = wandb.run_files(folder)
+    if len(runs) == 1:
+        return [Found(folder)]
+    if runs:
+        return [Found(p) for p in runs]
+    if any(tensorboard.EVENT_FILE_MARK in p.name for p in _files(folder)):
+        return [Found(folder)]
+    for name in ("trainer_state.json", "trainer_log.jsonl"):
+        if (folder / name).is_file():
+            return [Found(folder / name)]
+    newest = newest_checkpoint_state(folder)
+    if newest is not None:
+        state, count = newest
+        note = (f"history from {state.parent.name}/trainer_state.json, the newest of {count} "
+                "checkpoints (the output folder has no trainer_state.json of its own)")
+        return [Found(state, note)]
+    return [Found(p) for p in log_files(folder)]
+
+
+def find_runs(path: str | Path) -> list[Found]:
+    """Every run at `path`: itself when it is a file or a run folder, else the runs below it."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such file or folder", path)
+    if not path.is_dir():
+        return [Found(path)]
+    found = run_of_folder(path)
+    if found:
+        return found
+    return _runs_below(path)
+
+
+def _runs_below(root: Path) -> list[Found]:
+    from phasewatch.io import tensorboard
+
+    runs: list[Found] = []
+    seen: set[Path] = set()
+    visited = 0
+    frontier = [(root, 0)]
+    while frontier:
+        folder, depth = frontier.pop(0)
+        for child in _subdirs(folder):
+            real = child.resolve()
+            if real in seen or _SKIP_DIRS.match(child.name) or visited >= MAX_FOLDERS:
+                continue
+            seen.add(real)
+            visited += 1
+            here = run_of_folder(child)
+            if here:
+                runs.extend(here)
+            elif depth + 1 < MAX_DEPTH:
+                frontier.append((child, depth + 1))
+    if runs and all(r.path.is_dir() and tensorboard.sniff(r.path, b"") and
+                    not (r.path / "trainer_state.json").exists() for r in runs) \
+            and tensorboard.sniff(root, b""):
+        return [Found(root)]  # one TensorBoard run split over sub-folders (train/, validation/)
+    return sorted(runs, key=lambda r: str(r.path))
+
+
+def single_run(path: str | Path) -> Found:
+    """The one run at `path`; InputError when there is none or several (listing them)."""
+    path = Path(path)
+    runs = find_runs(path)
+    if len(runs) == 1:
+        return runs[0]
+    if not runs:
+        from phasewatch.io import available_readers
+
+        tried = ", ".join(m.FORMAT for m in available_readers())
+        raise InputError(f"no training log found in this folder (formats tried: {tried})", path)
+    shown = ", ".join(_relative(r.path, path) for r in runs[:8])
+    more = f", ... ({len(runs)} in all)" if len(runs) > 8 else ""
+    raise InputError(f"this folder holds {len(runs)} runs ({shown}{more}); pass one of them, "
+                     "or give the folder to analyze/plot/inspect, which take each", path)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return os.path.relpath(path, root)
+    except ValueError:
+        return str(path)
