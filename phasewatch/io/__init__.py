@@ -98,6 +98,14 @@ def sniff_format(path: str | Path) -> ModuleType:
                 "`git lfs pull` (or download it from the hub's 'resolve' URL) and try again",
                 path,
             )
+    if path.is_dir():
+        # The folder's one run (`phasewatch.folders`): the folder itself when a reader takes
+        # it whole, else its one log file; InputError listing them when it holds several.
+        from phasewatch.folders import single_run
+
+        found = single_run(path).path
+        if found != path:
+            return sniff_format(found)
     modules = available_readers()
     for module in modules:
         if module.sniff(path, head):
@@ -134,9 +142,18 @@ def _inside_file(path: Path) -> bool:
 def open_source(path: str | Path, follow: bool = False, notice=None):
     """The `RecordSource` of any supported log (format sniffed from content). `follow`: the
     log may still grow (a partial last line waits; a missing file is waited for)."""
+    note = ""
+    if Path(path).is_dir():
+        from phasewatch.folders import single_run  # a folder's one log, and why that one
+
+        found = single_run(path)
+        path, note = found.path, found.note
     module = sniff_format(path)
-    return module.source(path if module.__name__.endswith("_rest") else Path(path),
-                         follow=follow, notice=notice)
+    source = module.source(path if module.__name__.endswith("_rest") else Path(path),
+                           follow=follow, notice=notice)
+    if note:
+        source.warn(note)
+    return source
 
 
 def read_run(path: str | Path) -> Run:
