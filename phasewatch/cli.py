@@ -21,6 +21,25 @@ from phasewatch.errors import PhasewatchError
 EXIT_OK, EXIT_USAGE, EXIT_INTERNAL = 0, 2, 70  # 1 (stop) and 3 (input) come from the commands / errors
 
 
+# Commands whose PATHs may be MLflow run ids in a store named by --tracking-uri.
+TRACKING_URI_COMMANDS = ("inspect", "analyze", "watch", "plot")
+
+
+def _apply_tracking_uri(args: argparse.Namespace) -> None:
+    """--tracking-uri URI RUN -> the PATH of that run (`io.mlflow_rest.address`)."""
+    uri = getattr(args, "tracking_uri", None)
+    if not uri:
+        return
+    from phasewatch.io.mlflow_rest import address
+
+    for attr in ("path", "paths"):
+        value = getattr(args, attr, None)
+        if isinstance(value, str):
+            setattr(args, attr, address(uri, value))
+        elif isinstance(value, list):
+            setattr(args, attr, [address(uri, v) for v in value])
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse exits with 2 on usage errors already; keep its message short and on stderr."""
 
@@ -45,6 +64,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         module = importlib.import_module(f"phasewatch.commands.{name}")
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.configure(cmd)
+        if name in TRACKING_URI_COMMANDS:
+            cmd.add_argument("--tracking-uri", metavar="URI",
+                             help="an MLflow tracking URI (http://HOST:PORT, sqlite:///FILE, a "
+                             "file store); each PATH is then a run id (or name) in it")
         cmd.set_defaults(_run=module.run)
     return parser
 
@@ -57,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
+        _apply_tracking_uri(args)
         return int(args._run(args) or 0)
     except PhasewatchError as exc:
         print(f"phasewatch: error: {exc}", file=sys.stderr)
