@@ -1,0 +1,73 @@
+"""`phasewatch sweep PATH|GLOB ...`: many runs -> one table (one row per run)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "analyse many runs into one table (CSV, Parquet, JSON), locally or on a Dask cluster"
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments `sweep` and `report` share: the runs, analyze's options, the engine."""
+    parser.add_argument("paths", nargs="+", metavar="PATH|GLOB",
+                        help="run folders, log files, globs of them ('runs/*'), folders of runs, "
+                        "or fsspec URLs (s3://, gs://, memory://, file://)")
+    parser.add_argument("--metric", help="performance metric (default: each run's own, as analyze)")
+    parser.add_argument("--direction", choices=("max", "min"),
+                        help="whether higher (max) or lower (min) is better (default: as analyze)")
+    parser.add_argument("--baseline", default="first", metavar="first|mean-of-first:K|step:S",
+                        help="the starting level, as analyze")
+    parser.add_argument("--keep-outliers", action="store_true", help="as analyze")
+    parser.add_argument("--penalty", type=float, metavar="P", help="as analyze")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="local worker processes (default: all CPUs; 1: in this process)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on an existing Dask cluster (tcp://host:8786) instead; needs "
+                        "the dask extra, and the workers must be able to read the paths")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_run_arguments(parser)
+    parser.add_argument("-o", "--output", metavar="TABLE",
+                        help="write the table here: .csv, .parquet or .json (default: CSV on stdout)")
+    parser.add_argument("--format", choices=("csv", "parquet", "json"),
+                        help="table format (default: from the output's extension)")
+
+
+def collect(args: argparse.Namespace, detail: bool = False) -> list[dict]:
+    """Expand the paths and run one task per run with the chosen engine."""
+    from phasewatch.errors import UsageError
+    from phasewatch.phase_stats import Baseline
+    from phasewatch.sweep import SweepOptions, expand_paths, run_tasks
+
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    Baseline.parse(args.baseline)  # a bad spelling is a usage error now, not one per row
+    options = SweepOptions(metric=args.metric, direction=args.direction, baseline=args.baseline,
+                           keep_outliers=args.keep_outliers, penalty=args.penalty, detail=detail)
+    paths = expand_paths(args.paths)
+    results = run_tasks(paths, options, workers=args.workers, scheduler=args.scheduler,
+                        progress=not args.no_progress)
+    failed = [r["row"] for r in results if r["row"].get("error")]
+    for row in failed:
+        error = row["error"]
+        where = "" if error.startswith(row["path"]) else f"{row['path']}: "
+        print(f"phasewatch: warning: {where}{error}", file=sys.stderr)
+    return results
+
+
+def run(args: argparse.Namespace) -> int:
+    from phasewatch.sweep import build_table, write_table
+    from phasewatch.sweep.table import output_format
+
+    fmt = output_format(args.output, args.format)  # before the work: a typo fails fast
+    results = collect(args)
+    table = build_table([r["row"] for r in results])
+    write_table(table, args.output, fmt)
+    if args.output not in (None, "-"):
+        n_bad = int(table["error"].notna().sum())
+        print(f"phasewatch: {len(table)} runs ({n_bad} unreadable) -> {args.output}",
+              file=sys.stderr)
+    return 0

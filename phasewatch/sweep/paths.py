@@ -1,0 +1,118 @@
+"""Turning the command line's PATH|GLOB arguments into one run per entry, local or fsspec URL.
+
+A local argument is a run (any log file or run folder `read_run` sniffs), a glob of runs, or a
+folder of runs (found by `phasewatch.folders`, as for analyze). A URL (`s3://`,
+`gs://`, `memory://`, `file://`...) is read through fsspec: globbed on its filesystem, and each
+run copied by the worker that analyses it into a private temporary folder (the readers
+memory-map token stores and tail files, which needs a local file); nothing is downloaded up
+front and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from phasewatch.errors import InputError, UsageError
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*(::[A-Za-z][A-Za-z0-9+.\-]*)*://")
+_MAGIC = re.compile(r"[*?\[]")
+
+
+def is_url(path: str) -> bool:
+    """An fsspec URL (`proto://...`), as opposed to a local path."""
+    return bool(_URL.match(str(path)))
+
+
+def _fsspec():
+    try:
+        import fsspec
+    except ImportError as exc:  # a dependency of dask, pandas' optional readers...
+        raise UsageError("reading URLs needs fsspec: pip install 'phasewatch[dask]' "
+                         "(or pip install fsspec, plus s3fs/gcsfs for object stores)") from exc
+    return fsspec
+
+
+def _url_fs(url: str):
+    fsspec = _fsspec()
+    try:
+        return fsspec.core.url_to_fs(url)
+    except (ImportError, ValueError) as exc:
+        raise UsageError(f"{url}: cannot open this URL's filesystem ({exc}); install the "
+                         "fsspec backend for it (s3fs for s3://, gcsfs for gs://...)") from exc
+
+
+def _expand_local(arg: str) -> list[str]:
+    """A glob's matches, and each folder of runs as its runs (`phasewatch.folders`, the rule
+    analyze and plot follow); anything else as given (a bad path keeps its error for its row)."""
+    from phasewatch.folders import expand
+
+    if _MAGIC.search(arg):
+        matches = sorted(glob.glob(arg))
+        if not matches:
+            raise InputError("no file or folder matches this pattern", arg)
+        return expand(matches)
+    return expand([arg])
+
+
+def _expand_url(arg: str) -> list[str]:
+    if not _MAGIC.search(arg):
+        return [arg]
+    fs, path = _url_fs(arg)
+    matches = sorted(fs.glob(path))
+    if not matches:
+        raise InputError("no file or folder matches this pattern", arg)
+    return [fs.unstrip_protocol(m) for m in matches]
+
+
+def expand_paths(args: Sequence[str]) -> list[str]:
+    """One entry per run, in the order given (globs sorted), duplicates dropped."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for arg in args:
+        for path in (_expand_url(arg) if is_url(arg) else _expand_local(arg)):
+            if path not in seen:
+                seen.add(path)
+                out.append(path)
+    return out
+
+
+@contextlib.contextmanager
+def local_path(path: str) -> Iterator[Path]:
+    """A local path holding the run at `path`: itself, or a temporary copy of a URL's file or
+    folder (removed afterwards). `file://` URLs are used in place."""
+    if not is_url(path):
+        yield Path(path)
+        return
+    fs, inner = _url_fs(path)
+    protocols = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
+    if "file" in protocols or "local" in protocols:
+        yield Path(inner)
+        return
+    try:
+        is_dir = fs.isdir(inner)
+        exists = is_dir or fs.exists(inner)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc}", path) from exc
+    if not exists:
+        raise InputError("no such file or folder", path)
+    tmp = tempfile.mkdtemp(prefix="phasewatch-sweep-")
+    try:
+        name = os.path.basename(inner.rstrip("/")) or "run"
+        target = os.path.join(tmp, name)
+        try:
+            if is_dir:
+                fs.get(inner.rstrip("/") + "/", target + "/", recursive=True)
+            else:
+                fs.get_file(inner, target)
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc}", path) from exc
+        yield Path(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

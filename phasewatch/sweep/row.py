@@ -1,0 +1,224 @@
+"""One run -> one row of the sweep table: the task every engine runs, once per run.
+
+The numbers are `phasewatch.analyze`'s (the same call, the same options), read off its
+`Analysis`; the hyperparameters are what the reader found in the log (`Run.config`: run.json's
+config, trainer_state's TrainingArguments fields, the W&B config, MLflow params). A run that
+cannot be read or analysed is a row whose `error` says why: one bad log never ends a sweep.
+
+What a task returns is small (a flat dict of scalars, plus downsampled curves when the report
+asks for them), since it is what travels back from a worker process or a Dask worker.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from phasewatch.errors import PhasewatchError
+
+ID_COLUMNS = ("path", "name", "algorithm", "seed", "format", "metric", "direction")
+PHASE_COLUMNS = (
+    "start_level", "dip_depth", "dip_trough_step", "dip_low", "dip_high", "readapt_gain",
+    "peak_step", "overfit_onset_step", "overfit_decline", "recommended_step",
+    "recommended_value", "final_value", "best_value", "noise_sd", "phases", "n_changepoints",
+    "n_warnings",
+)
+TOKEN_COLUMNS = ("token_divergence", "token_mean_nll", "token_divergent_share")
+HP_PREFIX = "hp."
+#: Curves for the report are thinned to at most this many points per signal (a figure a few
+#: hundred pixels wide shows no more; 10,000 raw steps x 14 signals would be ~1 MB per run).
+CURVE_POINTS = 300
+
+_SEED_IN_NAME = re.compile(r"(?:^|[_\-./])(?:seed|s)[_\-=]?(\d+)(?:$|[_\-./])", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """`analyze`'s options, applied to every run of the sweep (picklable: sent to workers)."""
+
+    metric: str | None = None
+    direction: str | None = None
+    baseline: str = "first"
+    keep_outliers: bool = False
+    penalty: float | None = None
+    detail: bool = False
+    """Also return thinned curves, phases and the token summary (for the HTML report)."""
+
+    def analyze_kwargs(self) -> dict[str, Any]:
+        from phasewatch.phase_stats import Baseline
+
+        return {"metric": self.metric, "direction": self.direction,
+                "baseline": Baseline.parse(self.baseline), "keep_outliers": self.keep_outliers,
+                "penalty": self.penalty}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config -> `{"a.b": scalar}`; W&B's `{"value": x}` wrappers unwrapped, lists of
+    scalars kept as a short text, anything else dropped."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            if set(value) <= {"value", "desc"} and "value" in value:
+                value = value["value"]
+            else:
+                out.update(flatten_config(value, name + "."))
+                continue
+        if isinstance(value, (list, tuple)):
+            if all(isinstance(v, (int, float, str, bool)) for v in value) and len(value) <= 16:
+                out[name] = ",".join(str(v) for v in value)
+            continue
+        if value is None or isinstance(value, (bool, int, float, str)):
+            if isinstance(value, float) and not math.isfinite(value):
+                value = None
+            out[name] = value
+    return out
+
+
+def seed_of(run, hp: dict[str, Any]) -> int | None:
+    """The config's seed (any key named `seed`), else a `seed3` / `s3` in the run's name."""
+    for key in ("seed", "args.seed", "training_args.seed"):
+        value = hp.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == int(value):
+            return int(value)
+    for key, value in hp.items():
+        if key.rsplit(".", 1)[-1] == "seed" and isinstance(value, int) and not isinstance(value, bool):
+            return value
+    for text in (run.name, run.source):
+        match = _SEED_IN_NAME.search(str(text or ""))
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _value_at(series, step: int | None) -> float | None:
+    if step is None or series is None or series.empty:
+        return None
+    if step in series.index:
+        return float(series.loc[step])
+    pos = min(int(series.index.searchsorted(step)), len(series) - 1)
+    return float(series.iloc[pos])
+
+
+def phase_summary(analysis, series) -> dict[str, Any]:
+    """The phase columns from an `Analysis` (the numbers `analyze --format json` prints)."""
+    by_name: dict[str, Any] = {}
+    for phase in analysis.phases:
+        by_name.setdefault(phase.name, phase)
+    row: dict[str, Any] = {c: None for c in PHASE_COLUMNS}
+    row["start_level"] = analysis.baseline
+    dip = by_name.get("disruption")
+    if dip is not None:
+        row["dip_depth"] = dip.stats.get("depth")
+        trough = dip.stats.get("trough_step", dip.end_step)
+        row["dip_trough_step"] = trough
+        cp = next((c for c in analysis.changepoints if c.step == dip.end_step), None)
+        row["dip_low"], row["dip_high"] = (cp.low, cp.high) if cp else (None, None)
+    rise = by_name.get("readaptation")
+    if rise is not None:
+        row["readapt_gain"] = rise.stats.get("gain_over_baseline")
+    for name in ("readaptation", "improvement", "overfit"):
+        phase = by_name.get(name)
+        if phase is not None and phase.stats.get("peak_step") is not None:
+            row["peak_step"] = phase.stats["peak_step"]
+            break
+    over = by_name.get("overfit")
+    if over is not None:
+        row["overfit_onset_step"] = over.start_step
+        row["overfit_decline"] = over.stats.get("decline_since_peak")
+    row["recommended_step"] = analysis.recommended_stop_step
+    row["recommended_value"] = _value_at(series, analysis.recommended_stop_step)
+    row["final_value"] = float(series.iloc[-1]) if series is not None and len(series) else None
+    row["best_value"] = analysis.extra.get("best_value")
+    row["noise_sd"] = analysis.extra.get("noise_sd")
+    row["phases"] = ">".join(p.name for p in analysis.phases)
+    row["n_changepoints"] = len(analysis.changepoints)
+    row["n_warnings"] = len(analysis.warnings)
+    return row
+
+
+def token_summary(run) -> dict[str, Any]:
+    """Step-0 divergence of the expert data from the policy (`phasewatch.tokens`), if stored."""
+    row = {c: None for c in TOKEN_COLUMNS}
+    if run.token_store is None:
+        return row
+    from phasewatch.tokens import divergence_score, open_store
+
+    try:
+        score = divergence_score(open_store(run.token_store))
+    except PhasewatchError:
+        return row
+    if score is not None:
+        row.update(token_divergence=score.score, token_mean_nll=score.mean_nll,
+                   token_divergent_share=score.divergent_share)
+    return row
+
+
+def thin(series, points: int = CURVE_POINTS) -> list[list[float]]:
+    """[[step, value], ...] with at most `points` points (every k-th, the last kept)."""
+    import numpy as np
+
+    n = len(series)
+    if n == 0:
+        return []
+    idx = np.unique(np.linspace(0, n - 1, min(n, points)).round().astype(int))
+    steps = series.index.to_numpy()[idx]
+    values = series.to_numpy(dtype=float)[idx]
+    return [[int(s), float(v)] for s, v in zip(steps, values) if math.isfinite(v)]
+
+
+def _detail(run, analysis, series) -> dict[str, Any]:
+    curves = {analysis.metric: thin(series)}
+    for metric in run.metrics:
+        if metric not in curves:
+            curves[metric] = thin(run.series(metric), CURVE_POINTS // 2)
+    tokens: dict[str, Any] = {}
+    if run.token_store is not None:
+        try:
+            from phasewatch.tokens import signals_for_run
+
+            for name, s in signals_for_run(run).items():
+                tokens[name] = thin(s, CURVE_POINTS // 2)
+        except PhasewatchError as exc:
+            tokens["error"] = str(exc)
+    return {"phases": [p.to_dict() | {"signals": None} for p in analysis.phases],
+            "changepoints": [c.to_dict() for c in analysis.changepoints],
+            "events": [e.to_dict() for e in run.events], "curves": curves,
+            "token_curves": tokens, "warnings": list(analysis.warnings)}
+
+
+def summarize_run(path: str, options: SweepOptions | None = None) -> dict[str, Any]:
+    """The sweep row of the run at `path` (a local path or an fsspec URL); never raises for a
+    bad run: its `error` column says what went wrong. With `options.detail`, also `detail`."""
+    from phasewatch.api import analyze
+    from phasewatch.io import read_run
+    from phasewatch.sweep.paths import local_path
+
+    options = options or SweepOptions()
+    row: dict[str, Any] = {"path": path}
+    try:
+        with local_path(path) as local:
+            run = read_run(local)
+            analysis = analyze(run, **options.analyze_kwargs())
+            series = run.series(analysis.metric)
+            hp = flatten_config(run.config)
+            row.update(name=run.name, algorithm=run.algorithm, seed=seed_of(run, hp),
+                       format=run.format, metric=analysis.metric, direction=analysis.direction)
+            row.update(phase_summary(analysis, series))
+            row.update(token_summary(run))
+            row.update({HP_PREFIX + k: v for k, v in hp.items()})
+            row["error"] = None
+            out: dict[str, Any] = {"row": row}
+            if options.detail:
+                out["detail"] = _detail(run, analysis, series)
+            return out
+    except PhasewatchError as exc:
+        row["error"] = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a bug on one run is that run's row, not an abort
+        row["error"] = f"internal error ({type(exc).__name__}: {exc})"
+    return {"row": row}

@@ -1,0 +1,78 @@
+"""Rows -> one table (pandas), and writing it as CSV, Parquet or JSON."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from phasewatch.errors import UsageError
+from phasewatch.sweep.row import HP_PREFIX, ID_COLUMNS, PHASE_COLUMNS, TOKEN_COLUMNS
+
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
+
+
+def build_table(rows: Sequence[dict[str, Any]]):
+    """A DataFrame, one row per run: identity, phase summary, tokens, `hp.*` (sorted), error.
+    Columns that no run has (e.g. no token store anywhere) are kept, empty, so tables of
+    different sweeps line up."""
+    import pandas as pd
+
+    hp = sorted({k for r in rows for k in r if k.startswith(HP_PREFIX)})
+    columns = [*ID_COLUMNS, *PHASE_COLUMNS, *TOKEN_COLUMNS, *hp, "error"]
+    frame = pd.DataFrame.from_records([{c: r.get(c) for c in columns} for r in rows],
+                                      columns=columns)
+    for col in ("seed", "dip_trough_step", "dip_low", "dip_high", "peak_step",
+                "overfit_onset_step", "recommended_step", "n_changepoints", "n_warnings"):
+        frame[col] = pd.array(frame[col], dtype="Int64")
+    for col in hp:  # a hyperparameter a few runs lack stays numeric if the others are
+        if frame[col].map(lambda v: v is None or (isinstance(v, (int, float)) and
+                                                  not isinstance(v, bool))).all():
+            frame[col] = pd.to_numeric(frame[col])
+    return frame
+
+
+def output_format(path: str | None, fmt: str | None = None) -> str:
+    if fmt:
+        return fmt
+    if path is None or path == "-":
+        return "csv"
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise UsageError(f"{path}: unknown table format {suffix!r}; use .csv, .parquet or .json "
+                         "(or --format)")
+    return FORMATS[suffix]
+
+
+def records(frame) -> list[dict[str, Any]]:
+    """JSON-ready rows (None for missing; numpy scalars as Python numbers)."""
+    from phasewatch.output import jsonable
+
+    out = []
+    for rec in frame.astype(object).where(frame.notna(), None).to_dict("records"):
+        out.append(jsonable(rec))
+    return out
+
+
+def write_table(frame, path: str | None, fmt: str) -> None:
+    """Write to `path` ('-' or None: stdout). JSON is `{"schema_version": 1, "runs": [...]}`."""
+    if fmt == "parquet":
+        if path in (None, "-"):
+            raise UsageError("parquet goes to a file: give -o TABLE.parquet")
+        try:
+            frame.to_parquet(path, index=False)
+        except ImportError as exc:
+            raise UsageError("writing parquet needs pyarrow: pip install pyarrow") from exc
+        return
+    stream = sys.stdout if path in (None, "-") else open(path, "w", encoding="utf-8", newline="")
+    try:
+        if fmt == "json":
+            from phasewatch.output import emit_json
+
+            emit_json({"runs": records(frame)}, stream)
+        else:
+            frame.to_csv(stream, index=False, lineterminator="\n")
+    finally:
+        if stream is not sys.stdout:
+            stream.close()
