@@ -2,79 +2,45 @@
 
 `LiveWatch(path, follow=...)` reads the same `RecordSource` `read_run` collects (so every
 format that can be read can be followed), and applies what `analyze` applies:
-- the metric: `signals.choose_metric` / `choose_direction` on the records read so far, and the
-  monitor follows the log's own name (`val/test_score/openai/gsm8k`, not the role
-  `eval/accuracy`). Without `--metric` the choice waits for a held-out metric (or the run's
-  declared one) to appear: a log that starts with train rows must not get a train metric live
-  and a held-out one offline. Held records are fed once the choice is made, so the alerts are
-  those of a monitor that saw every record, only later; if no held-out metric comes before the
-  log ends (or `MAX_HELD` records), the choice is made from what there is.
-- duplicates and resumes (`Resolver`): rows of one step merge, exact double logging collapses,
-  a row that re-logs a followed value of the current step with another value supersedes it,
-  and a step counter that goes back is a resumed run: the monitor rewinds to that step and the
-  later records supersede the earlier ones, as `RecordCollector` resolves them offline.
+- the metric: chosen as `analyze` chooses it, under the log's own name (`live_choice`);
+- duplicates and resumes (`resolver.Resolver`): rows of one step merge, exact double logging
+  collapses, a row that re-logs a followed value of the current step with another value
+  supersedes it, and a step counter that goes back is a resumed run: the monitor rewinds to
+  that step and the later records supersede the earlier ones, as `RecordCollector` resolves
+  them offline;
 - events: phases restart only on a change of training stage (`analysis.STAGE_EVENTS`), at the
   first record at or after the event's step.
 Replayed (`follow=False`) or followed, the records, the choices and so the alerts are the same:
 every decision depends on the sequence of records, never on when they arrived.
 
-Following, a path that does not exist yet (started before the trainer) is waited for, the run's
-end is recognised where the log says so (`RunInfo.finished`) and `idle_exit` ends a watch on a
-log that stopped growing.
+Following, a path that does not exist yet is waited for (`live_open`), the run's end is
+recognised where the log says so (`RunInfo.finished`) and `idle_exit` ends a watch on a log
+that stopped growing. At the end, `result` (`live_result.WatchResult`) holds the monitor's last
+state and the whole run's answer as `analyze` gives it.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from phasewatch.errors import InputError
+from phasewatch.live_choice import HELD_OUT_ROLES, MAX_HELD, MetricChoice  # noqa: F401
+from phasewatch.live_open import open_when_ready
+from phasewatch.live_result import WatchResult, add_whole_run
 from phasewatch.output import warn
 from phasewatch.resolver import Resolver
 
-MAX_HELD = 10_000  # records held while waiting for a held-out metric to appear
+__all__ = ["LiveWatch", "WatchResult", "watch"]
+
 MAX_LINE_WARNINGS = 20
-HELD_OUT_ROLES = ("eval/accuracy", "eval/loss")
 
 
 def _info(message: str) -> None:
-    import sys
-
     print(f"phasewatch: {message}", file=sys.stderr, flush=True)
-
-
-@dataclass
-class WatchResult:
-    """How a watch ended: `reason` is 'end of log' (replay), 'finished' (the log says so),
-    'idle', 'stopped' (a stop condition), 'interrupted' (stop event / signal) or 'no records'."""
-
-    reason: str = "end of log"
-    metric: str | None = None
-    direction: str | None = None
-    phase: str | None = None
-    best_step: int | None = None
-    last_step: int | None = None
-    n_records: int = 0
-    finished: bool = False
-    live_best_step: int | None = None   # the monitor's own best at the end
-    phases: list[str] | None = None      # the whole run's phases, as `analyze` names them
-    resumes: list[tuple[int, int]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The last object of `watch --format jsonl` (deterministic: no end reason that
-        depends on how the watch was ended, so replay and follow print the same)."""
-        phase = self.phase or "no significant change yet"
-        return {"event": "summary", "step": self.last_step, "onset_step": None,
-                "best_step": self.best_step, "metric": self.metric, "value": None,
-                "message": f"{self.metric}: phase {phase}, best step "
-                           f"{'-' if self.best_step is None else self.best_step}",
-                "phase": self.phase, "direction": self.direction, "records": self.n_records,
-                "finished": self.finished, "live_best_step": self.live_best_step,
-                "phases": self.phases}
 
 
 class LiveWatch:
@@ -82,7 +48,8 @@ class LiveWatch:
 
     `metric`/`direction` as in `analyze`; `monitor_options` are `MonitorConfig` fields
     (warmup, window, z, min_delta_abs, stop_on, check_finite...). `stop` (a threading.Event)
-    ends a follow cleanly; `notice` receives the messages meant for stderr.
+    ends a follow cleanly; `notice` receives warnings, `info` progress messages (both meant
+    for stderr).
     """
 
     def __init__(self, path: str | Path, follow: bool = False, metric: str | None = None,
@@ -90,43 +57,48 @@ class LiveWatch:
                  idle_exit: float | None = None, stop: threading.Event | None = None,
                  notice: Callable[[str], None] = warn, info: Callable[[str], None] = _info,
                  **monitor_options: Any):
+        from phasewatch.errors import UsageError
         from phasewatch.online import MonitorConfig
 
-        self.path = Path(path)
-        self.follow = follow
-        self.metric_option = metric
-        self.direction_option = direction
-        self.poll = poll
-        self.idle_exit = idle_exit
-        self.stop = stop or threading.Event()
-        self.notice = notice
-        self.say = info
+        if idle_exit is not None and idle_exit < 0:
+            raise UsageError("idle_exit must be >= 0 seconds")
         # Validate the monitor options now (a usage error, before any file is read).
-        from phasewatch.errors import UsageError
-
         try:
             MonitorConfig(metric=metric or "eval/accuracy", direction=direction,
                           **monitor_options)
         except (ValueError, TypeError) as exc:
             raise UsageError(str(exc)) from exc
+        self.path = Path(path)
+        self.follow = follow
+        self.metric_option = metric
+        self.poll = poll
+        self.idle_exit = idle_exit
+        self.stop = stop or threading.Event()
+        self.notice = notice
+        self.say = info
         self.monitor_options = monitor_options
         self.monitor = None
         self.source = None
         self.result = WatchResult()
-        self._held: list = []
-        self._names: dict[str, None] = {}
+        self.choice = MetricChoice(metric, direction)
         self._applied: set[tuple[int, str]] = set()
+        self._resolver: Resolver | None = None
         self._bad_lines = 0
         self._warned = 0
         self._said_following = False
         self._said_holding = False
         self._warned_missing = False
-        self._resolver: Resolver | None = None
+
+    @property
+    def stopped(self) -> bool:
+        """A stop condition (`stop_on`, `check_finite`) fired."""
+        return self.monitor is not None and self.monitor.should_stop
 
     # ------------------------------------------------------------------ public
     def alerts(self) -> Iterator:
         """The alerts, in the order the monitor raises them."""
-        source = self._open()
+        source = open_when_ready(self.path, self.follow, self.notice, self.say, self.poll,
+                                 self.idle_exit, self.stop)
         if source is None:
             self.result.reason = "interrupted" if self.stop.is_set() else "idle"
             return
@@ -140,11 +112,11 @@ class LiveWatch:
 
     # ------------------------------------------------------------------ the loop
     def _run(self, source) -> Iterator:
+        """Read what arrived, feed it, and decide whether to wait for more."""
         last_growth = time.monotonic()
         while True:
-            final = not self.follow
             got = False
-            for record in source.read(final=final):
+            for record in source.read(final=not self.follow):
                 got = True
                 yield from self._take(record)
                 if self._stopped():
@@ -173,25 +145,26 @@ class LiveWatch:
                 return
 
     def _stopped(self) -> bool:
-        if self.monitor is not None and self.monitor.should_stop:
+        if self.stopped:
             self.result.reason = "stopped"
             return True
         return False
 
     def _take(self, record) -> Iterator:
-        if self.monitor is None:
-            self._held.append(record)
-            new = [k for k in record.values if k not in self._names]
-            if new:
-                self._names.update(dict.fromkeys(new))
-            if (new or len(self._held) >= MAX_HELD) and self._choose(force=len(self._held) >= MAX_HELD):
-                yield from self._feed_held()
-            return
-        yield from self._feed(record)
+        if self.monitor is not None:
+            yield from self._feed(record)
+        elif self.choice.hold(record, self.source):
+            yield from self._start()
 
-    def _feed_held(self) -> Iterator:
-        held, self._held = self._held, []
-        for record in held:
+    def _start(self) -> Iterator:
+        """Choose the metric on the held records, start the monitor and feed them to it."""
+        from phasewatch.online import PhaseMonitor
+
+        metric, direction = self.choice.choose(self.source)
+        self.monitor = PhaseMonitor(metric=metric, direction=direction, **self.monitor_options)
+        self._resolver = Resolver(self.monitor, self._resumed)
+        self.result.metric, self.result.direction = metric, direction
+        for record in self.choice.release():
             yield from self._feed(record)
             if self._stopped():
                 return
@@ -205,57 +178,11 @@ class LiveWatch:
         yield from alerts
 
     def _end(self, reason: str) -> Iterator:
-        if self.monitor is None and self._held:
-            self._choose(force=True)
-            yield from self._feed_held()
+        if self.monitor is None and self.choice.held:
+            yield from self._start()
         if self.result.reason != "stopped":
             self.result.reason = reason if self.monitor is not None or reason != "end of log" \
                 else "no records"
-
-    # ------------------------------------------------------------------ choices
-    def _choose(self, force: bool) -> bool:
-        """Choose the metric and direction as `analyze` would on the records so far; False
-        (keep holding) while no held-out metric has appeared, unless `force`."""
-        from phasewatch.presets import aliases_for
-
-        names = self._names
-        aliases = aliases_for(names)
-        wanted = self.metric_option
-        info = self.source.info
-        if wanted is not None:
-            ready = wanted in names or wanted in aliases
-        else:
-            declared = info.performance_metric
-            ready = bool(declared) and (declared in names or declared in aliases)
-            ready = ready or any(r in names or r in aliases for r in HELD_OUT_ROLES)
-        if not (ready or force):
-            return False
-        self._start_monitor(self._prefix_run())
-        return True
-
-    def _prefix_run(self):
-        from phasewatch.run import RecordCollector
-
-        collector = RecordCollector(self.source.source, self.source.format)
-        for record in self._held:
-            collector.add(record.step, record.values, record.line)
-        return collector.build(**self.source.info.build_args())
-
-    def _start_monitor(self, run) -> None:
-        from phasewatch.online import PhaseMonitor
-        from phasewatch.presets import default_direction
-        from phasewatch.signals import choose_direction, choose_metric
-
-        wanted = self.metric_option
-        if wanted is not None and run.own_name(wanted) is None:
-            own, direction = wanted, self.direction_option or default_direction(wanted)
-        else:
-            metric = choose_metric(run, wanted)
-            direction = choose_direction(run, metric, self.direction_option)
-            own = run.resolve_metric(metric)
-        self.monitor = PhaseMonitor(metric=own, direction=direction, **self.monitor_options)
-        self._resolver = Resolver(self.monitor, self._resumed)
-        self.result.metric, self.result.direction = own, direction
 
     def _apply_events(self, step: int) -> None:
         events = self.source.info.events
@@ -297,9 +224,9 @@ class LiveWatch:
         """Each time the follower has read all there is."""
         if not self._said_following:
             self._said_following = True
-            n = self.monitor.n_records_ if self.monitor is not None else len(self._held)
+            n = self.monitor.n_records_ if self.monitor is not None else len(self.choice.held)
             self.say(f"following {self.path} (caught up after {n} records; Ctrl-C to stop)")
-        if self.monitor is None and self._held and not self._said_holding:
+        if self.monitor is None and self.choice.held and not self._said_holding:
             self._said_holding = True
             what = (f"'{self.metric_option}'" if self.metric_option else
                     "a held-out metric (eval/accuracy, eval/loss or the run's declared one)")
@@ -317,7 +244,7 @@ class LiveWatch:
             missing = bool(self.monitor.missing_metrics()) and self.monitor.n_records_ > 0
             names = self.monitor.metrics_seen
         else:
-            names = list(self._names)
+            names = list(self.choice.names)
             missing = bool(names) and self.metric_option not in names \
                 and self.metric_option not in aliases_for(names)
         if missing:
@@ -335,96 +262,15 @@ class LiveWatch:
         result = self.result
         result.finished = bool(source.info.finished)
         monitor = self.monitor
-        if monitor is not None:
-            result.phase, result.best_step = monitor.phase, monitor.best_step
-            result.last_step, result.n_records = monitor.last_step_, monitor.n_records_
-            result.live_best_step = monitor.best_step
-            if not monitor.missing_metrics():  # a metric never logged is reported already
-                self._whole_run()
-
-    def _whole_run(self) -> None:
-        """At the end, the whole run as `analyze` sees it: its phases, and its recommended
-        checkpoint as the best step, so `watch` run to the end and `analyze` give one answer.
-        The live alerts stay what the monitor said when it said it (bounded state); this reads
-        the log once more, after the watch."""
-        from phasewatch.analysis import analyze_run
-        from phasewatch.errors import PhasewatchError
-        from phasewatch.io import read_run
-
-        result = self.result
-        try:
-            analysis = analyze_run(read_run(self.path), metric=result.metric,
-                                   direction=result.direction)
-        except PhasewatchError as exc:
-            self.notice(f"{self.path}: the whole-run summary is not available: {exc}")
+        if monitor is None:
             return
-        result.phases = [p.name for p in analysis.phases]
-        if analysis.recommended_stop_step is not None:
-            result.best_step = analysis.recommended_stop_step
-
-    # ------------------------------------------------------------------ opening
-    def _open(self):
-        """The source for the path; following, waits for the path to appear and hold
-        something recognisable (said once on stderr). None if stopped or idle meanwhile."""
-        from phasewatch.io import open_source
-
-        told = None
-        started = time.monotonic()
-        while True:
-            try:
-                if self.follow:
-                    _check_ready(self.path)
-                return open_source(self.path, follow=self.follow, notice=self.notice)
-            except InputError as exc:
-                if not self.follow or not _may_still_come(self.path):
-                    raise
-                if told is None:
-                    if not self.path.exists():
-                        self.say(f"{self.path} does not exist yet; waiting for it to appear "
-                                 "(Ctrl-C to stop)")
-                    else:
-                        self.say(f"{self.path}: no recognisable records yet ({exc.message}); "
-                                 "waiting for them")
-                    told = True
-            if self.idle_exit is not None and time.monotonic() - started >= self.idle_exit:
-                return None
-            if self.stop.wait(self.poll):
-                return None
-
-
-def _check_ready(path: Path) -> None:
-    """A young file whose first line is still being written is not sniffed yet (a cut JSON
-    line could pass for another format)."""
-    from phasewatch.io import HEAD_BYTES, read_head
-
-    if path.is_file():
-        head = read_head(path)
-        binary = head.startswith(b":W&B") or b"brain.Event" in head[:256]
-        if len(head) < HEAD_BYTES and b"\n" not in head and not binary and not _is_json(head):
-            raise InputError("the first line is not complete yet", path)
-
-
-def _is_json(data: bytes) -> bool:
-    """A whole JSON document on one line (a trainer_state.json written without indent)."""
-    from phasewatch.io.jsonlines import loads
-
-    try:
-        loads(data.decode("utf-8-sig"))
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return False
-    return True
-
-
-def _may_still_come(path: Path) -> bool:
-    """Whether waiting can help: the path is missing, a folder, or a file still small."""
-    from phasewatch.io import HEAD_BYTES
-
-    if not path.exists() or path.is_dir():
-        return True
-    try:
-        return path.stat().st_size < HEAD_BYTES
-    except OSError:
-        return True
+        result.phase, result.best_step = monitor.phase, monitor.best_step
+        result.last_step, result.n_records = monitor.last_step_, monitor.n_records_
+        result.live_best_step = monitor.best_step
+        if monitor.should_stop and monitor.stop_reason_ is not None:
+            result.stop_reason = monitor.stop_reason_.name.lower()
+        if not monitor.missing_metrics():  # a metric never logged is reported already
+            add_whole_run(result, self.path, self.notice)
 
 
 def watch(path: str | Path, follow: bool = False, **options: Any) -> Iterator:

@@ -92,34 +92,14 @@ def run(args: argparse.Namespace) -> int:
         _restore_signal_handlers(previous)
         for sink in sinks:
             sink.close(**({"wait": WEBHOOK_EXIT_WAIT} if isinstance(sink, WebhookSink) else {}))
-    monitor, result = watcher.monitor, watcher.result
-    stopped = monitor is not None and monitor.should_stop
-    if stopped and stop_file is not None:
-        stop_file.trigger(monitor.stop_alert_)
+    if watcher.stopped and stop_file is not None:
+        stop_file.trigger(watcher.monitor.stop_alert_)
     if args.output == "jsonl":
         from phasewatch.output import emit_jsonl
 
-        emit_jsonl(result.to_dict())
-    _summary(watcher, stopped)
-    return 1 if stopped else 0
-
-
-def _summary(watcher, stopped: bool) -> None:
-    result, monitor = watcher.result, watcher.monitor
-    if monitor is None:
-        _info(f"watched no records of {watcher.path} ({result.reason})")
-        return
-    phase = result.phase or "no significant change yet"
-    best = "-" if result.best_step is None else result.best_step
-    why = f"; stopped: {monitor.stop_reason_.name.lower()}" if stopped else ""
-    ended = {"finished": "; the log says the run finished", "idle": "; idle, ended"}.get(
-        result.reason, "")
-    whole = ""
-    if result.phases is not None:
-        whole = f"; whole run: {' > '.join(result.phases)}, checkpoint to keep: step {best}"
-        best = "-" if result.live_best_step is None else result.live_best_step
-    _info(f"watched {result.n_records} records up to step {result.last_step}; {result.metric}: "
-          f"phase {phase}, best step {best}{why}{ended}{whole}")
+        emit_jsonl(watcher.result.to_dict())
+    print(f"phasewatch: {watcher.result.describe(watcher.path)}", file=sys.stderr, flush=True)
+    return 1 if watcher.stopped else 0
 
 
 def _install_signal_handlers(stop: threading.Event) -> dict:
@@ -135,7 +115,3 @@ def _install_signal_handlers(stop: threading.Event) -> dict:
 def _restore_signal_handlers(previous: dict) -> None:
     for sig, handler in previous.items():
         signal.signal(sig, handler)
-
-
-def _info(message: str) -> None:
-    print(f"phasewatch: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,82 @@
+"""Choosing the watched metric live exactly as `analyze` chooses it offline.
+
+`signals.choose_metric` / `choose_direction` run on a Run built from the records read so far,
+and the monitor follows the log's own name (`val/test_score/openai/gsm8k`, not the role
+`eval/accuracy`). Without an explicit metric the choice waits for a held-out metric (or the
+run's declared one) to appear: HF and verl logs start with train rows, and choosing then would
+give a train metric live and a held-out one offline. The records are held meanwhile and fed
+once the choice is made, so the alerts are those of a monitor that saw every record, only
+later. If no held-out metric comes before the log ends (or `max_held` records), the choice is
+made from what there is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported for the annotations only: `import phasewatch.live` stays light
+    from phasewatch.io.source import Record, RecordSource
+
+MAX_HELD = 10_000  # records held while waiting for a held-out metric to appear
+HELD_OUT_ROLES = ("eval/accuracy", "eval/loss")
+
+
+@dataclass
+class MetricChoice:
+    """The records held until the metric can be chosen, and the choice itself."""
+
+    metric: str | None = None          # the user's --metric (a name or a role), if any
+    direction: str | None = None       # the user's --direction, if any
+    max_held: int = MAX_HELD
+    held: list[Record] = field(default_factory=list)
+    names: dict[str, None] = field(default_factory=dict)  # every value name seen, in order
+
+    def hold(self, record: Record, source: RecordSource) -> bool:
+        """Keep `record`; True when the choice can be made now (a new name made it possible,
+        or too many records are held to wait longer)."""
+        self.held.append(record)
+        new = [k for k in record.values if k not in self.names]
+        if new:
+            self.names.update(dict.fromkeys(new))
+        full = len(self.held) >= self.max_held
+        return (bool(new) or full) and (full or self.ready(source))
+
+    def ready(self, source: RecordSource) -> bool:
+        """Whether the records so far hold the metric `analyze` would pick in the end."""
+        from phasewatch.presets import aliases_for
+
+        names = self.names
+        aliases = aliases_for(names)
+        if self.metric is not None:
+            return self.metric in names or self.metric in aliases
+        declared = source.info.performance_metric
+        if declared and (declared in names or declared in aliases):
+            return True
+        return any(r in names or r in aliases for r in HELD_OUT_ROLES)
+
+    def choose(self, source: RecordSource) -> tuple[str, str]:
+        """(the log's own metric name, direction) as `analyze` chooses them on the held
+        records. A `metric` the records do not hold yet is taken as given."""
+        from phasewatch.presets import default_direction
+        from phasewatch.signals import choose_direction, choose_metric
+
+        run = self._prefix_run(source)
+        if self.metric is not None and run.own_name(self.metric) is None:
+            return self.metric, self.direction or default_direction(self.metric)
+        metric = choose_metric(run, self.metric)
+        direction = choose_direction(run, metric, self.direction)
+        return run.resolve_metric(metric), direction
+
+    def release(self) -> list[Record]:
+        """The held records, in log order, handed over once (to be fed to the monitor)."""
+        held, self.held = self.held, []
+        return held
+
+    def _prefix_run(self, source: RecordSource):
+        from phasewatch.run import RecordCollector
+
+        collector = RecordCollector(source.source, source.format)
+        for record in self.held:
+            collector.add(record.step, record.values, record.line)
+        return collector.build(**source.info.build_args())

@@ -1,0 +1,82 @@
+"""Opening a log to watch: the reader's `RecordSource` for the path, and, when following, the
+wait for the path to appear and hold something recognisable.
+
+`watch --follow` is usually started next to the trainer, before the trainer has created its
+folder or written its first line. Exiting with "no such file" there would make the user start
+it again by hand, so a follower waits (saying so once on stderr) while waiting can still help:
+the path is missing, a folder (files may appear in it), or a file still smaller than what the
+format sniffer reads. A young file whose first line is still being written is not sniffed yet,
+since a cut JSON line could pass for another format.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from phasewatch.errors import InputError
+
+
+def open_when_ready(path: Path, follow: bool, notice: Callable[[str], None],
+                    say: Callable[[str], None], poll: float, idle_exit: float | None,
+                    stop: threading.Event):
+    """The source of `path`. Replaying, opened at once (an InputError propagates). Following,
+    waits for the path; None if `stop` is set or `idle_exit` seconds pass meanwhile."""
+    from phasewatch.io import open_source
+
+    told = False
+    started = time.monotonic()
+    while True:
+        try:
+            if follow:
+                check_ready(path)
+            return open_source(path, follow=follow, notice=notice)
+        except InputError as exc:
+            if not follow or not may_still_come(path):
+                raise
+            if not told:
+                if not path.exists():
+                    say(f"{path} does not exist yet; waiting for it to appear (Ctrl-C to stop)")
+                else:
+                    say(f"{path}: no recognisable records yet ({exc.message}); waiting for them")
+                told = True
+        if idle_exit is not None and time.monotonic() - started >= idle_exit:
+            return None
+        if stop.wait(poll):
+            return None
+
+
+def check_ready(path: Path) -> None:
+    """Raise InputError for a file whose first line is not complete yet."""
+    from phasewatch.io import HEAD_BYTES, read_head
+
+    if path.is_file():
+        head = read_head(path)
+        binary = head.startswith(b":W&B") or b"brain.Event" in head[:256]
+        if len(head) < HEAD_BYTES and b"\n" not in head and not binary and not is_json(head):
+            raise InputError("the first line is not complete yet", path)
+
+
+def is_json(data: bytes) -> bool:
+    """A whole JSON document on one line (a trainer_state.json written without indent)."""
+    from phasewatch.io.jsonlines import loads
+
+    try:
+        loads(data.decode("utf-8-sig"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    return True
+
+
+def may_still_come(path: Path) -> bool:
+    """Whether waiting can help: the path is missing, a folder, or a file still small."""
+    from phasewatch.io import HEAD_BYTES
+
+    if not path.exists() or path.is_dir():
+        return True
+    try:
+        return path.stat().st_size < HEAD_BYTES
+    except OSError:
+        return True

@@ -1,0 +1,78 @@
+"""How a watch ended: `WatchResult`, its `watch --format jsonl` summary object and stderr line,
+and the whole-run answer `analyze` gives at the end of a watch.
+
+The live alerts are what the monitor said when it said it (bounded state, no hindsight). At the
+end the whole log is there, so the summary also carries the phases and the checkpoint `analyze`
+gives for the same metric: `watch` run to the end and `analyze` give one answer per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class WatchResult:
+    """How a watch ended: `reason` is 'end of log' (replay), 'finished' (the log says so),
+    'idle', 'stopped' (a stop condition), 'interrupted' (stop event / signal) or 'no records'."""
+
+    reason: str = "end of log"
+    metric: str | None = None
+    direction: str | None = None
+    phase: str | None = None
+    best_step: int | None = None
+    last_step: int | None = None
+    n_records: int = 0
+    finished: bool = False
+    live_best_step: int | None = None   # the monitor's own best at the end
+    phases: list[str] | None = None      # the whole run's phases, as `analyze` names them
+    resumes: list[tuple[int, int]] = field(default_factory=list)
+    stop_reason: str | None = None       # the stop condition that fired ('overfit', ...)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The last object of `watch --format jsonl` (deterministic: no end reason that
+        depends on how the watch was ended, so replay and follow print the same)."""
+        phase = self.phase or "no significant change yet"
+        return {"event": "summary", "step": self.last_step, "onset_step": None,
+                "best_step": self.best_step, "metric": self.metric, "value": None,
+                "message": f"{self.metric}: phase {phase}, best step "
+                           f"{'-' if self.best_step is None else self.best_step}",
+                "phase": self.phase, "direction": self.direction, "records": self.n_records,
+                "finished": self.finished, "live_best_step": self.live_best_step,
+                "phases": self.phases}
+
+    def describe(self, path: str | Path) -> str:
+        """The one line `watch` prints on stderr at the end (the reason included)."""
+        if self.metric is None:
+            return f"watched no records of {path} ({self.reason})"
+        phase = self.phase or "no significant change yet"
+        best = "-" if self.best_step is None else self.best_step
+        why = f"; stopped: {self.stop_reason}" if self.stop_reason else ""
+        ended = {"finished": "; the log says the run finished", "idle": "; idle, ended"}.get(
+            self.reason, "")
+        whole = ""
+        if self.phases is not None:
+            whole = f"; whole run: {' > '.join(self.phases)}, checkpoint to keep: step {best}"
+            best = "-" if self.live_best_step is None else self.live_best_step
+        return (f"watched {self.n_records} records up to step {self.last_step}; {self.metric}: "
+                f"phase {phase}, best step {best}{why}{ended}{whole}")
+
+
+def add_whole_run(result: WatchResult, path: Path, notice: Callable[[str], None]) -> None:
+    """Fill `result.phases` and `result.best_step` with what `analyze` says of the whole log
+    for the watched metric and direction (the log is read once more, after the watch)."""
+    from phasewatch.analysis import analyze_run
+    from phasewatch.errors import PhasewatchError
+    from phasewatch.io import read_run
+
+    try:
+        analysis = analyze_run(read_run(path), metric=result.metric, direction=result.direction)
+    except PhasewatchError as exc:
+        notice(f"{path}: the whole-run summary is not available: {exc}")
+        return
+    result.phases = [p.name for p in analysis.phases]
+    if analysis.recommended_stop_step is not None:
+        result.best_step = analysis.recommended_stop_step
