@@ -43,6 +43,14 @@ class InputError(PhasewatchError):
         return f"{where}: {self.message}"
 
 
+BAD_LINE_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError, TypeError, ArithmeticError, RecursionError, LookupError)
+"""What parsing one hostile line or record may raise (a cell over csv's field limit, JSON
+nested too deeply, a number out of range, a missing key). Readers catch exactly these around
+one record: the record is skipped and reported, the rest of the log is read; any other
+exception is a bug and reaches the CLI's exit 70."""
+
+
 class MissingDependencyError(InputError):
     """An optional package is needed to read this input; the message says how to install it."""
 

@@ -2,31 +2,44 @@
 
 `LineTail(path)` is the incremental reader: each `read()` yields `(lineno, text)` for the
 non-blank complete lines that arrived since the previous call, and the marker `NEW_FILE`
-(lineno 0, text None) when the file was truncated or replaced and reading starts again from the
-top (a line parser must then be reset: a CSV header comes again). Every line-based reader uses
-it, so a batch read, a replay and a follower split lines identically. `LineSource(path,
-follow=...)` is the blocking iterator over it that waits for more while following.
+(lineno 0, text None) when reading starts again at the top of a file (a truncated file, a
+rotated sibling, the new file after a rotation: a line parser must then be reset, a CSV header
+comes again). Every line-based reader uses it, so a batch read, a replay and a follower split
+lines identically. `LineSource(path, follow=...)` is the blocking iterator over it.
 
-- A partial last line (no newline yet) waits for its newline when following; a finished file
-  (`final=True`) reads an unterminated last line as it is.
-- Lines end at \\n, \\r\\n or a lone \\r (as Python's universal newlines count them), a
-  byte-order mark at the start of the file is not part of line 1, and undecodable bytes become
-  U+FFFD, so line numbers and texts equal `io.jsonlines.iter_lines`.
-- Truncation (the size shrinks below what was read) and rotation (the path now names another
-  inode) are detected when the reader reaches the end of what is there; before switching to a
-  replaced file the old one is read to its end, so nothing is skipped, and nothing is read twice.
-- A path that disappears while following is waited for (a rotation in progress); the reader
-  says so once.
-Reading is in binary chunks with the byte position kept by the reader, so a line that arrives
-in pieces is joined exactly once, whatever the chunk and write boundaries.
+Lines end at \\n, \\r\\n or a lone \\r (as Python's universal newlines count them), a byte-order
+mark at the start of a file is not part of line 1, and undecodable bytes become U+FFFD, so line
+numbers and texts equal `io.jsonlines.iter_lines`. A partial last line waits for its newline
+while following; a finished file (`final=True`) reads an unterminated last line as it is and
+records its number in `unterminated` (a reader can say it may be cut).
+
+Following cannot lose a record, whatever the log rotation does (the cases log shippers such as
+Filebeat and Fluent Bit handle):
+- the file is tracked by its inode and the bytes read; before each read its size and content
+  (the first bytes, and the bytes just before the read position) are compared with what was
+  read, so a truncation is noticed even when the file has grown past the old position again
+  before the next poll (the copytruncate race). The bytes written before the truncation are
+  read from the fresh copy (`log.1`) when there is one.
+- when the path names another inode (rename rotation, `create`), the old file is drained to
+  its end and kept open until it has been quiet for `rotate_wait` seconds (the writer may
+  still hold it); then files rotated in between that were never read (`log.1`, `log.2`,
+  `log-20240101`: several rotations within one poll) are read oldest first, then the new file.
+- a path that disappears is waited for (a rotation in progress); the reader says so once.
+- a line is accumulated in pieces without quadratic copying, up to `max_line` bytes; a longer
+  line is skipped with a warning and counted in `too_long` (memory stays bounded).
+`open_regular` opens any log file without blocking on a FIFO or a device, which it refuses.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from phasewatch.errors import InputError
 from phasewatch.output import warn
@@ -34,152 +47,364 @@ from phasewatch.output import warn
 NEW_FILE = (0, None)
 CHUNK = 1 << 16
 BOM = b"\xef\xbb\xbf"
+MAX_LINE_BYTES = 64 << 20
+ROTATE_WAIT = 2.0
+FINGERPRINT = 256
+COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4", ".tmp")
+_EOL = re.compile(rb"\r\n|\r|\n")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def open_regular(path: str | Path) -> BinaryIO:
+    """`path` opened for binary reading. A FIFO, socket or device is refused with InputError
+    instead of blocking forever in open() (it is opened non-blocking and checked first); an
+    unreadable file is InputError; a missing file raises FileNotFoundError (a follower waits)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError as exc:
+        raise InputError("is a folder, a file was expected", path) from exc
+    except OSError as exc:
+        hint = " (check the file's permissions)" if isinstance(exc, PermissionError) else ""
+        raise InputError(f"cannot read: {exc.strerror or exc}{hint}", path) from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise InputError(f"is {_kind(mode)}, not a log file; phasewatch reads regular "
+                             "files (copy the stream to a file and pass that)", path)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class LineTail:
     """Incremental line reader of one path (see the module docstring).
 
-    `follow`: the file may still grow, be truncated or be replaced (checked at its end); a
-    missing file is then waited for instead of being an error.
+    `follow`: the file may still grow, be truncated or be replaced; a missing file is then
+    waited for instead of being an error. `rotate_wait`: seconds a rotated-away file must be
+    quiet before the reader moves on to the next one. `max_line`: longest line kept, in bytes.
     """
 
     def __init__(self, path: str | Path, follow: bool = False,
-                 notice: Callable[[str], None] = warn):
+                 notice: Callable[[str], None] = warn, rotate_wait: float = ROTATE_WAIT,
+                 max_line: int = MAX_LINE_BYTES, clock: Callable[[], float] = time.monotonic):
         self.path = Path(path)
         self.follow = follow
         self.notice = notice
-        self._fh = None
-        self._pending = b""
+        self.rotate_wait = rotate_wait
+        self.max_line = max_line
+        self.clock = clock
+        self.bytes_read = 0
+        self.unterminated: int | None = None  # line number of an unterminated last line
+        self.too_long: list[int] = []  # line numbers of lines skipped for their length
+        self._fh: BinaryIO | None = None
+        self._id: tuple[int, int] | None = None
+        self._known: set[tuple[int, int]] = set()  # files read, or rotated before we started
+        self._waiting_for_path = False
+        self._last_growth = 0.0
+        self._reset_file_state()
+
+    def _reset_file_state(self) -> None:
+        self._offset = 0
+        self._head = b""  # the first FINGERPRINT bytes of the file, as read
+        self._tail = b""  # the last FINGERPRINT bytes read
+        self._parts: list[bytes] = []  # the pending (unterminated) line, in pieces
+        self._pending_len = 0
+        self._cr = False  # the pending line ended at a \r that may be the start of \r\n
+        self._skipping = False  # the pending line is over max_line: dropped
         self._lineno = 0
         self._at_start = True
-        self._waiting_for_path = False
-        self.bytes_read = 0
 
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
 
-    def _open(self) -> bool:
+    # ------------------------------------------------------------------ opening
+    def _open_path(self) -> bool:
         try:
-            self._fh = open(self.path, "rb")  # noqa: SIM115 - swapped on rotation, closed in close()
+            fh = open_regular(self.path)
         except FileNotFoundError as exc:
             if self.follow:
                 return False
             raise InputError("no such file", self.path) from exc
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror or exc}", self.path) from exc
+        first = self._id is None
+        self._adopt(fh)
+        if first and self.follow:  # rotated files already there are history, not ours
+            self._known |= {ident for ident, _ in self._siblings()}
         return True
 
+    def _adopt(self, fh: BinaryIO) -> None:
+        self.close()
+        self._fh = fh
+        st = os.fstat(fh.fileno())
+        self._id = (st.st_dev, st.st_ino)
+        self._known.add(self._id)
+        self._reset_file_state()
+        self._last_growth = self.clock()
+        self._waiting_for_path = False
+
+    def _siblings(self) -> list[tuple[tuple[int, int], Path]]:
+        """Rotated copies beside the path (`log.1`, `log-20240101`...), oldest write first."""
+        found = []
+        name = self.path.name
+        try:
+            entries = list(os.scandir(self.path.parent))
+        except OSError:
+            return []
+        for entry in entries:
+            other = entry.name
+            if (other == name or not other.startswith(name) or other[len(name)] not in ".-_"
+                    or other.endswith(COMPRESSED)):
+                continue
+            try:
+                st = entry.stat()
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                found.append((st.st_mtime_ns, (st.st_dev, st.st_ino), Path(entry.path)))
+        return [(ident, path) for _, ident, path in sorted(found)]
+
+    # ------------------------------------------------------------------ reading
     def read(self, final: bool = False) -> Iterator[tuple[int, str | None]]:
         """Lines that arrived since the last call. `final`: the writer is done, so an
-        unterminated last line is complete (and no rotation is looked for)."""
-        if self._fh is None and not self._open():
+        unterminated last line is complete and a rotated file need not be waited for."""
+        if self._fh is None and not self._open_path():
             return
+        if self.follow:
+            yield from self._check_rewritten()
         while True:
-            chunk = self._fh.read(CHUNK)
-            if chunk:
-                self.bytes_read += len(chunk)
-                if self._at_start:
-                    if len(chunk) < len(BOM) and BOM.startswith(chunk):
-                        self._fh.seek(-len(chunk), os.SEEK_CUR)  # wait for the whole mark
-                        self.bytes_read -= len(chunk)
-                        if final:
-                            return
-                        break
-                    self._at_start = False
-                    chunk = chunk.removeprefix(BOM)
-                lines = (self._pending + chunk).split(b"\n")
-                self._pending = lines.pop()
-                yield from self._lines(lines)
-                continue
-            if final or not self.follow:
-                if self._pending.strip():
-                    yield from self._lines([self._pending])
-                self._pending = b""
+            yield from self._read_to_end(final)
+            if not self.follow:
+                yield from self._flush_last()
                 return
             change = self._what_changed()
-            if change == "gone":
-                if not self._waiting_for_path:
+            if change == "truncated":
+                yield from self._truncated()
+                continue
+            if change is None or (change == "gone" and not final):
+                if change == "gone" and not self._waiting_for_path:
                     self.notice(f"{self.path} disappeared; still following: waiting for a "
                                 "new file at that path (log rotation?). Ctrl-C to stop.")
                     self._waiting_for_path = True
-            elif change == "truncated":
-                self.notice(f"{self.path} was truncated; reading it again from its start")
-                self._fh.seek(0)
-                self._restart()
-                yield NEW_FILE
-                continue
-            elif change == "replaced":
-                if self._fh.read(1):  # the writer added to the old file before rotating: read it
-                    self._fh.seek(-1, os.SEEK_CUR)
+                if final:
+                    yield from self._flush_last()
+                return
+            if change == "gone":  # final, and nothing replaced it
+                yield from self._flush_last()
+                return
+            # replaced: drain the old file until it has been quiet for rotate_wait
+            if not final and self.clock() - self._last_growth < self.rotate_wait:
+                return
+            yield from self._flush_last()
+            for ident, sibling in self._siblings():
+                if ident in self._known:
                     continue
                 try:
-                    new = open(self.path, "rb")  # noqa: SIM115 - swapped in, closed in close()
-                except FileNotFoundError:  # moved again in between: look again later
-                    return
-                if self._pending.strip():  # the old file is finished: its last line is complete
-                    yield from self._lines([self._pending])
-                self._fh.close()
-                self._fh = new
-                self.notice(f"{self.path} was replaced (log rotation); reading the new file "
-                            "from its start")
-                self._restart()
+                    fh = open_regular(sibling)
+                except (FileNotFoundError, InputError):
+                    continue
+                self._adopt(fh)
+                self.notice(f"{self.path}: reading {sibling.name}, rotated before it was read "
+                            "(several rotations between two reads)")
                 yield NEW_FILE
-                continue
-            return
+                yield from self._read_to_end(final=True)
+                yield from self._flush_last()
+            try:
+                fh = open_regular(self.path)
+            except FileNotFoundError:  # moved again in between: look again later
+                return
+            self._adopt(fh)
+            self.notice(f"{self.path} was replaced (log rotation); reading the new file "
+                        "from its start")
+            yield NEW_FILE
 
-    def _restart(self) -> None:
-        self._pending, self._lineno, self._at_start = b"", 0, True
-        self._waiting_for_path = False
+    def _read_to_end(self, final: bool) -> Iterator[tuple[int, str]]:
+        fh = self._fh
+        while True:
+            chunk = fh.read(CHUNK)
+            if not chunk:
+                return
+            if (self._at_start and len(chunk) < len(BOM) and BOM.startswith(chunk)
+                    and self.follow and not final):
+                fh.seek(-len(chunk), os.SEEK_CUR)  # wait for the whole byte-order mark
+                return
+            self._last_growth = self.clock()
+            self.bytes_read += len(chunk)
+            self._offset += len(chunk)
+            if len(self._head) < FINGERPRINT:
+                self._head += chunk[:FINGERPRINT - len(self._head)]
+            self._tail = (chunk if len(chunk) >= FINGERPRINT
+                          else self._tail + chunk)[-FINGERPRINT:]
+            if self._at_start:
+                self._at_start = False
+                chunk = chunk.removeprefix(BOM)
+            yield from self._split(chunk)
 
-    def _lines(self, raws: list[bytes]) -> Iterator[tuple[int, str]]:
-        for raw in raws:
-            if b"\r" in raw:
-                parts = raw.removesuffix(b"\r").split(b"\r")  # a lone \r ends a line too
-            else:
-                parts = (raw,)
-            for part in parts:
+    def _split(self, data: bytes) -> Iterator[tuple[int, str]]:
+        if self._cr:
+            data, self._cr = b"\r" + data, False
+        if data.endswith(b"\r"):  # may be the first half of \r\n: decide with the next chunk
+            data, self._cr = data[:-1], True
+        segments = _EOL.split(data) if b"\r" in data else data.split(b"\n")
+        last = segments.pop()
+        for segment in segments:
+            if self._parts:
+                segment = b"".join((*self._parts, segment))
+                self._parts, self._pending_len = [], 0
+            if self._skipping:
+                self._skipping = False
                 self._lineno += 1
-                text = part.decode("utf-8", errors="replace").strip()
-                if text:
-                    yield self._lineno, text
+                continue
+            yield from self._line(segment)
+        self._pending(last)
 
+    def _pending(self, piece: bytes) -> None:
+        if self._skipping or not piece:
+            return
+        self._parts.append(piece)
+        self._pending_len += len(piece)
+        if self._pending_len > self.max_line:
+            self._parts, self._pending_len, self._skipping = [], 0, True
+            lineno = self._lineno + 1
+            self.too_long.append(lineno)
+            self.notice(f"{self.path}:{lineno}: line longer than {self.max_line >> 20} MB; "
+                        "skipped (not a log record?)")
+
+    def _line(self, raw: bytes) -> Iterator[tuple[int, str]]:
+        self._lineno += 1
+        text = raw.decode("utf-8", errors="replace").strip()
+        if text:
+            yield self._lineno, text
+
+    def _flush_last(self) -> Iterator[tuple[int, str]]:
+        """The file is finished: its pending line is complete."""
+        ended_by_cr = self._cr
+        self._cr = False
+        if self._skipping:
+            self._skipping = False
+            self._lineno += 1
+            return
+        if self._parts:
+            raw = b"".join(self._parts)
+            self._parts, self._pending_len = [], 0
+            if not ended_by_cr and raw.strip():
+                self.unterminated = self._lineno + 1
+            yield from self._line(raw)
+        elif ended_by_cr:
+            self._lineno += 1
+
+    # ------------------------------------------------------------------ changes
     def _what_changed(self) -> str | None:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
             return "gone"
-        own = os.fstat(self._fh.fileno())
-        if (st.st_ino, st.st_dev) != (own.st_ino, own.st_dev):
+        except OSError:
+            return None
+        if (st.st_dev, st.st_ino) != self._id:
             return "replaced"
         if st.st_size < self._fh.tell():
             return "truncated"
         return None
 
+    def _check_rewritten(self) -> Iterator[tuple[int, str | None]]:
+        """Truncated since the last read, even if it has grown past our position again: the
+        size is smaller, or the bytes at the top or just before our position changed."""
+        if self._offset == 0:
+            return
+        fd = self._fh.fileno()
+        size = os.fstat(fd).st_size
+        if size < self._offset or self._changed(fd):
+            yield from self._truncated()
+
+    def _changed(self, fd: int, offset: int | None = None) -> bool:
+        offset = self._offset if offset is None else offset
+        try:
+            head = os.pread(fd, len(self._head), 0)
+            tail = os.pread(fd, len(self._tail), offset - len(self._tail))
+        except OSError:
+            return True
+        return head != self._head or tail != self._tail
+
+    def _truncated(self) -> Iterator[tuple[int, str | None]]:
+        """Read what the copy made before the truncation holds past our position (logrotate
+        copytruncate), then the file again from its top."""
+        recovered = ""
+        for ident, sibling in self._siblings():
+            if ident in self._known:
+                continue
+            try:
+                fh = open_regular(sibling)
+            except (FileNotFoundError, InputError):
+                continue
+            if (os.fstat(fh.fileno()).st_size < self._offset
+                    or self._changed(fh.fileno())):
+                fh.close()
+                continue
+            self._known.add(ident)
+            fh.seek(self._offset)
+            current, self._fh = self._fh, fh
+            yield from self._read_to_end(final=True)
+            self._fh = current
+            fh.close()
+            recovered = f" (after reading the end of the copy {sibling.name})"
+            break
+        # Every rotated file now is a copy of what was read (copytruncate): never read again.
+        self._known |= {ident for ident, _ in self._siblings()}
+        yield from self._flush_last()
+        self.notice(f"{self.path} was truncated; reading it again from its start{recovered}")
+        self._fh.seek(0)
+        self._reset_file_state()
+        self._last_growth = self.clock()
+        yield NEW_FILE
+
 
 class LineSource:
-    """Blocking iterator over a `LineTail`: replays the file, or follows it until `stop`."""
+    """Blocking iterator over a `LineTail`: replays the file, or follows it until `stop`
+    (then reads what is left as a finished log)."""
 
     def __init__(self, path: str | Path, follow: bool = False, poll_interval: float = 0.25,
                  stop: threading.Event | None = None,
                  notice: Callable[[str], None] = warn,
-                 on_idle: Callable[[], None] | None = None):
+                 on_idle: Callable[[], None] | None = None, rotate_wait: float = ROTATE_WAIT,
+                 max_line: int = MAX_LINE_BYTES):
         self.path = Path(path)
         self.on_idle = on_idle  # called each time the reader has caught up with the writer
         self.follow = follow
         self.poll_interval = poll_interval
         self.stop = stop or threading.Event()
         self.notice = notice
+        self.rotate_wait = rotate_wait
+        self.max_line = max_line
 
     def __iter__(self) -> Iterator[tuple[int, str | None]]:
         if not self.path.exists() and not self.follow:
             raise InputError("no such file", self.path)
-        tail = LineTail(self.path, follow=self.follow, notice=self.notice)
+        tail = LineTail(self.path, follow=self.follow, notice=self.notice,
+                        rotate_wait=self.rotate_wait, max_line=self.max_line)
         try:
             while True:
+                if self.stop.is_set():
+                    yield from tail.read(final=True)
+                    return
                 yield from tail.read(final=not self.follow)
-                if not self.follow or self.stop.is_set():
+                if not self.follow:
                     return
                 if self.on_idle is not None:
                     self.on_idle()

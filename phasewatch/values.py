@@ -67,7 +67,7 @@ def to_step(value: Any) -> int:
     with a reason in every reader, never an OverflowError deep in numpy.
     """
     if isinstance(value, bool):
-        raise ValueError(f"step is not an integer: {value!r}")
+        raise ValueError(f"step is not an integer: {value!r}")  # noqa: TRY004 - one error type
     if isinstance(value, int):
         step = value
     elif isinstance(value, float):

@@ -32,7 +32,10 @@ TENSORBOARD_COLUMNS = ["Wall time", "Step", "Value"]
 
 
 def _split(line: str, delimiter: str) -> list[str]:
-    return next(_csv.reader([line], delimiter=delimiter), [])
+    try:
+        return next(_csv.reader([line], delimiter=delimiter), [])
+    except _csv.Error as exc:  # a cell over csv's field limit (131,072 characters), a NUL...
+        raise ValueError(f"not a CSV row ({exc})") from None
 
 
 def _delimiter(header: str) -> str:
@@ -110,6 +113,8 @@ class LineParser:
 
 
 class Source(LineRecordSource):
+    cut_line_may_parse = True  # '100,0.009,0.' (cut from 0.512) is still a valid row
+
     def __init__(self, path: Path, follow: bool = False, notice=None):
         value_name = path.stem.rsplit("-tag-", 1)[-1]
         super().__init__(path, FORMAT, lambda: LineParser(value_name=value_name),

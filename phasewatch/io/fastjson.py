@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from phasewatch.errors import InputError
+from phasewatch.errors import BAD_LINE_ERRORS, InputError
 from phasewatch.io.lines import LineReport, as_step
 from phasewatch.run import RecordCollector, to_float
 from phasewatch.values import MAX_STEP
@@ -116,7 +116,7 @@ def read_json_lines(path: Path, parser, collector: RecordCollector, what: str = 
         lineno = linenos[position]
         try:
             records = parser.feed(lines[position].decode("utf-8", errors="replace").strip(), lineno)
-        except (ValueError, TypeError) as exc:
+        except BAD_LINE_ERRORS as exc:
             report.bad(lineno, str(exc))
             continue
         if len(records) > 1:

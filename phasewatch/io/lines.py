@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from phasewatch.errors import InputError
+from phasewatch.errors import BAD_LINE_ERRORS, InputError
 from phasewatch.io.jsonlines import iter_lines, skipped_summary
 from phasewatch.run import RecordCollector
 from phasewatch.values import to_step
@@ -69,7 +69,7 @@ def read_lines(path: Path, parser, collector: RecordCollector, what: str = "reco
         report.seen(lineno)
         try:
             records = parser.feed(text, lineno)
-        except (ValueError, TypeError) as exc:
+        except BAD_LINE_ERRORS as exc:
             report.bad(lineno, str(exc))
             continue
         for step, values in records:

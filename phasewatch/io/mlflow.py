@@ -19,6 +19,7 @@ from typing import Any
 from phasewatch.errors import InputError
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
+from phasewatch.values import to_step
 
 FORMAT = "mlflow"
 META = "meta.yaml"
@@ -107,7 +108,7 @@ class Source(RecordSource):
                     if len(parts) not in (2, 3):
                         raise ValueError
                     timestamp, value = int(parts[0]), float(parts[1])
-                    step = int(parts[2]) if len(parts) == 3 else 0
+                    step = to_step(int(parts[2])) if len(parts) == 3 else 0
                 except ValueError:
                     self.bad.append(f"{name}:{lineno}")
                     continue

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from phasewatch.errors import BAD_LINE_ERRORS
 from phasewatch.run import Event, RecordCollector, Run
 
 
@@ -167,10 +168,20 @@ def _combine(runs: list[Run], source: Path, format: str, args: dict[str, Any]) -
     )
 
 
+def _reason(exc: BaseException) -> str:
+    """A short reason for a skipped line (an exception's text can quote the whole line)."""
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 class LineRecordSource(RecordSource):
     """A line-based format: a `LineParser` (`feed(line, lineno) -> [(step, values)]`) over the
     lines of one file, as `follow.LineTail` splits them. A truncated or replaced file starts
     a fresh parser (a CSV header comes again)."""
+
+    cut_line_may_parse = False
+    """A cut last line can still parse ('100,0.009,0.'): warn when the file does not end with a
+    newline. JSON formats leave it False (a cut object does not parse)."""
 
     def __init__(self, path: Path, format: str, parser_factory: Callable[[], Any],
                  file: Path | None = None, source: Path | None = None, what: str = "records",
@@ -204,16 +215,21 @@ class LineRecordSource(RecordSource):
             report.seen(lineno)
             try:
                 found = self.parser.feed(text, lineno)
-            except (ValueError, TypeError) as exc:
-                report.bad(lineno, str(exc))
+            except BAD_LINE_ERRORS as exc:
+                reason = _reason(exc)
+                report.bad(lineno, reason)
                 if self.on_bad_line is not None:
-                    self.on_bad_line(self.file, lineno, str(exc))
+                    self.on_bad_line(self.file, lineno, reason)
                 continue
             for step, values in found:
                 self.n_read += 1
                 yield Record(step, values, lineno)
             if self.end_marker(text, found[-1][1] if found else None):
                 self.info.finished = True
+            if found and self.cut_line_may_parse and lineno == self.tail.unterminated:
+                self.warn("the file does not end with a newline: its last line may have been "
+                          "cut mid-write and still parse (0.512 cut to 0.); read as it is, "
+                          "check it", lineno)
 
     def finish(self, collector: RecordCollector) -> None:
         self.report.finish(self.file, self.parser, collector, self.what)

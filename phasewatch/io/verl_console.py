@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.io.source import LineRecordSource, collect
+from phasewatch.io.verl_names import unscale
 from phasewatch.run import Run
 
 FORMAT = "verl_console"
@@ -92,7 +93,7 @@ class LineParser:
                 values[key.strip()] = parse_value(raw)
             except ValueError:
                 self._bad_items.append((lineno, item))
-        return [(step, values)]
+        return [(step, unscale(values))]  # `train/lr(1e-3)` -> `train/lr`
 
 
 # verl's `fit` prints this after the last step (`pprint(f"Final validation metrics: ...")`).
@@ -100,6 +101,8 @@ END_LINE = "Final validation metrics:"
 
 
 class Source(LineRecordSource):
+    cut_line_may_parse = True  # 'step:9 - acc:0.' (cut from 0.512) still parses
+
     def __init__(self, path: Path, follow: bool = False, notice=None):
         super().__init__(path, FORMAT, LineParser, what="`step:N - key:value` lines",
                          follow=follow, notice=notice)

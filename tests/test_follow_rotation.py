@@ -1,0 +1,203 @@
+"""LineTail against every rotation and truncation pattern of issue 18: what a follower reads
+must equal a replay of the final files, oldest first (nothing lost, nothing read twice).
+
+Each test scripts the writer between the follower's reads (`poll`), so the races are exact:
+two rotations between two polls, a truncate followed by a bigger write before the next poll,
+a writer that keeps writing to the rotated file. The rotate-wait clock is the tail's own
+`clock` parameter, advanced by hand, so no test sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from phasewatch.follow import NEW_FILE, LineSource, LineTail
+
+
+class Follower:
+    def __init__(self, path, **options):
+        self.now = 0.0
+        self.lines: list = []
+        self.notices: list[str] = []
+        self.tail = LineTail(path, follow=True, notice=self.notices.append,
+                             clock=lambda: self.now, **options)
+
+    def poll(self, final: bool = False):
+        self.lines.extend(self.tail.read(final))
+        return self
+
+
+def replay(*paths):
+    """The lines of the final files, oldest first, as a fresh reader sees them."""
+    out = []
+    for i, path in enumerate(paths):
+        if i:
+            out.append(NEW_FILE)
+        out.extend(LineSource(path))
+    return out
+
+
+def lines(start, stop, tag="r"):
+    return "".join(f'{{"step": {i}, "{tag}": {i * 0.5}}}\n' for i in range(start, stop))
+
+
+def write(path, text, mode="a"):
+    with open(path, mode, encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def test_two_rename_rotations_between_polls_read_the_file_in_between(tmp_path):
+    log = tmp_path / "train.log"
+    write(log, lines(0, 10))
+    f = Follower(log, rotate_wait=0).poll()
+    write(log, lines(10, 12))  # unread tail of the first file
+    os.rename(log, tmp_path / "train.log.1")
+    write(log, lines(12, 30))  # a whole file the follower never sees at the path
+    os.rename(tmp_path / "train.log.1", tmp_path / "train.log.2")
+    os.rename(log, tmp_path / "train.log.1")
+    write(log, lines(30, 35))
+    f.poll()
+    assert f.lines == replay(tmp_path / "train.log.2", tmp_path / "train.log.1", log)
+    assert sum(1 for line in f.lines if line != NEW_FILE) == 35
+
+
+def test_dated_rotations_and_old_rotations_left_alone(tmp_path):
+    log = tmp_path / "metrics.jsonl"
+    write(tmp_path / "metrics.jsonl-20240101", lines(900, 905, "old"))  # before we started
+    write(log, lines(0, 5))
+    f = Follower(log, rotate_wait=0).poll()
+    os.rename(log, tmp_path / "metrics.jsonl-20240102")
+    write(log, lines(5, 9))
+    os.rename(log, tmp_path / "metrics.jsonl-20240103")
+    write(log, lines(9, 12))
+    f.poll()
+    assert f.lines == replay(tmp_path / "metrics.jsonl-20240102",
+                             tmp_path / "metrics.jsonl-20240103", log)
+
+
+def test_copytruncate_race_truncate_then_bigger_write_before_the_next_poll(tmp_path):
+    log = tmp_path / "train.log"
+    write(log, lines(0, 20))
+    f = Follower(log).poll()
+    write(log, lines(20, 25))  # written after the poll, before the copy
+    shutil.copyfile(log, tmp_path / "train.log.1")
+    with open(log, "r+", encoding="utf-8") as fh:
+        fh.truncate(0)
+    write(log, lines(25, 80))  # bigger than what was read: the size alone looks like growth
+    assert log.stat().st_size > 20 * 20
+    f.poll()
+    assert f.lines == replay(tmp_path / "train.log.1", log)
+    assert any("truncated" in n and "train.log.1" in n for n in f.notices)
+    write(log, lines(80, 82))
+    f.poll()
+    assert f.lines == replay(tmp_path / "train.log.1", log)
+
+
+def test_truncate_and_rewrite_without_a_copy_restarts_at_the_top(tmp_path):
+    log = tmp_path / "log.csv"
+    write(log, "step,acc\n" + "".join(f"{i},0.{i}\n" for i in range(1, 9)))
+    f = Follower(log).poll()
+    write(log, "step,acc\n" + "".join(f"{i},0.{i}\n" for i in range(100, 130)), mode="w")
+    f.poll()
+    first = f.lines.index(NEW_FILE)
+    assert f.lines[first + 1:] == replay(log)
+    assert f.lines.count(NEW_FILE) == 1
+
+
+def test_rewrite_with_the_same_size_is_noticed_by_content(tmp_path):
+    log = tmp_path / "log.jsonl"
+    write(log, lines(0, 10))
+    f = Follower(log).poll()
+    size = log.stat().st_size
+    text = lines(50, 60)  # same length as lines(0, 10)? make it exactly the size
+    text = (text * 2)[:size - 1] + "\n"
+    write(log, text, mode="w")
+    assert log.stat().st_size == size
+    f.poll()
+    assert NEW_FILE in f.lines
+
+
+def test_create_rotation_while_the_writer_still_holds_the_old_file(tmp_path):
+    log = tmp_path / "train.log"
+    writer = open(log, "a", encoding="utf-8")  # noqa: SIM115 - the trainer's handle
+    writer.write(lines(0, 10))
+    writer.flush()
+    f = Follower(log, rotate_wait=5.0).poll()
+    os.rename(log, tmp_path / "train.log.1")  # logrotate `create`: new empty file at the path
+    write(log, "")
+    writer.write(lines(10, 20))  # still lands in the rotated file
+    writer.flush()
+    f.poll()
+    f.now += 3.0
+    writer.write(lines(20, 25))
+    writer.flush()
+    f.poll()
+    f.now += 4.0  # 4 s since the last growth: still within rotate_wait
+    f.poll()
+    assert NEW_FILE not in f.lines
+    writer.close()  # the trainer reopens its log (SIGHUP)
+    writer = open(log, "a", encoding="utf-8")  # noqa: SIM115
+    writer.write(lines(25, 40))
+    writer.flush()
+    f.now += 2.0  # quiet for 6 s: move on
+    f.poll()
+    writer.close()
+    assert f.lines == replay(tmp_path / "train.log.1", log)
+    assert sum(1 for line in f.lines if line != NEW_FILE) == 40
+
+
+def test_final_read_does_not_wait_for_the_rotated_file(tmp_path):
+    log = tmp_path / "train.log"
+    write(log, lines(0, 3))
+    f = Follower(log, rotate_wait=60.0).poll()
+    os.rename(log, tmp_path / "train.log.1")
+    write(log, lines(3, 6))
+    f.poll()
+    assert NEW_FILE not in f.lines
+    f.poll(final=True)
+    assert f.lines == replay(tmp_path / "train.log.1", log)
+
+
+def test_a_long_line_is_skipped_with_a_warning_and_numbering_goes_on(tmp_path):
+    log = tmp_path / "log.jsonl"
+    write(log, lines(0, 2) + '{"step": 2, "x": "' + "y" * 300_000 + '"}\n' + lines(3, 5))
+    f = Follower(log, max_line=100_000).poll()
+    assert [n for n, _ in f.lines] == [1, 2, 4, 5]
+    assert f.tail.too_long == [3]
+    assert len(f.notices) == 1 and "log.jsonl:3: line longer than" in f.notices[0]
+
+
+def test_a_long_line_arriving_in_pieces_is_joined_once(tmp_path):
+    log = tmp_path / "log.jsonl"
+    record = '{"step": 1, "x": "' + "z" * 3_000_000 + '"}'
+    f = Follower(log)
+    write(log, "")
+    for start in range(0, len(record), 700_000):
+        write(log, record[start:start + 700_000])
+        f.poll()
+    write(log, "\n")
+    f.poll()
+    assert f.lines == [(1, record)]
+
+
+def test_cr_line_ends_split_across_reads_count_like_universal_newlines(tmp_path):
+    log = tmp_path / "log.txt"
+    text = "a\r\nb\rc\r\r\nd\n\re"
+    write(log, "")
+    f = Follower(log)
+    for ch in text:
+        write(log, ch)
+        f.poll()
+    f.poll(final=True)
+    expected = [(n, t.strip()) for n, t in enumerate(text.splitlines(), 1) if t.strip()]
+    assert f.lines == expected
+    assert f.tail.unterminated == len(text.splitlines())
+
+
+def test_a_terminated_file_has_no_unterminated_line(tmp_path):
+    log = tmp_path / "log.txt"
+    write(log, "a\nb\r")
+    tail = LineTail(log)
+    assert list(tail.read(final=True)) == [(1, "a"), (2, "b")]
+    assert tail.unterminated is None
