@@ -29,9 +29,16 @@ SPLITS = ("train", "heldout")
 
 
 class TokenStoreWriter:
-    """Appends one step's per-token log-probs at a time to a store folder."""
+    """Appends one step's per-token log-probs at a time to a store folder.
 
-    def __init__(self, folder: str | Path, sequences: Iterable[Mapping[str, Any]], dtype: str = "float16"):
+    `resume=True` continues a store an interrupted run left behind: if the folder's index
+    describes the same sequences and dtype, it is kept and `last_step` is the last complete step
+    file (leftover `.tmp` files of an unfinished write are removed); a different index is an
+    error rather than a silent mix of two probe sets. Without `resume` the index is rewritten.
+    """
+
+    def __init__(self, folder: str | Path, sequences: Iterable[Mapping[str, Any]], dtype: str = "float16",
+                 resume: bool = False):
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
         self.folder = Path(folder)
@@ -53,7 +60,37 @@ class TokenStoreWriter:
         self._last_step: int | None = None
         self.folder.mkdir(parents=True, exist_ok=True)
         index = {"schema_version": 1, "dtype": dtype, "n_tokens": self.n_tokens, "sequences": self.sequences}
-        _atomic_write_bytes(self.folder / INDEX_FILE, _index_json(index).encode())
+        if resume and (self.folder / INDEX_FILE).is_file():
+            self._resume(index)
+        else:
+            _atomic_write_bytes(self.folder / INDEX_FILE, _index_json(index).encode())
+
+    @property
+    def last_step(self) -> int | None:
+        """The last step written (or found complete when resuming), None before any."""
+        return self._last_step
+
+    def _resume(self, index: dict[str, Any]) -> None:
+        path = self.folder / INDEX_FILE
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: cannot resume, the index is unreadable ({exc})") from None
+        same = (isinstance(old, dict) and old.get("dtype") == index["dtype"]
+                and old.get("n_tokens") == index["n_tokens"] and old.get("sequences") == index["sequences"])
+        if not same:
+            raise ValueError(f"{path}: cannot resume, this store holds other sequences or another dtype; "
+                             "write to a new folder (or delete this store)")
+        steps = []
+        for entry in os.scandir(self.folder):
+            if entry.name.endswith(".npy.tmp"):
+                os.unlink(entry.path)  # an unfinished write of the interrupted run
+            elif entry.name.startswith("step_") and entry.name.endswith(".npy"):
+                try:
+                    steps.append(int(entry.name[5:-4]))
+                except ValueError:
+                    continue
+        self._last_step = max(steps) if steps else None
 
     def append(self, step: int, logprobs: np.ndarray) -> Path:
         """Store the log-probs of every expert token under the policy at `step`."""
