@@ -176,18 +176,55 @@ def test_wandb_offline_run_followed_while_the_sdk_writes(tmp_path):
 
 
 # ------------------------------------------------------------------ MLflow
+MLFLOW_WRITER = """
+import json, sys, time, mlflow
+mlflow.set_tracking_uri(sys.argv[1])
+run = mlflow.start_run(run_name="live")
+print(run.info.experiment_id, run.info.run_id, flush=True)
+sys.stdin.readline()  # the follower is on
+for i, (step, acc) in enumerate(json.loads(sys.argv[2])):
+    mlflow.log_metrics({"eval/accuracy": acc, "train/loss": 1.0 / (i + 1)}, step=step)
+    if i % 50 == 0:
+        time.sleep(0.05)
+mlflow.end_run()
+"""
+
+
+def follow_mlflow_writer(tracking_uri, path_of):
+    """Follow the run a real mlflow client logs in a subprocess; `path_of(experiment, run)` is
+    the PATH to watch. Returns (followed alerts, PATH)."""
+    pytest.importorskip("mlflow", reason="mlflow is not installed (it is in the dev extra)")
+    env = {**os.environ, "MLFLOW_ENABLE_ASYNC_LOGGING": "false", "MLFLOW_TRACKING_URI": "",
+           "MLFLOW_ALLOW_FILE_STORE": "true", "GIT_PYTHON_REFRESH": "quiet"}
+    writer = subprocess.Popen([sys.executable, "-c", MLFLOW_WRITER, tracking_uri,
+                               json.dumps(eval_curve())], env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        experiment, run_id = writer.stdout.readline().split()
+        path = path_of(experiment, run_id)
+        follower = Follower(path, stop_on=())
+        writer.stdin.write("go\n")
+        writer.stdin.close()
+        assert writer.wait(300) == 0
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    return follower.ends_by_itself(timeout=60), path
+
+
+def test_mlflow_sqlite_store_followed_while_the_client_logs(tmp_path):
+    db = tmp_path / "mlflow.db"
+    followed, path = follow_mlflow_writer(f"sqlite:///{db}", lambda e, r: db / r)
+    replayed, result = replay(path, stop_on=())
+    assert_same(followed, replayed)
+    assert result.finished  # the run's status FINISHED
+
+
+@pytest.mark.slow
 def test_mlflow_file_store_followed_while_the_client_logs(tmp_path):
-    mlflow = pytest.importorskip("mlflow", reason="mlflow is not installed: the MLflow "
-                                 "client follow test is skipped (the reader is tested on "
-                                 "stores written by hand in test_io_binary_formats)")
-    mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())
-    with mlflow.start_run() as active:
-        run_dir = tmp_path / "mlruns" / active.info.experiment_id / active.info.run_id
-        follower = Follower(run_dir, stop_on=())
-        for step, acc in eval_curve():
-            mlflow.log_metric("eval/accuracy", acc, step=step)
-    followed = follower.ends_by_itself()
-    replayed, _ = replay(run_dir, stop_on=())
+    store = tmp_path / "mlruns"
+    followed, path = follow_mlflow_writer(store.as_uri(), lambda e, r: store / e / r)
+    replayed, _ = replay(path, stop_on=())
     assert_same(followed, replayed)
 
 

@@ -1,0 +1,258 @@
+"""MLflow's SQLite store and tracking server, written by the real mlflow client.
+
+The SQLite tests (default suite) read a database the client wrote in a subprocess; the server
+tests (slow: `mlflow server` takes 20-40 s to start on 2 busy cores) start a real
+`mlflow server --backend-store-uri sqlite:///...` on 127.0.0.1 and read it over REST."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from phasewatch.cli import main
+from phasewatch.errors import InputError
+from phasewatch.io import read_run
+
+pytest.importorskip("mlflow", reason="mlflow is not installed (it is in the dev extra)")
+
+ENV = {**os.environ, "MLFLOW_ENABLE_ASYNC_LOGGING": "false", "GIT_PYTHON_REFRESH": "quiet",
+       "MLFLOW_TRACKING_URI": ""}
+
+WRITER = textwrap.dedent(
+    """
+    import json, sys, mlflow
+    from mlflow.tracking import MlflowClient
+    mlflow.set_tracking_uri(sys.argv[1])
+    ids = {}
+    with mlflow.start_run(run_name="sft") as run:
+        mlflow.log_params({"lr": 0.001, "epochs": 3})
+        for step in range(6):
+            mlflow.log_metrics({"eval/accuracy": step / 10, "train/loss": 2.0 - step / 5},
+                               step=step)
+        mlflow.log_metric("train/loss", float("nan"), step=6)
+        mlflow.log_metric("train/loss", float("inf"), step=7)
+        mlflow.log_metric("eval/accuracy", 0.9, step=3)  # a resumed run re-logs step 3
+        ids["sft"] = run.info.run_id
+    with mlflow.start_run(run_name="rl") as run:
+        mlflow.log_metric("eval/mean_at_4", 0.5, step=0)
+        ids["rl"] = run.info.run_id
+    with mlflow.start_run(run_name="gone") as run:
+        mlflow.log_metric("x", 1.0, step=0)
+    MlflowClient().delete_run(run.info.run_id)
+    print(json.dumps(ids))
+    """
+)
+
+
+def cli(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def log_runs(tracking_uri: str) -> dict[str, str]:
+    done = subprocess.run([sys.executable, "-c", WRITER, tracking_uri], env=ENV, check=True,
+                          capture_output=True, text=True, timeout=300)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """(mlflow.db written by the client, {run name: run id})."""
+    db = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    return db, log_runs(f"sqlite:///{db}")
+
+
+def test_several_runs_are_listed_deleted_ones_left_out(store, capsys):
+    db, ids = store
+    code, out, err = cli(capsys, "inspect", str(db))
+    assert code == 3 and out == ""
+    assert "holds 2 runs" in err and ids["sft"] in err and ids["rl"] in err and "gone" not in err
+    assert f"{db}/RUN" in err
+
+
+def test_a_run_by_name_id_and_id_prefix(store):
+    db, ids = store
+    for member in ("sft", ids["sft"], ids["sft"][:8]):
+        run = read_run(db / member)
+        assert run.format == "mlflow-sqlite" and run.name == "sft"
+        assert run.config == {"lr": "0.001", "epochs": "3"}
+        accuracy = run.series("eval/accuracy").to_dict()
+        assert accuracy == {0: 0.0, 1: 0.1, 2: 0.2, 3: 0.9, 4: 0.4, 5: 0.5}  # re-log wins
+    table = run.table[run.table["metric"] == "train/loss"].set_index("step")["value"]
+    assert math.isnan(table[6]) and table[7] == math.inf  # is_nan=1 and MLflow's DBL_MAX
+
+
+def test_tracking_uri_names_the_run(store, capsys):
+    db, ids = store
+    code, out, _ = cli(capsys, "inspect", "--tracking-uri", f"sqlite:///{db}", "rl",
+                       "--format", "json")
+    assert code == 0 and "eval/mean_at_4" in json.loads(out)["metrics"]
+    code, _, err = cli(capsys, "inspect", "--tracking-uri", f"sqlite:///{db}", "nope")
+    assert code == 3 and "no run 'nope'" in err and "sft" in err
+
+
+def test_a_bad_row_is_reported_by_rowid_and_the_rest_read(store, tmp_path):
+    db, ids = store
+    copy = tmp_path / "mlflow.db"
+    shutil.copy(db, copy)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+                     "VALUES ('eval/accuracy', 'oops', 99999999999999, ?, 9, 0)", (ids["sft"],))
+        rowid = conn.execute("SELECT max(rowid) FROM metrics").fetchone()[0]
+    run = read_run(copy / "sft")
+    assert 9 not in run.series("eval/accuracy").index and len(run.series("eval/accuracy")) == 6
+    assert any("table metrics" in w and f"rowid {rowid}" in w for w in run.warnings)
+
+
+def test_damaged_and_foreign_databases_are_exit_3(store, tmp_path, capsys):
+    db, _ = store
+    cut = tmp_path / "cut.db"
+    cut.write_bytes(db.read_bytes()[:2000])
+    code, _, err = cli(capsys, "inspect", str(cut))
+    assert code == 3 and str(cut) in err
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (a)")
+    code, _, err = cli(capsys, "inspect", str(other))
+    assert code == 3 and str(other) in err and "Traceback" not in err
+
+
+def test_the_store_is_opened_read_only(store):
+    """Reading leaves the file as it was (no journal, no write)."""
+    db, _ = store
+    before = (db.stat().st_mtime_ns, db.read_bytes())
+    read_run(db / "sft")
+    assert (db.stat().st_mtime_ns, db.read_bytes()) == before
+    assert not Path(f"{db}-journal").exists()
+
+
+# ---------------------------------------------------------------- tracking server
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real `mlflow server` on a free local port with the runs logged through it."""
+    folder = tmp_path_factory.mktemp("mlflow_server")
+    port = free_port()
+    log = open(folder / "server.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
+         f"sqlite:///{folder / 'mlflow.db'}", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--default-artifact-root", str(folder / "artifacts")],
+        env=ENV, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=2).read()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.skip("mlflow server did not start: "
+                                + (folder / "server.log").read_text(errors="replace")[-500:])
+                time.sleep(0.5)
+        yield url, log_runs(url)
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        log.close()
+
+
+@pytest.mark.slow
+def test_server_run_read_over_rest_equals_the_sqlite_reading(server, store, capsys):
+    url, ids = server
+    run = read_run(f"mlflow+{url}/{ids['sft']}")
+    assert run.format == "mlflow-server" and run.name == "sft"
+    assert run.config == {"lr": "0.001", "epochs": "3"}
+    local = read_run(store[0] / "sft")
+    assert run.series("eval/accuracy").to_dict() == local.series("eval/accuracy").to_dict()
+    table = run.table[run.table["metric"] == "train/loss"].set_index("step")["value"]
+    assert math.isnan(table[6]) and table[7] == math.inf
+    code, out, _ = cli(capsys, "inspect", "--tracking-uri", url, ids["rl"], "--format", "json")
+    assert code == 0 and "eval/mean_at_4" in json.loads(out)["metrics"]
+
+
+@pytest.mark.slow
+def test_server_history_paging(server, monkeypatch):
+    from phasewatch.io import mlflow_rest
+
+    url, ids = server
+    whole = read_run(f"mlflow+{url}/{ids['sft']}").series("eval/accuracy").to_dict()
+    monkeypatch.setattr(mlflow_rest, "PAGE_SIZE", 2)
+    pages = []
+    call = mlflow_rest.Client.call
+
+    def counted(self, endpoint, params=None, body=None):
+        if endpoint == "metrics/get-history" and params["metric_key"] == "eval/accuracy":
+            pages.append(params.get("page_token"))
+        return call(self, endpoint, params, body)
+
+    monkeypatch.setattr(mlflow_rest.Client, "call", counted)
+    assert read_run(f"mlflow+{url}/{ids['sft']}").series("eval/accuracy").to_dict() == whole
+    assert len(pages) >= 4 and pages[0] is None and all(pages[1:])  # 7 points, 2 a page
+
+
+@pytest.mark.slow
+def test_server_errors_are_exit_3_naming_the_address(server, capsys):
+    url, ids = server
+    code, _, err = cli(capsys, "inspect", f"mlflow+{url}/no-such-run")
+    assert code == 3 and "no run no-such-run" in err and ids["sft"] in err
+    code, _, err = cli(capsys, "inspect", f"mlflow+{url}")
+    assert code == 3 and "pass one run" in err and ids["rl"] in err
+    code, _, err = cli(capsys, "inspect", f"mlflow+http://127.0.0.1:{free_port()}/abc")
+    assert code == 3 and "cannot reach the MLflow tracking server" in err
+    with pytest.raises(InputError):
+        read_run(f"mlflow+{url}/no-such-run")
+
+
+@pytest.mark.slow
+def test_server_run_followed_while_the_client_logs(server, tmp_path):
+    from test_watch_formats import Follower, eval_curve, replay
+
+    url, _ = server
+    script = textwrap.dedent(
+        """
+        import json, sys, time, mlflow
+        mlflow.set_tracking_uri(sys.argv[1])
+        run = mlflow.start_run(run_name="live")
+        print(run.info.run_id, flush=True)
+        sys.stdin.readline()
+        for i, (step, acc) in enumerate(json.loads(sys.argv[2])):
+            mlflow.log_metric("eval/accuracy", acc, step=step)
+            if i % 50 == 0:
+                time.sleep(0.05)
+        mlflow.end_run()
+        """
+    )
+    writer = subprocess.Popen([sys.executable, "-c", script, url, json.dumps(eval_curve())],
+                              env=ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    run_id = writer.stdout.readline().strip()
+    follower = Follower(f"mlflow+{url}/{run_id}", stop_on=())
+    writer.stdin.write("go\n")
+    writer.stdin.close()
+    assert writer.wait(300) == 0
+    followed = follower.ends_by_itself(timeout=60)
+    replayed, result = replay(f"mlflow+{url}/{run_id}", stop_on=())
+    assert len(replayed) >= 2 and followed == replayed and result.finished
