@@ -22,6 +22,7 @@ readers are chosen by scheme (`URL_READERS`) and get the address as given.
 from __future__ import annotations
 
 import importlib
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -65,10 +66,14 @@ def available_readers() -> list[ModuleType]:
 
 
 def read_head(path: Path) -> bytes:
+    """The first HEAD_BYTES of a file (b"" for a folder); a FIFO or device is refused by
+    `open_regular` rather than blocking forever."""
+    from phasewatch.follow import open_regular
+
     if path.is_dir():
         return b""
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             return fh.read(HEAD_BYTES)
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", path) from exc
@@ -142,6 +147,11 @@ def _inside_file(path: Path) -> bool:
 def open_source(path: str | Path, follow: bool = False, notice=None):
     """The `RecordSource` of any supported log (format sniffed from content). `follow`: the
     log may still grow (a partial last line waits; a missing file is waited for)."""
+    with input_errors(path):
+        return _open_source(path, follow, notice)
+
+
+def _open_source(path: str | Path, follow: bool = False, notice=None):
     note = ""
     if Path(path).is_dir():
         from phasewatch.folders import single_run  # a folder's one log, and why that one
@@ -160,7 +170,22 @@ def read_run(path: str | Path) -> Run:
     """Read any supported log file or run folder; the format is sniffed from content."""
     from phasewatch.io.source import collect
 
-    return collect(open_source(path))
+    with input_errors(path):
+        return collect(open_source(path))
+
+
+@contextmanager
+def input_errors(path: str | Path):
+    """An OSError while reading a log (a folder or file without read permission, a file
+    removed mid-read) is the input's problem: InputError naming the file, exit 3."""
+    try:
+        yield
+    except InputError:
+        raise
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else path
+        hint = " (check its permissions)" if isinstance(exc, PermissionError) else ""
+        raise InputError(f"cannot read: {exc.strerror or exc}{hint}", where) from exc
 
 
 def _looks_binary(head: bytes) -> bool:
