@@ -49,10 +49,16 @@ NOT_LOG_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".npy", ".np
 
 @dataclass(frozen=True)
 class Found:
-    """One run found in a folder: `path` is what a reader opens; `note` says why that file."""
+    """One run found in a folder: `path` is what a reader opens; `note` says why that file;
+    `root` is what names the run (its folder, or the file when a folder holds several logs)."""
 
     path: Path
     note: str = ""
+    root: Path | None = None
+
+    @property
+    def name(self) -> Path:
+        return self.root if self.root is not None else self.path
 
 
 def newest_checkpoint_state(folder: Path) -> tuple[Path, int] | None:
@@ -113,24 +119,27 @@ def run_of_folder(folder: Path) -> list[Found]:
     from phasewatch.io import mlflow, native, tensorboard, wandb
 
     if native.sniff(folder, b"") or mlflow.is_run(folder):
-        return [Found(folder)]
+        return [Found(folder, root=folder)]
     runs = wandb.run_files(folder)
     if len(runs) == 1:
-        return [Found(folder)]
+        return [Found(folder, root=folder)]
     if runs:
-        return [Found(p) for p in runs]
+        return [Found(p, root=p) for p in runs]
     if any(tensorboard.EVENT_FILE_MARK in p.name for p in _files(folder)):
-        return [Found(folder)]
+        return [Found(folder, root=folder)]
     for name in ("trainer_state.json", "trainer_log.jsonl"):
         if (folder / name).is_file():
-            return [Found(folder / name)]
+            return [Found(folder / name, root=folder)]
     newest = newest_checkpoint_state(folder)
     if newest is not None:
         state, count = newest
         note = (f"history from {state.parent.name}/trainer_state.json, the newest of {count} "
                 "checkpoints (the output folder has no trainer_state.json of its own)")
-        return [Found(state, note)]
-    return [Found(p) for p in log_files(folder)]
+        return [Found(state, note, root=folder)]
+    files = log_files(folder)
+    if len(files) == 1:
+        return [Found(files[0], root=folder)]
+    return [Found(p, root=p) for p in files]
 
 
 def find_runs(path: str | Path) -> list[Found]:
@@ -139,7 +148,7 @@ def find_runs(path: str | Path) -> list[Found]:
     if not path.exists():
         raise InputError("no such file or folder", path)
     if not path.is_dir():
-        return [Found(path)]
+        return [Found(path, root=path)]
     found = run_of_folder(path)
     if found:
         return found
@@ -169,7 +178,7 @@ def _runs_below(root: Path) -> list[Found]:
     if runs and all(r.path.is_dir() and tensorboard.sniff(r.path, b"") and
                     not (r.path / "trainer_state.json").exists() for r in runs) \
             and tensorboard.sniff(root, b""):
-        return [Found(root)]  # one TensorBoard run split over sub-folders (train/, validation/)
+        return [Found(root, root=root)]  # one TensorBoard run split over sub-folders (train/, validation/)
     return sorted(runs, key=lambda r: str(r.path))
 
 
@@ -184,7 +193,7 @@ def single_run(path: str | Path) -> Found:
 
         tried = ", ".join(m.FORMAT for m in available_readers())
         raise InputError(f"no training log found in this folder (formats tried: {tried})", path)
-    shown = ", ".join(_relative(r.path, path) for r in runs[:8])
+    shown = ", ".join(_relative(r.name, path) for r in runs[:8])
     more = f", ... ({len(runs)} in all)" if len(runs) > 8 else ""
     raise InputError(f"this folder holds {len(runs)} runs ({shown}{more}); pass one of them, "
                      "or give the folder to analyze/plot/inspect, which take each", path)
@@ -195,3 +204,80 @@ def _relative(path: Path, root: Path) -> str:
         return os.path.relpath(path, root)
     except ValueError:
         return str(path)
+
+
+# ---------------------------------------------------------------- many runs, one command
+EXIT_SOME_FAILED = 4
+"""Exit code of analyze/plot/inspect when some of several runs could not be read or analysed
+(the others were; each failure is reported on stderr)."""
+
+
+def expand(paths: list[str]) -> list[str]:
+    """PATH arguments -> one entry per run: a folder of runs becomes its runs (in order), any
+    other argument stays as given (a missing path keeps its error for its own row)."""
+    out: list[str] = []
+    for arg in paths:
+        path = Path(arg)
+        if not path.is_dir():
+            out.append(arg)
+            continue
+        try:
+            runs = find_runs(path)
+        except InputError:
+            out.append(arg)
+            continue
+        if len(runs) > 1:
+            out.extend(str(r.name) for r in runs)
+        else:
+            out.append(arg)
+    return out
+
+
+@dataclass
+class Failure:
+    """A run that could not be read or analysed, and why (the message names file and line)."""
+
+    source: str
+    error: Exception
+
+    @property
+    def exit_code(self) -> int:
+        return int(getattr(self.error, "exit_code", 70))
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "error": str(self.error), "exit_code": self.exit_code}
+
+
+def run_each(paths: list[str], action) -> tuple[list, list[Failure]]:
+    """`action(path)` for each run of `paths` (folders of runs expanded). A user error
+    (unreadable log, no such metric...) in one run is reported on stderr as it happens and the
+    others still run; with a single run the error is raised as before (its own exit code)."""
+    import sys
+
+    from phasewatch.errors import PhasewatchError
+
+    runs = expand(paths)
+    if len(runs) == 1:
+        return [action(runs[0])], []
+    results, failures = [], []
+    for path in runs:
+        try:
+            results.append(action(path))
+        except PhasewatchError as exc:
+            failures.append(Failure(path, exc))
+            print(f"phasewatch: error: {exc}", file=sys.stderr)
+        except Exception as exc:  # noqa: BLE001 - a bug met in one run must not stop the others
+            failures.append(Failure(path, exc))
+            print(f"phasewatch: internal error in {path} ({type(exc).__name__}: {exc}); this "
+                  "is a bug, please report it", file=sys.stderr)
+    return results, failures
+
+
+def exit_code(results: list, failures: list[Failure]) -> int:
+    """0 when every run ran, EXIT_SOME_FAILED when some failed, the first failure's own code
+    (3 unreadable input, 2 usage) when none ran."""
+    if not failures:
+        return 0
+    if not results:
+        return failures[0].exit_code
+    return EXIT_SOME_FAILED

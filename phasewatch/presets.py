@@ -19,10 +19,18 @@ from collections.abc import Iterable
 #   which held the mean entropy), `actor/kl_loss` (older: `critic/kl`), `actor/pg_loss`,
 #   `response_length/mean`; validation `val/test_score/<source>` (older) and
 #   `val-core/<source>/<var>/<metric>@N` (newer; MLflow stores `@` as `_at_`).
-# - OpenRLHF: `reward`, `return`, `policy_loss`, `policy_entropy`, `response_length`, `kl`,
-#   `actor_lr` / `policy_lr`, evaluation `eval_<dataset>_pass1` (W&B: `train/<x>`, `eval/<x>`).
+# - verl SFT (fsdp_sft_trainer): `train/loss`, `train/lr(1e-3)` (lr x 1000; the verl readers
+#   convert it to `train/lr`), validation `val/loss`. `actor/ppo_kl` is the KL between the
+#   rollout (old) policy and the updated one within a PPO step, not the KL to the reference
+#   model (`actor/kl_loss`, `critic/kl`): it has its own role.
+# - OpenRLHF PPO: `reward`, `return`, `policy_loss`, `entropy_loss` (the mean entropy, which the
+#   loss subtracts), `response_length`, `kl`, `actor_lr`, `actor_grad_norm`, evaluation
+#   `eval_<dataset>_pass1` (W&B / TensorBoard: `train/<x>`, `eval/<x>`). SFT: `gpt_loss`, eval
+#   `eval gpt_loss` (with a space). DPO / RM: `acc` (preference accuracy), eval `acc_mean`.
+# - TRL DPO: `rewards/accuracies`, `rewards/margins` (eval rows `eval_rewards/...`).
 # - LLaMA-Factory trainer_log.jsonl: `loss`, `lr` (older: `learning_rate`), `eval_loss`,
-#   `accuracy`, `reward`.
+#   `reward` (PPO), `accuracy` (TRL's DPO `rewards/accuracies`: preference accuracy on the
+#   training pairs, not a held-out task accuracy).
 # - Trinity-RFT: `eval/<taskset>/accuracy/mean@N`, `bench/<taskset>/accuracy/mean@N`,
 #   `rollout/accuracy/mean`, verl-style `actor/*`, `critic/*`, `response_length/mean`.
 ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
@@ -37,29 +45,41 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     ),
     "expert/nll_train": ("expert/nll_train",),
     "expert/nll_heldout": ("expert/nll_heldout",),
-    "train/loss": ("train/loss", "loss", "train_loss", "actor/pg_loss", "policy_loss", "train/policy_loss"),
+    "train/loss": ("train/loss", "loss", "train_loss", "actor/pg_loss", "policy_loss", "train/policy_loss",
+                   "gpt_loss", "train/gpt_loss"),
     "train/reward": (
         "train/reward", "reward", "train/rewards/mean", "critic/score/mean", "critic/rewards/mean",
-        "rollout/accuracy/mean", "rollout/reward", "accuracy", "rewards/accuracy_reward/mean",
+        "rollout/accuracy/mean", "rollout/reward", "rewards/accuracy_reward/mean",
         "rewards/accuracy_reward", "return", "train/return",
     ),
     "train/entropy": (
-        "train/entropy", "entropy", "actor/entropy", "policy_entropy", "train/policy_entropy",
+        "train/entropy", "entropy", "actor/entropy", "entropy_loss", "train/entropy_loss",
         "actor/entropy_loss",
     ),
+    "train/preference_accuracy": (
+        "rewards/accuracies", "train/rewards/accuracies", "acc", "train/acc", "acc_mean",
+        "train/acc_mean", "accuracy",
+    ),
+    "train/preference_margin": ("rewards/margins", "train/rewards/margins"),
+    "eval/preference_accuracy": (
+        "eval_rewards/accuracies", "eval/rewards/accuracies", "eval/acc_mean", "eval_acc_mean",
+    ),
+    "train/policy_step_kl": ("actor/ppo_kl",),
     "eval/response_length": (
         "eval/response_length", "eval/completions/mean_length", "eval_completions/mean_length",
         "completions/mean_length", "train/completions/mean_length", "completion_length",
         "train/completion_length", "response_length/mean", "response_length",
         "train/response_length",
     ),
-    "train/kl": ("train/kl", "kl", "actor/kl_loss", "critic/kl", "actor/ppo_kl"),
-    "train/grad_norm": ("train/grad_norm", "grad_norm", "actor/grad_norm"),
+    "train/kl": ("train/kl", "kl", "actor/kl_loss", "critic/kl"),
+    "train/grad_norm": ("train/grad_norm", "grad_norm", "actor/grad_norm", "actor_grad_norm",
+                        "train/actor_grad_norm"),
     "train/lr": (
         "train/lr", "learning_rate", "train/learning_rate", "lr", "actor/lr", "actor_lr",
-        "policy_lr",
+        "train/actor_lr",
     ),
-    "eval/loss": ("eval/loss", "eval_loss"),
+    "eval/loss": ("eval/loss", "eval_loss", "val/loss", "eval gpt_loss", "eval/eval gpt_loss",
+                  "eval/eval_loss"),
 }
 
 # Metrics that can serve as the performance series, in order of preference, with direction.
@@ -78,13 +98,31 @@ def default_direction(metric: str) -> str:
     return "min" if any(word in lowered for word in LOWER_IS_BETTER) else "max"
 
 
-def _match(pattern: str, metrics: list[str]) -> str | None:
+def _matches(pattern: str, metrics: list[str]) -> list[str]:
     if "*" not in pattern:
-        return pattern if pattern in metrics else None
+        return [pattern] if pattern in metrics else []
     import fnmatch
 
-    found = sorted(m for m in metrics if fnmatch.fnmatchcase(m, pattern))
+    return sorted(m for m in metrics if fnmatch.fnmatchcase(m, pattern))
+
+
+def _match(pattern: str, metrics: list[str]) -> str | None:
+    found = _matches(pattern, metrics)
     return found[0] if found else None
+
+
+def role_matches(role: str, metrics: Iterable[str]) -> list[str]:
+    """Every metric the role's first matching candidate pattern names: one usually, several when
+    a run holds several validation sets (`val-core/aime24/...`, `val-core/math500/...`), which
+    the alias alone (the first in name order) would silently choose between."""
+    present = sorted(set(metrics))
+    if role in present:
+        return [role]
+    for pattern in ROLE_CANDIDATES.get(role, ()):
+        found = _matches(pattern, present)
+        if found:
+            return found
+    return []
 
 
 def aliases_for(metrics: Iterable[str]) -> dict[str, str]:

@@ -13,12 +13,20 @@ HELP = "find the phases (disruption, readaptation, improvement, plateau, overfit
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH",
-                        help="log files or run folders (several: compared side by side)")
+                        help="log files, run folders or folders of runs (several runs: compared side "
+                        "by side; a run that fails is reported, the others still run, exit 4)")
     parser.add_argument("--metric", help="performance metric (default: the run's declared one, "
                         "else held-out accuracy/score, eval loss, train reward)")
     parser.add_argument("--direction", choices=("max", "min"),
                         help="whether higher (max) or lower (min) is better "
                              "(default: from the run, else from the metric name)")
+    parser.add_argument("--aggregate", choices=("mean",),
+                        help="when the metric names several validation sets (verl val-core/<set>/..., "
+                        "OpenRLHF eval_<set>_pass1) or --metric is a glob: analyse their mean "
+                        "(default: the first set, with a warning listing them)")
+    parser.add_argument("--x", choices=("step", "epoch", "tokens", "samples"), dest="x_unit",
+                        help="report phases in this unit, read from the counter the log carries "
+                        "(default: step; epoch for HF console logs)")
     parser.add_argument("--baseline", default="first", metavar="first|mean-of-first:K|step:S",
                         help="the starting level depth, gain and decline are measured from: the "
                         "first evaluation (default), the mean of the first K, or the evaluation "
@@ -39,13 +47,17 @@ def _fmt(value, digits: int = 4) -> str:
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
-def phase_line(phase, direction: str = "max") -> str:
+def phase_line(phase, direction: str = "max", unit: str = "step") -> str:
     """One line a person reads at a glance: name, steps, values, change, the effect size, in
-    the metric's own units and direction (for a loss, worse is above)."""
+    the metric's own units and direction (for a loss, worse is above). With another x `unit`
+    (`--x epoch`) the phase's span is given in it."""
     s = phase.stats
     change_sd = s.get("change_sd")
     worse, better = ("below", "above") if direction == "max" else ("above", "below")
-    line = (f"  {phase.name:<13}{phase.start_step:>8} -> {phase.end_step:<8}"
+    start, end = phase.start_step, phase.end_step
+    if unit != "step" and "start_x" in s:
+        start, end = f"{s['start_x']:.4g}", f"{s['end_x']:.4g}"
+    line = (f"  {phase.name:<13}{start:>8} -> {end:<8}"
             f"{_fmt(s.get('start_value')):>9} -> {_fmt(s.get('end_value')):<9}"
             f" change {s.get('change', 0):+.4g}"
             + (f" ({change_sd:+.1f} sd)" if change_sd is not None else ""))
@@ -56,7 +68,9 @@ def phase_line(phase, direction: str = "max") -> str:
     elif phase.name in ("readaptation", "improvement"):
         line += f"  best {_fmt(s.get('gain_over_baseline'))} {better} the start"
     elif phase.name == "overfit":
-        line += f"  {_fmt(s.get('decline_since_peak'))} {worse} its best (step {s.get('peak_step')})"
+        peak = (f"{unit} {s['peak_x']:.4g}" if unit != "step" and "peak_x" in s
+                else f"step {s.get('peak_step')}")
+        line += f"  {_fmt(s.get('decline_since_peak'))} {worse} its best ({peak})"
     return line
 
 
@@ -67,12 +81,23 @@ def print_text(analysis: Analysis) -> None:
           + f", noise sd {_fmt(analysis.extra.get('noise_sd'))}"
           + (f", confidence {analysis.extra['confidence']}" if "confidence" in analysis.extra
              else ""))
+    x = analysis.extra.get("x")
+    unit = x["unit"] if x else "step"
+    if x:
+        print(f"  x axis: {unit} (from {x['counter']}; steps in the JSON output)")
     for phase in analysis.phases:
-        print(phase_line(phase, analysis.direction))
-    if analysis.changepoints:
+        print(phase_line(phase, analysis.direction, unit))
+    if analysis.changepoints and x:
+        print("  boundaries: " + ", ".join(f"{c['at']:.4g} [{c['low']:.4g}, {c['high']:.4g}]"
+                                           for c in x["changepoints"]))
+    elif analysis.changepoints:
         print("  boundaries: " + ", ".join(f"{c.step} [{c.low}, {c.high}]"
                                            for c in analysis.changepoints))
-    print(f"  recommended stop: step {_fmt(analysis.recommended_stop_step)}")
+    if x and x["recommended_stop"] is not None:
+        print(f"  recommended stop: {unit} {x['recommended_stop']:.4g} "
+              f"(step {_fmt(analysis.recommended_stop_step)})")
+    else:
+        print(f"  recommended stop: step {_fmt(analysis.recommended_stop_step)}")
     for warning in analysis.warnings:
         print(f"  warning: {warning}")
 
@@ -117,20 +142,38 @@ def write_csv(analyses: list[Analysis], stream) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from phasewatch.analysis import analyze_run
+    from phasewatch.folders import exit_code, run_each
+    from phasewatch.metric_sets import choose_series
+    from phasewatch.xaxis import annotate, x_axis
     from phasewatch.io import read_run
     from phasewatch.output import emit_json
     from phasewatch.phase_stats import Baseline
 
     options = {"baseline": Baseline.parse(args.baseline), "keep_outliers": args.keep_outliers,
                "penalty": args.penalty}
-    analyses = [analyze_run(read_run(path), metric=args.metric, direction=args.direction,
-                            **options) for path in args.paths]
+
+    def one(path: str):
+        choice = choose_series(read_run(path), args.metric, args.aggregate)
+        axis = x_axis(choice.run, args.x_unit)
+        analysis = analyze_run(choice.run, metric=choice.metric, direction=args.direction,
+                               **options)
+        analysis.warnings[:0] = choice.warnings
+        annotate(analysis, axis)
+        return analysis
+
+    analyses, failures = run_each(args.paths, one)
+    code = exit_code(analyses, failures)
+    if not analyses:
+        return code
     if args.output == "json":
-        emit_json({"runs": [a.to_dict() for a in analyses]})
-        return 0
+        doc = {"runs": [a.to_dict() for a in analyses]}
+        if failures:
+            doc["failed"] = [f.to_dict() for f in failures]
+        emit_json(doc)
+        return code
     if args.output == "csv":
         write_csv(analyses, sys.stdout)
-        return 0
+        return code
     for i, analysis in enumerate(analyses):
         if i:
             print()
@@ -138,4 +181,6 @@ def run(args: argparse.Namespace) -> int:
     if len(analyses) > 1:
         print()
         print_comparison(analyses)
-    return 0
+    for failure in failures:
+        print(f"{failure.source}  not analysed: {failure.error}")
+    return code

@@ -40,8 +40,10 @@ READERS: tuple[str, ...] = (
     "wandb",
     "trainer_state",
     "llamafactory",
+    "generic_json",
     "verl_jsonl",
     "verl_console",
+    "hf_console",
     "jsonl",
     "csv",
 )

@@ -1,4 +1,8 @@
-"""verl's JSONL file logger: one `{"step": N, "data": {"actor/entropy": ..., ...}}` per line."""
+"""verl's JSONL file logger: one `{"step": N, "data": {"actor/entropy": ..., ...}}` per line.
+
+verl writes it to `$VERL_FILE_LOGGER_PATH`, else `<project>/<experiment>.jsonl` under the
+working directory; a project folder of several experiments is a folder of runs.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from phasewatch.io.jsonl import flatten
 from phasewatch.io.jsonlines import first_json_object, loads
 from phasewatch.io.lines import BadLine, as_step
 from phasewatch.io.source import LineRecordSource, collect
+from phasewatch.io.verl_names import unscale
 from phasewatch.run import Run
 
 FORMAT = "verl_jsonl"
@@ -27,7 +32,7 @@ class LineParser:
         data = obj.get("data")
         if not isinstance(data, dict):
             raise BadLine("no 'data' object")
-        return [(as_step(obj["step"]), flatten(data))]
+        return [(as_step(obj["step"]), unscale(flatten(data)))]
 
 
 def source(path: Path, follow: bool = False, notice=None) -> LineRecordSource:

@@ -1,0 +1,186 @@
+"""A JSON document whose records are lists of per-step or per-epoch objects under some key.
+
+Home-made exports look like `{"history": [{"epoch": 1, "loss": 0.9, "val_acc": 0.41}, ...]}`,
+`{"run": "x", "logs": {"train": [{"step": 10, "loss": ...}], "eval": [{"step": 100, ...}]}}`
+or a bare `[{"iteration": 1, ...}, ...]`. Every list (up to three levels down) whose first
+object has a step-like key (`lines.STEP_KEYS`: step, global_step, iteration, ..., epoch) is a
+table of records; with several such lists, each list's metrics are prefixed with its key
+(`train/loss`, `eval/loss`) so they stay apart. A step that is not an integer (a fractional
+epoch) makes the list's records numbered 0, 1, 2... instead, with the step key kept as a
+metric (`--x epoch` then reports in it) and a warning. Scalars beside the lists are the run's
+config. Nested objects in a record are flattened with "/".
+
+The whole document is parsed (NaN / Infinity allowed); a document that is not valid JSON is an
+error naming the line where it breaks. Followed, the file is read again when it changes and
+only the records after those already read are new.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from phasewatch.errors import InputError
+from phasewatch.io.jsonl import flatten
+from phasewatch.io.jsonlines import DECODER, first_json_object
+from phasewatch.io.lines import as_step, find_step_key
+from phasewatch.io.source import Record, RecordSource, collect
+from phasewatch.run import Run
+
+FORMAT = "json"
+MAX_DEPTH = 3
+_STEP_NAMES = "step|global_step|iteration|iter|epoch|steps|_step|current_steps|Step|Epoch"
+_LIST_OF_RECORDS = re.compile(r'\[\s*\{[^\[\]{}]*?"(?:' + _STEP_NAMES + r')"\s*:')
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    if not path.is_file():
+        return False
+    text = head.decode("utf-8-sig", errors="replace").lstrip()
+    if not text.startswith(("{", "[")):
+        return False
+    from phasewatch.io import HEAD_BYTES
+
+    if len(head) < HEAD_BYTES:  # the whole file: it must be one JSON document with a table
+        try:
+            doc = DECODER.decode(text)
+        except (ValueError, RecursionError):
+            return False
+        return bool(record_lists(doc))
+    # A large file: one document (not JSON lines) with a list of step objects near its start.
+    return first_json_object(head, limit=1) is None and _LIST_OF_RECORDS.search(text) is not None
+
+
+def record_lists(doc: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, list]]:
+    """(key path, list) of every list of step objects in `doc`, in document order."""
+    found: list[tuple[str, list]] = []
+    if isinstance(doc, list):
+        first = next((x for x in doc if isinstance(x, dict)), None)
+        if first is not None and find_step_key(first.keys()) is not None:
+            return [(prefix, doc)]
+        return []
+    if isinstance(doc, dict) and depth < MAX_DEPTH:
+        for key, value in doc.items():
+            if isinstance(value, (list, dict)):
+                name = f"{prefix}/{key}" if prefix else str(key)
+                found.extend(record_lists(value, name, depth + 1))
+    return found
+
+
+def _config(doc: Any) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        return {}
+    return {k: v for k, v in doc.items() if not isinstance(v, (dict, list))}
+
+
+def parse(text: str, path: Path) -> tuple[list[Record], dict[str, Any], list[str]]:
+    """(records in document order, config, warnings); InputError for a document that is not
+    JSON or holds no list of step objects."""
+    try:
+        doc = DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg} (truncated or damaged file?)", path,
+                         exc.lineno) from None
+    except (ValueError, RecursionError):
+        raise InputError("not valid JSON (nested too deeply?)", path) from None
+    lists = record_lists(doc)
+    if not lists:
+        raise InputError("a JSON document without a list of per-step or per-epoch objects "
+                         f"(looked for lists of objects with one of: {_STEP_NAMES.replace('|', ', ')})",
+                         path)
+    records: list[Record] = []
+    warnings: list[str] = []
+    several = len(lists) > 1
+    for name, rows in lists:
+        where = name or "the top-level list"
+        first = next(x for x in rows if isinstance(x, dict))
+        key = find_step_key(first.keys())
+        numbered = not _integer_steps(rows, key)
+        if numbered:
+            warnings.append(f"{where}: '{key}' is not an integer step; its records are numbered "
+                            f"0, 1, 2... and '{key}' is kept as a metric (--x epoch reports in it)")
+        skipped = []
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                skipped.append(f"{where}[{i}]: not an object")
+                continue
+            values = flatten(row)
+            if numbered:
+                step = i
+            else:
+                if key not in row:
+                    skipped.append(f"{where}[{i}]: no '{key}'")
+                    continue
+                step = as_step(row[key])
+                values.pop(key, None)
+            if several:
+                values = {f"{name}/{k}": v for k, v in values.items()}
+            records.append(Record(step, values))
+        if skipped:
+            shown = "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+            warnings.append(f"skipped {len(skipped)} entries that are not records ({shown})")
+    return records, _config(doc), warnings
+
+
+def _integer_steps(rows: list, key: str) -> bool:
+    for row in rows:
+        if isinstance(row, dict) and key in row:
+            try:
+                as_step(row[key])
+            except ValueError:
+                return False
+    return True
+
+
+class Source(RecordSource):
+    format = FORMAT
+
+    def __init__(self, path: Path, follow: bool = False, notice=None):
+        super().__init__(path)
+        self.follow = follow
+        self.info.name = path.stem
+        self._stamp: tuple[int, int] | None = None
+        self._seen: list[Record] = []
+
+    def read(self, final: bool = True):
+        strict = final or not self.follow
+        try:
+            st = self.path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+            if stamp == self._stamp:
+                return
+            text = self.path.read_text(encoding="utf-8-sig", errors="replace")
+        except OSError as exc:
+            if not strict:
+                return
+            raise InputError(f"cannot read: {exc.strerror or exc}", self.path) from exc
+        try:
+            records, config, warnings = parse(text, self.path)
+        except InputError:
+            if strict:
+                raise
+            return  # caught mid-write: read again when it changes
+        self._stamp = stamp
+        k = 0
+        for old, new in zip(self._seen, records):
+            if (old.step, dict(old.values)) != (new.step, dict(new.values)):
+                break
+            k += 1
+        self._seen = records
+        self.info.config = config
+        self.warnings = list(warnings)
+        yield from records[k:]
+
+    def finish(self, collector) -> None:
+        if collector.n_records == 0:
+            raise InputError("the JSON lists of records are empty", self.path)
+
+
+def source(path: Path, follow: bool = False, notice=None) -> Source:
+    return Source(Path(path), follow=follow, notice=notice)
+
+
+def read(path: Path) -> Run:
+    return collect(source(path))

@@ -1,0 +1,98 @@
+"""Several validation sets behind one role: say so, or average them on request.
+
+verl logs one held-out series per data source (`val-core/aime24/acc/mean@16`,
+`val-core/math500/acc/mean@16`), OpenRLHF one per dataset (`eval_aime_pass1`,
+`eval_math500_pass1`). The role `eval/accuracy` then names several series, and its alias alone
+would be the first by name: a silent choice. `choose_series` lists them in a warning (analysing
+the first, as before) or, with `aggregate="mean"`, analyses their mean at the steps where every
+set was evaluated. `--metric` may also be a glob (`'val-core/*/acc/mean@*'`) to average.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from phasewatch.errors import UsageError
+from phasewatch.presets import ROLE_CANDIDATES, role_matches
+from phasewatch.run import Run, unknown_metric_message
+
+AGGREGATES = ("mean",)
+
+
+@dataclass
+class SeriesChoice:
+    """The run to analyse (with the aggregate series added, if one was asked for), the metric
+    to pass on (None: let the analysis choose as before) and what to tell the user."""
+
+    run: Run
+    metric: str | None
+    warnings: list[str] = field(default_factory=list)
+    sets: list[str] = field(default_factory=list)
+
+
+def series_names(run: Run, metric: str | None) -> tuple[str | None, list[str]]:
+    """(the role or pattern, the run's own series it names): several when it covers several
+    validation sets. A plain metric the run holds names itself only."""
+    if metric is None:
+        from phasewatch.signals import choose_metric
+
+        metric = choose_metric(run, None)
+    if any(c in metric for c in "*?["):
+        found = sorted(m for m in run.metrics if fnmatch.fnmatchcase(m, metric))
+        if not found:
+            raise UsageError(unknown_metric_message(metric, run.metrics))
+        return metric, found
+    if metric in ROLE_CANDIDATES and metric not in run.metrics:
+        found = role_matches(metric, run.metrics)
+        if found:
+            return metric, found
+    own = run.own_name(metric)
+    return metric, [own] if own is not None else []
+
+
+def choose_series(run: Run, metric: str | None = None, aggregate: str | None = None) -> SeriesChoice:
+    """What `analyze`/`plot` analyse: see the module docstring."""
+    if aggregate is not None and aggregate not in AGGREGATES:
+        raise UsageError(f"--aggregate must be one of {', '.join(AGGREGATES)}, not {aggregate!r}")
+    name, sets = series_names(run, metric)
+    if len(sets) <= 1:
+        if metric is not None and any(c in metric for c in "*?["):
+            return SeriesChoice(run, sets[0], sets=sets)
+        return SeriesChoice(run, metric, sets=sets)
+    listed = ", ".join(sets[:8]) + (f", ... ({len(sets)} in all)" if len(sets) > 8 else "")
+    if aggregate is None:
+        chosen = run.own_name(name) if name in ROLE_CANDIDATES else sets[0]
+        chosen = chosen or sets[0]
+        warning = (f"{len(sets)} validation sets hold {name}: {listed}; analysed {chosen} "
+                   "only. Choose one with --metric NAME, or analyse their mean with "
+                   "--aggregate mean")
+        return SeriesChoice(run, chosen, [warning], sets)
+    label = f"{name} (mean of {len(sets)} sets)"
+    new_run, dropped = with_mean(run, sets, label)
+    warnings = [f"analysed {label}: {listed}"]
+    if dropped:
+        warnings.append(f"{dropped} evaluation steps left out of the mean: not every set was "
+                        "evaluated there")
+    return SeriesChoice(new_run, label, warnings, sets)
+
+
+def with_mean(run: Run, sets: list[str], label: str) -> tuple[Run, int]:
+    """A copy of `run` with one more metric, `label`: the mean of `sets` at each step where all
+    of them are finite; and how many steps some set missed."""
+    columns = [run.series(name) for name in sets]
+    frame = pd.concat(columns, axis=1, join="outer")
+    complete = frame.dropna()
+    if complete.empty:
+        raise UsageError(f"the sets {', '.join(sets)} are never evaluated at the same step; "
+                         "choose one with --metric")
+    mean = complete.to_numpy(dtype=np.float64).mean(axis=1)
+    rows = pd.DataFrame({"step": complete.index.to_numpy(dtype=np.int64),
+                         "metric": pd.Series([label] * len(mean), dtype=object),
+                         "value": mean})
+    table = pd.concat([run.table, rows], ignore_index=True)
+    return dataclasses.replace(run, table=table), int(len(frame) - len(complete))

@@ -1,0 +1,144 @@
+"""The x axis in the unit a reader thinks in: steps, epochs, tokens or samples.
+
+Phases are always found against the step (the one counter every log has, and the one the
+detector's trends and intervals are fitted on); `--x epoch|tokens|samples` reports them in that
+unit, read from the counter the log carries beside the step (HF's fractional `epoch`,
+`num_input_tokens_seen`, TRL's `num_tokens`, Megatron's `consumed_samples`...). Between two
+logged values the unit is interpolated linearly in the step; outside them it is extended with
+the run's average rate (an evaluation at step 0 before the first `epoch` value is epoch 0).
+
+HF console logs print no step at all: their reader counts steps as epoch x 10,000, and their
+default x axis is the epoch (`default_unit`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from phasewatch.errors import UsageError
+from phasewatch.run import Run
+
+UNITS = ("step", "epoch", "tokens", "samples")
+CARRIERS: dict[str, tuple[str, ...]] = {
+    "epoch": ("epoch", "train/epoch", "eval/epoch", "training/epoch", "trainer/epoch"),
+    "tokens": ("num_input_tokens_seen", "train/num_input_tokens_seen", "num_tokens",
+               "train/num_tokens", "tokens", "train/tokens", "total_tokens", "consumed_tokens",
+               "tokens_seen", "trainer/tokens"),
+    "samples": ("consumed_samples", "train/consumed_samples", "samples", "train/samples",
+                "num_samples", "total_samples", "samples_seen", "trainer/samples"),
+}
+# Formats whose steps are not the trainer's steps; their natural axis.
+DEFAULT_UNIT = {"hf_console": "epoch"}
+
+
+def default_unit(run: Run) -> str:
+    return DEFAULT_UNIT.get(run.format, "step")
+
+
+@dataclass
+class XAxis:
+    """step -> unit, from the (step, value) pairs of the carrier metric."""
+
+    unit: str
+    carrier: str
+    steps: np.ndarray
+    values: np.ndarray
+
+    def at(self, step: float) -> float:
+        """The unit's value at `step` (interpolated; extended at the run's mean rate)."""
+        s, v = self.steps, self.values
+        if s.size == 1:
+            return float(v[0])
+        if step < s[0] or step > s[-1]:
+            rate = (v[-1] - v[0]) / (s[-1] - s[0]) if s[-1] > s[0] else 0.0
+            edge = 0 if step < s[0] else -1
+            return float(max(v[edge] + rate * (step - s[edge]), 0.0))
+        return float(np.interp(step, s, v))
+
+    def step_at(self, value: float) -> float:
+        """The (fractional) step where the unit reaches `value` (for tick placement)."""
+        s, v = self.steps, self.values
+        if s.size == 1 or v[-1] <= v[0]:
+            return float(s[0])
+        if value < v[0] or value > v[-1]:
+            rate = (s[-1] - s[0]) / (v[-1] - v[0])
+            edge = 0 if value < v[0] else -1
+            return float(s[edge] + rate * (value - v[edge]))
+        return float(np.interp(value, v, s))
+
+    def format(self, step: float | None) -> str:
+        if step is None:
+            return "-"
+        value = self.at(step)
+        if self.unit == "epoch":
+            return f"{value:.3g}" if value < 10 else f"{value:.1f}"
+        return f"{value:.4g}"
+
+
+def x_axis(run: Run, unit: str | None) -> XAxis | None:
+    """The axis for `unit` (None for steps); a usage error naming the counters looked for when
+    the log carries none of them."""
+    unit = unit or default_unit(run)
+    if unit not in UNITS:
+        raise UsageError(f"--x must be one of {', '.join(UNITS)}, not {unit!r}")
+    if unit == "step":
+        return None
+    for name in CARRIERS[unit]:
+        own = run.own_name(name)
+        if own is None:
+            continue
+        series = run.series(own)
+        if series.size == 0:
+            continue
+        steps = series.index.to_numpy(dtype=np.float64)
+        values = np.maximum.accumulate(series.to_numpy(dtype=np.float64))
+        return XAxis(unit, own, steps, values)
+    looked = ", ".join(CARRIERS[unit])
+    raise UsageError(f"--x {unit}: this log carries no {unit} counter (looked for {looked}); "
+                     "use --x step")
+
+
+def annotate(analysis, axis: XAxis | None) -> None:
+    """Add the phases, boundaries and stop in the axis' unit to `analysis` (JSON: `x`, and
+    `start_x`/`end_x` per phase); the `*_step` fields stay steps."""
+    if axis is None:
+        return
+    for phase in analysis.phases:
+        phase.stats["start_x"] = axis.at(phase.start_step)
+        phase.stats["end_x"] = axis.at(phase.end_step)
+        for key in [k for k in phase.stats if k.endswith("_step") and k != "start_step"]:
+            value = phase.stats[key]
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                phase.stats[key[:-5] + "_x"] = axis.at(value)  # peak_step -> peak_x
+    stop = analysis.recommended_stop_step
+    analysis.extra["x"] = {
+        "unit": axis.unit,
+        "counter": axis.carrier,
+        "changepoints": [{"at": axis.at(c.step), "low": axis.at(c.low), "high": axis.at(c.high)}
+                         for c in analysis.changepoints],
+        "recommended_stop": None if stop is None else axis.at(stop),
+    }
+
+
+def relabel(fig, axis: XAxis | None) -> None:
+    """Put the figure's shared step axis in the unit: ticks at round values of the unit, the
+    label names it. The data stay drawn against steps, so nothing else moves."""
+    if axis is None:
+        return
+    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
+
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    if not axes:
+        return
+    lo, hi = axes[0].get_xlim()
+    ticks = MaxNLocator(nbins=6).tick_values(axis.at(lo), axis.at(hi))
+    positions = [axis.step_at(t) for t in ticks]
+    label = {"epoch": "epoch", "tokens": "tokens", "samples": "samples"}[axis.unit]
+    for ax in axes:
+        ax.xaxis.set_major_locator(FixedLocator(positions))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda s, _pos: f"{axis.at(s):.4g}"))
+        ax.set_xlim(lo, hi)
+        if ax.get_xlabel():
+            ax.set_xlabel(label)
