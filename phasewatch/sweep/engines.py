@@ -72,14 +72,14 @@ def run_processes(paths: Sequence[str], options: SweepOptions, workers: int | No
     return [r for chunk_rows in results for r in chunk_rows]
 
 
-def dask_client(address: str):
+def dask_client(address: str, timeout: str = "20s"):
     """A `distributed.Client` connected to the scheduler at `address` (install hint if absent)."""
     try:
         from distributed import Client
     except ImportError as exc:
         raise UsageError("--scheduler needs dask.distributed: pip install 'phasewatch[dask]'") from exc
     try:
-        return Client(address, timeout="20s")
+        return Client(address, timeout=timeout)
     except OSError as exc:
         raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
 

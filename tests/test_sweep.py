@@ -1,0 +1,154 @@
+"""sweep: one row per run with analyze's numbers; bad runs are rows; every engine, same table."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from phasewatch.cli import main
+from phasewatch.sweep import SweepOptions, build_table, expand_paths, run_tasks, sweep
+from phasewatch.synth import generate
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    """Six small synthetic runs with a seed and a hyperparameter in their config, and one
+    unreadable 'run'."""
+    root = tmp_path_factory.mktemp("runs")
+    for i, kind in enumerate(("three_phase", "dip_recover", "flat", "overfit_only",
+                              "three_phase", "monotone")):
+        folder = generate(kind, seed=i, n_points=80, eval_every=5).write(root / f"run{i}")
+        meta = json.loads((folder / "run.json").read_text())
+        meta["config"].update(seed=i, lr=1e-3 * (i + 1), expert_size=64 * (1 + i % 3))
+        (folder / "run.json").write_text(json.dumps(meta))
+    bad = root / "zz_broken"
+    bad.mkdir()
+    (bad / "metrics.jsonl").write_text('{"step": oops\nnot json\n')
+    return root
+
+
+def _analyze_json(path, capsys) -> dict:
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)["runs"][0]
+
+
+def _close(a, b) -> bool:
+    if a is None or (isinstance(a, float) and math.isnan(a)):
+        return b is None
+    return b is not None and math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["demo", "sft_then_rl", "rl"])
+def test_row_has_the_numbers_analyze_prints(name, capsys):
+    ref = _analyze_json(SAMPLES / name, capsys)
+    row = sweep([str(SAMPLES / name)], workers=1).iloc[0].to_dict()
+    assert row["error"] is None or pd.isna(row["error"])
+    assert row["metric"] == ref["metric"] and row["direction"] == ref["direction"]
+    assert _close(row["start_level"], ref["baseline"])
+    assert row["recommended_step"] == ref["recommended_stop_step"]
+    assert row["phases"] == ">".join(p["name"] for p in ref["phases"])
+    assert row["n_changepoints"] == len(ref["changepoints"])
+    phases = {}
+    for p in ref["phases"]:
+        phases.setdefault(p["name"], p)
+    dip = phases.get("disruption")
+    assert _close(row["dip_depth"], dip and dip["depth"])
+    assert _close(row["dip_trough_step"], dip and dip["trough_step"])
+    if dip:
+        cp = next(c for c in ref["changepoints"] if c["step"] == dip["end_step"])
+        assert (row["dip_low"], row["dip_high"]) == (cp["low"], cp["high"])
+    rise = phases.get("readaptation")
+    assert _close(row["readapt_gain"], rise and rise["gain_over_baseline"])
+    over = phases.get("overfit")
+    assert _close(row["overfit_onset_step"], over and over["start_step"])
+    assert _close(row["overfit_decline"], over and over["decline_since_peak"])
+    assert _close(row["best_value"], ref["best_value"])
+    # the hyperparameters and identity come from run.json
+    meta = json.loads((SAMPLES / name / "run.json").read_text())
+    assert row["name"] == meta["name"] and row["algorithm"] == meta["algorithm"]
+    assert row["seed"] == meta["config"]["seed"]
+    assert _close(row["hp.lr"], meta["config"]["lr"])
+    # and the store's step-0 divergence
+    assert row["token_divergence"] > 0 and 0 < row["token_divergent_share"] < 1
+
+
+def test_bad_run_is_a_row_not_an_abort(runs):
+    table = sweep([str(runs / "*")], workers=1)
+    assert len(table) == 7
+    bad = table[table["path"].str.endswith("zz_broken")].iloc[0]
+    assert "metrics.jsonl:1: no valid record" in bad["error"] and "zz_broken" in bad["error"]
+    good = table[table["error"].isna()]
+    assert len(good) == 6
+    assert sorted(good["seed"].tolist()) == list(range(6))
+    assert good["hp.expert_size"].dtype.kind in "if"
+
+
+def test_process_pool_gives_the_serial_table(runs):
+    paths = expand_paths([str(runs / "*")])
+    serial = build_table([r["row"] for r in run_tasks(paths, SweepOptions(), workers=1,
+                                                       progress=False)])
+    pooled = build_table([r["row"] for r in run_tasks(paths, SweepOptions(), workers=2,
+                                                      progress=False)])
+    pd.testing.assert_frame_equal(serial, pooled)
+
+
+def test_fsspec_memory_and_file_urls_give_the_local_table(runs):
+    fsspec = pytest.importorskip("fsspec")
+    mem = fsspec.filesystem("memory")
+    for folder in sorted(runs.iterdir()):
+        for file in folder.iterdir():
+            mem.pipe(f"/sweeptest/{folder.name}/{file.name}", file.read_bytes())
+    local = sweep([str(runs / "run*")], workers=1)
+    for pattern in ("memory://sweeptest/run*", f"file://{runs}/run*"):
+        remote = sweep([pattern], workers=1)
+        assert remote["path"].str.startswith(pattern.split("://")[0] + "://").all()
+        assert [p.rsplit("/", 1)[-1] for p in remote["path"]] == [f"run{i}" for i in range(6)]
+        pd.testing.assert_frame_equal(local.drop(columns="path"), remote.drop(columns="path"))
+    mem.rm("/sweeptest", recursive=True)
+
+
+def test_cli_writes_csv_json_parquet(runs, tmp_path, capsys):
+    for suffix in ("csv", "json", "parquet"):
+        out = tmp_path / f"table.{suffix}"
+        assert main(["sweep", str(runs / "run*"), "--workers", "1", "--no-progress",
+                     "-o", str(out)]) == 0
+        assert f"6 runs (0 unreadable) -> {out}" in capsys.readouterr().err
+    csv = pd.read_csv(tmp_path / "table.csv")
+    parquet = pd.read_parquet(tmp_path / "table.parquet")
+    doc = json.loads((tmp_path / "table.json").read_text())
+    assert doc["schema_version"] == 1 and len(doc["runs"]) == 6
+    assert list(csv.columns) == list(parquet.columns) == list(doc["runs"][0])
+    assert csv["recommended_step"].tolist() == parquet["recommended_step"].tolist() \
+        == [r["recommended_step"] for r in doc["runs"]]
+
+
+def test_cli_errors_are_clear(tmp_path, capsys):
+    assert main(["sweep", str(tmp_path / "nothing*")]) == 3
+    assert "no file or folder matches" in capsys.readouterr().err
+    assert main(["sweep", str(SAMPLES / "demo"), "-o", str(tmp_path / "t.xlsx")]) == 2
+    assert "unknown table format" in capsys.readouterr().err
+
+
+def test_fsspec_missing_url_is_an_error_row():
+    pytest.importorskip("fsspec")
+    table = sweep(["memory://no/such/run"], workers=1)
+    assert "no such file or folder" in table.iloc[0]["error"]
+
+
+def test_copy_is_removed(tmp_path):
+    fsspec = pytest.importorskip("fsspec")
+    from phasewatch.sweep.paths import local_path
+
+    fsspec.filesystem("memory").pipe("/cp/run/metrics.jsonl", b'{"step": 0, "a": 1}\n')
+    with local_path("memory://cp/run") as p:
+        assert (p / "metrics.jsonl").is_file()
+        where = p
+    assert not where.exists()
+    shutil.rmtree(tmp_path, ignore_errors=True)

@@ -1,0 +1,90 @@
+"""sweep on a real dask.distributed LocalCluster of 2 worker processes: the serial table."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from phasewatch.cli import main
+from phasewatch.sweep import sweep
+from phasewatch.synth import generate
+
+distributed = pytest.importorskip("distributed", reason="needs the dask extra: "
+                                  "pip install 'phasewatch[dask]'")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dask_runs")
+    for i, kind in enumerate(("three_phase", "dip_recover", "flat", "three_phase_loss")):
+        folder = generate(kind, seed=10 + i, n_points=60, eval_every=5).write(root / f"r{i}")
+        meta = json.loads((folder / "run.json").read_text())
+        meta["config"]["seed"] = i
+        (folder / "run.json").write_text(json.dumps(meta))
+    (root / "r9_empty").mkdir()
+    return root
+
+
+def test_cluster_has_two_worker_processes(cluster):
+    with distributed.Client(cluster) as client:
+        info = client.scheduler_info()
+        assert len(info["workers"]) == 2
+        pids = set(client.run(lambda: __import__("os").getpid()).values())
+        assert len(pids) == 2 and __import__("os").getpid() not in pids
+
+
+def test_dask_table_equals_serial(cluster, runs):
+    """(The local pool's equality with serial is in test_sweep.py.)"""
+    serial = sweep([str(runs / "r*")], workers=1)
+    on_dask = sweep([str(runs / "r*")], scheduler=cluster.scheduler_address)
+    assert len(serial) == 5 and serial["error"].notna().sum() == 1
+    pd.testing.assert_frame_equal(serial, on_dask)
+
+
+def test_dask_reads_memory_urls_from_the_workers(cluster, runs):
+    """A memory:// filesystem lives in one process: the workers only see what was written in
+    theirs, so write it there (as a bucket would be visible to every worker)."""
+    files = {f"/dask/{p.parent.name}/{p.name}": p.read_bytes()
+             for p in sorted(runs.glob("r[0-3]/*"))}
+
+    def put(files=files):
+        import fsspec
+
+        mem = fsspec.filesystem("memory")
+        for path, data in files.items():
+            mem.pipe(path, data)
+
+    import fsspec
+
+    put()  # the driver globs
+    with distributed.Client(cluster) as client:
+        client.run(put)
+    local = sweep([str(runs / "r[0-3]")], workers=1)
+    remote = sweep(["memory://dask/r*"], scheduler=cluster.scheduler_address)
+    pd.testing.assert_frame_equal(local.drop(columns="path"), remote.drop(columns="path"))
+    fsspec.filesystem("memory").rm("/dask", recursive=True)
+
+
+def test_cli_scheduler(cluster, runs, tmp_path, capsys):
+    out = tmp_path / "t.json"
+    assert main(["sweep", str(runs / "r*"), "--scheduler", cluster.scheduler_address,
+                 "--no-progress", "-o", str(out)]) == 0
+    assert "5 runs (1 unreadable)" in capsys.readouterr().err
+    assert len(json.loads(out.read_text())["runs"]) == 5
+
+
+def test_unreachable_scheduler_is_a_usage_error():
+    from phasewatch.errors import UsageError
+    from phasewatch.sweep.engines import dask_client
+
+    with pytest.raises(UsageError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        dask_client("tcp://127.0.0.1:9", timeout="2s")
