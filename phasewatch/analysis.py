@@ -31,6 +31,7 @@ from phasewatch.phases import PhaseConfig, build_phases, fit_segments, smoothing
 from phasewatch.results import Analysis, Phase
 from phasewatch.run import Run
 from phasewatch.short_series import analyze_short
+from phasewatch.start_dip import split_start_dip
 from phasewatch.signals import (
     choose_direction,
     choose_metric,
@@ -118,6 +119,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     window = smoothing_window(y.size, pcfg)
     base, base_se = baseline_spec.level(steps, y, sd)
     phases = snap_turns(phases, steps, y, window, sd, fixed)
+    if not stages:
+        phases = split_start_dip(phases, steps, y, base, sd, window, pcfg)
     phases = demote_flat_trends(phases, boundary_levels(phases, steps, y, base, fixed), sd, cfg.k_sd)
 
     signals = other_signals(run, metric)

@@ -69,7 +69,10 @@ def residual_sd(residuals: np.ndarray, n_params: int) -> float:
     dof = r.size - n_params
     if dof < 3:
         return float("inf")
-    mad = float(np.median(np.abs(r - np.median(r)))) * MAD_TO_SD
+    dev = np.abs(r - np.median(r))
+    mad = float(np.median(dev)) * MAD_TO_SD
+    if mad <= 0.0:  # quantised (a rate sitting at 1.0): most residuals equal; E|x| = sd sqrt(2/pi)
+        mad = float(np.mean(dev)) * float(np.sqrt(np.pi / 2.0))
     return mad * float(np.sqrt(r.size / dof))
 
 

@@ -1,0 +1,72 @@
+"""A dip right at the start, which a line segmentation cannot see.
+
+With an evaluation at step 0 (before any update) and expert data that disrupt at once, the
+fall to the trough can be one or two evaluations long and the recovery a few more. A
+segmentation whose shortest segment is three points (more on dense runs) fits one line through
+start, trough and recovery, and the run comes out as an improvement from the start. The data
+can still tell: the first evaluation, the lowest evaluation early in the run and the
+evaluations after it are compared directly, against the noise, as a researcher reads such a
+plot ("it fell by 5 sd at the first evaluation and came back").
+
+A dip is taken only when all of these hold:
+- the lowest evaluation sits early (within `PhaseConfig.early_fraction` of the steps) and
+  inside the run's first phase, which is a rise or a plateau;
+- it is below the starting level by more than `k_sd` sds of a difference of two evaluations
+  (k_sd * sqrt(2) * sd);
+- the evaluations after it come back and stay: the median of the next three is above the
+  trough by the same margin, so a fall that never recovers stays what the segmentation made of
+  it, and a trough that is only the first of several low points is not a turn.
+A one-evaluation trough counts: at the usual cadence of LLM evaluations a fast dip is one point
+deep. (A failed evaluation there reads the same; `analyze` names the trough step so it can be
+checked.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from phasewatch.noise import noise_scale
+from phasewatch.phases import PhaseConfig, smooth
+from phasewatch.results import Phase
+
+RISES = ("improvement", "readaptation")
+
+
+def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, base: float,
+                    sd: float, window: int, cfg: PhaseConfig) -> list[Phase]:
+    """`phases` with a disruption -> readaptation split off the first phase when the data show
+    an early dip below the starting level `base` that recovers (see the module docstring)."""
+    if not phases or phases[0].name not in (*RISES, "plateau") or sd <= 0 or y.size < 4:
+        return phases
+    first = phases[0]
+    index = {int(s): i for i, s in enumerate(steps)}
+    end = index[first.end_step]
+    early = np.flatnonzero(steps - steps[0] <= cfg.early_fraction * (steps[-1] - steps[0]))
+    hi = min(int(early[-1]) if early.size else 0, end - 1, y.size - 3)
+    if hi < 1:
+        return phases
+    trough = 1 + int(np.argmin(y[1:hi + 1]))
+    # judged against the larger of the detector's sd and the spread of neighbouring differences:
+    # on a sparse run the detector takes the smaller of two estimates, and a one-point trough
+    # must not ride on the lucky one
+    margin = cfg.k_sd * np.sqrt(2.0) * max(sd, noise_scale(y))
+    depth = base - y[trough]
+    recovery = float(np.median(y[trough + 1:trough + 4])) - y[trough]
+    if depth <= margin or recovery <= margin:
+        return phases
+    trough_step = int(steps[trough])
+    if first.name in RISES:
+        return [Phase("disruption", first.start_step, trough_step),
+                Phase("readaptation", trough_step, first.end_step), *phases[1:]]
+    # a plateau that hid a dip: the recovery ends where the smoothed data reach the plateau's
+    # level (the median of its later half) within the noise
+    level = float(np.median(y[(trough + end) // 2:end + 1]))
+    ys = smooth(y, window)
+    back = np.flatnonzero(ys[trough + 1:end] >= level - max(cfg.level_sd, 1 / np.sqrt(window)) * sd)
+    if back.size == 0:
+        return [Phase("disruption", first.start_step, trough_step),
+                Phase("readaptation", trough_step, first.end_step), *phases[1:]]
+    reached = int(steps[trough + 1 + int(back[0])])
+    return [Phase("disruption", first.start_step, trough_step),
+            Phase("readaptation", trough_step, reached),
+            Phase("plateau", reached, first.end_step), *phases[1:]]
