@@ -98,6 +98,17 @@ def to_step(value: Any) -> int:
     return step
 
 
+def finite_float(text: str) -> float:
+    """argparse type for a number option: 'nan', 'inf' and '1_000' are refused (a NaN
+    threshold makes every comparison false: the monitor would never alert)."""
+    number = to_float(text)
+    if number is None or not math.isfinite(number):
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return number
+
+
 def _short(value: Any, limit: int = 40) -> str:
     """repr(value) cut to `limit` characters (a hostile value can be megabytes long)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
@@ -106,4 +117,4 @@ def _short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-__all__ = ["MAX_NUMBER_TEXT", "MAX_STEP", "to_float", "to_step"]
+__all__ = ["MAX_NUMBER_TEXT", "MAX_STEP", "finite_float", "to_float", "to_step"]

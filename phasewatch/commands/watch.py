@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from phasewatch.errors import UsageError
+from phasewatch.values import finite_float
 
 HELP = "live phase alerts (disruption, readaptation, overfit...) on a log, replayed or followed"
 PHASES = ("disruption", "readaptation", "improvement", "plateau", "overfit")
@@ -54,9 +55,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=int, default=defaults["window"],
                         help="values in the centred median that smooths the metric (odd, "
                         "default %(default)s)")
-    parser.add_argument("--z", type=float, default=defaults["z"],
+    parser.add_argument("--z", type=finite_float, default=defaults["z"],
                         help="significance in standard errors (default %(default)s)")
-    parser.add_argument("--min-delta", type=float, default=defaults["min_delta_abs"],
+    parser.add_argument("--min-delta", type=finite_float, default=defaults["min_delta_abs"],
                         help="smallest change that counts, in metric units (default %(default)s)")
     parser.add_argument("--poll", type=float, default=0.25, help=argparse.SUPPRESS)
 
