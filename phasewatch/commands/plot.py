@@ -28,6 +28,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "become stacked panels; compare: one panel per metric")
     parser.add_argument("--direction", choices=("max", "min"),
                         help="whether higher or lower is better (default: from the metric's name)")
+    parser.add_argument("--aggregate", choices=("mean",),
+                        help="when the metric names several validation sets or --metric is a "
+                        "glob: analyse and draw their mean (default: the first, with a warning)")
+    parser.add_argument("--x", choices=("step", "epoch", "tokens", "samples"), dest="x_unit",
+                        help="x axis in this unit, read from the counter the log carries "
+                        "(default: step; epoch for HF console logs; one run per figure)")
     parser.add_argument("--kind", choices=KINDS,
                         help="figure kind (default: phase for one PATH, compare for several)")
     parser.add_argument("--layout", choices=("overlay", "grid"), default="overlay",
@@ -49,7 +55,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from phasewatch import plot
+    from phasewatch.folders import exit_code, expand, run_each
     from phasewatch.io import read_run
+    from phasewatch.metric_sets import choose_series
+    from phasewatch.xaxis import relabel, x_axis
     from phasewatch.output import warn
     from phasewatch.plot.style import figure_size, output_format
 
@@ -60,9 +69,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot write {args.output}: the folder {out_dir} does not exist")
     if not 30 <= args.dpi <= 1200:
         raise UsageError(f"--dpi must be between 30 and 1200, got {args.dpi}")
-    kind = args.kind or ("phase" if len(args.paths) == 1 else "compare")
-    if kind in ("phase", "tokens") and len(args.paths) != 1:
-        raise UsageError(f"--kind {kind} draws one run, got {len(args.paths)} paths "
+    paths = expand(args.paths)  # a folder of runs: each of its runs
+    kind = args.kind or ("phase" if len(paths) == 1 else "compare")
+    if kind in ("phase", "tokens") and len(paths) != 1:
+        raise UsageError(f"--kind {kind} draws one run, got {len(paths)} runs "
                          "(use --kind compare for several)")
     size = args.size if args.size in ("single", "full") else figure_size(args.size)
     try:
@@ -70,24 +80,45 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
-    runs = [read_run(path) for path in args.paths]
+    metrics = args.metric or []
+
+    def load(path: str):
+        """(run, its analysis or None): a run that cannot be read or analysed is reported and
+        left out of the figure (exit 4)."""
+        run_ = read_run(path)
+        if kind == "tokens":
+            return run_, None
+        choice = choose_series(run_, metrics[0] if metrics else None, args.aggregate)
+        analysis = plot.analyze(choice.run, choice.metric, args.direction)
+        for message in choice.warnings:
+            warn(f"{run_.source}: {message}")
+        return choice.run, analysis
+
+    loaded, failures = run_each(paths, load)
+    if not loaded:
+        return exit_code(loaded, failures)
+    runs = [r for r, _ in loaded]
+    analyses = [a for _, a in loaded]
+    axis = x_axis(runs[0], args.x_unit)
+    if axis is not None and len(runs) > 1:
+        raise UsageError("--x epoch|tokens|samples draws one run per figure (runs count their "
+                         "epochs or tokens differently); use --x step to compare runs")
     for run_ in runs:
         for message in run_.warnings:
             warn(f"{run_.source}: {message}")
-    metrics = args.metric or []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if kind == "tokens":
             fig = plot.token_figure(runs[0], kind=args.token_kind, size=size, title=args.title)
         elif kind == "phase":
-            analysis = plot.analyze(runs[0], metrics[0] if metrics else None, args.direction)
+            analysis = analyses[0]
             panels = metrics[1:] if len(metrics) > 1 else args.panels
             fig = plot.phase_figure(runs[0], analysis, panels=panels, size=size,
                                     smoothing=smoothing, title=args.title)
         else:
-            analyses = [plot.analyze(r, metrics[0] if metrics else None, args.direction) for r in runs]
             fig = plot.compare_figure(runs, metrics or None, analyses=analyses, layout=args.layout,
                                       size=size, smoothing=smoothing, title=args.title)
+    relabel(fig, axis)
     for message in caught:
         warn(str(message.message))
     try:
@@ -96,4 +127,4 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     width, height = fig.get_size_inches()
     print(f"phasewatch: wrote {args.output} ({width:.2f} x {height:.2f} in)", file=sys.stderr)
-    return 0
+    return exit_code(loaded, failures)
