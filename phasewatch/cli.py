@@ -12,7 +12,6 @@ import importlib
 import os
 import signal
 import sys
-import traceback
 
 from phasewatch import __version__
 from phasewatch.commands import COMMANDS
@@ -74,6 +73,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv == ["--version"]:  # what argparse prints, without loading argparse's formatter
+        print(f"phasewatch {__version__}")
+        return EXIT_OK
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if getattr(args, "_run", None) is None:
@@ -94,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     except Exception:  # noqa: BLE001 - the last line of defence: exit 70, not a traceback
         if os.environ.get("PHASEWATCH_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         else:
             kind = sys.exc_info()[0].__name__
