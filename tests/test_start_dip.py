@@ -18,14 +18,22 @@ def _names(values):
     return [p.name for p in analyze_run(_run(values)).phases]
 
 
+# phasewatch.synth_logistic.generate_regime("three_phase", "step0", seed=106): the true trough
+# is the evaluation at step 9, the peak at 224 (a segmentation alone read "improvement, ...")
+STEPS = [0, 9, 18, 25, 34, 42, 50, 58, 66, 73, 82, 89, 96, 103, 111, 117, 123, 131, 140, 183,
+         224, 264, 300, 344, 392, 428, 461, 507, 541, 579, 620, 654, 701, 746]
+VALUES = [0.287, 0.214, 0.311, 0.386, 0.398, 0.404, 0.397, 0.408, 0.403, 0.417, 0.425, 0.423,
+          0.428, 0.437, 0.44, 0.463, 0.461, 0.464, 0.455, 0.495, 0.462, 0.491, 0.506, 0.527, 0.501,
+          0.446, 0.419, 0.47, 0.465, 0.424, 0.427, 0.43, 0.414, 0.411]
+
+
 def test_one_point_dip_at_the_first_update_is_a_disruption():
-    rng = np.random.default_rng(3)
-    curve = 0.50 + 0.15 * (1 - np.exp(-np.arange(25) / 6.0))
-    curve[1] = 0.42  # the first update: 8 sd below the start, then back above it
-    y = curve + rng.normal(0, 0.01, curve.size)
-    a = analyze_run(_run(y))
-    assert [p.name for p in a.phases][:2] == ["disruption", "readaptation"]
-    assert a.phases[0].end_step == 10  # the trough, where the data put it
+    collector = RecordCollector("test", "synthetic")
+    for i, (s, v) in enumerate(zip(STEPS, VALUES)):
+        collector.add(s, {"eval/accuracy": v}, line=i + 1)
+    a = analyze_run(collector.build())
+    assert [p.name for p in a.phases] == ["disruption", "readaptation", "overfit"]
+    assert a.phases[0].end_step == 9  # the trough, where the data put it
 
 
 def test_noise_and_a_steady_rise_are_not_dips():
