@@ -10,7 +10,9 @@ SDK's `Record` message, which is the part that changes between versions.
 Steps: every history row has W&B's own counter `_step` (one per `wandb.log` call), but
 frameworks log against their own step via `define_metric(..., step_metric=...)` (HF's
 WandbCallback: `train/global_step`). Each metric's step is therefore its step metric's value in
-the same row when one is defined (the `metric` records say so, globs included), else `_step`.
+the same row when one is defined (the `metric` records say so, globs included); when the row lacks
+it, the `<prefix>/global_step` logged beside the key (OpenRLHF declares `eval/*` against
+`eval/epoch` but logs `eval/global_step`); else `_step`.
 Keys starting with "_" (`_step`, `_runtime`, `_timestamp`) are W&B bookkeeping, not metrics.
 """
 
@@ -241,9 +243,14 @@ def _history_records(history, step_metrics: StepMetrics, bad: list[str]):
         if key.startswith("_"):
             continue
         step_key = step_metrics.step_key(key)
-        if key == step_key or key in step_metrics.exact.values():
+        if key == step_key or key in step_metrics.exact.values() or \
+                key.rpartition("/")[2] == "global_step":
             continue  # a step counter, not a metric
         step = _step(row.get(step_key))
+        if step is None and step_key not in row:
+            # OpenRLHF declares eval/* against eval/epoch but logs eval/global_step: a row
+            # without its declared step metric takes the step its own prefix logged.
+            step = _step(row.get(_sibling_step(key)))
         if step is None:
             step = _step(row.get("_step"))
             if step is None:  # NaN, 1e30, text: no usable step, counted and reported
@@ -252,6 +259,12 @@ def _history_records(history, step_metrics: StepMetrics, bad: list[str]):
         by_step.setdefault(step, {})[key] = value
     for step, values in by_step.items():
         yield Record(step, values)
+
+
+def _sibling_step(key: str) -> str:
+    """`eval/acc` -> `eval/global_step`; `acc` -> `global_step`."""
+    prefix = key.rpartition("/")[0]
+    return f"{prefix}/global_step" if prefix else "global_step"
 
 
 def _step(value: Any) -> int | None:
