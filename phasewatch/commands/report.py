@@ -1,0 +1,31 @@
+"""`phasewatch report PATH|GLOB ... -o report.html`: one self-contained HTML page for a sweep."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "one self-contained HTML report (table, phases of every run, seeds, hyperparameters)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from phasewatch.commands.sweep import add_run_arguments
+
+    add_run_arguments(parser)
+    parser.add_argument("-o", "--output", required=True, metavar="REPORT.html",
+                        help="the HTML file to write")
+    parser.add_argument("--title", help="the page's title (default: phasewatch sweep report)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from phasewatch.commands.sweep import collect
+    from phasewatch.errors import UsageError
+    from phasewatch.report import write_report
+
+    if not args.output.lower().endswith((".html", ".htm")):
+        raise UsageError(f"{args.output}: the report is HTML; give -o REPORT.html")
+    results = collect(args, detail=True)
+    size = write_report(results, args.output, args.title)
+    unit = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+    print(f"phasewatch: report of {len(results)} runs -> {args.output} ({unit})", file=sys.stderr)
+    return 0

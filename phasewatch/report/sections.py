@@ -1,0 +1,229 @@
+"""The report's figures: small multiples, seed groups, phase features vs hyperparameters, and
+each run's drill-down. Each function takes the sweep results (`{"row", "detail"}` per run, as
+the sweep tasks return them) and returns HTML text with inline SVG."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from phasewatch.plot.style import ARM_LABELS, arm_colors, arm_key
+from phasewatch.report.svg import Area, Band, Chart, Line, render
+from phasewatch.sweep.row import HP_PREFIX
+
+FEATURES = {"dip_depth": "dip depth", "readapt_gain": "readaptation gain",
+            "overfit_decline": "overfit decline", "peak_step": "peak step",
+            "recommended_value": "value at recommended step"}
+MAX_HPS = 4
+GRID_POINTS = 120
+esc = html.escape
+
+
+def arm_of(row: dict[str, Any]) -> str:
+    return arm_key(row.get("algorithm") or "") or "unknown"
+
+
+def arm_label(arm: str) -> str:
+    return ARM_LABELS.get(arm, arm)
+
+
+def palette(results) -> dict[str, str]:
+    return arm_colors(sorted({arm_of(r["row"]) for r in results}))
+
+
+def _ok(results):
+    return [(i, r) for i, r in enumerate(results) if not r["row"].get("error") and "detail" in r]
+
+
+def _bands(detail) -> list[Band]:
+    return [Band(p["start_step"], p["end_step"], p["name"]) for p in detail["phases"]]
+
+
+def run_title(row) -> str:
+    name = row.get("name") or row["path"].rstrip("/").rsplit("/", 1)[-1]
+    return name + (f" (seed {row['seed']})" if row.get("seed") is not None else "")
+
+
+def small_multiples(results) -> str:
+    """One card per run: its performance metric with its phase bands and recommended step."""
+    colors = palette(results)
+    cards = []
+    for i, r in enumerate(results):
+        row = r["row"]
+        if row.get("error"):
+            body = f'<p class="err">{esc(row["error"])}</p>'
+        else:
+            d = r["detail"]
+            chart = Chart(width=230, height=130, title=run_title(row), ylabel=row["metric"],
+                          bands=_bands(d),
+                          lines=[Line(d["curves"][row["metric"]], colors[arm_of(row)],
+                                      label=row["metric"])])
+            if row.get("recommended_step") is not None:
+                chart.vlines.append((row["recommended_step"], "#000000",
+                                     f"recommended step {row['recommended_step']}"))
+            body = render(chart)
+        cards.append(f'<a class="card" data-run="{i}" href="#run-{i}" '
+                     f'title="{esc(row["path"])}">{body}</a>')
+    return f'<div class="grid" id="multiples">{"".join(cards)}</div>'
+
+
+def _hp_columns(rows) -> list[str]:
+    """Numeric hyperparameters that differ between runs (seeds excluded), expert-set size and
+    learning rate first: the ones sweeps are usually about."""
+    cols = []
+    for key in sorted({k for r in rows for k in r if k.startswith(HP_PREFIX)}):
+        if key.rsplit(".", 1)[-1] in ("seed", "threads"):
+            continue
+        values = [r.get(key) for r in rows]
+        nums = {v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        if len(nums) >= 2 and all(v is None or v in nums for v in values):
+            cols.append(key)
+    first = ("expert", "lr", "learning_rate", "mu")
+    return sorted(cols, key=lambda k: (not any(f in k for f in first), k))
+
+
+def features_vs_hps(results) -> str:
+    """Scatter of each phase feature against each swept hyperparameter, coloured by arm, with
+    the mean per (arm, value) joined."""
+    ok = [r["row"] for _, r in _ok(results)] or [r["row"] for r in results if not r["row"].get("error")]
+    hps = _hp_columns(ok)[:MAX_HPS]
+    if not hps:
+        return '<p class="note">No numeric hyperparameter differs between the runs.</p>'
+    colors = palette(results)
+    charts = []
+    for hp in hps:
+        for feature, label in FEATURES.items():
+            chart = Chart(width=230, height=150, title=f"{label} vs {hp[len(HP_PREFIX):]}",
+                          xlabel=hp[len(HP_PREFIX):])
+            xs = [r[hp] for r in ok if isinstance(r.get(hp), (int, float))]
+            chart.xlog = bool(xs) and min(xs) > 0 and max(xs) / min(xs) >= 100
+            means: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+            for r in ok:
+                x, y = r.get(hp), r.get(feature)
+                if not isinstance(x, (int, float)) or y is None or not math.isfinite(float(y)):
+                    continue
+                arm = arm_of(r)
+                chart.points.append((float(x), float(y), colors[arm],
+                                     f"{run_title(r)}: {hp[len(HP_PREFIX):]}={x:g}, {label}={y:.4g}"))
+                means[arm][float(x)].append(float(y))
+            for arm, by_x in means.items():
+                if len(by_x) > 1:
+                    chart.lines.append(Line([[x, float(np.mean(v))] for x, v in sorted(by_x.items())],
+                                            colors[arm], 1.0, 0.7, f"{arm_label(arm)} mean"))
+            charts.append(render(chart))
+    legend = "".join(f'<span><i style="background:{c}"></i>{esc(arm_label(a))}</span>'
+                     for a, c in colors.items())
+    return f'<div class="legend">{legend}</div><div class="grid">{"".join(charts)}</div>'
+
+
+def seed_groups(results) -> str:
+    """Runs that differ only in their seed: the mean curve and its 95% confidence band."""
+    from scipy import stats
+
+    ok = _ok(results)
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for _, r in ok:
+        row = r["row"]
+        if row.get("seed") is None:
+            continue
+        hp = tuple(sorted((k, str(v)) for k, v in row.items() if k.startswith(HP_PREFIX)
+                          and k.rsplit(".", 1)[-1] != "seed"))
+        groups[(arm_of(row), row["metric"], hp)].append(r)
+    groups = {k: v for k, v in groups.items() if len(v) >= 2}
+    if not groups:
+        return ('<p class="note">No seed groups: no two runs share a configuration '
+                'apart from their seed.</p>')
+    varying = _varying(list(groups))
+    colors = palette(results)
+    charts = []
+    for (arm, metric, hp), members in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        curves = [np.asarray(m["detail"]["curves"][metric], dtype=float) for m in members]
+        curves = [c for c in curves if len(c) >= 2]
+        if len(curves) < 2:
+            continue
+        lo, hi = max(c[0, 0] for c in curves), min(c[-1, 0] for c in curves)
+        if hi <= lo:
+            continue
+        grid = np.linspace(lo, hi, GRID_POINTS)
+        ys = np.vstack([np.interp(grid, c[:, 0], c[:, 1]) for c in curves])
+        n = ys.shape[0]
+        mean, sd = ys.mean(axis=0), ys.std(axis=0, ddof=1)
+        half = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
+        color = colors[arm]
+        detail = ", ".join(f"{k[len(HP_PREFIX):]}={v}" for k, v in hp if k in varying)
+        chart = Chart(width=300, height=160, ylabel=metric,
+                      title=f"{arm_label(arm)} · {n} seeds" + (f" · {detail}" if detail else ""))
+        chart.lines = [Line(c.tolist(), color, 0.6, 0.25) for c in curves]
+        chart.areas = [Area(grid.tolist(), (mean - half).tolist(), (mean + half).tolist(), color)]
+        chart.lines.append(Line(np.column_stack([grid, mean]).tolist(), color, 1.6, 1.0,
+                                "mean of the seeds"))
+        charts.append(render(chart))
+    return ('<p class="note">Mean of the seeds (thick), each seed (thin) and the 95% confidence '
+            'band of the mean (t interval), on the steps all seeds cover.</p>'
+            f'<div class="grid">{"".join(charts)}</div>')
+
+
+def _varying(keys) -> set[str]:
+    values: dict[str, set[str]] = defaultdict(set)
+    for _, _, hp in keys:
+        for k, v in hp:
+            values[k].add(v)
+    return {k for k, v in values.items() if len(v) > 1}
+
+
+def _num(v) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return f"{v:.4g}" if isinstance(v, float) else esc(str(v))
+
+
+def drill_down(results) -> str:
+    """One collapsible section per run: phases, every signal, the token summary, warnings."""
+    colors = palette(results)
+    out = []
+    for i, r in enumerate(results):
+        row = r["row"]
+        head = (f'<summary>{esc(run_title(row))} <small>{esc(row.get("phases") or "")}'
+                f'</small></summary>')
+        if row.get("error"):
+            out.append(f'<details class="run" id="run-{i}">{head}<p class="err">'
+                       f'{esc(row["error"])}</p></details>')
+            continue
+        d = r["detail"]
+        bands = _bands(d)
+        phases = "".join(
+            f"<tr><td>{esc(p['name'])}</td><td>{p['start_step']}</td><td>{p['end_step']}</td>"
+            f"<td>{_num(p.get('start_value'))}</td><td>{_num(p.get('end_value'))}</td>"
+            f"<td>{_num(p.get('change'))}</td><td>{_num(p.get('change_sd'))}</td></tr>"
+            for p in d["phases"])
+        signals = []
+        for metric, pts in d["curves"].items():
+            color = colors[arm_of(row)] if metric == row["metric"] else "#555555"
+            signals.append(render(Chart(width=220, height=110, title=metric, bands=bands,
+                                        lines=[Line(pts, color, 1.0)])))
+        tokens = [render(Chart(width=220, height=110, title=name, bands=bands,
+                               lines=[Line(pts, "#0072B2", 1.0)]))
+                  for name, pts in d["token_curves"].items() if name != "error"]
+        token_table = ""
+        if row.get("token_divergence") is not None:
+            token_table = (
+                "<table class='kv'><tr><th>step-0 divergence (divergent NLL mass, nats/token)"
+                f"</th><td>{_num(row['token_divergence'])}</td></tr><tr><th>mean expert NLL"
+                f"</th><td>{_num(row['token_mean_nll'])}</td></tr><tr><th>share of expert "
+                f"tokens with p &lt; 0.05</th><td>{_num(row['token_divergent_share'])}</td></tr>"
+                "</table>")
+        warnings = "".join(f"<li>{esc(w)}</li>" for w in d["warnings"])
+        out.append(
+            f'<details class="run" id="run-{i}">{head}<p class="path">{esc(row["path"])}</p>'
+            "<table class='ph'><tr><th>phase</th><th>start</th><th>end</th><th>start value</th>"
+            f"<th>end value</th><th>change</th><th>change (sd)</th></tr>{phases}</table>"
+            f'<h4>Signals</h4><div class="grid">{"".join(signals)}</div>'
+            + (f'<h4>Expert tokens</h4>{token_table}<div class="grid">{"".join(tokens)}</div>'
+               if token_table or tokens else "")
+            + (f"<h4>Warnings</h4><ul>{warnings}</ul>" if warnings else "")
+            + "</details>")
+    return "".join(out)
