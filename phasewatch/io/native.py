@@ -16,6 +16,7 @@ from phasewatch.io.jsonlines import loads, read_json_object
 from phasewatch.io.lines import BadLine, as_step
 from phasewatch.io.source import LineRecordSource, Record, collect
 from phasewatch.run import Event, RecordCollector, Run
+from phasewatch.values import to_step
 
 FORMAT = "native"
 METRICS_FILE = "metrics.jsonl"
@@ -105,15 +106,23 @@ class Source(LineRecordSource):
             raise
         self._stamp = stamp
         info = self.info
-        info.name = meta.get("name") or self.folder.name
-        info.algorithm = meta.get("algorithm")
-        info.performance_metric = meta.get("performance_metric")
-        info.direction = meta.get("direction")
-        info.config = meta.get("config") or {}
-        events, self._event_warnings = [], []
-        for i, event in enumerate(meta.get("events") or []):
+        self._event_warnings = []
+        text = self._text_field
+        info.name = text(meta, "name") or self.folder.name
+        info.algorithm = text(meta, "algorithm")
+        info.performance_metric = text(meta, "performance_metric")
+        info.direction = text(meta, "direction")
+        if info.direction not in (None, "max", "min"):
+            self._event_warnings.append(f"{RUN_FILE}: direction {info.direction!r} is not "
+                                        "'max' or 'min'; ignored")
+            info.direction = None
+        config = meta.get("config")
+        info.config = config if isinstance(config, dict) else {}
+        events = []
+        listed = meta.get("events")
+        for i, event in enumerate(listed if isinstance(listed, list) else []):
             try:
-                events.append(Event(step=int(event["step"]), name=str(event["name"])))
+                events.append(Event(step=to_step(event["step"]), name=str(event["name"])))
             except (KeyError, TypeError, ValueError):
                 self._event_warnings.append(
                     f"{RUN_FILE}: event {i} is not {{'step': int, 'name': str}}; ignored")
@@ -122,6 +131,14 @@ class Source(LineRecordSource):
         info.token_store = tokens if (tokens / "index.json").is_file() else None
         info.finished = (str(meta.get("status", "")).lower() in END_STATUSES
                          or any(e.name in END_EVENTS for e in events))
+
+    def _text_field(self, meta: dict[str, Any], key: str) -> str | None:
+        """A run.json field that must be text (a list or number there is ignored, said once)."""
+        value = meta.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        self._event_warnings.append(f"{RUN_FILE}: '{key}' is not a string; ignored")
+        return None
 
     @property
     def warnings(self) -> list[str]:

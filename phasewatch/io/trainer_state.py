@@ -57,11 +57,13 @@ def sniff(path: Path, head: bytes) -> bool:
     return False
 
 
-def iter_array(text: str, start: int):
+def iter_array(text: str, start: int, damaged: list[tuple[int, int]] | None = None):
     """(offset, element) for each element of the JSON array whose '[' is at `start`.
 
     Stops at the closing ']'; raises ValueError(offset) at the first row (or separator) that
-    is not valid.
+    is not valid. With a `damaged` list, a damaged row is skipped instead: reading goes on at
+    the next '{' where a row decodes, and (damage offset, resume offset) is appended to the
+    list; ValueError only when no row follows the damage (a truncated file).
     Decoding element by element (not the whole document at once) is what lets a truncated
     file keep its complete rows and gives each row its line number.
     """
@@ -73,19 +75,43 @@ def iter_array(text: str, start: int):
             i += 1
         if i < n and text[i] == "]":
             return
+        bad = None
         if not first:
             if i >= n or text[i] != ",":
-                raise ValueError(i)
-            i += 1
-            while i < n and text[i] in _WS:
+                bad = i
+            else:
                 i += 1
-        try:
-            element, end = DECODER.raw_decode(text, i)
-        except json.JSONDecodeError as exc:
-            raise ValueError(i) from exc  # where the unreadable row starts
+                while i < n and text[i] in _WS:
+                    i += 1
+        if bad is None:
+            try:
+                element, end = DECODER.raw_decode(text, i)
+            except (json.JSONDecodeError, RecursionError):
+                bad = i  # where the unreadable row starts
+        if bad is not None:
+            resumed = None if damaged is None else _resync(text, bad)
+            if resumed is None:
+                raise ValueError(bad)
+            damaged.append((bad, resumed[0]))
+            i, element, end = resumed[0], resumed[1], resumed[2]
         yield i, element
         i = end
         first = False
+
+
+def _resync(text: str, damage: int) -> tuple[int, Any, int] | None:
+    """(offset, row, end) of the first object after `damage` that decodes, or None."""
+    j = damage
+    while True:
+        j = text.find("{", j + 1)
+        if j < 0:
+            return None
+        try:
+            element, end = DECODER.raw_decode(text, j)
+        except (json.JSONDecodeError, RecursionError):
+            continue
+        if isinstance(element, dict):
+            return j, element, end
 
 
 class _LineCounter:
@@ -207,8 +233,15 @@ def _parse(text: str, path: Path) -> tuple[Any, list[tuple[int, dict]], list[str
     skipped: list[str] = []
     warnings: list[str] = []
     rows: list[tuple[int, dict]] = []
+    damaged: list[tuple[int, int]] = []
     try:
-        for offset, row in iter_array(text, start):
+        for offset, row in iter_array(text, start, damaged):
+            while damaged:  # damage before this row: say what was skipped
+                bad, resume = damaged.pop(0)
+                first_bad, resume_line = line_of(max(bad, line_of.offset)), line_of(resume)
+                warnings.append(f"line {first_bad}: damaged log rows skipped (lines "
+                                f"{first_bad}-{resume_line - 1 if resume_line > first_bad else first_bad}"
+                                f"); read on from line {resume_line}")
             line = line_of(offset)
             if not isinstance(row, dict):
                 skipped.append(f"line {line}: not an object")
