@@ -39,14 +39,16 @@ CASES = {
         {"eval/accuracy": "val-core/openai/gsm8k/reward/mean_at_1"},
     ),
     "openrlhf": (
-        ["policy_loss", "reward", "return", "response_length", "policy_entropy", "kl", "actor_lr",
-         "eval_math500_pass1", "eval_math500_pass8"],
+        ["policy_loss", "reward", "return", "response_length", "entropy_loss", "kl", "actor_lr",
+         "actor_grad_norm", "eval_math500_pass1", "eval_math500_pass8"],
         {"train/loss": "policy_loss", "train/reward": "reward", "eval/response_length": "response_length",
-         "train/entropy": "policy_entropy", "train/lr": "actor_lr", "eval/accuracy": "eval_math500_pass1"},
+         "train/entropy": "entropy_loss", "train/lr": "actor_lr", "train/grad_norm": "actor_grad_norm",
+         "eval/accuracy": "eval_math500_pass1"},
     ),
     "llamafactory": (
         ["loss", "lr", "accuracy", "eval_loss"],
-        {"train/loss": "loss", "train/lr": "lr", "train/reward": "accuracy", "eval/loss": "eval_loss"},
+        {"train/loss": "loss", "train/lr": "lr", "train/preference_accuracy": "accuracy",
+         "eval/loss": "eval_loss"},
     ),
     "trinity_rft": (
         ["eval/gsm8k-eval/accuracy/mean@4", "rollout/accuracy/mean", "actor/entropy_loss",

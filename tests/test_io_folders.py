@@ -1,0 +1,223 @@
+"""Folders as users have them: HF/TRL output dirs (checkpoints only), LLaMA-Factory and verl
+output folders, a folder with one log of any format, folders of many runs (exit 4)."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from phasewatch.cli import main
+from phasewatch.errors import InputError
+from phasewatch.folders import EXIT_SOME_FAILED, find_runs, single_run
+from phasewatch.io import read_run
+
+REAL_LOGS = Path(__file__).resolve().parents[2] / "shared" / "real_logs"
+REAL_FOLDERS = ("hf_tensorboard", "llamafactory_grpo", "trl_grpo_unsloth", "verl_ppo_qwen05b",
+                "wandb_offline_grpo")
+
+
+def cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def accuracy(i: int) -> float:
+    """A held-out curve with a dip, a recovery and a slow decline (30 evaluations)."""
+    return round(0.5 - 0.3 * math.exp(-((i - 5) / 2.5) ** 2) + 0.01 * min(i, 18)
+                 - 0.006 * max(i - 18, 0) + 0.004 * ((i * 7) % 5 - 2), 4)
+
+
+def trainer_state(steps: list[int], per_epoch: int = 100) -> dict:
+    history = []
+    for i, step in enumerate(steps):
+        history.append({"loss": 1.0 / (i + 1), "learning_rate": 1e-5, "epoch": step / per_epoch,
+                        "step": step})
+        history.append({"eval_accuracy": accuracy(i), "eval_loss": 1 - accuracy(i),
+                        "epoch": step / per_epoch, "step": step})
+    return {"global_step": steps[-1], "log_history": history}
+
+
+def write_hf_output_dir(root: Path, checkpoints: list[int]) -> Path:
+    """An HF/TRL output_dir as TRL leaves it: no trainer_state.json of its own, one per
+    checkpoint, each with the history up to that checkpoint; model files beside them."""
+    root.mkdir(parents=True)
+    every = [10 * i for i in range(30)]
+    for ckpt in checkpoints:
+        folder = root / f"checkpoint-{ckpt}"
+        folder.mkdir()
+        state = trainer_state([s for s in every if s <= ckpt])
+        (folder / "trainer_state.json").write_text(json.dumps(state, indent=2))
+        (folder / "config.json").write_text('{"model_type": "qwen2"}')
+    (root / "config.json").write_text('{"model_type": "qwen2", "epoch": 1}')
+    (root / "all_results.json").write_text('{"epoch": 3.0, "train_loss": 0.4}')
+    (root / "tokenizer.json").write_text('{"added_tokens": [{"id": 1, "content": "<s>"}]}')
+    return root
+
+
+def test_hf_output_dir_with_only_checkpoints_reads_the_newest_numerically(tmp_path, capsys):
+    out_dir = write_hf_output_dir(tmp_path / "out", [90, 290, 100])  # 290 > 100 > 90
+    found = single_run(out_dir)
+    assert found.path == out_dir / "checkpoint-290" / "trainer_state.json"
+    run = read_run(out_dir)
+    assert run.format == "trainer_state" and run.series("eval_accuracy").index.max() == 290
+    assert any("checkpoint-290" in w and "3 checkpoints" in w for w in run.warnings)
+    code, out, _ = cli(capsys, "inspect", out_dir)
+    assert code == 0 and "checkpoint-290/trainer_state.json" in out
+
+
+def test_hf_output_dir_prefers_its_own_trainer_state(tmp_path):
+    out_dir = write_hf_output_dir(tmp_path / "out", [100])
+    (out_dir / "trainer_state.json").write_text(json.dumps(trainer_state([0, 10, 20, 30])))
+    assert single_run(out_dir).path == out_dir / "trainer_state.json"
+
+
+def test_llamafactory_output_folder(tmp_path):
+    folder = tmp_path / "saves" / "qwen" / "lora" / "sft"
+    folder.mkdir(parents=True)
+    lines = [json.dumps({"current_steps": 5 * i, "total_steps": 100, "loss": 1 / i, "lr": 1e-4,
+                         "epoch": i / 20, "percentage": i, "elapsed_time": "0:00:10",
+                         "remaining_time": "0:10:00"}) for i in range(1, 21)]
+    (folder / "trainer_log.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / "all_results.json").write_text('{"epoch": 1.0}')
+    (folder / "adapter_config.json").write_text('{"r": 8}')
+    (folder / "training_loss.png").write_bytes(b"\x89PNG\r\n")
+    run = read_run(folder)
+    assert run.format == "llamafactory" and run.n_records == 20
+
+
+def test_verl_project_folder_one_or_several_experiments(tmp_path):
+    project = tmp_path / "verl_grpo_gsm8k"
+    project.mkdir()
+
+    def experiment(name: str, shift: float) -> None:
+        rows = [json.dumps({"step": s, "data": {"critic/score/mean": 0.1 * s + shift,
+                                                "train/lr(1e-3)": 0.01}}) for s in range(1, 11)]
+        (project / f"{name}.jsonl").write_text("\n".join(rows) + "\n")
+
+    experiment("qwen_a", 0.0)
+    run = read_run(project)
+    assert run.format == "verl_jsonl" and run.n_records == 10
+    experiment("qwen_b", 0.5)
+    runs = find_runs(project)
+    assert [r.path.name for r in runs] == ["qwen_a.jsonl", "qwen_b.jsonl"]
+    with pytest.raises(InputError, match="holds 2 runs"):
+        read_run(project)
+
+
+def test_folder_with_one_log_of_any_format(tmp_path):
+    folder = tmp_path / "job_1234"
+    folder.mkdir()
+    (folder / "slurm-1234.out").write_text(
+        "Loading checkpoint shards: 100%|##########| 2/2\n"
+        "(TaskRunner pid=77) step:1 - critic/score/mean:0.10 - actor/entropy:1.2\n"
+        "(TaskRunner pid=77) step:2 - critic/score/mean:0.20 - actor/entropy:1.1\n")
+    (folder / "run.sh").write_text("python -m verl.trainer.main_ppo\n")
+    (folder / "config.yaml").write_text("trainer:\n  total_epochs: 1\n")
+    run = read_run(folder)
+    assert run.format == "verl_console" and run.n_records == 2
+
+
+def test_empty_folder_says_no_log(tmp_path, capsys):
+    (tmp_path / "README.md").write_text("notes\n")
+    code, out, err = cli(capsys, "inspect", tmp_path)
+    assert code == 3 and "no training log found" in err and str(tmp_path) in err
+
+
+def native_run(folder: Path, n: int = 30) -> Path:
+    folder.mkdir(parents=True)
+    rows = [json.dumps({"step": 10 * i, "eval/accuracy": accuracy(i)}) for i in range(n)]
+    (folder / "metrics.jsonl").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_folder_of_runs_inspect_lists_analyze_takes_each(tmp_path, capsys):
+    root = tmp_path / "sweep"
+    native_run(root / "seed0")
+    native_run(root / "seed1")
+    write_hf_output_dir(root / "trl_out", [150, 290])
+    code, out, err = cli(capsys, "inspect", root)
+    assert code == 0 and "folder of 3 runs" in out
+    assert "seed0" in out and "seed1" in out and "checkpoint-290" in out
+    code, out, err = cli(capsys, "analyze", root, "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert len(doc["runs"]) == 3 and "failed" not in doc
+
+
+def test_a_failing_run_is_reported_the_others_still_run(tmp_path, capsys):
+    root = tmp_path / "runs"
+    native_run(root / "good_a")
+    native_run(root / "good_b")
+    bad = root / "broken"
+    bad.mkdir()
+    # a trainer_state.json damaged in its first row: recognised, but no record can be read
+    (bad / "trainer_state.json").write_text('{"global_step": 5,\n "log_history": [\n  {"step": 1, "loss": }\n]}')
+    code, out, err = cli(capsys, "analyze", root, "--format", "json")
+    assert code == EXIT_SOME_FAILED == 4
+    doc = json.loads(out)
+    assert {Path(r["source"]).name for r in doc["runs"]} == {"good_a", "good_b"}
+    [failed] = doc["failed"]
+    assert failed["exit_code"] == 3 and "trainer_state.json:3" in failed["error"]
+    assert "phasewatch: error:" in err and "trainer_state.json:3" in err
+    # text output: the failure is listed after the comparison
+    code, out, err = cli(capsys, "analyze", root)
+    assert code == 4 and "not analysed" in out
+    # several PATH arguments, one of them missing: the others still run
+    code, out, err = cli(capsys, "analyze", root / "good_a", tmp_path / "nope", "--format", "json")
+    assert code == 4 and len(json.loads(out)["runs"]) == 1 and "no such file" in err
+
+
+def test_one_run_keeps_its_own_exit_code(tmp_path, capsys):
+    bad = tmp_path / "train.jsonl"
+    bad.write_text('{"step": 1, "loss": 0.5\n')
+    code, out, err = cli(capsys, "analyze", bad)
+    assert code == 3 and out == ""
+    root = tmp_path / "all_bad"
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        (root / name / "trainer_state.json").write_text('{"log_history": [{"step": 1, "loss": }]}')
+    code, out, err = cli(capsys, "analyze", root)
+    assert code == 3 and err.count("phasewatch: error:") == 2
+
+
+def test_plot_folder_of_runs_draws_the_good_ones(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    root = tmp_path / "runs"
+    native_run(root / "a")
+    native_run(root / "b")
+    (root / "c").mkdir()
+    (root / "c" / "trainer_state.json").write_text('{"log_history": [{"step": 1, "loss": }]}')
+    code, out, err = cli(capsys, "plot", root, "-o", tmp_path / "cmp.png")
+    assert code == 4 and (tmp_path / "cmp.png").stat().st_size > 0
+    assert "trainer_state.json:1" in err
+
+
+# ---------------------------------------------------------------- the real logs
+real = pytest.mark.skipif(not REAL_LOGS.is_dir(), reason="../shared/real_logs is absent")
+
+
+@real
+@pytest.mark.parametrize("name", REAL_FOLDERS)
+def test_inspect_reads_every_real_logs_folder(name, capsys):
+    folder = REAL_LOGS / name
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent")
+    code, out, err = cli(capsys, "inspect", folder, "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["n_records"] > 0 and doc["metrics"]
+
+
+@real
+def test_analyze_all_real_logs_does_not_stop_at_the_first_failure(capsys):
+    folders = [REAL_LOGS / n for n in REAL_FOLDERS if (REAL_LOGS / n).is_dir()]
+    code, out, err = cli(capsys, "analyze", *folders, "--format", "json")
+    doc = json.loads(out)
+    analysed = len(doc["runs"])
+    failed = len(doc.get("failed", []))
+    assert analysed + failed == len(folders) and analysed >= 3
+    assert code == (4 if failed else 0)
+    code, out, _ = cli(capsys, "inspect", REAL_LOGS)
+    assert code == 0 and f"folder of {len(folders)} runs" in out
