@@ -101,6 +101,32 @@ def test_tensorboard_folder_followed_with_a_new_event_file_and_the_hf_end_tag(tm
     assert follower.watch.result.reason == "finished" and result.finished
 
 
+def test_tensorboard_event_file_followed_while_the_writer_appends(tmp_path):
+    """One event file (not its folder) given as the path, read while the writer flushes."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.summary import Writer
+
+    folder = tmp_path / "runs"
+    writer = Writer(str(folder))
+    curve = eval_curve()
+    writer.add_scalar("eval/accuracy", curve[0][1], step=curve[0][0])
+    writer.flush()
+    [path] = list(folder.iterdir())
+    follower = Follower(path, stop_on=())
+    follower.wait_for_message("following")
+    for i, (step, acc) in enumerate(curve[1:]):
+        writer.add_scalar("eval/accuracy", acc, step=step)
+        if i % 25 == 0:
+            writer.flush()
+            time.sleep(0.02)
+    writer.add_scalar("train/train_runtime", 12.5, step=curve[-1][0])
+    writer.close()
+    followed = follower.ends_by_itself()
+    replayed, result = replay(path, stop_on=())
+    assert_same(followed, replayed)
+    assert follower.watch.result.reason == "finished" and result.n_records == len(curve) + 1
+
+
 # ------------------------------------------------------------------ trainer_state.json
 def save_trainer_state(path: Path, rows: list[dict], step: int) -> None:
     """As HF's TrainerState.save_to_json: the whole state rewritten in place."""
@@ -127,8 +153,10 @@ def test_trainer_state_rewritten_at_each_checkpoint_feeds_only_new_rows(tmp_path
     followed = follower.ends_by_itself()
     replayed, _ = replay(path, stop_on=())
     assert_same(followed, replayed)
-    # each row was fed once: the monitor saw as many records as the file holds rows
+    # each row was fed once: the monitor saw as many records as the file holds rows, and no
+    # rewrite of the file looked like a step counter going back (rows fed again)
     assert follower.watch.result.n_records == len(rows)
+    assert follower.watch.result.resumes == [] and follower.watch.result.reason == "finished"
     assert followed[0].metric == "eval_accuracy"  # the log's own name
 
 
@@ -228,8 +256,48 @@ def test_mlflow_file_store_followed_while_the_client_logs(tmp_path):
     assert_same(followed, replayed)
 
 
+# ------------------------------------------------------------------ Trackio
+TRACKIO_WRITER = """
+import json, sys, time, trackio
+trackio.init(project="proj", name="live")
+trackio.log({"train/loss": 2.0, "train/global_step": 0})
+print("started", flush=True)
+sys.stdin.readline()  # the follower is on
+for i, (step, acc) in enumerate(json.loads(sys.argv[1])):
+    trackio.log({"eval/accuracy": acc, "train/loss": 1.0 / (i + 1), "train/global_step": step})
+    if i % 50 == 0:
+        time.sleep(0.05)
+trackio.finish()
+"""
+
+
+def test_trackio_project_followed_while_trackio_logs(tmp_path):
+    """Trackio writes no end status: the follow ends with --idle-exit once the writer is done."""
+    pytest.importorskip("trackio", reason="trackio is not installed (it is in the dev extra)")
+    env = {**os.environ, "TRACKIO_DIR": str(tmp_path), "HF_HOME": str(tmp_path / "hf"),
+           "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    writer = subprocess.Popen([sys.executable, "-c", TRACKIO_WRITER, json.dumps(eval_curve())],
+                              env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    path = tmp_path / "proj.db" / "live"
+    try:
+        while (line := writer.stdout.readline()) and line.strip() != "started":
+            pass  # trackio's own messages
+        follower = Follower(path, stop_on=(), idle_exit=8.0)
+        writer.stdin.write("go\n")
+        writer.stdin.close()
+        assert writer.wait(300) == 0
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    followed = follower.ends_by_itself(timeout=60)
+    assert follower.watch.result.reason == "idle"
+    replayed, result = replay(path, stop_on=())
+    assert_same(followed, replayed)
+    assert result.n_records == len(eval_curve()) + 1
+
+
 # ------------------------------------------------------------------ line formats
-@pytest.mark.parametrize("kind", ["jsonl", "csv", "verl_console"])
+@pytest.mark.parametrize("kind", ["jsonl", "csv", "verl_console", "hf_console"])
 def test_line_formats_followed_in_pieces_equal_the_replay(tmp_path, kind):
     curve = eval_curve()
     if kind == "jsonl":
@@ -237,9 +305,19 @@ def test_line_formats_followed_in_pieces_equal_the_replay(tmp_path, kind):
         lines.append(json.dumps({"global_step": curve[-1][0], "train_runtime": 10.0}))
     elif kind == "csv":
         lines = ["step,eval_accuracy"] + [f"{s},{a}" for s, a in curve]
-    else:
+    elif kind == "verl_console":
         lines = [f"(TaskRunner pid=1) step:{s} - val/test_score/openai/gsm8k:{a}" for s, a in curve]
         lines.append('"Final validation metrics: {\'test_score/openai/gsm8k\': 0.5}"')
+    else:  # what Trainer prints (nohup / slurm output), progress bars between the rows
+        lines = ["***** Running training *****", "  Num examples = 3000"]
+        for i, (s, a) in enumerate(curve):
+            lines.append(f" {i}%|##   | {s}/3000 [00:{i % 60:02d}<01:00, 2.0it/s]")
+            lines.append(f"{{'loss': {1.0 / (i + 1):.4f}, 'learning_rate': 2e-05, "
+                         f"'epoch': {s / 3000:.4f}}}")
+            lines.append(f"{{'eval_loss': '{1 - a:.4f}', 'eval_accuracy': '{a}', "
+                         f"'epoch': '{s / 3000:.4f}'}}")
+        lines.append("{'train_runtime': 61.2, 'train_samples_per_second': 9.8, "
+                     "'train_loss': 0.5, 'epoch': 1.0}")
     text = "\n".join(lines) + "\n"
     path = tmp_path / f"log.{kind}"
     follower = Follower(path, stop_on=(), idle_exit=None if kind != "csv" else 1.0)
