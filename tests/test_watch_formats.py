@@ -271,6 +271,7 @@ trackio.finish()
 """
 
 
+@pytest.mark.slow
 def test_trackio_project_followed_while_trackio_logs(tmp_path):
     """Trackio writes no end status: the follow ends with --idle-exit once the writer is done."""
     pytest.importorskip("trackio", reason="trackio is not installed (it is in the dev extra)")
