@@ -32,7 +32,8 @@ def arm_label(arm: str) -> str:
 
 
 def palette(results) -> dict[str, str]:
-    return arm_colors(sorted({arm_of(r["row"]) for r in results}))
+    """One colour per arm (the paper figures' colours for the known arms)."""
+    return arm_colors(sorted({arm_of(r["row"]) for r in results if not r["row"].get("error")}))
 
 
 def _ok(results):
@@ -133,7 +134,8 @@ def seed_groups(results) -> str:
         hp = tuple(sorted((k, str(v)) for k, v in row.items() if k.startswith(HP_PREFIX)
                           and k.rsplit(".", 1)[-1] != "seed"))
         groups[(arm_of(row), row["metric"], hp)].append(r)
-    groups = {k: v for k, v in groups.items() if len(v) >= 2}
+    # two copies of one seed are not a seed group (a run analysed twice)
+    groups = {k: v for k, v in groups.items() if len({m["row"]["seed"] for m in v}) >= 2}
     if not groups:
         return ('<p class="note">No seed groups: no two runs share a configuration '
                 'apart from their seed.</p>')

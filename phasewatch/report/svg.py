@@ -94,7 +94,7 @@ def fmt(v: float) -> str:
     if a >= 1000 and float(v).is_integer():
         return f"{v / 1000:g}k"
     if a < 1e-3 or a >= 1e6:
-        return f"{v:.0e}"
+        return f"{v:.2g}"
     return f"{v:.4g}"
 
 

@@ -1,0 +1,69 @@
+"""report: one self-contained page with every run, seed groups and features vs hyperparameters."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from report_runs import N_RUNS, make_sweep
+
+from phasewatch.cli import main
+from phasewatch.report.svg import fmt, nice_ticks
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory) -> str:
+    root = make_sweep(tmp_path_factory.mktemp("sweep"))
+    out = root / "report.html"
+    assert main(["report", str(root / "*"), "--workers", "2", "--no-progress",
+                 "-o", str(out)]) == 0
+    return out.read_text()
+
+
+def test_page_is_self_contained(page):
+    assert page.startswith("<!DOCTYPE html>")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "<link" not in page and "@import" not in page and "url(" not in page
+    assert page.count("<script>") == 1 and "<script src" not in page
+
+
+def test_every_run_has_a_row_a_card_and_a_drill_down(page):
+    assert len(re.findall(r'<tr data-run="\d+"', page)) == N_RUNS
+    assert len(re.findall(r'<a class="card" data-run="\d+"', page)) == N_RUNS
+    assert len(re.findall(r'<details class="run" id="run-\d+"', page)) == N_RUNS
+    assert "no valid record in the file" in page  # the broken run, as a row and a card
+    # every readable run: its curve with phase bands, and its signals in the drill-down
+    cards = re.findall(r'<a class="card".*?</a>', page)
+    assert sum("<polyline" in c and "<rect" in c for c in cards) == N_RUNS - 1
+
+
+def test_seed_groups_and_features(page):
+    seeds = page.split("<h2>Seed groups</h2>")[1].split("<h2>")[0]
+    # 2 arms x 2 expert sizes, 3 seeds each: 4 bands, titled by the size that varies
+    assert seeds.count("<polygon") == 4
+    assert len(re.findall(r"3 seeds · expert_size=(256|1024)", seeds)) == 4
+    feats = page.split("<h2>Phase features vs hyperparameters</h2>")[1].split("<h2>")[0]
+    assert "dip depth vs expert_size" in feats
+    assert "dip depth vs lr" not in feats  # one learning rate: not a swept hyperparameter
+    assert feats.count("<circle") > 0
+
+
+def test_report_needs_html_output(tmp_path, capsys):
+    assert main(["report", "sample_logs/demo", "-o", str(tmp_path / "r.pdf")]) == 2
+    assert "give -o REPORT.html" in capsys.readouterr().err
+
+
+def test_size_is_printed(tmp_path, capsys):
+    out = tmp_path / "one.html"
+    assert main(["report", "sample_logs/demo", "--workers", "1", "--no-progress",
+                 "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    size = out.stat().st_size
+    assert f"report of 1 runs -> {out} ({size / 1e3:.0f} kB)" in err
+
+
+def test_ticks():
+    assert nice_ticks(0, 2000, 4) == [0, 500, 1000, 1500, 2000]
+    assert nice_ticks(0.12, 0.5, 4) == [0.2, 0.3, 0.4, 0.5]
+    assert [fmt(v) for v in (0, 1500, 2000, 0.25, 0.00095)] == ["0", "1.5k", "2k", "0.25",
+                                                                "0.00095"]
