@@ -5,10 +5,19 @@
   accuracy every 10 steps: 10,000 eval points). Target <= 2 s and >= 10x faster than ruptures
   `Pelt(model="l2", jump=5)` on the eval series alone (with a BIC penalty on its variance).
 - `changepoints` on a 100,000-point series (end to end, and the segmentation alone): <= 1 s.
-Also the subprocess wall time of the `phasewatch` command (adds interpreter start and imports).
+- start-up: `phasewatch --version` (target <= 0.15 s) and `analyze` of the same run as a
+  subprocess (interpreter start, imports, reading, analysis, JSON out; target <= 0.7 s), beside
+  the floors they stand on (`python -c pass`; `import numpy, pandas`).
+Each row prints its ratio to the target; `--against REV` also times the subprocess rows with the
+phasewatch/ tree of git revision REV, alternating with this tree's, and prints this / REV.
+
+Subprocesses run with Python's bytecode cache on (in a temporary PYTHONPYCACHEPREFIX, warmed by a
+first run), as an installed package runs; `--cold` keeps the caller's environment (with
+PYTHONDONTWRITEBYTECODE=1 every phasewatch module is compiled at each start).
 
 Timings on a shared 2-core machine are noisy: each figure is the best of `--repeat` runs.
-Usage: python benchmarks/bench_analyze.py [--repeat 3] [--skip-ruptures]
+Usage: python benchmarks/bench_analyze.py [--repeat 3] [--skip-ruptures] [--startup-only]
+                                          [--against REV] [--cold]
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import argparse
 import contextlib
 import io
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -93,17 +103,73 @@ def in_process(*argv) -> str:
     return buffer.getvalue()
 
 
-def subprocess_time(*argv) -> float:
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "phasewatch", *map(str, argv)], check=True,
-                   stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+class Launcher:
+    """Times `python -m phasewatch ...` of one phasewatch/ tree (the tree is the working
+    directory, so `-m` imports its package ahead of the installed one)."""
+
+    def __init__(self, tree: Path, env: dict[str, str]):
+        self.tree, self.env = tree, env
+
+    def time(self, *argv) -> float:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "phasewatch", *map(str, argv)], check=True,
+                       stdout=subprocess.DEVNULL, cwd=self.tree, env=self.env)
+        return time.perf_counter() - t0
+
+    def python(self, code: str) -> float:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL,
+                       cwd=self.tree, env=self.env)
+        return time.perf_counter() - t0
 
 
-def python_time(code: str) -> float:
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+def subprocess_env(tmp: Path, cold: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    if not cold:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    return env
+
+
+def checkout(rev: str, into: Path) -> Path:
+    """The phasewatch/ package at git revision `rev`, extracted under `into`."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "phasewatch"], check=True,
+                             capture_output=True).stdout
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def startup_rows(run_dir: Path, tmp: Path, args) -> list[tuple[str, float, float | None, float | None]]:
+    """(task, seconds, target, seconds at --against) of the subprocess rows."""
+    env = subprocess_env(tmp, args.cold)
+    trees = {"this": Launcher(ROOT, env)}
+    if args.against:
+        trees["old"] = Launcher(checkout(args.against, tmp / "old"), env)
+    tasks = {"version": ("--version",), "analyze": ("analyze", run_dir, "--format", "json")}
+    for launcher in trees.values():  # warm the bytecode cache and the file cache
+        for argv in tasks.values():
+            launcher.time(*argv)
+    best = {(tree, task): math.inf for tree in trees for task in tasks}
+    floors = {"pass": math.inf, "numpy+pandas": math.inf}
+    for _ in range(args.repeat):  # alternate, so both trees see the same machine load
+        for tree, launcher in trees.items():
+            for task, argv in tasks.items():
+                best[tree, task] = min(best[tree, task], launcher.time(*argv))
+        floors["pass"] = min(floors["pass"], trees["this"].python("pass"))
+        floors["numpy+pandas"] = min(floors["numpy+pandas"],
+                                     trees["this"].python("import numpy, pandas"))
+    old = (lambda task: best["old", task]) if args.against else (lambda task: None)
+    return [
+        ("`phasewatch --version` (subprocess: start-up alone)", best["this", "version"], 0.15,
+         old("version")),
+        ("analyze, 100k steps x 10 metrics (subprocess: + interpreter start, imports)",
+         best["this", "analyze"], 0.7, old("analyze")),
+        ("`python -c pass` (interpreter start, the floor of --version)", floors["pass"], None,
+         None),
+        ("`python -c 'import numpy, pandas'` (the floor analyze stands on)",
+         floors["numpy+pandas"], None, None),
+    ]
 
 
 def ruptures_pelt(y: np.ndarray) -> list[int]:
@@ -117,56 +183,58 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-ruptures", action="store_true")
+    parser.add_argument("--startup-only", action="store_true",
+                        help="only the subprocess rows (start-up and analyze end to end)")
+    parser.add_argument("--against", metavar="REV",
+                        help="also time the subprocess rows at this git revision")
+    parser.add_argument("--cold", action="store_true",
+                        help="no bytecode cache for the subprocesses (the caller's environment)")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         run_dir, series_dir = Path(tmp) / "run", Path(tmp) / "series"
         write_run(run_dir, rng)
-        write_series(series_dir, rng)
+        rows += startup_rows(run_dir, Path(tmp), args)
+        if not args.startup_only:
+            write_series(series_dir, rng)
+            t_analyze, out = best_of(args.repeat, lambda: in_process(
+                "analyze", run_dir, "--format", "json"))
+            rows.append(("analyze, same (in process, incl. reading)", t_analyze, 2.0, None))
+            from phasewatch.io import read_run
 
-        t_analyze, out = best_of(args.repeat, lambda: in_process("analyze", run_dir, "--format",
-                                                                 "json"))
-        t_analyze_sub = min(subprocess_time("analyze", run_dir, "--format", "json")
-                            for _ in range(args.repeat))
-        t_version = min(subprocess_time("--version") for _ in range(args.repeat))
-        t_pandas = min(python_time("import numpy, pandas") for _ in range(args.repeat))
-        from phasewatch.io import read_run
+            y = read_run(run_dir).series("eval/accuracy").to_numpy()
+            if not args.skip_ruptures:
+                t_rpt, _ = best_of(1, lambda: ruptures_pelt(y))
+                rows.append((f"ruptures Pelt(l2, jump=5) on the {y.size} eval points alone",
+                             t_rpt, None, None))
+            t_cp, _ = best_of(args.repeat, lambda: in_process(
+                "changepoints", series_dir, "--metric", "eval/accuracy", "--format", "json"))
+            series = read_run(series_dir).series("eval/accuracy")
+            steps, values = series.index.to_numpy(), series.to_numpy()
+            t_seg, seg = best_of(args.repeat, lambda: Segmenter().fit(steps, values))
+            rows.append(("changepoints, 100k-point series (in process, incl. reading)", t_cp,
+                         1.0, None))
+            rows.append(("changepoints, segmentation alone (100k points)", t_seg, None, None))
 
-        run = read_run(run_dir)
-        y = run.series("eval/accuracy").to_numpy()
-        rows.append(("analyze, 100k steps x 10 metrics (in process, incl. reading)",
-                     t_analyze, "<= 2 s"))
-        rows.append(("analyze, same (subprocess: + interpreter start, imports)",
-                     t_analyze_sub, "<= 0.7 s"))
-        rows.append(("`phasewatch --version` (subprocess: start-up alone)", t_version,
-                     "<= 0.15 s"))
-        rows.append(("`python -c 'import numpy, pandas'` (the floor analyze stands on)",
-                     t_pandas, ""))
+    cache = "no bytecode cache" if args.cold else "bytecode cache warm"
+    print(f"\n## Speed (best of {args.repeat}; subprocesses: {cache}; shared 2-core machine, "
+          "noisy)\n")
+    against = f" | at {args.against} | this / {args.against}" if args.against else ""
+    print(f"| task | seconds | target | / target{against} |")
+    print("|---|---|---|---" + ("|---|---" if args.against else "") + "|")
+    for name, seconds, target, old in rows:
+        goal = f"<= {target:g} s | {seconds / target:.2f}x" if target else " | "
+        was = ""
+        if args.against:
+            was = f" | {old:.3f} | {seconds / old:.2f}x" if old else " | | "
+        print(f"| {name} | {seconds:.3f} | {goal}{was} |")
+    if not args.startup_only:
         if not args.skip_ruptures:
-            t_rpt, _ = best_of(1, lambda: ruptures_pelt(y))
-            rows.append((f"ruptures Pelt(l2, jump=5) on the {y.size} eval points alone",
-                         t_rpt, ""))
-        t_cp, _ = best_of(args.repeat, lambda: in_process("changepoints", series_dir,
-                                                          "--metric", "eval/accuracy",
-                                                          "--format", "json"))
-        series = read_run(series_dir).series("eval/accuracy")
-        steps, values = series.index.to_numpy(), series.to_numpy()
-        t_seg, seg = best_of(args.repeat, lambda: Segmenter().fit(steps, values))
-        rows.append(("changepoints, 100k-point series (in process, incl. reading)", t_cp,
-                     "<= 1 s"))
-        rows.append(("changepoints, segmentation alone (100k points)", t_seg, ""))
-
-    print(f"\n## Speed (best of {args.repeat}; shared 2-core machine, noisy)\n")
-    print("| task | seconds | target |")
-    print("|---|---|---|")
-    for name, seconds, target in rows:
-        print(f"| {name} | {seconds:.3f} | {target} |")
-    if not args.skip_ruptures:
-        print(f"\nanalyze end to end vs ruptures Pelt on the eval series alone: "
-              f"{t_rpt / t_analyze:.1f}x faster (target >= 10x)")
-    phases = [p["name"] for p in __import__("json").loads(out)["runs"][0]["phases"]]
-    print(f"analyze found: {' > '.join(phases)}; changepoints found {len(seg.changepoints)}")
+            print(f"\nanalyze end to end vs ruptures Pelt on the eval series alone: "
+                  f"{t_rpt / t_analyze:.1f}x faster (target >= 10x)")
+        phases = [p["name"] for p in __import__("json").loads(out)["runs"][0]["phases"]]
+        print(f"analyze found: {' > '.join(phases)}; changepoints found {len(seg.changepoints)}")
     return 0
 
 
