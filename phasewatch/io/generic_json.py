@@ -47,7 +47,9 @@ def sniff(path: Path, head: bytes) -> bool:
         try:
             doc = DECODER.decode(text)
         except (ValueError, RecursionError):
-            return False
+            # damaged or cut: still ours when it starts like one (the reader names the line)
+            return first_json_object(head, limit=1) is None and \
+                _LIST_OF_RECORDS.search(text) is not None
         return bool(record_lists(doc))
     # A large file: one document (not JSON lines) with a list of step objects near its start.
     return first_json_object(head, limit=1) is None and _LIST_OF_RECORDS.search(text) is not None
