@@ -2,24 +2,32 @@
 
 Every sink has `emit(alert)` and `close()`; `StopFile.trigger(alert)` is called once, when a
 stop condition fires. Sinks never raise into the training loop: the webhook posts from a
-background thread with a bounded queue, a timeout and bounded retries, and only logs failures.
+background thread with a bounded queue, a timeout and bounded retries, and only logs failures;
+a stop file that cannot be written is found by `StopFile.check()` at start-up.
+
+The webhook is an untrusted peer: whatever it answers (garbage, an endless body, a redirect,
+nothing at all) costs at most `timeout` seconds and `MAX_RESPONSE` bytes per try, redirects are
+not followed (a 30x is "not delivered": a POST turned into a GET elsewhere delivers nothing),
+and messages show the URL redacted (`redact_url`): webhook URLs carry their secret in the
+path, the query or the user-info.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import queue
+import ssl
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
+from phasewatch.errors import InputError
 from phasewatch.online import Alert
 from phasewatch.output import emit_jsonl, warn
 
@@ -61,25 +69,54 @@ class JsonlSink:
         pass
 
 
+MAX_RESPONSE = 64 * 1024  # bytes of a webhook's answer read at most (then the socket closes)
+
+
+def redact_url(url: str) -> str:
+    """`scheme://host[:port]/...`: the URL without what may be a secret (user-info, path beyond
+    its first segment, query, fragment), for messages and logs."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<invalid URL>"
+    first = parts.path.strip("/").split("/", 1)[0]
+    shown = f"/{first}" if first and len(first) <= 20 and first.isalpha() else ""
+    more = "/..." if parts.path.strip("/") != first or (first and not shown) or parts.query \
+        else ""
+    return f"{parts.scheme}://{host}{port}{shown}{more}"
+
+
 class WebhookSink:
     """POST each alert as JSON to `url` from a background thread.
 
     The body is the alert's JSON object plus `"text"` (the readable line, which Slack/Mattermost
     style incoming webhooks display) and `"source"`. Each post has `timeout` seconds; a failure
-    (connection error, 5xx, 429) is retried up to `retries` times with exponential backoff from
-    `backoff` seconds; 4xx other than 429 is not retried. The same (event, metric) is not sent
-    again within `repeat_interval` seconds (rate-limited repeats). The queue holds at most
-    `max_queue` alerts; beyond that new alerts are dropped with a warning, so a dead endpoint can
-    never grow memory or block the caller. `close(wait)` waits at most `wait` seconds.
+    (connection error, 5xx, 429, an answer that is not HTTP) is retried up to `retries` times
+    with exponential backoff from `backoff` seconds; 4xx other than 429 and redirects are not
+    retried. The same (event, metric) is not sent again within `repeat_interval` seconds
+    (rate-limited repeats). The queue holds at most `max_queue` alerts; beyond that new alerts
+    are dropped with a warning, so a dead endpoint can never grow memory or block the caller.
+    No error of the endpoint ends the thread. `close(wait)` waits at most `wait` seconds.
     """
 
     def __init__(self, url: str, source: str = "", timeout: float = 5.0, retries: int = 3,
                  backoff: float = 0.5, repeat_interval: float = 60.0, max_queue: int = 100,
                  clock=time.monotonic):
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError(f"webhook URL must be http(s)://host/..., got {url!r}")
+        if any(ch.isspace() or ord(ch) < 32 for ch in url):
+            raise ValueError(f"webhook URL must not contain spaces or control characters, "
+                             f"got {redact_url(url)!r}")
+        try:
+            parsed = urlsplit(url)
+            parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError as exc:
+            raise ValueError(f"webhook URL is not valid ({exc}): {redact_url(url)!r}") from None
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"webhook URL must be http(s)://host/..., got {redact_url(url)!r}")
         self.url, self.source = url, source
+        self.shown = redact_url(url)
+        self._parsed = parsed
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.repeat_interval = repeat_interval
         self.clock = clock
@@ -118,7 +155,7 @@ class WebhookSink:
             pass  # the worker also stops when it finds the queue empty while closing
         self._thread.join(timeout=wait)
         if self._thread.is_alive() or not self._queue.empty():
-            warn(f"webhook {self.url}: gave up on unsent alerts at exit")
+            warn(f"webhook {self.shown}: gave up on unsent alerts at exit")
 
     def _worker(self) -> None:
         while True:
@@ -130,52 +167,153 @@ class WebhookSink:
                 continue
             if alert is None:
                 return
-            self._post(alert)
+            try:
+                self._post(alert)
+            except Exception as exc:  # noqa: BLE001 - nothing the endpoint does ends the thread
+                self.failed += 1
+                warn(f"webhook {self.shown}: alert at step {alert.step} not delivered "
+                     f"({type(exc).__name__})")
 
     def _post(self, alert: Alert) -> None:
         body = json.dumps({**alert.to_dict(), "text": format_alert(alert),
                            "source": self.source}).encode("utf-8")
         for attempt in range(self.retries + 1):
-            request = urllib.request.Request(
-                self.url, data=body, method="POST",
-                headers={"Content-Type": "application/json", "User-Agent": "phasewatch"})
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    response.read()
+            retry, reason = self._try(body)
+            if reason is None:
                 self.sent += 1
                 return
-            except urllib.error.HTTPError as exc:
-                retry = exc.code >= 500 or exc.code == 429
-                reason = f"HTTP {exc.code}"
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                retry = True
-                reason = str(getattr(exc, "reason", exc))
             if not retry or attempt == self.retries:
                 self.failed += 1
-                warn(f"webhook {self.url}: alert at step {alert.step} not delivered ({reason})")
+                warn(f"webhook {self.shown}: alert at step {alert.step} not delivered ({reason})")
                 return
             # Backoff; while closing, retry at once (close() bounds the total wait).
             self._closing.wait(self.backoff * 2**attempt)
+
+    def _try(self, body: bytes) -> tuple[bool, str | None]:
+        """One POST: (retry?, None if delivered else why not)."""
+        parsed = self._parsed
+        target = (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
+        if parsed.scheme == "https":
+            connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+                parsed.hostname, parsed.port, timeout=self.timeout,
+                context=ssl.create_default_context())
+        else:
+            connection = http.client.HTTPConnection(parsed.hostname, parsed.port,
+                                                    timeout=self.timeout)
+        headers = {"Content-Type": "application/json", "User-Agent": "phasewatch",
+                   "Content-Length": str(len(body))}
+        if parsed.username is not None:
+            import base64
+
+            user = f"{parsed.username}:{parsed.password or ''}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(user).decode("ascii")
+        watchdog = None
+        try:
+            connection.connect()
+            # `timeout` bounds each socket operation; the watchdog bounds the whole exchange
+            # (a server answering one byte at a time would otherwise hold the thread for hours).
+            watchdog = threading.Timer(2 * self.timeout, _shut, (connection.sock,))
+            watchdog.daemon = True
+            watchdog.start()
+            connection.request("POST", target, body=body, headers=headers)
+            response = connection.getresponse()
+            _read_some(response, MAX_RESPONSE)  # a bounded look at the answer; rest dropped
+            status = response.status
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            return True, _describe(exc)
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+            connection.close()
+        if 200 <= status < 300:
+            return False, None
+        if 300 <= status < 400:
+            return False, f"HTTP {status} redirect not followed; give the final URL"
+        return status >= 500 or status == 429, f"HTTP {status}"
+
+
+def _shut(sock) -> None:
+    """Wake a thread blocked on `sock` (close() alone does not interrupt a blocked recv)."""
+    import socket
+
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, AttributeError):
+        pass
+
+
+def _read_some(response: http.client.HTTPResponse, limit: int) -> None:
+    """Read at most `limit` bytes of the body, as they come (never waits for a full buffer)."""
+    total = 0
+    while total < limit:
+        chunk = response.read1(min(16384, limit - total))
+        if not chunk:
+            return
+        total += len(chunk)
+
+
+def _describe(exc: BaseException) -> str:
+    """A failure without the URL in it (exception texts may quote the request)."""
+    if isinstance(exc, TimeoutError):
+        return "no answer within the timeout"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, http.client.HTTPException):
+        return f"not a valid HTTP answer ({type(exc).__name__})"
+    return type(exc).__name__
 
 
 class StopFile:
     """Creates `path` (atomically: written aside, then renamed) when a stop condition fires.
 
     Scripts poll for it (`while [ ! -e STOP ]; do sleep 10; done; kill $TRAINER`); its content
-    is the alert's JSON, so they can read why and the best checkpoint.
+    is the alert's JSON, so they can read why and the best checkpoint. `check()` at start-up
+    finds a path that cannot be written (a read-only folder, a path under a file) before it
+    matters; `trigger` never raises (a failure is a warning and returns False).
     """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
-    def trigger(self, alert: Alert) -> None:
+    def problem(self) -> str | None:
+        """Why the stop file could not be written, or None (a probe file is made and removed)."""
+        if self.path.is_dir():
+            return "is a folder"
         folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=folder)
+        for parent in (folder, *folder.parents):
+            if parent.exists():
+                if not parent.is_dir():
+                    return f"{parent} is a file, not a folder"
+                break
         try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=folder)
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as exc:
+            return f"cannot write in {folder}: {exc.strerror or exc}"
+        return None
+
+    def check(self) -> None:
+        """InputError (exit 3) if the stop file could not be written when the stop fires."""
+        problem = self.problem()
+        if problem is not None:
+            raise InputError(f"--stop-file cannot be created: {problem}", self.path)
+
+    def trigger(self, alert: Alert) -> bool:
+        """Write the stop file; False (with a warning) if it could not be written."""
+        tmp = None
+        try:
+            folder = self.path.parent
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=folder)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(json.dumps(alert.to_dict()) + "\n")
             os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            return True
+        except OSError as exc:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            warn(f"stop file {self.path} could not be written ({exc.strerror or exc}); "
+                 f"stop the run by hand: {format_alert(alert)}")
+            return False

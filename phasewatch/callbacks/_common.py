@@ -27,6 +27,11 @@ class MonitorHost:
                                     **(options or {}))
         self.webhook = WebhookSink(webhook) if webhook else None
         self.stop_file = StopFile(stop_file) if stop_file else None
+        if self.stop_file is not None:
+            problem = self.stop_file.problem()  # said now; training goes on either way
+            if problem is not None:
+                logger.warning("phasewatch: the stop file %s cannot be created (%s); a stop "
+                               "will only be logged", stop_file, problem)
         self.alerts: list[Alert] = []
         self.saved: dict[int, float | None] = {}  # saved step -> score (oriented level)
 

@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
     stop_file = StopFile(args.stop_file) if args.stop_file else None
+    if stop_file is not None:
+        stop_file.check()  # a stop file that cannot be written is an error now, not at the stop
     previous = _install_signal_handlers(stop)
     try:
         for alert in watcher.alerts():
@@ -104,11 +106,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _install_signal_handlers(stop: threading.Event) -> dict:
-    """SIGINT/SIGTERM set `stop`; the loop then ends cleanly (exit 0, or 1 if stopped)."""
+    """SIGINT/SIGTERM/SIGHUP (a closed terminal) set `stop`; the loop then ends cleanly with
+    its summary (exit 0, or 1 if stopped)."""
     previous = {}
     if threading.current_thread() is not threading.main_thread():
         return previous
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
         previous[sig] = signal.signal(sig, lambda signum, frame: stop.set())
     return previous
 
