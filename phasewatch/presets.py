@@ -32,21 +32,32 @@ from collections.abc import Iterable
 #   `reward` (PPO), `accuracy` (TRL's DPO `rewards/accuracies`: preference accuracy on the
 #   training pairs, not a held-out task accuracy).
 # - Trinity-RFT: `eval/<taskset>/accuracy/mean@N`, `bench/<taskset>/accuracy/mean@N`,
-#   `rollout/accuracy/mean`, verl-style `actor/*`, `critic/*`, `response_length/mean`.
+#   `rollout/accuracy/mean`, verl-style `actor/*`, `critic/*`, `response_length/mean`; CHORD
+#   (`mix_chord`): `actor/loss`, `actor/mu`, `actor/usual/pg_loss`, `actor/expert/sft_loss`
+#   (`sft_phi_loss` with the phi weighting), both scaled by their batch weights.
 ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     "eval/accuracy": (
         "eval/accuracy", "eval_accuracy", "eval/acc", "eval_acc",
         "val-core/*/acc/mean@*", "val-core/*/acc/mean_at_*",
         "val-core/*/reward/mean@*", "val-core/*/reward/mean_at_*",
-        "val/test_score/*", "eval/*/accuracy/mean@*", "bench/*/accuracy/mean@*",
+        "val/test_score/*",
+        # Trinity: `mean@k`, or with `monitor.detailed_stats` only `mean@k/{mean,max,min,std}`
+        # (the `/mean` first: a bare glob would pick `/max`); MLflow writes `@` as `_at_`
+        "eval/*/accuracy/mean@*/mean", "eval/*/accuracy/mean@*",
+        "eval/*/accuracy/mean_at_*/mean", "eval/*/accuracy/mean_at_*",
+        "bench/*/accuracy/mean@*/mean", "bench/*/accuracy/mean@*",
         "eval_*_pass1", "eval/*_pass1",
         "eval/reward", "eval_reward", "eval/score", "eval_score",
         "eval/rewards/mean", "eval_rewards/mean",
     ),
     "expert/nll_train": ("expert/nll_train",),
     "expert/nll_heldout": ("expert/nll_heldout",),
-    "train/loss": ("train/loss", "loss", "train_loss", "actor/pg_loss", "policy_loss", "train/policy_loss",
-                   "gpt_loss", "train/gpt_loss"),
+    "train/loss": ("train/loss", "loss", "train_loss", "actor/loss", "actor/pg_loss", "policy_loss",
+                   "train/policy_loss", "gpt_loss", "train/gpt_loss"),
+    # Trinity-RFT's CHORD (`mix_chord` policy loss, logged under `actor/`)
+    "train/sft_loss": ("train/sft_loss", "actor/expert/sft_loss", "actor/expert/sft_phi_loss"),
+    "train/rl_loss": ("train/rl_loss", "actor/usual/pg_loss"),
+    "train/mu": ("train/mu", "actor/mu"),
     "train/reward": (
         "train/reward", "reward", "train/rewards/mean", "critic/score/mean", "critic/rewards/mean",
         "rollout/accuracy/mean", "rollout/reward", "rewards/accuracy_reward/mean",
