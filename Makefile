@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS := dev,trainer,tensorboard,wandb
 
-.PHONY: demo demo-train test test-slow lint bench venv clean
+.PHONY: demo demo-train test test-slow test-browser browser lint bench venv clean
 
 venv: $(STAMP)
 
@@ -39,6 +39,14 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+# The HTML report in a real headless Chromium (Debian's package). Installing it needs root and
+# apt; where that is not possible the browser tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) || echo "chromium could not be installed: the browser tests will skip"
+
+test-browser: $(STAMP) browser
+	$(BIN)/python -m pytest -q tests/test_report_browser.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check phasewatch tests benchmarks
