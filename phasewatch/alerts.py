@@ -207,12 +207,12 @@ class WebhookSink:
 
             user = f"{parsed.username}:{parsed.password or ''}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(user).decode("ascii")
-        watchdog = None
+        watchdog, fired = None, threading.Event()
         try:
             connection.connect()
             # `timeout` bounds each socket operation; the watchdog bounds the whole exchange
             # (a server answering one byte at a time would otherwise hold the thread for hours).
-            watchdog = threading.Timer(2 * self.timeout, _shut, (connection.sock,))
+            watchdog = threading.Timer(2 * self.timeout, _shut, (connection.sock, fired))
             watchdog.daemon = True
             watchdog.start()
             connection.request("POST", target, body=body, headers=headers)
@@ -225,6 +225,8 @@ class WebhookSink:
             if watchdog is not None:
                 watchdog.cancel()
             connection.close()
+        if fired.is_set():  # cut short: whatever was parsed is not a complete answer
+            return True, "no complete answer within the timeout"
         if 200 <= status < 300:
             return False, None
         if 300 <= status < 400:
@@ -232,10 +234,11 @@ class WebhookSink:
         return status >= 500 or status == 429, f"HTTP {status}"
 
 
-def _shut(sock) -> None:
+def _shut(sock, fired: threading.Event) -> None:
     """Wake a thread blocked on `sock` (close() alone does not interrupt a blocked recv)."""
     import socket
 
+    fired.set()
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except (OSError, AttributeError):
@@ -314,6 +317,7 @@ class StopFile:
         except OSError as exc:
             if tmp is not None:
                 Path(tmp).unlink(missing_ok=True)
-            warn(f"stop file {self.path} could not be written ({exc.strerror or exc}); "
+            why = self.problem() or exc.strerror or str(exc)
+            warn(f"stop file {self.path} could not be written ({why}); "
                  f"stop the run by hand: {format_alert(alert)}")
             return False
