@@ -19,6 +19,7 @@ left to the line path).
 
 from __future__ import annotations
 
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 
@@ -41,6 +42,7 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
     _FastError = ValueError
 
 _NUMBER_TYPES = frozenset({int, float, type(None)})
+_BLOCK_TYPES = frozenset({int, float, bool})  # what numpy converts as `to_float` does
 BOM = b"\xef\xbb\xbf"
 
 
@@ -176,6 +178,12 @@ def _take_group(objects, keys, positions, step_key, parser, columns):
     if not ok.all():
         positions, steps = positions[ok], steps[ok]
         rows = [row for row, keep in zip(rows, ok.tolist()) if keep]
+    block = _number_block(rows, len(keys))
+    if block is not None:  # every value a number: one C pass, columns are its slices
+        for j, key in enumerate(keys):
+            if key != step_key and positions.size:
+                columns.setdefault(key, []).append((positions, block[:, j].copy()))
+        return positions, steps
     flattens = getattr(parser, "flattens_nested", False)
     pending = []
     for key in keys:
@@ -203,6 +211,24 @@ def _take_group(objects, keys, positions, step_key, parser, columns):
     for key, where, values in pending:
         columns.setdefault(key, []).append((where, values))
     return positions, steps
+
+
+def _number_block(rows: list[dict], width: int) -> np.ndarray | None:
+    """The rows' values as one (rows, keys) float array when every value is an int, a float
+    or a bool (converted as `to_float` converts them); None otherwise (None, text, nested
+    values, an integer beyond float range), for the column-by-column path.
+
+    A group's rows share one key tuple, so their values come in the same order. Column by
+    column this is ~5x slower: ten Python passes over the rows instead of one.
+    """
+    if not rows or not set(map(type, chain.from_iterable(map(dict.values, rows)))) <= _BLOCK_TYPES:
+        return None
+    try:
+        values = np.fromiter(chain.from_iterable(map(dict.values, rows)), dtype=np.float64,
+                             count=len(rows) * width)
+    except OverflowError:
+        return None
+    return values.reshape(len(rows), width)
 
 
 def _line_columns(line_records, record_of):
