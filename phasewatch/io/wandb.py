@@ -10,9 +10,10 @@ SDK's `Record` message, which is the part that changes between versions.
 Steps: every history row has W&B's own counter `_step` (one per `wandb.log` call), but
 frameworks log against their own step via `define_metric(..., step_metric=...)` (HF's
 WandbCallback: `train/global_step`). Each metric's step is therefore its step metric's value in
-the same row when one is defined (the `metric` records say so, globs included); when the row lacks
-it, the `<prefix>/global_step` logged beside the key (OpenRLHF declares `eval/*` against
-`eval/epoch` but logs `eval/global_step`); else `_step`.
+the same row when one is defined (the `metric` records say so, globs included), else `_step`;
+but a `<prefix>/global_step` logged beside the key in the same row wins over another declared
+step metric (OpenRLHF declares `eval/*` against `eval/epoch`, never logs it, and logs
+`eval/global_step`; W&B's step_sync fills the row's `eval/epoch` with 0).
 Keys starting with "_" (`_step`, `_runtime`, `_timestamp`) are W&B bookkeeping, not metrics.
 """
 
@@ -246,11 +247,14 @@ def _history_records(history, step_metrics: StepMetrics, bad: list[str]):
         if key == step_key or key in step_metrics.exact.values() or \
                 key.rpartition("/")[2] == "global_step":
             continue  # a step counter, not a metric
-        step = _step(row.get(step_key))
-        if step is None and step_key not in row:
-            # OpenRLHF declares eval/* against eval/epoch but logs eval/global_step: a row
-            # without its declared step metric takes the step its own prefix logged.
-            step = _step(row.get(_sibling_step(key)))
+        sibling = _sibling_step(key)
+        if sibling != step_key and sibling in row:
+            # OpenRLHF declares eval/* against eval/epoch but logs eval/global_step (W&B's
+            # step_sync fills eval/epoch with its last value, 0): the training step the
+            # framework logged beside the key wins.
+            step = _step(row.get(sibling))
+        else:
+            step = _step(row.get(step_key))
         if step is None:
             step = _step(row.get("_step"))
             if step is None:  # NaN, 1e30, text: no usable step, counted and reported
