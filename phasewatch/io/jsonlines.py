@@ -100,8 +100,11 @@ def first_json_object(head: bytes, limit: int = SNIFF_LINES) -> dict | None:
 
 def read_json_object(path: Path, what: str) -> dict:
     """A whole-file JSON object (run.json, index.json); InputError naming the file and line."""
+    from phasewatch.follow import open_regular
+
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        with open_regular(path) as fh:  # a FIFO is refused, not waited on
+            obj = json.loads(fh.read().decode("utf-8"))
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", path) from exc
     except UnicodeDecodeError as exc:

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from phasewatch.errors import InputError
+from phasewatch.follow import open_regular
 from phasewatch.io.jsonlines import read_json_object
 from phasewatch.tokens.writer import DTYPES, INDEX_FILE, SPLITS
 
@@ -343,6 +344,9 @@ def _list_step_files(folder: Path, warnings: list[str]) -> list[tuple[int, Path]
             if entry.name.endswith(".npy.tmp"):
                 warnings.append(f"{entry.name}: ignored (an unfinished write)")
             continue
+        if len(match.group(1)) > 16:  # beyond any real step (and int64): not ours
+            warnings.append(f"{entry.name[:40]}...: ignored, the step in its name is too large")
+            continue
         step = int(match.group(1))
         if step in found:
             warnings.append(f"{entry.name}: ignored, step {step} is already in {found[step].name}")
@@ -359,7 +363,7 @@ def _check_step_file(step: int, path: Path, dtype: np.dtype, n_tokens: int) -> S
     """Parse the .npy header (never the data) and check it against the index and the file size."""
     try:
         size = path.stat().st_size
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:  # a FIFO named step_*.npy is refused, not waited on
             version = np.lib.format.read_magic(fh)
             if version == (1, 0):
                 shape, _fortran, file_dtype = np.lib.format.read_array_header_1_0(fh)
@@ -368,6 +372,8 @@ def _check_step_file(step: int, path: Path, dtype: np.dtype, n_tokens: int) -> S
             data_offset = fh.tell()
     except OSError as exc:
         raise _BadStepFile(f"cannot read: {exc}") from exc
+    except InputError as exc:
+        raise _BadStepFile(exc.message) from exc
     except (ValueError, SyntaxError, EOFError) as exc:
         raise _BadStepFile(f"not a valid .npy file ({exc})") from exc
     if file_dtype.hasobject:
