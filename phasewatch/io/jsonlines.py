@@ -110,6 +110,9 @@ def read_json_object(path: Path, what: str) -> dict:
     except UnicodeDecodeError as exc:
         raise InputError(f"cannot read: {exc}", path) from exc
     except json.JSONDecodeError as exc:
+        from phasewatch.io.lfs import raise_if_lfs_pointer
+
+        raise_if_lfs_pointer(path)
         raise InputError(f"invalid JSON: {exc.msg}", path, exc.lineno) from exc
     except RecursionError:
         raise InputError("invalid JSON: nested too deeply", path) from None

@@ -12,6 +12,7 @@ from typing import Any
 
 from phasewatch.errors import BAD_LINE_ERRORS, InputError
 from phasewatch.io.jsonlines import iter_lines, skipped_summary
+from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.run import RecordCollector
 from phasewatch.values import to_step
 
@@ -100,6 +101,7 @@ class LineReport:
         if self.total == 0:
             raise InputError("the file holds no records (empty)", path)
         if collector.n_records == 0:
+            raise_if_lfs_pointer(path)
             lineno, reason = self.first_error or (None, f"no {what} found")
             raise InputError(f"no valid record in the file; first problem: {reason}", path, lineno)
         for note in getattr(parser, "notes", ()):

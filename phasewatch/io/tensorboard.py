@@ -20,6 +20,7 @@ import struct
 from pathlib import Path
 
 from phasewatch.errors import InputError, require
+from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
 from phasewatch.values import MAX_STEP
@@ -202,6 +203,7 @@ class Source(RecordSource):
             raise InputError("no TensorBoard event files (events.out.tfevents.*) in this folder",
                              self.path)
         if collector.n_records == 0:
+            raise_if_lfs_pointer(*self.files)
             names = ", ".join(f.name for f in list(self.files)[:3])
             raise InputError(f"no scalar summaries in the event files ({names})", self.path)
 

@@ -34,6 +34,7 @@ from typing import Any
 
 from phasewatch.errors import InputError
 from phasewatch.io.jsonlines import DECODER, loads
+from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.io.lines import as_step
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Event, RecordCollector, Run, to_float
@@ -144,6 +145,7 @@ def _document(text: str, path: Path) -> tuple[Any | None, int]:
         return doc, stripped
     match = _HISTORY_START.search(text)
     if match is None:
+        raise_if_lfs_pointer(path)
         if doc is not None:
             raise InputError(f"a JSON document without a '{HISTORY_KEY}' list", path)
         raise InputError("not valid JSON and no 'log_history' list found", path)

@@ -29,6 +29,7 @@ from typing import Any
 
 from phasewatch.errors import InputError, require
 from phasewatch.io.jsonlines import loads
+from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
 from phasewatch.values import to_step
@@ -222,6 +223,7 @@ class Source(RecordSource):
 
 def _check_header(head: bytes, file: Path) -> None:
     if len(head) < HEADER.size or not head.startswith(MAGIC):
+        raise_if_lfs_pointer(file)
         raise InputError("not a W&B run file (no ':W&B' header)", file)
     _, magic, version = HEADER.unpack_from(head)
     if magic != 0xBEE1 or version != 0:
