@@ -25,6 +25,7 @@ def tiny_tokenizer():
              **{c: i + len(specials) for i, c in enumerate(LETTERS + " =+")}}
     backend = tokenizers.Tokenizer(tokenizers.models.BPE(vocab=vocab, merges=[], unk_token=None))
     backend.add_special_tokens(specials)
+    backend.decoder = tokenizers.decoders.Fuse()  # "abc", not "a b c"
     tok = transformers.PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>",
                                                eos_token="<eos>")
     tok.chat_template = CHAT_TEMPLATE

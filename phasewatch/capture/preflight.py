@@ -39,6 +39,7 @@ def load_local_model(path: str | Path) -> tuple[Any, Any]:
     """
     import transformers
 
+    transformers.utils.logging.disable_progress_bar()  # stderr is for phasewatch's messages
     folder = Path(path)
     if not folder.is_dir():
         raise InputError("no such model folder" if not folder.exists() else "not a folder", folder)
