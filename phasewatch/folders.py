@@ -116,10 +116,10 @@ def log_files(folder: Path) -> list[Path]:
 def run_of_folder(folder: Path) -> list[Found]:
     """The run(s) `folder` itself holds (not looking into sub-folders except checkpoints):
     one Found for a run folder, several for a folder of log files, none for neither."""
-    from phasewatch.io import mlflow, native, tensorboard, wandb
+    from phasewatch.io import mlflow, native, tensorboard, trinity, wandb
 
-    if native.sniff(folder, b"") or mlflow.is_run(folder):
-        return [Found(folder, root=folder)]
+    if native.sniff(folder, b"") or mlflow.is_run(folder) or trinity.sniff(folder, b""):
+        return [Found(folder, root=folder)]  # (Trinity-RFT: its explorer + trainer logs)
     runs = wandb.run_files(folder)
     if len(runs) == 1:
         return [Found(folder, root=folder)]
