@@ -1,0 +1,195 @@
+"""Trinity-RFT runs (where CHORD is implemented): its explorer and trainer log separately,
+and each pair of logs is one run.
+
+- TensorBoard: `<checkpoint_root>/<project>/<name>/monitor/tensorboard/{explorer,trainer}/`.
+  PATH may be the job folder, its `monitor/`, or `monitor/tensorboard/`. The generic reader
+  would prefix every tag with its sub-folder (`trainer/actor/mu`), so no metric would find its
+  role; here the tags keep their names and each role keeps its own step counter (the explorer
+  runs ahead of the trainer: their steps are not one sequence).
+- W&B: two runs named `<name>_explorer` and `<name>_trainer` (tags `explorer`, `trainer`)
+  in one `wandb/` folder. PATH is that folder (holding one such pair) and the two runs are
+  read as one, with a step counter per role.
+- Console: `Step N: {...}` lines (`trinity.utils.monitor`, a Python dict repr) in the job's
+  output; see `trinity_console`.
+
+Metric names (checked against Trinity's source): explorer `rollout/*`, `eval/<taskset>/...`,
+`time/*`; trainer verl-style `actor/*`, `critic/*`; CHORD's `mix_chord` loss adds `actor/mu`,
+`actor/loss`, `actor/usual/pg_loss` and `actor/expert/sft_loss` (`sft_phi_loss`), mapped to
+roles in `presets.py`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from phasewatch.errors import InputError
+from phasewatch.io import tensorboard, trinity_console, wandb
+from phasewatch.io.source import Record, RecordSource, collect
+from phasewatch.run import Run
+
+FORMAT = "trinity"
+ROLES = ("explorer", "trainer")
+MAX_RUN_FOLDERS = 200
+NAME_PROBE_BYTES = 256 * 1024
+
+
+# ------------------------------------------------------------------ TensorBoard layout
+def tensorboard_root(folder: Path) -> Path | None:
+    """The `monitor/tensorboard` folder at or under `folder` holding role sub-folders with
+    event files, else None."""
+    for candidate in (folder, folder / "tensorboard", folder / "monitor" / "tensorboard"):
+        if candidate.is_dir() and any(
+                (candidate / role).is_dir() and tensorboard.event_files(candidate / role, limit=1)
+                for role in ROLES):
+            return candidate
+    return None
+
+
+class TensorBoardSource(tensorboard.Source):
+    """The generic event-file reader over the role folders; the folder prefix it puts on each
+    tag is taken off again and kept as the record's group."""
+
+    format = FORMAT + "-tensorboard"
+
+    def __init__(self, path: Path, follow: bool = False, notice=None):
+        root = tensorboard_root(path)
+        if root is None:
+            raise InputError("no Trinity-RFT monitor/tensorboard/{explorer,trainer} folders",
+                             path)
+        super().__init__(root, follow=follow, notice=notice)
+        self.source = path
+        self.info.name = _job_name(root)
+
+    def _scan(self) -> None:
+        found = [f for role in ROLES if (self.path / role).is_dir()
+                 for f in tensorboard.event_files(self.path / role)]
+        for file in found:
+            if file not in self.files:
+                role = file.relative_to(self.path).parts[0]
+                self.files[file] = tensorboard._EventFile(file, len(self.files), role + "/")
+
+    def read(self, final: bool = True):
+        for record in super().read(final):
+            prefix = record.group
+            values = {k[len(prefix):] if k.startswith(prefix) else k: v
+                      for k, v in record.values.items()}
+            yield Record(record.step, values, record.line, prefix.rstrip("/"))
+
+
+def _job_name(root: Path) -> str:
+    """`<name>` of `<name>/monitor/tensorboard`."""
+    parts = root.parts
+    if len(parts) >= 3 and parts[-1] == "tensorboard" and parts[-2] == "monitor":
+        return parts[-3]
+    return root.parent.name if root.name == "tensorboard" else root.name
+
+
+# ------------------------------------------------------------------ W&B pair
+def _wandb_run_name(file: Path) -> str | None:
+    """The display name in the first records of a `.wandb` file (None if not found)."""
+    try:
+        pb = __import__("wandb.proto.wandb_internal_pb2", fromlist=["Record"])
+    except ImportError:
+        return None
+    try:
+        with open(file, "rb") as fh:
+            data = fh.read(NAME_PROBE_BYTES)
+    except OSError:
+        return None
+    if not data.startswith(wandb.MAGIC):
+        return None
+    reader = wandb.LogReader()
+    for _, payload in reader.read(data[wandb.HEADER.size:], wandb.HEADER.size,
+                                  lambda message: None, final=False):
+        record = pb.Record()
+        try:
+            record.ParseFromString(payload)
+        except Exception:  # noqa: BLE001 - protobuf's DecodeError differs between backends
+            return None
+        if record.WhichOneof("record_type") == "run":
+            return record.run.display_name or None
+    return None
+
+
+def wandb_pairs(folder: Path) -> dict[str, dict[str, Path]]:
+    """`<name>` -> {role: run file} of the W&B runs in `folder`'s run sub-folders (symlinks
+    such as `latest-run` left out) named `<name>_explorer` / `<name>_trainer`."""
+    if not folder.is_dir():
+        return {}
+    pairs: dict[str, dict[str, Path]] = {}
+    try:
+        children = sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())
+    except OSError:
+        return {}
+    for child in children[:MAX_RUN_FOLDERS]:
+        files = wandb.run_files(child)
+        if len(files) != 1:
+            continue
+        name = _wandb_run_name(files[0])
+        for role in ROLES:
+            if name and name.endswith("_" + role) and len(name) > len(role) + 1:
+                pairs.setdefault(name[:-len(role) - 1], {})[role] = files[0]
+    return pairs
+
+
+class WandbPairSource(RecordSource):
+    """The explorer's and the trainer's W&B runs read together, each role its own group."""
+
+    format = FORMAT + "-wandb"
+
+    def __init__(self, path: Path, follow: bool = False, notice=None):
+        pairs = wandb_pairs(path)
+        if len(pairs) != 1:
+            names = ", ".join(sorted(pairs)) or "none"
+            raise InputError(f"this folder holds {len(pairs)} Trinity-RFT W&B runs ({names}); "
+                             "a folder with one <name>_explorer / <name>_trainer pair is read "
+                             "as one run (pass one run's folder to read it alone)", path)
+        (name, files), = pairs.items()
+        super().__init__(path)
+        self.parts = {role: wandb.Source(file, follow=follow, notice=notice)
+                      for role, file in sorted(files.items())}
+        self.info.name = name
+
+    def read(self, final: bool = True):
+        for role, part in self.parts.items():
+            for record in part.read(final):
+                yield Record(record.step, record.values, record.line, role)
+            self.info.config.update(part.info.config)
+        self.info.finished = all(p.info.finished for p in self.parts.values())
+        self.warnings = [f"{role}: {w}" for role, p in self.parts.items() for w in p.warnings]
+
+    def finish(self, collector) -> None:
+        for part in self.parts.values():
+            if part.undecodable:
+                collector.warn(f"{part.path.name}: skipped {part.undecodable} records the "
+                               "installed wandb SDK could not decode")
+        if collector.n_records == 0:
+            raise InputError("no history rows in the explorer's or the trainer's run", self.path)
+
+
+# ------------------------------------------------------------------ dispatch
+def sniff(path: Path, head: bytes) -> bool:
+    if path.is_dir():
+        return tensorboard_root(path) is not None or (
+            _has_run_folders(path) and len(wandb_pairs(path)) == 1)
+    return path.is_file() and trinity_console.sniff(path, head)
+
+
+def _has_run_folders(folder: Path) -> bool:
+    try:
+        return sum(1 for p in folder.iterdir() if p.is_dir() and wandb.run_files(p)) >= 2
+    except OSError:
+        return False
+
+
+def source(path: Path, follow: bool = False, notice=None) -> RecordSource:
+    path = Path(path)
+    if path.is_file():
+        return trinity_console.source(path, follow=follow, notice=notice)
+    if tensorboard_root(path) is not None:
+        return TensorBoardSource(path, follow=follow, notice=notice)
+    return WandbPairSource(path, follow=follow, notice=notice)
+
+
+def read(path: Path) -> Run:
+    return collect(source(path))
