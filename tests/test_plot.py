@@ -5,6 +5,7 @@ and do not overlap, fonts are Type 42, PNGs have the requested pixel size, bytes
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import matplotlib as mpl
 import numpy as np
@@ -18,6 +19,7 @@ from phasewatch.plot import (
     compare_figure,
     figure_size,
     phase_figure,
+    figure_data,
     save_figure,
     token_figure,
 )
@@ -25,6 +27,8 @@ from phasewatch.plot.style import PHASE_ABBREVIATIONS, output_format
 from phasewatch.plot.tokens import token_distributions
 from phasewatch.results import Analysis, ChangePoint, Phase
 from phasewatch.run import Event, RecordCollector
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # ----------------------------------------------------------------- inputs built by hand
 
@@ -143,8 +147,8 @@ def test_legend_is_outside_the_data_and_states_the_smoothing():
     run = make_run()
     fig = phase_figure(run, make_analysis(run), smoothing=Smoothing("ema", 4))
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert "EMA, half-life 4 evals" in texts
-    assert {"raw evals", "baseline", "change pt. \u00b1 interval", "stop (step 450)"} <= set(texts)
+    assert "EMA, half-life 4 steps" in texts  # the width is in training steps
+    assert {"raw values", "baseline", "change pt. \u00b1 interval", "stop (step 450)"} <= set(texts)
     legend_box, *axes_boxes = _extents(fig, [fig.legends[0], *fig.axes])
     assert not any(legend_box.overlaps(box) for box in axes_boxes)
 
@@ -152,7 +156,7 @@ def test_legend_is_outside_the_data_and_states_the_smoothing():
 def test_panels_auto_share_the_step_axis_and_carry_the_bands():
     run = make_run(switch=500)
     fig = phase_figure(run, make_analysis(run))
-    assert [ax.get_ylabel() for ax in fig.axes] == [
+    assert [ax.get_ylabel().replace("\n", " ") for ax in fig.axes] == [  # wrapped when too tall
         "held-out accuracy", "expert NLL", "entropy", "resp. length"]
     for ax in fig.axes:
         assert len(gids(ax, "phase-band")) == 3
@@ -179,7 +183,7 @@ def test_long_metric_names_are_wrapped_to_fit_their_panel():
     (box,) = _extents(fig, [label])
     assert box.height <= fig.axes[0].bbox.height
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert "raw evals" in legend and "Gaussian smooth, sd 1 eval" in legend
+    assert "raw values" in legend and "Gaussian smooth, sd 6 steps" in legend  # 390 steps / 60
 
 
 def test_changepoint_whiskers_span_their_intervals():
@@ -315,7 +319,7 @@ def test_compare_metrics_become_panels_and_missing_metrics_warn():
     runs = [make_run("sft"), make_run("rl", extras=False)]
     with pytest.warns(UserWarning, match="no metric 'train/entropy'"):
         fig = compare_figure(runs, ["eval/accuracy", "train/entropy"])
-    assert [ax.get_ylabel() for ax in fig.axes] == ["held-out accuracy", "policy entropy"]
+    assert [ax.get_ylabel().replace("\n", " ") for ax in fig.axes] == ["held-out accuracy", "policy entropy"]
     assert len([line for line in fig.axes[1].lines if line.get_gid() == "smoothed"]) == 1
     with pytest.raises(UsageError, match="none of the runs has metric 'nope'"):
         compare_figure(runs, ["nope"])
@@ -328,21 +332,47 @@ def test_compare_metrics_become_panels_and_missing_metrics_warn():
     assert stops == [[300, 400], []]
 
 
-def test_seeds_of_one_arm_are_drawn_as_mean_and_range():
+def test_seeds_are_drawn_as_mean_and_confidence_band_with_the_means_stop():
+    from scipy.stats import t
+
     seeds = [make_run("sft", seed=s, extras=False) for s in range(3)]
-    fig = compare_figure([*seeds, make_run("rl", seed=9, extras=False)],
-                         smoothing=Smoothing("gaussian", 2))
+    runs = [*seeds, make_run("rl", seed=9, extras=False)]
+    smoothing = Smoothing("gaussian", 10)
+    analyses = [make_analysis(r) for r in runs]
+    fig = compare_figure(runs, smoothing=smoothing, analyses=analyses)
     ax = fig.axes[0]
-    seed_lines = [line for line in ax.lines if line.get_gid() == "seed"]
     mean_lines = [line for line in ax.lines if line.get_gid() == "smoothed"]
-    assert len(seed_lines) == 3 and len(mean_lines) == 2  # the SFT mean and the single RL run
-    expected = np.mean([line.get_ydata() for line in seed_lines], axis=0)
-    assert np.allclose(mean_lines[0].get_ydata(), expected)
-    spread = np.ptp([line.get_ydata() for line in seed_lines], axis=0)
-    assert spread.max() > 0  # the seeds differ, so the range is a real band
-    assert [c.get_gid() for c in ax.collections].count("seed-range") == 1
+    assert len(mean_lines) == 2  # the SFT mean and the single RL run
+    curves = np.array([smoothing.apply(r.series("eval/accuracy").to_numpy(),
+                                       r.series("eval/accuracy").index.to_numpy()) for r in seeds])
+    assert np.allclose(mean_lines[0].get_ydata(), curves.mean(0))
+    half = t.ppf(0.975, 2) * curves.std(0, ddof=1) / np.sqrt(3)
+    data = figure_data(fig).to_frame()
+    sft = data[data["run"] == "SFT"]
+    assert np.allclose(sft[sft.kind == "ci_low"]["value"], curves.mean(0) - half)
+    assert np.allclose(sft[sft.kind == "ci_high"]["value"], curves.mean(0) + half)
+    assert [c.get_gid() for c in ax.collections].count("seed-band") == 1
+    # the group has its own recommended stop (of the mean of its raw values), on the mean line
+    stops = sft[sft.kind == "stop"]
+    assert len(stops) == 1
+    step = int(stops["step"].iloc[0])
+    assert np.isclose(stops["value"].iloc[0], np.interp(step, mean_lines[0].get_xdata(),
+                                                        mean_lines[0].get_ydata()))
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert labels[:2] == ["SFT (mean, range of 3)", "RL (GRPO)"]
+    assert labels[:2] == ["SFT (mean of 3)", "RL (GRPO)"]
+    assert "95% CI of the mean" in labels and "recommended stop" in labels
+
+
+def test_labels_name_the_runs_and_group_seeds():
+    runs = [make_run("sft", seed=s, extras=False) for s in range(3)]
+    fig = compare_figure(runs, labels=["lr 1e-4", "lr 1e-4", "lr 3e-4"])
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == ["lr 1e-4 (mean of 2)", "lr 3e-4"]
+    colors = {mpl.colors.to_hex(line.get_color()) for line in fig.axes[0].lines
+              if line.get_gid() == "smoothed"}
+    assert len(colors) == 2  # two groups of one arm still get two colours
+    with pytest.raises(UsageError, match="3 labels for 2 runs"):
+        compare_figure(runs[:2], labels=["a", "b", "c"])
 
 
 def test_compare_grid_draws_each_runs_own_phases():
@@ -425,21 +455,54 @@ def test_gaussian_smoothing_is_centred_and_ema_matches_pandas():
     smoothed = Smoothing("gaussian", 3).apply(bump)
     assert int(np.argmax(smoothed)) == 40  # no lag: the peak stays where it is
     line = 2 * x + 1
-    assert np.allclose(Smoothing("gaussian", 3).apply(line)[10:-10], line[10:-10])
+    # symmetric windows everywhere, up to the ends: a straight line is left as it is
+    assert np.allclose(Smoothing("gaussian", 3).apply(line), line)
     noisy = bump + np.random.default_rng(0).normal(0, 0.1, x.size)
     noisy[7] = np.nan
     ema = Smoothing("ema", 5).apply(noisy)
     expected = pd.Series(noisy).ewm(halflife=5, adjust=True, ignore_na=True).mean().to_numpy().copy()
     expected[7] = np.nan
     assert np.allclose(ema, expected, equal_nan=True)
-    assert Smoothing().describe(300) == "Gaussian smooth, sd 5 evals"
-    assert Smoothing("ema", 2).describe(300, "step", short=True) == "half-life 2 steps"
+    assert Smoothing("gaussian", 30).describe() == "Gaussian smooth, sd 30 steps"
+    assert Smoothing("ema", 2).describe() == "EMA, half-life 2 steps"
+    assert Smoothing().resolved(0, 2000).describe() == "Gaussian smooth, sd 33 steps"
     # known events cut the window: a jump at the switch stays a jump
     steps = np.arange(0, 200, 10)
     jump = np.where(steps <= 100, 1.0, 0.0)
-    cut = Smoothing("gaussian", 3).apply(jump, steps, breaks=[100.5])
+    cut = Smoothing("gaussian", 30).apply(jump, steps, breaks=[100.5])
     assert cut.tolist() == jump.tolist()
-    assert Smoothing("gaussian", 3).apply(jump)[10] < 1.0  # without the cut it is blurred
+    assert Smoothing("gaussian", 30).apply(jump, steps)[10] < 1.0  # without the cut it is blurred
     assert Smoothing("gaussian").apply(np.array([1.0, 2.0])).tolist() == [1.0, 2.0]
     with pytest.raises(ValueError):
         Smoothing("median")
+
+
+def test_the_width_is_in_steps_whatever_the_spacing():
+    """sd 30 steps is 30 points of a per-step series and 3 points of one logged every 10."""
+    rng = np.random.default_rng(1)
+    dense_steps = np.arange(0, 1000)
+    sparse_steps = dense_steps[::10]
+    dense = rng.normal(0, 1, dense_steps.size)
+    sparse = dense[::10]
+    smoothing = Smoothing("gaussian", 30)
+    assert np.allclose(smoothing.apply(dense, dense_steps)[100:-100],
+                       Smoothing("gaussian", 30).apply(dense)[100:-100])
+    assert np.allclose(smoothing.apply(sparse, sparse_steps)[10:-10],
+                       Smoothing("gaussian", 3).apply(sparse)[10:-10])
+
+
+def test_a_fast_fall_starts_the_line_at_the_first_value():
+    """No edge effect: a run falling right after step 0 is drawn starting where its data starts
+    (a one-sided window started the sample SFT arm at 0.49 instead of 0.546)."""
+    steps = np.arange(0, 2000, 10)
+    values = np.where(steps < 30, 0.546, 0.546 * np.exp(-(steps - 30) / 30))
+    line = Smoothing("gaussian", 33).apply(values, steps)
+    assert line[0] == pytest.approx(0.546)
+    assert line[-1] == pytest.approx(values[-1])
+    for arm in ("sft", "chord_mu", "rl"):
+        import phasewatch
+
+        run = phasewatch.read_run(ROOT / "sample_logs" / arm)
+        fig = compare_figure([run], size="single")
+        (drawn,) = [ln for ln in fig.axes[0].lines if ln.get_gid() == "smoothed"]
+        assert drawn.get_ydata()[0] == pytest.approx(run.series("eval/accuracy").iloc[0])

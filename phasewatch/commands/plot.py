@@ -3,7 +3,7 @@
 One PATH draws its phase figure; several draw a comparison of the runs. `--kind tokens` draws
 the expert-token probability figure of one run folder. The figure is written at its final size
 (`--size single|full|WxH`) with Type 42 fonts and fixed metadata, so the same input gives the
-same bytes.
+same bytes. `--data FILE.csv` writes the plotted series and bands beside it.
 """
 
 from __future__ import annotations
@@ -45,8 +45,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "logged; two or more --metric choose the panels instead")
     parser.add_argument("--smoothing", choices=("gaussian", "ema", "none"), default="gaussian",
                         help="smoothing drawn over the raw points (stated in the legend)")
-    parser.add_argument("--smoothing-width", type=float, metavar="EVALS",
-                        help="Gaussian sd or EMA half-life in evaluations (default: ~n/60)")
+    parser.add_argument("--smoothing-width", type=float, metavar="STEPS",
+                        help="Gaussian sd or EMA half-life in training steps, the same in every "
+                             "panel (default: 1/60 of the drawn steps)")
+    parser.add_argument("--label", action="append", metavar="NAME",
+                        help="name of the run in the legend/titles, one per PATH in order "
+                             "(repeatable); runs with the same label are seeds of one group")
+    parser.add_argument("--xlim", metavar="LO,HI", help="step axis limits, e.g. 0,1500")
+    parser.add_argument("--ylim", metavar="LO,HI", help="y limits of the (first) metric's panel")
+    parser.add_argument("--data", metavar="FILE.csv",
+                        help="also write the plotted series, bands and markers as CSV")
     parser.add_argument("--token-kind", choices=("heatmap", "quantiles"), default="heatmap",
                         help="tokens: a step x p heatmap or quantile bands")
     parser.add_argument("--dpi", type=int, default=300, help="resolution of PNG output (default 300)")
@@ -75,6 +83,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--kind {kind} draws one run, got {len(paths)} runs "
                          "(use --kind compare for several)")
     size = args.size if args.size in ("single", "full") else figure_size(args.size)
+    xlim, ylim = _limits("--xlim", args.xlim), _limits("--ylim", args.ylim)
+    labels = args.label or []
+    if len(labels) > len(args.paths):
+        raise UsageError(f"got {len(labels)} --label for {len(args.paths)} paths")
+    if args.data and not args.data.lower().endswith(".csv"):
+        raise UsageError(f"--data writes CSV: the name must end in .csv, got {args.data!r}")
     try:
         smoothing = plot.Smoothing(args.smoothing, args.smoothing_width)
     except ValueError as exc:
@@ -114,10 +128,11 @@ def run(args: argparse.Namespace) -> int:
             analysis = analyses[0]
             panels = metrics[1:] if len(metrics) > 1 else args.panels
             fig = plot.phase_figure(runs[0], analysis, panels=panels, size=size,
-                                    smoothing=smoothing, title=args.title)
+                                    smoothing=smoothing, title=args.title, xlim=xlim, ylim=ylim)
         else:
             fig = plot.compare_figure(runs, metrics or None, analyses=analyses, layout=args.layout,
-                                      size=size, smoothing=smoothing, title=args.title)
+                                      size=size, smoothing=smoothing, title=args.title,
+                                      labels=labels, xlim=xlim, ylim=ylim)
     relabel(fig, axis)
     for message in caught:
         warn(str(message.message))
@@ -127,4 +142,24 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     width, height = fig.get_size_inches()
     print(f"phasewatch: wrote {args.output} ({width:.2f} x {height:.2f} in)", file=sys.stderr)
+    if args.data:
+        try:
+            plot.save_data(fig, args.data)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.data}: {exc.strerror or exc}") from None
+        print(f"phasewatch: wrote {args.data} (the figure's data)", file=sys.stderr)
     return exit_code(loaded, failures)
+
+
+def _limits(option: str, text: str | None) -> tuple[float, float] | None:
+    """'LO,HI' -> (lo, hi); a usage error naming the option otherwise."""
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        lo, hi = (float(p) for p in parts)
+    except ValueError:
+        raise UsageError(f"{option} must be LO,HI (two numbers), got {text!r}") from None
+    if not lo < hi:
+        raise UsageError(f"{option} needs LO < HI, got {text!r}")
+    return lo, hi

@@ -7,9 +7,11 @@ Artists carry a `gid` ("phase-band", "phase-label", "changepoint", "baseline", "
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -40,11 +42,20 @@ METRIC_LABELS = {
     "train/grad_norm": "gradient norm",
 }
 
+# One dash pattern per meaning across every figure: solid = data (smoothed), dashed = held-out
+# (the NLL panel), dotted = the baseline, dash-dot = the SFT->RL switch, long dashes = a resume,
+# dash-dot-dot = any other logged event (an epoch boundary).
+HELDOUT_DASH = (0, (3, 1.5))
+BASELINE_STYLE = {"color": "#505050", "linestyle": (0, (1, 1.5)), "linewidth": 0.8}
 EVENT_STYLES = {
-    "sft_to_rl": {"color": "#000000", "linestyle": (0, (4, 2)), "linewidth": 0.8, "label": "SFT\u2192RL"},
-    "resume": {"color": GREY, "linestyle": ":", "linewidth": 0.8, "label": "resumed"},
+    "sft_to_rl": {"color": "#000000", "linestyle": (0, (5, 1.5, 1, 1.5)), "linewidth": 0.8,
+                  "label": "SFT\u2192RL"},
+    "resume": {"color": GREY, "linestyle": (0, (7, 2.5)), "linewidth": 0.8, "label": "resumed"},
 }
-_DEFAULT_EVENT_STYLE = {"color": GREY, "linestyle": "-.", "linewidth": 0.7}
+_DEFAULT_EVENT_STYLE = {"color": GREY, "linestyle": (0, (4, 1.5, 1, 1.5, 1, 1.5)), "linewidth": 0.7}
+OUTLIER_STYLE = {"marker": "x", "markersize": 3.0, "markeredgewidth": 0.8, "linestyle": "none"}
+STOP_STYLE = {"marker": "v", "markersize": 4.5, "markerfacecolor": "white", "markeredgewidth": 1.0,
+              "linestyle": "none"}
 
 LABEL_FONT_SIZE = FONT_SIZE - 1
 LABEL_PAD_PT = 2.0  # gap between the axes top and the first row of phase labels
@@ -94,20 +105,22 @@ def fit_ylabels(fig: Figure, axes: Sequence[Axes]) -> bool:
 
 
 def _wrapped(text: str) -> list[str]:
-    """Two-line, then three-line breaks at '/' (most balanced first), then '.../tail' forms."""
-    parts = text.split("/")
+    """Two-line, then three-line breaks at '/' or a space (most balanced first), then
+    '.../tail' forms."""
+    parts = re.split(r"(?<=[/ ])", text)  # each part keeps its separator at its end
     n = len(parts)
 
     def join(cuts: tuple[int, ...]) -> str:
         bounds = (0, *cuts, n)
-        return "/\n".join("/".join(parts[a:b]) for a, b in itertools.pairwise(bounds))
+        return "\n".join("".join(parts[a:b]).rstrip(" ") for a, b in itertools.pairwise(bounds))
 
     def widest(candidate: str) -> int:
         return max(len(line) for line in candidate.split("\n"))
 
     two = sorted((join((i,)) for i in range(1, n)), key=widest)
     three = sorted((join((i, j)) for i in range(1, n) for j in range(i + 1, n)), key=widest)
-    return two + three + ["\u2026/" + "/".join(parts[i:]) for i in range(1, n)]
+    slash = text.split("/")
+    return two + three + ["\u2026/" + "/".join(slash[i:]) for i in range(1, len(slash))]
 
 
 def freeze_layout(fig: Figure) -> Figure:
@@ -118,6 +131,17 @@ def freeze_layout(fig: Figure) -> Figure:
     identical (and keeps the phase labels where they were measured). After large changes
     (a longer label, a new panel) re-run it with `fig.set_layout_engine("constrained")`.
     """
+    # Pin the tick label sizes: the tick locators count how many labels fit from the rcParams
+    # of the moment of drawing, so a later draw outside paper_style() (a notebook showing the
+    # figure) would pick other ticks and move the aligned y labels off the canvas.
+    for ax in fig.axes:
+        for axis, name in ((ax.xaxis, "xtick"), (ax.yaxis, "ytick")):
+            size = FontProperties(size=mpl.rcParams[f"{name}.labelsize"]).get_size_in_points()
+            axis.set_tick_params(labelsize=size)
+    fig.canvas.draw()
+    # aligned y labels (`align_ylabels`) are placed during a draw, after the layout that made
+    # room for them: a second pass lays out with their final positions (else a wrapped label
+    # can end a few pixels off the canvas)
     fig.canvas.draw()
     fig.set_layout_engine("none")
     return fig
@@ -285,6 +309,12 @@ def fit_legend(fig: Figure, handles: Sequence, max_cols: int = 3, **kwargs):
     """
     renderer = fig.canvas.get_renderer()
     available = fig.bbox.width * 0.98
+    title = kwargs.get("title")
+    if title and "; " in title:  # a title wider than the figure goes onto one line per part
+        probe = fig.text(0, 0, title, fontsize=FONT_SIZE - 1)
+        if probe.get_window_extent(renderer).width > available:
+            kwargs["title"] = title.replace("; ", "\n")
+        probe.remove()
     for ncol in range(min(max_cols, len(handles)), 0, -1):
         legend = fig.legend(handles=handles, loc="outside lower center", ncol=ncol, **kwargs)
         if ncol == 1 or legend.get_window_extent(renderer).width <= available:
@@ -320,3 +350,38 @@ def readable_ylim(ax: Axes, min_relative_span: float = 0.05) -> None:
 def step_xlim(ax: Axes, first: float, last: float, margin: float = 0.01) -> None:
     span = (last - first) or 1.0
     ax.set_xlim(first - margin * span, last + margin * span)
+
+
+def fit_title(ax: Axes, text: str, **kwargs) -> None:
+    """A left-aligned axes title, cut with an ellipsis to the axes' width (long file stems of
+    neighbouring panels would run into each other)."""
+    renderer = ax.figure.canvas.get_renderer()
+    title = ax.set_title(text, loc="left", **kwargs)
+    room = ax.bbox.width
+    keep = len(text)
+    while keep > 4 and title.get_window_extent(renderer).width > room:
+        keep -= 1
+        title.set_text(text[:keep].rstrip() + "\u2026")
+
+
+def draw_outliers(ax: Axes, series, steps: Sequence[float], color: str) -> list[float]:
+    """An x at each value the analysis left out as an outlier; returns their values."""
+    steps = [s for s in steps if s in series.index]
+    if not steps:
+        return []
+    values = [float(series.loc[s]) for s in steps]
+    ax.plot(steps, values, color=color, zorder=4.5, gid="outlier", **OUTLIER_STYLE)
+    return values
+
+
+def outlier_handle() -> Line2D:
+    return Line2D([], [], color="#404040", label="outlier (left out)", **OUTLIER_STYLE)
+
+
+def apply_limits(axes: Sequence[Axes], xlim=None, ylim=None) -> None:
+    """User axis limits: `xlim` on every panel, `ylim` on the first (the analysed metric)."""
+    for ax in axes:
+        if xlim is not None:
+            ax.set_xlim(*xlim)
+    if ylim is not None and axes:
+        axes[0].set_ylim(*ylim)

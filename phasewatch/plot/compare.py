@@ -1,11 +1,15 @@
-"""The comparison figure: several training arms (SFT-then-RL, CHORD-mu, CHORD-phi, RL, SFT).
+"""The comparison figure: several training runs (SFT-then-RL, CHORD-mu, CHORD-phi, RL, SFT, or
+any logs phasewatch reads).
 
 Two layouts:
-- "overlay": every arm on one axis per metric (panels stacked, shared step axis): best for
-  reading which arm ends higher and how deep each one dips.
-- "grid": small multiples, one panel per run with its own phase bands, shared x and y axes:
-  best for showing that the phases differ between arms.
-Each arm has one fixed colour (style.ARM_COLORS) in every figure.
+- "overlay": one axis per metric (panels stacked, shared step axis): best for reading which run
+  ends higher and how deep each one dips. Without `metrics`, each run is drawn with its own
+  performance metric and runs whose metrics differ get panels of their own (a verl score, a TRL
+  reward and an accuracy are not one quantity).
+- "grid": small multiples, one panel per run with its own phase bands and baseline.
+Nothing of one run is drawn where that run is not: events, bands, baselines and stops belong
+to the panel that shows the run. Runs with the same label are seeds of one group, drawn as
+their mean with a confidence band (phasewatch.plot.seeds). Each arm has one fixed colour.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from phasewatch.errors import UsageError
 from phasewatch.plot import _draw
-from phasewatch.plot.phase import analyze
-from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing, unit_for
+from phasewatch.plot.data import FigureData, attach
+from phasewatch.plot.phase import analyze, outlier_steps
+from phasewatch.plot.seeds import mean_run, seed_curves
+from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing
 from phasewatch.plot.style import (
     ARM_LABELS,
     MAIN_HEIGHT,
@@ -38,6 +45,7 @@ from phasewatch.signals import choose_metric
 LAYOUTS = ("overlay", "grid")
 GRID_ROW_HEIGHT = 1.25  # inches per row of small multiples
 LEGEND_ROW_HEIGHT = 0.14  # inches per extra row of legend entries
+NEUTRAL = "#404040"  # legend handles of things drawn in each run's colour
 
 
 def arm_of(run: Run) -> str:
@@ -47,6 +55,32 @@ def arm_of(run: Run) -> str:
 def arm_label(run: Run) -> str:
     key = arm_of(run)
     return ARM_LABELS.get(key, run.name or key)
+
+
+def _groups(runs: Sequence[Run], labels: Sequence[str | None] | None):
+    """(label, colour key, member indices) per group, in order of first appearance."""
+    labels = list(labels or [])
+    if len(labels) > len(runs):
+        raise UsageError(f"got {len(labels)} labels for {len(runs)} runs")
+    out: dict[str, list[int]] = {}
+    keys: dict[str, str] = {}
+    for i, run in enumerate(runs):
+        given = labels[i] if i < len(labels) else None
+        label = given or arm_label(run)
+        out.setdefault(label, []).append(i)
+        keys.setdefault(label, arm_key(given) if given else arm_of(run))
+    colors = arm_colors(list(dict.fromkeys(keys.values())))
+    # two groups on one colour key (two labels for runs of one arm): the later gets a spare
+    taken: set[str] = set()
+    group_colors = {}
+    for label, key in keys.items():
+        color = colors[key]
+        if color in taken:
+            color = next(c for c in arm_colors([f"spare{j}" for j in range(12)]).values()
+                         if c not in taken)
+        taken.add(color)
+        group_colors[label] = color
+    return [(label, group_colors[label], members) for label, members in out.items()]
 
 
 def compare_figure(
@@ -60,12 +94,19 @@ def compare_figure(
     raw: bool = True,
     ncols: int | None = None,
     title: str | None = None,
+    labels: Sequence[str | None] | None = None,
+    xlim: tuple[float, float] | None = None,
+    ylim: tuple[float, float] | None = None,
+    level: float = 0.95,
 ) -> Figure:
-    """Compare runs; returns the Figure.
+    """Compare runs; returns the Figure (`phasewatch.plot.figure_data(fig)`: what it drew).
 
-    `metrics`: one panel per metric in "overlay" (default: the first run's performance metric);
-    "grid" uses the first. `analyses` (one per run) add each run's recommended stop (overlay)
-    or its phase bands (grid; computed with analyze_run when not given).
+    `metrics`: one panel per metric in "overlay"; "grid" uses the first. Without them each run
+    shows its own performance metric. `analyses` (one per run) add each run's recommended stop
+    (overlay) or its phase bands and baseline (grid; computed when not given). `labels` name
+    the runs in the legend and titles (default: the arm or run name); runs with one label are
+    seeds, drawn as their mean and a `level` confidence band with the mean's recommended stop.
+    `xlim`/`ylim` fix the step axis and the first panel's y axis.
     """
     if not runs:
         raise UsageError("compare_figure needs at least one run")
@@ -73,69 +114,16 @@ def compare_figure(
         raise UsageError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     if analyses is not None and len(analyses) != len(runs):
         raise UsageError(f"got {len(analyses)} analyses for {len(runs)} runs")
-    metrics = list(metrics) if metrics else [analyses[0].metric if analyses else choose_metric(runs[0])]
-    colors = arm_colors([arm_of(r) for r in runs])
+    groups = _groups(runs, labels)
+    given = list(metrics) if metrics else None
+    # the metric each run is drawn with when none is given: its own performance metric
+    own = [given[0] if given else choose_metric(run) for run in runs]
     if layout == "grid":
         if analyses is None:
-            analyses = [analyze(r, metrics[0]) for r in runs]
-        return _grid(runs, metrics[0], analyses, colors, size, smoothing, raw, ncols, title)
-    return _overlay(runs, metrics, analyses, colors, size, smoothing, raw, title)
-
-
-def _draw_run(ax, run: Run, metric: str, color: str, smoothing: Smoothing, raw: bool):
-    """Faint raw points and the smoothed line of one run; returns (steps, smoothed) or None."""
-    series = _series_or_none(run, metric)
-    if series is None:
-        return None
-    steps = series.index.to_numpy(dtype=np.float64)
-    values = series.to_numpy()
-    if raw:
-        ax.plot(steps, values, linestyle="none", marker="o", markersize=1.4, color=color,
-                alpha=0.25, markeredgewidth=0, zorder=2, gid="raw")
-    smoothed = smoothing.apply(values, steps, _draw.event_breaks(run.events))
-    ax.plot(steps, smoothed, color=color, linewidth=1.2, zorder=3, gid="smoothed")
-    return steps, smoothed
-
-
-def _arms(runs: Sequence[Run]) -> dict[str, list[int]]:
-    """Indices of the runs of each arm, arms in order of first appearance."""
-    out: dict[str, list[int]] = {}
-    for i, run in enumerate(runs):
-        out.setdefault(arm_of(run), []).append(i)
-    return out
-
-
-def _draw_seeds(ax, runs: Sequence[Run], metric: str, color: str, smoothing: Smoothing):
-    """Several runs of one arm (seeds): each smoothed curve thin and faint, their mean bold and
-    the min-max range shaded, on the steps of the longest run. Returns (steps, mean) or None."""
-    curves = []
-    for run in runs:
-        series = _series_or_none(run, metric)
-        if series is None:
-            continue
-        steps = series.index.to_numpy(dtype=np.float64)
-        smoothed = smoothing.apply(series.to_numpy(), steps, _draw.event_breaks(run.events))
-        ax.plot(steps, smoothed, color=color, linewidth=0.5, alpha=0.45, zorder=2, gid="seed")
-        curves.append((steps, smoothed))
-    if not curves:
-        return None
-    grid = max(curves, key=lambda c: c[0].size)[0]
-    # Each curve on the common steps, NaN outside its own range (no extrapolation).
-    stack = np.vstack([np.where((grid >= s[0]) & (grid <= s[-1]), np.interp(grid, s, y), np.nan)
-                       for s, y in curves])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
-        mean, lo, hi = np.nanmean(stack, 0), np.nanmin(stack, 0), np.nanmax(stack, 0)
-    ax.fill_between(grid, lo, hi, color=color, alpha=0.18, linewidth=0, zorder=1.8, gid="seed-range")
-    ax.plot(grid, mean, color=color, linewidth=1.3, zorder=3, gid="smoothed")
-    return grid, mean
-
-
-def _same_metric(run: Run, a: str, b: str) -> bool:
-    try:
-        return run.resolve_metric(a) == run.resolve_metric(b)
-    except UsageError:
-        return False
+            analyses = [analyze(r, m) for r, m in zip(runs, own)]
+        return _grid(runs, own, analyses, groups, size, smoothing, raw, ncols, title, xlim, ylim)
+    return _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xlim, ylim,
+                    level)
 
 
 def _series_or_none(run: Run, metric: str):
@@ -146,94 +134,136 @@ def _series_or_none(run: Run, metric: str):
     return series if series.size else None
 
 
-def _panel_points(runs: Sequence[Run], metric: str) -> tuple[int, str]:
-    """(most points of any run, what a point is) for one panel's metric."""
-    present = [s for s in (_series_or_none(r, metric) for r in runs) if s is not None]
-    if not present:
-        return 0, "point"
-    longest = max(present, key=len)
-    return longest.size, unit_for(longest.index.to_numpy(), metric)
+def _same_metric(run: Run, a: str, b: str) -> bool:
+    try:
+        return run.resolve_metric(a) == run.resolve_metric(b)
+    except UsageError:
+        return False
 
 
-def _smoothing_note(smoothing: Smoothing, metrics: Sequence[str],
-                    points: Sequence[tuple[int, str]], raw: bool) -> str:
-    """'lines: Gaussian smooth, sd 1 eval (policy entropy: sd 25 steps); dots: raw evals'.
+def _draw_run(ax, panel: int, data: FigureData, run: Run, label: str, metric: str, color: str,
+              smoothing: Smoothing, raw: bool):
+    """Faint raw points and the smoothed line of one run; returns (steps, smoothed) or None."""
+    series = _series_or_none(run, metric)
+    if series is None:
+        return None
+    steps = series.index.to_numpy(dtype=np.float64)
+    values = series.to_numpy()
+    own = run.resolve_metric(metric)
+    if raw:
+        ax.plot(steps, values, linestyle="none", marker="o", markersize=1.4, color=color,
+                alpha=0.3, markeredgewidth=0, zorder=2, gid="raw")
+        data.add(panel, label, own, "raw", steps, values)
+    smoothed = smoothing.apply(values, steps, _draw.event_breaks(run.events))
+    if smoothing.kind != "none":
+        ax.plot(steps, smoothed, color=color, linewidth=1.2, zorder=3, gid="smoothed")
+        data.add(panel, label, own, "smoothed", steps, smoothed)
+    elif not raw:
+        ax.plot(steps, values, color=color, linewidth=1.0, zorder=3, gid="smoothed")
+    return steps, smoothed
 
-    Panels whose window is the same number of points, not per-step, are not repeated.
-    """
-    def window(p: tuple[int, str]) -> tuple[float, bool]:
-        return smoothing.resolved_width(p[0]), p[1] == "step"
 
-    note = "lines: " + smoothing.describe(*points[0])
-    others = [f"{_draw.metric_label(m)}: {smoothing.describe(*p, short=True)}"
-              for m, p in zip(metrics[1:], points[1:]) if window(p) != window(points[0])]
-    if others:
-        note += " (" + "; ".join(others) + ")"
-    return note + f"; dots: raw {points[0][1]}s" if raw else note
+def _panel_metrics(runs, given, own) -> tuple[list[str], list[list[int]]]:
+    """The overlay's panels: (metric per panel, runs drawn in it)."""
+    if given:
+        return given, [[i for i, r in enumerate(runs) if _series_or_none(r, m) is not None]
+                       for m in given]
+    panels: list[str] = []
+    members: list[list[int]] = []
+    for i, metric in enumerate(own):
+        # one panel per distinct metric (canonical names make eval_accuracy == eval/accuracy)
+        for k, existing in enumerate(panels):
+            if existing == metric:
+                members[k].append(i)
+                break
+        else:
+            panels.append(metric)
+            members.append([i])
+    return panels, members
 
 
-def _overlay(runs, metrics, analyses, colors, size, smoothing, raw, title) -> Figure:
-    width, height = figure_size(size, n_panels=len(metrics) - 1)
+def _mark_stop(ax, steps, curve, stop, color) -> float | None:
+    if stop is None:
+        return None
+    y = float(np.interp(stop, steps, curve))
+    ax.plot([stop], [y], color=color, zorder=5, gid="recommended-stop", **_draw.STOP_STYLE)
+    return y
+
+
+def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xlim, ylim,
+             level) -> Figure:
+    panels, present = _panel_metrics(runs, given, own)
+    for metric, members in zip(panels, present):
+        if not members:
+            raise UsageError(f"none of the runs has metric '{metric}'")
+        missing = [runs[i].source for i in range(len(runs)) if i not in members and given]
+        if missing:
+            warnings.warn(f"no metric '{metric}' in {', '.join(missing)}; left out of that panel",
+                          stacklevel=3)
+    all_steps = [s for i in range(len(runs)) for m in panels
+                 if (s := _series_or_none(runs[i], m)) is not None]
+    first = min(float(s.index[0]) for s in all_steps)
+    last = max(float(s.index[-1]) for s in all_steps)
+    smoothing = smoothing.resolved(first, last)
+    width, height = figure_size(size, n_panels=len(panels) - 1)
+    dense = max(s.size for s in all_steps) > DENSE_POINTS  # raw dots of several runs bury lines
+    show_raw = raw and not dense
     with paper_style():
         fig = _draw.new_figure(width, height)
-        axes = fig.subplots(len(metrics), 1, sharex=True, squeeze=False)[:, 0].tolist()
-        handles: dict[str, Line2D] = {}
-        points = []
-        dots = False  # whether any raw points were drawn (the legend says so only then)
-        first, last = np.inf, -np.inf
-        for ax, metric in zip(axes, metrics):
-            missing = [run.source for run in runs if _series_or_none(run, metric) is None]
-            if len(missing) == len(runs):
-                raise UsageError(f"none of the runs has metric '{metric}'")
-            if missing:
-                warnings.warn(f"no metric '{metric}' in {', '.join(missing)}; left out of that panel",
-                              stacklevel=3)
-            points.append(_panel_points(runs, metric))
-            dense = points[-1][0] > DENSE_POINTS  # raw dots of several arms would bury the lines
-            for arm, members in _arms(runs).items():
-                color = colors[arm]
-                if len(members) > 1:  # seeds of one arm: their mean and range
-                    drawn = _draw_seeds(ax, [runs[i] for i in members], metric, color, smoothing)
-                    label = f"{arm_label(runs[members[0]])} (mean, range of {len(members)})"
-                    stop_of = None
-                else:
-                    drawn = _draw_run(ax, runs[members[0]], metric, color, smoothing, raw and not dense)
-                    dots |= drawn is not None and raw and not dense
-                    label = arm_label(runs[members[0]])
-                    stop_of = members[0]
-                if drawn is None:
+        data = attach(fig)
+        axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0].tolist()
+        handles: dict[str, object] = {}
+        meaning = {"raw": False, "band": False, "stop": False, "outlier": False}
+        for p, (ax, metric, members) in enumerate(zip(axes, panels, present)):
+            for label, color, group in groups:
+                group = [i for i in group if i in members]
+                if not group:
                     continue
-                steps, smoothed = drawn
-                first, last = min(first, steps[0]), max(last, steps[-1])
-                handles.setdefault(arm, Line2D([], [], color=color, linewidth=1.2, label=label))
-                # The stop marks the analysed metric's curve only (one run, not a mean of seeds).
-                analysed = (analyses is not None and stop_of is not None
-                            and _same_metric(runs[stop_of], analyses[stop_of].metric, metric))
-                stop = analyses[stop_of].recommended_stop_step if analysed else None
-                if stop is not None:
-                    ax.plot([stop], [np.interp(stop, steps, smoothed)], marker="v", markersize=4.5,
-                            color=color, markerfacecolor="white", markeredgewidth=1.0,
-                            linestyle="none", zorder=5, gid="recommended-stop")
+                if len(group) > 1:
+                    drawn = _draw_group(ax, p, data, [runs[i] for i in group], label, metric,
+                                        color, smoothing, level, analyses is not None)
+                    meaning["band"] = True
+                    meaning["stop"] |= drawn
+                    text = f"{label} (mean of {len(group)})"
+                else:
+                    i = group[0]
+                    text = label
+                    drawn = _draw_run(ax, p, data, runs[i], label, metric, color, smoothing, show_raw)
+                    meaning["raw"] |= show_raw
+                    analysis = analyses[i] if analyses is not None else None
+                    if analysis is not None and _same_metric(runs[i], analysis.metric, metric):
+                        y = _mark_stop(ax, *drawn, analysis.recommended_stop_step, color)
+                        if y is not None:
+                            meaning["stop"] = True
+                            data.add(p, label, analysis.metric, "stop",
+                                     [analysis.recommended_stop_step], [y])
+                        series = _series_or_none(runs[i], metric)
+                        out = outlier_steps(runs[i], analysis)
+                        values = _draw.draw_outliers(ax, series, out, color)
+                        if values:
+                            meaning["outlier"] = True
+                            data.add(p, label, analysis.metric, "outlier", out[:len(values)], values)
+                handles.setdefault(f"run:{label}", Line2D([], [], color=color, linewidth=1.2,
+                                                          label=text))
+                for i in group:  # the group's events, in its colour, on this panel only
+                    for name, handle in _draw.draw_events([ax], runs[i].events, color=color).items():
+                        handle.set_color(NEUTRAL)
+                        handles.setdefault(f"event:{name}", handle)
             ax.set_ylabel(_draw.metric_label(metric, default_direction(metric)))
             _draw.readable_ylim(ax)
-        for run in runs:
-            # Events in the arm's colour: the switch belongs to one arm, not to all.
-            for label, handle in _draw.draw_events(axes, run.events, color=colors[arm_of(run)]).items():
-                handle.set_color("#404040")
-                handles.setdefault(f"event:{label}", handle)
-        if analyses and any(a.recommended_stop_step is not None for a in analyses):
-            handles["stop"] = Line2D([], [], marker="v", markersize=4.5, color="#404040",
-                                     markerfacecolor="white", linestyle="none",
-                                     label="recommended stop")
         for ax in axes:
             _draw.step_xlim(ax, first, last)
+        _draw.apply_limits(axes, xlim, ylim)
         axes[-1].set_xlabel("training step")
         fig.align_ylabels(axes)
+        extra = _meaning_handles(meaning, level)
+        legend = [h for k, h in handles.items() if k.startswith("run:")] + extra + \
+                 [h for k, h in handles.items() if k.startswith("event:")]
         if isinstance(size, str):  # named sizes grow with the legend, not at the data's expense
-            legend_rows = -(-len(handles) // (2 if width < 5 else 3))
+            legend_rows = -(-len(legend) // (2 if width < 5 else 3))
             fig.set_size_inches(width, height + LEGEND_ROW_HEIGHT * max(0, legend_rows - 1))
-        _draw.fit_legend(fig, list(handles.values()), max_cols=3,
-                         title=_smoothing_note(smoothing, metrics, points, dots),
+        _draw.fit_legend(fig, legend, max_cols=3,
+                         title=_smoothing_note(smoothing, raw, show_raw, dense),
                          title_fontsize="small")
         if title:
             fig.suptitle(title)
@@ -242,7 +272,54 @@ def _overlay(runs, metrics, analyses, colors, size, smoothing, raw, title) -> Fi
     return fig
 
 
-def _grid(runs, metric, analyses, colors, size, smoothing, raw, ncols, title) -> Figure:
+def _draw_group(ax, panel, data, members, label, metric, color, smoothing, level,
+                with_stop: bool) -> bool:
+    """Seeds of one group: the mean of their smoothed curves, the confidence band, and the stop
+    of their mean raw series. Returns whether a stop was drawn."""
+    curves = seed_curves(members, metric, smoothing, level)
+    if curves is None:
+        return False
+    own = members[0].resolve_metric(metric)
+    ax.fill_between(curves.steps, curves.low, curves.high, color=color, alpha=0.2, linewidth=0,
+                    zorder=1.8, gid="seed-band")
+    ax.plot(curves.steps, curves.mean, color=color, linewidth=1.3, zorder=3, gid="smoothed")
+    data.add(panel, label, own, "mean", curves.steps, curves.mean)
+    data.add(panel, label, own, "ci_low", curves.steps, curves.low)
+    data.add(panel, label, own, "ci_high", curves.steps, curves.high)
+    if not with_stop:
+        return False
+    analysis = analyze(mean_run(members, metric, curves, label), own)
+    y = _mark_stop(ax, curves.steps, curves.mean, analysis.recommended_stop_step, color)
+    if y is None:
+        return False
+    data.add(panel, label, own, "stop", [analysis.recommended_stop_step], [y])
+    return True
+
+
+def _meaning_handles(meaning: dict[str, bool], level: float) -> list:
+    out = []
+    if meaning["raw"]:
+        out.append(Line2D([], [], linestyle="none", marker="o", markersize=2.5, color=NEUTRAL,
+                          alpha=0.5, markeredgewidth=0, label="raw values"))
+    if meaning["band"]:
+        out.append(Patch(facecolor=NEUTRAL, alpha=0.2, linewidth=0,
+                         label=f"{level:.0%} CI of the mean"))
+    if meaning["stop"]:
+        out.append(Line2D([], [], color=NEUTRAL, label="recommended stop", **_draw.STOP_STYLE))
+    if meaning["outlier"]:
+        out.append(_draw.outlier_handle())
+    return out
+
+
+def _smoothing_note(smoothing: Smoothing, raw: bool, shown: bool, dense: bool) -> str:
+    """'lines: Gaussian smooth, sd 33 steps' plus what happened to the raw values."""
+    note = "lines: " + smoothing.describe()
+    if raw and not shown and dense:
+        note += f"; raw values not drawn (> {DENSE_POINTS} per run)"
+    return note
+
+
+def _grid(runs, own, analyses, groups, size, smoothing, raw, ncols, title, xlim, ylim) -> Figure:
     n = len(runs)
     if ncols is None:
         ncols = min(n, 3 if size == "full" else 2)
@@ -252,49 +329,84 @@ def _grid(runs, metric, analyses, colors, size, smoothing, raw, ncols, title) ->
         height = nrows * GRID_ROW_HEIGHT + PANEL_HEIGHT[size] * 0.6
     else:
         width, height = figure_size(size)
+    shared_y = len({_draw.metric_label(m) for m in own}) == 1
+    label_of = {i: label for label, _, members in groups for i in members}
+    color_of = {i: color for _, color, members in groups for i in members}
+    first = min(float(s.index[0]) for r, m in zip(runs, own) if (s := _series_or_none(r, m)) is not None)
+    last = max(float(s.index[-1]) for r, m in zip(runs, own) if (s := _series_or_none(r, m)) is not None)
+    smoothing = smoothing.resolved(first, last)
     with paper_style():
         fig = _draw.new_figure(width, height)
-        grid = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
+        data = attach(fig)
+        grid = fig.subplots(nrows, ncols, sharex=True, sharey=shared_y, squeeze=False)
         axes = grid.ravel().tolist()
-        first, last = np.inf, -np.inf
-        for ax, run, analysis in zip(axes, runs, analyses):
-            color = colors[arm_of(run)]
-            drawn = _draw_run(ax, run, metric, color, smoothing, raw)
-            if drawn is not None:
-                first, last = min(first, drawn[0][0]), max(last, drawn[0][-1])
-            _draw.draw_phase_bands(ax, analysis.phases)
-            _draw.draw_events([ax], run.events)
-            if analysis.baseline is not None and np.isfinite(analysis.baseline):
-                ax.axhline(analysis.baseline, color="#505050", linestyle=(0, (1, 1.5)),
-                           linewidth=0.7, zorder=1, gid="baseline")
+        meaning = {"raw": False, "baseline": False, "stop": False, "outlier": False}
+        events: dict[str, Line2D] = {}
+        bands = []
+        for p, (ax, run, metric, analysis) in enumerate(zip(axes, runs, own, analyses)):
+            label, color = label_of[p], color_of[p]
+            drawn = _draw_run(ax, p, data, run, label, metric, color, smoothing, raw)
+            meaning["raw"] |= raw and drawn is not None
+            mine = drawn is not None and _same_metric(run, analysis.metric, metric)
+            bands.append(analysis.phases if mine else [])
+            if mine:  # this run's analysis, on this run's panel only
+                _draw.draw_phase_bands(ax, analysis.phases)
+                for ph in analysis.phases:
+                    data.add(p, label, analysis.metric, f"phase:{ph.name}", [ph.start_step],
+                             None, [ph.end_step])
+                if analysis.baseline is not None and np.isfinite(analysis.baseline):
+                    ax.axhline(analysis.baseline, zorder=1, gid="baseline", **_draw.BASELINE_STYLE)
+                    meaning["baseline"] = True
+                    data.add(p, label, analysis.metric, "baseline", [drawn[0][0]], [analysis.baseline])
+                y = _mark_stop(ax, *drawn, analysis.recommended_stop_step, color)
+                if y is not None:
+                    meaning["stop"] = True
+                    data.add(p, label, analysis.metric, "stop", [analysis.recommended_stop_step], [y])
+                out = outlier_steps(run, analysis)
+                values = _draw.draw_outliers(ax, _series_or_none(run, metric), out, color)
+                if values:
+                    meaning["outlier"] = True
+                    data.add(p, label, analysis.metric, "outlier", out[:len(values)], values)
+            for name, handle in _draw.draw_events([ax], run.events).items():
+                events.setdefault(name, handle)
+            if not shared_y or p % ncols == 0:
+                ax.set_ylabel(_draw.metric_label(metric, default_direction(metric)))
         for ax in axes[n:]:
             ax.set_visible(False)
         for ax in axes[:n]:
             _draw.step_xlim(ax, first, last)
-        for row in grid:
-            row[0].set_ylabel(_draw.metric_label(metric, default_direction(metric)))
+        _draw.apply_limits(axes[:n], xlim, None)
+        if ylim is not None:
+            for ax in axes[:n]:
+                ax.set_ylim(*ylim)
         for i, ax in enumerate(axes[:n]):
             if i + ncols >= n:  # nothing visible below: this panel carries the step axis
                 ax.xaxis.set_tick_params(labelbottom=True)
                 ax.set_xlabel("training step")
-        handles = [Line2D([], [], color="#404040", linewidth=1.2, label=_smoothing_note(
-            smoothing, [metric], [_panel_points(runs, metric)], raw))]
-        for run in runs:
-            for label, handle in _draw.draw_events([], run.events).items():
-                if all(h.get_label() != label for h in handles):
-                    handles.append(handle)
+        handles = [Line2D([], [], color=NEUTRAL, linewidth=1.2, label=smoothing.describe())]
+        if meaning["raw"]:
+            handles.append(Line2D([], [], linestyle="none", marker="o", markersize=2.5,
+                                  color=NEUTRAL, alpha=0.5, markeredgewidth=0, label="raw values"))
+        if meaning["baseline"]:
+            handles.append(Line2D([], [], label="baseline", **_draw.BASELINE_STYLE))
+        if meaning["stop"]:
+            handles.append(Line2D([], [], color=NEUTRAL, label="recommended stop", **_draw.STOP_STYLE))
+        if meaning["outlier"]:
+            handles.append(_draw.outlier_handle())
+        handles += list(events.values())
         _draw.fit_legend(fig, handles, max_cols=3)
         if title:
             fig.suptitle(title)
         # Titles go above the phase labels, which need the laid-out axes widths first.
-        if _draw.fit_ylabels(fig, [row[0] for row in grid]):
+        if _draw.fit_ylabels(fig, [ax for ax in axes[:n] if ax.get_ylabel()]):
             fig.canvas.draw()
-        labels = [_draw.label_phases(ax, a.phases, draw=False) for ax, a in zip(axes, analyses)]
+        labels = [_draw.label_phases(ax, phases, draw=False) for ax, phases in zip(axes, bands)]
         pad = max(_draw.labels_height_pt(texts) for texts in labels) + 1.5  # aligned titles
-        names = [arm_label(run) for run in runs]
-        for ax, run, name in zip(axes, runs, names):
-            if names.count(name) > 1:  # seeds of one arm: say which run
+        names = [label_of[i] for i in range(n)]
+        for i, (ax, run) in enumerate(zip(axes, runs)):
+            name = names[i]
+            if names.count(name) > 1:  # seeds of one group: say which run
                 name = f"{name} \u00b7 {run.name or run.source}"
-            ax.set_title(name, loc="left", fontweight="bold", pad=pad)
+            _draw.fit_title(ax, name, fontweight="bold", pad=pad)
         _draw.freeze_layout(fig)
     return fig

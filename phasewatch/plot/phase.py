@@ -2,9 +2,12 @@
 
 Top panel: raw evaluations (faint points), a stated smoothing on top, pale phase bands labelled
 in text above the axes, change-point intervals as whiskers, the baseline as a dotted line, known
-events (SFT->RL switch, resumes) as vertical lines and the recommended stop. Optional panels
-below share the step axis: expert NLL train vs held-out (the overfit signature: train keeps
-falling while held-out turns up), policy entropy, response length.
+events (SFT->RL switch, resumes) as vertical lines, the recommended stop and an x at each value
+the analysis left out as an outlier. Optional panels below share the step axis: expert NLL train
+vs held-out (the overfit signature: train keeps falling while held-out turns up), policy
+entropy, response length. Every panel is smoothed with the same width in training steps, so
+the legend states it once; the raw values are drawn under it (dots, or a faint line for a
+value every step).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from matplotlib.lines import Line2D
 
 from phasewatch.errors import UsageError
 from phasewatch.plot import _draw
-from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing, unit_for
+from phasewatch.plot.data import FigureData, attach
+from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing
 from phasewatch.plot.style import figure_size, paper_style
 from phasewatch.results import Analysis
 from phasewatch.run import Run
@@ -28,10 +32,11 @@ AUTO_PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("entropy", ("train/entropy",)),
     ("resp. length", ("eval/response_length",)),
 )
-# Panel lines are neutral (the palette's colours mean phases here); train solid, held-out dashed.
+# Panel lines are neutral (the palette's colours mean phases here); train solid, held-out dashed
+# (dashed means held-out and nothing else in these figures).
 _PANEL_LINES = (
     {"color": "#1a1a1a", "linestyle": "-"},
-    {"color": "#1a1a1a", "linestyle": (0, (3, 1.5))},
+    {"color": "#1a1a1a", "linestyle": _draw.HELDOUT_DASH},
 )
 _PANEL_LABELS = {"expert/nll_train": "train", "expert/nll_heldout": "held-out"}
 DATA_COLOR = "#1a1a1a"
@@ -43,6 +48,16 @@ def analyze(run: Run, metric: str | None = None, direction: str | None = None) -
     from phasewatch.analysis import analyze_run
 
     return analyze_run(run, metric=metric, direction=direction)
+
+
+def outlier_steps(run: Run, analysis: Analysis) -> list[int]:
+    """Steps of the values `analysis` left out as outliers (recomputed the same way)."""
+    from phasewatch.signals import prepare
+
+    try:
+        return list(prepare(run, analysis.metric, analysis.direction).outlier_steps)
+    except UsageError:
+        return []
 
 
 def resolve_panels(run: Run, panels: str | Sequence[str] | None) -> list[tuple[str, list[str]]]:
@@ -80,11 +95,14 @@ def phase_figure(
     size: str | tuple[float, float] = "single",
     smoothing: Smoothing = DEFAULT_SMOOTHING,
     title: str | None = None,
+    xlim: tuple[float, float] | None = None,
+    ylim: tuple[float, float] | None = None,
 ) -> Figure:
     """Draw `run` with its phases; returns the matplotlib Figure (axes: `fig.axes`, top first).
 
     `analysis` defaults to `analyze_run(run, metric, direction)`. `panels`: "auto" (expert NLL,
     entropy, response length when logged), None, or a list of metric names, one panel each.
+    `xlim` fixes the step axis, `ylim` the top panel. `figure_data(fig)`: what was drawn.
     Save with `phasewatch.plot.save_figure` (fixed metadata, Type 42 fonts).
     """
     if analysis is None:
@@ -94,27 +112,28 @@ def phase_figure(
         raise UsageError(f"metric '{analysis.metric}' has no finite values in {run.source}")
     panel_specs = resolve_panels(run, panels)
     width, height = figure_size(size, n_panels=len(panel_specs))
+    steps = series.index
+    first = min([steps[0]] + [p.start_step for p in analysis.phases])
+    last = max([steps[-1]] + [p.end_step for p in analysis.phases])
+    smoothing = smoothing.resolved(first, last)  # one width, in steps, for every panel
 
     with paper_style():
         fig = _draw.new_figure(width, height)
+        data = attach(fig)
         ratios = [2.0] + [1.0] * len(panel_specs)
         axes = fig.subplots(len(ratios), 1, sharex=True, squeeze=False,
                             gridspec_kw={"height_ratios": ratios})[:, 0].tolist()
         breaks = _draw.event_breaks(run.events)
-        handles = _draw_performance(axes[0], series, analysis, smoothing, breaks)
-        smoothed_panels: dict[str, list[str]] = {}  # smoothing -> panels smoothed that way
-        for ax, (label, metrics) in zip(axes[1:], panel_specs):
-            for note in _draw_panel(ax, run, label, metrics, smoothing, breaks):
-                smoothed_panels.setdefault(note, []).append(label)
-        for note, labels in smoothed_panels.items():
-            who = "panels" if len(labels) > 1 and len(smoothed_panels) == 1 else ", ".join(labels)
-            handles.append(Line2D([], [], color=DATA_COLOR, linewidth=1.0, label=f"{who}: {note}"))
-        steps = series.index
-        first = min([steps[0]] + [p.start_step for p in analysis.phases])
-        last = max([steps[-1]] + [p.end_step for p in analysis.phases])
+        handles = _draw_performance(axes[0], run, series, analysis, smoothing, breaks, data)
+        for p, (ax, (label, metrics)) in enumerate(zip(axes[1:], panel_specs), start=1):
+            _draw_panel(ax, p, run, label, metrics, smoothing, breaks, data)
         for ax in axes:
             _draw.draw_phase_bands(ax, analysis.phases)
             _draw.step_xlim(ax, first, last)
+        for ph in analysis.phases:
+            data.add(0, run.name or run.source, analysis.metric, f"phase:{ph.name}",
+                     [ph.start_step], None, [ph.end_step])
+        _draw.apply_limits(axes, xlim, ylim)
         handles += list(_draw.draw_events(axes, run.events).values())
         axes[-1].set_xlabel("training step")
         _draw.fit_legend(fig, handles, max_cols=3)
@@ -127,59 +146,73 @@ def phase_figure(
     return fig
 
 
-def _draw_performance(ax, series, analysis: Analysis, smoothing: Smoothing,
-                      breaks: list[float]) -> list[Line2D]:
-    """Raw points, smoothing, baseline, change-point whiskers, stop; returns legend handles."""
+def _draw_performance(ax, run: Run, series, analysis: Analysis, smoothing: Smoothing,
+                      breaks: list[float], data: FigureData) -> list[Line2D]:
+    """Raw points, smoothing, baseline, change-point whiskers, stop, outliers; returns legend
+    handles (one per meaning: the smoothing handle stands for every panel)."""
     steps = series.index.to_numpy(dtype=np.float64)
     values = series.to_numpy()
-    unit = unit_for(steps, analysis.metric)
+    name = run.name or run.source
     handles = []
     ax.plot(steps, values, linestyle="none", marker="o", markersize=2.0, color=RAW_COLOR,
             alpha=0.55, markeredgewidth=0, zorder=2, gid="raw")
+    data.add(0, name, analysis.metric, "raw", steps, values)
     handles.append(Line2D([], [], linestyle="none", marker="o", markersize=2.5,
-                          color=RAW_COLOR, markeredgewidth=0, label=f"raw {unit}s"))
+                          color=RAW_COLOR, markeredgewidth=0, label="raw values"))
     curve = smoothing.apply(values, steps, breaks)
     if smoothing.kind != "none":
         ax.plot(steps, curve, color=DATA_COLOR, linewidth=1.2, zorder=3, gid="smoothed")
+        data.add(0, name, analysis.metric, "smoothed", steps, curve)
         handles.append(Line2D([], [], color=DATA_COLOR, linewidth=1.2,
-                              label=smoothing.describe(len(values), unit)))
+                              label=smoothing.describe()))
     baseline = analysis.baseline
+    shown = values
     if baseline is not None and np.isfinite(baseline):
-        style = {"color": "#505050", "linestyle": (0, (1, 1.5)), "linewidth": 0.8}
-        ax.axhline(baseline, zorder=1, gid="baseline", **style)
-        handles.append(Line2D([], [], label="baseline", **style))
-        values = np.append(values, baseline)
+        ax.axhline(baseline, zorder=1, gid="baseline", **_draw.BASELINE_STYLE)
+        handles.append(Line2D([], [], label="baseline", **_draw.BASELINE_STYLE))
+        data.add(0, name, analysis.metric, "baseline", [steps[0]], [baseline])
+        shown = np.append(shown, baseline)
     if analysis.changepoints:
         _draw.draw_changepoint_intervals(ax, analysis)
         handles.append(_draw.changepoint_handle())
     stop = analysis.recommended_stop_step
     if stop is not None:
-        style = {"marker": "v", "markersize": 5, "color": DATA_COLOR, "markerfacecolor": "white",
-                 "markeredgewidth": 1.0, "linestyle": "none"}
-        ax.plot([stop], [np.interp(stop, steps, curve)], zorder=5, gid="recommended-stop", **style)
-        handles.append(Line2D([], [], label=f"stop (step {stop})", **style))
+        y = float(np.interp(stop, steps, curve))
+        ax.plot([stop], [y], zorder=5, gid="recommended-stop", color=DATA_COLOR,
+                **{**_draw.STOP_STYLE, "markersize": 5})
+        handles.append(Line2D([], [], label=f"stop (step {stop})", color=DATA_COLOR,
+                              **{**_draw.STOP_STYLE, "markersize": 5}))
+        data.add(0, name, analysis.metric, "stop", [stop], [y])
+    out = outlier_steps(run, analysis)
+    out_values = _draw.draw_outliers(ax, series, out, DATA_COLOR)
+    if out_values:
+        handles.append(_draw.outlier_handle())
+        data.add(0, name, analysis.metric, "outlier", out[:len(out_values)], out_values)
     ax.set_ylabel(_draw.metric_label(analysis.metric, analysis.direction))
-    _draw.padded_ylim(ax, values)
+    _draw.padded_ylim(ax, shown)
     return handles
 
 
-def _draw_panel(ax, run: Run, label: str, metrics: list[str], smoothing: Smoothing,
-                breaks: list[float]) -> set[str]:
-    """One stacked panel. Dense series (a value every training step) are drawn faint with the
-    same kind of smoothing on top: raw per-step entropy is a smear. Returns the smoothings used
-    ('sd 25 steps'), for the legend."""
-    notes = set()
-    for line_style, name in zip(_PANEL_LINES * len(metrics), metrics):
-        s = run.series(name)
-        steps, values = s.index.to_numpy(), s.to_numpy()
-        legend_label = _PANEL_LABELS.get(name, _draw.metric_label(name))
-        if values.size > DENSE_POINTS and smoothing.kind != "none":
-            ax.plot(steps, values, color=RAW_COLOR, alpha=0.45, linewidth=0.4, zorder=2, gid="raw")
+def _draw_panel(ax, panel: int, run: Run, label: str, metrics: list[str], smoothing: Smoothing,
+                breaks: list[float], data: FigureData) -> None:
+    """One stacked panel: raw values faint (dots, or a thin line when there is a value every
+    step), the figure's smoothing on top, train solid and held-out dashed."""
+    name = run.name or run.source
+    for line_style, metric in zip(_PANEL_LINES * len(metrics), metrics):
+        s = run.series(metric)
+        steps, values = s.index.to_numpy(dtype=np.float64), s.to_numpy()
+        legend_label = _PANEL_LABELS.get(metric, _draw.metric_label(metric))
+        data.add(panel, name, metric, "raw", steps, values)
+        if smoothing.kind != "none":
+            if values.size > DENSE_POINTS:
+                ax.plot(steps, values, color=RAW_COLOR, alpha=0.45, linewidth=0.4, zorder=2, gid="raw")
+            else:
+                ax.plot(steps, values, linestyle="none", marker="o", markersize=1.2, color=RAW_COLOR,
+                        alpha=0.55, markeredgewidth=0, zorder=2, gid="raw")
             values = smoothing.apply(values, steps, breaks)
-            notes.add(smoothing.describe(s.size, unit_for(steps, name), short=True))
+            data.add(panel, name, metric, "smoothed", steps, values)
         ax.plot(steps, values, linewidth=1.0, zorder=3, gid="panel", label=legend_label, **line_style)
     ax.set_ylabel(label)
     _draw.readable_ylim(ax)
     if len(metrics) > 1:
         ax.legend(loc="best", handlelength=1.8, borderaxespad=0.2)
-    return notes

@@ -1,9 +1,16 @@
 """Smoothing for display, and the sentence that states it in the legend.
 
-The default is a CENTRED Gaussian window over evaluations, not an EMA: an EMA lags by about its
-half-life, which would move the smoothed trough and peak to the right of the phase boundaries the
-detector reports and make a correct detection look late. The raw points are always drawn too.
-Smoothing is for the eye only; the detector never sees it.
+The width is a length on the x axis, in TRAINING STEPS, whatever the series: a panel of
+per-step entropy and a panel of evaluations every 10 steps are smoothed over the same stretch of
+training, and the legend states one number in one unit ("Gaussian smooth, sd 30 steps").
+
+The default is a CENTRED Gaussian window, not an EMA: an EMA lags by about its half-life, which
+would move the smoothed trough and peak to the right of the phase boundaries the detector reports.
+Near the ends of a series (and of each piece between known events) the window shrinks so that it
+stays symmetric: a one-sided window on a falling curve would start the line well below the first
+value (a run starting at 0.546 and falling fast would appear to start at 0.49). The first and
+last points of the line are therefore the data's own. Smoothing is for the eye only; the detector
+never sees it.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import numpy as np
 
 KINDS = ("gaussian", "ema", "none")
 DENSE_POINTS = 200  # series longer than this are drawn as faint raw lines with smoothing on top
+DEFAULT_FRACTION = 60  # default width: 1/60 of the drawn step range
 
 
 EVAL_WORDS = ("eval", "val", "test")
@@ -28,12 +36,20 @@ def unit_for(steps: np.ndarray, metric: str = "") -> str:
     return "eval" if any(w in metric.lower().split("/")[0] for w in EVAL_WORDS) else "point"
 
 
+def spacing(steps: np.ndarray | None) -> float:
+    """Typical distance between points in steps (the median; 1 without steps)."""
+    if steps is None or len(steps) < 2:
+        return 1.0
+    gap = float(np.median(np.diff(np.asarray(steps, dtype=np.float64))))
+    return gap if gap > 0 else 1.0
+
+
 @dataclass(frozen=True)
 class Smoothing:
-    """`kind` in KINDS; `width` in evaluations: the sd (gaussian) or half-life (ema).
+    """`kind` in KINDS; `width` in training steps: the Gaussian sd or the EMA half-life.
 
-    `width=None` picks one from the series length: about 1/60 of the points, at least 1, so a
-    run with 300 evaluations gets sd 5 and a short run is barely smoothed.
+    `width=None` picks one from the drawn range (`resolved(first, last)`): 1/60 of it, so a
+    2000-step run gets sd 33 steps. A figure resolves it once, so every panel uses the same width.
     """
 
     kind: str = "gaussian"
@@ -45,15 +61,25 @@ class Smoothing:
         if self.width is not None and not self.width > 0:
             raise ValueError(f"smoothing width must be positive, got {self.width!r}")
 
-    def resolved_width(self, n_points: int) -> float:
+    def resolved(self, first: float, last: float) -> Smoothing:
+        """This smoothing with its width fixed for a figure spanning steps first..last."""
+        if self.width is not None or self.kind == "none":
+            return self
+        span = float(last - first)
+        return Smoothing(self.kind, float(max(1, round(span / DEFAULT_FRACTION))) if span > 0 else 1.0)
+
+    def width_steps(self, steps: np.ndarray | None = None) -> float:
         if self.width is not None:
             return float(self.width)
-        return float(max(1, round(n_points / 60)))
+        if steps is None or len(steps) < 2:
+            return 1.0
+        return self.resolved(float(steps[0]), float(steps[-1])).width or 1.0
 
     def apply(self, values: np.ndarray, steps: np.ndarray | None = None,
               breaks: Sequence[float] = ()) -> np.ndarray:
         """Smoothed copy of `values` (NaNs are ignored and keep their place).
 
+        `steps` give the x positions (the width is in steps; without them, in points).
         `breaks`: where known events (the SFT->RL switch, a resume) cut the run, as steps; a
         point at step s falls after a break b when s >= b (use b = step + 0.5 to keep the
         event's own step on the left). The curve is smoothed piece by piece, so a real jump
@@ -62,7 +88,8 @@ class Smoothing:
         y = np.asarray(values, dtype=np.float64)
         if self.kind == "none" or y.size < 3:
             return y.copy()
-        width = self.resolved_width(int(np.isfinite(y).sum()))
+        # the width in this series' points (its median spacing): one width in steps everywhere
+        width = self.width_steps(steps) / spacing(steps)
         smooth = _ema if self.kind == "ema" else _gaussian
         if steps is None or not len(breaks):
             return smooth(y, width)
@@ -70,28 +97,26 @@ class Smoothing:
         return np.concatenate([smooth(piece, width) if piece.size else piece
                                for piece in np.split(y, cuts)])
 
-    def describe(self, n_points: int, unit: str = "eval", short: bool = False) -> str:
-        """E.g. 'Gaussian smooth, sd 5 evals' (for the legend; the window is centred).
-
-        `short` gives only the width ('sd 25 steps'), for a second line that follows the first.
-        """
+    def describe(self, steps: np.ndarray | None = None) -> str:
+        """E.g. 'Gaussian smooth, sd 30 steps' (for the legend; the window is centred)."""
         if self.kind == "none":
             return "no smoothing"
-        width = self.resolved_width(n_points)
-        shown = f"{width:g}"
-        unit = unit if width == 1 else unit + "s"
-        if short:
-            return f"{'half-life' if self.kind == 'ema' else 'sd'} {shown} {unit}"
+        width = self.width_steps(steps)
+        unit = "step" if width == 1 else "steps"
         if self.kind == "ema":
-            return f"EMA, half-life {shown} {unit}"
-        return f"Gaussian smooth, sd {shown} {unit}"
+            return f"EMA, half-life {width:g} {unit}"
+        return f"Gaussian smooth, sd {width:g} {unit}"
 
 
 DEFAULT_SMOOTHING = Smoothing()
 
 
 def _gaussian(y: np.ndarray, sd: float) -> np.ndarray:
-    """Normalised Gaussian window; at the ends and around NaNs the weights are renormalised."""
+    """Normalised Gaussian window, symmetric everywhere: within `half` points of an end the
+    window is cut to the same number of points on both sides (the end point is itself), so a
+    trend is not pulled towards the inside of the series. Around NaNs the weights are
+    renormalised."""
+    sd = max(sd, 1e-3)
     half = int(np.ceil(3 * sd))
     offsets = np.arange(-half, half + 1)
     kernel = np.exp(-0.5 * (offsets / sd) ** 2)
@@ -101,6 +126,12 @@ def _gaussian(y: np.ndarray, sd: float) -> np.ndarray:
     centre = slice(half, half + y.size)
     num = np.convolve(filled, kernel, mode="full")[centre]
     den = np.convolve(finite.astype(np.float64), kernel, mode="full")[centre]
+    n = y.size
+    for i in [*range(min(half, n)), *range(max(n - half, half), n)]:
+        m = min(i, n - 1 - i)  # points available on the shorter side
+        w = kernel[half - m: half + m + 1]
+        num[i] = float(np.dot(w, filled[i - m: i + m + 1]))
+        den[i] = float(np.dot(w, finite[i - m: i + m + 1]))
     with np.errstate(invalid="ignore", divide="ignore"):
         out = num / den
     out[~finite] = np.nan
@@ -109,7 +140,7 @@ def _gaussian(y: np.ndarray, sd: float) -> np.ndarray:
 
 def _ema(y: np.ndarray, half_life: float) -> np.ndarray:
     """Bias-corrected EMA (like pandas `ewm(halflife=..., adjust=True)`), NaNs skipped."""
-    decay = 0.5 ** (1.0 / half_life)
+    decay = 0.5 ** (1.0 / max(half_life, 1e-3))
     out = np.full_like(y, np.nan)
     num = den = 0.0
     for i, value in enumerate(y):

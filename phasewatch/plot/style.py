@@ -5,9 +5,16 @@ width ~6.75 in) with 8 pt text, so nothing is scaled when the PDF is placed in L
 fonts match the caption size. All settings live in `paper_style()`, a `plt.rc_context`: importing
 phasewatch never changes a user's global rcParams.
 
-The palette is Okabe & Ito's (2008), distinguishable under the common colour-vision deficiencies.
+The palette is Okabe & Ito's (2008), distinguishable under the common colour-vision deficiencies,
+without its yellow (#F0E442 has a contrast of 1.3:1 on white paper: a yellow line vanishes in
+print); every line colour has a contrast of at least 2:1 against white (`contrast_on_white`).
 Every phase and every training arm has ONE fixed colour, so a reader who learned "purple is
 overfit" in Figure 2 can rely on it in Figure 5.
+
+The user's own rcParams win: a setting the user changed from matplotlib's default (a serif font,
+`text.usetex`, a font size) is kept, and the paper defaults fill in only what the user left at
+matplotlib's default. The exception is what the output contract needs: Type 42 fonts in PDF/PS
+and the fixed SVG hash salt (identical bytes for identical input).
 """
 
 from __future__ import annotations
@@ -68,8 +75,10 @@ ARM_LABELS: dict[str, str] = {
     "rl": "RL (GRPO)",
     "sft": "SFT",
 }
-# Colours handed, in order, to arms that are not in ARM_COLORS.
-_SPARE_COLORS = (OKABE_ITO["sky_blue"], OKABE_ITO["purple"], OKABE_ITO["yellow"], GREY)
+# Colours handed, in order, to arms that are not in ARM_COLORS (no yellow: invisible in print;
+# then Paul Tol's indigo and wine, both dark enough for paper and distinct from the arms above).
+_SPARE_COLORS = (OKABE_ITO["sky_blue"], OKABE_ITO["purple"], "#332288", GREY, "#882255")
+MIN_CONTRAST = 2.0  # every line colour against white paper (WCAG contrast ratio)
 
 # Printed widths in inches.
 WIDTHS = {"single": 3.3, "full": 6.75}
@@ -119,6 +128,8 @@ PAPER_RC: dict[str, Any] = {
     "svg.fonttype": "path",
     "image.cmap": "viridis",
 }
+# Settings the output contract needs: applied even when the user set something else.
+FORCED_RC = ("pdf.fonttype", "ps.fonttype", "svg.hashsalt", "figure.constrained_layout.use")
 
 # No dates or version strings in the files: the same input gives the same bytes.
 SOFTWARE = "phasewatch"
@@ -132,9 +143,28 @@ FORMATS = tuple(SAVE_METADATA)
 
 @contextlib.contextmanager
 def paper_style(**overrides: Any) -> Iterator[None]:
-    """Apply the paper rcParams inside a `with` block only (the user's globals are untouched)."""
-    with mpl.rc_context({**PAPER_RC, **overrides}):
+    """Apply the paper rcParams inside a `with` block only (the user's globals are untouched).
+
+    A paper default is applied only where the user's current value is still matplotlib's own
+    default (the user's serif font or LaTeX stays); FORCED_RC always applies.
+    """
+    with mpl.rc_context(paper_rc(**overrides)):
         yield
+
+
+def paper_rc(**overrides: Any) -> dict[str, Any]:
+    """The rcParams a figure is drawn with: PAPER_RC under the user's own changes."""
+    current, default = mpl.rcParams, mpl.rcParamsDefault
+    chosen = {key: value for key, value in PAPER_RC.items()
+              if key in FORCED_RC or current[key] == default[key]}
+    return {**chosen, **overrides}
+
+
+def contrast_on_white(color: str) -> float:
+    """WCAG contrast ratio of `color` against white (1 = invisible, 21 = black)."""
+    channels = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(color)]
+    luminance = 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+    return 1.05 / (luminance + 0.05)
 
 
 def pale(color: str, strength: float = 0.16) -> tuple[float, float, float]:

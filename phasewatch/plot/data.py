@@ -1,0 +1,79 @@
+"""The numbers behind a figure, so it can be redrawn with other tools (`plot --data out.csv`).
+
+Each figure keeps a `FigureData` (`figure_data(fig)`) that the drawing code fills with exactly
+what it drew: raw points, smoothed lines, seed means and confidence bands, baselines, phase
+bands, recommended stops, left-out outliers. One long table, one row per drawn point:
+
+    panel, run, metric, kind, step, value, end_step
+
+`kind` is raw, smoothed, mean, ci_low, ci_high, baseline, stop, outlier or phase:<name> (a band
+from `step` to `end_step`; `value` empty). `panel` counts the axes from the top-left, from 0.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+COLUMNS = ("panel", "run", "metric", "kind", "step", "value", "end_step")
+_ATTRIBUTE = "phasewatch_data"
+
+
+@dataclass
+class FigureData:
+    rows: list[tuple] = field(default_factory=list)
+
+    def add(self, panel: int, run: str, metric: str, kind: str, steps: Iterable[float],
+            values: Iterable[float] | None = None, end_steps: Iterable[float] | None = None) -> None:
+        steps = list(steps)
+        values = [None] * len(steps) if values is None else list(values)
+        ends = [None] * len(steps) if end_steps is None else list(end_steps)
+        for step, value, end in zip(steps, values, ends):
+            self.rows.append((panel, run, metric, kind, _num(step), _num(value), _num(end)))
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=list(COLUMNS))
+
+    def write_csv(self, path: str | Path) -> Path:
+        path = Path(path)
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(COLUMNS)
+            for row in self.rows:
+                writer.writerow(["" if v is None else _text(v) for v in row])
+        return path
+
+
+def attach(fig) -> FigureData:
+    data = FigureData()
+    setattr(fig, _ATTRIBUTE, data)
+    return data
+
+
+def figure_data(fig) -> FigureData:
+    """The data a phasewatch figure was drawn from (empty for other figures)."""
+    return getattr(fig, _ATTRIBUTE, None) or FigureData()
+
+
+def save_data(fig, path: str | Path) -> Path:
+    """Write the figure's data as CSV (columns `COLUMNS`)."""
+    return figure_data(fig).write_csv(path)
+
+
+def _num(value):
+    if value is None:
+        return None
+    value = float(value)
+    if not np.isfinite(value):
+        return None
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def _text(value) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
