@@ -111,10 +111,13 @@ def report(tmp_path_factory) -> Path:
     return out
 
 
-async def _session(port: int, url: str, checks):
+def _page_target(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list") as resp:
         targets = json.load(resp)
-    page_ws = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+    return next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+
+
+async def _session(page_ws: str, url: str, checks):
     ws = await tornado_ws.websocket_connect(page_ws, max_message_size=64 << 20)
     page = Page(ws)
     try:
@@ -162,7 +165,7 @@ def test_report_in_chromium(browser, report):
         out["errors"] = list(page.errors)
         return out
 
-    out = asyncio.run(_session(browser, report.as_uri(), checks))
+    out = asyncio.run(_session(_page_target(browser), report.as_uri(), checks))
     assert out["errors"] == []
     assert out["cards"] == out["rows"] == out["details"] == N_RUNS
     assert out["card_svgs"] == N_RUNS - 1  # the unreadable run's card shows its error

@@ -122,8 +122,8 @@ def render(chart: Chart) -> str:
     ys += [v for a in chart.areas for v in (*a.lower, *a.upper)]
     xs = [x for x in xs if math.isfinite(x) and (x > 0 or not chart.xlog)]
     ys = [y for y in ys if math.isfinite(y)]
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
-           f'viewBox="0 0 {w} {h}" class="chart" role="img">']
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+           f'viewBox="0 0 {w} {h}" class="chart" role="img">')]
     if chart.title:
         out.append(f'<text x="{left}" y="{FONT + 2}" class="t">{html.escape(chart.title)}</text>')
     if not xs or not ys:

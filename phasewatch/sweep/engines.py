@@ -54,14 +54,7 @@ def run_processes(paths: Sequence[str], options: SweepOptions, workers: int | No
     chunk = chunk or max(1, min(8, len(paths) // (workers * 8)))
     pieces = [(i, paths[i:i + chunk]) for i in range(0, len(paths), chunk)]
     results: list[list[dict[str, Any]] | None] = [None] * len(pieces)
-    import multiprocessing
-
-    # forkserver: workers start from a clean interpreter (no threads of the caller's copied in)
-    # and import phasewatch once each.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["phasewatch.sweep.row", "phasewatch.analysis",
-                                    "phasewatch.io"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
         futures = {pool.submit(_summarize_chunk, piece, options): k
                    for k, (_, piece) in enumerate(pieces)}
         for future in as_completed(futures):
@@ -70,6 +63,18 @@ def run_processes(paths: Sequence[str], options: SweepOptions, workers: int | No
             if progress:
                 progress(len(results[k]))
     return [r for chunk_rows in results for r in chunk_rows]
+
+
+def _pool_context():
+    """forkserver: workers start from a clean interpreter (none of the caller's threads, such
+    as a progress bar's or a Dask client's, copied in) that imported phasewatch's analysis once,
+    so each worker does not pay the imports again."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["phasewatch.sweep.row", "phasewatch.analysis",
+                                    "phasewatch.io"])
+    return context
 
 
 def dask_client(address: str, timeout: str = "20s"):

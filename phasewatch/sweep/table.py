@@ -65,14 +65,17 @@ def write_table(frame, path: str | None, fmt: str) -> None:
         except ImportError as exc:
             raise UsageError("writing parquet needs pyarrow: pip install pyarrow") from exc
         return
-    stream = sys.stdout if path in (None, "-") else open(path, "w", encoding="utf-8", newline="")
-    try:
-        if fmt == "json":
-            from phasewatch.output import emit_json
+    if path in (None, "-"):
+        _write_text(frame, sys.stdout, fmt)
+        return
+    with open(path, "w", encoding="utf-8", newline="") as stream:
+        _write_text(frame, stream, fmt)
 
-            emit_json({"runs": records(frame)}, stream)
-        else:
-            frame.to_csv(stream, index=False, lineterminator="\n")
-    finally:
-        if stream is not sys.stdout:
-            stream.close()
+
+def _write_text(frame, stream, fmt: str) -> None:
+    if fmt == "json":
+        from phasewatch.output import emit_json
+
+        emit_json({"runs": records(frame)}, stream)
+    else:
+        frame.to_csv(stream, index=False, lineterminator="\n")
