@@ -19,6 +19,7 @@ import base64
 import json
 import os
 import re
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -233,7 +234,7 @@ class Source(RecordSource):
                 if identity in self.seen:
                     continue
                 self.seen.add(identity)
-                entries.append((timestamp, step, key, point.get("value")))
+                entries.append((timestamp, step, key, _value(point.get("value"))))
         entries.sort(key=lambda e: (e[0], e[1]))
         group_key, values = None, {}
         for timestamp, step, key, value in entries:
@@ -248,6 +249,14 @@ class Source(RecordSource):
     def finish(self, collector) -> None:
         if collector.n_records == 0:
             raise InputError(f"run {self.run_id} has no metric values", self.address)
+
+
+def _value(value: Any) -> Any:
+    """MLflow stores +-inf as +-DBL_MAX (as the SQLite reader, read back as +-inf); "NaN" and
+    other strings are left to the collector's number conversion."""
+    if isinstance(value, float) and abs(value) == sys.float_info.max:
+        return value * float("inf")
+    return value
 
 
 def source(path, follow: bool = False, notice=None) -> Source:
