@@ -173,7 +173,12 @@ def read_run(path: str | Path) -> Run:
     from phasewatch.io.source import collect
 
     with input_errors(path):
-        return collect(open_source(path))
+        run = collect(open_source(path))
+    if run.token_store is None:  # a store beside any log (e.g. from phasewatch.capture callbacks)
+        from phasewatch.tokens.sources import find_token_store
+
+        run.token_store = find_token_store(path)
+    return run
 
 
 @contextmanager
