@@ -133,7 +133,7 @@ def test_generic_json_list_of_epoch_objects_under_a_key(tmp_path):
     path = tmp_path / "results.json"
     path.write_text(json.dumps(doc, indent=2))
     run = read_run(path)
-    assert run.format == "json" and run.config == {"model": "resnet", "lr": 0.1}
+    assert run.format == "generic_json" and run.config == {"model": "resnet", "lr": 0.1}
     assert run.series("val_acc").index.tolist() == list(range(1, 21))
 
 

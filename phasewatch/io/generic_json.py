@@ -29,7 +29,7 @@ from phasewatch.io.lines import as_step, find_step_key
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
 
-FORMAT = "json"
+FORMAT = "generic_json"
 MAX_DEPTH = 3
 _STEP_NAMES = "step|global_step|iteration|iter|epoch|steps|_step|current_steps|Step|Epoch"
 _LIST_OF_RECORDS = re.compile(r'\[\s*\{[^\[\]{}]*?"(?:' + _STEP_NAMES + r')"\s*:')
