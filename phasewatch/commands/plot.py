@@ -99,9 +99,11 @@ def run(args: argparse.Namespace) -> int:
     def load(path: str):
         """(run, its analysis or None): a run that cannot be read or analysed is reported and
         left out of the figure (exit 4)."""
+        if kind == "tokens":  # a folder holding only a token store is drawn too
+            from phasewatch.tokens.sources import run_or_store
+
+            return run_or_store(path), None
         run_ = read_run(path)
-        if kind == "tokens":
-            return run_, None
         choice = choose_series(run_, metrics[0] if metrics else None, args.aggregate)
         analysis = plot.analyze(choice.run, choice.metric, args.direction)
         for message in choice.warnings:
