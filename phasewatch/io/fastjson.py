@@ -123,6 +123,9 @@ def read_json_lines(path: Path, parser, collector: RecordCollector, what: str = 
             continue
         if len(records) > 1:
             raise AssertionError("bulk JSON reading needs parsers that give one record per line")
+        if records and not -MAX_STEP <= records[0][0] <= MAX_STEP:
+            report.bad(lineno, "step out of range (more than 2**53)")
+            continue
         if records:
             line_records[position] = records[0]
 

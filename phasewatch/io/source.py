@@ -26,6 +26,7 @@ from typing import Any
 
 from phasewatch.errors import BAD_LINE_ERRORS
 from phasewatch.run import Event, RecordCollector, Run
+from phasewatch.values import MAX_STEP, to_step
 
 
 @dataclass(slots=True)
@@ -215,6 +216,9 @@ class LineRecordSource(RecordSource):
             report.seen(lineno)
             try:
                 found = self.parser.feed(text, lineno)
+                for step, _ in found:  # every parser, old and new, under the one step rule
+                    if not -MAX_STEP <= step <= MAX_STEP:
+                        raise ValueError(f"step {to_step(step)} is out of range")
             except BAD_LINE_ERRORS as exc:
                 reason = _reason(exc)
                 report.bad(lineno, reason)

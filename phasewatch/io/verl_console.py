@@ -17,6 +17,7 @@ from typing import Any
 from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.io.verl_names import unscale
 from phasewatch.run import Run
+from phasewatch.values import to_step
 
 FORMAT = "verl_console"
 
@@ -83,7 +84,7 @@ class LineParser:
         match = STEP_LINE.match(clean(line))
         if not match:
             return []
-        step = int(match.group(1))
+        step = to_step(match.group(1))
         values: dict[str, Any] = {}
         for item in match.group(2).split(" - "):
             key, sep, raw = item.rpartition(":")

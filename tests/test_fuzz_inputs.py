@@ -1,0 +1,342 @@
+"""Hostile input through every command path: each case must end in exit 0 (the valid part
+read, the rest reported), 2 or 3, with a one-line message naming the file, never a traceback
+or an internal error (exit 70), within a time limit. Then hypothesis: random hostile lines
+mixed into real records never crash a reader and never make a record disappear silently.
+Cases that could hang (FIFOs) run in a subprocess with a timeout."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from phasewatch.cli import main
+from phasewatch.errors import InputError
+from phasewatch.io import read_run
+
+TIME_LIMIT = 10.0
+GOOD = "".join(json.dumps({"step": i, "loss": 1 / (i + 1), "eval/accuracy": 0.5 + i / 100}) + "\n"
+               for i in range(30))
+LFS = ("version https://git-lfs.github.com/spec/v1\noid sha256:"
+       "4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n")
+
+
+def text(name, content):
+    def build(tmp):
+        path = tmp / name
+        path.write_text(content, encoding="utf-8")
+        return path
+    return build
+
+
+def folder(**files):
+    def build(tmp):
+        path = tmp / "run"
+        path.mkdir()
+        for name, content in files.items():
+            (path / name.replace("__", ".")).write_text(content, encoding="utf-8")
+        return path
+    return build
+
+
+def csv_rows(n=20):
+    return "step,loss,acc\n" + "".join(f"{i},{1 / (i + 1):.4f},0.5\n" for i in range(n))
+
+
+# name -> (builder, expected exit codes, text the message or warnings must hold)
+CASES = {
+    "deep-json-line": (text("m.jsonl", GOOD + "[" * 5000 + "]" * 5000 + "\n"), {0}, "nested"),
+    "deep-json-value": (text("m.jsonl", GOOD + '{"step": 30, "loss": ' + "[" * 5000
+                             + "]" * 5000 + "}\n"), {0}, ""),
+    "deep-json-only": (text("m.jsonl", "[" * 100000 + "\n"), {3}, ""),
+    "309-digit-value": (text("m.jsonl", GOOD + '{"step": 30, "loss": ' + "9" * 400 + "}\n"),
+                        {0}, ""),
+    "5000-digit-value": (text("m.jsonl", GOOD + '{"step": 30, "loss": -' + "9" * 5000 + "}\n"),
+                         {0}, ""),
+    "step-1e30": (text("m.jsonl", GOOD + '{"step": 1e30, "loss": 0.1}\n'), {0}, "out of range"),
+    "step-beyond-int64": (text("m.jsonl", GOOD + f'{{"step": {2**64}, "loss": 0.1}}\n'), {0},
+                          "out of range"),
+    "step-nan": (text("m.jsonl", GOOD + '{"step": NaN, "loss": 0.1}\n'), {0}, "not an integer"),
+    "step-underscore": (text("m.jsonl", GOOD + '{"step": "1_000", "loss": 0.1}\n'), {0},
+                        "not an integer"),
+    "nul-bytes": (text("m.jsonl", GOOD + "\x00" * 1000 + "\n"), {0}, ""),
+    "invalid-utf8": (lambda tmp: tmp / "m.jsonl" if (tmp / "m.jsonl").write_bytes(
+        GOOD.encode() + b"\xff\xfe{\n") else None, {0}, ""),
+    "csv-huge-cell": (text("m.csv", csv_rows() + "21," + "1" * 200_000 + ",0.5\n"), {0},
+                      "field limit"),
+    "csv-step-1e30": (text("m.csv", csv_rows() + "1e30,0.1,0.5\n"), {0}, "out of range"),
+    "csv-cut-last-line": (text("m.csv", csv_rows() + "100,0.009,0."), {0},
+                          "does not end with a newline"),
+    "csv-nul": (text("m.csv", csv_rows() + "21,\x00,0.5\n"), {0}, ""),
+    "verl-cut-last-line": (text("v.log", "".join(f"step:{i} - acc:0.5{i} - loss:1.0\n"
+                                                 for i in range(1, 20)) + "step:20 - acc:0."),
+                           {0}, "does not end with a newline"),
+    "verl-huge-step": (text("v.log", "".join(f"step:{i} - acc:0.5 - loss:1.0\n"
+                                             for i in range(1, 20)) + "step:" + "9" * 400
+                            + " - acc:0.1\n"), {0}, ""),
+    "trainer-state-deep": (text("trainer_state.json", '{"log_history": [' + ",".join(
+        json.dumps({"step": i, "loss": 1 / (i + 1)}) for i in range(20))
+        + ', {"step": 21, "loss": ' + "[" * 3000 + "]" * 3000 + "}]}"), {0}, "damaged"),
+    "trainer-state-damaged-middle": (text("trainer_state.json", '{"log_history": [\n' + ",\n".join(
+        json.dumps({"step": i, "loss": 1 / (i + 1)}) if i != 10 else '{"step": 10, "lo\x00ss'
+        for i in range(30)) + "\n]}"), {0}, "damaged log rows skipped"),
+    "trainer-state-step-inf": (text("trainer_state.json", '{"log_history": [' + ",".join(
+        json.dumps({"step": s, "loss": 0.5}) for s in [1, 2, 1e30, 4]) + "]}"), {0}, "out of range"),
+    "run-json-metric-list": (folder(run__json=json.dumps({"performance_metric": ["a"],
+                                                           "direction": 3, "events": "x"}),
+                                    metrics__jsonl=GOOD), {0}, "not a string"),
+    "run-json-deep": (folder(run__json="[" * 5000 + "]" * 5000, metrics__jsonl=GOOD), {3},
+                      "nested too deeply"),
+    "run-json-event-inf": (folder(run__json=json.dumps({"events": [{"step": 1e400, "name": "x"}]})
+                                  .replace("Infinity", "1e400"), metrics__jsonl=GOOD), {0}, ""),
+    "lfs-in-native-folder": (folder(metrics__jsonl=LFS, run__json="{}"), {3}, "Git LFS pointer"),
+    "lfs-run-json": (folder(metrics__jsonl=GOOD, run__json=LFS), {3}, "Git LFS pointer"),
+    "lfs-tensorboard": (folder(events__out__tfevents__1__host=LFS), {3},
+                        "Git LFS pointer"),
+    "lfs-trainer-state": (folder(trainer_state__json=LFS), {3}, "Git LFS pointer"),
+    "empty": (text("m.jsonl", ""), {3}, "empty"),
+    "crlf-and-cr": (text("m.jsonl", GOOD.replace("\n", "\r")), {0}, ""),
+    "huge-values": (text("m.jsonl", "".join(json.dumps({"step": i, "eval/accuracy":
+                                                        1.7e308 * (-1) ** i}) + "\n"
+                                            for i in range(40))), {0, 3}, ""),
+}
+
+
+def run_cli(capsys, *args):
+    start = time.perf_counter()
+    code = main(list(args))
+    elapsed = time.perf_counter() - start
+    out, err = capsys.readouterr()
+    return code, out, err, elapsed
+
+
+def assert_clean(code, err, elapsed, codes, path):
+    assert code in codes, err
+    assert "Traceback" not in err and "internal error" not in err, err
+    if code in (2, 3):
+        assert err.startswith("phasewatch: error: ") or "error:" in err
+        assert code == 2 or str(path) in err
+    assert elapsed < TIME_LIMIT
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hostile_input_through_inspect(name, tmp_path, capsys):
+    build, codes, expect = CASES[name]
+    path = build(tmp_path)
+    code, out, err, elapsed = run_cli(capsys, "inspect", str(path), "--format", "json")
+    assert_clean(code, err, elapsed, codes, path)
+    said = err if code else " ".join(json.loads(out)["warnings"])
+    assert expect in said, said
+
+
+@pytest.mark.parametrize("command", ["analyze", "changepoints", "watch"])
+@pytest.mark.parametrize("name", ["deep-json-line", "step-1e30", "csv-huge-cell", "huge-values",
+                                  "run-json-metric-list", "trainer-state-damaged-middle"])
+def test_hostile_input_through_the_other_commands(name, command, tmp_path, capsys):
+    path = CASES[name][0](tmp_path)
+    extra = ["--metric", "loss" if name.startswith(("csv", "trainer")) else "eval/accuracy"]
+    code, _, err, elapsed = run_cli(capsys, command, str(path), *extra)
+    assert_clean(code, err, elapsed, {0, 2, 3}, path)
+
+
+def tensorboard_file(tmp_path, events):
+    """An event file written record by record with the real protos and checksums."""
+    event_pb2 = pytest.importorskip("tensorboard.compat.proto.event_pb2")
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    path = tmp_path / "events.out.tfevents.1.host"
+    with open(path, "wb") as fh:
+        for event in [event_pb2.Event(wall_time=1.0, file_version="brain.Event:2"), *events]:
+            data = event.SerializeToString()
+            header = struct.pack("<Q", len(data))
+            fh.write(header + struct.pack("<I", masked_crc32c(header)) + data
+                     + struct.pack("<I", masked_crc32c(data)))
+    return path
+
+
+def scalar_event(step, value, tag="loss"):
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+
+    return event_pb2.Event(wall_time=1.0 + step, step=step, summary=summary_pb2.Summary(
+        value=[summary_pb2.Summary.Value(tag=tag, simple_value=value)]))
+
+
+def test_tensorboard_tensor_of_huge_declared_shape_is_refused_before_decoding(tmp_path, capsys):
+    pytest.importorskip("tensorboard")
+    from tensorboard.compat.proto import (
+        event_pb2,
+        summary_pb2,
+        tensor_pb2,
+        tensor_shape_pb2,
+        types_pb2,
+    )
+
+    dim = tensor_shape_pb2.TensorShapeProto.Dim(size=2_000_000_000)
+    shape = tensor_shape_pb2.TensorShapeProto(dim=[dim])
+    huge = event_pb2.Event(wall_time=50.0, step=50, summary=summary_pb2.Summary(value=[
+        summary_pb2.Summary.Value(
+            tag="loss", tensor=tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape=shape,
+                                                      float_val=[1.0]),
+            metadata=summary_pb2.SummaryMetadata(
+                plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")))]))
+    path = tensorboard_file(tmp_path, [scalar_event(i, 1.0 / (i + 1)) for i in range(10)] + [huge])
+    assert path.stat().st_size < 2000
+    code, out, err, elapsed = run_cli(capsys, "inspect", str(path), "--format", "json")
+    assert_clean(code, err, elapsed, {0}, path)
+    assert json.loads(out)["metrics"]["loss"]["count"] == 10
+    assert elapsed < 5
+
+
+def test_tensorboard_damaged_record_is_skipped_and_reading_resyncs(tmp_path):
+    pytest.importorskip("tensorboard")
+    path = tensorboard_file(tmp_path, [scalar_event(i, 1.0 / (i + 1)) for i in range(100)])
+    data = bytearray(path.read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 8] = b"\xff" * 8  # inside a record: its framing can no longer be trusted
+    path.write_bytes(bytes(data))
+    run = read_run(path)
+    n = len(run.series("loss"))
+    assert 95 <= n < 100  # one or two records lost, not the rest of the file
+    assert any("damaged" in w or "undecodable" in w for w in run.warnings)
+    steps = run.series("loss").index.tolist()
+    assert steps[-1] == 99
+
+
+def test_tensorboard_step_beyond_2_53_is_skipped(tmp_path):
+    pytest.importorskip("tensorboard")
+    path = tensorboard_file(tmp_path, [scalar_event(i, 0.5) for i in range(5)]
+                            + [scalar_event(2**62, 0.1)])
+    run = read_run(path)
+    assert run.series("loss").index.tolist() == [0, 1, 2, 3, 4]
+    assert any("beyond 2**53" in w for w in run.warnings)
+
+
+def test_wandb_history_row_with_a_nan_step_is_skipped_and_counted():
+    pb = pytest.importorskip("wandb.proto.wandb_internal_pb2")
+    from phasewatch.io.wandb import StepMetrics, _history_records
+
+    bad: list[str] = []
+    rows = []
+    for step in ["3", "NaN", "Infinity", "1e30", "4"]:
+        history = pb.HistoryRecord()
+        for key, value in (("_step", step), ("loss", "0.5")):
+            item = history.item.add()
+            item.key, item.value_json = key, value
+        rows.extend(_history_records(history, StepMetrics(), bad))
+    assert [r.step for r in rows] == [3, 4]
+    assert bad == ["loss", "loss", "loss"]
+
+
+def run_subprocess(*args, timeout=20):
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(__file__))}
+    return subprocess.run([sys.executable, "-m", "phasewatch", *args], capture_output=True,
+                          text=True, timeout=timeout, env=env, check=False)
+
+
+@pytest.mark.parametrize("where", ["log", "native-metrics", "run-json", "token-step-file"])
+def test_fifos_are_refused_not_waited_on(where, tmp_path):
+    if where == "log":
+        target = tmp_path / "metrics.jsonl"
+        os.mkfifo(target)
+        args = ["inspect", str(target)]
+    elif where == "native-metrics":
+        (tmp_path / "run.json").write_text("{}")
+        os.mkfifo(tmp_path / "metrics.jsonl")
+        args = ["inspect", str(tmp_path)]
+    elif where == "run-json":
+        os.mkfifo(tmp_path / "run.json")
+        (tmp_path / "metrics.jsonl").write_text(GOOD)
+        args = ["inspect", str(tmp_path)]
+    else:
+        (tmp_path / "tokens").mkdir()
+        (tmp_path / "tokens" / "index.json").write_text(json.dumps(
+            {"version": 1, "dtype": "float32", "sequences": []}))
+        os.mkfifo(tmp_path / "tokens" / "step_00000010.npy")
+        args = ["tokens", "inspect", str(tmp_path / "tokens")]
+    result = run_subprocess(*args)  # a hang is a TimeoutExpired: the test fails
+    assert result.returncode in (0, 2, 3), result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+def test_watch_follow_skips_and_counts_bad_lines_and_keeps_the_metric(tmp_path):
+    """Hostile lines appended to a live log (a step of 1e30, deep nesting, a huge cell) are
+    skipped and reported; the follower's alerts equal a replay of the final file."""
+    from phasewatch.live import LiveWatch
+
+    path = tmp_path / "metrics.jsonl"
+    rows = [{"step": i, "eval/accuracy": 0.5 + (0.2 if i >= 40 else 0.0) + 0.001 * (i % 3)}
+            for i in range(80)]
+    bad = ['{"step": 1e30, "eval/accuracy": 0.1}', "[" * 5000 + "]" * 5000,
+           '{"step": NaN, "eval/accuracy": 0.9}', '{"step": 41, "eval/accuracy": ' + "9" * 400 + "}"]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows[:30]))
+
+    def writer():
+        with open(path, "a", encoding="utf-8") as fh:
+            for i in range(30, 80):
+                time.sleep(0.01)
+                fh.write(json.dumps(rows[i]) + "\n")
+                if i == 35:
+                    fh.write("\n".join(bad) + "\n")
+                fh.flush()
+
+    notices: list[str] = []
+    thread = threading.Thread(target=writer)
+    thread.start()
+    live = LiveWatch(path, follow=True, poll=0.02, idle_exit=1.0, notice=notices.append,
+                     info=notices.append)
+    followed = [(a.event, a.step) for a in live.alerts()]
+    thread.join()
+    replayed = [(a.event, a.step) for a in LiveWatch(path, notice=lambda m: None,
+                                                       info=lambda m: None).alerts()]
+    assert followed == replayed
+    assert any(event == "improvement" for event, _ in followed)
+    assert live.result.metric == "eval/accuracy"
+    said = " ".join(notices)
+    assert "out of range" in said and "not an integer" in said
+
+
+# ------------------------------------------------------------------ hypothesis
+HOSTILE_VALUES = st.one_of(
+    st.integers(min_value=-(10**400), max_value=10**400),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=50),
+    st.none(), st.booleans(),
+    st.recursive(st.integers(), lambda inner: st.lists(inner, max_size=3), max_leaves=10),
+)
+HOSTILE_LINES = st.one_of(
+    st.builds(lambda s, v: json.dumps({"step": s, "loss": v}, allow_nan=True),
+              HOSTILE_VALUES, HOSTILE_VALUES),
+    st.builds(lambda d: "[" * d + "]" * d, st.integers(500, 3000)),
+    st.text(max_size=200).map(lambda t: t.replace("\n", " ")),
+    st.builds(lambda d: '{"step": 1, "x": ' + "[" * d, st.integers(1, 3000)),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(hostile=st.lists(HOSTILE_LINES, min_size=1, max_size=8), ext=st.sampled_from(["jsonl", "csv"]))
+def test_hypothesis_hostile_lines_between_good_records(tmp_path_factory, hostile, ext):
+    folder = tmp_path_factory.mktemp("fuzz")
+    path = folder / f"log.{ext}"
+    if ext == "jsonl":
+        good = [json.dumps({"step": i, "loss": 1.0 / (i + 1)}) for i in range(10)]
+    else:
+        good = ["step,loss"] + [f"{i},{1.0 / (i + 1)}" for i in range(10)]
+        hostile = [h.replace("\r", " ") for h in hostile]
+    lines = good[:5] + hostile + good[5:]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        run = read_run(path)
+    except InputError:
+        return  # a clear error (e.g. a hostile line made it look like another format)
+    series = run.series("loss", finite=False) if "loss" in run.metrics else None
+    if run.format in ("jsonl", "csv") and series is not None:
+        for i in range(10):  # every good record is there (a hostile line may resume a step)
+            assert i in series.index
