@@ -201,24 +201,34 @@ def summarize_run(path: str, options: SweepOptions | None = None) -> dict[str, A
 
     options = options or SweepOptions()
     row: dict[str, Any] = {"path": path}
+    local = None
     try:
         with local_path(path) as local:
             run = read_run(local)
-            analysis = analyze(run, **options.analyze_kwargs())
-            series = run.series(analysis.metric)
+            # identity and hyperparameters first: a run whose analysis fails keeps them
             hp = flatten_config(run.config)
             row.update(name=run.name, algorithm=run.algorithm, seed=seed_of(run, hp),
-                       format=run.format, metric=analysis.metric, direction=analysis.direction)
+                       format=run.format)
+            row.update({HP_PREFIX + k: v for k, v in hp.items()})
+            analysis = analyze(run, **options.analyze_kwargs())
+            series = run.series(analysis.metric)
+            row.update(metric=analysis.metric, direction=analysis.direction)
             row.update(phase_summary(analysis, series))
             row.update(token_summary(run))
-            row.update({HP_PREFIX + k: v for k, v in hp.items()})
             row["error"] = None
             out: dict[str, Any] = {"row": row}
             if options.detail:
                 out["detail"] = _detail(run, analysis, series)
             return out
     except PhasewatchError as exc:
-        row["error"] = str(exc)
+        row["error"] = _named(str(exc), local, path)
     except Exception as exc:  # noqa: BLE001 - a bug on one run is that run's row, not an abort
         row["error"] = f"internal error ({type(exc).__name__}: {exc})"
     return {"row": row}
+
+
+def _named(message: str, local, path: str) -> str:
+    """An error about a URL's temporary copy names the URL."""
+    if local is not None and str(local) != path and str(local) in message:
+        return message.replace(str(local), path.rstrip("/"))
+    return message
