@@ -96,7 +96,7 @@ def test_a_run_by_name_id_and_id_prefix(store):
 
 
 def test_tracking_uri_names_the_run(store, capsys):
-    db, ids = store
+    db, _ = store
     code, out, _ = cli(capsys, "inspect", "--tracking-uri", f"sqlite:///{db}", "rl",
                        "--format", "json")
     assert code == 0 and "eval/mean_at_4" in json.loads(out)["metrics"]
@@ -151,12 +151,12 @@ def server(tmp_path_factory):
     """A real `mlflow server` on a free local port with the runs logged through it."""
     folder = tmp_path_factory.mktemp("mlflow_server")
     port = free_port()
-    log = open(folder / "server.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
-         f"sqlite:///{folder / 'mlflow.db'}", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--default-artifact-root", str(folder / "artifacts")],
-        env=ENV, stdout=log, stderr=subprocess.STDOUT)
+    with open(folder / "server.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
+             f"sqlite:///{folder / 'mlflow.db'}", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", "1", "--default-artifact-root", str(folder / "artifacts")],
+            env=ENV, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -177,7 +177,6 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
-        log.close()
 
 
 @pytest.mark.slow

@@ -2,8 +2,9 @@
 `<project>.db`), with the standard library's sqlite3.
 
 The database is opened with a read-only URI (`file:...?mode=ro`), so phasewatch never writes
-to, locks for writing or creates a journal beside a store a trainer is still writing. Trackio
-runs in WAL mode, where readers and the writer do not block each other; MLflow uses SQLite's
+to, or locks for writing, a store a trainer is still writing. Trackio runs in WAL mode, where
+readers and the writer do not block each other (SQLite keeps the `-wal` / `-shm` files beside
+the database for readers too, as it does for any connection); MLflow uses SQLite's
 default rollback journal, where a read holds a shared lock only while a query runs (each query
 here is one short statement) and a commit in progress makes a read wait up to `BUSY_SECONDS`.
 

@@ -76,7 +76,7 @@ def _decode(blob: Any) -> dict[str, Any]:
         blob = bytes(blob).decode("utf-8")
     values = json.loads(blob)  # "NaN" / "Infinity" strings stay strings: to_float reads them
     if not isinstance(values, dict):
-        raise ValueError("not a JSON object")
+        raise TypeError("not a JSON object")
     return values
 
 
@@ -181,7 +181,7 @@ class ParquetSource(RecordSource):
                              "the project's .db file instead)", self.path) from exc
         try:
             return pq.read_table(self.path).to_pylist()
-        except Exception as exc:  # noqa: BLE001 - pyarrow raises several kinds for a bad file
+        except Exception as exc:  # pyarrow raises several kinds for a bad file
             raise InputError(f"unreadable Parquet file ({exc})", self.path) from exc
 
     def read(self, final: bool = True):

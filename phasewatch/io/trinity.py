@@ -71,8 +71,7 @@ class TensorBoardSource(tensorboard.Source):
     def read(self, final: bool = True):
         for record in super().read(final):
             prefix = record.group
-            values = {k[len(prefix):] if k.startswith(prefix) else k: v
-                      for k, v in record.values.items()}
+            values = {k.removeprefix(prefix): v for k, v in record.values.items()}
             yield Record(record.step, values, record.line, prefix.rstrip("/"))
 
 

@@ -80,7 +80,7 @@ class LineParser:
             raise ValueError(f"a `Step N: {{...}}` line whose dict cannot be read ({exc})") \
                 from exc
         if not isinstance(values, dict):
-            raise ValueError("a `Step N:` line without a dict")
+            raise TypeError("a `Step N:` line without a dict")
         values = {str(k): v for k, v in values.items()}
         self.group = role_of(line, values)
         return [(int(match.group(1)), values)]
