@@ -506,3 +506,141 @@ def test_a_fast_fall_starts_the_line_at_the_first_value():
         fig = compare_figure([run], size="single")
         (drawn,) = [ln for ln in fig.axes[0].lines if ln.get_gid() == "smoothed"]
         assert drawn.get_ydata()[0] == pytest.approx(run.series("eval/accuracy").iloc[0])
+
+
+# ----------------------------------------------------------------- issue 17: runs never mixed
+
+
+def make_other_run(name="trl", n=50, event_steps=(80, 160)):
+    """A run with another performance metric (a reward) and its own events (epochs)."""
+    rng = np.random.default_rng(3)
+    collector = RecordCollector(f"mem:{name}", "test")
+    for step in range(5, 5 * n + 1, 5):
+        collector.add(step, {"train/reward": 0.5 + step / 1000 + rng.normal(0, 0.05)})
+    return collector.build(name=name, algorithm=name, performance_metric="train/reward",
+                           direction="max", events=[Event(s, "epoch") for s in event_steps])
+
+
+def test_overlay_of_runs_with_different_metrics_draws_each_on_its_own_panel():
+    runs = [make_run("sft_then_rl", switch=500, extras=False), make_other_run()]
+    fig = compare_figure(runs)
+    assert len(fig.axes) == 2  # accuracy and reward are not one quantity: one panel each
+    for ax, expected_events in zip(fig.axes, ([500], [80, 160])):
+        assert len([ln for ln in ax.lines if ln.get_gid() == "smoothed"]) == 1
+        assert sorted(ln.get_xdata()[0] for ln in ax.lines if ln.get_gid() == "event") == expected_events
+
+
+def test_grid_panels_show_only_their_own_runs_bands_and_baseline():
+    runs = [make_run("sft_then_rl", extras=False), make_other_run()]
+    analyses = [make_analysis(runs[0]),
+                Analysis("mem:trl", "train/reward", "max", 0.44, [], [Phase("plateau", 5, 250)], 40)]
+    fig = compare_figure(runs, analyses=analyses, layout="grid", size="full")
+    first, second = [ax for ax in fig.axes if ax.get_visible()][:2]
+    assert len(gids(first, "phase-band")) == 3 and len(gids(second, "phase-band")) == 1
+    baselines = [[ln.get_ydata()[0] for ln in ax.lines if ln.get_gid() == "baseline"] for ax in (first, second)]
+    assert baselines == [[0.5], [0.44]]
+    reward = [ln for ln in second.lines if ln.get_gid() == "smoothed"]
+    assert len(reward) == 1 and reward[0].get_xdata()[0] == 5  # the reward run is drawn, on its panel
+    assert first.get_ylim() != second.get_ylim()  # different metrics: no shared y axis
+    # an analysis of another metric than the panel's draws nothing of it there
+    wrong = [analyses[0], make_analysis(runs[1])]
+    fig = compare_figure(runs, analyses=wrong, layout="grid")
+    assert gids([ax for ax in fig.axes if ax.get_visible()][1], "phase-band") == []
+
+
+def test_grid_titles_are_cut_to_their_panel():
+    long = make_run("Qwen2.5-0.5B-bsz256_2-prompt1024-resp512-0.567", extras=False)
+    fig = compare_figure([long, make_run("chord_mu", seed=1, extras=False)], layout="grid")
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes[:2]:
+        title = ax._left_title
+        assert title.get_window_extent(renderer).width <= ax.bbox.width + 0.5
+    assert fig.axes[0].get_title(loc="left").endswith("\u2026")
+
+
+def _dash(line):
+    """The dash pattern as drawn (get_linestyle says '--' for every custom pattern)."""
+    return line.get_linestyle(), getattr(line, "_unscaled_dash_pattern", None)
+
+
+def _handle_key(handle):
+    return (mpl.colors.to_hex(handle.get_color()) if hasattr(handle, "get_color") else None,
+            str(_dash(handle)) if hasattr(handle, "get_linestyle") else None,
+            handle.get_marker() if hasattr(handle, "get_marker") else None)
+
+
+def test_legend_has_one_entry_per_meaning_and_dashes_mean_one_thing():
+    run = make_run(switch=500)
+    fig = phase_figure(run, make_analysis(run))
+    handles = fig.legends[0].legend_handles
+    keys = [_handle_key(h) for h in handles]
+    assert len(keys) == len(set(keys)), [t.get_text() for t in fig.legends[0].get_texts()]
+    smooth = [t.get_text() for t in fig.legends[0].get_texts() if "smooth" in t.get_text()]
+    assert len(smooth) == 1  # one width, in steps, for every panel
+    # the held-out NLL dash is used by nothing else in the figure
+    from phasewatch.plot._draw import EVENT_STYLES, HELDOUT_DASH
+
+    nll = [ln for ln in fig.axes[1].lines if ln.get_label() == "held-out"]
+    dash = _dash(nll[0])
+    others = [ln for ax in fig.axes for ln in ax.lines if ln.get_gid() != "panel"]
+    assert others and all(_dash(ln) != dash for ln in others)
+    assert EVENT_STYLES["sft_to_rl"]["linestyle"] != HELDOUT_DASH
+
+
+def test_print_safe_palette():
+    from phasewatch.plot.style import _SPARE_COLORS, MIN_CONTRAST, contrast_on_white
+
+    colors = [*ARM_COLORS.values(), *_SPARE_COLORS, *PHASE_COLORS.values()]
+    assert all(contrast_on_white(c) >= MIN_CONTRAST for c in colors)
+    assert contrast_on_white("#F0E442") < MIN_CONTRAST  # the Okabe-Ito yellow would fail
+
+
+def test_user_rcparams_win_except_the_font_type(tmp_path):
+    run = make_run()
+    with mpl.rc_context({"font.family": "serif", "font.size": 9, "pdf.fonttype": 3}):
+        fig = phase_figure(run, make_analysis(run), panels=None)
+        save_figure(fig, tmp_path / "f.pdf")
+    label = fig.axes[0].yaxis.label
+    assert label.get_fontfamily() == ["serif"]
+    pdf = (tmp_path / "f.pdf").read_bytes()
+    assert b"/Type3" not in pdf and b"/FontFile2" in pdf  # Type 42 whatever the user set
+    default = phase_figure(run, make_analysis(run), panels=None)
+    assert default.axes[0].yaxis.label.get_fontfamily() == ["sans-serif"]
+
+
+def test_figure_data_is_what_was_drawn(tmp_path):
+    from phasewatch.plot import save_data
+
+    runs = [make_run("sft_then_rl", extras=False), make_run("rl", seed=2, extras=False)]
+    fig = compare_figure(runs, analyses=[make_analysis(r) for r in runs])
+    data = figure_data(fig).to_frame()
+    for label, line in zip(("SFT-then-RL", "RL (GRPO)"),
+                           [ln for ln in fig.axes[0].lines if ln.get_gid() == "smoothed"]):
+        rows = data[(data.run == label) & (data.kind == "smoothed")]
+        assert np.allclose(rows.step.to_numpy(float), line.get_xdata())
+        assert np.allclose(rows.value.to_numpy(float), line.get_ydata())
+    path = save_data(fig, tmp_path / "f.csv")
+    import pandas as pd
+
+    back = pd.read_csv(path)
+    assert list(back.columns) == ["panel", "run", "metric", "kind", "step", "value", "end_step"]
+    assert len(back) == len(data) and set(back.kind) >= {"raw", "smoothed", "stop"}
+    grid = figure_data(compare_figure(runs, analyses=[make_analysis(r) for r in runs], layout="grid"))
+    phases = grid.to_frame()
+    bands = phases[phases.kind.str.startswith("phase:")]
+    assert bands[["step", "end_step"]].to_numpy().tolist()[:3] == [[0, 120], [120, 450], [450, 995]]
+
+
+def test_axis_limits_and_outlier_markers():
+    run = make_run(extras=False)
+    acc = run.table
+    spike = (acc["metric"] == "eval/accuracy") & (acc["step"] == 500)
+    acc.loc[spike, "value"] = 5.0  # one evaluation its neighbours contradict
+    from phasewatch.analysis import analyze_run
+
+    analysis = analyze_run(run)
+    fig = phase_figure(run, analysis, panels=None, xlim=(100, 800), ylim=(0, 1))
+    assert fig.axes[0].get_xlim() == (100, 800) and fig.axes[0].get_ylim() == (0, 1)
+    marked = [ln for ln in fig.axes[0].lines if ln.get_gid() == "outlier"]
+    assert len(marked) == 1 and list(marked[0].get_xdata()) == [500]
+    assert "outlier (left out)" in [t.get_text() for t in fig.legends[0].get_texts()]

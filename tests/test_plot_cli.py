@@ -128,3 +128,32 @@ def test_real_logs_plot(relative, tmp_path):
     assert main(["plot", str(path), "--dpi", "100", "-o", str(out)]) == 0
     image = mpimg.imread(out)
     assert image.shape[1] == 330 and image[..., :3].std() > 0.05
+
+
+def test_labels_limits_and_data_from_the_cli(run_dir, tmp_path, capsys):
+    import pandas as pd
+
+    other = write_run(tmp_path / "chord", name="chord_mu", seed=1)
+    out, data = tmp_path / "arms.png", tmp_path / "arms.csv"
+    assert main(["plot", str(run_dir), str(other), "--label", "mine", "--label", "theirs",
+                 "--xlim", "0,900", "--ylim=0,1", "--dpi", "60", "-o", str(out),
+                 "--data", str(data)]) == 0
+    assert "the figure's data" in capsys.readouterr().err
+    table = pd.read_csv(data)
+    assert set(table.run) == {"mine", "theirs"}
+    assert {"raw", "smoothed", "stop"} <= set(table.kind)
+    # the phase figure's bands and baseline go into the CSV too
+    assert main(["plot", str(run_dir), "-o", str(out), "--data", str(data), "--dpi", "60"]) == 0
+    kinds = set(pd.read_csv(data).kind)
+    assert "baseline" in kinds and any(k.startswith("phase:") for k in kinds)
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--label", "a", "--label", "b"], "2 --label for 1 paths"),
+    (["--xlim", "5"], "--xlim must be LO,HI"),
+    (["--ylim=1,0"], "--ylim needs LO < HI"),
+    (["--data", "out.txt"], "must end in .csv"),
+])
+def test_bad_label_limit_and_data_options_are_usage_errors(run_dir, tmp_path, capsys, extra, message):
+    assert main(["plot", str(run_dir), "-o", str(tmp_path / "f.png"), *extra]) == 2
+    assert message in capsys.readouterr().err
