@@ -152,3 +152,20 @@ def test_copy_is_removed(tmp_path):
         where = p
     assert not where.exists()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_exit_code_3_only_when_no_run_was_read(runs, tmp_path, capsys):
+    out = tmp_path / "t.csv"
+    assert main(["sweep", str(runs / "zz_broken"), "--no-progress", "-o", str(out)]) == 3
+    assert "1 runs (1 unreadable)" in capsys.readouterr().err
+    assert "no valid record" in pd.read_csv(out)["error"][0]
+    assert main(["sweep", str(runs / "zz_broken"), str(runs / "run0"), "--workers", "1",
+                 "--no-progress", "-o", str(out)]) == 0
+
+
+def test_stdout_csv_and_progress_on_stderr(runs, capsys):
+    assert main(["sweep", str(runs / "run0"), str(runs / "run1"), "--workers", "1"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0].startswith("path,name,algorithm,seed,")
+    assert len(captured.out.splitlines()) == 3
+    assert "sweep:" in captured.err and "run/s" in captured.err  # the tqdm bar

@@ -18,7 +18,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from phasewatch.commands.sweep import collect
+    from phasewatch.commands.sweep import collect, exit_code
     from phasewatch.errors import UsageError
     from phasewatch.report import write_report
 
@@ -28,4 +28,4 @@ def run(args: argparse.Namespace) -> int:
     size = write_report(results, args.output, args.title)
     unit = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
     print(f"phasewatch: report of {len(results)} runs -> {args.output} ({unit})", file=sys.stderr)
-    return 0
+    return exit_code(len(results), sum(1 for r in results if r["row"].get("error")))

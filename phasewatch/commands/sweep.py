@@ -66,8 +66,15 @@ def run(args: argparse.Namespace) -> int:
     results = collect(args)
     table = build_table([r["row"] for r in results])
     write_table(table, args.output, fmt)
+    n_bad = int(table["error"].notna().sum())
     if args.output not in (None, "-"):
-        n_bad = int(table["error"].notna().sum())
         print(f"phasewatch: {len(table)} runs ({n_bad} unreadable) -> {args.output}",
               file=sys.stderr)
-    return 0
+    return exit_code(len(table), n_bad)
+
+
+def exit_code(n_runs: int, n_bad: int) -> int:
+    """0 when any run was analysed (the others' rows say what went wrong), 3 when none was."""
+    from phasewatch.errors import InputError
+
+    return InputError.exit_code if n_runs and n_bad == n_runs else 0
