@@ -94,19 +94,34 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:
+        if exc.filename is None:
+            return _internal_error()
+        # A file or folder the command was given (or found in a run folder) cannot be read
+        # (permissions, removed meanwhile): the input's problem, exit 3 naming it.
+        hint = " (check its permissions)" if isinstance(exc, PermissionError) else ""
+        print(f"phasewatch: error: {exc.filename}: cannot read: {exc.strerror or exc}{hint}",
+              file=sys.stderr)
+        return 3
     except Exception:  # noqa: BLE001 - the last line of defence: exit 70, not a traceback
-        if os.environ.get("PHASEWATCH_DEBUG"):
-            import traceback
+        return _internal_error()
 
-            traceback.print_exc()
-        else:
-            kind = sys.exc_info()[0].__name__
-            print(
-                f"phasewatch: internal error ({kind}: {sys.exc_info()[1]}); this is a bug, "
-                "please report it. Rerun with PHASEWATCH_DEBUG=1 for the traceback.",
-                file=sys.stderr,
-            )
-        return EXIT_INTERNAL
+
+def _internal_error() -> int:
+    """A genuine bug: one line asking for a report (the traceback with PHASEWATCH_DEBUG=1).
+    Called inside an `except` block (it reports `sys.exc_info()`)."""
+    if os.environ.get("PHASEWATCH_DEBUG"):
+        import traceback
+
+        traceback.print_exc()
+    else:
+        kind = sys.exc_info()[0].__name__
+        print(
+            f"phasewatch: internal error ({kind}: {sys.exc_info()[1]}); this is a bug, "
+            "please report it. Rerun with PHASEWATCH_DEBUG=1 for the traceback.",
+            file=sys.stderr,
+        )
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":
