@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -340,3 +343,57 @@ def test_hypothesis_hostile_lines_between_good_records(tmp_path_factory, hostile
     if run.format in ("jsonl", "csv") and series is not None:
         for i in range(10):  # every good record is there (a hostile line may resume a step)
             assert i in series.index
+
+
+def as_unprivileged(args, timeout=20):
+    """Run the CLI as a user the permission bits apply to (root reads everything)."""
+    prefix = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: permissions cannot be tested")
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": repo}
+    return subprocess.run([*prefix, sys.executable, "-m", "phasewatch", *args],
+                          capture_output=True, text=True, timeout=timeout, env=env,
+                          check=False, cwd="/")
+
+
+@pytest.fixture
+def open_tmp():
+    """A temporary folder an unprivileged user can enter (pytest's tmp_path is private)."""
+    path = Path(tempfile.mkdtemp(prefix="pw-perm-"))
+    path.chmod(0o755)
+    yield path
+    for root, dirs, _ in os.walk(path):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)
+    shutil.rmtree(path)
+
+
+@pytest.mark.parametrize("what", ["file", "folder", "file-in-folder"])
+def test_permission_denied_is_exit_3_naming_the_file(what, open_tmp):
+    if what == "file":
+        target = open_tmp / "metrics.jsonl"
+        target.write_text(GOOD)
+        target.chmod(0)
+    else:
+        target = open_tmp / "run"
+        target.mkdir()
+        (target / "metrics.jsonl").write_text(GOOD)
+        (target / "run.json").write_text("{}")
+        (target if what == "folder" else target / "metrics.jsonl").chmod(0)
+    result = as_unprivileged(["inspect", str(target)])
+    assert result.returncode == 3, result.stderr
+    assert "Permission denied" in result.stderr and str(target) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_watch_follow_on_a_permission_denied_file_says_so(open_tmp):
+    target = open_tmp / "metrics.jsonl"
+    target.write_text(GOOD)
+    target.chmod(0)
+    result = as_unprivileged(["watch", str(target), "--follow", "--idle-exit", "1"])
+    assert result.returncode in (0, 3)
+    assert "Permission denied" in result.stderr
+    assert "Traceback" not in result.stderr
