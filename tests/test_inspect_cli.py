@@ -1,4 +1,4 @@
-"""`phasewatch inspect`: the exact JSON contract of DESIGN.md, the text view, exit codes."""
+"""`phasewatch inspect`: the exact JSON contract (docs/contracts.md), the text view, exit codes."""
 
 import json
 import subprocess
@@ -32,13 +32,20 @@ def test_json_contract(tmp_path, capsys):
     code, out, err = run_cli(capsys, "inspect", str(path), "--format", "json")
     assert code == 0 and err == ""
     doc = json.loads(out)
-    assert list(doc) == ["schema_version", "source", "format", "n_records", "n_steps", "metrics", "warnings"]
+    assert list(doc) == ["schema_version", "source", "format", "n_records", "n_steps", "metrics",
+                         "warnings", "performance"]
     assert doc["schema_version"] == 1 and doc["source"] == str(path) and doc["format"] == "jsonl"
     assert doc["n_records"] == 6 and doc["n_steps"] == 4
     assert doc["metrics"] == {
-        "eval_accuracy": {"count": 2, "first_step": 0, "last_step": 2},
-        "loss": {"count": 3, "first_step": 0, "last_step": 2},  # NaN at step 3 not counted
+        # the resumed record at step 2 (0.75) supersedes 0.25; values by step, not file order
+        "eval_accuracy": {"count": 2, "first_step": 0, "last_step": 2,
+                          "first": 0.5, "last": 0.75, "min": 0.5, "max": 0.75},
+        "loss": {"count": 3, "first_step": 0, "last_step": 2,  # NaN at step 3 not counted
+                 "first": 2.0, "last": 1.0, "min": 1.0, "max": 2.0},
     }
+    assert doc["performance"] == {"metric": "eval_accuracy", "direction": "max", "count": 2,
+                                  "first_step": 0, "last_step": 2, "first": 0.5, "last": 0.75,
+                                  "best": 0.75, "best_step": 2}
     [warning] = doc["warnings"]
     assert warning.startswith("line 4: step counter went back from 2 to 1")
 
@@ -51,9 +58,12 @@ def test_text_view(tmp_path, capsys):
     assert lines[0] == f"{path}  [jsonl]"
     assert lines[1] == "6 records, 4 distinct steps"
     assert lines[2] == "events: resume@1"
-    assert lines[4].split() == ["eval_accuracy", "2", "0", "2", "eval/accuracy"]
-    assert lines[5].split() == ["loss", "3", "0", "2", "train/loss"]
-    assert lines[6].startswith("warning: line 4: step counter went back")
+    assert lines[3] == ("performance metric: eval_accuracy (higher is better), 2 values over "
+                        "steps 0-2: first 0.5, last 0.75, best 0.75 at step 2")
+    assert lines[4].split() == ["metric", "count", "steps", "first", "last", "min", "max", "role"]
+    assert lines[5].split() == ["eval_accuracy", "2", "0-2", "0.5", "0.75", "0.5", "0.75", "eval/accuracy"]
+    assert lines[6].split() == ["loss", "3", "0-2", "2", "1", "1", "2", "train/loss"]
+    assert lines[7].startswith("warning: line 4: step counter went back")
 
 
 def test_run_folder_and_metric_without_finite_values(tmp_path, capsys):
@@ -64,7 +74,17 @@ def test_run_folder_and_metric_without_finite_values(tmp_path, capsys):
     code, out, _ = run_cli(capsys, "inspect", str(folder), "--format", "json")
     doc = json.loads(out)
     assert code == 0 and doc["format"] == "native"
-    assert doc["metrics"]["a"] == {"count": 0, "first_step": None, "last_step": None}
+    assert doc["metrics"]["a"] == {"count": 0, "first_step": None, "last_step": None,
+                                   "first": None, "last": None, "min": None, "max": None}
+    assert doc["performance"] is None  # neither a declared metric nor a performance role
+
+
+def test_a_run_without_a_performance_metric_says_so(tmp_path, capsys):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"step": 0, "lr": 0.1}\n{"step": 1, "lr": 0.2}\n')
+    code, out, _ = run_cli(capsys, "inspect", str(path))
+    assert code == 0
+    assert "performance metric: none of the usual ones (analyze needs --metric)" in out.splitlines()
 
 
 def test_subprocess_bad_input_exit_3_without_traceback(tmp_path):

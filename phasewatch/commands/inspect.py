@@ -1,62 +1,97 @@
-"""`phasewatch inspect PATH`: what a log holds (format, steps, metrics, warnings)."""
+"""`phasewatch inspect PATH`: what a log holds (format, steps, metrics and their values, warnings),
+and which performance metric `analyze` would take from it, so a user sees at once whether the
+log is the one they meant and whether the numbers look right (a loss of 1e6, an accuracy that
+never moves)."""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "show what a log file or run folder holds: format, steps, metrics, warnings"
+import numpy as np
+
+HELP = "show what a log file or run folder holds: format, steps, metrics and values, warnings"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", metavar="PATH",
-                        help="a log file, a run folder, or a folder of runs (listed)")
+    parser.add_argument("path", metavar="PATH", help="a log file or a run folder")
     parser.add_argument("--format", choices=("text", "json"), default="text", dest="output")
 
 
+def metric_values(run) -> dict[str, dict[str, float]]:
+    """Per metric: the first and last finite value (by step), the minimum and the maximum."""
+    table = run.table
+    finite = table[np.isfinite(table["value"].to_numpy())]
+    steps = finite["step"].to_numpy()
+    if steps.size > 1 and not bool(np.all(steps[1:] >= steps[:-1])):  # readers build it sorted
+        finite = finite.sort_values("step", kind="stable")
+    if finite.empty:
+        return {}
+    grouped = finite.groupby("metric", observed=True, sort=False)["value"]
+    stats = grouped.agg(["first", "last", "min", "max"])
+    return {str(name): {key: float(row[key]) for key in ("first", "last", "min", "max")}
+            for name, row in stats.iterrows()}
+
+
+def performance(run) -> dict | None:
+    """The metric `analyze` would take (its choice rules), with its first, last and best value;
+    None when the run has none of the performance roles."""
+    from phasewatch.errors import UsageError
+    from phasewatch.signals import choose_direction, choose_metric
+
+    try:
+        metric = choose_metric(run)
+        direction = choose_direction(run, metric)
+    except UsageError:
+        return None
+    series = run.series(metric)
+    own = run.resolve_metric(metric)
+    if series.empty:
+        return {"metric": own, "direction": direction, "count": 0, "first_step": None,
+                "last_step": None, "first": None, "last": None, "best": None, "best_step": None}
+    values = series.to_numpy()
+    best = int(np.argmax(values) if direction == "max" else np.argmin(values))
+    return {"metric": own, "direction": direction, "count": int(series.size),
+            "first_step": int(series.index[0]), "last_step": int(series.index[-1]),
+            "first": float(values[0]), "last": float(values[-1]), "best": float(values[best]),
+            "best_step": int(series.index[best])}
+
+
 def summarize(run) -> dict:
-    """The `inspect` JSON contract (without schema_version)."""
+    """The `inspect` JSON contract (without schema_version): the contract's keys, each metric's
+    values (`first`, `last`, `min`, `max`) and `performance` added."""
+    metrics = run.metric_summary()
+    values = metric_values(run)
+    empty = {"first": None, "last": None, "min": None, "max": None}
     return {
         "source": run.source,
         "format": run.format,
         "n_records": run.n_records,
         "n_steps": run.n_steps,
-        "metrics": run.metric_summary(),
+        "metrics": {name: {**info, **values.get(name, empty)} for name, info in metrics.items()},
         "warnings": list(run.warnings),
+        "performance": performance(run),
     }
 
 
-def list_runs(path: str, output: str) -> int:
-    """A folder of runs: one line (JSON: one summary) per run; a run that cannot be read is
-    reported and the others still listed (exit 4 when some failed)."""
-    from phasewatch.folders import exit_code, run_each
-    from phasewatch.io import read_run
-    from phasewatch.output import emit_json
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
 
-    def one(run_path: str) -> dict:
-        return summarize(read_run(run_path))
 
-    summaries, failures = run_each([path], one)
-    if output == "json":
-        emit_json({"source": path, "format": "folder of runs", "runs": summaries,
-                   "failed": [f.to_dict() for f in failures]})
-        return exit_code(summaries, failures)
-    print(f"{path}  [folder of {len(summaries) + len(failures)} runs]")
-    width = max(len(s["source"]) for s in summaries) if summaries else 10
-    for s in summaries:
-        print(f"  {s['source']:<{width}}  {s['format']:<14} {s['n_records']:>8} records "
-              f"{s['n_steps']:>8} steps  {len(s['metrics'])} metrics")
-    for f in failures:
-        print(f"  {f.source:<{width}}  not readable: {f.error}")
-    return exit_code(summaries, failures)
+def performance_line(perf: dict | None) -> str:
+    if perf is None:
+        return "performance metric: none of the usual ones (analyze needs --metric)"
+    if not perf["count"]:
+        return f"performance metric: {perf['metric']} ({perf['direction']}), no finite values"
+    better = "higher" if perf["direction"] == "max" else "lower"
+    return (f"performance metric: {perf['metric']} ({better} is better), {perf['count']} values "
+            f"over steps {perf['first_step']}-{perf['last_step']}: first {_num(perf['first'])}, "
+            f"last {_num(perf['last'])}, best {_num(perf['best'])} at step {perf['best_step']}")
 
 
 def run(args: argparse.Namespace) -> int:
-    from phasewatch.folders import expand
     from phasewatch.io import read_run
     from phasewatch.output import emit_json
 
-    if len(expand([args.path])) > 1:
-        return list_runs(args.path, args.output)
     run_ = read_run(args.path)
     summary = summarize(run_)
     if args.output == "json":
@@ -66,13 +101,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"{summary['n_records']} records, {summary['n_steps']} distinct steps")
     if run_.events:
         print("events: " + ", ".join(f"{e.name}@{e.step}" for e in run_.events))
+    print(performance_line(summary["performance"]))
     reverse = {own: canon for canon, own in run_.aliases.items()}
-    width = max((len(m) for m in summary["metrics"]), default=6)
-    print(f"{'metric':<{width}}  {'count':>7}  {'first':>8}  {'last':>8}  role")
+    rows = []
     for name, info in summary["metrics"].items():
-        first = "-" if info["first_step"] is None else info["first_step"]
-        last = "-" if info["last_step"] is None else info["last_step"]
-        print(f"{name:<{width}}  {info['count']:>7}  {first:>8}  {last:>8}  {reverse.get(name, '')}")
+        steps = "-" if info["first_step"] is None else f"{info['first_step']}-{info['last_step']}"
+        rows.append((name, str(info["count"]), steps, *(_num(info[k]) for k in ("first", "last", "min", "max")),
+                     reverse.get(name, "")))
+    header = ("metric", "count", "steps", "first", "last", "min", "max", "role")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(7)]
+    for row in [header, *rows]:
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:7], widths[1:])]
+        print("  ".join(cells + [row[7]]).rstrip())
     for warning in summary["warnings"]:
         print(f"warning: {warning}")
     return 0
