@@ -13,7 +13,8 @@ HELP = "show what a log file or run folder holds: format, steps, metrics and val
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", metavar="PATH", help="a log file or a run folder")
+    parser.add_argument("path", metavar="PATH",
+                        help="a log file, a run folder, or a folder of runs (listed)")
     parser.add_argument("--format", choices=("text", "json"), default="text", dest="output")
 
 
@@ -88,10 +89,37 @@ def performance_line(perf: dict | None) -> str:
             f"last {_num(perf['last'])}, best {_num(perf['best'])} at step {perf['best_step']}")
 
 
-def run(args: argparse.Namespace) -> int:
+def list_runs(path: str, output: str) -> int:
+    """A folder of runs: one line (JSON: one summary) per run; a run that cannot be read is
+    reported and the others still listed (exit 4 when some failed)."""
+    from phasewatch.folders import exit_code, run_each
     from phasewatch.io import read_run
     from phasewatch.output import emit_json
 
+    summaries, failures = run_each([path], lambda run_path: summarize(read_run(run_path)))
+    if output == "json":
+        emit_json({"source": path, "format": "folder of runs", "runs": summaries,
+                   "failed": [f.to_dict() for f in failures]})
+        return exit_code(summaries, failures)
+    print(f"{path}  [folder of {len(summaries) + len(failures)} runs]")
+    width = max((len(s["source"]) for s in summaries), default=10)
+    for s in summaries:
+        perf = s["performance"]
+        metric = perf["metric"] if perf else "no performance metric"
+        print(f"  {s['source']:<{width}}  {s['format']:<14} {s['n_records']:>8} records "
+              f"{s['n_steps']:>8} steps  {len(s['metrics']):>4} metrics  {metric}")
+    for f in failures:
+        print(f"  {f.source:<{width}}  not readable: {f.error}")
+    return exit_code(summaries, failures)
+
+
+def run(args: argparse.Namespace) -> int:
+    from phasewatch.folders import expand
+    from phasewatch.io import read_run
+    from phasewatch.output import emit_json
+
+    if len(expand([args.path])) > 1:
+        return list_runs(args.path, args.output)
     run_ = read_run(args.path)
     summary = summarize(run_)
     if args.output == "json":
