@@ -11,8 +11,10 @@ A folder is one run when it holds, in this order of preference:
     output, a JSON export...). Files that are never logs (model configs, tokenizers, weights,
     `all_results.json`...) are not considered.
 Otherwise it is a folder of runs: its log files (when it holds several) and the sub-folders
-(a few levels down) that are runs, each found by the same rules. A sub-tree that holds only
-TensorBoard event files is read as one run, as before (Keras' `train/` and `validation/`).
+(a few levels down) that are runs, each found by the same rules. TensorBoard sub-folders named
+like the parts of one run (Keras' `train/` and `validation/`, Trinity's `explorer/` and
+`trainer/`) are one run; other sub-folders with event files (verl's
+`tensorboard_log/<project>/<experiment>/`, HF's `runs/<date>_<host>/`) are runs of their own.
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ NOT_LOGS = frozenset({
 NOT_LOG_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".npy", ".npz", ".png",
                     ".jpg", ".jpeg", ".pdf", ".svg", ".py", ".sh", ".yaml", ".yml", ".md",
                     ".model", ".tiktoken", ".arrow", ".gguf", ".lock", ".pkl", ".pickle")
+
+
+# TensorBoard sub-folders that are parts of one run (Keras, Lightning, Trinity-RFT roles), not
+# runs of their own: a tree of only these is read as one run with the folder as tag prefix.
+SPLIT_NAMES = frozenset({"train", "training", "validation", "val", "valid", "eval", "evaluation",
+                         "test", "explorer", "trainer"})
 
 
 @dataclass(frozen=True)
@@ -175,9 +183,8 @@ def _runs_below(root: Path) -> list[Found]:
                 runs.extend(here)
             elif depth + 1 < MAX_DEPTH:
                 frontier.append((child, depth + 1))
-    if runs and all(r.path.is_dir() and tensorboard.sniff(r.path, b"") and
-                    not (r.path / "trainer_state.json").exists() for r in runs) \
-            and tensorboard.sniff(root, b""):
+    if runs and all(r.path.is_dir() and r.path.name.lower() in SPLIT_NAMES and
+                    tensorboard.sniff(r.path, b"") and not log_files(r.path) for r in runs):
         return [Found(root, root=root)]  # one TensorBoard run split over sub-folders (train/, validation/)
     return sorted(runs, key=lambda r: str(r.path))
 

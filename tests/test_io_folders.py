@@ -221,3 +221,26 @@ def test_analyze_all_real_logs_does_not_stop_at_the_first_failure(capsys):
     assert code == (4 if failed else 0)
     code, out, _ = cli(capsys, "inspect", REAL_LOGS)
     assert code == 0 and f"folder of {len(folders)} runs" in out
+
+
+def write_scalars(folder: Path, values: list[float]) -> None:
+    from tensorboard.summary import Writer
+
+    writer = Writer(str(folder))
+    for i, value in enumerate(values):
+        writer.add_scalar("val-core/gsm8k/acc/mean@1", value, step=i)
+    writer.flush()
+    writer.close()
+
+
+def test_tensorboard_experiments_are_runs_but_train_validation_is_one(tmp_path):
+    pytest.importorskip("tensorboard")
+    project = tmp_path / "tensorboard_log" / "verl_grpo"  # verl: <project>/<experiment>/
+    write_scalars(project / "qwen_lr1e-6", [0.1, 0.2, 0.3])
+    write_scalars(project / "qwen_lr3e-6", [0.2, 0.3, 0.4])
+    runs = find_runs(tmp_path / "tensorboard_log")
+    assert [r.path.name for r in runs] == ["qwen_lr1e-6", "qwen_lr3e-6"]
+    keras = tmp_path / "logs"
+    write_scalars(keras / "train", [0.9, 0.7])
+    write_scalars(keras / "validation", [1.0, 0.8])
+    assert [r.path for r in find_runs(keras)] == [keras]
