@@ -20,6 +20,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="text: show at most N evenly spaced steps per split (0 = all); JSON has every step",
     )
     parser.add_argument(
+        "--top", type=int, default=0, metavar="N",
+        help="also list the N tokens and sequences whose NLL rose / fell most (first -> last step), "
+             "the squeezing share and the per-position breakdown (JSON: \"analytics\")",
+    )
+    parser.add_argument(
         "--strict", action="store_true",
         help="fail on a damaged step file instead of skipping it with a warning",
     )
@@ -51,14 +56,22 @@ def run(args: argparse.Namespace) -> int:
     from phasewatch.output import emit_json
     from phasewatch.tokens import divergence_score, open_store, summarize_store
 
-    if args.max_rows < 0:
-        raise UsageError("--max-rows must be >= 0")
-    summary = summarize_store(open_store(args.path, strict=args.strict))
+    if args.max_rows < 0 or args.top < 0:
+        raise UsageError("--max-rows and --top must be >= 0")
+    store = open_store(args.path, strict=args.strict)
+    summary = summarize_store(store)
     divergence = divergence_score(summary, "train") or divergence_score(summary, "heldout")
+    extra = None
+    if args.top:
+        from phasewatch.tokens.analytics_report import analytics, print_analytics
+
+        extra = analytics(store, args.top)
     if args.output == "json":
-        emit_json(report(summary, divergence))
+        emit_json({**report(summary, divergence), **({"analytics": extra} if extra else {})})
     else:
         print_text(summary, divergence, args.max_rows)
+        if extra:
+            print_analytics(extra)
     return 0
 
 
