@@ -1,0 +1,108 @@
+"""Peak memory of reading a big JSONL log: `phasewatch inspect` and `analyze` on a generated
+metrics.jsonl, peak RSS of the child process (os.wait4) against the file's size.
+
+A realistic log: one train record per step (loss, lr, grad_norm, a few more) and an eval record
+every 50 steps, written as JSON lines. The default run writes ~200 MB (issue 18 measured a
+2 GB log at 6.3x its size in RSS); `--mb 2000` reproduces the full case. The baseline row is the
+same command on a 100-line log: the interpreter and imports, which every run pays.
+
+    .venv/bin/python benchmarks/bench_memory.py [--mb 200] [--command inspect analyze]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_log(path: Path, megabytes: float, seed: int = 0) -> int:
+    """Write records until the file holds `megabytes` MB; returns the number of lines."""
+    rng = random.Random(seed)
+    target = int(megabytes * 1e6)
+    n = 0
+    with open(path, "w", encoding="utf-8") as fh:
+        step = 0
+        written = 0
+        block: list[str] = []
+        while written < target:
+            loss = 2.0 * 0.9995**step + rng.gauss(0, 0.02)
+            block.append(f'{{"step": {step}, "train/loss": {loss:.6f}, "train/lr": 1e-05, '
+                         f'"train/grad_norm": {abs(rng.gauss(1, 0.3)):.5f}, '
+                         f'"train/epoch": {step / 5000:.5f}, "train/tokens": {step * 4096}, '
+                         f'"train/reward": {rng.random():.5f}}}')
+            if step % 50 == 0:
+                acc = 0.5 + 0.2 * (1 - 0.999**step) + rng.gauss(0, 0.005)
+                block.append(f'{{"step": {step}, "eval/accuracy": {acc:.5f}, '
+                             f'"eval/loss": {1 - acc:.5f}}}')
+            step += 1
+            if len(block) >= 10000:
+                text = "\n".join(block) + "\n"
+                fh.write(text)
+                written += len(text)
+                n += len(block)
+                block = []
+        if block:
+            fh.write("\n".join(block) + "\n")
+            n += len(block)
+    return n
+
+
+def peak_rss(args: list[str]) -> tuple[int, float, int]:
+    """(exit code, seconds, peak RSS in bytes) of `python -m phasewatch ARGS`."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "phasewatch", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stderr.close()
+    return proc.returncode, elapsed, usage.ru_maxrss * 1024  # Linux: KiB
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mb", type=float, default=200.0, help="size of the generated log")
+    parser.add_argument("--command", nargs="+", default=["inspect", "analyze"],
+                        choices=["inspect", "analyze"])
+    parser.add_argument("--keep", metavar="DIR", help="write the log here and keep it")
+    opts = parser.parse_args()
+    folder = Path(opts.keep or tempfile.mkdtemp(prefix="pw-bench-mem-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    big, small = folder / "metrics.jsonl", folder / "small.jsonl"
+    t0 = time.perf_counter()
+    n = write_log(big, opts.mb)
+    write_log(small, 0.01)
+    size = big.stat().st_size
+    print(f"log: {n:,} lines, {size / 1e6:.0f} MB (written in {time.perf_counter() - t0:.0f} s)")
+    print(f"{'command':<10} {'log':>8} {'peak RSS':>10} {'RSS/size':>9} {'above baseline':>15} "
+          f"{'seconds':>8}")
+    try:
+        for command in opts.command:
+            extra = ["--format", "json"] if command == "inspect" else ["--metric", "eval/accuracy"]
+            code0, t_small, base = peak_rss([command, str(small), *extra])
+            code, t_big, peak = peak_rss([command, str(big), *extra])
+            if code or code0:
+                print(f"{command}: exit {code} / {code0}")
+            print(f"{command:<10} {'100 ln':>8} {base / 1e6:>8.0f}MB {'':>9} {'':>15} "
+                  f"{t_small:>8.1f}")
+            print(f"{command:<10} {size / 1e6:>6.0f}MB {peak / 1e6:>8.0f}MB {peak / size:>9.2f} "
+                  f"{(peak - base) / size:>14.2f}x {t_big:>8.1f}")
+    finally:
+        if not opts.keep:
+            big.unlink()
+            small.unlink()
+            folder.rmdir()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
