@@ -2,7 +2,6 @@
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -98,7 +97,7 @@ def test_hf_console_bad_input_names_file_and_line(tmp_path, capsys):
     with pytest.raises(InputError) as info:
         read_run(log)
     assert info.value.line == 2 and "epoch" in str(info.value)
-    code, out, err = cli(capsys, "inspect", log)
+    code, _out, err = cli(capsys, "inspect", log)
     assert code == 3 and f"{log}:2:" in err
 
 
@@ -164,7 +163,7 @@ def test_generic_json_damaged_names_the_line(tmp_path, capsys):
     path = tmp_path / "log.json"
     text = json.dumps({"history": [{"step": s, "loss": 1.0} for s in range(40)]}, indent=1)
     path.write_text(text[: len(text) // 2])
-    code, out, err = cli(capsys, "inspect", path)
+    code, _out, err = cli(capsys, "inspect", path)
     assert code == 3 and f"{path}:" in err and "not valid JSON" in err
 
 

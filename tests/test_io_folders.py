@@ -121,7 +121,7 @@ def test_folder_with_one_log_of_any_format(tmp_path):
 
 def test_empty_folder_says_no_log(tmp_path, capsys):
     (tmp_path / "README.md").write_text("notes\n")
-    code, out, err = cli(capsys, "inspect", tmp_path)
+    code, _out, err = cli(capsys, "inspect", tmp_path)
     assert code == 3 and "no training log found" in err and str(tmp_path) in err
 
 
@@ -137,10 +137,10 @@ def test_folder_of_runs_inspect_lists_analyze_takes_each(tmp_path, capsys):
     native_run(root / "seed0")
     native_run(root / "seed1")
     write_hf_output_dir(root / "trl_out", [150, 290])
-    code, out, err = cli(capsys, "inspect", root)
+    code, out, _ = cli(capsys, "inspect", root)
     assert code == 0 and "folder of 3 runs" in out
     assert "seed0" in out and "seed1" in out and "checkpoint-290" in out
-    code, out, err = cli(capsys, "analyze", root, "--format", "json")
+    code, out, _err = cli(capsys, "analyze", root, "--format", "json")
     assert code == 0
     doc = json.loads(out)
     assert len(doc["runs"]) == 3 and "failed" not in doc
@@ -189,7 +189,7 @@ def test_plot_folder_of_runs_draws_the_good_ones(tmp_path, capsys):
     native_run(root / "b")
     (root / "c").mkdir()
     (root / "c" / "trainer_state.json").write_text('{"log_history": [{"step": 1, "loss": }]}')
-    code, out, err = cli(capsys, "plot", root, "-o", tmp_path / "cmp.png")
+    code, _out, err = cli(capsys, "plot", root, "-o", tmp_path / "cmp.png")
     assert code == 4 and (tmp_path / "cmp.png").stat().st_size > 0
     assert "trainer_state.json:1" in err
 
@@ -213,7 +213,7 @@ def test_inspect_reads_every_real_logs_folder(name, capsys):
 @real
 def test_analyze_all_real_logs_does_not_stop_at_the_first_failure(capsys):
     folders = [REAL_LOGS / n for n in REAL_FOLDERS if (REAL_LOGS / n).is_dir()]
-    code, out, err = cli(capsys, "analyze", *folders, "--format", "json")
+    code, out, _err = cli(capsys, "analyze", *folders, "--format", "json")
     doc = json.loads(out)
     analysed = len(doc["runs"])
     failed = len(doc.get("failed", []))

@@ -101,7 +101,7 @@ def test_several_sets_are_listed_not_silently_chosen(tmp_path, capsys):
     path = two_sets_log(tmp_path)
     assert role_matches("eval/accuracy", read_run(path).metrics) == [
         "val-core/aime24/acc/mean@16", "val-core/math500/acc/mean@16"]
-    code, out, err = cli(capsys, "analyze", path, "--format", "json")
+    code, out, _err = cli(capsys, "analyze", path, "--format", "json")
     assert code == 0
     result = json.loads(out)["runs"][0]
     warning = next(w for w in result["warnings"] if "validation sets" in w)
@@ -161,14 +161,14 @@ def test_x_axis_missing_counter_is_a_usage_error(tmp_path, capsys):
     path = tmp_path / "m.jsonl"
     path.write_text("\n".join(json.dumps({"step": s, "eval_accuracy": curve(s)})
                               for s in range(30)) + "\n")
-    code, out, err = cli(capsys, "analyze", path, "--x", "tokens")
+    code, _out, err = cli(capsys, "analyze", path, "--x", "tokens")
     assert code == 2 and "no tokens counter" in err
 
 
 def test_plot_x_epoch_labels_the_axis(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     path = tokens_log(tmp_path)
-    code, out, err = cli(capsys, "plot", path, "--x", "epoch", "-o", tmp_path / "f.svg")
+    code, _out, err = cli(capsys, "plot", path, "--x", "epoch", "-o", tmp_path / "f.svg")
     assert code == 0, err
     svg = (tmp_path / "f.svg").read_text()
     assert ">epoch<" in svg or "epoch" in svg

@@ -143,11 +143,11 @@ def write_csv(analyses: list[Analysis], stream) -> None:
 def run(args: argparse.Namespace) -> int:
     from phasewatch.analysis import analyze_run
     from phasewatch.folders import exit_code, run_each
-    from phasewatch.metric_sets import choose_series
-    from phasewatch.xaxis import annotate, x_axis
     from phasewatch.io import read_run
+    from phasewatch.metric_sets import choose_series
     from phasewatch.output import emit_json
     from phasewatch.phase_stats import Baseline
+    from phasewatch.xaxis import annotate, x_axis
 
     options = {"baseline": Baseline.parse(args.baseline), "keep_outliers": args.keep_outliers,
                "penalty": args.penalty}

@@ -66,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
     from phasewatch.folders import exit_code, expand, run_each
     from phasewatch.io import read_run
     from phasewatch.metric_sets import choose_series
-    from phasewatch.xaxis import relabel, x_axis
     from phasewatch.output import warn
     from phasewatch.plot.style import figure_size, output_format
+    from phasewatch.xaxis import relabel, x_axis
 
     output_format(args.output)  # a bad extension is a usage error before any work is done
     figure_size(args.size)

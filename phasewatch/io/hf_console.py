@@ -18,6 +18,7 @@ row then wins, and a warning says how many did.
 from __future__ import annotations
 
 import ast
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -97,8 +98,8 @@ class LineParser:
     def notes(self) -> list[str]:
         if not self._shared:
             return []
-        return [f"{self._shared} log rows share their epoch value with the row before (the "
-                "epoch is printed rounded); the later row is kept"]
+        return [(f"{self._shared} log rows share their epoch value with the row before (the "
+                "epoch is printed rounded); the later row is kept")]
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         candidate = _row(line)
@@ -106,7 +107,7 @@ class LineParser:
             return []
         row = _parse(candidate)
         epoch = to_float(row.get(EPOCH_KEY))
-        if epoch is None or epoch != epoch or epoch < 0 or epoch > 1e9:
+        if epoch is None or math.isnan(epoch) or epoch < 0 or epoch > 1e9:
             raise BadLine(f"the epoch is not a number >= 0: {row.get(EPOCH_KEY)!r}")
         step = round(epoch * STEPS_PER_EPOCH)
         keys = frozenset(k for k in row if k != EPOCH_KEY)
