@@ -87,7 +87,7 @@ def test_a_run_by_name_id_and_id_prefix(store):
     db, ids = store
     for member in ("sft", ids["sft"], ids["sft"][:8]):
         run = read_run(db / member)
-        assert run.format == "mlflow-sqlite" and run.name == "sft"
+        assert run.format == "mlflow_sqlite" and run.name == "sft"
         assert run.config == {"lr": "0.001", "epochs": "3"}
         accuracy = run.series("eval/accuracy").to_dict()
         assert accuracy == {0: 0.0, 1: 0.1, 2: 0.2, 3: 0.9, 4: 0.4, 5: 0.5}  # re-log wins
@@ -183,7 +183,7 @@ def server(tmp_path_factory):
 def test_server_run_read_over_rest_equals_the_sqlite_reading(server, store, capsys):
     url, ids = server
     run = read_run(f"mlflow+{url}/{ids['sft']}")
-    assert run.format == "mlflow-server" and run.name == "sft"
+    assert run.format == "mlflow_server" and run.name == "sft"
     assert run.config == {"lr": "0.001", "epochs": "3"}
     local = read_run(store[0] / "sft")
     assert run.series("eval/accuracy").to_dict() == local.series("eval/accuracy").to_dict()

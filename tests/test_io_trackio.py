@@ -108,7 +108,7 @@ def test_parquet_export_reads_like_the_database(project, tmp_path):
     parquet = tmp_path / "proj.parquet"
     SQLiteStorage._flatten_and_write_parquet(project, "metrics", "metrics", parquet)
     from_db, from_parquet = read_run(project / "sft"), read_run(parquet / "sft")
-    assert from_parquet.format == "trackio-parquet"
+    assert from_parquet.format == "trackio_parquet"
     for metric in ("eval/accuracy", "train/loss", "eval/loss"):
         assert from_parquet.series(metric).dropna().to_dict() == \
             from_db.series(metric).dropna().to_dict()

@@ -67,7 +67,7 @@ def test_tensorboard_layout_is_one_run_with_roles(tmp_path):
     write_tensorboard(job)
     for path in (job, job / "monitor", job / "monitor" / "tensorboard"):
         run = read_run(path)
-        assert run.format == "trinity-tensorboard" and run.name == "chord-run"
+        assert run.format == "trinity_tensorboard" and run.name == "chord-run"
         assert run.aliases["eval/accuracy"] == "eval/gsm8k/accuracy/mean@4"
         assert run.aliases["train/mu"] == "actor/mu"
         assert run.aliases["train/sft_loss"] == "actor/expert/sft_phi_loss"
@@ -149,7 +149,7 @@ def wandb_pair(tmp_path_factory):
 
 def test_wandb_explorer_and_trainer_runs_merge_into_one(wandb_pair):
     run = read_run(wandb_pair)
-    assert run.format == "trinity-wandb" and run.name == "chord-run"
+    assert run.format == "trinity_wandb" and run.name == "chord-run"
     assert run.aliases["eval/accuracy"] == "eval/gsm8k/accuracy/mean@4"
     assert run.aliases["train/mu"] == "actor/mu"
     assert len(run.series("actor/mu")) == 60 and len(run.series("eval/accuracy")) == 13
@@ -198,7 +198,7 @@ def test_console_step_lines_with_numpy_reprs(tmp_path, ray_prefix):
     path = tmp_path / "trinity.log"
     path.write_text("Launching Trinity-RFT...\n" + text + "tqdm 100%|####|\n")
     run = read_run(path)
-    assert run.format == "trinity-console"
+    assert run.format == "trinity_console"
     assert run.aliases["train/mu"] == "actor/mu"
     assert len(run.series("actor/mu")) == 57 and len(run.series("eval/accuracy")) == 13
     assert not run.events  # the trainer's steps lag the explorer's: two counters, no resume

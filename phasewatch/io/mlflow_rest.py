@@ -30,7 +30,7 @@ from phasewatch.errors import InputError, UsageError
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
 
-FORMAT = "mlflow-server"
+FORMAT = "mlflow_server"
 PAGE_SIZE = 25_000
 TIMEOUT = 30.0
 END_STATUSES = frozenset({"FINISHED", "FAILED", "KILLED"})

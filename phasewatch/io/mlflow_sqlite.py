@@ -26,7 +26,7 @@ from phasewatch.io import sqlite_ro
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
 
-FORMAT = "mlflow-sqlite"
+FORMAT = "mlflow_sqlite"
 MEMBERS = True  # `mlflow.db/RUN` names one run of several
 REQUIRED = {"metrics": {"key", "value", "timestamp", "step", "run_uuid"},
             "runs": {"run_uuid", "status"}}

@@ -162,7 +162,7 @@ class ParquetSource(RecordSource):
     """Trackio's Parquet export: one row per log call, one column per metric. A file is
     written whole by the export, so it is read whole (again when it is rewritten)."""
 
-    format = FORMAT + "-parquet"
+    format = FORMAT + "_parquet"
 
     def __init__(self, path: Path, follow: bool = False, notice=None):
         file, wanted = sqlite_ro.split_member(path)

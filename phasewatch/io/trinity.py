@@ -30,7 +30,7 @@ from phasewatch.run import Run
 FORMAT = "trinity"
 ROLES = ("explorer", "trainer")
 MAX_RUN_FOLDERS = 200
-NAME_PROBE_BYTES = 256 * 1024
+NAME_PROBE_BYTES = 64 * 1024  # the run record comes first
 
 
 # ------------------------------------------------------------------ TensorBoard layout
@@ -49,7 +49,7 @@ class TensorBoardSource(tensorboard.Source):
     """The generic event-file reader over the role folders; the folder prefix it puts on each
     tag is taken off again and kept as the record's group."""
 
-    format = FORMAT + "-tensorboard"
+    format = FORMAT + "_tensorboard"
 
     def __init__(self, path: Path, follow: bool = False, notice=None):
         root = tensorboard_root(path)
@@ -134,7 +134,7 @@ def wandb_pairs(folder: Path) -> dict[str, dict[str, Path]]:
 class WandbPairSource(RecordSource):
     """The explorer's and the trainer's W&B runs read together, each role its own group."""
 
-    format = FORMAT + "-wandb"
+    format = FORMAT + "_wandb"
 
     def __init__(self, path: Path, follow: bool = False, notice=None):
         pairs = wandb_pairs(path)

@@ -23,7 +23,7 @@ from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.io.verl_console import ANSI
 from phasewatch.run import Run
 
-FORMAT = "trinity-console"
+FORMAT = "trinity_console"
 
 STEP_LINE = re.compile(r"Step (\d+): (\{.*)$")
 SNIFF_LINE = re.compile(rb"Step \d+: \{['\"]")
