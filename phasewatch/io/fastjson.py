@@ -54,7 +54,7 @@ def _nonblank_lines(path: Path) -> tuple[list[int], list[bytes]]:
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", path) from exc
     data = data.removeprefix(BOM)
-    stripped = [line.strip() for line in data.splitlines()]
+    stripped = list(map(bytes.strip, data.splitlines()))
     if data.isascii() and all(stripped):
         return list(range(1, len(stripped) + 1)), stripped
     linenos, lines = [], []
@@ -75,21 +75,40 @@ def _parse(line: bytes):
         return None
 
 
+def _parse_all(lines: list[bytes]) -> list:
+    """Every line parsed (None for a line that is not JSON). One C-level map over the lines
+    when they all parse (the usual case), else line by line."""
+    try:
+        return list(map(_fast_loads, lines))
+    except (_FastError, ValueError, TypeError, RecursionError):
+        return [_parse(line) for line in lines]
+
+
+def _signatures(objects: list) -> tuple[np.ndarray, dict[tuple, int]]:
+    """Per line the code of its key tuple (-1 for a line that is not an object), and the
+    codes, numbered in order of first appearance. C-level maps when every line is an object."""
+    if set(map(type, objects)) <= {dict}:
+        keys = list(map(tuple, objects))
+        ids = {sig: i for i, sig in enumerate(dict.fromkeys(keys))}
+        return np.fromiter(map(ids.__getitem__, keys), dtype=np.int64, count=len(keys)), ids
+    ids = {}
+    codes = np.array(
+        [ids.setdefault(tuple(o), len(ids)) if type(o) is dict else -1 for o in objects],
+        dtype=np.int64,
+    )
+    return codes, ids
+
+
 def read_json_lines(path: Path, parser, collector: RecordCollector, what: str = "records") -> bool:
     """Read `path` into `collector` in bulk; False (nothing read) if the line path must do it."""
     step_key_of = getattr(parser, "step_key", None)
     if step_key_of is None:
         return False
     linenos, lines = _nonblank_lines(path)
-    objects = [_parse(line) for line in lines]
+    objects = _parse_all(lines)
 
     # Group the rows the bulk path can take by key tuple; the rest go to `parser.feed`.
-    signature_ids: dict[tuple, int] = {}
-    codes = np.array(
-        [signature_ids.setdefault(tuple(o), len(signature_ids)) if type(o) is dict else -1
-         for o in objects],
-        dtype=np.int64,
-    )
+    codes, signature_ids = _signatures(objects)
     n = len(lines)
     bulk_step = np.full(n, -1, dtype=np.int64)
     in_bulk = np.zeros(n, dtype=bool)
