@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import InputError
+from phasewatch.follow import open_regular
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
 from phasewatch.values import to_step
@@ -142,10 +143,16 @@ class Source(RecordSource):
             tail.close()
 
 
+def _text(path: Path) -> str:
+    """A small metadata file's text; a FIFO or device is refused (InputError), not waited on."""
+    with open_regular(path) as fh:
+        return fh.read(1 << 20).decode("utf-8")
+
+
 def _status(run_dir: Path) -> str | None:
     try:
-        match = _STATUS.search((run_dir / META).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
+        match = _STATUS.search(_text(run_dir / META))
+    except (OSError, UnicodeDecodeError, InputError):
         return None
     return match.group(1).upper() if match else None
 
@@ -161,8 +168,8 @@ def read(path: Path) -> Run:
 def _tag(run_dir: Path, name: str) -> str | None:
     file = run_dir / "tags" / name
     try:
-        return file.read_text(encoding="utf-8").strip() or None
-    except (OSError, UnicodeDecodeError):
+        return _text(file).strip() or None
+    except (OSError, UnicodeDecodeError, InputError):
         return None
 
 
@@ -172,7 +179,7 @@ def _params(run_dir: Path) -> dict[str, str]:
     if folder.is_dir():
         for file in sorted(p for p in folder.rglob("*") if p.is_file()):
             try:
-                params[file.relative_to(folder).as_posix()] = file.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError):
+                params[file.relative_to(folder).as_posix()] = _text(file).strip()
+            except (OSError, UnicodeDecodeError, InputError):
                 continue
     return params

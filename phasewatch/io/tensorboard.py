@@ -20,6 +20,7 @@ import struct
 from pathlib import Path
 
 from phasewatch.errors import InputError, require
+from phasewatch.follow import open_regular
 from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
@@ -100,9 +101,13 @@ class _EventFile:
         if self.broken:
             return []
         try:
-            with open(self.path, "rb") as fh:
+            with open_regular(self.path) as fh:  # a FIFO is refused, not waited on
                 fh.seek(self.offset)
                 data = fh.read()
+        except InputError as exc:
+            warn(f"{self.group}{self.path.name}: {exc.message}")
+            self.broken = True
+            return []
         except OSError as exc:
             warn(f"{self.group}{self.path.name}: cannot read ({exc.strerror or exc})")
             self.broken = True

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import InputError
+from phasewatch.follow import open_regular
 from phasewatch.io.jsonlines import DECODER, loads
 from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.io.lines import as_step
@@ -129,7 +130,8 @@ class _LineCounter:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8-sig", errors="replace")
+        with open_regular(path) as fh:  # a FIFO is refused, not waited on
+            return fh.read().decode("utf-8-sig", errors="replace")
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", path) from exc
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import InputError, require
+from phasewatch.follow import open_regular
 from phasewatch.io.jsonlines import loads
 from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.io.source import Record, RecordSource, collect
@@ -177,7 +178,7 @@ class Source(RecordSource):
     def read(self, final: bool = True):
         final = final or not self.follow
         try:
-            with open(self.path, "rb") as fh:
+            with open_regular(self.path) as fh:  # a FIFO is refused, not waited on
                 if not self.header_checked:
                     head = fh.read(HEADER.size)
                     if len(head) < HEADER.size and not final:
