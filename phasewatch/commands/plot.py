@@ -9,11 +9,12 @@ same bytes. `--data FILE.csv` writes the plotted series and bands beside it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
 from pathlib import Path
 
-from phasewatch.errors import UsageError
+from phasewatch.errors import InputError, UsageError
 
 HELP = "draw a paper figure: one run's phases, a comparison of runs, or its expert-token probabilities"
 KINDS = ("phase", "compare", "tokens")
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     for run_ in runs:
         for message in run_.warnings:
             warn(f"{run_.source}: {message}")
-    with warnings.catch_warnings(record=True) as caught:
+    with _drawable(paths), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if kind == "tokens":
             fig = plot.token_figure(runs[0], kind=args.token_kind, size=size, title=args.title)
@@ -139,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
     for message in caught:
         warn(str(message.message))
     try:
-        plot.save_figure(fig, args.output, dpi=args.dpi)
+        with _drawable(paths):
+            plot.save_figure(fig, args.output, dpi=args.dpi)
     except OSError as exc:
         raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     width, height = fig.get_size_inches()
@@ -165,3 +167,17 @@ def _limits(option: str, text: str | None) -> tuple[float, float] | None:
     if not lo < hi:
         raise UsageError(f"{option} needs LO < HI, got {text!r}")
     return lo, hi
+
+
+@contextlib.contextmanager
+def _drawable(paths):
+    """Values near the float limit (+-1.8e308) make an axis span overflow: matplotlib's
+    transforms turn singular (LinAlgError). That is the log's content, not a bug: exit 3."""
+    import numpy as np
+
+    try:
+        yield
+    except (np.linalg.LinAlgError, OverflowError) as exc:
+        raise InputError("cannot draw these values: they come near the float limit (about "
+                         "+-1.8e308), more than an axis can span; check the log or plot "
+                         "another --metric", paths[0] if len(paths) == 1 else None) from exc
