@@ -397,3 +397,12 @@ def test_watch_follow_on_a_permission_denied_file_says_so(open_tmp):
     assert result.returncode in (0, 3)
     assert "Permission denied" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_plot_of_values_near_the_float_limit_is_exit_3_with_a_message(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    path = CASES["huge-values"][0](tmp_path)
+    code, _, err, elapsed = run_cli(capsys, "plot", str(path), "--metric", "eval/accuracy",
+                                    "--output", str(tmp_path / "out.png"))
+    assert_clean(code, err, elapsed, {0, 3}, path)
+    assert code == 0 or "float limit" in err
