@@ -66,6 +66,19 @@ def test_console_example_is_the_real_output(path, command, shown):
         "`python tests/test_docs_examples.py --update` and check the diff")
 
 
+# Phrases of a development diary, and documents that are not in the repository.
+NOT_FOR_USERS = re.compile(r"(?i:previous session|this session|last session|earlier session|"
+                           r"next session)|\bDESIGN\.md|\bTRAINER\.md")
+USER_DOCS = [*DOCS, ROOT / "sample_logs" / "README.md", *sorted((ROOT / "notebooks").glob("*.ipynb"))]
+
+
+@pytest.mark.parametrize("path", USER_DOCS, ids=[str(p.relative_to(ROOT)) for p in USER_DOCS])
+def test_user_docs_are_self_contained_and_carry_no_diary(path):
+    found = [(text.count("\n", 0, m.start()) + 1, m.group(0))
+             for text in [path.read_text(encoding="utf-8")] for m in NOT_FOR_USERS.finditer(text)]
+    assert not found, f"{path.name}: {found} (the contracts are in docs/contracts.md)"
+
+
 def update() -> None:
     for path in DOCS:
         text = path.read_text(encoding="utf-8")

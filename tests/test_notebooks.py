@@ -1,10 +1,13 @@
 """Every notebook in notebooks/ runs top to bottom (offline) so the tours cannot rot, and the
-committed notebooks carry no outputs (they are executed here, not stored executed).
+committed notebooks carry no outputs (they are executed here, not stored executed). A text cell
+that quotes a measured number (0.546, step 120) is followed by a code cell that asserts it, so
+running the notebook checks its prose too.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -63,3 +66,18 @@ def test_notebook_runs_top_to_bottom(path):
     assert errors == []
     produced = [o for c in code_cells for o in c.outputs]
     assert produced, f"{path.name} ran but showed nothing"
+
+
+QUOTED = re.compile(r"\b\d\.\d{3}\b|\bsteps? \d+")  # a measured value, a step of the run
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_numbers_in_the_text_are_asserted_by_the_next_code_cell(path):
+    cells = nbformat.read(path, as_version=4).cells
+    for i, cell in enumerate(cells):
+        if cell.cell_type != "markdown" or not QUOTED.search(cell.source):
+            continue
+        following = next((c for c in cells[i + 1:] if c.cell_type == "code"), None)
+        assert following is not None and "assert" in following.source, (
+            f"{path.name} cell {i} quotes {QUOTED.findall(cell.source)[:3]} but the next code "
+            "cell does not assert them")
