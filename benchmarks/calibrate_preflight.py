@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from divergence_vs_dip import MIXES, one_run  # noqa: E402
+from divergence_vs_dip import MIXES, one_run
 
 TABLE = ROOT / "phasewatch" / "capture" / "calibration.json"
 
@@ -71,11 +71,11 @@ def main() -> int:
     table = {
         "schema_version": 1,
         "produced_by": "benchmarks/calibrate_preflight.py " + " ".join(sys.argv[1:]),
-        "what": ("reference trainer (phasewatch train), SFT arm, {steps} steps without LR warm-up, "
+        "what": (f"reference trainer (phasewatch train), SFT arm, {args.steps} steps without LR warm-up, "
                  "held-out accuracy on 400 prompts every 5 steps; expert data mixing format B "
                  "(divergent) with the close-to-A control; predictor: mean NLL of the expert train "
                  "probe at step 0; target: depth of the disruption phase analyze_run finds "
-                 "(accuracy points, 0 when none)").format(steps=args.steps),
+                 "(accuracy points, 0 when none)"),
         "grid": {"seeds": args.seeds, "b_fractions": args.b_fractions, "mixes": args.mixes,
                  "steps": args.steps},
         "correlations": correlations,

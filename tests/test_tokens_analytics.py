@@ -12,8 +12,13 @@ import pytest
 
 from phasewatch.cli import main
 from phasewatch.tokens import TokenStoreWriter, open_store
-from phasewatch.tokens.analytics import (nll_trajectories, position_breakdown, sequence_nll,
-                                         squeezing, top_changes)
+from phasewatch.tokens.analytics import (
+    nll_trajectories,
+    position_breakdown,
+    sequence_nll,
+    squeezing,
+    top_changes,
+)
 from phasewatch.tokens.ids import read_token_ids, write_token_ids
 
 SEQS = [{"id": "a", "split": "train", "length": 4}, {"id": "b", "split": "train", "length": 3},

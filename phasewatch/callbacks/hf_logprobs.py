@@ -31,11 +31,11 @@ class ExpertLogprobCallback(_transformers.TrainerCallback):
     tokenizer: default the trainer's `processing_class`."""
 
     def __init__(self, examples: Sequence[Any], tokenizer: Any = None, run_dir: str | Path | None = None,
-                 every: int = 50, at_end: bool = True, config: CaptureConfig = CaptureConfig()):
+                 every: int = 50, at_end: bool = True, config: CaptureConfig | None = None):
         if every < 1:
             raise ValueError("every must be >= 1")
         self.examples, self.tokenizer, self.run_dir = list(examples), tokenizer, run_dir
-        self.every, self.at_end, self.config = every, at_end, config
+        self.every, self.at_end, self.config = every, at_end, config or CaptureConfig()
         self.capture: ExpertLogprobCapture | None = None
 
     @property

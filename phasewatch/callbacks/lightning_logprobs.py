@@ -32,11 +32,12 @@ class ExpertLogprobLightningCallback(_pl.Callback):
     """run_dir: the store goes to `run_dir/expert_logprobs`."""
 
     def __init__(self, examples: Sequence[Any], tokenizer: Any, run_dir: str | Path, every: int = 50,
-                 at_end: bool = True, config: CaptureConfig = CaptureConfig(),
+                 at_end: bool = True, config: CaptureConfig | None = None,
                  get_model: Callable[[Any], Any] = _default_model):
         if every < 1:
             raise ValueError("every must be >= 1")
-        self.capture = ExpertLogprobCapture(examples, tokenizer, Path(run_dir) / STORE_DIR, config)
+        self.capture = ExpertLogprobCapture(examples, tokenizer, Path(run_dir) / STORE_DIR,
+                                            config or CaptureConfig())
         self.every, self.at_end, self.get_model = every, at_end, get_model
         self._last = -1
 

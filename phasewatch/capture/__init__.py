@@ -38,4 +38,8 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'phasewatch.capture' has no attribute {name!r}")
 
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "CaptureConfig", "Encoded", "ExpertExample", "ExpertLogprobCapture", "ScoreConfig",
+    "context_length", "encode_examples", "make_examples", "read_examples", "score_encoded",
+    "scoring_mode",
+]

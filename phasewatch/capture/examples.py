@@ -113,5 +113,5 @@ def _from_mapping(obj: Mapping[str, Any], default_id: str, split: str, where: st
     if completion is None:
         raise ValueError(f"{label}: expected 'prompt' and 'completion' (or 'messages')")
     if not isinstance(prompt, str) or not isinstance(completion, str):
-        raise ValueError(f"{label}: 'prompt' and 'completion' must be strings")
+        raise ValueError(f"{label}: 'prompt' and 'completion' must be strings")  # noqa: TRY004 (bad input, reported as such)
     return ExpertExample(id=ident, split=split, prompt=prompt, completion=completion, source=where)

@@ -18,6 +18,7 @@ token per step held, fine for probe sets of millions of tokens. No torch.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -133,7 +134,7 @@ def squeezing(store: TokenStore) -> list[dict]:
     masks = {split: _token_mask(store, split) for split in store.splits}
     rows = []
     prev = _step_array(store, steps[0]) if len(steps) else None
-    for step_before, step in zip(steps[:-1], steps[1:]):
+    for step_before, step in itertools.pairwise(steps):
         cur = _step_array(store, step)
         for split, mask in masks.items():
             before, after = prev[mask], cur[mask]
