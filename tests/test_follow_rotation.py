@@ -201,3 +201,25 @@ def test_a_terminated_file_has_no_unterminated_line(tmp_path):
     tail = LineTail(log)
     assert list(tail.read(final=True)) == [(1, "a"), (2, "b")]
     assert tail.unterminated is None
+
+
+def test_sighup_ends_watch_follow_with_its_summary(tmp_path):
+    """A closed terminal (SIGHUP) ends `watch --follow` like Ctrl-C: summary printed, exit 0."""
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("".join(json.dumps({"step": i, "eval/accuracy": 0.5 + 0.001 * (i % 3)}) + "\n"
+                           for i in range(20)))
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen([sys.executable, "-m", "phasewatch", "watch", str(log), "--follow"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": repo})
+    first = proc.stderr.readline()  # "following ... (caught up ...)": handlers are installed
+    assert "caught up" in first, first
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "phasewatch: watched 20 records" in err
