@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import pickle
 import sys
 import tempfile
 import threading
@@ -173,6 +174,9 @@ def main() -> int:
                 results = engine(mem.progress)
                 wall = time.perf_counter() - t
             tables[name] = build_table([r["row"] for r in results])
+            if name == "processes":
+                sent = np.mean([len(pickle.dumps((p, options))) for p in paths])
+                back = np.mean([len(pickle.dumps(r)) for r in results])
             rows_out.append((name, wall, mem))
             print(f"{name}: {wall:.1f} s", file=sys.stderr)
         overhead = task_overhead(min(2000, max(200, args.runs)), args.workers, client)
@@ -202,6 +206,8 @@ def main() -> int:
                   f"{derived * 1e3:+.1f} ms per run (workers x wall - serial)")
     print("per-task overhead, do-nothing task: " + ", ".join(
         f"{k} {v * 1e3:.3f} ms" for k, v in overhead.items()))
+    print(f"bytes per task (pickled): sent {sent:.0f} (path + options), returned {back:.0f} "
+          "(the row)")
     print(f"Dask LocalCluster start-up (not in the times above): {cluster_start:.1f} s")
     return 0 if same else 1
 
