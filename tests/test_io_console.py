@@ -175,3 +175,12 @@ def test_generic_json_does_not_claim_jsonl_or_tokenizers(tmp_path):
     tok.write_text(json.dumps({"added_tokens": [{"id": 1, "content": "<s>"}]}, indent=2))
     with pytest.raises(InputError):
         sniff_format(tok)
+
+
+def test_hf_console_bare_nan_loss_is_a_value(tmp_path):
+    log = tmp_path / "train.log"
+    log.write_text("{'loss': 0.5, 'epoch': 0.1}\n{'loss': nan, 'grad_norm': nan, 'epoch': 0.2}\n"
+                   "{'loss': 0.4, 'epoch': 0.3}\n")
+    run = read_run(log)
+    loss = run.series("loss", finite=False)
+    assert loss.size == 3 and math.isnan(loss.iloc[1]) and not run.warnings
