@@ -200,6 +200,7 @@ class LineRecordSource(RecordSource):
         self.n_read = 0
         kwargs = {"notice": notice} if notice is not None else {}
         self.tail = LineTail(self.file, follow=follow, **kwargs)
+        self._too_long_reported = 0
 
     def end_marker(self, text: str, values: Mapping[str, Any] | None) -> bool:
         """Whether this line says the run ended (formats override)."""
@@ -234,6 +235,10 @@ class LineRecordSource(RecordSource):
                 self.warn("the file does not end with a newline: its last line may have been "
                           "cut mid-write and still parse (0.512 cut to 0.); read as it is, "
                           "check it", lineno)
+        for lineno in self.tail.too_long[self._too_long_reported:]:  # skipped by the tail
+            report.total += 1
+            report.bad(lineno, f"line longer than {self.tail.max_line >> 20} MB")
+        self._too_long_reported = len(self.tail.too_long)
 
     def finish(self, collector: RecordCollector) -> None:
         self.report.finish(self.file, self.parser, collector, self.what)
