@@ -60,13 +60,16 @@ class MonitorConfig:
     (eval/accuracy) also find a framework's own spelling (eval_accuracy) via the presets."""
     direction: str | None = None
     """'max' or 'min'; default from the metric's name (loss, nll, error... -> min)."""
-    warmup: int = 10
+    warmup: int = 8
     """Evaluations of a metric before any alert on it (noise and starting level settle)."""
     baseline_points: int = 5
     """The starting level is the first value, averaged with those of the first
     `baseline_points` that stay within noise of it (the observed start, as offline)."""
     window: int = 15
-    """Values in the centred median that gives the level (odd; the smoothing)."""
+    """Values in the centred median that gives the level (odd; the smoothing), once the run has
+    4 x `window` evaluations; before that about a quarter of those seen (`Series.window_now`)."""
+    min_window: int = 3
+    """The smallest smoothing window (a sparse run's first evaluations)."""
     noise_window: int = 256
     """Recent values the noise scale is estimated from (bounded memory)."""
     z: float = 4.0
@@ -98,12 +101,14 @@ class MonitorConfig:
         self.metric = metrics[0] if len(metrics) == 1 else metrics
         if self.direction not in (None, "max", "min"):
             raise ValueError(f"direction must be 'max', 'min' or None, got {self.direction!r}")
-        for name in ("warmup", "baseline_points", "window", "noise_window", "confirm",
+        for name in ("warmup", "baseline_points", "window", "min_window", "noise_window", "confirm",
                      "plateau_evals"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if self.window % 2 == 0:
             raise ValueError(f"window must be odd (a centred median), got {self.window}")
+        if self.min_window % 2 == 0 or self.min_window > self.window:
+            raise ValueError(f"min_window must be odd and <= window, got {self.min_window}")
         if self.noise_window < 3:
             raise ValueError("noise_window must be >= 3 to estimate the noise")
         if not (self.z > 0 and min(self.min_delta_sd, self.min_delta_abs, self.min_delta_rel) >= 0):

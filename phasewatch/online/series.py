@@ -16,13 +16,17 @@ from itertools import islice
 
 import numpy as np
 
-from phasewatch.noise import ar_inflation, noise_scale
+from phasewatch.noise import ar_inflation, noise_scale, second_difference_sd
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.state import MEDIAN_SE, SeriesState
 
 NOISE_EVERY = 16  # values between re-estimates of the noise scale
 DIFF_BLOCK = 16  # differences per block when estimating their autocorrelation
-AR_FEW_DIFFS = 100  # below this many differences, the AR(1) estimate's upper 1-se bound is used
+STILL_FALLING_Z = 1.5  # a decline's latest quarter below the one before, in se (see still_falling)
+AR_FEW_DIFFS = 100
+RAMP_REFERENCE_WINDOWS = 3  # windows of values before a decline's start give its reference level
+SHORT_SERIES = 64  # up to this many values, second differences may give the noise scale
+SECOND_DIFF_FROM = 10  # ... from this many (a MAD of fewer can come out near zero)  # below this many differences, the AR(1) estimate's upper 1-se bound is used
 
 
 class Series:
@@ -42,7 +46,7 @@ class Series:
         if self.first_step is None:
             self.first_step = step
         values = self.values
-        k = min(len(values), self.cfg.window)
+        k = min(len(values), self.window_now)
         self.level = _median(list(islice(values, len(values) - k, None)))
         self.level_step = self.steps[len(values) - k + k // 2]
         # The noise moves slowly: re-estimating it every NOISE_EVERY values (every value early
@@ -54,6 +58,22 @@ class Series:
             self.baseline_se = 1.0
         self.se_level = MEDIAN_SE * self.sigma / math.sqrt(k)
 
+    @property
+    def window_now(self) -> int:
+        """The smoothing window at this point of the run: `cfg.window`, or less while few
+        evaluations have been seen (about a quarter of them, odd, at least `cfg.min_window`).
+        Evaluations are what count, not steps: a run evaluated 20 times is judged on windows its
+        cadence can fill, and a dense run reaches the full window after 4 x `window` values."""
+        cfg = self.cfg
+        return min(cfg.window, max(cfg.min_window, (self.n // 4) | 1))
+
+    @property
+    def confirm_now(self) -> int:
+        """Evaluations in a row a condition must hold: `cfg.confirm` at the full window, fewer
+        (at least 1) while the window is small, so a sparse run's decisions are not all spent
+        confirming."""
+        return max(1, min(self.cfg.confirm, round(self.cfg.confirm * self.window_now / self.cfg.window)))
+
     def floor(self, reference: float) -> float:
         """The non-statistical part of `threshold`: the user's minimum effect."""
         cfg = self.cfg
@@ -62,22 +82,24 @@ class Series:
     @property
     def ramp_reference(self) -> int:
         """Evaluations before a decline's start that give the level it declines from."""
-        return 3 * self.cfg.window
+        return RAMP_REFERENCE_WINDOWS * self.window_now
 
-    def decline_since(self, first_step: int, top: float, origin_step: int | None
-                      ) -> tuple[float, int] | None:
+    def decline_since(self, first_step: int, top: float, origin_step: int | None,
+                      min_reference: int | None = None) -> tuple[float, int, int, int] | None:
         """The strongest steady decline that starts at or after `first_step`, as (z, its start
-        step), measured against values from `origin_step` on (the stage's start: values from
-        before a known boundary are no reference); None while there are too few values.
-        See `decline_z`."""
+        step, values before that start since `origin_step`, values since it), measured against
+        values from `origin_step` on (the stage's start: values from before a known boundary are
+        no reference); None while there are too few values. A start needs `min_reference`
+        values before it (default: half a window). See `decline_z`."""
         if self.sigma <= 0:
             return None
         n = len(self.values)
         steps = np.fromiter(self.steps, dtype=np.int64, count=n)
-        half = self.cfg.window // 2
+        window = self.window_now
+        half = window // 2 if min_reference is None else min_reference - 1
         origin = 0 if origin_step is None else int(np.searchsorted(steps, origin_step))
         first = max(int(np.searchsorted(steps, first_step)), origin + half + 1)
-        last_start = n - self.cfg.window  # a decline lasts at least a window
+        last_start = n - window  # a decline lasts at least a window
         if last_start < first:
             return None
         # Values are clipped to 3 white-noise sds around the peak: one outlier cannot make a
@@ -87,11 +109,24 @@ class Series:
         p = np.concatenate(([0.0], np.cumsum(clipped)))
         q = np.concatenate(([0.0], np.cumsum(np.arange(n) * clipped)))
         ramp = decline_z(p, q, np.arange(first, last_start + 1), origin, self.ramp_reference, True)
-        step = decline_z(p, q, np.arange(first, n - half + 1), origin, self.ramp_reference, False)
+        step = decline_z(p, q, np.arange(first, n - window // 2 + 1), origin, self.ramp_reference,
+                         False)
         best = int(np.argmax(ramp))
         if ramp[best] < step.max():
             return None  # a sudden fall (an upset, maybe recovered soon): the level test's job
-        return float(ramp[best]) / self.sigma, int(steps[first + best])
+        return (float(ramp[best]) / self.sigma, int(steps[first + best]), first + best - origin,
+                n - first - best)
+
+    def still_falling(self, since: int) -> bool:
+        """Whether the decline of the last `since` values is still going on (not a fall that
+        has flattened into a trough): the latest quarter of them is below the quarter before it
+        by STILL_FALLING_Z standard errors."""
+        quarter = since // 4
+        if quarter < 2 or self.sigma <= 0:
+            return False
+        values = list(islice(self.values, len(self.values) - 2 * quarter, None))
+        gap = (sum(values[:quarter]) - sum(values[quarter:])) / quarter
+        return gap > STILL_FALLING_Z * self.sigma * math.sqrt(2.0 / quarter)
 
     def se_baseline(self) -> float:
         return self.baseline_se * self.sigma / math.sqrt(self.baseline_n)
@@ -174,6 +209,22 @@ def effective_noise(values: deque, window: int) -> tuple[float, float, float]:
         return 0.0, 0.0, 1.0
     y = np.fromiter(values, dtype=np.float64, count=n)
     sigma = noise_scale(y)
+    # The MAD of a few differences can come out near zero by chance (5 of them, 16x too small,
+    # in a test): it may not fall below half the mean-absolute-difference estimate, the one
+    # `noise_scale` falls back on, which does not collapse.
+    d = np.diff(y)
+    sigma = max(sigma, 0.5 * float(np.mean(np.abs(d - np.median(d)))) * math.sqrt(math.pi) / 2.0)
+    if SECOND_DIFF_FROM <= n <= SHORT_SERIES:
+        # Few, far-apart evaluations: neighbouring differences carry the trend and its turns
+        # (measured ~3x the true noise on 15-point runs that rise and fall); second differences
+        # cancel a local linear trend (the offline detector's short-series estimate).
+        second = second_difference_sd(y)
+        if second > 0:
+            sigma = min(sigma, second)
+    # A MAD from k differences is uncertain by ~1.16 / sqrt(k) of itself (37% efficiency) and
+    # can come out far too small early on: judge the first values against an upper bound that
+    # fades out by SHORT_SERIES values, so a run's first evaluations raise no false alarm.
+    sigma *= 1.0 + 2.3 / math.sqrt(n - 1) * max(0.0, 1.0 - (n - 1) / SHORT_SERIES)
     block = min(DIFF_BLOCK, n - 1)  # early on, one block of all the differences
     if block < 8 or sigma <= 0:
         return sigma, sigma, 1.0

@@ -22,6 +22,9 @@ from phasewatch.online.series import Series
 from phasewatch.online.state import MEDIAN_SE, TrackerState
 
 STILL_RISING_SD = 1.0  # a rise of more than this many noise sds postpones a plateau
+SUSTAINED_WINDOWS = 1.0  # the level test: well below the peak for this many windows
+FROM_START_WINDOWS = 2  # a slow decline right from the start must last this many windows
+AFTER_DISRUPTION_WINDOWS = 4  # ... and one that was fast enough to be a disruption, this many
 
 
 def first_not_none(*values):
@@ -69,7 +72,7 @@ class PhaseTracker:
         event = candidate[0]
         self.streak = self.streak + 1 if event == self.streak_event else 1
         self.streak_event = event
-        if self.streak < self.cfg.confirm:
+        if self.streak < self.series.confirm_now:
             return None
         self.streak_event, self.streak = None, 0
         return self._enter(*candidate)
@@ -77,6 +80,12 @@ class PhaseTracker:
     def _candidate(self, level: float, at: int) -> tuple[str, int | None, str] | None:
         s, cfg = self.series, self.cfg
         name = s.label
+        if self.phase in (None, "disruption"):
+            # Held-out performance declining from the start is an overfit (DESIGN.md), not a
+            # disruption, when the decline is steady: see `_decline_from_start`.
+            found = self._decline_from_start(level)
+            if found is not None:
+                return found
         if self.phase is None:
             thr = s.threshold(s.baseline, s.se_baseline())
             if level < s.baseline - thr:
@@ -115,7 +124,7 @@ class PhaseTracker:
         # optimisation spike) is not a stop; a slow decline has spent that long there anyway.
         thr = s.threshold(self.peak, s.se_level, cautious=True)
         self.evals_below_peak = self.evals_below_peak + 1 if level < self.peak - thr / 2 else 0
-        if level < self.peak - thr and self.evals_below_peak >= cfg.window:
+        if level < self.peak - thr and self.evals_below_peak >= SUSTAINED_WINDOWS * s.window_now:
             return ("overfit", self.peak_step,
                     (f"{name} level {s.raw(level):.4g} is {s.gap_text(self.peak - level, s.se_level)} "
                     f"below its peak {s.raw(self.peak):.4g} (step {self.peak_step}), and well "
@@ -125,11 +134,11 @@ class PhaseTracker:
         if level < self.peak - s.floor(self.peak):
             decline = s.decline_since(self.peak_step, self.peak, self.stage_step)
             if decline is not None and decline[0] > cfg.z * s.caution:
-                z_decline, onset = decline
+                z_decline, onset = decline[:2]
                 return ("overfit", onset,
                         (f"{name} has declined steadily since step {onset} ({z_decline:.1f} se "
                          f"against the {s.ramp_reference} evaluations before; peak "
-                         f"{s.raw(self.peak):.4g} at step {self.peak_step}) for {cfg.confirm} "
+                         f"{s.raw(self.peak):.4g} at step {self.peak_step}) for {s.confirm_now} "
                          "evaluations in a row"))
         if self.phase == "plateau" and level > self.peak + s.threshold(self.peak, s.se_level):
             return (self.rise_phase, self.anchor_step,
@@ -149,6 +158,46 @@ class PhaseTracker:
                     (f"{name}: no significant rise for {self.evals_since_anchor} evaluations "
                     f"since step {self.anchor_step} (level {s.raw(level):.4g})"))
         return None
+
+    def _decline_from_start(self, level: float) -> tuple[str, int | None, str] | None:
+        """Overfit when the run's best point is its start: a steady decline since the start (or
+        since the end of a flat stretch at the starting level) that fits a linear decline better
+        than a sudden step (DESIGN.md: an overfit can start at the first evaluation).
+
+        A disruption also falls from the start, but fast, then flattens or recovers. Live, the
+        two are told apart by speed and time: a decline from the start is an overfit while
+        nothing else has happened when the steady-decline test finds it before the level is
+        significantly below the start (a slow fall) and it has lasted `FROM_START_WINDOWS` full
+        windows (a fall in the first evaluations is the expert data starting to act, DESIGN.md's
+        disruption "still falling early in the run") and is still falling (`still_falling`, and
+        its trough within the last window); after a disruption alert (a fast
+        fall), only when it is still falling after `AFTER_DISRUPTION_WINDOWS` full windows. A
+        decline after a flat stretch at the starting level at least twice the window and three
+        times as long as the decline is an overfit at once (a late decline, not a disruption)."""
+        s, cfg = self.series, self.cfg
+        if level >= s.baseline - s.floor(s.baseline):
+            return None
+        decline = s.decline_since(s.first_step if self.stage_step is None else self.stage_step,
+                                  s.baseline, self.stage_step, min_reference=2)
+        if decline is None or decline[0] <= cfg.z * s.caution:
+            return None
+        z_decline, onset, before, since = decline
+        window = s.window_now
+        late = self.phase is None and before >= max(2 * window, 3 * since)
+        if not late:
+            if self.phase is None:
+                fast = level < s.baseline - s.threshold(s.baseline, s.se_baseline())
+                if fast or since < FROM_START_WINDOWS * cfg.window:
+                    return None
+            elif since < AFTER_DISRUPTION_WINDOWS * cfg.window:
+                return None
+            recent = s.steps[max(0, len(s.steps) - window)]
+            if self.trough_step is None or self.trough_step < recent or not s.still_falling(since):
+                return None  # the fall has flattened: its trough is behind it
+        what = "after a flat stretch at its starting level" if late else "from the start"
+        return ("overfit", onset,
+                (f"{s.label} has declined steadily since step {onset} ({what}; {z_decline:.1f} se "
+                 f"below its level before; starting level {s.raw(s.baseline):.4g})"))
 
     def restart(self, step: int) -> None:
         """A known boundary at `step` (e.g. the SFT->RL switch): phases start again from the
