@@ -94,6 +94,10 @@ class ExpertLogprobCapture:
             return None
         groups = len(batches(self.encoded, self.score_config.batch_size))
         mine = [g for g in range(groups) if g % world == rank]
+        # Every rank runs the same number of forward passes (a rank short of batches repeats
+        # one and the duplicate result is dropped): sharded models (FSDP, ZeRO-3) need every
+        # rank in every forward, or the ranks wait on each other forever.
+        mine += [mine[0] if mine else 0] * (-(-groups // world) - len(mine))
         pad = pad_token_id(self.tokenizer)
         scored = score_encoded(model, self.encoded, pad, self.score_config, mine)
         if world > 1:
