@@ -111,27 +111,31 @@ class Source(RecordSource):
 
     def read(self, final: bool = True):
         nan = "is_nan" if self.has_nan_column else "0"
+        # SQLite sorts (in C) into the file store's order: timestamp, step, then insertion.
         rows = self._q("metrics", f"SELECT rowid, key, value, timestamp, step, {nan} FROM metrics "
-                       "WHERE run_uuid = ? AND rowid > ? ORDER BY rowid",
+                       "WHERE run_uuid = ? AND rowid > ? ORDER BY timestamp, step, rowid",
                        (self.run_id, self.last_rowid))
         self._refresh()
-        entries: list[tuple[int, int, int, str, float]] = []
+        if rows:
+            self.last_rowid = max(row[0] for row in rows)
+        group_key, values = None, {}
         for rowid, key, value, timestamp, step, is_nan in rows:
-            self.last_rowid = max(self.last_rowid, rowid)
-            number = _value(value, is_nan)
-            if number is None or not isinstance(timestamp, int) or not isinstance(step, int) \
-                    or not isinstance(key, str):
+            if is_nan:
+                value = NAN
+            elif type(value) is not float:
+                value = _value(value)
+            elif value == DBL_MAX or value == -DBL_MAX:  # MLflow's stand-in for +-inf
+                value *= INF
+            if value is None or type(timestamp) is not int or type(step) is not int \
+                    or type(key) is not str:
                 self.bad.append(str(rowid))
                 continue
-            entries.append((timestamp, step, rowid, key, number))
-        entries.sort()
-        group_key, values = None, {}
-        for timestamp, step, _, key, number in entries:
-            if (timestamp, step) != group_key and values:
-                yield Record(group_key[1], values, 0)
-                values = {}
-            group_key = (timestamp, step)
-            values[key] = number
+            if (timestamp, step) != group_key:
+                if values:
+                    yield Record(group_key[1], values, 0)
+                    values = {}
+                group_key = (timestamp, step)
+            values[key] = value
         if values:
             yield Record(group_key[1], values, 0)
 
@@ -164,14 +168,13 @@ class Source(RecordSource):
         self.conn.close()
 
 
-def _value(value, is_nan) -> float | None:
-    if is_nan in (1, True, "1"):
-        return float("nan")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = float(value)
-        if abs(value) == sys.float_info.max:  # MLflow's stand-in for +-inf
-            return value * float("inf")
-        return value
+NAN, INF, DBL_MAX = float("nan"), float("inf"), sys.float_info.max
+
+
+def _value(value) -> float | None:
+    """A value SQLite did not return as a float (an integer, or text in a damaged row)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
     return None
 
 
