@@ -406,3 +406,20 @@ def test_plot_of_values_near_the_float_limit_is_exit_3_with_a_message(tmp_path, 
                                     "--output", str(tmp_path / "out.png"))
     assert_clean(code, err, elapsed, {0, 3}, path)
     assert code == 0 or "float limit" in err
+
+
+def test_an_unreadable_tensorboard_file_in_a_folder_is_reported(open_tmp):
+    pytest.importorskip("tensorboard")
+    run = open_tmp / "tb"
+    run.mkdir()
+    good = tensorboard_file(run, [scalar_event(i, 0.5) for i in range(5)])
+    other = run / "sub"
+    other.mkdir()
+    locked = tensorboard_file(other, [scalar_event(i, 0.4, "acc") for i in range(5)])
+    locked.chmod(0)
+    run.chmod(0o755)
+    result = as_unprivileged(["inspect", str(run)])
+    assert result.returncode in (0, 3), result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert good.exists()
+    assert "Permission denied" in result.stderr + result.stdout
