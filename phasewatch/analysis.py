@@ -1,7 +1,9 @@
 """`analyze_run`: a Run in, its phases out (the library entry point behind `phasewatch analyze`).
 
 reader -> Run -> signals.prepare (metric, direction, NaN, outliers) -> changepoint.Segmenter
-(trend segmentation with intervals) -> phases.build_phases (names) -> effect sizes per phase,
+(trend segmentation with intervals; on runs of up to 20 evaluations a broken line with knots
+anywhere, `phasewatch.hinge`) -> phases.build_phases (names) -> an early one- or two-point dip
+the lines cannot see (`phasewatch.start_dip`) -> effect sizes per phase,
 supporting signals per phase, the held-out-vs-train expert NLL check for overfit, and
 `recommended_stop_step` (the checkpoint to keep: the peak an overfit starts from, else the
 maximum of the smoothed series).
@@ -16,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from phasewatch.changepoint import Segmenter
-from phasewatch.noise import noise_scale, noise_sd, residual_sd
+from phasewatch.noise import mostly_one_value, noise_scale, noise_sd, residual_sd
 from phasewatch.phase_stats import (
     SPARSE,
     Baseline,
@@ -30,6 +32,8 @@ from phasewatch.phase_stats import (
 from phasewatch.phases import PhaseConfig, build_phases, fit_segments, smoothing_window
 from phasewatch.results import Analysis, Phase
 from phasewatch.run import Run
+from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
+from phasewatch.hinge import hinge_phases
 from phasewatch.short_series import analyze_short
 from phasewatch.start_dip import split_start_dip
 from phasewatch.signals import (
@@ -113,7 +117,12 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
                                  2 * (len(seg.breaks) + 1)))
 
     pcfg = PhaseConfig(**{name: getattr(cfg, name) for name in PhaseConfig.__dataclass_fields__})
-    phases = _stage_phases(steps, y, seg.breaks, sd, pcfg, stages)
+    # a broken line with knots anywhere (phasewatch.hinge); not for a rate pinned at a bound,
+    # whose few other readings the knots would fit exactly
+    if not stages and y.size <= HINGE_POINTS and not mostly_one_value(y):
+        phases, sd = hinge_phases(steps, y, pcfg)
+    else:
+        phases = _stage_phases(steps, y, seg.breaks, sd, pcfg, stages)
 
     fixed = set(stages)
     window = smoothing_window(y.size, pcfg)

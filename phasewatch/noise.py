@@ -76,6 +76,13 @@ def residual_sd(residuals: np.ndarray, n_params: int) -> float:
     return mad * float(np.sqrt(r.size / dof))
 
 
+def mostly_one_value(values: np.ndarray) -> bool:
+    """Whether half the points or more share one value (a rate pinned at 0 or 1, a length at
+    its cap): fits that chase the few other readings leave residuals of exactly 0 there."""
+    y = np.asarray(values, dtype=np.float64)
+    return y.size > 0 and int(np.unique(y, return_counts=True)[1].max()) * 2 >= y.size
+
+
 def second_difference_sd(values: np.ndarray) -> float:
     """Noise sd from second differences, for a few points (a straight trend cancels;
     var(d2) = 6 sd^2). 0.0 for fewer than four points."""

@@ -1,0 +1,46 @@
+"""Sparse runs (9-20 evaluations): a broken line with knots anywhere reads what the eye reads,
+and does not read phases into noise or a steady rise."""
+
+import numpy as np
+import pytest
+
+from phasewatch.analysis import analyze_run
+from phasewatch.hinge import best_hinge
+from phasewatch.run import RecordCollector
+
+
+def _analyze(values, steps=None):
+    steps = np.arange(len(values)) * 20 + 20 if steps is None else steps
+    collector = RecordCollector("test", "synthetic")
+    for i, (s, v) in enumerate(zip(steps, values)):
+        collector.add(int(s), {"eval/accuracy": float(v)}, line=i + 1)
+    return analyze_run(collector.build())
+
+
+def test_twelve_evaluations_dip_recover_decline():
+    # phasewatch.synth.generate_regime("three_phase", "sparse", seed=109): trough at 60, peak 160
+    y = [0.4152, 0.3523, 0.3103, 0.3315, 0.3803, 0.4401, 0.4842, 0.5171, 0.4859, 0.4608, 0.443,
+         0.4166]
+    a = _analyze(y)
+    assert [(p.name, p.start_step, p.end_step) for p in a.phases] == [
+        ("disruption", 20, 60), ("readaptation", 60, 160), ("overfit", 160, 240)]
+    assert a.recommended_stop_step == 160
+
+
+def test_the_knots_sit_on_the_turns_of_a_broken_line():
+    x = np.arange(15, dtype=float)
+    y = np.interp(x, [0, 3, 10, 14], [1.0, 0.0, 2.0, 1.0])
+    y += np.random.default_rng(0).normal(0, 0.01, x.size)
+    knots, fitted, sd, _ = best_hinge(x, y)
+    assert knots == (3, 10)
+    assert 0.003 < sd < 0.03
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_noise_and_a_steady_rise_stay_one_phase(seed):
+    rng = np.random.default_rng(seed)
+    n = 9 + seed
+    flat = _analyze(0.5 + rng.normal(0, 0.01, n))
+    assert [p.name for p in flat.phases] == ["plateau"]
+    rise = _analyze(np.linspace(0.3, 0.6, n) + rng.normal(0, 0.01, n))
+    assert [p.name for p in rise.phases] == ["improvement"]
