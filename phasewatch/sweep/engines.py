@@ -95,9 +95,9 @@ def dask_client(address: str, timeout: str = "20s"):
 #: GIL time slice while a sweep task runs on a Dask worker. The task shares its process with the
 #: worker's event loop thread (heartbeats, transfers); at Python's default 5 ms the two threads
 #: hand the GIL back and forth, and on busy cores each hand-over waits for the OS to schedule the
-#: other thread: a run took 0.58-0.65 s on a worker against 0.31-0.41 s with 100 ms slices
-#: (2-worker LocalCluster on 2 shared cores). 50 ms still answers a heartbeat well within its
-#: timeouts (seconds).
+#: other thread, and a run takes much longer on a worker than in a plain process
+#: (benchmarks/bench_sweep.py prints both slices, docs/sweeps.md has the numbers). 50 ms still
+#: answers a heartbeat well within its timeouts (seconds).
 DASK_SWITCH_INTERVAL = 0.05
 _switch_lock = threading.Lock()
 _switch_users = [0, 0.005]  # tasks running, the interval to restore when the last one ends
