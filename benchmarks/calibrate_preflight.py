@@ -70,7 +70,9 @@ def main() -> int:
                     for y in ("dip_analyze", "dip")]
     table = {
         "schema_version": 1,
-        "produced_by": "benchmarks/calibrate_preflight.py " + " ".join(sys.argv[1:]),
+        "produced_by": (f"benchmarks/calibrate_preflight.py --seeds {' '.join(map(str, args.seeds))} "
+                        f"--b-fractions {' '.join(map(str, args.b_fractions))} "
+                        f"--mixes {' '.join(f'{m:g}' for m in args.mixes)} --steps {args.steps}"),
         "what": (f"reference trainer (phasewatch train), SFT arm, {args.steps} steps without LR warm-up, "
                  "held-out accuracy on 400 prompts every 5 steps; expert data mixing format B "
                  "(divergent) with the close-to-A control; predictor: mean NLL of the expert train "
