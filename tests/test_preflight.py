@@ -106,3 +106,15 @@ def test_long_and_empty_examples_are_counted_in_warnings(model_dir, tmp_path, ca
     assert "2 sequence(s) longer than the model's context (24 tokens) truncated" in captured.err
     assert f"1 example(s) with an empty completion left out, e.g. {data}:3" in captured.err
     assert report["n_tokens"] == 22 + 1 + 2  # 24 - 2 prompt tokens; the prompt cut to 23 + 1
+
+
+def test_without_torch_the_error_says_what_to_install(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from phasewatch.cli import main\n"
+            f"sys.exit(main(['preflight', '--model', {str(tmp_path)!r}, '--data', 'x.jsonl']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3
+    assert "pip install 'phasewatch[capture]'" in done.stderr and "Traceback" not in done.stderr
