@@ -127,7 +127,8 @@ def test_seed_groups_text_fits(arms, size):
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real_logs not present")
 @pytest.mark.parametrize("layout", ("overlay", "grid"))
-@pytest.mark.parametrize("size", SIZES, ids=str)
+@pytest.mark.parametrize("size", [SIZES[0], *(pytest.param(s, marks=pytest.mark.slow) for s in SIZES[1:])],
+                         ids=str)
 def test_real_logs_of_three_frameworks_fit(layout, size):
     runs = [phasewatch.read_run(REAL / rel) for rel in REAL_LOGS]
     runs = [run for run in runs if has_performance_metric(run)]  # others need --metric

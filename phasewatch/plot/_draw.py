@@ -139,10 +139,6 @@ def freeze_layout(fig: Figure) -> Figure:
             size = FontProperties(size=mpl.rcParams[f"{name}.labelsize"]).get_size_in_points()
             axis.set_tick_params(labelsize=size)
     fig.canvas.draw()
-    # aligned y labels (`align_ylabels`) are placed during a draw, after the layout that made
-    # room for them: a second pass lays out with their final positions (else a wrapped label
-    # can end a few pixels off the canvas)
-    fig.canvas.draw()
     fig.set_layout_engine("none")
     return fig
 

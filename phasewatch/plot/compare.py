@@ -68,9 +68,9 @@ def _groups(runs: Sequence[Run], labels: Sequence[str | None] | None):
         given = labels[i] if i < len(labels) else None
         label = given or arm_label(run)
         out.setdefault(label, []).append(i)
-        keys.setdefault(label, arm_key(given) if given else arm_of(run))
+        keys.setdefault(label, arm_of(run))  # a label renames a run; its arm keeps its colour
     colors = arm_colors(list(dict.fromkeys(keys.values())))
-    # two groups on one colour key (two labels for runs of one arm): the later gets a spare
+    # two groups of one arm (two labels for runs of one arm): the later gets a spare colour
     taken: set[str] = set()
     group_colors = {}
     for label, key in keys.items():
