@@ -3,7 +3,14 @@
 Progress fields (`total_steps`, `percentage`, `remaining_time`) describe the job, not the
 model, and are left out; `elapsed_time` ("3 days, 17:51:32") is kept as seconds. Older
 versions wrote `learning_rate` where newer ones write `lr`; both are kept as written (the
-presets map either onto the `train/lr` role).
+presets map either onto the `train/lr` role). `accuracy` is TRL's DPO `rewards/accuracies` (the
+preference accuracy on the training pairs, copied by LLaMA-Factory's LogCallback), not a
+held-out task accuracy, and `reward` the PPO reward; the presets name them so.
+
+An output folder (`saves/<model>/<method>/<stage>/`) holds `trainer_log.jsonl` beside the
+model files, `all_results.json`, `trainer_state.json` (written at the end) and
+`running_log.txt`: `phasewatch.folders` reads its `trainer_state.json` when there is one,
+else `trainer_log.jsonl`.
 """
 
 from __future__ import annotations
