@@ -112,6 +112,9 @@ def annotate(analysis, axis: XAxis | None) -> None:
             value = phase.stats[key]
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 phase.stats[key[:-5] + "_x"] = axis.at(value)  # peak_step -> peak_x
+        recover, trough = phase.stats.get("time_to_recover"), phase.stats.get("trough_step")
+        if recover is not None and trough is not None:  # a duration from the trough, in the unit
+            phase.stats["time_to_recover_x"] = axis.at(trough + recover) - axis.at(trough)
     stop = analysis.recommended_stop_step
     analysis.extra["x"] = {
         "unit": axis.unit,

@@ -47,6 +47,9 @@ def _fmt(value, digits: int = 4) -> str:
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
+UNIT_NAMES = {"epoch": "epochs", "tokens": "tokens", "samples": "samples"}
+
+
 def phase_line(phase, direction: str = "max", unit: str = "step") -> str:
     """One line a person reads at a glance: name, steps, values, change, the effect size, in
     the metric's own units and direction (for a loss, worse is above). With another x `unit`
@@ -63,8 +66,12 @@ def phase_line(phase, direction: str = "max", unit: str = "step") -> str:
             + (f" ({change_sd:+.1f} sd)" if change_sd is not None else ""))
     if phase.name == "disruption":
         recover = s.get("time_to_recover")
+        if recover is not None and unit != "step" and "time_to_recover_x" in s:
+            recover = f"{s['time_to_recover_x']:.3g} {UNIT_NAMES.get(unit, unit)}"
+        elif recover is not None:
+            recover = f"{recover} steps"
         line += (f"  trough {_fmt(s.get('depth'))} {worse} the start, "
-                 + (f"recovered after {recover} steps" if recover is not None else "not recovered"))
+                 + (f"recovered after {recover}" if recover is not None else "not recovered"))
     elif phase.name in ("readaptation", "improvement"):
         line += f"  best {_fmt(s.get('gain_over_baseline'))} {better} the start"
     elif phase.name == "overfit":
