@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import pickle
 import sys
 import tempfile
@@ -151,6 +152,7 @@ def main() -> int:
     from distributed import Client, LocalCluster
 
     options = SweepOptions()
+    load_before = os.getloadavg()
     tables, rows_out = {}, []
     with tempfile.TemporaryDirectory(prefix="bench_sweep-") as tmp:
         t = time.perf_counter()
@@ -185,10 +187,15 @@ def main() -> int:
 
     names = list(tables)
     same = all(tables[n].equals(tables[names[0]]) for n in names[1:])
-    n_bad = int(tables[names[0]]["error"].notna().sum())
+    bad = {n: int(t["error"].notna().sum()) for n, t in tables.items()}
+    n_bad = ", ".join(f"{n} {k}" for n, k in bad.items())
+    for n, t in tables.items():
+        if bad[n]:
+            print(f"{n}: first error: {t['error'].dropna().iloc[0]}", file=sys.stderr)
     serial = {n: w for n, w, _ in rows_out}.get("serial")
     print(f"\nsweep of {args.runs} runs x {args.steps} steps (eval every {args.eval_every}), "
           f"{args.workers} workers, {psutil.cpu_count()} CPUs; errors: {n_bad}; "
+          f"load average before/after {load_before[0]:.1f}/{os.getloadavg()[0]:.1f} (other jobs); "
           f"tables identical across engines: {same}")
     print(f"{'engine':<10} {'wall s':>8} {'runs/s':>8} {'vs serial':>10} {'per 1k runs s':>14} "
           f"{'driver RSS MB 10%/50%/100%':>28} {'worker peak MB':>15}")

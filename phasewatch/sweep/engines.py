@@ -11,11 +11,8 @@ every engine gives the same table.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
@@ -92,46 +89,12 @@ def dask_client(address: str, timeout: str = "20s"):
         raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
 
 
-#: GIL time slice while a sweep task runs on a Dask worker. The task shares its process with the
-#: worker's event loop thread (heartbeats, transfers); at Python's default 5 ms the two threads
-#: hand the GIL back and forth, and on busy cores each hand-over waits for the OS to schedule the
-#: other thread, and a run takes much longer on a worker than in a plain process
-#: (benchmarks/bench_sweep.py prints both slices, docs/sweeps.md has the numbers). 50 ms still
-#: answers a heartbeat well within its timeouts (seconds).
-DASK_SWITCH_INTERVAL = 0.05
-_switch_lock = threading.Lock()
-_switch_users = [0, 0.005]  # tasks running, the interval to restore when the last one ends
-
-
-@contextlib.contextmanager
-def _long_gil_slices() -> Iterator[None]:
-    with _switch_lock:
-        if _switch_users[0] == 0:
-            _switch_users[1] = sys.getswitchinterval()
-            sys.setswitchinterval(max(_switch_users[1], DASK_SWITCH_INTERVAL))
-        _switch_users[0] += 1
-    try:
-        yield
-    finally:
-        with _switch_lock:
-            _switch_users[0] -= 1
-            if _switch_users[0] == 0:
-                sys.setswitchinterval(_switch_users[1])
-
-
-def dask_task(path: str, options: SweepOptions) -> dict[str, Any]:
-    """`summarize_run` as a Dask task: the same result, with longer GIL slices while it runs
-    (restored afterwards)."""
-    with _long_gil_slices():
-        return summarize_run(path, options)
-
-
 def run_dask(paths: Sequence[str], options: SweepOptions, client,
              progress: Progress | None = None) -> list[dict[str, Any]]:
     """One Dask task per run on `client`'s cluster (a `distributed.Client`)."""
     from distributed import as_completed as dask_completed
 
-    futures = client.map(dask_task, list(paths), options=options, pure=False)
+    futures = client.map(summarize_run, list(paths), options=options, pure=False)
     index = {f.key: i for i, f in enumerate(futures)}
     results: list[dict[str, Any] | None] = [None] * len(futures)
     for future in dask_completed(futures):
