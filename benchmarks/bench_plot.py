@@ -38,7 +38,7 @@ def main() -> int:
             lambda: compare_figure(runs, three, analyses=analyses, size="full"), "pdf"),
         "comparison grid, 5 arms, full width -> PDF": (
             lambda: compare_figure(runs, analyses=analyses, layout="grid", size="full"), "pdf"),
-        "seed groups (5 runs as 2 labelled groups), single -> PDF": (
+        "seed groups (4 runs as 2 labelled groups), single -> PDF": (
             lambda: compare_figure(runs[:4], analyses=analyses[:4], labels=["A", "A", "B", "B"]), "pdf"),
         "token heatmap, 201 steps x 2 splits, full width -> PDF": (
             lambda: token_figure(runs[0], size="full"), "pdf"),

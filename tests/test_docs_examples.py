@@ -79,6 +79,36 @@ def test_user_docs_are_self_contained_and_carry_no_diary(path):
     assert not found, f"{path.name}: {found} (the contracts are in docs/contracts.md)"
 
 
+def _make_figures():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_figures", ROOT / "docs" / "make_figures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.FIGURES
+
+
+def test_docs_images_come_from_the_one_script_with_the_documented_commands():
+    figures = _make_figures()
+    assert sorted(p.name for p in (ROOT / "docs" / "img").iterdir()) == sorted(figures)
+    text = (ROOT / "docs" / "figures.md").read_text(encoding="utf-8")
+    for name, command in figures.items():
+        assert f"`{command}`" in text, f"docs/figures.md does not show the command of {name}"
+    for path in DOCS:
+        for image in re.findall(r"!\[[^]]*\]\(([^)]+)\)", path.read_text(encoding="utf-8")):
+            assert Path(image).name in figures, f"{path.name} shows {image}, not made by the script"
+
+
+@pytest.mark.parametrize("arm", ["sft_then_rl", "sft"])
+def test_figures_doc_quotes_the_phases_analyze_finds(arm):
+    import phasewatch
+
+    analysis = phasewatch.analyze(phasewatch.read_run(ROOT / "sample_logs" / arm))
+    found = ", ".join(f"{p.name} {p.start_step}-{p.end_step}" for p in analysis.phases)
+    text = " ".join((ROOT / "docs" / "figures.md").read_text(encoding="utf-8").split())
+    assert f"`analyze` finds: {found}." in text
+
+
 def update() -> None:
     for path in DOCS:
         text = path.read_text(encoding="utf-8")
