@@ -83,11 +83,17 @@ def mostly_one_value(values: np.ndarray) -> bool:
     return y.size > 0 and int(np.unique(y, return_counts=True)[1].max()) * 2 >= y.size
 
 
-def second_difference_sd(values: np.ndarray) -> float:
+def second_difference_sd(values: np.ndarray, robust: bool = True) -> float:
     """Noise sd from second differences, for a few points (a straight trend cancels;
-    var(d2) = 6 sd^2). 0.0 for fewer than four points."""
+    var(d2) = 6 sd^2). 0.0 for fewer than four points.
+
+    `robust` takes the MAD (a rare outlier does not count); with 3-6 second differences the
+    MAD is the middle one or two of them and often near 0 (on 5-evaluation flat runs, a tenth of
+    the true sd), so a short series takes their root mean square instead (`robust=False`)."""
     y = np.asarray(values, dtype=np.float64)
     if y.size < 4:
         return 0.0
     d2 = np.diff(y, 2)
+    if not robust:
+        return float(np.sqrt(np.mean(d2 ** 2) / 6.0))
     return float(np.median(np.abs(d2 - np.median(d2))) * MAD_TO_SD / np.sqrt(6.0))

@@ -89,7 +89,7 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     """The Analysis of a series too short (or too constant) to segment."""
     steps, y, sign = series.steps, series.values, series.sign
     n = y.size
-    sd = second_difference_sd(y)
+    sd = second_difference_sd(y, robust=False)
     base, base_se = baseline.level(steps, y, sd)
     tau, p = trend_test(steps, y)
     names, turn, confidence = _shape(y, p, tau, sd)
