@@ -48,6 +48,15 @@ WRITER = textwrap.dedent(
     with mlflow.start_run(run_name="rl") as run:
         mlflow.log_metric("eval/mean_at_4", 0.5, step=0)
         ids["rl"] = run.info.run_id
+    for role in ("explorer", "trainer"):  # Trinity-RFT's MlflowMonitor: `@` logged as `_at_`
+        with mlflow.start_run(run_name=f"job_{role}", tags={"role": role}):
+            for step in range(1, 11):
+                if role == "explorer":
+                    mlflow.log_metrics({"eval/gsm8k/accuracy/mean_at_4": step / 20,
+                                        "rollout/accuracy/mean": step / 30}, step=step)
+                else:
+                    mlflow.log_metrics({"actor/mu": 1 - step / 10, "actor/loss": 1 / step},
+                                       step=step - 1)
     with mlflow.start_run(run_name="gone") as run:
         mlflow.log_metric("x", 1.0, step=0)
     MlflowClient().delete_run(run.info.run_id)
@@ -79,7 +88,7 @@ def test_several_runs_are_listed_deleted_ones_left_out(store, capsys):
     db, ids = store
     code, out, err = cli(capsys, "inspect", str(db))
     assert code == 3 and out == ""
-    assert "holds 2 runs" in err and ids["sft"] in err and ids["rl"] in err and "gone" not in err
+    assert "holds 4 runs" in err and ids["sft"] in err and ids["rl"] in err and "gone" not in err
     assert f"{db}/RUN" in err
 
 
@@ -93,6 +102,22 @@ def test_a_run_by_name_id_and_id_prefix(store):
         assert accuracy == {0: 0.0, 1: 0.1, 2: 0.2, 3: 0.9, 4: 0.4, 5: 0.5}  # re-log wins
     table = run.table[run.table["metric"] == "train/loss"].set_index("step")["value"]
     assert math.isnan(table[6]) and table[7] == math.inf  # is_nan=1 and MLflow's DBL_MAX
+
+
+def test_trinity_explorer_and_trainer_runs_read_as_one(store, tmp_path):
+    db, ids = store
+    run = read_run(db / "job")
+    assert run.format == "trinity_mlflow" and run.name == "job"
+    assert run.aliases["eval/accuracy"] == "eval/gsm8k/accuracy/mean_at_4"
+    assert run.aliases["train/mu"] == "actor/mu" and len(run.series("actor/mu")) == 10
+    assert not run.events  # the trainer's steps lag: a counter per role, no resume
+    assert read_run(db / "job_trainer").format == "mlflow_sqlite"  # one run alone
+    only_pair = tmp_path / "mlflow.db"  # a store holding only the pair: read as one run
+    shutil.copy(db, only_pair)
+    with sqlite3.connect(only_pair) as conn:
+        conn.execute("UPDATE runs SET lifecycle_stage = 'deleted' WHERE run_uuid IN (?, ?)",
+                     (ids["sft"], ids["rl"]))
+    assert read_run(only_pair).format == "trinity_mlflow"
 
 
 def test_tracking_uri_names_the_run(store, capsys):

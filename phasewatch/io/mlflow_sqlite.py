@@ -178,7 +178,14 @@ def _value(value) -> float | None:
     return None
 
 
-def source(path: Path, follow: bool = False, notice=None) -> Source:
+def source(path: Path, follow: bool = False, notice=None) -> RecordSource:
+    """The run at `path`; Trinity-RFT's `<name>_explorer` / `<name>_trainer` pair (`db/<name>`,
+    or a store holding only the pair) is read as one run (`io.trinity`)."""
+    from phasewatch.io import trinity
+
+    pair = trinity.mlflow_pair(Path(path))
+    if pair is not None:
+        return trinity.MlflowPairSource(Path(path), pair, follow=follow, notice=notice)
     return Source(Path(path), follow=follow, notice=notice)
 
 

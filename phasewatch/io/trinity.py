@@ -166,6 +166,74 @@ class WandbPairSource(RecordSource):
             raise InputError("no history rows in the explorer's or the trainer's run", self.path)
 
 
+# ------------------------------------------------------------------ MLflow pair
+def mlflow_pair(path: Path) -> dict[str, str] | None:
+    """{role: run id} when `path` (an MLflow SQLite store, or `store.db/NAME`) names Trinity's
+    `<NAME>_explorer` / `<NAME>_trainer` runs rather than one run (or, without a name, holds
+    only such a pair); else None."""
+    from phasewatch.io import mlflow_sqlite, sqlite_ro
+
+    file, wanted = sqlite_ro.split_member(path)
+    try:
+        conn = sqlite_ro.connect(file)
+    except InputError:
+        return None
+    try:
+        runs = mlflow_sqlite.list_runs(conn, file)
+    except InputError:
+        return None
+    finally:
+        conn.close()
+    if wanted is not None and any(wanted in (r[0], r[1]) or (
+            len(wanted) >= mlflow_sqlite.MIN_ID_PREFIX and r[0].startswith(wanted))
+            for r in runs):
+        return None  # one run of its own
+    by_name = {r[1]: r[0] for r in runs}
+    names = {wanted} if wanted is not None else \
+        {r[1][:-len(role) - 1] for r in runs for role in ROLES if r[1].endswith("_" + role)}
+    if len(names) != 1 or (wanted is None and len(runs) != 2):
+        return None
+    (name,) = names
+    pair = {role: by_name[f"{name}_{role}"] for role in ROLES if f"{name}_{role}" in by_name}
+    return pair if len(pair) == 2 else None
+
+
+class MlflowPairSource(RecordSource):
+    """Trinity's explorer and trainer MLflow runs (run names `<name>_<role>`) read as one."""
+
+    format = FORMAT + "_mlflow"
+
+    def __init__(self, path: Path, pair: dict[str, str], follow: bool = False, notice=None):
+        from phasewatch.io import mlflow_sqlite, sqlite_ro
+
+        file, wanted = sqlite_ro.split_member(path)
+        super().__init__(file, source=path)
+        self.parts = {role: mlflow_sqlite.Source(file / run_id, follow=follow, notice=notice)
+                      for role, run_id in pair.items()}
+        self.info.name = wanted or self.parts["explorer"].info.name.rsplit("_", 1)[0]
+
+    def read(self, final: bool = True):
+        for role, part in self.parts.items():
+            for record in part.read(final):
+                yield Record(record.step, record.values, record.line, role)
+            self.info.config.update(part.info.config)
+        self.info.finished = all(p.info.finished for p in self.parts.values())
+
+    def finish(self, collector) -> None:
+        for role, part in self.parts.items():
+            if part.bad:
+                collector.warn(f"{role} run {part.run_id}: table metrics: skipped "
+                               f"{len(part.bad)} rows without a numeric value (rowid "
+                               f"{', '.join(part.bad[:10])})")
+        if collector.n_records == 0:
+            raise InputError("table metrics: no values in the explorer's or the trainer's run",
+                             self.path)
+
+    def close(self) -> None:
+        for part in self.parts.values():
+            part.close()
+
+
 # ------------------------------------------------------------------ dispatch
 def sniff(path: Path, head: bytes) -> bool:
     if path.is_dir():
