@@ -27,7 +27,7 @@ Filebeat and Fluent Bit handle):
 - a path that disappears is waited for (a rotation in progress); the reader says so once.
 - a line is accumulated in pieces without quadratic copying, up to `max_line` bytes; a longer
   line is skipped with a warning and counted in `too_long` (memory stays bounded).
-`open_regular` opens any log file without blocking on a FIFO or a device, which it refuses.
+Files are opened with `files.open_regular`: a FIFO or a device is refused, never waited on.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from phasewatch.errors import InputError
+from phasewatch.files import open_regular
 from phasewatch.output import warn
 
 NEW_FILE = (0, None)
@@ -52,44 +53,6 @@ ROTATE_WAIT = 2.0
 FINGERPRINT = 256
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4", ".tmp")
 _EOL = re.compile(rb"\r\n|\r|\n")
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"
-
-
-def open_regular(path: str | Path) -> BinaryIO:
-    """`path` opened for binary reading. A FIFO, socket or device is refused with InputError
-    instead of blocking forever in open() (it is opened non-blocking and checked first); an
-    unreadable file is InputError; a missing file raises FileNotFoundError (a follower waits)."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise
-    except IsADirectoryError as exc:
-        raise InputError("is a folder, a file was expected", path) from exc
-    except OSError as exc:
-        hint = " (check the file's permissions)" if isinstance(exc, PermissionError) else ""
-        raise InputError(f"cannot read: {exc.strerror or exc}{hint}", path) from exc
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise InputError(f"is {_kind(mode)}, not a log file; phasewatch reads regular "
-                             "files (copy the stream to a file and pass that)", path)
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 class LineTail:

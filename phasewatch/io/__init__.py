@@ -70,7 +70,7 @@ def available_readers() -> list[ModuleType]:
 def read_head(path: Path) -> bytes:
     """The first HEAD_BYTES of a file (b"" for a folder); a FIFO or device is refused by
     `open_regular` rather than blocking forever."""
-    from phasewatch.follow import open_regular
+    from phasewatch.files import open_regular
 
     if path.is_dir():
         return b""

@@ -100,7 +100,7 @@ def first_json_object(head: bytes, limit: int = SNIFF_LINES) -> dict | None:
 
 def read_json_object(path: Path, what: str) -> dict:
     """A whole-file JSON object (run.json, index.json); InputError naming the file and line."""
-    from phasewatch.follow import open_regular
+    from phasewatch.files import open_regular
 
     try:
         with open_regular(path) as fh:  # a FIFO is refused, not waited on

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import InputError
-from phasewatch.follow import open_regular
+from phasewatch.files import open_regular
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
 from phasewatch.values import to_step

@@ -20,7 +20,7 @@ import struct
 from pathlib import Path
 
 from phasewatch.errors import InputError, require
-from phasewatch.follow import open_regular
+from phasewatch.files import open_regular
 from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run

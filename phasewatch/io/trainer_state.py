@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import InputError
-from phasewatch.follow import open_regular
+from phasewatch.files import open_regular
 from phasewatch.io.jsonlines import DECODER, loads
 from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.io.lines import as_step

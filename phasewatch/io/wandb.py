@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import InputError, require
-from phasewatch.follow import open_regular
+from phasewatch.files import open_regular
 from phasewatch.io.jsonlines import loads
 from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.io.source import Record, RecordSource, collect

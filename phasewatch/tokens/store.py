@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from phasewatch.errors import InputError
-from phasewatch.follow import open_regular
+from phasewatch.files import open_regular
 from phasewatch.io.jsonlines import read_json_object
 from phasewatch.tokens.writer import DTYPES, INDEX_FILE, SPLITS
 

@@ -1,0 +1,53 @@
+"""Opening log files safely: `open_regular` never blocks on a FIFO, a socket or a device.
+
+`open()` on a named pipe waits for a writer forever, so a FIFO passed as a log (or found in a
+run folder as `metrics.jsonl`, `run.json`, `step_*.npy`, an MLflow metric) would hang any
+command. Every reader opens files through `open_regular`: non-blocking, then checked with fstat.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import BinaryIO
+
+from phasewatch.errors import InputError
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def open_regular(path: str | Path) -> BinaryIO:
+    """`path` opened for binary reading. A FIFO, socket or device is refused with InputError
+    instead of blocking forever in open() (it is opened non-blocking and checked first); an
+    unreadable file is InputError; a missing file raises FileNotFoundError (a follower waits)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError as exc:
+        raise InputError("is a folder, a file was expected", path) from exc
+    except OSError as exc:
+        hint = " (check the file's permissions)" if isinstance(exc, PermissionError) else ""
+        raise InputError(f"cannot read: {exc.strerror or exc}{hint}", path) from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise InputError(f"is {_kind(mode)}, not a log file; phasewatch reads regular "
+                             "files (copy the stream to a file and pass that)", path)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
