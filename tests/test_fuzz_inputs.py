@@ -423,3 +423,19 @@ def test_an_unreadable_tensorboard_file_in_a_folder_is_reported(open_tmp):
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     assert good.exists()
     assert "Permission denied" in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("bad", ["1700000000 0.5 " + "9" * 30, "1700000000 0.5 1e30",
+                                 "1700000000 nan-ish 3", "1700000000"])
+def test_mlflow_metric_file_with_hostile_lines(bad, tmp_path, capsys):
+    run = tmp_path / "1" / "abc"
+    (run / "metrics").mkdir(parents=True)
+    (run / "meta.yaml").write_text("run_id: abc\nexperiment_id: '1'\n")
+    (tmp_path / "1" / "meta.yaml").write_text("experiment_id: '1'\nname: exp\n")
+    lines = [f"{1700000000 + i} {0.5 + i / 100} {i}" for i in range(10)]
+    (run / "metrics" / "acc").write_text("\n".join([*lines[:5], bad, *lines[5:]]) + "\n")
+    code, out, err, elapsed = run_cli(capsys, "inspect", str(run), "--format", "json")
+    assert_clean(code, err, elapsed, {0}, run)
+    summary = json.loads(out)
+    assert summary["metrics"]["acc"]["count"] == 10
+    assert summary["warnings"]  # the bad line is reported
