@@ -7,6 +7,12 @@ it again by hand, so a follower waits (saying so once on stderr) while waiting c
 the path is missing, a folder (files may appear in it), or a file still smaller than what the
 format sniffer reads. A young file whose first line is still being written is not sniffed yet,
 since a cut JSON line could pass for another format.
+
+A Hugging Face output folder holds its history in `checkpoint-N/trainer_state.json`, one new
+folder per save (older ones deleted under `save_total_limit`), and `trainer_state.json` itself
+only once training ends. Following such a folder follows the newest of these files as they
+appear (`CheckpointStates`); each holds the previous one's rows and more, so only the new rows
+are fed.
 """
 
 from __future__ import annotations
@@ -32,7 +38,10 @@ def open_when_ready(path: Path, follow: bool, notice: Callable[[str], None],
         try:
             if follow:
                 check_ready(path)
-            return open_source(path, follow=follow, notice=notice)
+            source = open_source(path, follow=follow, notice=notice)
+            if follow and path.is_dir() and source.format == "trainer_state":
+                source = CheckpointStates(source, path)
+            return source
         except InputError as exc:
             if not follow or not may_still_come(path):
                 raise
@@ -80,3 +89,42 @@ def may_still_come(path: Path) -> bool:
         return path.stat().st_size < HEAD_BYTES
     except OSError:
         return True
+
+
+class CheckpointStates:
+    """A followed trainer_state source that moves to the newest state file of its output
+    folder before each read: the folder's own `trainer_state.json` once it exists (written at
+    the end), else the newest `checkpoint-N/trainer_state.json`. Everything else is the
+    wrapped source's."""
+
+    def __init__(self, source, folder: Path):
+        self._source = source
+        self._folder = folder
+
+    def __getattr__(self, name: str):
+        return getattr(self._source, name)
+
+    @property
+    def on_bad_line(self):
+        return self._source.on_bad_line
+
+    @on_bad_line.setter
+    def on_bad_line(self, callback) -> None:
+        self._source.on_bad_line = callback
+
+    def newest(self) -> Path | None:
+        from phasewatch.folders import newest_checkpoint_state
+
+        final = self._folder / "trainer_state.json"
+        if final.is_file():
+            return final
+        found = newest_checkpoint_state(self._folder)
+        return found[0] if found else None
+
+    def read(self, final: bool = True):
+        newest = self.newest()
+        source = self._source
+        if newest is not None and newest != source.path:
+            source.path = newest
+            source._stamp = None  # a new file: read it whatever its size and time
+        yield from source.read(final)

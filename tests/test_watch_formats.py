@@ -160,6 +160,39 @@ def test_trainer_state_rewritten_at_each_checkpoint_feeds_only_new_rows(tmp_path
     assert followed[0].metric == "eval_accuracy"  # the log's own name
 
 
+def test_hf_output_folder_followed_across_checkpoint_folders(tmp_path):
+    """HF saves `checkpoint-N/trainer_state.json` per save (older folders deleted under
+    save_total_limit=2) and the folder's own trainer_state.json at the end: the follow moves to
+    each newer file, feeds each row once and ends on the final one's train_runtime row."""
+    import shutil
+
+    out = tmp_path / "output"
+    follower = Follower(out, stop_on=())
+    follower.wait_for_message("does not exist yet")
+    out.mkdir()
+    rows: list[dict] = []
+    saved: list[Path] = []
+    for i, (step, acc) in enumerate(eval_curve()):
+        rows.append({"epoch": step / 1000, "loss": 1.0 / (i + 1), "step": step})
+        rows.append({"epoch": step / 1000, "eval_accuracy": acc, "step": step})
+        if i % 30 == 29:
+            folder = out / f"checkpoint-{step}"
+            folder.mkdir()
+            save_trainer_state(folder / "trainer_state.json", rows, step)
+            saved.append(folder)
+            if len(saved) > 2:
+                shutil.rmtree(saved.pop(0))
+            time.sleep(0.05)
+    rows.append({"epoch": 3.0, "step": 2990, "train_runtime": 100.0, "train_loss": 0.5})
+    save_trainer_state(out / "trainer_state.json", rows, 2990)
+    followed = follower.ends_by_itself()
+    replayed, _ = replay(out, stop_on=())
+    assert_same(followed, replayed)
+    result = follower.watch.result
+    assert result.n_records == len(rows) and result.resumes == []
+    assert result.reason == "finished"
+
+
 def test_idle_exit_ends_a_follow_on_a_log_that_stopped_growing(tmp_path):
     path = tmp_path / "trainer_state.json"
     save_trainer_state(path, [{"step": s, "eval_accuracy": a} for s, a in eval_curve()[:50]], 490)
