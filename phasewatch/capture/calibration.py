@@ -27,7 +27,7 @@ NEIGHBOURS = 5
 
 @dataclass
 class Expectation:
-    depth: float                  # median disruption depth of the nearest calibration runs
+    depth: float                  # median disruption depth (held-out accuracy lost, 0-1) of the nearest runs
     low: float                    # their range: the interval
     high: float
     neighbours: int
@@ -58,7 +58,8 @@ def load_table(path: Path = TABLE) -> dict | None:
 
 def expected_disruption(mean_nll: float, table: dict | None = None,
                         neighbours: int = NEIGHBOURS) -> Expectation | None:
-    """Depth (accuracy points on the reference task) expected after SFT on data at `mean_nll`."""
+    """Depth (held-out accuracy lost on the reference task, 0-1) expected after SFT on data at
+    `mean_nll`."""
     table = load_table() if table is None else table
     if not table:
         return None

@@ -81,12 +81,12 @@ def print_text(r: dict) -> None:
     if e is None:
         print("\nexpected disruption: no calibration table available")
         return
-    where = "inside" if e["inside"] else "OUTSIDE"
     print(f"\nexpected disruption (from the {e['from_split']} NLL): depth {e['depth']:.3f} "
-          f"[{e['low']:.3f}, {e['high']:.3f}] (accuracy points on the reference task; median and "
-          f"range of the {e['neighbours']} calibration runs nearest in NLL)")
+          f"[{e['low']:.3f}, {e['high']:.3f}] (held-out accuracy lost, 0-1, on the reference task; "
+          f"median and range of the {e['neighbours']} calibration runs nearest in NLL)")
     print(f"calibration: Spearman rho = {e['rho']:+.2f} between step-0 expert NLL and disruption "
           f"depth, n = {e['n']} reference-trainer runs; their NLLs span "
-          f"{e['nll_range'][0]:.2f}..{e['nll_range'][1]:.2f} ({where} this range)")
+          f"{e['nll_range'][0]:.2f}..{e['nll_range'][1]:.2f} "
+          f"({'inside' if e['inside'] else 'OUTSIDE: the nearest runs stand in for'} this NLL)")
     print(f"  ({e['produced_by']})")
     print(f"  caveat: {e['caveat']}")
