@@ -311,6 +311,28 @@ def test_bad_stop_on_is_a_usage_error(tmp_path, capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
+def test_library_options_are_checked_before_reading(tmp_path, capsys):
+    """LiveWatch rejects bad options itself (a notebook gets the same errors as the command),
+    before touching the path; the command names its flag."""
+    from phasewatch.errors import UsageError
+    from phasewatch.live import LiveWatch
+
+    missing = tmp_path / "not-there"
+    for options in ({"idle_exit": -1}, {"warmup": -3}, {"stop_on": ["overfitting"]}):
+        with pytest.raises(UsageError):
+            LiveWatch(missing, follow=True, **options)
+    assert main(["watch", str(missing), "--follow", "--idle-exit", "-1"]) == 2
+    assert "--idle-exit must be >= 0" in capsys.readouterr().err
+
+
+def test_importing_the_live_watch_stays_light():
+    code = ("import sys, phasewatch.live; "
+            "print(sorted(m for m in ('pandas', 'numpy', 'phasewatch.run') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_the_core_does_not_import_the_frameworks():
     code = ("import sys, phasewatch.online, phasewatch.alerts, phasewatch.follow, "
             "phasewatch.commands.watch, phasewatch.callbacks; "
