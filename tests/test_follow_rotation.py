@@ -223,3 +223,57 @@ def test_sighup_ends_watch_follow_with_its_summary(tmp_path):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "phasewatch: watched 20 records" in err
+
+
+# ------------------------------------------------------------------ property: follow == replay
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PIECES = st.lists(st.sampled_from(["a", "b1", "é", " ", "\n", "\r\n", "\r", "{\"x\": 1}",
+                                   "\n\n"]), min_size=1, max_size=12).map("".join)
+OPS = st.lists(st.one_of(st.tuples(st.just("append"), PIECES), st.just(("poll",)),
+                         st.just(("rotate",)), st.just(("copytruncate",))), max_size=25)
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+def test_follow_equals_replay_of_the_final_files(tmp_path_factory, ops):
+    """Any sequence of writes (split anywhere, any line ends), polls, rename rotations and
+    copytruncates: the follower's lines equal a replay of the final files, oldest first.
+    Limits of the property, as of the follower: one rotation between two polls (the order of
+    several rotated files comes from their mtimes, which a fast test can make equal), and a
+    copytruncate only once the follower has read something of the file (a file copied and
+    emptied entirely between two polls leaves nothing to recognise the copy by)."""
+    folder = tmp_path_factory.mktemp("follow")
+    log = folder / "train.log"
+    write(log, "")
+    f = Follower(log, rotate_wait=0).poll()  # following starts: rotated files before are history
+    finals = []  # rotated files, in the order the writer produced them
+    k = 0
+    unpolled_rotation = False
+    for op in ops:
+        if op[0] == "append":
+            write(log, op[1])
+        elif op[0] == "poll":
+            f.poll()
+            unpolled_rotation = False
+        elif op[0] == "rotate" and not unpolled_rotation:
+            k += 1
+            os.rename(log, folder / f"train.log.{k}")
+            finals.append(folder / f"train.log.{k}")
+            write(log, "")
+            unpolled_rotation = True
+        elif op[0] == "copytruncate" and not unpolled_rotation and f.tail._offset > 0:
+            k += 1
+            shutil.copyfile(log, folder / f"train.log.{k}")
+            finals.append(folder / f"train.log.{k}")
+            with open(log, "r+", encoding="utf-8") as fh:
+                fh.truncate(0)
+            f.poll()  # as after a rotation: the copy is found at the next poll
+    f.poll(final=True)
+    expected = replay(*finals, log)
+    got = f.lines
+    # A file that never held a line adds only its NEW_FILE marker: compare the lines, and the
+    # markers only where both sides have lines around them.
+    assert [x for x in got if x != NEW_FILE] == [x for x in expected if x != NEW_FILE]
