@@ -9,8 +9,15 @@ a writer that keeps writing to the rotated file. The rotate-wait clock is the ta
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from phasewatch.follow import NEW_FILE, LineSource, LineTail
 
@@ -205,11 +212,6 @@ def test_a_terminated_file_has_no_unterminated_line(tmp_path):
 
 def test_sighup_ends_watch_follow_with_its_summary(tmp_path):
     """A closed terminal (SIGHUP) ends `watch --follow` like Ctrl-C: summary printed, exit 0."""
-    import json
-    import signal
-    import subprocess
-    import sys
-
     log = tmp_path / "metrics.jsonl"
     log.write_text("".join(json.dumps({"step": i, "eval/accuracy": 0.5 + 0.001 * (i % 3)}) + "\n"
                            for i in range(20)))
@@ -226,9 +228,6 @@ def test_sighup_ends_watch_follow_with_its_summary(tmp_path):
 
 
 # ------------------------------------------------------------------ property: follow == replay
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
 PIECES = st.lists(st.sampled_from(["a", "b1", "é", " ", "\n", "\r\n", "\r", "{\"x\": 1}",
                                    "\n\n"]), min_size=1, max_size=12).map("".join)
 OPS = st.lists(st.one_of(st.tuples(st.just("append"), PIECES), st.just(("poll",)),
