@@ -289,7 +289,8 @@ class LineTail:
     def _check_rewritten(self) -> Iterator[tuple[int, str | None]]:
         """Truncated since the last read, even if it has grown past our position again: the
         size is smaller, or the bytes at the top or just before our position changed."""
-        if self._offset == 0:
+        if self._offset == 0:  # nothing read from this file yet: no fingerprint to compare
+            yield from self._unread_copies()
             return
         fd = self._fh.fileno()
         size = os.fstat(fd).st_size
@@ -304,6 +305,33 @@ class LineTail:
         except OSError:
             return True
         return head != self._head or tail != self._tail
+
+    def _unread_copies(self) -> Iterator[tuple[int, str | None]]:
+        """Rotated files that appeared while nothing of the current file was read: copies
+        (copytruncate) of lines written and emptied between two reads. Read each whole, then
+        the current file from its top."""
+        current, found = self._fh, False
+        for ident, sibling in self._siblings():
+            if ident in self._known:
+                continue
+            self._known.add(ident)
+            try:
+                fh = open_regular(sibling)
+            except (FileNotFoundError, InputError):
+                continue
+            found = True
+            self.notice(f"{self.path}: reading {sibling.name}, a copy made before anything of "
+                        "the file was read (copytruncate)")
+            self._fh = fh
+            self._reset_file_state()
+            yield from self._read_to_end(final=True)
+            yield from self._flush_last()
+            fh.close()
+            yield NEW_FILE
+        if found:
+            self._fh = current
+            self._fh.seek(0)
+            self._reset_file_state()
 
     def _truncated(self) -> Iterator[tuple[int, str | None]]:
         """Read what the copy made before the truncation holds past our position (logrotate
