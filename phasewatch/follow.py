@@ -22,7 +22,8 @@ Filebeat and Fluent Bit handle):
   read from the fresh copy (`log.1`) when there is one.
 - when the path names another inode (rename rotation, `create`), the old file is drained to
   its end and kept open until it has been quiet for `rotate_wait` seconds (the writer may
-  still hold it); then files rotated in between that were never read (`log.1`, `log.2`,
+  still hold it), or until the new file has data while the old one gave none; then
+  files rotated in between that were never read (`log.1`, `log.2`,
   `log-20240101`: several rotations within one poll) are read oldest first, then the new file.
 - a path that disappears is waited for (a rotation in progress); the reader says so once.
 - a line is accumulated in pieces without quadratic copying, up to `max_line` bytes; a longer
@@ -149,6 +150,7 @@ class LineTail:
         unterminated last line is complete and a rotated file need not be waited for."""
         if self._fh is None and not self._open_path():
             return
+        before = self.bytes_read
         if self.follow:
             yield from self._check_rewritten()
         while True:
@@ -171,8 +173,10 @@ class LineTail:
             if change == "gone":  # final, and nothing replaced it
                 yield from self._flush_last()
                 return
-            # replaced: drain the old file until it has been quiet for rotate_wait
-            if not final and self.clock() - self._last_growth < self.rotate_wait:
+            # replaced: drain the old file until it has been quiet for rotate_wait, or until
+            # the new file has data and the old one gave nothing in this read (the writer
+            # has moved on: waiting longer would only delay the new lines)
+            if not final and self._should_wait(grew=self.bytes_read > before):
                 return
             yield from self._flush_last()
             for ident, sibling in self._siblings():
@@ -196,6 +200,17 @@ class LineTail:
             self.notice(f"{self.path} was replaced (log rotation); reading the new file "
                         "from its start")
             yield NEW_FILE
+
+    def _should_wait(self, grew: bool) -> bool:
+        if self.clock() - self._last_growth >= self.rotate_wait:
+            return False
+        if grew:
+            return True  # the old file is still being written
+            return False
+        try:
+            return os.stat(self.path).st_size == 0
+        except OSError:
+            return True
 
     def _read_to_end(self, final: bool) -> Iterator[tuple[int, str]]:
         fh = self._fh

@@ -176,10 +176,20 @@ def test_final_read_does_not_wait_for_the_rotated_file(tmp_path):
     write(log, lines(0, 3))
     f = Follower(log, rotate_wait=60.0).poll()
     os.rename(log, tmp_path / "train.log.1")
-    write(log, lines(3, 6))
+    write(log, "")  # logrotate `create`: the writer has not reopened yet
     f.poll()
-    assert NEW_FILE not in f.lines
+    assert NEW_FILE not in f.lines  # the old file may still get lines
     f.poll(final=True)
+    assert f.lines == replay(tmp_path / "train.log.1", log) and NEW_FILE in f.lines
+
+
+def test_new_file_with_data_and_a_quiet_old_one_switches_without_waiting(tmp_path):
+    log = tmp_path / "train.log"
+    write(log, lines(0, 3))
+    f = Follower(log, rotate_wait=60.0).poll()
+    os.rename(log, tmp_path / "train.log.1")
+    write(log, lines(3, 6))  # the writer has moved on
+    f.poll()
     assert f.lines == replay(tmp_path / "train.log.1", log)
 
 
