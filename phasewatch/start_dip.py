@@ -12,7 +12,8 @@ A dip is taken only when all of these hold:
 - the lowest evaluation sits early (within `PhaseConfig.early_fraction` of the steps) and
   inside the run's first phase, which is a rise or a plateau;
 - it is below the starting level by more than `k_sd` sds of a difference of two evaluations
-  (k_sd * sqrt(2) * sd);
+  (k_sd * sqrt(2) * sd), and the series is not a rate pinned at a bound (half its readings
+  equal), whose few other readings are blips;
 - the evaluations after it come back and stay: the median of the next three is above the
   trough by the same margin, so a fall that never recovers stays what the segmentation made of
   it, and a trough that is only the first of several low points is not a turn.
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from phasewatch.noise import noise_scale
+from phasewatch.noise import mostly_one_value
 from phasewatch.phases import PhaseConfig, smooth
 from phasewatch.results import Phase
 
@@ -36,7 +37,8 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, base:
                     sd: float, window: int, cfg: PhaseConfig) -> list[Phase]:
     """`phases` with a disruption -> readaptation split off the first phase when the data show
     an early dip below the starting level `base` that recovers (see the module docstring)."""
-    if not phases or phases[0].name not in (*RISES, "plateau") or sd <= 0 or y.size < 4:
+    if not phases or phases[0].name not in (*RISES, "plateau") or sd <= 0 or y.size < 4 \
+            or mostly_one_value(y):  # a rate pinned at a bound: its few other readings are blips
         return phases
     first = phases[0]
     index = {int(s): i for i, s in enumerate(steps)}
@@ -46,10 +48,7 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, base:
     if hi < 1:
         return phases
     trough = 1 + int(np.argmin(y[1:hi + 1]))
-    # judged against the larger of the detector's sd and the spread of neighbouring differences:
-    # on a sparse run the detector takes the smaller of two estimates, and a one-point trough
-    # must not ride on the lucky one
-    margin = cfg.k_sd * np.sqrt(2.0) * max(sd, noise_scale(y))
+    margin = cfg.k_sd * np.sqrt(2.0) * sd
     depth = base - y[trough]
     recovery = float(np.median(y[trough + 1:trough + 4])) - y[trough]
     if depth <= margin or recovery <= margin:
