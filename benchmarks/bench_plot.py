@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import phasewatch  # noqa: E402
-from phasewatch.plot import compare_figure, phase_figure, save_figure, token_figure  # noqa: E402
+import phasewatch
+from phasewatch.plot import compare_figure, phase_figure, save_figure, token_figure
 
 ARMS = ("sft_then_rl", "chord_mu", "chord_phi", "rl", "sft")
 

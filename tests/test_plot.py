@@ -17,9 +17,9 @@ from phasewatch.plot import (
     PHASE_COLORS,
     Smoothing,
     compare_figure,
+    figure_data,
     figure_size,
     phase_figure,
-    figure_data,
     save_figure,
     token_figure,
 )
@@ -643,4 +643,21 @@ def test_axis_limits_and_outlier_markers():
     assert fig.axes[0].get_xlim() == (100, 800) and fig.axes[0].get_ylim() == (0, 1)
     marked = [ln for ln in fig.axes[0].lines if ln.get_gid() == "outlier"]
     assert len(marked) == 1 and list(marked[0].get_xdata()) == [500]
+    # 5.0 is above --ylim 0,1: the legend does not explain a marker the limits cut away
+    assert "outlier (left out)" not in [t.get_text() for t in fig.legends[0].get_texts()]
+    fig = phase_figure(run, analysis, panels=None)
     assert "outlier (left out)" in [t.get_text() for t in fig.legends[0].get_texts()]
+
+
+def test_a_zoom_legend_explains_only_what_is_in_view():
+    run = make_run(switch=500, extras=False)
+    zoom = phase_figure(run, make_analysis(run, stop=450), panels=None, xlim=(0, 300))
+    texts = [t.get_text() for t in zoom.legends[0].get_texts()]
+    assert "SFT\u2192RL" not in texts and not any(t.startswith("stop (") for t in texts)
+    whole = phase_figure(run, make_analysis(run, stop=450), panels=None)
+    texts = [t.get_text() for t in whole.legends[0].get_texts()]
+    assert "SFT\u2192RL" in texts and "stop (step 450)" in texts
+    runs = [run, make_run("rl", seed=2, extras=False)]
+    fig = compare_figure(runs, analyses=[make_analysis(r) for r in runs], xlim=(0, 300))
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "SFT\u2192RL" not in texts and "recommended stop" not in texts

@@ -292,7 +292,8 @@ def draw_events(axes: Sequence[Axes], events, color: str | None = None) -> dict[
         if color is not None:
             style["color"] = color
         for ax in axes:
-            ax.axvline(event.step, zorder=1.5, gid="event", **style)
+            line = ax.axvline(event.step, zorder=1.5, gid="event", **style)
+            line.event_label = label  # type: ignore[attr-defined]
         handles.setdefault(label, Line2D([], [], label=label, **style))
     return handles
 
@@ -371,7 +372,7 @@ def draw_outliers(ax: Axes, series, steps: Sequence[float], color: str) -> list[
 
 
 def outlier_handle() -> Line2D:
-    return Line2D([], [], color="#404040", label="outlier (left out)", **OUTLIER_STYLE)
+    return Line2D([], [], color="#404040", label="outlier (left out)", gid="outlier", **OUTLIER_STYLE)
 
 
 def apply_limits(axes: Sequence[Axes], xlim=None, ylim=None) -> None:
@@ -381,3 +382,22 @@ def apply_limits(axes: Sequence[Axes], xlim=None, ylim=None) -> None:
             ax.set_xlim(*xlim)
     if ylim is not None and axes:
         axes[0].set_ylim(*ylim)
+
+
+def in_view(axes: Sequence[Axes]) -> set[str]:
+    """What is visible inside the final axis limits: 'stop', 'outlier', 'event:<label>'. A
+    legend lists only these (a zoom with --xlim must not explain markers it cut away)."""
+    seen: set[str] = set()
+    for ax in axes:
+        (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+        for line in ax.lines:
+            gid = line.get_gid()
+            xs = np.asarray(line.get_xdata(), dtype=float)
+            inside_x = (xs >= x0) & (xs <= x1)
+            if gid == "event" and inside_x.any():
+                seen.add(f"event:{getattr(line, 'event_label', '')}")
+            elif gid in ("recommended-stop", "outlier"):
+                ys = np.asarray(line.get_ydata(), dtype=float)
+                if (inside_x & (ys >= y0) & (ys <= y1)).any():
+                    seen.add("stop" if gid == "recommended-stop" else "outlier")
+    return seen

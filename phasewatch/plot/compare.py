@@ -256,9 +256,12 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
         _draw.apply_limits(axes, xlim, ylim)
         axes[-1].set_xlabel("training step")
         fig.align_ylabels(axes)
+        seen = _draw.in_view(axes)
+        meaning["stop"] &= "stop" in seen
+        meaning["outlier"] &= "outlier" in seen
         extra = _meaning_handles(meaning, level)
         legend = [h for k, h in handles.items() if k.startswith("run:")] + extra + \
-                 [h for k, h in handles.items() if k.startswith("event:")]
+                 [h for k, h in handles.items() if k.startswith("event:") and k in seen]
         if isinstance(size, str):  # named sizes grow with the legend, not at the data's expense
             legend_rows = -(-len(legend) // (2 if width < 5 else 3))
             fig.set_size_inches(width, height + LEGEND_ROW_HEIGHT * max(0, legend_rows - 1))
@@ -383,6 +386,10 @@ def _grid(runs, own, analyses, groups, size, smoothing, raw, ncols, title, xlim,
             if i + ncols >= n:  # nothing visible below: this panel carries the step axis
                 ax.xaxis.set_tick_params(labelbottom=True)
                 ax.set_xlabel("training step")
+        seen = _draw.in_view(axes[:n])
+        meaning["stop"] &= "stop" in seen
+        meaning["outlier"] &= "outlier" in seen
+        events = {name: h for name, h in events.items() if f"event:{name}" in seen}
         handles = [Line2D([], [], color=NEUTRAL, linewidth=1.2, label=smoothing.describe())]
         if meaning["raw"]:
             handles.append(Line2D([], [], linestyle="none", marker="o", markersize=2.5,

@@ -133,8 +133,13 @@ def phase_figure(
         for ph in analysis.phases:
             data.add(0, run.name or run.source, analysis.metric, f"phase:{ph.name}",
                      [ph.start_step], None, [ph.end_step])
+        events = _draw.draw_events(axes, run.events)
         _draw.apply_limits(axes, xlim, ylim)
-        handles += list(_draw.draw_events(axes, run.events).values())
+        seen = _draw.in_view(axes)  # the legend explains only what the limits left in view
+        handles = [h for h in handles
+                   if not (h.get_gid() == "recommended-stop" and "stop" not in seen)
+                   and not (h.get_gid() == "outlier" and "outlier" not in seen)]
+        handles += [h for label, h in events.items() if f"event:{label}" in seen]
         axes[-1].set_xlabel("training step")
         _draw.fit_legend(fig, handles, max_cols=3)
         if title:
@@ -181,7 +186,7 @@ def _draw_performance(ax, run: Run, series, analysis: Analysis, smoothing: Smoot
         ax.plot([stop], [y], zorder=5, gid="recommended-stop", color=DATA_COLOR,
                 **{**_draw.STOP_STYLE, "markersize": 5})
         handles.append(Line2D([], [], label=f"stop (step {stop})", color=DATA_COLOR,
-                              **{**_draw.STOP_STYLE, "markersize": 5}))
+                              gid="recommended-stop", **{**_draw.STOP_STYLE, "markersize": 5}))
         data.add(0, name, analysis.metric, "stop", [stop], [y])
     out = outlier_steps(run, analysis)
     out_values = _draw.draw_outliers(ax, series, out, DATA_COLOR)
