@@ -301,3 +301,53 @@ def test_follow_equals_replay_of_the_final_files(tmp_path_factory, ops):
     # A file that never held a line adds only its NEW_FILE marker: compare the lines, and the
     # markers only where both sides have lines around them.
     assert [x for x in got if x != NEW_FILE] == [x for x in expected if x != NEW_FILE]
+
+
+def test_watch_follow_across_rotations_alerts_as_a_replay_of_the_final_files(tmp_path):
+    """End to end through the live monitor: two rename rotations within one poll and a
+    copytruncate while `watch --follow` reads; its alerts equal those of a replay of the final
+    files concatenated in order."""
+    import threading
+    import time
+
+    from phasewatch.live import LiveWatch
+
+    log = tmp_path / "metrics.jsonl"
+    rows = [json.dumps({"step": i, "eval/accuracy": 0.5 + (0.2 if i >= 60 else 0.0)
+                        + 0.002 * (i % 3)}) + "\n" for i in range(120)]
+    write(log, "".join(rows[:20]))
+
+    def writer():
+        for i in range(20, 120):
+            if 41 <= i < 44:
+                continue  # written into the second file below
+            time.sleep(0.005)
+            write(log, rows[i])
+            if i == 40:  # two rotations, faster than a poll
+                os.rename(log, tmp_path / "metrics.jsonl.1")
+                write(log, "".join(rows[41:44]))
+                os.rename(log, tmp_path / "metrics.jsonl.2")
+                write(log, "")
+            if i == 90:
+                shutil.copyfile(log, tmp_path / "metrics.jsonl.3")
+                with open(log, "r+", encoding="utf-8") as fh:
+                    fh.truncate(0)
+
+    thread = threading.Thread(target=writer)
+
+    def start_writing(message):  # once the follower has caught up: it is following now
+        if "caught up" in message and not thread.is_alive():
+            thread.start()
+
+    live = LiveWatch(log, follow=True, poll=0.05, idle_exit=2.0, notice=lambda m: None,
+                     info=start_writing)
+    followed = [(a.event, a.step) for a in live.alerts()]
+    thread.join()
+    whole = tmp_path / "whole.jsonl"
+    parts = [tmp_path / f"metrics.jsonl.{k}" for k in (1, 2, 3)] + [log]
+    whole.write_text("".join(p.read_text() for p in parts))
+    assert sorted(json.loads(x)["step"] for x in whole.read_text().splitlines()) == list(range(120))
+    replayed = [(a.event, a.step) for a in LiveWatch(whole, notice=lambda m: None,
+                                                       info=lambda m: None).alerts()]
+    assert followed == replayed
+    assert live.result.n_records == 120
