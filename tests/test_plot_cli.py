@@ -157,3 +157,18 @@ def test_labels_limits_and_data_from_the_cli(run_dir, tmp_path, capsys):
 def test_bad_label_limit_and_data_options_are_usage_errors(run_dir, tmp_path, capsys, extra, message):
     assert main(["plot", str(run_dir), "-o", str(tmp_path / "f.png"), *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_labels_stay_with_their_runs_when_one_is_left_out(run_dir, tmp_path, capsys):
+    import pandas as pd
+
+    other = write_run(tmp_path / "chord", name="chord_mu", seed=1)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    data = tmp_path / "f.csv"
+    code = main(["plot", str(run_dir), str(broken), str(other), "--label", "first", "--label",
+                 "unreadable", "--label", "third", "--dpi", "50", "-o", str(tmp_path / "f.png"),
+                 "--data", str(data)])
+    assert code == 4  # drawn without the unreadable run, which is reported
+    assert "broken.jsonl" in capsys.readouterr().err
+    assert set(pd.read_csv(data).run) == {"first", "third"}

@@ -86,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
     size = args.size if args.size in ("single", "full") else figure_size(args.size)
     xlim, ylim = _limits("--xlim", args.xlim), _limits("--ylim", args.ylim)
     labels = args.label or []
-    if len(labels) > len(args.paths):
-        raise UsageError(f"got {len(labels)} --label for {len(args.paths)} paths")
+    if len(labels) > len(paths):
+        raise UsageError(f"got {len(labels)} --label for {len(paths)} paths")
+    label_of = dict(zip(paths, labels))  # a run left out (unreadable) takes its label with it
     if args.data and not args.data.lower().endswith(".csv"):
         raise UsageError(f"--data writes CSV: the name must end in .csv, got {args.data!r}")
     try:
@@ -103,19 +104,20 @@ def run(args: argparse.Namespace) -> int:
         if kind == "tokens":  # a folder holding only a token store is drawn too
             from phasewatch.tokens.sources import run_or_store
 
-            return run_or_store(path), None
+            return run_or_store(path), None, path
         run_ = read_run(path)
         choice = choose_series(run_, metrics[0] if metrics else None, args.aggregate)
         analysis = plot.analyze(choice.run, choice.metric, args.direction)
         for message in choice.warnings:
             warn(f"{run_.source}: {message}")
-        return choice.run, analysis
+        return choice.run, analysis, path
 
     loaded, failures = run_each(paths, load)
     if not loaded:
         return exit_code(loaded, failures)
-    runs = [r for r, _ in loaded]
-    analyses = [a for _, a in loaded]
+    runs = [r for r, _, _ in loaded]
+    analyses = [a for _, a, _ in loaded]
+    labels = [label_of.get(path) for _, _, path in loaded]
     axis = x_axis(runs[0], args.x_unit)
     if axis is not None and len(runs) > 1:
         raise UsageError("--x epoch|tokens|samples draws one run per figure (runs count their "
