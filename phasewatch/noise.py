@@ -95,5 +95,8 @@ def second_difference_sd(values: np.ndarray, robust: bool = True) -> float:
         return 0.0
     d2 = np.diff(y, 2)
     if not robust:
+        # the largest one is left out when there are four or more: a turn puts its whole
+        # curvature into one second difference
+        d2 = np.sort(np.abs(d2))[:-1] if d2.size >= 4 else d2
         return float(np.sqrt(np.mean(d2 ** 2) / 6.0))
     return float(np.median(np.abs(d2 - np.median(d2))) * MAD_TO_SD / np.sqrt(6.0))
