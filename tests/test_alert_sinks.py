@@ -258,3 +258,14 @@ def test_callback_host_with_an_unwritable_stop_file_warns_and_training_goes_on(t
             break
     assert host.monitor.should_stop
     assert "could not be written" in capsys.readouterr().err
+
+
+def test_hf_callback_with_an_unwritable_stop_file_warns_instead_of_raising(tmp_path, caplog):
+    pytest.importorskip("transformers")
+    from phasewatch.callbacks.hf import PhasewatchCallback
+
+    (tmp_path / "afile").write_text("x")
+    with caplog.at_level(logging.WARNING, logger="phasewatch"):
+        callback = PhasewatchCallback(stop_file=str(tmp_path / "afile" / "STOP"))
+    assert callback.host.stop_file is not None
+    assert any("cannot be created" in r.getMessage() for r in caplog.records)
