@@ -49,6 +49,7 @@ WRITER = textwrap.dedent(
                          "train/global_step": 10 * i})
     trackio.log({"eval/accuracy": float("nan"), "train/global_step": 80})
     trackio.log({"train/loss": float("inf"), "train/global_step": 90})
+    trackio.log({"test/accuracy": 0.77})  # the callback's on_predict: no train/global_step
     trackio.finish()
     trackio.init(project="proj", name="rl")
     for i in range(3):
@@ -95,6 +96,8 @@ def test_steps_come_from_train_global_step(project):
     assert run.series("eval/accuracy").dropna().to_dict() == {10: 0.1, 30: 0.3, 50: 0.5, 70: 0.7}
     assert sorted(run.series("train/loss").dropna().index)[:3] == [0, 10, 20]
     assert "train/global_step" not in run.metrics
+    assert run.series("test/accuracy").to_dict() == {90: 0.77}  # at the last global step
+    assert not run.events  # not a step counter going back
     table = run.table.set_index(["metric", "step"])["value"]
     assert math.isnan(table[("eval/accuracy", 80)]) and table[("train/loss", 90)] == math.inf
     rl = read_run(project / "rl")

@@ -8,7 +8,8 @@ call, `metrics` a JSON object (text or bytes) where NaN and +-inf are the string
 `run_name` (a resumed run keeps its name). The `configs` table holds each run's config.
 
 Steps: transformers' Trackio callback logs without `step=`, so the `step` column counts log
-calls; the trainer's own step is the `train/global_step` in the JSON, used when present.
+calls; the trainer's own step is the `train/global_step` in the JSON, used when present (a
+later row without it, such as the callback's `on_predict` metrics, is at the last one).
 
 PATH is the database when it holds one run, else `<project>.db/RUN_NAME` (several runs without
 a choice is an error listing them). The database is in WAL mode: it is opened read-only and
@@ -80,13 +81,26 @@ def _decode(blob: Any) -> dict[str, Any]:
     return values
 
 
-def _step(values: dict[str, Any], column_step: Any) -> int:
-    own = values.pop(STEP_KEY, None)
-    if isinstance(own, (int, float)) and not isinstance(own, bool) and float(own).is_integer():
-        return int(own)
-    if isinstance(column_step, int):
-        return column_step
-    raise ValueError(f"no integer step (step column {column_step!r})")
+class Steps:
+    """The step of each row: its `train/global_step` when it has one. A row without one in a
+    run that has them (transformers' `on_predict` metrics) belongs at the trainer's last step,
+    not at the `step` column, which counts log calls and would read as a step counter going
+    back (a resume); a run that never logs `train/global_step` uses the column."""
+
+    def __init__(self) -> None:
+        self.last: int | None = None
+
+    def __call__(self, values: dict[str, Any], column_step: Any) -> int:
+        own = values.pop(STEP_KEY, None)
+        if isinstance(own, (int, float)) and not isinstance(own, bool) \
+                and float(own).is_integer():
+            self.last = int(own)
+            return self.last
+        if self.last is not None:
+            return self.last
+        if isinstance(column_step, int):
+            return column_step
+        raise ValueError(f"no integer step (step column {column_step!r})")
 
 
 class Source(RecordSource):
@@ -110,6 +124,7 @@ class Source(RecordSource):
         self.run_name = choose_run(runs, wanted, file, "Trackio project")[0]
         self.info.name = self.run_name
         self.last_rowid = 0
+        self.steps = Steps()
         self.bad: list[str] = []
 
     def _q(self, table: str, sql: str, args=()):
@@ -124,7 +139,7 @@ class Source(RecordSource):
             self.last_rowid = rowid
             try:
                 values = _decode(blob)
-                step = _step(values, column_step)
+                step = self.steps(values, column_step)
             except (ValueError, UnicodeDecodeError, TypeError) as exc:
                 self.bad.append(f"id {rowid} ({exc})")
                 if self.on_bad_line is not None:
@@ -170,6 +185,7 @@ class ParquetSource(RecordSource):
         self.wanted = wanted
         self.run_name: str | None = None
         self.done_rows = 0
+        self.steps = Steps()
         self.mtime: int | None = None
 
     def _table(self):
@@ -203,7 +219,7 @@ class ParquetSource(RecordSource):
             values = {k: v for k, v in row.items()
                       if k not in PARQUET_BOOKKEEPING and v is not None and not k.startswith("_")}
             try:
-                step = _step(values, row.get("step"))
+                step = self.steps(values, row.get("step"))
             except ValueError as exc:
                 self.warn(f"row {number}: {exc}")
                 continue
