@@ -19,18 +19,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def metric_values(run) -> dict[str, dict[str, float]]:
-    """Per metric: the first and last finite value (by step), the minimum and the maximum."""
+    """Per metric: the first and last finite value (by step), the minimum and the maximum.
+
+    Plain numpy over each metric's rows (the run's own row index): a pandas groupby of the
+    whole table cost ~40% of `inspect`'s time on a 1,000,000-line log."""
     table = run.table
-    finite = table[np.isfinite(table["value"].to_numpy())]
-    steps = finite["step"].to_numpy()
-    if steps.size > 1 and not bool(np.all(steps[1:] >= steps[:-1])):  # readers build it sorted
-        finite = finite.sort_values("step", kind="stable")
-    if finite.empty:
-        return {}
-    grouped = finite.groupby("metric", observed=True, sort=False)["value"]
-    stats = grouped.agg(["first", "last", "min", "max"])
-    return {str(name): {key: float(row[key]) for key in ("first", "last", "min", "max")}
-            for name, row in stats.iterrows()}
+    values_all = table["value"].to_numpy()
+    steps_all = table["step"].to_numpy()
+    out: dict[str, dict[str, float]] = {}
+    for name, rows in run._rows_by_metric().items():
+        values = values_all[rows]
+        finite = np.isfinite(values)
+        if not finite.any():
+            continue
+        values, steps = values[finite], steps_all[rows][finite]
+        out[str(name)] = {"first": float(values[int(np.argmin(steps))]),
+                          "last": float(values[int(np.argmax(steps))]),
+                          "min": float(values.min()), "max": float(values.max())}
+    return out
 
 
 def performance(run) -> dict | None:
