@@ -6,7 +6,8 @@ Two layouts:
   ends higher and how deep each one dips. Without `metrics`, each run is drawn with its own
   performance metric and runs whose metrics differ get panels of their own (a verl score, a TRL
   reward and an accuracy are not one quantity).
-- "grid": small multiples, one panel per run with its own phase bands and baseline.
+- "grid" (phasewatch.plot.grid): small multiples, one panel per run with its own phase bands
+  and baseline.
 Nothing of one run is drawn where that run is not: events, bands, baselines and stops belong
 to the panel that shows the run. Runs with the same label are seeds of one group, drawn as
 their mean with a confidence band (phasewatch.plot.seeds). Each arm has one fixed colour.
@@ -17,21 +18,20 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 
-import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from phasewatch.errors import UsageError
 from phasewatch.plot import _draw
-from phasewatch.plot.data import FigureData, attach
+from phasewatch.plot._runs import NEUTRAL, draw_run, mark_stop, same_metric, series_or_none
+from phasewatch.plot.data import attach
+from phasewatch.plot.grid import grid_figure
 from phasewatch.plot.phase import analyze, outlier_steps
 from phasewatch.plot.seeds import mean_run, seed_curves
 from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing
 from phasewatch.plot.style import (
     ARM_LABELS,
-    MAIN_HEIGHT,
-    PANEL_HEIGHT,
     arm_colors,
     arm_key,
     figure_size,
@@ -43,9 +43,7 @@ from phasewatch.run import Run
 from phasewatch.signals import choose_metric
 
 LAYOUTS = ("overlay", "grid")
-GRID_ROW_HEIGHT = 1.25  # inches per row of small multiples
 LEGEND_ROW_HEIGHT = 0.14  # inches per extra row of legend entries
-NEUTRAL = "#404040"  # legend handles of things drawn in each run's colour
 
 
 def arm_of(run: Run) -> str:
@@ -121,52 +119,15 @@ def compare_figure(
     if layout == "grid":
         if analyses is None:
             analyses = [analyze(r, m) for r, m in zip(runs, own)]
-        return _grid(runs, own, analyses, groups, size, smoothing, raw, ncols, title, xlim, ylim)
+        return grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title, xlim, ylim)
     return _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xlim, ylim,
                     level)
-
-
-def _series_or_none(run: Run, metric: str):
-    try:
-        series = run.series(metric)
-    except UsageError:
-        return None
-    return series if series.size else None
-
-
-def _same_metric(run: Run, a: str, b: str) -> bool:
-    try:
-        return run.resolve_metric(a) == run.resolve_metric(b)
-    except UsageError:
-        return False
-
-
-def _draw_run(ax, panel: int, data: FigureData, run: Run, label: str, metric: str, color: str,
-              smoothing: Smoothing, raw: bool):
-    """Faint raw points and the smoothed line of one run; returns (steps, smoothed) or None."""
-    series = _series_or_none(run, metric)
-    if series is None:
-        return None
-    steps = series.index.to_numpy(dtype=np.float64)
-    values = series.to_numpy()
-    own = run.resolve_metric(metric)
-    if raw:
-        ax.plot(steps, values, linestyle="none", marker="o", markersize=1.4, color=color,
-                alpha=0.3, markeredgewidth=0, zorder=2, gid="raw")
-        data.add(panel, label, own, "raw", steps, values)
-    smoothed = smoothing.apply(values, steps, _draw.event_breaks(run.events))
-    if smoothing.kind != "none":
-        ax.plot(steps, smoothed, color=color, linewidth=1.2, zorder=3, gid="smoothed")
-        data.add(panel, label, own, "smoothed", steps, smoothed)
-    elif not raw:
-        ax.plot(steps, values, color=color, linewidth=1.0, zorder=3, gid="smoothed")
-    return steps, smoothed
 
 
 def _panel_metrics(runs, given, own) -> tuple[list[str], list[list[int]]]:
     """The overlay's panels: (metric per panel, runs drawn in it)."""
     if given:
-        return given, [[i for i, r in enumerate(runs) if _series_or_none(r, m) is not None]
+        return given, [[i for i, r in enumerate(runs) if series_or_none(r, m) is not None]
                        for m in given]
     panels: list[str] = []
     members: list[list[int]] = []
@@ -182,14 +143,6 @@ def _panel_metrics(runs, given, own) -> tuple[list[str], list[list[int]]]:
     return panels, members
 
 
-def _mark_stop(ax, steps, curve, stop, color) -> float | None:
-    if stop is None:
-        return None
-    y = float(np.interp(stop, steps, curve))
-    ax.plot([stop], [y], color=color, zorder=5, gid="recommended-stop", **_draw.STOP_STYLE)
-    return y
-
-
 def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xlim, ylim,
              level) -> Figure:
     panels, present = _panel_metrics(runs, given, own)
@@ -201,7 +154,7 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
             warnings.warn(f"no metric '{metric}' in {', '.join(missing)}; left out of that panel",
                           stacklevel=3)
     all_steps = [s for i in range(len(runs)) for m in panels
-                 if (s := _series_or_none(runs[i], m)) is not None]
+                 if (s := series_or_none(runs[i], m)) is not None]
     first = min(float(s.index[0]) for s in all_steps)
     last = max(float(s.index[-1]) for s in all_steps)
     smoothing = smoothing.resolved(first, last)
@@ -228,16 +181,16 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                 else:
                     i = group[0]
                     text = label
-                    drawn = _draw_run(ax, p, data, runs[i], label, metric, color, smoothing, show_raw)
+                    drawn = draw_run(ax, p, data, runs[i], label, metric, color, smoothing, show_raw)
                     meaning["raw"] |= show_raw
                     analysis = analyses[i] if analyses is not None else None
-                    if analysis is not None and _same_metric(runs[i], analysis.metric, metric):
-                        y = _mark_stop(ax, *drawn, analysis.recommended_stop_step, color)
+                    if analysis is not None and same_metric(runs[i], analysis.metric, metric):
+                        y = mark_stop(ax, *drawn, analysis.recommended_stop_step, color)
                         if y is not None:
                             meaning["stop"] = True
                             data.add(p, label, analysis.metric, "stop",
                                      [analysis.recommended_stop_step], [y])
-                        series = _series_or_none(runs[i], metric)
+                        series = series_or_none(runs[i], metric)
                         out = outlier_steps(runs[i], analysis)
                         values = _draw.draw_outliers(ax, series, out, color)
                         if values:
@@ -292,7 +245,7 @@ def _draw_group(ax, panel, data, members, label, metric, color, smoothing, level
     if not with_stop:
         return False
     analysis = analyze(mean_run(members, metric, curves, label), own)
-    y = _mark_stop(ax, curves.steps, curves.mean, analysis.recommended_stop_step, color)
+    y = mark_stop(ax, curves.steps, curves.mean, analysis.recommended_stop_step, color)
     if y is None:
         return False
     data.add(panel, label, own, "stop", [analysis.recommended_stop_step], [y])
@@ -322,98 +275,3 @@ def _smoothing_note(smoothing: Smoothing, raw: bool, shown: bool, dense: bool) -
     return note
 
 
-def _grid(runs, own, analyses, groups, size, smoothing, raw, ncols, title, xlim, ylim) -> Figure:
-    n = len(runs)
-    if ncols is None:
-        ncols = min(n, 3 if size == "full" else 2)
-    nrows = -(-n // ncols)
-    if isinstance(size, str) and size in MAIN_HEIGHT:
-        width, _ = figure_size(size)
-        height = nrows * GRID_ROW_HEIGHT + PANEL_HEIGHT[size] * 0.6
-    else:
-        width, height = figure_size(size)
-    shared_y = len({_draw.metric_label(m) for m in own}) == 1
-    label_of = {i: label for label, _, members in groups for i in members}
-    color_of = {i: color for _, color, members in groups for i in members}
-    first = min(float(s.index[0]) for r, m in zip(runs, own) if (s := _series_or_none(r, m)) is not None)
-    last = max(float(s.index[-1]) for r, m in zip(runs, own) if (s := _series_or_none(r, m)) is not None)
-    smoothing = smoothing.resolved(first, last)
-    with paper_style():
-        fig = _draw.new_figure(width, height)
-        data = attach(fig)
-        grid = fig.subplots(nrows, ncols, sharex=True, sharey=shared_y, squeeze=False)
-        axes = grid.ravel().tolist()
-        meaning = {"raw": False, "baseline": False, "stop": False, "outlier": False}
-        events: dict[str, Line2D] = {}
-        bands = []
-        for p, (ax, run, metric, analysis) in enumerate(zip(axes, runs, own, analyses)):
-            label, color = label_of[p], color_of[p]
-            drawn = _draw_run(ax, p, data, run, label, metric, color, smoothing, raw)
-            meaning["raw"] |= raw and drawn is not None
-            mine = drawn is not None and _same_metric(run, analysis.metric, metric)
-            bands.append(analysis.phases if mine else [])
-            if mine:  # this run's analysis, on this run's panel only
-                _draw.draw_phase_bands(ax, analysis.phases)
-                for ph in analysis.phases:
-                    data.add(p, label, analysis.metric, f"phase:{ph.name}", [ph.start_step],
-                             None, [ph.end_step])
-                if analysis.baseline is not None and np.isfinite(analysis.baseline):
-                    ax.axhline(analysis.baseline, zorder=1, gid="baseline", **_draw.BASELINE_STYLE)
-                    meaning["baseline"] = True
-                    data.add(p, label, analysis.metric, "baseline", [drawn[0][0]], [analysis.baseline])
-                y = _mark_stop(ax, *drawn, analysis.recommended_stop_step, color)
-                if y is not None:
-                    meaning["stop"] = True
-                    data.add(p, label, analysis.metric, "stop", [analysis.recommended_stop_step], [y])
-                out = outlier_steps(run, analysis)
-                values = _draw.draw_outliers(ax, _series_or_none(run, metric), out, color)
-                if values:
-                    meaning["outlier"] = True
-                    data.add(p, label, analysis.metric, "outlier", out[:len(values)], values)
-            for name, handle in _draw.draw_events([ax], run.events).items():
-                events.setdefault(name, handle)
-            if not shared_y or p % ncols == 0:
-                ax.set_ylabel(_draw.metric_label(metric, default_direction(metric)))
-        for ax in axes[n:]:
-            ax.set_visible(False)
-        for ax in axes[:n]:
-            _draw.step_xlim(ax, first, last)
-        _draw.apply_limits(axes[:n], xlim, None)
-        if ylim is not None:
-            for ax in axes[:n]:
-                ax.set_ylim(*ylim)
-        for i, ax in enumerate(axes[:n]):
-            if i + ncols >= n:  # nothing visible below: this panel carries the step axis
-                ax.xaxis.set_tick_params(labelbottom=True)
-                ax.set_xlabel("training step")
-        seen = _draw.in_view(axes[:n])
-        meaning["stop"] &= "stop" in seen
-        meaning["outlier"] &= "outlier" in seen
-        events = {name: h for name, h in events.items() if f"event:{name}" in seen}
-        handles = [Line2D([], [], color=NEUTRAL, linewidth=1.2, label=smoothing.describe())]
-        if meaning["raw"]:
-            handles.append(Line2D([], [], linestyle="none", marker="o", markersize=2.5,
-                                  color=NEUTRAL, alpha=0.5, markeredgewidth=0, label="raw values"))
-        if meaning["baseline"]:
-            handles.append(Line2D([], [], label="baseline", **_draw.BASELINE_STYLE))
-        if meaning["stop"]:
-            handles.append(Line2D([], [], color=NEUTRAL, label="recommended stop", **_draw.STOP_STYLE))
-        if meaning["outlier"]:
-            handles.append(_draw.outlier_handle())
-        handles += list(events.values())
-        _draw.fit_legend(fig, handles, max_cols=3)
-        if title:
-            fig.suptitle(title)
-        # Titles go above the phase labels, which need the laid-out axes widths first.
-        if _draw.fit_ylabels(fig, [ax for ax in axes[:n] if ax.get_ylabel()]):
-            fig.canvas.draw()
-        labels = [_draw.label_phases(ax, phases, draw=False) for ax, phases in zip(axes, bands)]
-        pad = max(_draw.labels_height_pt(texts) for texts in labels) + 1.5  # aligned titles
-        names = [label_of[i] for i in range(n)]
-        for i, (ax, run) in enumerate(zip(axes, runs)):
-            name = names[i]
-            if names.count(name) > 1:  # seeds of one group: say which run
-                name = f"{name} \u00b7 {run.name or run.source}"
-            _draw.fit_title(ax, name, fontweight="bold", pad=pad)
-        _draw.freeze_layout(fig)
-    return fig

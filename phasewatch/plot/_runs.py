@@ -1,0 +1,58 @@
+"""Pieces shared by the comparison layouts (overlay and grid): one run's curve, its stop."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from phasewatch.errors import UsageError
+from phasewatch.plot import _draw
+from phasewatch.plot.data import FigureData
+from phasewatch.plot.smoothing import Smoothing
+from phasewatch.run import Run
+
+NEUTRAL = "#404040"  # legend handles of things drawn in each run's colour
+
+
+def series_or_none(run: Run, metric: str):
+    try:
+        series = run.series(metric)
+    except UsageError:
+        return None
+    return series if series.size else None
+
+
+def same_metric(run: Run, a: str, b: str) -> bool:
+    try:
+        return run.resolve_metric(a) == run.resolve_metric(b)
+    except UsageError:
+        return False
+
+
+def draw_run(ax, panel: int, data: FigureData, run: Run, label: str, metric: str, color: str,
+              smoothing: Smoothing, raw: bool):
+    """Faint raw points and the smoothed line of one run; returns (steps, smoothed) or None."""
+    series = series_or_none(run, metric)
+    if series is None:
+        return None
+    steps = series.index.to_numpy(dtype=np.float64)
+    values = series.to_numpy()
+    own = run.resolve_metric(metric)
+    if raw:
+        ax.plot(steps, values, linestyle="none", marker="o", markersize=1.4, color=color,
+                alpha=0.3, markeredgewidth=0, zorder=2, gid="raw")
+        data.add(panel, label, own, "raw", steps, values)
+    smoothed = smoothing.apply(values, steps, _draw.event_breaks(run.events))
+    if smoothing.kind != "none":
+        ax.plot(steps, smoothed, color=color, linewidth=1.2, zorder=3, gid="smoothed")
+        data.add(panel, label, own, "smoothed", steps, smoothed)
+    elif not raw:
+        ax.plot(steps, values, color=color, linewidth=1.0, zorder=3, gid="smoothed")
+    return steps, smoothed
+
+
+def mark_stop(ax, steps, curve, stop, color) -> float | None:
+    if stop is None:
+        return None
+    y = float(np.interp(stop, steps, curve))
+    ax.plot([stop], [y], color=color, zorder=5, gid="recommended-stop", **_draw.STOP_STYLE)
+    return y

@@ -1,0 +1,115 @@
+"""The grid layout of the comparison: small multiples, one panel per run with its own phase
+bands, baseline, recommended stop and outliers; nothing of one run on another's panel. Shared
+y axis only when every panel shows the same metric."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from phasewatch.plot import _draw
+from phasewatch.plot._runs import NEUTRAL, draw_run, mark_stop, same_metric, series_or_none
+from phasewatch.plot.data import attach
+from phasewatch.plot.phase import outlier_steps
+from phasewatch.plot.style import MAIN_HEIGHT, PANEL_HEIGHT, figure_size, paper_style
+from phasewatch.presets import default_direction
+
+GRID_ROW_HEIGHT = 1.25  # inches per row of small multiples
+
+
+def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title, xlim, ylim) -> Figure:
+    n = len(runs)
+    if ncols is None:
+        ncols = min(n, 3 if size == "full" else 2)
+    nrows = -(-n // ncols)
+    if isinstance(size, str) and size in MAIN_HEIGHT:
+        width, _ = figure_size(size)
+        height = nrows * GRID_ROW_HEIGHT + PANEL_HEIGHT[size] * 0.6
+    else:
+        width, height = figure_size(size)
+    shared_y = len({_draw.metric_label(m) for m in own}) == 1
+    label_of = {i: label for label, _, members in groups for i in members}
+    color_of = {i: color for _, color, members in groups for i in members}
+    first = min(float(s.index[0]) for r, m in zip(runs, own) if (s := series_or_none(r, m)) is not None)
+    last = max(float(s.index[-1]) for r, m in zip(runs, own) if (s := series_or_none(r, m)) is not None)
+    smoothing = smoothing.resolved(first, last)
+    with paper_style():
+        fig = _draw.new_figure(width, height)
+        data = attach(fig)
+        grid = fig.subplots(nrows, ncols, sharex=True, sharey=shared_y, squeeze=False)
+        axes = grid.ravel().tolist()
+        meaning = {"raw": False, "baseline": False, "stop": False, "outlier": False}
+        events: dict[str, Line2D] = {}
+        bands = []
+        for p, (ax, run, metric, analysis) in enumerate(zip(axes, runs, own, analyses)):
+            label, color = label_of[p], color_of[p]
+            drawn = draw_run(ax, p, data, run, label, metric, color, smoothing, raw)
+            meaning["raw"] |= raw and drawn is not None
+            mine = drawn is not None and same_metric(run, analysis.metric, metric)
+            bands.append(analysis.phases if mine else [])
+            if mine:  # this run's analysis, on this run's panel only
+                _draw.draw_phase_bands(ax, analysis.phases)
+                for ph in analysis.phases:
+                    data.add(p, label, analysis.metric, f"phase:{ph.name}", [ph.start_step],
+                             None, [ph.end_step])
+                if analysis.baseline is not None and np.isfinite(analysis.baseline):
+                    ax.axhline(analysis.baseline, zorder=1, gid="baseline", **_draw.BASELINE_STYLE)
+                    meaning["baseline"] = True
+                    data.add(p, label, analysis.metric, "baseline", [drawn[0][0]], [analysis.baseline])
+                y = mark_stop(ax, *drawn, analysis.recommended_stop_step, color)
+                if y is not None:
+                    meaning["stop"] = True
+                    data.add(p, label, analysis.metric, "stop", [analysis.recommended_stop_step], [y])
+                out = outlier_steps(run, analysis)
+                values = _draw.draw_outliers(ax, series_or_none(run, metric), out, color)
+                if values:
+                    meaning["outlier"] = True
+                    data.add(p, label, analysis.metric, "outlier", out[:len(values)], values)
+            for name, handle in _draw.draw_events([ax], run.events).items():
+                events.setdefault(name, handle)
+            if not shared_y or p % ncols == 0:
+                ax.set_ylabel(_draw.metric_label(metric, default_direction(metric)))
+        for ax in axes[n:]:
+            ax.set_visible(False)
+        for ax in axes[:n]:
+            _draw.step_xlim(ax, first, last)
+        _draw.apply_limits(axes[:n], xlim, None)
+        if ylim is not None:
+            for ax in axes[:n]:
+                ax.set_ylim(*ylim)
+        for i, ax in enumerate(axes[:n]):
+            if i + ncols >= n:  # nothing visible below: this panel carries the step axis
+                ax.xaxis.set_tick_params(labelbottom=True)
+                ax.set_xlabel("training step")
+        seen = _draw.in_view(axes[:n])
+        meaning["stop"] &= "stop" in seen
+        meaning["outlier"] &= "outlier" in seen
+        events = {name: h for name, h in events.items() if f"event:{name}" in seen}
+        handles = [Line2D([], [], color=NEUTRAL, linewidth=1.2, label=smoothing.describe())]
+        if meaning["raw"]:
+            handles.append(Line2D([], [], linestyle="none", marker="o", markersize=2.5,
+                                  color=NEUTRAL, alpha=0.5, markeredgewidth=0, label="raw values"))
+        if meaning["baseline"]:
+            handles.append(Line2D([], [], label="baseline", **_draw.BASELINE_STYLE))
+        if meaning["stop"]:
+            handles.append(Line2D([], [], color=NEUTRAL, label="recommended stop", **_draw.STOP_STYLE))
+        if meaning["outlier"]:
+            handles.append(_draw.outlier_handle())
+        handles += list(events.values())
+        _draw.fit_legend(fig, handles, max_cols=3)
+        if title:
+            fig.suptitle(title)
+        # Titles go above the phase labels, which need the laid-out axes widths first.
+        if _draw.fit_ylabels(fig, [ax for ax in axes[:n] if ax.get_ylabel()]):
+            fig.canvas.draw()
+        labels = [_draw.label_phases(ax, phases, draw=False) for ax, phases in zip(axes, bands)]
+        pad = max(_draw.labels_height_pt(texts) for texts in labels) + 1.5  # aligned titles
+        names = [label_of[i] for i in range(n)]
+        for i, (ax, run) in enumerate(zip(axes, runs)):
+            name = names[i]
+            if names.count(name) > 1:  # seeds of one group: say which run
+                name = f"{name} \u00b7 {run.name or run.source}"
+            _draw.fit_title(ax, name, fontweight="bold", pad=pad)
+        _draw.freeze_layout(fig)
+    return fig
