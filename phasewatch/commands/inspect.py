@@ -21,8 +21,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def metric_values(run) -> dict[str, dict[str, float]]:
     """Per metric: the first and last finite value (by step), the minimum and the maximum.
 
-    Plain numpy over each metric's rows (the run's own row index): a pandas groupby of the
-    whole table cost ~40% of `inspect`'s time on a 1,000,000-line log."""
+    Plain numpy over each metric's rows, from the row index the run builds once for `metrics`
+    anyway (~0.1 s CPU for 5,000,000 values), instead of a second pass over the table."""
     table = run.table
     values_all = table["value"].to_numpy()
     steps_all = table["step"].to_numpy()
