@@ -41,7 +41,8 @@ def test_truncated_last_line_is_skipped_with_a_warning(tmp_path, capsys):
     path.write_text('{"step": 0, "loss": 1.0}\n{"step": 1, "loss": 0.5}\n{"step": 2, "lo')
     code, out, _ = inspect(capsys, path)
     assert code == 0
-    assert out["n_records"] == 2 and out["metrics"]["loss"] == {"count": 2, "first_step": 0, "last_step": 1}
+    assert out["n_records"] == 2 and out["metrics"]["loss"] == {
+        "count": 2, "first_step": 0, "last_step": 1, "first": 1.0, "last": 0.5, "min": 0.5, "max": 1.0}
     [warning] = out["warnings"]
     assert warning.startswith("line 3: skipped the last line, which is incomplete")
 
@@ -59,7 +60,8 @@ def test_literal_nan_and_infinity(tmp_path, capsys):
                     '{"step": 3, "loss": 0.5}\n')
     code, out, _ = inspect(capsys, path)
     assert code == 0 and out["n_records"] == 4 and out["n_steps"] == 4
-    assert out["metrics"]["loss"] == {"count": 1, "first_step": 3, "last_step": 3}
+    assert out["metrics"]["loss"] == {"count": 1, "first_step": 3, "last_step": 3,
+                                      "first": 0.5, "last": 0.5, "min": 0.5, "max": 0.5}
     assert out["warnings"] == []
     values = read_run(path).series("loss", finite=False)
     assert math.isnan(values[0]) and values[1] == math.inf and values[2] == -math.inf
