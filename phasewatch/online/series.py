@@ -22,6 +22,7 @@ from phasewatch.online.state import MEDIAN_SE, SeriesState
 
 NOISE_EVERY = 16  # values between re-estimates of the noise scale
 DIFF_BLOCK = 16  # differences per block when estimating their autocorrelation
+STILL_FALLING_PARTS = 4  # still_falling compares the last two of this many parts of a decline
 STILL_FALLING_Z = 1.5  # a decline's latest quarter below the one before, in se (see still_falling)
 AR_FEW_DIFFS = 100
 RAMP_REFERENCE_WINDOWS = 3  # windows of values before a decline's start give its reference level
@@ -121,7 +122,7 @@ class Series:
         """Whether the decline of the last `since` values is still going on (not a fall that
         has flattened into a trough): the latest quarter of them is below the quarter before it
         by STILL_FALLING_Z standard errors."""
-        quarter = since // 4
+        quarter = since // STILL_FALLING_PARTS
         if quarter < 2 or self.sigma <= 0:
             return False
         values = list(islice(self.values, len(self.values) - 2 * quarter, None))

@@ -3,8 +3,9 @@
 Each part of the monitor declares the fields it must keep to resume exactly, here, as a
 dataclass; `to_dict` gives JSON types and `from_dict` reads this version and the ones before
 it (version 1 kept the steps of only the last `window` values of a series, had no white-noise sd
-and no stage/decline counters). Unknown keys are ignored, missing ones take their defaults, so a
-state is never applied by `setattr` over whatever a file holds.
+and no stage/decline counters; version 2 had no `slow_fall`, which then starts False). Unknown
+keys are ignored, missing ones take their defaults, so a state is never applied by `setattr`
+over whatever a file holds.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-STATE_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+STATE_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 MEDIAN_SE = 1.2533141373155003  # sd of a sample median / (sigma / sqrt(n)) for normal data
 
 
@@ -83,6 +84,7 @@ class TrackerState:
     decline_peak_step: int | None = None
     stage_step: int | None = None
     evals_below_peak: int = 0
+    slow_fall: bool = False  # a fall below the start too slow for a disruption (version 3)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

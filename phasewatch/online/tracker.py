@@ -17,6 +17,8 @@ The stop decision uses the cautious noise scale while the noise's autocorrelatio
 
 from __future__ import annotations
 
+from itertools import islice
+
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.series import Series
 from phasewatch.online.state import MEDIAN_SE, TrackerState
@@ -24,6 +26,7 @@ from phasewatch.online.state import MEDIAN_SE, TrackerState
 STILL_RISING_SD = 1.0  # a rise of more than this many noise sds postpones a plateau
 SUSTAINED_WINDOWS = 1.0  # the level test: well below the peak for this many windows
 FROM_START_WINDOWS = 2  # a slow decline right from the start must last this many windows
+TROUGH_BEHIND_WINDOWS = 2  # a fall whose trough is this many windows back has stopped
 AFTER_DISRUPTION_WINDOWS = 4  # ... and one that was fast enough to be a disruption, this many
 
 
@@ -88,11 +91,22 @@ class PhaseTracker:
                 return found
         if self.phase is None:
             thr = s.threshold(s.baseline, s.se_baseline())
-            if level < s.baseline - thr:
-                onset = first_not_none(self.last_at_start_step, s.first_step)
+            onset = first_not_none(self.last_at_start_step, s.first_step)
+            if level < s.baseline - thr and not self.slow_fall:
+                # Too slow for a disruption: remember it (a rise out of it is a readaptation).
+                self.slow_fall = not self._fell_fast(onset)
+            if level < s.baseline - thr and (not self.slow_fall or self._trough_behind()):
                 return ("disruption", onset,
                         (f"{name} level {s.raw(level):.4g} fell {s.gap_text(s.baseline - level, s.se_baseline())} "
                         f"below the starting level {s.raw(s.baseline):.4g}"))
+            if (self.slow_fall and self.trough is not None
+                    and level > self.trough + s.threshold(self.trough, s.se_level)):
+                # A slow fall below the start that was left to the steady-decline test, then
+                # turned: it was a disruption, and this rise its readaptation.
+                return ("readaptation", self.trough_step,
+                        (f"{name} level {s.raw(level):.4g} rose {s.gap_text(level - self.trough, s.se_level)} "
+                        f"above the trough {s.raw(self.trough):.4g} (step {self.trough_step}) of "
+                        f"a fall below the starting level {s.raw(s.baseline):.4g}"))
             if level > s.baseline + thr:
                 onset = first_not_none(self.last_below_start_step, s.first_step)
                 return ("improvement", onset,
@@ -131,7 +145,9 @@ class PhaseTracker:
                     f"below it for {self.evals_below_peak} evaluations"))
         # A slow, steady decline shows in the sum of all its evaluations long before the level
         # (a median of `window`) clears the threshold: test for it too, with the same z.
-        if level < self.peak - s.floor(self.peak):
+        # (Only once the level is a standard error below the peak: a decline significant over
+        # all its evaluations is that far down by then, and most evaluations skip the test.)
+        if level < self.peak - max(s.floor(self.peak), s.se_level):
             decline = s.decline_since(self.peak_step, self.peak, self.stage_step)
             if decline is not None and decline[0] > cfg.z * s.caution:
                 z_decline, onset = decline[:2]
@@ -159,40 +175,57 @@ class PhaseTracker:
                     f"since step {self.anchor_step} (level {s.raw(level):.4g})"))
         return None
 
+    def _fell_fast(self, onset: int) -> bool:
+        """A fall below the start is a disruption when it became significant within
+        `FROM_START_WINDOWS` full windows of evaluations of leaving the starting level; a slower
+        fall is left to the steady-decline test (`_decline_from_start`: an overfit) unless it
+        levels off or turns (`_trough_behind`)."""
+        steps = self.series.steps
+        since = sum(1 for step in islice(reversed(steps), FROM_START_WINDOWS * self.cfg.window)
+                    if step > onset)
+        return since < FROM_START_WINDOWS * self.cfg.window
+
+    def _trough_behind(self) -> bool:
+        """The fall has stopped: its trough is more than `TROUGH_BEHIND_WINDOWS` windows back (a slow fall that levels
+        off or turns is a disruption after all, not a steady decline)."""
+        s = self.series
+        recent = s.steps[max(0, len(s.steps) - TROUGH_BEHIND_WINDOWS * s.window_now)]
+        return self.trough_step is not None and self.trough_step < recent
+
     def _decline_from_start(self, level: float) -> tuple[str, int | None, str] | None:
         """Overfit when the run's best point is its start: a steady decline since the start (or
         since the end of a flat stretch at the starting level) that fits a linear decline better
         than a sudden step (DESIGN.md: an overfit can start at the first evaluation).
 
         A disruption also falls from the start, but fast, then flattens or recovers. Live, the
-        two are told apart by speed and time: a decline from the start is an overfit while
-        nothing else has happened when the steady-decline test finds it before the level is
-        significantly below the start (a slow fall) and it has lasted `FROM_START_WINDOWS` full
-        windows (a fall in the first evaluations is the expert data starting to act, DESIGN.md's
-        disruption "still falling early in the run") and is still falling (`still_falling`, and
-        its trough within the last window); after a disruption alert (a fast
-        fall), only when it is still falling after `AFTER_DISRUPTION_WINDOWS` full windows. A
-        decline after a flat stretch at the starting level at least twice the window and three
-        times as long as the decline is an overfit at once (a late decline, not a disruption)."""
+        two are told apart by speed: a fall that needs fewer than `FROM_START_WINDOWS` full
+        windows of evaluations to become significant (by the steady-decline test or the level
+        test) is the expert data starting to act (DESIGN.md's disruption "still falling early in
+        the run"); one that started near the start (within a window, or half its own length),
+        has gone on steadily for
+        longer, is still falling (`still_falling`) and has its trough within the last window, is
+        an overfit (a dip eases in: its decline starts later and becomes significant sooner). After a disruption alert, a
+        fall still going on after `AFTER_DISRUPTION_WINDOWS` full windows is one too. A decline
+        after a flat stretch at the starting level (at least two windows, and three times as
+        long as the decline) is an overfit as soon as it is significant."""
         s, cfg = self.series, self.cfg
-        if level >= s.baseline - s.floor(s.baseline):
+        # A significant decline has its level well below the start: at least one se of the gap
+        # (and the user's floor) before the test is worth its cost (most flat-run evaluations).
+        if level >= s.baseline - max(s.floor(s.baseline), s.se_gap(s.se_baseline())):
             return None
         decline = s.decline_since(s.first_step if self.stage_step is None else self.stage_step,
                                   s.baseline, self.stage_step, min_reference=2)
-        if decline is None or decline[0] <= cfg.z * s.caution:
+        if decline is None:
             return None
         z_decline, onset, before, since = decline
+        steady = z_decline > cfg.z * s.caution
         window = s.window_now
-        late = self.phase is None and before >= max(2 * window, 3 * since)
+        late = self.phase is None and steady and before >= max(2 * window, 3 * since)
         if not late:
-            if self.phase is None:
-                fast = level < s.baseline - s.threshold(s.baseline, s.se_baseline())
-                if fast or since < FROM_START_WINDOWS * cfg.window:
-                    return None
-            elif since < AFTER_DISRUPTION_WINDOWS * cfg.window:
+            needed = FROM_START_WINDOWS if self.phase is None else AFTER_DISRUPTION_WINDOWS
+            if not steady or since < needed * cfg.window or before > max(window, since // 2):
                 return None
-            recent = s.steps[max(0, len(s.steps) - window)]
-            if self.trough_step is None or self.trough_step < recent or not s.still_falling(since):
+            if self._trough_behind() or self.trough_step is None or not s.still_falling(since):
                 return None  # the fall has flattened: its trough is behind it
         what = "after a flat stretch at its starting level" if late else "from the start"
         return ("overfit", onset,
@@ -217,6 +250,7 @@ class PhaseTracker:
         self.evals_below_peak = 0
         self.rise_phase = "improvement"
         self.decline_peak = self.decline_peak_step = None
+        self.slow_fall = False
 
     def enter_overfit(self) -> None:
         """The run overfits (from this metric or another signal): follow the decline's trough."""
@@ -257,6 +291,7 @@ class PhaseTracker:
             decline_peak_step=self.decline_peak_step,
             stage_step=self.stage_step,
             evals_below_peak=self.evals_below_peak,
+            slow_fall=self.slow_fall,
         )
 
     def load(self, st: TrackerState) -> None:
@@ -278,3 +313,4 @@ class PhaseTracker:
         self.decline_peak_step = st.decline_peak_step
         self.stage_step = st.stage_step
         self.evals_below_peak = st.evals_below_peak
+        self.slow_fall = st.slow_fall

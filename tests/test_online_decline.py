@@ -1,0 +1,89 @@
+"""The live overfit decision where the run's best point is its start; windows that follow the
+evaluations seen.
+
+DESIGN.md: an overfit is a sustained decline of held-out performance after its best point,
+including the first evaluation; a disruption is an early fall below the start that recovers (or
+is still falling early in the run). Live, the two are told apart by how long and how steadily
+the fall goes on (`PhaseTracker._decline_from_start`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from phasewatch.online import PhaseMonitor
+
+
+def events(values, steps=None, **options):
+    monitor = PhaseMonitor(metric="eval/accuracy", stop_on=(), **options)
+    steps = np.arange(len(values)) * 10 if steps is None else steps
+    out = []
+    for step, value in zip(steps, values):
+        out += monitor.update(int(step), {"eval/accuracy": float(value)})
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_steady_decline_from_the_first_evaluation_is_an_overfit_not_a_disruption(seed):
+    rng = np.random.default_rng(seed)
+    n, sd = 200, 0.01
+    curve = 0.6 - 10 * sd * np.arange(n) / (n - 1)  # 10 noise sds lost over the run
+    alerts = events(curve + rng.normal(0, sd, n))
+    overfit = [a for a in alerts if a.event == "overfit"]
+    assert overfit, [a.message for a in alerts]
+    assert "disruption" not in [a.event for a in alerts[: alerts.index(overfit[0])]]
+    assert overfit[0].onset_step <= 0.25 * 10 * n  # dated near the start
+    assert overfit[0].step <= 0.6 * 10 * n
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_decline_after_a_long_flat_stretch_is_an_overfit(seed):
+    rng = np.random.default_rng(seed)
+    n, sd = 240, 0.01
+    t = np.arange(n)
+    curve = 0.5 - np.where(t > 150, 8 * sd * (t - 150) / (n - 150), 0.0)
+    alerts = events(curve + rng.normal(0, sd, n))
+    assert [a.event for a in alerts][:1] == ["overfit"], [a.message for a in alerts]
+    assert 1500 <= alerts[0].step and abs(alerts[0].onset_step - 1500) <= 400
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_fast_dip_that_recovers_or_stays_is_a_disruption_never_an_overfit(seed):
+    """The reference trainer's disruption: a crash in the first evaluations, then recovery (or
+    a floor that never recovers: dip_no_recovery). Neither is a stop."""
+    rng = np.random.default_rng(seed)
+    n, sd = 200, 0.01
+    t = np.arange(n, dtype=float)
+    recover = 0.5 - 0.15 * np.exp(-(((t - 12) / 8) ** 2)) + 0.1 / (1 + np.exp(-(t - 60) / 8))
+    floor = 0.5 - 0.12 * (1 - np.exp(-t / 6))
+    for curve in (recover, floor):
+        found = [a.event for a in events(curve + rng.normal(0, sd, n))]
+        assert found[:1] == ["disruption"] and "overfit" not in found, found
+
+
+def test_the_window_follows_the_evaluations_seen():
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    series = monitor.trackers_[0].series
+    seen = []
+    for i in range(80):
+        monitor.update(i, {"eval/accuracy": 0.5})
+        seen.append((series.window_now, series.confirm_now))
+    assert seen[0] == (3, 1) and seen[-1] == (15, 3)
+    assert all(w % 2 == 1 for w, _ in seen)
+    assert [w for w, _ in seen] == sorted(w for w, _ in seen)
+
+
+def test_a_version_2_state_loads_and_a_future_one_is_refused():
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    for i in range(40):
+        monitor.update(i, {"eval/accuracy": 0.5 + 0.001 * (i % 3)})
+    state = monitor.state_dict()
+    assert state["version"] == 3 and "slow_fall" in state["trackers"][0]
+    old = {**state, "version": 2,
+           "trackers": [{k: v for k, v in t.items() if k != "slow_fall"} for t in state["trackers"]]}
+    resumed = PhaseMonitor(metric="eval/accuracy")
+    resumed.load_state_dict(old)
+    assert resumed.state_dict() == state
+    with pytest.raises(ValueError, match="unsupported monitor state version 99"):
+        resumed.load_state_dict({**state, "version": 99})
