@@ -17,6 +17,8 @@ A dip is taken only when all of these hold:
 - the evaluations after it come back and stay: the median of the next three is above the
   trough by the same margin, so a fall that never recovers stays what the segmentation made of
   it, and a trough that is only the first of several low points is not a turn.
+Only on runs of up to `SPARSE` (40) evaluations: on a denser run a dip lasts enough evaluations
+for the segmentation, and the lowest of hundreds of noisy evaluations is no evidence of one.
 A one-evaluation trough counts: at the usual cadence of LLM evaluations a fast dip is one point
 deep. (A failed evaluation there reads the same; `analyze` names the trough step so it can be
 checked.)
@@ -27,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from phasewatch.noise import mostly_one_value
+from phasewatch.phase_stats import SPARSE
 from phasewatch.phases import PhaseConfig, smooth
 from phasewatch.results import Phase
 
@@ -37,7 +40,8 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, base:
                     sd: float, window: int, cfg: PhaseConfig) -> list[Phase]:
     """`phases` with a disruption -> readaptation split off the first phase when the data show
     an early dip below the starting level `base` that recovers (see the module docstring)."""
-    if not phases or phases[0].name not in (*RISES, "plateau") or sd <= 0 or y.size < 4 \
+    if not phases or phases[0].name not in (*RISES, "plateau") or sd <= 0 \
+            or not 4 <= y.size <= SPARSE \
             or mostly_one_value(y):  # a rate pinned at a bound: its few other readings are blips
         return phases
     first = phases[0]
