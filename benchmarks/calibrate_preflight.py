@@ -77,7 +77,7 @@ def main() -> int:
                  "held-out accuracy on 400 prompts every 5 steps; expert data mixing format B "
                  "(divergent) with the close-to-A control; predictor: mean NLL of the expert train "
                  "probe at step 0; target: depth of the disruption phase analyze_run finds "
-                 "(accuracy points, 0 when none)"),
+                 "(held-out accuracy lost, 0-1; 0 when none)"),
         "grid": {"seeds": args.seeds, "b_fractions": args.b_fractions, "mixes": args.mixes,
                  "steps": args.steps},
         "correlations": correlations,
