@@ -27,6 +27,7 @@ import contextlib
 import io
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -105,22 +106,30 @@ def in_process(*argv) -> str:
 
 class Launcher:
     """Times `python -m phasewatch ...` of one phasewatch/ tree (the tree is the working
-    directory, so `-m` imports its package ahead of the installed one)."""
+    directory, so `-m` imports its package ahead of the installed one).
+
+    Each run gives (wall seconds, CPU seconds of the child: user + system). On a shared
+    machine the wall time grows with the other processes' load; the child's CPU time hardly
+    does, and for this single-threaded work it is what the wall time is on an idle machine."""
 
     def __init__(self, tree: Path, env: dict[str, str]):
         self.tree, self.env = tree, env
 
-    def time(self, *argv) -> float:
+    def _timed(self, command: list[str]) -> tuple[float, float]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "phasewatch", *map(str, argv)], check=True,
-                       stdout=subprocess.DEVNULL, cwd=self.tree, env=self.env)
-        return time.perf_counter() - t0
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=self.tree,
+                       env=self.env)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return wall, cpu
 
-    def python(self, code: str) -> float:
-        t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.DEVNULL,
-                       cwd=self.tree, env=self.env)
-        return time.perf_counter() - t0
+    def time(self, *argv) -> tuple[float, float]:
+        return self._timed([sys.executable, "-m", "phasewatch", *map(str, argv)])
+
+    def python(self, code: str) -> tuple[float, float]:
+        return self._timed([sys.executable, "-c", code])
 
 
 def subprocess_env(tmp: Path, cold: bool) -> dict[str, str]:
@@ -140,8 +149,9 @@ def checkout(rev: str, into: Path) -> Path:
     return into
 
 
-def startup_rows(run_dir: Path, tmp: Path, args) -> list[tuple[str, float, float | None, float | None]]:
-    """(task, seconds, target, seconds at --against) of the subprocess rows."""
+def startup_rows(run_dir: Path, tmp: Path, args) -> list[tuple]:
+    """(task, wall, cpu, target, wall at --against, cpu at --against) of the subprocess rows
+    (each the best of `args.repeat`)."""
     env = subprocess_env(tmp, args.cold)
     trees = {"this": Launcher(ROOT, env)}
     if args.against:
@@ -150,25 +160,29 @@ def startup_rows(run_dir: Path, tmp: Path, args) -> list[tuple[str, float, float
     for launcher in trees.values():  # warm the bytecode cache and the file cache
         for argv in tasks.values():
             launcher.time(*argv)
-    best = {(tree, task): math.inf for tree in trees for task in tasks}
-    floors = {"pass": math.inf, "numpy+pandas": math.inf}
+    inf = (math.inf, math.inf)
+    best = {(tree, task): inf for tree in trees for task in tasks}
+    floors = {"pass": inf, "numpy+pandas": inf}
+
+    def keep(key, table, got):
+        table[key] = tuple(map(min, table[key], got))
+
     for _ in range(args.repeat):  # alternate, so both trees see the same machine load
         for tree, launcher in trees.items():
             for task, argv in tasks.items():
-                best[tree, task] = min(best[tree, task], launcher.time(*argv))
-        floors["pass"] = min(floors["pass"], trees["this"].python("pass"))
-        floors["numpy+pandas"] = min(floors["numpy+pandas"],
-                                     trees["this"].python("import numpy, pandas"))
-    old = (lambda task: best["old", task]) if args.against else (lambda task: None)
+                keep((tree, task), best, launcher.time(*argv))
+        keep("pass", floors, trees["this"].python("pass"))
+        keep("numpy+pandas", floors, trees["this"].python("import numpy, pandas"))
+    old = (lambda task: best["old", task]) if args.against else (lambda task: (None, None))
     return [
-        ("`phasewatch --version` (subprocess: start-up alone)", best["this", "version"], 0.15,
-         old("version")),
+        ("`phasewatch --version` (subprocess: start-up alone)", *best["this", "version"], 0.15,
+         *old("version")),
         ("analyze, 100k steps x 10 metrics (subprocess: + interpreter start, imports)",
-         best["this", "analyze"], 0.7, old("analyze")),
-        ("`python -c pass` (interpreter start, the floor of --version)", floors["pass"], None,
-         None),
+         *best["this", "analyze"], 0.7, *old("analyze")),
+        ("`python -c pass` (interpreter start, the floor of --version)", *floors["pass"], None,
+         None, None),
         ("`python -c 'import numpy, pandas'` (the floor analyze stands on)",
-         floors["numpy+pandas"], None, None),
+         *floors["numpy+pandas"], None, None, None),
     ]
 
 
@@ -200,35 +214,45 @@ def main(argv=None) -> int:
             write_series(series_dir, rng)
             t_analyze, out = best_of(args.repeat, lambda: in_process(
                 "analyze", run_dir, "--format", "json"))
-            rows.append(("analyze, same (in process, incl. reading)", t_analyze, 2.0, None))
+            rows.append(("analyze, same (in process, incl. reading)", t_analyze, None, 2.0,
+                         None, None))
             from phasewatch.io import read_run
 
             y = read_run(run_dir).series("eval/accuracy").to_numpy()
             if not args.skip_ruptures:
                 t_rpt, _ = best_of(1, lambda: ruptures_pelt(y))
                 rows.append((f"ruptures Pelt(l2, jump=5) on the {y.size} eval points alone",
-                             t_rpt, None, None))
+                             t_rpt, None, None, None, None))
             t_cp, _ = best_of(args.repeat, lambda: in_process(
                 "changepoints", series_dir, "--metric", "eval/accuracy", "--format", "json"))
             series = read_run(series_dir).series("eval/accuracy")
             steps, values = series.index.to_numpy(), series.to_numpy()
             t_seg, seg = best_of(args.repeat, lambda: Segmenter().fit(steps, values))
             rows.append(("changepoints, 100k-point series (in process, incl. reading)", t_cp,
-                         1.0, None))
-            rows.append(("changepoints, segmentation alone (100k points)", t_seg, None, None))
+                         None, 1.0, None, None))
+            rows.append(("changepoints, segmentation alone (100k points)", t_seg, None, None,
+                         None, None))
 
     cache = "no bytecode cache" if args.cold else "bytecode cache warm"
-    print(f"\n## Speed (best of {args.repeat}; subprocesses: {cache}; shared 2-core machine, "
-          "noisy)\n")
-    against = f" | at {args.against} | this / {args.against}" if args.against else ""
-    print(f"| task | seconds | target | / target{against} |")
-    print("|---|---|---|---" + ("|---|---" if args.against else "") + "|")
-    for name, seconds, target, old in rows:
-        goal = f"<= {target:g} s | {seconds / target:.2f}x" if target else " | "
-        was = ""
-        if args.against:
-            was = f" | {old:.3f} | {seconds / old:.2f}x" if old else " | | "
-        print(f"| {name} | {seconds:.3f} | {goal}{was} |")
+    print(f"\n## Speed (best of {args.repeat}; subprocesses: {cache}; shared 2-core machine)\n")
+    print("Wall time grows with the machine's load; CPU time (user + system of the subprocess)")
+    print("is close to the wall time of the same command on an idle machine.\n")
+    rev = args.against
+    print("| task | wall s | CPU s | target | wall / target | CPU / target |"
+          + (f" wall at {rev} | CPU at {rev} | CPU this / {rev} |" if rev else ""))
+    print("|---|---|---|---|---|---|" + ("---|---|---|" if rev else ""))
+
+    def cell(value, fmt="{:.3f}"):
+        return "" if value is None else fmt.format(value)
+
+    for name, wall, cpu, target, old_wall, old_cpu in rows:
+        over = [None if v is None or not target else v / target for v in (wall, cpu)]
+        line = (f"| {name} | {wall:.3f} | {cell(cpu)} | {cell(target, '<= {:g} s')} | "
+                f"{cell(over[0], '{:.2f}x')} | {cell(over[1], '{:.2f}x')} |")
+        if rev:
+            change = None if old_cpu is None else cpu / old_cpu
+            line += f" {cell(old_wall)} | {cell(old_cpu)} | {cell(change, '{:.2f}x')} |"
+        print(line)
     if not args.startup_only:
         if not args.skip_ruptures:
             print(f"\nanalyze end to end vs ruptures Pelt on the eval series alone: "
