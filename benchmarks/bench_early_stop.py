@@ -496,7 +496,7 @@ def main(argv=None) -> int:
     parser.add_argument("--regimes", default="dense,medium")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    for regime in args.regimes.split(","):
+    for regime in filter(None, args.regimes.split(",")):  # --regimes "": none
         for family in args.families.split(","):
             regime_table(family, regime, args.runs)
     if args.only_regimes:

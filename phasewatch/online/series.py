@@ -22,8 +22,7 @@ from phasewatch.online.state import MEDIAN_SE, SeriesState
 
 NOISE_EVERY = 16  # values between re-estimates of the noise scale
 DIFF_BLOCK = 16  # differences per block when estimating their autocorrelation
-STILL_FALLING_PARTS = 4  # still_falling compares the last two of this many parts of a decline
-STILL_FALLING_Z = 1.5  # a decline's latest quarter below the one before, in se (see still_falling)
+STILL_FALLING_Z = 2.0  # a decline's latest half must still fall by this many se (still_falling)
 AR_FEW_DIFFS = 100
 RAMP_REFERENCE_WINDOWS = 3  # windows of values before a decline's start give its reference level
 SHORT_SERIES = 64  # up to this many values, second differences may give the noise scale
@@ -120,14 +119,17 @@ class Series:
 
     def still_falling(self, since: int) -> bool:
         """Whether the decline of the last `since` values is still going on (not a fall that
-        has flattened into a trough): the latest quarter of them is below the quarter before it
-        by STILL_FALLING_Z standard errors."""
-        quarter = since // STILL_FALLING_PARTS
-        if quarter < 2 or self.sigma <= 0:
+        has flattened into a floor): the least-squares slope of their latest half is negative by
+        STILL_FALLING_Z standard errors."""
+        m = since // 2
+        if m < 4 or self.sigma <= 0:
             return False
-        values = list(islice(self.values, len(self.values) - 2 * quarter, None))
-        gap = (sum(values[:quarter]) - sum(values[quarter:])) / quarter
-        return gap > STILL_FALLING_Z * self.sigma * math.sqrt(2.0 / quarter)
+        y = np.fromiter(islice(self.values, len(self.values) - m, None), dtype=np.float64, count=m)
+        centre = float(np.median(y))  # clipped: one failed evaluation makes no slope
+        y = np.clip(y, centre - 3.0 * self.white, centre + 3.0 * self.white)
+        t = np.arange(m, dtype=np.float64) - (m - 1) / 2.0
+        slope = float(t @ y) / float(t @ t)
+        return -slope > STILL_FALLING_Z * self.sigma / math.sqrt(float(t @ t))
 
     def se_baseline(self) -> float:
         return self.baseline_se * self.sigma / math.sqrt(self.baseline_n)
