@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from phasewatch.changepoint import Segmenter
+from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
+from phasewatch.hinge import hinge_phases
 from phasewatch.noise import mostly_one_value, noise_scale, noise_sd, residual_sd
 from phasewatch.phase_stats import (
     SPARSE,
@@ -32,10 +34,7 @@ from phasewatch.phase_stats import (
 from phasewatch.phases import PhaseConfig, build_phases, fit_segments, smoothing_window
 from phasewatch.results import Analysis, Phase
 from phasewatch.run import Run
-from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
-from phasewatch.hinge import hinge_phases
 from phasewatch.short_series import analyze_short
-from phasewatch.start_dip import split_start_dip
 from phasewatch.signals import (
     choose_direction,
     choose_metric,
@@ -43,6 +42,7 @@ from phasewatch.signals import (
     other_signals,
     prepare,
 )
+from phasewatch.start_dip import split_start_dip
 
 MIN_POINTS = 9   # fewer evaluations get the short-series answer (phasewatch.short_series)
 STAGE_EVENTS = ("sft_to_rl",)  # known events that start a new training stage (phases restart)

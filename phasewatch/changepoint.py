@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from phasewatch.noise import noise_scale
+from phasewatch.noise import ar_variance_ratio, noise_scale
 from phasewatch.outliers import despiked, spike_mask  # noqa: F401 (re-exported)
 from phasewatch.results import ChangePoint
 
@@ -244,8 +244,9 @@ class Segmenter:
         breaks, ar = self._segment_pieces(x, z, pieces, penalty, min_size)
         if self.ar_correction and self.model != "normal" and self.penalty is None and ar > 0.05:
             # Autocorrelated noise makes neighbouring points agree, so runs of them look like
-            # trends; the long-run variance is sd^2 (1 + phi) / (1 - phi). Redo with that.
-            inflation = (1 + ar) / (1 - ar)
+            # trends; the long-run variance is sd^2 (1 + phi) / (1 - phi). Redo with that (the
+            # cost sees the residuals' own variance, not differences: no 1 / (1 - phi) here).
+            inflation = ar_variance_ratio(ar)
             breaks, _ = self._segment_pieces(x, z / math.sqrt(inflation), pieces, penalty, min_size)
             z_cost = z / math.sqrt(inflation)
         else:

@@ -49,7 +49,7 @@ def best_hinge(x: np.ndarray, y: np.ndarray, max_knots: int = MAX_KNOTS):
     """(knots, fitted values, residual sd, design matrix) of the BIC-best broken line."""
     n = y.size
     best = None
-    for k in range(0, max_knots + 1):
+    for k in range(max_knots + 1):
         if n - 2 - KNOT_DOF * k < 3:  # three residual degrees of freedom left for the noise
             break
         fits = []

@@ -38,6 +38,12 @@ def noise_scale(values: np.ndarray, floor: float = 0.0) -> float:
 AR_MAX = 0.7  # the largest AR(1) coefficient the noise estimates assume
 
 
+def ar_variance_ratio(phi: float) -> float:
+    """Long-run variance of AR(1) noise over its marginal variance, (1 + phi) / (1 - phi): how
+    much more a mean of many neighbours varies than independent points would suggest."""
+    return (1.0 + phi) / (1.0 - phi)
+
+
 def ar_inflation(phi: float, cap: float = AR_MAX) -> float:
     """Long-run sd of AR(1) noise over the sd that differences alone suggest (`noise_scale`).
 
@@ -48,7 +54,7 @@ def ar_inflation(phi: float, cap: float = AR_MAX) -> float:
     they can cause (x4.3 at 0.7).
     """
     phi = min(max(float(phi), 0.0), cap)
-    return math.sqrt((1.0 + phi) / (1.0 - phi)) / math.sqrt(1.0 - phi)
+    return math.sqrt(ar_variance_ratio(phi) / (1.0 - phi))
 
 
 def noise_sd(values: np.ndarray, ar: float, cap: float = AR_MAX) -> float:

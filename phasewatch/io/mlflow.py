@@ -20,7 +20,7 @@ from phasewatch.errors import InputError
 from phasewatch.files import open_regular
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
-from phasewatch.values import to_step
+from phasewatch.values import to_float, to_step
 
 FORMAT = "mlflow"
 META = "meta.yaml"
@@ -108,7 +108,9 @@ class Source(RecordSource):
                 try:
                     if len(parts) not in (2, 3):
                         raise ValueError
-                    timestamp, value = int(parts[0]), float(parts[1])
+                    timestamp, value = int(parts[0]), to_float(parts[1])
+                    if value is None:
+                        raise ValueError
                     step = to_step(int(parts[2])) if len(parts) == 3 else 0
                 except ValueError:
                     self.bad.append(f"{name}:{lineno}")

@@ -17,7 +17,7 @@ from typing import Any
 from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.io.verl_names import unscale
 from phasewatch.run import Run
-from phasewatch.values import to_step
+from phasewatch.values import to_float, to_step
 
 FORMAT = "verl_console"
 
@@ -61,7 +61,10 @@ def parse_value(text: str) -> float:
     wrapped = WRAPPED_NUMBER.match(text)
     if wrapped:
         text = wrapped.group(1).split(",")[0].strip()
-    return float(text)
+    value = to_float(text)
+    if value is None:
+        raise ValueError(f"not a number: {text[:40]!r}")
+    return value
 
 
 class LineParser:
