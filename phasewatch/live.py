@@ -31,6 +31,7 @@ from typing import Any
 from phasewatch.live_choice import HELD_OUT_ROLES, MAX_HELD, MetricChoice  # noqa: F401
 from phasewatch.live_open import open_when_ready
 from phasewatch.live_result import WatchResult, add_whole_run
+from phasewatch.live_sets import LiveAxis, SetMean, choose_sets, with_x
 from phasewatch.output import warn
 from phasewatch.resolver import Resolver
 
@@ -46,7 +47,8 @@ def _info(message: str) -> None:
 class LiveWatch:
     """Replay or follow one log with a `PhaseMonitor`; iterate `alerts()`, then read `result`.
 
-    `metric`/`direction` as in `analyze`; `monitor_options` are `MonitorConfig` fields
+    `metric`/`direction`/`aggregate` (the mean of several validation sets) as in `analyze`;
+    `x` (epoch, tokens, samples) says where each alert happened in that unit; `monitor_options` are `MonitorConfig` fields
     (warmup, window, z, min_delta_abs, stop_on, check_finite...). `stop` (a threading.Event)
     ends a follow cleanly; `notice` receives warnings, `info` progress messages (both meant
     for stderr).
@@ -56,6 +58,7 @@ class LiveWatch:
                  direction: str | None = None, poll: float = 0.25,
                  idle_exit: float | None = None, stop: threading.Event | None = None,
                  notice: Callable[[str], None] = warn, info: Callable[[str], None] = _info,
+                 aggregate: str | None = None, x: str | None = None,
                  **monitor_options: Any):
         from phasewatch.errors import UsageError
         from phasewatch.online import MonitorConfig
@@ -81,6 +84,9 @@ class LiveWatch:
         self.source = None
         self.result = WatchResult()
         self.choice = MetricChoice(metric, direction)
+        self.aggregate = aggregate
+        self.axis = LiveAxis.for_unit(x)
+        self._set_mean: SetMean | None = None
         self._applied: set[tuple[int, str]] = set()
         self._resolver: Resolver | None = None
         self._bad_lines = 0
@@ -161,9 +167,19 @@ class LiveWatch:
         from phasewatch.online import PhaseMonitor
 
         metric, direction = self.choice.choose(self.source)
+        if self.metric_option is None or self.aggregate is not None \
+                or any(c in self.metric_option for c in "*?["):
+            # several validation sets behind the role: named, or averaged, as analyze does
+            watched, warnings, self._set_mean = choose_sets(
+                self.choice.prefix_run(self.source), self.metric_option, self.aggregate)
+            for warning in warnings:
+                self.notice(f"{self.source.source}: {warning}")
+            if self._set_mean is not None:
+                metric = watched
         self.monitor = PhaseMonitor(metric=metric, direction=direction, **self.monitor_options)
         self._resolver = Resolver(self.monitor, self._resumed)
         self.result.metric, self.result.direction = metric, direction
+        self.result.aggregate = self._set_mean.sets if self._set_mean is not None else None
         for record in self.choice.release():
             yield from self._feed(record)
             if self._stopped():
@@ -171,11 +187,19 @@ class LiveWatch:
 
     def _feed(self, record) -> Iterator:
         self._apply_events(record.step)
-        alerts, rewound = self._resolver.feed(record.step, record.values, record.group)
+        values = record.values
+        if self.axis is not None:
+            self.axis.add(record.step, values)
+        if self._set_mean is not None:
+            mean = self._set_mean.add(record.step, values)
+            if mean is not None:
+                values = {**values, self._set_mean.label: mean}
+        alerts, rewound = self._resolver.feed(record.step, values, record.group)
         if rewound is not None:
             self._applied = {e for e in self._applied if e[0] < rewound}
             self._apply_events(record.step)
-        yield from alerts
+        for alert in alerts:
+            yield with_x(alert, self.axis)
 
     def _end(self, reason: str) -> Iterator:
         if self.monitor is None and self.choice.held:
@@ -271,6 +295,10 @@ class LiveWatch:
             result.stop_reason = monitor.stop_reason_.name.lower()
         if not monitor.missing_metrics():  # a metric never logged is reported already
             add_whole_run(result, self.path, self.notice)
+        if self.axis is not None and self.axis.steps:
+            result.x = {"unit": self.axis.unit, "step": self.axis.at(result.last_step),
+                        "best": self.axis.at(result.best_step),
+                        "live_best": self.axis.at(result.live_best_step)}
 
 
 def watch(path: str | Path, follow: bool = False, **options: Any) -> Iterator:

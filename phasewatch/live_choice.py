@@ -7,7 +7,8 @@ run's declared one) to appear: HF and verl logs start with train rows, and choos
 give a train metric live and a held-out one offline. The records are held meanwhile and fed
 once the choice is made, so the alerts are those of a monitor that saw every record, only
 later. If no held-out metric comes before the log ends (or `max_held` records), the choice is
-made from what there is.
+made from what there is. The choice also waits for the step where the metric first appeared to
+be complete, so that every validation set logged at that step is seen (`--aggregate`).
 """
 
 from __future__ import annotations
@@ -31,16 +32,22 @@ class MetricChoice:
     max_held: int = MAX_HELD
     held: list[Record] = field(default_factory=list)
     names: dict[str, None] = field(default_factory=dict)  # every value name seen, in order
+    ready_step: int | None = None      # the step at which the metric to watch first appeared
 
     def hold(self, record: Record, source: RecordSource) -> bool:
-        """Keep `record`; True when the choice can be made now (a new name made it possible,
-        or too many records are held to wait longer)."""
+        """Keep `record`; True when the choice can be made now: the records hold the metric
+        `analyze` would pick and the step it first appeared at is complete (a later step has
+        begun: several validation sets are often logged in separate rows of one step), or too
+        many records are held to wait longer."""
         self.held.append(record)
         new = [k for k in record.values if k not in self.names]
         if new:
             self.names.update(dict.fromkeys(new))
-        full = len(self.held) >= self.max_held
-        return (bool(new) or full) and (full or self.ready(source))
+        if len(self.held) >= self.max_held:
+            return True
+        if self.ready_step is None and new and self.ready(source):
+            self.ready_step = record.step
+        return self.ready_step is not None and record.step > self.ready_step
 
     def ready(self, source: RecordSource) -> bool:
         """Whether the records so far hold the metric `analyze` would pick in the end."""
@@ -61,7 +68,7 @@ class MetricChoice:
         from phasewatch.presets import default_direction
         from phasewatch.signals import choose_direction, choose_metric
 
-        run = self._prefix_run(source)
+        run = self.prefix_run(source)
         if self.metric is not None and run.own_name(self.metric) is None:
             return self.metric, self.direction or default_direction(self.metric)
         metric = choose_metric(run, self.metric)
@@ -73,7 +80,8 @@ class MetricChoice:
         held, self.held = self.held, []
         return held
 
-    def _prefix_run(self, source: RecordSource):
+    def prefix_run(self, source: RecordSource):
+        """A Run of the records held so far (for choices made the way `analyze` makes them)."""
         from phasewatch.run import RecordCollector
 
         collector = RecordCollector(source.source, source.format)

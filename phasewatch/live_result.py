@@ -31,6 +31,8 @@ class WatchResult:
     phases: list[str] | None = None      # the whole run's phases, as `analyze` names them
     resumes: list[tuple[int, int]] = field(default_factory=list)
     stop_reason: str | None = None       # the stop condition that fired ('overfit', ...)
+    aggregate: list[str] | None = None   # the validation sets whose mean `metric` is
+    x: dict[str, Any] | None = None      # with --x: the unit, and the steps below in it
 
     def to_dict(self) -> dict[str, Any]:
         """The last object of `watch --format jsonl` (deterministic: no end reason that
@@ -42,7 +44,7 @@ class WatchResult:
                            f"{'-' if self.best_step is None else self.best_step}",
                 "phase": self.phase, "direction": self.direction, "records": self.n_records,
                 "finished": self.finished, "live_best_step": self.live_best_step,
-                "phases": self.phases}
+                "phases": self.phases, **({"x": self.x} if self.x else {})}
 
     def describe(self, path: str | Path) -> str:
         """The one line `watch` prints on stderr at the end (the reason included)."""
@@ -69,7 +71,12 @@ def add_whole_run(result: WatchResult, path: Path, notice: Callable[[str], None]
     from phasewatch.io import read_run
 
     try:
-        analysis = analyze_run(read_run(path), metric=result.metric, direction=result.direction)
+        run = read_run(path)
+        if result.aggregate:  # the mean of several validation sets, as the monitor watched it
+            from phasewatch.metric_sets import with_mean
+
+            run = with_mean(run, result.aggregate, result.metric)[0]
+        analysis = analyze_run(run, metric=result.metric, direction=result.direction)
     except PhasewatchError as exc:
         notice(f"{path}: the whole-run summary is not available: {exc}")
         return

@@ -33,6 +33,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="with --follow: end (exit 0) after this long without new records")
     parser.add_argument("--metric", help="performance metric (default: as analyze: the run's "
                         "declared one, else held-out accuracy/score, eval loss, train reward)")
+    parser.add_argument("--aggregate", choices=("mean",),
+                        help="several validation sets behind the metric: watch their mean (as "
+                        "analyze --aggregate)")
+    parser.add_argument("--x", choices=("step", "epoch", "tokens", "samples"), dest="x_unit",
+                        help="also say where each alert happened in this unit (JSON: an x object;"
+                        " the *_step fields stay steps)")
     parser.add_argument("--direction", choices=("max", "min"),
                         help="is higher better? (default: from the run, else the metric's name)")
     parser.add_argument("--format", choices=("text", "jsonl"), default="text", dest="output",
@@ -74,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()  # set by SIGINT / SIGTERM: ends watching cleanly
     watcher = LiveWatch(args.path, follow=args.follow, metric=args.metric,
                         direction=args.direction, poll=args.poll, idle_exit=args.idle_exit,
+                        aggregate=args.aggregate, x=args.x_unit,
                         stop=stop, stop_on=stop_on, check_finite=args.check_finite,
                         warmup=args.warmup, window=args.window, z=args.z,
                         min_delta_abs=args.min_delta)

@@ -1,0 +1,128 @@
+"""What `watch` adds to the records for `--aggregate mean` and `--x`, as `analyze` does offline.
+
+- Several validation sets behind one role (`metric_sets`): once the metric is chosen on the
+  held records, the sets are named as `analyze` names them (a warning, or their mean with
+  `aggregate="mean"`). The mean is a value of its own, added to the records at each step where
+  every set has been evaluated, under the label `analyze` uses, so the monitor and the
+  whole-run answer watch the same series.
+- The x axis (`xaxis`): the counter the log carries beside the step (epoch, tokens, samples) is
+  collected as records pass, so each alert can say where it happened in that unit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_OPEN_STEPS = 256  # steps waiting for their last set; older ones are given up
+
+
+@dataclass
+class SetMean:
+    """The mean of `sets` at each step where all of them are finite, as records arrive."""
+
+    sets: list[str]
+    label: str
+    open_steps: OrderedDict = field(default_factory=OrderedDict)  # step -> {set: value}
+
+    def add(self, step: int, values: dict[str, Any]) -> float | None:
+        """The mean at `step` once this record completes it (again if a set is re-logged)."""
+        from phasewatch.values import to_float
+
+        got = {k: to_float(values[k]) for k in self.sets if k in values}
+        got = {k: v for k, v in got.items() if v is not None and math.isfinite(v)}
+        if not got:
+            return None
+        known = self.open_steps.setdefault(step, {})
+        known.update(got)
+        self.open_steps.move_to_end(step)
+        while len(self.open_steps) > MAX_OPEN_STEPS:
+            self.open_steps.popitem(last=False)
+        if len(known) < len(self.sets):
+            return None
+        return sum(known.values()) / len(known)
+
+
+def choose_sets(run, metric_option: str | None, aggregate: str | None):
+    """`metric_sets.choose_series` on the records held so far: (the metric to watch, the
+    warnings to show, a `SetMean` when the mean of several sets is watched)."""
+    from phasewatch.metric_sets import choose_series
+
+    choice = choose_series(run, metric_option, aggregate)
+    if len(choice.sets) > 1 and aggregate is not None:
+        return choice.metric, choice.warnings, SetMean(list(choice.sets), choice.metric)
+    return choice.metric, choice.warnings, None
+
+
+@dataclass
+class LiveAxis:
+    """The x counter's (step, value) pairs seen so far, for alerts in `unit`."""
+
+    unit: str
+    carriers: tuple[str, ...]
+    steps: list[float] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+    @classmethod
+    def for_unit(cls, unit: str | None) -> LiveAxis | None:
+        from phasewatch.errors import UsageError
+        from phasewatch.xaxis import CARRIERS, UNITS
+
+        if unit in (None, "step"):
+            return None
+        if unit not in UNITS:
+            raise UsageError(f"--x must be one of {', '.join(UNITS)}, not {unit!r}")
+        return cls(unit, CARRIERS[unit])
+
+    def add(self, step: int, values: dict[str, Any]) -> None:
+        from phasewatch.values import to_float
+
+        for name in self.carriers:
+            if name in values:
+                value = to_float(values[name])
+                if value is not None and math.isfinite(value):
+                    if self.steps and step <= self.steps[-1]:  # a resume: forget what it replaces
+                        keep = sum(s < step for s in self.steps)
+                        del self.steps[keep:], self.values[keep:]
+                    self.steps.append(float(step))
+                    self.values.append(max(value, self.values[-1]) if self.values else value)
+                return
+
+    def at(self, step: float | None) -> float | None:
+        """The unit at `step`, as `xaxis.XAxis.at` gives it offline (None before any value)."""
+        if step is None or not self.steps:
+            return None
+        import numpy as np
+
+        from phasewatch.xaxis import XAxis
+
+        axis = XAxis(self.unit, self.carriers[0], np.asarray(self.steps), np.asarray(self.values))
+        return axis.at(step)
+
+
+def with_x(alert, axis: LiveAxis | None):
+    """`alert` with where it happened in the axis' unit: the message says it, and the JSON
+    object gains `"x": {"unit", "step", "onset", "best"}` (the `*_step` fields stay steps)."""
+    if axis is None:
+        return alert
+    import dataclasses
+
+    from phasewatch.online import Alert
+
+    where = {"unit": axis.unit, "step": axis.at(alert.step), "onset": axis.at(alert.onset_step),
+             "best": axis.at(alert.best_step)}
+    if where["step"] is None:
+        return alert
+
+    @dataclasses.dataclass(frozen=True)
+    class AlertWithX(Alert):
+        x: dict = dataclasses.field(default_factory=dict)
+
+        def to_dict(self) -> dict[str, Any]:
+            return {**super().to_dict(), "x": self.x}
+
+    fields = {f.name: getattr(alert, f.name) for f in dataclasses.fields(alert)}
+    fields["message"] = f"{alert.message} ({axis.unit} {where['step']:.4g})"
+    return AlertWithX(**fields, x=where)

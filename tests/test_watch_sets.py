@@ -1,0 +1,58 @@
+"""`watch --aggregate mean` and `watch --x` do what `analyze` does with the same options."""
+
+import json
+import random
+import subprocess
+import sys
+
+
+def _write(path):
+    rng = random.Random(0)
+    rows = []
+    for i in range(60):
+        s = i * 10
+        a = 0.10 + 0.002 * min(i, 30) - 0.003 * max(0, i - 30) + rng.gauss(0, 0.004)
+        b = 0.50 + 0.004 * min(i, 30) - 0.006 * max(0, i - 30) + rng.gauss(0, 0.004)
+        rows.append({"step": s, "epoch": s / 200, "train/loss": 1.0 / (1 + i)})
+        # verl logs one row per validation set
+        rows.append({"step": s, "val-core/aime24/acc/mean@16": round(a, 4)})
+        rows.append({"step": s, "val-core/math500/acc/mean@16": round(b, 4)})
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def _cli(*args):
+    proc = subprocess.run([sys.executable, "-m", "phasewatch", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_watch_names_the_sets_and_watches_their_mean_like_analyze(tmp_path):
+    log = _write(tmp_path / "sets.jsonl")
+    code, out, err = _cli("watch", log)
+    assert code == 0 and "2 validation sets hold eval/accuracy" in err
+
+    code, out, err = _cli("watch", log, "--aggregate", "mean", "--format", "jsonl")
+    *alerts, summary = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and summary["metric"] == "eval/accuracy (mean of 2 sets)"
+    assert all(a["metric"] == summary["metric"] for a in alerts)
+    code, out, _ = _cli("analyze", log, "--aggregate", "mean", "--format", "json")
+    [offline] = json.loads(out)["runs"]
+    assert summary["phases"] == [p["name"] for p in offline["phases"]]
+    assert summary["best_step"] == offline["recommended_stop_step"]
+    # the overfit is seen live, after the peak the offline answer keeps (within 2 evaluations)
+    overfit = [a for a in alerts if a["event"] == "overfit"]
+    assert overfit and abs(overfit[0]["best_step"] - offline["recommended_stop_step"]) <= 20
+
+
+def test_watch_x_says_where_each_alert_happened_in_epochs(tmp_path):
+    log = _write(tmp_path / "sets.jsonl")
+    code, out, _ = _cli("watch", log, "--aggregate", "mean", "--x", "epoch", "--format", "jsonl")
+    *alerts, summary = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and alerts
+    for alert in alerts:
+        assert alert["x"]["unit"] == "epoch"
+        assert abs(alert["x"]["step"] - alert["step"] / 200) < 1e-9  # epoch = step / 200 here
+    assert summary["x"]["best"] == summary["best_step"] / 200
+    code, out, _ = _cli("watch", log, "--x", "epoch")
+    assert "(epoch " in out
