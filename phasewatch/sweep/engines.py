@@ -11,8 +11,9 @@ every engine gives the same table.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
@@ -55,8 +56,9 @@ def run_processes(paths: Sequence[str], options: SweepOptions, workers: int | No
     pieces = [(i, paths[i:i + chunk]) for i in range(0, len(paths), chunk)]
     results: list[list[dict[str, Any]] | None] = [None] * len(pieces)
     with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
-        futures = {pool.submit(_summarize_chunk, piece, options): k
-                   for k, (_, piece) in enumerate(pieces)}
+        with _one_blas_thread():  # the workers start as the tasks are submitted
+            futures = {pool.submit(_summarize_chunk, piece, options): k
+                       for k, (_, piece) in enumerate(pieces)}
         for future in as_completed(futures):
             k = futures[future]
             results[k] = future.result()
@@ -65,16 +67,35 @@ def run_processes(paths: Sequence[str], options: SweepOptions, workers: int | No
     return [r for chunk_rows in results for r in chunk_rows]
 
 
+#: Worker processes are one per core: a BLAS (numpy's OpenBLAS) that also starts a thread per
+#: core in each would oversubscribe the cores (2 workers x 2 threads on 2 cores). Dask's nanny
+#: sets the same variables for its workers.
+ONE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """While worker processes start: one BLAS thread each (unless the user chose a number)."""
+    saved = {key: os.environ.get(key) for key in ONE_THREAD_ENV}
+    for key in ONE_THREAD_ENV:
+        os.environ.setdefault(key, "1")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def _pool_context():
-    """forkserver: workers start from a clean interpreter (none of the caller's threads, such
-    as a progress bar's or a Dask client's, copied in) that imported phasewatch's analysis once,
-    so each worker does not pay the imports again."""
+    """spawn: each worker is a fresh interpreter started with the environment of the moment
+    (`_one_blas_thread`), none of the caller's threads (a progress bar's, a Dask client's)
+    copied in; it imports phasewatch once."""
     import multiprocessing
 
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["phasewatch.sweep.row", "phasewatch.analysis",
-                                    "phasewatch.io"])
-    return context
+    return multiprocessing.get_context("spawn")
 
 
 def dask_client(address: str, timeout: str = "20s"):
