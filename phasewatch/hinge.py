@@ -95,7 +95,9 @@ def _join_flat_middles(runs: list[TrendRun]) -> list[TrendRun]:
 
 
 def hinge_phases(steps: np.ndarray, y: np.ndarray, cfg: PhaseConfig) -> tuple[list[Phase], float]:
-    """Phases of a sparse run and the noise sd they were judged against."""
+    """Phases of a sparse run and the noise sd they were judged against (the fit's residual
+    sd, t-scaled: on flat white noise of 9-20 evaluations 0-5% of runs get a phase, against
+    8-19% with the smaller of this and the differences' estimate)."""
     x = (steps - steps[0]).astype(np.float64)
     scale = float(x[-1]) or 1.0
     knots, fitted, sd, X = best_hinge(x / scale, y)

@@ -19,9 +19,10 @@ A dip is taken only when all of these hold:
   it, and a trough that is only the first of several low points is not a turn.
 Only on runs of up to `SPARSE` (40) evaluations: on a denser run a dip lasts enough evaluations
 for the segmentation, and the lowest of hundreds of noisy evaluations is no evidence of one.
-A one-evaluation trough counts: at the usual cadence of LLM evaluations a fast dip is one point
-deep. (A failed evaluation there reads the same; `analyze` names the trough step so it can be
-checked.)
+A one-evaluation trough counts when the run then rises on (a readaptation that goes on climbing):
+at the usual cadence of LLM evaluations a fast dip is one point deep. Before a flat run, or a
+rise of fewer than three evaluations after it, it does not: one low evaluation and straight back to the level the run keeps is what a failed
+evaluation looks like, so there the next evaluation must be below the start too.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, base:
     depth = base - y[trough]
     recovery = float(np.median(y[trough + 1:trough + 4])) - y[trough]
     if depth <= margin or recovery <= margin:
+        return phases
+    one_point = base - y[trough + 1] <= cfg.k_sd * sd
+    if one_point and (first.name == "plateau" or end - trough < 3):
+        # one low evaluation, then straight back to the level the run keeps: a failed
+        # evaluation reads the same, and nothing after it says otherwise
         return phases
     trough_step = int(steps[trough])
     if first.name in RISES:

@@ -44,3 +44,14 @@ def test_noise_and_a_steady_rise_stay_one_phase(seed):
     assert [p.name for p in flat.phases] == ["plateau"]
     rise = _analyze(np.linspace(0.3, 0.6, n) + rng.normal(0, 0.01, n))
     assert [p.name for p in rise.phases] == ["improvement"]
+
+
+def test_flat_white_noise_rarely_gets_a_phase():
+    """False claims on flat runs of 9-20 evaluations stay near the 5% the thresholds aim at."""
+    wrong = total = 0
+    for n in (9, 12, 15, 20):
+        for seed in range(30):
+            y = 0.5 + np.random.default_rng(2000 + seed).normal(0, 0.01, n)
+            wrong += [p.name for p in _analyze(y).phases] != ["plateau"]
+            total += 1
+    assert wrong / total <= 0.07
