@@ -34,13 +34,13 @@ demo-train: $(STAMP)
 	$(BIN)/python -m phasewatch plot out/demo -o out/demo-trained.png
 	@echo "figure: out/demo-trained.png"
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
-# The HTML report in a real headless Chromium (Debian's package). Installing it needs root and
+# The HTML report in a real headless Chromium (Debian's package; `make test` installs it too). Installing it needs root and
 # apt; where that is not possible the browser tests skip and say why.
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) || echo "chromium could not be installed: the browser tests will skip"
