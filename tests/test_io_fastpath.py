@@ -119,3 +119,22 @@ def test_fuzz_bulk_equals_line_path(tmp_path, rows, step_key, crlf, parser):
         assert_same(bulk.build(), line_run)
     else:
         assert parser is native.LineParser and step_key != "step"
+
+
+@pytest.mark.parametrize("block_bytes", [1, 37, 64, 1000])
+def test_small_blocks_give_the_same_run_with_lines_straddling_blocks(tmp_path, block_bytes):
+    """Blocks cut inside the file (and inside lines longer than a block) change nothing:
+    resumes across blocks, bad and blank lines, CRLF, a BOM and nested rows in a later block."""
+    lines = [json.dumps({"step": s, "loss": 1.0 / (s + 1), "lr": 1e-5}) for s in range(40)]
+    lines += ["", "garbage", json.dumps({"step": 3, "loss": 9.0, "note": "x" * 300})]  # resume
+    lines += [json.dumps({"step": s, "eval": {"acc": s / 100}}) for s in range(41, 45)]
+    lines += ['{"step": 45, "loss": NaN}', json.dumps({"step": 46, "loss": 0.5})]
+    path = tmp_path / "metrics.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode())
+    for parser_class in (native.LineParser, jsonl.LineParser):
+        bulk = RecordCollector(path, "x")
+        assert read_json_lines(path, parser_class(), bulk, block_bytes=block_bytes)
+        line = RecordCollector(path, "x")
+        read_lines(path, parser_class(), line)
+        assert_same(bulk.build(), line.build())
+    assert any("line 42" in w for w in bulk.build().warnings)

@@ -46,26 +46,58 @@ _BLOCK_TYPES = frozenset({int, float, bool})  # what numpy converts as `to_float
 BOM = b"\xef\xbb\xbf"
 
 
-def _nonblank_lines(path: Path) -> tuple[list[int], list[bytes]]:
-    """Line numbers and stripped bytes of the non-blank lines, as `jsonlines.iter_lines`
-    (which splits decoded text at the same \\n, \\r, \\r\\n) would give them."""
+BLOCK_BYTES = 32 * 2**20  # read size: peak memory is the table plus about one parsed block
+
+
+def _blocks(path: Path, block_bytes: int):
+    """The file's bytes in pieces of about `block_bytes`, each cut just after a newline (a
+    line longer than a block stays whole), the BOM removed. Reading in blocks keeps only one
+    block's parsed lines alive at a time instead of the whole file's."""
     try:
-        data = path.read_bytes()
+        fh = open(path, "rb")
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", path) from exc
-    data = data.removeprefix(BOM)
+    with fh:
+        carry: list[bytes] = []
+        first = True
+        while True:
+            try:
+                chunk = fh.read(block_bytes)
+            except OSError as exc:
+                raise InputError(f"cannot read: {exc.strerror or exc}", path) from exc
+            if not chunk:
+                break
+            cut = chunk.rfind(b"\n") + 1
+            if cut == 0:  # no newline yet: a line longer than the block
+                carry.append(chunk)
+                continue
+            block = b"".join([*carry, chunk[:cut]])
+            if first:
+                block, first = block.removeprefix(BOM), False
+            yield block
+            carry = [chunk[cut:]] if cut < len(chunk) else []
+        if carry:
+            block = b"".join(carry)
+            yield block.removeprefix(BOM) if first else block
+
+
+def _nonblank_lines(data: bytes, first_lineno: int = 1) -> tuple[list[int], list[bytes], int]:
+    """Line numbers and stripped bytes of the non-blank lines of `data` (whole lines), as
+    `jsonlines.iter_lines` (which splits decoded text at the same \\n, \\r, \\r\\n) would give
+    them, and how many lines `data` holds."""
     stripped = [line.strip() for line in data.splitlines()]
+    count = len(stripped)
     if data.isascii() and all(stripped):
-        return list(range(1, len(stripped) + 1)), stripped
+        return list(range(first_lineno, first_lineno + count)), stripped, count
     linenos, lines = [], []
-    for lineno, line in enumerate(stripped, start=1):
+    for lineno, line in enumerate(stripped, start=first_lineno):
         if not line:
             continue
         if not line.isascii() and not line.decode("utf-8", errors="replace").strip():
             continue  # only Unicode whitespace: blank for the text path too
         linenos.append(lineno)
         lines.append(line)
-    return linenos, lines
+    return linenos, lines, count
 
 
 def _parse(line: bytes):
@@ -96,12 +128,38 @@ def _signatures(objects: list) -> tuple[np.ndarray, dict[tuple, int]]:
     return codes, ids
 
 
-def read_json_lines(path: Path, parser, collector: RecordCollector, what: str = "records") -> bool:
-    """Read `path` into `collector` in bulk; False (nothing read) if the line path must do it."""
+def read_json_lines(
+    path: Path, parser, collector: RecordCollector, what: str = "records",
+    block_bytes: int = BLOCK_BYTES,
+) -> bool:
+    """Read `path` into `collector` in bulk; False (nothing read) if the line path must do it.
+
+    The file is read block by block (cut at newlines); each block's records go into the
+    collector as compact columns before the next block is parsed, in file order, so the
+    result is the same as one pass over the whole file."""
     step_key_of = getattr(parser, "step_key", None)
     if step_key_of is None:
         return False
-    linenos, lines = _nonblank_lines(path)
+    report = LineReport()
+    next_lineno, primed = 1, False
+    for data in _blocks(path, block_bytes):
+        linenos, lines, count = _nonblank_lines(data, next_lineno)
+        next_lineno += count
+        del data
+        if not lines:
+            continue
+        if not _read_block(linenos, lines, parser, collector, report, primed):
+            return False  # only possible for the first block: nothing was added yet
+        primed = True
+    report.finish(path, parser, collector, what)
+    return True
+
+
+def _read_block(linenos, lines, parser, collector, report, primed: bool) -> bool:
+    """One block's lines into `collector`. Before the parser has seen a line (`primed`
+    False) this declines (False, nothing added) as the whole-file path would; afterwards
+    rows it cannot take in bulk go through `parser.feed`."""
+    step_key_of = parser.step_key
     objects = _parse_all(lines)
 
     # Group the rows the bulk path can take by key tuple; the rest go to `parser.feed`.
@@ -117,17 +175,20 @@ def read_json_lines(path: Path, parser, collector: RecordCollector, what: str = 
         positions = np.flatnonzero(codes == code)
         taken = _take_group(objects, keys, positions, step_key, parser, columns)
         if taken is None:
-            return False
+            if not primed:
+                return False
+            continue  # nested rows after the first block: the parser flattens them
         accepted, steps = taken
         bulk_step[accepted] = steps
         in_bulk[accepted] = True
-    if n and not in_bulk[0]:
+    if not primed and not in_bulk[0]:
         return False  # the parser decides its mode on the first record: let it see it
+    del objects, codes
 
     # Lines the bulk path did not take, in file order, through the parser itself.
-    report = LineReport()
-    report.total, report.last_lineno = n, (linenos[-1] if n else 0)
-    if n:
+    report.total += n
+    report.last_lineno = linenos[-1]
+    if not primed:
         parser.feed(lines[0].decode("utf-8", errors="replace"), linenos[0])  # prime its state
     line_records: dict[int, tuple[int, dict]] = {}
     for position in np.flatnonzero(~in_bulk).tolist():
@@ -161,11 +222,10 @@ def read_json_lines(path: Path, parser, collector: RecordCollector, what: str = 
         parts = [(record_of[pos], vals) for pos, vals in columns.get(key, [])]
         parts += extra.get(key, [])
         merged[key] = (
-            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[0] for p in parts]).astype(np.int32 if n < 2**31 else np.int64),
             np.concatenate([p[1] for p in parts]),
         )
     collector.add_columns(steps, record_lines, merged)
-    report.finish(path, parser, collector, what)
     return True
 
 
