@@ -66,8 +66,7 @@ def child_phasewatch(folder: str, workers: int | None) -> dict:
     elapsed = time.perf_counter() - t0
     n_bytes = sum(f.path.stat().st_size for f in store.files)
     return {"seconds": elapsed, "cpu_seconds": cpu_seconds() - cpu0, "bytes": n_bytes,
-            "steps": len(summary.steps), "p50_first": summary.rows["train"][0].p_quantiles["p50"],
-            "worker_rss_mb": summary.worker_peak_rss_mb}
+            "steps": len(summary.steps), "p50_first": summary.rows["train"][0].p_quantiles["p50"]}
 
 
 def cpu_seconds() -> float:

@@ -3,7 +3,7 @@
 Why lanes: a lane owns its windows for the whole pass, so its "learned at" state (one bool per
 token of its range, plus per-window counts) is its alone, and its updates come in step order by
 construction: no lock, no ordering between workers. The pass runs one lane holding every window
-in process (small stores, workers=1), or one lane per worker process (`lane_worker`); both run
+in process (small stores, workers=1), or one lane per thread (`lane_pool`); both run
 this code, so both give the same integers.
 
 Per window and step: one `pread` into a reused buffer, 16-bit keys, one `np.bincount` over all
@@ -11,7 +11,7 @@ the window's tokens (the cost floor, ~1.9 ms per 2^20 tokens), a check of the in
 that histogram, a `np.bincount` of each minority slot (subtracted from the total), and the
 learned-at update (an in-place OR and counts). Never a float64 copy, never a loop over tokens.
 
-Light on purpose (numpy and small phasewatch modules, no pandas): worker processes import it.
+Light on purpose: numpy and small phasewatch modules, no pandas.
 """
 
 from __future__ import annotations

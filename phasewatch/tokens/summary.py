@@ -2,12 +2,12 @@
 
 How it stays fast and flat in memory, whatever the store's size:
 - The tokens of a step are cut into windows of at most `chunk_tokens` (2^20), and the windows
-  into contiguous *lanes*, one per worker process (`lane_pool`; stores under
-  `process_min_bytes`, and workers=1, run one lane with every window in this process). A lane
+  into contiguous *lanes*, one per thread (`lane_pool`; stores under `process_min_bytes`,
+  and workers=1, run one lane with every window in this thread). A lane
   owns its windows at every step, so it reads each window with one `pread` into a reused buffer,
   counts 16-bit keys with `np.bincount` (compiled), and keeps its own "learned at" state, in
-  step order with no locking (`lane`). Per step, each lane sends a sparse key histogram per slot
-  and its newly learned counts; this process sums the lanes and computes the statistics from the
+  step order with no locking (`lane`); numpy and the read release the GIL. Per step, each lane
+  fills its own key histogram per slot and its newly learned counts; the pass sums the lanes and computes the statistics from the
   65,536-bin histogram of keys, never token by token in Python, and yields the steps in order.
   Memory: a few windows per lane, plus 1 byte per token (spread over the lanes) for learned-at.
 - float16 stores (the format's default): the key IS the float16 bit pattern, so the histogram is a
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -37,7 +36,7 @@ import pandas as pd
 from phasewatch.errors import InputError
 from phasewatch.tokens.keys import N_KEYS, codec_for
 from phasewatch.tokens.lane import InvalidValue, LaneSpec, invalid_positions, read_window
-from phasewatch.tokens.lane_pool import InProcessLanes, WorkerError, WorkerLanes
+from phasewatch.tokens.lane_pool import InProcessLanes, ThreadLanes
 from phasewatch.tokens.learned import LearnedAt, LearnedAtTracker
 from phasewatch.tokens.stats import (
     N_SLOTS,
@@ -51,7 +50,7 @@ from phasewatch.tokens.windows import lane_ranges, slot_segments
 from phasewatch.tokens.writer import SPLITS
 
 __all__ = ["N_KEYS", "LearnedAt", "LearnedAtTracker", "SplitStats", "SummaryConfig", "TokenSummary",
-           "WorkerError", "codec_for", "iter_step_summaries", "summarize_store"]
+           "codec_for", "iter_step_summaries", "summarize_store"]
 
 @dataclass
 class TokenSummary:
@@ -67,8 +66,6 @@ class TokenSummary:
     learned_at: dict[str, LearnedAt]
     config: SummaryConfig
     warnings: list[str] = field(default_factory=list)
-    worker_peak_rss_mb: list[float] = field(default_factory=list)
-    """Peak resident memory of each worker process of the pass (empty: it ran in this process)."""
 
     def frame(self, split: str) -> pd.DataFrame:
         """One row per step (index), one column per statistic; quantiles as columns p05, p25..."""
@@ -106,17 +103,15 @@ class _Pass:
         self.segments = slot_segments(store)
         self.learned_so_far = np.zeros(N_SLOTS, dtype=np.int64)
         self.tables = histogram_tables(codec_for(store.dtype.name), config)
-        self.worker_peak_rss_kb: list[int] = []
-        """Peak RSS of each worker process, known once the pass has run to the end."""
 
-    def _lanes(self) -> InProcessLanes | WorkerLanes:
-        """Worker processes (one lane each) for a large enough store, else one lane in process."""
+    def _lanes(self) -> InProcessLanes | ThreadLanes:
+        """Threads (one lane each) for a large enough store, else one lane in this thread."""
         n_bytes = len(self.files) * self.store.n_tokens * self.store.dtype.itemsize
         workers = worker_count(self.config)
-        if workers > 1 and n_bytes >= self.config.process_min_bytes and sys.executable:
+        if workers > 1 and n_bytes >= self.config.process_min_bytes:
             ranges, window = lane_ranges(self.store.n_tokens, workers, self.config.chunk_tokens)
             if len(ranges) > 1:
-                return WorkerLanes([self._spec(a, b, window) for a, b in ranges])
+                return ThreadLanes([self._spec(a, b, window) for a, b in ranges])
         return InProcessLanes(self._spec(0, self.store.n_tokens, self.config.chunk_tokens))
 
     def _spec(self, start: int, stop: int, window_tokens: int) -> LaneSpec:
@@ -157,7 +152,7 @@ class _Pass:
     def run(self) -> Iterator[tuple[int, dict[str, SplitStats]]]:
         """Yield each step's summaries in step order (the lanes' histograms summed per step).
 
-        Closing the generator early (or any error) ends the worker processes at once.
+        Closing the generator early (or any error) stops the lane threads.
         """
         lanes = self._lanes()
         counts = np.zeros((N_SLOTS, N_KEYS), dtype=np.int64)
@@ -171,7 +166,6 @@ class _Pass:
                 if self.tracker is not None and newly is not None:
                     self.tracker.record(position, newly)
                 yield self._step_result(position, counts)
-            self.worker_peak_rss_kb = lanes.finish()
         finally:
             lanes.close()
 
@@ -229,5 +223,4 @@ def summarize_store(store: TokenStore, config: SummaryConfig | None = None,
         learned_at={} if tracker is None else tracker.distribution(split_tokens, steps, config),
         config=config,
         warnings=list(store.warnings),
-        worker_peak_rss_mb=[kb / 1024 for kb in summary_pass.worker_peak_rss_kb],
     )
