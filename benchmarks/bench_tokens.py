@@ -3,7 +3,7 @@
 Builds a multi-GB float16 store in a temporary folder (deleted afterwards), reads it once to warm
 the page cache, then times in separate child processes (so each peak RSS is its own):
 - phasewatch: `summarize_store` (all steps, both splits, quantiles, shares, phi, entropy,
-  learned-at): windows read with pread and counted by np.bincount, in one worker process per
+  learned-at): windows read with pread and counted by np.bincount, in one thread per
   core (each owning a lane of windows), or in process with workers=1;
 - naive baseline: per step `np.load` the whole file, `.astype(np.float64)`, then per split
   `np.quantile` of p, mean log p, shares and phi with plain numpy (on a subset of steps; its
@@ -70,7 +70,7 @@ def child_phasewatch(folder: str, workers: int | None) -> dict:
 
 
 def cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (the pass's worker processes)."""
+    """CPU time of this process and of its finished children (none: the pass uses threads)."""
     return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
                                                   resource.getrusage(resource.RUSAGE_CHILDREN)))
 
@@ -176,8 +176,8 @@ def main() -> int:
         rows = [
             ("naive: np.load + float64 + np.quantile", run_child("naive", str(folder), str(args.naive_steps))),
             ("phasewatch, in process (workers=1)", best_of(args.repeats, "phasewatch", str(folder), "1")),
-            (f"phasewatch, {cpus} worker processes", best_of(args.repeats, "phasewatch", str(folder), "0")),
-            (f"phasewatch, {cpus} workers, splits interleaved",
+            (f"phasewatch, {cpus} lane threads", best_of(args.repeats, "phasewatch", str(folder), "0")),
+            (f"phasewatch, {cpus} lane threads, splits interleaved",
              best_of(args.repeats, "phasewatch", str(mixed), "0")),
         ]
         rows[0][1]["median_seconds"] = rows[0][1]["seconds"]
@@ -185,7 +185,7 @@ def main() -> int:
         print(f"\nload average {load_before:.2f} -> {os.getloadavg()[0]:.2f} on {cpus} CPUs; the machine is "
               f"shared, so phasewatch rows are the best of {args.repeats} runs (median in brackets)")
         print(f"{'method':<46} {'steps':>5} {'GB read':>8} {'seconds':>8} {'GB/s (median)':>14} "
-              f"{'x naive':>8} {'GB/CPU-s':>9}  peak RSS MB (main + workers)")
+              f"{'x naive':>8} {'GB/CPU-s':>9}  peak RSS MB (the process)")
         for name, r in rows:
             rate = r["bytes"] / r["seconds"]
             median_rate = r["bytes"] / r["median_seconds"]
