@@ -6,7 +6,10 @@ every 50 steps, written as JSON lines. The default run writes ~200 MB (issue 18 
 2 GB log at 6.3x its size in RSS); `--mb 2000` reproduces the full case. The baseline row is the
 same command on a 100-line log: the interpreter and imports, which every run pays.
 
-    .venv/bin/python benchmarks/bench_memory.py [--mb 200] [--command inspect analyze]
+    .venv/bin/python benchmarks/bench_memory.py [--mb 200] [--command inspect analyze] [--against REV]
+
+`--against REV` adds the same rows for phasewatch at git revision REV (a temporary worktree),
+so before and after sit in one table.
 """
 
 from __future__ import annotations
@@ -55,9 +58,9 @@ def write_log(path: Path, megabytes: float, seed: int = 0) -> int:
     return n
 
 
-def peak_rss(args: list[str]) -> tuple[int, float, int]:
-    """(exit code, seconds, peak RSS in bytes) of `python -m phasewatch ARGS`."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def peak_rss(args: list[str], tree: Path = REPO) -> tuple[int, float, int]:
+    """(exit code, seconds, peak RSS in bytes) of `python -m phasewatch ARGS` run from `tree`."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "phasewatch", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -74,7 +77,14 @@ def main() -> int:
     parser.add_argument("--command", nargs="+", default=["inspect", "analyze"],
                         choices=["inspect", "analyze"])
     parser.add_argument("--keep", metavar="DIR", help="write the log here and keep it")
+    parser.add_argument("--against", metavar="REV", help="also measure phasewatch at this git revision")
     opts = parser.parse_args()
+    trees = [("this tree", REPO)]
+    if opts.against:
+        other = Path(tempfile.mkdtemp(prefix="pw-bench-mem-rev-")) / "tree"
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "-q", "--detach", str(other),
+                        opts.against], check=True)
+        trees.append((opts.against[:10], other))
     folder = Path(opts.keep or tempfile.mkdtemp(prefix="pw-bench-mem-"))
     folder.mkdir(parents=True, exist_ok=True)
     big, small = folder / "metrics.jsonl", folder / "small.jsonl"
@@ -83,20 +93,25 @@ def main() -> int:
     write_log(small, 0.01)
     size = big.stat().st_size
     print(f"log: {n:,} lines, {size / 1e6:.0f} MB (written in {time.perf_counter() - t0:.0f} s)")
-    print(f"{'command':<10} {'log':>8} {'peak RSS':>10} {'RSS/size':>9} {'above baseline':>15} "
-          f"{'seconds':>8}")
+    print(f"{'phasewatch':<12} {'command':<10} {'log':>8} {'peak RSS':>10} {'RSS/size':>9} "
+          f"{'above baseline':>15} {'seconds':>8}")
     try:
-        for command in opts.command:
-            extra = ["--format", "json"] if command == "inspect" else ["--metric", "eval/accuracy"]
-            code0, t_small, base = peak_rss([command, str(small), *extra])
-            code, t_big, peak = peak_rss([command, str(big), *extra])
-            if code or code0:
-                print(f"{command}: exit {code} / {code0}")
-            print(f"{command:<10} {'100 ln':>8} {base / 1e6:>8.0f}MB {'':>9} {'':>15} "
-                  f"{t_small:>8.1f}")
-            print(f"{command:<10} {size / 1e6:>6.0f}MB {peak / 1e6:>8.0f}MB {peak / size:>9.2f} "
-                  f"{(peak - base) / size:>14.2f}x {t_big:>8.1f}")
+        for label, tree in trees:
+            for command in opts.command:
+                extra = ["--format", "json"] if command == "inspect" else ["--metric", "eval/accuracy"]
+                code0, t_small, base = peak_rss([command, str(small), *extra], tree)
+                code, t_big, peak = peak_rss([command, str(big), *extra], tree)
+                if code or code0:
+                    print(f"{command}: exit {code} / {code0}")
+                print(f"{label:<12} {command:<10} {'100 ln':>8} {base / 1e6:>8.0f}MB {'':>9} "
+                      f"{'':>15} {t_small:>8.1f}")
+                print(f"{label:<12} {command:<10} {size / 1e6:>6.0f}MB {peak / 1e6:>8.0f}MB "
+                      f"{peak / size:>9.2f} {(peak - base) / size:>14.2f}x {t_big:>8.1f}")
     finally:
+        for _, tree in trees[1:]:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
+                           check=False)
+            tree.parent.rmdir()
         if not opts.keep:
             big.unlink()
             small.unlink()
