@@ -123,6 +123,17 @@ class LineTail:
         self._last_growth = self.clock()
         self._waiting_for_path = False
 
+    def _unread_siblings(self) -> Iterator[tuple[tuple[int, int], Path, BinaryIO]]:
+        """(identity, path, open file) of each rotated copy not read yet, oldest write first."""
+        for ident, sibling in self._siblings():
+            if ident in self._known:
+                continue
+            try:
+                fh = open_regular(sibling)
+            except (FileNotFoundError, InputError):
+                continue
+            yield ident, sibling, fh
+
     def _siblings(self) -> list[tuple[tuple[int, int], Path]]:
         """Rotated copies beside the path (`log.1`, `log-20240101`...), oldest write first."""
         found = []
@@ -179,13 +190,7 @@ class LineTail:
             if not final and self._should_wait(grew=self.bytes_read > before):
                 return
             yield from self._flush_last()
-            for ident, sibling in self._siblings():
-                if ident in self._known:
-                    continue
-                try:
-                    fh = open_regular(sibling)
-                except (FileNotFoundError, InputError):
-                    continue
+            for _, sibling, fh in self._unread_siblings():
                 self._adopt(fh)
                 self.notice(f"{self.path}: reading {sibling.name}, rotated before it was read "
                             "(several rotations between two reads)")
@@ -352,13 +357,7 @@ class LineTail:
         """Read what the copy made before the truncation holds past our position (logrotate
         copytruncate), then the file again from its top."""
         recovered = ""
-        for ident, sibling in self._siblings():
-            if ident in self._known:
-                continue
-            try:
-                fh = open_regular(sibling)
-            except (FileNotFoundError, InputError):
-                continue
+        for ident, sibling, fh in self._unread_siblings():
             if (os.fstat(fh.fileno()).st_size < self._offset
                     or self._changed(fh.fileno())):
                 fh.close()
