@@ -108,20 +108,19 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
                           max_points=cfg.max_points, min_effect=0.0, despike=False)
     seg = segmenter.fit(steps, y, forced=tuple(stages))
     warnings.extend(seg.warnings)
-    sd = noise_sd(y, seg.ar)  # one formula with the live monitor (AR(1) inflation, capped)
-    if y.size <= SPARSE:
-        # judge the trends against the tighter noise (the segmentation keeps its own: judged
-        # against this one too, it over-cuts controls: false claims 0.00 -> 0.04-0.12 on
-        # 15- and 30-point runs)
-        sd = min(sd, residual_sd(y - fit_segments(steps.astype(np.float64), y, list(seg.breaks)),
-                                 2 * (len(seg.breaks) + 1)))
-
     pcfg = PhaseConfig(**{name: getattr(cfg, name) for name in PhaseConfig.__dataclass_fields__})
-    # a broken line with knots anywhere (phasewatch.hinge); not for a rate pinned at a bound,
-    # whose few other readings the knots would fit exactly
+    # a broken line with knots anywhere (phasewatch.hinge), judged against its own noise; not
+    # for a rate pinned at a bound, whose few other readings the knots would fit exactly
     if not stages and y.size <= HINGE_POINTS and not mostly_one_value(y):
         phases, sd = hinge_phases(steps, y, pcfg)
     else:
+        sd = noise_sd(y, seg.ar)  # one formula with the live monitor (AR(1) inflation, capped)
+        if y.size <= SPARSE:
+            # judge the trends against the tighter noise (the segmentation keeps its own: judged
+            # against this one too, it over-cuts controls: false claims 0.00 -> 0.04-0.12 on
+            # 15- and 30-point runs)
+            residuals = y - fit_segments(steps.astype(np.float64), y, list(seg.breaks))
+            sd = min(sd, residual_sd(residuals, 2 * (len(seg.breaks) + 1)))
         phases = _stage_phases(steps, y, seg.breaks, sd, pcfg, stages)
 
     fixed = set(stages)

@@ -69,13 +69,13 @@ def best_hinge(x: np.ndarray, y: np.ndarray, max_knots: int = MAX_KNOTS):
     return knots, X @ beta, sd, X
 
 
-def _piece_kind(X: np.ndarray, a: int, b: int, fitted: np.ndarray, sd: float,
-                cfg: PhaseConfig) -> str:
+def _piece_kind(X: np.ndarray, inv_xtx: np.ndarray, a: int, b: int, fitted: np.ndarray,
+                sd: float, cfg: PhaseConfig) -> str:
     """Up, down or flat: the fitted change from point a to b against k_sd noise sds and its
-    exact standard error under the fit."""
+    exact standard error under the fit (`inv_xtx`: the inverse of X'X)."""
     change = float(fitted[b] - fitted[a])
     c = X[b] - X[a]
-    se = sd * float(np.sqrt(max(c @ np.linalg.pinv(X.T @ X) @ c, 0.0)))
+    se = sd * float(np.sqrt(max(c @ inv_xtx @ c, 0.0)))
     if abs(change) > cfg.k_sd * sd and abs(change) > cfg.t_min * se:
         return UP if change > 0 else DOWN
     return FLAT
@@ -108,8 +108,9 @@ def hinge_phases(steps: np.ndarray, y: np.ndarray, cfg: PhaseConfig) -> tuple[li
     dof = max(y.size - 2 - KNOT_DOF * len(knots), 1)
     sd *= float(t.ppf(0.995, dof) / norm.ppf(0.995))
     bounds = [0, *knots, y.size - 1]
-    runs = [TrendRun(_piece_kind(X, a, b, fitted, sd, cfg), a, b, float(fitted[a]), float(fitted[b]))
-            for a, b in itertools.pairwise(bounds)]
+    inv_xtx = np.linalg.pinv(X.T @ X)
+    runs = [TrendRun(_piece_kind(X, inv_xtx, a, b, fitted, sd, cfg), a, b, float(fitted[a]),
+                     float(fitted[b])) for a, b in itertools.pairwise(bounds)]
     runs = _join_flat_middles(_join_same_kind(runs))
     runs = drop_excursions(runs, y.size, cfg)
     runs = absorb_short_flats(runs, fitted, y.size, cfg)
