@@ -23,10 +23,10 @@ from phasewatch.phases import (
     UP,
     PhaseConfig,
     TrendRun,
-    _join_same_kind,
     absorb_end_bounce,
     absorb_short_flats,
     drop_excursions,
+    join_same_kind,
     name_runs,
 )
 from phasewatch.results import Phase
@@ -111,7 +111,7 @@ def hinge_phases(steps: np.ndarray, y: np.ndarray, cfg: PhaseConfig) -> tuple[li
     inv_xtx = np.linalg.pinv(X.T @ X)
     runs = [TrendRun(_piece_kind(X, inv_xtx, a, b, fitted, sd, cfg), a, b, float(fitted[a]),
                      float(fitted[b])) for a, b in itertools.pairwise(bounds)]
-    runs = _join_flat_middles(_join_same_kind(runs))
+    runs = _join_flat_middles(join_same_kind(runs))
     runs = drop_excursions(runs, y.size, cfg)
     runs = absorb_short_flats(runs, fitted, y.size, cfg)
     runs = absorb_end_bounce(runs, y.size, cfg)

@@ -124,7 +124,7 @@ def trend_runs(x, y, fitted, breaks, sd: float, cfg: PhaseConfig) -> list[TrendR
     return _merge(moves, x, sd, cfg)
 
 
-def _join_same_kind(moves: list[TrendRun]) -> list[TrendRun]:
+def join_same_kind(moves: list[TrendRun]) -> list[TrendRun]:
     """Neighbours of one kind become one run (new objects: the input is left as it was)."""
     runs: list[TrendRun] = []
     for mv in moves:
@@ -138,7 +138,7 @@ def _join_same_kind(moves: list[TrendRun]) -> list[TrendRun]:
 def _merge(moves: list[TrendRun], x, sd: float, cfg: PhaseConfig) -> list[TrendRun]:
     """Join neighbours of one kind; a flat run whose total change is significant is a trend."""
     while True:
-        runs = _join_same_kind(moves)
+        runs = join_same_kind(moves)
         changed = False
         for r in runs:
             if r.kind == FLAT:
@@ -170,7 +170,7 @@ def drop_excursions(runs: list[TrendRun], n: int, cfg: PhaseConfig) -> list[Tren
                 a.kind = b.kind = FLAT
                 changed = True
         if changed:
-            runs = _join_same_kind(runs)
+            runs = join_same_kind(runs)
     return runs
 
 
