@@ -23,7 +23,7 @@ def _write(path):
 
 def _cli(*args):
     proc = subprocess.run([sys.executable, "-m", "phasewatch", *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 
