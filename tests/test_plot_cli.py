@@ -172,3 +172,28 @@ def test_labels_stay_with_their_runs_when_one_is_left_out(run_dir, tmp_path, cap
     assert code == 4  # drawn without the unreadable run, which is reported
     assert "broken.jsonl" in capsys.readouterr().err
     assert set(pd.read_csv(data).run) == {"first", "third"}
+
+
+def test_data_csv_gives_x_in_the_unit_the_figure_shows(tmp_path):
+    """`--x epoch --data`: the CSV carries the epoch of every drawn point (what the figure's
+    axis shows), beside its step; phase bands get their end in epochs too."""
+    import pandas as pd
+
+    rows = [{"step": 10 * i, "epoch": round(i / 25, 4), "eval/accuracy": 0.5 + 0.001 * i}
+            for i in range(60)]
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    data = tmp_path / "f.csv"
+    assert main(["plot", str(log), "--x", "epoch", "--dpi", "50", "-o", str(tmp_path / "f.png"),
+                 "--data", str(data)]) == 0
+    table = pd.read_csv(data)
+    assert list(table.columns) == ["panel", "run", "metric", "kind", "step", "value", "end_step",
+                                   "epoch", "end_epoch"]
+    raw = table[table.kind == "raw"]
+    assert np.allclose(raw.epoch, raw.step / 250)  # one epoch = 250 steps in this log
+    bands = table[table.kind.str.startswith("phase:")]
+    assert len(bands) and np.allclose(bands.end_epoch, bands.end_step / 250)
+    # without --x the table keeps its seven columns
+    assert main(["plot", str(log), "--dpi", "50", "-o", str(tmp_path / "f.png"),
+                 "--data", str(data)]) == 0
+    assert "epoch" not in pd.read_csv(data).columns

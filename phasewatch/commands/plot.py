@@ -139,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
                                       size=size, smoothing=smoothing, title=args.title,
                                       labels=labels, xlim=xlim, ylim=ylim)
     relabel(fig, axis)
+    if axis is not None:  # the CSV gives x in the unit the figure shows, beside the step
+        plot.figure_data(fig).set_x_unit(axis.unit, axis.at)
     for message in caught:
         warn(str(message.message))
     try:

@@ -8,12 +8,16 @@ bands, recommended stops, left-out outliers. One long table, one row per drawn p
 
 `kind` is raw, smoothed, mean, ci_low, ci_high, baseline, stop, outlier or phase:<name> (a band
 from `step` to `end_step`; `value` empty). `panel` counts the axes from the top-left, from 0.
+
+A figure drawn with its x axis in another unit (`plot --x epoch|tokens|samples`, or an HF
+console log, read in epochs) gets two more columns named after the unit, e.g. `epoch` and
+`end_epoch`: the x a reader of the figure sees. `step` stays, the key back to the log.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +30,24 @@ _ATTRIBUTE = "phasewatch_data"
 @dataclass
 class FigureData:
     rows: list[tuple] = field(default_factory=list)
+    unit: str | None = None                       # x unit other than the step (see set_x_unit)
+    to_unit: Callable[[float], float] | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return COLUMNS if self.unit is None else (*COLUMNS, self.unit, f"end_{self.unit}")
+
+    def set_x_unit(self, unit: str, to_unit: Callable[[float], float]) -> None:
+        """The figure's x axis shows `unit` (`to_unit(step)`): its columns join the table."""
+        self.unit, self.to_unit = unit, to_unit
+
+    def table(self) -> list[tuple]:
+        """The rows as written: with the unit's columns when the x axis is not in steps."""
+        if self.unit is None or self.to_unit is None:
+            return list(self.rows)
+        at = self.to_unit
+        return [(*row, _num(None if row[4] is None else at(row[4])),
+                 _num(None if row[6] is None else at(row[6]))) for row in self.rows]
 
     def add(self, panel: int, run: str, metric: str, kind: str, steps: Iterable[float],
             values: Iterable[float] | None = None, end_steps: Iterable[float] | None = None) -> None:
@@ -38,14 +60,14 @@ class FigureData:
     def to_frame(self):
         import pandas as pd
 
-        return pd.DataFrame(self.rows, columns=list(COLUMNS))
+        return pd.DataFrame(self.table(), columns=list(self.columns))
 
     def write_csv(self, path: str | Path) -> Path:
         path = Path(path)
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(COLUMNS)
-            for row in self.rows:
+            writer.writerow(self.columns)
+            for row in self.table():
                 writer.writerow(["" if v is None else _text(v) for v in row])
         return path
 
@@ -62,7 +84,7 @@ def figure_data(fig) -> FigureData:
 
 
 def save_data(fig, path: str | Path) -> Path:
-    """Write the figure's data as CSV (columns `COLUMNS`)."""
+    """Write the figure's data as CSV (columns `COLUMNS`, plus the x unit's when it has one)."""
     return figure_data(fig).write_csv(path)
 
 
