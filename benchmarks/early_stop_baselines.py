@@ -6,8 +6,12 @@
   3 noise sds around the median of the last 5 (outlier clipping); its statistic is read in units
   of the noise variance estimated so far (`phasewatch.noise.noise_scale` of the values seen).
   Both are armed only once the run has risen above its start (the best trailing mean ARM_SD of
-  its standard errors above the first): a fall from the start is a disruption, not an overfit,
-  and a detector that stops there fails every SFT run.
+  its standard errors above the first full one): a fall from the start is a disruption, not an
+  overfit, and a detector that stops there fails every SFT run. The best and the start are full
+  trailing means (a mean of the first value alone made a dipping run's first value its "best"
+  and armed the detector at once: the dip controls then scored up to 10^4 and set thresholds 7x
+  to 15x too high). Armed this way, neither can stop a decline from the start or after a flat
+  stretch (`decline_from_start`, `late_decline`: half the overfit kinds) by construction.
 - CUSUM: one-sided Page CUSUM for a fall below the best trailing 5-evaluation mean,
   S = max(0, S + (best - y) / sd - k) with k = 0.5, restarted at each new best, clipped alike.
 Both need a threshold: it is calibrated on separate seeds as the smallest one whose false-stop
@@ -58,10 +62,18 @@ class _AfterBest:
         self.recent.append(y)
         if len(self.values) <= 32 or len(self.values) % 8 == 0:
             self.sd = noise_scale(np.asarray(self.values))
-        mean = sum(self.recent) / len(self.recent)
-        if len(self.values) == TRAIL:
+        if len(self.recent) < TRAIL:
+            # The best and the start are full trailing means only: a mean of the first one or
+            # two values is neither a level to fall from nor the start (with partial means the
+            # first value of a run that dips became its "best", armed at once, and the dip
+            # scored in the thousands on the controls, which set the thresholds).
+            self.best_step = step if self.best_step is None else self.best_step
+            self.trace.append((step, 0.0))
+            return
+        mean = sum(self.recent) / TRAIL
+        if self.start_mean is None:
             self.start_mean = mean
-        armed = self.start_mean is not None and self.sd > 0 and (
+        armed = self.sd > 0 and (
             self.best_mean > self.start_mean + ARM_SD * self.sd * math.sqrt(2.0 / TRAIL))
         if mean > self.best_mean:
             self.best_mean, self.best_step = mean, step
