@@ -20,9 +20,13 @@ def spike_mask(values: np.ndarray, scale: float, k: float = 6.0,
     four agree with one straight line (their largest residual is small), and it lies more than
     `k` noise sds and more than three times that largest residual away from the line, beyond both
     of its adjacent neighbours (two in a row: both, on the same side). So the bottom of a dip
-    sampled once or twice on a sparse run, a point on a steep rise, and the first and last two
+    sampled once or twice on a sparse run, a point on a steep rise, and the first and last
     points (nothing on one side to contradict them) are data, while one or two absurd readings
-    on a plateau or a trend are not. `steps` (default: positions) place the points for the line.
+    on a plateau or a trend are not. The second and the second-to-last points have one
+    neighbour on their outer side: they are flagged (alone) only when that neighbour and the two
+    on the inner side agree with one line to within `EDGE_AGREE` noise sds, so a dip sampled
+    right after the start is still data. `steps` (default: positions) place the points for the
+    line.
     """
     y = np.asarray(values, dtype=np.float64)
     mask = np.zeros(y.size, dtype=bool)
@@ -33,7 +37,26 @@ def spike_mask(values: np.ndarray, scale: float, k: float = 6.0,
         flagged = _contradicted(x, y, width, k * scale)
         for j in range(width):
             mask[np.flatnonzero(flagged) + 2 + j] = True
+    for i, others in ((1, (0, 2, 3)), (y.size - 2, (y.size - 4, y.size - 3, y.size - 1))):
+        mask[i] |= _edge_contradicted(x, y, i, others, k * scale, EDGE_AGREE * scale)
     return mask
+
+
+EDGE_AGREE = 2.0  # an edge point's three neighbours must fit a line this closely (noise sds)
+
+
+def _edge_contradicted(x: np.ndarray, y: np.ndarray, i: int, others: tuple[int, int, int],
+                       floor: float, agree: float) -> bool:
+    """Whether y[i], the second (or second-to-last) point, lies far beyond the line its three
+    nearest neighbours agree on, and beyond both adjacent neighbours."""
+    nx, ny = x[list(others)], y[list(others)]
+    slope, intercept = np.polyfit(nx, ny, 1)
+    spread = float(np.abs(ny - (slope * nx + intercept)).max())
+    if spread > agree:
+        return False
+    off = float(y[i] - (slope * x[i] + intercept))
+    beyond = y[i] > max(y[i - 1], y[i + 1]) if off > 0 else y[i] < min(y[i - 1], y[i + 1])
+    return bool(beyond and abs(off) > max(floor, 3.0 * spread))
 
 
 def _contradicted(x: np.ndarray, y: np.ndarray, width: int, floor: float) -> np.ndarray:

@@ -191,3 +191,16 @@ def test_two_failed_evaluations_in_a_row_are_outliers_but_a_sampled_dip_is_data(
     assert spike_mask(y, 0.01).tolist() == [i in (4, 5) for i in range(10)]
     dip = np.r_[0.55, 0.05, 0.03, 0.30, 0.50, 0.60, 0.65, 0.66, 0.65, 0.66]  # sparse run's dip
     assert not spike_mask(dip, 0.01).any()
+
+
+def test_a_failed_second_or_second_to_last_evaluation_is_an_outlier_but_an_early_dip_is_data():
+    """The second point has one neighbour before it: it is an outlier only when that neighbour
+    and the two after it agree with one line; a dip sampled once right after the start (every
+    100th evaluation of sample_logs/demo) does not have neighbours that agree, so it is data."""
+    from phasewatch.changepoint import spike_mask
+
+    y = np.r_[0.48, 0.0, 0.46, 0.475, 0.47, 0.50, 0.52, 0.49, 0.52, 0.525]
+    assert spike_mask(y, 0.018).tolist() == [i == 1 for i in range(10)]
+    assert spike_mask(y[::-1], 0.018).tolist() == [i == 8 for i in range(10)]
+    demo = np.r_[0.546, 0.056, 0.314, 0.566, 0.628, 0.69, 0.722, 0.744]
+    assert not spike_mask(demo, 0.01).any()
