@@ -10,6 +10,8 @@ A folder is one run when it holds, in this order of preference:
   - exactly one log file of any supported format (a verl console `.log`, a nohup/slurm
     output, a JSON export...). Files that are never logs (model configs, tokenizers, weights,
     `all_results.json`...) are not considered.
+A single-file store of several runs (MLflow's `mlflow.db`, a Trackio project `.db`) is its
+runs, each named `store/RUN` (`store_members`), whether given itself or found in a folder.
 Otherwise it is a folder of runs: its log files (when it holds several) and the sub-folders
 (a few levels down) that are runs, each found by the same rules. TensorBoard sub-folders named
 like the parts of one run (Keras' `train/` and `validation/`, Trinity's `explorer/` and
@@ -117,8 +119,36 @@ def log_files(folder: Path) -> list[Path]:
             continue  # empty, unknown, an LFS pointer: not a log of this folder
         if module.FORMAT in ("native", "mlflow"):
             continue  # parts of a run folder, handled as folders
+        if module.FORMAT == "trackio" and path.suffix == ".parquet" \
+                and path.with_suffix(".db").is_file():
+            continue  # Trackio's export of the project database beside it: the same runs
         found.append(path)
     return found
+
+
+def store_members(path: Path) -> list[Found] | None:
+    """The runs of a single-file store that holds several (an MLflow `mlflow.db`, a Trackio
+    project `.db` or its Parquet export), each as `store/RUN`; None for any other file and
+    for a store of one run (read as the file itself)."""
+    from phasewatch.io import mlflow_sqlite, trackio
+
+    if not path.is_file():
+        return None
+    for module in (mlflow_sqlite, trackio):
+        if module.sniff(path, b""):
+            try:
+                names = module.members(path)
+            except InputError:
+                return None  # unreadable: the reader names the problem when it opens the file
+            if len(names) > 1:
+                return [Found(path / name, root=path / name) for name in names]
+            return None
+    return None
+
+
+def _with_members(files: list[Path]) -> list[Found]:
+    """One Found per run of `files`: a store of several runs gives each of them."""
+    return [found for file in files for found in (store_members(file) or [Found(file, root=file)])]
 
 
 def run_of_folder(folder: Path) -> list[Found]:
@@ -144,10 +174,10 @@ def run_of_folder(folder: Path) -> list[Found]:
         note = (f"history from {state.parent.name}/trainer_state.json, the newest of {count} "
                 "checkpoints (the output folder has no trainer_state.json of its own)")
         return [Found(state, note, root=folder)]
-    files = log_files(folder)
-    if len(files) == 1:
-        return [Found(files[0], root=folder)]
-    return [Found(p, root=p) for p in files]
+    found = _with_members(log_files(folder))
+    if len(found) == 1:
+        return [Found(found[0].path, root=folder)]
+    return found
 
 
 def find_runs(path: str | Path) -> list[Found]:
@@ -156,7 +186,7 @@ def find_runs(path: str | Path) -> list[Found]:
     if not path.exists():
         raise InputError("no such file or folder", path)
     if not path.is_dir():
-        return [Found(path, root=path)]
+        return _with_members([path])
     found = run_of_folder(path)
     if found:
         return found
@@ -164,7 +194,7 @@ def find_runs(path: str | Path) -> list[Found]:
 
 
 def _runs_below(root: Path) -> list[Found]:
-    from phasewatch.io import tensorboard
+    from phasewatch.io import mlflow, tensorboard
 
     runs: list[Found] = []
     seen: set[Path] = set()
@@ -174,7 +204,8 @@ def _runs_below(root: Path) -> list[Found]:
         folder, depth = frontier.pop(0)
         for child in _subdirs(folder):
             real = child.resolve()
-            if real in seen or _SKIP_DIRS.match(child.name) or visited >= MAX_FOLDERS:
+            if real in seen or _SKIP_DIRS.match(child.name) or visited >= MAX_FOLDERS \
+                    or mlflow.is_deleted(child):
                 continue
             seen.add(real)
             visited += 1
@@ -220,13 +251,18 @@ EXIT_SOME_FAILED = 4
 
 
 def expand(paths: list[str]) -> list[str]:
-    """PATH arguments -> one entry per run: a folder of runs becomes its runs (in order), any
-    other argument stays as given (a missing path keeps its error for its own row)."""
+    """PATH arguments -> one entry per run: a folder of runs and a store of several runs
+    (`mlflow.db`, a Trackio project) become their runs (in order), any other argument stays
+    as given (a missing path keeps its error for its own row)."""
     out: list[str] = []
     for arg in paths:
         path = Path(arg)
         if not path.is_dir():
-            out.append(arg)
+            members = store_members(path)
+            if members:
+                out.extend(str(m.path) for m in members)
+            else:
+                out.append(arg)
             continue
         try:
             runs = find_runs(path)
@@ -272,7 +308,8 @@ def run_each(paths: list[str], action) -> tuple[list, list[Failure]]:
             results.append(action(path))
         except PhasewatchError as exc:
             failures.append(Failure(path, exc))
-            print(f"phasewatch: error: {exc}", file=sys.stderr)
+            where = "" if path in str(exc) else f"{path}: "  # which run, when the error does not say
+            print(f"phasewatch: error: {where}{exc}", file=sys.stderr)
         except Exception as exc:  # noqa: BLE001 - a bug met in one run must not stop the others
             failures.append(Failure(path, exc))
             print(f"phasewatch: internal error in {path} ({type(exc).__name__}: {exc}); this "

@@ -85,11 +85,82 @@ def store(tmp_path_factory):
 
 
 def test_several_runs_are_listed_deleted_ones_left_out(store, capsys):
+    """A store of several runs is its runs, by name (Trinity's explorer/trainer pair as one
+    run `job`); reading one run of it still asks which (the error lists them)."""
     db, ids = store
-    code, out, err = cli(capsys, "inspect", str(db))
-    assert code == 3 and out == ""
-    assert "holds 4 runs" in err and ids["sft"] in err and ids["rl"] in err and "gone" not in err
-    assert f"{db}/RUN" in err
+    code, out, _ = cli(capsys, "inspect", str(db), "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["format"] == "folder of runs" and doc["failed"] == []
+    assert [r["source"] for r in doc["runs"]] == [f"{db}/sft", f"{db}/rl", f"{db}/job"]
+    assert [r["format"] for r in doc["runs"]] == ["mlflow_sqlite", "mlflow_sqlite",
+                                                  "trinity_mlflow"]
+    code, out, _ = cli(capsys, "inspect", str(db))
+    assert code == 0 and f"{db}  [store of 3 runs]" in out and "gone" not in out
+    with pytest.raises(InputError, match="holds 4 runs") as caught:
+        read_run(db)
+    assert ids["sft"] in str(caught.value) and f"{db}/RUN" in str(caught.value)
+
+
+def test_analyze_plot_and_sweep_take_each_run_of_a_store(store, tmp_path, capsys):
+    """One block per run; `rl` (one point) is reported on stderr naming it and the others
+    still run: exit 4. A same-named run gets its id (names must pick one run)."""
+    db, ids = store
+    code, out, err = cli(capsys, "analyze", str(db), "--metric", "eval/accuracy")
+    assert code == 4
+    assert f"{db}/sft  metric eval/accuracy" in out
+    assert f"{db}/job  metric eval/gsm8k/accuracy/mean_at_4" in out  # the explorer's held-out
+    assert f"{db}/rl" in err and "Traceback" not in err
+    code, _, err = cli(capsys, "plot", str(db), "--metric", "eval/accuracy",
+                       "-o", str(tmp_path / "store.png"))
+    assert code == 4 and (tmp_path / "store.png").stat().st_size > 0 and f"{db}/rl" in err
+    code, _, _ = cli(capsys, "sweep", str(db), "--metric", "eval/accuracy", "--workers", "1",
+                     "-o", str(tmp_path / "sweep.csv"))
+    rows = (tmp_path / "sweep.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == [f"{db}/sft", f"{db}/rl", f"{db}/job"]
+    twin = tmp_path / "twin.db"
+    shutil.copy(db, twin)
+    with sqlite3.connect(twin) as conn:
+        conn.execute("UPDATE runs SET name = 'sft' WHERE run_uuid = ?", (ids["rl"],))
+    from phasewatch.folders import expand
+
+    assert expand([str(twin)]) == [f"{twin}/{ids['sft']}", f"{twin}/{ids['rl']}",
+                                   f"{twin}/job"]
+    assert read_run(f"{twin}/{ids['rl']}").metrics == ["eval/mean_at_4"]
+
+
+FILE_STORE_WRITER = textwrap.dedent(
+    """
+    import sys, mlflow
+    from mlflow.tracking import MlflowClient
+    mlflow.set_tracking_uri(sys.argv[1])
+    for experiment in ("grpo", "sft"):
+        mlflow.set_experiment(experiment)
+        for seed in range(2):
+            with mlflow.start_run(run_name=f"{experiment}-{seed}") as run:
+                for step in range(5):
+                    mlflow.log_metric("eval/accuracy", step / 10 + seed, step=step)
+    MlflowClient().delete_run(run.info.run_id)
+    """
+)
+
+
+def test_a_file_store_of_several_experiments_is_each_run(tmp_path, capsys):
+    """`mlruns/` written by the client (file store, allowed by MLFLOW_ALLOW_FILE_STORE):
+    each active run of each experiment, the deleted one left out but readable when named."""
+    store = tmp_path / "mlruns"
+    subprocess.run([sys.executable, "-c", FILE_STORE_WRITER, store.as_uri()], check=True,
+                   env={**ENV, "MLFLOW_ALLOW_FILE_STORE": "true"}, capture_output=True,
+                   timeout=300)
+    code, out, _ = cli(capsys, "inspect", str(store), "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and len(doc["runs"]) == 3
+    names = sorted(read_run(r["source"]).name for r in doc["runs"])
+    assert names == ["grpo-0", "grpo-1", "sft-0"]
+    deleted = [p.parent for p in store.glob("*/*/meta.yaml") if "deleted" in p.read_text()]
+    assert len(deleted) == 1 and read_run(deleted[0]).name == "sft-1"
+    code, out, _ = cli(capsys, "analyze", str(store), "--metric", "eval/accuracy",
+                       "--format", "json")
+    assert code == 0 and len(json.loads(out)["runs"]) == 3
 
 
 def test_a_run_by_name_id_and_id_prefix(store):

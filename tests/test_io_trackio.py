@@ -4,6 +4,7 @@ non-local address recorded and refused in the writer)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -85,8 +86,33 @@ def project(tmp_path_factory):
 def test_the_database_is_wal_and_lists_its_runs(project, capsys):
     with sqlite3.connect(project) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    code, out, err = cli(capsys, "inspect", str(project))
-    assert code == 3 and out == "" and "holds 2 runs" in err and "sft" in err and "rl" in err
+    code, out, _ = cli(capsys, "inspect", str(project))
+    assert code == 0 and f"{project}  [store of 2 runs]" in out
+    assert f"{project}/sft " in out and f"{project}/rl " in out
+
+
+def test_a_project_of_several_runs_is_each_run(project, tmp_path, capsys):
+    """inspect --format json lists each run; analyze takes each run and reports the one it
+    cannot analyse (rl: three points), the others still analysed, exit 4; a folder holding
+    the project (and its Parquet export, the same runs) gives the same runs."""
+    code, out, _ = cli(capsys, "inspect", str(project), "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and [r["source"] for r in doc["runs"]] == [f"{project}/sft", f"{project}/rl"]
+    assert doc["runs"][0]["metrics"]["eval/accuracy"]["count"] == 4
+    code, out, err = cli(capsys, "analyze", str(project), "--metric", "eval/accuracy")
+    assert code == 4 and f"{project}/sft" in out and f"{project}/rl" in err
+    folder = tmp_path / "trackio"
+    folder.mkdir()
+    shutil.copy(project, folder / "proj.db")
+    if importlib.util.find_spec("pyarrow") is not None:
+        from trackio.sqlite_storage import SQLiteStorage
+
+        SQLiteStorage._flatten_and_write_parquet(project, "metrics", "metrics",
+                                                 folder / "proj.parquet")
+        code, out, _ = cli(capsys, "inspect", str(folder / "proj.parquet"))
+        assert code == 0 and "[store of 2 runs]" in out  # the export alone: its runs too
+    code, out, _ = cli(capsys, "inspect", str(folder))
+    assert code == 0 and "[folder of 2 runs]" in out and "proj.parquet" not in out
 
 
 def test_steps_come_from_train_global_step(project):

@@ -6,6 +6,7 @@ never moves)."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 
@@ -21,18 +22,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def metric_values(run) -> dict[str, dict[str, float]]:
     """Per metric: the first and last finite value (by step), the minimum and the maximum.
 
-    Plain numpy over each metric's rows, from the row index the run builds once for `metrics`
-    anyway (~0.1 s CPU for 5,000,000 values), instead of a second pass over the table."""
-    table = run.table
-    values_all = table["value"].to_numpy()
-    steps_all = table["step"].to_numpy()
+    Plain numpy over each metric's column (steps ascending), which the run holds anyway."""
     out: dict[str, dict[str, float]] = {}
-    for name, rows in run._rows_by_metric().items():
-        values = values_all[rows]
+    for name, (steps, values) in run.columns().items():
         finite = np.isfinite(values)
         if not finite.any():
             continue
-        values, steps = values[finite], steps_all[rows][finite]
+        values, steps = values[finite], steps[finite]
         out[str(name)] = {"first": float(values[int(np.argmin(steps))]),
                           "last": float(values[int(np.argmax(steps))]),
                           "min": float(values.min()), "max": float(values.max())}
@@ -107,7 +103,8 @@ def list_runs(path: str, output: str) -> int:
         emit_json({"source": path, "format": "folder of runs", "runs": summaries,
                    "failed": [f.to_dict() for f in failures]})
         return exit_code(summaries, failures)
-    print(f"{path}  [folder of {len(summaries) + len(failures)} runs]")
+    kind = "folder" if Path(path).is_dir() else "store"  # a folder, or an mlflow.db / Trackio .db
+    print(f"{path}  [{kind} of {len(summaries) + len(failures)} runs]")
     width = max((len(s["source"]) for s in summaries), default=10)
     for s in summaries:
         perf = s["performance"]

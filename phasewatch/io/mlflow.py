@@ -5,7 +5,8 @@ is `eval/accuracy`); each line is `<ms timestamp> <value> <step>` (very old stor
 step, which then is 0, as MLflow itself reads it). No mlflow package is needed.
 
 PATH may be the store (`mlruns/`), an experiment folder or a run folder; a store or experiment
-with several runs is an error listing the run folders (pass one). Lines from all metric files
+with several runs is their runs (`phasewatch.folders`; deleted runs left out), one of them is
+its run folder `mlruns/<experiment id>/<run id>`. Lines from all metric files
 are merged in timestamp order, so a resumed run that re-logs steps supersedes the old values.
 Followed, each metric file is read as it grows and the run's status says when it is over.
 """
@@ -30,6 +31,20 @@ def is_run(folder: Path) -> bool:
     return (folder / "metrics").is_dir() and (folder / META).is_file()
 
 
+_DELETED = re.compile(r"^lifecycle_stage:\s*'?deleted'?\s*$", re.MULTILINE)
+
+
+def is_deleted(folder: Path) -> bool:
+    """A run the user deleted (`lifecycle_stage: deleted`; it stays on disk until `mlflow gc`):
+    left out when a store or experiment is listed, still readable when named."""
+    if not is_run(folder):
+        return False
+    try:
+        return bool(_DELETED.search(_text(folder / META)))
+    except (OSError, UnicodeDecodeError, InputError):
+        return False
+
+
 def _children(folder: Path) -> list[Path]:
     try:
         return sorted(p for p in folder.iterdir() if p.is_dir())
@@ -42,9 +57,9 @@ def find_runs(folder: Path) -> list[Path]:
     if is_run(folder):
         return [folder]
     runs = [child for child in _children(folder) if is_run(child)]
-    if runs:
-        return runs
-    return [run for child in _children(folder) for run in _children(child) if is_run(run)]
+    if not runs:
+        runs = [run for child in _children(folder) for run in _children(child) if is_run(run)]
+    return [run for run in runs if not is_deleted(run)]
 
 
 def run_of_metric_file(path: Path) -> Path | None:

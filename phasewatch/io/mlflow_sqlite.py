@@ -57,6 +57,31 @@ def list_runs(conn, file: Path) -> list[tuple[str, str, str]]:
     return [(str(r[0]), str(r[1] or ""), str(r[2] or "")) for r in rows]
 
 
+def members(file: Path) -> list[str]:
+    """How to name each run of the store as `file/RUN` (for expanding a store into its runs):
+    its name when no other run has it, else its run id. Trinity-RFT's `<X>_explorer` and
+    `<X>_trainer` runs are one member `X` (read as one run by `io.trinity`)."""
+    conn = sqlite_ro.connect(file)
+    try:
+        runs = list_runs(conn, file)
+    finally:
+        conn.close()
+    from phasewatch.io.trinity import ROLES
+
+    names = [r[1] for r in runs]
+    unique = {n for n in names if n and names.count(n) == 1 and n.strip("/.") == n}
+    paired = {n.rsplit("_", 1)[0] for n in unique for role in ROLES if n.endswith("_" + role)}
+    paired = {x for x in paired if all(f"{x}_{role}" in unique for role in ROLES)
+              and x not in names}
+    out: list[str] = []
+    for run_id, name, _ in runs:
+        pair = next((x for x in paired for role in ROLES if name == f"{x}_{role}"), None)
+        member = pair or (name if name in unique else run_id)
+        if member not in out:
+            out.append(member)
+    return out
+
+
 def choose_run(runs: list[tuple[str, str, str]], wanted: str | None, file: Path,
                what: str = "MLflow database") -> tuple[str, str, str]:
     """The run `wanted` names (id, id prefix or name), or the only one; else InputError

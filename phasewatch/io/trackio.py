@@ -72,6 +72,27 @@ def _is_trackio_parquet(file: Path) -> bool:
     return b"run_name" in footer and b"step" in footer
 
 
+def members(file: Path) -> list[str]:
+    """The run names of a project database or its Parquet export, first logged first (for
+    expanding a project into its runs as `file/RUN_NAME`). The export needs pyarrow to list
+    its runs; without it the file stays one PATH (reading it then says what to install)."""
+    if not sqlite_ro.is_sqlite(sqlite_ro.head_of(file)):
+        try:
+            import pyarrow.parquet as pq
+
+            names = pq.read_table(file, columns=["run_name"]).column("run_name").to_pylist()
+        except Exception:  # noqa: BLE001 - no pyarrow or a bad file: read it as one PATH
+            return []
+        return list(dict.fromkeys(str(n) for n in names))
+    conn = sqlite_ro.connect(file)
+    try:
+        rows = sqlite_ro.query(conn, file, "metrics", "SELECT run_name FROM metrics "
+                               "GROUP BY run_name ORDER BY min(rowid)")
+    finally:
+        conn.close()
+    return [str(name) for (name,) in rows]
+
+
 def _decode(blob: Any) -> dict[str, Any]:
     if isinstance(blob, (bytes, memoryview)):
         blob = bytes(blob).decode("utf-8")
