@@ -12,6 +12,7 @@ from test_tokens_summary import fragmented_store
 
 from phasewatch.errors import InputError
 from phasewatch.tokens import SummaryConfig, TokenStoreWriter, open_store, summarize_store
+from phasewatch.tokens.counting import compiled_available
 from phasewatch.tokens.windows import lane_ranges
 
 
@@ -32,14 +33,17 @@ def test_threads_give_exactly_the_single_lane_result(tmp_path, chunk_tokens, wor
     folder, _, _ = fragmented_store(tmp_path)
     store = open_store(folder)
     alone = summarize_store(store, SummaryConfig(workers=1, chunk_tokens=chunk_tokens))
-    pooled = summarize_store(store, SummaryConfig(workers=workers, chunk_tokens=chunk_tokens, process_min_bytes=0))
+    pooled = summarize_store(store, SummaryConfig(workers=workers, chunk_tokens=chunk_tokens))
     assert pooled.rows == alone.rows and pooled.learned_at == alone.learned_at
     assert pooled.steps == alone.steps
     assert not lane_threads()
 
 
-def test_interleaved_store_matches_a_plain_numpy_reference(tmp_path):
-    """Every fifth sequence held out (the benchmark's layout), against boolean-mask numpy."""
+@pytest.mark.parametrize("kernel", ["numpy", pytest.param("compiled", marks=pytest.mark.skipif(
+    not compiled_available(), reason="the compiled kernel is not built (no C compiler at install)"))])
+def test_interleaved_store_matches_a_plain_numpy_reference(tmp_path, kernel):
+    """Every fifth sequence held out (the benchmark's layout), against boolean-mask numpy: the
+    same numbers bit for bit (n, mean, quantiles, shares), std and phi to float64 rounding."""
     rng = np.random.default_rng(11)
     lengths = rng.integers(50, 400, 500)
     splits = np.array(["heldout" if i % 5 == 4 else "train" for i in range(lengths.size)])
@@ -52,16 +56,17 @@ def test_interleaved_store_matches_a_plain_numpy_reference(tmp_path):
             writer.append(step, x)
             arrays.append(x.astype(np.float16).astype(np.float64))
     mask = np.repeat(splits == "train", lengths)
-    summary = summarize_store(open_store(folder), SummaryConfig(workers=2, chunk_tokens=4096, process_min_bytes=0))
+    summary = summarize_store(open_store(folder), SummaryConfig(workers=2, chunk_tokens=4096, kernel=kernel))
     for i, x in enumerate(arrays):
         for split, m in (("train", mask), ("heldout", ~mask)):
             row, v = summary.rows[split][i], x[m]
             p = np.exp(v)
             assert row.n_tokens == v.size
-            assert row.mean_logprob == pytest.approx(v.mean(), rel=1e-12)
-            np.testing.assert_allclose(list(row.p_quantiles.values()),
-                                       np.quantile(p, [0.05, 0.25, 0.5, 0.75, 0.95]), rtol=1e-12)
-            assert row.divergent_share == np.mean(p < 0.05)
+            assert row.mean_logprob == v.mean()
+            assert list(row.p_quantiles.values()) == np.quantile(p, [0.05, 0.25, 0.5, 0.75, 0.95]).tolist()
+            assert row.divergent_share == np.mean(p < 0.05) and row.mastered_share == np.mean(p > 0.95)
+            assert row.logprob_std == pytest.approx(v.std(), rel=1e-13)
+            assert row.mean_phi == pytest.approx(np.mean(p * (1 - p)), rel=1e-13)
 
 
 def bad_value_store(tmp_path, bad=1.0):
@@ -88,7 +93,7 @@ def test_a_bad_value_in_a_thread_gives_the_in_process_error(tmp_path, bad):
     with pytest.raises(InputError) as alone:
         summarize_store(store, SummaryConfig(workers=1, chunk_tokens=256))
     with pytest.raises(InputError) as pooled:
-        summarize_store(store, SummaryConfig(workers=2, chunk_tokens=256, process_min_bytes=0))
+        summarize_store(store, SummaryConfig(workers=2, chunk_tokens=256))
     assert str(pooled.value) == str(alone.value)
     assert pooled.value.path == str(folder / "step_00000003.npy")
     assert "step 3: token 1234 (sequence 's176' (heldout) token 2)" in str(pooled.value)
@@ -102,6 +107,6 @@ def test_a_file_truncated_after_open_is_named(tmp_path):
     path = folder / "step_00000015.npy"
     path.write_bytes(path.read_bytes()[:-4])
     with pytest.raises(InputError, match="truncated after the store was opened") as info:
-        summarize_store(store, SummaryConfig(workers=2, chunk_tokens=100, process_min_bytes=0))
+        summarize_store(store, SummaryConfig(workers=2, chunk_tokens=100))
     assert info.value.path == str(path)
     assert not lane_threads()

@@ -29,8 +29,9 @@ class KeyCodec:
     neg_inf_key: int  # valid keys are 0 (+0) and [0x8000, neg_inf_key)
 
     def has_invalid(self, counts: np.ndarray) -> bool:
-        """Whether a key histogram counts NaN, infinite or positive values."""
-        return bool(counts[1:0x8000].any() or counts[self.neg_inf_key:].any())
+        """Whether a key histogram (or a stack of them, keys last) counts NaN, infinite or
+        positive values."""
+        return bool(counts[..., 1:0x8000].any() or counts[..., self.neg_inf_key:].any())
 
     def keys(self, raw: np.ndarray) -> np.ndarray:
         if raw.dtype == np.float16:

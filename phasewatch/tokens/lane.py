@@ -1,17 +1,16 @@
-"""One lane of the summary pass: a fixed range of token windows, counted at every step in order.
+"""One lane of the summary pass: a fixed range of tokens, counted at every step in order.
 
-Why lanes: a lane owns its windows for the whole pass, so its "learned at" state (one bool per
-token of its range, plus per-window counts) is its alone, and its updates come in step order by
-construction: no lock, no ordering between workers. The pass runs one lane holding every window
-in process (small stores, workers=1), or one lane per thread (`lane_pool`); both run
-this code, so both give the same integers.
+Why lanes: a lane owns its tokens for the whole pass, so its "learned at" state (one bool per
+token of its range) is its alone, and its updates come in step order by construction: no lock,
+no ordering between threads. The pass runs one lane holding every token in this thread (small
+stores, workers=1), or one lane per thread (`lane_pool`); both run this code, so both give the
+same integers.
 
-Per window and step: one `pread` into a reused buffer, 16-bit keys, one `np.bincount` over all
-the window's tokens (the cost floor, ~1.9 ms per 2^20 tokens), a check of the invalid keys on
-that histogram, a `np.bincount` of each minority slot (subtracted from the total), and the
-learned-at update (an in-place OR and counts). Never a float64 copy, never a loop over tokens.
-
-Light on purpose: numpy and small phasewatch modules, no pandas.
+Per window and step: one `pread` into a reused buffer (a cache-sized block, so the kernel reads
+it from cache), its 16-bit keys (the float16 bits themselves: no copy), the learned flags
+(one comparison), and one call of the counting kernel (`counting`), which counts every slot and
+updates the learned state in one pass with the GIL released. Invalid values (NaN, +-inf,
+positive) have keys of their own: one look at the lane's histogram per step finds them.
 """
 
 from __future__ import annotations
@@ -23,28 +22,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from phasewatch.errors import InputError
+from phasewatch.tokens.counting import Runs, count
 from phasewatch.tokens.keys import N_KEYS, codec_for
 from phasewatch.tokens.stats import N_SLOTS
-from phasewatch.tokens.windows import TokenWindow, cut_windows
 
 
 class InvalidValue(Exception):
     """The first NaN, infinite or positive log-prob of a lane in the step file at `position`.
 
     Carries numbers only: the pass turns it into the `InputError` naming file, step, token and
-    sequence (it has the store's index; a worker does not), the same whichever lane found it.
+    sequence (it has the store's index), the same whichever lane found it.
     """
 
     def __init__(self, position: int, token: int):
         super().__init__(position, token)
         self.position, self.token = position, token
-
-    def to_dict(self) -> dict:
-        return {"position": self.position, "token": self.token}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> InvalidValue:
-        return cls(int(data["position"]), int(data["token"]))
 
 
 def invalid_positions(values: np.ndarray) -> np.ndarray:
@@ -54,7 +46,7 @@ def invalid_positions(values: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class LaneSpec:
-    """What a lane needs, all plain data (it crosses to a worker as JSON plus one int64 array)."""
+    """What a lane needs: the step files, its tokens and how to count them."""
 
     files: list[tuple[str, int]]
     """(path, byte offset of the data) of each step file, in step order."""
@@ -62,12 +54,13 @@ class LaneSpec:
     n_tokens: int
     start: int
     stop: int
-    """The lane's tokens: `[start, stop)`, a whole number of windows."""
+    """The lane's tokens: `[start, stop)`."""
     window_tokens: int
-    segments: np.ndarray
-    """`(a, b, slot)` rows covering at least `[start, stop)` (see `windows.slot_segments`)."""
+    runs: Runs
     learned_p: float | None
     """Track "learned at" (p > learned_p), or None not to."""
+    kernel: str
+    """"compiled" or "numpy" (`counting.resolve`)."""
 
 
 def read_window(path: str, data_offset: int, dtype: np.dtype, n_tokens: int, start: int, stop: int,
@@ -75,9 +68,9 @@ def read_window(path: str, data_offset: int, dtype: np.dtype, n_tokens: int, sta
     """Copy the values of tokens `[start, stop)` of a step file into `out` (bytes, reused).
 
     `pread` into a reused buffer rather than a memory map per window: a fresh mapping costs a
-    page fault per 4 KB (512 per window) and, with threads, every mmap/munmap took the address-
-    space lock the others' page faults needed (measured: 2 threads 0.95 -> 1.08 GB/s). Nothing
-    past the file's end is read: a file truncated after the store was opened is an InputError.
+    page fault per 4 KB and, with threads, every mmap/munmap took the address-space lock the
+    others' page faults needed (measured: 2 threads 0.95 -> 1.08 GB/s). Nothing past the file's
+    end is read: a file truncated after the store was opened is an InputError.
     """
     n_bytes = (stop - start) * dtype.itemsize
     if not 0 <= start <= stop <= n_tokens or out.nbytes < n_bytes:
@@ -97,80 +90,72 @@ def read_window(path: str, data_offset: int, dtype: np.dtype, n_tokens: int, sta
 
 
 class Lane:
-    """Counts the lane's windows at one step after another (see the module docstring)."""
+    """Counts the lane's tokens at one step after another (see the module docstring)."""
 
     def __init__(self, spec: LaneSpec):
         self.spec = spec
         self.dtype = np.dtype(spec.dtype)
         self.codec = codec_for(self.dtype.name)
-        self.windows = cut_windows(spec.segments, spec.start, spec.stop, spec.window_tokens)
-        size = max((w.stop - w.start for w in self.windows), default=0)
+        size = min(spec.window_tokens, spec.stop - spec.start)
         self.raw = np.empty(size * self.dtype.itemsize, dtype=np.uint8)
-        # np.bincount converts its input to intp: doing it into a reused buffer spares a fresh
-        # 8 MB array per window, which the allocator may return to the OS and fault in again.
-        self.wide = np.empty(size, dtype=np.intp)
+        self.newly = np.zeros(N_SLOTS, dtype=np.int64)
         self.tracking = spec.learned_p is not None
         if self.tracking:
             self.threshold = math.log(spec.learned_p)
             # float16 keys of values above the threshold: +0 (key 0) and the negatives whose key is
-            # below the first key valued <= threshold (negative keys grow more negative).
+            # below the first key valued <= threshold (negative keys grow more negative). The
+            # positive keys in between are invalid values, which stop the pass anyway.
             negative = np.arange(0x8000, N_KEYS)
             below = negative[self.codec.values[negative] <= self.threshold]
-            self.key_limit = int(below[0]) if below.size else N_KEYS
-            self.mask = np.empty(size, dtype=bool)
+            self.key_limit = np.uint16(below[0]) if below.size else None
+            self.learned = np.empty(size, dtype=bool)
             self.seen = np.zeros(spec.stop - spec.start, dtype=bool)
-            self.seen_counts = np.zeros((len(self.windows), N_SLOTS), dtype=np.int64)
 
     def count_step(self, position: int, out: np.ndarray) -> np.ndarray | None:
-        """Add the key histograms of the step at `position` into `out` (N_SLOTS x N_KEYS, per slot)
-        and return the tokens first learned at this step per slot (None when not tracking).
+        """Add the key histograms of the step at `position` into `out` (N_SLOTS x N_KEYS, this
+        lane's own, zeroed by the caller) and return the tokens first learned at this step per
+        slot (None when not tracking).
 
         Steps must come in order (0, 1, ...): "learned" means learned at this step or before.
-        Raises `InvalidValue` at the first window holding a bad value, `InputError` if the file
-        cannot be read.
+        Raises `InvalidValue` at the lane's first bad value, `InputError` if the file cannot be
+        read.
         """
-        path, data_offset = self.spec.files[position]
-        newly = np.zeros(N_SLOTS, dtype=np.int64) if self.tracking else None
-        for i, window in enumerate(self.windows):
-            raw = read_window(path, data_offset, self.dtype, self.spec.n_tokens, window.start,
-                              window.stop, self.raw)
+        spec = self.spec
+        path, data_offset = spec.files[position]
+        self.newly[:] = 0
+        for start in range(spec.start, spec.stop, spec.window_tokens):
+            stop = min(spec.stop, start + spec.window_tokens)
+            raw = read_window(path, data_offset, self.dtype, spec.n_tokens, start, stop, self.raw)
             keys = self.codec.keys(raw)
-            wide = self.wide[: keys.size]
-            np.copyto(wide, keys, casting="unsafe")
-            total = np.bincount(wide, minlength=N_KEYS)
-            if self.codec.has_invalid(total):
-                raise InvalidValue(position, window.start + int(invalid_positions(raw)[0]))
-            if newly is not None and self._any_learned(total):
-                newly += self._learn(i, window, raw, keys)
-            for part in window.others:
-                counts = np.bincount(part.gather(keys, wide), minlength=N_KEYS)
-                total -= counts
-                out[part.slot] += counts
-            out[window.largest] += total
-        return newly
+            if self.tracking:
+                learned = self._learned(raw, keys)
+                seen = self.seen[start - spec.start : stop - spec.start]
+                count(spec.kernel, keys, start, spec.runs, out, learned, seen, self.newly)
+            else:
+                count(spec.kernel, keys, start, spec.runs, out)
+        if self.codec.has_invalid(out):
+            raise InvalidValue(position, self._first_invalid(path, data_offset))
+        return self.newly.copy() if self.tracking else None
 
-    def _any_learned(self, total: np.ndarray) -> bool:
-        """Whether a window's histogram has keys above the learned threshold (else skip it)."""
-        if self.dtype != np.float16:
-            return True  # bfloat16 keys are not exact at the threshold: compare the values
-        return bool(total[0] or total[0x8000 : self.key_limit].any())
-
-    def _learn(self, i: int, window: TokenWindow, raw: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """OR this step's learned tokens into the window's `seen` and return the newly learned per
-        slot (count after minus count before: no per-token "new" array)."""
-        mask = self.mask[: keys.size]
+    def _learned(self, raw: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """This step's flags p > learned_p: exact for every dtype (float16 by its keys)."""
+        flags = self.learned[: keys.size]
         if self.dtype == np.float16:
-            np.less(keys, self.key_limit, out=mask)
-        else:  # exact values (float32 / float64)
-            np.greater(raw, raw.dtype.type(self.threshold), out=mask)
-        seen = self.seen[window.start - self.spec.start : window.stop - self.spec.start]
-        np.bitwise_or(seen, mask, out=seen)
-        counts = np.zeros(N_SLOTS, dtype=np.int64)
-        rest = int(np.count_nonzero(seen))
-        for part in window.others:
-            counts[part.slot] = part.count(seen, mask)  # the mask is no longer needed
-            rest -= counts[part.slot]
-        counts[window.largest] = rest
-        newly = counts - self.seen_counts[i]
-        self.seen_counts[i] = counts
-        return newly
+            if self.key_limit is None:
+                flags[:] = True
+            else:
+                np.less(keys, self.key_limit, out=flags)
+        else:  # float32 / float64: the values, not the truncated keys
+            np.greater(raw, raw.dtype.type(self.threshold), out=flags)
+        return flags
+
+    def _first_invalid(self, path: str, data_offset: int) -> int:
+        """The lane's first bad token at this step (re-read: the slow path of a failing pass)."""
+        spec = self.spec
+        for start in range(spec.start, spec.stop, spec.window_tokens):
+            stop = min(spec.stop, start + spec.window_tokens)
+            raw = read_window(path, data_offset, self.dtype, spec.n_tokens, start, stop, self.raw)
+            bad = invalid_positions(raw)
+            if bad.size:
+                return start + int(bad[0])
+        raise AssertionError("an invalid key was counted but no invalid value is left to find")

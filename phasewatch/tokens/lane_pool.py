@@ -1,10 +1,10 @@
 """The lanes of the summary pass: one in this process, or one per thread.
 
-Why threads: each lane owns its windows and its "learned at" state, so lanes share nothing and
-need no lock; the heavy work of a window (`preadv`, the key copy, `np.bincount`) runs in numpy
-or the kernel with the GIL released. Threads need no second interpreter start, no pickling and
-no protocol: an error is the lane's own exception, re-raised here in lane order, so the first
-error is the one the in-process lane would have met first.
+Why threads: each lane owns its tokens and its "learned at" state, so lanes share nothing and
+need no lock; the heavy work of a window (`preadv`, the counting kernel) runs with the GIL
+released. Threads need no second interpreter start, no pickling and no protocol: an error is
+the lane's own exception, re-raised here in lane order, so the first error is the one the
+in-process lane would have met first.
 
 Each lane counts one step into its own histogram buffer; the parent sums them in lane order
 (integers: the result does not depend on the number of lanes). Memory stays flat: a lane reuses

@@ -1,15 +1,15 @@
 """Streaming per-step summaries of an expert log-prob store, per split (train / heldout).
 
 How it stays fast and flat in memory, whatever the store's size:
-- The tokens of a step are cut into windows of at most `chunk_tokens` (2^20), and the windows
-  into contiguous *lanes*, one per thread (`lane_pool`; stores under `process_min_bytes`,
-  and workers=1, run one lane with every window in this thread). A lane
-  owns its windows at every step, so it reads each window with one `pread` into a reused buffer,
-  counts 16-bit keys with `np.bincount` (compiled), and keeps its own "learned at" state, in
-  step order with no locking (`lane`); numpy and the read release the GIL. Per step, each lane
-  fills its own key histogram per slot and its newly learned counts; the pass sums the lanes and computes the statistics from the
-  65,536-bin histogram of keys, never token by token in Python, and yields the steps in order.
-  Memory: a few windows per lane, plus 1 byte per token (spread over the lanes) for learned-at.
+- The tokens are split into contiguous *lanes*, one per thread (`lane_pool`; workers=1 runs one
+  lane in this thread). A lane owns its tokens at every step: it reads them window by window
+  (`chunk_tokens`) with `pread` into a reused buffer and counts each window's 16-bit keys into
+  a 65,536-bin histogram per split with one call of a compiled kernel (`counting`), which also
+  keeps the lane's "learned at" state, in step order with no locking (`lane`). The kernel and
+  the read release the GIL, so the lanes run in parallel. Per step the pass sums the lanes'
+  histograms and computes the statistics from them (`stats`), never token by token in Python,
+  and yields the steps in order. Memory: a window buffer per lane, plus 1 byte per token for
+  learned-at.
 - float16 stores (the format's default): the key IS the float16 bit pattern, so the histogram is a
   complete description of the data and every statistic is exact (quantiles equal `np.quantile`
   with linear interpolation on the same values), whatever the lanes (integer counts add exactly).
@@ -19,8 +19,8 @@ How it stays fast and flat in memory, whatever the store's size:
   (a quantile of p to a relative 0.4% x |log p|); a share at a threshold can misplace only tokens
   within 0.8% of it in log p. "Learned at" compares the exact values.
 - Validation is free: NaN, +-inf and positive values have keys of their own; a non-zero count
-  there makes the lane locate the first such value in that window, and this process names the
-  file, step, token and sequence (the error the first lane to meet it would give in process).
+  there makes the lane locate its first such value, and the pass names the file, step, token
+  and sequence (the error the first lane to meet it would give in process).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from phasewatch.errors import InputError
+from phasewatch.tokens.counting import resolve
 from phasewatch.tokens.keys import N_KEYS, codec_for
 from phasewatch.tokens.lane import InvalidValue, LaneSpec, invalid_positions, read_window
 from phasewatch.tokens.lane_pool import InProcessLanes, ThreadLanes
@@ -46,7 +46,7 @@ from phasewatch.tokens.stats import (
     stats_from_histogram,
 )
 from phasewatch.tokens.store import StepFile, TokenStore
-from phasewatch.tokens.windows import lane_ranges, slot_segments
+from phasewatch.tokens.windows import lane_ranges, slot_runs
 from phasewatch.tokens.writer import SPLITS
 
 __all__ = ["N_KEYS", "LearnedAt", "LearnedAtTracker", "SplitStats", "SummaryConfig", "TokenSummary",
@@ -67,8 +67,11 @@ class TokenSummary:
     config: SummaryConfig
     warnings: list[str] = field(default_factory=list)
 
-    def frame(self, split: str) -> pd.DataFrame:
-        """One row per step (index), one column per statistic; quantiles as columns p05, p25..."""
+    def frame(self, split: str):
+        """One row per step (index), one column per statistic; quantiles as columns p05, p25...
+        (a pandas DataFrame; pandas is imported here, not on the `tokens` command's path)."""
+        import pandas as pd
+
         records = []
         for row in self.rows.get(split, []):
             record = {k: v for k, v in row.to_dict().items() if k != "p_quantiles"}
@@ -100,28 +103,26 @@ class _Pass:
         self.files = list(store.files if files is None else files)
         self.tracker = tracker
         self.splits = store.splits  # a property that walks every sequence: once, not per step
-        self.segments = slot_segments(store)
+        self.runs = slot_runs(store)
+        self.kernel = resolve(config.kernel)
         self.learned_so_far = np.zeros(N_SLOTS, dtype=np.int64)
         self.tables = histogram_tables(codec_for(store.dtype.name), config)
 
     def _lanes(self) -> InProcessLanes | ThreadLanes:
-        """Threads (one lane each) for a large enough store, else one lane in this thread."""
-        n_bytes = len(self.files) * self.store.n_tokens * self.store.dtype.itemsize
+        """One lane per thread (`workers`), or one lane in this thread."""
         workers = worker_count(self.config)
-        if workers > 1 and n_bytes >= self.config.process_min_bytes:
+        if workers > 1:
             ranges, window = lane_ranges(self.store.n_tokens, workers, self.config.chunk_tokens)
             if len(ranges) > 1:
                 return ThreadLanes([self._spec(a, b, window) for a, b in ranges])
         return InProcessLanes(self._spec(0, self.store.n_tokens, self.config.chunk_tokens))
 
     def _spec(self, start: int, stop: int, window_tokens: int) -> LaneSpec:
-        segments = self.segments
-        first = max(0, int(np.searchsorted(segments[:, 0], start, side="right")) - 1)
-        last = int(np.searchsorted(segments[:, 0], stop, side="left"))
         return LaneSpec(
             files=[(str(f.path), f.data_offset) for f in self.files], dtype=self.store.dtype.name,
             n_tokens=self.store.n_tokens, start=start, stop=stop, window_tokens=window_tokens,
-            segments=segments[first:last], learned_p=None if self.tracker is None else self.config.learned_p,
+            runs=self.runs, learned_p=None if self.tracker is None else self.config.learned_p,
+            kernel=self.kernel,
         )
 
     def _raise_invalid(self, bad: InvalidValue) -> None:
