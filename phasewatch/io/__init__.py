@@ -25,9 +25,12 @@ import importlib
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from phasewatch.errors import InputError
-from phasewatch.run import Run
+
+if TYPE_CHECKING:  # run.py imports pandas (~0.35 s): not on the path of io.jsonlines users (`tokens`)
+    from phasewatch.run import Run
 
 # Most specific first: a verl JSONL line is also generic JSONL, a trainer_state.json is JSON.
 READERS: tuple[str, ...] = (
