@@ -1,15 +1,25 @@
-"""Throughput and peak memory of the token-store summary pass (`phasewatch tokens`).
+"""Throughput and peak memory of `phasewatch tokens` against a plain numpy baseline, same run.
 
-Builds a multi-GB float16 store in a temporary folder (deleted afterwards), reads it once to warm
-the page cache, then times in separate child processes (so each peak RSS is its own):
-- phasewatch: `summarize_store` (all steps, both splits, quantiles, shares, phi, entropy,
-  learned-at): windows read with pread and counted by np.bincount, in one thread per
-  core (each owning a lane of windows), or in process with workers=1;
-- naive baseline: per step `np.load` the whole file, `.astype(np.float64)`, then per split
-  `np.quantile` of p, mean log p, shares and phi with plain numpy (on a subset of steps; its
-  throughput is per byte, so the subset does not flatter it).
-Usage: python benchmarks/bench_tokens.py [--gb 2.0] [--tokens-per-step 8000000]
-The machine is shared (2 cores, other jobs running): rerun for noise; numbers vary ~10-20%.
+Builds two float16 stores in a temporary folder (deleted afterwards), by default 60 steps x
+4,000,000 tokens (480 MB each) of sequences of 200-1800 tokens: one whose train and held-out
+sequences interleave (every fifth sequence held out), one with the train sequences first. Reads
+them once to warm the page cache, then for each layout:
+- end to end: `phasewatch tokens STORE --format json` as a user runs it (a fresh process:
+  interpreter start, imports, opening the store, the pass, the output), wall time and the
+  process's peak RSS (ru_maxrss);
+- pass only: `summarize_store` in a child process, timed around the pass alone;
+- numpy baseline, the same two ways: per step `np.load` the file, `.astype(np.float64)`, and per
+  split (boolean mask) `np.quantile` of p, mean and std of log p, the divergent and mastered
+  shares and mean phi;
+- a check that the command's JSON has the baseline's numbers: n, mean log p, the quantiles of p
+  and the shares bit for bit (float16 values are exact), std and phi to float64 rounding.
+The machine is shared (2 cores): phasewatch rows are the fastest and the median of --repeats
+runs; the load average is printed before and after.
+
+Usage: python benchmarks/bench_tokens.py [--steps 60] [--tokens-per-step 4000000] [--repeats 5]
+       [--baseline-steps N] [--numba]
+--numba also times numba (when importable) for the histogram: its import, the first call of a
+cached @njit kernel with an empty cache (cold) and a filled one (warm), and its throughput.
 """
 
 from __future__ import annotations
@@ -17,66 +27,64 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+QUANTILES = [0.05, 0.25, 0.5, 0.75, 0.95]
 
 
-def build_store(folder: Path, tokens_per_step: int, n_steps: int, seed: int = 0,
-                interleaved: bool = False) -> None:
-    """Sequences of 200-1800 tokens; train first, then held-out (or interleaved)."""
+# ------------------------------------------------------------------ children (one job each)
+def child_build(folder: str, tokens_per_step: int, n_steps: int, interleaved: bool) -> dict:
+    """Sequences of 200-1800 tokens; train first, then held-out (or every fifth held out)."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
     from phasewatch.tokens import TokenStoreWriter
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(0)
     lengths = rng.integers(200, 1800, size=tokens_per_step // 1000 + 10)
     lengths = lengths[: np.searchsorted(np.cumsum(lengths), tokens_per_step)]
     lengths = np.append(lengths, tokens_per_step - lengths.sum())
     lengths = lengths[lengths > 0]
     n_train = int(0.8 * lengths.size)
-    split = ["train" if i < n_train else "heldout" for i in range(lengths.size)]
-    if interleaved:  # every 5th sequence held out: many split pieces per window
+    if interleaved:
         split = ["heldout" if i % 5 == 0 else "train" for i in range(lengths.size)]
+    else:
+        split = ["train" if i < n_train else "heldout" for i in range(lengths.size)]
     seqs = [{"id": f"ex{i}", "split": s, "length": int(n)} for i, (s, n) in enumerate(zip(split, lengths))]
     base = -rng.exponential(3.0, tokens_per_step).astype(np.float32)
     rate = rng.uniform(0.5, 2.0, tokens_per_step).astype(np.float32)
-    with TokenStoreWriter(folder / "expert_logprobs", seqs, dtype="float16") as writer:
+    with TokenStoreWriter(Path(folder) / "expert_logprobs", seqs, dtype="float16") as writer:
         for i in range(n_steps):
             writer.append(i * 10, base * np.exp(-rate * i / n_steps * 3))
+    return {"sequences": len(seqs)}
 
 
-def store_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in (folder / "expert_logprobs").glob("step_*.npy"))
+def child_pass(folder: str) -> dict:
+    """The pass alone: imports and opening the store are outside the clock."""
+    sys.path.insert(0, str(ROOT))
+    from phasewatch.tokens import open_store, summarize_store
+    from phasewatch.tokens.counting import resolve
 
-
-def child_phasewatch(folder: str, workers: int | None) -> dict:
-    from phasewatch.tokens import SummaryConfig, open_store, summarize_store
-
-    t0, cpu0 = time.perf_counter(), cpu_seconds()
     store = open_store(folder)
-    summary = summarize_store(store, SummaryConfig(workers=workers))
-    elapsed = time.perf_counter() - t0
-    n_bytes = sum(f.path.stat().st_size for f in store.files)
-    return {"seconds": elapsed, "cpu_seconds": cpu_seconds() - cpu0, "bytes": n_bytes,
-            "steps": len(summary.steps), "p50_first": summary.rows["train"][0].p_quantiles["p50"]}
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    summary = summarize_store(store)
+    return {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - cpu0,
+            "bytes": sum(f.path.stat().st_size for f in store.files), "steps": len(summary.steps),
+            "kernel": resolve("auto")}
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (none: the pass uses threads)."""
-    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
-                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
+def child_baseline(folder: str, max_steps: int) -> dict:
+    """The obvious numpy program; also returns its statistics, to check phasewatch's."""
+    t_start = time.perf_counter()
+    import numpy as np
 
-
-def child_naive(folder: str, max_steps: int) -> dict:
-    """The obvious way: load each step whole as float64 and call numpy per split."""
     store = Path(folder) / "expert_logprobs"
     index = json.loads((store / "index.json").read_text())
     masks = {}
@@ -86,125 +94,227 @@ def child_naive(folder: str, max_steps: int) -> dict:
             if s["split"] == split:
                 m[s["offset"] : s["offset"] + s["length"]] = True
         masks[split] = m
-    files = sorted(store.glob("step_*.npy"))[:max_steps]
-    t0, cpu0 = time.perf_counter(), cpu_seconds()
+    files = sorted(store.glob("step_*.npy"))[: max_steps or None]
+    t0 = time.perf_counter()
     n_bytes = 0
-    p50 = None
+    rows: dict[str, list[dict]] = {"train": [], "heldout": []}
     for path in files:
         logp = np.load(path, allow_pickle=False).astype(np.float64)
         n_bytes += path.stat().st_size
         for split, m in masks.items():
             x = logp[m]
             p = np.exp(x)
-            q = np.quantile(p, [0.05, 0.25, 0.5, 0.75, 0.95])
-            _ = (x.mean(), x.std(), (p < 0.05).mean(), (p > 0.95).mean(), (p * (1 - p)).mean())
-            if p50 is None and split == "train":
-                p50 = float(q[2])
-    return {"seconds": time.perf_counter() - t0, "cpu_seconds": cpu_seconds() - cpu0, "bytes": n_bytes,
-            "steps": len(files), "p50_first": p50}
+            rows[split].append({
+                "n_tokens": int(x.size), "mean_logprob": float(x.mean()), "logprob_std": float(x.std()),
+                "p_quantiles": np.quantile(p, QUANTILES).tolist(),
+                "divergent_share": float(np.mean(p < 0.05)), "mastered_share": float(np.mean(p > 0.95)),
+                "mean_phi": float(np.mean(p * (1 - p))),
+            })
+    end = time.perf_counter()
+    return {"seconds": end - t0, "end_to_end_seconds": end - t_start, "bytes": n_bytes,
+            "steps": len(files), "rows": rows}
 
 
-def peak_rss_mb() -> float:
-    """Peak RSS of this process image: VmHWM. (`getrusage().ru_maxrss` would include the parent's
-    RSS at fork time, which survives exec on Linux.)"""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
+# ------------------------------------------------------------------ the parent
 def run_child(*args: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", *args], check=True,
                          capture_output=True, text=True)
     return json.loads(out.stdout)
 
 
-def best_of(repeats: int, *args: str) -> dict:
-    """Fastest of `repeats` child runs (the machine is shared: the minimum is the least disturbed);
-    keeps the median time too and the largest peak RSS (this process plus its workers)."""
-    runs = [run_child(*args) for _ in range(repeats)]
-    best = min(runs, key=lambda r: r["seconds"])
-    best["median_seconds"] = float(np.median([r["seconds"] for r in runs]))
-    worst = max(runs, key=lambda r: r["max_rss_mb"] + sum(r.get("worker_rss_mb", [])))
-    best["max_rss_mb"], best["worker_rss_mb"] = worst["max_rss_mb"], worst.get("worker_rss_mb", [])
-    return best
+def timed_command(argv: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB, ru_maxrss of that process) and stdout of a command.
+
+    The parent stays small (no store data in it), since Linux carries the forking parent's
+    high-water RSS into the child's ru_maxrss."""
+    with tempfile.TemporaryFile() as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+        if proc.returncode != 0:
+            raise RuntimeError(f"{argv} exited {proc.returncode}: {err}")
+        out.seek(0)
+        return seconds, usage.ru_maxrss / 1024, out.read().decode()
+
+
+def phasewatch_command() -> list[str]:
+    """The console script beside this interpreter, as a user runs it; else `python -m`."""
+    script = Path(sys.executable).with_name("phasewatch")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "phasewatch"]
+
+
+def compare(doc: dict, baseline: dict) -> tuple[int, int, float]:
+    """(values equal bit for bit, values compared exactly, worst relative difference of std/phi)."""
+    equal = total = 0
+    worst = 0.0
+    for split, rows in baseline["rows"].items():
+        for ours, ref in zip(doc["steps"][split], rows):
+            pairs = [(ours["n_tokens"], ref["n_tokens"]), (ours["mean_logprob"], ref["mean_logprob"]),
+                     (ours["divergent_share"], ref["divergent_share"]),
+                     (ours["mastered_share"], ref["mastered_share"])]
+            pairs += list(zip(ours["p_quantiles"].values(), ref["p_quantiles"]))
+            equal += sum(a == b for a, b in pairs)
+            total += len(pairs)
+            for key in ("logprob_std", "mean_phi"):
+                worst = max(worst, abs(ours[key] - ref[key]) / abs(ref[key]))
+    return equal, total, worst
+
+
+def summarize(times: list[float]) -> tuple[float, float]:
+    return min(times), statistics.median(times)
+
+
+def bench_layout(folder: Path, args: argparse.Namespace) -> dict:
+    """Every measurement of one store layout."""
+    command = [*phasewatch_command(), "tokens", str(folder), "--format", "json"]
+    e2e, rss, doc = [], [], None
+    for _ in range(args.repeats):
+        seconds, peak, out = timed_command(command)
+        e2e.append(seconds)
+        rss.append(peak)
+        doc = json.loads(out)
+    passes = [run_child("pass", str(folder)) for _ in range(args.repeats)]
+    base_wall, base_rss, base_out = timed_command(
+        [sys.executable, __file__, "--child", "baseline", str(folder), str(args.baseline_steps)])
+    base = json.loads(base_out)
+    return {"e2e": e2e, "rss": max(rss), "passes": passes, "doc": doc, "base": base,
+            "base_wall": base_wall, "base_rss": base_rss}
+
+
+def print_layout(name: str, r: dict) -> None:
+    n_bytes = r["passes"][0]["bytes"]
+    base = r["base"]
+    base_e2e = base["bytes"] / r["base_wall"] / 1e9
+    base_pass = base["bytes"] / base["seconds"] / 1e9
+    cpu = min(p["cpu_seconds"] for p in r["passes"])
+    rows = [
+        ("phasewatch tokens, end to end", summarize(r["e2e"]), base_e2e, r["rss"],
+         f"kernel {r['passes'][0]['kernel']}"),
+        ("phasewatch pass only", summarize([p["seconds"] for p in r["passes"]]), base_pass, None,
+         f"{n_bytes / cpu / 1e9:.2f} GB per CPU-second"),
+    ]
+    print(f"\n{name} ({n_bytes / 1e6:.0f} MB)")
+    for what, (best, median), reference, rss, note in rows:
+        rate, median_rate = n_bytes / best / 1e9, n_bytes / median / 1e9
+        print(f"  {what:<34} {best:>7.3f} s {median:>7.3f} s {rate:>6.2f} GB/s {median_rate:>6.2f} GB/s "
+              f"{rate / reference:>6.1f}x {'' if rss is None else f'{rss:.0f} MB':>7}  {note}")
+    print(f"  {'numpy baseline, end to end':<34} {r['base_wall']:>7.3f} s {'':>9} {base_e2e:>6.2f} GB/s "
+          f"{'':>11} {'1.0x':>7} {r['base_rss']:>4.0f} MB  {base['steps']} steps")
+    print(f"  {'numpy baseline, pass only':<34} {base['seconds']:>7.3f} s {'':>9} {base_pass:>6.2f} GB/s "
+          f"{'':>11} {'1.0x':>7}")
+    equal, total, worst = compare(r["doc"], base)
+    print(f"  check: the command's JSON vs the baseline over {base['steps']} steps: {equal}/{total} values "
+          f"bit-identical (n, mean, quantiles, shares); std and phi within {worst:.1e} relative")
+
+
+def numba_rows(tokens: int) -> list[str]:
+    """numba's costs for the same histogram, each in a fresh process (cold, then warm cache)."""
+    lines = []
+    cache = Path(tempfile.mkdtemp(prefix="phasewatch-bench-numba-"))
+    try:
+        for label in ("cold cache", "warm cache"):
+            env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+            out = subprocess.run([sys.executable, __file__, "--child", "numba", str(tokens)],
+                                 check=False, capture_output=True, text=True, env=env)
+            if out.returncode != 0:
+                return [f"numba: not measured ({out.stderr.strip().splitlines()[-1]})"]
+            r = json.loads(out.stdout)
+            lines.append(f"numba ({label}): import numpy {r['numpy']:.3f} s, import numba {r['numba']:.3f} s, "
+                         f"first call (compile or cache load) {r['first_call']:.3f} s, then "
+                         f"{r['ns_per_token']:.2f} ns/token ({2 / r['ns_per_token']:.2f} GB/s of float16 "
+                         "per thread)")
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    return lines
+
+
+def child_numba(tokens: int) -> dict:
+    t0 = time.perf_counter()
+    import numpy as np
+
+    t1 = time.perf_counter()
+    import numba
+
+    t2 = time.perf_counter()
+
+    @numba.njit(nogil=True, cache=True)
+    def histogram(keys, out):  # pragma: no cover - compiled
+        for i in range(keys.size):
+            out[keys[i]] += 1
+
+    keys = np.random.default_rng(0).integers(0x8000, 0xA000, tokens).astype(np.uint16)
+    out = np.zeros(1 << 16, dtype=np.int64)
+    t3 = time.perf_counter()
+    histogram(keys[:10], out)
+    t4 = time.perf_counter()
+    best = min(_timed(histogram, keys, out) for _ in range(5))
+    return {"numpy": t1 - t0, "numba": t2 - t1, "first_call": t4 - t3, "ns_per_token": best / tokens * 1e9}
+
+
+def _timed(fn, *args) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--gb", type=float, default=2.0, help="store size (float16 GB)")
-    parser.add_argument("--tokens-per-step", type=int, default=8_000_000)
-    parser.add_argument("--naive-steps", type=int, default=6)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--tokens-per-step", type=int, default=4_000_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--baseline-steps", type=int, default=0, help="0 = every step")
+    parser.add_argument("--numba", action="store_true")
     parser.add_argument("--child", nargs="+")
     args = parser.parse_args()
     if args.child:
-        kind, folder, extra = args.child[0], args.child[1], args.child[2]
-        if kind == "phasewatch":
-            result = child_phasewatch(folder, int(extra) or None)
+        kind, rest = args.child[0], args.child[1:]
+        if kind == "build":
+            result = child_build(rest[0], int(rest[1]), int(rest[2]), rest[3] == "1")
+        elif kind == "pass":
+            result = child_pass(rest[0])
+        elif kind == "baseline":
+            result = child_baseline(rest[0], int(rest[1]))
         else:
-            result = child_naive(folder, int(extra))
-        result["max_rss_mb"] = peak_rss_mb()
+            result = child_numba(int(rest[0]))
         print(json.dumps(result))
         return 0
 
-    n_steps = max(2, int(args.gb * 1e9 / (2 * args.tokens_per_step)))
-    tmp_root = Path(tempfile.gettempdir())
-    free = shutil.disk_usage(tmp_root).free
-    need = 1.25 * n_steps * args.tokens_per_step * 2
-    if need > 0.5 * free:
-        n_steps = max(2, int(0.5 * free / (1.25 * 2 * args.tokens_per_step)))
-        print(f"note: scaled down to {n_steps} steps: only {free / 1e9:.1f} GB free in {tmp_root}")
-    folder = Path(tempfile.mkdtemp(prefix="phasewatch-bench-tokens-"))
-    mixed = Path(tempfile.mkdtemp(prefix="phasewatch-bench-tokens-mixed-"))
+    tmp = Path(tempfile.mkdtemp(prefix="phasewatch-bench-tokens-"))
+    layouts = {"interleaved": tmp / "interleaved", "contiguous": tmp / "contiguous"}
     try:
         t0 = time.perf_counter()
-        build_store(folder, args.tokens_per_step, n_steps)
-        build_store(mixed, args.tokens_per_step, max(2, n_steps // 4), interleaved=True)
-        size = store_bytes(folder)
-        print(f"store: {n_steps} steps x {args.tokens_per_step:,} float16 tokens = {size / 1e9:.2f} GB, "
-              f"train sequences then held-out ones (+ a {store_bytes(mixed) / 1e9:.2f} GB store with "
-              f"splits interleaved); built in {time.perf_counter() - t0:.0f} s in {tmp_root}")
-        for store in (folder, mixed):  # warm the page cache
-            for path in (store / "expert_logprobs").glob("step_*.npy"):
+        for name, folder in layouts.items():
+            run_child("build", str(folder), str(args.tokens_per_step), str(args.steps),
+                      "1" if name == "interleaved" else "0")
+            for path in (folder / "expert_logprobs").glob("step_*.npy"):  # warm the page cache
                 with open(path, "rb") as fh:
                     while fh.read(1 << 24):
                         pass
-        cpus = len(os.sched_getaffinity(0))
-        load_before = os.getloadavg()[0]
-        rows = [
-            ("naive: np.load + float64 + np.quantile", run_child("naive", str(folder), str(args.naive_steps))),
-            ("phasewatch, in process (workers=1)", best_of(args.repeats, "phasewatch", str(folder), "1")),
-            (f"phasewatch, {cpus} lane threads", best_of(args.repeats, "phasewatch", str(folder), "0")),
-            (f"phasewatch, {cpus} lane threads, splits interleaved",
-             best_of(args.repeats, "phasewatch", str(mixed), "0")),
-        ]
-        rows[0][1]["median_seconds"] = rows[0][1]["seconds"]
-        baseline = rows[0][1]["bytes"] / rows[0][1]["seconds"]
-        print(f"\nload average {load_before:.2f} -> {os.getloadavg()[0]:.2f} on {cpus} CPUs; the machine is "
-              f"shared, so phasewatch rows are the best of {args.repeats} runs (median in brackets)")
-        print(f"{'method':<46} {'steps':>5} {'GB read':>8} {'seconds':>8} {'GB/s (median)':>14} "
-              f"{'x naive':>8} {'GB/CPU-s':>9}  peak RSS MB (the process)")
-        for name, r in rows:
-            rate = r["bytes"] / r["seconds"]
-            median_rate = r["bytes"] / r["median_seconds"]
-            workers = r.get("worker_rss_mb", [])
-            memory = f"{r['max_rss_mb'] + sum(workers):.0f}"
-            if workers:
-                memory += f" ({r['max_rss_mb']:.0f} + {' + '.join(f'{w:.0f}' for w in workers)})"
-            print(f"{name:<46} {r['steps']:>5} {r['bytes'] / 1e9:>8.2f} {r['seconds']:>8.2f} "
-                  f"{rate / 1e9:>6.2f} ({median_rate / 1e9:>4.2f}) {rate / baseline:>8.1f} "
-                  f"{r['bytes'] / r['cpu_seconds'] / 1e9:>9.2f}  {memory}")
-        print("GB/CPU-s: bytes per second of CPU time used (user + system, all processes): what one "
-              "undisturbed core delivers. Peak RSS: the sum of each process's own peak (VmHWM), an "
-              "upper bound on the peak of their total")
-        p50s = [rows[i][1]["p50_first"] for i in range(3)]
-        print(f"check: median p of the train tokens at the first step, naive vs phasewatch: "
-              f"{p50s[0]:.6f} vs {p50s[1]:.6f} (float16 stores are summarised exactly)")
+        print(f"stores: {args.steps} steps x {args.tokens_per_step:,} float16 tokens each, in {tmp} "
+              f"(built in {time.perf_counter() - t0:.0f} s); page cache warm")
+        startup = [timed_command([sys.executable, "-c", "import numpy"])[0] for _ in range(args.repeats)]
+        version = [timed_command([*phasewatch_command(), "--version"])[0] for _ in range(args.repeats)]
+        load_before = os.getloadavg()
+        results = {name: bench_layout(folder, args) for name, folder in layouts.items()}
+        load_after = os.getloadavg()
+        print(f"load average (1, 5, 15 min) before {', '.join(f'{x:.2f}' for x in load_before)}, after "
+              f"{', '.join(f'{x:.2f}' for x in load_after)}, on {os.cpu_count()} CPUs")
+        print(f"floor: `python -c 'import numpy'` {min(startup):.3f} s (median {statistics.median(startup):.3f}), "
+              f"`phasewatch --version` {min(version):.3f} s (median {statistics.median(version):.3f})")
+        print(f"columns: fastest of {args.repeats} runs, median, GB/s of both, x the numpy baseline "
+              "(fastest run vs its one run), peak RSS")
+        for name, result in results.items():
+            print_layout(name, result)
+        if args.numba:
+            print()
+            for line in numba_rows(args.tokens_per_step):
+                print(line)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        shutil.rmtree(mixed, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

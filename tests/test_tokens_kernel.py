@@ -83,8 +83,8 @@ def test_compiled_equals_numpy_on_large_windows_and_accumulates():
         learned = keys < 0x9000
         for start in range(0, n_tokens, 70_001):  # windows starting inside runs
             stop = min(n_tokens, start + 70_001)
-            for kernel in hists:
-                count(kernel, keys[start:stop], start, runs, hists[kernel], learned[start:stop],
+            for kernel, hist in hists.items():
+                count(kernel, keys[start:stop], start, runs, hist, learned[start:stop],
                       seens[kernel][start:stop], newlies[kernel])
     np.testing.assert_array_equal(hists["compiled"], hists["numpy"])
     np.testing.assert_array_equal(seens["compiled"], seens["numpy"])
