@@ -121,6 +121,8 @@ def end_to_end(n_lines):
     print(f"\n`phasewatch watch` replay of a {n_lines:,}-line metrics.jsonl (parse + monitor): "
           f"{elapsed:.2f} s, {n_lines / elapsed:,.0f} records/s, "
           f"{elapsed / n_lines * 1e6:.1f} us/record (exit {code})")
+    if code not in (0, 1):  # say why, so a failure here is a report, not a mystery
+        print("stderr of the failed run:\n" + sink_err.getvalue()[-2000:])
 
 
 def rss_mb():
