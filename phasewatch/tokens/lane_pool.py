@@ -1,4 +1,4 @@
-"""The lanes of the summary pass: one in this process, or one per thread.
+"""The lanes of the summary pass: one in this thread, or one per thread, one step ahead.
 
 Why threads: each lane owns its tokens and its "learned at" state, so lanes share nothing and
 need no lock; the heavy work of a window (`preadv`, the counting kernel) runs with the GIL
@@ -6,64 +6,65 @@ released. Threads need no second interpreter start, no pickling and no protocol:
 the lane's own exception, re-raised here in lane order, so the first error is the one the
 in-process lane would have met first.
 
-Each lane counts one step into its own histogram buffer; the parent sums them in lane order
-(integers: the result does not depend on the number of lanes). Memory stays flat: a lane reuses
-one window buffer per step and the pool runs one step at a time.
+One step ahead: `start(k + 1)` is called before the pass computes the statistics of step k, so
+the lanes count while this thread turns histograms into numbers (without it, one core idled for
+that time at every step). Each lane counts into its own histogram buffer, two per lane taken in
+turn; `finish` sums the lanes' in lane order (integers: the result does not depend on the number
+of lanes). A lane still counts its steps one at a time and in order. Memory stays flat: a window
+buffer and two histograms per lane.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from phasewatch.tokens.keys import N_KEYS
 from phasewatch.tokens.lane import Lane, LaneSpec
 from phasewatch.tokens.stats import N_SLOTS
 
 
-class InProcessLanes:
-    """One lane holding every window, run in this thread."""
+class Lanes:
+    """`start(position)` then `finish(position)`, for positions 0, 1, ... in order, at most one
+    step started ahead; `finish` returns the step's histograms (N_SLOTS x N_KEYS, valid until
+    the step after next is finished) and the newly learned tokens per slot (None when not
+    tracked). With `threads=False` the one lane counts in `finish`, in this thread."""
 
-    def __init__(self, spec: LaneSpec):
-        self.lane = Lane(spec)
-
-    def count_step(self, position: int, out: np.ndarray) -> np.ndarray | None:
-        return self.lane.count_step(position, out)
-
-    def close(self) -> None:
-        pass
-
-
-class ThreadLanes:
-    """One thread per lane; `count_step` sums the lanes' histograms for one step."""
-
-    def __init__(self, specs: list[LaneSpec]):
+    def __init__(self, specs: list[LaneSpec], threads: bool):
         self.lanes = [Lane(spec) for spec in specs]
-        self.outs: list[np.ndarray] = []
-        self.pool = ThreadPoolExecutor(max_workers=len(self.lanes), thread_name_prefix="phasewatch-lane")
+        self.hists = [np.zeros((2, N_SLOTS, N_KEYS), dtype=np.int64) for _ in self.lanes]
+        self.pool = (ThreadPoolExecutor(max_workers=len(self.lanes), thread_name_prefix="phasewatch-lane")
+                     if threads else None)
+        self.pending: dict[int, list[Future]] = {}
 
-    def count_step(self, position: int, out: np.ndarray) -> np.ndarray | None:
-        """Add every lane's histograms of the step at `position` into `out`; the newly learned
-        tokens per slot (None when not tracked). Raises the first lane's error (lane order)."""
-        if not self.outs:
-            self.outs = [np.zeros_like(out) for _ in self.lanes[1:]]
-        for extra in self.outs:
-            extra[:] = 0
-        targets = [out, *self.outs]
-        futures = [self.pool.submit(lane.count_step, position, target)
-                   for lane, target in zip(self.lanes, targets)]
-        results = [f.exception() or f.result() for f in futures]  # wait for all before raising
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        for extra in self.outs:
-            out += extra
-        newly = None
-        for result in results:
-            if result is not None:
-                newly = result.copy() if newly is None else newly + result
-        assert newly is None or newly.shape == (N_SLOTS,)
-        return newly
+    def _count(self, lane_index: int, position: int) -> np.ndarray | None:
+        out = self.hists[lane_index][position % 2]
+        out[:] = 0
+        return self.lanes[lane_index].count_step(position, out)
+
+    def start(self, position: int) -> None:
+        if self.pool is not None:
+            self.pending[position] = [self.pool.submit(self._count, i, position) for i in range(len(self.lanes))]
+
+    def finish(self, position: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Raises the first lane's error (lane order) once every lane has stopped."""
+        if self.pool is None:
+            results = [self._count(i, position) for i in range(len(self.lanes))]
+        else:
+            futures = self.pending.pop(position)
+            outcomes = [f.exception() or f.result() for f in futures]  # wait for all first
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            results = outcomes
+        total = self.hists[0][position % 2]
+        for hist in self.hists[1:]:
+            total += hist[position % 2]
+        newly = [r for r in results if r is not None]
+        return total, (np.sum(newly, axis=0) if newly else None)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        """Wait for a step still being counted (its result is dropped) and stop the threads."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)

@@ -36,7 +36,7 @@ from phasewatch.errors import InputError
 from phasewatch.tokens.counting import resolve
 from phasewatch.tokens.keys import N_KEYS, codec_for
 from phasewatch.tokens.lane import InvalidValue, LaneSpec, invalid_positions, read_window
-from phasewatch.tokens.lane_pool import InProcessLanes, ThreadLanes
+from phasewatch.tokens.lane_pool import Lanes
 from phasewatch.tokens.learned import LearnedAt, LearnedAtTracker
 from phasewatch.tokens.stats import (
     N_SLOTS,
@@ -108,14 +108,14 @@ class _Pass:
         self.learned_so_far = np.zeros(N_SLOTS, dtype=np.int64)
         self.tables = histogram_tables(codec_for(store.dtype.name), config)
 
-    def _lanes(self) -> InProcessLanes | ThreadLanes:
+    def _lanes(self) -> Lanes:
         """One lane per thread (`workers`), or one lane in this thread."""
         workers = worker_count(self.config)
         if workers > 1:
             ranges, window = lane_ranges(self.store.n_tokens, workers, self.config.chunk_tokens)
             if len(ranges) > 1:
-                return ThreadLanes([self._spec(a, b, window) for a, b in ranges])
-        return InProcessLanes(self._spec(0, self.store.n_tokens, self.config.chunk_tokens))
+                return Lanes([self._spec(a, b, window) for a, b in ranges], threads=True)
+        return Lanes([self._spec(0, self.store.n_tokens, self.config.chunk_tokens)], threads=False)
 
     def _spec(self, start: int, stop: int, window_tokens: int) -> LaneSpec:
         return LaneSpec(
@@ -151,19 +151,23 @@ class _Pass:
         )
 
     def run(self) -> Iterator[tuple[int, dict[str, SplitStats]]]:
-        """Yield each step's summaries in step order (the lanes' histograms summed per step).
+        """Yield each step's summaries in step order (the lanes' histograms summed per step),
+        the lanes counting the next step meanwhile.
 
         Closing the generator early (or any error) stops the lane threads.
         """
         lanes = self._lanes()
-        counts = np.zeros((N_SLOTS, N_KEYS), dtype=np.int64)
+        n = len(self.files)
         try:
-            for position in range(len(self.files)):
-                counts[:] = 0
+            if n:
+                lanes.start(0)
+            for position in range(n):
                 try:
-                    newly = lanes.count_step(position, counts)
+                    counts, newly = lanes.finish(position)
                 except InvalidValue as bad:
                     self._raise_invalid(bad)
+                if position + 1 < n:
+                    lanes.start(position + 1)
                 if self.tracker is not None and newly is not None:
                     self.tracker.record(position, newly)
                 yield self._step_result(position, counts)
