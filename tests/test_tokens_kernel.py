@@ -25,7 +25,7 @@ def random_runs(rng: np.random.Generator, n_tokens: int) -> Runs:
     return Runs(ends, rng.integers(0, N_SLOTS, ends.size).astype(np.uint8))
 
 
-def reference(keys, first, runs: Runs, learned, seen):
+def reference(keys, first, runs: Runs, learn_keys, limit, seen):
     """Token by token: the definition the kernels must meet."""
     hist = np.zeros((N_SLOTS, N_KEYS), dtype=np.int64)
     newly = np.zeros(N_SLOTS, dtype=np.int64)
@@ -35,20 +35,20 @@ def reference(keys, first, runs: Runs, learned, seen):
         token = first + i
         slot = int(runs.slots[np.searchsorted(starts, token, side="right") - 1])
         hist[slot, key] += 1
-        if learned is not None and learned[i] and not seen[i]:
+        if learn_keys is not None and learn_keys[i] < limit and not seen[i]:
             seen[i] = True
             newly[slot] += 1
     return hist, seen, newly
 
 
-def run_kernel(kernel, keys, first, runs, learned, seen):
+def run_kernel(kernel, keys, first, runs, learn_keys, limit, seen):
     hist = np.zeros((N_SLOTS, N_KEYS), dtype=np.int64)
     newly = np.zeros(N_SLOTS, dtype=np.int64)
     seen = None if seen is None else seen.copy()
     if kernel == "numpy":
-        count_numpy(keys, first, runs, hist, learned, seen, newly)
+        count_numpy(keys, first, runs, hist, learn_keys, limit, seen, newly)
     else:
-        count(kernel, keys, first, runs, hist, learned, seen, newly)
+        count(kernel, keys, first, runs, hist, learn_keys, limit, seen, newly)
     return hist, seen, newly
 
 
@@ -60,10 +60,12 @@ def test_kernels_equal_the_per_token_reference(kernel, tracking):
     runs = random_runs(rng, n_tokens)
     for first, size in [(0, n_tokens), (0, 1), (17, 900), (4999, 1), (1234, 0), (2500, 2500)]:
         keys = rng.integers(0, N_KEYS, size).astype(np.uint16)
-        learned = rng.random(size) < 0.4 if tracking else None
+        # the keys themselves (float16 stores) or 0/1 flags with limit 1 (float32 stores)
+        learn_keys, limit = ((keys, 0xA000) if first % 2 else
+                             ((rng.random(size) < 0.6).astype(np.uint16), 1)) if tracking else (None, 0)
         seen = rng.random(size) < 0.3 if tracking else None
-        expected = reference(keys, first, runs, learned, seen)
-        got = run_kernel(kernel, keys, first, runs, learned, seen)
+        expected = reference(keys, first, runs, learn_keys, limit, seen)
+        got = run_kernel(kernel, keys, first, runs, learn_keys, limit, seen)
         np.testing.assert_array_equal(got[0], expected[0])
         if tracking:
             np.testing.assert_array_equal(got[1], expected[1])
@@ -80,11 +82,10 @@ def test_compiled_equals_numpy_on_large_windows_and_accumulates():
     newlies = {k: np.zeros(N_SLOTS, dtype=np.int64) for k in hists}
     for _ in range(3):  # steps: counts accumulate, seen only grows
         keys = (rng.normal(0xA000, 3000, n_tokens).astype(np.int64) % N_KEYS).astype(np.uint16)
-        learned = keys < 0x9000
         for start in range(0, n_tokens, 70_001):  # windows starting inside runs
             stop = min(n_tokens, start + 70_001)
             for kernel, hist in hists.items():
-                count(kernel, keys[start:stop], start, runs, hist, learned[start:stop],
+                count(kernel, keys[start:stop], start, runs, hist, keys[start:stop], 0x9000,
                       seens[kernel][start:stop], newlies[kernel])
     np.testing.assert_array_equal(hists["compiled"], hists["numpy"])
     np.testing.assert_array_equal(seens["compiled"], seens["numpy"])
@@ -94,7 +95,8 @@ def test_compiled_equals_numpy_on_large_windows_and_accumulates():
 
 @needs_compiled
 @pytest.mark.parametrize("case, error", [
-    ("runs short", ValueError), ("slot too large", ValueError), ("learned without seen", ValueError),
+    ("runs short", ValueError), ("slot too large", ValueError), ("learn_keys without seen", ValueError),
+    ("limit past 16 bits", ValueError), ("learn_keys of bytes", TypeError),
     ("keys int32", TypeError), ("hist int32", TypeError), ("hist read-only", (TypeError, ValueError, BufferError)),
     ("negative first", ValueError),
 ])
@@ -105,14 +107,18 @@ def test_compiled_kernel_rejects_bad_arguments(case, error):
     ends, slots = np.array([40, 100], dtype=np.int64), np.array([0, 1], dtype=np.uint8)
     hist = np.zeros((N_SLOTS, N_KEYS), dtype=np.int64)
     newly = np.zeros(N_SLOTS, dtype=np.int64)
-    learned, seen = None, None
+    learn_keys, limit, seen = None, 0, None
     first = 0
     if case == "runs short":
         ends = np.array([40, 99], dtype=np.int64)
     elif case == "slot too large":
         slots = np.array([0, N_SLOTS], dtype=np.uint8)
-    elif case == "learned without seen":
-        learned = np.ones(100, dtype=bool)
+    elif case == "learn_keys without seen":
+        learn_keys = keys
+    elif case == "limit past 16 bits":
+        learn_keys, limit, seen = keys, 1 << 16, np.zeros(100, dtype=bool)
+    elif case == "learn_keys of bytes":
+        learn_keys, seen = np.zeros(100, dtype=np.uint8), np.zeros(100, dtype=bool)
     elif case == "keys int32":
         keys = keys.astype(np.int32)
     elif case == "hist int32":
@@ -122,7 +128,7 @@ def test_compiled_kernel_rejects_bad_arguments(case, error):
     elif case == "negative first":
         first = -1
     with pytest.raises(error):
-        compiled(keys, first, ends, slots, hist, learned, seen, newly)
+        compiled(keys, first, ends, slots, hist, learn_keys, limit, seen, newly)
 
 
 def test_resolve_names_the_kernels():

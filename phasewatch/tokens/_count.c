@@ -1,6 +1,6 @@
 /* The counting kernel of the token summary pass (phasewatch.tokens.counting says why it exists).
 
-count(keys, first, run_ends, run_slots, hist, learned, seen, newly)
+count(keys, first, run_ends, run_slots, hist, learn_keys, limit, seen, newly)
 
   keys       uint16[n]          16-bit keys of tokens [first, first + n) (counting.py)
   first      int                global position of keys[0]
@@ -9,7 +9,9 @@ count(keys, first, run_ends, run_slots, hist, learned, seen, newly)
                                 must cover [first, first + n)
   run_slots  uint8[r]           the slot of each run, < n_slots
   hist       int64[n_slots * 65536], writable: hist[slot * 65536 + key] += 1 per token
-  learned    None, or bool/uint8[n]: 1 where the token is above the learned threshold now
+  learn_keys None, or uint16[n]: token j is learned now when learn_keys[j] < limit (float16
+             stores pass the keys themselves: no flags array to build and read)
+  limit      int
   seen       None, or bool/uint8[n], writable: seen |= learned (the learned-at state)
   newly      int64[n_slots], writable: += the tokens of each slot whose seen flag this call set
 
@@ -38,14 +40,15 @@ static int get(PyObject *obj, Py_buffer *view, int writable, Py_ssize_t itemsize
 static PyObject *count(PyObject *self, PyObject *args) {
     PyObject *o_keys, *o_ends, *o_slots, *o_hist, *o_learned, *o_seen, *o_newly;
     long long first;
-    if (!PyArg_ParseTuple(args, "OLOOOOOO", &o_keys, &first, &o_ends, &o_slots, &o_hist, &o_learned,
-                          &o_seen, &o_newly))
+    unsigned int limit;
+    if (!PyArg_ParseTuple(args, "OLOOOOIOO", &o_keys, &first, &o_ends, &o_slots, &o_hist, &o_learned,
+                          &limit, &o_seen, &o_newly))
         return NULL;
     Py_buffer keys = {0}, ends = {0}, slots = {0}, hist = {0}, learned = {0}, seen = {0}, newly = {0};
     PyObject *result = NULL;
     int tracking = o_learned != Py_None;
     if (tracking != (o_seen != Py_None)) {
-        PyErr_SetString(PyExc_ValueError, "learned and seen go together (both None or both arrays)");
+        PyErr_SetString(PyExc_ValueError, "learn_keys and seen go together (both None or both arrays)");
         return NULL;
     }
     if (get(o_keys, &keys, 0, 2, "keys") < 0) goto done;
@@ -53,7 +56,7 @@ static PyObject *count(PyObject *self, PyObject *args) {
     if (get(o_slots, &slots, 0, 1, "run_slots") < 0) goto done;
     if (get(o_hist, &hist, 1, 8, "hist") < 0) goto done;
     if (get(o_newly, &newly, 1, 8, "newly") < 0) goto done;
-    if (tracking && (get(o_learned, &learned, 0, 1, "learned") < 0 || get(o_seen, &seen, 1, 1, "seen") < 0))
+    if (tracking && (get(o_learned, &learned, 0, 2, "learn_keys") < 0 || get(o_seen, &seen, 1, 1, "seen") < 0))
         goto done;
 
     const Py_ssize_t n = keys.len / 2, n_runs = ends.len / 8, n_slots = hist.len / 8 / N_KEYS;
@@ -61,12 +64,17 @@ static PyObject *count(PyObject *self, PyObject *args) {
     const int64_t *run_end = ends.buf;
     const uint8_t *run_slot = slots.buf;
     int64_t *h = hist.buf, *nw = newly.buf;
-    const uint8_t *l = learned.buf;
+    const uint16_t *l = learned.buf;
     uint8_t *s = seen.buf;
+    if (limit > 0xFFFF) {
+        PyErr_SetString(PyExc_ValueError, "count: limit must be a 16-bit key");
+        goto done;
+    }
+    const uint16_t lim = (uint16_t)limit;
     if (hist.len != n_slots * N_KEYS * 8 || newly.len != n_slots * 8 || slots.len != n_runs
-        || (tracking && (learned.len != n || seen.len != n))) {
+        || (tracking && (learned.len != n * 2 || seen.len != n))) {
         PyErr_SetString(PyExc_ValueError, "count: hist must hold n_slots x 65536 counts, newly "
-                        "n_slots, run_slots one per run, learned and seen one per key");
+                        "n_slots, run_slots one per run, learn_keys and seen one per key");
         goto done;
     }
     /* The first run holding token `first` (binary search), and the runs must reach first + n. */
@@ -93,7 +101,7 @@ static PyObject *count(PyObject *self, PyObject *args) {
         if (tracking) {
             int64_t fresh = 0;
             for (Py_ssize_t j = start; j < end; j++) {
-                const uint8_t f = l[j] != 0;
+                const uint8_t f = l[j] < lim;
                 fresh += f & (s[j] == 0);
                 s[j] |= f;
             }

@@ -1,9 +1,11 @@
 """Counting one window of keys: histograms per slot and the learned-at flags, compiled or numpy.
 
-`count(keys, first, runs, hist, learned, seen, newly)` adds, for the tokens `[first, first +
-keys.size)`, one to `hist[slot, key]` per token (the slot from the runs of tokens sharing a
-split) and, when tracking "learned at", ORs this step's `learned` flags into `seen` and adds the
-tokens it newly set to `newly[slot]`.
+`count(kernel, keys, first, runs, hist, learn_keys, limit, seen, newly)` adds, for the tokens
+`[first, first + keys.size)`, one to `hist[slot, key]` per token (the slot from the runs of
+tokens sharing a split) and, when tracking "learned at", sets `seen` where `learn_keys < limit`
+(learned at this step) and adds the tokens it newly set to `newly[slot]`. float16 stores pass
+their keys as `learn_keys` (a value above the threshold has a key below a limit), float32 ones
+a 0/1 array from the exact values with limit 1.
 
 Why a compiled kernel (`_count.c`, built by `pip install` when a C compiler is there): the
 numpy way needs `np.bincount`, ~1.8 ns per token, which holds the GIL, so lane threads ran one
@@ -67,23 +69,24 @@ def resolve(kernel: str) -> str:
 
 
 def count(kernel: str, keys: np.ndarray, first: int, runs: Runs, hist: np.ndarray,
-          learned: np.ndarray | None = None, seen: np.ndarray | None = None,
+          learn_keys: np.ndarray | None = None, limit: int = 0, seen: np.ndarray | None = None,
           newly: np.ndarray | None = None) -> None:
     """Count a window with the kernel named ("compiled" or "numpy"; see `resolve`).
 
-    `keys` uint16, `hist` int64 (n_slots, 65536), `learned`/`seen` bool arrays as long as
-    `keys` (or both None), `newly` int64 (n_slots,) (needed with `learned`).
+    `keys` and `learn_keys` uint16, `hist` int64 (n_slots, 65536), `seen` a bool array as long
+    as `keys` (None with `learn_keys`), `newly` int64 (n_slots,), `limit` a 16-bit key.
     """
     if newly is None:
         newly = np.zeros(hist.shape[0], dtype=np.int64)
     if kernel == "compiled":
-        _compiled_count(keys, first, runs.ends, runs.slots, hist, learned, seen, newly)
+        _compiled_count(keys, first, runs.ends, runs.slots, hist, learn_keys, limit, seen, newly)
     else:
-        count_numpy(keys, first, runs, hist, learned, seen, newly)
+        count_numpy(keys, first, runs, hist, learn_keys, limit, seen, newly)
 
 
 def count_numpy(keys: np.ndarray, first: int, runs: Runs, hist: np.ndarray,
-                learned: np.ndarray | None, seen: np.ndarray | None, newly: np.ndarray) -> None:
+                learn_keys: np.ndarray | None, limit: int, seen: np.ndarray | None,
+                newly: np.ndarray) -> None:
     """The kernel in numpy: one bincount over `slot << 16 | key`."""
     n_slots = hist.shape[0]
     run_slots, lengths = runs.window(first, first + keys.size)
@@ -93,7 +96,8 @@ def count_numpy(keys: np.ndarray, first: int, runs: Runs, hist: np.ndarray,
     combined = slot.astype(np.intp) << 16
     combined |= keys
     hist += np.bincount(combined, minlength=n_slots * N_KEYS).reshape(n_slots, N_KEYS)
-    if learned is not None:
+    if learn_keys is not None:
+        learned = learn_keys < limit
         fresh = learned & ~seen
         seen |= learned
         newly += np.bincount(slot[fresh], minlength=n_slots)

@@ -7,9 +7,9 @@ stores, workers=1), or one lane per thread (`lane_pool`); both run this code, so
 same integers.
 
 Per window and step: one `pread` into a reused buffer (a cache-sized block, so the kernel reads
-it from cache), its 16-bit keys (the float16 bits themselves: no copy), the learned flags
-(one comparison), and one call of the counting kernel (`counting`), which counts every slot and
-updates the learned state in one pass with the GIL released. Invalid values (NaN, +-inf,
+it from cache), its 16-bit keys (the float16 bits themselves: no copy), and one call of the
+counting kernel (`counting`), which counts every slot and updates the learned state with the
+GIL released. Invalid values (NaN, +-inf,
 positive) have keys of their own: one look at the lane's histogram per step finds them.
 """
 
@@ -107,8 +107,8 @@ class Lane:
             # positive keys in between are invalid values, which stop the pass anyway.
             negative = np.arange(0x8000, N_KEYS)
             below = negative[self.codec.values[negative] <= self.threshold]
-            self.key_limit = np.uint16(below[0]) if below.size else None
-            self.learned = np.empty(size, dtype=bool)
+            self.key_limit = int(below[0])  # log(learned_p) > the most negative float16
+            self.flags = np.empty(size, dtype=np.uint16) if self.dtype != np.float16 else None
             self.seen = np.zeros(spec.stop - spec.start, dtype=bool)
 
     def count_step(self, position: int, out: np.ndarray) -> np.ndarray | None:
@@ -128,26 +128,23 @@ class Lane:
             raw = read_window(path, data_offset, self.dtype, spec.n_tokens, start, stop, self.raw)
             keys = self.codec.keys(raw)
             if self.tracking:
-                learned = self._learned(raw, keys)
+                learn_keys, limit = self._learn_keys(raw, keys)
                 seen = self.seen[start - spec.start : stop - spec.start]
-                count(spec.kernel, keys, start, spec.runs, out, learned, seen, self.newly)
+                count(spec.kernel, keys, start, spec.runs, out, learn_keys, limit, seen, self.newly)
             else:
                 count(spec.kernel, keys, start, spec.runs, out)
         if self.codec.has_invalid(out):
             raise InvalidValue(position, self._first_invalid(path, data_offset))
         return self.newly.copy() if self.tracking else None
 
-    def _learned(self, raw: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """This step's flags p > learned_p: exact for every dtype (float16 by its keys)."""
-        flags = self.learned[: keys.size]
-        if self.dtype == np.float16:
-            if self.key_limit is None:
-                flags[:] = True
-            else:
-                np.less(keys, self.key_limit, out=flags)
-        else:  # float32 / float64: the values, not the truncated keys
-            np.greater(raw, raw.dtype.type(self.threshold), out=flags)
-        return flags
+    def _learn_keys(self, raw: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, int]:
+        """What the kernel compares to a limit for p > learned_p, exact for every dtype: the
+        float16 keys themselves, or 0 (learned) / 1 from the float32/float64 values."""
+        if self.flags is None:
+            return keys, self.key_limit
+        flags = self.flags[: keys.size]
+        np.less_equal(raw, raw.dtype.type(self.threshold), out=flags, casting="unsafe")
+        return flags, 1
 
     def _first_invalid(self, path: str, data_offset: int) -> int:
         """The lane's first bad token at this step (re-read: the slow path of a failing pass)."""
