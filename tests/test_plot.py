@@ -343,8 +343,12 @@ def test_seeds_are_drawn_as_mean_and_confidence_band_with_the_means_stop():
     ax = fig.axes[0]
     mean_lines = [line for line in ax.lines if line.get_gid() == "smoothed"]
     assert len(mean_lines) == 2  # the SFT mean and the single RL run
+    # each seed smoothed on its own, cut after each of its change points
     curves = np.array([smoothing.apply(r.series("eval/accuracy").to_numpy(),
-                                       r.series("eval/accuracy").index.to_numpy()) for r in seeds])
+                                       r.series("eval/accuracy").index.to_numpy(),
+                                       breaks=[cp.step + 0.5 for cp in a.changepoints])
+                       for r, a in zip(seeds, analyses)])
+    assert all(a.changepoints for a in analyses[:3])  # the cuts are exercised
     assert np.allclose(mean_lines[0].get_ydata(), curves.mean(0))
     half = t.ppf(0.975, 2) * curves.std(0, ddof=1) / np.sqrt(3)
     data = figure_data(fig).to_frame()
@@ -632,10 +636,12 @@ def test_figure_data_is_what_was_drawn(tmp_path):
 
 
 def test_axis_limits_and_outlier_markers():
-    run = make_run(extras=False)
-    acc = run.table
-    spike = (acc["metric"] == "eval/accuracy") & (acc["step"] == 500)
-    acc.loc[spike, "value"] = 5.0  # one evaluation its neighbours contradict
+    collector = RecordCollector("mem:spike", "test")
+    for step, value in make_run(extras=False).series("eval/accuracy").items():
+        # one evaluation its neighbours contradict
+        collector.add(int(step), {"eval/accuracy": 5.0 if step == 500 else float(value)})
+    run = collector.build(name="sft", algorithm="sft", performance_metric="eval/accuracy",
+                          direction="max")
     from phasewatch.analysis import analyze_run
 
     analysis = analyze_run(run)

@@ -29,8 +29,9 @@ def same_metric(run: Run, a: str, b: str) -> bool:
 
 
 def draw_run(ax, panel: int, data: FigureData, run: Run, label: str, metric: str, color: str,
-              smoothing: Smoothing, raw: bool):
-    """Faint raw points and the smoothed line of one run; returns (steps, smoothed) or None."""
+              smoothing: Smoothing, raw: bool, analysis=None):
+    """Faint raw points and the smoothed line of one run; returns (steps, smoothed) or None.
+    `analysis` (of this metric) cuts the smoothing at its change points."""
     series = series_or_none(run, metric)
     if series is None:
         return None
@@ -41,7 +42,9 @@ def draw_run(ax, panel: int, data: FigureData, run: Run, label: str, metric: str
         ax.plot(steps, values, linestyle="none", marker="o", markersize=1.4, color=color,
                 alpha=0.3, markeredgewidth=0, zorder=2, gid="raw")
         data.add(panel, label, own, "raw", steps, values)
-    smoothed = smoothing.apply(values, steps, _draw.event_breaks(run.events))
+    if analysis is not None and not same_metric(run, analysis.metric, metric):
+        analysis = None
+    smoothed = smoothing.apply(values, steps, _draw.smoothing_breaks(run.events, analysis))
     if smoothing.kind != "none":
         ax.plot(steps, smoothed, color=color, linewidth=1.2, zorder=3, gid="smoothed")
         data.add(panel, label, own, "smoothed", steps, smoothed)

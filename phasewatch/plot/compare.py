@@ -159,8 +159,7 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
     last = max(float(s.index[-1]) for s in all_steps)
     smoothing = smoothing.resolved(first, last)
     width, height = figure_size(size, n_panels=len(panels) - 1)
-    dense = max(s.size for s in all_steps) > DENSE_POINTS  # raw dots of several runs bury lines
-    show_raw = raw and not dense
+    hidden = {"raw": False}  # raw dots of a run with > DENSE_POINTS values bury the other lines
     with paper_style():
         fig = _draw.new_figure(width, height)
         data = attach(fig)
@@ -174,23 +173,27 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                     continue
                 if len(group) > 1:
                     drawn = _draw_group(ax, p, data, [runs[i] for i in group], label, metric,
-                                        color, smoothing, level, analyses is not None)
+                                        color, smoothing, level,
+                                        None if analyses is None else [analyses[i] for i in group])
                     meaning["band"] = True
                     meaning["stop"] |= drawn
                     text = f"{label} (mean of {len(group)})"
                 else:
                     i = group[0]
                     text = label
-                    drawn = draw_run(ax, p, data, runs[i], label, metric, color, smoothing, show_raw)
-                    meaning["raw"] |= show_raw
                     analysis = analyses[i] if analyses is not None else None
+                    series = series_or_none(runs[i], metric)
+                    show_raw = raw and series is not None and series.size <= DENSE_POINTS
+                    hidden["raw"] |= raw and not show_raw
+                    drawn = draw_run(ax, p, data, runs[i], label, metric, color, smoothing,
+                                     show_raw, analysis)
+                    meaning["raw"] |= show_raw
                     if analysis is not None and same_metric(runs[i], analysis.metric, metric):
                         y = mark_stop(ax, *drawn, analysis.recommended_stop_step, color)
                         if y is not None:
                             meaning["stop"] = True
                             data.add(p, label, analysis.metric, "stop",
                                      [analysis.recommended_stop_step], [y])
-                        series = series_or_none(runs[i], metric)
                         out = outlier_steps(runs[i], analysis)
                         values = _draw.draw_outliers(ax, series, out, color)
                         if values:
@@ -219,7 +222,8 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
             legend_rows = -(-len(legend) // (2 if width < 5 else 3))
             fig.set_size_inches(width, height + LEGEND_ROW_HEIGHT * max(0, legend_rows - 1))
         _draw.fit_legend(fig, legend, max_cols=3,
-                         title=_smoothing_note(smoothing, raw, show_raw, dense),
+                         title=_smoothing_note(smoothing, hidden["raw"], meaning["raw"],
+                                               meaning["band"]),
                          title_fontsize="small")
         if title:
             fig.suptitle(title)
@@ -229,10 +233,11 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
 
 
 def _draw_group(ax, panel, data, members, label, metric, color, smoothing, level,
-                with_stop: bool) -> bool:
-    """Seeds of one group: the mean of their smoothed curves, the confidence band, and the stop
-    of their mean raw series. Returns whether a stop was drawn."""
-    curves = seed_curves(members, metric, smoothing, level)
+                analyses) -> bool:
+    """Seeds of one group: the mean of their smoothed curves (each cut at its own change points
+    when `analyses` are given), the confidence band, and, with `analyses`, the stop of their
+    mean raw series. Returns whether a stop was drawn."""
+    curves = seed_curves(members, metric, smoothing, level, analyses)
     if curves is None:
         return False
     own = members[0].resolve_metric(metric)
@@ -242,7 +247,7 @@ def _draw_group(ax, panel, data, members, label, metric, color, smoothing, level
     data.add(panel, label, own, "mean", curves.steps, curves.mean)
     data.add(panel, label, own, "ci_low", curves.steps, curves.low)
     data.add(panel, label, own, "ci_high", curves.steps, curves.high)
-    if not with_stop:
+    if analyses is None:
         return False
     analysis = analyze(mean_run(members, metric, curves, label), own)
     y = mark_stop(ax, curves.steps, curves.mean, analysis.recommended_stop_step, color)
@@ -267,11 +272,13 @@ def _meaning_handles(meaning: dict[str, bool], level: float) -> list:
     return out
 
 
-def _smoothing_note(smoothing: Smoothing, raw: bool, shown: bool, dense: bool) -> str:
-    """'lines: Gaussian smooth, sd 33 steps' plus what happened to the raw values."""
+def _smoothing_note(smoothing: Smoothing, hidden: bool, some_shown: bool, groups: bool) -> str:
+    """'lines: Gaussian smooth, sd 33 steps' plus what is not drawn: raw values of runs with
+    more than DENSE_POINTS values, and those of seed groups (their band stands for the spread)."""
     note = "lines: " + smoothing.describe()
-    if raw and not shown and dense:
-        note += f"; raw values not drawn (> {DENSE_POINTS} per run)"
+    if hidden:
+        note += (f"; raw values not drawn for runs of > {DENSE_POINTS} values" if some_shown
+                 else f"; raw values not drawn (> {DENSE_POINTS} per run)")
+    if groups:
+        note += "; seed groups: mean of the smoothed seeds, raw values not drawn"
     return note
-
-

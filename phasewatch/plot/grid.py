@@ -1,6 +1,7 @@
 """The grid layout of the comparison: small multiples, one panel per run with its own phase
 bands, baseline, recommended stop and outliers; nothing of one run on another's panel. Shared
-y axis only when every panel shows the same metric."""
+x and y axes only when every panel shows the same metric (arms of one experiment); runs of
+different metrics (a verl score beside a TRL reward) each keep their own step range."""
 
 from __future__ import annotations
 
@@ -31,20 +32,22 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
     shared_y = len({_draw.metric_label(m) for m in own}) == 1
     label_of = {i: label for label, _, members in groups for i in members}
     color_of = {i: color for _, color, members in groups for i in members}
-    first = min(float(s.index[0]) for r, m in zip(runs, own) if (s := series_or_none(r, m)) is not None)
-    last = max(float(s.index[-1]) for r, m in zip(runs, own) if (s := series_or_none(r, m)) is not None)
+    spans = [(float(s.index[0]), float(s.index[-1])) if (s := series_or_none(r, m)) is not None
+             else None for r, m in zip(runs, own)]
+    first = min(span[0] for span in spans if span is not None)
+    last = max(span[1] for span in spans if span is not None)
     smoothing = smoothing.resolved(first, last)
     with paper_style():
         fig = _draw.new_figure(width, height)
         data = attach(fig)
-        grid = fig.subplots(nrows, ncols, sharex=True, sharey=shared_y, squeeze=False)
+        grid = fig.subplots(nrows, ncols, sharex=shared_y, sharey=shared_y, squeeze=False)
         axes = grid.ravel().tolist()
         meaning = {"raw": False, "baseline": False, "stop": False, "outlier": False}
         events: dict[str, Line2D] = {}
         bands = []
         for p, (ax, run, metric, analysis) in enumerate(zip(axes, runs, own, analyses)):
             label, color = label_of[p], color_of[p]
-            drawn = draw_run(ax, p, data, run, label, metric, color, smoothing, raw)
+            drawn = draw_run(ax, p, data, run, label, metric, color, smoothing, raw, analysis)
             meaning["raw"] |= raw and drawn is not None
             mine = drawn is not None and same_metric(run, analysis.metric, metric)
             bands.append(analysis.phases if mine else [])
@@ -72,14 +75,14 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
                 ax.set_ylabel(_draw.metric_label(metric, default_direction(metric)))
         for ax in axes[n:]:
             ax.set_visible(False)
-        for ax in axes[:n]:
-            _draw.step_xlim(ax, first, last)
+        for ax, span in zip(axes[:n], spans):
+            _draw.step_xlim(ax, *(span if not shared_y and span is not None else (first, last)))
         _draw.apply_limits(axes[:n], xlim, None)
         if ylim is not None:
             for ax in axes[:n]:
                 ax.set_ylim(*ylim)
         for i, ax in enumerate(axes[:n]):
-            if i + ncols >= n:  # nothing visible below: this panel carries the step axis
+            if i + ncols >= n or not shared_y:  # nothing below shares this panel's step axis
                 ax.xaxis.set_tick_params(labelbottom=True)
                 ax.set_xlabel("training step")
         seen = _draw.in_view(axes[:n])

@@ -124,7 +124,8 @@ def phase_figure(
         axes = fig.subplots(len(ratios), 1, sharex=True, squeeze=False,
                             gridspec_kw={"height_ratios": ratios})[:, 0].tolist()
         breaks = _draw.event_breaks(run.events)
-        handles = _draw_performance(axes[0], run, series, analysis, smoothing, breaks, data)
+        handles = _draw_performance(axes[0], run, series, analysis, smoothing,
+                                    _draw.smoothing_breaks(run.events, analysis), data)
         for p, (ax, (label, metrics)) in enumerate(zip(axes[1:], panel_specs), start=1):
             _draw_panel(ax, p, run, label, metrics, smoothing, breaks, data)
         for ax in axes:

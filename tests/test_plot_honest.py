@@ -1,0 +1,93 @@
+"""What a paper figure claims matches the data: the smoothed line keeps the trough and peak the
+phases are defined by, raw values are drawn or their absence is stated per run, runs of
+different metrics keep their own step ranges in the grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_plot import make_analysis, make_other_run, make_run
+
+import phasewatch
+from phasewatch.plot import Smoothing, compare_figure, figure_data, phase_figure
+from phasewatch.run import RecordCollector
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def smoothed(ax):
+    return [ln for ln in ax.lines if ln.get_gid() == "smoothed"]
+
+
+def test_the_smoothed_line_turns_where_the_data_turn():
+    """The sample SFT run falls from 0.546 to ~0.02 in 70 steps: a window across the trough drew
+    it at ~0.10. Cut at the change points the line reaches the trough the raw values show,
+    and the line is still smoothed elsewhere."""
+    run = phasewatch.read_run(ROOT / "sample_logs" / "sft")
+    analysis = phasewatch.analyze(run)
+    series = run.series("eval/accuracy")
+    fig = phase_figure(run, analysis, panels=None)
+    (line,) = smoothed(fig.axes[0])
+    y = line.get_ydata()
+    assert y.min() <= series.min() + 0.02
+    uncut = Smoothing().resolved(0, 2000).apply(series.to_numpy(), series.index.to_numpy())
+    assert uncut.min() > series.min() + 0.05  # what the window across the trough drew
+    assert np.std(y - series.to_numpy()) > 0.005  # still a smoothed line, not the raw values
+    # the comparison draws it the same way, given the analysis
+    fig = compare_figure([run], analyses=[analysis])
+    assert np.allclose(smoothed(fig.axes[0])[0].get_ydata(), y)
+
+
+def dense_run(name="rl", n=300):
+    rng = np.random.default_rng(5)
+    collector = RecordCollector(f"mem:{name}", "test")
+    for step in range(n):
+        collector.add(step * 3, {"eval/accuracy": 0.5 + step / 1000 + rng.normal(0, 0.02)})
+    return collector.build(name=name, algorithm=name, performance_metric="eval/accuracy",
+                           direction="max")
+
+
+def test_raw_values_are_drawn_per_run_or_their_absence_stated():
+    sparse, dense = make_run("sft", n=100, extras=False), dense_run()
+    fig = compare_figure([sparse, dense])
+    raw = [ln for ln in fig.axes[0].lines if ln.get_gid() == "raw"]
+    assert len(raw) == 1 and raw[0].get_xdata().size == 100  # the sparse run's dots only
+    title = fig.legends[0].get_title().get_text()
+    assert "raw values not drawn for runs of > 200 values" in title
+    assert "raw values" in [t.get_text() for t in fig.legends[0].get_texts()]
+    # nothing hidden: nothing stated
+    fig = compare_figure([sparse, make_run("rl", n=100, seed=1, extras=False)])
+    assert "not drawn" not in fig.legends[0].get_title().get_text()
+    # seed groups draw no raw values: said so
+    seeds = [make_run("sft", n=100, seed=s, extras=False) for s in range(2)]
+    fig = compare_figure(seeds, labels=["SFT", "SFT"])
+    assert "seed groups" in fig.legends[0].get_title().get_text()
+    assert not [ln for ln in fig.axes[0].lines if ln.get_gid() == "raw"]
+
+
+def test_grid_of_different_metrics_keeps_each_runs_step_range():
+    runs = [make_run("sft_then_rl", extras=False), make_other_run()]  # steps 0-995 and 5-250
+    fig = compare_figure(runs, analyses=[make_analysis(runs[0]), make_analysis(runs[1])],
+                         layout="grid", size="full")
+    first, second = [ax for ax in fig.axes if ax.get_visible()][:2]
+    assert first.get_xlim()[1] > 990 and second.get_xlim()[1] < 260
+    assert second.get_xlabel() == "training step"  # its own axis, labelled
+    # arms of one experiment (one metric) still share the step axis
+    arms = [make_run("sft", extras=False), make_run("rl", n=150, seed=1, extras=False)]
+    fig = compare_figure(arms, layout="grid")
+    a, b = [ax for ax in fig.axes if ax.get_visible()][:2]
+    assert a.get_xlim() == b.get_xlim()
+
+
+@pytest.mark.parametrize("layout", ("overlay", "grid"))
+def test_figure_data_of_a_seed_group_has_its_mean_band_and_stop(layout):
+    seeds = [make_run("sft", seed=s, extras=False) for s in range(3)]
+    analyses = [make_analysis(r) for r in seeds]
+    fig = compare_figure(seeds, labels=["SFT"] * 3, analyses=analyses, layout=layout)
+    kinds = set(figure_data(fig).to_frame().kind)
+    if layout == "overlay":
+        assert {"mean", "ci_low", "ci_high", "stop"} <= kinds
+    else:  # the grid gives each seed its own panel, with its own phases
+        assert {"raw", "smoothed", "stop", "baseline"} <= kinds
