@@ -59,15 +59,19 @@ def reader_module(name: str) -> ModuleType:
     return importlib.import_module(f"phasewatch.io.{name}")
 
 
-def available_readers() -> list[ModuleType]:
-    modules = []
+def iter_readers():
+    """The reader modules in sniffing order, each imported when reached: a log the first
+    readers take does not pay for importing the others (start-up time is what a user waits for)."""
     for name in READERS:
         try:
-            modules.append(reader_module(name))
+            yield reader_module(name)
         except ModuleNotFoundError as exc:
             if exc.name != f"phasewatch.io.{name}":
                 raise
-    return modules
+
+
+def available_readers() -> list[ModuleType]:
+    return list(iter_readers())
 
 
 def read_head(path: Path) -> bytes:
@@ -116,11 +120,10 @@ def sniff_format(path: str | Path) -> ModuleType:
         found = single_run(path).path
         if found != path:
             return sniff_format(found)
-    modules = available_readers()
-    for module in modules:
+    for module in iter_readers():
         if module.sniff(path, head):
             return module
-    tried = ", ".join(m.FORMAT for m in modules)
+    tried = ", ".join(m.FORMAT for m in available_readers())
     if path.is_dir():
         raise InputError(f"no training log found in this folder (formats tried: {tried})", path)
     if _looks_binary(head):
