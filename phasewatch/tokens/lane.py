@@ -63,30 +63,46 @@ class LaneSpec:
     """"compiled" or "numpy" (`counting.resolve`)."""
 
 
-def read_window(path: str, data_offset: int, dtype: np.dtype, n_tokens: int, start: int, stop: int,
-                out: np.ndarray) -> np.ndarray:
-    """Copy the values of tokens `[start, stop)` of a step file into `out` (bytes, reused).
+class StepReader:
+    """Reads token windows of one step file: opened once per step, `pread` per window.
 
-    `pread` into a reused buffer rather than a memory map per window: a fresh mapping costs a
-    page fault per 4 KB and, with threads, every mmap/munmap took the address-space lock the
-    others' page faults needed (measured: 2 threads 0.95 -> 1.08 GB/s). Nothing past the file's
-    end is read: a file truncated after the store was opened is an InputError.
+    `pread` into a reused buffer rather than a memory map: a mapping costs a page fault per 4 KB
+    and, with threads, every mmap/munmap took the address-space lock the others' page faults
+    needed (measured: 2 threads 0.95 -> 1.08 GB/s); and a mapped file truncated under the pass
+    kills the process (SIGBUS), where a short read is an InputError naming the file. One open
+    per step, not per window: `open()` per window cost ~20 ms per 480 MB.
     """
-    n_bytes = (stop - start) * dtype.itemsize
-    if not 0 <= start <= stop <= n_tokens or out.nbytes < n_bytes:
-        raise IndexError(f"token window [{start}, {stop}) outside [0, {n_tokens}) or larger than the buffer")
-    view = memoryview(out).cast("B")[:n_bytes]
-    try:
-        with open(path, "rb", buffering=0) as fh:
-            got = os.preadv(fh.fileno(), [view], data_offset + start * dtype.itemsize)
-    except OSError as exc:
-        raise InputError(f"cannot read tokens [{start}, {stop}): {exc}", path) from exc
-    if got != n_bytes:
-        raise InputError(
-            f"cannot read tokens [{start}, {stop}): the file ends {n_bytes - got} bytes early; it "
-            "changed or was truncated after the store was opened", path,
-        )
-    return out.view(np.uint8)[:n_bytes].view(dtype)
+
+    def __init__(self, path: str, data_offset: int, dtype: np.dtype, n_tokens: int):
+        self.path, self.data_offset, self.dtype, self.n_tokens = path, data_offset, dtype, n_tokens
+        try:
+            self.fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", path) from exc
+
+    def __enter__(self) -> StepReader:  # noqa: PYI034 (typing.Self needs 3.11)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)
+
+    def read(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        """The values of tokens `[start, stop)`, copied into `out` (bytes, reused). Nothing past
+        the file's end is read: a file truncated after the store was opened is an InputError."""
+        n_bytes = (stop - start) * self.dtype.itemsize
+        if not 0 <= start <= stop <= self.n_tokens or out.nbytes < n_bytes:
+            raise IndexError(f"token window [{start}, {stop}) outside [0, {self.n_tokens}) or larger than the buffer")
+        view = memoryview(out).cast("B")[:n_bytes]
+        try:
+            got = os.preadv(self.fd, [view], self.data_offset + start * self.dtype.itemsize)
+        except OSError as exc:
+            raise InputError(f"cannot read tokens [{start}, {stop}): {exc}", self.path) from exc
+        if got != n_bytes:
+            raise InputError(
+                f"cannot read tokens [{start}, {stop}): the file ends {n_bytes - got} bytes early; "
+                "it changed or was truncated after the store was opened", self.path,
+            )
+        return out.view(np.uint8)[:n_bytes].view(self.dtype)
 
 
 class Lane:
@@ -121,21 +137,25 @@ class Lane:
         read.
         """
         spec = self.spec
-        path, data_offset = spec.files[position]
         self.newly[:] = 0
-        for start in range(spec.start, spec.stop, spec.window_tokens):
-            stop = min(spec.stop, start + spec.window_tokens)
-            raw = read_window(path, data_offset, self.dtype, spec.n_tokens, start, stop, self.raw)
-            keys = self.codec.keys(raw)
-            if self.tracking:
-                learn_keys, limit = self._learn_keys(raw, keys)
-                seen = self.seen[start - spec.start : stop - spec.start]
-                count(spec.kernel, keys, start, spec.runs, out, learn_keys, limit, seen, self.newly)
-            else:
-                count(spec.kernel, keys, start, spec.runs, out)
-        if self.codec.has_invalid(out):
-            raise InvalidValue(position, self._first_invalid(path, data_offset))
+        with self._reader(position) as reader:
+            for start in range(spec.start, spec.stop, spec.window_tokens):
+                stop = min(spec.stop, start + spec.window_tokens)
+                raw = reader.read(start, stop, self.raw)
+                keys = self.codec.keys(raw)
+                if self.tracking:
+                    learn_keys, limit = self._learn_keys(raw, keys)
+                    seen = self.seen[start - spec.start : stop - spec.start]
+                    count(spec.kernel, keys, start, spec.runs, out, learn_keys, limit, seen, self.newly)
+                else:
+                    count(spec.kernel, keys, start, spec.runs, out)
+            if self.codec.has_invalid(out):
+                raise InvalidValue(position, self._first_invalid(reader))
         return self.newly.copy() if self.tracking else None
+
+    def _reader(self, position: int) -> StepReader:
+        path, data_offset = self.spec.files[position]
+        return StepReader(path, data_offset, self.dtype, self.spec.n_tokens)
 
     def _learn_keys(self, raw: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, int]:
         """What the kernel compares to a limit for p > learned_p, exact for every dtype: the
@@ -146,12 +166,12 @@ class Lane:
         np.less_equal(raw, raw.dtype.type(self.threshold), out=flags, casting="unsafe")
         return flags, 1
 
-    def _first_invalid(self, path: str, data_offset: int) -> int:
+    def _first_invalid(self, reader: StepReader) -> int:
         """The lane's first bad token at this step (re-read: the slow path of a failing pass)."""
         spec = self.spec
         for start in range(spec.start, spec.stop, spec.window_tokens):
             stop = min(spec.stop, start + spec.window_tokens)
-            raw = read_window(path, data_offset, self.dtype, spec.n_tokens, start, stop, self.raw)
+            raw = reader.read(start, stop, self.raw)
             bad = invalid_positions(raw)
             if bad.size:
                 return start + int(bad[0])

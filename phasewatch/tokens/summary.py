@@ -35,7 +35,7 @@ import numpy as np
 from phasewatch.errors import InputError
 from phasewatch.tokens.counting import resolve
 from phasewatch.tokens.keys import N_KEYS, codec_for
-from phasewatch.tokens.lane import InvalidValue, LaneSpec, invalid_positions, read_window
+from phasewatch.tokens.lane import InvalidValue, LaneSpec, StepReader, invalid_positions
 from phasewatch.tokens.lane_pool import Lanes
 from phasewatch.tokens.learned import LearnedAt, LearnedAtTracker
 from phasewatch.tokens.stats import (
@@ -133,8 +133,8 @@ class _Pass:
         start = bad.token // chunk * chunk
         stop = min(start + chunk, self.store.n_tokens)
         buffer = np.empty((stop - start) * file.dtype.itemsize, dtype=np.uint8)
-        values = read_window(str(file.path), file.data_offset, file.dtype, self.store.n_tokens, start,
-                             stop, buffer)
+        with StepReader(str(file.path), file.data_offset, file.dtype, self.store.n_tokens) as reader:
+            values = reader.read(start, stop, buffer)
         n_bad = invalid_positions(values).size
         value = float(values[bad.token - start])
         sequence, inside = self.store.locate(bad.token)
