@@ -68,7 +68,8 @@ def test_console_example_is_the_real_output(path, command, shown):
 
 # Phrases of a development diary, and documents that are not in the repository.
 NOT_FOR_USERS = re.compile(r"(?i:previous session|this session|last session|earlier session|"
-                           r"next session)|\bDESIGN\.md|\bTRAINER\.md")
+                           r"next session|this change|we now|first version|previous (?:detector|"
+                           r"follower|version))|\bDESIGN\.md|\bTRAINER\.md")
 USER_DOCS = [*DOCS, ROOT / "sample_logs" / "README.md", *sorted((ROOT / "notebooks").glob("*.ipynb"))]
 
 
