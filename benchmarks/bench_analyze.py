@@ -16,8 +16,10 @@ first run), as an installed package runs; `--cold` keeps the caller's environmen
 PYTHONDONTWRITEBYTECODE=1 every phasewatch module is compiled at each start).
 
 Timings on a shared 2-core machine are noisy: each figure is the best of `--repeat` runs.
+`--breakdown` adds where analyze's start-up goes, stage by stage (interpreter, numpy, pandas,
+phasewatch's modules, reading, analysis), each stage a subprocess of everything before it.
 Usage: python benchmarks/bench_analyze.py [--repeat 3] [--skip-ruptures] [--startup-only]
-                                          [--against REV] [--cold]
+                                          [--against REV] [--cold] [--breakdown]
 """
 
 from __future__ import annotations
@@ -186,6 +188,56 @@ def startup_rows(run_dir: Path, tmp: Path, args) -> list[tuple]:
     ]
 
 
+# Where `analyze`'s start-up goes: each stage is a subprocess doing all the stages before it and
+# one more, so the differences are the stages' own costs (imports shared by two stages count once).
+ANALYZE_IMPORTS = ("import phasewatch.cli, phasewatch.commands.analyze, phasewatch.analysis, "
+                   "phasewatch.io, phasewatch.io.native, phasewatch.io.source, "
+                   "phasewatch.metric_sets, phasewatch.xaxis, phasewatch.output, phasewatch.folders")
+
+
+def breakdown_stages(run_dir: Path) -> list[tuple[str, str]]:
+    read = f"{ANALYZE_IMPORTS}; from phasewatch.io import read_run; read_run({str(run_dir)!r})"
+    return [
+        ("interpreter start", "pass"),
+        ("+ import numpy", "import numpy"),
+        ("+ import pandas", "import numpy, pandas"),
+        ("+ the phasewatch modules analyze imports", ANALYZE_IMPORTS),
+        ("+ reading the log into a Run (read_run)", read),
+        ("+ metric choice, analysis, JSON out (the whole command)",
+         ("import sys, os; from phasewatch.cli import main; sys.stdout = open(os.devnull, 'w'); "
+          f"main(['analyze', {str(run_dir)!r}, '--format', 'json'])")),
+    ]
+
+
+def breakdown_rows(run_dir: Path, tmp: Path, args) -> list[tuple[str, float, float]]:
+    """(stage, wall, CPU) cumulative, each the best of `args.repeat` subprocess runs."""
+    launcher = Launcher(ROOT, subprocess_env(tmp, args.cold))
+    stages = breakdown_stages(run_dir)
+    for _, code in stages:  # warm the caches
+        launcher.python(code)
+    best = {name: (math.inf, math.inf) for name, _ in stages}
+    for _ in range(args.repeat):
+        for name, code in stages:
+            best[name] = tuple(map(min, best[name], launcher.python(code)))
+    return [(name, *best[name]) for name, _ in stages]
+
+
+def print_breakdown(rows: list[tuple[str, float, float]]) -> None:
+    print("\n## Where `analyze` (100k steps x 10 metrics, end to end) spends its time\n")
+    print("Each row runs everything above it plus its own stage (subprocess, best of the repeats);")
+    print("the stage's own cost is the difference to the row above.\n")
+    print("| stage | wall s (cumulative) | CPU s (cumulative) | CPU s of the stage |")
+    print("|---|---|---|---|")
+    previous = 0.0
+    for name, wall, cpu in rows:
+        print(f"| {name} | {wall:.3f} | {cpu:.3f} | {cpu - previous:+.3f} |")
+        previous = cpu
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def ruptures_pelt(y: np.ndarray) -> list[int]:
     import ruptures as rpt
 
@@ -203,13 +255,17 @@ def main(argv=None) -> int:
                         help="also time the subprocess rows at this git revision")
     parser.add_argument("--cold", action="store_true",
                         help="no bytecode cache for the subprocesses (the caller's environment)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time analyze's start-up stage by stage (imports, read, analysis)")
     args = parser.parse_args(argv)
+    load_before = load_average()
     rng = np.random.default_rng(0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         run_dir, series_dir = Path(tmp) / "run", Path(tmp) / "series"
         write_run(run_dir, rng)
         rows += startup_rows(run_dir, Path(tmp), args)
+        stages = breakdown_rows(run_dir, Path(tmp), args) if args.breakdown else None
         if not args.startup_only:
             write_series(series_dir, rng)
             t_analyze, out = best_of(args.repeat, lambda: in_process(
@@ -236,7 +292,8 @@ def main(argv=None) -> int:
     cache = "no bytecode cache" if args.cold else "bytecode cache warm"
     print(f"\n## Speed (best of {args.repeat}; subprocesses: {cache}; shared 2-core machine)\n")
     print("Wall time grows with the machine's load; CPU time (user + system of the subprocess)")
-    print("is close to the wall time of the same command on an idle machine.\n")
+    print("is close to the wall time of the same command on an idle machine. Load average (1, 5,")
+    print(f"15 min) at the start: {load_before}; at the end: {load_average()}.\n")
     rev = args.against
     print("| task | wall s | CPU s | target | wall / target | CPU / target |"
           + (f" wall at {rev} | CPU at {rev} | CPU this / {rev} |" if rev else ""))
@@ -253,6 +310,8 @@ def main(argv=None) -> int:
             change = None if old_cpu is None else cpu / old_cpu
             line += f" {cell(old_wall)} | {cell(old_cpu)} | {cell(change, '{:.2f}x')} |"
         print(line)
+    if stages is not None:
+        print_breakdown(stages)
     if not args.startup_only:
         if not args.skip_ruptures:
             print(f"\nanalyze end to end vs ruptures Pelt on the eval series alone: "
