@@ -1,13 +1,18 @@
 """Compact columnar storage for the records a reader collects, and their resolution.
 
 A 2 GB metrics.jsonl holds ~80 million values. Kept as a long table (int64 step, object
-metric, float64 value: 24 bytes a value) plus the record index it is built from, reading it
-needed 4-6x the file's size in RAM. Here every metric is a list of chunks of float64 values
-with the steps they were logged at, in file order; the metrics logged on the same records
-share one step array per chunk (a train row's six metrics: 8 bytes a value plus 8 bytes a
-row, instead of 6 x 16). Resolving a metric (the latest record for a step wins) works on its
-own chunks, one metric at a time, and the resolved step arrays are shared the same way, so the
-finished run costs about what the collected records did.
+metric, float64 value: 24 bytes a value) plus the record index it was built from, reading it
+needed several times the file's size in RAM. Here the metrics logged on the same records form
+a group: one growable int64 step array and one growable float64 array per metric (a train
+row's six metrics: 8 bytes a value plus 8 bytes a row, instead of 6 x 24). A metric whose
+company changes (a key that appears in some rows only) starts a segment in another group;
+its segments in order are its values in file order. Resolving a metric (the latest record
+for a step wins) works on its own segments, one metric at a time, and metrics of one group
+share the resolved step array, so the finished run costs about what the collected records did.
+
+Growable arrays grow their capacity by half and never touch the unused tail, which the kernel
+maps lazily for large arrays: it costs address space more than memory. Values added one at a time (line-by-line readers)
+wait in lists and are moved into the groups in batches.
 
 `ResumeScan` finds where the step counter goes back while the records stream in, so no
 per-record array of steps or line numbers is kept for it.
@@ -21,19 +26,55 @@ import numpy as np
 
 Columns = dict[str, tuple[np.ndarray, np.ndarray]]  # metric -> (steps ascending, values)
 
+PENDING_LIMIT = 1 << 16  # values added one at a time that wait before a batch is stored
+
+
+class _Growable:
+    """A 1-d array that grows at the end (capacity x1.5: at most a third unused on average,
+    and a tail that is never touched is not resident)."""
+
+    __slots__ = ("data", "n")
+
+    def __init__(self, first: np.ndarray):
+        self.data = first
+        self.n = first.size
+
+    def append(self, more: np.ndarray) -> None:
+        need = self.n + more.size
+        if need > self.data.size:
+            grown = np.empty(max(need, self.data.size + self.data.size // 2), dtype=self.data.dtype)
+            grown[:self.n] = self.data[:self.n]
+            self.data = grown
+        self.data[self.n:need] = more
+        self.n = need
+
+    def view(self) -> np.ndarray:
+        return self.data[:self.n]
+
+
+class _Group:
+    """Metrics logged on exactly the same records since the group began: one step array."""
+
+    __slots__ = ("steps", "values")
+
+    def __init__(self, steps: np.ndarray):
+        self.steps = _Growable(steps)
+        self.values: dict[str, _Growable] = {}
+
 
 class ColumnStore:
-    """Per metric, chunks of (steps, values) in file order, and values added one at a time.
-
-    Chunks may share their step arrays between metrics (they are never written to)."""
+    """Per metric its segments (group, values) in file order; groups share their steps."""
 
     def __init__(self) -> None:
-        self._chunks: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        self._segments: dict[str, list[tuple[_Group, _Growable]]] = {}
+        self._open: dict[frozenset, _Group] = {}  # key set -> the group still being extended
+        self._group_of: dict[str, _Group] = {}  # metric -> the group it is extended in
         self._pending: dict[str, tuple[list[int], list[float]]] = {}
+        self._n_pending = 0
 
     def names(self) -> list[str]:
         """Every metric that was given, even one whose values were all absent."""
-        return list(self._chunks.keys() | self._pending.keys())
+        return list(self._segments.keys() | self._pending.keys())
 
     def add(self, name: str, step: int, value: float) -> None:
         """One value (the line-by-line readers' path: two list appends)."""
@@ -42,73 +83,127 @@ class ColumnStore:
             pending = self._pending[name] = ([], [])
         pending[0].append(step)
         pending[1].append(value)
+        self._n_pending += 1
+        if self._n_pending >= PENDING_LIMIT:
+            self.flush()
 
     def flush(self) -> None:
-        """Turn the values added one at a time into chunks, so array chunks added later come
-        after them, as in the file."""
-        for name, (steps, values) in self._pending.items():
-            if steps:
-                self._chunks.setdefault(name, []).append(
-                    (np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64)))
-            else:
-                self._chunks.setdefault(name, [])
-        self._pending = {}
+        """Store the values added one at a time, so what is added later comes after them."""
+        if not self._pending:
+            return
+        pending, self._pending, self._n_pending = self._pending, {}, 0
+        clusters: dict[tuple[int, int, int], list[tuple[np.ndarray, list[str]]]] = {}
+        values: dict[str, np.ndarray] = {}
+        for name, (steps_list, values_list) in pending.items():
+            self._segments.setdefault(name, [])
+            if not steps_list:
+                continue
+            steps = np.asarray(steps_list, dtype=np.int64)
+            values[name] = np.asarray(values_list, dtype=np.float64)
+            _cluster(clusters, steps, name)
+        for same in clusters.values():
+            for steps, names in same:
+                self._extend(names, steps, values)
 
     def add_block(self, steps: np.ndarray, columns: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
         """Many records at once: `steps` one per record in file order, `columns` a metric's
-        (record indices, values). Metrics logged on exactly the same records share one step
-        array; indices out of file order (a reader grouping rows by key set) are sorted."""
+        (record indices, values). Indices out of file order (a reader grouping rows by key
+        set) are sorted."""
         self.flush()
         steps = np.asarray(steps, dtype=np.int64)
-        shared: dict[tuple[int, int, int], list[tuple[np.ndarray, np.ndarray]]] = {}
-        for name, (records, values) in columns.items():
+        clusters: dict[tuple[int, int, int], list[tuple[np.ndarray, list[str]]]] = {}
+        values: dict[str, np.ndarray] = {}
+        for name, (records, vals) in columns.items():
             records = np.asarray(records)
-            values = np.asarray(values, dtype=np.float64)
-            chunks = self._chunks.setdefault(name, [])
+            vals = np.asarray(vals, dtype=np.float64)
+            self._segments.setdefault(name, [])
             if records.size == 0:
                 continue
             if records.size > 1 and not (records[1:] > records[:-1]).all():
                 order = np.argsort(records, kind="stable")
-                records, values = records[order], values[order]
-            key = (int(records.size), int(records[0]), int(records[-1]))
-            step_chunk = None
-            for seen_records, seen_steps in shared.get(key, ()):
-                if np.array_equal(seen_records, records):
-                    step_chunk = seen_steps
-                    break
-            if step_chunk is None:
-                step_chunk = steps[records]
-                shared.setdefault(key, []).append((records, step_chunk))
-            chunks.append((step_chunk, values))
+                records, vals = records[order], vals[order]
+            values[name] = vals
+            _cluster(clusters, records, name)
+        for same in clusters.values():
+            for records, names in same:
+                self._extend(names, steps[records], values)
+
+    def _extend(self, names: list[str], steps: np.ndarray, values: dict[str, np.ndarray]) -> None:
+        """Append one batch of records that all of `names` (and no other metric) carry."""
+        key = frozenset(names)
+        group = self._open.get(key)
+        if group is None or any(self._group_of.get(name) is not group for name in names):
+            group = _Group(steps.copy())
+            for name in names:
+                old = self._group_of.get(name)
+                if old is not None:  # its company changed: the old group is complete
+                    self._open.pop(frozenset(old.values), None)
+                self._group_of[name] = group
+                group.values[name] = _Growable(values[name].copy())
+                self._segments[name].append((group, group.values[name]))
+            self._open[key] = group
+            return
+        group.steps.append(steps)
+        for name in names:
+            group.values[name].append(values[name])
 
     def resolve(self) -> Columns:
         """metric -> (steps ascending and distinct, values): per step the latest value in file
-        order. The store keeps the resolved columns (resolving again gives the same), and
-        metrics with equal resolved steps share one array."""
+        order. Metrics with equal resolved steps share one array. Each metric's segments are
+        freed as soon as it is resolved."""
         self.flush()
+        segments, self._segments = self._segments, {}
+        self._open, self._group_of = {}, {}
         out: Columns = {}
-        by_chunks: dict[tuple[int, ...], tuple[tuple, np.ndarray | None, np.ndarray]] = {}
+        by_groups: dict[tuple[int, ...], tuple[tuple, np.ndarray | None, np.ndarray]] = {}
         distinct: dict[tuple[int, int, int], list[np.ndarray]] = {}
-        for name in sorted(self._chunks):
-            chunks = self._chunks[name]
-            if not chunks:
+        for name in sorted(segments):
+            parts = segments.pop(name)
+            if not parts:
                 continue
-            ids = tuple(id(steps) for steps, _ in chunks)
-            known = by_chunks.get(ids)
-            values = chunks[0][1] if len(chunks) == 1 else np.concatenate([v for _, v in chunks])
+            ids = tuple(id(group) for group, _ in parts)
+            values = parts[0][1].view() if len(parts) == 1 else np.concatenate(
+                [v.view() for _, v in parts])
+            known = by_groups.get(ids)
             if known is None:
-                steps = chunks[0][0] if len(chunks) == 1 else np.concatenate([s for s, _ in chunks])
+                steps = parts[0][0].steps.view() if len(parts) == 1 else np.concatenate(
+                    [g.steps.view() for g, _ in parts])
                 select, steps = _latest_per_step(steps)
                 steps = _shared(steps, distinct)
-                # the step arrays are kept with their ids so that the ids stay valid
-                by_chunks[ids] = (tuple(s for s, _ in chunks), select, steps)
+                # the groups are kept with their ids so that the ids stay valid
+                by_groups[ids] = (tuple(g for g, _ in parts), select, steps)
             else:
                 _, select, steps = known
             if select is not None:
                 values = values[select]
-            self._chunks[name] = [(steps, values)]
+            del parts
             out[name] = (steps, values)
+        self._reseed(out, empty=[name for name in segments])
         return out
+
+    def _reseed(self, columns: Columns, empty: list[str]) -> None:
+        """Hold the resolved columns as the store's content (no copy), so resolving again,
+        or after more records, gives what one pass would."""
+        groups: dict[int, _Group] = {}
+        for name in empty:
+            self._segments[name] = []
+        for name, (steps, values) in columns.items():
+            group = groups.get(id(steps))
+            if group is None:
+                group = groups[id(steps)] = _Group(steps)
+            group.values[name] = _Growable(values)
+            self._segments[name] = [(group, group.values[name])]
+
+
+def _cluster(clusters: dict, positions: np.ndarray, name: str) -> None:
+    """Put `name` with the metrics whose `positions` are equal (the same records)."""
+    key = (int(positions.size), int(positions[0]), int(positions[-1]))
+    same = clusters.setdefault(key, [])
+    for seen, names in same:
+        if seen is positions or np.array_equal(seen, positions):
+            names.append(name)
+            return
+    same.append((positions, [name]))
 
 
 def _latest_per_step(steps: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
