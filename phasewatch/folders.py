@@ -45,6 +45,8 @@ NOT_LOGS = frozenset({
     "run.json", "model.safetensors.index.json", "pytorch_model.bin.index.json",
     "dataset_info.json", "latest_checkpointed_iteration.txt", "requirements.txt",
     "config.yaml", "meta.yaml", "README.md",
+    # W&B's own logs in `wandb/` (symlinks into the latest run; JSON lines, not metrics)
+    "debug.log", "debug-internal.log", "debug-core.log", "output.log",
 })
 NOT_LOG_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".npy", ".npz", ".png",
                     ".jpg", ".jpeg", ".pdf", ".svg", ".py", ".sh", ".yaml", ".yml", ".md",
@@ -105,6 +107,12 @@ def _is_log_candidate(path: Path) -> bool:
     if name in NOT_LOGS or name.lower().endswith(NOT_LOG_SUFFIXES):
         return False
     return not (name.startswith(("tokenizer", "events.out.tfevents")) or name.endswith(".wandb"))
+
+
+def _is_wandb_pointer(folder: Path) -> bool:
+    """W&B's `latest-run` symlink: it moves to each new run, so the run folder it points to
+    is read instead (also found in the same folder)."""
+    return folder.name == "latest-run" and folder.is_symlink()
 
 
 def log_files(folder: Path) -> list[Path]:
@@ -205,7 +213,7 @@ def _runs_below(root: Path) -> list[Found]:
         for child in _subdirs(folder):
             real = child.resolve()
             if real in seen or _SKIP_DIRS.match(child.name) or visited >= MAX_FOLDERS \
-                    or mlflow.is_deleted(child):
+                    or mlflow.is_deleted(child) or _is_wandb_pointer(child):
                 continue
             seen.add(real)
             visited += 1

@@ -5,7 +5,8 @@ wait for the path to appear and hold something recognisable.
 folder or written its first line. Exiting with "no such file" there would make the user start
 it again by hand, so a follower waits (saying so once on stderr) while waiting can still help:
 the path is missing, a folder (files may appear in it), or a file still smaller than what the
-format sniffer reads. A young file whose first line is still being written is not sniffed yet,
+format sniffer reads. An MLflow server address is waited for while the server does not answer
+(not up yet), not when it answers that there is no such run. A young file whose first line is still being written is not sniffed yet,
 since a cut JSON line could pass for another format.
 
 A Hugging Face output folder holds its history in `checkpoint-N/trainer_state.json`, one new
@@ -30,30 +31,45 @@ def open_when_ready(path: Path, follow: bool, notice: Callable[[str], None],
                     stop: threading.Event):
     """The source of `path`. Replaying, opened at once (an InputError propagates). Following,
     waits for the path; None if `stop` is set or `idle_exit` seconds pass meanwhile."""
-    from phasewatch.io import open_source
+    from phasewatch.io import open_source, url_reader
 
     told = False
+    tries = 0
     started = time.monotonic()
     while True:
         try:
             if follow:
                 check_ready(path)
             source = open_source(path, follow=follow, notice=notice)
+            if follow and path.is_dir():
+                try:
+                    check_ready(path)  # again: a W&B run may have appeared while opening
+                except InputError:
+                    source.close()
+                    raise
             if follow and path.is_dir() and source.format == "trainer_state":
                 source = CheckpointStates(source, path)
             return source
         except InputError as exc:
-            if not follow or not may_still_come(path):
+            remote = url_reader(path) is not None  # a server: wait only while it does not answer
+            if not follow or not (getattr(exc, "transient", False) if remote
+                                  else may_still_come(path)):
                 raise
             if not told:
-                if not path.exists():
+                if remote:
+                    say(f"{exc}; waiting for it (Ctrl-C to stop)")
+                elif not path.exists():
                     say(f"{path} does not exist yet; waiting for it to appear (Ctrl-C to stop)")
                 else:
                     say(f"{path}: no recognisable records yet ({exc.message}); waiting for them")
                 told = True
-        if idle_exit is not None and time.monotonic() - started >= idle_exit:
+        waited = time.monotonic() - started
+        if idle_exit is not None and waited >= idle_exit:
             return None
-        if stop.wait(poll):
+        # A server not up yet is asked again after a pause growing to 5 s, not every poll.
+        pause = min(max(poll, 0.5 * 2 ** tries), 5.0) if remote else poll
+        tries += 1
+        if stop.wait(pause if idle_exit is None else min(pause, idle_exit - waited)):
             return None
 
 
@@ -61,6 +77,11 @@ def check_ready(path: Path) -> None:
     """Raise InputError for a file whose first line is not complete yet."""
     from phasewatch.io import HEAD_BYTES, read_head
 
+    if path.is_dir():
+        from phasewatch.io.trinity import young_wandb_run
+
+        if young_wandb_run(path):  # a Trinity pair or a plain run: its name will tell
+            raise InputError("a W&B run whose first records are not written yet", path)
     if path.is_file():
         head = read_head(path)
         binary = head.startswith(b":W&B") or b"brain.Event" in head[:256]

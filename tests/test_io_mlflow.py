@@ -6,6 +6,7 @@ tests (slow: `mlflow server` takes 20-40 s to start on 2 busy cores) start a rea
 
 from __future__ import annotations
 
+import http.server
 import json
 import math
 import os
@@ -15,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -242,37 +244,48 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A real `mlflow server` on a free local port with the runs logged through it."""
-    folder = tmp_path_factory.mktemp("mlflow_server")
-    port = free_port()
-    with open(folder / "server.log", "wb") as log:
+def start_server(folder: Path, port: int) -> subprocess.Popen:
+    """A real `mlflow server` on 127.0.0.1:`port` over `folder/mlflow.db`, once it answers
+    (the test is skipped, with the server's log, if it does not start)."""
+    with open(folder / "server.log", "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
              f"sqlite:///{folder / 'mlflow.db'}", "--host", "127.0.0.1", "--port", str(port),
              "--workers", "1", "--default-artifact-root", str(folder / "artifacts")],
             env=ENV, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
+            return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_server(process)
+                pytest.skip("mlflow server did not start: "
+                            + (folder / "server.log").read_text(errors="replace")[-500:])
+            time.sleep(0.5)
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2).read()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.skip("mlflow server did not start: "
-                                + (folder / "server.log").read_text(errors="replace")[-500:])
-                time.sleep(0.5)
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real `mlflow server` on a free local port with the runs logged through it."""
+    folder = tmp_path_factory.mktemp("mlflow_server")
+    port = free_port()
+    process = start_server(folder, port)
+    try:
+        url = f"http://127.0.0.1:{port}"
         yield url, log_runs(url)
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_server(process)
 
 
 @pytest.mark.slow
@@ -351,3 +364,104 @@ def test_server_run_followed_while_the_client_logs(server, tmp_path):
     followed = follower.ends_by_itself(timeout=60)
     replayed, result = replay(f"mlflow+{url}/{run_id}", stop_on=())
     assert len(replayed) >= 2 and followed == replayed and result.finished
+
+
+# ---------------------------------------------------------------- a server that is away
+class Gateway(http.server.BaseHTTPRequestHandler):
+    """What a proxy answers while the MLflow server behind it restarts: 503, counted."""
+
+    requests = 0
+
+    def do_GET(self):
+        type(self).requests += 1
+        self.send_error(503, "Service Unavailable")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_follow_waits_for_a_server_that_does_not_answer(capsys):
+    """Not up yet (connection refused) or behind a proxy answering 503: said once, tried again
+    after a growing pause (not on every 10 ms poll), --idle-exit ends the wait; no
+    traceback. A one-off read of the same address is exit 3."""
+    code, _, err = cli(capsys, "watch", "--follow", f"mlflow+http://127.0.0.1:{free_port()}/abc",
+                       "--idle-exit", "1.5")
+    assert code == 0 and err.count("cannot reach the MLflow tracking server") == 1
+    assert "waiting for it" in err and "Traceback" not in err
+    code, _, err = cli(capsys, "watch", f"mlflow+http://127.0.0.1:{free_port()}/abc")
+    assert code == 3 and "cannot reach" in err
+    from test_watch_formats import Follower
+
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        follower = Follower(f"mlflow+http://127.0.0.1:{proxy.server_port}/abc", stop_on=(),
+                            idle_exit=4)
+        assert follower.ends_by_itself(timeout=30) == []
+        assert time.monotonic() - started >= 4
+        assert follower.watch.result.reason == "idle"
+        assert sum("answered 503" in m for m in follower.messages) == 1
+        assert 3 <= Gateway.requests <= 8  # 0.5, 1, 2, ... s apart: about 4 in 4 s, not 400
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+@pytest.mark.slow
+def test_server_followed_before_it_starts_and_across_a_restart(tmp_path):
+    """The run exists in the store; the follower starts before the server, which then goes
+    down halfway through the run and comes back: the alerts equal a replay of the end state."""
+    from test_watch_formats import Follower, eval_curve, replay
+
+    db = tmp_path / "mlflow.db"
+    create = ("import sys; from mlflow.tracking import MlflowClient; "  # a run left RUNNING
+              "print(MlflowClient(sys.argv[1]).create_run('0', run_name='live').info.run_id)")
+    run_id = subprocess.run([sys.executable, "-c", create, f"sqlite:///{db}"], env=ENV,
+                            check=True, capture_output=True, text=True,
+                            timeout=300).stdout.split()[-1]
+    port = free_port()
+    address = f"mlflow+http://127.0.0.1:{port}/{run_id}"
+    follower = Follower(address, stop_on=())
+    follower.wait_for_message("cannot reach the MLflow tracking server")
+    script = textwrap.dedent(
+        """
+        import json, sys, time
+        from mlflow.entities import Metric
+        from mlflow.tracking import MlflowClient
+        client = MlflowClient(sys.argv[1])
+        curve = json.loads(sys.argv[3])
+        half = len(curve) // 2
+        now = int(time.time() * 1000)
+        for part in (curve[:half], curve[half:]):
+            sys.stdin.readline()
+            for i in range(0, len(part), 10):  # ten evaluations a request, as a trainer flushes
+                client.log_batch(sys.argv[2], metrics=[
+                    Metric("eval/accuracy", acc, now + step, step) for step, acc in part[i:i + 10]])
+                time.sleep(0.05)
+            print("logged", flush=True)
+        client.set_terminated(sys.argv[2])
+        """
+    )
+    server = start_server(tmp_path, port)
+    writer = subprocess.Popen([sys.executable, "-c", script, f"http://127.0.0.1:{port}", run_id,
+                               json.dumps(eval_curve())], env=ENV, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        writer.stdin.write("go\n")
+        writer.stdin.flush()
+        assert writer.stdout.readline().strip() == "logged"
+        time.sleep(1.0)
+        stop_server(server)
+        follower.wait_for_message("trying again", timeout=60)
+        server = start_server(tmp_path, port)
+        writer.stdin.write("go\n")
+        writer.stdin.close()
+        assert writer.wait(300) == 0
+        followed = follower.ends_by_itself(timeout=60)
+        assert any("answers again" in m for m in follower.messages)
+        replayed, result = replay(address, stop_on=())
+        assert len(replayed) >= 2 and followed == replayed and result.finished
+    finally:
+        writer.kill()
+        stop_server(server)

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -161,6 +162,58 @@ def test_wandb_explorer_and_trainer_runs_merge_into_one(wandb_pair):
     [explorer] = [p for p in wandb_pair.iterdir() if p.is_dir() and not p.is_symlink()
                   and read_run(p).name == "chord-run_explorer"]
     assert sniff_format(explorer).FORMAT == "wandb"
+
+
+WANDB_ROLE = textwrap.dedent(
+    """
+    import json, sys, time, wandb
+    role, rows = sys.argv[2], json.loads(sys.argv[3])
+    run = wandb.init(mode="offline", dir=sys.argv[1], project="proj", group="chord-run",
+                     name=f"chord-run_{role}", tags=[role], config={"role": role},
+                     settings=wandb.Settings(console="off"))
+    for i, (step, values) in enumerate(rows):
+        run.log(values, step=step)
+        if i % 10 == 0:
+            time.sleep(0.05)  # a training step's time: the follower reads the run as it grows
+    run.finish()
+    """
+)
+
+
+@pytest.mark.slow  # two wandb SDK processes: about 25 s
+def test_wandb_pair_followed_while_explorer_and_trainer_write(tmp_path):
+    """Trinity's explorer and trainer write their W&B runs at the same time, each in its own
+    process (the trainer a few seconds behind); `watch --follow` on the `wandb/` folder,
+    started before either exists, raises the alerts a replay of the final files raises."""
+    pytest.importorskip("wandb")
+    import json
+
+    from test_watch_formats import Follower, replay
+
+    env = {**os.environ, "WANDB_SILENT": "true", "WANDB_MODE": "offline",
+           "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "off"}
+    folder = tmp_path / "wandb"
+    follower = Follower(folder, stop_on=(), idle_exit=120.0)  # ends on both runs' exit records
+    follower.wait_for_message("does not exist yet")
+    n = 200
+    writers = {}
+    for role, rows in (("explorer", explorer_rows(n)), ("trainer", trainer_rows(n))):
+        writers[role] = subprocess.Popen(
+            [sys.executable, "-c", WANDB_ROLE, str(tmp_path), role, json.dumps(list(rows))],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if role == "explorer":
+            time.sleep(3.0)  # the trainer starts once the first batch is explored
+    for role, writer in writers.items():
+        if writer.wait(300) != 0:
+            follower.stop.set()
+            pytest.skip(f"wandb could not write the {role} run here: "
+                        f"{writer.stderr.read().decode(errors='replace')[-300:]}")
+    followed = follower.ends_by_itself(timeout=120)
+    assert follower.watch.source.format == "trinity_wandb", (follower.watch.source.path, follower.messages)
+    assert set(follower.watch.source.parts) == {"explorer", "trainer"}
+    replayed, result = replay(folder, stop_on=())
+    assert len(replayed) >= 2 and followed == replayed
+    assert result.finished and not follower.watch.result.resumes
 
 
 # ------------------------------------------------------------------ console

@@ -11,6 +11,10 @@ value) and `GET /api/2.0/mlflow/metrics/get-history` per metric, paged with `max
 step or timestamp changed, and only the points not seen before become records, grouped by
 (timestamp, step) as in the file store. Credentials, if the server needs them, come from
 MLflow's own variables `MLFLOW_TRACKING_TOKEN` or `MLFLOW_TRACKING_USERNAME`/`_PASSWORD`.
+
+A followed server that is not up yet, or goes away for a while (a restart), is waited for:
+said once on stderr, tried again after a pause growing to RETRY_MAX seconds, with
+`--idle-exit` counting the time; a server that answers "no such run" is an error at once.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 import os
 import re
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -78,6 +83,17 @@ def address(tracking_uri: str, run: str) -> str:
     return str(found[0])
 
 
+RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # seconds between tries while a followed server is away
+_GATEWAY_ERRORS = frozenset({502, 503, 504})  # a proxy in front of a server that is restarting
+
+
+class Unreachable(InputError):
+    """The server did not answer (refused, timed out, or a gateway error): a follower waits
+    and tries again; a one-off read still ends with exit 3."""
+
+    transient = True
+
+
 class Client:
     """GET requests to one tracking server; errors become InputErrors naming the URL."""
 
@@ -105,12 +121,13 @@ class Client:
                 text = response.read()
         except urllib.error.HTTPError as exc:
             detail = _error_message(exc)
-            raise InputError(f"the MLflow server answered {exc.code} to {endpoint}"
-                             + (f": {detail}" if detail else ""), url) from exc
+            error = Unreachable if exc.code in _GATEWAY_ERRORS else InputError
+            raise error(f"the MLflow server answered {exc.code} to {endpoint}"
+                        + (f": {detail}" if detail else ""), url) from exc
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise InputError(f"cannot reach the MLflow tracking server ({reason})",
-                             self.base) from exc
+            raise Unreachable(f"cannot reach the MLflow tracking server ({reason})",
+                              self.base) from exc
         try:
             answer = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -182,6 +199,9 @@ class Source(RecordSource):
         self.latest: dict[str, tuple] = {}
         self.seen: set[tuple] = set()
         self.failures = 0
+        self.away_since: float | None = None  # when a followed server stopped answering
+        self.next_try = 0.0
+        self.retry = RETRY_FIRST
         self._get_run()  # fails now (exit 3) if the run does not exist
 
     def _get_run(self) -> dict[str, Any]:
@@ -205,6 +225,8 @@ class Source(RecordSource):
         return data
 
     def read(self, final: bool = True):
+        if self.follow and not final and time.monotonic() < self.next_try:
+            return  # the server is away: the next try is not due yet (no busy loop)
         try:
             data = self._get_run()
             moved = []
@@ -218,9 +240,12 @@ class Source(RecordSource):
         except InputError as exc:
             if not self.follow or final:
                 raise
-            self.failures += 1
-            self.warn(f"{exc} (will retry)")
+            self._away(exc)
             return
+        if self.away_since is not None:
+            self.warn(f"the server answers again after {time.monotonic() - self.away_since:.0f} "
+                      "s; following on")
+            self.away_since, self.retry, self.next_try = None, RETRY_FIRST, 0.0
         entries = []
         for key, mark, history in sorted(points):
             self.latest[key] = mark
@@ -245,6 +270,17 @@ class Source(RecordSource):
             values[key] = value
         if values:
             yield Record(group_key[1], values)
+
+    def _away(self, exc: InputError) -> None:
+        """A followed read failed: say so once (not on every poll), then try again after a
+        growing pause (RETRY_FIRST doubling up to RETRY_MAX seconds)."""
+        self.failures += 1
+        now = time.monotonic()
+        if self.away_since is None:
+            self.away_since = now
+            self.warn(f"{exc}; waiting for it and trying again (Ctrl-C to stop)")
+        self.next_try = now + self.retry
+        self.retry = min(self.retry * 2, RETRY_MAX)
 
     def finish(self, collector) -> None:
         if collector.n_records == 0:

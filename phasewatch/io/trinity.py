@@ -8,7 +8,8 @@ and each pair of logs is one run.
   runs ahead of the trainer: their steps are not one sequence).
 - W&B: two runs named `<name>_explorer` and `<name>_trainer` (tags `explorer`, `trainer`)
   in one `wandb/` folder. PATH is that folder (holding one such pair) and the two runs are
-  read as one, with a step counter per role.
+  read as one, with a step counter per role; followed from the job's start, the role whose
+  run appears second is taken up when it does.
 - Console: `Step N: {...}` lines (`trinity.utils.monitor`, a Python dict repr) in the job's
   output; see `trinity_console`.
 
@@ -131,8 +132,44 @@ def wandb_pairs(folder: Path) -> dict[str, dict[str, Path]]:
     return pairs
 
 
+def young_wandb_run(folder: Path) -> bool:
+    """Whether `folder` (a `wandb/` folder or one run's folder) holds a W&B run whose run record
+    (its name) is not written yet: a follower waits for it before deciding whether the folder
+    is a Trinity-RFT pair or a plain run. False when the wandb SDK is not installed."""
+    try:
+        __import__("wandb.proto.wandb_internal_pb2")
+    except ImportError:
+        return False
+    try:
+        runs = [folder] + sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())
+    except OSError:
+        return False
+    files = [f for run in runs[:MAX_RUN_FOLDERS] for f in wandb.run_files(run)]
+    return any(_wandb_run_name(f) is None for f in files)
+
+
+def is_pair_folder(folder: Path) -> bool:
+    """A `wandb/` folder whose runs are the parts of one Trinity-RFT job: every run named
+    `<name>_explorer` or `<name>_trainer` for one <name> (both roles, or, while the job starts,
+    the first one; a run whose name is not written yet is not counted)."""
+    try:
+        runs = [p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()
+                and wandb.run_files(p)][:MAX_RUN_FOLDERS]
+    except OSError:
+        return False
+    if not runs:
+        return False
+    pairs = wandb_pairs(folder)
+    if len(pairs) != 1:
+        return False
+    (files,) = pairs.values()
+    named = [p for p in runs if _wandb_run_name(wandb.run_files(p)[0]) is not None]
+    return len(named) == len(files) and (len(files) == 2 or len(runs) == 1)
+
+
 class WandbPairSource(RecordSource):
-    """The explorer's and the trainer's W&B runs read together, each role its own group."""
+    """The explorer's and the trainer's W&B runs read together, each role its own group.
+    Followed from the job's start, the second role's run is taken up when it appears."""
 
     format = FORMAT + "_wandb"
 
@@ -145,16 +182,29 @@ class WandbPairSource(RecordSource):
                              "as one run (pass one run's folder to read it alone)", path)
         (name, files), = pairs.items()
         super().__init__(path)
+        self.follow, self.notice = follow, notice
         self.parts = {role: wandb.Source(file, follow=follow, notice=notice)
                       for role, file in sorted(files.items())}
         self.info.name = name
 
+    def _take_up_missing_role(self) -> None:
+        files = wandb_pairs(self.path).get(self.info.name, {})
+        for role in ROLES:
+            if role not in self.parts and role in files:
+                self.parts[role] = wandb.Source(files[role], follow=self.follow,
+                                                notice=self.notice)
+        self.parts = dict(sorted(self.parts.items()))
+
     def read(self, final: bool = True):
+        if len(self.parts) < len(ROLES):
+            self._take_up_missing_role()
         for role, part in self.parts.items():
             for record in part.read(final):
                 yield Record(record.step, record.values, record.line, role)
             self.info.config.update(part.info.config)
-        self.info.finished = all(p.info.finished for p in self.parts.values())
+        # Over when both roles' runs are (one role alone may still be waiting for the other).
+        self.info.finished = len(self.parts) == len(ROLES) and all(
+            p.info.finished for p in self.parts.values())
         self.warnings = [f"{role}: {w}" for role, p in self.parts.items() for w in p.warnings]
 
     def finish(self, collector) -> None:
@@ -237,16 +287,8 @@ class MlflowPairSource(RecordSource):
 # ------------------------------------------------------------------ dispatch
 def sniff(path: Path, head: bytes) -> bool:
     if path.is_dir():
-        return tensorboard_root(path) is not None or (
-            _has_run_folders(path) and len(wandb_pairs(path)) == 1)
+        return tensorboard_root(path) is not None or is_pair_folder(path)
     return path.is_file() and trinity_console.sniff(path, head)
-
-
-def _has_run_folders(folder: Path) -> bool:
-    try:
-        return sum(1 for p in folder.iterdir() if p.is_dir() and wandb.run_files(p)) >= 2
-    except OSError:
-        return False
 
 
 def source(path: Path, follow: bool = False, notice=None) -> RecordSource:
