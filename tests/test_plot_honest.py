@@ -1,5 +1,5 @@
 """What a paper figure claims matches the data: the smoothed line keeps the trough and peak the
-phases are defined by, raw values are drawn or their absence is stated per run, runs of
+phases are defined by (and only those cuts), raw values are drawn or their absence is stated per run, runs of
 different metrics keep their own step ranges in the grid."""
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ def smoothed(ax):
 
 
 def test_the_smoothed_line_turns_where_the_data_turn():
-    """The sample SFT run falls from 0.546 to ~0.02 in 70 steps: a window across the trough drew
-    it at ~0.10. Cut at the change points the line reaches the trough the raw values show,
-    and the line is still smoothed elsewhere."""
+    """The sample SFT run falls from 0.546 to ~0.02 in 70 steps: a window across the trough
+    draws it at ~0.10. Cut at the trough (the disruption's end) and the peak (the overfit's
+    start), the line reaches the trough the raw values show, and is still smoothed elsewhere."""
     run = phasewatch.read_run(ROOT / "sample_logs" / "sft")
     analysis = phasewatch.analyze(run)
     series = run.series("eval/accuracy")
@@ -35,6 +35,12 @@ def test_the_smoothed_line_turns_where_the_data_turn():
     uncut = Smoothing().resolved(0, 2000).apply(series.to_numpy(), series.index.to_numpy())
     assert uncut.min() > series.min() + 0.05  # what the window across the trough drew
     assert np.std(y - series.to_numpy()) > 0.005  # still a smoothed line, not the raw values
+    # the cuts are the trough and the peak, not every change point
+    from phasewatch.plot._draw import smoothing_breaks
+
+    trough = next(p.end_step for p in analysis.phases if p.name == "disruption")
+    peak = next(p.start_step for p in analysis.phases if p.name == "overfit")
+    assert smoothing_breaks(run.events, analysis) == [trough + 0.5, peak + 0.5]
     # the comparison draws it the same way, given the analysis
     fig = compare_figure([run], analyses=[analysis])
     assert np.allclose(smoothed(fig.axes[0])[0].get_ydata(), y)

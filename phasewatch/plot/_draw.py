@@ -279,13 +279,19 @@ def event_breaks(events) -> list[float]:
 
 def smoothing_breaks(events, analysis: Analysis | None = None) -> list[float]:
     """Where the display smoothing is cut: at known events (`event_breaks`) and, for the
-    analysed metric, after each detected change point. A window across a change point would
-    fill in the trough and round off the peak the phases are defined by (the sample SFT run's
-    trough at 0.02 drew at 0.10 with sd 33 steps); cut there, the line turns where the data do.
+    analysed metric, at the turning points its phases are defined by: the trough that ends a
+    disruption and the peak that starts an overfit. A window across a turning point fills in
+    the trough and rounds off the peak (the sample SFT run's trough at 0.02 drew at 0.10 with
+    sd 33 steps); cut there, the line turns where the data do. Change points between two rises
+    are not cut: the window only rounds a bend there, and every cut leaves a noisy end point.
     """
     cuts = event_breaks(events)
     if analysis is not None:
-        cuts += [cp.step + 0.5 for cp in analysis.changepoints]  # the turning point ends its piece
+        for phase in analysis.phases:  # the turning point ends the piece before it
+            if phase.name == "disruption":
+                cuts.append(phase.end_step + 0.5)
+            elif phase.name == "overfit":
+                cuts.append(phase.start_step + 0.5)
     return sorted(set(cuts))
 
 
