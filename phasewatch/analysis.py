@@ -129,7 +129,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     phases = snap_turns(phases, steps, y, window, sd, fixed)
     if not stages:
         phases = split_start_dip(phases, steps, y, base, sd, window, pcfg)
-    phases = demote_flat_trends(phases, boundary_levels(phases, steps, y, base, fixed), sd, cfg.k_sd)
+    phases = demote_flat_trends(phases, boundary_levels(phases, steps, y, base, fixed, robust=True),
+                                sd, cfg.k_sd)
 
     signals = other_signals(run, metric)
     if cfg.use_tokens and run.token_store is not None:

@@ -4,9 +4,10 @@ and the effect sizes printed beside each phase.
 The segmentation fits straight lines; people read values. So every number reported here is
 read off the data at the series' own cadence, never off a fitted line: the starting level is the
 observed start (`Baseline`), a trough or a peak sits on the evaluation where the data are lowest
-or highest near the turn (`snap_turns`), and a phase's start and end values are the data at its
-boundaries (`point_levels`: the evaluation itself, or on a dense run the median of it and its two
-neighbours).
+or highest near the turn (`snap_turns`), and a phase's start and end values are the evaluations
+at its boundaries, as logged. Decisions (whether a turn moves, whether a trend is a plateau) read
+a dense run through `point_levels` (the median of each evaluation and its two neighbours), so
+one lucky or unlucky evaluation among hundreds does not decide them.
 Values are higher-is-better inside (`sign` * own units) and are turned back to the metric's own
 units for output.
 """
@@ -81,9 +82,14 @@ def point_levels(y: np.ndarray) -> np.ndarray:
 
 
 def extreme_index(y: np.ndarray, lo: int, hi: int, highest: bool) -> int:
-    """Index of the highest (lowest) evaluation in y[lo..hi], read with `point_levels`."""
+    """Index of the highest (lowest) evaluation in y[lo..hi]: located with `point_levels` (on
+    a dense run, where the 3-point median is highest), then the highest (lowest) evaluation
+    itself among that point and its two neighbours, so the step reported holds the value
+    reported."""
     window = point_levels(y)[lo:hi + 1]
-    return lo + int(np.argmax(window) if highest else np.argmin(window))
+    k = lo + int(np.argmax(window) if highest else np.argmin(window))
+    a, b = max(lo, k - 1), min(hi, k + 1)
+    return a + int(np.argmax(y[a:b + 1]) if highest else np.argmin(y[a:b + 1]))
 
 
 def turn_kind(left: Phase, right: Phase) -> str | None:
@@ -104,8 +110,9 @@ def snap_turns(phases: list[Phase], steps: np.ndarray, y: np.ndarray, window: in
     place it within that. On a sparse run (up to `SPARSE` evaluations) a straight line cannot
     place a turn at all, so the extreme is sought between the middles of the two phases.
     A boundary moves only when the data there are lower (higher) by more than the noise sd: a
-    difference within the noise is no evidence that the turn is elsewhere. Boundaries at known
-    events (`fixed`) stay."""
+    difference within the noise is no evidence that the turn is elsewhere; either way it ends on
+    the lowest (highest) of its evaluation and the two beside it, so the step reported holds
+    the value reported. Boundaries at known events (`fixed`) stay."""
     at = point_levels(y)
     index = {int(s): i for i, s in enumerate(steps)}
     reach = window // 2 + 1 if y.size > SPARSE else y.size
@@ -117,8 +124,9 @@ def snap_turns(phases: list[Phase], steps: np.ndarray, y: np.ndarray, window: in
         lo, hi = max(a + 1, b - reach, (a + b + 1) // 2), min(c - 1, b + reach, (b + c) // 2)
         if hi >= lo:
             k = extreme_index(y, lo, hi, highest=kind == "peak")
-            if abs(at[k] - at[b]) > sd:
-                left.end_step = right.start_step = int(steps[k])
+            if abs(at[k] - at[b]) <= sd:
+                k = extreme_index(y, max(lo, b - 1), min(hi, b + 1), highest=kind == "peak")
+            left.end_step = right.start_step = int(steps[k])
     return phases
 
 
@@ -168,12 +176,12 @@ def boundary_intervals(phases: list[Phase], segment_cps: list[ChangePoint], step
 
 
 def boundary_levels(phases: list[Phase], steps, y, base: float,
-                    fixed: frozenset[int] | set[int] = frozenset()) -> list[float]:
+                    fixed: frozenset[int] | set[int] = frozenset(), robust: bool = False) -> list[float]:
     """The level at each phase edge (len(phases) + 1 values): the baseline at the start, then
-    the data at each boundary and at the end (`point_levels`). At a change of training stage
-    (`fixed`) the new stage starts from the last record before the switch, so a fall at the
-    switch is measured."""
-    at = point_levels(y)
+    the evaluation at each boundary and at the end (`robust`: read with `point_levels`, for
+    decisions). At a change of training stage (`fixed`) the new stage starts from the last
+    record before the switch, so a fall at the switch is measured."""
+    at = point_levels(y) if robust else y
     levels = [base]
     for phase in phases:
         i = int(np.searchsorted(steps, phase.end_step))
@@ -227,18 +235,18 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
         "slope_per_1k_steps": change / span * 1000,
         "n_points": i1 - i0 + 1,
     }
-    at = point_levels(y)
     if phase.name == "disruption":
         before = base if i0 == 0 else start
         stats["trough_step"] = int(steps[i1])  # a disruption ends at its trough
         stats["depth"] = float(before - end)
         stats["depth_sd"] = float((before - end) / sd) if sd > 0 else None
-        back = np.flatnonzero(at[i1:] >= before)
+        # back at the start level: one lucky evaluation among hundreds is not a recovery
+        back = np.flatnonzero(point_levels(y)[i1:] >= before)
         stats["time_to_recover"] = int(steps[i1 + back[0]] - steps[i1]) if back.size else None
     elif phase.name in UP_PHASES:
-        top = i0 + int(np.argmax(at[i0:i1 + 1]))
+        top = extreme_index(y, i0, i1, highest=True)
         stats["peak_step"] = int(steps[top])
-        stats["gain_over_baseline"] = float(at[top] - base)
+        stats["gain_over_baseline"] = float(y[top] - base)
     elif phase.name == "overfit":
         stats["peak_step"] = int(steps[i0])
         stats["decline_since_peak"] = float(start - end)
