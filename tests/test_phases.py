@@ -248,3 +248,26 @@ def test_a_sparse_dip_is_data_and_the_trough_is_the_lowest_evaluation():
     assert a.recommended_stop_step == 1100  # the best evaluation
     for cp in a.changepoints:
         assert cp.low <= cp.step <= cp.high
+
+
+@pytest.mark.parametrize("every", [1, 3, 4, 10])
+def test_printed_values_are_the_evaluations_at_their_steps(every):
+    """The demo run at its own cadence and thinned (every 3rd, 4th, 10th evaluation): each
+    phase's end value is the evaluation logged at its end step, the trough is the lowest
+    evaluation of the dip and the depth is read from it (the issue: every 40th step gave a depth
+    of 0.316 where the data say ~0.52)."""
+    from pathlib import Path
+
+    from phasewatch import read_run
+
+    demo = Path(__file__).resolve().parents[1] / "sample_logs" / "demo"
+    series = read_run(demo).series("eval/accuracy").dropna()
+    series = series.iloc[::every]
+    a = analyze_run(make_run(series.to_numpy(), steps=series.index.to_numpy()))
+    assert names(a)[:2] == ["disruption", "readaptation"]
+    for phase in a.phases:
+        assert phase.stats["end_value"] == pytest.approx(series[phase.end_step])
+    dip = a.phases[0]
+    assert series[dip.end_step] == series[: a.phases[1].end_step].min()
+    assert dip.stats["depth"] == pytest.approx(series.iloc[0] - series[dip.end_step])
+    assert dip.stats["depth"] > 0.45  # 0.49 when only every 100th step is kept
