@@ -1,0 +1,83 @@
+"""`watch` against `analyze` on every real and sample log: one answer per run?
+
+For each run folder in ../shared/real_logs (when present) and sample_logs/, as a user runs them:
+`analyze RUN --format json` and `watch RUN --format jsonl` (a replay). Printed per run: the
+metric each names, the checkpoint each recommends (watch: its closing summary's `best_step`) and
+how many evaluations apart they are, and the live monitor's own best at the end
+(`live_best_step`, what it would have said without the whole-run pass) with its distance to
+the offline checkpoint. Runs with no default metric are run with the `--metric` a user would
+pass (`tests/test_live_offline_logs.py` asserts the same agreement).
+
+Usage: python benchmarks/bench_live_offline.py
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from phasewatch.cli import main as cli_main
+from phasewatch.io import read_run
+
+REAL_LOGS = ROOT.parent / "shared" / "real_logs"
+METRIC_FOR = {"llamafactory_grpo": "accuracy", "hf_tensorboard": "train/loss"}
+
+
+def runs() -> list[tuple[str, Path]]:
+    out = []
+    for label, folder in (("real", REAL_LOGS), ("sample", ROOT / "sample_logs")):
+        if folder.is_dir():
+            out += [(f"{label}/{p.name}", p) for p in sorted(folder.iterdir())
+                    if p.is_dir() and any(f.is_file() and f.name != "README.md"
+                                          for f in p.iterdir())]
+    return out
+
+
+def cli(*argv) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli_main([str(a) for a in argv])
+    return code, out.getvalue()
+
+
+def apart(steps: np.ndarray, a, b) -> str:
+    if a is None or b is None:
+        return "-"
+    return str(abs(int(np.searchsorted(steps, a)) - int(np.searchsorted(steps, b))))
+
+
+def main() -> int:
+    print("| run | metric (analyze) | metric (watch) | evaluations | analyze checkpoint | "
+          "watch checkpoint | apart (evals) | monitor's own best | apart (evals) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for label, path in runs():
+        options: tuple[str, ...] = ()
+        code, out = cli("analyze", path, "--format", "json")
+        if code == 2 and path.name in METRIC_FOR:
+            options = ("--metric", METRIC_FOR[path.name])
+            code, out = cli("analyze", path, "--format", "json", *options)
+        if code != 0:
+            print(f"| {label} | analyze exit {code} | | | | | | | |")
+            continue
+        offline = json.loads(out)["runs"][0]
+        code_w, out_w = cli("watch", path, "--format", "jsonl", *options)
+        summary = json.loads(out_w.strip().splitlines()[-1]) if out_w.strip() else {}
+        steps = read_run(path).series(offline["metric"]).index.to_numpy()
+        want = offline["recommended_stop_step"]
+        got, live = summary.get("best_step"), summary.get("live_best_step")
+        metric = offline["metric"] + (" (--metric)" if options else "")
+        print(f"| {label} | {metric} | {summary.get('metric')} (exit {code_w}) | {steps.size} | "
+              f"{want} | {got} | {apart(steps, got, want)} | {live} | {apart(steps, live, want)} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
