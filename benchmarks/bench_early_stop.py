@@ -340,18 +340,37 @@ def regime_table(family: str, regime: str, n_runs: int) -> None:
               f"{'delay':>6} {'regret%':>8}")
     print(header)
     print("-" * len(header))
-    rows = {}
+    rows, outcomes = {}, {}
     for name, make in METHODS.items():
-        rows[name] = score(test, [evaluate(make, c) for c in test])
+        outcomes[name] = [evaluate(make, c) for c in test]
     for name, cls in (("FOCuS after best", Focus), ("CUSUM after best", Cusum)):
         threshold = calibrate([[(st, x) for st, x, _ in traced(cls, c)] for c in calib])
-        rows[f"{name} (>= {threshold:.3g})"] = score(
-            test, [from_trace(c, traced(cls, c), threshold) for c in test])
-    for name, s in rows.items():
+        outcomes[f"{name} (>= {threshold:.3g})"] = [
+            from_trace(c, traced(cls, c), threshold) for c in test]
+    for name, results in outcomes.items():
+        rows[name] = s = score(test, results)
         print(f"{name:<24} {s['n']:>9} {s['detection']:>9.2f} {s['early']:>6.2f} "
               f"{s['false']:>6.2f} {s['delay']:>6.3f} {s['regret']:>8.1f}")
     print(f"{'target':<24} {'':>9} {TARGETS['detection']:>9} {TARGETS['early']:>6} "
           f"{TARGETS['false']:>6} {TARGETS['delay']:>6}")
+    by_kind(test, outcomes)
+
+
+def by_kind(cases: list[Case], outcomes: dict[str, list[dict]]) -> None:
+    """Detection / median delay per kind with overfit, and false stops per kind without, for
+    each method: where each one wins and loses (an after-best detector armed by a rise cannot
+    stop a decline from the start, for instance)."""
+    kinds = list(dict.fromkeys(c.kind for c in cases))
+    print("  per kind: detection/delay (kinds with overfit), false (kinds without)")
+    print(f"  {'method':<22} " + " ".join(f"{k[:16]:>16}" for k in kinds))
+    for name, results in outcomes.items():
+        cells = []
+        for kind in kinds:
+            pairs = [(c, r) for c, r in zip(cases, results) if c.kind == kind]
+            sc = score([c for c, _ in pairs], [r for _, r in pairs])
+            cells.append(f"{sc['false']:.2f}" if pairs[0][0].onset is None
+                         else f"{sc['detection']:.2f}/{sc['delay']:.2f}")
+        print(f"  {name[:22]:<22} " + " ".join(f"{x:>16}" for x in cells))
 
 
 def offline_agreement(cases: list[Case]) -> None:

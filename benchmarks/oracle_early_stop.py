@@ -56,16 +56,24 @@ def main(argv=None) -> int:
     seeds = range(args.first_seed, args.first_seed + args.runs)
     print(f"{'family':<10} {'regime':<7} {'runs':>5} {'z=4 median':>10} {'<=0.20':>7} {'ever':>5} "
           f"{'z=3 median':>10} {'<=0.20':>7} {'ever':>5}")
+    per_kind = {}
     for regime in ("dense", "medium"):
         for family in ("synth", "logistic"):
-            d = [oracle_delays(s, onset) for s, onset in regime_runs(family, regime, seeds)
-                 if onset is not None]
+            runs = [(s.truth["kind"], oracle_delays(s, onset))
+                    for s, onset in regime_runs(family, regime, seeds) if onset is not None]
+            d = [x for _, x in runs]
             cells = []
             for z in (4.0, 3.0):
                 v = np.array([x[z] for x in d])
                 cells.append(f"{np.median(v):>10.3f} {np.mean(v <= 0.20):>7.2f} "
                              f"{np.mean(np.isfinite(v)):>5.2f}")
             print(f"{family:<10} {regime:<7} {len(d):>5} " + " ".join(cells))
+            for kind, x in runs:
+                per_kind.setdefault((family, regime), {}).setdefault(kind, []).append(x[4.0])
+    print("\nmedian delay at z = 4 per kind")
+    for (family, regime), kinds in per_kind.items():
+        print(f"{family:<10} {regime:<7} " + "  ".join(
+            f"{kind} {np.median(v):.3f}" for kind, v in kinds.items()))
     return 0
 
 
