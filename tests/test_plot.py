@@ -333,6 +333,7 @@ def test_compare_metrics_become_panels_and_missing_metrics_warn():
 
 
 def test_seeds_are_drawn_as_mean_and_confidence_band_with_the_means_stop():
+    import pandas as pd
     from scipy.stats import t
 
     seeds = [make_run("sft", seed=s, extras=False) for s in range(3)]
@@ -343,11 +344,20 @@ def test_seeds_are_drawn_as_mean_and_confidence_band_with_the_means_stop():
     ax = fig.axes[0]
     mean_lines = [line for line in ax.lines if line.get_gid() == "smoothed"]
     assert len(mean_lines) == 2  # the SFT mean and the single RL run
-    # each seed smoothed on its own, cut after its trough (end of the disruption, step 120)
-    # and its peak (start of the overfit, step 450)
+    # each seed smoothed on its own, cut at the group's trough: the end of the disruption of the
+    # mean of the seeds' raw values, analysed like one run
+    from phasewatch.analysis import analyze_run
+
+    collector = RecordCollector("mem:mean", "test")
+    for step, value in pd.concat([r.series("eval/accuracy") for r in seeds], axis=1).mean(axis=1).items():
+        collector.add(int(step), {"eval/accuracy": float(value)})
+    group = analyze_run(collector.build(name="mean", algorithm="sft",
+                                        performance_metric="eval/accuracy", direction="max"))
+    cuts = [p.end_step + 0.5 for p in group.phases if p.name == "disruption"]
+    assert cuts  # the cuts are exercised
     curves = np.array([smoothing.apply(r.series("eval/accuracy").to_numpy(),
                                        r.series("eval/accuracy").index.to_numpy(),
-                                       breaks=[120.5, 450.5]) for r in seeds])
+                                       breaks=cuts) for r in seeds])
     assert np.allclose(mean_lines[0].get_ydata(), curves.mean(0))
     half = t.ppf(0.975, 2) * curves.std(0, ddof=1) / np.sqrt(3)
     data = figure_data(fig).to_frame()

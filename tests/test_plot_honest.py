@@ -1,5 +1,5 @@
 """What a paper figure claims matches the data: the smoothed line keeps the trough and peak the
-phases are defined by (and only those cuts), raw values are drawn or their absence is stated per run, runs of
+phases are defined by (the disruption's trough), raw values are drawn or their absence is stated per run, runs of
 different metrics keep their own step ranges in the grid."""
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ def smoothed(ax):
 
 def test_the_smoothed_line_turns_where_the_data_turn():
     """The sample SFT run falls from 0.546 to ~0.02 in 70 steps: a window across the trough
-    draws it at ~0.10. Cut at the trough (the disruption's end) and the peak (the overfit's
-    start), the line reaches the trough the raw values show, and is still smoothed elsewhere."""
+    draws it at ~0.10. Cut at the trough (the disruption's end), the line reaches the trough
+    the raw values show, and is still smoothed elsewhere."""
     run = phasewatch.read_run(ROOT / "sample_logs" / "sft")
     analysis = phasewatch.analyze(run)
     series = run.series("eval/accuracy")
@@ -35,12 +35,11 @@ def test_the_smoothed_line_turns_where_the_data_turn():
     uncut = Smoothing().resolved(0, 2000).apply(series.to_numpy(), series.index.to_numpy())
     assert uncut.min() > series.min() + 0.05  # what the window across the trough drew
     assert np.std(y - series.to_numpy()) > 0.005  # still a smoothed line, not the raw values
-    # the cuts are the trough and the peak, not every change point
+    # the one cut is the trough, not every change point
     from phasewatch.plot._draw import smoothing_breaks
 
     trough = next(p.end_step for p in analysis.phases if p.name == "disruption")
-    peak = next(p.start_step for p in analysis.phases if p.name == "overfit")
-    assert smoothing_breaks(run.events, analysis) == [trough + 0.5, peak + 0.5]
+    assert smoothing_breaks(run.events, analysis) == [trough + 0.5]
     # the comparison draws it the same way, given the analysis
     fig = compare_figure([run], analyses=[analysis])
     assert np.allclose(smoothed(fig.axes[0])[0].get_ydata(), y)
@@ -97,3 +96,14 @@ def test_figure_data_of_a_seed_group_has_its_mean_band_and_stop(layout):
         assert {"mean", "ci_low", "ci_high", "stop"} <= kinds
     else:  # the grid gives each seed its own panel, with its own phases
         assert {"raw", "smoothed", "stop", "baseline"} <= kinds
+
+
+def test_a_seed_groups_stop_is_drawn_on_the_analysed_metric_only():
+    """The group's stop belongs to the metric its seeds were analysed on; another panel (the
+    expert NLL) gets the group's mean and band but no stop."""
+    seeds = [make_run("sft", seed=s) for s in range(3)]
+    fig = compare_figure(seeds, ["eval/accuracy", "expert/nll_heldout"], labels=["SFT"] * 3,
+                         analyses=[make_analysis(r) for r in seeds])
+    stops = [[ln for ln in ax.lines if ln.get_gid() == "recommended-stop"] for ax in fig.axes]
+    assert [len(s) for s in stops] == [1, 0]
+    assert [c.get_gid() for c in fig.axes[1].collections].count("seed-band") == 1

@@ -279,19 +279,15 @@ def event_breaks(events) -> list[float]:
 
 def smoothing_breaks(events, analysis: Analysis | None = None) -> list[float]:
     """Where the display smoothing is cut: at known events (`event_breaks`) and, for the
-    analysed metric, at the turning points its phases are defined by: the trough that ends a
-    disruption and the peak that starts an overfit. A window across a turning point fills in
-    the trough and rounds off the peak (the sample SFT run's trough at 0.02 drew at 0.10 with
-    sd 33 steps); cut there, the line turns where the data do. Change points between two rises
-    are not cut: the window only rounds a bend there, and every cut leaves a noisy end point.
+    analysed metric, at the trough that ends a disruption. A window across that V fills it in
+    (the sample SFT run's trough at 0.02 drew at 0.10 with sd 33 steps); cut there, the line
+    reaches the trough the data reach. Nothing else is cut: near a cut the window shrinks to a
+    few points, so every cut leaves a noisy end, and the other turns (an overfit's peak, a bend
+    between two rises) are broad enough for the window to draw them within the noise.
     """
     cuts = event_breaks(events)
     if analysis is not None:
-        for phase in analysis.phases:  # the turning point ends the piece before it
-            if phase.name == "disruption":
-                cuts.append(phase.end_step + 0.5)
-            elif phase.name == "overfit":
-                cuts.append(phase.start_step + 0.5)
+        cuts += [phase.end_step + 0.5 for phase in analysis.phases if phase.name == "disruption"]
     return sorted(set(cuts))
 
 

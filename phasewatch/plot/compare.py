@@ -234,22 +234,29 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
 
 def _draw_group(ax, panel, data, members, label, metric, color, smoothing, level,
                 analyses) -> bool:
-    """Seeds of one group: the mean of their smoothed curves (each cut at its own change points
-    when `analyses` are given), the confidence band, and, with `analyses`, the stop of their
-    mean raw series. Returns whether a stop was drawn."""
-    curves = seed_curves(members, metric, smoothing, level, analyses)
+    """Seeds of one group: the mean of their smoothed curves, the confidence band, and (with
+    `analyses`, on the panel of the metric they analysed) the recommended stop of the group:
+    that of the mean of the seeds' raw values, analysed like one run. Every seed is cut at the
+    group's trough (the end of its disruption), not each at its own: cuts at different steps
+    would leave the mean line a zigzag of noisy end points. Returns whether a stop was drawn."""
+    analysed = analyses is not None and all(
+        same_metric(run, a.metric, metric) for run, a in zip(members, analyses))
+    curves = seed_curves(members, metric, smoothing, level)
     if curves is None:
         return False
     own = members[0].resolve_metric(metric)
+    analysis = analyze(mean_run(members, metric, curves, label), own) if analysed else None
+    if analysis is not None:
+        curves = seed_curves(members, metric, smoothing, level,
+                             breaks=_draw.smoothing_breaks([], analysis))
     ax.fill_between(curves.steps, curves.low, curves.high, color=color, alpha=0.2, linewidth=0,
                     zorder=1.8, gid="seed-band")
     ax.plot(curves.steps, curves.mean, color=color, linewidth=1.3, zorder=3, gid="smoothed")
     data.add(panel, label, own, "mean", curves.steps, curves.mean)
     data.add(panel, label, own, "ci_low", curves.steps, curves.low)
     data.add(panel, label, own, "ci_high", curves.steps, curves.high)
-    if analyses is None:
+    if analysis is None:
         return False
-    analysis = analyze(mean_run(members, metric, curves, label), own)
     y = mark_stop(ax, curves.steps, curves.mean, analysis.recommended_stop_step, color)
     if y is None:
         return False

@@ -17,7 +17,6 @@ import numpy as np
 
 from phasewatch.errors import UsageError
 from phasewatch.plot import _draw
-from phasewatch.plot._runs import same_metric
 from phasewatch.plot.smoothing import Smoothing
 from phasewatch.run import RecordCollector, Run
 
@@ -39,15 +38,12 @@ def t_quantile(level: float, dof: int) -> float:
 
 
 def seed_curves(runs: Sequence[Run], metric: str, smoothing: Smoothing,
-                level: float = 0.95, analyses: Sequence | None = None) -> SeedCurves | None:
-    """Each seed smoothed on its own steps (cut at its events and, with `analyses`, at its own
-    change points), then put on the steps of the longest seed (NaN outside a seed's own range:
+                level: float = 0.95, breaks: Sequence[float] = ()) -> SeedCurves | None:
+    """Each seed smoothed on its own steps (cut at its events and at `breaks`, the group's
+    trough), then put on the steps of the longest seed (NaN outside a seed's own range:
     no extrapolation)."""
     curves = []
-    for i, run in enumerate(runs):
-        analysis = analyses[i] if analyses is not None else None
-        if analysis is not None and not same_metric(run, analysis.metric, metric):
-            analysis = None
+    for run in runs:
         try:
             series = run.series(metric)
         except UsageError:
@@ -56,8 +52,8 @@ def seed_curves(runs: Sequence[Run], metric: str, smoothing: Smoothing,
             continue
         steps = series.index.to_numpy(dtype=np.float64)
         values = series.to_numpy()
-        breaks = _draw.smoothing_breaks(run.events, analysis)
-        curves.append((steps, smoothing.apply(values, steps, breaks), values))
+        cuts = sorted({*_draw.event_breaks(run.events), *breaks})
+        curves.append((steps, smoothing.apply(values, steps, cuts), values))
     if not curves:
         return None
     grid = max(curves, key=lambda c: c[0].size)[0]
