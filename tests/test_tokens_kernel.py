@@ -42,7 +42,7 @@ def reference(keys, first, runs: Runs, learn_keys, limit, seen):
 
 
 def run_kernel(kernel, keys, first, runs, learn_keys, limit, seen):
-    hist = np.zeros((N_SLOTS, N_KEYS), dtype=np.int64)
+    hist = np.zeros((N_SLOTS, N_KEYS), dtype=np.uint32)
     newly = np.zeros(N_SLOTS, dtype=np.int64)
     seen = None if seen is None else seen.copy()
     if kernel == "numpy":
@@ -77,7 +77,7 @@ def test_compiled_equals_numpy_on_large_windows_and_accumulates():
     rng = np.random.default_rng(3)
     n_tokens = 300_000
     runs = random_runs(rng, n_tokens)
-    hists = {k: np.zeros((N_SLOTS, N_KEYS), dtype=np.int64) for k in ("numpy", "compiled")}
+    hists = {k: np.zeros((N_SLOTS, N_KEYS), dtype=np.uint32) for k in ("numpy", "compiled")}
     seens = {k: np.zeros(n_tokens, dtype=bool) for k in hists}
     newlies = {k: np.zeros(N_SLOTS, dtype=np.int64) for k in hists}
     for _ in range(3):  # steps: counts accumulate, seen only grows
@@ -97,7 +97,7 @@ def test_compiled_equals_numpy_on_large_windows_and_accumulates():
 @pytest.mark.parametrize("case, error", [
     ("runs short", ValueError), ("slot too large", ValueError), ("learn_keys without seen", ValueError),
     ("limit past 16 bits", ValueError), ("learn_keys of bytes", TypeError),
-    ("keys int32", TypeError), ("hist int32", TypeError), ("hist read-only", (TypeError, ValueError, BufferError)),
+    ("keys int32", TypeError), ("hist int64", TypeError), ("hist read-only", (TypeError, ValueError, BufferError)),
     ("negative first", ValueError),
 ])
 def test_compiled_kernel_rejects_bad_arguments(case, error):
@@ -105,7 +105,7 @@ def test_compiled_kernel_rejects_bad_arguments(case, error):
 
     keys = np.arange(100, dtype=np.uint16)
     ends, slots = np.array([40, 100], dtype=np.int64), np.array([0, 1], dtype=np.uint8)
-    hist = np.zeros((N_SLOTS, N_KEYS), dtype=np.int64)
+    hist = np.zeros((N_SLOTS, N_KEYS), dtype=np.uint32)
     newly = np.zeros(N_SLOTS, dtype=np.int64)
     learn_keys, limit, seen = None, 0, None
     first = 0
@@ -121,8 +121,8 @@ def test_compiled_kernel_rejects_bad_arguments(case, error):
         learn_keys, seen = np.zeros(100, dtype=np.uint8), np.zeros(100, dtype=bool)
     elif case == "keys int32":
         keys = keys.astype(np.int32)
-    elif case == "hist int32":
-        hist = hist.astype(np.int32)
+    elif case == "hist int64":
+        hist = hist.astype(np.int64)
     elif case == "hist read-only":
         hist.flags.writeable = False
     elif case == "negative first":

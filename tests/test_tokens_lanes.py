@@ -110,3 +110,18 @@ def test_a_file_truncated_after_open_is_named(tmp_path):
         summarize_store(store, SummaryConfig(workers=2, chunk_tokens=100))
     assert info.value.path == str(path)
     assert not lane_threads()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_steps_too_long_for_32_bit_counts_get_more_lanes(tmp_path, monkeypatch, workers):
+    """A lane counts in 32 bits; steps of more tokens are split into more lanes (run by the same
+    threads) whose counts add up in 64 bits. Shown with the limit lowered to 1,000 tokens."""
+    folder, _, _ = fragmented_store(tmp_path)
+    store = open_store(folder)
+    expected = summarize_store(store, SummaryConfig(workers=workers))
+    monkeypatch.setattr("phasewatch.tokens.lane.MAX_LANE_TOKENS", 1000)
+    monkeypatch.setattr("phasewatch.tokens.summary.MAX_LANE_TOKENS", 1000)
+    assert store.n_tokens > 2000
+    split = summarize_store(store, SummaryConfig(workers=workers, chunk_tokens=300))
+    assert split.rows == expected.rows and split.learned_at == expected.learned_at
+    assert not lane_threads()

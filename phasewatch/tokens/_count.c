@@ -8,7 +8,9 @@ count(keys, first, run_ends, run_slots, hist, learn_keys, limit, seen, newly)
                                 covers [run_ends[i-1], run_ends[i]) (run -1 ends at 0); they
                                 must cover [first, first + n)
   run_slots  uint8[r]           the slot of each run, < n_slots
-  hist       int64[n_slots * 65536], writable: hist[slot * 65536 + key] += 1 per token
+  hist       uint32[n_slots * 65536], writable: hist[slot * 65536 + key] += 1 per token (the
+             caller keeps each histogram under 2**32 tokens; half the cache of int64 counts,
+             measured ~15% faster)
   learn_keys None, or uint16[n]: token j is learned now when learn_keys[j] < limit (float16
              stores pass the keys themselves: no flags array to build and read)
   limit      int
@@ -54,16 +56,17 @@ static PyObject *count(PyObject *self, PyObject *args) {
     if (get(o_keys, &keys, 0, 2, "keys") < 0) goto done;
     if (get(o_ends, &ends, 0, 8, "run_ends") < 0) goto done;
     if (get(o_slots, &slots, 0, 1, "run_slots") < 0) goto done;
-    if (get(o_hist, &hist, 1, 8, "hist") < 0) goto done;
+    if (get(o_hist, &hist, 1, 4, "hist") < 0) goto done;
     if (get(o_newly, &newly, 1, 8, "newly") < 0) goto done;
     if (tracking && (get(o_learned, &learned, 0, 2, "learn_keys") < 0 || get(o_seen, &seen, 1, 1, "seen") < 0))
         goto done;
 
-    const Py_ssize_t n = keys.len / 2, n_runs = ends.len / 8, n_slots = hist.len / 8 / N_KEYS;
+    const Py_ssize_t n = keys.len / 2, n_runs = ends.len / 8, n_slots = hist.len / 4 / N_KEYS;
     const uint16_t *k = keys.buf;
     const int64_t *run_end = ends.buf;
     const uint8_t *run_slot = slots.buf;
-    int64_t *h = hist.buf, *nw = newly.buf;
+    uint32_t *h = hist.buf;
+    int64_t *nw = newly.buf;
     const uint16_t *l = learned.buf;
     uint8_t *s = seen.buf;
     if (limit > 0xFFFF) {
@@ -71,7 +74,7 @@ static PyObject *count(PyObject *self, PyObject *args) {
         goto done;
     }
     const uint16_t lim = (uint16_t)limit;
-    if (hist.len != n_slots * N_KEYS * 8 || newly.len != n_slots * 8 || slots.len != n_runs
+    if (hist.len != n_slots * N_KEYS * 4 || newly.len != n_slots * 8 || slots.len != n_runs
         || (tracking && (learned.len != n * 2 || seen.len != n))) {
         PyErr_SetString(PyExc_ValueError, "count: hist must hold n_slots x 65536 counts, newly "
                         "n_slots, run_slots one per run, learn_keys and seen one per key");
@@ -94,7 +97,7 @@ static PyObject *count(PyObject *self, PyObject *args) {
         const Py_ssize_t start = i;
         const Py_ssize_t end = run_end[r] - first < n ? (Py_ssize_t)(run_end[r] - first) : n;
         if (run_slot[r] >= n_slots) { bad_slot = 1; break; }
-        int64_t *hs = h + (Py_ssize_t)run_slot[r] * N_KEYS;
+        uint32_t *hs = h + (Py_ssize_t)run_slot[r] * N_KEYS;
         /* Two loops per run, not one: fused, the scattered increments and the flag stores
            stalled each other (measured ~3x slower than the sum of the two). */
         for (; i < end; i++) hs[k[i]]++;

@@ -73,11 +73,14 @@ def count(kernel: str, keys: np.ndarray, first: int, runs: Runs, hist: np.ndarra
           newly: np.ndarray | None = None) -> None:
     """Count a window with the kernel named ("compiled" or "numpy"; see `resolve`).
 
-    `keys` and `learn_keys` uint16, `hist` int64 (n_slots, 65536), `seen` a bool array as long
-    as `keys` (None with `learn_keys`), `newly` int64 (n_slots,), `limit` a 16-bit key.
+    `keys` and `learn_keys` uint16, `hist` uint32 (n_slots, 65536; the caller keeps it under
+    2**32 tokens), `seen` a bool array as long as `keys` (None with `learn_keys`), `newly` int64
+    (n_slots,), `limit` a 16-bit key.
     """
     if newly is None:
         newly = np.zeros(hist.shape[0], dtype=np.int64)
+    if hist.dtype != np.uint32:
+        raise TypeError(f"count: hist must be uint32, got {hist.dtype}")
     if kernel == "compiled":
         _compiled_count(keys, first, runs.ends, runs.slots, hist, learn_keys, limit, seen, newly)
     else:
@@ -95,7 +98,8 @@ def count_numpy(keys: np.ndarray, first: int, runs: Runs, hist: np.ndarray,
     slot = np.repeat(run_slots, lengths)
     combined = slot.astype(np.intp) << 16
     combined |= keys
-    hist += np.bincount(combined, minlength=n_slots * N_KEYS).reshape(n_slots, N_KEYS)
+    counts = np.bincount(combined, minlength=n_slots * N_KEYS).reshape(n_slots, N_KEYS)
+    np.add(hist, counts, out=hist, casting="unsafe")
     if learn_keys is not None:
         learned = learn_keys < limit
         fresh = learned & ~seen

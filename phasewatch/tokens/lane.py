@@ -26,6 +26,9 @@ from phasewatch.tokens.counting import Runs, count
 from phasewatch.tokens.keys import N_KEYS, codec_for
 from phasewatch.tokens.stats import N_SLOTS
 
+#: Tokens per lane at most: its histograms count in 32 bits (more lanes for larger steps).
+MAX_LANE_TOKENS = (1 << 32) - 1
+
 
 class InvalidValue(Exception):
     """The first NaN, infinite or positive log-prob of a lane in the step file at `position`.
@@ -109,12 +112,15 @@ class Lane:
     """Counts the lane's tokens at one step after another (see the module docstring)."""
 
     def __init__(self, spec: LaneSpec):
+        if spec.stop - spec.start > MAX_LANE_TOKENS:
+            raise ValueError(f"a lane holds at most {MAX_LANE_TOKENS} tokens (32-bit counts)")
         self.spec = spec
         self.dtype = np.dtype(spec.dtype)
         self.codec = codec_for(self.dtype.name)
         size = min(spec.window_tokens, spec.stop - spec.start)
         self.raw = np.empty(size * self.dtype.itemsize, dtype=np.uint8)
-        self.newly = np.zeros(N_SLOTS, dtype=np.int64)
+        self.n_slots = int(spec.runs.slots.max()) + 1
+        self.newly = np.zeros(self.n_slots, dtype=np.int64)
         self.tracking = spec.learned_p is not None
         if self.tracking:
             self.threshold = math.log(spec.learned_p)
@@ -128,9 +134,9 @@ class Lane:
             self.seen = np.zeros(spec.stop - spec.start, dtype=bool)
 
     def count_step(self, position: int, out: np.ndarray) -> np.ndarray | None:
-        """Add the key histograms of the step at `position` into `out` (N_SLOTS x N_KEYS, this
-        lane's own, zeroed by the caller) and return the tokens first learned at this step per
-        slot (None when not tracking).
+        """Add the key histograms of the step at `position` into `out` (uint32, `n_slots` x
+        N_KEYS, this lane's own, zeroed by the caller) and return the tokens first learned at
+        this step per slot (N_SLOTS of them; None when not tracking).
 
         Steps must come in order (0, 1, ...): "learned" means learned at this step or before.
         Raises `InvalidValue` at the lane's first bad value, `InputError` if the file cannot be
@@ -151,7 +157,11 @@ class Lane:
                     count(spec.kernel, keys, start, spec.runs, out)
             if self.codec.has_invalid(out):
                 raise InvalidValue(position, self._first_invalid(reader))
-        return self.newly.copy() if self.tracking else None
+        if not self.tracking:
+            return None
+        newly = np.zeros(N_SLOTS, dtype=np.int64)
+        newly[: self.n_slots] = self.newly
+        return newly
 
     def _reader(self, position: int) -> StepReader:
         path, data_offset = self.spec.files[position]

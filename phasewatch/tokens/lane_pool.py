@@ -8,10 +8,11 @@ in-process lane would have met first.
 
 One step ahead: `start(k + 1)` is called before the pass computes the statistics of step k, so
 the lanes count while this thread turns histograms into numbers (without it, one core idled for
-that time at every step). Each lane counts into its own histogram buffer, two per lane taken in
-turn; `finish` sums the lanes' in lane order (integers: the result does not depend on the number
-of lanes). A lane still counts its steps one at a time and in order. Memory stays flat: a window
-buffer and two histograms per lane.
+that time at every step). Each lane counts into its own histograms (32-bit counts, one per slot
+present: 256 KB per split, zeroed and summed at every step), two sets per lane taken in turn;
+`finish` sums the lanes' (integers: the result does not depend on the number of lanes). A lane
+still counts its steps one at a time and in order. Memory stays flat: a window buffer and two
+sets of histograms per lane.
 """
 
 from __future__ import annotations
@@ -22,20 +23,23 @@ import numpy as np
 
 from phasewatch.tokens.keys import N_KEYS
 from phasewatch.tokens.lane import Lane, LaneSpec
-from phasewatch.tokens.stats import N_SLOTS
 
 
 class Lanes:
     """`start(position)` then `finish(position)`, for positions 0, 1, ... in order, at most one
-    step started ahead; `finish` returns the step's histograms (N_SLOTS x N_KEYS, valid until
-    the step after next is finished) and the newly learned tokens per slot (None when not
-    tracked). With `threads=False` the one lane counts in `finish`, in this thread."""
+    step started ahead; `finish` returns the step's histograms (one row per slot present, N_KEYS
+    columns; valid until the step after next is finished) and the newly learned tokens per slot
+    (None when not tracked). With `threads` <= 1 the lanes count in `finish`, in this thread."""
 
-    def __init__(self, specs: list[LaneSpec], threads: bool):
+    def __init__(self, specs: list[LaneSpec], threads: int):
         self.lanes = [Lane(spec) for spec in specs]
-        self.hists = [np.zeros((2, N_SLOTS, N_KEYS), dtype=np.int64) for _ in self.lanes]
-        self.pool = (ThreadPoolExecutor(max_workers=len(self.lanes), thread_name_prefix="phasewatch-lane")
-                     if threads else None)
+        n_slots = self.lanes[0].n_slots
+        self.hists = [np.zeros((2, n_slots, N_KEYS), dtype=np.uint32) for _ in self.lanes]
+        # the lanes' sum: 64-bit, since the lanes together may count 2**32 tokens or more
+        self.totals = np.zeros((2, n_slots, N_KEYS), dtype=np.int64) if len(self.lanes) > 1 else None
+        self.pool = (ThreadPoolExecutor(max_workers=min(threads, len(self.lanes)),
+                                        thread_name_prefix="phasewatch-lane")
+                     if threads > 1 else None)
         self.pending: dict[int, list[Future]] = {}
 
     def _count(self, lane_index: int, position: int) -> np.ndarray | None:
@@ -58,9 +62,14 @@ class Lanes:
                 if isinstance(outcome, BaseException):
                     raise outcome
             results = outcomes
-        total = self.hists[0][position % 2]
-        for hist in self.hists[1:]:
-            total += hist[position % 2]
+        parity = position % 2
+        if self.totals is None:
+            total = self.hists[0][parity]
+        else:
+            total = self.totals[parity]
+            np.add(self.hists[0][parity], self.hists[1][parity], out=total, dtype=np.int64)
+            for hist in self.hists[2:]:
+                total += hist[parity]
         newly = [r for r in results if r is not None]
         return total, (np.sum(newly, axis=0) if newly else None)
 

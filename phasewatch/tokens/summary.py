@@ -35,7 +35,13 @@ import numpy as np
 from phasewatch.errors import InputError
 from phasewatch.tokens.counting import resolve
 from phasewatch.tokens.keys import N_KEYS, codec_for
-from phasewatch.tokens.lane import InvalidValue, LaneSpec, StepReader, invalid_positions
+from phasewatch.tokens.lane import (
+    MAX_LANE_TOKENS,
+    InvalidValue,
+    LaneSpec,
+    StepReader,
+    invalid_positions,
+)
 from phasewatch.tokens.lane_pool import Lanes
 from phasewatch.tokens.learned import LearnedAt, LearnedAtTracker
 from phasewatch.tokens.stats import (
@@ -109,13 +115,12 @@ class _Pass:
         self.tables = histogram_tables(codec_for(store.dtype.name), config)
 
     def _lanes(self) -> Lanes:
-        """One lane per thread (`workers`), or one lane in this thread."""
+        """One lane per thread (`workers`), or one lane in this thread; more lanes (never more
+        threads) for steps of over 2**32 tokens, whose counts a lane's 32 bits could not hold."""
         workers = worker_count(self.config)
-        if workers > 1:
-            ranges, window = lane_ranges(self.store.n_tokens, workers, self.config.chunk_tokens)
-            if len(ranges) > 1:
-                return Lanes([self._spec(a, b, window) for a, b in ranges], threads=True)
-        return Lanes([self._spec(0, self.store.n_tokens, self.config.chunk_tokens)], threads=False)
+        n_lanes = max(workers, -(-self.store.n_tokens // (MAX_LANE_TOKENS // 2)))
+        ranges, window = lane_ranges(self.store.n_tokens, n_lanes, self.config.chunk_tokens)
+        return Lanes([self._spec(a, b, window) for a, b in ranges], threads=workers)
 
     def _spec(self, start: int, stop: int, window_tokens: int) -> LaneSpec:
         return LaneSpec(
