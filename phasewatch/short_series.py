@@ -27,13 +27,15 @@ TURN_SD = 5.0       # a best (worst) must beat the ends by this many noise sds (
 MIN_FOR_NOISE = 5   # evaluations needed to estimate the noise from second differences
 
 
-def trend_test(steps: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Kendall's tau of y against the steps and its exact two-sided p-value."""
+def trend_test(steps: np.ndarray, y: np.ndarray, alternative: str = "two-sided") -> tuple[float, float]:
+    """Kendall's tau of y against the steps and its exact p-value (`alternative`: "greater"
+    for a rise expected in advance)."""
     from scipy.stats import kendalltau  # imported here: 0.7 s that other commands do not pay
 
     if y.size < 3 or np.ptp(y) == 0:
         return 0.0, 1.0
-    result = kendalltau(steps, y, method="exact" if len(set(y.tolist())) == y.size else "auto")
+    result = kendalltau(steps, y, method="exact" if len(set(y.tolist())) == y.size else "auto",
+                        alternative=alternative)
     return float(result.statistic), float(result.pvalue)
 
 
@@ -64,23 +66,32 @@ def _shape(y: np.ndarray, p: float, tau: float, sd: float) -> tuple[list[str], i
     return ["plateau"], None, "low"
 
 
-def _train_note(signals: dict[str, pd.Series], metric: str, steps: np.ndarray,
-                names: list[str]) -> str | None:
-    """What the train metric did over the same steps, when one was logged."""
+def _train_move(signals: dict[str, pd.Series], metric: str,
+                steps: np.ndarray) -> tuple[str, float, float, bool] | None:
+    """(name, first, last, improved) of the train metric over the same steps, when one was
+    logged beside `metric` (and is not `metric` itself)."""
     for name, better in (("train/loss", -1.0), ("train/reward", 1.0)):
         series = signals.get(name)
-        if series is None:
+        if series is None or name == metric:
             continue
         inside = series[(series.index >= steps[0]) & (series.index <= steps[-1])].dropna()
         if len(inside) < 2:
             continue
         first, last = float(inside.iloc[0]), float(inside.iloc[-1])
-        moved = "fell" if last < first else "rose"
-        note = f"{name} {moved} {first:.4g} -> {last:.4g} over the same steps"
-        if names == ["overfit"] and (last - first) * better > 0:
-            note += f" while {metric} got worse: held-out worse as train improves (overfit)"
-        return note
+        return name, first, last, (last - first) * better > 0
     return None
+
+
+def _train_note(move: tuple[str, float, float, bool] | None, metric: str,
+                names: list[str]) -> str | None:
+    """What the train metric did over the same steps, when one was logged."""
+    if move is None:
+        return None
+    name, first, last, improved = move
+    note = f"{name} {'fell' if last < first else 'rose'} {first:.4g} -> {last:.4g} over the same steps"
+    if names == ["overfit"] and improved:
+        note += f" while {metric} got worse: held-out worse as train improves (overfit)"
+    return note
 
 
 def analyze_short(source: str, metric: str, direction: str, series: PreparedSeries,
@@ -92,7 +103,14 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     sd = second_difference_sd(y, robust=False)
     base, base_se = baseline.level(steps, y, sd)
     tau, p = trend_test(steps, y)
+    move = _train_move(signals, metric, steps)
     names, turn, confidence = _shape(y, p, tau, sd)
+    expected = None  # a rise of the held-out metric expected in advance, as train improves
+    if names == ["plateau"] and move is not None and move[3] and tau > 0:
+        _, p_one = trend_test(steps, y, alternative="greater")
+        expected = p_one if p_one < ALPHA else None
+    if expected is not None:
+        names = ["improvement"]
     cuts = [0, *([turn] if turn is not None else []), n - 1]
     phases = [Phase(name, int(steps[a]), int(steps[b]))
               for name, a, b in zip(names, cuts[:-1], cuts[1:])]
@@ -110,14 +128,19 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
                    f"exact p = {p:.3g}): {confidence} confidence" if p < ALPHA else
                    f"only {n} evaluations of {metric}: no monotone trend they can establish "
                    f"(Kendall tau {own_tau:+.2f}, exact p = {p:.3g})")
-        if p >= ALPHA and names != ["plateau"]:
+        if expected is not None:
+            verdict = (f"{metric} gets better at every evaluation as {move[0]} does"
+                       if abs(tau) == 1 else f"{metric} {trend} as {move[0]} improves") + (
+                f" (Kendall tau {own_tau:+.2f}; one-sided exact p = {expected:.3g}, the direction "
+                f"set by the train metric; two-sided p = {p:.3g}): low confidence")
+        elif p >= ALPHA and names != ["plateau"]:
             better = names[0] == "improvement"
             k = turn if turn is not None else n - 1
             verdict += (f"; its {'best' if better else 'worst'} evaluation (step {int(steps[k])}) "
                         f"is more than {TURN_SD:g} noise sd {'better' if better else 'worse'} "
                         f"than the first: {' then '.join(names)}, low confidence")
         warnings.append(verdict)
-    note = _train_note(signals, metric, steps, names)
+    note = _train_note(move, metric, names)
     if note:
         warnings.append(note)
     best = int(np.argmax(y))
