@@ -158,7 +158,7 @@ def stats_from_histogram(
     centred = logp - mean
     variance = (np.einsum("i,i,i->", weights, centred, centred) + n_zero * mean * mean) / n
     # Descending values: +0 first, then the block in key order.
-    descending = np.cumsum(negative[lo:hi])
+    descending = np.cumsum(negative[lo:hi], dtype=np.int64)  # int64: searchsorted by a Python int
     p_block = tables.p[lo:hi]
     quantiles = {quantile_label(q): _quantile(q, n, n_zero, descending, p_block)
                  for q in config.quantiles}
