@@ -176,11 +176,15 @@ def _read_block(linenos, lines, parser, collector, report, primed: bool) -> bool
     bulk_step = np.full(n, -1, dtype=np.int64)
     in_bulk = np.zeros(n, dtype=bool)
     columns: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    # each key set's rows, in file order: one stable sort, not one scan of the block per key
+    # set (a log with a new metric name per line has as many key sets as lines)
+    by_code = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[by_code], np.arange(len(signature_ids) + 1))
     for keys, code in signature_ids.items():
         step_key = step_key_of(keys)
         if step_key is None:
             continue  # rows without a step go to `parser.feed`, which reports them
-        positions = np.flatnonzero(codes == code)
+        positions = by_code[bounds[code]:bounds[code + 1]]
         taken = _take_group(objects, keys, positions, step_key, parser, columns)
         if taken is None:
             if not primed:
