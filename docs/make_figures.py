@@ -20,6 +20,10 @@ LABELS = " ".join(f"--label {shlex.quote(name)}"
                   for name in ("SFT, then GRPO", "CHORD-\u00b5 (\u00b5 0.9\u21920.05)", "CHORD-\u03c6 (\u00b5 0.1)",
                                "GRPO", "SFT"))
 
+# three seeds of the SFT arm: seed 0 is sample_logs/sft, seeds 1-2 come from
+# benchmarks/make_seed_logs.sh
+SEEDS = "sample_logs/sft sample_logs/seeds/sft_s1 sample_logs/seeds/sft_s2"
+
 # image name -> the command that draws it
 FIGURES: dict[str, str] = {
     "phase_sft_then_rl.png": "phasewatch plot sample_logs/sft_then_rl --dpi 150 -o docs/img/phase_sft_then_rl.png",
@@ -31,6 +35,9 @@ FIGURES: dict[str, str] = {
                               "-o docs/img/compare_arms_grid.png"),
     "compare_arms_zoom.png": (f"phasewatch plot {ARMS} {LABELS} --xlim 0,400 --ylim=0,1 "
                               "--smoothing-width 10 --dpi 150 -o docs/img/compare_arms_zoom.png"),
+    "seeds_sft.png": (f"phasewatch plot {SEEDS} --label SFT --label SFT --label SFT "
+                      "--metric eval/accuracy --metric expert/nll_heldout --dpi 150 "
+                      "-o docs/img/seeds_sft.png"),
     "tokens_sft_then_rl.png": ("phasewatch plot sample_logs/sft_then_rl --kind tokens --size full "
                                "--dpi 150 -o docs/img/tokens_sft_then_rl.png"),
 }

@@ -107,3 +107,25 @@ def test_a_seed_groups_stop_is_drawn_on_the_analysed_metric_only():
     stops = [[ln for ln in ax.lines if ln.get_gid() == "recommended-stop"] for ax in fig.axes]
     assert [len(s) for s in stops] == [1, 0]
     assert [c.get_gid() for c in fig.axes[1].collections].count("seed-band") == 1
+
+
+def test_figures_doc_quotes_the_seed_groups_stop():
+    """docs/figures.md states the stop of the SFT seed group; it is the stop of the mean of the
+    three seeds' raw values, as the figure draws it."""
+    import re
+
+    from phasewatch.plot.seeds import mean_run, seed_curves
+
+    paths = [ROOT / "sample_logs" / "sft", *(ROOT / "sample_logs" / "seeds" / f"sft_s{s}" for s in (1, 2))]
+    runs = [phasewatch.read_run(p) for p in paths]
+    curves = seed_curves(runs, "eval/accuracy", Smoothing().resolved(0, 2000))
+    stop = phasewatch.analyze(mean_run(runs, "eval/accuracy", curves, "SFT")).recommended_stop_step
+    assert curves.n == 3 and np.allclose(
+        curves.raw_mean, np.mean([r.series("eval/accuracy").to_numpy() for r in runs], axis=0))
+    text = " ".join((ROOT / "docs" / "figures.md").read_text(encoding="utf-8").split())
+    quoted = re.search(r"the mean of the seeds' raw values, step (\d+)\.", text)
+    assert quoted and int(quoted.group(1)) == stop
+    fig = compare_figure(runs, ["eval/accuracy"], labels=["SFT"] * 3,
+                         analyses=[phasewatch.analyze(r) for r in runs])
+    drawn = [ln.get_xdata()[0] for ln in fig.axes[0].lines if ln.get_gid() == "recommended-stop"]
+    assert drawn == [stop]
