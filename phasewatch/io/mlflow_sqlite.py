@@ -33,6 +33,8 @@ REQUIRED = {"metrics": {"key", "value", "timestamp", "step", "run_uuid"},
 END_STATUSES = frozenset({"FINISHED", "FAILED", "KILLED"})
 MIN_ID_PREFIX = 8
 MAX_LISTED = 10
+ROLES = ("explorer", "trainer")  # Trinity-RFT's run name suffixes (as io.trinity, not imported:
+#                                   listing a store's runs needs none of the other readers)
 
 
 def is_store(schema: dict[str, set[str]] | None) -> bool:
@@ -66,8 +68,6 @@ def members(file: Path) -> list[str]:
         runs = list_runs(conn, file)
     finally:
         conn.close()
-    from phasewatch.io.trinity import ROLES
-
     names = [r[1] for r in runs]
     unique = {n for n in names if n and names.count(n) == 1 and n.strip("/.") == n}
     paired = {n.rsplit("_", 1)[0] for n in unique for role in ROLES if n.endswith("_" + role)}
