@@ -122,8 +122,9 @@ def run_child(*args: str) -> dict:
     return json.loads(out.stdout)
 
 
-def timed_command(argv: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB, ru_maxrss of that process) and stdout of a command.
+def timed_command(argv: list[str]) -> tuple[float, float, str, float]:
+    """Wall seconds, peak RSS (MB, ru_maxrss of that process), stdout and CPU seconds (user +
+    system, all its threads) of a command.
 
     The parent stays small (no store data in it), since Linux carries the forking parent's
     high-water RSS into the child's ru_maxrss."""
@@ -138,7 +139,7 @@ def timed_command(argv: list[str]) -> tuple[float, float, str]:
         if proc.returncode != 0:
             raise RuntimeError(f"{argv} exited {proc.returncode}: {err}")
         out.seek(0)
-        return seconds, usage.ru_maxrss / 1024, out.read().decode()
+        return seconds, usage.ru_maxrss / 1024, out.read().decode(), usage.ru_utime + usage.ru_stime
 
 
 def phasewatch_command() -> list[str]:
@@ -171,17 +172,18 @@ def summarize(times: list[float]) -> tuple[float, float]:
 def bench_layout(folder: Path, args: argparse.Namespace) -> dict:
     """Every measurement of one store layout."""
     command = [*phasewatch_command(), "tokens", str(folder), "--format", "json"]
-    e2e, rss, doc = [], [], None
+    e2e, rss, cpu, doc = [], [], [], None
     for _ in range(args.repeats):
-        seconds, peak, out = timed_command(command)
+        seconds, peak, out, cpu_seconds = timed_command(command)
         e2e.append(seconds)
         rss.append(peak)
+        cpu.append(cpu_seconds)
         doc = json.loads(out)
     passes = [run_child("pass", str(folder)) for _ in range(args.repeats)]
-    base_wall, base_rss, base_out = timed_command(
+    base_wall, base_rss, base_out, _ = timed_command(
         [sys.executable, __file__, "--child", "baseline", str(folder), str(args.baseline_steps)])
     base = json.loads(base_out)
-    return {"e2e": e2e, "rss": max(rss), "passes": passes, "doc": doc, "base": base,
+    return {"e2e": e2e, "rss": max(rss), "cpu": min(cpu), "passes": passes, "doc": doc, "base": base,
             "base_wall": base_wall, "base_rss": base_rss}
 
 
@@ -193,7 +195,8 @@ def print_layout(name: str, r: dict) -> None:
     cpu = min(p["cpu_seconds"] for p in r["passes"])
     rows = [
         ("phasewatch tokens, end to end", summarize(r["e2e"]), base_e2e, r["rss"],
-         f"kernel {r['passes'][0]['kernel']}"),
+         (f"{n_bytes / r['cpu'] / 1e9:.2f} GB per CPU-second ({r['cpu']:.3f} CPU-s); kernel "
+          f"{r['passes'][0]['kernel']}")),
         ("phasewatch pass only", summarize([p["seconds"] for p in r["passes"]]), base_pass, None,
          f"{n_bytes / cpu / 1e9:.2f} GB per CPU-second"),
     ]
@@ -255,6 +258,49 @@ def child_numba(tokens: int) -> dict:
     return {"numpy": t1 - t0, "numba": t2 - t1, "first_call": t4 - t3, "ns_per_token": best / tokens * 1e9}
 
 
+def child_primitives(folder: str) -> dict:
+    """ns per token of `np.bincount` and of the kernel on one real step, alone and on two
+    threads at once (each thread its own copy of the work): whether threads run in parallel."""
+    import threading
+
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from phasewatch.tokens import open_store
+    from phasewatch.tokens.counting import Runs, compiled_available, count
+    from phasewatch.tokens.keys import N_KEYS
+
+    store = open_store(folder)
+    keys = np.load(store.files[len(store.files) // 2].path).view(np.uint16)
+    runs = Runs(np.array([keys.size], dtype=np.int64), np.zeros(1, dtype=np.uint8))
+    hist = np.zeros((1, N_KEYS), dtype=np.uint32)
+
+    def bincount() -> None:
+        np.bincount(keys, minlength=N_KEYS)
+
+    def kernel() -> None:
+        count("compiled", keys, 0, runs, hist)
+
+    def per_token(work, threads: int, rounds: int = 5) -> float:
+        def loop() -> None:
+            for _ in range(rounds):
+                work()
+        workers = [threading.Thread(target=loop) for _ in range(threads)]
+        t0 = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        return (time.perf_counter() - t0) / rounds / keys.size * 1e9
+
+    out = {}
+    for name, work in (("np.bincount", bincount), ("kernel", kernel)):
+        if name == "kernel" and not compiled_available():
+            continue
+        out[name] = [min(per_token(work, t) for _ in range(3)) for t in (1, 2)]
+    return out
+
+
 def _timed(fn, *args) -> float:
     t0 = time.perf_counter()
     fn(*args)
@@ -278,6 +324,8 @@ def main() -> int:
             result = child_pass(rest[0])
         elif kind == "baseline":
             result = child_baseline(rest[0], int(rest[1]))
+        elif kind == "primitives":
+            result = child_primitives(rest[0])
         else:
             result = child_numba(int(rest[0]))
         print(json.dumps(result))
@@ -296,19 +344,27 @@ def main() -> int:
                         pass
         print(f"stores: {args.steps} steps x {args.tokens_per_step:,} float16 tokens each, in {tmp} "
               f"(built in {time.perf_counter() - t0:.0f} s); page cache warm")
-        startup = [timed_command([sys.executable, "-c", "import numpy"])[0] for _ in range(args.repeats)]
-        version = [timed_command([*phasewatch_command(), "--version"])[0] for _ in range(args.repeats)]
+        startup = [timed_command([sys.executable, "-c", "import numpy"]) for _ in range(args.repeats)]
+        version = [timed_command([*phasewatch_command(), "--version"]) for _ in range(args.repeats)]
         load_before = os.getloadavg()
         results = {name: bench_layout(folder, args) for name, folder in layouts.items()}
         load_after = os.getloadavg()
         print(f"load average (1, 5, 15 min) before {', '.join(f'{x:.2f}' for x in load_before)}, after "
               f"{', '.join(f'{x:.2f}' for x in load_after)}, on {os.cpu_count()} CPUs")
-        print(f"floor: `python -c 'import numpy'` {min(startup):.3f} s (median {statistics.median(startup):.3f}), "
-              f"`phasewatch --version` {min(version):.3f} s (median {statistics.median(version):.3f})")
+        for what, runs in (("`python -c 'import numpy'`", startup), ("`phasewatch --version`", version)):
+            walls = [r[0] for r in runs]
+            print(f"floor: {what} {min(walls):.3f} s (median {statistics.median(walls):.3f}), "
+                  f"{min(r[3] for r in runs):.3f} CPU-s")
         print(f"columns: fastest of {args.repeats} runs, median, GB/s of both, x the numpy baseline "
-              "(fastest run vs its one run), peak RSS")
+              "(fastest run vs its one run), peak RSS; GB per CPU-second: bytes per second of CPU time "
+              "(user + system, all threads), what undisturbed cores deliver between them")
         for name, result in results.items():
             print_layout(name, result)
+        print(f"\nhistogram of one step's keys, ns per token (wall time of a round; with 2 threads each "
+              f"thread does a round at once; load now {os.getloadavg()[0]:.2f}):")
+        for name, (one, two) in run_child("primitives", str(layouts["interleaved"])).items():
+            print(f"  {name:<12} 1 thread {one:.2f}, 2 threads {two:.2f}: ratio {two / one:.2f} "
+                  "(1.0: the threads ran in parallel; 2.0: one at a time, or no free core)")
         if args.numba:
             print()
             for line in numba_rows(args.tokens_per_step):
