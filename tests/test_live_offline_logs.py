@@ -1,10 +1,11 @@
 """`watch` and `analyze` give one answer per run, tried as a new user would on every log at hand.
 
 For every run in the shared real logs (`../shared/real_logs`, skipped where absent) and in
-`sample_logs/`, `watch FILE --format jsonl` (a replay) must name the metric `analyze FILE
---format json` analyses, raise its alerts on that metric, and end recommending the checkpoint
-`analyze` recommends, within one evaluation. Where `analyze` finds no performance metric, `watch`
-must refuse the same way (exit 2), and with `--metric` both must agree again. A resumed JSONL
+`sample_logs/`, given as its folder and as each of its files, `watch PATH --format jsonl` (a
+replay) must name the metric `analyze PATH --format json` analyses, raise its alerts on that
+metric, and end recommending the checkpoint `analyze` recommends, within one evaluation. Where
+`analyze` finds no performance metric, `watch` must refuse the same way (exit 2), and with
+`--metric` both must agree again; a file that is no log (`run.json`) both refuse (exit 3). A resumed JSONL
 run (a block of steps logged twice: the later records supersede) likewise, and there the
 monitor's own best must lie on the surviving records, not on the abandoned branch.
 """
@@ -31,8 +32,15 @@ def _runs(folder: Path) -> list[Path]:
                   if p.is_dir() and any(f.is_file() and f.name != "README.md" for f in p.iterdir()))
 
 
-LOGS = [pytest.param(p, id=f"real/{p.name}") for p in _runs(REAL_LOGS)] + \
-       [pytest.param(p, id=f"sample/{p.name}") for p in _runs(SAMPLE_LOGS)]
+def _files(run: Path) -> list[Path]:
+    """The run's log files, each of which a user may also pass on its own."""
+    return sorted(f for f in run.iterdir() if f.is_file() and f.name != "README.md"
+                  and not f.name.endswith(".npy"))
+
+
+LOGS = [pytest.param(path, id=f"{label}/{path.relative_to(root)}")
+        for label, root in (("real", REAL_LOGS), ("sample", SAMPLE_LOGS))
+        for run in _runs(root) for path in (run, *_files(run))]
 
 # What a user passes where no held-out metric is found (analyze and watch both exit 2 without).
 METRIC_FOR = {"llamafactory_grpo": "accuracy", "hf_tensorboard": "train/loss"}
@@ -95,12 +103,16 @@ def test_watch_recommends_what_analyze_recommends(capsys, path):
         code_w, _, _, err_w = _watch(capsys, path)
         assert code_w == 2, err_w
         assert "no performance metric" in err_a and "no performance metric" in err_w
-        metric = METRIC_FOR.get(path.name)
+        metric = METRIC_FOR.get(path.name if path.is_dir() else path.parent.name)
         if metric is None:
             pytest.skip(f"{path.name}: no default metric and none chosen for it here")
         _agree(capsys, path, "--metric", metric)
         return
-    assert code_a == 0, err_a
+    if code_a != 0:  # not a log (run.json): both refuse it alike, naming it
+        code_w, _, _, err_w = _watch(capsys, path)
+        assert code_w == code_a == 3, (err_a, err_w)
+        assert str(path) in err_a and str(path) in err_w
+        return
     _agree(capsys, path)
 
 
