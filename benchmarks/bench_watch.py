@@ -180,9 +180,14 @@ def main(argv=None) -> int:
     parser.add_argument("--cost-records", type=int, default=200_000)
     parser.add_argument("--lines", type=int, default=100_000)
     args = parser.parse_args(argv)
+    import os
+
+    print("load average (1, 5, 15 min) at the start: "
+          + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     cost_table(args.cost_records)
     end_to_end(args.lines)
     memory_table(args.records)
+    print("load average at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     return 0
 
 
