@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -214,6 +215,20 @@ def test_wandb_pair_followed_while_explorer_and_trainer_write(tmp_path):
     replayed, result = replay(folder, stop_on=())
     assert len(replayed) >= 2 and followed == replayed
     assert result.finished and not follower.watch.result.resumes
+
+
+def test_a_folder_of_jobs_lists_each_pair_once(wandb_pair, tmp_path, capsys):
+    """Jobs side by side (`<checkpoint_root>/<project>/<name>/monitor/wandb/`): each job's
+    explorer/trainer pair is one run of the folder, not two."""
+    import json
+    import shutil
+
+    for job in ("chord-a", "chord-b"):
+        shutil.copytree(wandb_pair, tmp_path / "proj" / job / "monitor" / "wandb", symlinks=True)
+    code, out, _ = cli(capsys, "inspect", str(tmp_path / "proj"), "--format", "json")
+    runs = json.loads(out)["runs"]
+    assert code == 0 and [r["format"] for r in runs] == ["trinity_wandb"] * 2
+    assert [Path(r["source"]).parts[-3] for r in runs] == ["chord-a", "chord-b"]
 
 
 # ------------------------------------------------------------------ console
