@@ -129,3 +129,13 @@ def test_figures_doc_quotes_the_seed_groups_stop():
                          analyses=[phasewatch.analyze(r) for r in runs])
     drawn = [ln.get_xdata()[0] for ln in fig.axes[0].lines if ln.get_gid() == "recommended-stop"]
     assert drawn == [stop]
+
+
+def test_the_stop_is_named_in_the_unit_of_the_x_axis():
+    from phasewatch.plot.phase import stop_in_unit
+
+    run = make_run(extras=False)
+    fig = phase_figure(run, make_analysis(run, stop=450), panels=None)
+    stop_in_unit(fig, "epoch", lambda step: step / 250)
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "stop (epoch 1.8)" in texts and not any("step 450" in t for t in texts)

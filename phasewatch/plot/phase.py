@@ -12,6 +12,7 @@ value every step).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -222,3 +223,13 @@ def _draw_panel(ax, panel: int, run: Run, label: str, metrics: list[str], smooth
     _draw.readable_ylim(ax)
     if len(metrics) > 1:
         ax.legend(loc="best", handlelength=1.8, borderaxespad=0.2)
+
+
+def stop_in_unit(fig, unit: str, to_unit) -> None:
+    """Restate the legend's "stop (step N)" in the unit of a relabelled x axis ("stop (epoch
+    2.4)"): a figure whose axis reads epochs should not name its stop in steps."""
+    for legend in fig.legends:
+        for text in legend.get_texts():
+            match = re.fullmatch(r"stop \(step (-?\d+)\)", text.get_text())
+            if match:
+                text.set_text(f"stop ({unit} {to_unit(int(match.group(1))):.4g})")
