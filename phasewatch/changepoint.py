@@ -20,7 +20,8 @@ exactly by PELT (Killick et al., 2012), with
 Models: "normal" (default: a linear trend with its own variance per segment, floored at
 `VAR_FLOOR` of the run's noise variance: mean shifts, slope changes and variance changes),
 "linear" (least squares against the run's noise: mean shifts and slope changes; what `analyze`
-segments, since phases are trends), "mean" (piecewise constant, like ruptures "l2").
+segments, since phases are trends), "mean" (piecewise constant, like ruptures "l2"), "kernel"
+(changes of the distribution's shape, through ruptures' kernel detection: `phasewatch.kernel_cpd`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from phasewatch.noise import ar_variance_ratio, noise_scale
 from phasewatch.outliers import despiked, spike_mask  # noqa: F401 (re-exported)
 from phasewatch.results import ChangePoint
 
-MODELS = ("linear", "mean", "normal")
+MODELS = ("linear", "mean", "normal", "kernel")
 # "normal" model: no segment's variance counts as below this fraction of the run's noise
 # variance (sd: half the robust noise sd). Without a floor a quantised or capped stretch of
 # identical values buys an arbitrarily good fit and is cut out as its own segment; a segment
@@ -168,7 +169,7 @@ class Segmenter:
     """Segment one or several aligned series; defaults need no tuning.
 
     Parameters are stored as given (scikit-learn style) and validated in `fit`:
-    - model: "linear" | "mean" | "normal" (see the module docstring);
+    - model: "linear" | "mean" | "normal" | "kernel" (see the module docstring);
     - penalty: per-change-point penalty in units of the scaled cost; None = automatic
       `penalty_factor * log(n) * (params per segment + 1)`;
     - min_size: fewest points in a segment; None = max(5, n // 100);
@@ -217,7 +218,7 @@ class Segmenter:
             warnings.append(f"{int((~keep).sum())} rows with non-finite values left out")
         steps, y = steps[keep], y[keep]
         n = steps.size
-        if self.despike:
+        if self.despike and self.model != "kernel":  # a bounded kernel shrugs off a spike
             y = np.column_stack([despiked(y[:, j]) for j in range(y.shape[1])])
         scale = np.array([self._scale(y[:, j]) for j in range(y.shape[1])])
         # free parameters a new segment adds per column: level (+ slope) (+ variance)
@@ -240,6 +241,8 @@ class Segmenter:
 
         cuts = sorted({int(i) for i in np.searchsorted(steps, list(forced)) if 0 < i < n})
         pieces = list(zip([0, *cuts], [*cuts, n]))
+        if self.model == "kernel":
+            return self._fit_kernel(z, steps, pieces, cuts, min_size, scale, warnings)
         penalty = self._penalty(n, params)
         breaks, ar = self._segment_pieces(x, z, pieces, penalty, min_size)
         if self.ar_correction and self.model != "normal" and self.penalty is None and ar > 0.05:
@@ -255,6 +258,26 @@ class Segmenter:
         changepoints = self._intervals(x, z_cost, steps, all_breaks, set(cuts), min_size)
         return Segmentation(np.asarray(all_breaks, dtype=np.int64), changepoints,
                             penalty * inflation, scale, ar, method, warnings)
+
+    def _fit_kernel(self, z, steps, pieces, cuts, min_size, scale, warnings) -> Segmentation:
+        """The `kernel` model: ruptures' KernelCPD on each piece between known events."""
+        from phasewatch.kernel_cpd import KERNEL_PENALTY, kernel_breaks, kernel_intervals
+
+        n = z.shape[0]
+        penalty = (float(self.penalty) if self.penalty is not None
+                   else self.penalty_factor * KERNEL_PENALTY * math.log(max(n, 3)))
+        changepoints, breaks = [], []
+        for a, b in pieces:
+            found = kernel_breaks(z[a:b], penalty, min_size, self.max_points) if b - a > 2 * min_size else []
+            spans = kernel_intervals(z[a:b], found, penalty, min_size, self.max_points)
+            breaks.extend(a + i for i in found)
+            changepoints.extend(ChangePoint(int(steps[a + i]), int(steps[a + lo]), int(steps[a + hi]))
+                                for i, (lo, hi) in zip(found, spans))
+        for i in cuts:
+            changepoints.append(ChangePoint(int(steps[i]), int(steps[i]), int(steps[i])))
+        changepoints.sort(key=lambda c: c.step)
+        all_breaks = np.asarray(sorted(set(breaks) | set(cuts)), dtype=np.int64)
+        return Segmentation(all_breaks, changepoints, penalty, scale, 0.0, "kernel/rbf", warnings)
 
     def _scale(self, column: np.ndarray) -> float:
         """Noise sd, floored at `min_effect` of the series' range (after despiking).

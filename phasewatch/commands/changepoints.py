@@ -14,9 +14,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", metavar="PATH", help="a log file or a run folder")
     parser.add_argument("--metric", action="append", required=True, metavar="M",
                         help="metric to segment; repeat for a joint segmentation")
-    parser.add_argument("--model", choices=("linear", "mean", "normal"), default="normal",
+    parser.add_argument("--model", choices=("linear", "mean", "normal", "kernel"), default="normal",
                         help="what a change is: normal = level, slope or variance (default), "
-                             "linear = level or slope, mean = level only")
+                             "linear = level or slope, mean = level only, kernel = any change "
+                             "of the distribution (ruptures' kernel detection)")
     parser.add_argument("--penalty", type=float, default=None,
                         help="penalty per change point, in units of the noise-scaled cost "
                              "(default: automatic, BIC-style on the robust noise scale)")
