@@ -88,3 +88,27 @@ def test_unreachable_scheduler_is_a_usage_error():
 
     with pytest.raises(UsageError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         dask_client("tcp://127.0.0.1:9", timeout="2s")
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+def test_chunked_tasks_keep_the_order_and_count_runs(cluster, runs, chunk):
+    """Chunks of runs per Dask task: rows in the order of the paths, the bar moves per run."""
+    from phasewatch.sweep import SweepOptions, expand_paths
+    from phasewatch.sweep.engines import run_dask, run_serial
+
+    paths = expand_paths([str(runs / "r*")])
+    ticks: list[int] = []
+    with distributed.Client(cluster) as client:
+        rows = run_dask(paths, SweepOptions(), client, ticks.append, chunk=chunk)
+    assert [r["row"]["path"] for r in rows] == paths
+    assert sum(ticks) == len(paths) and max(ticks) <= chunk
+    assert rows == run_serial(paths, SweepOptions())
+
+
+def test_chunk_size_amortises_and_balances():
+    from phasewatch.sweep.engines import chunk_size
+
+    assert chunk_size(1000, 2) == 8      # 125 tasks: 62 per worker
+    assert chunk_size(40, 2) == 2        # 20 tasks, 10 per worker
+    assert chunk_size(5, 2) == 1
+    assert chunk_size(10_000, 64) == 8 and chunk_size(100, 64) == 1

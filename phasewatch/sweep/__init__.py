@@ -1,5 +1,5 @@
-"""Many runs -> one table: `sweep(paths)` analyses each run (one task per run) in this process,
-a local process pool or on a Dask cluster, and returns a DataFrame with one row per run.
+"""Many runs -> one table: `sweep(paths)` analyses each run (tasks of up to 8 runs) in this
+process, a local process pool or on a Dask cluster, and returns a DataFrame with one row per run.
 
     >>> import phasewatch.sweep as sw
     >>> table = sw.sweep(["runs/*"], workers=2)          # local processes
