@@ -10,8 +10,12 @@ the run's `expert_size`, four arms, seeds; run.json carries the config. Targets 
 Printed: wall time, runs/s and the ratio to serial for each engine; the driver's RSS after 10%,
 50% and 100% of the runs (flat = the driver holds only rows) and the workers' peak RSS; the
 per-task overhead of each engine, measured with a task that does nothing (round trip of one path
-and one row-sized dict) and derived from the real runs (workers x parallel time - serial time,
-per run). Cluster start-up is timed apart. Timings on a shared machine are noisy.
+and one row-sized dict, alone and in the engines' chunks of runs) and derived from the real runs
+(workers x parallel time - serial time, per run); the CPU time each engine spent per run, in its
+workers and in the driver (for Dask the driver hosts the LocalCluster's scheduler), against the
+serial run's; and the ceiling the cores allow at that moment (the same pure-Python loop in 1 and
+in 2 processes at once: 2.00x on idle cores, less when other jobs share them). Cluster start-up
+is timed apart. Timings on a shared machine are noisy.
 
 Usage: python benchmarks/bench_sweep.py [--runs 1000] [--steps 10000] [--eval-every 50]
                                         [--skip-serial] [--workers 2]
@@ -24,6 +28,7 @@ import json
 import math
 import os
 import pickle
+import resource
 import sys
 import tempfile
 import threading
@@ -107,6 +112,49 @@ class Memory:
                 self.marks[frac] = self.me.memory_info().rss
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the live child processes and of those already reaped."""
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return total + usage.ru_utime + usage.ru_stime
+
+
+def _own_cpu() -> float:
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
+def _spin(n: int = 3_000_000) -> int:
+    x = 0
+    for k in range(n):
+        x += k & 7
+    return x
+
+
+def core_ceiling(workers: int) -> float:
+    """How much faster `workers` processes finish `workers` equal pure-Python loops than one
+    process finishes one: what the cores can give a CPU-bound sweep right now."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from phasewatch.sweep.engines import _pool_context
+
+    with ProcessPoolExecutor(workers, mp_context=_pool_context()) as pool:
+        list(pool.map(_spin, [1000] * workers))  # started
+        t = time.perf_counter()
+        list(pool.map(_spin, [3_000_000] * workers))
+        together = time.perf_counter() - t
+        t = time.perf_counter()
+        pool.submit(_spin, 3_000_000).result()
+        alone = time.perf_counter() - t
+    return workers * alone / together
+
+
 def _noop(path: str) -> dict:
     return {"row": {"path": path, "error": None, **{f"c{k}": 0.5 for k in range(40)}}}
 
@@ -116,26 +164,33 @@ def _noop_chunk(paths):
 
 
 def task_overhead(n: int, workers: int, client) -> dict[str, float]:
-    """Seconds per task of a do-nothing task, per engine (serial = a function call)."""
+    """Seconds per run of a do-nothing task, per engine (serial = a function call), in the
+    chunks each engine sends, and for Dask also one run per task."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from phasewatch.sweep.engines import _pool_context
+    from phasewatch.sweep.engines import _pool_context, chunk_size, dask_slots
 
     paths = [f"/runs/{i:05d}" for i in range(n)]
     out = {}
     t = time.perf_counter()
     [_noop(p) for p in paths]
     out["serial"] = (time.perf_counter() - t) / n
-    chunk = max(1, min(8, n // (workers * 8)))
+    chunk = chunk_size(n, workers)
     with ProcessPoolExecutor(workers, mp_context=_pool_context()) as pool:
         list(pool.map(_noop, paths[:workers * 4]))  # workers started
         t = time.perf_counter()
         list(pool.map(_noop_chunk, [paths[i:i + chunk] for i in range(0, n, chunk)]))
-        out["processes"] = (time.perf_counter() - t) / n
+        out[f"processes, {chunk} runs per task"] = (time.perf_counter() - t) / n
     t = time.perf_counter()
     futures = client.map(_noop, paths, pure=False)
     client.gather(futures)
-    out["dask"] = (time.perf_counter() - t) / n
+    out["dask, 1 run per task"] = (time.perf_counter() - t) / n
+    del futures
+    size = chunk_size(n, dask_slots(client))
+    t = time.perf_counter()
+    futures = client.map(_noop_chunk, [paths[i:i + size] for i in range(0, n, size)], pure=False)
+    client.gather(futures)
+    out[f"dask, {size} runs per task"] = (time.perf_counter() - t) / n
     del futures
     return out
 
@@ -153,7 +208,8 @@ def main() -> int:
 
     options = SweepOptions()
     load_before = os.getloadavg()
-    tables, rows_out = {}, []
+    tables, rows_out, cpu = {}, [], {}
+    ceiling = core_ceiling(args.workers)
     with tempfile.TemporaryDirectory(prefix="bench_sweep-") as tmp:
         t = time.perf_counter()
         paths = write_runs(Path(tmp), args.runs, args.steps, args.eval_every)
@@ -172,9 +228,11 @@ def main() -> int:
                 cluster_start = time.perf_counter() - t
                 engine = partial(run_dask, paths, options, client)
             with Memory(len(paths)) as mem:
+                cpu0 = (_own_cpu(), _children_cpu())
                 t = time.perf_counter()
                 results = engine(mem.progress)
                 wall = time.perf_counter() - t
+                cpu[name] = (_own_cpu() - cpu0[0], _children_cpu() - cpu0[1])
             tables[name] = build_table([r["row"] for r in results])
             if name == "processes":
                 sent = np.mean([len(pickle.dumps((p, options))) for p in paths])
@@ -198,20 +256,27 @@ def main() -> int:
           f"load average before/after {load_before[0]:.1f}/{os.getloadavg()[0]:.1f} (other jobs); "
           f"tables identical across engines: {same}")
     print(f"{'engine':<10} {'wall s':>8} {'runs/s':>8} {'vs serial':>10} {'per 1k runs s':>14} "
-          f"{'driver RSS MB 10%/50%/100%':>28} {'worker peak MB':>15}")
+          f"{'driver RSS MB 10%/50%/100%':>28} {'worker peak MB':>15} "
+          f"{'CPU ms/run workers+driver':>26}")
     for name, wall, mem in rows_out:
         ratio = f"{serial / wall:.2f}x" if serial else "-"
         rss = "/".join(f"{mem.marks.get(f, 0) / 1e6:.0f}" for f in (0.1, 0.5, 1.0))
+        driver, workers = (1e3 * c / args.runs for c in cpu[name])
         print(f"{name:<10} {wall:>8.1f} {args.runs / wall:>8.1f} {ratio:>10} "
-              f"{wall * 1000 / args.runs:>14.1f} {rss:>28} {mem.worker_peak / 1e6:>15.0f}")
+              f"{wall * 1000 / args.runs:>14.1f} {rss:>28} {mem.worker_peak / 1e6:>15.0f} "
+              f"{f'{workers:.1f} + {driver:.1f}':>26}")
     print("targets: >= 1.80x with 2 workers; <= 60 s per 1,000 runs on 2 cores")
+    print(f"what the cores allowed (the same pure-Python loop in {args.workers} processes at once "
+          f"vs 1): {ceiling:.2f}x")
     if serial:
         for name, wall, _ in rows_out[1:]:
             derived = (args.workers * wall - serial) / args.runs
+            extra = (sum(cpu[name]) - sum(cpu["serial"])) / args.runs
             print(f"{name}: speedup {serial / wall:.2f}x (target 1.80x: "
                   f"{'met' if serial / wall >= 1.8 else 'missed'}); derived overhead "
-                  f"{derived * 1e3:+.1f} ms per run (workers x wall - serial)")
-    print("per-task overhead, do-nothing task: " + ", ".join(
+                  f"{derived * 1e3:+.1f} ms per run (workers x wall - serial); CPU beyond the "
+                  f"serial run's {extra * 1e3:+.1f} ms per run")
+    print("overhead per run, do-nothing task: " + ", ".join(
         f"{k} {v * 1e3:.3f} ms" for k, v in overhead.items()))
     print(f"bytes per task (pickled): sent {sent:.0f} (path + options), returned {back:.0f} "
           "(the row)")
