@@ -410,22 +410,39 @@ def reference_runs(study: Path | None) -> list[Path]:
                   and p.name != "demo")  # demo is a copy of sft for `make demo`
 
 
-def reference_table(paths: list[Path]) -> None:
+def dense_thresholds(calib_runs: int) -> dict[str, float]:
+    """FOCuS and CUSUM thresholds for runs with no calibration set of their own (the reference
+    trainer's): false <= 0.05 on the dense runs without overfit of both families, seeds 10,000+."""
+    controls = [case_of(s, onset) for family in ("synth", "logistic")
+                for s, onset in regime_runs(family, "dense", range(10_000, 10_000 + calib_runs))
+                if onset is None]
+    return {name: calibrate([[(st, x) for st, x, _ in traced(cls, c)] for c in controls])
+            for name, cls in (("FOCuS", Focus), ("CUSUM", Cusum))}
+
+
+def reference_table(paths: list[Path], calib_runs: int = 20) -> None:
     """The reference trainer's runs: truth is the offline detector's overfit phase (no run comes
     with a known answer). Per run: stop step (recommended checkpoint, regret in accuracy points
-    on a 5-evaluation moving average of the observed metric); then the same scores as above."""
+    on a 5-evaluation moving average of the observed metric); then the same scores as above.
+    FOCuS and CUSUM use the thresholds of the dense synthetic runs (`dense_thresholds`)."""
     if not paths:
         print("\nno reference-trainer runs found: table skipped")
         return
     from phasewatch.analysis import analyze_run
     from phasewatch.io import read_run
 
+    thresholds = dense_thresholds(calib_runs)
+    methods = {**METHODS,
+               f"FOCuS (>= {thresholds['FOCuS']:.3g})":
+                   lambda m, d: Focus(m, d, thresholds["FOCuS"]),
+               f"CUSUM (>= {thresholds['CUSUM']:.3g})":
+                   lambda m, d: Cusum(m, d, thresholds["CUSUM"])}
     print(f"\nReference trainer runs ({len(paths)}): stop step (recommended checkpoint, regret in "
           "accuracy points); truth = offline overfit onset")
-    header = f"{'run':<22} {'truth':>6} " + " ".join(f"{name:>22}" for name in METHODS)
+    header = f"{'run':<22} {'truth':>6} " + " ".join(f"{name:>22}" for name in methods)
     print(header)
     print("-" * len(header))
-    cases, results = [], {name: [] for name in METHODS}
+    cases, results = [], {name: [] for name in methods}
     for path in paths:
         run = read_run(path)
         metric, direction = run.performance_metric or "eval/accuracy", run.direction or "max"
@@ -443,7 +460,7 @@ def reference_table(paths: list[Path]) -> None:
         cases.append(Case(path.name, "reference", records, metric, direction, steps,
                           smooth.to_numpy(), onset))
         cells = []
-        for name, make in METHODS.items():
+        for name, make in methods.items():
             method = (Phasewatch(metric, direction, events) if name == "phasewatch"
                       else make(metric, direction))
             stop = None
@@ -462,7 +479,7 @@ def reference_table(paths: list[Path]) -> None:
               + " ".join(f"{c:>22}" for c in cells))
     print(f"\n{'method':<24} {'runs(o+c)':>9} {'detection':>9} {'early':>6} {'false':>6} "
           f"{'delay':>6} {'regret':>8}")
-    for name in METHODS:
+    for name in methods:
         sc = score(cases, results[name])
         print(f"{name:<24} {sc['n']:>9} {sc['detection']:>9.2f} {sc['early']:>6.2f} "
               f"{sc['false']:>6.2f} {sc['delay']:>6.3f} {sc['regret']:>8.1f}")
@@ -513,8 +530,14 @@ def main(argv=None) -> int:
                         help="only the two families' dense and sparse tables")
     parser.add_argument("--families", default="synth,logistic")
     parser.add_argument("--regimes", default="dense,medium")
+    parser.add_argument("--only-reference", action="store_true",
+                        help="only the reference trainer's runs")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
+    if args.only_reference:
+        reference_table(reference_runs(args.study), calib_runs=min(args.runs, 20))
+        print(f"\n({time.perf_counter() - t0:.1f} s)")
+        return 0
     for regime in filter(None, args.regimes.split(",")):  # --regimes "": none
         for family in args.families.split(","):
             regime_table(family, regime, args.runs)
@@ -532,7 +555,7 @@ def main(argv=None) -> int:
           own_cases(args.runs))
     for phi in (0.6, 0.8):
         table(f"long flat runs, AR(1) noise phi = {phi} (false alarms only)", ar_flat_cases(args.runs, phi))
-    reference_table(reference_runs(args.study))
+    reference_table(reference_runs(args.study), calib_runs=min(args.runs, 20))
     print(f"\n({time.perf_counter() - t0:.1f} s)")
     return 0
 

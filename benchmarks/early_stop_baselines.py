@@ -4,7 +4,8 @@
   only): Gaussian change in mean, pre-change mean unknown, one-sided (a decrease), restarted at
   each new best of the trailing 5-evaluation mean ("after the best point"); values are clipped to
   3 noise sds around the median of the last 5 (outlier clipping); its statistic is read in units
-  of the noise variance estimated so far (`phasewatch.noise.noise_scale` of the values seen).
+  of the noise variance estimated so far (the monitor's white-noise sd of the values seen,
+  `phasewatch.online.series.effective_noise`).
   Both are armed only once the run has risen above its start (the best trailing mean ARM_SD of
   its standard errors above the first full one): a fall from the start is a disruption, not an
   overfit, and a detector that stops there fails every SFT run. The best and the start are full
@@ -27,7 +28,7 @@ from collections import deque
 
 import numpy as np
 
-from phasewatch.noise import noise_scale
+from phasewatch.online.series import effective_noise
 
 TRAIL = 5  # evaluations in the trailing mean whose new best restarts a detector
 CLIP_SD = 3.0
@@ -55,13 +56,18 @@ class _AfterBest:
         if value is None or not math.isfinite(value):
             return
         y = self.sign * value
-        if len(self.values) >= 3 and self.sd > 0:
+        # The noise is estimated from the values as logged (the monitor's own white-noise sd:
+        # `noise_scale` with its floor at half the mean absolute difference). Estimated from the
+        # clipped values, as before, it fed on itself: on the reference SFT run, whose accuracy
+        # falls 0.5 in a few evaluations and then repeats values, it collapsed to 5e-4, every
+        # later value was clipped to the recent median and the detectors froze.
+        self.values.append(y)
+        if len(self.values) <= 32 or len(self.values) % 8 == 0:
+            self.sd = effective_noise(self.values, 15)[0]
+        if len(self.values) > 3 and self.sd > 0:
             centre = float(np.median(list(self.recent)))
             y = min(max(y, centre - CLIP_SD * self.sd), centre + CLIP_SD * self.sd)
-        self.values.append(y)
         self.recent.append(y)
-        if len(self.values) <= 32 or len(self.values) % 8 == 0:
-            self.sd = noise_scale(np.asarray(self.values))
         if len(self.recent) < TRAIL:
             # The best and the start are full trailing means only: a mean of the first one or
             # two values is neither a level to fall from nor the start (with partial means the
