@@ -125,6 +125,38 @@ def own_cases(n_runs: int) -> list[Case]:
     return [own_generator(kind, 1000 + i) for i in range(n_runs) for kind in kinds]
 
 
+def upset_cases(n_runs: int) -> list[Case]:
+    """A rise, then a plateau at its top with one optimisation upset: the accuracy falls 4-10
+    noise sds for 3-10 evaluations, then comes back. No overfit (DESIGN.md: an overfit is a
+    *sustained* decline), so any stop is a false one; 150-300 evaluations, white noise."""
+    cases = []
+    for seed in range(n_runs):
+        rng = np.random.default_rng(7000 + seed)
+        n, sd = int(rng.integers(150, 300)), rng.uniform(0.01, 0.02)
+        t = np.arange(n, dtype=float)
+        curve = 0.5 + 15 * sd / (1 + np.exp(-(t - 0.15 * n) / (0.03 * n)))
+        start, length = int(rng.integers(int(0.4 * n), int(0.8 * n))), int(rng.integers(3, 11))
+        upset = np.where((t >= start) & (t < start + length), rng.uniform(4, 10) * sd, 0.0)
+        y = curve - upset + rng.normal(0, sd, n)
+        steps = np.arange(n) * 10
+        records = [(int(st), {"eval/accuracy": float(v)}) for st, v in zip(steps, y)]
+        cases.append(Case(f"upset/{seed}", "upset", records, "eval/accuracy", "max", steps, curve,
+                          None, sd))
+    return cases
+
+
+def upset_table(n_runs: int, calib_runs: int) -> None:
+    """False stops on `upset_cases`, FOCuS and CUSUM at the dense runs' thresholds."""
+    thresholds = dense_thresholds(calib_runs)
+    methods = {**METHODS,
+               f"FOCuS (>= {thresholds['FOCuS']:.3g})":
+                   lambda m, d: Focus(m, d, thresholds["FOCuS"]),
+               f"CUSUM (>= {thresholds['CUSUM']:.3g})":
+                   lambda m, d: Cusum(m, d, thresholds["CUSUM"])}
+    table("a plateau with one upset that recovers (3-10 evaluations, 4-10 sd; false alarms only)",
+          upset_cases(n_runs), methods)
+
+
 def ar_flat_cases(n_runs: int, phi: float) -> list[Case]:
     """Long flat runs (300-800 evaluations) whose noise is strongly autocorrelated: the slow
     wander of AR(1) noise is what a trend detector most easily mistakes for a decline."""
@@ -532,8 +564,14 @@ def main(argv=None) -> int:
     parser.add_argument("--regimes", default="dense,medium")
     parser.add_argument("--only-reference", action="store_true",
                         help="only the reference trainer's runs")
+    parser.add_argument("--only-upsets", action="store_true",
+                        help="only the plateau-with-one-upset runs")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
+    if args.only_upsets:
+        upset_table(args.runs, calib_runs=min(args.runs, 20))
+        print(f"\n({time.perf_counter() - t0:.1f} s)")
+        return 0
     if args.only_reference:
         reference_table(reference_runs(args.study), calib_runs=min(args.runs, 20))
         print(f"\n({time.perf_counter() - t0:.1f} s)")
@@ -553,6 +591,7 @@ def main(argv=None) -> int:
         offline_agreement(cases[:: max(1, len(cases) // 90)])
     table("benchmark's own generator (accuracy only, decline starts smoothly)",
           own_cases(args.runs))
+    upset_table(args.runs, calib_runs=min(args.runs, 20))
     for phi in (0.6, 0.8):
         table(f"long flat runs, AR(1) noise phi = {phi} (false alarms only)", ar_flat_cases(args.runs, phi))
     reference_table(reference_runs(args.study), calib_runs=min(args.runs, 20))
