@@ -85,19 +85,22 @@ def _job_name(root: Path) -> str:
 
 
 # ------------------------------------------------------------------ W&B pair
-def _wandb_run_name(file: Path) -> str | None:
-    """The display name in the first records of a `.wandb` file (None if not found)."""
+def _wandb_run_record(file: Path) -> tuple[bool, str | None]:
+    """(whether to wait for the run record, the run's display name) from the first records
+    of a `.wandb` file. Waiting only while the file is young: shorter than NAME_PROBE_BYTES,
+    W&B's header so far, and no run record yet; an unnamed run (offline runs may have no
+    display name), an unreadable record or another file are not waited for."""
     try:
         pb = __import__("wandb.proto.wandb_internal_pb2", fromlist=["Record"])
     except ImportError:
-        return None
+        return False, None
     try:
         with open(file, "rb") as fh:
             data = fh.read(NAME_PROBE_BYTES)
     except OSError:
-        return None
+        return False, None
     if not data.startswith(wandb.MAGIC):
-        return None
+        return wandb.MAGIC.startswith(data), None  # empty or the header still being written
     reader = wandb.LogReader()
     for _, payload in reader.read(data[wandb.HEADER.size:], wandb.HEADER.size,
                                   lambda message: None, final=False):
@@ -105,10 +108,15 @@ def _wandb_run_name(file: Path) -> str | None:
         try:
             record.ParseFromString(payload)
         except Exception:  # noqa: BLE001 - protobuf's DecodeError differs between backends
-            return None
+            return False, None
         if record.WhichOneof("record_type") == "run":
-            return record.run.display_name or None
-    return None
+            return False, record.run.display_name or None
+    return len(data) < NAME_PROBE_BYTES, None
+
+
+def _wandb_run_name(file: Path) -> str | None:
+    """The display name in the first records of a `.wandb` file (None if not found)."""
+    return _wandb_run_record(file)[1]
 
 
 def wandb_pairs(folder: Path) -> dict[str, dict[str, Path]]:
@@ -145,7 +153,7 @@ def young_wandb_run(folder: Path) -> bool:
     except OSError:
         return False
     files = [f for run in runs[:MAX_RUN_FOLDERS] for f in wandb.run_files(run)]
-    return any(_wandb_run_name(f) is None for f in files)
+    return any(_wandb_run_record(f)[0] for f in files)
 
 
 def is_pair_folder(folder: Path) -> bool:
@@ -163,8 +171,8 @@ def is_pair_folder(folder: Path) -> bool:
     if len(pairs) != 1:
         return False
     (files,) = pairs.values()
-    named = [p for p in runs if _wandb_run_name(wandb.run_files(p)[0]) is not None]
-    return len(named) == len(files) and (len(files) == 2 or len(runs) == 1)
+    settled = [p for p in runs if not _wandb_run_record(wandb.run_files(p)[0])[0]]
+    return len(settled) == len(files) and (len(files) == 2 or len(runs) == 1)
 
 
 class WandbPairSource(RecordSource):
