@@ -17,7 +17,9 @@ The machine is shared (2 cores): phasewatch rows are the fastest and the median 
 runs; the load average is printed before and after.
 
 Usage: python benchmarks/bench_tokens.py [--steps 60] [--tokens-per-step 4000000] [--repeats 5]
-       [--baseline-steps N] [--numba]
+       [--baseline-steps N] [--numba] [--against REV]
+--against REV also runs `python -m phasewatch tokens` of git revision REV (a temporary worktree)
+end to end on the same stores, alternating with this tree's, so both meet the same load.
 --numba also times numba (when importable) for the histogram: its import, the first call of a
 cached @njit kernel with an empty cache (cold) and a filled one (warm), and its throughput.
 """
@@ -214,6 +216,32 @@ def print_layout(name: str, r: dict) -> None:
           f"bit-identical (n, mean, quantiles, shares); std and phi within {worst:.1e} relative")
 
 
+def against_rows(rev: str, layouts: dict[str, Path], repeats: int) -> list[str]:
+    """End to end, `python -m phasewatch tokens` of this tree and of REV, runs alternating."""
+    other = Path(tempfile.mkdtemp(prefix="phasewatch-bench-tokens-rev-")) / "tree"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(other), rev], check=True)
+    lines = []
+    try:
+        for name, folder in layouts.items():
+            times: dict[str, list[float]] = {"this tree": [], rev: []}
+            for _ in range(repeats):
+                for label, tree in (("this tree", ROOT), (rev, other)):
+                    env = {**os.environ, "PYTHONPATH": str(tree)}
+                    t0 = time.perf_counter()
+                    subprocess.run([sys.executable, "-m", "phasewatch", "tokens", str(folder), "--format", "json"],
+                                   check=True, env=env, stdout=subprocess.DEVNULL)
+                    times[label].append(time.perf_counter() - t0)
+            n_bytes = sum(p.stat().st_size for p in (folder / "expert_logprobs").glob("step_*.npy"))
+            ours, theirs = min(times["this tree"]), min(times[rev])
+            lines.append(f"  {name:<12} this tree {ours:.3f} s ({n_bytes / ours / 1e9:.2f} GB/s), {rev} "
+                         f"{theirs:.3f} s ({n_bytes / theirs / 1e9:.2f} GB/s): {theirs / ours:.2f}x faster "
+                         f"(medians {statistics.median(times['this tree']):.3f} / {statistics.median(times[rev]):.3f} s)")
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)], check=False)
+        shutil.rmtree(other.parent, ignore_errors=True)
+    return lines
+
+
 def numba_rows(tokens: int) -> list[str]:
     """numba's costs for the same histogram, each in a fresh process (cold, then warm cache)."""
     lines = []
@@ -314,6 +342,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--baseline-steps", type=int, default=0, help="0 = every step")
     parser.add_argument("--numba", action="store_true")
+    parser.add_argument("--against", metavar="REV", help="also time phasewatch at this git revision")
     parser.add_argument("--child", nargs="+")
     args = parser.parse_args()
     if args.child:
@@ -365,6 +394,11 @@ def main() -> int:
         for name, (one, two) in run_child("primitives", str(layouts["interleaved"])).items():
             print(f"  {name:<12} 1 thread {one:.2f}, 2 threads {two:.2f}: ratio {two / one:.2f} "
                   "(1.0: the threads ran in parallel; 2.0: one at a time, or no free core)")
+        if args.against:
+            print(f"\nend to end against {args.against}, `python -m phasewatch tokens` of each tree, "
+                  f"fastest of {args.repeats} alternating runs (load now {os.getloadavg()[0]:.2f}):")
+            for line in against_rows(args.against, layouts, args.repeats):
+                print(line)
         if args.numba:
             print()
             for line in numba_rows(args.tokens_per_step):
