@@ -286,3 +286,22 @@ def test_console_nan_inf_and_bad_lines(tmp_path):
     assert math.isnan(table[("actor/loss", 1)]) and table[("actor/mu", 1)] == math.inf
     assert table[("actor/mu", 2)] == 0.25 and table[("actor/loss", 5)] == 0.3
     assert any("lines 3, 4" in w for w in run.warnings), run.warnings
+
+
+def test_a_follower_waits_only_for_a_young_wandb_run(tmp_path):
+    """A `.wandb` file with only its header (the SDK just started) is waited for; once its run
+    record is there, or for any other file, nothing is waited for."""
+    pytest.importorskip("wandb")
+    from phasewatch.io.trinity import young_wandb_run
+
+    real = Path(__file__).resolve().parents[2] / "shared" / "real_logs" / "wandb_offline_grpo"
+    if not real.is_dir():
+        pytest.skip("../shared/real_logs is not here")
+    data = (real / "run-7yj6c945.wandb").read_bytes()
+    run = tmp_path / "wandb" / "offline-run-1"
+    run.mkdir(parents=True)
+    for size, young in ((0, True), (7, True), (len(data), False)):
+        (run / "run-1.wandb").write_bytes(data[:size])
+        assert young_wandb_run(tmp_path / "wandb") is young, size
+    (run / "run-1.wandb").write_bytes(b"not a W&B file" * 10)
+    assert not young_wandb_run(tmp_path / "wandb")
