@@ -36,7 +36,7 @@ def test_the_smoothed_line_turns_where_the_data_turn():
     assert uncut.min() > series.min() + 0.05  # what the window across the trough drew
     assert np.std(y - series.to_numpy()) > 0.005  # still a smoothed line, not the raw values
     # the one cut is the trough, not every change point
-    from phasewatch.plot._draw import smoothing_breaks
+    from phasewatch.plot.smoothing import smoothing_breaks
 
     trough = next(p.end_step for p in analysis.phases if p.name == "disruption")
     assert smoothing_breaks(run.events, analysis) == [trough + 0.5]

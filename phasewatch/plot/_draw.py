@@ -267,30 +267,6 @@ def changepoint_handle() -> Line2D:
                   label="change pt. ± interval")
 
 
-def event_breaks(events) -> list[float]:
-    """Where each event cuts the run, for piecewise smoothing.
-
-    The trainer logs `sft_to_rl` at the last SFT step (its eval is still pre-RL), so that cut
-    falls after the event's step; a `resume` event is the first record of the resumed run, so
-    that cut (and any other) falls before it.
-    """
-    return [e.step + 0.5 if e.name == "sft_to_rl" else e.step - 0.5 for e in events]
-
-
-def smoothing_breaks(events, analysis: Analysis | None = None) -> list[float]:
-    """Where the display smoothing is cut: at known events (`event_breaks`) and, for the
-    analysed metric, at the trough that ends a disruption. A window across that V fills it in
-    (the sample SFT run's trough at 0.02 drew at 0.10 with sd 33 steps); cut there, the line
-    reaches the trough the data reach. Nothing else is cut: near a cut the window shrinks to a
-    few points, so every cut leaves a noisy end, and the other turns (an overfit's peak, a bend
-    between two rises) are broad enough for the window to draw them within the noise.
-    """
-    cuts = event_breaks(events)
-    if analysis is not None:
-        cuts += [phase.end_step + 0.5 for phase in analysis.phases if phase.name == "disruption"]
-    return sorted(set(cuts))
-
-
 def event_style(name: str) -> dict:
     style = dict(EVENT_STYLES.get(name, _DEFAULT_EVENT_STYLE))
     style.setdefault("label", name.replace("_", " "))

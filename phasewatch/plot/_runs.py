@@ -7,7 +7,7 @@ import numpy as np
 from phasewatch.errors import UsageError
 from phasewatch.plot import _draw
 from phasewatch.plot.data import FigureData
-from phasewatch.plot.smoothing import Smoothing
+from phasewatch.plot.smoothing import Smoothing, smoothing_breaks
 from phasewatch.run import Run
 
 NEUTRAL = "#404040"  # legend handles of things drawn in each run's colour
@@ -44,7 +44,7 @@ def draw_run(ax, panel: int, data: FigureData, run: Run, label: str, metric: str
         data.add(panel, label, own, "raw", steps, values)
     if analysis is not None and not same_metric(run, analysis.metric, metric):
         analysis = None
-    smoothed = smoothing.apply(values, steps, _draw.smoothing_breaks(run.events, analysis))
+    smoothed = smoothing.apply(values, steps, smoothing_breaks(run.events, analysis))
     if smoothing.kind != "none":
         ax.plot(steps, smoothed, color=color, linewidth=1.2, zorder=3, gid="smoothed")
         data.add(panel, label, own, "smoothed", steps, smoothed)

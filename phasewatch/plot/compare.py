@@ -29,7 +29,7 @@ from phasewatch.plot.data import attach
 from phasewatch.plot.grid import grid_figure
 from phasewatch.plot.phase import analyze, outlier_steps
 from phasewatch.plot.seeds import mean_run, seed_curves
-from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing
+from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing, smoothing_breaks
 from phasewatch.plot.style import (
     ARM_LABELS,
     arm_colors,
@@ -248,7 +248,7 @@ def _draw_group(ax, panel, data, members, label, metric, color, smoothing, level
     analysis = analyze(mean_run(members, metric, curves, label), own) if analysed else None
     if analysis is not None:
         curves = seed_curves(members, metric, smoothing, level,
-                             breaks=_draw.smoothing_breaks([], analysis))
+                             breaks=smoothing_breaks([], analysis))
     ax.fill_between(curves.steps, curves.low, curves.high, color=color, alpha=0.2, linewidth=0,
                     zorder=1.8, gid="seed-band")
     ax.plot(curves.steps, curves.mean, color=color, linewidth=1.3, zorder=3, gid="smoothed")

@@ -22,7 +22,13 @@ from matplotlib.lines import Line2D
 from phasewatch.errors import UsageError
 from phasewatch.plot import _draw
 from phasewatch.plot.data import FigureData, attach
-from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing
+from phasewatch.plot.smoothing import (
+    DEFAULT_SMOOTHING,
+    DENSE_POINTS,
+    Smoothing,
+    event_breaks,
+    smoothing_breaks,
+)
 from phasewatch.plot.style import figure_size, paper_style
 from phasewatch.results import Analysis
 from phasewatch.run import Run
@@ -124,9 +130,9 @@ def phase_figure(
         ratios = [2.0] + [1.0] * len(panel_specs)
         axes = fig.subplots(len(ratios), 1, sharex=True, squeeze=False,
                             gridspec_kw={"height_ratios": ratios})[:, 0].tolist()
-        breaks = _draw.event_breaks(run.events)
+        breaks = event_breaks(run.events)
         handles = _draw_performance(axes[0], run, series, analysis, smoothing,
-                                    _draw.smoothing_breaks(run.events, analysis), data)
+                                    smoothing_breaks(run.events, analysis), data)
         for p, (ax, (label, metrics)) in enumerate(zip(axes[1:], panel_specs), start=1):
             _draw_panel(ax, p, run, label, metrics, smoothing, breaks, data)
         for ax in axes:

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from phasewatch.errors import UsageError
-from phasewatch.plot import _draw
-from phasewatch.plot.smoothing import Smoothing
+from phasewatch.plot.smoothing import Smoothing, event_breaks
 from phasewatch.run import RecordCollector, Run
 
 
@@ -52,7 +51,7 @@ def seed_curves(runs: Sequence[Run], metric: str, smoothing: Smoothing,
             continue
         steps = series.index.to_numpy(dtype=np.float64)
         values = series.to_numpy()
-        cuts = sorted({*_draw.event_breaks(run.events), *breaks})
+        cuts = sorted({*event_breaks(run.events), *breaks})
         curves.append((steps, smoothing.apply(values, steps, cuts), values))
     if not curves:
         return None
