@@ -67,3 +67,52 @@ def test_ticks():
     assert nice_ticks(0.12, 0.5, 4) == [0.2, 0.3, 0.4, 0.5]
     assert [fmt(v) for v in (0, 1500, 2000, 0.25, 0.00095)] == ["0", "1.5k", "2k", "0.25",
                                                                 "0.00095"]
+
+
+def test_seed_band_is_the_mean_and_its_t_interval():
+    import numpy as np
+
+    from phasewatch.report.sections import seed_band
+
+    steps = np.arange(0, 101, 10.0)
+    curves = [np.column_stack([steps, np.full_like(steps, v)]) for v in (1.0, 2.0, 3.0)]
+    curves[2] = curves[2][:-2]  # the third seed stops at step 80: the band stops there too
+    grid, mean, half = seed_band(curves, points=9)
+    assert grid[0] == 0 and grid[-1] == 80
+    np.testing.assert_allclose(mean, 2.0)
+    np.testing.assert_allclose(half, 4.302653 * 1.0 / np.sqrt(3), rtol=1e-6)  # t(0.975, 2) sd/sqrt(n)
+    assert seed_band([curves[0][:3], curves[1][5:]]) is None  # no common range
+
+
+def test_seed_groups_in_numeric_order(page):
+    seeds = page.split("<h2>Seed groups</h2>")[1].split("<h2>")[0]
+    titles = re.findall(r"(SFT|CHORD-φ) · 3 seeds · expert_size=(\d+)", seeds)
+    assert titles == [("CHORD-φ", "256"), ("CHORD-φ", "1024"), ("SFT", "256"), ("SFT", "1024")]
+
+
+def test_tick_texts_tell_neighbours_apart():
+    from phasewatch.report.svg import fmt_ticks
+
+    assert fmt_ticks([0.00095, 0.001, 0.00105]) == ["0.00095", "0.001", "0.00105"]
+    assert fmt_ticks([0.100001, 0.100002]) == ["0.100001", "0.100002"]
+    assert fmt_ticks([0, 500, 1000]) == ["0", "500", "1k"]
+
+
+def test_phase_names_sit_above_the_data():
+    """A curve at the top of its range never runs through a phase name."""
+    from phasewatch.report.svg import Band, Chart, Line, render
+
+    svg = render(Chart(lines=[Line([[0, 0.0], [50, 1.0], [100, 1.0]])],
+                       bands=[Band(0, 50, "readaptation"), Band(50, 100, "plateau")]))
+    label_ys = [float(y) for y in re.findall(r'<text x="[\d.]+" y="([\d.]+)" class="b"', svg)]
+    line_ys = [float(p.split(",")[1]) for p in
+               re.search(r'<polyline points="([^"]+)"', svg).group(1).split()]
+    assert len(label_ys) == 2 and max(label_ys) + 2 < min(line_ys)
+
+
+def test_feature_panels_share_the_hyperparameters_range():
+    from phasewatch.report.svg import Chart, render
+
+    svg = render(Chart(points=[(5.0, 1.0, "#000", ""), (5.0, 2.0, "#000", "")], xlim=(0.0, 10.0)))
+    xticks = re.findall(r'class="x">([^<]+)</text>', svg)
+    assert xticks[0] == "0" and xticks[-1] == "10"

@@ -87,10 +87,11 @@ def build_report(results: list[dict[str, Any]], title: str = "phasewatch sweep r
         "<b style=\"color:#CC79A7\">overfit</b>; the dashed line is the recommended "
         "checkpoint.</p>"
         f"<h2>Sweep table</h2>{sweep_table(results)}"
-        f"<h2>Runs</h2><p class=\"note\">Each run's performance metric with its phases; click a"
-        f" run for its drill-down.</p>{small_multiples(results)}"
+        # the summaries before the run-by-run views, which run to pages for a large sweep
         f"<h2>Seed groups</h2>{seed_groups(results)}"
         f"<h2>Phase features vs hyperparameters</h2>{features_vs_hps(results)}"
+        f"<h2>Runs</h2><p class=\"note\">Each run's performance metric with its phases; click a"
+        f" run for its drill-down.</p>{small_multiples(results)}"
         f"<h2>Drill-down</h2>{drill_down(results)}"
         f"<script>{JS}</script></body></html>\n")
 

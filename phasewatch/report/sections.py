@@ -102,6 +102,7 @@ def features_vs_hps(results) -> str:
                           xlabel=hp[len(HP_PREFIX):])
             xs = [r[hp] for r in ok if isinstance(r.get(hp), (int, float))]
             chart.xlog = bool(xs) and min(xs) > 0 and max(xs) / min(xs) >= 100
+            chart.xlim = (min(xs), max(xs)) if xs else None  # all runs: the panels line up
             means: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
             for r in ok:
                 x, y = r.get(hp), r.get(feature)
@@ -121,10 +122,24 @@ def features_vs_hps(results) -> str:
     return f'<div class="legend">{legend}</div><div class="grid">{"".join(charts)}</div>'
 
 
-def seed_groups(results) -> str:
-    """Runs that differ only in their seed: the mean curve and its 95% confidence band."""
+def seed_band(curves: list[np.ndarray], points: int = GRID_POINTS):
+    """The seeds' mean and the half-width of its 95% confidence band (t interval over the
+    seeds) on `points` steps spanning the range every seed covers (each curve interpolated
+    there); None when the seeds share no range. `curves`: (step, value) arrays."""
     from scipy import stats
 
+    lo, hi = max(c[0, 0] for c in curves), min(c[-1, 0] for c in curves)
+    if hi <= lo:
+        return None
+    grid = np.linspace(lo, hi, points)
+    ys = np.vstack([np.interp(grid, c[:, 0], c[:, 1]) for c in curves])
+    n = ys.shape[0]
+    mean, sd = ys.mean(axis=0), ys.std(axis=0, ddof=1)
+    return grid, mean, stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
+
+
+def seed_groups(results) -> str:
+    """Runs that differ only in their seed: the mean curve and its 95% confidence band."""
     ok = _ok(results)
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for _, r in ok:
@@ -142,19 +157,16 @@ def seed_groups(results) -> str:
     varying = _varying(list(groups))
     colors = palette(results)
     charts = []
-    for (arm, metric, hp), members in sorted(groups.items(), key=lambda kv: str(kv[0])):
+    for (arm, metric, hp), members in sorted(groups.items(), key=_group_order):
         curves = [np.asarray(m["detail"]["curves"][metric], dtype=float) for m in members]
         curves = [c for c in curves if len(c) >= 2]
         if len(curves) < 2:
             continue
-        lo, hi = max(c[0, 0] for c in curves), min(c[-1, 0] for c in curves)
-        if hi <= lo:
+        band = seed_band(curves)
+        if band is None:
             continue
-        grid = np.linspace(lo, hi, GRID_POINTS)
-        ys = np.vstack([np.interp(grid, c[:, 0], c[:, 1]) for c in curves])
-        n = ys.shape[0]
-        mean, sd = ys.mean(axis=0), ys.std(axis=0, ddof=1)
-        half = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
+        grid, mean, half = band
+        n = len(curves)
         color = colors[arm]
         detail = ", ".join(f"{k[len(HP_PREFIX):]}={v}" for k, v in hp if k in varying)
         chart = Chart(width=300, height=160, ylabel=metric,
@@ -167,6 +179,19 @@ def seed_groups(results) -> str:
     return ('<p class="note">Mean of the seeds (thick), each seed (thin) and the 95% confidence '
             'band of the mean (t interval), on the steps all seeds cover.</p>'
             f'<div class="grid">{"".join(charts)}</div>')
+
+
+def _group_order(item) -> tuple:
+    """Arm, metric, then the hyperparameters in numeric order (256 before 1024)."""
+    (arm, metric, hp), _ = item
+
+    def value(text: str) -> tuple:
+        try:
+            return (0, float(text), "")
+        except ValueError:
+            return (1, 0.0, text)
+
+    return (arm, metric, [(k, value(v)) for k, v in hp])
 
 
 def _varying(keys) -> set[str]:

@@ -61,6 +61,9 @@ class Chart:
     vlines: list[tuple[float, str, str]] = field(default_factory=list)  # x, colour, tooltip
     points: list[tuple[float, float, str, str]] = field(default_factory=list)  # x, y, colour, tip
     xlog: bool = False
+    xlim: tuple[float, float] | None = None
+    """The x range to show (e.g. a hyperparameter's values over every run, so that panels of
+    the same hyperparameter line up); else the data's."""
 
 
 def _rgb(color) -> str:
@@ -86,7 +89,7 @@ def nice_ticks(lo: float, hi: float, n: int = 4) -> list[float]:
     return ticks
 
 
-def fmt(v: float) -> str:
+def fmt(v: float, digits: int = 4) -> str:
     """Short tick text: 1k, 0.25, 1e-05."""
     if v == 0:
         return "0"
@@ -94,8 +97,18 @@ def fmt(v: float) -> str:
     if a >= 1000 and float(v).is_integer():
         return f"{v / 1000:g}k"
     if a < 1e-3 or a >= 1e6:
-        return f"{v:.2g}"
-    return f"{v:.4g}"
+        return f"{v:.{max(2, digits - 2)}g}"
+    return f"{v:.{digits}g}"
+
+
+def fmt_ticks(values: Sequence[float]) -> list[str]:
+    """Tick texts that tell neighbouring ticks apart: as short as `fmt`, longer only where two
+    would read the same (0.00095, 0.001, 0.00105 rather than 0.00095, 0.001, 0.001)."""
+    for digits in range(4, 10):
+        texts = [fmt(v, digits) for v in values]
+        if len(set(texts)) == len(texts):
+            return texts
+    return texts
 
 
 def _extent(values: list[float], pad: float = 0.05) -> tuple[float, float]:
@@ -114,7 +127,12 @@ def render(chart: Chart) -> str:
         top += FONT + 4
     if chart.xlabel:
         bottom += FONT + 2
+    # Phase names go in a strip above the data (inside the bands), where no curve runs through
+    # them: curves often peak at the top of the plot, right where a label would sit.
+    strip = FONT + 3 if chart.bands else 0
     w, h = chart.width, chart.height
+    band_top = top
+    top += strip
     pw, ph = w - left - right, h - top - bottom
     xs = [p[0] for ln in chart.lines for p in ln.points] + [x for a in chart.areas for x in a.x]
     xs += [p[0] for p in chart.points]
@@ -130,6 +148,8 @@ def render(chart: Chart) -> str:
         out.append(f'<text x="{left}" y="{top + ph / 2}" class="n">no data</text></svg>')
         return "".join(out)
     tx = math.log10 if chart.xlog else (lambda v: v)
+    if chart.xlim is not None and all(v > 0 or not chart.xlog for v in chart.xlim):
+        xs = [*xs, *chart.xlim]
     x0, x1 = _extent([tx(x) for x in xs], 0.0 if not chart.points else 0.06)
     y0, y1 = _extent(ys)
 
@@ -144,12 +164,12 @@ def render(chart: Chart) -> str:
         if b <= a:
             continue
         color = PHASE_COLORS.get(band.name, "#7F7F7F")
-        out.append(f'<rect x="{a:.1f}" y="{top}" width="{b - a:.1f}" height="{ph}" '
-                   f'fill="{_rgb(pale(color))}"><title>{band.name} {band.x0:g}-{band.x1:g}'
-                   f'</title></rect>')
+        out.append(f'<rect x="{a:.1f}" y="{band_top}" width="{b - a:.1f}" '
+                   f'height="{ph + strip}" fill="{_rgb(pale(color))}"><title>{band.name} '
+                   f'{band.x0:g}-{band.x1:g}</title></rect>')
         label = band.name if b - a > 6.2 * len(band.name) else PHASE_ABBREVIATIONS.get(band.name, "")
         if b - a > 5.5 * len(label):
-            out.append(f'<text x="{(a + b) / 2:.1f}" y="{top + FONT}" class="b" '
+            out.append(f'<text x="{(a + b) / 2:.1f}" y="{band_top + FONT}" class="b" '
                        f'fill="{color}">{label}</text>')
     for x, color, tip in chart.vlines:
         out.append(f'<line x1="{X(x):.1f}" x2="{X(x):.1f}" y1="{top}" y2="{top + ph}" '
@@ -181,17 +201,18 @@ def _pts(pts) -> str:
 def _axes(chart, left, top, pw, ph, x0, x1, y0, y1, X, Y) -> str:
     out = [f'<path d="M{left},{top}V{top + ph}H{left + pw}" class="a"/>']
     if chart.xlog:
-        xt = [10.0 ** k for k in range(math.ceil(x0), math.floor(x1) + 1)]
+        xt = [10.0 ** k for k in range(math.ceil(x0 - 1e-9), math.floor(x1 + 1e-9) + 1)]
     else:
         xt = nice_ticks(x0, x1, max(2, int(pw // 60)))
-    for v in xt:
+    for v, text in zip(xt, fmt_ticks(xt)):
         x = X(v)
         out.append(f'<path d="M{x:.1f},{top + ph}v3" class="a"/><text x="{x:.1f}" '
-                   f'y="{top + ph + FONT + 3}" class="x">{fmt(v)}</text>')
-    for v in nice_ticks(y0, y1, max(2, int(ph // 30))):
+                   f'y="{top + ph + FONT + 3}" class="x">{text}</text>')
+    yt = nice_ticks(y0, y1, max(2, int(ph // 30)))
+    for v, text in zip(yt, fmt_ticks(yt)):
         y = Y(v)
         out.append(f'<path d="M{left},{y:.1f}h-3" class="a"/><text x="{left - 4}" '
-                   f'y="{y + 3:.1f}" class="y">{fmt(v)}</text>')
+                   f'y="{y + 3:.1f}" class="y">{text}</text>')
     if chart.xlabel:
         out.append(f'<text x="{left + pw / 2:.1f}" y="{top + ph + 2 * FONT + 6}" class="x">'
                    f'{html.escape(chart.xlabel)}</text>')
