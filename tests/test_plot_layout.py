@@ -139,3 +139,15 @@ def test_real_logs_of_three_frameworks_fit(layout, size):
     drawn = [line for ax in fig.axes for line in ax.get_lines() if line.get_gid() == "smoothed"]
     assert len(drawn) == len(runs)
     assert np.all([line.get_xdata().size > 0 for line in drawn])
+
+
+@pytest.mark.parametrize("size", SIZES[:2], ids=str)
+@pytest.mark.parametrize("layout", ("overlay", "grid"))
+def test_the_docs_seed_group_fits(size, layout):
+    """Three real seeds of the SFT arm as one group, with the expert-NLL panel, as in the docs."""
+    paths = [SAMPLES / "sft", SAMPLES / "seeds" / "sft_s1", SAMPLES / "seeds" / "sft_s2"]
+    runs = [phasewatch.read_run(p) for p in paths]
+    analyses = [phasewatch.analyze(r) for r in runs]
+    metrics = ["eval/accuracy", "expert/nll_heldout"] if layout == "overlay" else None
+    assert_text_fits(compare_figure(runs, metrics, labels=["SFT"] * 3, analyses=analyses,
+                                    layout=layout, size=size))
