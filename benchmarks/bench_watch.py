@@ -169,7 +169,9 @@ def memory_table(n_total):
             gc.collect()
             traced = tracemalloc.get_traced_memory()[0] / 2**20
             state = monitor.state_dict()
-            rows.append((i + 1, rss_mb(), traced, count_values(state),
+            # the stop alert (None, then one alert's 7 fields once a stop fires) is not a buffer
+            stored = count_values({k: v for k, v in state.items() if k != "stop_alert"})
+            rows.append((i + 1, rss_mb(), traced, stored,
                          len(json.dumps(state)) / 1024))
             print(f"{rows[-1][0]:>10,} {rows[-1][1]:>8.1f} {rows[-1][2]:>10.3f} "
                   f"{rows[-1][3]:>13} {rows[-1][4]:>14.1f}", flush=True)
