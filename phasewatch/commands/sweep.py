@@ -37,7 +37,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def collect(args: argparse.Namespace, detail: bool = False) -> list[dict]:
-    """Expand the paths and run one task per run with the chosen engine."""
+    """Expand the paths and analyse every run with the chosen engine."""
     from phasewatch.errors import UsageError
     from phasewatch.phase_stats import Baseline
     from phasewatch.sweep import SweepOptions, expand_paths, run_tasks
