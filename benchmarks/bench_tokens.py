@@ -124,7 +124,7 @@ def run_child(*args: str) -> dict:
     return json.loads(out.stdout)
 
 
-def timed_command(argv: list[str]) -> tuple[float, float, str, float]:
+def timed_command(argv: list[str], env: dict | None = None) -> tuple[float, float, str, float]:
     """Wall seconds, peak RSS (MB, ru_maxrss of that process), stdout and CPU seconds (user +
     system, all its threads) of a command.
 
@@ -132,7 +132,7 @@ def timed_command(argv: list[str]) -> tuple[float, float, str, float]:
     high-water RSS into the child's ru_maxrss."""
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -224,18 +224,21 @@ def against_rows(rev: str, layouts: dict[str, Path], repeats: int) -> list[str]:
     try:
         for name, folder in layouts.items():
             times: dict[str, list[float]] = {"this tree": [], rev: []}
+            cpu: dict[str, list[float]] = {"this tree": [], rev: []}
             for _ in range(repeats):
                 for label, tree in (("this tree", ROOT), (rev, other)):
-                    env = {**os.environ, "PYTHONPATH": str(tree)}
-                    t0 = time.perf_counter()
-                    subprocess.run([sys.executable, "-m", "phasewatch", "tokens", str(folder), "--format", "json"],
-                                   check=True, env=env, stdout=subprocess.DEVNULL)
-                    times[label].append(time.perf_counter() - t0)
+                    seconds, _, _, cpu_seconds = timed_command(
+                        [sys.executable, "-m", "phasewatch", "tokens", str(folder), "--format", "json"],
+                        env={**os.environ, "PYTHONPATH": str(tree)})
+                    times[label].append(seconds)
+                    cpu[label].append(cpu_seconds)  # its worker processes included (waited for)
             n_bytes = sum(p.stat().st_size for p in (folder / "expert_logprobs").glob("step_*.npy"))
             ours, theirs = min(times["this tree"]), min(times[rev])
-            lines.append(f"  {name:<12} this tree {ours:.3f} s ({n_bytes / ours / 1e9:.2f} GB/s), {rev} "
-                         f"{theirs:.3f} s ({n_bytes / theirs / 1e9:.2f} GB/s): {theirs / ours:.2f}x faster "
-                         f"(medians {statistics.median(times['this tree']):.3f} / {statistics.median(times[rev]):.3f} s)")
+            lines.append(f"  {name:<12} this tree {ours:.3f} s ({n_bytes / ours / 1e9:.2f} GB/s, "
+                         f"{min(cpu['this tree']):.3f} CPU-s), {rev} {theirs:.3f} s ({n_bytes / theirs / 1e9:.2f} "
+                         f"GB/s, {min(cpu[rev]):.3f} CPU-s): wall {theirs / ours:.2f}x, CPU "
+                         f"{min(cpu[rev]) / min(cpu['this tree']):.2f}x less (median wall "
+                         f"{statistics.median(times['this tree']):.3f} / {statistics.median(times[rev]):.3f} s)")
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(other)], check=False)
         shutil.rmtree(other.parent, ignore_errors=True)
