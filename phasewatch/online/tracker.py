@@ -25,6 +25,9 @@ from phasewatch.online.state import MEDIAN_SE, TrackerState
 
 STILL_RISING_SD = 1.0  # a rise of more than this many noise sds postpones a plateau
 SUSTAINED_WINDOWS = 1.0  # the level test: well below the peak for this many windows
+LATE_FLAT_RATIO = 2  # a late decline follows a flat stretch at least this many times as long
+# (3 until measured on seeds 20,010+: a decline over the last 35% of a run outgrew it before
+# it was significant; 2 catches more of them with no new false stop there, 1 made some)
 FROM_START_WINDOWS = 2  # a slow decline right from the start must last this many windows
 TROUGH_BEHIND_WINDOWS = 2  # a fall whose trough is this many windows back has stopped
 AFTER_DISRUPTION_WINDOWS = 4  # ... and one that was fast enough to be a disruption, this many
@@ -206,7 +209,7 @@ class PhaseTracker:
         longer, is still falling (`still_falling`) and has its trough within the last window, is
         an overfit (a dip eases in: its decline starts later and becomes significant sooner). After a disruption alert, a
         fall still going on after `AFTER_DISRUPTION_WINDOWS` full windows is one too. A decline
-        after a flat stretch at the starting level (at least two windows, and three times as
+        after a flat stretch at the starting level (at least two windows, and LATE_FLAT_RATIO times as
         long as the decline) is an overfit as soon as it is significant."""
         s, cfg = self.series, self.cfg
         # A significant decline has its level well below the start: at least one se of the gap
@@ -220,7 +223,7 @@ class PhaseTracker:
         z_decline, onset, before, since = decline
         steady = z_decline > cfg.z * s.caution
         window = s.window_now
-        late = self.phase is None and steady and before >= max(2 * window, 3 * since)
+        late = self.phase is None and steady and before >= max(2 * window, LATE_FLAT_RATIO * since)
         if not late:
             needed = FROM_START_WINDOWS if self.phase is None else AFTER_DISRUPTION_WINDOWS
             if not steady or since < needed * cfg.window or before > max(window, since // 2):
