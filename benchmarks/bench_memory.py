@@ -7,6 +7,7 @@ every 50 steps, written as JSON lines. The default run writes ~200 MB (issue 18 
 same command on a 100-line log: the interpreter and imports, which every run pays.
 
     .venv/bin/python benchmarks/bench_memory.py [--mb 200] [--command inspect analyze] [--against REV]
+                                                [--keep DIR | --log FILE]
 
 `--against REV` adds the same rows for phasewatch at git revision REV (a temporary worktree),
 so before and after sit in one table.
@@ -62,7 +63,9 @@ def peak_rss(args: list[str], tree: Path = REPO) -> tuple[int, float, int]:
     """(exit code, seconds, peak RSS in bytes) of `python -m phasewatch ARGS` run from `tree`."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "phasewatch", *args], env=env,
+    # run from `tree`: `python -m` puts the working directory first on sys.path, so run from
+    # elsewhere it would import that directory's phasewatch, not `tree`'s
+    proc = subprocess.Popen([sys.executable, "-m", "phasewatch", *args], env=env, cwd=tree,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
@@ -77,6 +80,8 @@ def main() -> int:
     parser.add_argument("--command", nargs="+", default=["inspect", "analyze"],
                         choices=["inspect", "analyze"])
     parser.add_argument("--keep", metavar="DIR", help="write the log here and keep it")
+    parser.add_argument("--log", metavar="FILE",
+                        help="measure this existing log (e.g. one kept with --keep) instead of writing one")
     parser.add_argument("--against", metavar="REV", help="also measure phasewatch at this git revision")
     opts = parser.parse_args()
     trees = [("this tree", REPO)]
@@ -89,10 +94,17 @@ def main() -> int:
     folder.mkdir(parents=True, exist_ok=True)
     big, small = folder / "metrics.jsonl", folder / "small.jsonl"
     t0 = time.perf_counter()
-    n = write_log(big, opts.mb)
+    if opts.log:
+        big = Path(opts.log).resolve()
+        with open(big, "rb") as fh:
+            n = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 24), b""))
+        how = "given"
+    else:
+        n = write_log(big, opts.mb)
+        how = f"written in {time.perf_counter() - t0:.0f} s"
     write_log(small, 0.01)
     size = big.stat().st_size
-    print(f"log: {n:,} lines, {size / 1e6:.0f} MB (written in {time.perf_counter() - t0:.0f} s)")
+    print(f"log: {n:,} lines, {size / 1e6:.0f} MB ({how})", flush=True)
     print(f"{'phasewatch':<12} {'command':<10} {'log':>8} {'peak RSS':>10} {'RSS/size':>9} "
           f"{'above baseline':>15} {'seconds':>8}")
     try:
@@ -106,14 +118,15 @@ def main() -> int:
                 print(f"{label:<12} {command:<10} {'100 ln':>8} {base / 1e6:>8.0f}MB {'':>9} "
                       f"{'':>15} {t_small:>8.1f}")
                 print(f"{label:<12} {command:<10} {size / 1e6:>6.0f}MB {peak / 1e6:>8.0f}MB "
-                      f"{peak / size:>9.2f} {(peak - base) / size:>14.2f}x {t_big:>8.1f}")
+                      f"{peak / size:>9.2f} {(peak - base) / size:>14.2f}x {t_big:>8.1f}", flush=True)
     finally:
         for _, tree in trees[1:]:
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
                            check=False)
             tree.parent.rmdir()
         if not opts.keep:
-            big.unlink()
+            if not opts.log:
+                big.unlink()
             small.unlink()
             folder.rmdir()
     return 0
