@@ -124,7 +124,8 @@ def run_child(*args: str) -> dict:
     return json.loads(out.stdout)
 
 
-def timed_command(argv: list[str], env: dict | None = None) -> tuple[float, float, str, float]:
+def timed_command(argv: list[str], env: dict | None = None,
+                  cwd: Path | None = None) -> tuple[float, float, str, float]:
     """Wall seconds, peak RSS (MB, ru_maxrss of that process), stdout and CPU seconds (user +
     system, all its threads) of a command.
 
@@ -132,7 +133,7 @@ def timed_command(argv: list[str], env: dict | None = None) -> tuple[float, floa
     high-water RSS into the child's ru_maxrss."""
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, env=env)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, env=env, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -227,9 +228,10 @@ def against_rows(rev: str, layouts: dict[str, Path], repeats: int) -> list[str]:
             cpu: dict[str, list[float]] = {"this tree": [], rev: []}
             for _ in range(repeats):
                 for label, tree in (("this tree", ROOT), (rev, other)):
+                    # run from the tree: `python -m` puts the working directory first on sys.path
                     seconds, _, _, cpu_seconds = timed_command(
                         [sys.executable, "-m", "phasewatch", "tokens", str(folder), "--format", "json"],
-                        env={**os.environ, "PYTHONPATH": str(tree)})
+                        env={**os.environ, "PYTHONPATH": str(tree)}, cwd=tree)
                     times[label].append(seconds)
                     cpu[label].append(cpu_seconds)  # its worker processes included (waited for)
             n_bytes = sum(p.stat().st_size for p in (folder / "expert_logprobs").glob("step_*.npy"))
