@@ -10,8 +10,8 @@
   its standard errors above the first full one): a fall from the start is a disruption, not an
   overfit, and a detector that stops there fails every SFT run. The best and the start are full
   trailing means (a mean of the first value alone made a dipping run's first value its "best"
-  and armed the detector at once: the dip controls then scored up to 10^4 and set thresholds 7x
-  to 15x too high). Armed this way, neither can stop a decline from the start or after a flat
+  and armed the detector at once: the dip controls then scored far above any overfit and set the
+  thresholds; docs/monitoring.md has the before and after). Armed this way, neither can stop a decline from the start or after a flat
   stretch (`decline_from_start`, `late_decline`: half the overfit kinds) by construction.
 - CUSUM: one-sided Page CUSUM for a fall below the best trailing 5-evaluation mean,
   S = max(0, S + (best - y) / sd - k) with k = 0.5, restarted at each new best, clipped alike.
@@ -59,8 +59,8 @@ class _AfterBest:
         # The noise is estimated from the values as logged (the monitor's own white-noise sd:
         # `noise_scale` with its floor at half the mean absolute difference). Estimated from the
         # clipped values, as before, it fed on itself: on the reference SFT run, whose accuracy
-        # falls 0.5 in a few evaluations and then repeats values, it collapsed to 5e-4, every
-        # later value was clipped to the recent median and the detectors froze.
+        # falls 0.5 in a few evaluations and then repeats values, it collapsed, every later
+        # value was clipped to the recent median and the detectors froze.
         self.values.append(y)
         if len(self.values) <= 32 or len(self.values) % 8 == 0:
             self.sd = effective_noise(self.values, 15)[0]
@@ -72,7 +72,7 @@ class _AfterBest:
             # The best and the start are full trailing means only: a mean of the first one or
             # two values is neither a level to fall from nor the start (with partial means the
             # first value of a run that dips became its "best", armed at once, and the dip
-            # scored in the thousands on the controls, which set the thresholds).
+            # scored far above any overfit on the controls, which set the thresholds).
             self.best_step = step if self.best_step is None else self.best_step
             self.trace.append((step, 0.0))
             return
