@@ -26,6 +26,11 @@ import numpy as np
 
 Columns = dict[str, tuple[np.ndarray, np.ndarray]]  # metric -> (steps ascending, values)
 
+# Past 1 MB a buffer jumps to 33 MB, above glibc's largest mmap threshold (32 MB): such
+# blocks come straight from the kernel (their untouched tail is not resident) and go back to
+# it when freed. Grown on the heap instead, the buffers a metric outgrew stayed resident: a
+# 2 GB log peaked at twice its data.
+MMAP_BYTES = 33 << 20
 PENDING_LIMIT = 1 << 16  # values added one at a time that wait before a batch is stored
 
 
@@ -42,7 +47,10 @@ class _Growable:
     def append(self, more: np.ndarray) -> None:
         need = self.n + more.size
         if need > self.data.size:
-            grown = np.empty(max(need, self.data.size + self.data.size // 2), dtype=self.data.dtype)
+            capacity = max(need, self.data.size + self.data.size // 2)
+            if capacity * self.data.itemsize > 1 << 20:
+                capacity = max(capacity, MMAP_BYTES // self.data.itemsize)
+            grown = np.empty(capacity, dtype=self.data.dtype)
             grown[:self.n] = self.data[:self.n]
             self.data = grown
         self.data[self.n:need] = more
@@ -92,7 +100,7 @@ class ColumnStore:
         if not self._pending:
             return
         pending, self._pending, self._n_pending = self._pending, {}, 0
-        clusters: dict[tuple[int, int, int], list[tuple[np.ndarray, list[str]]]] = {}
+        clusters: dict = {}  # key -> [(positions, names)]
         values: dict[str, np.ndarray] = {}
         for name, (steps_list, values_list) in pending.items():
             self._segments.setdefault(name, [])
@@ -111,7 +119,7 @@ class ColumnStore:
         set) are sorted."""
         self.flush()
         steps = np.asarray(steps, dtype=np.int64)
-        clusters: dict[tuple[int, int, int], list[tuple[np.ndarray, list[str]]]] = {}
+        clusters: dict = {}  # key -> [(positions, names)]
         values: dict[str, np.ndarray] = {}
         for name, (records, vals) in columns.items():
             records = np.asarray(records)
@@ -197,6 +205,14 @@ class ColumnStore:
 
 def _cluster(clusters: dict, positions: np.ndarray, name: str) -> None:
     """Put `name` with the metrics whose `positions` are equal (the same records)."""
+    if positions.size <= 8:  # a few records (a log of many names): their bytes are the key
+        key = positions.tobytes()
+        same = clusters.get(key)
+        if same is None:
+            clusters[key] = [(positions, [name])]
+        else:
+            same[0][1].append(name)
+        return
     key = (int(positions.size), int(positions[0]), int(positions[-1]))
     same = clusters.setdefault(key, [])
     for seen, names in same:

@@ -8,6 +8,7 @@ the way real runs produce them (see `RecordCollector.build`).
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,14 +156,20 @@ class Run:
         out: dict[str, dict[str, int | None]] = {}
         for metric in sorted(columns):
             steps, values = columns[metric]
-            finite = np.isfinite(values)
-            kept = steps if finite.all() else steps[finite]
-            if kept.size:
-                out[metric] = {"count": int(kept.size), "first_step": int(kept[0]),
+            if values.size <= SMALL:  # plain Python: numpy's per-call cost dominates here
+                kept = [s for s, v in zip(steps.tolist(), values.tolist()) if math.isfinite(v)]
+            else:
+                finite = np.isfinite(values)
+                kept = steps if finite.all() else steps[finite]
+            if len(kept):
+                out[metric] = {"count": len(kept), "first_step": int(kept[0]),
                                "last_step": int(kept[-1])}
             else:
                 out[metric] = {"count": 0, "first_step": None, "last_step": None}
         return out
+
+
+SMALL = 16  # metrics of at most this many values are summarised in Python (a log of 1e6 names)
 
 
 # `table` is a dataclass field (Run(table=...), dataclasses.replace) and a lazy property.

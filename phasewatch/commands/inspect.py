@@ -6,10 +6,12 @@ never moves)."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import numpy as np
 
+SMALL = 16  # metrics of at most this many values are summarised in plain Python (1e6 names)
 HELP = "show what a log file or run folder holds: format, steps, metrics and values, warnings"
 
 
@@ -25,6 +27,15 @@ def metric_values(run) -> dict[str, dict[str, float]]:
     Plain numpy over each metric's column (steps ascending), which the run holds anyway."""
     out: dict[str, dict[str, float]] = {}
     for name, (steps, values) in run.columns().items():
+        if values.size <= SMALL:  # plain Python: numpy's per-call cost dominates here
+            pairs = [(s, v) for s, v in zip(steps.tolist(), values.tolist()) if math.isfinite(v)]
+            if pairs:
+                low, high = min(s for s, _ in pairs), max(s for s, _ in pairs)
+                kept = [v for _, v in pairs]
+                out[str(name)] = {"first": next(v for s, v in pairs if s == low),
+                                  "last": next(v for s, v in pairs if s == high),
+                                  "min": min(kept), "max": max(kept)}
+            continue
         finite = np.isfinite(values)
         if not finite.any():
             continue

@@ -45,6 +45,9 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
 _NUMBER_TYPES = frozenset({int, float, type(None)})
 _BLOCK_TYPES = frozenset({int, float, bool})  # what numpy converts as `to_float` does
 BOM = b"\xef\xbb\xbf"
+# Grouping costs ~50 us per key set; past this many, and more than one per four lines (a log
+# with a new metric name on every line), a block goes through the parser line by line.
+MANY_KEY_SETS = 64
 
 
 BLOCK_BYTES = 4 * 2**20
@@ -173,6 +176,8 @@ def _read_block(linenos, lines, parser, collector, report, primed: bool) -> bool
     # Group the rows the bulk path can take by key tuple; the rest go to `parser.feed`.
     codes, signature_ids = _signatures(objects)
     n = len(lines)
+    if len(signature_ids) > max(MANY_KEY_SETS, n // 4):
+        signature_ids = {}  # a new key set every few lines: the line path is the faster one
     bulk_step = np.full(n, -1, dtype=np.int64)
     in_bulk = np.zeros(n, dtype=bool)
     columns: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
