@@ -87,3 +87,25 @@ def test_a_version_2_state_loads_and_a_future_one_is_refused():
     assert resumed.state_dict() == state
     with pytest.raises(ValueError, match="unsupported monitor state version 99"):
         resumed.load_state_dict({**state, "version": 99})
+
+
+
+def _late_decline(seed: int, n: int = 200, sd: float = 0.01) -> tuple[np.ndarray, int]:
+    """Flat at the starting level for 65% of the run, then a steady decline of 6 noise sds
+    over the last 35% (a `late_decline`); returns the values and the decline's first index."""
+    rng = np.random.default_rng(seed)
+    onset = int(0.65 * n)
+    t = np.arange(n)
+    curve = 0.6 - 6 * sd * np.clip(t - onset, 0, None) / (n - 1 - onset)
+    return curve + rng.normal(0, sd, n), onset
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_decline_over_the_last_third_after_a_flat_stretch_is_an_overfit(seed):
+    """Flat, then a slow decline to the end: an overfit (DESIGN.md), dated near its start, not
+    a disruption, and caught before the run ends."""
+    values, onset = _late_decline(seed)
+    alerts = events(values)
+    assert [a.event for a in alerts] == ["overfit"], [a.message for a in alerts]
+    assert 10 * onset <= alerts[0].step < 10 * len(values)
+    assert abs(alerts[0].onset_step - 10 * onset) <= 10 * 15  # within a window of the start
