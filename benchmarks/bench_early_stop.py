@@ -23,8 +23,11 @@ Baselines, with the semantics of the frameworks' callbacks:
 - FOCuS and one-sided CUSUM after the best point, with outlier clipping
   (`early_stop_baselines.py`), thresholds calibrated on other seeds for false <= 0.05.
 The first tables: both synthetic families (`phasewatch.synth`, `phasewatch.synth_logistic`),
-dense (41-300 evaluations) and sparse (13-40) runs, every kind, truth from the generator.
+dense (41-300 evaluations) and sparse (13-40) runs, every kind, truth from the generator, each
+followed by the same scores per kind. Later: plateau runs with one upset that recovers (false
+stops only) and the reference runs, where FOCuS and CUSUM take the dense runs' thresholds.
 Run: .venv/bin/python benchmarks/bench_early_stop.py [--runs N] [--only-regimes]
+     [--only-upsets] [--only-reference]
 """
 
 from __future__ import annotations
