@@ -8,14 +8,14 @@ their keys as `learn_keys` (a value above the threshold has a key below a limit)
 a 0/1 array from the exact values with limit 1.
 
 Why a compiled kernel (`_count.c`, built by `pip install` when a C compiler is there): the
-numpy way needs `np.bincount`, ~1.8 ns per token, which holds the GIL, so lane threads ran one
-at a time (measured: 2 threads took twice as long per round as one), plus a gather per
-minority split. The kernel counts every slot in one pass over the window at ~0.7 ns per token
-with the GIL released. numba was measured too: its import and cached first call cost ~1 s, twice
-the whole pass (benchmarks/bench_tokens.py --numba).
+numpy way needs `np.bincount`, which costs 2.7x the kernel per token for one split alone
+(benchmarks/profile_tokens.py) and holds the GIL, so lane threads run it one at a time, plus a
+gather per minority split. The kernel counts every slot in one pass over the window with the
+GIL released. numba would compile the same loop, but its import and the first call of a cached
+kernel took longer than the whole command (benchmarks/bench_tokens.py --numba).
 
-The numpy twin computes the same integers (tests compare them on random windows); it runs when
-the extension was not built (no compiler at install time), ~4x slower.
+The numpy twin computes the same integers (tests compare them on random windows); it runs, more
+slowly, when the extension was not built (no compiler at install time).
 """
 
 from __future__ import annotations
