@@ -196,17 +196,26 @@ def demote_flat_trends(phases: list[Phase], levels: list[float], sd: float,
                        k_sd: float) -> list[Phase]:
     """A trend whose change in the data (between the levels at its edges) is within `k_sd`
     noise sds is a plateau: a line that overshoots a fast rise by a little must not leave a
-    one-evaluation "overfit" behind. Neighbouring plateaus merge, and a rise no longer preceded
-    by a disruption is an improvement."""
+    one-evaluation "overfit" behind. Neighbouring plateaus merge; a demoted blip between two
+    trends of the same direction is part of that trend (a bump inside a long fall is not a
+    plateau of its own); and a rise no longer preceded by a disruption is an improvement."""
     out: list[Phase] = []
+    demoted: set[int] = set()  # indices into `out` of trends demoted to plateaus
     for k, phase in enumerate(phases):
         name = phase.name
         if name != "plateau" and abs(levels[k + 1] - levels[k]) <= k_sd * sd:
             name = "plateau"
+            demoted.add(len(out))
         if out and name == "plateau" == out[-1].name:
             out[-1].end_step = phase.end_step
             continue
         out.append(Phase(name, phase.start_step, phase.end_step))
+    for i in sorted(demoted, reverse=True):
+        if 0 < i < len(out) - 1 and out[i].name == "plateau" and any(
+                out[i - 1].name in kind and out[i + 1].name in kind
+                for kind in (UP_PHASES, DOWN_PHASES)):
+            out[i - 1].end_step = out[i + 1].end_step
+            del out[i:i + 2]
     last_trend = None
     for phase in out:
         if phase.name in UP_PHASES:

@@ -271,3 +271,21 @@ def test_printed_values_are_the_evaluations_at_their_steps(every):
     assert series[dip.end_step] == series[: a.phases[1].end_step].min()
     assert dip.stats["depth"] == pytest.approx(series.iloc[0] - series[dip.end_step])
     assert dip.stats["depth"] > 0.45  # 0.49 when only every 100th step is kept
+
+
+def test_a_bump_within_the_noise_inside_a_long_fall_is_part_of_the_fall():
+    """A short rise cut out of a long fall (a train loss of the real corpus: fall, a bump of
+    1.7 sd over one evaluation, fall) is demoted to a plateau, and then belongs to the fall on
+    both sides of it, not a plateau of its own; a demoted blip between a fall and a rise stays
+    a plateau (the floor between them)."""
+    from phasewatch.phase_stats import demote_flat_trends
+    from phasewatch.results import Phase
+
+    fall_bump_fall = [Phase("improvement", 10, 180), Phase("overfit", 180, 190),
+                      Phase("improvement", 190, 8660)]
+    out = demote_flat_trends(fall_bump_fall, [-2.5, -0.69, -0.80, -0.45], sd=0.064, k_sd=3.0)
+    assert [(p.name, p.start_step, p.end_step) for p in out] == [("improvement", 10, 8660)]
+    dip_floor_rise = [Phase("disruption", 0, 50), Phase("overfit", 50, 60),
+                      Phase("readaptation", 60, 200)]
+    out = demote_flat_trends(dip_floor_rise, [0.5, 0.1, 0.09, 0.6], sd=0.01, k_sd=3.0)
+    assert [p.name for p in out] == ["disruption", "plateau", "readaptation"]
