@@ -128,3 +128,20 @@ def test_resume_scan_in_blocks_equals_one_at_a_time(steps, cuts):
             expected.append((step, running, line))
         running = step if running is None else max(running, step)
     assert one.found == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(record, max_size=40))
+def test_run_steps_is_the_union_of_the_metrics_steps(records):
+    collector = RecordCollector("mem", "x")
+    for line, (step, values) in enumerate(records, start=1):
+        collector.add(step, values, line)
+    run = collector.build()
+    expected = sorted({s for name, by_step in reference(records).items() for s in by_step})
+    assert run.steps.tolist() == expected and run.n_steps == len(expected)
+    table_run = RecordCollector("mem", "x").build()
+    table_run.table = run.table  # the same rows given as a table
+    assert table_run.steps.tolist() == expected
+    if expected:
+        run.steps[0] = -99  # a copy: the run's columns are untouched
+        assert run.steps.tolist() == expected

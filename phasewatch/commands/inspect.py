@@ -37,6 +37,11 @@ def metric_values(run) -> dict[str, dict[str, float]]:
                                   "min": min(kept), "max": max(kept)}
             continue
         finite = np.isfinite(values)
+        if finite.all():  # the usual case: no copy of a column that can be 100 MB
+            last = int(np.searchsorted(steps, steps[-1]))  # the first row at the last step
+            out[str(name)] = {"first": float(values[0]), "last": float(values[last]),
+                              "min": float(values.min()), "max": float(values.max())}
+            continue
         if not finite.any():
             continue
         values, steps = values[finite], steps[finite]
