@@ -224,7 +224,7 @@ def test_mlflow_resume_by_timestamp_bad_line_and_two_field_lines(tmp_path):
 def test_mlflow_several_runs_are_listed(tmp_path, capsys):
     mlflow_run(tmp_path / "mlruns", run_id="run_a", metrics={"loss": ["1 1.0 0"]})
     mlflow_run(tmp_path / "mlruns", run_id="run_b", metrics={"loss": ["1 1.0 0"]})
-    code, out, err = cli(capsys, "inspect", str(tmp_path / "mlruns"))
+    code, out, _ = cli(capsys, "inspect", str(tmp_path / "mlruns"))
     assert code == 0 and "folder of 2 runs" in out and "1/run_a" in out and "1/run_b" in out
     with pytest.raises(InputError, match="holds 2 runs"):  # one run was asked for
         read_run(tmp_path / "mlruns")
