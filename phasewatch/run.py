@@ -117,7 +117,8 @@ class Run:
         arrays = list({id(s): s for s, _ in self.columns().values()}.values())
         if not arrays:
             return np.zeros(0, np.int64)
-        if self.__dict__.get("_columns", (False,))[0] is None:  # resolved: each sorted, distinct
+        resolved = self.__dict__.get("_columns", (False,))[0] is None  # each sorted, distinct
+        if resolved and len(arrays) <= 8:  # a few groups (a union per array: not for 1e6 names)
             arrays.sort(key=len, reverse=True)
             union = arrays[0]
             for other in arrays[1:]:  # usually a subset (eval steps among train steps): no copy
