@@ -213,6 +213,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench_sweep-") as tmp:
         t = time.perf_counter()
         paths = write_runs(Path(tmp), args.runs, args.steps, args.eval_every)
+        # the kernel writes the new files back to disk for a while after they are written: let
+        # it finish, or the first engine timed (serial) shares the cores with that writeback
+        os.sync()
         print(f"wrote {args.runs} runs x {args.steps} steps (eval every {args.eval_every}) in "
               f"{time.perf_counter() - t:.1f} s", file=sys.stderr)
         engines = [("processes", partial(run_processes, paths, options, args.workers)),
