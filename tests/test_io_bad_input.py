@@ -265,3 +265,14 @@ def test_fuzz_arbitrary_bytes_only_input_errors(tmp_path, content, name):
         assert str(path) in str(exc)
     else:
         assert run.n_records > 0
+
+
+def test_a_native_runs_metadata_file_points_to_its_folder(tmp_path, capsys):
+    """run.json given instead of the run: exit 3 with the folder to give, whatever the events
+    inside it look like (a list of per-step objects would pass for a generic JSON log)."""
+    (tmp_path / "metrics.jsonl").write_text('{"step": 0, "eval/accuracy": 0.5}\n')
+    (tmp_path / "run.json").write_text(json.dumps(
+        {"schema_version": 1, "events": [{"step": 10, "name": "sft_to_rl"}]}))
+    assert main(["analyze", str(tmp_path / "run.json")]) == 3
+    err = capsys.readouterr().err
+    assert "the run's metadata, not its log" in err and f"({tmp_path})" in err

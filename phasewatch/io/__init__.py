@@ -112,6 +112,11 @@ def sniff_format(path: str | Path) -> ModuleType:
                 "`git lfs pull` (or download it from the hub's 'resolve' URL) and try again",
                 path,
             )
+        from phasewatch.io import native
+
+        if path.name == native.RUN_FILE and native.sniff(path.parent, b""):
+            raise InputError(f"this is the run's metadata, not its log; give the run's folder "
+                             f"({path.parent}) or its {native.METRICS_FILE}", path)
     if path.is_dir():
         # The folder's one run (`phasewatch.folders`): the folder itself when a reader takes
         # it whole, else its one log file; InputError listing them when it holds several.
