@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from tfrecord_events import event_file  # the tests' event-file writer
+from tfrecord_events import scalar_event as scalar
+
 GOOD = "".join(json.dumps({"step": i, "loss": 1 / (i + 1), "eval/accuracy": 0.5 + i / 100}) + "\n"
                for i in range(30))
 LFS = ("version https://git-lfs.github.com/spec/v1\noid sha256:"
@@ -54,27 +57,6 @@ def write(path: Path, content, mode: str = "w") -> Path:
     else:
         path.write_text(content, encoding="utf-8")
     return path
-
-
-def event_file(path: Path, events) -> Path:
-    from tensorboard.compat.proto import event_pb2
-    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        for event in [event_pb2.Event(wall_time=1.0, file_version="brain.Event:2"), *events]:
-            data = event.SerializeToString()
-            header = struct.pack("<Q", len(data))
-            fh.write(header + struct.pack("<I", masked_crc32c(header)) + data
-                     + struct.pack("<I", masked_crc32c(data)))
-    return path
-
-
-def scalar(step, value, tag="loss"):
-    from tensorboard.compat.proto import event_pb2, summary_pb2
-
-    return event_pb2.Event(wall_time=1.0 + step, step=step, summary=summary_pb2.Summary(
-        value=[summary_pb2.Summary.Value(tag=tag, simple_value=value)]))
 
 
 def huge_tensor_event():

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tfrecord_events import event_file, scalar_event
 
 from phasewatch.cli import main
 from phasewatch.errors import InputError
@@ -151,25 +151,8 @@ def test_hostile_input_through_the_other_commands(name, command, tmp_path, capsy
 
 
 def tensorboard_file(tmp_path, events):
-    """An event file written record by record with the real protos and checksums."""
-    event_pb2 = pytest.importorskip("tensorboard.compat.proto.event_pb2")
-    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
-
-    path = tmp_path / "events.out.tfevents.1.host"
-    with open(path, "wb") as fh:
-        for event in [event_pb2.Event(wall_time=1.0, file_version="brain.Event:2"), *events]:
-            data = event.SerializeToString()
-            header = struct.pack("<Q", len(data))
-            fh.write(header + struct.pack("<I", masked_crc32c(header)) + data
-                     + struct.pack("<I", masked_crc32c(data)))
-    return path
-
-
-def scalar_event(step, value, tag="loss"):
-    from tensorboard.compat.proto import event_pb2, summary_pb2
-
-    return event_pb2.Event(wall_time=1.0 + step, step=step, summary=summary_pb2.Summary(
-        value=[summary_pb2.Summary.Value(tag=tag, simple_value=value)]))
+    pytest.importorskip("tensorboard.compat.proto.event_pb2")
+    return event_file(tmp_path / "events.out.tfevents.1.host", events)
 
 
 def test_tensorboard_tensor_of_huge_declared_shape_is_refused_before_decoding(tmp_path, capsys):

@@ -7,6 +7,7 @@ import struct
 
 import numpy as np
 import pytest
+from tfrecord_events import event_file, scalar_event
 
 from phasewatch.io import read_run
 
@@ -16,19 +17,7 @@ pytest.importorskip("google_crc32c", reason="data checksums need google-crc32c (
 
 def write_events(path, values, tag="loss"):
     """An event file with one simple_value per step, with the real protos and checksums."""
-    from tensorboard.compat.proto import event_pb2, summary_pb2
-    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
-
-    events = [event_pb2.Event(wall_time=1.0, file_version="brain.Event:2")]
-    events += [event_pb2.Event(wall_time=2.0 + i, step=i, summary=summary_pb2.Summary(
-        value=[summary_pb2.Summary.Value(tag=tag, simple_value=v)])) for i, v in enumerate(values)]
-    with open(path, "wb") as fh:
-        for event in events:
-            data = event.SerializeToString()
-            header = struct.pack("<Q", len(data))
-            fh.write(header + struct.pack("<I", masked_crc32c(header)) + data
-                     + struct.pack("<I", masked_crc32c(data)))
-    return path
+    return event_file(path, [scalar_event(i, v, tag) for i, v in enumerate(values)])
 
 
 VALUES = [0.5 + i / 1000 for i in range(60)]
