@@ -150,12 +150,7 @@ def upset_cases(n_runs: int) -> list[Case]:
 
 def upset_table(n_runs: int, calib_runs: int) -> None:
     """False stops on `upset_cases`, FOCuS and CUSUM at the dense runs' thresholds."""
-    thresholds = dense_thresholds(calib_runs)
-    methods = {**METHODS,
-               f"FOCuS (>= {thresholds['FOCuS']:.3g})":
-                   lambda m, d: Focus(m, d, thresholds["FOCuS"]),
-               f"CUSUM (>= {thresholds['CUSUM']:.3g})":
-                   lambda m, d: Cusum(m, d, thresholds["CUSUM"])}
+    methods = with_dense_baselines(calib_runs)
     table("a plateau with one upset that recovers (3-10 evaluations, 4-10 sd; false alarms only)",
           upset_cases(n_runs), methods)
 
@@ -455,6 +450,14 @@ def dense_thresholds(calib_runs: int) -> dict[str, float]:
             for name, cls in (("FOCuS", Focus), ("CUSUM", Cusum))}
 
 
+def with_dense_baselines(calib_runs: int) -> dict:
+    """`METHODS` plus FOCuS and CUSUM at the dense runs' thresholds (`dense_thresholds`)."""
+    thresholds = dense_thresholds(calib_runs)
+    return {**METHODS,
+            f"FOCuS (>= {thresholds['FOCuS']:.3g})": lambda m, d: Focus(m, d, thresholds["FOCuS"]),
+            f"CUSUM (>= {thresholds['CUSUM']:.3g})": lambda m, d: Cusum(m, d, thresholds["CUSUM"])}
+
+
 def reference_table(paths: list[Path], calib_runs: int = 20) -> None:
     """The reference trainer's runs: truth is the offline detector's overfit phase (no run comes
     with a known answer). Per run: stop step (recommended checkpoint, regret in accuracy points
@@ -466,12 +469,7 @@ def reference_table(paths: list[Path], calib_runs: int = 20) -> None:
     from phasewatch.analysis import analyze_run
     from phasewatch.io import read_run
 
-    thresholds = dense_thresholds(calib_runs)
-    methods = {**METHODS,
-               f"FOCuS (>= {thresholds['FOCuS']:.3g})":
-                   lambda m, d: Focus(m, d, thresholds["FOCuS"]),
-               f"CUSUM (>= {thresholds['CUSUM']:.3g})":
-                   lambda m, d: Cusum(m, d, thresholds["CUSUM"])}
+    methods = with_dense_baselines(calib_runs)
     print(f"\nReference trainer runs ({len(paths)}): stop step (recommended checkpoint, regret in "
           "accuracy points); truth = offline overfit onset")
     header = f"{'run':<22} {'truth':>6} " + " ".join(f"{name:>22}" for name in methods)
