@@ -261,15 +261,18 @@ class Segmenter:
 
     def _fit_kernel(self, z, steps, pieces, cuts, min_size, scale, warnings) -> Segmentation:
         """The `kernel` model: ruptures' KernelCPD on each piece between known events."""
-        from phasewatch.kernel_cpd import KERNEL_PENALTY, kernel_breaks, kernel_intervals
+        from phasewatch.kernel_cpd import KERNEL_PENALTY, bandwidth, kernel_breaks, kernel_intervals
 
         n = z.shape[0]
         penalty = (float(self.penalty) if self.penalty is not None
                    else self.penalty_factor * KERNEL_PENALTY * math.log(max(n, 3)))
         changepoints, breaks = [], []
         for a, b in pieces:
-            found = kernel_breaks(z[a:b], penalty, min_size, self.max_points) if b - a > 2 * min_size else []
-            spans = kernel_intervals(z[a:b], found, penalty, min_size, self.max_points)
+            if b - a <= 2 * min_size:
+                continue
+            gamma = bandwidth(z[a:b])
+            found = kernel_breaks(z[a:b], gamma, penalty, min_size, self.max_points)
+            spans = kernel_intervals(z[a:b], found, gamma, penalty, min_size, self.max_points)
             breaks.extend(a + i for i in found)
             changepoints.extend(ChangePoint(int(steps[a + i]), int(steps[a + lo]), int(steps[a + hi]))
                                 for i, (lo, hi) in zip(found, spans))

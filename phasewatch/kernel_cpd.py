@@ -37,19 +37,21 @@ def bandwidth(z: np.ndarray, sample: int = 500) -> float:
     return float(1.0 / np.median(d)) if d.size else 1.0
 
 
-def kernel_breaks(z: np.ndarray, penalty: float, min_size: int, max_points: int) -> list[int]:
-    """Indices where a new segment starts (0 < i < n) of the (n, d) scaled series `z`."""
+def kernel_breaks(z: np.ndarray, gamma: float, penalty: float, min_size: int,
+                  max_points: int) -> list[int]:
+    """Indices where a new segment starts (0 < i < n) of the (n, d) scaled series `z`, for the
+    rbf kernel of bandwidth `gamma` (`bandwidth`)."""
     import ruptures
 
     n = z.shape[0]
     jump = max(1, math.ceil(n / max_points))
-    algo = ruptures.KernelCPD(kernel="rbf", params={"gamma": bandwidth(z)},
+    algo = ruptures.KernelCPD(kernel="rbf", params={"gamma": gamma},
                               min_size=max(min_size, jump), jump=jump)
     return [int(b) for b in algo.fit(np.ascontiguousarray(z)).predict(pen=penalty)[:-1]]
 
 
-def kernel_intervals(z: np.ndarray, breaks: list[int], penalty: float, min_size: int,
-                     max_points: int) -> list[tuple[int, int]]:
+def kernel_intervals(z: np.ndarray, breaks: list[int], gamma: float, penalty: float,
+                     min_size: int, max_points: int) -> list[tuple[int, int]]:
     """(low, high) index of each change point: where moving it costs less than one penalty.
 
     Kernel costs from 2-D prefix sums of the Gram matrix, O(1) per segment, on every `jump`-th
@@ -58,7 +60,7 @@ def kernel_intervals(z: np.ndarray, breaks: list[int], penalty: float, min_size:
     jump = max(1, math.ceil(n / max_points))
     sub = z[::jump]
     sq = (sub ** 2).sum(axis=1)
-    gram = np.exp(-bandwidth(z) * np.maximum(sq[:, None] + sq[None, :] - 2 * sub @ sub.T, 0.0))
+    gram = np.exp(-gamma * np.maximum(sq[:, None] + sq[None, :] - 2 * sub @ sub.T, 0.0))
     prefix = np.zeros((sub.shape[0] + 1,) * 2)
     prefix[1:, 1:] = gram.cumsum(axis=0).cumsum(axis=1)
 
