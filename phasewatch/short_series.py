@@ -66,13 +66,13 @@ def _shape(y: np.ndarray, p: float, tau: float, sd: float) -> tuple[list[str], i
     return ["plateau"], None, "low"
 
 
-def _train_move(signals: dict[str, pd.Series], metric: str,
+def _train_move(signals: dict[str, pd.Series],
                 steps: np.ndarray) -> tuple[str, float, float, bool] | None:
     """(name, first, last, improved) of the train metric over the same steps, when one was
-    logged beside `metric` (and is not `metric` itself)."""
+    logged beside the analysed metric (`signals` never hold that one: `other_signals`)."""
     for name, better in (("train/loss", -1.0), ("train/reward", 1.0)):
         series = signals.get(name)
-        if series is None or name == metric:
+        if series is None:
             continue
         inside = series[(series.index >= steps[0]) & (series.index <= steps[-1])].dropna()
         if len(inside) < 2:
@@ -103,7 +103,7 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     sd = second_difference_sd(y, robust=False)
     base, base_se = baseline.level(steps, y, sd)
     tau, p = trend_test(steps, y)
-    move = _train_move(signals, metric, steps)
+    move = _train_move(signals, steps)
     names, turn, confidence = _shape(y, p, tau, sd)
     # A rise expected in advance, as train improves, tested one-sided: only at 4 evaluations, the
     # one length where that test can decide (p = 1/24) and the two-sided one cannot (1/12);
