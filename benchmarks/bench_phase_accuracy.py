@@ -30,8 +30,14 @@ the figures measured then, so "no worse than before on dense runs" can be checke
 A crash of the detector on a run counts as a run with no phases and no baseline (and is
 counted). Seeds: regimes 5000+, dense 1000+; tests use seeds below 100.
 
+`--method` scores standard comparators on the same runs with the same scorer
+(`benchmarks/phase_baselines.py`: `segmented` regression with BIC, ruptures `pelt`, and their
+`-oracle` variants told the true noise sd); with several methods a last table puts them side by
+side per regime (worst presence / boundary hit / false claims).
+
 Usage: python benchmarks/bench_phase_accuracy.py [--quick] [--regime-seeds N] [--seeds N]
            [--points N] [--regimes a,b] [--families a,b] [--no-dense]
+           [--method phasewatch,segmented,pelt,segmented-oracle,pelt-oracle | all]
 """
 
 from __future__ import annotations
@@ -47,6 +53,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from phase_baselines import METHODS as BASELINE_METHODS
+from phase_baselines import analyze_baseline
 
 from phasewatch import synth, synth_logistic
 from phasewatch.analysis import analyze_run
@@ -61,12 +71,19 @@ BEFORE = {"synth": {"presence_min": 0.963, "hit_rate": 0.975, "false_claims": 0.
           "logistic": {"presence_min": 0.969, "hit_rate": 0.972, "false_claims": 0.000}}
 
 
-def analyze(s: SyntheticRun, **kw):
-    """`analyze_run` on the run, or None when it raises (counted as a crash)."""
+METHODS = ("phasewatch", *BASELINE_METHODS)
+
+
+def analyze(s: SyntheticRun, method: str = "phasewatch"):
+    """`analyze_run` (or the comparator `method`) on the run, or None when it raises (counted
+    as a crash). Oracle comparators are told the run's true noise sd."""
     try:
-        return analyze_run(s.run, **kw)
+        if method == "phasewatch":
+            return analyze_run(s.run, metric=s.metric, direction=s.direction)
+        return analyze_baseline(s.run, method, s.metric, s.direction,
+                                oracle_sd=s.truth["noise_sd"])
     except Exception as exc:  # noqa: BLE001 - a detector crash is a result to count, not to hide
-        print(f"  crash on {s.run.source}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"  {method} crash on {s.run.source}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return None
 
 
@@ -109,9 +126,9 @@ class Tally:
     crashes: int = 0
     runs: int = 0
 
-    def add(self, s: SyntheticRun) -> None:
+    def add(self, s: SyntheticRun, a) -> None:
+        """Score the analysis `a` of run `s` (None: the method crashed)."""
         truth = s.truth
-        a = analyze(s, metric=s.metric, direction=s.direction)
         self.runs += 1
         self.crashes += a is None
         got = [(p.name, p.start_step, p.end_step) for p in a.phases] if a else []
@@ -151,21 +168,49 @@ def _cell(value: float, target: float | None = None, higher: bool = True) -> str
     return f"{value:.2f}{'*' if missed else ''}"
 
 
-def run_regimes(families: list[str], regimes: list[str], seeds: range) -> dict:
-    tallies: dict[tuple[str, str], Tally] = {}
+def run_regimes(families: list[str], regimes: list[str], seeds: range,
+                methods: tuple[str, ...] = ("phasewatch",)) -> dict:
+    """Tallies keyed (method, family, regime); every method sees the same generated runs."""
+    tallies: dict[tuple[str, str, str], Tally] = {}
     for family in families:
-        t0 = time.perf_counter()
+        seconds = dict.fromkeys(methods, 0.0)
         for regime in regimes:
-            tally = tallies[family, regime] = Tally()
+            for method in methods:
+                tallies[method, family, regime] = Tally()
             for kind in REGIMES[regime].kinds():
                 for seed in seeds:
-                    tally.add(FAMILIES[family](kind, regime, seed))
-        print(f"[{family}: {sum(tallies[family, r].runs for r in regimes)} runs in "
-              f"{time.perf_counter() - t0:.1f} s]", file=sys.stderr)
+                    s = FAMILIES[family](kind, regime, seed)
+                    for method in methods:
+                        t0 = time.perf_counter()
+                        a = analyze(s, method)
+                        seconds[method] += time.perf_counter() - t0
+                        tallies[method, family, regime].add(s, a)
+        n = sum(tallies[methods[0], family, r].runs for r in regimes)
+        print(f"[{family}: {n} runs; " + ", ".join(f"{m} {t:.1f} s" for m, t in seconds.items())
+              + "]", file=sys.stderr)
     return tallies
 
 
-def print_regimes(tallies: dict, families: list[str], regimes: list[str], seeds: range) -> None:
+def print_side_by_side(tallies: dict, families: list[str], regimes: list[str],
+                       methods: tuple[str, ...]) -> None:
+    """Regime x method: worst presence / boundary hit / false claims, per family."""
+    print("\n## methods side by side: worst presence / boundary hit / false claims "
+          f"(targets {TARGET_PRESENCE} / {TARGET_HIT} / {TARGET_FALSE}; `*` = missed)\n")
+    cols = [(f, m) for f in families for m in methods]
+    print("| regime | " + " | ".join(f"{f}: {m}" for f, m in cols) + " |")
+    print("|---|" + "---|" * len(cols))
+    for regime in regimes:
+        cells = []
+        for f, m in cols:
+            r = tallies[m, f, regime].row()
+            worst = min(r[name] for name in PHASE_NAMES)
+            cells.append(f"{_cell(worst, TARGET_PRESENCE)} / {_cell(r['hit'], TARGET_HIT)} / "
+                         f"{_cell(r['false'], TARGET_FALSE, higher=False)}")
+        print(f"| {regime} | " + " | ".join(cells) + " |")
+
+
+def print_regimes(tallies: dict, families: list[str], regimes: list[str], seeds: range,
+                  method: str = "phasewatch") -> None:
     head = ("| regime | runs | " + " | ".join(PHASE_NAMES) +
             " | boundary hit | false claims | baseline | exact | crashes |")
     rule = "|" + "---|" * (len(PHASE_NAMES) + 8)
@@ -173,13 +218,14 @@ def print_regimes(tallies: dict, families: list[str], regimes: list[str], seeds:
               f" | >= {TARGET_HIT} | <= {TARGET_FALSE} | >= {TARGET_BASELINE} | | 0 |")
     met_cells = 0
     for family in families:
-        print(f"\n## family: {family}  (seeds {seeds.start}-{seeds.stop - 1} per kind and regime;"
-              f" `*` = target missed)\n")
+        print(f"\n## {method}, family: {family}  (seeds {seeds.start}-{seeds.stop - 1} per kind "
+              f"and regime; `*` = target missed)\n")
         print(head)
         print(rule)
         print(target)
         for regime in regimes:
-            t, r = tallies[family, regime], tallies[family, regime].row()
+            t = tallies[method, family, regime]
+            r = t.row()
             cells = [_cell(r[name], TARGET_PRESENCE) for name in PHASE_NAMES]
             cells += [_cell(r["hit"], TARGET_HIT), _cell(r["false"], TARGET_FALSE, higher=False),
                       _cell(r["baseline"], TARGET_BASELINE), _cell(r["exact"]), str(t.crashes)]
@@ -190,20 +236,20 @@ def print_regimes(tallies: dict, families: list[str], regimes: list[str], seeds:
         print("| kind | " + " | ".join(regimes) + " |")
         print("|---|" + "---|" * len(regimes))
         for kind in kinds:
-            vals = [tallies[family, r].exact.get(kind, []) for r in regimes]
+            vals = [tallies[method, family, r].exact.get(kind, []) for r in regimes]
             print(f"| {kind} | " + " | ".join(_cell(float(np.mean(v))) if v else "-"
                                             for v in vals) + " |")
-    print(f"\nregime x family cells meeting every target: {met_cells} of "
+    print(f"\n{method}: regime x family cells meeting every target: {met_cells} of "
           f"{len(families) * len(regimes)}")
 
 
 # --------------------------------------------------------------------------- dense benchmark
-def dense_score(runs: list[SyntheticRun]) -> dict[str, float]:
+def dense_score(runs: list[SyntheticRun], method: str = "phasewatch") -> dict[str, float]:
     """The benchmark's metrics as they were before the regimes (strict false claims on flat /
     monotone: any sequence other than the truth)."""
     presence, hits, false_claims = defaultdict(list), [], []
     for s in runs:
-        a = analyze(s, metric=s.metric, direction=s.direction)
+        a = analyze(s, method)
         got = [(p.name, p.start_step, p.end_step) for p in a.phases] if a else []
         got_names, true_names = {p[0] for p in got}, {p[0] for p in s.truth["phases"]}
         for name in PHASE_NAMES:
@@ -224,20 +270,23 @@ def dense_score(runs: list[SyntheticRun]) -> dict[str, float]:
             "n_runs": len(runs)}
 
 
-def run_dense(families: list[str], seeds: range, points: int) -> None:
+def run_dense(families: list[str], seeds: range, points: int,
+              methods: tuple[str, ...] = ("phasewatch",)) -> None:
     print(f"\n## dense runs as benchmarked before the regimes ({points} evaluations, seeds "
-          f"{seeds.start}-{seeds.stop - 1}; boundary hit = inside the tolerance region)\n")
-    print("| family | runs | presence, worst phase | before | boundary hit | before | "
+          f"{seeds.start}-{seeds.stop - 1}; boundary hit = inside the tolerance region; "
+          "'before' = phasewatch then)\n")
+    print("| family | method | runs | presence, worst phase | before | boundary hit | before | "
           "false claims (flat/monotone) | before |")
-    print("|---|---|---|---|---|---|---|---|")
-    for family in families:
+    print("|---|---|---|---|---|---|---|---|---|")
+    for family, method in itertools.product(families, methods):
         if family == "synth":
             runs = [synth.generate(k, s, n_points=points) for k in synth.KINDS for s in seeds]
         else:
             runs = [synth_logistic.generate_legacy(k, s, points)
                     for k in synth_logistic.LEGACY_KINDS for s in seeds]
-        r, b = dense_score(runs), BEFORE[family]
-        print(f"| {family} | {r['n_runs']} | {r['presence_min']:.3f} | {b['presence_min']:.3f} | "
+        r, b = dense_score(runs, method), BEFORE[family]
+        print(f"| {family} | {method} | {r['n_runs']} | {r['presence_min']:.3f} | "
+              f"{b['presence_min']:.3f} | "
               f"{r['hit_rate']:.3f} | {b['hit_rate']:.3f} | {r['false_claims']:.3f} | "
               f"{b['false_claims']:.3f} |")
 
@@ -255,22 +304,32 @@ def main(argv=None) -> int:
                         help=f"comma-separated subset of {', '.join(REGIME_NAMES)}")
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--no-dense", action="store_true", help="skip the dense section")
+    parser.add_argument("--method", default="phasewatch",
+                        help=f"comma-separated subset of {', '.join(METHODS)}, or 'all' "
+                             "(default phasewatch)")
     parser.add_argument("--quick", action="store_true",
                         help="3 seeds per regime cell, 1 per dense kind (< 30 s)")
     args = parser.parse_args(argv)
     regimes = [r for r in args.regimes.split(",") if r]
     families = [f for f in args.families.split(",") if f]
-    unknown = sorted(set(regimes) - set(REGIMES)) + sorted(set(families) - set(FAMILIES))
-    if unknown:
-        parser.error(f"unknown regime/family {unknown}; regimes: {', '.join(REGIME_NAMES)}; "
-                     f"families: {', '.join(FAMILIES)}")
+    methods = METHODS if args.method == "all" else tuple(m for m in args.method.split(",") if m)
+    unknown = (sorted(set(regimes) - set(REGIMES)) + sorted(set(families) - set(FAMILIES)) +
+               sorted(set(methods) - set(METHODS)))
+    if unknown or not methods:
+        parser.error(f"unknown regime/family/method {unknown}; regimes: {', '.join(REGIME_NAMES)}; "
+                     f"families: {', '.join(FAMILIES)}; methods: {', '.join(METHODS)}")
     if args.quick:
         args.regime_seeds, args.seeds = 3, 1
     t0 = time.perf_counter()
     seeds = range(args.regime_first_seed, args.regime_first_seed + args.regime_seeds)
-    print_regimes(run_regimes(families, regimes, seeds), families, regimes, seeds)
+    tallies = run_regimes(families, regimes, seeds, methods)
+    for method in methods:
+        print_regimes(tallies, families, regimes, seeds, method)
+    if len(methods) > 1:
+        print_side_by_side(tallies, families, regimes, methods)
     if not args.no_dense:
-        run_dense(families, range(args.first_seed, args.first_seed + args.seeds), args.points)
+        run_dense(families, range(args.first_seed, args.first_seed + args.seeds), args.points,
+                  methods)
     print(f"\n(total {time.perf_counter() - t0:.0f} s)")
     return 0
 

@@ -6,10 +6,15 @@ sequences that are also defensible, the observed starting value and whether the 
 ambiguous. A detected sequence is correct when it equals the label or one of its alternatives
 (consecutive equal names merged on both sides).
 
+`--method` scores standard comparators (`benchmarks/phase_baselines.py`: segmented regression
+with BIC, ruptures PELT) on the same series with the same rule; with several methods the table
+shows each one's call side by side and the correct calls per method.
+
 This script builds nothing: run benchmarks/real_corpus/build_corpus.py first. Without
 benchmarks/real_corpus/data/ it says so and exits 0 having scored nothing.
 
 Usage: python benchmarks/bench_real_corpus.py [--json] [--only ID ...]
+           [--method phasewatch,segmented,pelt | all]
 Exit codes: 0 ran (whatever the score), 1 a log could not be read, 2 usage.
 """
 
@@ -25,11 +30,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from phase_baselines import analyze_baseline
 
 from phasewatch.analysis import analyze_run
 from phasewatch.io import read_run
 
 CORPUS = ROOT / "benchmarks" / "real_corpus"
+# the oracle comparators need a true noise sd, which real logs do not have
+METHODS = ("phasewatch", "segmented", "pelt")
 ABBREV = {"disruption": "dis", "readaptation": "read", "improvement": "imp",
           "plateau": "plat", "overfit": "ovf"}
 
@@ -72,11 +82,20 @@ def fmt(value: float | None) -> str:
     return f"{value:.4g}"
 
 
-def score(only: set[str] | None = None) -> tuple[list[Row], list[str]]:
-    """Read every labelled log once and analyse each labelled metric; returns rows and read errors."""
+def analyze(run, method: str, metric: str, direction: str):
+    """`analyze_run`, or the comparator `method`, on one labelled series."""
+    if method == "phasewatch":
+        return analyze_run(run, metric=metric, direction=direction)
+    return analyze_baseline(run, method, metric, direction)
+
+
+def score(only: set[str] | None = None, method: str = "phasewatch",
+          runs: dict | None = None) -> tuple[list[Row], list[str]]:
+    """Read every labelled log once (into `runs`, shared between methods) and analyse each
+    labelled metric with `method`; returns rows and read errors."""
     manifest = {e["id"]: e for e in json.loads((CORPUS / "manifest.json").read_text())["logs"]}
     labels = json.loads((CORPUS / "labels.json").read_text())["labels"]
-    runs: dict[str, object] = {}
+    runs = {} if runs is None else runs
     read_errors: list[str] = []
     rows: list[Row] = []
     for label in labels:
@@ -89,8 +108,10 @@ def score(only: set[str] | None = None) -> tuple[list[Row], list[str]]:
             try:
                 runs[log_id] = read_run(str(path))
             except Exception as exc:  # noqa: BLE001 - report every unreadable log, score the rest
-                read_errors.append(f"{log_id}: {type(exc).__name__}: {exc}")
                 runs[log_id] = None
+                runs[log_id, "error"] = f"{log_id}: {type(exc).__name__}: {exc}"
+        if runs.get((log_id, "error")) and runs[log_id, "error"] not in read_errors:
+            read_errors.append(runs[log_id, "error"])
         run = runs[log_id]
         expected = merge(label["expected"])
         alternatives = [merge(a) for a in label["alternatives"]]
@@ -102,7 +123,7 @@ def score(only: set[str] | None = None) -> tuple[list[Row], list[str]]:
             continue
         row.n_evals = int(run.series(label["metric"]).size)
         try:
-            analysis = analyze_run(run, metric=label["metric"], direction=label["direction"])
+            analysis = analyze(run, method, label["metric"], label["direction"])
         except Exception as exc:  # noqa: BLE001 - a detector crash is a wrong call, shown
             row.error = f"{type(exc).__name__}: {exc}"
             rows.append(row)
@@ -140,27 +161,71 @@ def print_table(rows: list[Row], seconds: float) -> None:
             print(f"  {r.id} {r.metric}{tag}: {seq(r.expected)} | {alts} -> {found}")
 
 
+def print_side_by_side(results: dict[str, list[Row]]) -> None:
+    """One line per labelled series: the label and each method's call; then the totals."""
+    methods = list(results)
+    first = results[methods[0]]
+    print(f"{'id':<32} {'n':>4}  {'metric':<24} {'label':<18} " +
+          " ".join(f"{m:<22}" for m in methods))
+    for i, r in enumerate(first):
+        label = seq(r.expected) + ("?" if r.ambiguous else "")
+        calls = []
+        for m in methods:
+            x = results[m][i]
+            calls.append(f"{(x.error or seq(x.detected))[:18]} {'ok' if x.correct else 'NO'}")
+        print(f"{r.id:<32} {r.n_evals:>4}  {r.metric[-24:]:<24} {label:<18} " +
+              " ".join(f"{c:<22}" for c in calls))
+    print("\nlabel: expected sequence (? = marked ambiguous); ok = detected equals the label or "
+          "one of its alternatives\n")
+    print("| method | correct, unambiguous labels | correct, all labels | errors |")
+    print("|---|---|---|---|")
+    for m in methods:
+        rows = results[m]
+        clear = [r for r in rows if not r.ambiguous]
+        print(f"| {m} | {sum(r.correct for r in clear)} / {len(clear)} | "
+              f"{sum(r.correct for r in rows)} / {len(rows)} | "
+              f"{sum(r.error is not None for r in rows)} |")
+
+
+def totals(rows: list[Row]) -> dict[str, int]:
+    clear = [r for r in rows if not r.ambiguous]
+    return {"correct_unambiguous": sum(r.correct for r in clear), "n_unambiguous": len(clear),
+            "correct_all": sum(r.correct for r in rows), "n_all": len(rows)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="rows and totals as JSON")
     parser.add_argument("--only", nargs="*", help="score only these log ids")
+    parser.add_argument("--method", default="phasewatch",
+                        help=f"comma-separated subset of {', '.join(METHODS)}, or 'all'")
     args = parser.parse_args(argv)
+    methods = METHODS if args.method == "all" else tuple(m for m in args.method.split(",") if m)
+    if not methods or set(methods) - set(METHODS):
+        parser.error(f"unknown method in {args.method!r}; expected {', '.join(METHODS)} or all")
     if not (CORPUS / "data").is_dir():
         print(f"skipped: {CORPUS / 'data'} is absent; build it with "
               "python benchmarks/real_corpus/build_corpus.py", file=sys.stderr)
         return 0
     start = time.perf_counter()
-    rows, read_errors = score(set(args.only) if args.only else None)
+    runs: dict = {}
+    results: dict[str, list[Row]] = {}
+    for method in methods:
+        results[method], read_errors = score(set(args.only) if args.only else None, method, runs)
     seconds = time.perf_counter() - start
-    if args.json:
-        clear = [r for r in rows if not r.ambiguous]
+    rows = results[methods[0]]
+    if args.json and len(methods) == 1:
         print(json.dumps({"rows": [asdict(r) for r in rows], "read_errors": read_errors,
-                          "correct_unambiguous": sum(r.correct for r in clear),
-                          "n_unambiguous": len(clear),
-                          "correct_all": sum(r.correct for r in rows), "n_all": len(rows)},
-                         indent=1))
-    else:
+                          "method": methods[0], **totals(rows)}, indent=1))
+    elif args.json:
+        print(json.dumps({"read_errors": read_errors, "methods": {
+            m: {"rows": [asdict(r) for r in rs], **totals(rs)} for m, rs in results.items()}},
+            indent=1))
+    elif len(methods) == 1:
         print_table(rows, seconds)
+    else:
+        print_side_by_side(results)
+        print(f"\n(time {seconds:.1f} s)")
     for err in read_errors:
         print(f"unreadable: {err}", file=sys.stderr)
     return 1 if read_errors else 0

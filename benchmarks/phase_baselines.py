@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,13 +38,19 @@ METHODS = ("segmented", "pelt", "segmented-oracle", "pelt-oracle")
 class BaselineConfig:
     """Settings shared by the comparators (defaults chosen on seeds < 5000)."""
 
-    k_sd: float = 2.0         # a segment is a trend when its change exceeds k_sd noise sds
+    # a segment is a trend when its change exceeds k_sd noise sds (per method: each judges
+    # against its own sd estimate, so each gets the threshold that suits it best)
+    k_sd: dict[str, float] = field(default_factory=lambda: {
+        "segmented": 2.0, "pelt": 2.0, "segmented-oracle": 2.0, "pelt-oracle": 2.0})
     max_breaks: int = 3       # segmented: 0..max_breaks breakpoints
     grid: int = 40            # segmented: candidate breakpoints searched exhaustively (then refined)
     min_gap: int = 2          # segmented: evaluations between breakpoints (and from the ends)
     min_df: int = 1           # segmented, estimated noise: residual degrees of freedom kept
     pelt_min_size: int = 3    # pelt: fewest evaluations per segment (a line plus one residual)
     pelt_pen: float = 3.0     # pelt: penalty = pelt_pen * sigma^2 * log(n)
+
+    def k_sd_of(self, method: str) -> float:
+        return self.k_sd[method]
 
 
 @dataclass
@@ -156,8 +162,9 @@ def segmented_fit(steps: np.ndarray, y: np.ndarray, cfg: BaselineConfig,
         if k and cands.size < n - 2 * cfg.min_gap:
             rss, knots = _refine(t, y, knots, rss, n, cfg.min_gap)
         if oracle_sd is None:
-            crit = n * math.log(max(rss, 1e-24 * n * max(float(np.var(y)), 1e-300)) / n) \
-                + p * math.log(n)
+            # an exact fit (RSS 0) would score minus infinity: floor it at rounding level
+            floor = max(1e-20 * float(y @ y), 1e-300)
+            crit = n * math.log(max(rss, floor) / n) + p * math.log(n)
         else:
             crit = rss / oracle_sd ** 2 + p * math.log(n)
         if best is None or crit < best[0]:
@@ -303,25 +310,19 @@ def finite_series(run: Run, metric: str | None, direction: str | None):
             str(s.name), direction)
 
 
-def analyze_baseline(run: Run, method: str, metric: str | None = None,
-                     direction: str | None = None, oracle_sd: float | None = None,
-                     cfg: BaselineConfig | None = None) -> Analysis:
-    """The comparator `method` on `run`, as an `Analysis` the benchmarks score like the
-    detector's. `*-oracle` methods need `oracle_sd` (the true noise sd, own units)."""
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+def fit_series(steps: np.ndarray, y: np.ndarray, method: str, cfg: BaselineConfig,
+               oracle_sd: float | None = None) -> Fit:
+    """The fit of comparator `method` (segmented or pelt; `-oracle`: judged against `oracle_sd`)."""
     oracle = method.endswith("-oracle")
-    if oracle and not (oracle_sd and oracle_sd > 0):
-        raise ValueError(f"{method} needs the true noise sd (oracle_sd > 0)")
-    cfg = cfg or BaselineConfig()
-    steps, y, sign, own, direction = finite_series(run, metric, direction)
-    if y.size < 3:
-        return Analysis(run.source, own, direction, float(sign * y[0]) if y.size else None,
-                        [], [Phase("plateau", int(steps[0]), int(steps[-1]))] if y.size else [],
-                        None, [f"{own}: {y.size} finite values, too few to fit"])
     fitter = segmented_fit if method.startswith("segmented") else pelt_fit
-    fit = fitter(steps, y, cfg, oracle_sd if oracle else None)
-    phases = name_segments(steps, fit, cfg.k_sd)
+    return fitter(steps, y, cfg, oracle_sd if oracle else None)
+
+
+def analysis_from_fit(run: Run, method: str, steps: np.ndarray, fit: Fit, sign: float, own: str,
+                      direction: str, k_sd: float) -> Analysis:
+    """The named phases of `fit` as an `Analysis` (baseline: the fitted level at the first
+    evaluation, the method's own estimate of the start)."""
+    phases = name_segments(steps, fit, k_sd)
     stop = next((p.start_step for p in phases if p.name == "overfit"), None)
     if stop is None:
         levels = [*fit.starts, *fit.ends]
@@ -332,5 +333,25 @@ def analyze_baseline(run: Run, method: str, metric: str | None = None,
                                     "breaks": [int(steps[c]) for c in fit.cuts[1:-1]]})
 
 
-__all__ = ["METHODS", "BaselineConfig", "Fit", "analyze_baseline", "finite_series",
+def analyze_baseline(run: Run, method: str, metric: str | None = None,
+                     direction: str | None = None, oracle_sd: float | None = None,
+                     cfg: BaselineConfig | None = None) -> Analysis:
+    """The comparator `method` on `run`, as an `Analysis` the benchmarks score like the
+    detector's. `*-oracle` methods need `oracle_sd` (the true noise sd, own units)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    if method.endswith("-oracle") and not (oracle_sd and oracle_sd > 0):
+        raise ValueError(f"{method} needs the true noise sd (oracle_sd > 0)")
+    cfg = cfg or BaselineConfig()
+    steps, y, sign, own, direction = finite_series(run, metric, direction)
+    if y.size < 3:
+        return Analysis(run.source, own, direction, float(sign * y[0]) if y.size else None,
+                        [], [Phase("plateau", int(steps[0]), int(steps[-1]))] if y.size else [],
+                        None, [f"{own}: {y.size} finite values, too few to fit"])
+    fit = fit_series(steps, y, method, cfg, oracle_sd)
+    return analysis_from_fit(run, method, steps, fit, sign, own, direction, cfg.k_sd_of(method))
+
+
+__all__ = ["METHODS", "BaselineConfig", "Fit", "analysis_from_fit", "analyze_baseline",
+           "finite_series", "fit_series",
            "name_segments", "noise_sd_diff", "pelt_fit", "segmented_fit"]
