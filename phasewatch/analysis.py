@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from phasewatch.changepoint import Segmenter
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
@@ -43,6 +42,7 @@ from phasewatch.signals import (
     prepare,
 )
 from phasewatch.start_dip import split_start_dip
+from phasewatch.stepseries import StepSeries
 
 MIN_POINTS = 9   # fewer evaluations get the short-series answer (phasewatch.short_series)
 STAGE_EVENTS = ("sft_to_rl",)  # known events that start a new training stage (phases restart)
@@ -199,21 +199,20 @@ def _best_index(phases: list[Phase], steps, y) -> int:
     return extreme_index(y, 0, y.size - 1, highest=True)
 
 
-def _signal_stats(signals: dict[str, pd.Series], phase: Phase) -> dict[str, dict[str, float]]:
+def _signal_stats(signals: dict[str, StepSeries], phase: Phase) -> dict[str, dict[str, float]]:
     out = {}
     for name, series in signals.items():
-        window = series[(series.index >= phase.start_step) & (series.index <= phase.end_step)]
-        window = window[np.isfinite(window.to_numpy())]
-        if len(window) == 0:
+        window = series.between(phase.start_step, phase.end_step).finite().values
+        if window.size == 0:
             continue
-        head = window.iloc[: max(1, len(window) // 10)].median()
-        tail = window.iloc[-max(1, len(window) // 10):].median()
+        head = np.median(window[: max(1, window.size // 10)])
+        tail = np.median(window[-max(1, window.size // 10):])
         out[name] = {"mean": float(window.mean()), "start": float(head), "end": float(tail),
                      "change": float(tail - head)}
     return out
 
 
-def _token_signals(run: Run, warnings: list[str]) -> dict[str, pd.Series]:
+def _token_signals(run: Run, warnings: list[str]) -> dict[str, StepSeries]:
     """Per-step signals from the expert log-prob store, when the tokens module is present."""
     try:
         from phasewatch.tokens import signals_for_run
@@ -222,13 +221,14 @@ def _token_signals(run: Run, warnings: list[str]) -> dict[str, pd.Series]:
     from phasewatch.errors import InputError
 
     try:
-        return dict(signals_for_run(run, warnings))
+        return {name: StepSeries.from_pandas(series, name)
+                for name, series in signals_for_run(run, warnings).items()}
     except InputError as exc:
         warnings.append(f"token store not used: {exc}")
         return {}
 
 
-def _nll_overfit_onset(signals: dict[str, pd.Series]) -> int | None:
+def _nll_overfit_onset(signals: dict[str, StepSeries]) -> int | None:
     """Step where held-out expert NLL turns up while train expert NLL keeps falling, or None.
 
     That is overfit by DESIGN.md's second criterion: the model memorises the expert set (train
@@ -237,8 +237,8 @@ def _nll_overfit_onset(signals: dict[str, pd.Series]) -> int | None:
     held, train = signals.get("expert/nll_heldout"), signals.get("expert/nll_train")
     if held is None or train is None or len(held) < 2 * MIN_POINTS:
         return None
-    steps = held.index.to_numpy(dtype=np.int64)
-    h = -held.to_numpy(dtype=np.float64)  # higher is better
+    steps = held.steps
+    h = -held.values  # higher is better
     seg = Segmenter(model="linear", min_size=max(5, h.size // 50), penalty_factor=2.0,
                     min_effect=0.0).fit(steps, h)
     sd = noise_sd(h, seg.ar)
@@ -247,7 +247,7 @@ def _nll_overfit_onset(signals: dict[str, pd.Series]) -> int | None:
     rise = fitted[best] - fitted[-1]  # held-out NLL rise after its minimum
     if best >= h.size - 5 or rise <= PhaseConfig.k_sd * sd:
         return None
-    t = train[train.index >= steps[best]].to_numpy(dtype=np.float64)
+    t = train.since(steps[best]).values
     t = t[np.isfinite(t)]
     if t.size < 5:
         return None
@@ -258,7 +258,7 @@ def _nll_overfit_onset(signals: dict[str, pd.Series]) -> int | None:
 
 
 def _apply_nll_overfit(phases: list[Phase], onset: int, steps, cfg: PhaseConfig,
-                       signals: dict[str, pd.Series]) -> list[Phase]:
+                       signals: dict[str, StepSeries]) -> list[Phase]:
     """Turn the final plateau into overfit from the NLL onset (or the plateau's start, if near),
     if the NLL criterion holds over the span that would be labelled."""
     if not phases or phases[-1].name != "plateau" or any(p.name == "overfit" for p in phases):
@@ -278,7 +278,8 @@ def _apply_nll_overfit(phases: list[Phase], onset: int, steps, cfg: PhaseConfig,
     return split if _nll_gap_widens(signals, start, last.end_step, cfg) else phases
 
 
-def _nll_gap_widens(signals: dict[str, pd.Series], start: int, end: int, cfg: PhaseConfig) -> bool:
+def _nll_gap_widens(signals: dict[str, StepSeries], start: int, end: int,
+                    cfg: PhaseConfig) -> bool:
     """Whether, between `start` and `end`, held-out expert NLL rises by more than `k_sd` noise
     sds while train expert NLL falls (least-squares lines over the span).
 
@@ -287,11 +288,11 @@ def _nll_gap_widens(signals: dict[str, pd.Series], start: int, end: int, cfg: Ph
     run: held-out NLL up 0.10 by step 1000 and back by 1600, and 1590-2000 called overfit).
     """
     held, train = signals["expert/nll_heldout"], signals["expert/nll_train"]
-    h = held[(held.index >= start) & (held.index <= end)].dropna()
-    t = train[(train.index >= start) & (train.index <= end)].dropna()
+    h = held.between(start, end).dropna()
+    t = train.between(start, end).dropna()
     if h.size < MIN_POINTS or t.size < MIN_POINTS:
         return False
-    rise = np.polyfit(h.index.to_numpy(float), h.to_numpy(float), 1)[0] * (end - start)
-    fall = -np.polyfit(t.index.to_numpy(float), t.to_numpy(float), 1)[0] * (end - start)
-    sd = noise_scale(held.dropna().to_numpy(float))
+    rise = np.polyfit(h.steps.astype(float), h.values, 1)[0] * (end - start)
+    fall = -np.polyfit(t.steps.astype(float), t.values, 1)[0] * (end - start)
+    sd = noise_scale(held.dropna().values)
     return bool(rise > cfg.k_sd * sd and fall > 0)

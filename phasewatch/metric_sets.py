@@ -15,7 +15,6 @@ import fnmatch
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from phasewatch.errors import UsageError
 from phasewatch.presets import ROLE_CANDIDATES, role_matches
@@ -84,6 +83,8 @@ def choose_series(run: Run, metric: str | None = None, aggregate: str | None = N
 def with_mean(run: Run, sets: list[str], label: str) -> tuple[Run, int]:
     """A copy of `run` with one more metric, `label`: the mean of `sets` at each step where all
     of them are finite; and how many steps some set missed."""
+    import pandas as pd  # here, not at import: `analyze` without --aggregate runs without it
+
     columns = [run.series(name) for name in sets]
     frame = pd.concat(columns, axis=1, join="outer")
     complete = frame.dropna()

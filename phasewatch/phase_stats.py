@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from phasewatch.errors import UsageError
 from phasewatch.phases import smooth
 from phasewatch.results import ChangePoint, Phase
+from phasewatch.rolling import centred_median3
 
 DOWN_PHASES = ("disruption", "overfit")
 UP_PHASES = ("readaptation", "improvement")
@@ -78,7 +78,7 @@ def point_levels(y: np.ndarray) -> np.ndarray:
     hundreds is not read as the level there."""
     if y.size <= SPARSE:
         return y
-    return pd.Series(y).rolling(3, center=True, min_periods=1).median().to_numpy()
+    return centred_median3(y)
 
 
 def extreme_index(y: np.ndarray, lo: int, hi: int, highest: bool) -> int:

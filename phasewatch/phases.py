@@ -24,9 +24,9 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from phasewatch.results import Phase
+from phasewatch.rolling import centred_mean
 
 UP, DOWN, FLAT = "up", "down", "flat"
 
@@ -237,7 +237,7 @@ def smoothing_window(n: int, cfg: PhaseConfig) -> int:
 
 def smooth(y: np.ndarray, window: int) -> np.ndarray:
     """Centred moving average (shorter at the edges)."""
-    return pd.Series(y).rolling(window, center=True, min_periods=1).mean().to_numpy()
+    return centred_mean(y, window)
 
 
 def refine_turns(runs: list[TrendRun], y: np.ndarray, fitted: np.ndarray, sd: float,

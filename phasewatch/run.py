@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import difflib
 import math
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from phasewatch.errors import UsageError
 from phasewatch.records import Columns, ColumnStore, ResumeScan
+from phasewatch.stepseries import StepSeries
 from phasewatch.values import to_float  # the one value conversion (also run.to_float)
+
+if TYPE_CHECKING:  # pandas is imported where a table or a pandas Series is asked for
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,9 @@ class Run:
 
     A run read from a log holds its values as per-metric columns (`from_columns`); `table` is
     built from them only when asked for, since the long table costs 24 bytes a value (a 2 GB
-    log's table alone was as big as the file). `series`, `metrics`, `steps` and
-    `metric_summary` work on the columns.
+    log's table alone was as big as the file). `column`, `metrics`, `steps` and
+    `metric_summary` work on the columns without pandas, which is imported only for `table`,
+    `series` and `wide` (the import alone took longer than analysing a 100k-step run).
     """
 
     table: pd.DataFrame
@@ -129,8 +134,11 @@ class Run:
                 if missing.size:
                     union = np.union1d(union, missing)
             return union
-        # pd.unique hashes in O(n); np.unique's sort is ~15x slower on a 4M-row table.
-        return np.sort(pd.unique(arrays[0] if len(arrays) == 1 else np.concatenate(arrays)))
+        every = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+        if "pandas" in sys.modules:  # a run built from a table: pandas is there already
+            # pd.unique hashes in O(n); np.unique's sort is ~15x slower on a 4M-row table.
+            return np.sort(sys.modules["pandas"].unique(every))
+        return np.unique(every)
 
     def own_name(self, name: str) -> str | None:
         """The run's own name for `name` (itself or via a canonical alias), or None if absent."""
@@ -151,17 +159,24 @@ class Run:
         present = set(self.columns())
         raise UsageError(unknown_metric_message(name, sorted(present | set(self.aliases))))
 
-    def series(self, metric: str, finite: bool = True) -> pd.Series:
-        """Values of one metric indexed by step (ascending); non-finite dropped unless asked."""
+    def column(self, metric: str, finite: bool = True) -> StepSeries:
+        """Values of one metric by step (ascending) as numpy arrays, under the run's own name;
+        non-finite values dropped unless asked. The arrays are read-only (they may be the
+        run's own, shared between metrics)."""
         own = self.resolve_metric(metric)
         steps, values = self.columns()[own]
         if finite:
             keep = np.isfinite(values)
             if not keep.all():
                 values, steps = values[keep], steps[keep]
-        # copies: the columns are shared with the run (and between metrics)
-        return pd.Series(values.copy(), index=pd.Index(steps.copy(), name="step", copy=False),
-                         name=own, copy=False)
+        steps, values = steps.view(), values.view()
+        steps.flags.writeable = values.flags.writeable = False
+        return StepSeries(own, steps, values)
+
+    def series(self, metric: str, finite: bool = True) -> pd.Series:
+        """Values of one metric as a `pandas.Series` indexed by step (ascending), named by the
+        run's own name; non-finite dropped unless asked. (`column` gives numpy arrays.)"""
+        return self.column(metric, finite).to_pandas()
 
     def wide(self) -> pd.DataFrame:
         """One row per step, one column per metric (NaN where a metric was not logged)."""
@@ -195,6 +210,8 @@ Run.table = property(Run._get_table, Run._set_table)  # type: ignore[assignment]
 
 def columns_to_table(columns: Columns) -> pd.DataFrame:
     """The long table of resolved columns, sorted by metric then step."""
+    import pandas as pd
+
     names = sorted(columns)
     if not names:
         return empty_table()
@@ -210,6 +227,8 @@ def columns_to_table(columns: Columns) -> pd.DataFrame:
 
 def table_to_columns(table: pd.DataFrame) -> Columns:
     """Per metric its rows of `table`, ordered by step (stable: equal steps keep row order)."""
+    import pandas as pd
+
     if table.empty:
         return {}
     codes, names = pd.factorize(table["metric"], sort=False)
@@ -323,6 +342,8 @@ class RecordCollector:
 
 
 def empty_table() -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(
         {"step": np.zeros(0, np.int64), "metric": pd.Series([], dtype=object),
          "value": np.zeros(0, np.float64)}

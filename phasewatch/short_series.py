@@ -12,12 +12,12 @@ reported too: held-out getting worse while train improves is the textbook overfi
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from phasewatch.noise import second_difference_sd
 from phasewatch.phase_stats import Baseline, boundary_levels, phase_stats
 from phasewatch.results import Analysis, ChangePoint, Phase
 from phasewatch.signals import PreparedSeries
+from phasewatch.stepseries import StepSeries
 
 ALPHA = 0.05        # a monotone trend is called at this two-sided significance
 STRONG = 0.01       # ... and with high confidence below this
@@ -66,7 +66,7 @@ def _shape(y: np.ndarray, p: float, tau: float, sd: float) -> tuple[list[str], i
     return ["plateau"], None, "low"
 
 
-def _train_move(signals: dict[str, pd.Series],
+def _train_move(signals: dict[str, StepSeries],
                 steps: np.ndarray) -> tuple[str, float, float, bool] | None:
     """(name, first, last, improved) of the train metric over the same steps, when one was
     logged beside the analysed metric (`signals` never hold that one: `other_signals`)."""
@@ -74,10 +74,10 @@ def _train_move(signals: dict[str, pd.Series],
         series = signals.get(name)
         if series is None:
             continue
-        inside = series[(series.index >= steps[0]) & (series.index <= steps[-1])].dropna()
-        if len(inside) < 2:
+        inside = series.between(steps[0], steps[-1]).dropna().values
+        if inside.size < 2:
             continue
-        first, last = float(inside.iloc[0]), float(inside.iloc[-1])
+        first, last = float(inside[0]), float(inside[-1])
         return name, first, last, (last - first) * better > 0
     return None
 
@@ -95,7 +95,7 @@ def _train_note(move: tuple[str, float, float, bool] | None, metric: str,
 
 
 def analyze_short(source: str, metric: str, direction: str, series: PreparedSeries,
-                  signals: dict[str, pd.Series], baseline: Baseline,
+                  signals: dict[str, StepSeries], baseline: Baseline,
                   warnings: list[str]) -> Analysis:
     """The Analysis of a series too short (or too constant) to segment."""
     steps, y, sign = series.steps, series.values, series.sign

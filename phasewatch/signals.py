@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from phasewatch.errors import UsageError
 from phasewatch.noise import noise_scale
 from phasewatch.outliers import spike_mask
 from phasewatch.presets import PERFORMANCE_ROLES, default_direction
 from phasewatch.run import Run
+from phasewatch.stepseries import StepSeries
 
 
 @dataclass
@@ -104,10 +104,9 @@ def cadence_warning(steps: np.ndarray) -> str | None:
 def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False) -> PreparedSeries:
     """The series of `metric` turned higher-is-better, non-finite values and outliers (points
     their neighbours contradict, `outliers.spike_mask`) left out unless `keep_outliers`."""
-    raw = run.series(metric, finite=False)
-    metric = str(raw.name)  # the run's own name, in the messages
-    values = raw.to_numpy(dtype=np.float64)
-    steps = raw.index.to_numpy(dtype=np.int64)
+    raw = run.column(metric, finite=False)
+    metric = raw.name  # the run's own name, in the messages
+    values, steps = raw.values, raw.steps
     warnings: list[str] = []
     finite = np.isfinite(values)
     n_bad = int((~finite).sum())
@@ -131,17 +130,18 @@ def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False) 
                           values=turned[~outliers], sign=sign, outlier_steps=outlier_steps, warnings=warnings)
 
 
-def other_signals(run: Run, exclude: str) -> dict[str, pd.Series]:
-    """Supporting series present in the run (expert NLL, entropy, length, reward, loss)."""
+def other_signals(run: Run, exclude: str) -> dict[str, StepSeries]:
+    """Supporting series present in the run (expert NLL, entropy, length, reward, loss), their
+    finite values by step."""
     names = ("expert/nll_train", "expert/nll_heldout", "train/entropy", "eval/response_length",
              "train/reward", "train/loss")
-    out: dict[str, pd.Series] = {}
+    out: dict[str, StepSeries] = {}
     own_exclude = run.resolve_metric(exclude)
     for name in names:
         own = run.own_name(name)
         if own is None or own == own_exclude:
             continue
-        series = run.series(name)
+        series = run.column(name)
         if len(series):
             out[name] = series
     return out

@@ -89,11 +89,11 @@ def x_axis(run: Run, unit: str | None) -> XAxis | None:
         own = run.own_name(name)
         if own is None:
             continue
-        series = run.series(own)
+        series = run.column(own)
         if series.size == 0:
             continue
-        steps = series.index.to_numpy(dtype=np.float64)
-        values = np.maximum.accumulate(series.to_numpy(dtype=np.float64))
+        steps = series.steps.astype(np.float64)
+        values = np.maximum.accumulate(series.values)
         return XAxis(unit, own, steps, values)
     looked = ", ".join(CARRIERS[unit])
     raise UsageError(f"--x {unit}: this log carries no {unit} counter (looked for {looked}); "

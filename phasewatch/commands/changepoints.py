@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import pandas as pd
 
 HELP = "change points of one series, or one joint segmentation of several (--metric repeated)"
 
@@ -29,14 +28,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def aligned(run, metrics: list[str]) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
     """Steps where every metric has a finite value, the (n, d) values, own names, warnings."""
     own = [run.resolve_metric(m) for m in metrics]
-    frame = pd.concat([run.series(m) for m in metrics], axis=1, join="inner")
+    columns = [run.column(m) for m in metrics]
+    steps = columns[0].steps
+    for column in columns[1:]:
+        steps = np.intersect1d(steps, column.steps, assume_unique=True)
+    values = np.empty((steps.size, len(columns)), dtype=np.float64)
+    for k, column in enumerate(columns):
+        values[:, k] = column.values if column.size == steps.size else \
+            column.values[np.searchsorted(column.steps, steps)]
     warnings = []
     if len(metrics) > 1:
-        counts = [len(run.series(m)) for m in metrics]
-        if len(frame) < max(counts):
-            warnings.append(f"segmented the {len(frame)} steps where all of {', '.join(own)} "
+        counts = [len(column) for column in columns]
+        if steps.size < max(counts):
+            warnings.append(f"segmented the {steps.size} steps where all of {', '.join(own)} "
                             f"have finite values (of {max(counts)})")
-    return frame.index.to_numpy(np.int64), frame.to_numpy(np.float64), own, warnings
+    return np.array(steps, dtype=np.int64), values, own, warnings
 
 
 def segment(run, metrics: list[str], model: str = "normal", penalty: float | None = None,

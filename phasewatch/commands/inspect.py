@@ -62,17 +62,17 @@ def performance(run) -> dict | None:
         direction = choose_direction(run, metric)
     except UsageError:
         return None
-    series = run.series(metric)
-    own = run.resolve_metric(metric)
-    if series.empty:
+    series = run.column(metric)
+    own = series.name
+    if series.size == 0:
         return {"metric": own, "direction": direction, "count": 0, "first_step": None,
                 "last_step": None, "first": None, "last": None, "best": None, "best_step": None}
-    values = series.to_numpy()
+    steps, values = series.steps, series.values
     best = int(np.argmax(values) if direction == "max" else np.argmin(values))
-    return {"metric": own, "direction": direction, "count": int(series.size),
-            "first_step": int(series.index[0]), "last_step": int(series.index[-1]),
+    return {"metric": own, "direction": direction, "count": series.size,
+            "first_step": int(steps[0]), "last_step": int(steps[-1]),
             "first": float(values[0]), "last": float(values[-1]), "best": float(values[best]),
-            "best_step": int(series.index[best])}
+            "best_step": int(steps[best])}
 
 
 def summarize(run) -> dict:
