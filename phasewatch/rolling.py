@@ -21,7 +21,84 @@ import numpy as np
 def centred_mean(y: np.ndarray, window: int) -> np.ndarray:
     """Mean of y[i - h .. i + h] clipped to the array, h = (window - 1) // 2 (NaN skipped;
     NaN where a window holds no value). `window` is odd, as `phases.smoothing_window` gives."""
-    values = np.asarray(y, dtype=np.float64).tolist()
+    y = np.asarray(y, dtype=np.float64)
+    if np.isnan(y).any():
+        return _centred_mean_nan(y, window)
+    n, half = y.size, (window - 1) // 2
+    if n == 0:
+        return y.copy()
+    values = y.tolist()
+    first = min(half + 1, n)
+    # The running sum, as pandas keeps it: the first window's values added, then at each
+    # step one value removed (its own compensation) before one is added.
+    sums = [0.0] * n
+    total = comp_add = comp_remove = 0.0
+    for val in values[:first]:
+        t = val - comp_add
+        s = total + t
+        comp_add = s - total - t
+        total = s
+    sums[0] = total
+    if n <= 2 * half + 1:  # a window as long as the series: the general steps
+        for i in range(1, n):
+            gone, new = i - half - 1, i + half
+            if gone >= 0:
+                t = -values[gone] - comp_remove
+                s = total + t
+                comp_remove = s - total - t
+                total = s
+            if new < n:
+                t = values[new] - comp_add
+                s = total + t
+                comp_add = s - total - t
+                total = s
+            sums[i] = total
+    else:  # steps 1..half add only, then each removes one and adds one, the last half remove
+        i = 1
+        for val in values[half + 1:2 * half + 1]:
+            t = val - comp_add
+            s = total + t
+            comp_add = s - total - t
+            total = s
+            sums[i] = total
+            i += 1
+        for old, val in zip(values[:n - 2 * half - 1], values[2 * half + 1:]):
+            t = -old - comp_remove
+            s = total + t
+            comp_remove = s - total - t
+            total = s
+            t = val - comp_add
+            s = total + t
+            comp_add = s - total - t
+            total = s
+            sums[i] = total
+            i += 1
+        for old in values[n - 2 * half - 1:n - half - 1]:
+            t = -old - comp_remove
+            s = total + t
+            comp_remove = s - total - t
+            total = s
+            sums[i] = total
+            i += 1
+    index = np.arange(n)
+    lo = np.maximum(index - half, 0)
+    hi = np.minimum(index + half + 1, n)  # the window is y[lo:hi]
+    count = hi - lo
+    mean = np.array(sums) / count
+    # a window of equal values is that value (pandas counts the run of equal values added last)
+    run_start = np.maximum.accumulate(np.where(np.r_[True, y[1:] != y[:-1]], index, 0))
+    same = run_start[hi - 1] <= lo
+    mean[same] = y[hi - 1][same]
+    negative = np.r_[0, np.cumsum(np.signbit(y))]
+    n_neg = negative[hi] - negative[lo]
+    clamp = ~same & (((n_neg == 0) & (mean < 0)) | ((n_neg == count) & (mean > 0)))
+    mean[clamp] = 0.0
+    return mean
+
+
+def _centred_mean_nan(y: np.ndarray, window: int) -> np.ndarray:
+    """`centred_mean` of a series with NaN in it: pandas' loop step by step."""
+    values = y.tolist()
     n = len(values)
     out = [0.0] * n
     half = (window - 1) // 2
