@@ -75,7 +75,8 @@ class Run:
     def from_columns(cls, columns: Columns, source: str, format: str, **metadata: Any) -> Run:
         """A run over resolved columns: metric -> (distinct steps ascending, values)."""
         run = cls(None, source, format, **metadata)  # type: ignore[arg-type]
-        run.__dict__["_columns"] = (None, dict(columns))
+        # a records.ResolvedColumns is kept as it is (its packed metrics have no dict entries)
+        run.__dict__["_columns"] = (None, columns if hasattr(columns, "step_arrays") else dict(columns))
         return run
 
     def _get_table(self) -> pd.DataFrame:
@@ -119,7 +120,9 @@ class Run:
 
     def _step_union(self) -> np.ndarray:
         """Distinct steps, ascending; may be one of the columns' own arrays (do not write)."""
-        arrays = list({id(s): s for s, _ in self.columns().values()}.values())
+        columns = self.columns()
+        arrays = columns.step_arrays() if hasattr(columns, "step_arrays") else list(
+            {id(s): s for s, _ in columns.values()}.values())
         if not arrays:
             return np.zeros(0, np.int64)
         resolved = self.__dict__.get("_columns", (False,))[0] is None  # each sorted, distinct
@@ -288,6 +291,12 @@ class RecordCollector:
     def add(self, step: int, values: Mapping[str, Any], line: int = 0) -> int:
         """Add one logged row; returns how many numeric values it carried."""
         step = int(step)
+        if type(values) is not dict and hasattr(values, "as_columns"):
+            names, floats = values.as_columns()  # a records_sparse.Row: millions of items
+            self._store.add_row(step, names, floats)
+            self._resumes.one(step, int(line))
+            self._n_records += 1
+            return len(names)
         n = 0
         add = self._store.add
         for key, raw in values.items():
