@@ -7,7 +7,10 @@ the original names stay in the run. Candidates are ordered: the first present wi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import fnmatch
+import re
+from collections.abc import Callable, Collection, Iterable, KeysView, Mapping
+from functools import lru_cache
 
 # canonical name -> candidate names in other frameworks, most specific first (fnmatch globs;
 # `*` also matches "/"). Names checked against the frameworks' sources / real logs:
@@ -109,48 +112,82 @@ def default_direction(metric: str) -> str:
     return "min" if any(word in lowered for word in LOWER_IS_BETTER) else "max"
 
 
-def _matches(pattern: str, metrics: list[str]) -> list[str]:
-    if "*" not in pattern:
-        return [pattern] if pattern in metrics else []
-    import fnmatch
+def _compile() -> tuple[dict[str, list[tuple[str, int]]], list[tuple[str, int, str, Callable]], tuple[str, ...]]:
+    """The candidates as a lookup built once: exact names -> [(role, rank)], and the globs
+    with the literal prefix every name they match starts with (a name that starts with none
+    of them, `k123` or `metric_5`, is never matched against a pattern)."""
+    exact: dict[str, list[tuple[str, int]]] = {}
+    globs: list[tuple[str, int, str, Callable]] = []
+    for role, candidates in ROLE_CANDIDATES.items():
+        for rank, pattern in enumerate(candidates):
+            if any(c in pattern for c in "*?["):
+                cut = min(pattern.index(c) for c in "*?[" if c in pattern)
+                globs.append((role, rank, pattern[:cut], re.compile(fnmatch.translate(pattern)).match))
+            else:
+                exact.setdefault(pattern, []).append((role, rank))
+    prefixes = tuple(sorted({g[2] for g in globs} | {"eval_"}))
+    return exact, globs, prefixes
 
-    return sorted(m for m in metrics if fnmatch.fnmatchcase(m, pattern))
+
+_EXACT, _GLOBS, _PREFIXES = _compile()
 
 
-def _match(pattern: str, metrics: list[str]) -> str | None:
-    found = _matches(pattern, metrics)
-    return found[0] if found else None
+@lru_cache(maxsize=1 << 16)
+def _glob_roles(name: str) -> tuple[tuple[str, int], ...]:
+    """(role, rank) of every glob candidate `name` matches (cached per distinct name: the live
+    monitor asks again as names arrive)."""
+    return tuple((role, rank) for role, rank, prefix, match in _GLOBS
+                 if name.startswith(prefix) and match(name))
+
+
+def _present(metrics: Iterable[str]) -> Collection[str]:
+    """`metrics` as something with a fast `in` (a dict's keys, a set) without copying one."""
+    if isinstance(metrics, (set, frozenset, KeysView, Mapping)):
+        return metrics
+    return set(metrics)
+
+
+def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[str]]:
+    """(role, rank, name) of every candidate present, and the `eval_*` names: one pass over
+    the names (a prefix test each), a dict lookup per exact candidate."""
+    hits = [(role, rank, pattern) for pattern, roles in _EXACT.items() if pattern in present
+            for role, rank in roles]
+    prefixes = _PREFIXES if "" not in _PREFIXES else None
+    flagged = [n for n in present if prefixes is None or n.startswith(prefixes)]
+    for name in flagged:
+        hits.extend((role, rank, name) for role, rank in _glob_roles(name))
+    return hits, [n for n in flagged if n.startswith("eval_") and len(n) > 5]
 
 
 def role_matches(role: str, metrics: Iterable[str]) -> list[str]:
     """Every metric the role's first matching candidate pattern names: one usually, several when
     a run holds several validation sets (`val-core/aime24/...`, `val-core/math500/...`), which
     the alias alone (the first in name order) would silently choose between."""
-    present = sorted(set(metrics))
+    present = _present(metrics)
     if role in present:
         return [role]
-    for pattern in ROLE_CANDIDATES.get(role, ()):
-        found = _matches(pattern, present)
-        if found:
-            return found
-    return []
+    hits, _ = _hits(present)
+    ranks = [rank for r, rank, _ in hits if r == role]
+    if not ranks:
+        return []
+    first = min(ranks)
+    return sorted({name for r, rank, name in hits if r == role and rank == first})
 
 
 def aliases_for(metrics: Iterable[str]) -> dict[str, str]:
-    """canonical name -> this run's own name, for each role whose candidate is present."""
-    present = sorted(set(metrics))
-    aliases: dict[str, str] = {}
-    for canonical, candidates in ROLE_CANDIDATES.items():
-        if canonical in present:
-            continue
-        for pattern in candidates:
-            own = _match(pattern, present)
-            if own is not None:
-                aliases[canonical] = own
-                break
+    """canonical name -> this run's own name, for each role whose candidate is present: the
+    role's first candidate pattern that matches, and its first match in name order."""
+    present = _present(metrics)
+    hits, eval_names = _hits(present)
+    best: dict[str, tuple[int, str]] = {}
+    for role, rank, name in hits:
+        known = best.get(role)
+        if known is None or (rank, name) < known:
+            best[role] = (rank, name)
+    aliases = {role: best[role][1] for role in ROLE_CANDIDATES if role in best and role not in present}
     # HF Trainer's `eval_x` is what its W&B / TensorBoard callbacks show as `eval/x`.
-    taken = set(present) | set(aliases)
-    for own in present:
-        if own.startswith("eval_") and len(own) > 5 and f"eval/{own[5:]}" not in taken:
+    taken = set(aliases)
+    for own in sorted(eval_names):
+        if f"eval/{own[5:]}" not in taken and f"eval/{own[5:]}" not in present:
             aliases[f"eval/{own[5:]}"] = own
     return aliases

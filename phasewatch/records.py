@@ -20,9 +20,12 @@ per-record array of steps or line numbers is kept for it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import KeysView, Mapping
+from itertools import repeat
 
 import numpy as np
+
+from phasewatch.records_sparse import ResolvedColumns, pack
 
 Columns = dict[str, tuple[np.ndarray, np.ndarray]]  # metric -> (steps ascending, values)
 
@@ -32,6 +35,9 @@ Columns = dict[str, tuple[np.ndarray, np.ndarray]]  # metric -> (steps ascending
 # 2 GB log peaked at twice its data.
 MMAP_BYTES = 33 << 20
 PENDING_LIMIT = 1 << 16  # values added one at a time that wait before a batch is stored
+# A metric with this many values in one batch is stored column-wise from then on; fewer stay
+# (metric, step, value) triplets: a metric of one value costs 24 bytes there, ~500 as columns.
+PROMOTE = 16
 
 
 class _Growable:
@@ -71,47 +77,110 @@ class _Group:
 
 
 class ColumnStore:
-    """Per metric its segments (group, values) in file order; groups share their steps."""
+    """Per metric its segments (group, values) in file order; groups share their steps.
+
+    Values added one at a time wait as (metric id, step, value) triplets. A metric with at
+    least `PROMOTE` values in a batch, or given in blocks, goes into the column groups from
+    then on; the others (a log of 1e6 names, a verl line of 5M items: a value or a few per
+    metric) stay triplets in one long table and resolve into one CSR table
+    (`records_sparse`), so they cost bytes each, not a group and arrays each."""
 
     def __init__(self) -> None:
         self._segments: dict[str, list[tuple[_Group, _Growable]]] = {}
         self._open: dict[frozenset, _Group] = {}  # key set -> the group still being extended
         self._group_of: dict[str, _Group] = {}  # metric -> the group it is extended in
-        self._pending: dict[str, tuple[list[int], list[float]]] = {}
-        self._n_pending = 0
+        self._ids: dict[str, int] = {}  # metric -> id, in order of first appearance
+        self._names: list[str] = []  # id -> metric
+        self._grouped = _Growable(np.zeros(0, dtype=bool))  # per id: in the groups from now on
+        self._t_ids = _Growable(np.zeros(0, dtype=np.int64))  # triplets in file order
+        self._t_steps = _Growable(np.zeros(0, dtype=np.int64))
+        self._t_values = _Growable(np.zeros(0, dtype=np.float64))
+        self._p_ids: list[int] = []  # triplets added one at a time, not yet stored
+        self._p_steps: list[int] = []
+        self._p_values: list[float] = []
 
-    def names(self) -> list[str]:
-        """Every metric that was given, even one whose values were all absent."""
-        return list(self._segments.keys() | self._pending.keys())
+    def names(self) -> KeysView[str]:
+        """Every metric that was given, even one whose values were all absent (a live view:
+        no copy of millions of names)."""
+        return self._ids.keys()
+
+    def _id(self, name: str) -> int:
+        i = self._ids.get(name)
+        if i is None:
+            i = self._ids[name] = len(self._names)
+            self._names.append(name)
+        return i
 
     def add(self, name: str, step: int, value: float) -> None:
-        """One value (the line-by-line readers' path: two list appends)."""
-        pending = self._pending.get(name)
-        if pending is None:
-            pending = self._pending[name] = ([], [])
-        pending[0].append(step)
-        pending[1].append(value)
-        self._n_pending += 1
-        if self._n_pending >= PENDING_LIMIT:
+        """One value (the line-by-line readers' path: three list appends)."""
+        i = self._ids.get(name)
+        if i is None:
+            i = self._id(name)
+        self._p_ids.append(i)
+        self._p_steps.append(step)
+        self._p_values.append(value)
+        if len(self._p_ids) >= PENDING_LIMIT:
             self.flush()
+
+    def add_row(self, step: int, names: list[str], values: np.ndarray) -> None:
+        """One record of many metrics given as columns (`records_sparse.Row`): no Python
+        object per value."""
+        self.flush()
+        index = self._ids
+        ids = np.fromiter(map(index.get, names, repeat(-1)), dtype=np.int64, count=len(names))
+        new = np.flatnonzero(ids < 0)
+        if new.size:  # registered in one go (a repeated new name once, at its first place)
+            fresh = list(dict.fromkeys([names[k] for k in new.tolist()]))
+            index.update(zip(fresh, range(len(self._names), len(self._names) + len(fresh))))
+            self._names.extend(fresh)
+            ids[new] = np.fromiter(map(index.__getitem__, (names[k] for k in new.tolist())),
+                                   dtype=np.int64, count=new.size)
+        self._store_triplets(ids, np.full(ids.size, step, dtype=np.int64),
+                             np.asarray(values, dtype=np.float64))
 
     def flush(self) -> None:
         """Store the values added one at a time, so what is added later comes after them."""
-        if not self._pending:
+        if not self._p_ids:
             return
-        pending, self._pending, self._n_pending = self._pending, {}, 0
-        clusters: dict = {}  # key -> [(positions, names)]
-        values: dict[str, np.ndarray] = {}
-        for name, (steps_list, values_list) in pending.items():
-            self._segments.setdefault(name, [])
-            if not steps_list:
-                continue
-            steps = np.asarray(steps_list, dtype=np.int64)
-            values[name] = np.asarray(values_list, dtype=np.float64)
-            _cluster(clusters, steps, name)
-        for same in clusters.values():
-            for steps, names in same:
-                self._extend(names, steps, values)
+        ids = np.array(self._p_ids, dtype=np.int64)
+        steps = np.array(self._p_steps, dtype=np.int64)
+        values = np.array(self._p_values, dtype=np.float64)
+        self._p_ids, self._p_steps, self._p_values = [], [], []
+        self._store_triplets(ids, steps, values)
+
+    def _store_triplets(self, ids: np.ndarray, steps: np.ndarray, values: np.ndarray) -> None:
+        """A batch of triplets in file order: metrics already in the groups, or with
+        `PROMOTE` values here, are extended column-wise; the others stay triplets."""
+        if ids.size == 0:
+            return
+        grouped = self._grouped
+        if grouped.n < len(self._ids):
+            grouped.append(np.zeros(len(self._ids) - grouped.n, dtype=bool))
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = ids[order]
+        starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+        ends = np.r_[starts[1:], sorted_ids.size]
+        distinct = sorted_ids[starts]
+        big = (ends - starts >= PROMOTE) | grouped.view()[distinct]
+        if big.any():
+            names = self._names
+            clusters: dict = {}  # key -> [(positions, names)]
+            columns: dict[str, np.ndarray] = {}
+            for k in np.flatnonzero(big).tolist():
+                at = order[starts[k]:ends[k]]  # file order (stable sort)
+                name = names[int(distinct[k])]
+                self._segments.setdefault(name, [])
+                columns[name] = values[at]
+                _cluster(clusters, steps[at], name)
+            for same in clusters.values():
+                for group_steps, group_names in same:
+                    self._extend(group_names, group_steps, columns)
+            keep = ~grouped.view()[ids]
+            ids, steps, values = ids[keep], steps[keep], values[keep]
+        if ids.size:
+            self._t_ids.append(ids)
+            self._t_steps.append(steps)
+            self._t_values.append(values)
 
     def add_block(self, steps: np.ndarray, columns: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
         """Many records at once: `steps` one per record in file order, `columns` a metric's
@@ -122,6 +191,7 @@ class ColumnStore:
         clusters: dict = {}  # key -> [(positions, names)]
         values: dict[str, np.ndarray] = {}
         for name, (records, vals) in columns.items():
+            self._id(name)
             records = np.asarray(records)
             vals = np.asarray(vals, dtype=np.float64)
             self._segments.setdefault(name, [])
@@ -142,7 +212,11 @@ class ColumnStore:
         group = self._open.get(key)
         if group is None or any(self._group_of.get(name) is not group for name in names):
             group = _Group(steps.copy())
+            grouped = self._grouped
+            if grouped.n < len(self._ids):
+                grouped.append(np.zeros(len(self._ids) - grouped.n, dtype=bool))
             for name in names:
+                grouped.data[self._ids[name]] = True  # its later values come here too
                 old = self._group_of.get(name)
                 if old is not None:  # its company changed: the old group is complete
                     self._open.pop(frozenset(old.values), None)
@@ -155,11 +229,27 @@ class ColumnStore:
         for name in names:
             group.values[name].append(values[name])
 
-    def resolve(self) -> Columns:
+    def resolve(self) -> ResolvedColumns:
         """metric -> (steps ascending and distinct, values): per step the latest value in file
         order. Metrics with equal resolved steps share one array. Each metric's segments are
         freed as soon as it is resolved."""
         self.flush()
+        names = self._names
+        t_ids, t_steps, t_values = self._t_ids.view(), self._t_steps.view(), self._t_values.view()
+        grouped = np.zeros(len(names), dtype=bool)
+        grouped[:self._grouped.n] = self._grouped.view()
+        early: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # triplets of grouped metrics
+        if t_ids.size and grouped[t_ids].any():  # values stored before the metric was grouped
+            mixed = grouped[t_ids]
+            m_ids, m_steps, m_values = t_ids[mixed], t_steps[mixed], t_values[mixed]
+            order = np.argsort(m_ids, kind="stable")
+            m_ids = m_ids[order]
+            bounds = np.flatnonzero(np.r_[True, m_ids[1:] != m_ids[:-1], True])
+            for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+                at = order[lo:hi]
+                early[names[int(m_ids[lo])]] = (m_steps[at], m_values[at])
+            t_ids, t_steps, t_values = t_ids[~mixed], t_steps[~mixed], t_values[~mixed]
+        p_ids, p_steps, p_values, starts = pack(t_ids, t_steps, t_values, len(names))
         segments, self._segments = self._segments, {}
         self._open, self._group_of = {}, {}
         out: Columns = {}
@@ -172,6 +262,13 @@ class ColumnStore:
             ids = tuple(id(group) for group, _ in parts)
             values = parts[0][1].view() if len(parts) == 1 else np.concatenate(
                 [v.view() for _, v in parts])
+            before = early.get(name)
+            if before is not None:  # resolved on its own: its steps are shared with none
+                steps = np.concatenate([before[0], *(g.steps.view() for g, _ in parts)])
+                select, steps = _latest_per_step(steps)
+                values = np.concatenate([before[1], values])
+                out[name] = (steps, values if select is None else values[select])
+                continue
             known = by_groups.get(ids)
             if known is None:
                 steps = parts[0][0].steps.view() if len(parts) == 1 else np.concatenate(
@@ -186,10 +283,11 @@ class ColumnStore:
                 values = values[select]
             del parts
             out[name] = (steps, values)
-        self._reseed(out, empty=[name for name in segments])
-        return out
+        self._reseed(out, empty=list(segments), packed=(p_ids, p_steps, p_values))
+        return ResolvedColumns(out, names, self._ids, starts, p_steps, p_values)
 
-    def _reseed(self, columns: Columns, empty: list[str]) -> None:
+    def _reseed(self, columns: Columns, empty: list[str],
+                packed: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
         """Hold the resolved columns as the store's content (no copy), so resolving again,
         or after more records, gives what one pass would."""
         groups: dict[int, _Group] = {}
@@ -201,6 +299,9 @@ class ColumnStore:
                 group = groups[id(steps)] = _Group(steps)
             group.values[name] = _Growable(values)
             self._segments[name] = [(group, group.values[name])]
+        # the packed triplets, sorted by metric then step, are a valid file order; appending
+        # to a _Growable at capacity copies, so the resolved arrays are never written to
+        self._t_ids, self._t_steps, self._t_values = (_Growable(a) for a in packed)
 
 
 def _cluster(clusters: dict, positions: np.ndarray, name: str) -> None:

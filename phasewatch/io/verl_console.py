@@ -14,10 +14,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from phasewatch.io.source import LineRecordSource, collect
-from phasewatch.io.verl_names import unscale
+from phasewatch.io.verl_names import unscale, unscale_row
+from phasewatch.records_sparse import Row
 from phasewatch.run import Run
-from phasewatch.values import to_float, to_step
+from phasewatch.values import MAX_NUMBER_TEXT, to_float, to_step
 
 FORMAT = "verl_console"
 
@@ -26,6 +29,7 @@ RAY_PREFIX = re.compile(r"^\s*\((?:[\w.-]+) pid=\d+(?:, ip=[^)]*)?\)\s*")
 # `step:12 - a:1 - ...` (verl) and `step 12: - a:1` (some forks); the step starts the line.
 STEP_LINE = re.compile(r"^step(?::\s*| )(\d+):?\s+-\s+(.*)$")
 WRAPPED_NUMBER = re.compile(r"^(?:np\.|numpy\.)?\w*\((.*)\)$")
+WIDE = 256  # a step line of more items than this is parsed into columns (`LineParser._wide`)
 
 
 def clean(line: str) -> str:
@@ -88,8 +92,11 @@ class LineParser:
         if not match:
             return []
         step = to_step(match.group(1))
+        items = match.group(2).split(" - ")
+        if len(items) > WIDE:
+            return [(step, self._wide(items, lineno))]
         values: dict[str, Any] = {}
-        for item in match.group(2).split(" - "):
+        for item in items:
             key, sep, raw = item.rpartition(":")
             try:
                 if not sep or not key.strip():
@@ -98,6 +105,35 @@ class LineParser:
             except ValueError:
                 self._bad_items.append((lineno, item))
         return [(step, unscale(values))]  # `train/lr(1e-3)` -> `train/lr`
+
+    def _wide(self, items: list[str], lineno: int) -> Row:
+        """A line of many items parsed into two columns (names, float64 values): a line of
+        5M items as a dict of Python floats, copied by each later stage, took minutes and GBs.
+        Plain numbers go through `float` in one C-level pass (what `to_float` does for them:
+        no `_`, at most `MAX_NUMBER_TEXT` characters); a line with anything else takes the
+        item-by-item path."""
+        cuts = [item.rfind(":") for item in items]
+        names = [item[:cut].strip() for item, cut in zip(items, cuts)]
+        raws = [item[cut + 1:] for item, cut in zip(items, cuts)]
+        values = None
+        if -1 not in cuts and "" not in names and "_" not in "".join(raws) \
+                and max(map(len, raws)) <= MAX_NUMBER_TEXT:
+            try:
+                values = np.fromiter(map(float, raws), dtype=np.float64, count=len(raws))
+            except ValueError:  # wrapped numbers (np.float64(0.5)), text: item by item
+                pass
+        if values is None:
+            kept_names, kept = [], []
+            for item, name, raw in zip(items, names, raws):
+                try:
+                    if not name or ":" not in item:
+                        raise ValueError(item)
+                    kept.append(parse_value(raw))
+                    kept_names.append(name)
+                except ValueError:
+                    self._bad_items.append((lineno, item))
+            names, values = kept_names, np.array(kept, dtype=np.float64)
+        return unscale_row(names, values)
 
 
 # verl's `fit` prints this after the last step (`pprint(f"Final validation metrics: ...")`).

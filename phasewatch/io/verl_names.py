@@ -11,6 +11,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
+from phasewatch.records_sparse import Row
 from phasewatch.values import to_float
 
 _SCALED = re.compile(r"^(?P<name>.+?)\((?P<factor>1e-\d+)\)$")
@@ -31,3 +34,26 @@ def unscale(values: Mapping[str, Any]) -> dict[str, Any]:
             continue
         out[name] = None if value is None else value * float(match.group("factor"))
     return out
+
+
+def unscale_row(names: list[str], values: np.ndarray) -> Row:
+    """`unscale` for a record given as columns: the same rule, one pass over the names."""
+    scaled = [i for i, name in enumerate(names) if name.endswith(")") and _SCALED.match(name)]
+    if not scaled:
+        return Row(names, values)
+    present = set(names)
+    drop = np.zeros(len(names), dtype=bool)
+    values = values.copy()
+    names = list(names)
+    for i in scaled:
+        match = _SCALED.match(names[i])
+        name = match.group("name")
+        if name in present:
+            drop[i] = True  # the plain name logged in the same row wins
+            continue
+        names[i] = name
+        values[i] *= float(match.group("factor"))
+    if drop.any():
+        names = [n for n, d in zip(names, drop.tolist()) if not d]
+        values = values[~drop]
+    return Row(names, values)
