@@ -14,11 +14,12 @@ Followed, each metric file is read as it grows and the run's status says when it
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import InputError
-from phasewatch.files import open_regular
+from phasewatch.files import _kind, open_regular
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
 from phasewatch.values import to_float, to_step
@@ -103,13 +104,14 @@ class Source(RecordSource):
         self.metrics_dir = run_dir / "metrics"
         self.tails: dict[Path, Any] = {}
         self.bad: list[str] = []
+        self.not_regular: dict[Path, str] = {}  # metric "files" that are FIFOs, sockets...
         self.info.name = _tag(run_dir, "mlflow.runName") or run_dir.name
 
     def read(self, final: bool = True):
         from phasewatch.follow import LineTail
 
         final = final or not self.follow
-        files = sorted(p for p in self.metrics_dir.rglob("*") if p.is_file())
+        files = self._metric_files()
         entries: list[tuple[int, int, str, float]] = []
         for file in files:
             tail = self.tails.get(file)
@@ -146,7 +148,28 @@ class Source(RecordSource):
         if values:
             yield Record(group_key[1], values)
 
+    def _metric_files(self) -> list[Path]:
+        """The regular files under metrics/; a FIFO, socket or device there is remembered
+        (reported by `finish`) and never opened, so it cannot block the read."""
+        files = []
+        for path in self.metrics_dir.rglob("*"):
+            try:
+                mode = path.stat().st_mode
+            except OSError:
+                continue  # gone, or a dangling link
+            if stat.S_ISREG(mode):
+                files.append(path)
+            elif not stat.S_ISDIR(mode):
+                self.not_regular.setdefault(path, _kind(mode))
+        return sorted(files)
+
     def finish(self, collector) -> None:
+        for path, kind in self.not_regular.items():
+            if collector.n_records == 0:
+                raise InputError(f"this metric file is {kind}, not a regular file, and the run "
+                                 "has no other metric values (phasewatch reads regular files: "
+                                 "copy the stream to a file)", path)
+            collector.warn(f"skipped {path}: it is {kind}, not a regular file")
         if self.bad:
             bad = self.bad
             shown = ", ".join(bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
