@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from phase_baselines import (  # noqa: E402
+from phase_baselines import (
     METHODS,
     BaselineConfig,
     Fit,
@@ -28,9 +28,7 @@ from phase_baselines import (  # noqa: E402
     segmented_fit,
 )
 
-from phasewatch.run import Run  # noqa: E402
-
-pytest.importorskip("ruptures", reason="ruptures (a core dependency) is needed for PELT")
+from phasewatch.run import Run
 
 
 def _run_from_table(steps, values, metric) -> Run:
@@ -121,4 +119,5 @@ def test_series_of_a_run_drops_non_finite_values():
     y[5] = np.nan
     run = _run_from_table(np.arange(20), y, "eval/accuracy")
     steps, values, sign, own, direction = finite_series(run, "eval/accuracy", "max")
+    assert own == "eval/accuracy"
     assert values.size == 19 and 5 not in steps and sign == 1.0 and direction == "max"
