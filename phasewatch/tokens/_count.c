@@ -1,141 +1,408 @@
-/* The counting kernel of the token summary pass (phasewatch.tokens.counting says why it exists).
+/* The token summary pass in C: one call per step file reads it, counts it and reduces it to the
+per-split statistics (phasewatch/tokens/fused.py drives it; it says why it exists).
 
-count(keys, first, run_ends, run_slots, hist, learn_keys, limit, seen, newly)
+tables(itemsize, divergent_p, mastered_p, learned_p, nll_cap) -> bytes
+    Per-key values of the 16-bit keys of a store of that item size (2: float16, the key is the
+    bit pattern; 4 and 8: the top 16 bits of the float32, valued at the middle of its interval):
+    log p, p, phi = p(1-p), binary entropy, capped divergent NLL, and the key thresholds. Opaque
+    to Python: it is handed back to `step`.
 
-  keys       uint16[n]          16-bit keys of tokens [first, first + n) (counting.py)
-  first      int                global position of keys[0]
-  run_ends   int64[r]           ascending ends of the runs of tokens sharing a slot; run i
-                                covers [run_ends[i-1], run_ends[i]) (run -1 ends at 0); they
-                                must cover [first, first + n)
-  run_slots  uint8[r]           the slot of each run, < n_slots
-  hist       uint32[n_slots * 65536], writable: hist[slot * 65536 + key] += 1 per token (the
-             caller keeps each histogram under 2**32 tokens; half the cache of int64 counts)
-  learn_keys None, or uint16[n]: token j is learned now when learn_keys[j] < limit (float16
-             stores pass the keys themselves: no flags array to build and read)
-  limit      int
-  seen       None, or bool/uint8[n], writable: seen |= learned (the learned-at state)
-  newly      int64[n_slots], writable: += the tokens of each slot whose seen flag this call set
+step(tables, path, data_offset, n_tokens, run_ends, run_slots, seen, ranks, threads, window
+     [, flush_tokens])
+        -> (n_invalid, [per slot: (n, n_zero, sum_logp, sum_sq, sum_phi, sum_entropy,
+                                  sum_div_nll, n_divergent, n_mastered, newly, (p, ...))])
+    run_ends  int64 buffer: ascending ends of the runs of tokens sharing a slot (run 0 starts
+              at token 0), the last one n_tokens;  run_slots  uint8 buffer, one slot per run;
+    seen      None, or a writable buffer of n_tokens bytes: the learned-at state, set where
+              p > learned_p; `newly` counts the tokens this call set;
+    ranks     one tuple per slot of order statistics (0-based, smallest first) whose p to return.
+    The file is read with pread into a buffer per thread (a window of tokens that stays in
+    cache while it is counted); `threads` threads count contiguous token ranges into 32-bit
+    histograms of their own, merged into 64-bit totals. The GIL is released throughout. A short
+    read raises EOFError, a failing one OSError. A thread merges its 32-bit counts every
+    flush_tokens tokens (default 2**32 - 1, before they could wrap; tests lower it). n_invalid counts NaN, infinite and positive
+    values (keys of their own); the caller locates them.
 
-One pass over the tokens, run by run, with the GIL released: threads counting different token
-ranges run in parallel. Plain C with the buffer protocol; no NumPy C API (nothing to match at
-build time).
+Plain C with the buffer protocol and pthreads: no NumPy C API, nothing to match at build time.
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <string.h>
+#include <unistd.h>
 
 #define N_KEYS 65536
+#define NEGATIVE 0x8000
+#define MAX_SLOTS 8
+#define MAX_THREADS 64
+#define FLUSH_TOKENS 0xFFFFFFFFLL /* a thread's 32-bit counts are merged before they could wrap */
 
-static int get(PyObject *obj, Py_buffer *view, int writable, Py_ssize_t itemsize, const char *name) {
-    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0)) < 0)
-        return -1;
-    if (view->itemsize != itemsize) {
-        PyErr_Format(PyExc_TypeError, "%s: items of %zd bytes expected, got %zd", name, itemsize,
-                     view->itemsize);
-        PyBuffer_Release(view);
-        return -1;
+typedef struct {
+    int64_t itemsize;
+    int64_t limit;          /* valid keys: 0 (+0) and [NEGATIVE, limit); limit is -inf's key */
+    int64_t divergent_from; /* keys [divergent_from, limit) have p < divergent_p */
+    int64_t mastered_to;    /* keys [NEGATIVE, mastered_to) (and +0) have p > mastered_p */
+    int64_t learn_key;      /* float16: learned when key < learn_key */
+    double threshold;       /* float32/float64: learned when value > threshold (in that type) */
+    double logp[N_KEYS], p[N_KEYS], phi[N_KEYS], entropy[N_KEYS], div_nll[N_KEYS];
+} Tables;
+
+static double key_value(int64_t itemsize, uint32_t key) {
+    if (itemsize == 2) {
+        const int sign = key >> 15, exponent = (key >> 10) & 0x1F, mantissa = key & 0x3FF;
+        double v = exponent == 0 ? ldexp(mantissa, -24)
+                 : exponent == 31 ? (mantissa ? NAN : INFINITY)
+                 : ldexp(mantissa | 0x400, exponent - 25);
+        return sign ? -v : v;
     }
-    return 0;
+    if (key == 0 || key == NEGATIVE) return key ? -0.0 : 0.0;
+    uint32_t bits = (key << 16) | 0x8000;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
 }
 
-static PyObject *count(PyObject *self, PyObject *args) {
-    PyObject *o_keys, *o_ends, *o_slots, *o_hist, *o_learned, *o_seen, *o_newly;
-    long long first;
-    unsigned int limit;
-    if (!PyArg_ParseTuple(args, "OLOOOOIOO", &o_keys, &first, &o_ends, &o_slots, &o_hist, &o_learned,
-                          &limit, &o_seen, &o_newly))
+static PyObject *tables(PyObject *self, PyObject *args) {
+    long long itemsize;
+    double divergent_p, mastered_p, learned_p, nll_cap;
+    if (!PyArg_ParseTuple(args, "Ldddd", &itemsize, &divergent_p, &mastered_p, &learned_p, &nll_cap))
         return NULL;
-    Py_buffer keys = {0}, ends = {0}, slots = {0}, hist = {0}, learned = {0}, seen = {0}, newly = {0};
-    PyObject *result = NULL;
-    int tracking = o_learned != Py_None;
-    if (tracking != (o_seen != Py_None)) {
-        PyErr_SetString(PyExc_ValueError, "learn_keys and seen go together (both None or both arrays)");
+    if (itemsize != 2 && itemsize != 4 && itemsize != 8) {
+        PyErr_SetString(PyExc_ValueError, "tables: itemsize must be 2, 4 or 8");
         return NULL;
     }
-    if (get(o_keys, &keys, 0, 2, "keys") < 0) goto done;
-    if (get(o_ends, &ends, 0, 8, "run_ends") < 0) goto done;
-    if (get(o_slots, &slots, 0, 1, "run_slots") < 0) goto done;
-    if (get(o_hist, &hist, 1, 4, "hist") < 0) goto done;
-    if (get(o_newly, &newly, 1, 8, "newly") < 0) goto done;
-    if (tracking && (get(o_learned, &learned, 0, 2, "learn_keys") < 0 || get(o_seen, &seen, 1, 1, "seen") < 0))
-        goto done;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, sizeof(Tables));
+    if (out == NULL) return NULL;
+    Tables *t = (Tables *)PyBytes_AS_STRING(out);
+    memset(t, 0, sizeof(Tables));
+    t->itemsize = itemsize;
+    t->limit = itemsize == 2 ? 0xFC00 : 0xFF80;
+    t->threshold = log(learned_p);
+    t->learn_key = t->limit;
+    int64_t n_div_free = 0, n_mastered = 0;
+    for (int64_t key = NEGATIVE; key < t->limit; key++) {
+        /* The same float64 operations as the numpy histogram tables (stats_numpy.py). */
+        const double logp = key_value(itemsize, (uint32_t)key), p = exp(logp), q = -expm1(logp);
+        t->logp[key] = logp;
+        t->p[key] = p;
+        t->phi[key] = p * q;
+        t->entropy[key] = -p * logp - (q > 0 ? q * log(q) : 0.0);
+        t->div_nll[key] = -logp < nll_cap ? -logp : nll_cap;
+        n_div_free += p >= divergent_p;
+        n_mastered += p > mastered_p;
+        if (t->learn_key == t->limit && logp <= t->threshold) t->learn_key = key;
+    }
+    t->divergent_from = NEGATIVE + n_div_free;
+    t->mastered_to = NEGATIVE + n_mastered;
+    for (int64_t key = NEGATIVE; key < t->divergent_from; key++) t->div_nll[key] = 0.0;
+    if (itemsize == 4) t->threshold = (float)t->threshold;
+    return out;
+}
 
-    const Py_ssize_t n = keys.len / 2, n_runs = ends.len / 8, n_slots = hist.len / 4 / N_KEYS;
-    const uint16_t *k = keys.buf;
-    const int64_t *run_end = ends.buf;
-    const uint8_t *run_slot = slots.buf;
-    uint32_t *h = hist.buf;
-    int64_t *nw = newly.buf;
-    const uint16_t *l = learned.buf;
-    uint8_t *s = seen.buf;
-    if (limit > 0xFFFF) {
-        PyErr_SetString(PyExc_ValueError, "count: limit must be a 16-bit key");
+typedef struct {
+    const Tables *t;
+    int fd;
+    int64_t data_offset, start, stop, window, n_runs, flush_tokens;
+    const int64_t *run_end;
+    const uint8_t *run_slot;
+    int n_slots;
+    uint8_t *seen;
+    uint64_t *total; /* n_slots x N_KEYS, shared: merged under the lock */
+    int64_t *newly;  /* n_slots, shared */
+    pthread_mutex_t *lock;
+    int error;       /* errno of a failing read, or -1: the file ended early */
+    int64_t error_at;
+} Job;
+
+static void flush(Job *job, uint32_t *hist, const int64_t *newly) {
+    pthread_mutex_lock(job->lock);
+    for (int64_t i = 0; i < (int64_t)job->n_slots * N_KEYS; i++) job->total[i] += hist[i];
+    for (int s = 0; s < job->n_slots; s++) job->newly[s] += newly[s];
+    pthread_mutex_unlock(job->lock);
+}
+
+/* Keys of a window, in place: float16 is its own key; float32/64 take the top 16 bits of the
+   float32, and learned flags come from the exact values (learn_keys: 0 learned, 1 not). */
+static void to_keys(const Tables *t, void *buffer, int64_t n, uint16_t *keys, uint8_t *not_learned) {
+    if (t->itemsize == 4) {
+        const float *v = buffer;
+        const float thr = (float)t->threshold;
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t bits;
+            memcpy(&bits, v + i, 4);
+            keys[i] = bits >> 16;
+            not_learned[i] = v[i] <= thr;
+        }
+    } else if (t->itemsize == 8) {
+        const double *v = buffer;
+        for (int64_t i = 0; i < n; i++) {
+            const float f = (float)v[i];
+            uint32_t bits;
+            memcpy(&bits, &f, 4);
+            keys[i] = bits >> 16;
+            not_learned[i] = v[i] <= t->threshold;
+        }
+    }
+}
+
+static void *count_range(void *arg) {
+    Job *job = arg;
+    const Tables *t = job->t;
+    const int64_t itemsize = t->itemsize;
+    uint32_t *hist = calloc((size_t)job->n_slots * N_KEYS, 4);
+    void *buffer = malloc((size_t)(job->window * itemsize));
+    uint16_t *keys = itemsize == 2 ? buffer : malloc((size_t)job->window * 2);
+    uint8_t *not_learned = itemsize == 2 ? NULL : malloc((size_t)job->window);
+    int64_t newly[MAX_SLOTS] = {0}, since_flush = 0;
+    if (!hist || !buffer || !keys || (itemsize != 2 && !not_learned)) {
+        job->error = ENOMEM;
         goto done;
     }
-    const uint16_t lim = (uint16_t)limit;
-    if (hist.len != n_slots * N_KEYS * 4 || newly.len != n_slots * 8 || slots.len != n_runs
-        || (tracking && (learned.len != n * 2 || seen.len != n))) {
-        PyErr_SetString(PyExc_ValueError, "count: hist must hold n_slots x 65536 counts, newly "
-                        "n_slots, run_slots one per run, learn_keys and seen one per key");
-        goto done;
-    }
-    /* The first run holding token `first` (binary search), and the runs must reach first + n. */
-    Py_ssize_t lo = 0, hi = n_runs;
+    /* The run holding token `start` (binary search); runs then advance with the windows. */
+    int64_t lo = 0, hi = job->n_runs;
     while (lo < hi) {
-        Py_ssize_t mid = (lo + hi) / 2;
-        if (run_end[mid] <= first) lo = mid + 1; else hi = mid;
+        const int64_t mid = (lo + hi) / 2;
+        if (job->run_end[mid] <= job->start) lo = mid + 1; else hi = mid;
     }
-    if (first < 0 || (n > 0 && (n_runs == 0 || run_end[n_runs - 1] < first + n))) {
-        PyErr_SetString(PyExc_ValueError, "count: the runs do not cover the keys' tokens");
-        goto done;
-    }
-    int bad_slot = 0;
-    Py_BEGIN_ALLOW_THREADS
-    Py_ssize_t i = 0;
-    for (Py_ssize_t r = lo; i < n; r++) {
-        const Py_ssize_t start = i;
-        const Py_ssize_t end = run_end[r] - first < n ? (Py_ssize_t)(run_end[r] - first) : n;
-        if (run_slot[r] >= n_slots) { bad_slot = 1; break; }
-        uint32_t *hs = h + (Py_ssize_t)run_slot[r] * N_KEYS;
-        /* Two loops per run, not one: fused, the scattered increments and the flag stores
-           stalled each other: slower than the two loops apart. */
-        for (; i < end; i++) hs[k[i]]++;
-        if (tracking) {
-            /* Fresh counts in a byte per block of 255 tokens: the loop then vectorises without
-               widening every flag to 64 bits. */
+    int64_t r = lo;
+    for (int64_t a = job->start; a < job->stop; a += job->window) {
+        const int64_t n = job->stop - a < job->window ? job->stop - a : job->window;
+        if (since_flush + n > job->flush_tokens) {
+            flush(job, hist, newly);
+            memset(hist, 0, (size_t)job->n_slots * N_KEYS * 4);
+            memset(newly, 0, sizeof newly);
+            since_flush = 0;
+        }
+        since_flush += n;
+        const size_t bytes = (size_t)(n * itemsize);
+        size_t got = 0;
+        while (got < bytes) {
+            const ssize_t k = pread(job->fd, (char *)buffer + got, bytes - got,
+                                    (off_t)(job->data_offset + a * itemsize + (int64_t)got));
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0) {
+                job->error = k < 0 ? errno : -1;
+                job->error_at = a;
+                goto done;
+            }
+            got += (size_t)k;
+        }
+        if (itemsize != 2) to_keys(t, buffer, n, keys, not_learned);
+        for (int64_t i = 0; i < n; r++) {
+            const int64_t run_stop = job->run_end[r] - a < n ? job->run_end[r] - a : n;
+            uint32_t *h = hist + (int64_t)job->run_slot[r] * N_KEYS;
+            const int64_t first = i;
+            /* Apart, the two loops each stream through the window in cache; fused, the
+               scattered increments and the flag stores stall each other. */
+            for (; i < run_stop; i++) h[keys[i]]++;
+            if (job->seen == NULL) continue;
+            uint8_t *s = job->seen + a;
             int64_t fresh = 0;
-            for (Py_ssize_t j = start; j < end;) {
-                const Py_ssize_t block_end = end - j > 255 ? j + 255 : end;
+            /* Fresh tokens counted in a byte per block of 255: the loop vectorises. */
+            for (int64_t j = first; j < run_stop;) {
+                const int64_t block_end = run_stop - j > 255 ? j + 255 : run_stop;
                 uint8_t block = 0;
-                for (; j < block_end; j++) {
-                    const uint8_t f = l[j] < lim;
-                    block += f & (uint8_t)~s[j];
-                    s[j] |= f;
+                if (itemsize == 2) {
+                    const uint16_t lim = (uint16_t)t->learn_key;
+                    for (; j < block_end; j++) {
+                        const uint8_t f = keys[j] < lim;
+                        block += f & (uint8_t)~s[j];
+                        s[j] |= f;
+                    }
+                } else {
+                    for (; j < block_end; j++) {
+                        const uint8_t f = !not_learned[j];
+                        block += f & (uint8_t)~s[j];
+                        s[j] |= f;
+                    }
                 }
                 fresh += block;
             }
-            nw[run_slot[r]] += fresh;
+            newly[job->run_slot[r]] += fresh;
         }
+        if (job->run_end[r - 1] - a == n) continue;  /* the run goes on in the next window */
+        r--;
     }
-    Py_END_ALLOW_THREADS
-    if (bad_slot) {
-        PyErr_SetString(PyExc_ValueError, "count: a run's slot is not below n_slots");
+    flush(job, hist, newly);
+done:
+    free(hist);
+    if ((void *)keys != buffer) free(keys);
+    free(buffer);
+    free(not_learned);
+    return NULL;
+}
+
+/* Statistics of one slot's histogram (the same sums as stats_numpy.stats_from_histogram). */
+static PyObject *slot_stats(const Tables *t, const uint64_t *h, int64_t newly, PyObject *ranks) {
+    const int64_t n_zero = (int64_t)h[0];
+    int64_t n = n_zero, n_div = 0, n_mast = n_zero, lo = -1, hi = -1;
+    double sum = 0, sum_phi = 0, sum_entropy = 0, sum_div = 0;
+    for (int64_t key = NEGATIVE; key < t->limit; key++) {
+        const uint64_t c = h[key];
+        if (!c) continue;
+        if (lo < 0) lo = key;
+        hi = key + 1;
+        const double w = (double)c;
+        n += (int64_t)c;
+        sum += w * t->logp[key];
+        sum_phi += w * t->phi[key];
+        sum_entropy += w * t->entropy[key];
+        sum_div += w * t->div_nll[key];
+        if (key >= t->divergent_from) n_div += (int64_t)c;
+        if (key < t->mastered_to) n_mast += (int64_t)c;
+    }
+    double sum_sq = 0;
+    if (n > 0) {
+        const double mean = sum / (double)n;
+        for (int64_t key = lo; lo >= 0 && key < hi; key++) {
+            const double d = t->logp[key] - mean;
+            sum_sq += (double)h[key] * d * d;
+        }
+        sum_sq += (double)n_zero * mean * mean;
+    }
+    const Py_ssize_t n_ranks = PyTuple_GET_SIZE(ranks);
+    PyObject *ps = PyTuple_New(n_ranks);
+    if (ps == NULL) return NULL;
+    /* The k-th smallest is the (n - 1 - k)-th largest: +0 first, then the keys ascending. Ranks
+       come ascending, so one walk of the keys from the largest value serves them all. */
+    int64_t cumulative = 0, key = lo, previous = n;
+    for (Py_ssize_t i = n_ranks - 1; i >= 0; i--) {
+        const long long k = PyLong_AsLongLong(PyTuple_GET_ITEM(ranks, i));
+        if (k == -1 && PyErr_Occurred()) { Py_DECREF(ps); return NULL; }
+        if (k < 0 || k >= previous) {
+            Py_DECREF(ps);
+            PyErr_SetString(PyExc_ValueError, "step: ranks must ascend inside the slot's tokens");
+            return NULL;
+        }
+        previous = k;
+        const int64_t rank = n - 1 - k - n_zero;
+        double p = 1.0;
+        if (rank >= 0) {
+            while (cumulative + (int64_t)h[key] <= rank) cumulative += (int64_t)h[key++];
+            p = t->p[key];
+        }
+        PyTuple_SET_ITEM(ps, i, PyFloat_FromDouble(p));
+    }
+    return Py_BuildValue("(LLdddddLLLN)", (long long)n, (long long)n_zero, sum, sum_sq, sum_phi,
+                         sum_entropy, sum_div, (long long)n_div, (long long)n_mast, (long long)newly, ps);
+}
+
+static PyObject *step(PyObject *self, PyObject *args) {
+    PyObject *o_tables, *o_path, *o_ends, *o_slots, *o_seen, *o_ranks;
+    long long data_offset, n_tokens, window, flush_tokens = FLUSH_TOKENS;
+    int threads;
+    if (!PyArg_ParseTuple(args, "OO&LLOOOO!iL|L", &o_tables, PyUnicode_FSConverter, &o_path, &data_offset,
+                          &n_tokens, &o_ends, &o_slots, &o_seen, &PyTuple_Type, &o_ranks, &threads, &window,
+                          &flush_tokens))
+        return NULL;
+    Py_buffer ends = {0}, slots = {0}, seen = {0};
+    PyObject *result = NULL;
+    uint64_t *total = NULL;
+    int fd = -1;
+    if (!PyBytes_Check(o_tables) || PyBytes_GET_SIZE(o_tables) != (Py_ssize_t)sizeof(Tables)) {
+        PyErr_SetString(PyExc_TypeError, "step: tables must come from tables()");
         goto done;
     }
-    result = Py_NewRef(Py_None);
+    const Tables *t = (const Tables *)PyBytes_AS_STRING(o_tables);
+    if (PyObject_GetBuffer(o_ends, &ends, PyBUF_C_CONTIGUOUS) < 0
+        || PyObject_GetBuffer(o_slots, &slots, PyBUF_C_CONTIGUOUS) < 0
+        || (o_seen != Py_None && PyObject_GetBuffer(o_seen, &seen, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0))
+        goto done;
+    const int64_t n_runs = ends.len / 8;
+    const int64_t *run_end = ends.buf;
+    const uint8_t *run_slot = slots.buf;
+    const int n_slots = (int)PyTuple_GET_SIZE(o_ranks);
+    if (n_tokens < 0 || data_offset < 0 || window < 1 || threads < 1 || threads > MAX_THREADS
+        || flush_tokens < window || flush_tokens > FLUSH_TOKENS
+        || n_slots < 1 || n_slots > MAX_SLOTS || slots.len != n_runs || (n_tokens > 0 && n_runs == 0)
+        || (n_runs && run_end[n_runs - 1] != n_tokens) || (o_seen != Py_None && seen.len != n_tokens)) {
+        PyErr_SetString(PyExc_ValueError, "step: the runs must end at n_tokens with one slot each, seen "
+                        "hold n_tokens bytes, ranks one tuple per slot, 1 <= threads <= 64, "
+                        "window <= flush_tokens < 2**32");
+        goto done;
+    }
+    for (int64_t i = 0; i < n_runs; i++) {
+        if (run_slot[i] >= n_slots || (i && run_end[i] <= run_end[i - 1]) || run_end[i] <= 0) {
+            PyErr_SetString(PyExc_ValueError, "step: runs must ascend, with slots below the number of slots");
+            goto done;
+        }
+    }
+    for (int s = 0; s < n_slots; s++) {
+        if (!PyTuple_Check(PyTuple_GET_ITEM(o_ranks, s))) {
+            PyErr_SetString(PyExc_TypeError, "step: ranks must be a tuple of tuples");
+            goto done;
+        }
+    }
+    total = calloc((size_t)n_slots * N_KEYS, 8);
+    if (total == NULL) { PyErr_NoMemory(); goto done; }
+    fd = open(PyBytes_AS_STRING(o_path), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) { PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, o_path); goto done; }
+    int64_t newly[MAX_SLOTS] = {0};
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    if ((int64_t)threads * window > n_tokens) threads = (int)((n_tokens + window - 1) / window);
+    if (threads < 1) threads = 1;
+    Job jobs[MAX_THREADS];
+    pthread_t ids[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    Py_BEGIN_ALLOW_THREADS
+    for (int i = 0; i < threads; i++) {
+        jobs[i] = (Job){t, fd, data_offset, n_tokens * i / threads, n_tokens * (i + 1) / threads, window,
+                        n_runs, flush_tokens, run_end, run_slot, n_slots, o_seen == Py_None ? NULL : seen.buf, total,
+                        newly, &lock, 0, 0};
+        /* Thread 0 is this one: one thread fewer to start. */
+        started[i] = i > 0 && pthread_create(&ids[i], NULL, count_range, &jobs[i]) == 0;
+    }
+    for (int i = 0; i < threads; i++)
+        if (!started[i]) count_range(&jobs[i]);
+    for (int i = 1; i < threads; i++)
+        if (started[i]) pthread_join(ids[i], NULL);
+    Py_END_ALLOW_THREADS
+    for (int i = 0; i < threads; i++) {
+        if (jobs[i].error == -1) {
+            PyErr_Format(PyExc_EOFError, "%lld", (long long)jobs[i].error_at);
+            goto done;
+        }
+        if (jobs[i].error) {
+            errno = jobs[i].error;
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, o_path);
+            goto done;
+        }
+    }
+    uint64_t n_invalid = 0;
+    for (int s = 0; s < n_slots; s++) {
+        const uint64_t *h = total + (int64_t)s * N_KEYS;
+        for (int64_t key = 1; key < NEGATIVE; key++) n_invalid += h[key];
+        for (int64_t key = t->limit; key < N_KEYS; key++) n_invalid += h[key];
+    }
+    if (n_invalid) {  /* the caller locates them; the statistics would be wrong */
+        result = Py_BuildValue("(KO)", (unsigned long long)n_invalid, Py_None);
+        goto done;
+    }
+    PyObject *per_slot = PyList_New(n_slots);
+    if (per_slot == NULL) goto done;
+    for (int s = 0; s < n_slots; s++) {
+        PyObject *stats = slot_stats(t, total + (int64_t)s * N_KEYS, newly[s], PyTuple_GET_ITEM(o_ranks, s));
+        if (stats == NULL) { Py_DECREF(per_slot); goto done; }
+        PyList_SET_ITEM(per_slot, s, stats);
+    }
+    result = Py_BuildValue("(KN)", (unsigned long long)n_invalid, per_slot);
 done:
-    PyBuffer_Release(&keys);
+    if (fd >= 0) close(fd);
+    free(total);
+    Py_DECREF(o_path);
     PyBuffer_Release(&ends);
     PyBuffer_Release(&slots);
-    PyBuffer_Release(&hist);
-    PyBuffer_Release(&newly);
-    PyBuffer_Release(&learned);  /* a no-op on a buffer never filled */
-    PyBuffer_Release(&seen);
+    PyBuffer_Release(&seen); /* a no-op on a buffer never filled */
     return result;
 }
 
 static PyMethodDef methods[] = {
-    {"count", count, METH_VARARGS, "Add key histograms per slot and learned-at flags of a window."},
+    {"tables", tables, METH_VARARGS, "Per-key tables of a store's item size and thresholds (opaque bytes)."},
+    {"step", step, METH_VARARGS, "Read, count and reduce one step file to per-slot statistics."},
     {NULL, NULL, 0, NULL},
 };
 

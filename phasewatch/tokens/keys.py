@@ -15,6 +15,8 @@ from functools import cache
 
 import numpy as np
 
+from phasewatch.tokens.layout import PRECISION
+
 N_KEYS = 1 << 16
 
 
@@ -46,13 +48,13 @@ def codec_for(dtype_name: str) -> KeyCodec:
     keys = np.arange(N_KEYS, dtype=np.uint32)
     if dtype_name == "float16":
         values = keys.astype(np.uint16).view(np.float16).astype(np.float64)
-        neg_inf_key, precision = 0xFC00, "exact (float16)"
+        neg_inf_key = 0xFC00
     else:
         with np.errstate(invalid="ignore"):  # NaN keys stay NaN; they are never valid
             values = ((keys << 16) | 0x8000).view(np.float32).astype(np.float64)
         values[0x0000], values[0x8000] = 0.0, -0.0
-        neg_inf_key, precision = 0xFF80, "bfloat16 keys: log p to a relative 2**-8"
+        neg_inf_key = 0xFF80
     valid = (keys == 0) | ((keys >= 0x8000) & (keys < neg_inf_key))
     # Negative keys grow more negative as the key grows; +0 is the largest value.
     order = np.concatenate([np.arange(neg_inf_key - 1, 0x7FFF, -1), [0]]).astype(np.int64)
-    return KeyCodec(precision, values, valid, order, neg_inf_key)
+    return KeyCodec(PRECISION[dtype_name], values, valid, order, neg_inf_key)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
+from phasewatch.tokens.layout import SPLITS
 from phasewatch.tokens.stats import N_SLOTS, SummaryConfig, quantile_label
-from phasewatch.tokens.writer import SPLITS
 
 
 @dataclass
@@ -35,44 +35,44 @@ class LearnedAtTracker:
 
     A token's "learned at" step is the first stored step where its p > learned_p (a later fall
     below does not undo it); the first stored step counts as "known at start". The per-token
-    state (1 bool per token) lives in the lanes of the pass (`lane.Lane`), each owning its
-    tokens across all steps; the tracker only receives each step's counts, per slot.
+    state (1 byte per token) lives in the pass, which counts in step order; the tracker only
+    receives each step's counts, per slot.
     """
 
     def __init__(self, n_tokens: int):
         self.n_tokens = n_tokens
-        self.newly: dict[int, np.ndarray] = {}  # step position -> newly learned tokens per slot
+        self.newly: dict[int, list[int]] = {}  # step position -> newly learned tokens per slot
 
-    def record(self, position: int, newly: np.ndarray) -> None:
-        """The tokens first learned at the step at `position`, per slot (all lanes together)."""
-        self.newly[position] = np.asarray(newly, dtype=np.int64)
+    def record(self, position: int, newly: Sequence[int]) -> None:
+        """The tokens first learned at the step at `position`, per slot."""
+        self.newly[position] = [int(x) for x in newly]
 
-    def newly_learned(self, position: int) -> np.ndarray:
+    def newly_learned(self, position: int) -> list[int]:
         """Tokens first learned at this step position, per slot."""
-        return self.newly.get(position, np.zeros(N_SLOTS, dtype=np.int64))
+        return self.newly.get(position, [0] * N_SLOTS)
 
     def distribution(
         self, split_tokens: dict[str, int], steps: Sequence[int], config: SummaryConfig
     ) -> dict[str, LearnedAt]:
-        steps = np.asarray(steps, dtype=np.int64)
-        per_step = np.asarray([self.newly_learned(k) for k in range(steps.size)]).reshape(-1, N_SLOTS)
+        steps = [int(s) for s in steps]
+        per_step = [self.newly_learned(k) for k in range(len(steps))]
         out = {}
         for slot, split in enumerate(SPLITS):
             if split not in split_tokens:
                 continue
             n = split_tokens[split]
-            counts = per_step[:, slot]
+            counts = [row[slot] for row in per_step]
             during = counts[1:]
-            n_during = int(during.sum())
-            cumulative = np.cumsum(during)
+            n_during = sum(during)
+            cumulative = list(itertools.accumulate(during))
             quantiles: dict[str, int | None] = {}
             for q in config.quantiles:
                 if n_during == 0:
                     quantiles[quantile_label(q)] = None
                     continue
-                rank = int(np.rint((n_during - 1) * q))  # np.quantile(method="nearest")
-                quantiles[quantile_label(q)] = int(steps[1 + np.searchsorted(cumulative, rank, side="right")])
-            known = int(counts[0]) if counts.size else 0
+                rank = round((n_during - 1) * q)  # np.quantile(method="nearest"): half to even, as np.rint
+                quantiles[quantile_label(q)] = steps[1 + bisect.bisect_right(cumulative, rank)]
+            known = counts[0] if counts else 0
             nan = float("nan")
             out[split] = LearnedAt(
                 split=split,

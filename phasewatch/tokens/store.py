@@ -9,32 +9,41 @@ value anyway.
 
 Damaged step files are skipped with a warning naming the file (what is valid is still read), unless
 `strict=True`; a store with no valid step file is an `InputError`.
+
+Opening imports no numpy (the `tokens` command's compiled path needs none; numpy's import is
+half of the command's fixed cost): numpy is imported only for what returns arrays
+(`logprobs`, `steps`, `dtype`) and to parse an unusual `.npy` header (`npy_header`).
 """
 
 from __future__ import annotations
 
+import bisect
 import gc
 import itertools
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from phasewatch.errors import InputError
 from phasewatch.files import open_regular
 from phasewatch.io.jsonlines import read_json_object
-from phasewatch.tokens.writer import DTYPES, INDEX_FILE, SPLITS
+from phasewatch.tokens.layout import DTYPES, INDEX_FILE, SPLITS
+from phasewatch.tokens.npy_header import read_header
+
+if TYPE_CHECKING:
+    import numpy as np
 
 STORE_DIR = "expert_logprobs"
 STEP_PATTERN = re.compile(r"^step_(\d+)\.npy$")
 #: Read (with a warning) although the format allows only float16 / float32.
 TOLERATED_DTYPES = ("float64",)
+ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8}
 MAX_GAP_WARNINGS = 5
 
 
@@ -60,7 +69,14 @@ class StepFile:
     step: int
     path: Path
     data_offset: int
-    dtype: np.dtype
+    dtype_name: str
+    itemsize: int
+
+    @property
+    def dtype(self) -> np.dtype:
+        import numpy as np
+
+        return np.dtype(self.dtype_name)
 
 
 @dataclass
@@ -73,14 +89,22 @@ class TokenStore:
     """
 
     folder: Path
-    dtype: np.dtype
+    dtype_name: str
     n_tokens: int
     sequences: list[SequenceInfo]
     files: list[StepFile]
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def dtype(self) -> np.dtype:
+        import numpy as np
+
+        return np.dtype(self.dtype_name)
+
+    @property
     def steps(self) -> np.ndarray:
+        import numpy as np
+
         return np.asarray([f.step for f in self.files], dtype=np.int64)
 
     @property
@@ -116,6 +140,10 @@ class TokenStore:
         return found
 
     @cached_property
+    def _offsets(self) -> list[int]:
+        return [s.offset for s in self.sequences]
+
+    @cached_property
     def _by_step(self) -> dict[int, StepFile]:
         return {f.step: f for f in self.files}
 
@@ -128,14 +156,15 @@ class TokenStore:
 
     def locate(self, token: int) -> tuple[SequenceInfo | None, int]:
         """The sequence holding a global token position, and the position inside it."""
-        offsets = np.asarray([s.offset for s in self.sequences])
-        i = int(np.searchsorted(offsets, token, side="right")) - 1
+        i = bisect.bisect_right(self._offsets, token) - 1
         if i >= 0 and token < self.sequences[i].end:
             return self.sequences[i], token - self.sequences[i].offset
         return None, token
 
 
 def map_window(file: StepFile, n_tokens: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+    import numpy as np
+
     stop = n_tokens if stop is None else stop
     if not 0 <= start <= stop <= n_tokens:
         raise IndexError(f"token window [{start}, {stop}) outside [0, {n_tokens})")
@@ -144,7 +173,7 @@ def map_window(file: StepFile, n_tokens: int, start: int = 0, stop: int | None =
     try:
         return np.memmap(
             file.path, dtype=file.dtype, mode="r",
-            offset=file.data_offset + start * file.dtype.itemsize, shape=(stop - start,),
+            offset=file.data_offset + start * file.itemsize, shape=(stop - start,),
         )
     except (OSError, ValueError) as exc:
         # mmap refuses a window past the end: the file shrank after open_store checked it.
@@ -207,9 +236,9 @@ def open_store(path: str | Path, strict: bool = False) -> TokenStore:
     for file_path, reason in problems:
         warnings.append(f"{file_path.name}: skipped: {reason}")
     warnings.extend(_gap_warnings([f.step for f in files]))
-    if dtype.name in TOLERATED_DTYPES:
+    if dtype in TOLERATED_DTYPES:
         warnings.append(
-            f"{INDEX_FILE}: dtype {dtype.name} is not part of the store format (float16 or float32); "
+            f"{INDEX_FILE}: dtype {dtype} is not part of the store format (float16 or float32); "
             "read anyway, at 4x the disk and I/O of float16: write stores as float16"
         )
     return TokenStore(folder, dtype, n_tokens, sequences, files, warnings)
@@ -267,15 +296,15 @@ def _validate_index(index: dict, path: Path, warnings: list[str]):
             f"{INDEX_FILE}: {n_tokens - covered} of {n_tokens} tokens belong to no sequence; "
             "they are ignored"
         )
-    return np.dtype(dtype_name), n_tokens, sequences
+    return dtype_name, n_tokens, sequences
 
 
 def _sequences_fast(raw: list, n_tokens: int) -> list[SequenceInfo] | None:
     """The sequences sorted by offset, or None if any entry is malformed or they overlap.
 
-    Validated column-wise with numpy: an index of 600,000 sequences opens in a fraction of the
-    time the entry-by-entry loop takes. Any failure falls back to `_sequences_checked`, which
-    names the first bad entry.
+    Validated column-wise (builtins over whole columns, no numpy): an index of 600,000
+    sequences opens in a fraction of the time the entry-by-entry loop takes. Any failure falls
+    back to `_sequences_checked`, which names the first bad entry.
     """
     try:
         offsets = [seq["offset"] for seq in raw]
@@ -287,18 +316,14 @@ def _sequences_fast(raw: list, n_tokens: int) -> list[SequenceInfo] | None:
     if not (all(type(v) is int for v in offsets) and all(type(v) is int for v in lengths)
             and all(split in SPLITS for split in splits)):
         return None
-    try:
-        offset = np.asarray(offsets, dtype=np.int64)
-        length = np.asarray(lengths, dtype=np.int64)
-    except OverflowError:
+    ends = list(map(int.__add__, offsets, lengths))
+    if min(offsets) < 0 or min(lengths) <= 0 or max(ends) > n_tokens:
         return None
-    end = offset + length
-    if offset.min() < 0 or length.min() <= 0 or end.max() > n_tokens:
+    in_order = all(map(int.__le__, offsets, itertools.islice(offsets, 1, None)))
+    order = range(len(offsets)) if in_order else sorted(range(len(offsets)), key=offsets.__getitem__)
+    if any(ends[i] > offsets[j] for i, j in itertools.pairwise(order)):
         return None
-    order = np.argsort(offset, kind="stable")
-    if np.any(end[order[:-1]] > offset[order[1:]]):
-        return None
-    return [SequenceInfo(str(ids[i]), splits[i], offsets[i], lengths[i]) for i in order.tolist()]
+    return [SequenceInfo(str(ids[i]), splits[i], offsets[i], lengths[i]) for i in order]
 
 
 def _sequences_checked(raw: list, n_tokens: int, path: Path) -> list[SequenceInfo]:
@@ -359,30 +384,26 @@ class _BadStepFile(Exception):
     pass
 
 
-def _check_step_file(step: int, path: Path, dtype: np.dtype, n_tokens: int) -> StepFile:
+def _check_step_file(step: int, path: Path, dtype: str, n_tokens: int) -> StepFile:
     """Parse the .npy header (never the data) and check it against the index and the file size."""
     try:
         size = path.stat().st_size
         with open_regular(path) as fh:  # a FIFO named step_*.npy is refused, not waited on
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, _fortran, file_dtype = np.lib.format.read_array_header_1_0(fh)
-            else:
-                shape, _fortran, file_dtype = np.lib.format.read_array_header_2_0(fh)
-            data_offset = fh.tell()
+            header = read_header(fh)
     except OSError as exc:
         raise _BadStepFile(f"cannot read: {exc}") from exc
     except InputError as exc:
         raise _BadStepFile(exc.message) from exc
     except (ValueError, SyntaxError, EOFError) as exc:
         raise _BadStepFile(f"not a valid .npy file ({exc})") from exc
-    if file_dtype.hasobject:
+    file_dtype, shape, data_offset = header.dtype_name, header.shape, header.data_offset
+    if header.has_object:
         raise _BadStepFile("holds Python objects; only float16/float32 arrays are read")
-    if file_dtype.kind != "f" or file_dtype.name not in DTYPES + TOLERATED_DTYPES:
+    if header.kind != "f" or file_dtype not in DTYPES + TOLERATED_DTYPES:
         raise _BadStepFile(f"holds {file_dtype}, not a float16/float32 array")
-    if file_dtype.name != dtype.name:
-        raise _BadStepFile(f"holds {file_dtype.name} but {INDEX_FILE} says dtype {dtype.name}")
-    if not file_dtype.isnative:
+    if file_dtype != dtype:
+        raise _BadStepFile(f"holds {file_dtype} but {INDEX_FILE} says dtype {dtype}")
+    if not header.native:
         raise _BadStepFile("holds a big-endian array; write it with np.save on this machine")
     if len(shape) != 1:
         raise _BadStepFile(f"holds an array of shape {shape}; expected 1-D ({n_tokens},)")
@@ -390,13 +411,14 @@ def _check_step_file(step: int, path: Path, dtype: np.dtype, n_tokens: int) -> S
         raise _BadStepFile(
             f"holds {shape[0]} log-probs but {INDEX_FILE} says n_tokens={n_tokens}"
         )
-    needed = data_offset + n_tokens * file_dtype.itemsize
+    itemsize = ITEMSIZE[file_dtype]
+    needed = data_offset + n_tokens * itemsize
     if size < needed:
         raise _BadStepFile(
             f"truncated: {size} bytes, its header needs {needed} "
-            f"({n_tokens} x {file_dtype.name} after a {data_offset}-byte header)"
+            f"({n_tokens} x {file_dtype} after a {data_offset}-byte header)"
         )
-    return StepFile(step, path, data_offset, np.dtype(file_dtype))
+    return StepFile(step, path, data_offset, file_dtype, itemsize)
 
 
 def _no_valid_file_message(problems: list[tuple[Path, str]], n_tokens: int, index: Path) -> str:
@@ -417,13 +439,14 @@ def _gap_warnings(steps: list[int]) -> list[str]:
     """
     if len(steps) < 3:
         return []
-    diffs = np.diff(np.asarray(steps, dtype=np.int64))
-    values, counts = np.unique(diffs, return_counts=True)
-    cadence = int(values[np.argmax(counts)])
-    if counts.max() < 0.5 * diffs.size:
+    diffs = [b - a for a, b in itertools.pairwise(steps)]
+    counts = Counter(diffs)
+    most = max(counts.values())
+    cadence = min(d for d, c in counts.items() if c == most)  # the smallest of the most frequent
+    if most < 0.5 * len(diffs):
         return []
     out = []
-    gaps = np.flatnonzero((diffs > cadence) & (diffs % cadence == 0))
+    gaps = [i for i, d in enumerate(diffs) if d > cadence and d % cadence == 0]
     for i in gaps[:MAX_GAP_WARNINGS]:
         a, b = steps[i], steps[i + 1]
         n_missing = (b - a) // cadence - 1
@@ -431,6 +454,6 @@ def _gap_warnings(steps: list[int]) -> list[str]:
             f"step files missing between step {a} and step {b}: {n_missing} expected at a cadence "
             f"of {cadence} (e.g. step_{a + cadence:08d}.npy)"
         )
-    if gaps.size > MAX_GAP_WARNINGS:
-        out.append(f"... and {gaps.size - MAX_GAP_WARNINGS} more gaps in the step files")
+    if len(gaps) > MAX_GAP_WARNINGS:
+        out.append(f"... and {len(gaps) - MAX_GAP_WARNINGS} more gaps in the step files")
     return out

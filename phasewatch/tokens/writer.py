@@ -22,10 +22,9 @@ from typing import Any
 
 import numpy as np
 
-INDEX_FILE = "index.json"
-STEP_FILE = "step_{:08d}.npy"
-DTYPES = ("float16", "float32")
-SPLITS = ("train", "heldout")
+from phasewatch.tokens.layout import DTYPES, INDEX_FILE, SPLITS, STEP_FILE
+
+__all__ = ["DTYPES", "INDEX_FILE", "SPLITS", "STEP_FILE", "TokenStoreWriter"]
 
 
 class TokenStoreWriter:
