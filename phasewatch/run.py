@@ -325,6 +325,15 @@ class RecordCollector:
         self._resumes.block(steps, np.asarray(lines, dtype=np.int64))
         self._n_records += int(steps.size)
 
+    def add_triplets(self, steps: np.ndarray, lines: np.ndarray, names: list[str],
+                     records: np.ndarray, values: np.ndarray) -> None:
+        """Many records of a few values each (a new metric name on every line), as `add`
+        would take them: value k is metric `names[k]` of record `records[k]` (file order)."""
+        steps = np.asarray(steps, dtype=np.int64)
+        self._store.add_triplets(names, steps[np.asarray(records, dtype=np.int64)], values)
+        self._resumes.block(steps, np.asarray(lines, dtype=np.int64))
+        self._n_records += int(steps.size)
+
     def build(self, **metadata: Any) -> Run:
         events = list(metadata.pop("events", []))
         warnings = self.warnings + list(metadata.pop("warnings", []))
