@@ -125,6 +125,11 @@ class ColumnStore:
     def add_row(self, step: int, names: list[str], values: np.ndarray) -> None:
         """One record of many metrics given as columns (`records_sparse.Row`): no Python
         object per value."""
+        self.add_triplets(names, np.full(len(names), step, dtype=np.int64), values)
+
+    def add_triplets(self, names: list[str], steps: np.ndarray, values: np.ndarray) -> None:
+        """Values in file order, value k being metric `names[k]` at step `steps[k]` (records
+        of a few values each: a log with a new metric name on every line)."""
         self.flush()
         index = self._ids
         ids = np.fromiter(map(index.get, names, repeat(-1)), dtype=np.int64, count=len(names))
@@ -135,8 +140,7 @@ class ColumnStore:
             self._names.extend(fresh)
             ids[new] = np.fromiter(map(index.__getitem__, (names[k] for k in new.tolist())),
                                    dtype=np.int64, count=new.size)
-        self._store_triplets(ids, np.full(ids.size, step, dtype=np.int64),
-                             np.asarray(values, dtype=np.float64))
+        self._store_triplets(ids, np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64))
 
     def flush(self) -> None:
         """Store the values added one at a time, so what is added later comes after them."""

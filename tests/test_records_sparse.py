@@ -9,6 +9,7 @@ of every pattern over every name (what it replaced)."""
 from __future__ import annotations
 
 import fnmatch
+import json
 
 import numpy as np
 import pytest
@@ -159,3 +160,48 @@ def test_alias_lookup_equals_the_pattern_scan(names):
     assert aliases_for(dict.fromkeys(names).keys()) == old_aliases_for(names)
     for role in ROLE_CANDIDATES:
         assert role_matches(role, names) == old_role_matches(role, names)
+
+
+def run_table(run):
+    return (run.table.to_dict("list"), run.n_records, run.events, run.warnings, run.aliases)
+
+
+cell = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-10**6, 10**6), st.none(),
+                 st.booleans(), st.sampled_from(["0.5", "abc"]), st.just(10**400))
+line = st.one_of(
+    st.tuples(st.just("row"), st.integers(0, 30),
+              st.dictionaries(st.sampled_from([f"m{i}" for i in range(60)] + ["eval_acc"]), cell, max_size=3)),
+    st.sampled_from([("garbage", 0, {}), ("blank", 0, {}), ("nested", 0, {}), ("bigstep", 0, {})]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(line, min_size=1, max_size=60), st.integers(0, 2))
+def test_a_block_of_many_key_sets_reads_as_the_line_path(tmp_path_factory, lines, many):
+    """The bulk path's block with a new key set every few lines (`_read_sparse_block`)."""
+    from phasewatch.io import fastjson, jsonl
+    from phasewatch.io.lines import read_lines
+
+    text = []
+    fixed = {"garbage": "{oops", "blank": " ", "nested": '{"step": 3, "a": {"b": 1}}',
+             "bigstep": '{"step": 1e30, "m1": 2}'}
+    for kind, step, values in lines:
+        text.append(json.dumps({"step": step, **values}) if kind == "row" else fixed[kind])
+    path = tmp_path_factory.mktemp("log") / "log.jsonl"
+    path.write_text("\n".join(text) + "\n")
+    try:
+        line_collector = RecordCollector(path, "x")
+        read_lines(path, jsonl.LineParser(), line_collector)
+        expected = run_table(line_collector.build())
+    except Exception as exc:  # noqa: BLE001 - the line path rejects the file: so must the bulk path
+        expected = (type(exc), str(exc))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fastjson, "MANY_KEY_SETS", many)  # every block takes the sparse path
+        bulk = RecordCollector(path, "x")
+        try:
+            if not fastjson.read_json_lines(path, jsonl.LineParser(), bulk, block_bytes=200):
+                return  # declined: the line path reads it
+            got = run_table(bulk.build())
+        except Exception as exc:  # noqa: BLE001
+            got = (type(exc), str(exc))
+    assert got == expected

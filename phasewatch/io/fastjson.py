@@ -176,8 +176,8 @@ def _read_block(linenos, lines, parser, collector, report, primed: bool) -> bool
     # Group the rows the bulk path can take by key tuple; the rest go to `parser.feed`.
     codes, signature_ids = _signatures(objects)
     n = len(lines)
-    if len(signature_ids) > max(MANY_KEY_SETS, n // 4):
-        signature_ids = {}  # a new key set every few lines: the line path is the faster one
+    if len(signature_ids) > max(MANY_KEY_SETS, n // 4):  # grouping would cost more than it saves
+        return _read_sparse_block(linenos, lines, objects, parser, collector, report, primed)
     bulk_step = np.full(n, -1, dtype=np.int64)
     in_bulk = np.zeros(n, dtype=bool)
     columns: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
@@ -243,6 +243,73 @@ def _read_block(linenos, lines, parser, collector, report, primed: bool) -> bool
             np.concatenate([p[1] for p in parts]),
         )
     collector.add_columns(steps, record_lines, merged)
+    return True
+
+
+_ROW_TYPES = frozenset({int, float, bool, type(None)})
+
+
+def _read_sparse_block(linenos, lines, objects, parser, collector, report, primed: bool) -> bool:
+    """A block with a new key set every few lines (a log with a new metric name per line):
+    each flat row of numbers is taken on its own into (name, record, value) triplets, which
+    the collector stores without an array per metric; other rows go through `parser.feed`,
+    in file order, as in `_read_block`. Declines (False) as `_read_block` does."""
+    step_key_of = parser.step_key
+    steps: list[int] = []
+    record_lines: list[int] = []
+    names: list[str] = []
+    records: list[int] = []
+    values: list = []
+    report.total += len(lines)
+    report.last_lineno = linenos[-1]
+    for position, obj in enumerate(objects):
+        if type(obj) is dict:
+            key = step_key_of(obj)
+            step = obj[key] if key is not None else None
+            if type(step) is int and -MAX_STEP <= step <= MAX_STEP \
+                    and set(map(type, obj.values())) <= _ROW_TYPES:
+                if not primed:  # the parser decides its mode on the first record
+                    parser.feed(lines[0].decode("utf-8", errors="replace"), linenos[0])
+                    primed = True
+                record = len(steps)
+                steps.append(step)
+                record_lines.append(linenos[position])
+                for name, value in obj.items():
+                    if value is not None and name != key:
+                        names.append(name)
+                        records.append(record)
+                        values.append(value)
+                continue
+        if not primed:
+            report.total -= len(lines)
+            return False  # the first line is not one the bulk path takes: nothing was added
+        lineno = linenos[position]
+        try:
+            found = parser.feed(lines[position].decode("utf-8", errors="replace").strip(), lineno)
+        except BAD_LINE_ERRORS as exc:
+            report.bad(lineno, str(exc))
+            continue
+        if found and not -MAX_STEP <= found[0][0] <= MAX_STEP:
+            report.bad(lineno, "step out of range (more than 2**53)")
+            continue
+        if len(found) > 1:
+            raise AssertionError("bulk JSON reading needs parsers that give one record per line")
+        for step, row in found:
+            record = len(steps)
+            steps.append(int(step))
+            record_lines.append(lineno)
+            for name, raw in row.items():
+                value = to_float(raw)
+                if value is not None:
+                    names.append(name)
+                    records.append(record)
+                    values.append(value)
+    try:
+        numbers = np.array(values, dtype=np.float64)
+    except OverflowError:  # an integer beyond float range: the one rule (+-inf)
+        numbers = np.array([to_float(v) for v in values], dtype=np.float64)
+    collector.add_triplets(np.array(steps, dtype=np.int64), np.array(record_lines, dtype=np.int64),
+                           names, np.array(records, dtype=np.int64), numbers)
     return True
 
 
