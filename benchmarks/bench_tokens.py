@@ -7,14 +7,18 @@ them once to warm the page cache, then for each layout:
 - end to end: `phasewatch tokens STORE --format json` as a user runs it (a fresh process:
   interpreter start, imports, opening the store, the pass, the output), wall time and the
   process's peak RSS (ru_maxrss);
-- pass only: `summarize_store` in a child process, timed around the pass alone;
+- pass only: `summarize_store` in a child process, timed around the pass alone (the compiled
+  pass; and once the numpy twin that runs where no C compiler was at install time);
 - numpy baseline, the same two ways: per step `np.load` the file, `.astype(np.float64)`, and per
   split (boolean mask) `np.quantile` of p, mean and std of log p, the divergent and mastered
   shares and mean phi;
 - a check that the command's JSON has the baseline's numbers: n, mean log p, the quantiles of p
   and the shares bit for bit (float16 values are exact), std and phi to float64 rounding.
 The machine is shared (2 cores): phasewatch rows are the fastest and the median of --repeats
-runs; the load average is printed before and after.
+runs; the load average is printed before and after. Floors, measured in the same run: `cat` of
+the store's files to /dev/null (reading the data once, nothing else), `python -c pass`,
+`python -c 'import numpy'`, `phasewatch --version` and `phasewatch tokens` on a 2,000-token
+store of 2 steps (the command's fixed costs: start, imports, opening, output).
 
 Usage: python benchmarks/bench_tokens.py [--steps 60] [--tokens-per-step 4000000] [--repeats 5]
        [--baseline-steps N] [--numba] [--against REV]
@@ -68,18 +72,20 @@ def child_build(folder: str, tokens_per_step: int, n_steps: int, interleaved: bo
     return {"sequences": len(seqs)}
 
 
-def child_pass(folder: str) -> dict:
+def child_pass(folder: str, kernel: str = "auto") -> dict:
     """The pass alone: imports and opening the store are outside the clock."""
     sys.path.insert(0, str(ROOT))
-    from phasewatch.tokens import open_store, summarize_store
-    from phasewatch.tokens.counting import resolve
+    from phasewatch.tokens import SummaryConfig, open_store, summarize_store
+    from phasewatch.tokens.fused import resolve
 
+    if kernel == "numpy":  # its imports (numpy) outside the clock too
+        import phasewatch.tokens.numpy_pass  # noqa: F401
     store = open_store(folder)
     t0, cpu0 = time.perf_counter(), time.process_time()
-    summary = summarize_store(store)
+    summary = summarize_store(store, SummaryConfig(kernel=kernel))
     return {"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - cpu0,
             "bytes": sum(f.path.stat().st_size for f in store.files), "steps": len(summary.steps),
-            "kernel": resolve("auto")}
+            "kernel": resolve(kernel)}
 
 
 def child_baseline(folder: str, max_steps: int) -> dict:
@@ -183,11 +189,14 @@ def bench_layout(folder: Path, args: argparse.Namespace) -> dict:
         cpu.append(cpu_seconds)
         doc = json.loads(out)
     passes = [run_child("pass", str(folder)) for _ in range(args.repeats)]
+    twin = run_child("pass", str(folder), "numpy")
     base_wall, base_rss, base_out, _ = timed_command(
         [sys.executable, __file__, "--child", "baseline", str(folder), str(args.baseline_steps)])
     base = json.loads(base_out)
-    return {"e2e": e2e, "rss": max(rss), "cpu": min(cpu), "passes": passes, "doc": doc, "base": base,
-            "base_wall": base_wall, "base_rss": base_rss}
+    cat = [timed_command(["sh", "-c", 'cat "$0"/expert_logprobs/step_*.npy > /dev/null', str(folder)])[0]
+           for _ in range(args.repeats)]
+    return {"e2e": e2e, "rss": max(rss), "cpu": min(cpu), "passes": passes, "twin": twin, "doc": doc,
+            "base": base, "base_wall": base_wall, "base_rss": base_rss, "cat": cat}
 
 
 def print_layout(name: str, r: dict) -> None:
@@ -208,6 +217,14 @@ def print_layout(name: str, r: dict) -> None:
         rate, median_rate = n_bytes / best / 1e9, n_bytes / median / 1e9
         print(f"  {what:<34} {best:>7.3f} s {median:>7.3f} s {rate:>6.2f} GB/s {median_rate:>6.2f} GB/s "
               f"{rate / reference:>6.1f}x {'' if rss is None else f'{rss:.0f} MB':>7}  {note}")
+    twin = r["twin"]
+    print(f"  {'numpy twin pass (no compiler)':<34} {twin['seconds']:>7.3f} s {'':>9} "
+          f"{n_bytes / twin['seconds'] / 1e9:>6.2f} GB/s {'':>11} "
+          f"{n_bytes / twin['seconds'] / 1e9 / base_pass:>6.1f}x {'':>7}  {n_bytes / twin['cpu_seconds'] / 1e9:.2f} "
+          "GB per CPU-second, one run")
+    best_cat, median_cat = summarize(r["cat"])
+    print(f"  {'floor: cat STORE > /dev/null':<34} {best_cat:>7.3f} s {median_cat:>7.3f} s "
+          f"{n_bytes / best_cat / 1e9:>6.2f} GB/s {n_bytes / median_cat / 1e9:>6.2f} GB/s")
     print(f"  {'numpy baseline, end to end':<34} {r['base_wall']:>7.3f} s {'':>9} {base_e2e:>6.2f} GB/s "
           f"{'':>11} {'1.0x':>7} {r['base_rss']:>4.0f} MB  {base['steps']} steps")
     print(f"  {'numpy baseline, pass only':<34} {base['seconds']:>7.3f} s {'':>9} {base_pass:>6.2f} GB/s "
@@ -292,45 +309,30 @@ def child_numba(tokens: int) -> dict:
 
 
 def child_primitives(folder: str) -> dict:
-    """ns per token of `np.bincount` and of the kernel on one real step, alone and on two
-    threads at once (each thread its own copy of the work): whether threads run in parallel."""
-    import threading
-
+    """ns per token (wall) of one real step: `np.bincount` of its keys (in memory), and the
+    compiled pass's call for the step (read, count, learned-at, sums) on 1 and 2 threads."""
     import numpy as np
 
     sys.path.insert(0, str(ROOT))
-    from phasewatch.tokens import open_store
-    from phasewatch.tokens.counting import Runs, compiled_available, count
-    from phasewatch.tokens.keys import N_KEYS
+    from phasewatch.tokens import SummaryConfig, open_store
+    from phasewatch.tokens.fused import FusedPass, compiled_available
 
     store = open_store(folder)
-    keys = np.load(store.files[len(store.files) // 2].path).view(np.uint16)
-    runs = Runs(np.array([keys.size], dtype=np.int64), np.zeros(1, dtype=np.uint8))
-    hist = np.zeros((1, N_KEYS), dtype=np.uint32)
+    file = store.files[len(store.files) // 2]
+    keys = np.load(file.path).view(np.uint16)
 
-    def bincount() -> None:
-        np.bincount(keys, minlength=N_KEYS)
+    def best(work, rounds: int = 5) -> float:
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - t0)
+        return min(times) / keys.size * 1e9
 
-    def kernel() -> None:
-        count("compiled", keys, 0, runs, hist)
-
-    def per_token(work, threads: int, rounds: int = 5) -> float:
-        def loop() -> None:
-            for _ in range(rounds):
-                work()
-        workers = [threading.Thread(target=loop) for _ in range(threads)]
-        t0 = time.perf_counter()
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        return (time.perf_counter() - t0) / rounds / keys.size * 1e9
-
-    out = {}
-    for name, work in (("np.bincount", bincount), ("kernel", kernel)):
-        if name == "kernel" and not compiled_available():
-            continue
-        out[name] = [min(per_token(work, t) for _ in range(3)) for t in (1, 2)]
+    out = {"np.bincount (in memory)": [best(lambda: np.bincount(keys, minlength=1 << 16))]}
+    if compiled_available():
+        engines = [FusedPass(store, SummaryConfig(), True, threads) for threads in (1, 2)]
+        out["compiled pass, one step"] = [best(lambda e=engine: e.step(file, 0)) for engine in engines]
     return out
 
 
@@ -355,7 +357,7 @@ def main() -> int:
         if kind == "build":
             result = child_build(rest[0], int(rest[1]), int(rest[2]), rest[3] == "1")
         elif kind == "pass":
-            result = child_pass(rest[0])
+            result = child_pass(*rest)
         elif kind == "baseline":
             result = child_baseline(rest[0], int(rest[1]))
         elif kind == "primitives":
@@ -378,27 +380,40 @@ def main() -> int:
                         pass
         print(f"stores: {args.steps} steps x {args.tokens_per_step:,} float16 tokens each, in {tmp} "
               f"(built in {time.perf_counter() - t0:.0f} s); page cache warm")
-        startup = [timed_command([sys.executable, "-c", "import numpy"]) for _ in range(args.repeats)]
-        version = [timed_command([*phasewatch_command(), "--version"]) for _ in range(args.repeats)]
+        tiny = tmp / "tiny"
+        run_child("build", str(tiny), "2000", "2", "1")
+        floors = {
+            "`python -c pass`": [sys.executable, "-c", "pass"],
+            "`python -c 'import numpy'`": [sys.executable, "-c", "import numpy"],
+            "`phasewatch --version`": [*phasewatch_command(), "--version"],
+            "`phasewatch tokens` on 2 steps x 2,000 tokens": [*phasewatch_command(), "tokens", str(tiny), "--format",
+                                                             "json"],
+        }
+        floor_runs = {what: [timed_command(argv) for _ in range(args.repeats)] for what, argv in floors.items()}
         load_before = os.getloadavg()
         results = {name: bench_layout(folder, args) for name, folder in layouts.items()}
         load_after = os.getloadavg()
         print(f"load average (1, 5, 15 min) before {', '.join(f'{x:.2f}' for x in load_before)}, after "
               f"{', '.join(f'{x:.2f}' for x in load_after)}, on {os.cpu_count()} CPUs")
-        for what, runs in (("`python -c 'import numpy'`", startup), ("`phasewatch --version`", version)):
+        for what, runs in floor_runs.items():
             walls = [r[0] for r in runs]
             print(f"floor: {what} {min(walls):.3f} s (median {statistics.median(walls):.3f}), "
                   f"{min(r[3] for r in runs):.3f} CPU-s")
+        n_bytes = results["interleaved"]["passes"][0]["bytes"]
+        print(f"budget at 1.5 GB/s for {n_bytes / 1e6:.0f} MB: {n_bytes / 1.5e9:.3f} s for the whole command")
         print(f"columns: fastest of {args.repeats} runs, median, GB/s of both, x the numpy baseline "
               "(fastest run vs its one run), peak RSS; GB per CPU-second: bytes per second of CPU time "
               "(user + system, all threads), what undisturbed cores deliver between them")
         for name, result in results.items():
             print_layout(name, result)
-        print(f"\nhistogram of one step's keys, ns per token (wall time of a round; with 2 threads each "
-              f"thread does a round at once; load now {os.getloadavg()[0]:.2f}):")
-        for name, (one, two) in run_child("primitives", str(layouts["interleaved"])).items():
-            print(f"  {name:<12} 1 thread {one:.2f}, 2 threads {two:.2f}: ratio {two / one:.2f} "
-                  "(1.0: the threads ran in parallel; 2.0: one at a time, or no free core)")
+        print(f"\none step of the interleaved store, ns per token (fastest of 5, wall; load now "
+              f"{os.getloadavg()[0]:.2f}):")
+        for name, times in run_child("primitives", str(layouts["interleaved"])).items():
+            line = f"  {name:<26} 1 thread {times[0]:.2f}"
+            if len(times) > 1:
+                line += (f", 2 threads {times[1]:.2f}: {times[0] / times[1]:.2f}x (2.0: the threads ran "
+                         "in parallel; 1.0: one at a time, or no free core)")
+            print(line)
         if args.against:
             print(f"\nend to end against {args.against}, `python -m phasewatch tokens` of each tree, "
                   f"fastest of {args.repeats} alternating runs (load now {os.getloadavg()[0]:.2f}):")

@@ -198,6 +198,15 @@ static void *count_range(void *arg) {
             const int64_t first = i;
             /* Apart, the two loops each stream through the window in cache; fused, the
                scattered increments and the flag stores stall each other. */
+            /* Four keys per 64-bit load: fewer loads and loop steps per increment. */
+            for (; i + 4 <= run_stop; i += 4) {
+                uint64_t four;
+                memcpy(&four, keys + i, 8);
+                h[four & 0xFFFF]++;
+                h[(four >> 16) & 0xFFFF]++;
+                h[(four >> 32) & 0xFFFF]++;
+                h[four >> 48]++;
+            }
             for (; i < run_stop; i++) h[keys[i]]++;
             if (job->seen == NULL) continue;
             uint8_t *s = job->seen + a;
