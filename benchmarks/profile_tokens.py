@@ -1,101 +1,112 @@
-"""Where the token pass spends its CPU time: one lane over a whole store, component by component.
+"""Where `phasewatch tokens STORE --format json` spends its time, end to end, phase by phase.
 
-Builds an interleaved float16 store (every fifth sequence held out; bench_tokens.py's layout) in a
-temporary folder, then runs the lane's loop of the summary pass in this thread, timing each part
-with `time.thread_time` (CPU time of this thread, less sensitive to other jobs than wall time):
-the `pread` copies, the counting kernel, the check for invalid keys, the statistics from the
-histograms; and one step's keys through `np.bincount` for comparison.
+Builds the interleaved store of bench_tokens.py (every fifth sequence held out; default 60 steps
+x 4,000,000 float16 tokens, 480 MB) in a temporary folder, warms the page cache, then runs the
+command's own steps in a fresh interpreter, with the clock (wall and CPU of the process) read
+between them: interpreter start (everything before the first line of the child: the runtime,
+`site`, the editable-install finder), the imports of the command's path, opening the store,
+the pass, building the report (with the divergence score), formatting and writing the JSON.
+Also whether numpy was imported, and the parent's wall time of the whole child. Fastest of
+--repeats runs per phase; the load average beside it.
 
-Usage: python benchmarks/profile_tokens.py [--steps 20] [--tokens-per-step 4000000]
+Usage: python benchmarks/profile_tokens.py [--steps 60] [--tokens-per-step 4000000] [--repeats 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_tokens import child_build
+from bench_tokens import child_build, timed_command
 
-from phasewatch.tokens import open_store
-from phasewatch.tokens.counting import count
-from phasewatch.tokens.learned import LearnedAtTracker
-from phasewatch.tokens.stats import stats_from_histogram
-from phasewatch.tokens.summary import SummaryConfig, _Pass
-
-
-def profile(folder: Path) -> dict[str, float]:
-    store = open_store(folder)
-    config = SummaryConfig(workers=1)
-    summary_pass = _Pass(store, config, LearnedAtTracker(store.n_tokens))
-    lane = summary_pass._lanes().lanes[0]
-    spec = lane.spec
-    out = np.zeros((lane.n_slots, 1 << 16), dtype=np.uint32)
-    clock = time.thread_time
-    spent = dict.fromkeys(("pread", "kernel", "invalid check", "statistics", "rest of the loop"), 0.0)
-    start_all = clock()
-    for position in range(len(spec.files)):
-        out[:] = 0
-        with lane._reader(position) as reader:
-            for start in range(spec.start, spec.stop, spec.window_tokens):
-                stop = min(spec.stop, start + spec.window_tokens)
-                t0 = clock()
-                raw = reader.read(start, stop, lane.raw)
-                t1 = clock()
-                keys = lane.codec.keys(raw)
-                learn_keys, limit = lane._learn_keys(raw, keys)
-                t2 = clock()
-                count(spec.kernel, keys, start, spec.runs, out, learn_keys, limit,
-                      lane.seen[start - spec.start : stop - spec.start], lane.newly)
-                t3 = clock()
-                spent["pread"] += t1 - t0
-                spent["kernel"] += t3 - t2
-        t0 = clock()
-        lane.codec.has_invalid(out)
-        t1 = clock()
-        for slot in range(lane.n_slots):
-            stats_from_histogram(out[slot], 0, "split", summary_pass.tables, config)
-        spent["invalid check"] += t1 - t0
-        spent["statistics"] += clock() - t1
-    spent["rest of the loop"] = clock() - start_all - sum(spent.values())
-    return spent
+CHILD = r"""
+import os, sys, time
+marks = [("start", time.perf_counter(), time.process_time())]
+def mark(name):
+    marks.append((name, time.perf_counter(), time.process_time()))
+from phasewatch.cli import build_parser
+from phasewatch.commands import tokens as command
+from phasewatch.output import SCHEMA_VERSION, jsonable
+from phasewatch.tokens import divergence_score, open_store, summarize_store
+import json
+args = build_parser(["tokens", sys.argv[1], "--format", "json"]).parse_args(["tokens", sys.argv[1], "--format", "json"])
+mark("imports and argument parsing")
+store = open_store(args.path)
+mark("open the store")
+summary = summarize_store(store)
+mark("the pass")
+divergence = divergence_score(summary, "train") or divergence_score(summary, "heldout")
+doc = {"schema_version": SCHEMA_VERSION, **command.report(summary, divergence)}
+mark("report and divergence")
+with open(os.devnull, "w") as out:
+    out.write(json.dumps(jsonable(doc), indent=2, allow_nan=False) + "\n")
+mark("JSON formatting and writing")
+sys.stderr.write(json.dumps({"marks": marks, "numpy": "numpy" in sys.modules}))
+"""
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--tokens-per-step", type=int, default=4_000_000)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="phasewatch-profile-tokens-"))
     try:
-        child_build(str(tmp), args.tokens_per_step, args.steps, True)
-        n_bytes = sum(p.stat().st_size for p in (tmp / "expert_logprobs").glob("step_*.npy"))
-        for path in (tmp / "expert_logprobs").glob("step_*.npy"):  # warm the page cache
+        folder = tmp / "interleaved"
+        child_build(str(folder), args.tokens_per_step, args.steps, True)
+        n_bytes = 0
+        for path in (folder / "expert_logprobs").glob("step_*.npy"):  # warm the page cache
+            n_bytes += path.stat().st_size
             path.read_bytes()
-        spent = profile(tmp)
-        total = sum(spent.values())
-        print(f"one lane over {args.steps} steps x {args.tokens_per_step:,} tokens ({n_bytes / 1e6:.0f} MB, "
-              f"interleaved splits), CPU time of the thread; load average {os.getloadavg()[0]:.2f}")
-        for name, seconds in spent.items():
-            print(f"  {name:<18} {seconds * 1e3:8.1f} ms  {100 * seconds / total:5.1f}%  "
-                  f"{seconds / (args.steps * args.tokens_per_step) * 1e9:6.2f} ns/token")
-        print(f"  {'total':<18} {total * 1e3:8.1f} ms         {n_bytes / total / 1e9:.2f} GB per CPU-second")
-        print(f"  statistics: {spent['statistics'] / (2 * args.steps) * 1e3:.3f} ms per split and step")
-        keys = np.load(sorted((tmp / "expert_logprobs").glob("step_*.npy"))[args.steps // 2]).view(np.uint16)
-        t0 = time.thread_time()
-        for _ in range(5):
-            np.bincount(keys, minlength=1 << 16)
-        print(f"  np.bincount of one step's keys: {(time.thread_time() - t0) / 5 / keys.size * 1e9:.2f} ns/token")
+        walls: dict[str, list[float]] = {}
+        cpus: dict[str, list[float]] = {}
+        numpy_loaded = set()
+        load = os.getloadavg()
+        for _ in range(args.repeats):
+            proc = subprocess.Popen([sys.executable, "-c", CHILD, str(folder)], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, cwd=ROOT)
+            t0 = time.perf_counter()
+            _, status, usage = os.wait4(proc.pid, 0)
+            total = time.perf_counter() - t0
+            report = json.loads(proc.stderr.read())
+            proc.stderr.close()
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise RuntimeError("the child failed")
+            marks = report["marks"]
+            numpy_loaded.add(report["numpy"])
+            rows = [(b[0], b[1] - a[1], b[2] - a[2]) for a, b in itertools.pairwise(marks)]
+            inside = marks[-1][1] - marks[0][1]
+            cpu_total = usage.ru_utime + usage.ru_stime
+            rows.insert(0, ("interpreter start and exit (the rest)", total - inside,
+                            cpu_total - (marks[-1][2] - marks[0][2])))
+            rows.append(("whole command", total, cpu_total))
+            for name, wall, cpu in rows:
+                walls.setdefault(name, []).append(wall)
+                cpus.setdefault(name, []).append(cpu)
+        print(f"`phasewatch tokens STORE --format json` phase by phase: {args.steps} steps x "
+              f"{args.tokens_per_step:,} float16 tokens ({n_bytes / 1e6:.0f} MB), interleaved splits, page cache "
+              f"warm; fastest of {args.repeats}; load average {load[0]:.2f} before, {os.getloadavg()[0]:.2f} "
+              f"after, {os.cpu_count()} CPUs; numpy imported: {sorted(numpy_loaded)}")
+        print(f"  {'phase':<42} {'wall s':>8} {'CPU s':>8}")
+        for name, times in walls.items():
+            print(f"  {name:<42} {min(times):>8.3f} {min(cpus[name]):>8.3f}")
+        best = min(walls["whole command"])
+        print(f"  end to end {n_bytes / best / 1e9:.2f} GB/s (fastest run); 1.5 GB/s allows "
+              f"{n_bytes / 1.5e9:.3f} s")
+        floor = min(timed_command([sys.executable, "-c", "pass"])[0] for _ in range(args.repeats))
+        print(f"  floor: `python -c pass` {floor:.3f} s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
