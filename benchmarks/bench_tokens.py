@@ -22,8 +22,9 @@ store of 2 steps (the command's fixed costs: start, imports, opening, output).
 
 Usage: python benchmarks/bench_tokens.py [--steps 60] [--tokens-per-step 4000000] [--repeats 5]
        [--baseline-steps N] [--numba] [--against REV]
---against REV also runs `python -m phasewatch tokens` of git revision REV (a temporary worktree)
-end to end on the same stores, alternating with this tree's, so both meet the same load.
+--against REV also runs `python -m phasewatch tokens` of git revision REV (a temporary worktree,
+its C extension built in place) end to end on the same stores, alternating with this tree's, so
+both meet the same load.
 --numba also times numba (when importable) for the histogram: its import, the first call of a
 cached @njit kernel with an empty cache (cold) and a filled one (warm), and its throughput.
 """
@@ -238,6 +239,9 @@ def against_rows(rev: str, layouts: dict[str, Path], repeats: int) -> list[str]:
     """End to end, `python -m phasewatch tokens` of this tree and of REV, runs alternating."""
     other = Path(tempfile.mkdtemp(prefix="phasewatch-bench-tokens-rev-")) / "tree"
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(other), rev], check=True)
+    if (other / "setup.py").exists():  # its compiled kernel, as `pip install` would build it
+        subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=other, check=True,
+                       capture_output=True)
     lines = []
     try:
         for name, folder in layouts.items():
