@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from phasewatch.fastmedian import median
+
 MAD_TO_SD = 1.0 / 0.6744897501960817
 
 
@@ -28,7 +30,7 @@ def noise_scale(values: np.ndarray, floor: float = 0.0) -> float:
     if y.size < 3:
         return float(floor)
     d = np.diff(y)
-    mad = np.median(np.abs(d - np.median(d))) * MAD_TO_SD / np.sqrt(2.0)
+    mad = median(np.abs(d - median(d))) * MAD_TO_SD / np.sqrt(2.0)  # np.median's value
     if mad <= 0.0:
         # sd of the difference of two iid normals is sqrt(2)*sd; E|d| = 2*sd/sqrt(pi)
         mad = np.mean(np.abs(d)) * np.sqrt(np.pi) / 2.0

@@ -1,4 +1,5 @@
-"""`phasewatch.rolling` against pandas' rolling windows: equal to the last bit.
+"""`phasewatch.rolling` against pandas' rolling windows, `phasewatch.fastmedian` against
+`np.median`: equal to the last bit.
 
 The detector's smoothing left pandas for import time only; a result that differs in its last
 bits can move an argmax between tied points of a quantised accuracy, so equality here is exact.
@@ -52,3 +53,24 @@ def test_centred_median3_is_pandas_rolling_median():
 def test_a_window_of_equal_values_is_that_value():
     y = np.full(50, 0.1)
     assert (centred_mean(y, 9) == 0.1).all()
+
+
+def test_fast_median_is_numpy_median_bit_for_bit():
+    from phasewatch.fastmedian import median, median_rows
+
+    rng = np.random.default_rng(3)
+    for k in range(2000):
+        x = rng.standard_normal(int(rng.integers(1, 300)))
+        if k % 3 == 0:  # quantised: ties at the middle
+            x = np.round(x * 3) / 3
+        if k % 7 == 0:  # zeros of both signs (np.median gives +0.0 for a zero median)
+            x[rng.random(x.size) < 0.3] = -0.0
+        if k % 11 == 0:
+            x[0] = np.nan
+        ours, theirs = median(x), np.median(x)
+        assert np.array_equal(ours, theirs, equal_nan=True) and np.signbit(ours) == np.signbit(theirs)
+        rows = rng.standard_normal((int(rng.integers(1, 20)), int(rng.integers(1, 20))))
+        if k % 5 == 0:
+            rows[rng.random(rows.shape) < 0.4] = -0.0
+        ours, theirs = median_rows(rows), np.median(rows, axis=1, keepdims=True)
+        assert np.array_equal(ours, theirs) and np.array_equal(np.signbit(ours), np.signbit(theirs))

@@ -11,11 +11,13 @@ over the last `noise_window` values (`effective_noise`).
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections import deque
 from itertools import islice
 
 import numpy as np
 
+from phasewatch.fastmedian import median, median_rows
 from phasewatch.noise import ar_inflation, noise_scale, second_difference_sd
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.state import MEDIAN_SE, SeriesState
@@ -47,7 +49,7 @@ class Series:
             self.first_step = step
         values = self.values
         k = min(len(values), self.window_now)
-        self.level = _median(list(islice(values, len(values) - k, None)))
+        self.level = self._window_median(y, k)
         self.level_step = self.steps[len(values) - k + k // 2]
         # The noise moves slowly: re-estimating it every NOISE_EVERY values (every value early
         # on) keeps the amortised cost of an update low without changing the decisions much.
@@ -57,6 +59,37 @@ class Series:
             self.baseline, self.baseline_n = observed_start(list(values), self.white)
             self.baseline_se = 1.0
         self.se_level = MEDIAN_SE * self.sigma / math.sqrt(k)
+
+    def _window_median(self, y: float, k: int) -> float:
+        """Median of the last `k` values, `y` the one just added. The window's values are kept
+        sorted between calls (one insertion and one removal, in C, instead of a sort per
+        record); equal values keep their arrival order, so the median is the very value a sort
+        of the window gives (a -0.0 among 0.0s included)."""
+        values, ordered = self.values, self._ordered
+        start = len(values) - k  # the window is values[start:]
+        if ordered is not None and math.isfinite(y):
+            if len(ordered) == k and start > 0:  # one value left the window
+                gone = values[start - 1]
+                i = bisect_left(ordered, gone)
+                while ordered[i] is not gone:  # the very object, among equal values
+                    i += 1
+                del ordered[i]
+                insort(ordered, y)
+            elif len(ordered) == k - 1:  # the window grew by this value
+                insort(ordered, y)
+            else:
+                ordered = None
+        else:
+            ordered = None
+        if ordered is None or len(ordered) != k:
+            window = list(islice(values, start, None))
+            ordered = sorted(window) if all(map(math.isfinite, window)) else None
+            if ordered is None:
+                self._ordered = None
+                return _median(window)
+        self._ordered = ordered
+        mid = k // 2
+        return ordered[mid] if k % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
 
     @property
     def window_now(self) -> int:
@@ -169,6 +202,7 @@ class Series:
         self.sigma = st.sigma
         self.caution = st.caution  # >= 1: how much larger the noise may plausibly be
         self.level, self.level_step, self.se_level = st.level, st.level_step, st.se_level
+        self._ordered: list[float] | None = None  # the last values, sorted (`_window_median`)
 
 
 def observed_start(first: list[float], white: float) -> tuple[float, int]:
@@ -216,7 +250,7 @@ def effective_noise(values: deque, window: int) -> tuple[float, float, float]:
     # in a test): it may not fall below half the mean-absolute-difference estimate, the one
     # `noise_scale` falls back on, which does not collapse.
     d = np.diff(y)
-    sigma = max(sigma, 0.5 * float(np.mean(np.abs(d - np.median(d)))) * math.sqrt(math.pi) / 2.0)
+    sigma = max(sigma, 0.5 * float(np.mean(np.abs(d - median(d)))) * math.sqrt(math.pi) / 2.0)
     if SECOND_DIFF_FROM <= n <= SHORT_SERIES:
         # Few, far-apart evaluations: neighbouring differences carry the trend and its turns
         # (measured ~3x the true noise on 15-point runs that rise and fall); second differences
@@ -233,7 +267,7 @@ def effective_noise(values: deque, window: int) -> tuple[float, float, float]:
         return sigma, sigma, 1.0
     m = (n - 1) // block
     d = np.diff(y)[(n - 1) - m * block:].reshape(m, block)
-    d = d - np.median(d, axis=1, keepdims=True)
+    d = d - median_rows(d)
     limit = 4.0 * sigma * math.sqrt(2.0)
     d = np.clip(d, -limit, limit)
     denom = float(np.einsum("ij,ij->", d, d))
