@@ -189,7 +189,16 @@ class Run:
         """Per metric: count of finite values, first and last step with a finite value."""
         columns = self.columns()
         out: dict[str, dict[str, int | None]] = {}
+        packed: dict[str, dict[str, int | None]] = {}
+        if hasattr(columns, "packed_summary"):  # millions of metrics of a value or a few
+            names, cols = columns.packed_summary()
+            packed = {name: {"count": c, "first_step": a, "last_step": b}
+                      for name, c, a, b in zip(names, cols["count"], cols["first_step"], cols["last_step"])}
         for metric in sorted(columns):
+            found = packed.get(metric)
+            if found is not None:
+                out[metric] = found
+                continue
             steps, values = columns[metric]
             if values.size <= SMALL:  # plain Python: numpy's per-call cost dominates here
                 kept = [s for s, v in zip(steps.tolist(), values.tolist()) if math.isfinite(v)]
