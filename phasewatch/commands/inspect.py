@@ -26,7 +26,13 @@ def metric_values(run) -> dict[str, dict[str, float]]:
 
     Plain numpy over each metric's column (steps ascending), which the run holds anyway."""
     out: dict[str, dict[str, float]] = {}
-    for name, (steps, values) in run.columns().items():
+    columns = run.columns()
+    if hasattr(columns, "packed_summary"):  # millions of metrics of a value or a few: vectorised
+        names, cols = columns.packed_summary()
+        out = {name: {"first": a, "last": b, "min": c, "max": d}
+               for name, a, b, c, d in zip(names, cols["first"], cols["last"], cols["min"], cols["max"])}
+        columns = columns.plain()
+    for name, (steps, values) in columns.items():
         if values.size <= SMALL:  # plain Python: numpy's per-call cost dominates here
             pairs = [(s, v) for s, v in zip(steps.tolist(), values.tolist()) if math.isfinite(v)]
             if pairs:
