@@ -205,3 +205,23 @@ def test_a_block_of_many_key_sets_reads_as_the_line_path(tmp_path_factory, lines
         except Exception as exc:  # noqa: BLE001
             got = (type(exc), str(exc))
     assert got == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.sampled_from(NAMES),
+                          st.one_of(value, st.sampled_from([float("nan"), float("inf"), -float("inf")]))),
+                max_size=40))
+def test_packed_summaries_equal_the_per_metric_ones(triplets):
+    """run.metric_summary and inspect's values, vectorised over packed metrics, equal what the
+    per-metric code gives for the same columns held as a plain dict."""
+    from phasewatch.commands.inspect import metric_values
+    from phasewatch.run import Run
+
+    store = ColumnStore()
+    for step, name, v in triplets:
+        store.add(name, step, v)
+    packed = Run.from_columns(store.resolve(), "mem", "x")
+    plain = Run.from_columns(dict(packed.columns().items()), "mem", "x")
+    assert packed.metric_summary() == plain.metric_summary()
+    assert list(packed.metric_summary()) == sorted(packed.metric_summary())
+    assert metric_values(packed) == metric_values(plain)
