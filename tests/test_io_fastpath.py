@@ -138,3 +138,20 @@ def test_small_blocks_give_the_same_run_with_lines_straddling_blocks(tmp_path, b
         read_lines(path, parser_class(), line)
         assert_same(bulk.build(), line.build())
     assert any("line 42" in w for w in bulk.build().warnings)
+
+
+@pytest.mark.parametrize("odd", ['"loss": [1, 2]', '"loss": {}', '"loss": true',
+                                 '"loss": "0.5"', '"loss": null', '"lo\\"ss": 0.5'])
+def test_a_block_whose_only_quotes_are_keys_skips_the_type_check_safely(tmp_path, odd):
+    # numbers in every row but one, whose value is nested, a bool, text, null or whose key has
+    # an escaped quote: the block's quotes then are (or are not) all keys' quotes, and either
+    # way the run is the line path's
+    lines = [json.dumps({"step": s, "loss": 1.0 / (s + 1), "lr": s}) for s in range(40)]
+    lines[17] = '{"step": 17, ' + odd + ', "lr": 17}'
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    for parser in (native.LineParser, jsonl.LineParser):
+        if parser is jsonl.LineParser and odd == '"loss": {}':
+            continue  # the generic parser flattens nested rows: the bulk path declines
+        bulk, line = both_paths(path, parser)
+        assert_same(bulk, line)

@@ -156,17 +156,24 @@ def read_json_lines(
     for data in _blocks(path, block_bytes):
         linenos, lines, count = _nonblank_lines(data, next_lineno)
         next_lineno += count
+        quotes = _quote_count(data)
         del data
         if not lines:
             continue
-        if not _read_block(linenos, lines, parser, collector, report, primed):
+        if not _read_block(linenos, lines, parser, collector, report, primed, quotes):
             return False  # only possible for the first block: nothing was added yet
         primed = True
     report.finish(path, parser, collector, what)
     return True
 
 
-def _read_block(linenos, lines, parser, collector, report, primed: bool) -> bool:
+def _quote_count(data: bytes) -> int:
+    """The block's `"` characters, or -1 if it has a backslash or `null` (see `_read_block`)."""
+    return -1 if b"\\" in data or b"null" in data else data.count(b'"')
+
+
+def _read_block(linenos, lines, parser, collector, report, primed: bool,
+                quotes: int = -1) -> bool:
     """One block's lines into `collector`. Before the parser has seen a line (`primed`
     False) this declines (False, nothing added) as the whole-file path would; afterwards
     rows it cannot take in bulk go through `parser.feed`."""
@@ -185,12 +192,18 @@ def _read_block(linenos, lines, parser, collector, report, primed: bool) -> bool
     # set (a log with a new metric name per line has as many key sets as lines)
     by_code = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[by_code], np.arange(len(signature_ids) + 1))
+    # Every `"` of the block a quote of an object's key (no backslash to escape one): then no
+    # value anywhere is text, and with no `null` none is None, so the rows' values need no
+    # type check before numpy takes them (a nested list or {} still makes numpy refuse).
+    n_keys = sum(len(keys) * int(bounds[code + 1] - bounds[code])
+                 for keys, code in signature_ids.items())
+    numbers_only = quotes == 2 * n_keys
     for keys, code in signature_ids.items():
         step_key = step_key_of(keys)
         if step_key is None:
             continue  # rows without a step go to `parser.feed`, which reports them
         positions = by_code[bounds[code]:bounds[code + 1]]
-        taken = _take_group(objects, keys, positions, step_key, parser, columns)
+        taken = _take_group(objects, keys, positions, step_key, parser, columns, numbers_only)
         if taken is None:
             if not primed:
                 return False
@@ -313,7 +326,7 @@ def _read_sparse_block(linenos, lines, objects, parser, collector, report, prime
     return True
 
 
-def _take_group(objects, keys, positions, step_key, parser, columns):
+def _take_group(objects, keys, positions, step_key, parser, columns, numbers_only=False):
     """Columns of one key tuple; None if the rows need the line path (nested values).
 
     Returns (accepted positions, their steps); rows whose step is not an integer are left
@@ -341,7 +354,7 @@ def _take_group(objects, keys, positions, step_key, parser, columns):
     if not ok.all():
         positions, steps = positions[ok], steps[ok]
         rows = [row for row, keep in zip(rows, ok.tolist()) if keep]
-    block = _number_block(rows, len(keys))
+    block = _number_block(rows, len(keys), numbers_only)
     if block is not None:  # every value a number: one C pass, columns are its slices
         for j, key in enumerate(keys):
             if key != step_key and positions.size:
@@ -376,20 +389,25 @@ def _take_group(objects, keys, positions, step_key, parser, columns):
     return positions, steps
 
 
-def _number_block(rows: list[dict], width: int) -> np.ndarray | None:
+def _number_block(rows: list[dict], width: int, numbers_only: bool = False) -> np.ndarray | None:
     """The rows' values as one (rows, keys) float array when every value is an int, a float
     or a bool (converted as `to_float` converts them); None otherwise (None, text, nested
-    values, an integer beyond float range), for the column-by-column path.
+    values, an integer beyond float range), for the column-by-column path. `numbers_only`:
+    the block holds no text and no None (`_read_block`), so the types need no check (numpy
+    takes text and None, but refuses a nested value).
 
     A group's rows share one key tuple, so their values come in the same order. Column by
     column this is ~5x slower: ten Python passes over the rows instead of one.
     """
-    if not rows or not set(map(type, chain.from_iterable(map(dict.values, rows)))) <= _BLOCK_TYPES:
+    if not rows:
+        return None
+    if not numbers_only and not set(map(type, chain.from_iterable(map(dict.values, rows)))) \
+            <= _BLOCK_TYPES:
         return None
     try:
         values = np.fromiter(chain.from_iterable(map(dict.values, rows)), dtype=np.float64,
                              count=len(rows) * width)
-    except OverflowError:
+    except (OverflowError, TypeError, ValueError):  # beyond float range; nested (numbers_only)
         return None
     return values.reshape(len(rows), width)
 
