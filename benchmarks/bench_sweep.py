@@ -1,5 +1,6 @@
 """Speed of `sweep`: the same runs serially, on 2 local worker processes, and on a 2-worker
-Dask LocalCluster, measured in the same run.
+Dask LocalCluster (as `phasewatch.sweep.engines.local_cluster` starts it, and with Dask's
+default settings), measured in the same run.
 
 Runs: `--runs` synthetic native run folders (default 1,000) of `--steps` logged steps (default
 10,000): `train/loss` every step, held-out `eval/accuracy` every `--eval-every` steps (default
@@ -8,14 +9,16 @@ the run's `expert_size`, four arms, seeds; run.json carries the config. Targets 
 >= 1.8x with 2 workers, <= 60 s for 1,000 runs on 2 cores, memory flat in the number of runs.
 
 Printed: wall time, runs/s and the ratio to serial for each engine; the driver's RSS after 10%,
-50% and 100% of the runs (flat = the driver holds only rows) and the workers' peak RSS; the
+50% and 100% of the runs (flat = the driver holds only rows) and the workers' peak RSS; the CPU
+time (user + system) each engine spent per run: in its workers, split for Dask into the thread
+that runs the tasks and the rest (event loop: heartbeats, profiler, health checks, monitors,
+messages), and in the driver (for Dask it hosts the LocalCluster's scheduler and nannies; the
+benchmark's own RSS sampler is left out, and does not run during the serial sweep); the
 per-task overhead of each engine, measured with a task that does nothing (round trip of one path
-and one row-sized dict, alone and in the engines' chunks of runs) and derived from the real runs
-(workers x parallel time - serial time, per run); the CPU time each engine spent per run, in its
-workers and in the driver (for Dask the driver hosts the LocalCluster's scheduler), against the
-serial run's; and the ceiling the cores allow at that moment (the same pure-Python loop in 1 and
-in 2 processes at once: 2.00x on idle cores, less when other jobs share them). Cluster start-up
-is timed apart. Timings on a shared machine are noisy.
+and one row-sized dict, alone and in the engines' chunks of runs); and the ceiling the cores
+allow at that moment (the same pure-Python loop in 1 and in 2 processes at once: 2.00x on idle
+cores, less when other jobs share them). Cluster start-up is timed apart. Wall times on a shared
+machine are noisy; the CPU times per run much less so.
 
 Usage: python benchmarks/bench_sweep.py [--runs 1000] [--steps 10000] [--eval-every 50]
                                         [--skip-serial] [--workers 2]
@@ -80,30 +83,36 @@ def write_runs(root: Path, n: int, steps: int, eval_every: int) -> list[str]:
 
 
 class Memory:
-    """Driver RSS at progress checkpoints, and the peak RSS of any one worker (sampled)."""
+    """Driver RSS at progress checkpoints, and the peak RSS of any one worker (sampled by a
+    thread of the driver every 0.2 s when `workers`; its own CPU time is kept apart)."""
 
-    def __init__(self, total: int):
+    def __init__(self, total: int, workers: bool = True):
         self.total, self.done, self.marks = total, 0, {}
         self.me = psutil.Process()
         self.worker_peak = 0
+        self.sampler_cpu = 0.0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread = threading.Thread(target=self._sample, daemon=True) if workers else None
 
     def __enter__(self):
-        self._thread.start()
+        if self._thread:
+            self._thread.start()
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
-        self._thread.join()
+        if self._thread:
+            self._thread.join()
 
     def _sample(self):
+        start = time.thread_time()
         while not self._stop.wait(0.2):
             try:
                 for child in self.me.children(recursive=True):
                     self.worker_peak = max(self.worker_peak, child.memory_info().rss)
             except psutil.Error:
                 pass
+        self.sampler_cpu = time.thread_time() - start
 
     def progress(self, k: int) -> None:
         before, self.done = self.done, self.done + k
@@ -128,6 +137,26 @@ def _children_cpu() -> float:
 def _own_cpu() -> float:
     times = psutil.Process().cpu_times()
     return times.user + times.system
+
+
+def _thread_cpu() -> dict[str, float]:
+    """In a Dask worker: CPU seconds of the thread(s) running the tasks and of all the others
+    (the event loop, the profiler's and monitors' callbacks, communication)."""
+    import threading
+
+    import psutil
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    out = {"task": 0.0, "other": 0.0}
+    for t in psutil.Process().threads():
+        kind = "task" if "Dask-Default-Threads" in names.get(t.id, "") else "other"
+        out[kind] += t.user_time + t.system_time
+    return out
+
+
+def _cluster_threads(client) -> dict[str, float]:
+    per_worker = client.run(_thread_cpu)
+    return {k: sum(w[k] for w in per_worker.values()) for k in ("task", "other")}
 
 
 def _spin(n: int = 3_000_000) -> int:
@@ -195,6 +224,19 @@ def task_overhead(n: int, workers: int, client) -> dict[str, float]:
     return out
 
 
+def dask_engines(workers: int) -> dict[str, object]:
+    """The two Dask clusters compared: as `local_cluster` starts it (the settings in
+    `engines.DASK_CONFIG`), and a LocalCluster with Dask's defaults (one thread per worker
+    too, as docs/sweeps.md tells)."""
+    from distributed import LocalCluster
+
+    from phasewatch.sweep.engines import local_cluster
+
+    return {"dask": partial(local_cluster, workers),
+            "dask (defaults)": partial(LocalCluster, n_workers=workers, threads_per_worker=1,
+                                       processes=True, dashboard_address=None)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=1000)
@@ -204,12 +246,13 @@ def main() -> int:
     parser.add_argument("--skip-serial", action="store_true")
     args = parser.parse_args()
 
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     options = SweepOptions()
     load_before = os.getloadavg()
-    tables, rows_out, cpu = {}, [], {}
+    tables, rows_out, cpu, split, starts = {}, [], {}, {}, {}
     ceiling = core_ceiling(args.workers)
+    clusters = dask_engines(args.workers)
     with tempfile.TemporaryDirectory(prefix="bench_sweep-") as tmp:
         t = time.perf_counter()
         paths = write_runs(Path(tmp), args.runs, args.steps, args.eval_every)
@@ -218,33 +261,43 @@ def main() -> int:
         os.sync()
         print(f"wrote {args.runs} runs x {args.steps} steps (eval every {args.eval_every}) in "
               f"{time.perf_counter() - t:.1f} s", file=sys.stderr)
-        engines = [("processes", partial(run_processes, paths, options, args.workers)),
-                   ("dask", None)]
+        names = ["processes", "dask (defaults)", "dask"]
         if not args.skip_serial:
-            engines.insert(0, ("serial", partial(run_serial, paths, options)))
-        for name, engine in engines:
-            if name == "dask":  # started only now: its idle processes stay out of the others
+            names.insert(0, "serial")
+        for name in names:
+            cluster = client = None
+            if name == "serial":
+                engine = partial(run_serial, paths, options)
+            elif name == "processes":
+                engine = partial(run_processes, paths, options, args.workers)
+            else:  # started only now: their idle processes stay out of the other timings
                 t = time.perf_counter()
-                cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                                       processes=True, dashboard_address=None)
+                cluster = clusters[name]()
                 client = Client(cluster)
-                cluster_start = time.perf_counter() - t
+                starts[name] = time.perf_counter() - t
                 engine = partial(run_dask, paths, options, client)
-            with Memory(len(paths)) as mem:
+                threads0 = _cluster_threads(client)
+            with Memory(len(paths), workers=name != "serial") as mem:
                 cpu0 = (_own_cpu(), _children_cpu())
                 t = time.perf_counter()
                 results = engine(mem.progress)
                 wall = time.perf_counter() - t
-                cpu[name] = (_own_cpu() - cpu0[0], _children_cpu() - cpu0[1])
+                cpu1 = (_own_cpu(), _children_cpu())
+            cpu[name] = (cpu1[0] - cpu0[0] - mem.sampler_cpu, cpu1[1] - cpu0[1])
+            if client is not None:
+                threads1 = _cluster_threads(client)
+                split[name] = {k: threads1[k] - threads0[k] for k in threads1}
             tables[name] = build_table([r["row"] for r in results])
             if name == "processes":
                 sent = np.mean([len(pickle.dumps((p, options))) for p in paths])
                 back = np.mean([len(pickle.dumps(r)) for r in results])
             rows_out.append((name, wall, mem))
             print(f"{name}: {wall:.1f} s", file=sys.stderr)
-        overhead = task_overhead(min(2000, max(200, args.runs)), args.workers, client)
-        client.close()
-        cluster.close()
+            if name == "dask":
+                overhead = task_overhead(min(2000, max(200, args.runs)), args.workers, client)
+            if client is not None:
+                client.close()
+                cluster.close()
 
     names = list(tables)
     same = all(tables[n].equals(tables[names[0]]) for n in names[1:])
@@ -254,36 +307,50 @@ def main() -> int:
         if bad[n]:
             print(f"{n}: first error: {t['error'].dropna().iloc[0]}", file=sys.stderr)
     serial = {n: w for n, w, _ in rows_out}.get("serial")
+    per_run = {n: tuple(1e3 * c / args.runs for c in cpu[n]) for n in cpu}  # driver, workers
     print(f"\nsweep of {args.runs} runs x {args.steps} steps (eval every {args.eval_every}), "
           f"{args.workers} workers, {psutil.cpu_count()} CPUs; errors: {n_bad}; "
           f"load average before/after {load_before[0]:.1f}/{os.getloadavg()[0]:.1f} (other jobs); "
           f"tables identical across engines: {same}")
-    print(f"{'engine':<10} {'wall s':>8} {'runs/s':>8} {'vs serial':>10} {'per 1k runs s':>14} "
-          f"{'driver RSS MB 10%/50%/100%':>28} {'worker peak MB':>15} "
-          f"{'CPU ms/run workers+driver':>26}")
+    print(f"{'engine':<16} {'wall s':>7} {'runs/s':>7} {'vs serial':>9} "
+          f"{'driver RSS MB 10%/50%/100%':>26} {'worker peak MB':>14}   "
+          "CPU ms per run: workers [task thread + other threads] + driver = total")
     for name, wall, mem in rows_out:
         ratio = f"{serial / wall:.2f}x" if serial else "-"
         rss = "/".join(f"{mem.marks.get(f, 0) / 1e6:.0f}" for f in (0.1, 0.5, 1.0))
-        driver, workers = (1e3 * c / args.runs for c in cpu[name])
-        print(f"{name:<10} {wall:>8.1f} {args.runs / wall:>8.1f} {ratio:>10} "
-              f"{wall * 1000 / args.runs:>14.1f} {rss:>28} {mem.worker_peak / 1e6:>15.0f} "
-              f"{f'{workers:.1f} + {driver:.1f}':>26}")
+        driver, workers = per_run[name]
+        parts = ""
+        if name in split:
+            task, other = (1e3 * split[name][k] / args.runs for k in ("task", "other"))
+            parts = f" [{task:.1f} + {other:.1f}]"
+        print(f"{name:<16} {wall:>7.1f} {args.runs / wall:>7.1f} {ratio:>9} {rss:>26} "
+              f"{mem.worker_peak / 1e6:>14.0f}   {workers:.1f}{parts} + {driver:.1f} = "
+              f"{workers + driver:.1f}")
     print("targets: >= 1.80x with 2 workers; <= 60 s per 1,000 runs on 2 cores")
     print(f"what the cores allowed (the same pure-Python loop in {args.workers} processes at once "
           f"vs 1): {ceiling:.2f}x")
-    if serial:
-        for name, wall, _ in rows_out[1:]:
-            derived = (args.workers * wall - serial) / args.runs
-            extra = (sum(cpu[name]) - sum(cpu["serial"])) / args.runs
-            print(f"{name}: speedup {serial / wall:.2f}x (target 1.80x: "
-                  f"{'met' if serial / wall >= 1.8 else 'missed'}); derived overhead "
-                  f"{derived * 1e3:+.1f} ms per run (workers x wall - serial); CPU beyond the "
-                  f"serial run's {extra * 1e3:+.1f} ms per run")
+    base = per_run["processes"]
+    for name, wall, _ in rows_out:
+        if name == "serial":
+            continue
+        line = f"{name}: "
+        if serial:
+            line += (f"speedup {serial / wall:.2f}x (target 1.80x: "
+                     f"{'met' if serial / wall >= 1.8 else 'missed'}); ")
+        if name == "processes" and serial:
+            line += (f"CPU beyond the serial run's {sum(base) - sum(per_run['serial']):+.1f} ms "
+                     "per run")
+        elif name != "processes":
+            line += (f"CPU beyond the process pool's {sum(per_run[name]) - sum(base):+.1f} ms "
+                     f"per run (workers {per_run[name][1] - base[1]:+.1f}, driver "
+                     f"{per_run[name][0] - base[0]:+.1f})")
+        print(line.rstrip("; "))
     print("overhead per run, do-nothing task: " + ", ".join(
         f"{k} {v * 1e3:.3f} ms" for k, v in overhead.items()))
     print(f"bytes per task (pickled): sent {sent:.0f} (path + options), returned {back:.0f} "
           "(the row)")
-    print(f"Dask LocalCluster start-up (not in the times above): {cluster_start:.1f} s")
+    print("Dask LocalCluster start-up (not in the times above): " + ", ".join(
+        f"{k} {v:.1f} s" for k, v in starts.items()))
     return 0 if same else 1
 
 

@@ -17,8 +17,9 @@ distributed = pytest.importorskip("distributed", reason="needs the dask extra: "
 
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as local:
+    from phasewatch.sweep.engines import local_cluster
+
+    with local_cluster(2) as local:
         yield local
 
 
@@ -112,3 +113,35 @@ def test_chunk_size_amortises_and_balances():
     assert chunk_size(40, 2) == 2        # 20 tasks, 10 per worker
     assert chunk_size(5, 2) == 1
     assert chunk_size(10_000, 64) == 8 and chunk_size(100, 64) == 1
+
+
+def _callbacks(dask_worker) -> dict[str, float]:
+    return {name: pc.callback_time for name, pc in dask_worker.periodic_callbacks.items()}
+
+
+def test_local_cluster_workers_run_without_the_profiler_and_with_slower_checks(cluster):
+    """engines.DASK_CONFIG reaches the worker processes: no 10 ms stack sampling, the loop
+    check and the monitors at their longer intervals (ms)."""
+    with distributed.Client(cluster) as client:
+        workers = list(client.run(_callbacks).values())
+        nthreads = {w["nthreads"] for w in client.scheduler_info()["workers"].values()}
+    assert len(workers) == 2 and nthreads == {1}
+    for callbacks in workers:
+        assert "profile" not in callbacks and "profile-cycle" not in callbacks
+        assert callbacks["tick"] == 1000 and callbacks["memory_monitor"] == 1000
+        assert callbacks["monitor"] == 2000
+    for nanny in cluster.workers.values():  # the nannies, in this process
+        assert nanny.periodic_callbacks["tick"].callback_time == 1000
+
+
+def test_environment_variables_give_dask_the_same_settings():
+    """What docs/sweeps.md tells to export before `dask worker` is read back as DASK_CONFIG."""
+    import dask
+
+    from phasewatch.sweep.engines import DASK_CONFIG, dask_environment
+
+    env = dask_environment()
+    assert all(name.startswith("DASK_DISTRIBUTED__") for name in env)
+    collected = dask.config.collect(paths=[], env=env)
+    for key, value in DASK_CONFIG.items():
+        assert dask.config.get(key, config=collected) == value

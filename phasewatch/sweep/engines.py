@@ -111,6 +111,52 @@ def _pool_context():
     return multiprocessing.get_context("spawn")
 
 
+#: Dask settings for the processes of a sweep's cluster (workers, their nannies, a local
+#: scheduler). Dask's defaults serve its dashboard; each costs a worker event-loop wake-up that
+#: takes the GIL from the running analysis, paid per second of wall time whatever the tasks do.
+#: With them an idle worker's event loop used 32 ms of CPU per second (a local cluster's
+#: driver: 42), and a busy worker 12-16 ms more CPU per run than a process pool's worker;
+#: with these, 3 ms per second (driver: 10) and the pool's CPU per run (bench_sweep.py).
+DASK_CONFIG: dict[str, Any] = {
+    # the statistical profiler: every 10 ms the event loop walks the running task's stack
+    # (the dashboard's profile page; 10 of the 32 ms per second)
+    "distributed.worker.profile.enabled": False,
+    # the event-loop health check every 20 ms; it only warns when the loop stalls for > 3 s
+    "distributed.admin.tick.interval": "1s",
+    # process memory against the spill/pause/terminate limits every 100 ms, host CPU, network
+    # and disk counters every 500 ms: a sweep's worker holds one run at a time
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+}
+
+
+def dask_environment() -> dict[str, str]:
+    """`DASK_CONFIG` as the environment variables Dask reads at start-up, for the workers of
+    an existing cluster (`env ... dask worker ...`)."""
+    def name(key: str) -> str:
+        return "DASK_" + key.upper().replace(".", "__").replace("-", "_")
+
+    return {name(k): str(v) for k, v in DASK_CONFIG.items()}
+
+
+def local_cluster(n_workers: int | None = None, **kwargs: Any):
+    """A `distributed.LocalCluster` for sweeps on this machine: `n_workers` processes (default
+    all CPUs) of one thread each (the analysis holds the GIL), no dashboard, `DASK_CONFIG`.
+    Close it (or use it as a context manager) when done."""
+    try:
+        import dask
+        from distributed import LocalCluster
+    except ImportError as exc:
+        raise UsageError("a Dask cluster needs dask.distributed: "
+                         "pip install 'phasewatch[dask]'") from exc
+    options: dict[str, Any] = {"threads_per_worker": 1, "processes": True,
+                               "dashboard_address": None} | kwargs
+    # the scheduler, the nannies and the worker processes they start read the settings as
+    # they are created, all before LocalCluster returns
+    with dask.config.set(DASK_CONFIG):
+        return LocalCluster(n_workers=n_workers or default_workers(), **options)
+
+
 def dask_client(address: str, timeout: str = "20s"):
     """A `distributed.Client` connected to the scheduler at `address` (install hint if absent)."""
     try:
