@@ -1,14 +1,20 @@
 """Sparse runs: a continuous broken line with its knots found by exhaustive search.
 
-On a run evaluated 9-20 times, a segmentation into separate lines with three points or more each
-cannot see a dip sampled at one or two evaluations, and the noise estimated from differences of
-neighbours far apart is mostly trend (2-3x the true noise on 12-point runs with a dip and a
-recovery). A continuous piecewise-linear curve ("hinge" model) needs no minimum segment length:
-a knot can sit on any interior evaluation. With so few points every placement of up to
-`MAX_KNOTS` knots is tried, the number of knots is chosen by BIC (a knot costs two parameters:
-its place and its change of slope), and the noise is the residual sd of the chosen fit. Each
-piece's change is then judged against the noise with its exact standard error from the fit, and
-the pieces are named by the same rules as a segmentation's (`phasewatch.phases`).
+On a run evaluated 5-20 times, a segmentation into separate lines with three points or more each
+cannot see a dip sampled at one or two evaluations. A continuous piecewise-linear curve ("hinge"
+model) needs no minimum segment length: a knot can sit on any interior evaluation. With so few
+points every placement of up to `MAX_KNOTS` knots is tried.
+
+The noise is not taken from the fit's residuals: with 6-12 points and a dip, a recovery and a
+plateau to fit, the residual degrees of freedom run out before the knots do (a fit that may keep
+three residual degrees of freedom gets one knot on 8 points, and its residuals are then mostly
+unfitted trend: 1.5x the true noise in the median, 4.5x at the 90th percentile). The root mean
+square of second differences (`noise.second_difference_sd`, largest left out) cancels the straight
+stretches between the knots instead (median 1.0x the true noise, 2.1x at the 90th percentile), and
+with that noise fixed the number of knots is chosen by a penalised fit, RSS / sd^2 + `KNOT_PENALTY`
+per knot (Mallows' Cp form). Each piece's change is then judged against the noise with its exact
+standard error from the fit, and the pieces are named by the same rules as a segmentation's
+(`phasewatch.phases`).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import itertools
 
 import numpy as np
 
+from phasewatch.noise import second_difference_sd
 from phasewatch.phases import (
     DOWN,
     FLAT,
@@ -32,11 +39,16 @@ from phasewatch.phases import (
 from phasewatch.results import Phase
 
 MAX_KNOTS = 3
-# A knot placed by search spends about three degrees of freedom (place, change of slope, and the
-# choice among placements): with two, the residual sd of the best placement came out below the
-# noise on flat and monotone controls (false claims 0.10-0.27 on 3-12-evaluation runs of the
-# tuning seeds, 0.03-0.17 with three).
-KNOT_DOF = 3
+MIN_RESIDUAL_DOF = 2  # a fit keeps two points more than its parameters (a knot costs two)
+# The price of a knot in units of the noise variance. A knot placed by search buys far more than
+# its two parameters' worth of RSS on pure noise (the best of up to 18 placements), so the price
+# is set on the tuning seeds of the 3-12- and 13-40-evaluation regimes: 10-16 give the same
+# presence and boundary hits; 16 gives the fewest false claims on the controls.
+KNOT_PENALTY = 16.0
+# The pieces are judged against the second-difference noise x1.2: it is estimated from a handful
+# of differences (and is below the truth in a quarter of the runs), as a t quantile widens a
+# normal one. x1.5 cost 0.04-0.10 boundary hits for 0.01 fewer false claims.
+JUDGE_FACTOR = 1.2
 MAX_POINTS = 20  # exhaustive search stays below ~20 ms per run up to here
 
 
@@ -45,28 +57,30 @@ def _design(x: np.ndarray, knots: tuple[int, ...]) -> np.ndarray:
     return np.stack(cols, axis=1)
 
 
-def best_hinge(x: np.ndarray, y: np.ndarray, max_knots: int = MAX_KNOTS):
-    """(knots, fitted values, residual sd, design matrix) of the BIC-best broken line."""
-    n = y.size
-    best = None
-    for k in range(max_knots + 1):
-        if n - 2 - KNOT_DOF * k < 3:  # three residual degrees of freedom left for the noise
-            break
-        fits = []
-        for knots in itertools.combinations(range(1, n - 1), k):
-            X = _design(x, knots)
-            beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-            rss = float(np.sum((y - X @ beta) ** 2))
-            fits.append((rss, knots))
-        rss, knots = min(fits)
-        bic = n * np.log(max(rss, 1e-300) / n) + (2 + KNOT_DOF * k) * np.log(n)
-        if best is None or bic < best[0]:
-            best = (bic, rss, knots)
-    _, rss, knots = best
+def _fit(x: np.ndarray, y: np.ndarray, knots: tuple[int, ...]) -> tuple[float, np.ndarray]:
     X = _design(x, knots)
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    sd = float(np.sqrt(rss / max(n - 2 - KNOT_DOF * len(knots), 1)))
-    return knots, X @ beta, sd, X
+    return float(np.sum((y - X @ beta) ** 2)), X
+
+
+def best_hinge(x: np.ndarray, y: np.ndarray, sd: float, max_knots: int = MAX_KNOTS):
+    """(knots, fitted values, design matrix) of the broken line that minimises
+    RSS / sd^2 + KNOT_PENALTY * knots, for a noise sd known (estimated) apart from the fit."""
+    n = y.size
+    var = max(sd, 1e-12 * max(float(np.ptp(y)), 1e-300)) ** 2
+    best = None
+    for k in range(max_knots + 1):
+        if n - 2 - 2 * k < MIN_RESIDUAL_DOF:
+            break
+        rss, knots = min((_fit(x, y, knots)[0], knots)
+                         for knots in itertools.combinations(range(1, n - 1), k))
+        cost = rss / var + KNOT_PENALTY * k
+        if best is None or cost < best[0]:
+            best = (cost, knots)
+    knots = best[1]
+    X = _design(x, knots)
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    return knots, X @ beta, X
 
 
 def _piece_kind(X: np.ndarray, inv_xtx: np.ndarray, a: int, b: int, fitted: np.ndarray,
@@ -95,18 +109,13 @@ def _join_flat_middles(runs: list[TrendRun]) -> list[TrendRun]:
 
 
 def hinge_phases(steps: np.ndarray, y: np.ndarray, cfg: PhaseConfig) -> tuple[list[Phase], float]:
-    """Phases of a sparse run and the noise sd they were judged against (the fit's residual
-    sd, t-scaled: on flat white noise of 9-20 evaluations 0-5% of runs get a phase, against
-    8-19% with the smaller of this and the differences' estimate)."""
+    """Phases of a sparse run and the noise sd they were judged against (see the module's
+    docstring for why the noise comes from second differences and not from the fit)."""
     x = (steps - steps[0]).astype(np.float64)
     scale = float(x[-1]) or 1.0
-    knots, fitted, sd, X = best_hinge(x / scale, y)
-    # the noise comes from a few residual degrees of freedom: judge against it as a t-test
-    # does (the 99.5% quantile of Student's t over the normal's; x1.6 at 4 dof, x1.1 at 15)
-    from scipy.stats import norm, t  # imported here: only sparse runs pay for it
-
-    dof = max(y.size - 2 - KNOT_DOF * len(knots), 1)
-    sd *= float(t.ppf(0.995, dof) / norm.ppf(0.995))
+    sd = second_difference_sd(y, robust=False)
+    knots, fitted, X = best_hinge(x / scale, y, sd)
+    sd *= JUDGE_FACTOR
     bounds = [0, *knots, y.size - 1]
     inv_xtx = np.linalg.pinv(X.T @ X)
     runs = [TrendRun(_piece_kind(X, inv_xtx, a, b, fitted, sd, cfg), a, b, float(fitted[a]),
@@ -117,4 +126,3 @@ def hinge_phases(steps: np.ndarray, y: np.ndarray, cfg: PhaseConfig) -> tuple[li
     runs = absorb_end_bounce(runs, y.size, cfg)
     names = name_runs(runs, x, fitted, sd, cfg)
     return [Phase(name, int(steps[r.start]), int(steps[r.end])) for name, r in zip(names, runs)], sd
-

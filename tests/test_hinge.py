@@ -1,4 +1,4 @@
-"""Sparse runs (9-20 evaluations): a broken line with knots anywhere reads what the eye reads,
+"""Sparse runs (5-20 evaluations): a broken line with knots anywhere reads what the eye reads,
 and does not read phases into noise or a steady rise."""
 
 import numpy as np
@@ -6,6 +6,7 @@ import pytest
 
 from phasewatch.analysis import analyze_run
 from phasewatch.hinge import best_hinge
+from phasewatch.noise import second_difference_sd
 from phasewatch.run import RecordCollector
 
 
@@ -31,9 +32,23 @@ def test_the_knots_sit_on_the_turns_of_a_broken_line():
     x = np.arange(15, dtype=float)
     y = np.interp(x, [0, 3, 10, 14], [1.0, 0.0, 2.0, 1.0])
     y += np.random.default_rng(0).normal(0, 0.01, x.size)
-    knots, _, sd, _ = best_hinge(x, y)
+    knots, _, _ = best_hinge(x, y, sd=0.01)
     assert knots == (3, 10)
-    assert 0.003 < sd < 0.03
+    # the noise estimate: turns of 100 noise sds put a few second differences far out; the
+    # largest is left out, the rest keep it within a few times the truth, not at the turns' size
+    assert 0.005 < second_difference_sd(y, robust=False) < 0.1
+
+
+def test_a_dip_sampled_once_on_nine_evaluations_is_a_disruption():
+    """The bottom of the dip is one evaluation, 10 noise sds below the start; the residuals of
+    a fit allowed one knot (to keep three residual degrees of freedom) put the noise at several
+    times its size and called the run one plateau."""
+    # phasewatch.synth.generate_regime("dip_recover", "sparse", seed=100), noise sd 0.0135
+    y = [0.3341, 0.2031, 0.2782, 0.3438, 0.4478, 0.4327, 0.4671, 0.4489, 0.4480]
+    a = _analyze(y, steps=np.arange(5, 50, 5))
+    assert [(p.name, p.start_step, p.end_step) for p in a.phases] == [
+        ("disruption", 5, 10), ("readaptation", 10, 25), ("plateau", 25, 45)]
+    assert a.phases[0].stats["end_value"] == 0.2031
 
 
 @pytest.mark.parametrize("seed", range(8))
