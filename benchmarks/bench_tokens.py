@@ -20,6 +20,11 @@ the store's files to /dev/null (reading the data once, nothing else), `python -c
 `python -c 'import numpy'`, `phasewatch --version` and `phasewatch tokens` on a 2,000-token
 store of 2 steps (the command's fixed costs: start, imports, opening, output).
 
+Bytecode: every child runs with a bytecode cache in the temporary folder (PYTHONPYCACHEPREFIX,
+filled by a warm-up run), as an installed package has its .pyc files; when this environment
+sets PYTHONDONTWRITEBYTECODE (every import compiled from source), one more end-to-end row shows
+the command as it runs here without a cache.
+
 Usage: python benchmarks/bench_tokens.py [--steps 60] [--tokens-per-step 4000000] [--repeats 5]
        [--baseline-steps N] [--numba] [--against REV]
 --against REV also runs `python -m phasewatch tokens` of git revision REV (a temporary worktree,
@@ -43,6 +48,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The children's environment: `main` gives them a bytecode cache (see the module docstring).
+CHILD_ENV: dict[str, str] | None = None
 QUANTILES = [0.05, 0.25, 0.5, 0.75, 0.95]
 
 
@@ -127,7 +134,7 @@ def child_baseline(folder: str, max_steps: int) -> dict:
 # ------------------------------------------------------------------ the parent
 def run_child(*args: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", *args], check=True,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=CHILD_ENV)
     return json.loads(out.stdout)
 
 
@@ -140,7 +147,7 @@ def timed_command(argv: list[str], env: dict | None = None,
     high-water RSS into the child's ru_maxrss."""
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, env=env, cwd=cwd)
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, env=env or CHILD_ENV, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -189,6 +196,8 @@ def bench_layout(folder: Path, args: argparse.Namespace) -> dict:
         rss.append(peak)
         cpu.append(cpu_seconds)
         doc = json.loads(out)
+    no_cache = ([timed_command(command, env=dict(os.environ))[0] for _ in range(args.repeats)]
+                if os.environ.get("PYTHONDONTWRITEBYTECODE") else None)
     passes = [run_child("pass", str(folder)) for _ in range(args.repeats)]
     twin = run_child("pass", str(folder), "numpy")
     base_wall, base_rss, base_out, _ = timed_command(
@@ -196,7 +205,8 @@ def bench_layout(folder: Path, args: argparse.Namespace) -> dict:
     base = json.loads(base_out)
     cat = [timed_command(["sh", "-c", 'cat "$0"/expert_logprobs/step_*.npy > /dev/null', str(folder)])[0]
            for _ in range(args.repeats)]
-    return {"e2e": e2e, "rss": max(rss), "cpu": min(cpu), "passes": passes, "twin": twin, "doc": doc,
+    return {"e2e": e2e, "no_cache": no_cache, "rss": max(rss), "cpu": min(cpu), "passes": passes, "twin": twin,
+            "doc": doc,
             "base": base, "base_wall": base_wall, "base_rss": base_rss, "cat": cat}
 
 
@@ -218,6 +228,10 @@ def print_layout(name: str, r: dict) -> None:
         rate, median_rate = n_bytes / best / 1e9, n_bytes / median / 1e9
         print(f"  {what:<34} {best:>7.3f} s {median:>7.3f} s {rate:>6.2f} GB/s {median_rate:>6.2f} GB/s "
               f"{rate / reference:>6.1f}x {'' if rss is None else f'{rss:.0f} MB':>7}  {note}")
+    if r["no_cache"]:
+        best, median = summarize(r["no_cache"])
+        print(f"  {'end to end, no bytecode cache':<34} {best:>7.3f} s {median:>7.3f} s {n_bytes / best / 1e9:>6.2f} GB/s "
+              f"{n_bytes / median / 1e9:>6.2f} GB/s   (PYTHONDONTWRITEBYTECODE=1, as this environment sets)")
     twin = r["twin"]
     print(f"  {'numpy twin pass (no compiler)':<34} {twin['seconds']:>7.3f} s {'':>9} "
           f"{n_bytes / twin['seconds'] / 1e9:>6.2f} GB/s {'':>11} "
@@ -247,14 +261,15 @@ def against_rows(rev: str, layouts: dict[str, Path], repeats: int) -> list[str]:
         for name, folder in layouts.items():
             times: dict[str, list[float]] = {"this tree": [], rev: []}
             cpu: dict[str, list[float]] = {"this tree": [], rev: []}
-            for _ in range(repeats):
+            for warm_up in [True] + [False] * repeats:  # the first run of each fills its bytecode cache
                 for label, tree in (("this tree", ROOT), (rev, other)):
                     # run from the tree: `python -m` puts the working directory first on sys.path
                     seconds, _, _, cpu_seconds = timed_command(
                         [sys.executable, "-m", "phasewatch", "tokens", str(folder), "--format", "json"],
-                        env={**os.environ, "PYTHONPATH": str(tree)}, cwd=tree)
-                    times[label].append(seconds)
-                    cpu[label].append(cpu_seconds)  # its worker processes included (waited for)
+                        env={**CHILD_ENV, "PYTHONPATH": str(tree)}, cwd=tree)
+                    if not warm_up:
+                        times[label].append(seconds)
+                        cpu[label].append(cpu_seconds)  # its worker processes included (waited for)
             n_bytes = sum(p.stat().st_size for p in (folder / "expert_logprobs").glob("step_*.npy"))
             ours, theirs = min(times["this tree"]), min(times[rev])
             lines.append(f"  {name:<12} this tree {ours:.3f} s ({n_bytes / ours / 1e9:.2f} GB/s, "
@@ -372,6 +387,9 @@ def main() -> int:
         return 0
 
     tmp = Path(tempfile.mkdtemp(prefix="phasewatch-bench-tokens-"))
+    global CHILD_ENV
+    CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(tmp / "bytecode")
     layouts = {"interleaved": tmp / "interleaved", "contiguous": tmp / "contiguous"}
     try:
         t0 = time.perf_counter()
@@ -393,6 +411,8 @@ def main() -> int:
             "`phasewatch tokens` on 2 steps x 2,000 tokens": [*phasewatch_command(), "tokens", str(tiny), "--format",
                                                              "json"],
         }
+        for argv in floors.values():  # warm-up: fills the bytecode cache
+            timed_command(argv)
         floor_runs = {what: [timed_command(argv) for _ in range(args.repeats)] for what, argv in floors.items()}
         load_before = os.getloadavg()
         results = {name: bench_layout(folder, args) for name, folder in layouts.items()}
