@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from phasewatch.cli import main
+from phasewatch.errors import InputError
 from phasewatch.sweep import SweepOptions, build_table, expand_paths, run_tasks, sweep
 from phasewatch.synth import generate
 
@@ -169,3 +170,18 @@ def test_stdout_csv_and_progress_on_stderr(runs, capsys):
     assert captured.out.splitlines()[0].startswith("path,name,algorithm,seed,")
     assert len(captured.out.splitlines()) == 3
     assert "sweep:" in captured.err and "run/s" in captured.err  # the tqdm bar
+
+
+def test_glob_skips_files_a_folder_of_runs_skips(runs, tmp_path):
+    """'runs/*' over a folder with a README.md and a figure: its runs only, as the folder itself
+    would give; named explicitly, such a file is still a row with its error."""
+    root = tmp_path / "sweep"
+    for name in ("run0", "run1"):
+        shutil.copytree(runs / name, root / name)
+    (root / "README.md").write_text("# my sweep\n")
+    (root / "curve.png").write_bytes(b"\x89PNG\r\n")
+    assert expand_paths([str(root / "*")]) == [str(root / "run0"), str(root / "run1")]
+    assert expand_paths([str(root / "*")]) == expand_paths([str(root)])
+    assert expand_paths([str(root / "README.md")]) == [str(root / "README.md")]
+    with pytest.raises(InputError, match=r"\*\.md: no run matches this pattern"):
+        expand_paths([str(root / "*.md")])

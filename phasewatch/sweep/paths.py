@@ -48,15 +48,29 @@ def _url_fs(url: str):
                          "fsspec backend for it (s3fs for s3://, gcsfs for gs://...)") from exc
 
 
+def _never_a_log(path: str) -> bool:
+    """A file a folder of runs never takes as a log (`phasewatch.folders`: README.md, model
+    configs, weights, images...): a glob such as 'runs/*' skips it as the folder would."""
+    from phasewatch.folders import NOT_LOG_SUFFIXES, NOT_LOGS
+
+    name = os.path.basename(path)
+    return os.path.isfile(path) and (name in NOT_LOGS or name.lower().endswith(NOT_LOG_SUFFIXES))
+
+
 def _expand_local(arg: str) -> list[str]:
-    """A glob's matches, and each folder of runs as its runs (`phasewatch.folders`, the rule
-    analyze and plot follow); anything else as given (a bad path keeps its error for its row)."""
+    """A glob's matches (less the files that are never logs), and each folder of runs as its
+    runs (`phasewatch.folders`, the rule analyze and plot follow); anything else as given (a
+    bad path keeps its error for its row)."""
     from phasewatch.folders import expand
 
     if _MAGIC.search(arg):
-        matches = sorted(glob.glob(arg))
-        if not matches:
+        found = sorted(glob.glob(arg))
+        if not found:
             raise InputError("no file or folder matches this pattern", arg)
+        matches = [m for m in found if not _never_a_log(m)]
+        if not matches:
+            raise InputError("no run matches this pattern (files that are never logs, such as "
+                             "README.md or images, are left out)", arg)
         return expand(matches)
     return expand([arg])
 
