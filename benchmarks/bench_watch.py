@@ -10,7 +10,9 @@
 3. Memory over a 10^6-record run: RSS, tracemalloc's traced memory of the process, and the size
    of the monitor's state (number of stored values), at 10^4, 10^5 and 10^6 records.
 The machine is shared (2 cores, other jobs running): timings vary by ~10-30%; rerun for noise.
-Usage: python benchmarks/bench_watch.py [--records 1000000]
+`--against REV` adds to the cost table the monitor of git revision REV (its phasewatch/ tree,
+timed in a subprocess, alternating with this tree's), so a change's cost is measured in one run.
+Usage: python benchmarks/bench_watch.py [--records 1000000] [--against REV] [--cost-only]
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import gc
 import io
 import json
 import math
+import subprocess
 import sys
 import tempfile
 import time
@@ -93,19 +96,67 @@ def time_updates(make, recs, repeats=3):
     return best / len(recs) * 1e6, best_cpu / len(recs) * 1e6
 
 
-def cost_table(n):
-    print(f"\nUpdate cost per record (best of 3, {n:,} records)")
+# Times one record mix with the PhaseMonitor of the phasewatch/ tree argv[1] (imported before
+# bench_watch, which puts this tree first on sys.path when it is imported).
+TREE_TIMER = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from phasewatch.online import PhaseMonitor
+assert PhaseMonitor.__module__ in sys.modules and sys.modules["phasewatch"].__file__.startswith(
+    sys.argv[1]), sys.modules["phasewatch"].__file__
+sys.path.insert(1, sys.argv[2])
+from bench_watch import records, time_updates
+print(json.dumps(time_updates(PhaseMonitor, records(int(sys.argv[3]), sys.argv[4]), repeats=1)))
+"""
+
+
+def tree_cost(tree: Path, n: int, mix: str) -> tuple[float, float]:
+    """(wall, CPU) us per record of `tree`'s monitor, in a subprocess (one repeat)."""
+    done = subprocess.run([sys.executable, "-c", TREE_TIMER, str(tree), str(ROOT / "benchmarks"),
+                           str(n), mix], check=True, capture_output=True, text=True)
+    return tuple(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def checkout(rev: str, into: Path) -> Path:
+    """The phasewatch/ package at git revision `rev`, extracted under `into`."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "phasewatch"], check=True,
+                             capture_output=True).stdout
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def cost_table(n, against: str | None = None, repeats: int = 3):
+    print(f"\nUpdate cost per record (best of {repeats}, {n:,} records)")
     header = (f"{'records':<10} {'phasewatch us':>14} {'CPU us':>8} {'patience us':>12} "
               f"{'CPU us':>8} {'ratio':>6} {'target':>8}")
     print(header)
     print("-" * len(header))
+    measured = {}
     for mix in ("dense", "typical"):
         recs = records(n, mix)
-        ours, ours_cpu = time_updates(PhaseMonitor, recs)
-        base, base_cpu = time_updates(PatienceBaseline, recs)
+        ours, ours_cpu = time_updates(PhaseMonitor, recs, repeats)
+        base, base_cpu = time_updates(PatienceBaseline, recs, repeats)
+        measured[mix] = ours_cpu
         ok = "ok" if ours_cpu <= TARGET_US else "MISSED"
         print(f"{mix:<10} {ours:>14.2f} {ours_cpu:>8.2f} {base:>12.2f} {base_cpu:>8.2f} "
               f"{ours_cpu / base_cpu:>6.1f} {'<= ' + str(int(TARGET_US)):>8} {ok} (CPU)")
+    if against is None:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        old_tree = checkout(against, Path(tmp) / "old")
+        print(f"\nthis tree against {against} (subprocesses, alternating, best of {repeats}; "
+              "us per record)")
+        print(f"{'records':<10} {'this CPU':>9} {against + ' CPU':>14} {'this wall':>10} "
+              f"{against + ' wall':>15} {'CPU this/' + against:>18}")
+        for mix in ("dense", "typical"):
+            best = {"this": (math.inf, math.inf), "old": (math.inf, math.inf)}
+            for _ in range(repeats):
+                for name, tree in (("this", ROOT), ("old", old_tree)):
+                    best[name] = tuple(map(min, best[name], tree_cost(tree, n, mix)))
+            (wall, cpu), (old_wall, old_cpu) = best["this"], best["old"]
+            print(f"{mix:<10} {cpu:>9.2f} {old_cpu:>14.2f} {wall:>10.2f} {old_wall:>15.2f} "
+                  f"{cpu / old_cpu:>17.2f}x")
 
 
 def end_to_end(n_lines):
@@ -186,14 +237,20 @@ def main(argv=None) -> int:
     parser.add_argument("--records", type=int, default=10**6)
     parser.add_argument("--cost-records", type=int, default=200_000)
     parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3, help="best of K (cost table)")
+    parser.add_argument("--against", metavar="REV",
+                        help="also time the monitor of this git revision (cost table)")
+    parser.add_argument("--cost-only", action="store_true",
+                        help="only the cost table (no end-to-end replay, no memory table)")
     args = parser.parse_args(argv)
     import os
 
     print("load average (1, 5, 15 min) at the start: "
           + " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    cost_table(args.cost_records)
-    end_to_end(args.lines)
-    memory_table(args.records)
+    cost_table(args.cost_records, args.against, args.repeat)
+    if not args.cost_only:
+        end_to_end(args.lines)
+        memory_table(args.records)
     print("load average at the end: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     return 0
 
