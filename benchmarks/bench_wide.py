@@ -5,11 +5,11 @@ are measured in one run: wall time, CPU time (user + system: what an idle machin
 would be for this single-threaded work) and peak RSS (os.wait4).
 
     .venv/bin/python benchmarks/bench_wide.py [--items 5000000] [--names 1000000]
-        [--against REV] [--against-scale 0.1] [--limit 300] [--steps read inspect]
+        [--against REV] [--against-scale 0.1] [--limit 300] [--steps read inspect] [--format text|json]
 
 Steps: `read` is `read_run` (for the verl line with the reader's 64 MB line cap lifted, so the
 issue's line of 5M `kN:0.5` items, 74 MB, is read rather than skipped); `inspect` is
-`phasewatch inspect PATH --format json` end to end, on a line of the same number of shorter
+`phasewatch inspect PATH [--format F]` end to end (a table of every metric), on a line of the same number of shorter
 items (`m<hex>:1`, under the cap). REV is measured at `--against-scale` of the sizes (the old
 code needs minutes and GBs at full size; an address-space limit of `--memory-gb` and the time
 limit stop a run that would take the machine down), and this tree at both sizes, so the
@@ -105,6 +105,8 @@ def main() -> int:
     parser.add_argument("--limit", type=float, default=300.0, help="seconds before a run is stopped")
     parser.add_argument("--memory-gb", type=float, default=12.0, help="address-space limit of a run")
     parser.add_argument("--steps", nargs="+", default=["read", "inspect"], choices=["read", "inspect"])
+    parser.add_argument("--format", choices=["text", "json"], default="text",
+                        help="inspect's output (text: what the issue-18 audit runs)")
     opts = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="pw-bench-wide-"))
     trees = [("this tree", REPO)]
@@ -137,7 +139,7 @@ def main() -> int:
                     for case in ("verl line", "names one a line"):
                         path, size = files[(case, step if case == "verl line" else None)]
                         argv = (["-c", READ, str(path)] if step == "read"
-                                else ["-m", "phasewatch", "inspect", str(path), "--format", "json"])
+                                else ["-m", "phasewatch", "inspect", str(path), "--format", opts.format])
                         status, wall, cpu, peak = measure(argv, tree, opts.limit, opts.memory_gb)
                         rows.append((case, size, label, step, wall, cpu, peak, status))
                         print(f"{case:<28} {size:>10,} {label:<12} {step:<8} {wall:>8.1f} {cpu:>8.1f} "
