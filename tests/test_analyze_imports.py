@@ -1,4 +1,4 @@
-"""`analyze`, `inspect` and `changepoints` run without importing pandas (its import alone took
+"""`analyze`, `inspect`, `changepoints` and `watch` run without importing pandas (its import alone took
 longer than analysing a 100k-step run), and `Run.series`/`Run.table` still give pandas views."""
 
 import json
@@ -30,6 +30,7 @@ print(json.dumps({"code": code, "pandas": "pandas" in sys.modules}))
     ["analyze", "{run}", "--metric", "train/loss"],
     ["inspect", "{run}", "--format", "json"],
     ["changepoints", "{run}", "--metric", "eval/accuracy", "--metric", "train/loss"],
+    ["watch", "{run}", "--format", "jsonl"],
 ])
 def test_command_does_not_import_pandas(argv, tmp_path):
     # the sample run without its expert log-prob store (token signals are pandas frames)
