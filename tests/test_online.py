@@ -91,9 +91,17 @@ def test_sticky_noise_rarely_stops_a_flat_run():
         feed(monitor, np.arange(n) * 10, 0.5 + noise)
         stops += monitor.should_stop
         if seed == 0:
-            assert _effective_noise(deque(noise[:40]), 9)[2] > 1.0  # uncertain: cautious
-            assert _effective_noise(deque(noise[:256]), 9)[2] == 1.0  # enough data: not
-    assert stops <= 4  # measured 3 of 40; patience-based stopping stops every one
+            # After 40 values the stop decision already judges against sticky noise (the
+            # long-run sd, caution included, is 3x or more the white-noise sd) ...
+            white, sd, caution = _effective_noise(deque(noise[:40]), 9)
+            assert sd * caution > 3.0 * white
+            assert _effective_noise(deque(noise[:256]), 9)[2] == 1.0  # ... and with enough data
+            # phi is certain: no caution
+    # Measured 5 of 40 (3 before a short run's decline after a peak was judged against the
+    # noise of `local_ar` and allowed deeper than 3 sds: the price of stopping overfits of 13-40
+    # evaluations, where AR(1) wander at 0.8 in a long run's first 20-35 values looks the same);
+    # patience-based stopping stops every one.
+    assert stops <= 5
 
 
 def test_monotone_rise_is_improvement_then_plateau_never_overfit():

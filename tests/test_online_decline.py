@@ -74,20 +74,27 @@ def test_the_window_follows_the_evaluations_seen():
     assert [w for w, _ in seen] == sorted(w for w, _ in seen)
 
 
-def test_a_version_2_state_loads_and_a_future_one_is_refused():
+def test_older_states_load_and_a_future_one_is_refused():
     monitor = PhaseMonitor(metric="eval/accuracy")
     for i in range(40):
         monitor.update(i, {"eval/accuracy": 0.5 + 0.001 * (i % 3)})
     state = monitor.state_dict()
-    assert state["version"] == 3 and "slow_fall" in state["trackers"][0]
-    old = {**state, "version": 2,
-           "trackers": [{k: v for k, v in t.items() if k != "slow_fall"} for t in state["trackers"]]}
-    resumed = PhaseMonitor(metric="eval/accuracy")
-    resumed.load_state_dict(old)
-    assert resumed.state_dict() == state
+    assert state["version"] == 4 and "slow_fall" in state["trackers"][0]
+    assert "rise_scale" in state["trackers"][0]["series"]
+    # Version 3 had no rise_scale (the noise of a short series' rise and fall): it starts at 1,
+    # the noise versions 1-3 judged every decision by; everything else resumes exactly.
+    v3_trackers = [{**t, "series": {k: v for k, v in t["series"].items() if k != "rise_scale"}}
+                   for t in state["trackers"]]
+    expected = {**state, "trackers": [{**t, "series": {**t["series"], "rise_scale": 1.0}}
+                                      for t in state["trackers"]]}
+    for version, trackers in ((3, v3_trackers),
+                              (2, [{k: v for k, v in t.items() if k != "slow_fall"}
+                                   for t in v3_trackers])):
+        resumed = PhaseMonitor(metric="eval/accuracy")
+        resumed.load_state_dict({**state, "version": version, "trackers": trackers})
+        assert resumed.state_dict() == expected
     with pytest.raises(ValueError, match="unsupported monitor state version 99"):
         resumed.load_state_dict({**state, "version": 99})
-
 
 
 def _late_decline(seed: int, n: int = 200, sd: float = 0.01) -> tuple[np.ndarray, int]:

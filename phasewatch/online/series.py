@@ -28,7 +28,8 @@ STILL_FALLING_Z = 2.0  # a decline's latest half must still fall by this many se
 AR_FEW_DIFFS = 100
 RAMP_REFERENCE_WINDOWS = 3  # windows of values before a decline's start give its reference level
 SHORT_SERIES = 64  # up to this many values, second differences may give the noise scale
-SECOND_DIFF_FROM = 10  # ... from this many (a MAD of fewer can come out near zero)  # below this many differences, the AR(1) estimate's upper 1-se bound is used
+SECOND_DIFF_FROM = 10  # ... from this many (a MAD of fewer can come out near zero)
+SMALL_SAMPLE_SE = 1.2  # early values: the noise's upper ~1-se bound (2.3 cost sparse stops)
 
 
 class Series:
@@ -55,6 +56,7 @@ class Series:
         # on) keeps the amortised cost of an update low without changing the decisions much.
         if self.n <= 2 * NOISE_EVERY or self.n % NOISE_EVERY == 0:
             self.white, self.sigma, self.caution = effective_noise(values, self.cfg.window)
+            self.rise_scale = rise_scale(values, self.white, self.sigma)
         if self.n == self.cfg.baseline_points and len(values) == self.n:
             self.baseline, self.baseline_n = observed_start(list(values), self.white)
             self.baseline_se = 1.0
@@ -118,7 +120,8 @@ class Series:
         return RAMP_REFERENCE_WINDOWS * self.window_now
 
     def decline_since(self, first_step: int, top: float, origin_step: int | None,
-                      min_reference: int | None = None) -> tuple[float, int, int, int] | None:
+                      min_reference: int | None = None,
+                      after_peak: bool = False) -> tuple[float, int, int, int] | None:
         """The strongest steady decline that starts at or after `first_step`, as (z, its start
         step, values before that start since `origin_step`, values since it), measured against
         values from `origin_step` on (the stage's start: values from before a known boundary are
@@ -131,19 +134,39 @@ class Series:
         window = self.window_now
         half = window // 2 if min_reference is None else min_reference - 1
         origin = 0 if origin_step is None else int(np.searchsorted(steps, origin_step))
-        first = max(int(np.searchsorted(steps, first_step)), origin + half + 1)
+        top_at = int(np.searchsorted(steps, first_step))
+        y = np.fromiter(self.values, dtype=np.float64, count=n)
+        reference_from = origin
+        if after_peak:
+            # After a peak, values are clipped to 3 white-noise sds around their neighbours
+            # (`clip_outliers`: one outlier makes no decline, one lucky value no reference
+            # level) and to 3 sds below the peak at the full window, more while the window is
+            # small (3 x window / window_now): a dense run's decline is called while it is a
+            # few sds deep, so the old 3-sd floor only blunts a deep upset; a sparse run's
+            # decline is 8 sds deep after a few evaluations, and counted as 3 it was missed.
+            # The reference level is made of values near the top only: on a sparse run the
+            # `ramp_reference` values before a peak are mostly the rise to it, whose mean sits
+            # far below the peak and hides the decline; values before the last one more than 3
+            # white sds below `top` are no reference.
+            depth = 3.0 * self.cfg.window / window
+            clipped = np.clip(clip_outliers(y, self.white), top - depth * self.white,
+                              top + 3.0 * self.white)
+            low = np.flatnonzero(clipped[origin:top_at] < top - 3.0 * self.white)
+            reference_from += int(low[-1]) + 1 if low.size else 0
+        else:
+            # From the start: clipped to 3 white-noise sds around the starting level, so one
+            # outlier cannot make a decline and a fast dip counts as a step (a disruption).
+            clipped = np.clip(y, top - 3.0 * self.white, top + 3.0 * self.white)
+        first = max(top_at, reference_from + half + 1)
         last_start = n - window  # a decline lasts at least a window
         if last_start < first:
             return None
-        # Values are clipped to 3 white-noise sds around the peak: one outlier cannot make a
-        # decline, nor a lucky high value a reference level the run must fall from.
-        y = np.fromiter(self.values, dtype=np.float64, count=n)
-        clipped = np.clip(y, top - 3.0 * self.white, top + 3.0 * self.white)
         p = np.concatenate(([0.0], np.cumsum(clipped)))
         q = np.concatenate(([0.0], np.cumsum(np.arange(n) * clipped)))
-        ramp = decline_z(p, q, np.arange(first, last_start + 1), origin, self.ramp_reference, True)
-        step = decline_z(p, q, np.arange(first, n - window // 2 + 1), origin, self.ramp_reference,
-                         False)
+        ramp = decline_z(p, q, np.arange(first, last_start + 1), reference_from,
+                         self.ramp_reference, True)
+        step = decline_z(p, q, np.arange(first, n - window // 2 + 1), reference_from,
+                         self.ramp_reference, False)
         best = int(np.argmax(ramp))
         if ramp[best] < step.max():
             return None  # a sudden fall (an upset, maybe recovered soon): the level test's job
@@ -164,12 +187,30 @@ class Series:
         slope = float(t @ y) / float(t @ t)
         return -slope > STILL_FALLING_Z * self.sigma / math.sqrt(float(t @ t))
 
+    @property
+    def caution_after_rise(self) -> float:
+        """The factor on `sigma` for a rise and the decline after it: up to SHORT_SERIES
+        values `rise_scale`, the noise with phi from `local_ar` (its point estimate, no caution)
+        over `sigma`; later `caution`. The block-centred differences of `effective_noise` read a
+        short, curved run's bends as autocorrelation (phi at the 0.7 cap on white-noise runs of
+        13-40 evaluations: the noise 2-7x too large, and nearly every overfit unstoppable);
+        residuals about a 5-point mean bend less, and where they show stickier noise than the
+        differences do, the factor is above 1. Every other decision (a fall with no rise before
+        it, the level test) keeps `sigma` and `caution`: slow wander from the start is what
+        AR(1) noise looks like."""
+        return self.rise_scale if self.n <= SHORT_SERIES else self.caution
+
     def se_baseline(self) -> float:
         return self.baseline_se * self.sigma / math.sqrt(self.baseline_n)
 
     def se_gap(self, se_reference: float) -> float:
         """Standard error of the gap between a reference level and the current level."""
         return math.sqrt(se_reference**2 + self.se_level**2)
+
+    def rise_threshold(self, reference: float, se_reference: float) -> float:
+        """`threshold` for a rise and the fall after it (`caution_after_rise`)."""
+        return max(self.cfg.z * self.se_gap(se_reference) * self.caution_after_rise,
+                   self.floor(reference))
 
     def threshold(self, reference: float, se_reference: float, cautious: bool = False) -> float:
         """Smallest significant gap between `reference` and the current level (`cautious`: for
@@ -191,7 +232,7 @@ class Series:
             first_step=self.first_step, baseline=self.baseline, baseline_n=self.baseline_n,
             baseline_se=self.baseline_se, white=self.white, sigma=self.sigma,
             caution=self.caution, level=self.level, level_step=self.level_step,
-            se_level=self.se_level)
+            se_level=self.se_level, rise_scale=self.rise_scale)
 
     def load(self, st: SeriesState) -> None:
         self.values: deque[float] = deque(st.values, maxlen=self.cfg.noise_window)
@@ -201,6 +242,7 @@ class Series:
         self.white = st.sigma if st.white is None else st.white  # noise sd from differences
         self.sigma = st.sigma
         self.caution = st.caution  # >= 1: how much larger the noise may plausibly be
+        self.rise_scale = st.rise_scale  # <= 1: `caution_after_rise` on a short series
         self.level, self.level_step, self.se_level = st.level, st.level_step, st.se_level
         self._ordered: list[float] | None = None  # the last values, sorted (`_window_median`)
 
@@ -213,6 +255,29 @@ def observed_start(first: list[float], white: float) -> tuple[float, int]:
     while k < len(first) and abs(first[k] - first[0]) <= 2.0 * white:
         k += 1
     return sum(first[:k]) / k, k
+
+
+def clip_outliers(y: np.ndarray, white: float, k: float = 3.0) -> np.ndarray:
+    """`y` with each value clipped to `k` white-noise sds around the median of it and its two
+    neighbours (at the ends, the first or last three): a lone outlier is pulled back to its
+    neighbours, while a trend, however steep, is left as it is."""
+    if y.size < 3 or white <= 0:
+        return y
+    centre = np.empty_like(y)
+    centre[1:-1] = np.median(np.stack((y[:-2], y[1:-1], y[2:])), axis=0)
+    centre[0], centre[-1] = np.median(y[:3]), np.median(y[-3:])
+    return np.clip(y, centre - k * white, centre + k * white)
+
+
+def rise_scale(values: deque, white: float, sigma: float) -> float:
+    """`sigma` with phi from `local_ar` over `sigma`, up to SHORT_SERIES values (else 1): see
+    `Series.caution_after_rise`."""
+    n = len(values)
+    if n > SHORT_SERIES or sigma <= 0 or white <= 0:
+        return 1.0
+    y = np.fromiter(values, dtype=np.float64, count=n)
+    phi, _ = local_ar(y, white)
+    return white * ar_inflation(phi) / sigma
 
 
 def _median(values: list[float]) -> float:
@@ -261,7 +326,7 @@ def effective_noise(values: deque, window: int) -> tuple[float, float, float]:
     # A MAD from k differences is uncertain by ~1.16 / sqrt(k) of itself (37% efficiency) and
     # can come out far too small early on: judge the first values against an upper bound that
     # fades out by SHORT_SERIES values, so a run's first evaluations raise no false alarm.
-    sigma *= 1.0 + 2.3 / math.sqrt(n - 1) * max(0.0, 1.0 - (n - 1) / SHORT_SERIES)
+    sigma *= 1.0 + SMALL_SAMPLE_SE / math.sqrt(n - 1) * max(0.0, 1.0 - (n - 1) / SHORT_SERIES)
     block = min(DIFF_BLOCK, n - 1)  # early on, one block of all the differences
     if block < 8 or sigma <= 0:
         return sigma, sigma, 1.0
@@ -278,6 +343,40 @@ def effective_noise(values: deque, window: int) -> tuple[float, float, float]:
     upper = phi + 2.0 / math.sqrt(m * block) if m * block < AR_FEW_DIFFS else phi
     sd, sd_upper = (sigma * ar_inflation(x) for x in (phi, upper))
     return sigma, sd, sd_upper / sd
+
+
+_LOCAL_FIT = np.array([-0.2, -0.2, 0.8, -0.2, -0.2])  # y_i minus the mean of the 5 around it
+
+
+def _local_rho(phi: float) -> float:
+    """Lag-1 autocorrelation of `_LOCAL_FIT` residuals of AR(1) noise with coefficient phi."""
+    def cov(k: int) -> float:
+        return sum(a * b * phi ** abs(k + i - j) for i, a in enumerate(_LOCAL_FIT)
+                   for j, b in enumerate(_LOCAL_FIT))
+    return cov(1) / cov(0)
+
+
+_PHI_GRID = np.linspace(0.0, 0.95, 96)
+_RHO_GRID = np.array([_local_rho(float(phi)) for phi in _PHI_GRID])  # increasing
+
+
+def local_ar(y: np.ndarray, sigma: float) -> tuple[float, float]:
+    """AR(1) coefficient of the noise of a short series, and its standard error, from the
+    lag-1 autocorrelation of its residuals about a 5-point local mean (the local-linear fit at
+    the centre). Block-centred differences (`effective_noise` on longer series) take a short,
+    curved run's bends for autocorrelation (measured phi up to the 0.7 cap on white-noise runs
+    of 13-40 evaluations, 4x the noise); 5 points bend little."""
+    if y.size < 10:
+        return 0.0, 1.0
+    r = y[2:-2] - np.convolve(y, np.full(5, 0.2), mode="valid")
+    limit = 4.0 * sigma * math.sqrt(0.8)
+    r = np.clip(r - np.median(r), -limit, limit)
+    denom = float(r @ r)
+    if denom <= 0:
+        return 0.0, 1.0
+    rho = float(r[1:] @ r[:-1]) / denom
+    phi = float(np.interp(rho, _RHO_GRID, _PHI_GRID))
+    return phi, float(np.interp(rho + 1.0 / math.sqrt(r.size), _RHO_GRID, _PHI_GRID)) - phi
 
 
 def decline_z(p: np.ndarray, q: np.ndarray, c: np.ndarray, origin: int, reference: int,

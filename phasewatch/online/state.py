@@ -3,9 +3,10 @@
 Each part of the monitor declares the fields it must keep to resume exactly, here, as a
 dataclass; `to_dict` gives JSON types and `from_dict` reads this version and the ones before
 it (version 1 kept the steps of only the last `window` values of a series, had no white-noise sd
-and no stage/decline counters; version 2 had no `slow_fall`, which then starts False). Unknown
-keys are ignored, missing ones take their defaults, so a state is never applied by `setattr`
-over whatever a file holds.
+and no stage/decline counters; version 2 had no `slow_fall`, which then starts False; version 3
+had no `rise_scale`, which then starts 1, the noise versions 1-3 judged every decision by).
+Unknown keys are ignored, missing ones take their defaults, so a state is never applied by
+`setattr` over whatever a file holds.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-STATE_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+STATE_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 MEDIAN_SE = 1.2533141373155003  # sd of a sample median / (sigma / sqrt(n)) for normal data
 
 
@@ -43,6 +44,7 @@ class SeriesState:
     level: float | None = None
     level_step: int | None = None
     se_level: float = 0.0
+    rise_scale: float = 1.0  # version 4
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

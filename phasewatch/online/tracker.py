@@ -97,7 +97,7 @@ class PhaseTracker:
             onset = first_not_none(self.last_at_start_step, s.first_step)
             if level < s.baseline - thr and not self.slow_fall:
                 # Too slow for a disruption: remember it (a rise out of it is a readaptation).
-                self.slow_fall = not self._fell_fast(onset)
+                self.slow_fall = not self._fell_fast(onset) or self._left_start_late(onset)
             if level < s.baseline - thr and (not self.slow_fall or self._trough_behind()):
                 return ("disruption", onset,
                         (f"{name} level {s.raw(level):.4g} fell {s.gap_text(s.baseline - level, s.se_baseline())} "
@@ -115,6 +115,13 @@ class PhaseTracker:
                 return ("improvement", onset,
                         (f"{name} level {s.raw(level):.4g} rose {s.gap_text(level - s.baseline, s.se_baseline())} "
                         f"above the starting level {s.raw(s.baseline):.4g}"))
+            if self.peak is not None and self.peak > s.baseline + s.rise_threshold(
+                    s.baseline, s.se_baseline()):
+                # The level was significantly above the start but is no longer (a sparse run's
+                # rise and fall can both happen within the window the level lags by, so no
+                # improvement was announced): its decline from that peak is an overfit all the
+                # same (DESIGN.md: after the best point, wherever it is).
+                return self._decline_after_peak(level)
             return None
         if self.phase == "disruption":
             thr = s.threshold(self.trough, s.se_level)
@@ -146,19 +153,9 @@ class PhaseTracker:
                     (f"{name} level {s.raw(level):.4g} is {s.gap_text(self.peak - level, s.se_level)} "
                     f"below its peak {s.raw(self.peak):.4g} (step {self.peak_step}), and well "
                     f"below it for {self.evals_below_peak} evaluations"))
-        # A slow, steady decline shows in the sum of all its evaluations long before the level
-        # (a median of `window`) clears the threshold: test for it too, with the same z.
-        # (Only once the level is a standard error below the peak: a decline significant over
-        # all its evaluations is that far down by then, and most evaluations skip the test.)
-        if level < self.peak - max(s.floor(self.peak), s.se_level):
-            decline = s.decline_since(self.peak_step, self.peak, self.stage_step)
-            if decline is not None and decline[0] > cfg.z * s.caution:
-                z_decline, onset = decline[:2]
-                return ("overfit", onset,
-                        (f"{name} has declined steadily since step {onset} ({z_decline:.1f} se "
-                         f"against the {s.ramp_reference} evaluations before; peak "
-                         f"{s.raw(self.peak):.4g} at step {self.peak_step}) for {s.confirm_now} "
-                         "evaluations in a row"))
+        found = self._decline_after_peak(level)
+        if found is not None:
+            return found
         if self.phase == "plateau" and level > self.peak + s.threshold(self.peak, s.se_level):
             return (self.rise_phase, self.anchor_step,
                     (f"{name} level {s.raw(level):.4g} rose {s.gap_text(level - self.anchor, s.se_level)} "
@@ -178,6 +175,24 @@ class PhaseTracker:
                     f"since step {self.anchor_step} (level {s.raw(level):.4g})"))
         return None
 
+    def _decline_after_peak(self, level: float) -> tuple[str, int | None, str] | None:
+        """Overfit when a steady decline since some step after the peak is significant over all
+        its evaluations (`Series.decline_since`): a slow decline shows in the sum of all its
+        evaluations long before the level (a median of `window`) clears the threshold. Tested
+        only once the level is a standard error below the peak: a decline significant over all
+        its evaluations is that far down by then, and most evaluations skip the test."""
+        s = self.series
+        if level >= self.peak - max(s.floor(self.peak), s.se_level * s.caution_after_rise):
+            return None
+        decline = s.decline_since(self.peak_step, self.peak, self.stage_step, after_peak=True)
+        if decline is None or decline[0] <= self.cfg.z * s.caution_after_rise:
+            return None
+        z_decline, onset = decline[:2]
+        return ("overfit", onset,
+                (f"{s.label} has declined steadily since step {onset} ({z_decline:.1f} se "
+                 f"against the evaluations near its peak {s.raw(self.peak):.4g} at step "
+                 f"{self.peak_step}) for {s.confirm_now} evaluations in a row"))
+
     def _fell_fast(self, onset: int) -> bool:
         """A fall below the start is a disruption when it became significant within
         `FROM_START_WINDOWS` full windows of evaluations of leaving the starting level; a slower
@@ -187,6 +202,19 @@ class PhaseTracker:
         since = sum(1 for step in islice(reversed(steps), FROM_START_WINDOWS * self.cfg.window)
                     if step > onset)
         return since < FROM_START_WINDOWS * self.cfg.window
+
+    def _left_start_late(self, onset: int) -> bool:
+        """The level left the starting level after a flat stretch at least LATE_FLAT_RATIO
+        times as long as the fall since (and two windows): not an early fall, so not a
+        disruption (DESIGN.md), however fast it became significant; the steady-decline test
+        (`_decline_from_start`, "after a flat stretch") judges it. Counted in evaluations, so a
+        sparse run's late decline, which becomes significant within a few evaluations, is not
+        announced as a disruption and then never stopped."""
+        s = self.series
+        stage = s.first_step if self.stage_step is None else self.stage_step
+        before = sum(1 for step in s.steps if stage <= step <= onset)
+        since = sum(1 for step in s.steps if step > onset)
+        return before >= max(2 * s.window_now, LATE_FLAT_RATIO * since)
 
     def _trough_behind(self) -> bool:
         """The fall has stopped: its trough is more than `TROUGH_BEHIND_WINDOWS` windows back (a slow fall that levels
