@@ -215,14 +215,13 @@ def _signal_stats(signals: dict[str, StepSeries], phase: Phase) -> dict[str, dic
 def _token_signals(run: Run, warnings: list[str]) -> dict[str, StepSeries]:
     """Per-step signals from the expert log-prob store, when the tokens module is present."""
     try:
-        from phasewatch.tokens import signals_for_run
+        from phasewatch.tokens import step_signals_for_run
     except (ImportError, AttributeError):
         return {}
     from phasewatch.errors import InputError
 
     try:
-        return {name: StepSeries.from_pandas(series, name)
-                for name, series in signals_for_run(run, warnings).items()}
+        return dict(step_signals_for_run(run, warnings))
     except InputError as exc:
         warnings.append(f"token store not used: {exc}")
         return {}

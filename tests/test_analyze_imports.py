@@ -61,3 +61,10 @@ def test_step_series_slices_as_pandas_masks_do():
     assert np.array_equal(column.between(lo, hi).values, series[mask].to_numpy())
     assert np.array_equal(column.since(lo).steps, series[series.index >= lo].index.to_numpy())
     assert column.to_pandas().equals(series)
+
+
+def test_analyze_of_a_run_with_an_expert_token_store_does_not_import_pandas():
+    done = subprocess.run([sys.executable, "-c", PROBE, "analyze", str(SAMPLE), "--format", "json"],
+                          capture_output=True, text=True, cwd=ROOT, check=True)
+    assert (SAMPLE / "expert_logprobs").is_dir()
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"code": 0, "pandas": False}

@@ -16,11 +16,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-#: Imported on first use (PEP 562): `signals` needs pandas (~0.35 s to import), which the
-#: `tokens` command and a trainer writing a store should not wait for.
+#: Imported on first use (PEP 562): the `tokens` command and a trainer writing a store should
+#: not wait for the modules they do not use (the summaries need numpy).
 _LAZY = {
     "DivergenceScore": "divergence", "divergence_score": "divergence",
     "signals_for_run": "signals", "signals_from_summary": "signals",
+    "step_signals_for_run": "signals",
     "TokenStore": "store", "open_store": "store",
     "LearnedAtTracker": "summary", "SplitStats": "summary", "SummaryConfig": "summary",
     "TokenSummary": "summary", "iter_step_summaries": "summary", "summarize_store": "summary",
@@ -49,5 +50,6 @@ __all__ = [
     "open_store",
     "signals_for_run",
     "signals_from_summary",
+    "step_signals_for_run",
     "summarize_store",
 ]
