@@ -77,11 +77,48 @@ def test_seed_band_is_the_mean_and_its_t_interval():
     steps = np.arange(0, 101, 10.0)
     curves = [np.column_stack([steps, np.full_like(steps, v)]) for v in (1.0, 2.0, 3.0)]
     curves[2] = curves[2][:-2]  # the third seed stops at step 80: the band stops there too
-    grid, mean, half = seed_band(curves, points=9)
+    grid, mean, half, _ = seed_band(curves, points=9)
     assert grid[0] == 0 and grid[-1] == 80
     np.testing.assert_allclose(mean, 2.0)
     np.testing.assert_allclose(half, 4.302653 * 1.0 / np.sqrt(3), rtol=1e-6)  # t(0.975, 2) sd/sqrt(n)
     assert seed_band([curves[0][:3], curves[1][5:]]) is None  # no common range
+
+
+def test_seed_band_is_about_the_course_not_each_evaluations_noise():
+    """The seeds are smoothed as in the paper figures before the t interval: three noisy seeds
+    of one flat course give a band a fraction of the raw values' one; a cut at the trough
+    keeps the V as deep as the data."""
+    import numpy as np
+    from scipy import stats
+
+    from phasewatch.report.sections import seed_band
+
+    rng = np.random.default_rng(0)
+    steps = np.arange(0, 2000, 10.0)
+    curves = [np.column_stack([steps, 0.5 + rng.normal(0, 0.05, steps.size)]) for _ in range(3)]
+    _, _, half, smoothing = seed_band(curves)
+    raw = np.std([c[:, 1] for c in curves], axis=0, ddof=1) * stats.t.ppf(0.975, 2) / np.sqrt(3)
+    assert np.median(half) < 0.4 * np.median(raw)
+    assert smoothing.describe() == "Gaussian smooth, sd 33 steps"
+    v = [np.column_stack([steps, np.abs(steps - 300) / 1000 + rng.normal(0, 0.002, steps.size)])
+         for _ in range(2)]
+    cut = seed_band(v, breaks=[300.5])
+    uncut = seed_band(v)
+    assert cut[1][np.searchsorted(cut[0], 300)] < 0.01 < uncut[1][np.searchsorted(uncut[0], 300)]
+
+
+def test_a_band_out_of_range_is_cut_at_the_plots_edge():
+    """2 seeds: the t band is +-9 sd wide; the y axis stays the curves' and the band is cut."""
+    from phasewatch.report.svg import MARGIN, Area, Chart, Line, render
+
+    chart = Chart(height=120, lines=[Line([[0, 0.0], [10, 1.0]])],
+                  areas=[Area([0, 10], [-5, -5], [5, 5], in_range=False)])
+    svg = render(chart)
+    yticks = [float(t) for t in re.findall(r'class="y">([^<]+)</text>', svg)]
+    assert yticks and min(yticks) >= 0 and max(yticks) <= 1
+    ys = [float(p.split(",")[1]) for p in
+          re.search(r'<polygon points="([^"]+)"', svg).group(1).split()]
+    assert min(ys) >= MARGIN[0] and max(ys) <= 120 - MARGIN[2]
 
 
 def test_seed_groups_in_numeric_order(page):

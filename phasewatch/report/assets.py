@@ -15,6 +15,9 @@ table.sweep th{position:sticky;top:0;background:#f3f3f3;cursor:pointer;user-sele
 table.sweep th.asc:after{content:" \\25B2"}table.sweep th.desc:after{content:" \\25BC"}
 table.sweep td{padding:2px 6px;border-bottom:1px solid #eee}table.sweep td.n{text-align:right}
 table.sweep tr.bad td{color:#b00020}
+/* the run's name stays in view while the table scrolls sideways */
+table.sweep td:first-child,table.sweep th:first-child{position:sticky;left:0;z-index:1;
+ background:#fff}table.sweep th:first-child{z-index:2;background:#f3f3f3}
 #filter{width:320px;padding:4px;margin:6px 0}
 .grid{display:flex;flex-wrap:wrap;gap:6px}
 .card{display:block;border:1px solid #e3e3e3;text-decoration:none;color:inherit;padding:2px}

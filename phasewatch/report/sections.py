@@ -122,20 +122,51 @@ def features_vs_hps(results) -> str:
     return f'<div class="legend">{legend}</div><div class="grid">{"".join(charts)}</div>'
 
 
-def seed_band(curves: list[np.ndarray], points: int = GRID_POINTS):
-    """The seeds' mean and the half-width of its 95% confidence band (t interval over the
-    seeds) on `points` steps spanning the range every seed covers (each curve interpolated
-    there); None when the seeds share no range. `curves`: (step, value) arrays."""
+def seed_band(curves: list[np.ndarray], points: int = GRID_POINTS, breaks=()):
+    """The mean of the seeds' smoothed curves and the half-width of its 95% confidence band
+    (t interval over the seeds), on `points` steps (and the `breaks`) spanning the range every
+    seed covers; None when the seeds share no range. `curves`: (step, value) arrays.
+
+    Each seed is smoothed as the paper figures smooth it (`phasewatch.plot.seeds`: a centred
+    Gaussian, sd 1/60 of the range, cut at `breaks`), so the band is about the curves' course,
+    not about each evaluation's noise; returns the smoothing too, for the legend."""
     from scipy import stats
+
+    from phasewatch.plot.smoothing import Smoothing
 
     lo, hi = max(c[0, 0] for c in curves), min(c[-1, 0] for c in curves)
     if hi <= lo:
         return None
-    grid = np.linspace(lo, hi, points)
-    ys = np.vstack([np.interp(grid, c[:, 0], c[:, 1]) for c in curves])
+    smoothing = Smoothing().resolved(lo, hi)
+    cuts = sorted(b for b in breaks if lo < b < hi)
+    # the steps either side of a cut are on the grid, so a trough cut there is drawn as deep
+    grid = np.union1d(np.linspace(lo, hi, points), [s for b in cuts for s in (b - 0.5, b + 0.5)])
+    ys = np.vstack([np.interp(grid, c[:, 0], smoothing.apply(c[:, 1], c[:, 0], cuts))
+                    for c in curves])
     n = ys.shape[0]
     mean, sd = ys.mean(axis=0), ys.std(axis=0, ddof=1)
-    return grid, mean, stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
+    return grid, mean, stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n), smoothing
+
+
+def _group_breaks(members) -> list[float]:
+    """Where the seeds' smoothing is cut (`plot.smoothing.smoothing_breaks`): at known events
+    and at the group's trough, the median of the members' troughs when most have one (the
+    paper figures cut at the trough of the seeds' mean, one cut for all seeds: cuts at different
+    steps would leave the mean a zigzag)."""
+    from types import SimpleNamespace
+
+    from phasewatch.plot.smoothing import event_breaks
+
+    cuts = set()
+    for m in members:
+        events = [SimpleNamespace(step=e["step"], name=e["name"])
+                  for e in m["detail"].get("events", [])]
+        cuts.update(event_breaks(events))
+    troughs = [m["row"]["dip_trough_step"] for m in members
+               if m["row"].get("dip_trough_step") is not None]
+    if 2 * len(troughs) > len(members):
+        cuts.add(float(np.median(troughs)) + 0.5)
+    return sorted(cuts)
 
 
 def seed_groups(results) -> str:
@@ -158,26 +189,31 @@ def seed_groups(results) -> str:
     colors = palette(results)
     charts = []
     for (arm, metric, hp), members in sorted(groups.items(), key=_group_order):
+        members = [m for m in members if len(m["detail"]["curves"][metric]) >= 2]
         curves = [np.asarray(m["detail"]["curves"][metric], dtype=float) for m in members]
-        curves = [c for c in curves if len(c) >= 2]
         if len(curves) < 2:
             continue
-        band = seed_band(curves)
+        band = seed_band(curves, breaks=_group_breaks(members))
         if band is None:
             continue
-        grid, mean, half = band
+        grid, mean, half, smoothing = band
         n = len(curves)
         color = colors[arm]
         detail = ", ".join(f"{k[len(HP_PREFIX):]}={v}" for k, v in hp if k in varying)
         chart = Chart(width=300, height=160, ylabel=metric,
                       title=f"{arm_label(arm)} · {n} seeds" + (f" · {detail}" if detail else ""))
-        chart.lines = [Line(c.tolist(), color, 0.6, 0.25) for c in curves]
-        chart.areas = [Area(grid.tolist(), (mean - half).tolist(), (mean + half).tolist(), color)]
+        chart.lines = [Line(c.tolist(), color, 0.6, 0.35, run_title(m["row"]))
+                       for c, m in zip(curves, members)]
+        chart.areas = [Area(grid.tolist(), (mean - half).tolist(), (mean + half).tolist(), color,
+                            in_range=False)]
         chart.lines.append(Line(np.column_stack([grid, mean]).tolist(), color, 1.6, 1.0,
-                                "mean of the seeds"))
+                                f"mean of the {n} seeds ({smoothing.describe()})"))
         charts.append(render(chart))
-    return ('<p class="note">Mean of the seeds (thick), each seed (thin) and the 95% confidence '
-            'band of the mean (t interval), on the steps all seeds cover.</p>'
+    return ('<p class="note">Each seed (thin), the mean of the seeds\' smoothed curves (thick; '
+            'a centred Gaussian of sd 1/60 of the steps shown, cut at the group\'s trough, as in '
+            'the paper figures) and the 95% confidence band of that mean (t interval), on the '
+            'steps all seeds cover. With few seeds the band is wide (2 seeds: ±9 sd of the '
+            'seeds); it is cut at the chart\'s edge.</p>'
             f'<div class="grid">{"".join(charts)}</div>')
 
 
@@ -227,13 +263,17 @@ def drill_down(results) -> str:
             f"<td>{_num(p.get('start_value'))}</td><td>{_num(p.get('end_value'))}</td>"
             f"<td>{_num(p.get('change'))}</td><td>{_num(p.get('change_sd'))}</td></tr>"
             for p in d["phases"])
+        # every panel on the run's steps: a signal logged for the first 100 steps only is
+        # drawn as that, not stretched over the width
+        main_curve = d["curves"][row["metric"]]
+        span = (main_curve[0][0], main_curve[-1][0]) if main_curve else None
         signals = []
         for metric, pts in d["curves"].items():
             color = colors[arm_of(row)] if metric == row["metric"] else "#555555"
             signals.append(render(Chart(width=220, height=110, title=metric, bands=bands,
-                                        lines=[Line(pts, color, 1.0)])))
+                                        lines=[Line(pts, color, 1.0)], xlim=span)))
         tokens = [render(Chart(width=220, height=110, title=name, bands=bands,
-                               lines=[Line(pts, "#0072B2", 1.0)]))
+                               lines=[Line(pts, "#0072B2", 1.0)], xlim=span))
                   for name, pts in d["token_curves"].items() if name != "error"]
         token_table = ""
         if row.get("token_divergence") is not None:

@@ -37,6 +37,9 @@ class Area:
     upper: Sequence[float]
     color: str = "#000000"
     opacity: float = 0.2
+    in_range: bool = True
+    """Whether the y axis spans the band; if not, the axis is the lines' and the band is cut
+    at the plot's edges (a t band of 2 seeds is +-9 sd wide and would flatten the curves)."""
 
 
 @dataclass
@@ -80,7 +83,7 @@ def nice_ticks(lo: float, hi: float, n: int = 4) -> list[float]:
         return [lo]
     raw = (hi - lo) / max(1, n)
     mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)  # no 0.5275
     first = math.ceil(lo / step - 1e-9) * step
     ticks, t = [], first
     while t <= hi + step * 1e-9:
@@ -137,7 +140,7 @@ def render(chart: Chart) -> str:
     xs = [p[0] for ln in chart.lines for p in ln.points] + [x for a in chart.areas for x in a.x]
     xs += [p[0] for p in chart.points]
     ys = [p[1] for ln in chart.lines for p in ln.points] + [p[1] for p in chart.points]
-    ys += [v for a in chart.areas for v in (*a.lower, *a.upper)]
+    ys += [v for a in chart.areas if a.in_range for v in (*a.lower, *a.upper)]
     xs = [x for x in xs if math.isfinite(x) and (x > 0 or not chart.xlog)]
     ys = [y for y in ys if math.isfinite(y)]
     out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
@@ -151,7 +154,7 @@ def render(chart: Chart) -> str:
     if chart.xlim is not None and all(v > 0 or not chart.xlog for v in chart.xlim):
         xs = [*xs, *chart.xlim]
     x0, x1 = _extent([tx(x) for x in xs], 0.0 if not chart.points else 0.06)
-    y0, y1 = _extent(ys)
+    y0, y1 = _extent(ys, 0.05 if not chart.points else 0.1)  # a dot clear of the axis
 
     def X(v: float) -> float:
         return left + (tx(v) - x0) / (x1 - x0) * pw
@@ -175,9 +178,12 @@ def render(chart: Chart) -> str:
         out.append(f'<line x1="{X(x):.1f}" x2="{X(x):.1f}" y1="{top}" y2="{top + ph}" '
                    f'stroke="{color}" stroke-dasharray="2,2" stroke-width="0.8">'
                    f'<title>{html.escape(tip)}</title></line>')
+    def inside(y: float) -> float:
+        return min(max(y, top), top + ph)
+
     for area in chart.areas:
-        pts = [(X(x), Y(u)) for x, u in zip(area.x, area.upper)]
-        pts += [(X(x), Y(lo)) for x, lo in reversed(list(zip(area.x, area.lower)))]
+        pts = [(X(x), inside(Y(u))) for x, u in zip(area.x, area.upper)]
+        pts += [(X(x), inside(Y(lo))) for x, lo in reversed(list(zip(area.x, area.lower)))]
         out.append(f'<polygon points="{_pts(pts)}" fill="{_rgb(area.color)}" '
                    f'fill-opacity="{area.opacity}" stroke="none"/>')
     for ln in chart.lines:
