@@ -80,7 +80,7 @@ class FusedPass:
             for n in counts
         )
 
-    def step(self, file: StepFile, position: int) -> tuple[bool, dict[int, SplitStats], list[int]]:
+    def step(self, file: StepFile) -> tuple[bool, dict[int, SplitStats], list[int]]:
         try:
             n_invalid, per_slot = _count.step(
                 self.tables, str(file.path), file.data_offset, self.store.n_tokens, self.ends,

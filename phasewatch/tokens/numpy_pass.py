@@ -52,7 +52,7 @@ class NumpyPass:
         negative = np.arange(NEGATIVE, N_KEYS)
         self.key_limit = int(negative[self.codec.values[negative] <= self.threshold][0])
 
-    def step(self, file: StepFile, position: int) -> tuple[bool, dict[int, SplitStats], list[int]]:
+    def step(self, file: StepFile) -> tuple[bool, dict[int, SplitStats], list[int]]:
         n_tokens, chunk = self.store.n_tokens, self.config.chunk_tokens
         hist = np.zeros((N_SLOTS, N_KEYS), dtype=np.int64)
         newly = np.zeros(N_SLOTS, dtype=np.int64)

@@ -103,7 +103,7 @@ class _Pass:
     def run(self) -> Iterator[tuple[int, dict[str, SplitStats]]]:
         """Yield each step's summaries in step order."""
         for position, file in enumerate(self.files):
-            invalid, stats, newly = self.engine.step(file, position)
+            invalid, stats, newly = self.engine.step(file)
             if invalid:
                 raise_invalid(self.store, file, self.config)
             if self.tracker is not None:
