@@ -145,3 +145,14 @@ def test_environment_variables_give_dask_the_same_settings():
     collected = dask.config.collect(paths=[], env=env)
     for key, value in DASK_CONFIG.items():
         assert dask.config.get(key, config=collected) == value
+
+
+def test_docs_give_the_same_environment():
+    """docs/sweeps.md's `export` lines for `dask worker` are engines.DASK_CONFIG."""
+    from pathlib import Path
+
+    from phasewatch.sweep.engines import dask_environment
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "sweeps.md").read_text()
+    for name, value in dask_environment().items():
+        assert f"{name}={value}" in text

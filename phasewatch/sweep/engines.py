@@ -3,8 +3,10 @@
 Every engine calls `row.summarize_run(path, options)` once per run. The parallel engines send
 runs in chunks of up to 8 per task (`chunk_size`), so a task's fixed cost is paid once per chunk;
 what is sent is the chunk's path strings and the small options object, what comes back is one
-row (a few dozen scalars) per run. Runs are read where the task runs: a worker on another machine reads the same path or URL itself, so a sweep over
-object storage moves no log through the driver.
+row (a few dozen scalars) per run. Runs are read where the task runs: a worker on another
+machine reads the same path or URL itself, so a sweep over object storage moves no log through
+the driver. Dask workers run best with `DASK_CONFIG` (`local_cluster` applies it; for `dask
+worker`, `dask_environment()` gives it as environment variables).
 
 Results come back in the order the paths were given, whatever order the workers finish in, so
 every engine gives the same table.
@@ -112,14 +114,15 @@ def _pool_context():
 
 
 #: Dask settings for the processes of a sweep's cluster (workers, their nannies, a local
-#: scheduler). Dask's defaults serve its dashboard; each costs a worker event-loop wake-up that
-#: takes the GIL from the running analysis, paid per second of wall time whatever the tasks do.
-#: With them an idle worker's event loop used 32 ms of CPU per second (a local cluster's
-#: driver: 42), and a busy worker 12-16 ms more CPU per run than a process pool's worker;
-#: with these, 3 ms per second (driver: 10) and the pool's CPU per run (bench_sweep.py).
+#: scheduler). Dask's defaults serve its dashboard; each is an event-loop wake-up that takes
+#: the GIL from the running analysis, paid per second of wall time whatever the tasks do. With
+#: the defaults an idle worker used 17 ms of CPU per second and a local cluster's driver 26;
+#: with these, 2 and 6 (profile_sweep.py). Per run, a worker's threads besides the task's used
+#: 3.7-4.3 ms and the analysis itself took 2-3 ms longer than in a pool worker; with these,
+#: 1.0-1.2 ms and within 1 ms of the pool (bench_sweep.py prints both clusters side by side).
 DASK_CONFIG: dict[str, Any] = {
     # the statistical profiler: every 10 ms the event loop walks the running task's stack
-    # (the dashboard's profile page; 10 of the 32 ms per second)
+    # (the dashboard's profile page; 5 of the 17 ms per second)
     "distributed.worker.profile.enabled": False,
     # the event-loop health check every 20 ms; it only warns when the loop stalls for > 3 s
     "distributed.admin.tick.interval": "1s",
