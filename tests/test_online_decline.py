@@ -116,3 +116,32 @@ def test_a_decline_over_the_last_third_after_a_flat_stretch_is_an_overfit(seed):
     assert [a.event for a in alerts] == ["overfit"], [a.message for a in alerts]
     assert 10 * onset <= alerts[0].step < 10 * len(values)
     assert abs(alerts[0].onset_step - 10 * onset) <= 10 * 15  # within a window of the start
+
+
+def _first_stop(values) -> int | None:
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    for i, value in enumerate(values):
+        monitor.update(50 * (i + 1), {"eval/accuracy": float(value)})
+        if monitor.should_stop:
+            return i
+    return None
+
+
+def test_a_sparse_rise_and_fall_is_stopped_after_its_peak_and_controls_are_not():
+    """24 evaluations: a rise of 12 noise sds to evaluation 10, then a steady decline of 10 sds.
+    The decline after the peak is judged on the values near the peak and its own depth (before,
+    the rise's values were its reference, it was clipped at 3 sds and the short run's bends
+    inflated the noise 2-7x: 0 of 20 stopped). Flat and saturating runs of the same length and
+    noise are never stopped."""
+    n, peak = 24, 10
+    t = np.arange(n)
+    overfit = np.where(t <= peak, 0.30 + 0.012 * t, 0.42 - 0.10 * (t - peak) / (n - 1 - peak))
+    saturating = 0.3 + 0.1 * (1 - np.exp(-t / 4))
+    stops = []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        stops.append(_first_stop(overfit + rng.normal(0, 0.01, n)))
+        assert _first_stop(0.4 + rng.normal(0, 0.01, n)) is None
+        assert _first_stop(saturating + rng.normal(0, 0.01, n)) is None
+    assert all(s is None or s > peak for s in stops)  # never before the peak
+    assert sum(s is not None for s in stops) >= 14  # measured 15 of 20
