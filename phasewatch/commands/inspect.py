@@ -159,10 +159,14 @@ def run(args: argparse.Namespace) -> int:
         print("events: " + ", ".join(f"{e.name}@{e.step}" for e in run_.events))
     print(performance_line(summary["performance"]))
     reverse = {own: canon for canon, own in run_.aliases.items()}
-    rows = [(name, str(info["count"]),
-             "-" if info["first_step"] is None else f"{info['first_step']}-{info['last_step']}",
-             _num(info["first"]), _num(info["last"]), _num(info["min"]), _num(info["max"]),
-             reverse.get(name, "")) for name, info in summary["metrics"].items()]
+    metrics = summary.pop("metrics")  # each metric's dict freed once its row is made
+    rows = []
+    for name in list(metrics):
+        info = metrics.pop(name)
+        rows.append((name, str(info["count"]),
+                     "-" if info["first_step"] is None else f"{info['first_step']}-{info['last_step']}",
+                     _num(info["first"]), _num(info["last"]), _num(info["min"]), _num(info["max"]),
+                     reverse.get(name, "")))
     header = ("metric", "count", "steps", "first", "last", "min", "max", "role")
     widths = [max(len(header[i]), max((len(r[i]) for r in rows), default=0)) for i in range(7)]
     # one format call per row, one write for the table (a log of 1e6 metric names)
