@@ -9,7 +9,10 @@ local servers); the 2 GB memory bullet by benchmarks/bench_memory.py.
     .venv/bin/python benchmarks/audit_issue18.py [--only SUBSTRING] [--big]
 
 `--big` adds the slow cases at the issue's full size (1e6 metric names, a verl line of 5M
-items, a 100 MB line); without it they run at a tenth of that.
+items, a 100 MB line); without it they run at a tenth of that. The issue's verl line of 5M
+`kN:0.5` items is 74 MB, over the readers' 64 MB line cap (skipped with a warning); a second
+case reads a line of as many shorter items. benchmarks/bench_wide.py measures both wide cases
+(time, peak RSS) against an earlier revision.
 """
 
 from __future__ import annotations
@@ -217,6 +220,13 @@ def cases(big: bool) -> list[Case]:
         Case(f"verl line with {n_items:,} key:value items", lambda t: ["inspect", str(write(
             t / "v.log", "step:1 - " + " - ".join(f"k{i}:0.5" for i in range(n_items)) + "\n"
             + "".join(f"step:{i} - acc:0.5\n" for i in range(2, 20))))], {0, 3}, limit=60 if big else 20),
+        # the line above is 74 MB at 5M items: over the readers' 64 MB line cap, skipped with a
+        # warning; this one (`m<hex>:1` items, under the cap) is read, every item a metric
+        Case(f"verl line with {n_items:,} short items (read, not skipped)", lambda t: ["inspect", str(write(
+            t / "v.log", "step:1 - " + " - ".join(f"m{i:x}:1" for i in range(n_items)) + "\n"
+            + "".join(f"step:{i} - acc:0.5\n" for i in range(2, 20))))], {0}, limit=60 if big else 20,
+             check=lambda out, err: None if out.count("\n") > n_items
+             else f"{out.count(chr(10))} lines of output, expected a row for each of {n_items:,} metrics"),
         Case(f"a {long_mb} MB line in watch", lambda t: ["watch", str(write(
             t / "m.jsonl", GOOD + '{"step": 30, "loss": "' + "x" * (long_mb * 10**6) + '"}\n'
             + json.dumps({"step": 31, "loss": 0.1}) + "\n"))], {0}, limit=30),
