@@ -1,6 +1,6 @@
 """Sparse runs: a continuous broken line with its knots found by exhaustive search.
 
-On a run evaluated 5-20 times, a segmentation into separate lines with three points or more each
+On a run evaluated 6-20 times, a segmentation into separate lines with three points or more each
 cannot see a dip sampled at one or two evaluations. A continuous piecewise-linear curve ("hinge"
 model) needs no minimum segment length: a knot can sit on any interior evaluation. With so few
 points every placement of up to `MAX_KNOTS` knots is tried.
@@ -12,7 +12,9 @@ unfitted trend: 1.5x the true noise in the median, 4.5x at the 90th percentile).
 square of second differences (`noise.second_difference_sd`, largest left out) cancels the straight
 stretches between the knots instead (median 1.0x the true noise, 2.1x at the 90th percentile), and
 with that noise fixed the number of knots is chosen by a penalised fit, RSS / sd^2 + `KNOT_PENALTY`
-per knot (Mallows' Cp form). Each piece's change is then judged against the noise with its exact
+per knot (Mallows' Cp form). Second differences still read a sharp turn as noise, so when the
+chosen fit leaves three residual degrees of freedom or more, its residual sd is taken where it is
+smaller. Each piece's change is then judged against the noise with its exact
 standard error from the fit, and the pieces are named by the same rules as a segmentation's
 (`phasewatch.phases`).
 """
@@ -115,6 +117,9 @@ def hinge_phases(steps: np.ndarray, y: np.ndarray, cfg: PhaseConfig) -> tuple[li
     scale = float(x[-1]) or 1.0
     sd = second_difference_sd(y, robust=False)
     knots, fitted, X = best_hinge(x / scale, y, sd)
+    dof = y.size - 2 - 2 * len(knots)
+    if dof >= 3:
+        sd = min(sd, float(np.sqrt(np.sum((y - fitted) ** 2) / dof)))
     sd *= JUDGE_FACTOR
     bounds = [0, *knots, y.size - 1]
     inv_xtx = np.linalg.pinv(X.T @ X)

@@ -1,7 +1,7 @@
-"""Short series (fewer than `analysis.MIN_POINTS` evaluations): an answer with the confidence
+"""Short series (fewer than `analysis.SHORT_POINTS` evaluations): an answer with the confidence
 it supports, never a silent plateau.
 
-Segmentation needs more points than a run evaluated 3-8 times has, but such a run still says
+A broken line with a knot needs more points than a run evaluated 3-5 times has, but such a run still says
 something: whether it moved one way throughout (an exact Kendall rank test of the values
 against the steps, valid at any noise level and for any monotone shape), and whether its best
 or worst evaluation stands out from the first and the last by more than the noise (estimated
