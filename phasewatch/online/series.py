@@ -149,8 +149,8 @@ class Series:
             # far below the peak and hides the decline; values before the last one more than 3
             # white sds below `top` are no reference.
             depth = 3.0 * self.cfg.window / window
-            clipped = np.clip(clip_outliers(y, self.white), top - depth * self.white,
-                              top + 3.0 * self.white)
+            clipped = np.minimum(np.maximum(clip_outliers(y, self.white), top - depth * self.white),
+                                 top + 3.0 * self.white)
             low = np.flatnonzero(clipped[origin:top_at] < top - 3.0 * self.white)
             reference_from += int(low[-1]) + 1 if low.size else 0
         else:
@@ -264,9 +264,10 @@ def clip_outliers(y: np.ndarray, white: float, k: float = 3.0) -> np.ndarray:
     if y.size < 3 or white <= 0:
         return y
     centre = np.empty_like(y)
-    centre[1:-1] = np.median(np.stack((y[:-2], y[1:-1], y[2:])), axis=0)
-    centre[0], centre[-1] = np.median(y[:3]), np.median(y[-3:])
-    return np.clip(y, centre - k * white, centre + k * white)
+    a, b, c = y[:-2], y[1:-1], y[2:]  # the median of three by min/max (np.median costs ~10x)
+    centre[1:-1] = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+    centre[0], centre[-1] = centre[1], centre[-2]  # the first and the last three
+    return np.minimum(np.maximum(y, centre - k * white), centre + k * white)  # np.clip: ~3x
 
 
 def rise_scale(values: deque, white: float, sigma: float) -> float:
