@@ -4,11 +4,13 @@
    its process, when they run
    - serially in this process (as `sweep --workers 1` does; this process wrote the runs and
      imported dask, as bench_sweep's does),
-   - serially in a fresh interpreter (imports and first calls left out, as above),
+   - serially in a fresh interpreter (imports and first calls left out, as above), and in one
+     started with MALLOC_TRIM_THRESHOLD_=65536 (what Dask's nanny gives its workers),
    - in a worker of the process pool (2 workers, tasks of 8 runs),
    - in a worker of a 2-worker Dask LocalCluster with Dask's defaults, and as
      `engines.local_cluster` starts it (`engines.DASK_CONFIG`);
-   and for the serial sweep, the CPU per run of its first and last fifths (a growing result
+   with the analysing thread's system time and page faults, and for the serial sweep the CPU
+   per run of its first and last fifths (a growing result
    list, garbage collection or memory growth would make the last one dearer). Conditions are
    run `--repeats` times in alternating order.
 2. What a Dask worker's event loop and a LocalCluster's driver (scheduler, nannies, client)
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -49,11 +52,14 @@ from phasewatch.sweep.engines import (
 )
 
 
-def timed_chunk(paths: list[str], options: SweepOptions) -> tuple[float, float]:
-    """A task of the parallel engines, timed where it runs: (thread CPU, process CPU)."""
-    t, c = time.thread_time(), time.process_time()
+def timed_chunk(paths: list[str], options: SweepOptions) -> tuple[float, ...]:
+    """A task of the parallel engines, timed where it runs: (thread CPU, process CPU, thread
+    system time, thread minor page faults)."""
+    r, t, c = resource.getrusage(resource.RUSAGE_THREAD), time.thread_time(), time.process_time()
     _check(_summarize_chunk(paths, options))
-    return time.thread_time() - t, time.process_time() - c
+    thread, process = time.thread_time() - t, time.process_time() - c
+    r1 = resource.getrusage(resource.RUSAGE_THREAD)
+    return thread, process, r1.ru_stime - r.ru_stime, r1.ru_minflt - r.ru_minflt
 
 
 def _check(rows: list[dict]) -> None:
@@ -75,24 +81,32 @@ def serial_here(paths: list[str]) -> dict[str, float]:
         if done[0] % max(1, len(paths) // 5) == 0:
             marks.append(time.thread_time())
 
-    t, c = time.thread_time(), time.process_time()
+    r, t, c = resource.getrusage(resource.RUSAGE_THREAD), time.thread_time(), time.process_time()
     _check(run_serial(paths, options, progress))
+    r1 = resource.getrusage(resource.RUSAGE_THREAD)
     n = len(paths)
     fifth = n // 5
     return {"task": (time.thread_time() - t) / n, "other": (time.process_time() - c
                                                           - (time.thread_time() - t)) / n,
+            "sys": (r1.ru_stime - r.ru_stime) / n, "faults": (r1.ru_minflt - r.ru_minflt) / n,
             "first fifth": (marks[0] - t) / fifth if marks else float("nan"),
             "last fifth": (marks[4] - marks[3]) / fifth if len(marks) >= 5 else float("nan")}
 
 
-def serial_fresh(paths: list[str]) -> dict[str, float]:
-    """`serial_here` in a new interpreter that did nothing else."""
+def serial_fresh(paths: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+    """`serial_here` in a new interpreter that did nothing else (with `env` added)."""
     code = ("import json, sys; sys.path[:0] = [sys.argv[1], sys.argv[1] + '/benchmarks'];"
             "from profile_sweep import serial_here; "
             "print(json.dumps(serial_here(json.load(sys.stdin))))")
     out = subprocess.run([sys.executable, "-c", code, str(ROOT)], input=json.dumps(paths),
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True,
+                         env={**os.environ, **(env or {})})
     return json.loads(out.stdout)
+
+
+def _per_run(times: list[tuple[float, ...]], n: int) -> dict[str, float]:
+    return {"task": sum(t[0] for t in times) / n, "other": sum(t[1] - t[0] for t in times) / n,
+            "sys": sum(t[2] for t in times) / n, "faults": sum(t[3] for t in times) / n}
 
 
 def pool(paths: list[str]) -> dict[str, float]:
@@ -103,8 +117,7 @@ def pool(paths: list[str]) -> dict[str, float]:
     with _one_blas_thread(), ProcessPoolExecutor(2, mp_context=_pool_context()) as executor:
         list(executor.map(timed_chunk, [paths[:1], paths[1:2]], [options] * 2))
         times = list(executor.map(timed_chunk, pieces, [options] * len(pieces)))
-    n = len(paths)
-    return {"task": sum(t for t, _ in times) / n, "other": sum(c - t for t, c in times) / n}
+    return _per_run(times, len(paths))
 
 
 def dask(paths: list[str], tuned: bool) -> dict[str, float]:
@@ -124,10 +137,11 @@ def dask(paths: list[str], tuned: bool) -> dict[str, float]:
         times = client.gather(client.map(timed_chunk, pieces, options=options, pure=False))
         after, driver_after = client.run(_thread_cpu), me.cpu_times()
     n = len(paths)
-    task = sum(t for t, _ in times) / n
+    out = _per_run(times, n)
     whole = sum(after[w][k] - before[w][k] for w in after for k in ("task", "other")) / n
-    return {"task": task, "other": whole - task,
-            "driver": (sum(driver_after[:2]) - sum(driver[:2])) / n}
+    out["other"] = whole - out["task"]
+    out["driver"] = (sum(driver_after[:2]) - sum(driver[:2])) / n
+    return out
 
 
 def idle_costs(seconds: float = 5.0) -> list[tuple[str, float, float]]:
@@ -166,6 +180,7 @@ def main() -> int:
     conditions = {
         "serial, this process": serial_here,
         "serial, fresh interpreter": serial_fresh,
+        "serial, fresh, trim 64 kB": lambda p: serial_fresh(p, {"MALLOC_TRIM_THRESHOLD_": "65536"}),
         "process pool worker": pool,
         "Dask worker, Dask's defaults": lambda p: dask(p, tuned=False),
         "Dask worker, local_cluster": lambda p: dask(p, tuned=True),
@@ -183,8 +198,8 @@ def main() -> int:
     print(f"CPU ms per run, {args.runs} runs x {args.steps} steps, {args.repeats} repeats "
           f"(one value per repeat); load average {load:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after")
-    print(f"{'where the runs are analysed':<30} {'analysing thread':>18} {'rest of process':>18} "
-          f"{'total':>14}   extra")
+    print(f"{'where the runs are analysed':<30} {'analysing thread':>18} {'(system)':>10} "
+          f"{'page faults':>12} {'rest of process':>16} {'total':>12}   extra")
     for name, reps in results.items():
         def col(key: str, reps=reps) -> str:
             return "/".join(f"{1e3 * r[key]:.1f}" for r in reps)
@@ -194,10 +209,14 @@ def main() -> int:
             extra = f"first / last fifth of the runs: {col('first fifth')} / {col('last fifth')}"
         if "driver" in reps[0]:
             extra = f"driver (scheduler, nannies, client): {col('driver')}"
-        print(f"{name:<30} {col('task'):>18} {col('other'):>18} {total:>14}   {extra}")
+        faults = "/".join(f"{r['faults']:.0f}" for r in reps)
+        print(f"{name:<30} {col('task'):>18} {col('sys'):>10} {faults:>12} {col('other'):>16} "
+              f"{total:>12}   {extra}")
+    print("(trim 64 kB: MALLOC_TRIM_THRESHOLD_=65536, which Dask's nanny gives its workers "
+          "unless told otherwise; page faults: minor, per run, of the analysing thread)")
     print("\nidle 2-worker LocalCluster, CPU ms per second: one worker process / the driver")
     for label, worker, driver in idle_costs():
-        print(f"  {label:<58} {1e3 * worker:6.1f} / {1e3 * driver:6.1f}")
+        print(f"  {label:<72} {1e3 * worker:6.1f} / {1e3 * driver:6.1f}")
     return 0
 
 

@@ -134,25 +134,35 @@ def test_local_cluster_workers_run_without_the_profiler_and_with_slower_checks(c
         assert nanny.periodic_callbacks["tick"].callback_time == 1000
 
 
-def test_environment_variables_give_dask_the_same_settings():
-    """What docs/sweeps.md tells to export before `dask worker` is read back as DASK_CONFIG."""
+def test_the_configuration_file_gives_dask_the_same_settings(tmp_path):
+    """What docs/sweeps.md tells to put in ~/.config/dask/ is read back as DASK_CONFIG,
+    the nanny's allocator variable unset (None) and its other variables kept."""
     import dask
 
-    from phasewatch.sweep.engines import DASK_CONFIG, dask_environment
+    from phasewatch.sweep.engines import DASK_CONFIG, dask_yaml
 
-    env = dask_environment()
-    assert all(name.startswith("DASK_DISTRIBUTED__") for name in env)
-    collected = dask.config.collect(paths=[], env=env)
+    (tmp_path / "phasewatch.yaml").write_text(dask_yaml())
+    # as `dask worker` sees it: distributed's defaults, then the files
+    collected = dask.config.merge(dask.config.config,
+                                  dask.config.collect(paths=[str(tmp_path)], env={}))
     for key, value in DASK_CONFIG.items():
         assert dask.config.get(key, config=collected) == value
+    environ = dask.config.get("distributed.nanny.pre-spawn-environ", config=collected)
+    assert environ["MALLOC_TRIM_THRESHOLD_"] is None and environ["OMP_NUM_THREADS"] == 1
 
 
-def test_docs_give_the_same_environment():
-    """docs/sweeps.md's `export` lines for `dask worker` are engines.DASK_CONFIG."""
+def test_local_cluster_workers_keep_glibcs_own_trim_threshold(cluster):
+    with distributed.Client(cluster) as client:
+        values = client.run(lambda: __import__("os").environ.get("MALLOC_TRIM_THRESHOLD_"))
+        blas = client.run(lambda: __import__("os").environ.get("OMP_NUM_THREADS"))
+    assert set(values.values()) == {None} and set(blas.values()) == {"1"}
+
+
+def test_docs_give_the_same_configuration_file():
+    """docs/sweeps.md's configuration file for `dask worker` is engines.dask_yaml()."""
     from pathlib import Path
 
-    from phasewatch.sweep.engines import dask_environment
+    from phasewatch.sweep.engines import dask_yaml
 
     text = (Path(__file__).resolve().parent.parent / "docs" / "sweeps.md").read_text()
-    for name, value in dask_environment().items():
-        assert f"{name}={value}" in text
+    assert f"```yaml\n{dask_yaml()}```" in text

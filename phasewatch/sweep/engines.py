@@ -6,7 +6,7 @@ what is sent is the chunk's path strings and the small options object, what come
 row (a few dozen scalars) per run. Runs are read where the task runs: a worker on another
 machine reads the same path or URL itself, so a sweep over object storage moves no log through
 the driver. Dask workers run best with `DASK_CONFIG` (`local_cluster` applies it; for `dask
-worker`, `dask_environment()` gives it as environment variables).
+worker`, `dask_yaml()` gives it as a configuration file).
 
 Results come back in the order the paths were given, whatever order the workers finish in, so
 every engine gives the same table.
@@ -114,15 +114,13 @@ def _pool_context():
 
 
 #: Dask settings for the processes of a sweep's cluster (workers, their nannies, a local
-#: scheduler). Dask's defaults serve its dashboard; each is an event-loop wake-up that takes
-#: the GIL from the running analysis, paid per second of wall time whatever the tasks do. With
-#: the defaults an idle worker used 17 ms of CPU per second and a local cluster's driver 26;
-#: with these, 2 and 6 (profile_sweep.py). Per run, a worker's threads besides the task's used
-#: 3.7-4.3 ms and the analysis itself took 2-3 ms longer than in a pool worker; with these,
-#: 1.0-1.2 ms and within 1 ms of the pool (bench_sweep.py prints both clusters side by side).
+#: scheduler). Dask's defaults serve its dashboard and its memory accounting, at a cost per
+#: second or per allocation that a sweep's tasks pay and do not use. With the defaults an idle
+#: worker used 17 ms of CPU per second and a local cluster's driver 26; with these, 2 and 6
+#: (profile_sweep.py, which also prints what they cost per run).
 DASK_CONFIG: dict[str, Any] = {
-    # the statistical profiler: every 10 ms the event loop walks the running task's stack
-    # (the dashboard's profile page; 5 of the 17 ms per second)
+    # the statistical profiler: every 10 ms the event loop takes the GIL from the task to walk
+    # its stack (the dashboard's profile page; 5 of the 17 ms per second)
     "distributed.worker.profile.enabled": False,
     # the event-loop health check every 20 ms; it only warns when the loop stalls for > 3 s
     "distributed.admin.tick.interval": "1s",
@@ -130,16 +128,28 @@ DASK_CONFIG: dict[str, Any] = {
     # and disk counters every 500 ms: a sweep's worker holds one run at a time
     "distributed.worker.memory.monitor-interval": "1s",
     "distributed.admin.system-monitor.interval": "2s",
+    # the nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536 so that freed memory goes back
+    # to the system at once; each run's arrays then come back as fresh pages: 430 page faults
+    # and ~1.3 ms of system time per run instead of 23 and 0.3 (profile_sweep.py). Unset, glibc
+    # keeps its own adaptive thresholds, as in the process pool's workers.
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
 }
 
 
-def dask_environment() -> dict[str, str]:
-    """`DASK_CONFIG` as the environment variables Dask reads at start-up, for the workers of
-    an existing cluster (`env ... dask worker ...`)."""
-    def name(key: str) -> str:
-        return "DASK_" + key.upper().replace(".", "__").replace("-", "_")
+def dask_yaml() -> str:
+    """`DASK_CONFIG` as a Dask configuration file, for the machines of a cluster you start
+    yourself (`~/.config/dask/phasewatch.yaml`, read by `dask worker` and `dask scheduler`).
+    A file rather than environment variables: those cannot unset the nanny's variable."""
+    import yaml
 
-    return {name(k): str(v) for k, v in DASK_CONFIG.items()}
+    nested: dict[str, Any] = {}
+    for key, value in DASK_CONFIG.items():
+        *parents, leaf = key.split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return yaml.safe_dump(nested, default_flow_style=False, sort_keys=False)
 
 
 def local_cluster(n_workers: int | None = None, **kwargs: Any):
