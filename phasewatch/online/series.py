@@ -161,8 +161,10 @@ class Series:
         last_start = n - window  # a decline lasts at least a window
         if last_start < first:
             return None
-        p = np.concatenate(([0.0], np.cumsum(clipped)))
-        q = np.concatenate(([0.0], np.cumsum(np.arange(n) * clipped)))
+        p = np.zeros(n + 1)  # prefix sums with a leading 0, filled in place
+        np.cumsum(clipped, out=p[1:])
+        q = np.zeros(n + 1)
+        np.cumsum(np.arange(n) * clipped, out=q[1:])
         ramp = decline_z(p, q, np.arange(first, last_start + 1), reference_from,
                          self.ramp_reference, True)
         step = decline_z(p, q, np.arange(first, n - window // 2 + 1), reference_from,
@@ -392,13 +394,15 @@ def decline_z(p: np.ndarray, q: np.ndarray, c: np.ndarray, origin: int, referenc
     """
     n = p.size - 1
     length = (n - c).astype(np.float64)
+    p_c = p[c]  # each gather once (the expressions are the same, so are the bits)
     if ramp:
-        weighted = (q[n] - q[c]) - (c - 1) * (p[n] - p[c])  # sum_t (t - c + 1) y_t
-        sum_w = length * (length + 1) / 2
-        sum_w2 = length * (length + 1) * (2 * length + 1) / 6
+        weighted = (q[n] - q[c]) - (c - 1) * (p[n] - p_c)  # sum_t (t - c + 1) y_t
+        pairs = length * (length + 1)
+        sum_w = pairs / 2
+        sum_w2 = pairs * (2 * length + 1) / 6
     else:
-        weighted, sum_w, sum_w2 = p[n] - p[c], length, length
+        weighted, sum_w, sum_w2 = p[n] - p_c, length, length
     start = np.maximum(origin, c - reference)
     count = (c - start).astype(np.float64)
-    level = (p[c] - p[start]) / count
+    level = (p_c - p[start]) / count
     return (level * sum_w - weighted) / np.sqrt(sum_w2 + sum_w * sum_w / count)
