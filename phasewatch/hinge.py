@@ -65,6 +65,27 @@ def _fit(x: np.ndarray, y: np.ndarray, knots: tuple[int, ...]) -> tuple[float, n
     return float(np.sum((y - X @ beta) ** 2)), X
 
 
+def _best_placement(x: np.ndarray, y: np.ndarray, k: int) -> tuple[float, tuple[int, ...]]:
+    """(RSS, knots) of the least-squares broken line over every placement of k knots on the
+    interior evaluations: the normal equations of all placements at once, from one Gram matrix
+    of [1, x, a hinge at each evaluation] (C(38, 3) = 8436 placements on 40 evaluations in a
+    few ms), then the winner refitted directly (the normal equations lose digits)."""
+    if k == 0:
+        return _fit(x, y, ())[0], ()
+    n = y.size
+    full = _design(x, tuple(range(1, n - 1)))
+    gram, xy = full.T @ full, full.T @ y
+    combos = np.array(list(itertools.combinations(range(1, n - 1), k)))
+    cols = np.concatenate([np.zeros((len(combos), 1), int), np.ones((len(combos), 1), int),
+                           combos + 1], axis=1)
+    a = gram[cols[:, :, None], cols[:, None, :]]
+    a += 1e-12 * np.trace(gram) * np.eye(k + 2)  # neighbouring hinges are nearly collinear
+    b = xy[cols]
+    beta = np.linalg.solve(a, b[..., None])[..., 0]
+    knots = tuple(int(j) for j in combos[int(np.argmax(np.einsum("mp,mp->m", beta, b)))])
+    return _fit(x, y, knots)[0], knots
+
+
 def best_hinge(x: np.ndarray, y: np.ndarray, sd: float, max_knots: int = MAX_KNOTS):
     """(knots, fitted values, design matrix) of the broken line that minimises
     RSS / sd^2 + KNOT_PENALTY * knots, for a noise sd known (estimated) apart from the fit."""
@@ -74,8 +95,7 @@ def best_hinge(x: np.ndarray, y: np.ndarray, sd: float, max_knots: int = MAX_KNO
     for k in range(max_knots + 1):
         if n - 2 - 2 * k < MIN_RESIDUAL_DOF:
             break
-        rss, knots = min((_fit(x, y, knots)[0], knots)
-                         for knots in itertools.combinations(range(1, n - 1), k))
+        rss, knots = _best_placement(x, y, k)
         cost = rss / var + KNOT_PENALTY * k
         if best is None or cost < best[0]:
             best = (cost, knots)
