@@ -43,15 +43,15 @@ def interleaved_store(tmp_path, dtype="float16", n_steps=4, seed=11):
     return folder, arrays, np.repeat(splits == "train", lengths)
 
 
-def assert_same_summary(a, b):
+def assert_same_summary(a, b, exact=EXACT):
     """Integers, means, quantiles and shares bit for bit; sums of transcendental tables to
     float64 rounding (C and numpy add them in different orders)."""
     assert a.steps == b.steps and a.learned_at == b.learned_at
     for split in a.rows:
         for x, y in zip(a.rows[split], b.rows[split], strict=True):
-            for name in EXACT:
+            for name in exact:
                 assert getattr(x, name) == getattr(y, name), (split, x.step, name)
-            for name in ROUNDED:
+            for name in ROUNDED + tuple(n for n in EXACT if n not in exact):
                 assert getattr(x, name) == pytest.approx(getattr(y, name), rel=1e-12, abs=1e-15)
 
 
@@ -88,7 +88,10 @@ def test_compiled_and_numpy_passes_agree(tmp_path, dtype):
     store = open_store(folder)
     runs = {kernel: summarize_store(store, SummaryConfig(chunk_tokens=333, workers=2, kernel=kernel))
             for kernel in ("numpy", "compiled")}
-    assert_same_summary(runs["compiled"], runs["numpy"])
+    # float16 quantiles come from one exp table; wider types call exp per value, and numpy's
+    # SIMD exp may differ from the C library's in the last bit on some CPUs (AVX-512)
+    exact = EXACT if dtype == "float16" else tuple(n for n in EXACT if n != "p_quantiles")
+    assert_same_summary(runs["compiled"], runs["numpy"], exact)
 
 
 @needs_compiled
