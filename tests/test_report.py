@@ -153,3 +153,11 @@ def test_feature_panels_share_the_hyperparameters_range():
     svg = render(Chart(points=[(5.0, 1.0, "#000", ""), (5.0, 2.0, "#000", "")], xlim=(0.0, 10.0)))
     xticks = re.findall(r'class="x">([^<]+)</text>', svg)
     assert xticks[0] == "0" and xticks[-1] == "10"
+
+
+def test_every_axis_gets_at_least_two_ticks():
+    """A small chart's y axis asks for two ticks; [0.48, 0.95] would round to 0.5 alone (an
+    axis without a scale): it is 0.6 and 0.8."""
+    assert nice_ticks(0.48, 0.95, 2) == [0.6, 0.8]
+    assert nice_ticks(0.501, 0.502, 2) == [0.501, 0.502]
+    assert nice_ticks(0, 0.9, 2) == [0.0, 0.5]

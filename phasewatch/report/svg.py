@@ -76,11 +76,20 @@ def _rgb(color) -> str:
 
 
 def nice_ticks(lo: float, hi: float, n: int = 4) -> list[float]:
-    """Round tick values covering [lo, hi] (about n of them)."""
+    """Round tick values covering [lo, hi] (about n of them, at least two: one tick gives an
+    axis no scale, e.g. [0.48, 0.95] in 2 would be 0.5 alone; it is 0.6, 0.8)."""
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return []
     if hi <= lo:
         return [lo]
+    ticks = _ticks(lo, hi, n)
+    while len(ticks) < 2 and n < 10:
+        n += 1
+        ticks = _ticks(lo, hi, n)
+    return ticks
+
+
+def _ticks(lo: float, hi: float, n: int) -> list[float]:
     raw = (hi - lo) / max(1, n)
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)  # no 0.5275
