@@ -3,7 +3,10 @@
 Scalars arrive in two encodings: `simple_value` (TF1, torch's SummaryWriter, HF Trainer) and
 a rank-0 `tensor` tagged with the `scalars` plugin (TF2 `tf.summary.scalar`, tensorboard's own
 `tensorboard.summary.Writer`). Both are read; images, histograms, text and hparams are not
-metrics and are left out.
+metrics and are left out. One text is read: HF Trainer's TensorBoardCallback writes its
+TrainingArguments (`args`) and the model's config (`model_config`) as JSON texts at the start,
+which become `run.config` (the arguments over the model config, as HF's W&B callback merges
+them), so a sweep of TensorBoard runs has their hyperparameters.
 
 PATH may be one event file or a folder. A folder's event files are read together: files in one
 directory are one run written in several sessions (a resume starts a new file), and events are
@@ -14,6 +17,7 @@ directory relative to PATH so the series stay apart.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import struct
@@ -31,6 +35,10 @@ EVENT_FILE_MARK = "tfevents"
 FILE_VERSION_MARK = b"brain.Event:"
 MAX_FOLDER_DEPTH = 4
 _NAME_TIME = re.compile(r"tfevents\.(\d+)")
+# HF's TensorBoardCallback: add_text("model_config", ...) then add_text("args", ...), JSON each;
+# in this order in run.config (later keys win). Texts above the cap are not configs.
+CONFIG_TEXTS = ("model_config/text_summary", "args/text_summary")
+MAX_CONFIG_TEXT = 1 << 20
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -94,6 +102,7 @@ class _EventFile:
         self.offset = 0
         self.n_events = 0
         self.plugins: dict[str, str] = {}
+        self.configs: dict[str, dict] = {}  # CONFIG_TEXTS tag -> its JSON object
         self.broken = False  # the file cannot be read at all (permissions)
 
     def read(self, event_pb2, crcs, warn, final: bool) -> list[tuple]:
@@ -159,6 +168,9 @@ class _EventFile:
                 continue
             values = {}
             for value in event.summary.value:
+                if value.tag in CONFIG_TEXTS:
+                    self._config_text(value, warn)
+                    continue
                 number = _scalar(value, self.plugins)
                 if number is not None:
                     values[self.group + value.tag] = number
@@ -170,6 +182,26 @@ class _EventFile:
             warn(f"{self.group}{self.path.name}: the last record is incomplete "
                  "(the writer stopped mid-write)")
         return rows
+
+
+    def _config_text(self, value, warn) -> None:
+        """HF's TrainingArguments / model config text: a JSON object (else a warning)."""
+        texts = value.tensor.string_val
+        if value.WhichOneof("value") != "tensor" or len(texts) != 1:
+            return
+        if len(texts[0]) > MAX_CONFIG_TEXT:
+            warn(f"{self.group}{self.path.name}: the {value.tag} text is over "
+                 f"{MAX_CONFIG_TEXT >> 20} MB; not read as the run's config")
+            return
+        try:
+            doc = json.loads(texts[0])
+        except (ValueError, UnicodeDecodeError):
+            doc = None
+        if not isinstance(doc, dict):
+            warn(f"{self.group}{self.path.name}: the {value.tag} text is not a JSON object; "
+                 "not read as the run's config")
+            return
+        self.configs[value.tag] = doc
 
 
 class Source(RecordSource):
@@ -208,6 +240,9 @@ class Source(RecordSource):
         rows = []
         for file in self.files.values():
             rows.extend(file.read(self._event_pb2, self._crcs, self.warn, final))
+        for tag in CONFIG_TEXTS:  # files in order: a resumed run's texts win
+            for file in self.files.values():
+                self.info.config.update(file.configs.get(tag, {}))
         rows.sort(key=lambda row: row[:3])
         self.n_scalar_events += len(rows)
         for *_, step, values, group in rows:

@@ -2,8 +2,9 @@
 
 The numbers are `phasewatch.analyze`'s (the same call, the same options), read off its
 `Analysis`; the hyperparameters are what the reader found in the log (`Run.config`: run.json's
-config, trainer_state's TrainingArguments fields, the W&B config, MLflow params). A run that
-cannot be read or analysed is a row whose `error` says why: one bad log never ends a sweep.
+config, HF TrainingArguments (TensorBoard texts, trainer_state fields), the W&B config, MLflow
+params, the Trackio config). A run that cannot be read or analysed is a row whose `error` says
+why: one bad log never ends a sweep.
 
 What a task returns is small (a flat dict of scalars, plus downsampled curves when the report
 asks for them), since it is what travels back from a worker process or a Dask worker.
@@ -31,6 +32,9 @@ HP_PREFIX = "hp."
 #: hundred pixels wide shows no more; 10,000 raw steps x 14 signals would be ~1 MB per run).
 CURVE_POINTS = 300
 
+# A number written as text: MLflow params are always text ("0.001"), and a sweep compares them
+# as numbers (the report's features-vs-hyperparameter panels take numeric columns only).
+_NUMBER_TEXT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _SEED_IN_NAME = re.compile(r"(?:^|[_\-./])(?:seed|s)[_\-=]?(\d+)(?:$|[_\-./])", re.IGNORECASE)
 
 
@@ -58,8 +62,9 @@ class SweepOptions:
 
 
 def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested config -> `{"a.b": scalar}`; W&B's `{"value": x}` wrappers unwrapped, lists of
-    scalars kept as a short text, anything else dropped."""
+    """Nested config -> `{"a.b": scalar}`; W&B's `{"value": x}` wrappers unwrapped, numbers
+    written as text (MLflow params) read as numbers, lists of scalars kept as a short text,
+    anything else dropped."""
     out: dict[str, Any] = {}
     for key, value in config.items():
         name = f"{prefix}{key}"
@@ -73,11 +78,20 @@ def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
             if all(isinstance(v, (int, float, str, bool)) for v in value) and len(value) <= 16:
                 out[name] = ",".join(str(v) for v in value)
             continue
+        if isinstance(value, str) and _NUMBER_TEXT.match(value.strip()):
+            value = _number(value.strip())
         if value is None or isinstance(value, (bool, int, float, str)):
             if isinstance(value, float) and not math.isfinite(value):
                 value = None
             out[name] = value
     return out
+
+
+def _number(text: str) -> int | float:
+    """'3' -> 3, '0.001' / '1e-3' -> 0.001 (text that _NUMBER_TEXT matched)."""
+    if text.lstrip("+-").isdigit():
+        return int(text)
+    return float(text)
 
 
 def seed_of(run, hp: dict[str, Any]) -> int | None:
