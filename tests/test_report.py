@@ -161,3 +161,22 @@ def test_every_axis_gets_at_least_two_ticks():
     assert nice_ticks(0.48, 0.95, 2) == [0.6, 0.8]
     assert nice_ticks(0.501, 0.502, 2) == [0.501, 0.502]
     assert nice_ticks(0, 0.9, 2) == [0.0, 0.5]
+
+
+def test_drill_down_shows_the_token_summary_of_a_run_with_a_store(tmp_path, capsys):
+    """sample_logs/demo holds an expert log-prob store: its drill-down has the step-0
+    divergence (the sweep row's numbers) and the per-step token signals; a run without a store
+    has no such section."""
+    from phasewatch.sweep import sweep
+
+    out = tmp_path / "r.html"
+    assert main(["report", "sample_logs/demo", "sample_logs/seeds/sft_s1", "--workers", "1",
+                 "--no-progress", "-o", str(out)]) == 0
+    page = out.read_text()
+    demo, other = page.split('<details class="run" id="run-')[1:3]
+    row = sweep(["sample_logs/demo"], workers=1).iloc[0]
+    assert "<h4>Expert tokens</h4>" in demo and "<h4>Expert tokens</h4>" not in other
+    assert f"<td>{row['token_divergence']:.4g}</td>" in demo
+    assert f"<td>{row['token_mean_nll']:.4g}</td>" in demo
+    for signal in ("tokens/nll_train", "tokens/nll_heldout", "tokens/divergent_share_train"):
+        assert f">{signal}</text>" in demo

@@ -185,3 +185,36 @@ def test_glob_skips_files_a_folder_of_runs_skips(runs, tmp_path):
     assert expand_paths([str(root / "README.md")]) == [str(root / "README.md")]
     with pytest.raises(InputError, match=r"\*\.md: no run matches this pattern"):
         expand_paths([str(root / "*.md")])
+
+
+@pytest.mark.parametrize("name", ["demo", "chord_mu", "rl"])
+def test_peak_noise_and_values_are_analyzes_and_the_logs(name, capsys):
+    """The columns analyze prints besides the phases (peak, noise) and the ones read off the
+    logged curve (value at the recommended step, last value)."""
+    from phasewatch.io import read_run
+
+    ref = _analyze_json(SAMPLES / name, capsys)
+    row = sweep([str(SAMPLES / name)], workers=1).iloc[0].to_dict()
+    peaks = [p["peak_step"] for kind in ("readaptation", "improvement", "overfit")
+             for p in ref["phases"] if p["name"] == kind and p.get("peak_step") is not None]
+    assert _close(row["peak_step"], peaks[0] if peaks else None)
+    assert _close(row["noise_sd"], ref["noise_sd"])
+    series = read_run(SAMPLES / name).series(ref["metric"]).dropna()
+    assert _close(row["final_value"], series.iloc[-1])
+    assert _close(row["recommended_value"], series.loc[ref["recommended_stop_step"]])
+
+
+def test_parquet_without_pyarrow_says_what_to_install(runs, tmp_path, capsys, monkeypatch):
+    """Parquet is optional: without pyarrow (and fastparquet) the sweep says what to install,
+    exit 2, no traceback; CSV and JSON need nothing more."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "fastparquet", None)
+    out = tmp_path / "t.parquet"
+    assert main(["sweep", str(runs / "run0"), "--workers", "1", "--no-progress",
+                 "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "writing parquet needs pyarrow: pip install pyarrow" in err and "Traceback" not in err
+    assert main(["sweep", str(runs / "run0"), "--workers", "1", "--no-progress",
+                 "-o", str(tmp_path / "t.json")]) == 0
