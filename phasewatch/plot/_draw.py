@@ -17,8 +17,10 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from matplotlib import font_manager
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
+from matplotlib.text import Text
 from matplotlib.transforms import blended_transform_factory, offset_copy
 
 from phasewatch.plot.style import FONT_SIZE, GREY, PHASE_ABBREVIATIONS, PHASE_COLORS, pale
@@ -131,16 +133,33 @@ def freeze_layout(fig: Figure) -> Figure:
     identical (and keeps the phase labels where they were measured). After large changes
     (a longer label, a new panel) re-run it with `fig.set_layout_engine("constrained")`.
     """
-    # Pin the tick label sizes: the tick locators count how many labels fit from the rcParams
-    # of the moment of drawing, so a later draw outside paper_style() (a notebook showing the
-    # figure) would pick other ticks and move the aligned y labels off the canvas.
+    # Pin the tick label sizes and every text's font: the tick locators count how many labels
+    # fit from the rcParams of the moment of drawing, and a generic family ('sans-serif') is
+    # resolved at drawing time too, so a later draw outside paper_style() (a notebook showing
+    # the figure) would pick other ticks or another font and move the aligned y labels off the
+    # canvas.
+    family = _resolved_sans_serif()
     for ax in fig.axes:
         for axis, name in ((ax.xaxis, "xtick"), (ax.yaxis, "ytick")):
             size = FontProperties(size=mpl.rcParams[f"{name}.labelsize"]).get_size_in_points()
-            axis.set_tick_params(labelsize=size)
+            axis.set_tick_params(labelsize=size, **({"labelfontfamily": [family]} if family else {}))
+    if family:
+        for text in fig.findobj(Text):
+            if text.get_fontfamily() == ["sans-serif"]:
+                text.set_fontfamily([family])
     fig.canvas.draw()
     fig.set_layout_engine("none")
     return fig
+
+
+def _resolved_sans_serif() -> str | None:
+    """The name of the font the generic 'sans-serif' family resolves to now (paper style: the
+    first of Helvetica, Arial, Liberation Sans... installed), or None when the user's style
+    uses another family."""
+    if "sans-serif" not in mpl.rcParams["font.family"]:
+        return None
+    path = font_manager.findfont(FontProperties(family=["sans-serif"]))
+    return font_manager.get_font(path).family_name
 
 
 def draw_phase_bands(ax: Axes, phases: Sequence[Phase]) -> list:
