@@ -5,6 +5,9 @@ and a two-process torch.distributed (gloo) capture write the same values."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -133,12 +136,17 @@ def _distributed_worker(rank, world, folder, port):
     try:
         cap = ExpertLogprobCapture(examples(), tiny_tokenizer(), folder, CaptureConfig(batch_size=2, dtype="float32"))
         model = tiny_model(seed=6)
+        forwards: list[int] = []  # the batch size of each forward pass this rank runs
+        model.register_forward_hook(lambda _m, args, kwargs, _out: forwards.append(
+            int(kwargs["input_ids"].shape[0] if "input_ids" in kwargs else args[0].shape[0])),
+            with_kwargs=True)
         cap.capture(model, 0)
         cap.capture(model, 0)  # already stored: every rank skips it together (no hang)
         with torch.no_grad():
             model.lm_head.weight.mul_(2)
         cap.capture(model, 1)
         torch.distributed.barrier()
+        (Path(folder).parent / f"forwards_{rank}.json").write_text(json.dumps(forwards))
     finally:
         torch.distributed.destroy_process_group()
 
@@ -155,5 +163,10 @@ def test_distributed_ranks_split_the_work_and_rank_0_writes(tmp_path):
     mp.spawn(_distributed_worker, args=(2, str(tmp_path / "s"), port), nprocs=2, join=True)
     store = open_store(tmp_path / "s")
     assert store.steps.tolist() == [0, 1]
+    # 9 examples in 5 batches of 2: each rank runs 3 forwards per step (rank 1 repeats one to
+    # keep step with rank 0), not 5; together they cover every example once
+    per_rank = [json.loads((tmp_path / f"forwards_{r}.json").read_text()) for r in (0, 1)]
+    assert [len(f) for f in per_rank] == [6, 6]
+    assert sum(per_rank[0][:3]) + sum(per_rank[1][:2]) == len(examples()) == 9
     single = ExpertLogprobCapture(examples(), tiny_tokenizer(), tmp_path / "one", CaptureConfig(dtype="float32"))
     np.testing.assert_allclose(np.asarray(store.logprobs(step=0)), single.capture(tiny_model(seed=6), 0), atol=1e-5)
