@@ -266,7 +266,7 @@ def test_writer_rejects_bad_sequences(tmp_path, seqs, message):
 def test_the_columnwise_index_check_agrees_with_the_entry_by_entry_one(tmp_path):
     """Valid indexes take the fast column-wise path (sorted by offset, same objects); anything
     it rejects is re-checked entry by entry for the message (the cases above)."""
-    from phasewatch.tokens.store import _sequences_checked, _sequences_fast
+    from phasewatch.tokens.store_index import sequences_checked, sequences_fast
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(1, 5, 200)
@@ -275,8 +275,8 @@ def test_the_columnwise_index_check_agrees_with_the_entry_by_entry_one(tmp_path)
            for i, (o, n) in enumerate(zip(offsets, lengths))]
     shuffled = [raw[i] for i in rng.permutation(len(raw))]
     n_tokens = int(lengths.sum())
-    fast = _sequences_fast(shuffled, n_tokens)
-    assert fast == _sequences_checked(shuffled, n_tokens, tmp_path)
+    fast = sequences_fast(shuffled, n_tokens)
+    assert fast == sequences_checked(shuffled, n_tokens, tmp_path)
     assert [s.offset for s in fast] == offsets.tolist()
     overlapping = shuffled + [{"id": "x", "split": "train", "offset": 3, "length": 1}]
-    assert _sequences_fast(overlapping, n_tokens) is None
+    assert sequences_fast(overlapping, n_tokens) is None

@@ -5,7 +5,7 @@
 each step file's dtype and length against the index, and each file's size against what its header
 says (a truncated file is never mapped past its end). Values (NaN, positive log-probs) are checked
 while the summary pass streams over them (`phasewatch.tokens.summary`), since that pass reads every
-value anyway.
+value anyway. The index itself is parsed and validated by `phasewatch.tokens.store_index`.
 
 Damaged step files are skipped with a warning naming the file (what is valid is still read), unless
 `strict=True`; a store with no valid step file is an `InputError`.
@@ -18,48 +18,28 @@ half of the command's fixed cost): numpy is imported only for what returns array
 from __future__ import annotations
 
 import bisect
-import gc
 import itertools
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING
 
 from phasewatch.errors import InputError
 from phasewatch.files import open_regular
-from phasewatch.io.jsonlines import read_json_object
 from phasewatch.tokens.layout import DTYPES, INDEX_FILE, SPLITS
 from phasewatch.tokens.npy_header import read_header
+from phasewatch.tokens.store_index import TOLERATED_DTYPES, SequenceInfo, parse_index
 
 if TYPE_CHECKING:
     import numpy as np
 
 STORE_DIR = "expert_logprobs"
 STEP_PATTERN = re.compile(r"^step_(\d+)\.npy$")
-#: Read (with a warning) although the format allows only float16 / float32.
-TOLERATED_DTYPES = ("float64",)
 ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8}
 MAX_GAP_WARNINGS = 5
-
-
-class SequenceInfo(NamedTuple):
-    """One expert sequence: its tokens are `[offset, offset + length)` of every step array.
-    (A named tuple: an index may hold hundreds of thousands, and these build twice as fast as
-    frozen dataclasses.)"""
-
-    id: str
-    split: str
-    offset: int
-    length: int
-
-    @property
-    def end(self) -> int:
-        return self.offset + self.length
 
 
 @dataclass(frozen=True)
@@ -213,9 +193,7 @@ def open_store(path: str | Path, strict: bool = False) -> TokenStore:
     folder = store_folder(path)
     warnings: list[str] = []
     index_path = folder / INDEX_FILE
-    with _collector_paused():  # an index of 10^5-10^6 small objects: see _collector_paused
-        index = _read_index(index_path)
-        dtype, n_tokens, sequences = _validate_index(index, index_path, warnings)
+    dtype, n_tokens, sequences = parse_index(index_path, warnings)
 
     step_paths = _list_step_files(folder, warnings)
     if not step_paths:
@@ -242,122 +220,6 @@ def open_store(path: str | Path, strict: bool = False) -> TokenStore:
             "read anyway, at 4x the disk and I/O of float16: write stores as float16"
         )
     return TokenStore(folder, dtype, n_tokens, sequences, files, warnings)
-
-
-# ------------------------------------------------------------------ index
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while the index is parsed and its sequences built.
-
-    Those are hundreds of thousands of small objects that stay alive, with no cycles among them;
-    every 700 allocations the collector would walk the ones made so far: opening a
-    600,000-sequence store took 1.9 s with it running, 1.0 s paused (the first collection
-    afterwards gives back ~0.15 s). Reference counting still frees garbage meanwhile.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _read_index(path: Path) -> dict[str, Any]:
-    return read_json_object(path, "the index")
-
-
-def _validate_index(index: dict, path: Path, warnings: list[str]):
-    version = index.get("schema_version")
-    if version is None:
-        warnings.append(f"{INDEX_FILE}: no schema_version; read as version 1")
-    elif version != 1:
-        raise InputError(
-            f"schema_version {version!r} is not supported (this phasewatch reads version 1); "
-            "upgrade phasewatch", path,
-        )
-    dtype_name = index.get("dtype")
-    if dtype_name not in DTYPES + TOLERATED_DTYPES:
-        raise InputError(
-            f"dtype must be one of {', '.join(DTYPES)}, got {dtype_name!r}", path
-        )
-    n_tokens = index.get("n_tokens")
-    if isinstance(n_tokens, bool) or not isinstance(n_tokens, int) or n_tokens <= 0:
-        raise InputError(f"n_tokens must be a positive integer, got {n_tokens!r}", path)
-    raw = index.get("sequences")
-    if not isinstance(raw, list) or not raw:
-        raise InputError("sequences must be a non-empty list of {id, split, offset, length}", path)
-    sequences = _sequences_fast(raw, n_tokens)
-    if sequences is None:  # something is wrong: find it, entry by entry, and say which
-        sequences = _sequences_checked(raw, n_tokens, path)
-    covered = sum(s.length for s in sequences)
-    if covered < n_tokens:
-        warnings.append(
-            f"{INDEX_FILE}: {n_tokens - covered} of {n_tokens} tokens belong to no sequence; "
-            "they are ignored"
-        )
-    return dtype_name, n_tokens, sequences
-
-
-def _sequences_fast(raw: list, n_tokens: int) -> list[SequenceInfo] | None:
-    """The sequences sorted by offset, or None if any entry is malformed or they overlap.
-
-    Validated column-wise (builtins over whole columns, no numpy): an index of 600,000
-    sequences opens in a fraction of the time the entry-by-entry loop takes. Any failure falls
-    back to `_sequences_checked`, which names the first bad entry.
-    """
-    try:
-        offsets = [seq["offset"] for seq in raw]
-        lengths = [seq["length"] for seq in raw]
-        splits = [seq["split"] for seq in raw]
-        ids = [seq.get("id", i) for i, seq in enumerate(raw)]
-    except (TypeError, KeyError, AttributeError):
-        return None
-    if not (all(type(v) is int for v in offsets) and all(type(v) is int for v in lengths)
-            and all(split in SPLITS for split in splits)):
-        return None
-    ends = list(map(int.__add__, offsets, lengths))
-    if min(offsets) < 0 or min(lengths) <= 0 or max(ends) > n_tokens:
-        return None
-    in_order = all(map(int.__le__, offsets, itertools.islice(offsets, 1, None)))
-    order = range(len(offsets)) if in_order else sorted(range(len(offsets)), key=offsets.__getitem__)
-    if any(ends[i] > offsets[j] for i, j in itertools.pairwise(order)):
-        return None
-    return [SequenceInfo(str(ids[i]), splits[i], offsets[i], lengths[i]) for i in order]
-
-
-def _sequences_checked(raw: list, n_tokens: int, path: Path) -> list[SequenceInfo]:
-    """Entry by entry: raises an `InputError` naming the first malformed entry or overlap."""
-    sequences = []
-    for i, seq in enumerate(raw):
-        if not isinstance(seq, dict):
-            raise InputError(f"sequence {i} is not an object", path)
-        offset, length, split = seq.get("offset"), seq.get("length"), seq.get("split")
-        if not (_is_int(offset) and offset >= 0 and _is_int(length) and length > 0):
-            raise InputError(
-                f"sequence {i}: offset must be an integer >= 0 and length an integer > 0, "
-                f"got offset={offset!r} length={length!r}", path,
-            )
-        if split not in SPLITS:
-            raise InputError(f"sequence {i}: split must be one of {SPLITS}, got {split!r}", path)
-        if offset + length > n_tokens:
-            raise InputError(
-                f"sequence {i} ({seq.get('id')!r}) covers tokens [{offset}, {offset + length}) "
-                f"but n_tokens is {n_tokens}: the index disagrees with itself", path,
-            )
-        sequences.append(SequenceInfo(str(seq.get("id", i)), split, offset, length))
-    sequences.sort(key=lambda s: s.offset)
-    for prev, cur in itertools.pairwise(sequences):
-        if cur.offset < prev.end:
-            raise InputError(
-                f"sequences {prev.id!r} [{prev.offset}, {prev.end}) and {cur.id!r} "
-                f"[{cur.offset}, {cur.end}) overlap", path,
-            )
-    return sequences
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # ------------------------------------------------------------------ step files
