@@ -49,18 +49,19 @@ def test_padded_batches_equal_per_sequence_logprobs(tmp_path, side, batch):
     assert store.sequences[2].length == 3  # "" -> "abc": all three tokens scored
 
 
-def test_bf16_model_is_upcast_before_log_softmax(tmp_path):
-    model, tok = tiny_model(seed=2).to(torch.bfloat16), tiny_tokenizer()
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision_model_is_upcast_before_log_softmax(tmp_path, dtype):
+    model, tok = tiny_model(seed=2).to(getattr(torch, dtype)), tiny_tokenizer()
     cap = ExpertLogprobCapture(examples(), tok, tmp_path / "s", CaptureConfig(dtype="float32", batch_size=1))
     stored = cap.capture(model, 0)
-    reference = reference_logprobs(model, cap.encoded)  # bf16 logits, float32 log-softmax
+    reference = reference_logprobs(model, cap.encoded)  # half logits, float32 log-softmax
     np.testing.assert_allclose(stored, reference, atol=1e-5)
-    with torch.no_grad():  # what a log-softmax in bf16 would have stored: visibly different
-        in_bf16 = np.concatenate([
+    with torch.no_grad():  # what a log-softmax in half precision would have stored: visibly different
+        in_half = np.concatenate([
             torch.log_softmax(model(torch.tensor(e.ids)[None]).logits[0, :-1], -1)
             .gather(-1, torch.tensor(e.ids)[1:, None])[:, 0][e.n_prompt - 1:].float().numpy()
             for e in cap.encoded])
-    assert np.abs(in_bf16 - reference).max() > 1e-3
+    assert np.abs(in_half - reference).max() > 1e-3
 
 
 def test_store_resumes_after_the_last_complete_step_and_names_tokens(tmp_path):
