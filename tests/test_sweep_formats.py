@@ -23,8 +23,8 @@ def _row(table, suffix: str) -> dict:
 @pytest.fixture(scope="module")
 def hf_output(tmp_path_factory):
     """A real transformers.Trainer run (tiny GPT-2 from a config) with report_to tensorboard,
-    evaluated every 2 steps, its state saved: output_dir/runs/<date>/events.* and
-    output_dir/trainer_state.json."""
+    evaluated every 2 steps, expert log-probs captured, its state saved:
+    output_dir/runs/<date>/events.*, output_dir/trainer_state.json, output_dir/expert_logprobs/."""
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     pytest.importorskip("tensorboard")
@@ -47,8 +47,15 @@ def hf_output(tmp_path_factory):
         output_dir=str(out), max_steps=6, per_device_train_batch_size=4, learning_rate=3e-3,
         seed=7, eval_strategy="steps", eval_steps=2, logging_steps=1, save_strategy="no",
         report_to=["tensorboard"], use_cpu=True, disable_tqdm=True, dataloader_num_workers=0)
+    from phasewatch.callbacks.hf_logprobs import ExpertLogprobCallback
+    from phasewatch.capture import make_examples
+
+    probe = make_examples(list(zip(random_strings(6, 3, seed=3), random_strings(6, 6, seed=4))))
+    probe += make_examples([("ab", "cdefg"), ("hi", "jabc")], split="heldout")
     trainer = transformers.Trainer(model=tiny_model(seed=0), args=args,
-                                   train_dataset=Texts(24, 1), eval_dataset=Texts(8, 2))
+                                   train_dataset=Texts(24, 1), eval_dataset=Texts(8, 2),
+                                   processing_class=tok,
+                                   callbacks=[ExpertLogprobCallback(probe, every=2)])
     trainer.train()
     trainer.save_state()
     return out, args
@@ -72,6 +79,20 @@ def test_trainer_state_gives_its_training_argument_fields(hf_output):
     assert row["format"] == "trainer_state"
     assert row["hp.max_steps"] == 6 and row["hp.train_batch_size"] == 4
     assert row["hp.eval_steps"] == 2 and row["hp.logging_steps"] == 1
+
+
+def test_the_output_folder_row_has_the_step_0_token_divergence(hf_output):
+    """The trainer's output folder as a run: its hyperparameters, and the step-0 divergence of
+    the store the capture callback wrote (the numbers `phasewatch.tokens` gives)."""
+    from phasewatch.tokens import divergence_score, open_store
+
+    out, _ = hf_output
+    row = sweep([str(out)], workers=1).iloc[0].to_dict()
+    score = divergence_score(open_store(out / "expert_logprobs"))
+    assert row["hp.max_steps"] == 6
+    assert row["token_divergence"] == score.score > 0
+    assert row["token_mean_nll"] == score.mean_nll
+    assert row["token_divergent_share"] == score.divergent_share
 
 
 WANDB_SCRIPT = """
