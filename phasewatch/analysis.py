@@ -1,7 +1,7 @@
 """`analyze_run`: a Run in, its phases out (the library entry point behind `phasewatch analyze`).
 
 reader -> Run -> signals.prepare (metric, direction, NaN, outliers) -> changepoint.Segmenter
-(trend segmentation with intervals; on runs of up to 20 evaluations a broken line with knots
+(trend segmentation with intervals; on runs of up to 40 evaluations a broken line with knots
 anywhere, `phasewatch.hinge`) -> phases.build_phases (names) -> an early one- or two-point dip
 the lines cannot see (`phasewatch.start_dip`) -> effect sizes per phase,
 supporting signals per phase, the held-out-vs-train expert NLL check for overfit, and
