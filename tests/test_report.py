@@ -32,6 +32,7 @@ def test_every_run_has_a_row_a_card_and_a_drill_down(page):
     assert len(re.findall(r'<a class="card" data-run="\d+"', page)) == N_RUNS
     assert len(re.findall(r'<details class="run" id="run-\d+"', page)) == N_RUNS
     assert "no valid record in the file" in page  # the broken run, as a row and a card
+    assert '<p class="ct">zz_broken</p><p class="err">' in page  # its card is titled as the others
     # every readable run: its curve with phase bands, and its signals in the drill-down
     cards = re.findall(r'<a class="card".*?</a>', page)
     assert sum("<polyline" in c and "<rect" in c for c in cards) == N_RUNS - 1

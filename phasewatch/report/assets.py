@@ -22,6 +22,7 @@ table.sweep td:first-child,table.sweep th:first-child{position:sticky;left:0;z-i
 .grid{display:flex;flex-wrap:wrap;gap:6px}
 .card{display:block;border:1px solid #e3e3e3;text-decoration:none;color:inherit;padding:2px}
 .card:hover{border-color:#0072B2}.card .err{width:220px;font-size:11px}
+.card .ct{font-size:9px;font-weight:bold;margin:4px 0 0 40px;color:#222}
 svg.chart text{font-size:9px;fill:#222}svg.chart text.t{font-weight:bold}
 svg.chart text.x{text-anchor:middle}svg.chart text.y{text-anchor:end}
 svg.chart text.b{text-anchor:middle;font-size:8px}svg.chart text.n{fill:#888}

@@ -56,7 +56,8 @@ def small_multiples(results) -> str:
     for i, r in enumerate(results):
         row = r["row"]
         if row.get("error"):
-            body = f'<p class="err">{esc(row["error"])}</p>'
+            body = (f'<p class="ct">{esc(run_title(row))}</p>'
+                    f'<p class="err">{esc(row["error"])}</p>')
         else:
             d = r["detail"]
             chart = Chart(width=230, height=130, title=run_title(row), ylabel=row["metric"],
