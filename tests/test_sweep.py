@@ -218,3 +218,25 @@ def test_parquet_without_pyarrow_says_what_to_install(runs, tmp_path, capsys, mo
     assert "writing parquet needs pyarrow: pip install pyarrow" in err and "Traceback" not in err
     assert main(["sweep", str(runs / "run0"), "--workers", "1", "--no-progress",
                  "-o", str(tmp_path / "t.json")]) == 0
+
+
+def test_default_is_a_pool_of_every_cpu_this_process_may_use(runs, monkeypatch):
+    """No --workers: a process pool as wide as the CPUs allowed to this process."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from phasewatch.sweep import engines
+
+    widths: list[int] = []
+
+    class Recorded(ProcessPoolExecutor):
+        def __init__(self, max_workers=None, **kwargs):
+            widths.append(max_workers)
+            super().__init__(max_workers=max_workers, **kwargs)
+
+    monkeypatch.setattr(engines, "ProcessPoolExecutor", Recorded)
+    paths = expand_paths([str(runs / "run*")])
+    rows = run_tasks(paths, SweepOptions(), progress=False)
+    assert [r["row"]["path"] for r in rows] == paths
+    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert widths == ([expected] if expected > 1 else [])
