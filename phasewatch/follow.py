@@ -247,13 +247,18 @@ class LineTail:
         segments = _EOL.split(data) if b"\r" in data else data.split(b"\n")
         last = segments.pop()
         for segment in segments:
-            if self._parts:
-                segment = b"".join((*self._parts, segment))
-                self._parts, self._pending_len = [], 0
-            if self._skipping:
+            if self._skipping:  # the end of a line already found too long
                 self._skipping = False
                 self._lineno += 1
                 continue
+            if self._pending_len + len(segment) > self.max_line:  # (its last piece tipped it)
+                self._parts, self._pending_len = [], 0
+                self._skip_too_long()
+                self._lineno += 1
+                continue
+            if self._parts:
+                segment = b"".join((*self._parts, segment))
+                self._parts, self._pending_len = [], 0
             yield from self._line(segment)
         self._pending(last)
 
@@ -264,10 +269,14 @@ class LineTail:
         self._pending_len += len(piece)
         if self._pending_len > self.max_line:
             self._parts, self._pending_len, self._skipping = [], 0, True
-            lineno = self._lineno + 1
-            self.too_long.append(lineno)
-            self.notice(f"{self.path}:{lineno}: line longer than {self.max_line >> 20} MB; "
-                        "skipped (not a log record?)")
+            self._skip_too_long()
+
+    def _skip_too_long(self) -> None:
+        """Record and say that the line being read (the next number) is over `max_line`."""
+        lineno = self._lineno + 1
+        self.too_long.append(lineno)
+        self.notice(f"{self.path}:{lineno}: line longer than {self.max_line >> 20} MB; "
+                    "skipped (not a log record?)")
 
     def _line(self, raw: bytes) -> Iterator[tuple[int, str]]:
         self._lineno += 1

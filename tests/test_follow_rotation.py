@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -200,6 +201,28 @@ def test_a_long_line_is_skipped_with_a_warning_and_numbering_goes_on(tmp_path):
     assert [n for n, _ in f.lines] == [1, 2, 4, 5]
     assert f.tail.too_long == [3]
     assert len(f.notices) == 1 and "log.jsonl:3: line longer than" in f.notices[0]
+
+
+@pytest.mark.parametrize("length", [100_001, 120_000, 200_000])
+def test_a_line_just_over_the_cap_is_skipped_whichever_piece_tips_it(tmp_path, length):
+    """The cap holds for the whole line, also when its last piece (the one with the newline)
+    is what takes it over, not only when the unfinished part alone grows past it."""
+    log = tmp_path / "log.jsonl"
+    record = '{"step": 2, "x": "' + "y" * (length - 20) + '"}'
+    write(log, lines(0, 2) + record + "\n" + lines(3, 5))
+    f = Follower(log, max_line=100_000).poll()
+    assert len(record) == length
+    assert [n for n, _ in f.lines] == [1, 2, 4, 5]
+    assert f.tail.too_long == [3]
+    assert len(f.notices) == 1 and "log.jsonl:3: line longer than" in f.notices[0]
+
+
+def test_a_line_at_the_cap_is_kept(tmp_path):
+    log = tmp_path / "log.jsonl"
+    record = '{"step": 2, "x": "' + "y" * (100_000 - 20) + '"}'
+    write(log, lines(0, 2) + record + "\n")
+    f = Follower(log, max_line=100_000).poll()
+    assert f.lines[-1] == (3, record) and f.tail.too_long == []
 
 
 def test_a_long_line_arriving_in_pieces_is_joined_once(tmp_path):
