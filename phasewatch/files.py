@@ -51,3 +51,23 @@ def open_regular(path: str | Path) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def special_files(folder: str | Path, limit: int = 3) -> list[str]:
+    """'NAME is a FIFO (named pipe)' for up to `limit` entries of `folder` that are neither files
+    nor folders: why a folder whose `metrics.jsonl` is a FIFO holds no log phasewatch can read."""
+    found = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return []
+    for entry in entries:
+        try:
+            mode = entry.stat().st_mode
+        except OSError:
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            found.append(f"{entry.name} is {_kind(mode)}")
+            if len(found) == limit:
+                break
+    return found

@@ -228,6 +228,18 @@ def _runs_below(root: Path) -> list[Found]:
     return sorted(runs, key=lambda r: str(r.path))
 
 
+def no_log_in_folder(path: Path) -> InputError:
+    """The error for a folder with no log of any format, naming entries that are not regular
+    files (a FIFO as metrics.jsonl is refused unread, so the folder looks empty)."""
+    from phasewatch.files import special_files
+    from phasewatch.io import available_readers
+
+    tried = ", ".join(m.FORMAT for m in available_readers())
+    special = special_files(path)
+    why = f"; {', '.join(special)}, not a regular file phasewatch reads" if special else ""
+    return InputError(f"no training log found in this folder (formats tried: {tried}){why}", path)
+
+
 def single_run(path: str | Path) -> Found:
     """The one run at `path`; InputError when there is none or several (listing them)."""
     path = Path(path)
@@ -235,10 +247,7 @@ def single_run(path: str | Path) -> Found:
     if len(runs) == 1:
         return runs[0]
     if not runs:
-        from phasewatch.io import available_readers
-
-        tried = ", ".join(m.FORMAT for m in available_readers())
-        raise InputError(f"no training log found in this folder (formats tried: {tried})", path)
+        raise no_log_in_folder(path)
     shown = ", ".join(_relative(r.name, path) for r in runs[:8])
     more = f", ... ({len(runs)} in all)" if len(runs) > 8 else ""
     raise InputError(f"this folder holds {len(runs)} runs ({shown}{more}); pass one of them, "

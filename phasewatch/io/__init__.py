@@ -130,7 +130,9 @@ def sniff_format(path: str | Path) -> ModuleType:
             return module
     tried = ", ".join(m.FORMAT for m in available_readers())
     if path.is_dir():
-        raise InputError(f"no training log found in this folder (formats tried: {tried})", path)
+        from phasewatch.folders import no_log_in_folder
+
+        raise no_log_in_folder(path)
     if _looks_binary(head):
         raise InputError(
             f"binary content that is not a known log format (formats tried: {tried})", path
