@@ -269,3 +269,25 @@ def test_hf_callback_with_an_unwritable_stop_file_warns_instead_of_raising(tmp_p
         callback = PhasewatchCallback(stop_file=str(tmp_path / "afile" / "STOP"))
     assert callback.host.stop_file is not None
     assert any("cannot be created" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/ho ok?token=SECRET", "http://127.0.0.1:9/\nhook?token=SECRET",
+                                 "http://127.0.0.1:port/hook?token=SECRET", "ftp://127.0.0.1/hook?token=SECRET"])
+def test_a_webhook_url_that_cannot_be_sent_is_refused_at_start_without_its_secret(url):
+    """A URL with a space or a control character made http.client raise in the thread (every
+    later alert lost); it is refused when the sink is made, and the message hides the query."""
+    with pytest.raises(ValueError, match="webhook URL") as info:
+        WebhookSink(url, timeout=0.5, retries=0)
+    assert "SECRET" not in str(info.value)
+
+
+def test_watch_with_a_webhook_url_holding_a_space_is_a_usage_error(tmp_path, capsys):
+    from phasewatch.cli import main
+
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("".join(json.dumps({"step": i, "eval/accuracy": 0.5}) + "\n" for i in range(5)))
+    code = main(["watch", str(log), "--webhook", "http://127.0.0.1:9/a b?token=SECRET"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "must not contain spaces" in captured.err and "SECRET" not in captured.err
+    assert "Traceback" not in captured.err

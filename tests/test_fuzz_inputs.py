@@ -28,6 +28,8 @@ from phasewatch.io import read_run
 TIME_LIMIT = 10.0
 GOOD = "".join(json.dumps({"step": i, "loss": 1 / (i + 1), "eval/accuracy": 0.5 + i / 100}) + "\n"
                for i in range(30))
+TOKEN_INDEX = {"schema_version": 1, "dtype": "float32", "n_tokens": 4,
+               "sequences": [{"id": 0, "split": "train", "offset": 0, "length": 4}]}
 LFS = ("version https://git-lfs.github.com/spec/v1\noid sha256:"
        "4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n")
 
@@ -241,15 +243,55 @@ def test_fifos_are_refused_not_waited_on(where, tmp_path):
         os.mkfifo(tmp_path / "run.json")
         (tmp_path / "metrics.jsonl").write_text(GOOD)
         args = ["inspect", str(tmp_path)]
-    else:
+    else:  # a valid index, so the command gets as far as the step file
         (tmp_path / "tokens").mkdir()
-        (tmp_path / "tokens" / "index.json").write_text(json.dumps(
-            {"version": 1, "dtype": "float32", "sequences": []}))
+        (tmp_path / "tokens" / "index.json").write_text(json.dumps(TOKEN_INDEX))
         os.mkfifo(tmp_path / "tokens" / "step_00000010.npy")
-        args = ["tokens", "inspect", str(tmp_path / "tokens")]
+        args = ["tokens", str(tmp_path / "tokens")]
     result = run_subprocess(*args)  # a hang is a TimeoutExpired: the test fails
-    assert result.returncode in (0, 2, 3), result.stderr
+    assert result.returncode in (0, 3), result.stderr  # (2 would be a wrong command line)
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    if where != "run-json":  # (a FIFO run.json is skipped: the metrics are read)
+        assert "FIFO" in result.stderr, result.stderr
+
+
+def test_a_token_step_file_named_beyond_int64_is_ignored_with_a_warning(tmp_path):
+    np = pytest.importorskip("numpy")
+    store = tmp_path / "tokens"
+    store.mkdir()
+    (store / "index.json").write_text(json.dumps(TOKEN_INDEX))
+    np.save(store / "step_00000010.npy", np.full(4, -0.5, dtype=np.float32))
+    (store / f"step_{10**30}.npy").write_bytes(b"\x93NUMPY junk")
+    result = run_subprocess("tokens", str(store))
+    assert result.returncode == 0, result.stderr
+    assert "the step in its name is too large" in result.stdout  # the summary's warnings
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("option, value", [("--min-delta", "nan"), ("--min-delta", "inf"),
+                                           ("--z", "nan"), ("--z", "-inf")])
+def test_non_finite_watch_thresholds_are_usage_errors(option, value, tmp_path):
+    path = text("m.jsonl", GOOD)(tmp_path)
+    result = run_subprocess("watch", str(path), option, value)
+    assert result.returncode == 2 and option in result.stderr and "finite" in result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+
+
+def test_a_verl_line_over_the_line_cap_is_skipped_and_the_log_read_on(tmp_path, capsys):
+    """The issue's verl line of 5M `kN:0.5` items is 74 MB, over the 64 MB line cap: one
+    warning naming the line, then the lines after it are read."""
+    from phasewatch.follow import MAX_LINE_BYTES
+
+    path = tmp_path / "v.log"
+    item = " - k0:0.5"
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("step:1" + item * (MAX_LINE_BYTES // len(item) + 1) + "\n")
+        fh.writelines(f"step:{i} - acc:0.5 - loss:{1 / i}\n" for i in range(2, 20))
+    code, out, err, elapsed = run_cli(capsys, "inspect", str(path), "--format", "json")
+    assert_clean(code, err, elapsed, {0}, path)
+    assert f"{path}:1: line longer than 64 MB" in err
+    summary = json.loads(out)
+    assert summary["metrics"]["acc"]["count"] == 18 and summary["metrics"]["loss"]["first_step"] == 2
 
 
 def test_watch_follow_skips_and_counts_bad_lines_and_keeps_the_metric(tmp_path):
