@@ -166,3 +166,16 @@ def test_docs_give_the_same_configuration_file():
 
     text = (Path(__file__).resolve().parent.parent / "docs" / "sweeps.md").read_text()
     assert f"```yaml\n{dask_yaml()}```" in text
+
+
+def test_report_on_dask_is_the_serial_page(cluster, runs, tmp_path, capsys):
+    """The report's tasks return curves and phases besides the row: the page built from a
+    Dask cluster's results is byte for byte the one built in process."""
+    serial, on_dask = tmp_path / "serial.html", tmp_path / "dask.html"
+    assert main(["report", str(runs / "r*"), "--workers", "1", "--no-progress",
+                 "-o", str(serial)]) == 0
+    assert main(["report", str(runs / "r*"), "--scheduler", cluster.scheduler_address,
+                 "--no-progress", "-o", str(on_dask)]) == 0
+    capsys.readouterr()
+    page = serial.read_bytes()
+    assert page == on_dask.read_bytes() and page.count(b'<details class="run"') == 5
