@@ -47,6 +47,11 @@ def test_seed_groups_and_features(page):
     assert "dip depth vs expert_size" in feats
     assert "dip depth vs lr" not in feats  # one learning rate: not a swept hyperparameter
     assert feats.count("<circle") > 0
+    # each arm's 3 seeds per size: a confidence band of the mean per arm (only SFT has a dip)
+    panels = {re.search(r'class="t">([^<]+)<', svg).group(1): svg
+              for svg in re.findall(r"<svg.*?</svg>", feats, re.DOTALL)}
+    assert panels["dip depth vs expert_size"].count("<polygon") == 1
+    assert panels["peak step vs expert_size"].count("<polygon") == 2
 
 
 def test_report_needs_html_output(tmp_path, capsys):
@@ -181,3 +186,17 @@ def test_drill_down_shows_the_token_summary_of_a_run_with_a_store(tmp_path, caps
     assert f"<td>{row['token_mean_nll']:.4g}</td>" in demo
     for signal in ("tokens/nll_train", "tokens/nll_heldout", "tokens/divergent_share_train"):
         assert f">{signal}</text>" in demo
+
+
+def test_feature_band_is_the_t_interval_of_each_values_mean():
+    import numpy as np
+    from scipy import stats
+
+    from phasewatch.report.sections import group_band
+
+    xs, lower, upper = group_band({256.0: [0.1, 0.2, 0.3], 1024.0: [0.5, 0.7], 4096.0: [0.9]})
+    assert xs == [256.0, 1024.0]  # a value with one run has no interval
+    half = [stats.t.ppf(0.975, 2) * 0.1 / np.sqrt(3), stats.t.ppf(0.975, 1) * np.std([0.5, 0.7], ddof=1) / np.sqrt(2)]
+    np.testing.assert_allclose(lower, [0.2 - half[0], 0.6 - half[1]])
+    np.testing.assert_allclose(upper, [0.2 + half[0], 0.6 + half[1]])
+    assert group_band({1.0: [0.1, 0.2], 2.0: [0.3]}) is None  # a band needs two values

@@ -88,9 +88,27 @@ def _hp_columns(rows) -> list[str]:
     return sorted(cols, key=lambda k: (not any(f in k for f in first), k))
 
 
+def group_band(by_x: dict[float, list[float]]):
+    """(xs, lower, upper): the 95% t interval of the mean of the runs at each value (an arm's
+    seeds, typically), at the values with at least two runs; None unless two values have one."""
+    from scipy import stats
+
+    xs, lower, upper = [], [], []
+    for x, ys in sorted(by_x.items()):
+        if len(ys) < 2:
+            continue
+        half = float(stats.t.ppf(0.975, len(ys) - 1) * np.std(ys, ddof=1) / math.sqrt(len(ys)))
+        mean = float(np.mean(ys))
+        xs.append(x)
+        lower.append(mean - half)
+        upper.append(mean + half)
+    return (xs, lower, upper) if len(xs) >= 2 else None
+
+
 def features_vs_hps(results) -> str:
     """Scatter of each phase feature against each swept hyperparameter, coloured by arm, with
-    the mean per (arm, value) joined."""
+    the mean per (arm, value) joined and, where an arm has several runs (seeds) at a value, the
+    95% confidence band of that mean."""
     ok = [r["row"] for _, r in _ok(results)] or [r["row"] for r in results if not r["row"].get("error")]
     hps = _hp_columns(ok)[:MAX_HPS]
     if not hps:
@@ -114,13 +132,21 @@ def features_vs_hps(results) -> str:
                                      f"{run_title(r)}: {hp[len(HP_PREFIX):]}={x:g}, {label}={y:.4g}"))
                 means[arm][float(x)].append(float(y))
             for arm, by_x in means.items():
+                band = group_band(by_x)
+                if band is not None:  # cut at the plot's edge: 3 seeds give mean +-2.5 sd
+                    chart.areas.append(Area(*band, color=colors[arm], opacity=0.15,
+                                            in_range=False))
                 if len(by_x) > 1:
                     chart.lines.append(Line([[x, float(np.mean(v))] for x, v in sorted(by_x.items())],
                                             colors[arm], 1.0, 0.7, f"{arm_label(arm)} mean"))
             charts.append(render(chart))
     legend = "".join(f'<span><i style="background:{c}"></i>{esc(arm_label(a))}</span>'
                      for a, c in colors.items())
-    return f'<div class="legend">{legend}</div><div class="grid">{"".join(charts)}</div>'
+    note = ('<p class="note">Each run (dot), the mean of an arm\'s runs at each value (line) and, '
+            "where an arm has several runs at a value (its seeds), the 95% confidence band of "
+            "that mean (t interval), cut at the chart's edge.</p>")
+    return (f'{note}<div class="legend">{legend}</div>'
+            f'<div class="grid">{"".join(charts)}</div>')
 
 
 def seed_band(curves: list[np.ndarray], points: int = GRID_POINTS, breaks=()):
