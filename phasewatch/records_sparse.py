@@ -132,27 +132,6 @@ class ResolvedColumns(Mapping):
         names = self._names
         return ([names[i] for i in ids.tolist()], self._starts, self._steps, self._values)
 
-    def packed_summary(self) -> tuple[list[str], dict[str, list]]:
-        """(names, columns) of the packed metrics that have a finite value: `count`,
-        `first_step`, `last_step`, `first`, `last`, `min`, `max` over the finite values, as
-        lists in the order of `names`. Vectorised: a Python loop per metric costs seconds
-        for millions of metrics."""
-        starts, steps, values = self._starts, self._steps, self._values
-        finite = np.isfinite(values)
-        owner = np.repeat(np.arange(starts.size - 1), np.diff(starts))[finite]
-        steps, values = steps[finite], values[finite]
-        counts = np.bincount(owner, minlength=starts.size - 1)
-        ids = np.flatnonzero(counts)
-        ends = np.cumsum(counts)
-        lo, hi = (ends - counts)[ids], ends[ids] - 1
-        names = self._names
-        return [names[i] for i in ids.tolist()], {
-            "count": counts[ids].tolist(), "first_step": steps[lo].tolist(),
-            "last_step": steps[hi].tolist(), "first": values[lo].tolist(),
-            "last": values[hi].tolist(),
-            "min": np.minimum.reduceat(values, lo).tolist() if lo.size else [],
-            "max": np.maximum.reduceat(values, lo).tolist() if lo.size else []}
-
     def plain(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         return self._plain
 

@@ -8,7 +8,6 @@ the way real runs produce them (see `RecordCollector.build`).
 from __future__ import annotations
 
 import difflib
-import math
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -186,34 +185,11 @@ class Run:
         return self.table.pivot(index="step", columns="metric", values="value").sort_index()
 
     def metric_summary(self) -> dict[str, dict[str, int | None]]:
-        """Per metric: count of finite values, first and last step with a finite value."""
-        columns = self.columns()
-        out: dict[str, dict[str, int | None]] = {}
-        packed: dict[str, dict[str, int | None]] = {}
-        if hasattr(columns, "packed_summary"):  # millions of metrics of a value or a few
-            names, cols = columns.packed_summary()
-            packed = {name: {"count": c, "first_step": a, "last_step": b}
-                      for name, c, a, b in zip(names, cols["count"], cols["first_step"], cols["last_step"])}
-        for metric in sorted(columns):
-            found = packed.get(metric)
-            if found is not None:
-                out[metric] = found
-                continue
-            steps, values = columns[metric]
-            if values.size <= SMALL:  # plain Python: numpy's per-call cost dominates here
-                kept = [s for s, v in zip(steps.tolist(), values.tolist()) if math.isfinite(v)]
-            else:
-                finite = np.isfinite(values)
-                kept = steps if finite.all() else steps[finite]
-            if len(kept):
-                out[metric] = {"count": len(kept), "first_step": int(kept[0]),
-                               "last_step": int(kept[-1])}
-            else:
-                out[metric] = {"count": 0, "first_step": None, "last_step": None}
-        return out
+        """Per metric (sorted by name): count of finite values, first and last step with a finite
+        value (None when it has none)."""
+        from phasewatch.metric_table import STEP_FIELDS, metric_table
 
-
-SMALL = 16  # metrics of at most this many values are summarised in Python (a log of 1e6 names)
+        return metric_table(self.columns()).as_dicts(STEP_FIELDS)
 
 
 # `table` is a dataclass field (Run(table=...), dataclasses.replace) and a lazy property.

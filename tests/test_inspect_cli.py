@@ -104,3 +104,35 @@ def test_usage_error_is_exit_2(capsys):
     except SystemExit as exc:  # argparse
         code = exc.code
     assert code == 2
+
+
+def test_text_table_equals_each_row_formatted_from_the_json(tmp_path, capsys):
+    """The text table is formatted column-wise from shared strings (millions of metrics); it must
+    be the table a row-by-row formatting of the JSON summary gives: widths, '-' for a metric with
+    no finite value, -0 kept apart from 0, roles, pieces joined across their boundaries."""
+    from phasewatch.commands.inspect import TABLE_HEADER, table_text
+    from phasewatch.io import read_run
+    from phasewatch.metric_table import metric_table
+
+    items = " - ".join(f"m{i:x}:{(-0.0, 0.0, 1e300, 0.12345678)[i % 4]}" for i in range(300))
+    lines = [f"step:1 - {items} - critic/score/mean:0.5 - nanny:nan"]
+    lines += [f"step:{s} - critic/score/mean:{0.5 + s / 100} - actor/entropy:1.{s}" for s in range(2, 30)]
+    path = tmp_path / "verl.log"
+    path.write_text("\n".join(lines) + "\n")
+    run = read_run(path)
+    code, out, _ = run_cli(capsys, "inspect", str(path), "--format", "json")
+    assert code == 0
+    metrics = json.loads(out)["metrics"]
+    num = lambda v: "-" if v is None else f"{v:.4g}"  # noqa: E731
+    roles = {own: canon for canon, own in run.aliases.items()}
+    assert roles  # the role column is exercised
+    rows = [(name, str(m["count"]), "-" if m["first_step"] is None else f"{m['first_step']}-{m['last_step']}",
+             num(m["first"]), num(m["last"]), num(m["min"]), num(m["max"]), roles.get(name, ""))
+            for name, m in metrics.items()]
+    widths = [max(len(r[i]) for r in [TABLE_HEADER, *rows]) for i in range(7)]
+    expected = ["  ".join([r[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(r[1:7], widths[1:])),
+                           r[7]]).rstrip() + "\n" for r in [TABLE_HEADER, *rows]]
+    got = "".join(table_text(metric_table(run.columns()), roles, rows_per_piece=7))
+    assert got == "".join(expected)
+    by_name = {r[0]: r for r in rows}
+    assert by_name["m0"][3] == "-0" and by_name["m1"][3] == "0" and by_name["nanny"][2:] == ("-",) * 5 + ("",)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-SMALL = 16  # metrics of at most this many values are summarised in plain Python (1e6 names)
+from phasewatch.metric_table import MetricTable, metric_table
+
 HELP = "show what a log file or run folder holds: format, steps, metrics and values, warnings"
 
 
@@ -20,42 +21,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", metavar="PATH",
                         help="a log file, a run folder, or a folder of runs (listed)")
     parser.add_argument("--format", choices=("text", "json"), default="text", dest="output")
-
-
-def metric_values(run) -> dict[str, dict[str, float]]:
-    """Per metric: the first and last finite value (by step), the minimum and the maximum.
-
-    Plain numpy over each metric's column (steps ascending), which the run holds anyway."""
-    out: dict[str, dict[str, float]] = {}
-    columns = run.columns()
-    if hasattr(columns, "packed_summary"):  # millions of metrics of a value or a few: vectorised
-        names, cols = columns.packed_summary()
-        out = {name: {"first": a, "last": b, "min": c, "max": d}
-               for name, a, b, c, d in zip(names, cols["first"], cols["last"], cols["min"], cols["max"])}
-        columns = columns.plain()
-    for name, (steps, values) in columns.items():
-        if values.size <= SMALL:  # plain Python: numpy's per-call cost dominates here
-            pairs = [(s, v) for s, v in zip(steps.tolist(), values.tolist()) if math.isfinite(v)]
-            if pairs:
-                low, high = min(s for s, _ in pairs), max(s for s, _ in pairs)
-                kept = [v for _, v in pairs]
-                out[str(name)] = {"first": next(v for s, v in pairs if s == low),
-                                  "last": next(v for s, v in pairs if s == high),
-                                  "min": min(kept), "max": max(kept)}
-            continue
-        finite = np.isfinite(values)
-        if finite.all():  # the usual case: no copy of a column that can be 100 MB
-            last = int(np.searchsorted(steps, steps[-1]))  # the first row at the last step
-            out[str(name)] = {"first": float(values[0]), "last": float(values[last]),
-                              "min": float(values.min()), "max": float(values.max())}
-            continue
-        if not finite.any():
-            continue
-        values, steps = values[finite], steps[finite]
-        out[str(name)] = {"first": float(values[int(np.argmin(steps))]),
-                          "last": float(values[int(np.argmax(steps))]),
-                          "min": float(values.min()), "max": float(values.max())}
-    return out
 
 
 def performance(run) -> dict | None:
@@ -85,17 +50,12 @@ def performance(run) -> dict | None:
 def summarize(run) -> dict:
     """The `inspect` JSON contract (without schema_version): the contract's keys, each metric's
     values (`first`, `last`, `min`, `max`) and `performance` added."""
-    metrics = run.metric_summary()
-    values = metric_values(run)
-    empty = {"first": None, "last": None, "min": None, "max": None}
-    for name, info in metrics.items():  # in place, each value dict freed as it is merged
-        info.update(values.pop(name, empty))  # (a third dict per metric: GBs for 5M metrics)
     return {
         "source": run.source,
         "format": run.format,
         "n_records": run.n_records,
         "n_steps": run.n_steps,
-        "metrics": metrics,
+        "metrics": metric_table(run.columns()).as_dicts(),
         "warnings": list(run.warnings),
         "performance": performance(run),
     }
@@ -149,31 +109,62 @@ def run(args: argparse.Namespace) -> int:
     if len(expand([args.path])) > 1:
         return list_runs(args.path, args.output)
     run_ = read_run(args.path)
-    summary = summarize(run_)
     if args.output == "json":
-        emit_json(summary)
+        emit_json(summarize(run_))
         return 0
-    print(f"{summary['source']}  [{summary['format']}]")
-    print(f"{summary['n_records']} records, {summary['n_steps']} distinct steps")
+    print(f"{run_.source}  [{run_.format}]")
+    print(f"{run_.n_records} records, {run_.n_steps} distinct steps")
     if run_.events:
         print("events: " + ", ".join(f"{e.name}@{e.step}" for e in run_.events))
-    print(performance_line(summary["performance"]))
-    reverse = {own: canon for canon, own in run_.aliases.items()}
-    metrics = summary.pop("metrics")  # each metric's dict freed once its row is made
-    rows = []
-    for name in list(metrics):
-        info = metrics.pop(name)
-        rows.append((name, str(info["count"]),
-                     "-" if info["first_step"] is None else f"{info['first_step']}-{info['last_step']}",
-                     _num(info["first"]), _num(info["last"]), _num(info["min"]), _num(info["max"]),
-                     reverse.get(name, "")))
-    header = ("metric", "count", "steps", "first", "last", "min", "max", "role")
-    widths = [max(len(header[i]), max((len(r[i]) for r in rows), default=0)) for i in range(7)]
-    # one format call per row, one write for the table (a log of 1e6 metric names)
-    line = "  ".join([f"{{:<{widths[0]}}}", *(f"{{:>{w}}}" for w in widths[1:]), "{}"])
-    print(line.format(*header).rstrip())
-    for lo in range(0, len(rows), 1 << 16):  # in pieces: one string of 5M lines is GBs
-        sys.stdout.write("".join(line.format(*row).rstrip() + "\n" for row in rows[lo:lo + (1 << 16)]))
-    for warning in summary["warnings"]:
+    print(performance_line(performance(run_)))
+    roles = {own: canon for canon, own in run_.aliases.items()}
+    for piece in table_text(metric_table(run_.columns()), roles):
+        sys.stdout.write(piece)
+    for warning in run_.warnings:
         print(f"warning: {warning}")
     return 0
+
+
+TABLE_HEADER = ("metric", "count", "steps", "first", "last", "min", "max", "role")
+
+
+def table_text(table: MetricTable, roles: dict[str, str], rows_per_piece: int = 1 << 16):
+    """The metric table as text, in pieces of `rows_per_piece` lines (one string of 5M lines
+    is GBs). Each column's distinct values are formatted once and shared by the rows that hold
+    them (a verl line of 5M items has a handful of distinct values): no per-row formatting."""
+    names = table.names
+    steps = np.stack([table.count > 0, table.first_step, table.last_step], axis=1)  # (any step may be < 0)
+    columns = [_shared_strings(table.count, str),
+               _shared_strings(steps, lambda row: f"{row[1]}-{row[2]}" if row[0] else "-")]
+    columns += [_shared_strings(getattr(table, f), lambda v: "-" if math.isnan(v) else f"{v:.4g}")
+                for f in ("first", "last", "min", "max")]
+    widths = [max(len(TABLE_HEADER[0]), max(map(len, names), default=0))]
+    widths += [max(len(TABLE_HEADER[i + 1]), max(map(len, strings), default=0))
+               for i, (strings, _) in enumerate(columns)]
+    padded = [[s.rjust(w) for s in strings] for (strings, _), w in zip(columns, widths[1:])]
+    head = "  ".join([TABLE_HEADER[0].ljust(widths[0]),
+                      *(h.rjust(w) for h, w in zip(TABLE_HEADER[1:7], widths[1:])), TABLE_HEADER[7]])
+    yield head.rstrip() + "\n"
+    row_role = {i: roles[name] for i, name in enumerate(names) if name in roles} if roles else {}
+    for lo in range(0, len(names), rows_per_piece):
+        hi = min(len(names), lo + rows_per_piece)
+        cells = [[strings[k] for k in index[lo:hi].tolist()] for strings, (_, index) in zip(padded, columns)]
+        lines = map("  ".join, zip((n.ljust(widths[0]) for n in names[lo:hi]), *cells))
+        if any(lo <= i < hi for i in row_role):
+            lines = (line + "  " + row_role[i] if i in row_role else line
+                     for i, line in zip(range(lo, hi), lines))
+        yield "\n".join(lines) + "\n"
+
+
+def _shared_strings(values: np.ndarray, fmt) -> tuple[list[str], np.ndarray]:
+    """(the distinct values formatted, each row's index into them); floats compared by their
+    bits (-0.0 and 0.0 stay apart), rows of a 2-D array as one value."""
+    keys = values.view(np.int64) if values.dtype == np.float64 else values
+    if keys.ndim == 2:
+        unique, index = np.unique(keys, axis=0, return_inverse=True)
+        formatted = [fmt(row) for row in unique.tolist()]
+    else:
+        unique, index = np.unique(keys, return_inverse=True)
+        as_values = unique.view(np.float64) if values.dtype == np.float64 else unique
+        formatted = [fmt(v) for v in as_values.tolist()]
+    return formatted, index.reshape(-1)
