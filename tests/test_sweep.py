@@ -240,3 +240,28 @@ def test_default_is_a_pool_of_every_cpu_this_process_may_use(runs, monkeypatch):
     assert [r["row"]["path"] for r in rows] == paths
     expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert widths == ([expected] if expected > 1 else [])
+
+
+def test_url_folders_of_runs(runs, tmp_path):
+    """file://FOLDER is the folder (its runs, as the local path gives them); on another
+    filesystem a folder URL is one run, so a folder of runs there is an error row naming the
+    glob to give instead, and that glob leaves out files that are never logs."""
+    fsspec = pytest.importorskip("fsspec")
+    local = expand_paths([str(runs)])
+    assert expand_paths([f"file://{runs}"]) == [f"file://{p}" for p in local]
+    assert expand_paths([f"file://{runs}/*"]) == [f"file://{p}" for p in expand_paths([str(runs / '*')])]
+    mem = fsspec.filesystem("memory")
+    for name in ("run0", "run1"):
+        for file in (runs / name).iterdir():
+            mem.pipe(f"/urlfold/{name}/{file.name}", file.read_bytes())
+    mem.pipe("/urlfold/README.md", b"# notes\n")
+    try:
+        [row] = sweep(["memory://urlfold"], workers=1).to_dict("records")
+        assert row["error"] == ("memory://urlfold: this folder holds 2 runs; a URL is read as one "
+                                "run: give a glob of its runs instead, 'memory://urlfold/*'")
+        urls = expand_paths(["memory://urlfold/*"])  # README.md left out
+        assert [u.rsplit("/", 1)[-1] for u in urls] == ["run0", "run1"]
+        table = sweep(["memory://urlfold/*"], workers=1)
+        assert table["error"].isna().all() and len(table) == 2
+    finally:
+        mem.rm("/urlfold", recursive=True)

@@ -48,13 +48,15 @@ def _url_fs(url: str):
                          "fsspec backend for it (s3fs for s3://, gcsfs for gs://...)") from exc
 
 
-def _never_a_log(path: str) -> bool:
+def _never_a_log(path: str, is_file: bool | None = None) -> bool:
     """A file a folder of runs never takes as a log (`phasewatch.folders`: README.md, model
     configs, weights, images...): a glob such as 'runs/*' skips it as the folder would."""
     from phasewatch.folders import NOT_LOG_SUFFIXES, NOT_LOGS
 
-    name = os.path.basename(path)
-    return os.path.isfile(path) and (name in NOT_LOGS or name.lower().endswith(NOT_LOG_SUFFIXES))
+    name = os.path.basename(path.rstrip("/"))
+    if is_file is None:
+        is_file = os.path.isfile(path)
+    return is_file and (name in NOT_LOGS or name.lower().endswith(NOT_LOG_SUFFIXES))
 
 
 def _expand_local(arg: str) -> list[str]:
@@ -76,13 +78,29 @@ def _expand_local(arg: str) -> list[str]:
 
 
 def _expand_url(arg: str) -> list[str]:
+    """A `file://` URL as the local path it names (the same runs as that path, as URLs); a glob
+    on another filesystem as its matches, less the files that are never logs. A folder URL on
+    another filesystem stays one entry: telling its runs apart needs its files' contents,
+    which the workers read, not the driver (a folder of runs is an error naming the glob)."""
+    fs, path = _url_fs(arg)
+    if _is_local(fs):
+        return ["file://" + p for p in _expand_local(path)]
     if not _MAGIC.search(arg):
         return [arg]
-    fs, path = _url_fs(arg)
-    matches = sorted(fs.glob(path))
-    if not matches:
+    found = fs.glob(path, detail=True)
+    if not found:
         raise InputError("no file or folder matches this pattern", arg)
+    matches = sorted(m for m, info in found.items()
+                     if not _never_a_log(m, info.get("type") == "file"))
+    if not matches:
+        raise InputError("no run matches this pattern (files that are never logs, such as "
+                         "README.md or images, are left out)", arg)
     return [fs.unstrip_protocol(m) for m in matches]
+
+
+def _is_local(fs) -> bool:
+    protocols = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
+    return "file" in protocols or "local" in protocols
 
 
 def expand_paths(args: Sequence[str]) -> list[str]:
@@ -105,8 +123,7 @@ def local_path(path: str) -> Iterator[Path]:
         yield Path(path)
         return
     fs, inner = _url_fs(path)
-    protocols = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
-    if "file" in protocols or "local" in protocols:
+    if _is_local(fs):
         yield Path(inner)
         return
     try:

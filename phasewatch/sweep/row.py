@@ -17,7 +17,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from phasewatch.errors import PhasewatchError
+from phasewatch.errors import InputError, PhasewatchError
 
 ID_COLUMNS = ("path", "name", "algorithm", "seed", "format", "metric", "direction")
 PHASE_COLUMNS = (
@@ -218,6 +218,7 @@ def summarize_run(path: str, options: SweepOptions | None = None) -> dict[str, A
     local = None
     try:
         with local_path(path) as local:
+            _one_run_at_url(path, local)
             run = read_run(local)
             # identity and hyperparameters first: a run whose analysis fails keeps them
             hp = flatten_config(run.config)
@@ -239,6 +240,23 @@ def summarize_run(path: str, options: SweepOptions | None = None) -> dict[str, A
     except Exception as exc:  # noqa: BLE001 - a bug on one run is that run's row, not an abort
         row["error"] = f"internal error ({type(exc).__name__}: {exc})"
     return {"row": row}
+
+
+def _one_run_at_url(path: str, local) -> None:
+    """A URL is read as one run (its copy is made by the worker); a folder of runs behind one
+    is an error that says to give a glob of them instead."""
+    from phasewatch.folders import find_runs
+    from phasewatch.sweep.paths import is_url
+
+    if not (is_url(path) and local.is_dir()):
+        return
+    try:
+        runs = find_runs(local)
+    except PhasewatchError:
+        return  # read_run says why
+    if len(runs) > 1:
+        raise InputError(f"this folder holds {len(runs)} runs; a URL is read as one run: give a "
+                         f"glob of its runs instead, '{path.rstrip('/')}/*'", path)
 
 
 def _named(message: str, local, path: str) -> str:
