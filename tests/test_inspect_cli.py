@@ -136,3 +136,19 @@ def test_text_table_equals_each_row_formatted_from_the_json(tmp_path, capsys):
     assert got == "".join(expected)
     by_name = {r[0]: r for r in rows}
     assert by_name["m0"][3] == "-0" and by_name["m1"][3] == "0" and by_name["nanny"][2:] == ("-",) * 5 + ("",)
+
+
+def test_unique_rows_through_one_key_equals_numpys_row_unique():
+    import numpy as np
+
+    from phasewatch.commands.inspect import _unique_rows
+
+    rng = np.random.default_rng(3)
+    small = np.stack([rng.integers(0, 2, 500), rng.integers(-5, 40, 500), rng.integers(-5, 40, 500)], axis=1)
+    huge = small.copy()
+    huge[:, 1] *= 2**50  # ranges whose product is past int64: numpy's row sort
+    for rows in (small, huge):
+        unique, index = _unique_rows(rows)
+        want_unique, want_index = np.unique(rows, axis=0, return_inverse=True)
+        assert unique.tolist() == want_unique.tolist()
+        assert index.reshape(-1).tolist() == want_index.reshape(-1).tolist()

@@ -160,11 +160,27 @@ def _shared_strings(values: np.ndarray, fmt) -> tuple[list[str], np.ndarray]:
     """(the distinct values formatted, each row's index into them); floats compared by their
     bits (-0.0 and 0.0 stay apart), rows of a 2-D array as one value."""
     keys = values.view(np.int64) if values.dtype == np.float64 else values
-    if keys.ndim == 2:
-        unique, index = np.unique(keys, axis=0, return_inverse=True)
-        formatted = [fmt(row) for row in unique.tolist()]
+    if keys.size and (keys == keys[0]).all():  # one value in every row (a wide verl line)
+        unique, index = keys[:1], np.zeros(len(keys), dtype=np.intp)
+    elif keys.ndim == 2:
+        unique, index = _unique_rows(keys)
     else:
         unique, index = np.unique(keys, return_inverse=True)
-        as_values = unique.view(np.float64) if values.dtype == np.float64 else unique
-        formatted = [fmt(v) for v in as_values.tolist()]
-    return formatted, index.reshape(-1)
+    if keys.ndim == 2:
+        return [fmt(row) for row in unique.tolist()], index.reshape(-1)
+    as_values = unique.view(np.float64) if values.dtype == np.float64 else unique
+    return [fmt(v) for v in as_values.tolist()], index.reshape(-1)
+
+
+def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(rows, axis=0, return_inverse=True), through one int64 key per row when the
+    columns' ranges allow it (several times faster than sorting rows)."""
+    low = rows.min(axis=0)
+    spans = [int(s) + 1 for s in (rows.max(axis=0) - low)]
+    if np.prod([float(s) for s in spans]) >= 2.0**62:
+        return np.unique(rows, axis=0, return_inverse=True)
+    key = np.zeros(len(rows), dtype=np.int64)
+    for j, span in enumerate(spans):
+        key = key * span + (rows[:, j] - low[j])
+    _, first, index = np.unique(key, return_index=True, return_inverse=True)
+    return rows[first], index
