@@ -1,7 +1,9 @@
 """Issue 18 as a hostile user: each reported input through the real CLI, in a subprocess with
 a time limit, checked for its exit code, its message and the absence of a traceback.
 
-Prints one row per case: the issue's bullet, exit code, seconds and PASS/FAIL with the reason. Permission cases run the command as user `nobody` when
+Prints one row per case: the issue's bullet, exit code, wall and CPU seconds (the children's
+user + system time: what the case costs whatever the machine's load; limits are on wall time)
+and PASS/FAIL with the reason. Permission cases run the command as user `nobody` when
 this script runs as root (root reads everything). Follow-rotation and webhook bullets are
 covered by tests/test_follow_rotation.py and tests/test_alert_sinks.py (real files and real
 local servers); the 2 GB memory bullet by benchmarks/bench_memory.py.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -339,6 +342,11 @@ def run_case(case: Case, tmp: Path) -> tuple[str, int, float, str]:
     return ("PASS" if reason is None else "FAIL: " + reason), code, elapsed, err
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default="")
@@ -351,31 +359,35 @@ def main() -> int:
             continue
         tmp = Path(tempfile.mkdtemp(prefix="pw-audit-"))
         try:
+            before = _children_cpu()
             status, code, seconds, err = run_case(case, tmp)
+            cpu = _children_cpu() - before
         finally:
             for root, dirs, _files in os.walk(tmp):
                 for d in dirs:
                     os.chmod(Path(root) / d, 0o755)
             shutil.rmtree(tmp, ignore_errors=True)
-        rows.append((case.bullet, code, seconds, status, err.strip().splitlines()[-1:] if err.strip() else []))
+        rows.append((case.bullet, code, seconds, cpu, status, err.strip().splitlines()[-1:] if err.strip() else []))
     for name, fn in (("a bad line appended to a live log (watch --follow)", follow_bad_line),
                      ("SIGHUP ends watch --follow with its summary", sighup)):
         if opts.only.lower() not in name.lower():
             continue
         tmp = Path(tempfile.mkdtemp(prefix="pw-audit-"))
         try:
+            before = _children_cpu()
             status, code, seconds, err = fn(tmp)
+            cpu = _children_cpu() - before
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        rows.append((name, code, seconds, status, err.strip().splitlines()[-1:] if err.strip() else []))
+        rows.append((name, code, seconds, cpu, status, err.strip().splitlines()[-1:] if err.strip() else []))
     width = max(len(r[0]) for r in rows)
-    print(f"{'bullet':<{width}}  {'exit':>4}  {'seconds':>7}  result")
-    for bullet, code, seconds, status, tail in rows:
-        print(f"{bullet:<{width}}  {code:>4}  {seconds:>7.1f}  {status}")
+    print(f"{'bullet':<{width}}  {'exit':>4}  {'wall s':>7}  {'cpu s':>6}  result")
+    for bullet, code, seconds, cpu, status, tail in rows:
+        print(f"{bullet:<{width}}  {code:>4}  {seconds:>7.1f}  {cpu:>6.1f}  {status}")
         if opts.show_errors and tail:
             print(f"{'':<{width}}  stderr: {tail[0][:150]}")
-    failed = sum(r[3].startswith("FAIL") for r in rows)
-    skipped = sum(r[3].startswith("SKIP") for r in rows)
+    failed = sum(r[4].startswith("FAIL") for r in rows)
+    skipped = sum(r[4].startswith("SKIP") for r in rows)
     print(f"{len(rows) - failed - skipped} of {len(rows)} pass, {skipped} skipped")
     return 1 if failed else 0
 
