@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from phasewatch.sweep import sweep
@@ -131,6 +132,20 @@ def test_mlflow_params_are_numbers_in_the_table(tmp_path):
     assert sft["format"] == "mlflow_sqlite"
     assert sft["hp.lr"] == 0.001 and sft["hp.epochs"] == 3
     assert table["hp.lr"].dtype.kind == "f" and table["hp.epochs"].dtype.kind in "if"
+    # the same store behind a URL: the store is one entry (its error lists the runs), and
+    # URL/RUN is that run, read from the worker's copy of the file
+    fsspec = pytest.importorskip("fsspec")
+    mem = fsspec.filesystem("memory")
+    mem.pipe("/mlflowtest/mlflow.db", db.read_bytes())
+    try:
+        [whole] = sweep(["memory://mlflowtest/mlflow.db"], workers=1).to_dict("records")
+        assert "holds 4 runs" in whole["error"] and "memory://mlflowtest/mlflow.db" in whole["error"]
+        remote = sweep(["memory://mlflowtest/mlflow.db/sft"], workers=1)
+        local = sweep([f"{db}/sft"], workers=1)
+        assert remote["error"].isna().all() and remote["hp.lr"].tolist() == [0.001]
+        pd.testing.assert_frame_equal(remote.drop(columns="path"), local.drop(columns="path"))
+    finally:
+        mem.rm("/mlflowtest", recursive=True)
 
 
 def test_trackio_config(tmp_path):

@@ -118,7 +118,8 @@ def expand_paths(args: Sequence[str]) -> list[str]:
 @contextlib.contextmanager
 def local_path(path: str) -> Iterator[Path]:
     """A local path holding the run at `path`: itself, or a temporary copy of a URL's file or
-    folder (removed afterwards). `file://` URLs are used in place."""
+    folder (removed afterwards). `file://` URLs are used in place. `STORE/RUN`, one run of a
+    file of several (an MLflow or Trackio database), copies the file and names the run in it."""
     if not is_url(path):
         yield Path(path)
         return
@@ -126,24 +127,29 @@ def local_path(path: str) -> Iterator[Path]:
     if _is_local(fs):
         yield Path(inner)
         return
+    inner = inner.rstrip("/")
+    member = ""
     try:
         is_dir = fs.isdir(inner)
         exists = is_dir or fs.exists(inner)
+        if not exists and "/" in inner and fs.isfile(inner.rsplit("/", 1)[0]):
+            inner, member = inner.rsplit("/", 1)  # a run of a store file
+            exists = True
     except OSError as exc:
         raise InputError(f"cannot read: {exc}", path) from exc
     if not exists:
         raise InputError("no such file or folder", path)
     tmp = tempfile.mkdtemp(prefix="phasewatch-sweep-")
     try:
-        name = os.path.basename(inner.rstrip("/")) or "run"
+        name = os.path.basename(inner) or "run"
         target = os.path.join(tmp, name)
         try:
             if is_dir:
-                fs.get(inner.rstrip("/") + "/", target + "/", recursive=True)
+                fs.get(inner + "/", target + "/", recursive=True)
             else:
                 fs.get_file(inner, target)
         except OSError as exc:
             raise InputError(f"cannot read: {exc}", path) from exc
-        yield Path(target)
+        yield Path(target, member) if member else Path(target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
