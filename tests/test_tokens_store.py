@@ -82,6 +82,33 @@ def test_truncated_inside_the_header(tmp_path):
         open_store(folder)
 
 
+def test_a_damaged_header_length_is_refused_without_reading_the_file(tmp_path):
+    """A v2 header whose length field claims 4 GB: refused at once, not read through the
+    step file (numpy's own 10,000-byte limit, before anything is read)."""
+    import io
+    import struct
+
+    from phasewatch.tokens.npy_header import read_header
+
+    class Counting(io.BytesIO):
+        most = 0
+
+        def read(self, n=-1):
+            out = super().read(n)
+            Counting.most = max(Counting.most, len(out))
+            return out
+
+    data = b"\x93NUMPY\x02\x00" + struct.pack("<I", 0xFFFFFFF0) + b"x" * (8 << 20)
+    with pytest.raises(ValueError, match="header"):
+        read_header(Counting(data))
+    assert Counting.most <= 12
+    folder = make_store(tmp_path, steps=(0, 10))
+    (folder / "step_00000010.npy").write_bytes(data)
+    store = open_store(folder)
+    assert store.steps.tolist() == [0]
+    assert any("step_00000010.npy" in w and "header" in w for w in store.warnings)
+
+
 def test_file_truncated_after_open_is_never_read_past_its_end(tmp_path):
     folder = make_store(tmp_path)
     store = open_store(folder)

@@ -20,6 +20,9 @@ _HEADER = re.compile(
     r"'shape': \((?P<n>[0-9]+),\), \}[ ]*\n"
 )
 _FLOAT = {2: "float16", 4: "float32", 8: "float64"}
+#: numpy's own default (`max_header_size`): a damaged length field must not make the header
+#: read take a whole step file (GBs) into memory.
+MAX_HEADER_BYTES = 10_000
 
 
 class NpyHeader(NamedTuple):
@@ -40,6 +43,9 @@ def read_header(fh: BinaryIO) -> NpyHeader:
             (length,), start = struct.unpack("<H", head[8:10]), 10
         else:
             (length,), start = struct.unpack("<I", head[8:12]), 12
+        if length > MAX_HEADER_BYTES:
+            raise ValueError(f"the header claims {length:,} bytes, over the {MAX_HEADER_BYTES:,} "
+                             "a .npy header may have: the file is damaged")
         fh.seek(start)
         text = fh.read(length)
         match = _HEADER.fullmatch(text.decode("latin-1")) if len(text) == length else None
