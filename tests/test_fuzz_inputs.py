@@ -464,3 +464,21 @@ def test_mlflow_metric_file_with_hostile_lines(bad, tmp_path, capsys):
     summary = json.loads(out)
     assert summary["metrics"]["acc"]["count"] == 10
     assert summary["warnings"]  # the bad line is reported
+
+
+def test_a_genuine_bug_is_exit_70_asking_for_a_report(tmp_path, capsys, monkeypatch):
+    """Exit 70 is kept for bugs: one line asking for a report, the traceback only with
+    PHASEWATCH_DEBUG=1."""
+    import phasewatch.commands.inspect as inspect_command
+
+    def broken(run):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(inspect_command, "summarize", broken)
+    path = text("m.jsonl", GOOD)(tmp_path)
+    code, _, err, _ = run_cli(capsys, "inspect", str(path), "--format", "json")
+    assert code == 70 and "Traceback" not in err
+    assert "internal error (ZeroDivisionError: a bug); this is a bug, please report it" in err
+    monkeypatch.setenv("PHASEWATCH_DEBUG", "1")
+    code, _, err, _ = run_cli(capsys, "inspect", str(path), "--format", "json")
+    assert code == 70 and "Traceback" in err
