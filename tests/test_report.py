@@ -200,3 +200,27 @@ def test_feature_band_is_the_t_interval_of_each_values_mean():
     np.testing.assert_allclose(lower, [0.2 - half[0], 0.6 - half[1]])
     np.testing.assert_allclose(upper, [0.2 + half[0], 0.6 + half[1]])
     assert group_band({1.0: [0.1, 0.2], 2.0: [0.3]}) is None  # a band needs two values
+
+
+def test_long_titles_fit_the_chart():
+    """An SVG clips text past its width: a title too long for the plot's width starts at the
+    chart's edge, and one too long even there ends in an ellipsis with the whole title as its
+    tooltip."""
+    from phasewatch.report.svg import TITLE_CHAR, Chart, Line, render
+
+    def title_of(name):
+        svg = render(Chart(width=230, title=name, lines=[Line([[0, 0.0], [1, 1.0]])]))
+        return re.search(r'<text x="([\d.]+)" y="[\d.]+" class="t">(.*?)</text>', svg).groups()
+
+    assert title_of("sft (seed 0)") == ("40", "sft (seed 0)")
+    x, text = title_of("value at recommended step vs num_train_epochs")  # 45 characters
+    assert x == "4" and text == "value at recommended step vs num_train_epochs"
+    x, text = title_of("Qwen2.5-0.5B-bsz256_2-prompt1024-resp512-0.567-with-a-longer-tail (seed 3)")
+    shown = text.split("</title>")[1]
+    assert x == "4" and shown.endswith("…") and len(shown) * TITLE_CHAR <= 230 - 4
+    assert text.startswith("<title>Qwen2.5-0.5B-bsz256_2-prompt1024-resp512-0.567-with-a-longer")
+    svg = render(Chart(width=230, height=130, ylabel="val/test_score/openai/gsm8k/mean@16",
+                       lines=[Line([[0, 0.0], [1, 1.0]])]))
+    label = re.search(r'rotate\(-90\)" class="x">(.*?)</text>', svg).group(1)
+    assert label.startswith("<title>val/test_score/openai/gsm8k/mean@16</title>")
+    assert label.endswith("…") and len(label.split("</title>")[1]) < 30

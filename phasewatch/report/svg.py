@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from phasewatch.plot.style import PHASE_ABBREVIATIONS, PHASE_COLORS, pale
 
 FONT = 9  # px; the page shows charts at about their drawn size
+TITLE_CHAR = 4.8  # px: an average bold character at FONT (Chromium: 41 characters in 190 px)
+LABEL_CHAR = 4.5  # px: an average regular character at FONT
 MARGIN = (6, 8, 18, 40)  # top, right, bottom, left (px)
 
 
@@ -155,7 +157,7 @@ def render(chart: Chart) -> str:
     out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
            f'viewBox="0 0 {w} {h}" class="chart" role="img">')]
     if chart.title:
-        out.append(f'<text x="{left}" y="{FONT + 2}" class="t">{html.escape(chart.title)}</text>')
+        out.append(_title(chart.title, left, w))
     if not xs or not ys:
         out.append(f'<text x="{left}" y="{top + ph / 2}" class="n">no data</text></svg>')
         return "".join(out)
@@ -209,6 +211,25 @@ def render(chart: Chart) -> str:
     return "".join(out)
 
 
+def _title(title: str, left: float, width: float) -> str:
+    """The title above the plot, from the plot's left edge; a long one starts at the chart's
+    edge, and one too long even there is cut with an ellipsis (the whole title is its
+    tooltip), since an SVG clips what runs past its width."""
+    x = left if len(title) * TITLE_CHAR <= width - left - 2 else 4
+    tip, shown = _fit(title, width - x - 2, TITLE_CHAR)
+    return f'<text x="{x}" y="{FONT + 2}" class="t">{tip}{shown}</text>'
+
+
+def _fit(text: str, room: float, char: float) -> tuple[str, str]:
+    """(tooltip, escaped text) of `text` in `room` px: cut with an ellipsis if it is longer,
+    the whole text then its tooltip."""
+    fits = max(1, int(room / char))
+    if len(text) <= fits:
+        return "", html.escape(text)
+    return (f"<title>{html.escape(text)}</title>",
+            html.escape(text[:fits - 1].rstrip() + "…"))
+
+
 def _pts(pts) -> str:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
 
@@ -231,7 +252,9 @@ def _axes(chart, left, top, pw, ph, x0, x1, y0, y1, X, Y) -> str:
     if chart.xlabel:
         out.append(f'<text x="{left + pw / 2:.1f}" y="{top + ph + 2 * FONT + 6}" class="x">'
                    f'{html.escape(chart.xlabel)}</text>')
-    if chart.ylabel:
-        out.append(f'<text transform="translate(9,{top + ph / 2:.1f}) rotate(-90)" class="x">'
-                   f'{html.escape(chart.ylabel)}</text>')
+    if chart.ylabel:  # centred on the plot; it may run into the margins, not past the chart
+        middle = top + ph / 2
+        tip, shown = _fit(chart.ylabel, 2 * min(middle, chart.height - middle) - 4, LABEL_CHAR)
+        out.append(f'<text transform="translate(9,{middle:.1f}) rotate(-90)" class="x">'
+                   f'{tip}{shown}</text>')
     return "".join(out)
