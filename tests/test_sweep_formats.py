@@ -80,6 +80,8 @@ def test_trainer_state_gives_its_training_argument_fields(hf_output):
     assert row["format"] == "trainer_state"
     assert row["hp.max_steps"] == 6 and row["hp.train_batch_size"] == 4
     assert row["hp.eval_steps"] == 2 and row["hp.logging_steps"] == 1
+    # TrainerState's bookkeeping is not a setting: no hp.global_step, hp.total_flos...
+    assert not {"hp.global_step", "hp.total_flos", "hp.epoch", "hp.is_world_process_zero"} & set(row)
 
 
 def test_the_output_folder_row_has_the_step_0_token_divergence(hf_output):

@@ -42,6 +42,14 @@ from phasewatch.run import Event, RecordCollector, Run, to_float
 
 FORMAT = "trainer_state"
 HISTORY_KEY = "log_history"
+#: TrainerState's own bookkeeping among its scalar fields (where training stood, which process
+#: wrote the file), in run.config beside the settings (max_steps, train_batch_size, eval_steps,
+#: ...); a sweep leaves them out of its hyperparameter columns.
+STATE_FIELDS = frozenset({
+    "global_step", "epoch", "total_flos", "num_input_tokens_seen", "best_metric",
+    "best_global_step", "best_model_checkpoint", "is_local_process_zero",
+    "is_world_process_zero", "is_hyper_param_search", "trial_name",
+})
 _HISTORY_START = re.compile(r'"log_history"\s*:\s*\[')
 _WS = " \t\r\n"
 

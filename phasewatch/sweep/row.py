@@ -87,6 +87,17 @@ def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def hyperparameters(run) -> dict[str, Any]:
+    """The run's config, flattened, less a trainer_state's bookkeeping fields (global_step,
+    total_flos, is_world_process_zero...: state, not settings)."""
+    from phasewatch.io.trainer_state import FORMAT, STATE_FIELDS
+
+    hp = flatten_config(run.config)
+    if run.format == FORMAT:
+        hp = {k: v for k, v in hp.items() if k not in STATE_FIELDS}
+    return hp
+
+
 def _number(text: str) -> int | float:
     """'3' -> 3, '0.001' / '1e-3' -> 0.001 (text that _NUMBER_TEXT matched)."""
     if text.lstrip("+-").isdigit():
@@ -221,7 +232,7 @@ def summarize_run(path: str, options: SweepOptions | None = None) -> dict[str, A
             _one_run_at_url(path, local)
             run = read_run(local)
             # identity and hyperparameters first: a run whose analysis fails keeps them
-            hp = flatten_config(run.config)
+            hp = hyperparameters(run)
             row.update(name=run.name, algorithm=run.algorithm, seed=seed_of(run, hp),
                        format=run.format)
             row.update({HP_PREFIX + k: v for k, v in hp.items()})
