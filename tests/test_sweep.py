@@ -265,3 +265,25 @@ def test_url_folders_of_runs(runs, tmp_path):
         assert table["error"].isna().all() and len(table) == 2
     finally:
         mem.rm("/urlfold", recursive=True)
+
+
+def test_integer_hyperparameters_stay_integers_where_a_run_lacks_them(tmp_path, capsys):
+    """A setting some runs do not log (NaN in pandas' float columns) is still written as 250,
+    not 250.0, in CSV and JSON; float settings stay floats, text stays text."""
+    rows = [{"path": "a", "hp.max_steps": 250, "hp.lr": 0.001, "hp.sched": "cosine"},
+            {"path": "b", "hp.lr": 0.01},
+            {"path": "c", "hp.max_steps": 2 ** 60, "hp.sched": "linear"}]
+    table = build_table(rows)
+    assert str(table["hp.max_steps"].dtype) == "Int64" and table["hp.lr"].dtype.kind == "f"
+    assert table["hp.max_steps"].tolist()[::2] == [250, 2 ** 60]  # exact beyond 2**53
+    from phasewatch.sweep import write_table
+
+    write_table(table, str(tmp_path / "t.csv"), "csv")
+    write_table(table, str(tmp_path / "t.json"), "json")
+    lines = (tmp_path / "t.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    col = header.index("hp.max_steps")
+    assert [line.split(",")[col] for line in lines[1:]] == ["250", "", str(2 ** 60)]
+    runs = json.loads((tmp_path / "t.json").read_text())["runs"]
+    assert [r["hp.max_steps"] for r in runs] == [250, None, 2 ** 60]
+    assert [r["hp.sched"] for r in runs] == ["cosine", None, "linear"]

@@ -27,9 +27,12 @@ def build_table(rows: Sequence[dict[str, Any]]):
                 "overfit_onset_step", "recommended_step", "n_changepoints", "n_warnings"):
         frame[col] = pd.array(frame[col], dtype="Int64")
     for col in hp:  # a hyperparameter a few runs lack stays numeric if the others are
-        if frame[col].map(lambda v: v is None or (isinstance(v, (int, float)) and
-                                                  not isinstance(v, bool))).all():
-            frame[col] = pd.to_numeric(frame[col])
+        values = [r[col] for r in rows if r.get(col) is not None]  # as read (pandas: floats)
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            # integers stay integers (max_steps 250, not 250.0) where a run lacks the key
+            whole = values and all(isinstance(v, int) for v in values)
+            frame[col] = (pd.array([r.get(col) for r in rows], dtype="Int64") if whole
+                          else pd.to_numeric(frame[col]))
     return frame
 
 
