@@ -135,11 +135,15 @@ class ColumnStore:
         ids = np.fromiter(map(index.get, names, repeat(-1)), dtype=np.int64, count=len(names))
         new = np.flatnonzero(ids < 0)
         if new.size:  # registered in one go (a repeated new name once, at its first place)
-            fresh = list(dict.fromkeys([names[k] for k in new.tolist()]))
-            index.update(zip(fresh, range(len(self._names), len(self._names) + len(fresh))))
+            new_names = names if new.size == len(names) else [names[k] for k in new.tolist()]
+            fresh = list(dict.fromkeys(new_names))
+            first = len(self._names)
+            index.update(zip(fresh, range(first, first + len(fresh))))
             self._names.extend(fresh)
-            ids[new] = np.fromiter(map(index.__getitem__, (names[k] for k in new.tolist())),
-                                   dtype=np.int64, count=new.size)
+            if len(fresh) == new.size:  # each new name once (a wide row): ids in order
+                ids[new] = np.arange(first, first + new.size)
+            else:
+                ids[new] = np.fromiter(map(index.__getitem__, new_names), dtype=np.int64, count=new.size)
         self._store_triplets(ids, np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64))
 
     def flush(self) -> None:
