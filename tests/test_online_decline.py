@@ -79,8 +79,16 @@ def test_older_states_load_and_a_future_one_is_refused():
     for i in range(40):
         monitor.update(i, {"eval/accuracy": 0.5 + 0.001 * (i % 3)})
     state = monitor.state_dict()
-    assert state["version"] == 4 and "slow_fall" in state["trackers"][0]
+    assert state["version"] == 5 and "slow_fall" in state["trackers"][0]
     assert "rise_scale" in state["trackers"][0]["series"]
+    # Version 4 had no short_streak (refits of a short run ending in an overfit): it starts at 0.
+    state["trackers"] = [{**t, "short_streak": 1} for t in state["trackers"]]
+    v4 = {**state, "version": 4,
+          "trackers": [{k: v for k, v in t.items() if k != "short_streak"} for t in state["trackers"]]}
+    resumed = PhaseMonitor(metric="eval/accuracy")
+    resumed.load_state_dict(v4)
+    assert [t["short_streak"] for t in resumed.state_dict()["trackers"]] == [0]
+    state["trackers"] = [{**t, "short_streak": 0} for t in state["trackers"]]
     # Version 3 had no rise_scale (the noise of a short series' rise and fall): it starts at 1,
     # the noise versions 1-3 judged every decision by; everything else resumes exactly.
     v3_trackers = [{**t, "series": {k: v for k, v in t["series"].items() if k != "rise_scale"}}

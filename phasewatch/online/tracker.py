@@ -21,6 +21,14 @@ from itertools import islice
 
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.series import Series
+from phasewatch.online.short_run import (
+    SHORT_RUN_CONFIRM,
+    SHORT_RUN_FROM,
+    SHORT_RUN_POINTS,
+    SHORT_RUN_RISE_NOISE,
+    SHORT_RUN_RISE_SD,
+    offline_overfit,
+)
 from phasewatch.online.state import MEDIAN_SE, TrackerState
 
 STILL_RISING_SD = 1.0  # a rise of more than this many noise sds postpones a plateau
@@ -71,6 +79,10 @@ class PhaseTracker:
             return None
         if self.phase in (None, "disruption", "overfit") and (self.trough is None or level < self.trough):
             self.trough, self.trough_step = level, at
+        found = self._short_run_overfit()
+        if found is not None:
+            self.streak_event, self.streak = None, 0
+            return self._enter(*found)
         candidate = self._candidate(level, at)
         if candidate is None:
             self.streak_event, self.streak = None, 0
@@ -174,6 +186,33 @@ class PhaseTracker:
                     (f"{name}: no significant rise for {self.evals_since_anchor} evaluations "
                     f"since step {self.anchor_step} (level {s.raw(level):.4g})"))
         return None
+
+    def _short_run_overfit(self) -> tuple[str, int | None, str] | None:
+        """Overfit when the offline detector, refitted on this stage's values of a short run,
+        ends in an overfit after a rise on SHORT_RUN_CONFIRM evaluations in a row
+        (`short_run.offline_overfit`); its recommended step becomes the best step."""
+        s = self.series
+        if self.phase == "overfit" or s.n > SHORT_RUN_POINTS:
+            return None
+        stage = self.stage_step
+        pairs = [(st, v) for st, v in zip(s.steps, s.values) if stage is None or st >= stage]
+        if len(pairs) < SHORT_RUN_FROM:
+            return None
+        least_rise = max(SHORT_RUN_RISE_SD * s.white,
+                         SHORT_RUN_RISE_NOISE * s.caution_after_rise * s.sigma)
+        found = offline_overfit([st for st, _ in pairs], [v for _, v in pairs], s.baseline,
+                                least_rise)
+        self.short_streak = self.short_streak + 1 if found is not None else 0
+        if found is None or self.short_streak < SHORT_RUN_CONFIRM:
+            return None
+        onset, best = found
+        self.peak_step = best
+        if self.peak is None:
+            self.peak = next(v for st, v in pairs if st == best)
+        return ("overfit", onset,
+                (f"{s.label} has declined since step {onset} after its best at step {best} (the "
+                 f"offline detector on the {len(pairs)} evaluations so far, "
+                 f"{self.short_streak} in a row)"))
 
     def _decline_after_peak(self, level: float) -> tuple[str, int | None, str] | None:
         """Overfit when a steady decline since some step after the peak is significant over all
@@ -282,6 +321,7 @@ class PhaseTracker:
         self.rise_phase = "improvement"
         self.decline_peak = self.decline_peak_step = None
         self.slow_fall = False
+        self.short_streak = 0
 
     def enter_overfit(self) -> None:
         """The run overfits (from this metric or another signal): follow the decline's trough."""
@@ -323,6 +363,7 @@ class PhaseTracker:
             stage_step=self.stage_step,
             evals_below_peak=self.evals_below_peak,
             slow_fall=self.slow_fall,
+            short_streak=self.short_streak,
         )
 
     def load(self, st: TrackerState) -> None:
@@ -345,3 +386,4 @@ class PhaseTracker:
         self.stage_step = st.stage_step
         self.evals_below_peak = st.evals_below_peak
         self.slow_fall = st.slow_fall
+        self.short_streak = st.short_streak
