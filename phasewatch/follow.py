@@ -27,14 +27,14 @@ Filebeat and Fluent Bit handle):
   `log-20240101`: several rotations within one poll) are read oldest first, then the new file.
 - a path that disappears is waited for (a rotation in progress); the reader says so once.
 - a line is accumulated in pieces without quadratic copying, up to `max_line` bytes; a longer
-  line is skipped with a warning and counted in `too_long` (memory stays bounded).
+  line is skipped with a warning and counted in `too_long` (memory stays bounded): the
+  splitting is `line_split.LineSplitter`'s, one per file.
 Files are opened with `files.open_regular`: a FIFO or a device is refused, never waited on.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import stat
 import threading
 import time
@@ -44,16 +44,15 @@ from typing import BinaryIO
 
 from phasewatch.errors import InputError
 from phasewatch.files import open_regular
+from phasewatch.line_split import MAX_LINE_BYTES, LineSplitter
 from phasewatch.output import warn
 
 NEW_FILE = (0, None)
 CHUNK = 1 << 16
 BOM = b"\xef\xbb\xbf"
-MAX_LINE_BYTES = 64 << 20
 ROTATE_WAIT = 2.0
 FINGERPRINT = 256
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4", ".tmp")
-_EOL = re.compile(rb"\r\n|\r|\n")
 
 
 class LineTail:
@@ -87,11 +86,7 @@ class LineTail:
         self._offset = 0
         self._head = b""  # the first FINGERPRINT bytes of the file, as read
         self._tail = b""  # the last FINGERPRINT bytes read
-        self._parts: list[bytes] = []  # the pending (unterminated) line, in pieces
-        self._pending_len = 0
-        self._cr = False  # the pending line ended at a \r that may be the start of \r\n
-        self._skipping = False  # the pending line is over max_line: dropped
-        self._lineno = 0
+        self._lines = LineSplitter(self.path, self.notice, self.too_long, self.max_line)
         self._at_start = True
 
     def close(self) -> None:
@@ -237,69 +232,14 @@ class LineTail:
             if self._at_start:
                 self._at_start = False
                 chunk = chunk.removeprefix(BOM)
-            yield from self._split(chunk)
-
-    def _split(self, data: bytes) -> Iterator[tuple[int, str]]:
-        if self._cr:
-            data, self._cr = b"\r" + data, False
-        if data.endswith(b"\r"):  # may be the first half of \r\n: decide with the next chunk
-            data, self._cr = data[:-1], True
-        segments = _EOL.split(data) if b"\r" in data else data.split(b"\n")
-        last = segments.pop()
-        for segment in segments:
-            if self._skipping:  # the end of a line already found too long
-                self._skipping = False
-                self._lineno += 1
-                continue
-            if self._pending_len + len(segment) > self.max_line:  # (its last piece tipped it)
-                self._parts, self._pending_len = [], 0
-                self._skip_too_long()
-                self._lineno += 1
-                continue
-            if self._parts:
-                segment = b"".join((*self._parts, segment))
-                self._parts, self._pending_len = [], 0
-            yield from self._line(segment)
-        self._pending(last)
-
-    def _pending(self, piece: bytes) -> None:
-        if self._skipping or not piece:
-            return
-        self._parts.append(piece)
-        self._pending_len += len(piece)
-        if self._pending_len > self.max_line:
-            self._parts, self._pending_len, self._skipping = [], 0, True
-            self._skip_too_long()
-
-    def _skip_too_long(self) -> None:
-        """Record and say that the line being read (the next number) is over `max_line`."""
-        lineno = self._lineno + 1
-        self.too_long.append(lineno)
-        self.notice(f"{self.path}:{lineno}: line longer than {self.max_line >> 20} MB; "
-                    "skipped (not a log record?)")
-
-    def _line(self, raw: bytes) -> Iterator[tuple[int, str]]:
-        self._lineno += 1
-        text = raw.decode("utf-8", errors="replace").strip()
-        if text:
-            yield self._lineno, text
+            yield from self._lines.feed(chunk)
 
     def _flush_last(self) -> Iterator[tuple[int, str]]:
         """The file is finished: its pending line is complete."""
-        ended_by_cr = self._cr
-        self._cr = False
-        if self._skipping:
-            self._skipping = False
-            self._lineno += 1
-            return
-        if self._parts:
-            raw = b"".join(self._parts)
-            self._parts, self._pending_len = [], 0
-            if not ended_by_cr and raw.strip():
-                self.unterminated = self._lineno + 1
-            yield from self._line(raw)
-        elif ended_by_cr:
-            self._lineno += 1
+        for line in self._lines.finish():  # (at most one; `unterminated` set before it comes)
+            if self._lines.unterminated is not None:
+                self.unterminated = self._lines.unterminated
+            yield line
 
     # ------------------------------------------------------------------ changes
     def _what_changed(self) -> str | None:

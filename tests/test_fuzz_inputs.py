@@ -280,7 +280,7 @@ def test_non_finite_watch_thresholds_are_usage_errors(option, value, tmp_path):
 def test_a_verl_line_over_the_line_cap_is_skipped_and_the_log_read_on(tmp_path, capsys):
     """The issue's verl line of 5M `kN:0.5` items is 74 MB, over the 64 MB line cap: one
     warning naming the line, then the lines after it are read."""
-    from phasewatch.follow import MAX_LINE_BYTES
+    from phasewatch.line_split import MAX_LINE_BYTES
 
     path = tmp_path / "v.log"
     item = " - k0:0.5"
