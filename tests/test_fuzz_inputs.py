@@ -107,6 +107,7 @@ CASES = {
     "lfs-tensorboard": (folder(events__out__tfevents__1__host=LFS), {3},
                         "Git LFS pointer"),
     "lfs-trainer-state": (folder(trainer_state__json=LFS), {3}, "Git LFS pointer"),
+    "lfs-wandb": (folder(run_abc__wandb=LFS), {3}, "Git LFS pointer"),
     "empty": (text("m.jsonl", ""), {3}, "empty"),
     "crlf-and-cr": (text("m.jsonl", GOOD.replace("\n", "\r")), {0}, ""),
     "huge-values": (text("m.jsonl", "".join(json.dumps({"step": i, "eval/accuracy":
