@@ -374,3 +374,23 @@ def test_watch_follow_across_rotations_alerts_as_a_replay_of_the_final_files(tmp
                                                        info=lambda m: None).alerts()]
     assert followed == replayed
     assert live.result.n_records == 120
+
+
+def test_a_long_line_arriving_in_small_pieces_is_joined_once():
+    """A 32 MB line in 64 KB reads: joining `pending + piece` at each read copies ~8 GB (seconds
+    of CPU); kept as pieces and joined once it is ~32 MB of copying (tens of ms)."""
+    import time
+
+    from pathlib import Path
+
+    from phasewatch.line_split import LineSplitter
+
+    piece = b"x" * (64 << 10)
+    splitter = LineSplitter(Path("log.jsonl"), notice=lambda _: None, too_long=[], max_line=1 << 30)
+    start = time.process_time()
+    for _ in range(512):
+        assert list(splitter.feed(piece)) == []
+    lines = list(splitter.feed(b"\n"))
+    cpu = time.process_time() - start
+    assert [(n, len(text)) for n, text in lines] == [(1, 512 * len(piece))]
+    assert cpu < 1.0, f"{cpu:.2f} CPU-s to read one 32 MB line: quadratic joining?"
