@@ -3,9 +3,9 @@
 On a run of 13-40 evaluations the monitor's own tests (a median level that lags by half a
 window, a noise whose autocorrelation is read from a few dozen values) stop few overfits: the
 rise and the fall both happen within the window the level lags by. The offline detector
-(`phasewatch.analysis.analyze_run`: a trend segmentation, or on up to 20 evaluations a broken
-line with knots anywhere, `phasewatch.hinge`) reads such a run far better, and costs about a
-millisecond on a few dozen values. So while a series has at most `SHORT_RUN_POINTS` values, the
+(`phasewatch.analysis.analyze_run`: on up to 40 evaluations a broken line with knots anywhere,
+`phasewatch.hinge`) reads such a run far better, and costs 3-20 ms on 20-40 values (once per
+evaluation, for a run's first 40 only). So while a series has at most `SHORT_RUN_POINTS` values, the
 monitor asks it after each evaluation for the phases of the values seen so far (tracker.py):
 an overfit that ends them on `SHORT_RUN_CONFIRM` evaluations in a row is a stop, and the
 offline recommendation on those values is the best step, so the live answer and `analyze` agree.
