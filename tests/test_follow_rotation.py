@@ -380,7 +380,6 @@ def test_a_long_line_arriving_in_small_pieces_is_joined_once():
     """A 32 MB line in 64 KB reads: joining `pending + piece` at each read copies ~8 GB (seconds
     of CPU); kept as pieces and joined once it is ~32 MB of copying (tens of ms)."""
     import time
-
     from pathlib import Path
 
     from phasewatch.line_split import LineSplitter

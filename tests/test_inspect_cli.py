@@ -123,7 +123,7 @@ def test_text_table_equals_each_row_formatted_from_the_json(tmp_path, capsys):
     code, out, _ = run_cli(capsys, "inspect", str(path), "--format", "json")
     assert code == 0
     metrics = json.loads(out)["metrics"]
-    num = lambda v: "-" if v is None else f"{v:.4g}"  # noqa: E731
+    num = lambda v: "-" if v is None else f"{v:.4g}"
     roles = {own: canon for canon, own in run.aliases.items()}
     assert roles  # the role column is exercised
     rows = [(name, str(m["count"]), "-" if m["first_step"] is None else f"{m['first_step']}-{m['last_step']}",
