@@ -42,6 +42,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from revisions import checkout
+
 from phasewatch.changepoint import Segmenter
 from phasewatch.cli import main as cli_main
 
@@ -141,15 +143,6 @@ def subprocess_env(tmp: Path, cold: bool) -> dict[str, str]:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
     return env
-
-
-def checkout(rev: str, into: Path) -> Path:
-    """The phasewatch/ package at git revision `rev`, extracted under `into`."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "phasewatch"], check=True,
-                             capture_output=True).stdout
-    into.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
 
 
 def startup_rows(run_dir: Path, tmp: Path, args) -> list[tuple]:

@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from revisions import checkout
+
 
 def generate(path: Path, n_lines: int, seed: int = 0) -> None:
     """A realistic metrics.jsonl: 4 train metrics per step, eval every 10 steps, and a
@@ -71,16 +73,6 @@ def inspect_subprocess(path: Path, tree: Path | None = None) -> dict:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     CPU_SECONDS[tree] = min(CPU_SECONDS.get(tree, float("inf")), cpu)
     return json.loads(out.stdout)
-
-
-def checkout(rev: str, into: Path) -> Path:
-    """The phasewatch/ package at git revision `rev`, extracted under `into`."""
-    root = Path(__file__).resolve().parents[1]
-    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "phasewatch"], check=True,
-                             capture_output=True).stdout
-    into.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
 
 
 def bulk_against(path: Path, rev: str, repeat: int) -> None:

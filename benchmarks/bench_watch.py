@@ -35,6 +35,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from revisions import checkout
+
 from phasewatch.online import PhaseMonitor
 
 TARGET_US = 50.0
@@ -115,15 +117,6 @@ def tree_cost(tree: Path, n: int, mix: str) -> tuple[float, float]:
     done = subprocess.run([sys.executable, "-c", TREE_TIMER, str(tree), str(ROOT / "benchmarks"),
                            str(n), mix], check=True, capture_output=True, text=True)
     return tuple(json.loads(done.stdout.strip().splitlines()[-1]))
-
-
-def checkout(rev: str, into: Path) -> Path:
-    """The phasewatch/ package at git revision `rev`, extracted under `into`."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "phasewatch"], check=True,
-                             capture_output=True).stdout
-    into.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
 
 
 def cost_table(n, against: str | None = None, repeats: int = 3):
