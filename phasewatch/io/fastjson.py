@@ -222,17 +222,7 @@ def _read_block(linenos, lines, parser, collector, report, primed: bool,
         parser.feed(lines[0].decode("utf-8", errors="replace"), linenos[0])  # prime its state
     line_records: dict[int, tuple[int, dict]] = {}
     for position in np.flatnonzero(~in_bulk).tolist():
-        lineno = linenos[position]
-        try:
-            records = parser.feed(lines[position].decode("utf-8", errors="replace").strip(), lineno)
-        except BAD_LINE_ERRORS as exc:
-            report.bad(lineno, str(exc))
-            continue
-        if len(records) > 1:
-            raise AssertionError("bulk JSON reading needs parsers that give one record per line")
-        if records and not -MAX_STEP <= records[0][0] <= MAX_STEP:
-            report.bad(lineno, "step out of range (more than 2**53)")
-            continue
+        records = _feed_line(parser, lines[position], linenos[position], report)
         if records:
             line_records[position] = records[0]
 
@@ -297,17 +287,7 @@ def _read_sparse_block(linenos, lines, objects, parser, collector, report, prime
             report.total -= len(lines)
             return False  # the first line is not one the bulk path takes: nothing was added
         lineno = linenos[position]
-        try:
-            found = parser.feed(lines[position].decode("utf-8", errors="replace").strip(), lineno)
-        except BAD_LINE_ERRORS as exc:
-            report.bad(lineno, str(exc))
-            continue
-        if found and not -MAX_STEP <= found[0][0] <= MAX_STEP:
-            report.bad(lineno, "step out of range (more than 2**53)")
-            continue
-        if len(found) > 1:
-            raise AssertionError("bulk JSON reading needs parsers that give one record per line")
-        for step, row in found:
+        for step, row in _feed_line(parser, lines[position], lineno, report):
             record = len(steps)
             steps.append(int(step))
             record_lines.append(lineno)
@@ -324,6 +304,22 @@ def _read_sparse_block(linenos, lines, objects, parser, collector, report, prime
     collector.add_triplets(np.array(steps, dtype=np.int64), np.array(record_lines, dtype=np.int64),
                            names, np.array(records, dtype=np.int64), numbers)
     return True
+
+
+def _feed_line(parser, line: bytes, lineno: int, report: LineReport) -> list:
+    """The record of a line the bulk path did not take, through the format's own parser ([]
+    when it gives none, or the line is bad: counted in `report`)."""
+    try:
+        records = parser.feed(line.decode("utf-8", errors="replace").strip(), lineno)
+    except BAD_LINE_ERRORS as exc:
+        report.bad(lineno, str(exc))
+        return []
+    if len(records) > 1:
+        raise AssertionError("bulk JSON reading needs parsers that give one record per line")
+    if records and not -MAX_STEP <= records[0][0] <= MAX_STEP:
+        report.bad(lineno, "step out of range (more than 2**53)")
+        return []
+    return records
 
 
 def _take_group(objects, keys, positions, step_key, parser, columns, numbers_only=False):
