@@ -108,7 +108,8 @@ def test_threads_and_windows_give_exactly_the_same_numbers(tmp_path, chunk_token
 
 @needs_compiled
 def test_counts_merged_before_32_bits_could_wrap_give_the_same_result(tmp_path):
-    """A thread merges its 32-bit counts every 2**32 - 1 tokens; lowered to 40 here."""
+    """A thread merges its 32-bit counts every 2**32 - 1 tokens; lowered to 100 here (the window of
+    7 tokens is rounded up to 64: whole words of the learned-at bits)."""
     from phasewatch.tokens import _count
     from phasewatch.tokens.fused import FusedPass
 
@@ -116,7 +117,7 @@ def test_counts_merged_before_32_bits_could_wrap_give_the_same_result(tmp_path):
     store = open_store(folder)
     config = SummaryConfig()
     results = []
-    for flush in (None, 40):
+    for flush in (None, 100):
         engine = FusedPass(store, config, True, 2)
         args = (engine.tables, str(store.files[2].path), store.files[2].data_offset, store.n_tokens,
                 engine.ends, engine.slots, engine.seen, engine.ranks, 2, 7)
@@ -173,7 +174,7 @@ def test_the_compiled_step_rejects_bad_arguments(tmp_path, case):
     tables = _count.tables(2, 0.05, 0.95, 0.5, 30.0)
     args = {"tables": tables, "path": str(path), "offset": 128, "n": 100,
             "ends": np.array([40, 100], dtype=np.int64), "slots": np.array([0, 1], dtype=np.uint8),
-            "seen": bytearray(100), "ranks": ((0, 39), (59,)), "threads": 2, "window": 16}
+            "seen": bytearray(16), "ranks": ((0, 39), (59,)), "threads": 2, "window": 16}
     error: type[Exception] | tuple = ValueError
     if case == "runs short":
         args["ends"] = np.array([40, 99], dtype=np.int64)
@@ -182,9 +183,9 @@ def test_the_compiled_step_rejects_bad_arguments(tmp_path, case):
     elif case == "runs not ascending":
         args["ends"] = np.array([100, 100], dtype=np.int64)
     elif case == "seen short":
-        args["seen"] = bytearray(99)
+        args["seen"] = bytearray(15)  # 100 tokens need two 64-bit words
     elif case == "seen read-only":
-        args["seen"], error = bytes(100), (TypeError, BufferError)
+        args["seen"], error = bytes(16), (TypeError, BufferError)
     elif case == "ranks not tuples":
         args["ranks"], error = ([0], (59,)), TypeError
     elif case == "rank too large":

@@ -13,15 +13,17 @@ step(tables, path, data_offset, n_tokens, run_ends, run_slots, seen, ranks, thre
                                   sum_div_nll, n_divergent, n_mastered, newly, (p, ...))])
     run_ends  int64 buffer: ascending ends of the runs of tokens sharing a slot (run 0 starts
               at token 0), the last one n_tokens;  run_slots  uint8 buffer, one slot per run;
-    seen      None, or a writable buffer of n_tokens bytes: the learned-at state, set where
-              p > learned_p; `newly` counts the tokens this call set;
+    seen      None, or a writable buffer of ceil(n_tokens / 64) 64-bit words: the learned-at
+              state, bit t % 64 of word t / 64 set where token t has p > learned_p; `newly`
+              counts the tokens this call set;
     ranks     one tuple per slot of order statistics (0-based, smallest first) whose p to return.
-    The file is read with pread into a buffer per thread (a window of tokens that stays in
-    cache while it is counted); `threads` threads count contiguous token ranges into 32-bit
-    histograms of their own, merged into 64-bit totals. The GIL is released throughout. A short
-    read raises EOFError, a failing one OSError. A thread merges its 32-bit counts every
-    flush_tokens tokens (default 2**32 - 1, before they could wrap; tests lower it). n_invalid counts NaN, infinite and positive
-    values (keys of their own); the caller locates them.
+    The file is read with pread into a buffer per thread (a window of tokens, rounded up to a
+    multiple of 64, that stays in cache while it is counted); `threads` threads count contiguous
+    token ranges (starting at multiples of 64) into 32-bit histograms of their own, merged into
+    64-bit totals (`_count_pass.c`). The GIL is released throughout. A short read raises
+    EOFError, a failing one OSError. A thread merges its 32-bit counts every flush_tokens tokens
+    (default 2**32 - 1, before they could wrap; tests lower it). n_invalid counts NaN, infinite
+    and positive values (keys of their own); the caller locates them.
 
 Plain C with the buffer protocol and pthreads: no NumPy C API, nothing to match at build time.
 */
@@ -35,21 +37,7 @@ Plain C with the buffer protocol and pthreads: no NumPy C API, nothing to match 
 #include <string.h>
 #include <unistd.h>
 
-#define N_KEYS 65536
-#define NEGATIVE 0x8000
-#define MAX_SLOTS 8
-#define MAX_THREADS 64
-#define FLUSH_TOKENS 0xFFFFFFFFLL /* a thread's 32-bit counts are merged before they could wrap */
-
-typedef struct {
-    int64_t itemsize;
-    int64_t limit;          /* valid keys: 0 (+0) and [NEGATIVE, limit); limit is -inf's key */
-    int64_t divergent_from; /* keys [divergent_from, limit) have p < divergent_p */
-    int64_t mastered_to;    /* keys [NEGATIVE, mastered_to) (and +0) have p > mastered_p */
-    int64_t learn_key;      /* float16: learned when key < learn_key */
-    double threshold;       /* float32/float64: learned when value > threshold (in that type) */
-    double logp[N_KEYS], p[N_KEYS], phi[N_KEYS], entropy[N_KEYS], div_nll[N_KEYS];
-} Tables;
+#include "_count.h"
 
 static double key_value(int64_t itemsize, uint32_t key) {
     if (itemsize == 2) {
@@ -101,148 +89,6 @@ static PyObject *tables(PyObject *self, PyObject *args) {
     for (int64_t key = NEGATIVE; key < t->divergent_from; key++) t->div_nll[key] = 0.0;
     if (itemsize == 4) t->threshold = (float)t->threshold;
     return out;
-}
-
-typedef struct {
-    const Tables *t;
-    int fd;
-    int64_t data_offset, start, stop, window, n_runs, flush_tokens;
-    const int64_t *run_end;
-    const uint8_t *run_slot;
-    int n_slots;
-    uint8_t *seen;
-    uint64_t *total; /* n_slots x N_KEYS, shared: merged under the lock */
-    int64_t *newly;  /* n_slots, shared */
-    pthread_mutex_t *lock;
-    int error;       /* errno of a failing read, or -1: the file ended early */
-    int64_t error_at;
-} Job;
-
-static void flush(Job *job, uint32_t *hist, const int64_t *newly) {
-    pthread_mutex_lock(job->lock);
-    for (int64_t i = 0; i < (int64_t)job->n_slots * N_KEYS; i++) job->total[i] += hist[i];
-    for (int s = 0; s < job->n_slots; s++) job->newly[s] += newly[s];
-    pthread_mutex_unlock(job->lock);
-}
-
-/* Keys of a window, in place: float16 is its own key; float32/64 take the top 16 bits of the
-   float32, and learned flags come from the exact values (learn_keys: 0 learned, 1 not). */
-static void to_keys(const Tables *t, void *buffer, int64_t n, uint16_t *keys, uint8_t *not_learned) {
-    if (t->itemsize == 4) {
-        const float *v = buffer;
-        const float thr = (float)t->threshold;
-        for (int64_t i = 0; i < n; i++) {
-            uint32_t bits;
-            memcpy(&bits, v + i, 4);
-            keys[i] = bits >> 16;
-            not_learned[i] = v[i] <= thr;
-        }
-    } else if (t->itemsize == 8) {
-        const double *v = buffer;
-        for (int64_t i = 0; i < n; i++) {
-            const float f = (float)v[i];
-            uint32_t bits;
-            memcpy(&bits, &f, 4);
-            keys[i] = bits >> 16;
-            not_learned[i] = v[i] <= t->threshold;
-        }
-    }
-}
-
-static void *count_range(void *arg) {
-    Job *job = arg;
-    const Tables *t = job->t;
-    const int64_t itemsize = t->itemsize;
-    uint32_t *hist = calloc((size_t)job->n_slots * N_KEYS, 4);
-    void *buffer = malloc((size_t)(job->window * itemsize));
-    uint16_t *keys = itemsize == 2 ? buffer : malloc((size_t)job->window * 2);
-    uint8_t *not_learned = itemsize == 2 ? NULL : malloc((size_t)job->window);
-    int64_t newly[MAX_SLOTS] = {0}, since_flush = 0;
-    if (!hist || !buffer || !keys || (itemsize != 2 && !not_learned)) {
-        job->error = ENOMEM;
-        goto done;
-    }
-    /* The run holding token `start` (binary search); runs then advance with the windows. */
-    int64_t lo = 0, hi = job->n_runs;
-    while (lo < hi) {
-        const int64_t mid = (lo + hi) / 2;
-        if (job->run_end[mid] <= job->start) lo = mid + 1; else hi = mid;
-    }
-    int64_t r = lo;
-    for (int64_t a = job->start; a < job->stop; a += job->window) {
-        const int64_t n = job->stop - a < job->window ? job->stop - a : job->window;
-        if (since_flush + n > job->flush_tokens) {
-            flush(job, hist, newly);
-            memset(hist, 0, (size_t)job->n_slots * N_KEYS * 4);
-            memset(newly, 0, sizeof newly);
-            since_flush = 0;
-        }
-        since_flush += n;
-        const size_t bytes = (size_t)(n * itemsize);
-        size_t got = 0;
-        while (got < bytes) {
-            const ssize_t k = pread(job->fd, (char *)buffer + got, bytes - got,
-                                    (off_t)(job->data_offset + a * itemsize + (int64_t)got));
-            if (k < 0 && errno == EINTR) continue;
-            if (k <= 0) {
-                job->error = k < 0 ? errno : -1;
-                job->error_at = a;
-                goto done;
-            }
-            got += (size_t)k;
-        }
-        if (itemsize != 2) to_keys(t, buffer, n, keys, not_learned);
-        for (int64_t i = 0; i < n; r++) {
-            const int64_t run_stop = job->run_end[r] - a < n ? job->run_end[r] - a : n;
-            uint32_t *h = hist + (int64_t)job->run_slot[r] * N_KEYS;
-            const int64_t first = i;
-            /* Apart, the two loops each stream through the window in cache; fused, the
-               scattered increments and the flag stores stall each other. */
-            /* Four keys per 64-bit load: fewer loads and loop steps per increment. */
-            for (; i + 4 <= run_stop; i += 4) {
-                uint64_t four;
-                memcpy(&four, keys + i, 8);
-                h[four & 0xFFFF]++;
-                h[(four >> 16) & 0xFFFF]++;
-                h[(four >> 32) & 0xFFFF]++;
-                h[four >> 48]++;
-            }
-            for (; i < run_stop; i++) h[keys[i]]++;
-            if (job->seen == NULL) continue;
-            uint8_t *s = job->seen + a;
-            int64_t fresh = 0;
-            /* Fresh tokens counted in a byte per block of 255: the loop vectorises. */
-            for (int64_t j = first; j < run_stop;) {
-                const int64_t block_end = run_stop - j > 255 ? j + 255 : run_stop;
-                uint8_t block = 0;
-                if (itemsize == 2) {
-                    const uint16_t lim = (uint16_t)t->learn_key;
-                    for (; j < block_end; j++) {
-                        const uint8_t f = keys[j] < lim;
-                        block += f & (uint8_t)~s[j];
-                        s[j] |= f;
-                    }
-                } else {
-                    for (; j < block_end; j++) {
-                        const uint8_t f = !not_learned[j];
-                        block += f & (uint8_t)~s[j];
-                        s[j] |= f;
-                    }
-                }
-                fresh += block;
-            }
-            newly[job->run_slot[r]] += fresh;
-        }
-        if (job->run_end[r - 1] - a == n) continue;  /* the run goes on in the next window */
-        r--;
-    }
-    flush(job, hist, newly);
-done:
-    free(hist);
-    if ((void *)keys != buffer) free(keys);
-    free(buffer);
-    free(not_learned);
-    return NULL;
 }
 
 /* Statistics of one slot's histogram (the same sums as stats_numpy.stats_from_histogram). */
@@ -325,12 +171,13 @@ static PyObject *step(PyObject *self, PyObject *args) {
     const int64_t *run_end = ends.buf;
     const uint8_t *run_slot = slots.buf;
     const int n_slots = (int)PyTuple_GET_SIZE(o_ranks);
+    if (window >= 1 && window <= FLUSH_TOKENS) window = (window + 63) / 64 * 64; /* whole words of seen */
     if (n_tokens < 0 || data_offset < 0 || window < 1 || threads < 1 || threads > MAX_THREADS
         || flush_tokens < window || flush_tokens > FLUSH_TOKENS
         || n_slots < 1 || n_slots > MAX_SLOTS || slots.len != n_runs || (n_tokens > 0 && n_runs == 0)
-        || (n_runs && run_end[n_runs - 1] != n_tokens) || (o_seen != Py_None && seen.len != n_tokens)) {
+        || (n_runs && run_end[n_runs - 1] != n_tokens) || (o_seen != Py_None && seen.len != (n_tokens + 63) / 64 * 8)) {
         PyErr_SetString(PyExc_ValueError, "step: the runs must end at n_tokens with one slot each, seen "
-                        "hold n_tokens bytes, ranks one tuple per slot, 1 <= threads <= 64, "
+                        "hold ceil(n_tokens / 64) 64-bit words, ranks one tuple per slot, 1 <= threads <= 64, "
                         "window <= flush_tokens < 2**32");
         goto done;
     }
@@ -359,7 +206,9 @@ static PyObject *step(PyObject *self, PyObject *args) {
     int started[MAX_THREADS] = {0};
     Py_BEGIN_ALLOW_THREADS
     for (int i = 0; i < threads; i++) {
-        jobs[i] = (Job){t, fd, data_offset, n_tokens * i / threads, n_tokens * (i + 1) / threads, window,
+        /* Shares start at multiples of 64 tokens: a thread's words of `seen` are its own. */
+        jobs[i] = (Job){t, fd, data_offset, (n_tokens * i / threads) & ~63LL,
+                        i + 1 == threads ? n_tokens : (n_tokens * (i + 1) / threads) & ~63LL, window,
                         n_runs, flush_tokens, run_end, run_slot, n_slots, o_seen == Py_None ? NULL : seen.buf, total,
                         newly, &lock, 0, 0};
         /* Thread 0 is this one: one thread fewer to start. */

@@ -5,7 +5,7 @@ fixed costs around the pass: the numpy import alone was half of what 1.5 GB/s al
 480 MB store. This path imports no numpy: the store is opened without it (`store`), and one
 C call per step reads the step file with `pread` into a cache-sized buffer per thread (no page
 faults, and a file truncated meanwhile is a short read, not a SIGBUS), counts the 16-bit keys
-per split into 65,536-bin histograms, sets the learned-at flags, and reduces the histograms to
+per split into 65,536-bin histograms, sets the learned-at bits (one per token), and reduces the histograms to
 a few sums per split (n, sums of log p, of squared deviations, of phi, entropy and capped
 divergent NLL, the divergent and mastered counts, the p of the order statistics the quantiles
 need). `threads` threads count contiguous shares of the tokens with the GIL released. Python
@@ -66,7 +66,7 @@ class FusedPass:
         self.tables = _count.tables(store.files[0].itemsize if store.files else 2, config.divergent_p,
                                     config.mastered_p, config.learned_p, config.nll_cap)
         self.ends, self.slots = slot_runs(store)
-        self.seen = bytearray(store.n_tokens) if track_learned else None
+        self.seen = bytearray((store.n_tokens + 63) // 64 * 8) if track_learned else None  # bit per token
         # Tokens per slot are fixed by the index, so the order statistics each quantile needs
         # are known before any step is read (a step with an invalid value stops the pass).
         counts = [0] * N_SLOTS
