@@ -14,6 +14,9 @@ from typing import BinaryIO
 
 from phasewatch.errors import InputError
 
+#: The UTF-8 byte order mark some Windows tools write before the first line of a text log.
+BOM = b"\xef\xbb\xbf"
+
 
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):

@@ -43,13 +43,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from phasewatch.errors import InputError
-from phasewatch.files import open_regular
+from phasewatch.files import BOM, open_regular
 from phasewatch.line_split import MAX_LINE_BYTES, LineSplitter
 from phasewatch.output import warn
 
 NEW_FILE = (0, None)
 CHUNK = 1 << 16
-BOM = b"\xef\xbb\xbf"
 ROTATE_WAIT = 2.0
 FINGERPRINT = 256
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4", ".tmp")
