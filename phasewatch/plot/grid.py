@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from phasewatch.plot import _draw
+from phasewatch.plot import _draw, _phase_bands
 from phasewatch.plot._runs import NEUTRAL, draw_run, mark_stop, same_metric, series_or_none
 from phasewatch.plot.data import attach
 from phasewatch.plot.phase import outlier_steps
@@ -52,7 +52,7 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
             mine = drawn is not None and same_metric(run, analysis.metric, metric)
             bands.append(analysis.phases if mine else [])
             if mine:  # this run's analysis, on this run's panel only
-                _draw.draw_phase_bands(ax, analysis.phases)
+                _phase_bands.draw_phase_bands(ax, analysis.phases)
                 for ph in analysis.phases:
                     data.add(p, label, analysis.metric, f"phase:{ph.name}", [ph.start_step],
                              None, [ph.end_step])
@@ -106,8 +106,8 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
         # Titles go above the phase labels, which need the laid-out axes widths first.
         if _draw.fit_ylabels(fig, [ax for ax in axes[:n] if ax.get_ylabel()]):
             fig.canvas.draw()
-        labels = [_draw.label_phases(ax, phases, draw=False) for ax, phases in zip(axes, bands)]
-        pad = max(_draw.labels_height_pt(texts) for texts in labels) + 1.5  # aligned titles
+        labels = [_phase_bands.label_phases(ax, phases, draw=False) for ax, phases in zip(axes, bands)]
+        pad = max(_phase_bands.labels_height_pt(texts) for texts in labels) + 1.5  # aligned titles
         names = [label_of[i] for i in range(n)]
         for i, (ax, run) in enumerate(zip(axes, runs)):
             name = names[i]

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from phasewatch.errors import UsageError
-from phasewatch.plot import _draw
+from phasewatch.plot import _draw, _phase_bands
 from phasewatch.plot.data import FigureData, attach
 from phasewatch.plot.smoothing import (
     DEFAULT_SMOOTHING,
@@ -136,7 +136,7 @@ def phase_figure(
         for p, (ax, (label, metrics)) in enumerate(zip(axes[1:], panel_specs), start=1):
             _draw_panel(ax, p, run, label, metrics, smoothing, breaks, data)
         for ax in axes:
-            _draw.draw_phase_bands(ax, analysis.phases)
+            _phase_bands.draw_phase_bands(ax, analysis.phases)
             _draw.step_xlim(ax, first, last)
         for ph in analysis.phases:
             data.add(0, run.name or run.source, analysis.metric, f"phase:{ph.name}",
@@ -154,7 +154,7 @@ def phase_figure(
             fig.suptitle(title)
         fig.align_ylabels(axes)
         relayout = _draw.fit_ylabels(fig, axes)
-        _draw.label_phases(axes[0], analysis.phases, draw=relayout)
+        _phase_bands.label_phases(axes[0], analysis.phases, draw=relayout)
         _draw.freeze_layout(fig)
     return fig
 
