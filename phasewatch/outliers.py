@@ -24,9 +24,11 @@ def spike_mask(values: np.ndarray, scale: float, k: float = 6.0,
     points (nothing on one side to contradict them) are data, while one or two absurd readings
     on a plateau or a trend are not. The second-to-last point has one neighbour after it: it is
     flagged (alone) only when that neighbour and the two before it agree with one line to within
-    `EDGE_AGREE` noise sds. The second point is never flagged: a disruption sampled once right
-    after the start is the shape these runs have (flagging it cost a tenth of the boundaries on
-    fast-saturating runs). `steps` (default: positions) place the points for the line.
+    `EDGE_AGREE` noise sds. The second point gets the same rule and must also lie far outside
+    the range of every other reading (`_second_contradicted`): a disruption sampled once right
+    after the start is the shape these runs have (the edge rule alone cost a tenth of the
+    boundaries on fast-saturating runs), a reading of 0 on a run that moves by a few hundredths
+    is a failed evaluation. `steps` (default: positions) place the points for the line.
     """
     y = np.asarray(values, dtype=np.float64)
     mask = np.zeros(y.size, dtype=bool)
@@ -40,10 +42,32 @@ def spike_mask(values: np.ndarray, scale: float, k: float = 6.0,
     last = y.size - 2
     mask[last] |= _edge_contradicted(x, y, last, (last - 2, last - 1, last + 1), k * scale,
                                      EDGE_AGREE * scale)
+    mask[1] |= _second_contradicted(x, y, mask, k * scale, EDGE_AGREE * scale)
     return mask
 
 
+def _second_contradicted(x: np.ndarray, y: np.ndarray, mask: np.ndarray, floor: float,
+                         agree: float) -> bool:
+    """Whether y[1], the second point, is a failed evaluation: it fails the edge rule against
+    points 0, 2 and 3, and it lies farther outside the range of the run's other readings (their
+    outliers left out) than that range is wide, so nothing else in the run comes near it.
+
+    A disruption sampled once right after the start is data: it is no deeper below the rest
+    of the run than the run's own rise or fall spans (on fast-saturating runs the dip and the
+    recovery are of one size); a reading of 0 on a run that moves a few hundredths is not.
+    """
+    rest = np.delete(y[~mask], 1)  # mask[0] and mask[1] are never set before this
+    outside = max(float(rest.min() - y[1]), float(y[1] - rest.max()))
+    return bool(outside > SECOND_OUTSIDE * float(np.ptp(rest))
+                and _edge_contradicted(x, y, 1, (0, 2, 3), floor, agree))
+
+
 EDGE_AGREE = 2.0  # the second-to-last point's neighbours must fit a line this closely (noise sds)
+# How far outside the range of the run's other readings, in widths of that range, the second
+# point must lie to be a failed evaluation. On the tuning seeds a dip sampled once right after
+# the start lay up to 1.17 widths below the rest (fast-saturating runs, both families); failed
+# evaluations there 0.5-7 widths, two thirds of them beyond 1.5.
+SECOND_OUTSIDE = 1.5
 
 
 def _edge_contradicted(x: np.ndarray, y: np.ndarray, i: int, others: tuple[int, int, int],

@@ -195,13 +195,17 @@ def test_two_failed_evaluations_in_a_row_are_outliers_but_a_sampled_dip_is_data(
 
 def test_a_failed_second_to_last_evaluation_is_an_outlier_but_a_dip_after_the_start_is_data():
     """The second-to-last point has one neighbour after it: it is an outlier when that neighbour
-    and the two before it agree with one line. The second point never is: a disruption sampled
-    once right after the start (here even fully recovered at the next evaluation, as on
-    fast-saturating runs; and every 100th evaluation of sample_logs/demo) is data."""
+    and the two before it agree with one line. The second point is one only when it also lies
+    far outside everything else the run reads: a disruption sampled once right after the start
+    (here even fully recovered at the next evaluation, as on fast-saturating runs; and every
+    100th evaluation of sample_logs/demo) is data, a reading of 0 on a run moving by a few
+    hundredths is not."""
     from phasewatch.changepoint import spike_mask
 
     y = np.r_[0.525, 0.52, 0.49, 0.52, 0.50, 0.47, 0.475, 0.46, 0.0, 0.48]
     assert spike_mask(y, 0.018).tolist() == [i == 8 for i in range(10)]
-    assert not spike_mask(y[::-1], 0.018).any()
+    assert spike_mask(y[::-1], 0.018).tolist() == [i == 1 for i in range(10)]
+    fast = np.r_[0.44, 0.35, 0.48, 0.49, 0.50, 0.50, 0.49, 0.51, 0.50, 0.50]  # dip, recovered
+    assert not spike_mask(fast, 0.01).any()
     demo = np.r_[0.546, 0.056, 0.314, 0.566, 0.628, 0.69, 0.722, 0.744]
     assert not spike_mask(demo, 0.01).any()
