@@ -26,7 +26,7 @@ The first tables: both synthetic families (`phasewatch.synth`, `phasewatch.synth
 dense (41-300 evaluations) and sparse (13-40) runs, every kind, truth from the generator, each
 followed by the same scores per kind. Later: plateau runs with one upset that recovers (false
 stops only) and the reference runs, where FOCuS and CUSUM take the dense runs' thresholds.
-Run: .venv/bin/python benchmarks/bench_early_stop.py [--runs N] [--only-regimes]
+Run: .venv/bin/python benchmarks/bench_early_stop.py [--runs N] [--first-seed S] [--only-regimes]
      [--only-upsets] [--only-reference]
 """
 
@@ -357,9 +357,11 @@ def from_trace(case: Case, trace, threshold: float) -> dict:
     return {"stop": stop, "best": best, "regret": (float(clean.max()) - float(clean[idx])) / span}
 
 
-def regime_table(family: str, regime: str, n_runs: int) -> None:
-    """Every method on the same runs; FOCuS / CUSUM thresholds from other seeds' controls."""
-    test = [case_of(s, onset) for s, onset in regime_runs(family, regime, range(n_runs))]
+def regime_table(family: str, regime: str, n_runs: int, first_seed: int = 0) -> None:
+    """Every method on the same runs (seeds first_seed ..); FOCuS / CUSUM thresholds from other
+    seeds' controls."""
+    test = [case_of(s, onset) for s, onset in regime_runs(family, regime,
+                                                          range(first_seed, first_seed + n_runs))]
     calib = [case_of(s, onset) for s, onset in regime_runs(family, regime,
                                                             range(10_000, 10_000 + n_runs))
              if onset is None]
@@ -561,6 +563,9 @@ def main(argv=None) -> int:
                         "instead of sample_logs/")
     parser.add_argument("--only-regimes", action="store_true",
                         help="only the two families' dense and sparse tables")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the regime tables' seeds are first-seed .. first-seed + runs - 1 "
+                        "(0: the report seeds; tune on 10000+)")
     parser.add_argument("--families", default="synth,logistic")
     parser.add_argument("--regimes", default="dense,medium")
     parser.add_argument("--only-reference", action="store_true",
@@ -579,7 +584,7 @@ def main(argv=None) -> int:
         return 0
     for regime in filter(None, args.regimes.split(",")):  # --regimes "": none
         for family in args.families.split(","):
-            regime_table(family, regime, args.runs)
+            regime_table(family, regime, args.runs, args.first_seed)
     if args.only_regimes:
         print(f"\n({time.perf_counter() - t0:.1f} s)")
         return 0
