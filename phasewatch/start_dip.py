@@ -13,7 +13,13 @@ A dip is taken only when all of these hold:
   inside the run's first phase, which is a rise or a plateau;
 - it is below the starting level by more than `k_sd` sds of a difference of two evaluations
   (k_sd * sqrt(2) * sd), and the series is not a rate pinned at a bound (half its readings
-  equal), whose few other readings are blips;
+  equal), whose few other readings are blips. The sd is the run's, or where smaller the root
+  mean square of second differences with the trough left out: a one-evaluation trough puts
+  its whole turn into two second differences, and the sparse runs' noise estimate
+  (`phasewatch.hinge`) leaves out only the largest (tuning seeds: on runs with an evaluation at
+  step 0, boundary hits 0.62 -> 0.70 and presence 0.88 -> 0.92 in the second generator family,
+  unchanged in the first; no more false claims on the controls of any regime but one of 90
+  medium monotone runs of the first family, read as a dip);
 - the evaluations after it come back and stay: the median of the next three is above the
   trough by the same margin, so a fall that never recovers stays what the segmentation made of
   it, and a trough that is only the first of several low points is not a turn.
@@ -22,22 +28,26 @@ evaluations for the segmentation, and the lowest of hundreds of noisy evaluation
 of one. At 41-80 evaluations a dip that saturates in the first tenth of the run is still one or
 two evaluations deep (tuning seeds: boundary hits on fast-saturating runs 0.74 -> 0.79 and 0.68
 -> 0.70 with 80 instead of 40, no other regime changed, no more false claims).
-A one-evaluation trough counts when the run then rises on (a readaptation that goes on climbing):
-at the usual cadence of LLM evaluations a fast dip is one point deep. Before a flat run, or a
-rise of fewer than three evaluations after it, it does not: one low evaluation and straight back to the level the run keeps is what a failed
-evaluation looks like, so there the next evaluation must be below the start too.
+A one-evaluation trough counts when it is one of the first `ONE_POINT_LAST` (3) evaluations
+after the start and the run then rises on, to more than the margin above the start (a
+readaptation that goes on climbing): at the usual cadence of LLM evaluations a fast dip is one
+point deep as the expert data start to act. Later, before a flat run, or before a rise of fewer
+than three evaluations or one that ends near the start, it does not: one low evaluation and
+straight back to the level the run keeps is what a failed evaluation or a heavy-tailed noise
+reading looks like, so there the next evaluation must be below the start too.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from phasewatch.noise import mostly_one_value
+from phasewatch.noise import mostly_one_value, second_difference_sd
 from phasewatch.phases import PhaseConfig, smooth
 from phasewatch.results import Phase
 
 RISES = ("improvement", "readaptation")
 MAX_POINTS = 80
+ONE_POINT_LAST = 3  # the latest evaluation after the start a one-evaluation trough may sit at
 
 
 def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, base: float,
@@ -56,13 +66,16 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, base:
     if hi < 1:
         return phases
     trough = 1 + int(np.argmin(y[1:hi + 1]))
+    sd = min(sd, second_difference_sd(np.delete(y, trough), robust=False))
     margin = cfg.k_sd * np.sqrt(2.0) * sd
     depth = base - y[trough]
     recovery = float(np.median(y[trough + 1:trough + 4])) - y[trough]
     if depth <= margin or recovery <= margin:
         return phases
     one_point = base - y[trough + 1] <= cfg.k_sd * sd
-    if one_point and (first.name == "plateau" or end - trough < 3):
+    climbs = float(np.median(y[max(trough + 1, end - 2):end + 1])) - base > margin
+    if one_point and (first.name == "plateau" or end - trough < 3 or not climbs
+                      or trough > ONE_POINT_LAST):
         # one low evaluation, then straight back to the level the run keeps: a failed
         # evaluation reads the same, and nothing after it says otherwise
         return phases

@@ -48,3 +48,30 @@ def test_a_rate_pinned_at_one_with_a_blip_is_not_a_dip():
     y = np.ones(20)
     y[[4, 9, 15]] = [0.98, 0.995, 0.9925]
     assert "disruption" not in _names(y)
+
+
+def _rise_after_start(seed: int, n: int = 20) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return 0.40 + 0.15 * (1 - np.exp(-np.arange(n) / 4.0)) + rng.normal(0, 0.008, n)
+
+
+def test_a_one_point_dip_is_judged_against_the_noise_without_its_own_turn():
+    """A fall of 6 noise sds at the first update, then a rise: the sharp turn at the trough must
+    not inflate the noise it is judged against (found in 9 of 20 when it did)."""
+    found = 0
+    for seed in range(20):
+        y = _rise_after_start(seed)
+        y[0], y[1] = 0.40, 0.35
+        found += _names(y)[0] == "disruption"
+    assert found >= 15
+
+
+def test_one_low_evaluation_later_in_a_rise_is_not_a_dip():
+    """A one-evaluation trough is a disruption only right after the start (the 1st-3rd
+    evaluation after it); one reading 7.5 sds low at the 5th of a steady rise is noise or a
+    failed evaluation (3 of 20 read as a disruption without that limit)."""
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        y = 0.40 + 0.004 * np.arange(30) + rng.normal(0, 0.008, 30)
+        y[4] -= 0.06
+        assert "disruption" not in _names(y), seed
