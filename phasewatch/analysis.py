@@ -19,7 +19,13 @@ import numpy as np
 from phasewatch.changepoint import Segmenter
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.hinge import hinge_phases
-from phasewatch.noise import mostly_one_value, noise_scale, noise_sd, residual_sd
+from phasewatch.noise import (
+    mostly_one_value,
+    noise_scale,
+    noise_sd,
+    off_bound_sd,
+    residual_sd,
+)
 from phasewatch.phase_stats import (
     SPARSE,
     Baseline,
@@ -126,6 +132,11 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
             # 15- and 30-point runs)
             residuals = y - fit_segments(steps.astype(np.float64), y, list(seg.breaks))
             sd = min(sd, residual_sd(residuals, 2 * (len(seg.breaks) + 1)))
+        if mostly_one_value(y):
+            # a rate pinned at a bound: the readings at it differ by exactly 0 (tuning seeds,
+            # bounded regime: false claims 0.02 -> 0.00 and 0.08 -> 0.07, boundary hits
+            # 0.82 -> 0.87 and 0.82 -> 0.84 in the two generator families)
+            sd = max(sd, off_bound_sd(y))
         phases = _stage_phases(steps, y, seg.breaks, sd, pcfg, stages)
 
     fixed = set(stages)

@@ -91,6 +91,27 @@ def mostly_one_value(values: np.ndarray) -> bool:
     return y.size > 0 and int(np.unique(y, return_counts=True)[1].max()) * 2 >= y.size
 
 
+def off_bound_sd(values: np.ndarray) -> float:
+    """Noise sd of a rate pinned at a bound (or a length at its cap, `mostly_one_value`), read
+    from the readings off the bound: the readings at the bound differ by exactly 0 and would
+    put the noise near 0, so that the first reading a few hundredths below a rate pinned at 1.0
+    would pass for a rise. The larger of `noise_scale` of the readings off the bound (in order)
+    and the root mean square distance from the bound of the isolated ones (both neighbours at
+    the bound): noise clipped at a bound leaves half-normal departures, whose root mean square
+    is the noise sd, while their differences see only part of it. 0.0 for fewer than three."""
+    y = np.asarray(values, dtype=np.float64)
+    y = y[np.isfinite(y)]
+    if y.size < 3:
+        return 0.0
+    levels, counts = np.unique(y, return_counts=True)
+    bound = levels[int(np.argmax(counts))]
+    off = y != bound
+    isolated = off[1:-1] & ~off[:-2] & ~off[2:]
+    departures = y[1:-1][isolated] - bound
+    rms = float(np.sqrt(np.mean(departures ** 2))) if departures.size >= 3 else 0.0
+    return max(noise_scale(y[off]), rms)
+
+
 def second_difference_sd(values: np.ndarray, robust: bool = True) -> float:
     """Noise sd from second differences, for a few points (a straight trend cancels;
     var(d2) = 6 sd^2). 0.0 for fewer than four points.

@@ -1,0 +1,36 @@
+"""A rate pinned at a bound: its noise is read from the readings off the bound, not from the
+differences of the readings at it (exactly 0), so one low first reading is not a rise."""
+
+import numpy as np
+
+from phasewatch.analysis import analyze_run
+from phasewatch.noise import noise_scale, off_bound_sd
+from phasewatch.run import RecordCollector
+
+
+def _pinned_at_one(seed: int, n: int = 30, sd: float = 0.01) -> np.ndarray:
+    """A rate whose level is 1.0, observed with noise `sd` and clipped at 1 (a quarter of a
+    percent resolution)."""
+    rng = np.random.default_rng(seed)
+    return np.minimum(1.0, np.round(1.0 + rng.normal(0, sd, n), 3))
+
+
+def test_the_noise_of_a_rate_pinned_at_one_comes_from_its_readings_off_the_bound():
+    off = [off_bound_sd(_pinned_at_one(seed)) for seed in range(20)]
+    differences = [noise_scale(_pinned_at_one(seed)) for seed in range(20)]
+    assert 0.006 <= np.median(off) <= 0.013  # the true sd is 0.01
+    assert np.median(differences) < 0.005  # what the differences alone say
+    assert off_bound_sd(np.ones(10)) == 0.0
+
+
+def test_a_first_reading_two_sds_below_a_rate_pinned_at_one_is_not_a_rise():
+    """Judged against the differences' noise, 6 of 20 such runs read as an improvement."""
+    plateaus = 0
+    for seed in range(20):
+        y = _pinned_at_one(seed)
+        y[0] = 0.98
+        collector = RecordCollector("test", "synthetic")
+        for i, v in enumerate(y):
+            collector.add(i * 10, {"eval/accuracy": float(v)}, line=i + 1)
+        plateaus += [p.name for p in analyze_run(collector.build()).phases] == ["plateau"]
+    assert plateaus >= 18
