@@ -34,6 +34,7 @@ from phasewatch.phase_stats import (
     demote_flat_trends,
     extreme_index,
     phase_stats,
+    settle_overshoots,
     snap_turns,
 )
 from phasewatch.phases import PhaseConfig, build_phases, fit_segments, smoothing_window
@@ -147,6 +148,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         phases = split_start_dip(phases, steps, y, base, sd, window, pcfg)
     phases = demote_flat_trends(phases, boundary_levels(phases, steps, y, base, fixed, robust=True),
                                 sd, cfg.k_sd)
+    phases = settle_overshoots(phases, steps, cfg.short_flat_fraction)
 
     signals = other_signals(run, metric)
     if cfg.use_tokens and run.token_store is not None:

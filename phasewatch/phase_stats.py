@@ -225,6 +225,29 @@ def demote_flat_trends(phases: list[Phase], levels: list[float], sd: float,
     return out
 
 
+OVERSHOOT_POINTS = 3  # evaluations (the peak's included) of a fall that is a rise's overshoot
+
+
+def settle_overshoots(phases: list[Phase], steps, short_fraction: float) -> list[Phase]:
+    """A fall between a rise and a plateau that spans at most `OVERSHOOT_POINTS` evaluations,
+    and less than `short_fraction` of the run's, is the rise overshooting before it settles:
+    part of the plateau, not an overfit (an overfit is a sustained decline). On the tuning
+    seeds this read fast-saturating controls as improvement, overfit, plateau (3 runs of the
+    second generator family) and no run whose truth has an overfit."""
+    out = [Phase(p.name, p.start_step, p.end_step) for p in phases]
+    i = 1
+    while i < len(out) - 1:
+        before, fall, after = out[i - 1], out[i], out[i + 1]
+        points = int(np.count_nonzero((steps >= fall.start_step) & (steps <= fall.end_step)))
+        if fall.name == "overfit" and before.name in UP_PHASES and after.name == "plateau" \
+                and points <= OVERSHOOT_POINTS and points < short_fraction * len(steps):
+            after.start_step = fall.start_step
+            del out[i]
+        else:
+            i += 1
+    return out
+
+
 def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, sd: float,
                 base: float) -> dict[str, Any]:
     """Effect sizes in the metric's own units and direction (`change` is end - start as

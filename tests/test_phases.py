@@ -289,3 +289,21 @@ def test_a_bump_within_the_noise_inside_a_long_fall_is_part_of_the_fall():
                       Phase("readaptation", 60, 200)]
     out = demote_flat_trends(dip_floor_rise, [0.5, 0.1, 0.09, 0.6], sd=0.01, k_sd=3.0)
     assert [p.name for p in out] == ["disruption", "plateau", "readaptation"]
+
+
+def test_a_rise_that_overshoots_for_two_evaluations_then_settles_is_not_an_overfit():
+    """A fall of two evaluations between a rise and a long plateau is the rise settling; the
+    same fall kept up to the end is an overfit."""
+    from phasewatch.phase_stats import settle_overshoots
+    from phasewatch.results import Phase
+
+    steps = np.arange(0, 300, 10)
+    settled = settle_overshoots([Phase("improvement", 0, 50), Phase("overfit", 50, 70),
+                                 Phase("plateau", 70, 290)], steps, 0.15)
+    assert [(p.name, p.start_step, p.end_step) for p in settled] == [
+        ("improvement", 0, 50), ("plateau", 50, 290)]
+    sustained = [Phase("improvement", 0, 50), Phase("overfit", 50, 290)]
+    assert [p.name for p in settle_overshoots(sustained, steps, 0.15)] == ["improvement", "overfit"]
+    longer = [Phase("improvement", 0, 50), Phase("overfit", 50, 100), Phase("plateau", 100, 290)]
+    assert [p.name for p in settle_overshoots(longer, steps, 0.15)] == [
+        "improvement", "overfit", "plateau"]
