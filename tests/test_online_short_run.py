@@ -6,7 +6,7 @@ import numpy as np
 
 from phasewatch.analysis import analyze_run
 from phasewatch.online import PhaseMonitor
-from phasewatch.online.short_run import offline_overfit
+from phasewatch.online.short_run import LATE_DECLINE_T, late_decline_t, offline_overfit
 from phasewatch.run import Run
 
 
@@ -53,7 +53,7 @@ def test_a_decline_from_the_first_evaluation_is_not_the_refits_to_stop():
     values = 0.6 - 0.01 * np.arange(20) + rng.normal(0, 0.003, 20)
     run = Run.from_columns({"acc": (steps, values)}, "t", "t")
     assert analyze_run(run, "acc", "max").phases[0].name == "overfit"
-    assert offline_overfit(steps.tolist(), values.tolist(), float(values[0]), 0.0) is None
+    assert offline_overfit(steps.tolist(), values.tolist(), float(values[0]), 0.0, 0.003) is None
 
 
 def test_a_short_run_cut_in_two_resumes_its_refit_count():
@@ -71,3 +71,56 @@ def test_a_short_run_cut_in_two_resumes_its_refit_count():
         alerts += [a for s, v in zip(steps[cut:], values[cut:])
                    for a in resumed.update(int(s), {"eval/accuracy": float(v)})]
         assert alerts == expected, cut
+
+
+def flat_then_decline(seed: int, n: int = 30, sd: float = 0.01) -> tuple[np.ndarray, np.ndarray, int]:
+    """A flat stretch, then a steady decline of 10 noise sds over the last third (a sparse
+    late_decline run): steps, values and the index where the decline starts."""
+    rng = np.random.default_rng(seed)
+    onset = int(0.65 * n)
+    t = np.arange(n, dtype=float)
+    curve = 0.5 - 10 * sd * np.clip(t - onset, 0, None) / (n - 1 - onset)
+    return np.arange(1, n + 1) * 20, curve + rng.normal(0, sd, n), onset
+
+
+def test_a_short_runs_late_decline_is_stopped_after_its_flat_stretch():
+    """No rise at all, so the after-a-rise refit never stops it, and the level tests' window
+    closes after the run's end; the refit reads the flat stretch and the decline at once."""
+    stopped = 0
+    for seed in range(20):
+        steps, values, onset = flat_then_decline(seed)
+        monitor = PhaseMonitor(metric="eval/accuracy")
+        for i, (step, value) in enumerate(zip(steps, values)):
+            alerts = monitor.update(int(step), {"eval/accuracy": float(value)})
+            if monitor.should_stop:
+                break
+        if not monitor.should_stop:
+            continue
+        stopped += 1
+        assert i > onset  # never before the decline began
+        overfit = next(a for a in alerts if a.event == "overfit")
+        if "offline detector" in overfit.message:
+            seen = Run.from_columns({"acc": (steps[: i + 1], values[: i + 1])}, "t", "t")
+            assert monitor.best_step == analyze_run(seen, "acc", "max").recommended_stop_step
+    # Measured 18 of 20, 17 by the refit (2 of 20 before the refit judged late declines).
+    assert stopped >= 15
+
+
+def test_a_late_declines_slope_separates_a_decline_from_sticky_wander():
+    """A fall of one noise sd per evaluation over the last 10 of 30 values is far beyond
+    LATE_DECLINE_T; AR(0.8) noise with no decline stays below it even at the knot that suits it
+    best (the offline detector picks its onset where the fit is best)."""
+    n, flat = 30, 20
+    decline = -0.1 * np.clip(np.arange(n) - flat, 0, None)
+    declines = wanders = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        sticky = np.zeros(n)
+        for i in range(1, n):
+            sticky[i] = 0.8 * sticky[i - 1] + rng.normal(0, 0.1)
+        declines += late_decline_t(decline + rng.normal(0, 0.1, n), flat, 0.1) > LATE_DECLINE_T
+        white = float(np.median(np.abs(np.diff(sticky)))) / 0.954
+        wanders += max(late_decline_t(sticky, f, white) for f in range(10, 26)) > LATE_DECLINE_T
+    # Measured 20 and 1 of 20 (2 with phi at its estimate, no uncertainty added).
+    assert declines >= 18
+    assert wanders <= 2

@@ -10,23 +10,36 @@ monitor asks it after each evaluation for the phases of the values seen so far (
 an overfit that ends them on `SHORT_RUN_CONFIRM` evaluations in a row is a stop, and the
 offline recommendation on those values is the best step, so the live answer and `analyze` agree.
 
+Two overfits are the refit's to stop:
+- after a single rise, from a best point at least `SHORT_RUN_RISE_SD` white-noise sds and
+  `SHORT_RUN_RISE_NOISE` short-series rise-noise sds (`Series.caution_after_rise`) above the
+  starting level (less: the first 40 values of a dense run that dips or wanders; early stops on
+  0.30 of the logistic family's dense three_phase runs without it);
+- after a flat stretch (no rise at all) at least `LATE_FLAT_RATIO` times as long as the decline
+  and `SHORT_RUN_FROM` values, when the decline spans `LATE_DECLINE_VALUES` values and is
+  significant against the noise of the fit's own residuals (`late_decline_t`). A late decline of a short run is significant over its last
+  few evaluations, after the level tests' window has closed.
+
 What it is not asked to judge (measured on the tuning seeds, bench_early_stop's runs):
 - a decline from the first evaluation: live it is the same data as a dip still falling, which
   the offline detector, not seeing the dip's end yet, calls an overfit (false stops on 0.50-0.75
-  of the sparse dips that never recover); the monitor's own from-the-start rules judge it;
+  of the sparse dips that never recover; with 16-30 values of steady decline required, still
+  0.16-0.22 of the dense dip_no_recovery runs, whose dip takes up to 75 evaluations); the
+  monitor's own from-the-start rules judge it;
 - a run with more than one rise, or an overfit before the last one: the wander of AR(1) noise
-  at 0.6-0.8 in a long run's first 20-40 values, not a short run's rise and fall;
-- a peak less than `SHORT_RUN_RISE_SD` white-noise sds, or `SHORT_RUN_RISE_NOISE` times the
-  short-series rise noise (`Series.caution_after_rise`), above the starting level: the first
-  40 values of a dense run that dips or wanders (early stops on 0.30 of the logistic family's
-  dense three_phase runs without it).
+  at 0.6-0.8 in a long run's first 20-40 values, not a short run's rise and fall.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+
+from phasewatch.noise import ar_variance_ratio
+from phasewatch.online.series import clip_outliers
 
 SHORT_RUN_POINTS = 40  # up to this many values, the offline detector is refitted live
 SHORT_RUN_FROM = 8  # ... from this many (fewer give no phases worth a stop)
@@ -35,14 +48,37 @@ SHORT_RUN_CONFIRM = 2  # evaluations in a row whose refit ends in an overfit (3:
 SHORT_RUN_RISE_SD = 6.0  # the peak above the start, in white-noise sds (5: 2 more of the 40
 # sticky-noise runs of tests/test_online.py stopped, 8% more of the tuning seeds' sparse stops)
 SHORT_RUN_RISE_NOISE = 2.0  # ... and in sds of the short-series rise noise
+LATE_FLAT_RATIO = 2  # a late decline follows a flat stretch at least this many times as long
+# (3 until measured on seeds 20,010+: a decline over the last 35% of a run outgrew it before
+# it was significant; 2 catches more of them with no new false stop there, 1 made some)
+LATE_DECLINE_T = 6.0  # a short run's late decline: its slope in standard errors (4-5: 2-3 more
+# of bench_early_stop's 80 long AR(1) flat runs stopped in their first 40 values; 7: 1 fewer
+# of the tuning seeds' 80 sparse late declines)
+LATE_DECLINE_VALUES = 5  # ... over at least the flat stretch's last value and 4 after it (4:
+# the wander of an AR(0.8) run of tests/test_online.py at 12 values; 5 costs none of the tuning
+# seeds' sparse late declines)
+AR_UNCERTAINTY = 2.0  # residual phi is taken at its estimate + this / sqrt(values)
+AR_MAX_RESIDUAL = 0.9  # ... capped here (the variance ratio is 19 at 0.9)
 RISES = ("improvement", "readaptation")
 
 
-def offline_overfit(steps: Sequence[int], values: Sequence[float],
-                    start: float, least_rise: float) -> tuple[int, int] | None:
-    """(onset step, recommended step) when the offline detector's phases of these values
-    (oriented higher-is-better) end in an overfit after a single rise, from a best point whose
-    3-value mean is at least `least_rise` above `start`; else None."""
+@dataclass(frozen=True)
+class RefitOverfit:
+    """An overfit the refit found: where it starts, the offline recommendation, whether it is
+    a stop now (`stops`; a late decline not yet significant is not) and how it is described."""
+
+    onset: int
+    best: int
+    stops: bool
+    after: str
+
+
+def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
+                    least_rise: float, white: float) -> RefitOverfit | None:
+    """The overfit that ends the offline detector's phases of these values (oriented
+    higher-is-better), when it is one the refit judges (module docstring); else None. After a
+    rise, a best point whose 3-value mean is less than `least_rise` above `start` is None;
+    `white` is the white-noise sd (a late decline's outliers are clipped to 3 of them)."""
     from phasewatch.analysis import analyze_run  # imported on first use: start-up time
     from phasewatch.run import Run
 
@@ -54,10 +90,44 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float],
     phases = analysis.phases
     if not phases or phases[-1].name != "overfit" or phases[-1].start_step <= steps_array[0]:
         return None
-    if sum(p.name in RISES for p in phases) > 1 or any(p.name == "overfit" for p in phases[:-1]):
+    rises = sum(p.name in RISES for p in phases)
+    if rises > 1 or any(p.name == "overfit" for p in phases[:-1]):
         return None
-    best = int(analysis.recommended_stop_step)
+    onset, best = int(phases[-1].start_step), int(analysis.recommended_stop_step)
+    if rises == 0:
+        flat = int(np.searchsorted(steps_array, onset))  # values before the decline's start
+        since = y.size - flat  # the decline's values, its start included
+        stops = (flat >= max(SHORT_RUN_FROM, LATE_FLAT_RATIO * since)
+                 and since >= LATE_DECLINE_VALUES
+                 and late_decline_t(y, flat, white) >= LATE_DECLINE_T)
+        return RefitOverfit(onset, best, stops, "a flat stretch")
     at = int(np.searchsorted(steps_array, best))
     if float(np.mean(y[max(0, at - 1):at + 2])) - start < least_rise:
         return None
-    return int(phases[-1].start_step), best
+    return RefitOverfit(onset, best, True, f"its best at step {best}")
+
+
+def late_decline_t(y: np.ndarray, flat: int, white: float) -> float:
+    """The slope of a decline after `flat` values at a constant level, in standard errors: the
+    least-squares fit of level + slope x max(0, t - flat + 1), outliers clipped to 3 white sds
+    around their neighbours. The standard error is the residuals', inflated for AR(1) noise with
+    phi at the residuals' lag-1 autocorrelation plus AR_UNCERTAINTY / sqrt(n): the wander of
+    sticky noise in 20-40 values is fitted as a decline with white-looking residuals."""
+    n = y.size
+    if n < 4:
+        return 0.0
+    y = clip_outliers(y, white)
+    # The knot is one value before the detector's onset: the onset it picks is a best point,
+    # often lifted by the noise, and a knot on it overstates the decline (8.5 se against 5.8
+    # on the first 12 values of an AR(0.8) flat run of tests/test_online.py).
+    x = np.maximum(0.0, np.arange(n, dtype=np.float64) - (flat - 1))
+    design = np.column_stack([np.ones(n), x])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    residuals = y - design @ coef
+    power = float(residuals @ residuals)
+    if power <= 0.0:
+        return 0.0
+    phi = max(0.0, float(residuals[1:] @ residuals[:-1]) / power) + AR_UNCERTAINTY / math.sqrt(n)
+    variance = power / (n - 2) * ar_variance_ratio(min(phi, AR_MAX_RESIDUAL))
+    se = math.sqrt(variance * float(np.linalg.inv(design.T @ design)[1, 1]))
+    return -float(coef[1]) / se

@@ -22,6 +22,7 @@ from itertools import islice
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.series import Series
 from phasewatch.online.short_run import (
+    LATE_FLAT_RATIO,
     SHORT_RUN_CONFIRM,
     SHORT_RUN_FROM,
     SHORT_RUN_POINTS,
@@ -33,9 +34,6 @@ from phasewatch.online.state import MEDIAN_SE, TrackerState
 
 STILL_RISING_SD = 1.0  # a rise of more than this many noise sds postpones a plateau
 SUSTAINED_WINDOWS = 1.0  # the level test: well below the peak for this many windows
-LATE_FLAT_RATIO = 2  # a late decline follows a flat stretch at least this many times as long
-# (3 until measured on seeds 20,010+: a decline over the last 35% of a run outgrew it before
-# it was significant; 2 catches more of them with no new false stop there, 1 made some)
 FROM_START_WINDOWS = 2  # a slow decline right from the start must last this many windows
 TROUGH_BEHIND_WINDOWS = 2  # a fall whose trough is this many windows back has stopped
 AFTER_DISRUPTION_WINDOWS = 4  # ... and one that was fast enough to be a disruption, this many
@@ -189,8 +187,9 @@ class PhaseTracker:
 
     def _short_run_overfit(self) -> tuple[str, int | None, str] | None:
         """Overfit when the offline detector, refitted on this stage's values of a short run,
-        ends in an overfit after a rise on SHORT_RUN_CONFIRM evaluations in a row
-        (`short_run.offline_overfit`); its recommended step becomes the best step."""
+        ends in an overfit it judges (`short_run.offline_overfit`: after a single rise, or a
+        late decline after a flat stretch) on SHORT_RUN_CONFIRM evaluations in a row, a stop
+        at the latest; its recommended step becomes the best step."""
         s = self.series
         if self.phase == "overfit" or s.n > SHORT_RUN_POINTS:
             return None
@@ -201,16 +200,15 @@ class PhaseTracker:
         least_rise = max(SHORT_RUN_RISE_SD * s.white,
                          SHORT_RUN_RISE_NOISE * s.caution_after_rise * s.sigma)
         found = offline_overfit([st for st, _ in pairs], [v for _, v in pairs], s.baseline,
-                                least_rise)
+                                least_rise, s.white)
         self.short_streak = self.short_streak + 1 if found is not None else 0
-        if found is None or self.short_streak < SHORT_RUN_CONFIRM:
+        if found is None or not found.stops or self.short_streak < SHORT_RUN_CONFIRM:
             return None
-        onset, best = found
-        self.peak_step = best
+        self.peak_step = found.best
         if self.peak is None:
-            self.peak = next(v for st, v in pairs if st == best)
-        return ("overfit", onset,
-                (f"{s.label} has declined since step {onset} after its best at step {best} (the "
+            self.peak = next(v for st, v in pairs if st == found.best)
+        return ("overfit", found.onset,
+                (f"{s.label} has declined since step {found.onset} after {found.after} (the "
                  f"offline detector on the {len(pairs)} evaluations so far, "
                  f"{self.short_streak} in a row)"))
 
