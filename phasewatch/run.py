@@ -333,6 +333,10 @@ class RecordCollector:
             from phasewatch.presets import aliases_for
 
             metadata["aliases"] = aliases_for(self._store.names())
+        if not metadata.get("algorithm"):  # most logs do not name it; their trainers' metrics do
+            from phasewatch.algorithm_names import infer_algorithm
+
+            metadata["algorithm"] = infer_algorithm(self._store.names(), metadata.get("config") or {})
         return Run.from_columns(
             self._store.resolve(),
             source=self.source,

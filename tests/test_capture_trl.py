@@ -19,6 +19,7 @@ trl = pytest.importorskip("trl")
 
 from capture_tiny import random_strings, reference_logprobs, tiny_model, tiny_tokenizer
 
+from phasewatch import read_run
 from phasewatch.callbacks.hf_logprobs import ExpertLogprobCallback
 from phasewatch.capture import CaptureConfig, make_examples
 from phasewatch.tokens import open_store
@@ -57,6 +58,12 @@ def check_store(callback, trainer, steps_expected):
     assert (callback.store / "token_ids.npy").is_file()
 
 
+def named_algorithm(trainer, folder):
+    """The algorithm `read_run` names for the trainer's own trainer_state.json (HF's writer)."""
+    trainer.state.save_to_json(str(folder / "trainer_state.json"))
+    return read_run(folder / "trainer_state.json").algorithm
+
+
 def run_sft(tmp_path, with_callback):
     tok = tiny_tokenizer()
     data = datasets.Dataset.from_dict({"text": random_strings(16, 8)})
@@ -75,6 +82,7 @@ def test_sft_trainer_stores_exact_logprobs_and_trains_the_same(tmp_path):
     plain, _ = run_sft(tmp_path / "plain", False)
     trainer, (callback,) = run_sft(tmp_path / "with", True)
     check_store(callback, trainer, [0, 3, 6, 7])  # step 0, every 3, and the end
+    assert named_algorithm(plain, tmp_path) == "sft"  # from TRL's mean_token_accuracy
     assert losses(trainer, "loss") == losses(plain, "loss") and len(losses(plain, "loss")) == 7
     for name, value in final_state(plain.model).items():
         assert torch.equal(value, final_state(trainer.model)[name]), name
@@ -103,6 +111,7 @@ def test_grpo_trainer_stores_exact_logprobs_and_trains_the_same(tmp_path):
     plain, _ = run_grpo(tmp_path / "plain", False)
     trainer, (callback,) = run_grpo(tmp_path / "with", True)
     check_store(callback, trainer, [0, 1, 2])
+    assert named_algorithm(plain, tmp_path) == "grpo"  # from TRL's reward_std
     assert losses(trainer, "reward") == losses(plain, "reward") and len(losses(plain, "reward")) == 2
     assert losses(trainer, "loss") == losses(plain, "loss")
     for name, value in final_state(plain.model).items():
