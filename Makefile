@@ -9,12 +9,14 @@ EXTRAS := dev,trainer,tensorboard,wandb
 
 venv: $(STAMP)
 
+# Editable install in compat mode: the checkout on sys.path through a .pth line. The default
+# editable finder imports pathlib, re and urllib at every interpreter start (about 20 ms on each
+# command). setuptools calls compat transitional: where it is gone, the default mode.
 $(STAMP): pyproject.toml constraints.txt setup.py phasewatch/tokens/_count.c phasewatch/tokens/_count_pass.c phasewatch/tokens/_count.h
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# compat: the checkout on sys.path through a .pth line. The default editable finder imports
-	# pathlib, re and urllib at every interpreter start (about 20 ms on each command).
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[$(EXTRAS)]" --config-settings editable_mode=compat
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[$(EXTRAS)]" --config-settings editable_mode=compat \
+	  || $(BIN)/python -m pip install -q -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 # The main job on the embedded sample data (sample_logs/demo: a reference-trainer SFT run on

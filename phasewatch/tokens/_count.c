@@ -18,9 +18,9 @@ step(tables, path, data_offset, n_tokens, run_ends, run_slots, seen, ranks, thre
               counts the tokens this call set;
     ranks     one tuple per slot of order statistics (0-based, smallest first) whose p to return.
     The file is read with pread into a buffer per thread (a window of tokens, rounded up to a
-    multiple of 64, that stays in cache while it is counted); `threads` threads count contiguous
-    token ranges (starting at multiples of 64) into 32-bit histograms of their own, merged into
-    64-bit totals (`_count_pass.c`). The GIL is released throughout. A short read raises
+    multiple of 64, that stays in cache while it is counted); `threads` threads take the windows
+    in turn and count them into 32-bit histograms of their own, merged into 64-bit totals
+    (`_count_pass.c`). The GIL is released throughout. A short read raises
     EOFError, a failing one OSError. A thread merges its 32-bit counts every flush_tokens tokens
     (default 2**32 - 1, before they could wrap; tests lower it). n_invalid counts NaN, infinite
     and positive values (keys of their own); the caller locates them.
@@ -205,12 +205,10 @@ static PyObject *step(PyObject *self, PyObject *args) {
     pthread_t ids[MAX_THREADS];
     int started[MAX_THREADS] = {0};
     Py_BEGIN_ALLOW_THREADS
+    int64_t next = 0;
     for (int i = 0; i < threads; i++) {
-        /* Shares start at multiples of 64 tokens: a thread's words of `seen` are its own. */
-        jobs[i] = (Job){t, fd, data_offset, (n_tokens * i / threads) & ~63LL,
-                        i + 1 == threads ? n_tokens : (n_tokens * (i + 1) / threads) & ~63LL, window,
-                        n_runs, flush_tokens, run_end, run_slot, n_slots, o_seen == Py_None ? NULL : seen.buf, total,
-                        newly, &lock, 0, 0};
+        jobs[i] = (Job){t, fd, data_offset, n_tokens, window, n_runs, flush_tokens, &next, run_end, run_slot,
+                        n_slots, o_seen == Py_None ? NULL : seen.buf, total, newly, &lock, 0, 0};
         /* Thread 0 is this one: one thread fewer to start. */
         started[i] = i > 0 && pthread_create(&ids[i], NULL, count_range, &jobs[i]) == 0;
     }
@@ -219,16 +217,17 @@ static PyObject *step(PyObject *self, PyObject *args) {
     for (int i = 1; i < threads; i++)
         if (started[i]) pthread_join(ids[i], NULL);
     Py_END_ALLOW_THREADS
-    for (int i = 0; i < threads; i++) {
-        if (jobs[i].error == -1) {
-            PyErr_Format(PyExc_EOFError, "%lld", (long long)jobs[i].error_at);
-            goto done;
-        }
-        if (jobs[i].error) {
-            errno = jobs[i].error;
-            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, o_path);
-            goto done;
-        }
+    const Job *failed = NULL; /* the first window that failed, whichever thread read it */
+    for (int i = 0; i < threads; i++)
+        if (jobs[i].error && (failed == NULL || jobs[i].error_at < failed->error_at)) failed = &jobs[i];
+    if (failed && failed->error == -1) {
+        PyErr_Format(PyExc_EOFError, "%lld", (long long)failed->error_at);
+        goto done;
+    }
+    if (failed) {
+        errno = failed->error;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, o_path);
+        goto done;
     }
     uint64_t n_invalid = 0;
     for (int s = 0; s < n_slots; s++) {

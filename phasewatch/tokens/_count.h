@@ -22,11 +22,13 @@ typedef struct {
     double logp[N_KEYS], p[N_KEYS], phi[N_KEYS], entropy[N_KEYS], div_nll[N_KEYS];
 } Tables;
 
-/* One thread's share: tokens [start, stop), start a multiple of 64 (whole words of `seen`). */
+/* One thread's work: the windows of tokens [a, a + window) it takes from the shared cursor `next`
+   (window a multiple of 64: each window's words of `seen` are its own). */
 typedef struct {
     const Tables *t;
     int fd;
-    int64_t data_offset, start, stop, window, n_runs, flush_tokens;
+    int64_t data_offset, n_tokens, window, n_runs, flush_tokens;
+    int64_t *next;   /* shared: the first token no thread has taken yet */
     const int64_t *run_end;
     const uint8_t *run_slot;
     int n_slots;
@@ -35,10 +37,10 @@ typedef struct {
     int64_t *newly;  /* n_slots, shared */
     pthread_mutex_t *lock;
     int error;       /* errno of a failing read, or -1: the file ended early */
-    int64_t error_at;
+    int64_t error_at; /* the window it happened in */
 } Job;
 
-/* A thread's body (pthread signature): reads, counts and merges its share into job->total. */
+/* A thread's body (pthread signature): reads and counts windows, merges them into job->total. */
 void *count_range(void *job);
 
 #endif

@@ -1,6 +1,6 @@
-/* What each thread of the compiled token pass does with its share of a step's tokens: read them
-with pread into a window that stays in cache, count their keys into 32-bit histograms of its own
-(one per split), update the learned-at bits, and merge into the shared 64-bit totals.
+/* What each thread of the compiled token pass does with the windows of a step's tokens it takes:
+read them with pread into a buffer that stays in cache, count their keys into 32-bit histograms
+of its own (one per split), update the learned-at bits, and merge into the shared 64-bit totals.
 `_count.c` says what the module computes and why. */
 #include <errno.h>
 #include <stdlib.h>
@@ -116,15 +116,16 @@ void *count_range(void *arg) {
         job->error = ENOMEM;
         goto done;
     }
-    /* The run holding token `start` (binary search); runs then advance with the windows. */
-    int64_t lo = 0, hi = job->n_runs;
-    while (lo < hi) {
-        const int64_t mid = (lo + hi) / 2;
-        if (job->run_end[mid] <= job->start) lo = mid + 1; else hi = mid;
-    }
-    int64_t r = lo;
-    for (int64_t a = job->start; a < job->stop; a += job->window) {
-        const int64_t n = job->stop - a < job->window ? job->stop - a : job->window;
+    /* Windows are taken in turn from a shared cursor: a thread that gets less CPU (another job on
+       the machine) counts fewer of them instead of holding the others up at the end of the step. */
+    int64_t a;
+    while ((a = __atomic_fetch_add(job->next, job->window, __ATOMIC_RELAXED)) < job->n_tokens) {
+        const int64_t n = job->n_tokens - a < job->window ? job->n_tokens - a : job->window;
+        int64_t r = 0, hi = job->n_runs; /* the run holding token a (binary search) */
+        while (r < hi) {
+            const int64_t mid = (r + hi) / 2;
+            if (job->run_end[mid] <= a) r = mid + 1; else hi = mid;
+        }
         if (since_flush + n > job->flush_tokens) {
             flush(job, hist, newly);
             memset(hist, 0, (size_t)job->n_slots * N_KEYS * 4);
@@ -169,8 +170,6 @@ void *count_range(void *arg) {
             newly[job->run_slot[q]] += count_bits(fresh, lo, hi);
             lo = hi;
         }
-        if (job->run_end[r - 1] - a == n) continue;  /* the run goes on in the next window */
-        r--;
     }
     flush(job, hist, newly);
 done:
