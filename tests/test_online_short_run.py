@@ -53,7 +53,7 @@ def test_a_decline_from_the_first_evaluation_is_not_the_refits_to_stop():
     values = 0.6 - 0.01 * np.arange(20) + rng.normal(0, 0.003, 20)
     run = Run.from_columns({"acc": (steps, values)}, "t", "t")
     assert analyze_run(run, "acc", "max").phases[0].name == "overfit"
-    assert offline_overfit(steps.tolist(), values.tolist(), float(values[0]), 0.0, 0.003) is None
+    assert offline_overfit(steps.tolist(), values.tolist(), float(values[0]), 0.003) is None
 
 
 def test_a_short_run_cut_in_two_resumes_its_refit_count():

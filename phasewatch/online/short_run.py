@@ -11,10 +11,8 @@ an overfit that ends them on `SHORT_RUN_CONFIRM` evaluations in a row is a stop,
 offline recommendation on those values is the best step, so the live answer and `analyze` agree.
 
 Two overfits are the refit's to stop:
-- after a single rise, from a best point at least `SHORT_RUN_RISE_SD` white-noise sds and
-  `SHORT_RUN_RISE_NOISE` short-series rise-noise sds (`Series.caution_after_rise`) above the
-  starting level (less: the first 40 values of a dense run that dips or wanders; early stops on
-  0.30 of the logistic family's dense three_phase runs without it);
+- after a single rise, from a best point at least `SHORT_RUN_RISE_SD` white-noise sds above
+  the starting level (less: the first 40 values of a dense run that dips or wanders);
 - after a flat stretch (no rise at all) at least `LATE_FLAT_RATIO` times as long as the decline
   and `SHORT_RUN_FROM` values, when the decline spans `LATE_DECLINE_VALUES` values and is
   significant against the noise of the fit's own residuals (`late_decline_t`). A late decline of a short run is significant over its last
@@ -45,9 +43,10 @@ SHORT_RUN_POINTS = 40  # up to this many values, the offline detector is refitte
 SHORT_RUN_FROM = 8  # ... from this many (fewer give no phases worth a stop)
 SHORT_RUN_CONFIRM = 2  # evaluations in a row whose refit ends in an overfit (3: same false
 # stops on the tuning seeds, delay +0.03-0.05)
-SHORT_RUN_RISE_SD = 6.0  # the peak above the start, in white-noise sds (5: 2 more of the 40
-# sticky-noise runs of tests/test_online.py stopped, 8% more of the tuning seeds' sparse stops)
-SHORT_RUN_RISE_NOISE = 2.0  # ... and in sds of the short-series rise noise
+SHORT_RUN_RISE_SD = 8.0  # the peak above the start, in white-noise sds (6 and 2 sds of the
+# short-series rise noise until measured: read from 13-40 values of a curved run that noise
+# was 3.5-4.5 white sds on most missed sparse three_phase runs of the tuning seeds; 8 alone:
+# sparse detection +0.02 there, +0.007 on seeds 20000+, 2 fewer long AR(1) flat runs stopped)
 LATE_FLAT_RATIO = 2  # a late decline follows a flat stretch at least this many times as long
 # (3 until measured on seeds 20,010+: a decline over the last 35% of a run outgrew it before
 # it was significant; 2 catches more of them with no new false stop there, 1 made some)
@@ -74,11 +73,11 @@ class RefitOverfit:
 
 
 def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
-                    least_rise: float, white: float) -> RefitOverfit | None:
+                    white: float) -> RefitOverfit | None:
     """The overfit that ends the offline detector's phases of these values (oriented
     higher-is-better), when it is one the refit judges (module docstring); else None. After a
-    rise, a best point whose 3-value mean is less than `least_rise` above `start` is None;
-    `white` is the white-noise sd (a late decline's outliers are clipped to 3 of them)."""
+    rise, a best point whose 3-value mean is less than SHORT_RUN_RISE_SD white-noise sds
+    (`white`) above `start` is None."""
     from phasewatch.analysis import analyze_run  # imported on first use: start-up time
     from phasewatch.run import Run
 
@@ -102,7 +101,7 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
                  and late_decline_t(y, flat, white) >= LATE_DECLINE_T)
         return RefitOverfit(onset, best, stops, "a flat stretch")
     at = int(np.searchsorted(steps_array, best))
-    if float(np.mean(y[max(0, at - 1):at + 2])) - start < least_rise:
+    if float(np.mean(y[max(0, at - 1):at + 2])) - start < SHORT_RUN_RISE_SD * white:
         return None
     return RefitOverfit(onset, best, True, f"its best at step {best}")
 

@@ -26,8 +26,6 @@ from phasewatch.online.short_run import (
     SHORT_RUN_CONFIRM,
     SHORT_RUN_FROM,
     SHORT_RUN_POINTS,
-    SHORT_RUN_RISE_NOISE,
-    SHORT_RUN_RISE_SD,
     offline_overfit,
 )
 from phasewatch.online.state import MEDIAN_SE, TrackerState
@@ -197,10 +195,8 @@ class PhaseTracker:
         pairs = [(st, v) for st, v in zip(s.steps, s.values) if stage is None or st >= stage]
         if len(pairs) < SHORT_RUN_FROM:
             return None
-        least_rise = max(SHORT_RUN_RISE_SD * s.white,
-                         SHORT_RUN_RISE_NOISE * s.caution_after_rise * s.sigma)
         found = offline_overfit([st for st, _ in pairs], [v for _, v in pairs], s.baseline,
-                                least_rise, s.white)
+                                s.white)
         self.short_streak = self.short_streak + 1 if found is not None else 0
         if found is None or not found.stops or self.short_streak < SHORT_RUN_CONFIRM:
             return None
