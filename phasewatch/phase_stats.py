@@ -253,8 +253,8 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
     """Effect sizes in the metric's own units and direction (`change` is end - start as
     logged; `change_sd` has the same sign). Depth, gain and decline are measured from the
     data: depth below the starting level (or the level the fall started from, for a later
-    fall), gain over the starting level, decline from the level the overfit starts at (its
-    best point)."""
+    fall), gain over the starting level (from the rise's best evaluation, never below the one
+    it ends on), decline from the level the overfit starts at (its best point)."""
     i0 = int(np.searchsorted(steps, phase.start_step))
     i1 = int(np.searchsorted(steps, phase.end_step))
     span = max(int(steps[i1] - steps[i0]), 1)
@@ -277,6 +277,8 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
         stats["time_to_recover"] = int(steps[i1 + back[0]] - steps[i1]) if back.size else None
     elif phase.name in UP_PHASES:
         top = extreme_index(y, i0, i1, highest=True)
+        if y[i1] > y[top]:  # it ends on its highest evaluation: that end, printed, is its best
+            top = i1
         stats["peak_step"] = int(steps[top])
         stats["gain_over_baseline"] = float(y[top] - base)
     elif phase.name == "overfit":

@@ -307,3 +307,32 @@ def test_a_rise_that_overshoots_for_two_evaluations_then_settles_is_not_an_overf
     longer = [Phase("improvement", 0, 50), Phase("overfit", 50, 100), Phase("plateau", 100, 290)]
     assert [p.name for p in settle_overshoots(longer, steps, 0.15)] == [
         "improvement", "overfit", "plateau"]
+
+
+def test_a_rise_reports_as_its_best_at_least_the_value_it_ends_on():
+    """A rise's best is the highest evaluation in it: on a dense run it is located on the
+    3-point median, but when the rise ends on a higher evaluation (a peak the next phase starts
+    from, printed as the rise's end value) that evaluation is its best, so one line never says
+    "0.034 -> 0.73, best 0.164 above the start" (sample_logs/seeds/sft_s2 did)."""
+    from phasewatch.phase_stats import phase_stats
+    from phasewatch.results import Phase
+
+    steps = np.arange(60) * 10
+    y = np.concatenate([np.linspace(0.1, 0.70, 30), np.full(30, 0.70)])
+    y[30:40] = [0.70, 0.71, 0.70, 0.71, 0.70, 0.71, 0.70, 0.69, 0.62, 0.73]  # the rise ends on 0.73
+    y[40:] = np.linspace(0.69, 0.60, 20)
+    rise = Phase("improvement", 0, int(steps[39]))
+    stats = phase_stats(rise, 0.1, 0.73, steps, y, sign=1.0, sd=0.01, base=0.1)
+    assert stats["peak_step"] == 390
+    assert stats["gain_over_baseline"] == pytest.approx(0.73 - 0.1)
+
+    from pathlib import Path
+
+    from phasewatch import read_run
+
+    sft_s2 = Path(__file__).resolve().parents[1] / "sample_logs" / "seeds" / "sft_s2"
+    analysis = analyze_run(read_run(sft_s2))
+    for phase in analysis.phases:
+        if phase.name in ("readaptation", "improvement"):
+            top = phase.stats["gain_over_baseline"] + analysis.baseline
+            assert top >= phase.stats["end_value"] - 1e-12
