@@ -57,7 +57,8 @@ class WatchResult:
             self.reason, "")
         whole = ""
         if self.phases is not None:
-            whole = f"; whole run: {' > '.join(self.phases)}, checkpoint to keep: step {best}"
+            named = " > ".join(self.phases) or "no values to analyse"
+            whole = f"; whole run: {named}, checkpoint to keep: step {best}"
             best = "-" if self.live_best_step is None else self.live_best_step
         return (f"watched {self.n_records} records up to step {self.last_step}; {self.metric}: "
                 f"phase {phase}, best step {best}{why}{ended}{whole}")

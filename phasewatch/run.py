@@ -19,7 +19,7 @@ import numpy as np
 from phasewatch.errors import UsageError
 from phasewatch.records import Columns, ColumnStore, ResumeScan
 from phasewatch.stepseries import StepSeries
-from phasewatch.values import to_float  # the one value conversion (also run.to_float)
+from phasewatch.values import MAX_VALUE, to_float  # the one value conversion (also run.to_float)
 
 if TYPE_CHECKING:  # pandas is imported where a table or a pandas Series is asked for
     import pandas as pd
@@ -163,12 +163,12 @@ class Run:
 
     def column(self, metric: str, finite: bool = True) -> StepSeries:
         """Values of one metric by step (ascending) as numpy arrays, under the run's own name;
-        non-finite values dropped unless asked. The arrays are read-only (they may be the
-        run's own, shared between metrics)."""
+        non-finite values (and values beyond +-`MAX_VALUE`) dropped unless asked. The arrays
+        are read-only (they may be the run's own, shared between metrics)."""
         own = self.resolve_metric(metric)
         steps, values = self.columns()[own]
         if finite:
-            keep = np.isfinite(values)
+            keep = np.abs(values) <= MAX_VALUE  # False for NaN and infinities too
             if not keep.all():
                 values, steps = values[keep], steps[keep]
         steps, values = steps.view(), values.view()

@@ -19,6 +19,7 @@ from phasewatch.outliers import spike_mask
 from phasewatch.presets import PERFORMANCE_ROLES, default_direction
 from phasewatch.run import Run
 from phasewatch.stepseries import StepSeries
+from phasewatch.values import MAX_VALUE
 
 
 @dataclass
@@ -108,11 +109,12 @@ def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False) 
     metric = raw.name  # the run's own name, in the messages
     values, steps = raw.values, raw.steps
     warnings: list[str] = []
-    finite = np.isfinite(values)
+    finite = np.abs(values) <= MAX_VALUE  # False for NaN and infinities too
     n_bad = int((~finite).sum())
     if n_bad:
         where = ", ".join(str(s) for s in steps[~finite][:5]) + (", ..." if n_bad > 5 else "")
-        warnings.append(f"{metric}: {n_bad} non-finite values left out (steps {where})")
+        huge = "" if np.isfinite(values[~finite]).sum() == 0 else f" or beyond +-{MAX_VALUE:g}"
+        warnings.append(f"{metric}: {n_bad} non-finite{huge} values left out (steps {where})")
     steps, values = steps[finite], values[finite]
     sign = 1.0 if direction == "max" else -1.0
     turned = sign * values

@@ -12,6 +12,12 @@ import math
 from typing import Any
 
 MAX_NUMBER_TEXT = 40  # longer strings are text (a sample, a path), not numbers
+MAX_VALUE = 1e150
+"""The largest magnitude of a metric value that is analysed. The fits square values and sum the
+squares, which overflow float64 beyond about 1e154, and no metric is that large: a 1.7e308 in a
+log is a corrupted record. Such values stay in the run as logged (`inspect` shows them) and are
+left out of the analysis and of the live monitor, as NaN and infinities are
+(`abs(value) <= MAX_VALUE` is also False for those)."""
 MAX_STEP = 2**53
 """The largest step magnitude a log may give. Steps are stored as int64 and compared with float
 positions; beyond 2**53 a float no longer holds every integer, and no real run counts that far

@@ -68,3 +68,36 @@ def test_readers_and_monitor_agree_on_bools_huge_ints_and_strings(tmp_path, n):
         seen += [(a.step, a.value) for a in alerts if a.event == "non_finite"]
     assert seen[0] == (2, math.inf) and seen[1][0] == 4 and math.isnan(seen[1][1])
     assert monitor.trackers_[0].series.n == 3  # steps 0, 1 (True) and 3 ("0.75"); 5 is text
+
+
+def test_values_too_large_to_square_are_left_out_offline_and_live_without_overflow(tmp_path):
+    """1.7e308 is a corrupted record: its square overflows float64 and it would make every fit
+    inf or NaN. It stays in the run as logged; the analysis and the monitor leave it out, as
+    they leave out NaN and infinities, with no RuntimeWarning on the way."""
+    import warnings
+
+    import phasewatch
+
+    values = {s: 0.5 + 0.01 * (s % 3) for s in range(30)}
+    values[7], values[20] = 1.7e308, -1e200
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps({"step": s, "acc": v}) + "\n" for s, v in values.items()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = phasewatch.analyze(path, metric="acc")
+        monitor = PhaseMonitor(metric="acc", check_finite=True, stop_on=())
+        flagged = [a.step for s, v in values.items() for a in monitor.update(s, {"acc": v})
+                   if a.event == "non_finite"]
+    assert "acc: 2 non-finite or beyond +-1e+150 values left out (steps 7, 20)" in result.warnings
+    assert result.baseline == pytest.approx(0.5)
+    assert flagged == [7, 20] and monitor.trackers_[0].series.n == 28
+    assert read_run(path).column("acc", finite=False).values[7] == 1.7e308  # kept as logged
+
+
+def test_watch_of_a_metric_with_no_usable_value_says_so(tmp_path, capsys):
+    from phasewatch.cli import main
+
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(f'{{"step": {s}, "acc": NaN}}\n' for s in range(5)))
+    main(["watch", str(path), "--metric", "acc"])
+    assert "whole run: no values to analyse, checkpoint to keep: step -" in capsys.readouterr().err

@@ -20,7 +20,7 @@ from phasewatch.online.series import Series
 from phasewatch.online.state import MonitorState
 from phasewatch.online.tracker import PhaseTracker
 from phasewatch.presets import aliases_for, default_direction
-from phasewatch.values import to_float
+from phasewatch.values import MAX_VALUE, to_float
 
 MAX_EVENTS = 100  # known boundaries remembered (bounded)
 MAX_SEEN_NAMES = 10_000  # metric names remembered for messages (bounded, not per record)
@@ -180,7 +180,7 @@ class PhaseMonitor:
         for tracker, value in zip(self.trackers_, values):
             if value is None:
                 continue
-            if not math.isfinite(value):
+            if not abs(value) <= MAX_VALUE:  # NaN, infinite, or too large to analyse
                 if self.config.check_finite:
                     label = tracker.series.label
                     alerts.append(self._alert("non_finite", step, step, label, value,

@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from phasewatch.errors import UsageError
+from phasewatch.errors import InputError, UsageError
 from phasewatch.plot import _draw, _phase_bands
 from phasewatch.plot.data import FigureData, attach
 from phasewatch.plot.smoothing import (
@@ -32,6 +32,7 @@ from phasewatch.plot.smoothing import (
 from phasewatch.plot.style import figure_size, paper_style
 from phasewatch.results import Analysis
 from phasewatch.run import Run
+from phasewatch.values import MAX_VALUE
 
 # Auto panels: (y label, metrics drawn on it). A panel appears when any of its metrics exists.
 AUTO_PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -116,7 +117,8 @@ def phase_figure(
         analysis = analyze(run, metric, direction)
     series = run.series(analysis.metric)
     if series.empty:
-        raise UsageError(f"metric '{analysis.metric}' has no finite values in {run.source}")
+        raise InputError(f"metric '{analysis.metric}' has no values to draw (all NaN, infinite or "
+                         f"beyond +-{MAX_VALUE:g}); plot another --metric", run.source)
     panel_specs = resolve_panels(run, panels)
     width, height = figure_size(size, n_panels=len(panel_specs))
     steps = series.index
