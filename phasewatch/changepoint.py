@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from phasewatch.errors import UsageError
 from phasewatch.noise import ar_variance_ratio, noise_scale
 from phasewatch.outliers import despiked, spike_mask  # noqa: F401 (re-exported)
 from phasewatch.results import ChangePoint
@@ -57,6 +58,16 @@ def interval_threshold(level: float) -> float:
 
     q = 1.0 - (1.0 - level) / 5.0
     return float(NormalDist().inv_cdf((1.0 + q) / 2.0) ** 2)
+
+
+def checked_penalty(penalty: float | None) -> float | None:
+    """A per-change-point penalty as given, or a usage error: below 0 every split pays for
+    itself, and NaN makes every comparison false (both ran silently, with another noise sd)."""
+    if penalty is not None and not (math.isfinite(penalty) and penalty >= 0):
+        raise UsageError(f"--penalty {penalty:g}: the penalty per change point must be a finite "
+                         "number >= 0 (larger finds fewer boundaries; leave it out for the "
+                         "automatic one)")
+    return penalty
 
 
 @dataclass
@@ -189,7 +200,7 @@ class Segmenter:
         self.model = model
         self.min_effect = min_effect
         self.despike = despike
-        self.penalty = penalty
+        self.penalty = checked_penalty(penalty)
         self.penalty_factor = penalty_factor
         self.min_size = min_size
         self.max_points = max_points

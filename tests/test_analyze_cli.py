@@ -179,3 +179,15 @@ def test_csv_baseline_outlier_and_penalty_options(capsys, tmp_path):
     assert json.loads(out)["runs"][0]["segments"] == []  # a huge penalty: no change points
     code, _, err = run_cli(capsys, "analyze", log, "--baseline", "median")
     assert code == 2 and "mean-of-first:K" in err
+
+
+@pytest.mark.parametrize("command", ["analyze", "changepoints", "sweep"])
+@pytest.mark.parametrize("penalty", ["-1", "nan", "inf"])
+def test_a_negative_or_non_finite_penalty_is_a_usage_error(capsys, command, penalty):
+    """A penalty below 0 (every split pays for itself) or NaN (every comparison false) used to
+    run silently and print phases with another noise sd than the default's (sweep: an error on
+    every row, exit 0): exit 2 instead."""
+    extra = ["--metric", "eval/accuracy"] if command == "changepoints" else []
+    code, out, err = run_cli(capsys, command, SAMPLES / "demo", *extra, "--penalty", penalty)
+    assert code == 2 and out == ""
+    assert "--penalty" in err and ">= 0" in err

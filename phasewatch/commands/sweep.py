@@ -38,6 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def collect(args: argparse.Namespace, detail: bool = False) -> list[dict]:
     """Expand the paths and analyse every run with the chosen engine."""
+    from phasewatch.changepoint import checked_penalty
     from phasewatch.errors import UsageError
     from phasewatch.phase_stats import Baseline
     from phasewatch.sweep import SweepOptions, expand_paths, run_tasks
@@ -45,6 +46,7 @@ def collect(args: argparse.Namespace, detail: bool = False) -> list[dict]:
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
     Baseline.parse(args.baseline)  # a bad spelling is a usage error now, not one per row
+    checked_penalty(args.penalty)
     options = SweepOptions(metric=args.metric, direction=args.direction, baseline=args.baseline,
                            keep_outliers=args.keep_outliers, penalty=args.penalty, detail=detail)
     paths = expand_paths(args.paths)
