@@ -53,6 +53,23 @@ def test_json_output(tmp_path, capsys):
     assert doc["warnings"] == []
 
 
+def test_sequences_writes_every_sequences_nll_at_every_step(tmp_path, capsys):
+    import csv
+
+    run, nll_train, nll_heldout = make_run(tmp_path)
+    out = tmp_path / "sequences.csv"
+    assert main(["tokens", str(run), "--sequences", str(out)]) == 0
+    assert f"wrote {out} (20 rows: step, split, sequence, nll)" in capsys.readouterr().err
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 4 * 5  # steps x sequences
+    for row in rows:
+        truth = (nll_train if row["split"] == "train" else nll_heldout)[int(row["step"])]
+        assert row["sequence"][0] == row["split"][0]
+        assert float(row["nll"]) == pytest.approx(truth, rel=1e-6)  # float32 store
+    assert main(["tokens", str(run), "--sequences", str(tmp_path / "no" / "x.csv")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
 def test_text_output_is_a_table(tmp_path, capsys):
     run, _, _ = make_run(tmp_path)
     assert main(["tokens", str(run)]) == 0

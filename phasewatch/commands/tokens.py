@@ -8,6 +8,7 @@ p > 0.5); the divergence score at the start. See docs/tokens.md.
 from __future__ import annotations
 
 import argparse
+import sys
 
 HELP = "summarise the expert log-prob store of a run: NLL, p quantiles, divergent/mastered shares"
 
@@ -23,6 +24,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--top", type=int, default=0, metavar="N",
         help="also list the N tokens and sequences whose NLL rose / fell most (first -> last step), "
              "the squeezing share and the per-position breakdown (JSON: \"analytics\")",
+    )
+    parser.add_argument(
+        "--sequences", metavar="FILE.csv",
+        help="also write every sequence's mean NLL at every step to FILE.csv (step, split, "
+             "sequence, nll), to see which sequences get worse",
     )
     parser.add_argument(
         "--strict", action="store_true",
@@ -66,6 +72,14 @@ def run(args: argparse.Namespace) -> int:
         from phasewatch.tokens.analytics_report import analytics, print_analytics
 
         extra = analytics(store, args.top)
+    if args.sequences:
+        from phasewatch.tokens.analytics_report import write_trajectories
+
+        try:
+            rows = write_trajectories(store, args.sequences)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.sequences}: {exc.strerror or exc}") from None
+        print(f"phasewatch: wrote {args.sequences} ({rows} rows: step, split, sequence, nll)", file=sys.stderr)
     if args.output == "json":
         emit_json({**report(summary, divergence), **({"analytics": extra} if extra else {})})
     else:

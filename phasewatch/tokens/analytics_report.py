@@ -1,10 +1,14 @@
-"""The analytics section of `phasewatch tokens --top N`: JSON document and text table."""
+"""The analytics of `phasewatch tokens`: the `--top N` section (JSON document and text table) and
+the `--sequences FILE` table of every sequence's NLL at every step."""
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import numpy as np
 
-from phasewatch.tokens.analytics import position_breakdown, squeezing, top_changes
+from phasewatch.tokens.analytics import nll_trajectories, position_breakdown, squeezing, top_changes
 from phasewatch.tokens.store import TokenStore
 
 
@@ -73,3 +77,19 @@ def print_analytics(doc: dict) -> None:
         print(f"  {split}:")
         for cell in cells:
             print(f"    {cell}")
+
+
+def write_trajectories(store: TokenStore, path: str | Path) -> int:
+    """Every sequence's mean NLL at every stored step, one row each (step, split, sequence, nll:
+    a long table that pandas, R or a spreadsheet pivots or plots as it likes); returns the rows.
+    Sequences that get worse while the mean improves are the ones a summary hides."""
+    rows = 0
+    with Path(path).open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["step", "split", "sequence", "nll"])
+        for split in store.splits:
+            steps, ids, matrix = nll_trajectories(store, split)
+            for step, nlls in zip(steps.tolist(), matrix.tolist()):
+                writer.writerows([step, split, sid, nll] for sid, nll in zip(ids, nlls))
+                rows += len(ids)
+    return rows
