@@ -100,6 +100,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     steps, y = series.steps, series.values
     own_metric = run.resolve_metric(metric)
 
+    if (caveat := baseline_spec.caveat(steps)) is not None:
+        warnings.append(caveat)
     if y.size == 0:
         warnings.append(f"no finite values of {own_metric}: nothing to analyse")
         return Analysis(run.source, own_metric, direction, None, [], [], None, warnings)

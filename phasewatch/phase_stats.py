@@ -71,6 +71,19 @@ class Baseline:
             return float(y[int(np.argmin(np.abs(steps - self.amount)))]), sd
         return float(y[0]), sd
 
+    def caveat(self, steps: np.ndarray) -> str | None:
+        """A warning when the level cannot be read as asked (no evaluation at step S, fewer
+        than K evaluations), saying what it was read from instead."""
+        if self.kind == "step" and steps.size:
+            nearest = int(steps[int(np.argmin(np.abs(steps - self.amount)))])
+            if nearest != self.amount:
+                return (f"--baseline step:{self.amount}: no evaluation at that step; the starting "
+                        f"level is the one nearest it, at step {nearest}")
+        if self.kind == "mean-of-first" and 0 < steps.size < self.amount:
+            return (f"--baseline mean-of-first:{self.amount}: the run has {steps.size} "
+                    "evaluations; the starting level is the mean of all of them")
+        return None
+
 
 def point_levels(y: np.ndarray) -> np.ndarray:
     """The data at each evaluation as reported: the value itself on a sparse run; on a dense

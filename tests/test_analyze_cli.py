@@ -191,3 +191,21 @@ def test_a_negative_or_non_finite_penalty_is_a_usage_error(capsys, command, pena
     code, out, err = run_cli(capsys, command, SAMPLES / "demo", *extra, "--penalty", penalty)
     assert code == 2 and out == ""
     assert "--penalty" in err and ">= 0" in err
+
+
+def test_a_baseline_step_with_no_evaluation_says_which_one_it_used(capsys):
+    """--baseline step:S takes the evaluation nearest S; when there is none at S (a typo, a
+    step past the end of the run) the starting level silently came from another step."""
+    _, out, _ = run_cli(capsys, "analyze", SAMPLES / "demo", "--format", "json",
+                        "--baseline", "step:30")
+    run = json.loads(out)["runs"][0]
+    assert run["baseline"] == 0.548 and not any("--baseline" in w for w in run["warnings"])
+    _, out, _ = run_cli(capsys, "analyze", SAMPLES / "demo", "--format", "json",
+                        "--baseline", "step:99999")
+    run = json.loads(out)["runs"][0]
+    assert run["baseline"] == 0.672
+    assert any("step:99999" in w and "step 2000" in w for w in run["warnings"])
+    _, out, _ = run_cli(capsys, "analyze", SAMPLES / "demo", "--format", "json",
+                        "--baseline", "mean-of-first:500")
+    run = json.loads(out)["runs"][0]
+    assert any("mean-of-first:500" in w and "201" in w for w in run["warnings"])

@@ -30,7 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", default="first", metavar="first|mean-of-first:K|step:S",
                         help="the starting level depth, gain and decline are measured from: the "
                         "first evaluation (default), the mean of the first K, or the evaluation "
-                        "at step S")
+                        "at step S (else the nearest one, with a warning)")
     parser.add_argument("--keep-outliers", action="store_true",
                         help="analyse every finite value (default: an evaluation its neighbours "
                         "contradict, e.g. a failed eval, is left out and reported)")
