@@ -102,6 +102,11 @@ def cadence_warning(steps: np.ndarray) -> str | None:
     return None
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 outlier', '3 outliers': a count in words that agree with it."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False) -> PreparedSeries:
     """The series of `metric` turned higher-is-better, non-finite values and outliers (points
     their neighbours contradict, `outliers.spike_mask`) left out unless `keep_outliers`."""
@@ -114,7 +119,8 @@ def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False) 
     if n_bad:
         where = ", ".join(str(s) for s in steps[~finite][:5]) + (", ..." if n_bad > 5 else "")
         huge = "" if np.isfinite(values[~finite]).sum() == 0 else f" or beyond +-{MAX_VALUE:g}"
-        warnings.append(f"{metric}: {n_bad} non-finite{huge} values left out (steps {where})")
+        warnings.append(f"{metric}: {counted(n_bad, f'non-finite{huge} value')} left out "
+                        f"({'step' if n_bad == 1 else 'steps'} {where})")
     steps, values = steps[finite], values[finite]
     sign = 1.0 if direction == "max" else -1.0
     turned = sign * values
@@ -123,8 +129,11 @@ def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False) 
     outlier_steps = steps[outliers].tolist()
     if outlier_steps:
         shown = ", ".join(str(s) for s in outlier_steps[:5])
-        warnings.append(f"{metric}: {len(outlier_steps)} isolated outliers left out "
-                        f"(steps {shown}{', ...' if len(outlier_steps) > 5 else ''})")
+        n_out = len(outlier_steps)
+        warnings.append(f"{metric}: {counted(n_out, 'isolated outlier')} left out "
+                        f"({'step' if n_out == 1 else 'steps'} {shown}"
+                        f"{', ...' if n_out > 5 else ''}; --keep-outliers keeps "
+                        f"{'it' if n_out == 1 else 'them'})")
     cadence = cadence_warning(steps)
     if cadence:
         warnings.append(f"{metric}: {cadence}")

@@ -209,3 +209,18 @@ def test_a_baseline_step_with_no_evaluation_says_which_one_it_used(capsys):
                         "--baseline", "mean-of-first:500")
     run = json.loads(out)["runs"][0]
     assert any("mean-of-first:500" in w and "201" in w for w in run["warnings"])
+
+
+def test_left_out_values_are_counted_in_words_that_agree_with_the_count(capsys, tmp_path):
+    """One outlier is "1 outlier", not "1 isolated outliers"; the warning says how to keep
+    it. One non-finite value is "1 non-finite value"."""
+    values = [0.50, 0.52, 0.48, 0.51, 0.49, 0.50, 0.02, 0.51, 0.50, 0.49, 0.50, 0.52, 0.50, 0.51]
+    rows = [{"step": 10 * i, "eval/accuracy": v} for i, v in enumerate(values)]
+    rows[3]["eval/accuracy"] = "nan"
+    log = tmp_path / "run.jsonl"
+    log.write_text("".join(json.dumps(r).replace('"nan"', "NaN") + "\n" for r in rows))
+    _, out, _ = run_cli(capsys, "analyze", log, "--format", "json")
+    warnings = json.loads(out)["runs"][0]["warnings"]
+    assert any("1 isolated outlier left out (step 60" in w and "--keep-outliers" in w
+               for w in warnings), warnings
+    assert any("1 non-finite value left out (step 30)" in w for w in warnings), warnings
