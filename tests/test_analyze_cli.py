@@ -224,3 +224,20 @@ def test_left_out_values_are_counted_in_words_that_agree_with_the_count(capsys, 
     assert any("1 isolated outlier left out (step 60" in w and "--keep-outliers" in w
                for w in warnings), warnings
     assert any("1 non-finite value left out (step 30)" in w for w in warnings), warnings
+
+
+def test_csv_rows_of_a_short_series_say_how_confident_they_are(capsys, tmp_path):
+    """A 5-evaluation series is named with a confidence (text: 'confidence moderate'); the CSV
+    rows carried the phase without it, so a table read an overfit from 5 points as certain."""
+    import csv
+    import io
+
+    rows = [{"step": 100 * (i + 1), "eval/loss": v}
+            for i, v in enumerate([0.321, 0.345, 0.371, 0.398, 0.420])]
+    log = tmp_path / "short.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _, out, _ = run_cli(capsys, "analyze", log, SAMPLES / "demo", "--format", "csv")
+    table = list(csv.DictReader(io.StringIO(out)))
+    short = [r for r in table if r["source"] == str(log)]
+    assert [(r["phase"], r["confidence"]) for r in short] == [("overfit", "moderate")]
+    assert {r["confidence"] for r in table if r["source"] != str(log)} == {""}

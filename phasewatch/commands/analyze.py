@@ -122,7 +122,7 @@ def print_comparison(analyses: list[Analysis]) -> None:
 CSV_COLUMNS = ("source", "metric", "direction", "baseline", "recommended_stop_step", "phase",
                "start_step", "end_step", "start_value", "end_value", "change", "change_sd",
                "trough_step", "depth", "time_to_recover", "peak_step", "gain_over_baseline",
-               "decline_since_peak", "n_points")
+               "decline_since_peak", "n_points", "confidence")
 
 
 def _cell(value) -> str:
@@ -132,13 +132,16 @@ def _cell(value) -> str:
 
 
 def write_csv(analyses: list[Analysis], stream) -> None:
-    """One row per phase of each run (a run with no phases gets one row without a phase)."""
+    """One row per phase of each run (a run with no phases gets one row without a phase);
+    `confidence` is filled for a short series (low, moderate, high), empty otherwise."""
     writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, extrasaction="ignore",
                             lineterminator="\n")
     writer.writeheader()
     for a in analyses:
         head = {"source": a.source, "metric": a.metric, "direction": a.direction,
-                "baseline": a.baseline, "recommended_stop_step": a.recommended_stop_step}
+                "baseline": a.baseline, "recommended_stop_step": a.recommended_stop_step,
+                # a short series' phases are named with the confidence its few points support
+                "confidence": a.extra.get("confidence")}
         for phase in a.phases or [None]:
             row = dict(head)
             if phase is not None:
