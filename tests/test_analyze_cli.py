@@ -241,3 +241,24 @@ def test_csv_rows_of_a_short_series_say_how_confident_they_are(capsys, tmp_path)
     short = [r for r in table if r["source"] == str(log)]
     assert [(r["phase"], r["confidence"]) for r in short] == [("overfit", "moderate")]
     assert {r["confidence"] for r in table if r["source"] != str(log)} == {""}
+
+
+@pytest.mark.parametrize("direction, gain, words", [
+    ("max", 0.25, "best 0.25 above the start"), ("max", -0.09308, "best 0.09308 below the start"),
+    ("min", 0.31, "best 0.31 below the start"), ("min", -0.2, "best 0.2 above the start")])
+def test_a_rise_that_stays_short_of_the_start_says_below_not_a_negative_above(direction, gain,
+                                                                              words):
+    """A readaptation that never gets back to the starting level printed "best -0.09308 above
+    the start": the size is printed, the word says the side."""
+    from phasewatch.commands.analyze import phase_line
+    from phasewatch.results import Phase
+
+    phase = Phase("readaptation", 60, 300)
+    phase.stats.update(start_value=0.2, end_value=0.5, change=0.3, change_sd=24.0,
+                       gain_over_baseline=gain)
+    assert phase_line(phase, direction).endswith(words)
+    fall = Phase("disruption", 0, 60)
+    fall.stats.update(start_value=0.6, end_value=0.62, change=0.02, depth=-0.02,
+                      time_to_recover=None)
+    better_side = "above" if direction == "max" else "below"  # a "fall" ending on the better side
+    assert f"trough 0.02 {better_side} the start" in phase_line(fall, direction)

@@ -50,6 +50,15 @@ def _fmt(value, digits: int = 4) -> str:
 UNIT_NAMES = {"epoch": "epochs", "tokens": "tokens", "samples": "samples"}
 
 
+def _side(size, word: str, opposite: str) -> str:
+    """'0.09 below' for a size of 0.09 on the `word` side, '0.09 above' for -0.09: a size is
+    printed as a size and the word says which side (a rise that stays short of the start is
+    "best 0.09 below the start", not "-0.09 above")."""
+    if size is None:
+        return f"- {word}"
+    return f"{_fmt(abs(size))} {word if size >= 0 else opposite}"
+
+
 def phase_line(phase, direction: str = "max", unit: str = "step") -> str:
     """One line a person reads at a glance: name, steps, values, change, the effect size, in
     the metric's own units and direction (for a loss, worse is above). With another x `unit`
@@ -70,14 +79,14 @@ def phase_line(phase, direction: str = "max", unit: str = "step") -> str:
             recover = f"{s['time_to_recover_x']:.3g} {UNIT_NAMES.get(unit, unit)}"
         elif recover is not None:
             recover = f"{recover} steps"
-        line += (f"  trough {_fmt(s.get('depth'))} {worse} the start, "
+        line += (f"  trough {_side(s.get('depth'), worse, better)} the start, "
                  + (f"recovered after {recover}" if recover is not None else "not recovered"))
     elif phase.name in ("readaptation", "improvement"):
-        line += f"  best {_fmt(s.get('gain_over_baseline'))} {better} the start"
+        line += f"  best {_side(s.get('gain_over_baseline'), better, worse)} the start"
     elif phase.name == "overfit":
         peak = (f"{unit} {s['peak_x']:.4g}" if unit != "step" and "peak_x" in s
                 else f"step {s.get('peak_step')}")
-        line += f"  {_fmt(s.get('decline_since_peak'))} {worse} its best ({peak})"
+        line += f"  {_side(s.get('decline_since_peak'), worse, better)} its best ({peak})"
     return line
 
 
