@@ -13,7 +13,7 @@ offline recommendation on those values is the best step, so the live answer and 
 Two overfits are the refit's to stop:
 - after a single rise, from a best point at least `SHORT_RUN_RISE_SD` white-noise sds above
   the starting level (less: the first 40 values of a dense run that dips or wanders);
-- after a flat stretch (no rise at all) at least `REFIT_FLAT_RATIO` times as long as the
+- after a flat stretch (no rise at all) at least `LATE_FLAT_RATIO` times as long as the
   decline and `SHORT_RUN_FROM` values, when the decline spans `LATE_DECLINE_VALUES` values and is
   significant against the noise of the fit's own residuals (`late_decline_t`). A late decline of a short run is significant over its last
   few evaluations, after the level tests' window has closed.
@@ -49,10 +49,10 @@ SHORT_RUN_RISE_SD = 8.0  # the peak above the start, in white-noise sds (6 and 2
 # sparse detection +0.02 there, +0.007 on seeds 20000+, 2 fewer long AR(1) flat runs stopped)
 LATE_FLAT_RATIO = 2  # a late decline follows a flat stretch at least this many times as long
 # (3 until measured on seeds 20,010+: a decline over the last 35% of a run outgrew it before
-# it was significant; 2 catches more of them with no new false stop there, 1 made some)
-REFIT_FLAT_RATIO = 1.5  # ... and the refit's, which dates the decline's start at its fitted
-# knot, not from a lagging level (2 until measured: tuning seeds' sparse detection +0.02, dense
-# +0.006, no new false stop; 1: 3 more dense runs without overfit stopped)
+# it was significant; 2 catches more of them with no new false stop there, 1 made some). The
+# refit too (1.5: sparse detection +0.01-0.04 on the tuning seeds, but more dips after a flat
+# start of the benchmark's own generator, 120-400 evaluations, stopped in their first 40
+# values: early 0.05 -> 0.075, false 0.033 -> 0.050)
 LATE_DECLINE_T = 6.0  # a short run's late decline: its slope in standard errors (4-5: 2-3 more
 # of bench_early_stop's 80 long AR(1) flat runs stopped in their first 40 values; 7: 1 fewer
 # of the tuning seeds' 80 sparse late declines)
@@ -99,7 +99,7 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     if rises == 0:
         flat = int(np.searchsorted(steps_array, onset))  # values before the decline's start
         since = y.size - flat  # the decline's values, its start included
-        stops = (flat >= max(SHORT_RUN_FROM, REFIT_FLAT_RATIO * since)
+        stops = (flat >= max(SHORT_RUN_FROM, LATE_FLAT_RATIO * since)
                  and since >= LATE_DECLINE_VALUES
                  and late_decline_t(y, flat, white) >= LATE_DECLINE_T)
         return RefitOverfit(onset, best, stops, "a flat stretch")
