@@ -19,8 +19,12 @@ def spike_mask(values: np.ndarray, scale: float, k: float = 6.0,
     One point, or two in a row, is flagged only when it has two neighbours on each side, those
     four agree with one straight line (their largest residual is small), and it lies more than
     `k` noise sds and more than three times that largest residual away from the line, beyond both
-    of its adjacent neighbours (two in a row: both, on the same side). So the bottom of a dip
-    sampled once or twice on a sparse run, a point on a steep rise, and the first and last
+    of its adjacent neighbours (two in a row: both, on the same side), and the neighbours do not
+    turn toward it by more than `k` noise sds (a fall into it and a rise out of it: the bottom
+    of a V sampled at its turn, which a line through four points on its two arms fits loosely
+    enough that the bottom lay past 3 times the spread in a quarter of steep dips). So the
+    bottom of a dip sampled once or twice on a sparse run or at its turn on a dense one, a point
+    on a steep rise, and the first and last
     points (nothing on one side to contradict them) are data, while one or two absurd readings
     on a plateau or a trend are not. The second-to-last point has one neighbour after it: it is
     flagged (alone) only when that neighbour and the two before it agree with one line to within
@@ -99,7 +103,11 @@ def _contradicted(x: np.ndarray, y: np.ndarray, width: int, floor: float) -> np.
     spread = np.abs(ny - (my + slope * (nx - mx))).max(axis=0)
     limit = np.maximum(floor, 3.0 * spread)
     left, right = y[first - 1], y[first + width]
-    above = below = np.ones(first.size, dtype=bool)
+    # how far the neighbours themselves turn toward the block: a fall into it on the left and a
+    # rise out of it on the right (for a low block) is the bottom of a V, data sampled at its
+    # turn, however well one line fits its four neighbours
+    turn = (y[first + width + 1] - right) - (left - y[first - 2])
+    above, below = turn > -floor, turn < floor
     for j in range(width):
         here = y[first + j]
         predicted = my + slope * (x[first + j] - x[first] - mx)

@@ -209,3 +209,24 @@ def test_a_failed_second_to_last_evaluation_is_an_outlier_but_a_dip_after_the_st
     assert not spike_mask(fast, 0.01).any()
     demo = np.r_[0.546, 0.056, 0.314, 0.566, 0.628, 0.69, 0.722, 0.744]
     assert not spike_mask(demo, 0.01).any()
+
+
+def test_the_bottom_of_a_v_shaped_dip_is_data_a_failed_evaluation_is_not():
+    """Neighbours that fall into a point and rise out of it sample a turn: one line through
+    the four fits them loosely, and a V bottom lay just past 3 times that spread in a quarter of
+    steep dips (the trough left out, the depth read from the evaluation beside it). A failed
+    evaluation on a flat or a trending stretch is still left out."""
+    from phasewatch.noise import noise_scale
+    from phasewatch.outliers import spike_mask
+
+    rng = np.random.default_rng(7)
+    fall = [0.59508, 0.50668, 0.43847, 0.37443, 0.28462, 0.19275, 0.22629, 0.23829, 0.24581]
+    y = np.r_[fall, np.linspace(0.25, 0.5, 21) + rng.standard_normal(21) * 0.01,
+              0.5 + rng.standard_normal(31) * 0.01]  # trough at index 5, then a slow recovery
+    x = np.arange(y.size) * 10.0
+    assert not spike_mask(y, noise_scale(y), steps=x).any()
+    y[45] = 0.3  # a failed evaluation on the flat stretch
+    assert np.flatnonzero(spike_mask(y, noise_scale(y), steps=x)).tolist() == [45]
+    trend = np.linspace(0.2, 0.8, 61) + rng.standard_normal(61) * 0.01
+    trend[30] -= 0.2  # a failed evaluation on a rise: its neighbours do not turn
+    assert np.flatnonzero(spike_mask(trend, noise_scale(trend), steps=x)).tolist() == [30]
