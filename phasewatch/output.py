@@ -10,6 +10,10 @@ from typing import Any
 SCHEMA_VERSION = 1
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 outlier', '3 outliers': a count in words that agree with it."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
 def jsonable(value: Any) -> Any:
     """Plain JSON types; NaN/inf become null (JSON has no NaN), numpy scalars become Python."""
     if isinstance(value, dict):

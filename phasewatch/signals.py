@@ -16,6 +16,7 @@ import numpy as np
 from phasewatch.errors import UsageError
 from phasewatch.noise import noise_scale
 from phasewatch.outliers import spike_mask
+from phasewatch.output import counted
 from phasewatch.presets import PERFORMANCE_ROLES, default_direction
 from phasewatch.run import Run
 from phasewatch.stepseries import StepSeries
@@ -100,11 +101,6 @@ def cadence_warning(steps: np.ndarray) -> str | None:
         return (f"uneven logging interval ({int(lo)} to {int(hi)} steps between points); "
                 "trends are fitted against steps, not point counts")
     return None
-
-
-def counted(n: int, noun: str) -> str:
-    """'1 outlier', '3 outliers': a count in words that agree with it."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False) -> PreparedSeries:

@@ -49,7 +49,7 @@ def test_three_phase_alerts_in_order_with_onsets_near_truth():
     assert abs(overfit.best_step - peak) <= 300
     assert overfit.metric == "eval/accuracy" and overfit.value == pytest.approx(
         values[list(steps).index(overfit.step)])
-    assert "below its peak" in overfit.message or "declined steadily since step" in overfit.message
+    assert "below its best level" in overfit.message or "got worse steadily since step" in overfit.message
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -390,8 +390,8 @@ def test_a_slow_steady_decline_is_caught_by_the_ramp_test_with_its_start():
                   if a.event == "overfit"]
         assert len(alerts) == 1 and alerts[0].step > 2000
         found.append(alerts[0])
-    steady = [abs(a.onset_step - 2000) for a in found if "declined steadily since" in a.message]
-    level = [abs(a.onset_step - 2000) for a in found if "below its peak" in a.message]
+    steady = [abs(a.onset_step - 2000) for a in found if "got worse steadily since" in a.message]
+    level = [abs(a.onset_step - 2000) for a in found if "below its best level" in a.message]
     assert len(steady) >= 5 and len(steady) + len(level) == 12
     assert np.median(steady) <= 150 and np.median(steady) < np.median(level) / 2
     assert np.median([a.step for a in found]) < 2450  # within 45 evaluations of the start
@@ -454,3 +454,24 @@ def test_the_starting_level_is_the_observed_start():
     assert series.baseline == falling[0] and series.baseline_n == 1
     assert alerts[0].event == "disruption" and f"starting level {falling[0]:.4g}" in alerts[0].message
     assert alerts[0].message.startswith("eval_acc ")
+
+
+def test_alerts_on_a_loss_speak_in_the_losss_own_direction():
+    """The monitor turns a loss to higher-is-better; its messages must not: a loss that falls
+    is reported as falling below the starting level, one that climbs back as rising above its
+    best level, with the values as logged on either side of the word."""
+    import re
+
+    steps, values, _ = three_phase(seed=0)
+    loss = 2.0 - values  # the same run as a loss: dip = loss up, rise = loss down
+    alerts = feed(PhaseMonitor(metric="eval/loss"), steps, loss, name="eval/loss")
+    by_event = {a.event: a.message for a in alerts}
+    assert {"disruption", "readaptation", "overfit"} <= set(by_event)
+    pattern = r"level ([\d.]+) (rose|fell) [\d.]+ .*?(above|below) the starting level ([\d.]+)"
+    level, verb, side, start = re.search(pattern, by_event["disruption"]).groups()
+    assert (verb, side) == ("rose", "above") and float(level) > float(start)
+    level, verb, side, worst = re.search(r"level ([\d.]+) (rose|fell) [\d.]+ .*?(above|below) the "
+                                         r"disruption's worst level ([\d.]+)", by_event["readaptation"]).groups()
+    assert (verb, side) == ("fell", "below") and float(level) < float(worst)
+    assert "above its best level" in by_event["overfit"] or "got worse steadily" in by_event["overfit"]
+    assert not any("1 evaluations" in a.message for a in alerts)

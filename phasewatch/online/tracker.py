@@ -29,6 +29,7 @@ from phasewatch.online.short_run import (
     offline_overfit,
 )
 from phasewatch.online.state import MEDIAN_SE, TrackerState
+from phasewatch.output import counted
 
 STILL_RISING_SD = 1.0  # a rise of more than this many noise sds postpones a plateau
 SUSTAINED_WINDOWS = 1.0  # the level test: well below the peak for this many windows
@@ -39,6 +40,12 @@ AFTER_DISRUPTION_WINDOWS = 4  # ... and one that was fast enough to be a disrupt
 
 def first_not_none(*values):
     return next((v for v in values if v is not None), None)
+
+
+def moved(sign: float, better: bool) -> tuple[str, str]:
+    """The verb and side of a change of the level, in the metric's own direction: the monitor
+    turns a loss to higher-is-better, but a loss that improves "fell ... below", as its log reads."""
+    return ("rose", "above") if (sign > 0) == better else ("fell", "below")
 
 
 class PhaseTracker:
@@ -107,22 +114,25 @@ class PhaseTracker:
                 # Too slow for a disruption: remember it (a rise out of it is a readaptation).
                 self.slow_fall = not self._fell_fast(onset) or self._left_start_late(onset)
             if level < s.baseline - thr and (not self.slow_fall or self._trough_behind()):
+                verb, side = moved(s.sign, better=False)
                 return ("disruption", onset,
-                        (f"{name} level {s.raw(level):.4g} fell {s.gap_text(s.baseline - level, s.se_baseline())} "
-                        f"below the starting level {s.raw(s.baseline):.4g}"))
+                        (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(s.baseline - level, s.se_baseline())} "
+                        f"{side} the starting level {s.raw(s.baseline):.4g}"))
             if (self.slow_fall and self.trough is not None
                     and level > self.trough + s.threshold(self.trough, s.se_level)):
                 # A slow fall below the start that was left to the steady-decline test, then
                 # turned: it was a disruption, and this rise its readaptation.
+                verb, side = moved(s.sign, better=True)
                 return ("readaptation", self.trough_step,
-                        (f"{name} level {s.raw(level):.4g} rose {s.gap_text(level - self.trough, s.se_level)} "
-                        f"above the trough {s.raw(self.trough):.4g} (step {self.trough_step}) of "
-                        f"a fall below the starting level {s.raw(s.baseline):.4g}"))
+                        (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(level - self.trough, s.se_level)} "
+                        f"{side} its worst level {s.raw(self.trough):.4g} (step {self.trough_step}), "
+                        f"reached {moved(s.sign, better=False)[1]} the starting level {s.raw(s.baseline):.4g}"))
             if level > s.baseline + thr:
                 onset = first_not_none(self.last_below_start_step, s.first_step)
+                verb, side = moved(s.sign, better=True)
                 return ("improvement", onset,
-                        (f"{name} level {s.raw(level):.4g} rose {s.gap_text(level - s.baseline, s.se_baseline())} "
-                        f"above the starting level {s.raw(s.baseline):.4g}"))
+                        (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(level - s.baseline, s.se_baseline())} "
+                        f"{side} the starting level {s.raw(s.baseline):.4g}"))
             if self.peak is not None and self.peak > s.baseline + s.rise_threshold(
                     s.baseline, s.se_baseline()):
                 # The level was significantly above the start but is no longer (a sparse run's
@@ -134,9 +144,10 @@ class PhaseTracker:
         if self.phase == "disruption":
             thr = s.threshold(self.trough, s.se_level)
             if level > self.trough + thr:
+                verb, side = moved(s.sign, better=True)
                 return ("readaptation", self.trough_step,
-                        (f"{name} level {s.raw(level):.4g} rose {s.gap_text(level - self.trough, s.se_level)} "
-                        f"above the disruption trough {s.raw(self.trough):.4g} "
+                        (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(level - self.trough, s.se_level)} "
+                        f"{side} the disruption's worst level {s.raw(self.trough):.4g} "
                         f"(step {self.trough_step})"))
             return None
         if self.phase == "overfit":
@@ -145,9 +156,10 @@ class PhaseTracker:
             # disruption, and the rise after it a readaptation: say so.
             top, top_step = self.decline_peak, self.decline_peak_step
             if level > top + s.threshold(top, s.se_level):
+                verb, side = moved(s.sign, better=True)
                 return ("readaptation", self.trough_step,
-                        (f"{name} level {s.raw(level):.4g} rose {s.gap_text(level - top, s.se_level)} "
-                        f"above its earlier peak {s.raw(top):.4g} (step {top_step}): the "
+                        (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(level - top, s.se_level)} "
+                        f"{side} its earlier best level {s.raw(top):.4g} (step {top_step}): the "
                         f"decline to {s.raw(self.trough):.4g} (step {self.trough_step}) was recovered"))
             return None
         # A rising phase (improvement / readaptation) or a plateau after one.
@@ -157,17 +169,19 @@ class PhaseTracker:
         thr = s.threshold(self.peak, s.se_level, cautious=True)
         self.evals_below_peak = self.evals_below_peak + 1 if level < self.peak - thr / 2 else 0
         if level < self.peak - thr and self.evals_below_peak >= SUSTAINED_WINDOWS * s.window_now:
+            side = moved(s.sign, better=False)[1]
             return ("overfit", self.peak_step,
                     (f"{name} level {s.raw(level):.4g} is {s.gap_text(self.peak - level, s.se_level)} "
-                    f"below its peak {s.raw(self.peak):.4g} (step {self.peak_step}), and well "
-                    f"below it for {self.evals_below_peak} evaluations"))
+                    f"{side} its best level {s.raw(self.peak):.4g} (step {self.peak_step}), and well "
+                    f"{side} it for {counted(self.evals_below_peak, 'evaluation')}"))
         found = self._decline_after_peak(level)
         if found is not None:
             return found
         if self.phase == "plateau" and level > self.peak + s.threshold(self.peak, s.se_level):
+            verb, side = moved(s.sign, better=True)
             return (self.rise_phase, self.anchor_step,
-                    (f"{name} level {s.raw(level):.4g} rose {s.gap_text(level - self.anchor, s.se_level)} "
-                    f"above the plateau level {s.raw(self.anchor):.4g} to a new high"))
+                    (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(level - self.anchor, s.se_level)} "
+                    f"{side} the plateau level {s.raw(self.anchor):.4g} to a new best"))
         # Any rise beyond a quarter of the significance threshold, or STILL_RISING_SD noise sds,
         # counts as "still rising": a plateau is the absence of a trend, so it is claimed
         # conservatively; the sd floor keeps the level's own wander, which a wide window makes
@@ -179,8 +193,9 @@ class PhaseTracker:
         self.evals_since_anchor += 1
         if self.phase != "plateau" and self.evals_since_anchor >= cfg.plateau_evals:
             return ("plateau", self.anchor_step,
-                    (f"{name}: no significant rise for {self.evals_since_anchor} evaluations "
-                    f"since step {self.anchor_step} (level {s.raw(level):.4g})"))
+                    (f"{name}: no significant improvement for "
+                    f"{counted(self.evals_since_anchor, 'evaluation')} since step {self.anchor_step} "
+                    f"(level {s.raw(level):.4g})"))
         return None
 
     def _short_run_overfit(self) -> tuple[str, int | None, str] | None:
@@ -204,9 +219,9 @@ class PhaseTracker:
         if self.peak is None:
             self.peak = next(v for st, v in pairs if st == found.best)
         return ("overfit", found.onset,
-                (f"{s.label} has declined since step {found.onset} after {found.after} (the "
+                (f"{s.label} has got worse since step {found.onset} after {found.after} (the "
                  f"offline detector on the {len(pairs)} evaluations so far, "
-                 f"{self.short_streak} in a row)"))
+                 f"{counted(self.short_streak, 'time')} in a row)"))
 
     def _decline_after_peak(self, level: float) -> tuple[str, int | None, str] | None:
         """Overfit when a steady decline since some step after the peak is significant over all
@@ -222,9 +237,9 @@ class PhaseTracker:
             return None
         z_decline, onset = decline[:2]
         return ("overfit", onset,
-                (f"{s.label} has declined steadily since step {onset} ({z_decline:.1f} se "
-                 f"against the evaluations near its peak {s.raw(self.peak):.4g} at step "
-                 f"{self.peak_step}) for {s.confirm_now} evaluations in a row"))
+                (f"{s.label} has got worse steadily since step {onset} ({z_decline:.1f} se "
+                 f"against the evaluations near its best level {s.raw(self.peak):.4g} at step "
+                 f"{self.peak_step}) for {counted(s.confirm_now, 'evaluation')} in a row"))
 
     def _fell_fast(self, onset: int) -> bool:
         """A fall below the start is a disruption when it became significant within
@@ -293,8 +308,9 @@ class PhaseTracker:
                 return None  # the fall has flattened: its trough is behind it
         what = "after a flat stretch at its starting level" if late else "from the start"
         return ("overfit", onset,
-                (f"{s.label} has declined steadily since step {onset} ({what}; {z_decline:.1f} se "
-                 f"below its level before; starting level {s.raw(s.baseline):.4g})"))
+                (f"{s.label} has got worse steadily since step {onset} ({what}; {z_decline:.1f} se "
+                 f"{moved(s.sign, better=False)[1]} its level before; starting level "
+                 f"{s.raw(s.baseline):.4g})"))
 
     def restart(self, step: int) -> None:
         """A known boundary at `step` (e.g. the SFT->RL switch): phases start again from the
