@@ -20,7 +20,7 @@ def spike_mask(values: np.ndarray, scale: float, k: float = 6.0,
     four agree with one straight line (their largest residual is small), and it lies more than
     `k` noise sds and more than three times that largest residual away from the line, beyond both
     of its adjacent neighbours (two in a row: both, on the same side), and the neighbours do not
-    turn toward it by more than `k` noise sds (a fall into it and a rise out of it: the bottom
+    turn toward it by more than `k` noise sds and its gap to them (a fall into it and a rise out of it: the bottom
     of a V sampled at its turn, which a line through four points on its two arms fits loosely
     enough that the bottom lay past 3 times the spread in a quarter of steep dips). So the
     bottom of a dip sampled once or twice on a sparse run or at its turn on a dense one, a point
@@ -105,9 +105,15 @@ def _contradicted(x: np.ndarray, y: np.ndarray, width: int, floor: float) -> np.
     left, right = y[first - 1], y[first + width]
     # how far the neighbours themselves turn toward the block: a fall into it on the left and a
     # rise out of it on the right (for a low block) is the bottom of a V, data sampled at its
-    # turn, however well one line fits its four neighbours
+    # turn, however well one line fits its four neighbours. The turn must also exceed the
+    # block's own gap to the nearer adjacent neighbour: a V's bottom continues an arm (its
+    # slow side stays close), a failed reading stands off both (a spike 7-10 sds above two
+    # neighbours at the level, one of them a high reading, is not a V's top)
     turn = (y[first + width + 1] - right) - (left - y[first - 2])
-    above, below = turn > -floor, turn < floor
+    gap = np.min([np.minimum(np.abs(y[first + j] - left), np.abs(y[first + j] - right))
+                  for j in range(width)], axis=0)
+    bar = np.maximum(floor, gap)
+    above, below = turn > -bar, turn < bar
     for j in range(width):
         here = y[first + j]
         predicted = my + slope * (x[first + j] - x[first] - mx)

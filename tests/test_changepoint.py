@@ -230,3 +230,14 @@ def test_the_bottom_of_a_v_shaped_dip_is_data_a_failed_evaluation_is_not():
     trend = np.linspace(0.2, 0.8, 61) + rng.standard_normal(61) * 0.01
     trend[30] -= 0.2  # a failed evaluation on a rise: its neighbours do not turn
     assert np.flatnonzero(spike_mask(trend, noise_scale(trend), steps=x)).tolist() == [30]
+
+
+def test_a_spike_beside_one_high_reading_is_not_the_top_of_a_v():
+    """A V's turn is data; a failed reading that stands far off both its neighbours is not,
+    even when one neighbour is itself a high reading (so the neighbours 'turn' toward it by one
+    arm's noise): the turn must exceed the block's gap to its nearer neighbour."""
+    from phasewatch.outliers import spike_mask
+
+    y = np.r_[0.327, 0.295, 0.333, 0.312, 0.327, 0.298, 0.357, 0.468, 0.31, 0.298, 0.312, 0.318,
+              0.31, 0.305, 0.313, 0.293]  # a Student-t run at 0.31 (noise scale 0.011); step 7 failed
+    assert np.flatnonzero(spike_mask(y, 0.011)).tolist() == [7]
