@@ -475,3 +475,18 @@ def test_alerts_on_a_loss_speak_in_the_losss_own_direction():
     assert (verb, side) == ("fell", "below") and float(level) < float(worst)
     assert "above its best level" in by_event["overfit"] or "got worse steadily" in by_event["overfit"]
     assert not any("1 evaluations" in a.message for a in alerts)
+
+
+def test_a_starting_level_averaged_over_several_evaluations_says_so():
+    """The live starting level is the first value averaged with the next ones within noise of
+    it; printed, it says over how many, so the number matches what the log shows."""
+    rng = np.random.default_rng(5)
+    values = np.r_[0.5 + rng.normal(0, 0.01, 12), np.linspace(0.52, 0.8, 40) + rng.normal(0, 0.01, 40)]
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    alerts = feed(monitor, np.arange(values.size) * 10, values)
+    series = monitor.trackers_[0].series
+    n = series.baseline_n
+    assert n > 1
+    quoted = [a.message for a in alerts if "starting level" in a.message]
+    assert quoted and all(f"the starting level {values[:n].mean():.4g} (mean of the first {n} evaluations)"
+                          in m for m in quoted)

@@ -42,6 +42,13 @@ def first_not_none(*values):
     return next((v for v in values if v is not None), None)
 
 
+def starting_level(s: Series) -> str:
+    """The starting level as printed: the first value, or the mean of the first few that stay
+    within noise of it (`observed_start`), said so, so the number matches what the log shows."""
+    level = f"the starting level {s.raw(s.baseline):.4g}"
+    return level if s.baseline_n == 1 else f"{level} (mean of the first {s.baseline_n} evaluations)"
+
+
 def moved(sign: float, better: bool) -> tuple[str, str]:
     """The verb and side of a change of the level, in the metric's own direction: the monitor
     turns a loss to higher-is-better, but a loss that improves "fell ... below", as its log reads."""
@@ -117,7 +124,7 @@ class PhaseTracker:
                 verb, side = moved(s.sign, better=False)
                 return ("disruption", onset,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(s.baseline - level, s.se_baseline())} "
-                        f"{side} the starting level {s.raw(s.baseline):.4g}"))
+                        f"{side} {starting_level(s)}"))
             if (self.slow_fall and self.trough is not None
                     and level > self.trough + s.threshold(self.trough, s.se_level)):
                 # A slow fall below the start that was left to the steady-decline test, then
@@ -126,13 +133,13 @@ class PhaseTracker:
                 return ("readaptation", self.trough_step,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(level - self.trough, s.se_level)} "
                         f"{side} its worst level {s.raw(self.trough):.4g} (step {self.trough_step}), "
-                        f"reached {moved(s.sign, better=False)[1]} the starting level {s.raw(s.baseline):.4g}"))
+                        f"reached {moved(s.sign, better=False)[1]} {starting_level(s)}"))
             if level > s.baseline + thr:
                 onset = first_not_none(self.last_below_start_step, s.first_step)
                 verb, side = moved(s.sign, better=True)
                 return ("improvement", onset,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(level - s.baseline, s.se_baseline())} "
-                        f"{side} the starting level {s.raw(s.baseline):.4g}"))
+                        f"{side} {starting_level(s)}"))
             if self.peak is not None and self.peak > s.baseline + s.rise_threshold(
                     s.baseline, s.se_baseline()):
                 # The level was significantly above the start but is no longer (a sparse run's
@@ -309,8 +316,7 @@ class PhaseTracker:
         what = "after a flat stretch at its starting level" if late else "from the start"
         return ("overfit", onset,
                 (f"{s.label} has got worse steadily since step {onset} ({what}; {z_decline:.1f} se "
-                 f"{moved(s.sign, better=False)[1]} its level before; starting level "
-                 f"{s.raw(s.baseline):.4g})"))
+                 f"{moved(s.sign, better=False)[1]} its level before; {starting_level(s)})"))
 
     def restart(self, step: int) -> None:
         """A known boundary at `step` (e.g. the SFT->RL switch): phases start again from the
