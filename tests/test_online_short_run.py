@@ -22,10 +22,13 @@ def rise_and_fall(seed: int, n: int = 30, sd: float = 0.01) -> tuple[np.ndarray,
     return np.arange(n) * 50, curve + rng.normal(0, sd, n), peak
 
 
-def test_a_sparse_rise_and_fall_is_stopped_after_its_peak_with_the_offline_checkpoint():
+def stops_after(make_run, seeds=range(20)) -> int:
+    """How many of the runs the monitor stops; each stop comes after the index `make_run` gives
+    (the peak, or the decline's onset), and a stop by the refit keeps `analyze`'s checkpoint
+    on the same values."""
     stopped = 0
-    for seed in range(20):
-        steps, values, peak = rise_and_fall(seed)
+    for seed in seeds:
+        steps, values, after = make_run(seed)
         monitor = PhaseMonitor(metric="eval/accuracy")
         for i, (step, value) in enumerate(zip(steps, values)):
             alerts = monitor.update(int(step), {"eval/accuracy": float(value)})
@@ -34,12 +37,16 @@ def test_a_sparse_rise_and_fall_is_stopped_after_its_peak_with_the_offline_check
         if not monitor.should_stop:
             continue
         stopped += 1
-        assert i > peak  # never before the decline began
+        assert i > after  # never before the decline began
         overfit = next(a for a in alerts if a.event == "overfit")
         if "offline detector" in overfit.message:
-            # its checkpoint is the one `analyze` recommends on the same values
             seen = Run.from_columns({"acc": (steps[: i + 1], values[: i + 1])}, "t", "t")
             assert monitor.best_step == analyze_run(seen, "acc", "max").recommended_stop_step
+    return stopped
+
+
+def test_a_sparse_rise_and_fall_is_stopped_after_its_peak_with_the_offline_checkpoint():
+    stopped = stops_after(rise_and_fall)
     # Measured 20 of 20, all by the refit (1 of 20 without it: the level tests lag by half a
     # window, most of a 13-evaluation decline).
     assert stopped >= 18
@@ -86,22 +93,7 @@ def flat_then_decline(seed: int, n: int = 30, sd: float = 0.01) -> tuple[np.ndar
 def test_a_short_runs_late_decline_is_stopped_after_its_flat_stretch():
     """No rise at all, so the after-a-rise refit never stops it, and the level tests' window
     closes after the run's end; the refit reads the flat stretch and the decline at once."""
-    stopped = 0
-    for seed in range(20):
-        steps, values, onset = flat_then_decline(seed)
-        monitor = PhaseMonitor(metric="eval/accuracy")
-        for i, (step, value) in enumerate(zip(steps, values)):
-            alerts = monitor.update(int(step), {"eval/accuracy": float(value)})
-            if monitor.should_stop:
-                break
-        if not monitor.should_stop:
-            continue
-        stopped += 1
-        assert i > onset  # never before the decline began
-        overfit = next(a for a in alerts if a.event == "overfit")
-        if "offline detector" in overfit.message:
-            seen = Run.from_columns({"acc": (steps[: i + 1], values[: i + 1])}, "t", "t")
-            assert monitor.best_step == analyze_run(seen, "acc", "max").recommended_stop_step
+    stopped = stops_after(flat_then_decline)
     # Measured 18 of 20, 17 by the refit (2 of 20 before the refit judged late declines).
     assert stopped >= 15
 

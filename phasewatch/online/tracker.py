@@ -29,6 +29,7 @@ from phasewatch.online.short_run import (
     offline_overfit,
 )
 from phasewatch.online.state import MEDIAN_SE, TrackerState
+from phasewatch.online.wording import moved, starting_level
 from phasewatch.output import counted
 
 STILL_RISING_SD = 1.0  # a rise of more than this many noise sds postpones a plateau
@@ -40,19 +41,6 @@ AFTER_DISRUPTION_WINDOWS = 4  # ... and one that was fast enough to be a disrupt
 
 def first_not_none(*values):
     return next((v for v in values if v is not None), None)
-
-
-def starting_level(s: Series) -> str:
-    """The starting level as printed: the first value, or the mean of the first few that stay
-    within noise of it (`observed_start`), said so, so the number matches what the log shows."""
-    level = f"the starting level {s.raw(s.baseline):.4g}"
-    return level if s.baseline_n == 1 else f"{level} (mean of the first {s.baseline_n} evaluations)"
-
-
-def moved(sign: float, better: bool) -> tuple[str, str]:
-    """The verb and side of a change of the level, in the metric's own direction: the monitor
-    turns a loss to higher-is-better, but a loss that improves "fell ... below", as its log reads."""
-    return ("rose", "above") if (sign > 0) == better else ("fell", "below")
 
 
 class PhaseTracker:

@@ -1,0 +1,23 @@
+"""Words of the live alerts in the metric's own direction and with the numbers they quote.
+
+The monitor works on values turned higher-is-better; a loss's alerts must still read as its log
+does (a loss that improves "fell"), and a starting level must be a number the log shows or say
+how it was made.
+"""
+
+from __future__ import annotations
+
+from phasewatch.online.series import Series
+
+
+def starting_level(s: Series) -> str:
+    """The starting level as printed: the first value, or the mean of the first few that stay
+    within noise of it (`observed_start`), said so, so the number matches what the log shows."""
+    level = f"the starting level {s.raw(s.baseline):.4g}"
+    return level if s.baseline_n == 1 else f"{level} (mean of the first {s.baseline_n} evaluations)"
+
+
+def moved(sign: float, better: bool) -> tuple[str, str]:
+    """The verb and side of a change of the level, in the metric's own direction: the monitor
+    turns a loss to higher-is-better, but a loss that improves "fell ... below", as its log reads."""
+    return ("rose", "above") if (sign > 0) == better else ("fell", "below")
