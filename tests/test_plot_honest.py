@@ -139,3 +139,17 @@ def test_the_stop_is_named_in_the_unit_of_the_x_axis():
     stop_in_unit(fig, "epoch", lambda step: step / 250)
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "stop (epoch 1.8)" in texts and not any("step 450" in t for t in texts)
+
+
+def test_a_sparse_runs_legend_does_not_claim_a_smoothing_the_line_lacks():
+    """Every 100th evaluation of the demo run (21 points): the figure's Gaussian of sd 33 steps
+    gives a neighbour 1% of the weight, so the line joins the evaluations, and says so."""
+    dense = phasewatch.read_run(ROOT / "sample_logs" / "demo")
+    steps, values = dense.column("eval/accuracy").steps, dense.column("eval/accuracy").values
+    keep = steps % 100 == 0
+    run = phasewatch.run.Run.from_columns({"eval/accuracy": (steps[keep], values[keep])}, "sparse", "t")
+    fig = phase_figure(run, panels=None)
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "evaluations joined (sd 33 steps, 100 apart)" in texts
+    dense_fig = phase_figure(dense, panels=None)
+    assert "Gaussian smooth, sd 33 steps" in [t.get_text() for t in dense_fig.legends[0].get_texts()]

@@ -179,7 +179,7 @@ def _draw_performance(ax, run: Run, series, analysis: Analysis, smoothing: Smoot
         ax.plot(steps, curve, color=DATA_COLOR, linewidth=1.2, zorder=3, gid="smoothed")
         data.add(0, name, analysis.metric, "smoothed", steps, curve)
         handles.append(Line2D([], [], color=DATA_COLOR, linewidth=1.2,
-                              label=smoothing.describe()))
+                              label=smoothing.describe(steps)))
     baseline = analysis.baseline
     shown = values
     if baseline is not None and np.isfinite(baseline):

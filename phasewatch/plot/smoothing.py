@@ -98,13 +98,19 @@ class Smoothing:
                                for piece in np.split(y, cuts)])
 
     def describe(self, steps: np.ndarray | None = None) -> str:
-        """E.g. 'Gaussian smooth, sd 30 steps' (for the legend; the window is centred)."""
+        """E.g. 'Gaussian smooth, sd 30 steps' (for the legend; the window is centred). Given the
+        series' steps, a Gaussian of sd at most a third of their spacing (a neighbour's weight
+        1% or less) is said to join the evaluations: on a run evaluated every 100 steps, 'sd 33
+        steps' would claim a smoothing the line does not have."""
         if self.kind == "none":
             return "no smoothing"
         width = self.width_steps(steps)
         unit = "step" if width == 1 else "steps"
         if self.kind == "ema":
             return f"EMA, half-life {width:g} {unit}"
+        gap = spacing(steps)
+        if steps is not None and len(steps) > 1 and width <= gap / 3:
+            return f"evaluations joined (sd {width:g} {unit}, {gap:g} apart)"
         return f"Gaussian smooth, sd {width:g} {unit}"
 
 
