@@ -64,7 +64,8 @@ class MonitorConfig:
     """Evaluations of a metric before any alert on it (noise and starting level settle)."""
     baseline_points: int = 5
     """The starting level is the first value, averaged with those of the first
-    `baseline_points` that stay within noise of it (the observed start, as offline)."""
+    `baseline_points` that stay within noise of it (offline: the first value; alerts say when
+    the live one is a mean)."""
     window: int = 15
     """Values in the centred median that gives the level (odd; the smoothing), once the run has
     4 x `window` evaluations; before that about a quarter of those seen (`Series.window_now`)."""

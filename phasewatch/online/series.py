@@ -250,9 +250,10 @@ class Series:
 
 
 def observed_start(first: list[float], white: float) -> tuple[float, int]:
-    """The starting level as the offline detector reads it, the observed start: the first value,
-    averaged with the values right after it that stay within two noise sds of it (a run that
-    moves from its first update keeps its first value alone). Returns (level, values used)."""
+    """The live starting level: the first value (the observed start, what `analyze` reads),
+    averaged with the values right after it that stay within two noise sds of it, for a steadier
+    reference (a run that moves from its first update keeps its first value alone; alerts say
+    when it is a mean, `wording.starting_level`). Returns (level, values used)."""
     k = 1
     while k < len(first) and abs(first[k] - first[0]) <= 2.0 * white:
         k += 1
