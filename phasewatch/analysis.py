@@ -125,7 +125,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     pcfg = PhaseConfig(**{name: getattr(cfg, name) for name in PhaseConfig.__dataclass_fields__})
     # a broken line with knots anywhere (phasewatch.hinge), judged against its own noise; not
     # for a rate pinned at a bound, whose few other readings the knots would fit exactly
-    if not stages and y.size <= HINGE_POINTS and not mostly_one_value(y):
+    pinned = mostly_one_value(y)
+    if not stages and y.size <= HINGE_POINTS and not pinned:
         phases, sd = hinge_phases(steps, y, pcfg)
     else:
         sd = noise_sd(y, seg.ar)  # one formula with the live monitor (AR(1) inflation, capped)
@@ -135,7 +136,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
             # 15- and 30-point runs)
             residuals = y - fit_segments(steps.astype(np.float64), y, list(seg.breaks))
             sd = min(sd, residual_sd(residuals, 2 * (len(seg.breaks) + 1)))
-        if mostly_one_value(y):
+        if pinned:
             # a rate pinned at a bound: the readings at it differ by exactly 0 (tuning seeds,
             # bounded regime: false claims 0.02 -> 0.00 and 0.08 -> 0.07, boundary hits
             # 0.82 -> 0.87 and 0.82 -> 0.84 in the two generator families)
