@@ -128,8 +128,10 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     pinned = mostly_one_value(y)
     if not stages and y.size <= HINGE_POINTS and not pinned:
         phases, sd = hinge_phases(steps, y, pcfg)
+        ar = 0.0  # the broken line's noise is not inflated for autocorrelation
     else:
-        sd = noise_sd(y, seg.ar)  # one formula with the live monitor (AR(1) inflation, capped)
+        ar = seg.ar
+        sd = noise_sd(y, ar)  # one formula with the live monitor (AR(1) inflation, capped)
         if y.size <= SPARSE:
             # judge the trends against the tighter noise (the segmentation keeps its own: judged
             # against this one too, it over-cuts controls: false claims 0.00 -> 0.04-0.12 on
@@ -147,10 +149,12 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     window = smoothing_window(y.size, pcfg)
     base, base_se = baseline_spec.level(steps, y, sd)
     phases = snap_turns(phases, steps, y, window, sd, fixed)
-    if not stages:
-        phases = split_start_dip(phases, steps, y, base, sd, window, pcfg)
     phases = demote_flat_trends(phases, boundary_levels(phases, steps, y, base, fixed, robust=True),
                                 sd, cfg.k_sd)
+    if not stages:
+        # after the check above: the start dip is judged on its own evaluations, and a 3-point
+        # median (the check's level on runs of over 40) erases a one-evaluation trough
+        phases = split_start_dip(phases, steps, y, base, sd, window, pcfg, ar)
     phases = settle_overshoots(phases, steps, cfg.short_flat_fraction)
 
     signals = other_signals(run, metric)

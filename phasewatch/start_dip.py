@@ -19,7 +19,9 @@ A dip is taken only when all of these hold:
   (`phasewatch.hinge`) leaves out only the largest (tuning seeds: on runs with an evaluation at
   step 0, boundary hits 0.62 -> 0.70 and presence 0.88 -> 0.92 in the second generator family,
   unchanged in the first; no more false claims on the controls of any regime but one of 90
-  medium monotone runs of the first family, read as a dip);
+  medium monotone runs of the first family, read as a dip). Where the run's noise was inflated
+  for AR(1) autocorrelation, so are the second differences, which a persistent excursion
+  hardly moves: a flat AR(1) run's three low readings in a row were read as a dip;
 - the evaluations after it come back and stay: the median of the next three is above the
   trough by the same margin, so a fall that never recovers stays what the segmentation made of
   it, and a trough that is only the first of several low points is not a turn.
@@ -29,10 +31,12 @@ of one. At 41-80 evaluations a dip that saturates in the first tenth of the run 
 two evaluations deep (tuning seeds: boundary hits on fast-saturating runs 0.74 -> 0.79 and 0.68
 -> 0.70 with 80 instead of 40, no other regime changed, no more false claims).
 A one-evaluation trough counts when it is one of the first `ONE_POINT_LAST` (3) evaluations
-after the start and the run then rises on, to more than the margin above the start (a
-readaptation that goes on climbing): at the usual cadence of LLM evaluations a fast dip is one
-point deep as the expert data start to act. Later, before a flat run, or before a rise of fewer
-than three evaluations or one that ends near the start, it does not: one low evaluation and
+after the start and the run then rises on for two evaluations or more, to more than the margin
+above the start (a readaptation that goes on climbing): at the usual cadence of LLM evaluations
+a fast dip is one point deep as the expert data start to act, and a fast recovery two (tuning
+seeds, with three evaluations asked: fast-saturating runs' boundary hits 0.85 / 0.72 against
+0.87 / 0.74 with two). Later, before a flat run, or before a one-evaluation rise or one that
+ends near the start, it does not: one low evaluation and
 straight back to the level the run keeps is what a failed evaluation or a heavy-tailed noise
 reading looks like, so there the next evaluation must be below the start too.
 """
@@ -41,7 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from phasewatch.noise import mostly_one_value, second_difference_sd
+from phasewatch.noise import ar_inflation, mostly_one_value, second_difference_sd
 from phasewatch.phases import PhaseConfig, smooth
 from phasewatch.results import Phase
 
@@ -51,9 +55,10 @@ ONE_POINT_LAST = 3  # the latest evaluation after the start a one-evaluation tro
 
 
 def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, base: float,
-                    sd: float, window: int, cfg: PhaseConfig) -> list[Phase]:
+                    sd: float, window: int, cfg: PhaseConfig, ar: float = 0.0) -> list[Phase]:
     """`phases` with a disruption -> readaptation split off the first phase when the data show
-    an early dip below the starting level `base` that recovers (see the module docstring)."""
+    an early dip below the starting level `base` that recovers (see the module docstring).
+    `ar` is the AR(1) coefficient `sd` was inflated for (0 when it was not)."""
     if not phases or phases[0].name not in (*RISES, "plateau") or sd <= 0 \
             or not 4 <= y.size <= MAX_POINTS \
             or mostly_one_value(y):  # a rate pinned at a bound: its few other readings are blips
@@ -66,7 +71,7 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, base:
     if hi < 1:
         return phases
     trough = 1 + int(np.argmin(y[1:hi + 1]))
-    sd = min(sd, second_difference_sd(np.delete(y, trough), robust=False))
+    sd = min(sd, second_difference_sd(np.delete(y, trough), robust=False) * ar_inflation(ar))
     margin = cfg.k_sd * np.sqrt(2.0) * sd
     depth = base - y[trough]
     recovery = float(np.median(y[trough + 1:trough + 4])) - y[trough]
@@ -74,7 +79,7 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, base:
         return phases
     one_point = base - y[trough + 1] <= cfg.k_sd * sd
     climbs = float(np.median(y[max(trough + 1, end - 2):end + 1])) - base > margin
-    if one_point and (first.name == "plateau" or end - trough < 3 or not climbs
+    if one_point and (first.name == "plateau" or end - trough < 2 or not climbs
                       or trough > ONE_POINT_LAST):
         # one low evaluation, then straight back to the level the run keeps: a failed
         # evaluation reads the same, and nothing after it says otherwise
