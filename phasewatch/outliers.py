@@ -26,7 +26,8 @@ def spike_mask(values: np.ndarray, scale: float, k: float = 6.0,
     bottom of a dip sampled once or twice on a sparse run or at its turn on a dense one, a point
     on a steep rise, and the first and last
     points (nothing on one side to contradict them) are data, while one or two absurd readings
-    on a plateau or a trend are not. The second-to-last point has one neighbour after it: it is
+    on a plateau or a trend are not; so are two of them one evaluation apart
+    (`_pair_contradicted`). The second-to-last point has one neighbour after it: it is
     flagged (alone) only when that neighbour and the two before it agree with one line to within
     `EDGE_AGREE` noise sds. The second point gets the same rule and must also lie far outside
     the range of every other reading (`_second_contradicted`): a disruption sampled once right
@@ -43,6 +44,8 @@ def spike_mask(values: np.ndarray, scale: float, k: float = 6.0,
         flagged = _contradicted(x, y, width, k * scale)
         for j in range(width):
             mask[np.flatnonzero(flagged) + 2 + j] = True
+    pairs = np.flatnonzero(_pair_contradicted(x, y, k * scale)) + 2
+    mask[pairs] = mask[pairs + 2] = True
     last = y.size - 2
     mask[last] |= _edge_contradicted(x, y, last, (last - 2, last - 1, last + 1), k * scale,
                                      EDGE_AGREE * scale)
@@ -119,6 +122,35 @@ def _contradicted(x: np.ndarray, y: np.ndarray, width: int, floor: float) -> np.
         predicted = my + slope * (x[first + j] - x[first] - mx)
         above = above & (here > np.maximum(left, right)) & (here - predicted > limit)
         below = below & (here < np.minimum(left, right)) & (predicted - here > limit)
+    return above | below
+
+
+def _pair_contradicted(x: np.ndarray, y: np.ndarray, floor: float) -> np.ndarray:
+    """For each a from 2, whether y[a] and y[a + 2] are two failed readings one evaluation
+    apart: the five points around them (a-2, a-1, a+1, a+3, a+4) agree with one line, and both
+    lie beyond it on the same side by more than `floor` and three times the five's largest
+    residual, and beyond their adjacent neighbours. Each of the two is among the other's four
+    neighbours in `_contradicted`, whose line it pulls away (on the tuning seeds' runs with
+    failed evaluations, two zeros two evaluations apart were left in a rising run and read as a
+    dip, or blew up its noise sd from 0.01 to 0.15). The evaluation between them sits on the
+    line, so this is no V's bottom."""
+    first = np.arange(2, y.size - 4)
+    if first.size == 0:
+        return np.zeros(0, dtype=bool)
+    offsets = (-2, -1, 1, 3, 4)
+    nx = np.stack([x[first + o] - x[first] for o in offsets])
+    ny = np.stack([y[first + o] for o in offsets])
+    mx, my = nx.mean(axis=0), ny.mean(axis=0)
+    sxx = ((nx - mx) ** 2).sum(axis=0)
+    slope = np.where(sxx > 0, ((nx - mx) * (ny - my)).sum(axis=0) / np.where(sxx > 0, sxx, 1), 0)
+    limit = np.maximum(floor, 3.0 * np.abs(ny - (my + slope * (nx - mx))).max(axis=0))
+    above = below = np.ones(first.size, dtype=bool)
+    for j in (0, 2):
+        here = y[first + j]
+        off = here - (my + slope * (x[first + j] - x[first] - mx))
+        left, right = y[first + j - 1], y[first + j + 1]
+        above = above & (off > limit) & (here > np.maximum(left, right))
+        below = below & (-off > limit) & (here < np.minimum(left, right))
     return above | below
 
 

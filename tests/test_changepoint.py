@@ -193,6 +193,21 @@ def test_two_failed_evaluations_in_a_row_are_outliers_but_a_sampled_dip_is_data(
     assert not spike_mask(dip, 0.01).any()
 
 
+def test_two_failed_evaluations_one_apart_are_outliers_but_a_dip_with_a_low_middle_is_data():
+    """Each of two zeros one evaluation apart is among the other's neighbours and pulls their
+    line away; the five readings around the pair agree with one line and say so. A dip whose
+    middle evaluation is low too is a dip (its neighbours do not agree with one line)."""
+    from phasewatch.changepoint import spike_mask
+
+    rise = np.linspace(0.40, 0.58, 10) + np.r_[0, 1, -1, 0, 1, 0, -1, 1, 0, -1] * 0.004
+    y = rise.copy()
+    y[[4, 6]] = 0.0
+    assert spike_mask(y, 0.01).tolist() == [i in (4, 6) for i in range(10)]
+    dip = rise.copy()
+    dip[[4, 5, 6]] = [0.05, 0.08, 0.06]
+    assert not spike_mask(dip, 0.01).any()
+
+
 def test_a_failed_second_to_last_evaluation_is_an_outlier_but_a_dip_after_the_start_is_data():
     """The second-to-last point has one neighbour after it: it is an outlier when that neighbour
     and the two before it agree with one line. The second point is one only when it also lies
