@@ -33,6 +33,7 @@ Run: .venv/bin/python benchmarks/bench_early_stop.py [--runs N] [--first-seed S]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import time
@@ -49,6 +50,7 @@ from early_stop_baselines import Cusum, Focus, calibrate, regime_runs, stop_at
 
 from phasewatch.noise import noise_scale
 from phasewatch.online import PhaseMonitor
+from phasewatch.planned import planned_steps
 
 TARGETS = {"detection": ">= 0.95", "early": "<= 0.05", "false": "<= 0.05", "delay": "<= 0.20"}
 
@@ -66,11 +68,16 @@ class Case:
     onset: int | None  # true overfit onset step (None: no overfit)
     noise_sd: float | None = None
     run: object = None  # the resolved Run (for the offline detector)
+    planned: int | None = None  # the run's planned last step (a trainer's max_steps)
+    events: tuple = ()  # known boundaries (run.json), told to the monitor
+
+    def __post_init__(self) -> None:
+        if self.planned is None and self.records:  # a finished run: its last logged step
+            self.planned = max(step for step, _ in self.records)
 
     def performance_only(self) -> Case:
         records = [(s, {self.metric: r[self.metric]}) for s, r in self.records if self.metric in r]
-        return Case(self.name, self.kind, records, self.metric, self.direction,
-                    self.curve_steps, self.curve, self.onset, self.noise_sd, self.run)
+        return dataclasses.replace(self, records=records)
 
 
 def _ar1(rng, n, phi, sd):
@@ -264,16 +271,18 @@ class Oracle:
             self.should_stop = value < self.limit
 
 
-METHODS = {
-    "phasewatch": lambda m, d: Phasewatch(m, d),
-    "patience 3": lambda m, d: Patience(m, d, 3),
-    "patience 10": lambda m, d: Patience(m, d, 10),
-    "EMA(0.1) + patience 10": lambda m, d: Patience(m, d, 10, ema=0.1),
+METHODS = {  # each makes a detector for a Case
+    "phasewatch": lambda c: Phasewatch(c.metric, c.direction, c.events),
+    "phasewatch, run length known": lambda c: Phasewatch(c.metric, c.direction, c.events,
+                                                         planned_steps=c.planned),
+    "patience 3": lambda c: Patience(c.metric, c.direction, 3),
+    "patience 10": lambda c: Patience(c.metric, c.direction, 10),
+    "EMA(0.1) + patience 10": lambda c: Patience(c.metric, c.direction, 10, ema=0.1),
 }
 
 
 def evaluate(make, case: Case) -> dict:
-    method = make(case) if make is Oracle else make(case.metric, case.direction)
+    method = make(case)
     stop = None
     for step, metrics in case.records:
         method.update(step, metrics)
@@ -456,8 +465,10 @@ def with_dense_baselines(calib_runs: int) -> dict:
     """`METHODS` plus FOCuS and CUSUM at the dense runs' thresholds (`dense_thresholds`)."""
     thresholds = dense_thresholds(calib_runs)
     return {**METHODS,
-            f"FOCuS (>= {thresholds['FOCuS']:.3g})": lambda m, d: Focus(m, d, thresholds["FOCuS"]),
-            f"CUSUM (>= {thresholds['CUSUM']:.3g})": lambda m, d: Cusum(m, d, thresholds["CUSUM"])}
+            f"FOCuS (>= {thresholds['FOCuS']:.3g})":
+                lambda c: Focus(c.metric, c.direction, thresholds["FOCuS"]),
+            f"CUSUM (>= {thresholds['CUSUM']:.3g})":
+                lambda c: Cusum(c.metric, c.direction, thresholds["CUSUM"])}
 
 
 def reference_table(paths: list[Path], calib_runs: int = 20) -> None:
@@ -492,12 +503,13 @@ def reference_table(paths: list[Path], calib_runs: int = 20) -> None:
                    for st, row in zip(wide.index.to_numpy(), wide.to_numpy(dtype=float))]
         events = [(e.step, e.name) for e in run.events if e.name != "resume"]
         steps = series.index.to_numpy()
-        cases.append(Case(path.name, "reference", records, metric, direction, steps,
-                          smooth.to_numpy(), onset))
+        case = Case(path.name, "reference", records, metric, direction, steps,
+                    smooth.to_numpy(), onset, planned=planned_steps(run.config),
+                    events=tuple(events))
+        cases.append(case)
         cells = []
         for name, make in methods.items():
-            method = (Phasewatch(metric, direction, events) if name == "phasewatch"
-                      else make(metric, direction))
+            method = make(case)
             stop = None
             for step, values in records:
                 method.update(step, values)

@@ -33,6 +33,7 @@ from phasewatch.live_open import open_when_ready
 from phasewatch.live_result import WatchResult, add_whole_run
 from phasewatch.live_sets import LiveAxis, SetMean, choose_sets, with_x
 from phasewatch.output import warn
+from phasewatch.planned import planned_steps
 from phasewatch.resolver import Resolver
 
 __all__ = ["LiveWatch", "WatchResult", "watch"]
@@ -176,7 +177,10 @@ class LiveWatch:
                 self.notice(f"{self.source.source}: {warning}")
             if self._set_mean is not None:
                 metric = watched
-        self.monitor = PhaseMonitor(metric=metric, direction=direction, **self.monitor_options)
+        options = dict(self.monitor_options)
+        if options.get("planned_steps") is None:  # the log's own plan (max_steps...), if any
+            options["planned_steps"] = planned_steps(self.source.info.config)
+        self.monitor = PhaseMonitor(metric=metric, direction=direction, **options)
         self._resolver = Resolver(self.monitor, self._resumed)
         self.result.metric, self.result.direction = metric, direction
         self.result.aggregate = self._set_mean.sets if self._set_mean is not None else None

@@ -65,6 +65,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="significance in standard errors (default %(default)s)")
     parser.add_argument("--min-delta", type=finite_float, default=defaults["min_delta_abs"],
                         help="smallest change that counts, in metric units (default %(default)s)")
+    parser.add_argument("--planned-steps", type=int, default=None, metavar="STEPS",
+                        help="the step the run is planned to end at (default: the log's "
+                        "max_steps / total_training_steps / steps, if it has one); a fall from "
+                        "the start still going on past the first 40%% of it is an overfit")
     parser.add_argument("--poll", type=float, default=0.25, help=argparse.SUPPRESS)
 
 
@@ -83,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
                         aggregate=args.aggregate, x=args.x_unit,
                         stop=stop, stop_on=stop_on, check_finite=args.check_finite,
                         warmup=args.warmup, window=args.window, z=args.z,
-                        min_delta_abs=args.min_delta)
+                        min_delta_abs=args.min_delta, planned_steps=args.planned_steps)
     sinks: list[Any] = [JsonlSink() if args.output == "jsonl" else TextSink()]
     if args.webhook:
         try:

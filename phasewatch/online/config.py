@@ -91,6 +91,13 @@ class MonitorConfig:
     """Held-out expert NLL for the NLL-gap overfit signal; None disables it."""
     stop_on: Sequence[str] = ("overfit",)
     """Events that make `should_stop` true."""
+    planned_steps: int | None = None
+    """The step the run is planned to end at (a trainer's max_steps; `watch` reads it from the
+    log's config). With it, a fall from the start is told from a disruption by how much of the
+    run it has lasted: a disruption is an early fall, over within the first `EARLY_FRACTION`
+    (tracker.py) of the run, so a fall from the start still going on steadily after that is
+    an overfit, and none before it is. Without it, by how many smoothing windows it has lasted,
+    which a run of 13-40 evaluations never fills (DESIGN.md)."""
     check_finite: bool = False
     """A NaN/inf value of a followed metric is an alert ('non_finite') and a stop condition;
     by default non-finite values are treated as missing."""
@@ -110,6 +117,10 @@ class MonitorConfig:
             raise ValueError(f"window must be odd (a centred median), got {self.window}")
         if self.min_window % 2 == 0 or self.min_window > self.window:
             raise ValueError(f"min_window must be odd and <= window, got {self.min_window}")
+        if self.planned_steps is not None and not (
+                isinstance(self.planned_steps, int) and not isinstance(self.planned_steps, bool)
+                and self.planned_steps > 0):
+            raise ValueError(f"planned_steps must be a positive step, got {self.planned_steps!r}")
         if self.noise_window < 3:
             raise ValueError("noise_window must be >= 3 to estimate the noise")
         if not (self.z > 0 and min(self.min_delta_sd, self.min_delta_abs, self.min_delta_rel) >= 0):

@@ -180,11 +180,10 @@ class Series:
         return (float(ramp[best]) / self.sigma, int(steps[first + best]), first + best - origin,
                 n - first - best)
 
-    def still_falling(self, since: int) -> bool:
-        """Whether the decline of the last `since` values is still going on (not a fall that
-        has flattened into a floor): the least-squares slope of their latest half is negative by
-        STILL_FALLING_Z standard errors."""
-        m = since // 2
+    def still_falling(self, m: int) -> bool:
+        """Whether a decline is still going on (not a fall that has flattened into a floor):
+        the least-squares slope of the last `m` values is negative by STILL_FALLING_Z standard
+        errors."""
         if m < 4 or self.sigma <= 0:
             return False
         y = np.fromiter(islice(self.values, len(self.values) - m, None), dtype=np.float64, count=m)

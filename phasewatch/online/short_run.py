@@ -18,8 +18,12 @@ Two overfits are the refit's to stop:
   significant against the noise of the fit's own residuals (`late_decline_t`). A late decline of a short run is significant over its last
   few evaluations, after the level tests' window has closed.
 
+A third when the planned run length is known (`MonitorConfig.planned_steps`): a decline from
+the first evaluation still going on past the run's early part (`tracker.EARLY_FRACTION`), where
+a disruption's fall is over.
+
 What it is not asked to judge (measured on the tuning seeds, bench_early_stop's runs):
-- a decline from the first evaluation: live it is the same data as a dip still falling, which
+- a decline from the first evaluation, without a planned run length: live it is the same data as a dip still falling, which
   the offline detector, not seeing the dip's end yet, calls an overfit (false stops on 0.50-0.75
   of the sparse dips that never recover; with 16-30 values of steady decline required, still
   0.16-0.22 of the dense dip_no_recovery runs, whose dip takes up to 75 evaluations); the
@@ -76,11 +80,13 @@ class RefitOverfit:
 
 
 def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
-                    white: float) -> RefitOverfit | None:
+                    white: float, from_start: bool = False) -> RefitOverfit | None:
     """The overfit that ends the offline detector's phases of these values (oriented
     higher-is-better), when it is one the refit judges (module docstring); else None. After a
     rise, a best point whose 3-value mean is less than SHORT_RUN_RISE_SD white-noise sds
-    (`white`) above `start` is None."""
+    (`white`) above `start` is None. An overfit from the first evaluation is judged only when
+    `from_start` (the run is past its early part: `tracker.EARLY_FRACTION` of the planned
+    run, when the plan is known)."""
     from phasewatch.analysis import analyze_run  # imported on first use: start-up time
     from phasewatch.run import Run
 
@@ -90,8 +96,13 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     analysis = analyze_run(Run.from_columns({metric: (steps_array, y)}, "live", "buffer"),
                            metric, "max", use_tokens=False)
     phases = analysis.phases
-    if not phases or phases[-1].name != "overfit" or phases[-1].start_step <= steps_array[0]:
+    if not phases or phases[-1].name != "overfit":
         return None
+    if phases[-1].start_step <= steps_array[0]:
+        if not from_start:
+            return None
+        return RefitOverfit(int(steps_array[0]), int(analysis.recommended_stop_step), True,
+                            "its start (past the early part of the planned run)")
     rises = sum(p.name in RISES for p in phases)
     if rises > 1 or any(p.name == "overfit" for p in phases[:-1]):
         return None

@@ -17,7 +17,8 @@ The stop decision uses the cautious noise scale while the noise's autocorrelatio
 
 from __future__ import annotations
 
-from itertools import islice
+from dataclasses import fields
+from itertools import islice, takewhile
 
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.series import Series
@@ -37,6 +38,7 @@ SUSTAINED_WINDOWS = 1.0  # the level test: well below the peak for this many win
 FROM_START_WINDOWS = 2  # a slow decline right from the start must last this many windows
 TROUGH_BEHIND_WINDOWS = 2  # a fall whose trough is this many windows back has stopped
 AFTER_DISRUPTION_WINDOWS = 4  # ... and one that was fast enough to be a disruption, this many
+EARLY_FRACTION = 0.4  # with a planned run length: a disruption's fall is over by this fraction
 
 
 def first_not_none(*values):
@@ -206,7 +208,7 @@ class PhaseTracker:
         if len(pairs) < SHORT_RUN_FROM:
             return None
         found = offline_overfit([st for st, _ in pairs], [v for _, v in pairs], s.baseline,
-                                s.white)
+                                s.white, from_start=self._falling_past_early_part(EARLY_FRACTION / 2))
         self.short_streak = self.short_streak + 1 if found is not None else 0
         if found is None or not found.stops or self.short_streak < SHORT_RUN_CONFIRM:
             return None
@@ -281,7 +283,12 @@ class PhaseTracker:
         an overfit (a dip eases in: its decline starts later and becomes significant sooner). After a disruption alert, a
         fall still going on after `AFTER_DISRUPTION_WINDOWS` full windows is one too. A decline
         after a flat stretch at the starting level (at least two windows, and LATE_FLAT_RATIO times as
-        long as the decline) is an overfit as soon as it is significant."""
+        long as the decline) is an overfit as soon as it is significant.
+
+        With a planned run length (`MonitorConfig.planned_steps`), "longer" is "past the run's
+        early part" (`EARLY_FRACTION` of it, where a disruption's fall is over) and "still
+        falling" is measured over the values after it: on runs of 13-40 evaluations, whose
+        windows never fill, the count of windows stopped none of these overfits."""
         s, cfg = self.series, self.cfg
         # A significant decline has its level well below the start: at least one se of the gap
         # (and the user's floor) before the test is worth its cost (most flat-run evaluations).
@@ -295,16 +302,46 @@ class PhaseTracker:
         steady = z_decline > cfg.z * s.caution
         window = s.window_now
         late = self.phase is None and steady and before >= max(2 * window, LATE_FLAT_RATIO * since)
+        progress = self.progress()
         if not late:
             needed = FROM_START_WINDOWS if self.phase is None else AFTER_DISRUPTION_WINDOWS
-            if not steady or since < needed * cfg.window or before > max(window, since // 2):
+            too_soon = since < needed * cfg.window if progress is None else progress < EARLY_FRACTION
+            if not steady or too_soon or before > max(window, since // 2):
                 return None
-            if self._trough_behind() or self.trough_step is None or not s.still_falling(since):
+            # Still falling: over the latest half of the decline, or with a plan, after the
+            # run's early part (a disruption's fall is over by then: a logistic dip's tail
+            # still fell significantly over the second half of the early part, 0.5 of family
+            # B's dense dips that never recover stopped when that half counted; 0.1 now)
+            falling = (s.still_falling(since // 2) if progress is None
+                       else self._falling_past_early_part(EARLY_FRACTION))
+            if self._trough_behind() or self.trough_step is None or not falling:
                 return None  # the fall has flattened: its trough is behind it
         what = "after a flat stretch at its starting level" if late else "from the start"
+        if not late and progress is not None:
+            what += f", still falling at {progress:.0%} of the planned {cfg.planned_steps} steps"
         return ("overfit", onset,
                 (f"{s.label} has got worse steadily since step {onset} ({what}; {z_decline:.1f} se "
                  f"{moved(s.sign, better=False)[1]} its level before; {starting_level(s)})"))
+
+    def progress(self) -> float | None:
+        """How much of the planned run (`MonitorConfig.planned_steps`) this stage has had, from
+        its start to the last evaluation (above 1 past the plan); None without a plan."""
+        s, planned = self.series, self.cfg.planned_steps
+        start = s.first_step if self.stage_step is None else self.stage_step
+        if planned is None or start is None or s.last_step is None or planned <= start:
+            return None
+        return (s.last_step - start) / (planned - start)
+
+    def _falling_past_early_part(self, since: float) -> bool:
+        """With a planned run length: the run is past its early part (`EARLY_FRACTION`) and its
+        values after `since` of the plan still fall significantly (`Series.still_falling`, from 4
+        of them)."""
+        s, progress = self.series, self.progress()
+        if progress is None or progress < EARLY_FRACTION:
+            return False
+        start = s.first_step if self.stage_step is None else self.stage_step
+        after = start + since * (self.cfg.planned_steps - start)
+        return s.still_falling(sum(1 for _ in takewhile(lambda st: st > after, reversed(s.steps))))
 
     def restart(self, step: int) -> None:
         """A known boundary at `step` (e.g. the SFT->RL switch): phases start again from the
@@ -347,47 +384,14 @@ class PhaseTracker:
         return event, onset, reason
 
     def state(self) -> TrackerState:
-        return TrackerState(
-            series=self.series.state(),
-            phase=self.phase,
-            peak=self.peak,
-            peak_step=self.peak_step,
-            trough=self.trough,
-            trough_step=self.trough_step,
-            anchor=self.anchor,
-            anchor_step=self.anchor_step,
-            evals_since_anchor=self.evals_since_anchor,
-            last_at_start_step=self.last_at_start_step,
-            last_below_start_step=self.last_below_start_step,
-            streak_event=self.streak_event,
-            streak=self.streak,
-            rise_phase=self.rise_phase,
-            decline_peak=self.decline_peak,
-            decline_peak_step=self.decline_peak_step,
-            stage_step=self.stage_step,
-            evals_below_peak=self.evals_below_peak,
-            slow_fall=self.slow_fall,
-            short_streak=self.short_streak,
-        )
+        """Every field of `TrackerState` (the explicit, versioned list of what a resume needs)."""
+        return TrackerState(series=self.series.state(),
+                            **{name: getattr(self, name) for name in _TRACKED})
 
     def load(self, st: TrackerState) -> None:
         self.series.load(st.series)
-        self.phase = st.phase
-        self.peak = st.peak
-        self.peak_step = st.peak_step
-        self.trough = st.trough
-        self.trough_step = st.trough_step
-        self.anchor = st.anchor
-        self.anchor_step = st.anchor_step
-        self.evals_since_anchor = st.evals_since_anchor
-        self.last_at_start_step = st.last_at_start_step
-        self.last_below_start_step = st.last_below_start_step
-        self.streak_event = st.streak_event
-        self.streak = st.streak
-        self.rise_phase = st.rise_phase
-        self.decline_peak = st.decline_peak
-        self.decline_peak_step = st.decline_peak_step
-        self.stage_step = st.stage_step
-        self.evals_below_peak = st.evals_below_peak
-        self.slow_fall = st.slow_fall
-        self.short_streak = st.short_streak
+        for name in _TRACKED:
+            setattr(self, name, getattr(st, name))
+
+
+_TRACKED = tuple(f.name for f in fields(TrackerState) if f.name != "series")

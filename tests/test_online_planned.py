@@ -1,0 +1,111 @@
+"""A planned run length (`MonitorConfig.planned_steps`, `watch --planned-steps`, the log's
+max_steps): a fall from the start still going on past the run's early part is an overfit, and a
+dip over by then is not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from phasewatch.cli import main
+from phasewatch.online import MonitorConfig, PhaseMonitor
+from phasewatch.online.tracker import EARLY_FRACTION
+from phasewatch.planned import planned_steps
+
+EVERY = 50
+
+
+def steady_decline(seed: int, n: int = 30, sd: float = 0.01) -> np.ndarray:
+    """Held-out accuracy falling steadily from the first evaluation, 10 noise sds in all."""
+    rng = np.random.default_rng(seed)
+    return 0.6 - 10 * sd * np.arange(n) / (n - 1) + rng.normal(0, sd, n)
+
+
+def early_dip(seed: int, n: int = 30, sd: float = 0.01) -> np.ndarray:
+    """A fall of 8 noise sds over the first fifth of the run, then a flat floor (a disruption
+    with no recovery)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / (n - 1)
+    return 0.6 - 8 * sd * np.minimum(t / 0.2, 1.0) + rng.normal(0, sd, n)
+
+
+def first_stop(values: np.ndarray, planned: int | None):
+    monitor = PhaseMonitor(metric="eval/accuracy", planned_steps=planned)
+    for i, value in enumerate(values):
+        alerts = monitor.update(i * EVERY, {"eval/accuracy": float(value)})
+        if monitor.should_stop:
+            return i, next(a for a in alerts if a.event == "overfit")
+    return None, None
+
+
+def test_a_steady_decline_from_the_start_stops_past_the_early_part_only_with_a_plan():
+    n = 30
+    planned = (n - 1) * EVERY
+    stops = [first_stop(steady_decline(seed, n), planned) for seed in range(20)]
+    stopped = [(i, alert) for i, alert in stops if i is not None]
+    # Measured 20 of 20 (the refit of the offline detector, or the steady-decline test)
+    assert len(stopped) >= 18
+    for i, alert in stopped:
+        assert i * EVERY >= EARLY_FRACTION * planned  # never within the early part
+        assert alert.onset_step <= 3 * EVERY  # dated from the start
+    # Without the plan, live it is the same data as a dip still falling: no stop on these
+    # 30-evaluation runs (the windows a from-start decline must last never fill).
+    assert all(first_stop(steady_decline(seed, n), None)[0] is None for seed in range(20))
+
+
+def test_a_dip_that_is_over_by_the_early_part_is_not_an_overfit():
+    n = 30
+    planned = (n - 1) * EVERY
+    stopped = sum(first_stop(early_dip(seed, n), planned)[0] is not None for seed in range(20))
+    assert stopped <= 1  # measured 0 of 20
+
+
+@pytest.mark.parametrize("config, expected", [
+    ({"max_steps": 500}, 500),
+    ({"max_steps": -1, "steps": 300}, 300),  # HF sets -1 when epochs set the length
+    ({"trainer": {"total_training_steps": 120}}, 120),  # verl, nested
+    ({"trainer.total_training_steps": "120"}, 120),  # flattened, a string (MLflow params)
+    ({"max_steps": 2000.0}, 2000),
+    ({}, None),
+    ({"max_steps": True}, None),
+    ({"max_steps": "many"}, None),
+    ({"max_steps": 0.5}, None),
+])
+def test_the_planned_length_is_read_from_a_trainers_config(config, expected):
+    assert planned_steps(config) == expected
+
+
+@pytest.mark.parametrize("bad", [0, -5, True, 2.5])
+def test_a_planned_length_must_be_a_positive_step(bad):
+    with pytest.raises(ValueError, match="planned_steps"):
+        MonitorConfig(planned_steps=bad)
+
+
+def write_run(folder: Path, values: np.ndarray, config: dict) -> Path:
+    folder.mkdir(parents=True)
+    with open(folder / "metrics.jsonl", "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps({"step": i * EVERY, "eval/accuracy": round(float(value), 6)}) + "\n" for i, value in enumerate(values))
+    (folder / "run.json").write_text(json.dumps({
+        "schema_version": 1, "name": "t", "performance_metric": "eval/accuracy",
+        "direction": "max", "config": config}), encoding="utf-8")
+    return folder
+
+
+def test_watch_reads_the_plan_from_the_log_or_the_option(tmp_path, capsys):
+    values = steady_decline(0)
+    planned = (values.size - 1) * EVERY
+    with_plan = write_run(tmp_path / "planned", values, {"steps": planned})
+    without = write_run(tmp_path / "unplanned", values, {})
+    assert main(["watch", str(with_plan), "--stop-on", "overfit"]) == 1
+    out = capsys.readouterr().out
+    assert "overfit" in out and "from the start" in out or "its start" in out
+    assert main(["watch", str(without), "--stop-on", "overfit"]) == 0
+    assert "overfit" not in capsys.readouterr().out
+    assert main(["watch", str(without), "--stop-on", "overfit",
+                 "--planned-steps", str(planned)]) == 1
+    capsys.readouterr()
+    assert main(["watch", str(without), "--planned-steps", "0"]) == 2
+    assert "planned_steps must be a positive step" in capsys.readouterr().err
