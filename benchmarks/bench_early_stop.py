@@ -273,8 +273,8 @@ class Oracle:
 
 METHODS = {  # each makes a detector for a Case
     "phasewatch": lambda c: Phasewatch(c.metric, c.direction, c.events),
-    "phasewatch, run length known": lambda c: Phasewatch(c.metric, c.direction, c.events,
-                                                         planned_steps=c.planned),
+    "phasewatch + max_steps": lambda c: Phasewatch(c.metric, c.direction, c.events,
+                                                   planned_steps=c.planned),
     "patience 3": lambda c: Patience(c.metric, c.direction, 3),
     "patience 10": lambda c: Patience(c.metric, c.direction, 10),
     "EMA(0.1) + patience 10": lambda c: Patience(c.metric, c.direction, 10, ema=0.1),

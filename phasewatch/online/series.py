@@ -18,7 +18,7 @@ from itertools import islice
 import numpy as np
 
 from phasewatch.fastmedian import median, median_rows
-from phasewatch.noise import ar_inflation, noise_scale, second_difference_sd
+from phasewatch.noise import ar_inflation, local_ar, noise_scale, second_difference_sd
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.state import MEDIAN_SE, SeriesState
 
@@ -351,40 +351,6 @@ def effective_noise(values: deque, window: int) -> tuple[float, float, float]:
     upper = phi + 2.0 / math.sqrt(m * block) if m * block < AR_FEW_DIFFS else phi
     sd, sd_upper = (sigma * ar_inflation(x) for x in (phi, upper))
     return sigma, sd, sd_upper / sd
-
-
-_LOCAL_FIT = np.array([-0.2, -0.2, 0.8, -0.2, -0.2])  # y_i minus the mean of the 5 around it
-
-
-def _local_rho(phi: float) -> float:
-    """Lag-1 autocorrelation of `_LOCAL_FIT` residuals of AR(1) noise with coefficient phi."""
-    def cov(k: int) -> float:
-        return sum(a * b * phi ** abs(k + i - j) for i, a in enumerate(_LOCAL_FIT)
-                   for j, b in enumerate(_LOCAL_FIT))
-    return cov(1) / cov(0)
-
-
-_PHI_GRID = np.linspace(0.0, 0.95, 96)
-_RHO_GRID = np.array([_local_rho(float(phi)) for phi in _PHI_GRID])  # increasing
-
-
-def local_ar(y: np.ndarray, sigma: float) -> tuple[float, float]:
-    """AR(1) coefficient of the noise of a short series, and its standard error, from the
-    lag-1 autocorrelation of its residuals about a 5-point local mean (the local-linear fit at
-    the centre). Block-centred differences (`effective_noise` on longer series) take a short,
-    curved run's bends for autocorrelation (measured phi up to the 0.7 cap on white-noise runs
-    of 13-40 evaluations, 4x the noise); 5 points bend little."""
-    if y.size < 10:
-        return 0.0, 1.0
-    r = y[2:-2] - np.convolve(y, np.full(5, 0.2), mode="valid")
-    limit = 4.0 * sigma * math.sqrt(0.8)
-    r = np.clip(r - np.median(r), -limit, limit)
-    denom = float(r @ r)
-    if denom <= 0:
-        return 0.0, 1.0
-    rho = float(r[1:] @ r[:-1]) / denom
-    phi = float(np.interp(rho, _RHO_GRID, _PHI_GRID))
-    return phi, float(np.interp(rho + 1.0 / math.sqrt(r.size), _RHO_GRID, _PHI_GRID)) - phi
 
 
 def decline_z(p: np.ndarray, q: np.ndarray, c: np.ndarray, origin: int, reference: int,
