@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from phasewatch.errors import UsageError
-from phasewatch.noise import ar_variance_ratio, noise_scale
+from phasewatch.noise import ar_variance_ratio, noise_scale, wander_ar
 from phasewatch.outliers import despiked, spike_mask  # noqa: F401 (re-exported)
 from phasewatch.results import ChangePoint
 
@@ -78,9 +78,10 @@ class Segmentation:
     changepoints: list[ChangePoint]
     penalty: float
     scale: np.ndarray             # noise sd per column (original units)
-    ar: float                     # lag-1 autocorrelation of the residuals used in the penalty
+    ar: float                     # lag-1 autocorrelation of the first pass's residuals
     method: str
     warnings: list[str] = field(default_factory=list)
+    penalty_ar: float = 0.0       # AR(1) coefficient the penalty was inflated for (0: none)
 
 
 class _Cumsums:
@@ -255,12 +256,17 @@ class Segmenter:
         if self.model == "kernel":
             return self._fit_kernel(z, steps, pieces, cuts, min_size, scale, warnings)
         penalty = self._penalty(n, params)
-        breaks, ar = self._segment_pieces(x, z, pieces, penalty, min_size)
-        if self.ar_correction and self.model != "normal" and self.penalty is None and ar > 0.05:
+        breaks, residuals = self._segment_pieces(x, z, pieces, penalty, min_size)
+        ar = max(0.0, min(0.9, _lag1(residuals)))
+        correct = self.ar_correction and self.model != "normal" and self.penalty is None
+        # the first pass's lines follow the wander they cut, so their residuals' lag-1
+        # autocorrelation under-states it; `wander_ar` reads it from the residuals' 5-point bends
+        penalty_ar = max(ar, wander_ar(residuals)) if correct else 0.0
+        if penalty_ar > 0.05:
             # Autocorrelated noise makes neighbouring points agree, so runs of them look like
             # trends; the long-run variance is sd^2 (1 + phi) / (1 - phi). Redo with that (the
             # cost sees the residuals' own variance, not differences: no 1 / (1 - phi) here).
-            inflation = ar_variance_ratio(ar)
+            inflation = ar_variance_ratio(penalty_ar)
             breaks, _ = self._segment_pieces(x, z / math.sqrt(inflation), pieces, penalty, min_size)
             z_cost = z / math.sqrt(inflation)
         else:
@@ -268,7 +274,7 @@ class Segmenter:
         all_breaks = sorted(set(breaks) | set(cuts))
         changepoints = self._intervals(x, z_cost, steps, all_breaks, set(cuts), min_size)
         return Segmentation(np.asarray(all_breaks, dtype=np.int64), changepoints,
-                            penalty * inflation, scale, ar, method, warnings)
+                            penalty * inflation, scale, ar, method, warnings, penalty_ar)
 
     def _fit_kernel(self, z, steps, pieces, cuts, min_size, scale, warnings) -> Segmentation:
         """The `kernel` model: ruptures' KernelCPD on each piece between known events."""
@@ -311,15 +317,15 @@ class Segmenter:
             return float(self.penalty)
         return float(self.penalty_factor * (params + 1) * math.log(max(n, 3)))
 
-    def _segment_pieces(self, x, z, pieces, penalty, min_size) -> tuple[list[int], float]:
+    def _segment_pieces(self, x, z, pieces, penalty, min_size) -> tuple[list[int], np.ndarray]:
+        """Change points of each piece between events; residuals (first column) about the lines."""
         breaks: list[int] = []
         residuals = []
         for a, b in pieces:
             found = self._segment(x[a:b], z[a:b], penalty, min_size)
             breaks.extend(a + i for i in found)
             residuals.append(self._residuals(x[a:b], z[a:b], found))
-        ar = max(0.0, min(0.9, _lag1(np.concatenate(residuals)))) if residuals else 0.0
-        return breaks, ar
+        return breaks, np.concatenate(residuals) if residuals else np.zeros(0)
 
     def _segment(self, x: np.ndarray, z: np.ndarray, penalty: float, min_size: int) -> list[int]:
         n = x.size
