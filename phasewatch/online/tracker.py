@@ -295,7 +295,8 @@ class PhaseTracker:
         if level >= s.baseline - max(s.floor(s.baseline), s.se_gap(s.se_baseline())):
             return None
         decline = s.decline_since(s.first_step if self.stage_step is None else self.stage_step,
-                                  s.baseline, self.stage_step, min_reference=2)
+                                  s.baseline, self.stage_step, min_reference=2,
+                                  late_ratio=LATE_FLAT_RATIO)
         if decline is None:
             return None
         z_decline, onset, before, since = decline
