@@ -12,7 +12,7 @@ import pytest
 
 from phasewatch.cli import main
 from phasewatch.online import MonitorConfig, PhaseMonitor
-from phasewatch.online.tracker import EARLY_FRACTION
+from phasewatch.online.plan import EARLY_FRACTION
 from phasewatch.planned import planned_steps
 
 EVERY = 50
@@ -109,3 +109,4 @@ def test_watch_reads_the_plan_from_the_log_or_the_option(tmp_path, capsys):
     capsys.readouterr()
     assert main(["watch", str(without), "--planned-steps", "0"]) == 2
     assert "planned_steps must be a positive step" in capsys.readouterr().err
+

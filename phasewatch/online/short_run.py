@@ -19,7 +19,7 @@ Two overfits are the refit's to stop:
   few evaluations, after the level tests' window has closed.
 
 A third when the planned run length is known (`MonitorConfig.planned_steps`): a decline from
-the first evaluation still going on past the run's early part (`tracker.EARLY_FRACTION`), where
+the first evaluation still going on past the run's early part (`plan.EARLY_FRACTION`), where
 a disruption's fall is over.
 
 What it is not asked to judge (measured on the tuning seeds, bench_early_stop's runs):
@@ -85,7 +85,7 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     higher-is-better), when it is one the refit judges (module docstring); else None. After a
     rise, a best point whose 3-value mean is less than SHORT_RUN_RISE_SD white-noise sds
     (`white`) above `start` is None. An overfit from the first evaluation is judged only when
-    `from_start` (the run is past its early part: `tracker.EARLY_FRACTION` of the planned
+    `from_start` (the run is past its early part: `plan.EARLY_FRACTION` of the planned
     run, when the plan is known)."""
     from phasewatch.analysis import analyze_run  # imported on first use: start-up time
     from phasewatch.run import Run

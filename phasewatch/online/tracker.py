@@ -18,9 +18,10 @@ The stop decision uses the cautious noise scale while the noise's autocorrelatio
 from __future__ import annotations
 
 from dataclasses import fields
-from itertools import islice, takewhile
+from itertools import islice
 
 from phasewatch.online.config import MonitorConfig
+from phasewatch.online.plan import EARLY_FRACTION, RunPlan
 from phasewatch.online.series import Series
 from phasewatch.online.short_run import (
     LATE_FLAT_RATIO,
@@ -38,7 +39,6 @@ SUSTAINED_WINDOWS = 1.0  # the level test: well below the peak for this many win
 FROM_START_WINDOWS = 2  # a slow decline right from the start must last this many windows
 TROUGH_BEHIND_WINDOWS = 2  # a fall whose trough is this many windows back has stopped
 AFTER_DISRUPTION_WINDOWS = 4  # ... and one that was fast enough to be a disruption, this many
-EARLY_FRACTION = 0.4  # with a planned run length: a disruption's fall is over by this fraction
 
 
 def first_not_none(*values):
@@ -324,25 +324,24 @@ class PhaseTracker:
                 (f"{s.label} has got worse steadily since step {onset} ({what}; {z_decline:.1f} se "
                  f"{moved(s.sign, better=False)[1]} its level before; {starting_level(s)})"))
 
+    def plan(self) -> RunPlan | None:
+        """This stage's part of the planned run (`MonitorConfig.planned_steps`), if known."""
+        s = self.series
+        return RunPlan.of(s.first_step if self.stage_step is None else self.stage_step,
+                          self.cfg.planned_steps)
+
     def progress(self) -> float | None:
-        """How much of the planned run (`MonitorConfig.planned_steps`) this stage has had, from
-        its start to the last evaluation (above 1 past the plan); None without a plan."""
-        s, planned = self.series, self.cfg.planned_steps
-        start = s.first_step if self.stage_step is None else self.stage_step
-        if planned is None or start is None or s.last_step is None or planned <= start:
-            return None
-        return (s.last_step - start) / (planned - start)
+        plan = self.plan()
+        return None if plan is None or self.series.last_step is None else plan.progress(
+            self.series.last_step)
 
     def _falling_past_early_part(self, since: float) -> bool:
-        """With a planned run length: the run is past its early part (`EARLY_FRACTION`) and its
-        values after `since` of the plan still fall significantly (`Series.still_falling`, from 4
-        of them)."""
-        s, progress = self.series, self.progress()
-        if progress is None or progress < EARLY_FRACTION:
+        """With a plan: the run is past its early part and its values after `since` of the plan
+        still fall significantly (`Series.still_falling`, from 4 of them)."""
+        plan, s = self.plan(), self.series
+        if plan is None or s.last_step is None or not plan.after_early_part(s.last_step):
             return False
-        start = s.first_step if self.stage_step is None else self.stage_step
-        after = start + since * (self.cfg.planned_steps - start)
-        return s.still_falling(sum(1 for _ in takewhile(lambda st: st > after, reversed(s.steps))))
+        return s.still_falling(plan.values_after(since, s.steps))
 
     def restart(self, step: int) -> None:
         """A known boundary at `step` (e.g. the SFT->RL switch): phases start again from the

@@ -1,0 +1,41 @@
+"""The planned run length, as the live monitor uses it (`MonitorConfig.planned_steps`).
+
+A disruption is an *early* fall (DESIGN.md), and live the end of a fall from the start is not
+yet known: a plan says what "early" is. It is the first `EARLY_FRACTION` of the run (of the
+stage, after a known boundary): a fall from the start still going on after it is an overfit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import takewhile
+
+EARLY_FRACTION = 0.4
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A stage starting at `start` of a run planned to end at `planned` (> start)."""
+
+    start: int
+    planned: int
+
+    @classmethod
+    def of(cls, start: int | None, planned: int | None) -> RunPlan | None:
+        """The plan, or None without one (or with one that ends before the stage starts)."""
+        if start is None or planned is None or planned <= start:
+            return None
+        return cls(start, planned)
+
+    def progress(self, step: int) -> float:
+        """How much of the plan has passed at `step` (above 1 past it)."""
+        return (step - self.start) / (self.planned - self.start)
+
+    def after_early_part(self, step: int) -> bool:
+        return self.progress(step) >= EARLY_FRACTION
+
+    def values_after(self, fraction: float, steps: Sequence[int]) -> int:
+        """How many of `steps` (in order) come after `fraction` of the plan."""
+        after = self.start + fraction * (self.planned - self.start)
+        return sum(1 for _ in takewhile(lambda step: step > after, reversed(steps)))
