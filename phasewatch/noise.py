@@ -9,6 +9,7 @@ monitor judge significance against this one estimate.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -143,7 +144,12 @@ def _local_rho(phi: float) -> float:
 
 
 _PHI_GRID = np.linspace(0.0, 0.95, 96)
-_RHO_GRID = np.array([_local_rho(float(phi)) for phi in _PHI_GRID])  # increasing
+
+
+@functools.cache
+def _rho_grid() -> np.ndarray:
+    """`_local_rho` at each of `_PHI_GRID` (increasing); built on first use, not at import."""
+    return np.array([_local_rho(float(phi)) for phi in _PHI_GRID])
 
 
 def local_ar(y: np.ndarray, sigma: float) -> tuple[float, float]:
@@ -161,8 +167,9 @@ def local_ar(y: np.ndarray, sigma: float) -> tuple[float, float]:
     if denom <= 0:
         return 0.0, 1.0
     rho = float(r[1:] @ r[:-1]) / denom
-    phi = float(np.interp(rho, _RHO_GRID, _PHI_GRID))
-    return phi, float(np.interp(rho + 1.0 / math.sqrt(r.size), _RHO_GRID, _PHI_GRID)) - phi
+    grid = _rho_grid()
+    phi = float(np.interp(rho, grid, _PHI_GRID))
+    return phi, float(np.interp(rho + 1.0 / math.sqrt(r.size), grid, _PHI_GRID)) - phi
 
 
 def wander_ar(residuals: np.ndarray) -> float:
