@@ -1,8 +1,8 @@
 """The planned length of a run, from its config: what the live monitor judges "early" against.
 
 Trainers write it in their settings: Hugging Face's `max_steps` (TrainingArguments, -1 when the
-run is set by epochs instead), verl's `trainer.total_training_steps`, phasewatch's own trainer
-`steps`. A config may hold the key flattened ("trainer.total_training_steps", as W&B and MLflow
+run is set by epochs instead), verl's `trainer.total_training_steps`, LLaMA-Factory's
+`total_steps` (on every line of its trainer_log.jsonl), phasewatch's own trainer `steps`. A config may hold the key flattened ("trainer.total_training_steps", as W&B and MLflow
 show nested settings) or nested, and as a string (MLflow parameters are strings).
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-PLANNED_STEP_KEYS = ("max_steps", "trainer.total_training_steps", "total_training_steps", "steps")
+PLANNED_STEP_KEYS = ("max_steps", "trainer.total_training_steps", "total_training_steps",
+                     "total_steps", "steps")
 
 
 def planned_steps(config: Mapping[str, Any]) -> int | None:

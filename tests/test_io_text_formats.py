@@ -186,6 +186,8 @@ def test_llamafactory_trainer_log(tmp_path):
     assert run.series("eval/loss").to_dict() == {2: 0.7}
     assert run.series("elapsed_time").to_dict() == {1: 63.0, 2: 86400 + 7200 + 5.0}
     assert not {"total_steps", "percentage", "remaining_time"} & set(run.metrics)
+    # the job's planned length goes to the config, where `watch` finds it (phasewatch.planned)
+    assert run.config == {"total_steps": 100}
 
 
 # ---------------------------------------------------------------- verl

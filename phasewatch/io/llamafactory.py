@@ -48,6 +48,7 @@ class LineParser:
     """One JSON object per line with an integer `current_steps`."""
 
     finished = False
+    total_steps: int | None = None  # the job's planned length, from its progress fields
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         obj = loads(line)
@@ -57,8 +58,10 @@ class LineParser:
             raise BadLine(f"no '{STEP_KEY}' key")
         step = as_step(obj[STEP_KEY])
         total = obj.get("total_steps")
-        if isinstance(total, int) and not isinstance(total, bool) and 0 < total <= step:
-            self.finished = True  # the last step of the job: the run is over
+        if isinstance(total, int) and not isinstance(total, bool) and total > 0:
+            self.total_steps = total
+            if total <= step:
+                self.finished = True  # the last step of the job: the run is over
         values = {k: v for k, v in obj.items() if k != STEP_KEY and k not in PROGRESS_KEYS}
         if isinstance(values.get("elapsed_time"), str):
             values["elapsed_time"] = duration_seconds(values["elapsed_time"])
@@ -71,6 +74,11 @@ class Source(LineRecordSource):
         self.info.name = path.parent.name or path.stem
 
     def end_marker(self, text, values) -> bool:
+        """The last step of the job ends the run. Each line also says the job's planned length
+        (`total_steps`), which goes to the run's config as soon as it is read, for `watch`
+        (`phasewatch.planned`)."""
+        if self.parser.total_steps is not None:
+            self.info.config["total_steps"] = self.parser.total_steps
         return self.parser.finished
 
 
