@@ -170,14 +170,10 @@ class Series:
             return None
         starts = (np.arange(first, last_start + 1), np.arange(first, n - window // 2 + 1))
         ramp, step = ramp_and_step(clipped, starts, reference_from, self.ramp_reference)
-        # Steady or sudden is judged on the values with their depth (only outliers pulled in):
-        # clipped a few sds down, a deeper decline flattens into a floor that a step fits
-        # better, and a late decline of 5-6 sds was never called (dense tuning runs with the
-        # planned length: detection 0.89 -> 0.94 and 0.93 -> 0.95, late declines 0.85 -> 1.00
-        # and 0.85 -> 0.90; false stops the same, 1 more of 40 AR(0.6) flats, 1 fewer upset).
-        # A decline from the start that is not late keeps the clipped values here: with its
-        # depth kept, the falling flank of a deep dip that eases in fits a ramp better than a
-        # step, and a dip of 12 sds over 80 evaluations was stopped as an overfit.
+        # Steady or sudden is judged with the decline's depth kept (only outliers pulled in):
+        # clipped, a deeper decline flattens into a floor a step fits better (dense tuning runs:
+        # late declines detected 0.85 -> 1.00 / 0.90). Not for an early decline from the start:
+        # a deep dip's falling flank then fits a ramp (a 12-sd dip was stopped as an overfit).
         best = int(np.argmax(ramp))
         before, since = first + best - origin, n - first - best
         if after_peak or before >= max(2 * window, late_ratio * since):
