@@ -121,14 +121,16 @@ class Series:
 
     def decline_since(self, first_step: int, top: float, origin_step: int | None,
                       min_reference: int | None = None, after_peak: bool = False,
-                      late_ratio: float = math.inf) -> tuple[float, int, int, int] | None:
+                      late_ratio: float = math.inf,
+                      z_needed: float = -math.inf) -> tuple[float, int, int, int] | None:
         """The strongest steady decline that starts at or after `first_step`, as (z, its start
         step, values before that start since `origin_step`, values since it), measured against
         values from `origin_step` on (the stage's start: values from before a known boundary are
         no reference); None while there are too few values. A start needs `min_reference`
         values before it (default: half a window). See `decline_z`. A decline from the start
         whose start has at least max(2 windows, `late_ratio` x its length) values before it (a
-        late decline) is told from a sudden fall as one after a peak is: with its depth kept."""
+        late decline) is told from a sudden fall as one after a peak is: with its depth kept.
+        None, cheaply, when the z is at most `z_needed` (what the caller rejects)."""
         if self.sigma <= 0:
             return None
         n = len(self.values)
@@ -175,6 +177,8 @@ class Series:
         # late declines detected 0.85 -> 1.00 / 0.90). Not for an early decline from the start:
         # a deep dip's falling flank then fits a ramp (a 12-sd dip was stopped as an overfit).
         best = int(np.argmax(ramp))
+        if ramp[best] <= z_needed * self.sigma:
+            return None
         before, since = first + best - origin, n - first - best
         if after_peak or before >= max(2 * window, late_ratio * since):
             shape = shape if after_peak else clip_outliers(y, self.white)

@@ -229,8 +229,9 @@ class PhaseTracker:
         s = self.series
         if level >= self.peak - max(s.floor(self.peak), s.se_level * s.caution_after_rise):
             return None
-        decline = s.decline_since(self.peak_step, self.peak, self.stage_step, after_peak=True)
-        if decline is None or decline[0] <= self.cfg.z * s.caution_after_rise:
+        decline = s.decline_since(self.peak_step, self.peak, self.stage_step, after_peak=True,
+                                  z_needed=self.cfg.z * s.caution_after_rise)
+        if decline is None:
             return None
         z_decline, onset = decline[:2]
         return ("overfit", onset,
@@ -296,18 +297,17 @@ class PhaseTracker:
             return None
         decline = s.decline_since(s.first_step if self.stage_step is None else self.stage_step,
                                   s.baseline, self.stage_step, min_reference=2,
-                                  late_ratio=LATE_FLAT_RATIO)
+                                  late_ratio=LATE_FLAT_RATIO, z_needed=cfg.z * s.caution)
         if decline is None:
-            return None
+            return None  # no steady decline (z above cfg.z, with caution)
         z_decline, onset, before, since = decline
-        steady = z_decline > cfg.z * s.caution
         window = s.window_now
-        late = self.phase is None and steady and before >= max(2 * window, LATE_FLAT_RATIO * since)
+        late = self.phase is None and before >= max(2 * window, LATE_FLAT_RATIO * since)
         progress = self.progress()
         if not late:
             needed = FROM_START_WINDOWS if self.phase is None else AFTER_DISRUPTION_WINDOWS
             too_soon = since < needed * cfg.window if progress is None else progress < EARLY_FRACTION
-            if not steady or too_soon or before > max(window, since // 2):
+            if too_soon or before > max(window, since // 2):
                 return None
             # Still falling: over the latest half of the decline, or with a plan, after the
             # run's early part (a disruption's fall is over by then: a logistic dip's tail
