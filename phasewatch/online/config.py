@@ -95,7 +95,7 @@ class MonitorConfig:
     """The step the run is planned to end at (a trainer's max_steps; `watch` reads it from the
     log's config). With it, a fall from the start is told from a disruption by how much of the
     run it has lasted: a disruption is an early fall, over within the first `EARLY_FRACTION`
-    (tracker.py) of the run, so a fall from the start still going on steadily after that is
+    (online/plan.py) of the run, so a fall from the start still going on steadily after that is
     an overfit, and none before it is. Without it, by how many smoothing windows it has lasted,
     which a run of 13-40 evaluations never fills (DESIGN.md)."""
     check_finite: bool = False
