@@ -70,3 +70,20 @@ def test_flat_white_noise_rarely_gets_a_phase():
             wrong += [p.name for p in _analyze(y).phases] != ["plateau"]
             total += 1
     assert wrong / total <= 0.07
+
+
+def test_a_short_decline_after_the_best_is_an_overfit():
+    # sample_logs/demo kept at every 300th step: after the best (step 900) four evaluations fall
+    # 3.6 noise sds, each below the one before; a researcher calls that an overfit, not a plateau
+    y = [0.546, 0.566, 0.722, 0.772, 0.76, 0.728, 0.658]
+    a = _analyze(y, steps=np.arange(7) * 300)
+    assert [(p.name, p.start_step, p.end_step) for p in a.phases] == [
+        ("improvement", 0, 900), ("overfit", 900, 1800)]
+    assert a.recommended_stop_step == 900
+
+
+def test_a_flat_end_after_the_best_stays_a_plateau():
+    # the same rise, then readings that wander within the noise around the best: no decline
+    y = [0.546, 0.566, 0.722, 0.772, 0.76, 0.768, 0.758]
+    a = _analyze(y, steps=np.arange(7) * 300)
+    assert [p.name for p in a.phases] == ["improvement", "plateau"]
