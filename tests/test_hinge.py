@@ -87,3 +87,12 @@ def test_a_flat_end_after_the_best_stays_a_plateau():
     y = [0.546, 0.566, 0.722, 0.772, 0.76, 0.768, 0.758]
     a = _analyze(y, steps=np.arange(7) * 300)
     assert [p.name for p in a.phases] == ["improvement", "plateau"]
+
+
+def test_a_one_evaluation_fall_to_the_trough_is_a_disruption():
+    # phasewatch.synth_logistic.generate_regime("dip_recover", "sparse", seed=112) (a tuning
+    # seed): the second evaluation is 3.6 noise sds below the first, the run then climbs past it
+    y = [0.238, 0.207, 0.27, 0.303, 0.32, 0.33, 0.325, 0.327]
+    a = _analyze(y, steps=np.array([16, 33, 49, 59, 70, 80, 92, 100]))
+    assert [p.name for p in a.phases][:2] == ["disruption", "readaptation"]
+    assert a.phases[0].end_step == 33
