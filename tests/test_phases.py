@@ -336,3 +336,19 @@ def test_a_rise_reports_as_its_best_at_least_the_value_it_ends_on():
         if phase.name in ("readaptation", "improvement"):
             top = phase.stats["gain_over_baseline"] + analysis.baseline
             assert top >= phase.stats["end_value"] - 1e-12
+
+
+
+def test_a_lone_first_evaluation_that_did_not_jump_does_not_make_the_run_a_trend():
+    # a flat run of 41 evaluations (phasewatch.synth_logistic's Student-t noise) whose first
+    # sits 4.8 noise sds low: too little for a jump of its own (6 sds), so it must not become
+    # the start of an improvement across the whole run (it was: 'improvement 9 -> 1347')
+    steps = [9, 17, 26, 43, 49, 56, 63, 71, 78, 87, 95, 104, 145, 186, 222, 267, 314, 353, 394,
+             427, 473, 518, 563, 606, 649, 695, 737, 781, 814, 847, 883, 930, 972, 1017, 1094,
+             1135, 1178, 1226, 1265, 1305, 1347]
+    y = [0.277, 0.302, 0.305, 0.302, 0.297, 0.31, 0.307, 0.297, 0.3, 0.312, 0.312, 0.315, 0.307,
+         0.305, 0.302, 0.307, 0.308, 0.307, 0.302, 0.303, 0.298, 0.3, 0.312, 0.297, 0.297, 0.323,
+         0.293, 0.307, 0.297, 0.308, 0.298, 0.31, 0.3, 0.293, 0.3, 0.298, 0.302, 0.303, 0.303,
+         0.297, 0.307]
+    a = analyze_run(make_run(y, steps=np.array(steps)))
+    assert names(a) == ["plateau"]
