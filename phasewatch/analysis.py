@@ -20,7 +20,7 @@ from phasewatch.changepoint import Segmenter
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.hinge import hinge_phases
 from phasewatch.noise import (
-    mostly_one_value,
+    pinned_at_bound,
     noise_scale,
     noise_sd,
     off_bound_sd,
@@ -125,7 +125,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     pcfg = PhaseConfig(**{name: getattr(cfg, name) for name in PhaseConfig.__dataclass_fields__})
     # a broken line with knots anywhere (phasewatch.hinge), judged against its own noise; not
     # for a rate pinned at a bound, whose few other readings the knots would fit exactly
-    pinned = mostly_one_value(y)
+    pinned = pinned_at_bound(y)
     if not stages and y.size <= HINGE_POINTS and not pinned:
         phases, sd = hinge_phases(steps, y, pcfg)
         ar = 0.0  # the broken line's noise is not inflated for autocorrelation

@@ -92,6 +92,19 @@ def mostly_one_value(values: np.ndarray) -> bool:
     return y.size > 0 and int(np.unique(y, return_counts=True)[1].max()) * 2 >= y.size
 
 
+def pinned_at_bound(values: np.ndarray) -> bool:
+    """Whether the series sits on a bound: half its points or more share one value
+    (`mostly_one_value`) and that value is its lowest or highest (a rate pinned at 0 or 1, a
+    length at its cap). An accuracy on a few hundred prompts that repeats a middle value
+    three times in six evaluations is not pinned: its other readings are data, not blips."""
+    y = np.asarray(values, dtype=np.float64)
+    y = y[np.isfinite(y)]
+    if not mostly_one_value(y):
+        return False
+    levels, counts = np.unique(y, return_counts=True)
+    return bool(levels[int(np.argmax(counts))] in (levels[0], levels[-1]))
+
+
 def off_bound_sd(values: np.ndarray) -> float:
     """Noise sd of a rate pinned at a bound (or a length at its cap, `mostly_one_value`), read
     from the readings off the bound: the readings at the bound differ by exactly 0 and would

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from phasewatch.noise import ar_inflation, mostly_one_value, second_difference_sd
+from phasewatch.noise import ar_inflation, pinned_at_bound, second_difference_sd
 from phasewatch.phases import PhaseConfig, smooth
 from phasewatch.results import Phase
 
@@ -62,7 +62,7 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, base:
     `ar` is the AR(1) coefficient `sd` was inflated for (0 when it was not)."""
     if not phases or phases[0].name not in (*RISES, "plateau") or sd <= 0 \
             or not 4 <= y.size <= MAX_POINTS \
-            or mostly_one_value(y):  # a rate pinned at a bound: its few other readings are blips
+            or pinned_at_bound(y):  # a rate pinned at a bound: its few other readings are blips
         return phases
     first = phases[0]
     index = {int(s): i for i, s in enumerate(steps)}

@@ -4,7 +4,7 @@ differences of the readings at it (exactly 0), so one low first reading is not a
 import numpy as np
 
 from phasewatch.analysis import analyze_run
-from phasewatch.noise import noise_scale, off_bound_sd
+from phasewatch.noise import noise_scale, off_bound_sd, pinned_at_bound
 from phasewatch.run import RecordCollector
 
 
@@ -34,3 +34,23 @@ def test_a_first_reading_two_sds_below_a_rate_pinned_at_one_is_not_a_rise():
             collector.add(i * 10, {"eval/accuracy": float(v)}, line=i + 1)
         plateaus += [p.name for p in analyze_run(collector.build()).phases] == ["plateau"]
     assert plateaus >= 18
+
+
+def test_a_repeated_middle_value_is_not_a_bound():
+    # an accuracy on a few hundred prompts can repeat a reading; pinned means at the extreme
+    assert pinned_at_bound([1.0, 0.98, 1.0, 1.0, 0.99, 1.0])
+    assert pinned_at_bound([0.0, 0.0, 0.02, 0.0, 0.01, 0.0])
+    assert not pinned_at_bound([0.456, 0.369, 0.276, 0.308, 0.308, 0.308])
+
+
+def test_a_fall_onto_a_floor_that_repeats_a_reading_is_a_disruption_then_a_plateau():
+    # phasewatch.synth_logistic.generate_regime("dip_no_recovery", "sparse", seed=111), a tuning
+    # seed: the floor repeats 0.308 three times, which read as a rate pinned at a bound put the
+    # fall and the floor into one 'overfit'
+    collector = RecordCollector("test", "synthetic")
+    for i, (s, v) in enumerate(zip([7, 16, 24, 34, 44, 54],
+                                   [0.456, 0.369, 0.276, 0.308, 0.308, 0.308])):
+        collector.add(s, {"eval/accuracy": v}, line=i + 1)
+    a = analyze_run(collector.build())
+    assert [(p.name, p.start_step, p.end_step) for p in a.phases] == [
+        ("disruption", 7, 24), ("plateau", 24, 54)]
