@@ -36,10 +36,14 @@ readaptation that climbs past where it started), however few evaluations that ri
 the usual cadence of LLM evaluations a fast dip is one point deep as the expert data start to
 act, and a fast recovery one or two (tuning seeds, fast-saturating runs' boundary hits, the two
 generator families: 0.85 / 0.72 when the rise had to last three evaluations, 0.87 / 0.74 two,
-0.88 / 0.74 any). Later, before a flat run, or before a rise that ends near the start, it does
-not: one low evaluation and straight back to the level the run keeps is what a failed
-evaluation or a heavy-tailed noise reading looks like, so there the next evaluation must be
-below the start too.
+0.88 / 0.74 any). Inside a first phase named a plateau (on a sparse run whose turns inflated the
+noise estimate, a dip, a climb and a decline can come out as one), the climb is read from the
+run's three best evaluations after the trough: their median must be above the start by the
+margin (tuning seeds, first family: on 3-12-evaluation runs boundary hits 0.76 -> 0.77 and
+disruption presence 0.91 -> 0.92, at step 0 hits 0.90 -> 0.91; no other cell changed). Later,
+before a flat run, or before a rise that ends near the start, it does not: one low evaluation
+and straight back to the level the run keeps is what a failed evaluation or a heavy-tailed
+noise reading looks like, so there the next evaluation must be below the start too.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from phasewatch.results import Phase
 RISES = ("improvement", "readaptation")
 MAX_POINTS = 80
 ONE_POINT_LAST = 3  # the latest evaluation after the start a one-evaluation trough may sit at
+CLIMB_POINTS = 3    # evaluations after a trough in a plateau that must stand above the start
 
 
 def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, base: float,
@@ -79,8 +84,14 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, base:
     if depth <= margin or recovery <= margin:
         return phases
     one_point = base - y[trough + 1] <= cfg.k_sd * sd
-    climbs = float(np.median(y[max(trough + 1, end - 2):end + 1])) - base > margin
-    if one_point and (first.name == "plateau" or not climbs or trough > ONE_POINT_LAST):
+    if first.name == "plateau":
+        # a plateau has no rise to end above the start: the run's three best evaluations
+        # after the trough must (a failed evaluation is followed by the level the run keeps)
+        best_after = np.sort(y[trough + 1:])[::-1][:CLIMB_POINTS]
+        climbs = best_after.size == CLIMB_POINTS and float(np.median(best_after)) - base > margin
+    else:
+        climbs = float(np.median(y[max(trough + 1, end - 2):end + 1])) - base > margin
+    if one_point and (not climbs or trough > ONE_POINT_LAST):
         # one low evaluation, then straight back to the level the run keeps: a failed
         # evaluation reads the same, and nothing after it says otherwise
         return phases

@@ -75,3 +75,17 @@ def test_one_low_evaluation_later_in_a_rise_is_not_a_dip():
         y = 0.40 + 0.004 * np.arange(30) + rng.normal(0, 0.008, 30)
         y[4] -= 0.06
         assert "disruption" not in _names(y), seed
+
+
+def test_a_one_point_dip_inside_a_plateau_that_then_climbs_past_the_start_is_a_disruption():
+    # phasewatch.synth.generate_regime("three_phase", "sparse", seed=119), a tuning seed: the
+    # turns put the sparse run's noise estimate at 3.5x the truth and the broken line read one
+    # plateau; the second evaluation is 0.11 below the first and three later ones 0.09-0.17 above
+    values = [0.387, 0.281, 0.528, 0.555, 0.534, 0.477, 0.443]
+    assert _names(values)[:2] == ["disruption", "readaptation"]
+
+
+def test_a_one_point_low_reading_inside_a_plateau_that_returns_to_its_level_is_not_a_dip():
+    # a failed evaluation looks like this: one low reading, then the level the run keeps
+    values = [0.50, 0.39, 0.51, 0.49, 0.50, 0.51, 0.49, 0.50]
+    assert "disruption" not in _names(values)
