@@ -40,7 +40,10 @@ generator families: 0.85 / 0.72 when the rise had to last three evaluations, 0.8
 noise estimate, a dip, a climb and a decline can come out as one), the climb is read from the
 run's three best evaluations after the trough: their median must be above the start by the
 margin (tuning seeds, first family: on 3-12-evaluation runs boundary hits 0.76 -> 0.77 and
-disruption presence 0.91 -> 0.92, at step 0 hits 0.90 -> 0.91; no other cell changed). Later,
+disruption presence 0.91 -> 0.92, at step 0 hits 0.90 -> 0.91; no other cell changed), and a
+decline of the last two evaluations by the margin from the best after the recovery is the
+overfit the same inflated noise hid (3-12 evaluations: hits 0.77 -> 0.78, overfit presence
+0.94 -> 0.95). Later,
 before a flat run, or before a rise that ends near the start, it does not: one low evaluation
 and straight back to the level the run keeps is what a failed evaluation or a heavy-tailed
 noise reading looks like, so there the next evaluation must be below the start too.
@@ -107,7 +110,17 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, base:
     if back.size == 0:
         return [Phase("disruption", first.start_step, trough_step),
                 Phase("readaptation", trough_step, first.end_step), *phases[1:]]
-    reached = int(steps[trough + 1 + int(back[0])])
-    return [Phase("disruption", first.start_step, trough_step),
-            Phase("readaptation", trough_step, reached),
-            Phase("plateau", reached, first.end_step), *phases[1:]]
+    at = trough + 1 + int(back[0])
+    reached = int(steps[at])
+    split = [Phase("disruption", first.start_step, trough_step),
+             Phase("readaptation", trough_step, reached)]
+    # the hidden plateau may end in a decline from its best evaluation, which the noise
+    # estimate the dip inflated did not see either: the last two evaluations below the best by
+    # the margin, two or more evaluations after it, on a run that is this one phase
+    peak = at + int(np.argmax(y[at:end + 1]))
+    if peak <= end - 2 and len(phases) == 1 \
+            and y[peak] - float(np.median(y[end - 1:end + 1])) > margin:
+        if peak > at:
+            split.append(Phase("plateau", reached, int(steps[peak])))
+        return [*split, Phase("overfit", int(steps[peak]), first.end_step)]
+    return [*split, Phase("plateau", reached, first.end_step), *phases[1:]]

@@ -89,3 +89,11 @@ def test_a_one_point_low_reading_inside_a_plateau_that_returns_to_its_level_is_n
     # a failed evaluation looks like this: one low reading, then the level the run keeps
     values = [0.50, 0.39, 0.51, 0.49, 0.50, 0.51, 0.49, 0.50]
     assert "disruption" not in _names(values)
+
+
+def test_a_dip_hidden_in_a_plateau_then_a_decline_from_the_best_is_three_phases():
+    # phasewatch.synth.generate_regime("three_phase", "sparse", seed=101), a tuning seed: one
+    # plateau before; the fall after the best (0.468 -> 0.344) is 9 true noise sds
+    a = analyze_run(_run([0.358, 0.271, 0.429, 0.468, 0.406, 0.392, 0.344], step=100))
+    assert [(p.name, p.start_step, p.end_step) for p in a.phases] == [
+        ("disruption", 0, 100), ("readaptation", 100, 300), ("overfit", 300, 600)]
