@@ -6,7 +6,7 @@ import numpy as np
 
 from phasewatch.analysis import analyze_run
 from phasewatch.online import PhaseMonitor
-from phasewatch.online.short_run import LATE_DECLINE_T, late_decline_t, offline_overfit
+from phasewatch.online.short_run import LATE_DECLINE_T, decline_slope_t, offline_overfit
 from phasewatch.run import Run
 
 
@@ -22,14 +22,38 @@ def rise_and_fall(seed: int, n: int = 30, sd: float = 0.01) -> tuple[np.ndarray,
     return np.arange(n) * 50, curve + rng.normal(0, sd, n), peak
 
 
-def stops_after(make_run, seeds=range(20)) -> int:
+def deep_dip_rise_and_fall(seed: int, n: int = 24, sd: float = 0.01):
+    """A run of `n` evaluations that dips 12 sds, recovers to 6 sds above its start at mid-run
+    and falls 10 sds by its end: steps, values and the peak's index."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n, dtype=float)
+    peak = n // 2
+    recovery = np.clip((t - 3) / (peak - 3), 0, 1)
+    curve = (0.5 - 12 * sd * np.where(t <= 3, t / 3, 1 - recovery) + 6 * sd * recovery
+             - 10 * sd * np.clip(t - peak, 0, None) / (n - peak))
+    return np.arange(n) * 50, curve + rng.normal(0, sd, n), peak
+
+
+def saturating_with_sticky_noise(seed: int, n: int = 40, sd: float = 0.01, phi: float = 0.6):
+    """The first `n` evaluations of a long run that rises 15 sds within its first 5 and stays
+    there, under AR(1) noise: steps, values, and 0 (any stop is a false one)."""
+    rng = np.random.default_rng(seed)
+    noise = np.empty(n)
+    noise[0] = rng.normal(0, sd)
+    for i in range(1, n):
+        noise[i] = phi * noise[i - 1] + rng.normal(0, sd * np.sqrt(1 - phi**2))
+    return np.arange(n) * 10, 0.5 + 15 * sd * (1 - np.exp(-np.arange(n) / 2)) + noise, 0
+
+
+def stops_after(make_run, seeds=range(20), planned: int | str | None = None) -> int:
     """How many of the runs the monitor stops; each stop comes after the index `make_run` gives
     (the peak, or the decline's onset), and a stop by the refit keeps `analyze`'s checkpoint
-    on the same values."""
+    on the same values. `planned`: the planned last step, or "last" for the run's own."""
     stopped = 0
     for seed in seeds:
         steps, values, after = make_run(seed)
-        monitor = PhaseMonitor(metric="eval/accuracy")
+        monitor = PhaseMonitor(metric="eval/accuracy",
+                               planned_steps=int(steps[-1]) if planned == "last" else planned)
         for i, (step, value) in enumerate(zip(steps, values)):
             alerts = monitor.update(int(step), {"eval/accuracy": float(value)})
             if monitor.should_stop:
@@ -50,6 +74,25 @@ def test_a_sparse_rise_and_fall_is_stopped_after_its_peak_with_the_offline_check
     # Measured 20 of 20, all by the refit (1 of 20 without it: the level tests lag by half a
     # window, most of a 13-evaluation decline).
     assert stopped >= 18
+
+
+def test_a_short_planned_runs_readaptation_is_measured_from_its_trough():
+    """Told the run is short, the refit reads the whole run: a recovery to 6 sds above the
+    start from a 12-sd dip is a rise (18 sds from the trough) and its fall an overfit. Without
+    a plan the same 24 values could be the start of a long run that wanders, and the rise is
+    measured from the start (8 sds needed)."""
+    # Measured: 20 of 20 with the plan, 2 without (2 and 2 before the plan was used here).
+    assert stops_after(deep_dip_rise_and_fall, planned="last") >= 18
+    assert stops_after(deep_dip_rise_and_fall) <= 5
+
+
+def test_sticky_wander_after_a_saturating_rise_is_not_an_overfit():
+    """The refit asks the values from the decline's start to fall by 3 standard errors of
+    sticky noise: on the first 40 values of a saturating run under AR(0.6) noise, the wander
+    after the top reads as a decline from the best to the offline detector."""
+    # Measured: 4 of 20 stopped, with or without a long plan (15 of 20 before the test).
+    assert stops_after(saturating_with_sticky_noise) <= 6
+    assert stops_after(saturating_with_sticky_noise, planned=4000) <= 6
 
 
 def test_a_decline_from_the_first_evaluation_is_not_the_refits_to_stop():
@@ -110,9 +153,9 @@ def test_a_late_declines_slope_separates_a_decline_from_sticky_wander():
         sticky = np.zeros(n)
         for i in range(1, n):
             sticky[i] = 0.8 * sticky[i - 1] + rng.normal(0, 0.1)
-        declines += late_decline_t(decline + rng.normal(0, 0.1, n), flat, 0.1) > LATE_DECLINE_T
+        declines += decline_slope_t(decline + rng.normal(0, 0.1, n), flat, 0.1) > LATE_DECLINE_T
         white = float(np.median(np.abs(np.diff(sticky)))) / 0.954
-        wanders += max(late_decline_t(sticky, f, white) for f in range(10, 26)) > LATE_DECLINE_T
+        wanders += max(decline_slope_t(sticky, f, white) for f in range(10, 26)) > LATE_DECLINE_T
     # Measured 20 and 1 of 20 (2 with phi at its estimate, no uncertainty added).
     assert declines >= 18
     assert wanders <= 2

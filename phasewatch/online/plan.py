@@ -39,3 +39,10 @@ class RunPlan:
         """How many of `steps` (in order) come after `fraction` of the plan."""
         after = self.start + fraction * (self.planned - self.start)
         return sum(1 for _ in takewhile(lambda step: step > after, reversed(steps)))
+
+    def evaluations(self, steps: Sequence[int]) -> float:
+        """How many evaluations the plan holds at the mean cadence of `steps` (infinite with
+        fewer than two)."""
+        if len(steps) < 2 or steps[-1] <= steps[0]:
+            return float("inf")
+        return (self.planned - self.start) * (len(steps) - 1) / (steps[-1] - steps[0]) + 1

@@ -208,7 +208,8 @@ class PhaseTracker:
         if len(pairs) < SHORT_RUN_FROM:
             return None
         found = offline_overfit([st for st, _ in pairs], [v for _, v in pairs], s.baseline,
-                                s.white, from_start=self._falling_past_early_part(EARLY_FRACTION / 2))
+                                s.white, from_start=self._falling_past_early_part(EARLY_FRACTION / 2),
+                                short_plan=self._short_plan([st for st, _ in pairs]))
         self.short_streak = self.short_streak + 1 if found is not None else 0
         if found is None or not found.stops or self.short_streak < SHORT_RUN_CONFIRM:
             return None
@@ -329,6 +330,11 @@ class PhaseTracker:
         s = self.series
         return RunPlan.of(s.first_step if self.stage_step is None else self.stage_step,
                           self.cfg.planned_steps)
+
+    def _short_plan(self, steps: list[int]) -> RunPlan | None:
+        """This stage's plan when it says the stage is a short run (`short_run`)."""
+        plan = self.plan()
+        return plan if plan is not None and plan.evaluations(steps) <= SHORT_RUN_POINTS else None
 
     def progress(self) -> float | None:
         plan = self.plan()
