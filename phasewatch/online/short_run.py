@@ -12,11 +12,14 @@ offline recommendation on those values is the best step, so the live answer and 
 
 Two overfits are the refit's to stop:
 - after a single rise, from a best point at least `SHORT_RUN_RISE_SD` white-noise sds above
-  the starting level (less: the first 40 values of a dense run that dips or wanders), when
-  the values from the decline's start on fall by `DECLINE_AFTER_BEST_T` standard errors of
-  sticky noise (`decline_slope_t`; without it the refit stopped 0.55-0.60 of the saturating
-  runs with AR(1) noise at 0.3-0.7 of the tuning seeds in their first 40 values: the wander
-  after the top of a rise reads as a decline from the best);
+  the starting level (less: the first 40 values of a dense run that dips or wanders); after
+  an improvement (no disruption before it), when the values from the decline's start on
+  also fall by `DECLINE_AFTER_BEST_T` standard errors of sticky noise (`decline_slope_t`;
+  without it the refit stopped 0.55-0.60 of the saturating runs with AR(1) noise at 0.3-0.7
+  of the tuning seeds in their first 40 values: the wander after the top of a rise reads as
+  a decline from the best. After a disruption and its readaptation it cost three_phase
+  detection 0.80 / 0.75 -> 0.70 / 0.50 on runs of 13-40 evaluations and stopped no fewer
+  sticky runs);
 - after a flat stretch (no rise at all) at least `LATE_FLAT_RATIO` times as long as the
   decline and `SHORT_RUN_FROM` values, when the decline spans `LATE_DECLINE_VALUES` values and is
   significant against the noise of the fit's own residuals (`decline_slope_t` >=
@@ -76,9 +79,9 @@ LATE_DECLINE_T = 6.0  # a short run's late decline: its slope in standard errors
 # of the tuning seeds' 80 sparse late declines)
 PLANNED_LATE_DECLINE_T = 4.0  # ... with a short plan (3.5-4.5: the same detection on the
 # tuning seeds; 6: late_decline 0.75 / 0.70 against 1.00 / 0.70)
-DECLINE_AFTER_BEST_T = 3.0  # the values from an overfit's start after a rise, without a short
-# plan (2: saturating AR(1) runs stopped 0.20 / 0.05, 3: 0.10 / 0.05; detection on runs of
-# 13-40 evaluations without a plan -0.03 / -0.06 on the tuning seeds)
+DECLINE_AFTER_BEST_T = 3.0  # the values from an overfit's start after an improvement, without
+# a short plan (2: saturating AR(1) runs stopped 0.20 / 0.05, 3: 0.10 / 0.05; overfit_only
+# detection on runs of 13-40 evaluations without a plan 0.85 / 0.75 -> 0.80 / 0.75)
 LATE_DECLINE_VALUES = 5  # ... over at least the flat stretch's last value and 4 after it (4:
 # the wander of an AR(0.8) run of tests/test_online.py at 12 values; 5 costs none of the tuning
 # seeds' sparse late declines)
@@ -142,7 +145,7 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     risen_from = start if short_plan is None else float(np.min(y[:at + 1]))
     if float(np.mean(y[max(0, at - 1):at + 2])) - risen_from < SHORT_RUN_RISE_SD * white:
         return None
-    if short_plan is None:
+    if short_plan is None and phases[0].name != "disruption":
         declining = y[int(np.searchsorted(steps_array, onset)):]
         if decline_slope_t(declining, 1, white) < DECLINE_AFTER_BEST_T:
             return None
