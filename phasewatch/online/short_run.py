@@ -31,12 +31,12 @@ the first evaluation still going on past the run's early part (`plan.EARLY_FRACT
 a disruption's fall is over.
 
 When the plan says the whole run is short (at most `SHORT_RUN_POINTS` evaluations at the
-cadence seen: `PhaseTracker.short_plan`), the values are the run itself, not the first 40 of
+cadence seen: `PhaseTracker._short_plan`), the values are the run itself, not the first 40 of
 a long one, and the plan says what is late: a rise is measured from its lowest value before
 the best (a readaptation from its trough), with no decline test after it, and a decline after
 a flat stretch counts once it starts past the early part and is `PLANNED_LATE_DECLINE_T`
 standard errors steep (tuning seeds, runs of 13-40 evaluations with the plan: detection 0.79
--> 0.91 and 0.74 -> 0.85 for the two generator families, false stops unchanged at 0.01).
+-> 0.91 and 0.74 -> 0.86 for the two generator families, false stops unchanged at 0.01).
 
 What it is not asked to judge (measured on the tuning seeds, bench_early_stop's runs):
 - a decline from the first evaluation, without a planned run length: live it is the same data as a dip still falling, which

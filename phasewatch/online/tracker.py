@@ -207,9 +207,10 @@ class PhaseTracker:
         pairs = [(st, v) for st, v in zip(s.steps, s.values) if stage is None or st >= stage]
         if len(pairs) < SHORT_RUN_FROM:
             return None
-        found = offline_overfit([st for st, _ in pairs], [v for _, v in pairs], s.baseline,
-                                s.white, from_start=self._falling_past_early_part(EARLY_FRACTION / 2),
-                                short_plan=self._short_plan([st for st, _ in pairs]))
+        steps = [st for st, _ in pairs]
+        found = offline_overfit(steps, [v for _, v in pairs], s.baseline, s.white,
+                                from_start=self._falling_past_early_part(EARLY_FRACTION / 2),
+                                short_plan=self._short_plan(steps))
         self.short_streak = self.short_streak + 1 if found is not None else 0
         if found is None or not found.stops or self.short_streak < SHORT_RUN_CONFIRM:
             return None
