@@ -20,10 +20,10 @@ from phasewatch.changepoint import Segmenter
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.hinge import hinge_phases
 from phasewatch.noise import (
-    pinned_at_bound,
     noise_scale,
     noise_sd,
     off_bound_sd,
+    pinned_at_bound,
     residual_sd,
 )
 from phasewatch.phase_stats import (

@@ -2,8 +2,9 @@
 
 Trainers write it in their settings: Hugging Face's `max_steps` (TrainingArguments, -1 when the
 run is set by epochs instead), verl's `trainer.total_training_steps`, LLaMA-Factory's
-`total_steps` (on every line of its trainer_log.jsonl), phasewatch's own trainer `steps`. A config may hold the key flattened ("trainer.total_training_steps", as W&B and MLflow
-show nested settings) or nested, and as a string (MLflow parameters are strings).
+`total_steps` (on every line of its trainer_log.jsonl), phasewatch's own trainer `steps`. A
+config may hold the key flattened ("trainer.total_training_steps", as W&B and MLflow show
+nested settings) or nested, and as a string (MLflow parameters are strings).
 """
 
 from __future__ import annotations

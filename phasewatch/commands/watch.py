@@ -67,8 +67,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="smallest change that counts, in metric units (default %(default)s)")
     parser.add_argument("--planned-steps", type=int, default=None, metavar="STEPS",
                         help="the step the run is planned to end at (default: the log's "
-                        "max_steps / total_training_steps / total_steps / steps, if it has one); a fall from "
-                        "the start still going on past the first 40%% of it is an overfit")
+                        "max_steps / total_training_steps / total_steps / steps, if it has "
+                        "one); a fall from the start still going on past the first 40%% of it "
+                        "is an overfit")
     parser.add_argument("--poll", type=float, default=0.25, help=argparse.SUPPRESS)
 
 

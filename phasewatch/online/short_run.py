@@ -39,11 +39,11 @@ standard errors steep (tuning seeds, runs of 13-40 evaluations with the plan: de
 -> 0.91 and 0.74 -> 0.86 for the two generator families, false stops unchanged at 0.01).
 
 What it is not asked to judge (measured on the tuning seeds, bench_early_stop's runs):
-- a decline from the first evaluation, without a planned run length: live it is the same data as a dip still falling, which
-  the offline detector, not seeing the dip's end yet, calls an overfit (false stops on 0.50-0.75
-  of the sparse dips that never recover; with 16-30 values of steady decline required, still
-  0.16-0.22 of the dense dip_no_recovery runs, whose dip takes up to 75 evaluations); the
-  monitor's own from-the-start rules judge it;
+- a decline from the first evaluation, without a planned run length: live it is the same data
+  as a dip still falling, which the offline detector, not seeing the dip's end yet, calls an
+  overfit (false stops on 0.50-0.75 of the sparse dips that never recover; with 16-30 values of
+  steady decline required, still 0.16-0.22 of the dense dip_no_recovery runs, whose dip takes
+  up to 75 evaluations); the monitor's own from-the-start rules judge it;
 - a run with more than one rise, or an overfit before the last one: the wander of AR(1) noise
   at 0.6-0.8 in a long run's first 20-40 values, not a short run's rise and fall.
 """
