@@ -34,6 +34,7 @@ from phasewatch.phase_stats import (
     demote_flat_trends,
     extreme_index,
     phase_stats,
+    place_corners,
     settle_overshoots,
     snap_turns,
 )
@@ -156,6 +157,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         # median (the check's level on runs of over 40) erases a one-evaluation trough
         phases = split_start_dip(phases, steps, y, base, sd, window, pcfg, ar)
     phases = settle_overshoots(phases, steps, cfg.short_flat_fraction)
+    phases = place_corners(phases, steps, y, fixed)
 
     signals = other_signals(run, metric)
     if cfg.use_tokens and run.token_store is not None:
