@@ -6,14 +6,16 @@ sequences that are also defensible, the observed starting value and whether the 
 ambiguous. A detected sequence is correct when it equals the label or one of its alternatives
 (consecutive equal names merged on both sides).
 
-`--method` scores standard comparators (`benchmarks/phase_baselines.py`: segmented regression
-with BIC, ruptures PELT) on the same series with the same rule; with several methods the table
-shows each one's call side by side and the correct calls per method.
+`--set heldout` scores the held-out batch instead (manifest_heldout.json, labels_heldout.json):
+logs the detector was never tuned on, unlike the main set. `--method` scores standard
+comparators (`benchmarks/phase_baselines.py`: segmented regression with BIC, ruptures PELT) on
+the same series with the same rule; with several methods the table shows each one's call side
+by side and the correct calls per method.
 
 This script builds nothing: run benchmarks/real_corpus/build_corpus.py first. Without
 benchmarks/real_corpus/data/ it says so and exits 0 having scored nothing.
 
-Usage: python benchmarks/bench_real_corpus.py [--json] [--only ID ...]
+Usage: python benchmarks/bench_real_corpus.py [--set main|heldout] [--json] [--only ID ...]
            [--method phasewatch,segmented,pelt | all]
 Exit codes: 0 ran (whatever the score), 1 a log could not be read, 2 usage.
 """
@@ -38,6 +40,9 @@ from phasewatch.analysis import analyze_run
 from phasewatch.io import read_run
 
 CORPUS = ROOT / "benchmarks" / "real_corpus"
+# labelled set -> (manifest, labels); the held-out batch was labelled after the detector was tuned
+SETS = {"main": ("manifest.json", "labels.json"),
+        "heldout": ("manifest_heldout.json", "labels_heldout.json")}
 # the oracle comparators need a true noise sd, which real logs do not have
 METHODS = ("phasewatch", "segmented", "pelt")
 ABBREV = {"disruption": "dis", "readaptation": "read", "improvement": "imp",
@@ -90,11 +95,12 @@ def analyze(run, method: str, metric: str, direction: str):
 
 
 def score(only: set[str] | None = None, method: str = "phasewatch",
-          runs: dict | None = None) -> tuple[list[Row], list[str]]:
-    """Read every labelled log once (into `runs`, shared between methods) and analyse each
-    labelled metric with `method`; returns rows and read errors."""
-    manifest = {e["id"]: e for e in json.loads((CORPUS / "manifest.json").read_text())["logs"]}
-    labels = json.loads((CORPUS / "labels.json").read_text())["labels"]
+          runs: dict | None = None, corpus_set: str = "main") -> tuple[list[Row], list[str]]:
+    """Read every labelled log of `corpus_set` once (into `runs`, shared between methods) and
+    analyse each labelled metric with `method`; returns rows and read errors."""
+    manifest_name, labels_name = SETS[corpus_set]
+    manifest = {e["id"]: e for e in json.loads((CORPUS / manifest_name).read_text())["logs"]}
+    labels = json.loads((CORPUS / labels_name).read_text())["labels"]
     runs = {} if runs is None else runs
     read_errors: list[str] = []
     rows: list[Row] = []
@@ -195,6 +201,8 @@ def totals(rows: list[Row]) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", dest="corpus_set", choices=sorted(SETS), default="main",
+                        help="labelled set to score: main (default) or the held-out batch")
     parser.add_argument("--json", action="store_true", help="rows and totals as JSON")
     parser.add_argument("--only", nargs="*", help="score only these log ids")
     parser.add_argument("--method", default="phasewatch",
@@ -205,13 +213,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown method in {args.method!r}; expected {', '.join(METHODS)} or all")
     if not (CORPUS / "data").is_dir():
         print(f"skipped: {CORPUS / 'data'} is absent; build it with "
-              "python benchmarks/real_corpus/build_corpus.py", file=sys.stderr)
+              "python benchmarks/real_corpus/build_corpus.py"
+              + ("" if args.corpus_set == "main" else f" --set {args.corpus_set}"),
+              file=sys.stderr)
         return 0
     start = time.perf_counter()
     runs: dict = {}
     results: dict[str, list[Row]] = {}
     for method in methods:
-        results[method], read_errors = score(set(args.only) if args.only else None, method, runs)
+        results[method], read_errors = score(set(args.only) if args.only else None, method, runs,
+                                             args.corpus_set)
     seconds = time.perf_counter() - start
     rows = results[methods[0]]
     if args.json and len(methods) == 1:

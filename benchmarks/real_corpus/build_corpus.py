@@ -1,10 +1,14 @@
-"""Rebuild benchmarks/real_corpus/data/<id>/<file> from manifest.json, checking every sha256.
+"""Rebuild benchmarks/real_corpus/data/<id>/<file> from a manifest, checking every sha256.
 
 The logs are other people's files, so they stay out of git: this script fetches each one at the
 exact commit named in the manifest, from a local `fetch` mirror (/work/.mirror/<owner>+<name>/...)
 when there is one, else from raw.githubusercontent.com. A file whose hash differs is refused.
 
-    python benchmarks/real_corpus/build_corpus.py [--mirrors DIR] [--only ID ...] [--offline]
+    python benchmarks/real_corpus/build_corpus.py [--set main|heldout] [--mirrors DIR]
+                                                  [--only ID ...] [--offline]
+
+`--set heldout` builds the held-out batch (manifest_heldout.json) into the same data/ folder;
+the two sets share no log, so their folders never collide.
 
 Exit codes: 0 every file present and verified, 1 some could not be obtained or verified.
 """
@@ -22,6 +26,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
+# the labelled sets: the main corpus and the held-out batch labelled after the detector was tuned
+MANIFESTS = {"main": HERE / "manifest.json", "heldout": HERE / "manifest_heldout.json"}
 
 
 @dataclass(frozen=True)
@@ -99,10 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"),
                         help="folder of fetch mirrors (default /work/.mirror)")
+    parser.add_argument("--set", dest="corpus_set", choices=sorted(MANIFESTS), default="main",
+                        help="which labelled set to build (default main)")
     parser.add_argument("--only", nargs="*", help="ids to build (default all)")
     parser.add_argument("--offline", action="store_true", help="mirrors only, no download")
     args = parser.parse_args(argv)
-    entries = [e for e in load_manifest() if not args.only or e.id in args.only]
+    entries = [e for e in load_manifest(MANIFESTS[args.corpus_set])
+               if not args.only or e.id in args.only]
     failed = 0
     for entry in entries:
         status, source = obtain(entry, args.mirrors, args.offline)
