@@ -1,8 +1,9 @@
 """The real-log corpus benchmark runs end to end: every labelled log is read and analysed.
 
 No score is asserted (the labels are a measurement, see benchmarks/real_corpus/README.md); the
-test fails if a log cannot be read, a labelled metric is missing, or the script breaks. Skipped
-when the corpus has not been built (benchmarks/real_corpus/build_corpus.py).
+test fails if a log cannot be read, a labelled metric is missing, or the script breaks. Run for
+the main set and for the held-out batch; each is skipped when its logs have not been built
+(benchmarks/real_corpus/build_corpus.py [--set heldout]).
 """
 
 from __future__ import annotations
@@ -16,25 +17,37 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "benchmarks" / "real_corpus"
+SETS = {"main": ("manifest.json", "labels.json"),
+        "heldout": ("manifest_heldout.json", "labels_heldout.json")}
 
 
 @pytest.mark.slow
-def test_real_corpus_benchmark_runs():
-    manifest = json.loads((CORPUS / "manifest.json").read_text())["logs"]
+@pytest.mark.parametrize("corpus_set", sorted(SETS))
+def test_real_corpus_benchmark_runs(corpus_set):
+    manifest_name, labels_name = SETS[corpus_set]
+    manifest = json.loads((CORPUS / manifest_name).read_text())["logs"]
     missing = [e["id"] for e in manifest
                if not (CORPUS / "data" / e["id"] / Path(e["path"]).name).is_file()]
     if missing:
-        pytest.skip(f"real corpus not built ({len(missing)} logs absent); "
-                    "run benchmarks/real_corpus/build_corpus.py")
+        pytest.skip(f"real corpus ({corpus_set}) not built ({len(missing)} logs absent); "
+                    f"run benchmarks/real_corpus/build_corpus.py --set {corpus_set}")
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_real_corpus.py"),
-                           "--json"], capture_output=True, text=True, timeout=900,
-                          check=False)
+                           "--set", corpus_set, "--json"], capture_output=True, text=True,
+                          timeout=900, check=False)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["read_errors"] == []
-    labels = json.loads((CORPUS / "labels.json").read_text())["labels"]
+    labels = json.loads((CORPUS / labels_name).read_text())["labels"]
     assert result["n_all"] == len(labels)
     assert {r["id"] for r in result["rows"]} == {e["id"] for e in manifest}
     for row in result["rows"]:
         assert row["n_evals"] >= 3, f"{row['id']} {row['metric']}: {row['n_evals']} values"
         assert row["error"] != "unreadable"
+
+
+def test_heldout_batch_shares_no_log_with_the_main_set():
+    """The held-out batch is only held out if none of its files is in the main corpus."""
+    main = json.loads((CORPUS / "manifest.json").read_text())["logs"]
+    heldout = json.loads((CORPUS / "manifest_heldout.json").read_text())["logs"]
+    assert not {e["sha256"] for e in main} & {e["sha256"] for e in heldout}
+    assert not {e["id"] for e in main} & {e["id"] for e in heldout}
