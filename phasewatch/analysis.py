@@ -51,6 +51,7 @@ from phasewatch.signals import (
 )
 from phasewatch.start_dip import split_start_dip
 from phasewatch.stepseries import StepSeries
+from phasewatch.whole_run_trend import whole_run_trend
 
 # Fewer evaluations get the short-series answer (phasewatch.short_series). From 6 on, a broken
 # line with a knot (phasewatch.hinge) reads a rise and fall or a late decline that one rank test
@@ -127,7 +128,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     # a broken line with knots anywhere (phasewatch.hinge), judged against its own noise; not
     # for a rate pinned at a bound, whose few other readings the knots would fit exactly
     pinned = pinned_at_bound(y)
-    if not stages and y.size <= HINGE_POINTS and not pinned:
+    hinged = not stages and y.size <= HINGE_POINTS and not pinned
+    if hinged:
         phases, sd = hinge_phases(steps, y, pcfg)
         ar = 0.0  # the broken line's noise is not inflated for autocorrelation
     else:
@@ -152,6 +154,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     phases = snap_turns(phases, steps, y, window, sd, fixed)
     phases = demote_flat_trends(phases, boundary_levels(phases, steps, y, base, fixed, robust=True),
                                 sd, cfg.k_sd)
+    if not hinged and not stages:
+        phases = whole_run_trend(phases, steps, y, sd, ar, pcfg)
     if not stages:
         # after the check above: the start dip is judged on its own evaluations, and a 3-point
         # median (the check's level on runs of over 40) erases a one-evaluation trough

@@ -1,0 +1,53 @@
+"""A long, noisy run the per-evaluation rules call one plateau (phasewatch.whole_run_trend):
+a GRPO batch reward climbing 2 noise sds over 250 steps is an improvement."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import phasewatch.analysis
+from phasewatch.analysis import analyze_run
+from phasewatch.run import Run
+
+
+def _names(values, direction="max"):
+    steps = np.arange(1, len(values) + 1, dtype=np.int64)
+    run = Run.from_columns({"reward": (steps, np.asarray(values, dtype=float))}, "t", "t")
+    return [p.name for p in analyze_run(run, "reward", direction).phases]
+
+
+def _saturating(seed: int, rise_sd: float, n: int = 250, sd: float = 0.23) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return 0.75 + rise_sd * sd * (1 - np.exp(-np.arange(n) / 50)) + rng.normal(0, sd, n)
+
+
+def test_a_noisy_reward_climbing_two_sds_is_an_improvement():
+    calls = [_names(_saturating(seed, rise_sd=2.0)) for seed in range(20)]
+    assert calls == [["improvement"]] * 20
+
+
+def test_the_per_evaluation_rules_alone_call_it_a_plateau(monkeypatch):
+    monkeypatch.setattr(phasewatch.analysis, "whole_run_trend", lambda phases, *a: phases)
+    calls = [_names(_saturating(seed, rise_sd=2.0)) for seed in range(20)]
+    assert calls.count(["plateau"]) >= 15
+
+
+def test_a_noisy_loss_rising_from_the_start_is_an_overfit():
+    """Lower is better: a held-out loss that creeps up 2 sds from the first evaluation."""
+    assert _names(_saturating(3, rise_sd=2.0), direction="min") == ["overfit"]
+
+
+def test_white_noise_without_a_trend_stays_one_plateau():
+    calls = [_names(0.75 + np.random.default_rng(100 + seed).normal(0, 0.23, 250))
+             for seed in range(30)]
+    assert calls == [["plateau"]] * 30
+
+
+def test_sticky_noise_is_not_read_as_a_trend():
+    """Under AR(1) noise a long stretch wanders by sds: the rule is not used."""
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        e = np.zeros(250)
+        for i in range(1, 250):
+            e[i] = 0.8 * e[i - 1] + rng.normal(0, 0.1)
+        assert _names(0.5 + e) != ["improvement"] and _names(0.5 + e) != ["overfit"]
