@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from phasewatch.errors import UsageError
-from phasewatch.noise import ar_variance_ratio, noise_scale, wander_ar
+from phasewatch.noise import ar_variance_ratio, lag1_autocorrelation, noise_scale, wander_ar
 from phasewatch.outliers import despiked, spike_mask  # noqa: F401 (re-exported)
 from phasewatch.results import ChangePoint
 
@@ -160,14 +160,6 @@ def pelt(sums: _Cumsums, n: int, penalty: float, min_size: int, model: str,
     return sorted(breaks)
 
 
-def _lag1(residuals: np.ndarray) -> float:
-    r = residuals - residuals.mean()
-    denom = float((r * r).sum())
-    if denom <= 0 or r.size < 10:
-        return 0.0
-    return float((r[1:] * r[:-1]).sum() / denom)
-
-
 def _block_means(a: np.ndarray, size: int) -> np.ndarray:
     n = (a.shape[0] // size) * size
     head = a[:n].reshape(n // size, size, *a.shape[1:]).mean(axis=1)
@@ -257,7 +249,7 @@ class Segmenter:
             return self._fit_kernel(z, steps, pieces, cuts, min_size, scale, warnings)
         penalty = self._penalty(n, params)
         breaks, residuals = self._segment_pieces(x, z, pieces, penalty, min_size)
-        ar = max(0.0, min(0.9, _lag1(residuals)))
+        ar = max(0.0, min(0.9, lag1_autocorrelation(residuals)))
         correct = self.ar_correction and self.model != "normal" and self.penalty is None
         # the first pass's lines follow the wander they cut, so their residuals' lag-1
         # autocorrelation under-states it; `wander_ar` reads it from the residuals' 5-point bends

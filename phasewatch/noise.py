@@ -66,6 +66,16 @@ def noise_sd(values: np.ndarray, ar: float, cap: float = AR_MAX) -> float:
     return noise_scale(values) * ar_inflation(ar, cap)
 
 
+def lag1_autocorrelation(residuals: np.ndarray) -> float:
+    """Lag-1 autocorrelation of residuals around their mean (0 for fewer than 10: too few to
+    tell stickiness from chance)."""
+    r = residuals - residuals.mean()
+    denom = float((r * r).sum())
+    if denom <= 0 or r.size < 10:
+        return 0.0
+    return float((r[1:] * r[:-1]).sum() / denom)
+
+
 def residual_sd(residuals: np.ndarray, n_params: int) -> float:
     """Noise sd from the residuals of a fit that spent `n_params` parameters (inf when fewer
     than 3 degrees of freedom are left): robust (MAD), corrected for the parameters.
