@@ -35,6 +35,7 @@ from phasewatch.phase_stats import (
     extreme_index,
     phase_stats,
     place_corners,
+    settle_into_plateaus,
     settle_overshoots,
     snap_turns,
 )
@@ -162,6 +163,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         phases = split_start_dip(phases, steps, y, base, sd, window, pcfg, ar)
     phases = settle_overshoots(phases, steps, cfg.short_flat_fraction)
     phases = place_corners(phases, steps, y, fixed)
+    if hinged:
+        phases = settle_into_plateaus(phases, steps, y, sd, fixed)
 
     signals = other_signals(run, metric)
     if cfg.use_tokens and run.token_store is not None:

@@ -7,7 +7,7 @@ import pytest
 
 from phasewatch import synth
 from phasewatch.analysis import analyze_run
-from phasewatch.run import Event, RecordCollector
+from phasewatch.run import Event, RecordCollector, Run
 
 
 def names(analysis):
@@ -392,3 +392,14 @@ def test_a_late_decline_under_sticky_noise_starts_at_its_corner():
     # unbiased, and within what the noise allows (moving-average placement: mean +3.0, median
     # distance 5.5 evaluations on these seeds)
     assert abs(np.mean(offsets)) <= 1.5 and np.median(np.abs(offsets)) <= 3.5, offsets
+
+
+def test_a_fast_decay_meets_its_plateau_where_the_data_reach_it():
+    """A broken line's knot on 15.4, 2.38, 0.35, 0.32, 0.31, 0.30 sits on 2.38; the plateau
+    starts at 0.35, the first evaluation at its level (phase_stats.settle_into_plateaus)."""
+    steps = np.arange(100, 700, 100, dtype=np.int64)
+    loss = np.array([15.4387, 2.3837, 0.3468, 0.3185, 0.3077, 0.3038])
+    result = analyze_run(Run.from_columns({"eval/loss": (steps, loss)}, "t", "t"), "eval/loss", "min")
+    assert [(p.name, p.start_step, p.end_step) for p in result.phases] == [
+        ("improvement", 100, 300), ("plateau", 300, 600)]
+    assert abs(result.phases[1].stats["change_sd"]) < 1
