@@ -6,14 +6,17 @@ metric each names, the checkpoint each recommends (watch: its closing summary's 
 how many evaluations apart they are, and the live monitor's own best at the end
 (`live_best_step`, what it would have said without the whole-run pass) with its distance to
 the offline checkpoint. Runs with no default metric are run with the `--metric` a user would
-pass (`tests/test_live_offline_logs.py` asserts the same agreement).
+pass (`tests/test_live_offline_logs.py` asserts the same agreement). `--corpus` runs every
+labelled series of the real-log corpus instead (benchmarks/real_corpus, both sets, with the
+labelled metric; built with `real_corpus/build_corpus.py`) and prints the totals.
 
-Usage: python benchmarks/bench_live_offline.py
+Usage: python benchmarks/bench_live_offline.py [--corpus]
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import io
 import json
 import sys
@@ -28,6 +31,7 @@ from phasewatch.cli import main as cli_main
 from phasewatch.io import read_run
 
 REAL_LOGS = ROOT.parent / "shared" / "real_logs"
+CORPUS = ROOT / "benchmarks" / "real_corpus"
 METRIC_FOR = {"llamafactory_grpo": "accuracy", "hf_tensorboard": "train/loss"}
 
 
@@ -54,13 +58,27 @@ def apart(steps: np.ndarray, a, b) -> str:
     return str(abs(int(np.searchsorted(steps, a)) - int(np.searchsorted(steps, b))))
 
 
-def main() -> int:
+def corpus_series() -> list[tuple[str, Path, str]]:
+    """(label, log file, labelled metric) of every built series of the real-log corpus."""
+    out = []
+    for labels in ("labels.json", "labels_heldout.json"):
+        for lab in json.loads((CORPUS / labels).read_text())["labels"]:
+            files = sorted(glob.glob(str(CORPUS / "data" / lab["id"] / "*")))
+            if files:
+                out.append((f"{lab['id']} {lab['metric']}", Path(files[0]), lab["metric"]))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    corpus = "--corpus" in (sys.argv[1:] if argv is None else argv)
     print("| run | metric (analyze) | metric (watch) | evaluations | analyze checkpoint | "
           "watch checkpoint | apart (evals) | monitor's own best | apart (evals) |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for label, path in runs():
-        options: tuple[str, ...] = ()
-        code, out = cli("analyze", path, "--format", "json")
+    cases = corpus_series() if corpus else [(label, path, None) for label, path in runs()]
+    same = compared = 0
+    for label, path, labelled in cases:
+        options: tuple[str, ...] = ("--metric", labelled) if labelled else ()
+        code, out = cli("analyze", path, "--format", "json", *options)
         if code == 2 and path.name in METRIC_FOR:
             options = ("--metric", METRIC_FOR[path.name])
             code, out = cli("analyze", path, "--format", "json", *options)
@@ -74,8 +92,11 @@ def main() -> int:
         want = offline["recommended_stop_step"]
         got, live = summary.get("best_step"), summary.get("live_best_step")
         metric = offline["metric"] + (" (--metric)" if options else "")
+        compared += 1
+        same += apart(steps, got, want) in ("0", "1")
         print(f"| {label} | {metric} | {summary.get('metric')} (exit {code_w}) | {steps.size} | "
               f"{want} | {got} | {apart(steps, got, want)} | {live} | {apart(steps, live, want)} |")
+    print(f"\nwatch's checkpoint within one evaluation of analyze's: {same} of {compared} series")
     return 0
 
 
