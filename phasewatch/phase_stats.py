@@ -303,7 +303,8 @@ UNSETTLED_SD = 3.0  # ... and a boundary this far from it is moved
 def settle_into_plateaus(phases: list[Phase], steps, y, sd: float, fixed: set[int]) -> list[Phase]:
     """A trend meets the plateau after it at the first evaluation within SETTLED_SD noise sds of
     the plateau's level (the median of its evaluations after the boundary), when the boundary
-    is more than UNSETTLED_SD from it. A broken line bends where one straight piece must give
+    is more than UNSETTLED_SD short of it (a trend that went past the level ends on its
+    extreme). A broken line bends where one straight piece must give
     way to the next, which on a fast decay that then flattens can be an evaluation still far
     from the flat level (eval loss 15.4, 2.38, 0.35, 0.32, 0.31, 0.30: the knot sits on 2.38,
     and the "plateau" from it falls 3.7 sds). The plateau keeps at least two evaluations.
@@ -316,10 +317,12 @@ def settle_into_plateaus(phases: list[Phase], steps, y, sd: float, fixed: set[in
         if c - b < 3:
             continue
         level = float(np.median(y[b + 1:c + 1]))
-        if abs(y[b] - level) <= UNSETTLED_SD * sd:
+        # how far each evaluation is short of the level (below it, on a rise)
+        short = (level - y) if left.name in UP_PHASES else (y - level)
+        if short[b] <= UNSETTLED_SD * sd:  # at the level, or past it (a trough, a peak)
             continue
         k = b
-        while k < c - 1 and abs(y[k] - level) > SETTLED_SD * sd:
+        while k < c - 1 and short[k] > SETTLED_SD * sd:
             k += 1
         left.end_step = right.start_step = int(steps[k])
     return phases
