@@ -27,6 +27,7 @@ DIFF_BLOCK = 16  # differences per block when estimating their autocorrelation
 STILL_FALLING_Z = 2.0  # a decline's latest half must still fall by this many se (still_falling)
 AR_FEW_DIFFS = 100
 RAMP_REFERENCE_WINDOWS = 3  # windows of values before a decline's start give its reference level
+LATEST_STEP_VALUES = 2  # after a peak, a sudden fall as recent as this many values is a shape too
 SHORT_SERIES = 64  # up to this many values, second differences may give the noise scale
 SECOND_DIFF_FROM = 10  # ... from this many (a MAD of fewer can come out near zero)
 SMALL_SAMPLE_SE = 1.2  # early values: the noise's upper ~1-se bound (2.3 cost sparse stops)
@@ -170,7 +171,13 @@ class Series:
         last_start = n - window  # a decline lasts at least a window
         if last_start < first:
             return None
-        starts = (np.arange(first, last_start + 1), np.arange(first, n - window // 2 + 1))
+        # The sudden falls a steady decline is told from may start up to half a window back, or,
+        # after a peak, in the latest LATEST_STEP_VALUES values: a plateau whose last two or
+        # three values fell in an upset is a step there, while the best ramp, a window long,
+        # puts its weight on those values and looked steady (it stopped 2 of 40 upset runs of
+        # bench_early_stop once a steady decline needed no confirmation, `tracker.py`).
+        step_end = n - (LATEST_STEP_VALUES if after_peak else window // 2)
+        starts = (np.arange(first, last_start + 1), np.arange(first, step_end + 1))
         ramp, step = ramp_and_step(clipped, starts, reference_from, self.ramp_reference)
         # Steady or sudden is judged with the decline's depth kept (only outliers pulled in):
         # clipped, a deeper decline flattens into a floor a step fits better (dense tuning runs:
