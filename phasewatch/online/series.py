@@ -20,6 +20,7 @@ import numpy as np
 from phasewatch.fastmedian import median, median_rows
 from phasewatch.noise import ar_inflation, local_ar, noise_scale, second_difference_sd
 from phasewatch.online.config import MonitorConfig
+from phasewatch.online.decline import ramp_and_step
 from phasewatch.online.state import MEDIAN_SE, SeriesState
 
 NOISE_EVERY = 16  # values between re-estimates of the noise scale
@@ -128,7 +129,7 @@ class Series:
         step, values before that start since `origin_step`, values since it), measured against
         values from `origin_step` on (the stage's start: values from before a known boundary are
         no reference); None while there are too few values. A start needs `min_reference`
-        values before it (default: half a window). See `decline_z`. A decline from the start
+        values before it (default: half a window). See `decline.decline_z`. A decline from the start
         whose start has at least max(2 windows, `late_ratio` x its length) values before it (a
         late decline) is told from a sudden fall as one after a peak is: with its depth kept.
         None, cheaply, when the z is at most `z_needed` (what the caller rejects)."""
@@ -367,42 +368,3 @@ def effective_noise(values: deque, window: int) -> tuple[float, float, float]:
     upper = phi + 2.0 / math.sqrt(m * block) if m * block < AR_FEW_DIFFS else phi
     sd, sd_upper = (sigma * ar_inflation(x) for x in (phi, upper))
     return sigma, sd, sd_upper / sd
-
-
-def ramp_and_step(y: np.ndarray, starts: tuple[np.ndarray, np.ndarray], origin: int,
-                  reference: int) -> tuple[np.ndarray, np.ndarray]:
-    """`decline_z` of a linear decline from each of `starts[0]` and of a step at each of
-    `starts[1]`, from one pass of prefix sums over `y`."""
-    n = y.size
-    p = np.zeros(n + 1)  # prefix sums with a leading 0, filled in place
-    np.cumsum(y, out=p[1:])
-    q = np.zeros(n + 1)
-    np.cumsum(np.arange(n) * y, out=q[1:])
-    return (decline_z(p, q, starts[0], origin, reference, True),
-            decline_z(p, q, starts[1], origin, reference, False))
-
-
-def decline_z(p: np.ndarray, q: np.ndarray, c: np.ndarray, origin: int, reference: int,
-              ramp: bool) -> np.ndarray:
-    """z * noise sd of "the values fall below their level from index c on", for each c.
-
-    y's prefix sums p (of y) and q (of t * y) give every candidate in one pass. The level is the
-    mean of the `reference` values before c (none before `origin`); the fall is weighted by
-    w_t = t - c + 1 (`ramp`: a linear decline starting at c, the matched filter for slow
-    memorisation) or w_t = 1 (a step at c). The statistic sum_t w_t (level - y_t) is divided by
-    its sd, the level's own uncertainty included.
-    """
-    n = p.size - 1
-    length = (n - c).astype(np.float64)
-    p_c = p[c]  # each gather once (the expressions are the same, so are the bits)
-    if ramp:
-        weighted = (q[n] - q[c]) - (c - 1) * (p[n] - p_c)  # sum_t (t - c + 1) y_t
-        pairs = length * (length + 1)
-        sum_w = pairs / 2
-        sum_w2 = pairs * (2 * length + 1) / 6
-    else:
-        weighted, sum_w, sum_w2 = p[n] - p_c, length, length
-    start = np.maximum(origin, c - reference)
-    count = (c - start).astype(np.float64)
-    level = (p_c - p[start]) / count
-    return (level * sum_w - weighted) / np.sqrt(sum_w2 + sum_w * sum_w / count)

@@ -31,7 +31,7 @@ the first evaluation still going on past the run's early part (`plan.EARLY_FRACT
 a disruption's fall is over.
 
 When the plan says the whole run is short (at most `SHORT_RUN_POINTS` evaluations at the
-cadence seen: `PhaseTracker._short_plan`), the values are the run itself, not the first 40 of
+cadence seen: `refit_stage`), the values are the run itself, not the first 40 of
 a long one, and the plan says what is late: a rise is measured from its lowest value before
 the best (a readaptation from its trough), with no decline test after it, and a decline after
 a flat stretch counts once it starts past the early part and is `PLANNED_LATE_DECLINE_T`
@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -99,6 +99,26 @@ class RefitOverfit:
     best: int
     stops: bool
     after: str
+    best_value: float = math.nan  # the value at `best` (oriented), set by `refit_stage`
+    evaluations: int = 0  # how many the refit read
+
+
+def refit_stage(steps: Sequence[int], values: Sequence[float], stage_step: int | None,
+                start: float, white: float, from_start: bool,
+                plan: RunPlan | None) -> RefitOverfit | None:
+    """`offline_overfit` of a stage's values (those from `stage_step` on) once there are
+    SHORT_RUN_FROM of them, with the plan when it says the stage is a short run."""
+    pairs = [(st, v) for st, v in zip(steps, values) if stage_step is None or st >= stage_step]
+    if len(pairs) < SHORT_RUN_FROM:
+        return None
+    stage_steps = [st for st, _ in pairs]
+    short = plan if plan is not None and plan.evaluations(stage_steps) <= SHORT_RUN_POINTS else None
+    found = offline_overfit(stage_steps, [v for _, v in pairs], start, white,
+                            from_start=from_start, short_plan=short)
+    if found is None:
+        return None
+    return replace(found, best_value=next(v for st, v in pairs if st == found.best),
+                   evaluations=len(pairs))
 
 
 def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,

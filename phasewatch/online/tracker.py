@@ -11,7 +11,7 @@ It follows the offline phase semantics (DESIGN.md):
   half that far below for a whole `window` (so an optimisation upset that recovers within a
   window is not a stop); or a steady linear decline since some step after the peak is
   significant over all its evaluations and fits better than a sudden step
-  (`series.decline_z`: it catches slow memorisation sooner and dates its start), on the
+  (`decline.decline_z`: it catches slow memorisation sooner and dates its start), on the
   evaluation it first holds: it already sums every evaluation of the decline.
 The stop decision uses the cautious noise scale while the noise's autocorrelation is uncertain.
 """
@@ -27,9 +27,8 @@ from phasewatch.online.series import Series
 from phasewatch.online.short_run import (
     LATE_FLAT_RATIO,
     SHORT_RUN_CONFIRM,
-    SHORT_RUN_FROM,
     SHORT_RUN_POINTS,
-    offline_overfit,
+    refit_stage,
 )
 from phasewatch.online.state import MEDIAN_SE, TrackerState
 from phasewatch.online.wording import moved, starting_level
@@ -201,29 +200,22 @@ class PhaseTracker:
 
     def _short_run_overfit(self) -> tuple[str, int | None, str] | None:
         """Overfit when the offline detector, refitted on this stage's values of a short run,
-        ends in an overfit it judges (`short_run.offline_overfit`: after a single rise, or a
-        late decline after a flat stretch) on SHORT_RUN_CONFIRM evaluations in a row, a stop
-        at the latest; its recommended step becomes the best step."""
+        ends in an overfit it judges (`short_run.refit_stage`) on SHORT_RUN_CONFIRM evaluations
+        in a row, a stop at the latest; its recommended step becomes the best step."""
         s = self.series
         if self.phase == "overfit" or s.n > SHORT_RUN_POINTS:
             return None
-        stage = self.stage_step
-        pairs = [(st, v) for st, v in zip(s.steps, s.values) if stage is None or st >= stage]
-        if len(pairs) < SHORT_RUN_FROM:
-            return None
-        steps = [st for st, _ in pairs]
-        found = offline_overfit(steps, [v for _, v in pairs], s.baseline, s.white,
-                                from_start=self._falling_past_early_part(EARLY_FRACTION / 2),
-                                short_plan=self._short_plan(steps))
+        found = refit_stage(s.steps, s.values, self.stage_step, s.baseline, s.white,
+                            self._falling_past_early_part(EARLY_FRACTION / 2), self.plan())
         self.short_streak = self.short_streak + 1 if found is not None else 0
         if found is None or not found.stops or self.short_streak < SHORT_RUN_CONFIRM:
             return None
         self.peak_step = found.best
         if self.peak is None:
-            self.peak = next(v for st, v in pairs if st == found.best)
+            self.peak = found.best_value
         return ("overfit", found.onset,
                 (f"{s.label} has got worse since step {found.onset} after {found.after} (the "
-                 f"offline detector on the {len(pairs)} evaluations so far, "
+                 f"offline detector on the {found.evaluations} evaluations so far, "
                  f"{counted(self.short_streak, 'time')} in a row)"))
 
     def _decline_after_peak(self, level: float) -> tuple[str, int | None, str] | None:
@@ -341,11 +333,6 @@ class PhaseTracker:
         s = self.series
         return RunPlan.of(s.first_step if self.stage_step is None else self.stage_step,
                           self.cfg.planned_steps)
-
-    def _short_plan(self, steps: list[int]) -> RunPlan | None:
-        """This stage's plan when it says the stage is a short run (`short_run`)."""
-        plan = self.plan()
-        return plan if plan is not None and plan.evaluations(steps) <= SHORT_RUN_POINTS else None
 
     def progress(self) -> float | None:
         plan = self.plan()
