@@ -129,9 +129,10 @@ class Series:
         step, values before that start since `origin_step`, values since it), measured against
         values from `origin_step` on (the stage's start: values from before a known boundary are
         no reference); None while there are too few values. A start needs `min_reference`
-        values before it (default: half a window). See `decline.decline_z`. A decline from the start
-        whose start has at least max(2 windows, `late_ratio` x its length) values before it (a
-        late decline) is told from a sudden fall as one after a peak is: with its depth kept.
+        values before it (default: half a window). See `decline.decline_z`. A decline from the
+        start whose start has at least max(2 windows, `late_ratio` x its length) values before
+        it (a late decline) is told from a sudden fall as one after a peak is: with its depth
+        kept.
         None, cheaply, when the z is at most `z_needed` (what the caller rejects)."""
         if self.sigma <= 0:
             return None
