@@ -27,6 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from real_corpus.build_corpus import SETS
+
 from phasewatch.cli import main as cli_main
 from phasewatch.io import read_run
 
@@ -61,7 +63,7 @@ def apart(steps: np.ndarray, a, b) -> str:
 def corpus_series() -> list[tuple[str, Path, str]]:
     """(label, log file, labelled metric) of every built series of the real-log corpus."""
     out = []
-    for labels in ("labels.json", "labels_heldout.json"):
+    for _, labels in SETS.values():
         for lab in json.loads((CORPUS / labels).read_text())["labels"]:
             files = sorted(glob.glob(str(CORPUS / "data" / lab["id"] / "*")))
             if files:

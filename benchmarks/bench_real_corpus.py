@@ -35,14 +35,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from phase_baselines import analyze_baseline
+from real_corpus.build_corpus import SETS
 
 from phasewatch.analysis import analyze_run
 from phasewatch.io import read_run
 
 CORPUS = ROOT / "benchmarks" / "real_corpus"
-# labelled set -> (manifest, labels); the held-out batch was labelled after the detector was tuned
-SETS = {"main": ("manifest.json", "labels.json"),
-        "heldout": ("manifest_heldout.json", "labels_heldout.json")}
 # the oracle comparators need a true noise sd, which real logs do not have
 METHODS = ("phasewatch", "segmented", "pelt")
 ABBREV = {"disruption": "dis", "readaptation": "read", "improvement": "imp",

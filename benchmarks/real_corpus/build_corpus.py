@@ -26,8 +26,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
-# the labelled sets: the main corpus and the held-out batch labelled after the detector was tuned
-MANIFESTS = {"main": HERE / "manifest.json", "heldout": HERE / "manifest_heldout.json"}
+# the labelled sets, (manifest, labels) in this folder: the main corpus and the held-out batch
+# labelled after the detector was tuned (bench_real_corpus.py and the tests read them from here)
+SETS = {"main": ("manifest.json", "labels.json"),
+        "heldout": ("manifest_heldout.json", "labels_heldout.json")}
 
 
 @dataclass(frozen=True)
@@ -105,12 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mirrors", type=Path, default=Path("/work/.mirror"),
                         help="folder of fetch mirrors (default /work/.mirror)")
-    parser.add_argument("--set", dest="corpus_set", choices=sorted(MANIFESTS), default="main",
+    parser.add_argument("--set", dest="corpus_set", choices=sorted(SETS), default="main",
                         help="which labelled set to build (default main)")
     parser.add_argument("--only", nargs="*", help="ids to build (default all)")
     parser.add_argument("--offline", action="store_true", help="mirrors only, no download")
     args = parser.parse_args(argv)
-    entries = [e for e in load_manifest(MANIFESTS[args.corpus_set])
+    entries = [e for e in load_manifest(HERE / SETS[args.corpus_set][0])
                if not args.only or e.id in args.only]
     failed = 0
     for entry in entries:
