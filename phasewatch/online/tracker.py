@@ -52,6 +52,7 @@ class PhaseTracker:
     def __init__(self, name: str, sign: float, cfg: MonitorConfig):
         self.series = Series(name, sign, cfg)
         self.cfg = cfg
+        self._steady_decline = False  # this value's overfit candidate is a steady decline
         self.load(TrackerState(series=self.series.state()))
 
     @property
@@ -92,8 +93,8 @@ class PhaseTracker:
         event = candidate[0]
         self.streak = self.streak + 1 if event == self.streak_event else 1
         self.streak_event = event
-        needed = DECLINE_CONFIRM if self._steady_decline else self.series.confirm_now
-        if self.streak < min(needed, self.series.confirm_now):
+        confirm = self.series.confirm_now
+        if self.streak < (min(DECLINE_CONFIRM, confirm) if self._steady_decline else confirm):
             return None
         self.streak_event, self.streak = None, 0
         return self._enter(*candidate)
