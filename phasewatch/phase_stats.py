@@ -304,11 +304,11 @@ def settle_into_plateaus(phases: list[Phase], steps, y, sd: float, fixed: set[in
     """A trend meets the plateau after it at the first evaluation within SETTLED_SD noise sds of
     the plateau's level (the median of its evaluations after the boundary), when the boundary
     is more than UNSETTLED_SD short of it (a trend that went past the level ends on its
-    extreme). A broken line bends where one straight piece must give
-    way to the next, which on a fast decay that then flattens can be an evaluation still far
-    from the flat level (eval loss 15.4, 2.38, 0.35, 0.32, 0.31, 0.30: the knot sits on 2.38,
-    and the "plateau" from it falls 3.7 sds). The plateau keeps at least two evaluations.
-    Tuning seeds: no regime's figures change. Boundaries at known events (`fixed`) stay."""
+    extreme). A broken line bends where one straight piece must give way to the next, which on
+    a fast decay that then flattens can be an evaluation still far from the flat level (eval
+    loss 15.4, 2.38, 0.35, 0.32, 0.31, 0.30: the knot sits on 2.38, and the "plateau" from it
+    falls 3.7 sds). The plateau keeps at least two evaluations. Tuning seeds: no regime's
+    figures change. Boundaries at known events (`fixed`) stay."""
     index = {int(s): i for i, s in enumerate(steps)}
     for left, right in itertools.pairwise(phases):
         if left.name == "plateau" or right.name != "plateau" or right.start_step in fixed:
