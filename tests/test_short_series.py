@@ -54,3 +54,29 @@ def test_the_one_sided_call_keeps_false_claims_on_flat_runs_near_five_percent():
                                           train=np.linspace(2.0, 1.5, n)), direction="min"))
                  == ["improvement"] for _ in range(600)]
         assert np.mean(calls) == pytest.approx(expected, abs=0.025)
+
+
+def test_a_rise_at_the_first_update_that_holds_is_an_improvement_then_a_plateau():
+    """5 evaluations that rise by 0.12 at the first update and then hold within 0.007: the
+    turn's second difference alone would put the noise at 0.03 and the rise under 5 of it (a
+    silent plateau); against the scatter of the 4 later evaluations it is a t of about 35."""
+    a = analyze_run(run_of([0.412, 0.536, 0.531, 0.538, 0.533], metric="eval/accuracy"),
+                    direction="max")
+    assert names(a) == ["improvement", "plateau"] and a.extra["confidence"] == "low"
+    assert a.phases[0].end_step == 200
+    assert "better than it by 0.1225 on average" in a.warnings[0]
+
+
+def test_a_fall_of_a_loss_at_the_first_update_on_four_evaluations_is_an_improvement():
+    a = analyze_run(run_of([2.10, 1.62, 1.63, 1.61]), direction="min")
+    assert names(a) == ["improvement", "plateau"]
+    assert a.phases[0].stats["change"] == pytest.approx(1.62 - 2.10)
+
+
+def test_the_shift_after_the_first_evaluation_adds_about_one_percent_false_claims():
+    """Flat noise, no train metric: 4 evaluations had no call at all before the shift test (the
+    rank test cannot reach p < 0.05); the test is run at p < 0.01."""
+    rng = np.random.default_rng(11)
+    calls = [names(analyze_run(run_of(rng.normal(1.0, 0.01, 4)), direction="min")) != ["plateau"]
+             for _ in range(600)]
+    assert np.mean(calls) < 0.03
