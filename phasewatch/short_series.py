@@ -17,6 +17,8 @@ textbook overfit.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from phasewatch.noise import second_difference_sd
@@ -69,8 +71,20 @@ def trend_test(steps: np.ndarray, y: np.ndarray, alternative: str = "two-sided")
     return float(result.statistic), float(result.pvalue)
 
 
-def start_shift(y: np.ndarray) -> tuple[float, float, float] | None:
-    """(mean change, t, two-sided p) of the evaluations after the first against the first.
+@dataclass(frozen=True)
+class ScatterTest:
+    """A t test of a change against the scatter the change leaves out: the `change` in the
+    series' units (higher is better), its `t`, the two-sided `p` and that scatter (`noise`, the
+    noise sd the verdict was judged against, reported as the run's noise sd when it decides)."""
+
+    change: float
+    t: float
+    p: float
+    noise: float
+
+
+def start_shift(y: np.ndarray) -> ScatterTest | None:
+    """The mean of the evaluations after the first against the first.
 
     The noise is the scatter s of the m later evaluations about their mean (m - 1 degrees of
     freedom): second differences would count the turn itself as noise. The first is one reading
@@ -86,13 +100,13 @@ def start_shift(y: np.ndarray) -> tuple[float, float, float] | None:
         return None
     change = float(rest.mean() - y[0])
     t = change / (scatter * float(np.sqrt(1.0 + 1.0 / rest.size)))
-    return change, t, float(2.0 * student_t.sf(abs(t), rest.size - 1))
+    return ScatterTest(change, t, float(2.0 * student_t.sf(abs(t), rest.size - 1)), scatter)
 
 
-def line_trend(steps: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | None:
-    """(change along the least-squares line from the first to the last step, t of its slope,
-    two-sided p), the noise from the scatter about the line (n - 2 degrees of freedom). None for
-    fewer than 3 points; p = 0 when the points lie on the line exactly.
+def line_trend(steps: np.ndarray, y: np.ndarray) -> ScatterTest | None:
+    """The least-squares line's change from the first to the last step and the t of its slope,
+    the noise from the scatter about the line (n - 2 degrees of freedom). None for fewer than 3
+    points; p = 0 when the points lie on the line exactly.
 
     Valid for white noise about a straight trend; a curved or stepped series leaves its bend in
     the scatter and is called less often, never more."""
@@ -109,9 +123,10 @@ def line_trend(steps: np.ndarray, y: np.ndarray) -> tuple[float, float, float] |
     change = slope * float(x[-1] - x[0])
     var = float(residuals @ residuals) / dof
     if var <= 0:  # on the line exactly: any slope is certain, none is no trend
-        return (change, float(np.sign(slope)) * float("inf"), 0.0) if slope else (0.0, 0.0, 1.0)
+        return ScatterTest(change, float(np.sign(slope)) * float("inf"), 0.0 if slope else 1.0,
+                           0.0)
     t = slope / float(np.sqrt(var / sxx))
-    return change, t, float(2.0 * student_t.sf(abs(t), dof))
+    return ScatterTest(change, t, float(2.0 * student_t.sf(abs(t), dof)), float(np.sqrt(var)))
 
 
 def _shape(y: np.ndarray, p: float, tau: float, sd: float) -> tuple[list[str], int | None, str]:
@@ -177,7 +192,6 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     steps, y, sign = series.steps, series.values, series.sign
     n = y.size
     sd = second_difference_sd(y, robust=False)
-    base, base_se = baseline.level(steps, y, sd)
     tau, p = trend_test(steps, y)
     move = _train_move(signals, steps)
     names, turn, confidence = _shape(y, p, tau, sd)
@@ -194,16 +208,19 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     # a change at the first update that then holds: neither monotone nor visible against second
     # differences (the turn's own one inflates them), so tested against the later scatter
     shift = start_shift(y) if names == ["plateau"] and expected is None else None
-    shifted = shift is not None and shift[2] < SHIFT_ALPHA
+    shifted = shift is not None and shift.p < SHIFT_ALPHA
     if shifted:
-        names, turn = (["improvement", "plateau"] if shift[0] > 0 else
+        names, turn = (["improvement", "plateau"] if shift.change > 0 else
                        ["disruption", "plateau"]), 1
     # a steady trend too short for the rank test, against the scatter about its line
     line = (line_trend(steps, y) if names == ["plateau"] and expected is None
             and n == LINE_POINTS else None)
-    lined = line is not None and line[2] < LINE_ALPHA
+    lined = line is not None and line.p < LINE_ALPHA
     if lined:
-        names = ["improvement"] if line[0] > 0 else ["overfit"]
+        names = ["improvement"] if line.change > 0 else ["overfit"]
+    if shifted or lined:  # the noise the call was judged against is the one reported
+        sd = (shift if shifted else line).noise
+    base, base_se = baseline.level(steps, y, sd)
     cuts = [0, *([turn] if turn is not None else []), n - 1]
     phases = [Phase(name, int(steps[a]), int(steps[b]))
               for name, a, b in zip(names, cuts[:-1], cuts[1:])]
@@ -226,16 +243,16 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
                        f"{own_tau:+.2f}; one-sided exact p = {expected:.3g}, the direction set by "
                        f"the train metric; two-sided p = {p:.3g}): low confidence")
         elif lined:
-            verdict += (f"; they {'improve' if line[0] > 0 else 'get worse'} along a straight "
-                        f"line by {abs(line[0]):.4g}, {abs(line[1]):.1f} standard errors of the "
-                        f"scatter about it (t test of the slope, p = {line[2]:.2g}): "
+            verdict += (f"; they {'improve' if line.change > 0 else 'get worse'} along a "
+                        f"straight line by {abs(line.change):.4g}, {abs(line.t):.1f} standard "
+                        f"errors of the scatter about it (t test of the slope, p = {line.p:.2g}): "
                         f"{names[0]}, low confidence")
         elif shifted:
             verdict += (f"; the {n - 1} evaluations after the first are "
-                        f"{'better' if shift[0] > 0 else 'worse'} than it by "
-                        f"{abs(shift[0]):.4g} on average, {abs(shift[1]):.1f} standard errors of "
-                        f"their own scatter (t test, p = {shift[2]:.2g}): {' then '.join(names)}, "
-                        "low confidence")
+                        f"{'better' if shift.change > 0 else 'worse'} than it by "
+                        f"{abs(shift.change):.4g} on average, {abs(shift.t):.1f} standard errors "
+                        f"of their own scatter (t test, p = {shift.p:.2g}): "
+                        f"{' then '.join(names)}, low confidence")
         elif p >= ALPHA and names != ["plateau"]:
             better = names[0] == "improvement"
             k = turn if turn is not None else n - 1

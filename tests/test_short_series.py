@@ -89,3 +89,13 @@ def test_the_tests_against_the_later_scatter_add_about_one_percent_false_claims_
     calls = [names(analyze_run(run_of(rng.normal(1.0, 0.01, 4)), direction="min")) != ["plateau"]
              for _ in range(600)]
     assert np.mean(calls) < 0.04
+
+
+def test_the_noise_reported_is_the_scatter_the_call_was_judged_against():
+    """Not the second differences' 0.031, which the rise itself inflated: the printed noise sd
+    and the starting level's uncertainty agree with the verdict."""
+    a = analyze_run(run_of([0.412, 0.536, 0.531, 0.538, 0.533], metric="eval/accuracy"),
+                    direction="max")
+    later = np.std([0.536, 0.531, 0.538, 0.533], ddof=1)
+    assert a.extra["noise_sd"] == pytest.approx(later)
+    assert a.extra["baseline_se"] == pytest.approx(later)
