@@ -151,16 +151,18 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
 
     fixed = set(stages)
     window = smoothing_window(y.size, pcfg)
+    # the user's baseline is the reference effects are measured from (phase_stats); the phases
+    # and their edge values come from the data, whatever baseline was chosen
     base, base_se = baseline_spec.level(steps, y, sd)
     phases = snap_turns(phases, steps, y, window, sd, fixed)
-    phases = demote_flat_trends(phases, boundary_levels(phases, steps, y, base, fixed, robust=True),
+    phases = demote_flat_trends(phases, boundary_levels(phases, steps, y, fixed, robust=True),
                                 sd, cfg.k_sd)
     if not hinged and not stages:
         phases = whole_run_trend(phases, steps, y, sd, ar, pcfg)
     if not stages:
         # after the check above: the start dip is judged on its own evaluations, and a 3-point
         # median (the check's level on runs of over 40) erases a one-evaluation trough
-        phases = split_start_dip(phases, steps, y, base, sd, window, pcfg, ar)
+        phases = split_start_dip(phases, steps, y, sd, window, pcfg, ar)
     phases = settle_overshoots(phases, steps, cfg.short_flat_fraction)
     phases = place_corners(phases, steps, y, fixed)
     if hinged:
@@ -176,7 +178,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         # a rise that now meets the overfit is a peak: put it on the data, as above
         phases = snap_turns(phases, steps, y, window, sd, fixed)
 
-    levels = boundary_levels(phases, steps, y, base, fixed)
+    levels = boundary_levels(phases, steps, y, fixed)
     for k, phase in enumerate(phases):
         phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, series.sign,
                                        sd, base))

@@ -188,14 +188,16 @@ def boundary_intervals(phases: list[Phase], segment_cps: list[ChangePoint], step
     return out
 
 
-def boundary_levels(phases: list[Phase], steps, y, base: float,
+def boundary_levels(phases: list[Phase], steps, y,
                     fixed: frozenset[int] | set[int] = frozenset(), robust: bool = False) -> list[float]:
-    """The level at each phase edge (len(phases) + 1 values): the baseline at the start, then
-    the evaluation at each boundary and at the end (`robust`: read with `point_levels`, for
-    decisions). At a change of training stage (`fixed`) the new stage starts from the last
-    record before the switch, so a fall at the switch is measured."""
+    """The level at each phase edge (len(phases) + 1 values): the first evaluation, then the
+    evaluation at each boundary and at the end (`robust`: read with `point_levels`, for
+    decisions). Always the data, never the user's `--baseline`: that is the reference effects
+    are measured from (`phase_stats`), and must not move the phases or the values at their
+    edges. At a change of training stage (`fixed`) the new stage starts from the last record
+    before the switch, so a fall at the switch is measured."""
     at = point_levels(y) if robust else y
-    levels = [base]
+    levels = [float(y[0])]
     for phase in phases:
         i = int(np.searchsorted(steps, phase.end_step))
         if phase.end_step in fixed and phase.start_step < phase.end_step \
@@ -354,10 +356,17 @@ def settle_overshoots(phases: list[Phase], steps, short_fraction: float) -> list
 def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, sd: float,
                 base: float) -> dict[str, Any]:
     """Effect sizes in the metric's own units and direction (`change` is end - start as
-    logged; `change_sd` has the same sign). Depth, gain and decline are measured from the
-    data: depth below the starting level (or the level the fall started from, for a later
-    fall), gain over the starting level (from the rise's best evaluation, never below the one
-    it ends on), decline from the level the overfit starts at (its best point)."""
+    logged, between the evaluations at the phase's edges; `change_sd` has the same sign).
+
+    `base` is the starting level the user chose (`Baseline`: the first evaluation, the mean of
+    the first K, the evaluation at step S), the reference for what is measured *from the start*:
+    - the depth of a disruption that starts the run is measured below `base`, and its
+      time_to_recover is until the data regain `base` (depth and recovery speak of one level:
+      "fell 0.52 below the start and was back at it 230 steps later");
+    - gain_over_baseline is the rise's best evaluation (never below the one it ends on) minus
+      `base`, as its name says.
+    A later fall's depth is below the level it started from, and an overfit's decline is from
+    its best point: neither is measured from the start, so neither depends on `base`."""
     i0 = int(np.searchsorted(steps, phase.start_step))
     i1 = int(np.searchsorted(steps, phase.end_step))
     span = max(int(steps[i1] - steps[i0]), 1)

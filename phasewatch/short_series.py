@@ -224,7 +224,7 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     cuts = [0, *([turn] if turn is not None else []), n - 1]
     phases = [Phase(name, int(steps[a]), int(steps[b]))
               for name, a, b in zip(names, cuts[:-1], cuts[1:])]
-    levels = boundary_levels(phases, steps, y, base)
+    levels = boundary_levels(phases, steps, y)  # the data's; `base` is the reference of effects
     for k, phase in enumerate(phases):  # no effect sizes in sds: a few points cannot carry them
         phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, sign, 0.0, base))
     changepoints = [ChangePoint(int(steps[t]), int(steps[t - 1]), int(steps[t + 1]))

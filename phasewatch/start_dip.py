@@ -63,16 +63,18 @@ ONE_POINT_LAST = 3  # the latest evaluation after the start a one-evaluation tro
 CLIMB_POINTS = 3    # evaluations after a trough in a plateau that must stand above the start
 
 
-def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, base: float,
-                    sd: float, window: int, cfg: PhaseConfig, ar: float = 0.0) -> list[Phase]:
+def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd: float,
+                    window: int, cfg: PhaseConfig, ar: float = 0.0) -> list[Phase]:
     """`phases` with a disruption -> readaptation split off the first phase when the data show
-    an early dip below the starting level `base` that recovers (see the module docstring).
+    an early dip below the first evaluation that recovers (see the module docstring). The
+    first evaluation, not the user's `--baseline`: the data decide the phases.
     `ar` is the AR(1) coefficient `sd` was inflated for (0 when it was not)."""
     if not phases or phases[0].name not in (*RISES, "plateau") or sd <= 0 \
             or not 4 <= y.size <= MAX_POINTS \
             or pinned_at_bound(y):  # a rate pinned at a bound: its few other readings are blips
         return phases
     first = phases[0]
+    base = float(y[0])  # the starting level the dip is measured from
     index = {int(s): i for i, s in enumerate(steps)}
     end = index[first.end_step]
     early = np.flatnonzero(steps - steps[0] <= cfg.early_fraction * (steps[-1] - steps[0]))
