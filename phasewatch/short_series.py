@@ -38,6 +38,7 @@ FALL_SD = 4.0       # after a best that beat the first by TURN_SD, a fall below 
                     # 0.94, plateau 0.87 -> 0.88, no more false claims (3 gave the same)
 EXACT_TREND_MAX = 60  # longest series whose rank test is computed exactly
 MIN_FOR_NOISE = 5   # evaluations needed to estimate the noise from second differences
+MIN_FOR_TREND = 3   # fewest evaluations a rank test is reported for (2 values have no test)
 # A shift after the first evaluation is called at this two-sided significance of its t test
 # (4-5 evaluations: 2-3 degrees of freedom). Simulated (1,500 runs each): a rise of 12 noise sds
 # at the first update that then holds is found on 99% of 5-evaluation runs (28% before: the
@@ -62,7 +63,7 @@ def trend_test(steps: np.ndarray, y: np.ndarray, alternative: str = "two-sided")
     for a rise expected in advance)."""
     from scipy.stats import kendalltau  # imported here: 0.7 s that other commands do not pay
 
-    if y.size < 3 or np.ptp(y) == 0:
+    if y.size < MIN_FOR_TREND or np.ptp(y) == 0:
         return 0.0, 1.0
     # exact without ties on a short series; the normal approximation on a long one (exact on
     # 2,800 values takes half a minute and agrees to many digits)
@@ -229,7 +230,14 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
         phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, sign, 0.0, base))
     changepoints = [ChangePoint(int(steps[t]), int(steps[t - 1]), int(steps[t + 1]))
                     for t in cuts[1:-1]]
-    if np.ptp(y) == 0:
+    tested = n >= MIN_FOR_TREND
+    if not tested:  # no statistic at all, rather than a rank test's "tau 0, p = 1" on 2 values
+        first, last = (f"{series.own_units(float(v)):.4g}" for v in (y[0], y[-1]))
+        warnings.append(
+            f"only 1 evaluation of {metric} ({first}): nothing to compare it with" if n == 1 else
+            f"only {n} evaluations of {metric} ({first} -> {last}): too few for any trend test, "
+            "so the change is not judged (a plateau for want of evidence, not a flat run)")
+    elif np.ptp(y) == 0:
         warnings.append(f"{metric} is constant over its {n} evaluations")
     else:
         own_tau = sign * tau  # the rank correlation of the values as logged
@@ -269,7 +277,8 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
         "best_value": series.own_units(float(y[best])),
         "noise_sd": float(sd) if sd > 0 else None,
         "confidence": confidence,
-        "trend_test": {"test": "kendall_tau_exact", "tau": sign * tau, "p_value": p},
+        "trend_test": ({"test": "kendall_tau_exact", "tau": sign * tau, "p_value": p}
+                       if tested else None),
     }
     return Analysis(source, metric, direction, series.own_units(base), changepoints, phases,
                     int(steps[best]), warnings, extra)

@@ -99,3 +99,18 @@ def test_the_noise_reported_is_the_scatter_the_call_was_judged_against():
     later = np.std([0.536, 0.531, 0.538, 0.533], ddof=1)
     assert a.extra["noise_sd"] == pytest.approx(later)
     assert a.extra["baseline_se"] == pytest.approx(later)
+
+
+def test_two_evaluations_get_no_trend_statistic():
+    """Two rising evaluations (sample_logs/demo at steps 0 and 2000) printed "Kendall tau +0.00,
+    exact p = 1": no rank test exists below 3 values, so no statistic is reported at all."""
+    a = analyze_run(run_of([0.546, 0.672], metric="eval/accuracy"), direction="max")
+    assert names(a) == ["plateau"] and a.extra["trend_test"] is None
+    assert a.warnings == ["only 2 evaluations of eval/accuracy (0.546 -> 0.672): too few for any "
+                          "trend test, so the change is not judged (a plateau for want of "
+                          "evidence, not a flat run)"]
+    one = analyze_run(run_of([1.25], metric="eval/loss"), direction="min")
+    assert one.extra["trend_test"] is None and "Kendall" not in one.warnings[0]
+    assert "only 1 evaluation of eval/loss (1.25)" in one.warnings[0]
+    three = analyze_run(run_of([0.5, 0.6, 0.7], metric="eval/accuracy"), direction="max")
+    assert three.extra["trend_test"]["tau"] == 1.0  # from 3 values on, the test is reported
