@@ -25,10 +25,10 @@ def _accuracy_rows(every: int) -> list[tuple[int, float]]:
     return evals[::every]
 
 
-def _run_of(rows: list[tuple[int, float]]):
+def _run_of(rows: list[tuple[int, float]], metric: str = "eval/accuracy"):
     collector = RecordCollector("baseline-test", "synthetic")
     for line, (step, value) in enumerate(rows, start=1):
-        collector.add(step, {"eval/accuracy": value}, line=line)
+        collector.add(step, {metric: value}, line=line)
     return collector.build(events=[])
 
 
@@ -40,14 +40,18 @@ def _runs():
                                                (400, 0.052)]),
         "short rise (5 evaluations)": _run_of([(0, 0.3), (100, 0.31), (200, 0.45), (300, 0.62),
                                                (400, 0.78)]),
+        "sparse loss (lower is better)": _run_of([(step, 1.0 - value) for step, value
+                                                  in _accuracy_rows(10)], metric="eval/loss"),
     }
 
 
 @pytest.mark.parametrize("name", list(_runs()))
 def test_the_baseline_moves_only_what_is_measured_from_the_start(name):
     run = _runs()[name]
-    results = {spec: analyze_run(run, metric="eval/accuracy", baseline=spec) for spec in SPECS}
+    metric = "eval/loss" if "loss" in name else "eval/accuracy"
+    results = {spec: analyze_run(run, metric=metric, baseline=spec) for spec in SPECS}
     ref = results["first"]
+    sign = 1.0 if ref.direction == "max" else -1.0  # gain and depth are higher-is-better terms
     assert len({r.baseline for r in results.values()}) == len(SPECS)  # three different levels
     for spec, a in results.items():
         assert [(p.name, p.start_step, p.end_step) for p in a.phases] == \
@@ -55,7 +59,7 @@ def test_the_baseline_moves_only_what_is_measured_from_the_start(name):
         assert [(c.step, c.low, c.high) for c in a.changepoints] == \
                [(c.step, c.low, c.high) for c in ref.changepoints], spec
         assert a.recommended_stop_step == ref.recommended_stop_step
-        shift = a.baseline - ref.baseline
+        shift = sign * (a.baseline - ref.baseline)
         for p, q in zip(a.phases, ref.phases):
             # the values at the phase's edges are the data's, whatever the baseline
             for key in ("start_value", "end_value", "change", "decline_since_peak"):
