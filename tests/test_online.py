@@ -491,3 +491,16 @@ def test_a_starting_level_averaged_over_several_evaluations_says_so():
     quoted = [a.message for a in alerts if "starting level" in a.message]
     assert quoted and all(f"the starting level {values[:n].mean():.4g} (mean of the first {n} evaluations)"
                           in m for m in quoted)
+
+
+def test_a_value_on_the_way_out_of_the_start_is_not_averaged_into_it():
+    """A run that climbs from its first evaluation (the verl GSM8K log: 0.013, 0.176, 0.458,
+    ...) keeps its first value as the starting level, though the climb inflates the noise
+    estimated from the first few values: a value every later one lies beyond is on its way out."""
+    from phasewatch.online.series import observed_start
+
+    assert observed_start([0.013, 0.176, 0.458, 0.463, 0.480], white=0.1) == (0.013, 1)
+    flat = [0.60, 0.59, 0.61, 0.60, 0.61]
+    assert observed_start(flat, white=0.01) == (sum(flat) / 5, 5)
+    level, n = observed_start([0.60, 0.61, 0.59, 0.50, 0.45], white=0.01)  # 0.59 starts a fall
+    assert n == 2 and abs(level - 0.605) < 1e-12

@@ -276,11 +276,23 @@ def observed_start(first: list[float], white: float) -> tuple[float, int]:
     """The live starting level: the first value (the observed start, what `analyze` reads),
     averaged with the values right after it that stay within two noise sds of it, for a steadier
     reference (a run that moves from its first update keeps its first value alone; alerts say
-    when it is a mean, `wording.starting_level`). Returns (level, values used)."""
+    when it is a mean, `wording.starting_level`). Returns (level, values used).
+
+    A value is no part of the start when every value after it lies further out on its side: it
+    is on the way out of the start. The noise of a run's first few values is read from the same
+    few, whose climb inflates it (the verl GSM8K log: 0.013, 0.176, 0.458, 0.463, 0.480 read a
+    noise sd that put 0.176 "within noise" of 0.013, and the starting level was their mean)."""
     k = 1
-    while k < len(first) and abs(first[k] - first[0]) <= 2.0 * white:
+    while k < len(first) and abs(first[k] - first[0]) <= 2.0 * white and not _on_the_way_out(first, k):
         k += 1
     return sum(first[:k]) / k, k
+
+
+def _on_the_way_out(first: list[float], k: int) -> bool:
+    """Whether `first[k]` moved away from `first[0]` and every later value moved further."""
+    away = first[k] - first[0]
+    later = first[k + 1:]
+    return bool(later) and away != 0 and all((v - first[k]) * away > 0 for v in later)
 
 
 def clip_outliers(y: np.ndarray, white: float, k: float = 3.0) -> np.ndarray:
