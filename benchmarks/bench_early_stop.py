@@ -135,20 +135,25 @@ def own_cases(n_runs: int) -> list[Case]:
     return [own_generator(kind, 1000 + i) for i in range(n_runs) for kind in kinds]
 
 
+def upset_run(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """One upset run (`upset_cases`) drawn from `seed`: steps, noiseless curve, logged values,
+    noise sd. tests/test_online_after_peak.py draws its runs here too."""
+    rng = np.random.default_rng(seed)
+    n, sd = int(rng.integers(150, 300)), rng.uniform(0.01, 0.02)
+    t = np.arange(n, dtype=float)
+    curve = 0.5 + 15 * sd / (1 + np.exp(-(t - 0.15 * n) / (0.03 * n)))
+    start, length = int(rng.integers(int(0.4 * n), int(0.8 * n))), int(rng.integers(3, 11))
+    upset = np.where((t >= start) & (t < start + length), rng.uniform(4, 10) * sd, 0.0)
+    return np.arange(n) * 10, curve, curve - upset + rng.normal(0, sd, n), sd
+
+
 def upset_cases(n_runs: int) -> list[Case]:
     """A rise, then a plateau at its top with one optimisation upset: the accuracy falls 4-10
     noise sds for 3-10 evaluations, then comes back. No overfit (DESIGN.md: an overfit is a
     *sustained* decline), so any stop is a false one; 150-300 evaluations, white noise."""
     cases = []
     for seed in range(n_runs):
-        rng = np.random.default_rng(7000 + seed)
-        n, sd = int(rng.integers(150, 300)), rng.uniform(0.01, 0.02)
-        t = np.arange(n, dtype=float)
-        curve = 0.5 + 15 * sd / (1 + np.exp(-(t - 0.15 * n) / (0.03 * n)))
-        start, length = int(rng.integers(int(0.4 * n), int(0.8 * n))), int(rng.integers(3, 11))
-        upset = np.where((t >= start) & (t < start + length), rng.uniform(4, 10) * sd, 0.0)
-        y = curve - upset + rng.normal(0, sd, n)
-        steps = np.arange(n) * 10
+        steps, curve, y, sd = upset_run(7000 + seed)
         records = [(int(st), {"eval/accuracy": float(v)}) for st, v in zip(steps, y)]
         cases.append(Case(f"upset/{seed}", "upset", records, "eval/accuracy", "max", steps, curve,
                           None, sd))

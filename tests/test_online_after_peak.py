@@ -4,9 +4,16 @@ counts as a step, not as a steady decline (`series.LATEST_STEP_VALUES`)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 
-from phasewatch.online import PhaseMonitor
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from bench_early_stop import upset_run  # noqa: E402  (benchmarks/ is not a package)
+
+from phasewatch.online import PhaseMonitor  # noqa: E402
 
 
 def stop_step(steps, values) -> tuple[int | None, str]:
@@ -41,23 +48,15 @@ def test_a_steady_decline_is_stopped_on_the_evaluation_its_test_first_holds():
     assert max(after) <= 35, after
 
 
-def upset_run(seed: int):
-    """bench_early_stop's upset runs: a rise to a plateau, then one optimisation upset (4-10
-    noise sds down for 3-10 evaluations) that recovers. No overfit: any stop is a false one."""
-    rng = np.random.default_rng(seed)
-    n, sd = int(rng.integers(150, 300)), rng.uniform(0.01, 0.02)
-    t = np.arange(n, dtype=float)
-    curve = 0.5 + 15 * sd / (1 + np.exp(-(t - 0.15 * n) / (0.03 * n)))
-    start, length = int(rng.integers(int(0.4 * n), int(0.8 * n))), int(rng.integers(3, 11))
-    upset = np.where((t >= start) & (t < start + length), rng.uniform(4, 10) * sd, 0.0)
-    return np.arange(n) * 10, curve - upset + rng.normal(0, sd, n)
-
-
 def test_an_upset_in_the_latest_evaluations_is_a_step_not_a_steady_decline():
     """The best window-long ramp on a plateau whose last two or three values fell puts its
     weight on those values and fits them better than a step half a window back: without the
     step in the latest values, 6 of these 40 runs stopped (seeds 0, 18, 19, 31 by the ramp
     test; 4 and 16, whose level stayed well below the peak for 17 evaluations, by the level
     test, as before)."""
-    stopped = [seed for seed in range(40) if stop_step(*upset_run(seed))[0] is not None]
+    stopped = []
+    for seed in range(40):
+        steps, _, values, _ = upset_run(seed)  # bench_early_stop's upset runs, seeds 0-39
+        if stop_step(steps, values)[0] is not None:
+            stopped.append(seed)
     assert len(stopped) <= 2, stopped

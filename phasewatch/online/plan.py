@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import takewhile
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from phasewatch.online.series import Series
 
 EARLY_FRACTION = 0.4
 
@@ -39,6 +43,13 @@ class RunPlan:
         """How many of `steps` (in order) come after `fraction` of the plan."""
         after = self.start + fraction * (self.planned - self.start)
         return sum(1 for _ in takewhile(lambda step: step > after, reversed(steps)))
+
+    def falling_after(self, fraction: float, series: Series) -> bool:
+        """The run is past its early part and the series' values after `fraction` of the plan
+        still fall significantly (`Series.still_falling`, from 4 of them)."""
+        if series.last_step is None or not self.after_early_part(series.last_step):
+            return False
+        return series.still_falling(self.values_after(fraction, series.steps))
 
     def evaluations(self, steps: Sequence[int]) -> float:
         """How many evaluations the plan holds at the mean cadence of `steps` (infinite with

@@ -268,8 +268,8 @@ class PhaseTracker:
         return before >= max(2 * s.window_now, LATE_FLAT_RATIO * since)
 
     def _trough_behind(self) -> bool:
-        """The fall has stopped: its trough is more than `TROUGH_BEHIND_WINDOWS` windows back (a slow fall that levels
-        off or turns is a disruption after all, not a steady decline)."""
+        """The fall has stopped: its trough is more than `TROUGH_BEHIND_WINDOWS` windows back (a
+        slow fall that levels off or turns is a disruption after all, not a steady decline)."""
         s = self.series
         recent = s.steps[max(0, len(s.steps) - TROUGH_BEHIND_WINDOWS * s.window_now)]
         return self.trough_step is not None and self.trough_step < recent
@@ -284,12 +284,13 @@ class PhaseTracker:
         windows of evaluations to become significant (by the steady-decline test or the level
         test) is the expert data starting to act (DESIGN.md's disruption "still falling early in
         the run"); one that started near the start (within a window, or half its own length),
-        has gone on steadily for
-        longer, is still falling (`still_falling`) and has its trough within the last window, is
-        an overfit (a dip eases in: its decline starts later and becomes significant sooner). After a disruption alert, a
-        fall still going on after `AFTER_DISRUPTION_WINDOWS` full windows is one too. A decline
-        after a flat stretch at the starting level (at least two windows, and LATE_FLAT_RATIO times as
-        long as the decline) is an overfit as soon as it is significant.
+        has gone on steadily for longer, is still falling (`still_falling`: over the latest
+        half and the latest quarter of the decline) and has its trough within the last window,
+        is an overfit (a dip eases in: its decline starts later and becomes significant
+        sooner). After a disruption alert, a fall still going on after
+        `AFTER_DISRUPTION_WINDOWS` full windows is one too. A decline after a flat stretch at
+        the starting level (at least two windows, and LATE_FLAT_RATIO times as long as the
+        decline) is an overfit as soon as it is significant.
 
         With a planned run length (`MonitorConfig.planned_steps`), "longer" is "past the run's
         early part" (`EARLY_FRACTION` of it, where a disruption's fall is over) and "still
@@ -314,12 +315,14 @@ class PhaseTracker:
             too_soon = since < needed * cfg.window if progress is None else progress < EARLY_FRACTION
             if too_soon or before > max(window, since // 2):
                 return None
-            # Still falling: over the latest half of the decline, or with a plan, after the
-            # run's early part (a disruption's fall is over by then: a logistic dip's tail
-            # still fell significantly over the second half of the early part, 0.5 of family
-            # B's dense dips that never recover stopped when that half counted; 0.1 now)
-            falling = (s.still_falling(since // 2) if progress is None
-                       else self._falling_past_early_part(EARLY_FRACTION))
+            # Still falling: with a plan, after the run's early part (where a disruption's fall
+            # is over: 0.5 of family B's dense dips that never recover stopped when the second
+            # half of the early part counted; 0.1 now). Without one, over the latest half and
+            # quarter of the decline: a dip that has levelled off still fell over the half when
+            # its floor began (dense tuning runs, no plan: dip_no_recovery false 0.10 / 0.50 ->
+            # 0.00 / 0.30; decline_from_start 0.70 / 0.85 -> 0.65 / 0.80, called later)
+            falling = (self._falling_past_early_part(EARLY_FRACTION) if progress is not None
+                       else s.still_falling(since // 2) and s.still_falling(since // 4))
             if self._trough_behind() or self.trough_step is None or not falling:
                 return None  # the fall has flattened: its trough is behind it
         what = "after a flat stretch at its starting level" if late else "from the start"
@@ -341,12 +344,8 @@ class PhaseTracker:
             self.series.last_step)
 
     def _falling_past_early_part(self, since: float) -> bool:
-        """With a plan: the run is past its early part and its values after `since` of the plan
-        still fall significantly (`Series.still_falling`, from 4 of them)."""
-        plan, s = self.plan(), self.series
-        if plan is None or s.last_step is None or not plan.after_early_part(s.last_step):
-            return False
-        return s.still_falling(plan.values_after(since, s.steps))
+        plan = self.plan()  # with a plan: `RunPlan.falling_after`
+        return plan is not None and plan.falling_after(since, self.series)
 
     def restart(self, step: int) -> None:
         """A known boundary at `step` (e.g. the SFT->RL switch): phases start again from the
@@ -360,14 +359,12 @@ class PhaseTracker:
         self.phase = None
         self.peak = self.trough = self.anchor = None
         self.peak_step = self.trough_step = self.anchor_step = None
-        self.evals_since_anchor = 0
+        self.evals_since_anchor = self.evals_below_peak = self.short_streak = 0
         self.last_at_start_step = self.last_below_start_step = s.level_step
         self.streak_event, self.streak = None, 0
-        self.evals_below_peak = 0
         self.rise_phase = "improvement"
         self.decline_peak = self.decline_peak_step = None
         self.slow_fall = False
-        self.short_streak = 0
 
     def enter_overfit(self) -> None:
         """The run overfits (from this metric or another signal): follow the decline's trough."""
