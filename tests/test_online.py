@@ -504,3 +504,31 @@ def test_a_value_on_the_way_out_of_the_start_is_not_averaged_into_it():
     assert observed_start(flat, white=0.01) == (sum(flat) / 5, 5)
     level, n = observed_start([0.60, 0.61, 0.59, 0.50, 0.45], white=0.01)  # 0.59 starts a fall
     assert n == 2 and abs(level - 0.605) < 1e-12
+
+
+def test_the_best_step_before_the_starting_level_is_known_is_the_best_value():
+    """A run shorter than `baseline_points` has no peak tracked yet: its best step is its best
+    evaluation (a 4-point fall said "best step 300", the latest window's centre)."""
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    feed(monitor, [100, 200, 300, 400], [0.501, 0.459, 0.421, 0.379])
+    assert monitor.best_step == 100
+
+
+def test_a_steady_decline_is_reported_in_the_standard_errors_it_was_judged_in():
+    """The steady-decline test after a peak judges its z against the noise scale of a rise
+    (`caution_after_rise`); the alert must print that z, which clears `z`, not one in other units
+    (every 10th evaluation of sample_logs/demo printed "1.5 se" for a decline called at z 4)."""
+    import json
+    import re
+    from pathlib import Path
+
+    rows = [json.loads(line) for line in
+            (Path(__file__).resolve().parents[1] / "sample_logs/demo/metrics.jsonl").open()]
+    rows = [r for r in rows if "eval/accuracy" in r and r["step"] % 100 == 0]
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    alerts = feed(monitor, [r["step"] for r in rows], [r["eval/accuracy"] for r in rows])
+    steady = [a for a in alerts if "got worse steadily" in a.message]
+    assert steady, [a.message for a in alerts]
+    for alert in steady:
+        z = float(re.search(r"\(([\d.]+) se against", alert.message).group(1))
+        assert z >= monitor.config.z

@@ -11,9 +11,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from bench_early_stop import upset_run  # noqa: E402  (benchmarks/ is not a package)
+from bench_early_stop import upset_run  # benchmarks/ is not a package
 
-from phasewatch.online import PhaseMonitor  # noqa: E402
+from phasewatch.online import PhaseMonitor
 
 
 def stop_step(steps, values) -> tuple[int | None, str]:

@@ -60,9 +60,13 @@ class PhaseTracker:
         return self.series.name
 
     def best_step(self) -> int | None:
+        """The best level's step (before the starting level is known: the best value's)."""
+        s = self.series
         if self.peak_step is not None:
             return self.peak_step
-        return self.series.level_step
+        if s.baseline is not None or not s.values:
+            return s.level_step
+        return s.steps[max(range(len(s.values)), key=s.values.__getitem__)]
 
     def update(self, step: int, raw: float) -> tuple[str, int | None, str] | None:
         """Feed one finite value; returns (event, onset_step, reason) when a phase is entered."""
@@ -227,9 +231,9 @@ class PhaseTracker:
         its evaluations is that far down by then, and most evaluations skip the test.
 
         Called where it first holds (`DECLINE_CONFIRM`): its z grows a few tenths per
-        evaluation, so `confirm` repeats cost two evaluations and guard little once a fall in
-        the latest values counts as a step (`series.LATEST_STEP_VALUES`); dense tuning runs:
-        delay 0.205 -> 0.195 (synth), 0.253 -> 0.238 (logistic), no upset run stopped."""
+        evaluation, and a fall in the latest values counts as a step (`LATEST_STEP_VALUES`), so
+        `confirm` repeats would cost two evaluations and guard little. Its z is reported in the
+        units it is judged in (`caution_after_rise`)."""
         s = self.series
         if level >= self.peak - max(s.floor(self.peak), s.se_level * s.caution_after_rise):
             return None
@@ -240,9 +244,9 @@ class PhaseTracker:
         z_decline, onset = decline[:2]
         self._steady_decline = True
         return ("overfit", onset,
-                (f"{s.label} has got worse steadily since step {onset} ({z_decline:.1f} se "
-                 f"against the evaluations near its best level {s.raw(self.peak):.4g} at step "
-                 f"{self.peak_step})"))
+                (f"{s.label} has got worse steadily since step {onset} "
+                 f"({z_decline / s.caution_after_rise:.1f} se against the evaluations near its "
+                 f"best level {s.raw(self.peak):.4g} at step {self.peak_step})"))
 
     def _fell_fast(self, onset: int) -> bool:
         """A fall below the start is a disruption when it became significant within
@@ -329,7 +333,8 @@ class PhaseTracker:
         if not late and progress is not None:
             what += f", still falling at {progress:.0%} of the planned {cfg.planned_steps} steps"
         return ("overfit", onset,
-                (f"{s.label} has got worse steadily since step {onset} ({what}; {z_decline:.1f} se "
+                (f"{s.label} has got worse steadily since step {onset} ({what}; "
+                 f"{z_decline / s.caution:.1f} se "
                  f"{moved(s.sign, better=False)[1]} its level before; {starting_level(s)})"))
 
     def plan(self) -> RunPlan | None:
