@@ -84,3 +84,17 @@ def test_recovery_is_timed_to_the_chosen_level():
     low = analyze_run(run, baseline="step:100").phases[0].stats
     assert first["time_to_recover"] == 230 and low["time_to_recover"] == 30
     assert first["start_value"] == low["start_value"] == 0.546
+
+
+def test_the_printed_lines_name_the_level_they_measure_from(capsys):
+    """A trough or a gain measured from a baseline other than the start says so."""
+    from phasewatch.cli import main
+
+    root = Path(__file__).resolve().parents[1] / "sample_logs" / "sft"
+    assert main(["analyze", str(root)]) == 0
+    default = capsys.readouterr().out
+    assert "below the start" in default and "above the start" in default
+    assert main(["analyze", str(root), "--baseline", "step:100"]) == 0
+    moved = capsys.readouterr().out
+    assert "below the baseline" in moved and "above the baseline" in moved
+    assert "the start" not in moved

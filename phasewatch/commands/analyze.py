@@ -28,7 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="report phases in this unit, read from the counter the log carries "
                         "(default: step; epoch for HF console logs)")
     parser.add_argument("--baseline", default="first", metavar="first|mean-of-first:K|step:S",
-                        help="the starting level depth, gain and decline are measured from: the "
+                        help="the starting level the depth of a fall from the start and the gain "
+                        "are measured from (the phases do not depend on it): the "
                         "first evaluation (default), the mean of the first K, or the evaluation "
                         "at step S (else the nearest one, with a warning)")
     parser.add_argument("--keep-outliers", action="store_true",
@@ -59,10 +60,12 @@ def _side(size, word: str, opposite: str) -> str:
     return f"{_fmt(abs(size))} {word if size >= 0 else opposite}"
 
 
-def phase_line(phase, direction: str = "max", unit: str = "step") -> str:
+def phase_line(phase, direction: str = "max", unit: str = "step",
+               reference: str = "the start") -> str:
     """One line a person reads at a glance: name, steps, values, change, the effect size, in
     the metric's own units and direction (for a loss, worse is above). With another x `unit`
-    (`--x epoch`) the phase's span is given in it."""
+    (`--x epoch`) the phase's span is given in it. `reference` names the level depth and gain
+    are measured from ("the baseline" when `--baseline` put it elsewhere than the start)."""
     s = phase.stats
     change_sd = s.get("change_sd")
     worse, better = ("below", "above") if direction == "max" else ("above", "below")
@@ -79,10 +82,10 @@ def phase_line(phase, direction: str = "max", unit: str = "step") -> str:
             recover = f"{s['time_to_recover_x']:.3g} {UNIT_NAMES.get(unit, unit)}"
         elif recover is not None:
             recover = f"{recover} steps"
-        line += (f"  trough {_side(s.get('depth'), worse, better)} the start, "
+        line += (f"  trough {_side(s.get('depth'), worse, better)} {reference}, "
                  + (f"recovered after {recover}" if recover is not None else "not recovered"))
     elif phase.name in ("readaptation", "improvement"):
-        line += f"  best {_side(s.get('gain_over_baseline'), better, worse)} the start"
+        line += f"  best {_side(s.get('gain_over_baseline'), better, worse)} {reference}"
     elif phase.name == "overfit":
         peak = (f"{unit} {s['peak_x']:.4g}" if unit != "step" and "peak_x" in s
                 else f"step {s.get('peak_step')}")
@@ -101,8 +104,10 @@ def print_text(analysis: Analysis) -> None:
     unit = x["unit"] if x else "step"
     if x:
         print(f"  x axis: {unit} (from {x['counter']}; steps in the JSON output)")
+    first = analysis.phases[0].stats.get("start_value") if analysis.phases else None
+    reference = "the start" if first == analysis.baseline else "the baseline"
     for phase in analysis.phases:
-        print(phase_line(phase, analysis.direction, unit))
+        print(phase_line(phase, analysis.direction, unit, reference))
     if analysis.changepoints and x:
         print("  boundaries: " + ", ".join(f"{c['at']:.4g} [{c['low']:.4g}, {c['high']:.4g}]"
                                            for c in x["changepoints"]))
