@@ -283,7 +283,8 @@ def observed_start(first: list[float], white: float) -> tuple[float, int]:
     few, whose climb inflates it (the verl GSM8K log: 0.013, 0.176, 0.458, 0.463, 0.480 read a
     noise sd that put 0.176 "within noise" of 0.013, and the starting level was their mean)."""
     k = 1
-    while k < len(first) and abs(first[k] - first[0]) <= 2.0 * white and not _on_the_way_out(first, k):
+    while (k < len(first) and abs(first[k] - first[0]) <= 2.0 * white
+           and not _on_the_way_out(first, k)):
         k += 1
     return sum(first[:k]) / k, k
 
