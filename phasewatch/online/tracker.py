@@ -210,8 +210,9 @@ class PhaseTracker:
         s = self.series
         if self.phase == "overfit" or s.n > SHORT_RUN_POINTS:
             return None
-        found = refit_stage(s.steps, s.values, self.stage_step, s.baseline, s.white,
-                            self._falling_past_early_part(EARLY_FRACTION / 2), self.plan())
+        plan = self.plan()
+        falling = plan is not None and plan.falling_after(EARLY_FRACTION / 2, s)
+        found = refit_stage(s.steps, s.values, self.stage_step, s.baseline, s.white, falling, plan)
         self.short_streak = self.short_streak + 1 if found is not None else 0
         if found is None or not found.stops or self.short_streak < SHORT_RUN_CONFIRM:
             return None
@@ -325,7 +326,7 @@ class PhaseTracker:
             # quarter of the decline: a dip that has levelled off still fell over the half when
             # its floor began (dense tuning runs, no plan: dip_no_recovery false 0.10 / 0.50 ->
             # 0.00 / 0.30; decline_from_start 0.70 / 0.85 -> 0.65 / 0.80, called later)
-            falling = (self._falling_past_early_part(EARLY_FRACTION) if progress is not None
+            falling = (self.plan().falling_after(EARLY_FRACTION, s) if progress is not None
                        else s.still_falling(since // 2) and s.still_falling(since // 4))
             if self._trough_behind() or self.trough_step is None or not falling:
                 return None  # the fall has flattened: its trough is behind it
@@ -347,10 +348,6 @@ class PhaseTracker:
         plan = self.plan()
         return None if plan is None or self.series.last_step is None else plan.progress(
             self.series.last_step)
-
-    def _falling_past_early_part(self, since: float) -> bool:
-        plan = self.plan()  # with a plan: `RunPlan.falling_after`
-        return plan is not None and plan.falling_after(since, self.series)
 
     def restart(self, step: int) -> None:
         """A known boundary at `step` (e.g. the SFT->RL switch): phases start again from the
