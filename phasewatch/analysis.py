@@ -19,7 +19,9 @@ import numpy as np
 from phasewatch.changepoint import Segmenter
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.hinge import hinge_phases
+from phasewatch.known_noise import KnownNoise, known_noise
 from phasewatch.noise import (
+    long_run_sd,
     noise_scale,
     noise_sd,
     off_bound_sd,
@@ -75,6 +77,8 @@ class AnalyzeConfig:
     baseline: str = "first"           # first | mean-of-first:K | step:S (phase_stats.Baseline)
     keep_outliers: bool = False       # analyse every finite value (no outlier is left out)
     penalty: float | None = None      # per-change-point penalty; None = automatic (BIC-style)
+    noise_sd: float | None = None     # sd of one evaluation, metric's units; None = estimated
+    eval_size: int | None = None      # items a rate in [0, 1] is evaluated on (binomial noise)
     k_sd: float = PhaseConfig.k_sd
     t_min: float = PhaseConfig.t_min
     short_flat_fraction: float = PhaseConfig.short_flat_fraction
@@ -102,6 +106,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     warnings = list(series.warnings)
     steps, y = series.steps, series.values
     own_metric = run.resolve_metric(metric)
+    known = known_noise(cfg.noise_sd, cfg.eval_size, series.sign * y, own_metric)
 
     if (caveat := baseline_spec.caveat(steps)) is not None:
         warnings.append(caveat)
@@ -109,8 +114,9 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         warnings.append(f"no finite values of {own_metric}: nothing to analyse")
         return Analysis(run.source, own_metric, direction, None, [], [], None, warnings)
     if y.size < SHORT_POINTS or np.ptp(y) == 0:
-        return analyze_short(run.source, own_metric, direction, series,
-                             other_signals(run, metric), baseline_spec, warnings)
+        return _with_source(analyze_short(run.source, own_metric, direction, series,
+                                          other_signals(run, metric), baseline_spec, warnings,
+                                          known.sd if known else None), known)
 
     events = [e.step for e in run.events if steps[0] < e.step <= steps[-1]] if cfg.use_events else []
     # Only a change of training stage is a boundary of the performance series: an epoch
@@ -131,8 +137,15 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     pinned = pinned_at_bound(y)
     hinged = not stages and y.size <= HINGE_POINTS and not pinned
     if hinged:
-        phases, sd = hinge_phases(steps, y, pcfg)
+        phases, sd = hinge_phases(steps, y, pcfg, known.sd if known else None)
         ar = 0.0  # the broken line's noise is not inflated for autocorrelation
+    elif known is not None:
+        ar = seg.ar
+        # repeated evaluations of one checkpoint see the evaluation noise, not the wander of
+        # training: under AR(1) residuals the level differences are judged against the long-run
+        # sd, as with the estimate (`noise.ar_inflation`)
+        sd = long_run_sd(known.sd, ar)
+        phases = _stage_phases(steps, y, seg.breaks, sd, pcfg, stages)
     else:
         ar = seg.ar
         sd = noise_sd(y, ar)  # one formula with the live monitor (AR(1) inflation, capped)
@@ -197,8 +210,22 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         extra["nll_overfit_onset_step"] = int(nll_onset)
     if stages:
         extra["events"] = [e.to_dict() for e in run.events if e.step in stages]
-    return Analysis(run.source, own_metric, direction, series.own_units(base), changepoints,
-                    phases, int(steps[best]), warnings, extra)
+    return _with_source(Analysis(run.source, own_metric, direction, series.own_units(base),
+                                 changepoints, phases, int(steps[best]), warnings, extra), known)
+
+
+def _with_source(analysis: Analysis, known: KnownNoise | None) -> Analysis:
+    """`analysis` saying where its noise sd came from when the user gave it (JSON
+    `noise_sd_source`: given | binomial, `noise_sd_given`: the sd of one evaluation from the
+    options, and `eval_size`); an estimated noise adds no key, so that output without the
+    options is what it always was. `noise_sd` stays the sd the changes were judged against:
+    the given one, or under AR(1) residuals on a run of over 40 evaluations its long-run sd."""
+    if known is not None:
+        analysis.extra["noise_sd_source"] = known.source
+        analysis.extra["noise_sd_given"] = known.sd
+        if known.eval_size is not None:
+            analysis.extra["eval_size"] = known.eval_size
+    return analysis
 
 
 def _stage_phases(steps, y, breaks, sd: float, cfg: PhaseConfig,

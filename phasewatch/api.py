@@ -28,7 +28,9 @@ def analyze(path_or_run: str | Path | Run, metric: str | None = None,
     `.changepoints`, `.recommended_stop_step`, `.to_dict()` = the `analyze --format json` run).
 
     Options as `phasewatch analyze`: `baseline` ('first', 'mean-of-first:K', 'step:S'),
-    `keep_outliers`, `penalty`, and the other `analysis.AnalyzeConfig` fields.
+    `keep_outliers`, `penalty`, `noise_sd` (the sd of one evaluation, when known) or
+    `eval_size` (items a rate is evaluated on: binomial noise), and the other
+    `analysis.AnalyzeConfig` fields.
     """
     from phasewatch.analysis import analyze_run
 

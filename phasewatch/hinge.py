@@ -153,17 +153,21 @@ def _join_flat_middles(runs: list[TrendRun]) -> list[TrendRun]:
     return runs
 
 
-def hinge_phases(steps: np.ndarray, y: np.ndarray, cfg: PhaseConfig) -> tuple[list[Phase], float]:
+def hinge_phases(steps: np.ndarray, y: np.ndarray, cfg: PhaseConfig,
+                 known_sd: float | None = None) -> tuple[list[Phase], float]:
     """Phases of a sparse run and the noise sd they were judged against (see the module's
-    docstring for why the noise comes from second differences and not from the fit)."""
+    docstring for why the noise comes from second differences and not from the fit).
+    `known_sd`, the user's noise sd of one evaluation (`phasewatch.known_noise`), replaces the
+    estimate, and is not widened by JUDGE_FACTOR: that allows for the estimate's spread."""
     x = (steps - steps[0]).astype(np.float64)
     scale = float(x[-1]) or 1.0
-    sd = second_difference_sd(y, robust=False)
+    sd = second_difference_sd(y, robust=False) if known_sd is None else float(known_sd)
     knots, fitted, X = best_hinge(x / scale, y, sd)
-    dof = y.size - 2 - 2 * len(knots)
-    if dof >= 3:
-        sd = min(sd, float(np.sqrt(np.sum((y - fitted) ** 2) / dof)))
-    sd *= JUDGE_FACTOR
+    if known_sd is None:
+        dof = y.size - 2 - 2 * len(knots)
+        if dof >= 3:
+            sd = min(sd, float(np.sqrt(np.sum((y - fitted) ** 2) / dof)))
+        sd *= JUDGE_FACTOR
     bounds = [0, *knots, y.size - 1]
     inv_xtx = np.linalg.pinv(X.T @ X)
     runs = [TrendRun(_piece_kind(X, inv_xtx, a, b, fitted, sd, cfg), a, b, float(fitted[a]),

@@ -84,35 +84,43 @@ class ScatterTest:
     noise: float
 
 
-def start_shift(y: np.ndarray) -> ScatterTest | None:
+def _two_sided_p(t: float, dof: int, known: bool) -> float:
+    """Two-sided p of a t statistic with `dof` degrees of freedom, or of a z statistic when the
+    noise was `known` (given by the user, not estimated from the same few values)."""
+    from scipy.stats import norm, t as student_t  # imported here, as in `trend_test`
+
+    return float(2.0 * (norm.sf(abs(t)) if known else student_t.sf(abs(t), dof)))
+
+
+def start_shift(y: np.ndarray, known_sd: float | None = None) -> ScatterTest | None:
     """The mean of the evaluations after the first against the first.
 
     The noise is the scatter s of the m later evaluations about their mean (m - 1 degrees of
     freedom): second differences would count the turn itself as noise. The first is one reading
     with the same noise, so the standard error of the change is s * sqrt(1 + 1/m). None for
-    fewer than 3 later evaluations or when they are all equal."""
-    from scipy.stats import t as student_t  # imported here, as in `trend_test`
-
+    fewer than 3 later evaluations or when they are all equal. A `known_sd` (the user's)
+    replaces s, and the test is a z test; then 2 later evaluations are enough."""
     rest = np.asarray(y[1:], dtype=np.float64)
-    if rest.size < 3:
+    if rest.size < (2 if known_sd is not None else 3):
         return None
-    scatter = float(np.std(rest, ddof=1))
+    scatter = float(np.std(rest, ddof=1)) if known_sd is None else float(known_sd)
     if scatter <= 0:
         return None
     change = float(rest.mean() - y[0])
     t = change / (scatter * float(np.sqrt(1.0 + 1.0 / rest.size)))
-    return ScatterTest(change, t, float(2.0 * student_t.sf(abs(t), rest.size - 1)), scatter)
+    return ScatterTest(change, t, _two_sided_p(t, rest.size - 1, known_sd is not None), scatter)
 
 
-def line_trend(steps: np.ndarray, y: np.ndarray) -> ScatterTest | None:
+def line_trend(steps: np.ndarray, y: np.ndarray,
+               known_sd: float | None = None) -> ScatterTest | None:
     """The least-squares line's change from the first to the last step and the t of its slope,
     the noise from the scatter about the line (n - 2 degrees of freedom). None for fewer than 3
-    points; p = 0 when the points lie on the line exactly.
+    points; p = 0 when the points lie on the line exactly. A `known_sd` (the user's) replaces
+    the scatter, and the test is a z test.
 
     Valid for white noise about a straight trend; a curved or stepped series leaves its bend in
-    the scatter and is called less often, never more."""
-    from scipy.stats import t as student_t
-
+    the scatter and is called less often, never more (with a known sd, the bend is not noise:
+    a curved move is still a move)."""
     x = np.asarray(steps, dtype=np.float64)
     x = x - x.mean()
     dof = y.size - 2
@@ -122,26 +130,27 @@ def line_trend(steps: np.ndarray, y: np.ndarray) -> ScatterTest | None:
     slope = float(x @ (y - y.mean())) / sxx
     residuals = y - y.mean() - slope * x
     change = slope * float(x[-1] - x[0])
-    var = float(residuals @ residuals) / dof
+    var = float(residuals @ residuals) / dof if known_sd is None else float(known_sd) ** 2
     if var <= 0:  # on the line exactly: any slope is certain, none is no trend
         return ScatterTest(change, float(np.sign(slope)) * float("inf"), 0.0 if slope else 1.0,
                            0.0)
     t = slope / float(np.sqrt(var / sxx))
-    return ScatterTest(change, t, float(2.0 * student_t.sf(abs(t), dof)), float(np.sqrt(var)))
+    return ScatterTest(change, t, _two_sided_p(t, dof, known_sd is not None), float(np.sqrt(var)))
 
 
-def _shape(y: np.ndarray, p: float, tau: float, sd: float) -> tuple[list[str], int | None, str]:
+def _shape(y: np.ndarray, p: float, tau: float, sd: float,
+           min_points: int = MIN_FOR_NOISE) -> tuple[list[str], int | None, str]:
     """Phase names, the index of the turn between them (if two) and the confidence.
 
     Without a significant monotone trend, the first, best (worst) and last evaluations are
     compared with the noise (needs >= 5 evaluations: 3 second differences): a best in the middle
     that beats both ends is a rise then a decline; a rise to the best that then stays within the
     noise is a rise then a plateau (a saturating curve, which is not monotone, so the rank test
-    misses it); and the mirror images."""
+    misses it); and the mirror images. With a noise sd the user gave, from `min_points` = 3."""
     if p < ALPHA:
         confidence = "high" if p < STRONG else "moderate"
         return (["improvement"] if tau > 0 else ["overfit"]), None, confidence
-    if sd > 0 and y.size >= MIN_FOR_NOISE:
+    if sd > 0 and y.size >= min_points:
         clear = TURN_SD * sd
         best, worst = int(np.argmax(y)), int(np.argmin(y))
         rise, fall_after = y[best] - y[0], y[best] - y[-1]
@@ -188,14 +197,18 @@ def _train_note(move: tuple[str, float, float, bool] | None, metric: str,
 
 def analyze_short(source: str, metric: str, direction: str, series: PreparedSeries,
                   signals: dict[str, StepSeries], baseline: Baseline,
-                  warnings: list[str]) -> Analysis:
-    """The Analysis of a series too short (or too constant) to segment."""
+                  warnings: list[str], known_sd: float | None = None) -> Analysis:
+    """The Analysis of a series too short (or too constant) to segment. `known_sd`, the
+    user's noise sd of one evaluation, replaces every estimate of the noise (second
+    differences, the scatter of the shift and line tests), and the effect sizes are then
+    given in sds too."""
     steps, y, sign = series.steps, series.values, series.sign
     n = y.size
-    sd = second_difference_sd(y, robust=False)
+    sd = second_difference_sd(y, robust=False) if known_sd is None else known_sd
     tau, p = trend_test(steps, y)
     move = _train_move(signals, steps)
-    names, turn, confidence = _shape(y, p, tau, sd)
+    names, turn, confidence = _shape(y, p, tau, sd,
+                                     MIN_FOR_NOISE if known_sd is None else MIN_FOR_TREND)
     # A rise expected in advance, as train improves, tested one-sided: only at 4 evaluations, the
     # one length where that test can decide (p = 1/24) and the two-sided one cannot (1/12);
     # from 5 on the two-sided test and the comparison with the noise decide (at every length,
@@ -208,13 +221,13 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
         names = ["improvement"]
     # a change at the first update that then holds: neither monotone nor visible against second
     # differences (the turn's own one inflates them), so tested against the later scatter
-    shift = start_shift(y) if names == ["plateau"] and expected is None else None
+    shift = start_shift(y, known_sd) if names == ["plateau"] and expected is None else None
     shifted = shift is not None and shift.p < SHIFT_ALPHA
     if shifted:
         names, turn = (["improvement", "plateau"] if shift.change > 0 else
                        ["disruption", "plateau"]), 1
     # a steady trend too short for the rank test, against the scatter about its line
-    line = (line_trend(steps, y) if names == ["plateau"] and expected is None
+    line = (line_trend(steps, y, known_sd) if names == ["plateau"] and expected is None
             and n == LINE_POINTS else None)
     lined = line is not None and line.p < LINE_ALPHA
     if lined:
@@ -226,8 +239,11 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     phases = [Phase(name, int(steps[a]), int(steps[b]))
               for name, a, b in zip(names, cuts[:-1], cuts[1:])]
     levels = boundary_levels(phases, steps, y)  # the data's; `base` is the reference of effects
-    for k, phase in enumerate(phases):  # no effect sizes in sds: a few points cannot carry them
-        phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, sign, 0.0, base))
+    # no effect sizes in sds from an estimate: a few points cannot carry them; a known sd can
+    effect_sd = known_sd if known_sd is not None else 0.0
+    for k, phase in enumerate(phases):
+        phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, sign,
+                                       effect_sd, base))
     changepoints = [ChangePoint(int(steps[t]), int(steps[t - 1]), int(steps[t + 1]))
                     for t in cuts[1:-1]]
     tested = n >= MIN_FOR_TREND
@@ -253,13 +269,17 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
         elif lined:
             verdict += (f"; they {'improve' if line.change > 0 else 'get worse'} along a "
                         f"straight line by {abs(line.change):.4g}, {abs(line.t):.1f} standard "
-                        f"errors of the scatter about it (t test of the slope, p = {line.p:.2g}): "
+                        + ("errors of the scatter about it (t test of the slope"
+                           if known_sd is None else "errors of the given noise (z test of the slope")
+                        + f", p = {line.p:.2g}): "
                         f"{names[0]}, low confidence")
         elif shifted:
             verdict += (f"; the {n - 1} evaluations after the first are "
                         f"{'better' if shift.change > 0 else 'worse'} than it by "
                         f"{abs(shift.change):.4g} on average, {abs(shift.t):.1f} standard errors "
-                        f"of their own scatter (t test, p = {shift.p:.2g}): "
+                        + ("of their own scatter (t test" if known_sd is None
+                           else "of the given noise (z test")
+                        + f", p = {shift.p:.2g}): "
                         f"{' then '.join(names)}, low confidence")
         elif p >= ALPHA and names != ["plateau"]:
             better = names[0] == "improvement"

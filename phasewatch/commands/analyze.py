@@ -38,8 +38,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--penalty", type=float, metavar="P",
                         help="penalty per change point of the segmentation (default: automatic, "
                         "BIC-style; larger finds fewer boundaries)")
+    add_noise_arguments(parser)
     parser.add_argument("--format", choices=("text", "json", "csv"), default="text", dest="output",
                         help="text for people; json (DESIGN.md schema); csv: one row per phase")
+
+
+def add_noise_arguments(parser: argparse.ArgumentParser) -> None:
+    """--noise-sd and --eval-size: the noise of one evaluation when the user knows it (analyze,
+    sweep and report share them)."""
+    parser.add_argument("--noise-sd", type=float, metavar="SD",
+                        help="the sd of one evaluation in the metric's units, e.g. of 3-5 "
+                        "evaluations of one checkpoint with different seeds (default: estimated "
+                        "from the run, which on runs of a few evaluations is uncertain)")
+    parser.add_argument("--eval-size", type=int, metavar="N",
+                        help="for a rate in [0, 1] (an accuracy): the number of items it is "
+                        "evaluated on; the noise is the binomial sd sqrt(p(1-p)/N) at the run's "
+                        "median value (not with --noise-sd)")
+
+
+def noise_options(args: argparse.Namespace) -> dict:
+    """The analyze options of --noise-sd / --eval-size, checked (a usage error says how to fix
+    a bad value before any run is read)."""
+    from phasewatch.known_noise import checked_noise_options
+
+    checked_noise_options(args.noise_sd, args.eval_size)
+    return {"noise_sd": args.noise_sd, "eval_size": args.eval_size}
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -97,7 +120,7 @@ def print_text(analysis: Analysis) -> None:
     se = analysis.extra.get("baseline_se")
     print(f"{analysis.source}  metric {analysis.metric} ({analysis.direction}), "
           f"baseline {_fmt(analysis.baseline)}" + (f" ± {_fmt(se, 2)}" if se else "")
-          + f", noise sd {_fmt(analysis.extra.get('noise_sd'))}"
+          + f", noise sd {_fmt(analysis.extra.get('noise_sd'))}" + _noise_source(analysis)
           + (f", confidence {analysis.extra['confidence']}" if "confidence" in analysis.extra
              else ""))
     x = analysis.extra.get("x")
@@ -121,6 +144,18 @@ def print_text(analysis: Analysis) -> None:
         print(f"  recommended stop: step {_fmt(analysis.recommended_stop_step)}")
     for warning in analysis.warnings:
         print(f"  warning: {warning}")
+
+
+def _noise_source(analysis: Analysis) -> str:
+    """' (given)' or ' (binomial, 500 items)' when the user gave the noise; '' when estimated."""
+    source = analysis.extra.get("noise_sd_source")
+    if source is None:
+        return ""
+    text = "given" if source == "given" else f"binomial, {analysis.extra['eval_size']} items"
+    given = analysis.extra["noise_sd_given"]
+    if analysis.extra.get("noise_sd") not in (None, given):
+        text += f": {_fmt(given)}, widened for autocorrelated noise"
+    return f" ({text})"
 
 
 def print_comparison(analyses: list[Analysis]) -> None:
@@ -174,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
     from phasewatch.xaxis import annotate, x_axis
 
     options = {"baseline": Baseline.parse(args.baseline), "keep_outliers": args.keep_outliers,
-               "penalty": args.penalty}
+               "penalty": args.penalty, **noise_options(args)}
 
     def one(path: str):
         choice = choose_series(read_run(path), args.metric, args.aggregate)

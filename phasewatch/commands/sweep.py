@@ -20,6 +20,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the starting level, as analyze")
     parser.add_argument("--keep-outliers", action="store_true", help="as analyze")
     parser.add_argument("--penalty", type=float, metavar="P", help="as analyze")
+    parser.add_argument("--noise-sd", type=float, metavar="SD",
+                        help="the sd of one evaluation, the same for every run (as analyze)")
+    parser.add_argument("--eval-size", type=int, metavar="N",
+                        help="items every run's rate is evaluated on (as analyze)")
     parser.add_argument("--workers", type=int, metavar="N",
                         help="local worker processes (default: all CPUs; 1: in this process)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
@@ -40,6 +44,7 @@ def collect(args: argparse.Namespace, detail: bool = False) -> list[dict]:
     """Expand the paths and analyse every run with the chosen engine."""
     from phasewatch.changepoint import checked_penalty
     from phasewatch.errors import UsageError
+    from phasewatch.known_noise import checked_noise_options
     from phasewatch.phase_stats import Baseline
     from phasewatch.sweep import SweepOptions, expand_paths, run_tasks
 
@@ -47,8 +52,10 @@ def collect(args: argparse.Namespace, detail: bool = False) -> list[dict]:
         raise UsageError("--workers must be at least 1")
     Baseline.parse(args.baseline)  # a bad spelling is a usage error now, not one per row
     checked_penalty(args.penalty)
+    checked_noise_options(args.noise_sd, args.eval_size)
     options = SweepOptions(metric=args.metric, direction=args.direction, baseline=args.baseline,
-                           keep_outliers=args.keep_outliers, penalty=args.penalty, detail=detail)
+                           keep_outliers=args.keep_outliers, penalty=args.penalty,
+                           noise_sd=args.noise_sd, eval_size=args.eval_size, detail=detail)
     paths = expand_paths(args.paths)
     results = run_tasks(paths, options, workers=args.workers, scheduler=args.scheduler,
                         progress=not args.no_progress)

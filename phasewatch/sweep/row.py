@@ -47,6 +47,8 @@ class SweepOptions:
     baseline: str = "first"
     keep_outliers: bool = False
     penalty: float | None = None
+    noise_sd: float | None = None
+    eval_size: int | None = None
     detail: bool = False
     """Also return thinned curves, phases and the token summary (for the HTML report)."""
 
@@ -55,7 +57,7 @@ class SweepOptions:
 
         return {"metric": self.metric, "direction": self.direction,
                 "baseline": Baseline.parse(self.baseline), "keep_outliers": self.keep_outliers,
-                "penalty": self.penalty}
+                "penalty": self.penalty, "noise_sd": self.noise_sd, "eval_size": self.eval_size}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,87 @@
+"""The noise of one evaluation when the user knows it (`--noise-sd`, `--eval-size`).
+
+A run of 3-12 evaluations cannot measure its own noise: second differences of 6-12 values spread
+over a factor of two or more around the truth, and that spread, not a bias, is what makes shallow
+dips and short declines pass for noise while flat runs get false turns. The user often knows the
+noise from outside the run: the sd of repeated evaluations of one checkpoint (evaluate the
+starting checkpoint 3-5 times with different seeds), or, for an accuracy on a fixed set of N
+prompts, the binomial sd sqrt(p (1 - p) / N). Given, that sd replaces the estimate everywhere the
+detector judges a change against the noise (`KnownNoise.sd`: the one place it is computed).
+
+The binomial sd is taken at the run's median value (the level most of its evaluations sit at;
+the sd changes little over the middle of the range: 0.5 -> 0.7 changes it by 8%), shrunk as
+(x + 1/2) / (N + 1), the Jeffreys estimate, so that a rate at 0 or 1 still gets the sd of a rate
+half an item away from the bound (about 0.71 / N) and not 0, which would make the first item
+that changes a significant move.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from phasewatch.errors import UsageError
+
+SOURCES = ("estimated", "given", "binomial")
+
+
+def checked_noise_options(noise_sd: float | None, eval_size: int | None) -> None:
+    """A usage error for a noise sd that is not a finite number > 0, an eval size that is not
+    an integer >= 1, or both given (one noise, two answers)."""
+    if noise_sd is not None and eval_size is not None:
+        raise UsageError("--noise-sd and --eval-size both give the noise of one evaluation; "
+                         "give one of them (--eval-size for a rate on a fixed set of items, "
+                         "--noise-sd otherwise)")
+    if noise_sd is not None and (isinstance(noise_sd, bool) or not isinstance(noise_sd, (int, float))
+                                 or not math.isfinite(noise_sd) or noise_sd <= 0):
+        raise UsageError(f"--noise-sd {noise_sd!r}: the noise sd of one evaluation must be a finite "
+                         "number > 0, in the metric's own units (e.g. the sd of 3-5 evaluations "
+                         "of one checkpoint with different seeds)")
+    if eval_size is not None and (isinstance(eval_size, bool) or not isinstance(eval_size, int)
+                                  or eval_size < 1):
+        raise UsageError(f"--eval-size {eval_size!r}: the number of items a rate is evaluated on "
+                         "must be a whole number >= 1 (e.g. 500 for accuracy on 500 prompts)")
+
+
+def binomial_sd(rate: float, eval_size: int) -> float:
+    """sd of a rate measured on `eval_size` items, at `rate` shrunk towards 1/2 by half an item
+    (Jeffreys): sqrt(p (1 - p) / N) with p = (rate N + 1/2) / (N + 1)."""
+    p = (float(rate) * eval_size + 0.5) / (eval_size + 1)
+    return math.sqrt(p * (1.0 - p) / eval_size)
+
+
+@dataclass(frozen=True)
+class KnownNoise:
+    """The noise sd of one evaluation of a run, in the metric's own units, and where it came
+    from: `given` (`--noise-sd`) or `binomial` (`--eval-size` items)."""
+
+    sd: float
+    source: str
+    eval_size: int | None = None
+
+    def describe(self) -> str:
+        """How the text output names the source: 'given' or 'binomial, 500 items'."""
+        return "given" if self.source == "given" else f"binomial, {self.eval_size} items"
+
+
+def known_noise(noise_sd: float | None, eval_size: int | None, values: np.ndarray,
+                metric: str) -> KnownNoise | None:
+    """The run's noise sd from the options, or None when neither is given (the detector then
+    estimates it). `values` are the metric's finite values as logged: an eval size is only for
+    a rate, so they must lie in [0, 1]."""
+    checked_noise_options(noise_sd, eval_size)
+    if noise_sd is not None:
+        return KnownNoise(float(noise_sd), "given")
+    if eval_size is None:
+        return None
+    y = np.asarray(values, dtype=np.float64)
+    y = y[np.isfinite(y)]
+    if y.size and (y.min() < 0.0 or y.max() > 1.0):
+        raise UsageError(f"--eval-size {eval_size}: {metric} ranges over "
+                         f"[{y.min():.4g}, {y.max():.4g}], not a rate in [0, 1], so it has no "
+                         "binomial noise; give its noise with --noise-sd instead (the sd of "
+                         "repeated evaluations of one checkpoint)")
+    rate = float(np.median(y)) if y.size else 0.5
+    return KnownNoise(binomial_sd(rate, eval_size), "binomial", eval_size)

@@ -1,0 +1,139 @@
+"""`--noise-sd` / `--eval-size`: the noise of one evaluation from outside the run."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from phasewatch import synth
+from phasewatch.analysis import analyze_run
+from phasewatch.cli import main
+from phasewatch.known_noise import binomial_sd, known_noise
+from phasewatch.run import RecordCollector
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_of(values, metric="eval/accuracy"):
+    collector = RecordCollector("known", "synthetic")
+    for i, value in enumerate(values):
+        collector.add(100 * (i + 1), {metric: float(value)}, line=i + 1)
+    return collector.build(events=[])
+
+
+@pytest.fixture(scope="module")
+def sparse_dip(tmp_path_factory):
+    """7 evaluations of a dip, a recovery and a decline (true noise sd 0.017): second
+    differences of so few values, inflated by the turns, put the noise at 0.063."""
+    s = synth.generate_regime("three_phase", "sparse", 3)
+    return s.write(tmp_path_factory.mktemp("run") / "sparse_dip"), s
+
+
+def test_the_true_sd_finds_a_sparse_dip_the_estimate_misses(capsys, sparse_dip):
+    folder, s = sparse_dip
+    truth = [p[0] for p in s.truth["phases"]]
+    assert truth == ["disruption", "readaptation", "overfit"]
+    _, out, _ = run_cli(capsys, "analyze", folder, "--format", "json")
+    estimated = json.loads(out)["runs"][0]
+    assert [p["name"] for p in estimated["phases"]] == ["plateau"]
+    assert estimated["noise_sd"] > 3 * s.truth["noise_sd"]
+    assert "noise_sd_source" not in estimated  # the default output has no new key
+
+    sd = f"{s.truth['noise_sd']:.4f}"
+    code, out, _ = run_cli(capsys, "analyze", folder, "--format", "json", "--noise-sd", sd)
+    told = json.loads(out)["runs"][0]
+    assert code == 0 and [p["name"] for p in told["phases"]] == truth
+    assert told["noise_sd_source"] == "given" and told["noise_sd"] == float(sd)
+    assert told["noise_sd_given"] == float(sd)
+    # every key of the default output is still there
+    assert set(estimated) <= set(told)
+    _, out, _ = run_cli(capsys, "analyze", folder, "--noise-sd", sd)
+    assert f"noise sd {float(sd):.4g} (given)" in out.splitlines()[0]
+
+
+def test_the_binomial_sd_of_a_rate():
+    assert binomial_sd(0.5, 100) == pytest.approx(math.sqrt(0.5 * 0.5 / 100), rel=1e-4)
+    # shrunk by half an item (Jeffreys): a rate at a bound is not noiseless
+    assert binomial_sd(1.0, 200) == pytest.approx(math.sqrt(0.5 / 201 * 200.5 / 201 / 200))
+    assert 0.6 / 200 < binomial_sd(1.0, 200) < 0.75 / 200
+    assert binomial_sd(0.0, 200) == pytest.approx(binomial_sd(1.0, 200))
+    known = known_noise(None, 500, np.array([0.30, 0.62, 0.60, 0.61, 0.90]), "eval/accuracy")
+    assert known.source == "binomial" and known.eval_size == 500
+    assert known.sd == pytest.approx(binomial_sd(0.61, 500))  # at the median value
+
+
+def test_eval_size_through_the_cli_and_the_library(capsys, sparse_dip):
+    folder, s = sparse_dip
+    values = s.run.series(s.metric).dropna().to_numpy(dtype=float)
+    code, out, _ = run_cli(capsys, "analyze", folder, "--eval-size", "400", "--format", "json")
+    doc = json.loads(out)["runs"][0]
+    assert code == 0 and doc["noise_sd_source"] == "binomial" and doc["eval_size"] == 400
+    assert doc["noise_sd"] == pytest.approx(binomial_sd(float(np.median(values)), 400))
+    _, out, _ = run_cli(capsys, "analyze", folder, "--eval-size", "400")
+    assert "(binomial, 400 items)" in out.splitlines()[0]
+    from phasewatch import analyze
+
+    a = analyze(folder, eval_size=400)
+    assert a.extra["noise_sd"] == doc["noise_sd"]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--noise-sd", "0"], "finite number > 0"),
+    (["--noise-sd", "-0.01"], "finite number > 0"),
+    (["--noise-sd", "nan"], "finite number > 0"),
+    (["--eval-size", "0"], "whole number >= 1"),
+    (["--noise-sd", "0.01", "--eval-size", "500"], "give one of them"),
+    (["--metric", "train/loss", "--eval-size", "500"], "train/loss ranges over [0.02927, 2.014]"),
+])
+def test_bad_noise_options_are_usage_errors_that_say_how_to_fix_them(capsys, argv, words):
+    code, out, err = run_cli(capsys, "analyze", SAMPLES / "demo", *argv)
+    assert code == 2 and out == ""
+    assert words in err and "Traceback" not in err
+
+
+def test_sweep_passes_the_noise_on_and_checks_it_first(capsys, sparse_dip, tmp_path):
+    folder, s = sparse_dip
+    code, _, err = run_cli(capsys, "sweep", folder, "--noise-sd", "-1", "--no-progress")
+    assert code == 2 and "--noise-sd" in err
+    table = tmp_path / "t.json"
+    code, _, _ = run_cli(capsys, "sweep", folder, "--noise-sd", "0.0172", "--workers", "1",
+                         "--no-progress", "-o", table)
+    rows = json.loads(table.read_text())["runs"]
+    assert code == 0 and rows[0]["noise_sd"] == pytest.approx(0.0172)
+
+
+def test_a_given_sd_on_a_short_series_is_judged_as_known():
+    """4 evaluations that step up after the first: with the scatter of 3 values (2 degrees of
+    freedom) the t test cannot call it (p = 0.026 > 0.01) and the noise from second differences
+    needs 5 evaluations; with the sd known the rise is 6 sds, and effect sizes in sds are
+    reported. The shift test itself becomes a z test."""
+    from phasewatch.short_series import start_shift
+
+    values = [0.50, 0.56, 0.545, 0.555]
+    a = analyze_run(run_of(values))
+    assert [p.name for p in a.phases] == ["plateau"]
+    assert a.phases[0].stats["change_sd"] is None
+    b = analyze_run(run_of(values), noise_sd=0.01)
+    assert [p.name for p in b.phases] == ["improvement", "plateau"]
+    assert b.phases[0].stats["change_sd"] == pytest.approx(6.0)
+    assert start_shift(np.array(values)).p > 0.01
+    z = start_shift(np.array(values), known_sd=0.01)
+    assert z.noise == 0.01 and z.t == pytest.approx(0.05333 / (0.01 * math.sqrt(4 / 3)), rel=1e-3)
+    assert z.p < 1e-4
+
+
+def test_without_the_options_the_output_is_unchanged(capsys):
+    """No new key, no new words: the default output of the demo, through text and JSON."""
+    _, text, _ = run_cli(capsys, "analyze", SAMPLES / "demo")
+    _, doc, _ = run_cli(capsys, "analyze", SAMPLES / "demo", "--format", "json")
+    run = json.loads(doc)["runs"][0]
+    assert not {"noise_sd_source", "noise_sd_given", "eval_size"} & set(run)
+    assert text.splitlines()[0].endswith(f"noise sd {run['noise_sd']:.4g}")
