@@ -1,0 +1,36 @@
+"""The second evaluation as an outlier: contradicted by the evaluations around it, never by
+its depth alone (phasewatch.outliers._second_contradicted)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from phasewatch.outliers import spike_mask
+
+
+def test_a_failed_second_evaluation_inside_a_fall_that_goes_on_is_an_outlier():
+    """The first, third and fourth evaluations fall along one line and the run keeps falling
+    after the second, which reads 0: nothing turns there, so it is not the bottom of a dip,
+    even though the run's later rise spans more than the reading lies below the rest (the
+    range rule alone kept it, and it became the trough of a disruption 3 evaluations early)."""
+    y = np.r_[0.301, 0.0, 0.228, 0.199, 0.17, 0.15, 0.14, 0.15, 0.2, 0.3, 0.38, 0.40, 0.39,
+              0.40]
+    assert np.flatnonzero(spike_mask(y, 0.01)).tolist() == [1]
+    rising = 1.0 - y  # the mirror: a reading far above a run that keeps rising
+    assert np.flatnonzero(spike_mask(rising, 0.01)).tolist() == [1]
+
+
+def test_a_dip_sampled_once_after_the_start_stays_data_where_the_run_turns():
+    """A one-evaluation dip followed by a recovery (at once, or part of the way and on), a jump
+    at the first update that the run keeps, and a low second reading that a later evaluation
+    reads lower still: all data. (A partial recovery whose next reading falls back, e.g.
+    0.44, 0.30, 0.41, 0.405, ..., is read as a failed second evaluation when the 0.30 is below
+    every other reading: the evaluations around it cannot tell the two apart.)"""
+    recovered = np.r_[0.44, 0.35, 0.48, 0.49, 0.50, 0.50, 0.49, 0.51, 0.50, 0.50]
+    assert not spike_mask(recovered, 0.01).any()
+    partial = np.r_[0.44, 0.33, 0.41, 0.42, 0.43, 0.45, 0.46, 0.47, 0.47, 0.48]
+    assert not spike_mask(partial, 0.01).any()
+    jump = np.r_[0.475, 0.664, 0.654, 0.667, 0.687, 0.67, 0.68, 0.675, 0.69, 0.68]
+    assert not spike_mask(jump, 0.01).any()
+    lower_later = np.r_[0.408, 0.262, 0.275, 0.259, 0.261, 0.26, 0.255, 0.262, 0.258, 0.26]
+    assert not spike_mask(lower_later, 0.01).any()
