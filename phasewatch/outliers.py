@@ -27,7 +27,8 @@ def spike_mask(values: np.ndarray, scale: float, k: float = 6.0,
     on a steep rise, and the first and last
     points (nothing on one side to contradict them) are data, while one or two absurd readings
     on a plateau or a trend are not; so are two of them one evaluation apart
-    (`_pair_contradicted`). The second-to-last point has one neighbour after it: it is
+    (`_pair_contradicted`; next to an end, where four neighbours are left, those must agree
+    with one line within `EDGE_AGREE` noise sds). The second-to-last point has one neighbour after it: it is
     flagged (alone) only when that neighbour and the two before it agree with one line to within
     `EDGE_AGREE` noise sds. The second point gets the same rule and must also lie outside the
     range of every other reading, far outside unless the run keeps moving its way after it
@@ -47,6 +48,11 @@ def spike_mask(values: np.ndarray, scale: float, k: float = 6.0,
             mask[np.flatnonzero(flagged) + 2 + j] = True
     pairs = np.flatnonzero(_pair_contradicted(x, y, k * scale)) + 2
     mask[pairs] = mask[pairs + 2] = True
+    if y.size >= 6:  # the same pair at either end: four neighbours, which must agree closely
+        n = y.size
+        for pair, others in (((1, 3), (0, 2, 4, 5)), ((n - 4, n - 2), (n - 6, n - 5, n - 3, n - 1))):
+            if _edge_contradicted(x, y, pair, others, k * scale, EDGE_AGREE * scale):
+                mask[list(pair)] = True
     last = y.size - 2
     mask[last] |= _edge_contradicted(x, y, last, (last - 2, last - 1, last + 1), k * scale,
                                      EDGE_AGREE * scale)
@@ -91,18 +97,24 @@ EDGE_AGREE = 2.0  # the second-to-last point's neighbours must fit a line this c
 SECOND_OUTSIDE = 1.5
 
 
-def _edge_contradicted(x: np.ndarray, y: np.ndarray, i: int, others: tuple[int, int, int],
-                       floor: float, agree: float) -> bool:
-    """Whether y[i], the second-to-last point, lies far beyond the line its three nearest
-    neighbours agree on, and beyond both adjacent neighbours."""
+def _edge_contradicted(x: np.ndarray, y: np.ndarray, i: int | tuple[int, ...],
+                       others: tuple[int, ...], floor: float, agree: float) -> bool:
+    """Whether y[i] (the second or second-to-last point; or each of two points one evaluation
+    apart at an end, `i` a tuple) lies far beyond the line its nearest neighbours `others`
+    agree on, on one side, and beyond both its adjacent neighbours."""
     nx, ny = x[list(others)], y[list(others)]
     slope, intercept = np.polyfit(nx, ny, 1)
     spread = float(np.abs(ny - (slope * nx + intercept)).max())
     if spread > agree:
         return False
-    off = float(y[i] - (slope * x[i] + intercept))
-    beyond = y[i] > max(y[i - 1], y[i + 1]) if off > 0 else y[i] < min(y[i - 1], y[i + 1])
-    return bool(beyond and abs(off) > max(floor, 3.0 * spread))
+    sides = set()
+    for j in (i,) if isinstance(i, int) else i:
+        off = float(y[j] - (slope * x[j] + intercept))
+        beyond = y[j] > max(y[j - 1], y[j + 1]) if off > 0 else y[j] < min(y[j - 1], y[j + 1])
+        if not (beyond and abs(off) > max(floor, 3.0 * spread)):
+            return False
+        sides.add(off > 0)
+    return len(sides) == 1
 
 
 def _contradicted(x: np.ndarray, y: np.ndarray, width: int, floor: float) -> np.ndarray:

@@ -34,3 +34,21 @@ def test_a_dip_sampled_once_after_the_start_stays_data_where_the_run_turns():
     assert not spike_mask(jump, 0.01).any()
     lower_later = np.r_[0.408, 0.262, 0.275, 0.259, 0.261, 0.26, 0.255, 0.262, 0.258, 0.26]
     assert not spike_mask(lower_later, 0.01).any()
+
+
+def test_two_failed_evaluations_one_apart_at_either_end_are_outliers_but_a_dip_is_data():
+    """Two failed readings one evaluation apart next to an end have four neighbours, not five:
+    those must agree with one line within 2 noise sds (as for the second-to-last point), and
+    the evaluation between the two sits on it. When the middle one is low too, the three are
+    the bottom of a dip and stay."""
+    flat = np.r_[0.268, 0.271, 0.262, 0.266, 0.27, 0.265, 0.269, 0.272, 0.268, 0.27, 0.266,
+                 0.271, 0.267, 0.27]
+    start = flat.copy()
+    start[[1, 3]] = 0.0
+    assert np.flatnonzero(spike_mask(start, 0.005)).tolist() == [1, 3]
+    end = flat.copy()
+    end[[10, 12]] = 0.0
+    assert np.flatnonzero(spike_mask(end, 0.005)).tolist() == [10, 12]
+    dip = flat.copy()
+    dip[[1, 2, 3]] = [0.0, 0.05, 0.0]
+    assert not spike_mask(dip, 0.005).any()
