@@ -66,14 +66,6 @@ def noise_sd(values: np.ndarray, ar: float, cap: float = AR_MAX) -> float:
     return noise_scale(values) * ar_inflation(ar, cap)
 
 
-def long_run_sd(marginal_sd: float, ar: float, cap: float = AR_MAX) -> float:
-    """The long-run sd `noise_sd` judges levels by, from a known marginal sd of one evaluation
-    (`--noise-sd`): x sqrt((1 + phi) / (1 - phi)), phi clipped to [0, cap] as in `ar_inflation`
-    (1 for white noise)."""
-    phi = min(max(float(ar), 0.0), cap)
-    return float(marginal_sd) * math.sqrt(ar_variance_ratio(phi))
-
-
 def lag1_autocorrelation(residuals: np.ndarray) -> float:
     """Lag-1 autocorrelation of residuals around their mean (0 for fewer than 10: too few to
     tell stickiness from chance)."""

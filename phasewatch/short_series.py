@@ -87,7 +87,8 @@ class ScatterTest:
 def _two_sided_p(t: float, dof: int, known: bool) -> float:
     """Two-sided p of a t statistic with `dof` degrees of freedom, or of a z statistic when the
     noise was `known` (given by the user, not estimated from the same few values)."""
-    from scipy.stats import norm, t as student_t  # imported here, as in `trend_test`
+    from scipy.stats import norm  # imported here, as in `trend_test`
+    from scipy.stats import t as student_t
 
     return float(2.0 * (norm.sf(abs(t)) if known else student_t.sf(abs(t), dof)))
 

@@ -52,8 +52,8 @@ def add_noise_arguments(parser: argparse.ArgumentParser) -> None:
                         "from the run, which on runs of a few evaluations is uncertain)")
     parser.add_argument("--eval-size", type=int, metavar="N",
                         help="for a rate in [0, 1] (an accuracy): the number of items it is "
-                        "evaluated on; the noise is the binomial sd sqrt(p(1-p)/N) at the run's "
-                        "median value (not with --noise-sd)")
+                        "evaluated on; the noise is the binomial sd sqrt(p(1-p)/N), its root "
+                        "mean square over the run's values (not with --noise-sd)")
 
 
 def noise_options(args: argparse.Namespace) -> dict:
@@ -151,11 +151,7 @@ def _noise_source(analysis: Analysis) -> str:
     source = analysis.extra.get("noise_sd_source")
     if source is None:
         return ""
-    text = "given" if source == "given" else f"binomial, {analysis.extra['eval_size']} items"
-    given = analysis.extra["noise_sd_given"]
-    if analysis.extra.get("noise_sd") not in (None, given):
-        text += f": {_fmt(given)}, widened for autocorrelated noise"
-    return f" ({text})"
+    return " (given)" if source == "given" else f" (binomial, {analysis.extra['eval_size']} items)"
 
 
 def print_comparison(analyses: list[Analysis]) -> None:
