@@ -30,14 +30,19 @@ the figures measured then, so "no worse than before on dense runs" can be checke
 A crash of the detector on a run counts as a run with no phases and no baseline (and is
 counted). Seeds: regimes 5000+, dense 1000+; tests use seeds below 100.
 
-`--method` scores standard comparators on the same runs with the same scorer
+`--method phasewatch,phasewatch-noise-sd` scores phasewatch told each run's true noise sd of one
+evaluation (`analyze --noise-sd`; `phasewatch-eval-size`: told the prompt count of an accuracy on
+a fixed prompt set, `--eval-size`, and the sd elsewhere) beside the default, which estimates it.
+
+`--method` also scores standard comparators on the same runs with the same scorer
 (`benchmarks/phase_baselines.py`: `segmented` regression with BIC, ruptures `pelt`, and their
 `-oracle` variants told the true noise sd); with several methods a last table puts them side by
 side per regime (worst presence / boundary hit / false claims).
 
 Usage: python benchmarks/bench_phase_accuracy.py [--quick] [--regime-seeds N] [--seeds N]
            [--points N] [--regimes a,b] [--families a,b] [--no-dense]
-           [--method phasewatch,segmented,pelt,segmented-oracle,pelt-oracle | all]
+           [--method phasewatch,phasewatch-noise-sd,phasewatch-eval-size,segmented,pelt,
+                     segmented-oracle,pelt-oracle | all]
 """
 
 from __future__ import annotations
@@ -71,15 +76,33 @@ BEFORE = {"synth": {"presence_min": 0.963, "hit_rate": 0.975, "false_claims": 0.
           "logistic": {"presence_min": 0.969, "hit_rate": 0.972, "false_claims": 0.000}}
 
 
-METHODS = ("phasewatch", *BASELINE_METHODS)
+# phasewatch told each run's noise, as a user who knows it (`analyze --noise-sd` / `--eval-size`)
+KNOWN_NOISE_METHODS = ("phasewatch-noise-sd", "phasewatch-eval-size")
+METHODS = ("phasewatch", *KNOWN_NOISE_METHODS, *BASELINE_METHODS)
+
+
+def known_noise_options(s: SyntheticRun, method: str) -> dict[str, float | int]:
+    """What a user who knows the noise passes: `phasewatch-noise-sd` the generator's noise sd
+    of one evaluation (`truth["noise_sd"]`, in the metric's units); `phasewatch-eval-size` the
+    generator's prompt count for an accuracy on a fixed prompt set (binomial noise), else the
+    same noise sd."""
+    values = s.run.series(s.metric).dropna().to_numpy(dtype=float)
+    prompts = s.truth.get("prompts")
+    rate = values.size > 0 and values.min() >= 0.0 and values.max() <= 1.0
+    if method == "phasewatch-eval-size" and prompts and rate:
+        return {"eval_size": int(prompts)}
+    return {"noise_sd": float(s.truth["noise_sd"])}
 
 
 def analyze(s: SyntheticRun, method: str = "phasewatch"):
     """`analyze_run` (or the comparator `method`) on the run, or None when it raises (counted
-    as a crash). Oracle comparators are told the run's true noise sd."""
+    as a crash). Oracle comparators and the known-noise methods are told the run's noise."""
     try:
         if method == "phasewatch":
             return analyze_run(s.run, metric=s.metric, direction=s.direction)
+        if method in KNOWN_NOISE_METHODS:
+            return analyze_run(s.run, metric=s.metric, direction=s.direction,
+                               **known_noise_options(s, method))
         return analyze_baseline(s.run, method, s.metric, s.direction,
                                 oracle_sd=s.truth["noise_sd"])
     except Exception as exc:  # noqa: BLE001 - a detector crash is a result to count, not to hide
