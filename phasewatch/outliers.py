@@ -30,9 +30,9 @@ def spike_mask(values: np.ndarray, scale: float, k: float = 6.0,
     (`_pair_contradicted`; next to an end, where four neighbours are left, those must agree
     with one line within `EDGE_AGREE` noise sds). The second-to-last point has one neighbour after it: it is
     flagged (alone) only when that neighbour and the two before it agree with one line to within
-    `EDGE_AGREE` noise sds. The second point gets the same rule and must also lie outside the
-    range of every other reading, far outside unless the run keeps moving its way after it
-    (`_second_contradicted`): a disruption sampled once right after the start is the shape
+    `EDGE_AGREE` noise sds. The second point is one when it lies far outside the range of
+    every other reading, or fails the same rule, lies outside that range and the run keeps
+    moving its way after it (`_second_contradicted`): a disruption sampled once right after the start is the shape
     these runs have (the edge rule alone cost a tenth of the boundaries on fast-saturating
     runs), a reading of 0 on a run that moves by a few hundredths is a failed evaluation.
     `steps` (default: positions) place the points for the line.
@@ -62,31 +62,34 @@ def spike_mask(values: np.ndarray, scale: float, k: float = 6.0,
 
 def _second_contradicted(x: np.ndarray, y: np.ndarray, mask: np.ndarray, floor: float,
                          agree: float) -> bool:
-    """Whether y[1], the second point, is a failed evaluation: it fails the edge rule against
-    points 0, 2 and 3, and either the run does not turn at it or nothing else in the run comes
-    near it.
+    """Whether y[1], the second point, is a failed evaluation: nothing else in the run comes
+    near it, or it fails the edge rule against points 0, 2 and 3 and the run does not turn at it.
+
+    Nothing comes near it when it lies farther outside the range of the run's other readings
+    (their outliers left out) than that range is wide, and more than `floor`: a disruption
+    sampled once right after the start is no deeper below the rest of the run than the run's
+    own rise or fall spans (on fast-saturating runs the dip and the recovery are of one size);
+    a reading of 0 on a run that moves a few hundredths is not. Points 0, 2 and 3 need not fit
+    one line here: before a rise that saturates at the first updates they do not (tuning seeds:
+    two failed readings kept that way became disruptions of saturating runs).
 
     The run does not turn at it when points 0, 2 and 3 move steadily its way (falling, for a
     point below them) and it lies beyond every other reading of the run: the bottom of a dip
     is followed by a recovery, while here the evaluations after it keep falling toward it and
     it sits far past the line they fall along (a failed evaluation inside a disruption that is
     still under way; tuning seeds, runs with failed evaluations: 6 more of 906 failed readings
-    left out; in the nine other regimes two readings more, each beyond every other reading of
-    a steady run). A dip that recovers part of the way at the third evaluation and whose
+    left out; in the nine other regimes three readings more, each beyond every other reading
+    of a steady run). A dip that recovers part of the way at the third evaluation and whose
     fourth reads a little lower by noise has the same shape and is read the same way (none of
-    the one-evaluation dips at the second evaluation on the tuning seeds was). Where the run does turn, the point must lie farther outside the range of
-    the run's other readings (their outliers left out) than that range is wide: a disruption
-    sampled once right after the start is no deeper below the rest of the run than the run's
-    own rise or fall spans (on fast-saturating runs the dip and the recovery are of one size);
-    a reading of 0 on a run that moves a few hundredths is not.
+    the one-evaluation dips at the second evaluation on the tuning seeds was).
     """
-    if not _edge_contradicted(x, y, 1, (0, 2, 3), floor, agree):
-        return False
     rest = np.delete(y[~mask], 1)  # mask[0] and mask[1] are never set before this
     outside = max(float(rest.min() - y[1]), float(y[1] - rest.max()))
+    if outside > max(floor, SECOND_OUTSIDE * float(np.ptp(rest))):
+        return True
     low = y[1] < y[0]
     steady = bool(y[0] > y[2] > y[3]) if low else bool(y[0] < y[2] < y[3])
-    return bool(outside > (0.0 if steady else SECOND_OUTSIDE * float(np.ptp(rest))))
+    return bool(steady and outside > 0.0 and _edge_contradicted(x, y, 1, (0, 2, 3), floor, agree))
 
 
 EDGE_AGREE = 2.0  # the second-to-last point's neighbours must fit a line this closely (noise sds)

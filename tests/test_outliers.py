@@ -52,3 +52,12 @@ def test_two_failed_evaluations_one_apart_at_either_end_are_outliers_but_a_dip_i
     dip = flat.copy()
     dip[[1, 2, 3]] = [0.0, 0.05, 0.0]
     assert not spike_mask(dip, 0.005).any()
+
+
+def test_a_second_reading_far_outside_the_run_is_an_outlier_even_before_a_fast_rise():
+    """A reading that lies farther outside every other reading of the run than the run's whole
+    range is contradicted by all of them, even where the first, third and fourth evaluations do
+    not fit one line (a rise that saturates at the first updates). Kept, it read as a
+    disruption at the second evaluation of a saturating run."""
+    y = np.r_[0.469, 0.175, 0.62, 0.594, 0.629, 0.612, 0.598, 0.622, 0.613, 0.626, 0.62, 0.61]
+    assert np.flatnonzero(spike_mask(y, 0.01)).tolist() == [1]
