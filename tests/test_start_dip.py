@@ -97,3 +97,27 @@ def test_a_dip_hidden_in_a_plateau_then_a_decline_from_the_best_is_three_phases(
     a = analyze_run(_run([0.358, 0.271, 0.429, 0.468, 0.406, 0.392, 0.344], step=100))
     assert [(p.name, p.start_step, p.end_step) for p in a.phases] == [
         ("disruption", 0, 100), ("readaptation", 100, 300), ("overfit", 300, 600)]
+
+
+def test_a_fall_to_the_trough_that_the_segmentation_called_flat_is_a_disruption():
+    """A step-0 evaluation, a dip of 5 noise sds at the first update and a recovery: the broken
+    line put its knot on the trough but judged the two-point fall into it flat (plateau, then
+    improvement). The dip is tested across the plateau and the rise after it.
+    (phasewatch.synth_logistic.generate_regime("three_phase", "step0", seed=125): noise sd
+    0.0087, true trough at step 9, peak at 87.)"""
+    steps = [0, 9, 16, 24, 33, 41, 48, 87, 122, 163, 209, 255, 293]
+    values = [0.4, 0.353, 0.388, 0.45, 0.467, 0.475, 0.49, 0.507, 0.487, 0.478, 0.465, 0.445,
+              0.44]
+    collector = RecordCollector("test", "synthetic")
+    for i, (s, v) in enumerate(zip(steps, values)):
+        collector.add(s, {"eval/accuracy": v}, line=i + 1)
+    phases = analyze_run(collector.build()).phases
+    assert [(p.name, p.end_step) for p in phases] == [
+        ("disruption", 9), ("readaptation", 87), ("overfit", 293)]
+    # the same start without the dip, a plateau then a rise, stays that
+    flat_start = list(values)
+    flat_start[1] = 0.402
+    collector = RecordCollector("test", "synthetic")
+    for i, (s, v) in enumerate(zip(steps, flat_start)):
+        collector.add(s, {"eval/accuracy": v}, line=i + 1)
+    assert "disruption" not in [p.name for p in analyze_run(collector.build()).phases]
