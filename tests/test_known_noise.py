@@ -140,3 +140,39 @@ def test_without_the_options_the_output_is_unchanged(capsys):
     run = json.loads(doc)["runs"][0]
     assert not {"noise_sd_source", "eval_size"} & set(run)
     assert text.splitlines()[0].endswith(f"noise sd {run['noise_sd']:.4g}")
+
+
+def test_pool_noise_judges_several_runs_against_the_median_of_their_estimates(capsys):
+    from phasewatch.noise import second_difference_sd
+
+    paths = [SAMPLES / "sft", SAMPLES / "seeds" / "sft_s1", SAMPLES / "seeds" / "sft_s2"]
+    code, out, _ = run_cli(capsys, "analyze", *paths, "--pool-noise", "--format", "json")
+    runs = json.loads(out)["runs"]
+    own = [second_difference_sd(prepared_values(p), robust=False) for p in paths]
+    assert code == 0 and {r["noise_sd_source"] for r in runs} == {"pooled"}
+    assert {r["noise_pooled_runs"] for r in runs} == {3}
+    assert [r["noise_sd"] for r in runs] == [pytest.approx(float(np.median(own)))] * 3
+    _, out, _ = run_cli(capsys, "analyze", *paths, "--pool-noise")
+    assert out.splitlines()[0].endswith("(pooled over 3 runs)")
+
+
+def read_run(path):
+    from phasewatch.io import read_run as read
+
+    return read(path)
+
+
+def prepared_values(path):
+    from phasewatch.signals import prepare
+
+    run = read_run(path)
+    return prepare(run, "eval/accuracy", "max").values
+
+
+@pytest.mark.parametrize("argv, words", [
+    ([SAMPLES / "sft", "--pool-noise"], "needs 2 or more runs"),
+    ([SAMPLES / "sft", SAMPLES / "rl", "--pool-noise", "--noise-sd", "0.01"], "use one of them"),
+])
+def test_pool_noise_errors(capsys, argv, words):
+    code, out, err = run_cli(capsys, "analyze", *argv)
+    assert code == 2 and out == "" and words in err

@@ -39,6 +39,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="penalty per change point of the segmentation (default: automatic, "
                         "BIC-style; larger finds fewer boundaries)")
     add_noise_arguments(parser)
+    parser.add_argument("--pool-noise", action="store_true",
+                        help="several runs of one metric evaluated on the same set: judge them all "
+                        "against one noise sd, the median of the runs' own estimates (not with "
+                        "--noise-sd or --eval-size)")
     parser.add_argument("--format", choices=("text", "json", "csv"), default="text", dest="output",
                         help="text for people; json (DESIGN.md schema); csv: one row per phase")
 
@@ -147,11 +151,41 @@ def print_text(analysis: Analysis) -> None:
 
 
 def _noise_source(analysis: Analysis) -> str:
-    """' (given)' or ' (binomial, 500 items)' when the user gave the noise; '' when estimated."""
+    """' (given)', ' (binomial, 500 items)' or ' (pooled over 4 runs)' when the noise came from
+    the options; '' when estimated."""
     source = analysis.extra.get("noise_sd_source")
     if source is None:
         return ""
+    if source == "pooled":
+        return f" (pooled over {analysis.extra['noise_pooled_runs']} runs)"
     return " (given)" if source == "given" else f" (binomial, {analysis.extra['eval_size']} items)"
+
+
+def pooled_noise(args: argparse.Namespace) -> tuple[float, int]:
+    """(sd, runs) of `--pool-noise`: `known_noise.pooled_sd` over the runs of `args.paths`, each
+    read as `analyze` reads it (its metric, direction and outliers left out). A run that
+    cannot be read is skipped here; the analysis reports it."""
+    from phasewatch.errors import PhasewatchError, UsageError
+    from phasewatch.folders import expand
+    from phasewatch.io import read_run
+    from phasewatch.known_noise import pooled_sd
+    from phasewatch.metric_sets import choose_series
+    from phasewatch.signals import choose_direction, choose_metric, prepare
+
+    if args.noise_sd is not None or args.eval_size is not None:
+        raise UsageError("--pool-noise estimates the noise from the runs; --noise-sd and "
+                         "--eval-size give it: use one of them")
+    values = []
+    for path in expand(args.paths):
+        try:
+            choice = choose_series(read_run(path), args.metric, args.aggregate)
+            metric = choose_metric(choice.run, choice.metric)
+            direction = choose_direction(choice.run, metric, args.direction)
+            values.append(prepare(choice.run, metric, direction,
+                                  keep_outliers=args.keep_outliers).values)
+        except PhasewatchError:
+            continue
+    return pooled_sd(values)
 
 
 def print_comparison(analyses: list[Analysis]) -> None:
@@ -206,6 +240,9 @@ def run(args: argparse.Namespace) -> int:
 
     options = {"baseline": Baseline.parse(args.baseline), "keep_outliers": args.keep_outliers,
                "penalty": args.penalty, **noise_options(args)}
+    pooled = pooled_noise(args) if args.pool_noise else None
+    if pooled is not None:
+        options["noise_sd"] = pooled[0]
 
     def one(path: str):
         choice = choose_series(read_run(path), args.metric, args.aggregate)
@@ -213,6 +250,8 @@ def run(args: argparse.Namespace) -> int:
         analysis = analyze_run(choice.run, metric=choice.metric, direction=args.direction,
                                **options)
         analysis.warnings[:0] = choice.warnings
+        if pooled is not None:
+            analysis.extra.update(noise_sd_source="pooled", noise_pooled_runs=pooled[1])
         annotate(analysis, axis)
         return analysis
 
