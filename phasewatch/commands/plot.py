@@ -14,6 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from phasewatch.commands.analyze import add_noise_arguments, noise_options
 from phasewatch.errors import InputError, UsageError
 
 HELP = "draw a paper figure: one run's phases, a comparison of runs, or its expert-token probabilities"
@@ -60,6 +61,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="tokens: a step x p heatmap or quantile bands")
     parser.add_argument("--dpi", type=int, default=300, help="resolution of PNG output (default 300)")
     parser.add_argument("--title", help="a title above the figure (papers usually use the caption)")
+    add_noise_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
 
     metrics = args.metric or []
+    noise = noise_options(args)  # the phases drawn are the ones `analyze` finds with them
 
     def load(path: str):
         """(run, its analysis or None): a run that cannot be read or analysed is reported and
@@ -107,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             return run_or_store(path), None, path
         run_ = read_run(path)
         choice = choose_series(run_, metrics[0] if metrics else None, args.aggregate)
-        analysis = plot.analyze(choice.run, choice.metric, args.direction)
+        analysis = plot.analyze(choice.run, choice.metric, args.direction, **noise)
         for message in choice.warnings:
             warn(f"{run_.source}: {message}")
         return choice.run, analysis, path

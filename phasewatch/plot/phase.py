@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -51,11 +52,13 @@ DATA_COLOR = "#1a1a1a"
 RAW_COLOR = "#8c8c8c"
 
 
-def analyze(run: Run, metric: str | None = None, direction: str | None = None) -> Analysis:
-    """`phasewatch.analysis.analyze_run`, imported on first use so `import phasewatch.plot` stays light."""
+def analyze(run: Run, metric: str | None = None, direction: str | None = None,
+            **options: Any) -> Analysis:
+    """`phasewatch.analysis.analyze_run` (`options`: its `AnalyzeConfig` fields, e.g. a known
+    `noise_sd`), imported on first use so `import phasewatch.plot` stays light."""
     from phasewatch.analysis import analyze_run
 
-    return analyze_run(run, metric=metric, direction=direction)
+    return analyze_run(run, metric=metric, direction=direction, **options)
 
 
 def outlier_steps(run: Run, analysis: Analysis) -> list[int]:
