@@ -196,3 +196,15 @@ def test_plot_draws_the_phases_analyze_finds_with_the_noise_given(capsys, tmp_pa
     assert code == 0 and drawn == phases and ("plateau", 670, 1120) in drawn
     code, _, err = run_cli(capsys, "plot", SAMPLES / "demo", "-o", figure, "--noise-sd", "0")
     assert code == 2 and "--noise-sd" in err
+
+
+def test_sweep_pools_the_noise_as_analyze_does(capsys, tmp_path):
+    paths = [SAMPLES / "sft", SAMPLES / "seeds" / "sft_s1", SAMPLES / "seeds" / "sft_s2"]
+    _, out, _ = run_cli(capsys, "analyze", *paths, "--pool-noise", "--format", "json")
+    pooled = json.loads(out)["runs"][0]["noise_sd"]
+    table = tmp_path / "t.json"
+    code, _, err = run_cli(capsys, "sweep", *paths, "--pool-noise", "--workers", "1",
+                           "--no-progress", "-o", table)
+    rows = json.loads(table.read_text())["runs"]
+    assert code == 0 and "pooled over 3 runs" in err
+    assert [r["noise_sd"] for r in rows] == [pytest.approx(pooled)] * 3

@@ -24,6 +24,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the sd of one evaluation, the same for every run (as analyze)")
     parser.add_argument("--eval-size", type=int, metavar="N",
                         help="items every run's rate is evaluated on (as analyze)")
+    parser.add_argument("--pool-noise", action="store_true",
+                        help="one noise sd for every run, the median of their own estimates (as "
+                        "analyze; reads every run once more, in this process, first)")
     parser.add_argument("--workers", type=int, metavar="N",
                         help="local worker processes (default: all CPUs; 1: in this process)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
@@ -53,10 +56,11 @@ def collect(args: argparse.Namespace, detail: bool = False) -> list[dict]:
     Baseline.parse(args.baseline)  # a bad spelling is a usage error now, not one per row
     checked_penalty(args.penalty)
     checked_noise_options(args.noise_sd, args.eval_size)
+    paths = expand_paths(args.paths)
+    noise_sd = pooled_noise(paths, args) if args.pool_noise else args.noise_sd
     options = SweepOptions(metric=args.metric, direction=args.direction, baseline=args.baseline,
                            keep_outliers=args.keep_outliers, penalty=args.penalty,
-                           noise_sd=args.noise_sd, eval_size=args.eval_size, detail=detail)
-    paths = expand_paths(args.paths)
+                           noise_sd=noise_sd, eval_size=args.eval_size, detail=detail)
     results = run_tasks(paths, options, workers=args.workers, scheduler=args.scheduler,
                         progress=not args.no_progress)
     failed = [r["row"] for r in results if r["row"].get("error")]
@@ -65,6 +69,29 @@ def collect(args: argparse.Namespace, detail: bool = False) -> list[dict]:
         where = "" if error.startswith(row["path"]) else f"{row['path']}: "
         print(f"phasewatch: warning: {where}{error}", file=sys.stderr)
     return results
+
+
+def pooled_noise(paths: list[str], args: argparse.Namespace) -> float:
+    """`--pool-noise`: `known_noise.pooled_sd` over the runs of the sweep, each read here as its
+    task reads it; a run that cannot be read is left out (its row says why)."""
+    from phasewatch.commands.analyze import analysed_values, check_pool_noise
+    from phasewatch.errors import PhasewatchError
+    from phasewatch.io import read_run
+    from phasewatch.known_noise import pooled_sd
+    from phasewatch.sweep.paths import local_path
+
+    check_pool_noise(args)
+    values = []
+    for path in paths:
+        try:
+            with local_path(path) as local:
+                values.append(analysed_values(read_run(local), args.metric, args.direction,
+                                              args.keep_outliers))
+        except PhasewatchError:
+            continue
+    sd, runs = pooled_sd(values)
+    print(f"phasewatch: noise sd {sd:.4g} pooled over {runs} runs", file=sys.stderr)
+    return sd
 
 
 def run(args: argparse.Namespace) -> int:
