@@ -61,3 +61,17 @@ def test_a_second_reading_far_outside_the_run_is_an_outlier_even_before_a_fast_r
     disruption at the second evaluation of a saturating run."""
     y = np.r_[0.469, 0.175, 0.62, 0.594, 0.629, 0.612, 0.598, 0.622, 0.613, 0.626, 0.62, 0.61]
     assert np.flatnonzero(spike_mask(y, 0.01)).tolist() == [1]
+
+
+def test_a_second_reading_far_off_a_level_the_run_keeps_is_an_outlier():
+    """The first, third and fourth evaluations read one level (within 2 noise sds) and the
+    second reads far off it: a failed evaluation on a plateau, even when the run later moves by
+    more than the reading lies outside it. A fall that recovers only part of the way at the
+    next evaluations, or past the start, is a dip and stays."""
+    y = np.r_[0.358, 0.032, 0.341, 0.348, 0.34, 0.358, 0.35, 0.352, 0.357, 0.332, 0.319, 0.239,
+              0.209, 0.191, 0.15, 0.12, 0.10]
+    assert np.flatnonzero(spike_mask(y, 0.015)).tolist() == [1]
+    slow = np.r_[0.393, 0.289, 0.317, 0.325, 0.358, 0.375, 0.39, 0.40, 0.41, 0.405, 0.41]
+    assert not spike_mask(slow, 0.012).any()
+    past = np.r_[0.442, 0.349, 0.483, 0.489, 0.502, 0.50, 0.495, 0.505, 0.50, 0.50]
+    assert not spike_mask(past, 0.0085).any()
