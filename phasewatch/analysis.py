@@ -176,7 +176,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     if not stages:
         # after the check above: the start dip is judged on its own evaluations, and a 3-point
         # median (the check's level on runs of over 40) erases a one-evaluation trough
-        phases = split_start_dip(phases, steps, y, sd, window, pcfg, ar)
+        phases = split_start_dip(phases, steps, y, sd, window, pcfg, ar, known is not None)
     phases = settle_overshoots(phases, steps, cfg.short_flat_fraction)
     phases = place_corners(phases, steps, y, fixed)
     if hinged:

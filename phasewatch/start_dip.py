@@ -71,11 +71,14 @@ CLIMB_POINTS = 3    # evaluations after a trough in a plateau that must stand ab
 
 
 def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd: float,
-                    window: int, cfg: PhaseConfig, ar: float = 0.0) -> list[Phase]:
+                    window: int, cfg: PhaseConfig, ar: float = 0.0,
+                    sd_given: bool = False) -> list[Phase]:
     """`phases` with a disruption -> readaptation split off the first phase when the data show
     an early dip below the first evaluation that recovers (see the module docstring). The
     first evaluation, not the user's `--baseline`: the data decide the phases.
-    `ar` is the AR(1) coefficient `sd` was inflated for (0 when it was not)."""
+    `ar` is the AR(1) coefficient `sd` was inflated for (0 when it was not). `sd_given`: the
+    user gave the noise (`--noise-sd`, `--eval-size`, `--pool-noise`), which is then used as
+    given, not lowered to the run's own estimate."""
     if not phases or phases[0].name not in (*RISES, "plateau") or sd <= 0 \
             or not 4 <= y.size <= MAX_POINTS \
             or pinned_at_bound(y):  # a rate pinned at a bound: its few other readings are blips
@@ -83,7 +86,7 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd: f
     index = {int(s): i for i, s in enumerate(steps)}
     merged = _fall_called_flat(phases, index, y)
     if merged is not None:
-        found = split_start_dip(merged, steps, y, sd, window, cfg, ar)
+        found = split_start_dip(merged, steps, y, sd, window, cfg, ar, sd_given)
         return found if found[0].name == "disruption" else phases
     first = phases[0]
     base = float(y[0])  # the starting level the dip is measured from
@@ -93,7 +96,9 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd: f
     if hi < 1:
         return phases
     trough = 1 + int(np.argmin(y[1:hi + 1]))
-    sd = min(sd, second_difference_sd(np.delete(y, trough), robust=False) * ar_inflation(ar))
+    if not sd_given:
+        # the run's noise without the trough: the turns of the rest inflate the whole-run one
+        sd = min(sd, second_difference_sd(np.delete(y, trough), robust=False) * ar_inflation(ar))
     margin = cfg.k_sd * np.sqrt(2.0) * sd
     depth = base - y[trough]
     recovery = float(np.median(y[trough + 1:trough + 4])) - y[trough]

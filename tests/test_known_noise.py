@@ -208,3 +208,14 @@ def test_sweep_pools_the_noise_as_analyze_does(capsys, tmp_path):
     rows = json.loads(table.read_text())["runs"]
     assert code == 0 and "pooled over 3 runs" in err
     assert [r["noise_sd"] for r in rows] == [pytest.approx(pooled)] * 3
+
+
+def test_a_given_sd_is_not_lowered_to_the_runs_own_estimate_for_an_early_dip():
+    """A reading 3 given sds below a flat start is not a disruption: the early-dip rule judges
+    it against the given sd, not against the smaller scatter of this run's other readings."""
+    y = 0.5 + np.random.default_rng(0).normal(0, 0.002, 10)
+    y[1], y[2] = 0.44, 0.47
+    estimated = analyze_run(run_of(y))
+    given = analyze_run(run_of(y), noise_sd=0.02)
+    assert [p.name for p in estimated.phases][:2] == ["disruption", "readaptation"]
+    assert [p.name for p in given.phases] == ["plateau"]
