@@ -159,3 +159,22 @@ def test_a_late_declines_slope_separates_a_decline_from_sticky_wander():
     # Measured 20 and 1 of 20 (2 with phi at its estimate, no uncertainty added).
     assert declines >= 18
     assert wanders <= 2
+
+
+def denser_late_decline(seed: int, sd: float = 0.01) -> tuple[np.ndarray, np.ndarray, int]:
+    """A flat stretch evaluated every 30 steps (11 values), then a decline of 12 noise sds
+    evaluated every 10 steps (12 values): the flat stretch is 2.7 times as long as the decline
+    in steps, but shorter in evaluations."""
+    rng = np.random.default_rng(seed)
+    steps = np.concatenate([np.arange(1, 12) * 30, 330 + np.arange(1, 13) * 10])
+    onset = 10
+    curve = 0.5 - 12 * sd * np.clip(steps - steps[onset], 0, None) / (steps[-1] - steps[onset])
+    return steps, curve + rng.normal(0, sd, steps.size), onset
+
+
+def test_a_late_decline_is_late_in_steps_whatever_the_cadence():
+    """A run evaluated more often as it goes on: its late decline has more evaluations than its
+    flat stretch, and counted in evaluations it was rarely late; a disruption is an early fall
+    in time, so the flat stretch is measured in steps."""
+    # Measured 20 of 20 (2 of 20 with the flat stretch counted in evaluations).
+    assert stops_after(denser_late_decline) >= 16

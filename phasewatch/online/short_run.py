@@ -21,7 +21,7 @@ Two overfits are the refit's to stop:
   detection 0.80 / 0.75 -> 0.70 / 0.50 on runs of 13-40 evaluations and stopped no fewer
   sticky runs);
 - after a flat stretch (no rise at all) at least `LATE_FLAT_RATIO` times as long as the
-  decline and `SHORT_RUN_FROM` values, when the decline spans `LATE_DECLINE_VALUES` values and is
+  decline in steps (`late_in_time`) and `SHORT_RUN_FROM` values long, when the decline spans `LATE_DECLINE_VALUES` values and is
   significant against the noise of the fit's own residuals (`decline_slope_t` >=
   `LATE_DECLINE_T`). A late decline of a short run is significant over its last few
   evaluations, after the level tests' window has closed.
@@ -155,7 +155,8 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
         flat = int(np.searchsorted(steps_array, onset))  # values before the decline's start
         since = y.size - flat  # the decline's values, its start included
         if short_plan is None:
-            late, t_needed = flat >= max(SHORT_RUN_FROM, LATE_FLAT_RATIO * since), LATE_DECLINE_T
+            late = flat >= SHORT_RUN_FROM and late_in_time(steps_array, flat)
+            t_needed = LATE_DECLINE_T
         else:
             late, t_needed = short_plan.after_early_part(onset), PLANNED_LATE_DECLINE_T
         stops = (late and since >= LATE_DECLINE_VALUES
@@ -170,6 +171,15 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
         if decline_slope_t(declining, 1, white) < DECLINE_AFTER_BEST_T:
             return None
     return RefitOverfit(onset, best, True, f"its best at step {best}")
+
+
+def late_in_time(steps: np.ndarray, flat: int) -> bool:
+    """The flat stretch before the decline starting at index `flat` lasted at least
+    LATE_FLAT_RATIO times as many steps as the decline since: "late" is a time in the run (a
+    disruption is an early fall), so a run evaluated more often as it goes on (logistic
+    family: 9 evaluations over the first 230 steps, 16 over the next 150) is not judged by its
+    cadence."""
+    return int(steps[flat] - steps[0]) >= LATE_FLAT_RATIO * int(steps[-1] - steps[flat])
 
 
 def decline_slope_t(y: np.ndarray, flat: int, white: float) -> float:

@@ -39,11 +39,8 @@ SUSTAINED_WINDOWS = 1.0  # the level test: well below the peak for this many win
 FROM_START_WINDOWS = 2  # a slow decline right from the start must last this many windows
 TROUGH_BEHIND_WINDOWS = 2  # a fall whose trough is this many windows back has stopped
 AFTER_DISRUPTION_WINDOWS = 4  # ... and one that was fast enough to be a disruption, this many
+LATE_AT_ONCE = 1.1  # a late decline this far past its z is called at once, as after a peak
 DECLINE_CONFIRM = 1  # evaluations in a row the steady decline after a peak must be significant
-
-
-def first_not_none(*values):
-    return next((v for v in values if v is not None), None)
 
 
 class PhaseTracker:
@@ -114,7 +111,7 @@ class PhaseTracker:
                 return found
         if self.phase is None:
             thr = s.threshold(s.baseline, s.se_baseline())
-            onset = first_not_none(self.last_at_start_step, s.first_step)
+            onset = s.first_step if self.last_at_start_step is None else self.last_at_start_step
             if level < s.baseline - thr and not self.slow_fall:
                 # Too slow for a disruption: remember it (a rise out of it is a readaptation).
                 self.slow_fall = not self._fell_fast(onset) or self._left_start_late(onset)
@@ -133,7 +130,8 @@ class PhaseTracker:
                         f"{side} its worst level {s.raw(self.trough):.4g} (step {self.trough_step}), "
                         f"reached {moved(s.sign, better=False)[1]} {starting_level(s)}"))
             if level > s.baseline + thr:
-                onset = first_not_none(self.last_below_start_step, s.first_step)
+                onset = self.last_below_start_step
+                onset = s.first_step if onset is None else onset
                 verb, side = moved(s.sign, better=True)
                 return ("improvement", onset,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(level - s.baseline, s.se_baseline())} "
@@ -295,16 +293,17 @@ class PhaseTracker:
         sooner). After a disruption alert, a fall still going on after
         `AFTER_DISRUPTION_WINDOWS` full windows is one too. A decline after a flat stretch at
         the starting level (at least two windows, and LATE_FLAT_RATIO times as long as the
-        decline) is an overfit as soon as it is significant.
+        decline) is an overfit as soon as it is significant against the stretch's own level, on
+        the evaluation it first clears LATE_AT_ONCE times its z (as after a peak).
 
         With a planned run length (`MonitorConfig.planned_steps`), "longer" is "past the run's
         early part" (`EARLY_FRACTION` of it, where a disruption's fall is over) and "still
         falling" is measured over the values after it: on runs of 13-40 evaluations, whose
         windows never fill, the count of windows stopped none of these overfits."""
         s, cfg = self.series, self.cfg
-        # A significant decline has its level well below the start: at least one se of the gap
-        # (and the user's floor) before the test is worth its cost (most flat-run evaluations).
-        if level >= s.baseline - max(s.floor(s.baseline), s.se_gap(s.se_baseline())):
+        # Tested once the level is well below the start or a flat stretch's best level above it
+        top = s.baseline if self.peak is None else max(s.baseline, self.peak)
+        if level >= top - max(s.floor(top), s.se_gap(s.se_baseline())):
             return None
         decline = s.decline_since(s.first_step if self.stage_step is None else self.stage_step,
                                   s.baseline, self.stage_step, min_reference=2,
@@ -330,6 +329,7 @@ class PhaseTracker:
                        else s.still_falling(since // 2) and s.still_falling(since // 4))
             if self._trough_behind() or self.trough_step is None or not falling:
                 return None  # the fall has flattened: its trough is behind it
+        self._steady_decline = late and z_decline >= LATE_AT_ONCE * cfg.z * s.caution
         what = "after a flat stretch at its starting level" if late else "from the start"
         if not late and progress is not None:
             what += f", still falling at {progress:.0%} of the planned {cfg.planned_steps} steps"
