@@ -298,7 +298,9 @@ class LiveWatch:
         if monitor.should_stop and monitor.stop_reason_ is not None:
             result.stop_reason = monitor.stop_reason_.name.lower()
         if not monitor.missing_metrics():  # a metric never logged is reported already
-            add_whole_run(result, self.path, self.notice)
+            noise = {k: self.monitor_options[k] for k in ("noise_sd", "eval_size")
+                     if self.monitor_options.get(k) is not None}
+            add_whole_run(result, self.path, self.notice, **noise)
         if self.axis is not None and self.axis.steps:
             result.x = {"unit": self.axis.unit, "step": self.axis.at(result.last_step),
                         "best": self.axis.at(result.best_step),

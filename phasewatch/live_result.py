@@ -64,9 +64,11 @@ class WatchResult:
                 f"phase {phase}, best step {best}{why}{ended}{whole}")
 
 
-def add_whole_run(result: WatchResult, path: Path, notice: Callable[[str], None]) -> None:
+def add_whole_run(result: WatchResult, path: Path, notice: Callable[[str], None],
+                  **options: Any) -> None:
     """Fill `result.phases` and `result.best_step` with what `analyze` says of the whole log
-    for the watched metric and direction (the log is read once more, after the watch)."""
+    for the watched metric and direction (the log is read once more, after the watch), with
+    the analyze `options` the watch was given (the noise: `noise_sd`, `eval_size`)."""
     from phasewatch.analysis import analyze_run
     from phasewatch.errors import PhasewatchError
     from phasewatch.io import read_run
@@ -77,7 +79,7 @@ def add_whole_run(result: WatchResult, path: Path, notice: Callable[[str], None]
             from phasewatch.metric_sets import with_mean
 
             run = with_mean(run, result.aggregate, result.metric)[0]
-        analysis = analyze_run(run, metric=result.metric, direction=result.direction)
+        analysis = analyze_run(run, metric=result.metric, direction=result.direction, **options)
     except PhasewatchError as exc:
         notice(f"{path}: the whole-run summary is not available: {exc}")
         return

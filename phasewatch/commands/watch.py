@@ -13,6 +13,7 @@ import sys
 import threading
 from typing import Any
 
+from phasewatch.commands.analyze import add_noise_arguments, noise_options
 from phasewatch.errors import UsageError
 from phasewatch.values import finite_float
 
@@ -70,6 +71,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "max_steps / total_training_steps / total_steps / steps, if it has "
                         "one); a fall from the start still going on past the first 40%% of it "
                         "is an overfit")
+    add_noise_arguments(parser)
     parser.add_argument("--poll", type=float, default=0.25, help=argparse.SUPPRESS)
 
 
@@ -88,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
                         aggregate=args.aggregate, x=args.x_unit,
                         stop=stop, stop_on=stop_on, check_finite=args.check_finite,
                         warmup=args.warmup, window=args.window, z=args.z,
-                        min_delta_abs=args.min_delta, planned_steps=args.planned_steps)
+                        min_delta_abs=args.min_delta, planned_steps=args.planned_steps,
+                        **noise_options(args))
     sinks: list[Any] = [JsonlSink() if args.output == "jsonl" else TextSink()]
     if args.webhook:
         try:

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from phasewatch.errors import UsageError
+
 EVENTS = ("disruption", "readaptation", "improvement", "plateau", "overfit", "non_finite")
 
 
@@ -101,6 +103,12 @@ class MonitorConfig:
     check_finite: bool = False
     """A NaN/inf value of a followed metric is an alert ('non_finite') and a stop condition;
     by default non-finite values are treated as missing."""
+    noise_sd: float | None = None
+    """The sd of one evaluation in the metric's units, when known (`analyze --noise-sd`):
+    used as given instead of the estimate from the values seen."""
+    eval_size: int | None = None
+    """Items a rate in [0, 1] is evaluated on (`analyze --eval-size`): the noise is the
+    binomial sd over the values seen (`phasewatch.known_noise`)."""
 
     def __post_init__(self) -> None:
         metrics = [self.metric] if isinstance(self.metric, str) else list(self.metric)
@@ -125,6 +133,13 @@ class MonitorConfig:
             raise ValueError("noise_window must be >= 3 to estimate the noise")
         if not (self.z > 0 and min(self.min_delta_sd, self.min_delta_abs, self.min_delta_rel) >= 0):
             raise ValueError("z must be > 0, min_delta_sd, min_delta_abs and min_delta_rel >= 0")
+        from phasewatch.known_noise import checked_noise_options
+
+        try:
+            checked_noise_options(self.noise_sd, self.eval_size)
+        except UsageError as exc:  # one message, in the library's own terms
+            raise ValueError(str(exc).replace("--noise-sd", "noise_sd")
+                             .replace("--eval-size", "eval_size")) from None
         self.stop_on = tuple(self.stop_on)
         unknown = [e for e in self.stop_on if e not in EVENTS]
         if unknown:

@@ -12,8 +12,8 @@ class NllGap:
     """Held-out expert NLL rising from its minimum while train expert NLL keeps falling."""
 
     def __init__(self, train: str, heldout: str, cfg: MonitorConfig):
-        self.train = Series(train, -1.0, cfg)
-        self.heldout = Series(heldout, -1.0, cfg)
+        self.train = Series(train, -1.0, cfg, performance=False)
+        self.heldout = Series(heldout, -1.0, cfg, performance=False)
         self.cfg = cfg
         self.restart()
 

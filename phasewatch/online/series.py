@@ -37,9 +37,12 @@ SMALL_SAMPLE_SE = 1.2  # early values: the noise's upper ~1-se bound (2.3 cost s
 class Series:
     """One metric's recent values (oriented so higher is better) and its level and noise."""
 
-    def __init__(self, name: str, sign: float, cfg: MonitorConfig):
+    def __init__(self, name: str, sign: float, cfg: MonitorConfig, performance: bool = True):
         self.name, self.sign, self.cfg = name, sign, cfg
         self.label = name  # the log's own name, once known (for messages)
+        # the options' noise (noise_sd, eval_size) is the performance metric's, not an NLL's
+        self.performance = performance
+        self.given_sd: float | None = None  # the noise sd from the options, when given
         self.load(SeriesState(baseline_n=cfg.baseline_points, baseline_se=MEDIAN_SE, white=0.0))
 
     def add(self, step: int, raw: float) -> None:
@@ -57,12 +60,27 @@ class Series:
         # The noise moves slowly: re-estimating it every NOISE_EVERY values (every value early
         # on) keeps the amortised cost of an update low without changing the decisions much.
         if self.n <= 2 * NOISE_EVERY or self.n % NOISE_EVERY == 0:
-            self.white, self.sigma, self.caution = effective_noise(values, self.cfg.window)
+            self.given_sd = self._given_sd()
+            if self.given_sd is None:
+                self.white, self.sigma, self.caution = effective_noise(values, self.cfg.window)
+            else:  # the user's noise, as `analyze` uses it: as given, no widening
+                self.white = self.sigma = self.given_sd
+                self.caution = 1.0
             self.rise_scale = rise_scale(values, self.white, self.sigma)
         if self.n == self.cfg.baseline_points and len(values) == self.n:
             self.baseline, self.baseline_n = observed_start(list(values), self.white)
             self.baseline_se = 1.0
         self.se_level = MEDIAN_SE * self.sigma / math.sqrt(k)
+
+    def _given_sd(self) -> float | None:
+        """The noise sd the options give (`noise_sd`, or the binomial sd of `eval_size` items
+        over the values seen, as `analyze` computes it), else None (estimated)."""
+        from phasewatch.known_noise import known_noise
+
+        if not self.performance or (self.cfg.noise_sd is None and self.cfg.eval_size is None):
+            return None
+        raw = self.sign * np.fromiter(self.values, dtype=np.float64, count=len(self.values))
+        return known_noise(self.cfg.noise_sd, self.cfg.eval_size, raw, self.label).sd
 
     def _window_median(self, y: float, k: int) -> float:
         """Median of the last `k` values, `y` the one just added. The window's values are kept

@@ -105,7 +105,7 @@ class RefitOverfit:
 
 def refit_stage(steps: Sequence[int], values: Sequence[float], stage_step: int | None,
                 start: float, white: float, from_start: bool,
-                plan: RunPlan | None) -> RefitOverfit | None:
+                plan: RunPlan | None, noise_sd: float | None = None) -> RefitOverfit | None:
     """`offline_overfit` of a stage's values (those from `stage_step` on) once there are
     SHORT_RUN_FROM of them, with the plan when it says the stage is a short run."""
     pairs = [(st, v) for st, v in zip(steps, values) if stage_step is None or st >= stage_step]
@@ -114,7 +114,7 @@ def refit_stage(steps: Sequence[int], values: Sequence[float], stage_step: int |
     stage_steps = [st for st, _ in pairs]
     short = plan if plan is not None and plan.evaluations(stage_steps) <= SHORT_RUN_POINTS else None
     found = offline_overfit(stage_steps, [v for _, v in pairs], start, white,
-                            from_start=from_start, short_plan=short)
+                            from_start=from_start, short_plan=short, noise_sd=noise_sd)
     if found is None:
         return None
     return replace(found, best_value=next(v for st, v in pairs if st == found.best),
@@ -123,14 +123,16 @@ def refit_stage(steps: Sequence[int], values: Sequence[float], stage_step: int |
 
 def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
                     white: float, from_start: bool = False,
-                    short_plan: RunPlan | None = None) -> RefitOverfit | None:
+                    short_plan: RunPlan | None = None,
+                    noise_sd: float | None = None) -> RefitOverfit | None:
     """The overfit that ends the offline detector's phases of these values (oriented
     higher-is-better), when it is one the refit judges (module docstring); else None. After a
     rise, a best point whose 3-value mean is less than SHORT_RUN_RISE_SD white-noise sds
     (`white`) above `start` (with `short_plan`, above the lowest value before it) is None. An
     overfit from the first evaluation is judged only when `from_start` (the run is past its
     early part: `plan.EARLY_FRACTION` of the planned run, when the plan is known).
-    `short_plan`: the plan of a run planned to be short (module docstring), else None."""
+    `short_plan`: the plan of a run planned to be short (module docstring), else None.
+    `noise_sd`: the noise the user gave (`MonitorConfig.noise_sd` / `eval_size`), else None."""
     from phasewatch.analysis import analyze_run  # imported on first use: start-up time
     from phasewatch.run import Run
 
@@ -138,7 +140,7 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     steps_array = np.asarray(steps, dtype=np.int64)
     y = np.asarray(values, dtype=np.float64)
     analysis = analyze_run(Run.from_columns({metric: (steps_array, y)}, "live", "buffer"),
-                           metric, "max", use_tokens=False)
+                           metric, "max", use_tokens=False, noise_sd=noise_sd)
     phases = analysis.phases
     if not phases or phases[-1].name != "overfit":
         return None
