@@ -40,8 +40,7 @@ class Series:
     def __init__(self, name: str, sign: float, cfg: MonitorConfig, performance: bool = True):
         self.name, self.sign, self.cfg = name, sign, cfg
         self.label = name  # the log's own name, once known (for messages)
-        # the options' noise (noise_sd, eval_size) is the performance metric's, not an NLL's
-        self.performance = performance
+        self.performance = performance  # the options' noise is the performance metric's
         self.given_sd: float | None = None  # the noise sd from the options, when given
         self.load(SeriesState(baseline_n=cfg.baseline_points, baseline_se=MEDIAN_SE, white=0.0))
 
@@ -73,13 +72,13 @@ class Series:
         self.se_level = MEDIAN_SE * self.sigma / math.sqrt(k)
 
     def _given_sd(self) -> float | None:
-        """The noise sd the options give (`noise_sd`, or the binomial sd of `eval_size` items
-        over the values seen, as `analyze` computes it), else None (estimated)."""
+        """The noise sd the options give (`noise_sd`, or `eval_size`'s binomial sd over the
+        values seen, as `analyze` computes it), else None (estimated)."""
         from phasewatch.known_noise import known_noise
 
         if not self.performance or (self.cfg.noise_sd is None and self.cfg.eval_size is None):
             return None
-        raw = self.sign * np.fromiter(self.values, dtype=np.float64, count=len(self.values))
+        raw = self.sign * np.asarray(self.values, dtype=np.float64)
         return known_noise(self.cfg.noise_sd, self.cfg.eval_size, raw, self.label).sd
 
     def _window_median(self, y: float, k: int) -> float:

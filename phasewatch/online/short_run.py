@@ -58,7 +58,7 @@ import numpy as np
 
 from phasewatch.noise import ar_variance_ratio
 from phasewatch.online.plan import RunPlan
-from phasewatch.online.series import clip_outliers
+from phasewatch.online.series import Series, clip_outliers
 
 SHORT_RUN_POINTS = 40  # up to this many values, the offline detector is refitted live
 SHORT_RUN_FROM = 8  # ... from this many (fewer give no phases worth a stop)
@@ -103,18 +103,18 @@ class RefitOverfit:
     evaluations: int = 0  # how many the refit read
 
 
-def refit_stage(steps: Sequence[int], values: Sequence[float], stage_step: int | None,
-                start: float, white: float, from_start: bool,
-                plan: RunPlan | None, noise_sd: float | None = None) -> RefitOverfit | None:
-    """`offline_overfit` of a stage's values (those from `stage_step` on) once there are
-    SHORT_RUN_FROM of them, with the plan when it says the stage is a short run."""
-    pairs = [(st, v) for st, v in zip(steps, values) if stage_step is None or st >= stage_step]
+def refit_stage(s: Series, stage_step: int | None, from_start: bool,
+                plan: RunPlan | None) -> RefitOverfit | None:
+    """`offline_overfit` of a stage's values of `s` (those from `stage_step` on) once there
+    are SHORT_RUN_FROM of them, with the plan when it says the stage is a short run, judged
+    from the series' starting level and against its noise (the given one, if any)."""
+    pairs = [(st, v) for st, v in zip(s.steps, s.values) if stage_step is None or st >= stage_step]
     if len(pairs) < SHORT_RUN_FROM:
         return None
     stage_steps = [st for st, _ in pairs]
     short = plan if plan is not None and plan.evaluations(stage_steps) <= SHORT_RUN_POINTS else None
-    found = offline_overfit(stage_steps, [v for _, v in pairs], start, white,
-                            from_start=from_start, short_plan=short, noise_sd=noise_sd)
+    found = offline_overfit(stage_steps, [v for _, v in pairs], s.baseline, s.white,
+                            from_start=from_start, short_plan=short, noise_sd=s.given_sd)
     if found is None:
         return None
     return replace(found, best_value=next(v for st, v in pairs if st == found.best),

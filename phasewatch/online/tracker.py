@@ -210,8 +210,7 @@ class PhaseTracker:
             return None
         plan = self.plan()
         falling = plan is not None and plan.falling_after(EARLY_FRACTION / 2, s)
-        found = refit_stage(s.steps, s.values, self.stage_step, s.baseline, s.white, falling, plan,
-                            s.given_sd)
+        found = refit_stage(s, self.stage_step, falling, plan)
         self.short_streak = self.short_streak + 1 if found is not None else 0
         if found is None or not found.stops or self.short_streak < SHORT_RUN_CONFIRM:
             return None
