@@ -178,3 +178,12 @@ def test_a_late_decline_is_late_in_steps_whatever_the_cadence():
     in time, so the flat stretch is measured in steps."""
     # Measured 20 of 20 (2 of 20 with the flat stretch counted in evaluations).
     assert stops_after(denser_late_decline) >= 16
+
+
+def test_a_late_decline_of_41_to_60_evaluations_is_read_by_the_refit():
+    """A dense run of 50-60 evaluations whose decline fills its last third: the level tests'
+    window barely fills before the run ends, so the refit reads the run up to REFIT_REACH
+    values, not only a run's first 40."""
+    stopped = sum(stops_after(lambda seed, n=n: flat_then_decline(seed, n=n)) for n in (50, 55, 60))
+    # Measured 60 of 60 (39 of 60 with the refit stopping at 40 values).
+    assert stopped >= 54

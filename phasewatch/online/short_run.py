@@ -5,8 +5,9 @@ window, a noise whose autocorrelation is read from a few dozen values) stop few 
 rise and the fall both happen within the window the level lags by. The offline detector
 (`phasewatch.analysis.analyze_run`: on up to 40 evaluations a broken line with knots anywhere,
 `phasewatch.hinge`) reads such a run far better, and costs 3-20 ms on 20-40 values (once per
-evaluation, for a run's first 40 only). So while a series has at most `SHORT_RUN_POINTS` values, the
-monitor asks it after each evaluation for the phases of the values seen so far (tracker.py):
+evaluation, for a run's first `REFIT_REACH` only: on 41-60 values it is the long-run detector, and
+a late decline there still ends before the level tests' window fills). So while a series has at
+most `REFIT_REACH` values, the monitor asks it after each evaluation for the phases of the values seen so far (tracker.py):
 an overfit that ends them on `SHORT_RUN_CONFIRM` evaluations in a row is a stop, and the
 offline recommendation on those values is the best step, so the live answer and `analyze` agree.
 
@@ -60,7 +61,10 @@ from phasewatch.noise import ar_variance_ratio
 from phasewatch.online.plan import RunPlan
 from phasewatch.online.series import Series, clip_outliers
 
-SHORT_RUN_POINTS = 40  # up to this many values, the offline detector is refitted live
+SHORT_RUN_POINTS = 40  # a run planned to be at most this many evaluations is a short run
+REFIT_REACH = 60  # up to this many values, the offline detector is refitted live (40 until
+# measured: a late decline of a dense run of 41-60 evaluations outlived the refit, and the
+# level tests' 11-15-value window could not fill before the run ended)
 SHORT_RUN_FROM = 8  # ... from this many (fewer give no phases worth a stop)
 SHORT_RUN_CONFIRM = 2  # evaluations in a row whose refit ends in an overfit (3: same false
 # stops on the tuning seeds, delay +0.03-0.05)

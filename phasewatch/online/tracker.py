@@ -26,8 +26,8 @@ from phasewatch.online.plan import EARLY_FRACTION, RunPlan
 from phasewatch.online.series import Series
 from phasewatch.online.short_run import (
     LATE_FLAT_RATIO,
+    REFIT_REACH,
     SHORT_RUN_CONFIRM,
-    SHORT_RUN_POINTS,
     refit_stage,
 )
 from phasewatch.online.state import MEDIAN_SE, TrackerState
@@ -206,7 +206,7 @@ class PhaseTracker:
         ends in an overfit it judges (`short_run.refit_stage`) on SHORT_RUN_CONFIRM evaluations
         in a row, a stop at the latest; its recommended step becomes the best step."""
         s = self.series
-        if self.phase == "overfit" or s.n > SHORT_RUN_POINTS:
+        if self.phase == "overfit" or s.n > REFIT_REACH:
             return None
         plan = self.plan()
         falling = plan is not None and plan.falling_after(EARLY_FRACTION / 2, s)
