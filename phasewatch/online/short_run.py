@@ -62,9 +62,9 @@ from phasewatch.online.plan import RunPlan
 from phasewatch.online.series import Series, clip_outliers
 
 SHORT_RUN_POINTS = 40  # a run planned to be at most this many evaluations is a short run
-REFIT_REACH = 60  # up to this many values, the offline detector is refitted live (40 until
-# measured: a late decline of a dense run of 41-60 evaluations outlived the refit, and the
-# level tests' 11-15-value window could not fill before the run ended)
+REFIT_REACH = 60  # up to this many values, the offline detector is refitted live (not 40: a
+# late decline of a dense run of 41-60 evaluations outlived the refit, and the level tests'
+# 11-15-value window could not fill before the run ended)
 SHORT_RUN_FROM = 8  # ... from this many (fewer give no phases worth a stop)
 SHORT_RUN_CONFIRM = 2  # evaluations in a row whose refit ends in an overfit (3: same false
 # stops on the tuning seeds, delay +0.03-0.05)
