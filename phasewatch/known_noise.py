@@ -22,13 +22,14 @@ on accuracies on 100-1000 prompts).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from phasewatch.errors import UsageError
 
-SOURCES = ("estimated", "given", "binomial", "pooled")
 MIN_POOLED_VALUES = 4  # a run's values needed for a second-difference sd (`pooled_sd`)
 
 
@@ -109,3 +110,24 @@ def pooled_sd(runs_values: list[np.ndarray]) -> tuple[float, int]:
                          f"evaluations of the metric ({len(sds)} here); give the noise with "
                          "--noise-sd instead, or leave the option out")
     return float(np.median(sds)), len(sds)
+
+
+def pooled_noise_of(paths: Iterable[str], read: Callable[[str], tuple[Any, str | None]],
+                    direction: str | None, keep_outliers: bool) -> tuple[float, int]:
+    """(sd, runs) of `--pool-noise`: `pooled_sd` over the values `analyze` judges in each run
+    (its metric and direction, outliers left out unless kept). `read(path)` gives the run and
+    the metric asked for, as the command reads them; a run that cannot be read is left out
+    here (the analysis reports it)."""
+    from phasewatch.errors import PhasewatchError
+    from phasewatch.signals import choose_direction, choose_metric, prepare
+
+    values = []
+    for path in paths:
+        try:
+            run, metric = read(path)
+            metric = choose_metric(run, metric)
+            values.append(prepare(run, metric, choose_direction(run, metric, direction),
+                                  keep_outliers=keep_outliers).values)
+        except PhasewatchError:
+            continue
+    return pooled_sd(values)

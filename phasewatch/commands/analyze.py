@@ -162,25 +162,19 @@ def _noise_source(analysis: Analysis) -> str:
 
 
 def pooled_noise(args: argparse.Namespace) -> tuple[float, int]:
-    """(sd, runs) of `--pool-noise`: `known_noise.pooled_sd` over the runs of `args.paths`, each
-    read as `analyze` reads it (its metric, direction and outliers left out). A run that
-    cannot be read is skipped here; the analysis reports it."""
-    from phasewatch.errors import PhasewatchError
+    """(sd, runs) of `--pool-noise` over the runs of `args.paths`, each read as `analyze`
+    reads it (`known_noise.pooled_noise_of`)."""
     from phasewatch.folders import expand
     from phasewatch.io import read_run
-    from phasewatch.known_noise import pooled_sd
+    from phasewatch.known_noise import pooled_noise_of
     from phasewatch.metric_sets import choose_series
 
+    def read(path: str):
+        choice = choose_series(read_run(path), args.metric, args.aggregate)
+        return choice.run, choice.metric
+
     check_pool_noise(args)
-    values = []
-    for path in expand(args.paths):
-        try:
-            choice = choose_series(read_run(path), args.metric, args.aggregate)
-            values.append(analysed_values(choice.run, choice.metric, args.direction,
-                                          args.keep_outliers))
-        except PhasewatchError:
-            continue
-    return pooled_sd(values)
+    return pooled_noise_of(expand(args.paths), read, args.direction, args.keep_outliers)
 
 
 def check_pool_noise(args: argparse.Namespace) -> None:
@@ -190,15 +184,6 @@ def check_pool_noise(args: argparse.Namespace) -> None:
     if args.noise_sd is not None or args.eval_size is not None:
         raise UsageError("--pool-noise estimates the noise from the runs; --noise-sd and "
                          "--eval-size give it: use one of them")
-
-
-def analysed_values(run, metric: str | None, direction: str | None, keep_outliers: bool):
-    """The values `analyze` judges (its metric and direction, outliers left out unless kept)."""
-    from phasewatch.signals import choose_direction, choose_metric, prepare
-
-    metric = choose_metric(run, metric)
-    direction = choose_direction(run, metric, direction)
-    return prepare(run, metric, direction, keep_outliers=keep_outliers).values
 
 
 def print_comparison(analyses: list[Analysis]) -> None:

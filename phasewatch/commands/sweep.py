@@ -74,22 +74,17 @@ def collect(args: argparse.Namespace, detail: bool = False) -> list[dict]:
 def pooled_noise(paths: list[str], args: argparse.Namespace) -> float:
     """`--pool-noise`: `known_noise.pooled_sd` over the runs of the sweep, each read here as its
     task reads it; a run that cannot be read is left out (its row says why)."""
-    from phasewatch.commands.analyze import analysed_values, check_pool_noise
-    from phasewatch.errors import PhasewatchError
+    from phasewatch.commands.analyze import check_pool_noise
     from phasewatch.io import read_run
-    from phasewatch.known_noise import pooled_sd
+    from phasewatch.known_noise import pooled_noise_of
     from phasewatch.sweep.paths import local_path
 
+    def read(path: str):
+        with local_path(path) as local:
+            return read_run(local), args.metric
+
     check_pool_noise(args)
-    values = []
-    for path in paths:
-        try:
-            with local_path(path) as local:
-                values.append(analysed_values(read_run(local), args.metric, args.direction,
-                                              args.keep_outliers))
-        except PhasewatchError:
-            continue
-    sd, runs = pooled_sd(values)
+    sd, runs = pooled_noise_of(paths, read, args.direction, args.keep_outliers)
     print(f"phasewatch: noise sd {sd:.4g} pooled over {runs} runs", file=sys.stderr)
     return sd
 
