@@ -182,15 +182,16 @@ def ar_flat_cases(n_runs: int, phi: float) -> list[Case]:
     return cases
 
 
-def synth_cases(n_runs: int) -> list[Case] | None:
-    """phasewatch.synth runs, every kind, fed as logged (all metrics, step order)."""
+def synth_cases(n_runs: int, first_seed: int = 0) -> list[Case] | None:
+    """phasewatch.synth runs, every kind, fed as logged (all metrics, step order); seeds
+    first_seed .. first_seed + n_runs - 1 (the report uses 0 ..; tune on others)."""
     try:
         from phasewatch import synth
     except ImportError:
         return None
     cases = []
     for kind in synth.KINDS:
-        for seed in range(n_runs):
+        for seed in range(first_seed, first_seed + n_runs):
             s = synth.generate(kind, seed)
             wide = s.run.wide()
             names = list(wide.columns)
