@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from phasewatch.changepoint import Segmenter
+from phasewatch.corners import place_corners
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.hinge import hinge_phases
 from phasewatch.known_noise import KnownNoise, known_noise
@@ -35,7 +36,6 @@ from phasewatch.phase_stats import (
     demote_flat_trends,
     extreme_index,
     phase_stats,
-    place_corners,
     settle_into_plateaus,
     settle_overshoots,
     snap_turns,

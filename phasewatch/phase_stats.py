@@ -240,64 +240,6 @@ def demote_flat_trends(phases: list[Phase], levels: list[float], sd: float,
     return out
 
 
-def corner_index(x: np.ndarray, y: np.ndarray, lo: int, hi: int) -> int:
-    """Index strictly between `lo` and `hi` of the knot of the least-squares continuous
-    two-piece line through (x, y)[lo..hi]: every knot at once from suffix sums (O(n), as the
-    segmentation's costs), each knot's 3 x 3 normal equations solved together."""
-    xs = np.asarray(x[lo:hi + 1], dtype=np.float64)
-    xs = (xs - xs[0]) / ((xs[-1] - xs[0]) or 1.0)
-    ys = np.asarray(y[lo:hi + 1], dtype=np.float64)
-    ys = ys - ys.mean()
-    if xs.size < 3:
-        return lo + 1 if hi > lo + 1 else lo
-
-    def after(v: np.ndarray) -> np.ndarray:  # sums over the points after each knot
-        return np.concatenate([np.cumsum(v[::-1])[::-1][1:], [0.0]])
-
-    knot = xs[1:-1]  # candidate knots: the interior evaluations
-    c, s1, sxx = after(np.ones_like(xs))[1:-1], after(xs)[1:-1], after(xs * xs)[1:-1]
-    sy, sxy = after(ys)[1:-1], after(xs * ys)[1:-1]
-    # Gram matrix of [1, x, max(x - knot, 0)] and its right-hand side, per knot
-    h1 = s1 - knot * c
-    hx = sxx - knot * s1
-    hh = sxx - 2 * knot * s1 + knot * knot * c
-    hy = sxy - knot * sy
-    m = knot.size
-    gram = np.empty((m, 3, 3))
-    gram[:, 0, 0], gram[:, 0, 1], gram[:, 1, 1] = xs.size, xs.sum(), (xs * xs).sum()
-    gram[:, 0, 2] = gram[:, 2, 0] = h1
-    gram[:, 1, 2] = gram[:, 2, 1] = hx
-    gram[:, 1, 0] = gram[:, 0, 1]
-    gram[:, 2, 2] = hh
-    rhs = np.stack([np.full(m, ys.sum()), np.full(m, (xs * ys).sum()), hy], axis=1)
-    gram += 1e-12 * np.eye(3)
-    beta = np.linalg.solve(gram, rhs[..., None])[..., 0]
-    explained = np.einsum("mp,mp->m", beta, rhs)  # RSS = sum(y^2) - explained
-    return lo + 1 + int(np.argmax(explained))
-
-
-def place_corners(phases: list[Phase], steps, y, fixed: set[int]) -> list[Phase]:
-    """Move each plateau -> trend boundary (the onset of a late decline or a late rise) to the
-    corner of the least-squares continuous two-piece line through the two phases.
-
-    The rules that name the phases read the boundary where the smoothed series last sat at the
-    plateau's level (`phases.refine_turns`): a cautious reading for judging the trend, but a
-    late one for locating its onset, since the smoothed series must first leave a band of the
-    noise (and under AR(1) noise wanders back into it); on a broken line of up to 40
-    evaluations the knot was fitted with the run's other knots. A corner's least-squares
-    location has no such lag. Tuning seeds: late-decline onsets hit 17 more and 2 fewer in
-    the dense, AR(1) and failed-evaluation regimes, 4 more on the broken line; no phase name
-    changes. Boundaries at known events (`fixed`) stay."""
-    index = {int(s): i for i, s in enumerate(steps)}
-    for left, right in itertools.pairwise(phases):
-        if left.name != "plateau" or right.name == "plateau" or right.start_step in fixed:
-            continue
-        lo, hi = index[left.start_step], index[right.end_step]
-        if hi - lo >= 2:
-            left.end_step = right.start_step = int(steps[corner_index(steps, y, lo, hi)])
-    return phases
-
-
 SETTLED_SD = 2.0  # an evaluation within this many noise sds of a plateau's level is at it
 UNSETTLED_SD = 3.0  # ... and a boundary this far from it is moved
 

@@ -355,7 +355,7 @@ def test_a_lone_first_evaluation_that_did_not_jump_does_not_make_the_run_a_trend
 
 
 def test_corner_index_is_the_least_squares_knot_of_a_continuous_broken_line():
-    from phasewatch.phase_stats import corner_index
+    from phasewatch.corners import corner_index
 
     x = np.cumsum(np.r_[0, np.random.default_rng(1).integers(5, 50, 29)])  # irregular cadence
     y = np.where(np.arange(30) < 19, 2.0 + 0.001 * x, 2.0 + 0.001 * x - 0.05 * (x - x[19]) / 10)
