@@ -179,7 +179,7 @@ def test_pool_noise_errors(capsys, argv, words):
 
 
 def test_plot_draws_the_phases_analyze_finds_with_the_noise_given(capsys, tmp_path):
-    """The demo on 500 prompts, binomial noise: analyze finds a plateau at 670-1120 that the
+    """The demo on 500 prompts, binomial noise: analyze finds a plateau at 670-1160 that the
     estimated noise does not; the figure's data carry the same phases."""
     import csv
 
@@ -193,7 +193,7 @@ def test_plot_draws_the_phases_analyze_finds_with_the_noise_given(capsys, tmp_pa
     rows = list(csv.DictReader(data.open()))
     drawn = [(r["kind"].removeprefix("phase:"), int(r["step"]), int(r["end_step"]))
              for r in rows if r["kind"].startswith("phase:")]
-    assert code == 0 and drawn == phases and ("plateau", 670, 1120) in drawn
+    assert code == 0 and drawn == phases and ("plateau", 670, 1160) in drawn
     code, _, err = run_cli(capsys, "plot", SAMPLES / "demo", "-o", figure, "--noise-sd", "0")
     assert code == 2 and "--noise-sd" in err
 
