@@ -3,8 +3,8 @@
 The phase rules read a plateau's end where the smoothed series last sat at the plateau's level,
 which lags the true onset; a least-squares corner has no such lag. A plateau is a level, so the
 corner is fitted as one: a constant that then turns into a straight trend (`level_corner_index`),
-not two free lines (`corner_index`), which on a concave rise put the corner half-way up the rise
-and made the "plateau" carry most of it.
+not two free lines, which on a concave rise put the corner half-way up the rise and made the
+"plateau" carry most of it.
 """
 
 from __future__ import annotations
@@ -21,45 +21,12 @@ def _after(v: np.ndarray) -> np.ndarray:
     return np.concatenate([np.cumsum(v[::-1])[::-1][1:], [0.0]])
 
 
-def corner_index(x: np.ndarray, y: np.ndarray, lo: int, hi: int) -> int:
-    """Index strictly between `lo` and `hi` of the knot of the least-squares continuous
-    two-piece line through (x, y)[lo..hi]: every knot at once from suffix sums (O(n), as the
-    segmentation's costs), each knot's 3 x 3 normal equations solved together."""
-    xs = np.asarray(x[lo:hi + 1], dtype=np.float64)
-    xs = (xs - xs[0]) / ((xs[-1] - xs[0]) or 1.0)
-    ys = np.asarray(y[lo:hi + 1], dtype=np.float64)
-    ys = ys - ys.mean()
-    if xs.size < 3:
-        return lo + 1 if hi > lo + 1 else lo
-
-    knot = xs[1:-1]  # candidate knots: the interior evaluations
-    c, s1, sxx = _after(np.ones_like(xs))[1:-1], _after(xs)[1:-1], _after(xs * xs)[1:-1]
-    sy, sxy = _after(ys)[1:-1], _after(xs * ys)[1:-1]
-    # Gram matrix of [1, x, max(x - knot, 0)] and its right-hand side, per knot
-    h1 = s1 - knot * c
-    hx = sxx - knot * s1
-    hh = sxx - 2 * knot * s1 + knot * knot * c
-    hy = sxy - knot * sy
-    m = knot.size
-    gram = np.empty((m, 3, 3))
-    gram[:, 0, 0], gram[:, 0, 1], gram[:, 1, 1] = xs.size, xs.sum(), (xs * xs).sum()
-    gram[:, 0, 2] = gram[:, 2, 0] = h1
-    gram[:, 1, 2] = gram[:, 2, 1] = hx
-    gram[:, 1, 0] = gram[:, 0, 1]
-    gram[:, 2, 2] = hh
-    rhs = np.stack([np.full(m, ys.sum()), np.full(m, (xs * ys).sum()), hy], axis=1)
-    gram += 1e-12 * np.eye(3)
-    beta = np.linalg.solve(gram, rhs[..., None])[..., 0]
-    explained = np.einsum("mp,mp->m", beta, rhs)  # RSS = sum(y^2) - explained
-    return lo + 1 + int(np.argmax(explained))
-
-
 def level_corner_index(x: np.ndarray, y: np.ndarray, lo: int, hi: int) -> int:
     """Index strictly between `lo` and `hi` of the knot of the least-squares fit of a level
     that turns into a straight trend, y = a + b max(x - knot, 0), through (x, y)[lo..hi]:
     every knot at once from suffix sums, each knot's 2 x 2 normal equations solved together.
 
-    Two free lines (`corner_index`) fit a plateau that is not flat as well as one that is; for
+    Two free lines fit a plateau that is not flat as well as one that is; for
     the end of a plateau the first piece must be the level itself."""
     xs = np.asarray(x[lo:hi + 1], dtype=np.float64)
     xs = (xs - xs[0]) / ((xs[-1] - xs[0]) or 1.0)

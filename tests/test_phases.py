@@ -354,24 +354,6 @@ def test_a_lone_first_evaluation_that_did_not_jump_does_not_make_the_run_a_trend
     assert names(a) == ["plateau"]
 
 
-def test_corner_index_is_the_least_squares_knot_of_a_continuous_broken_line():
-    from phasewatch.corners import corner_index
-
-    x = np.cumsum(np.r_[0, np.random.default_rng(1).integers(5, 50, 29)])  # irregular cadence
-    y = np.where(np.arange(30) < 19, 2.0 + 0.001 * x, 2.0 + 0.001 * x - 0.05 * (x - x[19]) / 10)
-    assert corner_index(x, y, 0, 29) == 19
-    assert corner_index(x, y, 5, 25) == 19  # a sub-range: the index is into the whole series
-    rng = np.random.default_rng(2)
-    for _ in range(50):  # against fitting every knot one at a time
-        n = int(rng.integers(4, 40))
-        xs, ys = np.cumsum(rng.integers(1, 20, n)), rng.standard_normal(n)
-        rss = []
-        for k in range(1, n - 1):
-            design = np.stack([np.ones(n), xs, np.maximum(xs - xs[k], 0)], axis=1)
-            rss.append(np.sum((ys - design @ np.linalg.lstsq(design, ys, rcond=None)[0]) ** 2))
-        assert corner_index(xs, ys, 0, n - 1) == 1 + int(np.argmin(rss))
-
-
 def test_a_late_decline_under_sticky_noise_starts_at_its_corner():
     """The onset of a decline after a flat stretch is where the data bend, not where a moving
     average has left the plateau's band (late, and later still when AR(1) noise wanders)."""
