@@ -156,6 +156,18 @@ def test_pool_noise_judges_several_runs_against_the_median_of_their_estimates(ca
     assert out.splitlines()[0].endswith("(pooled over 3 runs)")
 
 
+def test_pool_noise_reads_each_log_once(capsys, monkeypatch):
+    """The series --pool-noise reads are the ones analysed: no log is read twice."""
+    import phasewatch.io
+
+    read, reads = phasewatch.io.read_run, []
+    monkeypatch.setattr(phasewatch.io, "read_run", lambda path, *a, **k: reads.append(path) or read(path, *a, **k))
+    paths = [SAMPLES / "sft", SAMPLES / "seeds" / "sft_s1", SAMPLES / "seeds" / "sft_s2"]
+    code, out, _ = run_cli(capsys, "analyze", *paths, "--pool-noise", "--format", "json")
+    assert code == 0 and len(json.loads(out)["runs"]) == 3
+    assert sorted(reads) == sorted(str(p) for p in paths)
+
+
 def read_run(path):
     from phasewatch.io import read_run as read
 

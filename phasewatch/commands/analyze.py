@@ -161,16 +161,14 @@ def _noise_source(analysis: Analysis) -> str:
     return " (given)" if source == "given" else f" (binomial, {analysis.extra['eval_size']} items)"
 
 
-def pooled_noise(args: argparse.Namespace) -> tuple[float, int]:
-    """(sd, runs) of `--pool-noise` over the runs of `args.paths`, each read as `analyze`
-    reads it (`known_noise.pooled_noise_of`)."""
+def pooled_noise(args: argparse.Namespace, choose) -> tuple[float, int]:
+    """(sd, runs) of `--pool-noise` over the runs of `args.paths`, each chosen by `choose(path)`
+    as `analyze` chooses it (`known_noise.pooled_noise_of`)."""
     from phasewatch.folders import expand
-    from phasewatch.io import read_run
     from phasewatch.known_noise import pooled_noise_of
-    from phasewatch.metric_sets import choose_series
 
     def read(path: str):
-        choice = choose_series(read_run(path), args.metric, args.aggregate)
+        choice = choose(path)
         return choice.run, choice.metric
 
     check_pool_noise(args)
@@ -238,12 +236,19 @@ def run(args: argparse.Namespace) -> int:
 
     options = {"baseline": Baseline.parse(args.baseline), "keep_outliers": args.keep_outliers,
                "penalty": args.penalty, **noise_options(args)}
-    pooled = pooled_noise(args) if args.pool_noise else None
+    chosen = {}  # path -> its series, read once by --pool-noise and kept for the analysis
+
+    def choose(path: str):
+        if path not in chosen:
+            chosen[path] = choose_series(read_run(path), args.metric, args.aggregate)
+        return chosen[path]
+
+    pooled = pooled_noise(args, choose) if args.pool_noise else None
     if pooled is not None:
         options["noise_sd"] = pooled[0]
 
     def one(path: str):
-        choice = choose_series(read_run(path), args.metric, args.aggregate)
+        choice = chosen.pop(path, None) or choose_series(read_run(path), args.metric, args.aggregate)
         axis = x_axis(choice.run, args.x_unit)
         analysis = analyze_run(choice.run, metric=choice.metric, direction=args.direction,
                                **options)
