@@ -15,8 +15,8 @@ def _flat_then_concave_rise():
 
 def test_level_corner_is_nearer_the_end_of_the_level_than_the_bend_of_the_rise():
     x, y = _flat_then_concave_rise()
-    # two free lines bend where the concave rise does, half-way up it (index 25); a level that
-    # turns into a line starts the line a little early, to meet the steep start of the rise
+    # a level that turns into a line starts the line a little early, to meet the steep start
+    # of the rise
     assert abs(level_corner_index(x, y, 0, 39) - 10) <= 6
 
 
