@@ -206,6 +206,8 @@ class LiveWatch:
             yield with_x(alert, self.axis)
 
     def _end(self, reason: str) -> Iterator:
+        if reason in ("end of log", "finished"):
+            self._refuse_missing_metric()
         if self.monitor is None and self.choice.held:
             yield from self._start()
         if self.result.reason != "stopped":
@@ -225,6 +227,26 @@ class LiveWatch:
             if event.name in STAGE_EVENTS and key not in self._applied:
                 self._applied.add(key)
                 self.monitor.mark_event(event.step, event.name)
+
+    def _refuse_missing_metric(self) -> None:
+        """The whole log is read and the --metric asked for is not in it: a usage error (exit
+        2, as `analyze` gives), not a watch of the other signals under the asked name. While
+        following, a metric not logged yet may still come: that is only a warning."""
+        option = self.metric_option
+        if option is None or self._set_mean is not None or any(c in option for c in "*?["):
+            return
+        if self.monitor is not None:
+            names = self.monitor.metrics_seen
+            missing = bool(self.monitor.missing_metrics())
+        else:
+            names = list(self.choice.names)
+            missing = not self.choice.ready(self.source)
+        if missing and names:
+            from phasewatch.errors import UsageError
+            from phasewatch.run import unknown_metric_message
+
+            self._warned_missing = True  # the error says it; no warning besides
+            raise UsageError(unknown_metric_message(option, names))
 
     # ------------------------------------------------------------------ messages
     def _resumed(self, previous: int, step: int) -> None:

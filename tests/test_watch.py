@@ -123,7 +123,7 @@ def test_bad_lines_mid_stream_are_skipped_with_file_and_line(tmp_path, capsys):
 def test_a_metric_that_never_appears_is_reported_once(tmp_path, capsys):
     run = write_run(tmp_path / "run", curve_records())
     code, out, err = run_cli(capsys, run, "--metric", "eval/acc_typo")
-    assert code == 0 and out == ""
+    assert code == 2 and out == ""  # the whole log is read: a usage error, as analyze gives
     assert err.count("no metric 'eval/acc_typo'") == 1
     assert "eval/accuracy" in err and "train/loss" in err
 
