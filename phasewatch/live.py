@@ -90,6 +90,11 @@ class LiveWatch:
         self._set_mean: SetMean | None = None
         self._applied: set[tuple[int, str]] = set()
         self._resolver: Resolver | None = None
+        # Alerts given so far (a few per run). A rewind re-feeds records the monitor has seen
+        # (a file rewritten whole: Lightning's CSVLogger adding a column, a truncation, a run
+        # resumed with the same values): the alerts it repeats were given already, and a
+        # replay of the final file gives them once.
+        self._said: set[tuple] = set()
         self._bad_lines = 0
         self._warned = 0
         self._said_following = False
@@ -203,6 +208,11 @@ class LiveWatch:
             self._applied = {e for e in self._applied if e[0] < rewound}
             self._apply_events(record.step)
         for alert in alerts:
+            key = (alert.event, alert.step, alert.onset_step, alert.best_step, alert.metric,
+                   alert.message)
+            if key in self._said:
+                continue  # the same decision on the same records, after a rewind
+            self._said.add(key)
             yield with_x(alert, self.axis)
 
     def _end(self, reason: str) -> Iterator:

@@ -49,3 +49,46 @@ def test_replay_with_a_metric_under_its_alias_still_runs(tmp_path):
     watch = LiveWatch(path, metric="eval/accuracy", notice=lambda m: None, info=lambda m: None)
     list(watch.alerts())
     assert watch.result.metric == "eval/accuracy" and watch.result.n_records == 60
+
+
+def test_csv_rewritten_whole_with_a_new_column_alerts_once_as_its_replay(tmp_path):
+    # Lightning's CSVLogger rewrites the whole file (new header) when a new metric appears.
+    # Was: the follower re-read it from the top, the monitor rewound to step 0 and printed the
+    # disruption and readaptation alerts a second time (follow 5 alerts, replay 3).
+    from test_watch_formats import Follower, eval_curve, replay
+
+    curve = eval_curve()
+    half = len(curve) // 2
+    path = tmp_path / "metrics.csv"
+    follower = Follower(path, stop_on=(), idle_exit=1.0)
+    follower.wait_for_message("does not exist yet")
+    path.write_text("step,eval_accuracy\n" + "".join(f"{s},{a}\n" for s, a in curve[:half]))
+    follower.wait_for_message("caught up")
+    assert len(follower.alerts) >= 2  # the first half has phases already
+    path.write_text("step,eval_accuracy,train_loss\n"
+                    + "".join(f"{s},{a},{1 / (s + 1):.5f}\n" for s, a in curve))
+    followed = follower.ends_by_itself()
+    replayed, _ = replay(path, stop_on=())
+    assert len(replayed) >= 3
+    assert followed == replayed
+
+
+def test_a_file_rewritten_while_its_lines_are_being_used_is_read_again_from_the_top(tmp_path):
+    # Was: lines of the rewritten file read on from the old position under the old CSV header
+    # ("3 cells where the header has 2" for 115 lines) when the rewrite came while the monitor
+    # was busy with the lines of the first 64 KiB.
+    from phasewatch.follow import CHUNK, NEW_FILE, LineTail
+
+    path = tmp_path / "log.csv"
+    old = [f"old,{i:08d}," + "x" * 30 for i in range(3 * CHUNK // 40)]
+    new = [f"new,{i:08d},yy," + "x" * 30 for i in range(4 * CHUNK // 40)]
+    path.write_text("\n".join(old) + "\n")
+    tail = LineTail(path, follow=True)
+    lines = tail.read()
+    got = [next(lines)]
+    path.write_text("\n".join(new) + "\n")  # the same inode, rewritten whole and longer
+    got += list(lines) + list(tail.read())
+    restart = got.index(NEW_FILE)
+    assert all(text.startswith("old,") for _, text in got[:restart])
+    assert [text for _, text in got[restart + 1:]] == new
+    tail.close()
