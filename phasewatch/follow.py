@@ -87,6 +87,7 @@ class LineTail:
         self._tail = b""  # the last FINGERPRINT bytes read
         self._lines = LineSplitter(self.path, self.notice, self.too_long, self.max_line)
         self._at_start = True
+        self._rewritten = False  # changed under the reader in the middle of a read
 
     def close(self) -> None:
         if self._fh is not None:
@@ -160,6 +161,9 @@ class LineTail:
             yield from self._check_rewritten()
         while True:
             yield from self._read_to_end(final)
+            if self._rewritten:
+                yield from self._truncated()
+                continue
             if not self.follow:
                 yield from self._flush_last()
                 return
@@ -213,7 +217,15 @@ class LineTail:
 
     def _read_to_end(self, final: bool) -> Iterator[tuple[int, str]]:
         fh = self._fh
+        first = True
         while True:
+            # The caller uses each line before the next is split (a monitor starting up can
+            # take a second): a file rewritten whole meanwhile (Lightning's CSVLogger adding a
+            # column) must not be read on from the old position as if it had grown.
+            if self.follow and not first and self._offset and self._changed(fh.fileno()):
+                self._rewritten = True
+                return
+            first = False
             chunk = fh.read(CHUNK)
             if not chunk:
                 return
