@@ -92,3 +92,53 @@ def test_a_file_rewritten_while_its_lines_are_being_used_is_read_again_from_the_
     assert all(text.startswith("old,") for _, text in got[:restart])
     assert [text for _, text in got[restart + 1:]] == new
     tail.close()
+
+
+def mlflow_shaped_store(path, rows=2000):
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE runs (run_uuid TEXT, name TEXT, status TEXT)")
+        conn.execute("CREATE TABLE metrics (key TEXT, value REAL, timestamp INT, step INT, "
+                     "run_uuid TEXT)")
+        conn.execute("INSERT INTO runs VALUES ('a' || hex(randomblob(15)), 'sft', 'FINISHED')")
+        conn.executemany("INSERT INTO metrics VALUES ('eval/accuracy', ?, 0, ?, "
+                         "(SELECT run_uuid FROM runs))", [(i / rows, i) for i in range(rows)])
+    return path
+
+
+def test_a_half_written_sqlite_store_is_called_damaged_not_an_unknown_binary(tmp_path, capsys):
+    # Was: "binary content that is not a known log format", which sends a user looking for a
+    # format problem in a file that is an MLflow store cut short.
+    db = mlflow_shaped_store(tmp_path / "mlflow.db")
+    assert main(["inspect", str(db)]) == 0
+    cut = tmp_path / "cut.db"
+    cut.write_bytes(db.read_bytes()[: db.stat().st_size // 2])
+    capsys.readouterr()
+    assert main(["analyze", str(cut)]) == 3
+    err = capsys.readouterr().err
+    assert str(cut) in err and "damaged or cut short" in err and "Traceback" not in err
+
+
+def test_a_locked_sqlite_store_is_waited_for_once_and_called_locked(tmp_path, capsys, monkeypatch):
+    # Was: each store reader's sniff waited out the lock (4 x 10 s), then "binary content that
+    # is not a known log format".
+    import sqlite3
+    import time
+
+    from phasewatch.io import sqlite_ro
+
+    monkeypatch.setattr(sqlite_ro, "BUSY_SECONDS", 0.5)
+    db = mlflow_shaped_store(tmp_path / "mlflow.db")
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        start = time.monotonic()
+        code = main(["analyze", str(db)])
+        took = time.monotonic() - start
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    err = capsys.readouterr().err
+    assert code == 3 and str(db) in err and "locked" in err and "committed" in err, err
+    assert took < 4 * 0.5, took

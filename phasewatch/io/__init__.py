@@ -133,6 +133,15 @@ def sniff_format(path: str | Path) -> ModuleType:
         from phasewatch.folders import no_log_in_folder
 
         raise no_log_in_folder(path)
+    from phasewatch.io import sqlite_ro
+
+    if sqlite_ro.is_sqlite(head):
+        problem = sqlite_ro.problem_of(path)
+        if problem is not None:
+            raise InputError(problem, path)
+        names = ", ".join(sorted(sqlite_ro.schema_of(path) or {})) or "none"
+        raise InputError(f"an SQLite database, but neither an MLflow store (mlflow.db) nor a "
+                         f"Trackio project (its tables: {names})", path)
     if _looks_binary(head):
         raise InputError(
             f"binary content that is not a known log format (formats tried: {tried})", path

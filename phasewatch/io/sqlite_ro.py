@@ -72,16 +72,53 @@ def tables(conn: sqlite3.Connection) -> dict[str, set[str]]:
 def schema_of(path: Path) -> dict[str, set[str]] | None:
     """The tables of an SQLite file, or None if it is not a readable SQLite database (for
     sniffing: never raises)."""
+    return _probe(path)[0]
+
+
+def problem_of(path: Path) -> str | None:
+    """Why an SQLite file cannot be read (locked by its writer, damaged or cut short), in words
+    that say what to do; None if it reads (or is not SQLite)."""
+    return _probe(path)[1]
+
+
+_PROBED: dict[tuple, tuple[dict[str, set[str]] | None, str | None]] = {}
+
+
+def _probe(path: Path) -> tuple[dict[str, set[str]] | None, str | None]:
+    """(tables, problem) of an SQLite file, remembered for the file as it is now (inode, size,
+    mtime): every store reader sniffs the same file, and a database its writer holds locked
+    costs `BUSY_SECONDS` per look."""
     if not is_sqlite(head_of(path)):
-        return None
+        return None, None
     try:
-        conn = connect(path)
-    except InputError:
-        return None
+        st = Path(path).stat()
+    except OSError:
+        return None, None
+    key = (str(Path(path).resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _PROBED:
+        if len(_PROBED) > 16:
+            _PROBED.clear()
+        _PROBED[key] = _look(path)
+    return _PROBED[key]
+
+
+def _look(path: Path) -> tuple[dict[str, set[str]] | None, str | None]:
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
     try:
-        return tables(conn)
-    except sqlite3.Error:
-        return None
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_SECONDS, check_same_thread=False)
+    except sqlite3.Error as exc:
+        return None, f"cannot open it read-only ({exc})"
+    try:
+        return tables(conn), None
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return None, (f"an SQLite database its writer kept locked for {BUSY_SECONDS:.0f} s "
+                          f"({exc}); run this again once the writer has committed")
+        return None, f"an SQLite database that cannot be read ({exc})"
+    except sqlite3.DatabaseError as exc:
+        return None, (f"an SQLite database that is damaged or cut short ({exc}): a copy taken "
+                      "while it was being written, or a download that stopped? Copy it again "
+                      "once its writer has closed it")
     finally:
         conn.close()
 
