@@ -142,3 +142,34 @@ def test_a_locked_sqlite_store_is_waited_for_once_and_called_locked(tmp_path, ca
     err = capsys.readouterr().err
     assert code == 3 and str(db) in err and "locked" in err and "committed" in err, err
     assert took < 4 * 0.5, took
+
+
+def test_tensorboard_gives_the_numbers_the_jsonl_of_the_same_run_gives(tmp_path, capsys):
+    # Was: TensorBoard's float32 read as its exact value, so `inspect` / `analyze --format
+    # json` said first 0.5460000038146973 and baseline 0.5460000038146973 where the JSONL of
+    # the same run says 0.546.
+    pytest.importorskip("tensorboard")
+    from tfrecord_events import event_file, scalar_event
+
+    from phasewatch.io import read_run
+
+    values = [0.546, 0.53, 0.022, 0.1, 0.35, 0.671999, 0.796, 0.7, 0.65, 0.6, 0.61, 0.59]
+    jsonl = tmp_path / "run.jsonl"
+    jsonl.write_text("".join(json.dumps({"step": 10 * i, "eval/accuracy": v}) + "\n"
+                             for i, v in enumerate(values)))
+    event_file(tmp_path / "tb" / "events.out.tfevents.1.host",
+               [scalar_event(10 * i, v, "eval/accuracy") for i, v in enumerate(values)])
+    from tensorboard.summary import Writer  # TF2 scalars: a float32 tensor
+
+    writer = Writer(str(tmp_path / "tb2"))
+    for i, v in enumerate(values):
+        writer.add_scalar("eval/accuracy", v, step=10 * i)
+    writer.close()
+    expected = read_run(jsonl).series("eval/accuracy").tolist()
+    assert read_run(tmp_path / "tb").series("eval/accuracy").tolist() == expected
+    assert read_run(tmp_path / "tb2").series("eval/accuracy").tolist() == expected
+    docs = []
+    for path in (jsonl, tmp_path / "tb"):
+        assert main(["inspect", str(path), "--format", "json"]) == 0
+        docs.append(json.loads(capsys.readouterr().out)["metrics"])
+    assert docs[0] == docs[1]

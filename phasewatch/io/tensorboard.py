@@ -18,6 +18,7 @@ directory relative to PATH so the series stay apart.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import struct
@@ -74,7 +75,7 @@ def _scalar(value, plugins: dict[str, str]):
     if value.metadata.plugin_data.plugin_name:
         plugins[value.tag] = value.metadata.plugin_data.plugin_name
     if kind == "simple_value":
-        return float(value.simple_value)
+        return float32_as_logged(value.simple_value)
     if kind != "tensor" or plugins.get(value.tag, "scalars") != "scalars":
         return None
     if any(dim.size != 1 for dim in value.tensor.tensor_shape.dim):
@@ -87,7 +88,33 @@ def _scalar(value, plugins: dict[str, str]):
         return None
     if array.size != 1 or array.dtype.kind not in "fiub":
         return None
-    return float(array.reshape(-1)[0])
+    number = float(array.reshape(-1)[0])
+    return float32_as_logged(number) if array.dtype.itemsize == 4 and array.dtype.kind == "f" \
+        else number
+
+
+_F32 = struct.Struct("<f")
+
+
+def float32_as_logged(number: float) -> float:
+    """The shortest decimal that a float32 holds as `number` (0.546, not 0.5460000038146973).
+
+    TensorBoard stores scalars as float32: the 0.546 a trainer logged comes back as the float32
+    nearest it. Read as that float32's exact value, the same run gives other numbers in
+    `inspect` and `analyze --format json` than its JSONL or CSV log does; the shortest decimal
+    that rounds to the same float32 is the number that was logged whenever it had at most 9
+    significant digits (a float32 carries no more)."""
+    if number != number or number in (math.inf, -math.inf):
+        return number
+    stored = _F32.pack(number)
+    for digits in ("%.6g", "%.7g", "%.8g"):
+        short = float(digits % number)
+        try:
+            if _F32.pack(short) == stored:
+                return short
+        except OverflowError:
+            break
+    return float("%.9g" % number)
 
 
 RECORD_HEADER = struct.Struct("<QI")  # uint64 length, uint32 masked crc32c of the length
