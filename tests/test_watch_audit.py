@@ -173,3 +173,47 @@ def test_tensorboard_gives_the_numbers_the_jsonl_of_the_same_run_gives(tmp_path,
         assert main(["inspect", str(path), "--format", "json"]) == 0
         docs.append(json.loads(capsys.readouterr().out)["metrics"])
     assert docs[0] == docs[1]
+
+
+def test_a_followed_store_locked_longer_than_the_busy_wait_is_read_on_after(tmp_path, monkeypatch):
+    # Was: the watch ended with exit 3 ("the database stayed locked by its writer") the first
+    # time a commit held the store longer than the busy wait.
+    import sqlite3
+    import threading
+    import time
+
+    from phasewatch.io import sqlite_ro
+
+    monkeypatch.setattr(sqlite_ro, "BUSY_SECONDS", 0.2)
+    db = mlflow_shaped_store(tmp_path / "mlflow.db", rows=50)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE runs SET status = 'RUNNING'")
+    messages: list[str] = []
+    watch = LiveWatch(db, follow=True, poll=0.02, idle_exit=3.0, notice=messages.append,
+                      info=messages.append)
+    failed: list[BaseException] = []
+
+    def follow():
+        try:
+            list(watch.alerts())
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failed.append(exc)
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not any("caught up" in m for m in messages) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    writer.executemany("INSERT INTO metrics VALUES ('eval/accuracy', ?, 0, ?, "
+                       "(SELECT run_uuid FROM runs))", [(0.5, 50 + i) for i in range(10)])
+    time.sleep(1.0)  # five busy waits
+    writer.execute("COMMIT")
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE runs SET status = 'FINISHED'")
+    thread.join(20)
+    assert not failed, failed
+    assert not thread.is_alive()
+    assert watch.result.reason == "finished" and watch.result.n_records == 60
+    assert sum("stayed locked" in m for m in messages) == 1, messages

@@ -137,10 +137,15 @@ class Source(RecordSource):
     def read(self, final: bool = True):
         nan = "is_nan" if self.has_nan_column else "0"
         # SQLite sorts (in C) into the file store's order: timestamp, step, then insertion.
-        rows = self._q("metrics", f"SELECT rowid, key, value, timestamp, step, {nan} FROM metrics "
-                       "WHERE run_uuid = ? AND rowid > ? ORDER BY timestamp, step, rowid",
-                       (self.run_id, self.last_rowid))
-        self._refresh()
+        try:
+            rows = self._q("metrics", f"SELECT rowid, key, value, timestamp, step, {nan} FROM "
+                           "metrics WHERE run_uuid = ? AND rowid > ? ORDER BY timestamp, step, "
+                           "rowid", (self.run_id, self.last_rowid))
+            self._refresh()
+        except sqlite_ro.StoreLocked as exc:
+            sqlite_ro.locked_while_following(self, exc, final)
+            return
+        self._said_locked = False
         if rows:
             self.last_rowid = max(row[0] for row in rows)
         group_key, values = None, {}

@@ -23,6 +23,22 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_SECONDS = 10.0
 
 
+class StoreLocked(InputError):
+    """The writer held the database locked longer than `BUSY_SECONDS`."""
+
+
+def locked_while_following(source, exc: StoreLocked, final: bool) -> None:
+    """A store followed live that its writer holds locked for a while (a long commit) is read
+    again at the next poll, with one warning per lock; read whole (or at the run's end), the
+    lock is the input's problem (`exc`, exit 3)."""
+    if not source.follow or final:
+        raise exc
+    if not getattr(source, "_said_locked", False):
+        source._said_locked = True
+        source.warn(f"{exc.message}; still following: "
+                    "reading on once the writer lets go")
+
+
 def is_sqlite(head: bytes) -> bool:
     return head.startswith(SQLITE_MAGIC)
 
@@ -129,8 +145,8 @@ def query(conn: sqlite3.Connection, path: Path, table: str, sql: str, args=()) -
         return conn.execute(sql, args).fetchall()
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
-            raise InputError(f"table {table}: the database stayed locked by its writer for "
-                             f"{BUSY_SECONDS:.0f} s ({exc})", path) from exc
+            raise StoreLocked(f"table {table}: the database stayed locked by its writer for "
+                              f"{BUSY_SECONDS:g} s ({exc})", path) from exc
         raise InputError(f"table {table}: {exc}", path) from exc
     except sqlite3.DatabaseError as exc:
         raise InputError(f"table {table}: unreadable ({exc})", path) from exc

@@ -152,10 +152,16 @@ class Source(RecordSource):
         return sqlite_ro.query(self.conn, self.path, table, sql, args)
 
     def read(self, final: bool = True):
-        rows = self._q("metrics", "SELECT rowid, step, metrics FROM metrics WHERE run_name = ? "
-                       "AND rowid > ? ORDER BY rowid", (self.run_name, self.last_rowid))
-        if self.has_configs and not self.info.config:
-            self._config()
+        try:
+            rows = self._q("metrics", "SELECT rowid, step, metrics FROM metrics WHERE "
+                           "run_name = ? AND rowid > ? ORDER BY rowid",
+                           (self.run_name, self.last_rowid))
+            if self.has_configs and not self.info.config:
+                self._config()
+        except sqlite_ro.StoreLocked as exc:
+            sqlite_ro.locked_while_following(self, exc, final)
+            return
+        self._said_locked = False
         for rowid, column_step, blob in rows:
             self.last_rowid = rowid
             try:
