@@ -217,3 +217,16 @@ def test_a_followed_store_locked_longer_than_the_busy_wait_is_read_on_after(tmp_
     assert not thread.is_alive()
     assert watch.result.reason == "finished" and watch.result.n_records == 60
     assert sum("stayed locked" in m for m in messages) == 1, messages
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_log_says_so_and_how_to_convert_it(tmp_path, capsys, encoding):
+    # Was: "binary content that is not a known log format" for a log redirected to a file by
+    # Windows PowerShell (UTF-16, with or without a byte-order mark).
+    path = tmp_path / "train.log"
+    path.write_text("".join(json.dumps({"step": i, "eval/accuracy": 0.5}) + "\n"
+                            for i in range(20)), encoding=encoding)
+    for command in ("inspect", "analyze", "watch"):
+        assert main([command, str(path)]) == 3
+        err = capsys.readouterr().err
+        assert str(path) in err and "UTF-16" in err and "iconv" in err, err

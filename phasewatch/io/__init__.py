@@ -142,6 +142,12 @@ def sniff_format(path: str | Path) -> ModuleType:
         names = ", ".join(sorted(sqlite_ro.schema_of(path) or {})) or "none"
         raise InputError(f"an SQLite database, but neither an MLflow store (mlflow.db) nor a "
                          f"Trackio project (its tables: {names})", path)
+    encoding = _utf16(head)
+    if encoding is not None:
+        raise InputError(
+            f"the file is {encoding} text (what Windows PowerShell's `>` and Out-File write); "
+            "logs are read as UTF-8: convert it with `iconv -f UTF-16 -t UTF-8 FILE > NEW` "
+            "(PowerShell: `Get-Content FILE | Set-Content -Encoding utf8 NEW`)", path)
     if _looks_binary(head):
         raise InputError(
             f"binary content that is not a known log format (formats tried: {tried})", path
@@ -215,6 +221,19 @@ def input_errors(path: str | Path):
         where = exc.filename if exc.filename is not None else path
         hint = " (check its permissions)" if isinstance(exc, PermissionError) else ""
         raise InputError(f"cannot read: {exc.strerror or exc}{hint}", where) from exc
+
+
+def _utf16(head: bytes) -> str | None:
+    """'UTF-16' if the file starts with a UTF-16 byte-order mark, or is ASCII text stored as
+    UTF-16 without one (a NUL beside every character); else None."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) and not head.startswith(b"\xff\xfe\x00\x00"):
+        return "UTF-16"
+    sample = head[:512]
+    if len(sample) >= 8:
+        for text, nul in ((sample[0::2], sample[1::2]), (sample[1::2], sample[0::2])):
+            if not nul.strip(b"\x00") and text.isascii() and b"\x00" not in text:
+                return "UTF-16"
+    return None
 
 
 def _looks_binary(head: bytes) -> bool:

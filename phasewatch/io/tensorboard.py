@@ -104,17 +104,17 @@ def float32_as_logged(number: float) -> float:
     `inspect` and `analyze --format json` than its JSONL or CSV log does; the shortest decimal
     that rounds to the same float32 is the number that was logged whenever it had at most 9
     significant digits (a float32 carries no more)."""
-    if number != number or number in (math.inf, -math.inf):
+    if not math.isfinite(number):
         return number
     stored = _F32.pack(number)
-    for digits in ("%.6g", "%.7g", "%.8g"):
-        short = float(digits % number)
+    for digits in (6, 7, 8):
+        short = float(f"{number:.{digits}g}")
         try:
             if _F32.pack(short) == stored:
                 return short
         except OverflowError:
             break
-    return float("%.9g" % number)
+    return float(f"{number:.9g}")
 
 
 RECORD_HEADER = struct.Struct("<QI")  # uint64 length, uint32 masked crc32c of the length
