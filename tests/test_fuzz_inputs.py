@@ -79,11 +79,11 @@ CASES = {
                       "field limit"),
     "csv-step-1e30": (text("m.csv", csv_rows() + "1e30,0.1,0.5\n"), {0}, "out of range"),
     "csv-cut-last-line": (text("m.csv", csv_rows() + "100,0.009,0."), {0},
-                          "does not end with a newline"),
+                          "ends mid-value"),
     "csv-nul": (text("m.csv", csv_rows() + "21,\x00,0.5\n"), {0}, ""),
     "verl-cut-last-line": (text("v.log", "".join(f"step:{i} - acc:0.5{i} - loss:1.0\n"
                                                  for i in range(1, 20)) + "step:20 - acc:0."),
-                           {0}, "does not end with a newline"),
+                           {0}, "ends mid-value"),
     "verl-huge-step": (text("v.log", "".join(f"step:{i} - acc:0.5 - loss:1.0\n"
                                              for i in range(1, 20)) + "step:" + "9" * 400
                             + " - acc:0.1\n"), {0}, ""),

@@ -169,6 +169,15 @@ def _combine(runs: list[Run], source: Path, format: str, args: dict[str, Any]) -
     )
 
 
+def evidently_cut(text: str) -> bool:
+    """Whether a line that lost its newline was cut inside a value: it ends in a number's
+    prefix that no logger writes as a number ('0.', '1e', '1e-', '-'), or inside a quoted
+    cell. ('0.5' cut from '0.512' cannot be told from a value: it is read, with a warning.)"""
+    end = text.rstrip()
+    return end.endswith((".", "e", "E", "e-", "E-", "e+", "E+", "-", "+")) \
+        or end.count('"') % 2 == 1
+
+
 def _reason(exc: BaseException) -> str:
     """A short reason for a skipped line (an exception's text can quote the whole line)."""
     text = str(exc) or type(exc).__name__
@@ -215,6 +224,13 @@ class LineRecordSource(RecordSource):
                 self.parser = self.parser_factory()
                 continue
             report.seen(lineno)
+            if self.cut_line_may_parse and lineno == self.tail.unterminated \
+                    and evidently_cut(text):
+                reason = f"no newline, and it ends mid-value ({text[-40:]!r})"
+                report.bad(lineno, reason)
+                if self.on_bad_line is not None:
+                    self.on_bad_line(self.file, lineno, reason)
+                continue
             try:
                 found = self.parser.feed(text, lineno)
                 for step, _ in found:  # every parser, old and new, under the one step rule
@@ -233,7 +249,7 @@ class LineRecordSource(RecordSource):
                 self.info.finished = True
             if found and self.cut_line_may_parse and lineno == self.tail.unterminated:
                 self.warn("the file does not end with a newline: its last line may have been "
-                          "cut mid-write and still parse (0.512 cut to 0.); read as it is, "
+                          "cut mid-write and still parse (0.512 cut to 0.5); read as it is, "
                           "check it", lineno)
         for lineno in self.tail.too_long[self._too_long_reported:]:  # skipped by the tail
             report.total += 1
