@@ -34,7 +34,10 @@ def analyze(path_or_run: str | Path | Run, metric: str | None = None,
     """
     from phasewatch.analysis import analyze_run
 
-    return analyze_run(_run(path_or_run), metric=metric, direction=direction, **options)
+    run = _run(path_or_run)
+    analysis = analyze_run(run, metric=metric, direction=direction, **options)
+    analysis.warnings[:0] = run.warnings  # what the reader skipped: bad lines, a cut line...
+    return analysis
 
 
 def changepoints(path_or_run: str | Path | Run, metric: str | Sequence[str],

@@ -230,3 +230,51 @@ def test_a_utf16_log_says_so_and_how_to_convert_it(tmp_path, capsys, encoding):
         assert main([command, str(path)]) == 3
         err = capsys.readouterr().err
         assert str(path) in err and "UTF-16" in err and "iconv" in err, err
+
+
+def accuracy_rows(n=120):
+    """(step, accuracy) of a run that rises and saturates near 0.95."""
+    return [(10 * i, round(0.55 + 0.4 * (1 - 0.97 ** i) + 0.004 * ((-1) ** i), 4))
+            for i in range(n)]
+
+
+def test_a_csv_cut_mid_number_is_not_read_as_a_collapse_to_zero(tmp_path, capsys):
+    # Was: '1190,0.' (cut from 0.95) read as 0 with a warning: analyze called the run
+    # "overfit 0.956 -> 0 (-152 sd)". A cut JSONL line was already left out.
+    rows = accuracy_rows()
+    path = tmp_path / "metrics.csv"
+    path.write_text("step,eval/accuracy\n" + "".join(f"{s},{v}\n" for s, v in rows[:-1])
+                    + f"{rows[-1][0]},0.")
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    assert [p["name"] for p in run["phases"]] != [] and "overfit" not in [
+        p["name"] for p in run["phases"]]
+    assert run["phases"][-1]["end_step"] == rows[-2][0]
+    assert any("line 121" in w and "ends mid-value" in w for w in run["warnings"]), run
+
+
+def test_a_last_line_without_newline_that_is_a_whole_value_is_still_read(tmp_path):
+    from phasewatch.io import read_run
+
+    rows = accuracy_rows(20)
+    path = tmp_path / "metrics.csv"
+    path.write_text("step,eval/accuracy\n" + "\n".join(f"{s},{v}" for s, v in rows))
+    assert read_run(path).series("eval/accuracy").tolist() == [v for _, v in rows]
+
+
+def test_analyze_reports_what_the_reader_skipped(tmp_path, capsys):
+    # Was: a garbage line, a cut last line or a resume was said by `inspect` and `plot` but
+    # not by `analyze` (text, JSON) nor `phasewatch.analyze`: the analysis looked complete.
+    import phasewatch
+
+    rows = accuracy_rows(60)
+    path = tmp_path / "metrics.jsonl"
+    lines = [json.dumps({"step": s, "eval/accuracy": v}) for s, v in rows]
+    lines.insert(30, "{garbage")
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["analyze", str(path)]) == 0
+    assert "line 31" in capsys.readouterr().out
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    warnings = json.loads(capsys.readouterr().out)["runs"][0]["warnings"]
+    assert any("line 31" in w and "skipped" in w for w in warnings), warnings
+    assert any("line 31" in w for w in phasewatch.analyze(path).warnings)

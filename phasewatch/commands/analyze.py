@@ -238,9 +238,17 @@ def run(args: argparse.Namespace) -> int:
                "penalty": args.penalty, **noise_options(args)}
     chosen = {}  # path -> its series, read once by --pool-noise and kept for the analysis
 
+    def read_choice(path: str):
+        run = read_run(path)
+        choice = choose_series(run, args.metric, args.aggregate)
+        # what the reader skipped or resolved (bad lines, a cut last line, a resume) comes
+        # first: the analysis is of what could be read
+        choice.warnings = [*run.warnings, *choice.warnings]
+        return choice
+
     def choose(path: str):
         if path not in chosen:
-            chosen[path] = choose_series(read_run(path), args.metric, args.aggregate)
+            chosen[path] = read_choice(path)
         return chosen[path]
 
     pooled = pooled_noise(args, choose) if args.pool_noise else None
@@ -248,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
         options["noise_sd"] = pooled[0]
 
     def one(path: str):
-        choice = chosen.pop(path, None) or choose_series(read_run(path), args.metric, args.aggregate)
+        choice = chosen.pop(path, None) or read_choice(path)
         axis = x_axis(choice.run, args.x_unit)
         analysis = analyze_run(choice.run, metric=choice.metric, direction=args.direction,
                                **options)
