@@ -278,3 +278,31 @@ def test_analyze_reports_what_the_reader_skipped(tmp_path, capsys):
     warnings = json.loads(capsys.readouterr().out)["runs"][0]["warnings"]
     assert any("line 31" in w and "skipped" in w for w in warnings), warnings
     assert any("line 31" in w for w in phasewatch.analyze(path).warnings)
+
+
+def figure_phases(data_csv):
+    import csv
+
+    with open(data_csv, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["kind"].startswith("phase:")]
+    return [(r["kind"].split(":", 1)[1], int(r["step"]), int(r["end_step"])) for r in rows]
+
+
+@pytest.mark.slow
+def test_plot_takes_the_options_analyze_finds_its_phases_with(tmp_path, capsys):
+    # Was: `plot` had no --keep-outliers / --penalty / --baseline, so a figure could not show
+    # the phases `analyze --keep-outliers --penalty P` found (and marked as an outlier the
+    # value the analysis kept).
+    rl = ROOT / "sample_logs" / "rl"
+    options = ["--keep-outliers", "--penalty", "50"]
+    assert main(["analyze", str(rl), *options, "--format", "json"]) == 0
+    phases = [(p["name"], p["start_step"], p["end_step"])
+              for p in json.loads(capsys.readouterr().out)["runs"][0]["phases"]]
+    data = tmp_path / "fig.csv"
+    assert main(["plot", str(rl), *options, "-o", str(tmp_path / "fig.png"),
+                 "--data", str(data)]) == 0
+    assert figure_phases(data) == phases
+    assert "outlier" not in data.read_text()
+    assert main(["plot", str(rl), "-o", str(tmp_path / "plain.png"),
+                 "--data", str(tmp_path / "plain.csv")]) == 0
+    assert "outlier" in (tmp_path / "plain.csv").read_text()  # step 210, left out by default

@@ -27,6 +27,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--x", choices=("step", "epoch", "tokens", "samples"), dest="x_unit",
                         help="report phases in this unit, read from the counter the log carries "
                         "(default: step; epoch for HF console logs)")
+    add_phase_arguments(parser)
+    add_noise_arguments(parser)
+    parser.add_argument("--pool-noise", action="store_true",
+                        help="several runs of one metric evaluated on the same set: judge them all "
+                        "against one noise sd, the median of the runs' own estimates (not with "
+                        "--noise-sd or --eval-size)")
+    parser.add_argument("--format", choices=("text", "json", "csv"), default="text", dest="output",
+                        help="text for people; json (DESIGN.md schema); csv: one row per phase")
+
+
+def add_phase_arguments(parser: argparse.ArgumentParser) -> None:
+    """--baseline, --keep-outliers, --penalty: how the phases are found and measured (analyze
+    and plot share them, so a figure can draw the phases an analysis with them found)."""
     parser.add_argument("--baseline", default="first", metavar="first|mean-of-first:K|step:S",
                         help="the starting level the depth of a fall from the start and the gain "
                         "are measured from (the phases do not depend on it): the "
@@ -38,13 +51,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--penalty", type=float, metavar="P",
                         help="penalty per change point of the segmentation (default: automatic, "
                         "BIC-style; larger finds fewer boundaries)")
-    add_noise_arguments(parser)
-    parser.add_argument("--pool-noise", action="store_true",
-                        help="several runs of one metric evaluated on the same set: judge them all "
-                        "against one noise sd, the median of the runs' own estimates (not with "
-                        "--noise-sd or --eval-size)")
-    parser.add_argument("--format", choices=("text", "json", "csv"), default="text", dest="output",
-                        help="text for people; json (DESIGN.md schema); csv: one row per phase")
+
+
+def phase_options(args: argparse.Namespace) -> dict:
+    """The analyze options of `add_phase_arguments` (a bad --baseline is a usage error now)."""
+    from phasewatch.phase_stats import Baseline
+
+    return {"baseline": Baseline.parse(args.baseline), "keep_outliers": args.keep_outliers,
+            "penalty": args.penalty}
 
 
 def add_noise_arguments(parser: argparse.ArgumentParser) -> None:
@@ -231,11 +245,9 @@ def run(args: argparse.Namespace) -> int:
     from phasewatch.io import read_run
     from phasewatch.metric_sets import choose_series
     from phasewatch.output import emit_json
-    from phasewatch.phase_stats import Baseline
     from phasewatch.xaxis import annotate, x_axis
 
-    options = {"baseline": Baseline.parse(args.baseline), "keep_outliers": args.keep_outliers,
-               "penalty": args.penalty, **noise_options(args)}
+    options = {**phase_options(args), **noise_options(args)}
     chosen = {}  # path -> its series, read once by --pool-noise and kept for the analysis
 
     def read_choice(path: str):

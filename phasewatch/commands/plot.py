@@ -14,7 +14,12 @@ import sys
 import warnings
 from pathlib import Path
 
-from phasewatch.commands.analyze import add_noise_arguments, noise_options
+from phasewatch.commands.analyze import (
+    add_noise_arguments,
+    add_phase_arguments,
+    noise_options,
+    phase_options,
+)
 from phasewatch.errors import InputError, UsageError
 
 HELP = "draw a paper figure: one run's phases, a comparison of runs, or its expert-token probabilities"
@@ -61,6 +66,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="tokens: a step x p heatmap or quantile bands")
     parser.add_argument("--dpi", type=int, default=300, help="resolution of PNG output (default 300)")
     parser.add_argument("--title", help="a title above the figure (papers usually use the caption)")
+    add_phase_arguments(parser)
     add_noise_arguments(parser)
 
 
@@ -99,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
 
     metrics = args.metric or []
-    noise = noise_options(args)  # the phases drawn are the ones `analyze` finds with them
+    # the phases drawn are the ones `analyze` finds with the same options
+    options = {**phase_options(args), **noise_options(args)}
 
     def load(path: str):
         """(run, its analysis or None): a run that cannot be read or analysed is reported and
@@ -110,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
             return run_or_store(path), None, path
         run_ = read_run(path)
         choice = choose_series(run_, metrics[0] if metrics else None, args.aggregate)
-        analysis = plot.analyze(choice.run, choice.metric, args.direction, **noise)
+        analysis = plot.analyze(choice.run, choice.metric, args.direction, **options)
+        if args.keep_outliers:  # nothing was left out: no value is marked as an outlier
+            analysis.extra["keep_outliers"] = True
         for message in choice.warnings:
             warn(f"{run_.source}: {message}")
         return choice.run, analysis, path

@@ -62,8 +62,12 @@ def analyze(run: Run, metric: str | None = None, direction: str | None = None,
 
 
 def outlier_steps(run: Run, analysis: Analysis) -> list[int]:
-    """Steps of the values `analysis` left out as outliers (recomputed the same way)."""
+    """Steps of the values `analysis` left out as outliers (recomputed the same way; none
+    when it kept them: `extra["keep_outliers"]`)."""
     from phasewatch.signals import prepare
+
+    if analysis.extra.get("keep_outliers"):
+        return []
 
     try:
         return list(prepare(run, analysis.metric, analysis.direction).outlier_steps)
