@@ -45,10 +45,7 @@ def changepoints(path_or_run: str | Path | Run, metric: str | Sequence[str],
                  min_size: int | None = None) -> dict[str, Any]:
     """Change points of one series, or one joint segmentation of several metrics: the
     `changepoints --format json` object (source, metrics, changepoints with intervals, method,
-    penalty, warnings). Options as `phasewatch changepoints`."""
-    import numpy as np
-    import pandas as pd
-
+    penalty, warnings: the reader's first). Options as `phasewatch changepoints`."""
     from phasewatch.changepoint import Segmenter
     from phasewatch.errors import UsageError
 
@@ -57,16 +54,34 @@ def changepoints(path_or_run: str | Path | Run, metric: str | Sequence[str],
     if not metrics:
         raise UsageError("changepoints needs at least one metric")
     if min_size is not None and min_size < 2:
-        raise UsageError("min_size must be at least 2")
-    own = [run.resolve_metric(m) for m in metrics]
-    series = [run.series(m) for m in metrics]
-    frame = pd.concat(series, axis=1, join="inner")
-    warnings = []
-    if len(metrics) > 1 and len(frame) < max(len(s) for s in series):
-        warnings.append(f"segmented the {len(frame)} steps where all of {', '.join(own)} "
-                        f"have finite values (of {max(len(s) for s in series)})")
-    seg = Segmenter(model=model, penalty=penalty, min_size=min_size).fit(
-        frame.index.to_numpy(np.int64), frame.to_numpy(np.float64))
+        raise UsageError("--min-size must be at least 2")
+    steps, values, own, warnings = _aligned(run, metrics)
+    seg = Segmenter(model=model, penalty=penalty, min_size=min_size).fit(steps, values)
     return {"source": run.source, "metrics": own,
             "changepoints": [c.to_dict() for c in seg.changepoints],
-            "method": seg.method, "penalty": seg.penalty, "warnings": warnings + seg.warnings}
+            "method": seg.method, "penalty": seg.penalty,
+            "warnings": [*run.warnings, *warnings, *seg.warnings]}
+
+
+def _aligned(run: Run, metrics: list[str]):
+    """Steps where every metric has a finite value, the (n, d) values, the run's own names
+    and a warning when the metrics do not share all their steps (numpy columns: no pandas on
+    the command's start-up path)."""
+    import numpy as np
+
+    own = [run.resolve_metric(m) for m in metrics]
+    columns = [run.column(m) for m in metrics]
+    steps = columns[0].steps
+    for column in columns[1:]:
+        steps = np.intersect1d(steps, column.steps, assume_unique=True)
+    values = np.empty((steps.size, len(columns)), dtype=np.float64)
+    for k, column in enumerate(columns):
+        values[:, k] = column.values if column.size == steps.size else \
+            column.values[np.searchsorted(column.steps, steps)]
+    warnings = []
+    if len(metrics) > 1:
+        counts = [len(column) for column in columns]
+        if steps.size < max(counts):
+            warnings.append(f"segmented the {steps.size} steps where all of {', '.join(own)} "
+                            f"have finite values (of {max(counts)})")
+    return np.array(steps, dtype=np.int64), values, own, warnings

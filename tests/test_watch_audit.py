@@ -306,3 +306,22 @@ def test_plot_takes_the_options_analyze_finds_its_phases_with(tmp_path, capsys):
     assert main(["plot", str(rl), "-o", str(tmp_path / "plain.png"),
                  "--data", str(tmp_path / "plain.csv")]) == 0
     assert "outlier" in (tmp_path / "plain.csv").read_text()  # step 210, left out by default
+
+
+def test_changepoints_reports_what_the_reader_skipped_in_both_front_ends(tmp_path, capsys):
+    # Was: the reader's warnings were left out, and the command and phasewatch.changepoints
+    # were two implementations of the same alignment (numpy / pandas).
+    import phasewatch
+
+    rows = accuracy_rows(60)
+    path = tmp_path / "metrics.jsonl"
+    lines = [json.dumps({"step": s, "eval/accuracy": v, "train/loss": 1 / (s + 1)})
+             for s, v in rows]
+    lines.insert(30, "{garbage")
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["changepoints", str(path), "--metric", "eval/accuracy", "--metric",
+                 "train/loss", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert any("line 31" in w for w in doc["warnings"]), doc["warnings"]
+    api = phasewatch.changepoints(path, ["eval/accuracy", "train/loss"])
+    assert {**api, "schema_version": 1} == doc
