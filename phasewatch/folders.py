@@ -195,6 +195,9 @@ def find_runs(path: str | Path) -> list[Found]:
         raise InputError("no such file or folder", path)
     if not path.is_dir():
         return _with_members([path])
+    if not os.access(path, os.R_OK | os.X_OK):  # else the error names a file looked for in it
+        raise InputError("cannot list this folder: Permission denied (check its permissions: "
+                         "reading a folder needs r and x)", path)
     found = run_of_folder(path)
     if found:
         return found

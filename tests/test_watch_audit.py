@@ -325,3 +325,29 @@ def test_changepoints_reports_what_the_reader_skipped_in_both_front_ends(tmp_pat
     assert any("line 31" in w for w in doc["warnings"]), doc["warnings"]
     api = phasewatch.changepoints(path, ["eval/accuracy", "train/loss"])
     assert {**api, "schema_version": 1} == doc
+
+
+def test_an_unlistable_folder_is_named_not_a_file_looked_for_inside_it():
+    # Was: "run/metrics.jsonl: cannot read: Permission denied" for a folder holding
+    # train_log.jsonl: the error named a file that does not exist.
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from test_fuzz_inputs import as_unprivileged
+
+    root = Path(tempfile.mkdtemp(prefix="pw-perm-"))
+    try:
+        root.chmod(0o755)
+        folder = root / "run"
+        folder.mkdir()
+        (folder / "train_log.jsonl").write_text('{"step": 1, "loss": 1.0}\n')
+        folder.chmod(0)
+        for command in ("inspect", "watch"):  # (analyze and plot find runs the same way)
+            result = as_unprivileged([command, str(folder)])
+            assert result.returncode == 3, result.stderr
+            assert f"{folder}: cannot list this folder: Permission denied" in result.stderr
+            assert "metrics.jsonl" not in result.stderr and "Traceback" not in result.stderr
+    finally:
+        root.joinpath("run").chmod(0o755)
+        shutil.rmtree(root)
