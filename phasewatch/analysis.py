@@ -36,11 +36,11 @@ from phasewatch.phase_stats import (
     demote_flat_trends,
     extreme_index,
     phase_stats,
-    settle_into_plateaus,
     settle_overshoots,
     snap_turns,
 )
 from phasewatch.phases import PhaseConfig, build_phases, fit_segments, smoothing_window
+from phasewatch.plateau_start import start_plateaus
 from phasewatch.results import Analysis, Phase
 from phasewatch.run import Run
 from phasewatch.short_series import analyze_short
@@ -180,7 +180,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     phases = settle_overshoots(phases, steps, cfg.short_flat_fraction)
     phases = place_corners(phases, steps, y, fixed)
     if hinged:
-        phases = settle_into_plateaus(phases, steps, y, sd, fixed)
+        phases = start_plateaus(phases, steps, y, sd, fixed)
 
     signals = other_signals(run, metric)
     if cfg.use_tokens and run.token_store is not None:

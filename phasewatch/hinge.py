@@ -37,7 +37,6 @@ from phasewatch.phases import (
     drop_excursions,
     join_same_kind,
     name_runs,
-    refine_turns,
 )
 from phasewatch.results import Phase
 
@@ -178,6 +177,5 @@ def hinge_phases(steps: np.ndarray, y: np.ndarray, cfg: PhaseConfig,
     runs = drop_excursions(runs, y.size, cfg)
     runs = absorb_short_flats(runs, fitted, y.size, cfg)
     runs = absorb_end_bounce(runs, y.size, cfg)
-    runs = refine_turns(runs, y, fitted, sd, cfg, settle_only=True)
     names = name_runs(runs, x, fitted, sd, cfg)
     return [Phase(name, int(steps[r.start]), int(steps[r.end])) for name, r in zip(names, runs)], sd

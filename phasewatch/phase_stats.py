@@ -240,38 +240,6 @@ def demote_flat_trends(phases: list[Phase], levels: list[float], sd: float,
     return out
 
 
-SETTLED_SD = 2.0  # an evaluation within this many noise sds of a plateau's level is at it
-UNSETTLED_SD = 3.0  # ... and a boundary this far from it is moved
-
-
-def settle_into_plateaus(phases: list[Phase], steps, y, sd: float, fixed: set[int]) -> list[Phase]:
-    """A trend meets the plateau after it at the first evaluation within SETTLED_SD noise sds of
-    the plateau's level (the median of its evaluations after the boundary), when the boundary
-    is more than UNSETTLED_SD short of it (a trend that went past the level ends on its
-    extreme). A broken line bends where one straight piece must give way to the next, which on
-    a fast decay that then flattens can be an evaluation still far from the flat level (eval
-    loss 15.4, 2.38, 0.35, 0.32, 0.31, 0.30: the knot sits on 2.38, and the "plateau" from it
-    falls 3.7 sds). The plateau keeps at least two evaluations. Tuning seeds: no regime's
-    figures change. Boundaries at known events (`fixed`) stay."""
-    index = {int(s): i for i, s in enumerate(steps)}
-    for left, right in itertools.pairwise(phases):
-        if left.name == "plateau" or right.name != "plateau" or right.start_step in fixed:
-            continue
-        b, c = index[right.start_step], index[right.end_step]
-        if c - b < 3:
-            continue
-        level = float(np.median(y[b + 1:c + 1]))
-        # how far each evaluation is short of the level (below it, on a rise)
-        short = (level - y) if left.name in UP_PHASES else (y - level)
-        if short[b] <= UNSETTLED_SD * sd:  # at the level, or past it (a trough, a peak)
-            continue
-        k = b
-        while k < c - 1 and short[k] > SETTLED_SD * sd:
-            k += 1
-        left.end_step = right.start_step = int(steps[k])
-    return phases
-
-
 OVERSHOOT_POINTS = 3  # evaluations (the peak's included) of a fall that is a rise's overshoot
 
 

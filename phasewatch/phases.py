@@ -245,27 +245,16 @@ def smooth(y: np.ndarray, window: int) -> np.ndarray:
     return centred_mean(y, window)
 
 
-SETTLE_Z = 2.576  # a smoothed value within this many of its own sds of a level is at it (99%)
-
-
 def refine_turns(runs: list[TrendRun], y: np.ndarray, fitted: np.ndarray, sd: float,
-                 cfg: PhaseConfig, settle_only: bool = False) -> list[TrendRun]:
+                 cfg: PhaseConfig) -> list[TrendRun]:
     """Put each boundary where the curve actually turns, not where a straight line bends.
 
     A line fitted to a saturating rise ends early, so the segment break between a trend and a
     plateau sits before the curve reaches its new level. Peaks and troughs go to the extreme of
     the smoothed series between the two trends; a trend meets a plateau where the smoothed
     series comes within `level_sd` noise sds of the plateau's level (the median of its later
-    two thirds), and a plateau meets a trend where it last was.
-
-    `settle_only` (a broken line's knots, `phasewatch.hinge`): only a trend -> plateau boundary
-    moves, and only later, to the first evaluation whose smoothed value (a mean of 3) is within
-    what the noise alone puts around the plateau's level (`SETTLE_Z` of its own sds, 1.5 noise
-    sds). A knot is where a broken line bends, and on an exponential approach that is before
-    the data reach the level: on the tuning seeds' runs of 13-40 evaluations the plateau began
-    two evaluations early in most of the missed boundaries (the data there still 2-4 sds short
-    of the level). Peaks and troughs are placed on the data later (`phase_stats.snap_turns`);
-    the start of a decline after a plateau stays at its knot (moved, it came out late).
+    two thirds), and a plateau meets a trend where it last was. (A broken line's knots, on runs
+    of up to 40 evaluations, are placed by `phasewatch.plateau_start` instead.)
     """
     if len(runs) < 2:
         return runs
@@ -274,12 +263,9 @@ def refine_turns(runs: list[TrendRun], y: np.ndarray, fitted: np.ndarray, sd: fl
     # "at the plateau level": within `level_sd` noise sds, and never closer than the smoothed
     # curve's own noise (sd / sqrt(window)) can tell: on a sparse run the average of 3
     # evaluations is far noisier than `level_sd` and would reach the level late
-    near = (SETTLE_Z if settle_only else max(cfg.level_sd * np.sqrt(window_size), 1.0)) \
-        * sd / np.sqrt(window_size)
+    near = max(cfg.level_sd * np.sqrt(window_size), 1.0) * sd / np.sqrt(window_size)
     for left, right in itertools.pairwise(runs):
         lo, hi = left.start, right.end
-        if settle_only and not (left.kind != FLAT and right.kind == FLAT):
-            continue
         if FLAT not in (left.kind, right.kind):
             # a one-point jump (the first evaluation, a mean shift) is too short to smooth over
             short = min(left.end - left.start, right.end - right.start) < window_size
@@ -287,14 +273,9 @@ def refine_turns(runs: list[TrendRun], y: np.ndarray, fitted: np.ndarray, sd: fl
             cut = lo + int(np.argmax(window) if left.kind == UP else np.argmin(window))
         elif right.kind == FLAT:  # trend -> plateau
             level = float(np.median(y[right.start + (right.end - right.start) // 3:right.end + 1]))
-            # settle_only: the mean of each evaluation and the next ones (a centred mean at the
-            # first evaluation on the level still holds the last one of the trend)
-            at = np.arange(lo, hi + 1) + (window_size // 2 if settle_only else 0)
-            gap = (ys[np.minimum(at, y.size - 1)] - level) * (1 if left.kind == DOWN else -1)
+            gap = (ys[lo:hi + 1] - level) * (1 if left.kind == DOWN else -1)
             reached = np.flatnonzero(gap <= near)
             cut = lo + int(reached[0]) if reached.size else left.end
-            if settle_only:
-                cut = max(cut, left.end)
         else:  # plateau -> trend
             level = float(np.median(y[left.start:left.start + 2 * (left.end - left.start) // 3 + 1]))
             gap = (ys[lo:hi + 1] - level) * (1 if right.kind == UP else -1)

@@ -378,7 +378,7 @@ def test_a_late_decline_under_sticky_noise_starts_at_its_corner():
 
 def test_a_fast_decay_meets_its_plateau_where_the_data_reach_it():
     """A broken line's knot on 15.4, 2.38, 0.35, 0.32, 0.31, 0.30 sits on 2.38; the plateau
-    starts at 0.35, the first evaluation at its level (phase_stats.settle_into_plateaus)."""
+    starts at 0.35, the first evaluation at its level (phasewatch.plateau_start)."""
     steps = np.arange(100, 700, 100, dtype=np.int64)
     loss = np.array([15.4387, 2.3837, 0.3468, 0.3185, 0.3077, 0.3038])
     result = analyze_run(Run.from_columns({"eval/loss": (steps, loss)}, "t", "t"), "eval/loss", "min")
