@@ -351,3 +351,14 @@ def test_an_unlistable_folder_is_named_not_a_file_looked_for_inside_it():
     finally:
         root.joinpath("run").chmod(0o755)
         shutil.rmtree(root)
+
+
+def test_a_csv_header_naming_a_column_twice_says_which_one_is_read(tmp_path):
+    # Was: the first 'acc' column silently lost (0.5, 0.55 never read).
+    from phasewatch.io import read_run
+
+    path = tmp_path / "m.csv"
+    path.write_text("step,acc,acc\n1,0.5,0.6\n2,0.55,0.65\n")
+    run = read_run(path)
+    assert run.series("acc").tolist() == [0.6, 0.65]
+    assert any("acc more than once" in w and "last" in w for w in run.warnings), run.warnings

@@ -93,6 +93,10 @@ class LineParser:
             self._columns = ["", "Step", self.value_name]
             return
         self._columns = self._drop_wandb_run_prefix(columns)
+        repeated = sorted({c for c in self._columns if c and self._columns.count(c) > 1})
+        if repeated:
+            self.notes.append(f"the header names {', '.join(repeated[:5])} more than once: the "
+                              "last such column is read (rename the others to keep them)")
 
     def _drop_wandb_run_prefix(self, columns: list[str]) -> list[str]:
         matches = [WANDB_COLUMN.match(c) for i, c in enumerate(columns) if i != self._step_index]
