@@ -362,3 +362,20 @@ def test_a_csv_header_naming_a_column_twice_says_which_one_is_read(tmp_path):
     run = read_run(path)
     assert run.series("acc").tolist() == [0.6, 0.65]
     assert any("acc more than once" in w and "last" in w for w in run.warnings), run.warnings
+
+
+def test_an_mlflow_file_store_line_cut_mid_write_is_not_a_value_at_step_0(tmp_path):
+    # Was: '1700000000900 0.95' (cut from '... 0.95 90') read as a value at step 0 (old
+    # stores omit the step), '1700000000900 0.' as 0.0 at step 0.
+    from phasewatch.io import read_run
+
+    for cut in ("1700000000900 0.95", "1700000000900 0."):
+        run_dir = tmp_path / cut.replace(" ", "_") / "0" / "abc123"
+        (run_dir / "metrics" / "eval").mkdir(parents=True)
+        (run_dir / "meta.yaml").write_text("run_id: abc123\nstatus: 3\n")
+        lines = [f"{1700000000000 + 100 * i} {0.5 + i / 100} {10 * i}" for i in range(9)]
+        (run_dir / "metrics" / "eval" / "accuracy").write_text("\n".join([*lines, cut]))
+        run = read_run(run_dir)
+        series = run.series("eval/accuracy")
+        assert series.index.tolist() == [10 * i for i in range(9)], cut
+        assert any("skipped 1 metric lines" in w for w in run.warnings), run.warnings
