@@ -1,6 +1,8 @@
-"""`watch` as a new user runs it: a mistyped --metric, a log its writer rewrites whole, a
-store its writer holds locked. Each test here reproduces a defect found by using the command
-(session 16 audit) and fails without its fix."""
+"""The commands and readers as a new user meets them: a mistyped `watch --metric`, a log its
+writer rewrites whole, an SQLite store locked or cut short, TensorBoard's float32, UTF-16 logs,
+a last line cut mid-value, reader warnings in `analyze` / `changepoints`, `plot` with
+analyze's options, an unlistable folder, a CSV column named twice. Each test reproduces a
+defect found by using the commands and fails without its fix."""
 
 from __future__ import annotations
 
