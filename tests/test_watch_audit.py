@@ -381,3 +381,14 @@ def test_an_mlflow_file_store_line_cut_mid_write_is_not_a_value_at_step_0(tmp_pa
         series = run.series("eval/accuracy")
         assert series.index.tolist() == [10 * i for i in range(9)], cut
         assert any("skipped 1 metric lines" in w for w in run.warnings), run.warnings
+
+
+def test_a_semicolon_csv_with_decimal_commas_is_read(tmp_path):
+    # Was: "unknown log format" for a spreadsheet saved where the decimal mark is a comma.
+    from phasewatch.io import read_run
+
+    path = tmp_path / "export.csv"
+    path.write_text("step;eval/accuracy;note\n0;0,546;a,b\n10;0,5;\n20;1,5e-1;x\n")
+    run = read_run(path)
+    assert run.format == "csv"
+    assert run.series("eval/accuracy").tolist() == [0.546, 0.5, 0.15]

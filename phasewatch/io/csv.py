@@ -1,4 +1,5 @@
-"""CSV / TSV tables with a step-like column, including W&B's "Export CSV" files.
+"""CSV / TSV tables with a step-like column, including W&B's "Export CSV" files, and the
+`;`-separated CSV a spreadsheet writes where the decimal mark is a comma ('0,5' read as 0.5).
 
 The header names the columns; one of them is the step (`step`, `global_step`, `Step`, `_step`,
 `iteration`, ... see `lines.STEP_KEYS`). Empty cells are absent values (sparse keys stay sparse).
@@ -39,7 +40,13 @@ def _split(line: str, delimiter: str) -> list[str]:
 
 
 def _delimiter(header: str) -> str:
-    return "\t" if header.count("\t") > header.count(",") else ","
+    """',' unless the header holds more tabs or semicolons (a spreadsheet saved in a locale
+    whose decimal mark is a comma separates cells with ';')."""
+    return max(("\t", ";"), key=header.count) if max(header.count("\t"), header.count(";")) \
+        > header.count(",") else ","
+
+
+DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d*(?:[eE][+-]?\d+)?\s*$")
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -71,6 +78,8 @@ class LineParser:
             self._read_header(line)
             return []
         cells = _split(line, self._delimiter)
+        if self._delimiter == ";":  # '0,5' is 0.5 in such a file
+            cells = [c.replace(",", ".") if DECIMAL_COMMA.match(c) else c for c in cells]
         if len(cells) != len(self._columns):
             raise ValueError(f"{len(cells)} cells where the header has {len(self._columns)}")
         step = as_step(cells[self._step_index])
