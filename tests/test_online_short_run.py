@@ -187,3 +187,59 @@ def test_a_late_decline_of_41_to_60_evaluations_is_read_by_the_refit():
     stopped = sum(stops_after(lambda seed, n=n: flat_then_decline(seed, n=n)) for n in (50, 55, 60))
     # Measured 60 of 60 (39 of 60 with the refit stopping at 40 values).
     assert stopped >= 54
+
+
+def long_flat_then_decline(seed: int, flat: int = 34, falling: int = 20, sd: float = 0.01):
+    """`flat` evaluations at the starting level, then a steady fall of 1 noise sd per evaluation
+    for `falling` more (the first 60 values of a dense late_decline run): steps, values, and the
+    fall's first step."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(flat + falling, dtype=float)
+    curve = 0.5 - sd * np.clip(t - flat + 1, 0, None)
+    return np.arange(t.size) * 10, curve + rng.normal(0, sd, t.size), 10 * flat
+
+
+def test_a_late_decline_stays_late_while_it_goes_on():
+    # A decline after a flat stretch is "late" while the stretch lasted twice as many steps as
+    # the decline; the decline outgrows that before its slope is LATE_DECLINE_T standard errors
+    # on a run of 41-60 evaluations. Once judged late, the same decline (starting there or
+    # later) stays late while the stretch is as long as the decline; an earlier start is a
+    # longer decline, judged afresh.
+    for seed in range(3):
+        steps, values, onset = long_flat_then_decline(seed)
+        found = offline_overfit(steps.tolist(), values.tolist(), 0.5, 0.01)
+        assert found is not None and found.after == "a flat stretch"
+        assert abs(found.onset - onset) <= 30 and not found.late and not found.stops
+        latched = offline_overfit(steps.tolist(), values.tolist(), 0.5, 0.01,
+                                  late_since=found.onset - 10)
+        assert latched.late and latched.stops
+        later = offline_overfit(steps.tolist(), values.tolist(), 0.5, 0.01,
+                                late_since=found.onset + 10)
+        assert not later.late and not later.stops
+        # Bounded (LATCHED_FLAT_RATIO): a decline longer than the flat stretch before it is
+        # no longer late, latched or not (a dip early in a run, judged late when 4 values deep).
+        steps, values, onset = long_flat_then_decline(seed, falling=40)
+        longer = offline_overfit(steps.tolist(), values.tolist(), 0.5, 0.01,
+                                 late_since=onset - 30)
+        assert longer is not None and longer.after == "a flat stretch"
+        assert not longer.late and not longer.stops
+
+
+def test_the_monitor_latches_a_late_decline_of_a_run_of_41_to_60_evaluations():
+    # A tuning run of the logistic family (54 evaluations, ever denser): the refit judged its
+    # decline late once, at evaluation 48 (slope 5.6 se), and no more from evaluation 49 on
+    # (slope 5.9, then 6.7): it was never stopped. Latched, it stops at evaluation 50.
+    from phasewatch import synth_logistic
+
+    run = synth_logistic.generate_regime("late_decline", "dense", 10018)
+    onset = next(start for name, start, _ in run.truth["phases"] if name == "overfit")
+    column = run.run.column(run.metric)
+    steps, values = column.steps, column.values
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    for step, value in zip(steps, values):
+        monitor.update(int(step), {"eval/accuracy": float(value)})
+        if monitor.should_stop:
+            break
+    assert monitor.should_stop and onset <= step < steps[-1]
+    assert "flat stretch" in monitor.stop_alert_.message
+
