@@ -16,11 +16,11 @@ import itertools
 
 import numpy as np
 
+from phasewatch.phase_stats import DOWN_PHASES, UP_PHASES
 from phasewatch.results import Phase
 from phasewatch.rolling import centred_mean
 
-UP_PHASES = ("readaptation", "improvement")
-TREND_PHASES = (*UP_PHASES, "disruption", "overfit")
+TREND_PHASES = UP_PHASES + DOWN_PHASES
 # "At the level": the 3-evaluation mean within this many noise sds of it. Tuning seeds (100-129),
 # boundary hits of 13-40-evaluation runs with 1.0 / 1.25 / 1.5: 0.87 / 0.86 / 0.84 (family A),
 # 0.82 / 0.83 / 0.83 (family B); after a step-0 evaluation 0.90 / 0.92 / 0.93 and
