@@ -55,13 +55,16 @@ class WatchResult:
         why = f"; stopped: {self.stop_reason}" if self.stop_reason else ""
         ended = {"finished": "; the log says the run finished", "idle": "; idle, ended"}.get(
             self.reason, "")
-        whole = ""
+        whole, said = "", f"best step {best}"
         if self.phases is not None:
+            # the monitor's best is a smoothed level's centre, which can sit an evaluation away
+            # from the best value the whole run's checkpoint is: say which is which
             named = " > ".join(self.phases) or "no values to analyse"
             whole = f"; whole run: {named}, checkpoint to keep: step {best}"
-            best = "-" if self.live_best_step is None else self.live_best_step
+            live = "-" if self.live_best_step is None else self.live_best_step
+            said = f"live best (smoothed) at step {live}"
         return (f"watched {self.n_records} records up to step {self.last_step}; {self.metric}: "
-                f"phase {phase}, best step {best}{why}{ended}{whole}")
+                f"phase {phase}, {said}{why}{ended}{whole}")
 
 
 def add_whole_run(result: WatchResult, path: Path, notice: Callable[[str], None],

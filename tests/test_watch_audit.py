@@ -1,8 +1,8 @@
 """The commands and readers as a new user meets them: a mistyped `watch --metric`, a log its
 writer rewrites whole, an SQLite store locked or cut short, TensorBoard's float32, UTF-16 logs,
 a last line cut mid-value, reader warnings in `analyze` / `changepoints`, `plot` with
-analyze's options, an unlistable folder, a CSV column named twice. Each test reproduces a
-defect found by using the commands and fails without its fix."""
+analyze's options, an unlistable folder, a CSV column named twice, the two bests at the end of
+a watch. Each test reproduces a defect found by using the commands and fails without its fix."""
 
 from __future__ import annotations
 
@@ -392,3 +392,17 @@ def test_a_semicolon_csv_with_decimal_commas_is_read(tmp_path):
     run = read_run(path)
     assert run.format == "csv"
     assert run.series("eval/accuracy").tolist() == [0.546, 0.5, 0.15]
+
+
+def test_the_end_of_a_watch_names_the_live_best_apart_from_the_checkpoint_to_keep(tmp_path, capsys):
+    # A 6-point train loss falling to its last value: the monitor's best is a smoothed level's
+    # centre (step 2500), the whole run's checkpoint the best value (step 3000). The line said
+    # "best step 2500; ... checkpoint to keep: step 3000", two bests for one run.
+    path = tmp_path / "loss.jsonl"
+    losses = [0.474, 0.21, 0.09, 0.041, 0.019, 0.0081]
+    path.write_text("".join(json.dumps({"step": 500 * (k + 1), "train/loss": v}) + "\n"
+                            for k, v in enumerate(losses)))
+    assert main(["watch", str(path), "--metric", "train/loss"]) == 0
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "checkpoint to keep: step 3000" in last
+    assert "live best (smoothed) at step" in last and "best step" not in last
