@@ -88,16 +88,8 @@ def test_older_states_load_and_a_future_one_is_refused():
     for i in range(40):
         monitor.update(i, {"eval/accuracy": 0.5 + 0.001 * (i % 3)})
     state = monitor.state_dict()
-    assert state["version"] == 6 and "slow_fall" in state["trackers"][0]
+    assert state["version"] == 5 and "slow_fall" in state["trackers"][0]
     assert "rise_scale" in state["trackers"][0]["series"]
-    # Version 5 had no late_onset (a late decline the short-run refit latched): it starts None.
-    latched = [{**t, "late_onset": 300} for t in state["trackers"]]
-    resumed = PhaseMonitor(metric="eval/accuracy")
-    resumed.load_state_dict({**state, "trackers": latched})
-    assert [t["late_onset"] for t in resumed.state_dict()["trackers"]] == [300]
-    resumed.load_state_dict({**state, "version": 5, "trackers": [
-        {k: v for k, v in t.items() if k != "late_onset"} for t in latched]})
-    assert [t["late_onset"] for t in resumed.state_dict()["trackers"]] == [None]
     # Version 4 had no short_streak (refits of a short run ending in an overfit): it starts at 0.
     state["trackers"] = [{**t, "short_streak": 1} for t in state["trackers"]]
     v4 = {**state, "version": 4,

@@ -78,10 +78,6 @@ LATE_FLAT_RATIO = 2  # a late decline follows a flat stretch at least this many 
 # refit too (1.5: sparse detection +0.01-0.04 on the tuning seeds, but more dips after a flat
 # start of the benchmark's own generator, 120-400 evaluations, stopped in their first 40
 # values: early 0.05 -> 0.075, false 0.033 -> 0.050)
-LATCHED_FLAT_RATIO = 1  # ... and stays late (`late_since`) while the stretch is at least as long
-# as the decline (hysteresis; tuning seeds: without this bound a dip 9 values into a run
-# of the phasewatch.synth generator, judged late when 4 values deep, stayed late until it was
-# 16 values deep and was stopped)
 LATE_DECLINE_T = 6.0  # a short run's late decline: its slope in standard errors (4-5: 2-3 more
 # of bench_early_stop's 80 long AR(1) flat runs stopped in their first 40 values; 7: 1 fewer
 # of the tuning seeds' 80 sparse late declines)
@@ -109,23 +105,20 @@ class RefitOverfit:
     after: str
     best_value: float = math.nan  # the value at `best` (oriented), set by `refit_stage`
     evaluations: int = 0  # how many the refit read
-    late: bool = False  # a decline after a flat stretch judged late (the tracker latches it)
 
 
 def refit_stage(s: Series, stage_step: int | None, from_start: bool,
-                plan: RunPlan | None, late_since: int | None = None) -> RefitOverfit | None:
+                plan: RunPlan | None) -> RefitOverfit | None:
     """`offline_overfit` of a stage's values of `s` (those from `stage_step` on) once there
     are SHORT_RUN_FROM of them, with the plan when it says the stage is a short run, judged
-    from the series' starting level and against its noise (the given one, if any).
-    `late_since`: the start of a decline an earlier refit judged late (the tracker's latch)."""
+    from the series' starting level and against its noise (the given one, if any)."""
     pairs = [(st, v) for st, v in zip(s.steps, s.values) if stage_step is None or st >= stage_step]
     if len(pairs) < SHORT_RUN_FROM:
         return None
     stage_steps = [st for st, _ in pairs]
     short = plan if plan is not None and plan.evaluations(stage_steps) <= SHORT_RUN_POINTS else None
     found = offline_overfit(stage_steps, [v for _, v in pairs], s.baseline, s.white,
-                            from_start=from_start, short_plan=short, noise_sd=s.given_sd,
-                            late_since=late_since)
+                            from_start=from_start, short_plan=short, noise_sd=s.given_sd)
     if found is None:
         return None
     return replace(found, best_value=next(v for st, v in pairs if st == found.best),
@@ -135,8 +128,7 @@ def refit_stage(s: Series, stage_step: int | None, from_start: bool,
 def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
                     white: float, from_start: bool = False,
                     short_plan: RunPlan | None = None,
-                    noise_sd: float | None = None,
-                    late_since: int | None = None) -> RefitOverfit | None:
+                    noise_sd: float | None = None) -> RefitOverfit | None:
     """The overfit that ends the offline detector's phases of these values (oriented
     higher-is-better), when it is one the refit judges (module docstring); else None. After a
     rise, a best point whose 3-value mean is less than SHORT_RUN_RISE_SD white-noise sds
@@ -144,11 +136,7 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     overfit from the first evaluation is judged only when `from_start` (the run is past its
     early part: `plan.EARLY_FRACTION` of the planned run, when the plan is known).
     `short_plan`: the plan of a run planned to be short (module docstring), else None.
-    `noise_sd`: the noise the user gave (`MonitorConfig.noise_sd` / `eval_size`), else None.
-    `late_since`: the start step of a decline after a flat stretch an earlier refit judged late;
-    a decline starting there or later stays late while the stretch is LATCHED_FLAT_RATIO times
-    as long (`late_in_time` at LATE_FLAT_RATIO alone expires as the decline grows: on runs of
-    41-60 evaluations it did so one evaluation before the slope reached LATE_DECLINE_T)."""
+    `noise_sd`: the noise the user gave (`MonitorConfig.noise_sd` / `eval_size`), else None."""
     from phasewatch.analysis import analyze_run  # imported on first use: start-up time
     from phasewatch.run import Run
 
@@ -173,15 +161,13 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
         flat = int(np.searchsorted(steps_array, onset))  # values before the decline's start
         since = y.size - flat  # the decline's values, its start included
         if short_plan is None:
-            latched = (late_since is not None and onset >= late_since
-                       and late_in_time(steps_array, flat, LATCHED_FLAT_RATIO))
-            late = flat >= SHORT_RUN_FROM and (latched or late_in_time(steps_array, flat))
+            late = flat >= SHORT_RUN_FROM and late_in_time(steps_array, flat)
             t_needed = LATE_DECLINE_T
         else:
             late, t_needed = short_plan.after_early_part(onset), PLANNED_LATE_DECLINE_T
         stops = (late and since >= LATE_DECLINE_VALUES
                  and decline_slope_t(y, flat, white) >= t_needed)
-        return RefitOverfit(onset, best, stops, "a flat stretch", late=late)
+        return RefitOverfit(onset, best, stops, "a flat stretch")
     at = int(np.searchsorted(steps_array, best))
     risen_from = start if short_plan is None else float(np.min(y[:at + 1]))
     if float(np.mean(y[max(0, at - 1):at + 2])) - risen_from < SHORT_RUN_RISE_SD * white:
@@ -193,22 +179,13 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     return RefitOverfit(onset, best, True, f"its best at step {best}")
 
 
-def latched_late_onset(latched: int | None, found: RefitOverfit | None) -> int | None:
-    """The start of the late decline to keep after a refit that found `found`: the earliest
-    start judged late while refits keep finding the decline late; None once one does not (the
-    decline ended, or a longer one is judged afresh). One step: bounded state."""
-    if found is None or not found.late:
-        return None
-    return found.onset if latched is None else min(latched, found.onset)
-
-
-def late_in_time(steps: np.ndarray, flat: int, ratio: float = LATE_FLAT_RATIO) -> bool:
+def late_in_time(steps: np.ndarray, flat: int) -> bool:
     """The flat stretch before the decline starting at index `flat` lasted at least
-    `ratio` times as many steps as the decline since: "late" is a time in the run (a
+    LATE_FLAT_RATIO times as many steps as the decline since: "late" is a time in the run (a
     disruption is an early fall), so a run evaluated more often as it goes on (logistic
     family: 9 evaluations over the first 230 steps, 16 over the next 150) is not judged by its
     cadence."""
-    return int(steps[flat] - steps[0]) >= ratio * int(steps[-1] - steps[flat])
+    return int(steps[flat] - steps[0]) >= LATE_FLAT_RATIO * int(steps[-1] - steps[flat])
 
 
 def decline_slope_t(y: np.ndarray, flat: int, white: float) -> float:

@@ -28,7 +28,6 @@ from phasewatch.online.short_run import (
     LATE_FLAT_RATIO,
     REFIT_REACH,
     SHORT_RUN_CONFIRM,
-    latched_late_onset,
     refit_stage,
 )
 from phasewatch.online.state import MEDIAN_SE, TrackerState
@@ -211,9 +210,8 @@ class PhaseTracker:
             return None
         plan = self.plan()
         falling = plan is not None and plan.falling_after(EARLY_FRACTION / 2, s)
-        found = refit_stage(s, self.stage_step, falling, plan, self.late_onset)
+        found = refit_stage(s, self.stage_step, falling, plan)
         self.short_streak = self.short_streak + 1 if found is not None else 0
-        self.late_onset = latched_late_onset(self.late_onset, found)
         if found is None or not found.stops or self.short_streak < SHORT_RUN_CONFIRM:
             return None
         self.peak_step = found.best
@@ -315,8 +313,7 @@ class PhaseTracker:
         z_decline, onset, before, since = decline
         window = s.window_now
         late = self.phase is None and before >= max(2 * window, LATE_FLAT_RATIO * since)
-        plan = self.plan()
-        progress = None if plan is None or s.last_step is None else plan.progress(s.last_step)
+        progress = self.progress()
         if not late:
             needed = FROM_START_WINDOWS if self.phase is None else AFTER_DISRUPTION_WINDOWS
             too_soon = since < needed * cfg.window if progress is None else progress < EARLY_FRACTION
@@ -328,7 +325,7 @@ class PhaseTracker:
             # quarter of the decline: a dip that has levelled off still fell over the half when
             # its floor began (dense tuning runs, no plan: dip_no_recovery false 0.10 / 0.50 ->
             # 0.00 / 0.30; decline_from_start 0.70 / 0.85 -> 0.65 / 0.80, called later)
-            falling = (plan.falling_after(EARLY_FRACTION, s) if progress is not None
+            falling = (self.plan().falling_after(EARLY_FRACTION, s) if progress is not None
                        else s.still_falling(since // 2) and s.still_falling(since // 4))
             if self._trough_behind() or self.trough_step is None or not falling:
                 return None  # the fall has flattened: its trough is behind it
@@ -346,6 +343,11 @@ class PhaseTracker:
         s = self.series
         return RunPlan.of(s.first_step if self.stage_step is None else self.stage_step,
                           self.cfg.planned_steps)
+
+    def progress(self) -> float | None:
+        plan = self.plan()
+        return None if plan is None or self.series.last_step is None else plan.progress(
+            self.series.last_step)
 
     def restart(self, step: int) -> None:
         """A known boundary at `step` (e.g. the SFT->RL switch): phases start again from the
@@ -365,7 +367,6 @@ class PhaseTracker:
         self.rise_phase = "improvement"
         self.decline_peak = self.decline_peak_step = None
         self.slow_fall = False
-        self.late_onset = None
 
     def enter_overfit(self) -> None:
         """The run overfits (from this metric or another signal): follow the decline's trough."""
