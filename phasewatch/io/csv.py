@@ -42,8 +42,7 @@ def _split(line: str, delimiter: str) -> list[str]:
 def _delimiter(header: str) -> str:
     """',' unless the header holds more tabs or semicolons (a spreadsheet saved in a locale
     whose decimal mark is a comma separates cells with ';')."""
-    return max(("\t", ";"), key=header.count) if max(header.count("\t"), header.count(";")) \
-        > header.count(",") else ","
+    return max((",", "\t", ";"), key=header.count)  # the first of the most frequent
 
 
 DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d*(?:[eE][+-]?\d+)?\s*$")
