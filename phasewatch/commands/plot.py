@@ -118,8 +118,6 @@ def run(args: argparse.Namespace) -> int:
         run_ = read_run(path)
         choice = choose_series(run_, metrics[0] if metrics else None, args.aggregate)
         analysis = plot.analyze(choice.run, choice.metric, args.direction, **options)
-        if args.keep_outliers:  # nothing was left out: no value is marked as an outlier
-            analysis.extra["keep_outliers"] = True
         for message in choice.warnings:
             warn(f"{run_.source}: {message}")
         return choice.run, analysis, path

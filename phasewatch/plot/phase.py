@@ -55,10 +55,14 @@ RAW_COLOR = "#8c8c8c"
 def analyze(run: Run, metric: str | None = None, direction: str | None = None,
             **options: Any) -> Analysis:
     """`phasewatch.analysis.analyze_run` (`options`: its `AnalyzeConfig` fields, e.g. a known
-    `noise_sd`), imported on first use so `import phasewatch.plot` stays light."""
+    `noise_sd`), imported on first use so `import phasewatch.plot` stays light. With
+    `keep_outliers` the analysis says so, and the figure marks no value as left out."""
     from phasewatch.analysis import analyze_run
 
-    return analyze_run(run, metric=metric, direction=direction, **options)
+    analysis = analyze_run(run, metric=metric, direction=direction, **options)
+    if options.get("keep_outliers"):
+        analysis.extra["keep_outliers"] = True
+    return analysis
 
 
 def outlier_steps(run: Run, analysis: Analysis) -> list[int]:
