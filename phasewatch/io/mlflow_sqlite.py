@@ -120,6 +120,7 @@ class Source(RecordSource):
         file, wanted = sqlite_ro.split_member(path)
         super().__init__(file, source=path)
         self.follow = follow
+        self.lock_notice = sqlite_ro.LockNotice()
         self.conn = sqlite_ro.connect(file)
         schema = sqlite_ro.tables(self.conn)
         if not is_store(schema):
@@ -143,9 +144,9 @@ class Source(RecordSource):
                            "rowid", (self.run_id, self.last_rowid))
             self._refresh()
         except sqlite_ro.StoreLocked as exc:
-            sqlite_ro.locked_while_following(self, exc, final)
+            self.lock_notice.locked(self, exc, final)
             return
-        self._said_locked = False
+        self.lock_notice.cleared()
         if rows:
             self.last_rowid = max(row[0] for row in rows)
         group_key, values = None, {}

@@ -249,8 +249,8 @@ class LineRecordSource(RecordSource):
                 self.info.finished = True
             if found and self.cut_line_may_parse and lineno == self.tail.unterminated:
                 self.warn("the file does not end with a newline: its last line may have been "
-                          "cut mid-write and still parse (0.512 cut to 0.5); read as it is, "
-                          "check it", lineno)
+                          "cut mid-write and still parse (a value such as 0.512 cut to 0.5); "
+                          "read as it is, check it", lineno)
         for lineno in self.tail.too_long[self._too_long_reported:]:  # skipped by the tail
             report.total += 1
             report.bad(lineno, f"line longer than {self.tail.max_line >> 20} MB")

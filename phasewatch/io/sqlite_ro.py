@@ -27,16 +27,26 @@ class StoreLocked(InputError):
     """The writer held the database locked longer than `BUSY_SECONDS`."""
 
 
-def locked_while_following(source, exc: StoreLocked, final: bool) -> None:
-    """A store followed live that its writer holds locked for a while (a long commit) is read
-    again at the next poll, with one warning per lock; read whole (or at the run's end), the
-    lock is the input's problem (`exc`, exit 3)."""
-    if not source.follow or final:
-        raise exc
-    if not getattr(source, "_said_locked", False):
-        source._said_locked = True
-        source.warn(f"{exc.message}; still following: "
-                    "reading on once the writer lets go")
+class LockNotice:
+    """Whether the current lock of a store followed live has been reported: one warning per
+    lock, however many polls it lasts (`cleared` once a read goes through)."""
+
+    def __init__(self) -> None:
+        self.said = False
+
+    def locked(self, source, exc: StoreLocked, final: bool) -> None:
+        """A store followed live that its writer holds locked for a while (a long commit) is
+        read again at the next poll, with one warning per lock; read whole (or at the run's
+        end), the lock is the input's problem (`exc`, exit 3)."""
+        if not source.follow or final:
+            raise exc
+        if not self.said:
+            self.said = True
+            source.warn(f"{exc.message}; still following: "
+                        "reading on once the writer lets go")
+
+    def cleared(self) -> None:
+        self.said = False
 
 
 def is_sqlite(head: bytes) -> bool:

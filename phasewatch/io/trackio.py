@@ -133,6 +133,7 @@ class Source(RecordSource):
         file, wanted = sqlite_ro.split_member(path)
         super().__init__(file, source=path)
         self.follow = follow
+        self.lock_notice = sqlite_ro.LockNotice()
         self.conn = sqlite_ro.connect(file)
         schema = sqlite_ro.tables(self.conn)
         if not is_project(schema):
@@ -159,9 +160,9 @@ class Source(RecordSource):
             if self.has_configs and not self.info.config:
                 self._config()
         except sqlite_ro.StoreLocked as exc:
-            sqlite_ro.locked_while_following(self, exc, final)
+            self.lock_notice.locked(self, exc, final)
             return
-        self._said_locked = False
+        self.lock_notice.cleared()
         for rowid, column_step, blob in rows:
             self.last_rowid = rowid
             try:
