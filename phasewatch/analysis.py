@@ -111,7 +111,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         warnings.append(caveat)
     if y.size == 0:
         warnings.append(f"no finite values of {own_metric}: nothing to analyse")
-        return Analysis(run.source, own_metric, direction, None, [], [], None, warnings)
+        return Analysis(run.source, own_metric, direction, None, [], [], None, warnings,
+                        {"outlier_steps": list(series.outlier_steps)})
     if y.size < SHORT_POINTS or np.ptp(y) == 0:
         return _with_source(analyze_short(run.source, own_metric, direction, series,
                                           other_signals(run, metric), baseline_spec, warnings,
@@ -206,6 +207,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         "noise_sd": float(sd),
         "segments": [cp.to_dict() for cp in seg.changepoints],
         "penalty": float(seg.penalty),
+        # what was left out, so a figure marks exactly these (none with keep_outliers)
+        "outlier_steps": list(series.outlier_steps),
     }
     if nll_onset is not None:
         extra["nll_overfit_onset_step"] = int(nll_onset)

@@ -300,6 +300,7 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
         "confidence": confidence,
         "trend_test": ({"test": "kendall_tau_exact", "tau": sign * tau, "p_value": p}
                        if tested else None),
+        "outlier_steps": list(series.outlier_steps),  # left out (none with keep_outliers)
     }
     return Analysis(source, metric, direction, series.own_units(base), changepoints, phases,
                     int(steps[best]), warnings, extra)

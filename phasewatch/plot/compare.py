@@ -194,7 +194,7 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                             meaning["stop"] = True
                             data.add(p, label, analysis.metric, "stop",
                                      [analysis.recommended_stop_step], [y])
-                        out = outlier_steps(runs[i], analysis)
+                        out = outlier_steps(analysis)
                         values = _draw.draw_outliers(ax, series, out, color)
                         if values:
                             meaning["outlier"] = True

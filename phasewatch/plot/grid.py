@@ -64,7 +64,7 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
                 if y is not None:
                     meaning["stop"] = True
                     data.add(p, label, analysis.metric, "stop", [analysis.recommended_stop_step], [y])
-                out = outlier_steps(run, analysis)
+                out = outlier_steps(analysis)
                 values = _draw.draw_outliers(ax, series_or_none(run, metric), out, color)
                 if values:
                     meaning["outlier"] = True

@@ -55,28 +55,18 @@ RAW_COLOR = "#8c8c8c"
 def analyze(run: Run, metric: str | None = None, direction: str | None = None,
             **options: Any) -> Analysis:
     """`phasewatch.analysis.analyze_run` (`options`: its `AnalyzeConfig` fields, e.g. a known
-    `noise_sd`), imported on first use so `import phasewatch.plot` stays light. With
-    `keep_outliers` the analysis says so, and the figure marks no value as left out."""
+    `noise_sd`), imported on first use so `import phasewatch.plot` stays light."""
     from phasewatch.analysis import analyze_run
 
-    analysis = analyze_run(run, metric=metric, direction=direction, **options)
-    if options.get("keep_outliers"):
-        analysis.extra["keep_outliers"] = True
-    return analysis
+    return analyze_run(run, metric=metric, direction=direction, **options)
 
 
-def outlier_steps(run: Run, analysis: Analysis) -> list[int]:
-    """Steps of the values `analysis` left out as outliers (recomputed the same way; none
-    when it kept them: `extra["keep_outliers"]`)."""
-    from phasewatch.signals import prepare
-
-    if analysis.extra.get("keep_outliers"):
-        return []
-
-    try:
-        return list(prepare(run, analysis.metric, analysis.direction).outlier_steps)
-    except UsageError:
-        return []
+def outlier_steps(analysis: Analysis) -> list[int]:
+    """Steps of the values `analysis` left out as outliers, as it recorded them
+    (`extra["outlier_steps"]`: none when it kept them). Not recomputed: a figure marks what
+    the analysis it draws did, whatever options that analysis was made with; an analysis that
+    does not say (built by hand, or read from older JSON) gets no marks."""
+    return [int(step) for step in analysis.extra.get("outlier_steps", [])]
 
 
 def resolve_panels(run: Run, panels: str | Sequence[str] | None) -> list[tuple[str, list[str]]]:
@@ -209,7 +199,7 @@ def _draw_performance(ax, run: Run, series, analysis: Analysis, smoothing: Smoot
         handles.append(Line2D([], [], label=f"stop (step {stop})", color=DATA_COLOR,
                               gid="recommended-stop", **{**_draw.STOP_STYLE, "markersize": 5}))
         data.add(0, name, analysis.metric, "stop", [stop], [y])
-    out = outlier_steps(run, analysis)
+    out = outlier_steps(analysis)
     out_values = _draw.draw_outliers(ax, series, out, DATA_COLOR)
     if out_values:
         handles.append(_draw.outlier_handle())
