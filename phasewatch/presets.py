@@ -41,6 +41,8 @@ from functools import lru_cache
 ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     "eval/accuracy": (
         "eval/accuracy", "eval_accuracy", "eval/acc", "eval_acc",
+        # Keras (`CSVLogger`, `History`) and Lightning (`CSVLogger`, TensorBoard) validation
+        "val_accuracy", "val_acc", "val/accuracy", "val/acc", "validation/accuracy",
         "val-core/*/acc/mean@*", "val-core/*/acc/mean_at_*",
         "val-core/*/reward/mean@*", "val-core/*/reward/mean_at_*",
         "val/test_score/*",
@@ -93,7 +95,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "train/actor_lr",
     ),
     "eval/loss": ("eval/loss", "eval_loss", "val/loss", "eval gpt_loss", "eval/eval gpt_loss",
-                  "eval/eval_loss"),
+                  "eval/eval_loss", "val_loss", "validation/loss", "validation_loss"),
 }
 
 # Metrics that can serve as the performance series, in order of preference, with direction.
@@ -130,6 +132,11 @@ def _compile() -> tuple[dict[str, list[tuple[str, int]]], list[tuple[str, int, s
 
 
 _EXACT, _GLOBS, _PREFIXES = _compile()
+# Keras and Lightning name a classifier's train accuracy `accuracy` / `acc` beside its validation
+# accuracy (`val_accuracy`, `val_acc`); OpenRLHF and LLaMA-Factory use the same bare names for a
+# preference accuracy, with no validation accuracy beside it.
+BARE_ACCURACY = frozenset({"acc", "accuracy"})
+KERAS_STYLE_VALIDATION = ("val_accuracy", "val_acc")
 
 
 @lru_cache(maxsize=1 << 16)
@@ -156,6 +163,8 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
     flagged = [n for n in present if prefixes is None or n.startswith(prefixes)]
     for name in flagged:
         hits.extend((role, rank, name) for role, rank in _glob_roles(name))
+    if any(name in present for name in KERAS_STYLE_VALIDATION):
+        hits = [h for h in hits if not (h[0] == "train/preference_accuracy" and h[2] in BARE_ACCURACY)]
     return hits, [n for n in flagged if n.startswith("eval_") and len(n) > 5]
 
 

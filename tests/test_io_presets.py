@@ -50,6 +50,14 @@ CASES = {
         {"train/loss": "loss", "train/lr": "lr", "train/preference_accuracy": "accuracy",
          "eval/loss": "eval_loss"},
     ),
+    "keras_csvlogger": (
+        ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"],
+        {"eval/accuracy": "val_accuracy", "eval/loss": "val_loss", "train/loss": "loss"},
+    ),
+    "lightning_csvlogger": (
+        ["step", "train_loss", "val_loss", "val_acc"],
+        {"eval/accuracy": "val_acc", "eval/loss": "val_loss", "train/loss": "train_loss"},
+    ),
     "trinity_rft": (
         ["eval/gsm8k-eval/accuracy/mean@4", "rollout/accuracy/mean", "actor/entropy_loss",
          "critic/score/mean", "response_length/mean"],
@@ -69,6 +77,14 @@ def test_roles(framework):
     aliases = aliases_for(names)
     for canonical, own in expected.items():
         assert aliases.get(canonical) == own, (framework, canonical, aliases)
+
+
+def test_a_bare_accuracy_beside_a_validation_accuracy_is_no_preference_accuracy():
+    """Keras logs `accuracy` (train) beside `val_accuracy`: not a DPO preference accuracy, which
+    the same bare name is in a LLaMA-Factory log (no validation accuracy beside it)."""
+    assert "train/preference_accuracy" not in aliases_for(["accuracy", "val_accuracy"])
+    assert "train/preference_accuracy" not in aliases_for(["acc", "val_acc", "loss"])
+    assert aliases_for(["acc", "loss"])["train/preference_accuracy"] == "acc"
 
 
 def test_canonical_name_present_is_not_aliased_and_originals_stay():
