@@ -47,3 +47,86 @@ def test_a_figure_of_an_analysis_that_kept_its_outliers_marks_none():
     kept = phasewatch.analyze(run, keep_outliers=True)
     assert marked_outliers(phase_figure(run, kept, panels=None)) == []
     assert marked_outliers(phase_figure(run, phasewatch.analyze(run), panels=None)) == [210]
+
+
+# ------------------------------------------------ a seed group's mean, analysed like its seeds
+
+SEEDS = [ROOT / "sample_logs" / "sft", ROOT / "sample_logs" / "seeds" / "sft_s1",
+         ROOT / "sample_logs" / "seeds" / "sft_s2"]
+
+
+def group_stop(tmp_path, *options: str) -> int:
+    """The recommended stop `plot` draws for the three SFT seeds as one group."""
+    import csv
+
+    from phasewatch.cli import main
+
+    data = tmp_path / "seeds.csv"
+    assert main(["plot", *map(str, SEEDS), *(["--label", "SFT"] * 3), *options,
+                 "-o", str(tmp_path / "seeds.png"), "--data", str(data)]) == 0
+    with open(data, newline="") as fh:
+        stops = [int(float(r["step"])) for r in csv.DictReader(fh) if r["kind"] == "stop"]
+    assert len(stops) == 1
+    return stops[0]
+
+
+def seed_mean(runs, metric="eval/accuracy"):
+    from phasewatch.plot.seeds import mean_run, seed_curves
+    from phasewatch.plot.smoothing import Smoothing
+
+    curves = seed_curves(runs, metric, Smoothing().resolved(0, 2000))
+    return mean_run(runs, metric, curves, "SFT")
+
+
+def test_a_seed_groups_stop_comes_from_the_options_the_seeds_were_analysed_with(tmp_path):
+    # Was: the seeds' mean was analysed with the default options whatever the command was
+    # given: `--penalty 5` found the mean's overfit from step 1120, the figure drew 1140.
+    mean = seed_mean([read_run(p) for p in SEEDS])
+    assert phasewatch.analyze(mean).recommended_stop_step == 1140
+    assert phasewatch.analyze(mean, penalty=5).recommended_stop_step == 1120
+    assert group_stop(tmp_path) == 1140
+    assert group_stop(tmp_path, "--penalty", "5") == 1120
+    # and in the seeds' direction: lower-is-better accuracy has its best at the trough
+    assert phasewatch.analyze(mean, direction="min").recommended_stop_step == 70
+    assert group_stop(tmp_path, "--direction", "min") == 70
+
+
+def test_a_seed_groups_mean_is_judged_against_the_noise_of_a_mean():
+    # `noise_sd` is the sd of one evaluation; the mean of 3 seeds has sqrt(3) less. Told 0.02,
+    # the mean of the SFT seeds is analysed with 0.02 / sqrt(3): its disruption ends at step
+    # 70 (at 0.02: 90), and the drawn mean line is cut at that trough.
+    import numpy as np
+
+    from phasewatch.plot import compare_figure
+    from phasewatch.plot.seeds import seed_curves
+    from phasewatch.plot.smoothing import Smoothing, smoothing_breaks
+
+    runs = [read_run(p) for p in SEEDS]
+    mean = seed_mean(runs)
+    options = {"noise_sd": 0.02}
+    of_mean = phasewatch.analyze(mean, noise_sd=0.02 / np.sqrt(3))
+    unscaled = phasewatch.analyze(mean, **options)
+    assert of_mean.phases[0].end_step == 70
+    assert unscaled.phases[0].end_step == 90
+    fig = compare_figure(runs, ["eval/accuracy"], labels=["SFT"] * 3,
+                         analyses=[phasewatch.analyze(r, **options) for r in runs],
+                         analyze_options=options)
+    frame = figure_data(fig).to_frame()
+    drawn = frame[frame.kind == "mean"].value.to_numpy()
+    smoothing = Smoothing().resolved(0, 2000)
+    expected = seed_curves(runs, "eval/accuracy", smoothing,
+                           breaks=smoothing_breaks([], of_mean)).mean
+    other = seed_curves(runs, "eval/accuracy", smoothing,
+                        breaks=smoothing_breaks([], unscaled)).mean
+    assert not np.allclose(expected, other, equal_nan=True)
+    np.testing.assert_allclose(drawn, expected)
+
+
+def test_a_grid_analyses_its_runs_with_the_options_given():
+    # a grid computes the analyses it was not given: with the options, as analyze does
+    from phasewatch.plot import compare_figure
+
+    run = read_run(RL)
+    fig = compare_figure([run], layout="grid", analyze_options={"keep_outliers": True})
+    assert marked_outliers(fig) == []
+    assert marked_outliers(compare_figure([run], layout="grid")) == [210]

@@ -147,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             fig = plot.compare_figure(runs, metrics or None, analyses=analyses, layout=args.layout,
                                       size=size, smoothing=smoothing, title=args.title,
-                                      labels=labels, xlim=xlim, ylim=ylim)
+                                      labels=labels, xlim=xlim, ylim=ylim,
+                                      analyze_options=options)
     relabel(fig, axis)
     if axis is not None:  # the CSV gives x in the unit the figure shows, beside the step
         plot.figure_data(fig).set_x_unit(axis.unit, axis.at)

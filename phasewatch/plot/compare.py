@@ -16,7 +16,8 @@ their mean with a confidence band (phasewatch.plot.seeds). Each arm has one fixe
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -28,7 +29,7 @@ from phasewatch.plot._runs import NEUTRAL, draw_run, mark_stop, same_metric, ser
 from phasewatch.plot.data import attach
 from phasewatch.plot.grid import grid_figure
 from phasewatch.plot.phase import analyze, outlier_steps
-from phasewatch.plot.seeds import mean_run, seed_curves
+from phasewatch.plot.seeds import mean_options, mean_run, seed_curves
 from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing, smoothing_breaks
 from phasewatch.plot.style import (
     ARM_LABELS,
@@ -96,6 +97,7 @@ def compare_figure(
     xlim: tuple[float, float] | None = None,
     ylim: tuple[float, float] | None = None,
     level: float = 0.95,
+    analyze_options: Mapping[str, Any] | None = None,
 ) -> Figure:
     """Compare runs; returns the Figure (`phasewatch.plot.figure_data(fig)`: what it drew).
 
@@ -104,7 +106,9 @@ def compare_figure(
     (overlay) or its phase bands and baseline (grid; computed when not given). `labels` name
     the runs in the legend and titles (default: the arm or run name); runs with one label are
     seeds, drawn as their mean and a `level` confidence band with the mean's recommended stop.
-    `xlim`/`ylim` fix the step axis and the first panel's y axis.
+    `xlim`/`ylim` fix the step axis and the first panel's y axis. `analyze_options`: the
+    options of `phasewatch.analyze` the `analyses` were made with (baseline, keep_outliers,
+    penalty, noise_sd...); a seed group's mean and the analyses the grid computes use them too.
     """
     if not runs:
         raise UsageError("compare_figure needs at least one run")
@@ -113,15 +117,16 @@ def compare_figure(
     if analyses is not None and len(analyses) != len(runs):
         raise UsageError(f"got {len(analyses)} analyses for {len(runs)} runs")
     groups = _groups(runs, labels)
+    options = dict(analyze_options or {})
     given = list(metrics) if metrics else None
     # the metric each run is drawn with when none is given: its own performance metric
     own = [given[0] if given else choose_metric(run) for run in runs]
     if layout == "grid":
         if analyses is None:
-            analyses = [analyze(r, m) for r, m in zip(runs, own)]
+            analyses = [analyze(r, m, **options) for r, m in zip(runs, own)]
         return grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title, xlim, ylim)
     return _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xlim, ylim,
-                    level)
+                    level, options)
 
 
 def _panel_metrics(runs, given, own) -> tuple[list[str], list[list[int]]]:
@@ -144,7 +149,7 @@ def _panel_metrics(runs, given, own) -> tuple[list[str], list[list[int]]]:
 
 
 def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xlim, ylim,
-             level) -> Figure:
+             level, options) -> Figure:
     panels, present = _panel_metrics(runs, given, own)
     for metric, members in zip(panels, present):
         if not members:
@@ -174,7 +179,8 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                 if len(group) > 1:
                     drawn = _draw_group(ax, p, data, [runs[i] for i in group], label, metric,
                                         color, smoothing, level,
-                                        None if analyses is None else [analyses[i] for i in group])
+                                        None if analyses is None else [analyses[i] for i in group],
+                                        options)
                     meaning["band"] = True
                     meaning["stop"] |= drawn
                     text = f"{label} (mean of {len(group)})"
@@ -233,10 +239,11 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
 
 
 def _draw_group(ax, panel, data, members, label, metric, color, smoothing, level,
-                analyses) -> bool:
+                analyses, options) -> bool:
     """Seeds of one group: the mean of their smoothed curves, the confidence band, and (with
     `analyses`, on the panel of the metric they analysed) the recommended stop of the group:
-    that of the mean of the seeds' raw values, analysed like one run. Every seed is cut at the
+    that of the mean of the seeds' raw values, analysed like one run in the seeds' direction
+    with their `options` (`seeds.mean_options`). Every seed is cut at the
     group's trough (the end of its disruption), not each at its own: cuts at different steps
     would leave the mean line a zigzag of noisy end points. Returns whether a stop was drawn."""
     analysed = analyses is not None and all(
@@ -245,7 +252,8 @@ def _draw_group(ax, panel, data, members, label, metric, color, smoothing, level
     if curves is None:
         return False
     own = members[0].resolve_metric(metric)
-    analysis = analyze(mean_run(members, metric, curves, label), own) if analysed else None
+    analysis = analyze(mean_run(members, metric, curves, label), own, analyses[0].direction,
+                       **mean_options(options, curves)) if analysed else None
     if analysis is not None:
         curves = seed_curves(members, metric, smoothing, level,
                              breaks=smoothing_breaks([], analysis))

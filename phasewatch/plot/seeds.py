@@ -3,15 +3,18 @@
 The band is a t-interval for the mean of the seeds' smoothed curves at each step
 (mean +- t(0.975, k-1) * sd / sqrt(k) for k seeds with a value there): what a reader needs to
 judge whether two arms differ, which a min-max range (it widens with every seed added) is not.
-The recommended stop is that of the mean of the seeds' RAW values, analysed like one run, so it
-is a property of the arm, not of a lucky seed.
+The recommended stop is that of the mean of the seeds' RAW values, analysed like one run with
+the options the seeds were analysed with (`mean_options`), so it is a property of the arm, not of
+a lucky seed.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +31,7 @@ class SeedCurves:
     high: np.ndarray
     raw_mean: np.ndarray  # mean of the raw values (what is analysed)
     n: int
+    fewest: int           # fewest seeds behind any finite value of raw_mean
 
 
 def t_quantile(level: float, dof: int) -> float:
@@ -68,11 +72,29 @@ def seed_curves(runs: Sequence[Run], metric: str, smoothing: Smoothing,
         raw_mean = np.nanmean(raw, 0)
         k = np.isfinite(smooth).sum(0)
         sd = np.nanstd(smooth, 0, ddof=1)
+    behind = np.isfinite(raw).sum(0)[np.isfinite(raw_mean)]
+    fewest = int(behind.min()) if behind.size else 0
     half = np.full(grid.size, np.nan)
     for count in np.unique(k[k >= 2]):
         at = k == count
         half[at] = t_quantile(level, int(count) - 1) * sd[at] / np.sqrt(count)
-    return SeedCurves(grid, mean, mean - half, mean + half, raw_mean, len(curves))
+    return SeedCurves(grid, mean, mean - half, mean + half, raw_mean, len(curves), fewest)
+
+
+def mean_options(options: Mapping[str, Any], curves: SeedCurves) -> dict[str, Any]:
+    """The analyze options of the seeds, for the mean of their raw values: the same options,
+    with the noise of one evaluation (`noise_sd`, `eval_size`) turned into the noise of a mean
+    of `curves.fewest` evaluations (sd / sqrt(k), k times the items): told the noise of one
+    evaluation, the mean of 3 seeds would otherwise be judged against sqrt(3) times its own
+    noise. The fewest seeds at any step: where fewer seeds have a value the mean is noisier,
+    and a noise too small would make its noise look like phases."""
+    out = dict(options)
+    k = max(curves.fewest, 1)
+    if out.get("noise_sd") is not None:
+        out["noise_sd"] = float(out["noise_sd"]) / math.sqrt(k)
+    if out.get("eval_size") is not None:
+        out["eval_size"] = int(out["eval_size"]) * k
+    return out
 
 
 def mean_run(runs: Sequence[Run], metric: str, curves: SeedCurves, name: str) -> Run:
