@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import sys
 import warnings
-from pathlib import Path
 
 from phasewatch.commands.analyze import (
     add_noise_arguments,
@@ -72,6 +71,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from phasewatch import plot
+    from phasewatch.commands.sweep import check_output, written
     from phasewatch.folders import exit_code, expand, run_each
     from phasewatch.io import read_run
     from phasewatch.metric_sets import choose_series
@@ -81,9 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
     output_format(args.output)  # a bad extension is a usage error before any work is done
     figure_size(args.size)
-    out_dir = Path(args.output).resolve().parent
-    if not out_dir.is_dir():
-        raise UsageError(f"cannot write {args.output}: the folder {out_dir} does not exist")
+    check_output(args.output)
     if not 30 <= args.dpi <= 1200:
         raise UsageError(f"--dpi must be between 30 and 1200, got {args.dpi}")
     paths = expand(args.paths)  # a folder of runs: each of its runs
@@ -99,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     label_of = dict(zip(paths, labels))  # a run left out (unreadable) takes its label with it
     if args.data and not args.data.lower().endswith(".csv"):
         raise UsageError(f"--data writes CSV: the name must end in .csv, got {args.data!r}")
+    check_output(args.data)
     try:
         smoothing = plot.Smoothing(args.smoothing, args.smoothing_width)
     except ValueError as exc:
@@ -155,18 +154,12 @@ def run(args: argparse.Namespace) -> int:
         plot.phase.stop_in_unit(fig, axis.unit, axis.at)
     for message in caught:
         warn(str(message.message))
-    try:
-        with _drawable(paths):
-            plot.save_figure(fig, args.output, dpi=args.dpi)
-    except OSError as exc:
-        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    with _drawable(paths):
+        written(args.output, lambda: plot.save_figure(fig, args.output, dpi=args.dpi))
     width, height = fig.get_size_inches()
     print(f"phasewatch: wrote {args.output} ({width:.2f} x {height:.2f} in)", file=sys.stderr)
     if args.data:
-        try:
-            plot.save_data(fig, args.data)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.data}: {exc.strerror or exc}") from None
+        written(args.data, lambda: plot.save_data(fig, args.data))
         print(f"phasewatch: wrote {args.data} (the figure's data)", file=sys.stderr)
     return exit_code(loaded, failures)
 

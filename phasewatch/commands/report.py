@@ -18,14 +18,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from phasewatch.commands.sweep import collect, exit_code
+    from phasewatch.commands.sweep import check_output, collect, exit_code, written
     from phasewatch.errors import UsageError
     from phasewatch.report import write_report
 
     if not args.output.lower().endswith((".html", ".htm")):
         raise UsageError(f"{args.output}: the report is HTML; give -o REPORT.html")
+    check_output(args.output)
     results = collect(args, detail=True)
-    size = write_report(results, args.output, args.title)
+    size = written(args.output, lambda: write_report(results, args.output, args.title))
     unit = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
     print(f"phasewatch: report of {len(results)} runs -> {args.output} ({unit})", file=sys.stderr)
     return exit_code(len(results), sum(1 for r in results if r["row"].get("error")))

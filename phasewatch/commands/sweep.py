@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 HELP = "analyse many runs into one table (CSV, Parquet, JSON), locally or on a Dask cluster"
 
@@ -89,14 +93,43 @@ def pooled_noise(paths: list[str], args: argparse.Namespace) -> float:
     return sd
 
 
+def check_output(path: str | None) -> None:
+    """A usage error, before any run is read, for an output file that cannot be written: its
+    folder does not exist, or it is a folder (`sweep`, `report` and `plot` write one file)."""
+    from pathlib import Path
+
+    from phasewatch.errors import UsageError
+
+    if path in (None, "-"):
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"cannot write {path}: it is a folder; give a file name in it")
+    folder = target.resolve().parent
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {path}: the folder {folder} does not exist")
+
+
+def written(path: str, write: Callable[[], T]) -> T:
+    """`write()`'s result; an OS error (permissions, a full disk) said as what it is: a usage
+    error that this output cannot be written, not a log that cannot be read."""
+    from phasewatch.errors import UsageError
+
+    try:
+        return write()
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from phasewatch.sweep import build_table, write_table
     from phasewatch.sweep.table import output_format
 
     fmt = output_format(args.output, args.format)  # before the work: a typo fails fast
+    check_output(args.output)
     results = collect(args)
     table = build_table([r["row"] for r in results])
-    write_table(table, args.output, fmt)
+    written(args.output, lambda: write_table(table, args.output, fmt))
     n_bad = int(table["error"].notna().sum())
     if args.output not in (None, "-"):
         print(f"phasewatch: {len(table)} runs ({n_bad} unreadable) -> {args.output}",
