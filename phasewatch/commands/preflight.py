@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top < 0 or args.batch_size < 1 or (args.max_length is not None and args.max_length < 2):
         raise UsageError("--top must be >= 0, --batch-size >= 1 and --max-length >= 2")
+    from phasewatch.capture.encode import context_length
     from phasewatch.capture.examples import read_examples  # needs torch: the hint comes from here
     from phasewatch.capture.preflight import PreflightConfig, load_local_model, preflight
     from phasewatch.output import emit_json, warn
@@ -40,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
     if args.heldout:
         examples += read_examples(args.heldout, "heldout")
     model, tokenizer = load_local_model(args.model)
+    context = context_length(model, tokenizer)
+    if args.max_length is not None and context is not None and args.max_length > context:
+        # the model has no positions past its context: scoring there fails inside torch
+        raise UsageError(f"--max-length {args.max_length}: the model {args.model} has a context "
+                         f"of {context} tokens; give at most {context}, or leave it out (the "
+                         "model's context)")
     report = preflight(model, tokenizer, examples,
                        PreflightConfig(batch_size=args.batch_size, top=args.top, max_length=args.max_length))
     report = {"model": str(args.model), "data": str(args.data), "heldout": args.heldout, **report}
