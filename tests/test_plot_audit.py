@@ -130,3 +130,17 @@ def test_a_grid_analyses_its_runs_with_the_options_given():
     fig = compare_figure([run], layout="grid", analyze_options={"keep_outliers": True})
     assert marked_outliers(fig) == []
     assert marked_outliers(compare_figure([run], layout="grid")) == [210]
+
+
+def test_plot_says_what_the_analysis_warned_about(tmp_path, capsys):
+    # Was: plot drew the baseline at step 2000 for `--baseline step:99999` and marked step 210
+    # of sample rl as left out without a word; analyze says both.
+    from phasewatch.cli import main
+
+    sft = ROOT / "sample_logs" / "sft"
+    assert main(["plot", str(sft), "--baseline", "step:99999", "-o", str(tmp_path / "a.png")]) == 0
+    err = capsys.readouterr().err
+    assert (f"{sft}: --baseline step:99999: no evaluation at that step; the starting level is "
+            "the one nearest it, at step 2000") in err
+    assert main(["plot", str(RL), "-o", str(tmp_path / "b.png")]) == 0
+    assert "1 isolated outlier left out (step 210" in capsys.readouterr().err

@@ -131,8 +131,10 @@ def run(args: argparse.Namespace) -> int:
     if axis is not None and len(runs) > 1:
         raise UsageError("--x epoch|tokens|samples draws one run per figure (runs count their "
                          "epochs or tokens differently); use --x step to compare runs")
-    for run_ in runs:
-        for message in run_.warnings:
+    for run_, analysis in zip(runs, analyses):
+        # what analyze says beside its phases: lines the reader skipped, then the analysis's own
+        # (a baseline step that is not there, outliers left out...), which the figure draws
+        for message in [*run_.warnings, *(analysis.warnings if analysis is not None else [])]:
             warn(f"{run_.source}: {message}")
     with _drawable(paths), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
