@@ -244,3 +244,17 @@ def test_tensorboard_experiments_are_runs_but_train_validation_is_one(tmp_path):
     write_scalars(keras / "train", [0.9, 0.7])
     write_scalars(keras / "validation", [1.0, 0.8])
     assert [r.path for r in find_runs(keras)] == [keras]
+
+
+def test_a_folder_with_another_loggers_metrics_jsonl_reads_as_the_file_does(tmp_path):
+    """A `metrics.jsonl` without the trainer's run.json beside it is some other logger's JSON
+    lines (here stepped by `iteration`, as a GRPO script in the real-log corpus writes it): the
+    folder gives the run the file gives, not 'no step key' at line 1."""
+    folder = tmp_path / "grpo"
+    folder.mkdir()
+    rows = [{"iteration": i, "accuracy": 0.5 + 0.01 * i, "loss": 1.0 / (i + 1)} for i in range(12)]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from_folder, from_file = read_run(folder), read_run(folder / "metrics.jsonl")
+    assert from_folder.format == from_file.format == "jsonl"
+    assert from_folder.series("accuracy").tolist() == from_file.series("accuracy").tolist()
+    assert from_folder.series("accuracy").index.tolist() == list(range(12))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import InputError
+from phasewatch.io import jsonl
 from phasewatch.io.fastjson import read_json_lines
 from phasewatch.io.jsonlines import loads, read_json_object
 from phasewatch.io.lines import BadLine, as_step
@@ -67,8 +68,13 @@ class Source(LineRecordSource):
 
     def __init__(self, path: Path, follow: bool = False, notice=None):
         folder = path if path.is_dir() else path.parent
-        super().__init__(path, FORMAT, LineParser, file=folder / METRICS_FILE, source=folder,
-                         follow=follow, notice=notice)
+        # A metrics.jsonl with no run.json beside it (the trainer writes run.json first) is
+        # another logger's JSON lines, whose step may be `iteration` or `epoch`: parsed as
+        # the generic reader parses the file itself.
+        own = (folder / RUN_FILE).is_file()
+        self._parser_class = LineParser if own else jsonl.LineParser
+        super().__init__(path, FORMAT if own else jsonl.FORMAT, self._parser_class,
+                         file=folder / METRICS_FILE, source=folder, follow=follow, notice=notice)
         self.folder = folder
         self._stamp: tuple[int, int] | None = None
         self._event_warnings: list[str] = []
@@ -78,7 +84,7 @@ class Source(LineRecordSource):
     def bulk(self, collector: RecordCollector) -> bool:
         if self.report.total or self.tail.bytes_read:
             return False
-        done = read_json_lines(self.file, LineParser(), collector)
+        done = read_json_lines(self.file, self._parser_class(), collector)
         if done:
             self.refresh()
         return done
