@@ -47,6 +47,7 @@ from phasewatch.short_series import analyze_short
 from phasewatch.signals import (
     choose_direction,
     choose_metric,
+    fallback_note,
     is_performance_metric,
     other_signals,
     prepare,
@@ -99,10 +100,12 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
                         f"known: {sorted(AnalyzeConfig.__dataclass_fields__)}")
     cfg = AnalyzeConfig(**opts)
     baseline_spec = Baseline.parse(cfg.baseline)
-    metric = choose_metric(run, metric)
+    chosen = choose_metric(run, metric)
+    fallback = None if metric else fallback_note(run, chosen)
+    metric = chosen
     direction = choose_direction(run, metric, direction)
     series = prepare(run, metric, direction, keep_outliers=cfg.keep_outliers)
-    warnings = list(series.warnings)
+    warnings = ([fallback] if fallback else []) + list(series.warnings)
     steps, y = series.steps, series.values
     own_metric = run.resolve_metric(metric)
     known = known_noise(cfg.noise_sd, cfg.eval_size, series.sign * y, own_metric)

@@ -173,6 +173,11 @@ class LiveWatch:
         from phasewatch.online import PhaseMonitor
 
         metric, direction = self.choice.choose(self.source)
+        if self.metric_option is None:  # a train loss, as analyze says, when nothing held out
+            from phasewatch.signals import fallback_note
+
+            if (note := fallback_note(self.choice.prefix_run(self.source), metric)) is not None:
+                self.notice(f"{self.source.source}: {note}")
         if self.metric_option is None or self.aggregate is not None \
                 or any(c in self.metric_option for c in "*?["):
             # several validation sets behind the role: named, or averaged, as analyze does

@@ -17,7 +17,7 @@ from phasewatch.errors import UsageError
 from phasewatch.noise import noise_scale
 from phasewatch.outliers import spike_mask
 from phasewatch.output import counted
-from phasewatch.presets import PERFORMANCE_ROLES, default_direction
+from phasewatch.presets import FALLBACK_ROLES, PERFORMANCE_ROLES, default_direction
 from phasewatch.run import Run
 from phasewatch.stepseries import StepSeries
 from phasewatch.values import MAX_VALUE
@@ -54,15 +54,25 @@ def choose_metric(run: Run, metric: str | None = None) -> str:
     declared = run.performance_metric
     if declared and run.own_name(declared):
         return declared
-    for role, _ in PERFORMANCE_ROLES:
+    for role, _ in PERFORMANCE_ROLES + FALLBACK_ROLES:
         if run.own_name(role):
             return role
     available = ", ".join(run.metrics[:20]) or "none"
     raise UsageError(
         "no performance metric found (looked for the run's declared one and for "
-        f"{', '.join(r for r, _ in PERFORMANCE_ROLES)}); pick one with --metric. "
+        f"{', '.join(r for r, _ in PERFORMANCE_ROLES + FALLBACK_ROLES)}); pick one with --metric. "
         f"Metrics in this run: {available}"
     )
+
+
+def fallback_note(run: Run, chosen: str) -> str | None:
+    """What to say when the metric chosen without --metric is a train metric (`FALLBACK_ROLES`):
+    the log has no held-out metric or reward, and a train loss cannot show overfitting."""
+    if is_performance_metric(run, chosen):
+        return None
+    return (f"no held-out metric or reward in this log: taking its train loss "
+            f"({run.resolve_metric(chosen)}), which cannot show an overfit to the training data; "
+            "pass --metric to choose another")
 
 
 def is_performance_metric(run: Run, metric: str) -> bool:

@@ -43,7 +43,8 @@ def test_json_contract(tmp_path, capsys):
         "loss": {"count": 3, "first_step": 0, "last_step": 2,  # NaN at step 3 not counted
                  "first": 2.0, "last": 1.0, "min": 1.0, "max": 2.0},
     }
-    assert doc["performance"] == {"metric": "eval_accuracy", "direction": "max", "count": 2,
+    assert doc["performance"] == {"metric": "eval_accuracy", "direction": "max",
+                                  "train_fallback": False, "count": 2,
                                   "first_step": 0, "last_step": 2, "first": 0.5, "last": 0.75,
                                   "best": 0.75, "best_step": 2}
     [warning] = doc["warnings"]

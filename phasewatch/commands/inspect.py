@@ -27,7 +27,7 @@ def performance(run) -> dict | None:
     """The metric `analyze` would take (its choice rules), with its first, last and best value;
     None when the run has none of the performance roles."""
     from phasewatch.errors import UsageError
-    from phasewatch.signals import choose_direction, choose_metric
+    from phasewatch.signals import choose_direction, choose_metric, fallback_note
 
     try:
         metric = choose_metric(run)
@@ -36,12 +36,14 @@ def performance(run) -> dict | None:
         return None
     series = run.column(metric)
     own = series.name
+    train = fallback_note(run, metric) is not None  # a train loss: no held-out metric logged
     if series.size == 0:
-        return {"metric": own, "direction": direction, "count": 0, "first_step": None,
-                "last_step": None, "first": None, "last": None, "best": None, "best_step": None}
+        return {"metric": own, "direction": direction, "train_fallback": train, "count": 0,
+                "first_step": None, "last_step": None, "first": None, "last": None,
+                "best": None, "best_step": None}
     steps, values = series.steps, series.values
     best = int(np.argmax(values) if direction == "max" else np.argmin(values))
-    return {"metric": own, "direction": direction, "count": series.size,
+    return {"metric": own, "direction": direction, "train_fallback": train, "count": series.size,
             "first_step": int(steps[0]), "last_step": int(steps[-1]),
             "first": float(values[0]), "last": float(values[-1]), "best": float(values[best]),
             "best_step": int(steps[best])}
@@ -71,7 +73,9 @@ def performance_line(perf: dict | None) -> str:
     if not perf["count"]:
         return f"performance metric: {perf['metric']} ({perf['direction']}), no finite values"
     better = "higher" if perf["direction"] == "max" else "lower"
-    return (f"performance metric: {perf['metric']} ({better} is better), {perf['count']} values "
+    what = "; the train loss, as no held-out metric or reward is logged" \
+        if perf.get("train_fallback") else ""
+    return (f"performance metric: {perf['metric']} ({better} is better{what}), {perf['count']} values "
             f"over steps {perf['first_step']}-{perf['last_step']}: first {_num(perf['first'])}, "
             f"last {_num(perf['last'])}, best {_num(perf['best'])} at step {perf['best_step']}")
 
