@@ -144,3 +144,18 @@ def test_plot_says_what_the_analysis_warned_about(tmp_path, capsys):
             "the one nearest it, at step 2000") in err
     assert main(["plot", str(RL), "-o", str(tmp_path / "b.png")]) == 0
     assert "1 isolated outlier left out (step 210" in capsys.readouterr().err
+
+
+def test_step_limits_that_show_none_of_the_data_are_a_usage_error(tmp_path, capsys):
+    # Was: `--xlim 5000,6000` on a run of steps 0-2000 wrote an empty figure after six
+    # "constrained_layout not applied because axes sizes collapsed to zero" warnings, exit 0.
+    from phasewatch.cli import main
+
+    sft, rl = ROOT / "sample_logs" / "sft", str(RL)
+    for paths in ([str(sft)], [str(sft), rl], [str(sft), rl, "--layout", "grid"]):
+        assert main(["plot", *paths, "--xlim", "5000,6000", "-o", str(tmp_path / "f.png")]) == 2
+        err = capsys.readouterr().err
+        assert "--xlim 5000,6000 shows none of the data (steps 0-2000)" in err
+        assert "constrained_layout" not in err
+    # a zoom that shows part of it is drawn
+    assert main(["plot", str(sft), "--xlim", "1500,6000", "-o", str(tmp_path / "f.png")]) == 0

@@ -23,6 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.text import Text
 from matplotlib.transforms import blended_transform_factory
 
+from phasewatch.errors import UsageError
 from phasewatch.plot.style import FONT_SIZE, GREY
 from phasewatch.results import Analysis
 
@@ -280,7 +281,17 @@ def outlier_handle() -> Line2D:
 
 
 def apply_limits(axes: Sequence[Axes], xlim=None, ylim=None) -> None:
-    """User axis limits: `xlim` on every panel, `ylim` on the first (the analysed metric)."""
+    """User axis limits: `xlim` on every panel, `ylim` on the first (the analysed metric). A
+    usage error for step limits that show none of the data drawn: the figure would be empty
+    (and matplotlib's layout collapses on it)."""
+    if xlim is not None:
+        spans = [(float(np.min(xs)), float(np.max(xs))) for ax in axes for line in ax.lines
+                 if line.get_gid() in ("raw", "smoothed")
+                 and (xs := np.asarray(line.get_xdata(), dtype=float)).size]
+        if spans and not any(lo <= xlim[1] and hi >= xlim[0] for lo, hi in spans):
+            first, last = min(lo for lo, _ in spans), max(hi for _, hi in spans)
+            raise UsageError(f"--xlim {xlim[0]:g},{xlim[1]:g} shows none of the data (steps "
+                             f"{first:g}-{last:g}); give limits that overlap them")
     for ax in axes:
         if xlim is not None:
             ax.set_xlim(*xlim)
