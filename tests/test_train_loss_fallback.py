@@ -35,7 +35,7 @@ def test_analyze_takes_the_train_loss_and_says_so(tmp_path, capsys):
     run = json.loads(out)["runs"][0]
     assert run["metric"] == "loss" and run["direction"] == "min"
     assert any(NOTE in w for w in run["warnings"])
-    assert [p["name"] for p in run["phases"]][0] == "improvement"
+    assert run["phases"][0]["name"] == "improvement"
     code, out, _ = run_cli(capsys, "inspect", log)
     assert "performance metric: loss (lower is better; the train loss, as no held-out metric " \
            "or reward is logged)" in out
