@@ -159,3 +159,22 @@ def test_step_limits_that_show_none_of_the_data_are_a_usage_error(tmp_path, caps
         assert "constrained_layout" not in err
     # a zoom that shows part of it is drawn
     assert main(["plot", str(sft), "--xlim", "1500,6000", "-o", str(tmp_path / "f.png")]) == 0
+
+
+def test_the_token_figure_takes_the_step_limits(tmp_path, capsys):
+    # Was: `plot --kind tokens --xlim 0,500` drew steps 0-2000: the option was accepted and
+    # not passed on. Zoomed before the SFT->RL switch (800), the legend does not name it.
+    from phasewatch.cli import main
+    from phasewatch.plot import token_figure
+
+    run = read_run(ROOT / "sample_logs" / "sft_then_rl")
+    fig = token_figure(run, xlim=(0, 500))
+    assert all(ax.get_xlim() == (0, 500) for ax in fig.axes[:2])
+    assert "SFT\u2192RL" not in [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "SFT\u2192RL" in [t.get_text() for t in token_figure(run).legends[0].get_texts()]
+    out = tmp_path / "tokens.png"
+    assert main(["plot", str(ROOT / "sample_logs" / "sft_then_rl"), "--kind", "tokens",
+                 "--xlim", "0,500", "-o", str(out)]) == 0
+    assert main(["plot", str(ROOT / "sample_logs" / "sft_then_rl"), "--kind", "tokens",
+                 "--xlim", "5000,6000", "-o", str(out)]) == 2
+    assert "shows none of the data (steps 0-2000)" in capsys.readouterr().err

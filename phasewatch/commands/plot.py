@@ -139,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
     with _drawable(paths), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if kind == "tokens":
-            fig = plot.token_figure(runs[0], kind=args.token_kind, size=size, title=args.title)
+            fig = plot.token_figure(runs[0], kind=args.token_kind, size=size, title=args.title,
+                                    xlim=xlim)
         elif kind == "phase":
             analysis = analyses[0]
             panels = metrics[1:] if len(metrics) > 1 else args.panels

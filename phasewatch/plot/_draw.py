@@ -286,7 +286,7 @@ def apply_limits(axes: Sequence[Axes], xlim=None, ylim=None) -> None:
     (and matplotlib's layout collapses on it)."""
     if xlim is not None:
         spans = [(float(np.min(xs)), float(np.max(xs))) for ax in axes for line in ax.lines
-                 if line.get_gid() in ("raw", "smoothed")
+                 if line.get_gid() in ("raw", "smoothed", "token-median")
                  and (xs := np.asarray(line.get_xdata(), dtype=float)).size]
         if spans and not any(lo <= xlim[1] and hi >= xlim[0] for lo, hi in spans):
             first, last = min(lo for lo, _ in spans), max(hi for _, hi in spans)

@@ -121,10 +121,12 @@ def token_figure(
     size: str | tuple[float, float] = "single",
     events=None,
     title: str | None = None,
+    xlim: tuple[float, float] | None = None,
 ) -> Figure:
     """Distribution of expert-token probabilities over training; returns the Figure.
 
     `source`: a Run with a token store, a run folder / store folder, or an open TokenStore.
+    `xlim` fixes the step axis (`--xlim`), as in the other figures.
     """
     if kind not in KINDS:
         raise UsageError(f"token figure kind must be one of {KINDS}, got {kind!r}")
@@ -177,6 +179,9 @@ def token_figure(
             if spec.is_last_row():
                 ax.set_xlabel("training step")
         event_handles = _draw.draw_events(axes, events, color="white" if kind == "heatmap" else None)
+        _draw.apply_limits(axes, xlim)
+        seen = _draw.in_view(axes)  # the legend names only the events the limits left in view
+        event_handles = {label: h for label, h in event_handles.items() if f"event:{label}" in seen}
         if kind == "heatmap":
             cbar = fig.colorbar(mesh, ax=axes, shrink=0.9, pad=0.02, aspect=25)
             cbar.set_label("share of tokens per p bin")
