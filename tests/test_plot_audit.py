@@ -6,7 +6,10 @@ Each test is a defect a user hit: a figure that marked or analysed something oth
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
 
 import phasewatch
 from phasewatch.io import read_run
@@ -178,3 +181,50 @@ def test_the_token_figure_takes_the_step_limits(tmp_path, capsys):
     assert main(["plot", str(ROOT / "sample_logs" / "sft_then_rl"), "--kind", "tokens",
                  "--xlim", "5000,6000", "-o", str(out)]) == 2
     assert "shows none of the data (steps 0-2000)" in capsys.readouterr().err
+
+
+def two_validation_sets(folder: Path) -> list[str]:
+    """Two verl-style runs, each evaluated on two validation sets that rise at different rates."""
+    import json
+    import math
+
+    import numpy as np
+
+    paths = []
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        path = folder / f"run{seed}.jsonl"
+        path.write_text("".join(json.dumps({
+            "step": step,
+            "val-core/gsm8k/acc/mean@1": 0.3 + 0.4 * (1 - math.exp(-step / 100))
+            + rng.normal(0, 0.01),
+            "val-core/math/acc/mean@1": 0.2 + 0.3 * (1 - math.exp(-step / 150))
+            + rng.normal(0, 0.01)}) + "\n" for step in range(0, 400, 10)))
+        paths.append(str(path))
+    return paths
+
+
+@pytest.mark.parametrize("metric", [[], ["--metric", "val-core/*"]])
+def test_a_comparison_draws_the_mean_of_the_sets_it_analysed(tmp_path, capsys, metric):
+    # Was: `plot A B --aggregate mean` analysed each run's mean of its validation sets but drew
+    # the first set (no stop marked: the analysis was of another series); with `--metric GLOB`
+    # it stopped: "none of the runs has metric 'val-core/*'" (exit 2). One run drew the mean.
+    import csv
+
+    from phasewatch.cli import main
+
+    paths = two_validation_sets(tmp_path)
+    data = tmp_path / "fig.csv"
+    assert main(["plot", *paths, *metric, "--aggregate", "mean", "-o", str(tmp_path / "f.png"),
+                 "--data", str(data)]) == 0
+    capsys.readouterr()
+    with open(data, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for path in paths:
+        assert main(["analyze", path, *metric, "--aggregate", "mean", "--format", "json"]) == 0
+        analysis = json.loads(capsys.readouterr().out)["runs"][0]
+        mine = [r for r in rows if r["run"] == Path(path).stem]
+        assert {r["metric"] for r in mine} == {analysis["metric"]}
+        assert analysis["metric"].endswith("(mean of 2 sets)")
+        stops = [int(float(r["step"])) for r in mine if r["kind"] == "stop"]
+        assert stops == [analysis["recommended_stop_step"]]

@@ -126,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
         return exit_code(loaded, failures)
     runs = [r for r, _, _ in loaded]
     analyses = [a for _, a, _ in loaded]
+    if kind == "compare":
+        metrics = _compared_metrics(metrics, analyses, args.aggregate)
     labels = [label_of.get(path) for _, _, path in loaded]
     axis = x_axis(runs[0], args.x_unit)
     if axis is not None and len(runs) > 1:
@@ -165,6 +167,23 @@ def run(args: argparse.Namespace) -> int:
         written(args.data, lambda: plot.save_data(fig, args.data))
         print(f"phasewatch: wrote {args.data} (the figure's data)", file=sys.stderr)
     return exit_code(loaded, failures)
+
+
+def _compared_metrics(metrics: list[str], analyses, aggregate: str | None) -> list[str]:
+    """The comparison's panels: a first `--metric` that is a glob or taken with `--aggregate`
+    names a different series in each run (a set, or the mean of its sets), which the runs'
+    analyses say: one name shared by all of them is that panel; else, alone, each run is drawn
+    with its own analysed series (`compare.analysed_metric`)."""
+    if not metrics or not (aggregate or any(c in metrics[0] for c in "*?[")):
+        return metrics
+    names = {a.metric for a in analyses}
+    if len(names) == 1:
+        return [names.pop(), *metrics[1:]]
+    if len(metrics) == 1:
+        return []
+    raise UsageError(f"--metric {metrics[0]} names different series in these runs "
+                     f"({', '.join(sorted(names))}), so it cannot be one panel beside the "
+                     "other --metric panels; plot it alone, or name one series")
 
 
 def _limits(option: str, text: str | None) -> tuple[float, float] | None:

@@ -102,7 +102,8 @@ def compare_figure(
     """Compare runs; returns the Figure (`phasewatch.plot.figure_data(fig)`: what it drew).
 
     `metrics`: one panel per metric in "overlay"; "grid" uses the first. Without them each run
-    shows its own performance metric. `analyses` (one per run) add each run's recommended stop
+    shows its own performance metric, or the series its analysis analysed when that is another
+    (the mean of its validation sets). `analyses` (one per run) add each run's recommended stop
     (overlay) or its phase bands and baseline (grid; computed when not given). `labels` name
     the runs in the legend and titles (default: the arm or run name); runs with one label are
     seeds, drawn as their mean and a `level` confidence band with the mean's recommended stop.
@@ -119,14 +120,27 @@ def compare_figure(
     groups = _groups(runs, labels)
     options = dict(analyze_options or {})
     given = list(metrics) if metrics else None
-    # the metric each run is drawn with when none is given: its own performance metric
-    own = [given[0] if given else choose_metric(run) for run in runs]
+    # the metric each run is drawn with when none is given: the one its analysis analysed
+    own = [given[0] if given else analysed_metric(run, None if analyses is None else analyses[i])
+           for i, run in enumerate(runs)]
     if layout == "grid":
         if analyses is None:
             analyses = [analyze(r, m, **options) for r, m in zip(runs, own)]
         return grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title, xlim, ylim)
     return _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xlim, ylim,
                     level, options)
+
+
+def analysed_metric(run: Run, analysis: Analysis | None) -> str:
+    """The run's performance metric (`choose_metric`: canonical names, so runs of several
+    frameworks share a panel), unless its analysis analysed another series (the mean of its
+    validation sets, `--aggregate mean`; a metric the caller chose): then that one, so the
+    line drawn is the series whose stop and phases are marked."""
+    chosen = choose_metric(run)
+    if analysis is None or same_metric(run, analysis.metric, chosen) \
+            or series_or_none(run, analysis.metric) is None:
+        return chosen
+    return analysis.metric
 
 
 def _panel_metrics(runs, given, own) -> tuple[list[str], list[list[int]]]:
