@@ -23,21 +23,34 @@ def _run(path_or_run: str | Path | Run) -> Run:
 
 
 def analyze(path_or_run: str | Path | Run, metric: str | None = None,
-            direction: str | None = None, **options: Any):
+            direction: str | None = None, aggregate: str | None = None, **options: Any):
     """The phases of one run's performance metric: an `Analysis` (`.phases`,
     `.changepoints`, `.recommended_stop_step`, `.to_dict()` = the `analyze --format json` run).
 
-    Options as `phasewatch analyze`: `baseline` ('first', 'mean-of-first:K', 'step:S'),
-    `keep_outliers`, `penalty`, `noise_sd` (the sd of one evaluation, when known) or
-    `eval_size` (items a rate is evaluated on: binomial noise), and the other
-    `analysis.AnalyzeConfig` fields.
+    `metric` and `aggregate` choose the series as `phasewatch analyze --metric --aggregate`
+    does: a name, or a glob of validation sets (`val-core/*`); several sets give the first with
+    a warning, or their mean with `aggregate="mean"`. Options as `phasewatch analyze`:
+    `baseline` ('first', 'mean-of-first:K', 'step:S'), `keep_outliers`, `penalty`, `noise_sd`
+    (the sd of one evaluation, when known) or `eval_size` (items a rate is evaluated on:
+    binomial noise), and the other `analysis.AnalyzeConfig` fields.
     """
-    from phasewatch.analysis import analyze_run
-
-    run = _run(path_or_run)
-    analysis = analyze_run(run, metric=metric, direction=direction, **options)
-    analysis.warnings[:0] = run.warnings  # what the reader skipped: bad lines, a cut line...
+    analysis, _ = analysis_and_run(_run(path_or_run), metric, direction, aggregate, **options)
     return analysis
+
+
+def analysis_and_run(run: Run, metric: str | None = None, direction: str | None = None,
+                     aggregate: str | None = None, **options: Any):
+    """(`analyze`'s Analysis, the Run it analysed): with `aggregate="mean"` that run holds the
+    mean of the sets as one more metric (`analysis.metric`), which the caller reads its values
+    from (`sweep` rows). Its warnings start with the reader's, then the choice of series."""
+    from phasewatch.analysis import analyze_run
+    from phasewatch.metric_sets import choose_series
+
+    choice = choose_series(run, metric, aggregate)
+    analysis = analyze_run(choice.run, metric=choice.metric, direction=direction, **options)
+    # what the reader skipped (bad lines, a cut line...), then which of several sets was taken
+    analysis.warnings[:0] = [*run.warnings, *choice.warnings]
+    return analysis, choice.run
 
 
 def changepoints(path_or_run: str | Path | Run, metric: str | Sequence[str],

@@ -20,6 +20,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", help="performance metric (default: each run's own, as analyze)")
     parser.add_argument("--direction", choices=("max", "min"),
                         help="whether higher (max) or lower (min) is better (default: as analyze)")
+    parser.add_argument("--aggregate", choices=("mean",),
+                        help="when the metric names several validation sets or --metric is a "
+                        "glob: analyse their mean (default: the first, with a warning), as analyze")
     parser.add_argument("--baseline", default="first", metavar="first|mean-of-first:K|step:S",
                         help="the starting level, as analyze")
     parser.add_argument("--keep-outliers", action="store_true", help="as analyze")
@@ -62,7 +65,8 @@ def collect(args: argparse.Namespace, detail: bool = False) -> list[dict]:
     checked_noise_options(args.noise_sd, args.eval_size)
     paths = expand_paths(args.paths)
     noise_sd = pooled_noise(paths, args) if args.pool_noise else args.noise_sd
-    options = SweepOptions(metric=args.metric, direction=args.direction, baseline=args.baseline,
+    options = SweepOptions(metric=args.metric, direction=args.direction,
+                           aggregate=args.aggregate, baseline=args.baseline,
                            keep_outliers=args.keep_outliers, penalty=args.penalty,
                            noise_sd=noise_sd, eval_size=args.eval_size, detail=detail)
     results = run_tasks(paths, options, workers=args.workers, scheduler=args.scheduler,
@@ -81,11 +85,13 @@ def pooled_noise(paths: list[str], args: argparse.Namespace) -> float:
     from phasewatch.commands.analyze import check_pool_noise
     from phasewatch.io import read_run
     from phasewatch.known_noise import pooled_noise_of
+    from phasewatch.metric_sets import choose_series
     from phasewatch.sweep.paths import local_path
 
     def read(path: str):
         with local_path(path) as local:
-            return read_run(local), args.metric
+            choice = choose_series(read_run(local), args.metric, args.aggregate)
+            return choice.run, choice.metric
 
     check_pool_noise(args)
     sd, runs = pooled_noise_of(paths, read, args.direction, args.keep_outliers)

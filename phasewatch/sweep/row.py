@@ -44,6 +44,7 @@ class SweepOptions:
 
     metric: str | None = None
     direction: str | None = None
+    aggregate: str | None = None
     baseline: str = "first"
     keep_outliers: bool = False
     penalty: float | None = None
@@ -55,7 +56,7 @@ class SweepOptions:
     def analyze_kwargs(self) -> dict[str, Any]:
         from phasewatch.phase_stats import Baseline
 
-        return {"metric": self.metric, "direction": self.direction,
+        return {"metric": self.metric, "direction": self.direction, "aggregate": self.aggregate,
                 "baseline": Baseline.parse(self.baseline), "keep_outliers": self.keep_outliers,
                 "penalty": self.penalty, "noise_sd": self.noise_sd, "eval_size": self.eval_size}
 
@@ -222,7 +223,7 @@ def _detail(run, analysis, series) -> dict[str, Any]:
 def summarize_run(path: str, options: SweepOptions | None = None) -> dict[str, Any]:
     """The sweep row of the run at `path` (a local path or an fsspec URL); never raises for a
     bad run: its `error` column says what went wrong. With `options.detail`, also `detail`."""
-    from phasewatch.api import analyze
+    from phasewatch.api import analysis_and_run
     from phasewatch.io import read_run
     from phasewatch.sweep.paths import local_path
 
@@ -238,7 +239,8 @@ def summarize_run(path: str, options: SweepOptions | None = None) -> dict[str, A
             row.update(name=run.name, algorithm=run.algorithm, seed=seed_of(run, hp),
                        format=run.format)
             row.update({HP_PREFIX + k: v for k, v in hp.items()})
-            analysis = analyze(run, **options.analyze_kwargs())
+            # the run analysed: with --aggregate mean it holds the sets' mean as a metric
+            analysis, run = analysis_and_run(run, **options.analyze_kwargs())
             series = run.series(analysis.metric)
             row.update(metric=analysis.metric, direction=analysis.direction)
             row.update(phase_summary(analysis, series))
