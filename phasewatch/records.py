@@ -26,6 +26,7 @@ from itertools import repeat
 import numpy as np
 
 from phasewatch.records_sparse import ResolvedColumns, pack
+from phasewatch.resumes import backward_starts, triplet_backward_starts
 
 Columns = dict[str, tuple[np.ndarray, np.ndarray]]  # metric -> (steps ascending, values)
 
@@ -95,6 +96,9 @@ class ColumnStore:
         self._t_ids = _Growable(np.zeros(0, dtype=np.int64))  # triplets in file order
         self._t_steps = _Growable(np.zeros(0, dtype=np.int64))
         self._t_values = _Growable(np.zeros(0, dtype=np.float64))
+        # (step, step before) where some metric's own step counter went back (file order),
+        # found as `resolve` puts the values in step order
+        self.backward_starts: set[tuple[int, int]] = set()
         self._p_ids: list[int] = []  # triplets added one at a time, not yet stored
         self._p_steps: list[int] = []
         self._p_values: list[float] = []
@@ -237,10 +241,11 @@ class ColumnStore:
         for name in names:
             group.values[name].append(values[name])
 
-    def resolve(self) -> ResolvedColumns:
+    def resolve(self, backward: bool = False) -> ResolvedColumns:
         """metric -> (steps ascending and distinct, values): per step the latest value in file
         order. Metrics with equal resolved steps share one array. Each metric's segments are
-        freed as soon as it is resolved."""
+        freed as soon as it is resolved. With `backward`, the steps where a metric's own counter
+        went back are added to `backward_starts` (asked for when the stream went back)."""
         self.flush()
         names = self._names
         t_ids, t_steps, t_values = self._t_ids.view(), self._t_steps.view(), self._t_values.view()
@@ -257,6 +262,8 @@ class ColumnStore:
                 at = order[lo:hi]
                 early[names[int(m_ids[lo])]] = (m_steps[at], m_values[at])
             t_ids, t_steps, t_values = t_ids[~mixed], t_steps[~mixed], t_values[~mixed]
+        if backward:
+            self.backward_starts.update(triplet_backward_starts(t_ids, t_steps))
         p_ids, p_steps, p_values, starts = pack(t_ids, t_steps, t_values, len(names))
         segments, self._segments = self._segments, {}
         self._open, self._group_of = {}, {}
@@ -273,6 +280,8 @@ class ColumnStore:
             before = early.get(name)
             if before is not None:  # resolved on its own: its steps are shared with none
                 steps = np.concatenate([before[0], *(g.steps.view() for g, _ in parts)])
+                if backward:
+                    self.backward_starts.update(backward_starts(steps))
                 select, steps = _latest_per_step(steps)
                 values = np.concatenate([before[1], values])
                 out[name] = (steps, values if select is None else values[select])
@@ -281,6 +290,8 @@ class ColumnStore:
             if known is None:
                 steps = parts[0][0].steps.view() if len(parts) == 1 else np.concatenate(
                     [g.steps.view() for g, _ in parts])
+                if backward:
+                    self.backward_starts.update(backward_starts(steps))
                 select, steps = _latest_per_step(steps)
                 steps = _shared(steps, distinct)
                 # the groups are kept with their ids so that the ids stay valid
@@ -354,44 +365,3 @@ def _shared(steps: np.ndarray, distinct: dict[tuple[int, int, int], list[np.ndar
             return other
     distinct.setdefault(key, []).append(steps)
     return steps
-
-
-class ResumeScan:
-    """Where the step counter goes back, found as records stream in (the first record of each
-    backwards run starts a resume), with the running maximum it went back from."""
-
-    def __init__(self) -> None:
-        self.found: list[tuple[int, int, int]] = []  # (step, went back from, line)
-        self._max: int | None = None
-        self._back = False  # was the previous record below the running maximum?
-
-    def one(self, step: int, line: int) -> None:
-        top = self._max
-        if top is None or step >= top:
-            self._back = False
-            self._max = step
-        else:
-            if not self._back:
-                self.found.append((step, top, line))
-            self._back = True
-
-    def block(self, steps: np.ndarray, lines: np.ndarray) -> None:
-        """The same as `one` for each record, vectorised."""
-        if steps.size == 0:
-            return
-        if self._max is None:
-            self._max, steps_rest, lines_rest = int(steps[0]), steps[1:], lines[1:]
-            self._back = False
-            if steps_rest.size == 0:
-                return
-            steps, lines = steps_rest, lines_rest
-        before = np.maximum.accumulate(np.concatenate(([self._max], steps)))
-        back = steps < before[:-1]
-        starts = back.copy()
-        starts[1:] &= ~back[:-1]
-        if self._back:
-            starts[0] = False
-        for i in np.flatnonzero(starts).tolist():
-            self.found.append((int(steps[i]), int(before[i]), int(lines[i])))
-        self._max = int(before[-1])
-        self._back = bool(back[-1])

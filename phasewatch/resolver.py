@@ -14,6 +14,10 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from phasewatch.values import to_float
+
+MAX_TRACKED_NAMES = 100_000  # metrics whose latest step is kept (a log of millions of names)
+
 
 class Resolver:
     """`RecordCollector`'s duplicate/resume policy, one record at a time, bounded state (the
@@ -27,37 +31,60 @@ class Resolver:
             if name:
                 self.followed.add(name)
         self.latest: dict[str, tuple[int, dict[str, Any]]] = {}  # group -> (step, merged values)
+        # (group, metric) -> the step of its latest value: a record below the latest step is a
+        # resume only if one of its metrics goes back (a TensorBoard file may count epochs for
+        # some tags beside batches for others), as `RecordCollector` decides offline
+        self.metric_steps: dict[tuple[str, str], int] = {}
         self.can_rewind = hasattr(monitor, "rewind")
 
     def _followed(self, keys) -> bool:
         followed = self.followed | set(self.monitor.resolved_.values())
         return any(key in followed for key in keys)
 
+    def _went_back_from(self, step: int, values: Mapping[str, Any], group: str) -> int | None:
+        """The latest step of this record's metrics when one of them had a value at a later
+        step (the step counter went back for it), else None. Notes the record's steps; after a
+        resume, the abandoned branch's are forgotten, so the re-logged block's other metrics
+        (an evaluation at 600 after a resume from 930 to 500) are not resumes again."""
+        steps = self.metric_steps
+        keys = [key for key, value in values.items() if to_float(value) is not None]
+        back_from = max((before for key in keys if (before := steps.get((group, key))) is not None
+                         and before > step), default=None)
+        if back_from is not None:
+            for name in [name for name, at in steps.items() if name[0] == group and at >= step]:
+                del steps[name]
+        for key in keys:
+            if (group, key) in steps or len(steps) < MAX_TRACKED_NAMES:
+                steps[group, key] = step
+        return back_from
+
     def feed(self, step: int, values: Mapping[str, Any], group: str = "") -> tuple[list, int | None]:
         """Alerts of this record, and the step the monitor rewound to (or None)."""
         latest = self.latest.get(group)
-        if latest is None or step > latest[0]:
+        back_from = self._went_back_from(step, values, group)
+        if back_from is not None:
+            # The step counter went back: a resumed run re-logging from an earlier checkpoint.
+            self.on_resume(back_from, step)
+            self.latest[group] = (step, dict(values))
+            rewound = None
+            if self.can_rewind:
+                self.monitor.rewind(step)
+                rewound = step
+            return self.monitor.update(step, values), rewound
+        if latest is None or step != latest[0]:
+            # a later step, or another counter's (a file counting epochs beside batches)
             self.latest[group] = (step, dict(values))
             return self.monitor.update(step, values), None
-        last_step, merged = latest
-        if step == last_step:
-            changed = {k: v for k, v in values.items() if k not in merged or not _same(merged[k], v)}
-            if not changed:
-                return [], None  # exact double logging
-            superseded = [k for k in changed if k in merged]
-            merged.update(changed)
-            if superseded and self._followed(superseded) and self.can_rewind:
-                self.monitor.rewind(step)
-                return self.monitor.update(step, merged), step
-            return self.monitor.update(step, changed), None
-        # The step counter went back: a resumed run re-logging from an earlier checkpoint.
-        self.on_resume(last_step, step)
-        self.latest[group] = (step, dict(values))
-        rewound = None
-        if self.can_rewind:
+        merged = latest[1]
+        changed = {k: v for k, v in values.items() if k not in merged or not _same(merged[k], v)}
+        if not changed:
+            return [], None  # exact double logging
+        superseded = [k for k in changed if k in merged]
+        merged.update(changed)
+        if superseded and self._followed(superseded) and self.can_rewind:
             self.monitor.rewind(step)
-            rewound = step
-        return self.monitor.update(step, values), rewound
+            return self.monitor.update(step, merged), step
+        return self.monitor.update(step, changed), None
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from phasewatch.errors import UsageError
-from phasewatch.records import Columns, ColumnStore, ResumeScan
+from phasewatch.records import Columns, ColumnStore
+from phasewatch.resumes import ResumeScan, resume_points
 from phasewatch.stepseries import StepSeries
 from phasewatch.values import MAX_VALUE, to_float  # the one value conversion (also run.to_float)
 
@@ -322,7 +323,11 @@ class RecordCollector:
     def build(self, **metadata: Any) -> Run:
         events = list(metadata.pop("events", []))
         warnings = self.warnings + list(metadata.pop("warnings", []))
-        for step, prev, line in self._resumes.found:
+        found = self._resumes.found
+        columns = self._store.resolve(backward=bool(found))
+        # a step the stream went back to where no metric's own counter went back is another
+        # counter's step (epochs beside batches), not a resume
+        for step, prev, line in resume_points(found, list(self._store.backward_starts)):
             where = f"line {line}: " if line > 0 else ""
             events.append(Event(step=step, name="resume", detail=f"step counter went back from {prev}"))
             warnings.append(
@@ -338,7 +343,7 @@ class RecordCollector:
 
             metadata["algorithm"] = infer_algorithm(self._store.names(), metadata.get("config") or {})
         return Run.from_columns(
-            self._store.resolve(),
+            columns,
             source=self.source,
             format=self.format,
             n_records=self.n_records,

@@ -1,5 +1,6 @@
 """TensorBoard, W&B offline and MLflow stores, written with each ecosystem's own writer."""
 
+import json
 import os
 import subprocess
 import sys
@@ -69,6 +70,49 @@ def test_tensorboard_resumed_run_in_a_second_event_file(tmp_path):
     run = read_run(folder)
     np.testing.assert_allclose(run.series("epoch_loss").to_numpy(), [5.0, 4.0, 3.5, 2.5, 1.5], rtol=1e-6)
     assert [(e.name, e.step) for e in run.events] == [("resume", 2)]
+
+
+def write_epochs_beside_batches(folder, epochs=12, batches=50):
+    """A PyTorch script's usual logging: the train loss per batch (global step), the
+    validation loss per epoch (the epoch number as its step), one event file."""
+    from tensorboard.summary import Writer
+
+    writer = Writer(str(folder))
+    for epoch in range(1, epochs + 1):
+        for batch in range(batches):
+            step = (epoch - 1) * batches + batch + 1
+            writer.add_scalar("train/batch_loss", 2.0 / step ** 0.5, step=step)
+        writer.add_scalar("val/loss", 1.0 + 0.3 / epoch + 0.02 * max(0, epoch - 6), step=epoch)
+    writer.flush()
+    writer.close()
+
+
+def test_tensorboard_tags_counting_epochs_beside_batches_are_no_resume(tmp_path, capsys):
+    """The stream's step falls from 50 to 1 at every epoch, but no tag's own counter goes
+    back: no resume events or warnings offline, no rewinds live (the monitor saw every
+    record and agrees with analyze)."""
+    pytest.importorskip("tensorboard")
+    folder = tmp_path / "run"
+    write_epochs_beside_batches(folder)
+    run = read_run(folder)
+    assert run.events == [] and not any("went back" in w for w in run.warnings)
+    assert run.series("val/loss").index.tolist() == list(range(1, 13))
+    assert run.series("train/batch_loss").index.tolist() == list(range(1, 601))
+    code, out, err = cli(capsys, "watch", str(folder), "--metric", "val/loss", "--format", "jsonl")
+    assert code == 0 and "went back" not in err
+    summary = json.loads(out.strip().splitlines()[-1])
+    code, out, _ = cli(capsys, "analyze", str(folder), "--metric", "val/loss", "--format", "json")
+    offline = json.loads(out)["runs"][0]
+    assert summary["records"] == 612 and summary["phases"] == [p["name"] for p in offline["phases"]]
+    assert summary["live_best_step"] == offline["recommended_stop_step"]
+    # a real resume in a second event file is still one
+    from tensorboard.summary import Writer
+
+    writer = Writer(str(folder))
+    for step in range(400, 420):
+        writer.add_scalar("train/batch_loss", 0.5, step=step)
+    writer.close()
+    assert [(e.name, e.step) for e in read_run(folder).events] == [("resume", 400)]
 
 
 def test_tensorboard_truncated_file_keeps_records_and_warns(tmp_path):

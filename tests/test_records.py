@@ -8,7 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phasewatch.records import ColumnStore, ResumeScan
+from phasewatch.records import ColumnStore
+from phasewatch.resumes import ResumeScan
 from phasewatch.run import RecordCollector
 
 NAMES = ["a", "b", "c", "d"]

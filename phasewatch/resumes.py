@@ -1,0 +1,91 @@
+"""Resumed runs: where a log's step counter went back.
+
+Records stream in file order; a record whose step is below the highest step so far starts a
+resume (`ResumeScan`), the later records for a step superseding the earlier ones. A step counter
+belongs to the metrics that use it, though: a TensorBoard file may count epochs for its
+validation tags beside batches for its train tags, and its stream then "goes back" at every
+epoch without any metric going back. So the resumes are where some metric's own counter went
+back (`backward_starts`, computed as the values are resolved; `resume_points`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def backward_starts(steps: np.ndarray) -> list[tuple[int, int]]:
+    """(step, the step before it) where this metric's own counter went back, in file order:
+    a resumed run, not a counter of other metrics (a TensorBoard file whose epoch-level tags
+    count epochs beside tags that count batches)."""
+    if steps.size < 2:
+        return []
+    back = np.flatnonzero(steps[1:] < steps[:-1])
+    return list(zip(steps[back + 1].tolist(), steps[back].tolist()))
+
+
+def triplet_backward_starts(ids: np.ndarray, steps: np.ndarray) -> list[tuple[int, int]]:
+    """`backward_starts` of each metric of triplets in file order."""
+    if ids.size < 2:
+        return []
+    order = np.argsort(ids, kind="stable")
+    sid, sstep = ids[order], steps[order]
+    back = np.flatnonzero((sid[1:] == sid[:-1]) & (sstep[1:] < sstep[:-1]))
+    return list(zip(sstep[back + 1].tolist(), sstep[back].tolist()))
+
+
+def resume_points(found: list[tuple[int, int, int]],
+                  backward: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """The resumes of a log: (step, went back from, line).
+
+    `found` are the stream's (`ResumeScan`), kept where some metric's own counter went back to
+    that step; `backward` (per metric, `backward_starts`) adds the steps the stream's scan
+    could not see (a tag going back right after another counter's lower step) unless they fall
+    within a resume already kept (its re-logged block: an evaluation at 600 re-logged after a
+    resume from 930 to 500 is that resume, not another)."""
+    to = {step for step, _ in backward}
+    kept = [r for r in found if r[0] in to]
+    for step, before in sorted(backward):
+        if not any(lo <= step <= hi for lo, hi, _ in kept):
+            kept.append((step, before, 0))
+    return sorted(kept)
+
+
+class ResumeScan:
+    """Where the step counter goes back, found as records stream in (the first record of each
+    backwards run starts a resume), with the running maximum it went back from."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[int, int, int]] = []  # (step, went back from, line)
+        self._max: int | None = None
+        self._back = False  # was the previous record below the running maximum?
+
+    def one(self, step: int, line: int) -> None:
+        top = self._max
+        if top is None or step >= top:
+            self._back = False
+            self._max = step
+        else:
+            if not self._back:
+                self.found.append((step, top, line))
+            self._back = True
+
+    def block(self, steps: np.ndarray, lines: np.ndarray) -> None:
+        """The same as `one` for each record, vectorised."""
+        if steps.size == 0:
+            return
+        if self._max is None:
+            self._max, steps_rest, lines_rest = int(steps[0]), steps[1:], lines[1:]
+            self._back = False
+            if steps_rest.size == 0:
+                return
+            steps, lines = steps_rest, lines_rest
+        before = np.maximum.accumulate(np.concatenate(([self._max], steps)))
+        back = steps < before[:-1]
+        starts = back.copy()
+        starts[1:] &= ~back[:-1]
+        if self._back:
+            starts[0] = False
+        for i in np.flatnonzero(starts).tolist():
+            self.found.append((int(steps[i]), int(before[i]), int(lines[i])))
+        self._max = int(before[-1])
+        self._back = bool(back[-1])

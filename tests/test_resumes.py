@@ -1,0 +1,52 @@
+"""A resume is where a metric's own step counter goes back, offline and live alike: a log whose
+tags count different things (epochs beside batches) has none; a resumed run has one, however
+sparse its evaluations."""
+
+import json
+
+from phasewatch.cli import main
+from phasewatch.io import read_run
+from phasewatch.resumes import resume_points
+
+
+def run_cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_resume_points_keep_the_streams_resumes_that_a_metric_confirms():
+    # epochs beside batches: the stream falls at every epoch, no metric does
+    assert resume_points([(1, 50, 0), (2, 100, 0)], []) == []
+    # a resume from 930 to 500: its evaluation at 600 (last at 900) is the same resume
+    assert resume_points([(500, 930, 7)], [(500, 930), (600, 900)]) == [(500, 930, 7)]
+    # a tag going back right after another counter's lower step: seen per metric only
+    assert resume_points([(12, 600, 0)], [(400, 600)]) == [(400, 600, 0)]
+
+
+def resumed_log(path):
+    rows = []
+    for step in range(10, 940, 10):  # the first attempt, to step 930
+        rows.append({"step": step, "loss": 2.0 - step / 1000})
+        if step % 100 == 0:
+            rows.append({"step": step, "eval_accuracy": 0.3 + step / 2000})
+    for step in range(500, 1510, 10):  # resumed from the step-500 checkpoint
+        rows.append({"step": step, "loss": 1.9 - step / 1000})
+        if step % 100 == 0:
+            rows.append({"step": step, "eval_accuracy": 0.35 + step / 2000 - max(0, step - 1100) / 1000})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_a_resumed_run_with_sparse_evaluations_is_one_resume_offline_and_live(tmp_path, capsys):
+    log = resumed_log(tmp_path / "run.jsonl")
+    run = read_run(log)
+    assert [(e.name, e.step) for e in run.events] == [("resume", 500)]
+    assert run.series("eval_accuracy").loc[600] == 0.35 + 0.3  # the later record wins
+    code, out, err = run_cli(capsys, "watch", log, "--format", "jsonl")
+    assert code == 0 and err.count("went back") == 1 and "from 930 to 500" in err
+    live = json.loads(out.strip().splitlines()[-1])
+    code, out, _ = run_cli(capsys, "analyze", log, "--format", "json")
+    offline = json.loads(out)["runs"][0]
+    assert live["phases"] == [p["name"] for p in offline["phases"]]
+    assert abs(live["live_best_step"] - offline["recommended_stop_step"]) <= 100
