@@ -91,3 +91,33 @@ def test_state_round_trips_through_a_checkpoint(tmp_path):
     restored.load_state_dict(next(iter(state.values())))
     assert restored.monitor.state_dict() == callback.monitor.state_dict()
     assert list(restored.host.saved) == [30] and restored.host.saved == callback.host.saved
+
+
+class TinyLoggingTrainLoss(Tiny):
+    def training_step(self, batch, _):
+        loss = super().training_step(batch, _)
+        self.log("train_loss", loss)
+        return loss
+
+
+def test_lightning_csv_logger_file_is_analysed_on_its_validation_accuracy(tmp_path):
+    """Lightning's own CSVLogger writes `epoch, step, train_loss, val_acc, val_loss`: analyze
+    takes `val_acc` (a Keras / Lightning validation name) and finds the scripted overfit."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    from phasewatch.analysis import analyze_run
+    from phasewatch.io import read_run
+
+    torch.set_num_threads(1)
+    trainer = pl.Trainer(max_epochs=60, accelerator="cpu", logger=CSVLogger(str(tmp_path)),
+                         log_every_n_steps=1, enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=False,
+                         default_root_dir=str(tmp_path), num_sanity_val_steps=0)
+    trainer.fit(TinyLoggingTrainLoss(), loader(), loader())
+    [csv] = list(tmp_path.glob("lightning_logs/version_0/metrics.csv"))
+    run = read_run(csv)
+    assert {"val_acc", "val_loss", "train_loss"} <= set(run.metrics)
+    analysis = analyze_run(run)
+    assert analysis.metric == "val_acc" and analysis.direction == "max"
+    assert [p.name for p in analysis.phases][-1] == "overfit"
+    assert abs(analysis.recommended_stop_step - PEAK) <= 3
