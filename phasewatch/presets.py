@@ -43,6 +43,8 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "eval/accuracy", "eval_accuracy", "eval/acc", "eval_acc",
         # Keras (`CSVLogger`, `History`) and Lightning (`CSVLogger`, TensorBoard) validation
         "val_accuracy", "val_acc", "val/accuracy", "val/acc", "validation/accuracy",
+        # Keras' TensorBoard callback: `validation/` event files with `epoch_<metric>` tags
+        "validation/epoch_accuracy", "validation/epoch_acc",
         "val-core/*/acc/mean@*", "val-core/*/acc/mean_at_*",
         "val-core/*/reward/mean@*", "val-core/*/reward/mean_at_*",
         "val/test_score/*",
@@ -95,7 +97,8 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "train/actor_lr",
     ),
     "eval/loss": ("eval/loss", "eval_loss", "val/loss", "eval gpt_loss", "eval/eval gpt_loss",
-                  "eval/eval_loss", "val_loss", "validation/loss", "validation_loss"),
+                  "eval/eval_loss", "val_loss", "validation/loss", "validation_loss",
+                  "validation/epoch_loss"),
 }
 
 # Metrics that can serve as the performance series, in order of preference, with direction.

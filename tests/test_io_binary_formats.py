@@ -59,6 +59,7 @@ def test_tensorboard_tensor_scalars_and_subdirectories(tmp_path):
     np.testing.assert_allclose(run.series("train/epoch_loss").to_numpy(), [0.9, 0.7, 0.5], rtol=1e-6)
     np.testing.assert_allclose(run.series("validation/epoch_loss").to_numpy(), [1.0, 0.8, 0.75], rtol=1e-6)
     assert run.events == []  # interleaved directories are not a resume
+    assert run.own_name("eval/loss") == "validation/epoch_loss"  # what analyze takes
 
 
 def test_tensorboard_resumed_run_in_a_second_event_file(tmp_path):
