@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_run(name="sft_then_rl", n=200, seed=0, switch=None, extras=True):
-    """A run whose accuracy dips, recovers and slowly declines, with the optional panels' metrics."""
+    """A run whose accuracy dips, recovers and slowly declines, with the optional panels' metrics;
+    its config names its seed (runs of one arm and different seeds are a seed group)."""
     rng = np.random.default_rng(seed)
     collector = RecordCollector(f"mem:{name}", "test")
     steps = np.arange(n) * 5
@@ -51,7 +52,7 @@ def make_run(name="sft_then_rl", n=200, seed=0, switch=None, extras=True):
         collector.add(int(step), record)
     events = [Event(int(switch), "sft_to_rl")] if switch is not None else []
     return collector.build(name=name, algorithm=name, performance_metric="eval/accuracy",
-                           direction="max", events=events)
+                           direction="max", events=events, config={"seed": seed})
 
 
 def make_analysis(run, phases=None, stop=450):

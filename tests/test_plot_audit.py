@@ -228,3 +228,41 @@ def test_a_comparison_draws_the_mean_of_the_sets_it_analysed(tmp_path, capsys, m
         assert analysis["metric"].endswith("(mean of 2 sets)")
         stops = [int(float(r["step"])) for r in mine if r["kind"] == "stop"]
         assert stops == [analysis["recommended_stop_step"]]
+
+
+def test_runs_are_averaged_only_when_they_are_seeds_of_one_configuration(tmp_path, capsys):
+    # Was: without --label, runs were grouped by their default name: two folders' metrics.csv
+    # (both named "metrics") were drawn as "metrics (mean of 2)", and two SFT runs of
+    # different learning rates as "SFT (mean of 2)": different experiments averaged.
+    import csv
+    import math
+
+    from phasewatch.cli import main
+    from phasewatch.plot import compare_figure
+    from phasewatch.run import RecordCollector
+
+    folders = []
+    for name, scale in (("armA", 100), ("armB", 300)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "metrics.csv").write_text("step,eval_accuracy\n" + "".join(
+            f"{s},{0.3 + 0.5 * (1 - math.exp(-s / scale)):.4f}\n" for s in range(0, 1000, 20)))
+        folders.append(str(folder))
+    data = tmp_path / "fig.csv"
+    assert main(["plot", *folders, "-o", str(tmp_path / "f.png"), "--data", str(data)]) == 0
+    with open(data, newline="") as fh:
+        kinds = {(r["run"], r["kind"]) for r in csv.DictReader(fh)}
+    assert not any(kind == "mean" for _, kind in kinds)
+    assert {run for run, _ in kinds} == {f"{f}/metrics.csv" for f in folders}
+
+    def sft(seed: int, lr: float, name: str):
+        collector = RecordCollector(f"mem:{name}", "test")
+        for step in range(0, 500, 10):
+            collector.add(step, {"eval/accuracy": 0.5 + 0.3 * (1 - math.exp(-step / 100))
+                                 + 0.01 * math.sin(seed + step)})
+        return collector.build(name=name, algorithm="sft", config={"seed": seed, "lr": lr})
+
+    runs = [sft(0, 1e-4, "lr1e-4"), sft(1, 3e-4, "lr3e-4"), sft(2, 3e-4, "lr3e-4_s2")]
+    legend = [t.get_text() for t in compare_figure(runs).legends[0].get_texts()]
+    # the two seeds of lr 3e-4 are one group (the arm's name); lr 1e-4 stands alone
+    assert legend[:2] == ["SFT \u00b7 lr1e-4", "SFT (mean of 2)"]

@@ -10,7 +10,8 @@ Two layouts:
   and baseline.
 Nothing of one run is drawn where that run is not: events, bands, baselines and stops belong
 to the panel that shows the run. Runs with the same label are seeds of one group, drawn as
-their mean with a confidence band (phasewatch.plot.seeds). Each arm has one fixed colour.
+their mean with a confidence band (phasewatch.plot.seeds); without labels, only the seeds of one
+configuration are (`_groups`). Each arm has one fixed colour.
 """
 
 from __future__ import annotations
@@ -56,18 +57,38 @@ def arm_label(run: Run) -> str:
     return ARM_LABELS.get(key, run.name or key)
 
 
-def _groups(runs: Sequence[Run], labels: Sequence[str | None] | None):
-    """(label, colour key, member indices) per group, in order of first appearance."""
+def _groups(runs: Sequence[Run], labels: Sequence[str | None] | None, metrics: Sequence[str]):
+    """(label, colour key, member indices) per group, in order of first appearance. Runs the
+    user gave one label are one group; of the others, the seeds of one configuration (one arm
+    and metric, the same hyperparameters apart from the seed, two or more seeds: as the report
+    groups them) are one group named after their arm, and every other run stands alone: two
+    runs of one arm with different settings, or two runs only named alike (two folders'
+    metrics.csv), are not averaged. A default name that two entries share is told apart by
+    the run's name, else its source."""
     labels = list(labels or [])
     if len(labels) > len(runs):
         raise UsageError(f"got {len(labels)} labels for {len(runs)} runs")
-    out: dict[str, list[int]] = {}
-    keys: dict[str, str] = {}
-    for i, run in enumerate(runs):
-        given = labels[i] if i < len(labels) else None
-        label = given or arm_label(run)
-        out.setdefault(label, []).append(i)
-        keys.setdefault(label, arm_of(run))  # a label renames a run; its arm keeps its colour
+    given = [labels[i] if i < len(labels) else None for i in range(len(runs))]
+    entries: dict[str, list[int]] = {}  # label -> members; the user's labels as given
+    for i, label in enumerate(given):
+        if label:
+            entries.setdefault(label, []).append(i)
+    defaults = _default_entries(runs, given, metrics)
+    bases = [arm_label(runs[members[0]]) for members in defaults]
+    for members, base in zip(defaults, bases):
+        first = runs[members[0]]
+        shared = [m for m, b in zip(defaults, bases) if b == base]
+        # the arm's name alone for the only entry that has it, or for the one seed group among
+        # single runs of the arm; the others add the run's name (else its source)
+        alone = base not in entries and (len(shared) == 1 or len(members) > 1
+                                         and sum(len(m) > 1 for m in shared) == 1)
+        names = [base] if alone else []
+        if first.name and first.name != base:
+            names.append(f"{base} \u00b7 {first.name}")
+        label = next((name for name in names if name not in entries), first.source)
+        entries.setdefault(label, []).extend(members)
+    order = sorted(entries, key=lambda label: min(entries[label]))
+    keys = {label: arm_of(runs[entries[label][0]]) for label in order}
     colors = arm_colors(list(dict.fromkeys(keys.values())))
     # two groups of one arm (two labels for runs of one arm): the later gets a spare colour
     taken: set[str] = set()
@@ -79,7 +100,26 @@ def _groups(runs: Sequence[Run], labels: Sequence[str | None] | None):
                          if c not in taken)
         taken.add(color)
         group_colors[label] = color
-    return [(label, group_colors[label], members) for label, members in out.items()]
+    return [(label, group_colors[label], sorted(entries[label])) for label in order]
+
+
+def _default_entries(runs: Sequence[Run], given: list[str | None],
+                     metrics: Sequence[str]) -> list[list[int]]:
+    """The runs without a label, as seed groups and single runs (`sweep.row.seed_groups_of`)."""
+    from phasewatch.sweep.row import (
+        config_without_seed,
+        hyperparameters,
+        seed_groups_of,
+        seed_of,
+    )
+
+    free = [i for i, label in enumerate(given) if not label]
+    hps = {i: hyperparameters(runs[i]) for i in free}
+    keys = [(arm_of(runs[i]), metrics[i], config_without_seed(hps[i])) for i in free]
+    groups = [[free[k] for k in m]
+              for m in seed_groups_of(keys, [seed_of(runs[i], hps[i]) for i in free])]
+    grouped = {i for members in groups for i in members}
+    return sorted([*groups, *([i] for i in free if i not in grouped)], key=min)
 
 
 def compare_figure(
@@ -106,7 +146,8 @@ def compare_figure(
     (the mean of its validation sets). `analyses` (one per run) add each run's recommended stop
     (overlay) or its phase bands and baseline (grid; computed when not given). `labels` name
     the runs in the legend and titles (default: the arm or run name); runs with one label are
-    seeds, drawn as their mean and a `level` confidence band with the mean's recommended stop.
+    seeds, drawn as their mean and a `level` confidence band with the mean's recommended stop
+    (without labels: the seeds of one configuration, see `_groups`).
     `xlim`/`ylim` fix the step axis and the first panel's y axis. `analyze_options`: the
     options of `phasewatch.analyze` the `analyses` were made with (baseline, keep_outliers,
     penalty, noise_sd...); a seed group's mean and the analyses the grid computes use them too.
@@ -117,12 +158,12 @@ def compare_figure(
         raise UsageError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     if analyses is not None and len(analyses) != len(runs):
         raise UsageError(f"got {len(analyses)} analyses for {len(runs)} runs")
-    groups = _groups(runs, labels)
     options = dict(analyze_options or {})
     given = list(metrics) if metrics else None
     # the metric each run is drawn with when none is given: the one its analysis analysed
     own = [given[0] if given else analysed_metric(run, None if analyses is None else analyses[i])
            for i, run in enumerate(runs)]
+    groups = _groups(runs, labels, own)
     if layout == "grid":
         if analyses is None:
             analyses = [analyze(r, m, **options) for r, m in zip(runs, own)]

@@ -13,7 +13,7 @@ import numpy as np
 
 from phasewatch.plot.style import ARM_LABELS, arm_colors, arm_key
 from phasewatch.report.svg import Area, Band, Chart, Line, render
-from phasewatch.sweep.row import HP_PREFIX
+from phasewatch.sweep.row import HP_PREFIX, config_without_seed, seed_groups_of
 
 FEATURES = {"dip_depth": "dip depth", "readapt_gain": "readaptation gain",
             "overfit_decline": "overfit decline", "peak_step": "peak step",
@@ -198,17 +198,12 @@ def _group_breaks(members) -> list[float]:
 
 def seed_groups(results) -> str:
     """Runs that differ only in their seed: the mean curve and its 95% confidence band."""
-    ok = _ok(results)
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    for _, r in ok:
-        row = r["row"]
-        if row.get("seed") is None:
-            continue
-        hp = tuple(sorted((k, str(v)) for k, v in row.items() if k.startswith(HP_PREFIX)
-                          and k.rsplit(".", 1)[-1] != "seed"))
-        groups[(arm_of(row), row["metric"], hp)].append(r)
-    # two copies of one seed are not a seed group (a run analysed twice)
-    groups = {k: v for k, v in groups.items() if len({m["row"]["seed"] for m in v}) >= 2}
+    rows = [r for _, r in _ok(results)]
+    keys = [(arm_of(r["row"]), r["row"]["metric"],
+             config_without_seed({k: v for k, v in r["row"].items() if k.startswith(HP_PREFIX)}))
+            for r in rows]
+    groups = {keys[m[0]]: [rows[i] for i in m]
+              for m in seed_groups_of(keys, [r["row"].get("seed") for r in rows])}
     if not groups:
         return ('<p class="note">No seed groups: no two runs share a configuration '
                 'apart from their seed.</p>')

@@ -101,6 +101,24 @@ def hyperparameters(run) -> dict[str, Any]:
     return hp
 
 
+def config_without_seed(hp: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The hyperparameters apart from any seed, as a comparable key: runs of one arm and
+    metric with equal keys and different seeds are seeds of one configuration (the report's
+    seed groups, a comparison figure's default groups)."""
+    return tuple(sorted((k, str(v)) for k, v in hp.items() if k.rsplit(".", 1)[-1] != "seed"))
+
+
+def seed_groups_of(keys: list[tuple], seeds: list[int | None]) -> list[list[int]]:
+    """Indices of the runs that are seeds of one configuration: equal `keys` (arm, metric,
+    `config_without_seed`), a known seed, and at least two different seeds among them (two
+    copies of one seed are a run read twice, not a group)."""
+    by_key: dict[tuple, list[int]] = {}
+    for i, (key, seed) in enumerate(zip(keys, seeds)):
+        if seed is not None:
+            by_key.setdefault(key, []).append(i)
+    return [members for members in by_key.values() if len({seeds[i] for i in members}) >= 2]
+
+
 def _number(text: str) -> int | float:
     """'3' -> 3, '0.001' / '1e-3' -> 0.001 (text that _NUMBER_TEXT matched)."""
     if text.lstrip("+-").isdigit():
