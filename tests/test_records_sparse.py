@@ -18,7 +18,13 @@ from hypothesis import strategies as st
 
 from phasewatch import records
 from phasewatch.io.verl_console import LineParser
-from phasewatch.presets import ROLE_CANDIDATES, aliases_for, role_matches
+from phasewatch.presets import (
+    BARE_ACCURACY,
+    KERAS_STYLE_VALIDATION,
+    ROLE_CANDIDATES,
+    aliases_for,
+    role_matches,
+)
 from phasewatch.records import ColumnStore
 from phasewatch.records_sparse import ResolvedColumns, Row
 from phasewatch.run import RecordCollector
@@ -119,6 +125,13 @@ def test_collector_takes_a_row_whole():
     assert run.metrics == ["acc", "loss"] and run.n_steps == 2
 
 
+def keras_train_accuracy(role, name, present):
+    """A bare `acc` / `accuracy` beside a Keras-style validation accuracy has no preference
+    role (`presets.BARE_ACCURACY`)."""
+    return (role == "train/preference_accuracy" and name in BARE_ACCURACY
+            and any(v in present for v in KERAS_STYLE_VALIDATION))
+
+
 def old_aliases_for(metrics):
     """The rule as it was written before the lookup: every pattern scanned over every name."""
     present = sorted(set(metrics))
@@ -127,7 +140,8 @@ def old_aliases_for(metrics):
         if canonical in present:
             continue
         for pattern in candidates:
-            found = sorted(m for m in present if fnmatch.fnmatchcase(m, pattern))
+            found = sorted(m for m in present if fnmatch.fnmatchcase(m, pattern)
+                           and not keras_train_accuracy(canonical, m, present))
             if found:
                 aliases[canonical] = found[0]
                 break
@@ -143,7 +157,8 @@ def old_role_matches(role, metrics):
     if role in present:
         return [role]
     for pattern in ROLE_CANDIDATES.get(role, ()):
-        found = sorted(m for m in present if fnmatch.fnmatchcase(m, pattern))
+        found = sorted(m for m in present if fnmatch.fnmatchcase(m, pattern)
+                       and not keras_train_accuracy(role, m, present))
         if found:
             return found
     return []
