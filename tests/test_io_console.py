@@ -136,6 +136,28 @@ def test_generic_json_list_of_epoch_objects_under_a_key(tmp_path):
     assert run.series("val_acc").index.tolist() == list(range(1, 21))
 
 
+def test_keras_history_dumped_to_json_is_a_run_of_epochs(tmp_path, capsys):
+    """`json.dump(model.fit(...).history, f)`: a list of per-epoch values per metric. analyze
+    takes val_accuracy (not the train `accuracy`) and finds the epoch where it peaked."""
+    acc = [0.5 + 0.015 * e - 0.002 * max(0, e - 10) ** 2 for e in range(20)]
+    history = {"loss": [1 / (e + 1) for e in range(20)], "accuracy": [0.5 + 0.02 * e for e in range(20)],
+               "val_loss": [0.8 - 0.02 * e for e in range(20)], "val_accuracy": acc}
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(history))
+    run = read_run(path)
+    assert run.format == "generic_json" and run.series("val_accuracy").index.tolist() == list(range(20))
+    assert any("Keras' History" in w for w in run.warnings)
+    code, out, _ = cli(capsys, "analyze", path, "--format", "json")
+    result = json.loads(out)["runs"][0]
+    assert code == 0 and result["metric"] == "val_accuracy"
+    assert [p["name"] for p in result["phases"]] == ["improvement", "overfit"]
+    assert result["recommended_stop_step"] == max(range(20), key=acc.__getitem__)
+    # a model's preprocessor config has numeric lists too, and is no log
+    config = tmp_path / "preprocessor.json"
+    config.write_text(json.dumps({"image_mean": [0.5, 0.5, 0.5], "image_std": [0.2, 0.2, 0.2]}))
+    assert sniff_format(config).FORMAT != "generic_json" and read_run(config).metrics == []
+
+
 def test_generic_json_several_lists_keep_apart(tmp_path):
     doc = {"logs": {"train": [{"step": s, "loss": 1 / (s + 1)} for s in range(0, 100, 10)],
                     "eval": [{"step": s, "loss": 2 / (s + 1), "acc": s / 100} for s in range(0, 100, 50)]}}

@@ -164,7 +164,9 @@ def _shared_strings(values: np.ndarray, fmt) -> tuple[list[str], np.ndarray]:
     """(the distinct values formatted, each row's index into them); floats compared by their
     bits (-0.0 and 0.0 stay apart), rows of a 2-D array as one value."""
     keys = values.view(np.int64) if values.dtype == np.float64 else values
-    if keys.size and (keys == keys[0]).all():  # one value in every row (a wide verl line)
+    if len(keys) == 0:  # a log with no numeric metric
+        return [], np.zeros(0, dtype=np.intp)
+    if (keys == keys[0]).all():  # one value in every row (a wide verl line)
         unique, index = keys[:1], np.zeros(len(keys), dtype=np.intp)
     elif keys.ndim == 2:
         unique, index = _unique_rows(keys)

@@ -2,7 +2,8 @@
 
 Home-made exports look like `{"history": [{"epoch": 1, "loss": 0.9, "val_acc": 0.41}, ...]}`,
 `{"run": "x", "logs": {"train": [{"step": 10, "loss": ...}], "eval": [{"step": 100, ...}]}}`
-or a bare `[{"iteration": 1, ...}, ...]`. Every list (up to three levels down) whose first
+or a bare `[{"iteration": 1, ...}, ...]`; Keras' `History.history` is a list per metric
+(`{"loss": [...], "val_loss": [...]}`, one value per epoch: `column_lists`). Every list (up to three levels down) whose first
 object has a step-like key (`lines.STEP_KEYS`: step, global_step, iteration, ..., epoch) is a
 table of records; with several such lists, each list's metrics are prefixed with its key
 (`train/loss`, `eval/loss`) so they stay apart. A step that is not an integer (a fractional
@@ -50,7 +51,7 @@ def sniff(path: Path, head: bytes) -> bool:
             # damaged or cut: still ours when it starts like one (the reader names the line)
             return first_json_object(head, limit=1) is None and \
                 _LIST_OF_RECORDS.search(text) is not None
-        return bool(record_lists(doc))
+        return bool(record_lists(doc)) or column_lists(doc) is not None
     # A large file: one document (not JSON lines) with a list of step objects near its start.
     return first_json_object(head, limit=1) is None and _LIST_OF_RECORDS.search(text) is not None
 
@@ -71,6 +72,22 @@ def record_lists(doc: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, 
     return found
 
 
+def column_lists(doc: Any) -> dict[str, list] | None:
+    """Keras' `History.history` dumped to JSON, `{"loss": [...], "val_loss": [...]}`: each
+    metric a list of one value per epoch. The numeric lists of a top-level object, all of one
+    length (2 or more), with Keras' `loss` or a `val_` metric among them (a model config's
+    `image_mean` is not a log); else None."""
+    if not isinstance(doc, dict):
+        return None
+    columns = {str(k): v for k, v in doc.items() if isinstance(v, list) and v
+               and all(x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))
+                       for x in v)}
+    if not columns or ("loss" not in columns and not any(k.startswith("val_") for k in columns)):
+        return None
+    lengths = {len(v) for v in columns.values()}
+    return columns if len(lengths) == 1 and lengths.pop() >= 2 else None
+
+
 def _config(doc: Any) -> dict[str, Any]:
     if not isinstance(doc, dict):
         return {}
@@ -88,6 +105,11 @@ def parse(text: str, path: Path) -> tuple[list[Record], dict[str, Any], list[str
     except (ValueError, RecursionError):
         raise InputError("not valid JSON (nested too deeply?)", path) from None
     lists = record_lists(doc)
+    if not lists and (columns := column_lists(doc)) is not None:
+        n = len(next(iter(columns.values())))
+        records = [Record(i, {k: v[i] for k, v in columns.items()}) for i in range(n)]
+        note = f"one value per epoch in each list (Keras' History): the steps are the epochs 0-{n - 1}"
+        return records, _config(doc), [note]
     if not lists:
         raise InputError("a JSON document without a list of per-step or per-epoch objects "
                          f"(looked for lists of objects with one of: {_STEP_NAMES.replace('|', ', ')})",
