@@ -153,3 +153,11 @@ def test_unique_rows_through_one_key_equals_numpys_row_unique():
         want_unique, want_index = np.unique(rows, axis=0, return_inverse=True)
         assert unique.tolist() == want_unique.tolist()
         assert index.reshape(-1).tolist() == want_index.reshape(-1).tolist()
+
+
+def test_a_log_with_no_numeric_metric_is_listed_not_a_crash(tmp_path, capsys):
+    path = tmp_path / "notes.jsonl"
+    path.write_text('{"step": 1, "note": "x"}\n{"step": 2, "note": "y"}\n')
+    code, out, _ = run_cli(capsys, "inspect", str(path))
+    assert code == 0 and "performance metric: none of the usual ones" in out
+    assert out.splitlines()[-1].split() == ["metric", "count", "steps", "first", "last", "min", "max", "role"]
