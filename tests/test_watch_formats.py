@@ -331,7 +331,7 @@ def test_trackio_project_followed_while_trackio_logs(tmp_path):
 
 
 # ------------------------------------------------------------------ line formats
-@pytest.mark.parametrize("kind", ["jsonl", "csv", "verl_console", "hf_console"])
+@pytest.mark.parametrize("kind", ["jsonl", "csv", "verl_console", "torchtune", "hf_console"])
 def test_line_formats_followed_in_pieces_equal_the_replay(tmp_path, kind):
     curve = eval_curve()
     if kind == "jsonl":
@@ -339,6 +339,8 @@ def test_line_formats_followed_in_pieces_equal_the_replay(tmp_path, kind):
         lines.append(json.dumps({"global_step": curve[-1][0], "train_runtime": 10.0}))
     elif kind == "csv":
         lines = ["step,eval_accuracy"] + [f"{s},{a}" for s, a in curve]
+    elif kind == "torchtune":  # DiskLogger.log_dict: f"Step {step} | " + f"{name}:{data} " each
+        lines = [f"Step {s} | eval_accuracy:{a} loss:tensor({1 - a:.4f}) " for s, a in curve]
     elif kind == "verl_console":
         lines = [f"(TaskRunner pid=1) step:{s} - val/test_score/openai/gsm8k:{a}" for s, a in curve]
         lines.append('"Final validation metrics: {\'test_score/openai/gsm8k\': 0.5}"')
@@ -354,7 +356,8 @@ def test_line_formats_followed_in_pieces_equal_the_replay(tmp_path, kind):
                      "'train_loss': 0.5, 'epoch': 1.0}")
     text = "\n".join(lines) + "\n"
     path = tmp_path / f"log.{kind}"
-    follower = Follower(path, stop_on=(), idle_exit=None if kind != "csv" else 1.0)
+    no_end_marker = kind in ("csv", "torchtune")
+    follower = Follower(path, stop_on=(), idle_exit=1.0 if no_end_marker else None)
     follower.wait_for_message("does not exist yet")
     with open(path, "w", encoding="utf-8") as fh:
         for start in range(0, len(text), 777):  # pieces that cut lines anywhere
@@ -364,7 +367,7 @@ def test_line_formats_followed_in_pieces_equal_the_replay(tmp_path, kind):
     followed = follower.ends_by_itself()
     replayed, _ = replay(path, stop_on=())
     assert_same(followed, replayed)
-    if kind != "csv":  # HF's train_runtime row, verl's final validation line
+    if not no_end_marker:  # HF's train_runtime row, verl's final validation line
         assert follower.watch.result.reason == "finished"
 
 

@@ -46,6 +46,7 @@ READERS: tuple[str, ...] = (
     "generic_json",
     "verl_jsonl",
     "verl_console",
+    "torchtune",
     "hf_console",
     "jsonl",
     "csv",
