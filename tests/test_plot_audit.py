@@ -266,3 +266,24 @@ def test_runs_are_averaged_only_when_they_are_seeds_of_one_configuration(tmp_pat
     legend = [t.get_text() for t in compare_figure(runs).legends[0].get_texts()]
     # the two seeds of lr 3e-4 are one group (the arm's name); lr 1e-4 stands alone
     assert legend[:2] == ["SFT \u00b7 lr1e-4", "SFT (mean of 2)"]
+
+
+@pytest.mark.parametrize("kind", ["phase", "compare", "grid", "tokens"])
+def test_a_long_title_stays_on_the_canvas(kind):
+    # Was: a --title wider than the figure was centred and cut off at both edges (the panel
+    # titles were fitted, the figure's title was not).
+    from phasewatch.plot import compare_figure, token_figure
+
+    title = "CHORD-mu on the divergent expert set, seed 0, 2000 steps, lr 3e-4, batch 64"
+    run = read_run(ROOT / "sample_logs" / "chord_mu")
+    if kind == "phase":
+        fig = phase_figure(run, title=title, panels=None)
+    elif kind == "tokens":
+        fig = token_figure(run, title=title)
+    else:
+        fig = compare_figure([run, read_run(RL)], title=title,
+                             layout="grid" if kind == "grid" else "overlay")
+    fig.canvas.draw()
+    box = fig._suptitle.get_window_extent(fig.canvas.get_renderer())
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height
+    assert fig._suptitle.get_text().replace("\n", " ") == title  # every word kept

@@ -266,6 +266,25 @@ def fit_title(ax: Axes, text: str, **kwargs) -> None:
         title.set_text(text[:keep].rstrip() + "\u2026")
 
 
+def fit_suptitle(fig: Figure, text: str):
+    """The figure's title, broken between words onto as many lines as keep each within the
+    figure's width (a centred title wider than the figure is cut at both edges; every word of
+    it is the user's, so none is dropped)."""
+    renderer = fig.canvas.get_renderer()
+    available = fig.bbox.width * 0.98
+    probe = fig.text(0, 0, "", fontsize=mpl.rcParams["figure.titlesize"])
+    lines: list[str] = []
+    for word in text.split(" "):
+        candidate = f"{lines[-1]} {word}" if lines else word
+        probe.set_text(candidate)
+        if lines and probe.get_window_extent(renderer).width > available:
+            lines.append(word)
+        else:
+            lines[-1:] = [candidate]
+    probe.remove()
+    return fig.suptitle("\n".join(lines))
+
+
 def draw_outliers(ax: Axes, series, steps: Sequence[float], color: str) -> list[float]:
     """An x at each value the analysis left out as an outlier; returns their values."""
     steps = [s for s in steps if s in series.index]

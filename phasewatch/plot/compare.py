@@ -287,7 +287,7 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                                                meaning["band"]),
                          title_fontsize="small")
         if title:
-            fig.suptitle(title)
+            _draw.fit_suptitle(fig, title)
         _draw.fit_ylabels(fig, axes)
         _draw.freeze_layout(fig)
     return fig

@@ -102,7 +102,7 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
         handles += list(events.values())
         _draw.fit_legend(fig, handles, max_cols=3)
         if title:
-            fig.suptitle(title)
+            _draw.fit_suptitle(fig, title)
         # Titles go above the phase labels, which need the laid-out axes widths first.
         if _draw.fit_ylabels(fig, [ax for ax in axes[:n] if ax.get_ylabel()]):
             fig.canvas.draw()

@@ -154,7 +154,7 @@ def phase_figure(
         axes[-1].set_xlabel("training step")
         _draw.fit_legend(fig, handles, max_cols=3)
         if title:
-            fig.suptitle(title)
+            _draw.fit_suptitle(fig, title)
         fig.align_ylabels(axes)
         relayout = _draw.fit_ylabels(fig, axes)
         _phase_bands.label_phases(axes[0], analysis.phases, draw=relayout)

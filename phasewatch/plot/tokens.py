@@ -200,6 +200,6 @@ def token_figure(
             handles.append(handle)
         _draw.fit_legend(fig, handles, max_cols=4)
         if title:
-            fig.suptitle(title)
+            _draw.fit_suptitle(fig, title)
         _draw.freeze_layout(fig)
     return fig
