@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from itertools import repeat
 from typing import Any
 
 from phasewatch.values import to_float
@@ -31,10 +32,11 @@ class Resolver:
             if name:
                 self.followed.add(name)
         self.latest: dict[str, tuple[int, dict[str, Any]]] = {}  # group -> (step, merged values)
-        # (group, metric) -> the step of its latest value: a record below the latest step is a
+        # per metric the step of its latest value: a record below the latest step is a
         # resume only if one of its metrics goes back (a TensorBoard file may count epochs for
         # some tags beside batches for others), as `RecordCollector` decides offline
-        self.metric_steps: dict[tuple[str, str], int] = {}
+        self.metric_steps: dict[str, dict[str, int]] = {}  # group -> {metric: step}
+        self._top: dict[str, int] = {}  # group -> the highest of its metrics' steps
         self.can_rewind = hasattr(monitor, "rewind")
 
     def _followed(self, keys) -> bool:
@@ -46,16 +48,22 @@ class Resolver:
         step (the step counter went back for it), else None. Notes the record's steps; after a
         resume, the abandoned branch's are forgotten, so the re-logged block's other metrics
         (an evaluation at 600 after a resume from 930 to 500) are not resumes again."""
-        steps = self.metric_steps
-        keys = [key for key, value in values.items() if to_float(value) is not None]
-        back_from = max((before for key in keys if (before := steps.get((group, key))) is not None
-                         and before > step), default=None)
-        if back_from is not None:
-            for name in [name for name, at in steps.items() if name[0] == group and at >= step]:
-                del steps[name]
-        for key in keys:
-            if (group, key) in steps or len(steps) < MAX_TRACKED_NAMES:
-                steps[group, key] = step
+        steps = self.metric_steps.setdefault(group, {})
+        top = self._top.get(group)
+        back_from = None
+        if top is not None and step < top:  # below some metric's latest step: which ones?
+            back_from = max((before for key, value in values.items()
+                             if (before := steps.get(key)) is not None and before > step
+                             and to_float(value) is not None), default=None)
+            if back_from is not None:
+                for key in [key for key, at in steps.items() if at >= step]:
+                    del steps[key]
+                top = max(steps.values(), default=None)
+        if len(steps) < MAX_TRACKED_NAMES:
+            steps.update(zip(values, repeat(step)))
+        else:
+            steps.update((key, step) for key in values if key in steps)
+        self._top[group] = step if top is None else max(top, step)
         return back_from
 
     def feed(self, step: int, values: Mapping[str, Any], group: str = "") -> tuple[list, int | None]:
