@@ -287,3 +287,21 @@ def test_a_long_title_stays_on_the_canvas(kind):
     box = fig._suptitle.get_window_extent(fig.canvas.get_renderer())
     assert box.x0 >= 0 and box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height
     assert fig._suptitle.get_text().replace("\n", " ") == title  # every word kept
+
+
+def test_a_figure_of_an_analysis_of_the_sets_mean_draws_that_mean(tmp_path):
+    # Was: phasewatch.analyze(run, aggregate="mean") then phase_figure(run, analysis) stopped
+    # with "no metric 'eval/accuracy (mean of 2 sets)' in this run", and compare_figure drew
+    # nothing of that run: the mean is not a series the log holds.
+    from phasewatch.plot import compare_figure
+
+    path = two_validation_sets(tmp_path)[0]
+    run = read_run(path)
+    analysis = phasewatch.analyze(run, aggregate="mean")
+    assert analysis.metric == "eval/accuracy (mean of 2 sets)"
+    for fig in (phase_figure(run, analysis, panels=None),
+                compare_figure([run], analyses=[analysis])):
+        frame = figure_data(fig).to_frame()
+        assert set(frame.metric) == {analysis.metric}
+        assert frame[frame.kind == "stop"].step.tolist() == [analysis.recommended_stop_step]
+        assert len(frame[frame.kind == "raw"]) == 40

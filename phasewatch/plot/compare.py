@@ -29,7 +29,7 @@ from phasewatch.plot import _draw
 from phasewatch.plot._runs import NEUTRAL, draw_run, mark_stop, same_metric, series_or_none
 from phasewatch.plot.data import attach
 from phasewatch.plot.grid import grid_figure
-from phasewatch.plot.phase import analyze, outlier_steps
+from phasewatch.plot.phase import analysed_run, analyze, outlier_steps
 from phasewatch.plot.seeds import mean_options, mean_run, seed_curves
 from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing, smoothing_breaks
 from phasewatch.plot.style import (
@@ -158,6 +158,8 @@ def compare_figure(
         raise UsageError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     if analyses is not None and len(analyses) != len(runs):
         raise UsageError(f"got {len(analyses)} analyses for {len(runs)} runs")
+    if analyses is not None:  # e.g. the mean of a run's validation sets, which its log lacks
+        runs = [analysed_run(run, a) for run, a in zip(runs, analyses)]
     options = dict(analyze_options or {})
     given = list(metrics) if metrics else None
     # the metric each run is drawn with when none is given: the one its analysis analysed

@@ -69,6 +69,22 @@ def outlier_steps(analysis: Analysis) -> list[int]:
     return [int(step) for step in analysis.extra.get("outlier_steps", [])]
 
 
+_MEAN_OF_SETS = re.compile(r"(?P<name>.+) \(mean of \d+ sets\)")
+
+
+def analysed_run(run: Run, analysis: Analysis) -> Run:
+    """`run` holding the series `analysis` is of. The mean of several validation sets
+    (`phasewatch.analyze(..., aggregate="mean")`) is not a series the log holds: it is made
+    again from the log as the analysis made it (`metric_sets.choose_series`)."""
+    match = _MEAN_OF_SETS.fullmatch(analysis.metric)
+    if match is None or _has(run, analysis.metric):
+        return run  # a series the run lacks otherwise is said where it is read
+    from phasewatch.metric_sets import choose_series
+
+    choice = choose_series(run, match["name"], "mean")
+    return choice.run if choice.metric == analysis.metric else run
+
+
 def resolve_panels(run: Run, panels: str | Sequence[str] | None) -> list[tuple[str, list[str]]]:
     """`'auto'` -> the AUTO_PANELS present in `run`; a list of metrics -> one panel each."""
     if panels is None or panels == "none":
@@ -116,6 +132,7 @@ def phase_figure(
     """
     if analysis is None:
         analysis = analyze(run, metric, direction)
+    run = analysed_run(run, analysis)
     series = run.series(analysis.metric)
     if series.empty:
         raise InputError(f"metric '{analysis.metric}' has no values to draw (all NaN, infinite or "
