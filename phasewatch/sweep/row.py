@@ -103,20 +103,38 @@ def hyperparameters(run) -> dict[str, Any]:
 
 def config_without_seed(hp: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """The hyperparameters apart from any seed, as a comparable key: runs of one arm and
-    metric with equal keys and different seeds are seeds of one configuration (the report's
-    seed groups, a comparison figure's default groups)."""
-    return tuple(sorted((k, str(v)) for k, v in hp.items() if k.rsplit(".", 1)[-1] != "seed"))
+    metric that agree on it and have different seeds are seeds of one configuration (the
+    report's seed groups, a comparison figure's default groups). A setting a run does not
+    record (absent, or empty in a sweep table) is left out: see `seed_groups_of`."""
+    return tuple(sorted((k, str(v)) for k, v in hp.items() if k.rsplit(".", 1)[-1] != "seed"
+                        and v is not None and not (isinstance(v, float) and math.isnan(v))))
+
+
+def _agree(a: tuple, b: tuple) -> bool:
+    """Keys of `seed_groups_of` that may be one configuration: the same arm and metric, and
+    the same value for every setting both configs record (a key only one of them has, such as
+    one an older trainer version did not write, is not a difference)."""
+    if a[:-1] != b[:-1]:
+        return False
+    other = dict(b[-1])
+    return all(other.get(k, v) == v for k, v in a[-1])
 
 
 def seed_groups_of(keys: list[tuple], seeds: list[int | None]) -> list[list[int]]:
-    """Indices of the runs that are seeds of one configuration: equal `keys` (arm, metric,
-    `config_without_seed`), a known seed, and at least two different seeds among them (two
-    copies of one seed are a run read twice, not a group)."""
-    by_key: dict[tuple, list[int]] = {}
+    """Indices of the runs that are seeds of one configuration: keys (arm, metric,
+    `config_without_seed`) that agree with every other member's (`_agree`), a known seed, and
+    at least two different seeds among them (two copies of one seed are a run read twice, not
+    a group). Runs join the first group they agree with, in order."""
+    groups: list[list[int]] = []
     for i, (key, seed) in enumerate(zip(keys, seeds)):
-        if seed is not None:
-            by_key.setdefault(key, []).append(i)
-    return [members for members in by_key.values() if len({seeds[i] for i in members}) >= 2]
+        if seed is None:
+            continue
+        home = next((g for g in groups if all(_agree(key, keys[j]) for j in g)), None)
+        if home is None:
+            groups.append([i])
+        else:
+            home.append(i)
+    return [members for members in groups if len({seeds[i] for i in members}) >= 2]
 
 
 def _number(text: str) -> int | float:
