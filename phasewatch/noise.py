@@ -17,6 +17,8 @@ import numpy as np
 from phasewatch.fastmedian import median
 
 MAD_TO_SD = 1.0 / 0.6744897501960817
+# A noise scale below this fraction of a series' range is float jitter, not noise.
+NUMERICAL_ZERO = 1e-6
 
 
 def noise_scale(values: np.ndarray, floor: float = 0.0) -> float:
@@ -32,7 +34,10 @@ def noise_scale(values: np.ndarray, floor: float = 0.0) -> float:
         return float(floor)
     d = np.diff(y)
     mad = median(np.abs(d - median(d))) * MAD_TO_SD / np.sqrt(2.0)  # np.median's value
-    if mad <= 0.0:
+    if mad <= NUMERICAL_ZERO * float(np.ptp(y)):
+        # Most differences are (numerically) zero: a quantised series, or one that sits at one
+        # value with float jitter between its departures (a GRPO loss is 0 +- 1e-9 whenever a
+        # batch's rewards tie); the MAD then measures the jitter, not the noise.
         # sd of the difference of two iid normals is sqrt(2)*sd; E|d| = 2*sd/sqrt(pi)
         mad = np.mean(np.abs(d)) * np.sqrt(np.pi) / 2.0
     return float(max(mad, floor))

@@ -54,3 +54,20 @@ def test_a_fall_onto_a_floor_that_repeats_a_reading_is_a_disruption_then_a_plate
     a = analyze_run(collector.build())
     assert [(p.name, p.start_step, p.end_step) for p in a.phases] == [
         ("disruption", 7, 24), ("plateau", 24, 54)]
+
+
+def test_a_series_at_one_value_with_float_jitter_is_judged_against_its_departures():
+    """A GRPO loss is 0 +- 1e-9 whenever a batch's rewards tie, 0.02-0.14 otherwise: the MAD of
+    its differences measures the jitter (sample_logs/rl reported effects of 8.9 million sds);
+    the noise is then the mean absolute difference, as for a quantised series."""
+    rng = np.random.default_rng(0)
+    n = 400
+    spikes = rng.random(n) < np.linspace(0.6, 0.05, n)  # fewer batches with signal as it learns
+    y = np.where(spikes, rng.uniform(0.02, 0.14, n), rng.normal(0, 1e-9, n))
+    assert noise_scale(y) > 1e-3  # the jitter alone: ~1e-9
+    collector = RecordCollector("mem", "test")
+    for i, value in enumerate(y):
+        collector.add(i, {"train/loss": float(value)})
+    analysis = analyze_run(collector.build(), metric="train/loss")
+    assert all(abs(p.stats["change_sd"]) < 1000 for p in analysis.phases
+               if p.stats.get("change_sd") is not None)
