@@ -57,8 +57,13 @@ def test_logprobs_is_a_read_only_memory_map(tmp_path):
 
 def test_no_store_is_an_input_error(tmp_path):
     (tmp_path / "run").mkdir()
-    with pytest.raises(InputError, match="no expert log-prob store"):
+    with pytest.raises(InputError, match="no expert log-prob store in this folder"):
         open_store(tmp_path / "run")
+    log = tmp_path / "run" / "train.jsonl"
+    log.write_text('{"step": 1, "loss": 0.5}\n')
+    with pytest.raises(InputError, match="beside this file") as err:
+        open_store(log)
+    assert str(log) in str(err.value)  # the file given, not its folder
 
 
 def test_truncated_step_file_is_skipped_with_a_warning_naming_it(tmp_path):

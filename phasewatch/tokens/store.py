@@ -165,21 +165,22 @@ def map_window(file: StepFile, n_tokens: int, start: int = 0, stop: int | None =
 
 def store_folder(path: str | Path) -> Path:
     """The store folder for a run folder (or a file in it), a store folder, or its index.json."""
-    path = Path(path)
-    if path.is_file() and path.name == INDEX_FILE:
-        return path.parent
-    if path.is_file():  # e.g. RUN/metrics.jsonl: the store of that run folder
-        path = path.parent
-    if (path / INDEX_FILE).is_file():
-        return path
-    if (path / STORE_DIR / INDEX_FILE).is_file():
-        return path / STORE_DIR
-    if not path.exists():
-        raise InputError("no such file or folder", path)
+    given = Path(path)
+    if given.is_file() and given.name == INDEX_FILE:
+        return given.parent
+    # a file in a run folder (RUN/metrics.jsonl): the store of that run folder
+    folder = given.parent if given.is_file() else given
+    if (folder / INDEX_FILE).is_file():
+        return folder
+    if (folder / STORE_DIR / INDEX_FILE).is_file():
+        return folder / STORE_DIR
+    if not given.exists():
+        raise InputError("no such file or folder", given)
+    where = "beside this file" if given.is_file() else "in this folder"
     raise InputError(
-        f"no expert log-prob store here: expected {STORE_DIR}/{INDEX_FILE} in the run folder "
+        f"no expert log-prob store {where}: expected {STORE_DIR}/{INDEX_FILE} in the run folder "
         f"(or {INDEX_FILE} in the given folder); write one with phasewatch.tokens.TokenStoreWriter",
-        path,
+        given,
     )
 
 
