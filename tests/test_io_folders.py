@@ -258,3 +258,19 @@ def test_a_folder_with_another_loggers_metrics_jsonl_reads_as_the_file_does(tmp_
     assert from_folder.format == from_file.format == "jsonl"
     assert from_folder.series("accuracy").tolist() == from_file.series("accuracy").tolist()
     assert from_folder.series("accuracy").index.tolist() == list(range(12))
+
+
+def test_a_folder_holding_one_log_file_names_the_run(tmp_path):
+    """Given as a folder, `run7/metrics.csv` is run `run7` (a sweep of such folders had every
+    row named `metrics`); given as the file, its stem."""
+    for name, fmt in (("run7", "metrics.csv"), ("run8", "train_log.jsonl")):
+        folder = tmp_path / name
+        folder.mkdir()
+        rows = [(s, 0.5 + s / 1000) for s in range(0, 100, 10)]
+        if fmt.endswith(".csv"):
+            text = "step,eval_accuracy\n" + "".join(f"{s},{a}\n" for s, a in rows)
+        else:
+            text = "".join(json.dumps({"step": s, "eval_accuracy": a}) + "\n" for s, a in rows)
+        (folder / fmt).write_text(text)
+        assert read_run(folder).name == name
+        assert read_run(folder / fmt).name == Path(fmt).stem

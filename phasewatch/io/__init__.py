@@ -183,15 +183,19 @@ def open_source(path: str | Path, follow: bool = False, notice=None):
 
 
 def _open_source(path: str | Path, follow: bool = False, notice=None):
-    note = ""
+    note, folder = "", None
     if Path(path).is_dir():
         from phasewatch.folders import single_run  # a folder's one log, and why that one
 
         found = single_run(path)
         path, note = found.path, found.note
+        if found.path != found.name and found.name.is_dir():
+            folder = found.name  # the folder given names its run, not its log's file name
     module = sniff_format(path)
     source = module.source(path if module.__name__.endswith("_rest") else Path(path),
                            follow=follow, notice=notice)
+    if folder is not None:
+        source.info.name = folder.name
     if note:
         source.warn(note)
     return source

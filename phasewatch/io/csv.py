@@ -135,7 +135,8 @@ class Source(LineRecordSource):
 
     def read(self, final: bool = True):
         yield from super().read(final)
-        self.info.name = self.parser.run_name or self.path.stem
+        # a W&B export's run name, else the name given (the file's stem, or its folder's)
+        self.info.name = self.parser.run_name or self.info.name
 
     def end_marker(self, text, values) -> bool:
         return bool(values) and "train_runtime" in values
