@@ -203,6 +203,9 @@ class LineTail:
             self.notice(f"{self.path} was replaced (log rotation); reading the new file "
                         "from its start")
             yield NEW_FILE
+            # A copy that appeared while the rotated files were read (their lines are used as
+            # they come) holds the new file's first lines, truncated before it was opened.
+            yield from self._unread_copies()
 
     def _should_wait(self, grew: bool) -> bool:
         if self.clock() - self._last_growth >= self.rotate_wait:

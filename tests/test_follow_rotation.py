@@ -393,3 +393,30 @@ def test_a_long_line_arriving_in_small_pieces_is_joined_once():
     cpu = time.process_time() - start
     assert [(n, len(text)) for n, text in lines] == [(1, 512 * len(piece))]
     assert cpu < 1.0, f"{cpu:.2f} CPU-s to read one 32 MB line: quadratic joining?"
+
+
+def test_copytruncate_of_the_new_file_while_a_rotated_file_is_read(tmp_path):
+    """The follower notices a rename rotation late and reads the rotated file in between;
+    while its lines are being used (a monitor can take a while), the writer copytruncates the
+    new file. The copy, made before the new file was opened, holds its first lines: they are
+    read, not lost (CI saw watch's alerts move 30 steps when the copy was skipped)."""
+    log = tmp_path / "train.log"
+    write(log, lines(0, 10))
+    f = Follower(log).poll()
+    os.rename(log, tmp_path / "train.log.1")
+    write(log, lines(10, 13))
+    os.rename(log, tmp_path / "train.log.2")
+    write(log, lines(13, 20))
+    got = []
+    for line in f.tail.read():
+        got.append(line)
+        if line[1] is not None and '"step": 10,' in line[1]:  # the writer moves on meanwhile
+            write(log, lines(20, 30))
+            shutil.copyfile(log, tmp_path / "train.log.3")
+            with open(log, "r+", encoding="utf-8") as fh:
+                fh.truncate(0)
+            write(log, lines(30, 35))
+    f.lines.extend(got)
+    f.poll(final=True)
+    steps = [json.loads(text)["step"] for _, text in f.lines if text is not None]
+    assert steps == list(range(35))
