@@ -38,11 +38,12 @@ demo-train: $(STAMP)
 	$(BIN)/python -m phasewatch plot out/demo -o out/demo-trained.png
 	@echo "figure: out/demo-trained.png"
 
+# One test worker per core (pytest-xdist): the suite takes about 8 minutes on 2 cores.
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -n auto -m slow
 
 # The HTML report in a real headless Chromium (Debian's package; `make test` installs it too). Installing it needs root and
 # apt; where that is not possible the browser tests skip and say why.

@@ -173,16 +173,20 @@ class LiveWatch:
         from phasewatch.online import PhaseMonitor
 
         metric, direction = self.choice.choose(self.source)
+        held = None  # a Run of the held records, built once if a choice needs it
         if self.metric_option is None:  # a train loss, as analyze says, when nothing held out
             from phasewatch.signals import fallback_note
 
-            if (note := fallback_note(self.choice.prefix_run(self.source), metric)) is not None:
+            held = self.choice.prefix_run(self.source)
+            if (note := fallback_note(held, metric)) is not None:
                 self.notice(f"{self.source.source}: {note}")
         if self.metric_option is None or self.aggregate is not None \
                 or any(c in self.metric_option for c in "*?["):
             # several validation sets behind the role: named, or averaged, as analyze does
-            watched, warnings, self._set_mean = choose_sets(
-                self.choice.prefix_run(self.source), self.metric_option, self.aggregate)
+            if held is None:
+                held = self.choice.prefix_run(self.source)
+            watched, warnings, self._set_mean = choose_sets(held, self.metric_option,
+                                                            self.aggregate)
             for warning in warnings:
                 self.notice(f"{self.source.source}: {warning}")
             if self._set_mean is not None:
