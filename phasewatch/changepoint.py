@@ -43,6 +43,9 @@ MODELS = ("linear", "mean", "normal", "kernel")
 # *noisier* than the run (a burst, a variance increase) still costs more, so variance changes
 # upward and back are found.
 VAR_FLOOR = 0.25
+# Up to this many points PELT takes every segment's cost from one (n+1)^2 array computed at once
+# (under 2 MB at 400): the live monitor refits a short run at every evaluation.
+WHOLE_COST_MAX = 400
 
 
 def interval_threshold(level: float) -> float:
@@ -132,6 +135,16 @@ def pelt(sums: _Cumsums, n: int, penalty: float, min_size: int, model: str,
     """
     if n < 2 * min_size:
         return []
+    if n <= WHOLE_COST_MAX:  # every segment's cost in one array operation, not one per step
+        ends = np.arange(n + 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            whole = sums.cost(ends[:, None], ends[None, :], model)
+
+        def cost(starts: np.ndarray, t: int) -> np.ndarray:
+            return whole[starts, t]
+    else:
+        def cost(starts: np.ndarray, t: int) -> np.ndarray:
+            return sums.cost(starts, t, model)
     best = np.full(n + 1, np.inf)
     best[0] = -penalty
     last = np.zeros(n + 1, dtype=np.int64)
@@ -142,7 +155,7 @@ def pelt(sums: _Cumsums, n: int, penalty: float, min_size: int, model: str,
     for t in range(min_size, n + 1):
         eligible = candidates[candidates <= t - min_size]
         if eligible.size:
-            totals = best[eligible] + sums.cost(eligible, t, model)
+            totals = best[eligible] + cost(eligible, t)
             k = int(np.argmin(totals))
             best[t] = totals[k] + penalty
             last[t] = eligible[k]
