@@ -143,7 +143,7 @@ def test_a_server_that_never_answers_costs_the_timeout_not_the_caller():
         sink = WebhookSink(server.url, timeout=0.3, retries=1, backoff=0.01)
         start = time.perf_counter()
         sink.emit(ALERT)
-        assert time.perf_counter() - start < 0.05
+        assert time.perf_counter() - start < 0.3  # sent inline it would take 2 x 0.3 s
         sink.close(wait=5)
         elapsed = time.perf_counter() - start
     assert sink.failed == 1 and elapsed < 3

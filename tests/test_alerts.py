@@ -113,7 +113,7 @@ def test_a_hanging_webhook_never_blocks_the_caller(capsys):
         emitted = time.perf_counter() - start
         sink.close(wait=0.3)
         closed = time.perf_counter() - start
-    assert emitted < 0.05  # queued, not sent inline
+    assert emitted < 0.5  # queued, not sent inline (5 alerts x 2 tries x 0.2 s = 2 s)
     assert closed < 1.0  # close() waits at most what it was given
     assert "gave up on unsent alerts" in capsys.readouterr().err
 
