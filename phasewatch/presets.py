@@ -45,6 +45,9 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "val_accuracy", "val_acc", "val/accuracy", "val/acc", "validation/accuracy",
         # Keras' TensorBoard callback: `validation/` event files with `epoch_<metric>` tags
         "validation/epoch_accuracy", "validation/epoch_acc",
+        # a "dev" or "valid" split (NLP research code; fairseq's `valid_<x>`)
+        "dev_accuracy", "dev_acc", "dev/accuracy", "dev/acc", "valid_accuracy", "valid_acc",
+        "valid/accuracy", "valid/acc",
         "val-core/*/acc/mean@*", "val-core/*/acc/mean_at_*",
         "val-core/*/reward/mean@*", "val-core/*/reward/mean_at_*",
         "val/test_score/*",
@@ -98,7 +101,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     ),
     "eval/loss": ("eval/loss", "eval_loss", "val/loss", "eval gpt_loss", "eval/eval gpt_loss",
                   "eval/eval_loss", "val_loss", "validation/loss", "validation_loss",
-                  "validation/epoch_loss"),
+                  "validation/epoch_loss", "dev_loss", "dev/loss", "valid_loss", "valid/loss"),
 }
 
 # Metrics that can serve as the performance series, in order of preference, with direction.
@@ -141,10 +144,11 @@ def _compile() -> tuple[dict[str, list[tuple[str, int]]], list[tuple[str, int, s
 
 _EXACT, _GLOBS, _PREFIXES = _compile()
 # Keras and Lightning name a classifier's train accuracy `accuracy` / `acc` beside its validation
-# accuracy (`val_accuracy`, `val_acc`); OpenRLHF and LLaMA-Factory use the same bare names for a
+# accuracy (`val_accuracy`, `val_acc`; research code `dev_acc`, `valid_acc`); OpenRLHF and LLaMA-Factory use the same bare names for a
 # preference accuracy, with no validation accuracy beside it.
 BARE_ACCURACY = frozenset({"acc", "accuracy"})
-KERAS_STYLE_VALIDATION = ("val_accuracy", "val_acc")
+KERAS_STYLE_VALIDATION = ("val_accuracy", "val_acc", "dev_accuracy", "dev_acc",
+                          "valid_accuracy", "valid_acc")
 
 
 @lru_cache(maxsize=1 << 16)

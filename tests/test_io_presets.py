@@ -58,6 +58,14 @@ CASES = {
         ["step", "train_loss", "val_loss", "val_acc"],
         {"eval/accuracy": "val_acc", "eval/loss": "val_loss", "train/loss": "train_loss"},
     ),
+    "fairseq": (
+        ["epoch", "train_loss", "train_nll_loss", "valid_loss", "valid_nll_loss", "valid_ppl"],
+        {"eval/loss": "valid_loss", "train/loss": "train_loss"},
+    ),
+    "dev_split": (
+        ["step", "loss", "acc", "dev_loss", "dev_acc"],
+        {"eval/accuracy": "dev_acc", "eval/loss": "dev_loss", "train/loss": "loss"},
+    ),
     "trinity_rft": (
         ["eval/gsm8k-eval/accuracy/mean@4", "rollout/accuracy/mean", "actor/entropy_loss",
          "critic/score/mean", "response_length/mean"],
@@ -84,6 +92,7 @@ def test_a_bare_accuracy_beside_a_validation_accuracy_is_no_preference_accuracy(
     the same bare name is in a LLaMA-Factory log (no validation accuracy beside it)."""
     assert "train/preference_accuracy" not in aliases_for(["accuracy", "val_accuracy"])
     assert "train/preference_accuracy" not in aliases_for(["acc", "val_acc", "loss"])
+    assert "train/preference_accuracy" not in aliases_for(["acc", "dev_acc", "loss"])
     assert aliases_for(["acc", "loss"])["train/preference_accuracy"] == "acc"
 
 
