@@ -11,7 +11,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from bench_early_stop import upset_run  # benchmarks/ is not a package
+from early_stop_cases import upset_run  # benchmarks/ is not a package
 
 from phasewatch.online import PhaseMonitor
 
