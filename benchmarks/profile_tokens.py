@@ -30,7 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_tokens import child_build, timed_command
+from bench_tokens import timed_command
+from tokens_bench_children import child_build
 
 CHILD = r"""
 import os, sys, time
