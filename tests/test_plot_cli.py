@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
-from test_plot import make_store
+from plot_inputs import make_store
 
 from phasewatch.cli import main
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_plot import make_analysis, make_other_run, make_run
+from plot_inputs import make_analysis, make_other_run, make_run
 
 import phasewatch
 from phasewatch.plot import Smoothing, compare_figure, figure_data, phase_figure

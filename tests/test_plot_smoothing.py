@@ -1,0 +1,76 @@
+"""The smoothed line: centred, its width in training steps whatever the spacing, cut at known
+events, and starting where the data starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from phasewatch.plot import Smoothing, compare_figure
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# ----------------------------------------------------------------- smoothing
+
+
+def test_gaussian_smoothing_is_centred_and_ema_matches_pandas():
+    import pandas as pd
+
+    x = np.arange(101, dtype=float)
+    bump = np.exp(-0.5 * ((x - 40) / 8) ** 2)
+    smoothed = Smoothing("gaussian", 3).apply(bump)
+    assert int(np.argmax(smoothed)) == 40  # no lag: the peak stays where it is
+    line = 2 * x + 1
+    # symmetric windows everywhere, up to the ends: a straight line is left as it is
+    assert np.allclose(Smoothing("gaussian", 3).apply(line), line)
+    noisy = bump + np.random.default_rng(0).normal(0, 0.1, x.size)
+    noisy[7] = np.nan
+    ema = Smoothing("ema", 5).apply(noisy)
+    expected = pd.Series(noisy).ewm(halflife=5, adjust=True, ignore_na=True).mean().to_numpy().copy()
+    expected[7] = np.nan
+    assert np.allclose(ema, expected, equal_nan=True)
+    assert Smoothing("gaussian", 30).describe() == "Gaussian smooth, sd 30 steps"
+    assert Smoothing("ema", 2).describe() == "EMA, half-life 2 steps"
+    assert Smoothing().resolved(0, 2000).describe() == "Gaussian smooth, sd 33 steps"
+    # known events cut the window: a jump at the switch stays a jump
+    steps = np.arange(0, 200, 10)
+    jump = np.where(steps <= 100, 1.0, 0.0)
+    cut = Smoothing("gaussian", 30).apply(jump, steps, breaks=[100.5])
+    assert cut.tolist() == jump.tolist()
+    assert Smoothing("gaussian", 30).apply(jump, steps)[10] < 1.0  # without the cut it is blurred
+    assert Smoothing("gaussian").apply(np.array([1.0, 2.0])).tolist() == [1.0, 2.0]
+    with pytest.raises(ValueError):
+        Smoothing("median")
+
+
+def test_the_width_is_in_steps_whatever_the_spacing():
+    """sd 30 steps is 30 points of a per-step series and 3 points of one logged every 10."""
+    rng = np.random.default_rng(1)
+    dense_steps = np.arange(0, 1000)
+    sparse_steps = dense_steps[::10]
+    dense = rng.normal(0, 1, dense_steps.size)
+    sparse = dense[::10]
+    smoothing = Smoothing("gaussian", 30)
+    assert np.allclose(smoothing.apply(dense, dense_steps)[100:-100],
+                       Smoothing("gaussian", 30).apply(dense)[100:-100])
+    assert np.allclose(smoothing.apply(sparse, sparse_steps)[10:-10],
+                       Smoothing("gaussian", 3).apply(sparse)[10:-10])
+
+
+def test_a_fast_fall_starts_the_line_at_the_first_value():
+    """No edge effect: a run falling right after step 0 is drawn starting where its data starts
+    (a one-sided window started the sample SFT arm at 0.49 instead of 0.546)."""
+    steps = np.arange(0, 2000, 10)
+    values = np.where(steps < 30, 0.546, 0.546 * np.exp(-(steps - 30) / 30))
+    line = Smoothing("gaussian", 33).apply(values, steps)
+    assert line[0] == pytest.approx(0.546)
+    assert line[-1] == pytest.approx(values[-1])
+    for arm in ("sft", "chord_mu", "rl"):
+        import phasewatch
+
+        run = phasewatch.read_run(ROOT / "sample_logs" / arm)
+        fig = compare_figure([run], size="single")
+        (drawn,) = [ln for ln in fig.axes[0].lines if ln.get_gid() == "smoothed"]
+        assert drawn.get_ydata()[0] == pytest.approx(run.series("eval/accuracy").iloc[0])
