@@ -1,0 +1,105 @@
+"""What PhaseMonitor's alerts say: the starting level as observed (and over how many
+evaluations), a loss's own direction, the z a steady decline was judged at, and the best step
+before the starting level is known."""
+
+from __future__ import annotations
+
+import numpy as np
+from online_runs import feed, three_phase
+
+from phasewatch.online import PhaseMonitor
+
+
+def test_the_starting_level_is_the_observed_start():
+    """As offline: the first evaluation (averaged with the next ones only while they stay within
+    noise of it), not a median of the first few that a fall from the first update drags down."""
+    rng = np.random.default_rng(4)
+    flat = 0.6 + rng.normal(0, 0.01, 40)
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    feed(monitor, np.arange(40), flat)
+    series = monitor.trackers_[0].series
+    assert series.baseline_n > 1 and abs(series.baseline - flat[: series.baseline_n].mean()) < 1e-12
+    falling = 0.6 - 0.05 * np.arange(40) + rng.normal(0, 0.005, 40)  # drops from the first update
+    monitor = PhaseMonitor(metric="eval_acc")
+    alerts = feed(monitor, np.arange(40) * 10, np.clip(falling, 0.2, None), name="eval_acc")
+    series = monitor.trackers_[0].series
+    assert series.baseline == falling[0] and series.baseline_n == 1
+    assert alerts[0].event == "disruption" and f"starting level {falling[0]:.4g}" in alerts[0].message
+    assert alerts[0].message.startswith("eval_acc ")
+
+
+def test_alerts_on_a_loss_speak_in_the_losss_own_direction():
+    """The monitor turns a loss to higher-is-better; its messages must not: a loss that falls
+    is reported as falling below the starting level, one that climbs back as rising above its
+    best level, with the values as logged on either side of the word."""
+    import re
+
+    steps, values, _ = three_phase(seed=0)
+    loss = 2.0 - values  # the same run as a loss: dip = loss up, rise = loss down
+    alerts = feed(PhaseMonitor(metric="eval/loss"), steps, loss, name="eval/loss")
+    by_event = {a.event: a.message for a in alerts}
+    assert {"disruption", "readaptation", "overfit"} <= set(by_event)
+    pattern = r"level ([\d.]+) (rose|fell) [\d.]+ .*?(above|below) the starting level ([\d.]+)"
+    level, verb, side, start = re.search(pattern, by_event["disruption"]).groups()
+    assert (verb, side) == ("rose", "above") and float(level) > float(start)
+    level, verb, side, worst = re.search(r"level ([\d.]+) (rose|fell) [\d.]+ .*?(above|below) the "
+                                         r"disruption's worst level ([\d.]+)", by_event["readaptation"]).groups()
+    assert (verb, side) == ("fell", "below") and float(level) < float(worst)
+    assert "above its best level" in by_event["overfit"] or "got worse steadily" in by_event["overfit"]
+    assert not any("1 evaluations" in a.message for a in alerts)
+
+
+def test_a_starting_level_averaged_over_several_evaluations_says_so():
+    """The live starting level is the first value averaged with the next ones within noise of
+    it; printed, it says over how many, so the number matches what the log shows."""
+    rng = np.random.default_rng(5)
+    values = np.r_[0.5 + rng.normal(0, 0.01, 12), np.linspace(0.52, 0.8, 40) + rng.normal(0, 0.01, 40)]
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    alerts = feed(monitor, np.arange(values.size) * 10, values)
+    series = monitor.trackers_[0].series
+    n = series.baseline_n
+    assert n > 1
+    quoted = [a.message for a in alerts if "starting level" in a.message]
+    assert quoted and all(f"the starting level {values[:n].mean():.4g} (mean of the first {n} evaluations)"
+                          in m for m in quoted)
+
+
+def test_a_value_on_the_way_out_of_the_start_is_not_averaged_into_it():
+    """A run that climbs from its first evaluation (the verl GSM8K log: 0.013, 0.176, 0.458,
+    ...) keeps its first value as the starting level, though the climb inflates the noise
+    estimated from the first few values: a value every later one lies beyond is on its way out."""
+    from phasewatch.online.series import observed_start
+
+    assert observed_start([0.013, 0.176, 0.458, 0.463, 0.480], white=0.1) == (0.013, 1)
+    flat = [0.60, 0.59, 0.61, 0.60, 0.61]
+    assert observed_start(flat, white=0.01) == (sum(flat) / 5, 5)
+    level, n = observed_start([0.60, 0.61, 0.59, 0.50, 0.45], white=0.01)  # 0.59 starts a fall
+    assert n == 2 and abs(level - 0.605) < 1e-12
+
+
+def test_the_best_step_before_the_starting_level_is_known_is_the_best_value():
+    """A run shorter than `baseline_points` has no peak tracked yet: its best step is its best
+    evaluation (a 4-point fall said "best step 300", the latest window's centre)."""
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    feed(monitor, [100, 200, 300, 400], [0.501, 0.459, 0.421, 0.379])
+    assert monitor.best_step == 100
+
+
+def test_a_steady_decline_is_reported_in_the_standard_errors_it_was_judged_in():
+    """The steady-decline test after a peak judges its z against the noise scale of a rise
+    (`caution_after_rise`); the alert must print that z, which clears `z`, not one in other units
+    (every 10th evaluation of sample_logs/demo printed "1.5 se" for a decline called at z 4)."""
+    import json
+    import re
+    from pathlib import Path
+
+    rows = [json.loads(line) for line in
+            (Path(__file__).resolve().parents[1] / "sample_logs/demo/metrics.jsonl").open()]
+    rows = [r for r in rows if "eval/accuracy" in r and r["step"] % 100 == 0]
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    alerts = feed(monitor, [r["step"] for r in rows], [r["eval/accuracy"] for r in rows])
+    steady = [a for a in alerts if "got worse steadily" in a.message]
+    assert steady, [a.message for a in alerts]
+    for alert in steady:
+        z = float(re.search(r"\(([\d.]+) se against", alert.message).group(1))
+        assert z >= monitor.config.z
