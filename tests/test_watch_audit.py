@@ -336,7 +336,7 @@ def test_an_unlistable_folder_is_named_not_a_file_looked_for_inside_it():
     import tempfile
     from pathlib import Path
 
-    from test_fuzz_inputs import as_unprivileged
+    from hostile_inputs import as_unprivileged
 
     root = Path(tempfile.mkdtemp(prefix="pw-perm-"))
     try:
