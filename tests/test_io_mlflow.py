@@ -337,7 +337,7 @@ def test_server_errors_are_exit_3_naming_the_address(server, capsys):
 
 @pytest.mark.slow
 def test_server_run_followed_while_the_client_logs(server, tmp_path):
-    from test_watch_formats import Follower, eval_curve, replay
+    from watch_follower import Follower, eval_curve, replay
 
     url, _ = server
     script = textwrap.dedent(
@@ -390,7 +390,7 @@ def test_follow_waits_for_a_server_that_does_not_answer(capsys):
     assert "waiting for it" in err and "Traceback" not in err
     code, _, err = cli(capsys, "watch", f"mlflow+http://127.0.0.1:{free_port()}/abc")
     assert code == 3 and "cannot reach" in err
-    from test_watch_formats import Follower
+    from watch_follower import Follower
 
     proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
@@ -412,7 +412,7 @@ def test_follow_waits_for_a_server_that_does_not_answer(capsys):
 def test_server_followed_before_it_starts_and_across_a_restart(tmp_path):
     """The run exists in the store; the follower starts before the server, which then goes
     down halfway through the run and comes back: the alerts equal a replay of the end state."""
-    from test_watch_formats import Follower, eval_curve, replay
+    from watch_follower import Follower, eval_curve, replay
 
     db = tmp_path / "mlflow.db"
     create = ("import sys; from mlflow.tracking import MlflowClient; "  # a run left RUNNING

@@ -92,7 +92,7 @@ def test_detailed_stats_take_the_mean_not_the_max(tmp_path):
 def test_tensorboard_layout_followed_with_the_trainer_lagging(tmp_path):
     """Explorer rows arrive ahead of the trainer's; the followed alerts equal the replay."""
     torch_tb = pytest.importorskip("torch.utils.tensorboard")
-    from test_watch_formats import Follower, replay
+    from watch_follower import Follower, replay
 
     job = tmp_path / "job"
     follower = Follower(job, stop_on=(), idle_exit=3.0)
@@ -189,7 +189,7 @@ def test_wandb_pair_followed_while_explorer_and_trainer_write(tmp_path):
     pytest.importorskip("wandb")
     import json
 
-    from test_watch_formats import Follower, replay
+    from watch_follower import Follower, replay
 
     env = {**os.environ, "WANDB_SILENT": "true", "WANDB_MODE": "offline",
            "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "off"}

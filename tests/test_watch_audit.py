@@ -57,7 +57,7 @@ def test_csv_rewritten_whole_with_a_new_column_alerts_once_as_its_replay(tmp_pat
     # Lightning's CSVLogger rewrites the whole file (new header) when a new metric appears.
     # Was: the follower re-read it from the top, the monitor rewound to step 0 and printed the
     # disruption and readaptation alerts a second time (follow 5 alerts, replay 3).
-    from test_watch_formats import Follower, eval_curve, replay
+    from watch_follower import Follower, eval_curve, replay
 
     curve = eval_curve()
     half = len(curve) // 2

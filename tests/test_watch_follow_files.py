@@ -1,0 +1,188 @@
+"""`watch --follow` on the formats written as files that grow or are rewritten (TensorBoard
+event files, HF's trainer_state.json and checkpoint folders, line formats written in pieces):
+the alerts equal a replay of the final file, and the watch ends by itself where the log says
+the run finished."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from watch_follower import Follower, assert_same, eval_curve, replay
+
+
+# ------------------------------------------------------------------ TensorBoard
+def test_tensorboard_folder_followed_with_a_new_event_file_and_the_hf_end_tag(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.summary import Writer
+
+    folder = tmp_path / "runs"
+    follower = Follower(folder, stop_on=())
+    follower.wait_for_message("does not exist yet")
+    curve = eval_curve()
+    half = len(curve) // 2
+    writer = Writer(str(folder))
+    for i, (step, acc) in enumerate(curve[:half]):
+        writer.add_scalar("eval/accuracy", acc, step=step)
+        writer.add_scalar("train/loss", 1.0 / (i + 1), step=step)
+        if i % 25 == 0:
+            writer.flush()
+            time.sleep(0.02)
+    writer.close()
+    time.sleep(1.1)  # event file names carry the second they were created
+    writer = Writer(str(folder))  # a second session: a new event file appears in the folder
+    for i, (step, acc) in enumerate(curve[half:]):
+        writer.add_scalar("eval/accuracy", acc, step=step)
+        if i % 25 == 0:
+            writer.flush()
+            time.sleep(0.02)
+    writer.add_scalar("train/train_runtime", 12.5, step=curve[-1][0])  # HF's last log call
+    writer.close()
+    followed = follower.ends_by_itself()
+    assert len(list(folder.iterdir())) == 2
+    replayed, result = replay(folder, stop_on=())
+    assert_same(followed, replayed)
+    assert follower.watch.result.reason == "finished" and result.finished
+
+
+def test_tensorboard_event_file_followed_while_the_writer_appends(tmp_path):
+    """One event file (not its folder) given as the path, read while the writer flushes."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.summary import Writer
+
+    folder = tmp_path / "runs"
+    writer = Writer(str(folder))
+    curve = eval_curve()
+    writer.add_scalar("eval/accuracy", curve[0][1], step=curve[0][0])
+    writer.flush()
+    [path] = list(folder.iterdir())
+    follower = Follower(path, stop_on=())
+    follower.wait_for_message("following")
+    for i, (step, acc) in enumerate(curve[1:]):
+        writer.add_scalar("eval/accuracy", acc, step=step)
+        if i % 25 == 0:
+            writer.flush()
+            time.sleep(0.02)
+    writer.add_scalar("train/train_runtime", 12.5, step=curve[-1][0])
+    writer.close()
+    followed = follower.ends_by_itself()
+    replayed, result = replay(path, stop_on=())
+    assert_same(followed, replayed)
+    assert follower.watch.result.reason == "finished" and result.n_records == len(curve) + 1
+
+
+# ------------------------------------------------------------------ trainer_state.json
+def save_trainer_state(path: Path, rows: list[dict], step: int) -> None:
+    """As HF's TrainerState.save_to_json: the whole state rewritten in place."""
+    state = {"best_metric": None, "epoch": step / 1000, "global_step": step,
+             "log_history": rows, "max_steps": 3000, "num_train_epochs": 3}
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(state, indent=2, sort_keys=True) + "\n")
+
+
+def test_trainer_state_rewritten_at_each_checkpoint_feeds_only_new_rows(tmp_path):
+    path = tmp_path / "checkpoint" / "trainer_state.json"
+    path.parent.mkdir()
+    follower = Follower(path, stop_on=())
+    follower.wait_for_message("does not exist yet")
+    rows: list[dict] = []
+    for i, (step, acc) in enumerate(eval_curve()):
+        rows.append({"epoch": step / 1000, "loss": 1.0 / (i + 1), "step": step})
+        rows.append({"epoch": step / 1000, "eval_accuracy": acc, "step": step})
+        if i % 20 == 19:
+            save_trainer_state(path, rows, step)
+            time.sleep(0.03)
+    rows.append({"epoch": 3.0, "step": 2990, "train_runtime": 100.0, "train_loss": 0.5})
+    save_trainer_state(path, rows, 2990)
+    followed = follower.ends_by_itself()
+    replayed, _ = replay(path, stop_on=())
+    assert_same(followed, replayed)
+    # each row was fed once: the monitor saw as many records as the file holds rows, and no
+    # rewrite of the file looked like a step counter going back (rows fed again)
+    assert follower.watch.result.n_records == len(rows)
+    assert follower.watch.result.resumes == [] and follower.watch.result.reason == "finished"
+    assert followed[0].metric == "eval_accuracy"  # the log's own name
+
+
+def test_hf_output_folder_followed_across_checkpoint_folders(tmp_path):
+    """HF saves `checkpoint-N/trainer_state.json` per save (older folders deleted under
+    save_total_limit=2) and the folder's own trainer_state.json at the end: the follow moves to
+    each newer file, feeds each row once and ends on the final one's train_runtime row."""
+    import shutil
+
+    out = tmp_path / "output"
+    follower = Follower(out, stop_on=())
+    follower.wait_for_message("does not exist yet")
+    out.mkdir()
+    rows: list[dict] = []
+    saved: list[Path] = []
+    for i, (step, acc) in enumerate(eval_curve()):
+        rows.append({"epoch": step / 1000, "loss": 1.0 / (i + 1), "step": step})
+        rows.append({"epoch": step / 1000, "eval_accuracy": acc, "step": step})
+        if i % 30 == 29:
+            folder = out / f"checkpoint-{step}"
+            folder.mkdir()
+            save_trainer_state(folder / "trainer_state.json", rows, step)
+            saved.append(folder)
+            if len(saved) > 2:
+                shutil.rmtree(saved.pop(0))
+            time.sleep(0.05)
+    rows.append({"epoch": 3.0, "step": 2990, "train_runtime": 100.0, "train_loss": 0.5})
+    save_trainer_state(out / "trainer_state.json", rows, 2990)
+    followed = follower.ends_by_itself()
+    replayed, _ = replay(out, stop_on=())
+    assert_same(followed, replayed)
+    result = follower.watch.result
+    assert result.n_records == len(rows) and result.resumes == []
+    assert result.reason == "finished"
+
+
+def test_idle_exit_ends_a_follow_on_a_log_that_stopped_growing(tmp_path):
+    path = tmp_path / "trainer_state.json"
+    save_trainer_state(path, [{"step": s, "eval_accuracy": a} for s, a in eval_curve()[:50]], 490)
+    follower = Follower(path, idle_exit=0.3)
+    follower.ends_by_itself(timeout=10)
+    assert follower.watch.result.reason == "idle" and follower.watch.result.n_records == 50
+
+
+# ------------------------------------------------------------------ line formats
+@pytest.mark.parametrize("kind", ["jsonl", "csv", "verl_console", "torchtune", "hf_console"])
+def test_line_formats_followed_in_pieces_equal_the_replay(tmp_path, kind):
+    curve = eval_curve()
+    if kind == "jsonl":
+        lines = [json.dumps({"global_step": s, "eval_accuracy": a}) for s, a in curve]
+        lines.append(json.dumps({"global_step": curve[-1][0], "train_runtime": 10.0}))
+    elif kind == "csv":
+        lines = ["step,eval_accuracy"] + [f"{s},{a}" for s, a in curve]
+    elif kind == "torchtune":  # DiskLogger.log_dict: f"Step {step} | " + f"{name}:{data} " each
+        lines = [f"Step {s} | eval_accuracy:{a} loss:tensor({1 - a:.4f}) " for s, a in curve]
+    elif kind == "verl_console":
+        lines = [f"(TaskRunner pid=1) step:{s} - val/test_score/openai/gsm8k:{a}" for s, a in curve]
+        lines.append('"Final validation metrics: {\'test_score/openai/gsm8k\': 0.5}"')
+    else:  # what Trainer prints (nohup / slurm output), progress bars between the rows
+        lines = ["***** Running training *****", "  Num examples = 3000"]
+        for i, (s, a) in enumerate(curve):
+            lines.append(f" {i}%|##   | {s}/3000 [00:{i % 60:02d}<01:00, 2.0it/s]")
+            lines.append(f"{{'loss': {1.0 / (i + 1):.4f}, 'learning_rate': 2e-05, "
+                         f"'epoch': {s / 3000:.4f}}}")
+            lines.append(f"{{'eval_loss': '{1 - a:.4f}', 'eval_accuracy': '{a}', "
+                         f"'epoch': '{s / 3000:.4f}'}}")
+        lines.append("{'train_runtime': 61.2, 'train_samples_per_second': 9.8, "
+                     "'train_loss': 0.5, 'epoch': 1.0}")
+    text = "\n".join(lines) + "\n"
+    path = tmp_path / f"log.{kind}"
+    no_end_marker = kind in ("csv", "torchtune")
+    follower = Follower(path, stop_on=(), idle_exit=1.0 if no_end_marker else None)
+    follower.wait_for_message("does not exist yet")
+    with open(path, "w", encoding="utf-8") as fh:
+        for start in range(0, len(text), 777):  # pieces that cut lines anywhere
+            fh.write(text[start:start + 777])
+            fh.flush()
+            time.sleep(0.003)
+    followed = follower.ends_by_itself()
+    replayed, _ = replay(path, stop_on=())
+    assert_same(followed, replayed)
+    if not no_end_marker:  # HF's train_runtime row, verl's final validation line
+        assert follower.watch.result.reason == "finished"

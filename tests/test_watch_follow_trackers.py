@@ -1,0 +1,141 @@
+"""`watch --follow` on the experiment trackers' stores (W&B offline runs, MLflow's SQLite and
+file stores, Trackio projects), each written by the tracker's real client in a subprocess while
+the watch runs: the alerts equal a replay of the final store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from watch_follower import Follower, assert_same, eval_curve, replay
+
+# ------------------------------------------------------------------ W&B offline
+WANDB_WRITER = """
+import sys, time, json, wandb
+run = wandb.init(mode="offline", dir=sys.argv[1], project="p", name="live", id="livefollow",
+                 settings=wandb.Settings(console="off"))
+run.define_metric("train/global_step")
+run.define_metric("*", step_metric="train/global_step", step_sync=True)
+for i, (step, acc) in enumerate(json.loads(sys.argv[2])):
+    run.log({"train/global_step": step, "eval/accuracy": acc, "train/loss": 1.0 / (i + 1)})
+    if i % 50 == 0:
+        time.sleep(0.05)
+run.finish()
+"""
+
+
+@pytest.mark.slow
+def test_wandb_offline_run_followed_while_the_sdk_writes(tmp_path):
+    pytest.importorskip("wandb")
+    latest = tmp_path / "wandb" / "latest-run"
+    follower = Follower(latest, stop_on=())
+    env = {**os.environ, "WANDB_SILENT": "true", "WANDB_MODE": "offline",
+           "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "off"}
+    try:
+        subprocess.run([sys.executable, "-c", WANDB_WRITER, str(tmp_path),
+                        json.dumps(eval_curve())], env=env, check=True, timeout=120,
+                       capture_output=True)
+    except (subprocess.SubprocessError, OSError) as exc:
+        follower.stop.set()
+        pytest.skip(f"wandb could not write an offline run here: {exc}")
+    followed = follower.ends_by_itself(timeout=30)
+    replayed, result = replay(latest, stop_on=())
+    assert_same(followed, replayed)
+    assert result.finished  # the exit record
+
+
+# ------------------------------------------------------------------ MLflow
+MLFLOW_WRITER = """
+import json, sys, time, mlflow
+mlflow.set_tracking_uri(sys.argv[1])
+run = mlflow.start_run(run_name="live")
+print(run.info.experiment_id, run.info.run_id, flush=True)
+sys.stdin.readline()  # the follower is on
+for i, (step, acc) in enumerate(json.loads(sys.argv[2])):
+    mlflow.log_metrics({"eval/accuracy": acc, "train/loss": 1.0 / (i + 1)}, step=step)
+    if i % 50 == 0:
+        time.sleep(0.05)
+mlflow.end_run()
+"""
+
+
+def follow_mlflow_writer(tracking_uri, path_of):
+    """Follow the run a real mlflow client logs in a subprocess; `path_of(experiment, run)` is
+    the PATH to watch. Returns (followed alerts, PATH)."""
+    pytest.importorskip("mlflow", reason="mlflow is not installed (it is in the dev extra)")
+    env = {**os.environ, "MLFLOW_ENABLE_ASYNC_LOGGING": "false", "MLFLOW_TRACKING_URI": "",
+           "MLFLOW_ALLOW_FILE_STORE": "true", "GIT_PYTHON_REFRESH": "quiet"}
+    writer = subprocess.Popen([sys.executable, "-c", MLFLOW_WRITER, tracking_uri,
+                               json.dumps(eval_curve())], env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        experiment, run_id = writer.stdout.readline().split()
+        path = path_of(experiment, run_id)
+        follower = Follower(path, stop_on=())
+        writer.stdin.write("go\n")
+        writer.stdin.close()
+        assert writer.wait(300) == 0
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    return follower.ends_by_itself(timeout=60), path
+
+
+def test_mlflow_sqlite_store_followed_while_the_client_logs(tmp_path):
+    db = tmp_path / "mlflow.db"
+    followed, path = follow_mlflow_writer(f"sqlite:///{db}", lambda e, r: db / r)
+    replayed, result = replay(path, stop_on=())
+    assert_same(followed, replayed)
+    assert result.finished  # the run's status FINISHED
+
+
+@pytest.mark.slow
+def test_mlflow_file_store_followed_while_the_client_logs(tmp_path):
+    store = tmp_path / "mlruns"
+    followed, path = follow_mlflow_writer(store.as_uri(), lambda e, r: store / e / r)
+    replayed, _ = replay(path, stop_on=())
+    assert_same(followed, replayed)
+
+
+# ------------------------------------------------------------------ Trackio
+TRACKIO_WRITER = """
+import json, sys, time, trackio
+trackio.init(project="proj", name="live")
+trackio.log({"train/loss": 2.0, "train/global_step": 0})
+print("started", flush=True)
+sys.stdin.readline()  # the follower is on
+for i, (step, acc) in enumerate(json.loads(sys.argv[1])):
+    trackio.log({"eval/accuracy": acc, "train/loss": 1.0 / (i + 1), "train/global_step": step})
+    if i % 50 == 0:
+        time.sleep(0.05)
+trackio.finish()
+"""
+
+
+@pytest.mark.slow
+def test_trackio_project_followed_while_trackio_logs(tmp_path):
+    """Trackio writes no end status: the follow ends with --idle-exit once the writer is done."""
+    pytest.importorskip("trackio", reason="trackio is not installed (it is in the dev extra)")
+    env = {**os.environ, "TRACKIO_DIR": str(tmp_path), "HF_HOME": str(tmp_path / "hf"),
+           "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    writer = subprocess.Popen([sys.executable, "-c", TRACKIO_WRITER, json.dumps(eval_curve())],
+                              env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    path = tmp_path / "proj.db" / "live"
+    try:
+        while (line := writer.stdout.readline()) and line.strip() != "started":
+            pass  # trackio's own messages
+        follower = Follower(path, stop_on=(), idle_exit=8.0)
+        writer.stdin.write("go\n")
+        writer.stdin.close()
+        assert writer.wait(300) == 0
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    followed = follower.ends_by_itself(timeout=60)
+    assert follower.watch.result.reason == "idle"
+    replayed, result = replay(path, stop_on=())
+    assert_same(followed, replayed)
+    assert result.n_records == len(eval_curve()) + 1

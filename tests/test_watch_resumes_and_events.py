@@ -1,0 +1,118 @@
+"""`watch` on the issue #13 cases: resumes (later records supersede), double logging, the
+log's own metric names, a held-out metric waited for, and a follow started before the trainer
+that ends on its end marker."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import pytest
+from test_watch import ROOT, Watch, split_jsonl
+from watch_follower import Follower, assert_same, eval_curve, replay
+
+REAL_LOGS = ROOT.parent / "shared" / "real_logs"
+
+# ------------------------------------------------------------------ resumes and events
+def test_a_resumed_run_rewinds_the_monitor_like_later_records_win_offline(tmp_path):
+    """Issue #13: resumed from step 500 after logging up to 930, the later records supersede:
+    the watch ends where a watch of the surviving records ends."""
+    rng = np.random.default_rng(3)
+    # the abandoned branch climbs high; the resumed one (from step 500) peaks lower and declines
+    first = [(s, round(0.5 + 0.4 * s / 930 + rng.normal(0, 0.01), 6)) for s in range(0, 940, 10)]
+    resumed = [(s, round(0.715 + 0.1 * min(s - 500, 700) / 700 - 0.15 * max(s - 1200, 0) / 800
+                         + rng.normal(0, 0.01), 6)) for s in range(500, 2000, 10)]
+    log = tmp_path / "resumed.jsonl"
+    log.write_text("".join(json.dumps({"step": s, "eval/accuracy": a}) + "\n"
+                           for s, a in first + resumed))
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text("".join(json.dumps({"step": s, "eval/accuracy": a}) + "\n"
+                             for s, a in [p for p in first if p[0] < 500] + resumed))
+    _, got = replay(log, stop_on=())
+    _, want = replay(clean, stop_on=())
+    assert got.resumes == [(930, 500)]
+    assert (got.phase, got.best_step, got.last_step) == (want.phase, want.best_step, want.last_step)
+    assert 1000 < got.best_step < 1400  # on the resumed branch, not the abandoned one
+    from phasewatch import analyze
+
+    assert analyze(log).recommended_stop_step == analyze(clean).recommended_stop_step
+
+
+def test_exact_double_logging_collapses_and_a_relogged_value_supersedes(tmp_path):
+    curve = eval_curve()
+    doubled = tmp_path / "doubled.jsonl"
+    doubled.write_text("".join(2 * (json.dumps({"step": s, "eval/accuracy": a}) + "\n")
+                               for s, a in curve))
+    single = tmp_path / "single.jsonl"
+    single.write_text("".join(json.dumps({"step": s, "eval/accuracy": a}) + "\n"
+                              for s, a in curve))
+    assert replay(doubled, stop_on=())[0] == replay(single, stop_on=())[0]
+    assert replay(doubled, stop_on=())[1].n_records == len(curve)
+
+
+@pytest.mark.skipif(not (REAL_LOGS / "verl_ppo_qwen05b").is_dir(), reason="no real logs here")
+def test_verl_real_log_watch_names_the_metric_analyze_analyses(capsys):
+    from phasewatch import analyze
+    from phasewatch.cli import main
+
+    [log] = list((REAL_LOGS / "verl_ppo_qwen05b").glob("*.log"))
+    code = main(["watch", str(log), "--format", "jsonl"])
+    out, err = capsys.readouterr()
+    alerts, summary = split_jsonl(out)
+    assert code == 0
+    assert summary["metric"] == analyze(log).metric == "val/test_score/openai/gsm8k"
+    assert all(a["metric"] == summary["metric"] for a in alerts)
+    assert "eval/accuracy" not in err
+
+
+def test_held_out_metric_is_waited_for_before_choosing(tmp_path):
+    """Train rows come first in HF logs: following must not pick train reward and replay
+    eval accuracy."""
+    lines = [json.dumps({"step": s, "reward": 0.1}) for s in range(0, 200, 10)]
+    lines += [json.dumps({"step": s, "eval_accuracy": a, "reward": 0.2})
+              for s, a in eval_curve() if s >= 200]
+    path = tmp_path / "log.jsonl"
+    path.write_text(lines[0] + "\n")
+    follower = Follower(path, stop_on=(), idle_exit=1.5)
+    follower.wait_for_message("holding them")
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines[1:]) + "\n")
+    followed = follower.ends_by_itself()
+    replayed, result = replay(path, stop_on=())
+    assert result.metric == "eval_accuracy"
+    assert_same(followed, replayed)
+
+
+def test_follow_started_before_the_trainer_waits_and_ends_on_its_end_marker(tmp_path, capsys):
+    """The reference trainer's folder: created later, run.json rewritten with the sft_to_rl
+    event before that step is logged, status 'finished' at the end."""
+    from phasewatch.cli import main
+
+    run = tmp_path / "run"
+    watch = Watch(run, "--follow", "--format", "jsonl", "--poll", "0.02")
+    watch.wait_for_err("does not exist yet")
+    run.mkdir()
+    meta = {"schema_version": 1, "name": "r", "performance_metric": "eval/accuracy",
+            "direction": "max", "events": [], "config": {}}
+    (run / "run.json").write_text(json.dumps(meta))
+    with open(run / "metrics.jsonl", "w", encoding="utf-8") as fh:
+        for step, acc in eval_curve():
+            if step == 1500:
+                meta["events"].append({"step": step, "name": "sft_to_rl"})
+                (run / "run.json.tmp").write_text(json.dumps(meta))
+                os.replace(run / "run.json.tmp", run / "run.json")
+            fh.write(json.dumps({"step": step, "eval/accuracy": acc}) + "\n")
+            fh.flush()
+            if step % 500 == 0:
+                time.sleep(0.05)
+    meta["status"] = "finished"
+    (run / "run.json").write_text(json.dumps(meta))
+    code, out, err = watch.end(timeout=30)  # no signal: it ends by itself
+    assert code == 0, err
+    assert "the log says the run finished" in err
+    main(["watch", str(run), "--format", "jsonl"])
+    replayed, _ = capsys.readouterr()
+    assert split_jsonl(out) == split_jsonl(replayed)
+    assert split_jsonl(out)[1]["finished"] is True

@@ -1,0 +1,58 @@
+"""Following a log while its writer writes it, for the `watch --follow` tests: a run's
+held-out accuracy curve to write (`eval_curve`), a LiveWatch following a path in a thread
+(`Follower`), a replay of the final file (`replay`), and the check that both gave the same
+alerts (`assert_same`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from test_watch import curve_records
+
+from phasewatch.live import LiveWatch
+
+
+def eval_curve(n=300, seed=0):
+    """(step, held-out accuracy) of a run with a disruption, a readaptation and an overfit."""
+    return [(r["step"], r["eval/accuracy"]) for r in curve_records(n, seed) if "eval/accuracy" in r]
+
+
+class Follower:
+    """A LiveWatch following `path` in a thread, collecting alerts and messages."""
+
+    def __init__(self, path, **options):
+        self.stop = threading.Event()
+        self.messages: list[str] = []
+        self.watch = LiveWatch(path, follow=True, poll=0.01, stop=self.stop,
+                               notice=self.messages.append, info=self.messages.append, **options)
+        self.alerts: list = []
+        self.thread = threading.Thread(target=lambda: self.alerts.extend(self.watch.alerts()),
+                                       daemon=True)
+        self.thread.start()
+
+    def wait_for_message(self, text, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in m for m in self.messages):
+                return
+            time.sleep(0.01)
+        raise AssertionError(f"no message with {text!r}: {self.messages}")
+
+    def ends_by_itself(self, timeout=20.0) -> list:
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            self.stop.set()
+            self.thread.join(5)
+            raise AssertionError(f"the watch did not end by itself: {self.messages}")
+        return self.alerts
+
+
+def replay(path, **options):
+    watch = LiveWatch(path, notice=lambda m: None, info=lambda m: None, **options)
+    return list(watch.alerts()), watch.result
+
+
+def assert_same(followed, replayed):
+    assert len(replayed) >= 2, replayed  # a run with phases: the comparison is not empty
+    assert followed == replayed
