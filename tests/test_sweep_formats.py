@@ -125,7 +125,7 @@ def test_wandb_config(tmp_path):
 def test_mlflow_params_are_numbers_in_the_table(tmp_path):
     """MLflow keeps params as text ("0.001"): the table and the report compare them as numbers."""
     pytest.importorskip("mlflow")
-    from test_io_mlflow import log_runs
+    from mlflow_runs import log_runs
 
     db = tmp_path / "mlflow.db"
     log_runs(f"sqlite:///{db}")
