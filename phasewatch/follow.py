@@ -118,9 +118,11 @@ class LineTail:
         self._last_growth = self.clock()
         self._waiting_for_path = False
 
-    def _unread_siblings(self) -> Iterator[tuple[tuple[int, int], Path, BinaryIO]]:
-        """(identity, path, open file) of each rotated copy not read yet, oldest write first."""
-        for ident, sibling in self._siblings():
+    def _unread_siblings(self, siblings: list[tuple[tuple[int, int], Path]] | None = None
+                         ) -> Iterator[tuple[tuple[int, int], Path, BinaryIO]]:
+        """(identity, path, open file) of each rotated copy not read yet, oldest write first
+        (of `siblings`, a listing made earlier, or of those there now)."""
+        for ident, sibling in self._siblings() if siblings is None else siblings:
             if ident in self._known:
                 continue
             try:
@@ -320,7 +322,8 @@ class LineTail:
         """Read what the copy made before the truncation holds past our position (logrotate
         copytruncate), then the file again from its top."""
         recovered = ""
-        for ident, sibling, fh in self._unread_siblings():
+        siblings = self._siblings()
+        for ident, sibling, fh in self._unread_siblings(siblings):
             if (os.fstat(fh.fileno()).st_size < self._offset
                     or self._changed(fh.fileno())):
                 fh.close()
@@ -333,14 +336,17 @@ class LineTail:
             fh.close()
             recovered = f" (after reading the end of the copy {sibling.name})"
             break
-        # Every rotated file now is a copy of what was read (copytruncate): never read again.
-        self._known |= {ident for ident, _ in self._siblings()}
+        # Every rotated file there then is a copy of what was read (copytruncate): never read
+        # again. One made since (the copy's lines are used as they come) is a copy of lines
+        # written after the truncation, truncated again: read before the file.
+        self._known |= {ident for ident, _ in siblings}
         yield from self._flush_last()
         self.notice(f"{self.path} was truncated; reading it again from its start{recovered}")
         self._fh.seek(0)
         self._reset_file_state()
         self._last_growth = self.clock()
         yield NEW_FILE
+        yield from self._unread_copies()
 
 
 class LineSource:

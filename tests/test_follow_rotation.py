@@ -16,43 +16,11 @@ import signal
 import subprocess
 import sys
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from line_follower import Follower, lines, replay, write
 
-from phasewatch.follow import NEW_FILE, LineSource, LineTail
-
-
-class Follower:
-    def __init__(self, path, **options):
-        self.now = 0.0
-        self.lines: list = []
-        self.notices: list[str] = []
-        self.tail = LineTail(path, follow=True, notice=self.notices.append,
-                             clock=lambda: self.now, **options)
-
-    def poll(self, final: bool = False):
-        self.lines.extend(self.tail.read(final))
-        return self
-
-
-def replay(*paths):
-    """The lines of the final files, oldest first, as a fresh reader sees them."""
-    out = []
-    for i, path in enumerate(paths):
-        if i:
-            out.append(NEW_FILE)
-        out.extend(LineSource(path))
-    return out
-
-
-def lines(start, stop, tag="r"):
-    return "".join(f'{{"step": {i}, "{tag}": {i * 0.5}}}\n' for i in range(start, stop))
-
-
-def write(path, text, mode="a"):
-    with open(path, mode, encoding="utf-8") as fh:
-        fh.write(text)
+from phasewatch.follow import NEW_FILE
 
 
 def test_two_rename_rotations_between_polls_read_the_file_in_between(tmp_path):
@@ -194,72 +162,6 @@ def test_new_file_with_data_and_a_quiet_old_one_switches_without_waiting(tmp_pat
     assert f.lines == replay(tmp_path / "train.log.1", log)
 
 
-def test_a_long_line_is_skipped_with_a_warning_and_numbering_goes_on(tmp_path):
-    log = tmp_path / "log.jsonl"
-    write(log, lines(0, 2) + '{"step": 2, "x": "' + "y" * 300_000 + '"}\n' + lines(3, 5))
-    f = Follower(log, max_line=100_000).poll()
-    assert [n for n, _ in f.lines] == [1, 2, 4, 5]
-    assert f.tail.too_long == [3]
-    assert len(f.notices) == 1 and "log.jsonl:3: line longer than" in f.notices[0]
-
-
-@pytest.mark.parametrize("length", [100_001, 120_000, 200_000])
-def test_a_line_just_over_the_cap_is_skipped_whichever_piece_tips_it(tmp_path, length):
-    """The cap holds for the whole line, also when its last piece (the one with the newline)
-    is what takes it over, not only when the unfinished part alone grows past it."""
-    log = tmp_path / "log.jsonl"
-    record = '{"step": 2, "x": "' + "y" * (length - 20) + '"}'
-    write(log, lines(0, 2) + record + "\n" + lines(3, 5))
-    f = Follower(log, max_line=100_000).poll()
-    assert len(record) == length
-    assert [n for n, _ in f.lines] == [1, 2, 4, 5]
-    assert f.tail.too_long == [3]
-    assert len(f.notices) == 1 and "log.jsonl:3: line longer than" in f.notices[0]
-
-
-def test_a_line_at_the_cap_is_kept(tmp_path):
-    log = tmp_path / "log.jsonl"
-    record = '{"step": 2, "x": "' + "y" * (100_000 - 20) + '"}'
-    write(log, lines(0, 2) + record + "\n")
-    f = Follower(log, max_line=100_000).poll()
-    assert f.lines[-1] == (3, record) and f.tail.too_long == []
-
-
-def test_a_long_line_arriving_in_pieces_is_joined_once(tmp_path):
-    log = tmp_path / "log.jsonl"
-    record = '{"step": 1, "x": "' + "z" * 3_000_000 + '"}'
-    f = Follower(log)
-    write(log, "")
-    for start in range(0, len(record), 700_000):
-        write(log, record[start:start + 700_000])
-        f.poll()
-    write(log, "\n")
-    f.poll()
-    assert f.lines == [(1, record)]
-
-
-def test_cr_line_ends_split_across_reads_count_like_universal_newlines(tmp_path):
-    log = tmp_path / "log.txt"
-    text = "a\r\nb\rc\r\r\nd\n\re"
-    write(log, "")
-    f = Follower(log)
-    for ch in text:
-        write(log, ch)
-        f.poll()
-    f.poll(final=True)
-    expected = [(n, t.strip()) for n, t in enumerate(text.splitlines(), 1) if t.strip()]
-    assert f.lines == expected
-    assert f.tail.unterminated == len(text.splitlines())
-
-
-def test_a_terminated_file_has_no_unterminated_line(tmp_path):
-    log = tmp_path / "log.txt"
-    write(log, "a\nb\r")
-    tail = LineTail(log)
-    assert list(tail.read(final=True)) == [(1, "a"), (2, "b")]
-    assert tail.unterminated is None
-
-
 def test_sighup_ends_watch_follow_with_its_summary(tmp_path):
     """A closed terminal (SIGHUP) ends `watch --follow` like Ctrl-C: summary printed, exit 0."""
     log = tmp_path / "metrics.jsonl"
@@ -376,25 +278,6 @@ def test_watch_follow_across_rotations_alerts_as_a_replay_of_the_final_files(tmp
     assert live.result.n_records == 120
 
 
-def test_a_long_line_arriving_in_small_pieces_is_joined_once():
-    """A 32 MB line in 64 KB reads: joining `pending + piece` at each read copies ~8 GB (seconds
-    of CPU); kept as pieces and joined once it is ~32 MB of copying (tens of ms)."""
-    import time
-    from pathlib import Path
-
-    from phasewatch.line_split import LineSplitter
-
-    piece = b"x" * (64 << 10)
-    splitter = LineSplitter(Path("log.jsonl"), notice=lambda _: None, too_long=[], max_line=1 << 30)
-    start = time.process_time()
-    for _ in range(512):
-        assert list(splitter.feed(piece)) == []
-    lines = list(splitter.feed(b"\n"))
-    cpu = time.process_time() - start
-    assert [(n, len(text)) for n, text in lines] == [(1, 512 * len(piece))]
-    assert cpu < 1.0, f"{cpu:.2f} CPU-s to read one 32 MB line: quadratic joining?"
-
-
 def test_copytruncate_of_the_new_file_while_a_rotated_file_is_read(tmp_path):
     """The follower notices a rename rotation late and reads the rotated file in between;
     while its lines are being used (a monitor can take a while), the writer copytruncates the
@@ -420,3 +303,30 @@ def test_copytruncate_of_the_new_file_while_a_rotated_file_is_read(tmp_path):
     f.poll(final=True)
     steps = [json.loads(text)["step"] for _, text in f.lines if text is not None]
     assert steps == list(range(35))
+
+
+def test_a_second_copytruncate_while_the_first_copy_is_read(tmp_path):
+    """A truncation is noticed and the end of its copy read; while those lines are used, the
+    writer logs more and copytruncates again. The second copy holds the lines written between
+    the two truncations: read, not lost."""
+    log = tmp_path / "train.log"
+    write(log, lines(0, 10))
+    f = Follower(log).poll()
+    write(log, lines(10, 20))
+    shutil.copyfile(log, tmp_path / "train.log.1")
+    with open(log, "r+", encoding="utf-8") as fh:
+        fh.truncate(0)
+    write(log, lines(20, 25))
+    got = []
+    for line in f.tail.read():
+        got.append(line)
+        if line[1] is not None and '"step": 10,' in line[1]:  # the writer moves on meanwhile
+            write(log, lines(25, 30))
+            shutil.copyfile(log, tmp_path / "train.log.2")
+            with open(log, "r+", encoding="utf-8") as fh:
+                fh.truncate(0)
+            write(log, lines(30, 33))
+    f.lines.extend(got)
+    f.poll(final=True)
+    steps = [json.loads(text)["step"] for _, text in f.lines if text is not None]
+    assert steps == list(range(33))
