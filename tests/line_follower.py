@@ -3,6 +3,8 @@ the rotate-wait clock is advanced by hand (`now`), so races are exact and no tes
 
 from __future__ import annotations
 
+import shutil
+
 from phasewatch.follow import NEW_FILE, LineSource, LineTail
 
 
@@ -36,3 +38,10 @@ def lines(start, stop, tag="r"):
 def write(path, text, mode="a"):
     with open(path, mode, encoding="utf-8") as fh:
         fh.write(text)
+
+
+def copytruncate(path, copy):
+    """What logrotate's `copytruncate` does: copy the file, then empty it in place."""
+    shutil.copyfile(path, copy)
+    with open(path, "r+", encoding="utf-8") as fh:
+        fh.truncate(0)

@@ -18,7 +18,7 @@ import sys
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from line_follower import Follower, lines, replay, write
+from line_follower import Follower, copytruncate, lines, replay, write
 
 from phasewatch.follow import NEW_FILE
 
@@ -57,9 +57,7 @@ def test_copytruncate_race_truncate_then_bigger_write_before_the_next_poll(tmp_p
     write(log, lines(0, 20))
     f = Follower(log).poll()
     write(log, lines(20, 25))  # written after the poll, before the copy
-    shutil.copyfile(log, tmp_path / "train.log.1")
-    with open(log, "r+", encoding="utf-8") as fh:
-        fh.truncate(0)
+    copytruncate(log, tmp_path / "train.log.1")
     write(log, lines(25, 80))  # bigger than what was read: the size alone looks like growth
     assert log.stat().st_size > 20 * 20
     f.poll()
@@ -78,9 +76,7 @@ def test_copytruncate_of_lines_never_read_reads_the_copy(tmp_path):
         fh.truncate(0)  # a first copytruncate without a copy: lines 0-4 were read
     f.poll()
     write(log, lines(5, 9))  # written and copied away before the follower looks again
-    shutil.copyfile(log, tmp_path / "train.log.1")
-    with open(log, "r+", encoding="utf-8") as fh:
-        fh.truncate(0)
+    copytruncate(log, tmp_path / "train.log.1")
     write(log, lines(9, 12))
     f.poll()
     read = [text for _, text in f.lines if text is not None]
@@ -254,9 +250,7 @@ def test_watch_follow_across_rotations_alerts_as_a_replay_of_the_final_files(tmp
                 os.rename(log, tmp_path / "metrics.jsonl.2")
                 write(log, "")
             if i == 90:
-                shutil.copyfile(log, tmp_path / "metrics.jsonl.3")
-                with open(log, "r+", encoding="utf-8") as fh:
-                    fh.truncate(0)
+                copytruncate(log, tmp_path / "metrics.jsonl.3")
 
     thread = threading.Thread(target=writer)
 
@@ -290,19 +284,13 @@ def test_copytruncate_of_the_new_file_while_a_rotated_file_is_read(tmp_path):
     write(log, lines(10, 13))
     os.rename(log, tmp_path / "train.log.2")
     write(log, lines(13, 20))
-    got = []
-    for line in f.tail.read():
-        got.append(line)
-        if line[1] is not None and '"step": 10,' in line[1]:  # the writer moves on meanwhile
-            write(log, lines(20, 30))
-            shutil.copyfile(log, tmp_path / "train.log.3")
-            with open(log, "r+", encoding="utf-8") as fh:
-                fh.truncate(0)
-            write(log, lines(30, 35))
-    f.lines.extend(got)
-    f.poll(final=True)
-    steps = [json.loads(text)["step"] for _, text in f.lines if text is not None]
-    assert steps == list(range(35))
+
+    def writer_moves_on():
+        write(log, lines(20, 30))
+        copytruncate(log, tmp_path / "train.log.3")
+        write(log, lines(30, 35))
+
+    assert steps_read_while(f, 10, writer_moves_on) == list(range(35))
 
 
 def test_a_second_copytruncate_while_the_first_copy_is_read(tmp_path):
@@ -313,20 +301,23 @@ def test_a_second_copytruncate_while_the_first_copy_is_read(tmp_path):
     write(log, lines(0, 10))
     f = Follower(log).poll()
     write(log, lines(10, 20))
-    shutil.copyfile(log, tmp_path / "train.log.1")
-    with open(log, "r+", encoding="utf-8") as fh:
-        fh.truncate(0)
+    copytruncate(log, tmp_path / "train.log.1")
     write(log, lines(20, 25))
-    got = []
+
+    def writer_moves_on():
+        write(log, lines(25, 30))
+        copytruncate(log, tmp_path / "train.log.2")
+        write(log, lines(30, 33))
+
+    assert steps_read_while(f, 10, writer_moves_on) == list(range(33))
+
+
+def steps_read_while(f, step, writer):
+    """The steps a follower reads when `writer` acts while the line of `step` is being used
+    (between two lines of one read), then at a final read."""
     for line in f.tail.read():
-        got.append(line)
-        if line[1] is not None and '"step": 10,' in line[1]:  # the writer moves on meanwhile
-            write(log, lines(25, 30))
-            shutil.copyfile(log, tmp_path / "train.log.2")
-            with open(log, "r+", encoding="utf-8") as fh:
-                fh.truncate(0)
-            write(log, lines(30, 33))
-    f.lines.extend(got)
+        f.lines.append(line)
+        if line[1] is not None and json.loads(line[1])["step"] == step:
+            writer()
     f.poll(final=True)
-    steps = [json.loads(text)["step"] for _, text in f.lines if text is not None]
-    assert steps == list(range(33))
+    return [json.loads(text)["step"] for _, text in f.lines if text is not None]
