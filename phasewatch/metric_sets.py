@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,18 @@ from phasewatch.presets import ROLE_CANDIDATES, role_matches
 from phasewatch.run import Run, unknown_metric_message
 
 AGGREGATES = ("mean",)
+_MEAN_LABEL = re.compile(r"(?P<name>.+) \(mean of \d+ sets\)")
+
+
+def mean_label(name: str, sets: list[str]) -> str:
+    """The metric name of the mean of `sets` behind the role or pattern `name`."""
+    return f"{name} (mean of {len(sets)} sets)"
+
+
+def averaged_name(label: str) -> str | None:
+    """The role or pattern whose sets' mean `label` (a `mean_label`) is, else None."""
+    match = _MEAN_LABEL.fullmatch(label)
+    return match["name"] if match else None
 
 
 @dataclass
@@ -71,7 +84,7 @@ def choose_series(run: Run, metric: str | None = None, aggregate: str | None = N
                    "only. Choose one with --metric NAME, or analyse their mean with "
                    "--aggregate mean")
         return SeriesChoice(run, chosen, [warning], sets)
-    label = f"{name} (mean of {len(sets)} sets)"
+    label = mean_label(name, sets)
     new_run, dropped = with_mean(run, sets, label)
     warnings = [f"analysed {label}: {listed}"]
     if dropped:

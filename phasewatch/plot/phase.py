@@ -69,19 +69,16 @@ def outlier_steps(analysis: Analysis) -> list[int]:
     return [int(step) for step in analysis.extra.get("outlier_steps", [])]
 
 
-_MEAN_OF_SETS = re.compile(r"(?P<name>.+) \(mean of \d+ sets\)")
-
-
 def analysed_run(run: Run, analysis: Analysis) -> Run:
     """`run` holding the series `analysis` is of. The mean of several validation sets
     (`phasewatch.analyze(..., aggregate="mean")`) is not a series the log holds: it is made
     again from the log as the analysis made it (`metric_sets.choose_series`)."""
-    match = _MEAN_OF_SETS.fullmatch(analysis.metric)
-    if match is None or _has(run, analysis.metric):
-        return run  # a series the run lacks otherwise is said where it is read
-    from phasewatch.metric_sets import choose_series
+    from phasewatch.metric_sets import averaged_name, choose_series
 
-    choice = choose_series(run, match["name"], "mean")
+    name = averaged_name(analysis.metric)
+    if name is None or _has(run, analysis.metric):
+        return run  # a series the run lacks otherwise is said where it is read
+    choice = choose_series(run, name, "mean")
     return choice.run if choice.metric == analysis.metric else run
 
 
