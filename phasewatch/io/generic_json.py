@@ -6,10 +6,11 @@ or a bare `[{"iteration": 1, ...}, ...]`; Keras' `History.history` is a list per
 (`{"loss": [...], "val_loss": [...]}`, one value per epoch: `column_lists`). Every list (up to
 three levels down) whose first object has a step-like key (`lines.STEP_KEYS`: step,
 global_step, iteration, ..., epoch) is a table of records; with several such lists, each
-list's metrics are prefixed with its key (`train/loss`, `eval/loss`) so they stay apart. A step that is not an integer (a fractional
-epoch) makes the list's records numbered 0, 1, 2... instead, with the step key kept as a
-metric (`--x epoch` then reports in it) and a warning. Scalars beside the lists are the run's
-config. Nested objects in a record are flattened with "/".
+list's metrics are prefixed with its key (`train/loss`, `eval/loss`) so they stay apart. A
+step that is not an integer (a fractional epoch) makes the list's records numbered 0, 1, 2...
+instead, with the step key kept as a metric (`--x epoch` then reports in it) and a warning.
+Scalars beside the lists are the run's config. Nested objects in a record are flattened with
+"/".
 
 The whole document is parsed (NaN / Infinity allowed); a document that is not valid JSON is an
 error naming the line where it breaks. Followed, the file is read again when it changes and
