@@ -135,16 +135,11 @@ def pelt(sums: _Cumsums, n: int, penalty: float, min_size: int, model: str,
     """
     if n < 2 * min_size:
         return []
-    if n <= WHOLE_COST_MAX:  # every segment's cost in one array operation, not one per step
+    whole = None  # every segment's cost from one array operation, not one per step
+    if n <= WHOLE_COST_MAX:
         ends = np.arange(n + 1)
         with np.errstate(divide="ignore", invalid="ignore"):
             whole = sums.cost(ends[:, None], ends[None, :], model)
-
-        def cost(starts: np.ndarray, t: int) -> np.ndarray:
-            return whole[starts, t]
-    else:
-        def cost(starts: np.ndarray, t: int) -> np.ndarray:
-            return sums.cost(starts, t, model)
     best = np.full(n + 1, np.inf)
     best[0] = -penalty
     last = np.zeros(n + 1, dtype=np.int64)
@@ -155,7 +150,8 @@ def pelt(sums: _Cumsums, n: int, penalty: float, min_size: int, model: str,
     for t in range(min_size, n + 1):
         eligible = candidates[candidates <= t - min_size]
         if eligible.size:
-            totals = best[eligible] + cost(eligible, t)
+            totals = best[eligible] + (whole[eligible, t] if whole is not None
+                                       else sums.cost(eligible, t, model))
             k = int(np.argmin(totals))
             best[t] = totals[k] + penalty
             last[t] = eligible[k]
