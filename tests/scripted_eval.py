@@ -23,11 +23,11 @@ def scripted_accuracy(seed: int = 0) -> np.ndarray:
 class ScriptedMetrics:
     """`compute_metrics` that returns the next scripted accuracy; `calls` counts evaluations."""
 
-    def __init__(self, seed: int = 0):
-        self.accuracy = scripted_accuracy(seed)
+    def __init__(self, seed: int = 0, accuracy: np.ndarray | None = None):
+        self.accuracy = scripted_accuracy(seed) if accuracy is None else accuracy
         self.calls = 0
 
     def __call__(self, _eval_prediction) -> dict[str, float]:
-        value = float(self.accuracy[min(self.calls, N_EVALS)])
+        value = float(self.accuracy[min(self.calls, len(self.accuracy) - 1)])
         self.calls += 1
         return {"accuracy": value}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -19,6 +20,7 @@ transformers = pytest.importorskip("transformers")
 from scripted_eval import N_EVALS, PEAK, ScriptedMetrics
 
 from phasewatch.callbacks.hf import PhasewatchCallback
+from phasewatch.online import PhaseMonitor, StopReason
 
 
 class Dataset(torch.utils.data.Dataset):
@@ -34,14 +36,14 @@ class Dataset(torch.utils.data.Dataset):
         return {"input_ids": self.x[i], "labels": self.y[i]}
 
 
-def make_trainer(tmp_path, callback, max_steps, save_steps=7, logging_steps=1000):
+def make_trainer(tmp_path, callback, max_steps, save_steps=7, logging_steps=1000, accuracy=None):
     torch.manual_seed(0)
     torch.set_num_threads(1)
     config = transformers.BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
                                      num_attention_heads=1, intermediate_size=8,
                                      max_position_embeddings=8, num_labels=2)
     model = transformers.BertForSequenceClassification(config)
-    metrics = ScriptedMetrics()
+    metrics = ScriptedMetrics(accuracy=accuracy)
 
     args = transformers.TrainingArguments(
         output_dir=str(tmp_path / "out"), max_steps=max_steps, per_device_train_batch_size=4,
@@ -76,6 +78,7 @@ def test_trainer_stops_at_overfit_and_recommends_a_saved_checkpoint(tmp_path):
     kept = sorted(int(p.split("-")[1]) for p in os.listdir(tmp_path / "out"))
     assert best_saved in kept and len(kept) <= 4
     assert trainer.state.best_model_checkpoint == callback.best_checkpoint
+    assert callback.monitor.config.planned_steps == N_EVALS  # the trainer's max_steps
 
 
 def test_resumed_trainer_restores_the_monitor(tmp_path):
@@ -110,3 +113,30 @@ def test_training_logs_can_be_fed_too(tmp_path):
     trainer.train()
     assert callback.monitor.resolved_["train/loss"] == "loss"  # HF's own name, via the presets
     assert callback.monitor.trackers_[0].series.n == 30  # one value per logged step
+
+
+def test_the_trainers_max_steps_tells_an_overfit_from_the_start_from_a_disruption(tmp_path):
+    """A held-out accuracy that falls from the first evaluation to the end (30 evaluations,
+    0.6 -> 0.45, noise 0.01) is an overfit once the fall outlasts the early part of the run,
+    which the callback knows from the trainer's max_steps. The same values fed to a monitor
+    that is not told the plan raise no stop: the fall could still be an early disruption."""
+    n = 30
+    rng = np.random.default_rng(0)
+    accuracy = 0.6 - 0.15 * np.arange(n + 1) / n + rng.normal(0, 0.01, n + 1)
+    callback = PhasewatchCallback(metric="eval/accuracy")
+    trainer, _ = make_trainer(tmp_path, callback, max_steps=n, accuracy=accuracy)
+    trainer.train()
+    assert callback.monitor.config.planned_steps == n
+    assert callback.stop_reason is StopReason.OVERFIT
+    assert trainer.state.global_step < n
+
+    blind = PhaseMonitor(metric="eval/accuracy")
+    for step in range(1, n + 1):
+        blind.update(step, {"eval_accuracy": float(accuracy[step - 1])})
+    assert not blind.should_stop
+
+    given = PhasewatchCallback(metric="eval/accuracy", options={"planned_steps": 1000})
+    trainer, _ = make_trainer(tmp_path / "given", given, max_steps=n, accuracy=accuracy)
+    trainer.train()
+    assert given.monitor.config.planned_steps == 1000  # the user's plan wins
+    assert not given.monitor.should_stop

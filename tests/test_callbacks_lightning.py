@@ -78,6 +78,17 @@ def test_lightning_trainer_stops_after_the_peak(tmp_path):
     # one optimizer step per epoch: the monitor's steps are global steps = epochs
     assert abs(callback.best_step - PEAK) <= 3
     assert callback.monitor.n_records_ == model.n_val  # sanity check not fed
+    # limited by epochs (max_steps -1): the plan is Lightning's estimate of the optimizer steps
+    assert callback.monitor.config.planned_steps == N
+
+
+def test_max_steps_is_the_plan(tmp_path):
+    callback = PhasewatchLightningCallback(metric="val_acc", options=OPTIONS)
+    trainer = pl.Trainer(max_steps=40, callbacks=[callback], accelerator="cpu", logger=False,
+                         enable_progress_bar=False, enable_model_summary=False,
+                         enable_checkpointing=False, default_root_dir=str(tmp_path))
+    trainer.fit(Tiny(), loader(), loader())
+    assert callback.monitor.config.planned_steps == 40
 
 
 def test_state_round_trips_through_a_checkpoint(tmp_path):

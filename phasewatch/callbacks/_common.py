@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +26,7 @@ class MonitorHost:
     def __init__(self, metric, direction, stop_on, webhook, stop_file, options):
         self.monitor = PhaseMonitor(metric=metric, direction=direction, stop_on=stop_on,
                                     **(options or {}))
+        self.plan_given = (options or {}).get("planned_steps") is not None
         self.webhook = WebhookSink(webhook) if webhook else None
         self.stop_file = StopFile(stop_file) if stop_file else None
         if self.stop_file is not None:
@@ -47,6 +49,17 @@ class MonitorHost:
         if stopped_now and self.stop_file is not None:
             self.stop_file.trigger(self.monitor.stop_alert_)
         return alerts
+
+    def plan(self, max_steps: float | None) -> None:
+        """The trainer's planned last step, told when training begins (a resumed trainer's
+        may differ from the one saved with the monitor), unless the options gave one. With it
+        the monitor tells a fall from the start that is still going on late in the run (an
+        overfit) from an early disruption (`MonitorConfig.planned_steps`); a trainer without
+        a finite step limit (-1, an iterable dataset) leaves it unknown."""
+        if self.plan_given:
+            return
+        known = max_steps is not None and math.isfinite(max_steps) and max_steps > 0
+        self.monitor.set_planned_steps(int(max_steps) if known else None)
 
     def saved_step(self, step: int) -> None:
         self.saved.setdefault(int(step), None)

@@ -6,7 +6,9 @@
     trainer.train()
     callback.best_checkpoint   # the saved checkpoint to keep
 
-`on_evaluate` feeds the evaluation metrics (HF names them `eval_<x>`; canonical names such as
+`on_train_begin` tells the monitor the trainer's planned last step (`state.max_steps`), so that
+a held-out metric falling from the first evaluation is called an overfit once the fall outlasts
+the run's early part. `on_evaluate` feeds the evaluation metrics (HF names them `eval_<x>`; canonical names such as
 `eval/accuracy` find them through the presets) to a `PhaseMonitor` at `state.global_step`, and
 sets `control.should_training_stop` when a `stop_on` phase is entered. Evaluations and saves
 rarely share a cadence, so the recommended checkpoint is the *saved* one (still on disk, after
@@ -68,6 +70,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
     # ------------------------------------------------------------------ events
     def on_train_begin(self, args, state, control, **kwargs):
         self.output_dir = args.output_dir
+        self.host.plan(state.max_steps)
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         logged, self._eval_logs = self._eval_logs, None

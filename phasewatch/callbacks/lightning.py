@@ -33,6 +33,12 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
     def best_saved_step(self) -> int | None:
         return self.host.best_saved_step()
 
+    def on_train_start(self, trainer, pl_module) -> None:
+        # max_steps is -1 when the run is limited by epochs; the optimizer steps it will then
+        # take are Lightning's estimate (infinite for an iterable dataset of unknown length)
+        limit = trainer.max_steps
+        self.host.plan(limit if limit and limit > 0 else trainer.estimated_stepping_batches)
+
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:
             return

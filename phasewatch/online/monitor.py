@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from typing import Any
 
 from phasewatch.online.config import EVENTS, Alert, MonitorConfig, StopReason
@@ -95,6 +95,12 @@ class PhaseMonitor:
     def missing_metrics(self) -> list[str]:
         """Followed metrics not found (under any alias) in the records so far."""
         return [t.name for t in self.trackers_ if t.name not in self.resolved_]
+
+    def set_planned_steps(self, planned_steps: int | None) -> None:
+        """Tell the monitor the step the run is planned to end at once that is known
+        (`MonitorConfig.planned_steps`): a trainer knows its max_steps only when training
+        begins, after its callback built the monitor. None leaves the plan unknown."""
+        self.config.planned_steps = replace(self.config, planned_steps=planned_steps).planned_steps
 
     def mark_event(self, step: int, name: str = "event") -> None:
         """Tell the monitor about a known boundary before feeding the records from `step` on
