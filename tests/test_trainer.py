@@ -167,9 +167,11 @@ def test_stop_on_stops_at_the_alert_and_records_it(tmp_path, monkeypatch):
             assert "eval/accuracy" in metrics
             return [Alert()] if step >= 3 else []
 
-    assert loop._monitor("disruption") is not None  # the real PhaseMonitor is available
-    monkeypatch.setattr(loop, "_monitor", lambda stop_on: FakeMonitor())
     cfg = preset("tiny")
+    real = loop._monitor("disruption", cfg.steps)
+    assert real is not None  # the real PhaseMonitor is available
+    assert real.config.planned_steps == cfg.steps  # told the run's length, as `watch` would be
+    monkeypatch.setattr(loop, "_monitor", lambda stop_on, planned_steps: FakeMonitor())
     result = train(cfg, tmp_path / "run", cache_dir=tmp_path / "cache", progress=False, stop_on="disruption")
     assert result.stopped and result.final_step == 3
     meta = json.loads((tmp_path / "run" / "run.json").read_text())
@@ -190,7 +192,7 @@ def test_stop_on_monitor_is_told_of_the_switch_after_the_last_sft_eval(tmp_path,
         def mark_event(self, step, name):
             calls.append((name, step))
 
-    monkeypatch.setattr(loop, "_monitor", lambda stop_on: RecordingMonitor())
+    monkeypatch.setattr(loop, "_monitor", lambda stop_on, planned_steps: RecordingMonitor())
     cfg = preset("tiny", algorithm="sft_then_rl")
     train(cfg, tmp_path / "run", cache_dir=tmp_path / "cache", progress=False, stop_on="overfit")
     switch = calls.index(("sft_to_rl", cfg.switch_step))

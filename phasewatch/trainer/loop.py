@@ -177,7 +177,7 @@ def _optimizer(policy: Policy, cfg: TrainConfig, lr: float, warmup_steps: int):
     return optim, warmup
 
 
-def _monitor(stop_on: str | None):
+def _monitor(stop_on: str | None, planned_steps: int):
     if stop_on is None:
         return None
     try:
@@ -187,7 +187,8 @@ def _monitor(stop_on: str | None):
 
         warn(f"--stop-on {stop_on} ignored: phasewatch.online is not available")
         return None
-    return PhaseMonitor(metric="eval/accuracy", direction="max")
+    # the plan is the configured step count, as `watch` reads it from run.json's config
+    return PhaseMonitor(metric="eval/accuracy", direction="max", planned_steps=planned_steps)
 
 
 def train(cfg: TrainConfig, out: str | Path, name: str | None = None, cache_dir: Path | None = None,
@@ -212,7 +213,7 @@ def train(cfg: TrainConfig, out: str | Path, name: str | None = None, cache_dir:
     optim, warmup = _optimizer(policy, cfg, cfg.lr, cfg.lr_warmup_steps)
     writer = RunWriter(Path(out), name or Path(out).name, cfg.algorithm, cfg.to_dict(),
                        evaluator.probe_sequences)
-    monitor = _monitor(stop_on)
+    monitor = _monitor(stop_on, cfg.steps)
     order = np.empty(0, dtype=np.int64)
     step, stopped, last_eval = 0, False, {}
 
