@@ -8,8 +8,9 @@ against the raw variance). Consecutive moves of the same kind merge into runs; a
 there-and-back is an excursion, not two phases; short flat runs between two trends are the
 rounded top or bottom of a smooth curve, not a plateau; each boundary is then moved to where the
 smoothed curve actually turns (`refine_turns`). Runs are named in order:
-- a fall that is later recovered, or that starts with the run and ends on a floor: disruption
-  (ends at the trough);
+- an early fall (starting in the first quarter) that goes below the start and is later
+  recovered, or that is the run's first move and ends on a floor within the first half of the
+  run: disruption (ends at the trough);
 - up after a disruption: readaptation; up otherwise: improvement (a short rise at the very end
   after a decline is a bounce, not an improvement);
 - any other fall: overfit (a sustained decline after the best point so far, including from the
@@ -29,6 +30,12 @@ from phasewatch.results import Phase
 from phasewatch.rolling import centred_mean
 
 UP, DOWN, FLAT = "up", "down", "flat"
+# A disruption is an early fall: one from the start that ends on a floor is over within this
+# fraction of the run (of the stage); still falling after it, it is an overfit. Half, where the
+# live monitor (which sees the fall still going on, online/plan.py) says 40%: the end found
+# here is where the curve comes within a quarter sd of its floor, late on a slow approach (the
+# falls of the second generator family end by a third of the run and are found up to 0.48 in).
+EARLY_END_FRACTION = 0.5
 
 
 @dataclass
@@ -301,11 +308,14 @@ def name_runs(runs: list[TrendRun], x: np.ndarray, fitted: np.ndarray, sd: float
               cfg: PhaseConfig) -> list[str]:
     """DESIGN.md's phase names for a sequence of trend runs.
 
-    A fall is a disruption when it is later recovered, or when it is the first move, starts in
-    the first `early_fraction` of the steps (as the expert data starts to act, perhaps after a
-    warm-up) and ends on a floor; any other fall is an overfit: a sustained
+    A fall is a disruption when it starts in the first `early_fraction` of the steps (as the
+    expert data starts to act, perhaps after a warm-up) and either falls below the starting
+    level and is later recovered, or is the first move of the run and ends on a floor within
+    the first `EARLY_END_FRACTION` of the run. Any other fall is an overfit: a sustained
     decline after the best point so far, wherever that is, including the first evaluation (a
-    held-out metric that gets worse from the start to the end is the textbook overfit).
+    held-out metric that gets worse from the start to the end is the textbook overfit, and so
+    is one that falls for half the run before it flattens), also when a later rise recovers
+    it: a fall mid-run, or one that stays above the start, is no disruption.
     """
     names: list[str] = []
     last_trend = None      # name of the most recent up/down phase
@@ -320,9 +330,13 @@ def name_runs(runs: list[TrendRun], x: np.ndarray, fitted: np.ndarray, sd: float
             later = fitted[r.end:]
             recovered = later.size > 0 and later.max() >= start_level - cfg.recover_sd * sd and any(
                 q.kind == UP for q in runs[i + 1:])
-            early = x[r.start] - x[0] <= cfg.early_fraction * (x[-1] - x[0])
-            floor_after_start = last_trend is None and early and i + 1 < len(runs)
-            name = "disruption" if recovered or floor_after_start else "overfit"
+            span = x[-1] - x[0]
+            early = x[r.start] - x[0] <= cfg.early_fraction * span
+            below_start = fitted[r.end] < fitted[0]
+            over_early = x[r.end] - x[0] <= EARLY_END_FRACTION * span
+            floor_after_start = last_trend is None and over_early and i + 1 < len(runs)
+            disruption = early and (recovered and below_start or floor_after_start)
+            name = "disruption" if disruption else "overfit"
         names.append(name)
         last_trend = name
     return names
@@ -338,6 +352,8 @@ def build_phases(steps: np.ndarray, y: np.ndarray, breaks, sd: float,
     runs = drop_excursions(runs, y.size, cfg)
     runs = absorb_blips(runs, y.size, cfg)
     runs = absorb_short_flats(runs, fitted, y.size, cfg)
+    # again: a short flat absorbed into the turn of a fall can leave that fall a blip
+    runs = absorb_blips(runs, y.size, cfg)
     runs = absorb_end_bounce(runs, y.size, cfg)
     runs = refine_turns(runs, y, fitted, sd, cfg)
     names = name_runs(runs, x, fitted, sd, cfg)
