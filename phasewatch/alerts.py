@@ -33,8 +33,9 @@ from phasewatch.output import emit_jsonl, warn
 
 
 def format_alert(alert: Alert) -> str:
-    """One readable line: 'step 1200  overfit  onset ~1050  best 1050  eval/accuracy=0.612: why'."""
-    parts = [f"step {alert.step}", alert.event]
+    """One readable line: 'step 1200  overfit  onset ~1050  best 1050  eval/accuracy=0.612: why'
+    ('epoch 7 ...' where the log's steps are epochs: `live_sets.WatchedAlert`)."""
+    parts = [f"{getattr(alert, 'step_unit', 'step')} {alert.step}", alert.event]
     if alert.onset_step is not None:
         parts.append(f"onset ~{alert.onset_step}")
     if alert.best_step is not None:

@@ -14,8 +14,8 @@ A single-file store of several runs (MLflow's `mlflow.db`, a Trackio project `.d
 runs, each named `store/RUN` (`store_members`), whether given itself or found in a folder.
 Otherwise it is a folder of runs: its log files (when it holds several) and the sub-folders
 (a few levels down) that are runs, each found by the same rules. TensorBoard sub-folders named
-like the parts of one run (Keras' `train/` and `validation/`, Trinity's `explorer/` and
-`trainer/`) are one run; other sub-folders with event files (verl's
+like the parts of one run (Keras' `train/` and `validation/` or a named `dev-validation/`,
+Trinity's `explorer/` and `trainer/`) are one run; other sub-folders with event files (verl's
 `tensorboard_log/<project>/<experiment>/`, HF's `runs/<date>_<host>/`) are runs of their own.
 """
 
@@ -57,6 +57,14 @@ NOT_LOG_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".npy", ".np
 # runs of their own: a tree of only these is read as one run with the folder as tag prefix.
 SPLIT_NAMES = frozenset({"train", "training", "validation", "val", "valid", "eval", "evaluation",
                          "test", "explorer", "trainer"})
+
+
+def is_split_name(name: str) -> bool:
+    """A sub-folder name of `SPLIT_NAMES`, or a validation split named by its user
+    (`dev-validation/` beside `train/`: `presets.is_named_validation_split`)."""
+    from phasewatch.presets import is_named_validation_split
+
+    return name.lower() in SPLIT_NAMES or is_named_validation_split(name)
 
 
 @dataclass(frozen=True)
@@ -225,7 +233,7 @@ def _runs_below(root: Path) -> list[Found]:
                 runs.extend(here)
             elif depth + 1 < MAX_DEPTH:
                 frontier.append((child, depth + 1))
-    if runs and all(r.path.is_dir() and r.path.name.lower() in SPLIT_NAMES and
+    if runs and all(r.path.is_dir() and is_split_name(r.path.name) and
                     tensorboard.sniff(r.path, b"") and not log_files(r.path) for r in runs):
         return [Found(root, root=root)]  # one TensorBoard run split over sub-folders (train/, validation/)
     return sorted(runs, key=lambda r: str(r.path))

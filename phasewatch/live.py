@@ -31,7 +31,7 @@ from typing import Any
 from phasewatch.live_choice import HELD_OUT_ROLES, MAX_HELD, MetricChoice  # noqa: F401
 from phasewatch.live_open import open_when_ready
 from phasewatch.live_result import WatchResult, add_whole_run
-from phasewatch.live_sets import LiveAxis, SetMean, choose_sets, with_x
+from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
 from phasewatch.output import warn
 from phasewatch.planned import planned_steps
 from phasewatch.resolver import Resolver
@@ -222,7 +222,7 @@ class LiveWatch:
             if key in self._said:
                 continue  # the same decision on the same records, after a rewind
             self._said.add(key)
-            yield with_x(alert, self.axis)
+            yield as_watched(alert, self.axis, self.source.info)
 
     def _end(self, reason: str) -> Iterator:
         if reason in ("end of log", "finished"):
@@ -333,6 +333,12 @@ class LiveWatch:
         monitor = self.monitor
         if monitor is None:
             return
+        from phasewatch.xaxis import shared_step_unit, step_unit
+
+        result.step_unit = step_unit(source.info, result.metric)
+        # the records' last step counts what all their metrics count (Keras' iteration tags
+        # beside its epoch tags: steps)
+        result.records_unit = shared_step_unit((source.info, name) for name in monitor.seen_)
         result.phase, result.best_step = monitor.phase, monitor.best_step
         result.last_step, result.n_records = monitor.last_step_, monitor.n_records_
         result.live_best_step = monitor.best_step

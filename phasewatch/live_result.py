@@ -33,6 +33,8 @@ class WatchResult:
     stop_reason: str | None = None       # the stop condition that fired ('overfit', ...)
     aggregate: list[str] | None = None   # the validation sets whose mean `metric` is
     x: dict[str, Any] | None = None      # with --x: the unit, and the steps below in it
+    step_unit: str = "step"              # what the metric's steps count ("epoch": Keras)
+    records_unit: str = "step"           # what `last_step` counts (every metric's steps)
 
     def to_dict(self) -> dict[str, Any]:
         """The last object of `watch --format jsonl` (deterministic: no end reason that
@@ -40,7 +42,7 @@ class WatchResult:
         phase = self.phase or "no significant change yet"
         return {"event": "summary", "step": self.last_step, "onset_step": None,
                 "best_step": self.best_step, "metric": self.metric, "value": None,
-                "message": f"{self.metric}: phase {phase}, best step "
+                "message": f"{self.metric}: phase {phase}, best {self.step_unit} "
                            f"{'-' if self.best_step is None else self.best_step}",
                 "phase": self.phase, "direction": self.direction, "records": self.n_records,
                 "finished": self.finished, "live_best_step": self.live_best_step,
@@ -55,16 +57,17 @@ class WatchResult:
         why = f"; stopped: {self.stop_reason}" if self.stop_reason else ""
         ended = {"finished": "; the log says the run finished", "idle": "; idle, ended"}.get(
             self.reason, "")
-        whole, said = "", f"best step {best}"
+        unit = self.step_unit
+        whole, said = "", f"best {unit} {best}"
         if self.phases is not None:
             # the monitor's best is a smoothed level's centre, which can sit an evaluation away
             # from the best value the whole run's checkpoint is: say which is which
             named = " > ".join(self.phases) or "no values to analyse"
-            whole = f"; whole run: {named}, checkpoint to keep: step {best}"
+            whole = f"; whole run: {named}, checkpoint to keep: {unit} {best}"
             live = "-" if self.live_best_step is None else self.live_best_step
-            said = f"live best (smoothed) at step {live}"
-        return (f"watched {self.n_records} records up to step {self.last_step}; {self.metric}: "
-                f"phase {phase}, {said}{why}{ended}{whole}")
+            said = f"live best (smoothed) at {unit} {live}"
+        return (f"watched {self.n_records} records up to {self.records_unit} {self.last_step}; "
+                f"{self.metric}: phase {phase}, {said}{why}{ended}{whole}")
 
 
 def add_whole_run(result: WatchResult, path: Path, notice: Callable[[str], None],

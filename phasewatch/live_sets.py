@@ -7,10 +7,14 @@
   whole-run answer watch the same series.
 - The x axis (`xaxis`): the counter the log carries beside the step (epoch, tokens, samples) is
   collected as records pass, so each alert can say where it happened in that unit.
+- The step unit (`xaxis.step_unit`): where the log's steps are epochs (Keras), the alerts say
+  "epoch 7", not "step 7".
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -102,27 +106,50 @@ class LiveAxis:
         return axis.at(step)
 
 
-def with_x(alert, axis: LiveAxis | None):
-    """`alert` with where it happened in the axis' unit: the message says it, and the JSON
-    object gains `"x": {"unit", "step", "onset", "best"}` (the `*_step` fields stay steps)."""
-    if axis is None:
-        return alert
-    import dataclasses
-
+@functools.cache
+def watched_alert_class() -> type:
+    """`WatchedAlert`, an `online.Alert` as `watch` gives it: `step_unit` names what its steps
+    count (`format_alert` says "epoch 7" where the log's steps are epochs); `x`, with `--x`,
+    where it happened in that unit (its JSON object gains `"x"`; the `*_step` fields stay
+    steps). Made on first use: importing `phasewatch.online` imports numpy, which a watch that
+    never alerts does not need."""
     from phasewatch.online import Alert
 
-    where = {"unit": axis.unit, "step": axis.at(alert.step), "onset": axis.at(alert.onset_step),
-             "best": axis.at(alert.best_step)}
-    if where["step"] is None:
-        return alert
-
-    @dataclasses.dataclass(frozen=True)
-    class AlertWithX(Alert):
-        x: dict = dataclasses.field(default_factory=dict)
+    @dataclass(frozen=True)
+    class WatchedAlert(Alert):
+        step_unit: str = "step"
+        x: dict | None = None
 
         def to_dict(self) -> dict[str, Any]:
-            return {**super().to_dict(), "x": self.x}
+            out = super().to_dict()
+            return out if self.x is None else {**out, "x": self.x}
 
-    fields = {f.name: getattr(alert, f.name) for f in dataclasses.fields(alert)}
-    fields["message"] = f"{alert.message} ({axis.unit} {where['step']:.4g})"
-    return AlertWithX(**fields, x=where)
+    return WatchedAlert
+
+
+def as_watched(alert, axis: LiveAxis | None, info=None):
+    """`alert` with its message naming the steps in the unit the log's steps count (`info`, the
+    source's `RunInfo`: "has got worse since epoch 5", `xaxis.step_unit`) and, with `--x`, where
+    it happened in the axis' unit: the message says it and the JSON object gains
+    `"x": {"unit", "step", "onset", "best"}`."""
+    unit = getattr(info, "step_unit", "step")
+    if unit != "step":  # xaxis (numpy) only for such a log
+        from phasewatch.xaxis import in_step_unit, step_unit
+
+        unit = step_unit(info, alert.metric)
+    where = None
+    if axis is not None:
+        where = {"unit": axis.unit, "step": axis.at(alert.step),
+                 "onset": axis.at(alert.onset_step), "best": axis.at(alert.best_step)}
+        if where["step"] is None:
+            where = None
+    if where is None and unit == "step":
+        return alert
+    from phasewatch.online import Alert
+
+    fields = {f.name: getattr(alert, f.name) for f in dataclasses.fields(Alert)}
+    if unit != "step":
+        fields["message"] = in_step_unit(alert.message, unit)
+    if where is not None:
+        fields["message"] += f" ({axis.unit} {where['step']:.4g})"
+    return watched_alert_class()(**fields, step_unit=unit, x=where)

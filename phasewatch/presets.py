@@ -149,6 +149,23 @@ _EXACT, _GLOBS, _PREFIXES = _compile()
 BARE_ACCURACY = frozenset({"acc", "accuracy"})
 KERAS_STYLE_VALIDATION = ("val_accuracy", "val_acc", "dev_accuracy", "dev_acc",
                           "valid_accuracy", "valid_acc")
+# A validation split named by its user: TensorBoard directories `dev-validation/`,
+# `validation-ood/` beside Keras' `validation/` (a run evaluated on several held-out sets). Such a
+# name takes the roles its `validation/<rest>` spelling has (`validation/epoch_loss` is eval/loss);
+# "validation" must be a whole hyphen-joined word of the first path component (`invalidation/`,
+# `train/dev-validation/` are not splits), and a split that calls itself train is not held out.
+NAMED_VALIDATION_SPLIT = re.compile(
+    r"^(?:(?P<before>[^/]+)-validation(?:-[^/]+)?|validation-(?P<after>[^/]+))$")
+TRAIN_SPLIT_WORDS = frozenset({"train", "training"})
+
+
+def is_named_validation_split(name: str) -> bool:
+    """Whether a folder or tag prefix is a validation split under a name of its own
+    (`dev-validation`, `validation-ood`; not `validation` itself, nor `train-validation`)."""
+    match = NAMED_VALIDATION_SPLIT.match(name)
+    if match is None:
+        return False
+    return (match.group("before") or match.group("after")).lower() not in TRAIN_SPLIT_WORDS
 
 
 @lru_cache(maxsize=1 << 16)
@@ -157,6 +174,16 @@ def _glob_roles(name: str) -> tuple[tuple[str, int], ...]:
     monitor asks again as names arrive)."""
     return tuple((role, rank) for role, rank, prefix, match in _GLOBS
                  if name.startswith(prefix) and match(name))
+
+
+@lru_cache(maxsize=1 << 16)
+def _named_split_roles(name: str) -> tuple[tuple[str, int], ...]:
+    """(role, rank) of a metric of a named validation split (`is_named_validation_split`):
+    those of its `validation/<rest>` spelling, which only eval roles have; else ()."""
+    split, slash, rest = name.partition("/")
+    if not slash or not is_named_validation_split(split):
+        return ()
+    return tuple(_EXACT.get(f"validation/{rest}", ()))
 
 
 def _present(metrics: Iterable[str]) -> Collection[str]:
@@ -172,9 +199,11 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
     hits = [(role, rank, pattern) for pattern, roles in _EXACT.items() if pattern in present
             for role, rank in roles]
     prefixes = _PREFIXES if "" not in _PREFIXES else None
-    flagged = [n for n in present if prefixes is None or n.startswith(prefixes)]
+    flagged = [n for n in present
+               if prefixes is None or n.startswith(prefixes) or "validation" in n]
     for name in flagged:
         hits.extend((role, rank, name) for role, rank in _glob_roles(name))
+        hits.extend((role, rank, name) for role, rank in _named_split_roles(name))
     if any(name in present for name in KERAS_STYLE_VALIDATION):
         hits = [h for h in hits if not (h[0] == "train/preference_accuracy" and h[2] in BARE_ACCURACY)]
     return hits, [n for n in flagged if n.startswith("eval_") and len(n) > 5]

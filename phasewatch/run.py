@@ -70,6 +70,10 @@ class Run:
     config: dict[str, Any] = field(default_factory=dict)
     token_store: Path | None = None
     aliases: dict[str, str] = field(default_factory=dict)
+    step_unit: str = "step"
+    """What the steps count when the reader knows it is not training steps: "epoch" for Keras'
+    History, a table whose only counter is `epoch`, Keras' TensorBoard `epoch_*` tags. Only the
+    words change (`xaxis.step_unit`); the steps are the numbers the log gave."""
 
     @classmethod
     def from_columns(cls, columns: Columns, source: str, format: str, **metadata: Any) -> Run:

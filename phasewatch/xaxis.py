@@ -9,10 +9,17 @@ the run's average rate (an evaluation at step 0 before the first `epoch` value i
 
 HF console logs print no step at all: their reader counts steps as epoch x 10,000, and their
 default x axis is the epoch (`default_unit`).
+
+Some logs' steps are epochs already: Keras' History, a table whose only counter is `epoch`,
+Keras' TensorBoard `epoch_*` tags. Their readers say so (`Run.step_unit`, decided here by
+`step_unit_of_keys` and `step_unit_of_tags`), and `step_unit` is the one answer every text and
+figure asks for its word: "epoch 7", not "step 7". The numbers stay what the log gave.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,10 +38,63 @@ CARRIERS: dict[str, tuple[str, ...]] = {
 }
 # Formats whose steps are not the trainer's steps; their natural axis.
 DEFAULT_UNIT = {"hf_console": "epoch"}
+# Keras' TensorBoard callback: `epoch_<metric>` at step = epoch; its validation directory also
+# gets `evaluation_<metric>_vs_iterations`, at step = the optimizer's iteration.
+KERAS_EPOCH_TAG = "epoch_"
+KERAS_ITERATION_TAG = re.compile(r"(?:^|/)evaluation_.+_vs_iterations$")
+_STEP_WORD = re.compile(r"\bstep(s?)\b")
 
 
 def default_unit(run: Run) -> str:
     return DEFAULT_UNIT.get(run.format, "step")
+
+
+def step_unit_of_keys(keys: Iterable[str]) -> str:
+    """What a table's steps count from the keys its records took the step from: "epoch" when
+    every one is `epoch` (Keras' CSVLogger, a per-epoch log without a step column), else
+    "step"."""
+    keys = {str(k).strip().lower() for k in keys}
+    return "epoch" if keys == {"epoch"} else "step"
+
+
+def step_unit_of_tags(tags: Iterable[str]) -> str:
+    """What a TensorBoard run's steps count from its scalar tags (without their directory):
+    "epoch" when every tag is Keras' `epoch_<metric>` or its `evaluation_<metric>_vs_iterations`
+    (whose own steps `step_unit` still calls steps), else "step" (`batch_<metric>` tags, written
+    per batch with `update_freq="batch"`, count batches)."""
+    tags = [t for t in tags if not KERAS_ITERATION_TAG.search(t)]
+    return "epoch" if tags and all(t.startswith(KERAS_EPOCH_TAG) for t in tags) else "step"
+
+
+def step_unit(run, metric: str | None = None) -> str:
+    """The word for the steps of `run` (a Run, or a reader's `RunInfo` while it reads): "epoch"
+    where its reader found them to be epochs, else "step". For `metric`, the unit of that
+    series (Keras' `evaluation_*_vs_iterations` beside epoch tags counts iterations)."""
+    unit = getattr(run, "step_unit", "step") or "step"
+    if unit != "step" and metric is not None and KERAS_ITERATION_TAG.search(metric):
+        return "step"
+    return unit
+
+
+def shared_step_unit(runs_and_metrics: Iterable[tuple[Run, str]]) -> str:
+    """The unit every (run, metric) counts its steps in (drawn on one axis; the metrics of one
+    log); "step" when they differ (a comparison of a Keras run with an HF run says steps, as it
+    draws them)."""
+    units = {step_unit(run, metric) for run, metric in runs_and_metrics}
+    return units.pop() if len(units) == 1 else "step"
+
+
+def axis_label(unit: str) -> str:
+    """A figure's x-axis label for steps counting `unit`."""
+    return "training step" if unit == "step" else unit
+
+
+def in_step_unit(text: str, unit: str) -> str:
+    """`text` (a watch message, a legend entry) with its words "step" / "steps" naming `unit`
+    instead: "has got worse since epoch 5" where the steps are epochs."""
+    if unit == "step":
+        return text
+    return _STEP_WORD.sub(lambda m: unit + m.group(1), text)
 
 
 @dataclass
@@ -78,12 +138,13 @@ class XAxis:
 
 
 def x_axis(run: Run, unit: str | None) -> XAxis | None:
-    """The axis for `unit` (None for steps); a usage error naming the counters looked for when
-    the log carries none of them."""
+    """The axis for `unit` (None for steps, and for the unit the steps count already: `--x epoch`
+    on a run whose steps are epochs); a usage error naming the counters looked for when the log
+    carries none of them."""
     unit = unit or default_unit(run)
     if unit not in UNITS:
         raise UsageError(f"--x must be one of {', '.join(UNITS)}, not {unit!r}")
-    if unit == "step":
+    if unit in ("step", step_unit(run)):  # the steps are in that unit already
         return None
     for name in CARRIERS[unit]:
         own = run.own_name(name)
@@ -100,9 +161,13 @@ def x_axis(run: Run, unit: str | None) -> XAxis | None:
                      "use --x step")
 
 
-def annotate(analysis, axis: XAxis | None) -> None:
+def annotate(analysis, axis: XAxis | None, steps_count: str = "step") -> None:
     """Add the phases, boundaries and stop in the axis' unit to `analysis` (JSON: `x`, and
-    `start_x`/`end_x` per phase); the `*_step` fields stay steps."""
+    `start_x`/`end_x` per phase); the `*_step` fields stay steps. `steps_count`: the run's
+    `step_unit` for the analysed metric, said in the JSON as `"step_unit": "epoch"` when the
+    steps are epochs (the text then says "epoch 7")."""
+    if steps_count != "step":
+        analysis.extra["step_unit"] = steps_count
     if axis is None:
         return
     for phase in analysis.phases:
@@ -138,7 +203,7 @@ def relabel(fig, axis: XAxis | None) -> None:
     lo, hi = axes[0].get_xlim()
     ticks = MaxNLocator(nbins=6).tick_values(axis.at(lo), axis.at(hi))
     positions = [axis.step_at(t) for t in ticks]
-    label = {"epoch": "epoch", "tokens": "tokens", "samples": "samples"}[axis.unit]
+    label = axis_label(axis.unit)
     for ax in axes:
         ax.xaxis.set_major_locator(FixedLocator(positions))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda s, _pos: f"{axis.at(s):.4g}"))

@@ -102,11 +102,13 @@ def _side(size, word: str, opposite: str) -> str:
 
 
 def phase_line(phase, direction: str = "max", unit: str = "step",
-               reference: str = "the start") -> str:
+               reference: str = "the start", steps_count: str = "step") -> str:
     """One line a person reads at a glance: name, steps, values, change, the effect size, in
     the metric's own units and direction (for a loss, worse is above). With another x `unit`
     (`--x epoch`) the phase's span is given in it. `reference` names the level depth and gain
-    are measured from ("the baseline" when `--baseline` put it elsewhere than the start)."""
+    are measured from ("the baseline" when `--baseline` put it elsewhere than the start).
+    `steps_count`: what the steps are ("epoch" for a Keras History: "recovered after 3
+    epochs")."""
     s = phase.stats
     change_sd = s.get("change_sd")
     worse, better = ("below", "above") if direction == "max" else ("above", "below")
@@ -122,14 +124,14 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
         if recover is not None and unit != "step" and "time_to_recover_x" in s:
             recover = f"{s['time_to_recover_x']:.3g} {UNIT_NAMES.get(unit, unit)}"
         elif recover is not None:
-            recover = f"{recover} steps"
+            recover = f"{recover} {steps_count}s"
         line += (f"  trough {_side(s.get('depth'), worse, better)} {reference}, "
                  + (f"recovered after {recover}" if recover is not None else "not recovered"))
     elif phase.name in ("readaptation", "improvement"):
         line += f"  best {_side(s.get('gain_over_baseline'), better, worse)} {reference}"
     elif phase.name == "overfit":
         peak = (f"{unit} {s['peak_x']:.4g}" if unit != "step" and "peak_x" in s
-                else f"step {s.get('peak_step')}")
+                else f"{steps_count} {s.get('peak_step')}")
         line += f"  {_side(s.get('decline_since_peak'), worse, better)} its best ({peak})"
     return line
 
@@ -142,13 +144,14 @@ def print_text(analysis: Analysis) -> None:
           + (f", confidence {analysis.extra['confidence']}" if "confidence" in analysis.extra
              else ""))
     x = analysis.extra.get("x")
-    unit = x["unit"] if x else "step"
+    steps_count = analysis.extra.get("step_unit", "step")  # "epoch": the log's steps are epochs
+    unit = x["unit"] if x else steps_count
     if x:
         print(f"  x axis: {unit} (from {x['counter']}; steps in the JSON output)")
     first = analysis.phases[0].stats.get("start_value") if analysis.phases else None
     reference = "the start" if first == analysis.baseline else "the baseline"
     for phase in analysis.phases:
-        print(phase_line(phase, analysis.direction, unit, reference))
+        print(phase_line(phase, analysis.direction, unit, reference, steps_count))
     if analysis.changepoints and x:
         print("  boundaries: " + ", ".join(f"{c['at']:.4g} [{c['low']:.4g}, {c['high']:.4g}]"
                                            for c in x["changepoints"]))
@@ -157,9 +160,9 @@ def print_text(analysis: Analysis) -> None:
                                            for c in analysis.changepoints))
     if x and x["recommended_stop"] is not None:
         print(f"  recommended stop: {unit} {x['recommended_stop']:.4g} "
-              f"(step {_fmt(analysis.recommended_stop_step)})")
+              f"({steps_count} {_fmt(analysis.recommended_stop_step)})")
     else:
-        print(f"  recommended stop: step {_fmt(analysis.recommended_stop_step)}")
+        print(f"  recommended stop: {steps_count} {_fmt(analysis.recommended_stop_step)}")
     for warning in analysis.warnings:
         print(f"  warning: {warning}")
 
@@ -245,7 +248,7 @@ def run(args: argparse.Namespace) -> int:
     from phasewatch.io import read_run
     from phasewatch.metric_sets import choose_series
     from phasewatch.output import emit_json
-    from phasewatch.xaxis import annotate, x_axis
+    from phasewatch.xaxis import annotate, step_unit, x_axis
 
     options = {**phase_options(args), **noise_options(args)}
     chosen = {}  # path -> its series, read once by --pool-noise and kept for the analysis
@@ -275,7 +278,7 @@ def run(args: argparse.Namespace) -> int:
         analysis.warnings[:0] = choice.warnings
         if pooled is not None:
             analysis.extra.update(noise_sd_source="pooled", noise_pooled_runs=pooled[1])
-        annotate(analysis, axis)
+        annotate(analysis, axis, step_unit(choice.run, analysis.metric))
         return analysis
 
     analyses, failures = run_each(args.paths, one)

@@ -3,6 +3,8 @@
 
 The header names the columns; one of them is the step (`step`, `global_step`, `Step`, `_step`,
 `iteration`, ... see `lines.STEP_KEYS`). Empty cells are absent values (sparse keys stay sparse).
+A table whose step column is `epoch` (Keras' CSVLogger) has epochs for steps, and the run says
+so (`Run.step_unit`).
 
 W&B panel exports name their columns `"<run name> - <metric>"` with companion
 `"<run name> - <metric>__MIN"` / `__MAX` columns (the range of the points W&B's sampling
@@ -26,6 +28,7 @@ from phasewatch.io.jsonlines import first_line
 from phasewatch.io.lines import as_step, find_step_key
 from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.run import Run
+from phasewatch.xaxis import step_unit_of_keys
 
 FORMAT = "csv"
 WANDB_COLUMN = re.compile(r"^(?P<run>.+?) - (?P<metric>.+)$")
@@ -71,6 +74,7 @@ class LineParser:
         self._columns: list[str] | None = None
         self._step_index = -1
         self._delimiter = ","
+        self.step_unit = "step"  # "epoch" when the step column is `epoch`
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         if self._columns is None:
@@ -97,6 +101,7 @@ class LineParser:
         if step_key is None:
             raise ValueError("the header has no step-like column (step, global_step, _step, ...)")
         self._step_index = columns.index(step_key)
+        self.step_unit = step_unit_of_keys([step_key])
         if columns == TENSORBOARD_COLUMNS:
             self._columns = ["", "Step", self.value_name]
             return
@@ -134,7 +139,9 @@ class Source(LineRecordSource):
         self.info.name = path.stem
 
     def read(self, final: bool = True):
-        yield from super().read(final)
+        for record in super().read(final):
+            self.info.step_unit = self.parser.step_unit  # known from the header, before a record
+            yield record
         # a W&B export's run name, else the name given (the file's stem, or its folder's)
         self.info.name = self.parser.run_name or self.info.name
 

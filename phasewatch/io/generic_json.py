@@ -9,6 +9,8 @@ global_step, iteration, ..., epoch) is a table of records; with several such lis
 list's metrics are prefixed with its key (`train/loss`, `eval/loss`) so they stay apart. A
 step that is not an integer (a fractional epoch) makes the list's records numbered 0, 1, 2...
 instead, with the step key kept as a metric (`--x epoch` then reports in it) and a warning.
+Where the steps are epochs (Keras' History; every list's step key `epoch`, in integers) the
+run says so (`Run.step_unit`): its texts and figures name them epochs.
 Scalars beside the lists are the run's config. Nested objects in a record are flattened with
 "/".
 
@@ -30,6 +32,7 @@ from phasewatch.io.jsonlines import DECODER, first_json_object
 from phasewatch.io.lines import as_step, find_step_key
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
+from phasewatch.xaxis import step_unit_of_keys
 
 FORMAT = "generic_json"
 MAX_DEPTH = 3
@@ -95,9 +98,9 @@ def _config(doc: Any) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if not isinstance(v, (dict, list))}
 
 
-def parse(text: str, path: Path) -> tuple[list[Record], dict[str, Any], list[str]]:
-    """(records in document order, config, warnings); InputError for a document that is not
-    JSON or holds no list of step objects."""
+def parse(text: str, path: Path) -> tuple[list[Record], dict[str, Any], list[str], str]:
+    """(records in document order, config, warnings, what the steps count: "epoch" or
+    "step"); InputError for a document that is not JSON or holds no list of step objects."""
     try:
         doc = DECODER.decode(text)
     except json.JSONDecodeError as exc:
@@ -110,19 +113,21 @@ def parse(text: str, path: Path) -> tuple[list[Record], dict[str, Any], list[str
         n = len(next(iter(columns.values())))
         records = [Record(i, {k: v[i] for k, v in columns.items()}) for i in range(n)]
         note = f"one value per epoch in each list (Keras' History): the steps are the epochs 0-{n - 1}"
-        return records, _config(doc), [note]
+        return records, _config(doc), [note], "epoch"
     if not lists:
         raise InputError("a JSON document without a list of per-step or per-epoch objects "
                          f"(looked for lists of objects with one of: {_STEP_NAMES.replace('|', ', ')})",
                          path)
     records: list[Record] = []
     warnings: list[str] = []
+    step_keys: list[str] = []  # the keys the steps were read from (not numbered records)
     several = len(lists) > 1
     for name, rows in lists:
         where = name or "the top-level list"
         first = next(x for x in rows if isinstance(x, dict))
         key = find_step_key(first.keys())
         numbered = not _integer_steps(rows, key)
+        step_keys.append("record number" if numbered else key)
         if numbered:
             warnings.append(f"{where}: '{key}' is not an integer step; its records are numbered "
                             f"0, 1, 2... and '{key}' is kept as a metric (--x epoch reports in it)")
@@ -146,7 +151,7 @@ def parse(text: str, path: Path) -> tuple[list[Record], dict[str, Any], list[str
         if skipped:
             shown = "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
             warnings.append(f"skipped {len(skipped)} entries that are not records ({shown})")
-    return records, _config(doc), warnings
+    return records, _config(doc), warnings, step_unit_of_keys(step_keys)
 
 
 def _integer_steps(rows: list, key: str) -> bool:
@@ -182,7 +187,7 @@ class Source(RecordSource):
                 return
             raise InputError(f"cannot read: {exc.strerror or exc}", self.path) from exc
         try:
-            records, config, warnings = parse(text, self.path)
+            records, config, warnings, self.info.step_unit = parse(text, self.path)
         except InputError:
             if strict:
                 raise

@@ -3,7 +3,8 @@
 Covers the many home-made `metrics.jsonl` / `log.jsonl` files: the step may be called `step`,
 `global_step`, `_step`, `iteration`... (see `lines.STEP_KEYS`); nested objects are flattened
 with "/" (`{"eval": {"acc": 1}}` -> `eval/acc`). A file with no step key at all is read with
-the record number as the step, and a warning says so.
+the record number as the step, and a warning says so. Records whose step key is `epoch` (no
+step or iteration key beside it) have epochs for steps, and the run says so (`Run.step_unit`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from phasewatch.io.jsonlines import first_json_object, loads
 from phasewatch.io.lines import BadLine, as_step, find_step_key
 from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.run import RecordCollector, Run
+from phasewatch.xaxis import step_unit_of_keys
 
 FORMAT = "jsonl"
 
@@ -50,17 +52,25 @@ class LineParser:
         self.notes: list[str] = []
         self._row_number_steps: bool | None = None
         self._n = 0
+        self.step_keys: set[str] = set()  # the keys steps were read from, for `step_unit`
 
-    @staticmethod
-    def step_key(keys) -> str | None:
+    def step_key(self, keys) -> str | None:
         """The key holding the step in a row with these keys (for the bulk reader)."""
-        return find_step_key(keys)
+        key = find_step_key(keys)
+        if key is not None:
+            self.step_keys.add(key)
+        return key
+
+    @property
+    def step_unit(self) -> str:
+        """"epoch" when every record took its step from `epoch`, else "step"."""
+        return "step" if self._row_number_steps else step_unit_of_keys(self.step_keys)
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         obj = loads(line)
         if not isinstance(obj, dict):
             raise BadLine("not a JSON object")
-        key = find_step_key(obj)
+        key = self.step_key(obj)
         if self._row_number_steps is None:
             self._row_number_steps = key is None
             if key is None:
@@ -90,10 +100,18 @@ class Source(LineRecordSource):
         super().__init__(path, FORMAT, LineParser, follow=follow, notice=notice)
         self.info.name = path.stem
 
+    def read(self, final: bool = True):
+        for record in super().read(final):
+            self.info.step_unit = self.parser.step_unit
+            yield record
+
     def bulk(self, collector: RecordCollector) -> bool:
         if self.report.total or self.tail.bytes_read:
             return False
-        return read_json_lines(self.file, LineParser(), collector)
+        parser = LineParser()
+        done = read_json_lines(self.file, parser, collector)
+        self.info.step_unit = parser.step_unit
+        return done
 
     def end_marker(self, text, values) -> bool:
         return bool(values) and any(key in values for key in END_KEYS)

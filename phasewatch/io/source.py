@@ -57,13 +57,15 @@ class RunInfo:
     finished: bool = False
     """The log says the run ended (HF's `train_runtime` row, the trainer's run.json status,
     W&B's exit record, MLflow's FINISHED status, verl's final validation line)."""
+    step_unit: str = "step"
+    """What the log's steps count ("epoch" when they are epochs: `Run.step_unit`)."""
 
     def build_args(self) -> dict[str, Any]:
         """Keyword arguments of `RecordCollector.build`."""
         return {"name": self.name, "algorithm": self.algorithm,
                 "performance_metric": self.performance_metric, "direction": self.direction,
                 "config": dict(self.config), "events": list(self.events),
-                "token_store": self.token_store}
+                "token_store": self.token_store, "step_unit": self.step_unit}
 
 
 class RecordSource:

@@ -12,7 +12,8 @@ PATH may be one event file or a folder. A folder's event files are read together
 directory are one run written in several sessions (a resume starts a new file), and events are
 merged in wall-time order so a resumed block supersedes what it re-logs. When event files sit
 in several directories (Keras writes `train/` and `validation/`), each tag is prefixed with its
-directory relative to PATH so the series stay apart.
+directory relative to PATH so the series stay apart. Keras' `epoch_<metric>` tags have the epoch
+for their step: a run of only those says its steps are epochs (`xaxis.step_unit_of_tags`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
 from phasewatch.values import MAX_STEP
+from phasewatch.xaxis import step_unit_of_tags
 
 FORMAT = "tensorboard"
 EVENT_FILE_MARK = "tfevents"
@@ -250,6 +252,7 @@ class Source(RecordSource):
         self.files: dict[Path, _EventFile] = {}
         self.info.name = path.name if path.is_dir() else path.parent.name
         self.n_scalar_events = 0
+        self._scalar_tags: dict[str, str] = {}  # name in the run -> its directory prefix
 
     def _scan(self) -> None:
         found = event_files(self.path) if self.path.is_dir() else [self.path]
@@ -272,6 +275,9 @@ class Source(RecordSource):
                 self.info.config.update(file.configs.get(tag, {}))
         rows.sort(key=lambda row: row[:3])
         self.n_scalar_events += len(rows)
+        self._scalar_tags.update({name: group for *_, values, group in rows for name in values})
+        self.info.step_unit = step_unit_of_tags(
+            name[len(group):] for name, group in self._scalar_tags.items())
         for *_, step, values, group in rows:
             if any(tag.endswith(END_TAG_SUFFIX) for tag in values):
                 self.info.finished = True

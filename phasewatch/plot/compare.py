@@ -43,6 +43,7 @@ from phasewatch.presets import default_direction
 from phasewatch.results import Analysis
 from phasewatch.run import Run
 from phasewatch.signals import choose_metric
+from phasewatch.xaxis import axis_label, in_step_unit, shared_step_unit
 
 LAYOUTS = ("overlay", "grid")
 LEGEND_ROW_HEIGHT = 0.14  # inches per extra row of legend entries
@@ -273,7 +274,8 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
         for ax in axes:
             _draw.step_xlim(ax, first, last)
         _draw.apply_limits(axes, xlim, ylim)
-        axes[-1].set_xlabel("training step")
+        unit = shared_step_unit(zip(runs, own))
+        axes[-1].set_xlabel(axis_label(unit))
         fig.align_ylabels(axes)
         seen = _draw.in_view(axes)
         meaning["stop"] &= "stop" in seen
@@ -285,8 +287,9 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
             legend_rows = -(-len(legend) // (2 if width < 5 else 3))
             fig.set_size_inches(width, height + LEGEND_ROW_HEIGHT * max(0, legend_rows - 1))
         _draw.fit_legend(fig, legend, max_cols=3,
-                         title=_smoothing_note(smoothing, hidden["raw"], meaning["raw"],
-                                               meaning["band"]),
+                         title=in_step_unit(_smoothing_note(smoothing, hidden["raw"],
+                                                            meaning["raw"], meaning["band"]),
+                                            unit),
                          title_fontsize="small")
         if title:
             _draw.fit_suptitle(fig, title)

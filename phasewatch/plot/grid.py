@@ -15,6 +15,7 @@ from phasewatch.plot.data import attach
 from phasewatch.plot.phase import outlier_steps
 from phasewatch.plot.style import MAIN_HEIGHT, PANEL_HEIGHT, figure_size, paper_style
 from phasewatch.presets import default_direction
+from phasewatch.xaxis import axis_label, in_step_unit, shared_step_unit, step_unit
 
 GRID_ROW_HEIGHT = 1.25  # inches per row of small multiples
 
@@ -37,6 +38,7 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
     first = min(span[0] for span in spans if span is not None)
     last = max(span[1] for span in spans if span is not None)
     smoothing = smoothing.resolved(first, last)
+    unit = shared_step_unit(zip(runs, own))  # what the steps of a shared axis count
     with paper_style():
         fig = _draw.new_figure(width, height)
         data = attach(fig)
@@ -84,12 +86,13 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
         for i, ax in enumerate(axes[:n]):
             if i + ncols >= n or not shared_y:  # nothing below shares this panel's step axis
                 ax.xaxis.set_tick_params(labelbottom=True)
-                ax.set_xlabel("training step")
+                ax.set_xlabel(axis_label(step_unit(runs[i], own[i]) if not shared_y else unit))
         seen = _draw.in_view(axes[:n])
         meaning["stop"] &= "stop" in seen
         meaning["outlier"] &= "outlier" in seen
         events = {name: h for name, h in events.items() if f"event:{name}" in seen}
-        handles = [Line2D([], [], color=NEUTRAL, linewidth=1.2, label=smoothing.describe())]
+        handles = [Line2D([], [], color=NEUTRAL, linewidth=1.2,
+                          label=in_step_unit(smoothing.describe(), unit))]
         if meaning["raw"]:
             handles.append(Line2D([], [], linestyle="none", marker="o", markersize=2.5,
                                   color=NEUTRAL, alpha=0.5, markeredgewidth=0, label="raw values"))

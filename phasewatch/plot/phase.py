@@ -7,7 +7,8 @@ the analysis left out as an outlier. Optional panels below share the step axis: 
 vs held-out (the overfit signature: train keeps falling while held-out turns up), policy
 entropy, response length. Every panel is smoothed with the same width in training steps, so
 the legend states it once; the raw values are drawn under it (dots, or a faint line for a
-value every step).
+value every step). A run whose steps are epochs (`xaxis.step_unit`) says "epoch" on its axis
+and in its legend.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from phasewatch.plot.style import figure_size, paper_style
 from phasewatch.results import Analysis
 from phasewatch.run import Run
 from phasewatch.values import MAX_VALUE
+from phasewatch.xaxis import axis_label, in_step_unit, step_unit
 
 # Auto panels: (y label, metrics drawn on it). A panel appears when any of its metrics exists.
 AUTO_PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -140,6 +142,7 @@ def phase_figure(
     first = min([steps[0]] + [p.start_step for p in analysis.phases])
     last = max([steps[-1]] + [p.end_step for p in analysis.phases])
     smoothing = smoothing.resolved(first, last)  # one width, in steps, for every panel
+    unit = step_unit(run, analysis.metric)
 
     with paper_style():
         fig = _draw.new_figure(width, height)
@@ -149,7 +152,7 @@ def phase_figure(
                             gridspec_kw={"height_ratios": ratios})[:, 0].tolist()
         breaks = event_breaks(run.events)
         handles = _draw_performance(axes[0], run, series, analysis, smoothing,
-                                    smoothing_breaks(run.events, analysis), data)
+                                    smoothing_breaks(run.events, analysis), data, unit)
         for p, (ax, (label, metrics)) in enumerate(zip(axes[1:], panel_specs), start=1):
             _draw_panel(ax, p, run, label, metrics, smoothing, breaks, data)
         for ax in axes:
@@ -165,7 +168,7 @@ def phase_figure(
                    if not (h.get_gid() == "recommended-stop" and "stop" not in seen)
                    and not (h.get_gid() == "outlier" and "outlier" not in seen)]
         handles += [h for label, h in events.items() if f"event:{label}" in seen]
-        axes[-1].set_xlabel("training step")
+        axes[-1].set_xlabel(axis_label(unit))
         _draw.fit_legend(fig, handles, max_cols=3)
         if title:
             _draw.fit_suptitle(fig, title)
@@ -177,9 +180,10 @@ def phase_figure(
 
 
 def _draw_performance(ax, run: Run, series, analysis: Analysis, smoothing: Smoothing,
-                      breaks: list[float], data: FigureData) -> list[Line2D]:
+                      breaks: list[float], data: FigureData, unit: str = "step") -> list[Line2D]:
     """Raw points, smoothing, baseline, change-point whiskers, stop, outliers; returns legend
-    handles (one per meaning: the smoothing handle stands for every panel)."""
+    handles (one per meaning: the smoothing handle stands for every panel), whose steps are
+    named `unit` ("stop (epoch 7)")."""
     steps = series.index.to_numpy(dtype=np.float64)
     values = series.to_numpy()
     name = run.name or run.source
@@ -194,7 +198,7 @@ def _draw_performance(ax, run: Run, series, analysis: Analysis, smoothing: Smoot
         ax.plot(steps, curve, color=DATA_COLOR, linewidth=1.2, zorder=3, gid="smoothed")
         data.add(0, name, analysis.metric, "smoothed", steps, curve)
         handles.append(Line2D([], [], color=DATA_COLOR, linewidth=1.2,
-                              label=smoothing.describe(steps)))
+                              label=in_step_unit(smoothing.describe(steps), unit)))
     baseline = analysis.baseline
     shown = values
     if baseline is not None and np.isfinite(baseline):
@@ -210,7 +214,7 @@ def _draw_performance(ax, run: Run, series, analysis: Analysis, smoothing: Smoot
         y = float(np.interp(stop, steps, curve))
         ax.plot([stop], [y], zorder=5, gid="recommended-stop", color=DATA_COLOR,
                 **{**_draw.STOP_STYLE, "markersize": 5})
-        handles.append(Line2D([], [], label=f"stop (step {stop})", color=DATA_COLOR,
+        handles.append(Line2D([], [], label=f"stop ({unit} {stop})", color=DATA_COLOR,
                               gid="recommended-stop", **{**_draw.STOP_STYLE, "markersize": 5}))
         data.add(0, name, analysis.metric, "stop", [stop], [y])
     out = outlier_steps(analysis)
@@ -249,10 +253,11 @@ def _draw_panel(ax, panel: int, run: Run, label: str, metrics: list[str], smooth
 
 
 def stop_in_unit(fig, unit: str, to_unit) -> None:
-    """Restate the legend's "stop (step N)" in the unit of a relabelled x axis ("stop (epoch
-    2.4)"): a figure whose axis reads epochs should not name its stop in steps."""
+    """Restate the legend's "stop (step N)" (or "epoch N", where the steps are epochs) in the
+    unit of a relabelled x axis ("stop (epoch 2.4)", "stop (tokens 1.2e+06)"): a figure whose
+    axis reads epochs should not name its stop in steps."""
     for legend in fig.legends:
         for text in legend.get_texts():
-            match = re.fullmatch(r"stop \(step (-?\d+)\)", text.get_text())
+            match = re.fullmatch(r"stop \((?:step|epoch) (-?\d+)\)", text.get_text())
             if match:
                 text.set_text(f"stop ({unit} {to_unit(int(match.group(1))):.4g})")

@@ -27,6 +27,7 @@ from phasewatch.errors import InputError, UsageError
 from phasewatch.plot import _draw
 from phasewatch.plot.style import OKABE_ITO, figure_size, paper_style
 from phasewatch.run import Run
+from phasewatch.xaxis import axis_label, step_unit
 
 KINDS = ("heatmap", "quantiles")
 SPLIT_TITLES = {"train": "expert tokens, train", "heldout": "expert tokens, held-out"}
@@ -176,8 +177,8 @@ def token_figure(
             spec = ax.get_subplotspec()
             if spec.is_first_col():
                 ax.set_ylabel("p (expert token)")
-            if spec.is_last_row():
-                ax.set_xlabel("training step")
+            if spec.is_last_row():  # a store's steps are training steps; a run says otherwise
+                ax.set_xlabel(axis_label(step_unit(source)))
         event_handles = _draw.draw_events(axes, events, color="white" if kind == "heatmap" else None)
         _draw.apply_limits(axes, xlim)
         seen = _draw.in_view(axes)  # the legend names only the events the limits left in view

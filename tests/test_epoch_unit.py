@@ -1,0 +1,285 @@
+"""Logs whose steps are epochs say "epoch": Keras' History, tables whose only counter is
+`epoch`, Keras' TensorBoard `epoch_*` tags; and validation splits named by their user
+(`dev-validation/`) are the eval role. Every log here is written by the test, the TensorBoard
+ones with tensorboard's own writer."""
+
+import json
+import math
+
+import pytest
+
+from phasewatch.cli import main
+from phasewatch.io import read_run
+from phasewatch.presets import aliases_for, role_matches
+from phasewatch.xaxis import in_step_unit, step_unit
+
+N_EPOCHS = 30
+BEST_EPOCH = 15  # the validation curves turn worse after it
+
+
+def curves(n: int = N_EPOCHS) -> dict[str, list[float]]:
+    """Keras-like per-epoch values: the train loss keeps falling, the validation loss and
+    accuracy turn worse after `BEST_EPOCH` (with a little deterministic noise)."""
+    decay = [math.exp(-i / 6) for i in range(n)]
+    late = [max(0, i - BEST_EPOCH) for i in range(n)]
+    return {
+        "loss": [d + 0.05 for d in decay],
+        "val_loss": [1.1 * d + 0.2 + 0.02 * k + 0.003 * ((i * 7) % 5)
+                     for i, (d, k) in enumerate(zip(decay, late))],
+        "accuracy": [0.9 - 0.4 * d for d in decay],
+        "val_accuracy": [0.8 - 0.35 * d - 0.01 * k + 0.002 * ((i * 3) % 4)
+                         for i, (d, k) in enumerate(zip(decay, late))],
+    }
+
+
+def keras_history(tmp_path):
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(curves()))
+    return path
+
+
+def epoch_csv(tmp_path, header: str = "epoch,loss,val_loss"):
+    """Keras' CSVLogger: `epoch` is the only counter."""
+    values = curves()
+    path = tmp_path / "training.csv"
+    rows = [f"{i},{values['loss'][i]:.6f},{values['val_loss'][i]:.6f}" for i in range(N_EPOCHS)]
+    if header.startswith("step"):
+        rows = [f"{i * 50},{row}" for i, row in enumerate(rows)]
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def write_tensorboard(folder, tags_by_split: dict[str, list[str]], iterations: bool = False):
+    """Keras' TensorBoard callback layout: one sub-folder per split, `epoch_<metric>` tags whose
+    step is the epoch; with `iterations`, also its `evaluation_loss_vs_iterations` (step: the
+    optimizer's iteration, 100 per epoch) in the validation folder."""
+    from tensorboard.summary import Writer
+
+    values = curves()
+    for split, tags in tags_by_split.items():
+        writer = Writer(str(folder / split))
+        for i in range(N_EPOCHS):
+            for tag in tags:
+                held_out = split != "train"
+                key = ("val_" if held_out else "") + tag.split("_", 1)[1]
+                writer.add_scalar(tag, values[key][i], step=i)
+            if iterations and split == "validation":
+                writer.add_scalar("evaluation_loss_vs_iterations", values["val_loss"][i],
+                                  step=(i + 1) * 100)
+        writer.flush()
+        writer.close()
+    return folder
+
+
+def cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ------------------------------------------------------------------ readers set the unit
+def test_keras_history_is_read_with_epochs_for_steps(tmp_path, capsys):
+    run = read_run(keras_history(tmp_path))
+    assert run.format == "generic_json" and run.step_unit == "epoch"
+    assert run.series("val_loss").index.tolist() == list(range(N_EPOCHS))  # the numbers stay
+    code, out, _ = cli(capsys, "analyze", keras_history(tmp_path))
+    assert code == 0
+    assert f"recommended stop: epoch {BEST_EPOCH}" in out
+    assert f"its best (epoch {BEST_EPOCH})" in out  # the overfit line
+    assert "step" not in out.replace("the steps are the epochs", "")
+
+
+def test_json_output_keeps_its_keys_and_says_the_unit(tmp_path, capsys):
+    code, out, _ = cli(capsys, "analyze", keras_history(tmp_path), "--format", "json")
+    doc = json.loads(out)["runs"][0]
+    assert code == 0 and doc["step_unit"] == "epoch"
+    assert doc["recommended_stop_step"] == BEST_EPOCH
+    assert {"start_step", "end_step"} <= set(doc["phases"][0])
+
+
+def test_csv_whose_only_counter_is_the_epoch(tmp_path, capsys):
+    assert read_run(epoch_csv(tmp_path)).step_unit == "epoch"
+    code, out, _ = cli(capsys, "analyze", epoch_csv(tmp_path))
+    assert code == 0 and f"recommended stop: epoch {BEST_EPOCH}" in out
+    code, out, _ = cli(capsys, "analyze", epoch_csv(tmp_path), "--format", "csv")
+    assert out.splitlines()[0].startswith("source,metric,direction,baseline,recommended_stop_step")
+
+
+def test_a_step_column_beside_the_epoch_keeps_steps_and_x_epoch_converts(tmp_path, capsys):
+    path = epoch_csv(tmp_path, header="step,epoch,loss,val_loss")
+    run = read_run(path)
+    assert run.step_unit == "step" and "epoch" in run.metrics
+    code, out, _ = cli(capsys, "analyze", path)
+    assert code == 0 and f"recommended stop: step {BEST_EPOCH * 50}" in out
+    code, out, _ = cli(capsys, "analyze", path, "--x", "epoch")
+    assert code == 0 and "x axis: epoch (from epoch" in out
+    assert f"recommended stop: epoch {BEST_EPOCH:.4g} (step {BEST_EPOCH * 50})" in out
+
+
+def test_x_epoch_on_a_run_whose_steps_are_epochs_is_not_an_error(tmp_path, capsys):
+    code, out, err = cli(capsys, "analyze", keras_history(tmp_path), "--x", "epoch")
+    assert code == 0, err
+    assert f"recommended stop: epoch {BEST_EPOCH}" in out and "x axis" not in out
+
+
+@pytest.mark.parametrize("rows, unit", [
+    ([{"epoch": i, "val_loss": 1.0 / (i + 1)} for i in range(12)], "epoch"),
+    ([{"Epoch": i, "val_loss": 1.0 / (i + 1)} for i in range(12)], "epoch"),
+    ([{"step": i * 10, "epoch": i, "val_loss": 1.0} for i in range(12)], "step"),
+    ([{"iteration": i, "val_loss": 1.0} for i in range(12)], "step"),
+    ([{"val_loss": 1.0} for _ in range(12)], "step"),  # numbered records
+])
+def test_json_lines_step_key(tmp_path, rows, unit):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert read_run(path).step_unit == unit
+
+
+@pytest.mark.parametrize("doc, unit", [
+    ({"history": [{"epoch": i, "val_loss": 1.0 / (i + 1)} for i in range(8)]}, "epoch"),
+    ({"history": [{"epoch": i / 4, "val_loss": 1.0} for i in range(8)]}, "step"),  # numbered
+    ({"train": [{"epoch": i, "loss": 1.0} for i in range(8)],
+      "eval": [{"step": i, "loss": 1.0} for i in range(8)]}, "step"),
+])
+def test_json_lists_of_records(tmp_path, doc, unit):
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(doc))
+    run = read_run(path)
+    assert run.format == "generic_json" and run.step_unit == unit
+
+
+def test_keras_tensorboard_epoch_tags(tmp_path, capsys):
+    pytest.importorskip("tensorboard")
+    folder = write_tensorboard(tmp_path / "logs", {"train": ["epoch_loss", "epoch_accuracy"],
+                                                  "validation": ["epoch_loss", "epoch_accuracy"]},
+                               iterations=True)
+    run = read_run(folder)
+    assert run.step_unit == "epoch"
+    assert step_unit(run, "validation/epoch_loss") == "epoch"
+    # Keras' own iteration-stepped copy of the validation loss counts iterations
+    assert step_unit(run, "validation/evaluation_loss_vs_iterations") == "step"
+    code, out, _ = cli(capsys, "analyze", folder, "--metric", "validation/epoch_loss")
+    assert code == 0 and f"recommended stop: epoch {BEST_EPOCH}" in out
+    code, out, _ = cli(capsys, "analyze", folder, "--metric",
+                       "validation/evaluation_loss_vs_iterations")
+    assert f"recommended stop: step {(BEST_EPOCH + 1) * 100}" in out
+
+
+def test_tensorboard_batch_tags_are_not_epochs(tmp_path):
+    pytest.importorskip("tensorboard")
+    folder = write_tensorboard(tmp_path / "logs", {"train": ["epoch_loss", "batch_loss"]})
+    assert read_run(folder).step_unit == "step"
+    other = write_tensorboard(tmp_path / "other", {"train": ["train_loss"]})
+    assert read_run(other).step_unit == "step"
+
+
+# ------------------------------------------------------------------ named validation splits
+@pytest.mark.parametrize("name, role", [
+    ("dev-validation/loss", "eval/loss"),
+    ("dev-validation/epoch_loss", "eval/loss"),
+    ("validation-ood/epoch_accuracy", "eval/accuracy"),
+    ("test-validation/accuracy", "eval/accuracy"),
+    ("holdout-validation-2/epoch_acc", "eval/accuracy"),
+])
+def test_named_validation_splits_are_the_eval_role(name, role):
+    assert aliases_for([name, "train/epoch_loss", "loss"]).get(role) == name
+
+
+@pytest.mark.parametrize("name", [
+    "train/epoch_loss", "train/loss", "train-validation/loss", "validation-train/epoch_loss",
+    "training-validation/loss", "invalidation/loss", "prevalidation/loss", "validationset/loss",
+    "train/dev-validation/loss", "dev-validation/epoch_learning_rate", "dev-validation",
+    "dev_validation/loss",
+])
+def test_names_that_are_not_a_named_validation_split(name):
+    aliases = aliases_for([name])
+    assert "eval/loss" not in aliases and "eval/accuracy" not in aliases
+
+
+def test_keras_validation_beside_a_named_split_are_two_sets():
+    names = ["validation/epoch_loss", "dev-validation/epoch_loss", "train/epoch_loss"]
+    assert role_matches("eval/loss", names) == ["dev-validation/epoch_loss", "validation/epoch_loss"]
+
+
+def test_tensorboard_run_with_a_dev_validation_folder(tmp_path, capsys):
+    pytest.importorskip("tensorboard")
+    folder = write_tensorboard(tmp_path / "logs", {"train": ["epoch_loss"],
+                                                  "dev-validation": ["epoch_loss"]})
+    run = read_run(folder)
+    assert run.own_name("eval/loss") == "dev-validation/epoch_loss" and run.step_unit == "epoch"
+    code, out, err = cli(capsys, "analyze", folder)  # one run (train/ + dev-validation/)
+    assert code == 0, err
+    assert "metric dev-validation/epoch_loss (min)" in out
+    assert f"recommended stop: epoch {BEST_EPOCH}" in out
+
+
+# ------------------------------------------------------------------ figures
+def test_phase_figure_of_a_keras_run_says_epoch(tmp_path, capsys):
+    from phasewatch import plot
+
+    fig = plot.phase_figure(read_run(keras_history(tmp_path)))
+    assert fig.axes[-1].get_xlabel() == "epoch"
+    legend = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+    assert f"stop (epoch {BEST_EPOCH})" in legend
+    assert any(text.startswith("Gaussian smooth") and "epoch" in text for text in legend)
+    png = tmp_path / "history.png"
+    code, _, err = cli(capsys, "plot", keras_history(tmp_path), "-o", png)
+    assert code == 0 and png.stat().st_size > 0, err
+
+
+def test_other_runs_keep_training_steps_on_their_axis(tmp_path):
+    from phasewatch import plot
+
+    path = epoch_csv(tmp_path, header="step,epoch,loss,val_loss")
+    fig = plot.phase_figure(read_run(path))
+    assert fig.axes[-1].get_xlabel() == "training step"
+    assert not any("epoch" in t.get_text() for lg in fig.legends for t in lg.get_texts())
+
+
+def test_comparisons_say_epoch_only_when_every_run_counts_epochs(tmp_path):
+    from phasewatch import plot
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    keras = [read_run(keras_history(tmp_path / d)) for d in ("a", "b")]
+    steps = read_run(epoch_csv(tmp_path, header="step,epoch,loss,val_loss"))
+    for layout in ("overlay", "grid"):
+        both = plot.compare_figure(keras, ["val_loss"], layout=layout)
+        assert {ax.get_xlabel() for ax in both.axes if ax.get_xlabel()} == {"epoch"}
+        mixed = plot.compare_figure([keras[0], steps], ["val_loss"], layout=layout)
+        assert {ax.get_xlabel() for ax in mixed.axes if ax.get_xlabel()} == {"training step"}
+
+
+# ------------------------------------------------------------------ watch
+def test_watch_of_a_keras_history_says_epoch(tmp_path, capsys):
+    code, out, err = cli(capsys, "watch", keras_history(tmp_path))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines and all(line.startswith("epoch ") for line in lines)
+    overfit = next(line for line in lines if "  overfit  " in line)
+    assert f"since epoch {BEST_EPOCH}" in overfit and " step" not in overfit
+    assert f"records up to epoch {N_EPOCHS - 1}" in err
+    assert f"checkpoint to keep: epoch {BEST_EPOCH}" in err
+    code, out, _ = cli(capsys, "watch", keras_history(tmp_path), "--format", "jsonl")
+    objects = [json.loads(line) for line in out.splitlines()]
+    assert objects[-1]["message"].endswith(f"best epoch {BEST_EPOCH}")
+    assert all(set(o) >= {"step", "onset_step", "best_step"} for o in objects)  # keys kept
+
+
+def test_watch_of_keras_tensorboard_with_iteration_tags(tmp_path, capsys):
+    pytest.importorskip("tensorboard")
+    folder = write_tensorboard(tmp_path / "logs", {"train": ["epoch_loss"],
+                                                  "validation": ["epoch_loss"]},
+                               iterations=True)
+    code, out, err = cli(capsys, "watch", folder)
+    assert code == 0 and out and all(line.startswith("epoch ") for line in out.splitlines())
+    # the records' last step is the iteration counter's: not called an epoch
+    assert f"records up to step {N_EPOCHS * 100}" in err
+    assert f"checkpoint to keep: epoch {BEST_EPOCH}" in err
+
+
+def test_in_step_unit_changes_whole_words_only():
+    text = "worse since step 5 (steps_per_second, 40 steps, train/step_time)"
+    assert in_step_unit(text, "epoch") == \
+        "worse since epoch 5 (steps_per_second, 40 epochs, train/step_time)"
+    assert in_step_unit(text, "step") == text
