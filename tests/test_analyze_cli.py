@@ -51,6 +51,26 @@ def test_analyze_text_is_one_line_per_phase(capsys, three_phase):
     assert "recommended stop: step" in out
 
 
+def test_a_later_falls_depth_is_said_from_where_it_began(capsys, tmp_path):
+    """A fall after a rise is measured from the level it fell from, and the line says so (not
+    "below the start", a level the fall never started from)."""
+    import numpy as np
+
+    t = np.arange(80)
+    y = np.interp(t, [0, 8, 16, 40, 79], [0.30, 0.60, 0.20, 0.80, 0.82])
+    y = y + np.random.default_rng(0).normal(0, 0.005, t.size)
+    log = tmp_path / "m.jsonl"
+    log.write_text("".join(json.dumps({"step": int(i * 10), "eval/accuracy": float(v)}) + "\n"
+                           for i, v in enumerate(y)))
+    code, out, _ = run_cli(capsys, "analyze", log)
+    assert code == 0
+    fall = next(line for line in out.splitlines() if line.strip().startswith("disruption"))
+    start, trough = (float(v) for v in fall.split()[4:7:2])
+    depth = float(fall.split("trough ")[1].split()[0])
+    assert "below where it began (step 80)" in fall and depth == pytest.approx(start - trough,
+                                                                                abs=1e-3)
+
+
 def test_analyze_several_runs_compares_them(capsys, three_phase, tmp_path):
     folder, _ = three_phase
     flat = synth.generate("flat", seed=1, n_points=100).write(tmp_path / "flat")

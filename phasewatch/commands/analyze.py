@@ -124,7 +124,7 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
         if recover is not None and unit != "step" and "time_to_recover_x" in s:
             recover = f"{s['time_to_recover_x']:.3g} {UNIT_NAMES.get(unit, unit)}"
         elif recover is not None:
-            recover = f"{recover} {steps_count}s"
+            recover = f"{recover} {steps_count}" + ("" if recover == 1 else "s")
         line += (f"  trough {_side(s.get('depth'), worse, better)} {reference}, "
                  + (f"recovered after {recover}" if recover is not None else "not recovered"))
     elif phase.name in ("readaptation", "improvement"):
@@ -150,8 +150,11 @@ def print_text(analysis: Analysis) -> None:
         print(f"  x axis: {unit} (from {x['counter']}; steps in the JSON output)")
     first = analysis.phases[0].stats.get("start_value") if analysis.phases else None
     reference = "the start" if first == analysis.baseline else "the baseline"
-    for phase in analysis.phases:
-        print(phase_line(phase, analysis.direction, unit, reference, steps_count))
+    for k, phase in enumerate(analysis.phases):
+        # a later fall's depth is measured from the level it fell from (phase_stats)
+        fell_from = (reference if k == 0 or phase.name != "disruption"
+                     else f"where it began ({steps_count} {phase.start_step})")
+        print(phase_line(phase, analysis.direction, unit, fell_from, steps_count))
     if analysis.changepoints and x:
         print("  boundaries: " + ", ".join(f"{c['at']:.4g} [{c['low']:.4g}, {c['high']:.4g}]"
                                            for c in x["changepoints"]))
