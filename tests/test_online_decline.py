@@ -88,7 +88,7 @@ def test_older_states_load_and_a_future_one_is_refused():
     for i in range(40):
         monitor.update(i, {"eval/accuracy": 0.5 + 0.001 * (i % 3)})
     state = monitor.state_dict()
-    assert state["version"] == 5 and "slow_fall" in state["trackers"][0]
+    assert state["version"] == 6 and "slow_fall" in state["trackers"][0]
     assert "rise_scale" in state["trackers"][0]["series"]
     # Version 4 had no short_streak (refits of a short run ending in an overfit): it starts at 0.
     state["trackers"] = [{**t, "short_streak": 1} for t in state["trackers"]]

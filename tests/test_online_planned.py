@@ -63,6 +63,23 @@ def test_a_dip_that_is_over_by_the_early_part_is_not_an_overfit():
     assert stopped <= 1  # measured 0 of 20
 
 
+def test_a_fall_after_the_early_part_is_never_announced_as_a_disruption():
+    """A late decline after a flat stretch (21 evaluations, 7 noise sds from the 14th on) is an
+    overfit or nothing yet, not a disruption: with a plan the monitor knows the fall began after
+    the early part. Where the first evaluation read high, the level sits below it all along;
+    the fall began where the level was last not significantly below the start."""
+    late = []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        t = np.arange(21)
+        values = np.where(t < 14, 0.6, 0.6 - 0.07 * (t - 13) / 7) + rng.normal(0, 0.01, t.size)
+        monitor = PhaseMonitor(metric="eval/accuracy", planned_steps=20 * EVERY)
+        for i, value in enumerate(values):
+            late += [(seed, a.step) for a in monitor.update(i * EVERY, {"eval/accuracy": float(value)})
+                     if a.event == "disruption" and a.step >= EARLY_FRACTION * 20 * EVERY]
+    assert late == []
+
+
 @pytest.mark.parametrize("config, expected", [
     ({"max_steps": 500}, 500),
     ({"max_steps": -1, "steps": 300}, 300),  # HF sets -1 when epochs set the length

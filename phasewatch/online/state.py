@@ -5,7 +5,8 @@ dataclass; `to_dict` gives JSON types and `from_dict` reads this version and the
 it (version 1 kept the steps of only the last `window` values of a series, had no white-noise sd
 and no stage/decline counters; version 2 had no `slow_fall`, which then starts False; version 3
 had no `rise_scale`, which then starts 1, the noise versions 1-3 judged every decision by;
-version 4 had no `short_streak`, which then starts 0).
+version 4 had no `short_streak`, which then starts 0; version 5 had no `last_near_start_step`,
+which then starts unknown).
 Unknown keys are ignored, missing ones take their defaults, so a state is never applied by
 `setattr` over whatever a file holds.
 """
@@ -16,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-STATE_VERSION = 5
-READABLE_VERSIONS = (1, 2, 3, 4, 5)
+STATE_VERSION = 6
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
 MEDIAN_SE = 1.2533141373155003  # sd of a sample median / (sigma / sqrt(n)) for normal data
 
 
@@ -89,6 +90,7 @@ class TrackerState:
     evals_below_peak: int = 0
     slow_fall: bool = False  # a fall below the start too slow for a disruption (version 3)
     short_streak: int = 0  # refits in a row ending in an overfit (short_run.py; version 5)
+    last_near_start_step: int | None = None  # the level last not significantly below the start (6)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -112,10 +112,20 @@ class PhaseTracker:
         if self.phase is None:
             thr = s.threshold(s.baseline, s.se_baseline())
             onset = s.first_step if self.last_at_start_step is None else self.last_at_start_step
+            if level >= s.baseline - thr:
+                self.last_near_start_step = at
+            # A fall that leaves the start after the plan's early part is no disruption (an
+            # early fall, DESIGN.md), however it goes on: the steady-decline tests judge it.
+            # It left where the level was last not significantly below the start: the last
+            # level at or above it can be far earlier when the start read high.
+            plan = self.plan()
+            left = onset if self.last_near_start_step is None else self.last_near_start_step
+            late = plan is not None and plan.after_early_part(left)
             if level < s.baseline - thr and not self.slow_fall:
                 # Too slow for a disruption: remember it (a rise out of it is a readaptation).
                 self.slow_fall = not self._fell_fast(onset) or self._left_start_late(onset)
-            if level < s.baseline - thr and (not self.slow_fall or self._trough_behind()):
+            if level < s.baseline - thr and (not self.slow_fall or self._trough_behind()) \
+                    and not late:
                 verb, side = moved(s.sign, better=False)
                 return ("disruption", onset,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(s.baseline - level, s.se_baseline())} "
@@ -363,6 +373,7 @@ class PhaseTracker:
         self.peak_step = self.trough_step = self.anchor_step = None
         self.evals_since_anchor = self.evals_below_peak = self.short_streak = 0
         self.last_at_start_step = self.last_below_start_step = s.level_step
+        self.last_near_start_step = s.level_step
         self.streak_event, self.streak = None, 0
         self.rise_phase = "improvement"
         self.decline_peak = self.decline_peak_step = None
