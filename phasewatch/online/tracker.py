@@ -114,18 +114,14 @@ class PhaseTracker:
             onset = s.first_step if self.last_at_start_step is None else self.last_at_start_step
             if level >= s.baseline - thr:
                 self.last_near_start_step = at
-            # A fall that leaves the start after the plan's early part is no disruption (an
-            # early fall, DESIGN.md), however it goes on: the steady-decline tests judge it.
-            # It left where the level was last not significantly below the start: the last
-            # level at or above it can be far earlier when the start read high.
-            plan = self.plan()
+            # a fall that left the start (the level last not significantly below it; the start
+            # may read high) after the plan's early part is no disruption: DESIGN.md's is early
             left = onset if self.last_near_start_step is None else self.last_near_start_step
-            late = plan is not None and plan.after_early_part(left)
+            late = (plan := self.plan()) is not None and plan.after_early_part(left)
             if level < s.baseline - thr and not self.slow_fall:
                 # Too slow for a disruption: remember it (a rise out of it is a readaptation).
                 self.slow_fall = not self._fell_fast(onset) or self._left_start_late(onset)
-            if level < s.baseline - thr and (not self.slow_fall or self._trough_behind()) \
-                    and not late:
+            if level < s.baseline - thr and not late and (not self.slow_fall or self._trough_behind()):
                 verb, side = moved(s.sign, better=False)
                 return ("disruption", onset,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(s.baseline - level, s.se_baseline())} "
