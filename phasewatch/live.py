@@ -35,6 +35,7 @@ from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
 from phasewatch.output import warn
 from phasewatch.planned import planned_steps
 from phasewatch.resolver import Resolver
+from phasewatch.resumes import MAX_RESUMES
 
 __all__ = ["LiveWatch", "WatchResult", "watch"]
 
@@ -270,6 +271,14 @@ class LiveWatch:
     # ------------------------------------------------------------------ messages
     def _resumed(self, previous: int, step: int) -> None:
         self.result.resumes.append((previous, step))
+        count = len(self.result.resumes)
+        if count > MAX_RESUMES:
+            if count == MAX_RESUMES + 1:
+                self.notice(f"{self.source.source}: the step counter keeps going back, more "
+                            "often than a run is resumed: the file interleaves the records of "
+                            "several writers (two launches of the same run, several ranks); "
+                            "further steps back are counted, not shown")
+            return
         how = ("the monitor rewinds and the later records supersede the earlier ones"
                if self._resolver is None or self._resolver.can_rewind else
                "this monitor cannot rewind: re-logged values are ignored")

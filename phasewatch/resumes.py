@@ -33,6 +33,23 @@ def triplet_backward_starts(ids: np.ndarray, steps: np.ndarray) -> list[tuple[in
     return list(zip(sstep[back + 1].tolist(), sstep[back].tolist()))
 
 
+# More resumes than any restarted run has: a file whose counter goes back this often holds the
+# interleaved records of several writers (two launches of one run appending to one file,
+# several ranks logging), not resumes, and is said once instead of at every step back.
+MAX_RESUMES = 20
+
+
+def interleaved_note(points: list[tuple[int, int, int]]) -> str:
+    """The one warning for a log whose step counter went back more than MAX_RESUMES times
+    (`points`: (step, went back from, line))."""
+    lines = [line for _, _, line in points if line > 0][:3]
+    where = f" (lines {', '.join(map(str, lines))}, ...)" if lines else ""
+    return (f"the step counter went back {len(points)} times{where}, more often than a run is "
+            "resumed: the file interleaves the records of several writers (two launches of the "
+            "same run appending to it, several ranks logging); for a step logged more than once "
+            "the later record is kept, and no resume is marked")
+
+
 def resume_points(found: list[tuple[int, int, int]],
                   backward: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
     """The resumes of a log: (step, went back from, line).

@@ -18,7 +18,7 @@ import numpy as np
 
 from phasewatch.errors import UsageError
 from phasewatch.records import Columns, ColumnStore
-from phasewatch.resumes import ResumeScan, resume_points
+from phasewatch.resumes import MAX_RESUMES, ResumeScan, interleaved_note, resume_points
 from phasewatch.stepseries import StepSeries
 from phasewatch.values import MAX_VALUE, to_float  # the one value conversion (also run.to_float)
 
@@ -331,7 +331,11 @@ class RecordCollector:
         columns = self._store.resolve(backward=bool(found))
         # a step the stream went back to where no metric's own counter went back is another
         # counter's step (epochs beside batches), not a resume
-        for step, prev, line in resume_points(found, list(self._store.backward_starts)):
+        points = resume_points(found, list(self._store.backward_starts))
+        if len(points) > MAX_RESUMES:
+            warnings.append(interleaved_note(points))
+            points = []
+        for step, prev, line in points:
             where = f"line {line}: " if line > 0 else ""
             events.append(Event(step=step, name="resume", detail=f"step counter went back from {prev}"))
             warnings.append(

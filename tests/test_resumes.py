@@ -50,3 +50,32 @@ def test_a_resumed_run_with_sparse_evaluations_is_one_resume_offline_and_live(tm
     offline = json.loads(out)["runs"][0]
     assert live["phases"] == [p["name"] for p in offline["phases"]]
     assert abs(live["live_best_step"] - offline["recommended_stop_step"]) <= 100
+
+
+def test_two_writers_interleaved_in_one_file_are_said_once_not_as_hundreds_of_resumes(
+        tmp_path, capsys):
+    """Two launches of one run appending to the same trainer_log.jsonl (a real LLaMA-Factory log
+    has 415 such steps back): one warning, no resume events to cut the smoothing at, the later
+    record kept for a step logged twice; `watch` shows the first steps back, then says it once."""
+    from phasewatch.resumes import MAX_RESUMES
+
+    rows = []
+    for step in range(10, 1010, 10):  # writer B is one logging interval behind writer A
+        rows.append({"current_steps": step, "loss": 2.0 - step / 1000})
+        if step > 10:
+            rows.append({"current_steps": step - 10, "loss": 2.0 - (step - 10) / 1000 + 0.001})
+    log = tmp_path / "trainer_log.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = read_run(log)
+    notes = [w for w in run.warnings if "step counter went back" in w]
+    assert len(notes) == 1 and "went back 99 times" in notes[0] and "several writers" in notes[0]
+    assert not [e for e in run.events if e.name == "resume"]
+    loss = run.series("loss")
+    assert loss.index.tolist() == list(range(10, 1010, 10))
+    assert loss[500] == 2.0 - 0.5 + 0.001  # writer B's record came later in the file
+
+    code, _, err = run_cli(capsys, "watch", log)
+    assert code == 0
+    shown = [line for line in err.splitlines() if "step counter went back from" in line]
+    assert len(shown) == MAX_RESUMES
+    assert sum("keeps going back" in line for line in err.splitlines()) == 1
