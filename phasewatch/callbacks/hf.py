@@ -8,16 +8,17 @@
 
 `on_train_begin` tells the monitor the trainer's planned last step (`state.max_steps`), so that
 a held-out metric falling from the first evaluation is called an overfit once the fall outlasts
-the run's early part. `on_evaluate` feeds the evaluation metrics (HF names them `eval_<x>`; canonical names such as
-`eval/accuracy` find them through the presets) to a `PhaseMonitor` at `state.global_step`, and
-sets `control.should_training_stop` when a `stop_on` phase is entered. Evaluations and saves
-rarely share a cadence, so the recommended checkpoint is the *saved* one (still on disk, after
-`save_total_limit` rotation) with the best smoothed level, not the best raw evaluation, which
-may have no checkpoint and is the noisiest pick. With `keep_best_checkpoint=True` (default) the
-callback names that checkpoint `state.best_model_checkpoint`, which `save_total_limit` rotation
-never deletes and `load_best_model_at_end=True` loads at the end (it replaces the raw-metric
-choice of `metric_for_best_model`). The callback is an `ExportableState`: resumed trainers
-restore the monitor from the checkpoint's trainer_state.json.
+the run's early part. `on_evaluate` feeds the evaluation metrics (HF names them `eval_<x>`;
+canonical names such as `eval/accuracy` find them through the presets) to a `PhaseMonitor` at
+`state.global_step`, and sets `control.should_training_stop` when a `stop_on` phase is entered.
+Evaluations and saves rarely share a cadence, so the recommended checkpoint is the *saved* one
+(still on disk, after `save_total_limit` rotation) with the best smoothed level, not the best
+raw evaluation, which may have no checkpoint and is the noisiest pick. With
+`keep_best_checkpoint=True` (default) the callback names that checkpoint
+`state.best_model_checkpoint`, which `save_total_limit` rotation never deletes and
+`load_best_model_at_end=True` loads at the end (it replaces the raw-metric choice of
+`metric_for_best_model`). The callback is an `ExportableState`: resumed trainers restore the
+monitor from the checkpoint's trainer_state.json.
 """
 
 from __future__ import annotations
