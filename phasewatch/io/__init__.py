@@ -50,6 +50,7 @@ READERS: tuple[str, ...] = (
     "hf_console",
     "jsonl",
     "csv",
+    "kv_console",  # print() lines `step N name=value`: the loosest shape, tried last
 )
 
 HEAD_BYTES = 64 * 1024

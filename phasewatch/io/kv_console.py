@@ -1,0 +1,171 @@
+"""Print-statement logs of home-made training scripts: `name=value` items after a step token.
+
+Research scripts often log with print(): `[step 11] avg_loss=0.5231 acc=0.3125`,
+`Epoch 3: train_loss=0.2381, val_loss=0.2627`, `iter 1500: loss=1.234, lr=3e-4`,
+`Step: 40, reward = 0.53, kl = 0.012`. A record line has a step token (`step`, `iter`,
+`iteration` or `epoch`, any case, then an integer, optionally `/TOTAL`) and `name=value`
+items, at least one of them a number (`nan` included); every other line (samples, timings,
+prose, `step 8 | loss 0.41` without `=`) is console noise and skipped. Values stay text; the
+collector reads numbers from them as from any log (`phasewatch.values`).
+
+The first record decides what the file counts: steps (`step`/`iter`/`iteration`) or epochs
+(then the run's `step_unit` is "epoch"). A script that counts steps and prints an end-of-epoch
+line (`=== Epoch 1 val_loss=0.2627 ===`) evaluated at the step it had reached, so that line is
+placed at the last step logged before it. A `step N` line in a log counted in epochs cannot be
+placed on its axis: it is reported as a skipped line. `/TOTAL` on the counter the file uses is
+its planned length, given to the run's config as `max_steps` (`phasewatch.planned`).
+
+Sniffing is the most conservative of all readers (it comes last in `READERS`): at least
+3 record lines in the first 64 KiB (8 MB when the head has a step token but fewer records:
+samples printed between steps), and a step that increases, so prose with one `step 1 lr=3`
+line is not taken for a log.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from phasewatch.io.lines import BadLine
+from phasewatch.io.source import LineRecordSource, collect
+from phasewatch.io.verl_console import SNIFF_MORE_BYTES  # read by then: it sniffs earlier
+from phasewatch.run import Run
+
+FORMAT = "kv_console"
+
+# `step 5`, `Step: 5`, `[step 5]`, `iter 5`, `iteration 5`, `Epoch 3/10`, `step=5`; not part of
+# a longer word (`global_step=5`, `next_epoch=1`, `steps=138`, `step-by-step`, `step 1.5`).
+# (The `(?=[SsIiEe])` guard spares the case-insensitive part most positions of a line.)
+STEP_TOKEN = re.compile(
+    r"(?<![\w./-])(?P<kind>(?=[SsIiEe])(?i:step|iteration|iter|epoch))(?![\w-])\s*(?:[:#=]\s*)?"
+    r"(?P<n>\d+)(?:\s*/\s*(?P<total>\d+))?(?![\w.])"
+)
+# `name=value` or `name = value`, separated by spaces, commas, semicolons or pipes.
+ITEM = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*)(?P<equals>\s*=(?!=)\s*)"
+                  r"(?P<value>[^\s,;|()\[\]{}=]+)")
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|[-+]?(?:nan|inf(?:inity)?)$",
+                    re.IGNORECASE)
+WORD = re.compile(r"[A-Za-z]{2,}")
+EPOCH = "epoch"
+SNIFF_MIN_RECORDS = 3
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    """At least SNIFF_MIN_RECORDS record lines, and a step that grows. A script that prints
+    its samples between steps can fill the first 64 KiB before its third record: when the
+    head has a step token and the file goes on, up to `SNIFF_MORE_BYTES` are searched."""
+    if not path.is_file():
+        return False
+    text = head.decode("utf-8", "replace")
+    if _holds_records(text):
+        return True
+    if not STEP_TOKEN.search(text) or path.stat().st_size <= len(head):
+        return False
+    with open(path, "rb") as fh:
+        more = fh.read(SNIFF_MORE_BYTES)
+    return _holds_records(more.decode("utf-8", "replace"))
+
+
+def _holds_records(text: str) -> bool:
+    parser = LineParser()
+    steps: list[int] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        try:
+            steps.extend(step for step, _ in parser.feed(line, lineno))
+        except BadLine:
+            continue
+    return len(steps) >= SNIFF_MIN_RECORDS and any(a < b for a, b in pairwise(steps))
+
+
+def record_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
+    """The `name=value` items of a line, but for its step tokens (`step=5`). Spaced items
+    (`reward = 0.53`) count only when no other word follows the first step token: a sample
+    the model wrote (`**Step 6:** Simplify: x = 24`) is prose, not a record. Words before the
+    token are a logger's prefix (`12:00:01 INFO train.py:`)."""
+    text = STEP_TOKEN.sub(" ", line) if any("=" in t.group(0) for t in tokens) else line
+    items = ITEM.findall(text)
+    if any(equals != "=" for _, equals, _ in items):
+        rest = ITEM.sub(" ", STEP_TOKEN.sub(" ", line[tokens[0].end():]))
+        if WORD.search(rest):
+            items = [item for item in items if item[1] == "="]
+    return {name: value for name, _, value in items}
+
+
+class LineParser:
+    """A line with a step token and `name=value` items gives one record; other lines none."""
+
+    def __init__(self) -> None:
+        self.counter: str | None = None  # "step" or "epoch": what the first record counted
+        self.last_step: int | None = None
+        self.planned: int | None = None  # `/TOTAL` on the file's own counter
+        self.notes: list[str] = []
+
+    @property
+    def step_unit(self) -> str:
+        return EPOCH if self.counter == EPOCH else "step"
+
+    def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
+        if "=" not in line:
+            return []  # most console output: no item, no need for the step token's search
+        tokens = list(STEP_TOKEN.finditer(line))
+        if not tokens:
+            return []
+        values = record_items(line, tokens)
+        if not any(NUMBER.match(value) for value in values.values()):
+            return []  # `Step 8 | loss 0.41`, `step 5: mode=train`: console noise
+        by_kind = {EPOCH: [t for t in tokens if t.group("kind").lower() == EPOCH],
+                   "step": [t for t in tokens if t.group("kind").lower() != EPOCH]}
+        if self.counter is None:
+            self.counter = "step" if by_kind["step"] else EPOCH
+        own = by_kind[self.counter]
+        if own:
+            step = int(own[0].group("n"))
+            if own[0].group("total") is not None:
+                self.planned = int(own[0].group("total"))
+        elif self.counter == "step":  # an end-of-epoch line in a log counted in steps
+            step = self._placed_at_last_step()
+        else:
+            raise BadLine("a `step N` line in a log counted in epochs (its first record was an "
+                          "`Epoch N` line): it cannot be placed on the epoch axis")
+        self.last_step = step
+        return [(step, values)]
+
+    def _placed_at_last_step(self) -> int:
+        note = ("lines counted in epochs (`Epoch N ... name=value`) in a log counted in steps "
+                "are placed at the last step logged before them")
+        if note not in self.notes:
+            self.notes.append(note)
+        assert self.last_step is not None  # the first record set the counter to "step"
+        return self.last_step
+
+
+class Source(LineRecordSource):
+    """Lines read (and followed) by the shared line machinery."""
+
+    def __init__(self, path: Path, follow: bool = False, notice=None):
+        super().__init__(path, FORMAT, LineParser,
+                         what="lines with a step token and `name=value` items",
+                         follow=follow, notice=notice)
+        self.info.name = path.stem
+
+    def read(self, final: bool = True):
+        for record in super().read(final):
+            self.info.step_unit = self.parser.step_unit
+            yield record
+
+    def end_marker(self, text, values) -> bool:
+        """Never an end: `step 40/40` may still be followed by its evaluation. The planned
+        length goes to the run's config as soon as it is read, for `watch`."""
+        if self.parser.planned is not None:
+            self.info.config["max_steps"] = self.parser.planned
+        return False
+
+
+def source(path: Path, follow: bool = False, notice=None) -> Source:
+    return Source(Path(path), follow=follow, notice=notice)
+
+
+def read(path: Path) -> Run:
+    return collect(source(path))

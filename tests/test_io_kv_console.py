@@ -1,0 +1,188 @@
+"""Print-statement logs of home-made training scripts: a step token (`[step 11]`, `Epoch 3:`,
+`iter 1500:`, `Step: 40,`) then `name=value` items, amid the script's other output."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import pytest
+from watch_follower import Follower, assert_same, eval_curve, replay
+
+from phasewatch.cli import main
+from phasewatch.errors import InputError
+from phasewatch.io import read_run, sniff_format
+
+
+def run_cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write(tmp_path, text, name="train.log"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# Each shape, written for steps 10, 20, 30, 40 with a value falling 0.9, 0.8, 0.7, 0.6.
+SHAPES = {
+    "bracketed step": ("[step {s}] avg_loss={v} acc=0.3125", "avg_loss", "step"),
+    "epoch, commas": ("Epoch {s}: train_loss=0.2381, val_loss={v}, val_acc=0.912", "val_loss",
+                      "epoch"),
+    "epoch banner": ("=== Epoch {s}  val_loss={v} ===", "val_loss", "epoch"),
+    "iter": ("iter {s}: loss={v}, lr=3e-4", "loss", "step"),
+    "spaced items": ("Step: {s}, reward = {v}, kl = 0.012", "reward", "step"),
+    "iteration, step=": ("iteration {s} | step=7 loss={v}", "loss", "step"),
+    "logger prefix": ("12:00:01 INFO train.py: gen-val step {s}: strict={v}  lenient=0.58",
+                      "strict", "step"),
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_each_line_shape_is_read(tmp_path, shape):
+    template, name, unit = SHAPES[shape]
+    lines = [template.format(s=s, v=round(1.0 - s / 100, 2)) for s in (10, 20, 30, 40)]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    assert sniff_format(path).FORMAT == "kv_console"
+    run = read_run(path)
+    series = run.series(name)
+    assert series.index.tolist() == [10, 20, 30, 40]
+    assert series.tolist() == [0.9, 0.8, 0.7, 0.6]
+    assert run.step_unit == unit and run.warnings == []
+
+
+def test_step_token_with_a_total_gives_the_planned_length(tmp_path):
+    path = write(tmp_path, "".join(f"step {s}/1000 loss={1 / s:.3f}\n" for s in (1, 2, 3)))
+    run = read_run(path)
+    assert run.series("loss").index.tolist() == [1, 2, 3]
+    assert run.config["max_steps"] == 1000
+
+
+# An excerpt of a real GRPO script's output (JunyiJ/PostTraining-LLM-Small, logs/*.log):
+# samples the model wrote, with `Step N:` and equations, around the `[step N]` records.
+GRPO_SCRIPT_OUTPUT = """\
+=== Epoch 1/8 ===
+\u26a0\ufe0f Sampling slow: 40.0s, steps=138
+[timing] sample processed in 191.74s
+**Step 1:** The teacher buys 45 pens. Divide by the set size: 45 pens / 5 pens/set = 9 sets.
+**Step 6:**  Simplify: x = 24
+Step 8 | Loss: 0.096 | Pol: 0.095 | Val: 0.108
+{'tokens_shape': (2, 512), 'ratio_mean': 0.9998, 'policy_loss': 0.0949}
+[step 10] avg_loss=-0.0315 acc=0.8200
+Resume checkpoint saved (next_epoch=1, global_step=10)
+Let me know if you would like me to explain any step in more detail!
+epoch 1  step 15  loss 0.2790  backbone_lr 2.55e-06
+[step 20] avg_loss=0.0050 acc=0.9200
+step 25: mode=train
+[step 30] avg_loss=-0.0087 acc=0.7000
+"""
+
+
+def test_console_noise_and_model_samples_are_skipped(tmp_path):
+    path = write(tmp_path, GRPO_SCRIPT_OUTPUT)
+    assert sniff_format(path).FORMAT == "kv_console"
+    run = read_run(path)
+    assert set(run.metrics) == {"avg_loss", "acc"}
+    assert run.series("acc").to_dict() == {10: 0.82, 20: 0.92, 30: 0.70}
+    assert run.warnings == [] and run.step_unit == "step"
+
+
+@pytest.mark.parametrize("records, taken", [(3, True), (1, False)])
+def test_samples_filling_the_head_before_the_records_are_looked_past(tmp_path, records, taken):
+    samples = "".join(f"[eval] Q{i}: compute the distance. Please reason step-by-step.\n"
+                      for i in range(1500))
+    assert len(samples) > 64 * 1024
+    text = "=== Epoch 1/8 ===\n" + samples
+    text += "".join(f"[step {s}] avg_loss=0.01 acc=0.{s}\n" for s in (10, 20, 30)[:records])
+    path = write(tmp_path, text)
+    if taken:
+        assert sniff_format(path).FORMAT == "kv_console"
+        assert read_run(path).series("acc").to_dict() == {10: 0.1, 20: 0.2, 30: 0.3}
+    else:
+        with pytest.raises(InputError, match="unknown log format"):
+            sniff_format(path)
+
+
+def test_end_of_epoch_line_in_a_log_counted_in_steps_goes_at_the_last_step(tmp_path):
+    # Sustella/qwen_sapiens's run log: periodic `gen-val step N:` lines, then the epoch's
+    # validation loss printed when the epoch ends.
+    text = "".join(f"10:0{i}:00 INFO   gen-val step {s}: strict=0.{40 + i}  lenient=0.6\n"
+                   for i, s in enumerate((10, 20, 30)))
+    text += "16:04:13 INFO === Epoch 1  val_loss=0.2627 ===\n"
+    run = read_run(write(tmp_path, text))
+    assert run.series("val_loss").to_dict() == {30: 0.2627}
+    assert run.step_unit == "step"
+    assert any("placed at the last step logged before them" in w for w in run.warnings)
+
+
+def test_step_line_in_a_log_counted_in_epochs_is_reported(tmp_path):
+    text = "".join(f"Epoch {e}: val_loss={1 / e:.3f}\n" for e in (1, 2, 3))
+    text += "step 500 loss=0.3\nEpoch 4: val_loss=0.2\n"
+    run = read_run(write(tmp_path, text))
+    assert run.step_unit == "epoch"
+    assert run.series("val_loss").index.tolist() == [1, 2, 3, 4] and "loss" not in run.metrics
+    assert any("line 4" in w and "counted in epochs" in w for w in run.warnings)
+
+
+@pytest.mark.parametrize("text", [
+    "Notes on the run.\nWe tried step 1 lr=3 first, then more.\nIt went fine.\n",
+    "step 1 x=2\nstep 1 x=3\nstep 1 x=4\n",  # three lines, but the step never grows
+    "step 20 | loss 0.41 | eval_acc 0.62\nstep 30 | loss 0.40\nstep 40 | loss 0.39\n",  # no `=`
+])
+def test_text_that_is_not_a_log_stays_unknown(tmp_path, capsys, text):
+    path = write(tmp_path, text, "notes.txt")
+    code, _, err = run_cli(capsys, "inspect", path)
+    assert code == 3 and f"{path}: unknown log format" in err and "kv_console" in err
+
+
+def test_bad_values_are_handled_as_the_other_line_readers_do(tmp_path):
+    rows = [(1, "0.9", "0.1"), (2, "nan", "abc"), (3, "0.7", "0.3"), (4, "0.6", "0.4")]
+    kv = write(tmp_path, "".join(f"step {s} loss={lo} acc={a}\n" for s, lo, a in rows))
+    tune = write(tmp_path, "".join(f"Step {s} | loss:{lo} acc:{a} \n" for s, lo, a in rows),
+                 "log_1.txt")
+    assert sniff_format(tune).FORMAT == "torchtune"
+    ours, theirs = read_run(kv), read_run(tune)
+    for name in ("loss", "acc"):
+        assert ours.series(name).to_dict() == theirs.series(name).to_dict()
+    assert 2 not in ours.series("acc").index
+    assert ours.warnings == theirs.warnings
+
+
+def test_analyze_names_the_overfit_of_a_per_epoch_script(tmp_path, capsys):
+    lines = ["Loading model...", "=== Training: 28 epochs ==="]
+    for e in range(1, 29):
+        train = 1.2 * math.exp(-e / 6) + 0.05
+        acc = 0.55 + 0.35 * (1 - math.exp(-e / 4)) - 0.012 * max(0, e - 14)
+        lines.append(f"Epoch {e}/28: train_loss={train:.4f}, val_loss={1.1 - acc:.4f}, "
+                     f"val_acc={acc:.4f}")
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    assert len(lines) == 30
+    code, out, _ = run_cli(capsys, "analyze", path, "--format", "json")
+    result = json.loads(out)["runs"][0]
+    assert code == 0 and result["metric"] == "val_acc" and result["direction"] == "max"
+    assert [p["name"] for p in result["phases"]][-1] == "overfit"
+    assert 12 <= result["recommended_stop_step"] <= 16
+    code, out, _ = run_cli(capsys, "analyze", path)
+    assert code == 0 and "recommended stop: epoch" in out
+    assert read_run(path).config["max_steps"] == 28
+
+
+def test_followed_in_pieces_equals_the_replay(tmp_path):
+    curve = eval_curve()
+    text = "".join(f"[step {s}] eval_accuracy={a} loss={1 - a:.4f}\nsample: x = {s}\n"
+                   for s, a in curve)
+    path = tmp_path / "train.log"
+    follower = Follower(path, stop_on=(), idle_exit=1.0)
+    follower.wait_for_message("does not exist yet")
+    with open(path, "w", encoding="utf-8") as fh:
+        for start in range(0, len(text), 777):  # pieces that cut lines anywhere
+            fh.write(text[start:start + 777])
+            fh.flush()
+            time.sleep(0.003)
+    followed = follower.ends_by_itself()
+    replayed, _ = replay(path, stop_on=())
+    assert_same(followed, replayed)
+    assert follower.watch.result.n_records == len(curve)
