@@ -259,11 +259,12 @@ def _stage_phases(steps, y, breaks, sd: float, cfg: PhaseConfig,
 
 
 def _best_index(phases: list[Phase], steps, y) -> int:
-    """The checkpoint to keep: the peak an overfit starts from, else the best evaluation (on a
-    dense run, of the 3-point median: one lucky evaluation is not the best checkpoint)."""
-    for phase in phases:
-        if phase.name == "overfit":
-            return int(np.searchsorted(steps, phase.start_step))
+    """The checkpoint to keep: the peak an overfit starts from (the highest, when a run
+    recovers from one overfit and overfits again), else the best evaluation (on a dense run, of
+    the 3-point median: one lucky evaluation is not the best checkpoint)."""
+    peaks = [int(np.searchsorted(steps, p.start_step)) for p in phases if p.name == "overfit"]
+    if peaks:
+        return max(peaks, key=lambda i: (y[i], -i))
     return extreme_index(y, 0, y.size - 1, highest=True)
 
 

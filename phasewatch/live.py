@@ -35,7 +35,6 @@ from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
 from phasewatch.output import warn
 from phasewatch.planned import planned_steps
 from phasewatch.resolver import Resolver
-from phasewatch.resumes import MAX_RESUMES
 
 __all__ = ["LiveWatch", "WatchResult", "watch"]
 
@@ -270,6 +269,8 @@ class LiveWatch:
 
     # ------------------------------------------------------------------ messages
     def _resumed(self, previous: int, step: int) -> None:
+        from phasewatch.resumes import MAX_RESUMES  # numpy: not at import (start-up time)
+
         self.result.resumes.append((previous, step))
         count = len(self.result.resumes)
         if count > MAX_RESUMES:
