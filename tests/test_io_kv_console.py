@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import pytest
-from watch_follower import Follower, assert_same, eval_curve, replay
+from watch_follower import Follower, assert_same, eval_curve, replay, write_in_pieces
 
 from phasewatch.cli import main
 from phasewatch.errors import InputError
@@ -177,11 +176,7 @@ def test_followed_in_pieces_equals_the_replay(tmp_path):
     path = tmp_path / "train.log"
     follower = Follower(path, stop_on=(), idle_exit=1.0)
     follower.wait_for_message("does not exist yet")
-    with open(path, "w", encoding="utf-8") as fh:
-        for start in range(0, len(text), 777):  # pieces that cut lines anywhere
-            fh.write(text[start:start + 777])
-            fh.flush()
-            time.sleep(0.003)
+    write_in_pieces(path, text)
     followed = follower.ends_by_itself()
     replayed, _ = replay(path, stop_on=())
     assert_same(followed, replayed)

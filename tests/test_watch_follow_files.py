@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from watch_follower import Follower, assert_same, eval_curve, replay
+from watch_follower import Follower, assert_same, eval_curve, replay, write_in_pieces
 
 
 # ------------------------------------------------------------------ TensorBoard
@@ -176,11 +176,7 @@ def test_line_formats_followed_in_pieces_equal_the_replay(tmp_path, kind):
     no_end_marker = kind in ("csv", "torchtune")
     follower = Follower(path, stop_on=(), idle_exit=1.0 if no_end_marker else None)
     follower.wait_for_message("does not exist yet")
-    with open(path, "w", encoding="utf-8") as fh:
-        for start in range(0, len(text), 777):  # pieces that cut lines anywhere
-            fh.write(text[start:start + 777])
-            fh.flush()
-            time.sleep(0.003)
+    write_in_pieces(path, text)
     followed = follower.ends_by_itself()
     replayed, _ = replay(path, stop_on=())
     assert_same(followed, replayed)

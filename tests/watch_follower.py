@@ -48,6 +48,16 @@ class Follower:
         return self.alerts
 
 
+def write_in_pieces(path, text: str, size: int = 777) -> None:
+    """Write `text` to `path` in pieces that cut lines anywhere, as a trainer's buffered writes
+    do, while a follower reads it."""
+    with open(path, "w", encoding="utf-8") as fh:
+        for start in range(0, len(text), size):
+            fh.write(text[start:start + size])
+            fh.flush()
+            time.sleep(0.003)
+
+
 def replay(path, **options):
     watch = LiveWatch(path, notice=lambda m: None, info=lambda m: None, **options)
     return list(watch.alerts()), watch.result
