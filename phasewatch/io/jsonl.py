@@ -53,18 +53,20 @@ class LineParser:
         self._row_number_steps: bool | None = None
         self._n = 0
         self.step_keys: set[str] = set()  # the keys steps were read from, for `step_unit`
+        self._keys_unit = "step"  # step_unit_of_keys(step_keys), redone when a key is new
 
     def step_key(self, keys) -> str | None:
         """The key holding the step in a row with these keys (for the bulk reader)."""
         key = find_step_key(keys)
-        if key is not None:
+        if key is not None and key not in self.step_keys:
             self.step_keys.add(key)
+            self._keys_unit = step_unit_of_keys(self.step_keys)
         return key
 
     @property
     def step_unit(self) -> str:
         """"epoch" when every record took its step from `epoch`, else "step"."""
-        return "step" if self._row_number_steps else step_unit_of_keys(self.step_keys)
+        return "step" if self._row_number_steps else self._keys_unit
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         obj = loads(line)
