@@ -139,9 +139,7 @@ class Source(LineRecordSource):
         self.info.name = path.stem
 
     def read(self, final: bool = True):
-        for record in super().read(final):
-            self.info.step_unit = self.parser.step_unit  # known from the header, before a record
-            yield record
+        yield from super().read(final)
         # a W&B export's run name, else the name given (the file's stem, or its folder's)
         self.info.name = self.parser.run_name or self.info.name
 

@@ -102,11 +102,6 @@ class Source(LineRecordSource):
         super().__init__(path, FORMAT, LineParser, follow=follow, notice=notice)
         self.info.name = path.stem
 
-    def read(self, final: bool = True):
-        for record in super().read(final):
-            self.info.step_unit = self.parser.step_unit
-            yield record
-
     def bulk(self, collector: RecordCollector) -> bool:
         if self.report.total or self.tail.bytes_read:
             return False

@@ -151,16 +151,13 @@ class Source(LineRecordSource):
         self.info.name = path.stem
 
     def read(self, final: bool = True):
+        """The records; the planned length (`/TOTAL`) goes to the run's config as soon as it is
+        read, for `watch`. No line ends the run: `step 40/40` may still be followed by its
+        evaluation."""
         for record in super().read(final):
-            self.info.step_unit = self.parser.step_unit
+            if self.parser.planned is not None:
+                self.info.config["max_steps"] = self.parser.planned
             yield record
-
-    def end_marker(self, text, values) -> bool:
-        """Never an end: `step 40/40` may still be followed by its evaluation. The planned
-        length goes to the run's config as soon as it is read, for `watch`."""
-        if self.parser.planned is not None:
-            self.info.config["max_steps"] = self.parser.planned
-        return False
 
 
 def source(path: Path, follow: bool = False, notice=None) -> Source:

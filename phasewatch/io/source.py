@@ -244,6 +244,8 @@ class LineRecordSource(RecordSource):
                 if self.on_bad_line is not None:
                     self.on_bad_line(self.file, lineno, reason)
                 continue
+            if found:  # a parser that knows what its steps count says so (jsonl's `epoch`)
+                self.info.step_unit = getattr(self.parser, "step_unit", self.info.step_unit)
             for step, values in found:
                 self.n_read += 1
                 yield Record(step, values, lineno)
