@@ -51,6 +51,7 @@ from phasewatch.signals import (
     is_performance_metric,
     other_signals,
     prepare,
+    short_choice_note,
 )
 from phasewatch.start_dip import split_start_dip
 from phasewatch.stepseries import StepSeries
@@ -101,11 +102,12 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     cfg = AnalyzeConfig(**opts)
     baseline_spec = Baseline.parse(cfg.baseline)
     chosen = choose_metric(run, metric)
-    fallback = None if metric else fallback_note(run, chosen)
+    notes = [] if metric else [n for n in (fallback_note(run, chosen),
+                                           short_choice_note(run, chosen)) if n]
     metric = chosen
     direction = choose_direction(run, metric, direction)
     series = prepare(run, metric, direction, keep_outliers=cfg.keep_outliers)
-    warnings = ([fallback] if fallback else []) + list(series.warnings)
+    warnings = notes + list(series.warnings)
     steps, y = series.steps, series.values
     own_metric = run.resolve_metric(metric)
     known = known_noise(cfg.noise_sd, cfg.eval_size, series.sign * y, own_metric)

@@ -175,11 +175,12 @@ class LiveWatch:
         metric, direction = self.choice.choose(self.source)
         held = None  # a Run of the held records, built once if a choice needs it
         if self.metric_option is None:  # a train loss, as analyze says, when nothing held out
-            from phasewatch.signals import fallback_note
+            from phasewatch.signals import fallback_note, short_choice_note
 
             held = self.choice.prefix_run(self.source)
-            if (note := fallback_note(held, metric)) is not None:
-                self.notice(f"{self.source.source}: {note}")
+            for note in (fallback_note(held, metric), short_choice_note(held, metric)):
+                if note is not None:
+                    self.notice(f"{self.source.source}: {note}")
         if self.metric_option is None or self.aggregate is not None \
                 or any(c in self.metric_option for c in "*?["):
             # several validation sets behind the role: named, or averaged, as analyze does

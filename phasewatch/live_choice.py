@@ -32,35 +32,54 @@ class MetricChoice:
     max_held: int = MAX_HELD
     held: list[Record] = field(default_factory=list)
     names: dict[str, None] = field(default_factory=dict)  # every value name seen, in order
-    ready_step: int | None = None      # the step at which the metric to watch first appeared
+    ready_step: int | None = None      # the step at which the metric to watch became pickable
+    _held_out: set[str] = field(default_factory=set)      # own names of the held-out roles
+    _counts: dict[str, int] = field(default_factory=dict)  # values of each, held so far
 
     def hold(self, record: Record, source: RecordSource) -> bool:
         """Keep `record`; True when the choice can be made now: the records hold the metric
-        `analyze` would pick and the step it first appeared at is complete (a later step has
-        begun: several validation sets are often logged in separate rows of one step), or too
-        many records are held to wait longer."""
+        `analyze` would pick and the step where it became pickable is complete (a later step
+        has begun: several validation sets are often logged in separate rows of one step), or
+        too many records are held to wait longer."""
         self.held.append(record)
         new = [k for k in record.values if k not in self.names]
         if new:
             self.names.update(dict.fromkeys(new))
         if len(self.held) >= self.max_held:
             return True
-        if self.ready_step is None and new and self.ready(source):
-            self.ready_step = record.step
+        if self.ready_step is None:
+            if new:
+                self._held_out = self._held_out_names()
+            counted = self._held_out.intersection(record.values)
+            for name in counted:
+                self._counts[name] = self._counts.get(name, 0) + 1
+            if (new or counted) and self.ready(source):
+                self.ready_step = record.step
         return self.ready_step is not None and record.step > self.ready_step
 
     def ready(self, source: RecordSource) -> bool:
-        """Whether the records so far hold the metric `analyze` would pick in the end."""
+        """Whether the records so far hold the metric `analyze` would pick in the end: the
+        user's or the run's declared one as soon as it appears; a held-out role once it has
+        the values `choose_metric` asks of a role (`MIN_FOR_TREND`), since a held-out metric
+        logged once or twice is passed over for a longer one."""
         from phasewatch.presets import aliases_for
+        from phasewatch.signals import MIN_FOR_TREND
 
         names = self.names
-        aliases = aliases_for(names)
         if self.metric is not None:
-            return self.metric in names or self.metric in aliases
+            return self.metric in names or self.metric in aliases_for(names)
         declared = source.info.performance_metric
-        if declared and (declared in names or declared in aliases):
+        if declared and (declared in names or declared in aliases_for(names)):
             return True
-        return any(r in names or r in aliases for r in HELD_OUT_ROLES)
+        return any(n >= MIN_FOR_TREND for n in self._counts.values())
+
+    def _held_out_names(self) -> set[str]:
+        """The log's own names of the held-out roles among the names seen so far."""
+        from phasewatch.presets import aliases_for
+
+        aliases = aliases_for(self.names)
+        return {name for role in HELD_OUT_ROLES
+                for name in (role if role in self.names else aliases.get(role),) if name}
 
     def choose(self, source: RecordSource) -> tuple[str, str]:
         """(the log's own metric name, direction) as `analyze` chooses them on the held

@@ -24,7 +24,7 @@ import numpy as np
 from phasewatch.noise import second_difference_sd
 from phasewatch.phase_stats import Baseline, boundary_levels, phase_stats
 from phasewatch.results import Analysis, ChangePoint, Phase
-from phasewatch.signals import PreparedSeries
+from phasewatch.signals import MIN_FOR_TREND, PreparedSeries
 from phasewatch.stepseries import StepSeries
 
 ALPHA = 0.05        # a monotone trend is called at this two-sided significance
@@ -38,7 +38,6 @@ FALL_SD = 4.0       # after a best that beat the first by TURN_SD, a fall below 
                     # 0.94, plateau 0.87 -> 0.88, no more false claims (3 gave the same)
 EXACT_TREND_MAX = 60  # longest series whose rank test is computed exactly
 MIN_FOR_NOISE = 5   # evaluations needed to estimate the noise from second differences
-MIN_FOR_TREND = 3   # fewest evaluations a rank test is reported for (2 values have no test)
 # A shift after the first evaluation is called at this two-sided significance of its t test
 # (4-5 evaluations: 2-3 degrees of freedom). Simulated (1,500 runs each): a rise of 12 noise sds
 # at the first update that then holds is found on 99% of 5-evaluation runs (28% before: the

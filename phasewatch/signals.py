@@ -22,6 +22,9 @@ from phasewatch.run import Run
 from phasewatch.stepseries import StepSeries
 from phasewatch.values import MAX_VALUE
 
+MIN_FOR_TREND = 3  # fewest values a trend test is reported for (2 have none); a role with fewer
+#                   is passed over for one with more when the metric is chosen
+
 
 @dataclass
 class PreparedSeries:
@@ -44,9 +47,13 @@ class PreparedSeries:
 
 
 def choose_metric(run: Run, metric: str | None = None) -> str:
-    """--metric, else the run's declared performance metric, else the first preset role present.
+    """--metric, else the run's declared performance metric, else the first performance role
+    with enough values for a trend test, else the first performance role or fallback present.
 
-    Returns the name to pass to `run.series` (canonical names are resolved via aliases).
+    Returns the name to pass to `run.series` (canonical names are resolved via aliases). A
+    held-out metric logged once or twice (a final `val_loss`) tells nothing about phases when
+    the run's reward was logged at every step: the reward is taken, and `short_choice_note`
+    says so when no role has enough values.
     """
     if metric:
         run.resolve_metric(metric)  # UsageError listing what exists, closest first
@@ -54,7 +61,10 @@ def choose_metric(run: Run, metric: str | None = None) -> str:
     declared = run.performance_metric
     if declared and run.own_name(declared):
         return declared
-    for role, _ in PERFORMANCE_ROLES + FALLBACK_ROLES:
+    present = [role for role, _ in PERFORMANCE_ROLES if run.own_name(role)]
+    if present:
+        return next((r for r in present if n_finite(run, r) >= MIN_FOR_TREND), present[0])
+    for role, _ in FALLBACK_ROLES:
         if run.own_name(role):
             return role
     available = ", ".join(run.metrics[:20]) or "none"
@@ -63,6 +73,30 @@ def choose_metric(run: Run, metric: str | None = None) -> str:
         f"{', '.join(r for r, _ in PERFORMANCE_ROLES + FALLBACK_ROLES)}); pick one with --metric. "
         f"Metrics in this run: {available}"
     )
+
+
+def n_finite(run: Run, metric: str) -> int:
+    """How many finite values of `metric` the run holds."""
+    return int(run.column(metric).values.size)
+
+
+def short_choice_note(run: Run, chosen: str) -> str | None:
+    """When the metric chosen without --metric has too few values for a trend test: the
+    log's longer series, by name, so the user can pass one (a run that logs its held-out
+    metric once at the end and its scores under names no framework uses)."""
+    n_chosen = n_finite(run, chosen)
+    if n_chosen >= MIN_FOR_TREND:
+        return None
+    own = run.resolve_metric(chosen)
+    longer = sorted(((n, name) for name in run.metrics if name != own
+                     and (n := n_finite(run, name)) >= MIN_FOR_TREND), key=lambda t: (-t[0], t[1]))
+    if not longer:
+        return None
+    shown = ", ".join(f"{name} ({n} values)" for n, name in longer[:5])
+    more = f" and {len(longer) - 5} more" if len(longer) > 5 else ""
+    return (f"{own} was chosen by its name but has only {counted(n_chosen, 'value')}, too few "
+            "to show phases; "
+            f"longer series in this log: {shown}{more}: pass --metric to analyse one")
 
 
 def fallback_note(run: Run, chosen: str) -> str | None:

@@ -1,0 +1,82 @@
+"""Which metric `analyze` and `watch` take without `--metric`, when a held-out metric is logged
+only once or twice: a final `val_loss` beside a reward logged at every step, or beside scores
+under names no framework uses. The choice must be the same live and offline, and a choice that
+cannot show phases must name the longer series the user can pass instead."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from phasewatch.cli import main
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _reward_rows(n: int = 40) -> list[dict]:
+    rng = np.random.default_rng(0)
+    return [{"step": 10 * k, "train/reward": round(0.2 + 0.5 * (1 - np.exp(-k / 8))
+                                                   + 0.01 * rng.standard_normal(), 4)}
+            for k in range(1, n + 1)]
+
+
+def _analyze(capsys, path: Path) -> dict:
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)["runs"][0]
+
+
+def _watch(capsys, path: Path) -> tuple[dict, str]:
+    assert main(["watch", str(path), "--format", "jsonl"]) == 0
+    out, err = capsys.readouterr()
+    return json.loads(out.splitlines()[-1]), err
+
+
+def test_a_held_out_metric_logged_once_gives_way_to_the_reward_live_and_offline(capsys, tmp_path):
+    rows = _reward_rows()
+    rows[-1]["eval/accuracy"] = 0.61  # one evaluation, at the end
+    log = _write(tmp_path / "metrics.jsonl", rows)
+    offline = _analyze(capsys, log)
+    assert offline["metric"] == "train/reward"
+    assert offline["phases"][0]["name"] == "improvement"
+    summary, _ = _watch(capsys, log)
+    assert summary["metric"] == "train/reward"
+
+
+def test_a_held_out_metric_with_three_values_is_still_preferred_live_and_offline(capsys, tmp_path):
+    rows = _reward_rows()
+    for k, value in ((9, 0.40), (19, 0.52), (29, 0.58), (39, 0.60)):
+        rows[k]["eval/accuracy"] = value  # four evaluations: enough for a trend test
+    log = _write(tmp_path / "metrics.jsonl", rows)
+    offline = _analyze(capsys, log)
+    assert offline["metric"] == "eval/accuracy"
+    summary, _ = _watch(capsys, log)
+    assert summary["metric"] == "eval/accuracy"
+
+
+def test_a_one_value_choice_names_the_longer_series(capsys, tmp_path):
+    rows = [{"step": 10 * k, "strict": 0.4 + 0.01 * k, "lenient": 0.5 + 0.01 * k}
+            for k in range(1, 21)]
+    rows[-1]["val_loss"] = 0.26
+    log = _write(tmp_path / "metrics.jsonl", rows)
+    offline = _analyze(capsys, log)
+    assert offline["metric"] == "val_loss"
+    note = next(w for w in offline["warnings"] if "longer series" in w)
+    assert "val_loss was chosen by its name but has only 1 value" in note
+    assert "lenient (20 values), strict (20 values)" in note
+    assert "--metric" in note
+    summary, err = _watch(capsys, log)
+    assert summary["metric"] == "val_loss"
+    assert "lenient (20 values), strict (20 values)" in err
+
+
+def test_no_note_when_the_chosen_metric_has_enough_values(capsys, tmp_path):
+    rows = _reward_rows(10)
+    log = _write(tmp_path / "metrics.jsonl", rows)
+    offline = _analyze(capsys, log)
+    assert offline["metric"] == "train/reward"
+    assert not any("longer series" in w for w in offline["warnings"])
