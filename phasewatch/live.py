@@ -308,9 +308,13 @@ class LiveWatch:
             self.say(f"following {self.path} (caught up after {n} records; Ctrl-C to stop)")
         if self.monitor is None and self.choice.held and not self._said_holding:
             self._said_holding = True
-            what = (f"'{self.metric_option}'" if self.metric_option else
-                    "a held-out metric (eval/accuracy, eval/loss or the run's declared one)")
-            self.say(f"no {what} in the records yet; holding them until it appears or the log "
+            if self.metric_option:
+                what, until = f"no '{self.metric_option}'", "it appears"
+            else:
+                what = ("no held-out metric (eval/accuracy or eval/loss, 3 values) or the "
+                        "run's declared one")
+                until = "there is one"
+            self.say(f"{what} in the records yet; holding them until {until} or the log "
                      "ends (pass --metric to choose another one now)")
         self._check_missing()
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # imported for the annotations only: `import phasewatch.live` stays light
     from phasewatch.io.source import Record, RecordSource
 
-MAX_HELD = 10_000  # records held while waiting for a held-out metric to appear
+MAX_HELD = 10_000  # records held while waiting for a held-out metric to be pickable
 HELD_OUT_ROLES = ("eval/accuracy", "eval/loss")
 
 

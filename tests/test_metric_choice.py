@@ -80,3 +80,25 @@ def test_no_note_when_the_chosen_metric_has_enough_values(capsys, tmp_path):
     offline = _analyze(capsys, log)
     assert offline["metric"] == "train/reward"
     assert not any("longer series" in w for w in offline["warnings"])
+
+
+def test_following_waits_for_a_third_held_out_value_and_agrees_with_the_replay(tmp_path):
+    """An evaluation every 10 steps beside a reward at every 2: at the first evaluations the
+    held-out metric has 1 or 2 values, which `choose_metric` would pass over for the reward;
+    the follower waits until it has 3, then chooses what the replay of the whole log chooses."""
+    from watch_follower import Follower, assert_same, eval_curve, replay
+
+    accuracy = dict(eval_curve())
+    lines = [json.dumps({"step": s, "reward": 0.2, **({"eval_accuracy": accuracy[s]}
+                                                      if s in accuracy else {})})
+             for s in range(0, max(accuracy) + 1, 2)]
+    path = tmp_path / "log.jsonl"
+    path.write_text("\n".join(lines[:8]) + "\n")  # steps 0-14: two evaluations
+    follower = Follower(path, stop_on=(), idle_exit=1.5)
+    follower.wait_for_message("holding them")
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines[12:]) + "\n")
+    followed = follower.ends_by_itself()
+    replayed, result = replay(path, stop_on=())
+    assert result.metric == "eval_accuracy"
+    assert_same(followed, replayed)
