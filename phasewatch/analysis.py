@@ -41,6 +41,7 @@ from phasewatch.phase_stats import (
 )
 from phasewatch.phases import PhaseConfig, build_phases, fit_segments, smoothing_window
 from phasewatch.plateau_start import start_plateaus
+from phasewatch.presets import FALLBACK_ROLES
 from phasewatch.results import Analysis, Phase
 from phasewatch.run import Run
 from phasewatch.short_series import analyze_short
@@ -110,6 +111,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     warnings = notes + list(series.warnings)
     steps, y = series.steps, series.values
     own_metric = run.resolve_metric(metric)
+    train_loss = own_metric == run.own_name(FALLBACK_ROLES[0][0])
     known = known_noise(cfg.noise_sd, cfg.eval_size, series.sign * y, own_metric)
 
     if (caveat := baseline_spec.caveat(steps)) is not None:
@@ -119,9 +121,9 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         return Analysis(run.source, own_metric, direction, None, [], [], None, warnings,
                         {"outlier_steps": list(series.outlier_steps)})
     if y.size < SHORT_POINTS or np.ptp(y) == 0:
-        return _with_source(analyze_short(run.source, own_metric, direction, series,
-                                          other_signals(run, metric), baseline_spec, warnings,
-                                          known.sd if known else None), known)
+        return _train_rises_named(_with_source(analyze_short(
+            run.source, own_metric, direction, series, other_signals(run, metric), baseline_spec,
+            warnings, known.sd if known else None), known), train_loss)
 
     events = [e.step for e in run.events if steps[0] < e.step <= steps[-1]] if cfg.use_events else []
     # Only a change of training stage is a boundary of the performance series: an epoch
@@ -219,8 +221,21 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         extra["nll_overfit_onset_step"] = int(nll_onset)
     if stages:
         extra["events"] = [e.to_dict() for e in run.events if e.step in stages]
-    return _with_source(Analysis(run.source, own_metric, direction, series.own_units(base),
-                                 changepoints, phases, int(steps[best]), warnings, extra), known)
+    return _train_rises_named(_with_source(Analysis(
+        run.source, own_metric, direction, series.own_units(base), changepoints, phases,
+        int(steps[best]), warnings, extra), known), train_loss)
+
+
+def _train_rises_named(analysis: Analysis, train_loss: bool) -> Analysis:
+    """A train loss (taken for want of a held-out metric, or asked for) that gets worse after
+    its best has an `overfit` phase by its shape; say what it is: a train loss cannot show an
+    overfit to the training data, which it keeps fitting."""
+    spans = [f"{p.start_step} -> {p.end_step}" for p in analysis.phases if p.name == "overfit"]
+    if train_loss and spans:
+        analysis.warnings.append(
+            f"{analysis.metric}: the 'overfit' ({', '.join(spans)}) is the train loss getting "
+            "worse after its best: an instability of training, not an overfit to the training data")
+    return analysis
 
 
 def _with_source(analysis: Analysis, known: KnownNoise | None) -> Analysis:

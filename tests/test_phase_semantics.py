@@ -39,3 +39,22 @@ def test_a_short_collapse_inside_a_rise_is_part_of_the_rise():
     phases = names(analyze_run(make_run(y)))
     assert "disruption" not in phases and "overfit" not in phases
     assert phases[0] == "improvement"
+
+
+def test_a_train_loss_getting_worse_is_said_to_be_no_overfit_to_the_training_data():
+    """A train loss that falls, climbs back for a sustained stretch and falls again has an
+    'overfit' by its shape; the analysis says it is an instability of training (a train loss
+    keeps fitting its training data), whether the loss was taken for want of a held-out metric
+    or asked for. A held-out loss of the same shape gets no such note."""
+    rng = np.random.default_rng(5)
+    t = np.arange(150)
+    loss = np.interp(t, [0, 50, 80, 110, 149], [2.0, 0.2, 0.6, 0.15, 0.12]) + rng.normal(0, 0.01, t.size)
+    for options in ({}, {"metric": "train/loss"}):
+        analysis = analyze_run(make_run(loss, metric="loss"), **options)
+        assert "overfit" in names(analysis)
+        [note] = [w for w in analysis.warnings if "instability of training" in w]
+        overfit = next(p for p in analysis.phases if p.name == "overfit")
+        assert f"({overfit.start_step} -> {overfit.end_step})" in note
+    held_out = analyze_run(make_run(loss, metric="eval_loss"))
+    assert "overfit" in names(held_out)
+    assert not any("instability" in w for w in held_out.warnings)
