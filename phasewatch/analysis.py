@@ -179,8 +179,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     phases = snap_turns(phases, steps, y, window, sd, fixed)
     phases = demote_flat_trends(phases, boundary_levels(phases, steps, y, fixed, robust=True),
                                 sd, cfg.k_sd)
-    if not hinged and not stages:
-        phases = whole_run_trend(phases, steps, y, sd, ar, pcfg)
+    if not stages:
+        phases = whole_run_trend(phases, steps, y, sd, ar, pcfg, hinged)
     if not stages:
         # after the check above: the start dip is judged on its own evaluations, and a 3-point
         # median (the check's level on runs of over 40) erases a one-evaluation trough
