@@ -30,12 +30,14 @@ from phasewatch.noise import (
 )
 from phasewatch.phase_stats import (
     SPARSE,
+    UP_PHASES,
     Baseline,
     boundary_intervals,
     boundary_levels,
     demote_flat_trends,
     extreme_index,
     phase_stats,
+    point_levels,
     settle_overshoots,
     snap_turns,
 )
@@ -277,12 +279,22 @@ def _stage_phases(steps, y, breaks, sd: float, cfg: PhaseConfig,
 
 def _best_index(phases: list[Phase], steps, y) -> int:
     """The checkpoint to keep: the peak an overfit starts from (the highest, when a run
-    recovers from one overfit and overfits again), else the best evaluation (on a dense run, of
-    the 3-point median: one lucky evaluation is not the best checkpoint)."""
+    recovers from one overfit and overfits again), unless the run recovers after its last
+    overfit to above that peak (then the best evaluation of the recovery); without an overfit,
+    the best evaluation. On a dense run, levels are 3-point medians: one lucky evaluation is
+    not the best checkpoint."""
     peaks = [int(np.searchsorted(steps, p.start_step)) for p in phases if p.name == "overfit"]
-    if peaks:
-        return max(peaks, key=lambda i: (y[i], -i))
-    return extreme_index(y, 0, y.size - 1, highest=True)
+    if not peaks:
+        return extreme_index(y, 0, y.size - 1, highest=True)
+    best = max(peaks, key=lambda i: (y[i], -i))
+    last = max(k for k, p in enumerate(phases) if p.name == "overfit")
+    if any(p.name in UP_PHASES for p in phases[last + 1:]):
+        lo = int(np.searchsorted(steps, phases[last].end_step))
+        later = extreme_index(y, lo, y.size - 1, highest=True)
+        levels = point_levels(y)
+        if levels[later] > levels[best]:
+            return later
+    return best
 
 
 def _signal_stats(signals: dict[str, StepSeries], phase: Phase) -> dict[str, dict[str, float]]:

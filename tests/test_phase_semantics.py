@@ -58,3 +58,20 @@ def test_a_train_loss_getting_worse_is_said_to_be_no_overfit_to_the_training_dat
     held_out = analyze_run(make_run(loss, metric="eval_loss"))
     assert "overfit" in names(held_out)
     assert not any("instability" in w for w in held_out.warnings)
+
+
+def test_the_checkpoint_is_the_recovery_when_it_climbs_past_the_peak_an_overfit_fell_from():
+    """Rise, a sustained fall, then a climb: above the old peak, the checkpoint to keep is in
+    the climb (the peak is no longer the best); short of it, it stays at the peak."""
+    rng = np.random.default_rng(6)
+    t = np.arange(160)
+    for end, later in ((0.85, True), (0.62, False)):
+        y = np.interp(t, [0, 40, 80, 130, 159], [0.3, 0.7, 0.5, end, end]) + rng.normal(0, 0.01, t.size)
+        analysis = analyze_run(make_run(y))
+        assert names(analysis)[:3] == ["improvement", "overfit", "improvement"]
+        overfit = next(p for p in analysis.phases if p.name == "overfit")
+        if later:
+            assert analysis.recommended_stop_step > overfit.end_step
+            assert y[analysis.recommended_stop_step // 10] > y[: overfit.end_step // 10].max()
+        else:
+            assert analysis.recommended_stop_step == overfit.start_step
