@@ -5,7 +5,8 @@ format that can be read can be followed), and applies what `analyze` applies:
 - the metric: chosen as `analyze` chooses it, under the log's own name (`live_choice`);
 - duplicates and resumes (`resolver.Resolver`): rows of one step merge, exact double logging
   collapses, a row that re-logs a followed value of the current step with another value
-  supersedes it, and a step counter that goes back is a resumed run: the monitor rewinds to
+  supersedes it (a row printed again at once, read in the same read, is merged before the
+  monitor sees it: `_take`), and a step counter that goes back is a resumed run: the monitor rewinds to
   that step and the later records supersede the earlier ones, as `RecordCollector` resolves
   them offline;
 - events: phases restart only on a change of training stage (`analysis.STAGE_EVENTS`), at the
@@ -25,8 +26,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phasewatch.live_choice import HELD_OUT_ROLES, MAX_HELD, MetricChoice  # noqa: F401
 from phasewatch.live_open import open_when_ready
@@ -34,7 +36,10 @@ from phasewatch.live_result import WatchResult, add_whole_run
 from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
 from phasewatch.output import warn
 from phasewatch.planned import planned_steps
-from phasewatch.resolver import Resolver
+from phasewatch.resolver import Resolver, _same
+
+if TYPE_CHECKING:  # io.source imports run.py (pandas): not on the import path of a watch
+    from phasewatch.io.source import Record
 
 __all__ = ["LiveWatch", "WatchResult", "watch"]
 
@@ -90,6 +95,7 @@ class LiveWatch:
         self._set_mean: SetMean | None = None
         self._applied: set[tuple[int, str]] = set()
         self._resolver: Resolver | None = None
+        self._pending: Record | None = None  # the last record read, held by `_take`
         # Alerts given so far (a few per run). A rewind re-feeds records the monitor has seen
         # (a file rewritten whole: Lightning's CSVLogger adding a column, a truncation, a run
         # resumed with the same values): the alerts it repeats were given already, and a
@@ -133,6 +139,9 @@ class LiveWatch:
                 yield from self._take(record)
                 if self._stopped():
                     return
+            yield from self._flush()  # all that has arrived is read: the held record is final
+            if self._stopped():
+                return
             self._report_warnings()
             if not self.follow:
                 yield from self._end("end of log")
@@ -162,7 +171,29 @@ class LiveWatch:
             return True
         return False
 
-    def _take(self, record) -> Iterator:
+    def _take(self, record: Record) -> Iterator:
+        """Hold `record` while the next one read with it may print the same row again at the
+        same step with other values (`_relogs`: several episodes ending at one step, each
+        printing its return): the later value supersedes the earlier one before the monitor
+        sees either, as `RecordCollector` keeps the later one offline. Fed one by one, each
+        re-logged value made the monitor rewind and refit its last values: minutes for a log
+        of a few thousand lines."""
+        held = self._pending
+        if held is not None and _relogs(record, held):
+            self._pending = replace(held, values={**held.values, **record.values})
+            return
+        self._pending = record
+        if held is not None:
+            yield from self._take_now(held)
+
+    def _flush(self) -> Iterator:
+        """Feed the held record: the read it came with is over (what arrives later is
+        resolved by the monitor's rewind, as before), or the watch ends."""
+        held, self._pending = self._pending, None
+        if held is not None:
+            yield from self._take_now(held)
+
+    def _take_now(self, record: Record) -> Iterator:
         if self.monitor is not None:
             yield from self._feed(record)
         elif self.choice.hold(record, self.source):
@@ -226,6 +257,7 @@ class LiveWatch:
             yield as_watched(alert, self.axis, self.source.info)
 
     def _end(self, reason: str) -> Iterator:
+        yield from self._flush()
         if reason in ("end of log", "finished"):
             self._refuse_missing_metric()
         if self.monitor is None and self.choice.held:
@@ -367,6 +399,19 @@ class LiveWatch:
             result.x = {"unit": self.axis.unit, "step": self.axis.at(result.last_step),
                         "best": self.axis.at(result.best_step),
                         "live_best": self.axis.at(result.live_best_step)}
+
+
+def _relogs(record: Record, held: Record) -> bool:
+    """Whether `record` is `held`'s row printed again at the same step of the same counter
+    with other values: no metric of its own (a row of other metrics, a final summary row, is
+    fed as a row of its own, as before), and some value changed (`Resolver`'s supersede case;
+    an exact double collapses there)."""
+    if record.step != held.step or record.group != held.group:
+        return False
+    values = held.values
+    if any(key not in values for key in record.values):
+        return False
+    return any(not _same(values[key], value) for key, value in record.values.items())
 
 
 def watch(path: str | Path, follow: bool = False, **options: Any) -> Iterator:

@@ -1,0 +1,70 @@
+"""`watch` on a log that prints several values of its metric at one step (CleanRL-style RL
+scripts: `global step=N, episodic return=X` once per episode ending at that step).
+
+Offline the last value of a step is kept; live, each re-logged value used to make the monitor
+rewind and refit, which took minutes on a few thousand lines (a real W&B `output.log` of 28k
+lines timed out) and repeated alerts with each superseded value."""
+
+from __future__ import annotations
+
+import numpy as np
+from watch_follower import replay
+
+from phasewatch import analyze
+from phasewatch.online import PhaseMonitor
+
+
+def episodes_log(path, episodes_per_step: int, seed: int = 0) -> None:
+    """A rising then falling return, several episodes ending at each global step."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for i in range(120):
+        step = 2048 * (i + 1)
+        level = 10 + 40 * min(i, 60) / 60 - 25 * max(i - 80, 0) / 40
+        for _ in range(episodes_per_step):
+            lines.append(f"global step={step}, episodic return={level + rng.normal(0, 2):.4f}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def last_per_step(source, path) -> None:
+    """The same log with only each step's last line: what `RecordCollector` keeps."""
+    kept: dict[str, str] = {}
+    for line in source.read_text().splitlines():
+        kept[line.split(",")[0]] = line
+    path.write_text("\n".join(kept.values()) + "\n")
+
+
+def test_relogged_values_of_a_step_are_resolved_before_the_monitor(tmp_path, monkeypatch):
+    log, last = tmp_path / "output.log", tmp_path / "last.log"
+    episodes_log(log, episodes_per_step=6)
+    last_per_step(log, last)
+    rewinds: list[int] = []
+    real_rewind = PhaseMonitor.rewind
+
+    def counted_rewind(self, step):
+        rewinds.append(step)
+        return real_rewind(self, step)
+
+    monkeypatch.setattr(PhaseMonitor, "rewind", counted_rewind)
+    alerts, result = replay(log, stop_on=())
+    assert rewinds == []  # each step reaches the monitor once, with its last value
+    want_alerts, want = replay(last, stop_on=())
+    assert alerts == want_alerts and len(alerts) >= 2
+    assert (result.metric, result.phase, result.best_step, result.n_records) == \
+        (want.metric, want.phase, want.best_step, want.n_records) == \
+        ("return", want.phase, want.best_step, 120)
+    assert result.best_step == analyze(log).recommended_stop_step
+
+
+def test_a_step_of_separate_metrics_still_reaches_the_monitor_row_by_row(tmp_path):
+    """Rows of one step with different metrics (a train row, then an eval row) are not
+    re-logged values: they are fed as before (the record count is the rows')."""
+    log = tmp_path / "metrics.jsonl"
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(60):
+        rows.append(f'{{"step": {10 * i}, "loss": {2 - i / 40 + rng.normal(0, 0.01):.4f}}}')
+        rows.append(f'{{"step": {10 * i}, "eval_loss": {2.1 - i / 50 + rng.normal(0, 0.01):.4f}}}')
+    log.write_text("\n".join(rows) + "\n")
+    _, result = replay(log, stop_on=())
+    assert result.metric == "eval_loss" and result.n_records == 120
