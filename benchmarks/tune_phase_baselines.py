@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_phase_accuracy import FAMILIES, Tally
+from bench_phase_accuracy import FAMILIES, TUNING_FAMILIES, Tally
 from phase_baselines import BaselineConfig, analysis_from_fit, finite_series, fit_series
 
 from phasewatch.results import PHASE_NAMES
@@ -47,7 +47,7 @@ def tune(seeds: range, fits: dict[str, list[tuple[str, dict]]]) -> dict:
     """Tallies keyed (method, fit label, k_sd, family, regime)."""
     tallies: dict = defaultdict(Tally)
     t0 = time.perf_counter()
-    for family, regime in ((f, r) for f in FAMILIES for r in REGIME_NAMES):
+    for family, regime in ((f, r) for f in TUNING_FAMILIES for r in REGIME_NAMES):
         for kind in REGIMES[regime].kinds():
             for seed in seeds:
                 s = FAMILIES[family](kind, regime, seed)
@@ -74,7 +74,7 @@ def report(tallies: dict, fits: dict) -> dict[str, tuple[str, float]]:
             scores = []
             for k in K_SD:
                 cells = [cell_score(tallies[method, label, k, f, r])
-                         for f in FAMILIES for r in REGIME_NAMES]
+                         for f in TUNING_FAMILIES for r in REGIME_NAMES]
                 scores.append(float(np.mean(cells)))
                 top = max(top, (scores[-1], label, k))
             print(f"| {method} | {label} | " + " | ".join(f"{v:.3f}" for v in scores) + " |")

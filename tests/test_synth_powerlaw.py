@@ -1,6 +1,6 @@
-"""The power-law family (`phasewatch.synth_powerlaw`): the properties every family must have
-(test_synth_regimes.py's checks, run here on this family), and its own ways of drawing a run:
-schedules, doubling cadences, asymmetric disruptions, noise bursts, multiplicative loss noise.
+"""The power-law family (`phasewatch.synth_powerlaw`): its own ways of drawing a run (schedules,
+doubling cadences, asymmetric disruptions, noise bursts, multiplicative loss noise). The
+properties every family must have are checked for it in test_synth_regimes.py.
 
 `python tests/test_synth_powerlaw.py out.png` draws a few runs of each kind to look at."""
 
@@ -8,55 +8,13 @@ import sys
 
 import numpy as np
 import pytest
-import test_synth_regimes as shared
 
 from phasewatch.synth_powerlaw import Schedule, generate_regime
 from phasewatch.synth_regimes import KIND_PHASES, REGIMES
 
 
-@pytest.fixture
-def family(monkeypatch):
-    """The shared checks look the family up by name in their FAMILIES table."""
-    monkeypatch.setitem(shared.FAMILIES, "powerlaw", generate_regime)
-    return "powerlaw"
-
-
 def runs(regime, kinds=None, seeds=range(4)):
     return [generate_regime(k, regime, s) for k in kinds or REGIMES[regime].kinds() for s in seeds]
-
-
-@pytest.mark.parametrize("regime", REGIMES)
-def test_truth_is_consistent_with_the_curve(family, regime):
-    shared.test_truth_is_consistent_with_the_curve(family, regime)
-
-
-@pytest.mark.parametrize("regime,lo,hi", [("sparse", 3, 12), ("medium", 13, 40),
-                                          ("dense", 41, 300)])
-def test_evaluation_counts(family, regime, lo, hi):
-    shared.test_evaluation_counts(family, regime, lo, hi)
-
-
-@pytest.mark.parametrize("check", [
-    "test_same_seed_same_run_other_seed_other_run",
-    "test_step0_only_in_the_step0_regime_and_the_change_starts_at_once",
-    "test_binomial_values_are_counts_over_a_fixed_prompt_set",
-    "test_bounded_rates_reach_a_bound_and_capped_lengths_sit_on_the_cap",
-    "test_fast_regime_saturates_in_the_first_tenth_without_corners",
-    "test_ar1_noise_is_autocorrelated_and_white_noise_is_not",
-    "test_outliers_are_failed_evaluations_away_from_ends_and_boundaries",
-    "test_lower_is_better_runs_are_losses_with_mirrored_truth",
-    "test_decline_from_start_while_train_loss_falls",
-    "test_late_decline_is_flat_then_declines_in_the_last_third",
-    "test_controls_are_what_they_say",
-    "test_binomial_rates_stay_inside_and_keep_detectable_effects",
-])
-def test_shared_property(family, check):
-    getattr(shared, check)(family)
-
-
-@pytest.mark.parametrize("regime", ["medium", "binomial", "bounded", "lower", "ar1", "step0"])
-def test_start_sd_is_the_noise_of_the_first_evaluation(family, regime):
-    shared.test_start_sd_is_the_noise_of_the_first_evaluation(family, regime)
 
 
 @pytest.mark.parametrize("regime", REGIMES)

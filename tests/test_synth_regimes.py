@@ -1,4 +1,4 @@
-"""Both synthetic families under every regime: deterministic, each regime produces what it
+"""Every synthetic family under every regime: deterministic, each regime produces what it
 claims, and the truth agrees with the noiseless curve it was drawn from."""
 
 import itertools
@@ -6,10 +6,11 @@ import itertools
 import numpy as np
 import pytest
 
-from phasewatch import synth, synth_logistic
+from phasewatch import synth, synth_logistic, synth_powerlaw
 from phasewatch.synth_regimes import CAP, CONTROL_KINDS, KIND_PHASES, REGIMES, truth_phases
 
-FAMILIES = {"synth": synth.generate_regime, "logistic": synth_logistic.generate_regime}
+FAMILIES = {"synth": synth.generate_regime, "logistic": synth_logistic.generate_regime,
+            "powerlaw": synth_powerlaw.generate_regime}
 SEEDS = range(4)
 
 
