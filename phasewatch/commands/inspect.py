@@ -75,7 +75,10 @@ def performance_line(perf: dict | None) -> str:
     better = "higher" if perf["direction"] == "max" else "lower"
     what = "; the train loss, as no held-out metric or reward is logged" \
         if perf.get("train_fallback") else ""
-    return (f"performance metric: {perf['metric']} ({better} is better{what}), {perf['count']} values "
+    head = f"performance metric: {perf['metric']} ({better} is better{what}), "
+    if perf["count"] == 1:  # no first, last and best of a single value
+        return f"{head}1 value, at step {perf['first_step']}: {_num(perf['first'])}"
+    return (f"{head}{perf['count']} values "
             f"over steps {perf['first_step']}-{perf['last_step']}: first {_num(perf['first'])}, "
             f"last {_num(perf['last'])}, best {_num(perf['best'])} at step {perf['best_step']}")
 
@@ -108,7 +111,7 @@ def list_runs(path: str, output: str) -> int:
 def run(args: argparse.Namespace) -> int:
     from phasewatch.folders import expand
     from phasewatch.io import read_run
-    from phasewatch.output import emit_json
+    from phasewatch.output import counted, emit_json
 
     if len(expand([args.path])) > 1:
         return list_runs(args.path, args.output)
@@ -117,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         emit_json(summarize(run_))
         return 0
     print(f"{run_.source}  [{run_.format}]")
-    print(f"{run_.n_records} records, {run_.n_steps} distinct steps")
+    print(f"{counted(run_.n_records, 'record')}, {counted(run_.n_steps, 'distinct step')}")
     if run_.events:
         print("events: " + ", ".join(f"{e.name}@{e.step}" for e in run_.events))
     print(performance_line(performance(run_)))
