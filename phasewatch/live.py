@@ -260,6 +260,7 @@ class LiveWatch:
         yield from self._flush()
         if reason in ("end of log", "finished"):
             self._refuse_missing_metric()
+            self._refuse_no_records()
         if self.monitor is None and self.choice.held:
             yield from self._start()
         if self.result.reason != "stopped":
@@ -279,6 +280,17 @@ class LiveWatch:
             if event.name in STAGE_EVENTS and key not in self._applied:
                 self._applied.add(key)
                 self.monitor.mark_event(event.step, event.name)
+
+    def _refuse_no_records(self) -> None:
+        """The whole log is read and held not one record (a W&B run that never called
+        `wandb.log`, a TensorBoard file of hyperparameters only, a CSV header): the reader's
+        own error, exit 3, as `analyze` gives it, not a watch of nothing that exits 0. While
+        following, an empty log may still get records: `idle` ends that watch quietly."""
+        if self.monitor is not None or self.choice.held:
+            return
+        from phasewatch.io import read_run
+
+        read_run(self.path)  # raises the InputError naming the file and what it lacks
 
     def _refuse_missing_metric(self) -> None:
         """The whole log is read and the --metric asked for is not in it: a usage error (exit

@@ -1,0 +1,35 @@
+"""`watch` replaying a log that holds no record (a W&B run that never called `wandb.log`, a
+TensorBoard file of hyperparameters only, a trainer_state.json with an empty log_history, a
+CSV header): the reader's own error and exit 3, as `analyze` gives; it used to exit 0 with a
+summary of metric None ("None: phase no significant change yet")."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from phasewatch.cli import main
+
+
+@pytest.mark.parametrize("name, text", [
+    ("metrics.csv", "step,loss,eval_loss\n"),
+    ("trainer_state.json", json.dumps({"global_step": 0, "log_history": [], "max_steps": 90})),
+])
+def test_a_replayed_log_without_records_is_the_readers_error(name, text, tmp_path, capsys):
+    log = tmp_path / name
+    log.write_text(text)
+    assert main(["analyze", str(log)]) == 3
+    said = capsys.readouterr().err
+    assert main(["watch", "--format", "jsonl", str(log)]) == 3
+    out, err = capsys.readouterr()
+    assert err == said and str(log) in err  # the same message, naming the file
+    assert out == ""  # no summary of a watch of nothing
+
+
+def test_a_followed_empty_log_still_ends_quietly_when_idle(tmp_path, capsys):
+    """Following, an empty log may get its records later: idle is not an error."""
+    log = tmp_path / "metrics.csv"
+    log.write_text("step,loss\n")
+    assert main(["watch", "--follow", "--idle-exit", "0.3", str(log)]) == 0
+    assert "watched no records" in capsys.readouterr().err
