@@ -11,6 +11,7 @@ skipped silently; a step line with an unreadable item keeps its other items and 
 from __future__ import annotations
 
 import re
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,11 @@ def clean(line: str) -> str:
     return RAY_PREFIX.sub("", ANSI.sub("", line), count=1).strip()
 
 
-RAY_MARK = re.compile(rb"\((?:TaskRunner|main_task|WorkerDict)[\w.-]* pid=\d+")
 SNIFF_MORE_BYTES = 8 * 1024 * 1024
+# Where a step line may start further on: found by a byte search (milliseconds for 8 MB),
+# each hit then read as a line. A text file that reaches this reader is searched so.
+STEP_LINE_BYTES = re.compile(rb"step(?::\s*| )\d+:?\s+-\s+[^\s:]+:")
+MAX_HITS_CHECKED = 20
 
 
 def _has_step_line(text: str) -> bool:
@@ -46,17 +50,24 @@ def _has_step_line(text: str) -> bool:
 
 
 def sniff(path: Path, head: bytes) -> bool:
+    """A step line in the head, or within `SNIFF_MORE_BYTES`: a run can print more than the
+    head before its first step (the config dump, a validation's sample generations: 2 MB in a
+    Logic-RL `output.log` that W&B captured without Ray's `(main_task pid=N)` prefix)."""
     if not path.is_file():
         return False
     if _has_step_line(head.decode("utf-8", errors="replace")):
         return True
-    # A Ray job can print more than the head (config dump, samples) before its first step
-    # line; when the head looks like one, look further.
-    if not RAY_MARK.search(head):
+    if path.stat().st_size <= len(head):
         return False
     with open(path, "rb") as fh:
         more = fh.read(SNIFF_MORE_BYTES)
-    return _has_step_line(more.decode("utf-8", errors="replace"))
+    for hit in islice(STEP_LINE_BYTES.finditer(more), MAX_HITS_CHECKED):
+        start = more.rfind(b"\n", 0, hit.start()) + 1
+        end = more.find(b"\n", hit.end())
+        line = more[start:end if end >= 0 else len(more)]
+        if _has_step_line(line.decode("utf-8", errors="replace")):
+            return True
+    return False
 
 
 def parse_value(text: str) -> float:
