@@ -186,6 +186,9 @@ def _named_split_roles(name: str) -> tuple[tuple[str, int], ...]:
     return tuple(_EXACT.get(f"validation/{rest}", ()))
 
 
+CAPITALISED_RANK = 1000  # added to a candidate's rank when the log spells it with capitals
+
+
 def _present(metrics: Iterable[str]) -> Collection[str]:
     """`metrics` as something with a fast `in` (a dict's keys, a set) without copying one."""
     if isinstance(metrics, (set, frozenset, KeysView, Mapping)):
@@ -198,6 +201,12 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
     the names (a prefix test each), a dict lookup per exact candidate."""
     hits = [(role, rank, pattern) for pattern, roles in _EXACT.items() if pattern in present
             for role, rank in roles]
+    # a candidate spelled with capitals (W&B panels named by hand: `Reward`, `Loss`), after
+    # every candidate spelled as listed
+    for name in present:
+        lowered = name.lower()
+        if lowered != name and lowered in _EXACT and lowered not in present:
+            hits.extend((role, rank + CAPITALISED_RANK, name) for role, rank in _EXACT[lowered])
     prefixes = _PREFIXES if "" not in _PREFIXES else None
     flagged = [n for n in present
                if prefixes is None or n.startswith(prefixes) or "validation" in n]

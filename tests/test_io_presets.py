@@ -103,3 +103,18 @@ def test_canonical_name_present_is_not_aliased_and_originals_stay():
     assert "eval/accuracy" not in run.aliases
     assert run.series("eval/accuracy").tolist() == [0.5]
     assert run.series("train/reward").tolist() == [1.0] and run.metrics == ["eval/accuracy", "eval_accuracy", "reward"]
+
+
+def test_a_candidate_spelled_with_capitals_takes_its_role_after_the_listed_spelling():
+    """W&B panels named by hand (`Reward`, `Loss`) are the roles `reward` and `loss` are; where
+    the log also has the listed spelling, that one keeps the role."""
+    from phasewatch.signals import choose_metric
+
+    collector = RecordCollector("t", "t")
+    for step in range(1, 6):
+        collector.add(step, {"Reward": 0.1 * step, "Loss": 1.0 / step}, line=step)
+    run = collector.build()
+    assert aliases_for(run.metrics)["train/reward"] == "Reward"
+    assert run.resolve_metric(choose_metric(run)) == "Reward"
+    assert aliases_for(["Reward", "reward"])["train/reward"] == "reward"
+    assert "eval/loss" not in aliases_for(["Val_Loss_Total"])
