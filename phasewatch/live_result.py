@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from phasewatch.output import counted
+
 
 @dataclass
 class WatchResult:
@@ -66,7 +68,7 @@ class WatchResult:
             whole = f"; whole run: {named}, checkpoint to keep: {unit} {best}"
             live = "-" if self.live_best_step is None else self.live_best_step
             said = f"live best (smoothed) at {unit} {live}"
-        return (f"watched {self.n_records} records up to {self.records_unit} {self.last_step}; "
+        return (f"watched {counted(self.n_records, 'record')} up to {self.records_unit} {self.last_step}; "
                 f"{self.metric}: phase {phase}, {said}{why}{ended}{whole}")
 
 

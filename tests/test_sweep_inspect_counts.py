@@ -25,3 +25,13 @@ def test_several_records_keep_the_plural_and_the_range(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == "3 records, 3 distinct steps"
     assert "3 values over steps 0-20: first 1, last 0.04762, best 0.04762 at step 20" in lines[2]
+
+
+def test_watch_counts_one_record_in_the_singular(tmp_path, capsys):
+    from phasewatch.cli import main
+
+    log = tmp_path / "one.jsonl"
+    log.write_text('{"step": 1, "eval/accuracy": 0.5}\n')
+    assert main(["watch", str(log)]) == 0
+    err = capsys.readouterr().err
+    assert "watched 1 record up to step 1" in err
