@@ -63,7 +63,9 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     "expert/nll_train": ("expert/nll_train",),
     "expert/nll_heldout": ("expert/nll_heldout",),
     "train/loss": ("train/loss", "loss", "train_loss", "actor/loss", "actor/pg_loss", "policy_loss",
-                   "train/policy_loss", "gpt_loss", "train/gpt_loss"),
+                   "train/policy_loss", "gpt_loss", "train/gpt_loss",
+                   # home-made loops: TensorBoard `training/loss`, printed `avg_loss=`
+                   "training/loss", "avg_loss", "train/avg_loss"),
     # Trinity-RFT's CHORD (`mix_chord` policy loss, logged under `actor/`)
     "train/sft_loss": ("train/sft_loss", "actor/expert/sft_loss", "actor/expert/sft_phi_loss"),
     "train/rl_loss": ("train/rl_loss", "actor/usual/pg_loss"),
@@ -72,6 +74,8 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "train/reward", "reward", "train/rewards/mean", "critic/score/mean", "critic/rewards/mean",
         "rollout/accuracy/mean", "rollout/reward", "rewards/accuracy_reward/mean",
         "rewards/accuracy_reward", "return", "train/return",
+        # home-made loops: `reward/mean`, `train/mean_reward`, `mean_reward`
+        "reward/mean", "train/mean_reward", "mean_reward",
     ),
     "train/entropy": (
         "train/entropy", "entropy", "actor/entropy", "entropy_loss", "train/entropy_loss",

@@ -118,3 +118,12 @@ def test_a_candidate_spelled_with_capitals_takes_its_role_after_the_listed_spell
     assert run.resolve_metric(choose_metric(run)) == "Reward"
     assert aliases_for(["Reward", "reward"])["train/reward"] == "reward"
     assert "eval/loss" not in aliases_for(["Val_Loss_Total"])
+
+
+@pytest.mark.parametrize("name,role", [("training/loss", "train/loss"), ("avg_loss", "train/loss"),
+                                       ("reward/mean", "train/reward"),
+                                       ("train/mean_reward", "train/reward")])
+def test_home_made_training_loops_names(name, role):
+    """Names of home-made loops seen in public repositories (a TensorBoard `training/loss`, a
+    printed `avg_loss=`, a JSONL `reward/mean`): analyze takes them without --metric."""
+    assert aliases_for([name, "lr"])[role] == name
