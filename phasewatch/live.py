@@ -249,10 +249,11 @@ class LiveWatch:
             self._applied = {e for e in self._applied if e[0] < rewound}
             self._apply_events(record.step)
         for alert in alerts:
-            key = (alert.event, alert.step, alert.onset_step, alert.best_step, alert.metric,
-                   alert.message)
+            key = (alert.event, alert.step, alert.onset_step, alert.best_step, alert.metric)
             if key in self._said:
-                continue  # the same decision on the same records, after a rewind
+                # the same decision at the same step after a rewind (a value re-logged at that
+                # step: its level, in the message, may differ by the re-logged value)
+                continue
             self._said.add(key)
             yield as_watched(alert, self.axis, self.source.info)
 

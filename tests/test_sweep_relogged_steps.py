@@ -68,3 +68,39 @@ def test_a_step_of_separate_metrics_still_reaches_the_monitor_row_by_row(tmp_pat
     log.write_text("\n".join(rows) + "\n")
     _, result = replay(log, stop_on=())
     assert result.metric == "eval_loss" and result.n_records == 120
+
+
+def test_a_metric_relogged_between_other_rows_of_its_step_is_refitted_once_and_said_once(tmp_path):
+    """Rows of other metrics between the re-logged values (a GRPO script printing the loss and
+    its batch counters at one step): each re-logged value supersedes the last and the monitor
+    rewinds. The refits it replays hit `short_run`'s cache, and an alert raised again at the
+    same step after a rewind (its level now the re-logged value) is said once."""
+    import json
+
+    import phasewatch.analysis
+    from phasewatch.online import short_run
+
+    rng = np.random.default_rng(0)
+    rows = [row for step in range(40) for k in range(4)
+            for row in ({"step": step, "loss": 1 / (1 + step) + 0.05 * rng.standard_normal()},
+                        {"step": step, "skipped": k})]
+    log = tmp_path / "relogged.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    calls = []
+    original = phasewatch.analysis.analyze_run
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    short_run._offline_phases.cache_clear()
+    try:
+        phasewatch.analysis.analyze_run = counting
+        alerts, _ = replay(log, stop_on=())
+    finally:
+        phasewatch.analysis.analyze_run = original
+    info = short_run._offline_phases.cache_info()
+    assert info.hits > 3 * info.misses
+    assert len(calls) == info.misses + 1  # and the whole-run answer at the end
+    keys = [(a.event, a.step, a.onset_step, a.best_step) for a in alerts]
+    assert len(keys) == len(set(keys)) and keys, keys

@@ -55,15 +55,20 @@ What it is not asked to judge (measured on the tuning seeds, bench_early_stop's 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from phasewatch.noise import ar_variance_ratio
 from phasewatch.online.plan import RunPlan
 from phasewatch.online.series import Series, clip_outliers
+
+if TYPE_CHECKING:
+    from phasewatch.results import Phase
 
 SHORT_RUN_POINTS = 40  # a run planned to be at most this many evaluations is a short run
 REFIT_REACH = 60  # up to this many values, the offline detector is refitted live (not 40: a
@@ -144,6 +149,23 @@ def refit_stage(s: Series, stage_step: int | None, from_start: bool,
                    evaluations=len(pairs))
 
 
+@functools.lru_cache(maxsize=256)
+def _offline_phases(steps: tuple[int, ...], values: tuple[float, ...],
+                    noise_sd: float | None) -> tuple[tuple[Phase, ...], int | None]:
+    """`analyze_run`'s phases and recommended step of these values. Cached: a monitor that
+    rewinds (a step re-logged, a resumed run) replays the values it had already refitted, and
+    a log that re-logs its metric at every step made one refit per record into dozens."""
+    from phasewatch.analysis import analyze_run  # imported on first use: start-up time
+    from phasewatch.run import Run
+
+    metric = "performance"
+    run = Run.from_columns({metric: (np.asarray(steps, dtype=np.int64),
+                                     np.asarray(values, dtype=np.float64))}, "live", "buffer")
+    analysis = analyze_run(run, metric, "max", use_tokens=False, noise_sd=noise_sd)
+    best = analysis.recommended_stop_step
+    return tuple(analysis.phases), None if best is None else int(best)
+
+
 def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
                     white: float, from_start: bool = False,
                     short_plan: RunPlan | None = None,
@@ -156,26 +178,21 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     early part: `plan.EARLY_FRACTION` of the planned run, when the plan is known).
     `short_plan`: the plan of a run planned to be short (module docstring), else None.
     `noise_sd`: the noise the user gave (`MonitorConfig.noise_sd` / `eval_size`), else None."""
-    from phasewatch.analysis import analyze_run  # imported on first use: start-up time
-    from phasewatch.run import Run
-
-    metric = "performance"
     steps_array = np.asarray(steps, dtype=np.int64)
     y = np.asarray(values, dtype=np.float64)
-    analysis = analyze_run(Run.from_columns({metric: (steps_array, y)}, "live", "buffer"),
-                           metric, "max", use_tokens=False, noise_sd=noise_sd)
-    phases = analysis.phases
+    phases, recommended = _offline_phases(tuple(steps_array.tolist()), tuple(y.tolist()),
+                                          noise_sd)
     if not phases or phases[-1].name != "overfit":
         return None
     if phases[-1].start_step <= steps_array[0]:
         if not from_start:
             return None
-        return RefitOverfit(int(steps_array[0]), int(analysis.recommended_stop_step), True,
+        return RefitOverfit(int(steps_array[0]), int(recommended), True,
                             "its start (past the early part of the planned run)")
     rises = sum(p.name in RISES for p in phases)
     if rises > 1 or any(p.name == "overfit" for p in phases[:-1]):
         return None
-    onset, best = int(phases[-1].start_step), int(analysis.recommended_stop_step)
+    onset, best = int(phases[-1].start_step), int(recommended)
     if rises == 0:
         flat = int(np.searchsorted(steps_array, onset))  # values before the decline's start
         since = y.size - flat  # the decline's values, its start included
