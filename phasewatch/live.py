@@ -26,7 +26,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +35,7 @@ from phasewatch.live_result import WatchResult, add_whole_run
 from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
 from phasewatch.output import warn
 from phasewatch.planned import planned_steps
-from phasewatch.resolver import Resolver, _same
+from phasewatch.resolver import RelogMerger, Resolver
 
 if TYPE_CHECKING:  # io.source imports run.py (pandas): not on the import path of a watch
     from phasewatch.io.source import Record
@@ -95,7 +94,7 @@ class LiveWatch:
         self._set_mean: SetMean | None = None
         self._applied: set[tuple[int, str]] = set()
         self._resolver: Resolver | None = None
-        self._pending: Record | None = None  # the last record read, held by `_take`
+        self._relogs = RelogMerger()  # holds the last record read (`_take`)
         # Alerts given so far (a few per run). A rewind re-feeds records the monitor has seen
         # (a file rewritten whole: Lightning's CSVLogger adding a column, a truncation, a run
         # resumed with the same values): the alerts it repeats were given already, and a
@@ -172,26 +171,16 @@ class LiveWatch:
         return False
 
     def _take(self, record: Record) -> Iterator:
-        """Hold `record` while the next one read with it may print the same row again at the
-        same step with other values (`_relogs`: several episodes ending at one step, each
-        printing its return): the later value supersedes the earlier one before the monitor
-        sees either, as `RecordCollector` keeps the later one offline. Fed one by one, each
-        re-logged value made the monitor rewind and refit its last values: minutes for a log
-        of a few thousand lines."""
-        held = self._pending
-        if held is not None and _relogs(record, held):
-            self._pending = replace(held, values={**held.values, **record.values})
-            return
-        self._pending = record
-        if held is not None:
-            yield from self._take_now(held)
+        """Feed the record `self._relogs` releases (a row printed again at once at the same
+        step is merged into the held one first)."""
+        for ready in self._relogs.hold(record):
+            yield from self._take_now(ready)
 
     def _flush(self) -> Iterator:
         """Feed the held record: the read it came with is over (what arrives later is
         resolved by the monitor's rewind, as before), or the watch ends."""
-        held, self._pending = self._pending, None
-        if held is not None:
-            yield from self._take_now(held)
+        for ready in self._relogs.flush():
+            yield from self._take_now(ready)
 
     def _take_now(self, record: Record) -> Iterator:
         if self.monitor is not None:
@@ -412,19 +401,6 @@ class LiveWatch:
             result.x = {"unit": self.axis.unit, "step": self.axis.at(result.last_step),
                         "best": self.axis.at(result.best_step),
                         "live_best": self.axis.at(result.live_best_step)}
-
-
-def _relogs(record: Record, held: Record) -> bool:
-    """Whether `record` is `held`'s row printed again at the same step of the same counter
-    with other values: no metric of its own (a row of other metrics, a final summary row, is
-    fed as a row of its own, as before), and some value changed (`Resolver`'s supersede case;
-    an exact double collapses there)."""
-    if record.step != held.step or record.group != held.group:
-        return False
-    values = held.values
-    if any(key not in values for key in record.values):
-        return False
-    return any(not _same(values[key], value) for key, value in record.values.items())
 
 
 def watch(path: str | Path, follow: bool = False, **options: Any) -> Iterator:

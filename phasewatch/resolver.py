@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from itertools import repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phasewatch.values import to_float
+
+if TYPE_CHECKING:  # io.source imports run.py (pandas): not on the import path of a watch
+    from phasewatch.io.source import Record
 
 MAX_TRACKED_NAMES = 100_000  # metrics whose latest step is kept (a log of millions of names)
 
@@ -84,7 +88,7 @@ class Resolver:
             self.latest[group] = (step, dict(values))
             return self.monitor.update(step, values), None
         merged = latest[1]
-        changed = {k: v for k, v in values.items() if k not in merged or not _same(merged[k], v)}
+        changed = {k: v for k, v in values.items() if k not in merged or not same_value(merged[k], v)}
         if not changed:
             return [], None  # exact double logging
         superseded = [k for k in changed if k in merged]
@@ -95,7 +99,47 @@ class Resolver:
         return self.monitor.update(step, changed), None
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
+    """Equal, NaN equal to NaN (a re-logged NaN is no new value)."""
     if a == b:
         return True
     return isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+
+
+class RelogMerger:
+    """Holds the last record read while the next one read with it may print the same row again
+    at the same step with other values (several episodes ending at one step, each printing its
+    return): the later value supersedes the earlier one before the monitor sees either, as
+    `RecordCollector` keeps the later one offline. Fed one by one, each re-logged value made the
+    monitor rewind and refit its last values: minutes for a log of a few thousand lines."""
+
+    def __init__(self):
+        self.held: Record | None = None
+
+    def hold(self, record: Record) -> list[Record]:
+        """The records to feed now: none while `record` re-logs the held one (merged into it),
+        else the held one, and `record` is held in its place."""
+        held = self.held
+        if held is not None and relogs(record, held):
+            self.held = replace(held, values={**held.values, **record.values})
+            return []
+        self.held = record
+        return [] if held is None else [held]
+
+    def flush(self) -> list[Record]:
+        """The held record, final: all that has arrived is read, or the watch ends."""
+        held, self.held = self.held, None
+        return [] if held is None else [held]
+
+
+def relogs(record: Record, held: Record) -> bool:
+    """Whether `record` is `held`'s row printed again at the same step of the same counter
+    with other values: no metric of its own (a row of other metrics, a final summary row, is
+    fed as a row of its own), and some value changed (`Resolver`'s supersede case; an exact
+    double collapses there)."""
+    if record.step != held.step or record.group != held.group:
+        return False
+    values = held.values
+    if any(key not in values for key in record.values):
+        return False
+    return any(not same_value(values[key], value) for key, value in record.values.items())
