@@ -294,9 +294,11 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
         stats["trough_step"] = int(steps[i1])  # a disruption ends at its trough
         stats["depth"] = float(before - end)
         stats["depth_sd"] = float((before - end) / sd) if sd > 0 else None
-        # back at the start level: one lucky evaluation among hundreds is not a recovery
-        back = np.flatnonzero(point_levels(y)[i1:] >= before)
-        stats["time_to_recover"] = int(steps[i1 + back[0]] - steps[i1]) if back.size else None
+        # back at the start level: one lucky evaluation among hundreds is not a recovery; and
+        # not at the trough itself, whose 3-point median on a dense run is its neighbours'
+        back = np.flatnonzero(point_levels(y)[i1 + 1:] >= before)
+        stats["time_to_recover"] = (int(steps[i1 + 1 + back[0]] - steps[i1]) if back.size
+                                    else None)
     elif phase.name in UP_PHASES:
         top = extreme_index(y, i0, i1, highest=True)
         if y[i1] > y[top]:  # it ends on its highest evaluation: that end, printed, is its best

@@ -75,3 +75,14 @@ def test_the_checkpoint_is_the_recovery_when_it_climbs_past_the_peak_an_overfit_
             assert y[analysis.recommended_stop_step // 10] > y[: overfit.end_step // 10].max()
         else:
             assert analysis.recommended_stop_step == overfit.start_step
+
+
+def test_a_one_evaluation_trough_on_a_dense_run_is_not_recovered_after_0_steps():
+    """The trough's own 3-point median (a dense run's level) is its neighbours': the recovery
+    is counted from the evaluation after it (a real train loss: 2.668, 3.054, 2.542, falling)."""
+    rng = np.random.default_rng(8)
+    loss = np.r_[2.668, 3.054, 2.542, np.linspace(1.8, 0.2, 67) + rng.normal(0, 0.05, 67)]
+    analysis = analyze_run(make_run(loss, metric="loss", steps=np.arange(1, 71)))
+    dip = next(p for p in analysis.phases if p.name == "disruption")
+    assert dip.stats["trough_step"] == 2
+    assert dip.stats["time_to_recover"] == 1
