@@ -86,19 +86,13 @@ def test_following_waits_for_a_third_held_out_value_and_agrees_with_the_replay(t
     """An evaluation every 10 steps beside a reward at every 2: at the first evaluations the
     held-out metric has 1 or 2 values, which `choose_metric` would pass over for the reward;
     the follower waits until it has 3, then chooses what the replay of the whole log chooses."""
-    from watch_follower import Follower, assert_same, eval_curve, replay
+    from watch_follower import assert_same, eval_curve, follows_a_held_choice
 
     accuracy = dict(eval_curve())
     lines = [json.dumps({"step": s, "reward": 0.2, **({"eval_accuracy": accuracy[s]}
                                                       if s in accuracy else {})})
              for s in range(0, max(accuracy) + 1, 2)]
-    path = tmp_path / "log.jsonl"
-    path.write_text("\n".join(lines[:8]) + "\n")  # steps 0-14: two evaluations
-    follower = Follower(path, stop_on=(), idle_exit=1.5)
-    follower.wait_for_message("holding them")
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write("\n".join(lines[12:]) + "\n")
-    followed = follower.ends_by_itself()
-    replayed, result = replay(path, stop_on=())
+    # steps 0-14 first: two evaluations
+    followed, replayed, result = follows_a_held_choice(tmp_path / "log.jsonl", lines, 8)
     assert result.metric == "eval_accuracy"
     assert_same(followed, replayed)

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 from test_watch import ROOT, Watch, split_jsonl
-from watch_follower import Follower, assert_same, eval_curve, replay
+from watch_follower import assert_same, eval_curve, follows_a_held_choice, replay
 
 REAL_LOGS = ROOT.parent / "shared" / "real_logs"
 
@@ -73,14 +73,7 @@ def test_held_out_metric_is_waited_for_before_choosing(tmp_path):
     lines = [json.dumps({"step": s, "reward": 0.1}) for s in range(0, 200, 10)]
     lines += [json.dumps({"step": s, "eval_accuracy": a, "reward": 0.2})
               for s, a in eval_curve() if s >= 200]
-    path = tmp_path / "log.jsonl"
-    path.write_text(lines[0] + "\n")
-    follower = Follower(path, stop_on=(), idle_exit=1.5)
-    follower.wait_for_message("holding them")
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write("\n".join(lines[1:]) + "\n")
-    followed = follower.ends_by_itself()
-    replayed, result = replay(path, stop_on=())
+    followed, replayed, result = follows_a_held_choice(tmp_path / "log.jsonl", lines, 1)
     assert result.metric == "eval_accuracy"
     assert_same(followed, replayed)
 

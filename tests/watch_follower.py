@@ -1,6 +1,7 @@
 """Following a log while its writer writes it, for the `watch --follow` tests: a run's
 held-out accuracy curve to write (`eval_curve`), a LiveWatch following a path in a thread
-(`Follower`), a replay of the final file (`replay`), and the check that both gave the same
+(`Follower`), a replay of the final file (`replay`), both at once around the holding of
+records before a metric is chosen (`follows_a_held_choice`), and the check that both gave the same
 alerts (`assert_same`)."""
 
 from __future__ import annotations
@@ -61,6 +62,20 @@ def write_in_pieces(path, text: str, size: int = 777) -> None:
 def replay(path, **options):
     watch = LiveWatch(path, notice=lambda m: None, info=lambda m: None, **options)
     return list(watch.alerts()), watch.result
+
+
+def follows_a_held_choice(path, lines: list[str], first: int):
+    """Write `lines[:first]` to `path`, follow it until the watch says it holds the records
+    (no metric to choose yet), append the rest; the followed alerts, and the alerts and result
+    of a replay of the final file."""
+    path.write_text("\n".join(lines[:first]) + "\n")
+    follower = Follower(path, stop_on=(), idle_exit=1.5)
+    follower.wait_for_message("holding them")
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines[first:]) + "\n")
+    followed = follower.ends_by_itself()
+    replayed, result = replay(path, stop_on=())
+    return followed, replayed, result
 
 
 def assert_same(followed, replayed):
