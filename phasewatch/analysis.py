@@ -183,7 +183,6 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
                                 sd, cfg.k_sd)
     if not stages:
         phases = whole_run_trend(phases, steps, y, sd, ar, pcfg, hinged)
-    if not stages:
         # after the check above: the start dip is judged on its own evaluations, and a 3-point
         # median (the check's level on runs of over 40) erases a one-evaluation trough
         phases = split_start_dip(phases, steps, y, sd, window, pcfg, ar, known is not None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from phasewatch.noise import lag1_autocorrelation
 from phasewatch.phases import PhaseConfig
 from phasewatch.results import Phase
 from phasewatch.short_series import trend_test
@@ -55,7 +56,4 @@ def _line_residual_ar(steps: np.ndarray, y: np.ndarray) -> float:
     """Lag-1 autocorrelation of the residuals about the least-squares line (the trend under
     test), so that slow wander is not taken for white noise about a trend."""
     x = steps.astype(np.float64)
-    residuals = y - np.polyval(np.polyfit(x, y, 1), x)
-    residuals = residuals - residuals.mean()
-    denominator = float(residuals @ residuals)
-    return float(residuals[1:] @ residuals[:-1]) / denominator if denominator > 0 else 0.0
+    return lag1_autocorrelation(y - np.polyval(np.polyfit(x, y, 1), x))
