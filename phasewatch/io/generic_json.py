@@ -10,7 +10,9 @@ list's metrics are prefixed with its key (`train/loss`, `eval/loss`) so they sta
 step that is not an integer (a fractional epoch) makes the list's records numbered 0, 1, 2...
 instead, with the step key kept as a metric (`--x epoch` then reports in it) and a warning.
 Where the steps are epochs (Keras' History; every list's step key `epoch`, in integers) the
-run says so (`Run.step_unit`): its texts and figures name them epochs.
+run says so (`Run.step_unit`): its texts and figures name them epochs. A document with neither
+whose metrics are `{step: value}` objects (`{"train": {"loss": {"0": 1.7, "1": 1.4}}}`, pandas'
+`to_json()`) is read by `json_step_maps`: metric `train/loss`, the keys are the steps.
 Scalars beside the lists are the run's config. Nested objects in a record are flattened with
 "/".
 
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import InputError
+from phasewatch.io.json_step_maps import STEP_MAP_START, records_of_maps, step_maps
 from phasewatch.io.jsonl import flatten
 from phasewatch.io.jsonlines import DECODER, first_json_object
 from phasewatch.io.lines import as_step, find_step_key
@@ -54,10 +57,12 @@ def sniff(path: Path, head: bytes) -> bool:
         except (ValueError, RecursionError):
             # damaged or cut: still ours when it starts like one (the reader names the line)
             return first_json_object(head, limit=1) is None and \
-                _LIST_OF_RECORDS.search(text) is not None
-        return bool(record_lists(doc)) or column_lists(doc) is not None
-    # A large file: one document (not JSON lines) with a list of step objects near its start.
-    return first_json_object(head, limit=1) is None and _LIST_OF_RECORDS.search(text) is not None
+                (_LIST_OF_RECORDS.search(text) is not None or STEP_MAP_START.search(text) is not None)
+        return bool(record_lists(doc)) or column_lists(doc) is not None or bool(step_maps(doc))
+    # A large file: one document (not JSON lines) with a list of step objects near its start,
+    # or whose first value is a {step: value} object.
+    return first_json_object(head, limit=1) is None and \
+        (_LIST_OF_RECORDS.search(text) is not None or STEP_MAP_START.search(text) is not None)
 
 
 def record_lists(doc: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, list]]:
@@ -114,10 +119,12 @@ def parse(text: str, path: Path) -> tuple[list[Record], dict[str, Any], list[str
         records = [Record(i, {k: v[i] for k, v in columns.items()}) for i in range(n)]
         note = f"one value per epoch in each list (Keras' History): the steps are the epochs 0-{n - 1}"
         return records, _config(doc), [note], "epoch"
+    if not lists and (maps := step_maps(doc)):
+        return [Record(step, values) for step, values in records_of_maps(maps)], {}, [], "step"
     if not lists:
         raise InputError("a JSON document without a list of per-step or per-epoch objects "
-                         f"(looked for lists of objects with one of: {_STEP_NAMES.replace('|', ', ')})",
-                         path)
+                         f"(looked for lists of objects with one of: {_STEP_NAMES.replace('|', ', ')}, "
+                         "and for {step: value} objects per metric)", path)
     records: list[Record] = []
     warnings: list[str] = []
     step_keys: list[str] = []  # the keys the steps were read from (not numbered records)
