@@ -31,7 +31,7 @@ from typing import Any
 from phasewatch.errors import InputError
 from phasewatch.io.json_step_maps import STEP_MAP_START, records_of_maps, step_maps
 from phasewatch.io.jsonl import flatten
-from phasewatch.io.jsonlines import DECODER, first_json_object
+from phasewatch.io.jsonlines import DECODER, first_json_object, first_line
 from phasewatch.io.lines import as_step, find_step_key
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
@@ -61,8 +61,18 @@ def sniff(path: Path, head: bytes) -> bool:
         return bool(record_lists(doc)) or column_lists(doc) is not None or bool(step_maps(doc))
     # A large file: one document (not JSON lines) with a list of step objects near its start,
     # or whose first value is a {step: value} object.
-    return first_json_object(head, limit=1) is None and \
+    return _one_document_start(head) and \
         (_LIST_OF_RECORDS.search(text) is not None or STEP_MAP_START.search(text) is not None)
+
+
+def _one_document_start(head: bytes) -> bool:
+    """Whether `head` starts one JSON document rather than JSON lines: its first line is no
+    object by itself (a pretty-printed document), or runs past `head` (a compact `json.dump`
+    bigger than HEAD_BYTES; a JSON-lines record of that size is no log row)."""
+    first = first_line(head)
+    if first is None:
+        return False
+    return not first[1] or first_json_object(head, limit=1) is None
 
 
 def record_lists(doc: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, list]]:
