@@ -15,6 +15,12 @@ placed at the last step logged before it. A `step N` line in a log counted in ep
 placed on its axis: it is reported as a skipped line. `/TOTAL` on the counter the file uses is
 its planned length, given to the run's config as `max_steps` (`phasewatch.planned`).
 
+MiniMind's trainers (and the many scripts copied from them) print `Epoch:[1/2](50/4292), loss:
+2.49, lr: 0.00001, epoch_time: 9.0min` or `Epoch:[1/1](3/500), Reward: 0.38, Actor Loss: 0.0,
+Avg Len: 129`: the iteration within the epoch in parentheses, `name: value` items (names may
+hold spaces). The step is the iteration counted over the epochs, `(epoch - 1) x per-epoch +
+iteration`, and the planned length `epochs x per-epoch`.
+
 Sniffing is the most conservative of all readers (it comes last in `READERS`): at least
 3 record lines in the first 64 KiB (8 MB when the head has a step token but fewer records:
 samples printed between steps), and a step that increases, so prose with one `step 1 lr=3`
@@ -42,6 +48,9 @@ STEP_TOKEN = re.compile(
     r"(?<![\w./-])(?P<kind>(?=[SsIiEe])(?i:step|iteration|iter|epoch))(?![\w-])\s*(?:[:#=]\s*)?"
     r"(?P<n>\d+)(?:\s*/\s*(?P<total>\d+))?(?![\w.])"
 )
+# MiniMind's `Epoch:[E/EPOCHS](I/PER_EPOCH)` and its `name: value` items (after the token).
+MINIMIND_TOKEN = re.compile(r"(?<![\w.])Epoch:\[(?P<epoch>\d+)/(?P<epochs>\d+)\]\((?P<n>\d+)/(?P<per_epoch>\d+)\)")
+COLON_ITEM = re.compile(r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)*)\s*:\s*(?P<value>[^\s,;|]+)")
 # `name=value` or `name = value`, separated by spaces, commas, semicolons or pipes.
 ITEM = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*)(?P<equals>\s*=(?!=)\s*)"
                   r"(?P<value>[^\s,;|()\[\]{}=]+)")
@@ -107,6 +116,8 @@ class LineParser:
         return EPOCH if self.counter == EPOCH else "step"
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
+        if "Epoch:[" in line and (minimind := MINIMIND_TOKEN.search(line)) is not None:
+            return self._minimind_record(line, minimind)
         if "=" not in line:
             return []  # most console output: no item, no need for the step token's search
         tokens = list(STEP_TOKEN.finditer(line))
@@ -132,6 +143,23 @@ class LineParser:
         self.last_step = step
         return [(step, values)]
 
+    def _minimind_record(self, line: str, token: re.Match) -> list[tuple[int, dict[str, Any]]]:
+        """`Epoch:[E/EPOCHS](I/PER_EPOCH), name: value, ...`: one record at the iteration
+        counted over the epochs; none when no item is a number."""
+        values = {m.group("name"): m.group("value") for m in COLON_ITEM.finditer(line, token.end())}
+        if not any(NUMBER.match(value) for value in values.values()):
+            return []
+        if self.counter is None:
+            self.counter = "step"
+        elif self.counter == EPOCH:
+            raise BadLine("an `Epoch:[E/N](I/M)` line in a log counted in epochs (its first record "
+                          "was an `Epoch N` line): it cannot be placed on the epoch axis")
+        per_epoch = int(token.group("per_epoch"))
+        step = (int(token.group("epoch")) - 1) * per_epoch + int(token.group("n"))
+        self.planned = int(token.group("epochs")) * per_epoch
+        self.last_step = step
+        return [(step, values)]
+
     def _placed_at_last_step(self) -> int:
         note = ("lines counted in epochs (`Epoch N ... name=value`) in a log counted in steps "
                 "are placed at the last step logged before them")
@@ -146,7 +174,7 @@ class Source(LineRecordSource):
 
     def __init__(self, path: Path, follow: bool = False, notice=None):
         super().__init__(path, FORMAT, LineParser,
-                         what="lines with a step token and `name=value` items",
+                         what="lines with a step token and `name=value` items (or MiniMind's `Epoch:[E/N](I/M)` lines)",
                          follow=follow, notice=notice)
         self.info.name = path.stem
 
