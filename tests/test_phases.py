@@ -265,12 +265,33 @@ def test_printed_values_are_the_evaluations_at_their_steps(every):
     series = series.iloc[::every]
     a = analyze_run(make_run(series.to_numpy(), steps=series.index.to_numpy()))
     assert names(a)[:2] == ["disruption", "readaptation"]
-    for phase in a.phases:
+    for phase in a.phases[:-1]:
         assert phase.stats["end_value"] == pytest.approx(series[phase.end_step])
+    # the run's end: on a dense run the mean of the last two evaluations (next test)
+    last = series.iloc[-2:].mean() if len(series) > 40 else series.iloc[-1]
+    assert a.phases[-1].stats["end_value"] == pytest.approx(last)
     dip = a.phases[0]
     assert series[dip.end_step] == series[: a.phases[1].end_step].min()
     assert dip.stats["depth"] == pytest.approx(series.iloc[0] - series[dip.end_step])
     assert dip.stats["depth"] > 0.45  # 0.49 when only every 100th step is kept
+
+
+def test_a_lucky_last_evaluation_does_not_decide_the_sign_of_a_dense_runs_last_change():
+    """An overfit falling 0.24 over 60 evaluations whose last evaluation happens to read 1.0
+    (the best level): the change printed is from the mean of the last two evaluations, the
+    level the phases were decided on, so it says the fall (a BLPO W&B log of returns with
+    bimodal noise printed "overfit ... change +8")."""
+    rng = np.random.default_rng(0)
+    t = np.arange(120)
+    y = np.where(t < 60, 0.5 + 0.5 * (1 - np.exp(-t / 10)), 1.0 - 0.004 * (t - 60))
+    y = y + rng.normal(0, 0.02, t.size)
+    y[-1] = 1.0
+    a = analyze_run(make_run(y, steps=t * 10))
+    assert names(a) == ["improvement", "overfit"]
+    overfit = a.phases[-1].stats
+    assert overfit["end_value"] == pytest.approx(y[-2:].mean())
+    assert overfit["change"] == pytest.approx(overfit["end_value"] - overfit["start_value"])
+    assert overfit["change"] < -0.1 and overfit["decline_since_peak"] > 0.1
 
 
 def test_a_bump_within_the_noise_inside_a_long_fall_is_part_of_the_fall():
