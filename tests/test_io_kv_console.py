@@ -84,7 +84,9 @@ def test_console_noise_and_model_samples_are_skipped(tmp_path):
     path = write(tmp_path, GRPO_SCRIPT_OUTPUT)
     assert sniff_format(path).FORMAT == "kv_console"
     run = read_run(path)
-    assert set(run.metrics) == {"avg_loss", "acc"}
+    # `Step 8 | Loss: 0.096 | Pol: 0.095 | Val: 0.108` is a record too (`name: value` fields)
+    assert set(run.metrics) == {"avg_loss", "acc", "Loss", "Pol", "Val"}
+    assert run.series("Loss").to_dict() == {8: 0.096}
     assert run.series("acc").to_dict() == {10: 0.82, 20: 0.92, 30: 0.70}
     assert run.warnings == [] and run.step_unit == "step"
 

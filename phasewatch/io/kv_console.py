@@ -4,9 +4,12 @@ Research scripts often log with print(): `[step 11] avg_loss=0.5231 acc=0.3125`,
 `Epoch 3: train_loss=0.2381, val_loss=0.2627`, `iter 1500: loss=1.234, lr=3e-4`,
 `Step: 40, reward = 0.53, kl = 0.012`. A record line has a step token (`step`, `iter`,
 `iteration` or `epoch`, any case, then an integer, optionally `/TOTAL`) and `name=value`
-items, at least one of them a number (`nan` included); every other line (samples, timings,
-prose, `step 8 | loss 0.41` without `=`) is console noise and skipped. Values stay text; the
-collector reads numbers from them as from any log (`phasewatch.values`).
+items, at least one of them a number (`nan` included). A line without `=` may hold `name:
+value` items instead (nanoGPT's `step 0 | loss: 11.02 | lr 8.4e-07 | norm: 14.3`, `Step 1
+loss: 91.0 token_entropy: 1.14`): then nothing but items may follow the step token, and two of
+them must be numbers, so a model's `Step 3: Multiply: 24` stays prose. Every other line
+(samples, timings, `step 8 | loss 0.41` with neither) is console noise and skipped. Values stay
+text; the collector reads numbers from them as from any log (`phasewatch.values`).
 
 The first record decides what the file counts: steps (`step`/`iter`/`iteration`) or epochs
 (then the run's `step_unit` is "epoch"). A script that counts steps and prints an end-of-epoch
@@ -51,6 +54,13 @@ STEP_TOKEN = re.compile(
 # MiniMind's `Epoch:[E/EPOCHS](I/PER_EPOCH)` and its `name: value` items (after the token).
 MINIMIND_TOKEN = re.compile(r"(?<![\w.])Epoch:\[(?P<epoch>\d+)/(?P<epochs>\d+)\]\((?P<n>\d+)/(?P<per_epoch>\d+)\)")
 COLON_ITEM = re.compile(r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)*)\s*:\s*(?P<value>[^\s,;|]+)")
+# A print without `=`: `name: value` items after the step token, as fields between `|` or `,`
+# (`step 0 | loss: 11.02 | lr 8.4e-07 | norm: 14.33`, where a `name number` field counts too) or
+# one after the other (`Step 1 loss: 91.0 token_entropy: 1.14`).
+COLON_FIELD = re.compile(r"(?P<name>[A-Za-z_][\w./-]*)\s*:\s*(?P<value>[^\s,;|]+)$")
+SPACED_FIELD = re.compile(r"(?P<name>[A-Za-z_][\w./-]*)\s+(?P<value>[^\s,;|]+)$")
+COLON_ITEM_INLINE = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*):\s*(?P<value>[^\s,;|]+)")
+MIN_COLON_NUMBERS = 2  # `Step 3: Multiply: 24` in a model's sample is one: prose
 # `name=value` or `name = value`, separated by spaces, commas, semicolons or pipes.
 ITEM = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*)(?P<equals>\s*=(?!=)\s*)"
                   r"(?P<value>[^\s,;|()\[\]{}=]+)")
@@ -102,6 +112,34 @@ def record_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
     return {name: value for name, _, value in items}
 
 
+def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
+    """The `name: value` items after the first step token of a line without `=`, or {} when
+    anything else is there (a word that is no item: prose) or fewer than MIN_COLON_NUMBERS
+    items are numbers."""
+    rest = STEP_TOKEN.sub(" ", line[tokens[0].end():])
+    items: dict[str, str] = {}
+    if "|" in rest or "," in rest:
+        piped = "|" in rest
+        for field in re.split(r"[|,;]", rest):
+            field = field.strip()
+            if not field:
+                continue
+            match = COLON_FIELD.match(field)
+            if match is None and piped and (spaced := SPACED_FIELD.match(field)) is not None \
+                    and NUMBER.match(spaced.group("value")):
+                match = spaced
+            if match is None:
+                return {}
+            items[match.group("name")] = match.group("value")
+    else:
+        items = {m.group("name"): m.group("value") for m in COLON_ITEM_INLINE.finditer(rest)}
+        if WORD.search(COLON_ITEM_INLINE.sub(" ", rest)):
+            return {}
+    if sum(bool(NUMBER.match(value)) for value in items.values()) < MIN_COLON_NUMBERS:
+        return {}
+    return items
+
+
 class LineParser:
     """A line with a step token and `name=value` items gives one record; other lines none."""
 
@@ -118,14 +156,14 @@ class LineParser:
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         if "Epoch:[" in line and (minimind := MINIMIND_TOKEN.search(line)) is not None:
             return self._minimind_record(line, minimind)
-        if "=" not in line:
+        if "=" not in line and ":" not in line:
             return []  # most console output: no item, no need for the step token's search
         tokens = list(STEP_TOKEN.finditer(line))
         if not tokens:
             return []
-        values = record_items(line, tokens)
+        values = record_items(line, tokens) if "=" in line else colon_items(line, tokens)
         if not any(NUMBER.match(value) for value in values.values()):
-            return []  # `Step 8 | loss 0.41`, `step 5: mode=train`: console noise
+            return []  # `step 8 | loss 0.41`, `step 5: mode=train`: console noise
         by_kind = {EPOCH: [t for t in tokens if t.group("kind").lower() == EPOCH],
                    "step": [t for t in tokens if t.group("kind").lower() != EPOCH]}
         if self.counter is None:
