@@ -62,8 +62,13 @@ def _has_row(text: str) -> bool:
     return False
 
 
+# The start of a JSON document or JSON lines (`{"`, `[{`, `[1, 2]`...), which are other readers';
+# not a log line's `[2024-08-19 10:27:57,181] [INFO]` (DeepSpeed's launcher) or `[INFO|...]`.
+JSON_START = re.compile(rb'\{"|\[\s*(?:[{\["\]]|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\s*[,\]]|true|false|null)')
+
+
 def sniff(path: Path, head: bytes) -> bool:
-    if not path.is_file() or head.lstrip().startswith((b"{\"", b"[")):
+    if not path.is_file() or JSON_START.match(head.lstrip()):
         return False
     if _has_row(head.decode("utf-8", errors="replace")):
         return True
