@@ -16,7 +16,9 @@ The first record decides what the file counts: steps (`step`/`iter`/`iteration`)
 line (`=== Epoch 1 val_loss=0.2627 ===`) evaluated at the step it had reached, so that line is
 placed at the last step logged before it. A `step N` line in a log counted in epochs cannot be
 placed on its axis: it is reported as a skipped line. `/TOTAL` on the counter the file uses is
-its planned length, given to the run's config as `max_steps` (`phasewatch.planned`).
+its planned length, given to the run's config as `max_steps` (`phasewatch.planned`). A step
+printed beside its epoch that starts again as the epoch advances counts within the epoch and is
+counted over the epochs from then on (`LineParser._across_epochs`).
 
 MiniMind's trainers (and the many scripts copied from them) print `Epoch:[1/2](50/4292), loss:
 2.49, lr: 0.00001, epoch_time: 9.0min` or `Epoch:[1/1](3/500), Reward: 0.38, Actor Loss: 0.0,
@@ -148,6 +150,12 @@ class LineParser:
         self.last_step: int | None = None
         self.planned: int | None = None  # `/TOTAL` on the file's own counter
         self.notes: list[str] = []
+        # a step printed beside its epoch: (epoch, step) as last printed, whether the step was
+        # seen to count within the epoch, the first epoch, and the offset when no total says
+        self._raw: tuple[int, int] | None = None
+        self._within_epoch = False
+        self._first_epoch: int | None = None
+        self._offset = 0
 
     @property
     def step_unit(self) -> str:
@@ -169,7 +177,9 @@ class LineParser:
         if self.counter is None:
             self.counter = "step" if by_kind["step"] else EPOCH
         own = by_kind[self.counter]
-        if own:
+        if own and self.counter == "step" and by_kind[EPOCH]:
+            step = self._across_epochs(own[0], by_kind[EPOCH][0])
+        elif own:
             step = int(own[0].group("n"))
             if own[0].group("total") is not None:
                 self.planned = int(own[0].group("total"))
@@ -180,6 +190,31 @@ class LineParser:
                           "`Epoch N` line): it cannot be placed on the epoch axis")
         self.last_step = step
         return [(step, values)]
+
+    def _across_epochs(self, step_token: re.Match, epoch_token: re.Match) -> int:
+        """The step of a line that prints its epoch too (`Epoch 1 | Step 20/6501 | ...`). Such a
+        step may count within the epoch: when it goes back as the epoch advances, it is counted
+        over the epochs from then on (epoch x per-epoch total + step when `/TOTAL` is printed,
+        else on from the last step logged), and `/TOTAL` is no longer the planned length."""
+        step, epoch = int(step_token.group("n")), int(epoch_token.group("n"))
+        total = step_token.group("total")
+        if self._first_epoch is None:
+            self._first_epoch = epoch
+        if self._raw is not None and epoch > self._raw[0] and step < self._raw[1]:
+            if not self._within_epoch:
+                self.notes.append(f"the step starts again at epoch {epoch}: it counts within each "
+                                  "epoch, and is counted over the epochs")
+            self._within_epoch = True
+            if total is None:
+                self._offset = (self.last_step or 0) + 1 - step
+            epochs = epoch_token.group("total")
+            self.planned = int(epochs) * int(total) if epochs and total else None
+        elif not self._within_epoch and total is not None:
+            self.planned = int(total)
+        self._raw = (epoch, step)
+        if self._within_epoch and total is not None:
+            return (epoch - self._first_epoch) * int(total) + step
+        return step + self._offset
 
     def _minimind_record(self, line: str, token: re.Match) -> list[tuple[int, dict[str, Any]]]:
         """`Epoch:[E/EPOCHS](I/PER_EPOCH), name: value, ...`: one record at the iteration
@@ -223,6 +258,8 @@ class Source(LineRecordSource):
         for record in super().read(final):
             if self.parser.planned is not None:
                 self.info.config["max_steps"] = self.parser.planned
+            else:  # a per-epoch `/TOTAL` seen to be no planned length after all
+                self.info.config.pop("max_steps", None)
             yield record
 
 
