@@ -3,12 +3,11 @@
 `LiveWatch(path, follow=...)` reads the same `RecordSource` `read_run` collects (so every
 format that can be read can be followed), and applies what `analyze` applies:
 - the metric: chosen as `analyze` chooses it, under the log's own name (`live_choice`);
-- duplicates and resumes (`resolver.Resolver`): rows of one step merge, exact double logging
-  collapses, a row that re-logs a followed value of the current step with another value
-  supersedes it (a row printed again at once, read in the same read, is merged before the
-  monitor sees it: `_take`), and a step counter that goes back is a resumed run: the monitor rewinds to
-  that step and the later records supersede the earlier ones, as `RecordCollector` resolves
-  them offline;
+- duplicates and resumes (`resolver.Resolver`): rows of one step merge before the monitor
+  sees the step, exact double logging collapses, a value re-logged at its step supersedes the
+  earlier one, and a step counter that goes back is a resumed run: the monitor rewinds to that
+  step and the later records supersede the earlier ones, as `RecordCollector` resolves them
+  offline;
 - events: phases restart only on a change of training stage (`analysis.STAGE_EVENTS`), at the
   first record at or after the event's step.
 Replayed (`follow=False`) or followed, the records, the choices and so the alerts are the same:
@@ -31,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 from phasewatch.live_choice import HELD_OUT_ROLES, MAX_HELD, MetricChoice  # noqa: F401
 from phasewatch.live_open import open_when_ready
-from phasewatch.live_result import WatchResult, add_whole_run
+from phasewatch.live_result import WatchResult, end_result
 from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
 from phasewatch.output import warn
 from phasewatch.planned import planned_steps
-from phasewatch.resolver import RelogMerger, Resolver
+from phasewatch.resolver import Resolver
 
 if TYPE_CHECKING:  # io.source imports run.py (pandas): not on the import path of a watch
     from phasewatch.io.source import Record
@@ -94,7 +93,6 @@ class LiveWatch:
         self._set_mean: SetMean | None = None
         self._applied: set[tuple[int, str]] = set()
         self._resolver: Resolver | None = None
-        self._relogs = RelogMerger()  # holds the last record read (`_take`)
         # Alerts given so far (a few per run). A rewind re-feeds records the monitor has seen
         # (a file rewritten whole: Lightning's CSVLogger adding a column, a truncation, a run
         # resumed with the same values): the alerts it repeats were given already, and a
@@ -138,7 +136,7 @@ class LiveWatch:
                 yield from self._take(record)
                 if self._stopped():
                     return
-            yield from self._flush()  # all that has arrived is read: the held record is final
+            yield from self._flush()  # all that has arrived is read
             if self._stopped():
                 return
             self._report_warnings()
@@ -170,19 +168,15 @@ class LiveWatch:
             return True
         return False
 
+    def _flush(self, read_over: bool = True) -> Iterator:
+        """Feed the step the resolver holds: the read it came with is over (`read_over`: what
+        arrives later at that step is resolved by a rewind; `Resolver.flush` says when it
+        holds the step longer), or the watch ends."""
+        if self._resolver is not None and not self.stopped:  # nothing is fed after a stop
+            for alert in self._resolver.flush(read_over):
+                yield from self._say(alert)
+
     def _take(self, record: Record) -> Iterator:
-        """Feed the record `self._relogs` releases (a row printed again at once at the same
-        step is merged into the held one first)."""
-        for ready in self._relogs.hold(record):
-            yield from self._take_now(ready)
-
-    def _flush(self) -> Iterator:
-        """Feed the held record: the read it came with is over (what arrives later is
-        resolved by the monitor's rewind, as before), or the watch ends."""
-        for ready in self._relogs.flush():
-            yield from self._take_now(ready)
-
-    def _take_now(self, record: Record) -> Iterator:
         if self.monitor is not None:
             yield from self._feed(record)
         elif self.choice.hold(record, self.source):
@@ -216,7 +210,8 @@ class LiveWatch:
         if options.get("planned_steps") is None:  # the log's own plan (max_steps...), if any
             options["planned_steps"] = planned_steps(self.source.info.config)
         self.monitor = PhaseMonitor(metric=metric, direction=direction, **options)
-        self._resolver = Resolver(self.monitor, self._resumed)
+        self._resolver = Resolver(self.monitor, self._resumed, before_step=self._apply_events,
+                                  on_rewind=self._rewound)
         self.result.metric, self.result.direction = metric, direction
         self.result.aggregate = self._set_mean.sets if self._set_mean is not None else None
         for record in self.choice.release():
@@ -225,7 +220,6 @@ class LiveWatch:
                 return
 
     def _feed(self, record) -> Iterator:
-        self._apply_events(record.step)
         values = record.values
         if self.axis is not None:
             self.axis.add(record.step, values)
@@ -233,26 +227,33 @@ class LiveWatch:
             mean = self._set_mean.add(record.step, values)
             if mean is not None:
                 values = {**values, self._set_mean.label: mean}
-        alerts, rewound = self._resolver.feed(record.step, values, record.group)
-        if rewound is not None:
-            self._applied = {e for e in self._applied if e[0] < rewound}
-            self._apply_events(record.step)
-        for alert in alerts:
-            key = (alert.event, alert.step, alert.onset_step, alert.best_step, alert.metric)
-            if key in self._said:
-                # the same decision at the same step after a rewind (a value re-logged at that
-                # step: its level, in the message, may differ by the re-logged value)
-                continue
-            self._said.add(key)
-            yield as_watched(alert, self.axis, self.source.info)
+        for alert in self._resolver.feed(record.step, values, record.group):
+            yield from self._say(alert)
+
+    def _say(self, alert) -> Iterator:
+        """`alert` as the watch gives it, unless it was given already."""
+        key = (alert.event, alert.step, alert.onset_step, alert.best_step, alert.metric)
+        if key in self._said:
+            # the same decision at the same step after a rewind (a value re-logged at that
+            # step: its level, in the message, may differ by the re-logged value)
+            return
+        self._said.add(key)
+        yield as_watched(alert, self.axis, self.source.info)
+
+    def _rewound(self, step: int) -> None:
+        """The monitor rewound to `step`: the known boundaries from it on are marked again."""
+        self._applied = {e for e in self._applied if e[0] < step}
+        self._apply_events(step)
 
     def _end(self, reason: str) -> Iterator:
-        yield from self._flush()
+        yield from self._flush(read_over=False)
         if reason in ("end of log", "finished"):
             self._refuse_missing_metric()
             self._refuse_no_records()
         if self.monitor is None and self.choice.held:
             yield from self._start()
+            yield from self._flush(read_over=False)
+        self._stopped()  # a stop on the last step, fed only now
         if self.result.reason != "stopped":
             self.result.reason = reason if self.monitor is not None or reason != "end of log" \
                 else "no records"
@@ -338,7 +339,7 @@ class LiveWatch:
         """Each time the follower has read all there is."""
         if not self._said_following:
             self._said_following = True
-            n = self.monitor.n_records_ if self.monitor is not None else len(self.choice.held)
+            n = self._resolver.records if self._resolver is not None else len(self.choice.held)
             self.say(f"following {self.path} (caught up after {n} records; Ctrl-C to stop)")
         if self.monitor is None and self.choice.held and not self._said_holding:
             self._said_holding = True
@@ -379,29 +380,11 @@ class LiveWatch:
             self.notice(f"{self.path}: skipped {self._bad_lines} lines that are not valid records")
         result = self.result
         result.finished = bool(source.info.finished)
-        monitor = self.monitor
-        if monitor is None:
-            return
-        from phasewatch.xaxis import shared_step_unit, step_unit
-
-        result.step_unit = step_unit(source.info, result.metric)
-        # the records' last step counts what all their metrics count (Keras' iteration tags
-        # beside its epoch tags: steps)
-        result.records_unit = shared_step_unit((source.info, name) for name in monitor.seen_)
-        result.phase, result.best_step = monitor.phase, monitor.best_step
-        result.last_step, result.n_records = monitor.last_step_, monitor.n_records_
-        result.live_best_step = monitor.best_step
-        if monitor.should_stop and monitor.stop_reason_ is not None:
-            result.stop_reason = monitor.stop_reason_.name.lower()
-        if not monitor.missing_metrics():  # a metric never logged is reported already
+        if self.monitor is not None:
             noise = {k: self.monitor_options[k] for k in ("noise_sd", "eval_size")
                      if self.monitor_options.get(k) is not None}
-            add_whole_run(result, self.path, self.notice, **noise)
-        if self.axis is not None and self.axis.steps:
-            result.x = {"unit": self.axis.unit, "step": self.axis.at(result.last_step),
-                        "best": self.axis.at(result.best_step),
-                        "live_best": self.axis.at(result.live_best_step)}
-
+            end_result(result, self.monitor, source.info, self._resolver.records, self.path,
+                       self.notice, self.axis, **noise)
 
 def watch(path: str | Path, follow: bool = False, **options: Any) -> Iterator:
     """Alerts of a log, replayed from the top as if live (or followed as it grows).

@@ -1,5 +1,6 @@
 """How a watch ended: `WatchResult`, its `watch --format jsonl` summary object and stderr line,
-and the whole-run answer `analyze` gives at the end of a watch.
+filled from the monitor's last state (`end_result`) and the whole-run answer `analyze` gives at
+the end of a watch (`add_whole_run`).
 
 The live alerts are what the monitor said when it said it (bounded state, no hindsight). At the
 end the whole log is there, so the summary also carries the phases and the checkpoint `analyze`
@@ -94,3 +95,28 @@ def add_whole_run(result: WatchResult, path: Path, notice: Callable[[str], None]
     result.phases = [p.name for p in analysis.phases]
     if analysis.recommended_stop_step is not None:
         result.best_step = analysis.recommended_stop_step
+
+
+def end_result(result: WatchResult, monitor, info, records: int, path: Path,
+               notice: Callable[[str], None], axis=None, **noise: Any) -> None:
+    """Fill `result` at the end of a watch of `path`: the monitor's last state (`monitor`, a
+    `PhaseMonitor`; `info`, the source's `RunInfo`; `records`, the rows watched), then, when
+    the watched metric was found, the whole run's answer (`add_whole_run`, with the `noise`
+    options the watch was given), then with `--x` (`axis`, a `LiveAxis`) where the steps are
+    in the axis' unit."""
+    from phasewatch.xaxis import shared_step_unit, step_unit
+
+    result.step_unit = step_unit(info, result.metric)
+    # the records' last step counts what all their metrics count (Keras' iteration tags
+    # beside its epoch tags: steps)
+    result.records_unit = shared_step_unit((info, name) for name in monitor.seen_)
+    result.phase, result.best_step = monitor.phase, monitor.best_step
+    result.last_step, result.n_records = monitor.last_step_, records
+    result.live_best_step = monitor.best_step
+    if monitor.should_stop and monitor.stop_reason_ is not None:
+        result.stop_reason = monitor.stop_reason_.name.lower()
+    if not monitor.missing_metrics():  # a metric never logged is reported already
+        add_whole_run(result, path, notice, **noise)
+    if axis is not None and axis.steps:
+        result.x = {"unit": axis.unit, "step": axis.at(result.last_step),
+                    "best": axis.at(result.best_step), "live_best": axis.at(result.live_best_step)}

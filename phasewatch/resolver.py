@@ -6,31 +6,57 @@ lets the later record for a step supersede the earlier one (a resumed run). `Res
 same in front of a `PhaseMonitor`: it keeps only the merged values of the latest step of each
 step counter, and when a step is superseded it calls `monitor.rewind(step)` and feeds the
 superseding values, so the monitor ends where a monitor fed only the surviving records ends.
+
+The rows of one step are merged before the monitor sees them (`Pending`): a step reaches the
+monitor once, with its merged values, when a record of another step arrives (or the caller
+says all that has arrived is read, `flush`). A GRPO console script prints its loss once per
+prompt group, 3-40 times a step, with rows of other metrics between the re-logs: fed one by
+one, each re-logged value made the monitor rewind and refit (watch took 7 times as long as
+analyze on such a log); merged, the step is fitted once, with the value analyze keeps. Only a
+value superseding one the monitor has already been fed (a resumed run, or a re-log read after
+the read that fed its step) costs a rewind.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass
 from itertools import repeat
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from phasewatch.values import to_float
-
-if TYPE_CHECKING:  # io.source imports run.py (pandas): not on the import path of a watch
-    from phasewatch.io.source import Record
 
 MAX_TRACKED_NAMES = 100_000  # metrics whose latest step is kept (a log of millions of names)
 
 
+@dataclass
+class Pending:
+    """The values of one step not fed to the monitor yet: the rows of the step read so far
+    (`Resolver.latest`'s merged values themselves, later values superseding earlier ones), or,
+    when the monitor was fed the step's earlier rows (`partial`), the values it has not seen."""
+
+    group: str
+    step: int
+    values: dict[str, Any]
+    partial: bool = False  # the monitor was fed this step's earlier rows
+
+
 class Resolver:
     """`RecordCollector`'s duplicate/resume policy, one record at a time, bounded state (the
-    merged values of the latest step of each step counter)."""
+    merged values of the latest step of each step counter, and the step not fed yet).
 
-    def __init__(self, monitor, on_resume: Callable[[int, int], None]):
+    `on_resume(previous, step)` is told of a step counter going back; `before_step(step)` is
+    called before the monitor can be fed anything at `step` (known boundaries up to it are
+    marked then), `on_rewind(step)` after the monitor rewound to `step`."""
+
+    def __init__(self, monitor, on_resume: Callable[[int, int], None],
+                 before_step: Callable[[int], None] = lambda step: None,
+                 on_rewind: Callable[[int], None] = lambda step: None):
         self.monitor = monitor
         self.on_resume = on_resume
+        self.before_step = before_step
+        self.on_rewind = on_rewind
         self.followed = {*monitor.config.metrics}
         for name in (monitor.config.nll_train, monitor.config.nll_heldout):
             if name:
@@ -42,6 +68,13 @@ class Resolver:
         self.metric_steps: dict[str, dict[str, int]] = {}  # group -> {metric: step}
         self._top: dict[str, int] = {}  # group -> the highest of its metrics' steps
         self.can_rewind = hasattr(monitor, "rewind")
+        self.pending: Pending | None = None
+        # Records that are rows of their own: not an exact double, not a re-log of values of
+        # their step only (merged into the row it re-logs, as offline keeps one value a step).
+        self.records = 0
+        # The log re-logs a followed value at one step: a step is held across reads until the
+        # next one begins (see `flush`).
+        self.relogs_followed = False
 
     def _followed(self, keys) -> bool:
         followed = self.followed | set(self.monitor.resolved_.values())
@@ -70,33 +103,70 @@ class Resolver:
         self._top[group] = step if top is None else max(top, step)
         return back_from
 
-    def feed(self, step: int, values: Mapping[str, Any], group: str = "") -> tuple[list, int | None]:
-        """Alerts of this record, and the step the monitor rewound to (or None)."""
-        latest = self.latest.get(group)
+    def feed(self, step: int, values: Mapping[str, Any], group: str = "") -> list:
+        """Take one record; returns the alerts of the step it completed (usually none)."""
+        pending = self.pending
+        alerts = []
+        if pending is not None and (pending.step != step or pending.group != group):
+            alerts = self.flush()  # a record of another step: the held one is complete
+        self.before_step(step)
         back_from = self._went_back_from(step, values, group)
         if back_from is not None:
             # The step counter went back: a resumed run re-logging from an earlier checkpoint.
             self.on_resume(back_from, step)
-            self.latest[group] = (step, dict(values))
-            rewound = None
-            if self.can_rewind:
-                self.monitor.rewind(step)
-                rewound = step
-            return self.monitor.update(step, values), rewound
+            self._rewind(step)
+            self._new_row(step, values, group)
+            return alerts
+        latest = self.latest.get(group)
         if latest is None or step != latest[0]:
             # a later step, or another counter's (a file counting epochs beside batches)
-            self.latest[group] = (step, dict(values))
-            return self.monitor.update(step, values), None
+            self._new_row(step, values, group)
+            return alerts
         merged = latest[1]
         changed = {k: v for k, v in values.items() if k not in merged or not same_value(merged[k], v)}
         if not changed:
-            return [], None  # exact double logging
+            return alerts  # exact double logging
+        if any(k not in merged for k in values):
+            self.records += 1  # a row with metrics of its own, not the step's row re-logged
         superseded = [k for k in changed if k in merged]
         merged.update(changed)
-        if superseded and self._followed(superseded) and self.can_rewind:
+        followed = bool(superseded) and self._followed(superseded)
+        self.relogs_followed = self.relogs_followed or followed
+        pending = self.pending
+        if followed and self.can_rewind and (pending is None or pending.partial):
+            # the monitor was fed this step's followed value already (before a read ended, or
+            # before another counter's record): forget the step and feed it again, merged
+            self._rewind(step)
+            self.pending = Pending(group, step, merged)
+        elif pending is None:  # new metrics at a step fed already, or values not followed
+            self.pending = Pending(group, step, changed, partial=True)
+        elif pending.partial:
+            pending.values.update(changed)
+        # else the step is not fed yet: its pending values are `merged`, no rewind needed
+        return alerts
+
+    def flush(self, read_over: bool = False) -> list:
+        """Feed the held step; its alerts. `read_over`: called because all that has arrived is
+        read, not because another step began. The step is fed then (a follow raises its
+        alerts without waiting for the next step), unless this log re-logs a followed value
+        at one step: the step is held until the next begins, or the watch ends (`flush()`),
+        so a follow feeds each step once, with the value a replay of the final file feeds."""
+        pending = self.pending
+        if pending is None or (read_over and self.relogs_followed):
+            return []
+        self.pending = None
+        return self.monitor.update(pending.step, pending.values)
+
+    def _new_row(self, step: int, values: Mapping[str, Any], group: str) -> None:
+        merged = dict(values)
+        self.latest[group] = (step, merged)
+        self.pending = Pending(group, step, merged)  # one dict: merged as the step's rows come
+        self.records += 1
+
+    def _rewind(self, step: int) -> None:
+        if self.can_rewind:
             self.monitor.rewind(step)
-            return self.monitor.update(step, merged), step
-        return self.monitor.update(step, changed), None
+            self.on_rewind(step)
 
 
 def same_value(a: Any, b: Any) -> bool:
@@ -104,42 +174,3 @@ def same_value(a: Any, b: Any) -> bool:
     if a == b:
         return True
     return isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
-
-
-class RelogMerger:
-    """Holds the last record read while the next one read with it may print the same row again
-    at the same step with other values (several episodes ending at one step, each printing its
-    return): the later value supersedes the earlier one before the monitor sees either, as
-    `RecordCollector` keeps the later one offline. Fed one by one, each re-logged value made the
-    monitor rewind and refit its last values: minutes for a log of a few thousand lines."""
-
-    def __init__(self):
-        self.held: Record | None = None
-
-    def hold(self, record: Record) -> list[Record]:
-        """The records to feed now: none while `record` re-logs the held one (merged into it),
-        else the held one, and `record` is held in its place."""
-        held = self.held
-        if held is not None and relogs(record, held):
-            self.held = replace(held, values={**held.values, **record.values})
-            return []
-        self.held = record
-        return [] if held is None else [held]
-
-    def flush(self) -> list[Record]:
-        """The held record, final: all that has arrived is read, or the watch ends."""
-        held, self.held = self.held, None
-        return [] if held is None else [held]
-
-
-def relogs(record: Record, held: Record) -> bool:
-    """Whether `record` is `held`'s row printed again at the same step of the same counter
-    with other values: no metric of its own (a row of other metrics, a final summary row, is
-    fed as a row of its own), and some value changed (`Resolver`'s supersede case; an exact
-    double collapses there)."""
-    if record.step != held.step or record.group != held.group:
-        return False
-    values = held.values
-    if any(key not in values for key in record.values):
-        return False
-    return any(not same_value(values[key], value) for key, value in record.values.items())
