@@ -57,6 +57,7 @@ from phasewatch.signals import (
     short_choice_note,
 )
 from phasewatch.start_dip import split_start_dip
+from phasewatch.start_shift import split_start_shift
 from phasewatch.stepseries import StepSeries
 from phasewatch.whole_run_trend import whole_run_trend
 
@@ -186,6 +187,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         # after the check above: the start dip is judged on its own evaluations, and a 3-point
         # median (the check's level on runs of over 40) erases a one-evaluation trough
         phases = split_start_dip(phases, steps, y, sd, window, pcfg, ar, known is not None)
+        phases = split_start_shift(phases, steps, y, sd, pcfg, bool(series.outlier_steps))
     phases = settle_overshoots(phases, steps, cfg.short_flat_fraction)
     phases = place_corners(phases, steps, y, fixed)
     if hinged:

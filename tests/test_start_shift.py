@@ -1,0 +1,45 @@
+"""A change at the first update that then holds, on a dense run (`phasewatch.start_shift`)."""
+
+import numpy as np
+import pytest
+
+from phasewatch.analysis import analyze_run
+from tests.test_phases import check_contract, make_run, names
+
+
+def _flat_after_first(first, n=1200, level=1.1, sd=0.04, seed=0):
+    rng = np.random.default_rng(seed)
+    y = level + rng.normal(0, sd, n)
+    y[0] = first
+    return y
+
+
+def test_a_train_loss_logged_before_it_fell_is_an_improvement_then_a_plateau():
+    """A loss logged at step 1 at 1.50, then 1.10 +- 0.04 for 400 steps (a stanford_alpaca
+    trainer_state.json): one plateau "1.50 -> 1.13, change -9.5 sd" contradicted its name."""
+    y = _flat_after_first(1.5)
+    steps = np.arange(1, y.size + 1)
+    a = analyze_run(make_run(y, steps=steps, metric="loss"))
+    assert names(a) == ["improvement", "plateau"]
+    first, flat = a.phases
+    assert (first.start_step, first.end_step) == (1, 2)
+    assert first.stats["start_value"] == 1.5 and first.stats["change"] == pytest.approx(y[1] - 1.5)
+    assert abs(flat.stats["change_sd"]) < 4
+    check_contract(a, steps)
+
+
+def test_a_fall_at_the_first_update_that_holds_is_a_disruption():
+    y = _flat_after_first(0.6, level=0.5, sd=0.01, seed=1)
+    a = analyze_run(make_run(y))
+    assert names(a) == ["disruption", "plateau"]
+    assert a.phases[0].stats["trough_step"] == 10
+
+
+@pytest.mark.parametrize("first", [1.25, 1.16])
+def test_a_first_reading_within_the_noise_or_matched_later_stays_in_the_plateau(first):
+    """1.25 is 3.75 sds above the level (not a move); 1.16 lies inside the range of the
+    evaluations after it (the run comes back to it)."""
+    y = _flat_after_first(first)
+    a = analyze_run(make_run(y, metric="loss"))
+    assert names(a) == ["plateau"]
+
