@@ -31,6 +31,7 @@ UP_PHASES = ("readaptation", "improvement")
 # (sd / sqrt(window)) of its value at the boundary: the data cannot place a rounded turn more
 # precisely than that.
 BAND_SD = 3.0
+DRIFT_POINTS = 6  # a plateau of this many evaluations has thirds to compare (its drift)
 SPARSE = 40  # above this many evaluations, a single point is smoothed over (a 3-point median)
 
 
@@ -305,6 +306,18 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
             top = i1
         stats["peak_step"] = int(steps[top])
         stats["gain_over_baseline"] = float(y[top] - base)
+    elif phase.name == "plateau":
+        # its edges are single evaluations (a low first reading, a turn snapped to an extreme),
+        # whose difference can point either way on a flat stretch: the level it holds and how
+        # far that level drifts (median of its last third minus that of its first) say what
+        # the data do
+        held = y[i0:i1 + 1]
+        stats["level"] = float(sign * np.median(held))
+        if held.size >= DRIFT_POINTS:
+            third = held.size // 3
+            drift = sign * float(np.median(held[-third:]) - np.median(held[:third]))
+            stats["drift"] = drift
+            stats["drift_sd"] = drift / sd if sd > 0 else None
     elif phase.name == "overfit":
         stats["peak_step"] = int(steps[i0])
         stats["decline_since_peak"] = float(start - end)

@@ -43,3 +43,20 @@ def test_a_first_reading_within_the_noise_or_matched_later_stays_in_the_plateau(
     a = analyze_run(make_run(y, metric="loss"))
     assert names(a) == ["plateau"]
 
+
+
+def test_a_plateau_says_the_level_it_holds_beside_its_edges():
+    """A noisy train loss whose first reading is 3.75 sds high stays one plateau; its edges
+    differ by ~4 sds, but its `level` and `drift` say it holds (MetaMath trainer_state.json:
+    'plateau 1.037 -> 0.6456, change -3.2 sd' on a flat loss), in the text line too."""
+    from phasewatch.commands.analyze import phase_line
+
+    y = _flat_after_first(1.25)
+    a = analyze_run(make_run(y, metric="loss"))
+    (flat,) = a.phases
+    assert flat.stats["change_sd"] < -3
+    assert flat.stats["level"] == pytest.approx(float(np.median(y)))
+    third = y.size // 3
+    assert flat.stats["drift"] == pytest.approx(np.median(y[-third:]) - np.median(y[:third]))
+    assert abs(flat.stats["drift_sd"]) < 1
+    assert f"level {flat.stats['level']:.4g}, drift {flat.stats['drift']:+.4g}" in phase_line(flat, "min")

@@ -129,6 +129,11 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
                  + (f"recovered after {recover}" if recover is not None else "not recovered"))
     elif phase.name in ("readaptation", "improvement"):
         line += f"  best {_side(s.get('gain_over_baseline'), better, worse)} {reference}"
+    elif phase.name == "plateau" and "level" in s:
+        drift_sd = s.get("drift_sd")
+        line += f"  level {_fmt(s['level'])}" + (
+            f", drift {s['drift']:+.4g}" + (f" ({drift_sd:+.1f} sd)" if drift_sd is not None else "")
+            if "drift" in s else "")
     elif phase.name == "overfit":
         peak = (f"{unit} {s['peak_x']:.4g}" if unit != "step" and "peak_x" in s
                 else f"{steps_count} {s.get('peak_step')}")
@@ -217,7 +222,7 @@ def print_comparison(analyses: list[Analysis]) -> None:
 CSV_COLUMNS = ("source", "metric", "direction", "baseline", "recommended_stop_step", "phase",
                "start_step", "end_step", "start_value", "end_value", "change", "change_sd",
                "trough_step", "depth", "time_to_recover", "peak_step", "gain_over_baseline",
-               "decline_since_peak", "n_points", "confidence")
+               "decline_since_peak", "n_points", "confidence", "level", "drift")
 
 
 def _cell(value) -> str:
