@@ -43,6 +43,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "eval/accuracy", "eval_accuracy", "eval/acc", "eval_acc",
         # Keras (`CSVLogger`, `History`) and Lightning (`CSVLogger`, TensorBoard) validation
         "val_accuracy", "val_acc", "val/accuracy", "val/acc", "validation/accuracy",
+        "val_accuracy_epoch", "val_acc_epoch",  # Lightning, logged on step and on epoch
         # Keras' TensorBoard callback: `validation/` event files with `epoch_<metric>` tags
         "validation/epoch_accuracy", "validation/epoch_acc",
         # a "dev" or "valid" split (NLP research code; fairseq's `valid_<x>`)
@@ -65,7 +66,9 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     "train/loss": ("train/loss", "loss", "train_loss", "actor/loss", "actor/pg_loss", "policy_loss",
                    "train/policy_loss", "gpt_loss", "train/gpt_loss",
                    # home-made loops: TensorBoard `training/loss`, printed `avg_loss=`
-                   "training/loss", "avg_loss", "train/avg_loss"),
+                   "training/loss", "avg_loss", "train/avg_loss",
+                   # Lightning's `self.log(..., on_step=True, on_epoch=True)`: both series
+                   "train_loss_step", "train_loss_epoch"),
     # Trinity-RFT's CHORD (`mix_chord` policy loss, logged under `actor/`)
     "train/sft_loss": ("train/sft_loss", "actor/expert/sft_loss", "actor/expert/sft_phi_loss"),
     "train/rl_loss": ("train/rl_loss", "actor/usual/pg_loss"),
@@ -105,7 +108,8 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     ),
     "eval/loss": ("eval/loss", "eval_loss", "val/loss", "eval gpt_loss", "eval/eval gpt_loss",
                   "eval/eval_loss", "val_loss", "validation/loss", "validation_loss",
-                  "validation/epoch_loss", "dev_loss", "dev/loss", "valid_loss", "valid/loss"),
+                  "validation/epoch_loss", "dev_loss", "dev/loss", "valid_loss", "valid/loss",
+                  "val_loss_epoch"),
 }
 
 # Metrics that can serve as the performance series, in order of preference, with direction.

@@ -127,3 +127,23 @@ def test_home_made_training_loops_names(name, role):
     """Names of home-made loops seen in public repositories (a TensorBoard `training/loss`, a
     printed `avg_loss=`, a JSONL `reward/mean`): analyze takes them without --metric."""
     assert aliases_for([name, "lr"])[role] == name
+
+
+def test_lightning_metrics_logged_on_step_and_on_epoch(tmp_path):
+    """Lightning's CSVLogger writes `train_loss_step` / `train_loss_epoch` (and `val_loss_epoch`,
+    `val_acc_epoch` when validation logs on step too): a metrics.csv of them was 'no performance
+    metric found'. The validation series is the performance metric when present."""
+    from phasewatch import read_run
+    from phasewatch.signals import choose_metric
+
+    path = tmp_path / "metrics.csv"
+    rows = ["epoch,step,train_loss_step,train_loss_epoch,val_loss_epoch,val_acc_epoch"]
+    rows += [f"0,{s},{2.0 - s / 100},,," for s in range(9, 100, 10)]
+    rows += [f"{e},{e * 100 + 99},,{1.5 - e / 10},{1.6 - e / 20},{0.5 + e / 50}" for e in range(6)]
+    path.write_text("\n".join(rows) + "\n")
+    run = read_run(path)
+    aliases = aliases_for(run.metrics)
+    assert aliases["train/loss"] == "train_loss_step"
+    assert aliases["eval/loss"] == "val_loss_epoch" and aliases["eval/accuracy"] == "val_acc_epoch"
+    assert run.resolve_metric(choose_metric(run)) == "val_acc_epoch"
+    assert aliases_for(["train_loss_epoch"])["train/loss"] == "train_loss_epoch"
