@@ -204,11 +204,6 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         phases = snap_turns(phases, steps, y, window, sd, fixed)
 
     levels = boundary_levels(phases, steps, y, fixed)
-    if y.size > SPARSE:
-        # the run's end is the one edge no turn was placed on: read it as the phases were
-        # decided (the mean of the last two evaluations), or one evaluation among hundreds
-        # decides the sign of the last change (an overfit "+8" on bimodal returns)
-        levels[-1] = float(point_levels(y)[-1])
     for k, phase in enumerate(phases):
         phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, series.sign,
                                        sd, base))

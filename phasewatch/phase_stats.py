@@ -5,7 +5,7 @@ The segmentation fits straight lines; people read values. So every number report
 read off the data at the series' own cadence, never off a fitted line: the starting level is the
 observed start (`Baseline`), a trough or a peak sits on the evaluation where the data are lowest
 or highest near the turn (`snap_turns`), and a phase's start and end values are the evaluations
-at its boundaries, as logged (but for the end of a dense run, see `analysis`). Decisions (whether a turn moves, whether a trend is a plateau) read
+at its boundaries, as logged (but for the end of a dense run, see `boundary_levels`). Decisions (whether a turn moves, whether a trend is a plateau) read
 a dense run through `point_levels` (the median of each evaluation and its two neighbours), so
 one lucky or unlucky evaluation among hundreds does not decide them.
 Values are higher-is-better inside (`sign` * own units) and are turned back to the metric's own
@@ -205,6 +205,11 @@ def boundary_levels(phases: list[Phase], steps, y,
                 and phase is not phases[-1]:  # the previous stage's last phase
             i = max(i - 1, 0)
         levels.append(float(at[i]))
+    if y.size > SPARSE:
+        # the run's end is the one edge no turn was placed on: on a dense run it is read as the
+        # phases are decided (the mean of the last two evaluations), or one evaluation among
+        # hundreds decides the sign of the last change (an overfit "+8" on bimodal returns)
+        levels[-1] = float(point_levels(y)[-1])
     return levels
 
 
