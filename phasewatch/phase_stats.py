@@ -5,9 +5,10 @@ The segmentation fits straight lines; people read values. So every number report
 read off the data at the series' own cadence, never off a fitted line: the starting level is the
 observed start (`Baseline`), a trough or a peak sits on the evaluation where the data are lowest
 or highest near the turn (`snap_turns`), and a phase's start and end values are the evaluations
-at its boundaries, as logged (but for the end of a dense run, see `boundary_levels`). Decisions (whether a turn moves, whether a trend is a plateau) read
-a dense run through `point_levels` (the median of each evaluation and its two neighbours), so
-one lucky or unlucky evaluation among hundreds does not decide them.
+at its boundaries, as logged (but for the end of a dense run, see `boundary_levels`). Decisions
+(whether a turn moves, whether a trend is a plateau) read a dense run through `point_levels`
+(the median of each evaluation and its two neighbours), so one lucky or unlucky evaluation
+among hundreds does not decide them.
 Values are higher-is-better inside (`sign` * own units) and are turned back to the metric's own
 units for output.
 """

@@ -2,9 +2,9 @@
 
 On a run of more than 40 evaluations the shortest segment spans several evaluations (2% of
 them: 24 on a 1,200-step train loss), so a first evaluation far from a level the run then keeps
-(a loss logged at step 1, before the model has learnt the format: 1.50, then 1.10 +- 0.04 for
-400 steps) is absorbed into a first plateau, which is then printed as "plateau 1.50 -> 1.13,
-change -9.5 sd": a name its own numbers contradict. The first evaluation is the observed start
+(a train loss logged at 1.50 at step 1, then 1.10 +- 0.04 for 400 steps) is absorbed into a
+first plateau, which is then printed as "plateau 1.50 -> 1.13, change -9.5 sd": a name its own
+numbers contradict. The first evaluation is the observed start
 (it is never left out as an outlier), so the move from it is a phase: an improvement (a
 disruption for a fall, which starts as the expert data start) from the first evaluation to the
 second, then the plateau.
@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from phasewatch.phase_stats import SPARSE
 from phasewatch.phases import PhaseConfig
 from phasewatch.results import Phase
 
 LEVEL_POINTS = 20  # evaluations after the first whose median is the level the run moved to
-MIN_POINTS = 41    # runs shorter than this have a segmentation that can cut at the first update
 HOLD_SD = 2.0      # the two halves of those evaluations agree within this many noise sds
 
 
@@ -41,7 +41,7 @@ def split_start_shift(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd:
     higher-is-better: a rise is an improvement, a fall a disruption). On a run with failed
     evaluations left out (`had_outliers`) a first reading far from the rest is read like them:
     not a move."""
-    if not phases or phases[0].name != "plateau" or sd <= 0 or y.size < MIN_POINTS \
+    if not phases or phases[0].name != "plateau" or sd <= 0 or y.size <= SPARSE \
             or had_outliers:
         return phases
     first = phases[0]

@@ -131,9 +131,10 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
         line += f"  best {_side(s.get('gain_over_baseline'), better, worse)} {reference}"
     elif phase.name == "plateau" and "level" in s:
         drift_sd = s.get("drift_sd")
-        line += f"  level {_fmt(s['level'])}" + (
-            f", drift {s['drift']:+.4g}" + (f" ({drift_sd:+.1f} sd)" if drift_sd is not None else "")
-            if "drift" in s else "")
+        line += f"  level {_fmt(s['level'])}"
+        if "drift" in s:
+            line += f", drift {s['drift']:+.4g}" + (
+                f" ({drift_sd:+.1f} sd)" if drift_sd is not None else "")
     elif phase.name == "overfit":
         peak = (f"{unit} {s['peak_x']:.4g}" if unit != "step" and "peak_x" in s
                 else f"{steps_count} {s.get('peak_step')}")
