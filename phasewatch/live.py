@@ -386,6 +386,7 @@ class LiveWatch:
             end_result(result, self.monitor, source.info, self._resolver.records, self.path,
                        self.notice, self.axis, **noise)
 
+
 def watch(path: str | Path, follow: bool = False, **options: Any) -> Iterator:
     """Alerts of a log, replayed from the top as if live (or followed as it grows).
 

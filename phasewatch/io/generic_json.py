@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import InputError
-from phasewatch.io.json_step_maps import STEP_MAP_START, records_of_maps, step_maps
+from phasewatch.io.json_step_maps import (
+    STEP_MAP_START,
+    number_or_null,
+    records_of_maps,
+    step_maps,
+)
 from phasewatch.io.jsonl import flatten
 from phasewatch.io.jsonlines import DECODER, first_json_object, first_line
 from phasewatch.io.lines import as_step, find_step_key
@@ -98,9 +103,8 @@ def column_lists(doc: Any) -> dict[str, list] | None:
     `image_mean` is not a log); else None."""
     if not isinstance(doc, dict):
         return None
-    columns = {str(k): v for k, v in doc.items() if isinstance(v, list) and v
-               and all(x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))
-                       for x in v)}
+    columns = {str(k): v for k, v in doc.items()
+               if isinstance(v, list) and v and all(map(number_or_null, v))}
     if not columns or ("loss" not in columns and not any(k.startswith("val_") for k in columns)):
         return None
     lengths = {len(v) for v in columns.values()}

@@ -22,7 +22,8 @@ STEP_MAP_START = re.compile(r'^\{\s*(?:"[^"\\]*"\s*:\s*\{\s*){1,3}"\d+"\s*:\s*'
                             r'(?:-?[\d.]|NaN|-?Infinity|null)')
 
 
-def _is_number(value: Any) -> bool:
+def number_or_null(value: Any) -> bool:
+    """A JSON number or null (a value a metric may hold; not a bool, which JSON keeps apart)."""
     return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
@@ -32,7 +33,7 @@ def _as_map(value: Any) -> dict[int, Any] | None:
         return None
     steps: dict[int, Any] = {}
     for key, number in value.items():
-        if not _is_number(number):
+        if not number_or_null(number):
             return None
         try:
             steps[to_step(key.strip())] = number
