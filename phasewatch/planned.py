@@ -2,7 +2,9 @@
 
 Trainers write it in their settings: Hugging Face's `max_steps` (TrainingArguments, -1 when the
 run is set by epochs instead), verl's `trainer.total_training_steps`, LLaMA-Factory's
-`total_steps` (on every line of its trainer_log.jsonl), phasewatch's own trainer `steps`. A
+`total_steps` (on every line of its trainer_log.jsonl), phasewatch's own trainer `steps`; a
+reader that finds the plan in a console banner gives `planned_steps`, in the log's own step
+units (Hugging Face console rows count epochs x 10,000: `Num Epochs` x 10,000). A
 config may hold the key flattened ("trainer.total_training_steps", as W&B and MLflow show
 nested settings) or nested, and as a string (MLflow parameters are strings).
 """
@@ -13,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 PLANNED_STEP_KEYS = ("max_steps", "trainer.total_training_steps", "total_training_steps",
-                     "total_steps", "steps")
+                     "total_steps", "steps", "planned_steps")
 
 
 def planned_steps(config: Mapping[str, Any]) -> int | None:

@@ -40,6 +40,9 @@ DICT = re.compile(r"\{\s*'[^{}]*\}")
 HF_MARKS = (b"Running training", b"Num examples", b"it/s]", b"s/it]", b"transformers",
             b"Trainer")
 SNIFF_MORE_BYTES = 8 * 1024 * 1024
+# The Trainer's banner (`***** Running training *****`): the epochs it will run, rounded up
+# when `max_steps` ends it sooner, so a plan read from it is never short.
+NUM_EPOCHS = re.compile(r"\bNum Epochs = ([\d,]+)\s*$")
 
 
 def _row(text: str) -> str | None:
@@ -106,6 +109,7 @@ class LineParser:
 
     def __init__(self) -> None:
         self.finished = False
+        self.settings: dict[str, int] = {}  # the planned length in steps, for the run's config
         self._last: tuple[int, frozenset] | None = None
         self._shared = 0
 
@@ -119,6 +123,9 @@ class LineParser:
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         candidate = _row(line)
         if candidate is None:
+            epochs = NUM_EPOCHS.search(line) if "Num Epochs" in line else None
+            if epochs and int(epochs.group(1).replace(",", "")) > 0:
+                self.settings["planned_steps"] = int(epochs.group(1).replace(",", "")) * STEPS_PER_EPOCH
             return []
         row = _parse(candidate)
         epoch = to_float(row.get(EPOCH_KEY))

@@ -158,6 +158,12 @@ class LineParser:
         self._offset = 0
 
     @property
+    def settings(self) -> dict[str, int | None]:
+        """The planned length (`/TOTAL`) for the run's config (`phasewatch.planned`); None
+        once a per-epoch `/TOTAL` is seen to be no planned length after all."""
+        return {"max_steps": self.planned}
+
+    @property
     def step_unit(self) -> str:
         return EPOCH if self.counter == EPOCH else "step"
 
@@ -243,7 +249,8 @@ class LineParser:
 
 
 class Source(LineRecordSource):
-    """Lines read (and followed) by the shared line machinery."""
+    """Lines read (and followed) by the shared line machinery. No line ends the run: `step
+    40/40` may still be followed by its evaluation."""
 
     def __init__(self, path: Path, follow: bool = False, notice=None):
         super().__init__(path, FORMAT, LineParser,
@@ -251,16 +258,6 @@ class Source(LineRecordSource):
                          follow=follow, notice=notice)
         self.info.name = path.stem
 
-    def read(self, final: bool = True):
-        """The records; the planned length (`/TOTAL`) goes to the run's config as soon as it is
-        read, for `watch`. No line ends the run: `step 40/40` may still be followed by its
-        evaluation."""
-        for record in super().read(final):
-            if self.parser.planned is not None:
-                self.info.config["max_steps"] = self.parser.planned
-            else:  # a per-epoch `/TOTAL` seen to be no planned length after all
-                self.info.config.pop("max_steps", None)
-            yield record
 
 
 def source(path: Path, follow: bool = False, notice=None) -> Source:

@@ -50,6 +50,11 @@ class LineParser:
     finished = False
     total_steps: int | None = None  # the job's planned length, from its progress fields
 
+    @property
+    def settings(self) -> dict[str, int | None]:
+        """The planned length for the run's config (`phasewatch.planned`)."""
+        return {} if self.total_steps is None else {"total_steps": self.total_steps}
+
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         obj = loads(line)
         if not isinstance(obj, dict):
@@ -74,11 +79,7 @@ class Source(LineRecordSource):
         self.info.name = path.parent.name or path.stem
 
     def end_marker(self, text, values) -> bool:
-        """The last step of the job ends the run. Each line also says the job's planned length
-        (`total_steps`), which goes to the run's config as soon as it is read, for `watch`
-        (`phasewatch.planned`)."""
-        if self.parser.total_steps is not None:
-            self.info.config["total_steps"] = self.parser.total_steps
+        """The last step of the job ends the run."""
         return self.parser.finished
 
 

@@ -217,6 +217,17 @@ class LineRecordSource(RecordSource):
         """Whether this line says the run ended (formats override)."""
         return False
 
+    def _take_settings(self) -> None:
+        """Settings the log states in passing go to the run's config as soon as they are read:
+        a parser's `settings` (name -> value; None: no longer known), such as the planned
+        length a banner or progress field gives (`phasewatch.planned`), which `watch` reads
+        when its monitor starts."""
+        for name, value in getattr(self.parser, "settings", {}).items():
+            if value is None:
+                self.info.config.pop(name, None)
+            else:
+                self.info.config[name] = value
+
     def read(self, final: bool = True) -> Iterator[Record]:
         from phasewatch.follow import NEW_FILE
 
@@ -246,6 +257,7 @@ class LineRecordSource(RecordSource):
                 continue
             if found:  # a parser that knows what its steps count says so (jsonl's `epoch`)
                 self.info.step_unit = getattr(self.parser, "step_unit", self.info.step_unit)
+            self._take_settings()
             for step, values in found:
                 self.n_read += 1
                 yield Record(step, values, lineno)

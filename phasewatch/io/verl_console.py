@@ -31,6 +31,8 @@ RAY_PREFIX = re.compile(r"^\s*\((?:[\w.-]+) pid=\d+(?:, ip=[^)]*)?\)\s*")
 STEP_LINE = re.compile(r"^step(?::\s*| )(\d+):?\s+-\s+(.*)$")
 WRAPPED_NUMBER = re.compile(r"^(?:np\.|numpy\.)?\w*\((.*)\)$")
 WIDE = 256  # a step line of more items than this is parsed into columns (`LineParser._wide`)
+# verl's trainer prints its planned length before the first step (`RayPPOTrainer`)
+TOTAL_STEPS_LINE = re.compile(r"^Total training steps:\s*(\d+)\s*$")
 
 
 def clean(line: str) -> str:
@@ -96,6 +98,7 @@ class LineParser:
 
     def __init__(self) -> None:
         self._bad_items: list[tuple[int, str]] = []
+        self.settings: dict[str, int] = {}  # the planned length, for the run's config
 
     @property
     def notes(self) -> list[str]:
@@ -108,8 +111,12 @@ class LineParser:
         return [f"skipped {count} unreadable key:value items in step lines ({shown}{more})"]
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
-        match = STEP_LINE.match(clean(line))
+        text = clean(line)
+        match = STEP_LINE.match(text)
         if not match:
+            total = TOTAL_STEPS_LINE.match(text) if text.startswith("Total training") else None
+            if total:
+                self.settings["trainer.total_training_steps"] = int(total.group(1))
             return []
         step = to_step(match.group(1))
         items = match.group(2).split(" - ")

@@ -1,0 +1,53 @@
+"""The planned run length a console log states in its banner reaches the run's config, and
+`watch` judges "early" against it (`phasewatch.planned`): verl's `Total training steps: N`,
+the Hugging Face Trainer's `Num Epochs = E` (its console rows count epochs x 10,000)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import phasewatch
+from phasewatch import read_run
+from phasewatch.planned import planned_steps
+
+
+def verl_log(path, banner: bool, steps: int = 30) -> None:
+    """A verl console log whose validation accuracy falls from the first step on."""
+    rng = np.random.default_rng(0)
+    lines = ["(TaskRunner pid=7) Training from scratch"]
+    if banner:
+        lines.append(f"(TaskRunner pid=7) Total training steps: {steps}")
+    for step in range(1, steps + 1):
+        acc = 0.60 - 0.006 * step + rng.normal(0, 0.01)
+        lines.append(f"(TaskRunner pid=7) step:{step} - val-core/gsm8k/acc/mean@1:{acc:.4f} - "
+                     "actor/pg_loss:0.01")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_verl_banner_gives_the_plan_and_watch_stops_a_decline_from_the_start(tmp_path):
+    with_banner, without = tmp_path / "with.log", tmp_path / "without.log"
+    verl_log(with_banner, banner=True)
+    verl_log(without, banner=False)
+    assert planned_steps(read_run(with_banner).config) == 30
+    assert planned_steps(read_run(without).config) is None
+    stops = [a for a in phasewatch.watch(with_banner) if "planned run" in a.message]
+    # the same values: told the plan, a fall from the start still going on past the run's
+    # early part is an overfit; without it, it may be a disruption still falling
+    assert stops and stops[0].step < 30
+    assert not [a for a in phasewatch.watch(without) if "planned run" in a.message]
+
+
+def test_hf_console_banner_gives_the_plan_in_the_logs_step_units(tmp_path):
+    log = tmp_path / "train.log"
+    rows = [f"{{'loss': {2.0 - 0.1 * k:.3f}, 'learning_rate': 1e-05, 'epoch': {0.25 * k:.2f}}}"
+            for k in range(1, 9)]
+    log.write_text("\n".join([
+        "[INFO|trainer.py:2314] 2024-12-04 06:05:15,244 >> ***** Running training *****",
+        "[INFO|trainer.py:2315] 2024-12-04 06:05:15,244 >>   Num examples = 900",
+        "[INFO|trainer.py:2316] 2024-12-04 06:05:15,244 >>   Num Epochs = 2",
+        "[INFO|trainer.py:2321] 2024-12-04 06:05:15,244 >>   Total optimization steps = 28",
+        *rows]) + "\n")
+    run = read_run(log)
+    assert run.format == "hf_console"
+    assert planned_steps(run.config) == 20_000  # 2 epochs; the last row is at epoch 2.0
+    assert int(run.steps[-1]) == 20_000
