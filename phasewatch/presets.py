@@ -38,6 +38,8 @@ from functools import lru_cache
 #   `rollout/accuracy/mean`, verl-style `actor/*`, `critic/*`, `response_length/mean`; CHORD
 #   (`mix_chord`): `actor/loss`, `actor/mu`, `actor/usual/pg_loss`, `actor/expert/sft_loss`
 #   (`sft_phi_loss` with the phi weighting), both scaled by their batch weights.
+# - Tinker cookbook (metrics.jsonl): SFT `train_mean_nll`, held-out `test/nll` (its NLL
+#   evaluator's default name); RL `env/all/reward/total`, held-out `test/env/all/reward/total`.
 ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     "eval/accuracy": (
         "eval/accuracy", "eval_accuracy", "eval/acc", "eval_acc",
@@ -60,6 +62,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "eval_*_pass1", "eval/*_pass1",
         "eval/reward", "eval_reward", "eval/score", "eval_score",
         "eval/rewards/mean", "eval_rewards/mean",
+        "test/env/all/reward/total",  # Tinker cookbook RL, held-out
     ),
     "expert/nll_train": ("expert/nll_train",),
     "expert/nll_heldout": ("expert/nll_heldout",),
@@ -68,7 +71,8 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
                    # home-made loops: TensorBoard `training/loss`, printed `avg_loss=`
                    "training/loss", "avg_loss", "train/avg_loss",
                    # Lightning's `self.log(..., on_step=True, on_epoch=True)`: both series
-                   "train_loss_step", "train_loss_epoch"),
+                   "train_loss_step", "train_loss_epoch",
+                   "train_mean_nll"),  # Tinker cookbook SFT
     # Trinity-RFT's CHORD (`mix_chord` policy loss, logged under `actor/`)
     "train/sft_loss": ("train/sft_loss", "actor/expert/sft_loss", "actor/expert/sft_phi_loss"),
     "train/rl_loss": ("train/rl_loss", "actor/usual/pg_loss"),
@@ -79,6 +83,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "rewards/accuracy_reward", "return", "train/return",
         # home-made loops: `reward/mean`, `train/mean_reward`, `mean_reward`
         "reward/mean", "train/mean_reward", "mean_reward",
+        "env/all/reward/total",  # Tinker cookbook RL
     ),
     "train/entropy": (
         "train/entropy", "entropy", "actor/entropy", "entropy_loss", "train/entropy_loss",
@@ -109,7 +114,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     "eval/loss": ("eval/loss", "eval_loss", "val/loss", "eval gpt_loss", "eval/eval gpt_loss",
                   "eval/eval_loss", "val_loss", "validation/loss", "validation_loss",
                   "validation/epoch_loss", "dev_loss", "dev/loss", "valid_loss", "valid/loss",
-                  "val_loss_epoch"),
+                  "val_loss_epoch", "test/nll"),  # Tinker cookbook's NLL evaluator
 }
 
 # Metrics that can serve as the performance series, in order of preference, with direction.
