@@ -85,6 +85,7 @@ class LiveWatch:
         self.say = info
         self.monitor_options = monitor_options
         self.monitor = None
+        self._plan_by_epoch = False  # the plan is epochs x steps an epoch takes (`_start`)
         self.source = None
         self.result = WatchResult()
         self.choice = MetricChoice(metric, direction)
@@ -207,8 +208,13 @@ class LiveWatch:
             if self._set_mean is not None:
                 metric = watched
         options = dict(self.monitor_options)
-        if options.get("planned_steps") is None:  # the log's own plan (max_steps...), if any
-            options["planned_steps"] = planned_steps(self.source.info.config)
+        # the log's own plan (max_steps...), if any; else epochs x the steps an epoch takes,
+        # refined as the run goes on (`_feed`)
+        self._plan_by_epoch = (options.get("planned_steps") is None
+                               and planned_steps(self.source.info.config) is None)
+        if options.get("planned_steps") is None:
+            options["planned_steps"] = planned_steps(
+                self.source.info.config, ((r.step, r.values) for r in self.choice.held))
         self.monitor = PhaseMonitor(metric=metric, direction=direction, **options)
         self._resolver = Resolver(self.monitor, self._resumed, before_step=self._apply_events,
                                   on_rewind=self._rewound)
@@ -221,6 +227,10 @@ class LiveWatch:
 
     def _feed(self, record) -> Iterator:
         values = record.values
+        if self._plan_by_epoch:
+            plan = planned_steps(self.source.info.config, [(record.step, values)])
+            if plan is not None:
+                self.monitor.set_planned_steps(plan)
         if self.axis is not None:
             self.axis.add(record.step, values)
         if self._set_mean is not None:

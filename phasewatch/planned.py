@@ -11,15 +11,53 @@ nested settings) or nested, and as a string (MLflow parameters are strings).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 PLANNED_STEP_KEYS = ("max_steps", "trainer.total_training_steps", "total_training_steps",
                      "total_steps", "steps", "planned_steps")
 
 
-def planned_steps(config: Mapping[str, Any]) -> int | None:
-    """The run's planned last step, or None when its config does not say (or says -1)."""
+EPOCHS_KEY = "num_train_epochs"  # Hugging Face TrainingArguments, with max_steps -1
+EPOCH_METRICS = ("train/epoch", "epoch")  # the epoch HF logs beside each row
+
+
+def planned_steps(config: Mapping[str, Any],
+                  progress: Iterable[tuple[int, Mapping[str, Any]]] = ()) -> int | None:
+    """The run's planned last step, or None when neither its config nor its progress says.
+
+    A Hugging Face run set by epochs (`max_steps` -1, as TensorBoard and W&B show its
+    arguments) states only `num_train_epochs`; the epoch it logs beside each row then gives the
+    steps an epoch takes: the plan is num_train_epochs x step / epoch at the latest of the
+    `progress` records ((step, values), in log order) that carry one."""
+    steps = _stated_steps(config)
+    if steps is not None:
+        return steps
+    epochs = _positive_number(_lookup(config, EPOCHS_KEY))
+    if epochs is None:
+        return None
+    latest = None
+    for step, values in progress:
+        epoch = next((values[name] for name in EPOCH_METRICS if name in values), None)
+        epoch = _positive_number(epoch)
+        if epoch is not None and step > 0:
+            latest = (step, epoch)
+    return None if latest is None else round(epochs * latest[0] / latest[1])
+
+
+def _positive_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(str(value).strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _stated_steps(config: Mapping[str, Any]) -> int | None:
+    """The planned last step one of `PLANNED_STEP_KEYS` states, if any (-1 states none)."""
     for key in PLANNED_STEP_KEYS:
         value = _lookup(config, key)
         if isinstance(value, bool):

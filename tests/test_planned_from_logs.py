@@ -1,13 +1,18 @@
-"""The planned run length a console log states in its banner reaches the run's config, and
-`watch` judges "early" against it (`phasewatch.planned`): verl's `Total training steps: N`,
-the Hugging Face Trainer's `Num Epochs = E` (its console rows count epochs x 10,000)."""
+"""The planned run length a log states reaches `watch`, which judges "early" against it
+(`phasewatch.planned`): verl's banner `Total training steps: N`, the Hugging Face Trainer's
+console banner `Num Epochs = E` (its console rows count epochs x 10,000), and a Hugging Face
+run set by epochs (`max_steps` -1) whose rows log their epoch."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 
 import phasewatch
 from phasewatch import read_run
+from phasewatch.live import LiveWatch
 from phasewatch.planned import planned_steps
 
 
@@ -51,3 +56,31 @@ def test_hf_console_banner_gives_the_plan_in_the_logs_step_units(tmp_path):
     assert run.format == "hf_console"
     assert planned_steps(run.config) == 20_000  # 2 epochs; the last row is at epoch 2.0
     assert int(run.steps[-1]) == 20_000
+
+
+def test_a_run_set_by_epochs_is_planned_from_the_epoch_it_logs(tmp_path):
+    """HF's TensorBoard callback writes its TrainingArguments as JSON text (`max_steps` -1,
+    `num_train_epochs` 3) and `train/epoch` beside each row: 100 steps an epoch, 300 planned.
+    Told the plan, a held-out accuracy falling from the first evaluation is stopped once the
+    fall outlasts the run's early part."""
+    torch_tb = pytest.importorskip("torch.utils.tensorboard")
+    writer = torch_tb.SummaryWriter(log_dir=str(tmp_path / "run"))
+    writer.add_text("args", json.dumps({"num_train_epochs": 3, "max_steps": -1}), 0)
+    rng = np.random.default_rng(1)
+    for step in range(10, 301, 10):
+        writer.add_scalar("train/epoch", step / 100, step)
+        writer.add_scalar("eval/accuracy", 0.6 - 0.0006 * step + rng.normal(0, 0.01), step)
+    writer.close()
+    watch = LiveWatch(tmp_path / "run")
+    alerts = list(watch.alerts())
+    assert watch.monitor.config.planned_steps == 300
+    stops = [a for a in alerts if "planned run" in a.message]
+    assert stops and 120 <= stops[0].step < 300
+
+
+def test_the_epoch_plan_needs_the_epochs_and_an_epoch_logged():
+    config = {"num_train_epochs": "2", "max_steps": -1}
+    assert planned_steps(config, [(0, {"train/epoch": 0.0}), (50, {"train/epoch": 0.25})]) == 400
+    assert planned_steps(config, [(50, {"loss": 1.0})]) is None
+    assert planned_steps({"max_steps": -1}, [(50, {"train/epoch": 0.25})]) is None
+    assert planned_steps({"max_steps": 120, "num_train_epochs": 2}, [(50, {"epoch": 0.25})]) == 120
