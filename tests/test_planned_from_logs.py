@@ -42,6 +42,21 @@ def test_verl_banner_gives_the_plan_and_watch_stops_a_decline_from_the_start(tmp
     assert not [a for a in phasewatch.watch(without) if "planned run" in a.message]
 
 
+def test_older_verl_is_planned_from_its_epochs_and_the_batches_an_epoch_takes(tmp_path):
+    """verl before `Total training steps` printed its config dump (`'total_epochs': 15`) and
+    `Size of train dataloader: 14`: 210 steps. A step count the user set wins (-1: unset)."""
+    head = ["(main_task pid=9) {'trainer': {'default_local_dir': 'ckpt',",
+            "(main_task pid=9)              'total_epochs': 15,",
+            "(main_task pid=9)              'total_training_steps': -1}}",
+            "(main_task pid=9) Size of train dataloader: 14",
+            "(main_task pid=9) step:1 - critic/score/mean:0.1"]
+    log = tmp_path / "old.log"
+    log.write_text("\n".join(head) + "\n")
+    assert planned_steps(read_run(log).config) == 210
+    log.write_text("\n".join(head).replace("'total_training_steps': -1", "'total_training_steps': 50") + "\n")
+    assert planned_steps(read_run(log).config) == 50
+
+
 def test_hf_console_banner_gives_the_plan_in_the_logs_step_units(tmp_path):
     log = tmp_path / "train.log"
     rows = [f"{{'loss': {2.0 - 0.1 * k:.3f}, 'learning_rate': 1e-05, 'epoch': {0.25 * k:.2f}}}"

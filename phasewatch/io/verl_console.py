@@ -31,8 +31,17 @@ RAY_PREFIX = re.compile(r"^\s*\((?:[\w.-]+) pid=\d+(?:, ip=[^)]*)?\)\s*")
 STEP_LINE = re.compile(r"^step(?::\s*| )(\d+):?\s+-\s+(.*)$")
 WRAPPED_NUMBER = re.compile(r"^(?:np\.|numpy\.)?\w*\((.*)\)$")
 WIDE = 256  # a step line of more items than this is parsed into columns (`LineParser._wide`)
-# verl's trainer prints its planned length before the first step (`RayPPOTrainer`)
-TOTAL_STEPS_LINE = re.compile(r"^Total training steps:\s*(\d+)\s*$")
+# verl's trainer prints its planned length before the first step (`RayPPOTrainer`); older
+# versions print only the batches an epoch takes, beside the config's epochs (its pprinted
+# dump, or the command line's override)
+PLAN_LINES = {
+    "total": re.compile(r"^Total training steps:\s*(\d+)\s*$"),
+    "set": re.compile(r"'total_training_steps':\s*(\d+)"),  # a user's own setting
+    "epochs": re.compile(r"(?:'total_epochs':\s*|\btrainer\.total_epochs=)(\d+)"),
+    "batches": re.compile(r"^Size of train dataloader:\s*(\d+)\s*$"),
+}
+PLAN_WORDS = ("Total training steps", "total_training_steps", "total_epochs",
+              "Size of train dataloader")
 
 
 def clean(line: str) -> str:
@@ -98,7 +107,17 @@ class LineParser:
 
     def __init__(self) -> None:
         self._bad_items: list[tuple[int, str]] = []
-        self.settings: dict[str, int] = {}  # the planned length, for the run's config
+        self._plan: dict[str, int] = {}  # what the head says of the planned length
+
+    @property
+    def settings(self) -> dict[str, int]:
+        """The planned length for the run's config (`phasewatch.planned`): as printed or
+        set, else the batches an epoch takes x the epochs."""
+        plan = self._plan
+        steps = plan.get("total") or plan.get("set")
+        if steps is None and "epochs" in plan and "batches" in plan:
+            steps = plan["epochs"] * plan["batches"]
+        return {} if not steps else {"trainer.total_training_steps": steps}
 
     @property
     def notes(self) -> list[str]:
@@ -114,9 +133,11 @@ class LineParser:
         text = clean(line)
         match = STEP_LINE.match(text)
         if not match:
-            total = TOTAL_STEPS_LINE.match(text) if text.startswith("Total training") else None
-            if total:
-                self.settings["trainer.total_training_steps"] = int(total.group(1))
+            if any(word in text for word in PLAN_WORDS):
+                for what, pattern in PLAN_LINES.items():
+                    found = pattern.search(text)
+                    if found:
+                        self._plan[what] = int(found.group(1))
             return []
         step = to_step(match.group(1))
         items = match.group(2).split(" - ")
