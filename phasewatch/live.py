@@ -208,13 +208,10 @@ class LiveWatch:
             if self._set_mean is not None:
                 metric = watched
         options = dict(self.monitor_options)
-        # the log's own plan (max_steps...), if any; else epochs x the steps an epoch takes,
-        # refined as the run goes on (`_feed`)
-        self._plan_by_epoch = (options.get("planned_steps") is None
-                               and planned_steps(self.source.info.config) is None)
-        if options.get("planned_steps") is None:
-            options["planned_steps"] = planned_steps(
-                self.source.info.config, ((r.step, r.values) for r in self.choice.held))
+        if options.get("planned_steps") is None:  # the log's own plan (max_steps...), if any
+            options["planned_steps"] = planned_steps(self.source.info.config)
+            # else epochs x the steps an epoch takes, from each record's epoch (`_feed`)
+            self._plan_by_epoch = options["planned_steps"] is None
         self.monitor = PhaseMonitor(metric=metric, direction=direction, **options)
         self._resolver = Resolver(self.monitor, self._resumed, before_step=self._apply_events,
                                   on_rewind=self._rewound)
