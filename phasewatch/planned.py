@@ -15,6 +15,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from phasewatch.values import to_float
+
 PLANNED_STEP_KEYS = ("max_steps", "trainer.total_training_steps", "total_training_steps",
                      "total_steps", "steps", "planned_steps")
 
@@ -47,13 +49,9 @@ def planned_steps(config: Mapping[str, Any],
 
 
 def _positive_number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(str(value).strip()) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) and number > 0 else None
+    """`value` as a finite number above 0 (`values.to_float`; a flag is no count), else None."""
+    number = None if isinstance(value, bool) else to_float(value)
+    return number if number is not None and math.isfinite(number) and number > 0 else None
 
 
 def _stated_steps(config: Mapping[str, Any]) -> int | None:
