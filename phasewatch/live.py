@@ -33,7 +33,7 @@ from phasewatch.live_open import open_when_ready
 from phasewatch.live_result import WatchResult, end_result
 from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
 from phasewatch.output import warn
-from phasewatch.planned import planned_steps
+from phasewatch.planned import epoch_plan, planned_epochs, planned_steps
 from phasewatch.resolver import Resolver
 
 if TYPE_CHECKING:  # io.source imports run.py (pandas): not on the import path of a watch
@@ -85,7 +85,7 @@ class LiveWatch:
         self.say = info
         self.monitor_options = monitor_options
         self.monitor = None
-        self._plan_by_epoch = False  # the plan is epochs x steps an epoch takes (`_start`)
+        self._plan_epochs: float | None = None  # a run planned in epochs (`_start`)
         self.source = None
         self.result = WatchResult()
         self.choice = MetricChoice(metric, direction)
@@ -210,8 +210,8 @@ class LiveWatch:
         options = dict(self.monitor_options)
         if options.get("planned_steps") is None:  # the log's own plan (max_steps...), if any
             options["planned_steps"] = planned_steps(self.source.info.config)
-            # else epochs x the steps an epoch takes, from each record's epoch (`_feed`)
-            self._plan_by_epoch = options["planned_steps"] is None
+            if options["planned_steps"] is None:  # else epochs x the steps one takes (`_feed`)
+                self._plan_epochs = planned_epochs(self.source.info.config)
         self.monitor = PhaseMonitor(metric=metric, direction=direction, **options)
         self._resolver = Resolver(self.monitor, self._resumed, before_step=self._apply_events,
                                   on_rewind=self._rewound)
@@ -224,8 +224,8 @@ class LiveWatch:
 
     def _feed(self, record) -> Iterator:
         values = record.values
-        if self._plan_by_epoch:
-            plan = planned_steps(self.source.info.config, [(record.step, values)])
+        if self._plan_epochs is not None:
+            plan = epoch_plan(self._plan_epochs, record.step, values)
             if plan is not None:
                 self.monitor.set_planned_steps(plan)
         if self.axis is not None:

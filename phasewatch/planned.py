@@ -31,21 +31,25 @@ def planned_steps(config: Mapping[str, Any],
 
     A Hugging Face run set by epochs (`max_steps` -1, as TensorBoard and W&B show its
     arguments) states only `num_train_epochs`; the epoch it logs beside each row then gives the
-    steps an epoch takes: the plan is num_train_epochs x step / epoch at the latest of the
-    `progress` records ((step, values), in log order) that carry one."""
+    steps an epoch takes (`epoch_plan`) at the latest of the `progress` records ((step,
+    values), in log order) that carry one."""
     steps = _stated_steps(config)
-    if steps is not None:
-        return steps
-    epochs = _positive_number(_lookup(config, EPOCHS_KEY))
-    if epochs is None:
-        return None
-    latest = None
-    for step, values in progress:
-        epoch = next((values[name] for name in EPOCH_METRICS if name in values), None)
-        epoch = _positive_number(epoch)
-        if epoch is not None and step > 0:
-            latest = (step, epoch)
-    return None if latest is None else round(epochs * latest[0] / latest[1])
+    epochs = planned_epochs(config) if steps is None else None
+    for step, values in progress if epochs is not None else ():
+        steps = epoch_plan(epochs, step, values) or steps
+    return steps
+
+
+def planned_epochs(config: Mapping[str, Any]) -> float | None:
+    """The epochs a run set by epochs plans (`num_train_epochs`), if its config says."""
+    return _positive_number(_lookup(config, EPOCHS_KEY))
+
+
+def epoch_plan(epochs: float, step: int, values: Mapping[str, Any]) -> int | None:
+    """`epochs` x the steps an epoch takes, from the epoch a record at `step` logs (None when
+    it logs none, or none past the start)."""
+    epoch = _positive_number(next((values[n] for n in EPOCH_METRICS if n in values), None))
+    return None if epoch is None or step <= 0 else round(epochs * step / epoch)
 
 
 def _positive_number(value: Any) -> float | None:
