@@ -73,6 +73,20 @@ def test_hf_console_banner_gives_the_plan_in_the_logs_step_units(tmp_path):
     assert int(run.steps[-1]) == 20_000
 
 
+def test_hf_console_banner_of_a_run_that_max_steps_ends_within_its_epoch(tmp_path):
+    """`max_steps=25` on 1,000 examples at a batch of 10: the banner says `Num Epochs = 1`
+    (rounded up) but 25 of an epoch's 100 steps, so the plan is a quarter epoch; the epoch's
+    evaluation banner after it (`Num examples = 200`) changes nothing."""
+    log = tmp_path / "train.log"
+    banner = ["***** Running training *****", "  Num examples = 1,000", "  Num Epochs = 1",
+              "  Total train batch size (w. parallel, distributed & accumulation) = 10",
+              "  Total optimization steps = 25"]
+    rows = [f"{{'loss': {2.0 - 0.1 * k:.3f}, 'epoch': {0.05 * k:.2f}}}" for k in range(1, 6)]
+    evaluation = ["***** Running Evaluation *****", "  Num examples = 200", "  Batch size = 8"]
+    log.write_text("\n".join(banner + rows[:2] + evaluation + rows[2:]) + "\n")
+    assert planned_steps(read_run(log).config) == 2_500
+
+
 def test_a_run_set_by_epochs_is_planned_from_the_epoch_it_logs(tmp_path):
     """HF's TensorBoard callback writes its TrainingArguments as JSON text (`max_steps` -1,
     `num_train_epochs` 3) and `train/epoch` beside each row: 100 steps an epoch, 300 planned.

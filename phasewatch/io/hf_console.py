@@ -40,9 +40,45 @@ DICT = re.compile(r"\{\s*'[^{}]*\}")
 HF_MARKS = (b"Running training", b"Num examples", b"it/s]", b"s/it]", b"transformers",
             b"Trainer")
 SNIFF_MORE_BYTES = 8 * 1024 * 1024
-# The Trainer's banner (`***** Running training *****`): the epochs it will run, rounded up
-# when `max_steps` ends it sooner, so a plan read from it is never short.
-NUM_EPOCHS = re.compile(r"\bNum Epochs = ([\d,]+)\s*$")
+# The Trainer's banner (`***** Running training *****`); `Total optimization steps` is its last
+# field (an evaluation's banner prints `Num examples` again)
+BANNER_START = "Running training"
+BANNER_FIELDS = {
+    "examples": re.compile(r"\bNum examples = ([\d,]+)\s*$"),
+    "epochs": re.compile(r"\bNum Epochs = ([\d,]+)\s*$"),
+    "batch": re.compile(r"\bTotal train batch size \(.*\) = ([\d,]+)\s*$"),
+    "steps": re.compile(r"\bTotal optimization steps = ([\d,]+)\s*$"),
+}
+
+
+class TrainingBanner:
+    """The planned length the Trainer's banner states, in the console rows' steps (epochs x
+    10,000). `Num Epochs` is rounded up when `max_steps` ends the run sooner (1 for 100 steps
+    of a 1,000-step epoch); then the optimization steps over the steps an epoch takes
+    (examples / total batch) give the epochs."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, int] = {}
+        self.open = False
+
+    def feed(self, line: str) -> None:
+        if BANNER_START in line:
+            self.open, self.fields = True, {}
+            return
+        for name, pattern in BANNER_FIELDS.items() if self.open else ():
+            found = pattern.search(line)
+            if found:
+                self.fields[name] = int(found.group(1).replace(",", ""))
+                self.open = name != "steps"
+
+    def planned_steps(self) -> int | None:
+        fields = self.fields
+        if not fields.get("epochs"):
+            return None
+        epochs = float(fields["epochs"])
+        if fields.get("examples") and fields.get("batch") and fields.get("steps"):
+            epochs = min(epochs, fields["steps"] * fields["batch"] / fields["examples"])
+        return round(epochs * STEPS_PER_EPOCH)
 
 
 def _row(text: str) -> str | None:
@@ -109,9 +145,15 @@ class LineParser:
 
     def __init__(self) -> None:
         self.finished = False
-        self.settings: dict[str, int] = {}  # the planned length in steps, for the run's config
+        self.banner = TrainingBanner()
         self._last: tuple[int, frozenset] | None = None
         self._shared = 0
+
+    @property
+    def settings(self) -> dict[str, int]:
+        """The planned length in the rows' steps, for the run's config (`phasewatch.planned`)."""
+        planned = self.banner.planned_steps()
+        return {} if planned is None else {"planned_steps": planned}
 
     @property
     def notes(self) -> list[str]:
@@ -123,9 +165,7 @@ class LineParser:
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         candidate = _row(line)
         if candidate is None:
-            epochs = NUM_EPOCHS.search(line) if "Num Epochs" in line else None
-            if epochs and int(epochs.group(1).replace(",", "")) > 0:
-                self.settings["planned_steps"] = int(epochs.group(1).replace(",", "")) * STEPS_PER_EPOCH
+            self.banner.feed(line)
             return []
         row = _parse(candidate)
         epoch = to_float(row.get(EPOCH_KEY))
