@@ -6,6 +6,8 @@ run set by epochs (`max_steps` -1) whose rows log their epoch."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,6 +16,13 @@ import phasewatch
 from phasewatch import read_run
 from phasewatch.live import LiveWatch
 from phasewatch.planned import planned_steps
+
+
+def inspected_plan(path) -> int | None:
+    """`phasewatch inspect --format json`'s planned_steps, from a subprocess as a user runs it."""
+    out = subprocess.run([sys.executable, "-m", "phasewatch", "inspect", str(path), "--format",
+                          "json"], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)["planned_steps"]
 
 
 def verl_log(path, banner: bool, steps: int = 30) -> None:
@@ -35,6 +44,7 @@ def test_verl_banner_gives_the_plan_and_watch_stops_a_decline_from_the_start(tmp
     verl_log(without, banner=False)
     assert planned_steps(read_run(with_banner).config) == 30
     assert planned_steps(read_run(without).config) is None
+    assert inspected_plan(with_banner) == 30 and inspected_plan(without) is None
     stops = [a for a in phasewatch.watch(with_banner) if "planned run" in a.message]
     # the same values: told the plan, a fall from the start still going on past the run's
     # early part is an overfit; without it, it may be a disruption still falling
@@ -103,6 +113,7 @@ def test_a_run_set_by_epochs_is_planned_from_the_epoch_it_logs(tmp_path):
     watch = LiveWatch(tmp_path / "run")
     alerts = list(watch.alerts())
     assert watch.monitor.config.planned_steps == 300
+    assert inspected_plan(tmp_path / "run") == 300
     stops = [a for a in alerts if "planned run" in a.message]
     assert stops and 120 <= stops[0].step < 300
 

@@ -60,7 +60,20 @@ def summarize(run) -> dict:
         "metrics": metric_table(run.columns()).as_dicts(),
         "warnings": list(run.warnings),
         "performance": performance(run),
+        "planned_steps": run_plan(run),
     }
+
+
+def run_plan(run) -> int | None:
+    """The planned length `watch` judges "early" against (`phasewatch.planned`): stated in the
+    config, or the planned epochs x the steps the logged epoch says one takes."""
+    from phasewatch.planned import EPOCH_METRICS, planned_steps
+
+    epochs = next((run.series(name).dropna() for name in EPOCH_METRICS if name in run.metrics),
+                  None)
+    progress = [] if epochs is None or epochs.empty else [
+        (int(epochs.index[-1]), {EPOCH_METRICS[0]: float(epochs.iloc[-1])})]
+    return planned_steps(run.config, progress)
 
 
 def _num(value) -> str:
@@ -121,6 +134,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"{run_.source}  [{run_.format}]")
     print(f"{counted(run_.n_records, 'record')}, {counted(run_.n_steps, 'distinct step')}")
+    plan = run_plan(run_)
+    if plan is not None:
+        print(f"planned to end at step {plan}")
     if run_.events:
         print("events: " + ", ".join(f"{e.name}@{e.step}" for e in run_.events))
     print(performance_line(performance(run_)))
