@@ -59,7 +59,7 @@ from phasewatch.signals import (
 from phasewatch.start_dip import split_start_dip
 from phasewatch.start_shift import split_start_shift
 from phasewatch.stepseries import StepSeries
-from phasewatch.whole_run_trend import whole_run_trend
+from phasewatch.whole_run_trend import stretch_means, whole_run_trend
 
 # Fewer evaluations get the short-series answer (phasewatch.short_series). From 6 on, a broken
 # line with a knot (phasewatch.hinge) reads a rise and fall or a late decline that one rank test
@@ -182,8 +182,10 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     phases = snap_turns(phases, steps, y, window, sd, fixed)
     phases = demote_flat_trends(phases, boundary_levels(phases, steps, y, fixed, robust=True),
                                 sd, cfg.k_sd)
+    whole_trend = False  # one trend read from the run's first and last stretches
     if not stages:
-        phases = whole_run_trend(phases, steps, y, sd, ar, pcfg, hinged)
+        trend = whole_run_trend(phases, steps, y, sd, ar, pcfg, hinged)
+        whole_trend, phases = trend is not phases, trend
         # after the check above: the start dip is judged on its own evaluations, and a 3-point
         # median (the check's level on runs of over 40) erases a one-evaluation trough
         phases = split_start_dip(phases, steps, y, sd, window, pcfg, ar, known is not None)
@@ -204,6 +206,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         phases = snap_turns(phases, steps, y, window, sd, fixed)
 
     levels = boundary_levels(phases, steps, y, fixed)
+    if whole_trend and len(phases) == 1:  # read between the stretches it was decided on
+        levels = list(stretch_means(y))
     for k, phase in enumerate(phases):
         phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, series.sign,
                                        sd, base))

@@ -88,3 +88,20 @@ def test_short_white_and_sticky_runs_without_a_trend_are_left_as_the_other_rules
     without = [_names(y) for y in runs]
     changed = [k for k, (a, b) in enumerate(zip(with_rule, without)) if a != b]
     assert len(changed) <= 1 and all(k < 60 for k in changed), changed
+
+
+def test_the_trend_is_reported_between_the_stretches_it_was_decided_on():
+    """Its edges are the means of the run's first and last 30 evaluations, not single noisy
+    readings: a first reading far above the start of the rise (a GRPO reward's lucky first
+    batch) printed an improvement whose change was negative."""
+    for seed in range(10):
+        y = _saturating(seed, rise_sd=2.0)
+        y[0] = y.max() + 0.1  # the first reading is the run's highest
+        steps = np.arange(1, y.size + 1, dtype=np.int64)
+        analysis = analyze_run(Run.from_columns({"reward": (steps, y)}, "t", "t"), "reward", "max")
+        [phase] = analysis.phases
+        assert phase.name == "improvement"
+        assert phase.stats["start_value"] == np.mean(y[:30])
+        assert phase.stats["end_value"] == np.mean(y[-30:])
+        assert phase.stats["change"] > 0
+        assert analysis.baseline == y[0]  # the starting level is still what was observed first
