@@ -259,7 +259,6 @@ class Source(LineRecordSource):
         self.info.name = path.stem
 
 
-
 def source(path: Path, follow: bool = False, notice=None) -> Source:
     return Source(Path(path), follow=follow, notice=notice)
 
