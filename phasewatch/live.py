@@ -144,21 +144,20 @@ class LiveWatch:
             if not self.follow:
                 yield from self._end("end of log")
                 return
-            if source.info.finished:  # the log says the run is over: read what is left
+            now = time.monotonic()
+            if got:
+                last_growth = now
+            idle = self.idle_exit is not None and now - last_growth >= self.idle_exit
+            if source.info.finished or idle:  # the run is over: read what is left as a replay
+                # does (an unterminated last line, a block only a next line would close)
                 for record in source.read(final=True):
                     yield from self._take(record)
                     if self._stopped():
                         return
                 self._report_warnings()
-                yield from self._end("finished")
+                yield from self._end("finished" if source.info.finished else "idle")
                 return
-            now = time.monotonic()
-            if got:
-                last_growth = now
             self._caught_up()
-            if self.idle_exit is not None and now - last_growth >= self.idle_exit:
-                yield from self._end("idle")
-                return
             if self.stop.wait(self.poll):
                 yield from self._end("interrupted")
                 return

@@ -38,6 +38,7 @@ from functools import lru_cache
 #   `rollout/accuracy/mean`, verl-style `actor/*`, `critic/*`, `response_length/mean`; CHORD
 #   (`mix_chord`): `actor/loss`, `actor/mu`, `actor/usual/pg_loss`, `actor/expert/sft_loss`
 #   (`sft_phi_loss` with the phi weighting), both scaled by their batch weights.
+# - OLMo (console, W&B): `train/CrossEntropyLoss`, held-out `eval/<label>/CrossEntropyLoss`.
 # - Tinker cookbook (metrics.jsonl): SFT `train_mean_nll`, held-out `test/nll` (its NLL
 #   evaluator's default name); RL `env/all/reward/total`, held-out `test/env/all/reward/total`.
 ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
@@ -72,7 +73,8 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
                    "training/loss", "avg_loss", "train/avg_loss",
                    # Lightning's `self.log(..., on_step=True, on_epoch=True)`: both series
                    "train_loss_step", "train_loss_epoch",
-                   "train_mean_nll"),  # Tinker cookbook SFT
+                   "train_mean_nll",  # Tinker cookbook SFT
+                   "train/CrossEntropyLoss"),  # OLMo
     # Trinity-RFT's CHORD (`mix_chord` policy loss, logged under `actor/`)
     "train/sft_loss": ("train/sft_loss", "actor/expert/sft_loss", "actor/expert/sft_phi_loss"),
     "train/rl_loss": ("train/rl_loss", "actor/usual/pg_loss"),
@@ -114,7 +116,8 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     "eval/loss": ("eval/loss", "eval_loss", "val/loss", "eval gpt_loss", "eval/eval gpt_loss",
                   "eval/eval_loss", "val_loss", "validation/loss", "validation_loss",
                   "validation/epoch_loss", "dev_loss", "dev/loss", "valid_loss", "valid/loss",
-                  "val_loss_epoch", "test/nll"),  # Tinker cookbook's NLL evaluator
+                  "val_loss_epoch", "test/nll",  # Tinker cookbook's NLL evaluator
+                  "eval/*/CrossEntropyLoss"),  # OLMo's evaluators, by label
 }
 
 # Metrics that can serve as the performance series, in order of preference, with direction.

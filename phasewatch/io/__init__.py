@@ -47,6 +47,7 @@ READERS: tuple[str, ...] = (
     "verl_jsonl",
     "verl_console",
     "torchtune",
+    "olmo_console",
     "hf_console",
     "jsonl",
     "csv",

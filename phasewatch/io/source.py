@@ -271,6 +271,10 @@ class LineRecordSource(RecordSource):
             report.total += 1
             report.bad(lineno, f"line longer than {self.tail.max_line >> 20} MB")
         self._too_long_reported = len(self.tail.too_long)
+        if final and hasattr(self.parser, "flush"):  # a record the next line would have closed
+            for step, values in self.parser.flush():
+                self.n_read += 1
+                yield Record(step, values, report.last_lineno)
 
     def finish(self, collector: RecordCollector) -> None:
         self.report.finish(self.file, self.parser, collector, self.what)
