@@ -189,7 +189,9 @@ def _reason(exc: BaseException) -> str:
 class LineRecordSource(RecordSource):
     """A line-based format: a `LineParser` (`feed(line, lineno) -> [(step, values)]`) over the
     lines of one file, as `follow.LineTail` splits them. A truncated or replaced file starts
-    a fresh parser (a CSV header comes again)."""
+    a fresh parser (a CSV header comes again). A parser may also have `settings` (what the log
+    states in passing, for the run's config: `_take_settings`), `flush()` (a record only a next
+    line would close, read when the log is final), `notes` and `step_unit`."""
 
     cut_line_may_parse = False
     """A cut last line can still parse ('100,0.009,0.'): warn when the file does not end with a
