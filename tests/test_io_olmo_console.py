@@ -74,3 +74,13 @@ def test_followed_in_pieces_equals_the_replay(tmp_path):
 
 def replayed_records(path) -> int:
     return read_run(path).n_records
+
+
+def test_a_last_block_at_a_step_out_of_range_is_reported_and_the_rest_read(tmp_path):
+    log = tmp_path / "train.log"
+    olmo_log(log, steps=range(10, 60, 10))
+    with log.open("a") as fh:
+        fh.write(PREFIX + "[step=99999999999999999999/200,epoch=0]\n    train/CrossEntropyLoss=2.5\n")
+    run = read_run(log)
+    assert run.series("train/CrossEntropyLoss").index.tolist() == [10, 20, 30, 40, 50]
+    assert any("out of range" in w for w in run.warnings), run.warnings

@@ -241,21 +241,10 @@ class LineRecordSource(RecordSource):
             report.seen(lineno)
             if self.cut_line_may_parse and lineno == self.tail.unterminated \
                     and evidently_cut(text):
-                reason = f"no newline, and it ends mid-value ({text[-40:]!r})"
-                report.bad(lineno, reason)
-                if self.on_bad_line is not None:
-                    self.on_bad_line(self.file, lineno, reason)
+                self._bad(lineno, f"no newline, and it ends mid-value ({text[-40:]!r})")
                 continue
-            try:
-                found = self.parser.feed(text, lineno)
-                for step, _ in found:  # every parser, old and new, under the one step rule
-                    if not -MAX_STEP <= step <= MAX_STEP:
-                        raise ValueError(f"step {to_step(step)} is out of range")
-            except BAD_LINE_ERRORS as exc:
-                reason = _reason(exc)
-                report.bad(lineno, reason)
-                if self.on_bad_line is not None:
-                    self.on_bad_line(self.file, lineno, reason)
+            found = self._parsed(lineno, self.parser.feed, text, lineno)
+            if found is None:
                 continue
             if found:  # a parser that knows what its steps count says so (jsonl's `epoch`)
                 self.info.step_unit = getattr(self.parser, "step_unit", self.info.step_unit)
@@ -274,9 +263,27 @@ class LineRecordSource(RecordSource):
             report.bad(lineno, f"line longer than {self.tail.max_line >> 20} MB")
         self._too_long_reported = len(self.tail.too_long)
         if final and hasattr(self.parser, "flush"):  # a record the next line would have closed
-            for step, values in self.parser.flush():
+            for step, values in self._parsed(report.last_lineno, self.parser.flush) or ():
                 self.n_read += 1
                 yield Record(step, values, report.last_lineno)
+
+    def _parsed(self, lineno: int, parse: Callable[..., list], *args) -> list | None:
+        """`parse(*args)`'s (step, values) pairs, every parser's under the one step rule; None
+        when they break it or the line is bad (reported at `lineno`)."""
+        try:
+            found = parse(*args)
+            for step, _ in found:
+                if not -MAX_STEP <= step <= MAX_STEP:
+                    raise ValueError(f"step {to_step(step)} is out of range")
+        except BAD_LINE_ERRORS as exc:
+            self._bad(lineno, _reason(exc))
+            return None
+        return found
+
+    def _bad(self, lineno: int, reason: str) -> None:
+        self.report.bad(lineno, reason)
+        if self.on_bad_line is not None:
+            self.on_bad_line(self.file, lineno, reason)
 
     def finish(self, collector: RecordCollector) -> None:
         self.report.finish(self.file, self.parser, collector, self.what)
