@@ -12,7 +12,7 @@ nested settings) or nested, and as a string (MLflow parameters are strings).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from phasewatch.values import to_float
@@ -25,23 +25,27 @@ EPOCHS_KEY = "num_train_epochs"  # Hugging Face TrainingArguments, with max_step
 EPOCH_METRICS = ("train/epoch", "epoch")  # the epoch HF logs beside each row
 
 
-def planned_steps(config: Mapping[str, Any],
-                  progress: Iterable[tuple[int, Mapping[str, Any]]] = ()) -> int | None:
-    """The run's planned last step, or None when neither its config nor its progress says.
-
-    A Hugging Face run set by epochs (`max_steps` -1, as TensorBoard and W&B show its
-    arguments) states only `num_train_epochs`; the epoch it logs beside each row then gives the
-    steps an epoch takes (`epoch_plan`) at the latest of the `progress` records ((step,
-    values), in log order) that carry one."""
-    steps = _stated_steps(config)
-    epochs = planned_epochs(config) if steps is None else None
-    for step, values in progress if epochs is not None else ():
-        steps = epoch_plan(epochs, step, values) or steps
-    return steps
+def planned_steps(config: Mapping[str, Any]) -> int | None:
+    """The run's planned last step, as one of `PLANNED_STEP_KEYS` states it, or None when its
+    config does not say (or says -1). A run set by epochs: `planned_epochs`, `epoch_plan`."""
+    for key in PLANNED_STEP_KEYS:
+        value = _lookup(config, key)
+        if isinstance(value, bool):
+            continue
+        try:
+            steps = int(str(value).strip()) if isinstance(value, str) else value
+        except ValueError:
+            continue
+        if isinstance(steps, int) and steps > 0:
+            return steps
+        if isinstance(steps, float) and steps.is_integer() and steps > 0:
+            return int(steps)
+    return None
 
 
 def planned_epochs(config: Mapping[str, Any]) -> float | None:
-    """The epochs a run set by epochs plans (`num_train_epochs`), if its config says."""
+    """The epochs a run set by epochs plans (`num_train_epochs`), if its config says: a
+    Hugging Face run with `max_steps` -1, as TensorBoard and W&B show its arguments."""
     return _positive_number(_lookup(config, EPOCHS_KEY))
 
 
@@ -56,23 +60,6 @@ def _positive_number(value: Any) -> float | None:
     """`value` as a finite number above 0 (`values.to_float`; a flag is no count), else None."""
     number = None if isinstance(value, bool) else to_float(value)
     return number if number is not None and math.isfinite(number) and number > 0 else None
-
-
-def _stated_steps(config: Mapping[str, Any]) -> int | None:
-    """The planned last step one of `PLANNED_STEP_KEYS` states, if any (-1 states none)."""
-    for key in PLANNED_STEP_KEYS:
-        value = _lookup(config, key)
-        if isinstance(value, bool):
-            continue
-        try:
-            steps = int(str(value).strip()) if isinstance(value, str) else value
-        except ValueError:
-            continue
-        if isinstance(steps, int) and steps > 0:
-            return steps
-        if isinstance(steps, float) and steps.is_integer() and steps > 0:
-            return int(steps)
-    return None
 
 
 def _lookup(config: Mapping[str, Any], key: str) -> Any:

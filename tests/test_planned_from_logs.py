@@ -15,7 +15,7 @@ import pytest
 import phasewatch
 from phasewatch import read_run
 from phasewatch.live import LiveWatch
-from phasewatch.planned import planned_steps
+from phasewatch.planned import epoch_plan, planned_epochs, planned_steps
 
 
 def inspected_plan(path) -> int | None:
@@ -120,7 +120,9 @@ def test_a_run_set_by_epochs_is_planned_from_the_epoch_it_logs(tmp_path):
 
 def test_the_epoch_plan_needs_the_epochs_and_an_epoch_logged():
     config = {"num_train_epochs": "2", "max_steps": -1}
-    assert planned_steps(config, [(0, {"train/epoch": 0.0}), (50, {"train/epoch": 0.25})]) == 400
-    assert planned_steps(config, [(50, {"loss": 1.0})]) is None
-    assert planned_steps({"max_steps": -1}, [(50, {"train/epoch": 0.25})]) is None
-    assert planned_steps({"max_steps": 120, "num_train_epochs": 2}, [(50, {"epoch": 0.25})]) == 120
+    assert planned_steps(config) is None and planned_epochs(config) == 2.0
+    assert epoch_plan(2.0, 50, {"train/epoch": 0.25}) == 400
+    assert epoch_plan(2.0, 0, {"train/epoch": 0.0}) is None  # the start says nothing
+    assert epoch_plan(2.0, 50, {"loss": 1.0}) is None
+    assert planned_epochs({"max_steps": -1}) is None
+    assert planned_steps({"max_steps": 120, "num_train_epochs": 2}) == 120  # stated: it wins

@@ -67,13 +67,15 @@ def summarize(run) -> dict:
 def run_plan(run) -> int | None:
     """The planned length `watch` judges "early" against (`phasewatch.planned`): stated in the
     config, or the planned epochs x the steps the logged epoch says one takes."""
-    from phasewatch.planned import EPOCH_METRICS, planned_steps
+    from phasewatch.planned import EPOCH_METRICS, epoch_plan, planned_epochs, planned_steps
 
-    epochs = next((run.series(name).dropna() for name in EPOCH_METRICS if name in run.metrics),
-                  None)
-    progress = [] if epochs is None or epochs.empty else [
-        (int(epochs.index[-1]), {EPOCH_METRICS[0]: float(epochs.iloc[-1])})]
-    return planned_steps(run.config, progress)
+    plan, epochs = planned_steps(run.config), planned_epochs(run.config)
+    name = next((name for name in EPOCH_METRICS if name in run.metrics), None)
+    if plan is not None or epochs is None or name is None:
+        return plan
+    logged = run.series(name).dropna()  # its latest epoch, as watch reads it at the end
+    return None if logged.empty else epoch_plan(epochs, int(logged.index[-1]),
+                                                {name: float(logged.iloc[-1])})
 
 
 def _num(value) -> str:
