@@ -225,7 +225,7 @@ class LiveWatch:
         values = record.values
         if self._plan_epochs is not None:
             plan = epoch_plan(self._plan_epochs, record.step, values)
-            if plan is not None:
+            if plan is not None and plan != self.monitor.config.planned_steps:  # 8 us a call
                 self.monitor.set_planned_steps(plan)
         if self.axis is not None:
             self.axis.add(record.step, values)
