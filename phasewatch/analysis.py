@@ -216,6 +216,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     changepoints = boundary_intervals(phases, seg.changepoints, steps, y, sd, window, fixed)
     best = _best_index(phases, steps, y)
     extra = {
+        "baseline_rule": str(baseline_spec),
         "baseline_se": float(base_se),
         "best_value": series.own_units(float(y[best])),
         "noise_sd": float(sd),

@@ -5,7 +5,8 @@ The segmentation fits straight lines; people read values. So every number report
 read off the data at the series' own cadence, never off a fitted line: the starting level is the
 observed start (`Baseline`), a trough or a peak sits on the evaluation where the data are lowest
 or highest near the turn (`snap_turns`), and a phase's start and end values are the evaluations
-at its boundaries, as logged (but for the end of a dense run, see `boundary_levels`). Decisions
+at its boundaries, as logged (but for the end of a dense run, see `boundary_levels`, and for a
+plateau, the levels it holds, `held_levels`). Decisions
 (whether a turn moves, whether a trend is a plateau) read a dense run through `point_levels`
 (the median of each evaluation and its two neighbours), so one lucky or unlucky evaluation
 among hundreds does not decide them.
@@ -63,6 +64,10 @@ class Baseline:
             pass
         raise UsageError(f"--baseline {text!r} not understood; use first, mean-of-first:K "
                          "(K >= 1 evaluations) or step:S (a step number)")
+
+    def __str__(self) -> str:
+        """The option as a user writes it (`mean-of-first:5`)."""
+        return self.kind if self.kind == "first" else f"{self.kind}:{self.amount}"
 
     def level(self, steps: np.ndarray, y: np.ndarray, sd: float) -> tuple[float, float]:
         """(level, its standard error)."""
@@ -270,10 +275,21 @@ def settle_overshoots(phases: list[Phase], steps, short_fraction: float) -> list
     return out
 
 
+def held_levels(held: np.ndarray) -> tuple[float, float]:
+    """The level a plateau holds at its start and at its end: the medians of its first and
+    last thirds (halves below DRIFT_POINTS evaluations). Its edges are single evaluations (a
+    low first reading, a turn snapped to an extreme) whose difference can point against what
+    its data do: a loss plateau printed "2.088 -> 2.193, change +0.105" while it drifted down
+    by 0.064."""
+    k = held.size // 3 if held.size >= DRIFT_POINTS else max(held.size // 2, 1)
+    return float(np.median(held[:k])), float(np.median(held[-k:]))
+
+
 def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, sd: float,
                 base: float) -> dict[str, Any]:
     """Effect sizes in the metric's own units and direction (`change` is end - start as
-    logged, between the evaluations at the phase's edges; `change_sd` has the same sign).
+    logged, between the evaluations at the phase's edges, or for a plateau between the levels
+    it holds there, `held_levels`; `change_sd` has the same sign).
 
     `base` is the starting level the user chose (`Baseline`: the first evaluation, the mean of
     the first K, the evaluation at step S), the reference for what is measured *from the start*:
@@ -287,6 +303,8 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
     i0 = int(np.searchsorted(steps, phase.start_step))
     i1 = int(np.searchsorted(steps, phase.end_step))
     span = max(int(steps[i1] - steps[i0]), 1)
+    if phase.name == "plateau":
+        start, end = held_levels(y[i0:i1 + 1])
     change = sign * (end - start)
     stats: dict[str, Any] = {
         "start_value": sign * start,
@@ -313,17 +331,10 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
         stats["peak_step"] = int(steps[top])
         stats["gain_over_baseline"] = float(y[top] - base)
     elif phase.name == "plateau":
-        # its edges are single evaluations (a low first reading, a turn snapped to an extreme),
-        # whose difference can point either way on a flat stretch: the level it holds and how
-        # far that level drifts (median of its last third minus that of its first) say what
-        # the data do
         held = y[i0:i1 + 1]
         stats["level"] = float(sign * np.median(held))
-        if held.size >= DRIFT_POINTS:
-            third = held.size // 3
-            drift = sign * float(np.median(held[-third:]) - np.median(held[:third]))
-            stats["drift"] = drift
-            stats["drift_sd"] = drift / sd if sd > 0 else None
+        if held.size >= DRIFT_POINTS:  # kept beside `change`, which it equals, for old readers
+            stats["drift"], stats["drift_sd"] = stats["change"], stats["change_sd"]
     elif phase.name == "overfit":
         stats["peak_step"] = int(steps[i0])
         stats["decline_since_peak"] = float(start - end)

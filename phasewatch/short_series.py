@@ -293,6 +293,7 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
         warnings.append(note)
     best = int(np.argmax(y))
     extra = {
+        "baseline_rule": str(baseline),
         "baseline_se": float(base_se),
         "best_value": series.own_units(float(y[best])),
         "noise_sd": float(sd) if sd > 0 else None,

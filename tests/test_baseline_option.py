@@ -8,11 +8,13 @@ rules that name the phases and became the first phase's start value.
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from phasewatch.analysis import analyze_run
 from phasewatch.io import read_run
 from phasewatch.run import RecordCollector
+from tests.test_phases import make_run
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_logs"
 SPECS = ("first", "mean-of-first:4", "step:100")
@@ -98,3 +100,20 @@ def test_the_printed_lines_name_the_level_they_measure_from(capsys):
     moved = capsys.readouterr().out
     assert "below the baseline" in moved and "above the baseline" in moved
     assert "the start" not in moved
+
+
+def test_a_run_that_starts_on_a_plateau_measures_from_the_start(capsys):
+    """Which level a gain is measured from is the option's (`baseline_rule` in the JSON), not
+    read off the first phase's start value: a plateau's is the level it holds, not the first
+    evaluation."""
+    from phasewatch.commands.analyze import print_text
+
+    rng = np.random.default_rng(3)
+    y = np.r_[np.full(30, 0.40), np.linspace(0.40, 0.70, 30)] + rng.normal(0, 0.01, 60)
+    a = analyze_run(make_run(y))
+    assert [p.name for p in a.phases] == ["plateau", "improvement"]
+    assert a.phases[0].stats["start_value"] != a.baseline and a.extra["baseline_rule"] == "first"
+    print_text(a)
+    assert "above the start" in capsys.readouterr().out
+    moved = analyze_run(make_run(y), baseline="mean-of-first:5")
+    assert moved.extra["baseline_rule"] == "mean-of-first:5"

@@ -45,18 +45,21 @@ def test_a_first_reading_within_the_noise_or_matched_later_stays_in_the_plateau(
 
 
 
-def test_a_plateau_says_the_level_it_holds_beside_its_edges():
+def test_a_plateau_is_reported_between_the_levels_it_holds():
     """A noisy train loss whose first reading is 3.75 sds high stays one plateau; its edges
-    differ by ~4 sds, but its `level` and `drift` say it holds (MetaMath trainer_state.json:
-    'plateau 1.037 -> 0.6456, change -3.2 sd' on a flat loss), in the text line too."""
+    differ by ~4 sds, but the levels it holds at its start and end (the medians of its first
+    and last thirds) do not (MetaMath trainer_state.json: 'plateau 1.037 -> 0.6456, change
+    -3.2 sd' on a flat loss): those are its start and end values, and its change."""
     from phasewatch.commands.analyze import phase_line
 
     y = _flat_after_first(1.25)
     a = analyze_run(make_run(y, metric="loss"))
     (flat,) = a.phases
-    assert flat.stats["change_sd"] < -3
-    assert flat.stats["level"] == pytest.approx(float(np.median(y)))
     third = y.size // 3
-    assert flat.stats["drift"] == pytest.approx(np.median(y[-third:]) - np.median(y[:third]))
-    assert abs(flat.stats["drift_sd"]) < 1
-    assert f"level {flat.stats['level']:.4g}, drift {flat.stats['drift']:+.4g}" in phase_line(flat, "min")
+    assert flat.stats["start_value"] == pytest.approx(np.median(y[:third]))
+    assert flat.stats["end_value"] == pytest.approx(np.median(y[-third:]))
+    assert flat.stats["change"] == pytest.approx(np.median(y[-third:]) - np.median(y[:third]))
+    assert abs(flat.stats["change_sd"]) < 1 and flat.stats["drift"] == flat.stats["change"]
+    assert flat.stats["level"] == pytest.approx(float(np.median(y)))
+    assert f"change {flat.stats['change']:+.4g}" in phase_line(flat, "min")
+    assert f"level {flat.stats['level']:.4g}" in phase_line(flat, "min")

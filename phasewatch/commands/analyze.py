@@ -130,11 +130,7 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
     elif phase.name in ("readaptation", "improvement"):
         line += f"  best {_side(s.get('gain_over_baseline'), better, worse)} {reference}"
     elif phase.name == "plateau" and "level" in s:
-        drift_sd = s.get("drift_sd")
         line += f"  level {_fmt(s['level'])}"
-        if "drift" in s:
-            line += f", drift {s['drift']:+.4g}" + (
-                f" ({drift_sd:+.1f} sd)" if drift_sd is not None else "")
     elif phase.name == "overfit":
         peak = (f"{unit} {s['peak_x']:.4g}" if unit != "step" and "peak_x" in s
                 else f"{steps_count} {s.get('peak_step')}")
@@ -154,8 +150,8 @@ def print_text(analysis: Analysis) -> None:
     unit = x["unit"] if x else steps_count
     if x:
         print(f"  x axis: {unit} (from {x['counter']}; steps in the JSON output)")
-    first = analysis.phases[0].stats.get("start_value") if analysis.phases else None
-    reference = "the start" if first == analysis.baseline else "the baseline"
+    at_start = analysis.extra.get("baseline_rule", "first") == "first"
+    reference = "the start" if at_start else "the baseline"
     for k, phase in enumerate(analysis.phases):
         # a later fall's depth is measured from the level it fell from (phase_stats)
         fell_from = (reference if k == 0 or phase.name != "disruption"
