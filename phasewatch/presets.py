@@ -41,6 +41,11 @@ from functools import lru_cache
 # - OLMo (console, W&B): `train/CrossEntropyLoss`, held-out `eval/<label>/CrossEntropyLoss`.
 # - Tinker cookbook (metrics.jsonl): SFT `train_mean_nll`, held-out `test/nll` (its NLL
 #   evaluator's default name); RL `env/all/reward/total`, held-out `test/env/all/reward/total`.
+# - Seq2seq evaluation with generation (`predict_with_generate`): LLaMA-Factory's
+#   `ComputeSimilarity` (and ChatGLM-Efficient-Tuning's, ChatGLM's p-tuning script) return
+#   `rouge-1`, `rouge-2`, `rouge-l`, `bleu-4`, scaled x100; HF's run_summarization /
+#   run_translation examples `rouge1`, `rouge2`, `rougeL`, `rougeLsum` / `bleu`. The Trainer
+#   prefixes them `eval_` (TensorBoard / W&B: `eval/`).
 ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     "eval/accuracy": (
         "eval/accuracy", "eval_accuracy", "eval/acc", "eval_acc",
@@ -64,6 +69,10 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "eval/reward", "eval_reward", "eval/score", "eval_score",
         "eval/rewards/mean", "eval_rewards/mean",
         "test/env/all/reward/total",  # Tinker cookbook RL, held-out
+        # generation scores of a seq2seq evaluation (`predict_with_generate`), after any accuracy:
+        # LLaMA-Factory's and ChatGLM's `rouge-l`, `bleu-4` (x100), HF examples' `rougeL`, `bleu`
+        "eval_rouge-l", "eval/rouge-l", "eval_bleu-4", "eval/bleu-4",
+        "eval_rougeL", "eval/rougeL", "eval_bleu", "eval/bleu",
     ),
     "expert/nll_train": ("expert/nll_train",),
     "expert/nll_heldout": ("expert/nll_heldout",),
