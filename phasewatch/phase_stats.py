@@ -339,4 +339,5 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
         stats["peak_step"] = int(steps[i0])
         stats["decline_since_peak"] = float(start - end)
         stats["decline_sd"] = float((start - end) / sd) if sd > 0 else None
-    return stats
+    # a lower-is-better metric turned round (sign -1) makes -0.0 of a zero, printed "-0"
+    return {k: v + 0.0 if isinstance(v, float) else v for k, v in stats.items()}

@@ -189,7 +189,8 @@ def _train_note(move: tuple[str, float, float, bool] | None, metric: str,
     if move is None:
         return None
     name, first, last, improved = move
-    note = f"{name} {'fell' if last < first else 'rose'} {first:.4g} -> {last:.4g} over the same steps"
+    moved = "fell" if last < first else "rose" if last > first else "ended where it began,"
+    note = f"{name} {moved} {first:.4g} -> {last:.4g} over the same steps"
     if names == ["overfit"] and improved:
         note += f" while {metric} got worse: held-out worse as train improves (overfit)"
     return note
@@ -298,7 +299,7 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
         "best_value": series.own_units(float(y[best])),
         "noise_sd": float(sd) if sd > 0 else None,
         "confidence": confidence,
-        "trend_test": ({"test": "kendall_tau_exact", "tau": sign * tau, "p_value": p}
+        "trend_test": ({"test": "kendall_tau_exact", "tau": sign * tau + 0.0, "p_value": p}
                        if tested else None),
         "outlier_steps": list(series.outlier_steps),  # left out (none with keep_outliers)
     }

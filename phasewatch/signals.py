@@ -43,7 +43,7 @@ class PreparedSeries:
     warnings: list[str] = field(default_factory=list)
 
     def own_units(self, value: float) -> float:
-        return float(self.sign * value)
+        return float(self.sign * value) + 0.0  # + 0.0: a zero loss turned round is not "-0"
 
 
 def choose_metric(run: Run, metric: str | None = None) -> str:

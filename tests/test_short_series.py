@@ -114,3 +114,21 @@ def test_two_evaluations_get_no_trend_statistic():
     assert "only 1 evaluation of eval/loss (1.25)" in one.warnings[0]
     three = analyze_run(run_of([0.5, 0.6, 0.7], metric="eval/accuracy"), direction="max")
     assert three.extra["trend_test"]["tau"] == 1.0  # from 3 values on, the test is reported
+
+
+def test_a_loss_stuck_at_zero_prints_no_negative_zero(capsys):
+    """A lower-is-better metric is turned round inside (sign -1), which makes -0.0 of a zero:
+    a GRPO loss of exactly 0 printed "-0 -> -0 change -0 level -0" beside "baseline 0"; and a
+    train loss that ends where it began neither fell nor rose."""
+    import json
+
+    from phasewatch.commands.analyze import print_text
+
+    a = analyze_run(run_of([0.0, 0.0, 0.0, 0.0], train=[0.0, 0.0, 0.0, 0.0], metric="eval/loss"),
+                    direction="min")
+    print_text(a)
+    text = capsys.readouterr().out
+    assert "-0" not in text and "change +0" in text
+    assert "-0.0" not in json.dumps(a.to_dict())
+    a = analyze_run(run_of([0.3, 0.2, 0.25], train=[0.0, 0.1, 0.0]), direction="min")
+    assert any("ended where it began, 0 -> 0" in w for w in a.warnings)
