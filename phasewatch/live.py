@@ -206,6 +206,10 @@ class LiveWatch:
                 self.notice(f"{self.source.source}: {warning}")
             if self._set_mean is not None:
                 metric = watched
+            elif watched is not None and watched != metric:  # the log's own total over the sets
+                from phasewatch.signals import choose_direction
+
+                metric, direction = watched, choose_direction(held, watched, self.choice.direction)
         options = dict(self.monitor_options)
         if options.get("planned_steps") is None:  # the log's own plan (max_steps...), if any
             options["planned_steps"] = planned_steps(self.source.info.config)

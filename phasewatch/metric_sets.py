@@ -4,7 +4,8 @@ verl logs one held-out series per data source (`val-core/aime24/acc/mean@16`,
 `val-core/math500/acc/mean@16`), OpenRLHF one per dataset (`eval_aime_pass1`,
 `eval_math500_pass1`). The role `eval/accuracy` then names several series, and its alias alone
 would be the first by name: a silent choice. `choose_series` lists them in a warning (analysing
-the first, as before) or, with `aggregate="mean"`, analyses their mean at the steps where every
+the log's own total over them when it gives one, `overall_set`, else the first) or, with
+`aggregate="mean"`, analyses their mean at the steps where every
 set was evaluated. `--metric` may also be a glob (`'val-core/*/acc/mean@*'`) to average.
 """
 
@@ -22,6 +23,9 @@ from phasewatch.presets import ROLE_CANDIDATES, role_matches
 from phasewatch.run import Run, unknown_metric_message
 
 AGGREGATES = ("mean",)
+# a set named only by these words is the log's own total over the others (verl's
+# `val-core/total/all/acc/mean@8` beside `val-core/difficulty/easy/...`)
+OVERALL_WORDS = frozenset({"all", "total", "overall", "average", "avg", "mean"})
 _MEAN_LABEL = re.compile(r"(?P<name>.+) \(mean of \d+ sets\)")
 
 
@@ -78,10 +82,12 @@ def choose_series(run: Run, metric: str | None = None, aggregate: str | None = N
         return SeriesChoice(run, metric, sets=sets)
     listed = ", ".join(sets[:8]) + (f", ... ({len(sets)} in all)" if len(sets) > 8 else "")
     if aggregate is None:
-        chosen = run.own_name(name) if name in ROLE_CANDIDATES else sets[0]
+        overall = overall_set(sets)
+        chosen = overall or (run.own_name(name) if name in ROLE_CANDIDATES else sets[0])
         chosen = chosen or sets[0]
         warning = (f"{len(sets)} validation sets hold {name}: {listed}; analysed {chosen} "
-                   "only. Choose one with --metric NAME, or analyse their mean with "
+                   + ("(the log's total over the sets). " if overall else "only. ")
+                   + "Choose one with --metric NAME, or analyse their mean with "
                    "--aggregate mean")
         return SeriesChoice(run, chosen, [warning], sets)
     label = mean_label(name, sets)
@@ -91,6 +97,19 @@ def choose_series(run: Run, metric: str | None = None, aggregate: str | None = N
         warnings.append(f"{dropped} evaluation steps left out of the mean: not every set was "
                         "evaluated there")
     return SeriesChoice(new_run, label, warnings, sets)
+
+
+def overall_set(sets: list[str]) -> str | None:
+    """The one set whose name differs from the others' only in OVERALL_WORDS: the total the
+    log itself gives, which a reader of the run judges it by, rather than the first set by
+    name (a split by difficulty's "easy"). None when there is no such set, or several."""
+    parts = [name.split("/") for name in sets]
+    if len({len(p) for p in parts}) != 1:
+        return None
+    varying = [i for i in range(len(parts[0])) if len({p[i] for p in parts}) > 1]
+    found = [name for name, p in zip(sets, parts)
+             if varying and all(p[i].lower() in OVERALL_WORDS for i in varying)]
+    return found[0] if len(found) == 1 else None
 
 
 def with_mean(run: Run, sets: list[str], label: str) -> tuple[Run, int]:

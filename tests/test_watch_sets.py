@@ -57,3 +57,36 @@ def test_watch_x_says_where_each_alert_happened_in_epochs(tmp_path):
     assert summary["x"]["best"] == summary["best_step"] / 200
     code, out, _ = _cli("watch", log, "--x", "epoch")
     assert "(epoch " in out
+
+
+def test_the_logs_own_total_over_the_sets_is_the_one_watched_and_analysed(tmp_path):
+    """verl splits validation by difficulty and logs the total beside it
+    (`val-core/total/all/acc/mean@8`): the run is judged by the total, not by the first set by
+    name ("easy", which saturates early here while the total keeps rising), live and offline."""
+    rng = random.Random(1)
+    rows = []
+    for i in range(40):
+        easy = min(0.6 + 0.03 * i, 0.95) + rng.gauss(0, 0.005)
+        hard = 0.05 + 0.006 * i + rng.gauss(0, 0.005)
+        rows.append({"step": i * 5, "val-core/difficulty/easy/acc/mean@8": round(easy, 4),
+                     "val-core/difficulty/hard/acc/mean@8": round(hard, 4),
+                     "val-core/total/all/acc/mean@8": round((easy + hard) / 2, 4)})
+    log = tmp_path / "verl.jsonl"
+    log.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    code, out, _ = _cli("analyze", log, "--format", "json")
+    [offline] = json.loads(out)["runs"]
+    assert code == 0 and offline["metric"] == "val-core/total/all/acc/mean@8"
+    assert any("(the log's total over the sets)" in w for w in offline["warnings"])
+    code, out, err = _cli("watch", log, "--format", "jsonl")
+    summary = json.loads(out.splitlines()[-1])
+    assert code == 0 and summary["metric"] == offline["metric"] and "total over the sets" in err
+    assert summary["best_step"] == offline["recommended_stop_step"]
+
+
+def test_sets_without_a_total_keep_the_first_by_name():
+    from phasewatch.metric_sets import overall_set
+
+    assert overall_set(["val-core/aime24/acc/mean@16", "val-core/math500/acc/mean@16"]) is None
+    assert overall_set(["val/a/acc", "val/all/acc", "val/total/acc"]) is None  # two: no choice
+    assert overall_set(["eval/easy/acc", "eval/overall/acc", "eval/x/y/acc"]) is None
+    assert overall_set(["eval/easy/acc", "eval/Overall/acc"]) == "eval/Overall/acc"
