@@ -89,6 +89,26 @@ def test_keras_history_is_read_with_epochs_for_steps(tmp_path, capsys):
     assert "step" not in out.replace("the steps are the epochs", "")
 
 
+@pytest.mark.parametrize("key, unit", [("step", "step"), ("epoch", "epoch")])
+def test_lists_of_a_loop_history_with_its_own_step_column(tmp_path, capsys, key, unit):
+    """`json.dump(history)` of a dict of lists whose step column is one of them (a grokking run:
+    `{"epoch": [0, 500, ...], "train_loss": [...], "interp_acc": [...]}`) was "step is not an
+    integer: [0, 500, ..." (exit 3); the column numbers the rows, the others are metrics."""
+    steps = [i * 500 for i in range(30)]
+    doc = {key: steps, "train_loss": [5.0 / (1 + i) for i in range(30)],
+           "interp_acc": [min(1.0, 0.03 * i) for i in range(30)]}
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(doc))
+    run = read_run(path)
+    assert run.format == "generic_json" and run.step_unit == unit
+    assert run.series("train_loss").index.tolist() == steps and key not in run.metrics
+    code, out, _ = cli(capsys, "inspect", path)
+    assert code == 0 and "30 records, 30 distinct steps" in out
+    doc[key] = steps[::-1]  # a column that does not only increase numbers nothing
+    path.write_text(json.dumps(doc))
+    assert cli(capsys, "inspect", path)[0] == 3
+
+
 def test_json_output_keeps_its_keys_and_says_the_unit(tmp_path, capsys):
     code, out, _ = cli(capsys, "analyze", keras_history(tmp_path), "--format", "json")
     doc = json.loads(out)["runs"][0]

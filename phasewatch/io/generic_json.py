@@ -23,6 +23,7 @@ only the records after those already read are new.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -98,17 +99,33 @@ def record_lists(doc: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, 
 
 def column_lists(doc: Any) -> dict[str, list] | None:
     """Keras' `History.history` dumped to JSON, `{"loss": [...], "val_loss": [...]}`: each
-    metric a list of one value per epoch. The numeric lists of a top-level object, all of one
-    length (2 or more), with Keras' `loss` or a `val_` metric among them (a model config's
-    `image_mean` is not a log); else None."""
+    metric a list of one value per epoch; or a loop's own history of the same shape with its
+    step column (`{"epoch": [0, 500, ...], "train_loss": [...]}`). The numeric lists of a
+    top-level object, all of one length (2 or more), with Keras' `loss`, a `val_` metric or an
+    increasing integer step column among them (a model config's `image_mean` is not a log);
+    else None."""
     if not isinstance(doc, dict):
         return None
     columns = {str(k): v for k, v in doc.items()
                if isinstance(v, list) and v and all(map(number_or_null, v))}
-    if not columns or ("loss" not in columns and not any(k.startswith("val_") for k in columns)):
-        return None
     lengths = {len(v) for v in columns.values()}
-    return columns if len(lengths) == 1 and lengths.pop() >= 2 else None
+    if len(lengths) != 1 or lengths.pop() < 2:
+        return None
+    keras = "loss" in columns or any(k.startswith("val_") for k in columns)
+    return columns if keras or step_column(columns) is not None else None
+
+
+def step_column(columns: dict[str, list]) -> str | None:
+    """The column of `column_lists` that numbers its rows: a step key (`find_step_key`)
+    whose values are integers that only increase; None when there is none (Keras' History,
+    whose rows are the epochs 0, 1, 2...)."""
+    key = find_step_key(columns)
+    if key is None or len(columns) < 2:
+        return None
+    values = columns[key]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return None
+    return key if all(a < b for a, b in itertools.pairwise(values)) else None
 
 
 def _config(doc: Any) -> dict[str, Any]:
@@ -130,6 +147,10 @@ def parse(text: str, path: Path) -> tuple[list[Record], dict[str, Any], list[str
     lists = record_lists(doc)
     if not lists and (columns := column_lists(doc)) is not None:
         n = len(next(iter(columns.values())))
+        if (key := step_column(columns)) is not None:
+            steps = columns.pop(key)
+            records = [Record(steps[i], {k: v[i] for k, v in columns.items()}) for i in range(n)]
+            return records, _config(doc), [], step_unit_of_keys([key])
         records = [Record(i, {k: v[i] for k, v in columns.items()}) for i in range(n)]
         note = f"one value per epoch in each list (Keras' History): the steps are the epochs 0-{n - 1}"
         return records, _config(doc), [note], "epoch"
