@@ -71,3 +71,19 @@ def test_a_series_at_one_value_with_float_jitter_is_judged_against_its_departure
     analysis = analyze_run(collector.build(), metric="train/loss")
     assert all(abs(p.stats["change_sd"]) < 1000 for p in analysis.phases
                if p.stats.get("change_sd") is not None)
+
+
+def test_a_steady_climb_to_the_bound_is_a_rise_not_noise():
+    """A DPO validation reward accuracy 0, 0.7, 0.9, 0.9, then 1.0 seven times: the noise was
+    read from the climb's differences (0.21) and the rise from 0 to 1 came out a plateau
+    "0.7 -> 1". The climb's noise now comes from its second differences."""
+    y = [0.0, 0.7, 0.9, 0.9] + [1.0] * 7
+    assert off_bound_sd(np.array(y)) < 0.15
+    collector = RecordCollector("test", "synthetic")
+    for i, v in enumerate(y):
+        collector.add(i * 5, {"eval/accuracy": v}, line=i + 1)
+    names = [p.name for p in analyze_run(collector.build()).phases]
+    assert names[0] == "improvement"
+    # readings that go back and forth before the bound are departures, read as before
+    wobble = np.array([0.9, 0.95, 0.92, 0.97] + [1.0] * 7)
+    assert off_bound_sd(wobble) == noise_scale(wobble[:4])
