@@ -185,12 +185,11 @@ class LiveWatch:
     def _start(self) -> Iterator:
         """Choose the metric on the held records, start the monitor and feed them to it."""
         from phasewatch.online import PhaseMonitor
+        from phasewatch.signals import choose_direction, fallback_note, short_choice_note
 
         metric, direction = self.choice.choose(self.source)
         held = None  # a Run of the held records, built once if a choice needs it
         if self.metric_option is None:  # a train loss, as analyze says, when nothing held out
-            from phasewatch.signals import fallback_note, short_choice_note
-
             held = self.choice.prefix_run(self.source)
             for note in (fallback_note(held, metric), short_choice_note(held, metric)):
                 if note is not None:
@@ -207,8 +206,6 @@ class LiveWatch:
             if self._set_mean is not None:
                 metric = watched
             elif watched is not None and watched != metric:  # the log's own total over the sets
-                from phasewatch.signals import choose_direction
-
                 metric, direction = watched, choose_direction(held, watched, self.choice.direction)
         options = dict(self.monitor_options)
         if options.get("planned_steps") is None:  # the log's own plan (max_steps...), if any
