@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.io.lines import BadLine
-from phasewatch.io.source import LineRecordSource, collect
+from phasewatch.io.source import LogFileSource
 from phasewatch.io.verl_console import ANSI
-from phasewatch.run import Run
 from phasewatch.values import to_float
 
 FORMAT = "hf_console"
@@ -181,19 +180,12 @@ class LineParser:
         return [(step, row)]
 
 
-class Source(LineRecordSource):
-    def __init__(self, path: Path, follow: bool = False, notice=None):
-        super().__init__(path, FORMAT, LineParser, what="`{'loss': ..., 'epoch': ...}` lines",
-                         follow=follow, notice=notice)
-        self.info.name = path.stem
+class Source(LogFileSource):
+    FORMAT, PARSER, WHAT = FORMAT, LineParser, "`{'loss': ..., 'epoch': ...}` lines"
 
     def end_marker(self, text, values) -> bool:
         return self.parser.finished
 
 
-def source(path: Path, follow: bool = False, notice=None) -> Source:
-    return Source(Path(path), follow=follow, notice=notice)
-
-
-def read(path: Path) -> Run:
-    return collect(source(path))
+source = Source.open
+read = Source.run_of

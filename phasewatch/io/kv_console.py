@@ -40,9 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.io.lines import BadLine
-from phasewatch.io.source import LineRecordSource, collect
+from phasewatch.io.source import LogFileSource
 from phasewatch.io.verl_console import SNIFF_MORE_BYTES  # read by then: it sniffs earlier
-from phasewatch.run import Run
 
 FORMAT = "kv_console"
 
@@ -248,20 +247,13 @@ class LineParser:
         return self.last_step
 
 
-class Source(LineRecordSource):
+class Source(LogFileSource):
     """Lines read (and followed) by the shared line machinery. No line ends the run: `step
     40/40` may still be followed by its evaluation."""
 
-    def __init__(self, path: Path, follow: bool = False, notice=None):
-        super().__init__(path, FORMAT, LineParser,
-                         what="lines with a step token and `name=value` items (or MiniMind's `Epoch:[E/N](I/M)` lines)",
-                         follow=follow, notice=notice)
-        self.info.name = path.stem
+    FORMAT, PARSER = FORMAT, LineParser
+    WHAT = "lines with a step token and `name=value` items (or MiniMind's `Epoch:[E/N](I/M)` lines)"
 
 
-def source(path: Path, follow: bool = False, notice=None) -> Source:
-    return Source(Path(path), follow=follow, notice=notice)
-
-
-def read(path: Path) -> Run:
-    return collect(source(path))
+source = Source.open
+read = Source.run_of

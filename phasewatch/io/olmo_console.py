@@ -17,8 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from phasewatch.io.source import LineRecordSource, collect
-from phasewatch.run import Run
+from phasewatch.io.source import LogFileSource
 
 FORMAT = "olmo_console"
 
@@ -65,19 +64,12 @@ class LineParser:
         return done
 
 
-class Source(LineRecordSource):
+class Source(LogFileSource):
     """Lines read (and followed) by the shared line machinery."""
 
-    def __init__(self, path: Path, follow: bool = False, notice=None):
-        super().__init__(path, FORMAT, LineParser,
-                         what="`[step=N/MAX,epoch=E]` blocks of indented `name=value` lines",
-                         follow=follow, notice=notice)
-        self.info.name = path.stem
+    FORMAT, PARSER = FORMAT, LineParser
+    WHAT = "`[step=N/MAX,epoch=E]` blocks of indented `name=value` lines"
 
 
-def source(path: Path, follow: bool = False, notice=None) -> Source:
-    return Source(Path(path), follow=follow, notice=notice)
-
-
-def read(path: Path) -> Run:
-    return collect(source(path))
+source = Source.open
+read = Source.run_of

@@ -294,3 +294,29 @@ class LineRecordSource(RecordSource):
 
     def close(self) -> None:
         self.tail.close()
+
+
+class LogFileSource(LineRecordSource):
+    """A console log that one `PARSER` reads line by line, the run named after the file: a
+    format sets `FORMAT`, `PARSER` and `WHAT` (what its lines look like, for the error a file
+    without one gets) and overrides `end_marker` or `read` where it needs to. Its module's
+    `source` and `read` are `open` and `run_of`."""
+
+    FORMAT = ""
+    PARSER: Callable[[], Any]
+    WHAT = "records"
+
+    def __init__(self, path: Path, follow: bool = False,
+                 notice: Callable[[str], None] | None = None):
+        super().__init__(path, self.FORMAT, self.PARSER, what=self.WHAT, follow=follow,
+                         notice=notice)
+        self.info.name = self.path.stem
+
+    @classmethod
+    def open(cls, path: Path, follow: bool = False,
+             notice: Callable[[str], None] | None = None) -> LogFileSource:
+        return cls(Path(path), follow=follow, notice=notice)
+
+    @classmethod
+    def run_of(cls, path: Path) -> Run:
+        return collect(cls.open(path))

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.io.lines import BadLine
-from phasewatch.io.source import LineRecordSource, collect
-from phasewatch.run import Run
+from phasewatch.io.source import LogFileSource
 
 FORMAT = "torchtune"
 
@@ -47,18 +46,11 @@ class LineParser:
         return [(int(match.group(1)), values)]
 
 
-class Source(LineRecordSource):
+class Source(LogFileSource):
     """Lines read (and followed) by the shared line machinery."""
 
-    def __init__(self, path: Path, follow: bool = False, notice=None):
-        super().__init__(path, FORMAT, LineParser, what="`Step N | name:value` lines",
-                         follow=follow, notice=notice)
-        self.info.name = path.stem
+    FORMAT, PARSER, WHAT = FORMAT, LineParser, "`Step N | name:value` lines"
 
 
-def source(path: Path, follow: bool = False, notice=None) -> Source:
-    return Source(Path(path), follow=follow, notice=notice)
-
-
-def read(path: Path) -> Run:
-    return collect(source(path))
+source = Source.open
+read = Source.run_of

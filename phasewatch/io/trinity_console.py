@@ -19,9 +19,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from phasewatch.io.source import LineRecordSource, collect
+from phasewatch.io.source import LogFileSource
 from phasewatch.io.verl_console import ANSI
-from phasewatch.run import Run
 
 FORMAT = "trinity_console"
 
@@ -86,13 +85,10 @@ class LineParser:
         return [(int(match.group(1)), values)]
 
 
-class Source(LineRecordSource):
+class Source(LogFileSource):
     """Lines read (and followed) by the shared line machinery; each record gets its role."""
 
-    def __init__(self, path: Path, follow: bool = False, notice=None):
-        super().__init__(path, FORMAT, LineParser, what="`Step N: {...}` lines", follow=follow,
-                         notice=notice)
-        self.info.name = path.stem
+    FORMAT, PARSER, WHAT = FORMAT, LineParser, "`Step N: {...}` lines"
 
     def read(self, final: bool = True):
         for record in super().read(final):
@@ -100,9 +96,5 @@ class Source(LineRecordSource):
             yield record
 
 
-def source(path: Path, follow: bool = False, notice=None) -> Source:
-    return Source(Path(path), follow=follow, notice=notice)
-
-
-def read(path: Path) -> Run:
-    return collect(source(path))
+source = Source.open
+read = Source.run_of

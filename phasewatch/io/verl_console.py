@@ -17,10 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from phasewatch.io.source import LineRecordSource, collect
+from phasewatch.io.source import LogFileSource
 from phasewatch.io.verl_names import unscale, unscale_row
 from phasewatch.records_sparse import Row
-from phasewatch.run import Run
 from phasewatch.values import MAX_NUMBER_TEXT, to_float, to_step
 
 FORMAT = "verl_console"
@@ -185,21 +184,14 @@ class LineParser:
 END_LINE = "Final validation metrics:"
 
 
-class Source(LineRecordSource):
+class Source(LogFileSource):
     cut_line_may_parse = True  # 'step:9 - acc:0.' (cut from 0.512) still parses
 
-    def __init__(self, path: Path, follow: bool = False, notice=None):
-        super().__init__(path, FORMAT, LineParser, what="`step:N - key:value` lines",
-                         follow=follow, notice=notice)
-        self.info.name = path.stem
+    FORMAT, PARSER, WHAT = FORMAT, LineParser, "`step:N - key:value` lines"
 
     def end_marker(self, text, values) -> bool:
         return END_LINE in text
 
 
-def source(path: Path, follow: bool = False, notice=None) -> Source:
-    return Source(Path(path), follow=follow, notice=notice)
-
-
-def read(path: Path) -> Run:
-    return collect(source(path))
+source = Source.open
+read = Source.run_of
