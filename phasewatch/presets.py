@@ -39,6 +39,8 @@ from functools import lru_cache
 #   (`mix_chord`): `actor/loss`, `actor/mu`, `actor/usual/pg_loss`, `actor/expert/sft_loss`
 #   (`sft_phi_loss` with the phi weighting), both scaled by their batch weights.
 # - OLMo (console, W&B): `train/CrossEntropyLoss`, held-out `eval/<label>/CrossEntropyLoss`.
+# - nanoGPT (and the many scripts copied from it) prints `step N: train loss X, val loss Y` at
+#   each evaluation, `iter N: loss X, time Tms, mfu M%` between: names with a space.
 # - Tinker cookbook (metrics.jsonl): SFT `train_mean_nll`, held-out `test/nll` (its NLL
 #   evaluator's default name); RL `env/all/reward/total`, held-out `test/env/all/reward/total`.
 # - Seq2seq evaluation with generation (`predict_with_generate`): LLaMA-Factory's
@@ -76,7 +78,8 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     ),
     "expert/nll_train": ("expert/nll_train",),
     "expert/nll_heldout": ("expert/nll_heldout",),
-    "train/loss": ("train/loss", "loss", "train_loss", "actor/loss", "actor/pg_loss", "policy_loss",
+    "train/loss": ("train/loss", "loss", "train_loss", "train loss",  # nanoGPT's eval print
+                   "actor/loss", "actor/pg_loss", "policy_loss",
                    "train/policy_loss", "gpt_loss", "train/gpt_loss",
                    # home-made loops: TensorBoard `training/loss`, printed `avg_loss=`
                    "training/loss", "avg_loss", "train/avg_loss",
@@ -123,7 +126,8 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "train/actor_lr",
     ),
     "eval/loss": ("eval/loss", "eval_loss", "val/loss", "eval gpt_loss", "eval/eval gpt_loss",
-                  "eval/eval_loss", "val_loss", "validation/loss", "validation_loss",
+                  "eval/eval_loss", "val_loss", "val loss",  # nanoGPT: `step N: ..., val loss X`
+                  "validation/loss", "validation_loss",
                   "validation/epoch_loss", "dev_loss", "dev/loss", "valid_loss", "valid/loss",
                   "val_loss_epoch", "test/nll",  # Tinker cookbook's NLL evaluator
                   "eval/*/CrossEntropyLoss"),  # OLMo's evaluators, by label

@@ -6,8 +6,10 @@ Research scripts often log with print(): `[step 11] avg_loss=0.5231 acc=0.3125`,
 `iteration` or `epoch`, any case, then an integer, optionally `/TOTAL`) and `name=value`
 items, at least one of them a number (`nan` included). A line without `=` may hold `name:
 value` items instead (nanoGPT's `step 0 | loss: 11.02 | lr 8.4e-07 | norm: 14.3`, `Step 1
-loss: 91.0 token_entropy: 1.14`): then nothing but items may follow the step token, and two of
-them must be numbers, so a model's `Step 3: Multiply: 24` stays prose. Every other line
+loss: 91.0 token_entropy: 1.14`), or after `N:` comma-separated `name number` fields (nanoGPT's
+`step 0: train loss 4.2874, val loss 4.2823`, `iter 10: loss 4.6810, time 49.27ms, mfu 7.56%`):
+then nothing but items may follow the step token, and two of them must be numbers, so a
+model's `Step 3: Multiply: 24` stays prose. Every other line
 (samples, timings, `step 8 | loss 0.41` with neither) is console noise and skipped. Values stay
 text; the collector reads numbers from them as from any log (`phasewatch.values`).
 
@@ -61,6 +63,11 @@ COLON_ITEM = re.compile(r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)*)\s*:
 COLON_FIELD = re.compile(r"(?P<name>[A-Za-z_][\w./-]*)\s*:\s*(?P<value>[^\s,;|]+)$")
 SPACED_FIELD = re.compile(r"(?P<name>[A-Za-z_][\w./-]*)\s+(?P<value>[^\s,;|]+)$")
 COLON_ITEM_INLINE = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*):\s*(?P<value>[^\s,;|]+)")
+# nanoGPT's prints, `step 0: train loss 4.2874, val loss 4.2823` and `iter 10: loss 4.6810, time
+# 49.27ms, mfu 7.56%`: after `N:`, comma-separated `name number` fields, a name of one or two words,
+# a decimal number (what its `:.4f` / `:.2f` formats write) and maybe a unit (`ms`, `%`, `BPC`).
+DECIMAL_FIELD = re.compile(r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)?)\s+"
+                           r"(?P<value>[-+]?(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?)\s?(?:%|[A-Za-z]{1,3})?$")
 MIN_COLON_NUMBERS = 2  # `Step 3: Multiply: 24` in a model's sample is one: prose
 # `name=value` or `name = value`, separated by spaces, commas, semicolons or pipes.
 ITEM = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*)(?P<equals>\s*=(?!=)\s*)"
@@ -119,7 +126,9 @@ def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
     items are numbers."""
     rest = STEP_TOKEN.sub(" ", line[tokens[0].end():])
     items: dict[str, str] = {}
-    if "|" in rest or "," in rest:
+    if rest.lstrip().startswith(":") and "," in rest and "|" not in rest:
+        items = decimal_fields(rest.lstrip()[1:])
+    elif "|" in rest or "," in rest:
         piped = "|" in rest
         for field in re.split(r"[|,;]", rest):
             field = field.strip()
@@ -138,6 +147,20 @@ def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
             return {}
     if sum(bool(NUMBER.match(value)) for value in items.values()) < MIN_COLON_NUMBERS:
         return {}
+    return items
+
+
+def decimal_fields(rest: str) -> dict[str, str]:
+    """nanoGPT's `name number` fields after `step N:` (`train loss 4.2874, val loss 4.2823`),
+    or {} when a field is anything else: a sample's `Step 3: x is 5, y is 7` has no decimal
+    number, `Step 2: add 2.5 to x, giving 7.5` has a field that is no name-and-number. A unit
+    after the number (`49.27ms`, `7.56%`, `4.6810 BPC`) is left out of the value."""
+    items: dict[str, str] = {}
+    for field in rest.split(","):
+        match = DECIMAL_FIELD.match(field.strip())
+        if match is None:
+            return {}
+        items[match.group("name")] = match.group("value")
     return items
 
 
