@@ -31,6 +31,10 @@ from functools import lru_cache
 #   `eval_<dataset>_pass1` (W&B / TensorBoard: `train/<x>`, `eval/<x>`). SFT: `gpt_loss`, eval
 #   `eval gpt_loss` (with a space). DPO / RM: `acc` (preference accuracy), eval `acc_mean`.
 # - TRL DPO: `rewards/accuracies`, `rewards/margins` (eval rows `eval_rewards/...`).
+# - TRL PPO / RLOO / Online DPO (>= 0.11): `objective/rlhf_reward` (score - KL penalty, "the
+#   ultimate objective"), `objective/scores` (the reward model's), `objective/kl`,
+#   `objective/entropy`, `loss/policy_avg`; TRL's older PPOTrainer: `env/reward_mean` (alias
+#   `ppo/mean_scores`), `ppo/loss/policy`. HF's W&B callback prefixes them `train/`.
 # - LLaMA-Factory trainer_log.jsonl: `loss`, `lr` (older: `learning_rate`), `eval_loss`,
 #   `reward` (PPO), `accuracy` (TRL's DPO `rewards/accuracies`: preference accuracy on the
 #   training pairs, not a held-out task accuracy).
@@ -85,6 +89,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
                    "training/loss", "avg_loss", "train/avg_loss",
                    # Lightning's `self.log(..., on_step=True, on_epoch=True)`: both series
                    "train_loss_step", "train_loss_epoch",
+                   "loss/policy_avg", "train/loss/policy_avg", "ppo/loss/policy",  # TRL PPO, RLOO
                    "train_mean_nll",  # Tinker cookbook SFT
                    "train/CrossEntropyLoss"),  # OLMo
     # Trinity-RFT's CHORD (`mix_chord` policy loss, logged under `actor/`)
@@ -95,13 +100,16 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "train/reward", "reward", "train/rewards/mean", "critic/score/mean", "critic/rewards/mean",
         "rollout/accuracy/mean", "rollout/reward", "rewards/accuracy_reward/mean",
         "rewards/accuracy_reward", "return", "train/return",
-        # home-made loops: `reward/mean`, `train/mean_reward`, `mean_reward`
-        "reward/mean", "train/mean_reward", "mean_reward",
+        # home-made loops: `reward/mean`, `train/mean_reward`, `mean_reward`, `reward_mean`
+        "reward/mean", "train/mean_reward", "mean_reward", "reward_mean", "train/reward_mean",
         "env/all/reward/total",  # Tinker cookbook RL
+        # TRL PPO / RLOO / Online DPO, then TRL's older PPOTrainer
+        "objective/rlhf_reward", "train/objective/rlhf_reward", "objective/scores",
+        "train/objective/scores", "env/reward_mean", "ppo/mean_scores",
     ),
     "train/entropy": (
         "train/entropy", "entropy", "actor/entropy", "entropy_loss", "train/entropy_loss",
-        "actor/entropy_loss",
+        "actor/entropy_loss", "objective/entropy", "train/objective/entropy",  # TRL PPO, RLOO
     ),
     "train/preference_accuracy": (
         "rewards/accuracies", "train/rewards/accuracies", "acc", "train/acc", "acc_mean",
@@ -118,7 +126,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "train/completion_length", "response_length/mean", "response_length",
         "train/response_length",
     ),
-    "train/kl": ("train/kl", "kl", "actor/kl_loss", "critic/kl"),
+    "train/kl": ("train/kl", "kl", "actor/kl_loss", "critic/kl", "objective/kl", "train/objective/kl"),
     "train/grad_norm": ("train/grad_norm", "grad_norm", "actor/grad_norm", "actor_grad_norm",
                         "train/actor_grad_norm"),
     "train/lr": (
