@@ -3,7 +3,7 @@
 No score is asserted (the labels are a measurement, see benchmarks/real_corpus/README.md); the
 test fails if a log cannot be read, a labelled metric is missing, or the script breaks. Run for
 the main set and for each held-out batch; each is skipped when its logs have not been built
-(benchmarks/real_corpus/build_corpus.py [--set heldout|heldout2|heldout3|heldout4]).
+(benchmarks/real_corpus/build_corpus.py [--set heldout|heldout2|heldout3|heldout4|heldout5]).
 """
 
 from __future__ import annotations
