@@ -26,6 +26,7 @@ from phasewatch.noise import (
     noise_sd,
     off_bound_sd,
     pinned_at_bound,
+    reported_noise,
     residual_sd,
 )
 from phasewatch.phase_stats import (
@@ -205,12 +206,14 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         # a rise that now meets the overfit is a peak: put it on the data, as above
         phases = snap_turns(phases, steps, y, window, sd, fixed)
 
+    shown_sd = reported_noise(sd, y, own_metric, warnings)  # effects in sds of the noise
+    base_se = base_se if shown_sd else 0.0
     levels = boundary_levels(phases, steps, y, fixed)
     if whole_trend and len(phases) == 1:  # read between the stretches it was decided on
         levels = list(stretch_means(y))
     for k, phase in enumerate(phases):
         phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, series.sign,
-                                       sd, base))
+                                       shown_sd, base))
         if signals:
             phase.stats["signals"] = _signal_stats(signals, phase)
     changepoints = boundary_intervals(phases, seg.changepoints, steps, y, sd, window, fixed)
@@ -219,7 +222,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         "baseline_rule": str(baseline_spec),
         "baseline_se": float(base_se),
         "best_value": series.own_units(float(y[best])),
-        "noise_sd": float(sd),
+        "noise_sd": float(shown_sd),
         "segments": [cp.to_dict() for cp in seg.changepoints],
         "penalty": float(seg.penalty),
         # what was left out, so a figure marks exactly these (none with keep_outliers)

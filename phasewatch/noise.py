@@ -19,6 +19,27 @@ from phasewatch.fastmedian import median
 MAD_TO_SD = 1.0 / 0.6744897501960817
 # A noise scale below this fraction of a series' range is float jitter, not noise.
 NUMERICAL_ZERO = 1e-6
+# A noise sd below this fraction of the values' magnitude is float rounding: values that lie
+# exactly on a line or a constant (a demo script's `reward = 1.3 + 0.1 * step`) leave second
+# differences of ~1e-17, and a change "of 1e16 sds" says nothing.
+FLOAT_NOISE = 1e-9
+
+
+def below_float_noise(sd: float, magnitude: float) -> bool:
+    """Whether a noise (or standard error) `sd` is float rounding for values of `magnitude`
+    (their largest absolute value): then no effect is given in its units."""
+    return sd <= FLOAT_NOISE * abs(magnitude)
+
+
+def reported_noise(sd: float, values: np.ndarray, metric: str, warnings: list[str]) -> float:
+    """The noise sd effects are reported in: `sd`, or 0.0 when it is float rounding
+    (`below_float_noise`), with a warning saying so (the phases were still judged against
+    `sd`: every change of such values is exact)."""
+    if sd > 0 and below_float_noise(sd, float(np.max(np.abs(values)))):
+        warnings.append(f"{metric}: the values lie on straight lines to float precision "
+                        f"(noise sd {sd:.2g}): no effect is given in noise sds")
+        return 0.0
+    return sd
 
 
 def noise_scale(values: np.ndarray, floor: float = 0.0) -> float:

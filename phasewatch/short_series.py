@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phasewatch.noise import second_difference_sd
+from phasewatch.noise import reported_noise, second_difference_sd
 from phasewatch.phase_stats import Baseline, boundary_levels, phase_stats
 from phasewatch.results import Analysis, ChangePoint, Phase
 from phasewatch.signals import MIN_FOR_TREND, PreparedSeries
@@ -235,6 +235,7 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
         names = ["improvement"] if line.change > 0 else ["overfit"]
     if shifted or lined:  # the noise the call was judged against is the one reported
         sd = (shift if shifted else line).noise
+    sd = reported_noise(sd, y, metric, warnings)
     base, base_se = baseline.level(steps, y, sd)
     cuts = [0, *([turn] if turn is not None else []), n - 1]
     phases = [Phase(name, int(steps[a]), int(steps[b]))

@@ -18,7 +18,13 @@ from itertools import islice
 import numpy as np
 
 from phasewatch.fastmedian import median, median_rows
-from phasewatch.noise import ar_inflation, local_ar, noise_scale, second_difference_sd
+from phasewatch.noise import (
+    ar_inflation,
+    below_float_noise,
+    local_ar,
+    noise_scale,
+    second_difference_sd,
+)
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.decline import ramp_and_step
 from phasewatch.online.state import MEDIAN_SE, SeriesState
@@ -263,7 +269,8 @@ class Series:
     def gap_text(self, gap: float, se_reference: float) -> str:
         """A gap in metric units and in standard errors, e.g. '0.081 (5.2 se)'."""
         se = self.se_gap(se_reference)
-        return f"{gap:.3g}" + (f" ({gap / se:.1f} se)" if se > 0 else "")
+        exact = below_float_noise(se, max(abs(self.raw(self.level)), abs(gap)))
+        return f"{gap:.3g}" + (f" ({gap / se:.1f} se)" if se > 0 and not exact else "")
 
     def raw(self, oriented: float) -> float:
         return self.sign * oriented
