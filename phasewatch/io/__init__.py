@@ -49,6 +49,7 @@ READERS: tuple[str, ...] = (
     "torchtune",
     "olmo_console",
     "hf_console",
+    "mmengine",  # JSON lines with mmengine's training-row keys: before the generic reader
     "jsonl",
     "csv",
     "kv_console",  # print() lines `step N name=value`: the loosest shape, tried last

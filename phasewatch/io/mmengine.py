@@ -1,0 +1,79 @@
+"""OpenMMLab's mmengine `vis_data/scalars.json` (and its copy `vis_data/<timestamp>.json`).
+
+mmengine's `LocalVisBackend` writes one JSON object a line. A training row carries the global
+iteration as `step` beside `iter`, `epoch`, `loss`, `lr`, `data_time`, `time`, `memory`; a
+validation row carries only its metrics (`accuracy/top1`, `coco/bbox_mAP`, `mIoU`...) and
+`step`. With an epoch-based loop (mmpretrain, mmdet's default) that validation `step` is the
+*epoch* (mmengine's `LoggerHook`, with its default `log_metric_by_epoch=True`), so a generic JSON
+lines reader puts epoch 3's accuracy at step 3 beside losses at step 3000, and sees the step
+counter go back at every validation. Here a validation row whose step is the epoch of the
+training rows before it is put at the last training step read (the iteration the validation
+followed, to within one logging interval); an iteration-based loop's validation rows already
+carry the iteration and are kept as they are. A validation row's timings become `val/data_time`,
+`val/time`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from phasewatch.io.jsonl import flatten
+from phasewatch.io.jsonlines import first_json_object, loads
+from phasewatch.io.lines import BadLine, as_step
+from phasewatch.io.source import LineRecordSource, collect
+from phasewatch.run import Run
+
+FORMAT = "mmengine"
+
+# what every training row of mmengine's LogProcessor holds besides the losses and the lr
+TRAIN_ROW_KEYS = frozenset({"step", "iter", "data_time", "time"})
+# timings every row has: a validation row's are named `val/data_time`, `val/time`, so that at
+# the step it shares with a training row neither overwrites the other
+TIMING_KEYS = frozenset({"data_time", "time"})
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    first = first_json_object(head) if path.is_file() else None
+    return bool(first) and TRAIN_ROW_KEYS <= set(first)
+
+
+class LineParser:
+    """Training rows as written; validation rows at the training step they followed."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+        self._train_step: int | None = None  # the last training row's step (global iteration)
+        self._train_epoch: int | None = None  # and its epoch, when the loop counts epochs
+
+    def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
+        obj = loads(line)
+        if not isinstance(obj, dict) or "step" not in obj:
+            raise BadLine("not a JSON object with a 'step' key")
+        step = as_step(obj["step"])
+        if "iter" in obj:  # a training row
+            self._train_step = step
+            epoch = obj.get("epoch")
+            self._train_epoch = as_step(epoch) if isinstance(epoch, (int, float)) else None
+        elif (self._train_epoch is not None and self._train_step is not None
+              and step == self._train_epoch and step < self._train_step):
+            if not self.notes:
+                self.notes.append(
+                    "validation rows carry the epoch as their step (mmengine's epoch-based "
+                    "loop); each is put at the last training step before it")
+            step = self._train_step
+        values = flatten({k: v for k, v in obj.items() if k != "step"})
+        if "iter" not in obj:  # a validation row's own timings, not the training rows'
+            values = {f"val/{k}" if k in TIMING_KEYS else k: v for k, v in values.items()}
+        return [(step, values)]
+
+
+def source(path: Path, follow: bool = False, notice=None) -> LineRecordSource:
+    path = Path(path)
+    src = LineRecordSource(path, FORMAT, LineParser, follow=follow, notice=notice)
+    src.info.name = path.parent.parent.name if path.parent.name == "vis_data" else path.stem
+    return src
+
+
+def read(path: Path) -> Run:
+    return collect(source(path))
