@@ -47,6 +47,10 @@ from functools import lru_cache
 #   each evaluation, `iter N: loss X, time Tms, mfu M%` between: names with a space.
 # - Tinker cookbook (metrics.jsonl): SFT `train_mean_nll`, held-out `test/nll` (its NLL
 #   evaluator's default name); RL `env/all/reward/total`, held-out `test/env/all/reward/total`.
+# - OpenMMLab (mmengine `vis_data/scalars.json`): training rows `loss`, `lr`; validation rows
+#   mmpretrain `accuracy/top1`, mmdet `coco/bbox_mAP` (2.x `bbox_mAP`), mmseg `mIoU`.
+#   detectron2 (`metrics.json`, TensorBoard, console): `total_loss`, COCO evaluation `bbox/AP`,
+#   `segm/AP` (x100), semantic segmentation `sem_seg/mIoU`.
 # - Seq2seq evaluation with generation (`predict_with_generate`): LLaMA-Factory's
 #   `ComputeSimilarity` (and ChatGLM-Efficient-Tuning's, ChatGLM's p-tuning script) return
 #   `rouge-1`, `rouge-2`, `rouge-l`, `bleu-4`, scaled x100; HF's run_summarization /
@@ -63,6 +67,11 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         # a "dev" or "valid" split (NLP research code; fairseq's `valid_<x>`)
         "dev_accuracy", "dev_acc", "dev/accuracy", "dev/acc", "valid_accuracy", "valid_acc",
         "valid/accuracy", "valid/acc",
+        # OpenMMLab validation rows (mmengine scalars.json): mmpretrain `accuracy/top1`, mmdet 3.x
+        # `coco/bbox_mAP` (`coco/segm_mAP`), mmdet 2.x `bbox_mAP`, mmseg `mIoU`; detectron2's
+        # COCOEvaluator (metrics.json, TensorBoard) `bbox/AP` (`segm/AP`), `sem_seg/mIoU`
+        "accuracy/top1", "coco/bbox_mAP", "coco/segm_mAP", "bbox_mAP", "segm_mAP", "mIoU",
+        "bbox/AP", "segm/AP", "sem_seg/mIoU",
         "val-core/*/acc/mean@*", "val-core/*/acc/mean_at_*",
         "val-core/*/reward/mean@*", "val-core/*/reward/mean_at_*",
         "val/test_score/*",
@@ -91,6 +100,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
                    "train_loss_step", "train_loss_epoch",
                    "loss/policy_avg", "train/loss/policy_avg", "ppo/loss/policy",  # TRL PPO, RLOO
                    "train_mean_nll",  # Tinker cookbook SFT
+                   "total_loss",  # detectron2 (metrics.json, console, TensorBoard)
                    "train/CrossEntropyLoss"),  # OLMo
     # Trinity-RFT's CHORD (`mix_chord` policy loss, logged under `actor/`)
     "train/sft_loss": ("train/sft_loss", "actor/expert/sft_loss", "actor/expert/sft_phi_loss"),
