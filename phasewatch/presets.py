@@ -48,7 +48,8 @@ from functools import lru_cache
 # - Tinker cookbook (metrics.jsonl): SFT `train_mean_nll`, held-out `test/nll` (its NLL
 #   evaluator's default name); RL `env/all/reward/total`, held-out `test/env/all/reward/total`.
 # - OpenMMLab (mmengine `vis_data/scalars.json`): training rows `loss`, `lr`; validation rows
-#   mmpretrain `accuracy/top1`, mmdet `coco/bbox_mAP` (2.x `bbox_mAP`), mmseg `mIoU`.
+#   mmpretrain `accuracy/top1`, mmdet `coco/bbox_mAP` (2.x `bbox_mAP`), mmseg `mIoU`, mmpose
+#   `coco/AP` (its CocoMetric; `PCK`, `AUC`, `NME` beside it have no role).
 #   detectron2 (`metrics.json`, TensorBoard, console): `total_loss`, COCO evaluation `bbox/AP`,
 #   `segm/AP` (x100), semantic segmentation `sem_seg/mIoU`.
 # - Seq2seq evaluation with generation (`predict_with_generate`): LLaMA-Factory's
@@ -68,9 +69,11 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "dev_accuracy", "dev_acc", "dev/accuracy", "dev/acc", "valid_accuracy", "valid_acc",
         "valid/accuracy", "valid/acc",
         # OpenMMLab validation rows (mmengine scalars.json): mmpretrain `accuracy/top1`, mmdet 3.x
-        # `coco/bbox_mAP` (`coco/segm_mAP`), mmdet 2.x `bbox_mAP`, mmseg `mIoU`; detectron2's
-        # COCOEvaluator (metrics.json, TensorBoard) `bbox/AP` (`segm/AP`), `sem_seg/mIoU`
+        # `coco/bbox_mAP` (`coco/segm_mAP`), mmdet 2.x `bbox_mAP`, mmseg `mIoU`, mmpose
+        # `coco/AP`; detectron2's COCOEvaluator (metrics.json, TensorBoard) `bbox/AP` (`segm/AP`),
+        # `sem_seg/mIoU`
         "accuracy/top1", "coco/bbox_mAP", "coco/segm_mAP", "bbox_mAP", "segm_mAP", "mIoU",
+        "coco/AP",
         "bbox/AP", "segm/AP", "sem_seg/mIoU",
         "val-core/*/acc/mean@*", "val-core/*/acc/mean_at_*",
         "val-core/*/reward/mean@*", "val-core/*/reward/mean_at_*",
