@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
           "watch checkpoint | apart (evals) | monitor's own best | apart (evals) |")
     print("|---|---|---|---|---|---|---|---|---|")
     cases = corpus_series() if corpus else [(label, path, None) for label, path in runs()]
-    same = compared = 0
+    same = same_live = compared = 0
     for label, path, labelled in cases:
         options: tuple[str, ...] = ("--metric", labelled) if labelled else ()
         code, out = cli("analyze", path, "--format", "json", *options)
@@ -96,9 +96,12 @@ def main(argv: list[str] | None = None) -> int:
         metric = offline["metric"] + (" (--metric)" if options else "")
         compared += 1
         same += apart(steps, got, want) in ("0", "1")
+        same_live += apart(steps, live, want) in ("0", "1")
         print(f"| {label} | {metric} | {summary.get('metric')} (exit {code_w}) | {steps.size} | "
               f"{want} | {got} | {apart(steps, got, want)} | {live} | {apart(steps, live, want)} |")
     print(f"\nwatch's checkpoint within one evaluation of analyze's: {same} of {compared} series")
+    print(f"the monitor's own best (before the closing whole-run pass) within one evaluation of "
+          f"analyze's checkpoint: {same_live} of {compared} series")
     return 0
 
 

@@ -57,10 +57,14 @@ class PhaseTracker:
         return self.series.name
 
     def best_step(self) -> int | None:
-        """The best level's step (before the starting level is known: the best value's)."""
+        """The best level's step (before the starting level is known: the best value's). The
+        peak is the top of the current rise (it restarts at a readaptation, for the overfit
+        after it): while it is below the starting level, the start is the best checkpoint. An
+        overfit names its own best (its peak, or the offline detector's checkpoint)."""
         s = self.series
         if self.peak_step is not None:
-            return self.peak_step
+            below_start = self.phase != "overfit" and self.peak < s.baseline
+            return s.first_step if below_start else self.peak_step
         if s.baseline is not None or not s.values:
             return s.level_step
         return s.steps[max(range(len(s.values)), key=s.values.__getitem__)]
