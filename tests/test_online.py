@@ -220,3 +220,37 @@ def test_a_known_event_restarts_the_phases():
     half_window = marked.config.window // 2
     assert next(a for a in marked_alerts if a.event == "disruption").onset_step >= 149 - half_window
     assert marked.state_dict()["events"] == [[150, "sft_to_rl"]]
+
+
+def _dip_and_climb(rng, start_step, start, n=60, depth=0.3, sd=0.005):
+    """A fall of `depth` below `start` over 10 evaluations, then a climb back to 0.1 below it."""
+    t = np.arange(n)
+    curve = start - depth * np.minimum(t, 10) / 10 + (depth - 0.1) * np.clip(t - 10, 0, 40) / 40
+    return start_step + 10 * t, curve + rng.normal(0, sd, n)
+
+
+def test_best_step_is_the_start_while_the_run_is_below_it():
+    """In a disruption and a readaptation that has not regained the starting level, the best
+    checkpoint is the start, not the top of the climb so far (watch said "best checkpoint
+    200" in a readaptation 0.25 below the start)."""
+    rng = np.random.default_rng(3)
+    steps, values = _dip_and_climb(rng, 0, 0.6)
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    alerts = feed(monitor, steps, values)
+    assert [a.event for a in alerts][:2] == ["disruption", "readaptation"]
+    assert all(a.best_step == 0 for a in alerts[:2])
+    assert monitor.best_step == 0
+
+
+def test_best_step_after_a_stage_switch_is_the_switch_while_below_its_level():
+    """After `mark_event` (SFT -> RL) the starting level is the switch's: a dip of the new
+    stage keeps the checkpoint at the switch, not at the run's first step (a worse level)."""
+    rng = np.random.default_rng(4)
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    first = np.arange(0, 400, 10)
+    feed(monitor, first, 0.3 + 0.4 * np.minimum(first, 200) / 200 + rng.normal(0, 0.005, first.size))
+    monitor.mark_event(400, "sft_to_rl")
+    steps, values = _dip_and_climb(rng, 400, 0.7)
+    alerts = feed(monitor, steps, values)
+    assert alerts and alerts[0].event == "disruption"
+    assert monitor.best_step == 400

@@ -58,13 +58,12 @@ class PhaseTracker:
 
     def best_step(self) -> int | None:
         """The best level's step (before the starting level is known: the best value's). The
-        peak is the top of the current rise (it restarts at a readaptation, for the overfit
-        after it): while it is below the starting level, the start is the best checkpoint. An
-        overfit names its own best (its peak, or the offline detector's checkpoint)."""
+        peak tops the current rise (it restarts at a readaptation): below the starting level,
+        the start (of the stage) is best. An overfit names its own best."""
         s = self.series
         if self.peak_step is not None:
             below_start = self.phase != "overfit" and self.peak < s.baseline
-            return s.first_step if below_start else self.peak_step
+            return self._stage_start() if below_start else self.peak_step
         if s.baseline is not None or not s.values:
             return s.level_step
         return s.steps[max(range(len(s.values)), key=s.values.__getitem__)]
@@ -275,7 +274,7 @@ class PhaseTracker:
         sparse run's late decline, which becomes significant within a few evaluations, is not
         announced as a disruption and then never stopped."""
         s = self.series
-        stage = s.first_step if self.stage_step is None else self.stage_step
+        stage = self._stage_start()
         before = sum(1 for step in s.steps if stage <= step <= onset)
         since = sum(1 for step in s.steps if step > onset)
         return before >= max(2 * s.window_now, LATE_FLAT_RATIO * since)
@@ -358,6 +357,10 @@ class PhaseTracker:
         plan = self.plan()
         return None if plan is None or self.series.last_step is None else plan.progress(
             self.series.last_step)
+
+    def _stage_start(self) -> int:
+        """The step the starting level belongs to: the run's first, or the last `restart`'s."""
+        return self.series.first_step if self.stage_step is None else self.stage_step
 
     def restart(self, step: int) -> None:
         """A known boundary at `step` (e.g. the SFT->RL switch): phases start again from the
