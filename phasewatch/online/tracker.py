@@ -314,8 +314,7 @@ class PhaseTracker:
         top = s.baseline if self.peak is None else max(s.baseline, self.peak)
         if level >= top - max(s.floor(top), s.se_gap(s.se_baseline())):
             return None
-        decline = s.decline_since(s.first_step if self.stage_step is None else self.stage_step,
-                                  s.baseline, self.stage_step, min_reference=2,
+        decline = s.decline_since(self._stage_start(), s.baseline, self.stage_step, min_reference=2,
                                   late_ratio=LATE_FLAT_RATIO, z_needed=cfg.z * s.caution)
         if decline is None:
             return None  # no steady decline (z above cfg.z, with caution)
@@ -349,9 +348,7 @@ class PhaseTracker:
 
     def plan(self) -> RunPlan | None:
         """This stage's part of the planned run (`MonitorConfig.planned_steps`), if known."""
-        s = self.series
-        return RunPlan.of(s.first_step if self.stage_step is None else self.stage_step,
-                          self.cfg.planned_steps)
+        return RunPlan.of(self._stage_start(), self.cfg.planned_steps)
 
     def progress(self) -> float | None:
         plan = self.plan()
@@ -371,16 +368,11 @@ class PhaseTracker:
             return
         s.baseline, s.baseline_n = s.level, min(len(s.steps), self.cfg.window)
         s.baseline_se = MEDIAN_SE  # a median of the last window
-        self.phase = None
-        self.peak = self.trough = self.anchor = None
-        self.peak_step = self.trough_step = self.anchor_step = None
-        self.evals_since_anchor = self.evals_below_peak = self.short_streak = 0
-        self.last_at_start_step = self.last_below_start_step = s.level_step
-        self.last_near_start_step = s.level_step
-        self.streak_event, self.streak = None, 0
-        self.rise_phase = "improvement"
-        self.decline_peak = self.decline_peak_step = None
-        self.slow_fall = False
+        at = s.level_step  # every other field back to a new tracker's
+        fresh = TrackerState(stage_step=step, last_at_start_step=at, last_below_start_step=at,
+                             last_near_start_step=at)
+        for name in _TRACKED:
+            setattr(self, name, getattr(fresh, name))
 
     def enter_overfit(self) -> None:
         """The run overfits (from this metric or another signal): follow the decline's trough."""
