@@ -10,8 +10,8 @@ A folder is one run when it holds, in this order of preference:
   - exactly one log file of any supported format (a verl console `.log`, a nohup/slurm
     output, a JSON export...). Files that are never logs (model configs, tokenizers, weights,
     `all_results.json`...) are not considered.
-A single-file store of several runs (MLflow's `mlflow.db`, a Trackio project `.db`) is its
-runs, each named `store/RUN` (`store_members`), whether given itself or found in a folder.
+A single-file store of several runs (MLflow's `mlflow.db`, a Trackio project `.db`, a Jupyter
+notebook showing several trainings) is its runs, each named `store/RUN` (`store_members`), whether given itself or found in a folder.
 Otherwise it is a folder of runs: its log files (when it holds several) and the sub-folders
 (a few levels down) that are runs, each found by the same rules. TensorBoard sub-folders named
 like the parts of one run (Keras' `train/` and `validation/` or a named `dev-validation/`,
@@ -138,6 +138,8 @@ def log_files(folder: Path) -> list[Path]:
         if module.FORMAT == "trackio" and path.suffix == ".parquet" \
                 and path.with_suffix(".db").is_file():
             continue  # Trackio's export of the project database beside it: the same runs
+        if module.FORMAT == "notebook" and not module.holds_training(path):
+            continue  # a tutorial, a data exploration: no training output shown
         found.append(path)
     return found
 
@@ -146,11 +148,11 @@ def store_members(path: Path) -> list[Found] | None:
     """The runs of a single-file store that holds several (an MLflow `mlflow.db`, a Trackio
     project `.db` or its Parquet export), each as `store/RUN`; None for any other file and
     for a store of one run (read as the file itself)."""
-    from phasewatch.io import mlflow_sqlite, trackio
+    from phasewatch.io import mlflow_sqlite, notebook, trackio
 
     if not path.is_file():
         return None
-    for module in (mlflow_sqlite, trackio):
+    for module in (mlflow_sqlite, trackio, notebook):
         if module.sniff(path, b""):
             try:
                 names = module.members(path)

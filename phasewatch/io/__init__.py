@@ -15,7 +15,7 @@ file is read whole, replayed or followed.
 `read_run` sniffs by content in the order of READERS (most specific first), not by file name,
 and collects the records into a Run; `phasewatch.live` feeds the same records to the monitor.
 A new format plugs in as one more module with these functions. Single-file stores holding
-several runs (MLflow SQLite, Trackio) set `MEMBERS = True` and accept `store.db/RUN`; URL
+several runs (MLflow SQLite, Trackio, a notebook) set `MEMBERS = True` and accept `store.db/RUN`; URL
 readers are chosen by scheme (`URL_READERS`) and get the address as given.
 """
 
@@ -41,6 +41,7 @@ READERS: tuple[str, ...] = (
     "trackio",
     "tensorboard",
     "wandb",
+    "notebook",  # a Jupyter notebook is JSON: before the JSON readers
     "trainer_state",
     "llamafactory",
     "generic_json",

@@ -117,6 +117,12 @@ def sniff(path: Path, head: bytes) -> bool:
     return _has_row(more.decode("utf-8", errors="replace"))
 
 
+def sniff_text(text: str) -> bool:
+    """Whether console text held whole in memory (a notebook cell's printed output,
+    `io.notebook`) is this format: `sniff` without the file."""
+    return not JSON_START.match(text.lstrip().encode("utf-8", "replace")[:256]) and _has_row(text)
+
+
 # The usual row: 'key': number or 'key': 'number' items only. Read by this pattern without
 # building a syntax tree (5-10x faster than literal_eval); anything else goes to literal_eval.
 _NUMBER = r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|-?nan|-?inf"

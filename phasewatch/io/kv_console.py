@@ -86,13 +86,19 @@ def sniff(path: Path, head: bytes) -> bool:
     if not path.is_file():
         return False
     text = head.decode("utf-8", "replace")
-    if _holds_records(text):
+    if sniff_text(text):
         return True
     if not STEP_TOKEN.search(text) or path.stat().st_size <= len(head):
         return False
     with open(path, "rb") as fh:
         more = fh.read(SNIFF_MORE_BYTES)
     return _holds_records(more.decode("utf-8", "replace"))
+
+
+def sniff_text(text: str) -> bool:
+    """Whether console text held whole in memory (a notebook cell's printed output,
+    `io.notebook`) is this format: `sniff` without the file."""
+    return _holds_records(text)
 
 
 def _holds_records(text: str) -> bool:

@@ -31,6 +31,12 @@ def sniff(path: Path, head: bytes) -> bool:
     return path.is_file() and SNIFF.search(head) is not None
 
 
+def sniff_text(text: str) -> bool:
+    """Whether console text held whole in memory (a notebook cell's printed output,
+    `io.notebook`) is this format: `sniff` without the file."""
+    return SNIFF.search(text.encode("utf-8", "replace")) is not None
+
+
 class LineParser:
     """Item lines fill the block of the last step's header; any other line closes it."""
 

@@ -30,6 +30,12 @@ def sniff(path: Path, head: bytes) -> bool:
     return path.is_file() and SNIFF_LINE.search(head) is not None
 
 
+def sniff_text(text: str) -> bool:
+    """Whether console text held whole in memory (a notebook cell's printed output,
+    `io.notebook`) is this format: `sniff` without the file."""
+    return SNIFF_LINE.search(text.encode("utf-8", "replace")) is not None
+
+
 class LineParser:
     """A `Step N | ...` line gives one record; other lines none."""
 

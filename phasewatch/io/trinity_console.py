@@ -40,6 +40,12 @@ def sniff(path: Path, head: bytes) -> bool:
     return SNIFF_LINE.search(head) is not None
 
 
+def sniff_text(text: str) -> bool:
+    """Whether console text held whole in memory (a notebook cell's printed output,
+    `io.notebook`) is this format: `sniff` without the file."""
+    return SNIFF_LINE.search(text.encode("utf-8", "replace")) is not None
+
+
 def _literal(text: str) -> Any:
     def fix(match: re.Match) -> str:
         if match.group(1) is not None:

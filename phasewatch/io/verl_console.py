@@ -55,6 +55,12 @@ STEP_LINE_BYTES = re.compile(rb"step(?::\s*| )\d+:?\s+-\s+[^\s:]+:")
 MAX_HITS_CHECKED = 20
 
 
+def sniff_text(text: str) -> bool:
+    """Whether console text held whole in memory (a notebook cell's printed output,
+    `io.notebook`) is this format: `sniff` without the file."""
+    return _has_step_line(text)
+
+
 def _has_step_line(text: str) -> bool:
     return any(STEP_LINE.match(clean(line)) for line in text.splitlines())
 
@@ -65,7 +71,7 @@ def sniff(path: Path, head: bytes) -> bool:
     Logic-RL `output.log` that W&B captured without Ray's `(main_task pid=N)` prefix)."""
     if not path.is_file():
         return False
-    if _has_step_line(head.decode("utf-8", errors="replace")):
+    if sniff_text(head.decode("utf-8", errors="replace")):
         return True
     if path.stat().st_size <= len(head):
         return False

@@ -1,0 +1,294 @@
+"""A saved Jupyter notebook's outputs, cell by cell, as the training runs they show.
+
+`read_book(path)` parses the `.ipynb` (nbformat 4: JSON, read with `json` only; nothing in the
+notebook is run, unpickled or evaluated) and finds, in cell order:
+  - each Hugging Face / TRL progress table in a `text/html` output (`notebook_html`): one run,
+    format `notebook`, its rows at the table's `Step` (or `Epoch`, then the run counts epochs)
+    under the Trainer's own keys; the progress bar's `max` is the planned length, its value at
+    `max` says the run finished; `TrainOutput(global_step=N, ..., metrics={...})` in the same
+    cell (the value of `trainer.train()`, or printed) is the final summary row at step N, as
+    in `trainer_state.json`;
+  - in a cell without such a table, the text its stream outputs printed (stdout and stderr,
+    in order), when one of the console readers' `sniff_text` takes it: one run, read by that
+    reader's own `Source` and `LineParser` from the text (format: that reader's, such as
+    `hf_console`); line numbers count the lines of the cell's printed output.
+Cells are numbered from 1, top to bottom, markdown cells included. A cell or output that is
+not what nbformat writes is skipped and reported (`Book.problems`); a table row that cannot
+be read is skipped and reported with the run.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from phasewatch.errors import BAD_LINE_ERRORS, InputError
+from phasewatch.files import open_regular
+from phasewatch.io.lines import as_step
+from phasewatch.io.notebook_html import Table, is_no_log, tables, trainer_key
+from phasewatch.io.source import Record
+from phasewatch.values import to_float
+
+FORMAT = "notebook"
+# Console readers tried on a cell's printed text, in the order `io.READERS` sniffs files
+# (Trinity-RFT's `Step N: {...}` first, the loose `step N name=value` last). JSON-lines and
+# CSV readers are not tried: a notebook prints JSON and tables that are not logs.
+CONSOLE_READERS = ("trinity_console", "verl_console", "torchtune", "olmo_console",
+                   "hf_console", "kv_console")
+TRAIN_OUTPUT = re.compile(r"TrainOutput\(global_step=(\d+),\s*training_loss=[^,]*,\s*"
+                          r"metrics=(\{[^{}]*\})\)")
+MAX_SHOWN = 5
+
+
+@dataclass
+class BookRun:
+    """One training run shown by a notebook."""
+
+    cell: int
+    format: str
+    records: list[Record]
+    warnings: list[str] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    step_unit: str = "step"
+    finished: bool = False
+
+
+@dataclass
+class Book:
+    runs: list[BookRun]
+    problems: list[str]  # cells and outputs skipped, each `cell N: why`
+    code_cells: int = 0
+    with_outputs: int = 0
+
+
+def load(path: Path) -> dict[str, Any]:
+    """The notebook's JSON document; InputError naming the line where it is not valid JSON."""
+    with open_regular(path) as fh:
+        text = fh.read().decode("utf-8-sig", errors="replace")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"the notebook is not valid JSON ({exc.msg}; cut off while it was "
+                         "saved?)", path, exc.lineno) from None
+    if isinstance(doc, dict) and "worksheets" in doc and "cells" not in doc:
+        raise InputError("an nbformat 3 notebook; convert it with `jupyter nbconvert --to "
+                         "notebook --nbformat 4 FILE` and read the result", path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("cells"), list):
+        raise InputError("not a Jupyter notebook: no 'cells' list", path)
+    return doc
+
+
+def text_of(value: Any) -> str:
+    """nbformat's multi-line string: a string, or a list of strings (lines) to join."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "".join(value)
+    raise TypeError(f"text that is neither a string nor a list of strings ({type(value).__name__})")
+
+
+def read_book(path: Path) -> Book:
+    doc = load(path)
+    book = Book([], [])
+    for number, cell in enumerate(doc["cells"], 1):
+        try:
+            if not isinstance(cell, dict):
+                raise TypeError("not a JSON object")
+            if cell.get("cell_type") != "code":
+                continue
+            book.code_cells += 1
+            outputs = cell.get("outputs", [])
+            if not isinstance(outputs, list):
+                raise TypeError("its 'outputs' is not a list")
+        except BAD_LINE_ERRORS as exc:
+            book.problems.append(f"cell {number}: skipped ({exc})")
+            continue
+        if outputs:
+            book.with_outputs += 1
+            book.runs.extend(_cell_runs(path, number, outputs, book.problems))
+    return book
+
+
+def _cell_runs(path: Path, number: int, outputs: list, problems: list[str]) -> list[BookRun]:
+    found: list[Table] = []
+    printed: list[str] = []
+    plain: list[str] = []
+    error = None
+    for k, output in enumerate(outputs, 1):
+        try:
+            if not isinstance(output, dict):
+                raise TypeError("not a JSON object")
+            kind = output.get("output_type")
+            if kind == "stream":
+                printed.append(text_of(output.get("text", "")))
+            elif kind in ("display_data", "execute_result", "update_display_data"):
+                data = output.get("data", {})
+                if not isinstance(data, dict):
+                    raise TypeError("its 'data' is not an object")
+                if "text/html" in data:
+                    found.extend(t for t in tables(text_of(data["text/html"])) if t.is_training)
+                if "text/plain" in data:
+                    plain.append(text_of(data["text/plain"]))
+            elif kind == "error":
+                error = f"{output.get('ename', 'error')}: {str(output.get('evalue', ''))[:120]}"
+        except BAD_LINE_ERRORS as exc:
+            problems.append(f"cell {number}: output {k} skipped ({exc})")
+    text = "".join(printed)
+    if found:
+        runs = [_table_run(number, table) for table in found]
+        _add_summary(runs[-1], "\n".join([*plain, text]))
+    else:
+        runs = [run for run in [_printed_run(path, number, text, problems)] if run is not None]
+    for run in runs if error else ():
+        run.warnings.append(f"cell {number}: the cell stopped with an error ({error})")
+    return runs
+
+
+def _table_run(number: int, table: Table) -> BookRun:
+    columns = table.columns
+    unit = "epoch" if columns[0] == "Epoch" else "step"
+    keys = [trainer_key(c) for c in columns[1:]]
+    run = BookRun(number, FORMAT, [], step_unit=unit)
+    bad: list[tuple[int, str]] = []
+    text: list[tuple[int, str, str]] = []
+    for row, cells in enumerate(table.rows, 1):
+        if len(cells) != len(columns):
+            bad.append((row, f"{len(cells)} cells under {len(columns)} columns"))
+            continue
+        try:
+            step = as_step(cells[0])
+        except ValueError:
+            bad.append((row, f"its {columns[0]} {cells[0][:40]!r} is not a whole number"))
+            continue
+        values: dict[str, float] = {}
+        for key, column, cell in zip(keys, columns[1:], cells[1:]):
+            if is_no_log(cell) or not cell:
+                continue
+            value = to_float(cell)
+            if value is None:
+                text.append((row, column, cell))
+            else:
+                values[key] = value
+        if values:
+            run.records.append(Record(step, values, 0))
+    if bad:
+        rows = ", ".join(str(r) for r, _ in bad[:MAX_SHOWN]) + (", ..." if len(bad) > MAX_SHOWN else "")
+        run.warnings.append(f"cell {number}: skipped {len(bad)} of {len(table.rows)} table rows "
+                            f"(rows {rows}; first: row {bad[0][0]}: {bad[0][1]})")
+    if text:
+        row, column, cell = text[0]
+        run.warnings.append(f"cell {number}: left out {len(text)} table values that are not "
+                            f"numbers (first: row {row}, {column}: {cell[:40]!r})")
+    bar = table.progress
+    if bar is not None and bar.total:
+        if unit == "step":
+            run.config["max_steps"] = bar.total
+        elif bar.planned_epochs is not None and float(bar.planned_epochs).is_integer():
+            run.config["planned_steps"] = int(bar.planned_epochs)
+        run.finished = bar.value is not None and bar.value >= bar.total
+    return run
+
+
+def _add_summary(run: BookRun, text: str) -> None:
+    """`TrainOutput(global_step=N, training_loss=..., metrics={...})`: the Trainer's final
+    summary row (`train_runtime`, `train_loss`...) at step N (epochs: at its epoch), as the
+    last row of `trainer_state.json` holds it. Its dict is read with `ast.literal_eval`."""
+    found = TRAIN_OUTPUT.findall(text)
+    if not found:
+        return
+    global_step, metrics_text = found[-1]
+    try:
+        metrics = ast.literal_eval(metrics_text)
+        if not isinstance(metrics, dict):
+            raise TypeError("not a dict")
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        run.warnings.append(f"cell {run.cell}: the TrainOutput's metrics cannot be read "
+                            f"({type(exc).__name__}); left out")
+        return
+    values = {str(k): v for k, v in metrics.items() if to_float(v) is not None}
+    if run.step_unit == "epoch":
+        epoch = to_float(metrics.get("epoch"))
+        if epoch is None:
+            return
+        step = round(epoch)
+    else:
+        step = int(global_step)
+    run.records.append(Record(step, values, 0))
+    run.finished = True
+
+
+class _TextTail:
+    """What `LineRecordSource` reads its lines from (`follow.LineTail`'s interface), over text
+    held in memory: the lines split as a file's are (`line_split.LineSplitter`)."""
+
+    unterminated = None  # a saved output is whole: its last line is not cut mid-write
+
+    def __init__(self, text: str, path: Path) -> None:
+        from phasewatch.line_split import MAX_LINE_BYTES
+
+        self.text, self.path = text, path
+        self.too_long: list[int] = []
+        self.max_line = MAX_LINE_BYTES
+
+    def read(self, final: bool = True):
+        from phasewatch.line_split import LineSplitter
+
+        splitter = LineSplitter(self.path, lambda _message: None, self.too_long, self.max_line)
+        data, self.text = self.text.encode("utf-8", "replace"), ""
+        yield from splitter.feed(data)
+        yield from splitter.finish()
+
+    def close(self) -> None:
+        pass
+
+
+class _Warnings:
+    """The collector a line source's `finish` reports to: its warnings, in the cell."""
+
+    def __init__(self, number: int, n_records: int) -> None:
+        self.number, self.n_records = number, n_records
+        self.warnings: list[str] = []
+
+    def warn(self, message: str, line: int | None = None) -> None:
+        self.warnings.append(in_cell(self.number, message, line))
+
+
+_LINE_PREFIX = re.compile(r"^line (\d+): ")
+
+
+def in_cell(number: int, message: str, line: int | None = None) -> str:
+    """`cell N: message`, or `cell N, line L: message` (also for a `line L: ` message)."""
+    found = _LINE_PREFIX.match(message) if line is None else None
+    if found:
+        line, message = int(found.group(1)), message[found.end():]
+    return f"cell {number}, line {line}: {message}" if line is not None else f"cell {number}: {message}"
+
+
+def _printed_run(path: Path, number: int, text: str, problems: list[str]) -> BookRun | None:
+    """The run a cell printed, read by the first console reader whose `sniff_text` takes it."""
+    if not text.strip():
+        return None
+    from phasewatch.io import reader_module
+
+    for name in CONSOLE_READERS:
+        module = reader_module(name)
+        if module.sniff_text(text):
+            break
+    else:
+        return None
+    source = module.Source(path)
+    source.tail = _TextTail(text, path)
+    records = list(source.read(final=True))
+    collector = _Warnings(number, len(records))
+    try:
+        source.finish(collector)
+    except InputError as exc:
+        problems.append(in_cell(number, exc.message, exc.line))
+        return None
+    warnings = [in_cell(number, w) for w in source.warnings] + collector.warnings
+    return BookRun(number, source.format, records, warnings, dict(source.info.config),
+                   source.info.step_unit, source.info.finished)
