@@ -4,13 +4,13 @@ The logs are other people's files, so they stay out of git: this script fetches 
 exact commit named in the manifest, from a local `fetch` mirror (/work/.mirror/<owner>+<name>/...)
 when there is one, else from raw.githubusercontent.com. A file whose hash differs is refused.
 
-    python benchmarks/real_corpus/build_corpus.py [--set main|heldout|heldout2|heldout3|heldout4|heldout5]
+    python benchmarks/real_corpus/build_corpus.py [--set main|heldout|heldout2|...|heldout6]
                                                   [--mirrors DIR]
                                                   [--only ID ...] [--offline]
 
 `--set heldout` builds the held-out batch (manifest_heldout.json), `--set heldout2`,
-`--set heldout3`, `--set heldout4` and `--set heldout5` the second to fifth
-(manifest_heldout2.json ... manifest_heldout5.json), into the same data/ folder; the sets share
+`--set heldout3`, `--set heldout4`, `--set heldout5` and `--set heldout6` the second to sixth
+(manifest_heldout2.json ... manifest_heldout6.json), into the same data/ folder; the sets share
 no log, so their folders never collide.
 
 Exit codes: 0 every file present and verified, 1 some could not be obtained or verified.
@@ -29,7 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
-# the labelled sets, (manifest, labels) in this folder: the main corpus and the five held-out
+# the labelled sets, (manifest, labels) in this folder: the main corpus and the six held-out
 # batches, each labelled after the detector had been tuned on the sets before it
 # (bench_real_corpus.py and the tests read them from here)
 SETS = {"main": ("manifest.json", "labels.json"),
@@ -37,7 +37,8 @@ SETS = {"main": ("manifest.json", "labels.json"),
         "heldout2": ("manifest_heldout2.json", "labels_heldout2.json"),
         "heldout3": ("manifest_heldout3.json", "labels_heldout3.json"),
         "heldout4": ("manifest_heldout4.json", "labels_heldout4.json"),
-        "heldout5": ("manifest_heldout5.json", "labels_heldout5.json")}
+        "heldout5": ("manifest_heldout5.json", "labels_heldout5.json"),
+        "heldout6": ("manifest_heldout6.json", "labels_heldout6.json")}
 
 
 @dataclass(frozen=True)
