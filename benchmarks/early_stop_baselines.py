@@ -5,7 +5,7 @@
   each new best of the trailing 5-evaluation mean ("after the best point"); values are clipped to
   3 noise sds around the median of the last 5 (outlier clipping); its statistic is read in units
   of the noise variance estimated so far (the monitor's white-noise sd of the values seen,
-  `phasewatch.online.series.effective_noise`).
+  `phasewatch.online.series_noise.effective_noise`).
   Both are armed only once the run has risen above its start (the best trailing mean ARM_SD of
   its standard errors above the first full one): a fall from the start is a disruption, not an
   overfit, and a detector that stops there fails every SFT run. The best and the start are full
@@ -28,7 +28,7 @@ from collections import deque
 
 import numpy as np
 
-from phasewatch.online.series import effective_noise
+from phasewatch.online.series_noise import effective_noise
 
 TRAIL = 5  # evaluations in the trailing mean whose new best restarts a detector
 CLIP_SD = 3.0

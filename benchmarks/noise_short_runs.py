@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from early_stop_baselines import regime_runs
 
-from phasewatch.online.series import effective_noise, rise_scale
+from phasewatch.online.series_noise import effective_noise, rise_scale
 
 
 def main(argv=None) -> int:

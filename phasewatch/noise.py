@@ -228,7 +228,7 @@ def _rho_grid() -> np.ndarray:
 def local_ar(y: np.ndarray, sigma: float) -> tuple[float, float]:
     """AR(1) coefficient of the noise of a curved series, and its standard error, from the
     lag-1 autocorrelation of its residuals about a 5-point local mean (the local-linear fit at
-    the centre). Block-centred differences (`online.series.effective_noise`) take a curved
+    the centre). Block-centred differences (`online.series_noise.effective_noise`) take a curved
     run's bends for autocorrelation (measured phi up to the 0.7 cap on white-noise runs
     of 13-40 evaluations, 4x the noise); 5 points bend little."""
     if y.size < 10:

@@ -56,7 +56,7 @@ def test_sticky_noise_rarely_stops_a_flat_run():
     noise as sticky as it plausibly is (`caution`) while its autocorrelation is still uncertain."""
     from collections import deque
 
-    from phasewatch.online.series import effective_noise as _effective_noise
+    from phasewatch.online.series_noise import effective_noise as _effective_noise
 
     stops = 0
     for seed in range(40):

@@ -65,7 +65,8 @@ import numpy as np
 
 from phasewatch.noise import ar_variance_ratio
 from phasewatch.online.plan import RunPlan
-from phasewatch.online.series import Series, clip_outliers
+from phasewatch.online.series import Series
+from phasewatch.online.series_noise import clip_outliers
 
 if TYPE_CHECKING:
     from phasewatch.results import Phase
