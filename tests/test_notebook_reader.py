@@ -329,3 +329,64 @@ def test_reading_never_runs_the_notebooks_code(tmp_path, monkeypatch):
     assert any("the TrainOutput's metrics cannot be read" in w for w in run.warnings)
 
 
+
+
+def test_unsloth_tables_keep_the_training_keys(tmp_path, monkeypatch):
+    """Unsloth patches the callback to add its trainer's log keys as columns, `/` spaced
+    (`column_names += [x.replace("/", " / ") for x in Trainer_metrics]`): drawn here by the real
+    NotebookTrainingTracker as Unsloth's on_log fills it; the keys come back as TRL logs them."""
+    from notebook_books import _capture_display
+    from transformers.utils.notebook import NotebookTrainingTracker
+
+    shown = _capture_display(monkeypatch)
+    metrics = ["reward", "reward_std", "kl", "rewards/xmlcount_reward_func"]
+    tracker = NotebookTrainingTracker(20, ["Step", "Training Loss"]
+                                      + [m.replace("/", " / ") for m in metrics])
+    for step in range(1, 21):
+        logs = {"loss": 0.001 * step, "reward": 0.1 * step, "reward_std": 0.5, "kl": 0.01 * step,
+                "rewards/xmlcount_reward_func": 0.05 * step}
+        values = {"Training Loss": logs["loss"]}
+        values.update({m.replace("/", " / "): logs[m] for m in metrics})
+        values["Step"] = step
+        tracker.write_line(values)
+        tracker.update(step + 1, comment="Epoch 0.1/1")
+    tracker.update(20, force_update=True)
+    assert "<th>rewards / xmlcount_reward_func</th>" in shown["html"][0]
+    run = read_run(write_book(tmp_path / "grpo.ipynb", [("trainer.train()", [html_output(shown["html"][0])])]))
+    assert set(run.metrics) == {"loss", *metrics}
+    assert run.aliases["train/reward"] == "reward" and run.series("train/reward").size == 20
+    assert run.series("rewards/xmlcount_reward_func").iloc[-1] == 1.0
+
+
+@pytest.mark.parametrize("front_end", ["colab", "kaggle"])
+def test_notebooks_whose_cells_come_after_a_large_metadata(tmp_path, monkeypatch, front_end):
+    """Colab writes `nbformat` first and Kaggle `metadata` first; widget states can make the
+    metadata larger than the 64 KiB sniffing looks at."""
+    html = trainer_html(monkeypatch, curve_rows()[:20], max_steps=3000)
+    book = json.loads(write_book(tmp_path / "nb.ipynb", [("trainer.train()", [html_output(html)])])
+                      .read_text())
+    book["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {
+        f"w{k}": {"model_name": "HTMLModel", "state": {"value": "x" * 100}} for k in range(1000)}}
+    first = ("nbformat", "nbformat_minor", "metadata") if front_end == "colab" else ("metadata",)
+    ordered = {key: book[key] for key in (*first, "cells", "nbformat", "nbformat_minor")}
+    path = tmp_path / f"{front_end}.ipynb"
+    path.write_text(json.dumps(ordered, indent=1))
+    assert path.read_text().index('"cells"') > 64 * 1024
+    assert sniff_format(path).FORMAT == "notebook"
+    assert read_run(path).series("eval_accuracy").size == 10
+
+
+def test_a_printed_evaluation_is_not_a_run(tmp_path, monkeypatch, capsys):
+    """`print(trainer.evaluate())` prints one dict with an epoch: one row, not a training curve,
+    and not a second run of the notebook whose table is its training."""
+    html = trainer_html(monkeypatch, curve_rows()[:20], max_steps=3000)
+    printed = "{'eval_loss': 0.41, 'eval_runtime': 6.5, 'epoch': 3.0}\n"
+    book = write_book(tmp_path / "nb.ipynb", [("trainer.train()", [html_output(html)]),
+                                              ("print(trainer.evaluate())", [stream(printed)])])
+    assert read_run(book).format == "notebook"  # one run: the table's
+    alone = write_book(tmp_path / "eval.ipynb", [
+        ("print(trainer.evaluate())", [stream(printed)]),
+        ("trainer.train()", [result(train_output(72, 1.64, SUMMARY))])])
+    code, _, err = run_cli(capsys, "inspect", alone)
+    assert code == 3 and "cells 1, 2 show a single log row (a printed evaluation or the " \
+                         "TrainOutput summary), not a curve" in err

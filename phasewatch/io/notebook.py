@@ -26,14 +26,19 @@ from phasewatch.io.sqlite_ro import split_member
 from phasewatch.run import RecordCollector, Run
 
 MEMBERS = True  # `nb.ipynb/N` names the notebook's N-th run
+MAX_LISTED = 8
+SNIFF_MORE_BYTES = 8 * 1024 * 1024
 _START = re.compile(r'^\s*\{\s*"(?:cells|metadata|nbformat|nbformat_minor)"\s*:')
-_CELLS = re.compile(r'"cells"\s*:\s*\[')
-_MARKS = re.compile(r'"(?:cell_type|nbformat)"\s*:')
+# nbformat's own keys and the notebook metadata every front end writes (`kernelspec`,
+# `language_info`; Colab's `colab`)
+_MARKS = re.compile(r'"(?:cell_type|nbformat|kernelspec|language_info|colab)"\s*:')
 
 
 def sniff(path: Path, head: bytes) -> bool:
-    """A JSON object whose first key is one of nbformat's (Jupyter writes them sorted:
-    `cells` first) with a `cells` list and a `cell_type` or `nbformat` key in the head."""
+    """A JSON object whose first key is one of nbformat's and which names a Jupyter key in the
+    head. Jupyter writes the keys sorted (`cells` first); Colab starts with `nbformat` and
+    Kaggle with `metadata`, the cells coming after a metadata that can be larger than the head
+    (widget states)."""
     file, _ = split_member(path)
     if not file.is_file():
         return False
@@ -42,8 +47,15 @@ def sniff(path: Path, head: bytes) -> bool:
 
         head = read_head(file)
     text = head.decode("utf-8-sig", errors="replace")
-    return _START.match(text) is not None and _CELLS.search(text) is not None \
-        and _MARKS.search(text) is not None
+    if _START.match(text) is None:
+        return False
+    if _MARKS.search(text) is not None:
+        return True
+    if file.stat().st_size <= len(head):
+        return False
+    with open(file, "rb") as fh:  # a metadata of widget states before any Jupyter key
+        more = fh.read(SNIFF_MORE_BYTES)
+    return _MARKS.search(more.decode("utf-8", errors="replace")) is not None
 
 
 def members(file: Path) -> list[str]:
@@ -69,8 +81,15 @@ def nothing_found(book: Book, path: Path) -> InputError:
     cells = f"{book.code_cells} code cells, {book.with_outputs} with outputs"
     if book.code_cells and not book.with_outputs:
         cells += "; the notebook was saved without outputs (cleared, or stripped by nbstripout)"
+    single = ""
+    if book.single_rows:
+        where = ", ".join(str(n) for n in book.single_rows[:MAX_LISTED])
+        single = (f"; cell{'s' if len(book.single_rows) > 1 else ''} {where} show"
+                  f"{'' if len(book.single_rows) > 1 else 's'} a single log row (a printed "
+                  "evaluation or the TrainOutput summary), not a curve")
     first = f"; first problem: {book.problems[0]}" if book.problems else ""
-    return InputError(f"no training output in this notebook ({cells}): {looked}{first}", path)
+    return InputError(f"no training output in this notebook ({cells}): {looked}{single}{first}",
+                      path)
 
 
 def choose(book: Book, wanted: str | None, path: Path) -> tuple[int, BookRun]:

@@ -42,6 +42,7 @@ CONSOLE_READERS = ("trinity_console", "verl_console", "torchtune", "olmo_console
 TRAIN_OUTPUT = re.compile(r"TrainOutput\(global_step=(\d+),\s*training_loss=[^,]*,\s*"
                           r"metrics=(\{[^{}]*\})\)")
 MAX_SHOWN = 5
+MIN_PRINTED_RECORDS = 2  # a cell printing one log row shows an evaluation or a summary
 
 
 @dataclass
@@ -63,6 +64,9 @@ class Book:
     problems: list[str]  # cells and outputs skipped, each `cell N: why`
     code_cells: int = 0
     with_outputs: int = 0
+    single_rows: list[int] = field(default_factory=list)
+    """Cells that show one log row and no curve: a printed `trainer.evaluate()` or summary
+    dict, a `TrainOutput` without a progress table (said when the notebook has no run)."""
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -109,11 +113,12 @@ def read_book(path: Path) -> Book:
             continue
         if outputs:
             book.with_outputs += 1
-            book.runs.extend(_cell_runs(path, number, outputs, book.problems))
+            book.runs.extend(_cell_runs(path, number, outputs, book))
     return book
 
 
-def _cell_runs(path: Path, number: int, outputs: list, problems: list[str]) -> list[BookRun]:
+def _cell_runs(path: Path, number: int, outputs: list, book: Book) -> list[BookRun]:
+    problems = book.problems
     found: list[Table] = []
     printed: list[str] = []
     plain: list[str] = []
@@ -143,6 +148,11 @@ def _cell_runs(path: Path, number: int, outputs: list, problems: list[str]) -> l
         _add_summary(runs[-1], "\n".join([*plain, text]))
     else:
         runs = [run for run in [_printed_run(path, number, text, problems)] if run is not None]
+        if runs and len(runs[0].records) < MIN_PRINTED_RECORDS:
+            runs = []  # `print(trainer.evaluate())`: one row, no curve
+            book.single_rows.append(number)
+        elif not runs and TRAIN_OUTPUT.search("\n".join([*plain, text])):
+            book.single_rows.append(number)
     for run in runs if error else ():
         run.warnings.append(f"cell {number}: the cell stopped with an error ({error})")
     return runs
@@ -156,7 +166,7 @@ def _table_run(number: int, table: Table) -> BookRun:
     bad: list[tuple[int, str]] = []
     text: list[tuple[int, str, str]] = []
     for row, cells in enumerate(table.rows, 1):
-        if len(cells) != len(columns):
+        if len(cells) > len(columns) or not cells:  # (fewer: columns a later evaluation added)
             bad.append((row, f"{len(cells)} cells under {len(columns)} columns"))
             continue
         try:

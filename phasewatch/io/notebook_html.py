@@ -14,7 +14,9 @@ decimals, a value not logged yet as `No log` (or `No Log`).
 `Validation Loss` -> `eval_loss`, `Mean Token Accuracy` -> `eval_mean_token_accuracy`), so the
 presets and the metric choice treat the table as they treat the run's `trainer_state.json`.
 `str.capitalize` lowercased the rest of each word: `eval_rougeL` comes back as `eval_rougeL`
-only because it is listed in `CASED` (the other capitals are lost).
+only because it is listed in `CASED` (the other capitals are lost). Unsloth patches the
+callback to show its training rows' keys too (GRPO's `reward`, `kl`, DPO's `rewards / chosen`):
+such lower-case columns are the keys as logged.
 
 Parsed with the standard library's `html.parser` (markup only: nothing in it is run).
 """
@@ -37,13 +39,24 @@ LABEL_EPOCHS = re.compile(r"Epoch\s+[\d.]+\s*/\s*(\d+(?:\.\d+)?)")
 
 
 def trainer_key(column: str) -> str:
-    """The Trainer's log key of a progress-table column (the inverse of `on_evaluate`'s naming,
-    up to the capitals it lost)."""
+    """The Trainer's log key of a progress-table column: the inverse of `on_evaluate`'s naming,
+    up to the capitals it lost (`F1 Macro` -> `eval_f1_macro`; `Weighted f1`, a word that
+    `capitalize` left in lower case, was one part with a space: `eval_weighted f1`). A column
+    in lower case is a training log key as Unsloth's table writes it, its `/` spaced
+    (`rewards / chosen` -> `rewards/chosen`, `reward`, `kl`)."""
     if column == TRAIN_LOSS:
         return "loss"
     if column == VALIDATION_LOSS:
         return EVAL_PREFIX + "loss"
-    key = "_".join(word.lower() for word in column.split())
+    if column[:1].islower():
+        return column.replace(" / ", "/")
+    parts: list[str] = []
+    for word in column.split(" "):
+        if parts and word[:1].islower():
+            parts[-1] += " " + word
+        elif word:
+            parts.append(word)
+    key = "_".join(part.lower() for part in parts)
     return EVAL_PREFIX + CASED.get(key, key)
 
 
