@@ -4,14 +4,14 @@ The logs are other people's files, so they stay out of git: this script fetches 
 exact commit named in the manifest, from a local `fetch` mirror (/work/.mirror/<owner>+<name>/...)
 when there is one, else from raw.githubusercontent.com. A file whose hash differs is refused.
 
-    python benchmarks/real_corpus/build_corpus.py [--set main|heldout|heldout2|...|heldout6]
+    python benchmarks/real_corpus/build_corpus.py [--set main|heldout|heldout2|...|heldout7]
                                                   [--mirrors DIR]
                                                   [--only ID ...] [--offline]
 
 `--set heldout` builds the held-out batch (manifest_heldout.json), `--set heldout2`,
-`--set heldout3`, `--set heldout4`, `--set heldout5` and `--set heldout6` the second to sixth
-(manifest_heldout2.json ... manifest_heldout6.json), into the same data/ folder; the sets share
-no log, so their folders never collide.
+`--set heldout3`, `--set heldout4`, `--set heldout5`, `--set heldout6` and `--set heldout7` the
+second to seventh (manifest_heldout2.json ... manifest_heldout7.json), into the same data/
+folder; the sets share no log, so their folders never collide.
 
 Exit codes: 0 every file present and verified, 1 some could not be obtained or verified.
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
-# the labelled sets, (manifest, labels) in this folder: the main corpus and the six held-out
+# the labelled sets, (manifest, labels) in this folder: the main corpus and the seven held-out
 # batches, each labelled after the detector had been tuned on the sets before it
 # (bench_real_corpus.py and the tests read them from here)
 SETS = {"main": ("manifest.json", "labels.json"),
@@ -38,7 +38,8 @@ SETS = {"main": ("manifest.json", "labels.json"),
         "heldout3": ("manifest_heldout3.json", "labels_heldout3.json"),
         "heldout4": ("manifest_heldout4.json", "labels_heldout4.json"),
         "heldout5": ("manifest_heldout5.json", "labels_heldout5.json"),
-        "heldout6": ("manifest_heldout6.json", "labels_heldout6.json")}
+        "heldout6": ("manifest_heldout6.json", "labels_heldout6.json"),
+        "heldout7": ("manifest_heldout7.json", "labels_heldout7.json")}
 
 
 @dataclass(frozen=True)
