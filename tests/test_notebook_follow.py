@@ -54,3 +54,29 @@ def test_a_notebook_of_several_runs_is_followed_by_its_address(tmp_path, monkeyp
     followed = follower.ends_by_itself()
     replayed, _ = replay(f"{path}/2", stop_on=())
     assert_same(followed, replayed)
+
+
+def test_a_printed_log_growing_between_saves_is_fed_once(tmp_path):
+    """A cell printing HF dict lines (`disable_tqdm=True`) saved again and again: each row is fed
+    once, at the step the hf_console reader gives it, and the summary row ends the watch."""
+    from notebook_books import stream
+
+    path = tmp_path / "printed.ipynb"
+    rows = [f"{{'eval_loss': {0.5 + abs(i - 40) / 100:.4f}, 'eval_accuracy': {0.9 - abs(i - 40) / 200:.4f}, "
+            f"'epoch': {i / 20:.2f}}}\n" for i in range(1, 81)]
+    summary = "{'train_runtime': 50.0, 'train_loss': 0.4, 'epoch': 4.0}\n"
+    follower = Follower(path, stop_on=())
+    follower.wait_for_message("does not exist yet")
+    for upto in range(10, 81, 10):
+        tmp = path.with_name(".~printed.ipynb")
+        write_book(tmp, [("trainer.train()", [stream("".join(rows[:upto]))])])
+        os.replace(tmp, path)
+        time.sleep(0.05)
+    tmp = path.with_name(".~printed.ipynb")
+    write_book(tmp, [("trainer.train()", [stream("".join(rows) + summary)])])
+    os.replace(tmp, path)
+    followed = follower.ends_by_itself()
+    replayed, result_ = replay(path, stop_on=())
+    assert_same(followed, replayed)
+    assert follower.watch.result.n_records == len(rows) + 1 == result_.n_records
+    assert follower.watch.result.resumes == [] and follower.watch.result.reason == "finished"
