@@ -390,3 +390,15 @@ def test_a_printed_evaluation_is_not_a_run(tmp_path, monkeypatch, capsys):
     code, _, err = run_cli(capsys, "inspect", alone)
     assert code == 3 and "cells 1, 2 show a single log row (a printed evaluation or the " \
                          "TrainOutput summary), not a curve" in err
+
+
+def test_html_the_parser_refuses_is_a_reported_output(tmp_path, monkeypatch):
+    """html.parser asserts on an unknown `<![...]` marked section: that output is skipped and
+    reported, the table of another output is read."""
+    html = trainer_html(monkeypatch, curve_rows()[:20], max_steps=3000)
+    book = write_book(tmp_path / "nb.ipynb", [("display(x)", [html_output("<p><![uStep]<table>")]),
+                                              ("trainer.train()", [html_output(html)])])
+    run = read_run(book)
+    assert run.series("eval_accuracy").size == 10
+    assert run.warnings == [("cell 1: output 1 skipped (HTML that cannot be parsed (unknown "
+                             "status keyword 'uStep' in marked section))")]

@@ -155,8 +155,11 @@ def tables(html: str) -> list[Table]:
     """The tables of an HTML output, each with the first progress bar of the output (the
     training tracker's: the evaluation's child bar comes after the table)."""
     parser = _Parser()
-    parser.feed(html)
-    parser.close()
+    try:
+        parser.feed(html)
+        parser.close()
+    except AssertionError as exc:  # html.parser's check of a `<![...]>` marked section
+        raise ValueError(f"HTML that cannot be parsed ({exc})") from None
     return parser.tables
 
 
