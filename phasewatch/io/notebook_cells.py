@@ -29,7 +29,7 @@ from typing import Any
 from phasewatch.errors import BAD_LINE_ERRORS, InputError
 from phasewatch.files import open_regular
 from phasewatch.io.lines import as_step
-from phasewatch.io.notebook_html import Table, is_no_log, tables, trainer_key
+from phasewatch.io.notebook_html import TRAIN_LOSS, Table, is_no_log, tables, trainer_key
 from phasewatch.io.source import Record
 from phasewatch.values import to_float
 
@@ -134,8 +134,9 @@ def _cell_runs(path: Path, number: int, outputs: list, book: Book) -> list[BookR
                 data = output.get("data", {})
                 if not isinstance(data, dict):
                     raise TypeError("its 'data' is not an object")
-                if "text/html" in data:
-                    found.extend(t for t in tables(text_of(data["text/html"])) if t.is_training)
+                html = text_of(data["text/html"]) if "text/html" in data else ""
+                if TRAIN_LOSS in html:  # parsed only then: a DataFrame's HTML is large
+                    found.extend(t for t in tables(html) if t.is_training)
                 if "text/plain" in data:
                     plain.append(text_of(data["text/plain"]))
             elif kind == "error":
