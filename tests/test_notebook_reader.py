@@ -394,9 +394,11 @@ def test_a_printed_evaluation_is_not_a_run(tmp_path, monkeypatch, capsys):
 
 def test_html_the_parser_refuses_is_a_reported_output(tmp_path, monkeypatch):
     """html.parser asserts on an unknown `<![...]` marked section: that output is skipped and
-    reported, the table of another output is read."""
+    reported, the table of another output is read. (HTML without 'Training Loss' is no progress
+    table and is not parsed at all.)"""
     html = trainer_html(monkeypatch, curve_rows()[:20], max_steps=3000)
-    book = write_book(tmp_path / "nb.ipynb", [("display(x)", [html_output("<p><![uStep]<table>")]),
+    damaged = "<p><![uStep]<table><tr><th>Step</th><th>Training Loss</th></tr>"
+    book = write_book(tmp_path / "nb.ipynb", [("display(x)", [html_output(damaged)]),
                                               ("trainer.train()", [html_output(html)])])
     run = read_run(book)
     assert run.series("eval_accuracy").size == 10
