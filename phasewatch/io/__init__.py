@@ -53,6 +53,7 @@ READERS: tuple[str, ...] = (
     "mmengine",  # JSON lines with mmengine's training-row keys: before the generic reader
     "jsonl",
     "csv",
+    "keras_console",  # `Epoch N/M` + a progress bar's `- name: value` items
     "kv_console",  # print() lines `step N name=value`: the loosest shape, tried last
 )
 

@@ -1,0 +1,118 @@
+"""Keras' `model.fit` printout: `Epoch N/M`, then a progress line ending with `- name: value` items.
+
+Keras prints each epoch as a header line and a progress bar (`keras.utils.Progbar`) that it
+redraws in place (`\\r`, or backspaces in older versions) as the batches go, and completes with
+the epoch's metrics, the validation ones (`val_*`) included once the epoch's evaluation ran:
+
+    Epoch 3/10                                          (Keras 2, verbose=1)
+    1875/1875 [==============================] - 5s 2ms/step - loss: 0.0734 - accuracy: 0.9778 - val_loss: 0.0331 - val_accuracy: 0.9892
+    Epoch 3/30                                          (Keras 3: bold and coloured with ANSI codes)
+    422/422 ━━━━━━━━━━━━━━━━━━━━ 30s 72ms/step - accuracy: 0.9778 - loss: 0.0734 - val_accuracy: 0.9892 - val_loss: 0.0331 - learning_rate: 0.0010
+    1875/1875 - 3s - loss: 0.0734 - accuracy: 0.9778 - 3s/epoch - 2ms/step      (verbose=2)
+     - 3s - loss: 0.0734 - acc: 0.9778 - val_loss: 0.0331 - val_acc: 0.9892     (old Keras, verbose=2)
+
+A line's last redraw (after its last `\\r` or backspace) is what the screen showed. It is the
+epoch's record when its counter is complete (`422/422`; an unfinished `33/422 ... - ETA: 1:02`
+is a running mean and is skipped) and counts the batches the epoch's first bar counted (a
+`model.evaluate()` after training prints a bar over the test batches: not the epoch's). A
+callback that prints between the bar's end and the validation (`ModelCheckpoint(verbose=1)`:
+`Epoch 3: val_accuracy improved ...`) makes Keras 3 print the complete bar twice, the second time
+with the validation and the epoch's final means: the epoch's last complete line is kept (the
+collector keeps a step's last values). Lines before the first `Epoch N/M` are not the fit's.
+
+The steps are epochs, counted from 0 as Keras counts them in what it writes to files
+(`CSVLogger`'s `epoch` column, `History.history`, the TensorBoard callback's `epoch_*` steps), so
+a run's printout and its CSVLogger file give the same steps: `Epoch 1/30` is step 0. `M - 1` is
+the planned last step (`phasewatch.planned`). Names are Keras' own (`loss`, `val_loss`,
+`accuracy`, `val_accuracy`); values stay text, read as numbers by the collector
+(`phasewatch.values`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from phasewatch.io.source import LogFileSource
+from phasewatch.io.verl_console import ANSI
+
+FORMAT = "keras_console"
+
+EPOCH_LINE = re.compile(r"^\s*Epoch (\d+)/(\d+)\s*$")
+# The bar's counter (`422/422`) at the start of a redraw; old Keras' verbose=2 line has none.
+COUNTER = re.compile(r"^\s*(\d+)/(\d+)(?!\d)")
+OLD_VERBOSE_2 = re.compile(r"^\s*-\s+\d+s\s+-\s")
+ITEM = re.compile(r"\s-\s+(?P<name>[A-Za-z_][\w./]*):\s+(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)"
+                  r"(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf))(?=\s|$)", re.IGNORECASE)
+REDRAW = re.compile(r"[\r\x08]+")
+# An `Epoch N/M` line, then within 12 lines (the first redraws; a warning) a `- name: number` item.
+SNIFF = re.compile(r"(?m)^[ \t]*Epoch \d+/\d+[ \t]*\r?$(?:\n[^\n]*){0,12}?\n[^\n]*"
+                   r"\s-\s+[A-Za-z_][\w./]*:\s+[-+]?(?:\d|\.\d|nan)")
+
+
+def last_redraw(line: str) -> str:
+    """What the screen showed of a line a progress bar redrew: the text after its last `\\r`
+    or run of backspaces (an empty last part, a line ending in `\\r`, gives the one before),
+    without ANSI codes."""
+    parts = [part for part in REDRAW.split(ANSI.sub("", line)) if part.strip()]
+    return parts[-1] if parts else ""
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    return path.is_file() and sniff_text(head.decode("utf-8", "replace"))
+
+
+def sniff_text(text: str) -> bool:
+    """Whether console text held whole in memory (a notebook cell's printed output,
+    `io.notebook`) is this format: `sniff` without the file."""
+    return "Epoch " in text and SNIFF.search(ANSI.sub("", text)) is not None
+
+
+class LineParser:
+    """`Epoch N/M` opens epoch N - 1; its complete progress lines are its records."""
+
+    step_unit = "epoch"
+
+    def __init__(self) -> None:
+        self.epoch: int | None = None
+        self.planned: int | None = None
+        self.batches: int | None = None  # what the epoch's first bar counts
+
+    @property
+    def settings(self) -> dict[str, int | None]:
+        """The planned last step (`M - 1`, epochs from 0) for the run's config."""
+        return {"planned_steps": self.planned}
+
+    def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
+        shown = last_redraw(line)
+        header = EPOCH_LINE.match(shown)
+        if header:
+            self.epoch, self.batches = int(header.group(1)) - 1, None
+            total = int(header.group(2)) - 1
+            self.planned = total if total > 0 else None
+            return []
+        if self.epoch is None:
+            return []
+        counter = COUNTER.match(shown)
+        if counter:
+            done, of = int(counter.group(1)), int(counter.group(2))
+            if self.batches is None:
+                self.batches = of
+            if done != of or of != self.batches:  # a running mean, or another bar
+                return []
+        elif not OLD_VERBOSE_2.match(shown):
+            return []
+        values = {m.group("name"): m.group("value") for m in ITEM.finditer(" " + shown)}
+        return [(self.epoch, values)] if values else []
+
+
+class Source(LogFileSource):
+    """Lines read (and followed) by the shared line machinery."""
+
+    FORMAT, PARSER = FORMAT, LineParser
+    WHAT = "Keras `Epoch N/M` lines, each followed by its progress bar's `- name: value` items"
+
+
+source = Source.open
+read = Source.run_of
