@@ -76,7 +76,8 @@ def holds_training(file: Path) -> bool:
 def nothing_found(book: Book, path: Path) -> InputError:
     """The error for a notebook that shows no run: what was looked for, and where it stopped."""
     looked = ("phasewatch reads the Hugging Face / TRL Trainer's progress table (an HTML output "
-              "whose first column is Step or Epoch, beside Training Loss) and training logs a "
+              "whose first column is Step or Epoch, beside Training Loss), fastai's (epoch, "
+              "train_loss, valid_loss...) and training logs a "
               f"cell printed ({', '.join(CONSOLE_READERS)} lines)")
     cells = f"{book.code_cells} code cells, {book.with_outputs} with outputs"
     if book.code_cells and not book.with_outputs:

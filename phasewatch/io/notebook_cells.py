@@ -8,6 +8,8 @@ notebook is run, unpickled or evaluated) and finds, in cell order:
     `max` says the run finished; `TrainOutput(global_step=N, ..., metrics={...})` in the same
     cell (the value of `trainer.train()`, or printed) is the final summary row at step N, as
     in `trainer_state.json`;
+  - fastai's `Learner` progress tables in a cell's `text/html` outputs (`notebook_fastai`):
+    one run per cell, its steps the epochs;
   - in a cell without such a table, the text its stream outputs printed (stdout and stderr,
     in order), when one of the console readers' `sniff_text` takes it: one run, read by that
     reader's own `Source` and `LineParser` from the text (format: that reader's, such as
@@ -28,6 +30,7 @@ from typing import Any
 
 from phasewatch.errors import BAD_LINE_ERRORS, InputError
 from phasewatch.files import open_regular
+from phasewatch.io import notebook_fastai as fastai
 from phasewatch.io.lines import as_step
 from phasewatch.io.notebook_html import TRAIN_LOSS, Table, is_no_log, tables, trainer_key
 from phasewatch.io.source import Record
@@ -120,6 +123,7 @@ def read_book(path: Path) -> Book:
 def _cell_runs(path: Path, number: int, outputs: list, book: Book) -> list[BookRun]:
     problems = book.problems
     found: list[Table] = []
+    fits: list[Table] = []  # fastai's tables
     printed: list[str] = []
     plain: list[str] = []
     error = None
@@ -135,8 +139,10 @@ def _cell_runs(path: Path, number: int, outputs: list, book: Book) -> list[BookR
                 if not isinstance(data, dict):
                     raise TypeError("its 'data' is not an object")
                 html = text_of(data["text/html"]) if "text/html" in data else ""
-                if TRAIN_LOSS in html:  # parsed only then: a DataFrame's HTML is large
-                    found.extend(t for t in tables(html) if t.is_training)
+                if TRAIN_LOSS in html or fastai.MARKER in html:  # else not parsed: a DataFrame's HTML is large
+                    parsed = tables(html)
+                    found.extend(t for t in parsed if t.is_training)
+                    fits.extend(t for t in parsed if fastai.is_fastai(t))
                 if "text/plain" in data:
                     plain.append(text_of(data["text/plain"]))
             elif kind == "error":
@@ -147,6 +153,8 @@ def _cell_runs(path: Path, number: int, outputs: list, book: Book) -> list[BookR
     if found:
         runs = [_table_run(number, table) for table in found]
         _add_summary(runs[-1], "\n".join([*plain, text]))
+    elif fits:
+        runs = [fastai.cell_run(number, fits, FORMAT)]
     else:
         runs = [run for run in [_printed_run(path, number, text, problems)] if run is not None]
         if runs and len(runs[0].records) < MIN_PRINTED_RECORDS:
