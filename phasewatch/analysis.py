@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from phasewatch.changepoint import Segmenter
+from phasewatch.checkpoint import beats_last, best_index
 from phasewatch.corners import place_corners
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.hinge import hinge_phases
@@ -31,14 +32,11 @@ from phasewatch.noise import (
 )
 from phasewatch.phase_stats import (
     SPARSE,
-    UP_PHASES,
     Baseline,
     boundary_intervals,
     boundary_levels,
     demote_flat_trends,
-    extreme_index,
     phase_stats,
-    point_levels,
     settle_overshoots,
     snap_turns,
 )
@@ -217,7 +215,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         if signals:
             phase.stats["signals"] = _signal_stats(signals, phase)
     changepoints = boundary_intervals(phases, seg.changepoints, steps, y, sd, window, fixed)
-    best = _best_index(phases, steps, y)
+    best = best_index(phases, steps, y)
     extra = {
         "baseline_rule": str(baseline_spec),
         "baseline_se": float(base_se),
@@ -228,6 +226,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         # what was left out, so a figure marks exactly these (none with keep_outliers)
         "outlier_steps": list(series.outlier_steps),
     }
+    if (beats := beats_last(phases, y, best, sd, cfg.k_sd)) is not None:
+        extra["stop_beats_last"] = beats
     if nll_onset is not None:
         extra["nll_overfit_onset_step"] = int(nll_onset)
     if stages:
@@ -284,26 +284,6 @@ def _stage_phases(steps, y, breaks, sd: float, cfg: PhaseConfig,
             stage[0].start_step = phases[-1].end_step = switch
         phases.extend(stage)
     return phases
-
-
-def _best_index(phases: list[Phase], steps, y) -> int:
-    """The checkpoint to keep: the peak an overfit starts from (the highest, when a run
-    recovers from one overfit and overfits again), unless the run recovers after its last
-    overfit to above that peak (then the best evaluation of the recovery); without an overfit,
-    the best evaluation. On a dense run, levels are 3-point medians: one lucky evaluation is
-    not the best checkpoint."""
-    peaks = [int(np.searchsorted(steps, p.start_step)) for p in phases if p.name == "overfit"]
-    if not peaks:
-        return extreme_index(y, 0, y.size - 1, highest=True)
-    best = max(peaks, key=lambda i: (y[i], -i))
-    last = max(k for k, p in enumerate(phases) if p.name == "overfit")
-    if any(p.name in UP_PHASES for p in phases[last + 1:]):
-        lo = int(np.searchsorted(steps, phases[last].end_step))
-        later = extreme_index(y, lo, y.size - 1, highest=True)
-        levels = point_levels(y)
-        if levels[later] > levels[best]:
-            return later
-    return best
 
 
 def _signal_stats(signals: dict[str, StepSeries], phase: Phase) -> dict[str, dict[str, float]]:

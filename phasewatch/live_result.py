@@ -32,6 +32,7 @@ class WatchResult:
     finished: bool = False
     live_best_step: int | None = None   # the monitor's own best at the end
     phases: list[str] | None = None      # the whole run's phases, as `analyze` names them
+    stop_beats_last: bool | None = None  # the data rank best_step above the last evaluation
     resumes: list[tuple[int, int]] = field(default_factory=list)
     stop_reason: str | None = None       # the stop condition that fired ('overfit', ...)
     aggregate: list[str] | None = None   # the validation sets whose mean `metric` is
@@ -49,7 +50,8 @@ class WatchResult:
                            f"{'-' if self.best_step is None else self.best_step}",
                 "phase": self.phase, "direction": self.direction, "records": self.n_records,
                 "finished": self.finished, "live_best_step": self.live_best_step,
-                "phases": self.phases, **({"x": self.x} if self.x else {})}
+                "phases": self.phases, "stop_beats_last": self.stop_beats_last,
+                **({"x": self.x} if self.x else {})}
 
     def describe(self, path: str | Path) -> str:
         """The one line `watch` prints on stderr at the end (the reason included)."""
@@ -67,6 +69,8 @@ class WatchResult:
             # from the best value the whole run's checkpoint is: say which is which
             named = " > ".join(self.phases) or "no values to analyse"
             whole = f"; whole run: {named}, checkpoint to keep: {unit} {best}"
+            if self.stop_beats_last is False:
+                whole += " (the last is as good within the noise)"
             live = "-" if self.live_best_step is None else self.live_best_step
             said = f"live best (smoothed) at {unit} {live}"
         return (f"watched {counted(self.n_records, 'record')} up to {self.records_unit} {self.last_step}; "
@@ -95,6 +99,7 @@ def add_whole_run(result: WatchResult, path: Path, notice: Callable[[str], None]
     result.phases = [p.name for p in analysis.phases]
     if analysis.recommended_stop_step is not None:
         result.best_step = analysis.recommended_stop_step
+    result.stop_beats_last = analysis.extra.get("stop_beats_last")
 
 
 def end_result(result: WatchResult, monitor, info, records: int, path: Path,

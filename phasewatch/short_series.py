@@ -21,8 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from phasewatch.checkpoint import beats_last
 from phasewatch.noise import reported_noise, second_difference_sd
 from phasewatch.phase_stats import Baseline, boundary_levels, phase_stats
+from phasewatch.phases import PhaseConfig
 from phasewatch.results import Analysis, ChangePoint, Phase
 from phasewatch.signals import MIN_FOR_TREND, PreparedSeries
 from phasewatch.stepseries import StepSeries
@@ -304,5 +306,7 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
                        if tested else None),
         "outlier_steps": list(series.outlier_steps),  # left out (none with keep_outliers)
     }
+    if (beats := beats_last(phases, y, best, sd, PhaseConfig.k_sd)) is not None:
+        extra["stop_beats_last"] = beats
     return Analysis(source, metric, direction, series.own_units(base), changepoints, phases,
                     int(steps[best]), warnings, extra)

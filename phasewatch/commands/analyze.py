@@ -165,11 +165,22 @@ def print_text(analysis: Analysis) -> None:
                                            for c in analysis.changepoints))
     if x and x["recommended_stop"] is not None:
         print(f"  recommended stop: {unit} {x['recommended_stop']:.4g} "
-              f"({steps_count} {_fmt(analysis.recommended_stop_step)})")
+              f"({steps_count} {_fmt(analysis.recommended_stop_step)})" + _as_good(analysis))
     else:
-        print(f"  recommended stop: {steps_count} {_fmt(analysis.recommended_stop_step)}")
+        print(f"  recommended stop: {steps_count} {_fmt(analysis.recommended_stop_step)}"
+              + _as_good(analysis))
     for warning in analysis.warnings:
         print(f"  warning: {warning}")
+
+
+def _as_good(analysis: Analysis) -> str:
+    """' (its best evaluation; the last, step 250, is as good within the noise)' when the data
+    do not rank the recommended checkpoint above the last one (`checkpoint.beats_last`)."""
+    if analysis.extra.get("stop_beats_last") is not False or not analysis.phases:
+        return ""
+    unit = analysis.extra.get("step_unit", "step")
+    return (f" (its best evaluation; the last, {unit} {analysis.phases[-1].end_step}, "
+            "is as good within the noise)")
 
 
 def _noise_source(analysis: Analysis) -> str:

@@ -1,0 +1,83 @@
+"""The recommended checkpoint says whether the data rank it above the last evaluation.
+
+On a run that ends flat, the best evaluation is the plateau's luckiest reading: `analyze` and
+`watch` still name it, and say that the last checkpoint is as good within the noise; after an
+overfit they do not, since the decline from the peak is significant.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from phasewatch.api import analyze
+from phasewatch.cli import main
+from phasewatch.run import Run
+
+
+def _run(values, metric="train/reward") -> Run:
+    steps = np.arange(len(values), dtype=np.int64) * 10
+    return Run.from_columns({metric: (steps, np.asarray(values, dtype=np.float64))}, "t", "t")
+
+
+def _flat(n: int, seed: int) -> np.ndarray:
+    return 0.5 + np.random.default_rng(seed).normal(0.0, 0.05, n)
+
+
+def _overfit(n: int, seed: int) -> np.ndarray:
+    t = np.linspace(0, 1, n)
+    curve = np.interp(t, [0, 0.3, 1], [0.3, 0.7, 0.45])
+    return curve + np.random.default_rng(seed).normal(0.0, 0.01, n)
+
+
+@pytest.mark.parametrize("n", [6, 20, 120])
+def test_a_flat_run_does_not_rank_its_best_reading_above_the_last(n):
+    flat_calls = 0
+    for seed in range(20):
+        a = analyze(_run(_flat(n, seed)))
+        if [p.name for p in a.phases] != ["plateau"]:
+            continue  # a false claim, counted by the benchmarks: not this test's subject
+        flat_calls += 1
+        if a.recommended_stop_step == 10 * (n - 1):  # the last reading is the best
+            assert "stop_beats_last" not in a.extra
+        else:
+            assert a.extra["stop_beats_last"] is False, (seed, a.recommended_stop_step)
+    assert flat_calls >= 15
+
+
+@pytest.mark.parametrize("n", [20, 120])
+def test_the_peak_before_an_overfit_beats_the_last(n):
+    a = analyze(_run(_overfit(n, 0), "eval/accuracy"))
+    assert [p.name for p in a.phases][-1] == "overfit"
+    assert a.extra["stop_beats_last"] is True
+
+
+def _write_jsonl(path, values, metric):
+    with open(path, "w") as out:
+        out.writelines(json.dumps({"step": 10 * k, metric: float(v)}) + "\n" for k, v in enumerate(values))
+
+
+def test_analyze_and_watch_say_the_last_checkpoint_is_as_good(tmp_path, capsys):
+    y = _flat(40, 4)
+    y[7] = 0.75  # one lucky reading: 5 sds above the plateau, still one reading
+    log = tmp_path / "log.jsonl"
+    _write_jsonl(log, y, "eval/reward")
+    assert main(["analyze", str(log)]) == 0
+    text = capsys.readouterr().out
+    assert "recommended stop: step 70 (its best evaluation; the last, step 390, is as good " \
+           "within the noise)" in text
+    assert main(["watch", str(log), "--format", "jsonl"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert summary["best_step"] == 70 and summary["stop_beats_last"] is False
+    assert "checkpoint to keep: step 70 (the last is as good within the noise)" in captured.err
+
+
+def test_after_an_overfit_the_text_has_no_such_note(tmp_path, capsys):
+    log = tmp_path / "log.jsonl"
+    _write_jsonl(log, _overfit(60, 1), "eval/accuracy")
+    assert main(["analyze", str(log)]) == 0
+    text = capsys.readouterr().out
+    assert "recommended stop: step" in text and "as good within the noise" not in text
