@@ -12,7 +12,9 @@ instead, with the step key kept as a metric (`--x epoch` then reports in it) and
 Where the steps are epochs (Keras' History; every list's step key `epoch`, in integers) the
 run says so (`Run.step_unit`): its texts and figures name them epochs. A document with neither
 whose metrics are `{step: value}` objects (`{"train": {"loss": {"0": 1.7, "1": 1.4}}}`, pandas'
-`to_json()`) is read by `json_step_maps`: metric `train/loss`, the keys are the steps.
+`to_json()`) is read by `json_step_maps`: metric `train/loss`, the keys are the steps. Number
+lists of several lengths (a loss per batch beside an accuracy per epoch) are read by
+`json_uneven_lists`: on the longest list's steps, each shorter list spread evenly over them.
 Scalars beside the lists are the run's config. Nested objects in a record are flattened with
 "/".
 
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import InputError
+from phasewatch.io import json_uneven_lists as uneven
 from phasewatch.io.json_step_maps import (
     STEP_MAP_START,
     number_or_null,
@@ -64,11 +67,13 @@ def sniff(path: Path, head: bytes) -> bool:
             # damaged or cut: still ours when it starts like one (the reader names the line)
             return first_json_object(head, limit=1) is None and \
                 (_LIST_OF_RECORDS.search(text) is not None or STEP_MAP_START.search(text) is not None)
-        return bool(record_lists(doc)) or column_lists(doc) is not None or bool(step_maps(doc))
+        return bool(record_lists(doc)) or column_lists(doc) is not None or bool(step_maps(doc)) \
+            or uneven.uneven_lists(doc) is not None
     # A large file: one document (not JSON lines) with a list of step objects near its start,
-    # or whose first value is a {step: value} object.
+    # or whose first value is a {step: value} object or a metric's list of numbers.
     return _one_document_start(head) and \
-        (_LIST_OF_RECORDS.search(text) is not None or STEP_MAP_START.search(text) is not None)
+        (_LIST_OF_RECORDS.search(text) is not None or STEP_MAP_START.search(text) is not None
+         or uneven.starts_like_one(text))
 
 
 def _one_document_start(head: bytes) -> bool:
@@ -154,6 +159,9 @@ def parse(text: str, path: Path) -> tuple[list[Record], dict[str, Any], list[str
         records = [Record(i, {k: v[i] for k, v in columns.items()}) for i in range(n)]
         note = f"one value per epoch in each list (Keras' History): the steps are the epochs 0-{n - 1}"
         return records, _config(doc), [note], "epoch"
+    if not lists and (columns := uneven.uneven_lists(doc)) is not None:
+        records, notes = uneven.records(columns)
+        return records, _config(doc), notes, "step"
     if not lists and (maps := step_maps(doc)):
         return [Record(step, values) for step, values in records_of_maps(maps)], {}, [], "step"
     if not lists:
