@@ -24,7 +24,12 @@ A dip is taken only when all of these hold:
   hardly moves: a flat AR(1) run's three low readings in a row were read as a dip;
 - the evaluations after it come back and stay: the median of the next three is above the
   trough by the same margin, so a fall that never recovers stays what the segmentation made of
-  it, and a trough that is only the first of several low points is not a turn.
+  it, and a trough that is only the first of several low points is not a turn. A rounded
+  trough (the evaluations on both sides of it below the start by the margin too) inside a
+  first phase named a rise recovers as slowly as a logistic climb starts: there the best three
+  in a row of the rise count (0.433 -> 0.319, then 0.336, 0.334, 0.366 and up to 0.64; tuning
+  seeds: boundary hits +0.01 in the bounded regime of both generator families and the AR(1)
+  regime of the first, no other cell changed, no false claim more).
 A first phase named a plateau that ends on its lowest evaluation, below the start, and is
 followed by a rise is a fall into a trough that the segmentation put its knot on but judged
 flat (two or three evaluations, against a noise estimate the turns inflated): the dip is tested
@@ -102,6 +107,13 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd: f
     margin = cfg.k_sd * np.sqrt(2.0) * sd
     depth = base - y[trough]
     recovery = float(np.median(y[trough + 1:trough + 4])) - y[trough]
+    if recovery <= margin and first.name in RISES \
+            and max(y[trough - 1], y[trough + 1]) < base - margin:
+        # a rounded trough, two evaluations or more below the start, recovers over several
+        # evaluations: the best three in a row of the rise after it
+        after = y[trough + 1:end + 1]
+        recovery = max(float(np.median(after[j:j + 3])) for j in range(max(after.size - 2, 1))) \
+            - y[trough]
     if depth <= margin or recovery <= margin:
         return phases
     one_point = base - y[trough + 1] <= cfg.k_sd * sd

@@ -86,3 +86,18 @@ def test_a_one_evaluation_trough_on_a_dense_run_is_not_recovered_after_0_steps()
     dip = next(p for p in analysis.phases if p.name == "disruption")
     assert dip.stats["trough_step"] == 2
     assert dip.stats["time_to_recover"] == 1
+
+
+def test_a_rounded_trough_that_recovers_slowly_is_a_dip():
+    """A fall over the first five evaluations (0.433 -> 0.319, 6 noise sds) that stays near its
+    trough for three more (0.336, 0.334, 0.366) before it climbs to 0.64 is a disruption and a
+    readaptation: the three evaluations right after the trough are within the noise of it, so
+    the recovery is read from the best three in a row of the rise (the first generator's
+    dip_recover run of the AR(1) regime, seed 109 of the tuning seeds)."""
+    from phasewatch import synth
+
+    run = synth.generate_regime("dip_recover", "ar1", 109)
+    y = run.run.series(run.metric).dropna().values
+    assert y[0] - y[4] > 5 * run.truth["noise_sd"] and max(y[5:8]) - y[4] < 0.05
+    analysis = analyze_run(run.run, metric=run.metric)
+    assert names(analysis) == ["disruption", "readaptation", "plateau"]
