@@ -251,12 +251,14 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
     the names (a prefix test each), a dict lookup per exact candidate."""
     hits = [(role, rank, pattern) for pattern, roles in _EXACT.items() if pattern in present
             for role, rank in roles]
-    # a candidate spelled with capitals (W&B panels named by hand: `Reward`, `Loss`), after
-    # every candidate spelled as listed
+    # a candidate spelled with capitals or spaces (W&B panels named by hand: `Reward`, `Loss`;
+    # printed `Valid Loss: 5.90`), after every candidate spelled as listed
     for name in present:
         lowered = name.lower()
-        if lowered != name and lowered in _EXACT and lowered not in present:
-            hits.extend((role, rank + CAPITALISED_RANK, name) for role, rank in _EXACT[lowered])
+        for spelling in dict.fromkeys((lowered, lowered.replace(" ", "_"))):
+            if spelling != name and spelling in _EXACT and spelling not in present:
+                hits.extend((role, rank + CAPITALISED_RANK, name) for role, rank in _EXACT[spelling])
+                break
     prefixes = _PREFIXES if "" not in _PREFIXES else None
     flagged = [n for n in present
                if prefixes is None or n.startswith(prefixes) or "validation" in n]

@@ -183,3 +183,60 @@ def test_followed_in_pieces_equals_the_replay(tmp_path):
     replayed, _ = replay(path, stop_on=())
     assert_same(followed, replayed)
     assert follower.watch.result.n_records == len(curve)
+
+
+def _epoch_blocks(epochs, total=30, start=1):
+    """A training script that prints each epoch as a block (a header, then `Name: value` lines
+    between ` - `), as 0Xero7/slm_training's logs do, after its config dump."""
+    lines = ["use_experimental: True", "-" * 80, "max_seq_len: 128", "lr: 0.0001",
+             f"num_epochs: {total}", "-" * 80, "Model Parameter Count: 66829394", "-" * 80]
+    for e in range(start, start + epochs):
+        train, valid = 7.3 - 0.1 * e, 6.5 - 0.05 * e + 0.004 * max(0, e - 15) ** 2
+        lines += [f"Epoch: {e}/{total}", f"Time Taken: {30 + e / 10:.2f}s - LR: {1e-4 / e:.2e}",
+                  f"Train Loss: {train:.4f} - Train Perplexity: {math.exp(train):.2f}",
+                  f"Valid Loss: {valid:.4f} - Valid Perplexity: {math.exp(valid):.2f}", "-" * 80]
+    return "\n".join(lines) + "\n"
+
+
+def test_epoch_blocks_of_name_value_lines_are_read(tmp_path, capsys):
+    path = write(tmp_path, _epoch_blocks(30))
+    assert sniff_format(path).FORMAT == "kv_console"
+    run = read_run(path)
+    assert run.step_unit == "epoch" and run.config["max_steps"] == 30
+    valid = run.series("Valid Loss")
+    assert list(valid.index) == list(range(1, 31))
+    assert valid[1] == pytest.approx(6.45) and valid[30] == pytest.approx(5.0 + 0.004 * 225)
+    assert run.series("Train Perplexity")[2] == pytest.approx(round(math.exp(7.1), 2))
+    # `146.09s` is no number: its item is left out; `use_experimental: True` comes before any
+    # header, so it is no record either
+    assert "Time Taken" not in run.metrics and "use_experimental" not in run.metrics
+    assert run.series("LR")[1] == pytest.approx(1e-4)
+    code, out, _ = run_cli(capsys, "analyze", path, "--format", "json")
+    result = json.loads(out)["runs"][0]
+    assert code == 0 and result["metric"] == "Valid Loss" and result["direction"] == "min"
+    assert [p["name"] for p in result["phases"]][-1] == "overfit"
+
+
+def test_a_block_ends_at_prose_or_at_a_header_of_the_other_counter(tmp_path):
+    text = ("step 10 | loss: 0.9 | lr: 0.001\nstep 20 | loss: 0.8 | lr: 0.001\n"
+            "Epoch 1\nval loss: 0.7\n"  # an epoch banner in a log counted in steps: no header
+            "step 30 | loss: 0.7 | lr: 0.001\n"
+            "step 40\nloss: 0.6\nThe model answered: 42 after thinking\nloss: 0.5\n")
+    run = read_run(write(tmp_path, text))
+    assert run.step_unit == "step"
+    assert "val loss" not in run.metrics
+    # the item line after the `step 40` header is a record at 40; the prose ends nothing (it
+    # is no item line), and the next item line is still the block's
+    assert run.series("loss").to_dict() == {10: 0.9, 20: 0.8, 30: 0.7, 40: 0.5}
+
+
+def test_epoch_blocks_followed_in_pieces_equal_the_replay(tmp_path):
+    text = _epoch_blocks(30)
+    path = tmp_path / "train.log"
+    follower = Follower(path, stop_on=(), idle_exit=1.0)
+    follower.wait_for_message("does not exist yet")
+    write_in_pieces(path, text, size=97)
+    followed = follower.ends_by_itself()
+    replayed, _ = replay(path, stop_on=())
+    assert_same(followed, replayed)
+    assert follower.watch.result.n_records == 90  # three item lines an epoch

@@ -28,6 +28,13 @@ Avg Len: 129`: the iteration within the epoch in parentheses, `name: value` item
 hold spaces). The step is the iteration counted over the epochs, `(epoch - 1) x per-epoch +
 iteration`, and the planned length `epochs x per-epoch`.
 
+Scripts that print an epoch as a block, a header line and then lines of `Name: value` items
+(`Epoch: 3/30`, then `Train Loss: 5.94 - Train Perplexity: 380.11` and `Valid Loss: 5.90 - Valid
+Perplexity: 366.70`), give one record per item line at the header's step. A header is a step
+token alone on its line (decorations such as `===` or `[ ]` aside); an item line holds nothing
+but `Name: value` items (names may hold spaces) between ` - `, `|`, `,` or `;`, at least one of
+them a number, and no step token. Values that are no number (`Time Taken: 146.09s`) are left out.
+
 Sniffing is the most conservative of all readers (it comes last in `READERS`): at least
 3 record lines in the first 64 KiB (8 MB when the head has a step token but fewer records:
 samples printed between steps), and a step that increases, so prose with one `step 1 lr=3`
@@ -68,6 +75,11 @@ COLON_ITEM_INLINE = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*):\s*(?P<
 # a decimal number (what its `:.4f` / `:.2f` formats write) and maybe a unit (`ms`, `%`, `BPC`).
 DECIMAL_FIELD = re.compile(r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)?)\s+"
                            r"(?P<value>[-+]?(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?)\s?(?:%|[A-Za-z]{1,3})?$")
+# an epoch block's header (`Epoch: 3/30`, `=== Epoch 3 ===`, `[Epoch 3/10]`) and its items
+HEADER_DECORATION = re.compile(r"[\s=*#>\-\[\]():]*")
+BLOCK_SEPARATOR = re.compile(r"\s+-\s+|\s*[|,;]\s*")
+BLOCK_ITEM = re.compile(r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)*)\s*[:=]\s*(?P<value>\S+)$")
+MAX_HEADER = 80  # a header is short: longer lines without items are not searched for one
 MIN_COLON_NUMBERS = 2  # `Step 3: Multiply: 24` in a model's sample is one: prose
 # `name=value` or `name = value`, separated by spaces, commas, semicolons or pipes.
 ITEM = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*)(?P<equals>\s*=(?!=)\s*)"
@@ -170,6 +182,15 @@ def decimal_fields(rest: str) -> dict[str, str]:
     return items
 
 
+def header_token(line: str) -> re.Match | None:
+    """The step token of an epoch block's header (`Epoch 3/30`, `=== Epoch 3 ===`), a line
+    that holds nothing else; else None."""
+    tokens = list(STEP_TOKEN.finditer(line))
+    if len(tokens) == 1 and HEADER_DECORATION.fullmatch(STEP_TOKEN.sub("", line)):
+        return tokens[0]
+    return None
+
+
 class LineParser:
     """A line with a step token and `name=value` items gives one record; other lines none."""
 
@@ -184,6 +205,7 @@ class LineParser:
         self._within_epoch = False
         self._first_epoch: int | None = None
         self._offset = 0
+        self._block: re.Match | None = None  # the header of the block item lines join
 
     @property
     def settings(self) -> dict[str, int | None]:
@@ -199,10 +221,17 @@ class LineParser:
         if "Epoch:[" in line and (minimind := MINIMIND_TOKEN.search(line)) is not None:
             return self._minimind_record(line, minimind)
         if "=" not in line and ":" not in line:
-            return []  # most console output: no item, no need for the step token's search
+            # most console output: no item, no need for the step token's search
+            if len(line) <= MAX_HEADER and (header := header_token(line)) is not None:
+                self._block = header
+            return []
         tokens = list(STEP_TOKEN.finditer(line))
         if not tokens:
+            return self._block_record(line)
+        if (header := header_token(line)) is not None:
+            self._block = header
             return []
+        self._block = None
         values = record_items(line, tokens) if "=" in line else colon_items(line, tokens)
         if not any(NUMBER.match(value) for value in values.values()):
             return []  # `step 8 | loss 0.41`, `step 5: mode=train`: console noise
@@ -224,6 +253,30 @@ class LineParser:
                           "`Epoch N` line): it cannot be placed on the epoch axis")
         self.last_step = step
         return [(step, values)]
+
+    def _block_record(self, line: str) -> list[tuple[int, dict[str, Any]]]:
+        """An item line of an open epoch block (`Train Loss: 5.94 - Train Perplexity: 380.11`)
+        as a record at the block's step; [] for any other line. A header of another counter
+        than the file's heads no block (an `Epoch 2` banner in a log of steps); a header's
+        counter is the file's once an item line follows it (a banner before the first record
+        decides nothing)."""
+        if self._block is None:
+            return []
+        values: dict[str, str] = {}
+        for field in BLOCK_SEPARATOR.split(line.strip()):
+            match = BLOCK_ITEM.match(field) if field else None
+            if match is None:
+                return []
+            if NUMBER.match(match.group("value")):
+                values[match.group("name")] = match.group("value")
+        kind = EPOCH if self._block.group("kind").lower() == EPOCH else "step"
+        if not values or self.counter not in (None, kind):
+            return []
+        self.counter = kind
+        if self._block.group("total") is not None:
+            self.planned = int(self._block.group("total"))
+        self.last_step = int(self._block.group("n"))
+        return [(self.last_step, values)]
 
     def _across_epochs(self, step_token: re.Match, epoch_token: re.Match) -> int:
         """The step of a line that prints its epoch too (`Epoch 1 | Step 20/6501 | ...`). Such a
@@ -281,7 +334,8 @@ class Source(LogFileSource):
     40/40` may still be followed by its evaluation."""
 
     FORMAT, PARSER = FORMAT, LineParser
-    WHAT = "lines with a step token and `name=value` items (or MiniMind's `Epoch:[E/N](I/M)` lines)"
+    WHAT = ("lines with a step token and `name=value` items (or MiniMind's `Epoch:[E/N](I/M)` "
+            "lines, or `Epoch: N/M` blocks of `Name: value` lines)")
 
 
 source = Source.open
