@@ -41,6 +41,7 @@ READERS: tuple[str, ...] = (
     "trackio",
     "tensorboard",
     "wandb",
+    "wandb_history",  # wandb < 0.10 run folders: `wandb-history.jsonl`
     "notebook",  # a Jupyter notebook is JSON: before the JSON readers
     "trainer_state",
     "llamafactory",
