@@ -202,6 +202,7 @@ def test_peak_noise_and_values_are_analyzes_and_the_logs(name, capsys):
     series = read_run(SAMPLES / name).series(ref["metric"]).dropna()
     assert _close(row["final_value"], series.iloc[-1])
     assert _close(row["recommended_value"], series.loc[ref["recommended_stop_step"]])
+    assert row["recommended_beats_last"] == ref.get("stop_beats_last")
 
 
 def test_parquet_without_pyarrow_says_what_to_install(runs, tmp_path, capsys, monkeypatch):

@@ -23,7 +23,7 @@ ID_COLUMNS = ("path", "name", "algorithm", "seed", "format", "metric", "directio
 PHASE_COLUMNS = (
     "start_level", "dip_depth", "dip_trough_step", "dip_low", "dip_high", "readapt_gain",
     "peak_step", "overfit_onset_step", "overfit_decline", "recommended_step",
-    "recommended_value", "final_value", "best_value", "noise_sd", "phases", "n_changepoints",
+    "recommended_value", "recommended_beats_last", "final_value", "best_value", "noise_sd", "phases", "n_changepoints",
     "n_warnings",
 )
 TOKEN_COLUMNS = ("token_divergence", "token_mean_nll", "token_divergent_share")
@@ -197,6 +197,7 @@ def phase_summary(analysis, series) -> dict[str, Any]:
         row["overfit_decline"] = over.stats.get("decline_since_peak")
     row["recommended_step"] = analysis.recommended_stop_step
     row["recommended_value"] = _value_at(series, analysis.recommended_stop_step)
+    row["recommended_beats_last"] = analysis.extra.get("stop_beats_last")
     row["final_value"] = float(series.iloc[-1]) if series is not None and len(series) else None
     row["best_value"] = analysis.extra.get("best_value")
     row["noise_sd"] = analysis.extra.get("noise_sd")
