@@ -66,7 +66,7 @@ def test_analyze_and_watch_say_the_last_checkpoint_is_as_good(tmp_path, capsys):
     _write_jsonl(log, y, "eval/reward")
     assert main(["analyze", str(log)]) == 0
     text = capsys.readouterr().out
-    assert "recommended stop: step 70 (its best evaluation; the last, step 390, is as good " \
+    assert "recommended stop: step 70 (the last, step 390, is as good " \
            "within the noise)" in text
     assert main(["watch", str(log), "--format", "jsonl"]) == 0
     captured = capsys.readouterr()

@@ -174,13 +174,12 @@ def print_text(analysis: Analysis) -> None:
 
 
 def _as_good(analysis: Analysis) -> str:
-    """' (its best evaluation; the last, step 250, is as good within the noise)' when the data
+    """' (the last, step 250, is as good within the noise)' when the data
     do not rank the recommended checkpoint above the last one (`checkpoint.beats_last`)."""
     if analysis.extra.get("stop_beats_last") is not False or not analysis.phases:
         return ""
     unit = analysis.extra.get("step_unit", "step")
-    return (f" (its best evaluation; the last, {unit} {analysis.phases[-1].end_step}, "
-            "is as good within the noise)")
+    return f" (the last, {unit} {analysis.phases[-1].end_step}, is as good within the noise)"
 
 
 def _noise_source(analysis: Analysis) -> str:
