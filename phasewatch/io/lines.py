@@ -21,8 +21,12 @@ class BadLine(ValueError):
     """A line that should be a record but is not; `read_lines` reports it and goes on."""
 
 
-# Names real loggers give the step counter, most specific first. `epoch` is the last resort
-# (Keras' CSVLogger has nothing else) and only counts when its values are integers.
+# Names real loggers give the step counter, most specific first. Reinforcement-learning loggers
+# count environment steps: Stable-Baselines3's `progress.csv` / `progress.json`
+# (`time/total_timesteps`), OpenAI Baselines' (`total_timesteps`, ppo2's `misc/total_timesteps`,
+# ppo1/trpo's `TimestepsSoFar`). `epoch` is the last resort but one (Keras' CSVLogger has nothing
+# else) and only counts when its values are integers; an SB3 off-policy log that dropped its
+# timesteps still counts its episodes (`time/episodes`).
 STEP_KEYS: tuple[str, ...] = (
     "step",
     "global_step",
@@ -34,7 +38,12 @@ STEP_KEYS: tuple[str, ...] = (
     "_step",
     "Step",
     "steps",
+    "time/total_timesteps",
+    "total_timesteps",
+    "misc/total_timesteps",
+    "TimestepsSoFar",
     "epoch",
+    "time/episodes",
 )
 
 

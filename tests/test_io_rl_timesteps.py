@@ -1,0 +1,62 @@
+"""Reinforcement-learning loggers count environment steps (`lines.STEP_KEYS`): Stable-Baselines3's
+`progress.csv` (`time/total_timesteps`), OpenAI Baselines' (`TimestepsSoFar`, `total_timesteps`).
+The four real `logs/progress.csv` of the sweep (TobiasLudwig02/RLFlappyBird, haakontveit1/rl_racer,
+sottsout/SAC_PROJECT, davidADSP/SIMPLE) were all 'unknown log format'. Stable-Baselines3 is not
+installed here: the files are written with `csv` in the layout its CSV logger writes (the keys of
+the first dump as the header, empty cells for keys a row does not log), a few rows each."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from phasewatch.cli import main
+from phasewatch.io import read_run
+
+PPO_KEYS = ["rollout/ep_rew_mean", "time/fps", "time/iterations", "time/total_timesteps",
+            "time/time_elapsed", "rollout/ep_len_mean", "train/clip_fraction", "train/loss",
+            "train/learning_rate", "train/entropy_loss"]
+
+
+def sb3_progress(path, iterations=40) -> None:
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=PPO_KEYS)
+        writer.writeheader()
+        for it in range(1, iterations + 1):
+            row = {"rollout/ep_rew_mean": -7.5 + 0.4 * it, "time/fps": 1171 - it,
+                   "time/iterations": it, "time/total_timesteps": 1024 * it,
+                   "time/time_elapsed": 2 * it, "rollout/ep_len_mean": 50 + it}
+            if it > 1:  # the first dump has no training stats yet
+                row.update({"train/clip_fraction": 0.015, "train/loss": 1.0 / it,
+                            "train/learning_rate": 0.0003, "train/entropy_loss": -1.38})
+            writer.writerow(row)
+
+
+def test_sb3_progress_csv_counts_timesteps(tmp_path, capsys):
+    path = tmp_path / "progress.csv"
+    sb3_progress(path)
+    run = read_run(path)
+    assert run.format == "csv"
+    reward = run.series("rollout/ep_rew_mean")
+    assert reward.index.tolist() == [1024 * it for it in range(1, 41)]
+    assert "time/total_timesteps" not in run.metrics  # the step, not a metric
+    assert run.series("train/loss").index[0] == 2048  # the sparse first row
+    assert main(["analyze", "--metric", "rollout/ep_rew_mean", str(path)]) == 0
+    assert "rollout/ep_rew_mean" in capsys.readouterr().out
+
+
+def test_baselines_ppo1_and_sb3_json_and_an_episode_count(tmp_path):
+    ppo1 = tmp_path / "baselines.csv"
+    ppo1.write_text("TimeElapsed,loss_vf_loss,EpisodesSoFar,EpRewMean,TimestepsSoFar,EpLenMean\n"
+                    + "".join(f"{2.4 * k},0.05,{12 * k},{0.01 * k},{1024 * k},84.0\n" for k in range(1, 19)))
+    assert read_run(ppo1).series("EpRewMean").index[-1] == 18 * 1024
+    sb3_json = tmp_path / "progress.json"  # SB3's "json" format: one object per dump
+    sb3_json.write_text("".join(json.dumps({"rollout/ep_rew_mean": 0.1 * k, "time/total_timesteps": 2048 * k,
+                                            "time/fps": 900}) + "\n" for k in range(1, 11)))
+    run = read_run(sb3_json)
+    assert run.series("rollout/ep_rew_mean").index.tolist() == [2048 * k for k in range(1, 11)]
+    assert not any("record number" in w for w in run.warnings)
+    sac = tmp_path / "sac.csv"  # an off-policy log that kept its episodes, not its timesteps
+    sac.write_text("rollout/ep_rew_mean,time/episodes,rollout/success_rate,train/critic_loss\n"
+                   + "".join(f"{-50 + k / 10},{k},0.0,{'' if k < 5 else 0.5}\n" for k in range(30)))
+    assert read_run(sac).series("train/critic_loss").index[0] == 5
