@@ -164,6 +164,23 @@ def test_step_limits_that_show_none_of_the_data_are_a_usage_error(tmp_path, caps
     assert main(["plot", str(sft), "--xlim", "1500,6000", "-o", str(tmp_path / "f.png")]) == 0
 
 
+def test_a_zoom_that_cuts_a_change_point_keeps_the_layout(tmp_path, capsys):
+    # Was: `plot sample_logs/sft --xlim 0,400` drew the whisker of the change point at 1110
+    # past the axes, the layout collapsed ("constrained_layout not applied", six times), the
+    # y labels were cut and the legend overlapped the x label.
+    from phasewatch.cli import main
+
+    sft = ROOT / "sample_logs" / "sft"
+    assert main(["plot", str(sft), "--xlim", "0,400", "-o", str(tmp_path / "f.png")]) == 0
+    assert "constrained_layout" not in capsys.readouterr().err
+    fig = phase_figure(read_run(sft), phasewatch.analyze(sft), xlim=(0, 400))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        box = ax.get_tightbbox(renderer)
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.width, ax.get_ylabel()
+
+
 def test_the_token_figure_takes_the_step_limits(tmp_path, capsys):
     # Was: `plot --kind tokens --xlim 0,500` drew steps 0-2000: the option was accepted and
     # not passed on. Zoomed before the SFT->RL switch (800), the legend does not name it.

@@ -160,18 +160,20 @@ def _resolved_sans_serif() -> str | None:
 
 
 def draw_changepoint_intervals(ax: Axes, analysis: Analysis, y_axes: float = 0.035) -> list:
-    """Each change point as a whisker at the bottom of the axes: |--o--| from low to high."""
+    """Each change point as a whisker at the bottom of the axes: |--o--| from low to high,
+    clipped to the axes like the data (a zoom with --xlim cuts the whiskers outside it; drawn
+    past the axes they also made the layout collapse)."""
     transform = blended_transform_factory(ax.transData, ax.transAxes)
     artists = []
     for cp in analysis.changepoints:
         (line,) = ax.plot(
             [cp.low, cp.high], [y_axes, y_axes], transform=transform, color="#404040",
             linewidth=0.8, marker="|", markersize=4, markeredgewidth=0.8, solid_capstyle="butt",
-            zorder=4, clip_on=False, gid="changepoint",
+            zorder=4, gid="changepoint",
         )
         (dot,) = ax.plot(
             [cp.step], [y_axes], transform=transform, color="#404040", marker="o",
-            markersize=2.5, linestyle="none", zorder=4, clip_on=False, gid="changepoint",
+            markersize=2.5, linestyle="none", zorder=4, gid="changepoint",
         )
         artists += [line, dot]
     return artists
