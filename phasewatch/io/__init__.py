@@ -55,6 +55,7 @@ READERS: tuple[str, ...] = (
     "jsonl",
     "csv",
     "keras_console",  # `Epoch N/M` + a progress bar's `- name: value` items
+    "sb3_console",  # Stable-Baselines3's `| rollout/ |` tables
     "kv_console",  # print() lines `step N name=value`: the loosest shape, tried last
 )
 

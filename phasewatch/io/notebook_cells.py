@@ -41,7 +41,8 @@ FORMAT = "notebook"
 # (Trinity-RFT's `Step N: {...}` first, the loose `step N name=value` last). JSON-lines and
 # CSV readers are not tried: a notebook prints JSON and tables that are not logs.
 CONSOLE_READERS = ("trinity_console", "verl_console", "torchtune", "olmo_console",
-                   "hf_console", "keras_console", "kv_console")
+                   "hf_console", "keras_console", "sb3_console",
+                   "kv_console")
 TRAIN_OUTPUT = re.compile(r"TrainOutput\(global_step=(\d+),\s*training_loss=[^,]*,\s*"
                           r"metrics=(\{[^{}]*\})\)")
 MAX_SHOWN = 5

@@ -1,0 +1,94 @@
+"""Stable-Baselines3's console tables (`phasewatch.io.sb3_console`). SB3 is not installed here: the
+tables are drawn as its `HumanOutputFormat` draws them (keys grouped under `prefix/` section lines,
+floats through `:<8.3g`, the box as wide as its longest key and value), the layout of the sweep's
+ZeshiWu/ML-capstone-project- logs, which were 'unknown log format'."""
+
+from __future__ import annotations
+
+import math
+
+from notebook_books import stream, write_book
+from watch_follower import Follower, assert_same, replay, write_in_pieces
+
+from phasewatch.cli import main
+from phasewatch.io import read_run
+
+
+def sb3_table(values: dict) -> str:
+    """One dump as SB3's HumanOutputFormat writes it."""
+    def fmt(v):
+        return f"{v:<8.3g}" if isinstance(v, float) else str(v)
+    rows: list[tuple[str, str]] = []
+    section = None
+    for key in sorted(values):
+        prefix, _, name = key.rpartition("/")
+        if prefix and prefix != section:
+            rows.append((prefix + "/", ""))
+            section = prefix
+        rows.append(("    " + name if prefix else name, fmt(values[key])))
+    kw, vw = max(len(k) for k, _ in rows), max(len(v) for _, v in rows)
+    dashes = "-" * (kw + vw + 7)
+    lines = [dashes] + [f"| {k}{' ' * (kw - len(k))} | {v}{' ' * (vw - len(v))} |" for k, v in rows]
+    return "\n".join(lines + [dashes]) + "\n"
+
+
+def ppo_log(iterations=40) -> str:
+    out = ["Using cuda device", "Wrapping the env in a VecTransposeImage."]
+    for it in range(1, iterations + 1):
+        values = {"rollout/ep_len_mean": 250.0 + it, "rollout/ep_rew_mean": 1.4 + 3 * (1 - math.exp(-it / 8)) - 0.15 * max(it - 35, 0),
+                  "time/fps": 170, "time/iterations": it, "time/time_elapsed": 12 * it,
+                  "time/total_timesteps": 2048 * it}
+        if it > 1:
+            values.update({"train/approx_kl": 0.008046303, "train/loss": 0.5 / it,
+                           "train/learning_rate": 0.0003, "train/n_updates": 10 * (it - 1)})
+        out.append(sb3_table(values).rstrip("\n"))
+        if it % 10 == 0:
+            out.append(f"Eval num_timesteps={2048 * it}, episode_reward=-1649.00 +/- 20.10")
+    return "\n".join(out) + "\n"
+
+
+def test_ppo_tables_are_records_at_their_timesteps(tmp_path):
+    log = tmp_path / "train.log"
+    log.write_text(ppo_log())
+    run = read_run(log)
+    assert run.format == "sb3_console"
+    reward = run.series("rollout/ep_rew_mean")
+    assert reward.index.tolist() == [2048 * it for it in range(1, 41)]
+    assert reward.iloc[0] == 1.75  # `1.75    `: the 3 significant digits SB3 prints
+    assert run.series("train/approx_kl").iloc[0] == 0.00805
+    assert "time/total_timesteps" not in run.metrics
+    assert not run.warnings, run.warnings
+
+
+def test_dqn_tables_and_a_notebook_cell(tmp_path):
+    tables = "".join(sb3_table({"rollout/ep_len_mean": 208.0, "rollout/ep_rew_mean": 2.0 + k / 10,
+                                "rollout/exploration_rate": 0.921 - k / 100, "time/episodes": 4 * k,
+                                "time/fps": 17, "time/time_elapsed": 48, "time/total_timesteps": 831 * k})
+                     for k in range(1, 13))
+    book = write_book(tmp_path / "dqn.ipynb", [("model.learn(100_000)", [stream(tables)])])
+    run = read_run(book)
+    assert run.format == "sb3_console"
+    assert run.series("time/episodes").index.tolist() == [831 * k for k in range(1, 13)]
+
+
+def test_a_table_without_its_step_is_reported(tmp_path):
+    log = tmp_path / "train.log"
+    log.write_text(ppo_log(5) + sb3_table({"rollout/ep_rew_mean": 3.0, "time/fps": 10}))
+    run = read_run(log)
+    assert len(run.series("rollout/ep_rew_mean")) == 5
+    assert any("without time/total_timesteps" in w for w in run.warnings), run.warnings
+
+
+def test_followed_in_pieces_equals_the_replay(tmp_path, capsys):
+    source = tmp_path / "whole.log"
+    text = ppo_log(60)
+    source.write_text(text)
+    assert main(["analyze", "--metric", "rollout/ep_rew_mean", str(source)]) == 0
+    capsys.readouterr()
+    path = tmp_path / "train.log"
+    follower = Follower(path, stop_on=(), idle_exit=1.0, metric="rollout/ep_rew_mean")
+    follower.wait_for_message("does not exist yet")
+    write_in_pieces(path, text)
+    followed = follower.ends_by_itself()
+    replayed, _ = replay(path, stop_on=(), metric="rollout/ep_rew_mean")
+    assert_same(followed, replayed)
