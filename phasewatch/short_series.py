@@ -298,7 +298,7 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     best = int(np.argmax(y))
     extra = {
         "baseline_rule": str(baseline),
-        "baseline_se": float(base_se),
+        "baseline_se": float(base_se) if sd > 0 else None,  # unknown without a noise estimate
         "best_value": series.own_units(float(y[best])),
         "noise_sd": float(sd) if sd > 0 else None,
         "confidence": confidence,

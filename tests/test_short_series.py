@@ -132,3 +132,11 @@ def test_a_loss_stuck_at_zero_prints_no_negative_zero(capsys):
     assert "-0.0" not in json.dumps(a.to_dict())
     a = analyze_run(run_of([0.3, 0.2, 0.25], train=[0.0, 0.1, 0.0]), direction="min")
     assert any("ended where it began, 0 -> 0" in w for w in a.warnings)
+
+
+@pytest.mark.parametrize("values", [[0.4, 0.5], [0.4, 0.5, 0.45]])
+def test_too_few_evaluations_for_a_noise_estimate_give_no_baseline_uncertainty(values):
+    """Without a noise estimate the starting level's uncertainty is unknown (null), not 0,
+    which would read as an exact baseline."""
+    a = analyze_run(run_of(values, metric="eval/accuracy"))
+    assert a.extra["noise_sd"] is None and a.extra["baseline_se"] is None
