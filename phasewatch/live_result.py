@@ -73,8 +73,11 @@ class WatchResult:
                 whole += " (the last is as good within the noise)"
             live = "-" if self.live_best_step is None else self.live_best_step
             said = f"live best (smoothed) at {unit} {live}"
+        # the monitor's phase as it stood at the end (said live, without hindsight) beside the
+        # whole run's: "live phase" so the two are not read as one answer
+        live_phase = "live phase" if self.phases is not None else "phase"
         return (f"watched {counted(self.n_records, 'record')} up to {self.records_unit} {self.last_step}; "
-                f"{self.metric}: phase {phase}, {said}{why}{ended}{whole}")
+                f"{self.metric}: {live_phase} {phase}, {said}{why}{ended}{whole}")
 
 
 def add_whole_run(result: WatchResult, path: Path, notice: Callable[[str], None],
