@@ -74,3 +74,38 @@ def test_a_fast_fall_starts_the_line_at_the_first_value():
         fig = compare_figure([run], size="single")
         (drawn,) = [ln for ln in fig.axes[0].lines if ln.get_gid() == "smoothed"]
         assert drawn.get_ydata()[0] == pytest.approx(run.series("eval/accuracy").iloc[0])
+
+
+def _run_with_epochs(n_epochs: int):
+    """A run of 200 evaluations of a noisy plateau with `n_epochs` epoch boundaries."""
+    from phasewatch.run import Event, Run
+
+    steps = np.arange(200, dtype=np.int64) * 10
+    values = 0.6 + np.random.default_rng(0).normal(0, 0.02, steps.size)
+    run = Run.from_columns({"eval/accuracy": (steps, values)}, "epochs", "test")
+    every = steps.size // n_epochs
+    run.events = [Event(step=int(steps[k * every]), name="epoch_boundary",
+                        detail=f"epoch {k} begins") for k in range(1, n_epochs)]
+    return run
+
+
+def test_epoch_boundaries_neither_cut_the_smoothing_nor_bury_the_data():
+    """An epoch boundary is no jump of a held-out metric: the line is smoothed across it (cut
+    there, it ended in a raw reading at every boundary); beyond 10 boundaries none is drawn."""
+    from phasewatch.api import analyze
+    from phasewatch.plot import phase_figure
+
+    few = _run_with_epochs(4)
+    fig = phase_figure(few, analyze(few))
+    smoothed = next(line for line in fig.axes[0].lines if line.get_gid() == "smoothed")
+    xs, ys = np.asarray(smoothed.get_xdata()), np.asarray(smoothed.get_ydata())
+    raw = few.series("eval/accuracy")
+    for event in few.events:
+        k = int(np.searchsorted(xs, event.step))
+        # smoothed across: the line there is not the raw reading (its sd is 0.02)
+        assert abs(ys[k] - raw[event.step]) < 0.05 and ys[k] != pytest.approx(raw[event.step])
+        assert abs(ys[k - 1] - ys[k]) < 0.01  # no step in the line either
+    assert sum(line.get_gid() == "event" for line in fig.axes[0].lines) == 3
+    many = _run_with_epochs(40)
+    fig = phase_figure(many, analyze(many))
+    assert not any(line.get_gid() == "event" for line in fig.axes[0].lines)

@@ -190,10 +190,18 @@ def event_style(name: str) -> dict:
     return style
 
 
+MAX_EPOCH_LINES = 10
+
+
 def draw_events(axes: Sequence[Axes], events, color: str | None = None) -> dict[str, Line2D]:
-    """Vertical lines at known events on every panel; returns one legend handle per event kind."""
+    """Vertical lines at known events on every panel; returns one legend handle per event kind.
+    Epoch boundaries only when there are at most `MAX_EPOCH_LINES`: dozens of them bury the
+    data (44 lines hid the other runs of a comparison)."""
     handles: dict[str, Line2D] = {}
+    epochs = sum(event.name == "epoch_boundary" for event in events)
     for event in events:
+        if event.name == "epoch_boundary" and epochs > MAX_EPOCH_LINES:
+            continue
         style = event_style(event.name)
         label = style.pop("label")
         if color is not None:

@@ -117,14 +117,22 @@ class Smoothing:
 DEFAULT_SMOOTHING = Smoothing()
 
 
+# Events the smoothing window crosses: an epoch boundary makes no jump in a held-out metric (the
+# analysis does not restart phases there either), and cut at each of them a run's line ended
+# in a raw reading at every boundary (a TRL GRPO reward: its peaks and its crash sat exactly on
+# the epoch lines).
+SMOOTHED_ACROSS = ("epoch_boundary",)
+
+
 def event_breaks(events) -> list[float]:
-    """Where each event cuts the run, for piecewise smoothing.
+    """Where each event cuts the run, for piecewise smoothing (not at `SMOOTHED_ACROSS`).
 
     The trainer logs `sft_to_rl` at the last SFT step (its eval is still pre-RL), so that cut
     falls after the event's step; a `resume` event is the first record of the resumed run, so
     that cut (and any other) falls before it.
     """
-    return [e.step + 0.5 if e.name == "sft_to_rl" else e.step - 0.5 for e in events]
+    return [e.step + 0.5 if e.name == "sft_to_rl" else e.step - 0.5 for e in events
+            if e.name not in SMOOTHED_ACROSS]
 
 
 def smoothing_breaks(events, analysis=None) -> list[float]:
