@@ -58,7 +58,7 @@ from phasewatch.signals import (
 from phasewatch.start_dip import split_start_dip
 from phasewatch.start_shift import split_start_shift
 from phasewatch.stepseries import StepSeries
-from phasewatch.whole_run_trend import stretch_means, whole_run_trend
+from phasewatch.whole_run_trend import stretch_means, stretch_size, whole_run_trend
 
 # Fewer evaluations get the short-series answer (phasewatch.short_series). From 6 on, a broken
 # line with a knot (phasewatch.hinge) reads a rise and fall or a late decline that one rank test
@@ -207,11 +207,14 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     shown_sd = reported_noise(sd, y, own_metric, warnings)  # effects in sds of the noise
     base_se = base_se if shown_sd else 0.0
     levels = boundary_levels(phases, steps, y, fixed)
-    if whole_trend and len(phases) == 1:  # read between the stretches it was decided on
+    stretched = whole_trend and len(phases) == 1
+    if stretched:  # read between the stretches it was decided on
         levels = list(stretch_means(y))
     for k, phase in enumerate(phases):
         phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, series.sign,
                                        shown_sd, base))
+        if stretched:  # its start and end values are means, not the data at its edges
+            phase.stats["ends_averaged"] = stretch_size(y.size)
         if signals:
             phase.stats["signals"] = _signal_stats(signals, phase)
     changepoints = boundary_intervals(phases, seg.changepoints, steps, y, sd, window, fixed)

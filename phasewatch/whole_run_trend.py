@@ -59,8 +59,13 @@ def stretch_means(y: np.ndarray) -> tuple[float, float]:
     phase is reported between (its single first and last evaluations, each one noisy reading,
     can even point against the trend: a GRPO reward 0.135 -> 0.105 printed for a rise from
     0.00 to 0.11)."""
-    k = min(LONG_RUN_MEAN, y.size // 4)
+    k = stretch_size(y.size)
     return float(np.mean(y[:k])), float(np.mean(y[-k:]))
+
+
+def stretch_size(n: int) -> int:
+    """Evaluations in each of the first and last stretches of a run of `n`."""
+    return min(LONG_RUN_MEAN, n // 4)
 
 
 def _line_residual_ar(steps: np.ndarray, y: np.ndarray) -> float:

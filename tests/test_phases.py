@@ -407,3 +407,21 @@ def test_a_fast_decay_meets_its_plateau_where_the_data_reach_it():
     assert [(p.name, p.start_step, p.end_step) for p in result.phases] == [
         ("improvement", 100, 300), ("plateau", 300, 600)]
     assert abs(result.phases[1].stats["change_sd"]) < 1
+
+
+def test_a_whole_run_trend_says_its_ends_are_means():
+    """A slow rise of 0.12 under noise sd 0.03 over 80 evaluations, which the segmentation reads
+    as one plateau, is one improvement read between the means of the first and last 20
+    evaluations: the phase line says so, since its start value is then not the first reading
+    the baseline is (0.51 against 0.561 here)."""
+    from phasewatch.commands.analyze import phase_line
+    from phasewatch.run import Run
+
+    t = np.arange(80)
+    y = 0.5 + 0.0015 * t + np.random.default_rng(3).normal(0, 0.03, t.size)
+    analysis = analyze_run(Run.from_columns({"eval/accuracy": (t * 10, y)}, "x", "x"))
+    (phase,) = analysis.phases
+    assert phase.name == "improvement" and phase.stats["ends_averaged"] == 20
+    assert phase.stats["start_value"] == pytest.approx(np.mean(y[:20]))
+    assert phase.stats["end_value"] == pytest.approx(np.mean(y[-20:]))
+    assert "(ends: means of 20 evaluations each)" in phase_line(phase)

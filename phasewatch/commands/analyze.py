@@ -119,6 +119,8 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
             f"{_fmt(s.get('start_value')):>9} -> {_fmt(s.get('end_value')):<9}"
             f" change {s.get('change', 0):+.4g}"
             + (f" ({change_sd:+.1f} sd)" if change_sd is not None else ""))
+    if "ends_averaged" in s:
+        line += f"  (ends: means of {s['ends_averaged']} evaluations each)"
     if phase.name == "disruption":
         recover = s.get("time_to_recover")
         if recover is not None and unit != "step" and "time_to_recover_x" in s:
