@@ -52,6 +52,7 @@ READERS: tuple[str, ...] = (
     "olmo_console",
     "hf_console",
     "mmengine",  # JSON lines with mmengine's training-row keys: before the generic reader
+    "sb3_monitor",  # `#{"t_start": ...}`, then `r,l,t` per episode
     "jsonl",
     "csv",
     "keras_console",  # `Epoch N/M` + a progress bar's `- name: value` items
