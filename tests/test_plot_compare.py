@@ -159,6 +159,22 @@ def test_grid_panels_show_only_their_own_runs_bands_and_baseline():
     assert gids([ax for ax in fig.axes if ax.get_visible()][1], "phase-band") == []
 
 
+def test_grid_of_runs_of_very_different_lengths_gives_each_its_own_step_axis():
+    """One metric, one y axis; but a run of 300 steps beside one of 3,000 would be a sliver at
+    the left of a shared step axis: each panel then spans its own run."""
+    short, long_ = make_run("sft", n=60, extras=False), make_run("rl", n=600, seed=1, extras=False)
+    fig = compare_figure([short, long_], analyses=[make_analysis(short, stop=None),
+                                                   make_analysis(long_, stop=None)], layout="grid")
+    first, second = [ax for ax in fig.axes if ax.get_visible()][:2]
+    assert first.get_ylim() == second.get_ylim()
+    assert first.get_xlim()[1] < 400 and second.get_xlim()[1] > 2900
+    # runs of about the same length keep one step axis
+    same = [make_run("sft", n=200, extras=False), make_run("rl", n=150, seed=1, extras=False)]
+    fig = compare_figure(same, analyses=[make_analysis(r, stop=None) for r in same], layout="grid")
+    first, second = [ax for ax in fig.axes if ax.get_visible()][:2]
+    assert first.get_xlim() == second.get_xlim()
+
+
 def test_grid_titles_are_cut_to_their_panel():
     long = make_run("Qwen2.5-0.5B-bsz256_2-prompt1024-resp512-0.567", extras=False)
     fig = compare_figure([long, make_run("chord_mu", seed=1, extras=False)], layout="grid")

@@ -20,6 +20,9 @@ from phasewatch.xaxis import axis_label, in_step_unit, shared_step_unit, step_un
 GRID_ROW_HEIGHT = 1.25  # inches per row of small multiples
 
 
+SHARED_X_SPAN = 1 / 3  # the shortest run's steps at least this share of the longest's
+
+
 def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title, xlim, ylim) -> Figure:
     n = len(runs)
     if ncols is None:
@@ -37,12 +40,16 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
              else None for r, m in zip(runs, own)]
     first = min(span[0] for span in spans if span is not None)
     last = max(span[1] for span in spans if span is not None)
+    lengths = [b - a for a, b in (span for span in spans if span is not None)]
+    # one step axis for runs of about the same length; a run of 1,000 steps beside one of
+    # 28,000 would be a sliver at the left of its panel
+    shared_x = shared_y and min(lengths) >= SHARED_X_SPAN * max(lengths)
     smoothing = smoothing.resolved(first, last)
     unit = shared_step_unit(zip(runs, own))  # what the steps of a shared axis count
     with paper_style():
         fig = _draw.new_figure(width, height)
         data = attach(fig)
-        grid = fig.subplots(nrows, ncols, sharex=shared_y, sharey=shared_y, squeeze=False)
+        grid = fig.subplots(nrows, ncols, sharex=shared_x, sharey=shared_y, squeeze=False)
         axes = grid.ravel().tolist()
         meaning = {"raw": False, "baseline": False, "stop": False, "outlier": False}
         events: dict[str, Line2D] = {}
@@ -78,15 +85,15 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
         for ax in axes[n:]:
             ax.set_visible(False)
         for ax, span in zip(axes[:n], spans):
-            _draw.step_xlim(ax, *(span if not shared_y and span is not None else (first, last)))
+            _draw.step_xlim(ax, *(span if not shared_x and span is not None else (first, last)))
         _draw.apply_limits(axes[:n], xlim, None)
         if ylim is not None:
             for ax in axes[:n]:
                 ax.set_ylim(*ylim)
         for i, ax in enumerate(axes[:n]):
-            if i + ncols >= n or not shared_y:  # nothing below shares this panel's step axis
+            if i + ncols >= n or not shared_x:  # nothing below shares this panel's step axis
                 ax.xaxis.set_tick_params(labelbottom=True)
-                ax.set_xlabel(axis_label(step_unit(runs[i], own[i]) if not shared_y else unit))
+                ax.set_xlabel(axis_label(step_unit(runs[i], own[i]) if not shared_x else unit))
         seen = _draw.in_view(axes[:n])
         meaning["stop"] &= "stop" in seen
         meaning["outlier"] &= "outlier" in seen
