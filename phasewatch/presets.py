@@ -85,6 +85,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "bench/*/accuracy/mean@*/mean", "bench/*/accuracy/mean@*",
         "eval_*_pass1", "eval/*_pass1",
         "eval/reward", "eval_reward", "eval/score", "eval_score",
+        "eval/mean_reward",  # Stable-Baselines3's EvalCallback: the return on its eval episodes
         "eval/rewards/mean", "eval_rewards/mean",
         "test/env/all/reward/total",  # Tinker cookbook RL, held-out
         # generation scores of a seq2seq evaluation (`predict_with_generate`), after any accuracy:
@@ -119,6 +120,9 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         # TRL PPO / RLOO / Online DPO, then TRL's older PPOTrainer
         "objective/rlhf_reward", "train/objective/rlhf_reward", "objective/scores",
         "train/objective/scores", "env/reward_mean", "ppo/mean_scores",
+        # Stable-Baselines3 (progress.csv, console tables), OpenAI Baselines: the mean return of
+        # the last 100 training episodes
+        "rollout/ep_rew_mean", "EpRewMean", "eprewmean",
     ),
     "train/entropy": (
         "train/entropy", "entropy", "actor/entropy", "entropy_loss", "train/entropy_loss",
@@ -150,7 +154,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
                   "eval/eval_loss", "val_loss", "val loss",  # nanoGPT: `step N: ..., val loss X`
                   "validation/loss", "validation_loss",
                   "validation/epoch_loss", "dev_loss", "dev/loss", "valid_loss", "valid/loss",
-                  "val_loss_epoch", "test/nll",  # Tinker cookbook's NLL evaluator
+                  "val_loss_epoch", "val_losses", "test/nll",  # Tinker cookbook's NLL evaluator
                   "eval/*/CrossEntropyLoss"),  # OLMo's evaluators, by label
 }
 

@@ -122,7 +122,12 @@ def test_a_candidate_spelled_with_capitals_takes_its_role_after_the_listed_spell
 
 @pytest.mark.parametrize("name,role", [("training/loss", "train/loss"), ("avg_loss", "train/loss"),
                                        ("reward/mean", "train/reward"),
-                                       ("train/mean_reward", "train/reward")])
+                                       ("train/mean_reward", "train/reward"),
+                                       ("val_losses", "eval/loss"),
+                                       # Stable-Baselines3, OpenAI Baselines
+                                       ("rollout/ep_rew_mean", "train/reward"),
+                                       ("EpRewMean", "train/reward"),
+                                       ("eval/mean_reward", "eval/accuracy")])
 def test_home_made_training_loops_names(name, role):
     """Names of home-made loops seen in public repositories (a TensorBoard `training/loss`, a
     printed `avg_loss=`, a JSONL `reward/mean`): analyze takes them without --metric."""
