@@ -45,8 +45,9 @@ NOT_LOGS = frozenset({
     "run.json", "model.safetensors.index.json", "pytorch_model.bin.index.json",
     "dataset_info.json", "latest_checkpointed_iteration.txt", "requirements.txt",
     "config.yaml", "meta.yaml", "README.md",
-    # W&B's own logs in `wandb/` (symlinks into the latest run; JSON lines, not metrics)
-    "debug.log", "debug-internal.log", "debug-core.log", "output.log",
+    # W&B's own logs in `wandb/` (symlinks into the latest run; JSON lines, not metrics), and
+    # an old W&B run folder's system metrics (GPU, CPU, memory) beside its wandb-history.jsonl
+    "debug.log", "debug-internal.log", "debug-core.log", "output.log", "wandb-events.jsonl",
 })
 NOT_LOG_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".npy", ".npz", ".png",
                     ".jpg", ".jpeg", ".pdf", ".svg", ".py", ".sh", ".yaml", ".yml", ".md",

@@ -95,3 +95,18 @@ def test_followed_in_pieces_equals_the_replay(tmp_path):
     followed = follower.ends_by_itself()
     replayed, _ = replay(path, stop_on=())
     assert_same(followed, replayed)
+
+
+def test_an_old_run_folder_is_one_run_without_its_system_metrics(tmp_path):
+    """An old W&B run folder holds wandb-events.jsonl (GPU, CPU, memory over time) beside the
+    history: the folder is one run, its history, not a store of two."""
+    folder = tmp_path / "run-20200219_000833-1krfkyje"
+    folder.mkdir()
+    history(folder / "wandb-history.jsonl")
+    (folder / "wandb-events.jsonl").write_text("".join(
+        json.dumps({"system.gpu.0.gpu": 90.0 + k, "system.cpu": 12.5, "_runtime": 10 * k,
+                    "_timestamp": 1582070918.2 + 10 * k}) + "\n" for k in range(8)))
+    (folder / "wandb-summary.json").write_text(json.dumps({"episodic_reward": 238.0, "_step": 59}))
+    run = read_run(folder)
+    assert run.format == "wandb_history"
+    assert sorted(run.metrics) == ["cumulative_avg_reward", "episodic_reward"]
