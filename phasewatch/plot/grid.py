@@ -41,9 +41,10 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
     first = min(span[0] for span in spans if span is not None)
     last = max(span[1] for span in spans if span is not None)
     lengths = [b - a for a, b in (span for span in spans if span is not None)]
-    # one step axis for runs of about the same length; a run of 1,000 steps beside one of
-    # 28,000 would be a sliver at the left of its panel
-    shared_x = shared_y and min(lengths) >= SHARED_X_SPAN * max(lengths)
+    # one step axis for runs of about the same length that count the same thing (epochs or
+    # steps); a run of 1,000 steps beside one of 28,000 would be a sliver at its panel's left
+    same_unit = len({step_unit(r, m) for r, m in zip(runs, own)}) == 1
+    shared_x = shared_y and same_unit and min(lengths) >= SHARED_X_SPAN * max(lengths)
     smoothing = smoothing.resolved(first, last)
     unit = shared_step_unit(zip(runs, own))  # what the steps of a shared axis count
     with paper_style():
