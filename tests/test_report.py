@@ -224,3 +224,27 @@ def test_long_titles_fit_the_chart():
     label = re.search(r'rotate\(-90\)" class="x">(.*?)</text>', svg).group(1)
     assert label.startswith("<title>val/test_score/openai/gsm8k/mean@16</title>")
     assert label.endswith("…") and len(label.split("</title>")[1]) < 30
+
+
+def test_runs_of_different_metrics_get_feature_charts_of_their_own():
+    """A loss and a reward are not one quantity: runs analysed on different metrics never share
+    a feature chart's axis or its means (their values went on one axis, 0-8.5)."""
+    from phasewatch.report.sections import features_vs_hps
+
+    def result(metric, lr, value, seed):
+        return {"row": {"path": f"runs/{metric}-{lr}-{seed}", "name": f"{metric}-{lr}-{seed}",
+                        "algorithm": "sft", "metric": metric, "hp.learning_rate": lr,
+                        "recommended_value": value, "error": None}, "detail": None}
+
+    results = [result("eval_loss", lr, 8.0 + lr * 100, s) for lr in (1e-3, 3e-3) for s in (0, 1)]
+    results += [result("reward", lr, 0.5 + lr * 10, s) for lr in (1e-3, 3e-3) for s in (0, 1)]
+    html = features_vs_hps(results)
+    titles = re.findall(r"value at recommended step vs learning_rate \((\w+)\)", html)
+    assert sorted(titles) == ["eval_loss", "reward"]
+    # one chart holds only its own metric's points: their hover texts name the runs
+    charts = html.split("<svg")[1:]
+    for chart in charts:
+        if "value at recommended step" in chart:
+            metric = re.search(r"learning_rate \((\w+)\)", chart).group(1)
+            assert re.findall(r"(eval_loss|reward)-0\.00\d-\d", chart)
+            assert set(re.findall(r"(eval_loss|reward)-0\.00\d-\d", chart)) == {metric}

@@ -5,6 +5,7 @@ the sweep tasks return them) and returns HTML text with inline SVG."""
 from __future__ import annotations
 
 import html
+import itertools
 import math
 from collections import defaultdict
 from typing import Any
@@ -114,16 +115,22 @@ def features_vs_hps(results) -> str:
     if not hps:
         return '<p class="note">No numeric hyperparameter differs between the runs.</p>'
     colors = palette(results)
+    # a feature is in its metric's units: runs analysed on different metrics (a loss, a reward)
+    # get charts of their own, never one axis and one mean
+    by_metric: dict[str, list[dict]] = defaultdict(list)
+    for r in ok:
+        by_metric[str(r.get("metric"))].append(r)
+    groups = sorted(by_metric.items(), key=lambda item: (-len(item[1]), item[0]))
     charts = []
     for hp in hps:
-        for feature, label in FEATURES.items():
-            chart = Chart(width=230, height=150, title=f"{label} vs {hp[len(HP_PREFIX):]}",
-                          xlabel=hp[len(HP_PREFIX):])
-            xs = [r[hp] for r in ok if isinstance(r.get(hp), (int, float))]
+        xs = [r[hp] for r in ok if isinstance(r.get(hp), (int, float))]
+        for (metric, rows), (feature, label) in itertools.product(groups, FEATURES.items()):
+            title = f"{label} vs {hp[len(HP_PREFIX):]}" + (f" ({metric})" if len(groups) > 1 else "")
+            chart = Chart(width=230, height=150, title=title, xlabel=hp[len(HP_PREFIX):])
             chart.xlog = bool(xs) and min(xs) > 0 and max(xs) / min(xs) >= 100
             chart.xlim = (min(xs), max(xs)) if xs else None  # all runs: the panels line up
             means: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
-            for r in ok:
+            for r in rows:
                 x, y = r.get(hp), r.get(feature)
                 if not isinstance(x, (int, float)) or y is None or not math.isfinite(float(y)):
                     continue
