@@ -31,8 +31,15 @@ from typing import Any
 from phasewatch.errors import BAD_LINE_ERRORS, InputError
 from phasewatch.files import open_regular
 from phasewatch.io import notebook_fastai as fastai
-from phasewatch.io.lines import as_step
-from phasewatch.io.notebook_html import TRAIN_LOSS, Table, is_no_log, tables, trainer_key
+from phasewatch.io.notebook_html import (
+    TRAIN_LOSS,
+    Table,
+    is_no_log,
+    not_numbers_note,
+    table_row,
+    tables,
+    trainer_key,
+)
 from phasewatch.io.source import Record
 from phasewatch.values import to_float
 
@@ -168,6 +175,11 @@ def _cell_runs(path: Path, number: int, outputs: list, book: Book) -> list[BookR
     return runs
 
 
+def _absent(cell: str) -> bool:
+    """A Trainer table cell with no value: empty, or `No log`."""
+    return not cell or is_no_log(cell)
+
+
 def _table_run(number: int, table: Table) -> BookRun:
     columns = table.columns
     unit = "epoch" if columns[0] == "Epoch" else "step"
@@ -176,23 +188,12 @@ def _table_run(number: int, table: Table) -> BookRun:
     bad: list[tuple[int, str]] = []
     text: list[tuple[int, str, str]] = []
     for row, cells in enumerate(table.rows, 1):
-        if len(cells) > len(columns) or not cells:  # (fewer: columns a later evaluation added)
-            bad.append((row, f"{len(cells)} cells under {len(columns)} columns"))
-            continue
         try:
-            step = as_step(cells[0])
-        except ValueError:
-            bad.append((row, f"its {columns[0]} {cells[0][:40]!r} is not a whole number"))
+            step, values, cell_text = table_row(cells, columns, keys, _absent)
+        except ValueError as exc:
+            bad.append((row, str(exc)))
             continue
-        values: dict[str, float] = {}
-        for key, column, cell in zip(keys, columns[1:], cells[1:]):
-            if is_no_log(cell) or not cell:
-                continue
-            value = to_float(cell)
-            if value is None:
-                text.append((row, column, cell))
-            else:
-                values[key] = value
+        text.extend((row, column, cell) for column, cell in cell_text)
         if values:
             run.records.append(Record(step, values, 0))
     if bad:
@@ -200,9 +201,7 @@ def _table_run(number: int, table: Table) -> BookRun:
         run.warnings.append(f"cell {number}: skipped {len(bad)} of {len(table.rows)} table rows "
                             f"(rows {rows}; first: row {bad[0][0]}: {bad[0][1]})")
     if text:
-        row, column, cell = text[0]
-        run.warnings.append(f"cell {number}: left out {len(text)} table values that are not "
-                            f"numbers (first: row {row}, {column}: {cell[:40]!r})")
+        run.warnings.append(not_numbers_note(number, text))
     bar = table.progress
     if bar is not None and bar.total:
         if unit == "step":

@@ -25,10 +25,8 @@ last epoch, and says the run did not finish.
 
 from __future__ import annotations
 
-from phasewatch.io.lines import as_step
-from phasewatch.io.notebook_html import Table
+from phasewatch.io.notebook_html import Table, not_numbers_note, table_row
 from phasewatch.io.source import Record
-from phasewatch.values import to_float
 
 EPOCH = "epoch"
 MARKER = "<th>train_loss</th>"  # in fastprogress' table header: the HTML is parsed only then
@@ -50,6 +48,11 @@ def metric_key(column: str) -> str:
     return column if column.startswith(HELD_OUT_PREFIXES) else "valid_" + column
 
 
+def _absent(cell: str) -> bool:
+    """A fastai table cell with no value (`#na#`: no validation set)."""
+    return cell.strip().lower() in ABSENT
+
+
 def cell_run(number: int, found: list[Table], fmt: str):
     """The run a cell's fastai tables show (`notebook_cells.BookRun`)."""
     from phasewatch.io.notebook_cells import BookRun
@@ -63,23 +66,12 @@ def cell_run(number: int, found: list[Table], fmt: str):
         keys = [None if c in NOT_METRICS else metric_key(c) for c in columns[1:]]
         last = None
         for row, cells in enumerate(table.rows, 1):
-            if not cells or len(cells) > len(columns):
-                bad.append((k, row, f"{len(cells)} cells under {len(columns)} columns"))
-                continue
             try:
-                epoch = as_step(cells[0])
-            except ValueError:
-                bad.append((k, row, f"its epoch {cells[0][:40]!r} is not a whole number"))
+                epoch, values, cell_text = table_row(cells, columns, keys, _absent)
+            except ValueError as exc:
+                bad.append((k, row, str(exc)))
                 continue
-            values: dict[str, float] = {}
-            for key, column, cell in zip(keys, columns[1:], cells[1:]):
-                if key is None or cell.strip().lower() in ABSENT:
-                    continue
-                value = to_float(cell)
-                if value is None:
-                    text.append((row, column, cell))
-                else:
-                    values[key] = value
+            text.extend((row, column, cell) for column, cell in cell_text)
             last = epoch
             if values:
                 run.records.append(Record(offset + epoch, values, 0))
@@ -94,9 +86,7 @@ def cell_run(number: int, found: list[Table], fmt: str):
         run.warnings.append(f"cell {number}: skipped {len(bad)} table rows (table:row {rows}; "
                             f"first: {bad[0][2]})")
     if text:
-        row, column, cell = text[0]
-        run.warnings.append(f"cell {number}: left out {len(text)} table values that are not "
-                            f"numbers (first: row {row}, {column}: {cell[:40]!r})")
+        run.warnings.append(not_numbers_note(number, text))
     bar = found[-1].progress
     if bar is not None and bar.total and bar.value is not None and bar.value < bar.total:
         run.config["planned_steps"] = offset + bar.total - 1

@@ -24,8 +24,12 @@ Parsed with the standard library's `html.parser` (markup only: nothing in it is 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+
+from phasewatch.io.lines import as_step
+from phasewatch.values import to_float
 
 STEP_COLUMNS = ("Step", "Epoch")
 TRAIN_LOSS = "Training Loss"
@@ -172,3 +176,35 @@ def _int(text: str | None) -> int | None:
 
 def is_no_log(cell: str) -> bool:
     return cell.strip().lower() in NO_LOG
+
+
+def table_row(cells: Sequence[str], columns: Sequence[str], keys: Sequence[str | None],
+              absent: Callable[[str], bool]) -> tuple[int, dict[str, float], list[tuple[str, str]]]:
+    """One progress-table row (the HF Trainer's or fastai's) as its step, its values under
+    `keys` (a None key is no metric; a cell `absent` says so is no value) and the (column,
+    cell) pairs that are no number. ValueError saying why the row cannot be read: more cells
+    than columns (fewer: columns a later evaluation added) or a step that is no whole number."""
+    if not cells or len(cells) > len(columns):
+        raise ValueError(f"{len(cells)} cells under {len(columns)} columns")
+    try:
+        step = as_step(cells[0])
+    except ValueError:
+        raise ValueError(f"its {columns[0]} {cells[0][:40]!r} is not a whole number") from None
+    values: dict[str, float] = {}
+    text: list[tuple[str, str]] = []
+    for key, column, cell in zip(keys, columns[1:], cells[1:]):
+        if key is None or absent(cell):
+            continue
+        value = to_float(cell)
+        if value is None:
+            text.append((column, cell))
+        else:
+            values[key] = value
+    return step, values, text
+
+
+def not_numbers_note(number: int, text: Sequence[tuple[int, str, str]]) -> str:
+    """The warning for a cell's table values that are no numbers ((row, column, cell) each)."""
+    row, column, cell = text[0]
+    return (f"cell {number}: left out {len(text)} table values that are not numbers (first: "
+            f"row {row}, {column}: {cell[:40]!r})")
