@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from notebook_books import stream, write_book
-from watch_follower import Follower, assert_same, replay, write_in_pieces
+from watch_follower import follow_while_written
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
@@ -110,9 +110,4 @@ def test_followed_in_pieces_equals_the_replay(tmp_path):
     source = tmp_path / "whole.log"
     source.write_text(keras3_fit())
     path = tmp_path / "train.log"
-    follower = Follower(path, stop_on=(), idle_exit=1.0)
-    follower.wait_for_message("does not exist yet")
-    write_in_pieces(path, source.read_text())
-    followed = follower.ends_by_itself()
-    replayed, _ = replay(path, stop_on=())
-    assert_same(followed, replayed)
+    follow_while_written(path, source.read_text())

@@ -7,7 +7,7 @@ import json
 import math
 
 import pytest
-from watch_follower import Follower, assert_same, eval_curve, replay, write_in_pieces
+from watch_follower import eval_curve, follow_while_written
 
 from phasewatch.cli import main
 from phasewatch.errors import InputError
@@ -176,12 +176,7 @@ def test_followed_in_pieces_equals_the_replay(tmp_path):
     text = "".join(f"[step {s}] eval_accuracy={a} loss={1 - a:.4f}\nsample: x = {s}\n"
                    for s, a in curve)
     path = tmp_path / "train.log"
-    follower = Follower(path, stop_on=(), idle_exit=1.0)
-    follower.wait_for_message("does not exist yet")
-    write_in_pieces(path, text)
-    followed = follower.ends_by_itself()
-    replayed, _ = replay(path, stop_on=())
-    assert_same(followed, replayed)
+    follower = follow_while_written(path, text)
     assert follower.watch.result.n_records == len(curve)
 
 
@@ -233,10 +228,5 @@ def test_a_block_ends_at_prose_or_at_a_header_of_the_other_counter(tmp_path):
 def test_epoch_blocks_followed_in_pieces_equal_the_replay(tmp_path):
     text = _epoch_blocks(30)
     path = tmp_path / "train.log"
-    follower = Follower(path, stop_on=(), idle_exit=1.0)
-    follower.wait_for_message("does not exist yet")
-    write_in_pieces(path, text, size=97)
-    followed = follower.ends_by_itself()
-    replayed, _ = replay(path, stop_on=())
-    assert_same(followed, replayed)
+    follower = follow_while_written(path, text, size=97)
     assert follower.watch.result.n_records == 90  # three item lines an epoch

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from watch_follower import Follower, assert_same, replay, write_in_pieces
+from watch_follower import follow_while_written
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
@@ -63,12 +63,7 @@ def test_followed_in_pieces_equals_the_replay(tmp_path):
     source = tmp_path / "whole.log"
     olmo_log(source, eval_every=10)
     path = tmp_path / "train.log"
-    follower = Follower(path, stop_on=(), idle_exit=1.0)
-    follower.wait_for_message("does not exist yet")
-    write_in_pieces(path, source.read_text())
-    followed = follower.ends_by_itself()
-    replayed, _ = replay(path, stop_on=())
-    assert_same(followed, replayed)
+    follower = follow_while_written(path, source.read_text())
     assert follower.watch.result.n_records == replayed_records(path)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 
-from watch_follower import Follower, assert_same, replay, write_in_pieces
+from watch_follower import follow_while_written
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
@@ -89,12 +89,7 @@ def test_followed_in_pieces_equals_the_replay(tmp_path):
              "_runtime": float(k), "_timestamp": 1.6e9 + k} for k in range(80)]
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     path = tmp_path / "wandb-history.jsonl"
-    follower = Follower(path, stop_on=(), idle_exit=1.0)
-    follower.wait_for_message("does not exist yet")
-    write_in_pieces(path, source.read_text())
-    followed = follower.ends_by_itself()
-    replayed, _ = replay(path, stop_on=())
-    assert_same(followed, replayed)
+    follow_while_written(path, source.read_text())
 
 
 def test_an_old_run_folder_is_one_run_without_its_system_metrics(tmp_path):

@@ -59,6 +59,19 @@ def write_in_pieces(path, text: str, size: int = 777) -> None:
             time.sleep(0.003)
 
 
+def follow_while_written(path, text: str, size: int = 777) -> Follower:
+    """Follow `path` from before it exists while `text` is written to it in pieces (lines cut
+    anywhere) and assert the alerts are those a replay of the final file gives; the follower,
+    for what its watch ended with."""
+    follower = Follower(path, stop_on=(), idle_exit=1.0)
+    follower.wait_for_message("does not exist yet")
+    write_in_pieces(path, text, size)
+    followed = follower.ends_by_itself()
+    replayed, _ = replay(path, stop_on=())
+    assert_same(followed, replayed)
+    return follower
+
+
 def replay(path, **options):
     watch = LiveWatch(path, notice=lambda m: None, info=lambda m: None, **options)
     return list(watch.alerts()), watch.result
