@@ -182,10 +182,11 @@ def decimal_fields(rest: str) -> dict[str, str]:
     return items
 
 
-def header_token(line: str) -> re.Match | None:
+def header_token(line: str, tokens: list[re.Match] | None = None) -> re.Match | None:
     """The step token of an epoch block's header (`Epoch 3/30`, `=== Epoch 3 ===`), a line
-    that holds nothing else; else None."""
-    tokens = list(STEP_TOKEN.finditer(line))
+    that holds nothing else; else None. `tokens`: the line's step tokens, when searched for
+    already."""
+    tokens = list(STEP_TOKEN.finditer(line)) if tokens is None else tokens
     if len(tokens) == 1 and HEADER_DECORATION.fullmatch(STEP_TOKEN.sub("", line)):
         return tokens[0]
     return None
@@ -228,7 +229,7 @@ class LineParser:
         tokens = list(STEP_TOKEN.finditer(line))
         if not tokens:
             return self._block_record(line)
-        if (header := header_token(line)) is not None:
+        if (header := header_token(line, tokens)) is not None:
             self._block = header
             return []
         self._block = None
