@@ -101,3 +101,20 @@ def test_a_rounded_trough_that_recovers_slowly_is_a_dip():
     assert y[0] - y[4] > 5 * run.truth["noise_sd"] and max(y[5:8]) - y[4] < 0.05
     analysis = analyze_run(run.run, metric=run.metric)
     assert names(analysis) == ["disruption", "readaptation", "plateau"]
+
+
+def test_a_wide_trough_reached_gradually_is_a_dip():
+    """A fall over four evaluations (0.288 -> 0.172, 6 noise sds) whose next evaluation is still
+    at the trough (0.177) before a logistic climb to 0.56 is a disruption and a readaptation,
+    though the evaluation before the trough (0.207) is within the margin of the start: the
+    recovery is read from the best three in a row of the rise (the second generator's
+    three_phase run of the fast regime, seed 100 of the tuning seeds; it came out as an
+    improvement from the start)."""
+    from phasewatch import synth_logistic
+
+    run = synth_logistic.generate_regime("three_phase", "fast", 100)
+    y = run.run.series(run.metric).dropna().values
+    assert y[0] - y[3] > 6 * run.truth["noise_sd"] and y[4] - y[3] < run.truth["noise_sd"]
+    analysis = analyze_run(run.run, metric=run.metric)
+    assert names(analysis) == ["disruption", "readaptation", "overfit"]
+    assert analysis.phases[0].end_step == 18
