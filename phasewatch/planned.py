@@ -19,6 +19,9 @@ from phasewatch.values import to_float
 
 PLANNED_STEP_KEYS = ("max_steps", "trainer.total_training_steps", "total_training_steps",
                      "total_steps", "steps", "planned_steps")
+# A training script's own arguments, as it logs them (`{"type": "config", "args": vars(args)}`
+# heading a JSON-lines log): `--max-steps` or `--steps`.
+SCRIPT_ARGS = "args"
 
 
 EPOCHS_KEY = "num_train_epochs"  # Hugging Face TrainingArguments, with max_steps -1
@@ -28,8 +31,10 @@ EPOCH_METRICS = ("train/epoch", "epoch")  # the epoch HF logs beside each row
 def planned_steps(config: Mapping[str, Any]) -> int | None:
     """The run's planned last step, as one of `PLANNED_STEP_KEYS` states it, or None when its
     config does not say (or says -1). A run set by epochs: `planned_epochs`, `epoch_plan`."""
-    for key in PLANNED_STEP_KEYS:
-        value = _lookup(config, key)
+    script = config.get(SCRIPT_ARGS)
+    for key, where in [(key, config) for key in PLANNED_STEP_KEYS] \
+            + [(key, script) for key in PLANNED_STEP_KEYS if isinstance(script, Mapping)]:
+        value = _lookup(where, key)
         if isinstance(value, bool):
             continue
         try:

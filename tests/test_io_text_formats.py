@@ -6,6 +6,7 @@ import math
 import pytest
 
 from phasewatch.io import read_run, sniff_format
+from phasewatch.planned import planned_steps
 
 
 def write(path, text):
@@ -51,6 +52,29 @@ def test_jsonl_without_step_key_uses_record_number_and_says_so(tmp_path):
     run = read_run(path)
     assert run.series("loss").to_dict() == {0: 3.0, 1: 2.0, 2: 1.0}
     assert any("record number as the step" in w for w in run.warnings)
+
+
+def test_jsonl_header_without_step_is_the_runs_settings(tmp_path):
+    """A training script that logs its arguments first (`{"type": "config", "args": ...}`) and
+    then records with a step: the header is config, not metrics at a made-up step, and the
+    records keep their own steps (the ninth held-out batch's verifier log was read with the
+    record number as the step and 20 `args/...` "metrics")."""
+    header = {"type": "config", "argv": ["train.py", "--steps", "500"],
+              "args": {"steps": 500, "lr": 2e-5, "model": "Qwen"}}
+    rows = [{"step": s, "accuracy": 0.9 - s / 1000} for s in (0, 25, 50)]
+    run = read_run(lines(tmp_path / "m.jsonl", [header, *rows]))
+    assert run.series("accuracy").to_dict() == {0: 0.9, 25: 0.875, 50: 0.85}
+    assert sorted(run.metrics) == ["accuracy"]
+    assert run.config["args"] == header["args"] and run.config["type"] == "config"
+    assert run.warnings == [("line 1: a record without a step before the records with one; "
+                             "read as the run's settings (type, argv, args), not as metrics")]
+    assert planned_steps(run.config) == 500  # the script's --steps
+
+
+def test_jsonl_one_record_without_step_is_a_record(tmp_path):
+    """A file of one record without a step has no later record to make it a header."""
+    run = read_run(lines(tmp_path / "m.jsonl", [{"loss": 3.0}]))
+    assert run.series("loss").to_dict() == {0: 3.0}
 
 
 def test_jsonl_resume_and_double_logging(tmp_path):
@@ -252,3 +276,16 @@ def test_verl_log_with_a_long_preamble(tmp_path):
     assert len(preamble) > 64 * 1024
     run = read_run(path)
     assert run.format == "verl_console" and run.n_records == 3
+
+
+def test_jsonl_header_followed_in_pieces_equals_the_replay(tmp_path):
+    """Live, the header waits for the record after it like the replay's reader does: no
+    `args` metric, and the followed alerts are the replay's."""
+    from watch_follower import eval_curve, follow_while_written
+
+    curve = eval_curve()
+    text = json.dumps({"type": "config", "args": {"steps": curve[-1][0], "lr": 1e-5}}) + "\n"
+    text += "".join(json.dumps({"step": s, "eval/accuracy": a}) + "\n" for s, a in curve)
+    path = tmp_path / "log.jsonl"
+    follower = follow_while_written(path, text)
+    assert follower.watch.result.n_records == len(curve)

@@ -3,7 +3,9 @@
 Covers the many home-made `metrics.jsonl` / `log.jsonl` files: the step may be called `step`,
 `global_step`, `_step`, `iteration`... (see `lines.STEP_KEYS`); nested objects are flattened
 with "/" (`{"eval": {"acc": 1}}` -> `eval/acc`). A file with no step key at all is read with
-the record number as the step, and a warning says so. Records whose step key is `epoch` (no
+the record number as the step, and a warning says so. A first record without a step before
+records with one is the script's header (its arguments, `{"type": "config", "args": {...}}`):
+its values go to the run's config, not into its metrics at a made-up step. Records whose step key is `epoch` (no
 step or iteration key beside it) have epochs for steps, and the run says so (`Run.step_unit`).
 """
 
@@ -42,15 +44,19 @@ def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 class LineParser:
     """One JSON object per line; the step key is found per line among `lines.STEP_KEYS`.
 
-    If the first record has no step-like key, the whole file is read with the record number
-    (0, 1, 2, ...) as the step; `notes` says so.
+    If the first record has no step-like key, the second decides what it was: the header of a
+    log whose records have steps (its values go to `settings`, the run's config), or the first
+    record of a log without steps, read whole with the record number (0, 1, 2, ...) as the
+    step; `notes` says which.
     """
 
     flattens_nested = True
 
     def __init__(self) -> None:
         self.notes: list[str] = []
+        self.settings: dict[str, Any] = {}
         self._row_number_steps: bool | None = None
+        self._first: tuple[dict[str, Any], int] | None = None  # a first object without a step
         self._n = 0
         self.step_keys: set[str] = set()  # the keys steps were read from, for `step_unit`
         self._keys_unit = "step"  # step_unit_of_keys(step_keys), redone when a key is new
@@ -74,21 +80,44 @@ class LineParser:
             raise BadLine("not a JSON object")
         key = self.step_key(obj)
         if self._row_number_steps is None:
+            if key is None and self._first is None:
+                self._first = (obj, lineno)  # the next record says what it is
+                return []
             self._row_number_steps = key is None
             if key is None:
                 self.notes.append(
                     "no step-like key (step, global_step, _step, iteration, ...) in the records; "
                     "using the record number as the step"
                 )
-        if self._row_number_steps:
-            step = self._n
-        elif key is None:
-            raise BadLine("no step-like key (step, global_step, _step, iteration, ...)")
-        else:
-            step = as_step(obj[key])
-        self._n += 1
+                return [*self.flush(), self._numbered(flatten(obj))]
+            if self._first is not None:
+                header, at = self._first
+                self._first = None
+                self.settings.update(header)  # nested as written: `args.max_steps` is a plan
+                self.notes.append(
+                    f"line {at}: a record without a step before the records with one; read as "
+                    f"the run's settings ({', '.join(list(header)[:4])}"
+                    f"{', ...' if len(header) > 4 else ''}), not as metrics"
+                )
         values = flatten({k: v for k, v in obj.items() if k != key})
-        return [(step, values)]
+        if self._row_number_steps:
+            return [self._numbered(values)]
+        if key is None:
+            raise BadLine("no step-like key (step, global_step, _step, iteration, ...)")
+        return [(as_step(obj[key]), values)]
+
+    def flush(self) -> list[tuple[int, dict[str, Any]]]:
+        """The first record, when no record came after it to say it was a header."""
+        if self._first is None:
+            return []
+        first, _ = self._first
+        self._first = None
+        self._row_number_steps = True
+        return [self._numbered(flatten(first))]
+
+    def _numbered(self, values: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        self._n += 1
+        return self._n - 1, values
 
 
 # HF Trainer's last `log` call (train_runtime, train_loss...) marks the end of training.
