@@ -99,6 +99,14 @@ def _best_placement(x: np.ndarray, y: np.ndarray, k: int) -> tuple[float, tuple[
     return _fit(x, y, knots)[0], knots
 
 
+def fitted_with_knots(x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """The least-squares broken line with exactly `k` knots at its best placement, at `x`."""
+    _, knots = _best_placement(x, y, k)
+    X = _design(x, knots)
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    return X @ beta
+
+
 def best_hinge(x: np.ndarray, y: np.ndarray, sd: float, max_knots: int = MAX_KNOTS):
     """(knots, fitted values, design matrix) of the broken line that minimises
     RSS / sd^2 + KNOT_PENALTY * knots, for a noise sd known (estimated) apart from the fit."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from phasewatch.hinge import fitted_with_knots
 from phasewatch.noise import lag1_autocorrelation
 from phasewatch.phases import PhaseConfig
 from phasewatch.results import Phase
@@ -37,11 +38,12 @@ def whole_run_trend(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd: f
     """`phases` unchanged, or one improvement / overfit over the same steps (see the module).
 
     `ar` is the lag-1 autocorrelation of the segmentation's residuals; a run read by the broken
-    line (`hinged`) has none, and its residuals about one straight line are judged instead."""
+    line (`hinged`) has none, and its residuals about one straight line, or about a broken
+    line with two knots, are judged instead."""
     if y.size <= MIN_POINTS or [p.name for p in phases] != ["plateau"] or sd <= 0:
         return phases
     if hinged:
-        ar = _line_residual_ar(steps, y)
+        ar = _hinge_residual_ar(steps, y)
     if ar > WHITE_AR:
         return phases
     first, last = stretch_means(y)
@@ -73,3 +75,14 @@ def _line_residual_ar(steps: np.ndarray, y: np.ndarray) -> float:
     test), so that slow wander is not taken for white noise about a trend."""
     x = steps.astype(np.float64)
     return lag1_autocorrelation(y - np.polyval(np.polyfit(x, y, 1), x))
+
+
+def _hinge_residual_ar(steps: np.ndarray, y: np.ndarray) -> float:
+    """Lag-1 autocorrelation of the residuals about the least-squares line or about the best
+    broken line with two knots, whichever is smaller: a dip and a climb read through one line
+    leave residuals that run in long signs, which is the shape, not sticky noise (a GRPO reward
+    of 39 evaluations, 3.6 -> 1.0 -> 7.3 at an sd of 2: 0.38 about the line, 0.04 about the
+    broken line; it was one plateau). Tuning seeds, both generator families: no call changed."""
+    x = (steps - steps[0]).astype(np.float64)
+    x /= float(x[-1]) or 1.0
+    return min(_line_residual_ar(steps, y), lag1_autocorrelation(y - fitted_with_knots(x, y, 2)))
