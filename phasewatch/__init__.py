@@ -45,6 +45,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'phasewatch' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    """The public names (tab completion in a notebook), though most load on first use."""
+    return sorted(__all__)
+
+
 def read_run(path, **kwargs) -> Run:
     """Read any supported log file or run folder into a `Run` (format sniffed from content)."""
     from phasewatch.io import read_run as _read_run

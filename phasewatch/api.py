@@ -59,9 +59,11 @@ def changepoints(path_or_run: str | Path | Run, metric: str | Sequence[str],
     """Change points of one series, or one joint segmentation of several metrics: the
     `changepoints --format json` object (source, metrics, changepoints with intervals, method,
     penalty, warnings: the reader's first). Options as `phasewatch changepoints`."""
-    from phasewatch.changepoint import Segmenter
+    from phasewatch.changepoint import MODELS, Segmenter
     from phasewatch.errors import UsageError
 
+    if model not in MODELS:
+        raise UsageError(f"model {model!r} is not one of {', '.join(MODELS)}")
     run = _run(path_or_run)
     metrics = [metric] if isinstance(metric, str) else list(metric)
     if not metrics:

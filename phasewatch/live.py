@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +74,10 @@ class LiveWatch:
         try:
             MonitorConfig(metric=metric or "eval/accuracy", direction=direction,
                           **monitor_options)
-        except (ValueError, TypeError) as exc:
+        except TypeError as exc:  # an option MonitorConfig has no field for
+            names = ", ".join(f.name for f in fields(MonitorConfig) if f.name != "metric")
+            raise UsageError(f"{exc}; the monitor's options are {names}") from exc
+        except ValueError as exc:
             raise UsageError(str(exc)) from exc
         self.path = Path(path)
         self.follow = follow
@@ -111,6 +115,9 @@ class LiveWatch:
         return self.monitor is not None and self.monitor.should_stop
 
     # ------------------------------------------------------------------ public
+    def __iter__(self) -> Iterator:
+        return self.alerts()
+
     def alerts(self) -> Iterator:
         """The alerts, in the order the monitor raises them."""
         source = open_when_ready(self.path, self.follow, self.notice, self.say, self.poll,

@@ -62,3 +62,16 @@ def test_import_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_notebook_finds_and_uses_the_names_as_documented():
+    """Tab completion lists the lazily loaded names; a LiveWatch iterates like `watch`; a bad
+    option says which ones there are (a new-user trial hit each of these)."""
+    assert {"analyze", "watch", "changepoints", "LiveWatch", "read_run"} <= set(dir(phasewatch))
+    quiet = {"notice": lambda m: None, "info": lambda m: None}
+    assert [a.to_dict() for a in phasewatch.LiveWatch(SFT, stop_on=(), **quiet)] == \
+        [a.to_dict() for a in phasewatch.watch(SFT, stop_on=())]
+    with pytest.raises(phasewatch.UsageError, match="options are .*window"):
+        phasewatch.watch(SFT, windw=5)
+    with pytest.raises(phasewatch.UsageError, match="not one of linear, mean, normal, kernel"):
+        phasewatch.changepoints(SFT, "eval/accuracy", model="xx")
