@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from phasewatch.changepoint import Segmenter
-from phasewatch.checkpoint import beats_last, best_index
+from phasewatch.checkpoint import beats_last, best_index, overfit_peaks
 from phasewatch.corners import place_corners
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.hinge import hinge_phases
@@ -35,6 +35,7 @@ from phasewatch.phase_stats import (
     Baseline,
     boundary_intervals,
     boundary_levels,
+    declines_from_peak,
     demote_flat_trends,
     phase_stats,
     settle_overshoots,
@@ -218,7 +219,10 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         if signals:
             phase.stats["signals"] = _signal_stats(signals, phase)
     changepoints = boundary_intervals(phases, seg.changepoints, steps, y, sd, window, fixed)
-    best = best_index(phases, steps, y)
+    peaks = overfit_peaks(phases, changepoints, steps, y, sd)
+    for k, top in peaks.items():  # an overfit's decline is from the peak it starts from
+        declines_from_peak(phases[k], top, steps, y, series.sign, shown_sd)
+    best = best_index(phases, steps, y, peaks)
     extra = {
         "baseline_rule": str(baseline_spec),
         "baseline_se": float(base_se),

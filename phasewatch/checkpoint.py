@@ -15,21 +15,50 @@ import math
 import numpy as np
 
 from phasewatch.phase_stats import UP_PHASES, extreme_index, point_levels
-from phasewatch.results import Phase
+from phasewatch.results import ChangePoint, Phase
 
 DECLINES = ("overfit", "disruption")
 
 
-def best_index(phases: list[Phase], steps: np.ndarray, y: np.ndarray) -> int:
-    """The checkpoint to keep (`y` higher is better): the peak an overfit starts from (the
-    highest, when a run recovers from one overfit and overfits again), unless the run recovers
-    after its last overfit to above that peak (then the best evaluation of the recovery);
-    without an overfit, the best evaluation. On a dense run, levels are 3-point medians: one
-    lucky evaluation is not the best checkpoint."""
-    peaks = [int(np.searchsorted(steps, p.start_step)) for p in phases if p.name == "overfit"]
+def overfit_peaks(phases: list[Phase], boundaries: list[ChangePoint], steps: np.ndarray,
+                  y: np.ndarray, sd: float) -> dict[int, int]:
+    """The index of the peak each overfit starts from (`y` higher is better), by the overfit's
+    position in `phases`: its best evaluation (`extreme_index`) from the start of the interval
+    of steps the data cannot tell apart from the overfit's start, but not before the phase
+    before it, to that start, where it is better than the start by more than the noise `sd`
+    (as `phase_stats.snap_turns` moves a turn). A plateau's end is placed where a level turns into the decline
+    (`corners`), and on a U-shaped held-out loss that level is the mean of the U's bottom:
+    3.45, 3.36, 3.30, 3.27, 3.32, 3.33, 3.36, then up to 5.8 had its overfit start, and the
+    checkpoint to keep, at the 3.36 (interval from the 3.30 on), 2.3 noise sds worse than the
+    best evaluation within it."""
+    intervals = {cp.step: cp for cp in boundaries}
+    peaks = {}
+    for k, phase in enumerate(phases):
+        if phase.name != "overfit":
+            continue
+        start = int(np.searchsorted(steps, phase.start_step))
+        cp = intervals.get(phase.start_step)
+        if k == 0 or cp is None:
+            peaks[k] = start
+            continue
+        lo = max(int(np.searchsorted(steps, phases[k - 1].start_step)),
+                 int(np.searchsorted(steps, cp.low)))
+        top = extreme_index(y, min(lo, start), start, highest=True)
+        levels = point_levels(y)
+        peaks[k] = top if levels[top] - levels[start] > sd else start
+    return peaks
+
+
+def best_index(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
+               peaks: dict[int, int]) -> int:
+    """The checkpoint to keep (`y` higher is better): the peak an overfit starts from
+    (`overfit_peaks`; the highest, when a run recovers from one overfit and overfits again),
+    unless the run recovers after its last overfit to above that peak (then the best evaluation
+    of the recovery); without an overfit, the best evaluation. On a dense run, levels are
+    3-point medians: one lucky evaluation is not the best checkpoint."""
     if not peaks:
         return extreme_index(y, 0, y.size - 1, highest=True)
-    best = max(peaks, key=lambda i: (y[i], -i))
+    best = max(peaks.values(), key=lambda i: (y[i], -i))
     last = max(k for k, p in enumerate(phases) if p.name == "overfit")
     if any(p.name in UP_PHASES for p in phases[last + 1:]):
         lo = int(np.searchsorted(steps, phases[last].end_step))

@@ -287,6 +287,19 @@ def held_levels(held: np.ndarray) -> tuple[float, float]:
     return float(np.median(held[:k])), float(np.median(held[-k:]))
 
 
+def declines_from_peak(phase: Phase, top: int, steps: np.ndarray, y: np.ndarray, sign: float,
+                       sd: float) -> None:
+    """An overfit's decline measured from the peak it starts from (`checkpoint.overfit_peaks`:
+    the evaluation at index `top`), where that is not its first evaluation: the level there
+    (`point_levels`) down to the phase's end level."""
+    if top == int(np.searchsorted(steps, phase.start_step)):
+        return
+    decline = float(point_levels(y)[top]) - sign * phase.stats["end_value"]
+    phase.stats["peak_step"] = int(steps[top])
+    phase.stats["decline_since_peak"] = decline + 0.0
+    phase.stats["decline_sd"] = decline / sd if sd > 0 else None
+
+
 def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, sd: float,
                 base: float) -> dict[str, Any]:
     """Effect sizes in the metric's own units and direction (`change` is end - start as
@@ -337,7 +350,7 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
         stats["level"] = float(sign * np.median(held))
         if held.size >= DRIFT_POINTS:  # kept beside `change`, which it equals, for old readers
             stats["drift"], stats["drift_sd"] = stats["change"], stats["change_sd"]
-    elif phase.name == "overfit":
+    elif phase.name == "overfit":  # from its start; `declines_from_peak` may move the peak
         stats["peak_step"] = int(steps[i0])
         stats["decline_since_peak"] = float(start - end)
         stats["decline_sd"] = float((start - end) / sd) if sd > 0 else None

@@ -81,3 +81,28 @@ def test_after_an_overfit_the_text_has_no_such_note(tmp_path, capsys):
     assert main(["analyze", str(log)]) == 0
     text = capsys.readouterr().out
     assert "recommended stop: step" in text and "as good within the noise" not in text
+
+
+# A tiny GPT-2 trained by the HF Trainer on a few sequences (a new-user trial), eval every 5
+# steps: the held-out loss falls to 3.274 at step 20, then rises at almost every evaluation.
+U_LOSS = [3.4499, 3.3645, 3.3047, 3.2739, 3.321, 3.3267, 3.3556, 3.4009, 3.5019, 3.5553,
+          3.5933, 3.6795, 3.8125, 3.8576, 3.9175, 4.034, 4.0339, 4.1761, 4.2015, 4.3169,
+          4.4442, 4.4945, 4.5417, 4.6531, 4.7839, 4.8077, 4.9482, 4.8918, 5.0155, 5.1581,
+          5.2576, 5.2848, 5.3313, 5.3206, 5.3578, 5.3823, 5.5113, 5.5864, 5.7305, 5.7783]
+
+
+def test_the_checkpoint_is_the_peak_the_overfit_leaves_within_its_boundary():
+    """The plateau's end is placed where a level turns into the rise of the loss, 35 (the
+    level is the mean of the U's bottom); the data cannot tell the overfit's start apart from
+    steps 15-50, and within them the best evaluation, 20 (3.274), is 0.08 (2.3 noise sds)
+    better than 35 (3.356): that is the peak the overfit starts from, the checkpoint to keep,
+    and what its decline is measured from. It recommended 35."""
+    steps = np.arange(5, 5 * len(U_LOSS) + 1, 5, dtype=np.int64)
+    run = Run.from_columns({"eval_loss": (steps, np.asarray(U_LOSS))}, "t", "t")
+    a = analyze(run, metric="eval_loss")
+    overfit = a.phases[-1]
+    assert overfit.name == "overfit" and a.recommended_stop_step == 20
+    assert overfit.stats["peak_step"] == 20
+    assert overfit.stats["decline_since_peak"] == pytest.approx(U_LOSS[-1] - 3.2739, abs=1e-6)
+    cp = next(c for c in a.changepoints if c.step == overfit.start_step)
+    assert cp.low <= 20 <= overfit.start_step
