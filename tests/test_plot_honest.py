@@ -153,3 +153,23 @@ def test_a_sparse_runs_legend_does_not_claim_a_smoothing_the_line_lacks():
     assert "evaluations joined (sd 33 steps, 100 apart)" in texts
     dense_fig = phase_figure(dense, panels=None)
     assert "Gaussian smooth, sd 33 steps" in [t.get_text() for t in dense_fig.legends[0].get_texts()]
+
+
+def test_an_accuracy_at_zero_has_no_negative_ticks_and_an_end_stop_is_drawn_whole():
+    """A run whose accuracy stays 0 kept room below it for the whiskers, labelled -0.015; a
+    stop at the last step was clipped to half a triangle (a new-user trial)."""
+    from phasewatch.run import Run
+
+    steps = np.arange(0, 70, 10, dtype=np.int64)
+    run = Run.from_columns({"eval/accuracy": (steps, np.zeros(steps.size))}, "t", "t")
+    fig = phase_figure(run, phasewatch.analyze(run), panels=None)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    lo, hi = ax.get_ylim()
+    ticks = [t for t in ax.get_yticks() if lo <= t <= hi]
+    assert lo < 0 and ticks and min(ticks) >= 0
+    rising = 0.5 + 0.001 * steps
+    run = Run.from_columns({"eval/accuracy": (steps, rising)}, "t", "t")
+    fig = phase_figure(run, phasewatch.analyze(run), panels=None)
+    (stop,) = [ln for ln in fig.axes[0].lines if ln.get_gid() == "recommended-stop"]
+    assert stop.get_xdata()[0] == steps[-1] and not stop.get_clip_on()

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
+from matplotlib.ticker import AutoLocator
 from matplotlib.transforms import blended_transform_factory
 
 from phasewatch.errors import UsageError
@@ -235,6 +236,16 @@ def fit_legend(fig: Figure, handles: Sequence, max_cols: int = 3, **kwargs):
     return None
 
 
+class NonNegativeTicks(AutoLocator):
+    """Matplotlib's automatic ticks without the negative ones: the room below a metric that is
+    never negative (an accuracy at 0) holds the whiskers, and labelling it "-0.1" reads as a
+    negative accuracy."""
+
+    def tick_values(self, vmin: float, vmax: float):
+        ticks = super().tick_values(vmin, vmax)
+        return ticks[ticks >= 0]
+
+
 def padded_ylim(ax: Axes, values: np.ndarray, bottom: float = 0.14, top: float = 0.06) -> None:
     """Y limits with extra room at the bottom for the change-point whiskers."""
     finite = values[np.isfinite(values)]
@@ -242,7 +253,10 @@ def padded_ylim(ax: Axes, values: np.ndarray, bottom: float = 0.14, top: float =
         return
     lo, hi = float(finite.min()), float(finite.max())
     span = hi - lo or max(abs(hi), 1.0) * 0.1
-    ax.set_ylim(lo - bottom * span / (1 - bottom - top), hi + top * span / (1 - bottom - top))
+    low = lo - bottom * span / (1 - bottom - top)
+    ax.set_ylim(low, hi + top * span / (1 - bottom - top))
+    if lo >= 0 > low:
+        ax.yaxis.set_major_locator(NonNegativeTicks())
 
 
 def readable_ylim(ax: Axes, min_relative_span: float = 0.05) -> None:
@@ -326,6 +340,12 @@ def apply_limits(axes: Sequence[Axes], xlim=None, ylim=None) -> None:
             ax.set_xlim(*xlim)
     if ylim is not None and axes:
         axes[0].set_ylim(*ylim)
+    for ax in axes:  # a stop is drawn whole at the edge, but not outside the limits given
+        for line in ax.lines:
+            if line.get_gid() == "recommended-stop":
+                (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+                x, y = line.get_xdata()[0], line.get_ydata()[0]
+                line.set_clip_on(not (x0 <= x <= x1 and y0 <= y <= y1))
 
 
 def in_view(axes: Sequence[Axes]) -> set[str]:

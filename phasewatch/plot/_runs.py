@@ -57,5 +57,8 @@ def mark_stop(ax, steps, curve, stop, color) -> float | None:
     if stop is None:
         return None
     y = float(np.interp(stop, steps, curve))
-    ax.plot([stop], [y], color=color, zorder=5, gid="recommended-stop", **_draw.STOP_STYLE)
+    # drawn whole at the axes' edge too: a run whose checkpoint to keep is its last (or first)
+    # evaluation had half a triangle
+    ax.plot([stop], [y], color=color, zorder=5, gid="recommended-stop", clip_on=False,
+            **_draw.STOP_STYLE)
     return y

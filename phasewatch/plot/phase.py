@@ -212,7 +212,7 @@ def _draw_performance(ax, run: Run, series, analysis: Analysis, smoothing: Smoot
     stop = analysis.recommended_stop_step
     if stop is not None:
         y = float(np.interp(stop, steps, curve))
-        ax.plot([stop], [y], zorder=5, gid="recommended-stop", color=DATA_COLOR,
+        ax.plot([stop], [y], zorder=5, gid="recommended-stop", color=DATA_COLOR, clip_on=False,
                 **{**_draw.STOP_STYLE, "markersize": 5})
         handles.append(Line2D([], [], label=f"stop ({unit} {stop})", color=DATA_COLOR,
                               gid="recommended-stop", **{**_draw.STOP_STYLE, "markersize": 5}))
