@@ -29,7 +29,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from phasewatch.live_choice import HELD_OUT_ROLES, MAX_HELD, MetricChoice  # noqa: F401
+from phasewatch.live_choice import MAX_HELD, MetricChoice  # noqa: F401
 from phasewatch.live_open import open_when_ready
 from phasewatch.live_result import WatchResult, end_result
 from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets

@@ -20,7 +20,6 @@ if TYPE_CHECKING:  # imported for the annotations only: `import phasewatch.live`
     from phasewatch.io.source import Record, RecordSource
 
 MAX_HELD = 10_000  # records held while waiting for a held-out metric to be pickable
-HELD_OUT_ROLES = ("eval/accuracy", "eval/loss")
 
 
 @dataclass
@@ -75,7 +74,7 @@ class MetricChoice:
 
     def _held_out_names(self) -> set[str]:
         """The log's own names of the held-out roles among the names seen so far."""
-        from phasewatch.presets import aliases_for
+        from phasewatch.presets import HELD_OUT_ROLES, aliases_for
 
         aliases = aliases_for(self.names)
         return {name for role in HELD_OUT_ROLES

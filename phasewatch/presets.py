@@ -92,6 +92,10 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         # LLaMA-Factory's and ChatGLM's `rouge-l`, `bleu-4` (x100), HF examples' `rougeL`, `bleu`
         "eval_rouge-l", "eval/rouge-l", "eval_bleu-4", "eval/bleu-4",
         "eval_rougeL", "eval/rougeL", "eval_bleu", "eval/bleu",
+        # a held-out split called test, after every validation spelling (the split a run is
+        # judged by when it has no validation one): Keras / PyTorch scripts' `test_acc`, HF's
+        # `trainer.predict` rows, W&B panels `test/accuracy`
+        "test_accuracy", "test_acc", "test/accuracy", "test/acc",
     ),
     "expert/nll_train": ("expert/nll_train",),
     "expert/nll_heldout": ("expert/nll_heldout",),
@@ -155,15 +159,34 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
                   "validation/loss", "validation_loss",
                   "validation/epoch_loss", "dev_loss", "dev/loss", "valid_loss", "valid/loss",
                   "val_loss_epoch", "val_losses", "test/nll",  # Tinker cookbook's NLL evaluator
-                  "eval/*/CrossEntropyLoss"),  # OLMo's evaluators, by label
+                  "eval/*/CrossEntropyLoss",  # OLMo's evaluators, by label
+                  "test_loss", "test/loss"),  # a test split, after every validation spelling
+    # Held-out scores that are neither an accuracy nor a loss, for a log that has neither: HF's
+    # SQuAD `eval_f1`, `eval_exact` (`exact_match` in the newer metric), GLUE's Matthews and
+    # Pearson / Spearman correlations, ASR's `eval_wer` / `eval_cer`; and their `test` spellings.
+    # The direction is the name's (`default_direction`: wer, cer -> min).
+    "eval/other_score": (
+        "eval_f1", "eval/f1", "eval_exact_match", "eval/exact_match", "eval_exact", "eval/exact",
+        "eval_matthews_correlation", "eval/matthews_correlation", "eval_pearson", "eval/pearson",
+        "eval_spearmanr", "eval/spearmanr", "eval_roc_auc", "eval/roc_auc", "eval_auc",
+        "eval/auc", "eval_wer", "eval/wer", "eval_cer", "eval/cer",
+        "test_f1", "test/f1", "test_exact_match", "test/exact_match", "test_exact", "test/exact",
+        "test_matthews_correlation", "test_pearson", "test_spearmanr", "test_roc_auc",
+        "test_auc", "test/auc", "test_wer", "test/wer", "test_cer", "test/cer",
+    ),
 }
 
 # Metrics that can serve as the performance series, in order of preference, with direction.
-PERFORMANCE_ROLES: tuple[tuple[str, str], ...] = (
+# None: the direction is the log's own name's (`default_direction`).
+PERFORMANCE_ROLES: tuple[tuple[str, str | None], ...] = (
     ("eval/accuracy", "max"),
     ("eval/loss", "min"),
+    ("eval/other_score", None),
     ("train/reward", "max"),
 )
+# The performance roles measured on held-out data (all but the train reward): `watch` holds the
+# records until one of them has enough values to be chosen as `analyze` would.
+HELD_OUT_ROLES: tuple[str, ...] = ("eval/accuracy", "eval/loss", "eval/other_score")
 
 # What `analyze` takes when a log has none of the performance roles: an SFT run that logged only
 # its train loss (5 of the 58 real logs of benchmarks/real_corpus) can still show a disruption,
@@ -198,11 +221,11 @@ def _compile() -> tuple[dict[str, list[tuple[str, int]]], list[tuple[str, int, s
 
 _EXACT, _GLOBS, _PREFIXES = _compile()
 # Keras and Lightning name a classifier's train accuracy `accuracy` / `acc` beside its validation
-# accuracy (`val_accuracy`, `val_acc`; research code `dev_acc`, `valid_acc`); OpenRLHF and LLaMA-Factory use the same bare names for a
+# accuracy (`val_accuracy`, `val_acc`; research code `dev_acc`, `valid_acc`, `test_acc`); OpenRLHF and LLaMA-Factory use the same bare names for a
 # preference accuracy, with no validation accuracy beside it.
 BARE_ACCURACY = frozenset({"acc", "accuracy"})
 KERAS_STYLE_VALIDATION = ("val_accuracy", "val_acc", "dev_accuracy", "dev_acc",
-                          "valid_accuracy", "valid_acc")
+                          "valid_accuracy", "valid_acc", "test_accuracy", "test_acc")
 # A validation split named by its user: TensorBoard directories `dev-validation/`,
 # `validation-ood/` beside Keras' `validation/` (a run evaluated on several held-out sets). Such a
 # name takes the roles its `validation/<rest>` spelling has (`validation/epoch_loss` is eval/loss);
@@ -241,6 +264,28 @@ def _named_split_roles(name: str) -> tuple[tuple[str, int], ...]:
 
 
 CAPITALISED_RANK = 1000  # added to a candidate's rank when the log spells it with capitals
+EVAL_SET_RANK = 500  # added to a candidate's rank for one of several named held-out sets
+EVAL_SET_PREFIXES = ("eval_", "eval/")
+EVAL_SET_MARK = "_runtime"  # HF's evaluate() logs `<prefix>_runtime` with every evaluation
+
+
+def eval_sets(present: Iterable[str]) -> list[tuple[str, str]]:
+    """(prefix, set name) of each held-out set HF's Trainer evaluated under a name of its own
+    (`eval_dataset={"g0": ..., "g1": ...}` logs `eval_g0_loss`, `eval_g0_accuracy`,
+    `eval_g0_runtime`; W&B / TensorBoard `eval/g0_loss`): a set is known by its `_runtime`,
+    which HF logs with every evaluation and no metric of its own is named."""
+    return sorted((prefix, name[len(prefix):-len(EVAL_SET_MARK)]) for name in present
+                  for prefix in EVAL_SET_PREFIXES
+                  if name.startswith(prefix) and name.endswith(EVAL_SET_MARK)
+                  and len(name) > len(prefix) + len(EVAL_SET_MARK))
+
+
+def _eval_set_roles(name: str, sets: list[tuple[str, str]]) -> list[tuple[str, int]]:
+    """(role, rank) of a metric of a named held-out set (`eval_g0_accuracy`): those of the
+    set-less spelling (`eval_accuracy`), after every candidate spelled as listed."""
+    return [(role, rank + EVAL_SET_RANK) for prefix, label in sets
+            if name.startswith(f"{prefix}{label}_")
+            for role, rank in _EXACT.get(prefix + name[len(prefix) + len(label) + 1:], ())]
 
 
 def _present(metrics: Iterable[str]) -> Collection[str]:
@@ -266,9 +311,12 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
     prefixes = _PREFIXES if "" not in _PREFIXES else None
     flagged = [n for n in present
                if prefixes is None or n.startswith(prefixes) or "validation" in n]
+    sets = eval_sets(flagged)
     for name in flagged:
         hits.extend((role, rank, name) for role, rank in _glob_roles(name))
         hits.extend((role, rank, name) for role, rank in _named_split_roles(name))
+        if sets:
+            hits.extend((role, rank, name) for role, rank in _eval_set_roles(name, sets))
     if any(name in present for name in KERAS_STYLE_VALIDATION):
         hits = [h for h in hits if not (h[0] == "train/preference_accuracy" and h[2] in BARE_ACCURACY)]
     return hits, [n for n in flagged if n.startswith("eval_") and len(n) > 5]

@@ -127,7 +127,7 @@ def choose_direction(run: Run, metric: str, direction: str | None = None) -> str
     if run.direction in ("max", "min") and run.performance_metric in (None, metric):
         return run.direction
     for role, role_direction in PERFORMANCE_ROLES:
-        if metric == role:
+        if metric == role and role_direction is not None:
             return role_direction
     return default_direction(run.resolve_metric(metric))
 

@@ -1,0 +1,170 @@
+"""The default metric is the log's held-out metric whenever it has one, under the names real
+logs use beside the validation spellings: a `test` split (`test_acc`, `test_loss`,
+`test/accuracy`), HF's SQuAD and other `eval_*` scores (`eval_f1`, `eval_exact`, `eval_wer`),
+and HF's named evaluation sets (`eval_dataset={"g0": ..., "g1": ...}`: `eval_g0_accuracy`),
+with the direction of the name and the notice several validation sets get. Only a log with
+train metrics alone falls back to its train loss, with the warning. `watch` chooses the same."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from phasewatch.cli import main
+
+FALLBACK = "no held-out metric or reward in this log"
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _rows(held_out: dict[str, tuple[float, float]], n_eval: int = 20, every: int = 50,
+          sets: tuple[str, ...] = ()) -> list[dict]:
+    """A train loss at every 10 steps, and at each evaluation every held-out name of `held_out`
+    (`name: (first, last)`, a noisy straight line between them); `sets`: HF named evaluation
+    sets, each logged in its own row with its `_runtime`."""
+    rng = np.random.default_rng(3)
+    rows: list[dict] = []
+    for step in range(10, n_eval * every + 1, 10):
+        rows.append({"step": step, "loss": round(2.0 * np.exp(-step / 400) + 0.3, 4),
+                     "train_accuracy": round(0.5 + 0.4 * step / (n_eval * every), 4)})
+        if step % every:
+            continue
+        frac = step / (n_eval * every)
+        for group in sets or ("",):
+            row = {"step": step}
+            for name, (first, last) in held_out.items():
+                value = first + (last - first) * frac + 0.002 * abs(last - first) * rng.standard_normal()
+                row[name.format(set=group)] = round(float(value), 5)
+            if group:
+                row[f"eval_{group}_runtime"] = 1.5
+            rows.append(row)
+    return rows
+
+
+def _analyze(capsys, path: Path) -> dict:
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)["runs"][0]
+
+
+def _watch(capsys, path: Path) -> dict:
+    assert main(["watch", str(path), "--format", "jsonl"]) == 0
+    return json.loads(capsys.readouterr().out.splitlines()[-1])
+
+
+def _performance(capsys, path: Path) -> dict:
+    assert main(["inspect", str(path), "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)["performance"]
+
+
+@pytest.mark.parametrize("held_out, metric, direction", [
+    # a grokking script's history: test accuracy and loss beside the train ones
+    ({"test_acc": (0.01, 0.9), "test_loss": (4.1, 0.5), "train_loss": (3.0, 0.1)}, "test_acc", "max"),
+    ({"test_loss": (4.1, 0.5), "train_loss": (3.0, 0.1)}, "test_loss", "min"),
+    # a W&B CNN run: `test_accuracy` beside `train_accuracy`, `loss`
+    ({"test_accuracy": (55.0, 86.0)}, "test_accuracy", "max"),
+    ({"test/accuracy": (0.5, 0.8), "test/loss": (1.2, 0.6)}, "test/accuracy", "max"),
+    ({"test/loss": (1.2, 0.6)}, "test/loss", "min"),
+])
+def test_a_test_split_is_the_held_out_metric(capsys, tmp_path, held_out, metric, direction):
+    log = _write(tmp_path / "metrics.jsonl", _rows(held_out))
+    offline = _analyze(capsys, log)
+    assert (offline["metric"], offline["direction"]) == (metric, direction)
+    assert not any(FALLBACK in w for w in offline["warnings"])
+    perf = _performance(capsys, log)
+    assert (perf["metric"], perf["direction"], perf["train_fallback"]) == (metric, direction, False)
+    assert _watch(capsys, log)["metric"] == metric
+
+
+@pytest.mark.parametrize("held_out, metric, direction", [
+    # HF's SQuAD v2 evaluation: no accuracy, no eval loss; `eval_f1` before `eval_exact`, and
+    # never the per-answer-type `eval_HasAns_f1` or the count `eval_total`
+    ({"eval_HasAns_exact": (2.0, 80.0), "eval_HasAns_f1": (3.0, 84.0), "eval_exact": (2.0, 78.0),
+      "eval_f1": (3.6, 82.0), "eval_total": (11873, 11873), "eval_runtime": (60.0, 61.0)},
+     "eval_f1", "max"),
+    ({"eval_exact": (2.0, 78.0), "eval_runtime": (60.0, 61.0)}, "eval_exact", "max"),
+    ({"eval/exact_match": (2.0, 78.0)}, "eval/exact_match", "max"),
+    ({"eval_wer": (0.9, 0.3), "eval_runtime": (60.0, 61.0)}, "eval_wer", "min"),
+    ({"test_f1": (0.3, 0.7)}, "test_f1", "max"),
+])
+def test_an_eval_score_other_than_accuracy_and_loss_is_the_held_out_metric(
+        capsys, tmp_path, held_out, metric, direction):
+    log = _write(tmp_path / "metrics.jsonl", _rows(held_out))
+    offline = _analyze(capsys, log)
+    assert (offline["metric"], offline["direction"]) == (metric, direction)
+    assert not any(FALLBACK in w for w in offline["warnings"])
+    assert _performance(capsys, log)["train_fallback"] is False
+    assert _watch(capsys, log)["metric"] == metric
+
+
+def test_an_eval_loss_still_comes_before_an_f1(capsys, tmp_path):
+    """The order of the roles stays: accuracy, loss, then the other held-out scores."""
+    log = _write(tmp_path / "metrics.jsonl",
+                 _rows({"eval_f1": (0.3, 0.7), "eval_loss": (1.0, 0.5), "eval_runtime": (1, 1)}))
+    offline = _analyze(capsys, log)
+    assert (offline["metric"], offline["direction"]) == ("eval_loss", "min")
+
+
+@pytest.mark.parametrize("names, metric, direction", [
+    (("eval_{set}_accuracy", "eval_{set}_loss"), "eval_g0_accuracy", "max"),
+    (("eval_{set}_loss",), "eval_g0_loss", "min"),
+])
+def test_named_evaluation_sets_are_held_out_and_named_in_a_notice(
+        capsys, tmp_path, names, metric, direction):
+    """HF's Trainer with a dict of evaluation sets logs `eval_<set>_<metric>` and
+    `eval_<set>_runtime` for each: the first set is analysed, and the notice the verl and
+    OpenRLHF validation sets get names all of them and the ways to choose."""
+    ranges = {"eval_{set}_accuracy": (0.7, 0.6), "eval_{set}_loss": (0.6, 0.9)}
+    log = _write(tmp_path / "metrics.jsonl",
+                 _rows({n: ranges[n] for n in names}, sets=("g0", "g1", "g2")))
+    offline = _analyze(capsys, log)
+    assert (offline["metric"], offline["direction"]) == (metric, direction)
+    assert not any(FALLBACK in w for w in offline["warnings"])
+    notice = next(w for w in offline["warnings"] if "validation sets hold" in w)
+    assert notice.startswith("3 validation sets hold eval/")
+    assert metric.replace("g0", "g1") in notice and metric.replace("g0", "g2") in notice
+    assert "--aggregate mean" in notice
+    assert _watch(capsys, log)["metric"] == metric
+    assert main(["analyze", str(log), "--aggregate", "mean", "--format", "json"]) == 0
+    mean = json.loads(capsys.readouterr().out)["runs"][0]
+    assert mean["metric"].endswith("(mean of 3 sets)") and mean["direction"] == direction
+
+
+def test_a_set_needs_its_runtime_so_per_type_scores_are_no_sets(capsys, tmp_path):
+    """seqeval's per-entity-type `eval_T005_f1` beside `eval_loss` is not an evaluation set:
+    there is no `eval_T005_runtime`, and the eval loss is taken with no notice."""
+    log = _write(tmp_path / "metrics.jsonl",
+                 _rows({"eval_T005_f1": (0.1, 0.5), "eval_T007_f1": (0.2, 0.6),
+                        "eval_loss": (1.0, 0.4), "eval_runtime": (1, 1)}))
+    offline = _analyze(capsys, log)
+    assert offline["metric"] == "eval_loss"
+    assert not any("validation sets" in w for w in offline["warnings"])
+
+
+def test_a_log_with_train_metrics_only_still_falls_back_with_the_warning(capsys, tmp_path):
+    log = _write(tmp_path / "metrics.jsonl", _rows({"train_loss": (3.0, 0.1)}))
+    offline = _analyze(capsys, log)
+    assert (offline["metric"], offline["direction"]) == ("loss", "min")
+    assert any(FALLBACK in w for w in offline["warnings"])
+    assert _performance(capsys, log)["train_fallback"] is True
+    assert _watch(capsys, log)["metric"] == "loss"
+
+
+def test_following_an_hf_log_waits_for_its_f1_and_agrees_with_the_replay(tmp_path):
+    """An HF SQuAD run logs its train loss first: the follower holds the records until
+    `eval_f1` has 3 values (it would otherwise take the train loss when the log goes idle),
+    then alerts as the replay of the whole log does."""
+    from watch_follower import assert_same, eval_curve, follows_a_held_choice
+
+    f1 = {s: round(100 * a, 3) for s, a in eval_curve()}
+    lines = [json.dumps({"step": s, "loss": 1.0, **({"eval_f1": f1[s], "eval_exact": f1[s] - 4,
+                                                     "eval_runtime": 60.0} if s in f1 else {})})
+             for s in range(0, max(f1) + 1, 2)]
+    followed, replayed, result = follows_a_held_choice(tmp_path / "log.jsonl", lines, 8)
+    assert result.metric == "eval_f1"
+    assert_same(followed, replayed)
