@@ -322,3 +322,17 @@ def test_a_figure_of_an_analysis_of_the_sets_mean_draws_that_mean(tmp_path):
         assert set(frame.metric) == {analysis.metric}
         assert frame[frame.kind == "stop"].step.tolist() == [analysis.recommended_stop_step]
         assert len(frame[frame.kind == "raw"]) == 40
+
+
+def test_a_zoom_is_smoothed_at_the_width_of_the_drawn_steps():
+    """`--xlim 0,400` on a 2,000-step run drew a line 33 steps wide (1/60 of the run): the
+    response length's jump at steps 40-60 was drawn rising until ~150. 1/60 of what is drawn."""
+    from phasewatch.plot import Smoothing
+
+    assert Smoothing().resolved(0, 2000).width == 33
+    assert Smoothing().resolved(0, 2000, (0, 400)).width == 7
+    assert Smoothing().resolved(0, 2000, (5000, 6000)).width == 33  # no overlap: the run's
+    sft = ROOT / "sample_logs" / "sft"
+    fig = phase_figure(read_run(sft), phasewatch.analyze(sft), xlim=(0, 400))
+    legend = " ".join(t.get_text() for lg in fig.legends for t in lg.get_texts())
+    assert "sd 7 steps" in legend

@@ -220,7 +220,7 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                  if (s := series_or_none(runs[i], m)) is not None]
     first = min(float(s.index[0]) for s in all_steps)
     last = max(float(s.index[-1]) for s in all_steps)
-    smoothing = smoothing.resolved(first, last)
+    smoothing = smoothing.resolved(first, last, xlim)
     width, height = figure_size(size, n_panels=len(panels) - 1)
     hidden = {"raw": False}  # raw dots of a run with > DENSE_POINTS values bury the other lines
     with paper_style():

@@ -45,7 +45,7 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
     # steps); a run of 1,000 steps beside one of 28,000 would be a sliver at its panel's left
     same_unit = len({step_unit(r, m) for r, m in zip(runs, own)}) == 1
     shared_x = shared_y and same_unit and min(lengths) >= SHARED_X_SPAN * max(lengths)
-    smoothing = smoothing.resolved(first, last)
+    smoothing = smoothing.resolved(first, last, xlim)
     unit = shared_step_unit(zip(runs, own))  # what the steps of a shared axis count
     with paper_style():
         fig = _draw.new_figure(width, height)

@@ -141,7 +141,7 @@ def phase_figure(
     steps = series.index
     first = min([steps[0]] + [p.start_step for p in analysis.phases])
     last = max([steps[-1]] + [p.end_step for p in analysis.phases])
-    smoothing = smoothing.resolved(first, last)  # one width, in steps, for every panel
+    smoothing = smoothing.resolved(first, last, xlim)  # one width, in steps, for every panel
     unit = step_unit(run, analysis.metric)
 
     with paper_style():

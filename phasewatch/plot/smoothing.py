@@ -61,10 +61,14 @@ class Smoothing:
         if self.width is not None and not self.width > 0:
             raise ValueError(f"smoothing width must be positive, got {self.width!r}")
 
-    def resolved(self, first: float, last: float) -> Smoothing:
-        """This smoothing with its width fixed for a figure spanning steps first..last."""
+    def resolved(self, first: float, last: float, xlim: Sequence[float] | None = None) -> Smoothing:
+        """This smoothing with its width fixed for a figure spanning steps first..last, or the
+        part of them the user's step limits `xlim` draw (a zoom on steps 0-400 of a 2,000-step
+        run was smoothed 33 steps wide, and a jump at 40-60 was drawn lasting to 150)."""
         if self.width is not None or self.kind == "none":
             return self
+        if xlim is not None and min(last, xlim[1]) > max(first, xlim[0]):
+            first, last = max(first, xlim[0]), min(last, xlim[1])
         span = float(last - first)
         return Smoothing(self.kind, float(max(1, round(span / DEFAULT_FRACTION))) if span > 0 else 1.0)
 
