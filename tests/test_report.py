@@ -248,3 +248,23 @@ def test_runs_of_different_metrics_get_feature_charts_of_their_own():
             metric = re.search(r"learning_rate \((\w+)\)", chart).group(1)
             assert re.findall(r"(eval_loss|reward)-0\.00\d-\d", chart)
             assert set(re.findall(r"(eval_loss|reward)-0\.00\d-\d", chart)) == {metric}
+
+
+def test_a_feature_no_run_of_a_metric_has_gets_no_empty_chart():
+    """A mixed sweep (native runs with hyperparameters, logs without) drew 100 "no data"
+    panels: a chart is drawn only where some run of its metric has the hyperparameter and the
+    feature."""
+    from phasewatch.report.sections import features_vs_hps
+
+    rows = [{"row": {"path": f"runs/a{lr}", "name": f"a{lr}", "algorithm": "sft",
+                     "metric": "eval/accuracy", "hp.learning_rate": lr,
+                     "recommended_value": 0.5 + lr, "error": None}, "detail": None}
+            for lr in (1e-3, 3e-3)]
+    rows += [{"row": {"path": "logs/b", "name": "b", "algorithm": "sft", "metric": "eval_loss",
+                      "recommended_value": 2.0, "error": None}, "detail": None}]
+    html = features_vs_hps(rows)
+    assert "no data" not in html
+    assert "(eval/accuracy)" in html and "(eval_loss)" not in html
+    assert "No run has both" in features_vs_hps(
+        [{"row": {**rows[0]["row"], "recommended_value": None, "hp.learning_rate": lr},
+          "detail": None} for lr in (1e-3, 3e-3)])

@@ -138,6 +138,8 @@ def features_vs_hps(results) -> str:
                 chart.points.append((float(x), float(y), colors[arm],
                                      f"{run_title(r)}: {hp[len(HP_PREFIX):]}={x:g}, {label}={y:.4g}"))
                 means[arm][float(x)].append(float(y))
+            if not chart.points:  # no run of this metric has both: an empty "no data" panel
+                continue
             for arm, by_x in means.items():
                 band = group_band(by_x)
                 if band is not None:  # cut at the plot's edge: 3 seeds give mean +-2.5 sd
@@ -147,6 +149,9 @@ def features_vs_hps(results) -> str:
                     chart.lines.append(Line([[x, float(np.mean(v))] for x, v in sorted(by_x.items())],
                                             colors[arm], 1.0, 0.7, f"{arm_label(arm)} mean"))
             charts.append(render(chart))
+    if not charts:
+        return ('<p class="note">No run has both a phase feature and a hyperparameter that '
+                'differs between the runs.</p>')
     legend = "".join(f'<span><i style="background:{c}"></i>{esc(arm_label(a))}</span>'
                      for a, c in colors.items())
     note = ('<p class="note">Each run (dot), the mean of an arm\'s runs at each value (line) and, '
