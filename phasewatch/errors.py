@@ -43,6 +43,18 @@ class InputError(PhasewatchError):
         return f"{where}: {self.message}"
 
 
+class NotReadyError(InputError):
+    """The input is there but holds nothing to read yet, and its writer is still creating it:
+    a tracker's store made before its run starts (MLflow creates and migrates `mlflow.db`
+    seconds before `start_run`; Trackio's `<project>.db` may hold only system metrics). A
+    replay reports it (exit 3); `watch --follow` waits for `waiting_for` instead."""
+
+    def __init__(self, message: str, path: str | Path | None = None,
+                 waiting_for: str = "it to be written"):
+        super().__init__(message, path)
+        self.waiting_for = waiting_for
+
+
 BAD_LINE_ERRORS: tuple[type[BaseException], ...] = (
     ValueError, TypeError, ArithmeticError, RecursionError, LookupError)
 """What parsing one hostile line or record may raise (a cell over csv's field limit, JSON

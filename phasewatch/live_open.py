@@ -4,8 +4,10 @@ wait for the path to appear and hold something recognisable.
 `watch --follow` is usually started next to the trainer, before the trainer has created its
 folder or written its first line. Exiting with "no such file" there would make the user start
 it again by hand, so a follower waits (saying so once on stderr) while waiting can still help:
-the path is missing, a folder (files may appear in it), or a file still smaller than what the
-format sniffer reads. An MLflow server address is waited for while the server does not answer
+the path is missing, a folder (files may appear in it), a file still smaller than what the
+format sniffer reads, or a store its writer is still creating (`NotReadyError`: MLflow makes
+and migrates `mlflow.db` seconds before `start_run`, Trackio's `<project>.db` may hold only
+system metrics at first). An MLflow server address is waited for while the server does not answer
 (not up yet), not when it answers that there is no such run. A young file whose first line is still being written is not sniffed yet,
 since a cut JSON line could pass for another format.
 
@@ -23,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from phasewatch.errors import InputError
+from phasewatch.errors import InputError, NotReadyError
 
 
 def open_when_ready(path: Path, follow: bool, notice: Callable[[str], None],
@@ -33,7 +35,7 @@ def open_when_ready(path: Path, follow: bool, notice: Callable[[str], None],
     waits for the path; None if `stop` is set or `idle_exit` seconds pass meanwhile."""
     from phasewatch.io import open_source, url_reader
 
-    told = False
+    told: set[str] = set()
     tries = 0
     started = time.monotonic()
     while True:
@@ -52,17 +54,25 @@ def open_when_ready(path: Path, follow: bool, notice: Callable[[str], None],
             return source
         except InputError as exc:
             remote = url_reader(path) is not None  # a server: wait only while it does not answer
+            not_ready = isinstance(exc, NotReadyError)  # a store its writer is still creating
             if not follow or not (getattr(exc, "transient", False) if remote
-                                  else may_still_come(path)):
+                                  else not_ready or may_still_come(path)):
                 raise
-            if not told:
-                if remote:
-                    say(f"{exc}; waiting for it (Ctrl-C to stop)")
-                elif not path.exists():
-                    say(f"{path} does not exist yet; waiting for it to appear (Ctrl-C to stop)")
-                else:
-                    say(f"{path}: no recognisable records yet ({exc.message}); waiting for them")
-                told = True
+            if remote:
+                kind, message = "remote", f"{exc}; waiting for it (Ctrl-C to stop)"
+            elif not path.exists():
+                kind = "missing"
+                message = f"{path} does not exist yet; waiting for it to appear (Ctrl-C to stop)"
+            elif not_ready:
+                kind = "not ready"
+                message = (f"{path}: {exc.message}; waiting for {exc.waiting_for} "
+                           "(Ctrl-C to stop)")
+            else:
+                kind = "unrecognised"
+                message = f"{path}: no recognisable records yet ({exc.message}); waiting for them"
+            if kind not in told:  # each kind of wait said once (a path that appears, then a
+                told.add(kind)    # store that holds no run yet)
+                say(message)
         waited = time.monotonic() - started
         if idle_exit is not None and waited >= idle_exit:
             return None

@@ -139,3 +139,91 @@ def test_trackio_project_followed_while_trackio_logs(tmp_path):
     replayed, result = replay(path, stop_on=())
     assert_same(followed, replayed)
     assert result.n_records == len(eval_curve()) + 1
+
+
+# ------------------------------------------------------------------ a store created before its run
+MLFLOW_EARLY_STORE = """
+import json, sys, time, mlflow
+mlflow.set_tracking_uri(sys.argv[1])
+mlflow.set_experiment("early")  # creates and migrates the database: no run yet
+print("created", flush=True)
+sys.stdin.readline()  # the follower waits on the store
+run = mlflow.start_run(run_name="live")
+for i, (step, acc) in enumerate(json.loads(sys.argv[2])):
+    mlflow.log_metrics({"eval/accuracy": acc, "train/loss": 1.0 / (i + 1)}, step=step)
+mlflow.end_run()
+"""
+
+
+def test_mlflow_store_created_before_its_run_is_waited_for(tmp_path):
+    """MLflow creates and migrates mlflow.db seconds before `start_run`: a follow of the
+    database waits for the run (said once), then follows it to its end (it exited 3, 'this
+    MLflow database holds no run')."""
+    pytest.importorskip("mlflow", reason="mlflow is not installed (it is in the dev extra)")
+    db = tmp_path / "mlflow.db"
+    env = {**os.environ, "MLFLOW_ENABLE_ASYNC_LOGGING": "false", "MLFLOW_TRACKING_URI": "",
+           "GIT_PYTHON_REFRESH": "quiet"}
+    writer = subprocess.Popen([sys.executable, "-c", MLFLOW_EARLY_STORE, f"sqlite:///{db}",
+                               json.dumps(eval_curve())], env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "created"
+        follower = Follower(db, stop_on=())
+        follower.wait_for_message("holds no run")
+        writer.stdin.write("go\n")
+        writer.stdin.close()
+        assert writer.wait(300) == 0
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    followed = follower.ends_by_itself(timeout=60)
+    said = [m for m in follower.messages if "holds no run" in m]
+    assert said == [f"{db}: this MLflow database holds no run; waiting for a run to start "
+                    "(Ctrl-C to stop)"]  # once
+    replayed, result = replay(db, stop_on=())
+    assert_same(followed, replayed)
+    assert follower.watch.result.reason == "finished" and result.finished
+
+
+TRACKIO_EARLY_STORE = """
+import json, os, sys, time, trackio
+trackio.init(project="proj", name="live", auto_log_cpu=True, cpu_log_interval=0.2)
+db = os.path.join(os.environ["TRACKIO_DIR"], "proj.db")
+while not os.path.exists(db):  # its system metrics create the project: no metrics row yet
+    time.sleep(0.05)
+print("created", flush=True)
+sys.stdin.readline()  # the follower waits on the project
+for i, (step, acc) in enumerate(json.loads(sys.argv[1])):
+    trackio.log({"eval/accuracy": acc, "train/loss": 1.0 / (i + 1), "train/global_step": step})
+trackio.finish()
+"""
+
+
+@pytest.mark.slow
+def test_trackio_project_created_before_its_first_log_is_waited_for(tmp_path):
+    """Trackio's system metrics create `<project>.db` before the first `trackio.log`: a follow
+    of the project waits for a run, as for MLflow's store."""
+    pytest.importorskip("trackio", reason="trackio is not installed (it is in the dev extra)")
+    env = {**os.environ, "TRACKIO_DIR": str(tmp_path), "HF_HOME": str(tmp_path / "hf"),
+           "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    writer = subprocess.Popen([sys.executable, "-c", TRACKIO_EARLY_STORE, json.dumps(eval_curve())],
+                              env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    db = tmp_path / "proj.db"
+    try:
+        while (line := writer.stdout.readline()) and line.strip() != "created":
+            pass  # trackio's own messages
+        follower = Follower(db, stop_on=(), idle_exit=8.0)
+        follower.wait_for_message("holds no run")
+        writer.stdin.write("go\n")
+        writer.stdin.close()
+        assert writer.wait(300) == 0
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    followed = follower.ends_by_itself(timeout=60)
+    assert [m for m in follower.messages if "holds no run" in m] == [
+        f"{db}: this Trackio project holds no run; waiting for a run to start (Ctrl-C to stop)"]
+    replayed, result = replay(db, stop_on=())
+    assert_same(followed, replayed)
+    assert follower.watch.result.reason == "idle"
+    assert result.n_records == len(eval_curve())

@@ -145,12 +145,20 @@ def sniff_format(path: str | Path) -> ModuleType:
     from phasewatch.io import sqlite_ro
 
     if sqlite_ro.is_sqlite(head):
-        problem = sqlite_ro.problem_of(path)
+        problem = sqlite_ro.problem_error(path)
         if problem is not None:
-            raise InputError(problem, path)
-        names = ", ".join(sorted(sqlite_ro.schema_of(path) or {})) or "none"
-        raise InputError(f"an SQLite database, but neither an MLflow store (mlflow.db) nor a "
-                         f"Trackio project (its tables: {names})", path)
+            raise problem
+        tables = sqlite_ro.schema_of(path) or {}
+        message = (f"an SQLite database, but neither an MLflow store (mlflow.db) nor a Trackio "
+                   f"project (its tables: {', '.join(sorted(tables)) or 'none'})")
+        if not tables or {"alembic_version", "experiments", "runs", "metrics"} & {*tables}:
+            # a database just created, or a tracker still creating its tables (MLflow's
+            # migrations run for seconds and rebuild tables one by one; Trackio adds columns
+            # after creating its tables): a follow waits for the store
+            from phasewatch.errors import NotReadyError
+
+            raise NotReadyError(message, path, "its writer to create its tables")
+        raise InputError(message, path)
     encoding = _utf16(head)
     if encoding is not None:
         raise InputError(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from phasewatch.errors import InputError
+from phasewatch.errors import InputError, NotReadyError
 from phasewatch.io import sqlite_ro
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
@@ -100,8 +100,8 @@ def choose_run(runs: list[tuple[str, str, str]], wanted: str | None, file: Path,
                          file)
     if len(runs) == 1:
         return runs[0]
-    if not runs:
-        raise InputError(f"this {what} holds no run", file)
+    if not runs:  # created before its run starts: a follow waits for one
+        raise NotReadyError(f"this {what} holds no run", file, "a run to start")
     raise InputError(f"this {what} holds {len(runs)} runs; pass one as {file}/RUN (run id or "
                      f"name): {_listing(runs)}", file)
 
@@ -122,13 +122,16 @@ class Source(RecordSource):
         self.follow = follow
         self.lock_notice = sqlite_ro.LockNotice()
         self.conn = sqlite_ro.connect(file)
-        schema = sqlite_ro.tables(self.conn)
-        if not is_store(schema):
+        try:  # a store still being created may fail here: close what was opened
+            schema = sqlite_ro.tables_at(self.conn, file)
+            if not is_store(schema):
+                raise InputError("not an MLflow database (no metrics/runs tables)", file)
+            self.has_nan_column = "is_nan" in schema["metrics"]
+            self.run_id, name, _ = choose_run(list_runs(self.conn, file), wanted, file)
+            self.info.name = name or self.run_id
+        except BaseException:
             self.conn.close()
-            raise InputError("not an MLflow database (no metrics/runs tables)", file)
-        self.has_nan_column = "is_nan" in schema["metrics"]
-        self.run_id, name, _ = choose_run(list_runs(self.conn, file), wanted, file)
-        self.info.name = name or self.run_id
+            raise
         self.last_rowid = 0
         self.bad: list[str] = []
 

@@ -135,16 +135,19 @@ class Source(RecordSource):
         self.follow = follow
         self.lock_notice = sqlite_ro.LockNotice()
         self.conn = sqlite_ro.connect(file)
-        schema = sqlite_ro.tables(self.conn)
-        if not is_project(schema):
+        try:  # a store still being created may fail here: close what was opened
+            schema = sqlite_ro.tables_at(self.conn, file)
+            if not is_project(schema):
+                raise InputError("not a Trackio project database (no metrics table with run_name, "
+                                 "step, metrics)", file)
+            self.has_configs = "configs" in schema and {"run_name", "config"} <= schema["configs"]
+            runs = [(str(name), str(name), "") for (name,) in self._q(
+                "metrics", "SELECT run_name FROM metrics GROUP BY run_name ORDER BY min(rowid)")]
+            self.run_name = choose_run(runs, wanted, file, "Trackio project")[0]
+            self.info.name = self.run_name
+        except BaseException:
             self.conn.close()
-            raise InputError("not a Trackio project database (no metrics table with run_name, "
-                             "step, metrics)", file)
-        self.has_configs = "configs" in schema and {"run_name", "config"} <= schema["configs"]
-        runs = [(str(name), str(name), "") for (name,) in self._q(
-            "metrics", "SELECT run_name FROM metrics GROUP BY run_name ORDER BY min(rowid)")]
-        self.run_name = choose_run(runs, wanted, file, "Trackio project")[0]
-        self.info.name = self.run_name
+            raise
         self.last_rowid = 0
         self.steps = Steps()
         self.bad: list[str] = []
