@@ -51,7 +51,9 @@ def test_bad_extension_is_a_usage_error(run_dir, tmp_path, capsys):
     (["--smoothing-width", "-1"], "width must be positive"),
 ])
 def test_bad_options_are_usage_errors(run_dir, tmp_path, capsys, extra, message):
-    assert main(["plot", str(run_dir), "-o", str(tmp_path / "f.png"), *extra]) == 2
+    paths = [str(run_dir)] * (1 + extra.count("PATH2"))  # "PATH2": a second path
+    extra = [x for x in extra if x != "PATH2"]
+    assert main(["plot", *paths, "-o", str(tmp_path / "f.png"), *extra]) == 2
     assert message in capsys.readouterr().err
 
 
@@ -150,12 +152,15 @@ def test_labels_limits_and_data_from_the_cli(run_dir, tmp_path, capsys):
 
 @pytest.mark.parametrize("extra,message", [
     (["--label", "a", "--label", "b"], "2 --label for 1 paths"),
+    (["PATH2", "--label", "a"], "1 --label for 2 paths: give one per path"),
     (["--xlim", "5"], "--xlim must be LO,HI"),
     (["--ylim=1,0"], "--ylim needs LO < HI"),
     (["--data", "out.txt"], "must end in .csv"),
 ])
 def test_bad_label_limit_and_data_options_are_usage_errors(run_dir, tmp_path, capsys, extra, message):
-    assert main(["plot", str(run_dir), "-o", str(tmp_path / "f.png"), *extra]) == 2
+    paths = [str(run_dir)] * (1 + extra.count("PATH2"))  # "PATH2": a second path
+    extra = [x for x in extra if x != "PATH2"]
+    assert main(["plot", *paths, "-o", str(tmp_path / "f.png"), *extra]) == 2
     assert message in capsys.readouterr().err
 
 

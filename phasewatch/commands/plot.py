@@ -92,8 +92,9 @@ def run(args: argparse.Namespace) -> int:
     size = args.size if args.size in ("single", "full") else figure_size(args.size)
     xlim, ylim = _limits("--xlim", args.xlim), _limits("--ylim", args.ylim)
     labels = args.label or []
-    if len(labels) > len(paths):
-        raise UsageError(f"got {len(labels)} --label for {len(paths)} paths")
+    if labels and len(labels) != len(paths):  # which run would a missing label belong to?
+        raise UsageError(f"got {len(labels)} --label for {len(paths)} paths: give one per path "
+                         "(the same label for the seeds of one group), or none")
     label_of = dict(zip(paths, labels))  # a run left out (unreadable) takes its label with it
     if args.data and not args.data.lower().endswith(".csv"):
         raise UsageError(f"--data writes CSV: the name must end in .csv, got {args.data!r}")
