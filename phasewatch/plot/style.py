@@ -63,7 +63,7 @@ PHASE_ABBREVIATIONS: dict[str, str] = {
 # One colour per training arm, keyed by the run's `algorithm` (or name) after normalisation.
 ARM_COLORS: dict[str, str] = {
     "sft_then_rl": OKABE_ITO["blue"],
-    "chord_mu": OKABE_ITO["vermillion"],
+    "chord_mu": "#882255",  # Paul Tol's wine: vermillion beside RL's orange read as one hue
     "chord_phi": OKABE_ITO["green"],
     "rl": OKABE_ITO["orange"],
     "sft": OKABE_ITO["black"],
@@ -76,8 +76,9 @@ ARM_LABELS: dict[str, str] = {
     "sft": "SFT",
 }
 # Colours handed, in order, to arms that are not in ARM_COLORS (no yellow: invisible in print;
-# then Paul Tol's indigo and wine, both dark enough for paper and distinct from the arms above).
-_SPARE_COLORS = (OKABE_ITO["sky_blue"], OKABE_ITO["purple"], "#332288", GREY, "#882255")
+# then Paul Tol's indigo, dark enough for paper and distinct from the arms above).
+_SPARE_COLORS = (OKABE_ITO["sky_blue"], OKABE_ITO["purple"], "#332288", GREY,
+                 OKABE_ITO["vermillion"])
 MIN_CONTRAST = 2.0  # every line colour against white paper (WCAG contrast ratio)
 
 # Printed widths in inches.
