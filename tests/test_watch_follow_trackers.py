@@ -178,8 +178,8 @@ def test_mlflow_store_created_before_its_run_is_waited_for(tmp_path):
             writer.kill()
     followed = follower.ends_by_itself(timeout=60)
     said = [m for m in follower.messages if "holds no run" in m]
-    assert said == [f"{db}: this MLflow database holds no run; waiting for a run to start "
-                    "(Ctrl-C to stop)"]  # once
+    assert said == [(f"{db}: this MLflow database holds no run; waiting for a run to start "
+                     "(Ctrl-C to stop)")]  # once
     replayed, result = replay(db, stop_on=())
     assert_same(followed, replayed)
     assert follower.watch.result.reason == "finished" and result.finished
