@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from phasewatch.live_choice import MAX_HELD, MetricChoice  # noqa: F401
 from phasewatch.live_open import open_when_ready
-from phasewatch.live_result import WatchResult, end_result
+from phasewatch.live_result import WatchResult, end_result, seconds
 from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
 from phasewatch.output import warn
 from phasewatch.planned import epoch_plan, planned_epochs, planned_steps
@@ -108,6 +108,7 @@ class LiveWatch:
         self._said_following = False
         self._said_holding = False
         self._warned_missing = False
+        self._started = time.monotonic()  # (again) when `alerts` starts
 
     @property
     def stopped(self) -> bool:
@@ -120,10 +121,15 @@ class LiveWatch:
 
     def alerts(self) -> Iterator:
         """The alerts, in the order the monitor raises them."""
+        self._started = time.monotonic()
+        self.result.source = str(self.path)
         source = open_when_ready(self.path, self.follow, self.notice, self.say, self.poll,
                                  self.idle_exit, self.stop)
         if source is None:
             self.result.reason = "interrupted" if self.stop.is_set() else "idle"
+            self.result.waited = time.monotonic() - self._started
+            if self.result.reason == "idle":
+                self._refuse_no_records("idle")
             return
         self.source = source
         source.on_bad_line = self._bad_line
@@ -261,9 +267,12 @@ class LiveWatch:
 
     def _end(self, reason: str) -> Iterator:
         yield from self._flush(read_over=False)
-        if reason in ("end of log", "finished"):
+        self.result.waited = time.monotonic() - self._started
+        if reason in ("end of log", "finished", "idle"):
+            # the log is over, as far as this watch is concerned: what a replay of it would
+            # refuse (an unknown --metric, no record at all) is refused alike
             self._refuse_missing_metric()
-            self._refuse_no_records()
+            self._refuse_no_records(reason)
         if self.monitor is None and self.choice.held:
             yield from self._start()
             yield from self._flush(read_over=False)
@@ -286,16 +295,32 @@ class LiveWatch:
                 self._applied.add(key)
                 self.monitor.mark_event(event.step, event.name)
 
-    def _refuse_no_records(self) -> None:
-        """The whole log is read and held not one record (a W&B run that never called
-        `wandb.log`, a TensorBoard file of hyperparameters only, a CSV header): the reader's
-        own error, exit 3, as `analyze` gives it, not a watch of nothing that exits 0. While
-        following, an empty log may still get records: `idle` ends that watch quietly."""
+    def _refuse_no_records(self, reason: str) -> None:
+        """The watch ends and not one record was read (a W&B run that never called
+        `wandb.log`, a TensorBoard file of hyperparameters only, a CSV header, a path that
+        never appeared): exit 3, as a replay of that log gives, not a watch of nothing that
+        exits 0. A replay raises the reader's own error, as `analyze` does; a follow that
+        ended idle or at the run's end says it read no record in so many seconds, then the
+        replay's error."""
         if self.monitor is not None or self.choice.held:
             return
+        from phasewatch.errors import InputError
         from phasewatch.io import read_run
 
-        read_run(self.path)  # raises the InputError naming the file and what it lacks
+        try:
+            read_run(self.path)  # raises the InputError naming the file and what it lacks
+        except InputError as exc:
+            if not self.follow:
+                raise
+            replayed: InputError | None = exc
+        else:
+            if not self.follow:
+                return
+            replayed = None
+        why = {"finished": "the log says the run finished"}.get(reason, reason)
+        raise InputError(f"no record was read from {self.path} in {seconds(self.result.waited)}"
+                         f" of following ({why})" + (f"; {replayed}" if replayed else "")
+                         ) from replayed
 
     def _refuse_missing_metric(self) -> None:
         """The whole log is read and the --metric asked for is not in it: a usage error (exit
@@ -357,14 +382,13 @@ class LiveWatch:
             self.say(f"following {self.path} (caught up after {n} records; Ctrl-C to stop)")
         if self.monitor is None and self.choice.held and not self._said_holding:
             self._said_holding = True
-            if self.metric_option:
-                what, until = f"no '{self.metric_option}'", "it appears"
+            if self.metric_option:  # chosen already: no advice to choose one
+                self.say(f"no '{self.metric_option}' in the records yet; holding them until "
+                         "it appears or the log ends")
             else:
-                what = ("no held-out metric (eval/accuracy or eval/loss, 3 values) or the "
-                        "run's declared one")
-                until = "there is one"
-            self.say(f"{what} in the records yet; holding them until {until} or the log "
-                     "ends (pass --metric to choose another one now)")
+                self.say("no held-out metric (eval/accuracy or eval/loss, 3 values) or the "
+                         "run's declared one in the records yet; holding them until there is "
+                         "one or the log ends (pass --metric to choose one now)")
         self._check_missing()
 
     def _check_missing(self) -> None:

@@ -39,15 +39,19 @@ class WatchResult:
     x: dict[str, Any] | None = None      # with --x: the unit, and the steps below in it
     step_unit: str = "step"              # what the metric's steps count ("epoch": Keras)
     records_unit: str = "step"           # what `last_step` counts (every metric's steps)
+    source: str | None = None            # the path watched
+    waited: float | None = None          # seconds from the start of the watch to its end
 
     def to_dict(self) -> dict[str, Any]:
         """The last object of `watch --format jsonl` (deterministic: no end reason that
         depends on how the watch was ended, so replay and follow print the same)."""
         phase = self.phase or "no significant change yet"
+        message = (self._nothing_read() if self.metric is None else
+                   f"{self.metric}: phase {phase}, best {self.step_unit} "
+                   f"{'-' if self.best_step is None else self.best_step}")
         return {"event": "summary", "step": self.last_step, "onset_step": None,
                 "best_step": self.best_step, "metric": self.metric, "value": None,
-                "message": f"{self.metric}: phase {phase}, best {self.step_unit} "
-                           f"{'-' if self.best_step is None else self.best_step}",
+                "message": message,
                 "phase": self.phase, "direction": self.direction, "records": self.n_records,
                 "finished": self.finished, "live_best_step": self.live_best_step,
                 "phases": self.phases, "stop_beats_last": self.stop_beats_last,
@@ -56,7 +60,7 @@ class WatchResult:
     def describe(self, path: str | Path) -> str:
         """The one line `watch` prints on stderr at the end (the reason included)."""
         if self.metric is None:
-            return f"watched no records of {path} ({self.reason})"
+            return f"{self._nothing_read(path)} ({self.reason})"
         phase = self.phase or "no significant change yet"
         best = "-" if self.best_step is None else self.best_step
         why = f"; stopped: {self.stop_reason}" if self.stop_reason else ""
@@ -78,6 +82,19 @@ class WatchResult:
         live_phase = "live phase" if self.phases is not None else "phase"
         return (f"watched {counted(self.n_records, 'record')} up to {self.records_unit} {self.last_step}; "
                 f"{self.metric}: {live_phase} {phase}, {said}{why}{ended}{whole}")
+
+
+    def _nothing_read(self, path: str | Path | None = None) -> str:
+        """What a watch that read no record says (a follow stopped by a signal before its
+        log had a record; one that ended idle or at the run's end is exit 3 instead)."""
+        where = path if path is not None else self.source
+        took = "" if self.waited is None else f" in {seconds(self.waited)}"
+        return f"no record was read from {where}{took}"
+
+
+def seconds(value: float) -> str:
+    """A duration as a watch says it: `0.3 s`, `12 s`."""
+    return f"{value:.1f} s" if value < 9.95 else f"{value:.0f} s"
 
 
 def add_whole_run(result: WatchResult, path: Path, notice: Callable[[str], None],

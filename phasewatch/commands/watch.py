@@ -31,7 +31,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="keep following the log as it grows (waits for it to appear; ends "
                         "when the log says the run finished, after --idle-exit, or on Ctrl-C)")
     parser.add_argument("--idle-exit", type=float, metavar="SECONDS",
-                        help="with --follow: end (exit 0) after this long without new records")
+                        help="with --follow: end (exit 0) after this long without new records "
+                        "(exit 3 if no record was read at all, as a replay of that log)")
     parser.add_argument("--metric", help="performance metric (default: as analyze: the run's "
                         "declared one, else held-out accuracy/score, eval loss, train reward)")
     parser.add_argument("--aggregate", choices=("mean",),

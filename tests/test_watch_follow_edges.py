@@ -1,0 +1,90 @@
+"""`watch --follow` at its edges, as a new user met them (session 27 trial): a follow that
+never read a record, a --metric that never appears, the messages while holding records."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+
+import pytest
+from test_watch import curve_records, run_cli, write_run
+
+from phasewatch.errors import UsageError
+from phasewatch.live import LiveWatch
+
+
+# ------------------------------------------------------------------ no record ever read
+def test_a_follow_of_a_path_that_never_appears_exits_3_as_its_replay(tmp_path, capsys):
+    # Was: exit 0, "watched no records of ... (idle)" and a summary "None: phase no
+    # significant change yet, best step -": a CI step could not tell it from a clean run.
+    never = tmp_path / "runs" / "sft400"
+    code, out, err = run_cli(capsys, never, "--follow", "--idle-exit", "0.3", "--poll", "0.02",
+                             "--format", "jsonl")
+    assert code == 3 == run_cli(capsys, never)[0]
+    assert out == ""  # no summary of a watch of nothing, as a replay prints none
+    assert re.search(rf"error: no record was read from {re.escape(str(never))} in 0\.\d s of "
+                     rf"following \(idle\); {re.escape(str(never))}: no such file or folder", err)
+    assert "None:" not in err
+
+
+def test_a_followed_log_without_records_exits_3_with_the_replays_message(tmp_path, capsys):
+    log = tmp_path / "metrics.csv"
+    log.write_text("step,loss\n")
+    code, _, replayed = run_cli(capsys, log)
+    assert code == 3
+    replayed = replayed.removeprefix("phasewatch: error: ").strip()
+    code, out, err = run_cli(capsys, log, "--follow", "--idle-exit", "0.3", "--poll", "0.02",
+                             "--format", "jsonl")
+    assert code == 3 and out == ""
+    assert f"error: no record was read from {log} in " in err and err.strip().endswith(replayed)
+
+
+def test_a_run_that_finished_without_a_record_exits_3_when_followed(tmp_path, capsys):
+    run = write_run(tmp_path / "run", [])
+    meta = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**meta, "status": "finished"}))
+    code, out, err = run_cli(capsys, run, "--follow", "--poll", "0.02", "--format", "jsonl")
+    assert code == 3 and out == ""
+    assert f"no record was read from {run} in " in err
+    assert "of following (the log says the run finished)" in err
+
+
+def test_a_follow_stopped_before_any_record_says_so_not_none(tmp_path):
+    # Ctrl-C / SIGTERM end a watch cleanly with its summary (exit 0): the summary says that no
+    # record was read, not "None: phase no significant change yet".
+    stop = threading.Event()
+    stop.set()
+    watch = LiveWatch(tmp_path / "not-yet.jsonl", follow=True, stop=stop, poll=0.01,
+                      notice=lambda m: None, info=lambda m: None)
+    assert list(watch.alerts()) == []
+    summary = watch.result.to_dict()
+    assert summary["message"].startswith(f"no record was read from {tmp_path / 'not-yet.jsonl'} in ")
+    assert summary["metric"] is None and summary["records"] == 0
+    line = watch.result.describe(watch.path)
+    assert "no record was read" in line and line.endswith("(interrupted)") and "None" not in line
+
+
+# ------------------------------------------------------------------ a --metric never logged
+def test_a_metric_that_never_appears_in_a_followed_log_is_exit_2_as_in_the_replay(tmp_path,
+                                                                                 capsys):
+    # Was: exit 0 with "eval/acc: phase no significant change yet".
+    run = write_run(tmp_path / "run", curve_records(60))
+    code, _, replayed = run_cli(capsys, run, "--metric", "eval/acc")
+    assert code == 2 and "eval/accuracy" in replayed
+    code, out, err = run_cli(capsys, run, "--follow", "--idle-exit", "0.3", "--poll", "0.02",
+                             "--metric", "eval/acc", "--format", "jsonl")
+    assert code == 2 and out == ""
+    assert err.splitlines()[-1] == replayed.strip()  # the same message, the same list
+
+
+def test_holding_for_a_metric_passed_with_metric_does_not_advise_passing_metric(tmp_path):
+    run = write_run(tmp_path / "run", curve_records(20))
+    said: list[str] = []
+    watch = LiveWatch(run, follow=True, metric="eval/acc", idle_exit=0.3, poll=0.02,
+                      notice=said.append, info=said.append)
+    with pytest.raises(UsageError, match="no metric 'eval/acc' in this run"):
+        list(watch.alerts())
+    holding = [m for m in said if "holding them" in m]
+    assert holding == ["no 'eval/acc' in the records yet; holding them until it appears or the log ends"]
+    assert not any("pass --metric" in m for m in said)
