@@ -267,6 +267,21 @@ def _describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _umask() -> int:
+    """The process' umask (read from /proc where there is one: setting it to read it back would
+    race with threads creating files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 class StopFile:
     """Creates `path` (atomically: written aside, then renamed) when a stop condition fires.
 
@@ -311,6 +326,10 @@ class StopFile:
             folder = self.path.parent
             folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=folder)
+            # mkstemp makes it 0600: the stop file is a normal file (0644 under the usual umask),
+            # readable by a trainer running as another user
+            if hasattr(os, "fchmod"):  # (not on Windows before Python 3.13)
+                os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(json.dumps(alert.to_dict()) + "\n")
             os.replace(tmp, self.path)

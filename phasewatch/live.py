@@ -33,7 +33,7 @@ from phasewatch.live_choice import MAX_HELD, MetricChoice  # noqa: F401
 from phasewatch.live_open import open_when_ready
 from phasewatch.live_result import WatchResult, end_result, seconds
 from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
-from phasewatch.output import warn
+from phasewatch.output import counted, warn
 from phasewatch.planned import epoch_plan, planned_epochs, planned_steps
 from phasewatch.resolver import Resolver
 
@@ -379,7 +379,8 @@ class LiveWatch:
         if not self._said_following:
             self._said_following = True
             n = self._resolver.records if self._resolver is not None else len(self.choice.held)
-            self.say(f"following {self.path} (caught up after {n} records; Ctrl-C to stop)")
+            self.say(f"following {self.path} (caught up after {counted(n, 'record')}; "
+                     "Ctrl-C to stop)")
         if self.monitor is None and self.choice.held and not self._said_holding:
             self._said_holding = True
             if self.metric_option:  # chosen already: no advice to choose one

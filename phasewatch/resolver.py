@@ -109,6 +109,10 @@ class Resolver:
         alerts = []
         if pending is not None and (pending.step != step or pending.group != group):
             alerts = self.flush()  # a record of another step: the held one is complete
+            if self.monitor.should_stop:
+                # that step stopped the watch: this record is not watched, nor counted (a
+                # follow that read up to the stopping step counts what a replay counts)
+                return alerts
         self.before_step(step)
         back_from = self._went_back_from(step, values, group)
         if back_from is not None:

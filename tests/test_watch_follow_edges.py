@@ -88,3 +88,60 @@ def test_holding_for_a_metric_passed_with_metric_does_not_advise_passing_metric(
     holding = [m for m in said if "holding them" in m]
     assert holding == ["no 'eval/acc' in the records yet; holding them until it appears or the log ends"]
     assert not any("pass --metric" in m for m in said)
+
+
+# ------------------------------------------------------------------ small inconsistencies
+def test_caught_up_after_one_record_is_singular(tmp_path):
+    log = tmp_path / "metrics.jsonl"
+    log.write_text('{"step": 0, "eval/accuracy": 0.5}\n')
+    said: list[str] = []
+    watch = LiveWatch(log, follow=True, idle_exit=0.2, poll=0.02, notice=said.append,
+                      info=said.append)
+    list(watch.alerts())
+    assert f"following {log} (caught up after 1 record; Ctrl-C to stop)" in said
+
+
+def test_the_stop_file_is_a_normal_file_readable_by_others(tmp_path, capsys):
+    # Was: mode 0600 (mkstemp's), so a trainer running as another user could not read it.
+    import os
+    import stat
+
+    run = write_run(tmp_path / "run", curve_records())
+    for umask, mode in ((0o022, 0o644), (0o027, 0o640)):
+        stop_file = tmp_path / f"STOP-{umask:o}"
+        before = os.umask(umask)
+        try:
+            code, _, _ = run_cli(capsys, run, "--stop-on", "overfit", "--stop-file", stop_file)
+        finally:
+            os.umask(before)
+        assert code == 1
+        assert stat.S_IMODE(stop_file.stat().st_mode) == mode
+
+
+def test_a_followed_and_a_replayed_watch_that_stop_count_the_same_records(tmp_path):
+    # Was: 85 followed, 86 replayed on the trial's log: the replay fed the stopping step when
+    # the next step's first row arrived, and counted that row although it was never watched.
+    from watch_follower import Follower
+
+    records = curve_records()
+    lines = [json.dumps(r) + "\n" for r in records]
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("".join(lines))
+    replay = LiveWatch(log, stop_on=("overfit",), notice=lambda m: None, info=lambda m: None)
+    replayed = list(replay.alerts())
+    assert replay.stopped and replayed[-1].event == "overfit"
+    stop_step = replayed[-1].step
+    # the follower reads up to the stopping step's last row in one read, then stops there
+    upto = max(i for i, r in enumerate(records) if r["step"] == stop_step) + 1
+    followed_log = tmp_path / "followed" / "metrics.jsonl"
+    followed_log.parent.mkdir()
+    followed_log.write_text("".join(lines[:upto]))
+    follower = Follower(followed_log, stop_on=("overfit",), idle_exit=5.0)
+    followed = follower.ends_by_itself()
+    with open(followed_log, "a", encoding="utf-8") as fh:
+        fh.writelines(lines[upto:])
+    assert follower.watch.stopped and followed == replayed
+    assert follower.watch.result.n_records == replay.result.n_records == upto
+    keys = ("step", "records", "phase", "live_best_step")  # (the whole run's: another file)
+    assert [follower.watch.result.to_dict()[k] for k in keys] == \
+        [replay.result.to_dict()[k] for k in keys]
