@@ -80,6 +80,7 @@ class LiveWatch:
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
         self.path = Path(path)
+        self._given = str(path)  # as given: a Path folds the // of an mlflow+http:// address
         self.follow = follow
         self.metric_option = metric
         self.poll = poll
@@ -122,7 +123,7 @@ class LiveWatch:
     def alerts(self) -> Iterator:
         """The alerts, in the order the monitor raises them."""
         self._started = time.monotonic()
-        self.result.source = str(self.path)
+        self.result.source = self._given
         source = open_when_ready(self.path, self.follow, self.notice, self.say, self.poll,
                                  self.idle_exit, self.stop)
         if source is None:
@@ -318,7 +319,7 @@ class LiveWatch:
                 return
             replayed = None
         why = {"finished": "the log says the run finished"}.get(reason, reason)
-        raise InputError(f"no record was read from {self.path} in {seconds(self.result.waited)}"
+        raise InputError(f"no record was read from {self._given} in {seconds(self.result.waited)}"
                          f" of following ({why})" + (f"; {replayed}" if replayed else "")
                          ) from replayed
 

@@ -171,10 +171,11 @@ class Gateway(http.server.BaseHTTPRequestHandler):
 def test_follow_waits_for_a_server_that_does_not_answer(capsys):
     """Not up yet (connection refused) or behind a proxy answering 503: said once, tried again
     after a growing pause (not on every 10 ms poll), --idle-exit ends the wait; no
-    traceback. A one-off read of the same address is exit 3."""
+    traceback. Nothing was read, so it is exit 3, as a one-off read of the same address."""
     code, _, err = cli(capsys, "watch", "--follow", f"mlflow+http://127.0.0.1:{free_port()}/abc",
                        "--idle-exit", "1.5")
-    assert code == 0 and err.count("cannot reach the MLflow tracking server") == 1
+    assert code == 3 and err.count("cannot reach the MLflow tracking server") == 2  # + the error
+    assert "no record was read from mlflow+http://127.0.0.1:" in err
     assert "waiting for it" in err and "Traceback" not in err
     code, _, err = cli(capsys, "watch", f"mlflow+http://127.0.0.1:{free_port()}/abc")
     assert code == 3 and "cannot reach" in err
@@ -186,7 +187,8 @@ def test_follow_waits_for_a_server_that_does_not_answer(capsys):
         started = time.monotonic()
         follower = Follower(f"mlflow+http://127.0.0.1:{proxy.server_port}/abc", stop_on=(),
                             idle_exit=4)
-        assert follower.ends_by_itself(timeout=30) == []
+        assert follower.ends_by_itself(timeout=30, raises=InputError) == []
+        assert "no record was read from mlflow+http://127.0.0.1:" in str(follower.error)
         assert time.monotonic() - started >= 4
         assert follower.watch.result.reason == "idle"
         assert sum("answered 503" in m for m in follower.messages) == 1

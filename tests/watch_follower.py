@@ -28,9 +28,15 @@ class Follower:
         self.watch = LiveWatch(path, follow=True, poll=0.01, stop=self.stop,
                                notice=self.messages.append, info=self.messages.append, **options)
         self.alerts: list = []
-        self.thread = threading.Thread(target=lambda: self.alerts.extend(self.watch.alerts()),
-                                       daemon=True)
+        self.error: Exception | None = None  # what the watch raised (exit 2 / 3 in the CLI)
+        self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
+
+    def _run(self):
+        try:
+            self.alerts.extend(self.watch.alerts())
+        except Exception as exc:  # noqa: BLE001 - kept for `ends_by_itself` to raise or return
+            self.error = exc
 
     def wait_for_message(self, text, timeout=20.0):
         deadline = time.monotonic() + timeout
@@ -40,12 +46,18 @@ class Follower:
             time.sleep(0.01)
         raise AssertionError(f"no message with {text!r}: {self.messages}")
 
-    def ends_by_itself(self, timeout=20.0) -> list:
+    def ends_by_itself(self, timeout=20.0, raises: type[Exception] | None = None) -> list:
+        """The alerts, once the watch has ended; what it raised is raised here, unless it is
+        the `raises` expected (then it is in `error`)."""
         self.thread.join(timeout)
         if self.thread.is_alive():
             self.stop.set()
             self.thread.join(5)
             raise AssertionError(f"the watch did not end by itself: {self.messages}")
+        if self.error is not None and not (raises and isinstance(self.error, raises)):
+            raise self.error
+        if raises is not None and self.error is None:
+            raise AssertionError(f"the watch raised no {raises.__name__}")
         return self.alerts
 
 
