@@ -28,6 +28,7 @@ from phasewatch.online.short_run import (
     LATE_FLAT_RATIO,
     REFIT_REACH,
     SHORT_RUN_CONFIRM,
+    refit_dip,
     refit_stage,
 )
 from phasewatch.online.state import MEDIAN_SE, TrackerState
@@ -85,7 +86,7 @@ class PhaseTracker:
             return None
         if self.phase in (None, "disruption", "overfit") and (self.trough is None or level < self.trough):
             self.trough, self.trough_step = level, at
-        found = self._short_run_overfit()
+        found = self._short_run_dip() or self._short_run_overfit()
         if found is not None:
             self.streak_event, self.streak = None, 0
             return self._enter(*found)
@@ -209,6 +210,17 @@ class PhaseTracker:
                     f"{counted(self.evals_since_anchor, 'evaluation')} since step {self.anchor_step} "
                     f"(level {s.raw(level):.4g})"))
         return None
+
+    def _short_run_dip(self) -> tuple[str, int | None, str] | None:
+        """A disruption, before anything else was said, from the offline detector refitted on
+        this stage's values of a short run (`short_run.refit_dip`); its trough is the one a
+        readaptation rises from (which the level tests announce)."""
+        s = self.series
+        if self.phase is not None or s.n > REFIT_REACH \
+                or (dip := refit_dip(s, self.stage_step)) is None:
+            return None
+        self.trough, self.trough_step = dip.trough_value, dip.trough
+        return "disruption", dip.onset, dip.reason(s)
 
     def _short_run_overfit(self) -> tuple[str, int | None, str] | None:
         """Overfit when the offline detector, refitted on this stage's values of a short run,
