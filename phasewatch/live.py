@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from phasewatch.live_choice import MAX_HELD, MetricChoice  # noqa: F401
 from phasewatch.live_open import open_when_ready
-from phasewatch.live_result import WatchResult, end_result, seconds
+from phasewatch.live_refusals import refuse_missing_metric, refuse_no_records
+from phasewatch.live_result import WatchResult, end_result
 from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
 from phasewatch.output import counted, warn
 from phasewatch.planned import epoch_plan, planned_epochs, planned_steps
@@ -80,7 +81,7 @@ class LiveWatch:
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
         self.path = Path(path)
-        self._given = str(path)  # as given: a Path folds the // of an mlflow+http:// address
+        self.given_path = str(path)  # as given: a Path folds the // of an mlflow+http:// address
         self.follow = follow
         self.metric_option = metric
         self.poll = poll
@@ -96,7 +97,7 @@ class LiveWatch:
         self.choice = MetricChoice(metric, direction)
         self.aggregate = aggregate
         self.axis = LiveAxis.for_unit(x)
-        self._set_mean: SetMean | None = None
+        self.set_mean: SetMean | None = None
         self._applied: set[tuple[int, str]] = set()
         self._resolver: Resolver | None = None
         # Alerts given so far (a few per run). A rewind re-feeds records the monitor has seen
@@ -108,7 +109,7 @@ class LiveWatch:
         self._warned = 0
         self._said_following = False
         self._said_holding = False
-        self._warned_missing = False
+        self.warned_missing = False
         self._started = time.monotonic()  # (again) when `alerts` starts
 
     @property
@@ -123,14 +124,14 @@ class LiveWatch:
     def alerts(self) -> Iterator:
         """The alerts, in the order the monitor raises them."""
         self._started = time.monotonic()
-        self.result.source = self._given
+        self.result.source = self.given_path
         source = open_when_ready(self.path, self.follow, self.notice, self.say, self.poll,
                                  self.idle_exit, self.stop)
         if source is None:
             self.result.reason = "interrupted" if self.stop.is_set() else "idle"
             self.result.waited = time.monotonic() - self._started
             if self.result.reason == "idle":
-                self._refuse_no_records("idle")
+                refuse_no_records(self, "idle")
             return
         self.source = source
         source.on_bad_line = self._bad_line
@@ -213,11 +214,11 @@ class LiveWatch:
             # several validation sets behind the role: named, or averaged, as analyze does
             if held is None:
                 held = self.choice.prefix_run(self.source)
-            watched, warnings, self._set_mean = choose_sets(held, self.metric_option,
+            watched, warnings, self.set_mean = choose_sets(held, self.metric_option,
                                                             self.aggregate)
             for warning in warnings:
                 self.notice(f"{self.source.source}: {warning}")
-            if self._set_mean is not None:
+            if self.set_mean is not None:
                 metric = watched
             elif watched is not None and watched != metric:  # the log's own total over the sets
                 metric, direction = watched, choose_direction(held, watched, self.choice.direction)
@@ -230,7 +231,7 @@ class LiveWatch:
         self._resolver = Resolver(self.monitor, self._resumed, before_step=self._apply_events,
                                   on_rewind=self._rewound)
         self.result.metric, self.result.direction = metric, direction
-        self.result.aggregate = self._set_mean.sets if self._set_mean is not None else None
+        self.result.aggregate = self.set_mean.sets if self.set_mean is not None else None
         for record in self.choice.release():
             yield from self._feed(record)
             if self._stopped():
@@ -244,10 +245,10 @@ class LiveWatch:
                 self.monitor.set_planned_steps(plan)
         if self.axis is not None:
             self.axis.add(record.step, values)
-        if self._set_mean is not None:
-            mean = self._set_mean.add(record.step, values)
+        if self.set_mean is not None:
+            mean = self.set_mean.add(record.step, values)
             if mean is not None:
-                values = {**values, self._set_mean.label: mean}
+                values = {**values, self.set_mean.label: mean}
         for alert in self._resolver.feed(record.step, values, record.group):
             yield from self._say(alert)
 
@@ -272,8 +273,8 @@ class LiveWatch:
         if reason in ("end of log", "finished", "idle"):
             # the log is over, as far as this watch is concerned: what a replay of it would
             # refuse (an unknown --metric, no record at all) is refused alike
-            self._refuse_missing_metric()
-            self._refuse_no_records(reason)
+            refuse_missing_metric(self)
+            refuse_no_records(self, reason)
         if self.monitor is None and self.choice.held:
             yield from self._start()
             yield from self._flush(read_over=False)
@@ -295,53 +296,6 @@ class LiveWatch:
             if event.name in STAGE_EVENTS and key not in self._applied:
                 self._applied.add(key)
                 self.monitor.mark_event(event.step, event.name)
-
-    def _refuse_no_records(self, reason: str) -> None:
-        """The watch ends and not one record was read (a W&B run that never called
-        `wandb.log`, a TensorBoard file of hyperparameters only, a CSV header, a path that
-        never appeared): exit 3, as a replay of that log gives, not a watch of nothing that
-        exits 0. A replay raises the reader's own error, as `analyze` does; a follow that
-        ended idle or at the run's end says it read no record in so many seconds, then the
-        replay's error."""
-        if self.monitor is not None or self.choice.held:
-            return
-        from phasewatch.errors import InputError
-        from phasewatch.io import read_run
-
-        try:
-            read_run(self.path)  # raises the InputError naming the file and what it lacks
-        except InputError as exc:
-            if not self.follow:
-                raise
-            replayed: InputError | None = exc
-        else:
-            if not self.follow:
-                return
-            replayed = None
-        why = {"finished": "the log says the run finished"}.get(reason, reason)
-        raise InputError(f"no record was read from {self._given} in {seconds(self.result.waited)}"
-                         f" of following ({why})" + (f"; {replayed}" if replayed else "")
-                         ) from replayed
-
-    def _refuse_missing_metric(self) -> None:
-        """The whole log is read and the --metric asked for is not in it: a usage error (exit
-        2, as `analyze` gives), not a watch of the other signals under the asked name. While
-        following, a metric not logged yet may still come: that is only a warning."""
-        option = self.metric_option
-        if option is None or self._set_mean is not None or any(c in option for c in "*?["):
-            return
-        if self.monitor is not None:
-            names = self.monitor.metrics_seen
-            missing = bool(self.monitor.missing_metrics())
-        else:
-            names = list(self.choice.names)
-            missing = not self.choice.ready(self.source)
-        if missing and names:
-            from phasewatch.errors import UsageError
-            from phasewatch.run import unknown_metric_message
-
-            self._warned_missing = True  # the error says it; no warning besides
-            raise UsageError(unknown_metric_message(option, names))
 
     # ------------------------------------------------------------------ messages
     def _resumed(self, previous: int, step: int) -> None:
@@ -394,7 +348,7 @@ class LiveWatch:
         self._check_missing()
 
     def _check_missing(self) -> None:
-        if self._warned_missing or self.metric_option is None:
+        if self.warned_missing or self.metric_option is None:
             return
         from phasewatch.presets import aliases_for
         from phasewatch.run import unknown_metric_message
@@ -407,7 +361,7 @@ class LiveWatch:
             missing = bool(names) and self.metric_option not in names \
                 and self.metric_option not in aliases_for(names)
         if missing:
-            self._warned_missing = True
+            self.warned_missing = True
             self.notice(unknown_metric_message(self.metric_option, names)
                         .replace("in this run", "in the records so far"))
 

@@ -23,14 +23,9 @@ from itertools import islice
 
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.plan import EARLY_FRACTION, RunPlan
+from phasewatch.online.refit_events import refit_event
 from phasewatch.online.series import Series
-from phasewatch.online.short_run import (
-    LATE_FLAT_RATIO,
-    REFIT_REACH,
-    SHORT_RUN_CONFIRM,
-    refit_dip,
-    refit_stage,
-)
+from phasewatch.online.short_run import LATE_FLAT_RATIO
 from phasewatch.online.state import MEDIAN_SE, TrackerState
 from phasewatch.online.wording import moved, starting_level
 from phasewatch.output import counted
@@ -86,7 +81,7 @@ class PhaseTracker:
             return None
         if self.phase in (None, "disruption", "overfit") and (self.trough is None or level < self.trough):
             self.trough, self.trough_step = level, at
-        found = self._short_run_dip() or self._short_run_overfit()
+        found = refit_event(self)
         if found is not None:
             self.streak_event, self.streak = None, 0
             return self._enter(*found)
@@ -210,38 +205,6 @@ class PhaseTracker:
                     f"{counted(self.evals_since_anchor, 'evaluation')} since step {self.anchor_step} "
                     f"(level {s.raw(level):.4g})"))
         return None
-
-    def _short_run_dip(self) -> tuple[str, int | None, str] | None:
-        """A disruption, before anything else was said, from the offline detector refitted on
-        this stage's values of a short run (`short_run.refit_dip`); its trough is the one a
-        readaptation rises from (which the level tests announce)."""
-        s = self.series
-        if self.phase is not None or s.n > REFIT_REACH \
-                or (dip := refit_dip(s, self.stage_step)) is None:
-            return None
-        self.trough, self.trough_step = dip.trough_value, dip.trough
-        return "disruption", dip.onset, dip.reason(s)
-
-    def _short_run_overfit(self) -> tuple[str, int | None, str] | None:
-        """Overfit when the offline detector, refitted on this stage's values of a short run,
-        ends in an overfit it judges (`short_run.refit_stage`) on SHORT_RUN_CONFIRM evaluations
-        in a row, a stop at the latest; its recommended step becomes the best step."""
-        s = self.series
-        if self.phase == "overfit" or s.n > REFIT_REACH:
-            return None
-        plan = self.plan()
-        falling = plan is not None and plan.falling_after(EARLY_FRACTION / 2, s)
-        found = refit_stage(s, self.stage_step, falling, plan)
-        self.short_streak = self.short_streak + 1 if found is not None else 0
-        if found is None or not found.stops or self.short_streak < SHORT_RUN_CONFIRM:
-            return None
-        self.peak_step = found.best
-        if self.peak is None:
-            self.peak = found.best_value
-        return ("overfit", found.onset,
-                (f"{s.label} has got worse since step {found.onset} after {found.after} (the "
-                 f"offline detector on the {found.evaluations} evaluations so far, "
-                 f"{counted(self.short_streak, 'time')} in a row)"))
 
     def _decline_after_peak(self, level: float) -> tuple[str, int | None, str] | None:
         """Overfit when a steady decline since some step after the peak is significant over all

@@ -1,0 +1,61 @@
+"""Why a watch ends in an error instead of a summary: no record read, or the `--metric` asked
+for is not in the log. The same errors a replay of that log (and `analyze`) gives, so a CI
+step cannot take a watch of nothing for a clean run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from phasewatch.live_result import seconds
+
+if TYPE_CHECKING:
+    from phasewatch.live import LiveWatch
+
+
+def refuse_no_records(watch: LiveWatch, reason: str) -> None:
+    """The watch ends and not one record was read (a W&B run that never called
+    `wandb.log`, a TensorBoard file of hyperparameters only, a CSV header, a path that
+    never appeared): exit 3, as a replay of that log gives, not a watch of nothing that
+    exits 0. A replay raises the reader's own error, as `analyze` does; a follow that
+    ended idle or at the run's end says it read no record in so many seconds, then the
+    replay's error."""
+    if watch.monitor is not None or watch.choice.held:
+        return
+    from phasewatch.errors import InputError
+    from phasewatch.io import read_run
+
+    try:
+        read_run(watch.path)  # raises the InputError naming the file and what it lacks
+    except InputError as exc:
+        if not watch.follow:
+            raise
+        replayed: InputError | None = exc
+    else:
+        if not watch.follow:
+            return
+        replayed = None
+    why = {"finished": "the log says the run finished"}.get(reason, reason)
+    raise InputError(f"no record was read from {watch.given_path} in {seconds(watch.result.waited)}"
+                     f" of following ({why})" + (f"; {replayed}" if replayed else "")
+                     ) from replayed
+
+
+def refuse_missing_metric(watch: LiveWatch) -> None:
+    """The whole log is read and the --metric asked for is not in it: a usage error (exit
+    2, as `analyze` gives), not a watch of the other signals under the asked name. While
+    following, a metric not logged yet may still come: that is only a warning."""
+    option = watch.metric_option
+    if option is None or watch.set_mean is not None or any(c in option for c in "*?["):
+        return
+    if watch.monitor is not None:
+        names = watch.monitor.metrics_seen
+        missing = bool(watch.monitor.missing_metrics())
+    else:
+        names = list(watch.choice.names)
+        missing = not watch.choice.ready(watch.source)
+    if missing and names:
+        from phasewatch.errors import UsageError
+        from phasewatch.run import unknown_metric_message
+
+        watch.warned_missing = True  # the error says it; no warning besides
+        raise UsageError(unknown_metric_message(option, names))

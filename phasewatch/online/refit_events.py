@@ -1,0 +1,54 @@
+"""The events the offline detector, refitted live on a short run (`short_run`), gives the phase
+tracker: a dip over within the warm-up, and an overfit it judges."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from phasewatch.online.plan import EARLY_FRACTION
+from phasewatch.online.short_run import REFIT_REACH, SHORT_RUN_CONFIRM, refit_dip, refit_stage
+from phasewatch.output import counted
+
+if TYPE_CHECKING:
+    from phasewatch.online.tracker import PhaseTracker
+
+Event = tuple[str, "int | None", str]
+
+
+def refit_event(t: PhaseTracker) -> Event | None:
+    """The refit's event for tracker `t` at this evaluation, if any (a short run only)."""
+    if t.series.n > REFIT_REACH:
+        return None
+    return _dip(t) or _overfit(t)
+
+
+def _dip(t: PhaseTracker) -> Event | None:
+    """A disruption, before anything else was said, from the offline detector refitted on this
+    stage's values (`short_run.refit_dip`); its trough is the one a readaptation rises from
+    (which the level tests announce)."""
+    if t.phase is not None or (dip := refit_dip(t.series, t.stage_step)) is None:
+        return None
+    t.trough, t.trough_step = dip.trough_value, dip.trough
+    return "disruption", dip.onset, dip.reason(t.series)
+
+
+def _overfit(t: PhaseTracker) -> Event | None:
+    """Overfit when the offline detector, refitted on this stage's values, ends in an overfit it
+    judges (`short_run.refit_stage`) on SHORT_RUN_CONFIRM evaluations in a row, a stop at the
+    latest; its recommended step becomes the best step."""
+    s = t.series
+    if t.phase == "overfit":
+        return None
+    plan = t.plan()
+    falling = plan is not None and plan.falling_after(EARLY_FRACTION / 2, s)
+    found = refit_stage(s, t.stage_step, falling, plan)
+    t.short_streak = t.short_streak + 1 if found is not None else 0
+    if found is None or not found.stops or t.short_streak < SHORT_RUN_CONFIRM:
+        return None
+    t.peak_step = found.best
+    if t.peak is None:
+        t.peak = found.best_value
+    return ("overfit", found.onset,
+            (f"{s.label} has got worse since step {found.onset} after {found.after} (the "
+             f"offline detector on the {found.evaluations} evaluations so far, "
+             f"{counted(t.short_streak, 'time')} in a row)"))
