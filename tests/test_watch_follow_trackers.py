@@ -163,12 +163,25 @@ def test_mlflow_store_created_before_its_run_is_waited_for(tmp_path):
     db = tmp_path / "mlflow.db"
     env = {**os.environ, "MLFLOW_ENABLE_ASYNC_LOGGING": "false", "MLFLOW_TRACKING_URI": "",
            "GIT_PYTHON_REFRESH": "quiet"}
-    writer = subprocess.Popen([sys.executable, "-c", MLFLOW_EARLY_STORE, f"sqlite:///{db}",
-                               json.dumps(eval_curve())], env=env, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
+    follower, result = follow_a_store_created_early(
+        [MLFLOW_EARLY_STORE, f"sqlite:///{db}", json.dumps(eval_curve())], env, db)
+    said = [m for m in follower.messages if "holds no run" in m]
+    assert said == [(f"{db}: this MLflow database holds no run; waiting for a run to start "
+                     "(Ctrl-C to stop)")]  # once
+    assert follower.watch.result.reason == "finished" and result.finished
+
+
+def follow_a_store_created_early(script_args, env, db, idle_exit=None):
+    """Start the writer (`python -c SCRIPT ARGS...`), which prints "created" once its store
+    exists and then waits for a line on stdin; follow `db` until the watch says it holds no
+    run; let the writer log; assert the followed alerts are the replay's. The follower and the
+    replay's result."""
+    writer = subprocess.Popen([sys.executable, "-c", *script_args], env=env,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        assert writer.stdout.readline().strip() == "created"
-        follower = Follower(db, stop_on=())
+        while (line := writer.stdout.readline()) and line.strip() != "created":
+            pass  # the tracker's own messages
+        follower = Follower(db, stop_on=(), idle_exit=idle_exit)
         follower.wait_for_message("holds no run")
         writer.stdin.write("go\n")
         writer.stdin.close()
@@ -177,12 +190,9 @@ def test_mlflow_store_created_before_its_run_is_waited_for(tmp_path):
         if writer.poll() is None:
             writer.kill()
     followed = follower.ends_by_itself(timeout=60)
-    said = [m for m in follower.messages if "holds no run" in m]
-    assert said == [(f"{db}: this MLflow database holds no run; waiting for a run to start "
-                     "(Ctrl-C to stop)")]  # once
     replayed, result = replay(db, stop_on=())
     assert_same(followed, replayed)
-    assert follower.watch.result.reason == "finished" and result.finished
+    return follower, result
 
 
 TRACKIO_EARLY_STORE = """
@@ -206,24 +216,10 @@ def test_trackio_project_created_before_its_first_log_is_waited_for(tmp_path):
     pytest.importorskip("trackio", reason="trackio is not installed (it is in the dev extra)")
     env = {**os.environ, "TRACKIO_DIR": str(tmp_path), "HF_HOME": str(tmp_path / "hf"),
            "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    writer = subprocess.Popen([sys.executable, "-c", TRACKIO_EARLY_STORE, json.dumps(eval_curve())],
-                              env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     db = tmp_path / "proj.db"
-    try:
-        while (line := writer.stdout.readline()) and line.strip() != "created":
-            pass  # trackio's own messages
-        follower = Follower(db, stop_on=(), idle_exit=8.0)
-        follower.wait_for_message("holds no run")
-        writer.stdin.write("go\n")
-        writer.stdin.close()
-        assert writer.wait(300) == 0
-    finally:
-        if writer.poll() is None:
-            writer.kill()
-    followed = follower.ends_by_itself(timeout=60)
+    follower, result = follow_a_store_created_early(
+        [TRACKIO_EARLY_STORE, json.dumps(eval_curve())], env, db, idle_exit=8.0)
     assert [m for m in follower.messages if "holds no run" in m] == [
         f"{db}: this Trackio project holds no run; waiting for a run to start (Ctrl-C to stop)"]
-    replayed, result = replay(db, stop_on=())
-    assert_same(followed, replayed)
     assert follower.watch.result.reason == "idle"
     assert result.n_records == len(eval_curve())
