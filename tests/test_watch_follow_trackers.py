@@ -121,23 +121,11 @@ def test_trackio_project_followed_while_trackio_logs(tmp_path):
     pytest.importorskip("trackio", reason="trackio is not installed (it is in the dev extra)")
     env = {**os.environ, "TRACKIO_DIR": str(tmp_path), "HF_HOME": str(tmp_path / "hf"),
            "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
-    writer = subprocess.Popen([sys.executable, "-c", TRACKIO_WRITER, json.dumps(eval_curve())],
-                              env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     path = tmp_path / "proj.db" / "live"
-    try:
-        while (line := writer.stdout.readline()) and line.strip() != "started":
-            pass  # trackio's own messages
-        follower = Follower(path, stop_on=(), idle_exit=8.0)
-        writer.stdin.write("go\n")
-        writer.stdin.close()
-        assert writer.wait(300) == 0
-    finally:
-        if writer.poll() is None:
-            writer.kill()
-    followed = follower.ends_by_itself(timeout=60)
+    follower, result = follow_while_the_writer_logs(
+        [TRACKIO_WRITER, json.dumps(eval_curve())], env, path, ready="started", waits=None,
+        idle_exit=8.0)
     assert follower.watch.result.reason == "idle"
-    replayed, result = replay(path, stop_on=())
-    assert_same(followed, replayed)
     assert result.n_records == len(eval_curve()) + 1
 
 
@@ -163,7 +151,7 @@ def test_mlflow_store_created_before_its_run_is_waited_for(tmp_path):
     db = tmp_path / "mlflow.db"
     env = {**os.environ, "MLFLOW_ENABLE_ASYNC_LOGGING": "false", "MLFLOW_TRACKING_URI": "",
            "GIT_PYTHON_REFRESH": "quiet"}
-    follower, result = follow_a_store_created_early(
+    follower, result = follow_while_the_writer_logs(
         [MLFLOW_EARLY_STORE, f"sqlite:///{db}", json.dumps(eval_curve())], env, db)
     said = [m for m in follower.messages if "holds no run" in m]
     assert said == [(f"{db}: this MLflow database holds no run; waiting for a run to start "
@@ -171,18 +159,20 @@ def test_mlflow_store_created_before_its_run_is_waited_for(tmp_path):
     assert follower.watch.result.reason == "finished" and result.finished
 
 
-def follow_a_store_created_early(script_args, env, db, idle_exit=None):
-    """Start the writer (`python -c SCRIPT ARGS...`), which prints "created" once its store
-    exists and then waits for a line on stdin; follow `db` until the watch says it holds no
-    run; let the writer log; assert the followed alerts are the replay's. The follower and the
-    replay's result."""
+def follow_while_the_writer_logs(script_args, env, path, ready="created", waits="holds no run",
+                                 idle_exit=None):
+    """Start the writer (`python -c SCRIPT ARGS...`), which prints `ready` once its store
+    exists and then waits for a line on stdin; follow `path` (until the watch says `waits`,
+    when given); let the writer log; assert the followed alerts are the replay's. The follower
+    and the replay's result."""
     writer = subprocess.Popen([sys.executable, "-c", *script_args], env=env,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        while (line := writer.stdout.readline()) and line.strip() != "created":
+        while (line := writer.stdout.readline()) and line.strip() != ready:
             pass  # the tracker's own messages
-        follower = Follower(db, stop_on=(), idle_exit=idle_exit)
-        follower.wait_for_message("holds no run")
+        follower = Follower(path, stop_on=(), idle_exit=idle_exit)
+        if waits:
+            follower.wait_for_message(waits)
         writer.stdin.write("go\n")
         writer.stdin.close()
         assert writer.wait(300) == 0
@@ -190,7 +180,7 @@ def follow_a_store_created_early(script_args, env, db, idle_exit=None):
         if writer.poll() is None:
             writer.kill()
     followed = follower.ends_by_itself(timeout=60)
-    replayed, result = replay(db, stop_on=())
+    replayed, result = replay(path, stop_on=())
     assert_same(followed, replayed)
     return follower, result
 
@@ -217,7 +207,7 @@ def test_trackio_project_created_before_its_first_log_is_waited_for(tmp_path):
     env = {**os.environ, "TRACKIO_DIR": str(tmp_path), "HF_HOME": str(tmp_path / "hf"),
            "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     db = tmp_path / "proj.db"
-    follower, result = follow_a_store_created_early(
+    follower, result = follow_while_the_writer_logs(
         [TRACKIO_EARLY_STORE, json.dumps(eval_curve())], env, db, idle_exit=8.0)
     assert [m for m in follower.messages if "holds no run" in m] == [
         f"{db}: this Trackio project holds no run; waiting for a run to start (Ctrl-C to stop)"]
