@@ -135,10 +135,10 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     stages = [e.step for e in run.events if e.name in STAGE_EVENTS and e.step in events]
     # Outliers are already out (signals.prepare) and significance is judged against the noise
     # in the phase rules, so no spike replacement or effect floor here.
+    min_size = max(3 if y.size <= SPARSE else 5, int(cfg.min_size_fraction * y.size))
     segmenter = Segmenter(model="linear", penalty_factor=cfg.penalty_factor, penalty=cfg.penalty,
-                          min_size=max(3 if y.size <= SPARSE else 5,
-                                       int(cfg.min_size_fraction * y.size)),
-                          max_points=cfg.max_points, min_effect=0.0, despike=False)
+                          min_size=min_size, max_points=cfg.max_points, min_effect=0.0,
+                          despike=False)
     seg = segmenter.fit(steps, y, forced=tuple(stages))
     warnings.extend(seg.warnings)
     pcfg = PhaseConfig(**{name: getattr(cfg, name) for name in PhaseConfig.__dataclass_fields__})
@@ -219,7 +219,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         if signals:
             phase.stats["signals"] = _signal_stats(signals, phase)
     changepoints = boundary_intervals(phases, seg.changepoints, steps, y, sd, window, fixed)
-    peaks = overfit_peaks(phases, changepoints, steps, y, sd)
+    peaks = overfit_peaks(phases, changepoints, steps, y, sd, min_size)
     for k, top in peaks.items():  # an overfit's decline is from the peak it starts from
         declines_from_peak(phases[k], top, steps, y, series.sign, shown_sd)
     best = best_index(phases, steps, y, peaks)

@@ -21,30 +21,38 @@ DECLINES = ("overfit", "disruption")
 
 
 def overfit_peaks(phases: list[Phase], boundaries: list[ChangePoint], steps: np.ndarray,
-                  y: np.ndarray, sd: float) -> dict[int, int]:
+                  y: np.ndarray, sd: float, reach: int) -> dict[int, int]:
     """The index of the peak each overfit starts from (`y` higher is better), by the overfit's
-    position in `phases`: its best evaluation (`extreme_index`) from the start of the interval
-    of steps the data cannot tell apart from the overfit's start, but not before the phase
-    before it, to that start, where it is better than the start by more than the noise `sd`
-    (as `phase_stats.snap_turns` moves a turn). A plateau's end is placed where a level turns into the decline
-    (`corners`), and on a U-shaped held-out loss that level is the mean of the U's bottom:
-    3.45, 3.36, 3.30, 3.27, 3.32, 3.33, 3.36, then up to 5.8 had its overfit start, and the
-    checkpoint to keep, at the 3.36 (interval from the 3.30 on), 2.3 noise sds worse than the
-    best evaluation within it."""
+    position in `phases`: its best evaluation (`extreme_index`) where the data cannot place its
+    start more exactly, where that is better than the start by more than the noise `sd` (as
+    `phase_stats.snap_turns` moves a turn); else its start.
+    - After another phase: from the start of the interval of steps the data cannot tell apart
+      from the overfit's start (not before the phase before it) to that start. A plateau's end
+      is placed where a level turns into the decline (`corners`), and on a U-shaped held-out
+      loss that level is the mean of the U's bottom: 3.45, 3.36, 3.30, 3.27, 3.32, 3.33, 3.36,
+      then up to 5.8 had its overfit start, and the checkpoint to keep, at the 3.36 (interval
+      from the 3.30 on), 2.3 noise sds worse than the 3.27.
+    - From the first evaluation: within its first `reach` evaluations (the segmentation's
+      shortest segment), a rise too short for a segment of its own (the same loss at 41 evaluations, read by lines, is one overfit from
+      the 3.45: its checkpoint was the first evaluation, 5 noise sds worse)."""
     intervals = {cp.step: cp for cp in boundaries}
+    levels = point_levels(y)
     peaks = {}
     for k, phase in enumerate(phases):
         if phase.name != "overfit":
             continue
         start = int(np.searchsorted(steps, phase.start_step))
         cp = intervals.get(phase.start_step)
-        if k == 0 or cp is None:
-            peaks[k] = start
-            continue
-        lo = max(int(np.searchsorted(steps, phases[k - 1].start_step)),
-                 int(np.searchsorted(steps, cp.low)))
-        top = extreme_index(y, min(lo, start), start, highest=True)
-        levels = point_levels(y)
+        if k == 0:
+            end = int(np.searchsorted(steps, phase.end_step))
+            lo, hi = start, min(start + reach, end)
+        elif cp is not None:
+            lo = max(int(np.searchsorted(steps, phases[k - 1].start_step)),
+                     int(np.searchsorted(steps, cp.low)))
+            lo, hi = min(lo, start), start
+        else:
+            lo = hi = start
+        top = extreme_index(y, lo, hi, highest=True)
         peaks[k] = top if levels[top] - levels[start] > sd else start
     return peaks
 

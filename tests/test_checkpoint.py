@@ -106,3 +106,16 @@ def test_the_checkpoint_is_the_peak_the_overfit_leaves_within_its_boundary():
     assert overfit.stats["decline_since_peak"] == pytest.approx(U_LOSS[-1] - 3.2739, abs=1e-6)
     cp = next(c for c in a.changepoints if c.step == overfit.start_step)
     assert cp.low <= 20 <= overfit.start_step
+
+
+def test_an_overfit_from_the_first_evaluation_starts_at_the_early_best():
+    """The same loss with one more evaluation (41: read by lines, not the broken line) is one
+    overfit from the first evaluation; its first five evaluations (the shortest segment) hold a
+    rise no segment can: the checkpoint is the 3.274 at step 20, as at 40 evaluations, not the
+    first evaluation, 0.18 (5 noise sds) worse."""
+    values = [*U_LOSS, 5.8105]
+    steps = np.arange(5, 5 * len(values) + 1, 5, dtype=np.int64)
+    a = analyze(Run.from_columns({"eval_loss": (steps, np.asarray(values))}, "t", "t"),
+                metric="eval_loss")
+    assert [p.name for p in a.phases] == ["overfit"] and a.phases[0].start_step == 5
+    assert a.recommended_stop_step == 20 and a.phases[0].stats["peak_step"] == 20
