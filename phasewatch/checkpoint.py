@@ -33,8 +33,9 @@ def overfit_peaks(phases: list[Phase], boundaries: list[ChangePoint], steps: np.
       then up to 5.8 had its overfit start, and the checkpoint to keep, at the 3.36 (interval
       from the 3.30 on), 2.3 noise sds worse than the 3.27.
     - From the first evaluation: within its first `reach` evaluations (the segmentation's
-      shortest segment), a rise too short for a segment of its own (the same loss at 41 evaluations, read by lines, is one overfit from
-      the 3.45: its checkpoint was the first evaluation, 5 noise sds worse)."""
+      shortest segment), a rise too short for a segment of its own (the same loss at 41
+      evaluations, read by lines, is one overfit from the 3.45: its checkpoint was the first
+      evaluation, 5 noise sds worse)."""
     intervals = {cp.step: cp for cp in boundaries}
     levels = point_levels(y)
     peaks = {}
