@@ -146,6 +146,11 @@ class RefitDip:
                 f"the {self.evaluations} evaluations so far)")
 
 
+def _stage_pairs(s: Series, stage_step: int | None) -> list[tuple[int, float]]:
+    """(step, value) of the series' values from `stage_step` on (all, without one)."""
+    return [(st, v) for st, v in zip(s.steps, s.values) if stage_step is None or st >= stage_step]
+
+
 def refit_dip(s: Series, stage_step: int | None) -> RefitDip | None:
     """The disruption and readaptation that start the offline detector's phases of a stage's
     values of `s`, on these values and on all but the latest (SHORT_RUN_CONFIRM evaluations in
@@ -157,7 +162,7 @@ def refit_dip(s: Series, stage_step: int | None) -> RefitDip | None:
     tests/test_online.py (6 before). Tuning seeds, runs of 13-40 evaluations: dips announced on
     three_phase 4 -> 14 and 5 -> 14 of 20 runs, dip_recover 2 -> 10 and 8 -> 14 in the two
     generator families; no more on the 200 runs without a dip; no stop changed."""
-    pairs = [(st, v) for st, v in zip(s.steps, s.values) if stage_step is None or st >= stage_step]
+    pairs = _stage_pairs(s, stage_step)
     if len(pairs) < SHORT_RUN_FROM + SHORT_RUN_CONFIRM - 1:
         return None
     for dropped in range(SHORT_RUN_CONFIRM):
@@ -181,7 +186,7 @@ def refit_stage(s: Series, stage_step: int | None, from_start: bool,
     """`offline_overfit` of a stage's values of `s` (those from `stage_step` on) once there
     are SHORT_RUN_FROM of them, with the plan when it says the stage is a short run, judged
     from the series' starting level and against its noise (the given one, if any)."""
-    pairs = [(st, v) for st, v in zip(s.steps, s.values) if stage_step is None or st >= stage_step]
+    pairs = _stage_pairs(s, stage_step)
     if len(pairs) < SHORT_RUN_FROM:
         return None
     stage_steps = [st for st, _ in pairs]
