@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from phasewatch.values import to_float
+
 if TYPE_CHECKING:  # imported for the annotations only: `import phasewatch.live` stays light
     from phasewatch.io.source import Record, RecordSource
 
@@ -49,7 +51,10 @@ class MetricChoice:
         if self.ready_step is None:
             if new:
                 self._held_out = self._held_out_names()
-            counted = self._held_out.intersection(record.values)
+            # values, not names: a JSONL log that writes `"val_accuracy": null` at every step
+            # between evaluations made the choice before any value, and the watch found none
+            counted = {name for name in self._held_out.intersection(record.values)
+                       if to_float(record.values[name]) is not None}
             for name in counted:
                 self._counts[name] = self._counts.get(name, 0) + 1
             if (new or counted) and self.ready(source):

@@ -109,3 +109,18 @@ def test_follow_started_before_the_trainer_waits_and_ends_on_its_end_marker(tmp_
     replayed, _ = capsys.readouterr()
     assert split_jsonl(out) == split_jsonl(replayed)
     assert split_jsonl(out)[1]["finished"] is True
+
+
+def test_a_held_out_metric_written_as_null_between_evaluations_is_waited_for(tmp_path):
+    """A GRPO script's JSONL writes `"val_accuracy": null` at every step and a value every 10:
+    the watch counted the nulls, chose before any value and ended "no performance metric
+    found", where `analyze` reads val_accuracy (a corpus log, jsonl-cs336-grpo-val-20)."""
+    from phasewatch import analyze
+
+    rows = [{"step": s, "rollout_reward_mean": 0.1 + s / 400,
+             "val_accuracy": (round(a, 4) if s % 10 == 0 else None)}
+            for s, a in [(s, 0.3 + 0.2 * s / 200) for s in range(1, 201)]]
+    log = tmp_path / "grpo_metrics.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    _, result = replay(log, stop_on=())
+    assert analyze(log).metric == "val_accuracy" == result.metric
