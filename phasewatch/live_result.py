@@ -83,7 +83,6 @@ class WatchResult:
         return (f"watched {counted(self.n_records, 'record')} up to {self.records_unit} {self.last_step}; "
                 f"{self.metric}: {live_phase} {phase}, {said}{why}{ended}{whole}")
 
-
     def _nothing_read(self, path: str | Path | None = None) -> str:
         """What a watch that read no record says (a follow stopped by a signal before its
         log had a record; one that ended idle or at the run's end is exit 3 instead)."""

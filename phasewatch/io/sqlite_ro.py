@@ -94,11 +94,15 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _locked(exc: sqlite3.Error) -> bool:
+    """The writer holds the database locked (longer than the connection's busy timeout)."""
+    return any(word in str(exc) for word in ("locked", "busy"))
+
+
 def _transient(exc: sqlite3.Error) -> bool:
     """A lock, or a page that reads as malformed while a writer creates the file (Trackio's
     project, right after its first commit): gone at a later look."""
-    text = str(exc)
-    return any(word in text for word in ("locked", "busy", "malformed"))
+    return _locked(exc) or "malformed" in str(exc)
 
 
 def tables(conn: sqlite3.Connection) -> dict[str, set[str]]:
@@ -191,7 +195,7 @@ def _look(path: Path) -> tuple[dict[str, set[str]] | None, str | None, bool]:
     try:
         return tables(conn), None, False
     except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
+        if _locked(exc):
             return None, (f"an SQLite database its writer kept locked for {BUSY_SECONDS:.0f} s "
                           f"({exc}); run this again once the writer has committed"), True
         return None, f"an SQLite database that cannot be read ({exc})", False
@@ -208,7 +212,7 @@ def query(conn: sqlite3.Connection, path: Path, table: str, sql: str, args=()) -
     try:
         return conn.execute(sql, args).fetchall()
     except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
+        if _locked(exc):
             raise StoreLocked(f"table {table}: the database stayed locked by its writer for "
                               f"{BUSY_SECONDS:g} s ({exc})", path) from exc
         raise InputError(f"table {table}: {exc}", path) from exc
