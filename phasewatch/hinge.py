@@ -72,10 +72,16 @@ def _design(x: np.ndarray, knots: tuple[int, ...]) -> np.ndarray:
     return np.stack(cols, axis=1)
 
 
-def _fit(x: np.ndarray, y: np.ndarray, knots: tuple[int, ...]) -> tuple[float, np.ndarray]:
+def _line(x: np.ndarray, y: np.ndarray, knots: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(fitted values, design matrix) of the least-squares broken line with these knots."""
     X = _design(x, knots)
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    return float(np.sum((y - X @ beta) ** 2)), X
+    return X @ beta, X
+
+
+def _fit(x: np.ndarray, y: np.ndarray, knots: tuple[int, ...]) -> tuple[float, np.ndarray]:
+    fitted, X = _line(x, y, knots)
+    return float(np.sum((y - fitted) ** 2)), X
 
 
 def _best_placement(x: np.ndarray, y: np.ndarray, k: int) -> tuple[float, tuple[int, ...]]:
@@ -101,10 +107,7 @@ def _best_placement(x: np.ndarray, y: np.ndarray, k: int) -> tuple[float, tuple[
 
 def fitted_with_knots(x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
     """The least-squares broken line with exactly `k` knots at its best placement, at `x`."""
-    _, knots = _best_placement(x, y, k)
-    X = _design(x, knots)
-    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    return X @ beta
+    return _line(x, y, _best_placement(x, y, k)[1])[0]
 
 
 def best_hinge(x: np.ndarray, y: np.ndarray, sd: float, max_knots: int = MAX_KNOTS):
@@ -121,9 +124,7 @@ def best_hinge(x: np.ndarray, y: np.ndarray, sd: float, max_knots: int = MAX_KNO
         if best is None or cost < best[0]:
             best = (cost, knots)
     knots = best[1]
-    X = _design(x, knots)
-    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    return knots, X @ beta, X
+    return knots, *_line(x, y, knots)
 
 
 def _piece_kind(X: np.ndarray, inv_xtx: np.ndarray, a: int, b: int, fitted: np.ndarray,

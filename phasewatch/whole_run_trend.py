@@ -48,7 +48,7 @@ def whole_run_trend(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd: f
         return phases
     first, last = stretch_means(y)
     change = last - first
-    k = min(LONG_RUN_MEAN, y.size // 4)
+    k = stretch_size(y.size)
     if abs(change) <= cfg.k_sd * sd * np.sqrt(2.0 / k) or trend_test(steps, y)[1] >= TREND_P:
         return phases
     return [Phase("improvement" if change > 0 else "overfit", phases[0].start_step,
