@@ -341,9 +341,9 @@ def apply_limits(axes: Sequence[Axes], xlim=None, ylim=None) -> None:
     if ylim is not None and axes:
         axes[0].set_ylim(*ylim)
     for ax in axes:  # a stop is drawn whole at the edge, but not outside the limits given
+        (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
         for line in ax.lines:
             if line.get_gid() == "recommended-stop":
-                (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
                 x, y = line.get_xdata()[0], line.get_ydata()[0]
                 line.set_clip_on(not (x0 <= x <= x1 and y0 <= y <= y1))
 
