@@ -17,8 +17,9 @@ from phasewatch.run import Run
 def _run(path_or_run: str | Path | Run) -> Run:
     if isinstance(path_or_run, Run):
         return path_or_run
-    from phasewatch.io import read_run
+    from phasewatch.io import checked_path, read_run
 
+    checked_path(path_or_run, also=" or a phasewatch Run")
     return read_run(path_or_run)
 
 
@@ -34,7 +35,15 @@ def analyze(path_or_run: str | Path | Run, metric: str | None = None,
     (the sd of one evaluation, when known) or `eval_size` (items a rate is evaluated on:
     binomial noise), and the other `analysis.AnalyzeConfig` fields.
     """
-    analysis, _ = analysis_and_run(_run(path_or_run), metric, direction, aggregate, **options)
+    from dataclasses import fields
+
+    from phasewatch.analysis import AnalyzeConfig
+    from phasewatch.errors import api_terms
+
+    names = ("metric", "direction", "aggregate", *(f.name for f in fields(AnalyzeConfig)))
+    with api_terms(names):
+        analysis, _ = analysis_and_run(_run(path_or_run), metric, direction, aggregate,
+                                       **options)
     return analysis
 
 
@@ -59,6 +68,16 @@ def changepoints(path_or_run: str | Path | Run, metric: str | Sequence[str],
     """Change points of one series, or one joint segmentation of several metrics: the
     `changepoints --format json` object (source, metrics, changepoints with intervals, method,
     penalty, warnings: the reader's first). Options as `phasewatch changepoints`."""
+    from phasewatch.errors import api_terms
+
+    with api_terms(("metric", "model", "penalty", "min_size")):
+        return changepoints_result(path_or_run, metric, model, penalty, min_size)
+
+
+def changepoints_result(path_or_run: str | Path | Run, metric: str | Sequence[str],
+                        model: str = "normal", penalty: float | None = None,
+                        min_size: int | None = None) -> dict[str, Any]:
+    """`changepoints`, with usage errors in the command line's terms (`--min-size`)."""
     from phasewatch.changepoint import MODELS, Segmenter
     from phasewatch.errors import UsageError
 

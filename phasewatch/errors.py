@@ -6,6 +6,8 @@ The CLI prints `str(error)` (never a traceback) and exits with `error.exit_code`
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -19,6 +21,27 @@ class UsageError(PhasewatchError):
     """The command was called wrongly (bad option value, unknown metric...). Exit code 2."""
 
     exit_code = 2
+
+
+def in_api_terms(message: str, names: Iterable[str]) -> str:
+    """`message`, written for the command line (`--noise-sd 0 ...`), in the terms of a Python
+    call that gave the same options as keywords (`noise_sd 0 ...`)."""
+    for name in names:
+        message = message.replace(f"--{name.replace('_', '-')}", name)
+    return message
+
+
+@contextmanager
+def api_terms(names: Iterable[str]) -> Iterator[None]:
+    """Usage errors raised inside, which the command line shares, re-raised naming the
+    keyword arguments `names` rather than their command-line flags."""
+    try:
+        yield
+    except UsageError as exc:
+        message = in_api_terms(str(exc), names)
+        if message == str(exc):
+            raise
+        raise UsageError(message) from None
 
 
 class InputError(PhasewatchError):

@@ -67,8 +67,10 @@ class LiveWatch:
                  aggregate: str | None = None, x: str | None = None,
                  **monitor_options: Any):
         from phasewatch.errors import UsageError
+        from phasewatch.io import checked_path
         from phasewatch.online import MonitorConfig
 
+        checked_path(path)
         if idle_exit is not None and idle_exit < 0:
             raise UsageError("idle_exit must be >= 0 seconds")
         # Validate the monitor options now (a usage error, before any file is read).

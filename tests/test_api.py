@@ -75,3 +75,35 @@ def test_a_notebook_finds_and_uses_the_names_as_documented():
         phasewatch.watch(SFT, windw=5)
     with pytest.raises(phasewatch.UsageError, match="not one of linear, mean, normal, kernel"):
         phasewatch.changepoints(SFT, "eval/accuracy", model="xx")
+
+
+def test_api_errors_name_the_keyword_arguments_not_the_flags(capsys):
+    from phasewatch.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"^baseline 'bogus' not understood"):
+        phasewatch.analyze(SFT, baseline="bogus")
+    with pytest.raises(UsageError, match=r"^noise_sd -1"):
+        phasewatch.analyze(SFT, noise_sd=-1)
+    with pytest.raises(UsageError, match=r"^min_size must be at least 2"):
+        phasewatch.changepoints(SFT, "eval/accuracy", min_size=1)
+    # the command line keeps its flags
+    assert main(["changepoints", str(SFT), "--metric", "eval/accuracy", "--min-size", "1"]) == 2
+    assert "--min-size must be at least 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("call", [lambda: phasewatch.analyze(123),
+                                  lambda: phasewatch.changepoints(None, "eval/accuracy"),
+                                  lambda: phasewatch.read_run(1.5),
+                                  lambda: phasewatch.watch(123)])
+def test_a_path_that_is_not_a_path_is_a_usage_error(call):
+    from phasewatch.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"expected a log path \(str or pathlib.Path\)"):
+        call()
+
+
+def test_stop_on_takes_one_event_as_a_string():
+    alerts = list(phasewatch.watch(SFT, stop_on="overfit"))
+    assert alerts[-1].event == "overfit"
+    assert [a.to_dict() for a in alerts] == \
+        [a.to_dict() for a in phasewatch.watch(SFT, stop_on=("overfit",))]

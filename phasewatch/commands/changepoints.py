@@ -24,10 +24,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from phasewatch.api import changepoints
+    from phasewatch.api import changepoints_result
     from phasewatch.output import emit_json
 
-    result = changepoints(args.path, args.metric, args.model, args.penalty, args.min_size)
+    result = changepoints_result(args.path, args.metric, args.model, args.penalty, args.min_size)
     if args.output == "json":
         emit_json(result)
         return 0

@@ -22,12 +22,13 @@ readers are chosen by scheme (`URL_READERS`) and get the address as given.
 from __future__ import annotations
 
 import importlib
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from phasewatch.errors import InputError
+from phasewatch.errors import InputError, UsageError
 
 if TYPE_CHECKING:  # run.py imports pandas (~0.35 s): not on the path of io.jsonlines users (`tokens`)
     from phasewatch.run import Run
@@ -221,6 +222,7 @@ def read_run(path: str | Path) -> Run:
     """Read any supported log file or run folder; the format is sniffed from content."""
     from phasewatch.io.source import collect
 
+    checked_path(path)
     with input_errors(path):
         run = collect(open_source(path))
     if run.token_store is None:  # a store beside any log (e.g. from phasewatch.capture callbacks)
@@ -228,6 +230,15 @@ def read_run(path: str | Path) -> Run:
 
         run.token_store = find_token_store(path)
     return run
+
+
+def checked_path(path: object, also: str = "") -> None:
+    """A path is a str or os.PathLike: say so, naming what was given, rather than let open()
+    raise a TypeError from deep inside a reader (`phasewatch.watch(123)`). `also` names what
+    else the caller takes."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise UsageError(f"expected a log path (str or pathlib.Path){also}, got "
+                         f"{type(path).__name__} {path!r}")
 
 
 @contextmanager

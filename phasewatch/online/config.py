@@ -133,14 +133,15 @@ class MonitorConfig:
             raise ValueError("noise_window must be >= 3 to estimate the noise")
         if not (self.z > 0 and min(self.min_delta_sd, self.min_delta_abs, self.min_delta_rel) >= 0):
             raise ValueError("z must be > 0, min_delta_sd, min_delta_abs and min_delta_rel >= 0")
+        from phasewatch.errors import in_api_terms
         from phasewatch.known_noise import checked_noise_options
 
         try:
             checked_noise_options(self.noise_sd, self.eval_size)
         except UsageError as exc:  # one message, in the library's own terms
-            raise ValueError(str(exc).replace("--noise-sd", "noise_sd")
-                             .replace("--eval-size", "eval_size")) from None
-        self.stop_on = tuple(self.stop_on)
+            raise ValueError(in_api_terms(str(exc), ("noise_sd", "eval_size"))) from None
+        # one event as a string is that event ('overfit'), not its letters
+        self.stop_on = (self.stop_on,) if isinstance(self.stop_on, str) else tuple(self.stop_on)
         unknown = [e for e in self.stop_on if e not in EVENTS]
         if unknown:
             raise ValueError(f"unknown stop_on event(s) {unknown}; choose from {EVENTS}")
