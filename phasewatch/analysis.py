@@ -157,7 +157,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         # seeds: boundary hits 0.82 / 0.87 and false claims 0.04 / 0.08 in the two families,
         # against 0.87 / 0.90 and 0.02 / 0.04 as given)
         sd = known.sd
-        phases = _stage_phases(steps, y, seg.breaks, sd, pcfg, stages)
+        phases = _stage_phases(steps, y, seg.breaks, sd, pcfg, stages, pinned)
     else:
         ar = seg.ar
         sd = noise_sd(y, ar)  # one formula with the live monitor (AR(1) inflation, capped)
@@ -172,7 +172,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
             # bounded regime: false claims 0.02 -> 0.00 and 0.08 -> 0.07, boundary hits
             # 0.82 -> 0.87 and 0.82 -> 0.84 in the two generator families)
             sd = max(sd, off_bound_sd(y))
-        phases = _stage_phases(steps, y, seg.breaks, sd, pcfg, stages)
+        phases = _stage_phases(steps, y, seg.breaks, sd, pcfg, stages, pinned)
 
     fixed = set(stages)
     window = smoothing_window(y.size, pcfg)
@@ -269,13 +269,16 @@ def _with_source(analysis: Analysis, known: KnownNoise | None) -> Analysis:
 
 
 def _stage_phases(steps, y, breaks, sd: float, cfg: PhaseConfig,
-                  stage_steps: list[int]) -> list[Phase]:
+                  stage_steps: list[int], pinned: bool = False) -> list[Phase]:
     """Phases named stage by stage: a known switch of training stage (SFT -> RL) starts the
     naming again, as the live monitor does, so the RL stage's rise is its own phase (an
     improvement, or a readaptation after a fall right after the switch) and not the tail of the
     SFT stage's phase. Records from the switch step on belong to the new stage, which also sees
     the last record before it as its starting level (so a drop at the switch is its disruption).
-    Phases meet at the switch step. A stage shorter than MIN_POINTS is not split off."""
+    Phases meet at the switch step. A stage shorter than MIN_POINTS is not split off. A stage of
+    at most HINGE_POINTS records is read by the broken line as a sparse run is (its lines from
+    the whole run's segmentation, with segments of 3+ points, miss a dip of a few evaluations
+    at the switch), judged against the run's noise `sd`."""
     cuts = [(0, int(steps[0]))]  # (index of each stage's first record, step the stage starts)
     for step in stage_steps:
         i = int(np.searchsorted(steps, step))
@@ -285,8 +288,11 @@ def _stage_phases(steps, y, breaks, sd: float, cfg: PhaseConfig,
     for k, (first, switch) in enumerate(cuts):
         stop = cuts[k + 1][0] if k + 1 < len(cuts) else steps.size
         a = max(first - 1, 0)  # the previous stage's last record: this stage's starting level
-        inside = [j - a for j in breaks if a < j < stop]
-        stage, _, _ = build_phases(steps[a:stop], y[a:stop], inside, sd, cfg)
+        if len(cuts) > 1 and stop - a <= HINGE_POINTS and not pinned:
+            stage, _ = hinge_phases(steps[a:stop], y[a:stop], cfg, sd)
+        else:
+            inside = [j - a for j in breaks if a < j < stop]
+            stage, _, _ = build_phases(steps[a:stop], y[a:stop], inside, sd, cfg)
         if k:
             stage[0].start_step = phases[-1].end_step = switch
         phases.extend(stage)

@@ -29,7 +29,7 @@ def _dip(t: PhaseTracker) -> Event | None:
     if t.phase is not None or (dip := refit_dip(t.series, t.stage_step)) is None:
         return None
     t.trough, t.trough_step = dip.trough_value, dip.trough
-    return "disruption", dip.onset, dip.reason(t.series)
+    return "disruption", dip.onset, dip.reason(t.series, t.stage_step)
 
 
 def _overfit(t: PhaseTracker) -> Event | None:

@@ -139,10 +139,10 @@ class RefitDip:
     trough_value: float
     evaluations: int
 
-    def reason(self, s: Series) -> str:
+    def reason(self, s: Series, stage_step: int | None) -> str:
         verb, _ = moved(s.sign, better=False)
         return (f"{s.label} {verb} to {s.raw(self.trough_value):.4g} at step {self.trough}, "
-                f"below the {starting_level(s)}, and is recovering (the offline detector on "
+                f"below {starting_level(s, stage_step)}, and is recovering (the offline detector on "
                 f"the {self.evaluations} evaluations so far)")
 
 

@@ -26,7 +26,7 @@ from phasewatch.online.plan import EARLY_FRACTION, RunPlan
 from phasewatch.online.refit_events import refit_event
 from phasewatch.online.series import Series
 from phasewatch.online.short_run import LATE_FLAT_RATIO
-from phasewatch.online.state import MEDIAN_SE, TrackerState
+from phasewatch.online.state import TrackerState
 from phasewatch.online.wording import moved, starting_level
 from phasewatch.output import counted
 
@@ -124,7 +124,7 @@ class PhaseTracker:
                 verb, side = moved(s.sign, better=False)
                 return ("disruption", onset,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(s.baseline - level, s.se_baseline())} "
-                        f"{side} {starting_level(s)}"))
+                        f"{side} {self._start_text()}"))
             if (self.slow_fall and self.trough is not None
                     and level > self.trough + s.threshold(self.trough, s.se_level)):
                 # A slow fall below the start that was left to the steady-decline test, then
@@ -133,14 +133,15 @@ class PhaseTracker:
                 return ("readaptation", self.trough_step,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(level - self.trough, s.se_level)} "
                         f"{side} its worst level {s.raw(self.trough):.4g} (step {self.trough_step}), "
-                        f"reached {moved(s.sign, better=False)[1]} {starting_level(s)}"))
+                        f"reached {moved(s.sign, better=False)[1]} {self._start_text()}"))
             if level > s.baseline + thr:
                 onset = self.last_below_start_step
-                onset = s.first_step if onset is None else onset
+                # not before the stage: the level (a window's median) lags the switch
+                onset = self._stage_start() if onset is None else max(onset, self._stage_start())
                 verb, side = moved(s.sign, better=True)
                 return ("improvement", onset,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(level - s.baseline, s.se_baseline())} "
-                        f"{side} {starting_level(s)}"))
+                        f"{side} {self._start_text()}"))
             if self.peak is not None and self.peak > s.baseline + s.rise_threshold(
                     s.baseline, s.se_baseline()):
                 # The level was significantly above the start but is no longer (a sparse run's
@@ -319,7 +320,7 @@ class PhaseTracker:
         return ("overfit", onset,
                 (f"{s.label} has got worse steadily since step {onset} ({what}; "
                  f"{z_decline / s.caution:.1f} se "
-                 f"{moved(s.sign, better=False)[1]} its level before; {starting_level(s)})"))
+                 f"{moved(s.sign, better=False)[1]} its level before; {self._start_text()})"))
 
     def plan(self) -> RunPlan | None:
         """This stage's part of the planned run (`MonitorConfig.planned_steps`), if known."""
@@ -330,20 +331,27 @@ class PhaseTracker:
         return None if plan is None or self.series.last_step is None else plan.progress(
             self.series.last_step)
 
+    def _start_text(self) -> str:
+        """The starting level as the alerts quote it (`wording.starting_level`)."""
+        return starting_level(self.series, self.stage_step)
+
     def _stage_start(self) -> int:
         """The step the starting level belongs to: the run's first, or the last `restart`'s."""
         return self.series.first_step if self.stage_step is None else self.stage_step
 
     def restart(self, step: int) -> None:
         """A known boundary at `step` (e.g. the SFT->RL switch): phases start again from the
-        current level, which becomes the starting level; the noise estimate is kept."""
+        last evaluation before it, the new stage's starting level, as `analyze` measures a
+        stage from it; the noise estimate is kept. (The level, a median of the last window,
+        lags a rising stage: at the reference trainer's switch after a 20-evaluation rise it
+        was 0.258 where the last evaluation read 0.31, and the RL stage's first values were
+        announced as a fall below it.)"""
         s = self.series
         self.stage_step = step
         if s.level is None:
             return
-        s.baseline, s.baseline_n = s.level, min(len(s.steps), self.cfg.window)
-        s.baseline_se = MEDIAN_SE  # a median of the last window
-        at = s.level_step  # every other field back to a new tracker's
+        s.baseline, s.baseline_n, s.baseline_se = s.values[-1], 1, 1.0
+        at = s.steps[-1]  # every other field back to a new tracker's
         fresh = TrackerState(stage_step=step, last_at_start_step=at, last_below_start_step=at,
                              last_near_start_step=at)
         for name in _TRACKED:

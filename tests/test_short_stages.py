@@ -1,0 +1,59 @@
+"""A short SFT-then-RL run: each training stage read as a sparse run is, offline and live.
+
+The values are the held-out accuracy of `phasewatch train --preset sft_then_rl --steps 400
+--switch-step 200` (seed 0), as it logged them: the RL stage dips from 0.31-0.33 to 0.24 at the
+switch and then climbs to 0.36-0.42."""
+
+from __future__ import annotations
+
+import json
+
+import phasewatch
+
+ACCURACY = [0.546, 0.546, 0.546, 0.54, 0.42, 0.092, 0.026, 0.022, 0.034, 0.066, 0.09, 0.124,
+            0.132, 0.138, 0.166, 0.196, 0.238, 0.258, 0.294, 0.31, 0.328, 0.28, 0.286, 0.27,
+            0.24, 0.246, 0.282, 0.27, 0.288, 0.302, 0.312, 0.28, 0.334, 0.358, 0.366, 0.326,
+            0.364, 0.392, 0.362, 0.328, 0.42]
+SWITCH = 200
+
+
+def short_sft_then_rl(folder):
+    folder.mkdir()
+    with open(folder / "metrics.jsonl", "w") as out:
+        for k, value in enumerate(ACCURACY):
+            out.write(json.dumps({"step": 10 * k, "eval/accuracy": value}) + "\n")
+    (folder / "run.json").write_text(json.dumps({
+        "schema_version": 1, "name": "s2r", "algorithm": "sft_then_rl",
+        "performance_metric": "eval/accuracy", "direction": "max",
+        "events": [{"step": SWITCH, "name": "sft_to_rl"}]}))
+    return folder
+
+
+def test_a_short_rl_stage_that_climbs_is_not_one_plateau(tmp_path):
+    # read by the whole run's lines (segments of 3+ points) the RL stage was one plateau
+    # printed "+3.5 sd", though it climbs from 0.24-0.28 to 0.36-0.42
+    analysis = phasewatch.analyze(short_sft_then_rl(tmp_path / "s2r"))
+    rl = [p for p in analysis.phases if p.start_step >= SWITCH]
+    assert rl[-1].name in ("improvement", "readaptation")
+    assert rl[-1].end_step == 400 and rl[-1].start_step <= 300
+    assert rl[0].start_step == SWITCH
+    # the SFT stage keeps its fall and recovery, with the trough on the lowest evaluation
+    names = [p.name for p in analysis.phases if p.end_step <= SWITCH]
+    assert "disruption" in names and names[-1] == "readaptation"
+    trough = next(p for p in analysis.phases if p.name == "disruption").end_step
+    assert trough == 10 * ACCURACY.index(min(ACCURACY[:21]))
+
+
+def test_a_new_stage_starts_from_the_last_evaluation_before_it_live(tmp_path):
+    # the level (a window's median) lagged the SFT stage's rise: at the switch it read 0.258
+    # where the last evaluation read 0.31, and the alerts quoted it as "the mean of the first
+    # 15 evaluations"
+    folder = short_sft_then_rl(tmp_path / "s2r")
+    alerts = [a for a in phasewatch.watch(folder, stop_on=(), notice=lambda m: None,
+                                          info=lambda m: None) if a.step > SWITCH]
+    assert alerts, "the RL stage's moves are announced"
+    for alert in alerts:
+        assert alert.onset_step is None or alert.onset_step >= SWITCH, alert
+        if "starting level" in alert.message:
+            assert "starting level 0.31 (the last evaluation before the stage that starts at " \
+                   f"step {SWITCH})" in alert.message, alert.message
