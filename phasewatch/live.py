@@ -6,7 +6,7 @@ format that can be read can be followed), and applies what `analyze` applies:
 - duplicates and resumes (`resolver.Resolver`): rows of one step merge before the monitor
   sees the step, exact double logging collapses, a value re-logged at its step supersedes the
   earlier one, and a step counter that goes back is a resumed run: the monitor rewinds to that
-  step and the later records supersede the earlier ones, as `RecordCollector` resolves them
+  step, forgetting the abandoned branch's records from it on, as `RecordCollector` drops them
   offline;
 - events: phases restart only on a change of training stage (`analysis.STAGE_EVENTS`), at the
   first record at or after the event's step.
@@ -312,7 +312,8 @@ class LiveWatch:
                             "several writers (two launches of the same run, several ranks); "
                             "further steps back are counted, not shown")
             return
-        how = ("the monitor rewinds and the later records supersede the earlier ones"
+        how = (f"the monitor rewinds to step {step}: the earlier records from it on, the "
+               "abandoned branch's, are dropped"
                if self._resolver is None or self._resolver.can_rewind else
                "this monitor cannot rewind: re-logged values are ignored")
         self.notice(f"{self.source.source}: step counter went back from {previous} to {step}; "

@@ -26,7 +26,7 @@ from itertools import repeat
 import numpy as np
 
 from phasewatch.records_sparse import ResolvedColumns, pack
-from phasewatch.resumes import backward_starts, triplet_backward_starts
+from phasewatch.resumes import backward_starts, surviving, triplet_backward_starts
 
 Columns = dict[str, tuple[np.ndarray, np.ndarray]]  # metric -> (steps ascending, values)
 
@@ -343,16 +343,10 @@ def _cluster(clusters: dict, positions: np.ndarray, name: str) -> None:
 
 
 def _latest_per_step(steps: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
-    """(positions to keep in this order or None for all, resolved steps): sorted by step,
-    the last in file order kept for a repeated step (a resumed run re-logging a block)."""
-    if steps.size < 2 or (steps[1:] > steps[:-1]).all():
-        return None, steps
-    order = np.argsort(steps, kind="stable")
-    sorted_steps = steps[order]
-    last = np.ones(sorted_steps.size, dtype=bool)
-    last[:-1] = sorted_steps[1:] != sorted_steps[:-1]
-    select = order[last]
-    return select, sorted_steps[last]
+    """(positions to keep in this order or None for all, resolved steps) of one metric's steps
+    in file order (`resumes.surviving`: a resumed run's abandoned branch is dropped)."""
+    select = surviving(steps)
+    return (None, steps) if select is None else (select, steps[select])
 
 
 def _shared(steps: np.ndarray, distinct: dict[tuple[int, int, int], list[np.ndarray]]) -> np.ndarray:

@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
+from phasewatch.resumes import surviving
+
 
 class Row(Mapping):
     """One logged record as columns: `names[i]` holds `values[i]` (float64, NaN kept).
@@ -59,8 +61,10 @@ def pack(ids: np.ndarray, steps: np.ndarray, values: np.ndarray,
          n_ids: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Triplets in file order -> (ids, steps, values) sorted by id then step with the last
     value in file order kept for a repeated (id, step), and `starts` (n_ids + 1 offsets:
-    metric i is rows starts[i]:starts[i + 1])."""
+    metric i is rows starts[i]:starts[i + 1]). A metric whose own counter went back (a resumed
+    run) keeps what `resumes.surviving` keeps of it."""
     if ids.size > 1 and not (ids[1:] > ids[:-1]).all():  # a wide row's new ids: already so
+        ids, steps, values = _dropped_branches(ids, steps, values)
         order = np.lexsort((steps, ids))  # stable: equal (id, step) stay in file order
         sid, sstep = ids[order], steps[order]
         last = np.ones(order.size, dtype=bool)
@@ -71,6 +75,25 @@ def pack(ids: np.ndarray, steps: np.ndarray, values: np.ndarray,
     starts = np.zeros(n_ids + 1, dtype=np.int64)
     np.cumsum(counts, out=starts[1:])
     return ids, steps, values, starts
+
+
+def _dropped_branches(ids: np.ndarray, steps: np.ndarray,
+                      values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The triplets (file order) without the records `resumes.surviving` drops from the
+    metrics whose counter went back (their order kept); one pass over those metrics only."""
+    order = np.argsort(ids, kind="stable")  # file order within a metric
+    sid, sstep = ids[order], steps[order]
+    back = (sid[1:] == sid[:-1]) & (sstep[1:] < sstep[:-1])
+    if not back.any():
+        return ids, steps, values
+    drop = np.zeros(ids.size, dtype=bool)
+    for metric in np.unique(sid[1:][back]).tolist():
+        lo, hi = np.searchsorted(sid, [metric, metric + 1])
+        kept = surviving(sstep[lo:hi])
+        lost = np.ones(hi - lo, dtype=bool)
+        lost[kept] = False
+        drop[order[lo:hi][lost]] = True
+    return ids[~drop], steps[~drop], values[~drop]
 
 
 class ResolvedColumns(Mapping):

@@ -1,11 +1,13 @@
 """Duplicate and resume resolution for a live monitor: `RecordCollector`'s policy, one record
 at a time, with bounded state.
 
-Offline, `run.RecordCollector` merges the rows of one step, collapses exact double logging and
-lets the later record for a step supersede the earlier one (a resumed run). `Resolver` does the
+Offline, `run.RecordCollector` merges the rows of one step, collapses exact double logging,
+lets a value re-logged at its step supersede the earlier one, and drops the abandoned branch of
+a resumed run (a metric's records from the step its counter went back to). `Resolver` does the
 same in front of a `PhaseMonitor`: it keeps only the merged values of the latest step of each
-step counter, and when a step is superseded it calls `monitor.rewind(step)` and feeds the
-superseding values, so the monitor ends where a monitor fed only the surviving records ends.
+step counter, and when a step is superseded it calls `monitor.rewind(step)` (which forgets
+everything from that step on) and feeds the superseding values, so the monitor ends where a
+monitor fed only the surviving records ends.
 
 The rows of one step are merged before the monitor sees them (`Pending`): a step reaches the
 monitor once, with its merged values, when a record of another step arrives (or the caller

@@ -50,6 +50,29 @@ def interleaved_note(points: list[tuple[int, int, int]]) -> str:
             "the later record is kept, and no resume is marked")
 
 
+def surviving(steps: np.ndarray) -> np.ndarray | None:
+    """The positions of one metric's records (`steps` in file order) that survive, in
+    ascending step order, or None when all do (the steps already ascend).
+
+    Where the metric's counter went back to step s (a run resumed from an earlier checkpoint),
+    its records before with steps >= s are the abandoned branch's and are dropped, as
+    TensorBoard purges orphaned data and as the live monitor rewinds: a resume that evaluates
+    at other steps, or ends before the step it went back from, keeps none of the old branch's
+    values between its own (a run resumed at 50 that reached 80 kept the abandoned 90 and 100,
+    and its best step was 100). A counter that went back more than MAX_RESUMES times holds
+    several writers' records interleaved, not resumes: per step the last in file order."""
+    if steps.size < 2 or (steps[1:] > steps[:-1]).all():
+        return None
+    if len(backward_starts(steps)) <= MAX_RESUMES:
+        later_min = np.minimum.accumulate(steps[::-1])[::-1]
+        return np.flatnonzero(steps < np.r_[later_min[1:], np.iinfo(np.int64).max])
+    order = np.argsort(steps, kind="stable")
+    ordered = steps[order]
+    last = np.ones(ordered.size, dtype=bool)
+    last[:-1] = ordered[1:] != ordered[:-1]
+    return order[last]
+
+
 def resume_points(found: list[tuple[int, int, int]],
                   backward: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
     """The resumes of a log: (step, went back from, line).

@@ -258,8 +258,9 @@ class RecordCollector:
     Resolution follows how real runs produce duplicates:
     - several rows for one step with different keys merge;
     - exact double logging collapses;
-    - when the step counter goes back (a resumed run re-logging a block), the later record for a
-      step supersedes the earlier one, a `resume` event is recorded and a warning says where.
+    - when a metric's step counter goes back to step s (a run resumed from an earlier
+      checkpoint), its earlier records from s on are the abandoned branch's and are dropped
+      (`records._latest_per_step`), a `resume` event is recorded and a warning says where.
     Values are stored as compact per-metric columns (`records.ColumnStore`), never as rows.
     """
 
@@ -340,7 +341,7 @@ class RecordCollector:
             events.append(Event(step=step, name="resume", detail=f"step counter went back from {prev}"))
             warnings.append(
                 f"{where}step counter went back from {prev} to {step}; treated as a resumed run "
-                "(later records supersede earlier ones for the same step)"
+                f"(the earlier records from step {step} on, the abandoned branch's, are dropped)"
             )
         if "aliases" not in metadata:
             from phasewatch.presets import aliases_for

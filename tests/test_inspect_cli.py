@@ -18,7 +18,7 @@ def write_log(tmp_path):
         {"step": 0, "loss": 2.0, "eval_accuracy": 0.5},
         {"step": 1, "loss": 1.5},
         {"step": 2, "loss": 1.0, "eval_accuracy": 0.25},
-        {"step": 1, "loss": 1.25},  # resumed: supersedes step 1
+        {"step": 1, "loss": 1.25},  # resumed: replaces step 1, and loss's step 2 is abandoned
         {"step": 2, "loss": None, "eval_accuracy": 0.75},
         {"step": 3, "loss": float("nan")},
     ]
@@ -40,8 +40,10 @@ def test_json_contract(tmp_path, capsys):
         # the resumed record at step 2 (0.75) supersedes 0.25; values by step, not file order
         "eval_accuracy": {"count": 2, "first_step": 0, "last_step": 2,
                           "first": 0.5, "last": 0.75, "min": 0.5, "max": 0.75},
-        "loss": {"count": 3, "first_step": 0, "last_step": 2,  # NaN at step 3 not counted
-                 "first": 2.0, "last": 1.0, "min": 1.0, "max": 2.0},
+        # the counter went back to 1: 1.25 replaces 1.5 and the abandoned step 2 (1.0) is
+        # dropped; NaN at step 3 not counted
+        "loss": {"count": 2, "first_step": 0, "last_step": 1,
+                 "first": 2.0, "last": 1.25, "min": 1.25, "max": 2.0},
     }
     assert doc["performance"] == {"metric": "eval_accuracy", "direction": "max",
                                   "train_fallback": False, "count": 2,
@@ -64,7 +66,7 @@ def test_text_view(tmp_path, capsys):
                         "steps 0-2: first 0.5, last 0.75, best 0.75 at step 2")
     assert lines[4].split() == ["metric", "count", "steps", "first", "last", "min", "max", "role"]
     assert lines[5].split() == ["eval_accuracy", "2", "0-2", "0.5", "0.75", "0.5", "0.75", "eval/accuracy"]
-    assert lines[6].split() == ["loss", "3", "0-2", "2", "1", "1", "2", "train/loss"]
+    assert lines[6].split() == ["loss", "2", "0-1", "2", "1.25", "1.25", "2", "train/loss"]
     assert lines[7].startswith("warning: line 4: step counter went back")
 
 

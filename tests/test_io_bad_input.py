@@ -8,6 +8,7 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from record_reference import resolved
 
 from phasewatch.cli import main
 from phasewatch.errors import InputError
@@ -161,12 +162,9 @@ garbage_strategy = st.sampled_from(
 
 
 def expected_table(records):
-    """Reference: later records supersede earlier ones per (step, metric)."""
-    table = {}
-    for step, values in records:
-        for key, value in values.items():
-            table[(step, key)] = value
-    return table
+    """Reference: `record_reference.resolved`, keyed by (step, metric)."""
+    table = resolved((step, key, value) for step, values in records for key, value in values.items())
+    return {(step, key): value for key, by_step in table.items() for step, value in by_step.items()}
 
 
 def actual_table(run):

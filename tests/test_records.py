@@ -1,12 +1,13 @@
-"""records.ColumnStore and ResumeScan against a plain-Python reference of the same rules: per
-(metric, step) the latest value in file order wins; the first record of each run of steps
-below the running maximum starts a resume."""
+"""records.ColumnStore and ResumeScan against a plain-Python reference of the same rules
+(`record_reference`: a resumed run's abandoned branch is dropped, the latest value in file
+order wins); the first record of each run of steps below the running maximum starts a resume."""
 
 from __future__ import annotations
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from record_reference import resolved
 
 from phasewatch.records import ColumnStore
 from phasewatch.resumes import ResumeScan
@@ -18,11 +19,8 @@ record = st.tuples(st.integers(0, 12), st.dictionaries(st.sampled_from(NAMES),
 
 
 def reference(records):
-    latest: dict[str, dict[int, float]] = {}
-    for step, values in records:
-        for name, value in values.items():
-            latest.setdefault(name, {})[step] = value
-    return {name: dict(sorted(by_step.items())) for name, by_step in latest.items()}
+    return resolved((step, name, value) for step, values in records
+                    for name, value in values.items())
 
 
 def as_dicts(columns):
@@ -95,7 +93,8 @@ def test_a_metric_that_changes_company_keeps_file_order():
     store.add_block(np.array([0, 1]), {"a": ([0, 1], [1.0, 2.0]), "b": ([0, 1], [5.0, 6.0])})
     store.add_block(np.array([2, 1]), {"a": ([0, 1], [3.0, 20.0])})  # b gone; a re-logs step 1
     store.add_block(np.array([3]), {"a": ([0], [4.0]), "b": ([0], [7.0])})
-    assert as_dicts(store.resolve()) == {"a": {0: 1.0, 1: 20.0, 2: 3.0, 3: 4.0},
+    # a's counter went back to 1: its step 2 was the abandoned branch's
+    assert as_dicts(store.resolve()) == {"a": {0: 1.0, 1: 20.0, 3: 4.0},
                                          "b": {0: 5.0, 1: 6.0, 3: 7.0}}
 
 
@@ -104,7 +103,8 @@ def test_collector_builds_the_same_run_twice():
     collector.add(1, {"loss": 1.0, "acc": None}, 1)
     collector.add_columns([2, 1], [2, 3], {"loss": ([0, 1], [2.0, 3.0]), "acc": ([], [])})
     first, second = collector.build(), collector.build()
-    assert first.series("loss").to_dict() == second.series("loss").to_dict() == {1: 3.0, 2: 2.0}
+    # the counter went back to 1: the abandoned step 2 is dropped
+    assert first.series("loss").to_dict() == second.series("loss").to_dict() == {1: 3.0}
     assert first.metrics == second.metrics == ["loss"]
     assert [(e.name, e.step) for e in first.events] == [("resume", 1)]
 

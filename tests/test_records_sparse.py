@@ -1,7 +1,8 @@
 """Metrics of a few values (records_sparse), wide rows, and the alias lookup built once.
 
-The store is checked against a plain-Python reference of the one rule (per metric and step the
-latest value in file order wins) on mixes of the paths a metric can take: values added one at
+The store is checked against a plain-Python reference of the one rule (`record_reference`: per
+metric, a resumed run's abandoned branch is dropped and the latest value in file order wins) on
+mixes of the paths a metric can take: values added one at
 a time (kept as triplets, or moved into the column groups once a metric has `PROMOTE` values
 in a batch), wide rows, blocks. The alias lookup is checked against the rule written as a scan
 of every pattern over every name (what it replaced)."""
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from record_reference import resolved
 
 from phasewatch import records
 from phasewatch.io.verl_console import LineParser
@@ -37,11 +39,7 @@ op = st.tuples(st.integers(0, 2), st.integers(0, 9),
 
 
 def reference(ops):
-    latest: dict[str, dict[int, float]] = {}
-    for _, step, values in ops:
-        for name, v in values.items():
-            latest.setdefault(name, {})[step] = v
-    return {name: dict(sorted(by_step.items())) for name, by_step in latest.items() if by_step}
+    return resolved((step, name, v) for _, step, values in ops for name, v in values.items())
 
 
 def as_dicts(columns):

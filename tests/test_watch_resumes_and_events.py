@@ -40,6 +40,34 @@ def test_a_resumed_run_rewinds_the_monitor_like_later_records_win_offline(tmp_pa
     assert analyze(log).recommended_stop_step == analyze(clean).recommended_stop_step
 
 
+def test_a_resume_that_stops_short_drops_the_abandoned_branch_offline_as_live(tmp_path):
+    """Resumed from step 500 after logging up to 930, with evaluations at other steps (every
+    20 from 505) and ending at 805: the abandoned branch's values from 505 on (810-930 among
+    them) are dropped offline, as the live monitor, rewound to 505, forgets them; they made
+    analyze's best step 930, on the abandoned branch."""
+    rng = np.random.default_rng(4)
+    first = [(s, round(0.5 + 0.4 * s / 930 + rng.normal(0, 0.01), 6)) for s in range(0, 940, 10)]
+    resumed = [(s, round(0.7 - 0.1 * (s - 505) / 300 + rng.normal(0, 0.01), 6))
+               for s in range(505, 806, 20)]
+    log = tmp_path / "resumed.jsonl"
+    log.write_text("".join(json.dumps({"step": s, "eval/accuracy": a}) + "\n"
+                           for s, a in first + resumed))
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text("".join(json.dumps({"step": s, "eval/accuracy": a}) + "\n"
+                             for s, a in [p for p in first if p[0] < 505] + resumed))
+    from phasewatch import analyze, read_run
+
+    run = read_run(log)
+    assert run.series("eval/accuracy").to_dict() == read_run(clean).series("eval/accuracy").to_dict()
+    assert any("went back from 930 to 505" in w and "dropped" in w for w in run.warnings)
+    offline = analyze(log)
+    assert offline.recommended_stop_step == analyze(clean).recommended_stop_step <= 805
+    _, got = replay(log, stop_on=())
+    _, want = replay(clean, stop_on=())
+    assert (got.phase, got.best_step, got.last_step) == (want.phase, want.best_step, want.last_step)
+    assert got.to_dict()["best_step"] == offline.recommended_stop_step
+
+
 def test_exact_double_logging_collapses_and_a_relogged_value_supersedes(tmp_path):
     curve = eval_curve()
     doubled = tmp_path / "doubled.jsonl"
