@@ -219,7 +219,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         if signals:
             phase.stats["signals"] = _signal_stats(signals, phase)
     changepoints = boundary_intervals(phases, seg.changepoints, steps, y, sd, window, fixed)
-    peaks = overfit_peaks(phases, changepoints, steps, y, sd, min_size)
+    peaks = overfit_peaks(phases, changepoints, steps, y, min_size)
     for k, top in peaks.items():  # an overfit's decline is from the peak it starts from
         declines_from_peak(phases[k], top, steps, y, series.sign, shown_sd)
     best = best_index(phases, steps, y, peaks)

@@ -290,11 +290,11 @@ def held_levels(held: np.ndarray) -> tuple[float, float]:
 def declines_from_peak(phase: Phase, top: int, steps: np.ndarray, y: np.ndarray, sign: float,
                        sd: float) -> None:
     """An overfit's decline measured from the peak it starts from (`checkpoint.overfit_peaks`:
-    the evaluation at index `top`), where that is not its first evaluation: the level there
-    (`point_levels`) down to the phase's end level."""
+    the evaluation at index `top`), where that is not its first evaluation: the evaluation
+    there, as the step printed beside it holds it, down to the phase's end value."""
     if top == int(np.searchsorted(steps, phase.start_step)):
         return
-    decline = float(point_levels(y)[top]) - sign * phase.stats["end_value"]
+    decline = float(y[top]) - sign * phase.stats["end_value"]
     phase.stats["peak_step"] = int(steps[top])
     phase.stats["decline_since_peak"] = decline + 0.0
     phase.stats["decline_sd"] = decline / sd if sd > 0 else None
@@ -341,7 +341,7 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
                                     else None)
     elif phase.name in UP_PHASES:
         top = extreme_index(y, i0, i1, highest=True)
-        if y[i1] > y[top]:  # it ends on its highest evaluation: that end, printed, is its best
+        if y[i1] >= y[top]:  # it ends on its highest evaluation: that end, printed, is its best
             top = i1
         stats["peak_step"] = int(steps[top])
         stats["gain_over_baseline"] = float(y[top] - base)

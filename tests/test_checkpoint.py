@@ -119,3 +119,29 @@ def test_an_overfit_from_the_first_evaluation_starts_at_the_early_best():
                 metric="eval_loss")
     assert [p.name for p in a.phases] == ["overfit"] and a.phases[0].start_step == 5
     assert a.recommended_stop_step == 20 and a.phases[0].stats["peak_step"] == 20
+
+
+def test_the_checkpoint_is_the_best_evaluation_the_peaks_interval_holds():
+    # told the binomial noise of 500 prompts, the demo's overfit starts at 1160 (0.78), with the
+    # interval [1050, 1240]: the 0.796 at 1090 and 1110 inside it is the checkpoint to keep (it
+    # stayed at 1160 while the better evaluation had to beat it by more than the noise sd)
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parents[1] / "sample_logs" / "demo"
+    analysis = analyze(demo, eval_size=500)
+    run = analysis.to_dict()
+    [overfit] = [p for p in run["phases"] if p["name"] == "overfit"]
+    [cp] = [c for c in run["changepoints"] if c["step"] == overfit["start_step"]]
+    values = _values(demo)
+    inside = {s: v for s, v in values.items() if cp["low"] <= s <= overfit["start_step"]}
+    best = max(inside.values())
+    assert values[analysis.recommended_stop_step] == best > values[overfit["start_step"]]
+    assert overfit["peak_step"] == analysis.recommended_stop_step
+    # the decline printed beside that step is from the value the step holds
+    assert overfit["decline_since_peak"] == pytest.approx(best - overfit["end_value"])
+
+
+def _values(folder) -> dict[int, float]:
+    from phasewatch.io import read_run
+
+    return {int(k): float(v) for k, v in read_run(folder).series("eval/accuracy").items()}

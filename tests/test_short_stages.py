@@ -20,8 +20,8 @@ SWITCH = 200
 def short_sft_then_rl(folder):
     folder.mkdir()
     with open(folder / "metrics.jsonl", "w") as out:
-        for k, value in enumerate(ACCURACY):
-            out.write(json.dumps({"step": 10 * k, "eval/accuracy": value}) + "\n")
+        out.writelines(json.dumps({"step": 10 * k, "eval/accuracy": value}) + "\n"
+                       for k, value in enumerate(ACCURACY))
     (folder / "run.json").write_text(json.dumps({
         "schema_version": 1, "name": "s2r", "algorithm": "sft_then_rl",
         "performance_metric": "eval/accuracy", "direction": "max",

@@ -131,13 +131,22 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
                  + (f"recovered after {recover}" if recover is not None else "not recovered"))
     elif phase.name in ("readaptation", "improvement"):
         line += f"  best {_side(s.get('gain_over_baseline'), better, worse)} {reference}"
+        if s.get("peak_step") is not None:
+            line += f" ({_peak(s, unit, steps_count)})"
     elif phase.name == "plateau" and "level" in s:
         line += f"  level {_fmt(s['level'])}"
     elif phase.name == "overfit":
-        peak = (f"{unit} {s['peak_x']:.4g}" if unit != "step" and "peak_x" in s
-                else f"{steps_count} {s.get('peak_step')}")
-        line += f"  {_side(s.get('decline_since_peak'), worse, better)} its best ({peak})"
+        line += (f"  {_side(s.get('decline_since_peak'), worse, better)} its best "
+                 f"({_peak(s, unit, steps_count)})")
     return line
+
+
+def _peak(stats: dict, unit: str, steps_count: str) -> str:
+    """Where a phase's best is, so the value quoted can be looked up: on a dense run the best
+    is where the 3-point median peaks, not a single lucky evaluation."""
+    if unit != "step" and "peak_x" in stats:
+        return f"{unit} {stats['peak_x']:.4g}"
+    return f"{steps_count} {stats.get('peak_step')}"
 
 
 def print_text(analysis: Analysis) -> None:
