@@ -30,16 +30,18 @@ from urllib.parse import urlsplit
 from phasewatch.errors import InputError
 from phasewatch.online import Alert
 from phasewatch.output import emit_jsonl, warn
+from phasewatch.step_units import at, step_text
 
 
 def format_alert(alert: Alert) -> str:
     """One readable line: 'step 1200  overfit  onset ~1050  best 1050  eval/accuracy=0.612: why'
     ('epoch 7 ...' where the log's steps are epochs: `live_sets.WatchedAlert`)."""
-    parts = [f"{getattr(alert, 'step_unit', 'step')} {alert.step}", alert.event]
+    unit = getattr(alert, "step_unit", "step")  # "epoch/10000": 'epoch 1.35', not a step
+    parts = [at(alert.step, unit), alert.event]
     if alert.onset_step is not None:
-        parts.append(f"onset ~{alert.onset_step}")
+        parts.append(f"onset ~{step_text(alert.onset_step, unit)}")
     if alert.best_step is not None:
-        parts.append(f"best checkpoint {alert.best_step}")
+        parts.append(f"best checkpoint {step_text(alert.best_step, unit)}")
     value = "n/a" if alert.value is None else f"{alert.value:.4g}"
     return "  ".join(parts) + f"  {alert.metric}={value}: {alert.message}"
 

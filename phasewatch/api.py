@@ -94,7 +94,9 @@ def changepoints_result(path_or_run: str | Path | Run, metric: str | Sequence[st
     return {"source": run.source, "metrics": own,
             "changepoints": [c.to_dict() for c in seg.changepoints],
             "method": seg.method, "penalty": seg.penalty,
-            "warnings": [*run.warnings, *warnings, *seg.warnings]}
+            "warnings": [*run.warnings, *warnings, *seg.warnings],
+            # an HF console log that states no step: the steps count epoch/10000
+            **({"step_unit": run.step_unit} if "/" in (run.step_unit or "") else {})}
 
 
 def _aligned(run: Run, metrics: list[str]):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.output import counted
+from phasewatch.step_units import at
 
 
 @dataclass
@@ -47,14 +48,15 @@ class WatchResult:
         depends on how the watch was ended, so replay and follow print the same)."""
         phase = self.phase or "no significant change yet"
         message = (self._nothing_read() if self.metric is None else
-                   f"{self.metric}: phase {phase}, best {self.step_unit} "
-                   f"{'-' if self.best_step is None else self.best_step}")
+                   f"{self.metric}: phase {phase}, best {at(self.best_step, self.step_unit)}")
         return {"event": "summary", "step": self.last_step, "onset_step": None,
                 "best_step": self.best_step, "metric": self.metric, "value": None,
                 "message": message,
                 "phase": self.phase, "direction": self.direction, "records": self.n_records,
                 "finished": self.finished, "live_best_step": self.live_best_step,
                 "phases": self.phases, "stop_beats_last": self.stop_beats_last,
+                # the steps count epoch/10000 (an HF console log that states no step)
+                **({"step_unit": self.step_unit} if "/" in self.step_unit else {}),
                 **({"x": self.x} if self.x else {})}
 
     def describe(self, path: str | Path) -> str:
@@ -62,25 +64,24 @@ class WatchResult:
         if self.metric is None:
             return f"{self._nothing_read(path)} ({self.reason})"
         phase = self.phase or "no significant change yet"
-        best = "-" if self.best_step is None else self.best_step
         why = f"; stopped: {self.stop_reason}" if self.stop_reason else ""
         ended = {"finished": "; the log says the run finished", "idle": "; idle, ended"}.get(
             self.reason, "")
         unit = self.step_unit
-        whole, said = "", f"best {unit} {best}"
+        whole, said = "", f"best {at(self.best_step, unit)}"
         if self.phases is not None:
             # the monitor's best is a smoothed level's centre, which can sit an evaluation away
             # from the best value the whole run's checkpoint is: say which is which
             named = " > ".join(self.phases) or "no values to analyse"
-            whole = f"; whole run: {named}, checkpoint to keep: {unit} {best}"
+            whole = f"; whole run: {named}, checkpoint to keep: {at(self.best_step, unit)}"
             if self.stop_beats_last is False:
                 whole += " (the last is as good within the noise)"
-            live = "-" if self.live_best_step is None else self.live_best_step
-            said = f"live best (smoothed) at {unit} {live}"
+            said = f"live best (smoothed) at {at(self.live_best_step, unit)}"
         # the monitor's phase as it stood at the end (said live, without hindsight) beside the
         # whole run's: "live phase" so the two are not read as one answer
         live_phase = "live phase" if self.phases is not None else "phase"
-        return (f"watched {counted(self.n_records, 'record')} up to {self.records_unit} {self.last_step}; "
+        return (f"watched {counted(self.n_records, 'record')} up to "
+                f"{at(self.last_step, self.records_unit)}; "
                 f"{self.metric}: {live_phase} {phase}, {said}{why}{ended}{whole}")
 
     def _nothing_read(self, path: str | Path | None = None) -> str:

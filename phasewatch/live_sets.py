@@ -122,6 +122,8 @@ def watched_alert_class() -> type:
 
         def to_dict(self) -> dict[str, Any]:
             out = super().to_dict()
+            if "/" in self.step_unit:  # the steps count epoch/10000 (an HF console log)
+                out["step_unit"] = self.step_unit
             return out if self.x is None else {**out, "x": self.x}
 
     return WatchedAlert
@@ -150,6 +152,7 @@ def as_watched(alert, axis: LiveAxis | None, info=None):
     fields = {f.name: getattr(alert, f.name) for f in dataclasses.fields(Alert)}
     if unit != "step":
         fields["message"] = in_step_unit(alert.message, unit)
-    if where is not None:
+    if where is not None and not (axis.unit == unit.split("/")[0] and "/" in unit):
+        # (not where the message says that unit already: an HF console log's epochs)
         fields["message"] += f" ({axis.unit} {where['step']:.4g})"
     return watched_alert_class()(**fields, step_unit=unit, x=where)

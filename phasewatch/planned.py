@@ -4,7 +4,8 @@ Trainers write it in their settings: Hugging Face's `max_steps` (TrainingArgumen
 run is set by epochs instead), verl's `trainer.total_training_steps`, LLaMA-Factory's
 `total_steps` (on every line of its trainer_log.jsonl), phasewatch's own trainer `steps`; a
 reader that finds the plan in a console banner gives `planned_steps`, in the log's own step
-units (Hugging Face console rows count epochs x 10,000: `Num Epochs` x 10,000). A
+units (a Hugging Face console log: its `Total optimization steps` where its banner fixes the
+steps per epoch, else `Num Epochs` x 10,000, as its rows count ten-thousandths of an epoch). A
 config may hold the key flattened ("trainer.total_training_steps", as W&B and MLflow show
 nested settings) or nested, and as a string (MLflow parameters are strings).
 """

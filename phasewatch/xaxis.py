@@ -7,7 +7,10 @@ unit, read from the counter the log carries beside the step (HF's fractional `ep
 logged values the unit is interpolated linearly in the step; outside them it is extended with
 the run's average rate (an evaluation at step 0 before the first `epoch` value is epoch 0).
 
-HF console logs print no step at all: their reader counts steps as epoch x 10,000, and their
+HF console logs print no step, only the epoch. Where the Trainer's banner states the steps an
+epoch takes exactly, their reader gives each row its optimizer step; otherwise it counts the rows
+in ten-thousandths of an epoch, and says so with the unit "epoch/10000" (`unit_scale`): every
+text, table and figure then says "epoch 1.35" (`step_text`, `at`), never "step 13500", and their
 default x axis is the epoch (`default_unit`).
 
 Some logs' steps are epochs already: Keras' History, a table whose only counter is `epoch`,
@@ -26,6 +29,7 @@ import numpy as np
 
 from phasewatch.errors import UsageError
 from phasewatch.run import Run
+from phasewatch.step_units import at, step_text, unit_scale, unit_word  # noqa: F401
 
 UNITS = ("step", "epoch", "tokens", "samples")
 CARRIERS: dict[str, tuple[str, ...]] = {
@@ -36,17 +40,20 @@ CARRIERS: dict[str, tuple[str, ...]] = {
     "samples": ("consumed_samples", "train/consumed_samples", "samples", "train/samples",
                 "num_samples", "total_samples", "samples_seen", "trainer/samples"),
 }
-# Formats whose steps are not the trainer's steps; their natural axis.
-DEFAULT_UNIT = {"hf_console": "epoch"}
 # Keras' TensorBoard callback: `epoch_<metric>` at step = epoch; its validation directory also
 # gets `evaluation_<metric>_vs_iterations`, at step = the optimizer's iteration.
 KERAS_EPOCH_TAG = "epoch_"
 KERAS_ITERATION_TAG = re.compile(r"(?:^|/)evaluation_.+_vs_iterations$")
 _STEP_WORD = re.compile(r"\bstep(s?)\b")
+_STEP_AT = re.compile(r"\bstep (-?\d+)\b")
+_STEPS_OF = re.compile(r"\b(\d+) steps\b")
 
 
 def default_unit(run: Run) -> str:
-    return DEFAULT_UNIT.get(run.format, "step")
+    """The x axis a run is reported in without `--x`: the step, or the unit its steps count a
+    fraction of (an HF console log without steps: the epoch)."""
+    unit = step_unit(run)
+    return unit_word(unit) if unit_scale(unit) != 1 else "step"
 
 
 def step_unit_of_keys(keys: Iterable[str]) -> str:
@@ -86,15 +93,21 @@ def shared_step_unit(runs_and_metrics: Iterable[tuple[Run, str]]) -> str:
 
 def axis_label(unit: str) -> str:
     """A figure's x-axis label for steps counting `unit`."""
-    return "training step" if unit == "step" else unit
+    return "training step" if unit == "step" else unit_word(unit)
 
 
 def in_step_unit(text: str, unit: str) -> str:
     """`text` (a watch message, a legend entry) with its words "step" / "steps" naming `unit`
-    instead: "has got worse since epoch 5" where the steps are epochs."""
+    instead: "has got worse since epoch 5" where the steps are epochs; with a scaled unit the
+    numbers too: "since step 13500" -> "since epoch 1.35", "the planned 30000 steps" -> "the
+    planned 3 epochs"."""
     if unit == "step":
         return text
-    return _STEP_WORD.sub(lambda m: unit + m.group(1), text)
+    word, scale = unit_word(unit), unit_scale(unit)
+    if scale != 1:
+        text = _STEP_AT.sub(lambda m: f"{word} {step_text(int(m.group(1)), unit)}", text)
+        text = _STEPS_OF.sub(lambda m: f"{step_text(int(m.group(1)), unit)} {word}s", text)
+    return _STEP_WORD.sub(lambda m: word + m.group(1), text)
 
 
 @dataclass
@@ -144,7 +157,11 @@ def x_axis(run: Run, unit: str | None) -> XAxis | None:
     unit = unit or default_unit(run)
     if unit not in UNITS:
         raise UsageError(f"--x must be one of {', '.join(UNITS)}, not {unit!r}")
-    if unit in ("step", step_unit(run)):  # the steps are in that unit already
+    counts = step_unit(run)
+    if unit == "step" and unit_scale(counts) != 1:
+        raise UsageError(f"--x step: this log states no training step (its rows count "
+                         f"{unit_word(counts)}s only); use --x {unit_word(counts)}")
+    if unit in ("step", counts):  # the steps are in that unit already
         return None
     for name in CARRIERS[unit]:
         own = run.own_name(name)

@@ -7,6 +7,7 @@ import csv
 import sys
 
 from phasewatch.results import Analysis
+from phasewatch.step_units import at, step_text, unit_scale, unit_word
 
 HELP = "find the phases (disruption, readaptation, improvement, plateau, overfit) of runs"
 
@@ -126,7 +127,8 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
         if recover is not None and unit != "step" and "time_to_recover_x" in s:
             recover = f"{s['time_to_recover_x']:.3g} {UNIT_NAMES.get(unit, unit)}"
         elif recover is not None:
-            recover = f"{recover} {steps_count}" + ("" if recover == 1 else "s")
+            recover = (f"{step_text(recover, steps_count)} {unit_word(steps_count)}"
+                       + ("" if recover == unit_scale(steps_count) else "s"))
         line += (f"  trough {_side(s.get('depth'), worse, better)} {reference}, "
                  + (f"recovered after {recover}" if recover is not None else "not recovered"))
     elif phase.name in ("readaptation", "improvement"):
@@ -146,7 +148,7 @@ def _peak(stats: dict, unit: str, steps_count: str) -> str:
     is where the 3-point median peaks, not a single lucky evaluation."""
     if unit != "step" and "peak_x" in stats:
         return f"{unit} {stats['peak_x']:.4g}"
-    return f"{steps_count} {stats.get('peak_step')}"
+    return at(stats.get("peak_step"), steps_count)
 
 
 def print_text(analysis: Analysis) -> None:
@@ -159,14 +161,17 @@ def print_text(analysis: Analysis) -> None:
     x = analysis.extra.get("x")
     steps_count = analysis.extra.get("step_unit", "step")  # "epoch": the log's steps are epochs
     unit = x["unit"] if x else steps_count
-    if x:
+    if x and unit_scale(steps_count) != 1:  # an HF console log: no step, its epoch
+        print(f"  x axis: {unit} (from {x['counter']}; the log states no training step: the "
+              f"JSON output's steps count {steps_count})")
+    elif x:
         print(f"  x axis: {unit} (from {x['counter']}; steps in the JSON output)")
     at_start = analysis.extra.get("baseline_rule", "first") == "first"
     reference = "the start" if at_start else "the baseline"
     for k, phase in enumerate(analysis.phases):
         # a later fall's depth is measured from the level it fell from (phase_stats)
         fell_from = (reference if k == 0 or phase.name != "disruption"
-                     else f"where it began ({steps_count} {phase.start_step})")
+                     else f"where it began ({at(phase.start_step, steps_count)})")
         print(phase_line(phase, analysis.direction, unit, fell_from, steps_count))
     if analysis.changepoints and x:
         print("  boundaries: " + ", ".join(f"{c['at']:.4g} [{c['low']:.4g}, {c['high']:.4g}]"
@@ -175,10 +180,13 @@ def print_text(analysis: Analysis) -> None:
         print("  boundaries: " + ", ".join(f"{c.step} [{c.low}, {c.high}]"
                                            for c in analysis.changepoints))
     if x and x["recommended_stop"] is not None:
-        print(f"  recommended stop: {unit} {x['recommended_stop']:.4g} "
-              f"({steps_count} {_fmt(analysis.recommended_stop_step)})" + _as_good(analysis))
+        # the step beside it, where there is one (not an HF console log's epoch x 10,000)
+        steps = ("" if unit_scale(steps_count) != 1 else
+                 f" ({steps_count} {_fmt(analysis.recommended_stop_step)})")
+        print(f"  recommended stop: {unit} {x['recommended_stop']:.4g}{steps}"
+              + _as_good(analysis))
     else:
-        print(f"  recommended stop: {steps_count} {_fmt(analysis.recommended_stop_step)}"
+        print(f"  recommended stop: {at(analysis.recommended_stop_step, steps_count)}"
               + _as_good(analysis))
     for warning in analysis.warnings:
         print(f"  warning: {warning}")
@@ -190,7 +198,7 @@ def _as_good(analysis: Analysis) -> str:
     if analysis.extra.get("stop_beats_last") is not False or not analysis.phases:
         return ""
     unit = analysis.extra.get("step_unit", "step")
-    return f" (the last, {unit} {analysis.phases[-1].end_step}, is as good within the noise)"
+    return f" (the last, {at(analysis.phases[-1].end_step, unit)}, is as good within the noise)"
 
 
 def _noise_source(analysis: Analysis) -> str:
@@ -228,19 +236,28 @@ def check_pool_noise(args: argparse.Namespace) -> None:
 
 
 def print_comparison(analyses: list[Analysis]) -> None:
+    """One line per run; a run whose steps are not steps (Keras epochs, an HF console log's
+    epochs) says its unit: "stop epoch 1.35", "readaptation@epoch 0.225"."""
+    def where(a: Analysis, step) -> str:
+        unit = a.extra.get("step_unit", "step")
+        return _fmt(step) if unit == "step" else at(step, unit)
+
     width = max(len(a.source) for a in analyses)
     print(f"{'run':<{width}}  {'metric':<22} {'baseline':>9} {'best':>9} {'stop':>8}  phases")
     for a in analyses:
         best = a.extra.get("best_value")
-        seq = " > ".join(f"{p.name}@{p.start_step}" for p in a.phases)
+        seq = " > ".join(f"{p.name}@{where(a, p.start_step)}" for p in a.phases)
         print(f"{a.source:<{width}}  {a.metric:<22} {_fmt(a.baseline):>9} {_fmt(best):>9} "
-              f"{_fmt(a.recommended_stop_step):>8}  {seq}")
+              f"{where(a, a.recommended_stop_step):>8}  {seq}")
 
 
 CSV_COLUMNS = ("source", "metric", "direction", "baseline", "recommended_stop_step", "phase",
                "start_step", "end_step", "start_value", "end_value", "change", "change_sd",
                "trough_step", "depth", "time_to_recover", "peak_step", "gain_over_baseline",
-               "decline_since_peak", "n_points", "confidence", "level", "drift")
+               "decline_since_peak", "n_points", "confidence", "level", "drift", "step_unit")
+# the columns that hold a step (in epochs where the log states no step: `step_unit`)
+CSV_STEPS = ("recommended_stop_step", "start_step", "end_step", "trough_step",
+             "time_to_recover", "peak_step")
 
 
 def _cell(value) -> str:
@@ -251,7 +268,9 @@ def _cell(value) -> str:
 
 def write_csv(analyses: list[Analysis], stream) -> None:
     """One row per phase of each run (a run with no phases gets one row without a phase);
-    `confidence` is filled for a short series (low, moderate, high), empty otherwise."""
+    `confidence` is filled for a short series (low, moderate, high), empty otherwise;
+    `step_unit` says what the step columns count: "step", "epoch" (Keras), or "epoch" for an
+    HF console log that states no step, whose step columns are then its epochs (1.35)."""
     writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, extrasaction="ignore",
                             lineterminator="\n")
     writer.writeheader()
@@ -265,6 +284,11 @@ def write_csv(analyses: list[Analysis], stream) -> None:
             if phase is not None:
                 row.update(phase.stats, phase=phase.name, start_step=phase.start_step,
                            end_step=phase.end_step)
+            unit = a.extra.get("step_unit", "step")
+            row["step_unit"] = unit_word(unit)
+            if unit_scale(unit) != 1:
+                row.update({k: float(step_text(row[k], unit)) for k in CSV_STEPS
+                            if row.get(k) is not None})
             writer.writerow({k: _cell(v) for k, v in row.items()})
 
 

@@ -35,8 +35,12 @@ def run(args: argparse.Namespace) -> int:
           f"[{result['method']}, penalty {result['penalty']:.3g}]")
     if not result["changepoints"]:
         print("  no change points")
+    from phasewatch.step_units import step_text, unit_word
+
+    unit = result.get("step_unit", "step")  # an HF console log without steps: its epochs
     for cp in result["changepoints"]:
-        print(f"  step {cp['step']:>8}   interval [{cp['low']}, {cp['high']}]")
+        print(f"  {unit_word(unit)} {step_text(cp['step'], unit):>8}   interval "
+              f"[{step_text(cp['low'], unit)}, {step_text(cp['high'], unit)}]")
     for warning in result["warnings"]:
         print(f"  warning: {warning}")
     return 0

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from phasewatch.metric_table import MetricTable, metric_table
+from phasewatch.step_units import at, step_text, unit_scale, unit_word
 
 HELP = "show what a log file or run folder holds: format, steps, metrics and values, warnings"
 
@@ -82,7 +83,7 @@ def _num(value) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
-def performance_line(perf: dict | None) -> str:
+def performance_line(perf: dict | None, unit: str = "step") -> str:
     if perf is None:
         return "performance metric: none of the usual ones (analyze needs --metric)"
     if not perf["count"]:
@@ -92,10 +93,11 @@ def performance_line(perf: dict | None) -> str:
         if perf.get("train_fallback") else ""
     head = f"performance metric: {perf['metric']} ({better} is better{what}), "
     if perf["count"] == 1:  # no first, last and best of a single value
-        return f"{head}1 value, at step {perf['first_step']}: {_num(perf['first'])}"
+        return f"{head}1 value, at {at(perf['first_step'], unit)}: {_num(perf['first'])}"
+    span = f"{step_text(perf['first_step'], unit)}-{step_text(perf['last_step'], unit)}"
     return (f"{head}{perf['count']} values "
-            f"over steps {perf['first_step']}-{perf['last_step']}: first {_num(perf['first'])}, "
-            f"last {_num(perf['last'])}, best {_num(perf['best'])} at step {perf['best_step']}")
+            f"over {unit_word(unit)}s {span}: first {_num(perf['first'])}, "
+            f"last {_num(perf['last'])}, best {_num(perf['best'])} at {at(perf['best_step'], unit)}")
 
 
 def list_runs(path: str, output: str) -> int:
@@ -136,14 +138,18 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"{run_.source}  [{run_.format}]")
     print(f"{counted(run_.n_records, 'record')}, {counted(run_.n_steps, 'distinct step')}")
+    unit = getattr(run_, "step_unit", "step") or "step"
+    if unit_scale(unit) != 1:  # an HF console log whose banner does not fix its steps
+        print(f"no training step in the log: positions are {unit_word(unit)}s "
+              f"(the JSON output's steps count {unit})")
     plan = run_plan(run_)
     if plan is not None:
-        print(f"planned to end at step {plan}")
+        print(f"planned to end at {at(plan, unit)}")
     if run_.events:
         print("events: " + ", ".join(f"{e.name}@{e.step}" for e in run_.events))
-    print(performance_line(performance(run_)))
+    print(performance_line(performance(run_), unit))
     roles = {own: canon for canon, own in run_.aliases.items()}
-    for piece in table_text(metric_table(run_.columns()), roles):
+    for piece in table_text(metric_table(run_.columns()), roles, unit=unit):
         sys.stdout.write(piece)
     for warning in run_.warnings:
         print(f"warning: {warning}")
@@ -153,14 +159,16 @@ def run(args: argparse.Namespace) -> int:
 TABLE_HEADER = ("metric", "count", "steps", "first", "last", "min", "max", "role")
 
 
-def table_text(table: MetricTable, roles: dict[str, str], rows_per_piece: int = 1 << 16):
+def table_text(table: MetricTable, roles: dict[str, str], rows_per_piece: int = 1 << 16,
+               unit: str = "step"):
     """The metric table as text, in pieces of `rows_per_piece` lines (one string of 5M lines
     is GBs). Each column's distinct values are formatted once and shared by the rows that hold
     them (a verl line of 5M items has a handful of distinct values): no per-row formatting."""
     names = table.names
     steps = np.stack([table.count > 0, table.first_step, table.last_step], axis=1)  # (any step may be < 0)
     columns = [_shared_strings(table.count, str),
-               _shared_strings(steps, lambda row: f"{row[1]}-{row[2]}" if row[0] else "-")]
+               _shared_strings(steps, lambda row: f"{step_text(int(row[1]), unit)}-"
+                               f"{step_text(int(row[2]), unit)}" if row[0] else "-")]
     columns += [_shared_strings(getattr(table, f), lambda v: "-" if math.isnan(v) else f"{v:.4g}")
                 for f in ("first", "last", "min", "max")]
     widths = [max(len(TABLE_HEADER[0]), max(map(len, names), default=0))]

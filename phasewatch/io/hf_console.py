@@ -9,10 +9,16 @@ final summary with `train_runtime`, which says the run finished. The rest of the
 that cannot be read is reported with its line number.
 
 The dicts are parsed with `ast.literal_eval` (literals only, never code). They carry no step,
-only the fractional epoch, so the step is the epoch x 10,000 (`STEPS_PER_EPOCH`): trends are
-fitted against training progress, and the x axis is the epoch (`phasewatch.xaxis`). Rows
-printed with a coarse epoch (`round(epoch, 2)` in older versions) can share a value; the later
-row then wins, and a warning says how many did.
+only the fractional epoch (the batches of the epoch done over the batches it has). Where the
+Trainer's banner (`***** Running training *****`, printed at INFO verbosity) lets the steps an
+epoch takes be known exactly (`TrainingBanner.steps_per_epoch`) and the printed epoch resolves
+one step, each row gets its optimizer step, round(epoch x steps per epoch), and the `epoch`
+stays a metric. Otherwise the rows are counted in ten-thousandths of an epoch (epoch x 10,000,
+`STEPS_PER_EPOCH`), the run's step unit is "epoch/10000" (`phasewatch.xaxis.unit_scale`) and
+every output says "epoch 1.35", never a step. The choice is made at the first row, from the
+banner before it, so a followed log and a replay of the whole file agree. Rows printed with a
+coarse epoch (`round(epoch, 2)` in older versions) can share a value; the later row then wins,
+and a warning says how many did.
 """
 
 from __future__ import annotations
@@ -45,16 +51,20 @@ BANNER_START = "Running training"
 BANNER_FIELDS = {
     "examples": re.compile(r"\bNum examples = ([\d,]+)\s*$"),
     "epochs": re.compile(r"\bNum Epochs = ([\d,]+)\s*$"),
+    "device_batch": re.compile(r"\bInstantaneous batch size per device = ([\d,]+)\s*$"),
+    "adjusted_batch": re.compile(r"\bbatch size has been adjusted to: ([\d,]+)\s*$"),
     "batch": re.compile(r"\bTotal train batch size \(.*\) = ([\d,]+)\s*$"),
+    "accumulation": re.compile(r"\bGradient Accumulation steps = ([\d,]+)\s*$"),
     "steps": re.compile(r"\bTotal optimization steps = ([\d,]+)\s*$"),
 }
+ROW_UNIT = "epoch/10000"  # the rows' unit when their optimizer step is not known
 
 
 class TrainingBanner:
-    """The planned length the Trainer's banner states, in the console rows' steps (epochs x
-    10,000). `Num Epochs` is rounded up when `max_steps` ends the run sooner (1 for 100 steps
-    of a 1,000-step epoch); then the optimization steps over the steps an epoch takes
-    (examples / total batch) give the epochs."""
+    """What the Trainer's banner states: the planned length and the steps an epoch takes.
+    `Num Epochs` is rounded up when `max_steps` ends the run sooner (1 for 100 steps of a
+    1,000-step epoch); then the optimization steps over the steps an epoch takes (examples /
+    total batch) give the epochs."""
 
     def __init__(self) -> None:
         self.fields: dict[str, int] = {}
@@ -70,14 +80,66 @@ class TrainingBanner:
                 self.fields[name] = int(found.group(1).replace(",", ""))
                 self.open = name != "steps"
 
-    def planned_steps(self) -> int | None:
+    def planned_epochs(self) -> float | None:
         fields = self.fields
         if not fields.get("epochs"):
             return None
         epochs = float(fields["epochs"])
         if fields.get("examples") and fields.get("batch") and fields.get("steps"):
             epochs = min(epochs, fields["steps"] * fields["batch"] / fields["examples"])
-        return round(epochs * STEPS_PER_EPOCH)
+        return epochs
+
+    def steps_per_epoch(self) -> int | None:
+        """The optimizer steps an epoch takes, where the banner fixes them exactly, else None.
+
+        The Trainer's epoch is `e + batches done / L` (L: the batches of an epoch on one
+        process), its step `e x U + updates done` with U = ceil(L / G) updates of G accumulated
+        batches (older versions: L // G). The epoch is U steps only when G divides L: then a
+        row at epoch x is at step x x U. L is ceil(examples / batch per device) on one process
+        (world size = total batch / (per-device batch x G)); on several, the two ways the
+        examples are sharded must give the same L. `Total optimization steps` N and `Num
+        Epochs` E must agree with U ((E - 1) x U < N <= E x U, whether the epochs or
+        `max_steps` set N): a banner that does not (a dropped last batch, a custom sampler)
+        or lacks a line fixes nothing. Without a length (`Num Epochs` 2**63 - 1) nothing
+        either: a streamed dataset that runs out starts a new epoch."""
+        f = self.fields
+        examples, epochs, steps = f.get("examples"), f.get("epochs"), f.get("steps")
+        batch = f.get("adjusted_batch") or f.get("device_batch")
+        total, accumulation = f.get("batch"), f.get("accumulation")
+        if not all((examples, epochs, steps, batch, total, accumulation)) or epochs >= 2**31:
+            return None
+        world, rest = divmod(total, batch * accumulation)
+        if rest or world < 1:
+            return None
+        lengths = {_ceil(examples, batch)} if world == 1 else \
+            {_ceil(_ceil(examples, world), batch), _ceil(_ceil(examples, batch), world)}
+        if len(lengths) != 1:
+            return None
+        batches = lengths.pop()
+        if batches % accumulation:
+            return None
+        per_epoch = batches // accumulation
+        if not (epochs - 1) * per_epoch < steps <= epochs * per_epoch:
+            return None
+        return per_epoch
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def epoch_resolution(text: str, largest: float) -> float:
+    """The most a printed epoch can be off, doubled (the step of its last digit), up to epoch
+    `largest`: ProgressCallback's `f"{epoch:.4g}"` strings keep 4 significant digits;
+    older versions' bare numbers were `round(epoch, 2)`; a bare number with more decimals is
+    the float itself."""
+    if text.startswith(("'", '"')):
+        return 10.0 ** (math.floor(math.log10(max(largest, 1e-9))) - 3)
+    decimals = len(text.partition(".")[2].partition("e")[0]) if "." in text else 0
+    return 0.01 if decimals <= 2 and "e" not in text.lower() else 1e-12
+
+
+EPOCH_TEXT = re.compile(r"'epoch':\s*('[^']*'|\"[^\"]*\"|[^,}\s]+)")
 
 
 def _row(text: str) -> str | None:
@@ -146,37 +208,72 @@ def _parse(candidate: str) -> dict[str, Any]:
 
 
 class LineParser:
-    """Lines with a `{... 'epoch': ...}` dict give one record at step epoch x 10,000."""
+    """Lines with a `{... 'epoch': ...}` dict give one record: at its optimizer step where the
+    banner before the first row fixes the steps per epoch, else at epoch x 10,000."""
 
     def __init__(self) -> None:
         self.finished = False
         self.banner = TrainingBanner()
+        self.per_epoch: int | None = None  # steps per epoch, decided at the first row
+        self.step_unit = "step"
+        self._decided = False
         self._last: tuple[int, frozenset] | None = None
         self._shared = 0
+        self._later_banner: int | None = None
 
     @property
     def settings(self) -> dict[str, int]:
         """The planned length in the rows' steps, for the run's config (`phasewatch.planned`)."""
-        planned = self.banner.planned_steps()
-        return {} if planned is None else {"planned_steps": planned}
+        if self._decided and self.per_epoch is not None:
+            steps = self.banner.fields.get("steps")
+            return {} if not steps else {"planned_steps": steps}
+        epochs = self.banner.planned_epochs()
+        return {} if epochs is None else {"planned_steps": round(epochs * STEPS_PER_EPOCH)}
 
     @property
     def notes(self) -> list[str]:
-        if not self._shared:
-            return []
-        return [(f"{self._shared} log rows share their epoch value with the row before (the "
-                "epoch is printed rounded); the later row is kept")]
+        notes = []
+        if self._shared:
+            notes.append(f"{self._shared} log rows share their epoch value with the row before "
+                         "(the epoch is printed rounded); the later row is kept")
+        if self._later_banner is not None:
+            notes.append(f"a later training banner (line {self._later_banner}) states other "
+                         "steps per epoch; its rows are counted as the first training's")
+        return notes
+
+    def _decide(self, candidate: str) -> None:
+        """Steps per epoch (or None: the rows count ten-thousandths of an epoch), from the
+        banner and how the first row prints its epoch."""
+        self._decided = True
+        per_epoch = self.banner.steps_per_epoch()
+        printed = EPOCH_TEXT.search(candidate)
+        if per_epoch is not None and printed is not None:
+            largest = float(self.banner.fields["epochs"]) - 1e-9  # its last row is exact
+            if epoch_resolution(printed.group(1), largest) * per_epoch >= 1:
+                per_epoch = None  # the printed epoch does not tell one step from the next
+        else:
+            per_epoch = None
+        self.per_epoch = per_epoch
+        self.step_unit = "step" if per_epoch is not None else ROW_UNIT
+        self._banner_fields = dict(self.banner.fields)
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         candidate = _row(line)
         if candidate is None:
             self.banner.feed(line)
+            if self._decided and self.per_epoch is not None and not self.banner.open \
+                    and self.banner.fields != self._banner_fields and "steps" in self.banner.fields:
+                if self.banner.steps_per_epoch() != self.per_epoch and self._later_banner is None:
+                    self._later_banner = lineno
+                self._banner_fields = dict(self.banner.fields)
             return []
         row = _parse(candidate)
         epoch = to_float(row.get(EPOCH_KEY))
         if epoch is None or math.isnan(epoch) or epoch < 0 or epoch > 1e9:
             raise BadLine(f"the epoch is not a number >= 0: {row.get(EPOCH_KEY)!r}")
-        step = round(epoch * STEPS_PER_EPOCH)
+        if not self._decided:
+            self._decide(candidate)
+        step = round(epoch * (self.per_epoch or STEPS_PER_EPOCH))
         keys = frozenset(k for k in row if k != EPOCH_KEY)
         if self._last is not None and self._last[0] == step and self._last[1] & keys:
             self._shared += 1

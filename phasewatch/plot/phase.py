@@ -34,6 +34,7 @@ from phasewatch.plot.smoothing import (
 from phasewatch.plot.style import figure_size, paper_style
 from phasewatch.results import Analysis
 from phasewatch.run import Run
+from phasewatch.step_units import at
 from phasewatch.values import MAX_VALUE
 from phasewatch.xaxis import axis_label, in_step_unit, step_unit
 
@@ -214,7 +215,7 @@ def _draw_performance(ax, run: Run, series, analysis: Analysis, smoothing: Smoot
         y = float(np.interp(stop, steps, curve))
         ax.plot([stop], [y], zorder=5, gid="recommended-stop", color=DATA_COLOR, clip_on=False,
                 **{**_draw.STOP_STYLE, "markersize": 5})
-        handles.append(Line2D([], [], label=f"stop ({unit} {stop})", color=DATA_COLOR,
+        handles.append(Line2D([], [], label=f"stop ({at(stop, unit)})", color=DATA_COLOR,
                               gid="recommended-stop", **{**_draw.STOP_STYLE, "markersize": 5}))
         data.add(0, name, analysis.metric, "stop", [stop], [y])
     out = outlier_steps(analysis)

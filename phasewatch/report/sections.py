@@ -14,6 +14,7 @@ import numpy as np
 
 from phasewatch.plot.style import ARM_LABELS, arm_colors, arm_key
 from phasewatch.report.svg import Area, Band, Chart, Line, render
+from phasewatch.step_units import at, step_text
 from phasewatch.sweep.row import HP_PREFIX, config_without_seed, seed_groups_of
 
 FEATURES = {"dip_depth": "dip depth", "readapt_gain": "readaptation gain",
@@ -66,8 +67,9 @@ def small_multiples(results) -> str:
                           lines=[Line(d["curves"][row["metric"]], colors[arm_of(row)],
                                       label=row["metric"])])
             if row.get("recommended_step") is not None:
+                unit = row.get("step_unit") or "step"  # an HF console log: "epoch 1.35"
                 chart.vlines.append((row["recommended_step"], "#000000",
-                                     f"recommended step {row['recommended_step']}"))
+                                     f"recommended {at(row['recommended_step'], unit)}"))
             body = render(chart)
         cards.append(f'<a class="card" data-run="{i}" href="#run-{i}" '
                      f'title="{esc(row["path"])}">{body}</a>')
@@ -292,8 +294,10 @@ def drill_down(results) -> str:
             continue
         d = r["detail"]
         bands = _bands(d)
+        unit = row.get("step_unit") or "step"
         phases = "".join(
-            f"<tr><td>{esc(p['name'])}</td><td>{p['start_step']}</td><td>{p['end_step']}</td>"
+            f"<tr><td>{esc(p['name'])}</td><td>{step_text(p['start_step'], unit)}</td>"
+            f"<td>{step_text(p['end_step'], unit)}</td>"
             f"<td>{_num(p.get('start_value'))}</td><td>{_num(p.get('end_value'))}</td>"
             f"<td>{_num(p.get('change'))}</td><td>{_num(p.get('change_sd'))}</td></tr>"
             for p in d["phases"])

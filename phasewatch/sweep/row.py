@@ -24,8 +24,12 @@ PHASE_COLUMNS = (
     "start_level", "dip_depth", "dip_trough_step", "dip_low", "dip_high", "readapt_gain",
     "peak_step", "overfit_onset_step", "overfit_decline", "recommended_step",
     "recommended_value", "recommended_beats_last", "final_value", "best_value", "noise_sd", "phases", "n_changepoints",
-    "n_warnings",
+    "n_warnings", "step_unit",
 )
+# the columns that hold a step: in the table, epochs where the run's steps count epoch/10000
+# (an HF console log that states no step; `step_unit` then says "epoch")
+STEP_COLUMNS = ("dip_trough_step", "dip_low", "dip_high", "peak_step", "overfit_onset_step",
+                "recommended_step")
 TOKEN_COLUMNS = ("token_divergence", "token_mean_nll", "token_divergent_share")
 HP_PREFIX = "hp."
 #: Curves for the report are thinned to at most this many points per signal (a figure a few
@@ -281,6 +285,9 @@ def summarize_run(path: str, options: SweepOptions | None = None) -> dict[str, A
             series = run.series(analysis.metric)
             row.update(metric=analysis.metric, direction=analysis.direction)
             row.update(phase_summary(analysis, series))
+            from phasewatch.xaxis import step_unit
+
+            row["step_unit"] = step_unit(run, analysis.metric)
             row.update(token_summary(run))
             row["error"] = None
             out: dict[str, Any] = {"row": row}

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import UsageError
-from phasewatch.sweep.row import HP_PREFIX, ID_COLUMNS, PHASE_COLUMNS, TOKEN_COLUMNS
+from phasewatch.step_units import unit_scale, unit_word
+from phasewatch.sweep.row import HP_PREFIX, ID_COLUMNS, PHASE_COLUMNS, STEP_COLUMNS, TOKEN_COLUMNS
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"}
 
@@ -21,11 +22,15 @@ def build_table(rows: Sequence[dict[str, Any]]):
 
     hp = sorted({k for r in rows for k in r if k.startswith(HP_PREFIX)})
     columns = [*ID_COLUMNS, *PHASE_COLUMNS, *TOKEN_COLUMNS, *hp, "error"]
+    rows = [_in_epochs(r) for r in rows]
     frame = pd.DataFrame.from_records([{c: r.get(c) for c in columns} for r in rows],
                                       columns=columns)
-    for col in ("seed", "dip_trough_step", "dip_low", "dip_high", "peak_step",
-                "overfit_onset_step", "recommended_step", "n_changepoints", "n_warnings"):
-        frame[col] = pd.array(frame[col], dtype="Int64")
+    for col in ("seed", *STEP_COLUMNS, "n_changepoints", "n_warnings"):
+        values = [r.get(col) for r in rows if r.get(col) is not None]
+        if all(isinstance(v, int) for v in values):  # epochs (an HF console log): floats
+            frame[col] = pd.array(frame[col], dtype="Int64")
+        else:
+            frame[col] = pd.to_numeric(frame[col])
     for col in hp:  # a hyperparameter a few runs lack stays numeric if the others are
         values = [r[col] for r in rows if r.get(col) is not None]  # as read (pandas: floats)
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
@@ -34,6 +39,17 @@ def build_table(rows: Sequence[dict[str, Any]]):
             frame[col] = (pd.array([r.get(col) for r in rows], dtype="Int64") if whole
                           else pd.to_numeric(frame[col]))
     return frame
+
+
+def _in_epochs(row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with its steps as the person reads them: an HF console log's epoch x 10,000
+    (`step_unit` "epoch/10000") as its epoch, 1.35, and `step_unit` "epoch"."""
+    unit = row.get("step_unit") or "step"
+    scale = unit_scale(unit)
+    out = {**row, "step_unit": unit_word(unit) if row.get("error") is None else row.get("step_unit")}
+    if scale != 1:
+        out.update({c: round(row[c] / scale, 6) for c in STEP_COLUMNS if row.get(c) is not None})
+    return out
 
 
 def output_format(path: str | None, fmt: str | None = None) -> str:

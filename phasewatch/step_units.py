@@ -1,0 +1,41 @@
+"""Step units as a person reads them, without numpy (imported by `watch` before any record).
+
+A run's `step_unit` is "step", "epoch" (Keras: the steps are epochs), or "<word>/<n>": the steps
+count 1/n of a <word>. An HF console log whose banner does not fix the steps per epoch is
+"epoch/10000" (its rows at epoch x 10,000, `io.hf_console`): it is printed "epoch 1.35", never
+"step 13500", and its JSON says `"step_unit": "epoch/10000"`.
+"""
+
+from __future__ import annotations
+
+import re
+
+SCALED_UNIT = re.compile(r"^([a-z]+)/([1-9][0-9]*)$")
+
+
+def unit_word(unit: str) -> str:
+    """The word for a step unit: "epoch" for "epoch" and for "epoch/10000"."""
+    found = SCALED_UNIT.match(unit or "step")
+    return found.group(1) if found else (unit or "step")
+
+
+def unit_scale(unit: str) -> int:
+    """How many steps make one `unit_word(unit)`: 10000 for "epoch/10000", else 1."""
+    found = SCALED_UNIT.match(unit or "step")
+    return int(found.group(2)) if found else 1
+
+
+def step_text(step, unit: str = "step") -> str:
+    """A step as a person reads it in `unit`: "900"; "1.35" for step 13500 in "epoch/10000";
+    "-" for None."""
+    if step is None:
+        return "-"
+    scale = unit_scale(unit)
+    if scale == 1:
+        return str(step)
+    return f"{step / scale:.4g}"
+
+
+def at(step, unit: str = "step") -> str:
+    """"step 900", "epoch 5" (Keras), "epoch 1.35" (HF console without steps)."""
+    return f"{unit_word(unit)} {step_text(step, unit)}"
