@@ -29,9 +29,13 @@ def same_metric(run: Run, a: str, b: str) -> bool:
 
 
 def draw_run(ax, panel: int, data: FigureData, run: Run, label: str, metric: str, color: str,
-              smoothing: Smoothing, raw: bool, analysis=None):
+              smoothing: Smoothing, raw: bool, analysis=None, line: dict | None = None):
     """Faint raw points and the smoothed line of one run; returns (steps, smoothed) or None.
-    `analysis` (of this metric) cuts the smoothing at its change points."""
+    `analysis` (of this metric) cuts the smoothing at its change points. `line`: the line's
+    style (`RunStyle.line()`: a run whose colour another run has too is dashed...). Unsmoothed,
+    the line joins the raw values: the legend shows each run as a line, and faint dots alone
+    do not tell ten runs (or two of one colour) apart."""
+    line = line or {}
     series = series_or_none(run, metric)
     if series is None:
         return None
@@ -46,10 +50,10 @@ def draw_run(ax, panel: int, data: FigureData, run: Run, label: str, metric: str
         analysis = None
     smoothed = smoothing.apply(values, steps, smoothing_breaks(run.events, analysis))
     if smoothing.kind != "none":
-        ax.plot(steps, smoothed, color=color, linewidth=1.2, zorder=3, gid="smoothed")
+        ax.plot(steps, smoothed, color=color, linewidth=1.2, zorder=3, gid="smoothed", **line)
         data.add(panel, label, own, "smoothed", steps, smoothed)
-    elif not raw:
-        ax.plot(steps, values, color=color, linewidth=1.0, zorder=3, gid="smoothed")
+    else:
+        ax.plot(steps, values, color=color, linewidth=1.0, zorder=3, gid="smoothed", **line)
     return steps, smoothed
 
 

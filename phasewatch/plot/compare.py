@@ -34,10 +34,10 @@ from phasewatch.plot.seeds import mean_options, mean_run, seed_curves
 from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing, smoothing_breaks
 from phasewatch.plot.style import (
     ARM_LABELS,
-    arm_colors,
     arm_key,
     figure_size,
     paper_style,
+    run_styles,
 )
 from phasewatch.presets import default_direction
 from phasewatch.results import Analysis
@@ -47,6 +47,7 @@ from phasewatch.xaxis import axis_label, in_step_unit, shared_step_unit
 
 LAYOUTS = ("overlay", "grid")
 LEGEND_ROW_HEIGHT = 0.14  # inches per extra row of legend entries
+VARIED_HANDLE = 3.0  # legend line length (font sizes) when runs differ by line style
 
 
 def arm_of(run: Run) -> str:
@@ -59,7 +60,7 @@ def arm_label(run: Run) -> str:
 
 
 def _groups(runs: Sequence[Run], labels: Sequence[str | None] | None, metrics: Sequence[str]):
-    """(label, colour key, member indices) per group, in order of first appearance. Runs the
+    """(label, RunStyle, member indices) per group, in order of first appearance. Runs the
     user gave one label are one group; of the others, the seeds of one configuration (one arm
     and metric, the same hyperparameters apart from the seed, two or more seeds: as the report
     groups them) are one group named after their arm, and every other run stands alone: two
@@ -89,19 +90,10 @@ def _groups(runs: Sequence[Run], labels: Sequence[str | None] | None, metrics: S
         label = next((name for name in names if name not in entries), first.source)
         entries.setdefault(label, []).extend(members)
     order = sorted(entries, key=lambda label: min(entries[label]))
-    keys = {label: arm_of(runs[entries[label][0]]) for label in order}
-    colors = arm_colors(list(dict.fromkeys(keys.values())))
-    # two groups of one arm (two labels for runs of one arm): the later gets a spare colour
-    taken: set[str] = set()
-    group_colors = {}
-    for label, key in keys.items():
-        color = colors[key]
-        if color in taken:
-            color = next(c for c in arm_colors([f"spare{j}" for j in range(12)]).values()
-                         if c not in taken)
-        taken.add(color)
-        group_colors[label] = color
-    return [(label, group_colors[label], sorted(entries[label])) for label in order]
+    # a known arm's fixed colour; the other groups (and a second group of one arm) take free
+    # colours, then, when those run out, the colours again with other line styles
+    styles = run_styles([arm_of(runs[entries[label][0]]) for label in order])
+    return [(label, style, sorted(entries[label])) for label, style in zip(order, styles)]
 
 
 def _default_entries(runs: Sequence[Run], given: list[str | None],
@@ -229,14 +221,17 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
         axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0].tolist()
         handles: dict[str, object] = {}
         meaning = {"raw": False, "band": False, "stop": False, "outlier": False}
+        varied = False  # more runs than colours: some told apart by their line style
         for p, (ax, metric, members) in enumerate(zip(axes, panels, present)):
-            for label, color, group in groups:
+            for label, style, group in groups:
+                color = style.color
+                varied |= style.varied
                 group = [i for i in group if i in members]
                 if not group:
                     continue
                 if len(group) > 1:
                     drawn = _draw_group(ax, p, data, [runs[i] for i in group], label, metric,
-                                        color, smoothing, level,
+                                        style, smoothing, level,
                                         None if analyses is None else [analyses[i] for i in group],
                                         options)
                     meaning["band"] = True
@@ -250,7 +245,7 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                     show_raw = raw and series is not None and series.size <= DENSE_POINTS
                     hidden["raw"] |= raw and not show_raw
                     drawn = draw_run(ax, p, data, runs[i], label, metric, color, smoothing,
-                                     show_raw, analysis)
+                                     show_raw, analysis, line=style.line())
                     meaning["raw"] |= show_raw
                     if analysis is not None and same_metric(runs[i], analysis.metric, metric):
                         y = mark_stop(ax, *drawn, analysis.recommended_stop_step, color)
@@ -264,7 +259,7 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                             meaning["outlier"] = True
                             data.add(p, label, analysis.metric, "outlier", out[:len(values)], values)
                 handles.setdefault(f"run:{label}", Line2D([], [], color=color, linewidth=1.2,
-                                                          label=text))
+                                                          label=text, **style.line()))
                 for i in group:  # the group's events, in its colour, on this panel only
                     for name, handle in _draw.draw_events([ax], runs[i].events, color=color).items():
                         handle.set_color(NEUTRAL)
@@ -286,11 +281,11 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
         if isinstance(size, str):  # named sizes grow with the legend, not at the data's expense
             legend_rows = -(-len(legend) // (2 if width < 5 else 3))
             fig.set_size_inches(width, height + LEGEND_ROW_HEIGHT * max(0, legend_rows - 1))
-        _draw.fit_legend(fig, legend, max_cols=3,
-                         title=in_step_unit(_smoothing_note(smoothing, hidden["raw"],
-                                                            meaning["raw"], meaning["band"]),
-                                            unit),
-                         title_fontsize="small")
+        note = _smoothing_note(smoothing, hidden["raw"], meaning["raw"], meaning["band"])
+        if varied:  # the handles must be long enough to show a dash-dot
+            note += "; " + _repeat_note([style for _, style, _ in groups])
+        _draw.fit_legend(fig, legend, max_cols=3, title=in_step_unit(note, unit),
+                         title_fontsize="small", handlelength=VARIED_HANDLE if varied else None)
         if title:
             _draw.fit_suptitle(fig, title)
         _draw.fit_ylabels(fig, axes)
@@ -298,7 +293,7 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
     return fig
 
 
-def _draw_group(ax, panel, data, members, label, metric, color, smoothing, level,
+def _draw_group(ax, panel, data, members, label, metric, style, smoothing, level,
                 analyses, options) -> bool:
     """Seeds of one group: the mean of their smoothed curves, the confidence band, and (with
     `analyses`, on the panel of the metric they analysed) the recommended stop of the group:
@@ -317,9 +312,11 @@ def _draw_group(ax, panel, data, members, label, metric, color, smoothing, level
     if analysis is not None:
         curves = seed_curves(members, metric, smoothing, level,
                              breaks=smoothing_breaks([], analysis))
+    color = style.color
     ax.fill_between(curves.steps, curves.low, curves.high, color=color, alpha=0.2, linewidth=0,
                     zorder=1.8, gid="seed-band")
-    ax.plot(curves.steps, curves.mean, color=color, linewidth=1.3, zorder=3, gid="smoothed")
+    ax.plot(curves.steps, curves.mean, color=color, linewidth=1.3, zorder=3, gid="smoothed",
+            **style.line())
     data.add(panel, label, own, "mean", curves.steps, curves.mean)
     data.add(panel, label, own, "ci_low", curves.steps, curves.low)
     data.add(panel, label, own, "ci_high", curves.steps, curves.high)
@@ -345,6 +342,13 @@ def _meaning_handles(meaning: dict[str, bool], level: float) -> list:
     if meaning["outlier"]:
         out.append(_draw.outlier_handle())
     return out
+
+
+def _repeat_note(styles) -> str:
+    """What tells runs of one colour apart, said where the reader looks for the runs."""
+    colours = len({style.color for style in styles})
+    by = "line style and marker" if any(style.marker for style in styles) else "line style"
+    return f"{len(styles)} lines in {colours} colours: lines of one colour differ by {by}"
 
 
 def _smoothing_note(smoothing: Smoothing, hidden: bool, some_shown: bool, groups: bool) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator
 
 from phasewatch.plot import _draw, _phase_bands
 from phasewatch.plot._runs import NEUTRAL, draw_run, mark_stop, same_metric, series_or_none
@@ -35,7 +36,9 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
         width, height = figure_size(size)
     shared_y = len({_draw.metric_label(m) for m in own}) == 1
     label_of = {i: label for label, _, members in groups for i in members}
-    color_of = {i: color for _, color, members in groups for i in members}
+    # each run has a panel and a title of its own: its colour, its line solid (a dashed line
+    # would hide the shape the panel is there to show)
+    color_of = {i: style.color for _, style, members in groups for i in members}
     spans = [(float(s.index[0]), float(s.index[-1])) if (s := series_or_none(r, m)) is not None
              else None for r, m in zip(runs, own)]
     first = min(span[0] for span in spans if span is not None)
@@ -125,5 +128,17 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
             if names.count(name) > 1:  # seeds of one group: say which run
                 name = f"{name} \u00b7 {run.name or run.source}"
             _draw.fit_title(ax, name, fontweight="bold", pad=pad)
+        _pin_yticks(fig, axes[:n])
         _draw.freeze_layout(fig)
     return fig
+
+
+def _pin_yticks(fig: Figure, axes) -> None:
+    """Keep the y ticks the panels have at (about) their final size. The layout measures the
+    tick labels at the size the panels had before it, and the ticks depend on that size: with
+    5 rows of runs they went from 0.2 apart ('0.4') to 0.25 apart ('0.25'), wider than the
+    layout left room for, and the y labels left the canvas. Kept after the layout too, as the
+    layout itself is (`freeze_layout`): freed, the ticks flipped back at another row count."""
+    fig.canvas.draw()
+    for ax in axes:
+        ax.yaxis.set_major_locator(FixedLocator(ax.get_yticks()))

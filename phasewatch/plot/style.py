@@ -9,7 +9,8 @@ The palette is Okabe & Ito's (2008), distinguishable under the common colour-vis
 without its yellow (#F0E442 has a contrast of 1.3:1 on white paper: a yellow line vanishes in
 print); every line colour has a contrast of at least 2:1 against white (`contrast_on_white`).
 Every phase and every training arm has ONE fixed colour, so a reader who learned "purple is
-overfit" in Figure 2 can rely on it in Figure 5.
+overfit" in Figure 2 can rely on it in Figure 5. A comparison of more runs than colours draws
+the colours again with other line styles (`run_styles`), never running out.
 
 The user's own rcParams win: a setting the user changed from matplotlib's default (a serif font,
 `text.usetex`, a font size) is kept, and the paper defaults fill in only what the user left at
@@ -22,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,14 @@ ARM_LABELS: dict[str, str] = {
 # then Paul Tol's indigo, dark enough for paper and distinct from the arms above).
 _SPARE_COLORS = (OKABE_ITO["sky_blue"], OKABE_ITO["purple"], "#332288", GREY,
                  OKABE_ITO["vermillion"])
+# Arms whose colours other runs may take when the arm is not in the figure: with the spares
+# they make 7 colours that stay apart under the common colour-vision deficiencies (blue, orange
+# and wine would be read as sky blue, vermillion and purple)
+_LENT_ARMS = ("chord_phi", "sft")
+# Once every colour is taken, runs are told apart by the line (then a marker on it as well)
+LINE_STYLES: dict[str, Any] = {"solid": "-", "dashed": (0, (4, 1.6)), "dotted": (0, (1, 1.3)),
+                               "dash-dot": (0, (6, 1.6, 1, 1.6))}
+MARKERS = (None, "o", "s", "^")
 MIN_CONTRAST = 2.0  # every line colour against white paper (WCAG contrast ratio)
 
 # Printed widths in inches.
@@ -191,6 +201,52 @@ def arm_colors(keys: Sequence[str]) -> dict[str, str]:
     for key in keys:
         if key not in out:
             out[key] = ARM_COLORS.get(key) or next(spare)
+    return out
+
+
+@dataclass(frozen=True)
+class RunStyle:
+    """How one run (or seed group) of a comparison is drawn: its colour, line style, marker."""
+
+    color: str
+    linestyle: Any = "-"
+    marker: str | None = None
+
+    @property
+    def varied(self) -> bool:
+        """Whether the line is more than a solid line of its colour (colours ran out)."""
+        return self.linestyle != "-" or self.marker is not None
+
+    def line(self) -> dict[str, Any]:
+        """Keyword arguments of the run's line (markers spaced along it, not on every point)."""
+        if self.marker is None:
+            return {"linestyle": self.linestyle}
+        return {"linestyle": self.linestyle, "marker": self.marker, "markersize": 3.0,
+                "markevery": 0.12, "markeredgewidth": 0}
+
+
+def run_styles(keys: Sequence[str]) -> list[RunStyle]:
+    """One style per entry (`keys`: its arm, in the figure's order). A known arm's first entry
+    is a solid line of the arm's fixed colour; every other entry (other arms, a second entry of
+    one arm) takes the first free colour of the spares, then of the arms not in the figure
+    (`_LENT_ARMS`). When all colours are taken they come again with a dashed, a dotted, then a
+    dash-dot line, then the four lines with markers: 112 runs of unknown arms all differ;
+    beyond that, styles repeat. Never an error, however many entries."""
+    known = {key for key in keys if key in ARM_COLORS}
+    pool = [*_SPARE_COLORS, *(ARM_COLORS[arm] for arm in _LENT_ARMS if arm not in known)]
+    combos = [RunStyle(color, dash, marker) for marker in MARKERS
+              for dash in LINE_STYLES.values() for color in pool]
+    taken: set[RunStyle] = set()
+    out = []
+    for key in keys:
+        style = RunStyle(ARM_COLORS[key]) if key in ARM_COLORS else None
+        if style is None or style in taken:
+            style = next((c for c in combos if c not in taken), None)
+            if style is None:  # every combination is taken: start over
+                taken.clear()
+                style = combos[0]
+        taken.add(style)
+        out.append(style)
     return out
 
 
