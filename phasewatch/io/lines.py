@@ -96,6 +96,7 @@ class LineReport:
         self.last_lineno = 0
         self.bad_lines: list[int] = []
         self.first_error: tuple[int, str] | None = None
+        self.left_out_lines: set[int] = set()  # skipped, and said by the source's own warning
 
     def seen(self, lineno: int) -> None:
         self.total += 1
@@ -106,6 +107,12 @@ class LineReport:
         if self.first_error is None:
             self.first_error = (lineno, reason)
 
+    def left_out(self, lineno: int, reason: str) -> None:
+        """A line that is there but not read (a last line without its newline, which may be
+        cut): counted with the skipped lines; the reader's own warning says why."""
+        self.bad(lineno, reason)
+        self.left_out_lines.add(lineno)
+
     def finish(self, path: Path, parser, collector: RecordCollector, what: str) -> None:
         if self.total == 0:
             raise InputError("the file holds no records (empty)", path)
@@ -115,7 +122,7 @@ class LineReport:
             raise InputError(f"no valid record in the file; first problem: {reason}", path, lineno)
         for note in getattr(parser, "notes", ()):
             collector.warn(note)
-        if not self.bad_lines:
+        if not [n for n in self.bad_lines if n not in self.left_out_lines]:
             return
         reason = self.first_error[1] if self.first_error else ""
         if self.bad_lines == [self.last_lineno]:

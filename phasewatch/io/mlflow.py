@@ -20,7 +20,7 @@ from typing import Any
 
 from phasewatch.errors import InputError
 from phasewatch.files import _kind, open_regular
-from phasewatch.io.source import Record, RecordSource, collect, evidently_cut
+from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
 from phasewatch.values import to_float, to_step
 
@@ -125,9 +125,9 @@ class Source(RecordSource):
                 try:
                     if len(parts) not in (2, 3):
                         raise ValueError
-                    if lineno == tail.unterminated and (len(parts) < 3 or evidently_cut(text)):
-                        # MLflow ends every line: this one was cut mid-write, its step (or
-                        # value) lost ('1700000000000 0.95' of '1700000000000 0.95 12')
+                    if lineno == tail.unterminated:
+                        # MLflow ends every line: this one was cut mid-write, its step or value
+                        # lost or shortened ('1700000000000 0.95 1' of '... 0.95 12')
                         raise ValueError
                     timestamp, value = int(parts[0]), to_float(parts[1])
                     if value is None:

@@ -3,7 +3,8 @@
 A reader turns its format into a `RecordSource`:
     source.read(final)  -> the `Record`s (step, values, line, group) that arrived since the
                            previous call, in the order the log holds them. `final=True`: the
-                           writer is done, read to the end (an unterminated last line counts).
+                           writer is done, read to the end (an unterminated last line counts,
+                           except where a cut one could parse: `cut_line_may_parse`).
     source.info         -> `RunInfo`: name, declared metric and direction, config, events,
                            and `finished` once the log says the run ended.
     source.warnings     -> what was skipped or repaired, for the Run or for stderr.
@@ -194,8 +195,9 @@ class LineRecordSource(RecordSource):
     line would close, read when the log is final), `notes` and `step_unit`."""
 
     cut_line_may_parse = False
-    """A cut last line can still parse ('100,0.009,0.'): warn when the file does not end with a
-    newline. JSON formats leave it False (a cut object does not parse)."""
+    """A cut last line can still parse ('2000,0' of '2000,0.6534'): a last line without its
+    newline is left out, with a warning (`_leave_out_cut`). JSON formats leave it False (a cut
+    object does not parse, and is skipped as a bad line)."""
 
     def __init__(self, path: Path, format: str, parser_factory: Callable[[], Any],
                  file: Path | None = None, source: Path | None = None, what: str = "records",
@@ -239,12 +241,15 @@ class LineRecordSource(RecordSource):
                 self.parser = self.parser_factory()
                 continue
             report.seen(lineno)
-            if self.cut_line_may_parse and lineno == self.tail.unterminated \
-                    and evidently_cut(text):
-                self._bad(lineno, f"no newline, and it ends mid-value ({text[-40:]!r})")
+            cut = self.cut_line_may_parse and lineno == self.tail.unterminated
+            if cut and evidently_cut(text):
+                self._leave_out_cut(lineno, text)
                 continue
             found = self._parsed(lineno, self.parser.feed, text, lineno)
             if found is None:
+                continue
+            if cut and found:  # a record that may be cut: not read (a line of text is no loss)
+                self._leave_out_cut(lineno, text)
                 continue
             if found:  # a parser that knows what its steps count says so (jsonl's `epoch`)
                 self.info.step_unit = getattr(self.parser, "step_unit", self.info.step_unit)
@@ -254,10 +259,6 @@ class LineRecordSource(RecordSource):
                 yield Record(step, values, lineno)
             if self.end_marker(text, found[-1][1] if found else None):
                 self.info.finished = True
-            if found and self.cut_line_may_parse and lineno == self.tail.unterminated:
-                self.warn("the file does not end with a newline: its last line may have been "
-                          "cut mid-write and still parse (a value such as 0.512 cut to 0.5); "
-                          "read as it is, check it", lineno)
         for lineno in self.tail.too_long[self._too_long_reported:]:  # skipped by the tail
             report.total += 1
             report.bad(lineno, f"line longer than {self.tail.max_line >> 20} MB")
@@ -266,6 +267,23 @@ class LineRecordSource(RecordSource):
             for step, values in self._parsed(report.last_lineno, self.parser.flush) or ():
                 self.n_read += 1
                 yield Record(step, values, report.last_lineno)
+
+    def _leave_out_cut(self, lineno: int, text: str) -> None:
+        """A last line without its newline, in a format whose cut line can still parse (a CSV
+        row '2000,0.6534' cut to '2000,0' reads as 0, and the overfit's decline was 4x the
+        real one): left out, as `watch --follow` leaves a line until its end is written,
+        counted with the skipped lines, and said with the text and how to keep it."""
+        import shlex
+
+        shown = text if len(text) <= 60 else "\u2026" + text[-59:]
+        why = ("it ends mid-value" if evidently_cut(text) else "a writer killed mid-line "
+               "leaves a row that still parses, a value such as 0.6534 cut to 0")
+        message = (f"{self.file.name} does not end with a newline: its last line, {shown!r}, "
+                   f"was left out, as `watch --follow` leaves a line until its end is written "
+                   f"({why}); if the line is complete, add its line end to read it "
+                   f"(echo >> {shlex.quote(str(self.file))})")
+        self.report.left_out(lineno, message)
+        self.warn(message, lineno)
 
     def _parsed(self, lineno: int, parse: Callable[..., list], *args) -> list | None:
         """`parse(*args)`'s (step, values) pairs, every parser's under the one step rule; None
