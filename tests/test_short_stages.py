@@ -57,3 +57,33 @@ def test_a_new_stage_starts_from_the_last_evaluation_before_it_live(tmp_path):
         if "starting level" in alert.message:
             assert "starting level 0.31 (the last evaluation before the stage that starts at " \
                    f"step {SWITCH})" in alert.message, alert.message
+
+
+def test_a_steady_rise_of_a_held_out_loss_from_its_first_evaluation_is_an_overfit_live(tmp_path):
+    # a new-user trial's run: 15 evaluations of a held-out loss rising faster and faster from
+    # the first, planned length known; the steadiness test clipped the values about their median
+    # at 3 white-noise sds, flattening the steady rise itself, so the watch ended on 'disruption'
+    loss = [1.204, 1.2455, 1.2829, 1.3344, 1.3995, 1.4583, 1.506, 1.5814, 1.6331, 1.7341, 1.8044,
+            1.8867, 1.9753, 2.0593, 2.1759]
+    log = tmp_path / "rising.jsonl"
+    log.write_text("".join(json.dumps({"step": 100 * (k + 1), "eval_loss": v}) + "\n"
+                           for k, v in enumerate(loss)))
+    alerts = list(phasewatch.watch(log, planned_steps=1500, stop_on=(), notice=lambda m: None,
+                                   info=lambda m: None))
+    assert "overfit" in [a.event for a in alerts]
+    assert [p.name for p in phasewatch.analyze(log).phases] == ["overfit"]
+
+
+def test_a_readaptation_starts_at_the_datas_trough_live(tmp_path):
+    # the level (a window median) lags: its trough was 0.344 at step 300 where the lowest
+    # evaluation, 0.2464, is at step 150, where analyze puts the trough
+    values = [0.554, 0.452, 0.348, 0.2464, 0.2831, 0.3176, 0.3502, 0.3868, 0.4181, 0.4529,
+              0.4883, 0.5208, 0.5522, 0.5846, 0.6172, 0.6525, 0.6859, 0.7183, 0.7518, 0.7649]
+    log = tmp_path / "dip.jsonl"
+    log.write_text("".join(json.dumps({"step": 50 * k, "val_accuracy": v}) + "\n"
+                           for k, v in enumerate(values)))
+    [rise] = [a for a in phasewatch.watch(log, stop_on=(), notice=lambda m: None,
+                                          info=lambda m: None) if a.event == "readaptation"]
+    assert rise.onset_step == 150 and "worst evaluation: 0.2464 at step 150" in rise.message
+    trough = next(p for p in phasewatch.analyze(log).phases if p.name == "disruption").end_step
+    assert trough == rise.onset_step

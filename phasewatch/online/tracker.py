@@ -154,10 +154,13 @@ class PhaseTracker:
             thr = s.threshold(self.trough, s.se_level)
             if level > self.trough + thr:
                 verb, side = moved(s.sign, better=True)
-                return ("readaptation", self.trough_step,
+                # the rise starts at the data's trough, as `analyze` places it, not at the
+                # lagging level's
+                worst, worst_step = s.worst_near(self.trough_step)
+                return ("readaptation", worst_step,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(level - self.trough, s.se_level)} "
-                        f"{side} the disruption's worst level {s.raw(self.trough):.4g} "
-                        f"(step {self.trough_step})"))
+                        f"{side} the disruption's worst level {s.raw(self.trough):.4g} (its worst "
+                        f"evaluation: {s.raw(worst):.4g} at step {worst_step})"))
             return None
         if self.phase == "overfit":
             # Live, a decline can only be judged so far; if the level later climbs significantly
