@@ -45,5 +45,9 @@ def test_hypothesis_hostile_lines_between_good_records(tmp_path_factory, hostile
         return  # a clear error (e.g. a hostile line made it look like another format)
     series = run.series("loss", finite=False) if "loss" in run.metrics else None
     if run.format == ext and series is not None:  # (a JSON line can make a CSV sniff as JSONL)
-        for i in range(10):  # every good record is there (a hostile line may resume a step)
-            assert i in series.index
+        # every good record after the hostile lines is there; one before them is there unless
+        # a hostile line was a record of an earlier step: a resume, whose abandoned branch
+        # (the good records from that step on) is dropped and reported
+        resumed = any("went back" in w for w in run.warnings)
+        for i in range(10):
+            assert i in series.index or (i < 5 and resumed), (i, run.warnings)
