@@ -16,6 +16,20 @@ from watch_follower import assert_same, eval_curve, follows_a_held_choice, repla
 REAL_LOGS = ROOT.parent / "shared" / "real_logs"
 
 # ------------------------------------------------------------------ resumes and events
+def resumed_and_clean(tmp_path, first, resumed):
+    """A JSONL log of `first`'s (step, accuracy) then `resumed`'s (the counter going back to
+    resumed's first step), and the log of what should survive: first's records before that
+    step, then resumed's."""
+    def write(name, rows):
+        path = tmp_path / name
+        path.write_text("".join(json.dumps({"step": s, "eval/accuracy": a}) + "\n" for s, a in rows))
+        return path
+
+    back_to = resumed[0][0]
+    return (write("resumed.jsonl", first + resumed),
+            write("clean.jsonl", [p for p in first if p[0] < back_to] + resumed))
+
+
 def test_a_resumed_run_rewinds_the_monitor_like_later_records_win_offline(tmp_path):
     """Issue #13: resumed from step 500 after logging up to 930, the later records supersede:
     the watch ends where a watch of the surviving records ends."""
@@ -24,12 +38,7 @@ def test_a_resumed_run_rewinds_the_monitor_like_later_records_win_offline(tmp_pa
     first = [(s, round(0.5 + 0.4 * s / 930 + rng.normal(0, 0.01), 6)) for s in range(0, 940, 10)]
     resumed = [(s, round(0.715 + 0.1 * min(s - 500, 700) / 700 - 0.15 * max(s - 1200, 0) / 800
                          + rng.normal(0, 0.01), 6)) for s in range(500, 2000, 10)]
-    log = tmp_path / "resumed.jsonl"
-    log.write_text("".join(json.dumps({"step": s, "eval/accuracy": a}) + "\n"
-                           for s, a in first + resumed))
-    clean = tmp_path / "clean.jsonl"
-    clean.write_text("".join(json.dumps({"step": s, "eval/accuracy": a}) + "\n"
-                             for s, a in [p for p in first if p[0] < 500] + resumed))
+    log, clean = resumed_and_clean(tmp_path, first, resumed)
     _, got = replay(log, stop_on=())
     _, want = replay(clean, stop_on=())
     assert got.resumes == [(930, 500)]
@@ -49,12 +58,7 @@ def test_a_resume_that_stops_short_drops_the_abandoned_branch_offline_as_live(tm
     first = [(s, round(0.5 + 0.4 * s / 930 + rng.normal(0, 0.01), 6)) for s in range(0, 940, 10)]
     resumed = [(s, round(0.7 - 0.1 * (s - 505) / 300 + rng.normal(0, 0.01), 6))
                for s in range(505, 806, 20)]
-    log = tmp_path / "resumed.jsonl"
-    log.write_text("".join(json.dumps({"step": s, "eval/accuracy": a}) + "\n"
-                           for s, a in first + resumed))
-    clean = tmp_path / "clean.jsonl"
-    clean.write_text("".join(json.dumps({"step": s, "eval/accuracy": a}) + "\n"
-                             for s, a in [p for p in first if p[0] < 505] + resumed))
+    log, clean = resumed_and_clean(tmp_path, first, resumed)
     from phasewatch import analyze, read_run
 
     run = read_run(log)
