@@ -7,9 +7,9 @@ ambiguous. A detected sequence is correct when it equals the label or one of its
 (consecutive equal names merged on both sides).
 
 `--set heldout` scores the held-out batch instead (manifest_heldout.json, labels_heldout.json),
-`--set heldout2` to `--set heldout10` the second to tenth held-out batches
-(manifest_heldout2.json, labels_heldout2.json; ... manifest_heldout10.json,
-labels_heldout10.json): logs
+`--set heldout2` to `--set heldout11` the second to eleventh held-out batches
+(manifest_heldout2.json, labels_heldout2.json; ... manifest_heldout11.json,
+labels_heldout11.json): logs
 the detector had not been tuned on when they were labelled, unlike the main set. `--method`
 scores standard comparators (`benchmarks/phase_baselines.py`: segmented regression with BIC,
 ruptures PELT) on the same series with the same rule; with several methods the table shows each
@@ -18,7 +18,7 @@ one's call side by side and the correct calls per method.
 This script builds nothing: run benchmarks/real_corpus/build_corpus.py first. Without
 benchmarks/real_corpus/data/ it says so and exits 0 having scored nothing.
 
-Usage: python benchmarks/bench_real_corpus.py [--set main|heldout|heldout2|...|heldout10] [--json] [--only ID ...]
+Usage: python benchmarks/bench_real_corpus.py [--set main|heldout|heldout2|...|heldout11] [--json] [--only ID ...]
            [--method phasewatch,segmented,pelt | all]
 Exit codes: 0 ran (whatever the score), 1 a log could not be read, 2 usage.
 """
