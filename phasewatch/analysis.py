@@ -18,6 +18,7 @@ import numpy as np
 
 from phasewatch.changepoint import Segmenter
 from phasewatch.checkpoint import beats_last, best_index, overfit_peaks
+from phasewatch.confidence import few_points_confidence
 from phasewatch.corners import place_corners
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.hinge import hinge_phases
@@ -233,6 +234,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         # what was left out, so a figure marks exactly these (none with keep_outliers)
         "outlier_steps": list(series.outlier_steps),
     }
+    if (confidence := few_points_confidence(phases, y.size)) is not None:
+        extra["confidence"] = confidence
     if (beats := beats_last(phases, y, best, sd, cfg.k_sd)) is not None:
         extra["stop_beats_last"] = beats
     if nll_onset is not None:

@@ -168,11 +168,15 @@ def print_text(analysis: Analysis) -> None:
         print(f"  x axis: {unit} (from {x['counter']}; steps in the JSON output)")
     at_start = analysis.extra.get("baseline_rule", "first") == "first"
     reference = "the start" if at_start else "the baseline"
+    short = "trend_test" in analysis.extra  # a short series' answer (short_series)
     for k, phase in enumerate(analysis.phases):
         # a later fall's depth is measured from the level it fell from (phase_stats)
         fell_from = (reference if k == 0 or phase.name != "disruption"
                      else f"where it began ({at(phase.start_step, steps_count)})")
-        print(phase_line(phase, analysis.direction, unit, fell_from, steps_count))
+        line = phase_line(phase, analysis.direction, unit, fell_from, steps_count)
+        if short and phase.name == "plateau" and phase.stats.get("change"):
+            line += "  not established"  # it moved; a few points cannot tell that from noise
+        print(line)
     if analysis.changepoints and x:
         print("  boundaries: " + ", ".join(f"{c['at']:.4g} [{c['low']:.4g}, {c['high']:.4g}]"
                                            for c in x["changepoints"]))

@@ -62,7 +62,9 @@ def small_multiples(results) -> str:
                     f'<p class="err">{esc(row["error"])}</p>')
         else:
             d = r["detail"]
-            chart = Chart(width=230, height=130, title=run_title(row), ylabel=row["metric"],
+            title = run_title(row) + (f" ({row['confidence']} confidence)"
+                                       if row.get("confidence") else "")
+            chart = Chart(width=230, height=130, title=title, ylabel=row["metric"],
                           bands=_bands(d),
                           lines=[Line(d["curves"][row["metric"]], colors[arm_of(row)],
                                       label=row["metric"])])
@@ -286,8 +288,9 @@ def drill_down(results) -> str:
     out = []
     for i, r in enumerate(results):
         row = r["row"]
+        confidence = f', confidence {row["confidence"]}' if row.get("confidence") else ""
         head = (f'<summary>{esc(run_title(row))} <small>{esc(row.get("phases") or "")}'
-                f'</small></summary>')
+                f'{esc(confidence)}</small></summary>')
         if row.get("error"):
             out.append(f'<details class="run" id="run-{i}">{head}<p class="err">'
                        f'{esc(row["error"])}</p></details>')

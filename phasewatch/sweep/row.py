@@ -23,8 +23,8 @@ ID_COLUMNS = ("path", "name", "algorithm", "seed", "format", "metric", "directio
 PHASE_COLUMNS = (
     "start_level", "dip_depth", "dip_trough_step", "dip_low", "dip_high", "readapt_gain",
     "peak_step", "overfit_onset_step", "overfit_decline", "recommended_step",
-    "recommended_value", "recommended_beats_last", "final_value", "best_value", "noise_sd", "phases", "n_changepoints",
-    "n_warnings", "step_unit",
+    "recommended_value", "recommended_beats_last", "final_value", "best_value", "noise_sd", "phases",
+    "confidence", "n_changepoints", "n_warnings", "step_unit",
 )
 # the columns that hold a step: in the table, epochs where the run's steps count epoch/10000
 # (an HF console log that states no step; `step_unit` then says "epoch")
@@ -206,6 +206,7 @@ def phase_summary(analysis, series) -> dict[str, Any]:
     row["best_value"] = analysis.extra.get("best_value")
     row["noise_sd"] = analysis.extra.get("noise_sd")
     row["phases"] = ">".join(p.name for p in analysis.phases)
+    row["confidence"] = analysis.extra.get("confidence")  # runs of at most 12 evaluations
     row["n_changepoints"] = len(analysis.changepoints)
     row["n_warnings"] = len(analysis.warnings)
     return row

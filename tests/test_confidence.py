@@ -1,0 +1,75 @@
+"""Runs of 6-12 evaluations state how far their phases can be trusted (phasewatch.confidence),
+in analyze's text, JSON and csv outputs and in the sweep table."""
+
+import json
+
+import numpy as np
+import pytest
+
+from phasewatch.analysis import analyze_run
+from phasewatch.cli import main
+from phasewatch.run import RecordCollector
+
+
+def run_of(values, metric="eval/accuracy"):
+    collector = RecordCollector("few", "synthetic")
+    for i, value in enumerate(values):
+        collector.add(100 * i, {metric: float(value)}, line=i + 1)
+    return collector.build(events=[])
+
+
+def dip_and_recovery(n, depth, seed=0):
+    """A dip to `depth` below the start at a third of the run, back by the end, noise 0.01."""
+    t = np.linspace(0, 1, n)
+    curve = 0.6 - depth * np.interp(t, [0, 0.33, 1], [0, 1, 0])
+    return curve + np.random.default_rng(seed).normal(0, 0.01, n)
+
+
+@pytest.mark.parametrize("n,depth,expected", [
+    (7, 0.3, "high"),       # every change ~30 sds: right on ~0.9 of such runs
+    (10, 0.05, "moderate"),  # changes of a few sds on 9-12 evaluations
+    (7, 0.03, "low"),        # ... on 6-8 evaluations
+])
+def test_the_tier_follows_the_size_of_the_changes_and_the_length(n, depth, expected):
+    a = analyze_run(run_of(dip_and_recovery(n, depth)))
+    assert a.extra["confidence"] == expected, [(p.name, p.stats["change_sd"]) for p in a.phases]
+
+
+def test_a_flat_run_of_few_evaluations_is_no_more_than_moderate():
+    flat = 0.6 + np.random.default_rng(3).normal(0, 0.01, 10)
+    a = analyze_run(run_of(flat))
+    assert [p.name for p in a.phases] == ["plateau"] and a.extra["confidence"] == "moderate"
+
+
+def test_longer_runs_state_no_confidence():
+    a = analyze_run(run_of(dip_and_recovery(13, 0.3)))
+    assert "confidence" not in a.extra
+
+
+def test_text_json_csv_and_sweep_carry_the_same_confidence(tmp_path, capsys):
+    path = tmp_path / "few.jsonl"
+    path.write_text("".join(json.dumps({"step": 100 * i, "eval/accuracy": float(v)}) + "\n"
+                            for i, v in enumerate(dip_and_recovery(10, 0.05))))
+    assert main(["analyze", str(path)]) == 0
+    assert "confidence moderate" in capsys.readouterr().out.splitlines()[0]
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["confidence"] == "moderate"
+    assert main(["analyze", str(path), "--format", "csv"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    column = header.split(",").index("confidence")
+    assert {r.split(",")[column] for r in rows} == {"moderate"}
+    assert main(["sweep", str(path), "--workers", "1", "--no-progress"]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert row.split(",")[header.split(",").index("confidence")] == "moderate"
+
+
+def test_a_short_series_plateau_that_moved_says_it_is_not_established(tmp_path, capsys):
+    """3 evaluations rising 0.4516 -> 0.7419: no test can establish that (Kendall p = 1/3), so
+    a plateau, whose printed line must not read as 'flat'."""
+    path = tmp_path / "three.jsonl"
+    path.write_text("".join(json.dumps({"step": s, "val_accuracy": v}) + "\n" for s, v in
+                            ((10, 0.4516), (20, 0.5161), (30, 0.7419))))
+    assert main(["analyze", str(path)]) == 0
+    line = capsys.readouterr().out.splitlines()[1]
+    assert line.split()[0] == "plateau" and "change +0.2903" in line
+    assert line.endswith("not established")
