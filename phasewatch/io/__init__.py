@@ -211,6 +211,10 @@ def _open_source(path: str | Path, follow: bool = False, notice=None):
     module = sniff_format(path)
     source = module.source(path if module.__name__.endswith("_rest") else Path(path),
                            follow=follow, notice=notice)
+    if not module.__name__.endswith("_rest"):  # a local line log: its rotated parts first
+        from phasewatch.io.rotated import with_rotated_parts
+
+        source = with_rotated_parts(source, notice)
     if folder is not None:
         source.info.name = folder.name
     if note:

@@ -154,6 +154,11 @@ class Source(LineRecordSource):
     def warnings(self, value: list[str]) -> None:
         self._warnings = value
 
+    def warn(self, message: str, line: int | None = None) -> None:
+        # to the list the property reads from (appending to `warnings`, a new list each
+        # time, lost the message: a folder's note of which log it read)
+        self._warnings.append(f"line {line}: {message}" if line is not None else message)
+
 
 def source(path: Path, follow: bool = False, notice=None) -> Source:
     return Source(Path(path), follow=follow, notice=notice)

@@ -1,0 +1,132 @@
+"""A line log rotated while its run went on: `train.log.2`, `train.log.1`, then `train.log`.
+
+logrotate (rename, or copytruncate) and Python's RotatingFileHandler move the older lines to
+`NAME.1` (and `NAME.1` to `NAME.2`, ...), and the run keeps writing `NAME`. Read alone, `NAME`
+holds only the run's tail: a run that peaked before the rotation is read as starting at its
+decline, and `watch --follow`, which followed the rename and saw every record, ended with a
+whole-run answer from the tail only (a checkpoint 0.08 below the run's best). So a log with
+rotated parts beside it is read from its oldest part on, as one log, and says so; every
+command that reads it (analyze, inspect, a replay, the end of a follow) reads the same records.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from phasewatch.errors import InputError
+
+MAX_PARTS = 1000  # logrotate's `rotate N` is rarely above a few dozen
+
+
+def rotated_parts(path: Path) -> list[Path]:
+    """The rotated parts beside `path`, oldest first: `NAME.1`, `NAME.2`, ... (consecutive
+    from 1; a higher number is older: logrotate's default, Python's RotatingFileHandler), else
+    `NAME-YYYYMMDD` (logrotate's `dateext`; a later date is newer). Compressed parts
+    (`NAME.2.gz`) are not read."""
+    numbered: list[Path] = []
+    while len(numbered) < MAX_PARTS:
+        part = path.with_name(f"{path.name}.{len(numbered) + 1}")
+        if not part.is_file():
+            break
+        numbered.append(part)
+    if numbered:
+        return numbered[::-1]
+    dated = re.compile(re.escape(path.name) + r"-\d{8}(\d{2})?")
+    try:
+        return sorted(p for p in path.parent.iterdir() if dated.fullmatch(p.name) and p.is_file())
+    except OSError:
+        return []
+
+
+class RotatedLog:
+    """The rotated parts' sources, each read whole, then the current file's source (followed
+    when the watch follows). Everything else (the run's name, its format, `info`, closing)
+    is the current source's; the parts' settings and events are added to its `info`."""
+
+    bulk = None  # no bulk fast path: the parts come first
+
+    def __init__(self, parts: list, current):
+        self._parts = parts
+        self._current = current
+        self._parts_read = False
+
+    def __getattr__(self, name: str):
+        return getattr(self._current, name)
+
+    @property
+    def on_bad_line(self):
+        return self._current.on_bad_line
+
+    @on_bad_line.setter
+    def on_bad_line(self, callback) -> None:
+        for source in (*self._parts, self._current):
+            source.on_bad_line = callback
+
+    @property
+    def warnings(self) -> list[str]:
+        """The parts' warnings, each naming its file, then the current file's (a list that
+        only grows at its end while followed, as the live monitor reads it)."""
+        return [f"{part.file.name}: {w}" for part in self._parts for w in part.warnings] \
+            + self._current.warnings
+
+    def read(self, final: bool = True) -> Iterator:
+        if not self._parts_read:
+            info = self._current.info
+            for part in self._parts:
+                yield from part.read(final=True)
+                for name, value in part.info.config.items():
+                    info.config.setdefault(name, value)
+                info.events.extend(part.info.events)
+            self._parts_read = True
+        yield from self._current.read(final)
+
+    def finish(self, collector) -> None:
+        for part in self._parts:
+            part.finish(_Named(collector, part.file.name))
+        self._current.finish(collector)
+
+    def close(self) -> None:
+        for source in (*self._parts, self._current):
+            source.close()
+
+
+class _Named:
+    """A collector whose warnings name the rotated part they are about."""
+
+    def __init__(self, collector, name: str):
+        self._collector = collector
+        self._name = name
+        self.n_records = collector.n_records
+
+    def warn(self, message: str, line: int | None = None) -> None:
+        where = f"{self._name} line {line}" if line is not None else self._name
+        self._collector.warn(f"{where}: {message}")
+
+
+def with_rotated_parts(source, notice=None):
+    """`source`, preceded by the rotated parts of the line log it reads where there are any
+    (each read by the reader its content calls for: a run folder's `metrics.jsonl.1` is JSON
+    lines); else `source` itself."""
+    from phasewatch.io import sniff_format
+    from phasewatch.io.source import LineRecordSource
+
+    if not isinstance(source, LineRecordSource):
+        return source
+    opened = []
+    for part in rotated_parts(source.file):
+        try:
+            reader = sniff_format(part).source(part, follow=False, notice=notice)
+        except InputError:  # an empty or unreadable part: not read, and said
+            source.warn(f"{part.name} beside it looks like a rotated part of {source.file.name} "
+                        "but holds no log phasewatch reads: left out")
+            continue
+        if isinstance(reader, LineRecordSource):
+            opened.append(reader)
+    if not opened:
+        return source
+    names = ", ".join(p.file.name for p in opened)
+    source.warn(f"read the rotated parts of {source.file.name} first, oldest first: {names} "
+                "(a log rotated while its run went on holds only the run's tail)")
+    return RotatedLog(opened, source)
