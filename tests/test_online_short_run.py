@@ -71,6 +71,11 @@ def stops_after(make_run, seeds=range(20), planned: int | str | None = None) -> 
         if "offline detector" in overfit.message:
             seen = Run.from_columns({"acc": (steps[: i + 1], values[: i + 1])}, "t", "t")
             assert monitor.best_step == analyze_run(seen, "acc", "max").recommended_stop_step
+            # the message quotes the data: the best value, where, and the value now
+            best = float(values[list(steps).index(monitor.best_step)])
+            assert (f"since its best, {best:.4g} at step {monitor.best_step}: now "
+                    f"{float(values[i]):.4g}, {abs(float(values[i]) - best):.4g} below it"
+                    in overfit.message), overfit.message
     return stopped
 
 

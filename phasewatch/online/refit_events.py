@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from phasewatch.online.plan import EARLY_FRACTION
 from phasewatch.online.short_run import REFIT_REACH, SHORT_RUN_CONFIRM, refit_dip, refit_stage
+from phasewatch.online.wording import moved
 from phasewatch.output import counted
 
 if TYPE_CHECKING:
@@ -48,7 +49,20 @@ def _overfit(t: PhaseTracker) -> Event | None:
     t.peak_step = found.best
     if t.peak is None:
         t.peak = found.best_value
-    return ("overfit", found.onset,
-            (f"{s.label} has got worse since step {found.onset} after {found.after} (the "
-             f"offline detector on the {found.evaluations} evaluations so far, "
-             f"{counted(t.short_streak, 'time')} in a row)"))
+    return "overfit", found.onset, _overfit_reason(t, found)
+
+
+def _overfit_reason(t: PhaseTracker, found) -> str:
+    """What the refit's overfit is, with its numbers: the best and the last value, how far
+    apart, in the metric's own direction; and how the decline began where that is not simply
+    after the best (a flat stretch; the start of a planned run)."""
+    s = t.series
+    best, now = s.raw(found.best_value), s.raw(s.values[-1])
+    side = moved(s.sign, better=False)[1]
+    how = {"flat": f"; it got worse after a flat stretch, from step {found.onset}",
+           "start": f"; an overfit from the run's start (step {found.onset}), past the early "
+                    "part of the planned run",
+           }.get(found.after, "")
+    return (f"{s.label} has got worse since its best, {best:.4g} at step {found.best}: now "
+            f"{now:.4g}, {abs(now - best):.4g} {side} it{how} (the offline detector on the "
+            f"{found.evaluations} evaluations so far, {counted(t.short_streak, 'time')} in a row)")

@@ -124,7 +124,7 @@ class RefitOverfit:
     onset: int
     best: int
     stops: bool
-    after: str
+    after: str  # what the decline came after: "best", "flat" (a flat stretch), "start"
     best_value: float = math.nan  # the value at `best` (oriented), set by `refit_stage`
     evaluations: int = 0  # how many the refit read
 
@@ -238,8 +238,7 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     if phases[-1].start_step <= steps_array[0]:
         if not from_start:
             return None
-        return RefitOverfit(int(steps_array[0]), int(recommended), True,
-                            "its start (past the early part of the planned run)")
+        return RefitOverfit(int(steps_array[0]), int(recommended), True, "start")
     rises = sum(p.name in RISES for p in phases)
     if rises > 1 or any(p.name == "overfit" for p in phases[:-1]):
         return None
@@ -254,7 +253,7 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
             late, t_needed = short_plan.after_early_part(onset), PLANNED_LATE_DECLINE_T
         stops = (late and since >= LATE_DECLINE_VALUES
                  and decline_slope_t(y, flat, white) >= t_needed)
-        return RefitOverfit(onset, best, stops, "a flat stretch")
+        return RefitOverfit(onset, best, stops, "flat")
     at = int(np.searchsorted(steps_array, best))
     trough = int(np.argmin(y[:at + 1]))
     from_trough = short_plan is not None or (phases[0].name == "disruption"
@@ -266,7 +265,7 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
         declining = y[int(np.searchsorted(steps_array, onset)):]
         if decline_slope_t(declining, 1, white) < DECLINE_AFTER_BEST_T:
             return None
-    return RefitOverfit(onset, best, True, f"its best at step {best}")
+    return RefitOverfit(onset, best, True, "best")
 
 
 def late_in_time(steps: np.ndarray, flat: int) -> bool:
