@@ -41,7 +41,9 @@ def format_alert(alert: Alert) -> str:
     if alert.onset_step is not None:
         parts.append(f"onset ~{step_text(alert.onset_step, unit)}")
     if alert.best_step is not None:
-        parts.append(f"best checkpoint {step_text(alert.best_step, unit)}")
+        saved = getattr(alert, "saved", None)  # in an HF output folder: the checkpoint to load
+        parts.append(f"best checkpoint {step_text(alert.best_step, unit)}"
+                     + ("" if saved is None else f" ({saved.text(alert.metric)})"))
     value = "n/a" if alert.value is None else f"{alert.value:.4g}"
     return "  ".join(parts) + f"  {alert.metric}={value}: {alert.message}"
 

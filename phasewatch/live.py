@@ -16,7 +16,8 @@ every decision depends on the sequence of records, never on when they arrived.
 Following, a path that does not exist yet is waited for (`live_open`), the run's end is
 recognised where the log says so (`RunInfo.finished`) and `idle_exit` ends a watch on a log
 that stopped growing. At the end, `result` (`live_result.WatchResult`) holds the monitor's last
-state and the whole run's answer as `analyze` gives it.
+state and the whole run's answer as `analyze` gives it. In an HF output folder, alerts and
+summary also name the saved checkpoint to load (`saved_checkpoints`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
 from phasewatch.output import counted, warn
 from phasewatch.planned import epoch_plan, planned_epochs, planned_steps
 from phasewatch.resolver import Resolver
+from phasewatch.saved_checkpoints import LiveCheckpoints
 
 if TYPE_CHECKING:  # io.source imports run.py (pandas): not on the import path of a watch
     from phasewatch.io.source import Record
@@ -84,10 +86,7 @@ class LiveWatch:
             raise UsageError(str(exc)) from exc
         self.path = Path(path)
         self.given_path = str(path)  # as given: a Path folds the // of an mlflow+http:// address
-        self.follow = follow
-        self.metric_option = metric
-        self.poll = poll
-        self.idle_exit = idle_exit
+        self.follow, self.metric_option, self.poll, self.idle_exit = follow, metric, poll, idle_exit
         self.stop = stop or threading.Event()
         self.notice = notice
         self.say = info
@@ -100,6 +99,7 @@ class LiveWatch:
         self.aggregate = aggregate
         self.axis = LiveAxis.for_unit(x)
         self.set_mean: SetMean | None = None
+        self._checkpoints = LiveCheckpoints(None)  # in an HF output folder: `_start`
         self._applied: set[tuple[int, str]] = set()
         self._resolver: Resolver | None = None
         # Alerts given so far (a few per run). A rewind re-feeds records the monitor has seen
@@ -233,6 +233,7 @@ class LiveWatch:
         self._resolver = Resolver(self.monitor, self._resumed, before_step=self._apply_events,
                                   on_rewind=self._rewound)
         self.result.metric, self.result.direction = metric, direction
+        self._checkpoints = LiveCheckpoints.for_watch(self.path, self.source)
         self.result.aggregate = self.set_mean.sets if self.set_mean is not None else None
         for record in self.choice.release():
             yield from self._feed(record)
@@ -253,6 +254,7 @@ class LiveWatch:
                 values = {**values, self.set_mean.label: mean}
         for alert in self._resolver.feed(record.step, values, record.group):
             yield from self._say(alert)
+        self._checkpoints.sync(self.monitor)
 
     def _say(self, alert) -> Iterator:
         """`alert` as the watch gives it, unless it was given already."""
@@ -262,11 +264,13 @@ class LiveWatch:
             # step: its level, in the message, may differ by the re-logged value)
             return
         self._said.add(key)
-        yield as_watched(alert, self.axis, self.source.info)
+        saved = self._checkpoints.at_alert(self.monitor, alert, self.source.info)
+        yield as_watched(alert, self.axis, self.source.info, saved)
 
     def _rewound(self, step: int) -> None:
         """The monitor rewound to `step`: the known boundaries from it on are marked again."""
         self._applied = {e for e in self._applied if e[0] < step}
+        self._checkpoints.rewind(step)
         self._apply_events(step)
 
     def _end(self, reason: str) -> Iterator:

@@ -41,6 +41,8 @@ class WatchResult:
     step_unit: str = "step"              # what the metric's steps count ("epoch": Keras)
     records_unit: str = "step"           # what `last_step` counts (every metric's steps)
     source: str | None = None            # the path watched
+    in_hf_folder: bool = False           # the log is in an HF output folder with checkpoint-N
+    saved: Any = None                    # then the saved checkpoint to load (`saved_checkpoints`)
     waited: float | None = None          # seconds from the start of the watch to its end
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,6 +59,8 @@ class WatchResult:
                 "phases": self.phases, "stop_beats_last": self.stop_beats_last,
                 # the steps count epoch/10000 (an HF console log that states no step)
                 **({"step_unit": self.step_unit} if "/" in self.step_unit else {}),
+                **({"saved_checkpoint": self.saved.to_dict() if self.saved else None}
+                   if self.in_hf_folder else {}),
                 **({"x": self.x} if self.x else {})}
 
     def describe(self, path: str | Path) -> str:
@@ -74,6 +78,8 @@ class WatchResult:
             # from the best value the whole run's checkpoint is: say which is which
             named = " > ".join(self.phases) or "no values to analyse"
             whole = f"; whole run: {named}, checkpoint to keep: {at(self.best_step, unit)}"
+            if self.saved is not None:
+                whole += f" ({self.saved.text(self.metric)})"
             if self.stop_beats_last is False:
                 whole += " (the last is as good within the noise)"
             said = f"live best (smoothed) at {at(self.live_best_step, unit)}"
@@ -119,6 +125,9 @@ def add_whole_run(result: WatchResult, path: Path, notice: Callable[[str], None]
     result.phases = [p.name for p in analysis.phases]
     if analysis.recommended_stop_step is not None:
         result.best_step = analysis.recommended_stop_step
+    from phasewatch.saved_checkpoints import for_run
+
+    result.in_hf_folder, result.saved = for_run(path, run, analysis)
     result.stop_beats_last = analysis.extra.get("stop_beats_last")
 
 

@@ -119,21 +119,30 @@ def watched_alert_class() -> type:
     class WatchedAlert(Alert):
         step_unit: str = "step"
         x: dict | None = None
+        # in an HF output folder with checkpoint-N: the `saved_checkpoints.SavedCheckpoint` to
+        # load, from the folder as it was when the alert was given (not the monitor's decision:
+        # a follow and a replay of one log give equal alerts, whatever the folder held then)
+        in_hf_folder: bool = field(default=False, compare=False)
+        saved: Any = field(default=None, compare=False)
 
         def to_dict(self) -> dict[str, Any]:
             out = super().to_dict()
             if "/" in self.step_unit:  # the steps count epoch/10000 (an HF console log)
                 out["step_unit"] = self.step_unit
+            if self.in_hf_folder:
+                out["saved_checkpoint"] = None if self.saved is None else self.saved.to_dict()
             return out if self.x is None else {**out, "x": self.x}
 
     return WatchedAlert
 
 
-def as_watched(alert, axis: LiveAxis | None, info=None):
+def as_watched(alert, axis: LiveAxis | None, info=None, saved=None):
     """`alert` with its message naming the steps in the unit the log's steps count (`info`, the
     source's `RunInfo`: "has got worse since epoch 5", `xaxis.step_unit`) and, with `--x`, where
     it happened in the axis' unit: the message says it and the JSON object gains
-    `"x": {"unit", "step", "onset", "best"}`."""
+    `"x": {"unit", "step", "onset", "best"}`. `saved`: (in an HF output folder, the
+    `SavedCheckpoint` to load) (`saved_checkpoints.LiveCheckpoints.at_alert`), or None."""
+    in_hf, checkpoint = saved if saved is not None else (False, None)
     unit = getattr(info, "step_unit", "step")
     if unit != "step":  # xaxis (numpy) only for such a log
         from phasewatch.xaxis import in_step_unit, step_unit
@@ -145,7 +154,7 @@ def as_watched(alert, axis: LiveAxis | None, info=None):
                  "onset": axis.at(alert.onset_step), "best": axis.at(alert.best_step)}
         if where["step"] is None:
             where = None
-    if where is None and unit == "step":
+    if where is None and unit == "step" and not in_hf:
         return alert
     from phasewatch.online import Alert
 
@@ -155,4 +164,5 @@ def as_watched(alert, axis: LiveAxis | None, info=None):
     if where is not None and not (axis.unit == unit.split("/")[0] and "/" in unit):
         # (not where the message says that unit already: an HF console log's epochs)
         fields["message"] += f" ({axis.unit} {where['step']:.4g})"
-    return watched_alert_class()(**fields, step_unit=unit, x=where)
+    return watched_alert_class()(**fields, step_unit=unit, x=where, in_hf_folder=in_hf,
+                                 saved=checkpoint)

@@ -76,17 +76,15 @@ class MonitorHost:
 
     def best_saved_step(self, exists=lambda step: True) -> int | None:
         """The saved step with the best smoothed level (unscored saves, made after the last
-        evaluation's centred level, get the latest level)."""
+        evaluation's centred level, get the latest level), by the rule `watch` and `analyze`
+        use on an HF output folder too (`saved_checkpoints.best_saved`)."""
+        from phasewatch.saved_checkpoints import best_saved
+
         _, level = self.monitor.level()
         sign = self.monitor.trackers_[0].series.sign
-        scored = {
-            step: (score if score is not None else (None if level is None else sign * level))
-            for step, score in self.saved.items() if exists(step)
-        }
-        scored = {s: v for s, v in scored.items() if v is not None}
-        if not scored:
-            return None
-        return max(scored, key=lambda s: (scored[s], -s))
+        latest = None if level is None else sign * level
+        return best_saved({step: latest if score is None else score
+                           for step, score in self.saved.items()}, exists)
 
     def close(self) -> None:
         if self.webhook is not None:

@@ -29,11 +29,12 @@ from typing import Any
 
 from phasewatch.callbacks._common import HostedResults, MonitorHost, logger
 from phasewatch.errors import require
+from phasewatch.saved_checkpoints import CHECKPOINT_PREFIX, checkpoint_path
 
 _transformers = require("transformers", "hf", purpose="use the Hugging Face callback")
 TrainerCallback = _transformers.TrainerCallback
 ExportableState = _transformers.trainer_callback.ExportableState
-CHECKPOINT_PREFIX = "checkpoint"
+__all__ = ["CHECKPOINT_PREFIX", "PhasewatchCallback"]
 
 
 class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
@@ -66,7 +67,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
         step = self.best_saved_step
         if step is None or self.output_dir is None:
             return None
-        return os.path.join(self.output_dir, f"{CHECKPOINT_PREFIX}-{step}")
+        return os.path.join(self.output_dir, checkpoint_path("", step))
 
     # ------------------------------------------------------------------ events
     def on_train_begin(self, args, state, control, **kwargs):
@@ -129,7 +130,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
     def _checkpoint_exists(self, step: int) -> bool:
         if self.output_dir is None:
             return True
-        return os.path.isdir(os.path.join(self.output_dir, f"{CHECKPOINT_PREFIX}-{step}"))
+        return checkpoint_path(self.output_dir, step).is_dir()
 
     # ------------------------------------------------------------------ resume
     def state(self) -> dict:

@@ -192,6 +192,10 @@ def print_text(analysis: Analysis) -> None:
     else:
         print(f"  recommended stop: {at(analysis.recommended_stop_step, steps_count)}"
               + _as_good(analysis))
+    saved = getattr(analysis, "saved_checkpoint", None)  # an HF output folder's checkpoints
+    if saved is not None and analysis.recommended_stop_step is not None:
+        print(f"  checkpoint to keep: {at(analysis.recommended_stop_step, steps_count)} "
+              f"({saved.text(analysis.metric)})")
     for warning in analysis.warnings:
         print(f"  warning: {warning}")
 
@@ -302,6 +306,7 @@ def run(args: argparse.Namespace) -> int:
     from phasewatch.io import read_run
     from phasewatch.metric_sets import choose_series
     from phasewatch.output import emit_json
+    from phasewatch.saved_checkpoints import for_run
     from phasewatch.xaxis import annotate, step_unit, x_axis
 
     options = {**phase_options(args), **noise_options(args)}
@@ -333,6 +338,10 @@ def run(args: argparse.Namespace) -> int:
         if pooled is not None:
             analysis.extra.update(noise_sd_source="pooled", noise_pooled_runs=pooled[1])
         annotate(analysis, axis, step_unit(choice.run, analysis.metric))
+        in_hf, saved = for_run(path, choice.run, analysis)  # the checkpoint to load, on disk
+        if in_hf:
+            analysis.extra["saved_checkpoint"] = saved.to_dict()
+            analysis.saved_checkpoint = saved  # for the text line
         return analysis
 
     analyses, failures = run_each(args.paths, one)

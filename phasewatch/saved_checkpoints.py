@@ -1,0 +1,284 @@
+"""Which saved checkpoint to load: the `checkpoint-N` folders a Hugging Face output folder still
+holds, beside the step the data recommend.
+
+The recommended step (analyze's `recommended_stop_step`, an alert's or the watch summary's
+`best_step`) is the best evaluation: the data's answer. Evaluations and saves rarely share a
+cadence (eval every 100 steps, save every 200), and `save_total_limit` deletes older
+checkpoints, so that step may have no checkpoint on disk. Where the log is (or is inside) an HF
+output folder with `checkpoint-N` sub-folders, the outputs also name the saved checkpoint to
+load (`SavedCheckpoint`):
+- each checkpoint that exists is scored with the evaluation at its step, else the evaluation
+  nearest it (a tie: the later one, as the HF callback scores a save with the level at or just
+  after it), when that evaluation is no farther from it than the evaluations are apart; the
+  level there is the one `analyze` ranks evaluations by (`phase_stats.point_levels`: a 3-point
+  median on a dense run, so one lucky evaluation does not pick the checkpoint);
+- the best score among them wins (`best_saved`, the one rule the HF / Lightning callbacks use;
+  a tie: the earlier checkpoint);
+- what became of the recommended step's own checkpoint: "saved", "not saved" (off the save
+  cadence), "deleted" (on the save cadence, older than checkpoints still there: what
+  `save_total_limit` rotation does), or "not found" (one checkpoint: no cadence to tell by).
+The save cadence is the run's `save_steps` (trainer_state.json) when the checkpoints agree with
+it, else the smallest gap between the checkpoints other than the newest (the newest may be the
+end-of-training save, off the cadence).
+
+The folder is read when an answer is given (one listing of at most three folders), never per
+record: live, checkpoints appear and disappear while a watch follows.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+CHECKPOINT_PREFIX = "checkpoint"
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+HF_FORMATS = frozenset({"trainer_state", "tensorboard", "llamafactory"})
+
+
+def best_saved(scores: Mapping[int, float | None],
+               exists: Callable[[int], bool] = lambda step: True) -> int | None:
+    """The saved step with the best score (higher is better) among those whose checkpoint still
+    exists; unscored ones are skipped; a tie goes to the earlier step."""
+    scored = {s: v for s, v in scores.items() if v is not None and exists(s)}
+    if not scored:
+        return None
+    return max(scored, key=lambda s: (scored[s], -s))
+
+
+def checkpoint_path(folder: str | Path, step: int) -> Path:
+    return Path(folder) / f"{CHECKPOINT_PREFIX}-{int(step)}"
+
+
+def checkpoint_steps(folder: Path) -> list[int]:
+    """The steps of the `checkpoint-N` folders in `folder`, ascending (one listing)."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(int(m.group(1)) for e in entries
+                          if (m := _CHECKPOINT.match(e.name)) and e.is_dir())
+    except OSError:
+        return []
+
+
+def candidate_folders(path: str | Path, fmt: str | None = None) -> list[Path]:
+    """The folders that may be the HF output folder of the log at `path`: the folder itself
+    (or the file's), its parent when that is a `checkpoint-N` folder, and for a TensorBoard log
+    the two folders above it (HF writes it to `output_dir/runs/<date>_<host>/`)."""
+    path = Path(path)
+    start = path if path.is_dir() else path.parent
+    found = [start]
+    if _CHECKPOINT.match(start.name):
+        found.append(start.parent)
+    elif fmt == "tensorboard":
+        found += [start.parent, start.parent.parent]
+    return found
+
+
+def output_folder(candidates: list[Path]) -> tuple[Path, list[int]] | None:
+    """(the first candidate holding `checkpoint-N` folders, their steps), or None."""
+    for folder in candidates:
+        steps = checkpoint_steps(folder)
+        if steps:
+            return folder, steps
+    return None
+
+
+def save_interval(steps: list[int], save_steps: Any = None) -> int | None:
+    """The save cadence (see the module docstring), or None with a single checkpoint."""
+    older = steps[:-1]  # the newest may be the end-of-training save
+    gaps = [b - a for a, b in pairwise(steps)]
+    try:
+        given = int(save_steps) if save_steps is not None and float(save_steps) >= 1 else None
+    except (TypeError, ValueError):
+        given = None
+    if given and all(s % given == 0 for s in older) and given in gaps:
+        return given
+    if len(steps) == 2:
+        return gaps[0]
+    inner = [b - a for a, b in pairwise(older)]
+    return min(inner) if inner else None
+
+
+@dataclass
+class SavedCheckpoint:
+    """The saved checkpoint to load (`step`, `path`, its score's evaluation `value` at
+    `value_step`; None when no checkpoint is left up to `upto`) and `best`, what became of
+    the checkpoint of the recommended step `best_step`."""
+
+    best_step: int | None
+    best: str | None  # saved / not saved / deleted / not found (None: no recommended step)
+    step: int | None = None
+    path: str | None = None
+    value: float | None = None
+    value_step: int | None = None
+    upto: int | None = None  # an alert's step: checkpoints after it did not exist yet
+
+    def to_dict(self) -> dict[str, Any] | None:
+        """The JSON `saved_checkpoint`: null when there is no checkpoint to load."""
+        if self.step is None:
+            return None
+        return {"step": self.step, "path": self.path, "value": self.value,
+                "value_step": self.value_step, "best_step_checkpoint": self.best}
+
+    def text(self, metric: str) -> str:
+        """What follows the recommended step in the text outputs, e.g. 'not saved; best saved:
+        checkpoint-200, eval_loss 0.41'."""
+        name = f"{CHECKPOINT_PREFIX}-{self.best_step}"
+        said = {"saved": "saved", "not saved": "not saved",
+                "deleted": "deleted, likely by save_total_limit",
+                "not found": f"no {name} in the folder"}.get(self.best or "", "")
+        if self.best == "saved" and self.step == self.best_step:
+            return f"saved: {name}"
+        if self.step is None:
+            upto = f" up to step {self.upto}" if self.upto is not None else ""
+            return f"{said}; no checkpoint{upto} left in the folder" if said else \
+                f"no checkpoint{upto} left in the folder"
+        at = "" if self.value_step == self.step else f" at step {self.value_step}"
+        best = f"best saved: {CHECKPOINT_PREFIX}-{self.step}, {metric} {self.value:.4g}{at}"
+        return f"{said}; {best}" if said else best
+
+
+def choose(folder: Path, steps: list[int], eval_steps, oriented, sign: float,
+           best_step: int | None, save_steps: Any = None,
+           upto: int | None = None) -> SavedCheckpoint:
+    """The saved checkpoint among `steps` (the folder's, ascending) to load, scored by the
+    evaluations (`eval_steps`, ascending, and their values `oriented` higher-is-better;
+    `sign` turns them back), with what became of `best_step`'s checkpoint."""
+    import numpy as np
+
+    from phasewatch.phase_stats import point_levels
+
+    interval = save_interval(steps, save_steps)
+    if upto is not None:
+        steps = [s for s in steps if s <= upto]
+    found = SavedCheckpoint(best_step, _fate(best_step, steps, interval), upto=upto)
+    eval_steps = np.asarray(eval_steps, dtype=np.int64)
+    y = np.asarray(oriented, dtype=np.float64)
+    if y.size == 0 or not steps:
+        return found
+    levels = point_levels(y)
+    spacing = int(np.max(np.diff(eval_steps))) if y.size > 1 else 0
+    scores, at = {}, {}
+    for step in steps:
+        k = int(np.searchsorted(eval_steps, step))  # the first evaluation at or after it
+        if k == y.size or (k > 0 and step - eval_steps[k - 1] < eval_steps[k] - step):
+            k -= 1
+        if abs(int(eval_steps[k]) - step) <= spacing:
+            scores[step], at[step] = float(levels[k]), k
+    # the recommended step's own checkpoint, when it exists, is the one to load
+    chosen = best_step if found.best == "saved" and best_step in scores else best_saved(scores)
+    if chosen is not None:
+        k = at[chosen]
+        value = float(sign * y[k])
+        found.step, found.path = chosen, str(checkpoint_path(folder, chosen))
+        found.value = value if math.isfinite(value) else None
+        found.value_step = int(eval_steps[k])
+    return found
+
+
+def _fate(best: int | None, steps: list[int], interval: int | None) -> str | None:
+    """saved / not saved / deleted / not found: the recommended step's checkpoint."""
+    if best is None:
+        return None
+    if best in steps:
+        return "saved"
+    if interval is None:
+        return "not found" if steps and best < steps[-1] else "not saved"
+    newest = steps[-1] if steps else None
+    if best > 0 and best % interval == 0 and (newest is None or best < newest):
+        return "deleted"
+    return "not saved"
+
+
+def for_run(path: str | Path, run, analysis) -> tuple[bool, SavedCheckpoint | None]:
+    """(whether the log at `path` is in an HF output folder, the saved checkpoint beside
+    `analysis.recommended_stop_step`), on the series `analysis` was made from (the run's
+    finite values of its metric, without the outliers it left out)."""
+    from phasewatch.xaxis import step_unit
+
+    if step_unit(run, analysis.metric) != "step":  # an HF console log's epochs: not steps
+        return False, None
+    found = output_folder(candidate_folders(path, getattr(run, "format", None)))
+    if found is None:
+        return False, None
+    folder, steps = found
+    import numpy as np
+
+    from phasewatch.values import MAX_VALUE
+
+    column = run.column(analysis.metric, finite=False)
+    keep = np.abs(column.values) <= MAX_VALUE
+    keep &= ~np.isin(column.steps, analysis.extra.get("outlier_steps", []))
+    sign = 1.0 if analysis.direction == "max" else -1.0
+    return True, choose(folder, steps, column.steps[keep], sign * column.values[keep], sign,
+                        analysis.recommended_stop_step, run.config.get("save_steps"))
+
+
+class LiveCheckpoints:
+    """The watched metric's evaluations as a watch feeds them (steps and oriented values, 16
+    bytes each: kept only for a log that may be in an HF output folder), and the saved
+    checkpoint to load beside an alert's best step, from the folder as it is when the alert is
+    given."""
+
+    def __init__(self, candidates: list[Path] | None):
+        from array import array
+
+        self.candidates = candidates  # None: off (no folder to look in, nothing kept)
+        self.steps = array("q")
+        self.values = array("d")
+
+    @classmethod
+    def for_watch(cls, path: Path, source) -> LiveCheckpoints:
+        """Off where no answer can come: the log (`source`, a reader's) is not of an HF trainer
+        (nor beside checkpoints already), or its steps are not steps (an HF console log's)."""
+        if getattr(source.info, "step_unit", "step") != "step":
+            return cls(None)
+        candidates = candidate_folders(path, source.format)
+        if source.format in HF_FORMATS or output_folder(candidates) is not None:
+            return cls(candidates)
+        return cls(None)
+
+    def sync(self, monitor) -> None:
+        """Take the values the monitor's main series got since the last call (from its ring
+        buffer: a call per record fed, so only the newest few are looked at)."""
+        if self.candidates is None:
+            return
+        series = monitor.trackers_[0].series
+        last = self.steps[-1] if self.steps else None
+        if series.last_step is None or (last is not None and series.last_step <= last):
+            return
+        new = []
+        for step, y in zip(reversed(series.steps), reversed(series.values)):
+            if last is not None and step <= last:
+                break
+            new.append((step, y))
+        for step, y in reversed(new):
+            self.steps.append(step)
+            self.values.append(y)
+
+    def rewind(self, step: int) -> None:
+        """A resumed run: forget the evaluations from `step` on."""
+        if self.candidates is None:
+            return
+        from bisect import bisect_left
+
+        keep = bisect_left(self.steps, step)
+        del self.steps[keep:], self.values[keep:]
+
+    def at_alert(self, monitor, alert, info) -> tuple[bool, SavedCheckpoint | None] | None:
+        """(in an HF output folder now, the checkpoint to load beside `alert.best_step` among
+        those up to `alert.step`), or None when off; `info`: the source's `RunInfo`."""
+        if self.candidates is None:
+            return None
+        self.sync(monitor)
+        found = output_folder(self.candidates)  # the folder as it is now
+        if found is None:
+            return False, None
+        sign = monitor.trackers_[0].series.sign
+        return True, choose(found[0], found[1], self.steps, self.values, sign, alert.best_step,
+                            info.config.get("save_steps"), upto=alert.step)

@@ -1,0 +1,231 @@
+"""On a Hugging Face output folder, `analyze` and `watch` name the saved checkpoint to load
+beside the recommended step (trial 29 finding 4): evaluations and saves on other cadences, and
+`save_total_limit` deleting older checkpoints, leave the best evaluation without a checkpoint.
+The folders are written with transformers' own `TrainerState.save_to_json`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("transformers")
+
+from phasewatch.alerts import format_alert
+from phasewatch.cli import main
+from phasewatch.live import LiveWatch
+
+LAST = 2000
+
+
+def peaked(step: int, rng) -> float:
+    """Held-out accuracy rising to a sharp peak at step 900, then overfitting."""
+    return round(0.8 - 0.3 * abs(step - 900) / 900 + rng.normal(0, 0.002), 4)
+
+
+def write_hf_folder(out: Path, eval_every: int, save_every: int, keep: int | None = None,
+                    save_steps: int | None = None, pause: float = 0.0,
+                    started: threading.Event | None = None) -> dict[int, float]:
+    """An HF output folder as the Trainer leaves it: a train loss every 50 steps, an evaluation
+    every `eval_every`, `checkpoint-N/trainer_state.json` every `save_every` (the newest `keep`
+    kept, as save_total_limit does), the folder's own trainer_state.json at the end. Returns
+    the evaluations (step -> eval_accuracy)."""
+    from transformers.trainer_callback import TrainerState
+
+    rng = np.random.default_rng(0)
+    state = TrainerState(max_steps=LAST, num_train_epochs=1, logging_steps=50,
+                         eval_steps=eval_every, save_steps=save_steps or save_every)
+    out.mkdir(parents=True)
+    evals: dict[int, float] = {}
+    saved: list[Path] = []
+    for step in range(50, LAST + 1, 50):
+        epoch = step / LAST
+        state.log_history.append({"epoch": epoch, "loss": round(2.0 / (1 + step / 500), 4),
+                                  "step": step})
+        if step % eval_every == 0:
+            evals[step] = peaked(step, rng)
+            state.log_history.append({"epoch": epoch, "eval_accuracy": evals[step], "step": step})
+        state.global_step = step
+        if step % save_every == 0:
+            folder = out / f"checkpoint-{step}"
+            folder.mkdir()
+            state.save_to_json(str(folder / "trainer_state.json"))
+            saved.append(folder)
+            if keep is not None and len(saved) > keep:
+                shutil.rmtree(saved.pop(0))
+            if started is not None:
+                started.set()
+            time.sleep(pause)
+    state.log_history.append({"epoch": 1.0, "step": LAST, "train_runtime": 10.0,
+                              "train_loss": 0.5})
+    state.save_to_json(str(out / "trainer_state.json"))
+    return evals
+
+
+def analyze_json(path: Path, capsys) -> dict:
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)["runs"][0]
+
+
+def watch_jsonl(path: Path, capsys) -> tuple[list[dict], str]:
+    assert main(["watch", str(path), "--format", "jsonl"]) == 0
+    captured = capsys.readouterr()
+    return [json.loads(line) for line in captured.out.splitlines()], captured.err
+
+
+def test_checkpoints_on_another_cadence_than_the_evaluations(tmp_path, capsys):
+    """Eval every 50 steps, save every 200: the best evaluation (900) has no checkpoint. The
+    recommendation stays the data's; beside it, the best saved checkpoint with its value."""
+    out = tmp_path / "out"
+    evals = write_hf_folder(out, eval_every=50, save_every=200)
+    run = analyze_json(out, capsys)
+    assert run["recommended_stop_step"] == 900
+    saved = run["saved_checkpoint"]
+    assert saved["step"] in (800, 1000) and saved["best_step_checkpoint"] == "not saved"
+    assert saved["path"] == str(out / f"checkpoint-{saved['step']}")
+    assert saved["value"] == evals[saved["step"]] and saved["value_step"] == saved["step"]
+
+    assert main(["analyze", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert (f"checkpoint to keep: step 900 (not saved; best saved: checkpoint-{saved['step']}, "
+            f"eval_accuracy {evals[saved['step']]:.4g})") in text
+
+    # the same log outside an HF output folder: the same answer, and nothing else is said
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(out / "trainer_state.json", alone / "trainer_state.json")
+    plain = analyze_json(alone, capsys)
+    assert "saved_checkpoint" not in plain
+    assert {k: v for k, v in run.items() if k not in ("saved_checkpoint", "source")} == \
+        {k: v for k, v in plain.items() if k != "source"}
+
+
+def test_checkpoints_at_steps_with_no_evaluation(tmp_path, capsys):
+    """Eval every 150 steps, save every 200: a checkpoint is scored by the evaluation nearest
+    it, and the outputs say which evaluation the value is from."""
+    out = tmp_path / "out"
+    evals = write_hf_folder(out, eval_every=150, save_every=200)
+    run = analyze_json(out, capsys)
+    saved = run["saved_checkpoint"]
+    assert run["recommended_stop_step"] == 900 and saved["best_step_checkpoint"] == "not saved"
+    assert saved["step"] % 200 == 0 and saved["value_step"] % 150 == 0
+    assert abs(saved["value_step"] - saved["step"]) <= 100  # the evaluation nearest it
+    assert saved["value"] == evals[saved["value_step"]]
+    # the saved checkpoints nearest the peak: 800 (eval 750 or 900) and 1000 (eval 1050)
+    assert saved["step"] in (800, 1000)
+    assert main(["analyze", str(out)]) == 0
+    assert (f"best saved: checkpoint-{saved['step']}, eval_accuracy "
+            f"{saved['value']:.4g} at step {saved['value_step']}") in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("save_steps", [100, 1])  # as the Trainer writes it; a wrong one
+def test_the_best_checkpoint_was_deleted_by_save_total_limit(tmp_path, capsys, save_steps):
+    """Save every 100 steps with save_total_limit=2: checkpoint-900 was saved, then deleted;
+    the outputs say so and name the best checkpoint that is left. A `save_steps` the
+    checkpoints contradict is not believed (the cadence comes from the folder)."""
+    out = tmp_path / "out"
+    evals = write_hf_folder(out, eval_every=50, save_every=100, keep=2, save_steps=save_steps)
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["checkpoint-1900",
+                                                                  "checkpoint-2000"]
+    run = analyze_json(out, capsys)
+    saved = run["saved_checkpoint"]
+    assert run["recommended_stop_step"] == 900
+    assert saved["best_step_checkpoint"] == "deleted"
+    better = max((1900, 2000), key=lambda s: (evals[s], -s))
+    assert saved["step"] == better and saved["value"] == evals[better]
+
+    records, err = watch_jsonl(out, capsys)
+    summary = records[-1]
+    assert summary["event"] == "summary" and summary["best_step"] == 900
+    assert summary["saved_checkpoint"] == saved  # the whole-run answer, as analyze's
+    assert "checkpoint to keep: step 900 (deleted, likely by save_total_limit; best saved: " \
+           f"checkpoint-{better}" in err
+    overfit = next(r for r in records if r["event"] == "overfit")
+    # a replay: the checkpoints there now were saved after the alert, and are not offered
+    assert "saved_checkpoint" in overfit and overfit["saved_checkpoint"] is None
+
+
+def test_watch_replay_alerts_name_a_checkpoint_saved_by_then(tmp_path, capsys):
+    out = tmp_path / "out"
+    write_hf_folder(out, eval_every=50, save_every=200)
+    records, _ = watch_jsonl(out, capsys)
+    alerts = [r for r in records if r["event"] != "summary"]
+    assert alerts and all("saved_checkpoint" in r for r in records)
+    for alert in alerts:
+        saved = alert["saved_checkpoint"]
+        if saved is not None:
+            assert saved["step"] <= alert["step"] and Path(saved["path"]).is_dir()
+    assert main(["watch", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "best checkpoint" in text and "best saved: checkpoint-" in text
+
+
+def test_watch_follow_names_checkpoints_that_exist_when_the_alert_is_given(tmp_path):
+    """Followed while the trainer saves (save_total_limit=2): an alert names a checkpoint saved
+    up to its step that was among the newest two then (or none, when the follow lagged behind
+    the writer and those were deleted already); the summary, one of the two left."""
+    out = tmp_path / "out"
+    started = threading.Event()
+    writer = threading.Thread(target=write_hf_folder, args=(out, 50, 100, 2),
+                              kwargs={"pause": 0.15, "started": started})
+    writer.start()
+    started.wait(20)
+    watch = LiveWatch(out, follow=True, poll=0.01, stop_on=(), notice=lambda m: None,
+                      info=lambda m: None)
+    alerts = list(watch.alerts())
+    writer.join()
+    assert alerts and watch.result.reason == "finished"
+    for alert in alerts:
+        saved = alert.to_dict()["saved_checkpoint"]
+        assert saved is None or alert.step - 300 < saved["step"] <= alert.step, alert
+    assert watch.result.to_dict()["saved_checkpoint"]["step"] in (1900, 2000)
+
+
+def test_the_folder_is_read_when_each_alert_is_given(tmp_path):
+    """Checkpoints that appear or disappear between two alerts change what the second says."""
+    out = tmp_path / "out"
+    write_hf_folder(out, eval_every=50, save_every=100)
+    watch = LiveWatch(out, stop_on=(), notice=lambda m: None, info=lambda m: None)
+    alerts = watch.alerts()
+    first = next(alerts)
+    before = first.saved
+    assert before is not None and before.step is not None and before.step <= first.step
+    for folder in out.glob("checkpoint-*"):
+        shutil.rmtree(folder)  # all deleted: the next alert has nothing to name
+    (out / "checkpoint-100").mkdir()  # and one appears
+    later = list(alerts)
+    assert later
+    for alert in later:
+        assert alert.to_dict()["saved_checkpoint"]["step"] == 100
+        assert "best saved: checkpoint-100" in format_alert(alert)
+
+
+def test_a_log_outside_an_hf_output_folder_is_watched_as_before(tmp_path, capsys):
+    path = tmp_path / "metrics.jsonl"
+    rng = np.random.default_rng(0)
+    path.write_text("".join(json.dumps({"step": s, "eval/accuracy": peaked(s, rng)}) + "\n"
+                            for s in range(50, LAST + 1, 50)))
+    records, err = watch_jsonl(path, capsys)
+    assert records and all("saved_checkpoint" not in r for r in records)
+    assert "best saved" not in err
+
+
+def test_the_rule_the_callbacks_share():
+    """`best_saved`: the best score among the checkpoints that exist, ties to the earlier;
+    `save_interval`: the run's save_steps when the checkpoints agree, else their gaps (the
+    newest may be the end-of-training save, off the cadence)."""
+    from phasewatch.saved_checkpoints import best_saved, save_interval
+
+    assert best_saved({200: 0.5, 400: 0.7, 600: 0.7, 800: None}) == 400
+    assert best_saved({200: 0.5, 400: 0.7}, exists=lambda s: s != 400) == 200
+    assert best_saved({}) is None
+    assert save_interval([200, 400, 600, 700]) == 200
+    assert save_interval([960, 1000]) == 40
+    assert save_interval([960, 1000], save_steps=1) == 40
+    assert save_interval([520, 960, 1000], save_steps=40) == 40
+    assert save_interval([1000]) is None
