@@ -288,3 +288,22 @@ def test_a_dip_within_the_warm_up_of_a_short_run_is_announced_as_analyze_names_i
             assert [p.name for p in offline.phases][:2] == ["disruption", "readaptation"]
             assert alerts[0].onset_step == 0
             assert "and is recovering (the offline detector on the" in alerts[0].message
+
+
+def test_a_disruption_from_the_first_evaluation_without_a_plan_says_it_may_be_an_overfit():
+    """A held-out loss rising from its first evaluation (trial 29): live, without the planned
+    length, it reads as a disruption; the alert says what else it can be and what tells them
+    apart. Told the plan, the same run is an overfit and the hint is not given."""
+    values = [1.247, 1.278, 1.378, 1.448, 1.534, 1.56, 1.649, 1.71, 1.771, 1.842, 1.914, 1.983,
+              2.035, 2.125, 2.169]
+    events = {}
+    for planned in (None, 1500):
+        monitor = PhaseMonitor(metric="val_loss", direction="min", planned_steps=planned)
+        alerts = [a for i, v in enumerate(values)
+                  for a in monitor.update(100 * (i + 1), {"val_loss": v})]
+        events[planned] = alerts
+    dip = events[None][0]
+    assert dip.event == "disruption" and "can also be an overfit from the start" in dip.message
+    assert "--planned-steps" in dip.message
+    assert "overfit" in [a.event for a in events[1500]]
+    assert not any("can also be an overfit" in a.message for a in events[1500])

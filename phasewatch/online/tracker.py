@@ -27,7 +27,7 @@ from phasewatch.online.refit_events import refit_event
 from phasewatch.online.series import Series
 from phasewatch.online.short_run import LATE_FLAT_RATIO
 from phasewatch.online.state import TrackerState
-from phasewatch.online.wording import moved, starting_level
+from phasewatch.online.wording import FROM_START_HINT, moved, starting_level
 from phasewatch.output import counted
 
 STILL_RISING_SD = 1.0  # a rise of more than this many noise sds postpones a plateau
@@ -122,9 +122,10 @@ class PhaseTracker:
                 self.slow_fall = not self._fell_fast(onset) or self._left_start_late(onset)
             if level < s.baseline - thr and not late and (not self.slow_fall or self._trough_behind()):
                 verb, side = moved(s.sign, better=False)
+                unplanned = self.plan() is None and self.stage_step is None and onset == s.first_step
                 return ("disruption", onset,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(s.baseline - level, s.se_baseline())} "
-                        f"{side} {self._start_text()}"))
+                        f"{side} {self._start_text()}" + (FROM_START_HINT if unplanned else "")))
             if (self.slow_fall and self.trough is not None
                     and level > self.trough + s.threshold(self.trough, s.se_level)):
                 # A slow fall below the start that was left to the steady-decline test, then
@@ -374,7 +375,12 @@ class PhaseTracker:
         if event in ("improvement", "readaptation"):
             if self.phase != "plateau":  # a new rise: its peak starts here
                 self.rise_phase = event
-                self.peak, self.peak_step = s.level, s.level_step
+                # ... except the first rise, whose peak is the best level since the start: on
+                # a sparse run the rise and its fall can both be within the warm-up (8
+                # evaluations rising to 0.6493 at 1000, back to 0.5755: the alert named 1750)
+                if not (event == "improvement" and self.phase is None
+                        and self.peak is not None and self.peak > s.level):
+                    self.peak, self.peak_step = s.level, s.level_step
             self.anchor, self.anchor_step, self.evals_since_anchor = s.level, s.level_step, 0
         self.phase = event
         return event, onset, reason

@@ -20,6 +20,13 @@ def starting_level(s: Series, stage_step: int | None = None) -> str:
     return level if s.baseline_n == 1 else f"{level} (mean of the first {s.baseline_n} evaluations)"
 
 
+# Live, a disruption and an overfit from the start look alike until the run's length says
+# whether the fall came early: without it, a held-out loss rising from its first evaluation as
+# train loss fell stayed a "disruption" to the end of the run. Said beside such a disruption.
+FROM_START_HINT = ("; getting worse from the first evaluation can also be an overfit from the "
+                   "start: give the run's planned length (--planned-steps) to tell the two apart")
+
+
 def moved(sign: float, better: bool) -> tuple[str, str]:
     """The verb and side of a change of the level, in the metric's own direction: the monitor
     turns a loss to higher-is-better, but a loss that improves "fell ... below", as its log reads."""
