@@ -307,3 +307,16 @@ def test_a_disruption_from_the_first_evaluation_without_a_plan_says_it_may_be_an
     assert "--planned-steps" in dip.message
     assert "overfit" in [a.event for a in events[1500]]
     assert not any("can also be an overfit" in a.message for a in events[1500])
+
+
+def test_a_first_rise_found_after_its_fall_names_the_best_level_since_the_start():
+    """8 evaluations rising to 0.6585 (step 1000) and back to 0.531, the noise given: the
+    improvement found at the 8th evaluation named the level at entry (step 1750, 0.5755) as its
+    best; the best level since the start is at 1000, where analyze recommends stopping."""
+    values = [0.4941, 0.5743, 0.6433, 0.6585, 0.6493, 0.5987, 0.5755, 0.531]
+    monitor = PhaseMonitor(metric="val_acc", direction="max", noise_sd=0.005)
+    alerts = [a for i, v in enumerate(values) for a in monitor.update(250 * (i + 1), {"val_acc": v})]
+    assert [a.event for a in alerts] == ["improvement"]
+    run = Run.from_columns({"acc": (np.arange(1, 9) * 250, np.array(values))}, "t", "t")
+    assert alerts[0].best_step == monitor.best_step == 1000
+    assert analyze_run(run, "acc", "max").recommended_stop_step == 1000
