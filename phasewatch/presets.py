@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Collection, Iterable, KeysView, Mapping
 from functools import lru_cache
 
+from phasewatch.heldout_names import held_out_direction, held_out_match
+
 # canonical name -> candidate names in other frameworks, most specific first (fnmatch globs;
 # `*` also matches "/"). Names checked against the frameworks' sources / real logs:
 # - TRL GRPO: `reward`, `reward_std`, `kl`, `entropy`, `rewards/<fn>/mean` (>= 0.17; older:
@@ -197,7 +199,12 @@ LOWER_IS_BETTER = ("loss", "nll", "error", "perplexity", "ppl", "wer", "cer")
 
 
 def default_direction(metric: str) -> str:
-    """'min' for losses, NLL, error rates, perplexity, WER; else 'max' (DESIGN.md contract)."""
+    """'min' for losses, NLL, error rates, perplexity, WER; else 'max' (DESIGN.md contract). A
+    held-out loss or reward by `heldout_names` takes its leaf's direction (`val-aux/<set>/reward`
+    stays 'max' whatever the set is called)."""
+    held_out = held_out_direction(metric)
+    if held_out is not None:
+        return held_out
     lowered = metric.lower()
     return "min" if any(word in lowered for word in LOWER_IS_BETTER) else "max"
 
@@ -265,6 +272,7 @@ def _named_split_roles(name: str) -> tuple[tuple[str, int], ...]:
 
 CAPITALISED_RANK = 1000  # added to a candidate's rank when the log spells it with capitals
 EVAL_SET_RANK = 500  # added to a candidate's rank for one of several named held-out sets
+HELD_OUT_RULE_RANK = 2 * CAPITALISED_RANK  # `heldout_names`: after every listed candidate, in any case
 EVAL_SET_PREFIXES = ("eval_", "eval/")
 EVAL_SET_MARK = "_runtime"  # HF's evaluate() logs `<prefix>_runtime` with every evaluation
 
@@ -317,6 +325,13 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
         hits.extend((role, rank, name) for role, rank in _named_split_roles(name))
         if sets:
             hits.extend((role, rank, name) for role, rank in _eval_set_roles(name, sets))
+    # held-out losses and rewards under a split prefix (`val/ppl`, `val-aux/<set>/loss`) that no
+    # candidate names (`eval/reward` stays eval/accuracy), after every candidate their role lists
+    listed = {name for _, _, name in hits}
+    for name in present:
+        if name not in listed and (found := held_out_match(name)) is not None:
+            rank = HELD_OUT_RULE_RANK + found[1] + (CAPITALISED_RANK if name != name.lower() else 0)
+            hits.append((found[0], rank, name))
     if any(name in present for name in KERAS_STYLE_VALIDATION):
         hits = [h for h in hits if not (h[0] == "train/preference_accuracy" and h[2] in BARE_ACCURACY)]
     return hits, [n for n in flagged if n.startswith("eval_") and len(n) > 5]

@@ -1,0 +1,154 @@
+"""Held-out losses and rewards under a split prefix are the held-out metric, whatever their sets
+are called (`phasewatch.heldout_names`; trial 29 finding 5): `eval/nll`, `eval/perplexity`,
+`val/ppl`, `val/<set>/loss`, verl's `val-aux/<source>/loss` and `val-aux/<source>/reward/mean@N`
+beside a train loss were passed over for the train loss, with the warning that the log had no
+held-out metric. Names the presets list keep their place ahead of these: a log that held one
+keeps its choice, and verl's `val-core/` score stays ahead of a `val-aux/` one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from phasewatch.cli import main
+from phasewatch.presets import default_direction
+
+FALLBACK = "no held-out metric or reward in this log"
+
+
+def _log(tmp_path: Path, held_out: dict[str, tuple[float, float]], train: str = "train/loss",
+         n_eval: int = 20, every: int = 50) -> Path:
+    """A JSONL log: `train` at every 10 steps (falling), and at each evaluation every name of
+    `held_out` (`name: (first, last)`, a noisy straight line)."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for step in range(10, n_eval * every + 1, 10):
+        row = {"step": step, train: round(2.0 * np.exp(-step / 400) + 0.3, 4)}
+        if step % every == 0:
+            frac = step / (n_eval * every)
+            for name, (first, last) in held_out.items():
+                noise = 0.002 * abs(last - first) * rng.standard_normal()
+                row[name] = round(float(first + (last - first) * frac + noise), 5)
+        rows.append(row)
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _analyze(capsys, path: Path) -> dict:
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)["runs"][0]
+
+
+def _watch(capsys, path: Path) -> dict:
+    assert main(["watch", str(path), "--format", "jsonl"]) == 0
+    out, err = capsys.readouterr()
+    assert FALLBACK not in err
+    return json.loads(out.splitlines()[-1])
+
+
+def _chosen_everywhere(capsys, path: Path, metric: str, direction: str) -> None:
+    """analyze, inspect and a watch replay all take `metric`, with no train-loss warning."""
+    offline = _analyze(capsys, path)
+    assert (offline["metric"], offline["direction"]) == (metric, direction)
+    assert not any(FALLBACK in w for w in offline["warnings"])
+    assert main(["inspect", str(path), "--format", "json"]) == 0
+    perf = json.loads(capsys.readouterr().out)["performance"]
+    assert (perf["metric"], perf["direction"], perf["train_fallback"]) == (metric, direction, False)
+    summary = _watch(capsys, path)
+    assert (summary["metric"], summary["direction"]) == (metric, direction)
+
+
+@pytest.mark.parametrize("name", ["eval/nll", "val/nll", "eval_nll", "valid_nll_loss"])
+def test_a_held_out_nll_is_the_metric_lower_is_better(capsys, tmp_path, name):
+    _chosen_everywhere(capsys, _log(tmp_path, {name: (1.2, 0.9)}), name, "min")
+
+
+@pytest.mark.parametrize("name", ["eval/perplexity", "val/ppl", "eval/ppl", "valid_ppl",
+                                  "test/perplexity"])
+def test_a_held_out_perplexity_is_the_metric_lower_is_better(capsys, tmp_path, name):
+    _chosen_everywhere(capsys, _log(tmp_path, {name: (9.0, 4.0)}), name, "min")
+
+
+@pytest.mark.parametrize("name", ["val/gsm8k/loss", "eval/wikitext/loss", "test/heldout/loss",
+                                  "val/en/wiki/loss"])
+def test_a_loss_of_a_named_set_under_a_split_prefix_is_the_metric(capsys, tmp_path, name):
+    _chosen_everywhere(capsys, _log(tmp_path, {name: (1.5, 1.1)}), name, "min")
+
+
+@pytest.mark.parametrize("name, direction", [
+    ("val-aux/gsm8k/loss", "min"),
+    ("val-aux/openai/gsm8k/reward/mean@1", "max"),
+    ("val-aux/openai/gsm8k/reward/mean_at_1", "max"),  # MLflow's spelling of `@`
+    # a set name holding "wer" (short_answer) must not turn a reward lower-is-better
+    ("val-aux/short_answer/reward/mean@1", "max"),
+])
+def test_verl_aux_validation_metrics_are_the_metric(capsys, tmp_path, name, direction):
+    first, last = (0.8, 0.5) if direction == "min" else (0.3, 0.6)
+    _chosen_everywhere(capsys, _log(tmp_path, {name: (first, last)}, train="actor/pg_loss"),
+                       name, direction)
+
+
+def test_a_held_out_reward_comes_before_the_train_reward(capsys, tmp_path):
+    """Tianshou logs `test/reward` beside `train/reward`: the held-out one is analysed."""
+    log = _log(tmp_path, {"test/reward": (10.0, 150.0)}, train="train/reward")
+    _chosen_everywhere(capsys, log, "test/reward", "max")
+
+
+@pytest.mark.parametrize("held_out, metric", [
+    # verl files the headline score under val-core, the others under val-aux
+    ({"val-core/openai/gsm8k/reward/mean@4": (0.3, 0.6),
+      "val-aux/openai/gsm8k/reward/mean@1": (0.2, 0.5)}, "val-core/openai/gsm8k/reward/mean@4"),
+    ({"val-core/openai/gsm8k/acc/mean@1": (0.3, 0.6), "val-aux/openai/gsm8k/reward/mean@1": (0.2, 0.5),
+      "val-aux/openai/gsm8k/loss": (0.9, 0.6)}, "val-core/openai/gsm8k/acc/mean@1"),
+    # a listed name keeps its place: the eval loss before its perplexity, an accuracy before a
+    # perplexity, an F1 before a held-out reward
+    ({"eval_loss": (1.0, 0.7), "eval_perplexity": (2.7, 2.0)}, "eval_loss"),
+    ({"val_acc": (0.5, 0.8), "val/ppl": (9.0, 4.0)}, "val_acc"),
+    ({"eval_f1": (30.0, 80.0), "val-aux/squad/reward/mean@1": (0.3, 0.8)}, "eval_f1"),
+    ({"val/loss": (1.0, 0.7), "val/gsm8k/loss": (1.1, 0.8)}, "val/loss"),
+])
+def test_listed_names_and_val_core_stay_ahead(capsys, tmp_path, held_out, metric):
+    offline = _analyze(capsys, _log(tmp_path, held_out))
+    assert offline["metric"] == metric
+    assert not any("validation sets hold" in w for w in offline["warnings"])
+
+
+def test_several_named_sets_get_the_validation_sets_notice(capsys, tmp_path):
+    log = _log(tmp_path, {"val/gsm8k/loss": (1.5, 1.1), "val/math/loss": (1.8, 1.3)})
+    offline = _analyze(capsys, log)
+    assert (offline["metric"], offline["direction"]) == ("val/gsm8k/loss", "min")
+    notice = next(w for w in offline["warnings"] if "validation sets hold" in w)
+    assert notice.startswith("2 validation sets hold eval/loss: val/gsm8k/loss, val/math/loss")
+
+
+@pytest.mark.parametrize("name", ["eval/train/loss", "val-train/loss", "eval/train_nll"])
+def test_a_set_called_train_is_not_held_out(capsys, tmp_path, name):
+    offline = _analyze(capsys, _log(tmp_path, {name: (1.5, 1.1)}))
+    assert offline["metric"] == "train/loss"
+    assert any(FALLBACK in w for w in offline["warnings"])
+
+
+def test_direction_by_name_of_held_out_losses_and_rewards():
+    assert [default_direction(n) for n in ("eval/nll", "val/ppl", "eval/perplexity",
+                                           "valid_nll_loss", "val-aux/x/loss")] == ["min"] * 5
+    # "wer" in "answer", "ppl" in "apple": a held-out reward stays higher-is-better
+    assert default_direction("val-aux/short_answer/reward/mean@1") == "max"
+    assert default_direction("val-core/apple_qa/reward/mean@4") == "max"
+
+
+def test_following_a_log_waits_for_its_held_out_perplexity_and_agrees_with_the_replay(tmp_path):
+    """A train loss comes first: the follower holds the records until `val/ppl` has 3 values
+    (not taking the train loss), then alerts as the replay of the whole log does."""
+    from watch_follower import assert_same, eval_curve, follows_a_held_choice
+
+    ppl = {s: round(20 * (1.5 - a), 4) for s, a in eval_curve()}
+    lines = [json.dumps({"step": s, "train/loss": 1.0, **({"val/ppl": ppl[s]} if s in ppl else {})})
+             for s in range(0, max(ppl) + 1, 2)]
+    followed, replayed, result = follows_a_held_choice(tmp_path / "log.jsonl", lines, 8)
+    assert (result.metric, result.direction) == ("val/ppl", "min")
+    assert_same(followed, replayed)
+    assert followed
