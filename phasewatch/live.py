@@ -320,8 +320,8 @@ class LiveWatch:
                "abandoned branch's, are dropped"
                if self._resolver is None or self._resolver.can_rewind else
                "this monitor cannot rewind: re-logged values are ignored")
-        self.notice(f"{self.source.source}: step counter went back from {previous} to {step}; "
-                    f"treated as a resumed run ({how})")
+        self.notice(f"{getattr(self.source, 'reading', self.source.source)}: step counter went "
+                    f"back from {previous} to {step}; treated as a resumed run ({how})")
 
     def _bad_line(self, file: Path, lineno: int, reason: str) -> None:
         self._bad_lines += 1

@@ -143,6 +143,13 @@ class CheckpointStates:
     def on_bad_line(self, callback) -> None:
         self._source.on_bad_line = callback
 
+    @property
+    def reading(self) -> Path:
+        """The state file read last, which the records just fed came from: a resumed run's
+        history is in a newer checkpoint than the file the follow began with, and the resume
+        warning names this one."""
+        return self._source.path
+
     def newest(self) -> Path | None:
         from phasewatch.folders import newest_checkpoint_state
 

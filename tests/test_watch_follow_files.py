@@ -182,3 +182,42 @@ def test_line_formats_followed_in_pieces_equal_the_replay(tmp_path, kind):
     assert_same(followed, replayed)
     if not no_end_marker:  # HF's train_runtime row, verl's final validation line
         assert follower.watch.result.reason == "finished"
+
+
+def test_hf_folder_resume_warning_names_the_state_file_the_resumed_history_came_from(tmp_path):
+    """Trial 29 finding 7: a run crashes after checkpoint-200 and resumes from checkpoint-100;
+    its history is in the newer checkpoint-300. The resume warning named the file the follow
+    began with (checkpoint-100, which holds neither step); it names checkpoint-300 now."""
+    out = tmp_path / "output"
+    curve = dict(eval_curve())
+    rows: list[dict] = []
+
+    def log(steps, shift=0.0):
+        for step in steps:
+            rows.append({"epoch": step / 1000, "loss": 1.0, "step": step})
+            rows.append({"epoch": step / 1000, "eval_accuracy": curve[step] + shift, "step": step})
+
+    def save(step):
+        (out / f"checkpoint-{step}").mkdir(parents=True)
+        save_trainer_state(out / f"checkpoint-{step}" / "trainer_state.json", rows, step)
+
+    log(range(10, 101, 10))
+    save(100)
+    follower = Follower(out, stop_on=())
+    follower.wait_for_message("following")
+    log(range(110, 201, 10))
+    save(200)
+    deadline = time.monotonic() + 20
+    while getattr(follower.watch.monitor, "last_step_", None) != 200 and time.monotonic() < deadline:
+        time.sleep(0.01)  # checkpoint-200 read before the resumed history appears
+    del rows[20:]  # resume_from_checkpoint=checkpoint-100: its rows, then new values
+    log(range(110, 301, 10), shift=0.01)
+    save(300)
+    follower.wait_for_message("step counter went back")
+    rows.append({"epoch": 0.3, "step": 300, "train_runtime": 10.0, "train_loss": 0.5})
+    save_trainer_state(out / "trainer_state.json", rows, 300)
+    follower.ends_by_itself()
+    warning = next(m for m in follower.messages if "step counter went back" in m)
+    assert warning.startswith(f"{out / 'checkpoint-300' / 'trainer_state.json'}: step counter "
+                              "went back from 200 to 110")
+    assert follower.watch.result.resumes == [(200, 110)]
