@@ -279,7 +279,7 @@ def test_watch_of_a_keras_history_says_epoch(tmp_path, capsys):
     lines = out.splitlines()
     assert lines and all(line.startswith("epoch ") for line in lines)
     overfit = next(line for line in lines if "  overfit  " in line)
-    assert f"since epoch {BEST_EPOCH}" in overfit and " step" not in overfit
+    assert f"at epoch {BEST_EPOCH}:" in overfit and " step" not in overfit
     assert f"records up to epoch {N_EPOCHS - 1}" in err
     assert f"checkpoint to keep: epoch {BEST_EPOCH}" in err
     code, out, _ = cli(capsys, "watch", keras_history(tmp_path), "--format", "jsonl")

@@ -151,7 +151,7 @@ def test_without_a_step_every_output_says_the_epoch(tmp_path, capsys):
     code, out, err = cli(capsys, "watch", log)
     assert "checkpoint to keep: epoch 1.349" in err and "up to epoch 3;" in err
     assert "13490" not in out + err and not any(l.startswith("step ") for l in out.splitlines())
-    assert "since epoch 1.349" in out
+    assert "at epoch 1.349:" in out
     code, out, _ = cli(capsys, "watch", log, "--format", "jsonl")
     events = [json.loads(line) for line in out.splitlines()]
     assert all(e["step_unit"] == "epoch/10000" for e in events)

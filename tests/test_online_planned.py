@@ -118,7 +118,7 @@ def test_watch_reads_the_plan_from_the_log_or_the_option(tmp_path, capsys):
     without = write_run(tmp_path / "unplanned", values, {})
     assert main(["watch", str(with_plan), "--stop-on", "overfit"]) == 1
     out = capsys.readouterr().out
-    assert "overfit" in out and ("from the start" in out or "its start" in out)
+    assert "overfit" in out and "an overfit from the run's start" in out
     assert main(["watch", str(without), "--stop-on", "overfit"]) == 0
     assert "overfit" not in capsys.readouterr().out
     assert main(["watch", str(without), "--stop-on", "overfit",
