@@ -67,6 +67,7 @@ class Row:
     start_value: float | None
     baseline: float | None
     error: str | None = None
+    confidence: str | None = None  # phasewatch's, for a series of at most 12 evaluations
 
 
 def merge(names: list[str]) -> list[str]:
@@ -137,6 +138,7 @@ def score(only: set[str] | None = None, method: str = "phasewatch",
             continue
         row.detected = merge([p.name for p in analysis.phases])
         row.baseline = analysis.baseline
+        row.confidence = analysis.extra.get("confidence")
         row.correct = row.detected == expected or row.detected in alternatives
         rows.append(row)
     return rows, read_errors
@@ -156,6 +158,9 @@ def print_table(rows: list[Row], seconds: float) -> None:
           "or one of its alternatives")
     print(f"correct calls, unambiguous labels: {sum(r.correct for r in clear)} / {len(clear)}")
     print(f"correct calls, all labels:         {sum(r.correct for r in rows)} / {len(rows)}")
+    tiers = {c: [r.correct for r in rows if r.confidence == c] for c in ("high", "moderate", "low")}
+    print("stated confidence (series of at most 12 evaluations), correct / series: "
+          + ", ".join(f"{c} {sum(v)} / {len(v)}" for c, v in tiers.items()))
     print(f"logs: {len({r.id for r in rows})}, detector errors: {sum(r.error is not None for r in rows)}, "
           f"time {seconds:.1f} s")
     wrong = [r for r in rows if not r.correct]
