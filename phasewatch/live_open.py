@@ -96,7 +96,10 @@ def check_ready(path: Path) -> None:
         head = read_head(path)
         binary = head.startswith(b":W&B") or b"brain.Event" in head[:256]
         if len(head) < HEAD_BYTES and b"\n" not in head and not binary and not is_json(head):
-            raise InputError("the first line is not complete yet", path)
+            # said as the replay at the end will say it: an empty file is empty (a console log
+            # redirected before the trainer printed anything), not a line half written
+            raise InputError("the first line is not complete yet" if head.strip()
+                             else "the file is empty", path)
 
 
 def is_json(data: bytes) -> bool:

@@ -347,7 +347,8 @@ def test_follow_waits_for_an_empty_file_to_get_records(tmp_path):
     live.write_text("")
     watch = Watch(live, "--follow", "--format", "jsonl", "--poll", "0.02",
                   "--metric", "eval/accuracy")
-    watch.wait_for_err("no recognisable records yet")
+    # said as the replay would say it at the end (not "the first line is not complete yet")
+    watch.wait_for_err("no recognisable records yet (the file is empty)")
     rows = [r for r in curve_records() if "eval/accuracy" in r]
     live.write_text("".join(json.dumps(r) + "\n" for r in rows))
     watch.wait_for_err("following")
