@@ -34,6 +34,7 @@ class WatchResult:
     live_best_step: int | None = None   # the monitor's own best at the end
     phases: list[str] | None = None      # the whole run's phases, as `analyze` names them
     stop_beats_last: bool | None = None  # the data rank best_step above the last evaluation
+    confidence: str | None = None        # the whole run's, on at most 12 evaluations (analyze's)
     resumes: list[tuple[int, int]] = field(default_factory=list)
     stop_reason: str | None = None       # the stop condition that fired ('overfit', ...)
     aggregate: list[str] | None = None   # the validation sets whose mean `metric` is
@@ -57,6 +58,7 @@ class WatchResult:
                 "phase": self.phase, "direction": self.direction, "records": self.n_records,
                 "finished": self.finished, "live_best_step": self.live_best_step,
                 "phases": self.phases, "stop_beats_last": self.stop_beats_last,
+                **({"confidence": self.confidence} if self.confidence else {}),
                 # the steps count epoch/10000 (an HF console log that states no step)
                 **({"step_unit": self.step_unit} if "/" in self.step_unit else {}),
                 **({"saved_checkpoint": self.saved.to_dict() if self.saved else None}
@@ -77,6 +79,8 @@ class WatchResult:
             # the monitor's best is a smoothed level's centre, which can sit an evaluation away
             # from the best value the whole run's checkpoint is: say which is which
             named = " > ".join(self.phases) or "no values to analyse"
+            if self.confidence:
+                named += f" ({self.confidence} confidence)"
             whole = f"; whole run: {named}, checkpoint to keep: {at(self.best_step, unit)}"
             if self.saved is not None:
                 whole += f" ({self.saved.text(self.metric)})"
@@ -129,6 +133,7 @@ def add_whole_run(result: WatchResult, path: Path, notice: Callable[[str], None]
 
     result.in_hf_folder, result.saved = for_run(path, run, analysis)
     result.stop_beats_last = analysis.extra.get("stop_beats_last")
+    result.confidence = analysis.extra.get("confidence")
 
 
 def end_result(result: WatchResult, monitor, info, records: int, path: Path,

@@ -73,3 +73,13 @@ def test_a_short_series_plateau_that_moved_says_it_is_not_established(tmp_path, 
     line = capsys.readouterr().out.splitlines()[1]
     assert line.split()[0] == "plateau" and "change +0.2903" in line
     assert line.endswith("not established")
+
+
+def test_the_watch_summary_states_the_whole_runs_confidence(tmp_path, capsys):
+    path = tmp_path / "few.jsonl"
+    path.write_text("".join(json.dumps({"step": 100 * i, "eval/accuracy": float(v)}) + "\n"
+                            for i, v in enumerate(dip_and_recovery(10, 0.05))))
+    assert main(["watch", str(path), "--format", "jsonl"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out.splitlines()[-1])["confidence"] == "moderate"
+    assert "(moderate confidence), checkpoint to keep" in err
