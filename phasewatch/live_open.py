@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from phasewatch.errors import InputError, NotReadyError
+from phasewatch.io.wrapped import WrappedSource
 
 
 def open_when_ready(path: Path, follow: bool, notice: Callable[[str], None],
@@ -125,26 +126,15 @@ def may_still_come(path: Path) -> bool:
         return True
 
 
-class CheckpointStates:
+class CheckpointStates(WrappedSource):
     """A followed trainer_state source that moves to the newest state file of its output
     folder before each read: the folder's own `trainer_state.json` once it exists (written at
     the end), else the newest `checkpoint-N/trainer_state.json`. Everything else is the
     wrapped source's."""
 
     def __init__(self, source, folder: Path):
-        self._source = source
+        super().__init__(source)
         self._folder = folder
-
-    def __getattr__(self, name: str):
-        return getattr(self._source, name)
-
-    @property
-    def on_bad_line(self):
-        return self._source.on_bad_line
-
-    @on_bad_line.setter
-    def on_bad_line(self, callback) -> None:
-        self._source.on_bad_line = callback
 
     @property
     def reading(self) -> Path:

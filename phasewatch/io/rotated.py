@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from phasewatch.errors import InputError
+from phasewatch.io.wrapped import WrappedSource
 
 MAX_PARTS = 1000  # logrotate's `rotate N` is rarely above a few dozen
 
@@ -40,7 +41,7 @@ def rotated_parts(path: Path) -> list[Path]:
         return []
 
 
-class RotatedLog:
+class RotatedLog(WrappedSource):
     """The rotated parts' sources, each read whole, then the current file's source (followed
     when the watch follows). Everything else (the run's name, its format, `info`, closing)
     is the current source's; the parts' settings and events are added to its `info`."""
@@ -48,20 +49,13 @@ class RotatedLog:
     bulk = None  # no bulk fast path: the parts come first
 
     def __init__(self, parts: list, current):
+        super().__init__(current)
         self._parts = parts
-        self._current = current
         self._parts_read = False
 
-    def __getattr__(self, name: str):
-        return getattr(self._current, name)
-
-    @property
-    def on_bad_line(self):
-        return self._current.on_bad_line
-
-    @on_bad_line.setter
+    @WrappedSource.on_bad_line.setter
     def on_bad_line(self, callback) -> None:
-        for source in (*self._parts, self._current):
+        for source in (*self._parts, self._source):
             source.on_bad_line = callback
 
     @property
@@ -69,26 +63,26 @@ class RotatedLog:
         """The parts' warnings, each naming its file, then the current file's (a list that
         only grows at its end while followed, as the live monitor reads it)."""
         return [f"{part.file.name}: {w}" for part in self._parts for w in part.warnings] \
-            + self._current.warnings
+            + self._source.warnings
 
     def read(self, final: bool = True) -> Iterator:
         if not self._parts_read:
-            info = self._current.info
+            info = self._source.info
             for part in self._parts:
                 yield from part.read(final=True)
                 for name, value in part.info.config.items():
                     info.config.setdefault(name, value)
                 info.events.extend(part.info.events)
             self._parts_read = True
-        yield from self._current.read(final)
+        yield from self._source.read(final)
 
     def finish(self, collector) -> None:
         for part in self._parts:
             part.finish(_Named(collector, part.file.name))
-        self._current.finish(collector)
+        self._source.finish(collector)
 
     def close(self) -> None:
-        for source in (*self._parts, self._current):
+        for source in (*self._parts, self._source):
             source.close()
 
 
