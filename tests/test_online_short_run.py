@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from phasewatch.analysis import analyze_run
@@ -320,3 +322,38 @@ def test_a_first_rise_found_after_its_fall_names_the_best_level_since_the_start(
     run = Run.from_columns({"acc": (np.arange(1, 9) * 250, np.array(values))}, "t", "t")
     assert alerts[0].best_step == monitor.best_step == 1000
     assert analyze_run(run, "acc", "max").recommended_stop_step == 1000
+
+
+def test_a_sparse_run_with_its_plan_is_judged_before_the_warm_up():
+    """A run planned to be 10 evaluations has two after the warm-up (8): the refit judges it
+    from its fifth, with analyze's checkpoint on the values seen. Without the plan the same
+    values are the first 10 of a run of unknown length: no stop within the warm-up."""
+    sparse = functools.partial(rise_and_fall, n=10)
+    assert stops_after(sparse, planned="last") >= 14  # measured 16 of 20 (0 before)
+    assert stops_after(sparse) == 0
+
+
+def test_a_flat_sparse_run_with_its_plan_is_rarely_stopped():
+    """The offline detector reads some flat runs of 6-12 evaluations as a small rise and a
+    fall; an overfit after a rise under SPARSE_CLEAR_SD noise sds is not the refit's to stop."""
+    def flat(seed: int, n: int):
+        rng = np.random.default_rng(seed)
+        return np.arange(n) * 50, 0.5 + rng.normal(0, 0.01, n), -1
+
+    stopped = sum(stops_after(functools.partial(flat, n=n), range(50), planned="last")
+                  for n in (6, 8, 10, 12))
+    assert stopped <= 3  # measured 0 of 200 (6 with a rise of any size)
+
+
+def test_an_eight_evaluation_rise_and_fall_with_its_plan_gets_its_alert():
+    """Trial 29: 8 evaluations rising to 0.6585 (step 1000) and back to 0.531 got no live
+    alert (the warm-up is 8); with the planned length the refit stops it at the 6th or 7th
+    evaluation, keeping step 1000 as analyze does."""
+    values = [0.4941, 0.5743, 0.6433, 0.6585, 0.6493, 0.5987, 0.5755, 0.531]
+    for noise_sd, stop_at in ((0.005, 1500), (None, 1750)):
+        monitor = PhaseMonitor(metric="val_acc", direction="max", noise_sd=noise_sd,
+                               planned_steps=2000)
+        alerts = [(250 * (i + 1), a) for i, v in enumerate(values)
+                  for a in monitor.update(250 * (i + 1), {"val_acc": v})]
+        assert [(step, a.event, a.best_step) for step, a in alerts] == [(stop_at, "overfit", 1000)]
+        assert "0.6585 at step 1000" in alerts[0][1].message

@@ -63,7 +63,9 @@ class MonitorConfig:
     direction: str | None = None
     """'max' or 'min'; default from the metric's name (loss, nll, error... -> min)."""
     warmup: int = 8
-    """Evaluations of a metric before any alert on it (noise and starting level settle)."""
+    """Evaluations of a metric before any alert on it (noise and starting level settle); a
+    run planned to be sparse (`planned_steps`, at most 12 evaluations at the cadence seen) is
+    judged by the offline detector from its fifth (online/short_run.py)."""
     baseline_points: int = 5
     """The starting level is the first value, averaged with those of the first
     `baseline_points` that stay within noise of it (offline: the first value; alerts say when

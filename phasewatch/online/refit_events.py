@@ -6,7 +6,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from phasewatch.online.plan import EARLY_FRACTION
-from phasewatch.online.short_run import REFIT_REACH, SHORT_RUN_CONFIRM, refit_dip, refit_stage
+from phasewatch.online.short_run import (
+    REFIT_REACH,
+    SHORT_RUN_CONFIRM,
+    SPARSE_RUN_FROM,
+    refit_dip,
+    refit_stage,
+)
 from phasewatch.online.wording import moved
 from phasewatch.output import counted
 
@@ -23,6 +29,12 @@ def refit_event(t: PhaseTracker) -> Event | None:
     return _dip(t) or _overfit(t)
 
 
+def refit_before_warmup(t: PhaseTracker) -> Event | None:
+    """The refit's overfit for a run planned to be sparse, which the warm-up would leave with
+    few evaluations or none (`short_run.refit_stage` refits it from SPARSE_RUN_FROM values)."""
+    return _overfit(t) if t.series.n >= SPARSE_RUN_FROM else None
+
+
 def _dip(t: PhaseTracker) -> Event | None:
     """A disruption, before anything else was said, from the offline detector refitted on this
     stage's values (`short_run.refit_dip`); its trough is the one a readaptation rises from
@@ -35,8 +47,9 @@ def _dip(t: PhaseTracker) -> Event | None:
 
 def _overfit(t: PhaseTracker) -> Event | None:
     """Overfit when the offline detector, refitted on this stage's values, ends in an overfit it
-    judges (`short_run.refit_stage`) on SHORT_RUN_CONFIRM evaluations in a row, a stop at the
-    latest; its recommended step becomes the best step."""
+    judges (`short_run.refit_stage`) on SHORT_RUN_CONFIRM evaluations in a row (a sparse
+    run's clear decline: on one), a stop at the latest; its recommended step becomes the best
+    step."""
     s = t.series
     if t.phase == "overfit":
         return None
@@ -44,7 +57,7 @@ def _overfit(t: PhaseTracker) -> Event | None:
     falling = plan is not None and plan.falling_after(EARLY_FRACTION / 2, s)
     found = refit_stage(s, t.stage_step, falling, plan)
     t.short_streak = t.short_streak + 1 if found is not None else 0
-    if found is None or not found.stops or t.short_streak < SHORT_RUN_CONFIRM:
+    if found is None or not found.stops or t.short_streak < (1 if found.at_once else SHORT_RUN_CONFIRM):
         return None
     t.peak_step = found.best
     if t.peak is None:

@@ -43,6 +43,20 @@ a flat stretch counts once it starts past the early part and is `PLANNED_LATE_DE
 standard errors steep (tuning seeds, runs of 13-40 evaluations with the plan: detection 0.79
 -> 0.91 and 0.74 -> 0.86 for the two generator families, false stops unchanged at 0.01).
 
+When the plan says the run is sparse (at most `confidence.FEW_POINTS`, 12, evaluations), the
+monitor's warm-up would leave it with few evaluations to judge, or none: the refit judges it
+from `SPARSE_RUN_FROM` values, before the warm-up, and takes the offline detector's overfit as
+it stands (a decline from the start still past the early part, one after a flat stretch
+starting past it), without the white-noise tests above: on 5-11 values the trend is most of
+what the live noise estimate measures (0.03-0.18 against a true sd of 0.01-0.02 on the tuning
+seeds' sparse three_phase runs), so they turned away nearly every overfit. In their place, the
+offline detector's own effect sizes: a rise before the overfit of at least `SPARSE_CLEAR_SD`
+noise sds (less is the wiggle of a flat run), and a decline that deep, carried by two
+evaluations, stops at once, a smaller one on SHORT_RUN_CONFIRM evaluations in a row: a sparse
+run's overfit often shows only in its last two or three (tuning seeds, sparse runs with the
+plan: detection 0.20 / 0.14 -> 0.60 / 0.48, false stops 0.00 -> 0.01 / 0.03; 2 in a row for
+all: 0.54 / 0.39).
+
 What it is not asked to judge (measured on the tuning seeds, bench_early_stop's runs):
 - a decline from the first evaluation, without a planned run length: live it is the same data
   as a dip still falling, which the offline detector, not seeing the dip's end yet, calls an
@@ -63,6 +77,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from phasewatch.confidence import FEW_POINTS
 from phasewatch.noise import ar_variance_ratio
 from phasewatch.online.plan import RunPlan
 from phasewatch.online.series import Series
@@ -77,6 +92,12 @@ REFIT_REACH = 60  # up to this many values, the offline detector is refitted liv
 # late decline of a dense run of 41-60 evaluations outlived the refit, and the level tests'
 # 11-15-value window could not fill before the run ended)
 SHORT_RUN_FROM = 8  # ... from this many (fewer give no phases worth a stop)
+SPARSE_RUN_FROM = 5  # a run planned to be sparse is refitted from this many values,
+SPARSE_CLEAR_SD = 6.0  # ... its overfit follows a rise this many noise sds high, and one this
+# many deep stops at once (tuning seeds: with a rise of any size, false stops 0.02 / 0.03 and
+# 13 of 400 flat runs of 6-12 evaluations, against 0.01 / 0.03 and 1; overfit_only detection
+# 0.88 / 0.50 -> 0.75 / 0.45, 8 sds: 0.62 / 0.35. At once from 5 sds: false 0.03 / 0.06, from 8:
+# detection 0.57 / 0.44)
 SHORT_RUN_CONFIRM = 2  # evaluations in a row whose refit ends in an overfit (3: same false
 # stops on the tuning seeds, delay +0.03-0.05)
 SHORT_RUN_RISE_SD = 8.0  # the peak above the start, in white-noise sds (6 and 2 sds of the
@@ -127,6 +148,7 @@ class RefitOverfit:
     after: str  # what the decline came after: "best", "flat" (a flat stretch), "start"
     best_value: float = math.nan  # the value at `best` (oriented), set by `refit_stage`
     evaluations: int = 0  # how many the refit read
+    at_once: bool = False  # a sparse run's clear decline: a stop without a second evaluation
 
 
 @dataclass(frozen=True)
@@ -188,10 +210,10 @@ def refit_stage(s: Series, stage_step: int | None, from_start: bool,
     are SHORT_RUN_FROM of them, with the plan when it says the stage is a short run, judged
     from the series' starting level and against its noise (the given one, if any)."""
     pairs = _stage_pairs(s, stage_step)
-    if len(pairs) < SHORT_RUN_FROM:
-        return None
     stage_steps = [st for st, _ in pairs]
     short = plan if plan is not None and plan.evaluations(stage_steps) <= SHORT_RUN_POINTS else None
+    if len(pairs) < (SPARSE_RUN_FROM if planned_sparse(short, stage_steps) else SHORT_RUN_FROM):
+        return None
     found = offline_overfit(stage_steps, [v for _, v in pairs], s.baseline, s.white,
                             from_start=from_start, short_plan=short, noise_sd=s.given_sd)
     if found is None:
@@ -243,6 +265,13 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     if rises > 1 or any(p.name == "overfit" for p in phases[:-1]):
         return None
     onset, best = int(phases[-1].start_step), int(recommended)
+    if planned_sparse(short_plan, steps_array):
+        if rises == 0 and not short_plan.after_early_part(onset):
+            return None
+        if rises and max(_size_sd(p) for p in phases if p.name in RISES) < SPARSE_CLEAR_SD:
+            return None  # the wiggle of a flat run read as a rise and a fall
+        clear = _size_sd(phases[-1]) >= SPARSE_CLEAR_SD and int(np.sum(steps_array > onset)) >= 2
+        return RefitOverfit(onset, best, True, "best" if rises else "flat", at_once=clear)
     if rises == 0:
         flat = int(np.searchsorted(steps_array, onset))  # values before the decline's start
         since = y.size - flat  # the decline's values, its start included
@@ -266,6 +295,17 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
         if decline_slope_t(declining, 1, white) < DECLINE_AFTER_BEST_T:
             return None
     return RefitOverfit(onset, best, True, "best")
+
+
+def _size_sd(phase: Phase) -> float:
+    """A phase's change in noise sds, as the offline detector measured it (0 without one)."""
+    return abs(phase.stats.get("change_sd") or 0.0)
+
+
+def planned_sparse(plan: RunPlan | None, steps: Sequence[int]) -> bool:
+    """The plan holds at most FEW_POINTS evaluations at the cadence of `steps` (module
+    docstring: a sparse run is judged from its fifth evaluation, by the offline call)."""
+    return plan is not None and plan.evaluations(steps) <= FEW_POINTS
 
 
 def late_in_time(steps: np.ndarray, flat: int) -> bool:

@@ -23,7 +23,7 @@ from itertools import islice
 
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.plan import EARLY_FRACTION, RunPlan
-from phasewatch.online.refit_events import refit_event
+from phasewatch.online.refit_events import refit_before_warmup, refit_event
 from phasewatch.online.series import Series
 from phasewatch.online.short_run import LATE_FLAT_RATIO
 from phasewatch.online.state import TrackerState
@@ -78,7 +78,8 @@ class PhaseTracker:
         if self.peak is None or level > self.peak:
             self.peak, self.peak_step = level, at
         if s.n < self.cfg.warmup:
-            return None
+            found = refit_before_warmup(self)  # a run planned to be sparse only
+            return None if found is None else self._enter(*found)
         if self.phase in (None, "disruption", "overfit") and (self.trough is None or level < self.trough):
             self.trough, self.trough_step = level, at
         found = refit_event(self)
