@@ -341,8 +341,12 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
                                     else None)
     elif phase.name in UP_PHASES:
         top = extreme_index(y, i0, i1, highest=True)
-        if y[i1] >= y[top]:  # it ends on its highest evaluation: that end, printed, is its best
-            top = i1
+        if end >= y[top]:  # it ends at its highest level: that end, printed, is its best
+            # the end as printed (`end`): at a dense run's end the mean of the last two, so one
+            # lucky last reading is not the best (a train loss read 1.742 at its last step
+            # beside 1.779 and 1.771: "best at 215000" while its 3-point median was best at
+            # 174000, the checkpoint recommended); the higher of the two holds that level
+            top = i1 if y[i1] >= end else max(i1 - 1, i0)
         stats["peak_step"] = int(steps[top])
         stats["gain_over_baseline"] = float(y[top] - base)
     elif phase.name == "plateau":
