@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phasewatch.checkpoint import beats_last
+from phasewatch.checkpoint import beats_last, best_index, overfit_peaks
 from phasewatch.noise import reported_noise, second_difference_sd
-from phasewatch.phase_stats import Baseline, boundary_levels, phase_stats
+from phasewatch.phase_stats import Baseline, boundary_levels, declines_from_peak, phase_stats
 from phasewatch.phases import PhaseConfig
 from phasewatch.results import Analysis, ChangePoint, Phase
 from phasewatch.signals import MIN_FOR_TREND, PreparedSeries
@@ -57,6 +57,9 @@ SHIFT_ALPHA = STRONG
 # one degree of freedom finds a 12-sd move on 1 run in 10.
 LINE_ALPHA = STRONG
 LINE_POINTS = 4
+# the evaluations an overfit from the first one may start from (its peak): the shortest
+# segment of a run of up to 40 evaluations (detection.md rule 2)
+PEAK_REACH = 3
 
 
 def trend_test(steps: np.ndarray, y: np.ndarray, alternative: str = "two-sided") -> tuple[float, float]:
@@ -250,6 +253,13 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
                                        effect_sd, base))
     changepoints = [ChangePoint(int(steps[t]), int(steps[t - 1]), int(steps[t + 1]))
                     for t in cuts[1:-1]]
+    # an overfit's decline is from the peak it starts from, as on longer runs: from the first
+    # evaluation, the best of the first PEAK_REACH (0.151, 0.148, 0.202, 0.211, 0.249, a loss,
+    # declined "0.0975 from its best at the first step" beside the checkpoint kept at the
+    # second, its best); and that peak is the checkpoint to keep
+    peaks = overfit_peaks(phases, changepoints, steps, y, PEAK_REACH)
+    for k, top in peaks.items():
+        declines_from_peak(phases[k], top, steps, y, sign, effect_sd)
     tested = n >= MIN_FOR_TREND
     if not tested:  # no statistic at all, rather than a rank test's "tau 0, p = 1" on 2 values
         first, last = (f"{series.own_units(float(v)):.4g}" for v in (y[0], y[-1]))
@@ -295,7 +305,7 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     note = _train_note(move, metric, names)
     if note:
         warnings.append(note)
-    best = int(np.argmax(y))
+    best = best_index(phases, steps, y, peaks)
     extra = {
         "baseline_rule": str(baseline),
         "baseline_se": float(base_se) if sd > 0 else None,  # unknown without a noise estimate

@@ -4,12 +4,15 @@ fixes it led to, and run it)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from phasewatch.analysis import analyze_run
+from phasewatch.io import read_run
 from phasewatch.phase_stats import phase_stats
 from phasewatch.results import Phase
 
@@ -43,6 +46,24 @@ def test_a_rise_ending_on_its_best_level_names_the_higher_of_the_last_two():
     stats = phase_stats(Phase("improvement", 0, 49), y[0], 1.25, steps, y, 1.0, 0.01, y[0])
     assert stats["peak_step"] == 48
     assert stats["gain_over_baseline"] == pytest.approx(1.3)
+
+
+def test_a_short_overfit_from_the_start_declines_from_its_best(tmp_path):
+    """wandb-cause-span-5ev's eval loss: 0.151, 0.148, 0.202, 0.211, 0.249 as train loss falls,
+    an overfit from the first evaluation. Its best is the 0.148 at the second, the checkpoint
+    kept: the decline is 0.1004 from there (before: 0.0975 'from its best (step 3125)', the
+    first evaluation, beside 'recommended stop: step 6250')."""
+    path = tmp_path / "metrics.jsonl"
+    values = [0.151, 0.148, 0.202, 0.211, 0.249]
+    train = [0.157, 0.12, 0.10, 0.09, 0.077]
+    path.write_text("".join(json.dumps({"step": 3125 * (i + 1), "eval/loss": v, "train/loss": t})
+                            + "\n" for i, (v, t) in enumerate(zip(values, train))))
+    analysis = analyze_run(read_run(str(path)), metric="eval/loss")
+    [overfit] = analysis.phases
+    assert overfit.name == "overfit"
+    assert overfit.stats["peak_step"] == 6250
+    assert overfit.stats["decline_since_peak"] == pytest.approx(0.249 - 0.148)
+    assert analysis.recommended_stop_step == 6250
 
 
 def audit_sample(name: str) -> list:
