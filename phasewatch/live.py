@@ -385,7 +385,7 @@ class LiveWatch:
             noise = {k: self.monitor_options[k] for k in ("noise_sd", "eval_size")
                      if self.monitor_options.get(k) is not None}
             end_result(result, self.monitor, source.info, self._resolver.records, self.path,
-                       self.notice, self.axis, **noise)
+                       self.notice, self.axis, self.monitor_options.get("planned_steps"), **noise)
 
 
 def watch(path: str | Path, follow: bool = False, **options: Any) -> Iterator:

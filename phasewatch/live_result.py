@@ -137,12 +137,14 @@ def add_whole_run(result: WatchResult, path: Path, notice: Callable[[str], None]
 
 
 def end_result(result: WatchResult, monitor, info, records: int, path: Path,
-               notice: Callable[[str], None], axis=None, **noise: Any) -> None:
+               notice: Callable[[str], None], axis=None, planned_option: int | None = None,
+               **noise: Any) -> None:
     """Fill `result` at the end of a watch of `path`: the monitor's last state (`monitor`, a
     `PhaseMonitor`; `info`, the source's `RunInfo`; `records`, the rows watched), then, when
     the watched metric was found, the whole run's answer (`add_whole_run`, with the `noise`
     options the watch was given), then with `--x` (`axis`, a `LiveAxis`) where the steps are
-    in the axis' unit."""
+    in the axis' unit. A run that went on past the `--planned-steps` it was given
+    (`planned_option`) is said to have: what is early in it was judged against a shorter run."""
     from phasewatch.xaxis import shared_step_unit, step_unit
 
     result.step_unit = step_unit(info, result.metric)
@@ -154,6 +156,10 @@ def end_result(result: WatchResult, monitor, info, records: int, path: Path,
     result.live_best_step = monitor.best_step
     if monitor.should_stop and monitor.stop_reason_ is not None:
         result.stop_reason = monitor.stop_reason_.name.lower()
+    if planned_option is not None and (monitor.last_step_ or 0) > planned_option:
+        notice(f"{path}: the run went on past --planned-steps {planned_option} (to step "
+               f"{monitor.last_step_}), so what is early in it was judged against a shorter "
+               "run; give the step the run is planned to end at")
     if not monitor.missing_metrics():  # a metric never logged is reported already
         add_whole_run(result, path, notice, **noise)
     if axis is not None and axis.steps:

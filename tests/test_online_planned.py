@@ -128,3 +128,15 @@ def test_watch_reads_the_plan_from_the_log_or_the_option(tmp_path, capsys):
     assert main(["watch", str(without), "--planned-steps", "0"]) == 2
     assert "planned_steps must be a positive step" in capsys.readouterr().err
 
+
+
+def test_watch_says_when_the_run_went_past_the_planned_steps_it_was_given(tmp_path, capsys):
+    """A --planned-steps shorter than the run judges "early" against the wrong length: the
+    watch says so at the end (trial 29), and says nothing when the plan held."""
+    run = write_run(tmp_path / "run", early_dip(0), {})
+    last = (early_dip(0).size - 1) * EVERY
+    assert main(["watch", str(run), "--planned-steps", str(last // 2)]) == 0
+    err = capsys.readouterr().err
+    assert f"went on past --planned-steps {last // 2} (to step {last})" in err
+    assert main(["watch", str(run), "--planned-steps", str(last)]) == 0
+    assert "went on past" not in capsys.readouterr().err
