@@ -55,8 +55,12 @@ class Analysis:
     recommended_stop_step: int | None
     warnings: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    saved_checkpoint: Any = None
+    """In a Hugging Face output folder: the `saved_checkpoints.SavedCheckpoint` to load (set by
+    `analyze`; JSON `saved_checkpoint`, null when none is left), else None (no such key)."""
 
     def to_dict(self) -> dict[str, Any]:
+        saved = self.saved_checkpoint
         return {
             "source": self.source,
             "metric": self.metric,
@@ -67,4 +71,5 @@ class Analysis:
             "recommended_stop_step": self.recommended_stop_step,
             "warnings": list(self.warnings),
             **self.extra,
+            **({} if saved is None else {"saved_checkpoint": saved.to_dict()}),
         }

@@ -192,7 +192,7 @@ def print_text(analysis: Analysis) -> None:
     else:
         print(f"  recommended stop: {at(analysis.recommended_stop_step, steps_count)}"
               + _as_good(analysis))
-    saved = getattr(analysis, "saved_checkpoint", None)  # an HF output folder's checkpoints
+    saved = analysis.saved_checkpoint  # an HF output folder's checkpoints
     if saved is not None and analysis.recommended_stop_step is not None:
         print(f"  checkpoint to keep: {at(analysis.recommended_stop_step, steps_count)} "
               f"({saved.text(analysis.metric)})")
@@ -340,8 +340,7 @@ def run(args: argparse.Namespace) -> int:
         annotate(analysis, axis, step_unit(choice.run, analysis.metric))
         in_hf, saved = for_run(path, choice.run, analysis)  # the checkpoint to load, on disk
         if in_hf:
-            analysis.extra["saved_checkpoint"] = saved.to_dict()
-            analysis.saved_checkpoint = saved  # for the text line
+            analysis.saved_checkpoint = saved
         return analysis
 
     analyses, failures = run_each(args.paths, one)
