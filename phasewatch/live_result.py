@@ -29,7 +29,8 @@ class WatchResult:
     phase: str | None = None
     best_step: int | None = None
     last_step: int | None = None
-    n_records: int = 0
+    n_records: int = 0                   # rows watched, as the format stores them
+    n_values: int = 0                    # the watched metric's values: the same in any format
     finished: bool = False
     live_best_step: int | None = None   # the monitor's own best at the end
     phases: list[str] | None = None      # the whole run's phases, as `analyze` names them
@@ -56,6 +57,7 @@ class WatchResult:
                 "best_step": self.best_step, "metric": self.metric, "value": None,
                 "message": message,
                 "phase": self.phase, "direction": self.direction, "records": self.n_records,
+                "values": self.n_values,
                 "finished": self.finished, "live_best_step": self.live_best_step,
                 "phases": self.phases, "stop_beats_last": self.stop_beats_last,
                 **({"confidence": self.confidence} if self.confidence else {}),
@@ -90,7 +92,8 @@ class WatchResult:
         # the monitor's phase as it stood at the end (said live, without hindsight) beside the
         # whole run's: "live phase" so the two are not read as one answer
         live_phase = "live phase" if self.phases is not None else "phase"
-        return (f"watched {counted(self.n_records, 'record')} up to "
+        return (f"watched {counted(self.n_records, 'record')} "
+                f"({counted(self.n_values, 'value')} of {self.metric}) up to "
                 f"{at(self.last_step, self.records_unit)}; "
                 f"{self.metric}: {live_phase} {phase}, {said}{why}{ended}{whole}")
 
@@ -153,6 +156,7 @@ def end_result(result: WatchResult, monitor, info, records: int, path: Path,
     result.records_unit = shared_step_unit((info, name) for name in monitor.seen_)
     result.phase, result.best_step = monitor.phase, monitor.best_step
     result.last_step, result.n_records = monitor.last_step_, records
+    result.n_values = monitor.trackers_[0].series.n
     result.live_best_step = monitor.best_step
     if monitor.should_stop and monitor.stop_reason_ is not None:
         result.stop_reason = monitor.stop_reason_.name.lower()

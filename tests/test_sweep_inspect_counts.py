@@ -34,4 +34,4 @@ def test_watch_counts_one_record_in_the_singular(tmp_path, capsys):
     log.write_text('{"step": 1, "eval/accuracy": 0.5}\n')
     assert main(["watch", str(log)]) == 0
     err = capsys.readouterr().err
-    assert "watched 1 record up to step 1" in err
+    assert "watched 1 record (1 value of eval/accuracy) up to step 1" in err

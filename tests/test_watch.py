@@ -355,3 +355,19 @@ def test_follow_waits_for_an_empty_file_to_get_records(tmp_path):
     code, out, err = watch.end(signal.SIGINT)
     assert code == 0, err
     assert [a["event"] for a in split_jsonl(out)[0]][:2] == ["disruption", "readaptation"]
+
+
+def test_the_summary_counts_the_watched_metrics_values_the_same_in_any_layout(tmp_path, capsys):
+    """Rows are counted as the format stores them (trial 29: 100, 150 and 151 records for the
+    same data); the values of the watched metric are the same count whatever the layout."""
+    records = curve_records(60)
+    merged = {}
+    for r in records:
+        merged.setdefault(r["step"], {}).update(r)
+    counts = {}
+    for name, rows in (("apart", records), ("merged", list(merged.values()))):
+        path = write_run(tmp_path / name, rows, meta=False) / "metrics.jsonl"
+        assert main(["watch", str(path), "--format", "jsonl"]) == 0
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        counts[name] = (summary["records"], summary["values"])
+    assert counts == {"apart": (120, 60), "merged": (60, 60)}
