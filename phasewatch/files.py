@@ -58,7 +58,8 @@ def open_regular(path: str | Path) -> BinaryIO:
 
 def special_files(folder: str | Path, limit: int = 3) -> list[str]:
     """'NAME is a FIFO (named pipe)' for up to `limit` entries of `folder` that are neither files
-    nor folders: why a folder whose `metrics.jsonl` is a FIFO holds no log phasewatch can read."""
+    nor folders, and 'NAME is empty' for empty files: why a folder whose `metrics.jsonl` is a
+    FIFO, or was created and not yet written, holds no log phasewatch can read."""
     found = []
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
@@ -69,8 +70,9 @@ def special_files(folder: str | Path, limit: int = 3) -> list[str]:
             mode = entry.stat().st_mode
         except OSError:
             continue
-        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-            found.append(f"{entry.name} is {_kind(mode)}")
+        empty = stat.S_ISREG(mode) and entry.stat().st_size == 0
+        if empty or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            found.append(f"{entry.name} is {'empty' if empty else _kind(mode)}")
             if len(found) == limit:
                 break
     return found

@@ -244,13 +244,14 @@ def _runs_below(root: Path) -> list[Found]:
 
 def no_log_in_folder(path: Path) -> InputError:
     """The error for a folder with no log of any format, naming entries that are not regular
-    files (a FIFO as metrics.jsonl is refused unread, so the folder looks empty)."""
+    files (a FIFO as metrics.jsonl is refused unread, so the folder looks empty) and empty
+    files."""
     from phasewatch.files import special_files
     from phasewatch.io import available_readers
 
     tried = ", ".join(m.FORMAT for m in available_readers())
     special = special_files(path)
-    why = f"; {', '.join(special)}, not a regular file phasewatch reads" if special else ""
+    why = f"; {', '.join(special)}: nothing phasewatch can read" if special else ""
     return InputError(f"no training log found in this folder (formats tried: {tried}){why}", path)
 
 

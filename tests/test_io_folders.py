@@ -125,6 +125,15 @@ def test_empty_folder_says_no_log(tmp_path, capsys):
     assert code == 3 and "no training log found" in err and str(tmp_path) in err
 
 
+def test_a_folder_whose_log_is_still_empty_names_the_file(tmp_path, capsys):
+    """A folder whose log was created before its first record (opened, nothing written yet):
+    the error says which file is empty, not only that no log was found (metrics.jsonl, the
+    native name, is read and said to hold no records)."""
+    (tmp_path / "eval_log.csv").write_text("")
+    code, _out, err = cli(capsys, "analyze", tmp_path)
+    assert code == 3 and "no training log found" in err and "eval_log.csv is empty" in err
+
+
 def native_run(folder: Path, n: int = 30) -> Path:
     folder.mkdir(parents=True)
     rows = [json.dumps({"step": 10 * i, "eval/accuracy": accuracy(i)}) for i in range(n)]
