@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from phasewatch.errors import InputError
 from phasewatch.online import Alert
 from phasewatch.output import emit_jsonl, warn
-from phasewatch.step_units import at, step_text
+from phasewatch.step_units import at, step_text, unit_word
 
 
 def format_alert(alert: Alert) -> str:
@@ -42,8 +42,11 @@ def format_alert(alert: Alert) -> str:
         parts.append(f"onset ~{step_text(alert.onset_step, unit)}")
     if alert.best_step is not None:
         saved = getattr(alert, "saved", None)  # in an HF output folder: the checkpoint to load
-        parts.append(f"best checkpoint {step_text(alert.best_step, unit)}"
-                     + ("" if saved is None else f" ({saved.text(alert.metric)})"))
+        # a checkpoint is named by its step; in epochs (Keras, an HF console log without
+        # steps) 'best checkpoint 16.67' read as a checkpoint's name: 'best at epoch 16.67'
+        best = (f"best checkpoint {step_text(alert.best_step, unit)}"
+                if unit_word(unit) == "step" else f"best at {at(alert.best_step, unit)}")
+        parts.append(best + ("" if saved is None else f" ({saved.text(alert.metric)})"))
     value = "n/a" if alert.value is None else f"{alert.value:.4g}"
     return "  ".join(parts) + f"  {alert.metric}={value}: {alert.message}"
 

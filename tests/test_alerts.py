@@ -73,6 +73,21 @@ def test_text_and_jsonl_sinks():
         "event", "step", "onset_step", "best_step", "metric", "value", "message"]
 
 
+def test_best_is_said_in_the_logs_unit_when_steps_are_epochs():
+    """An HF console log without steps counts epoch x 10,000, a Keras log epochs: the best is
+    an epoch, not a checkpoint's name (trial 30: 'best checkpoint 16.67')."""
+    import dataclasses
+
+    from phasewatch.live_sets import watched_alert_class
+
+    for unit, said in [("epoch/10000", "best at epoch 16.67"), ("epoch", "best at epoch 7")]:
+        best = 166_667 if unit == "epoch/10000" else 7
+        fields = {**dataclasses.asdict(ALERT), "best_step": best}
+        text = format_alert(watched_alert_class()(**fields, step_unit=unit))
+        assert said in text and "best checkpoint" not in text, text
+    assert "best checkpoint 1050" in format_alert(ALERT)
+
+
 def test_webhook_posts_the_alert_as_json():
     with Server() as server:
         sink = WebhookSink(server.url, source="runs/a", timeout=2)
