@@ -14,9 +14,10 @@ Replayed (`follow=False`) or followed, the records, the choices and so the alert
 every decision depends on the sequence of records, never on when they arrived.
 
 Following, a path that does not exist yet is waited for (`live_open`), the run's end is
-recognised where the log says so (`RunInfo.finished`) and `idle_exit` ends a watch on a log
-that stopped growing. At the end, `result` (`live_result.WatchResult`) holds the monitor's last
-state and the whole run's answer as `analyze` gives it. In an HF output folder, alerts and
+recognised where the log says so (`RunInfo.finished`, once FINISH_GRACE seconds passed with no
+new record) and `idle_exit` ends a watch on a log that stopped growing. At the end, `result`
+(`live_result.WatchResult`) holds the monitor's last state and the whole run's answer as
+`analyze` gives it. In an HF output folder, alerts and
 summary also name the saved checkpoint to load (`saved_checkpoints`).
 """
 
@@ -46,6 +47,8 @@ if TYPE_CHECKING:  # io.source imports run.py (pandas): not on the import path o
 __all__ = ["LiveWatch", "WatchResult", "watch"]
 
 MAX_LINE_WARNINGS = 20
+FINISH_GRACE = 10.0  # seconds a follow waits after the log says the run finished: an HF
+# train() ends with a summary row, and a script may train again into the same log (trial 30)
 
 
 def _info(message: str) -> None:
@@ -58,9 +61,7 @@ class LiveWatch:
     `metric`/`direction`/`aggregate` (the mean of several validation sets) as in `analyze`;
     `x` (epoch, tokens, samples) says where each alert happened in that unit; `monitor_options` are `MonitorConfig` fields
     (warmup, window, z, min_delta_abs, stop_on, check_finite...). `stop` (a threading.Event)
-    ends a follow cleanly; `notice` receives warnings, `info` progress messages (both meant
-    for stderr).
-    """
+    ends a follow cleanly; `notice` receives warnings, `info` progress messages (stderr)."""
 
     def __init__(self, path: str | Path, follow: bool = False, metric: str | None = None,
                  direction: str | None = None, poll: float = 0.25,
@@ -165,8 +166,9 @@ class LiveWatch:
             if got:
                 last_growth = now
             idle = self.idle_exit is not None and now - last_growth >= self.idle_exit
-            if source.info.finished or idle:  # the run is over: read what is left as a replay
-                # does (an unterminated last line, a block only a next line would close)
+            if (source.info.finished and now - last_growth >= FINISH_GRACE) or idle:
+                # the run is over: read what is left as a replay does (an unterminated last
+                # line, a block only a next line would close)
                 for record in source.read(final=True):
                     yield from self._take(record)
                     if self._stopped():

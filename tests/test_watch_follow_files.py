@@ -221,3 +221,34 @@ def test_hf_folder_resume_warning_names_the_state_file_the_resumed_history_came_
     assert warning.startswith(f"{out / 'checkpoint-300' / 'trainer_state.json'}: step counter "
                               "went back from 200 to 110")
     assert follower.watch.result.resumes == [(200, 110)]
+
+
+def test_a_console_log_of_two_train_calls_is_followed_past_the_first_ones_end(tmp_path,
+                                                                              monkeypatch):
+    """Trial 30 finding 3: a script that calls Trainer.train() twice into one log (a warm-up,
+    then the run) printed the first call's `train_runtime` row, and the follow ended there,
+    having watched one record; the replay of the final file reads both calls. The end marker
+    now ends a follow only once FINISH_GRACE seconds pass with no new record."""
+    import phasewatch.live
+
+    monkeypatch.setattr(phasewatch.live, "FINISH_GRACE", 2.0)
+    warm_up = ["{'loss': 1.9, 'learning_rate': 2e-05, 'epoch': 0.5}",
+               "{'train_runtime': 3.0, 'train_loss': 1.9, 'epoch': 1.0}"]
+    run = []
+    for i, (s, a) in enumerate(eval_curve()[::3]):  # 100 evaluations
+        run.append(f"{{'loss': {1.0 / (i + 1):.4f}, 'learning_rate': 2e-05, 'epoch': {s / 3000:.4f}}}")
+        run.append(f"{{'eval_loss': '{1 - a:.4f}', 'eval_accuracy': '{a}', 'epoch': '{s / 3000:.4f}'}}")
+    run.append("{'train_runtime': 61.2, 'train_loss': 0.5, 'epoch': 1.0}")
+    path = tmp_path / "console.log"
+    follower = Follower(path, stop_on=())
+    follower.wait_for_message("does not exist yet")
+    write_in_pieces(path, "\n".join(warm_up) + "\n")
+    time.sleep(0.8)  # the second Trainer is built: less than the grace
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(run) + "\n")
+    followed = follower.ends_by_itself()
+    replayed, _ = replay(path, stop_on=())
+    assert_same(followed, replayed)
+    result = follower.watch.result
+    assert result.reason == "finished" and result.metric == "eval_accuracy"
+    assert result.n_values == 100
