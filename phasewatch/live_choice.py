@@ -88,15 +88,7 @@ class MetricChoice:
     def choose(self, source: RecordSource) -> tuple[str, str]:
         """(the log's own metric name, direction) as `analyze` chooses them on the held
         records. A `metric` the records do not hold yet is taken as given."""
-        from phasewatch.presets import default_direction
-        from phasewatch.signals import choose_direction, choose_metric
-
-        run = self.prefix_run(source)
-        if self.metric is not None and run.own_name(self.metric) is None:
-            return self.metric, self.direction or default_direction(self.metric)
-        metric = choose_metric(run, self.metric)
-        direction = choose_direction(run, metric, self.direction)
-        return run.resolve_metric(metric), direction
+        return choose_on(self.prefix_run(source), self.metric, self.direction)
 
     def release(self) -> list[Record]:
         """The held records, in log order, handed over once (to be fed to the monitor)."""
@@ -111,3 +103,28 @@ class MetricChoice:
         for record in self.held:
             collector.add(record.step, record.values, record.line)
         return collector.build(**source.info.build_args())
+
+
+def choose_on(run, metric: str | None = None, direction: str | None = None) -> tuple[str, str]:
+    """(the log's own metric name, direction) as `analyze` chooses them on `run`; a `metric`
+    the run does not hold is taken as given. Raises `UsageError` when the run holds no
+    performance metric (nor a train loss) and none was given."""
+    from phasewatch.presets import default_direction
+    from phasewatch.signals import choose_direction, choose_metric
+
+    if metric is not None and run.own_name(metric) is None:
+        return metric, direction or default_direction(metric)
+    chosen = choose_metric(run, metric)
+    return run.resolve_metric(chosen), choose_direction(run, chosen, direction)
+
+
+def choose_in_rows(rows, metric: str | None = None,
+                   direction: str | None = None) -> tuple[str, str]:
+    """`choose_on` a Run of `rows` ((step, {name: value}) in order): a trainer callback's
+    choice from the metrics the trainer reported, the same as `watch`'s and `analyze`'s."""
+    from phasewatch.run import RecordCollector
+
+    collector = RecordCollector("callback", "callback")
+    for step, values in rows:
+        collector.add(step, values)
+    return choose_on(collector.build(), metric, direction)

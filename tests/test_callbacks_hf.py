@@ -36,7 +36,8 @@ class Dataset(torch.utils.data.Dataset):
         return {"input_ids": self.x[i], "labels": self.y[i]}
 
 
-def make_trainer(tmp_path, callback, max_steps, save_steps=7, logging_steps=1000, accuracy=None):
+def make_trainer(tmp_path, callback, max_steps, save_steps=7, logging_steps=1000, accuracy=None,
+                 compute_metrics=True):
     torch.manual_seed(0)
     torch.set_num_threads(1)
     config = transformers.BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
@@ -53,7 +54,8 @@ def make_trainer(tmp_path, callback, max_steps, save_steps=7, logging_steps=1000
         dataloader_num_workers=0, save_only_model=False,
         restore_callback_states_from_checkpoint=True)
     trainer = transformers.Trainer(model=model, args=args, train_dataset=Dataset(),
-                                   eval_dataset=Dataset(), compute_metrics=metrics,
+                                   eval_dataset=Dataset(),
+                                   compute_metrics=metrics if compute_metrics else None,
                                    callbacks=[callback])
     return trainer, metrics
 
@@ -140,3 +142,36 @@ def test_the_trainers_max_steps_tells_an_overfit_from_the_start_from_a_disruptio
     trainer.train()
     assert given.monitor.config.planned_steps == 1000  # the user's plan wins
     assert not given.monitor.should_stop
+
+
+def test_without_a_metric_the_callback_watches_what_analyze_would_pick(tmp_path, caplog):
+    """A Trainer without compute_metrics reports only eval_loss: the default callback watches
+    it, as `watch`/`analyze` pick it (trial 30: the default was eval/accuracy, and the callback
+    watched nothing, saying so only after training)."""
+    callback = PhasewatchCallback(stop_on=(), options=OPTIONS)
+    trainer, _ = make_trainer(tmp_path, callback, max_steps=12, compute_metrics=False)
+    with caplog.at_level("WARNING", logger="phasewatch"):
+        trainer.train()
+    assert callback.monitor.config.metrics == ["eval_loss"]
+    assert callback.monitor.trackers_[0].series.n == 12  # every evaluation, the first too
+    assert callback.monitor.config.planned_steps == 12  # the plan survives the choice
+    assert any("watching eval_loss (lower is better)" in r.message for r in caplog.records)
+    assert not any("no metric" in r.message for r in caplog.records)
+
+
+def test_a_given_metric_the_trainer_never_reports_is_said_at_the_first_evaluation(tmp_path,
+                                                                                   caplog):
+    class Steps(transformers.TrainerCallback):
+        def on_evaluate(self, args, state, control, **kwargs):
+            said.append((state.global_step, len(caplog.records)))
+
+    said: list = []
+    callback = PhasewatchCallback(metric="eval/accuracy", stop_on=(), options=OPTIONS)
+    trainer, _ = make_trainer(tmp_path, callback, max_steps=6, compute_metrics=False)
+    trainer.add_callback(Steps())
+    with caplog.at_level("WARNING", logger="phasewatch"):
+        trainer.train()
+    missing = [r.message for r in caplog.records if "no metric 'eval/accuracy'" in r.message]
+    assert len(missing) == 1  # once, not again at the end
+    assert "in the evaluation at step 1" in missing[0] and "eval_loss" in missing[0]
+    assert said[0] == (1, 1)  # said during the first evaluation, not after training

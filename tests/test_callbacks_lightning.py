@@ -132,3 +132,17 @@ def test_lightning_csv_logger_file_is_analysed_on_its_validation_accuracy(tmp_pa
     assert analysis.metric == "val_acc" and analysis.direction == "max"
     assert [p.name for p in analysis.phases][-1] == "overfit"
     assert abs(analysis.recommended_stop_step - PEAK) <= 3
+
+
+def test_without_a_metric_the_first_validation_chooses_it_as_analyze_would(tmp_path):
+    """The default was `val_acc`: a module logging only `val_loss` was watched on nothing. Now
+    the metric is chosen from the first validation's metrics (val_acc beside val_loss, as
+    `analyze` picks it), and a resumed callback keeps the choice."""
+    callback = PhasewatchLightningCallback(options=OPTIONS)
+    trainer = make_trainer(callback, tmp_path, max_epochs=30)
+    trainer.fit(Tiny(), loader(), loader())
+    assert callback.monitor.config.metrics == ["val_acc"]
+    assert callback.monitor.trackers_[0].series.n == 30
+    restored = PhasewatchLightningCallback(options=OPTIONS)
+    restored.load_state_dict(callback.state_dict())
+    assert not restored.host.choosing and restored.monitor.config.metrics == ["val_acc"]

@@ -24,8 +24,13 @@ class MonitorHost:
     """
 
     def __init__(self, metric, direction, stop_on, webhook, stop_file, options):
-        self.monitor = PhaseMonitor(metric=metric, direction=direction, stop_on=stop_on,
-                                    **(options or {}))
+        # metric None: chosen from what the trainer reports at its first evaluation, as
+        # `watch` and `analyze` choose it (`choose`); the monitor is rebuilt then
+        self.choosing = metric is None
+        self._monitor_args = (direction, tuple(stop_on), dict(options or {}))
+        self.monitor = PhaseMonitor(metric=metric or "eval/loss", direction=direction,
+                                    stop_on=stop_on, **(options or {}))
+        self.warned: set[str] = set()  # metrics said missing at an evaluation
         self.plan_given = (options or {}).get("planned_steps") is not None
         self.webhook = WebhookSink(webhook) if webhook else None
         self.stop_file = StopFile(stop_file) if stop_file else None
@@ -49,6 +54,55 @@ class MonitorHost:
         if stopped_now and self.stop_file is not None:
             self.stop_file.trigger(self.monitor.stop_alert_)
         return alerts
+
+    def evaluated(self, step: int, metrics: Mapping[str, Any]) -> list[Alert]:
+        """An evaluation's metrics: the metric is chosen from them if none was given, they are
+        observed, and a given metric they lack is said at once (naming what they hold), not
+        after training."""
+        if self.choosing:
+            self.choose(metrics)
+        alerts = self.observe(step, metrics)
+        if not self.choosing:
+            from phasewatch.run import unknown_metric_message
+
+            for name in self.monitor.missing_metrics():
+                if name not in self.warned:
+                    self.warned.add(name)
+                    text = unknown_metric_message(name, [k for k in metrics if k != "epoch"])
+                    logger.warning("phasewatch: %s; nothing is watched until it appears",
+                                   text.replace("in this run; metrics that exist",
+                                                f"in the evaluation at step {step}; "
+                                                "what the trainer reports"))
+        return alerts
+
+    def choose(self, metrics: Mapping[str, Any], train_log: bool = False) -> None:
+        """Choose the metric from an evaluation's metrics as `analyze` would
+        (`live_choice.choose_in_rows`), and watch it from now on; said once. From a training
+        log (`train_log`) only a performance metric (a reward) is taken: its loss waits for an
+        evaluation, as `watch` waits for a held-out metric."""
+        from phasewatch.errors import UsageError
+        from phasewatch.live_choice import choose_in_rows
+        from phasewatch.presets import FALLBACK_ROLES, aliases_for
+
+        direction, stop_on, options = self._monitor_args
+        try:
+            metric, direction = choose_in_rows([(0, metrics)], None, direction)
+        except UsageError as error:
+            if not train_log and "choice" not in self.warned:
+                self.warned.add("choice")
+                logger.warning("phasewatch: %s", error)
+            return
+        aliases = aliases_for(list(metrics))
+        if train_log and metric in {aliases.get(role, role) for role, _ in FALLBACK_ROLES}:
+            return
+        planned = self.monitor.config.planned_steps
+        self.monitor = PhaseMonitor(metric=metric, direction=direction, stop_on=stop_on,
+                                    **options)
+        self.monitor.set_planned_steps(planned)
+        self.choosing = False
+        logger.warning("phasewatch: watching %s (%s is better), chosen from the metrics the "
+                       "trainer reported as `phasewatch analyze` chooses; pass metric=... to "
+                       "watch another", metric, "lower" if direction == "min" else "higher")
 
     def plan(self, max_steps: float | None) -> None:
         """The trainer's planned last step, told when training begins (a resumed trainer's
@@ -91,12 +145,13 @@ class MonitorHost:
             self.webhook.close()
 
     def state(self) -> dict[str, Any]:
-        return {"monitor": self.monitor.state_dict(),
+        return {"monitor": self.monitor.state_dict(), "chosen": not self.choosing,
                 "saved": [[s, v] for s, v in self.saved.items()],
                 "alerts": [a.to_dict() for a in self.alerts]}
 
     def load(self, state: Mapping[str, Any]) -> None:
         self.monitor.load_state_dict(state["monitor"])
+        self.choosing = self.choosing and not state.get("chosen", True)
         self.saved = {int(s): v for s, v in state.get("saved", [])}
         self.alerts = [Alert(**a) for a in state.get("alerts", [])]
 

@@ -1,7 +1,7 @@
 """Hugging Face `Trainer` callback: phase alerts on evaluation metrics, stop on overfit.
 
     from phasewatch.callbacks.hf import PhasewatchCallback
-    callback = PhasewatchCallback(metric="eval/accuracy", stop_on=("overfit",))
+    callback = PhasewatchCallback(stop_on=("overfit",))   # metric: as `analyze` picks it
     trainer = Trainer(..., callbacks=[callback])          # TRL trainers too (Trainer subclasses)
     trainer.train()
     callback.best_checkpoint   # the saved checkpoint to keep
@@ -40,11 +40,13 @@ __all__ = ["CHECKPOINT_PREFIX", "PhasewatchCallback"]
 class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
     """Arguments are JSON-friendly so a resumed Trainer can rebuild the callback.
 
-    metric / direction / stop_on / options: see `phasewatch.online.MonitorConfig`.
+    metric / direction / stop_on / options: see `phasewatch.online.MonitorConfig`. Without a
+    metric, the one `phasewatch analyze` would pick is chosen from the metrics the Trainer
+    reports at its first evaluation (`eval_loss` on a Trainer without `compute_metrics`).
     webhook: URL to POST alerts to; stop_file: file created when a stop condition fires.
     """
 
-    def __init__(self, metric: str | Sequence[str] = "eval/accuracy", direction: str | None = None,
+    def __init__(self, metric: str | Sequence[str] | None = None, direction: str | None = None,
                  stop_on: Sequence[str] = ("overfit",), webhook: str | None = None,
                  stop_file: str | None = None, keep_best_checkpoint: bool = True,
                  feed_logs: bool = False, options: dict[str, Any] | None = None):
@@ -80,7 +82,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
             metrics = {**logged[1], **(metrics or {})}  # TRL's own eval metrics (see on_log)
         if not metrics:
             return
-        self.host.observe(state.global_step, metrics)
+        self.host.evaluated(state.global_step, metrics)
         self._keep_best(state)
         if self.host.monitor.should_stop:
             control.should_training_stop = True
@@ -99,6 +101,10 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
             return
         if not self.feed_logs:
             return
+        if self.host.choosing:
+            self.host.choose(logs, train_log=True)  # a GRPO run's reward, never its loss
+            if self.host.choosing:
+                return
         self.host.observe(state.global_step, logs)
         if self.host.monitor.should_stop:
             control.should_training_stop = True
@@ -116,10 +122,14 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
 
     def on_train_end(self, args, state, control, **kwargs):
         monitor = self.host.monitor
-        if monitor.missing_metrics():
+        missing = [name for name in monitor.missing_metrics() if name not in self.host.warned]
+        if self.host.choosing:
+            logger.warning("phasewatch: no metric was chosen: the trainer reported no "
+                           "evaluation to choose one from; pass metric=...")
+        elif missing:
             from phasewatch.run import unknown_metric_message
 
-            for name in monitor.missing_metrics():
+            for name in missing:
                 logger.warning("phasewatch: %s", unknown_metric_message(
                     name, monitor.metrics_seen).replace("in this run", "in the evaluations"))
         if self.best_checkpoint is not None:

@@ -3,6 +3,9 @@
     from phasewatch.callbacks.lightning import PhasewatchLightningCallback
     trainer = lightning.Trainer(callbacks=[PhasewatchLightningCallback(metric="val_acc")])
 
+Without a metric, the one `phasewatch analyze` would pick is chosen from the metrics of the
+first validation (`val_loss`, `val_acc`...).
+
 At the end of each validation (sanity checks excluded) the monitor gets
 `trainer.callback_metrics` at `trainer.global_step`; when a `stop_on` phase is entered the
 callback sets `trainer.should_stop` (as Lightning's `EarlyStopping` does) and `stop_reason`
@@ -24,7 +27,7 @@ _pl = require("lightning.pytorch", "lightning", purpose="use the Lightning callb
 
 
 class PhasewatchLightningCallback(HostedResults, _pl.Callback):
-    def __init__(self, metric: str | Sequence[str] = "val_acc", direction: str | None = None,
+    def __init__(self, metric: str | Sequence[str] | None = None, direction: str | None = None,
                  stop_on: Sequence[str] = ("overfit",), webhook: str | None = None,
                  stop_file: str | None = None, options: dict[str, Any] | None = None):
         self.host = MonitorHost(metric, direction, tuple(stop_on), webhook, stop_file, options)
@@ -43,7 +46,7 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
         if trainer.sanity_checking:
             return
         metrics = {k: _scalar(v) for k, v in trainer.callback_metrics.items()}
-        self.host.observe(trainer.global_step, metrics)
+        self.host.evaluated(trainer.global_step, metrics)
         if self.host.monitor.should_stop:
             trainer.should_stop = True
 
