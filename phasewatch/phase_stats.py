@@ -339,6 +339,11 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
         back = np.flatnonzero(point_levels(y)[i1 + 1:] >= before)
         stats["time_to_recover"] = (int(steps[i1 + 1 + back[0]] - steps[i1]) if back.size
                                     else None)
+        if not back.size:  # how far short of that level the run ends ("not recovered", by how
+            # much: a run that ends within the noise of it is "as good" by the noise, not back)
+            short = float(before - point_levels(y)[-1])
+            stats["end_short"] = short
+            stats["end_short_sd"] = short / sd if sd > 0 else None
     elif phase.name in UP_PHASES:
         top = extreme_index(y, i0, i1, highest=True)
         if end >= y[top]:  # it ends at its highest level: that end, printed, is its best

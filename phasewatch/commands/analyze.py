@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 
 from phasewatch.results import Analysis
@@ -131,6 +130,10 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
                        + ("" if recover == unit_scale(steps_count) else "s"))
         line += (f"  trough {_side(s.get('depth'), worse, better)} {reference}, "
                  + (f"recovered after {recover}" if recover is not None else "not recovered"))
+        if recover is None and s.get("end_short") is not None:  # by how much, at the run's end
+            short_sd = s.get("end_short_sd")
+            line += (f" (the run ends {_side(s['end_short'], worse, better)} {reference}"
+                     + (f", {abs(short_sd):.1f} sd" if short_sd is not None else "") + ")")
     elif phase.name in ("readaptation", "improvement"):
         line += f"  best {_side(s.get('gain_over_baseline'), better, worse)} {reference}"
         if s.get("peak_step") is not None:
@@ -279,6 +282,8 @@ def write_csv(analyses: list[Analysis], stream) -> None:
     `confidence` is filled for a short series (low, moderate, high), empty otherwise;
     `step_unit` says what the step columns count: "step", "epoch" (Keras), or "epoch" for an
     HF console log that states no step, whose step columns are then its epochs (1.35)."""
+    import csv  # only for --format csv: not on the path of the JSON and text outputs
+
     writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, extrasaction="ignore",
                             lineterminator="\n")
     writer.writeheader()
