@@ -139,6 +139,24 @@ def add_whole_run(result: WatchResult, path: Path, notice: Callable[[str], None]
     result.confidence = analysis.extra.get("confidence")
 
 
+def past_plan(planned: int, last: int, unit: str) -> str:
+    """What to say of a run that went on past the `--planned-steps` it was given, in the units
+    the output shows: an HF console log without steps counts epoch x 10,000 ("epoch/10000"),
+    so a plan of 296 (a max_steps) is epoch 0.0296 there, and the fix is epochs x 10,000."""
+    from phasewatch.step_units import at, step_text, unit_scale, unit_word
+
+    scale, word = unit_scale(unit), unit_word(unit)
+    if scale == 1:
+        return (f"the run went on past --planned-steps {planned} (to {at(last, unit)}), so what "
+                "is early in it was judged against a shorter run; give the "
+                f"{word} the run is planned to end at")
+    return (f"the run went on past --planned-steps {planned}, which this log, whose steps count "
+            f"{word} x {scale:,}, reads as {at(planned, unit)} (the run reached "
+            f"{at(last, unit)}), so what is early in it was judged against a shorter run; give "
+            f"the planned {word}s x {scale:,} (--planned-steps {last} for {step_text(last, unit)} "
+            f"{word}s)")
+
+
 def end_result(result: WatchResult, monitor, info, records: int, path: Path,
                notice: Callable[[str], None], axis=None, planned_option: int | None = None,
                **noise: Any) -> None:
@@ -161,9 +179,7 @@ def end_result(result: WatchResult, monitor, info, records: int, path: Path,
     if monitor.should_stop and monitor.stop_reason_ is not None:
         result.stop_reason = monitor.stop_reason_.name.lower()
     if planned_option is not None and (monitor.last_step_ or 0) > planned_option:
-        notice(f"{path}: the run went on past --planned-steps {planned_option} (to step "
-               f"{monitor.last_step_}), so what is early in it was judged against a shorter "
-               "run; give the step the run is planned to end at")
+        notice(f"{path}: {past_plan(planned_option, monitor.last_step_, result.step_unit)}")
     if not monitor.missing_metrics():  # a metric never logged is reported already
         add_whole_run(result, path, notice, **noise)
     if axis is not None and axis.steps:

@@ -140,3 +140,26 @@ def test_watch_says_when_the_run_went_past_the_planned_steps_it_was_given(tmp_pa
     assert f"went on past --planned-steps {last // 2} (to step {last})" in err
     assert main(["watch", str(run), "--planned-steps", str(last)]) == 0
     assert "went on past" not in capsys.readouterr().err
+
+
+def test_planned_steps_on_a_console_log_without_steps_is_said_in_its_epochs(tmp_path, capsys):
+    """An HF console log without the INFO banner counts its steps as epoch x 10,000 (trial 30:
+    --planned-steps 296, the run's max_steps, ended with 'to step 493300', a step shown nowhere
+    else, and 49.33, the epoch shown, was refused as 'invalid int value')."""
+    losses = [1.506, 1.434, 1.447, 1.464, 1.4925, 1.522, 1.549, 1.552]
+    epochs = ["6.167", "12.33", "18.5", "24.67", "30.83", "37", "43.17", "49.33"]
+    log = tmp_path / "console.log"
+    log.write_text("".join(
+        f"{{'loss': '1.3', 'grad_norm': '1.0', 'learning_rate': '0.0008', 'epoch': '{e}'}}\n"
+        f"{{'eval_loss': '{v}', 'eval_runtime': '0.05', 'eval_samples_per_second': '900', "
+        f"'eval_steps_per_second': '30', 'epoch': '{e}'}}\n" for v, e in zip(losses, epochs)))
+    assert main(["watch", str(log), "--planned-steps", "296"]) == 0
+    err = capsys.readouterr().err
+    assert "step 493300" not in err
+    assert ("went on past --planned-steps 296, which this log, whose steps count epoch x "
+            "10,000, reads as epoch 0.0296 (the run reached epoch 49.33)") in err
+    assert "give the planned epochs x 10,000 (--planned-steps 493300 for 49.33 epochs)" in err
+    with pytest.raises(SystemExit) as refused:
+        main(["watch", str(log), "--planned-steps", "49.33"])
+    assert refused.value.code == 2
+    assert "give 493300 for 49.33 epochs" in capsys.readouterr().err

@@ -67,13 +67,29 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="significance in standard errors (default %(default)s)")
     parser.add_argument("--min-delta", type=finite_float, default=defaults["min_delta_abs"],
                         help="smallest change that counts, in metric units (default %(default)s)")
-    parser.add_argument("--planned-steps", type=int, default=None, metavar="STEPS",
-                        help="the step the run is planned to end at (default: the log's "
-                        "max_steps / total_training_steps / total_steps / steps, if it has "
-                        "one); a fall from the start still going on past the first 40%% of it "
-                        "is an overfit")
+    parser.add_argument("--planned-steps", type=planned_step, default=None, metavar="STEPS",
+                        help="the step the run is planned to end at, in the log's steps "
+                        "(default: the log's max_steps / total_training_steps / total_steps / "
+                        "steps, if it has one); a fall from the start still going on past the "
+                        "first 40%% of it is an overfit. An HF console log without the INFO "
+                        "banner counts its steps as epoch x 10,000: give the planned epochs x "
+                        "10,000 (30 epochs: 300000)")
     add_noise_arguments(parser)
     parser.add_argument("--poll", type=float, default=0.25, help=argparse.SUPPRESS)
+
+
+def planned_step(text: str) -> int:
+    """argparse type of --planned-steps: a whole step. An epoch (49.33, what an HF console log
+    without steps shows) is refused with what to give instead."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    number = finite_float(text)
+    raise argparse.ArgumentTypeError(
+        f"expected a step (a whole number), got {text!r}; on an HF console log without the INFO "
+        "banner, whose output says epochs, the steps count epoch x 10,000: give "
+        f"{round(number * 10_000)} for {number:g} epochs")
 
 
 def run(args: argparse.Namespace) -> int:
