@@ -19,6 +19,8 @@ left to the line path).
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
@@ -90,6 +92,29 @@ def read_json_lines(
     step_key_of = getattr(parser, "step_key", None)
     if step_key_of is None:
         return False
+    with _no_gc():
+        return _read_blocks(path, parser, collector, what, block_bytes)
+
+
+@contextmanager
+def _no_gc():
+    """The cyclic garbage collector paused while a file is read in bulk. Every parsed row is
+    a new dict, which counts towards the collector's allocation threshold although it holds
+    only numbers (it is never tracked) and forms no cycle: a 100,000-line log set off ~140
+    collections, full ones among them, that freed nothing (~30 ms of a 0.3 s read)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _read_blocks(path: Path, parser, collector: RecordCollector, what: str,
+                 block_bytes: int) -> bool:
+    """`read_json_lines` itself, with the collector paused."""
     report = LineReport()
     next_lineno, primed = 1, False
     for data in blocks(path, block_bytes):
