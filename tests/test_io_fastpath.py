@@ -155,3 +155,32 @@ def test_a_block_whose_only_quotes_are_keys_skips_the_type_check_safely(tmp_path
             continue  # the generic parser flattens nested rows: the bulk path declines
         bulk, line = both_paths(path, parser)
         assert_same(bulk, line)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=st.lists(st.sampled_from(['{"a": 1}', '"', "x", " ", "\r", "\n", "\r\n", "é"]), max_size=30),
+       bom=st.booleans(), block_bytes=st.integers(1, 12))
+def test_blocks_are_the_file_s_lines_whole_without_copying_the_read(tmp_path, parts, bom, block_bytes):
+    # a block is one read plus the rest of its last line: together they are the file's lines
+    # (a \r\n across two reads stays one line end) and quotes, as the whole text counts them
+    from phasewatch.io.blocks import blocks
+    from phasewatch.io.fastjson import _quote_count
+
+    text = "".join(parts).encode()
+    path = tmp_path / "log.jsonl"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text)
+    found = list(blocks(path, block_bytes))
+    assert [line for block in found for line in block.lines()] == text.splitlines()
+    for block in found:
+        assert _quote_count(block) == (block.data[:block.end] + block.rest).count(b'"')
+        assert block.isascii() == (block.data + block.rest).isascii()
+
+
+def test_quotes_are_counted_across_the_pieces_of_a_long_block():
+    from phasewatch.io.blocks import Block
+    from phasewatch.io.fastjson import QUOTE_PIECE, _quote_count
+
+    data = (b'{"a": 1}\n' * (3 * QUOTE_PIECE // 9)) + b'{"b"'
+    block = Block(data, data.rfind(b"\n") + 1, b'{"b": "x"}\n')
+    assert _quote_count(block) == data.count(b'"') - 2 + 4
+    assert _quote_count(Block(data, len(data), b'"\\""')) == -1  # an escaped quote: no count
