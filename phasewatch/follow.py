@@ -36,16 +36,18 @@ from __future__ import annotations
 
 import os
 import stat
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from phasewatch.errors import InputError
 from phasewatch.files import BOM, open_regular
 from phasewatch.line_split import MAX_LINE_BYTES, LineSplitter
 from phasewatch.output import warn
+
+if TYPE_CHECKING:  # threading is imported by LineSource (following), not by every read
+    import threading
 
 NEW_FILE = (0, None)
 CHUNK = 1 << 16
@@ -362,7 +364,11 @@ class LineSource:
         self.on_idle = on_idle  # called each time the reader has caught up with the writer
         self.follow = follow
         self.poll_interval = poll_interval
-        self.stop = stop or threading.Event()
+        if stop is None:
+            import threading
+
+            stop = threading.Event()
+        self.stop = stop
         self.notice = notice
         self.rotate_wait = rotate_wait
         self.max_line = max_line

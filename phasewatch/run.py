@@ -7,7 +7,6 @@ the way real runs produce them (see `RecordCollector.build`).
 
 from __future__ import annotations
 
-import difflib
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -240,6 +239,8 @@ def table_to_columns(table: pd.DataFrame) -> Columns:
 
 def unknown_metric_message(name: str, available: Iterable[str]) -> str:
     """'no metric X; metrics in this run, closest first: ...' (the fix is in the message)."""
+    import difflib  # only for this message: not imported by every command that reads a run
+
     available = list(available)
     if not available:
         return f"no metric '{name}': this run has no metrics at all"
