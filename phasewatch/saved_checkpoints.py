@@ -117,13 +117,17 @@ class SavedCheckpoint:
     value: float | None = None
     value_step: int | None = None
     upto: int | None = None  # an alert's step: checkpoints after it did not exist yet
+    # live: older checkpoints are being deleted (save_total_limit): the one named may be gone
+    # at the next save (trial 30: an alert named checkpoint-125, deleted 1 s later)
+    rotating: bool = False
 
     def to_dict(self) -> dict[str, Any] | None:
         """The JSON `saved_checkpoint`: null when there is no checkpoint to load."""
         if self.step is None:
             return None
         return {"step": self.step, "path": self.path, "value": self.value,
-                "value_step": self.value_step, "best_step_checkpoint": self.best}
+                "value_step": self.value_step, "best_step_checkpoint": self.best,
+                "being_deleted": self.rotating}
 
     def text(self, metric: str) -> str:
         """What follows the recommended step in the text outputs, e.g. 'not saved; best saved:
@@ -132,14 +136,16 @@ class SavedCheckpoint:
         said = {"saved": "saved", "not saved": "not saved",
                 "deleted": "deleted, likely by save_total_limit",
                 "not found": f"no {name} in the folder"}.get(self.best or "", "")
+        copy = (f"; older checkpoints are being deleted: copy {CHECKPOINT_PREFIX}-{self.step} "
+                "now" if self.rotating and self.step is not None else "")
         if self.best == "saved" and self.step == self.best_step:
-            return f"saved: {name}"
+            return f"saved: {name}{copy}"
         if self.step is None:
             upto = f" up to step {self.upto}" if self.upto is not None else ""
             return f"{said}; no checkpoint{upto} left in the folder" if said else \
                 f"no checkpoint{upto} left in the folder"
         at = "" if self.value_step == self.step else f" at step {self.value_step}"
-        best = f"best saved: {CHECKPOINT_PREFIX}-{self.step}, {metric} {self.value:.4g}{at}"
+        best = f"best saved: {CHECKPOINT_PREFIX}-{self.step}, {metric} {self.value:.4g}{at}{copy}"
         return f"{said}; {best}" if said else best
 
 
@@ -229,6 +235,7 @@ class LiveCheckpoints:
         from array import array
 
         self.candidates = candidates  # None: off (no folder to look in, nothing kept)
+        self.listed: set[int] = set()  # every checkpoint step seen in a listing so far
         self.steps = array("q")
         self.values = array("d")
 
@@ -280,5 +287,16 @@ class LiveCheckpoints:
         if found is None:
             return False, None
         sign = monitor.trackers_[0].series.sign
-        return True, choose(found[0], found[1], self.steps, self.values, sign, alert.best_step,
-                            info.config.get("save_steps"), upto=alert.step)
+        saved = choose(found[0], found[1], self.steps, self.values, sign, alert.best_step,
+                       info.config.get("save_steps"), upto=alert.step)
+        saved.rotating = self.rotating(found[1], info.config.get("save_steps"))
+        return True, saved
+
+    def rotating(self, steps: list[int], save_steps: Any = None) -> bool:
+        """Whether older checkpoints are being deleted (`save_total_limit`): one seen in an
+        earlier listing is gone, or the save cadence puts one before the oldest left that is
+        not there (with save_steps 25, checkpoint-150 and -175 left: -125 was deleted)."""
+        gone = bool(self.listed - set(steps))
+        self.listed.update(steps)
+        interval = save_interval(steps, save_steps) if len(steps) > 1 else None
+        return gone or (interval is not None and steps[0] - interval >= interval)

@@ -229,3 +229,32 @@ def test_the_rule_the_callbacks_share():
     assert save_interval([960, 1000], save_steps=1) == 40
     assert save_interval([520, 960, 1000], save_steps=40) == 40
     assert save_interval([1000]) is None
+
+
+def test_an_alert_says_to_copy_its_checkpoint_when_older_ones_are_being_deleted(tmp_path):
+    """save_total_limit deletes the checkpoint an alert names at the next save (trial 30: an
+    alert named checkpoint-125, deleted 1 s later): where the watch sees checkpoints being
+    deleted, the alert says to copy the one it names now."""
+    out = tmp_path / "out"
+    write_hf_folder(out, eval_every=50, save_every=100)
+    watch = LiveWatch(out, stop_on=(), notice=lambda m: None, info=lambda m: None)
+    alerts = watch.alerts()
+    first = next(alerts)
+    assert first.saved is not None and not first.saved.rotating  # all are there: none deleted
+    assert "being deleted" not in format_alert(first)
+    shutil.rmtree(out / "checkpoint-100")  # seen in the first listing, gone now
+    later = [a for a in alerts if a.saved is not None and a.saved.step is not None]
+    assert later
+    for alert in later:
+        step = alert.saved.step
+        assert alert.to_dict()["saved_checkpoint"]["being_deleted"] is True
+        assert (f"older checkpoints are being deleted: copy checkpoint-{step} now"
+                in format_alert(alert))
+
+
+def test_the_save_cadence_tells_rotation_from_one_listing():
+    from phasewatch.saved_checkpoints import LiveCheckpoints
+
+    assert LiveCheckpoints([]).rotating([150, 175], save_steps=25)  # -125, -100... deleted
+    assert not LiveCheckpoints([]).rotating([25, 50], save_steps=25)
+    assert not LiveCheckpoints([]).rotating([200])  # one checkpoint: no cadence to tell by
