@@ -216,8 +216,9 @@ def refit_stage(s: Series, stage_step: int | None, from_start: bool,
         return None
     found = offline_overfit(stage_steps, [v for _, v in pairs], s.baseline, s.white,
                             from_start=from_start, short_plan=short, noise_sd=s.given_sd)
-    if found is None:
-        return None
+    if found is None or (found.after == "flat" and plan is not None
+                         and not plan.after_early_part(found.onset)):
+        return None  # with a plan, a fall after a flat start within its early part is a dip
     return replace(found, best_value=next(v for st, v in pairs if st == found.best),
                    evaluations=len(pairs))
 

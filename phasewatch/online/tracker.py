@@ -300,9 +300,10 @@ class PhaseTracker:
         if decline is None:
             return None  # no steady decline (z above cfg.z, with caution)
         z_decline, onset, before, since = decline
-        window = s.window_now
-        late = self.phase is None and before >= max(2 * window, LATE_FLAT_RATIO * since)
-        progress = self.progress()
+        window, plan, progress = s.window_now, self.plan(), self.progress()
+        # late after a flat stretch; with a plan, past its early part (a disruption is early)
+        late = (self.phase is None and before >= max(2 * window, LATE_FLAT_RATIO * since)
+                and (plan is None or plan.after_early_part(onset)))
         if not late:
             needed = FROM_START_WINDOWS if self.phase is None else AFTER_DISRUPTION_WINDOWS
             too_soon = since < needed * cfg.window if progress is None else progress < EARLY_FRACTION
@@ -314,7 +315,7 @@ class PhaseTracker:
             # quarter of the decline: a dip that has levelled off still fell over the half when
             # its floor began (dense tuning runs, no plan: dip_no_recovery false 0.10 / 0.50 ->
             # 0.00 / 0.30; decline_from_start 0.70 / 0.85 -> 0.65 / 0.80, called later)
-            falling = (self.plan().falling_after(EARLY_FRACTION, s) if progress is not None
+            falling = (plan.falling_after(EARLY_FRACTION, s) if progress is not None
                        else s.still_falling(since // 2) and s.still_falling(since // 4))
             if self._trough_behind() or self.trough_step is None or not falling:
                 return None  # the fall has flattened: its trough is behind it
