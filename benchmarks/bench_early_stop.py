@@ -24,7 +24,9 @@ Baselines, with the semantics of the frameworks' callbacks:
   (`early_stop_baselines.py`), thresholds calibrated on other seeds for false <= 0.05.
 The first tables: both synthetic families (`phasewatch.synth`, `phasewatch.synth_logistic`),
 dense (41-300 evaluations) and sparse (13-40) runs, every kind, truth from the generator, each
-followed by the same scores per kind. Later: plateau runs with one upset that recovers (false
+followed by the same scores per kind (`--regimes sparse`: 3-12 evaluations; `--families
+powerlaw`: the held-out family `phasewatch.synth_powerlaw`, written without reading the
+monitor's rules). Later: plateau runs with one upset that recovers (false
 stops only) and the reference runs, where FOCuS and CUSUM take the dense runs' thresholds.
 Run: .venv/bin/python benchmarks/bench_early_stop.py [--runs N] [--first-seed S] [--only-regimes]
      [--only-upsets] [--only-reference]
@@ -242,7 +244,9 @@ def main(argv=None) -> int:
     parser.add_argument("--first-seed", type=int, default=0,
                         help="the regime tables' seeds are first-seed .. first-seed + runs - 1 "
                         "(0: the report seeds; tune on 10000+)")
-    parser.add_argument("--families", default="synth,logistic")
+    parser.add_argument("--families", default="synth,logistic",
+                        help="comma-separated: synth, logistic (the tuning families), powerlaw "
+                        "(held out: written without reading the monitor's rules)")
     parser.add_argument("--regimes", default="dense,medium")
     parser.add_argument("--only-reference", action="store_true",
                         help="only the reference trainer's runs")

@@ -133,10 +133,10 @@ def calibrate(traces_without_overfit: list[list[tuple[int, float]]]) -> float:
 
 def regime_runs(family: str, regime: str, seeds: range):
     """(SyntheticRun, overfit onset step or None) for every kind of `regime` and seed."""
-    from phasewatch import synth, synth_logistic
+    from phasewatch import synth, synth_logistic, synth_powerlaw
     from phasewatch.synth_regimes import regime_of
 
-    module = synth if family == "synth" else synth_logistic
+    module = {"synth": synth, "logistic": synth_logistic, "powerlaw": synth_powerlaw}[family]
     for kind in regime_of(regime).kinds():
         for seed in seeds:
             s = module.generate_regime(kind, regime, seed)
