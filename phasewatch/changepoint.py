@@ -48,13 +48,6 @@ VAR_FLOOR = 0.25
 WHOLE_COST_MAX = 400
 
 
-DEFAULT_LEVEL = 0.95
-#: `interval_threshold(DEFAULT_LEVEL)` as NormalDist computes it (tests/test_changepoint.py
-#: checks the two are equal): every analyze needs it, and importing statistics (with fractions,
-#: decimal and random) cost ~5 ms of analyze's start-up.
-DEFAULT_THRESHOLD = 6.634896601021211
-
-
 def interval_threshold(level: float) -> float:
     """Cost increase that bounds a change point's interval at confidence `level`.
 
@@ -63,8 +56,6 @@ def interval_threshold(level: float) -> float:
     jumps inside "95%" intervals). The quantile at 1 - (1 - level) / 5 covers 96% and 100% in
     the same simulation (tests/test_changepoint.py), so that is what is used.
     """
-    if level == DEFAULT_LEVEL:
-        return DEFAULT_THRESHOLD
     # chi-square(1) quantile = squared normal quantile; the stdlib spares a 0.7 s scipy.stats import.
     from statistics import NormalDist
 
@@ -205,7 +196,7 @@ class Segmenter:
 
     def __init__(self, model: str = "normal", penalty: float | None = None,
                  penalty_factor: float = 1.0, min_size: int | None = None,
-                 max_points: int = 2000, level: float = DEFAULT_LEVEL, ar_correction: bool = True,
+                 max_points: int = 2000, level: float = 0.95, ar_correction: bool = True,
                  min_effect: float = 0.05, despike: bool = True, lone_first: bool = True):
         self.lone_first = lone_first
         self.model = model

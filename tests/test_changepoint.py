@@ -287,20 +287,3 @@ def test_wander_ar_reads_phi_from_residuals_and_stays_near_zero_on_white_noise()
     assert 0.45 <= np.mean(sticky) <= 0.7
     assert np.mean(white) <= 0.15
     assert wander_ar(np.ones(9)) == 0.0  # too few residuals to say
-
-
-def test_the_default_level_s_interval_threshold_is_what_normaldist_gives():
-    from statistics import NormalDist
-
-    from phasewatch.changepoint import (
-        DEFAULT_LEVEL,
-        DEFAULT_THRESHOLD,
-        Segmenter,
-        interval_threshold,
-    )
-
-    q = 1.0 - (1.0 - DEFAULT_LEVEL) / 5.0
-    assert DEFAULT_THRESHOLD == float(NormalDist().inv_cdf((1.0 + q) / 2.0) ** 2)
-    assert interval_threshold(DEFAULT_LEVEL) == DEFAULT_THRESHOLD
-    assert Segmenter().level == DEFAULT_LEVEL
-    assert interval_threshold(0.9) == float(NormalDist().inv_cdf((1.0 + 0.98) / 2.0) ** 2)
