@@ -336,12 +336,13 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
         stats["depth_sd"] = float((before - end) / sd) if sd > 0 else None
         # back at the start level: one lucky evaluation among hundreds is not a recovery; and
         # not at the trough itself, whose 3-point median on a dense run is its neighbours'
-        back = np.flatnonzero(point_levels(y)[i1 + 1:] >= before)
+        levels = point_levels(y)
+        back = np.flatnonzero(levels[i1 + 1:] >= before)
         stats["time_to_recover"] = (int(steps[i1 + 1 + back[0]] - steps[i1]) if back.size
                                     else None)
         if not back.size:  # how far short of that level the run ends ("not recovered", by how
             # much: a run that ends within the noise of it is "as good" by the noise, not back)
-            short = float(before - point_levels(y)[-1])
+            short = float(before - levels[-1])
             stats["end_short"] = short
             stats["end_short_sd"] = short / sd if sd > 0 else None
     elif phase.name in UP_PHASES:

@@ -215,10 +215,10 @@ def refit_stage(s: Series, stage_step: int | None, from_start: bool,
     if len(pairs) < (SPARSE_RUN_FROM if planned_sparse(short, stage_steps) else SHORT_RUN_FROM):
         return None
     found = offline_overfit(stage_steps, [v for _, v in pairs], s.baseline, s.white,
-                            from_start=from_start, short_plan=short, noise_sd=s.given_sd)
-    if found is None or (found.after == "flat" and plan is not None
-                         and not plan.after_early_part(found.onset)):
-        return None  # with a plan, a fall after a flat start within its early part is a dip
+                            from_start=from_start, short_plan=short, noise_sd=s.given_sd,
+                            plan=plan)
+    if found is None:
+        return None
     return replace(found, best_value=next(v for st, v in pairs if st == found.best),
                    evaluations=len(pairs))
 
@@ -243,7 +243,8 @@ def _offline_phases(steps: tuple[int, ...], values: tuple[float, ...],
 def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
                     white: float, from_start: bool = False,
                     short_plan: RunPlan | None = None,
-                    noise_sd: float | None = None) -> RefitOverfit | None:
+                    noise_sd: float | None = None,
+                    plan: RunPlan | None = None) -> RefitOverfit | None:
     """The overfit that ends the offline detector's phases of these values (oriented
     higher-is-better), when it is one the refit judges (module docstring); else None. After a
     rise, a best point whose 3-value mean is less than SHORT_RUN_RISE_SD white-noise sds
@@ -251,7 +252,10 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     overfit from the first evaluation is judged only when `from_start` (the run is past its
     early part: `plan.EARLY_FRACTION` of the planned run, when the plan is known).
     `short_plan`: the plan of a run planned to be short (module docstring), else None.
-    `noise_sd`: the noise the user gave (`MonitorConfig.noise_sd` / `eval_size`), else None."""
+    `noise_sd`: the noise the user gave (`MonitorConfig.noise_sd` / `eval_size`), else None.
+    `plan`: the run's plan whatever its length (default `short_plan`): with one, a decline after
+    a flat stretch that starts within the run's early part is a dip, not the refit's to stop."""
+    plan = plan or short_plan
     steps_array = np.asarray(steps, dtype=np.int64)
     y = np.asarray(values, dtype=np.float64)
     phases, recommended = _offline_phases(tuple(steps_array.tolist()), tuple(y.tolist()),
@@ -266,9 +270,9 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     if rises > 1 or any(p.name == "overfit" for p in phases[:-1]):
         return None
     onset, best = int(phases[-1].start_step), int(recommended)
+    if rises == 0 and plan is not None and not plan.after_early_part(onset):
+        return None  # DESIGN.md: a disruption is early (a slow dip after a flat start)
     if planned_sparse(short_plan, steps_array):
-        if rises == 0 and not short_plan.after_early_part(onset):
-            return None
         if rises and max(_size_sd(p) for p in phases if p.name in RISES) < SPARSE_CLEAR_SD:
             return None  # the wiggle of a flat run read as a rise and a fall
         clear = _size_sd(phases[-1]) >= SPARSE_CLEAR_SD and int(np.sum(steps_array > onset)) >= 2
@@ -279,8 +283,8 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
         if short_plan is None:
             late = flat >= SHORT_RUN_FROM and late_in_time(steps_array, flat)
             t_needed = LATE_DECLINE_T
-        else:
-            late, t_needed = short_plan.after_early_part(onset), PLANNED_LATE_DECLINE_T
+        else:  # past the plan's early part (above)
+            late, t_needed = True, PLANNED_LATE_DECLINE_T
         stops = (late and since >= LATE_DECLINE_VALUES
                  and decline_slope_t(y, flat, white) >= t_needed)
         return RefitOverfit(onset, best, stops, "flat")
