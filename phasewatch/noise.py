@@ -195,7 +195,8 @@ def second_difference_sd(values: np.ndarray, robust: bool = True) -> float:
     `robust` takes the MAD (a rare outlier does not count); with 3-6 second differences the
     MAD is the middle one or two of them and often near 0 (on 5-evaluation flat runs, a tenth of
     the true sd), so a short series takes their root mean square instead (`robust=False`), with
-    the largest left out (a turn puts its whole curvature into one second difference), or, from
+    the largest left out (a turn puts its whole curvature into one second difference; a cliff or
+    a one-evaluation dip, into two or three: `_gross_bends`), or, from
     `GROSS_FROM` of them on, every one `GROSS_SD` robust sds or more from their median: a run
     that blows up at its end (an eval loss 0.0042 falling smoothly to 0.0014, then 0.0018,
     0.0042, 0.0028, 0.0081, 0.0436) otherwise sets the noise of the whole run by its blow-up
@@ -213,9 +214,47 @@ def second_difference_sd(values: np.ndarray, robust: bool = True) -> float:
             kept = d2[spread < GROSS_SD * scale] if scale > 0 else d2
             if kept.size < d2.size:
                 return float(np.sqrt(np.mean(kept ** 2) / 6.0))
-        d2 = np.sort(np.abs(d2))[:-1] if d2.size >= 4 else d2
-        return float(np.sqrt(np.mean(d2 ** 2) / 6.0))
+        magnitudes = np.sort(np.abs(d2))[::-1]
+        gross = _gross_bends(magnitudes) if d2.size < GROSS_FROM else 0
+        kept = magnitudes[gross or (1 if d2.size >= 4 else 0):]
+        return float(np.sqrt(np.mean(kept ** 2) / 6.0))
     return float(np.median(np.abs(d2 - np.median(d2))) * MAD_TO_SD / np.sqrt(6.0))
+
+
+GROSS_KEPT = 3  # second differences a short series' noise is read from, at the least
+
+
+def _gross_bends(magnitudes: np.ndarray) -> int:
+    """How many of a short series' largest second differences (`magnitudes`: their absolute
+    values, largest first; fewer than `GROSS_FROM`) are bends, not noise: the largest count j
+    whose j-th is `GROSS_SD` times or more the root mean square of all smaller ones, with
+    `GROSS_KEPT` or more left. 0 when none is.
+
+    A cliff between two evaluations puts its curvature into two neighbouring second
+    differences, a one-evaluation dip into three; leaving out only the largest set an
+    8-evaluation SFT run's noise by its cliff (eval loss 2.652, 2.823, 2.913, 1.533, 1.393,
+    1.361, 1.352, 1.347: noise sd 0.27, 50 times the scatter of its last evaluations, and the
+    rise of 0.26 before the cliff was called part of an improvement). The largest count that
+    passes is taken, not the first that fails, because equal bends mask each other (the
+    largest of that cliff's two is 2.6 times the root mean square of the rest, which holds the
+    other; the second, 18 times that of the four below it). On white noise of 6-40 points (4,000
+    runs each) 0.3-0.5% of Gaussian runs and 0.4-0.9% of Student-t (3 df) runs have a bend so
+    far out. Tuning seeds, 3-12 evaluations, the two families: overfit presence 0.86 / 0.76 ->
+    0.87 / 0.77, boundary hits 0.78 -> 0.79 (first family), no more false claims, every other
+    regime the same; 8 gave the same within 0.01, 6 and two kept second differences more false
+    claims.
+    From `GROSS_FROM` on, the median absolute deviation finds gross ones (so judged among 8-38,
+    Student-t noise put its own tails beyond: the second family's false claims on 13-40
+    evaluations 0.06 -> 0.16). None is judged beside an exact 0 (an accuracy on a few hundred
+    prompts that repeats a reading, 0.5, 0.5, 0.5, 0.6, 0.6, 0.6: its one step would leave a
+    noise of 0)."""
+    if magnitudes[-1] == 0.0:  # a quantised series' repeats: beside them every step is gross
+        return 0
+    count = 0
+    for j in range(1, magnitudes.size - GROSS_KEPT + 1):
+        if magnitudes[j - 1] >= GROSS_SD * float(np.sqrt(np.mean(magnitudes[j:] ** 2))):
+            count = j
+    return count
 
 
 _LOCAL_FIT = np.array([-0.2, -0.2, 0.8, -0.2, -0.2])  # y_i minus the mean of the 5 around it
