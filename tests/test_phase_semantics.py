@@ -123,8 +123,9 @@ def test_a_wide_trough_reached_gradually_is_a_dip():
 def test_not_recovered_says_how_far_short_of_the_start_the_run_ends():
     """A real HF run (trial 30, disruption_12_start): the loss doubles and comes back to 0.014
     above its start. "not recovered" beside "the last is as good within the noise" read as a
-    contradiction: the disruption line now says what it compares, the run's end against the
-    start, with the numbers (0.0138 above, 0.1 sd)."""
+    contradiction: the disruption line says what it compares, the run's end against the
+    start, with the numbers (0.0138 above, 0.1 sd), and within the noise (the phases' own rule
+    of a recovery) it says so."""
     from phasewatch.commands.analyze import phase_line
 
     loss = [1.3304, 2.3141, 2.6942, 2.8356, 2.9183, 2.6347, 1.5443, 1.4251, 1.372, 1.3573,
@@ -134,4 +135,16 @@ def test_not_recovered_says_how_far_short_of_the_start_the_run_ends():
     assert dip.name == "disruption" and dip.stats["time_to_recover"] is None
     assert abs(dip.stats["end_short"] - (1.3442 - 1.3304)) < 1e-9  # oriented: worse is > 0
     line = phase_line(dip, analysis.direction)
-    assert "not recovered (the run ends 0.0138 above the start, 0.1 sd)" in line, line
+    assert "back within the noise of the start (the run ends 0.0138 above it, 0.1 sd)" in line, line
+
+
+def test_a_run_that_ends_far_short_of_its_start_is_not_recovered():
+    from phasewatch.commands.analyze import phase_line
+
+    loss = [1.3304, 2.3141, 2.6942, 2.8356, 2.9183, 2.6347, 1.9443, 1.8251, 1.772, 1.7573,
+            1.7509, 1.7459, 1.7442]
+    analysis = analyze_run(make_run(loss, metric="eval_loss", steps=np.arange(13) * 25))
+    dip = analysis.phases[0]
+    assert dip.name == "disruption" and dip.stats["end_short_sd"] > 1
+    line = phase_line(dip, analysis.direction)
+    assert "not recovered (the run ends 0.4138 above the start, " in line, line

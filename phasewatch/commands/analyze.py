@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from phasewatch.phases import PhaseConfig
 from phasewatch.results import Analysis
 from phasewatch.step_units import at, step_text, unit_scale, unit_word
 
@@ -128,11 +129,20 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
         elif recover is not None:
             recover = (f"{step_text(recover, steps_count)} {unit_word(steps_count)}"
                        + ("" if recover == unit_scale(steps_count) else "s"))
-        line += (f"  trough {_side(s.get('depth'), worse, better)} {reference}, "
-                 + (f"recovered after {recover}" if recover is not None else "not recovered"))
-        if recover is None and s.get("end_short") is not None:  # by how much, at the run's end
-            short_sd = s.get("end_short_sd")
-            line += (f" (the run ends {_side(s['end_short'], worse, better)} {reference}"
+        line += f"  trough {_side(s.get('depth'), worse, better)} {reference}, "
+        short, short_sd = s.get("end_short"), s.get("end_short_sd")
+        if recover is not None:
+            line += f"recovered after {recover}"
+        elif short is None:
+            line += "not recovered"
+        elif short_sd is not None and abs(short_sd) <= PhaseConfig.recover_sd:
+            # never back at the level, but within the noise of it: the phases' own rule of a
+            # recovery (`phases.PhaseConfig.recover_sd`), and what "the last ... is as good
+            # within the noise" beside it says ("not recovered (... 0.5 sd)" read as both)
+            line += (f"back within the noise of {reference} (the run ends "
+                     f"{_side(short, worse, better)} it, {abs(short_sd):.1f} sd)")
+        else:  # by how much, at the run's end
+            line += (f"not recovered (the run ends {_side(short, worse, better)} {reference}"
                      + (f", {abs(short_sd):.1f} sd" if short_sd is not None else "") + ")")
     elif phase.name in ("readaptation", "improvement"):
         line += f"  best {_side(s.get('gain_over_baseline'), better, worse)} {reference}"
