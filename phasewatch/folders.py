@@ -97,6 +97,27 @@ def newest_checkpoint_state(folder: Path) -> tuple[Path, int] | None:
     return (best[1], count) if best else None
 
 
+def trainer_tensorboard_first(folder: Path) -> list[Path]:
+    """The TensorBoard logs in `folder/runs/<name>/` (the HF Trainer's default logging_dir,
+    `runs/<date>_<host>`) when `folder` has no run of its own that ranks with or above its
+    checkpoints yet (no `checkpoint-N/trainer_state.json`, `trainer_state.json`,
+    `trainer_log.jsonl`, nor a run read whole); else []. The Trainer creates its TensorBoard
+    log before its first checkpoint, whose trainer_state.json then becomes the folder's run: a
+    follow of the folder cannot tell yet which log a replay of the finished folder will read
+    (`live_open.TrainerFolderWait` waits when the log's arguments are the Trainer's)."""
+    from phasewatch.io.tensorboard import EVENT_FILE_MARK
+
+    logs = [d for d in _subdirs(folder / "runs")
+            if any(EVENT_FILE_MARK in f.name for f in _files(d))]
+    if not logs or newest_checkpoint_state(folder) is not None:
+        return []
+    here = run_of_folder(folder)
+    if any(f.path == folder or f.path.name in ("trainer_state.json", "trainer_log.jsonl")
+           for f in here):
+        return []
+    return logs
+
+
 def _subdirs(folder: Path) -> list[Path]:
     try:
         return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))

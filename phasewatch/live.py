@@ -147,7 +147,7 @@ class LiveWatch:
     # ------------------------------------------------------------------ the loop
     def _run(self, source) -> Iterator:
         """Read what arrived, feed it, and decide whether to wait for more."""
-        last_growth = time.monotonic()
+        last_growth, quiet = time.monotonic(), getattr(source, "quiet_since", None)
         while True:
             got = False
             for record in source.read(final=not self.follow):
@@ -163,8 +163,8 @@ class LiveWatch:
                 yield from self._end("end of log")
                 return
             now = time.monotonic()
-            if got:
-                last_growth = now
+            if got:  # (a log opened once --idle-exit had passed: quiet since, `live_open`)
+                last_growth, quiet = (now if quiet is None else quiet), None
             idle = self.idle_exit is not None and now - last_growth >= self.idle_exit
             if (source.info.finished and now - last_growth >= FINISH_GRACE) or idle:
                 # the run is over: read what is left as a replay does (an unterminated last

@@ -13,9 +13,11 @@ since a cut JSON line could pass for another format.
 
 A Hugging Face output folder holds its history in `checkpoint-N/trainer_state.json`, one new
 folder per save (older ones deleted under `save_total_limit`), and `trainer_state.json` itself
-only once training ends. Following such a folder follows the newest of these files as they
-appear (`CheckpointStates`); each holds the previous one's rows and more, so only the new rows
-are fed.
+only if the script calls `save_state()` (at the end). Following such a folder follows the
+newest of these files as they appear (`CheckpointStates`); each holds the previous one's rows
+and more, so only the new rows are fed. Before the first checkpoint, the folder may hold only
+the Trainer's TensorBoard log `runs/<date>_<host>/`, which a replay of the finished folder does
+not read: the follow waits for the folder's choice (`TrainerFolderWait`).
 """
 
 from __future__ import annotations
@@ -39,22 +41,29 @@ def open_when_ready(path: Path, follow: bool, notice: Callable[[str], None],
     told: set[str] = set()
     tries = 0
     started = time.monotonic()
+    remote = url_reader(path) is not None
+    trainer = TrainerFolderWait(path, say) if follow and not remote else None
     while True:
         try:
             if follow:
                 check_ready(path)
-            source = open_source(path, follow=follow, notice=notice)
-            if follow and path.is_dir():
-                try:
-                    check_ready(path)  # again: a W&B run may have appeared while opening
-                except InputError:
-                    source.close()
-                    raise
-            if follow and path.is_dir() and source.format == "trainer_state":
-                source = CheckpointStates(source, path)
-            return source
+            if trainer is not None and trainer.undecided():
+                pass  # only the Trainer's TensorBoard log so far: wait (said once)
+            else:
+                source = open_source(path, follow=follow, notice=notice)
+                if follow and path.is_dir():
+                    try:
+                        check_ready(path)  # again: a W&B run may have appeared while opening
+                    except InputError:
+                        source.close()
+                        raise
+                    if source.format == "trainer_state":
+                        source = CheckpointStates(source, path)
+                if trainer is not None and trainer.decided == "idle":
+                    source.quiet_since = trainer.since  # the --idle-exit is over already
+                return source
         except InputError as exc:
-            remote = url_reader(path) is not None  # a server: wait only while it does not answer
+            # a server: wait only while it does not answer
             not_ready = isinstance(exc, NotReadyError)  # a store its writer is still creating
             if not follow or not (getattr(exc, "transient", False) if remote
                                   else not_ready or may_still_come(path)):
@@ -74,13 +83,20 @@ def open_when_ready(path: Path, follow: bool, notice: Callable[[str], None],
             if kind not in told:  # each kind of wait said once (a path that appears, then a
                 told.add(kind)    # store that holds no run yet)
                 say(message)
-        waited = time.monotonic() - started
+        waiting_trainer = trainer is not None and trainer.active
+        waited = time.monotonic() - (trainer.since if waiting_trainer else started)
         if idle_exit is not None and waited >= idle_exit:
+            if waiting_trainer:  # the run is over as far as this follow can tell: read the
+                trainer.decide("idle", idle_exit)  # folder as a replay of it now does
+                continue
             return None
         # A server not up yet is asked again after a pause growing to 5 s, not every poll.
         pause = min(max(poll, 0.5 * 2 ** tries), 5.0) if remote else poll
         tries += 1
         if stop.wait(pause if idle_exit is None else min(pause, idle_exit - waited)):
+            if trainer is not None and trainer.active:
+                trainer.decide("interrupted")  # read what the folder holds, as a replay would
+                continue
             return None
 
 
@@ -124,6 +140,111 @@ def may_still_come(path: Path) -> bool:
         return path.stat().st_size < HEAD_BYTES
     except OSError:
         return True
+
+
+class TrainerFolderWait:
+    """A follow of a folder that holds only a TensorBoard log under `runs/`
+    (`folders.trainer_tensorboard_first`). When it is the HF Trainer's (its `args` text, written
+    with the first records) and the Trainer saves checkpoints (`save_strategy` not "no") into
+    this folder, a replay or `analyze` of the finished folder will read the checkpoints'
+    trainer_state.json, not that log: the follow waits until the folder's choice is made.
+    That is when a checkpoint (or trainer_state.json) appears, or the log says the run
+    finished (HF's final `train_runtime`, logged after the last save), or stops growing for
+    `--idle-exit` seconds, or the follow is stopped: then the folder is opened as a replay of
+    it would be then. Another writer's TensorBoard log (PyTorch's SummaryWriter also writes
+    `runs/<date>_<host>/`) is followed at once. While waiting, the log is read (its records
+    dropped) only to see its arguments, its growth and its end."""
+
+    def __init__(self, folder: Path, say: Callable[[str], None]):
+        self.folder, self.say = folder, say
+        self.active = False  # waiting now
+        self.decided = ""  # why the folder is opened with only TensorBoard in it
+        self.since = time.monotonic()  # the TensorBoard log's last growth
+        self._peek = None
+        self._peeked: Path | None = None
+        self._records = False  # the log has records
+        self._told = False
+
+    def undecided(self) -> bool:
+        from phasewatch.folders import trainer_tensorboard_first
+
+        logs = [] if self.decided or not self.folder.is_dir() \
+            else trainer_tensorboard_first(self.folder)
+        if not logs:
+            self.close()
+            self.active = False
+            return False
+        newest = max(logs, key=lambda log: log.stat().st_mtime)
+        if not self.active:
+            self.active, self.since = True, time.monotonic()
+        self._read_peek(newest)
+        info = self._peek.info if self._peek is not None else None
+        if info is not None and info.finished:
+            self.decide("finished")
+            return False
+        args = info.config if info is not None else {}
+        strategy = str(args.get("save_strategy", "")).lower()
+        output = Path(str(args.get("output_dir", ""))).name
+        if not strategy or (output and output != self.folder.resolve().name):
+            if self._records:  # not the Trainer's, or its checkpoints go elsewhere: no wait
+                self.decide("")
+                return False
+            return True  # nothing in it yet: its first records say whose it is
+        if strategy == "no":
+            self.decide("no saves")
+            return False
+        if not self._told:
+            self._told = True
+            every = f" every {args['save_steps']} steps" if strategy == "steps" \
+                and "save_steps" in args else f" each {strategy}" if strategy == "epoch" else ""
+            self.say(f"{self.folder}: only the Trainer's TensorBoard log "
+                     f"({_relative(newest, self.folder)}) so far: waiting for its first "
+                     f"checkpoint (saved{every}), whose trainer_state.json a replay and "
+                     "`analyze` of the finished folder read (the TensorBoard log is read if the "
+                     f"run ends without one; give {newest} as PATH to follow it now)")
+        return True
+
+    def _read_peek(self, log: Path) -> None:
+        from phasewatch.io import open_source
+
+        try:
+            if self._peeked != log:
+                self.close()
+                self._peek = open_source(log, follow=True, notice=lambda message: None)
+                self._peeked = log
+            for _ in self._peek.read(final=False):
+                self.since, self._records = time.monotonic(), True
+        except InputError:
+            pass  # an event file still being created: looked at again at the next poll
+
+    def decide(self, why: str, idle_exit: float | None = None) -> None:
+        """Read the folder as it is now: the TensorBoard log (said, unless it is not the
+        Trainer's: then there was nothing to wait for)."""
+        self.decided, self.active = why or "not the Trainer's", False
+        self.close()
+        if not why:
+            return
+        if why == "idle":
+            why = f"no checkpoint, and the TensorBoard log has not grown for {idle_exit:g} s " \
+                  "(--idle-exit)"
+        else:
+            why = {"finished": "the run ended without a checkpoint",
+                   "no saves": "the Trainer saves no checkpoint (save_strategy \"no\")",
+                   "interrupted": "stopped before any checkpoint"}[why]
+        self.say(f"{self.folder}: {why}: reading the TensorBoard log, as a replay of the "
+                 "folder now does")
+
+    def close(self) -> None:
+        if self._peek is not None:
+            self._peek.close()
+        self._peek, self._peeked = None, None
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return str(path.relative_to(folder))
+    except ValueError:
+        return str(path)
 
 
 class CheckpointStates(WrappedSource):

@@ -1,0 +1,188 @@
+"""`watch OUT --follow` started before an HF Trainer writes OUT (trial 30 finding 9).
+
+The Trainer creates its TensorBoard log `OUT/runs/<date>_<host>/` before its first checkpoint;
+a replay and `analyze` of the finished folder read `checkpoint-N/trainer_state.json`. The follow
+used to take whichever appeared first (TensorBoard: `eval/accuracy`, its own record count,
+`finished`), so live and offline disagreed. It now waits while the folder holds only that
+TensorBoard log and reads what a replay of the final folder reads: the checkpoints' history once
+one is saved, the TensorBoard log if the run ends (its end tag, --idle-exit, a stop) without one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from watch_follower import Follower, assert_same, eval_curve, replay
+
+pytest.importorskip("tensorboard")
+pytest.importorskip("torch.utils.tensorboard")
+
+
+def _tb_writer(out: Path, save_strategy: str | None = "steps", save_steps: int = 300):
+    """A TensorBoard log where HF's TensorBoardCallback writes it (`out/runs/<date>_<host>/`),
+    starting with the Trainer's arguments as it does (`save_strategy` None: another writer's
+    log, no arguments)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(log_dir=str(out / "runs" / "Dec04_03-17-34_vm"))
+    if save_strategy is not None:
+        writer.add_text("args", json.dumps({"output_dir": str(out), "save_strategy": save_strategy,
+                                            "save_steps": save_steps, "max_steps": -1}))
+    return writer
+
+
+def _save_state(folder: Path, rows: list[dict], step: int) -> None:
+    folder.mkdir()
+    state = {"global_step": step, "log_history": rows, "max_steps": 3000, "best_metric": None}
+    (folder / "trainer_state.json").write_text(json.dumps(state, indent=2) + "\n")
+
+
+def _messages(follower: Follower, text: str) -> list[str]:
+    return [m for m in follower.messages if text in m]
+
+
+def _wait_until_seen(follower: Follower, timeout: float = 20.0) -> None:
+    """Until the follow has looked at the folder: it waits for a checkpoint (or, before the
+    fix, it follows the TensorBoard log)."""
+    deadline = time.monotonic() + timeout
+    while not any("only the Trainer's" in m or "caught up" in m for m in follower.messages):
+        assert time.monotonic() < deadline, follower.messages
+        time.sleep(0.01)
+
+
+def test_checkpoints_saved_after_the_tensorboard_log_are_what_the_follow_reads(tmp_path):
+    """The Trainer's order: runs/<date>_<host>/ first, then a checkpoint-N every save (the
+    older deleted, save_total_limit=2), each trainer_state.json the whole history so far; the
+    TensorBoard log has the same values under HF's `eval/` names."""
+    out = tmp_path / "out"
+    follower = Follower(out, stop_on=(), idle_exit=1.0)
+    follower.wait_for_message("does not exist yet")
+    writer = _tb_writer(out)
+    rows: list[dict] = []
+    saved: list[Path] = []
+    for i, (step, acc) in enumerate(eval_curve()):
+        writer.add_scalar("eval/accuracy", acc, step)
+        writer.flush()
+        rows.append({"eval_accuracy": acc, "step": step, "epoch": step / 1000})
+        if i == 3:  # the follow has seen the folder with only the TensorBoard log
+            _wait_until_seen(follower)
+        if i % 30 == 29:
+            _save_state(out / f"checkpoint-{step}", rows, step)
+            saved.append(out / f"checkpoint-{step}")
+            if len(saved) > 2:
+                shutil.rmtree(saved.pop(0))
+            time.sleep(0.03)
+    writer.add_scalar("train/train_runtime", 12.5, step)  # the end: after the last save
+    writer.close()
+    followed = follower.ends_by_itself()
+    replayed, result = replay(out, stop_on=())
+    assert_same(followed, replayed)
+    assert followed[0].metric == "eval_accuracy"  # the checkpoints' name, not eval/accuracy
+    watched = follower.watch.result
+    assert (watched.n_records, watched.finished) == (result.n_records, result.finished)
+    assert watched.reason == "idle" and not watched.finished  # no end row in a checkpoint
+    assert len(_messages(follower, "only the Trainer's TensorBoard log")) == 1
+
+
+def test_a_run_that_ends_without_a_checkpoint_is_read_from_its_tensorboard_log(tmp_path):
+    """save_steps beyond the run's end: no checkpoint comes; the TensorBoard log's end tag
+    says so, and the follow reads that log, as a replay of the folder does."""
+    out = tmp_path / "out"
+    follower = Follower(out, stop_on=())
+    follower.wait_for_message("does not exist yet")
+    writer = _tb_writer(out, save_steps=5000)
+    curve = eval_curve()
+    for i, (step, acc) in enumerate(curve):
+        writer.add_scalar("eval/accuracy", acc, step)
+        if i % 25 == 0:
+            writer.flush()
+            time.sleep(0.01)
+        if i == 0:
+            _wait_until_seen(follower)
+    writer.add_scalar("train/train_runtime", 12.5, curve[-1][0])
+    writer.close()
+    followed = follower.ends_by_itself(timeout=30)
+    replayed, result = replay(out, stop_on=())
+    assert_same(followed, replayed)
+    assert followed[0].metric == "eval/accuracy"
+    watched = follower.watch.result
+    assert watched.reason == "finished" and watched.finished and result.finished
+    assert watched.n_records == result.n_records
+    assert _messages(follower, "the run ended without a checkpoint")
+    assert _messages(follower, "waiting for its first checkpoint (saved every 5000 steps)")
+
+
+@pytest.mark.parametrize("save_strategy", ["no", None])
+def test_no_wait_when_no_checkpoint_will_come(tmp_path, save_strategy):
+    """The Trainer's log with save_strategy "no", or a log another writer made in runs/
+    (PyTorch's SummaryWriter() default, no Trainer arguments): followed at once."""
+    out = tmp_path / "out"
+    writer = _tb_writer(out, save_strategy=save_strategy)
+    curve = eval_curve()
+    for step, acc in curve[:20]:
+        writer.add_scalar("eval/accuracy", acc, step)
+    writer.flush()
+    follower = Follower(out, stop_on=())
+    follower.wait_for_message("caught up after 20 records")
+    for step, acc in curve[20:]:
+        writer.add_scalar("eval/accuracy", acc, step)
+    writer.add_scalar("train/train_runtime", 12.5, curve[-1][0])
+    writer.close()
+    followed = follower.ends_by_itself(timeout=30)
+    replayed, _ = replay(out, stop_on=())
+    assert_same(followed, replayed)
+    assert not _messages(follower, "waiting for its first checkpoint")
+    assert bool(_messages(follower, 'save_strategy "no"')) == (save_strategy == "no")
+
+
+def test_idle_exit_while_waiting_reads_the_tensorboard_log_and_ends_once(tmp_path):
+    """A run that stopped (crashed) before any checkpoint and without the end tag: after
+    --idle-exit of no growth the follow reads the TensorBoard log and ends at once (not after
+    a second --idle-exit)."""
+    out = tmp_path / "out"
+    writer = _tb_writer(out)
+    for step, acc in eval_curve():
+        writer.add_scalar("eval/accuracy", acc, step)
+    writer.close()
+    started = time.monotonic()
+    follower = Follower(out, stop_on=(), idle_exit=1.0)
+    followed = follower.ends_by_itself()
+    took = time.monotonic() - started
+    replayed, _ = replay(out, stop_on=())
+    assert_same(followed, replayed)
+    assert follower.watch.result.reason == "idle"
+    assert 1.0 <= took < 1.9, took
+    assert _messages(follower, "has not grown for 1 s (--idle-exit)")
+
+
+def test_a_stopped_wait_reads_the_folder_as_it_is(tmp_path):
+    out = tmp_path / "out"
+    writer = _tb_writer(out)
+    for step, acc in eval_curve()[:40]:
+        writer.add_scalar("eval/accuracy", acc, step)
+    writer.close()
+    follower = Follower(out, stop_on=())
+    follower.wait_for_message("only the Trainer's TensorBoard log")
+    follower.stop.set()
+    follower.ends_by_itself()
+    assert follower.watch.result.reason == "interrupted"
+    assert follower.watch.result.n_records == 40
+
+
+def test_a_folder_with_a_checkpoint_already_is_followed_at_once(tmp_path):
+    out = tmp_path / "out"
+    writer = _tb_writer(out)
+    rows = [{"eval_accuracy": acc, "step": step} for step, acc in eval_curve()]
+    for step, acc in eval_curve():
+        writer.add_scalar("eval/accuracy", acc, step)
+    writer.close()
+    _save_state(out / "checkpoint-100", rows[:10], 100)
+    follower = Follower(out, stop_on=(), idle_exit=0.3)
+    follower.ends_by_itself()
+    assert not _messages(follower, "only the Trainer's TensorBoard log")
+    assert follower.watch.result.n_records == 10
+
