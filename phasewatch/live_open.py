@@ -17,7 +17,8 @@ only if the script calls `save_state()` (at the end). Following such a folder fo
 newest of these files as they appear (`CheckpointStates`); each holds the previous one's rows
 and more, so only the new rows are fed. Before the first checkpoint, the folder may hold only
 the Trainer's TensorBoard log `runs/<date>_<host>/`, which a replay of the finished folder does
-not read: the follow waits for the folder's choice (`TrainerFolderWait`).
+not read: the follow waits for the folder's choice (`TrainerFolderWait`), and says which file
+it follows once it has one (`said_followed`).
 """
 
 from __future__ import annotations
@@ -57,8 +58,7 @@ def open_when_ready(path: Path, follow: bool, notice: Callable[[str], None],
                     except InputError:
                         source.close()
                         raise
-                    if source.format == "trainer_state":
-                        source = CheckpointStates(source, path)
+                    source = said_followed(source, path, say)
                 if trainer is not None and trainer.decided == "idle":
                     source.quiet_since = trainer.since  # the --idle-exit is over already
                 return source
@@ -240,6 +240,28 @@ class TrainerFolderWait:
         self._peek, self._peeked = None, None
 
 
+def said_followed(source, folder: Path, say: Callable[[str], None]):
+    """The source of a followed folder (a `CheckpointStates` for the Trainer's history), once
+    it has said which file of the folder it follows."""
+    file = getattr(source, "path", None)
+    shown = _relative(Path(file), folder) if file is not None else "its log"
+    if source.format != "trainer_state":
+        say(f"{folder}: following {shown}, the folder's log (as a replay and `analyze` of it "
+            "read it)")
+        return source
+    if source.warnings and source.warnings[-1].startswith("history from "):
+        source.warnings.pop()  # the folder's choice, said here for a follow
+    if Path(file).parent == folder:
+        say(f"{folder}: following {shown}, the Trainer's history")
+    else:
+        say(f"{folder}: following {shown}, the Trainer's history (as a replay and `analyze` "
+            "of the folder read it), and each newer checkpoint's as it is saved "
+            "(trainer_state.json once save_state() writes it); checkpoints hold no end-of-run "
+            "row: the follow ends at --idle-exit (longer than the time between saves) or when "
+            "stopped")
+    return CheckpointStates(source, folder, say)
+
+
 def _relative(path: Path, folder: Path) -> str:
     try:
         return str(path.relative_to(folder))
@@ -253,9 +275,10 @@ class CheckpointStates(WrappedSource):
     the end), else the newest `checkpoint-N/trainer_state.json`. Everything else is the
     wrapped source's."""
 
-    def __init__(self, source, folder: Path):
+    def __init__(self, source, folder: Path, say: Callable[[str], None] = lambda text: None):
         super().__init__(source)
         self._folder = folder
+        self._say = say
 
     @property
     def reading(self) -> Path:
@@ -277,6 +300,9 @@ class CheckpointStates(WrappedSource):
         newest = self.newest()
         source = self._source
         if newest is not None and newest != source.path:
+            if newest.parent == self._folder:
+                self._say(f"{self._folder}: following trainer_state.json, written by "
+                          "save_state(): the Trainer's whole history")
             source.path = newest
             source._stamp = None  # a new file: read it whatever its size and time
         yield from source.read(final)

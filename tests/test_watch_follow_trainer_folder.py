@@ -86,6 +86,8 @@ def test_checkpoints_saved_after_the_tensorboard_log_are_what_the_follow_reads(t
     assert (watched.n_records, watched.finished) == (result.n_records, result.finished)
     assert watched.reason == "idle" and not watched.finished  # no end row in a checkpoint
     assert len(_messages(follower, "only the Trainer's TensorBoard log")) == 1
+    [said] = _messages(follower, ": following checkpoint-")
+    assert "each newer checkpoint's" in said and "--idle-exit" in said
 
 
 def test_a_run_that_ends_without_a_checkpoint_is_read_from_its_tensorboard_log(tmp_path):
@@ -186,3 +188,37 @@ def test_a_folder_with_a_checkpoint_already_is_followed_at_once(tmp_path):
     assert not _messages(follower, "only the Trainer's TensorBoard log")
     assert follower.watch.result.n_records == 10
 
+
+
+def test_the_follow_says_which_file_it_follows_and_when_it_moves(tmp_path):
+    """Once which file of the folder (not per checkpoint), and once when save_state()'s
+    trainer_state.json appears (the run's end row: the follow ends by itself)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    rows = [{"eval_accuracy": acc, "step": step} for step, acc in eval_curve()]
+    _save_state(out / "checkpoint-100", rows[:10], 100)
+    follower = Follower(out, stop_on=())
+    follower.wait_for_message("caught up after 10 records")
+    _save_state(out / "checkpoint-200", rows[:20], 200)
+    time.sleep(0.1)
+    rows.append({"train_runtime": 10.0, "step": rows[-1]["step"]})
+    (out / "trainer_state.json").write_text(json.dumps({"log_history": rows}))
+    follower.ends_by_itself()
+    assert len(_messages(follower, "following checkpoint-100/trainer_state.json")) == 1
+    assert not _messages(follower, "checkpoint-200")
+    assert len(_messages(follower, "following trainer_state.json, written by save_state()")) == 1
+    assert follower.watch.result.reason == "finished"
+    assert follower.watch.result.n_records == len(rows)
+    # the folder's choice was said once, as a follow's line, not as the replay's warning
+    assert not _messages(follower, "history from checkpoint-100")
+
+
+def test_a_folder_of_another_log_says_which_file(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "trainer_log.jsonl").write_text(
+        "".join(json.dumps({"current_steps": s, "eval_loss": 1 - a}) + "\n"
+                for s, a in eval_curve()[:30]))
+    follower = Follower(out, stop_on=(), idle_exit=0.3)
+    follower.ends_by_itself()
+    assert _messages(follower, "following trainer_log.jsonl, the folder's log")
