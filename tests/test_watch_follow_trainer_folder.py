@@ -15,6 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from watch_follower import Follower, assert_same, eval_curve, replay
 
@@ -189,7 +190,6 @@ def test_a_folder_with_a_checkpoint_already_is_followed_at_once(tmp_path):
     assert follower.watch.result.n_records == 10
 
 
-
 def test_the_follow_says_which_file_it_follows_and_when_it_moves(tmp_path):
     """Once which file of the folder (not per checkpoint), and once when save_state()'s
     trainer_state.json appears (the run's end row: the follow ends by itself)."""
@@ -222,3 +222,72 @@ def test_a_folder_of_another_log_says_which_file(tmp_path):
     follower = Follower(out, stop_on=(), idle_exit=0.3)
     follower.ends_by_itself()
     assert _messages(follower, "following trainer_log.jsonl, the folder's log")
+
+
+def test_real_trainer_followed_from_before_it_starts(tmp_path):
+    """The real HF Trainer (tiny BERT on CPU, evaluated every step, TensorBoard on, a
+    checkpoint every 10 steps, save_total_limit=2) writing while `watch OUT --follow` runs:
+    the follow reads what the replay of the finished folder reads."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from scripted_eval import ScriptedMetrics
+
+    class Data(torch.utils.data.Dataset):
+        def __init__(self, n=16):
+            g = torch.Generator().manual_seed(0)
+            self.x = torch.randint(0, 20, (n, 6), generator=g)
+            self.y = (self.x.sum(1) % 2).long()
+
+        def __len__(self):
+            return len(self.x)
+
+        def __getitem__(self, i):
+            return {"input_ids": self.x[i], "labels": self.y[i]}
+
+    followers: list[Follower] = []
+
+    class Start(transformers.TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            # after HF's TensorBoardCallback made runs/<date>_<host>/, before any record: the
+            # Trainer's start-up (seconds on a loaded machine) is not counted in --idle-exit
+            followers.append(Follower(out, stop_on=(), idle_exit=3.0))
+            _wait_until_seen(followers[0])
+
+        def on_evaluate(self, args, state, control, **kwargs):
+            time.sleep(0.02)  # a real evaluation takes a while
+
+    steps = 60
+    t = np.arange(steps + 1)
+    accuracy = np.where(t < 25, 0.4 + 0.3 * t / 25, 0.7 - 0.25 * (t - 25) / 35)
+    accuracy = accuracy + np.random.default_rng(0).normal(0, 0.004, t.size)
+    out = tmp_path / "out"
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    config = transformers.BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
+                                     num_attention_heads=1, intermediate_size=8,
+                                     max_position_embeddings=8, num_labels=2)
+    args = transformers.TrainingArguments(
+        output_dir=str(out), max_steps=steps, per_device_train_batch_size=4,
+        per_device_eval_batch_size=16, eval_strategy="steps", eval_steps=1, logging_steps=5,
+        save_strategy="steps", save_steps=10, save_total_limit=2, report_to=["tensorboard"],
+        use_cpu=True, disable_tqdm=True, learning_rate=1e-3, seed=0, dataloader_num_workers=0)
+    trainer = transformers.Trainer(
+        model=transformers.BertForSequenceClassification(config), args=args,
+        train_dataset=Data(), eval_dataset=Data(), compute_metrics=ScriptedMetrics(
+            accuracy=accuracy), callbacks=[Start()])
+    trainer.train()
+    [follower] = followers
+    followed = follower.ends_by_itself(timeout=30)
+    assert list((out / "runs").iterdir()) and not (out / "trainer_state.json").exists()
+    # six saves, four deleted by save_total_limit while followed; the last holds every value
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-50", "checkpoint-60"]
+    replayed, result = replay(out, stop_on=())
+    assert_same(followed, replayed)
+    assert followed[0].metric == "eval_accuracy"
+    watched = follower.watch.result
+    assert (watched.n_records, watched.n_values, watched.finished) == (
+        result.n_records, result.n_values, result.finished)
+    assert watched.n_values == steps and watched.phases == result.phases
+    assert watched.reason == "idle"  # no end row in a checkpoint: --idle-exit ends it
+    assert len(_messages(follower, "only the Trainer's TensorBoard log")) == 1
+    assert len(_messages(follower, ": following checkpoint-")) == 1
