@@ -105,10 +105,12 @@ def trainer_tensorboard_first(folder: Path) -> list[Path]:
     log before its first checkpoint, whose trainer_state.json then becomes the folder's run: a
     follow of the folder cannot tell yet which log a replay of the finished folder will read
     (`live_open.TrainerFolderWait` waits when the log's arguments are the Trainer's)."""
+    runs = _subdirs(folder / "runs")
+    if not runs:
+        return []
     from phasewatch.io.tensorboard import EVENT_FILE_MARK
 
-    logs = [d for d in _subdirs(folder / "runs")
-            if any(EVENT_FILE_MARK in f.name for f in _files(d))]
+    logs = [d for d in runs if any(EVENT_FILE_MARK in f.name for f in _files(d))]
     if not logs or newest_checkpoint_state(folder) is not None:
         return []
     here = run_of_folder(folder)

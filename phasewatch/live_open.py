@@ -174,7 +174,7 @@ class TrainerFolderWait:
             self.close()
             self.active = False
             return False
-        newest = max(logs, key=lambda log: log.stat().st_mtime)
+        newest = max(logs, key=_mtime)
         if not self.active:
             self.active, self.since = True, time.monotonic()
         self._read_peek(newest)
@@ -260,6 +260,13 @@ def said_followed(source, folder: Path, say: Callable[[str], None]):
             "row: the follow ends at --idle-exit (longer than the time between saves) or when "
             "stopped")
     return CheckpointStates(source, folder, say)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # deleted since the folder was listed
+        return 0.0
 
 
 def _relative(path: Path, folder: Path) -> str:
