@@ -85,12 +85,14 @@ def beats_last(phases: list[Phase], y: np.ndarray, best: int, sd: float,
     """Whether the checkpoint at index `best` is better than the last evaluation beyond the
     noise (`y` higher is better): the run ends in a decline (its last phase an overfit or a
     disruption), or the level at `best` is above the last one by `k_sd` sds of a difference of
-    two readings, the phases' own significance. None when `best` is the last evaluation or the
+    two readings, the phases' own significance (an end's level does not average in a neighbour
+    that differs from it by more than that: `point_levels`). None when `best` is the last evaluation or the
     noise is unknown."""
     last = y.size - 1
     if best >= last or not sd > 0:
         return None
     if phases and phases[-1].name in DECLINES:
         return True
-    levels = point_levels(y)
-    return bool(levels[best] - levels[last] > k_sd * math.sqrt(2.0) * sd)
+    margin = k_sd * math.sqrt(2.0) * sd
+    levels = point_levels(y, change=margin)  # an end's level is not averaged across a change
+    return bool(levels[best] - levels[last] > margin)

@@ -17,6 +17,7 @@ units for output.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,13 +93,21 @@ class Baseline:
         return None
 
 
-def point_levels(y: np.ndarray) -> np.ndarray:
+def point_levels(y: np.ndarray, change: float = math.inf) -> np.ndarray:
     """The data at each evaluation as reported: the value itself on a sparse run; on a dense
     run the median of it and its two neighbours, so one lucky or unlucky evaluation among
-    hundreds is not read as the level there."""
+    hundreds is not read as the level there. An end has one neighbour, and its level is the
+    mean of the two, except where they differ by more than `change` (given the noise: a change
+    the run makes right after its first or right before its last evaluation, not noise): then
+    the value itself. A 0.66 at step 0 before a fall to 0.0 read 0.33, and a last evaluation of
+    0.265 was 'as good within the noise' as the 0.66 start."""
     if y.size <= SPARSE:
         return y
-    return centred_median3(y)
+    out = centred_median3(y)
+    for end, near in ((0, 1), (-1, -2)):
+        if abs(y[end] - y[near]) > change:
+            out[end] = y[end]
+    return out
 
 
 def extreme_index(y: np.ndarray, lo: int, hi: int, highest: bool) -> int:

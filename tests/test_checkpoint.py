@@ -145,3 +145,20 @@ def _values(folder) -> dict[int, float]:
     from phasewatch.io import read_run
 
     return {int(k): float(v) for k, v in read_run(folder).series("eval/accuracy").items()}
+
+
+def test_a_start_before_a_fall_is_not_averaged_with_the_fall(tmp_path, capsys):
+    """Trial 31 finding 2 (TRL SFT, 41 evaluations): 0.66 at step 0, 0.0 at step 50, a plateau
+    near 0.26. The first evaluation's level was the mean of 0.66 and 0.0 (0.33), within the
+    noise of the last 0.265: 'recommended stop: step 0 (the last ... is as good within the
+    noise)' beside 'the run ends 0.4 below the start'."""
+    rng = np.random.default_rng(3)
+    y = np.concatenate([[0.66, 0.0, 0.03, 0.08, 0.185, 0.205, 0.215],
+                        0.255 + rng.normal(0.0, 0.025, 34)])
+    a = analyze(_run(y, "eval/accuracy"))
+    assert a.recommended_stop_step == 0 and a.extra["stop_beats_last"] is True
+    log = tmp_path / "log.jsonl"
+    _write_jsonl(log, y, "eval/accuracy")
+    assert main(["analyze", str(log)]) == 0
+    text = capsys.readouterr().out
+    assert "recommended stop: step 0\n" in text and "as good within the noise" not in text
