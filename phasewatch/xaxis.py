@@ -44,9 +44,10 @@ CARRIERS: dict[str, tuple[str, ...]] = {
 # gets `evaluation_<metric>_vs_iterations`, at step = the optimizer's iteration.
 KERAS_EPOCH_TAG = "epoch_"
 KERAS_ITERATION_TAG = re.compile(r"(?:^|/)evaluation_.+_vs_iterations$")
-_STEP_WORD = re.compile(r"\bstep(s?)\b")
+_STEP_WORD = re.compile(r"(?<!-)\bstep(s?)\b")  # a word, not an option's name (--planned-steps)
 _STEP_AT = re.compile(r"\bstep (-?\d+)\b")
 _STEPS_OF = re.compile(r"\b(\d+) steps\b")
+_PLAN_OPTION = re.compile(r"\(--planned-steps\)")
 
 
 def default_unit(run: Run) -> str:
@@ -100,10 +101,13 @@ def in_step_unit(text: str, unit: str) -> str:
     """`text` (a watch message, a legend entry) with its words "step" / "steps" naming `unit`
     instead: "has got worse since epoch 5" where the steps are epochs; with a scaled unit the
     numbers too: "since step 13500" -> "since epoch 1.35", "the planned 30000 steps" -> "the
-    planned 3 epochs"."""
+    planned 3 epochs". An option keeps its name, with the unit it takes there: "(--planned-steps)"
+    -> "(--planned-steps, the planned epochs x 10,000)" on an HF console log without steps."""
     if unit == "step":
         return text
     word, scale = unit_word(unit), unit_scale(unit)
+    takes = f"{word}s" if scale == 1 else f"{word}s x {scale:,}"
+    text = _PLAN_OPTION.sub(f"(--planned-steps, the planned {takes})", text)
     if scale != 1:
         text = _STEP_AT.sub(lambda m: f"{word} {step_text(int(m.group(1)), unit)}", text)
         text = _STEPS_OF.sub(lambda m: f"{step_text(int(m.group(1)), unit)} {word}s", text)

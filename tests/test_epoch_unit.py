@@ -306,3 +306,16 @@ def test_in_step_unit_changes_whole_words_only():
     assert in_step_unit(text, "epoch") == \
         "worse since epoch 5 (steps_per_second, 40 epochs, train/step_time)"
     assert in_step_unit(text, "step") == text
+
+
+def test_in_step_unit_keeps_an_options_name_and_says_the_unit_it_takes():
+    """Trial 31 finding 5: on an HF console log (steps count epoch x 10,000) the live hint said
+    "(--planned-epochs)", an option watch does not have."""
+    from phasewatch.online.wording import FROM_START_HINT
+
+    assert "--planned-steps" in FROM_START_HINT
+    assert in_step_unit(FROM_START_HINT, "epoch/10000").endswith(
+        "give the run's planned length (--planned-steps, the planned epochs x 10,000) to tell "
+        "the two apart")
+    assert "(--planned-steps, the planned epochs)" in in_step_unit(FROM_START_HINT, "epoch")
+    assert in_step_unit("--planned-steps 300 steps", "epoch") == "--planned-steps 300 epochs"
