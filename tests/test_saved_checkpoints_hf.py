@@ -258,3 +258,28 @@ def test_the_save_cadence_tells_rotation_from_one_listing():
     assert LiveCheckpoints([]).rotating([150, 175], save_steps=25)  # -125, -100... deleted
     assert not LiveCheckpoints([]).rotating([25, 50], save_steps=25)
     assert not LiveCheckpoints([]).rotating([200])  # one checkpoint: no cadence to tell by
+
+
+def test_the_csv_names_the_checkpoint_to_load(tmp_path, capsys):
+    """Trial 31 finding 9: text and JSON named the checkpoint to load; the CSV had only the
+    recommended step (one with no checkpoint) and no stop_beats_last. New columns at the end."""
+    import csv
+    import io
+
+    out = tmp_path / "out"
+    write_hf_folder(out, eval_every=50, save_every=200)
+    run = analyze_json(out, capsys)
+    assert main(["analyze", str(out), "--format", "csv"]) == 0
+    table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert list(table[0])[-3:] == ["stop_beats_last", "saved_checkpoint", "saved_checkpoint_step"]
+    for row in table:
+        assert row["saved_checkpoint"] == run["saved_checkpoint"]["path"]
+        assert int(row["saved_checkpoint_step"]) == run["saved_checkpoint"]["step"]
+        assert row["stop_beats_last"] == str(run["stop_beats_last"])
+    # outside an HF output folder the checkpoint columns are empty
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(out / "trainer_state.json", alone / "trainer_state.json")
+    assert main(["analyze", str(alone), "--format", "csv"]) == 0
+    row = next(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert row["saved_checkpoint"] == row["saved_checkpoint_step"] == ""

@@ -275,10 +275,11 @@ def print_comparison(analyses: list[Analysis]) -> None:
 CSV_COLUMNS = ("source", "metric", "direction", "baseline", "recommended_stop_step", "phase",
                "start_step", "end_step", "start_value", "end_value", "change", "change_sd",
                "trough_step", "depth", "time_to_recover", "peak_step", "gain_over_baseline",
-               "decline_since_peak", "n_points", "confidence", "level", "drift", "step_unit")
+               "decline_since_peak", "n_points", "confidence", "level", "drift", "step_unit",
+               "stop_beats_last", "saved_checkpoint", "saved_checkpoint_step")
 # the columns that hold a step (in epochs where the log states no step: `step_unit`)
 CSV_STEPS = ("recommended_stop_step", "start_step", "end_step", "trough_step",
-             "time_to_recover", "peak_step")
+             "time_to_recover", "peak_step", "saved_checkpoint_step")
 
 
 def _cell(value) -> str:
@@ -291,7 +292,10 @@ def write_csv(analyses: list[Analysis], stream) -> None:
     """One row per phase of each run (a run with no phases gets one row without a phase);
     `confidence` is filled for a short series (low, moderate, high), empty otherwise;
     `step_unit` says what the step columns count: "step", "epoch" (Keras), or "epoch" for an
-    HF console log that states no step, whose step columns are then its epochs (1.35)."""
+    HF console log that states no step, whose step columns are then its epochs (1.35). The last
+    columns repeat the JSON's `stop_beats_last` (True / False, empty where the recommended
+    checkpoint is the last) and, in a Hugging Face output folder, its `saved_checkpoint`: the
+    folder to load (its path) and its step (the text's "checkpoint to keep")."""
     import csv  # only for --format csv: not on the path of the JSON and text outputs
 
     writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, extrasaction="ignore",
@@ -301,7 +305,10 @@ def write_csv(analyses: list[Analysis], stream) -> None:
         head = {"source": a.source, "metric": a.metric, "direction": a.direction,
                 "baseline": a.baseline, "recommended_stop_step": a.recommended_stop_step,
                 # a short series' phases are named with the confidence its few points support
-                "confidence": a.extra.get("confidence")}
+                "confidence": a.extra.get("confidence"),
+                "stop_beats_last": a.extra.get("stop_beats_last")}
+        if a.saved_checkpoint is not None and (saved := a.saved_checkpoint.to_dict()):
+            head.update(saved_checkpoint=saved.get("path"), saved_checkpoint_step=saved.get("step"))
         for phase in a.phases or [None]:
             row = dict(head)
             if phase is not None:
