@@ -117,8 +117,9 @@ def check_text(r: dict, text: str):
             yield f"text peak step ({tag})", tail, p["peak_step"]
         if p["name"] == "disruption":
             ttr, first = p.get("time_to_recover"), p["start_step"] == r["phases"][0]["start_step"]
-            said = "not recovered" if ttr is None else "recovered after " + (
-                at(ttr).split(" ", 1)[1] if not x else "")
+            within = ttr is None and abs(p.get("end_short_sd") or 2.0) <= 1.0
+            said = ("back within the noise of" if within else "not recovered") if ttr is None \
+                else "recovered after " + (at(ttr).split(" ", 1)[1] if not x else "")
             ref = "the start" if first else f"where it began ({at(p['start_step'], p.get('start_x'))})"
             if said not in tail or f"{ref}," not in tail and not x:
                 yield f"text depth's reference and recovery ({tag})", tail, f"{ref}, {said}"
