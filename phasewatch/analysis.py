@@ -276,21 +276,22 @@ def _stage_phases(steps, y, breaks, sd: float, cfg: PhaseConfig,
     """Phases named stage by stage: a known switch of training stage (SFT -> RL) starts the
     naming again, as the live monitor does, so the RL stage's rise is its own phase (an
     improvement, or a readaptation after a fall right after the switch) and not the tail of the
-    SFT stage's phase. Records from the switch step on belong to the new stage, which also sees
-    the last record before it as its starting level (so a drop at the switch is its disruption).
+    SFT stage's phase. Records after the switch step belong to the new stage, which starts from
+    the switch step's own evaluation, still before RL (contracts.md), else the last before it;
+    a drop after the switch is its disruption.
     Phases meet at the switch step. A stage shorter than MIN_POINTS is not split off. A stage of
     at most HINGE_POINTS records is read by the broken line as a sparse run is (its lines from
     the whole run's segmentation, with segments of 3+ points, miss a dip of a few evaluations
     at the switch), judged against the run's noise `sd`."""
     cuts = [(0, int(steps[0]))]  # (index of each stage's first record, step the stage starts)
     for step in stage_steps:
-        i = int(np.searchsorted(steps, step))
+        i = int(np.searchsorted(steps, step, side="right"))  # the first record after it
         if i - cuts[-1][0] >= MIN_POINTS and steps.size - i >= MIN_POINTS:
             cuts.append((i, int(step)))
     phases: list[Phase] = []
     for k, (first, switch) in enumerate(cuts):
         stop = cuts[k + 1][0] if k + 1 < len(cuts) else steps.size
-        a = max(first - 1, 0)  # the previous stage's last record: this stage's starting level
+        a = max(first - 1, 0)  # the switch step's record (else the last before it): the start
         if len(cuts) > 1 and stop - a <= HINGE_POINTS and not pinned:
             stage, _ = hinge_phases(steps[a:stop], y[a:stop], cfg, sd)
         else:

@@ -210,15 +210,16 @@ def boundary_levels(phases: list[Phase], steps, y,
     evaluation at each boundary and at the end (`robust`: read with `point_levels`, for
     decisions). Always the data, never the user's `--baseline`: that is the reference effects
     are measured from (`phase_stats`), and must not move the phases or the values at their
-    edges. At a change of training stage (`fixed`) the new stage starts from the last record
-    before the switch, so a fall at the switch is measured."""
+    edges. At a change of training stage (`fixed`) the new stage starts from the switch step's
+    own evaluation, still before the new stage (contracts.md: `sft_to_rl` is logged at the last
+    SFT step), else the last record before the switch, so a fall after the switch is measured."""
     at = point_levels(y) if robust else y
     levels = [float(y[0])]
     for phase in phases:
         i = int(np.searchsorted(steps, phase.end_step))
         if phase.end_step in fixed and phase.start_step < phase.end_step \
-                and phase is not phases[-1]:  # the previous stage's last phase
-            i = max(i - 1, 0)
+                and phase is not phases[-1] and (i == steps.size or steps[i] != phase.end_step):
+            i = max(i - 1, 0)  # the previous stage's last phase, no evaluation at the switch
         levels.append(float(at[i]))
     if y.size > SPARSE:
         # the run's end is the one edge no turn was placed on: on a dense run it is read as the

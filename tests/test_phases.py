@@ -159,9 +159,13 @@ def test_a_stage_switch_starts_the_naming_again():
     a = analyze_run(make_run(steady, events=[Event(step=1000, name="sft_to_rl")]))
     assert names(a) == ["improvement", "improvement"]
     assert a.phases[0].end_step == a.phases[1].start_step == 1000
+    # the switch step's evaluation is still before RL (contracts.md): the RL stage starts from
+    # it, not from the one before it (trial 31 finding 8)
+    assert a.phases[0].stats["end_value"] == a.phases[1].stats["start_value"] == steady[100]
     check_contract(a, np.arange(200) * 10)
-    t = np.arange(200)
-    dip = np.where(t < 100, 0.2 + 0.004 * t, 0.6 - 0.2 * np.exp(-(t - 100) / 8) + 0.001 * (t - 100))
+    t = np.arange(200)  # the fall comes after the switch step, whose evaluation is SFT's
+    dip = np.where(t <= 100, 0.2 + 0.004 * t,
+                   0.6 - 0.2 * np.exp(-(t - 101) / 8) + 0.001 * (t - 101))
     dip = dip + rng.standard_normal(200) * 0.01
     b = analyze_run(make_run(dip, events=[Event(step=1000, name="sft_to_rl")]))
     assert names(b)[0] == "improvement" and "overfit" not in names(b)

@@ -87,3 +87,15 @@ def test_a_readaptation_starts_at_the_datas_trough_live(tmp_path):
     assert rise.onset_step == 150 and "worst evaluation: 0.2464 at step 150" in rise.message
     trough = next(p for p in phasewatch.analyze(log).phases if p.name == "disruption").end_step
     assert trough == rise.onset_step
+
+
+def test_the_rl_stage_starts_from_the_switch_steps_own_evaluation(tmp_path):
+    """contracts.md: `sft_to_rl` is logged at the last SFT step, whose evaluation is still before
+    RL: the RL stage starts from it (0.328 at step 200), not from the evaluation before it (0.31
+    at step 190), which overstated the stage's gain (trial 31 finding 8). (This stage is read
+    by the broken line, whose first phase's value is its line's: the dense case is in
+    test_phases.)"""
+    analysis = phasewatch.analyze(short_sft_then_rl(tmp_path / "s2r"))
+    sft = next(p for p in analysis.phases if p.end_step == SWITCH)
+    assert sft.stats["end_value"] == ACCURACY[SWITCH // 10] == 0.328
+    assert any(p.start_step == SWITCH for p in analysis.phases)
