@@ -91,11 +91,15 @@ def check_levels(r, steps, v, hb, idx):
     its first and last thirds, at least three evaluations each, halves below 6 evaluations",
     its `level` "the median of its evaluations"; `ends_averaged`: "the means of this many
     evaluations at each end" ("first and last quarters (at most 30 evaluations each)"); at a
-    stage switch "the new stage starts from the last record before the switch"."""
+    stage switch "the new stage starts from the evaluation at the switch step ... or from the
+    last record before the switch where none is at it"."""
     stages, sd, ph = {e["step"] for e in r.get("events", [])}, r.get("noise_sd"), r["phases"]
 
     def at(step):
-        return v[idx[step] - 1] if step in stages and idx[step] else v[idx[step]]
+        if step in idx:
+            return v[idx[step]]
+        before = [i for s, i in idx.items() if s < step]  # a switch with no record at it
+        return v[max(before)] if step in stages and before else v[0]
     for k, p in enumerate(ph):
         tag, i0, i1 = f"{p['name']}@{p['start_step']}", idx[p["start_step"]], idx[p["end_step"]]
         start = v[0] if k == 0 else at(p["start_step"])
