@@ -120,6 +120,8 @@ class SavedCheckpoint:
     # live: older checkpoints are being deleted (save_total_limit): the one named may be gone
     # at the next save (trial 30: an alert named checkpoint-125, deleted 1 s later)
     rotating: bool = False
+    # the level that ranked it where that is not `value` (a dense run's 3-point median)
+    level: float | None = None
 
     def to_dict(self) -> dict[str, Any] | None:
         """The JSON `saved_checkpoint`: null when there is no checkpoint to load."""
@@ -127,7 +129,7 @@ class SavedCheckpoint:
             return None
         return {"step": self.step, "path": self.path, "value": self.value,
                 "value_step": self.value_step, "best_step_checkpoint": self.best,
-                "being_deleted": self.rotating}
+                "being_deleted": self.rotating, "level": self.level}
 
     def text(self, metric: str) -> str:
         """What follows the recommended step in the text outputs, e.g. 'not saved; best saved:
@@ -145,6 +147,8 @@ class SavedCheckpoint:
             return f"{said}; no checkpoint{upto} left in the folder" if said else \
                 f"no checkpoint{upto} left in the folder"
         at = "" if self.value_step == self.step else f" at step {self.value_step}"
+        if self.level is not None:  # what ranked it, not only a raw value that may contradict it
+            at += f" (ranked by {self.level:.4g}, its median with the evaluations beside it)"
         best = f"best saved: {CHECKPOINT_PREFIX}-{self.step}, {metric} {self.value:.4g}{at}{copy}"
         return f"{said}; {best}" if said else best
 
@@ -157,8 +161,6 @@ def choose(folder: Path, steps: list[int], eval_steps, oriented, sign: float,
     `sign` turns them back), with what became of `best_step`'s checkpoint."""
     import numpy as np
 
-    from phasewatch.phase_stats import point_levels
-
     interval = save_interval(steps, save_steps)
     if upto is not None:
         steps = [s for s in steps if s <= upto]
@@ -167,6 +169,32 @@ def choose(folder: Path, steps: list[int], eval_steps, oriented, sign: float,
     y = np.asarray(oriented, dtype=np.float64)
     if y.size == 0 or not steps:
         return found
+    scores, at = score_saves(steps, eval_steps, y)
+    # the recommended step's own checkpoint, when it exists, is the one to load
+    chosen = best_step if found.best == "saved" and best_step in scores else best_saved(scores)
+    if chosen is not None:
+        k = at[chosen]
+        value, level = float(sign * y[k]), sign * scores[chosen]
+        found.step, found.path = chosen, str(checkpoint_path(folder, chosen))
+        found.value = value if math.isfinite(value) else None
+        found.value_step = int(eval_steps[k])
+        found.level = level if math.isfinite(level) and level != value else None
+    return found
+
+
+def score_saves(steps, eval_steps, oriented) -> tuple[dict[int, float], dict[int, int]]:
+    """(saved step -> score, saved step -> index of its evaluation): each saved step scored with
+    the level (`phase_stats.point_levels`) of the evaluation at it, else the one nearest it (a
+    tie: the later), when no farther than the evaluations are apart. The one scoring `analyze`,
+    `watch` and the HF / Lightning callbacks rank saved checkpoints by (`best_saved`)."""
+    import numpy as np
+
+    from phasewatch.phase_stats import point_levels
+
+    eval_steps = np.asarray(eval_steps, dtype=np.int64)
+    y = np.asarray(oriented, dtype=np.float64)
+    if y.size == 0:
+        return {}, {}
     levels = point_levels(y)
     spacing = int(np.max(np.diff(eval_steps))) if y.size > 1 else 0
     scores, at = {}, {}
@@ -176,15 +204,7 @@ def choose(folder: Path, steps: list[int], eval_steps, oriented, sign: float,
             k -= 1
         if abs(int(eval_steps[k]) - step) <= spacing:
             scores[step], at[step] = float(levels[k]), k
-    # the recommended step's own checkpoint, when it exists, is the one to load
-    chosen = best_step if found.best == "saved" and best_step in scores else best_saved(scores)
-    if chosen is not None:
-        k = at[chosen]
-        value = float(sign * y[k])
-        found.step, found.path = chosen, str(checkpoint_path(folder, chosen))
-        found.value = value if math.isfinite(value) else None
-        found.value_step = int(eval_steps[k])
-    return found
+    return scores, at
 
 
 def _fate(best: int | None, steps: list[int], interval: int | None) -> str | None:

@@ -283,3 +283,34 @@ def test_the_csv_names_the_checkpoint_to_load(tmp_path, capsys):
     assert main(["analyze", str(alone), "--format", "csv"]) == 0
     row = next(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert row["saved_checkpoint"] == row["saved_checkpoint_step"] == ""
+
+
+SFT4 = [0.66, 0.0, 0.03, 0.08, 0.185, 0.205, 0.215, 0.255, 0.255, 0.255, 0.23, 0.215, 0.24, 0.27,
+        0.24, 0.275, 0.225, 0.26, 0.285, 0.3, 0.265, 0.245, 0.24, 0.25, 0.235, 0.295, 0.18, 0.2,
+        0.205, 0.23, 0.275, 0.265, 0.265, 0.255, 0.24, 0.27, 0.245, 0.3, 0.275, 0.25, 0.265]
+
+
+@pytest.mark.parametrize("values, every, saves", [
+    (SFT4, 50, (1000, 1800, 2000)),  # trial 31 sft4: callback checkpoint-1000, CLI -1800
+    ([0.66 - 0.02 * k for k in range(10)] + [0.4 + 0.012 * k for k in range(20)]
+     + [0.64, 0.64, 0.63, 0.625], 20, (400, 500, 600)),  # ties 400 / 500 (sft1: 500 vs 400)
+])
+def test_the_callback_and_analyze_keep_the_same_checkpoint(values, every, saves):
+    """Trial 31 finding 3: the callback scored saves by the monitor's window median, analyze
+    and watch by `point_levels`; both now score with `score_saves`."""
+    from phasewatch.callbacks._common import MonitorHost
+    from phasewatch.saved_checkpoints import choose
+
+    host = MonitorHost("eval/accuracy", "max", (), None, None, None)
+    steps = [every * k for k in range(len(values))]
+    for step, value in zip(steps, values):
+        host.observe(step, {"eval/accuracy": value})
+        if step in saves:
+            host.saved_step(step)
+    cli = choose(Path("out"), list(saves), steps, values, 1.0, None)
+    assert host.best_saved_step() == cli.step
+    restored = MonitorHost("eval/accuracy", "max", (), None, None, None)
+    restored.load(json.loads(json.dumps(host.state())))
+    assert restored.best_saved_step() == cli.step
+    if cli.level is not None:  # the text quotes the level that ranked it, not the raw value alone
+        assert f"(ranked by {cli.level:.4g}, its median" in cli.text("eval_accuracy")

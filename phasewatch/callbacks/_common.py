@@ -41,9 +41,14 @@ class MonitorHost:
                                "will only be logged", stop_file, problem)
         self.alerts: list[Alert] = []
         self.saved: dict[int, float | None] = {}  # saved step -> score (oriented level)
+        from phasewatch.saved_checkpoints import LiveCheckpoints
+
+        # the watched metric's evaluations (oriented), to score saves as analyze does
+        self.evals = LiveCheckpoints([])
 
     def observe(self, step: int, metrics: Mapping[str, Any]) -> list[Alert]:
         alerts = self.monitor.update(step, metrics)
+        self.evals.sync(self.monitor)
         self._score_saves()
         for alert in alerts:
             self.alerts.append(alert)
@@ -129,11 +134,18 @@ class MonitorHost:
                 self.saved[step] = sign * level
 
     def best_saved_step(self, exists=lambda step: True) -> int | None:
-        """The saved step with the best smoothed level (unscored saves, made after the last
-        evaluation's centred level, get the latest level), by the rule `watch` and `analyze`
-        use on an HF output folder too (`saved_checkpoints.best_saved`)."""
-        from phasewatch.saved_checkpoints import best_saved
+        """The saved step `watch` and `analyze` name on an HF output folder: each save scored by
+        the evaluation at or nearest it, read as `analyze` reads levels
+        (`saved_checkpoints.score_saves`), the best of those that exist (`best_saved`). A state
+        saved before evaluations were kept falls back to the smoothed level each save got
+        (unscored saves, made after the last centred level, get the latest level). (Scored
+        by the monitor's window median, trial 31's callback kept checkpoint-500 where analyze
+        named checkpoint-400.)"""
+        from phasewatch.saved_checkpoints import best_saved, score_saves
 
+        if self.evals.steps:
+            scores, _ = score_saves(sorted(self.saved), self.evals.steps, self.evals.values)
+            return best_saved(scores, exists)
         _, level = self.monitor.level()
         sign = self.monitor.trackers_[0].series.sign
         latest = None if level is None else sign * level
@@ -147,12 +159,16 @@ class MonitorHost:
     def state(self) -> dict[str, Any]:
         return {"monitor": self.monitor.state_dict(), "chosen": not self.choosing,
                 "saved": [[s, v] for s, v in self.saved.items()],
+                "evaluations": [[s, v] for s, v in zip(self.evals.steps, self.evals.values)],
                 "alerts": [a.to_dict() for a in self.alerts]}
 
     def load(self, state: Mapping[str, Any]) -> None:
         self.monitor.load_state_dict(state["monitor"])
         self.choosing = self.choosing and not state.get("chosen", True)
         self.saved = {int(s): v for s, v in state.get("saved", [])}
+        for s, v in state.get("evaluations", []):
+            self.evals.steps.append(int(s))
+            self.evals.values.append(float(v))
         self.alerts = [Alert(**a) for a in state.get("alerts", [])]
 
 

@@ -12,8 +12,9 @@ the run's early part. `on_evaluate` feeds the evaluation metrics (HF names them 
 canonical names such as `eval/accuracy` find them through the presets) to a `PhaseMonitor` at
 `state.global_step`, and sets `control.should_training_stop` when a `stop_on` phase is entered.
 Evaluations and saves rarely share a cadence, so the recommended checkpoint is the *saved* one
-(still on disk, after `save_total_limit` rotation) with the best smoothed level, not the best
-raw evaluation, which may have no checkpoint and is the noisiest pick. With
+(still on disk, after `save_total_limit` rotation) that `analyze` names on the output folder
+(`saved_checkpoints.score_saves`: a 3-point median on a run of over 40 evaluations), not the
+best raw evaluation, which may have no checkpoint and is the noisiest pick. With
 `keep_best_checkpoint=True` (default) the callback names that checkpoint
 `state.best_model_checkpoint`, which `save_total_limit` rotation never deletes and
 `load_best_model_at_end=True` loads at the end (it replaces the raw-metric choice of
