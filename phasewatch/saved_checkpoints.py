@@ -245,6 +245,33 @@ def for_run(path: str | Path, run, analysis) -> tuple[bool, SavedCheckpoint | No
                         analysis.recommended_stop_step, run.config.get("save_steps"))
 
 
+def trainer_state_now(folder: Path, steps: list[int]) -> tuple[bool, int | None]:
+    """(whether the run is over, the step of the trainer's `best_model_checkpoint`, which
+    `save_total_limit` rotation never deletes) from the newest trainer_state.json in an HF
+    output folder (its own, or its newest checkpoint's): over when `global_step` reached
+    `max_steps` or the trainer was told to stop (`TrainerControl.should_training_stop`). A
+    replay of a finished folder said 'older checkpoints are being deleted: copy checkpoint-700
+    now' of the checkpoint the trainer kept as its best (trial 31). Unreadable: (False, None)."""
+    import json
+
+    newest: dict = {}
+    for path in (folder / "trainer_state.json",
+                 checkpoint_path(folder, steps[-1]) / "trainer_state.json" if steps else None):
+        try:
+            state = json.loads(path.read_text()) if path is not None else None
+        except (OSError, ValueError):
+            continue
+        if isinstance(state, dict) and (state.get("global_step") or 0) >= (
+                newest.get("global_step") or 0):
+            newest = state
+    step, limit = newest.get("global_step") or 0, newest.get("max_steps") or 0
+    control = ((newest.get("stateful_callbacks") or {}).get("TrainerControl") or {})
+    stopped = bool((control.get("args") or {}).get("should_training_stop"))
+    kept = _CHECKPOINT.match(Path(str(newest.get("best_model_checkpoint") or "")).name)
+    return (bool(newest) and (stopped or 0 < limit <= step),
+            int(kept.group(1)) if kept else None)
+
+
 class LiveCheckpoints:
     """The watched metric's evaluations as a watch feeds them (steps and oriented values, 16
     bytes each: kept only for a log that may be in an HF output folder), and the saved
@@ -310,6 +337,10 @@ class LiveCheckpoints:
         saved = choose(found[0], found[1], self.steps, self.values, sign, alert.best_step,
                        info.config.get("save_steps"), upto=alert.step)
         saved.rotating = self.rotating(found[1], info.config.get("save_steps"))
+        if saved.rotating and saved.step is not None:
+            # "copy now" only while the trainer runs, and not for the checkpoint it keeps itself
+            over, kept = trainer_state_now(found[0], found[1])
+            saved.rotating = not over and kept != saved.step
         return True, saved
 
     def rotating(self, steps: list[int], save_steps: Any = None) -> bool:

@@ -234,9 +234,11 @@ def test_the_rule_the_callbacks_share():
 def test_an_alert_says_to_copy_its_checkpoint_when_older_ones_are_being_deleted(tmp_path):
     """save_total_limit deletes the checkpoint an alert names at the next save (trial 30: an
     alert named checkpoint-125, deleted 1 s later): where the watch sees checkpoints being
-    deleted, the alert says to copy the one it names now."""
+    deleted, the alert says to copy the one it names now, while the trainer runs (here: its
+    trainer_state.json plans 4000 steps, 2000 done)."""
     out = tmp_path / "out"
     write_hf_folder(out, eval_every=50, save_every=100)
+    still_running(out)
     watch = LiveWatch(out, stop_on=(), notice=lambda m: None, info=lambda m: None)
     alerts = watch.alerts()
     first = next(alerts)
@@ -250,6 +252,40 @@ def test_an_alert_says_to_copy_its_checkpoint_when_older_ones_are_being_deleted(
         assert alert.to_dict()["saved_checkpoint"]["being_deleted"] is True
         assert (f"older checkpoints are being deleted: copy checkpoint-{step} now"
                 in format_alert(alert))
+
+
+def still_running(out: Path, **fields) -> None:
+    """The trainer_state.json files of `out` as a trainer still going would leave them."""
+    for path in out.glob("**/trainer_state.json"):
+        state = json.loads(path.read_text())
+        state.update({"max_steps": 2 * LAST, **fields})
+        path.write_text(json.dumps(state))
+
+
+@pytest.mark.parametrize("case", ["finished", "stopped", "kept by the trainer"])
+def test_no_copy_now_once_the_run_is_over_or_of_the_trainers_own_best(tmp_path, case):
+    """Trial 31: a replay of a finished folder said 'older checkpoints are being deleted: copy
+    checkpoint-700 now' of the checkpoint HF protects as best_model_checkpoint."""
+    out = tmp_path / "out"
+    write_hf_folder(out, eval_every=50, save_every=100)
+    if case == "stopped":  # stopped early (an overfit stop): TrainerControl says so
+        still_running(out, stateful_callbacks={
+            "TrainerControl": {"args": {"should_training_stop": True}, "attributes": {}}})
+    watch = LiveWatch(out, stop_on=(), notice=lambda m: None, info=lambda m: None)
+    alerts = watch.alerts()
+    next(alerts)
+    shutil.rmtree(out / "checkpoint-100")  # rotation seen, as in the test above
+    later = [a for a in alerts if a.saved is not None and a.saved.step is not None]
+    if case == "kept by the trainer":  # running, and the trainer keeps the one named last
+        kept = later[-1].saved.step
+        still_running(out, best_model_checkpoint=f"run/checkpoint-{kept}")
+        watch = LiveWatch(out, stop_on=(), notice=lambda m: None, info=lambda m: None)
+        later = [a for a in watch.alerts() if a.saved is not None and a.saved.step is not None]
+        assert all(a.saved.rotating for a in later if a.saved.step != kept)  # still copy those
+        later = [a for a in later if a.saved.step == kept]
+    assert later
+    for alert in later:
+        assert not alert.saved.rotating and "copy checkpoint" not in format_alert(alert)
 
 
 def test_the_save_cadence_tells_rotation_from_one_listing():
