@@ -5,15 +5,12 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import pytest
 
 from phasewatch.analysis import analyze_run
 from phasewatch.online import PhaseMonitor
-from phasewatch.online.short_run import (
-    LATE_DECLINE_T,
-    decline_slope_t,
-    dip_is_no_wander,
-    offline_overfit,
-)
+from phasewatch.online.dip_checks import dip_is_no_wander
+from phasewatch.online.short_run import LATE_DECLINE_T, decline_slope_t, offline_overfit
 from phasewatch.run import Run
 
 
@@ -357,3 +354,25 @@ def test_an_eight_evaluation_rise_and_fall_with_its_plan_gets_its_alert():
                   for a in monitor.update(250 * (i + 1), {"val_acc": v})]
         assert [(step, a.event, a.best_step) for step, a in alerts] == [(stop_at, "overfit", 1000)]
         assert "0.6585 at step 1000" in alerts[0][1].message
+
+
+# held-out accuracy of a TRL SFTTrainer run (trial 31; eval_on_start, max_steps 1200): a fall
+# from 0.66 to 0.0 at the first evaluation after the start, a climb back over ten
+SFT_CLIFF = [0.66, 0.0, 0.005, 0.04, 0.09, 0.25, 0.265, 0.355, 0.39, 0.37, 0.4, 0.41, 0.44,
+             0.44, 0.445, 0.46]
+
+
+def test_a_cliff_into_the_trough_is_no_wander_whatever_the_climb_after_it():
+    y = np.asarray(SFT_CLIFF[:8])
+    assert dip_is_no_wander(y, 1, 6, white=0.084)
+
+
+@pytest.mark.parametrize("planned", [1200, None])
+def test_a_dip_over_early_is_announced_before_the_warm_up_ends(planned):
+    """The refit's dip is asked from the fifth value on (two refits in a row): this one at the
+    seventh evaluation, with the data's trough; before, nothing until a readaptation at the last
+    evaluation (with the plan) or a disruption at step 840 (without)."""
+    monitor = PhaseMonitor(metric="eval/accuracy", stop_on=(), planned_steps=planned)
+    alerts = [a for i, v in enumerate(SFT_CLIFF) for a in monitor.update(40 * i, {"eval/accuracy": v})]
+    assert (alerts[0].event, alerts[0].step) == ("disruption", 240)
+    assert "fell to 0 at step 40, below the starting level 0.66" in alerts[0].message

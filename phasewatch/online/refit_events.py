@@ -30,9 +30,11 @@ def refit_event(t: PhaseTracker) -> Event | None:
 
 
 def refit_before_warmup(t: PhaseTracker) -> Event | None:
-    """The refit's overfit for a run planned to be sparse, which the warm-up would leave with
-    few evaluations or none (`short_run.refit_stage` refits it from SPARSE_RUN_FROM values)."""
-    return _overfit(t) if t.series.n >= SPARSE_RUN_FROM else None
+    """The refit's events before the warm-up ends: a dip already recovering (any run:
+    `short_run.refit_dip` from SPARSE_RUN_FROM values on), and the overfit of a run planned to be
+    sparse, which the warm-up would leave with few evaluations or none (`short_run.refit_stage`
+    refits it from SPARSE_RUN_FROM values)."""
+    return _dip(t) or (_overfit(t) if t.series.n >= SPARSE_RUN_FROM else None)
 
 
 def _dip(t: PhaseTracker) -> Event | None:
