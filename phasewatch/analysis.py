@@ -60,6 +60,7 @@ from phasewatch.signals import (
 from phasewatch.start_dip import split_start_dip
 from phasewatch.start_shift import split_start_shift
 from phasewatch.stepseries import StepSeries
+from phasewatch.unseen_start import note_unseen_start
 from phasewatch.whole_run_trend import stretch_means, stretch_size, whole_run_trend
 
 # Fewer evaluations get the short-series answer (phasewatch.short_series). From 6 on, a broken
@@ -125,9 +126,9 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         return Analysis(run.source, own_metric, direction, None, [], [], None, warnings,
                         {"outlier_steps": list(series.outlier_steps)})
     if y.size < SHORT_POINTS or np.ptp(y) == 0:
-        return _train_rises_named(_with_source(analyze_short(
+        return note_unseen_start(_train_rises_named(_with_source(analyze_short(
             run.source, own_metric, direction, series, other_signals(run, metric), baseline_spec,
-            warnings, known.sd if known else None), known), train_loss)
+            warnings, known.sd if known else None), known), train_loss), steps, y)
 
     events = [e.step for e in run.events if steps[0] < e.step <= steps[-1]] if cfg.use_events else []
     # Only a change of training stage is a boundary of the performance series: an epoch
@@ -242,9 +243,9 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         extra["nll_overfit_onset_step"] = int(nll_onset)
     if stages:
         extra["events"] = [e.to_dict() for e in run.events if e.step in stages]
-    return _train_rises_named(_with_source(Analysis(
+    return note_unseen_start(_train_rises_named(_with_source(Analysis(
         run.source, own_metric, direction, series.own_units(base), changepoints, phases,
-        int(steps[best]), warnings, extra), known), train_loss)
+        int(steps[best]), warnings, extra), known), train_loss), steps, y)
 
 
 def _train_rises_named(analysis: Analysis, train_loss: bool) -> Analysis:

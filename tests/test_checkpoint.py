@@ -162,3 +162,37 @@ def test_a_start_before_a_fall_is_not_averaged_with_the_fall(tmp_path, capsys):
     assert main(["analyze", str(log)]) == 0
     text = capsys.readouterr().out
     assert "recommended stop: step 0\n" in text and "as good within the noise" not in text
+
+
+SFT1 = [0.01, 0.0, 0.015, 0.13, 0.235, 0.28, 0.375, 0.455, 0.515, 0.515, 0.525, 0.56, 0.54, 0.615,
+        0.6, 0.605, 0.605, 0.615, 0.62, 0.64, 0.645, 0.65, 0.63, 0.65, 0.64, 0.67, 0.67, 0.63,
+        0.645, 0.625]
+
+
+def _from(values, first, every=20, metric="eval/accuracy") -> Run:
+    steps = first + np.arange(len(values), dtype=np.int64) * every
+    return Run.from_columns({metric: (steps, np.asarray(values, dtype=np.float64))}, "t", "t")
+
+
+def test_a_run_first_seen_after_training_began_on_a_flat_bottom_says_so():
+    """Trial 31 finding 4: TRL's default (no eval_on_start) evaluated first at step 20, at the
+    bottom of the SFT dip: 'improvement 0.01 -> 0.62' with nothing saying the start is unknown.
+    """
+    a = analyze(_from(SFT1, 20))
+    assert a.phases[0].name == "improvement"
+    note = [w for w in a.warnings if "after training began" in w]
+    assert len(note) == 1 and "eval_on_start=True" in note[0] and "step 20" in note[0]
+    # the same values from step 0: the start was seen
+    assert not any("after training began" in w for w in analyze(_from(SFT1, 0)).warnings)
+
+
+def test_a_learning_curve_first_seen_after_step_0_gets_no_note():
+    t = np.arange(30)
+    rng = np.random.default_rng(0)
+    curve = 0.9 - 0.8 * np.exp(-t / 6) + rng.normal(0.0, 0.01, t.size)  # steepest at its start
+    a = analyze(_from(curve, 100, every=100))
+    assert a.phases[0].name == "improvement"
+    assert not any("after training began" in w for w in a.warnings)
+    loss = analyze(_from(1.0 + 0.8 * np.exp(-t / 6) + rng.normal(0.0, 0.01, t.size), 100,
+                         every=100, metric="eval/loss"))
+    assert not any("after training began" in w for w in loss.warnings)
