@@ -43,7 +43,8 @@ def test_a_quantised_step_keeps_its_noise():
 @pytest.mark.parametrize("df", [None, 3])
 def test_white_noise_rarely_has_a_bend_so_far_out(df):
     """On flat runs of 6-9 points the estimate is the one before (the largest second difference
-    left out) on at least 97% of runs: measured 0.3-0.9% changed (Gaussian, Student-t 3 df)."""
+    left out) on at least 99% of runs: measured at most 0.1% / 0.6% changed (Gaussian,
+    Student-t 3 df; 4,000 runs per length)."""
     rng = np.random.default_rng(7)
     changed = total = 0
     for n in (6, 7, 8, 9):
@@ -53,4 +54,4 @@ def test_white_noise_rarely_has_a_bend_so_far_out(df):
             old = float(np.sqrt(np.mean(before ** 2) / 6.0))
             changed += not np.isclose(second_difference_sd(y, robust=False), old)
             total += 1
-    assert changed / total < 0.03
+    assert changed / total < 0.01
