@@ -102,7 +102,9 @@ def test_a_metric_relogged_between_other_rows_of_its_step_is_refitted_once_a_ste
     monkeypatch.setattr(phasewatch.analysis, "analyze_run", counting)
     alerts, result = replay(log, stop_on=())
     info = short_run._offline_phases.cache_info()
-    assert rewinds == [] and info.hits == 0 and 0 < info.misses <= 40
+    # computed at most once a step (a hit is the dip test's refit of all but the latest value,
+    # computed at the step before, served from the cache)
+    assert rewinds == [] and 0 < info.misses <= 40
     assert len(calls) == info.misses + 1  # and the whole-run answer at the end
     keys = [(a.event, a.step, a.onset_step, a.best_step) for a in alerts]
     assert len(keys) == len(set(keys)) and keys, keys
