@@ -208,8 +208,8 @@ def test_a_known_event_restarts_the_phases():
     plain, marked = PhaseMonitor(metric="eval/accuracy"), PhaseMonitor(metric="eval/accuracy")
     plain_alerts, marked_alerts = [], []
     for i in range(n):
-        if i == 150:
-            marked.mark_event(150, "sft_to_rl")
+        if i == 149:  # the last SFT step: its evaluation is still before RL (contracts.md)
+            marked.mark_event(149, "sft_to_rl")
         plain_alerts += plain.update(i, {"eval/accuracy": float(acc[i])})
         marked_alerts += marked.update(i, {"eval/accuracy": float(acc[i])})
     assert "overfit" in [a.event for a in plain_alerts]  # without the event: a decline
@@ -218,8 +218,8 @@ def test_a_known_event_restarts_the_phases():
     assert events[events.index("disruption") + 1] == "readaptation"
     # the onset is the last centred level at the old stage's level (half a window before)
     half_window = marked.config.window // 2
-    assert next(a for a in marked_alerts if a.event == "disruption").onset_step >= 149 - half_window
-    assert marked.state_dict()["events"] == [[150, "sft_to_rl"]]
+    assert next(a for a in marked_alerts if a.event == "disruption").onset_step >= 148 - half_window
+    assert marked.state_dict()["events"] == [[149, "sft_to_rl"]]
 
 
 def _dip_and_climb(rng, start_step, start, n=60, depth=0.3, sd=0.005):

@@ -60,7 +60,7 @@ def test_the_ramp_reference_does_not_reach_back_across_a_known_boundary(seed):
     after = 0.6 + 0.1 * (1 - np.exp(-t / 3)) + rng.normal(0, 0.01, 80)
     monitor = PhaseMonitor(metric="eval/accuracy")
     alerts = feed(monitor, np.arange(150) * 10, before)
-    monitor.mark_event(1500, "sft_to_rl")
+    monitor.mark_event(1490, "sft_to_rl")  # at the last SFT step (contracts.md)
     alerts += feed(monitor, 1500 + np.arange(80) * 10, after)
     assert alerts and alerts[0].event == "disruption"
     assert "overfit" not in [a.event for a in alerts]

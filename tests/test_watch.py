@@ -256,13 +256,13 @@ def test_run_json_events_are_known_boundaries(tmp_path, capsys):
     assert "overfit" in [a["event"] for a in split_jsonl(out)[0]]
     switched = write_run(tmp_path / "switched", records)
     meta = json.loads((switched / "run.json").read_text())
-    meta["events"] = [{"step": 150, "name": "sft_to_rl"}]
+    meta["events"] = [{"step": 149, "name": "sft_to_rl"}]  # the last SFT step (contracts.md)
     (switched / "run.json").write_text(json.dumps(meta))
     _, out, _ = run_cli(capsys, switched, "--format", "jsonl")
     events = [a["event"] for a in split_jsonl(out)[0]]
     assert "overfit" not in events and "disruption" in events
     # only a change of training stage restarts the phases, as in analyze
-    meta["events"] = [{"step": 150, "name": "epoch_boundary"}]
+    meta["events"] = [{"step": 149, "name": "epoch_boundary"}]
     (switched / "run.json").write_text(json.dumps(meta))
     _, out_epoch, _ = run_cli(capsys, switched, "--format", "jsonl")
     _, out_plain, _ = run_cli(capsys, plain, "--format", "jsonl")

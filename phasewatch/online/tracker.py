@@ -68,6 +68,8 @@ class PhaseTracker:
         """Feed one finite value; returns (event, onset_step, reason) when a phase is entered."""
         s = self.series
         s.add(step, raw)
+        if step == self.stage_step and s.n > 1 and s.steps[-2] < step:  # the switch step's
+            s.baseline = s.values[-1]  # evaluation, still before the new stage (contracts.md)
         if s.baseline is None:
             return None
         level, at = s.level, s.level_step
@@ -347,11 +349,10 @@ class PhaseTracker:
 
     def restart(self, step: int) -> None:
         """A known boundary at `step` (e.g. the SFT->RL switch): phases start again from the
-        last evaluation before it, the new stage's starting level, as `analyze` measures a
-        stage from it; the noise estimate is kept. (The level, a median of the last window,
-        lags a rising stage: at the reference trainer's switch after a 20-evaluation rise it
-        was 0.258 where the last evaluation read 0.31, and the RL stage's first values were
-        announced as a fall below it.)"""
+        last evaluation at or before it (one at `step` itself, fed after, replaces it in
+        `update`), the new stage's starting level, as `analyze` measures a stage from it; the
+        noise estimate is kept. (The level, a median of the last window, lags a rising stage:
+        at the reference trainer's switch it read 0.258 beside a last evaluation of 0.31.)"""
         s = self.series
         self.stage_step = step
         if s.level is None:

@@ -13,10 +13,11 @@ from phasewatch.online.series import Series
 def starting_level(s: Series, stage_step: int | None = None) -> str:
     """The starting level as printed: the first value, or the mean of the first few that stay
     within noise of it (`observed_start`), said so, so the number matches what the log shows;
-    after a change of training stage at `stage_step`, the last value before it."""
+    after a change of training stage at `stage_step`, the last value up to it (the switch step's
+    own evaluation is still before the new stage: contracts.md)."""
     level = f"the starting level {s.raw(s.baseline):.4g}"
     if stage_step is not None:
-        return f"{level} (the last evaluation before the stage that starts at step {stage_step})"
+        return f"{level} (the last evaluation up to the stage switch at step {stage_step})"
     return level if s.baseline_n == 1 else f"{level} (mean of the first {s.baseline_n} evaluations)"
 
 
