@@ -5,4 +5,4 @@ Each module defines `HELP` (one line), `configure(parser)` to add its arguments,
 `phasewatch --help` stays fast.
 """
 
-COMMANDS = ("inspect", "analyze", "changepoints", "plot", "watch", "tokens", "preflight", "train", "sweep", "report")
+COMMANDS = ("inspect", "analyze", "changepoints", "plot", "watch", "join", "tokens", "preflight", "train", "sweep", "report")

@@ -1,0 +1,199 @@
+"""`phasewatch join SFT_PATH RL_PATH [--switch-step S] -o OUT`: two trainers' runs (TRL's
+SFTTrainer then GRPOTrainer from an SFT checkpoint) as one SFT-then-RL native run folder."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from phasewatch.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TRL = ROOT / "sample_logs" / "trl"
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def trainer_folder(folder: Path, rows: list[dict], max_steps: int) -> Path:
+    """An HF/TRL output folder: checkpoint-N/trainer_state.json with `rows` as log_history."""
+    last = max(r["step"] for r in rows)
+    state = {"global_step": last, "max_steps": max_steps, "logging_steps": 10,
+             "log_history": [{"epoch": r["step"] / 100, **r} for r in rows]}
+    (folder / f"checkpoint-{last}").mkdir(parents=True)
+    (folder / f"checkpoint-{last}" / "trainer_state.json").write_text(json.dumps(state))
+    return folder
+
+
+def sft_rows(last: int = 400, at_300: float | None = None) -> list[dict]:
+    """SFT: evaluations every 20 steps that fall from 0.66 to 0.02 by step 40 and climb back to
+    ~0.5; a train loss every 10 steps."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for step in range(0, last + 1, 10):
+        if step:
+            rows.append({"step": step, "loss": 2.0 / (1 + step / 50), "mean_token_accuracy": 0.9})
+        if step % 20 == 0:
+            acc = 0.66 if step == 0 else 0.02 + 0.48 * (1 - np.exp(-(step - 40) / 80)) * (step > 40)
+            value = float(round(acc + rng.normal(0, 0.01) * (step > 0), 4))
+            rows.append({"step": step, "eval_accuracy": value if step != 300 or at_300 is None
+                         else at_300, "eval_loss": 1.0})
+    return rows
+
+
+def rl_rows(last: int = 200, start: float = 0.52) -> list[dict]:
+    """RL from the SFT checkpoint: a step-0 evaluation, then a rise; reward every 5 steps."""
+    rng = np.random.default_rng(4)
+    rows = [{"step": 0, "eval_accuracy": start, "eval_loss": 0.01}]
+    for step in range(5, last + 1, 5):
+        rows.append({"step": step, "loss": 0.001, "reward": 0.3 + step / 1000})
+        if step % 20 == 0:
+            rows.append({"step": step, "eval_accuracy": float(round(
+                start + 0.25 * step / last + rng.normal(0, 0.01), 4)), "eval_loss": 0.01})
+    return rows
+
+
+@pytest.fixture
+def runs(tmp_path):
+    sft = trainer_folder(tmp_path / "sft_out", sft_rows(at_300=0.5), 400)
+    rl = trainer_folder(tmp_path / "grpo_out", rl_rows(), 200)
+    return sft, rl, tmp_path / "joined"
+
+
+def read_joined(folder: Path) -> tuple[dict[int, dict], dict]:
+    rows: dict[int, dict] = {}
+    for line in (folder / "metrics.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        assert row["step"] not in rows  # one row a step
+        rows[row.pop("step")] = row
+    return rows, json.loads((folder / "run.json").read_text())
+
+
+def test_switch_defaults_to_the_sft_runs_last_step(capsys, runs):
+    sft, rl, out = runs
+    code, stdout, err = run_cli(capsys, "join", sft, rl, "-o", out)
+    assert code == 0, err
+    assert "sft_to_rl at step 400" in stdout and "dropped" not in err
+    rows, meta = read_joined(out)
+    # the reader's epoch boundaries are kept (RL's shifted); one stage switch
+    assert [e for e in meta["events"] if e["name"] != "epoch_boundary"] == [
+        {"step": 400, "name": "sft_to_rl"}]
+    assert {"step": 500, "name": "epoch_boundary"} in meta["events"]  # RL's epoch 1 at step 100
+    assert meta["algorithm"] == "sft_then_rl" and meta["status"] == "finished"
+    assert meta["config"]["steps"] == 600  # RL's max_steps after the switch
+    assert [s["step_offset"] for s in meta["stages"]] == [0, 400]
+    assert meta["stages"][1]["source_steps"] == [0, 200] and meta["stages"][1]["steps"] == [400, 600]
+    assert max(rows) == 600 and rows[405]["reward"] == pytest.approx(0.305)
+
+
+def test_switch_step_drops_the_later_sft_records_and_says_so(capsys, runs):
+    sft, rl, out = runs
+    code, _, err = run_cli(capsys, "join", sft, rl, "--switch-step", "300", "-o", out)
+    assert code == 0, err
+    # SFT steps 310..400: 10 train rows, of which 320, 340, ... 400 also hold an evaluation
+    assert "dropped 10 SFT records after step 300: RL started from checkpoint-300" in err
+    rows, meta = read_joined(out)
+    assert [e["step"] for e in meta["events"] if e["name"] == "sft_to_rl"] == [300]
+    assert max(e["step"] for e in meta["events"] if e["step"] < 300) == 200
+    assert sorted(rows)[:3] == [0, 10, 20] and max(rows) == 500
+    assert "mean_token_accuracy" not in rows[310] and rows[310]["reward"] == pytest.approx(0.31)
+    assert "metrics only in the SFT run: mean_token_accuracy" in err
+    assert "metrics only in the RL run: reward" in err
+
+
+def test_at_the_switch_step_the_later_record_rl_step_0_supersedes(capsys, runs):
+    """SFT's evaluation of checkpoint-300 (0.5) and RL's step-0 evaluation of the same model
+    (0.52) share step 300: the later record is kept, as for a step re-logged in any log; SFT's
+    train loss at 300, which RL did not log at its step 0, stays."""
+    sft, rl, out = runs
+    code, _, err = run_cli(capsys, "join", sft, rl, "--switch-step", "300", "-o", out)
+    assert code == 0
+    assert "step 300: RL's step-0 record supersedes SFT's for epoch, eval_accuracy, eval_loss" in err
+    rows, _ = read_joined(out)
+    assert rows[300]["eval_accuracy"] == 0.52 and rows[300]["eval_loss"] == 0.01
+    assert rows[300]["loss"] == pytest.approx(2.0 / 7)
+
+
+def test_analyze_of_the_joined_folder_has_its_stage_boundary_at_the_switch(capsys, runs):
+    sft, rl, out = runs
+    assert run_cli(capsys, "join", sft, rl, "--switch-step", "300", "-o", out)[0] == 0
+    code, stdout, _ = run_cli(capsys, "analyze", out, "--format", "json")
+    assert code == 0
+    phases = json.loads(stdout)["runs"][0]["phases"]
+    names = [p["name"] for p in phases]
+    assert names[:2] == ["disruption", "readaptation"]
+    rl_first = next(p for p in phases if p["start_step"] == 300)
+    assert rl_first["name"] == "improvement" and phases[-1]["end_step"] == 500
+    assert all(p["end_step"] <= 300 or p["start_step"] >= 300 for p in phases)
+
+
+def test_the_trial_runs_join_into_the_committed_sample(capsys, tmp_path, monkeypatch):
+    """sample_logs/trl: a TRL SFTTrainer run and the GRPOTrainer run started from its
+    checkpoint-700 (CPU, a 2-layer GPT-2). `join` writes sample_logs/trl/joined byte for byte,
+    and analyze finds SFT's disruption, readaptation and decline and RL's improvement from 700."""
+    monkeypatch.chdir(ROOT)  # the sources in run.json are the paths as given
+    out = tmp_path / "joined"
+    code, _, err = run_cli(capsys, "join", "sample_logs/trl/sft_out", "sample_logs/trl/grpo_out",
+                           "--switch-step", "700", "-o", out)
+    assert code == 0, err
+    assert "dropped 50 SFT records after step 700: RL started from checkpoint-700" in err
+    assert (out / "metrics.jsonl").read_bytes() == (TRL / "joined" / "metrics.jsonl").read_bytes()
+    meta = json.loads((out / "run.json").read_text())
+    committed = json.loads((TRL / "joined" / "run.json").read_text())
+    assert {**meta, "name": "joined"} == committed
+    code, stdout, _ = run_cli(capsys, "analyze", TRL / "joined", "--format", "json")
+    phases = json.loads(stdout)["runs"][0]["phases"]
+    assert [(p["name"], p["start_step"]) for p in phases] == [
+        ("disruption", 0), ("readaptation", 40), ("overfit", 640), ("improvement", 700)]
+
+
+@pytest.mark.parametrize("case", ["exists", "force", "is_input", "file"])
+def test_out_is_not_overwritten_without_force(capsys, runs, case):
+    sft, rl, out = runs
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "run.json").write_text("{}")
+    args = ["join", sft, rl, "-o", out]
+    if case == "exists":
+        code, _, err = run_cli(capsys, *args)
+        assert code == 2 and f"{out} exists and is not empty; pass --force" in err
+        assert (out / "run.json").read_text() == "{}"
+    elif case == "force":
+        assert run_cli(capsys, *args, "--force")[0] == 0
+        assert (out / "notes.txt").read_text() == "mine" and (out / "metrics.jsonl").is_file()
+    elif case == "is_input":
+        code, _, err = run_cli(capsys, "join", sft, rl, "-o", sft, "--force")
+        assert code == 2 and "is the input" in err
+        assert (sft / "checkpoint-400" / "trainer_state.json").is_file()
+    else:
+        shutil.rmtree(out)
+        out.write_text("x")
+        code, _, err = run_cli(capsys, *args, "--force")
+        assert code == 2 and "is not a folder" in err
+
+
+def test_bad_input_follows_the_error_contract(capsys, runs, tmp_path):
+    sft, rl, out = runs
+    code, _, err = run_cli(capsys, "join", tmp_path / "missing", rl, "-o", out)
+    assert code == 3 and str(tmp_path / "missing") in err and "Traceback" not in err
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("not json\n")
+    code, _, err = run_cli(capsys, "join", sft, broken, "-o", out)
+    assert code == 3 and "broken.jsonl" in err
+    for step, words in (("500", "after the SFT run's last record (step 400"), ("-1", "0 or more")):
+        code, _, err = run_cli(capsys, "join", sft, rl, "--switch-step", step, "-o", out)
+        assert code == 2 and words in err
+    assert not out.exists()  # nothing written on an error
+
+
+def test_a_force_that_fails_to_read_keeps_the_old_folder(capsys, runs, tmp_path):
+    sft, rl, out = runs
+    assert run_cli(capsys, "join", sft, rl, "-o", out)[0] == 0
+    before = (out / "metrics.jsonl").read_bytes()
+    code, _, _ = run_cli(capsys, "join", sft, tmp_path / "missing", "-o", out, "--force")
+    assert code == 3 and (out / "metrics.jsonl").read_bytes() == before
