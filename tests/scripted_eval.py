@@ -31,3 +31,23 @@ class ScriptedMetrics:
         value = float(self.accuracy[min(self.calls, len(self.accuracy) - 1)])
         self.calls += 1
         return {"accuracy": value}
+
+
+def parity_dataset(n: int = 16):
+    """A tiny classification dataset for the real Trainer tests: `n` rows of 6 token ids (0-19),
+    labelled by the parity of their sum (torch imported here: the callers skip without it)."""
+    import torch
+
+    class Parity(torch.utils.data.Dataset):
+        def __init__(self):
+            g = torch.Generator().manual_seed(0)
+            self.x = torch.randint(0, 20, (n, 6), generator=g)
+            self.y = (self.x.sum(1) % 2).long()
+
+        def __len__(self):
+            return len(self.x)
+
+        def __getitem__(self, i):
+            return {"input_ids": self.x[i], "labels": self.y[i]}
+
+    return Parity()

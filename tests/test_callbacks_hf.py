@@ -17,23 +17,10 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from scripted_eval import N_EVALS, PEAK, ScriptedMetrics
+from scripted_eval import N_EVALS, PEAK, ScriptedMetrics, parity_dataset
 
 from phasewatch.callbacks.hf import PhasewatchCallback
 from phasewatch.online import PhaseMonitor, StopReason
-
-
-class Dataset(torch.utils.data.Dataset):
-    def __init__(self, n=16):
-        g = torch.Generator().manual_seed(0)
-        self.x = torch.randint(0, 20, (n, 6), generator=g)
-        self.y = (self.x.sum(1) % 2).long()
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, i):
-        return {"input_ids": self.x[i], "labels": self.y[i]}
 
 
 def make_trainer(tmp_path, callback, max_steps, save_steps=7, logging_steps=1000, accuracy=None,
@@ -53,8 +40,8 @@ def make_trainer(tmp_path, callback, max_steps, save_steps=7, logging_steps=1000
         report_to=[], use_cpu=True, disable_tqdm=True, learning_rate=1e-3, seed=0,
         dataloader_num_workers=0, save_only_model=False,
         restore_callback_states_from_checkpoint=True)
-    trainer = transformers.Trainer(model=model, args=args, train_dataset=Dataset(),
-                                   eval_dataset=Dataset(),
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=parity_dataset(),
+                                   eval_dataset=parity_dataset(),
                                    compute_metrics=metrics if compute_metrics else None,
                                    callbacks=[callback])
     return trainer, metrics

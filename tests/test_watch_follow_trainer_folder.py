@@ -230,19 +230,7 @@ def test_real_trainer_followed_from_before_it_starts(tmp_path):
     the follow reads what the replay of the finished folder reads."""
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
-    from scripted_eval import ScriptedMetrics
-
-    class Data(torch.utils.data.Dataset):
-        def __init__(self, n=16):
-            g = torch.Generator().manual_seed(0)
-            self.x = torch.randint(0, 20, (n, 6), generator=g)
-            self.y = (self.x.sum(1) % 2).long()
-
-        def __len__(self):
-            return len(self.x)
-
-        def __getitem__(self, i):
-            return {"input_ids": self.x[i], "labels": self.y[i]}
+    from scripted_eval import ScriptedMetrics, parity_dataset
 
     followers: list[Follower] = []
 
@@ -273,7 +261,7 @@ def test_real_trainer_followed_from_before_it_starts(tmp_path):
         use_cpu=True, disable_tqdm=True, learning_rate=1e-3, seed=0, dataloader_num_workers=0)
     trainer = transformers.Trainer(
         model=transformers.BertForSequenceClassification(config), args=args,
-        train_dataset=Data(), eval_dataset=Data(), compute_metrics=ScriptedMetrics(
+        train_dataset=parity_dataset(), eval_dataset=parity_dataset(), compute_metrics=ScriptedMetrics(
             accuracy=accuracy), callbacks=[Start()])
     trainer.train()
     [follower] = followers
