@@ -60,7 +60,9 @@ def test_checkpoints_saved_after_the_tensorboard_log_are_what_the_follow_reads(t
     older deleted, save_total_limit=2), each trainer_state.json the whole history so far; the
     TensorBoard log has the same values under HF's `eval/` names."""
     out = tmp_path / "out"
-    follower = Follower(out, stop_on=(), idle_exit=1.0)
+    # idle 5 s, not 1: a loaded machine (the whole suite on 2 cores) paused the writer for over a
+    # second before its first save, and the wait then read the TensorBoard log by the idle rule
+    follower = Follower(out, stop_on=(), idle_exit=5.0)
     follower.wait_for_message("does not exist yet")
     writer = _tb_writer(out)
     rows: list[dict] = []
