@@ -154,14 +154,16 @@ def test_idle_exit_while_waiting_reads_the_tensorboard_log_and_ends_once(tmp_pat
         writer.add_scalar("eval/accuracy", acc, step)
     writer.close()
     started = time.monotonic()
-    follower = Follower(out, stop_on=(), idle_exit=1.0)
+    follower = Follower(out, stop_on=(), idle_exit=3.0)
     followed = follower.ends_by_itself()
     took = time.monotonic() - started
     replayed, _ = replay(out, stop_on=())
     assert_same(followed, replayed)
     assert follower.watch.result.reason == "idle"
-    assert 1.0 <= took < 1.9, took
-    assert _messages(follower, "has not grown for 1 s (--idle-exit)")
+    # one idle period, not two; the margin is for start-up on a loaded machine (2.5 s seen
+    # while a whole suite ran beside it)
+    assert 3.0 <= took < 5.9, took
+    assert _messages(follower, "has not grown for 3 s (--idle-exit)")
 
 
 def test_a_stopped_wait_reads_the_folder_as_it_is(tmp_path):
