@@ -68,10 +68,10 @@ from __future__ import annotations
 import numpy as np
 
 from phasewatch.noise import ar_inflation, pinned_at_bound, second_difference_sd
+from phasewatch.phase_stats import UP_PHASES
 from phasewatch.phases import PhaseConfig, smooth
 from phasewatch.results import Phase
 
-RISES = ("improvement", "readaptation")
 MAX_POINTS = 80
 ONE_POINT_LAST = 3  # the latest evaluation after the start a one-evaluation trough may sit at
 CLIMB_POINTS = 3    # evaluations after a trough in a plateau that must stand above the start
@@ -86,7 +86,7 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd: f
     `ar` is the AR(1) coefficient `sd` was inflated for (0 when it was not). `sd_given`: the
     user gave the noise (`--noise-sd`, `--eval-size`, `--pool-noise`), which is then used as
     given, not lowered to the run's own estimate."""
-    if not phases or phases[0].name not in (*RISES, "plateau") or sd <= 0 \
+    if not phases or phases[0].name not in (*UP_PHASES, "plateau") or sd <= 0 \
             or not 4 <= y.size <= MAX_POINTS \
             or pinned_at_bound(y):  # a rate pinned at a bound: its few other readings are blips
         return phases
@@ -109,7 +109,7 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd: f
     margin = cfg.k_sd * np.sqrt(2.0) * sd
     depth = base - y[trough]
     recovery = float(np.median(y[trough + 1:trough + 4])) - y[trough]
-    if recovery <= margin and first.name in RISES and y[trough + 1] < base - margin:
+    if recovery <= margin and first.name in UP_PHASES and y[trough + 1] < base - margin:
         # a wide trough, two evaluations or more below the start, recovers over several
         # evaluations: the best three in a row of the rise after it
         after = y[trough + 1:end + 1]
@@ -130,7 +130,7 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd: f
         # evaluation reads the same, and nothing after it says otherwise
         return phases
     trough_step = int(steps[trough])
-    if first.name in RISES:
+    if first.name in UP_PHASES:
         return [Phase("disruption", first.start_step, trough_step),
                 Phase("readaptation", trough_step, first.end_step), *phases[1:]]
     # a plateau that hid a dip: the recovery ends where the smoothed data reach the plateau's
@@ -165,7 +165,7 @@ def _fall_called_flat(phases: list[Phase], index: dict[int, int],
     inflated; the dip is then tested like one inside a rise, across the whole span (tuning
     seeds, step 0 runs of the second generator family: a dip at the first update came out as
     plateau then improvement in 3 of 18 missed boundaries)."""
-    if len(phases) < 2 or phases[0].name != "plateau" or phases[1].name not in RISES:
+    if len(phases) < 2 or phases[0].name != "plateau" or phases[1].name not in UP_PHASES:
         return None
     end = index[phases[0].end_step]
     if end < 1 or y[end] >= y[0] or y[end] > float(np.min(y[:end + 1])):

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from phasewatch.phase_stats import UP_PHASES
 from phasewatch.results import Analysis
 
-RISES = ("improvement", "readaptation")
 NEAR_WORST_SD = 2.0  # the first evaluation within this many noise sds of the run's worst
 SLOW_START = 0.5  # its first step below this fraction of the largest in the first third
 
@@ -34,7 +34,7 @@ def note_unseen_start(analysis: Analysis, steps: np.ndarray, y: np.ndarray) -> A
     if y.size < 3 or not analysis.phases or steps[0] <= 1:  # step 1: the first update's batch
         return analysis
     first = analysis.phases[0]
-    if first.name not in RISES or first.start_step != int(steps[0]):
+    if first.name not in UP_PHASES or first.start_step != int(steps[0]):
         return analysis
     sd = analysis.extra.get("noise_sd") or 0.0
     if y[0] > np.min(y) + NEAR_WORST_SD * sd:
