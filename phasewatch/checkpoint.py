@@ -86,8 +86,8 @@ def beats_last(phases: list[Phase], y: np.ndarray, best: int, sd: float,
     noise (`y` higher is better): the run ends in a decline (its last phase an overfit or a
     disruption), or the level at `best` is above the last one by `k_sd` sds of a difference of
     two readings, the phases' own significance (an end's level does not average in a neighbour
-    that differs from it by more than that: `point_levels`). None when `best` is the last evaluation or the
-    noise is unknown."""
+    that differs from it by more than that: `point_levels`). None when `best` is the last
+    evaluation or the noise is unknown."""
     last = y.size - 1
     if best >= last or not sd > 0:
         return None

@@ -243,9 +243,9 @@ def _gross_bends(magnitudes: np.ndarray) -> int:
     differences by chance (0.003 against a true noise sd of 0.016 on a 7-evaluation run, whose
     small decline after its recovery the live refit then stopped as an overfit; one more false
     stop in each of two generator families). The regime tables (tuning seeds, every regime;
-    report seeds, sparse runs) are the same as with the largest left out. From `GROSS_FROM` on, the median absolute deviation
-    finds gross ones (so judged among 8-38, Student-t noise put its own tails beyond: the second
-    family's false claims on 13-40 evaluations 0.06 -> 0.16). None is judged beside a value at
+    report seeds, sparse runs) are the same as with the largest left out. From `GROSS_FROM` on,
+    the median absolute deviation finds gross ones (so judged among 8-38, Student-t noise put
+    its own tails beyond: the second family's false claims on 13-40 evaluations 0.06 -> 0.16). None is judged beside a value at
     0 (an accuracy on a few hundred prompts that repeats a reading, 0.5, 0.5, 0.5, 0.6, 0.6,
     0.6: its one step would leave a noise of 0)."""
     if magnitudes[-1] <= FLOAT_NOISE * magnitudes[0]:  # a quantised series' repeats (or

@@ -11,8 +11,8 @@ At the end of each validation (sanity checks excluded) the monitor gets
 callback sets `trainer.should_stop` (as Lightning's `EarlyStopping` does) and `stop_reason`
 says why. `best_step` is the best smoothed validation step; when checkpoints are saved at
 another cadence, `best_saved_step` is the best of the steps at which a checkpoint was saved
-(each `on_save_checkpoint`), scored as `analyze` scores saved checkpoints. The monitor's state goes into
-Lightning checkpoints, so `fit(ckpt_path=...)` resumes it.
+(each `on_save_checkpoint`), scored as `analyze` scores saved checkpoints. The monitor's state
+goes into Lightning checkpoints, so `fit(ckpt_path=...)` resumes it.
 """
 
 from __future__ import annotations
