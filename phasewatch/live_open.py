@@ -58,10 +58,15 @@ def open_when_ready(path: Path, follow: bool, notice: Callable[[str], None],
                     except InputError:
                         source.close()
                         raise
-                    source = said_followed(source, path, say)
-                if trainer is not None and trainer.decided == "idle":
-                    source.quiet_since = trainer.since  # the --idle-exit is over already
-                return source
+                    if trainer is not None and trainer.undecided():
+                        source.close()  # the Trainer's TensorBoard log appeared while opening
+                        source = None
+                    else:
+                        source = said_followed(source, path, say)
+                if source is not None:
+                    if trainer is not None and trainer.decided == "idle":
+                        source.quiet_since = trainer.since  # the --idle-exit is over already
+                    return source
         except InputError as exc:
             # a server: wait only while it does not answer
             not_ready = isinstance(exc, NotReadyError)  # a store its writer is still creating

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -47,10 +48,9 @@ def _messages(follower: Follower, text: str) -> list[str]:
 
 
 def _wait_until_seen(follower: Follower, timeout: float = 20.0) -> None:
-    """Until the follow has looked at the folder: it waits for a checkpoint (or, before the
-    fix, it follows the TensorBoard log)."""
+    """Until the follow has looked at the folder and waits for a checkpoint."""
     deadline = time.monotonic() + timeout
-    while not any("only the Trainer's" in m or "caught up" in m for m in follower.messages):
+    while not _messages(follower, "only the Trainer's"):
         assert time.monotonic() < deadline, follower.messages
         time.sleep(0.01)
 
@@ -117,8 +117,38 @@ def test_a_run_that_ends_without_a_checkpoint_is_read_from_its_tensorboard_log(t
     watched = follower.watch.result
     assert watched.reason == "finished" and watched.finished and result.finished
     assert watched.n_records == result.n_records
-    assert _messages(follower, "the run ended without a checkpoint")
+    assert _messages(follower, "the run ended without a checkpoint"), follower.messages
     assert _messages(follower, "waiting for its first checkpoint (saved every 5000 steps)")
+
+
+def test_a_log_that_appears_while_the_folder_is_opened_is_waited_on(tmp_path, monkeypatch):
+    """The Trainer's TensorBoard log created between the follow's look at the folder (nothing
+    to wait for yet) and its opening (a CI run followed it at once, as before the wait): the
+    opened log is closed and the follow waits for a checkpoint."""
+    import phasewatch.io
+    from phasewatch.live_open import open_when_ready
+
+    out = tmp_path / "out"
+    (out / "runs").mkdir(parents=True)
+    real_open = phasewatch.io.open_source
+    writers = []
+
+    def open_after_the_trainer_wrote(path, **options):
+        if not writers:
+            writers.append(_tb_writer(out))
+            writers[0].add_scalar("eval/accuracy", 0.5, 0)
+            writers[0].flush()
+        return real_open(path, **options)
+
+    monkeypatch.setattr(phasewatch.io, "open_source", open_after_the_trainer_wrote)
+    said: list[str] = []
+    source = open_when_ready(out, follow=True, notice=said.append, say=said.append, poll=0.01,
+                             idle_exit=0.3, stop=threading.Event())
+    writers[0].close()
+    source.close()
+    waited, decided, followed = said  # not followed at once: waited, then by --idle-exit
+    assert "only the Trainer's TensorBoard log" in waited
+    assert "has not grown for 0.3 s" in decided and "following runs/" in followed
 
 
 @pytest.mark.parametrize("save_strategy", ["no", None])
