@@ -128,8 +128,8 @@ class LiveWatch:
         """The alerts, in the order the monitor raises them."""
         self._started = time.monotonic()
         self.result.source = self.given_path
-        source = open_when_ready(self.path, self.follow, self.notice, self.say, self.poll,
-                                 self.idle_exit, self.stop)
+        source, quiet_since = open_when_ready(self.path, self.follow, self.notice, self.say,
+                                              self.poll, self.idle_exit, self.stop)
         if source is None:
             self.result.reason = "interrupted" if self.stop.is_set() else "idle"
             self.result.waited = time.monotonic() - self._started
@@ -139,15 +139,16 @@ class LiveWatch:
         self.source = source
         source.on_bad_line = self._bad_line
         try:
-            yield from self._run(source)
+            yield from self._run(source, quiet_since)
         finally:
             source.close()
             self._finish()
 
     # ------------------------------------------------------------------ the loop
-    def _run(self, source) -> Iterator:
-        """Read what arrived, feed it, and decide whether to wait for more."""
-        last_growth, quiet = time.monotonic(), getattr(source, "quiet_since", None)
+    def _run(self, source, quiet: float | None) -> Iterator:
+        """Read what arrived, feed it, and decide whether to wait for more (`quiet`: when the
+        log last grew, if it was opened after --idle-exit had passed)."""
+        last_growth = time.monotonic()
         while True:
             got = False
             for record in source.read(final=not self.follow):

@@ -35,8 +35,11 @@ from phasewatch.io.wrapped import WrappedSource
 def open_when_ready(path: Path, follow: bool, notice: Callable[[str], None],
                     say: Callable[[str], None], poll: float, idle_exit: float | None,
                     stop: threading.Event):
-    """The source of `path`. Replaying, opened at once (an InputError propagates). Following,
-    waits for the path; None if `stop` is set or `idle_exit` seconds pass meanwhile."""
+    """The source of `path` and, when a followed Trainer folder was opened because its
+    TensorBoard log stopped growing (`TrainerFolderWait`), the time it last grew (its
+    --idle-exit has passed already), else None. Replaying, opened at once (an InputError
+    propagates). Following, waits for the path; (None, None) if `stop` is set or `idle_exit`
+    seconds pass meanwhile."""
     from phasewatch.io import open_source, url_reader
 
     told: set[str] = set()
@@ -64,9 +67,8 @@ def open_when_ready(path: Path, follow: bool, notice: Callable[[str], None],
                     else:
                         source = said_followed(source, path, say)
                 if source is not None:
-                    if trainer is not None and trainer.decided == "idle":
-                        source.quiet_since = trainer.since  # the --idle-exit is over already
-                    return source
+                    idle = trainer is not None and trainer.decided == "idle"
+                    return source, trainer.since if idle else None
         except InputError as exc:
             # a server: wait only while it does not answer
             not_ready = isinstance(exc, NotReadyError)  # a store its writer is still creating
@@ -94,7 +96,7 @@ def open_when_ready(path: Path, follow: bool, notice: Callable[[str], None],
             if waiting_trainer:  # the run is over as far as this follow can tell: read the
                 trainer.decide("idle", idle_exit)  # folder as a replay of it now does
                 continue
-            return None
+            return None, None
         # A server not up yet is asked again after a pause growing to 5 s, not every poll.
         pause = min(max(poll, 0.5 * 2 ** tries), 5.0) if remote else poll
         tries += 1
@@ -102,7 +104,7 @@ def open_when_ready(path: Path, follow: bool, notice: Callable[[str], None],
             if trainer is not None and trainer.active:
                 trainer.decide("interrupted")  # read what the folder holds, as a replay would
                 continue
-            return None
+            return None, None
 
 
 def check_ready(path: Path) -> None:

@@ -142,13 +142,14 @@ def test_a_log_that_appears_while_the_folder_is_opened_is_waited_on(tmp_path, mo
 
     monkeypatch.setattr(phasewatch.io, "open_source", open_after_the_trainer_wrote)
     said: list[str] = []
-    source = open_when_ready(out, follow=True, notice=said.append, say=said.append, poll=0.01,
-                             idle_exit=0.3, stop=threading.Event())
+    source, quiet_since = open_when_ready(out, follow=True, notice=said.append, say=said.append,
+                                          poll=0.01, idle_exit=0.3, stop=threading.Event())
     writers[0].close()
     source.close()
     waited, decided, followed = said  # not followed at once: waited, then by --idle-exit
     assert "only the Trainer's TensorBoard log" in waited
     assert "has not grown for 0.3 s" in decided and "following runs/" in followed
+    assert quiet_since is not None  # the watch's own --idle-exit counts from the log's last growth
 
 
 @pytest.mark.parametrize("save_strategy", ["no", None])
