@@ -172,6 +172,32 @@ def _shape(y: np.ndarray, p: float, tau: float, sd: float,
     return ["plateau"], None, "low"
 
 
+def _unestablished_turn(steps: np.ndarray, y: np.ndarray, sd: float, series: PreparedSeries,
+                        metric: str, estimated: bool) -> str:
+    """'; its best evaluation (step 200, 1.78) is better than the first and the last by 0.32
+    and 0.27 (3.9 and 3.3 noise sd), short of the 5 ...' when an evaluation inside the run
+    beats (or trails) both ends by more than 2 noise sds but a turn needs TURN_SD: the data
+    the user sees in a plot, and why it is no phase, rather than a silent plateau."""
+    if not sd > 0:
+        return ""
+    inner = y[1:-1]
+    best, worst = 1 + int(np.argmax(inner)), 1 + int(np.argmin(inner))
+    lead = min(y[best] - y[0], y[best] - y[-1])
+    trail = min(y[0] - y[worst], y[-1] - y[worst])
+    k, better = (best, True) if lead >= trail else (worst, False)
+    gaps = [abs(y[k] - y[0]), abs(y[k] - y[-1])]
+    if min(gaps) <= 2.0 * sd:
+        return ""
+    value = f"{series.own_units(float(y[k])):.4g}"
+    which = "better" if better else "worse"
+    why = (" (the noise comes from these few evaluations, and a bend inflates it: --noise-sd "
+           "or --eval-size give it)" if estimated else "")
+    return (f"; its {'best' if better else 'worst'} evaluation (step {int(steps[k])}, {metric} "
+            f"{value}) is {which} than the first and the last by {gaps[0]:.3g} and {gaps[1]:.3g} "
+            f"({gaps[0] / sd:.1f} and {gaps[1] / sd:.1f} noise sd), short of the {TURN_SD:g} a "
+            f"turn on {y.size} evaluations needs{why}")
+
+
 def _train_move(signals: dict[str, StepSeries],
                 steps: np.ndarray) -> tuple[str, float, float, bool] | None:
     """(name, first, last, improved) of the train metric over the same steps, when one was
@@ -295,6 +321,8 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
                            else "of the given noise (z test")
                         + f", p = {shift.p:.2g}): "
                         f"{' then '.join(names)}, low confidence")
+        elif names == ["plateau"] and y.size >= (MIN_FOR_NOISE if known_sd is None else 3):
+            verdict += _unestablished_turn(steps, y, sd, series, metric, known_sd is None)
         elif p >= ALPHA and names != ["plateau"]:
             better = names[0] == "improvement"
             k = turn if turn is not None else n - 1

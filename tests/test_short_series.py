@@ -39,6 +39,21 @@ def test_without_a_train_metric_improving_four_points_stay_unestablished(train):
     assert names(a) == ["plateau"] and "no monotone trend they can establish" in a.warnings[0]
 
 
+def test_a_bend_short_of_a_turn_is_stated_with_its_size_in_noise_sds():
+    """A loss that falls by 0.32 and rises back by 0.27 over 5 evaluations: its noise, from
+    their own second differences (0.081), leaves the bend short of the 5 sds a turn needs, so
+    no phase; the warning gives what a plot shows, the best evaluation against both ends."""
+    a = analyze_run(run_of([2.10, 1.80, 1.78, 1.95, 2.05]), direction="min")
+    assert names(a) == ["plateau"]
+    sd = a.extra["noise_sd"]
+    assert (0.32 / sd, 0.27 / sd) == pytest.approx((3.9, 3.3), abs=0.05)
+    assert ("its best evaluation (step 300, eval/loss 1.78) is better than the first and the "
+            "last by 0.32 and 0.27 (3.9 and 3.3 noise sd), short of the 5 a turn on 5 "
+            "evaluations needs") in a.warnings[0]
+    flat = analyze_run(run_of([2.10, 2.08, 2.11, 2.09, 2.10]), direction="min")
+    assert "best evaluation" not in flat.warnings[0] and "worst" not in flat.warnings[0]
+
+
 def test_three_points_never_establish_a_trend():
     a = analyze_run(run_of([1.092, 1.066, 0.998], train=[1.1, 1.07, 1.03]), direction="min")
     assert names(a) == ["plateau"] and "exact p = 0.333" in a.warnings[0]
