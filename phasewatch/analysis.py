@@ -38,6 +38,7 @@ from phasewatch.phase_stats import (
     boundary_levels,
     declines_from_peak,
     demote_flat_trends,
+    into_rise,
     phase_stats,
     settle_overshoots,
     snap_turns,
@@ -215,7 +216,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         levels = list(stretch_means(y))
     for k, phase in enumerate(phases):
         phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, series.sign,
-                                       shown_sd, base))
+                                       shown_sd, base, into_rise(phases, k)))
         if stretched:  # its start and end values are means, not the data at its edges
             phase.stats["ends_averaged"] = stretch_size(y.size)
         if signals:

@@ -310,8 +310,13 @@ def declines_from_peak(phase: Phase, top: int, steps: np.ndarray, y: np.ndarray,
     phase.stats["decline_sd"] = decline / sd if sd > 0 else None
 
 
+def into_rise(phases: list[Phase], k: int) -> bool:
+    """Whether phase `k` is followed by a rising phase (its end a turn: `phase_stats`)."""
+    return k + 1 < len(phases) and phases[k + 1].name in UP_PHASES
+
+
 def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, sd: float,
-                base: float) -> dict[str, Any]:
+                base: float, into_rise: bool = True) -> dict[str, Any]:
     """Effect sizes in the metric's own units and direction (`change` is end - start as
     logged, between the evaluations at the phase's edges, or for a plateau between the levels
     it holds there, `held_levels`; `change_sd` has the same sign).
@@ -324,7 +329,11 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
     - gain_over_baseline is the rise's best evaluation (never below the one it ends on) minus
       `base`, as its name says.
     A later fall's depth is below the level it started from, and an overfit's decline is from
-    its best point: neither is measured from the start, so neither depends on `base`."""
+    its best point: neither is measured from the start, so neither depends on `base`.
+    A disruption's trough is its end where a rise follows (`into_rise`: `snap_turns` put the
+    turn there); a fall into a plateau (or the run's end) ends where the plateau rule puts the
+    floor's start, and a lower evaluation before it is the trough (0.8051 at step 30 beside the
+    end's 0.8135 at step 60, "0.0218 below the start" where the data go 0.0302 below)."""
     i0 = int(np.searchsorted(steps, phase.start_step))
     i1 = int(np.searchsorted(steps, phase.end_step))
     span = max(int(steps[i1] - steps[i0]), 1)
@@ -341,15 +350,18 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
     }
     if phase.name == "disruption":
         before = base if i0 == 0 else start
-        stats["trough_step"] = int(steps[i1])  # a disruption ends at its trough
-        stats["depth"] = float(before - end)
-        stats["depth_sd"] = float((before - end) / sd) if sd > 0 else None
+        trough = i1 if into_rise or i1 <= i0 else extreme_index(y, i0 + 1, i1, highest=False)
+        trough = trough if y[trough] < end else i1
+        low = min(float(y[trough]), end)
+        stats["trough_step"] = int(steps[trough])
+        stats["depth"] = float(before - low)
+        stats["depth_sd"] = float((before - low) / sd) if sd > 0 else None
         # back at the start level: one lucky evaluation among hundreds is not a recovery; and
         # not at the trough itself, whose 3-point median on a dense run is its neighbours'
         levels = point_levels(y)
         back = np.flatnonzero(levels[i1 + 1:] >= before)
-        stats["time_to_recover"] = (int(steps[i1 + 1 + back[0]] - steps[i1]) if back.size
-                                    else None)
+        stats["time_to_recover"] = (int(steps[i1 + 1 + back[0]] - stats["trough_step"])
+                                    if back.size else None)
         if not back.size:  # how far short of that level the run ends ("not recovered", by how
             # much: a run that ends within the noise of it is "as good" by the noise, not back)
             short = float(before - levels[-1])

@@ -23,7 +23,13 @@ import numpy as np
 
 from phasewatch.checkpoint import beats_last, best_index, overfit_peaks
 from phasewatch.noise import reported_noise, second_difference_sd
-from phasewatch.phase_stats import Baseline, boundary_levels, declines_from_peak, phase_stats
+from phasewatch.phase_stats import (
+    Baseline,
+    boundary_levels,
+    declines_from_peak,
+    into_rise,
+    phase_stats,
+)
 from phasewatch.phases import PhaseConfig
 from phasewatch.results import Analysis, ChangePoint, Phase
 from phasewatch.signals import MIN_FOR_TREND, PreparedSeries
@@ -276,7 +282,7 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     effect_sd = known_sd if known_sd is not None else 0.0
     for k, phase in enumerate(phases):
         phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, sign,
-                                       effect_sd, base))
+                                       effect_sd, base, into_rise(phases, k)))
     changepoints = [ChangePoint(int(steps[t]), int(steps[t - 1]), int(steps[t + 1]))
                     for t in cuts[1:-1]]
     # an overfit's decline is from the peak it starts from, as on longer runs: from the first

@@ -446,3 +446,20 @@ def test_a_noisy_dip_and_climb_is_not_one_plateau():
         calls.append([p.name for p in result.phases])
     assert ["plateau"] not in calls
     assert all("improvement" in c or "readaptation" in c for c in calls)
+
+
+def test_a_fall_into_a_plateau_has_its_trough_on_its_lowest_evaluation():
+    """A tiny GPT-2's held-out accuracy after a change of style (trial 32): 0.8353 at step 0,
+    0.8051 at 30, then a floor about 0.81 that the plateau rule starts at 60. The disruption
+    ends at 60 (0.8135), but its trough, and the depth printed, are step 30's."""
+    values = [0.8353, 0.8051, 0.8135, 0.8197, 0.8051, 0.8093, 0.8185, 0.8088, 0.8118, 0.8125,
+              0.818, 0.8093, 0.8105, 0.8093, 0.8132, 0.8118, 0.8088, 0.8008, 0.8033, 0.8043,
+              0.8033]
+    collector = RecordCollector("trial", "synthetic")
+    for i, value in enumerate(values):
+        collector.add(30 * i, {"eval_prose_accuracy": value}, line=i + 1)
+    a = analyze_run(collector.build(events=[]), metric="eval_prose_accuracy")
+    disruption = a.phases[0]
+    assert names(a)[:2] == ["disruption", "plateau"] and disruption.end_step == 60
+    assert disruption.stats["trough_step"] == 30
+    assert disruption.stats["depth"] == pytest.approx(0.8353 - 0.8051)
