@@ -9,9 +9,17 @@ listed candidates take, and every other validation metric under `val-aux/`.
 
 A loss, NLL or perplexity takes the role `eval/loss` (lower is better); a reward takes
 `eval/other_score` (a held-out score that is neither an accuracy nor a loss; higher is
-better). Either ranks after every candidate its role lists, so a log holding a listed name
-keeps that choice, and a `val-core/` reward (listed under `eval/accuracy`) stays ahead of a
-`val-aux/` one. A split or set called train (`eval/train/loss`) is not held out.
+better); an accuracy, bare or of a kind the log names (`validation/node_accuracy`,
+`val/top1_acc`, `eval/gsm8k/accuracy`), takes `eval/accuracy` (higher is better), so the
+default follows the documented priority, held-out accuracy first (trial 32b finding 2: a
+log with `validation/node_accuracy` and `validation/edge_accuracy` was judged by its
+`validation/loss`). Accuracies of several kinds under one split share a rank, so the
+analysis names them all and says which it took (`metric_sets.choose_series`). A token
+accuracy (TRL's `eval_mean_token_accuracy`) is not one: it is the teacher-forced loss's
+by-product, and the eval loss beside it stays the metric. Each rule ranks after every
+candidate its role lists, so a log holding a listed name keeps that choice, and a
+`val-core/` reward (listed under `eval/accuracy`) stays ahead of a `val-aux/` one. A split,
+set or kind called train (`eval/train/loss`, `val/train_accuracy`) is not held out.
 """
 
 from __future__ import annotations
@@ -30,7 +38,12 @@ LEAVES = (
     ("ppl", "eval/loss", "min"),
     (r"reward/mean(?:@|_at_)\d+", "eval/other_score", "max"),  # verl; MLflow writes `@` as `_at_`
     ("reward", "eval/other_score", "max"),
+    # an accuracy, bare or named by its kind: `node_accuracy`, `top1_acc` (`KIND_WORDS`)
+    (r"(?:[a-z0-9]+_)*(?:accuracy|acc)", "eval/accuracy", "max"),
 )
+ACCURACY_LEAF = len(LEAVES) - 1
+# words of an accuracy's kind that make it no held-out task accuracy
+NOT_TASK_ACCURACY_WORDS = frozenset({"train", "training", "token"})
 TRAIN_WORDS = frozenset({"train", "training"})
 _LEAF = "|".join(f"(?P<leaf{i}>{pattern})" for i, (pattern, _, _) in enumerate(LEAVES))
 # `val/ppl`, `val/gsm8k/loss`, `val-aux/openai/gsm8k/reward/mean@1`
@@ -44,9 +57,10 @@ _JOINED = re.compile(rf"(?P<split>eval|val|validation|valid|dev|test)_(?:{_LEAF}
 @lru_cache(maxsize=1 << 16)
 def held_out_match(name: str) -> tuple[str, int, str] | None:
     """(role, rank among the rule's names, direction) when `name` (any case) is a held-out loss,
-    NLL, perplexity or reward by this rule; else None. Ranks: split first (`SPLITS`), then the
+    NLL, perplexity, reward or accuracy by this rule; else None. Ranks: split first (`SPLITS`), then the
     leaf (`LEAVES`), a name without sets before one with; sets of one split and leaf share a
-    rank, so `val/gsm8k/loss` and `val/math/loss` are several validation sets of one metric."""
+    rank, so `val/gsm8k/loss` and `val/math/loss` are several validation sets of one metric,
+    and `validation/node_accuracy` and `validation/edge_accuracy` several accuracies."""
     if name[:1] not in "evtdEVTD" or not name:
         return None
     lowered = name.lower()
@@ -59,6 +73,9 @@ def held_out_match(name: str) -> tuple[str, int, str] | None:
         return None
     split = match["split"] if section is None or section == "core" else "val-*"
     leaf = next(i for i in range(len(LEAVES)) if match[f"leaf{i}"] is not None)
+    if leaf == ACCURACY_LEAF and NOT_TASK_ACCURACY_WORDS.intersection(
+            match[f"leaf{leaf}"].split("_")):
+        return None
     _, role, direction = LEAVES[leaf]
     return role, 100 * SPLITS.index(split) + 10 * leaf + (1 if sets else 0), direction
 
@@ -68,3 +85,18 @@ def held_out_direction(name: str) -> str | None:
     else None (a set called `answer_qa` must not make a reward lower-is-better through "wer")."""
     found = held_out_match(name)
     return found[2] if found else None
+
+
+def several_accuracies(names: list[str]) -> bool:
+    """Whether `names` are accuracies of different kinds on one split and set
+    (`validation/node_accuracy`, `validation/edge_accuracy`), not one metric of several
+    validation sets: the notice that names them calls them accuracies. A joined name's kind
+    cannot be told from a set (HF's named sets log `eval_g0_accuracy`, `eval_g1_accuracy`):
+    those stay validation sets."""
+    if len(names) < 2 or not all("/" in name for name in names):
+        return False
+    for name in names:
+        found = held_out_match(name)
+        if found is None or found[1] // 10 % 10 != ACCURACY_LEAF:
+            return False
+    return len({name.lower().rsplit("/", 1)[0] for name in names}) == 1

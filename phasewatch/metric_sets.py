@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from phasewatch.errors import UsageError
+from phasewatch.heldout_names import several_accuracies
 from phasewatch.presets import ROLE_CANDIDATES, role_matches
 from phasewatch.run import Run, unknown_metric_message
 
@@ -85,7 +86,8 @@ def choose_series(run: Run, metric: str | None = None, aggregate: str | None = N
         overall = overall_set(sets)
         chosen = overall or (run.own_name(name) if name in ROLE_CANDIDATES else sets[0])
         chosen = chosen or sets[0]
-        warning = (f"{len(sets)} validation sets hold {name}: {listed}; analysed {chosen} "
+        kind = "accuracies" if several_accuracies(sets) else "validation sets"
+        warning = (f"{len(sets)} {kind} hold {name}: {listed}; analysed {chosen} "
                    + ("(the log's total over the sets). " if overall else "only. ")
                    + "Choose one with --metric NAME, or analyse their mean with "
                    "--aggregate mean")

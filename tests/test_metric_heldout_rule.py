@@ -152,3 +152,50 @@ def test_following_a_log_waits_for_its_held_out_perplexity_and_agrees_with_the_r
     assert (result.metric, result.direction) == ("val/ppl", "min")
     assert_same(followed, replayed)
     assert followed
+
+
+# trial 32b finding 2: a TensorBoard log with `validation/node_accuracy` and
+# `validation/edge_accuracy` beside `validation/loss` was judged by its loss, against the
+# documented priority (held-out accuracy first)
+def test_accuracies_of_several_kinds_come_before_the_loss_and_are_named(capsys, tmp_path):
+    log = _log(tmp_path, {"validation/loss": (4.0, 3.8), "validation/node_accuracy": (0.36, 0.64),
+                          "validation/edge_accuracy": (0.38, 0.65)}, train="training/loss")
+    offline = _analyze(capsys, log)
+    assert (offline["metric"], offline["direction"]) == ("validation/edge_accuracy", "max")
+    notice = next(w for w in offline["warnings"] if "hold eval/accuracy" in w)
+    assert notice.startswith("2 accuracies hold eval/accuracy: validation/edge_accuracy, "
+                             "validation/node_accuracy; analysed validation/edge_accuracy only. "
+                             "Choose one with --metric NAME")
+    summary = _watch(capsys, log)
+    assert (summary["metric"], summary["direction"]) == ("validation/edge_accuracy", "max")
+
+
+@pytest.mark.parametrize("name", ["validation/node_accuracy", "val/top1_acc", "eval/gsm8k/accuracy",
+                                  "test_node_acc"])
+def test_an_accuracy_of_a_kind_under_a_split_prefix_is_the_metric(capsys, tmp_path, name):
+    log = _log(tmp_path, {name: (0.4, 0.7), "val/ppl": (9.0, 4.0)})
+    _chosen_everywhere(capsys, log, name, "max")
+
+
+@pytest.mark.parametrize("held_out, metric", [
+    # TRL SFT's token accuracy is the teacher-forced loss's by-product: the eval loss stays
+    ({"eval_loss": (1.0, 0.7), "eval_mean_token_accuracy": (0.6, 0.7)}, "eval_loss"),
+    ({"eval/loss": (1.0, 0.7), "eval/mean_token_accuracy": (0.6, 0.7)}, "eval/loss"),
+    # an accuracy of a kind called train is not held out; a listed accuracy keeps its place
+    ({"val/loss": (1.0, 0.7), "val/train_accuracy": (0.6, 0.9)}, "val/loss"),
+    ({"val_acc": (0.5, 0.8), "val/node_acc": (0.4, 0.6)}, "val_acc"),
+])
+def test_token_and_train_accuracies_are_not_the_held_out_accuracy(capsys, tmp_path, held_out, metric):
+    offline = _analyze(capsys, _log(tmp_path, held_out))
+    assert offline["metric"] == metric
+    assert not any("hold eval/accuracy" in w for w in offline["warnings"])
+
+
+def test_several_sets_of_one_accuracy_are_validation_sets():
+    from phasewatch.heldout_names import several_accuracies
+
+    assert several_accuracies(["validation/edge_accuracy", "validation/node_accuracy"])
+    assert not several_accuracies(["val/gsm8k/acc", "val/math/acc"])
+    assert not several_accuracies(["val/gsm8k/loss", "val/math/loss"])
+    assert not several_accuracies(["eval_g0_accuracy", "eval_g1_accuracy"])  # HF's named sets
+    assert default_direction("validation/node_accuracy") == "max"
