@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from phasewatch.changepoint import Segmenter
-from phasewatch.checkpoint import beats_last, best_index, overfit_peaks
+from phasewatch.checkpoint import beats_last, best_index, note_start_beats_stop, overfit_peaks
 from phasewatch.confidence import few_points_confidence
 from phasewatch.corners import place_corners
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
@@ -244,9 +244,11 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         extra["nll_overfit_onset_step"] = int(nll_onset)
     if stages:
         extra["events"] = [e.to_dict() for e in run.events if e.step in stages]
-    return note_unseen_start(_train_rises_named(_with_source(Analysis(
-        run.source, own_metric, direction, series.own_units(base), changepoints, phases,
-        int(steps[best]), warnings, extra), known), train_loss), steps, y)
+    analysis = _with_source(Analysis(run.source, own_metric, direction, series.own_units(base),
+                                     changepoints, phases, int(steps[best]), warnings, extra),
+                            known)
+    analysis = note_start_beats_stop(_train_rises_named(analysis, train_loss), steps, y, cfg.k_sd)
+    return note_unseen_start(analysis, steps, y)
 
 
 def _train_rises_named(analysis: Analysis, train_loss: bool) -> Analysis:

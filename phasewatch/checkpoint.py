@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from phasewatch.phase_stats import UP_PHASES, extreme_index, point_levels
-from phasewatch.results import ChangePoint, Phase
+from phasewatch.results import Analysis, ChangePoint, Phase
 
 DECLINES = ("overfit", "disruption")
 
@@ -96,3 +96,27 @@ def beats_last(phases: list[Phase], y: np.ndarray, best: int, sd: float,
     margin = k_sd * math.sqrt(2.0) * sd
     levels = point_levels(y, change=margin)  # an end's level is not averaged across a change
     return bool(levels[best] - levels[last] > margin)
+
+
+def note_start_beats_stop(analysis: Analysis, steps: np.ndarray, y: np.ndarray,
+                          k_sd: float) -> Analysis:
+    """`analysis` with a warning where its first evaluation is the best of the run and better
+    than the recommended stop beyond the phases' own significance (`k_sd` sds of a difference).
+    The stop is the best checkpoint after the run left its start (the peak its overfit starts
+    from): a held-out loss of 0.42 at step 0 that never came back, "recommended stop: step 160"
+    at 0.6008, read as "keep checkpoint 160" by a user who had the better model before training."""
+    sd = analysis.extra.get("noise_sd") or 0.0
+    stop = analysis.recommended_stop_step
+    if not sd > 0 or stop is None or y.size < 3:
+        return analysis
+    at = int(np.searchsorted(steps, stop))
+    gap = float(y[0] - y[min(at, y.size - 1)])
+    if at == 0 or y[0] < np.max(y[1:]) or gap <= k_sd * math.sqrt(2.0) * sd:
+        return analysis
+    sign = -1.0 if analysis.direction == "min" else 1.0
+    analysis.warnings.append(
+        f"{analysis.metric} is best at its first evaluation (step {int(steps[0])}: "
+        f"{sign * y[0]:.4g}): the recommended stop (step {stop}: {sign * y[at]:.4g}) is the "
+        f"best after the run left its start, {gap:.3g} ({gap / sd:.1f} sd) worse; no later "
+        "checkpoint gets back to it")
+    return analysis

@@ -281,4 +281,5 @@ def test_a_rise_that_stays_short_of_the_start_says_below_not_a_negative_above(di
     fall.stats.update(start_value=0.6, end_value=0.62, change=0.02, depth=-0.02,
                       time_to_recover=None)
     better_side = "above" if direction == "max" else "below"  # a "fall" ending on the better side
-    assert f"trough 0.02 {better_side} the start" in phase_line(fall, direction)
+    low = "trough" if direction == "max" else "worst"  # a loss's worst point is its highest
+    assert f"{low} 0.02 {better_side} the start" in phase_line(fall, direction)

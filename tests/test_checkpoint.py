@@ -196,3 +196,20 @@ def test_a_learning_curve_first_seen_after_step_0_gets_no_note():
     loss = analyze(_from(1.0 + 0.8 * np.exp(-t / 6) + rng.normal(0.0, 0.01, t.size), 100,
                          every=100, metric="eval/loss"))
     assert not any("after training began" in w for w in loss.warnings)
+
+
+def test_a_run_that_never_gets_back_to_its_start_says_the_start_was_best():
+    """Trial 32's held-out loss: 0.42 at step 0, a disruption to 0.65, back to 0.60 at step
+    160, then worse again. The stop is step 160 (the peak the overfit starts from); the
+    warning says step 0 was better, by how much, in the loss's own values."""
+    values = [0.42, 0.47, 0.52, 0.57, 0.61, 0.635, 0.645, 0.64, 0.65, 0.635, 0.625, 0.616,
+              0.608, 0.603, 0.601, 0.6008, 0.62, 0.64, 0.66, 0.675, 0.68]
+    a = analyze(_run(values, metric="eval/loss"), direction="min")
+    assert a.recommended_stop_step == 150
+    [note] = [w for w in a.warnings if "best at its first evaluation" in w]
+    assert note.startswith("eval/loss is best at its first evaluation (step 0: 0.42): the "
+                           "recommended stop (step 150: 0.6008)")
+    assert " 0.181 (" in note
+    recovered = analyze(_run([0.42, 0.5, 0.45, 0.41, 0.40, 0.43, 0.46, 0.5, 0.52, 0.55, 0.56,
+                              0.58, 0.6], metric="eval/loss"), direction="min")
+    assert not any("best at its first evaluation" in w for w in recovered.warnings)

@@ -129,7 +129,9 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
         elif recover is not None:
             recover = (f"{step_text(recover, steps_count)} {unit_word(steps_count)}"
                        + ("" if recover == unit_scale(steps_count) else "s"))
-        line += f"  trough {_side(s.get('depth'), worse, better)} {reference}, "
+        # a loss's worst point is its highest: "trough 0.23 above the start" read as a dip
+        low = "trough" if direction == "max" else "worst"
+        line += f"  {low} {_side(s.get('depth'), worse, better)} {reference}, "
         short, short_sd = s.get("end_short"), s.get("end_short_sd")
         if recover is not None:
             line += f"recovered after {recover}"
