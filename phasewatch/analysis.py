@@ -22,7 +22,7 @@ from phasewatch.confidence import few_points_confidence
 from phasewatch.corners import place_corners
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.hinge import hinge_phases
-from phasewatch.known_noise import KnownNoise, known_noise
+from phasewatch.known_noise import KnownNoise, known_noise, quantised_rate_note
 from phasewatch.noise import (
     noise_scale,
     noise_sd,
@@ -209,6 +209,9 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         phases = snap_turns(phases, steps, y, window, sd, fixed)
 
     shown_sd = reported_noise(sd, y, own_metric, warnings)  # effects in sds of the noise
+    if known is None and (note := quantised_rate_note(run.columns(), own_metric, series.sign * y,
+                                                      shown_sd)) is not None:
+        warnings.append(note)  # a rate on few items, whose estimate is too small: said, not used
     base_se = base_se if shown_sd else 0.0
     levels = boundary_levels(phases, steps, y, fixed)
     stretched = whole_trend and len(phases) == 1

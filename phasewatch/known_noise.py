@@ -131,3 +131,73 @@ def pooled_noise_of(paths: Iterable[str], read: Callable[[str], tuple[Any, str |
         except PhasewatchError:
             continue
     return pooled_sd(values)
+
+
+# HF's Trainer logs with every evaluation `<prefix>_runtime` (seconds, 4 decimals) and
+# `<prefix>_samples_per_second` (3 decimals), their ratio taken on the evaluation set's size, and
+# with some versions `<prefix>_samples` itself (`speed_metrics`); `<prefix>` is `eval`, a named
+# set's `eval_<set>` or `test`, spelt `eval/...` by its W&B / TensorBoard callbacks.
+RUNTIME, RATE, SAMPLES = "runtime", "samples_per_second", "samples"
+SIZE_TOLERANCE = 0.02  # relative spread of samples_per_second x runtime about a whole number
+QUANTUM_TOLERANCE = 0.05  # largest |value x N - k| of a rate on N items (4-decimal logs: N < 1000)
+QUANTISED_NOISE_RATIO = 2.0  # binomial sd over the estimate that earns the warning
+
+
+def logged_eval_size(columns: dict[str, tuple[np.ndarray, np.ndarray]],
+                     metric: str) -> tuple[int, str] | None:
+    """(items, how it was read) of the evaluation set `metric` was measured on, when the log
+    says: HF's `<prefix>_samples`, else `<prefix>_samples_per_second` x `<prefix>_runtime`
+    at the same evaluations, one whole number to `SIZE_TOLERANCE` at every one; else None."""
+    prefixes = sorted((name[:-len(RUNTIME)] for name in columns
+                       if name.endswith(RUNTIME) and name[:-len(RUNTIME)].endswith(("_", "/"))
+                       and metric.startswith(name[:-len(RUNTIME)])), key=len, reverse=True)
+    if not prefixes:
+        return None
+    prefix = prefixes[0]  # the longest: a named set's `eval_g0_` before `eval_`
+    if prefix + SAMPLES in columns:
+        sizes = np.asarray(columns[prefix + SAMPLES][1], dtype=np.float64)
+        sizes = sizes[np.isfinite(sizes)]
+        if sizes.size and np.all(sizes == sizes[0]) and sizes[0] >= 1 and sizes[0] % 1 == 0:
+            return int(sizes[0]), prefix + SAMPLES
+    if prefix + RATE not in columns:
+        return None
+    (run_steps, runtime), (rate_steps, rate) = columns[prefix + RUNTIME], columns[prefix + RATE]
+    _, i, j = np.intersect1d(run_steps, rate_steps, return_indices=True)
+    products = np.asarray(runtime, dtype=np.float64)[i] * np.asarray(rate, dtype=np.float64)[j]
+    products = products[np.isfinite(products)]
+    if not products.size:
+        return None
+    size = round(float(np.median(products)))
+    if size < 1 or np.any(np.abs(products - size) > max(0.5, SIZE_TOLERANCE * size)):
+        return None
+    return size, f"{prefix}{RATE} x {prefix}{RUNTIME}"
+
+
+def quantised_rate_note(columns: dict[str, tuple[np.ndarray, np.ndarray]], metric: str,
+                        values: np.ndarray, estimated_sd: float) -> str | None:
+    """A warning when `metric`, a rate in [0, 1], is a count of items out of the N its log says
+    its evaluation set has (`logged_eval_size`; every value k/N) and the binomial noise of N
+    items (`known_noise`, as `--eval-size N` gives it) is over `QUANTISED_NOISE_RATIO` times
+    the noise sd estimated from the data (trial 32b finding 3: an accuracy on 14 items takes
+    only k/14, and a step function's differences gave 0.0213 against a binomial 0.119, so
+    each 2-item jump read as +6.7 sd). The detection is unchanged: the user is told, and how
+    to judge the run against the binomial noise."""
+    y = np.asarray(values, dtype=np.float64)
+    y = y[np.isfinite(y)]
+    if y.size < 3 or estimated_sd <= 0 or y.min() < 0.0 or y.max() > 1.0:
+        return None
+    found = logged_eval_size(columns, metric)
+    if found is None:
+        return None
+    size, how = found
+    counts = y * size
+    if np.max(np.abs(counts - np.round(counts))) > QUANTUM_TOLERANCE:
+        return None
+    binomial = known_noise(None, size, y, metric)
+    if binomial is None or binomial.sd <= QUANTISED_NOISE_RATIO * estimated_sd:
+        return None
+    distinct = np.unique(np.round(counts)).size
+    return (f"{metric} takes {distinct} value{'s' if distinct != 1 else ''}, multiples of "
+            f"1/{size}, and the log's evaluation set has {size} samples ({how}): its binomial "
+            f"noise is {binomial.sd:.3g}, {binomial.sd / estimated_sd:.1f}x the {estimated_sd:.3g} "
+            f"estimated from the data; --eval-size {size} judges the run against it")

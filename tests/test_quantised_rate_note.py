@@ -1,0 +1,113 @@
+"""An accuracy on few items is a count out of N: its values are k/N and its noise is binomial,
+far above what the scatter of a step function's differences gives (trial 32b finding 3:
+hf-eatvul's accuracy on 14 items, 0.5 -> 0.643 -> 0.786, read its 2-item jumps as +6.7 sd of
+an estimated 0.0213). HF's Trainer logs the evaluation set's size with every evaluation
+(`eval_samples`, or `eval_samples_per_second` x `eval_runtime`): `analyze` warns, names the
+size and what `--eval-size N` would judge the run against. The detection is unchanged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from phasewatch.cli import main
+from phasewatch.known_noise import binomial_sd, logged_eval_size, quantised_rate_note
+
+NOTE = "multiples of 1/"
+
+
+def _trainer_state(tmp_path: Path, size: int = 14, samples: bool = False, sizes: bool = True,
+                   values: list[float] | None = None, prefix: str = "eval_") -> Path:
+    """A trainer_state.json of 40 evaluations of an accuracy on `size` items: 7/14 for 8,
+    9/14 for 12, then 11/14 (a step function), with HF's rounded runtime and speed."""
+    rng = np.random.default_rng(3)
+    counts = [7] * 8 + [9] * 12 + [11] * 20
+    values = values or [k / size for k in counts]
+    history = []
+    for i, value in enumerate(values):
+        step = 14 * (i + 1)
+        runtime = float(rng.uniform(0.015, 0.3))
+        row = {"step": step, "epoch": float(i + 1), f"{prefix}accuracy": value,
+               f"{prefix}loss": 0.7 - 0.004 * i + 0.01 * float(rng.standard_normal())}
+        if sizes:
+            row[f"{prefix}runtime"] = round(runtime, 4)
+            row[f"{prefix}samples_per_second"] = round(size / runtime, 3)
+            row[f"{prefix}steps_per_second"] = round(2 / runtime, 3)
+        if samples:
+            row[f"{prefix}samples"] = size
+        history.append(row)
+    state = {"global_step": 14 * len(values), "max_steps": 14 * len(values), "log_history": history}
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps(state))
+    return path
+
+
+def _analyze(capsys, path: Path, *options: str) -> dict:
+    assert main(["analyze", str(path), "--format", "json", *options]) == 0
+    return json.loads(capsys.readouterr().out)["runs"][0]
+
+
+def test_an_accuracy_on_14_items_is_told_its_binomial_noise(capsys, tmp_path):
+    run = _analyze(capsys, _trainer_state(tmp_path))
+    assert run["metric"] == "eval_accuracy"
+    note = next(w for w in run["warnings"] if NOTE in w)
+    binomial = float(np.sqrt(np.mean([binomial_sd(k / 14, 14) ** 2
+                                      for k in [7] * 8 + [9] * 12 + [11] * 20])))
+    ratio = binomial / run["noise_sd"]
+    assert note == (f"eval_accuracy takes 3 values, multiples of 1/14, and the log's evaluation "
+                    f"set has 14 samples (eval_samples_per_second x eval_runtime): its binomial "
+                    f"noise is {binomial:.3g}, {ratio:.1f}x the {run['noise_sd']:.3g} estimated from the "
+                    f"data; --eval-size 14 judges the run against it")
+    assert ratio > 2
+    # warned, not used: the phases are those of the same log without the size columns
+    (tmp_path / "bare").mkdir()
+    bare = _analyze(capsys, _trainer_state(tmp_path / "bare", sizes=False))
+    assert not any(NOTE in w for w in bare["warnings"])
+    assert run["phases"] == bare["phases"] and run["noise_sd"] == bare["noise_sd"]
+    # the advice given: judged against the binomial noise, no warning
+    told = _analyze(capsys, _trainer_state(tmp_path), "--eval-size", "14")
+    assert not any(NOTE in w for w in told["warnings"])
+    assert told["noise_sd"] == pytest.approx(binomial)
+
+
+def test_eval_samples_gives_the_size_and_a_named_set_its_own(capsys, tmp_path):
+    run = _analyze(capsys, _trainer_state(tmp_path, samples=True))
+    assert "has 14 samples (eval_samples)" in next(w for w in run["warnings"] if NOTE in w)
+    columns = {"eval_runtime": (np.arange(3), np.ones(3)),
+               "eval_samples_per_second": (np.arange(3), np.full(3, 500.0)),
+               "eval_g0_runtime": (np.arange(3), np.full(3, 0.5)),
+               "eval_g0_samples_per_second": (np.arange(3), np.full(3, 28.0))}
+    assert logged_eval_size(columns, "eval_g0_accuracy") == (
+        14, "eval_g0_samples_per_second x eval_g0_runtime")
+    assert logged_eval_size(columns, "eval_accuracy")[0] == 500
+    assert logged_eval_size(columns, "val/accuracy") is None
+
+
+def test_w_and_b_spelling(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    k = rng.integers(5, 9, 30)
+    columns = {"eval/runtime": (np.arange(30), np.full(30, 0.0665)),
+               "eval/samples_per_second": (np.arange(30), np.full(30, 210.6))}
+    note = quantised_rate_note(columns, "eval/accuracy", k / 14, 0.02)
+    assert note is not None and "(eval/samples_per_second x eval/runtime)" in note
+
+
+def test_no_note_for_a_large_set_a_score_that_is_no_count_or_a_value_out_of_0_1(capsys, tmp_path):
+    # 2000 items: the binomial sd (0.011) is no more than twice what the data give
+    rng = np.random.default_rng(1)
+    large = [round(float(np.clip(0.6 + 0.01 * i / 4 + 0.011 * rng.standard_normal(), 0, 1)) * 2000)
+             / 2000 for i in range(40)]
+    run = _analyze(capsys, _trainer_state(tmp_path, size=2000, values=large))
+    assert not any(NOTE in w for w in run["warnings"])
+    columns = {"eval_runtime": (np.arange(3), np.ones(3)),
+               "eval_samples_per_second": (np.arange(3), np.full(3, 14.0))}
+    f1 = np.array([0.51, 0.63, 0.64, 0.71, 0.72])  # no k/14
+    assert quantised_rate_note(columns, "eval_f1", f1, 0.01) is None
+    assert quantised_rate_note(columns, "eval_bleu", np.array([7.0, 9.0, 11.0]) * 3, 0.01) is None
+    # speeds that are no one size (a varying set, a sampled subset)
+    varying = {"eval_runtime": (np.arange(3), np.ones(3)),
+               "eval_samples_per_second": (np.arange(3), np.array([14.0, 20.0, 28.0]))}
+    assert logged_eval_size(varying, "eval_accuracy") is None
