@@ -344,7 +344,7 @@ class LiveWatch:
         if not self._said_following:
             self._said_following = True
             n = self._resolver.records if self._resolver is not None else len(self.choice.held)
-            self.say(f"following {self.path} (caught up after {counted(n, 'record')}; "
+            self.say(f"following {self.given_path} (caught up after {counted(n, 'record')}; "
                      "Ctrl-C to stop)")
         if self.monitor is None and self.choice.held and not self._said_holding:
             self._said_holding = True
@@ -381,14 +381,16 @@ class LiveWatch:
         for note in getattr(source, "notes", ()):
             self.notice(f"{source.source}: {note}")
         if self._bad_lines > MAX_LINE_WARNINGS:
-            self.notice(f"{self.path}: skipped {self._bad_lines} lines that are not valid records")
+            self.notice(f"{self.given_path}: skipped {self._bad_lines} lines that are not valid "
+                        "records")
         result = self.result
         result.finished = bool(source.info.finished)
         if self.monitor is not None:
             noise = {k: self.monitor_options[k] for k in ("noise_sd", "eval_size")
                      if self.monitor_options.get(k) is not None}
-            end_result(result, self.monitor, source.info, self._resolver.records, self.path,
-                       self.notice, self.axis, self.monitor_options.get("planned_steps"), **noise)
+            end_result(result, self.monitor, source.info, self._resolver.records,
+                       self.given_path, self.notice, self.axis,
+                       self.monitor_options.get("planned_steps"), **noise)
 
 
 def watch(path: str | Path, follow: bool = False, **options: Any) -> Iterator:

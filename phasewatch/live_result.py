@@ -110,7 +110,7 @@ def seconds(value: float) -> str:
     return f"{value:.1f} s" if value < 9.95 else f"{value:.0f} s"
 
 
-def add_whole_run(result: WatchResult, path: Path, notice: Callable[[str], None],
+def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str], None],
                   **options: Any) -> None:
     """Fill `result.phases` and `result.best_step` with what `analyze` says of the whole log
     for the watched metric and direction (the log is read once more, after the watch), with
@@ -157,7 +157,7 @@ def past_plan(planned: int, last: int, unit: str) -> str:
             f"{word}s)")
 
 
-def end_result(result: WatchResult, monitor, info, records: int, path: Path,
+def end_result(result: WatchResult, monitor, info, records: int, path: str | Path,
                notice: Callable[[str], None], axis=None, planned_option: int | None = None,
                **noise: Any) -> None:
     """Fill `result` at the end of a watch of `path`: the monitor's last state (`monitor`, a

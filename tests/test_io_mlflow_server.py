@@ -154,6 +154,62 @@ def test_server_run_followed_while_the_client_logs(server, tmp_path):
     assert len(replayed) >= 2 and followed == replayed and result.finished
 
 
+@pytest.mark.slow
+def test_server_follow_reads_a_row_logged_between_its_requests_once(server, monkeypatch,
+                                                                     capsys):
+    """A row logged after the follower's `runs/get` and before its histories (an HF evaluation:
+    `eval_loss` and `epoch`, after a train row with `epoch` at the same step) is read whole at
+    the next read, not as a part now (`epoch`, whose history was fetched for the train row)
+    and the rest later: a follow reads the records a replay reads, so both count the same
+    (trial 32: 105 against 103 records). The watch names the address as given (not the
+    `mlflow+http:/` a Path makes of it)."""
+    from phasewatch.io import mlflow_rest
+
+    url, _ = server
+
+    def post(endpoint, body):
+        request = urllib.request.Request(f"{url}/api/2.0/mlflow/{endpoint}",
+                                         data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return json.loads(answer.read())
+
+    run_id = post("runs/create", {"experiment_id": "0", "run_name": "split",
+                                  "start_time": 1000})["run"]["info"]["run_id"]
+
+    def log(timestamp, step, **values):
+        post("runs/log-batch", {"run_id": run_id, "metrics": [
+            {"key": k, "value": v, "timestamp": timestamp, "step": step}
+            for k, v in values.items()]})
+
+    log(1000, 30, loss=1.0, epoch=0.5)
+    address = f"mlflow+{url}/{run_id}"
+    source = mlflow_rest.Source(address, follow=True)
+    history = source.client.history
+    meanwhile = [lambda: log(2000, 30, eval_loss=0.7, epoch=0.5)]
+
+    def logged_meanwhile(run, key):  # the trainer logs between runs/get and the histories
+        while meanwhile:
+            meanwhile.pop()()
+        return history(run, key)
+
+    monkeypatch.setattr(source.client, "history", logged_meanwhile)
+    followed = [*source.read(final=False), *source.read(final=False), *source.read(final=True)]
+    replayed = list(mlflow_rest.Source(address).read(final=True))
+
+    def rows(records):
+        return [(r.step, dict(r.values)) for r in records]
+
+    assert rows(replayed) == [(30, {"loss": 1.0, "epoch": 0.5}),
+                              (30, {"eval_loss": 0.7, "epoch": 0.5})]
+    assert rows(followed) == rows(replayed)
+    for step, loss in [(60, 0.8), (90, 0.9)]:
+        log(1000 + step * 100, step, eval_loss=loss, epoch=step / 60)
+    code, _, err = cli(capsys, "watch", address, "--follow", "--idle-exit", "1")
+    assert code == 0 and f"following {address} (caught up after 4 records" in err
+    assert "mlflow+http:/1" not in err and "watched 4 records" in err
+
+
 # ---------------------------------------------------------------- a server that is away
 class Gateway(http.server.BaseHTTPRequestHandler):
     """What a proxy answers while the MLflow server behind it restarts: 503, counted."""

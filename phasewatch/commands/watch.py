@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         from phasewatch.output import emit_jsonl
 
         emit_jsonl(watcher.result.to_dict())
-    print(f"phasewatch: {watcher.result.describe(watcher.path)}", file=sys.stderr, flush=True)
+    print(f"phasewatch: {watcher.result.describe(watcher.given_path)}", file=sys.stderr, flush=True)
     return 1 if watcher.stopped else 0
 
 

@@ -9,7 +9,9 @@ Endpoints: `GET /api/2.0/mlflow/runs/get` (status, name, params, and each metric
 value) and `GET /api/2.0/mlflow/metrics/get-history` per metric, paged with `max_results` /
 `page_token`. Followed, a metric's history is fetched again only when its latest value,
 step or timestamp changed, and only the points not seen before become records, grouped by
-(timestamp, step) as in the file store. Credentials, if the server needs them, come from
+(timestamp, step) as in the file store; points newer than the newest value `runs/get` showed
+wait for the next read, so that a row logged meanwhile is read whole, once, as a replay
+reads it. Credentials, if the server needs them, come from
 MLflow's own variables `MLFLOW_TRACKING_TOKEN` or `MLFLOW_TRACKING_USERNAME`/`_PASSWORD`.
 
 A followed server that is not up yet, or goes away for a while (a restart), is waited for:
@@ -246,20 +248,33 @@ class Source(RecordSource):
             self.warn(f"the server answers again after {time.monotonic() - self.away_since:.0f} "
                       "s; following on")
             self.away_since, self.retry, self.next_try = None, RETRY_FIRST, 0.0
+        # Followed, a row is read only once it is whole. The histories are fetched one metric
+        # at a time after `runs/get`: a row logged in between (an HF evaluation's `eval_*` and
+        # `epoch`) is in the history of a metric that had moved for an earlier row (`epoch`),
+        # not in those that had not moved yet (`eval_*`). Read then, it would come as two
+        # records, one a poll later, where a replay reads one (trial 32: 105 records against
+        # 103). So only the points up to the newest that `runs/get` showed are read; a metric
+        # with later points is fetched again at the next read.
+        cutoff = None if final or not self.follow else _newest(data)
         entries = []
         for key, mark, history in sorted(points):
-            self.latest[key] = mark
+            later = False
             for point in history:
                 try:
                     timestamp, step = int(point.get("timestamp", 0)), int(point.get("step", 0))
                 except (TypeError, ValueError):
                     self.warn(f"metric {key}: a point without an integer step/timestamp: {point}")
                     continue
+                if cutoff is not None and timestamp > cutoff:
+                    later = True
+                    continue
                 identity = (key, timestamp, step, str(point.get("value")))
                 if identity in self.seen:
                     continue
                 self.seen.add(identity)
                 entries.append((timestamp, step, key, _value(point.get("value"))))
+            if not later:
+                self.latest[key] = mark
         entries.sort(key=lambda e: (e[0], e[1]))
         group_key, values = None, {}
         for timestamp, step, key, value in entries:
@@ -285,6 +300,19 @@ class Source(RecordSource):
     def finish(self, collector) -> None:
         if collector.n_records == 0:
             raise InputError(f"run {self.run_id} has no metric values", self.address)
+
+
+def _newest(data: dict[str, Any]) -> int | None:
+    """The newest timestamp among the latest values `runs/get` lists (None if none has one):
+    every row logged up to it was logged before that answer, so is in the histories fetched
+    after it."""
+    stamps = []
+    for metric in data.get("metrics") or []:
+        try:
+            stamps.append(int(metric["timestamp"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return max(stamps, default=None)
 
 
 def _value(value: Any) -> Any:
