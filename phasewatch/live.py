@@ -360,7 +360,7 @@ class LiveWatch:
     def _check_missing(self) -> None:
         if self.warned_missing or self.metric_option is None:
             return
-        from phasewatch.presets import aliases_for
+        from phasewatch.presets import aliases_for, hf_spelling
         from phasewatch.run import unknown_metric_message
 
         if self.monitor is not None:
@@ -369,7 +369,8 @@ class LiveWatch:
         else:
             names = list(self.choice.names)
             missing = bool(names) and self.metric_option not in names \
-                and self.metric_option not in aliases_for(names)
+                and self.metric_option not in aliases_for(names) \
+                and hf_spelling(self.metric_option, names) is None
         if missing:
             self.warned_missing = True
             self.notice(unknown_metric_message(self.metric_option, names)

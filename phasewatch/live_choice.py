@@ -66,12 +66,13 @@ class MetricChoice:
         user's or the run's declared one as soon as it appears; a held-out role once it has
         the values `choose_metric` asks of a role (`MIN_FOR_TREND`), since a held-out metric
         logged once or twice is passed over for a longer one."""
-        from phasewatch.presets import aliases_for
+        from phasewatch.presets import aliases_for, hf_spelling
         from phasewatch.signals import MIN_FOR_TREND
 
         names = self.names
         if self.metric is not None:
-            return self.metric in names or self.metric in aliases_for(names)
+            return self.metric in names or self.metric in aliases_for(names) \
+                or hf_spelling(self.metric, names) is not None
         declared = source.info.performance_metric
         if declared and (declared in names or declared in aliases_for(names)):
             return True
@@ -112,7 +113,7 @@ def choose_on(run, metric: str | None = None, direction: str | None = None) -> t
     from phasewatch.presets import default_direction
     from phasewatch.signals import choose_direction, choose_metric
 
-    if metric is not None and run.own_name(metric) is None:
+    if metric is not None and run.own_name(metric) is None and run.hf_spelling(metric) is None:
         return metric, direction or default_direction(metric)
     chosen = choose_metric(run, metric)
     return run.resolve_metric(chosen), choose_direction(run, chosen, direction)

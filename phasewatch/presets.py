@@ -352,6 +352,29 @@ def role_matches(role: str, metrics: Iterable[str]) -> list[str]:
     return sorted({name for r, rank, name in hits if r == role and rank == first})
 
 
+def hf_spellings(name: str) -> tuple[str, ...]:
+    """`name` in HF Trainer's other spelling: its own logs (trainer_state.json, its console,
+    MLflow) write `eval_x`, `test_x` and a train row's bare `x`, which its W&B / TensorBoard /
+    Trackio callbacks write `eval/x`, `test/x` and `train/x` (`rewrite_logs`); and back. So
+    HF's `train_loss` (the run's final average) is the callbacks' `train/train_loss`, not
+    their `train/loss` (HF's `loss`)."""
+    for head in ("eval", "test"):
+        for sep, other in (("_", "/"), ("/", "_")):
+            if name.startswith(head + sep) and len(name) > len(head) + 1:
+                return (f"{head}{other}{name[len(head) + 1:]}",)
+    if name.startswith("train/"):
+        return (name[len("train/"):],) if len(name) > len("train/") else ()
+    return (f"train/{name}",) if name else ()
+
+
+def hf_spelling(name: str, present: Collection[str]) -> str | None:
+    """The one metric of `present` that is `name` in HF's other spelling (`hf_spellings`), or
+    None when none is: a --metric name copied from one tracker of a Trainer run works on the
+    others (`Run.resolve_metric`, `live_choice`), where the name itself is absent."""
+    found = [other for other in hf_spellings(name) if other in present]
+    return found[0] if len(found) == 1 else None
+
+
 def aliases_for(metrics: Iterable[str]) -> dict[str, str]:
     """canonical name -> this run's own name, for each role whose candidate is present: the
     role's first candidate pattern that matches, and its first match in name order."""

@@ -162,8 +162,27 @@ class Run:
         own = self.own_name(name)
         if own is not None:
             return own
+        twin = self.hf_spelling(name)
+        if twin is not None:  # said once per log and name: resolved again and again
+            if (self.source, name) not in _SPELLINGS_SAID:
+                _SPELLINGS_SAID.add((self.source, name))
+                from phasewatch.output import warn
+
+                warn(f"--metric {name}: this log names it {twin}")
+            return twin
         present = set(self.columns())
         raise UsageError(unknown_metric_message(name, sorted(present | set(self.aliases))))
+
+    def hf_spelling(self, name: str) -> str | None:
+        """The run's one metric that is `name` in HF's other spelling (`eval_x` / `eval/x`,
+        `presets.hf_spelling`) when neither `name` nor an alias of it is present, else None.
+        Only a name asked for (`resolve_metric`) falls back to it, never a role the choice of
+        a metric tries."""
+        if self.own_name(name) is not None:
+            return None
+        from phasewatch.presets import hf_spelling
+
+        return hf_spelling(name, self.columns())
 
     def column(self, metric: str, finite: bool = True) -> StepSeries:
         """Values of one metric by step (ascending) as numpy arrays, under the run's own name;
@@ -235,6 +254,9 @@ def table_to_columns(table: pd.DataFrame) -> Columns:
         by_step = np.argsort(steps, kind="stable")
         out[name] = (steps[by_step], values_all[rows][by_step])
     return out
+
+
+_SPELLINGS_SAID: set[tuple[str, str]] = set()  # (source, --metric) said in HF's other spelling
 
 
 def unknown_metric_message(name: str, available: Iterable[str]) -> str:
