@@ -15,13 +15,23 @@ values in the run's first third): a run first seen on a flat bottom that then cl
 readaptation does; a learning curve is steepest at its start. A first record at step 1 is the
 first update's, made from the model before training. Corpus (13 sets + sample_logs +
 real_logs): 28 of 317 series get the note; trial 31's sft1 does.
+
+The note speaks in the metric's own direction (a loss improves by falling, so what would not
+show is a rise in the first steps, and the fall may be the recovery), and its advice is the
+metric's own (trial 32b finding 13): `eval_on_start=True` for a Hugging Face Trainer's
+evaluations (`eval_*`, `eval/*`); a training metric (GRPO's reward, scored on the training
+batches: there is no evaluation to start with) is logged from the first step instead, whose
+batch the model before any update scored (`logging_first_step=True`).
 """
 
 from __future__ import annotations
 
+import fnmatch
+
 import numpy as np
 
 from phasewatch.phase_stats import UP_PHASES
+from phasewatch.presets import ROLE_CANDIDATES
 from phasewatch.results import Analysis
 
 NEAR_WORST_SD = 2.0  # the first evaluation within this many noise sds of the run's worst
@@ -43,9 +53,23 @@ def note_unseen_start(analysis: Analysis, steps: np.ndarray, y: np.ndarray) -> A
     if gaps[0] >= SLOW_START * np.max(gaps):
         return analysis
     at = int(steps[0])
+    hidden, seen = ("rise", "fall") if analysis.direction == "min" else ("fall", "rise")
     analysis.warnings.append(
         f"{analysis.metric} is first logged at step {at}, after training began, and improves "
-        f"from near its worst there: its value before training is unknown, so a fall in the "
-        f"first {at} steps would not show and the rise may be a recovery (log it at step 0 "
-        "too: for a Hugging Face Trainer's evaluations, eval_on_start=True)")
+        f"from near its worst there: its value before training is unknown, so a {hidden} in the "
+        f"first {at} steps would not show and the {seen} may be a recovery "
+        f"({start_advice(analysis.metric)})")
     return analysis
+
+
+def start_advice(metric: str) -> str:
+    """How to log `metric`'s value before training: a Hugging Face Trainer's evaluation at step
+    0 (`eval_on_start`), a training metric (a train role's name: GRPO's `reward`, `loss`) at
+    the first step, scored before any update (`logging_first_step`); else at step 0."""
+    if metric.lower().startswith(("eval_", "eval/")):
+        return "log it at step 0 too: for a Hugging Face Trainer's evaluations, eval_on_start=True"
+    if any(fnmatch.fnmatchcase(metric, pattern) for role, patterns in ROLE_CANDIDATES.items()
+           if role.startswith("train/") for pattern in patterns):
+        return ("a training metric: log it from the first step too, whose batch the model before "
+                "any update scored; for a Hugging Face Trainer, logging_first_step=True")
+    return "log it at step 0 too"

@@ -1,0 +1,55 @@
+"""The note on a run first seen after training began speaks in its metric's direction and gives
+its metric's advice (trial 32b finding 13): hf-donut's eval_loss read "a fall in the first 50
+steps would not show and the rise may be a recovery" (a loss improves by falling), and
+trl-grpo-gemma3's GRPO reward, scored on training batches, was told to set eval_on_start=True
+(there is no evaluation to start with)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from phasewatch import analyze
+from phasewatch.run import Run
+
+# a held-out accuracy first evaluated at the bottom of the SFT dip (trial 31's sft1)
+SFT1 = [0.01, 0.0, 0.015, 0.13, 0.235, 0.28, 0.375, 0.455, 0.515, 0.515, 0.525, 0.56, 0.54, 0.615,
+        0.6, 0.605, 0.605, 0.615, 0.62, 0.64, 0.645, 0.65, 0.63, 0.65, 0.64, 0.67, 0.67, 0.63,
+        0.645, 0.625]
+
+
+def _note(metric: str, values, direction: str | None = None) -> str:
+    steps = 20 + np.arange(len(values), dtype=np.int64) * 20
+    run = Run.from_columns({metric: (steps, np.asarray(values, dtype=np.float64))}, "t", "t")
+    a = analyze(run, metric=metric, direction=direction)
+    [note] = [w for w in a.warnings if "after training began" in w]
+    return note
+
+
+def test_a_loss_first_seen_after_training_began_hides_a_rise_and_its_fall_may_be_a_recovery():
+    note = _note("eval_loss", [1.0 - v for v in SFT1], direction="min")
+    assert ("so a rise in the first 20 steps would not show and the fall may be a recovery "
+            "(log it at step 0 too: for a Hugging Face Trainer's evaluations, "
+            "eval_on_start=True)") in note
+    assert "the rise may be" not in note
+
+
+def test_an_accuracy_hides_a_fall_and_its_rise_may_be_a_recovery():
+    note = _note("eval/accuracy", SFT1)
+    assert "so a fall in the first 20 steps would not show and the rise may be a recovery" in note
+    assert note.endswith("(log it at step 0 too: for a Hugging Face Trainer's evaluations, "
+                         "eval_on_start=True)")
+
+
+@pytest.mark.parametrize("metric", ["reward", "train/reward", "critic/score/mean"])
+def test_a_train_time_reward_is_not_told_to_evaluate_on_start(metric):
+    note = _note(metric, SFT1)
+    assert "eval_on_start" not in note
+    assert note.endswith("(a training metric: log it from the first step too, whose batch the "
+                         "model before any update scored; for a Hugging Face Trainer, "
+                         "logging_first_step=True)")
+
+
+def test_a_held_out_metric_of_no_trainer_is_told_to_log_step_0():
+    note = _note("val_acc", SFT1)
+    assert note.endswith("(log it at step 0 too)")
