@@ -102,6 +102,13 @@ def test_no_note_for_a_large_set_a_score_that_is_no_count_or_a_value_out_of_0_1(
              / 2000 for i in range(40)]
     run = _analyze(capsys, _trainer_state(tmp_path, size=2000, values=large))
     assert not any(NOTE in w for w in run["warnings"])
+    # 648 items, 9 values, an estimate 2.6x below the binomial sd but over one item (agnews):
+    # greedy answers on a fixed set vary less than the binomial bound, no note
+    agnews = {"eval_runtime": (np.arange(12), np.ones(12)),
+              "eval_samples_per_second": (np.arange(12), np.full(12, 648.0))}
+    counts = np.array([567, 584, 590, 586, 589, 591, 592, 590, 589, 590, 591, 592])
+    assert quantised_rate_note(agnews, "eval_accuracy", counts / 648, 0.0044) is None
+    assert quantised_rate_note(agnews, "eval_accuracy", counts / 648, 0.0014) is not None
     columns = {"eval_runtime": (np.arange(3), np.ones(3)),
                "eval_samples_per_second": (np.arange(3), np.full(3, 14.0))}
     f1 = np.array([0.51, 0.63, 0.64, 0.71, 0.72])  # no k/14
