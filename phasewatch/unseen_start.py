@@ -68,7 +68,8 @@ def start_advice(metric: str) -> str:
     the first step, scored before any update (`logging_first_step`); else at step 0."""
     if metric.lower().startswith(("eval_", "eval/")):
         return "log it at step 0 too: for a Hugging Face Trainer's evaluations, eval_on_start=True"
-    if any(fnmatch.fnmatchcase(metric, pattern) for role, patterns in ROLE_CANDIDATES.items()
+    if any(fnmatch.fnmatchcase(metric.lower(), pattern.lower())
+           for role, patterns in ROLE_CANDIDATES.items()
            if role.startswith("train/") for pattern in patterns):
         return ("a training metric: log it from the first step too, whose batch the model before "
                 "any update scored; for a Hugging Face Trainer, logging_first_step=True")

@@ -41,7 +41,7 @@ def test_an_accuracy_hides_a_fall_and_its_rise_may_be_a_recovery():
                          "eval_on_start=True)")
 
 
-@pytest.mark.parametrize("metric", ["reward", "train/reward", "critic/score/mean"])
+@pytest.mark.parametrize("metric", ["reward", "train/reward", "critic/score/mean", "Reward"])
 def test_a_train_time_reward_is_not_told_to_evaluate_on_start(metric):
     note = _note(metric, SFT1)
     assert "eval_on_start" not in note
