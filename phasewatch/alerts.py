@@ -34,10 +34,14 @@ from phasewatch.step_units import at, step_text, unit_word
 
 
 def format_alert(alert: Alert) -> str:
-    """One readable line: 'step 1200  overfit  onset ~1050  best 1050  eval/accuracy=0.612: why'
-    ('epoch 7 ...' where the log's steps are epochs: `live_sets.WatchedAlert`)."""
+    """One readable line: 'step 1200  eval/accuracy=0.612  overfit  onset ~1050  best
+    checkpoint 1050: why' ('epoch 7 ...' where the log's steps are epochs:
+    `live_sets.WatchedAlert`). The value is the deciding record's, so it stands beside that
+    record's step: after the best checkpoint it read as that checkpoint's value ("best
+    checkpoint 3500 eval_loss=1.554", step 4000's loss)."""
     unit = getattr(alert, "step_unit", "step")  # "epoch/10000": 'epoch 1.35', not a step
-    parts = [at(alert.step, unit), alert.event]
+    value = "n/a" if alert.value is None else f"{alert.value:.4g}"
+    parts = [at(alert.step, unit), f"{alert.metric}={value}", alert.event]
     if alert.onset_step is not None:
         parts.append(f"onset ~{step_text(alert.onset_step, unit)}")
     if alert.best_step is not None:
@@ -47,8 +51,7 @@ def format_alert(alert: Alert) -> str:
         best = (f"best checkpoint {step_text(alert.best_step, unit)}"
                 if unit_word(unit) == "step" else f"best at {at(alert.best_step, unit)}")
         parts.append(best + ("" if saved is None else f" ({saved.text(alert.metric)})"))
-    value = "n/a" if alert.value is None else f"{alert.value:.4g}"
-    return "  ".join(parts) + f"  {alert.metric}={value}: {alert.message}"
+    return "  ".join(parts) + f": {alert.message}"
 
 
 class TextSink:

@@ -66,7 +66,7 @@ def test_text_and_jsonl_sinks():
     TextSink(text).emit(ALERT)
     JsonlSink(lines).emit(ALERT)
     assert text.getvalue() == (
-        "step 1200  overfit  onset ~1050  best checkpoint 1050  eval/accuracy=0.612: "
+        "step 1200  eval/accuracy=0.612  overfit  onset ~1050  best checkpoint 1050: "
         "level fell below the peak\n")
     assert json.loads(lines.getvalue()) == ALERT.to_dict()
     assert list(json.loads(lines.getvalue())) == [
