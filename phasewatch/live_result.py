@@ -46,6 +46,7 @@ class WatchResult:
     in_hf_folder: bool = False           # the log is in an HF output folder with checkpoint-N
     saved: Any = None                    # then the saved checkpoint to load (`saved_checkpoints`)
     waited: float | None = None          # seconds from the start of the watch to its end
+    plan: Any = None                     # the planned length judged against (`PlanSource`)
 
     def to_dict(self) -> dict[str, Any]:
         """The last object of `watch --format jsonl` (deterministic: no end reason that
@@ -60,6 +61,7 @@ class WatchResult:
                 "values": self.n_values,
                 "finished": self.finished, "live_best_step": self.live_best_step,
                 "phases": self.phases, "stop_beats_last": self.stop_beats_last,
+                "planned": self.plan.to_dict() if self.plan is not None else None,
                 **({"confidence": self.confidence} if self.confidence else {}),
                 # the steps count epoch/10000 (an HF console log that states no step)
                 **({"step_unit": self.step_unit} if "/" in self.step_unit else {}),
@@ -92,10 +94,13 @@ class WatchResult:
         # the monitor's phase as it stood at the end (said live, without hindsight) beside the
         # whole run's: "live phase" so the two are not read as one answer
         live_phase = "live phase" if self.phases is not None else "phase"
+        # the plan decides what is early: the same values with and without one alert apart
+        planned = "" if self.plan is None else \
+            f"; planned length {self.plan.length(unit)} ({self.plan.where()})"
         return (f"watched {counted(self.n_records, 'record')} "
                 f"({counted(self.n_values, 'value')} of {self.metric}) up to "
                 f"{at(self.last_step, self.records_unit)}; "
-                f"{self.metric}: {live_phase} {phase}, {said}{why}{ended}{whole}")
+                f"{self.metric}: {live_phase} {phase}, {said}{why}{ended}{planned}{whole}")
 
     def _nothing_read(self, path: str | Path | None = None) -> str:
         """What a watch that read no record says (a follow stopped by a signal before its

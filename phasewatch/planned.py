@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from phasewatch.values import to_float
@@ -32,6 +33,12 @@ EPOCH_METRICS = ("train/epoch", "epoch")  # the epoch HF logs beside each row
 def planned_steps(config: Mapping[str, Any]) -> int | None:
     """The run's planned last step, as one of `PLANNED_STEP_KEYS` states it, or None when its
     config does not say (or says -1). A run set by epochs: `planned_epochs`, `epoch_plan`."""
+    found = planned_key(config)
+    return None if found is None else found[0]
+
+
+def planned_key(config: Mapping[str, Any]) -> tuple[int, str] | None:
+    """(`planned_steps`, the key that states it: "max_steps", "args.steps"), or None."""
     script = config.get(SCRIPT_ARGS)
     for key, where in [(key, config) for key in PLANNED_STEP_KEYS] \
             + [(key, script) for key in PLANNED_STEP_KEYS if isinstance(script, Mapping)]:
@@ -42,11 +49,79 @@ def planned_steps(config: Mapping[str, Any]) -> int | None:
             steps = int(str(value).strip()) if isinstance(value, str) else value
         except ValueError:
             continue
+        name = key if where is config else f"{SCRIPT_ARGS}.{key}"
         if isinstance(steps, int) and steps > 0:
-            return steps
+            return steps, name
         if isinstance(steps, float) and steps.is_integer() and steps > 0:
-            return int(steps)
+            return int(steps), name
     return None
+
+
+# Formats whose plan is in the log's own text, not in a config: where each states it.
+STATED_BY_LOG = {
+    "hf_console": "the Trainer's console banner, its `Total optimization steps` or else its "
+                  "`Num Epochs` x 10,000",
+    "keras_console": "the console's `Epoch N/M`",
+    "kv_console": "the console counter's `N/TOTAL`",
+    "olmo_console": "the console's `[step=N/MAX]`",
+    "verl_console": "verl's console, its `Total training steps` or `total_training_steps`",
+    "llamafactory": "the `total_steps` of its trainer_log.jsonl lines",
+    "notebook": "the notebook's progress bar",
+}
+
+
+@dataclass
+class PlanSource:
+    """The planned length a watch judges "early" against, and where it came from: `origin`
+    "option" (--planned-steps, `planned_steps=`), "config" (a key of the run's config: W&B's,
+    Trackio's, MLflow's params, trainer_state.json's, a JSON-lines log's settings), "log" (the
+    log's own text: a console banner or counter, `STATED_BY_LOG`) or "epochs" (the config's
+    `num_train_epochs` x the steps an epoch takes, from the logged `epoch`: refined as the run
+    goes on, so `steps` is the last estimate)."""
+
+    steps: int
+    origin: str
+    key: str | None = None
+    format: str = ""
+    epochs: float | None = None
+
+    @classmethod
+    def of_config(cls, config: Mapping[str, Any], format: str) -> PlanSource | None:
+        found = planned_key(config)
+        if found is None:
+            return None
+        stated = format in STATED_BY_LOG or format.startswith("notebook")
+        return cls(found[0], "log" if stated else "config", found[1], format)
+
+    def where(self) -> str:
+        """"from the run's config `steps`", "from --planned-steps", ..."""
+        if self.origin == "option":
+            return "from --planned-steps"
+        if self.origin == "log":
+            stated = STATED_BY_LOG.get(self.format) or STATED_BY_LOG["notebook"]
+            return f"stated by the log: {stated}"
+        if self.origin == "epochs":
+            per_epoch = self.steps / self.epochs if self.epochs else float("nan")
+            return (f"from the run's config `{EPOCHS_KEY}` {self.epochs:g} x the {per_epoch:.4g} "
+                    "steps an epoch takes, as the `epoch` it logs says")
+        return f"from the run's config `{self.key}`"
+
+    def length(self, unit: str = "step") -> str:
+        """"200 steps"; in a log whose steps are not steps, where it ends ("epoch 29")."""
+        from phasewatch.step_units import at
+
+        return f"{self.steps} steps" if unit == "step" else f"up to {at(self.steps, unit)}"
+
+    def said(self, unit: str = "step") -> str:
+        """What `watch` says on stderr when its monitor starts with this plan."""
+        overrides = "" if self.origin == "option" else " (--planned-steps overrides)"
+        refined = ", refined as the run goes on" if self.origin == "epochs" else ""
+        return (f"planned length: {self.length(unit)}, {self.where()}{refined}; the monitor "
+                f"judges what is early against it{overrides}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `watch --format jsonl` summary's `planned`."""
+        return {"steps": self.steps, "from": self.origin, "key": self.key}
 
 
 def planned_epochs(config: Mapping[str, Any]) -> float | None:
