@@ -376,3 +376,27 @@ def test_a_dip_over_early_is_announced_before_the_warm_up_ends(planned):
     alerts = [a for i, v in enumerate(SFT_CLIFF) for a in monitor.update(40 * i, {"eval/accuracy": v})]
     assert (alerts[0].event, alerts[0].step) == ("disruption", 240)
     assert "fell to 0 at step 40, below the starting level 0.66" in alerts[0].message
+
+
+# A tiny GPT-2's held-out accuracy on its old style while SFT on a new one collapses it at the
+# first evaluation after the start and it stays on the floor (trial 32, every 25 steps).
+COLLAPSE = [0.8353, 0.0156, 0.0012, 0.0086, 0.0139, 0.0052, 0.0041, 0.0005, 0.0019, 0.0012]
+
+
+@pytest.mark.parametrize("planned", [250, None])
+def test_a_collapse_that_holds_is_announced_before_the_warm_up_ends(planned):
+    """A fall that holds is the refit's to announce only when it is a cliff (`cliff_sds`, which
+    no sticky wander makes): here at the sixth evaluation, 50 steps before the warm-up's end."""
+    monitor = PhaseMonitor(metric="eval/accuracy", stop_on=(), planned_steps=planned)
+    alerts = [a for i, v in enumerate(COLLAPSE) for a in monitor.update(25 * i, {"eval/accuracy": v})]
+    assert (alerts[0].event, alerts[0].step) == ("disruption", 125)
+    assert "fell to 0.0012 at step 50, below the starting level 0.8353, and stays there" \
+        in alerts[0].message
+
+
+def test_a_gradual_fall_that_holds_waits_for_the_warm_up():
+    """Not a cliff (the same fall over four evaluations): no refit dip before the warm-up."""
+    gradual = [0.8353, 0.62, 0.41, 0.2, 0.0156, 0.0012, 0.0086, 0.0139, 0.0052, 0.0041]
+    monitor = PhaseMonitor(metric="eval/accuracy", stop_on=())
+    alerts = [a for i, v in enumerate(gradual) for a in monitor.update(25 * i, {"eval/accuracy": v})]
+    assert all(a.step >= 175 for a in alerts)
