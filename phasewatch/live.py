@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 from phasewatch.live_choice import MAX_HELD, MetricChoice  # noqa: F401
 from phasewatch.live_open import open_when_ready
+from phasewatch.live_plan import LivePlan
 from phasewatch.live_refusals import refuse_missing_metric, refuse_no_records
 from phasewatch.live_result import WatchResult, end_result
 from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
 from phasewatch.output import counted, warn
-from phasewatch.planned import EPOCHS_KEY, PlanSource, epoch_plan, planned_epochs
 from phasewatch.resolver import Resolver
 from phasewatch.saved_checkpoints import LiveCheckpoints
 
@@ -93,7 +93,7 @@ class LiveWatch:
         self.say = info
         self.monitor_options = monitor_options
         self.monitor = None
-        self._plan_epochs: float | None = None  # a run planned in epochs (`_start`)
+        self.plan = LivePlan(self.say)  # the planned length and where it came from
         self.source = None
         self.result = WatchResult()
         self.choice = MetricChoice(metric, direction)
@@ -228,17 +228,8 @@ class LiveWatch:
             elif watched is not None and watched != metric:  # the log's own total over the sets
                 metric, direction = watched, choose_direction(held, watched, self.choice.direction)
         options = dict(self.monitor_options)
-        info = self.source.info
-        if options.get("planned_steps") is not None:
-            self.result.plan = PlanSource(options["planned_steps"], "option")
-        else:  # the log's own plan (max_steps...), if any
-            self.result.plan = PlanSource.of_config(info.config, self.source.format)
-            if self.result.plan is not None:
-                options["planned_steps"] = self.result.plan.steps
-            else:  # else epochs x the steps one takes (`_feed`)
-                self._plan_epochs = planned_epochs(info.config)
-        if self.result.plan is not None:  # said: it decides what is early (trial 32)
-            self.say(self.result.plan.said(info.step_unit))
+        self.plan.start(options, self.source.info, self.source.format)
+        self.result.plan = self.plan.source
         self.monitor = PhaseMonitor(metric=metric, direction=direction, **options)
         self._resolver = Resolver(self.monitor, self._resumed, before_step=self._apply_events,
                                   on_rewind=self._rewound)
@@ -252,15 +243,11 @@ class LiveWatch:
 
     def _feed(self, record) -> Iterator:
         values = record.values
-        if self._plan_epochs is not None:
-            plan = epoch_plan(self._plan_epochs, record.step, values)
-            if plan is not None and plan != self.monitor.config.planned_steps:  # 8 us a call
-                self.monitor.set_planned_steps(plan)
-                if self.result.plan is None:
-                    self.result.plan = PlanSource(plan, "epochs", EPOCHS_KEY,
-                                                  epochs=self._plan_epochs)
-                    self.say(self.result.plan.said(self.source.info.step_unit))
-                self.result.plan.steps = plan
+        plan = self.plan.from_epochs(record.step, values, self.monitor.config.planned_steps,
+                                     self.source.info.step_unit)
+        if plan is not None:
+            self.monitor.set_planned_steps(plan)
+            self.result.plan = self.plan.source
         if self.axis is not None:
             self.axis.add(record.step, values)
         if self.set_mean is not None:
