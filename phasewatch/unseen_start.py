@@ -26,12 +26,10 @@ batch the model before any update scored (`logging_first_step=True`).
 
 from __future__ import annotations
 
-import fnmatch
-
 import numpy as np
 
 from phasewatch.phase_stats import UP_PHASES
-from phasewatch.presets import ROLE_CANDIDATES
+from phasewatch.presets import ROLE_CANDIDATES, aliases_for
 from phasewatch.results import Analysis
 
 NEAR_WORST_SD = 2.0  # the first evaluation within this many noise sds of the run's worst
@@ -68,9 +66,8 @@ def start_advice(metric: str) -> str:
     the first step, scored before any update (`logging_first_step`); else at step 0."""
     if metric.lower().startswith(("eval_", "eval/")):
         return "log it at step 0 too: for a Hugging Face Trainer's evaluations, eval_on_start=True"
-    if any(fnmatch.fnmatchcase(metric.lower(), pattern.lower())
-           for role, patterns in ROLE_CANDIDATES.items()
-           if role.startswith("train/") for pattern in patterns):
+    roles = {metric} & set(ROLE_CANDIDATES) | set(aliases_for([metric]))  # a role's own name too
+    if any(role.startswith("train/") for role in roles):
         return ("a training metric: log it from the first step too, whose batch the model before "
                 "any update scored; for a Hugging Face Trainer, logging_first_step=True")
     return "log it at step 0 too"
