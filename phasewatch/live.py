@@ -229,7 +229,6 @@ class LiveWatch:
                 metric, direction = watched, choose_direction(held, watched, self.choice.direction)
         options = dict(self.monitor_options)
         self.plan.start(options, self.source.info, self.source.format)
-        self.result.plan = self.plan.source
         self.monitor = PhaseMonitor(metric=metric, direction=direction, **options)
         self._resolver = Resolver(self.monitor, self._resumed, before_step=self._apply_events,
                                   on_rewind=self._rewound)
@@ -247,7 +246,6 @@ class LiveWatch:
                                      self.source.info.step_unit)
         if plan is not None:
             self.monitor.set_planned_steps(plan)
-            self.result.plan = self.plan.source
         if self.axis is not None:
             self.axis.add(record.step, values)
         if self.set_mean is not None:
@@ -384,7 +382,7 @@ class LiveWatch:
             self.notice(f"{self.given_path}: skipped {self._bad_lines} lines that are not valid "
                         "records")
         result = self.result
-        result.finished = bool(source.info.finished)
+        result.finished, result.plan = bool(source.info.finished), self.plan.source
         if self.monitor is not None:
             noise = {k: self.monitor_options[k] for k in ("noise_sd", "eval_size")
                      if self.monitor_options.get(k) is not None}

@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phasewatch.output import counted
 from phasewatch.step_units import at
+
+if TYPE_CHECKING:
+    from phasewatch.planned import PlanSource
 
 
 @dataclass
@@ -46,7 +49,7 @@ class WatchResult:
     in_hf_folder: bool = False           # the log is in an HF output folder with checkpoint-N
     saved: Any = None                    # then the saved checkpoint to load (`saved_checkpoints`)
     waited: float | None = None          # seconds from the start of the watch to its end
-    plan: Any = None                     # the planned length judged against (`PlanSource`)
+    plan: PlanSource | None = None       # the planned length judged against
 
     def to_dict(self) -> dict[str, Any]:
         """The last object of `watch --format jsonl` (deterministic: no end reason that
