@@ -202,7 +202,7 @@ def refit_dip(s: Series, stage_step: int | None) -> RefitDip | None:
             return None
         named.add(names)
         if dropped == 0:
-            trough = phases[0].stats.get("trough_step", phases[0].end_step)
+            trough = phases[0].stats["trough_step"]
     y = np.asarray([v for _, v in pairs], dtype=np.float64)
     at = next(i for i, (st, _) in enumerate(pairs) if st == trough)
     if len(named) > 1:
