@@ -10,11 +10,10 @@ as good, which is what a researcher keeps when nothing ranks the others above it
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from phasewatch.phase_stats import UP_PHASES, extreme_index, point_levels
+from phasewatch.phases import significant_gap
 from phasewatch.results import Analysis, ChangePoint, Phase
 
 DECLINES = ("overfit", "disruption")
@@ -93,7 +92,7 @@ def beats_last(phases: list[Phase], y: np.ndarray, best: int, sd: float,
         return None
     if phases and phases[-1].name in DECLINES:
         return True
-    margin = k_sd * math.sqrt(2.0) * sd
+    margin = significant_gap(sd, k_sd)
     levels = point_levels(y, change=margin)  # an end's level is not averaged across a change
     return bool(levels[best] - levels[last] > margin)
 
@@ -110,8 +109,8 @@ def note_start_beats_stop(analysis: Analysis, steps: np.ndarray, y: np.ndarray,
     if not sd > 0 or stop is None or y.size < 3:
         return analysis
     at = int(np.searchsorted(steps, stop))
-    gap = float(y[0] - y[min(at, y.size - 1)])
-    if at == 0 or y[0] < np.max(y[1:]) or gap <= k_sd * math.sqrt(2.0) * sd:
+    gap = float(y[0] - y[at])
+    if at == 0 or y[0] < np.max(y[1:]) or gap <= significant_gap(sd, k_sd):
         return analysis
     sign = -1.0 if analysis.direction == "min" else 1.0
     analysis.warnings.append(

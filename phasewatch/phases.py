@@ -22,6 +22,7 @@ Nothing forces three phases: a flat run is one plateau, a steady rise one improv
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +53,12 @@ class PhaseConfig:
     smooth_fraction: float = 0.04    # moving-average window for locating turns
     level_sd: float = 0.25           # "at the plateau level" = within this many sds of it
     early_fraction: float = 0.25     # a first fall starting this early (of the steps) is a disruption
+
+
+def significant_gap(sd: float, k_sd: float = PhaseConfig.k_sd) -> float:
+    """The smallest gap between two evaluations the phases call significant: `k_sd` noise sds
+    of a difference of two readings."""
+    return k_sd * math.sqrt(2.0) * sd
 
 
 @dataclass

@@ -69,7 +69,7 @@ import numpy as np
 
 from phasewatch.noise import ar_inflation, pinned_at_bound, second_difference_sd
 from phasewatch.phase_stats import UP_PHASES
-from phasewatch.phases import PhaseConfig, smooth
+from phasewatch.phases import PhaseConfig, significant_gap, smooth
 from phasewatch.results import Phase
 
 MAX_POINTS = 80
@@ -106,7 +106,7 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd: f
     if not sd_given:
         # the run's noise without the trough: the turns of the rest inflate the whole-run one
         sd = min(sd, second_difference_sd(np.delete(y, trough), robust=False) * ar_inflation(ar))
-    margin = cfg.k_sd * np.sqrt(2.0) * sd
+    margin = significant_gap(sd, cfg.k_sd)
     depth = base - y[trough]
     recovery = float(np.median(y[trough + 1:trough + 4])) - y[trough]
     if recovery <= margin and first.name in UP_PHASES and y[trough + 1] < base - margin:
