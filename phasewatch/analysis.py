@@ -221,6 +221,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, series.sign,
                                        shown_sd, base, into_rise(phases, k)))
         if stretched:  # its start and end values are means, not the data at its edges
+            phase.stats.pop("end_averaged", None)
             phase.stats["ends_averaged"] = stretch_size(y.size)
         if signals:
             phase.stats["signals"] = _signal_stats(signals, phase)

@@ -23,10 +23,11 @@ def overfit_peaks(phases: list[Phase], boundaries: list[ChangePoint], steps: np.
                   y: np.ndarray, reach: int) -> dict[int, int]:
     """The index of the peak each overfit starts from (`y` higher is better), by the overfit's
     position in `phases`: its best evaluation (`extreme_index`) where the data cannot place its
-    start more exactly, where that is better than the start; else its start. (Asked to be
-    better by more than the noise sd, the checkpoint stayed at a 0.78 beside a 0.796 inside the
-    same interval: the data cannot tell the two turns apart, and the better one is what a user
-    keeps.)
+    start more exactly, where that is at least as good as the start (the first of equals, as a
+    rise's `peak_step` and the best of a run without an overfit, and as a trainer keeps the
+    first of equal best checkpoints); else its start. (Asked to be better by more than the
+    noise sd, the checkpoint stayed at a 0.78 beside a 0.796 inside the same interval: the data
+    cannot tell the two turns apart, and the better one is what a user keeps.)
     - After another phase: from the start of the interval of steps the data cannot tell apart
       from the overfit's start (not before the phase before it) to that start. A plateau's end
       is placed where a level turns into the decline (`corners`), and on a U-shaped held-out
@@ -55,7 +56,7 @@ def overfit_peaks(phases: list[Phase], boundaries: list[ChangePoint], steps: np.
         else:
             lo = hi = start
         top = extreme_index(y, lo, hi, highest=True)
-        peaks[k] = top if levels[top] > levels[start] else start
+        peaks[k] = top if levels[top] >= levels[start] else start
     return peaks
 
 

@@ -293,8 +293,13 @@ def held_levels(held: np.ndarray) -> tuple[float, float]:
     "2.088 -> 2.193, change +0.105" while it drifted down by 0.064. A median of two is their
     mean, which one failed reading moves: a held-out reward of 8 evaluations ending -0.06,
     -0.75, -0.17 held -0.46 at its end by the last two, -0.17 by the last three."""
-    k = max(held.size // 3, 3) if held.size >= DRIFT_POINTS else max(held.size // 2, 1)
+    k = held_count(held.size)
     return float(np.median(held[:k])), float(np.median(held[-k:]))
+
+
+def held_count(n: int) -> int:
+    """How many evaluations at each end of a plateau of `n` its held levels are medians of."""
+    return max(n // 3, 3) if n >= DRIFT_POINTS else max(n // 2, 1)
 
 
 def declines_from_peak(phase: Phase, top: int, steps: np.ndarray, y: np.ndarray, sign: float,
@@ -348,6 +353,10 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
         "slope_per_1k_steps": change / span * 1000,
         "n_points": i1 - i0 + 1,
     }
+    if phase.name == "plateau" and held_count(i1 - i0 + 1) > 1:
+        stats["ends_medians"] = held_count(i1 - i0 + 1)  # the text says so beside the values
+    elif i1 == y.size - 1 and y.size > SPARSE and end != y[i1]:
+        stats["end_averaged"] = 2  # a dense run's end, as `boundary_levels` reads it
     if phase.name == "disruption":
         before = base if i0 == 0 else start
         trough = i1 if into_rise or i1 <= i0 else extreme_index(y, i0 + 1, i1, highest=False)
@@ -369,7 +378,7 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
             stats["end_short_sd"] = short / sd if sd > 0 else None
     elif phase.name in UP_PHASES:
         top = extreme_index(y, i0, i1, highest=True)
-        if end >= y[top]:  # it ends at its highest level: that end, printed, is its best
+        if end > y[top]:  # its end as printed is above its best evaluation: that end is its best
             # the end as printed (`end`): at a dense run's end the mean of the last two, so one
             # lucky last reading is not the best (a train loss read 1.742 at its last step
             # beside 1.779 and 1.771: "best at 215000" while its 3-point median was best at

@@ -120,8 +120,6 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
             f"{_fmt(s.get('start_value')):>9} -> {_fmt(s.get('end_value')):<9}"
             f" change {s.get('change', 0):+.4g}"
             + (f" ({change_sd:+.1f} sd)" if change_sd is not None else ""))
-    if "ends_averaged" in s:
-        line += f"  (ends: means of {s['ends_averaged']} evaluations each)"
     if phase.name == "disruption":
         recover = s.get("time_to_recover")
         if recover is not None and unit != "step" and "time_to_recover_x" in s:
@@ -155,7 +153,19 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
     elif phase.name == "overfit":
         line += (f"  {_side(s.get('decline_since_peak'), worse, better)} its best "
                  f"({_peak(s, unit, steps_count)})")
-    return line
+    return line + _ends_read(s)
+
+
+def _ends_read(stats: dict) -> str:
+    """How the start and end values printed were read where they are not the evaluations at
+    the phase's edges, so a reader checking them against the log knows what to compare."""
+    if "ends_averaged" in stats:
+        return f"  (ends: means of {stats['ends_averaged']} evaluations each)"
+    if "ends_medians" in stats:
+        return f"  (ends: medians of {stats['ends_medians']} evaluations each)"
+    if "end_averaged" in stats:
+        return f"  (end: mean of the last {stats['end_averaged']} evaluations)"
+    return ""
 
 
 def _peak(stats: dict, unit: str, steps_count: str) -> str:
