@@ -33,7 +33,9 @@ def analyze(path_or_run: str | Path | Run, metric: str | None = None,
     a warning, or their mean with `aggregate="mean"`. Options as `phasewatch analyze`:
     `baseline` ('first', 'mean-of-first:K', 'step:S'), `keep_outliers`, `penalty`, `noise_sd`
     (the sd of one evaluation, when known) or `eval_size` (items a rate is evaluated on:
-    binomial noise), and the other `analysis.AnalyzeConfig` fields.
+    binomial noise), and the other `analysis.AnalyzeConfig` fields. Given the path of a log in
+    a Hugging Face output folder, `.saved_checkpoint` names the `checkpoint-N` to load, as the
+    command's "checkpoint to keep" (JSON `saved_checkpoint`).
     """
     from dataclasses import fields
 
@@ -41,25 +43,46 @@ def analyze(path_or_run: str | Path | Run, metric: str | None = None,
     from phasewatch.errors import api_terms
 
     names = ("metric", "direction", "aggregate", *(f.name for f in fields(AnalyzeConfig)))
+    # a path: in a Hugging Face output folder, also the saved checkpoint to load (a Run read
+    # elsewhere has no folder to look in)
+    path = None if isinstance(path_or_run, Run) else path_or_run
     with api_terms(names):
         analysis, _ = analysis_and_run(_run(path_or_run), metric, direction, aggregate,
-                                       **options)
+                                       path=path, **options)
     return analysis
 
 
 def analysis_and_run(run: Run, metric: str | None = None, direction: str | None = None,
-                     aggregate: str | None = None, **options: Any):
+                     aggregate: str | None = None, path: str | Path | None = None,
+                     **options: Any):
     """(`analyze`'s Analysis, the Run it analysed): with `aggregate="mean"` that run holds the
     mean of the sets as one more metric (`analysis.metric`), which the caller reads its values
-    from (`sweep` rows). Its warnings start with the reader's, then the choice of series."""
-    from phasewatch.analysis import analyze_run
+    from (`sweep` rows). Its warnings start with the reader's, then the choice of series.
+    `path`: where `run` was read from (`analysis_of_choice`)."""
     from phasewatch.metric_sets import choose_series
 
     choice = choose_series(run, metric, aggregate)
-    analysis = analyze_run(choice.run, metric=choice.metric, direction=direction, **options)
     # what the reader skipped (bad lines, a cut line...), then which of several sets was taken
-    analysis.warnings[:0] = [*run.warnings, *choice.warnings]
-    return analysis, choice.run
+    choice.warnings = [*run.warnings, *choice.warnings]
+    return analysis_of_choice(choice, direction, path, **options), choice.run
+
+
+def analysis_of_choice(choice, direction: str | None = None, path: str | Path | None = None,
+                       **options: Any):
+    """The Analysis of a chosen series (`metric_sets.SeriesChoice`, its warnings first), and
+    where the log at `path` is in a Hugging Face output folder with `checkpoint-N` folders,
+    `saved_checkpoint`: the saved checkpoint to load (`saved_checkpoints.for_run`). The one
+    place `phasewatch.analyze` and `phasewatch analyze` get both from."""
+    from phasewatch.analysis import analyze_run
+    from phasewatch.saved_checkpoints import for_run
+
+    analysis = analyze_run(choice.run, metric=choice.metric, direction=direction, **options)
+    analysis.warnings[:0] = choice.warnings
+    if path is not None:
+        in_hf, saved = for_run(path, choice.run, analysis)  # the checkpoint to load, on disk
+        if in_hf:
+            analysis.saved_checkpoint = saved
+    return analysis
 
 
 def changepoints(path_or_run: str | Path | Run, metric: str | Sequence[str],

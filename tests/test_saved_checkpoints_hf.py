@@ -105,6 +105,25 @@ def test_checkpoints_on_another_cadence_than_the_evaluations(tmp_path, capsys):
         {k: v for k, v in plain.items() if k != "source"}
 
 
+def test_the_python_api_names_the_saved_checkpoint_as_the_command(tmp_path, capsys):
+    """`phasewatch.analyze(path)` is the Analysis `phasewatch analyze PATH` prints, with the
+    saved checkpoint to load (trial 33 finding 6: the API left it None); the folder's
+    trainer_state.json and a checkpoint's own both count as in the folder. A Run read
+    beforehand has no folder: no saved checkpoint."""
+    import phasewatch
+
+    out = tmp_path / "out"
+    write_hf_folder(out, eval_every=50, save_every=200, keep=3)
+    for path in (out, out / "checkpoint-2000"):
+        command = analyze_json(path, capsys)
+        api = phasewatch.analyze(path)
+        assert api.saved_checkpoint is not None
+        assert api.saved_checkpoint.path == str(out / f"checkpoint-{api.saved_checkpoint.step}")
+        assert json.loads(json.dumps(api.to_dict())) == command
+        assert phasewatch.analyze(str(path)).to_dict() == api.to_dict()
+    assert phasewatch.analyze(phasewatch.read_run(out)).saved_checkpoint is None
+
+
 def test_checkpoints_at_steps_with_no_evaluation(tmp_path, capsys):
     """Eval every 150 steps, save every 200: a checkpoint is scored by the evaluation nearest
     it, and the outputs say which evaluation the value is from."""

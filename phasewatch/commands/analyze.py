@@ -335,12 +335,11 @@ def write_csv(analyses: list[Analysis], stream) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from phasewatch.analysis import analyze_run
+    from phasewatch.api import analysis_of_choice
     from phasewatch.folders import exit_code, run_each
     from phasewatch.io import read_run
     from phasewatch.metric_sets import choose_series
     from phasewatch.output import emit_json
-    from phasewatch.saved_checkpoints import for_run
     from phasewatch.xaxis import annotate, step_unit, x_axis
 
     options = {**phase_options(args), **noise_options(args)}
@@ -366,15 +365,11 @@ def run(args: argparse.Namespace) -> int:
     def one(path: str):
         choice = chosen.pop(path, None) or read_choice(path)
         axis = x_axis(choice.run, args.x_unit)
-        analysis = analyze_run(choice.run, metric=choice.metric, direction=args.direction,
-                               **options)
-        analysis.warnings[:0] = choice.warnings
+        # as phasewatch.analyze: with the saved checkpoint to load in an HF output folder
+        analysis = analysis_of_choice(choice, args.direction, path, **options)
         if pooled is not None:
             analysis.extra.update(noise_sd_source="pooled", noise_pooled_runs=pooled[1])
         annotate(analysis, axis, step_unit(choice.run, analysis.metric))
-        in_hf, saved = for_run(path, choice.run, analysis)  # the checkpoint to load, on disk
-        if in_hf:
-            analysis.saved_checkpoint = saved
         return analysis
 
     analyses, failures = run_each(args.paths, one)
