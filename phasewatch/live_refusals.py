@@ -37,7 +37,21 @@ def refuse_no_records(watch: LiveWatch, reason: str) -> None:
     why = {"finished": "the log says the run finished"}.get(reason, reason)
     raise InputError(f"no record was read from {watch.given_path} in {seconds(watch.result.waited)}"
                      f" of following ({why})" + (f"; {replayed}" if replayed else "")
+                     + (IDLE_BEFORE_START if reason == "idle" and _never_appeared(watch) else "")
                      ) from replayed
+
+
+def _never_appeared(watch: LiveWatch) -> bool:
+    """The followed local path does not exist (an address, mlflow+http://..., is not a path)."""
+    return "://" not in watch.given_path and not watch.path.exists()
+
+
+# what to do when the path never appeared (trial 33: `watch --follow --idle-exit 60` started
+# before `phasewatch train`, which pre-trained for ~95 s before it created the run folder)
+IDLE_BEFORE_START = (". To wait longer for it to appear, give a longer --idle-exit (idle_exit "
+                     "in Python): the reference trainer (`phasewatch train`) pre-trains its "
+                     "starting policy, once per seed (then cached), before it creates the run "
+                     "folder")
 
 
 def refuse_missing_metric(watch: LiveWatch) -> None:

@@ -26,6 +26,9 @@ def test_a_follow_of_a_path_that_never_appears_exits_3_as_its_replay(tmp_path, c
     assert re.search(rf"error: no record was read from {re.escape(str(never))} in 0\.\d s of "
                      rf"following \(idle\); {re.escape(str(never))}: no such file or folder", err)
     assert "None:" not in err
+    # what to do (trial 33: started before `phasewatch train`, which pre-trains ~95 s first)
+    assert ". To wait longer for it to appear, give a longer --idle-exit" in err
+    assert "pre-trains its starting policy, once per seed" in err
 
 
 def test_a_followed_log_without_records_exits_3_with_the_replays_message(tmp_path, capsys):
@@ -38,6 +41,7 @@ def test_a_followed_log_without_records_exits_3_with_the_replays_message(tmp_pat
                              "--format", "jsonl")
     assert code == 3 and out == ""
     assert f"error: no record was read from {log} in " in err and err.strip().endswith(replayed)
+    assert "--idle-exit" not in err  # the log is there: the trainer's pre-training is not why
 
 
 def test_a_run_that_finished_without_a_record_exits_3_when_followed(tmp_path, capsys):
