@@ -250,8 +250,10 @@ class TrainerFolderWait:
 def said_followed(source, folder: Path, say: Callable[[str], None]):
     """The source of a followed folder (a `CheckpointStates` for the Trainer's history), once
     it has said which file of the folder it follows."""
-    file = getattr(source, "path", None)
+    # a line source's file (a native run's source path is its folder, its file metrics.jsonl)
+    file = getattr(source, "file", None) or getattr(source, "path", None)
     shown = _relative(Path(file), folder) if file is not None else "its log"
+    shown = "its log" if shown == "." else shown
     if source.format != "trainer_state":
         say(f"{folder}: following {shown}, the folder's log (as a replay and `analyze` of it "
             "read it)")

@@ -105,6 +105,19 @@ def test_caught_up_after_one_record_is_singular(tmp_path):
     assert f"following {log} (caught up after 1 record; Ctrl-C to stop)" in said
 
 
+def test_a_followed_run_folder_names_its_log_file(tmp_path):
+    # Was: "run: following ., the folder's log" (trial 33: the native source's path is the
+    # folder; the file it follows is metrics.jsonl).
+    run = write_run(tmp_path / "run", curve_records(20))
+    said: list[str] = []
+    watch = LiveWatch(run, follow=True, idle_exit=0.2, poll=0.02, notice=said.append,
+                      info=said.append)
+    list(watch.alerts())
+    assert f"{run}: following metrics.jsonl, the folder's log (as a replay and `analyze` of it " \
+           "read it)" in said
+    assert not any("following ." in m for m in said)
+
+
 def test_the_stop_file_is_a_normal_file_readable_by_others(tmp_path, capsys):
     # Was: mode 0600 (mkstemp's), so a trainer running as another user could not read it.
     import os
