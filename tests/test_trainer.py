@@ -278,3 +278,23 @@ def test_every_preset_is_valid_and_help_comes_from_the_config(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "GRPO samples per prompt" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("given", [["--preset", "sft_then_rl"], ["--preset=sft_then_rl"]])
+def test_a_presets_help_shows_its_values(capsys, given):
+    """`train --preset sft_then_rl --help` showed the demo's `--algorithm (default sft)` and
+    `--rl-lr (default 0.0)` (trial 33): the defaults shown are the preset's, the ones it sets
+    beside the demo's."""
+    with pytest.raises(SystemExit):
+        main(["train", *given, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "config overrides (default: preset sft_then_rl's value)" in text
+    assert "(default sft_then_rl in preset sft_then_rl; sft in demo)" in text
+    assert "optimizer state) (default 0.0003 in preset sft_then_rl; 0.0 in demo)" in text
+    assert "(optimizer updates) (default 2000)" in text  # not set by the preset: as before
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "config overrides (default: preset demo's value)" in text
+    assert "training arm (default sft)" in text and "optimizer state) (default 0.0)" in text
+    assert " in demo)" not in text

@@ -18,8 +18,34 @@ HELP = "train the reference model (SFT / RL / SFT-then-RL / CHORD) into a native
 PHASES = ("disruption", "readaptation", "improvement", "plateau", "overfit")
 
 
+class _Preset(argparse.Action):
+    """--preset NAME: the config overrides' help then shows NAME's values as their defaults
+    (`--preset sft_then_rl --help` showed the demo's `--rl-lr (default 0.0)`, trial 33)."""
+
+    overrides: tuple = ()  # (group, [(field, action)]) of the config overrides, once added
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        if values in PRESETS and self.overrides:
+            show_preset(values, *self.overrides)
+
+
+def show_preset(name: str, group, overrides) -> None:
+    """The config overrides' help with preset `name`'s values as their defaults, the ones the
+    preset sets beside what they are without it."""
+    cfg, demo = preset(name), preset("demo")
+    group.title = f"config overrides (default: preset {name}'s value)"
+    for f, action in overrides:
+        value, base = getattr(cfg, f.name), getattr(demo, f.name)
+        own = "" if value == base else f" in preset {name}; {base} in demo"
+        action.help = f"{f.metadata['help']} (default {value}{own})"
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="demo", help=f"starting config: {', '.join(PRESETS)} (default demo)")
+    chosen = parser.add_argument(
+        "--preset", default="demo", action=_Preset,
+        help=f"starting config: {', '.join(PRESETS)} (default demo; `--preset NAME --help` "
+        "shows NAME's values below)")
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="output run folder")
     parser.add_argument("--overwrite", action="store_true", help="replace RUN_DIR if it exists")
     parser.add_argument("--stop-on", choices=PHASES, default=None, metavar="PHASE",
@@ -28,14 +54,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="where the pre-trained policy A is cached (default ~/.cache/phasewatch/pretrained)")
     parser.add_argument("--no-cache", action="store_true", help="pre-train policy A afresh, do not cache it")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    group = parser.add_argument_group("config overrides (default: the preset's value)")
+    group = parser.add_argument_group("config overrides")
+    overrides = []
     for f in fields(TrainConfig):
         kind = f.type if callable(f.type) else {"int": int, "float": float, "str": str}[f.type]
-        group.add_argument(
+        overrides.append((f, group.add_argument(
             f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", type=kind, default=None,
             metavar=None if f.metadata.get("choices") else f.name.upper(),
-            choices=f.metadata.get("choices"), help=f"{f.metadata['help']} (default {f.default})",
-        )
+            choices=f.metadata.get("choices"))))
+    chosen.overrides = (group, overrides)
+    show_preset(chosen.default, group, overrides)
 
 
 def build_config(args: argparse.Namespace) -> TrainConfig:
