@@ -201,6 +201,27 @@ def test_csv_baseline_outlier_and_penalty_options(capsys, tmp_path):
     assert code == 2 and "mean-of-first:K" in err
 
 
+def test_the_penalty_moves_the_noise_sd_and_the_help_says_how_to_keep_it(capsys):
+    """The noise sd is read about the segmentation's lines, so --penalty moves it (trial 33
+    finding 10: 0.0105 -> 0.0456 with --penalty 1e6, unexplained); the help and detection.md
+    say so, and --noise-sd keeps it while the boundaries move."""
+    def noise(*extra):
+        _, out, _ = run_cli(capsys, "analyze", SAMPLES / "demo", "--format", "json", *extra)
+        return json.loads(out)["runs"][0]["noise_sd"]
+
+    assert noise("--penalty", "1e6") > 2 * noise()
+    assert noise("--penalty", "1e6", "--noise-sd", "0.0135") == noise("--noise-sd", "0.0135")
+    with pytest.raises(SystemExit):
+        main(["analyze", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert ("The noise sd is read about the segmentation's fitted lines, so it moves too (fewer "
+            "lines leave the run's own changes in it): add --noise-sd to move only the "
+            "boundaries") in text
+    docs = " ".join((SAMPLES.parent / "docs" / "detection.md").read_text().split())
+    assert "The noise sd is read about the segmentation's fitted lines" in docs
+    assert "give `--noise-sd` too to move only the boundaries" in docs
+
+
 @pytest.mark.parametrize("command", ["analyze", "changepoints", "sweep"])
 @pytest.mark.parametrize("penalty", ["-1", "nan", "inf"])
 def test_a_negative_or_non_finite_penalty_is_a_usage_error(capsys, command, penalty):

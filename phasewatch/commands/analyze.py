@@ -51,7 +51,9 @@ def add_phase_arguments(parser: argparse.ArgumentParser) -> None:
                         "contradict, e.g. a failed eval, is left out and reported)")
     parser.add_argument("--penalty", type=float, metavar="P",
                         help="penalty per change point of the segmentation (default: automatic, "
-                        "BIC-style; larger finds fewer boundaries)")
+                        "BIC-style; larger finds fewer boundaries). The noise sd is read about the "
+                        "segmentation's fitted lines, so it moves too (fewer lines leave the run's "
+                        "own changes in it): add --noise-sd to move only the boundaries")
 
 
 def phase_options(args: argparse.Namespace) -> dict:
