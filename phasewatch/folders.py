@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from phasewatch.errors import InputError
+from phasewatch.errors import InputError, PhasewatchError
 
 MAX_DEPTH = 4          # how far below PATH runs are looked for
 MAX_FOLDERS = 5000     # folders visited at most (a home directory given by mistake stays quick)
@@ -200,6 +200,10 @@ def run_of_folder(folder: Path) -> list[Found]:
 
     if native.sniff(folder, b""):
         return [Found(folder, root=folder)]
+    from phasewatch.tokens.sources import is_store_folder
+
+    if is_store_folder(folder):
+        return []  # a token store: its index.json and token_text.json are no logs
     # the other formats' readers only for a folder that is not a native run (start-up time:
     # ~4 ms of imports that analyze of a native run does not need)
     from phasewatch.io import mlflow, tensorboard, trinity, wandb
@@ -271,12 +275,16 @@ def _runs_below(root: Path) -> list[Found]:
     return sorted(runs, key=lambda r: str(r.path))
 
 
-def no_log_in_folder(path: Path) -> InputError:
+def no_log_in_folder(path: Path) -> PhasewatchError:
     """The error for a folder with no log of any format, naming entries that are not regular
     files (a FIFO as metrics.jsonl is refused unread, so the folder looks empty) and empty
-    files."""
+    files; for a token store, the usage error saying to read it with `phasewatch tokens`."""
     from phasewatch.files import special_files
     from phasewatch.io import available_readers
+    from phasewatch.tokens.sources import is_store_folder, store_not_a_log
+
+    if is_store_folder(path):
+        return store_not_a_log(path)
 
     tried = ", ".join(m.FORMAT for m in available_readers())
     special = special_files(path)

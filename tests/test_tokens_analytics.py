@@ -120,6 +120,32 @@ def test_plot_tokens_on_a_store_without_metrics(tmp_path, capsys):
     assert (tmp_path / "t.png").stat().st_size > 1000
 
 
+@pytest.mark.parametrize("command", ["analyze", "inspect", "watch"])
+def test_a_token_store_given_as_a_log_says_to_read_it_with_tokens(tmp_path, capsys, command):
+    """Trial 33: `analyze OUT/expert_logprobs` (a TRL store: index.json, token_text.json) read
+    the store's JSON files as logs ("no performance metric found ... Metrics in this run:
+    length, offset"). A usage error (exit 2) says what it is and what reads it, for the folder
+    and for its index.json; `tokens` and `plot --kind tokens` read it as before."""
+    import phasewatch
+    from phasewatch.errors import UsageError
+
+    store = build(tmp_path, [0, 10, 20])
+    assert (store / "token_text.json").is_file()
+    for path in (store, store / "index.json"):
+        assert main([command, str(path)]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert (f"{store}: this is an expert log-prob (token) store, not a training log; read it "
+                f"with `phasewatch tokens {store}`, and give the run's folder ({tmp_path}) for "
+                "its metrics") in err
+        assert "length" not in err and "no performance metric" not in err
+    with pytest.raises(UsageError, match="phasewatch tokens"):
+        phasewatch.analyze(store)
+    assert main(["tokens", str(store)]) == 0
+    assert main(["plot", str(store), "--kind", "tokens", "-o", str(tmp_path / "t.png"),
+                 "--dpi", "50"]) == 0
+    capsys.readouterr()
+
+
 def test_analyze_joins_token_signals_of_a_trl_output_folder(tmp_path, capsys):
     """A TRL/HF output folder: checkpoint-N/trainer_state.json and expert_logprobs/ (as the
     capture callback writes it) beside each other."""

@@ -127,6 +127,10 @@ def sniff_format(path: str | Path) -> ModuleType:
         if path.name == native.RUN_FILE and native.sniff(path.parent, b""):
             raise InputError(f"this is the run's metadata, not its log; give the run's folder "
                              f"({path.parent}) or its {native.METRICS_FILE}", path)
+        from phasewatch.tokens.sources import STORE_FILES, is_store_folder, store_not_a_log
+
+        if path.name in STORE_FILES and is_store_folder(path.parent):
+            raise store_not_a_log(path.parent)
     if path.is_dir():
         # The folder's one run (`phasewatch.folders`): the folder itself when a reader takes
         # it whole, else its one log file; InputError listing them when it holds several.

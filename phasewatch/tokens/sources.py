@@ -12,6 +12,7 @@ from pathlib import Path
 
 STORE_DIR = "expert_logprobs"
 INDEX_FILE = "index.json"
+STORE_FILES = (INDEX_FILE, "token_text.json")  # a store's JSON files, which are no logs
 
 
 def find_token_store(path: str | Path) -> Path | None:
@@ -28,6 +29,29 @@ def find_token_store(path: str | Path) -> Path | None:
     return None
 
 
+def is_store_folder(folder: str | Path) -> bool:
+    """`folder` is a token store itself (its index.json names `n_tokens` and `sequences`, as
+    `TokenStoreWriter` writes them first), not a training log's folder."""
+    try:
+        with open(Path(folder) / INDEX_FILE, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:  # no index.json (or a folder without one)
+        return False
+    return b'"n_tokens"' in head and b'"sequences"' in head
+
+
+def store_not_a_log(folder: str | Path):
+    """The usage error for a token store given where a training log is read (trial 33: the
+    TRL store's index.json and token_text.json were read as JSON logs of `length`, `offset`)."""
+    from phasewatch.errors import UsageError
+
+    folder = Path(folder)
+    run = folder.parent if folder.name not in ("", "..") else folder.resolve().parent
+    return UsageError(f"{folder}: this is an expert log-prob (token) store, not a training log; "
+                      f"read it with `phasewatch tokens {folder}`, and give the run's folder "
+                      f"({run}) for its metrics")
+
+
 def run_or_store(path: str | Path):
     """`read_run(path)`; for a folder that holds a token store but no training log, an empty
     `Run` (no records) whose `token_store` is that store, for the token figure and analytics."""
@@ -37,10 +61,12 @@ def run_or_store(path: str | Path):
     from phasewatch.io import read_run
     from phasewatch.run import Run
 
+    p = Path(path)
     try:
+        if is_store_folder(p):  # the store itself: read_run refuses it as a log
+            raise InputError("a token store", p)
         return read_run(path)
     except InputError:
-        p = Path(path)
         store = p if (p / INDEX_FILE).is_file() else p / STORE_DIR
         if not (store / INDEX_FILE).is_file():
             raise
