@@ -83,8 +83,8 @@ class WatchResult:
         unit = self.step_unit
         whole, said = "", f"best {at(self.best_step, unit)}"
         if self.phases is not None:
-            # the monitor's best is a smoothed level's centre, which can sit an evaluation away
-            # from the best value the whole run's checkpoint is: say which is which
+            # the monitor's best is decided without hindsight (the best evaluation where its
+            # smoothed level peaked so far), the whole run's with it: say which is which
             named = " > ".join(self.phases) or "no values to analyse"
             if self.confidence:
                 named += f" ({self.confidence} confidence)"
@@ -93,7 +93,7 @@ class WatchResult:
                 whole += f" ({self.saved.text(self.metric)})"
             if self.stop_beats_last is False:
                 whole += " (the last is as good within the noise)"
-            said = f"live best (smoothed) at {at(self.live_best_step, unit)}"
+            said = f"live best at {at(self.live_best_step, unit)}"
         # the monitor's phase as it stood at the end (said live, without hindsight) beside the
         # whole run's: "live phase" so the two are not read as one answer
         live_phase = "live phase" if self.phases is not None else "phase"

@@ -402,9 +402,10 @@ def test_a_semicolon_csv_with_decimal_commas_is_read(tmp_path):
 
 
 def test_the_end_of_a_watch_names_the_live_best_apart_from_the_checkpoint_to_keep(tmp_path, capsys):
-    # A 6-point train loss falling to its last value: the monitor's best is a smoothed level's
-    # centre (step 2500), the whole run's checkpoint the best value (step 3000). The line said
-    # "best step 2500; ... checkpoint to keep: step 3000", two bests for one run.
+    # A 6-point train loss falling to its last value. The line said "best step 2500; ...
+    # checkpoint to keep: step 3000", two bests for one run: the monitor's best was its smoothed
+    # level's centre. It is now the best evaluation in that level's window, the last one, and
+    # the line says which best is the monitor's (without hindsight) and which the whole run's.
     path = tmp_path / "loss.jsonl"
     losses = [0.474, 0.21, 0.09, 0.041, 0.019, 0.0081]
     path.write_text("".join(json.dumps({"step": 500 * (k + 1), "train/loss": v}) + "\n"
@@ -412,4 +413,4 @@ def test_the_end_of_a_watch_names_the_live_best_apart_from_the_checkpoint_to_kee
     assert main(["watch", str(path), "--metric", "train/loss"]) == 0
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert "checkpoint to keep: step 3000" in last
-    assert "live best (smoothed) at step" in last and "best step" not in last
+    assert "live best at step 3000" in last and "best step" not in last

@@ -32,8 +32,8 @@ class StopReason(enum.Enum):
 @dataclass(frozen=True)
 class Alert:
     """A phase entered. `step` is the record that made the monitor decide; `onset_step` the
-    estimated start of the phase; `best_step` the best level of the main metric so far (the
-    checkpoint to keep); `metric` the log's own name of the metric; `value` its raw value in the
+    estimated start of the phase; `best_step` the checkpoint to keep (the best evaluation where
+    the main metric's level was best so far); `metric` the log's own name of the metric; `value` its raw value in the
     deciding record."""
 
     event: str

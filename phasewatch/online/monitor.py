@@ -73,7 +73,7 @@ class PhaseMonitor:
 
     @property
     def best_step(self) -> int | None:
-        """Step of the best level of the main metric so far (the checkpoint to keep)."""
+        """The checkpoint to keep: the best evaluation where the main metric's level was best."""
         return self.trackers_[0].best_step()
 
     @property

@@ -61,7 +61,7 @@ def _overfit(t: PhaseTracker) -> Event | None:
     t.short_streak = t.short_streak + 1 if found is not None else 0
     if found is None or not found.stops or t.short_streak < (1 if found.at_once else SHORT_RUN_CONFIRM):
         return None
-    t.peak_step = found.best
+    t.peak_step = t.peak_checkpoint = found.best
     if t.peak is None:
         t.peak = found.best_value
     return "overfit", found.onset, _overfit_reason(t, found)

@@ -277,6 +277,18 @@ class Series:
         exact = below_float_noise(se, max(abs(self.raw(self.level)), abs(gap)))
         return f"{gap:.3g}" + (f" ({gap / se:.1f} se)" if se > 0 and not exact else "")
 
+    def best_in_window(self) -> int:
+        """The step of the checkpoint the level stands for: the best of the evaluation at the
+        window's centre (the level's step) and its two neighbours, as `analyze` puts a best on
+        the best of the point where its level peaks and the two beside it
+        (`phase_stats.extreme_index`; the first of equals). On a sparse run the centre can be a
+        dip between two better evaluations (0.893 between 0.943 and 0.951: "best checkpoint"
+        named the dip), and on a rise it is the evaluation before the newest."""
+        k = min(len(self.values), self.window_now)
+        centre = len(self.values) - k + k // 2
+        near = range(max(0, centre - 1), min(len(self.values), centre + 2))
+        return self.steps[max(near, key=lambda i: (self.values[i], -i))]
+
     def raw(self, oriented: float) -> float:
         return self.sign * oriented
 
@@ -330,3 +342,4 @@ def _median(values: list[float]) -> float:
     n = len(ordered)
     mid = n // 2
     return ordered[mid] if n % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
+

@@ -6,7 +6,7 @@ it (version 1 kept the steps of only the last `window` values of a series, had n
 and no stage/decline counters; version 2 had no `slow_fall`, which then starts False; version 3
 had no `rise_scale`, which then starts 1, the noise versions 1-3 judged every decision by;
 version 4 had no `short_streak`, which then starts 0; version 5 had no `last_near_start_step`,
-which then starts unknown).
+which then starts unknown; version 6 had no `peak_checkpoint`, which then is the peak's step).
 Unknown keys are ignored, missing ones take their defaults, so a state is never applied by
 `setattr` over whatever a file holds.
 """
@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-STATE_VERSION = 6
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
+STATE_VERSION = 7
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
 MEDIAN_SE = 1.2533141373155003  # sd of a sample median / (sigma / sqrt(n)) for normal data
 
 
@@ -91,6 +91,7 @@ class TrackerState:
     slow_fall: bool = False  # a fall below the start too slow for a disruption (version 3)
     short_streak: int = 0  # refits in a row ending in an overfit (short_run.py; version 5)
     last_near_start_step: int | None = None  # the level last not significantly below the start (6)
+    peak_checkpoint: int | None = None  # the best evaluation in the peak level's window (7)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

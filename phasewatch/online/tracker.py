@@ -53,13 +53,16 @@ class PhaseTracker:
         return self.series.name
 
     def best_step(self) -> int | None:
-        """The best level's step (before the starting level is known: the best value's). The
+        """The checkpoint to keep: the best evaluation in the best level's window
+        (`Series.best_in_window`; before the starting level is known: the best value's). The
         peak tops the current rise (it restarts at a readaptation): below the starting level,
         the start (of the stage) is best. An overfit names its own best."""
         s = self.series
         if self.peak_step is not None:
             below_start = self.phase != "overfit" and self.peak < s.baseline
-            return self._stage_start() if below_start else self.peak_step
+            if below_start:
+                return self._stage_start()
+            return self.peak_step if self.peak_checkpoint is None else self.peak_checkpoint
         if s.baseline is not None or not s.values:
             return s.level_step
         return s.steps[max(range(len(s.values)), key=s.values.__getitem__)]
@@ -78,7 +81,7 @@ class PhaseTracker:
         if level <= s.baseline:
             self.last_below_start_step = at
         if self.peak is None or level > self.peak:
-            self.peak, self.peak_step = level, at
+            self._set_peak(level, at)
         if s.n < self.cfg.warmup:
             found = refit_before_warmup(self)  # a run planned to be sparse only
             return None if found is None else self._enter(*found)
@@ -175,8 +178,8 @@ class PhaseTracker:
                 verb, side = moved(s.sign, better=True)
                 return ("readaptation", self.trough_step,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(level - top, s.se_level)} "
-                        f"{side} its earlier best level {s.raw(top):.4g} (step {top_step}): the "
-                        f"decline to {s.raw(self.trough):.4g} (step {self.trough_step}) was recovered"))
+                        f"{side} its earlier best level {s.raw(top):.4g} (around step {top_step}): the "
+                        f"decline to {s.raw(self.trough):.4g} (around step {self.trough_step}) was recovered"))
             return None
         # A rising phase (improvement / readaptation) or a plateau after one.
         # "Sustained" (DESIGN.md): the level must have been below the peak by at least half the
@@ -188,7 +191,7 @@ class PhaseTracker:
             side = moved(s.sign, better=False)[1]
             return ("overfit", self.peak_step,
                     (f"{name} level {s.raw(level):.4g} is {s.gap_text(self.peak - level, s.se_level)} "
-                    f"{side} its best level {s.raw(self.peak):.4g} (step {self.peak_step}), and well "
+                    f"{side} its best level {s.raw(self.peak):.4g} (around step {self.peak_step}), and well "
                     f"{side} it for {counted(self.evals_below_peak, 'evaluation')}"))
         found = self._decline_after_peak(level)
         if found is not None:
@@ -237,7 +240,7 @@ class PhaseTracker:
         return ("overfit", onset,
                 (f"{s.label} has got worse steadily since step {onset} "
                  f"({z_decline / s.caution_after_rise:.1f} se against the evaluations near its "
-                 f"best level {s.raw(self.peak):.4g} at step {self.peak_step})"))
+                 f"best level {s.raw(self.peak):.4g} around step {self.peak_step})"))
 
     def _fell_fast(self, onset: int) -> bool:
         """A fall below the start is a disruption when it became significant within
@@ -383,10 +386,16 @@ class PhaseTracker:
                 # evaluations rising to 0.6493 at 1000, back to 0.5755: the alert named 1750)
                 if not (event == "improvement" and self.phase is None
                         and self.peak is not None and self.peak > s.level):
-                    self.peak, self.peak_step = s.level, s.level_step
+                    self._set_peak(s.level, s.level_step)
             self.anchor, self.anchor_step, self.evals_since_anchor = s.level, s.level_step, 0
         self.phase = event
         return event, onset, reason
+
+    def _set_peak(self, level: float, at: int) -> None:
+        """A new best level, at its window's centre `at`, and the checkpoint it stands for (the
+        best evaluation in that window: `Series.best_in_window`), which `best_step` names."""
+        self.peak, self.peak_step = level, at
+        self.peak_checkpoint = self.series.best_in_window()
 
     def state(self) -> TrackerState:
         """Every field of `TrackerState` (the explicit, versioned list of what a resume needs)."""
