@@ -68,6 +68,10 @@ class Row:
     baseline: float | None
     error: str | None = None
     confidence: str | None = None  # phasewatch's, for a series of at most 12 evaluations
+    best_step: int | None = None  # the label's: the best raw value's step (first of ties)
+    stop: int | None = None  # phasewatch's recommended stop
+    stop_evals_off: int | None = None  # evaluations between the two
+    stop_short_sd: float | None = None  # how much worse the stop's value is, in noise sds
 
 
 def merge(names: list[str]) -> list[str]:
@@ -140,8 +144,40 @@ def score(only: set[str] | None = None, method: str = "phasewatch",
         row.baseline = analysis.baseline
         row.confidence = analysis.extra.get("confidence")
         row.correct = row.detected == expected or row.detected in alternatives
+        if method == "phasewatch":
+            score_stop(row, run, label, analysis)
         rows.append(row)
     return rows, read_errors
+
+
+def score_stop(row: Row, run, label: dict, analysis) -> None:
+    """The recommended stop against the label's best step: how many evaluations apart, and how
+    much worse its logged value is, in the analysis' noise sds. The label's best is the best
+    raw value; the checkpoint a user should keep is the peak before an overfit and, on a run of
+    over 40 evaluations, not one lucky reading, so neither number is expected to be 0 always."""
+    row.best_step, row.stop = label.get("best_step"), analysis.recommended_stop_step
+    if row.best_step is None or row.stop is None:
+        return
+    series = run.series(label["metric"])
+    steps, values = series.index.to_numpy(), series.to_numpy(dtype=float)
+    at = {int(s): i for i, s in enumerate(steps)}
+    if row.best_step not in at or row.stop not in at:
+        return
+    row.stop_evals_off = abs(at[row.stop] - at[row.best_step])
+    sign = 1.0 if label["direction"] == "max" else -1.0
+    sd = analysis.extra.get("noise_sd") or 0.0
+    short = sign * (values[at[row.best_step]] - values[at[row.stop]])
+    row.stop_short_sd = short / sd if sd > 0 else None
+
+
+def stop_totals(rows: list[Row]) -> dict[str, int]:
+    """How many recommended stops are within one evaluation of the labelled best, and within
+    2 noise sds of its value."""
+    scored = [r for r in rows if r.stop_evals_off is not None]
+    return {"stops_scored": len(scored),
+            "stop_within_one_eval": sum(r.stop_evals_off <= 1 for r in scored),
+            "stop_within_2sd": sum(r.stop_short_sd is not None and r.stop_short_sd <= 2
+                                   for r in scored)}
 
 
 def print_table(rows: list[Row], seconds: float) -> None:
@@ -161,6 +197,10 @@ def print_table(rows: list[Row], seconds: float) -> None:
     tiers = {c: [r.correct for r in rows if r.confidence == c] for c in ("high", "moderate", "low")}
     print("stated confidence (series of at most 12 evaluations), correct / series: "
           + ", ".join(f"{c} {sum(v)} / {len(v)}" for c, v in tiers.items()))
+    stops = stop_totals(rows)
+    print(f"recommended stop vs the labelled best step: within one evaluation "
+          f"{stops['stop_within_one_eval']} / {stops['stops_scored']}, its value within 2 noise "
+          f"sds {stops['stop_within_2sd']} / {stops['stops_scored']}")
     print(f"logs: {len({r.id for r in rows})}, detector errors: {sum(r.error is not None for r in rows)}, "
           f"time {seconds:.1f} s")
     wrong = [r for r in rows if not r.correct]
@@ -171,6 +211,13 @@ def print_table(rows: list[Row], seconds: float) -> None:
             tag = " (ambiguous)" if r.ambiguous else ""
             found = r.error if r.error else seq(r.detected)
             print(f"  {r.id} {r.metric}{tag}: {seq(r.expected)} | {alts} -> {found}")
+    far = [r for r in rows if r.stop_evals_off is not None and r.stop_evals_off > 1
+           and not (r.stop_short_sd is not None and r.stop_short_sd <= 2)]
+    if far:
+        print("\nrecommended stops more than one evaluation and 2 noise sds from the labelled best:")
+        for r in far:
+            print(f"  {r.id} {r.metric}: best {r.best_step}, stop {r.stop} "
+                  f"({r.stop_evals_off} evaluations, {fmt(r.stop_short_sd)} sd worse)")
 
 
 def print_side_by_side(results: dict[str, list[Row]]) -> None:
@@ -202,7 +249,7 @@ def print_side_by_side(results: dict[str, list[Row]]) -> None:
 def totals(rows: list[Row]) -> dict[str, int]:
     clear = [r for r in rows if not r.ambiguous]
     return {"correct_unambiguous": sum(r.correct for r in clear), "n_unambiguous": len(clear),
-            "correct_all": sum(r.correct for r in rows), "n_all": len(rows)}
+            "correct_all": sum(r.correct for r in rows), "n_all": len(rows), **stop_totals(rows)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,7 +43,7 @@ from phasewatch.phase_stats import (
     settle_overshoots,
     snap_turns,
 )
-from phasewatch.phases import PhaseConfig, build_phases, fit_segments, smoothing_window
+from phasewatch.phases import PhaseConfig, fit_segments, smoothing_window
 from phasewatch.plateau_start import start_plateaus
 from phasewatch.presets import FALLBACK_ROLES
 from phasewatch.results import Analysis, Phase
@@ -58,6 +58,7 @@ from phasewatch.signals import (
     prepare,
     short_choice_note,
 )
+from phasewatch.stages import STAGE_EVENTS, STAGE_POINTS, stage_phases, stage_splits
 from phasewatch.start_dip import split_start_dip
 from phasewatch.start_shift import split_start_shift
 from phasewatch.stepseries import StepSeries
@@ -69,8 +70,7 @@ from phasewatch.whole_run_trend import stretch_means, stretch_size, whole_run_tr
 # cannot: on 3-12-evaluation runs of the tuning seeds, boundary hits 0.55 / 0.38 -> 0.64 / 0.48
 # (the two generator families) for the cut at 6 instead of 9, at the same false claims.
 SHORT_POINTS = 6
-MIN_POINTS = 9   # fewest evaluations in a training stage or an NLL series the detector splits
-STAGE_EVENTS = ("sft_to_rl",)  # known events that start a new training stage (phases restart)
+MIN_POINTS = 9   # fewest evaluations in an NLL series the detector reads
 
 
 @dataclass
@@ -135,7 +135,11 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     # Only a change of training stage is a boundary of the performance series: an epoch
     # boundary makes train losses step, not held-out metrics, and a log format that records
     # epochs must not get other phases than one that does not.
-    stages = [e.step for e in run.events if e.name in STAGE_EVENTS and e.step in events]
+    switches = [e for e in run.events if e.name in STAGE_EVENTS and e.step in events]
+    stages = stage_splits(steps, [e.step for e in switches])
+    warnings.extend(f"{own_metric}: the {e.name} switch at step {e.step} is not a phase boundary: "
+                    f"a stage needs {STAGE_POINTS} evaluations on each side to be read on its own, "
+                    "so the run is read as one" for e in switches if e.step not in stages)
     # Outliers are already out (signals.prepare) and significance is judged against the noise
     # in the phase rules, so no spike replacement or effect floor here.
     min_size = max(3 if y.size <= SPARSE else 5, int(cfg.min_size_fraction * y.size))
@@ -160,7 +164,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         # seeds: boundary hits 0.82 / 0.87 and false claims 0.04 / 0.08 in the two families,
         # against 0.87 / 0.90 and 0.02 / 0.04 as given)
         sd = known.sd
-        phases = _stage_phases(steps, y, seg.breaks, sd, pcfg, stages, pinned)
+        phases = stage_phases(steps, y, seg.breaks, sd, pcfg, stages, pinned)
     else:
         ar = seg.ar
         sd = noise_sd(y, ar)  # one formula with the live monitor (AR(1) inflation, capped)
@@ -175,7 +179,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
             # bounded regime: false claims 0.02 -> 0.00 and 0.08 -> 0.07, boundary hits
             # 0.82 -> 0.87 and 0.82 -> 0.84 in the two generator families)
             sd = max(sd, off_bound_sd(y))
-        phases = _stage_phases(steps, y, seg.breaks, sd, pcfg, stages, pinned)
+        phases = stage_phases(steps, y, seg.breaks, sd, pcfg, stages, pinned)
 
     fixed = set(stages)
     window = smoothing_window(y.size, pcfg)
@@ -277,38 +281,6 @@ def _with_source(analysis: Analysis, known: KnownNoise | None) -> Analysis:
         if known.eval_size is not None:
             analysis.extra["eval_size"] = known.eval_size
     return analysis
-
-
-def _stage_phases(steps, y, breaks, sd: float, cfg: PhaseConfig,
-                  stage_steps: list[int], pinned: bool = False) -> list[Phase]:
-    """Phases named stage by stage: a known switch of training stage (SFT -> RL) starts the
-    naming again, as the live monitor does, so the RL stage's rise is its own phase (an
-    improvement, or a readaptation after a fall right after the switch) and not the tail of the
-    SFT stage's phase. Records after the switch step belong to the new stage, which starts from
-    the switch step's own evaluation, still before RL (contracts.md), else the last before it;
-    a drop after the switch is its disruption.
-    Phases meet at the switch step. A stage shorter than MIN_POINTS is not split off. A stage of
-    at most HINGE_POINTS records is read by the broken line as a sparse run is (its lines from
-    the whole run's segmentation, with segments of 3+ points, miss a dip of a few evaluations
-    at the switch), judged against the run's noise `sd`."""
-    cuts = [(0, int(steps[0]))]  # (index of each stage's first record, step the stage starts)
-    for step in stage_steps:
-        i = int(np.searchsorted(steps, step, side="right"))  # the first record after it
-        if i - cuts[-1][0] >= MIN_POINTS and steps.size - i >= MIN_POINTS:
-            cuts.append((i, int(step)))
-    phases: list[Phase] = []
-    for k, (first, switch) in enumerate(cuts):
-        stop = cuts[k + 1][0] if k + 1 < len(cuts) else steps.size
-        a = max(first - 1, 0)  # the switch step's record (else the last before it): the start
-        if len(cuts) > 1 and stop - a <= HINGE_POINTS and not pinned:
-            stage, _ = hinge_phases(steps[a:stop], y[a:stop], cfg, sd)
-        else:
-            inside = [j - a for j in breaks if a < j < stop]
-            stage, _, _ = build_phases(steps[a:stop], y[a:stop], inside, sd, cfg)
-        if k:
-            stage[0].start_step = phases[-1].end_step = switch
-        phases.extend(stage)
-    return phases
 
 
 def _signal_stats(signals: dict[str, StepSeries], phase: Phase) -> dict[str, dict[str, float]]:

@@ -49,6 +49,8 @@ def overfit_peaks(phases: list[Phase], boundaries: list[ChangePoint], steps: np.
         if k == 0:
             end = int(np.searchsorted(steps, phase.end_step))
             lo, hi = start, min(start + reach, end)
+        elif phases[k - 1].name == "plateau":
+            lo, hi = int(np.searchsorted(steps, phases[k - 1].start_step)), start
         elif cp is not None:
             lo = max(int(np.searchsorted(steps, phases[k - 1].start_step)),
                      int(np.searchsorted(steps, cp.low)))

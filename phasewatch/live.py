@@ -8,7 +8,7 @@ format that can be read can be followed), and applies what `analyze` applies:
   earlier one, and a step counter that goes back is a resumed run: the monitor rewinds to that
   step, forgetting the abandoned branch's records from it on, as `RecordCollector` drops them
   offline;
-- events: phases restart only on a change of training stage (`analysis.STAGE_EVENTS`), at the
+- events: phases restart only on a change of training stage (`stages.STAGE_EVENTS`), at the
   first record at or after the event's step.
 Replayed (`follow=False`) or followed, the records, the choices and so the alerts are the same:
 every decision depends on the sequence of records, never on when they arrived.
@@ -293,7 +293,7 @@ class LiveWatch:
         events = self.source.info.events
         if not events:
             return
-        from phasewatch.analysis import STAGE_EVENTS
+        from phasewatch.stages import STAGE_EVENTS
 
         for event in sorted(events, key=lambda e: e.step):
             key = (event.step, event.name)

@@ -170,9 +170,13 @@ def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False) 
     if outlier_steps:
         shown = ", ".join(str(s) for s in outlier_steps[:5])
         n_out = len(outlier_steps)
+        top = int(np.argmax(turned))  # the checkpoint a user would pick from the log by eye
+        best = "" if not outliers[top] else (
+            f": the best logged value, {values[top]:.4g}" if n_out == 1 else
+            f"; the best logged value, {values[top]:.4g} at step {steps[top]}, is one of them")
         warnings.append(f"{metric}: {counted(n_out, 'isolated outlier')} left out "
                         f"({'step' if n_out == 1 else 'steps'} {shown}"
-                        f"{', ...' if n_out > 5 else ''}; --keep-outliers keeps "
+                        f"{', ...' if n_out > 5 else ''}{best}; --keep-outliers keeps "
                         f"{'it' if n_out == 1 else 'them'})")
     cadence = cadence_warning(steps)
     if cadence:

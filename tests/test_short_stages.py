@@ -100,3 +100,26 @@ def test_the_rl_stage_starts_from_the_switch_steps_own_evaluation(tmp_path):
     sft = next(p for p in analysis.phases if p.end_step == SWITCH)
     assert sft.stats["end_value"] == ACCURACY[SWITCH // 10] == 0.328
     assert any(p.start_step == SWITCH for p in analysis.phases)
+
+
+def test_a_switch_with_too_few_evaluations_on_a_side_does_not_hide_a_dip(tmp_path):
+    # trial 33: `train --preset sft_then_rl --steps 1200 --eval-every 150 --switch-step 600`
+    # (seed 0), 5 evaluations up to the switch and 4 after. Kept, the switch alone took the run
+    # away from the broken line and the start-dip check, and the fall to 0.134 was one
+    # "improvement 0 -> 1200, confidence high"; the same nine values without it were read right
+    folder = tmp_path / "sparse"
+    folder.mkdir()
+    values = [0.546, 0.134, 0.49, 0.658, 0.68, 0.728, 0.806, 0.81, 0.836]
+    with open(folder / "metrics.jsonl", "w") as out:
+        out.writelines(json.dumps({"step": 150 * k, "eval/accuracy": v}) + "\n"
+                       for k, v in enumerate(values))
+    (folder / "run.json").write_text(json.dumps({
+        "schema_version": 1, "name": "sparse", "algorithm": "sft_then_rl",
+        "performance_metric": "eval/accuracy", "direction": "max",
+        "events": [{"step": 600, "name": "sft_to_rl"}]}))
+    analysis = phasewatch.analyze(folder)
+    dip = analysis.phases[0]
+    assert (dip.name, dip.start_step, dip.end_step) == ("disruption", 0, 150)
+    assert [p.name for p in analysis.phases[1:]] in (["readaptation"], ["readaptation", "plateau"])
+    assert any("sft_to_rl switch at step 600 is not a phase boundary" in w
+               for w in analysis.warnings)

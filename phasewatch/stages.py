@@ -1,0 +1,58 @@
+"""Training stages (SFT, then RL) in the phases: where a known switch splits a series, and the
+phases named stage by stage, as the live monitor restarts them at the switch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
+from phasewatch.hinge import hinge_phases
+from phasewatch.phases import PhaseConfig, build_phases
+from phasewatch.results import Phase
+
+STAGE_EVENTS = ("sft_to_rl",)  # known events that start a new training stage (phases restart)
+STAGE_POINTS = 9  # fewest evaluations a stage needs on each side of its switch to be split off
+
+
+def stage_splits(steps: np.ndarray, switches: list[int]) -> list[int]:
+    """The stage switches the series is split at: those leaving at least STAGE_POINTS records on
+    each side. A shorter stage is read with its neighbour as one run, by the rules of a run
+    without a switch (on 5 + 4 evaluations the switch alone kept the broken line and the start
+    dip check away: a dip 0.546 -> 0.134 -> 0.49 before the switch was "improvement")."""
+    kept: list[int] = []
+    first = 0
+    for step in switches:
+        i = int(np.searchsorted(steps, step, side="right"))  # the first record after it
+        if i - first >= STAGE_POINTS and steps.size - i >= STAGE_POINTS:
+            kept.append(step)
+            first = i
+    return kept
+
+
+def stage_phases(steps, y, breaks, sd: float, cfg: PhaseConfig,
+                 stage_steps: list[int], pinned: bool = False) -> list[Phase]:
+    """Phases named stage by stage: a known switch of training stage (SFT -> RL) starts the
+    naming again, as the live monitor does, so the RL stage's rise is its own phase (an
+    improvement, or a readaptation after a fall right after the switch) and not the tail of the
+    SFT stage's phase. Records after the switch step belong to the new stage, which starts from
+    the switch step's own evaluation, still before RL (contracts.md), else the last before it;
+    a drop after the switch is its disruption.
+    Phases meet at the switch step (`stage_steps`: those `stage_splits` keeps). A stage of
+    at most HINGE_POINTS records is read by the broken line as a sparse run is (its lines from
+    the whole run's segmentation, with segments of 3+ points, miss a dip of a few evaluations
+    at the switch), judged against the run's noise `sd`."""
+    cuts = [(0, int(steps[0]))]  # (index of each stage's first record, step the stage starts)
+    cuts += [(int(np.searchsorted(steps, step, side="right")), int(step)) for step in stage_steps]
+    phases: list[Phase] = []
+    for k, (first, switch) in enumerate(cuts):
+        stop = cuts[k + 1][0] if k + 1 < len(cuts) else steps.size
+        a = max(first - 1, 0)  # the switch step's record (else the last before it): the start
+        if len(cuts) > 1 and stop - a <= HINGE_POINTS and not pinned:
+            stage, _ = hinge_phases(steps[a:stop], y[a:stop], cfg, sd)
+        else:
+            inside = [j - a for j in breaks if a < j < stop]
+            stage, _, _ = build_phases(steps[a:stop], y[a:stop], inside, sd, cfg)
+        if k:
+            stage[0].start_step = phases[-1].end_step = switch
+        phases.extend(stage)
+    return phases
