@@ -88,8 +88,15 @@ def test_older_states_load_and_a_future_one_is_refused():
     for i in range(40):
         monitor.update(i, {"eval/accuracy": 0.5 + 0.001 * (i % 3)})
     state = monitor.state_dict()
-    assert state["version"] == 6 and "slow_fall" in state["trackers"][0]
+    assert state["version"] == 7 and "slow_fall" in state["trackers"][0]
     assert "rise_scale" in state["trackers"][0]["series"]
+    # Version 6 had no peak_checkpoint (the best evaluation in the peak level's window): the
+    # best step is then the peak's own step, as version 6 named it.
+    v6 = {**state, "version": 6, "trackers": [{k: v for k, v in t.items() if k != "peak_checkpoint"}
+                                               for t in state["trackers"]]}
+    resumed = PhaseMonitor(metric="eval/accuracy")
+    resumed.load_state_dict(v6)
+    assert resumed.best_step == state["trackers"][0]["peak_step"]
     # Version 4 had no short_streak (refits of a short run ending in an overfit): it starts at 0.
     state["trackers"] = [{**t, "short_streak": 1} for t in state["trackers"]]
     v4 = {**state, "version": 4,
