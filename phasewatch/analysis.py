@@ -44,6 +44,7 @@ from phasewatch.phase_stats import (
     snap_turns,
 )
 from phasewatch.phases import PhaseConfig, fit_segments, smoothing_window
+from phasewatch.planned import unfinished_note
 from phasewatch.plateau_start import start_plateaus
 from phasewatch.presets import FALLBACK_ROLES
 from phasewatch.results import Analysis, Phase
@@ -115,6 +116,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     direction = choose_direction(run, metric, direction)
     series = prepare(run, metric, direction, keep_outliers=cfg.keep_outliers)
     warnings = notes + list(series.warnings)
+    if (unfinished := unfinished_note(run)) is not None:
+        warnings.append(unfinished)
     steps, y = series.steps, series.values
     own_metric = run.resolve_metric(metric)
     train_loss = own_metric == run.own_name(FALLBACK_ROLES[0][0])

@@ -149,3 +149,35 @@ def _lookup(config: Mapping[str, Any], key: str) -> Any:
     head, _, rest = key.partition(".")
     inner = config.get(head) if rest else None
     return _lookup(inner, rest) if isinstance(inner, Mapping) else None
+
+
+def run_plan(run) -> int | None:
+    """The planned length `watch` judges "early" against (`phasewatch.planned`): stated in the
+    config, or the planned epochs x the steps the logged epoch says one takes."""
+    plan, epochs = planned_steps(run.config), planned_epochs(run.config)
+    name = next((name for name in EPOCH_METRICS if name in run.metrics), None)
+    if plan is not None or epochs is None or name is None:
+        return plan
+    logged = run.series(name).dropna()  # its latest epoch, as watch reads it at the end
+    return None if logged.empty else epoch_plan(epochs, int(logged.index[-1]),
+                                                {name: float(logged.iloc[-1])})
+
+
+ENDS_EARLY = 0.98  # a log whose last step is below this fraction of its plan ended early
+
+
+def unfinished_note(run) -> str | None:
+    """A warning when the log ends before the run's plan (`run_plan`): a run read while it
+    trains, or one stopped or killed, is analysed as it stands, and a reader of the phases
+    (or of a sweep's row) must know the run did not reach its end (trial 33: a CHORD run read
+    at step 1320 of 2000 printed its phases and a "recommended stop" with nothing saying so)."""
+    plan = run_plan(run)
+    ends = [int(steps[-1]) for steps, _ in run.columns().values() if steps.size]
+    if plan is None or not ends or max(ends) >= ENDS_EARLY * plan:
+        return None
+    from phasewatch.step_units import at
+
+    unit = getattr(run, "step_unit", "step") or "step"
+    return (f"the log ends at {at(max(ends), unit)}, before the {at(plan, unit)} its run "
+            "plans: the run stopped early (an early-stopping callback, a crash) or was still "
+            "training when it was read, and its phases are those of the steps logged")

@@ -126,3 +126,23 @@ def test_the_epoch_plan_needs_the_epochs_and_an_epoch_logged():
     assert epoch_plan(2.0, 50, {"loss": 1.0}) is None
     assert planned_epochs({"max_steps": -1}) is None
     assert planned_steps({"max_steps": 120, "num_train_epochs": 2}) == 120  # stated: it wins
+
+
+def test_a_log_that_ends_before_its_plan_says_so(tmp_path):
+    # trial 33: a CHORD run read at step 1320 of its 2000 printed phases and a recommended stop
+    # with nothing saying the run had not ended (32b: a GRPO W&B log at step 70 of 400)
+    def native(folder, last):
+        folder.mkdir()
+        (folder / "run.json").write_text(json.dumps({
+            "schema_version": 1, "name": "r", "algorithm": "sft",
+            "performance_metric": "eval/accuracy", "direction": "max",
+            "config": {"steps": 2000}}))
+        with open(folder / "metrics.jsonl", "w") as out:
+            out.writelines(json.dumps({"step": s, "eval/accuracy": 0.5 + 0.0001 * s}) + "\n"
+                           for s in range(0, last + 1, 40))
+        return folder
+
+    said = "the log ends at step 1320, before the step 2000 its run plans"
+    assert any(said in w for w in phasewatch.analyze(native(tmp_path / "a", 1320)).warnings)
+    assert not any("before the step" in w
+                   for w in phasewatch.analyze(native(tmp_path / "b", 2000)).warnings)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from phasewatch.metric_table import MetricTable, metric_table
+from phasewatch.planned import run_plan
 from phasewatch.step_units import at, step_text, unit_scale, unit_word
 
 HELP = "show what a log file or run folder holds: format, steps, metrics and values, warnings"
@@ -63,20 +64,6 @@ def summarize(run) -> dict:
         "performance": performance(run),
         "planned_steps": run_plan(run),
     }
-
-
-def run_plan(run) -> int | None:
-    """The planned length `watch` judges "early" against (`phasewatch.planned`): stated in the
-    config, or the planned epochs x the steps the logged epoch says one takes."""
-    from phasewatch.planned import EPOCH_METRICS, epoch_plan, planned_epochs, planned_steps
-
-    plan, epochs = planned_steps(run.config), planned_epochs(run.config)
-    name = next((name for name in EPOCH_METRICS if name in run.metrics), None)
-    if plan is not None or epochs is None or name is None:
-        return plan
-    logged = run.series(name).dropna()  # its latest epoch, as watch reads it at the end
-    return None if logged.empty else epoch_plan(epochs, int(logged.index[-1]),
-                                                {name: float(logged.iloc[-1])})
 
 
 def _num(value) -> str:
