@@ -23,8 +23,8 @@ from phasewatch.corners import place_corners
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.hinge import hinge_phases
 from phasewatch.known_noise import KnownNoise, known_noise, quantised_rate_note
+from phasewatch.nll_overfit import apply_nll_overfit, nll_overfit_onset
 from phasewatch.noise import (
-    noise_scale,
     noise_sd,
     off_bound_sd,
     pinned_at_bound,
@@ -71,7 +71,6 @@ from phasewatch.whole_run_trend import stretch_means, stretch_size, whole_run_tr
 # cannot: on 3-12-evaluation runs of the tuning seeds, boundary hits 0.55 / 0.38 -> 0.64 / 0.48
 # (the two generator families) for the cut at 6 instead of 9, at the same false claims.
 SHORT_POINTS = 6
-MIN_POINTS = 9   # fewest evaluations in an NLL series the detector reads
 
 
 @dataclass
@@ -209,9 +208,9 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     if cfg.use_tokens and run.token_store is not None:
         signals.update(_token_signals(run, warnings))
     # the expert-NLL criterion speaks for held-out performance, not for a length or a rate
-    nll_onset = _nll_overfit_onset(signals) if is_performance_metric(run, metric) else None
+    nll_onset = nll_overfit_onset(signals) if is_performance_metric(run, metric) else None
     if nll_onset is not None:
-        phases = _apply_nll_overfit(phases, nll_onset, steps, pcfg, signals)
+        phases = apply_nll_overfit(phases, nll_onset, steps, y, pcfg, signals)
         # a rise that now meets the overfit is a peak: put it on the data, as above
         phases = snap_turns(phases, steps, y, window, sd, fixed)
 
@@ -312,73 +311,3 @@ def _token_signals(run: Run, warnings: list[str]) -> dict[str, StepSeries]:
     except InputError as exc:
         warnings.append(f"token store not used: {exc}")
         return {}
-
-
-def _nll_overfit_onset(signals: dict[str, StepSeries]) -> int | None:
-    """Step where held-out expert NLL turns up while train expert NLL keeps falling, or None.
-
-    That is overfit by DESIGN.md's second criterion: the model memorises the expert set (train
-    NLL falls) and generalises worse to held-out expert data (held-out NLL rises).
-    """
-    held, train = signals.get("expert/nll_heldout"), signals.get("expert/nll_train")
-    if held is None or train is None or len(held) < 2 * MIN_POINTS:
-        return None
-    steps = held.steps
-    h = -held.values  # higher is better
-    seg = Segmenter(model="linear", min_size=max(5, h.size // 50), penalty_factor=2.0,
-                    min_effect=0.0).fit(steps, h)
-    sd = noise_sd(h, seg.ar)
-    fitted = fit_segments(steps.astype(float), h, list(seg.breaks))
-    best = int(np.argmax(fitted))
-    rise = fitted[best] - fitted[-1]  # held-out NLL rise after its minimum
-    if best >= h.size - 5 or rise <= PhaseConfig.k_sd * sd:
-        return None
-    t = train.since(steps[best]).values
-    t = t[np.isfinite(t)]
-    if t.size < 5:
-        return None
-    half = t.size // 2
-    if np.median(t[half:]) >= np.median(t[:half]):  # train NLL is not falling: not overfit
-        return None
-    return int(steps[best])
-
-
-def _apply_nll_overfit(phases: list[Phase], onset: int, steps, cfg: PhaseConfig,
-                       signals: dict[str, StepSeries]) -> list[Phase]:
-    """Turn the final plateau into overfit from the NLL onset (or the plateau's start, if near),
-    if the NLL criterion holds over the span that would be labelled."""
-    if not phases or phases[-1].name != "plateau" or any(p.name == "overfit" for p in phases):
-        return phases
-    last = phases[-1]
-    if onset >= last.end_step:
-        return phases
-    # performance stopped rising at the plateau's start: that is the peak the overfit starts at
-    near = cfg.turn_flat_fraction * (steps[-1] - steps[0])
-    if onset <= last.start_step + near or len(phases) == 1 and onset <= last.start_step:
-        start = last.start_step if len(phases) > 1 else max(onset, last.start_step)
-        split = [*phases[:-1], Phase("overfit", start, last.end_step)]
-    else:
-        start = onset
-        split = [*phases[:-1], Phase("plateau", last.start_step, onset),
-                 Phase("overfit", onset, last.end_step)]
-    return split if _nll_gap_widens(signals, start, last.end_step, cfg) else phases
-
-
-def _nll_gap_widens(signals: dict[str, StepSeries], start: int, end: int,
-                    cfg: PhaseConfig) -> bool:
-    """Whether, between `start` and `end`, held-out expert NLL rises by more than `k_sd` noise
-    sds while train expert NLL falls (least-squares lines over the span).
-
-    The onset comes from the whole NLL curve; this keeps a held-out NLL that turned up early,
-    then came back down, from labelling a later flat stretch as overfit (measured on a CHORD-mu
-    run: held-out NLL up 0.10 by step 1000 and back by 1600, and 1590-2000 called overfit).
-    """
-    held, train = signals["expert/nll_heldout"], signals["expert/nll_train"]
-    h = held.between(start, end).dropna()
-    t = train.between(start, end).dropna()
-    if h.size < MIN_POINTS or t.size < MIN_POINTS:
-        return False
-    rise = np.polyfit(h.steps.astype(float), h.values, 1)[0] * (end - start)
-    fall = -np.polyfit(t.steps.astype(float), t.values, 1)[0] * (end - start)
-    sd = noise_scale(held.dropna().values)
-    return bool(rise > cfg.k_sd * sd and fall > 0)

@@ -1,10 +1,12 @@
 """Phase naming through `analyze_run` on runs with known truth, and the contract invariants."""
 
 import itertools
+import json
 
 import numpy as np
 import pytest
 
+import phasewatch
 from phasewatch import synth
 from phasewatch.analysis import analyze_run
 from phasewatch.run import Event, RecordCollector, Run
@@ -463,3 +465,27 @@ def test_a_fall_into_a_plateau_has_its_trough_on_its_lowest_evaluation():
     assert names(a)[:2] == ["disruption", "plateau"] and disruption.end_step == 60
     assert disruption.stats["trough_step"] == 30
     assert disruption.stats["depth"] == pytest.approx(0.8353 - 0.8051)
+
+
+def test_a_sparse_runs_expert_nll_shows_its_overfit(tmp_path):
+    # trial 33: `phasewatch train --preset sft --eval-every 200` (seed 0), 11 evaluations. The
+    # accuracy peaks at 0.72 (step 1200) and ends at 0.588 while held-out expert NLL rises
+    # 0.237 -> 0.357 and train expert NLL falls 0.132 -> 0.035: read as a plateau, "the last,
+    # step 2000, is as good within the noise", since the NLL criterion needed 18 evaluations
+    accuracy = [0.546, 0.298, 0.636, 0.68, 0.702, 0.628, 0.72, 0.668, 0.644, 0.628, 0.588]
+    train = [2.053, 0.4146, 0.223, 0.1628, 0.1324, 0.1315, 0.0932, 0.0717, 0.0575, 0.0329, 0.0353]
+    held = [1.9995, 0.449, 0.2843, 0.2415, 0.2371, 0.2642, 0.2458, 0.2905, 0.3201, 0.3688, 0.3573]
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps({"step": 200 * k, "eval/accuracy": a,
+                                        "expert/nll_train": t, "expert/nll_heldout": h}) + "\n"
+                            for k, (a, t, h) in enumerate(zip(accuracy, train, held))))
+    analysis = phasewatch.analyze(path)
+    last = analysis.phases[-1]
+    assert (last.name, last.start_step, last.end_step) == ("overfit", 1200, 2000)
+    assert analysis.recommended_stop_step == 1200
+    assert "stop_beats_last" not in analysis.extra or analysis.extra["stop_beats_last"]
+    # the same accuracies without the NLL pair stay what the accuracy alone can say
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text("".join(json.dumps({"step": 200 * k, "eval/accuracy": a}) + "\n"
+                            for k, a in enumerate(accuracy)))
+    assert phasewatch.analyze(bare).phases[-1].name == "plateau"
