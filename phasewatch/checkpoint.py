@@ -28,6 +28,9 @@ def overfit_peaks(phases: list[Phase], boundaries: list[ChangePoint], steps: np.
     first of equal best checkpoints); else its start. (Asked to be better by more than the
     noise sd, the checkpoint stayed at a 0.78 beside a 0.796 inside the same interval: the data
     cannot tell the two turns apart, and the better one is what a user keeps.)
+    - After a plateau: over the whole plateau, whose evaluations are all before the decline
+      (a TensorBoard eval loss best at 1.0518, step 200, in a plateau slowly worsening to 1.079
+      had its checkpoint at 450, the interval's start, 3 noise sds worse).
     - After another phase: from the start of the interval of steps the data cannot tell apart
       from the overfit's start (not before the phase before it) to that start. A plateau's end
       is placed where a level turns into the decline (`corners`), and on a U-shaped held-out
