@@ -17,15 +17,16 @@ ACCURACY = [0.546, 0.546, 0.546, 0.54, 0.42, 0.092, 0.026, 0.022, 0.034, 0.066, 
 SWITCH = 200
 
 
-def short_sft_then_rl(folder):
+def short_sft_then_rl(folder, values=ACCURACY, every=10, switch=SWITCH):
+    """A native run folder of `values` logged every `every` steps, switching at `switch`."""
     folder.mkdir()
     with open(folder / "metrics.jsonl", "w") as out:
-        out.writelines(json.dumps({"step": 10 * k, "eval/accuracy": value}) + "\n"
-                       for k, value in enumerate(ACCURACY))
+        out.writelines(json.dumps({"step": every * k, "eval/accuracy": value}) + "\n"
+                       for k, value in enumerate(values))
     (folder / "run.json").write_text(json.dumps({
         "schema_version": 1, "name": "s2r", "algorithm": "sft_then_rl",
         "performance_metric": "eval/accuracy", "direction": "max",
-        "events": [{"step": SWITCH, "name": "sft_to_rl"}]}))
+        "events": [{"step": switch, "name": "sft_to_rl"}]}))
     return folder
 
 
@@ -107,17 +108,8 @@ def test_a_switch_with_too_few_evaluations_on_a_side_does_not_hide_a_dip(tmp_pat
     # (seed 0), 5 evaluations up to the switch and 4 after. Kept, the switch alone took the run
     # away from the broken line and the start-dip check, and the fall to 0.134 was one
     # "improvement 0 -> 1200, confidence high"; the same nine values without it were read right
-    folder = tmp_path / "sparse"
-    folder.mkdir()
     values = [0.546, 0.134, 0.49, 0.658, 0.68, 0.728, 0.806, 0.81, 0.836]
-    with open(folder / "metrics.jsonl", "w") as out:
-        out.writelines(json.dumps({"step": 150 * k, "eval/accuracy": v}) + "\n"
-                       for k, v in enumerate(values))
-    (folder / "run.json").write_text(json.dumps({
-        "schema_version": 1, "name": "sparse", "algorithm": "sft_then_rl",
-        "performance_metric": "eval/accuracy", "direction": "max",
-        "events": [{"step": 600, "name": "sft_to_rl"}]}))
-    analysis = phasewatch.analyze(folder)
+    analysis = phasewatch.analyze(short_sft_then_rl(tmp_path / "sparse", values, 150, 600))
     dip = analysis.phases[0]
     assert (dip.name, dip.start_step, dip.end_step) == ("disruption", 0, 150)
     assert [p.name for p in analysis.phases[1:]] in (["readaptation"], ["readaptation", "plateau"])
