@@ -34,14 +34,12 @@ from phasewatch.noise import (
 from phasewatch.phase_stats import (
     SPARSE,
     Baseline,
-    boundary_intervals,
     boundary_levels,
     declines_from_peak,
     demote_flat_trends,
     into_rise,
     phase_stats,
     settle_overshoots,
-    snap_turns,
 )
 from phasewatch.phases import PhaseConfig, fit_segments, smoothing_window
 from phasewatch.planned import unfinished_note
@@ -63,6 +61,7 @@ from phasewatch.stages import STAGE_EVENTS, STAGE_POINTS, stage_phases, stage_sp
 from phasewatch.start_dip import split_start_dip
 from phasewatch.start_shift import split_start_shift
 from phasewatch.stepseries import StepSeries
+from phasewatch.turns import boundary_intervals, snap_turns
 from phasewatch.unseen_start import note_unseen_start
 from phasewatch.whole_run_trend import stretch_means, stretch_size, whole_run_trend
 

@@ -4,7 +4,7 @@ and the effect sizes printed beside each phase.
 The segmentation fits straight lines; people read values. So every number reported here is
 read off the data at the series' own cadence, never off a fitted line: the starting level is the
 observed start (`Baseline`), a trough or a peak sits on the evaluation where the data are lowest
-or highest near the turn (`snap_turns`), and a phase's start and end values are the evaluations
+or highest near the turn (`turns.snap_turns`), and a phase's start and end values are the evaluations
 at its boundaries, as logged (but for the end of a dense run, see `boundary_levels`, and for a
 plateau, the levels it holds, `held_levels`). Decisions
 (whether a turn moves, whether a trend is a plateau) read a dense run through `point_levels`
@@ -16,7 +16,6 @@ units for output.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -24,16 +23,11 @@ from typing import Any
 import numpy as np
 
 from phasewatch.errors import UsageError
-from phasewatch.phases import smooth
-from phasewatch.results import ChangePoint, Phase
+from phasewatch.results import Phase
 from phasewatch.rolling import centred_median3
 
 DOWN_PHASES = ("disruption", "overfit")
 UP_PHASES = ("readaptation", "improvement")
-# A boundary's interval spans where the smoothed series stays within BAND_SD of its own noise
-# (sd / sqrt(window)) of its value at the boundary: the data cannot place a rounded turn more
-# precisely than that.
-BAND_SD = 3.0
 DRIFT_POINTS = 6  # a plateau of this many evaluations has thirds to compare (its drift)
 SPARSE = 40  # above this many evaluations, a single point is smoothed over (a 3-point median)
 
@@ -119,102 +113,6 @@ def extreme_index(y: np.ndarray, lo: int, hi: int, highest: bool) -> int:
     k = lo + int(np.argmax(window) if highest else np.argmin(window))
     a, b = max(lo, k - 1), min(hi, k + 1)
     return a + int(np.argmax(y[a:b + 1]) if highest else np.argmin(y[a:b + 1]))
-
-
-def turn_kind(left: Phase, right: Phase) -> str | None:
-    """'trough', 'peak' or None for the boundary between two phases."""
-    if left.name in DOWN_PHASES and right.name in UP_PHASES:
-        return "trough"
-    if left.name in UP_PHASES and right.name in DOWN_PHASES:
-        return "peak"
-    return None
-
-
-def snap_turns(phases: list[Phase], steps: np.ndarray, y: np.ndarray, window: int, sd: float,
-               fixed: set[int]) -> list[Phase]:
-    """Move each trough (peak) boundary to the lowest (highest) evaluation near it.
-
-    On a dense run the segmentation places a turn on the smoothed curve, and a moving average
-    shifts a lopsided turn (a sudden fall, a slow recovery) by up to half its window: the data
-    place it within that. On a sparse run (up to `SPARSE` evaluations) a straight line cannot
-    place a turn at all, so the extreme is sought between the middles of the two phases.
-    A boundary moves only when the data there are lower (higher) by more than the noise sd: a
-    difference within the noise is no evidence that the turn is elsewhere, and it moves to the
-    nearest evaluation that is the lowest (highest) of itself and the two beside it (`_climb`),
-    so the step reported holds the value reported. Boundaries at known events (`fixed`) stay."""
-    at = point_levels(y)
-    index = {int(s): i for i, s in enumerate(steps)}
-    reach = window // 2 + 1 if y.size > SPARSE else y.size
-    for left, right in itertools.pairwise(phases):
-        kind = turn_kind(left, right)
-        if kind is None or right.start_step in fixed:
-            continue
-        a, b, c = index[left.start_step], index[left.end_step], index[right.end_step]
-        lo, hi = max(a + 1, b - reach, (a + b + 1) // 2), min(c - 1, b + reach, (b + c) // 2)
-        if hi >= lo:
-            k = extreme_index(y, lo, hi, highest=kind == "peak")
-            if abs(at[k] - at[b]) <= sd:
-                k = _climb(y, b, lo, hi, highest=kind == "peak")
-            left.end_step = right.start_step = int(steps[k])
-    return phases
-
-
-def _climb(y: np.ndarray, k: int, lo: int, hi: int, highest: bool) -> int:
-    """From index `k`, step to the better of its two neighbours in y[lo..hi] while one is
-    better: the nearest evaluation that is the highest (lowest) of itself and the two beside
-    it. One step was not always enough: a turn read at 1.752 moved to the 1.687 beside it, with
-    the 1.65 beside that left out ("best at step 20" where step 30 held 1.65)."""
-    sign = 1.0 if highest else -1.0
-    while True:
-        better = [j for j in (k - 1, k + 1) if lo <= j <= hi and sign * y[j] > sign * y[k]]
-        if not better:
-            return k
-        k = max(better, key=lambda j: sign * y[j])
-
-
-def boundary_intervals(phases: list[Phase], segment_cps: list[ChangePoint], steps, y,
-                       sd: float, window: int, fixed: set[int]) -> list[ChangePoint]:
-    """One change point per phase boundary, with the steps the data cannot tell apart from it.
-
-    The interval joins (1) the likelihood-ratio interval of the segment boundary nearby, (2) the
-    stretch where the smoothed curve stays within BAND_SD of its own noise of its value at the
-    boundary (a rounded peak has no sharp location; capped at 10% of the run on each side),
-    (3) the neighbouring evaluations and (4) at a trough or a peak, the smoothed extreme and the
-    evaluations within two noise sds of this one. A boundary at a known event is exact.
-    """
-    ys = smooth(y, window)
-    band = BAND_SD * sd / np.sqrt(window)
-    cap = max(1, int(0.1 * y.size))
-    out = []
-    for left, right in itertools.pairwise(phases):
-        step = right.start_step
-        if step in fixed:
-            out.append(ChangePoint(step, step, step))
-            continue
-        i = int(np.searchsorted(steps, step))
-        lo = hi = i
-        while lo > max(0, i - cap) and abs(ys[lo - 1] - ys[i]) <= band:
-            lo -= 1
-        while hi < min(y.size - 1, i + cap) and abs(ys[hi + 1] - ys[i]) <= band:
-            hi += 1
-        near = [c for c in segment_cps if c.low <= step <= c.high]
-        # at least the neighbouring evaluations: a sampled curve changes between them
-        lo, hi = min(lo, max(i - 1, 0)), max(hi, min(i + 1, y.size - 1))
-        kind = turn_kind(left, right)
-        if kind is not None:
-            # the smoothed extreme nearby and the evaluations around this one that the noise
-            # cannot tell from it
-            j = int(np.argmax(ys[lo:hi + 1]) if kind == "peak" else np.argmin(ys[lo:hi + 1])) + lo
-            a = b = i
-            while a > max(0, i - cap) and abs(y[a - 1] - y[i]) <= 2 * sd:
-                a -= 1
-            while b < min(y.size - 1, i + cap) and abs(y[b + 1] - y[i]) <= 2 * sd:
-                b += 1
-            lo, hi = min(lo, j, a), max(hi, j, b)
-        low = min([int(steps[lo]), *[c.low for c in near]])
-        high = max([int(steps[hi]), *[c.high for c in near]])
-        out.append(ChangePoint(step, min(low, step), max(high, step)))
-    return out
 
 
 def boundary_levels(phases: list[Phase], steps, y,

@@ -91,7 +91,7 @@ class TrackerState:
     slow_fall: bool = False  # a fall below the start too slow for a disruption (version 3)
     short_streak: int = 0  # refits in a row ending in an overfit (short_run.py; version 5)
     last_near_start_step: int | None = None  # the level last not significantly below the start (6)
-    peak_checkpoint: int | None = None  # the best evaluation in the peak level's window (7)
+    peak_checkpoint: int | None = None  # the checkpoint the peak level stands for (7)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -53,14 +53,13 @@ class PhaseTracker:
         return self.series.name
 
     def best_step(self) -> int | None:
-        """The checkpoint to keep: the best evaluation in the best level's window
+        """The checkpoint to keep: where the best level was, the best evaluation there
         (`Series.best_in_window`; before the starting level is known: the best value's). The
         peak tops the current rise (it restarts at a readaptation): below the starting level,
         the start (of the stage) is best. An overfit names its own best."""
         s = self.series
         if self.peak_step is not None:
-            below_start = self.phase != "overfit" and self.peak < s.baseline
-            if below_start:
+            if self.phase != "overfit" and self.peak < s.baseline:
                 return self._stage_start()
             return self.peak_step if self.peak_checkpoint is None else self.peak_checkpoint
         if s.baseline is not None or not s.values:
@@ -80,8 +79,8 @@ class PhaseTracker:
             self.last_at_start_step = at
         if level <= s.baseline:
             self.last_below_start_step = at
-        if self.peak is None or level > self.peak:
-            self._set_peak(level, at)
+        if self.peak is None or level > self.peak:  # and the checkpoint best_step names
+            self.peak, self.peak_step, self.peak_checkpoint = level, at, s.best_in_window()
         if s.n < self.cfg.warmup:
             found = refit_before_warmup(self)  # a run planned to be sparse only
             return None if found is None else self._enter(*found)
@@ -386,16 +385,11 @@ class PhaseTracker:
                 # evaluations rising to 0.6493 at 1000, back to 0.5755: the alert named 1750)
                 if not (event == "improvement" and self.phase is None
                         and self.peak is not None and self.peak > s.level):
-                    self._set_peak(s.level, s.level_step)
+                    self.peak, self.peak_step = s.level, s.level_step
+                    self.peak_checkpoint = s.best_in_window()
             self.anchor, self.anchor_step, self.evals_since_anchor = s.level, s.level_step, 0
         self.phase = event
         return event, onset, reason
-
-    def _set_peak(self, level: float, at: int) -> None:
-        """A new best level, at its window's centre `at`, and the checkpoint it stands for (the
-        best evaluation in that window: `Series.best_in_window`), which `best_step` names."""
-        self.peak, self.peak_step = level, at
-        self.peak_checkpoint = self.series.best_in_window()
 
     def state(self) -> TrackerState:
         """Every field of `TrackerState` (the explicit, versioned list of what a resume needs)."""
