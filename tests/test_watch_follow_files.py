@@ -74,10 +74,10 @@ def test_tensorboard_event_file_followed_while_the_writer_appends(tmp_path):
 
 
 # ------------------------------------------------------------------ trainer_state.json
-def save_trainer_state(path: Path, rows: list[dict], step: int) -> None:
+def save_trainer_state(path: Path, rows: list[dict], step: int, max_steps: int = 3000) -> None:
     """As HF's TrainerState.save_to_json: the whole state rewritten in place."""
     state = {"best_metric": None, "epoch": step / 1000, "global_step": step,
-             "log_history": rows, "max_steps": 3000, "num_train_epochs": 3}
+             "log_history": rows, "max_steps": max_steps, "num_train_epochs": 3}
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(json.dumps(state, indent=2, sort_keys=True) + "\n")
 
@@ -137,6 +137,30 @@ def test_hf_output_folder_followed_across_checkpoint_folders(tmp_path):
     result = follower.watch.result
     assert result.n_records == len(rows) and result.resumes == []
     assert result.reason == "finished"
+
+
+def test_hf_folder_of_checkpoints_ends_at_the_one_saved_at_max_steps(tmp_path):
+    """A script that never calls save_state leaves checkpoints only, none with the
+    train_runtime row: the last one, at global_step == max_steps, says the run is over, and
+    the follow ends there instead of waiting out --idle-exit (trial 33)."""
+    out = tmp_path / "output"
+    follower = Follower(out, stop_on=(), idle_exit=60)
+    follower.wait_for_message("does not exist yet")
+    out.mkdir()
+    rows: list[dict] = []
+    curve = eval_curve()
+    for i, (step, acc) in enumerate(curve):
+        rows.append({"epoch": step / 1000, "eval_accuracy": acc, "step": step})
+        if i % 50 == 49 or i == len(curve) - 1:
+            (out / f"checkpoint-{step}").mkdir()
+            save_trainer_state(out / f"checkpoint-{step}" / "trainer_state.json", rows, step,
+                               max_steps=curve[-1][0])
+            time.sleep(0.05)
+    started = time.monotonic()
+    followed = follower.ends_by_itself()
+    assert time.monotonic() - started < 30  # not the 60 s of --idle-exit
+    assert follower.watch.result.reason == "finished"
+    assert_same(followed, replay(out, stop_on=())[0])
 
 
 def test_idle_exit_ends_a_follow_on_a_log_that_stopped_growing(tmp_path):

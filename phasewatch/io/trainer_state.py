@@ -214,6 +214,8 @@ class Source(RecordSource):
         if meta:
             self.info.config = {key: v for key, v in meta.items()
                                 if key != HISTORY_KEY and not isinstance(v, (dict, list))}
+            if reached_max_steps(meta):
+                self.info.finished = True
         for line, row in new:
             step = as_step(row["step"])
             epoch = to_float(row.get("epoch"))
@@ -227,6 +229,15 @@ class Source(RecordSource):
     def finish(self, collector: RecordCollector) -> None:
         if collector.n_records == 0:
             raise InputError(f"'{HISTORY_KEY}' holds no log rows with a 'step'", self.path)
+
+
+def reached_max_steps(state: dict) -> bool:
+    """Whether a state says its run is over: `global_step` at its `max_steps`. A checkpoint's
+    trainer_state.json holds no `train_runtime` row (the Trainer logs it after the last save),
+    so a folder of checkpoints says it ended only so (trial 33: a follow of a TRL output
+    folder whose checkpoint-400 held global_step 400 of max_steps 400 waited out --idle-exit)."""
+    done, planned = to_float(state.get("global_step")), to_float(state.get("max_steps"))
+    return done is not None and planned is not None and 0 < planned <= done
 
 
 def _common_prefix(old: list[dict], new: list[dict]) -> int:
