@@ -161,6 +161,8 @@ def check_effects(r, steps, v, hb, idx):
             top, cp = idx[p["peak_step"]], cps.get(p["start_step"])
             if k == 0:
                 lo, hi = i0, min(i0 + max(3 if hb.size <= SPARSE else 5, int(0.02 * hb.size)), i1)
+            elif r["phases"][k - 1]["name"] == "plateau":  # the whole plateau is before it
+                lo, hi = idx[r["phases"][k - 1]["start_step"]], i0
             else:
                 lo = min(max(idx[r["phases"][k - 1]["start_step"]], idx.get(cp["low"], i0) if cp else i0), i0)
                 hi = i0
