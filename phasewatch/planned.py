@@ -158,9 +158,9 @@ def run_plan(run) -> int | None:
     name = next((name for name in EPOCH_METRICS if name in run.metrics), None)
     if plan is not None or epochs is None or name is None:
         return plan
-    logged = run.series(name).dropna()  # its latest epoch, as watch reads it at the end
-    return None if logged.empty else epoch_plan(epochs, int(logged.index[-1]),
-                                                {name: float(logged.iloc[-1])})
+    logged = run.column(name)  # its latest epoch, as watch reads it at the end
+    return None if not logged.values.size else epoch_plan(
+        epochs, int(logged.steps[-1]), {name: float(logged.values[-1])})
 
 
 ENDS_EARLY = 0.98  # a log whose last step is below this fraction of its plan ended early
