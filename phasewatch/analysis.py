@@ -285,6 +285,8 @@ def _with_source(analysis: Analysis, known: KnownNoise | None) -> Analysis:
 
 
 def _signal_stats(signals: dict[str, StepSeries], phase: Phase) -> dict[str, dict[str, float]]:
+    """Each supporting series within `phase`: its mean, and its start and end as the medians of
+    the phase's first and last tenth of its values (docs/detection.md)."""
     out = {}
     for name, series in signals.items():
         window = series.between(phase.start_step, phase.end_step).finite().values
