@@ -74,15 +74,15 @@ def apply_nll_overfit(phases: list[Phase], onset: int, steps: np.ndarray, y: np.
     is better) best evaluation since the onset: with a few evaluations far apart, held-out NLL can turn up
     an evaluation or two before the metric's own peak (trial 33: NLL lowest at 800, accuracy
     0.702 there and 0.72 at 1200, then down to 0.588)."""
-    at_onset = len(signals["expert/nll_heldout"]) < 2 * MIN_POINTS
-    if at_onset:
-        after = np.flatnonzero(steps >= onset)
-        onset = int(steps[after[np.argmax(y[after])]])
     if not phases or phases[-1].name != "plateau" or any(p.name == "overfit" for p in phases):
         return phases
     last = phases[-1]
-    if onset >= last.end_step:
+    if onset >= last.end_step:  # also where held-out NLL is logged past the metric's end
         return phases
+    at_onset = len(signals["expert/nll_heldout"]) < 2 * MIN_POINTS
+    if at_onset:
+        after = np.flatnonzero(steps >= onset)  # not empty: the plateau ends after the onset
+        onset = int(steps[after[np.argmax(y[after])]])
     # performance stopped rising at the plateau's start: that is the peak the overfit starts at
     near = cfg.turn_flat_fraction * (steps[-1] - steps[0])
     if at_onset and onset <= last.start_step or not at_onset and (

@@ -489,3 +489,20 @@ def test_a_sparse_runs_expert_nll_shows_its_overfit(tmp_path):
     bare.write_text("".join(json.dumps({"step": 200 * k, "eval/accuracy": a}) + "\n"
                             for k, a in enumerate(accuracy)))
     assert phasewatch.analyze(bare).phases[-1].name == "plateau"
+
+
+def test_a_sparse_runs_nll_minimum_after_its_metrics_last_evaluation(tmp_path):
+    # the NLL pair logged past the metric's last evaluation, its minimum there: no overfit to
+    # place in the metric's phases (the point-by-point NLL reading took the metric's best since
+    # that minimum from no evaluation at all: ValueError)
+    held = [1.9995, 0.449, 0.2843, 0.2415, 0.2371, 0.2642, 0.2458, 0.2905, 0.3201, 0.3688,
+            0.2, 0.3, 0.4]
+    train = [2.05, 0.41, 0.22, 0.16, 0.13, 0.13, 0.09, 0.07, 0.057, 0.033, 0.035, 0.03, 0.02]
+    accuracy = [0.546, 0.298, 0.636, 0.68, 0.702, 0.628, 0.72, 0.668, 0.644, 0.628]
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps({"step": 200 * k, "expert/nll_train": t,
+                                        "expert/nll_heldout": h,
+                                        **({"eval/accuracy": accuracy[k]} if k < 10 else {})})
+                            + "\n" for k, (t, h) in enumerate(zip(train, held))))
+    analysis = phasewatch.analyze(path)
+    assert analysis.phases[-1].name == "plateau" and analysis.phases[-1].end_step == 1800
