@@ -155,9 +155,11 @@ def run_plan(run) -> int | None:
     """The planned length `watch` judges "early" against (`phasewatch.planned`): stated in the
     config, or the planned epochs x the steps the logged epoch says one takes."""
     plan, epochs = planned_steps(run.config), planned_epochs(run.config)
-    name = next((name for name in EPOCH_METRICS if name in run.metrics), None)
-    if plan is not None or epochs is None or name is None:
+    if plan is not None or epochs is None:
         return plan
+    name = next((name for name in EPOCH_METRICS if name in run.metrics), None)
+    if name is None:
+        return None
     logged = run.column(name)  # its latest epoch, as watch reads it at the end
     return None if not logged.values.size else epoch_plan(
         epochs, int(logged.steps[-1]), {name: float(logged.values[-1])})
