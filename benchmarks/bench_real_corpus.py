@@ -280,11 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = results[methods[0]]
     if args.json and len(methods) == 1:
         print(json.dumps({"rows": [asdict(r) for r in rows], "read_errors": read_errors,
-                          "method": methods[0], **totals(rows)}, indent=1))
+                          "method": methods[0], **totals(rows)}, indent=1, default=_plain))
     elif args.json:
         print(json.dumps({"read_errors": read_errors, "methods": {
             m: {"rows": [asdict(r) for r in rs], **totals(rs)} for m, rs in results.items()}},
-            indent=1))
+            indent=1, default=_plain))
     elif len(methods) == 1:
         print_table(rows, seconds)
     else:
@@ -293,6 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     for err in read_errors:
         print(f"unreadable: {err}", file=sys.stderr)
     return 1 if read_errors else 0
+
+
+def _plain(value):
+    """A numpy number in a row (a step, a count) as JSON writes a Python one."""
+    return value.item()
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from phasewatch.changepoint import Segmenter
 from phasewatch.checkpoint import beats_last, best_index, note_start_beats_stop, overfit_peaks
 from phasewatch.confidence import few_points_confidence
 from phasewatch.corners import place_corners
+from phasewatch.fall_so_far import fall_so_far
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.hinge import hinge_phases
 from phasewatch.known_noise import KnownNoise, known_noise, quantised_rate_note
@@ -42,7 +43,7 @@ from phasewatch.phase_stats import (
     settle_overshoots,
 )
 from phasewatch.phases import PhaseConfig, fit_segments, smoothing_window
-from phasewatch.planned import unfinished_note
+from phasewatch.planned import run_plan, unfinished_note
 from phasewatch.plateau_start import start_plateaus
 from phasewatch.presets import FALLBACK_ROLES
 from phasewatch.results import Analysis, Phase
@@ -96,6 +97,7 @@ class AnalyzeConfig:
     smooth_fraction: float = PhaseConfig.smooth_fraction
     level_sd: float = PhaseConfig.level_sd
     early_fraction: float = PhaseConfig.early_fraction
+    planned_steps: int | None = None  # the run's planned last step; None: the log's config's
 
 
 def analyze_run(run: Run, metric: str | None = None, direction: str | None = None,
@@ -114,7 +116,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     direction = choose_direction(run, metric, direction)
     series = prepare(run, metric, direction, keep_outliers=cfg.keep_outliers)
     warnings = notes + list(series.warnings)
-    if (unfinished := unfinished_note(run)) is not None:
+    plan = cfg.planned_steps or run_plan(run)
+    if (unfinished := unfinished_note(run, plan)) is not None:
         warnings.append(unfinished)
     steps, y = series.steps, series.values
     own_metric = run.resolve_metric(metric)
@@ -150,6 +153,10 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     seg = segmenter.fit(steps, y, forced=tuple(stages))
     warnings.extend(seg.warnings)
     pcfg = PhaseConfig(**{name: getattr(cfg, name) for name in PhaseConfig.__dataclass_fields__})
+    # a log that ends before its plan is a run read while it trains (or stopped): what is
+    # early is judged against the plan, as the live monitor judges it (a stage's own length
+    # is its plan)
+    pcfg.planned_steps = None if stages else plan
     # a broken line with knots anywhere (phasewatch.hinge), judged against its own noise; not
     # for a rate pinned at a bound, whose few other readings the knots would fit exactly
     pinned = pinned_at_bound(y)
@@ -212,6 +219,9 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         phases = apply_nll_overfit(phases, nll_onset, steps, y, pcfg, signals)
         # a rise that now meets the overfit is a peak: put it on the data, as above
         phases = snap_turns(phases, steps, y, window, sd, fixed)
+    else:  # a log read before the run's end (with no NLL saying it overfits)
+        phases, note = fall_so_far(phases, steps, pcfg)
+        warnings.extend([note] if note else [])
 
     shown_sd = reported_noise(sd, y, own_metric, warnings)  # effects in sds of the noise
     if known is None and (note := quantised_rate_note(run.columns(), own_metric, series.sign * y,

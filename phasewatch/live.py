@@ -108,6 +108,7 @@ class LiveWatch:
         # resumed with the same values): the alerts it repeats were given already, and a
         # replay of the final file gives them once.
         self._said: set[tuple] = set()
+        self._taken = 0  # records read from the source: a stopped watch's summary reads as many
         self._bad_lines = 0
         self._warned = 0
         self._said_following = False
@@ -197,6 +198,7 @@ class LiveWatch:
                 yield from self._say(alert)
 
     def _take(self, record: Record) -> Iterator:
+        self._taken += 1
         if self.monitor is not None:
             yield from self._feed(record)
         elif self.choice.hold(record, self.source):
@@ -388,7 +390,8 @@ class LiveWatch:
                      if self.monitor_options.get(k) is not None}
             end_result(result, self.monitor, source.info, self._resolver.records,
                        self.given_path, self.notice, self.axis,
-                       self.monitor_options.get("planned_steps"), **noise)
+                       self.monitor_options.get("planned_steps"),
+                       read=self._taken if self.stopped else None, **noise)
 
 
 def watch(path: str | Path, follow: bool = False, **options: Any) -> Iterator:

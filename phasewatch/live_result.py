@@ -50,6 +50,7 @@ class WatchResult:
     saved: Any = None                    # then the saved checkpoint to load (`saved_checkpoints`)
     waited: float | None = None          # seconds from the start of the watch to its end
     plan: PlanSource | None = None       # the planned length judged against
+    to_stop: bool = False                # `phases`/`best_step`: the log up to a --stop-on stop
 
     def to_dict(self) -> dict[str, Any]:
         """The last object of `watch --format jsonl` (deterministic: no end reason that
@@ -65,6 +66,7 @@ class WatchResult:
                 "finished": self.finished, "live_best_step": self.live_best_step,
                 "phases": self.phases, "stop_beats_last": self.stop_beats_last,
                 "planned": self.plan.to_dict() if self.plan is not None else None,
+                **({"to_stop": True} if self.to_stop else {}),
                 **({"confidence": self.confidence} if self.confidence else {}),
                 # the steps count epoch/10000 (an HF console log that states no step)
                 **({"step_unit": self.step_unit} if "/" in self.step_unit else {}),
@@ -88,7 +90,8 @@ class WatchResult:
             named = " > ".join(self.phases) or "no values to analyse"
             if self.confidence:
                 named += f" ({self.confidence} confidence)"
-            whole = f"; whole run: {named}, checkpoint to keep: {at(self.best_step, unit)}"
+            scope = "the log up to the stop" if self.to_stop else "whole run"
+            whole = f"; {scope}: {named}, checkpoint to keep: {at(self.best_step, unit)}"
             if self.saved is not None:
                 whole += f" ({self.saved.text(self.metric)})"
             if self.stop_beats_last is False:
@@ -119,16 +122,19 @@ def seconds(value: float) -> str:
 
 
 def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str], None],
-                  **options: Any) -> None:
+                  read: int | None = None, **options: Any) -> None:
     """Fill `result.phases` and `result.best_step` with what `analyze` says of the whole log
     for the watched metric and direction (the log is read once more, after the watch), with
-    the analyze `options` the watch was given (the noise: `noise_sd`, `eval_size`)."""
+    the analyze `options` the watch was given (the noise: `noise_sd`, `eval_size`). A watch
+    stopped by `--stop-on` had `read` records: the answer is the log's up to the stop, not
+    what the log holds after it (a replay's later records; a resumed run's other branch)."""
     from phasewatch.analysis import analyze_run
     from phasewatch.errors import PhasewatchError
     from phasewatch.io import read_run
 
     try:
-        run = read_run(path)
+        run = read_run(path) if read is None else read_run(path, read, result.last_step)
+        result.to_stop = read is not None
         if result.aggregate:  # the mean of several validation sets, as the monitor watched it
             from phasewatch.metric_sets import with_mean
 
@@ -167,11 +173,11 @@ def past_plan(planned: int, last: int, unit: str) -> str:
 
 def end_result(result: WatchResult, monitor, info, records: int, path: str | Path,
                notice: Callable[[str], None], axis=None, planned_option: int | None = None,
-               **noise: Any) -> None:
+               read: int | None = None, **noise: Any) -> None:
     """Fill `result` at the end of a watch of `path`: the monitor's last state (`monitor`, a
     `PhaseMonitor`; `info`, the source's `RunInfo`; `records`, the rows watched), then, when
     the watched metric was found, the whole run's answer (`add_whole_run`, with the `noise`
-    options the watch was given), then with `--x` (`axis`, a `LiveAxis`) where the steps are
+    options and the plan the watch was given; after a stop, of the `read` records read), then with `--x` (`axis`, a `LiveAxis`) where the steps are
     in the axis' unit. A run that went on past the `--planned-steps` it was given
     (`planned_option`) is said to have: what is early in it was judged against a shorter run."""
     from phasewatch.xaxis import shared_step_unit, step_unit
@@ -189,7 +195,8 @@ def end_result(result: WatchResult, monitor, info, records: int, path: str | Pat
     if planned_option is not None and (monitor.last_step_ or 0) > planned_option:
         notice(f"{path}: {past_plan(planned_option, monitor.last_step_, result.step_unit)}")
     if not monitor.missing_metrics():  # a metric never logged is reported already
-        add_whole_run(result, path, notice, **noise)
+        plan = {} if planned_option is None else {"planned_steps": planned_option}
+        add_whole_run(result, path, notice, read, **noise, **plan)
     if axis is not None and axis.steps:
         result.x = {"unit": axis.unit, "step": axis.at(result.last_step),
                     "best": axis.at(result.best_step), "live_best": axis.at(result.live_best_step)}

@@ -53,6 +53,8 @@ class PhaseConfig:
     smooth_fraction: float = 0.04    # moving-average window for locating turns
     level_sd: float = 0.25           # "at the plateau level" = within this many sds of it
     early_fraction: float = 0.25     # a first fall starting this early (of the steps) is a disruption
+    planned_steps: int | None = None  # the step the run plans to end at, if the log ends before:
+    # what is early is judged against the whole run, not the part of it logged so far
 
 
 def significant_gap(sd: float, k_sd: float = PhaseConfig.k_sd) -> float:
@@ -318,7 +320,8 @@ def name_runs(runs: list[TrendRun], x: np.ndarray, fitted: np.ndarray, sd: float
     A fall is a disruption when it starts in the first `early_fraction` of the steps (as the
     expert data starts to act, perhaps after a warm-up) and either falls below the starting
     level and is later recovered, or is the first move of the run and ends on a floor within
-    the first `EARLY_END_FRACTION` of the run. Any other fall is an overfit: a sustained
+    the first `EARLY_END_FRACTION` of the run (of its plan, `planned_steps`, when the log ends
+    before it). Any other fall is an overfit: a sustained
     decline after the best point so far, wherever that is, including the first evaluation (a
     held-out metric that gets worse from the start to the end is the textbook overfit, and so
     is one that falls for half the run before it flattens), also when a later rise recovers
@@ -337,7 +340,7 @@ def name_runs(runs: list[TrendRun], x: np.ndarray, fitted: np.ndarray, sd: float
             later = fitted[r.end:]
             recovered = later.size > 0 and later.max() >= start_level - cfg.recover_sd * sd and any(
                 q.kind == UP for q in runs[i + 1:])
-            span = x[-1] - x[0]
+            span = max(x[-1], cfg.planned_steps or 0) - x[0]
             early = x[r.start] - x[0] <= cfg.early_fraction * span
             below_start = fitted[r.end] < fitted[0]
             over_early = x[r.end] - x[0] <= EARLY_END_FRACTION * span

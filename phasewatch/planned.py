@@ -166,14 +166,16 @@ def run_plan(run) -> int | None:
 
 
 ENDS_EARLY = 0.98  # a log whose last step is below this fraction of its plan ended early
+# The early part of a run: a fall from the start that is still going on after this fraction of
+# the plan is an overfit, not a disruption (`online.plan`, `fall_so_far`).
+EARLY_FRACTION = 0.4
 
 
-def unfinished_note(run) -> str | None:
-    """A warning when the log ends before the run's plan (`run_plan`): a run read while it
+def unfinished_note(run, plan: int | None) -> str | None:
+    """A warning when the log ends before the run's `plan` (`run_plan`): a run read while it
     trains, or one stopped or killed, is analysed as it stands, and a reader of the phases
     (or of a sweep's row) must know the run did not reach its end (trial 33: a CHORD run read
     at step 1320 of 2000 printed its phases and a "recommended stop" with nothing saying so)."""
-    plan = run_plan(run)
     ends = [int(steps[-1]) for steps, _ in run.columns().values() if steps.size]
     if plan is None or not ends or max(ends) >= ENDS_EARLY * plan:
         return None

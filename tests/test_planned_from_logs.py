@@ -146,3 +146,43 @@ def test_a_log_that_ends_before_its_plan_says_so(tmp_path):
     assert any(said in w for w in phasewatch.analyze(native(tmp_path / "a", 1320)).warnings)
     assert not any("before the step" in w
                    for w in phasewatch.analyze(native(tmp_path / "b", 2000)).warnings)
+
+
+def test_an_early_fall_in_a_log_read_before_its_end_is_a_disruption_so_far(tmp_path):
+    # trial 34: the demo SFT run read to step 70 of its planned 2000 was "plateau > overfit
+    # (high confidence)", beside watch's disruption; the full run recovers from step 70 on
+    def native(folder, values, plan):
+        folder.mkdir()
+        (folder / "run.json").write_text(json.dumps({
+            "schema_version": 1, "name": "r", "algorithm": "sft",
+            "performance_metric": "eval/accuracy", "direction": "max",
+            "config": {"steps": plan}}))
+        with open(folder / "metrics.jsonl", "w") as out:
+            out.writelines(json.dumps({"step": 10 * i, "eval/accuracy": v}) + "\n"
+                           for i, v in enumerate(values))
+        return folder
+
+    falling = [0.546, 0.546, 0.546, 0.548, 0.454, 0.152, 0.04, 0.022]
+    early = phasewatch.analyze(native(tmp_path / "early", falling, 2000))
+    assert [p.name for p in early.phases] == ["plateau", "disruption"]
+    assert any("a disruption so far" in w for w in early.warnings)
+    # the same values as a whole run (its plan reached), or read past 40% of its plan: a fall
+    # from the start that has not recovered is an overfit
+    for name, plan in (("whole", 70), ("late", 150)):
+        analysis = phasewatch.analyze(native(tmp_path / name, falling, plan))
+        assert [p.name for p in analysis.phases][-1] == "overfit", name
+        assert not any("so far" in w for w in analysis.warnings)
+    # told the plan (a log without one): the same answer as from the config
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text("".join(json.dumps({"step": 10 * i, "eval/accuracy": v}) + "\n"
+                            for i, v in enumerate(falling)))
+    assert phasewatch.analyze(bare).phases[-1].name == "overfit"
+    told = phasewatch.analyze(bare, planned_steps=2000)
+    assert [p.name for p in told.phases] == ["plateau", "disruption"]
+    # a fall that ended on a floor early in the planned run (the demo to step 100): a
+    # disruption too, the floor within the first half of the run, not of the part logged so far
+    floor = falling + [0.028, 0.038, 0.056]
+    assert [p.name for p in phasewatch.analyze(native(tmp_path / "floor", floor, 2000)).phases] \
+        == ["plateau", "disruption", "plateau"]
+    assert [p.name for p in phasewatch.analyze(native(tmp_path / "floor_whole", floor, 100)).phases] \
+        == ["plateau", "overfit", "plateau"]

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import phasewatch
 from phasewatch.cli import main
 
 KEYS = ["event", "step", "onset_step", "best_step", "metric", "value", "message"]
@@ -371,3 +372,27 @@ def test_the_summary_counts_the_watched_metrics_values_the_same_in_any_layout(tm
         summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         counts[name] = (summary["records"], summary["values"])
     assert counts == {"apart": (120, 60), "merged": (60, 60)}
+
+
+def test_a_stopped_replay_summarises_the_log_up_to_the_stop(tmp_path, capsys):
+    # trial 33: a replay stopped by --stop-on gave the whole file's phases and checkpoint in its
+    # summary, one past the stop (and, on a resumed log, the other branch's)
+    run = write_run(tmp_path / "run", curve_records())
+    code, out, err = run_cli(capsys, run, "--format", "jsonl", "--stop-on", "disruption")
+    assert code == 1
+    summary = split_jsonl(out)[1]
+    stop = summary["step"]
+    assert summary["to_stop"] is True and stop < 1000
+    assert summary["best_step"] <= stop and "readaptation" not in summary["phases"]
+    assert "the log up to the stop: " in err and "whole run" not in err
+    # analyze of the same records gives the same answer
+    cut = tmp_path / "cut.jsonl"
+    lines = (run / "metrics.jsonl").read_text().splitlines(keepends=True)
+    cut.write_text("".join(line for line in lines if json.loads(line)["step"] <= stop))
+    offline = phasewatch.analyze(cut)
+    assert [p.name for p in offline.phases] == summary["phases"]
+    assert offline.recommended_stop_step == summary["best_step"]
+    # run to the end: the whole run, as before
+    code, out, err = run_cli(capsys, run, "--format", "jsonl")
+    summary = split_jsonl(out)[1]
+    assert code == 0 and "to_stop" not in summary and "readaptation" in summary["phases"]

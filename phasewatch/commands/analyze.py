@@ -8,6 +8,7 @@ import sys
 from phasewatch.phases import PhaseConfig
 from phasewatch.results import Analysis
 from phasewatch.step_units import at, step_text, unit_scale, unit_word
+from phasewatch.values import finite_float
 
 HELP = "find the phases (disruption, readaptation, improvement, plateau, overfit) of runs"
 
@@ -54,6 +55,25 @@ def add_phase_arguments(parser: argparse.ArgumentParser) -> None:
                         "BIC-style; larger finds fewer boundaries). The noise sd is read about the "
                         "segmentation's fitted lines, so it moves too (fewer lines leave the run's "
                         "own changes in it): add --noise-sd to move only the boundaries")
+    parser.add_argument("--planned-steps", type=planned_step, metavar="STEPS",
+                        help="the step the run is planned to end at (default: the log's "
+                        "max_steps / total_training_steps / total_steps / steps, if it has one): "
+                        "a log that ends before it is a run read while it trains, whose early "
+                        "part is judged against the whole plan, as watch judges it")
+
+
+def planned_step(text: str) -> int:
+    """argparse type of --planned-steps: a whole step. An epoch (49.33, what an HF console log
+    without steps shows) is refused with what to give instead."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    number = finite_float(text)
+    raise argparse.ArgumentTypeError(
+        f"expected a step (a whole number), got {text!r}; on an HF console log without the INFO "
+        "banner, whose output says epochs, the steps count epoch x 10,000: give "
+        f"{round(number * 10_000)} for {number:g} epochs")
 
 
 def phase_options(args: argparse.Namespace) -> dict:
@@ -61,7 +81,7 @@ def phase_options(args: argparse.Namespace) -> dict:
     from phasewatch.phase_stats import Baseline
 
     return {"baseline": Baseline.parse(args.baseline), "keep_outliers": args.keep_outliers,
-            "penalty": args.penalty}
+            "penalty": args.penalty, "planned_steps": args.planned_steps}
 
 
 def add_noise_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Any
 
-from phasewatch.commands.analyze import add_noise_arguments, noise_options
+from phasewatch.commands.analyze import add_noise_arguments, noise_options, planned_step
 from phasewatch.errors import UsageError
 from phasewatch.values import finite_float
 
@@ -76,20 +76,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "10,000 (30 epochs: 300000)")
     add_noise_arguments(parser)
     parser.add_argument("--poll", type=float, default=0.25, help=argparse.SUPPRESS)
-
-
-def planned_step(text: str) -> int:
-    """argparse type of --planned-steps: a whole step. An epoch (49.33, what an HF console log
-    without steps shows) is refused with what to give instead."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    number = finite_float(text)
-    raise argparse.ArgumentTypeError(
-        f"expected a step (a whole number), got {text!r}; on an HF console log without the INFO "
-        "banner, whose output says epochs, the steps count epoch x 10,000: give "
-        f"{round(number * 10_000)} for {number:g} epochs")
 
 
 def run(args: argparse.Namespace) -> int:

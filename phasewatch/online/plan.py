@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from itertools import takewhile
 from typing import TYPE_CHECKING
 
+from phasewatch.planned import EARLY_FRACTION
+
 if TYPE_CHECKING:
     from phasewatch.online.series import Series
 
-EARLY_FRACTION = 0.4
+__all__ = ["EARLY_FRACTION", "RunPlan"]
 
 
 @dataclass(frozen=True)
