@@ -13,7 +13,7 @@ import contextlib
 import sys
 import warnings
 
-from phasewatch.commands.analyze import (
+from phasewatch.commands.options import (
     add_noise_arguments,
     add_phase_arguments,
     noise_options,

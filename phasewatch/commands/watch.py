@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Any
 
-from phasewatch.commands.analyze import add_noise_arguments, noise_options, planned_step
+from phasewatch.commands.options import add_noise_arguments, noise_options, planned_step
 from phasewatch.errors import UsageError
 from phasewatch.values import finite_float
 
