@@ -116,7 +116,9 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     direction = choose_direction(run, metric, direction)
     series = prepare(run, metric, direction, keep_outliers=cfg.keep_outliers)
     warnings = notes + list(series.warnings)
-    plan = cfg.planned_steps or run_plan(run)
+    # the plan of a run still to come: none when the log says the run ended (the last
+    # evaluation of a finished run may come before its last step)
+    plan = cfg.planned_steps or (None if run.finished else run_plan(run))
     if (unfinished := unfinished_note(run, plan)) is not None:
         warnings.append(unfinished)
     steps, y = series.steps, series.values

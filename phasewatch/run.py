@@ -73,6 +73,10 @@ class Run:
     """What the steps count when the reader knows it is not training steps: "epoch" for Keras'
     History, a table whose only counter is `epoch`, Keras' TensorBoard `epoch_*` tags. Only the
     words change (`xaxis.step_unit`); the steps are the numbers the log gave."""
+    finished: bool = False
+    """The log says the run ended (a trainer_state.json at its max_steps, HF's final
+    `train_runtime` row, a run.json status...): its plan, if it states one, is not what is
+    left to come (`planned.unfinished_note`)."""
 
     @classmethod
     def from_columns(cls, columns: Columns, source: str, format: str, **metadata: Any) -> Run:

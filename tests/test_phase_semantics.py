@@ -148,3 +148,21 @@ def test_a_run_that_ends_far_short_of_its_start_is_not_recovered():
     assert dip.name == "disruption" and dip.stats["end_short_sd"] > 1
     line = phase_line(dip, analysis.direction)
     assert "not recovered (the run ends 0.4138 above the start, " in line, line
+
+
+def test_a_fall_that_gets_worse_after_its_boundary_says_so_beside_its_worst():
+    # trial 34b: hf-medimind eval_loss "worst 0.8181 above the start, not recovered (the run
+    # ends 0.881 above the start, 12.3 sd)": the end read as worse than the worst
+    from phasewatch.commands.analyze import phase_line
+    from phasewatch.results import Phase
+
+    phase = Phase("disruption", 100, 800, {"start_value": 9.764, "end_value": 10.58,
+                                           "change": 0.818, "change_sd": 11.4, "depth": 0.818,
+                                           "time_to_recover": None, "end_short": 0.881,
+                                           "end_short_sd": 12.3})
+    line = phase_line(phase, direction="min")
+    assert "worst 0.818 above the start, not recovered (worse still at its end: 0.881 above " \
+           "the start, 12.3 sd)" in line, line
+    phase.stats.update(end_short=0.5, end_short_sd=7.0)
+    assert "not recovered (the run ends 0.5 above the start, 7.0 sd)" in phase_line(
+        phase, direction="min")

@@ -186,3 +186,20 @@ def test_an_early_fall_in_a_log_read_before_its_end_is_a_disruption_so_far(tmp_p
         == ["plateau", "disruption", "plateau"]
     assert [p.name for p in phasewatch.analyze(native(tmp_path / "floor_whole", floor, 100)).phases] \
         == ["plateau", "overfit", "plateau"]
+
+
+def test_a_finished_run_whose_last_evaluation_comes_before_its_last_step_is_not_unfinished(
+        tmp_path):
+    # trial 34b: checkpoint-365/trainer_state.json (global_step 365 = max_steps, eval_steps 50)
+    # was said to have "stopped early (an early-stopping callback, a crash)"
+    def state(global_step):
+        history = [{"step": s, "epoch": s / 73, "eval_accuracy": 0.8 + 0.0001 * s}
+                   for s in range(50, 351, 50)]
+        path = tmp_path / f"state_{global_step}.json"
+        path.write_text(json.dumps({"global_step": global_step, "max_steps": 365,
+                                    "log_history": history}))
+        return path
+
+    assert not any("before the step" in w for w in phasewatch.analyze(state(365)).warnings)
+    said = "the log ends at step 350, before the step 365 its run plans"
+    assert any(said in w for w in phasewatch.analyze(state(350)).warnings)  # still training

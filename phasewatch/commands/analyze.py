@@ -102,7 +102,10 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
             line += (f"back within the noise of {reference} (the run ends "
                      f"{_side(short, worse, better)} it, {abs(short_sd):.1f} sd)")
         else:  # by how much, at the run's end
-            line += (f"not recovered (the run ends {_side(short, worse, better)} {reference}"
+            # a fall whose floor sits further off than its end (the loss rising on after the
+            # fall's boundary): "worse still", so the two numbers are not read as a contradiction
+            ends = "worse still at its end:" if short > (s.get("depth") or 0) else "the run ends"
+            line += (f"not recovered ({ends} {_side(short, worse, better)} {reference}"
                      + (f", {abs(short_sd):.1f} sd" if short_sd is not None else "") + ")")
     elif phase.name in ("readaptation", "improvement"):
         line += f"  best {_side(s.get('gain_over_baseline'), better, worse)} {reference}"

@@ -66,7 +66,8 @@ class RunInfo:
         return {"name": self.name, "algorithm": self.algorithm,
                 "performance_metric": self.performance_metric, "direction": self.direction,
                 "config": dict(self.config), "events": list(self.events),
-                "token_store": self.token_store, "step_unit": self.step_unit}
+                "token_store": self.token_store, "step_unit": self.step_unit,
+                "finished": self.finished}
 
 
 class RecordSource:
