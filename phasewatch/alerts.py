@@ -34,24 +34,27 @@ from phasewatch.step_units import at, step_text, unit_word
 
 
 def format_alert(alert: Alert) -> str:
-    """One readable line: 'step 1200  eval/accuracy=0.612  overfit  onset ~1050  best
-    checkpoint 1050: why' ('epoch 7 ...' where the log's steps are epochs:
+    """One readable line: 'step 1200  eval/accuracy=0.612  overfit  onset ~1050: why; best
+    checkpoint 1050' ('epoch 7 ...' where the log's steps are epochs:
     `live_sets.WatchedAlert`). The value is the deciding record's, so it stands beside that
     record's step: after the best checkpoint it read as that checkpoint's value ("best
-    checkpoint 3500 eval_loss=1.554", step 4000's loss)."""
+    checkpoint 3500 eval_loss=1.554", step 4000's loss); and the best comes after the why,
+    whose levels are not the checkpoint's value (trial 34b: "best checkpoint 80: eval/loss
+    level 0.1105", step 70's reading beside step 80's 0.1042)."""
     unit = getattr(alert, "step_unit", "step")  # "epoch/10000": 'epoch 1.35', not a step
     value = "n/a" if alert.value is None else f"{alert.value:.4g}"
     parts = [at(alert.step, unit), f"{alert.metric}={value}", alert.event]
     if alert.onset_step is not None:
         parts.append(f"onset ~{step_text(alert.onset_step, unit)}")
+    line = "  ".join(parts) + f": {alert.message}"
     if alert.best_step is not None:
         saved = getattr(alert, "saved", None)  # in an HF output folder: the checkpoint to load
         # a checkpoint is named by its step; in epochs (Keras, an HF console log without
         # steps) 'best checkpoint 16.67' read as a checkpoint's name: 'best at epoch 16.67'
         best = (f"best checkpoint {step_text(alert.best_step, unit)}"
                 if unit_word(unit) == "step" else f"best at {at(alert.best_step, unit)}")
-        parts.append(best + ("" if saved is None else f" ({saved.text(alert.metric)})"))
-    return "  ".join(parts) + f": {alert.message}"
+        line += f"; {best}" + ("" if saved is None else f" ({saved.text(alert.metric)})")
+    return line
 
 
 class TextSink:

@@ -50,13 +50,12 @@ from phasewatch.results import Analysis, Phase
 from phasewatch.run import Run
 from phasewatch.short_series import analyze_short
 from phasewatch.signals import (
+    choice_notes,
     choose_direction,
     choose_metric,
-    fallback_note,
     is_performance_metric,
     other_signals,
     prepare,
-    short_choice_note,
 )
 from phasewatch.stages import STAGE_EVENTS, STAGE_POINTS, stage_phases, stage_splits
 from phasewatch.start_dip import split_start_dip
@@ -110,8 +109,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     cfg = AnalyzeConfig(**opts)
     baseline_spec = Baseline.parse(cfg.baseline)
     chosen = choose_metric(run, metric)
-    notes = [] if metric else [n for n in (fallback_note(run, chosen),
-                                           short_choice_note(run, chosen)) if n]
+    notes = [] if metric else choice_notes(run, chosen)
     metric = chosen
     direction = choose_direction(run, metric, direction)
     series = prepare(run, metric, direction, keep_outliers=cfg.keep_outliers)

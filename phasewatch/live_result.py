@@ -58,6 +58,13 @@ class WatchResult:
         phase = self.phase or "no significant change yet"
         message = (self._nothing_read() if self.metric is None else
                    f"{self.metric}: phase {phase}, best {at(self.best_step, self.step_unit)}")
+        if self.metric is not None and self.phases is not None:
+            # the monitor's phase and best beside the whole run's (trial 34b: "phase no
+            # significant change yet, best step 670" paired the live phase with analyze's best)
+            message = (f"{self.metric}: live phase {phase}, live best at "
+                       f"{at(self.live_best_step, self.step_unit)}; {self._scope()}: "
+                       f"{' > '.join(self.phases) or 'no values to analyse'}, checkpoint to keep: "
+                       f"{at(self.best_step, self.step_unit)}")
         return {"event": "summary", "step": self.last_step, "onset_step": None,
                 "best_step": self.best_step, "metric": self.metric, "value": None,
                 "message": message,
@@ -90,8 +97,7 @@ class WatchResult:
             named = " > ".join(self.phases) or "no values to analyse"
             if self.confidence:
                 named += f" ({self.confidence} confidence)"
-            scope = "the log up to the stop" if self.to_stop else "whole run"
-            whole = f"; {scope}: {named}, checkpoint to keep: {at(self.best_step, unit)}"
+            whole = f"; {self._scope()}: {named}, checkpoint to keep: {at(self.best_step, unit)}"
             if self.saved is not None:
                 whole += f" ({self.saved.text(self.metric)})"
             if self.stop_beats_last is False:
@@ -107,6 +113,10 @@ class WatchResult:
                 f"({counted(self.n_values, 'value')} of {self.metric}) up to "
                 f"{at(self.last_step, self.records_unit)}; "
                 f"{self.metric}: {live_phase} {phase}, {said}{why}{ended}{planned}{whole}")
+
+    def _scope(self) -> str:
+        """What `phases` and `best_step` are of."""
+        return "the log up to the stop" if self.to_stop else "whole run"
 
     def _nothing_read(self, path: str | Path | None = None) -> str:
         """What a watch that read no record says (a follow stopped by a signal before its

@@ -99,6 +99,26 @@ def short_choice_note(run: Run, chosen: str) -> str | None:
             f"longer series in this log: {shown}{more}: pass --metric to analyse one")
 
 
+def choice_notes(run: Run, chosen: str) -> list[str]:
+    """What to say of a metric chosen without --metric (analyze and watch alike)."""
+    notes = (passed_over_note(run, chosen), fallback_note(run, chosen),
+             short_choice_note(run, chosen))
+    return [note for note in notes if note is not None]
+
+
+def passed_over_note(run: Run, chosen: str) -> str | None:
+    """When the metric chosen without --metric is not the first role the log has: the ones
+    before it had too few values (trial 34b: a verl log's held-out reward, logged once at the
+    end, left for the train batches' score without a word)."""
+    present = [role for role, _ in PERFORMANCE_ROLES if run.own_name(role)]
+    if chosen not in present or present.index(chosen) == 0 or run.performance_metric:
+        return None
+    skipped = ", ".join(f"{run.own_name(role)} ({counted(n_finite(run, role), 'value')})"
+                        for role in present[:present.index(chosen)])
+    return (f"taking {run.own_name(chosen)}: {skipped} had too few values for a trend (fewer "
+            f"than {MIN_FOR_TREND}); pass --metric to analyse it anyway")
+
+
 def fallback_note(run: Run, chosen: str) -> str | None:
     """What to say when the metric chosen without --metric is a train metric (`FALLBACK_ROLES`):
     the log has no held-out metric or reward, and a train loss cannot show overfitting."""

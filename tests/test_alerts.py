@@ -66,8 +66,8 @@ def test_text_and_jsonl_sinks():
     TextSink(text).emit(ALERT)
     JsonlSink(lines).emit(ALERT)
     assert text.getvalue() == (
-        "step 1200  eval/accuracy=0.612  overfit  onset ~1050  best checkpoint 1050: "
-        "level fell below the peak\n")
+        "step 1200  eval/accuracy=0.612  overfit  onset ~1050: level fell below the peak; "
+        "best checkpoint 1050\n")
     assert json.loads(lines.getvalue()) == ALERT.to_dict()
     assert list(json.loads(lines.getvalue())) == [
         "event", "step", "onset_step", "best_step", "metric", "value", "message"]

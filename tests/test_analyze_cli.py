@@ -304,3 +304,31 @@ def test_a_rise_that_stays_short_of_the_start_says_below_not_a_negative_above(di
     better_side = "above" if direction == "max" else "below"  # a "fall" ending on the better side
     low = "trough" if direction == "max" else "worst"  # a loss's worst point is its highest
     assert f"{low} 0.02 {better_side} the start" in phase_line(fall, direction)
+
+
+def test_runs_compared_on_different_metrics_say_so(capsys, tmp_path):
+    # trial 34b: one run's CSV (held-out accuracy) beside its JSONL (train reward), compared
+    # without a word; the same metric in two spellings is one metric
+    def log(name, metric):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps({"step": 10 * i, metric: 0.5 + 0.01 * i}) + "\n"
+                                for i in range(20)))
+        return path
+
+    held, reward = log("held", "eval/accuracy"), log("reward", "train/reward")
+    code, _, err = run_cli(capsys, "analyze", held, reward)
+    assert code == 0 and "compared on different metrics (eval/accuracy, train/reward)" in err
+    code, _, err = run_cli(capsys, "analyze", held, log("hf", "eval_accuracy"))
+    assert "different metrics" not in err
+
+
+def test_a_held_out_metric_passed_over_for_too_few_values_is_named(capsys, tmp_path):
+    # trial 34b: a verl log's held-out reward, logged once at the end, was left for the train
+    # batches' score without a word
+    log = tmp_path / "m.jsonl"
+    rows = [{"step": s, "train/reward": 0.1 + 0.01 * s} for s in range(1, 30)]
+    rows.append({"step": 29, "eval/accuracy": 0.4})
+    log.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    code, out, _ = run_cli(capsys, "analyze", log)
+    assert code == 0 and "metric train/reward" in out
+    assert "taking train/reward: eval/accuracy (1 value) had too few values" in out

@@ -52,6 +52,21 @@ def test_a_figure_of_an_analysis_that_kept_its_outliers_marks_none():
     assert marked_outliers(phase_figure(run, phasewatch.analyze(run), panels=None)) == [210]
 
 
+def test_the_smoothed_curve_is_of_the_values_analysed_not_the_outliers_left_out():
+    # trial 34b: three readings marked "outlier (left out)" bent the smoothed curve of a flat
+    # token accuracy at exactly their steps
+    run = read_run(RL)
+    frame = figure_data(phase_figure(run, phasewatch.analyze(run), panels=None)).to_frame()
+    smoothed = frame[frame.kind == "smoothed"]
+    assert 210 not in set(smoothed.step.astype(int))
+    kept = frame[(frame.kind == "raw") & (frame.step != 210)]
+    assert len(smoothed) == len(kept)
+    # with the outlier kept, it is a point of the curve again
+    kept_all = figure_data(phase_figure(run, phasewatch.analyze(run, keep_outliers=True),
+                                        panels=None)).to_frame()
+    assert 210 in set(kept_all[kept_all.kind == "smoothed"].step.astype(int))
+
+
 # ------------------------------------------------ a seed group's mean, analysed like its seeds
 
 SEEDS = [ROOT / "sample_logs" / "sft", ROOT / "sample_logs" / "seeds" / "sft_s1",

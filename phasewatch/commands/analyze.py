@@ -339,6 +339,15 @@ def run(args: argparse.Namespace) -> int:
     code = exit_code(analyses, failures)
     if not analyses:
         return code
+    metrics = sorted({a.metric for a in analyses})
+    spellings = {m.lower().replace("/", "").replace("_", "") for m in metrics}
+    if len(spellings) > 1 and args.metric is None:  # each run's own choice (trial 34b: a
+        # CSV's held-out accuracy beside the JSONL of the same run's train reward, compared
+        # without a word); eval_accuracy and eval/accuracy are one metric in two spellings
+        from phasewatch.output import warn
+
+        warn(f"the runs are compared on different metrics ({', '.join(metrics)}), each its "
+             "log's own choice: pass --metric NAME to compare one metric")
     if args.output == "json":
         doc = {"runs": [a.to_dict() for a in analyses]}
         if failures:

@@ -194,10 +194,15 @@ def _draw_performance(ax, run: Run, series, analysis: Analysis, smoothing: Smoot
     data.add(0, name, analysis.metric, "raw", steps, values)
     handles.append(Line2D([], [], linestyle="none", marker="o", markersize=2.5,
                           color=RAW_COLOR, markeredgewidth=0, label="raw values"))
-    curve = smoothing.apply(values, steps, breaks)
+    # the curve of the values analysed: the outliers the analysis left out (marked below) do
+    # not bend it (trial 34b: three left-out readings dipped a flat token accuracy's curve)
+    out = outlier_steps(analysis)
+    kept = ~np.isin(steps, np.asarray(out, dtype=np.float64)) if out else np.ones(steps.size, bool)
+    steps_kept = steps[kept]
+    curve = smoothing.apply(values[kept], steps_kept, breaks)
     if smoothing.kind != "none":
-        ax.plot(steps, curve, color=DATA_COLOR, linewidth=1.2, zorder=3, gid="smoothed")
-        data.add(0, name, analysis.metric, "smoothed", steps, curve)
+        ax.plot(steps_kept, curve, color=DATA_COLOR, linewidth=1.2, zorder=3, gid="smoothed")
+        data.add(0, name, analysis.metric, "smoothed", steps_kept, curve)
         handles.append(Line2D([], [], color=DATA_COLOR, linewidth=1.2,
                               label=in_step_unit(smoothing.describe(steps), unit)))
     baseline = analysis.baseline
@@ -212,13 +217,12 @@ def _draw_performance(ax, run: Run, series, analysis: Analysis, smoothing: Smoot
         handles.append(_draw.changepoint_handle())
     stop = analysis.recommended_stop_step
     if stop is not None:
-        y = float(np.interp(stop, steps, curve))
+        y = float(np.interp(stop, steps_kept, curve))
         ax.plot([stop], [y], zorder=5, gid="recommended-stop", color=DATA_COLOR, clip_on=False,
                 **{**_draw.STOP_STYLE, "markersize": 5})
         handles.append(Line2D([], [], label=f"stop ({at(stop, unit)})", color=DATA_COLOR,
                               gid="recommended-stop", **{**_draw.STOP_STYLE, "markersize": 5}))
         data.add(0, name, analysis.metric, "stop", [stop], [y])
-    out = outlier_steps(analysis)
     out_values = _draw.draw_outliers(ax, series, out, DATA_COLOR)
     if out_values:
         handles.append(_draw.outlier_handle())
