@@ -350,9 +350,10 @@ class LiveWatch:
                 self.say(f"no '{self.metric_option}' in the records yet; holding them until "
                          "it appears or the log ends")
             else:
-                self.say("no held-out metric (eval/accuracy or eval/loss, 3 values) or the "
-                         "run's declared one in the records yet; holding them until there is "
-                         "one or the log ends (pass --metric to choose one now)")
+                self.say("no held-out metric with 3 values yet (an evaluation's accuracy, "
+                         "loss or score: eval/accuracy, val_acc, eval_reward...) nor the run's "
+                         "declared one; holding the records until there is one or the log ends "
+                         "(pass --metric to choose one now)")
         self._check_missing()
 
     def _check_missing(self) -> None:

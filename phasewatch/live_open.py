@@ -265,9 +265,9 @@ def said_followed(source, folder: Path, say: Callable[[str], None]):
     else:
         say(f"{folder}: following {shown}, the Trainer's history (as a replay and `analyze` "
             "of the folder read it), and each newer checkpoint's as it is saved "
-            "(trainer_state.json once save_state() writes it); checkpoints hold no end-of-run "
-            "row: the follow ends at --idle-exit (longer than the time between saves) or when "
-            "stopped")
+            "(trainer_state.json once save_state() writes it); the follow ends at the "
+            "checkpoint saved at the run's max_steps, at --idle-exit (longer than the time "
+            "between saves) or when stopped")
     return CheckpointStates(source, folder, say)
 
 

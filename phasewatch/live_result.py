@@ -153,6 +153,13 @@ def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str],
     except PhasewatchError as exc:
         notice(f"{path}: the whole-run summary is not available: {exc}")
         return
+    held = run.column(run.resolve_metric(result.metric)).values.size
+    if read is None and held < result.n_values:
+        # a file rewritten while it was watched (a logger reopened with "w" after a resume,
+        # trial 34): the answer is of what it holds now, which the alerts above were not
+        notice(f"{path}: the whole-run answer is of the {counted(held, 'value')} of "
+               f"{result.metric} the log holds now, where the watch read {result.n_values}: it "
+               "was truncated or rewritten while watched, and what it held before is gone")
     result.phases = [p.name for p in analysis.phases]
     if analysis.recommended_stop_step is not None:
         result.best_step = analysis.recommended_stop_step

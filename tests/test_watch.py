@@ -396,3 +396,18 @@ def test_a_stopped_replay_summarises_the_log_up_to_the_stop(tmp_path, capsys):
     code, out, err = run_cli(capsys, run, "--format", "jsonl")
     summary = split_jsonl(out)[1]
     assert code == 0 and "to_stop" not in summary and "readaptation" in summary["phases"]
+
+
+def test_a_log_rewritten_while_followed_says_the_whole_run_answer_is_of_what_is_left(tmp_path):
+    # trial 34: a logger reopened with "w" after a resume left the second half in the file;
+    # the follow's closing "whole run" answer was of it alone, without a word
+    log = tmp_path / "m.jsonl"
+    records = curve_records(120)
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    watch = Watch(log, "--follow", "--idle-exit", "3", "--poll", "0.05")
+    watch.wait_for_err("following")
+    log.write_text("".join(json.dumps(r) + "\n" for r in records[160:]))  # steps 800 on only
+    code, _, err = watch.end()
+    assert code == 0 and "was truncated or rewritten while watched" in err, err
+    assert "the whole-run answer is of the 40 values of eval/accuracy the log holds now, " \
+           "where the watch read 120" in err, err

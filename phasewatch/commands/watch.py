@@ -84,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.idle_exit is not None and args.idle_exit < 0:
         raise UsageError("--idle-exit must be >= 0 seconds")
+    if args.idle_exit is not None and not args.follow:
+        from phasewatch.output import warn
+
+        warn("--idle-exit applies to a follow (--follow); a replay ends at the end of the log")
     stop_on = list(args.stop_on or ())
     if args.stop_file and not stop_on:
         stop_on = ["overfit"]
@@ -105,16 +109,19 @@ def run(args: argparse.Namespace) -> int:
     if stop_file is not None:
         stop_file.check()  # a stop file that cannot be written is an error now, not at the stop
     previous = _install_signal_handlers(stop)
+    last = None  # the stopping alert as watch gave it (with its saved checkpoint, its x)
     try:
-        for alert in watcher.alerts():
+        for last in watcher.alerts():
             for sink in sinks:
-                sink.emit(alert)
+                sink.emit(last)
     finally:
         _restore_signal_handlers(previous)
         for sink in sinks:
             sink.close(**({"wait": WEBHOOK_EXIT_WAIT} if isinstance(sink, WebhookSink) else {}))
     if watcher.stopped and stop_file is not None:
-        stop_file.trigger(watcher.monitor.stop_alert_)
+        stopping = watcher.monitor.stop_alert_
+        same = last is not None and (last.event, last.step) == (stopping.event, stopping.step)
+        stop_file.trigger(last if same else stopping)
     if args.output == "jsonl":
         from phasewatch.output import emit_jsonl
 

@@ -196,6 +196,24 @@ def _inside_file(path: Path) -> bool:
     return False
 
 
+def _sniff_with_parts(path: str | Path) -> ModuleType:
+    """`sniff_format(path)`, or where the file's own content does not tell (a CSV log whose
+    header went to `NAME.1` with logrotate's copytruncate), the format of its newest rotated
+    part: the file continues it."""
+    try:
+        return sniff_format(path)
+    except InputError as unknown:
+        from phasewatch.io.rotated import rotated_parts
+
+        parts = rotated_parts(Path(path)) if Path(path).is_file() else []
+        try:
+            if parts:
+                return sniff_format(parts[-1])
+        except InputError:
+            pass
+        raise unknown
+
+
 def open_source(path: str | Path, follow: bool = False, notice=None):
     """The `RecordSource` of any supported log (format sniffed from content). `follow`: the
     log may still grow (a partial last line waits; a missing file is waited for)."""
@@ -212,7 +230,7 @@ def _open_source(path: str | Path, follow: bool = False, notice=None):
         path, note = found.path, found.note
         if found.path != found.name and found.name.is_dir():
             folder = found.name  # the folder given names its run, not its log's file name
-    module = sniff_format(path)
+    module = _sniff_with_parts(path)
     source = module.source(path if module.__name__.endswith("_rest") else Path(path),
                            follow=follow, notice=notice)
     if not module.__name__.endswith("_rest"):  # a local line log: its rotated parts first

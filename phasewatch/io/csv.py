@@ -75,10 +75,25 @@ class LineParser:
         self._step_index = -1
         self._delimiter = ","
         self.step_unit = "step"  # "epoch" when the step column is `epoch`
+        self._previous: LineParser | None = None  # the file before this one (`next_file`)
+
+    def next_file(self) -> LineParser:
+        """The parser of the file that continues this one's log (the file truncated and
+        written again, or the current file after its rotated parts): it reads a header again,
+        or, where the file starts with a row (logrotate's copytruncate leaves the writer
+        appending rows, with no header; trial 34), this file's header."""
+        parser = LineParser(self.value_name)
+        parser._previous = self if self._columns is not None else None
+        return parser
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         if self._columns is None:
-            self._read_header(line)
+            try:
+                self._read_header(line)
+            except ValueError:
+                if not self._continues(line):
+                    raise
+                return self.feed(line, lineno)
             return []
         cells = _split(line, self._delimiter)
         if self._delimiter == ";":  # '0,5' is 0.5 in such a file
@@ -92,6 +107,27 @@ class LineParser:
             if i != self._step_index and name and cell.strip() != ""
         }
         return [(step, values)]
+
+    def _continues(self, line: str) -> bool:
+        """Whether `line`, the first of a file without a header, is a row of the file before
+        it (as many cells, a step where its step column is): then that file's header is
+        taken."""
+        previous = self._previous
+        if previous is None or previous._columns is None:
+            return False
+        cells = _split(line, previous._delimiter)
+        if len(cells) != len(previous._columns):
+            return False
+        try:
+            as_step(cells[previous._step_index])
+        except (TypeError, ValueError):
+            return False
+        self._columns, self._step_index = previous._columns, previous._step_index
+        self._delimiter, self.step_unit = previous._delimiter, previous.step_unit
+        self.run_name = previous.run_name
+        self.notes.append("a file without a header after the rotation or truncation of the "
+                          "log: read with the header of the file before it")
+        return True
 
     def _read_header(self, line: str) -> None:
         line = line.lstrip("\ufeff")  # a byte-order mark when a follower reads raw lines

@@ -69,10 +69,21 @@ class RotatedLog(WrappedSource):
         if not self._parts_read:
             info = self._source.info
             for part in self._parts:
-                yield from part.read(final=True)
-                for name, value in part.info.config.items():
-                    info.config.setdefault(name, value)
+                stated = 0
+                for record in part.read(final=True):
+                    # as soon as the part states them: a watch's monitor starts (and reads
+                    # the planned length) before the part's end (trial 34: a replay lost
+                    # the plan its follow had)
+                    if len(part.info.config) != stated:
+                        stated = len(part.info.config)
+                        _add_settings(info, part.info)
+                    yield record
+                _add_settings(info, part.info)
                 info.events.extend(part.info.events)
+            last = self._parts[-1]
+            if last.format == self._source.format and self._source.n_read == 0:
+                # the current file continues the last part (a CSV header it may not repeat)
+                self._source.parser = self._source.next_parser(last.parser)
             self._parts_read = True
         yield from self._source.read(final)
 
@@ -84,6 +95,12 @@ class RotatedLog(WrappedSource):
     def close(self) -> None:
         for source in (*self._parts, self._source):
             source.close()
+
+
+def _add_settings(info, part_info) -> None:
+    """The part's settings, where the current file does not state its own."""
+    for name, value in part_info.config.items():
+        info.config.setdefault(name, value)
 
 
 class _Named:

@@ -225,6 +225,13 @@ class LineRecordSource(RecordSource):
         self.tail = LineTail(self.file, follow=follow, **kwargs)
         self._too_long_reported = 0
 
+    def next_parser(self, parser) -> Any:
+        """The parser of a file that continues the log `parser` read (a truncated file written
+        again, the current file after its rotated parts): the parser's own `next_file()`
+        where it keeps something across files (a CSV header), else a fresh one."""
+        next_file = getattr(parser, "next_file", None)
+        return next_file() if next_file is not None else self.parser_factory()
+
     def end_marker(self, text: str, values: Mapping[str, Any] | None) -> bool:
         """Whether this line says the run ended (formats override)."""
         return False
@@ -246,7 +253,7 @@ class LineRecordSource(RecordSource):
         report = self.report
         for lineno, text in self.tail.read(final):
             if text is None and (lineno, text) == NEW_FILE:
-                self.parser = self.parser_factory()
+                self.parser = self.next_parser(self.parser)
                 continue
             report.seen(lineno)
             cut = self.cut_line_may_parse and lineno == self.tail.unterminated
