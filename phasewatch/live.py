@@ -352,7 +352,7 @@ class LiveWatch:
             else:
                 self.say("no held-out metric with 3 values yet (an evaluation's accuracy, "
                          "loss or score: eval/accuracy, val_acc, eval_reward...) nor the run's "
-                         "declared one; holding the records until there is one or the log ends "
+                         "declared one; holding them until there is one or the log ends "
                          "(pass --metric to choose one now)")
         self._check_missing()
 

@@ -202,7 +202,7 @@ def _sniff_with_parts(path: str | Path) -> ModuleType:
     part: the file continues it."""
     try:
         return sniff_format(path)
-    except InputError as unknown:
+    except InputError:
         from phasewatch.io.rotated import rotated_parts
 
         parts = rotated_parts(Path(path)) if Path(path).is_file() else []
@@ -211,7 +211,7 @@ def _sniff_with_parts(path: str | Path) -> ModuleType:
                 return sniff_format(parts[-1])
         except InputError:
             pass
-        raise unknown
+        raise
 
 
 def open_source(path: str | Path, follow: bool = False, notice=None):
