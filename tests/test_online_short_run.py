@@ -400,3 +400,25 @@ def test_a_gradual_fall_that_holds_waits_for_the_warm_up():
     monitor = PhaseMonitor(metric="eval/accuracy", stop_on=())
     alerts = [a for i, v in enumerate(gradual) for a in monitor.update(25 * i, {"eval/accuracy": v})]
     assert all(a.step >= 175 for a in alerts)
+
+
+@pytest.mark.parametrize("noise", [{}, {"noise_sd": 0.0216}])
+def test_a_v_within_the_first_evaluations_is_a_disruption_from_the_first_value(noise):
+    """Trial 34: a held-out accuracy 0.765 -> 0.388 -> back at 0.70-0.83 by its fifth
+    evaluation, then a slow decline: no disruption alert, an "improvement" of 0.161 above a
+    starting level that averaged the dip (0.6252), and with the noise `analyze` estimated
+    given (`--noise-sd 0.0216`) no alert at all. The dip stands 11 sds of the values back from
+    it deep (`dip_stands_out`): announced, from the first value."""
+    rng = np.random.default_rng(0)
+    head = [0.765, 0.508, 0.388, 0.702, 0.762]
+    plateau = 0.80 + rng.normal(0, 0.0216, 15)
+    decline = 0.80 - 0.004 * np.arange(1, 41) + rng.normal(0, 0.0216, 40)
+    values = np.concatenate([head, plateau, decline])
+    monitor = PhaseMonitor(metric="eval/accuracy", planned_steps=1500, **noise)
+    alerts = [a for i, v in enumerate(values)
+              for a in monitor.update(25 * i, {"eval/accuracy": float(v)})]
+    events = [a.event for a in alerts]
+    assert events[:2] == ["disruption", "readaptation"], [a.message for a in alerts]
+    assert "below the starting level 0.765," in alerts[0].message  # the first value, no mean
+    assert "overfit" in events
+    assert "improvement" not in events

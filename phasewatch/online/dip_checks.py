@@ -20,6 +20,8 @@ RISE_FROM_TROUGH_T = 5.0  # ... and the rise out of it this many (`dip_and_rise_
 # more, false stops unchanged; the first 60 values of 120 other AR(0.6-0.8) runs: 11 -> 16
 # stopped, sticky wander that no threshold here separates. Dip 1-1.5 se: 2-3 sticky runs
 # more; 3: 2 fewer three_phase. Rise 4-6: the same; 3 with the dip at 2: 1 more AR(0.6) run)
+STANDS_OUT_SD = 10.0  # a dip this many times deeper than the values back from it spread
+RECOVERED_VALUES = 10  # ... judged on at least this many of them (`dip_stands_out`)
 AR_UNCERTAINTY = 2.0  # residual phi is taken at its estimate + this / sqrt(values)
 AR_MAX_RESIDUAL = 0.9  # ... capped here (the variance ratio is 19 at 0.9)
 
@@ -39,6 +41,25 @@ def dip_is_no_wander(y: np.ndarray, trough: int, best: int, white: float) -> boo
         return True
     dip_t, rise_t = dip_and_rise_t(y, trough, best, white)
     return dip_t >= DIP_DEPTH_T and rise_t >= RISE_FROM_TROUGH_T
+
+
+def dip_stands_out(y: np.ndarray, trough: int, given_sd: float | None = None) -> bool:
+    """A dip from the first value to index `trough` that is `STANDS_OUT_SD` times deeper than
+    the values that came back from it (those above half its depth) spread about their mean,
+    with at least `RECOVERED_VALUES` of them (2 with a noise sd the user gave, which is then
+    the spread). Sticky noise wanders about its mean after such a dip as far as into it (an
+    AR(0.8) run's first value lies up to ~3 of its marginal sds from its lowest); a curved
+    recovery, which the broken line of `dip_and_rise_t` leaves in sticky residuals, is no such
+    wander: a held-out accuracy 0.765 -> 0.388 -> back at 0.70-0.83 (sd 0.035) is 11 sds deep
+    and was never announced live (trial 34; with the noise given, 0.0216, not either)."""
+    depth = float(y[0] - y[trough])
+    if trough < 1 or depth <= 0:
+        return False
+    back = y[trough + 1:]
+    back = back[back >= y[trough] + depth / 2]
+    if given_sd is not None:
+        return back.size >= 2 and depth >= STANDS_OUT_SD * given_sd
+    return back.size >= RECOVERED_VALUES and depth >= STANDS_OUT_SD * float(np.std(back))
 
 
 def dip_and_rise_t(y: np.ndarray, trough: int, best: int, white: float) -> tuple[float, float]:

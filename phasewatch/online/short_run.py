@@ -79,7 +79,12 @@ import numpy as np
 
 from phasewatch.confidence import FEW_POINTS
 from phasewatch.noise import GROSS_SD
-from phasewatch.online.dip_checks import cliff_sds, dip_is_no_wander, sticky_least_squares
+from phasewatch.online.dip_checks import (
+    cliff_sds,
+    dip_is_no_wander,
+    dip_stands_out,
+    sticky_least_squares,
+)
 from phasewatch.online.plan import RunPlan
 from phasewatch.online.series import Series
 from phasewatch.online.series_noise import clip_outliers
@@ -151,6 +156,7 @@ class RefitDip:
     trough_value: float
     evaluations: int
     recovering: bool = True  # else a fall that holds (a cliff)
+    stands_out: bool = False  # deeper than any wander of the values back from it
 
     def reason(self, s: Series, stage_step: int | None) -> str:
         verb, _ = moved(s.sign, better=False)
@@ -214,9 +220,10 @@ def refit_dip(s: Series, stage_step: int | None) -> RefitDip | None:
             return None
         return RefitDip(pairs[0][0], trough, float(y[at]), len(pairs), recovering=False)
     best = min(at + 1 + int(np.argmax(y[at + 1:])), y.size - 2) if at < y.size - 2 else at
-    if not dip_is_no_wander(y, at, best, s.white):  # sticky noise wanders down and back
-        return None
-    return RefitDip(pairs[0][0], trough, float(y[at]), len(pairs))
+    stands_out = dip_stands_out(y, at, s.given_sd)
+    if not (stands_out or dip_is_no_wander(y, at, best, s.white)):  # sticky noise wanders
+        return None  # down and back
+    return RefitDip(pairs[0][0], trough, float(y[at]), len(pairs), stands_out=stands_out)
 
 
 def refit_stage(s: Series, stage_step: int | None, from_start: bool,
