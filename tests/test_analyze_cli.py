@@ -332,3 +332,14 @@ def test_a_held_out_metric_passed_over_for_too_few_values_is_named(capsys, tmp_p
     code, out, _ = run_cli(capsys, "analyze", log)
     assert code == 0 and "metric train/reward" in out
     assert "taking train/reward: eval/accuracy (1 value) had too few values" in out
+
+
+def test_the_stop_of_a_constant_metric_says_any_checkpoint_is_as_good(capsys, tmp_path):
+    # trial 34b: a token accuracy at 0.9773 on every evaluation: "recommended stop: step 100"
+    log = tmp_path / "m.jsonl"
+    log.write_text("".join(json.dumps({"step": 100 * i, "eval/accuracy": 0.9773}) + "\n"
+                           for i in range(1, 21)))
+    code, out, _ = run_cli(capsys, "analyze", log)
+    assert code == 0
+    assert "recommended stop: step 100 (the metric is the same at every evaluation analysed: " \
+           "any is as good)" in out

@@ -430,7 +430,8 @@ def test_a_whole_run_trend_says_its_ends_are_means():
     assert phase.name == "improvement" and phase.stats["ends_averaged"] == 20
     assert phase.stats["start_value"] == pytest.approx(np.mean(y[:20]))
     assert phase.stats["end_value"] == pytest.approx(np.mean(y[-20:]))
-    assert "(ends: means of 20 evaluations each)" in phase_line(phase)
+    se = phase.stats["change_sd"] * (20 / 2) ** 0.5  # the change between two 20-value means
+    assert f"(ends: means of 20 evaluations each; the change is {se:+.1f} se)" in phase_line(phase)
 
 
 def test_a_noisy_dip_and_climb_is_not_one_plateau():

@@ -123,7 +123,11 @@ def _ends_read(stats: dict) -> str:
     """How the start and end values printed were read where they are not the evaluations at
     the phase's edges, so a reader checking them against the log knows what to compare."""
     if "ends_averaged" in stats:
-        return f"  (ends: means of {stats['ends_averaged']} evaluations each)"
+        # the change is between two means: in their standard errors beside the sds of one
+        # evaluation (trial 34b: "+1.6 sd" on a rise the whole-run test found significant)
+        n, change_sd = stats["ends_averaged"], stats.get("change_sd")
+        se = "" if change_sd is None else f"; the change is {change_sd * (n / 2) ** 0.5:+.1f} se"
+        return f"  (ends: means of {n} evaluations each{se})"
     if "ends_medians" in stats:
         return f"  (ends: medians of {stats['ends_medians']} evaluations each)"
     if "end_averaged" in stats:
@@ -191,6 +195,9 @@ def print_text(analysis: Analysis) -> None:
 def _as_good(analysis: Analysis) -> str:
     """' (the last, step 250, is as good within the noise)' when the data
     do not rank the recommended checkpoint above the last one (`checkpoint.beats_last`)."""
+    if len(analysis.phases) == 1 and analysis.phases[0].stats.get("change") == 0 \
+            and not analysis.extra.get("noise_sd"):  # trial 34b: a stop on a constant metric
+        return " (the metric is the same at every evaluation analysed: any is as good)"
     if analysis.extra.get("stop_beats_last") is not False or not analysis.phases:
         return ""
     unit = analysis.extra.get("step_unit", "step")
