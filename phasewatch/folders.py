@@ -303,7 +303,20 @@ def single_run(path: str | Path) -> Found:
     shown = ", ".join(_relative(r.name, path) for r in runs[:8])
     more = f", ... ({len(runs)} in all)" if len(runs) > 8 else ""
     raise InputError(f"this folder holds {len(runs)} runs ({shown}{more}); pass one of them, "
-                     "or give the folder to analyze/plot/inspect, which take each", path)
+                     "or give the folder to analyze/plot/inspect, which take each"
+                     + _resumed_hint(path), path)
+
+
+def _resumed_hint(path: Path) -> str:
+    """Where a Trainer's `runs/` holds one TensorBoard folder per `train()` call (a run resumed
+    into its output folder writes a new one: trial 34), the output folder, whose checkpoints'
+    trainer_state.json hold the whole run, resumes resolved."""
+    parent = path.parent
+    if path.name != "runs" or not (any(parent.glob("checkpoint-*/trainer_state.json"))
+                                   or (parent / "trainer_state.json").is_file()):
+        return ""
+    return (f"; a run resumed into its output folder writes one of these per start: give "
+            f"the output folder {parent} to read the whole run from its trainer_state.json")
 
 
 def _relative(path: Path, root: Path) -> str:

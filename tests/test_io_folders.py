@@ -283,3 +283,19 @@ def test_a_folder_holding_one_log_file_names_the_run(tmp_path):
         (folder / fmt).write_text(text)
         assert read_run(folder).name == name
         assert read_run(folder / fmt).name == Path(fmt).stem
+
+
+def test_a_trainers_runs_folder_of_two_starts_names_the_output_folder(tmp_path):
+    # trial 34: HF writes one TensorBoard folder per train() start under OUT/runs; resumed
+    # into OUT, `watch OUT/runs` said only "this folder holds 2 runs"
+    out = tmp_path / "out"
+    for name in ("Dec04_15-08-55_vm", "Dec04_15-10-39_vm"):
+        (out / "runs" / name).mkdir(parents=True)
+        (out / "runs" / name / "metrics.jsonl").write_text('{"step": 1, "eval/accuracy": 0.5}\n')
+    with pytest.raises(InputError, match="holds 2 runs") as plain:
+        read_run(out / "runs")
+    assert "resumed" not in str(plain.value)  # no Trainer's output folder around it
+    (out / "checkpoint-100").mkdir()
+    (out / "checkpoint-100" / "trainer_state.json").write_text('{"log_history": []}')
+    with pytest.raises(InputError, match=f"give the output folder {out} to read the whole run"):
+        read_run(out / "runs")

@@ -10,8 +10,9 @@ from phasewatch.values import finite_float
 
 
 def add_phase_arguments(parser: argparse.ArgumentParser) -> None:
-    """--baseline, --keep-outliers, --penalty: how the phases are found and measured (analyze
-    and plot share them, so a figure can draw the phases an analysis with them found)."""
+    """--baseline, --keep-outliers, --penalty, --planned-steps: how the phases are found and
+    measured (analyze and plot share them, so a figure can draw the phases an analysis with
+    them found; watch has its own --planned-steps, the same option)."""
     parser.add_argument("--baseline", default="first", metavar="first|mean-of-first:K|step:S",
                         help="the starting level the depth of a fall from the start and the gain "
                         "are measured from (the phases do not depend on it): the "
