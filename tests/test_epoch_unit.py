@@ -285,7 +285,7 @@ def test_watch_of_a_keras_history_says_epoch(tmp_path, capsys):
     assert f"checkpoint to keep: epoch {BEST_EPOCH}" in err
     code, out, _ = cli(capsys, "watch", keras_history(tmp_path), "--format", "jsonl")
     objects = [json.loads(line) for line in out.splitlines()]
-    assert objects[-1]["message"].endswith(f"best epoch {BEST_EPOCH}")
+    assert objects[-1]["message"].endswith(f"checkpoint to keep: epoch {BEST_EPOCH}")
     assert all(set(o) >= {"step", "onset_step", "best_step"} for o in objects)  # keys kept
 
 

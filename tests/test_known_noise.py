@@ -205,7 +205,7 @@ def test_plot_draws_the_phases_analyze_finds_with_the_noise_given(capsys, tmp_pa
     rows = list(csv.DictReader(data.open()))
     drawn = [(r["kind"].removeprefix("phase:"), int(r["step"]), int(r["end_step"]))
              for r in rows if r["kind"].startswith("phase:")]
-    assert code == 0 and drawn == phases and ("plateau", 670, 1160) in drawn
+    assert code == 0 and drawn == phases and ("plateau", 630, 1160) in drawn
     code, _, err = run_cli(capsys, "plot", SAMPLES / "demo", "-o", figure, "--noise-sd", "0")
     assert code == 2 and "--noise-sd" in err
 
