@@ -122,6 +122,7 @@ class SavedCheckpoint:
     rotating: bool = False
     # the level that ranked it where that is not `value` (a dense run's 3-point median)
     level: float | None = None
+    best_value: float | None = None  # the evaluation at `best_step`, to say how far off it is
 
     def to_dict(self) -> dict[str, Any] | None:
         """The JSON `saved_checkpoint`: null when there is no checkpoint to load."""
@@ -149,7 +150,13 @@ class SavedCheckpoint:
         at = "" if self.value_step == self.step else f" at step {self.value_step}"
         if self.level is not None:  # what ranked it, not only a raw value that may contradict it
             at += f" (ranked by {self.level:.4g}, its median with the evaluations beside it)"
-        best = f"best saved: {CHECKPOINT_PREFIX}-{self.step}, {metric} {self.value:.4g}{at}{copy}"
+        # how far it is from the recommended step's evaluation (trial 34: the best saved,
+        # after the overfit, read as a substitute for a best 18 sds better)
+        off = ("" if self.best_value is None or self.value is None else
+               f", {abs(self.value - self.best_value):.3g} from step {self.best_step}'s "
+               f"{self.best_value:.4g}")
+        best = (f"best saved: {CHECKPOINT_PREFIX}-{self.step}, {metric} {self.value:.4g}{at}"
+                f"{off}{copy}")
         return f"{said}; {best}" if said else best
 
 
@@ -170,6 +177,9 @@ def choose(folder: Path, steps: list[int], eval_steps, oriented, sign: float,
     if y.size == 0 or not steps:
         return found
     scores, at = score_saves(steps, eval_steps, y)
+    if best_step is not None and (k := int(np.searchsorted(eval_steps, best_step))) < y.size \
+            and eval_steps[k] == best_step and math.isfinite(y[k]):
+        found.best_value = float(sign * y[k])
     # the recommended step's own checkpoint, when it exists, is the one to load
     chosen = best_step if found.best == "saved" and best_step in scores else best_saved(scores)
     if chosen is not None:

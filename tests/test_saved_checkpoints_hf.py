@@ -92,8 +92,10 @@ def test_checkpoints_on_another_cadence_than_the_evaluations(tmp_path, capsys):
 
     assert main(["analyze", str(out)]) == 0
     text = capsys.readouterr().out
+    off = abs(evals[saved["step"]] - evals[900])  # how far from the recommended evaluation
     assert (f"checkpoint to keep: step 900 (not saved; best saved: checkpoint-{saved['step']}, "
-            f"eval_accuracy {evals[saved['step']]:.4g})") in text
+            f"eval_accuracy {evals[saved['step']]:.4g}, {off:.3g} from step 900's "
+            f"{evals[900]:.4g})") in text
 
     # the same log outside an HF output folder: the same answer, and nothing else is said
     alone = tmp_path / "alone"
