@@ -346,11 +346,14 @@ def run(args: argparse.Namespace) -> int:
     code = exit_code(analyses, failures)
     if not analyses:
         return code
+    from phasewatch.presets import hf_spellings
+
     metrics = sorted({a.metric for a in analyses})
-    spellings = {m.lower().replace("/", "").replace("_", "") for m in metrics}
-    if len(spellings) > 1 and args.metric is None:  # each run's own choice (trial 34b: a
-        # CSV's held-out accuracy beside the JSONL of the same run's train reward, compared
-        # without a word); eval_accuracy and eval/accuracy are one metric in two spellings
+    if args.metric is None and any(m != metrics[0] and metrics[0] not in hf_spellings(m)
+                                   for m in metrics):
+        # each run's own choice (trial 34b: a CSV's held-out accuracy beside the JSONL of the
+        # same run's train reward, compared without a word); eval_accuracy and eval/accuracy
+        # are one metric in HF's two spellings
         from phasewatch.output import warn
 
         warn(f"the runs are compared on different metrics ({', '.join(metrics)}), each its "
