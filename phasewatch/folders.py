@@ -217,6 +217,12 @@ def run_of_folder(folder: Path) -> list[Found]:
         return [Found(p, root=p) for p in runs]
     if any(tensorboard.EVENT_FILE_MARK in p.name for p in _files(folder)):
         return [Found(folder, root=folder)]
+    starts = tensorboard.trainer_starts(folder)
+    if starts:
+        note = (f"{len(starts)} starts of one Trainer run ({', '.join(s.name for s in starts)}: "
+                "a resume writes one per start), read as one; a later start's records supersede "
+                "the steps it logs again") if len(starts) > 1 else ""
+        return [Found(folder, note, root=folder)]
     for name in ("trainer_state.json", "trainer_log.jsonl"):
         if (folder / name).is_file():
             return [Found(folder / name, root=folder)]
@@ -303,20 +309,7 @@ def single_run(path: str | Path) -> Found:
     shown = ", ".join(_relative(r.name, path) for r in runs[:8])
     more = f", ... ({len(runs)} in all)" if len(runs) > 8 else ""
     raise InputError(f"this folder holds {len(runs)} runs ({shown}{more}); pass one of them, "
-                     "or give the folder to analyze/plot/inspect, which take each"
-                     + _resumed_hint(path), path)
-
-
-def _resumed_hint(path: Path) -> str:
-    """Where a Trainer's `runs/` holds one TensorBoard folder per `train()` call (a run resumed
-    into its output folder writes a new one: trial 34), the output folder, whose checkpoints'
-    trainer_state.json hold the whole run, resumes resolved."""
-    parent = path.parent
-    if path.name != "runs" or not (any(parent.glob("checkpoint-*/trainer_state.json"))
-                                   or (parent / "trainer_state.json").is_file()):
-        return ""
-    return (f"; a run resumed into its output folder writes one of these per start: give "
-            f"the output folder {parent} to read the whole run from its trainer_state.json")
+                     "or give the folder to analyze/plot/inspect, which take each", path)
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -148,7 +148,7 @@ def test_a_log_that_appears_while_the_folder_is_opened_is_waited_on(tmp_path, mo
     source.close()
     waited, decided, followed = said  # not followed at once: waited, then by --idle-exit
     assert "only the Trainer's TensorBoard log" in waited
-    assert "has not grown for 0.3 s" in decided and "following runs/" in followed
+    assert "has not grown for 0.3 s" in decided and "following runs, the folder" in followed
     assert quiet_since is not None  # the watch's own --idle-exit counts from the log's last growth
 
 

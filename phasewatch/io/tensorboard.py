@@ -12,7 +12,9 @@ PATH may be one event file or a folder. A folder's event files are read together
 directory are one run written in several sessions (a resume starts a new file), and events are
 merged in wall-time order so a resumed block supersedes what it re-logs. When event files sit
 in several directories (Keras writes `train/` and `validation/`), each tag is prefixed with its
-directory relative to PATH so the series stay apart. Keras' `epoch_<metric>` tags have the epoch
+directory relative to PATH so the series stay apart, except in a Hugging Face Trainer's `runs/`
+(`trainer_starts`): its `<date>_<host>` folders are the starts of one run (a run resumed into its
+output folder writes one per start), read as one run in wall-time order. Keras' `epoch_<metric>` tags have the epoch
 for their step: a run of only those says its steps are epochs (`xaxis.step_unit_of_tags`).
 """
 
@@ -37,6 +39,9 @@ FORMAT = "tensorboard"
 EVENT_FILE_MARK = "tfevents"
 FILE_VERSION_MARK = b"brain.Event:"
 MAX_FOLDER_DEPTH = 4
+# HF TrainingArguments' default logging_dir: runs/ + datetime.now().strftime("%b%d_%H-%M-%S")
+# + "_" + socket.gethostname(), one per Trainer (per start of a run)
+_TRAINER_START = re.compile(r"[A-Z][a-z]{2}\d{2}_\d{2}-\d{2}-\d{2}_.")
 _NAME_TIME = re.compile(r"tfevents\.(\d+)")
 # HF's TensorBoardCallback: add_text("model_config", ...) then add_text("args", ...), JSON each;
 # in this order in run.config (later keys win). Texts above the cap are not configs.
@@ -64,6 +69,27 @@ def event_files(folder: Path, limit: int | None = None) -> list[Path]:
                 if limit is not None and len(found) >= limit:
                     return found
     return sorted(found, key=lambda p: (str(p.parent), _name_time(p), p.name))
+
+
+def trainer_starts(folder: Path) -> list[Path]:
+    """The `<date>_<host>` TensorBoard folders in `folder` when it is a Hugging Face Trainer's
+    `runs/` (every sub-folder so named, each holding event files, none beside them), else [].
+    A Trainer writes one per start, so a run killed and resumed into its output folder leaves
+    two: they are one run, the resumed start's records superseding the steps it logs again
+    (trial 34: read apart, the resume was two unrelated runs and a follow of `runs/` never
+    moved to the new start's folder)."""
+    if folder.name != "runs":
+        return []
+    try:
+        children = sorted(folder.iterdir())
+    except OSError:
+        return []
+    starts = [c for c in children if not c.name.startswith(".")]
+    if not starts or not all(c.is_dir() and _TRAINER_START.match(c.name)
+                             and any(EVENT_FILE_MARK in f.name for f in c.iterdir())
+                             for c in starts):
+        return []
+    return starts
 
 
 def _name_time(path: Path) -> int:
@@ -257,11 +283,13 @@ class Source(RecordSource):
     def _scan(self) -> None:
         found = event_files(self.path) if self.path.is_dir() else [self.path]
         directories = sorted({f.parent for f in found} | {f.path.parent for f in self.files.values()})
+        one_run = self.path.is_dir() and bool(trainer_starts(self.path))
         for file in found:
             if file in self.files:
                 continue
             group = ""
-            if self.path.is_dir() and len(directories) > 1 and file.parent != self.path:
+            if self.path.is_dir() and len(directories) > 1 and file.parent != self.path \
+                    and not one_run:
                 group = file.parent.relative_to(self.path).as_posix() + "/"
             self.files[file] = _EventFile(file, len(self.files), group)
 
