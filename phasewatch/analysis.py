@@ -133,7 +133,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     if y.size < SHORT_POINTS or np.ptp(y) == 0:
         return note_unseen_start(_train_rises_named(_with_source(analyze_short(
             run.source, own_metric, direction, series, other_signals(run, metric), baseline_spec,
-            warnings, known.sd if known else None), known), train_loss), steps, y)
+            warnings, known.sd if known else None), known), train_loss), steps, y, run.step_unit)
 
     events = [e.step for e in run.events if steps[0] < e.step <= steps[-1]] if cfg.use_events else []
     # Only a change of training stage is a boundary of the performance series: an epoch
@@ -267,7 +267,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
                                      changepoints, phases, int(steps[best]), warnings, extra),
                             known)
     analysis = note_start_beats_stop(_train_rises_named(analysis, train_loss), steps, y, cfg.k_sd)
-    return note_unseen_start(analysis, steps, y)
+    return note_unseen_start(analysis, steps, y, run.step_unit)
 
 
 def _train_rises_named(analysis: Analysis, train_loss: bool) -> Analysis:

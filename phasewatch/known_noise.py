@@ -189,7 +189,7 @@ def quantised_rate_note(columns: dict[str, tuple[np.ndarray, np.ndarray]], metri
     noise."""
     y = np.asarray(values, dtype=np.float64)
     y = y[np.isfinite(y)]
-    if y.size < 3 or estimated_sd <= 0 or y.min() < 0.0 or y.max() > 1.0:
+    if y.size < 3 or estimated_sd < 0 or y.min() < 0.0 or y.max() > 1.0:
         return None
     found = logged_eval_size(columns, metric)
     if found is None:
@@ -202,7 +202,9 @@ def quantised_rate_note(columns: dict[str, tuple[np.ndarray, np.ndarray]], metri
     if binomial is None or binomial.sd <= QUANTISED_NOISE_RATIO * estimated_sd:
         return None
     distinct = np.unique(np.round(counts)).size
+    # an estimate of 0: the values repeat exactly (one item's change, then the same count)
+    against = (f"{binomial.sd / estimated_sd:.1f}x the {estimated_sd:.3g} estimated from the data"
+               if estimated_sd > 0 else "where the data's own estimate is 0")
     return (f"{metric} takes {distinct} value{'s' if distinct != 1 else ''}, multiples of "
             f"1/{size}, and the log's evaluation set has {size} samples ({how}): its binomial "
-            f"noise is {binomial.sd:.3g}, {binomial.sd / estimated_sd:.1f}x the {estimated_sd:.3g} "
-            f"estimated from the data; --eval-size {size} judges the run against it")
+            f"noise is {binomial.sd:.3g}, {against}; --eval-size {size} judges the run against it")

@@ -129,6 +129,9 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         # Stable-Baselines3 (progress.csv, console tables), OpenAI Baselines: the mean return of
         # the last 100 training episodes
         "rollout/ep_rew_mean", "EpRewMean", "eprewmean",
+        # last, any train-side mean reward under its method's own prefix (a self-distillation
+        # trainer's `train/self_distillation/reward_mean` beside its distillation loss)
+        "train/*/reward_mean", "train/*/mean_reward",
     ),
     "train/entropy": (
         "train/entropy", "entropy", "actor/entropy", "entropy_loss", "train/entropy_loss",

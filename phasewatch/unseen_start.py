@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from phasewatch import step_units
 from phasewatch.phase_stats import UP_PHASES
 from phasewatch.presets import ROLE_CANDIDATES, aliases_for
 from phasewatch.results import Analysis
@@ -36,9 +37,12 @@ NEAR_WORST_SD = 2.0  # the first evaluation within this many noise sds of the ru
 SLOW_START = 0.5  # its first step below this fraction of the largest in the first third
 
 
-def note_unseen_start(analysis: Analysis, steps: np.ndarray, y: np.ndarray) -> Analysis:
+def note_unseen_start(analysis: Analysis, steps: np.ndarray, y: np.ndarray,
+                      unit: str = "step") -> Analysis:
     """`analysis` with a warning where its run (`steps`, `y` higher-is-better, as analysed)
-    starts after step 0 from near its worst and rises slowly from there (module docstring)."""
+    starts after step 0 from near its worst and rises slowly from there (module docstring);
+    steps said in the run's `unit` (an epoch-counted console log's first row is "epoch
+    0.0236", not "step 236")."""
     if y.size < 3 or not analysis.phases or steps[0] <= 1:  # step 1: the first update's batch
         return analysis
     first = analysis.phases[0]
@@ -50,12 +54,12 @@ def note_unseen_start(analysis: Analysis, steps: np.ndarray, y: np.ndarray) -> A
     gaps = np.diff(y[:max(3, y.size // 3)])
     if gaps[0] >= SLOW_START * np.max(gaps):
         return analysis
-    at = int(steps[0])
+    first = step_units.at(int(steps[0]), unit)
     hidden, seen = ("rise", "fall") if analysis.direction == "min" else ("fall", "rise")
     analysis.warnings.append(
-        f"{analysis.metric} is first logged at step {at}, after training began, and improves "
-        f"from near its worst there: its value before training is unknown, so a {hidden} in the "
-        f"first {at} steps would not show and the {seen} may be a recovery "
+        f"{analysis.metric} is first logged at {first}, after training began, and improves "
+        f"from near its worst there: its value before training is unknown, so a {hidden} before "
+        f"{first} would not show and the {seen} may be a recovery "
         f"({start_advice(analysis.metric)})")
     return analysis
 

@@ -96,3 +96,16 @@ def test_following_waits_for_a_third_held_out_value_and_agrees_with_the_replay(t
     followed, replayed, result = follows_a_held_choice(tmp_path / "log.jsonl", lines, 8)
     assert result.metric == "eval_accuracy"
     assert_same(followed, replayed)
+
+
+def test_a_mean_reward_under_the_methods_own_prefix_is_the_reward_not_the_loss(capsys, tmp_path):
+    """csv-sdpo-reward (trial 35b finding 12): a self-distillation trainer logs
+    `train/self_distillation/reward_mean` beside `train/loss`; the warning said the log had no
+    reward and the distillation loss was analysed."""
+    rows = [{"step": r["step"], "train/loss": 0.01, "train/self_distillation/reward_mean":
+             r["train/reward"], "train/self_distillation/reward_std": 0.3} for r in _reward_rows()]
+    run = _analyze(capsys, _write(tmp_path / "history.jsonl", rows))
+    assert run["metric"] == "train/self_distillation/reward_mean"
+    assert not any("no held-out metric or reward" in w for w in run["warnings"])
+    summary, _ = _watch(capsys, tmp_path / "history.jsonl")
+    assert summary["metric"] == "train/self_distillation/reward_mean"

@@ -118,3 +118,16 @@ def test_no_note_for_a_large_set_a_score_that_is_no_count_or_a_value_out_of_0_1(
     varying = {"eval_runtime": (np.arange(3), np.ones(3)),
                "eval_samples_per_second": (np.arange(3), np.array([14.0, 20.0, 28.0]))}
     assert logged_eval_size(varying, "eval_accuracy") is None
+
+
+def test_a_one_item_change_that_then_repeats_is_told_too(capsys, tmp_path):
+    """wandb-prefdecode-rm (trial 35b finding 5): an accuracy on 10 items, 5/10 then 4/10 at
+    every later evaluation, has a noise estimate of 0 and was a "disruption, not recovered"
+    without a word on its 10 items; W&B's copy of the Trainer's rows names them `eval/`."""
+    values = [0.5] + [0.4] * 19
+    run = _analyze(capsys, _trainer_state(tmp_path, size=10, values=values, prefix="eval/"))
+    assert run["noise_sd"] == 0
+    note = next(w for w in run["warnings"] if NOTE in w)
+    assert note.endswith("its binomial noise is 0.156, where the data's own estimate is 0; "
+                         "--eval-size 10 judges the run against it")
+    assert "eval/samples_per_second x eval/runtime" in note

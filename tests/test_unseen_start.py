@@ -1,6 +1,6 @@
 """The note on a run first seen after training began speaks in its metric's direction and gives
-its metric's advice (trial 32b finding 13): hf-donut's eval_loss read "a fall in the first 50
-steps would not show and the rise may be a recovery" (a loss improves by falling), and
+its metric's advice (trial 32b finding 13): hf-donut's eval_loss read "a fall in the first 50 steps
+would not show and the rise may be a recovery" (a loss improves by falling), and
 trl-grpo-gemma3's GRPO reward, scored on training batches, was told to set eval_on_start=True
 (there is no evaluation to start with)."""
 
@@ -18,9 +18,10 @@ SFT1 = [0.01, 0.0, 0.015, 0.13, 0.235, 0.28, 0.375, 0.455, 0.515, 0.515, 0.525, 
         0.645, 0.625]
 
 
-def _note(metric: str, values, direction: str | None = None) -> str:
+def _note(metric: str, values, direction: str | None = None, unit: str = "step") -> str:
     steps = 20 + np.arange(len(values), dtype=np.int64) * 20
     run = Run.from_columns({metric: (steps, np.asarray(values, dtype=np.float64))}, "t", "t")
+    run.step_unit = unit
     a = analyze(run, metric=metric, direction=direction)
     [note] = [w for w in a.warnings if "after training began" in w]
     return note
@@ -28,7 +29,7 @@ def _note(metric: str, values, direction: str | None = None) -> str:
 
 def test_a_loss_first_seen_after_training_began_hides_a_rise_and_its_fall_may_be_a_recovery():
     note = _note("eval_loss", [1.0 - v for v in SFT1], direction="min")
-    assert ("so a rise in the first 20 steps would not show and the fall may be a recovery "
+    assert ("so a rise before step 20 would not show and the fall may be a recovery "
             "(log it at step 0 too: for a Hugging Face Trainer's evaluations, "
             "eval_on_start=True)") in note
     assert "the rise may be" not in note
@@ -36,9 +37,17 @@ def test_a_loss_first_seen_after_training_began_hides_a_rise_and_its_fall_may_be
 
 def test_an_accuracy_hides_a_fall_and_its_rise_may_be_a_recovery():
     note = _note("eval/accuracy", SFT1)
-    assert "so a fall in the first 20 steps would not show and the rise may be a recovery" in note
+    assert "so a fall before step 20 would not show and the rise may be a recovery" in note
     assert note.endswith("(log it at step 0 too: for a Hugging Face Trainer's evaluations, "
                          "eval_on_start=True)")
+
+
+def test_a_log_counted_in_epochs_says_the_epoch():
+    """hfconsole-math-rlvr (trial 35b finding 7): steps that count epoch/10000 said "first
+    logged at step 236 ... in the first 236 steps", of a run whose outputs speak in epochs."""
+    note = _note("eval/accuracy", SFT1, unit="epoch/10000")
+    assert "first logged at epoch 0.002, after training began" in note
+    assert "a fall before epoch 0.002 would not show" in note
 
 
 @pytest.mark.parametrize("metric", ["reward", "train/reward", "critic/score/mean", "Reward"])
