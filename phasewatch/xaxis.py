@@ -92,6 +92,22 @@ def shared_step_unit(runs_and_metrics: Iterable[tuple[Run, str]]) -> str:
     return units.pop() if len(units) == 1 else "step"
 
 
+def check_comparable(runs: list[Run]) -> None:
+    """A usage error when a run of several to draw on one axis counts its rows in a scaled unit
+    (an HF console log without steps: epoch x 10,000): its numbers are no steps, and another
+    run's steps beside them would put it at 10,000 times its length (trial 35b: drawn from
+    2356 to 30000 for a run of about 1276 steps, or, first of the two, an error that said to
+    use --x step, which its log cannot give)."""
+    for run in runs:
+        counts = step_unit(run)
+        if unit_scale(counts) != 1:
+            word = unit_word(counts)
+            raise UsageError(f"{run.source}: its log states no training step (its rows count "
+                             f"{word}s), so it shares no x axis with the other runs: draw it "
+                             "alone, or compare the runs in a table with `phasewatch analyze "
+                             "RUN1 RUN2 ...`")
+
+
 def axis_label(unit: str) -> str:
     """A figure's x-axis label for steps counting `unit`."""
     return "training step" if unit == "step" else unit_word(unit)

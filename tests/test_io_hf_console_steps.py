@@ -163,6 +163,13 @@ def test_without_a_step_every_output_says_the_epoch(tmp_path, capsys):
     assert "epoch 1.349" in out.splitlines()[-1] and "13490" not in out
     code, out, _ = cli(capsys, "inspect", log)
     assert "best 0.7649 at epoch 1.349" in out and "13490" not in out
+    # a figure of it beside a run in steps: no axis holds both, in either order (trial 35b)
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(f'{{"step": {s}, "eval/accuracy": 0.5}}\n' for s in range(0, 90, 10)))
+    for pair in ((log, other), (other, log)):
+        code, _, err = cli(capsys, "plot", *pair, "-o", tmp_path / "both.png")
+        assert code == 2 and "its log states no training step (its rows count epochs)" in err
+        assert "--x step" not in err and not (tmp_path / "both.png").exists()
 
 
 @pytest.mark.parametrize("banner_text", [EXACT, NO_BATCH], ids=["steps", "epochs"])
