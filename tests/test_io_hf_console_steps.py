@@ -116,6 +116,19 @@ def test_a_coarse_printed_epoch_falls_back_to_epochs():
     assert parser.step_unit == "step" and parser.settings == {"planned_steps": 100}
 
 
+def test_rows_that_share_a_rounded_epoch_are_counted_in_the_note():
+    """grpo-finqa (trial 35b): a GRPO run logged at every step with the epoch printed to 2
+    decimals kept 53 of its 2400 rows; the note says how many are read (here 11 epoch values
+    of 40 rows) and where the steps are."""
+    parser = LineParser()
+    for i in range(40):
+        parser.feed(f"{{'loss': 0.1, 'reward': {i}, 'epoch': {round(i / 400, 2)}}}", i + 1)
+    parser.feed("{'train_runtime': 10.0, 'epoch': 0.1}", 41)
+    [note] = parser.notes
+    assert note.startswith("29 of 40 log rows share their epoch value with the row before")
+    assert "so 11 are read: the Trainer's trainer_state.json" in note
+
+
 def test_a_banner_that_fixes_the_steps_gives_every_output_the_optimizer_step(tmp_path, capsys):
     log = tmp_path / "train.log"
     log.write_text("".join(console_lines(EXACT)))
