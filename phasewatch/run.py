@@ -370,6 +370,11 @@ class RecordCollector:
                 f"{where}step counter went back from {prev} to {step}; treated as a resumed run "
                 f"(the earlier records from step {step} on, the abandoned branch's, are dropped)"
             )
+        if metadata.get("step_unit", "step") == "step" \
+                and not any(e.name == "epoch_boundary" for e in events):
+            from phasewatch.epochs import epoch_events
+
+            events.extend(epoch_events(columns))
         if "aliases" not in metadata:
             from phasewatch.presets import aliases_for
 

@@ -8,9 +8,8 @@ step merge. Names are kept as written; the presets alias `eval_x` as `eval/x`.
 Accepted shapes: `{"log_history": [...], ...}` (trainer_state.json, or a custom
 `training_logs.json` that saved the same dict) and a bare list of such rows.
 
-The fractional `epoch` gives the epoch boundaries: an `epoch_boundary` event at the step where
-the integer part of the epoch changes (interpolated between logged rows), which the detector
-uses as a known boundary (a new epoch often shows as a staircase in the loss).
+The fractional `epoch` gives the epoch boundaries (`phasewatch.epochs`, as for the same run's
+TensorBoard and W&B logs).
 
 A file cut off mid-write (a crash while saving) still yields every complete row before the cut;
 a warning says where the file ends.
@@ -25,9 +24,7 @@ The final summary row (`train_runtime`) says the run finished.
 
 from __future__ import annotations
 
-import itertools
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -38,7 +35,7 @@ from phasewatch.io.jsonlines import DECODER, loads
 from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.io.lines import as_step
 from phasewatch.io.source import Record, RecordSource, collect
-from phasewatch.run import Event, RecordCollector, Run, to_float
+from phasewatch.run import RecordCollector, Run, to_float
 
 FORMAT = "trainer_state"
 HISTORY_KEY = "log_history"
@@ -174,7 +171,6 @@ class Source(RecordSource):
         self.info.name = path.parent.name or path.stem
         self._stamp: tuple[int, int] | None = None
         self._rows: list[dict] = []  # the log rows read so far (as the file holds them)
-        self._epochs: list[tuple[int, float]] = []
 
     def read(self, final: bool = True):
         path = self.path
@@ -218,13 +214,9 @@ class Source(RecordSource):
                 self.info.finished = True
         for line, row in new:
             step = as_step(row["step"])
-            epoch = to_float(row.get("epoch"))
-            if epoch is not None and math.isfinite(epoch):
-                self._epochs.append((step, epoch))
             if END_KEY in row:
                 self.info.finished = True
             yield Record(step, {key: v for key, v in row.items() if key != "step"}, line)
-        self.info.events = epoch_boundaries(self._epochs)
 
     def finish(self, collector: RecordCollector) -> None:
         if collector.n_records == 0:
@@ -298,23 +290,3 @@ def source(path: Path, follow: bool = False, notice=None) -> Source:
 
 def read(path: Path) -> Run:
     return collect(source(path))
-
-
-def epoch_boundaries(epochs: list[tuple[int, float]]) -> list[Event]:
-    """`epoch_boundary` events where floor(epoch) increases by one between consecutive rows.
-
-    The boundary step is interpolated linearly between the two rows (HF logs the epoch as a
-    fraction, so epoch k starts where the fraction crosses k). Where several epochs pass
-    between two logged rows, the boundaries cannot show in the logged curves and none is made.
-    """
-    events: list[Event] = []
-    ordered = sorted(set(epochs))
-    for (s0, e0), (s1, e1) in itertools.pairwise(ordered):
-        if s1 <= s0 or e1 <= e0:
-            continue
-        if math.floor(e1) - math.floor(e0) != 1:
-            continue  # no boundary, or several between two rows: none is visible in the data
-        k = math.floor(e1)
-        step = round(s0 + (k - e0) / (e1 - e0) * (s1 - s0))
-        events.append(Event(step=step, name="epoch_boundary", detail=f"epoch {k} begins"))
-    return events
