@@ -422,3 +422,15 @@ def test_a_v_within_the_first_evaluations_is_a_disruption_from_the_first_value(n
     assert "below the starting level 0.765," in alerts[0].message  # the first value, no mean
     assert "overfit" in events
     assert "improvement" not in events
+
+
+def test_a_losss_dip_found_by_the_refit_rose_above_its_start():
+    """Trial 35: "eval/loss rose to 1.468 at step 40, below the starting level 1.11": the side
+    was fixed, the verb followed the direction."""
+    for seed in range(3):
+        monitor = PhaseMonitor(metric="loss", direction="min", stop_on=())
+        values = _dip_in_warmup(seed, 20)
+        alerts = [a for st, v in values for a in monitor.update(st, {"loss": 2.0 - v})]
+        assert alerts[0].event == "disruption"
+        assert " rose to " in alerts[0].message and ", above the starting level" in alerts[0].message
+        assert "below" not in alerts[0].message

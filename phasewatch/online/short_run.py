@@ -159,10 +159,10 @@ class RefitDip:
     stands_out: bool = False  # deeper than any wander of the values back from it
 
     def reason(self, s: Series, stage_step: int | None) -> str:
-        verb, _ = moved(s.sign, better=False)
+        verb, side = moved(s.sign, better=False)  # a loss "rose to ... above" its start
         how = "and is recovering" if self.recovering else "and stays there"
         return (f"{s.label} {verb} to {s.raw(self.trough_value):.4g} at step {self.trough}, "
-                f"below {starting_level(s, stage_step)}, {how} (the offline detector on "
+                f"{side} {starting_level(s, stage_step)}, {how} (the offline detector on "
                 f"the {self.evaluations} evaluations so far)")
 
 
