@@ -63,7 +63,7 @@ from phasewatch.start_shift import split_start_shift
 from phasewatch.stepseries import StepSeries
 from phasewatch.turns import boundary_intervals, snap_turns
 from phasewatch.unseen_start import note_unseen_start
-from phasewatch.whole_run_trend import stretch_means, stretch_size, whole_run_trend
+from phasewatch.whole_run_trend import averaged_best, edge_stats, trend_edges, whole_run_trend
 
 # Fewer evaluations get the short-series answer (phasewatch.short_series). From 6 on, a broken
 # line with a knot (phasewatch.hinge) reads a rise and fall or a late decline that one rank test
@@ -197,10 +197,12 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     phases = snap_turns(phases, steps, y, window, sd, fixed)
     phases = demote_flat_trends(phases, boundary_levels(phases, steps, y, fixed, robust=True),
                                 sd, cfg.k_sd)
-    whole_trend = False  # one trend read from the run's first and last stretches
+    placed = stretched = False  # a trend placed between flat stretches (`whole_run_trend`);
+    # ... found there from the run's first and last stretches, not by the rules
     if not stages:
-        trend = whole_run_trend(phases, steps, y, sd, ar, pcfg, hinged)
-        whole_trend, phases = trend is not phases, trend
+        trend = whole_run_trend(phases, steps, y, sd, ar, pcfg, hinged, seg.breaks)
+        placed, stretched = trend is not phases, [p.name for p in phases] == ["plateau"]
+        phases = trend
         # after the check above: the start dip is judged on its own evaluations, and a 3-point
         # median (the check's level on runs of over 40) erases a one-evaluation trough
         phases = split_start_dip(phases, steps, y, sd, window, pcfg, ar, known is not None)
@@ -229,15 +231,16 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         warnings.append(note)  # a rate on few items, whose estimate is too small: said, not used
     base_se = base_se if shown_sd else 0.0
     levels = boundary_levels(phases, steps, y, fixed)
-    stretched = whole_trend and len(phases) == 1
-    if stretched:  # read between the stretches it was decided on
-        levels = list(stretch_means(y))
+    # a trend decided from the run's stretches is read between the levels it was decided on
+    edges = trend_edges(phases, steps, y, levels, stretched) if placed else None
+    levels = [level for level, _, _ in edges] if edges else levels
     for k, phase in enumerate(phases):
         phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, series.sign,
                                        shown_sd, base, into_rise(phases, k)))
-        if stretched:  # its start and end values are means, not the data at its edges
-            phase.stats.pop("end_averaged", None)
-            phase.stats["ends_averaged"] = stretch_size(y.size)
+        if edges and phase.name != "plateau":  # its edge values are means or medians
+            phase.stats = edge_stats(edges[k], edges[k + 1], phase.stats)
+            if stretched and phase.name == "improvement":
+                phase.stats.update(averaged_best(phase, steps, y, base, levels[k + 1]))
         if signals:
             phase.stats["signals"] = _signal_stats(signals, phase)
     changepoints = boundary_intervals(phases, seg.changepoints, steps, y, sd, window, fixed)

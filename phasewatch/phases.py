@@ -95,7 +95,7 @@ def _classify(change: float, se: float, sd: float, cfg: PhaseConfig) -> str:
     return FLAT
 
 
-def _trend_se(x: np.ndarray, start: int, end: int, sd: float) -> float:
+def trend_se(x: np.ndarray, start: int, end: int, sd: float) -> float:
     """Standard error of the fitted change over x[start..end] (a line fitted to those points)."""
     xs = x[start:end + 1]
     sxx = float(((xs - xs.mean()) ** 2).sum())
@@ -142,7 +142,7 @@ def trend_runs(x, y, fitted, breaks, sd: float, cfg: PhaseConfig) -> list[TrendR
         if jumps[k] is not None:
             moves.append(jumps[k])
         change = ends[k] - starts[k]
-        kind = _classify(change, _trend_se(x, a, b - 1, sd), sd, cfg)
+        kind = _classify(change, trend_se(x, a, b - 1, sd), sd, cfg)
         moves.append(TrendRun(kind, a, b - 1, starts[k], ends[k]))
     return _merge(moves, x, sd, cfg)
 
@@ -165,7 +165,7 @@ def _merge(moves: list[TrendRun], x, sd: float, cfg: PhaseConfig) -> list[TrendR
         changed = False
         for r in runs:
             if r.kind == FLAT:
-                kind = _classify(r.level_end - r.level_start, _trend_se(x, r.start, r.end, sd),
+                kind = _classify(r.level_end - r.level_start, trend_se(x, r.start, r.end, sd),
                                  sd, cfg)
                 if kind != FLAT:
                     r.kind, changed = kind, True
@@ -278,10 +278,7 @@ def refine_turns(runs: list[TrendRun], y: np.ndarray, fitted: np.ndarray, sd: fl
         return runs
     window_size = smoothing_window(y.size, cfg)
     ys = smooth(y, window_size)
-    # "at the plateau level": within `level_sd` noise sds, and never closer than the smoothed
-    # curve's own noise (sd / sqrt(window)) can tell: on a sparse run the average of 3
-    # evaluations is far noisier than `level_sd` and would reach the level late
-    near = max(cfg.level_sd * np.sqrt(window_size), 1.0) * sd / np.sqrt(window_size)
+    near = level_tolerance(sd, window_size, cfg)
     for left, right in itertools.pairwise(runs):
         lo, hi = left.start, right.end
         if FLAT not in (left.kind, right.kind):
@@ -290,14 +287,10 @@ def refine_turns(runs: list[TrendRun], y: np.ndarray, fitted: np.ndarray, sd: fl
             window = (fitted if short else ys)[lo:hi + 1]
             cut = lo + int(np.argmax(window) if left.kind == UP else np.argmin(window))
         elif right.kind == FLAT:  # trend -> plateau
-            level = float(np.median(y[right.start + (right.end - right.start) // 3:right.end + 1]))
-            gap = (ys[lo:hi + 1] - level) * (1 if left.kind == DOWN else -1)
-            # ... or within MOVE_DONE of the trend's own move of it: a fall of 100 sds is over
-            # where 99% of it is done, not where a drift of 1.5 sds after it ends (trial 34b:
-            # an eval loss 0.201 -> 0.029 by step 600, then 0.030 -> 0.028 by step 2000)
-            move = abs(float(fitted[lo]) - level)
-            reached = np.flatnonzero(gap <= max(near, MOVE_DONE * move))
-            cut = lo + int(reached[0]) if reached.size else left.end
+            level = plateau_level(y, right.start, right.end)
+            reached = meets_level(ys, lo, hi, level, left.kind == DOWN,
+                                  abs(float(fitted[lo]) - level), near)
+            cut = left.end if reached is None else reached
         else:  # plateau -> trend
             level = float(np.median(y[left.start:left.start + 2 * (left.end - left.start) // 3 + 1]))
             gap = (ys[lo:hi + 1] - level) * (1 if right.kind == UP else -1)
@@ -306,6 +299,31 @@ def refine_turns(runs: list[TrendRun], y: np.ndarray, fitted: np.ndarray, sd: fl
         cut = int(np.clip(cut, left.start + 1, right.end - 1)) if right.end - left.start >= 2 else cut
         left.end = right.start = cut
     return runs
+
+
+def level_tolerance(sd: float, window: int, cfg: PhaseConfig) -> float:
+    """How near a smoothed curve must come to a plateau's level to be at it: within `level_sd`
+    noise sds, and never closer than the smoothed curve's own noise (sd / sqrt(window)) can
+    tell (on a sparse run the average of 3 evaluations is far noisier than `level_sd` and would
+    reach the level late)."""
+    return max(cfg.level_sd * np.sqrt(window), 1.0) * sd / np.sqrt(window)
+
+
+def plateau_level(y: np.ndarray, start: int, end: int) -> float:
+    """A plateau's level: the median of its later two thirds (its start may still carry the
+    end of the trend before it)."""
+    return float(np.median(y[start + (end - start) // 3:end + 1]))
+
+
+def meets_level(ys: np.ndarray, lo: int, hi: int, level: float, falling: bool, move: float,
+                near: float) -> int | None:
+    """The first index in [lo, hi] where the smoothed series `ys`, falling or rising to
+    `level`, is within `near` of it, or within MOVE_DONE of the trend's `move` to it: a fall of 100 sds is over where
+    98% of it is done, not where a drift of 1.5 sds after it ends (trial 34b: an eval loss
+    0.201 -> 0.029 by step 600, then 0.030 -> 0.028 by step 2000). None if it never is."""
+    gap = (ys[lo:hi + 1] - level) * (1 if falling else -1)
+    reached = np.flatnonzero(gap <= max(near, MOVE_DONE * move))
+    return lo + int(reached[0]) if reached.size else None
 
 
 def absorb_end_bounce(runs: list[TrendRun], n: int, cfg: PhaseConfig) -> list[TrendRun]:

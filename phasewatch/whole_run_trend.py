@@ -11,6 +11,11 @@ standard errors and the values trend against the steps by Kendall's rank test (p
 the noise sd of a few dozen evaluations can come out at half the truth), the run is one trend
 (an improvement, or a decline from the start: an overfit). Under sticky noise (lag-1
 autocorrelation above WHITE_AR) a long stretch wanders by sds, and the run stays a plateau.
+
+Such a trend need not span the run: a GRPO reward that jumps 2.5 batch sds in 15 steps and then
+stays flat for 600 is a step, not a climb over the run. Where the segmentation cut the run and
+the stretch after a cut (or before it) is flat, the trend is placed between them
+(`place_trend`) and the flat stretch is a plateau.
 """
 from __future__ import annotations
 
@@ -18,7 +23,16 @@ import numpy as np
 
 from phasewatch.hinge import fitted_with_knots
 from phasewatch.noise import lag1_autocorrelation
-from phasewatch.phases import PhaseConfig
+from phasewatch.phase_stats import held_count, held_levels
+from phasewatch.phases import (
+    PhaseConfig,
+    level_tolerance,
+    meets_level,
+    plateau_level,
+    smooth,
+    smoothing_window,
+    trend_se,
+)
 from phasewatch.results import Phase
 from phasewatch.short_series import trend_test
 
@@ -34,25 +48,84 @@ TREND_P = 0.01  # two-sided p-value of the rank trend test
 
 
 def whole_run_trend(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd: float, ar: float,
-                    cfg: PhaseConfig, hinged: bool = False) -> list[Phase]:
-    """`phases` unchanged, or one improvement / overfit over the same steps (see the module).
+                    cfg: PhaseConfig, hinged: bool = False, breaks=()) -> list[Phase]:
+    """`phases` unchanged, or one improvement / overfit over the same steps, placed between the
+    flat stretches beside it (`place_trend`; see the module); a trend the rules found over the
+    whole run is placed too.
 
     `ar` is the lag-1 autocorrelation of the segmentation's residuals; a run read by the broken
     line (`hinged`) has none, and its residuals about one straight line, or about a broken
     line with two knots, are judged instead."""
-    if y.size <= MIN_POINTS or [p.name for p in phases] != ["plateau"] or sd <= 0:
+    names = [p.name for p in phases]
+    if y.size <= MIN_POINTS or sd <= 0 or names not in (["plateau"], ["improvement"], ["overfit"]):
         return phases
+    first, last = stretch_means(y)
+    change = last - first
+    if names != ["plateau"]:  # a trend over the whole run, found by the per-evaluation rules
+        if (change > 0) != (names == ["improvement"]):
+            return phases
+        placed = _placed(names[0], steps, y, breaks, change, sd, cfg)
+        return placed if len(placed) > 1 else phases
     if hinged:
         ar = _hinge_residual_ar(steps, y)
     if ar > WHITE_AR:
         return phases
-    first, last = stretch_means(y)
-    change = last - first
     k = stretch_size(y.size)
     if abs(change) <= cfg.k_sd * sd * np.sqrt(2.0 / k) or trend_test(steps, y)[1] >= TREND_P:
         return phases
-    return [Phase("improvement" if change > 0 else "overfit", phases[0].start_step,
-                  phases[0].end_step)]
+    return _placed("improvement" if change > 0 else "overfit", steps, y, breaks, change, sd, cfg)
+
+
+def _placed(name: str, steps: np.ndarray, y: np.ndarray, breaks, change: float, sd: float,
+            cfg: PhaseConfig) -> list[Phase]:
+    """The trend `name`, with a plateau before and after it where `place_trend` puts them."""
+    start, end = place_trend(steps, y, breaks, change, sd, cfg)
+    placed = [Phase("plateau", int(steps[0]), int(steps[start]))] if start > 0 else []
+    placed.append(Phase(name, int(steps[start]), int(steps[end])))
+    if end < y.size - 1:
+        placed.append(Phase("plateau", int(steps[end]), int(steps[-1])))
+    return placed
+
+
+# A stretch is flat beside a trend when its own fitted slope, with two standard errors of it,
+# is at most this fraction of the run's mean slope (and it shows no rank trend: `_is_flat`): a
+# step's flat side, not a stretch of a straight climb, nor the slow end of a saturating one,
+# which lacks the power to show a trend of its own
+FLAT_MOVE_FRACTION = 1 / 3
+
+
+def place_trend(steps: np.ndarray, y: np.ndarray, breaks, change: float, sd: float,
+                cfg: PhaseConfig) -> tuple[int, int]:
+    """The indices the trend runs between: from the last cut before which the run is flat to
+    where, after the first cut after which it is flat, the smoothed run reaches that flat
+    level (`phases.meets_level`, as a trend meets its plateau there); each flat stretch at
+    least `short_flat_fraction` of the run (shorter ones at the ends are no plateaus). The
+    whole run where none is. (A plateau's end is put at its corner later: `place_corners`.)"""
+    least = max(MIN_POINTS // 2, int(np.ceil(cfg.short_flat_fraction * y.size)))
+    slope = change / float(steps[-1] - steps[0])
+    start, end = 0, y.size - 1
+    for b in sorted(breaks):
+        if b >= least and y.size - b > 1 and _is_flat(steps[:b], y[:b], slope, sd):
+            start = b - 1
+    for b in sorted(breaks, reverse=True):
+        if y.size - b >= least and b - 1 > start and _is_flat(steps[b:], y[b:], slope, sd):
+            end = b
+    if end < y.size - 1:
+        window = smoothing_window(y.size, cfg)
+        met = meets_level(smooth(y, window), start, y.size - 1, plateau_level(y, end, y.size - 1),
+                          change < 0, abs(change), level_tolerance(sd, window, cfg))
+        end = end if met is None else min(max(met, start + 1), y.size - least)
+    return start, end
+
+
+def _is_flat(steps: np.ndarray, y: np.ndarray, slope: float, sd: float) -> bool:
+    """No rank trend (p >= TREND_P), and a fitted move that is, two standard errors included,
+    at most FLAT_MOVE_FRACTION of what the run's mean `slope` makes over the same steps."""
+    x = steps.astype(np.float64)
+    span = float(x[-1] - x[0])
+    bound = abs(float(np.polyfit(x, y, 1)[0]) * span) + 2 * trend_se(x, 0, x.size - 1, sd)
+    return bound <= FLAT_MOVE_FRACTION * abs(slope) * span \
+        and trend_test(steps, y)[1] >= TREND_P
 
 
 def stretch_means(y: np.ndarray) -> tuple[float, float]:
@@ -63,6 +136,64 @@ def stretch_means(y: np.ndarray) -> tuple[float, float]:
     0.00 to 0.11)."""
     k = stretch_size(y.size)
     return float(np.mean(y[:k])), float(np.mean(y[-k:]))
+
+
+def trend_edges(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
+                levels: list[float], stretched: bool) -> list[tuple[float, str, int]]:
+    """The levels at the edges of a trend placed between flat stretches: `levels` with each
+    edge the trend shares with a plateau read as the level that plateau holds there
+    (`held_levels`), not from one noisy evaluation (a GRPO batch reward placed 0.37 at a
+    trend's end where the plateau after it holds 0.14); and where the trend was decided from
+    the run's first and last stretches (`stretched`), its edges at the run's ends as their
+    means. Each as (level, how, evaluations), how "" (as in `levels`), "averaged" (a mean) or
+    "held" (a median)."""
+    out = [(level, "", 1) for level in levels]
+    k = next(i for i, p in enumerate(phases) if p.name != "plateau")
+    index = np.searchsorted(steps, [p.start_step for p in phases] + [phases[-1].end_step])
+    first, last = stretch_means(y)
+    if k > 0:
+        before = y[index[k - 1]:index[k] + 1]
+        out[k] = (held_levels(before)[1], "held", held_count(before.size))
+    elif stretched:
+        out[0] = (first, "averaged", stretch_size(y.size))
+    if k < len(phases) - 1:
+        after = y[index[k + 1]:index[k + 2] + 1]
+        out[k + 1] = (held_levels(after)[0], "held", held_count(after.size))
+    elif stretched:
+        out[-1] = (last, "averaged", stretch_size(y.size))
+    return out
+
+
+def edge_stats(start: tuple[float, str, int], end: tuple[float, str, int],
+               stats: dict) -> dict:
+    """`stats` of a trend phase read between `trend_edges`, saying how its edges were read:
+    `ends_averaged` N where both are means of N (a trend over the whole run), else
+    `start_averaged` / `start_held` / `end_averaged` / `end_held` N."""
+    stats = {key: value for key, value in stats.items() if key != "end_averaged"}
+    if start[1] == end[1] == "averaged":
+        stats["ends_averaged"] = start[2]
+        return stats
+    for side, (_, how, n) in (("start", start), ("end", end)):
+        if how:
+            stats[f"{side}_{how}"] = n
+    return stats
+
+
+def averaged_best(phase: Phase, steps: np.ndarray, y: np.ndarray, base: float,
+                  end_level: float) -> dict:
+    """An improvement decided from the run's stretches: its best as the best mean of
+    `stretch_size` evaluations in a row (`peak_step` the middle one, `peak_averaged` how many)
+    over the starting level `base`, never below the level it ends on (`end_level`). Its single best
+    evaluation is one lucky batch where each is this noisy (trial 35b: "best 0.3 above the
+    start" on a GRPO train reward whose 30-evaluation means rose 0.08)."""
+    k = stretch_size(y.size)
+    i0, i1 = np.searchsorted(steps, [phase.start_step, phase.end_step])
+    means = np.convolve(y[i0:i1 + 1], np.ones(k) / k, mode="valid")
+    top = int(np.argmax(means))
+    if end_level >= means[top]:  # best where it ends (the level a plateau holds after it)
+        return {"peak_step": int(phase.end_step), "gain_over_baseline": end_level - base}
+    return {"peak_step": int(steps[i0 + top + k // 2]), "peak_averaged": k,
+            "gain_over_baseline": float(means[top]) - base}
 
 
 def stretch_size(n: int) -> int:

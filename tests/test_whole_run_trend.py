@@ -4,6 +4,7 @@ a GRPO batch reward climbing 2 noise sds over 250 steps is an improvement."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import phasewatch.analysis
 from phasewatch.analysis import analyze_run
@@ -105,3 +106,45 @@ def test_the_trend_is_reported_between_the_stretches_it_was_decided_on():
         assert phase.stats["end_value"] == np.mean(y[-30:])
         assert phase.stats["change"] > 0
         assert analysis.baseline == y[0]  # the starting level is still what was observed first
+
+
+def _step_reward(seed: int, n: int = 700, at: int = 75, jump_sd: float = 2.5,
+                 sd: float = 0.22) -> np.ndarray:
+    """A GRPO batch reward that jumps `jump_sd` batch sds over 15 steps at `at`, then stays
+    flat (verl-consis, trial 34b: read as one improvement 1 -> 700)."""
+    rng = np.random.default_rng(seed)
+    level = -0.38 + jump_sd * sd * np.clip((np.arange(n) - at) / 15, 0, 1)
+    return level + rng.normal(0, sd, n)
+
+
+def _phases(values, direction="max"):
+    steps = np.arange(1, len(values) + 1, dtype=np.int64)
+    run = Run.from_columns({"reward": (steps, np.asarray(values, dtype=float))}, "t", "t")
+    return analyze_run(run, "reward", direction).phases
+
+
+def test_a_step_then_a_long_flat_stretch_is_an_improvement_then_a_plateau():
+    for seed in range(10):
+        improvement, plateau = _phases(_step_reward(seed))
+        assert (improvement.name, plateau.name) == ("improvement", "plateau")
+        assert 80 <= improvement.end_step <= 120, improvement  # the jump is over by step 90
+        # the trend's end is the level the plateau holds, not one batch; its start the first
+        # stretch's mean where that decided the trend (the rules found it on seed 7)
+        assert improvement.stats.get("start_averaged", 30) == 30
+        assert improvement.stats["end_held"] == plateau.stats["ends_medians"]
+        assert improvement.stats["end_value"] == plateau.stats["start_value"]
+        assert improvement.stats["change"] > 0.4
+
+
+def test_a_trends_best_on_noisy_batches_is_a_level_not_one_lucky_batch():
+    """trl-sft-grpo (trial 35b): a GRPO train reward whose 30-evaluation means rose 0.08 was
+    "best 0.3 above the start", one lucky batch less the first one."""
+    values = _saturating(5, rise_sd=2.0)
+    steps = np.arange(1, len(values) + 1, dtype=np.int64)
+    run = Run.from_columns({"reward": (steps, values)}, "t", "t")
+    [improvement] = analyze_run(run, "reward", "max").phases
+    best = improvement.stats
+    assert best["peak_averaged"] == 30
+    top = int(np.searchsorted(steps, best["peak_step"]))
+    assert best["gain_over_baseline"] == pytest.approx(values[top - 15:top + 15].mean() - values[0])
+    assert best["gain_over_baseline"] < values.max() - values[0] - 0.2

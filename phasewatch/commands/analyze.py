@@ -108,7 +108,10 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
             line += (f"not recovered ({ends} {_side(short, worse, better)} {reference}"
                      + (f", {abs(short_sd):.1f} sd" if short_sd is not None else "") + ")")
     elif phase.name in ("readaptation", "improvement"):
-        line += f"  best {_side(s.get('gain_over_baseline'), better, worse)} {reference}"
+        # where the start printed is a mean (`ends_averaged`), not the first evaluation the
+        # gain is measured from, the line names that one as the header does
+        ref = "the baseline" if {"ends_averaged", "start_averaged"} & set(s) else reference
+        line += f"  best {_side(s.get('gain_over_baseline'), better, worse)} {ref}"
         if s.get("peak_step") is not None:
             line += f" ({_peak(s, unit, steps_count)})"
     elif phase.name == "plateau" and "level" in s:
@@ -130,17 +133,22 @@ def _ends_read(stats: dict) -> str:
         return f"  (ends: means of {n} evaluations each{se})"
     if "ends_medians" in stats:
         return f"  (ends: medians of {stats['ends_medians']} evaluations each)"
-    if "end_averaged" in stats:
-        return f"  (end: mean of the last {stats['end_averaged']} evaluations)"
-    return ""
+    sides = [text.format(stats[key]) for key, text in (
+        ("start_averaged", "start: mean of the first {} evaluations"),
+        ("start_held", "start: the level held before it, median of {} evaluations"),
+        ("end_averaged", "end: mean of the last {} evaluations"),
+        ("end_held", "end: the level held after it, median of {} evaluations")) if key in stats]
+    return f"  ({'; '.join(sides)})" if sides else ""
 
 
 def _peak(stats: dict, unit: str, steps_count: str) -> str:
     """Where a phase's best is, so the value quoted can be looked up: on a dense run the best
     is where the 3-point median peaks, not a single lucky evaluation."""
-    if unit != "step" and "peak_x" in stats:
-        return f"{unit} {stats['peak_x']:.4g}"
-    return at(stats.get("peak_step"), steps_count)
+    where = (f"{unit} {stats['peak_x']:.4g}" if unit != "step" and "peak_x" in stats
+             else at(stats.get("peak_step"), steps_count))
+    if "peak_averaged" in stats:  # a noisy run's best level, not one lucky evaluation
+        return f"around {where}: a mean of {stats['peak_averaged']} evaluations"
+    return where
 
 
 def print_text(analysis: Analysis) -> None:
