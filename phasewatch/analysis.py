@@ -161,6 +161,10 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     # for a rate pinned at a bound, whose few other readings the knots would fit exactly
     pinned = pinned_at_bound(y)
     hinged = not stages and y.size <= HINGE_POINTS and not pinned
+    if hinged and cfg.penalty is not None:  # trial 35: P = 0 ... 500 gave the same phases, unsaid
+        warnings.append(f"--penalty {cfg.penalty:g} sets the segmentation's penalty, and a run of "
+                        f"up to {HINGE_POINTS} evaluations is read by the broken line instead "
+                        "(its own penalty per knot): it changes no phase here")
     if hinged:
         phases, sd = hinge_phases(steps, y, pcfg, known.sd if known else None)
         ar = 0.0  # the broken line's noise is not inflated for autocorrelation

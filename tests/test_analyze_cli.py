@@ -197,6 +197,10 @@ def test_csv_baseline_outlier_and_penalty_options(capsys, tmp_path):
     assert json.loads(out)["runs"][0]["baseline"] == 0.48  # the evaluation nearest step 25
     _, out, _ = run_cli(capsys, "analyze", SAMPLES / "demo", "--format", "json", "--penalty", "1e6")
     assert json.loads(out)["runs"][0]["segments"] == []  # a huge penalty: no change points
+    _, out, _ = run_cli(capsys, "analyze", log, "--format", "json", "--penalty", "5")
+    # 14 evaluations are read by the broken line: the option changes no phase, and says so
+    assert any(w.startswith("--penalty 5 sets the segmentation's penalty")
+               for w in json.loads(out)["runs"][0]["warnings"])
     code, _, err = run_cli(capsys, "analyze", log, "--baseline", "median")
     assert code == 2 and "mean-of-first:K" in err
 
