@@ -173,3 +173,18 @@ def test_an_accuracy_at_zero_has_no_negative_ticks_and_an_end_stop_is_drawn_whol
     fig = phase_figure(run, phasewatch.analyze(run), panels=None)
     (stop,) = [ln for ln in fig.axes[0].lines if ln.get_gid() == "recommended-stop"]
     assert stop.get_xdata()[0] == steps[-1] and not stop.get_clip_on()
+
+
+def test_a_short_runs_figure_carries_the_confidence_of_its_phases():
+    """Trial 35: a figure of 6 evaluations was shaded and titled like a dense run's, while the
+    text said "confidence low"; copied into a paper, the hedge was lost."""
+    steps = np.arange(6, dtype=np.int64) * 80
+    values = np.array([0.597, 0.40, 0.31, 0.35, 0.42, 0.50])
+    run = phasewatch.run.Run.from_columns({"eval/accuracy": (steps, values)}, "t", "t")
+    analysis = phasewatch.analyze(run)
+    assert analysis.extra["confidence"] in ("low", "moderate")
+    texts = [t.get_text() for t in phase_figure(run, analysis).legends[0].get_texts()]
+    assert f"phases: {analysis.extra['confidence']} confidence (6 evaluations)" in texts
+    dense = phasewatch.read_run(ROOT / "sample_logs" / "sft")
+    texts = [t.get_text() for t in phase_figure(dense).legends[0].get_texts()]
+    assert not any("confidence" in t for t in texts)

@@ -169,6 +169,10 @@ def phase_figure(
                    if not (h.get_gid() == "recommended-stop" and "stop" not in seen)
                    and not (h.get_gid() == "outlier" and "outlier" not in seen)]
         handles += [h for label, h in events.items() if f"event:{label}" in seen]
+        confidence = analysis.extra.get("confidence")
+        if confidence in ("low", "moderate"):  # the text's hedge, on a figure copied into a paper
+            handles.append(Line2D([], [], linestyle="none", label=(
+                f"phases: {confidence} confidence ({series.size} evaluations)")))
         axes[-1].set_xlabel(axis_label(unit))
         _draw.fit_legend(fig, handles, max_cols=3)
         if title:
