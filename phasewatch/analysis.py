@@ -59,7 +59,7 @@ from phasewatch.signals import (
 )
 from phasewatch.stages import STAGE_EVENTS, STAGE_POINTS, stage_phases, stage_splits
 from phasewatch.start_dip import split_start_dip
-from phasewatch.start_shift import split_start_shift
+from phasewatch.start_shift import split_sparse_shift, split_start_shift
 from phasewatch.stepseries import StepSeries
 from phasewatch.turns import boundary_intervals, snap_turns
 from phasewatch.unseen_start import note_unseen_start
@@ -211,6 +211,10 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         # median (the check's level on runs of over 40) erases a one-evaluation trough
         phases = split_start_dip(phases, steps, y, sd, window, pcfg, ar, known is not None)
         phases = split_start_shift(phases, steps, y, sd, pcfg, bool(series.outlier_steps))
+        phases, shift_sd = split_sparse_shift(phases, steps, y, known.sd if known else None)
+        if shift_sd is not None:  # the noise the split was judged against, the start's with it
+            sd = shift_sd
+            base, base_se = baseline_spec.level(steps, y, sd)
     phases = settle_overshoots(phases, steps, cfg.short_flat_fraction)
     phases = place_corners(phases, steps, y, fixed)
     if hinged:

@@ -59,3 +59,26 @@ def split_start_shift(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd:
     name = "disruption" if shift > 0 else "improvement"
     return [Phase(name, first.start_step, second), Phase("plateau", second, first.end_step),
             *phases[1:]]
+
+
+def split_sparse_shift(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
+                       known_sd: float | None) -> tuple[list[Phase], float | None]:
+    """On a sparse run (at most `FEW_POINTS` evaluations) that came out as one plateau, the short
+    series' test of a change at the first update that then holds (`short_series.start_shift`:
+    the mean of the later evaluations against the first, judged against their own scatter or
+    the `known_sd`, p < `SHIFT_ALPHA`): an improvement (a disruption) to the second
+    evaluation, then the plateau; and the noise it was judged against, else None. The run's
+    own noise estimate counts the change itself (trial 35: a held-out accuracy 0.597 then
+    0.0513, 0.0507, 0.0505 x 3 read a noise sd of 0.157 and was a plateau "as good within the
+    noise" as the start; a rise to a ceiling 0.530 -> 0.5961, 0.5968 x 4 too)."""
+    from phasewatch.confidence import FEW_POINTS
+    from phasewatch.short_series import SHIFT_ALPHA, start_shift
+
+    if y.size > FEW_POINTS or [p.name for p in phases] != ["plateau"]:
+        return phases, None
+    shift = start_shift(y, known_sd)
+    if shift is None or shift.p >= SHIFT_ALPHA:
+        return phases, None
+    second = int(steps[1])
+    name = "improvement" if shift.change > 0 else "disruption"
+    return [Phase(name, int(steps[0]), second), Phase("plateau", second, int(steps[-1]))], shift.noise

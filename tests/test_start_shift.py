@@ -63,3 +63,18 @@ def test_a_plateau_is_reported_between_the_levels_it_holds():
     assert flat.stats["level"] == pytest.approx(float(np.median(y)))
     assert f"change {flat.stats['change']:+.4g}" in phase_line(flat, "min")
     assert f"level {flat.stats['level']:.4g}" in phase_line(flat, "min")
+
+
+def test_a_sparse_collapse_that_then_holds_is_a_disruption_then_a_plateau():
+    """Trial 35: a held-out accuracy of 6 and 8 evaluations, 0.597 then ~0.05 to the end,
+    read a noise sd of 0.16 from the collapse itself and was one plateau "as good within the
+    noise" as the start; a rise to a ceiling likewise. Tested as the 3-5-evaluation runs are:
+    the later evaluations against the first, judged against their own scatter."""
+    collapse = np.array([0.59655, 0.05128, 0.05068, 0.05048, 0.05048, 0.05048])
+    steps = np.arange(collapse.size) * 80
+    a = analyze_run(make_run(collapse, steps=steps, metric="eval/accuracy"))
+    assert names(a) == ["disruption", "plateau"] and a.recommended_stop_step == 0
+    assert a.extra["noise_sd"] < 0.001 and a.phases[0].stats["change_sd"] < -100
+    ceiling = np.array([0.5302, 0.5961, 0.5968, 0.5968, 0.5968, 0.5947])
+    assert names(analyze_run(make_run(ceiling, steps=steps, metric="eval/accuracy"))) == [
+        "improvement", "plateau"]
