@@ -33,6 +33,25 @@ def test_four_falling_evaluations_as_train_improves_are_a_low_confidence_improve
     assert a.phases[0].stats["change"] == pytest.approx(3.975 - 4.318)
 
 
+def test_four_evaluations_worse_at_each_as_train_improves_are_a_low_confidence_overfit():
+    """Trial 35: a held-out loss 3.784, 4.508, 4.721, 4.888 while the train loss fell was a
+    plateau "not established"; held-out worse as train improves is the textbook overfit."""
+    a = analyze_run(run_of([3.784, 4.508, 4.721, 4.888], train=[1.2, 1.18, 1.16, 1.14]),
+                    direction="min")
+    assert names(a) == ["overfit"] and a.extra["confidence"] == "low"
+    assert ("eval/loss gets worse at every evaluation while train/loss improves (Kendall tau "
+            "+1.00; one-sided exact p = 0.0417") in a.warnings[0]
+    assert a.warnings[0].endswith("overfit, low confidence")
+
+
+def test_a_tie_is_not_better_at_every_evaluation():
+    """Trial 35: 0.59655, 0.59675, 0.59696, 0.59696 (2 tokens of 4,992) was "gets better at
+    every evaluation" (the rank test's p with a tie, 0.036, is a normal approximation)."""
+    a = analyze_run(run_of([0.59655, 0.59675, 0.59696, 0.59696], train=[4.3, 4.2, 4.1, 4.0],
+                           metric="eval/accuracy"), direction="max")
+    assert names(a) == ["plateau"] and "every evaluation" not in a.warnings[0]
+
+
 @pytest.mark.parametrize("train", [None, [4.0, 4.1, 4.2, 4.3]])
 def test_without_a_train_metric_improving_four_points_stay_unestablished(train):
     a = analyze_run(run_of(FALLING, train=train), direction="min")
@@ -155,3 +174,14 @@ def test_too_few_evaluations_for_a_noise_estimate_give_no_baseline_uncertainty(v
     which would read as an exact baseline."""
     a = analyze_run(run_of(values, metric="eval/accuracy"))
     assert a.extra["noise_sd"] is None and a.extra["baseline_se"] is None
+
+
+def test_a_collapse_that_holds_exactly_is_a_disruption_not_a_plateau():
+    """Trial 35: a held-out accuracy 0.597 then 0.050, 0.050, 0.050 (a deterministic evaluation
+    of a collapsed policy) was a plateau whose last checkpoint was "as good within the noise"
+    as the start: the later evaluations' scatter, 0, left the shift untested."""
+    a = analyze_run(run_of([0.59655, 0.05048, 0.05048, 0.05048], metric="eval/accuracy"),
+                    direction="max")
+    assert names(a) == ["disruption", "plateau"] and a.recommended_stop_step == 100
+    assert "all read 0.05048, worse than it by 0.5461: a change that holds exactly" in a.warnings[0]
+    assert a.extra.get("stop_beats_last") is not False  # never "the last is as good"
