@@ -391,5 +391,9 @@ def build_phases(steps: np.ndarray, y: np.ndarray, breaks, sd: float,
     runs = absorb_end_bounce(runs, y.size, cfg)
     runs = refine_turns(runs, y, fitted, sd, cfg)
     names = name_runs(runs, x, fitted, sd, cfg)
-    phases = [Phase(name, int(steps[r.start]), int(steps[r.end])) for name, r in zip(names, runs)]
+    # a run of one evaluation (a lone first one the jump after it left behind) spans no step:
+    # no phase of its own, or the corner placed after it slid the names one segment on
+    # (trial 35: "plateau 0 -> 80, -363.5 sd" then "disruption 80 -> 160, -0.4 sd")
+    phases = [Phase(name, int(steps[r.start]), int(steps[r.end])) for name, r in zip(names, runs)
+              if r.end > r.start or len(runs) == 1]
     return phases, fitted, runs

@@ -75,3 +75,15 @@ def test_a_second_reading_far_off_a_level_the_run_keeps_is_an_outlier():
     assert not spike_mask(slow, 0.012).any()
     past = np.r_[0.442, 0.349, 0.483, 0.489, 0.502, 0.50, 0.495, 0.505, 0.50, 0.50]
     assert not spike_mask(past, 0.0085).any()
+
+
+def test_a_dips_bottom_at_the_second_evaluation_with_its_way_back_sampled_is_data():
+    """Trial 35: a held-out loss 1.110, 1.496, 1.206, 1.155, 1.149, 1.130, 1.126, 1.120 (a dip
+    that recovers to its start) lost its bottom as an "isolated outlier"; the third reading,
+    on the way back, lies beyond every other."""
+    from phasewatch.noise import noise_scale
+
+    y = np.array([1.110, 1.496, 1.206, 1.155, 1.149, 1.130, 1.126, 1.120])
+    assert not spike_mask(y, noise_scale(y)).any()
+    failed = np.array([1.110, 1.496, 1.112, 1.108, 1.111, 1.109, 1.110, 1.112])  # straight back
+    assert spike_mask(failed, noise_scale(failed))[1]

@@ -166,3 +166,22 @@ def test_a_fall_that_gets_worse_after_its_boundary_says_so_beside_its_worst():
     phase.stats.update(end_short=0.5, end_short_sd=7.0)
     assert "not recovered (the run ends 0.5 above the start, 7.0 sd)" in phase_line(
         phase, direction="min")
+
+
+def _steps_run(values, metric="eval/loss"):
+    from phasewatch.run import Run
+
+    steps = np.arange(len(values), dtype=np.int64) * 80
+    return Run.from_columns({metric: (steps, np.asarray(values, dtype=float))}, "t", "t")
+
+
+def test_a_lone_first_evaluation_leaves_no_phase_that_shifts_the_names():
+    """Trial 35, the noise given: 0.5966, 0.0513, 0.0507, 0.0505 x3 was "plateau 0 -> 80,
+    -363.5 sd" then "disruption 80 -> 160, -0.4 sd": a one-evaluation phase before the fall
+    took the fall's step when the corner was placed."""
+    a = analyze_run(_steps_run([0.59655, 0.05128, 0.05068, 0.05048, 0.05048, 0.05048],
+                               "eval/accuracy"), "eval/accuracy", "max", noise_sd=0.0015)
+    first = a.phases[0]
+    assert first.name == "disruption" and first.start_step == 0
+    assert first.stats["change_sd"] < -300
+    assert all(p.end_step > p.start_step for p in a.phases)
