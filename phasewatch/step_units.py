@@ -25,6 +25,13 @@ def unit_scale(unit: str) -> int:
     return int(found.group(2)) if found else 1
 
 
+def scaled_words(unit: str) -> str:
+    """What a step counts in `unit`, for a reader of the raw numbers: "epochs x 10,000" for
+    "epoch/10000", "epochs" for "epoch", "steps" for "step"."""
+    scale = unit_scale(unit)
+    return f"{unit_word(unit)}s" + (f" x {scale:,}" if scale != 1 else "")
+
+
 def step_text(step, unit: str = "step") -> str:
     """A step as a person reads it in `unit`: "900"; "1.35" for step 13500 in "epoch/10000";
     "-" for None."""

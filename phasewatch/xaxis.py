@@ -29,7 +29,7 @@ import numpy as np
 
 from phasewatch.errors import UsageError
 from phasewatch.run import Run
-from phasewatch.step_units import at, step_text, unit_scale, unit_word  # noqa: F401
+from phasewatch.step_units import at, scaled_words, step_text, unit_scale, unit_word  # noqa: F401
 
 UNITS = ("step", "epoch", "tokens", "samples")
 CARRIERS: dict[str, tuple[str, ...]] = {
@@ -122,8 +122,7 @@ def in_step_unit(text: str, unit: str) -> str:
     if unit == "step":
         return text
     word, scale = unit_word(unit), unit_scale(unit)
-    takes = f"{word}s" if scale == 1 else f"{word}s x {scale:,}"
-    text = _PLAN_OPTION.sub(f"(--planned-steps, the planned {takes})", text)
+    text = _PLAN_OPTION.sub(f"(--planned-steps, the planned {scaled_words(unit)})", text)
     if scale != 1:
         text = _STEP_AT.sub(lambda m: f"{word} {step_text(int(m.group(1)), unit)}", text)
         text = _STEPS_OF.sub(lambda m: f"{step_text(int(m.group(1)), unit)} {word}s", text)

@@ -152,7 +152,7 @@ def test_without_a_step_every_output_says_the_epoch(tmp_path, capsys):
     log.write_text("".join(console_lines(NO_BATCH)))
     code, out, _ = cli(capsys, "analyze", log)
     assert code == 0 and "recommended stop: epoch 1.349\n" in out and "13490" not in out
-    assert "the log states no training step" in out
+    assert "the log states no training step: the JSON output's steps are epochs x 10,000" in out
     code, out, _ = cli(capsys, "analyze", log, "--format", "json")
     [result] = json.loads(out)["runs"]
     assert result["step_unit"] == "epoch/10000"

@@ -13,7 +13,7 @@ from phasewatch.commands.options import (
 )
 from phasewatch.phases import PhaseConfig
 from phasewatch.results import Analysis
-from phasewatch.step_units import at, step_text, unit_scale, unit_word
+from phasewatch.step_units import at, scaled_words, step_text, unit_scale, unit_word
 
 HELP = "find the phases (disruption, readaptation, improvement, plateau, overfit) of runs"
 
@@ -163,7 +163,7 @@ def print_text(analysis: Analysis) -> None:
     unit = x["unit"] if x else steps_count
     if x and unit_scale(steps_count) != 1:  # an HF console log: no step, its epoch
         print(f"  x axis: {unit} (from {x['counter']}; the log states no training step: the "
-              f"JSON output's steps count {steps_count})")
+              f"JSON output's steps are {scaled_words(steps_count)})")
     elif x:
         print(f"  x axis: {unit} (from {x['counter']}; steps in the JSON output)")
     at_start = analysis.extra.get("baseline_rule", "first") == "first"

@@ -14,7 +14,7 @@ import numpy as np
 
 from phasewatch.metric_table import MetricTable, metric_table
 from phasewatch.planned import run_plan
-from phasewatch.step_units import at, step_text, unit_scale, unit_word
+from phasewatch.step_units import at, scaled_words, step_text, unit_scale, unit_word
 
 HELP = "show what a log file or run folder holds: format, steps, metrics and values, warnings"
 
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     unit = getattr(run_, "step_unit", "step") or "step"
     if unit_scale(unit) != 1:  # an HF console log whose banner does not fix its steps
         print(f"no training step in the log: positions are {unit_word(unit)}s "
-              f"(the JSON output's steps count {unit})")
+              f"(the JSON output's steps are {scaled_words(unit)})")
     plan = run_plan(run_)
     if plan is not None:
         print(f"planned to end at {at(plan, unit)}")
