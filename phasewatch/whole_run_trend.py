@@ -188,7 +188,8 @@ def averaged_best(phase: Phase, steps: np.ndarray, y: np.ndarray, base: float,
     start" on a GRPO train reward whose 30-evaluation means rose 0.08)."""
     k = stretch_size(y.size)
     i0, i1 = np.searchsorted(steps, [phase.start_step, phase.end_step])
-    means = np.convolve(y[i0:i1 + 1], np.ones(k) / k, mode="valid")
+    means = np.convolve(y[i0:i1 + 1], np.ones(k) / k, mode="valid") if i1 - i0 + 1 >= k \
+        else np.array([-np.inf])  # a step up shorter than a stretch: its best is where it ends
     top = int(np.argmax(means))
     if end_level >= means[top]:  # best where it ends (the level a plateau holds after it)
         return {"peak_step": int(phase.end_step), "gain_over_baseline": end_level - base}
