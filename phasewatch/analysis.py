@@ -18,7 +18,7 @@ import numpy as np
 
 from phasewatch.changepoint import Segmenter
 from phasewatch.checkpoint import beats_last, best_index, note_start_beats_stop, overfit_peaks
-from phasewatch.confidence import few_points_confidence
+from phasewatch.confidence import below_resolution, few_points_confidence
 from phasewatch.corners import place_corners
 from phasewatch.fall_so_far import fall_so_far
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
@@ -267,6 +267,13 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         "outlier_steps": list(series.outlier_steps),
     }
     if (confidence := few_points_confidence(phases, y.size)) is not None:
+        step = below_resolution(y, shown_sd) if known is None else None
+        if step is not None:
+            confidence = "low"
+            warnings.append(f"{own_metric}: the noise sd estimated from its {y.size} evaluations "
+                            f"({shown_sd:.3g}) is below the step its values move in ({step:.3g}: "
+                            "they differ by whole steps of it), so its effects in sds are too "
+                            "large: confidence low; --noise-sd or --eval-size give the noise")
         extra["confidence"] = confidence
     if (beats := beats_last(phases, y, best, sd, cfg.k_sd)) is not None:
         extra["stop_beats_last"] = beats

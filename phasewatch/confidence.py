@@ -19,6 +19,8 @@ pooled per family): `high` 0.85-0.92 right, `moderate` 0.68-0.81, `low` 0.56-0.7
 
 from __future__ import annotations
 
+import numpy as np
+
 from phasewatch.results import Phase
 
 FEW_POINTS = 12   # runs of at most this many evaluations are given a confidence
@@ -35,3 +37,23 @@ def few_points_confidence(phases: list[Phase], n_points: int) -> str | None:
     if changes and min(changes) >= CLEAR_SD:
         return "high"
     return "moderate" if n_points >= MODERATE_POINTS else "low"
+
+
+LATTICE_TOLERANCE = 0.05  # of the step: values printed to 4-5 digits still sit on the lattice
+
+
+def below_resolution(values: np.ndarray, sd: float) -> float | None:
+    """The step of the lattice the values sit on (an accuracy on N items moves in whole items,
+    1/N), when the noise sd estimated from them is below it, else None: a few evaluations
+    that repeat their values cannot show noise smaller than one item, and effects measured
+    against it are far too large (trial 35: a flat token accuracy on 4,992 tokens, +-1 token
+    and then 6 tokens lower, read a noise sd of half a token and was "overfit, -12.2 sd, high
+    confidence"; its checkpoints scatter by 8 tokens)."""
+    distinct = np.unique(np.asarray(values, dtype=np.float64))
+    if distinct.size < 2:
+        return None
+    step = float(np.min(np.diff(distinct)))
+    if not 0 <= sd < step:
+        return None
+    multiples = (distinct - distinct[0]) / step
+    return step if np.all(np.abs(multiples - np.round(multiples)) <= LATTICE_TOLERANCE) else None

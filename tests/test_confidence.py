@@ -83,3 +83,24 @@ def test_the_watch_summary_states_the_whole_runs_confidence(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert json.loads(out.splitlines()[-1])["confidence"] == "moderate"
     assert "(moderate confidence), checkpoint to keep" in err
+
+
+def test_a_noise_estimate_below_the_values_step_is_low_confidence():
+    """Trial 35: a flat token accuracy on 4,992 tokens (+-1 token, then 6 lower) read a noise
+    sd of half a token and was "overfit, -12.2 sd, high confidence"."""
+    import numpy as np
+
+    from phasewatch.analysis import analyze_run
+    from phasewatch.confidence import below_resolution
+    from phasewatch.run import Run
+
+    counts = np.array([2978, 2978, 2979, 2979, 2978, 2972])
+    values = np.round(counts / 4992, 5)
+    steps = np.arange(6) * 80
+    a = analyze_run(Run.from_columns({"eval/accuracy": (steps, values)}, "t", "t"),
+                    "eval/accuracy", "max")
+    assert a.extra["confidence"] == "low"
+    assert any("below the step its values move in (0.0002" in w for w in a.warnings)
+    assert below_resolution(values, 0.001) is None  # an estimate above one step: not said
+    rng = np.random.default_rng(0)
+    assert below_resolution(rng.normal(0.6, 0.01, 6), 1e-6) is None  # no lattice
