@@ -115,6 +115,19 @@ def check_levels(r, steps, v, hb, idx):
             start, end = v[:m].mean(), v[-m:].mean()
             if p["ends_averaged"] != m:
                 yield "ends_averaged=quarter (<=30)", p["ends_averaged"], m
+        # a trend placed between flat stretches (rule 6): "its edge at the run's start or end
+        # is a mean of this many evaluations, its edge beside a plateau the median of this
+        # many that the plateau holds there"
+        if "start_averaged" in p:
+            start = v[:p["start_averaged"]].mean()
+        if "end_averaged" in p and p["end_averaged"] != 2:
+            end = v[-p["end_averaged"]:].mean()
+        if "start_held" in p:
+            before = v[idx[ph[k - 1]["start_step"]]:i0 + 1]
+            start = np.median(before[-p["start_held"]:])
+        if "end_held" in p:
+            after = v[i1:idx[ph[k + 1]["end_step"]] + 1]
+            end = np.median(after[:p["end_held"]])
         for key, want in (("start_value", start), ("end_value", end),
                           ("change", p["end_value"] - p["start_value"]), ("n_points", i1 - i0 + 1),
                           ("slope_per_1k_steps", p["change"] / max(p["end_step"] - p["start_step"], 1) * 1e3)):
@@ -145,6 +158,21 @@ def check_effects(r, steps, v, hb, idx):
                               ("time_to_recover", ttr)):
                 if not close(p.get(key), want):
                     yield f"{key} ({tag})", p.get(key), want
+        elif p["name"] in UP and "peak_averaged" in p:
+            # "its best is the best mean of this many evaluations in a row, `peak_step` the
+            # middle one"
+            m = p["peak_averaged"]
+            means = np.convolve(hb[i0:i1 + 1], np.ones(m) / m, mode="valid")
+            top = int(np.argmax(means))
+            if p["peak_step"] != int(steps[i0 + top + m // 2]):
+                yield f"averaged best's middle step ({tag})", p["peak_step"], int(steps[i0 + top + m // 2])
+            if not close(p.get("gain_over_baseline"), means[top] - sign * base, 1e-6):
+                yield f"gain_over_baseline, averaged ({tag})", p.get("gain_over_baseline"), means[top] - sign * base
+        elif p["name"] in UP and p.get("peak_step") in idx and {"ends_averaged", "start_averaged"} & set(p):
+            # a stretch-decided rise whose best level is where it ends
+            if p["peak_step"] != p["end_step"] or not close(
+                    p.get("gain_over_baseline"), sign * (p["end_value"] - base), 1e-6):
+                yield f"averaged rise best at its end ({tag})", (p["peak_step"], p.get("gain_over_baseline")), (p["end_step"], sign * (p["end_value"] - base))
         elif p["name"] in UP and p.get("peak_step") in idx:
             top = idx[p["peak_step"]]
             # or "a rise's best is never below the evaluation it ends on": where its end, as

@@ -113,7 +113,10 @@ def check_text(r: dict, text: str):
         edges = (p["start_step"], p["end_step"]) if not x else (p["start_x"], p["end_x"])
         if (m[2], m[3]) != tuple(at(e, e).split()[1] if x or scale else str(e) for e in edges):
             yield f"text start and end steps ({tag})", (m[2], m[3]), edges
-        if "peak_step" in p and p["name"] != "plateau" and f"({at(p['peak_step'], p.get('peak_x'))})" not in tail:
+        where = at(p["peak_step"], p.get("peak_x")) if "peak_step" in p else ""
+        said = (f"(around {where}: a mean of {p['peak_averaged']} evaluations)"
+                if "peak_averaged" in p else f"({where})")
+        if "peak_step" in p and p["name"] != "plateau" and said not in tail:
             yield f"text peak step ({tag})", tail, p["peak_step"]
         if p["name"] == "disruption":
             ttr, first = p.get("time_to_recover"), p["start_step"] == r["phases"][0]["start_step"]
