@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from phasewatch.confidence import FEW_POINTS
 from phasewatch.phase_stats import SPARSE
 from phasewatch.phases import PhaseConfig
 from phasewatch.results import Phase
+from phasewatch.short_series import SHIFT_ALPHA, start_shift
 
 LEVEL_POINTS = 20  # evaluations after the first whose median is the level the run moved to
 HOLD_SD = 2.0      # the two halves of those evaluations agree within this many noise sds
@@ -71,9 +73,6 @@ def split_sparse_shift(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
     own noise estimate counts the change itself (trial 35: a held-out accuracy 0.597 then
     0.0513, 0.0507, 0.0505 x 3 read a noise sd of 0.157 and was a plateau "as good within the
     noise" as the start; a rise to a ceiling 0.530 -> 0.5961, 0.5968 x 4 too)."""
-    from phasewatch.confidence import FEW_POINTS
-    from phasewatch.short_series import SHIFT_ALPHA, start_shift
-
     if y.size > FEW_POINTS or [p.name for p in phases] != ["plateau"]:
         return phases, None
     shift = start_shift(y, known_sd)
