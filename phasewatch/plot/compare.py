@@ -55,13 +55,8 @@ def arm_of(run: Run) -> str:
 
 
 def arm_label(run: Run) -> str:
-    """The arm's name for a run folder of the reference trainer (its run.json says the arm) or
-    a run named as the arm, else the run's own name: a GRPO log from elsewhere, whose algorithm was inferred from its
-    metric names, was "RL (GRPO)" beside another run's folder name (trial 35b)."""
     key = arm_of(run)
-    if run.format == "native" or not run.name or arm_key(run.name) == key:
-        return ARM_LABELS.get(key, run.name or key)
-    return run.name
+    return ARM_LABELS.get(key, run.name or key)
 
 
 def _groups(runs: Sequence[Run], labels: Sequence[str | None] | None, metrics: Sequence[str]):
