@@ -318,9 +318,10 @@ def plateau_level(y: np.ndarray, start: int, end: int) -> float:
 def meets_level(ys: np.ndarray, lo: int, hi: int, level: float, falling: bool, move: float,
                 near: float) -> int | None:
     """The first index in [lo, hi] where the smoothed series `ys`, falling or rising to
-    `level`, is within `near` of it, or within MOVE_DONE of the trend's `move` to it: a fall of 100 sds is over where
-    98% of it is done, not where a drift of 1.5 sds after it ends (trial 34b: an eval loss
-    0.201 -> 0.029 by step 600, then 0.030 -> 0.028 by step 2000). None if it never is."""
+    `level`, is within `near` of it, or within MOVE_DONE of the trend's `move` to it: a fall of
+    100 sds is over where 98% of it is done, not where a drift of 1.5 sds after it ends (trial
+    34b: an eval loss 0.201 -> 0.029 by step 600, then 0.030 -> 0.028 by step 2000). None if it
+    never is."""
     gap = (ys[lo:hi + 1] - level) * (1 if falling else -1)
     reached = np.flatnonzero(gap <= max(near, MOVE_DONE * move))
     return lo + int(reached[0]) if reached.size else None
@@ -377,8 +378,8 @@ def name_runs(runs: list[TrendRun], x: np.ndarray, fitted: np.ndarray, sd: float
 
 
 def build_phases(steps: np.ndarray, y: np.ndarray, breaks, sd: float,
-                 cfg: PhaseConfig | None = None) -> tuple[list[Phase], np.ndarray, list[TrendRun]]:
-    """Phases covering steps[0]..steps[-1], the fitted curve, and the runs behind them."""
+                 cfg: PhaseConfig | None = None) -> list[Phase]:
+    """Phases covering steps[0]..steps[-1]."""
     cfg = cfg or PhaseConfig()
     x = steps.astype(np.float64)
     fitted = fit_segments(x, y, list(breaks))
@@ -396,4 +397,4 @@ def build_phases(steps: np.ndarray, y: np.ndarray, breaks, sd: float,
     # (trial 35: "plateau 0 -> 80, -363.5 sd" then "disruption 80 -> 160, -0.4 sd")
     phases = [Phase(name, int(steps[r.start]), int(steps[r.end])) for name, r in zip(names, runs)
               if r.end > r.start or len(runs) == 1]
-    return phases, fitted, runs
+    return phases

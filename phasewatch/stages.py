@@ -51,7 +51,7 @@ def stage_phases(steps, y, breaks, sd: float, cfg: PhaseConfig,
             stage, _ = hinge_phases(steps[a:stop], y[a:stop], cfg, sd)
         else:
             inside = [j - a for j in breaks if a < j < stop]
-            stage, _, _ = build_phases(steps[a:stop], y[a:stop], inside, sd, cfg)
+            stage = build_phases(steps[a:stop], y[a:stop], inside, sd, cfg)
         if k:
             stage[0].start_step = phases[-1].end_step = switch
         phases.extend(stage)

@@ -188,11 +188,13 @@ def averaged_best(phase: Phase, steps: np.ndarray, y: np.ndarray, base: float,
     start" on a GRPO train reward whose 30-evaluation means rose 0.08)."""
     k = stretch_size(y.size)
     i0, i1 = np.searchsorted(steps, [phase.start_step, phase.end_step])
-    means = np.convolve(y[i0:i1 + 1], np.ones(k) / k, mode="valid") if i1 - i0 + 1 >= k \
-        else np.array([-np.inf])  # a step up shorter than a stretch: its best is where it ends
+    at_end = {"peak_step": int(phase.end_step), "gain_over_baseline": end_level - base}
+    if i1 - i0 + 1 < k:  # a rise shorter than a stretch: its best is where it ends
+        return at_end
+    means = np.convolve(y[i0:i1 + 1], np.ones(k) / k, mode="valid")
     top = int(np.argmax(means))
     if end_level >= means[top]:  # best where it ends (the level a plateau holds after it)
-        return {"peak_step": int(phase.end_step), "gain_over_baseline": end_level - base}
+        return at_end
     return {"peak_step": int(steps[i0 + top + k // 2]), "peak_averaged": k,
             "gain_over_baseline": float(means[top]) - base}
 

@@ -283,7 +283,9 @@ class Source(RecordSource):
     def _scan(self) -> None:
         found = event_files(self.path) if self.path.is_dir() else [self.path]
         directories = sorted({f.parent for f in found} | {f.path.parent for f in self.files.values()})
-        one_run = self.path.is_dir() and bool(trainer_starts(self.path))
+        # a Trainer's runs/ (`trainer_starts`), told from the folders found: no second listing
+        one_run = self.path.name == "runs" and all(
+            d.parent == self.path and _TRAINER_START.match(d.name) for d in directories)
         for file in found:
             if file in self.files:
                 continue
