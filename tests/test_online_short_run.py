@@ -356,6 +356,38 @@ def test_an_eight_evaluation_rise_and_fall_with_its_plan_gets_its_alert():
         assert "0.6585 at step 1000" in alerts[0][1].message
 
 
+def test_a_sparse_held_out_loss_worsening_past_the_early_part_is_stopped_with_the_plan():
+    """Trial 35: a held-out loss of 6 evaluations quadrupling from its start while the train loss
+    fell got no live alert with `--planned-steps`, though analyze called it an overfit from the
+    start (high confidence): its noise estimate counted the jump, so the last four values, each
+    worse than the one before, were not "still falling" against it; and the second refit in a
+    row the stop waited for was the run's last evaluation. Without the plan: no stop (live, the
+    same values are a dip still falling)."""
+    values = [1.1102, 3.2284, 4.1206, 4.5071, 4.6812, 4.8134]
+    for planned, expected in ((480, [(400, "overfit", 0)]), (None, [])):
+        monitor = PhaseMonitor(metric="eval/loss", direction="min", planned_steps=planned)
+        alerts = [(80 * i, a) for i, v in enumerate(values)
+                  for a in monitor.update(80 * i, {"eval/loss": v})]
+        assert [(step, a.event, a.best_step) for step, a in alerts] == expected
+    assert "an overfit from the run's start" in alerts_message(values, 480)
+    assert "in a row" not in alerts_message(values, 480)
+
+
+def test_a_sparse_fall_that_levels_off_is_not_stopped_with_the_plan():
+    """The same fall levelling off (its last values up and down within their noise) is not
+    still worsening: no stop, however far below the start it is."""
+    values = [1.1102, 3.2284, 4.1206, 4.0871, 4.1312, 4.1034]
+    monitor = PhaseMonitor(metric="eval/loss", direction="min", planned_steps=480)
+    events = [a.event for i, v in enumerate(values) for a in monitor.update(80 * i, {"eval/loss": v})]
+    assert "overfit" not in events
+
+
+def alerts_message(values: list[float], planned: int) -> str:
+    monitor = PhaseMonitor(metric="eval/loss", direction="min", planned_steps=planned)
+    return " ".join(a.message for i, v in enumerate(values)
+                    for a in monitor.update(80 * i, {"eval/loss": v}))
+
+
 # held-out accuracy of a TRL SFTTrainer run (trial 31; eval_on_start, max_steps 1200): a fall
 # from 0.66 to 0.0 at the first evaluation after the start, a climb back over ten
 SFT_CLIFF = [0.66, 0.0, 0.005, 0.04, 0.09, 0.25, 0.265, 0.355, 0.39, 0.37, 0.4, 0.41, 0.44,

@@ -46,12 +46,14 @@ class RunPlan:
         after = self.start + fraction * (self.planned - self.start)
         return sum(1 for _ in takewhile(lambda step: step > after, reversed(steps)))
 
-    def falling_after(self, fraction: float, series: Series) -> bool:
+    def falling_after(self, fraction: float, series: Series, exact: bool = False) -> bool:
         """The run is past its early part and the series' values after `fraction` of the plan
-        still fall significantly (`Series.still_falling`, from 4 of them)."""
+        still fall significantly (`Series.still_falling`, from 4 of them); with `exact`, or
+        each of them (at least 4) is worse than the one before (`Series.worse_each_time`)."""
         if series.last_step is None or not self.after_early_part(series.last_step):
             return False
-        return series.still_falling(self.values_after(fraction, series.steps))
+        m = self.values_after(fraction, series.steps)
+        return series.still_falling(m) or (exact and series.worse_each_time(m))
 
     def evaluations(self, steps: Sequence[int]) -> float:
         """How many evaluations the plan holds at the mean cadence of `steps` (infinite with

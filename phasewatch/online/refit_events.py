@@ -10,6 +10,7 @@ from phasewatch.online.short_run import (
     REFIT_REACH,
     SHORT_RUN_CONFIRM,
     SPARSE_RUN_FROM,
+    planned_sparse,
     refit_dip,
     refit_stage,
 )
@@ -66,7 +67,8 @@ def _overfit(t: PhaseTracker) -> Event | None:
     if t.phase == "overfit":
         return None
     plan = t.plan()
-    falling = plan is not None and plan.falling_after(EARLY_FRACTION / 2, s)
+    falling = plan is not None and plan.falling_after(EARLY_FRACTION / 2, s,
+                                                       exact=planned_sparse(plan, s.steps))
     found = refit_stage(s, t.stage_step, falling, plan)
     t.short_streak = t.short_streak + 1 if found is not None else 0
     if found is None or not found.stops or t.short_streak < (1 if found.at_once else SHORT_RUN_CONFIRM):
@@ -88,6 +90,7 @@ def _overfit_reason(t: PhaseTracker, found) -> str:
            "start": f"; an overfit from the run's start (step {found.onset}), past the early "
                     "part of the planned run",
            }.get(found.after, "")
+    in_a_row = f", {counted(t.short_streak, 'time')} in a row" if t.short_streak > 1 else ""
     return (f"{s.label} has got worse since its best, {best:.4g} at step {found.best}: now "
             f"{now:.4g}, {abs(now - best):.4g} {side} it{how} (the offline detector on the "
-            f"{found.evaluations} evaluations so far, {counted(t.short_streak, 'time')} in a row)")
+            f"{found.evaluations} evaluations so far{in_a_row})")

@@ -287,7 +287,10 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     if phases[-1].start_step <= steps_array[0]:
         if not from_start:
             return None
-        return RefitOverfit(int(steps_array[0]), int(recommended), True, "start")
+        # a sparse run's `from_start` already took 4 evaluations after a fifth of the plan;
+        # a second refit in a row added one evaluation's delay, often the run's last
+        return RefitOverfit(int(steps_array[0]), int(recommended), True, "start",
+                            at_once=planned_sparse(short_plan, steps_array))
     rises = sum(p.name in RISES for p in phases)
     if rises > 1 or any(p.name == "overfit" for p in phases[:-1]):
         return None
