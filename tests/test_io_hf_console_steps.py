@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+import phasewatch
 from phasewatch.cli import main
 from phasewatch.io import read_run
 from phasewatch.io.hf_console import LineParser, TrainingBanner
@@ -176,6 +177,18 @@ def test_without_a_step_every_output_says_the_epoch(tmp_path, capsys):
     assert "epoch 1.349" in out.splitlines()[-1] and "13490" not in out
     code, out, _ = cli(capsys, "inspect", log)
     assert "best 0.7649 at epoch 1.349" in out and "13490" not in out
+    # its figure names the stop in epochs, once (trial 36b: "stop (epoch 0.0014)" for epoch 14)
+    code, _, err = cli(capsys, "plot", log, "-o", tmp_path / "one.png", "--data", tmp_path / "one.csv")
+    assert code == 0, err
+    [stop] = [r for r in csv.DictReader(io.StringIO((tmp_path / "one.csv").read_text())) if r["kind"] == "stop"]
+    assert float(stop["step"]) == 13490 and float(stop["epoch"]) == pytest.approx(1.349)
+    from phasewatch import plot
+    run = read_run(log)
+    analysis = phasewatch.analyze(run)
+    analysis.recommended_stop_step = 20_000  # a whole epoch: "stop (epoch 2)" before relabelling
+    fig = plot.phase_figure(run, analysis)
+    plot.phase.stop_in_unit(fig, "epoch", lambda step: step / 10_000)
+    assert "stop (epoch 2)" in [t.get_text() for lg in fig.legends for t in lg.get_texts()]
     # a figure of it beside a run in steps: no axis holds both, in either order (trial 35b)
     other = tmp_path / "other.jsonl"
     other.write_text("".join(f'{{"step": {s}, "eval/accuracy": 0.5}}\n' for s in range(0, 90, 10)))

@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 
 from phasewatch.errors import InputError, UsageError
 from phasewatch.plot import _draw, _phase_bands
-from phasewatch.plot.data import FigureData, attach
+from phasewatch.plot.data import FigureData, attach, figure_data
 from phasewatch.plot.smoothing import (
     DEFAULT_SMOOTHING,
     DENSE_POINTS,
@@ -264,9 +264,13 @@ def _draw_panel(ax, panel: int, run: Run, label: str, metrics: list[str], smooth
 def stop_in_unit(fig, unit: str, to_unit) -> None:
     """Restate the legend's "stop (step N)" (or "epoch N", where the steps are epochs) in the
     unit of a relabelled x axis ("stop (epoch 2.4)", "stop (tokens 1.2e+06)"): a figure whose
-    axis reads epochs should not name its stop in steps."""
+    axis reads epochs should not name its stop in steps. From the stop's step as the figure
+    data hold it, not from the legend's words: "epoch 14" of a console log counted in epochs is
+    step 140,000 (read as step 14, the legend said "epoch 0.0014")."""
+    stops = [row[4] for row in figure_data(fig).rows if row[3] == "stop"]
+    if len(stops) != 1:
+        return
     for legend in fig.legends:
         for text in legend.get_texts():
-            match = re.fullmatch(r"stop \((?:step|epoch) (-?\d+)\)", text.get_text())
-            if match:
-                text.set_text(f"stop ({unit} {to_unit(int(match.group(1))):.4g})")
+            if re.fullmatch(r"stop \((?:step|epoch) -?[\d.]+\)", text.get_text()):
+                text.set_text(f"stop ({unit} {to_unit(stops[0]):.4g})")
