@@ -162,3 +162,25 @@ def test_a_given_metric_the_trainer_never_reports_is_said_at_the_first_evaluatio
     assert len(missing) == 1  # once, not again at the end
     assert "in the evaluation at step 1" in missing[0] and "eval_loss" in missing[0]
     assert said[0] == (1, 1)  # said during the first evaluation, not after training
+
+
+def test_an_error_inside_the_monitor_never_ends_training(tmp_path, caplog, monkeypatch):
+    """Trial 36: an error raised by the monitor inside `on_evaluate` aborted `Trainer.train()`.
+    It is logged once with its traceback, the monitor is off from then on, and training runs to
+    its last step."""
+    callback = PhasewatchCallback(metric="eval/accuracy", options=OPTIONS)
+    calls = []
+
+    def broken(step, metrics):
+        calls.append(step)
+        raise NameError("a bug in phasewatch")
+
+    monkeypatch.setattr(callback.host, "observe", broken)
+    trainer, _ = make_trainer(tmp_path, callback, max_steps=6)
+    with caplog.at_level("WARNING", logger="phasewatch"):
+        trainer.train()
+    assert trainer.state.global_step == 6  # trained to the end
+    assert calls == [1]  # off after its first error
+    failed = [r for r in caplog.records if "the monitor failed in on_evaluate" in r.message]
+    assert len(failed) == 1 and "training goes on" in failed[0].message
+    assert failed[0].exc_info is not None and "a bug in phasewatch" in str(failed[0].exc_info[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Mapping
@@ -11,6 +12,29 @@ from phasewatch.alerts import StopFile, WebhookSink, format_alert
 from phasewatch.online import Alert, PhaseMonitor
 
 logger = logging.getLogger("phasewatch")
+
+
+def never_stops_training(event):
+    """A callback event whose error is logged, once, and turns phasewatch off for the rest of
+    the run instead of ending the user's training: a monitor is not worth a lost multi-hour job
+    (trial 36: an error raised inside `on_evaluate` aborted `Trainer.train()`)."""
+
+    @functools.wraps(event)
+    def guarded(callback, *args, **kwargs):
+        host = callback.host
+        if host.failed:
+            return None
+        try:
+            return event(callback, *args, **kwargs)
+        except Exception:
+            host.failed = True
+            logger.exception("phasewatch: the monitor failed in %s and is off for the rest of "
+                             "this run; training goes on. Please report the traceback above; "
+                             "`phasewatch analyze` on the log afterwards is not affected",
+                             event.__name__)
+            return None
+
+    return guarded
 
 
 class MonitorHost:
@@ -31,6 +55,7 @@ class MonitorHost:
         self.monitor = PhaseMonitor(metric=metric or "eval/loss", direction=direction,
                                     stop_on=stop_on, **(options or {}))
         self.warned: set[str] = set()  # metrics said missing at an evaluation
+        self.failed = False  # an error turned the monitor off (`never_stops_training`)
         self.plan_given = (options or {}).get("planned_steps") is not None
         self.webhook = WebhookSink(webhook) if webhook else None
         self.stop_file = StopFile(stop_file) if stop_file else None

@@ -28,7 +28,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from phasewatch.callbacks._common import HostedResults, MonitorHost, logger
+from phasewatch.callbacks._common import HostedResults, MonitorHost, logger, never_stops_training
 from phasewatch.errors import require
 from phasewatch.saved_checkpoints import CHECKPOINT_PREFIX, checkpoint_path
 
@@ -73,10 +73,12 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
         return os.path.join(self.output_dir, checkpoint_path("", step))
 
     # ------------------------------------------------------------------ events
+    @never_stops_training
     def on_train_begin(self, args, state, control, **kwargs):
         self.output_dir = args.output_dir
         self.host.plan(state.max_steps)
 
+    @never_stops_training
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         logged, self._eval_logs = self._eval_logs, None
         if logged is not None and logged[0] == state.global_step:
@@ -88,6 +90,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
         if self.host.monitor.should_stop:
             control.should_training_stop = True
 
+    @never_stops_training
     def on_log(self, args, state, control, logs=None, **kwargs):
         """With `feed_logs=True`, training logs are fed too: for runs without evaluations (a
         TRL GRPO run watched on its `reward`), or to follow train-side signals."""
@@ -110,6 +113,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
         if self.host.monitor.should_stop:
             control.should_training_stop = True
 
+    @never_stops_training
     def on_save(self, args, state, control, **kwargs):
         self.output_dir = args.output_dir
         self.host.saved_step(state.global_step)
@@ -121,6 +125,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
         if self.keep_best_checkpoint and self.best_checkpoint is not None:
             state.best_model_checkpoint = self.best_checkpoint
 
+    @never_stops_training
     def on_train_end(self, args, state, control, **kwargs):
         monitor = self.host.monitor
         missing = [name for name in monitor.missing_metrics() if name not in self.host.warned]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from phasewatch.callbacks._common import HostedResults, MonitorHost
+from phasewatch.callbacks._common import HostedResults, MonitorHost, never_stops_training
 from phasewatch.errors import require
 
 _pl = require("lightning.pytorch", "lightning", purpose="use the Lightning callback")
@@ -36,12 +36,14 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
     def best_saved_step(self) -> int | None:
         return self.host.best_saved_step()
 
+    @never_stops_training
     def on_train_start(self, trainer, pl_module) -> None:
         # max_steps is -1 when the run is limited by epochs; the optimizer steps it will then
         # take are Lightning's estimate (infinite for an iterable dataset of unknown length)
         limit = trainer.max_steps
         self.host.plan(limit if limit and limit > 0 else trainer.estimated_stepping_batches)
 
+    @never_stops_training
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:
             return
@@ -50,6 +52,7 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
         if self.host.monitor.should_stop:
             trainer.should_stop = True
 
+    @never_stops_training
     def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
         # Lightning stored our state_dict() before this hook: store it again so the checkpoint
         # knows it is itself a saved step.
@@ -57,6 +60,7 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
         if self.state_key in checkpoint.get("callbacks", {}):
             checkpoint["callbacks"][self.state_key] = self.state_dict()
 
+    @never_stops_training
     def on_train_end(self, trainer, pl_module) -> None:
         self.host.close()
 
