@@ -103,6 +103,13 @@ def beats_last(phases: list[Phase], y: np.ndarray, best: int, sd: float,
     return bool(levels[best] - levels[last] > margin)
 
 
+def start_beats(y: np.ndarray, at: int, sd: float, k_sd: float) -> bool:
+    """The first evaluation (`y` higher is better) is the best of them all and better than the
+    one at index `at` by more than the phases' own significance (`k_sd` sds of a difference)."""
+    return (0 < at < y.size and sd > 0 and bool(y[0] >= np.max(y[1:]))
+            and float(y[0] - y[at]) > significant_gap(sd, k_sd))
+
+
 def note_start_beats_stop(analysis: Analysis, steps: np.ndarray, y: np.ndarray,
                           k_sd: float) -> Analysis:
     """`analysis` with a warning where its first evaluation is the best of the run and better
@@ -115,9 +122,9 @@ def note_start_beats_stop(analysis: Analysis, steps: np.ndarray, y: np.ndarray,
     if not sd > 0 or stop is None or y.size < 3:
         return analysis
     at = int(np.searchsorted(steps, stop))
-    gap = float(y[0] - y[at])
-    if at == 0 or y[0] < np.max(y[1:]) or gap <= significant_gap(sd, k_sd):
+    if not start_beats(y, at, sd, k_sd):
         return analysis
+    gap = float(y[0] - y[at])
     sign = -1.0 if analysis.direction == "min" else 1.0
     analysis.warnings.append(
         f"{analysis.metric} is best at its first evaluation (step {int(steps[0])}: "

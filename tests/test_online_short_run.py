@@ -67,7 +67,7 @@ def stops_after(make_run, seeds=range(20), planned: int | str | None = None) -> 
         stopped += 1
         assert i > after  # never before the decline began
         overfit = next(a for a in alerts if a.event == "overfit")
-        if "offline detector" in overfit.message:
+        if "the phases `analyze` finds" in overfit.message:
             seen = Run.from_columns({"acc": (steps[: i + 1], values[: i + 1])}, "t", "t")
             assert monitor.best_step == analyze_run(seen, "acc", "max").recommended_stop_step
             # the message quotes the data: the best value, where, and the value now
@@ -166,7 +166,7 @@ def test_a_short_run_cut_in_two_resumes_its_refit_count():
     whole = PhaseMonitor(metric="eval/accuracy", stop_on=())
     expected = [a for s, v in zip(steps, values)
                 for a in whole.update(int(s), {"eval/accuracy": float(v)})]
-    assert any("offline detector" in a.message for a in expected)
+    assert any("the phases `analyze` finds" in a.message for a in expected)
     for cut in range(8, len(steps)):
         first = PhaseMonitor(metric="eval/accuracy", stop_on=())
         alerts = [a for s, v in zip(steps[:cut], values[:cut])
@@ -286,7 +286,7 @@ def test_a_dip_within_the_warm_up_of_a_short_run_is_announced_as_analyze_names_i
             offline = analyze_run(Run.from_columns({"acc": (steps, ys)}, "t", "t"), "acc", "max")
             assert [p.name for p in offline.phases][:2] == ["disruption", "readaptation"]
             assert alerts[0].onset_step == 0
-            assert "and is recovering (the offline detector on the" in alerts[0].message
+            assert "and is recovering (the phases `analyze` finds in the" in alerts[0].message
 
 
 def test_a_disruption_from_the_first_evaluation_without_a_plan_says_it_may_be_an_overfit():
@@ -380,6 +380,21 @@ def test_a_sparse_fall_that_levels_off_is_not_stopped_with_the_plan():
     monitor = PhaseMonitor(metric="eval/loss", direction="min", planned_steps=480)
     events = [a.event for i, v in enumerate(values) for a in monitor.update(80 * i, {"eval/loss": v})]
     assert "overfit" not in events
+
+
+def test_a_stop_whose_best_is_worse_than_the_start_says_the_start_is_better():
+    """Trial 36b (grokking, test loss 4.15 at epoch 0, then 15.71, down to 13.86, up again):
+    the refit's stop named "best at epoch 500" (13.86) beside a start 3.3x lower, which
+    `analyze` of the same values warns about; the alert now says it too."""
+    values = [4.15, 15.71, 14.4, 14.02, 13.88, 13.86, 13.95, 14.08, 14.24, 14.41, 14.6]
+    monitor = PhaseMonitor(metric="test_loss", direction="min")
+    alerts = [a for i, v in enumerate(values) for a in monitor.update(100 * i, {"test_loss": v})]
+    [overfit] = [a for a in alerts if a.event == "overfit"]
+    assert overfit.best_step == 500
+    assert "the start, 4.15 at step 0, is better than every evaluation since" in overfit.message
+    run = Run.from_columns({"loss": (np.arange(11) * 100, np.array(values))}, "t", "t")
+    assert any("is best at its first evaluation" in w
+               for w in analyze_run(run, "loss", "min").warnings)
 
 
 def alerts_message(values: list[float], planned: int) -> str:

@@ -15,7 +15,6 @@ from phasewatch.online.short_run import (
     refit_stage,
 )
 from phasewatch.online.wording import moved
-from phasewatch.output import counted
 
 if TYPE_CHECKING:
     from phasewatch.online.tracker import PhaseTracker
@@ -90,7 +89,14 @@ def _overfit_reason(t: PhaseTracker, found) -> str:
            "start": f"; an overfit from the run's start (step {found.onset}), past the early "
                     "part of the planned run",
            }.get(found.after, "")
-    in_a_row = f", {counted(t.short_streak, 'time')} in a row" if t.short_streak > 1 else ""
+    n, k = found.evaluations, t.short_streak
+    before = "" if k < 2 else f", and in the first {n - 1}" if k == 2 else \
+        f", and in the first {n - k + 1} to {n - 1}"
+    if found.start_better:  # as `analyze` warns beside its stop on the same values
+        step, first = next((st, v) for st, v in zip(s.steps, s.values)
+                           if t.stage_step is None or st >= t.stage_step)
+        how += (f"; the start, {s.raw(first):.4g} at step {step}, is better than every "
+                "evaluation since: no checkpoint has got back to it")
     return (f"{s.label} has got worse since its best, {best:.4g} at step {found.best}: now "
-            f"{now:.4g}, {abs(now - best):.4g} {side} it{how} (the offline detector on the "
-            f"{found.evaluations} evaluations so far{in_a_row})")
+            f"{now:.4g}, {abs(now - best):.4g} {side} it{how} (the phases `analyze` finds in "
+            f"the {n} evaluations so far{before})")

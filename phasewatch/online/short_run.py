@@ -77,6 +77,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from phasewatch.checkpoint import start_beats
 from phasewatch.confidence import FEW_POINTS
 from phasewatch.noise import GROSS_SD
 from phasewatch.online.dip_checks import (
@@ -89,6 +90,7 @@ from phasewatch.online.plan import RunPlan
 from phasewatch.online.series import Series
 from phasewatch.online.series_noise import clip_outliers
 from phasewatch.online.wording import moved, starting_level
+from phasewatch.phases import PhaseConfig
 
 if TYPE_CHECKING:
     from phasewatch.results import Phase
@@ -109,7 +111,13 @@ SHORT_RUN_CONFIRM = 2  # evaluations in a row whose refit ends in an overfit (3:
 SHORT_RUN_RISE_SD = 8.0  # the peak above the start, in white-noise sds (6 and 2 sds of the
 # short-series rise noise until measured: read from 13-40 values of a curved run that noise
 # was 3.5-4.5 white sds on most missed sparse three_phase runs of the tuning seeds; 8 alone:
-# sparse detection +0.02 there, +0.007 on seeds 20000+, 2 fewer long AR(1) flat runs stopped)
+# sparse detection +0.02 there, +0.007 on seeds 20000+, 2 fewer long AR(1) flat runs stopped),
+# or, on a run planned to be short, this many of the offline detector's own noise sds: the
+# live white-noise sd of a curved run of 13-40 evaluations is inflated by its bends
+# (hf-sentiment-opt-15ev: an eval loss 0.365 -> 0.196 -> 0.288, "-9.0 sd" then "+4.9 sd"
+# offline, had no live alert; runs of 13-40 evaluations with the plan, tuning seeds: detection
+# 0.92 / 0.88 -> 0.96 / 0.89, false stops unchanged. Without a plan, also 0.61 / 0.48 -> 0.66 /
+# 0.50, but the first 60 values of AR(0.8) flat runs were stopped 14 times of 40, not 8)
 LATE_FLAT_RATIO = 2  # a late decline follows a flat stretch at least this many times as long
 # (3 until measured on seeds 20,010+: a decline over the last 35% of a run outgrew it before
 # it was significant; 2 catches more of them with no new false stop there, 1 made some). The
@@ -144,6 +152,8 @@ class RefitOverfit:
     best_value: float = math.nan  # the value at `best` (oriented), set by `refit_stage`
     evaluations: int = 0  # how many the refit read
     at_once: bool = False  # a sparse run's clear decline: a stop without a second evaluation
+    start_better: bool = False  # the stage's first value is better than `best` and every
+    # other one (`checkpoint.start_beats`, the warning `analyze` gives beside its stop)
 
 
 @dataclass(frozen=True)
@@ -162,7 +172,7 @@ class RefitDip:
         verb, side = moved(s.sign, better=False)  # a loss "rose to ... above" its start
         how = "and is recovering" if self.recovering else "and stays there"
         return (f"{s.label} {verb} to {s.raw(self.trough_value):.4g} at step {self.trough}, "
-                f"{side} {starting_level(s, stage_step)}, {how} (the offline detector on "
+                f"{side} {starting_level(s, stage_step)}, {how} (the phases `analyze` finds in "
                 f"the {self.evaluations} evaluations so far)")
 
 
@@ -201,8 +211,8 @@ def refit_dip(s: Series, stage_step: int | None) -> RefitDip | None:
     named = set()
     for dropped in range(SHORT_RUN_CONFIRM):
         seen = pairs[:len(pairs) - dropped]
-        phases, _ = _offline_phases(tuple(st for st, _ in seen), tuple(v for _, v in seen),
-                                    s.given_sd)
+        phases, _, _ = _offline_phases(tuple(st for st, _ in seen), tuple(v for _, v in seen),
+                                       s.given_sd)
         names = tuple(p.name for p in phases[:2])
         if names not in (("disruption", "readaptation"), ("disruption", "plateau")):
             return None
@@ -241,14 +251,17 @@ def refit_stage(s: Series, stage_step: int | None, from_start: bool,
                             plan=plan)
     if found is None:
         return None
-    return replace(found, best_value=next(v for st, v in pairs if st == found.best),
-                   evaluations=len(pairs))
+    y = np.asarray([v for _, v in pairs], dtype=np.float64)
+    at = stage_steps.index(found.best)
+    _, _, sd = _offline_phases(tuple(stage_steps), tuple(y.tolist()), s.given_sd)
+    return replace(found, best_value=float(y[at]), evaluations=len(pairs),
+                   start_better=start_beats(y, at, sd, PhaseConfig.k_sd))
 
 
 @functools.lru_cache(maxsize=256)
 def _offline_phases(steps: tuple[int, ...], values: tuple[float, ...],
-                    noise_sd: float | None) -> tuple[tuple[Phase, ...], int | None]:
-    """`analyze_run`'s phases and recommended step of these values. Cached: a monitor that
+                    noise_sd: float | None) -> tuple[tuple[Phase, ...], int | None, float]:
+    """`analyze_run`'s phases, recommended step and noise sd of these values. Cached: a monitor that
     rewinds (a step re-logged, a resumed run) replays the values it had already refitted, and
     a log that re-logs its metric at every step made one refit per record into dozens."""
     from phasewatch.analysis import analyze_run  # imported on first use: start-up time
@@ -259,7 +272,8 @@ def _offline_phases(steps: tuple[int, ...], values: tuple[float, ...],
                                      np.asarray(values, dtype=np.float64))}, "live", "buffer")
     analysis = analyze_run(run, metric, "max", use_tokens=False, noise_sd=noise_sd)
     best = analysis.recommended_stop_step
-    return tuple(analysis.phases), None if best is None else int(best)
+    return (tuple(analysis.phases), None if best is None else int(best),
+            float(analysis.extra.get("noise_sd") or 0.0))
 
 
 def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
@@ -280,8 +294,8 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     plan = plan or short_plan
     steps_array = np.asarray(steps, dtype=np.int64)
     y = np.asarray(values, dtype=np.float64)
-    phases, recommended = _offline_phases(tuple(steps_array.tolist()), tuple(y.tolist()),
-                                          noise_sd)
+    phases, recommended, _ = _offline_phases(tuple(steps_array.tolist()), tuple(y.tolist()),
+                                             noise_sd)
     if not phases or phases[-1].name != "overfit":
         return None
     if phases[-1].start_step <= steps_array[0]:
@@ -318,7 +332,10 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     from_trough = short_plan is not None or (phases[0].name == "disruption"
                                              and dip_is_no_wander(y, trough, at, white))
     risen_from = float(y[trough]) if from_trough else start
-    if float(np.mean(y[max(0, at - 1):at + 2])) - risen_from < SHORT_RUN_RISE_SD * white:
+    # with a short plan the values are the whole run, not the wander of a long one's start
+    rise_sd = max(_size_sd(p) for p in phases if p.name in RISES) if short_plan else 0.0
+    if (float(np.mean(y[max(0, at - 1):at + 2])) - risen_from < SHORT_RUN_RISE_SD * white
+            and rise_sd < SHORT_RUN_RISE_SD):
         return None
     if short_plan is None and phases[0].name != "disruption":
         declining = y[int(np.searchsorted(steps_array, onset)):]
