@@ -81,6 +81,14 @@ def test_the_logs_own_total_over_the_sets_is_the_one_watched_and_analysed(tmp_pa
     summary = json.loads(out.splitlines()[-1])
     assert code == 0 and summary["metric"] == offline["metric"] and "total over the sets" in err
     assert summary["best_step"] == offline["recommended_stop_step"]
+    # and `inspect` names the one analyze takes (trial 36b: it named the "easy" set)
+    code, out, _ = _cli("inspect", log, "--format", "json")
+    performance = json.loads(out)["performance"]
+    assert (performance["metric"], performance["sets"]) == (offline["metric"], 3)
+    assert not performance["train_fallback"]
+    code, out, _ = _cli("inspect", log)
+    assert ("performance metric: val-core/total/all/acc/mean@8 (higher is better; 1 of 3 "
+            "validation sets, as analyze takes it)") in out
 
 
 def test_sets_without_a_total_keep_the_first_by_name():

@@ -29,23 +29,29 @@ def performance(run) -> dict | None:
     """The metric `analyze` would take (its choice rules), with its first, last and best value;
     None when the run has none of the performance roles."""
     from phasewatch.errors import UsageError
+    from phasewatch.metric_sets import choose_series
     from phasewatch.signals import choose_direction, choose_metric, fallback_note
 
     try:
-        metric = choose_metric(run)
+        role = choose_metric(run)
+        choice = choose_series(run)  # of several validation sets, the one analyze takes
+        metric = choose_metric(run, choice.metric)
         direction = choose_direction(run, metric)
     except UsageError:
         return None
     series = run.column(metric)
     own = series.name
-    train = fallback_note(run, metric) is not None  # a train loss: no held-out metric logged
+    train = fallback_note(run, role) is not None  # a train loss: no held-out metric logged
+    sets = len(choice.sets) if len(choice.sets) > 1 else None
     if series.size == 0:
-        return {"metric": own, "direction": direction, "train_fallback": train, "count": 0,
+        return {"metric": own, "direction": direction, "train_fallback": train, "sets": sets,
+                "count": 0,
                 "first_step": None, "last_step": None, "first": None, "last": None,
                 "best": None, "best_step": None}
     steps, values = series.steps, series.values
     best = int(np.argmax(values) if direction == "max" else np.argmin(values))
-    return {"metric": own, "direction": direction, "train_fallback": train, "count": series.size,
+    return {"metric": own, "direction": direction, "train_fallback": train, "sets": sets,
+            "count": series.size,
             "first_step": int(steps[0]), "last_step": int(steps[-1]),
             "first": float(values[0]), "last": float(values[-1]), "best": float(values[best]),
             "best_step": int(steps[best])}
@@ -78,6 +84,8 @@ def performance_line(perf: dict | None, unit: str = "step") -> str:
     better = "higher" if perf["direction"] == "max" else "lower"
     what = "; the train loss, as no held-out metric or reward is logged" \
         if perf.get("train_fallback") else ""
+    if perf.get("sets"):
+        what += f"; 1 of {perf['sets']} validation sets, as analyze takes it"
     head = f"performance metric: {perf['metric']} ({better} is better{what}), "
     if perf["count"] == 1:  # no first, last and best of a single value
         return f"{head}1 value, at {at(perf['first_step'], unit)}: {_num(perf['first'])}"
