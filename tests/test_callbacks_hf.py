@@ -50,10 +50,11 @@ def make_trainer(tmp_path, callback, max_steps, save_steps=7, logging_steps=1000
 OPTIONS = {"warmup": 5, "window": 5, "confirm": 2}
 
 
-def test_trainer_stops_at_overfit_and_recommends_a_saved_checkpoint(tmp_path):
+def test_trainer_stops_at_overfit_and_recommends_a_saved_checkpoint(tmp_path, caplog):
     callback = PhasewatchCallback(metric="eval/accuracy", options=OPTIONS)
     trainer, _ = make_trainer(tmp_path, callback, max_steps=N_EVALS)
-    trainer.train()
+    with caplog.at_level("WARNING", logger="phasewatch"):
+        trainer.train()
     step = trainer.state.global_step
     assert PEAK < step < N_EVALS  # stopped after the peak, well before max_steps
     assert callback.monitor.should_stop
@@ -68,6 +69,15 @@ def test_trainer_stops_at_overfit_and_recommends_a_saved_checkpoint(tmp_path):
     assert best_saved in kept and len(kept) <= 4
     assert trainer.state.best_model_checkpoint == callback.best_checkpoint
     assert callback.monitor.config.planned_steps == N_EVALS  # the trainer's max_steps
+    # the last line says what became of the best step's checkpoint, in analyze's words
+    [last] = [r.message for r in caplog.records if r.message.startswith("phasewatch: best step")]
+    best = callback.best_step
+    if best == best_saved:
+        assert f"best step {best} (saved: checkpoint-{best})" in last
+    else:
+        assert f"best step {best} (not saved; best saved: checkpoint-{best_saved}, eval_accuracy " \
+            in last and f"from step {best}'s " in last
+    assert last.endswith(f"the trainer's best_model_checkpoint is {callback.best_checkpoint}")
 
 
 def test_resumed_trainer_restores_the_monitor(tmp_path):

@@ -139,9 +139,26 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
                 logger.warning("phasewatch: %s", unknown_metric_message(
                     name, monitor.metrics_seen).replace("in this run", "in the evaluations"))
         if self.best_checkpoint is not None:
-            logger.warning("phasewatch: best saved checkpoint: %s (best evaluated step %s)",
-                           self.best_checkpoint, self.best_step)
+            logger.warning("phasewatch: best step %s (%s)%s", self.best_step,
+                           self._saved_text(args),
+                           f"; the trainer's best_model_checkpoint is {self.best_checkpoint}"
+                           if self.keep_best_checkpoint else "")
         self.host.close()
+
+    def _saved_text(self, args) -> str:
+        """What became of the best step's checkpoint and the best saved one, in `analyze`'s
+        words ("not saved; best saved: checkpoint-10, eval_accuracy 0.5354, 0.0202 from step
+        0's 0.5556"): trial 36's callback said only "best saved checkpoint: checkpoint-10 (best
+        evaluated step 0)" after a fine-tune that never got back to the model it started from."""
+        from pathlib import Path
+
+        from phasewatch.saved_checkpoints import checkpoint_steps, choose
+
+        folder = Path(self.output_dir)
+        series = self.host.monitor.trackers_[0].series
+        saved = choose(folder, checkpoint_steps(folder), self.host.evals.steps,
+                       self.host.evals.values, series.sign, self.best_step, args.save_steps)
+        return saved.text(series.label)
 
     def _checkpoint_exists(self, step: int) -> bool:
         if self.output_dir is None:
