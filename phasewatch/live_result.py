@@ -51,11 +51,22 @@ class WatchResult:
     waited: float | None = None          # seconds from the start of the watch to its end
     plan: PlanSource | None = None       # the planned length judged against
     to_stop: bool = False                # `phases`/`best_step`: the log up to a --stop-on stop
+    warmup: int = 0                      # the monitor's warm-up, in evaluations
+
+    def _live_phase(self) -> str:
+        """The monitor's phase at the end; without one, whether it judged the run at all (trial
+        36b: "no significant change yet" of a 7-evaluation fall of 28 sds, in its warm-up)."""
+        if self.phase is not None:
+            return self.phase
+        if self.n_values < self.warmup:
+            return (f"none said ({counted(self.n_values, 'evaluation')}, within its warm-up of "
+                    f"{self.warmup})")
+        return "no significant change yet"
 
     def to_dict(self) -> dict[str, Any]:
         """The last object of `watch --format jsonl` (deterministic: no end reason that
         depends on how the watch was ended, so replay and follow print the same)."""
-        phase = self.phase or "no significant change yet"
+        phase = self._live_phase()
         message = (self._nothing_read() if self.metric is None else
                    f"{self.metric}: phase {phase}, best {at(self.best_step, self.step_unit)}")
         if self.metric is not None and self.phases is not None:
@@ -85,7 +96,7 @@ class WatchResult:
         """The one line `watch` prints on stderr at the end (the reason included)."""
         if self.metric is None:
             return f"{self._nothing_read(path)} ({self.reason})"
-        phase = self.phase or "no significant change yet"
+        phase = self._live_phase()
         why = f"; stopped: {self.stop_reason}" if self.stop_reason else ""
         ended = {"finished": "; the log says the run finished", "idle": "; idle, ended"}.get(
             self.reason, "")
@@ -206,6 +217,7 @@ def end_result(result: WatchResult, monitor, info, records: int, path: str | Pat
     result.phase, result.best_step = monitor.phase, monitor.best_step
     result.last_step, result.n_records = monitor.last_step_, records
     result.n_values = monitor.trackers_[0].series.n
+    result.warmup = monitor.config.warmup
     result.live_best_step = monitor.best_step
     if monitor.should_stop and monitor.stop_reason_ is not None:
         result.stop_reason = monitor.stop_reason_.name.lower()

@@ -411,3 +411,19 @@ def test_a_log_rewritten_while_followed_says_the_whole_run_answer_is_of_what_is_
     assert code == 0 and "was truncated or rewritten while watched" in err, err
     assert "the whole-run answer is of the 40 values of eval/accuracy the log holds now, " \
            "where the watch read 120" in err, err
+
+
+def test_a_run_shorter_than_the_warm_up_says_it_was_not_judged(tmp_path, capsys):
+    """Trial 36b: 7 evaluations of an eval loss falling 28 sds ended "live phase no significant
+    change yet" beside "whole run: improvement (high confidence)": the monitor judges from its
+    8th evaluation, and says so."""
+    log = tmp_path / "short.jsonl"
+    log.write_text("".join(json.dumps({"step": 100 * i, "eval_loss": round(0.31 - 0.013 * i, 4)})
+                           + "\n" for i in range(7)))
+    code, out, err = run_cli(capsys, log)
+    assert code == 0
+    assert "live phase none said (7 evaluations, within its warm-up of 8)" in err
+    assert "whole run: improvement" in err
+    code, out, err = run_cli(capsys, log, "--format", "jsonl")
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["phase"] is None and "within its warm-up of 8" in summary["message"]
