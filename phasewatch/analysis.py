@@ -260,6 +260,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         "baseline_rule": str(baseline_spec),
         "baseline_se": float(base_se),
         "best_value": series.own_units(float(np.max(y))),  # the best evaluation (inspect's)
+        "stop_value": series.own_units(float(y[best])),  # the evaluation at the stop
         "noise_sd": float(shown_sd),
         "segments": [cp.to_dict() for cp in seg.changepoints],
         "penalty": float(seg.penalty),

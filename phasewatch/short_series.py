@@ -361,7 +361,8 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     extra = {
         "baseline_rule": str(baseline),
         "baseline_se": float(base_se) if sd > 0 else None,  # unknown without a noise estimate
-        "best_value": series.own_units(float(y[best])),
+        "best_value": series.own_units(float(np.max(y))),  # the best evaluation (inspect's)
+        "stop_value": series.own_units(float(y[best])),  # the evaluation at the stop
         "noise_sd": float(sd) if sd > 0 else None,
         "confidence": confidence,
         "trend_test": ({"test": "kendall_tau_exact", "tau": sign * tau + 0.0, "p_value": p}

@@ -347,3 +347,26 @@ def test_the_stop_of_a_constant_metric_says_any_checkpoint_is_as_good(capsys, tm
     assert code == 0
     assert "recommended stop: step 100 (the metric is the same at every evaluation analysed: " \
            "any is as good)" in out
+
+
+def test_the_comparison_table_gives_the_evaluation_at_each_runs_stop(capsys, tmp_path):
+    """Trial 36b: the table's "best" was each run's best single reading (one lucky batch of a
+    GRPO reward at step 304) beside a stop at another step; its column is now the evaluation at
+    the stop, as each run's JSON `stop_value`."""
+    paths, series = [], []
+    for seed in (1, 2):
+        s = synth.generate("three_phase", seed=seed, n_points=200, eval_every=5, noise_sd=0.01,
+                           ar=0.0)
+        paths.append(s.write(tmp_path / f"run{seed}"))
+        series.append(s.run.series(s.metric))
+    code, out, _ = run_cli(capsys, "analyze", *paths)
+    assert code == 0
+    header, *rows = out.split("\n\n")[-1].strip().splitlines()
+    assert header.split()[-4:] == ["stop", "at", "stop", "phases"]
+    code, out, _ = run_cli(capsys, "analyze", *paths, "--format", "json")
+    for row, run, values in zip(rows, json.loads(out)["runs"], series):
+        stop, at_stop = row.split()[3:5]
+        assert int(stop) == run["recommended_stop_step"]
+        assert run["stop_value"] == pytest.approx(values.loc[int(stop)])
+        assert float(at_stop) == pytest.approx(run["stop_value"], rel=1e-3)
+        assert run["stop_value"] <= run["best_value"] == pytest.approx(values.max())

@@ -254,12 +254,14 @@ def print_comparison(analyses: list[Analysis]) -> None:
         return _fmt(step) if unit == "step" else at(step, unit)
 
     width = max(len(a.source) for a in analyses)
-    print(f"{'run':<{width}}  {'metric':<22} {'baseline':>9} {'best':>9} {'stop':>8}  phases")
+    print(f"{'run':<{width}}  {'metric':<22} {'baseline':>9} {'stop':>8} {'at stop':>9}  phases")
     for a in analyses:
-        best = a.extra.get("best_value")
+        # the evaluation at the stop, not the run's best reading (trial 36b: "best 2.822"
+        # beside "stop 214" was one lucky batch at step 304, and the run's text said 2.75)
+        at_stop = a.extra.get("stop_value")
         seq = " > ".join(f"{p.name}@{where(a, p.start_step)}" for p in a.phases)
-        print(f"{a.source:<{width}}  {a.metric:<22} {_fmt(a.baseline):>9} {_fmt(best):>9} "
-              f"{where(a, a.recommended_stop_step):>8}  {seq}")
+        print(f"{a.source:<{width}}  {a.metric:<22} {_fmt(a.baseline):>9} "
+              f"{where(a, a.recommended_stop_step):>8} {_fmt(at_stop):>9}  {seq}")
 
 
 CSV_COLUMNS = ("source", "metric", "direction", "baseline", "recommended_stop_step", "phase",
