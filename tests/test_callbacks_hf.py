@@ -194,3 +194,18 @@ def test_an_error_inside_the_monitor_never_ends_training(tmp_path, caplog, monke
     failed = [r for r in caplog.records if "the monitor failed in on_evaluate" in r.message]
     assert len(failed) == 1 and "training goes on" in failed[0].message
     assert failed[0].exc_info is not None and "a bug in phasewatch" in str(failed[0].exc_info[1])
+
+
+def test_a_best_at_step_0_is_said_to_be_the_model_before_training(caplog):
+    """Trial 36: the callback's alerts said "best checkpoint 0" of the evaluation before any
+    update (`eval_on_start`), of which no trainer saves a checkpoint."""
+    from phasewatch.callbacks._common import MonitorHost
+
+    host = MonitorHost("eval/accuracy", "max", (), None, None, {"planned_steps": 200})
+    values = [0.5556, 0.5354, 0.4963, 0.4742] + [0.445, 0.447, 0.444, 0.446] * 4
+    with caplog.at_level("WARNING", logger="phasewatch"):
+        for i, value in enumerate(values):
+            host.observe(10 * i, {"eval_accuracy": value})
+    said = [r.message for r in caplog.records if "best checkpoint 0" in r.message]
+    assert said and all(m.endswith("best checkpoint 0 (the model before training: no "
+                                   "checkpoint of it is saved)") for m in said)

@@ -77,7 +77,11 @@ class MonitorHost:
         self._score_saves()
         for alert in alerts:
             self.alerts.append(alert)
-            logger.warning("phasewatch: %s", format_alert(alert))
+            # global step 0 is the model before any update: no trainer saves a checkpoint of it
+            # (trial 36: "best checkpoint 0" read as a checkpoint to load)
+            before = " (the model before training: no checkpoint of it is saved)" \
+                if alert.best_step == 0 else ""
+            logger.warning("phasewatch: %s%s", format_alert(alert), before)
             if self.webhook is not None:
                 self.webhook.emit(alert)
         stopped_now = self.monitor.should_stop and self.monitor.stop_alert_ in alerts
