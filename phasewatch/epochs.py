@@ -31,6 +31,9 @@ def epoch_boundaries(epochs: Iterable[tuple[int, float]]) -> list[Event]:
     events: list[Event] = []
     ordered = sorted({(s, e) for s, e in epochs if math.isfinite(e)})
     for (s0, e0), (s1, e1) in itertools.pairwise(ordered):
+        if (s1, e1) == ordered[-1] and e1 == math.floor(e1):
+            break  # the last row ends an epoch: no epoch begins there (trial 36b: a line at
+            # the last step of a one-epoch run, drawn as an "epoch boundary")
         if s1 <= s0 or e1 <= e0:
             continue
         if math.floor(e1) - math.floor(e0) != 1:

@@ -150,7 +150,7 @@ def test_a_sparse_runs_legend_does_not_claim_a_smoothing_the_line_lacks():
     run = phasewatch.run.Run.from_columns({"eval/accuracy": (steps[keep], values[keep])}, "sparse", "t")
     fig = phase_figure(run, panels=None)
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert "evaluations joined (sd 33 steps, 100 apart)" in texts
+    assert "evaluations joined by lines (100 steps apart)" in texts
     dense_fig = phase_figure(dense, panels=None)
     assert "Gaussian smooth, sd 33 steps" in [t.get_text() for t in dense_fig.legends[0].get_texts()]
 

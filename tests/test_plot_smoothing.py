@@ -109,3 +109,15 @@ def test_epoch_boundaries_neither_cut_the_smoothing_nor_bury_the_data():
     many = _run_with_epochs(40)
     fig = phase_figure(many, analyze(many))
     assert not any(line.get_gid() == "event" for line in fig.axes[0].lines)
+
+
+def test_the_last_row_ending_an_epoch_begins_none():
+    """Trial 36b: a one-epoch run's last row (epoch 1.0, the end of training) drew an "epoch
+    boundary" at its last step. A boundary is where an epoch begins, with rows after it."""
+    from phasewatch.epochs import epoch_boundaries
+
+    assert epoch_boundaries([(0, 0.0), (350, 0.5), (703, 1.0)]) == []
+    [begins] = epoch_boundaries([(0, 0.0), (350, 0.5), (703, 1.0), (800, 1.14)])
+    assert (begins.step, begins.detail) == (703, "epoch 1 begins")
+    [mid] = epoch_boundaries([(0, 0.0), (600, 0.86), (800, 1.14), (1400, 2.0)])
+    assert mid.detail == "epoch 1 begins"

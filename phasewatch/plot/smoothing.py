@@ -105,17 +105,22 @@ class Smoothing:
         """E.g. 'Gaussian smooth, sd 30 steps' (for the legend; the window is centred). Given the
         series' steps, a Gaussian of sd at most a third of their spacing (a neighbour's weight
         1% or less) is said to join the evaluations: on a run evaluated every 100 steps, 'sd 33
-        steps' would claim a smoothing the line does not have."""
+        steps' would claim a smoothing the line does not have, and the sd of a smoothing
+        that does nothing read as a property of the line (trial 36b)."""
         if self.kind == "none":
             return "no smoothing"
         width = self.width_steps(steps)
-        unit = "step" if width == 1 else "steps"
+        unit = unit_of(width)
         if self.kind == "ema":
             return f"EMA, half-life {width:g} {unit}"
         gap = spacing(steps)
         if steps is not None and len(steps) > 1 and width <= gap / 3:
-            return f"evaluations joined (sd {width:g} {unit}, {gap:g} apart)"
+            return f"evaluations joined by lines ({gap:g} {unit_of(gap)} apart)"
         return f"Gaussian smooth, sd {width:g} {unit}"
+
+
+def unit_of(count: float) -> str:
+    return "step" if count == 1 else "steps"
 
 
 DEFAULT_SMOOTHING = Smoothing()
