@@ -55,7 +55,11 @@ noise sds (less is the wiggle of a flat run), and a decline that deep, carried b
 evaluations, stops at once, a smaller one on SHORT_RUN_CONFIRM evaluations in a row: a sparse
 run's overfit often shows only in its last two or three (tuning seeds, sparse runs with the
 plan: detection 0.20 / 0.14 -> 0.60 / 0.48, false stops 0.00 -> 0.01 / 0.03; 2 in a row for
-all: 0.54 / 0.39).
+all: 0.54 / 0.39). A decline from the start stops at once too: `from_start` has already taken 4
+evaluations after a fifth of the plan (`RunPlan.falling_after`, each worse than the one before
+counting as still falling), and a second refit in a row was often the run's last evaluation
+(tuning seeds: detection 0.55 / 0.49 -> 0.63 / 0.55, false stops 0.01 -> 0.02, most at the last
+evaluation of a five-evaluation fall whose floor the sampling never shows).
 
 What it is not asked to judge (measured on the tuning seeds, bench_early_stop's runs):
 - a decline from the first evaluation, without a planned run length: live it is the same data
@@ -151,7 +155,8 @@ class RefitOverfit:
     after: str  # what the decline came after: "best", "flat" (a flat stretch), "start"
     best_value: float = math.nan  # the value at `best` (oriented), set by `refit_stage`
     evaluations: int = 0  # how many the refit read
-    at_once: bool = False  # a sparse run's clear decline: a stop without a second evaluation
+    at_once: bool = False  # a sparse run's clear decline, or one from its start: a stop
+    # without a second evaluation
     start_better: bool = False  # the stage's first value is better than `best` and every
     # other one (`checkpoint.start_beats`, the warning `analyze` gives beside its stop)
 
