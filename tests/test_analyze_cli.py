@@ -289,8 +289,9 @@ def test_csv_rows_of_a_short_series_say_how_confident_they_are(capsys, tmp_path)
 
 
 @pytest.mark.parametrize("direction, gain, words", [
-    ("max", 0.25, "best 0.25 above the start"), ("max", -0.09308, "best 0.09308 below the start"),
-    ("min", 0.31, "best 0.31 below the start"), ("min", -0.2, "best 0.2 above the start")])
+    ("max", 0.25, "best 0.25 above the start"),
+    ("max", -0.09308, "best still 0.09308 below the start"),
+    ("min", 0.31, "best 0.31 below the start"), ("min", -0.2, "best still 0.2 above the start")])
 def test_a_rise_that_stays_short_of_the_start_says_below_not_a_negative_above(direction, gain,
                                                                               words):
     """A readaptation that never gets back to the starting level printed "best -0.09308 above

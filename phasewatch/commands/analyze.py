@@ -111,7 +111,11 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
         # where the start printed is a mean (`ends_averaged`), not the first evaluation the
         # gain is measured from, the line names that one as the header does
         ref = "the baseline" if {"ends_averaged", "start_averaged"} & set(s) else reference
-        line += f"  best {_side(s.get('gain_over_baseline'), better, worse)} {ref}"
+        gain = s.get("gain_over_baseline")
+        # a rise that stays short of the start is still below it: "best 0.0061 below the start"
+        # read as a best that is the start's better (trial 36b)
+        still = " still" if gain is not None and gain < 0 else ""
+        line += f"  best{still} {_side(gain, better, worse)} {ref}"
         if s.get("peak_step") is not None:
             line += f" ({_peak(s, unit, steps_count)})"
     elif phase.name == "plateau" and "level" in s:
