@@ -64,6 +64,11 @@ def check_run(r: dict, steps: np.ndarray, v: np.ndarray):
     # "`best_value` (the best evaluation analysed, as `inspect` gives it)"
     if not close(r.get("best_value"), v[int(np.argmax(hb))]):
         yield "best_value", r.get("best_value"), v[int(np.argmax(hb))]
+    # "`stop_value` (the evaluation at the recommended checkpoint: the comparison table's
+    # `at stop`)"
+    stop = r.get("recommended_stop_step")
+    if stop in idx and not close(r.get("stop_value"), v[idx[stop]]):
+        yield "stop_value", r.get("stop_value"), v[idx[stop]]
     # "A run of at most 12 evaluations states how far its phases can be trusted"
     if ("confidence" in r) != (n <= FEW):
         yield "confidence present iff <= 12 evaluations", r.get("confidence"), n
