@@ -51,6 +51,17 @@ def best_saved(scores: Mapping[int, float | None],
     return max(scored, key=lambda s: (scored[s], -s))
 
 
+def to_load(scores: Mapping[int, float | None], best_step: int | None,
+            exists: Callable[[int], bool] = lambda step: True) -> int | None:
+    """The saved step to load: the best step's own checkpoint where it was saved, scored and
+    still exists, else the best-scored one that exists (`best_saved`). One rule for `analyze`,
+    `watch` and the callbacks (the HF callback ranked by score alone, and its closing line
+    could name checkpoint-96 as the best step's own beside a best_model_checkpoint of 108)."""
+    if best_step is not None and scores.get(best_step) is not None and exists(best_step):
+        return best_step
+    return best_saved(scores, exists)
+
+
 def checkpoint_path(folder: str | Path, step: int) -> Path:
     return Path(folder) / f"{CHECKPOINT_PREFIX}-{int(step)}"
 
@@ -180,8 +191,7 @@ def choose(folder: Path, steps: list[int], eval_steps, oriented, sign: float,
     if best_step is not None and (k := int(np.searchsorted(eval_steps, best_step))) < y.size \
             and eval_steps[k] == best_step and math.isfinite(y[k]):
         found.best_value = float(sign * y[k])
-    # the recommended step's own checkpoint, when it exists, is the one to load
-    chosen = best_step if found.best == "saved" and best_step in scores else best_saved(scores)
+    chosen = to_load(scores, best_step)  # the folder's steps: they exist
     if chosen is not None:
         k = at[chosen]
         value, level = float(sign * y[k]), sign * scores[chosen]

@@ -371,3 +371,18 @@ def test_the_callback_and_analyze_keep_the_same_checkpoint(values, every, saves)
     assert restored.best_saved_step() == cli.step
     if cli.level is not None:  # the text quotes the level that ranked it, not the raw value alone
         assert f"(ranked by {cli.level:.4g}, its median" in cli.text("eval_accuracy")
+
+
+def test_one_rule_picks_the_checkpoint_to_load():
+    """`to_load`, for analyze, watch and the callbacks alike: the best step's own checkpoint
+    where it was saved and still exists, else the best-scored one that exists (the HF callback
+    ranked by score alone, and could name checkpoint-108 as the one to keep beside a best step
+    of 96 that had its own checkpoint)."""
+    from phasewatch.saved_checkpoints import to_load
+
+    scores = {96: 0.48, 108: 0.49, 120: 0.47}
+    assert to_load(scores, 96) == 96
+    assert to_load(scores, 100) == 108  # no checkpoint of its own: the best-scored
+    assert to_load(scores, 96, exists=lambda step: step != 96) == 108  # deleted by rotation
+    assert to_load(scores, None) == 108
+    assert to_load({96: None, 108: 0.49}, 96) == 108  # saved, but no evaluation scores it

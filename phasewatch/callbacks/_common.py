@@ -163,18 +163,19 @@ class MonitorHost:
                 self.saved[step] = sign * level
 
     def best_saved_step(self, exists=lambda step: True) -> int | None:
-        """The saved step `watch` and `analyze` name on an HF output folder: each save scored by
-        the evaluation at or nearest it, read as `analyze` reads levels
-        (`saved_checkpoints.score_saves`), the best of those that exist (`best_saved`). A state
+        """The saved step `watch` and `analyze` name on an HF output folder: the best step's own
+        checkpoint where it exists, else each save scored by the evaluation at or nearest it,
+        read as `analyze` reads levels (`saved_checkpoints.score_saves`), the best of those
+        that exist (`saved_checkpoints.to_load`). A state
         saved before evaluations were kept falls back to the smoothed level each save got
         (unscored saves, made after the last centred level, get the latest level). (Scored
         by the monitor's window median, trial 31's callback kept checkpoint-500 where analyze
         named checkpoint-400.)"""
-        from phasewatch.saved_checkpoints import best_saved, score_saves
+        from phasewatch.saved_checkpoints import best_saved, score_saves, to_load
 
         if self.evals.steps:
             scores, _ = score_saves(sorted(self.saved), self.evals.steps, self.evals.values)
-            return best_saved(scores, exists)
+            return to_load(scores, self.monitor.best_step, exists)
         _, level = self.monitor.level()
         sign = self.monitor.trackers_[0].series.sign
         latest = None if level is None else sign * level
