@@ -148,3 +148,22 @@ def test_a_trends_best_on_noisy_batches_is_a_level_not_one_lucky_batch():
     top = int(np.searchsorted(steps, best["peak_step"]))
     assert best["gain_over_baseline"] == pytest.approx(values[top - 15:top + 15].mean() - values[0])
     assert best["gain_over_baseline"] < values.max() - values[0] - 0.2
+
+
+def test_a_trends_checkpoint_is_in_its_best_stretch_not_at_the_first_lucky_ceiling():
+    """trl-grpo-gsm8k-reward-2900 (trial 37b): a batch reward in steps of 1/8 that reaches its
+    ceiling 2.0 on a quarter of its steps had "best ... around step 2626: a mean of 30
+    evaluations" and "recommended stop: step 90", its first two 2.0s in a row."""
+    rng = np.random.default_rng(3)
+    n = 1500
+    level = 1.2 + 0.5 * (1 - np.exp(-np.arange(n) / 300))
+    values = np.clip(np.round((level + rng.normal(0, 0.35, n)) * 8) / 8, 0.0, 2.0)
+    steps = np.arange(1, n + 1, dtype=np.int64)
+    analysis = analyze_run(Run.from_columns({"reward": (steps, values)}, "t", "t"), "reward", "max")
+    [improvement] = analysis.phases
+    assert improvement.stats["peak_averaged"] == 30
+    peak = improvement.stats["peak_step"]
+    first_ceiling_pair = int(steps[np.flatnonzero((values[:-1] == 2.0) & (values[1:] == 2.0))[0]])
+    assert first_ceiling_pair < peak - 100  # the trap: where the 3-point median first reaches 2.0
+    assert abs(analysis.recommended_stop_step - peak) <= 15  # within the stretch of the best mean
+    assert values[analysis.recommended_stop_step - 1] == values[peak - 16:peak + 14].max()
