@@ -136,6 +136,12 @@ def watched_alert_class() -> type:
     return WatchedAlert
 
 
+def _in_unit(unit: str, value: float) -> str:
+    """'epoch 8', '1.2e+06 tokens': where in `--x`'s unit, said after "at" (a bare "(epoch
+    8)" after an alert's words read as the epoch of the level they name last)."""
+    return f"epoch {value:.4g}" if unit == "epoch" else f"{value:.4g} {unit}"
+
+
 def as_watched(alert, axis: LiveAxis | None, info=None, saved=None):
     """`alert` with its message naming the steps in the unit the log's steps count (`info`, the
     source's `RunInfo`: "has got worse since epoch 5", `xaxis.step_unit`) and, with `--x`, where
@@ -163,6 +169,6 @@ def as_watched(alert, axis: LiveAxis | None, info=None, saved=None):
         fields["message"] = in_step_unit(alert.message, unit)
     if where is not None and not (axis.unit == unit.split("/")[0] and "/" in unit):
         # (not where the message says that unit already: an HF console log's epochs)
-        fields["message"] += f" ({axis.unit} {where['step']:.4g})"
+        fields["message"] += f" (at {_in_unit(axis.unit, where['step'])})"
     return watched_alert_class()(**fields, step_unit=unit, x=where, in_hf_folder=in_hf,
                                  saved=checkpoint)

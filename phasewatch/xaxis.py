@@ -138,11 +138,23 @@ class XAxis:
     steps: np.ndarray
     values: np.ndarray
 
+    @property
+    def counts_rows(self) -> bool:
+        """The carrier counts epochs row by row (1, 2, 3... once per epoch: Keras' and W&B's
+        `epoch`), not the progress through them (HF's fractional `epoch`): a value logged between
+        two of its rows belongs to the earlier one's epoch (a test accuracy logged after epoch
+        21's row is epoch 21's, not "epoch 21.5"), and none is past its last."""
+        return self.unit == "epoch" and self.values.size > 1 and bool(
+            np.all(np.diff(self.values) == 1) and np.all(self.values == np.round(self.values)))
+
     def at(self, step: float) -> float:
-        """The unit's value at `step` (interpolated; extended at the run's mean rate)."""
+        """The unit's value at `step` (interpolated; extended at the run's mean rate; on a
+        carrier that `counts_rows`, the last row's at or before it)."""
         s, v = self.steps, self.values
         if s.size == 1:
             return float(v[0])
+        if self.counts_rows and step >= s[0]:
+            return float(v[int(np.searchsorted(s, step, side="right")) - 1])
         if step < s[0] or step > s[-1]:
             rate = (v[-1] - v[0]) / (s[-1] - s[0]) if s[-1] > s[0] else 0.0
             edge = 0 if step < s[0] else -1

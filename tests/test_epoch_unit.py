@@ -137,6 +137,23 @@ def test_a_step_column_beside_the_epoch_keeps_steps_and_x_epoch_converts(tmp_pat
     assert f"recommended stop: epoch {BEST_EPOCH:.4g} (step {BEST_EPOCH * 50})" in out
 
 
+def test_an_epoch_counted_once_per_epoch_is_the_epoch_of_the_rows_after_it(tmp_path, capsys):
+    """wandb-cnn-testacc-25ep (trial 37b): W&B logs `epoch` 1..25 on the train rows (steps
+    0, 2, ..., 48) and the test accuracy on the row after each; `--x epoch` interpolated those
+    to "epoch 21.5" and extended the last to "epoch 25.5", past the run."""
+    rows = []
+    for i in range(N_EPOCHS):
+        rows.append({"step": 2 * i, "epoch": i + 1, "loss": curves()["loss"][i]})
+        rows.append({"step": 2 * i + 1, "val_loss": curves()["val_loss"][i]})
+    path = tmp_path / "wandb_like.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, out, _ = cli(capsys, "analyze", path, "--x", "epoch")
+    assert code == 0
+    best_row = 2 * BEST_EPOCH + 1  # epoch BEST_EPOCH + 1's evaluation (epochs count from 1)
+    assert f"recommended stop: epoch {BEST_EPOCH + 1} (step {best_row})" in out
+    assert f"epoch {N_EPOCHS}.5" not in out and f"-> {N_EPOCHS} " in out
+
+
 def test_x_epoch_on_a_run_whose_steps_are_epochs_is_not_an_error(tmp_path, capsys):
     code, out, err = cli(capsys, "analyze", keras_history(tmp_path), "--x", "epoch")
     assert code == 0, err

@@ -56,7 +56,7 @@ def test_watch_x_says_where_each_alert_happened_in_epochs(tmp_path):
         assert abs(alert["x"]["step"] - alert["step"] / 200) < 1e-9  # epoch = step / 200 here
     assert summary["x"]["best"] == summary["best_step"] / 200
     code, out, _ = _cli("watch", log, "--x", "epoch")
-    assert "(epoch " in out
+    assert "(at epoch " in out
 
 
 def test_the_logs_own_total_over_the_sets_is_the_one_watched_and_analysed(tmp_path):

@@ -38,8 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_noise_arguments(parser)
     parser.add_argument("--pool-noise", action="store_true",
                         help="several runs of one metric evaluated on the same set: judge them all "
-                        "against one noise sd, the median of the runs' own estimates (not with "
-                        "--noise-sd or --eval-size)")
+                        "against one noise sd, the median over the runs of each one's "
+                        "second-difference sd (not with --noise-sd or --eval-size)")
     parser.add_argument("--format", choices=("text", "json", "csv"), default="text", dest="output",
                         help="text for people; json (DESIGN.md schema); csv: one row per phase")
 
@@ -213,7 +213,11 @@ def _as_good(analysis: Analysis) -> str:
     if analysis.extra.get("stop_beats_last") is not False or not analysis.phases:
         return ""
     unit = analysis.extra.get("step_unit", "step")
-    return f" (the last, {at(analysis.phases[-1].end_step, unit)}, is as good within the noise)"
+    last = analysis.phases[-1]
+    where = at(last.end_step, unit)
+    if "end_x" in last.stats and unit_scale(unit) == 1:  # --x: as the stop is said beside it
+        where = f"{analysis.extra['x']['unit']} {last.stats['end_x']:.4g} ({where})"
+    return f" (the last, {where}, is as good within the noise)"
 
 
 def _noise_source(analysis: Analysis) -> str:
