@@ -94,6 +94,11 @@ def test_monotone_rise_is_improvement_then_plateau_never_overfit():
     assert events[0] == "improvement"
     assert "overfit" not in events and "disruption" not in events
     assert events[-1] == "plateau"
+    # the count it states is of the evaluations logged since the onset it names (trial 37b:
+    # "82 evaluations since step 915" on a log whose 89 were: the level lags by half a window)
+    plateau = alerts[-1]
+    said = int(plateau.message.split("no significant improvement for ")[1].split()[0])
+    assert said == int(np.sum((t > plateau.onset_step) & (t <= plateau.step)))
 
 
 def test_lower_is_better_metric_mirrors_the_phases():

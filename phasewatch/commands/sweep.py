@@ -32,8 +32,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-size", type=int, metavar="N",
                         help="items every run's rate is evaluated on (as analyze)")
     parser.add_argument("--pool-noise", action="store_true",
-                        help="one noise sd for every run, the median of their own estimates (as "
-                        "analyze; reads every run once more, in this process, first)")
+                        help="one noise sd for every run, the median over the runs of each one's "
+                        "second-difference sd (as analyze; reads every run once more, in this "
+                        "process, first)")
     parser.add_argument("--workers", type=int, metavar="N",
                         help="local worker processes (default: all CPUs; 1: in this process)")
     parser.add_argument("--scheduler", metavar="ADDRESS",

@@ -210,9 +210,11 @@ class PhaseTracker:
             return None
         self.evals_since_anchor += 1
         if self.phase != "plateau" and self.evals_since_anchor >= cfg.plateau_evals:
+            # the levels lag the newest evaluation by half a window: those logged since it
+            logged = self.evals_since_anchor + sum(1 for step in s.steps if step > at)
             return ("plateau", self.anchor_step,
                     (f"{name}: no significant improvement for "
-                    f"{counted(self.evals_since_anchor, 'evaluation')} since step {self.anchor_step} "
+                    f"{counted(logged, 'evaluation')} since step {self.anchor_step} "
                     f"(level {s.raw(level):.4g})"))
         return None
 
