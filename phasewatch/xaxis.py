@@ -202,8 +202,17 @@ def x_axis(run: Run, unit: str | None) -> XAxis | None:
         if series.size == 0:
             continue
         steps = series.steps.astype(np.float64)
-        values = np.maximum.accumulate(series.values)
-        return XAxis(unit, own, steps, values)
+        fell = np.flatnonzero(np.diff(series.values) < 0)
+        if fell.size:  # a joined run's stages count their own (trial 37: "stop epoch 73.75")
+            i, v = fell[0], series.values
+            times = "" if fell.size == 1 else f", {fell.size} times in all"
+            raise UsageError(
+                f"--x {unit}: this log's {own} falls from {v[i]:.4g} at step "
+                f"{int(series.steps[i])} to {v[i + 1]:.4g} at step {int(series.steps[i + 1])}"
+                f"{times}: it is not one running count (the stages of a joined run, or runs "
+                "logged into one file, count their own; some loggers log a count per step); "
+                "use --x step")
+        return XAxis(unit, own, steps, series.values.astype(np.float64))
     looked = ", ".join(CARRIERS[unit])
     raise UsageError(f"--x {unit}: this log carries no {unit} counter (looked for {looked}); "
                      "use --x step")

@@ -154,6 +154,19 @@ def test_an_epoch_counted_once_per_epoch_is_the_epoch_of_the_rows_after_it(tmp_p
     assert f"epoch {N_EPOCHS}.5" not in out and f"-> {N_EPOCHS} " in out
 
 
+def test_a_counter_that_starts_again_is_no_axis(tmp_path, capsys):
+    """A joined SFT-then-RL run (trial 37): RL's epoch starts again from 0 at the switch, and
+    `--x epoch` printed "improvement 73.75 -> 73.75" and "stop epoch 73.75"."""
+    rows = [{"step": 10 * i, "epoch": 0.25 * i, "eval/accuracy": 0.5 + 0.01 * i} for i in range(30)]
+    rows += [{"step": 300 + 10 * i, "epoch": 0.5 * i, "eval/accuracy": 0.8 - 0.01 * i}
+             for i in range(1, 20)]
+    path = tmp_path / "joined.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, out, err = cli(capsys, "analyze", path, "--x", "epoch")
+    assert code == 2 and not out
+    assert "epoch falls from 7.25 at step 290 to 0.5 at step 310" in err and "use --x step" in err
+
+
 def test_x_epoch_on_a_run_whose_steps_are_epochs_is_not_an_error(tmp_path, capsys):
     code, out, err = cli(capsys, "analyze", keras_history(tmp_path), "--x", "epoch")
     assert code == 0, err
