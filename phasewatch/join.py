@@ -61,6 +61,10 @@ def join_runs(sft: Run, rl: Run, switch_step: int | None = None, name: str = "jo
     """`sft` up to `switch_step` (default: its last step), then `rl` shifted by it."""
     from phasewatch.planned import planned_steps
 
+    if sft.algorithm not in (None, "sft") and rl.algorithm == "sft":  # trial 37
+        raise UsageError(f"the first run is {sft.algorithm.upper()} ({sft.source}) and the second "
+                         f"SFT ({rl.source}): give the SFT run first, then the RL run started "
+                         "from one of its checkpoints")
     sft_steps = sft.steps
     if sft_steps.size == 0:
         raise UsageError(f"{sft.source}: the SFT run has no records to join")
@@ -116,8 +120,10 @@ def _event(step: int, name: str) -> dict[str, Any]:
 
 def _stage(stage: str, run: Run, first: int, last: int, offset: int) -> dict[str, Any]:
     """run.json `stages` entry: where a stage's records came from and where they now are."""
-    return {"name": stage, "source": run.source, "format": run.format,
-            "algorithm": run.algorithm, "source_steps": [first, last],
+    local = Path(run.source)  # absolute too, so a stage's checkpoints are found from anywhere
+    return {"name": stage, "source": run.source,
+            **({"source_path": str(local.resolve())} if local.exists() else {}),
+            "format": run.format, "algorithm": run.algorithm, "source_steps": [first, last],
             "steps": [first + offset, last + offset], "step_offset": offset}
 
 

@@ -134,6 +134,9 @@ class SavedCheckpoint:
     # the level that ranked it where that is not `value` (a dense run's 3-point median)
     level: float | None = None
     best_value: float | None = None  # the evaluation at `best_step`, to say how far off it is
+    # a joined run's: which stage's own step and folder the steps above are of
+    # (`stage_checkpoints`), e.g. "the RL run's step 320, in runs/grpo_out"
+    stage: str | None = None
 
     def to_dict(self) -> dict[str, Any] | None:
         """The JSON `saved_checkpoint`: null when there is no checkpoint to load."""
@@ -141,11 +144,17 @@ class SavedCheckpoint:
             return None
         return {"step": self.step, "path": self.path, "value": self.value,
                 "value_step": self.value_step, "best_step_checkpoint": self.best,
-                "being_deleted": self.rotating, "level": self.level}
+                "being_deleted": self.rotating, "level": self.level,
+                **({"stage": self.stage} if self.stage else {})}
 
     def text(self, metric: str) -> str:
         """What follows the recommended step in the text outputs, e.g. 'not saved; best saved:
-        checkpoint-200, eval_loss 0.41'."""
+        checkpoint-200, eval_loss 0.41'; in a joined run, after the stage's own step and folder
+        the steps are of."""
+        said = self._text(metric)
+        return said if self.stage is None else f"{self.stage}: {said}"
+
+    def _text(self, metric: str) -> str:
         name = f"{CHECKPOINT_PREFIX}-{self.best_step}"
         said = {"saved": "saved", "not saved": "not saved",
                 "deleted": "deleted, likely by save_total_limit",
@@ -250,9 +259,6 @@ def for_run(path: str | Path, run, analysis) -> tuple[bool, SavedCheckpoint | No
     if step_unit(run, analysis.metric) != "step":  # an HF console log's epochs: not steps
         return False, None
     found = output_folder(candidate_folders(path, getattr(run, "format", None)))
-    if found is None:
-        return False, None
-    folder, steps = found
     import numpy as np
 
     from phasewatch.values import MAX_VALUE
@@ -261,8 +267,15 @@ def for_run(path: str | Path, run, analysis) -> tuple[bool, SavedCheckpoint | No
     keep = np.abs(column.values) <= MAX_VALUE
     keep &= ~np.isin(column.steps, analysis.extra.get("outlier_steps", []))
     sign = 1.0 if analysis.direction == "max" else -1.0
-    return True, choose(folder, steps, column.steps[keep], sign * column.values[keep], sign,
-                        analysis.recommended_stop_step, run.config.get("save_steps"))
+    eval_steps, oriented = column.steps[keep], sign * column.values[keep]
+    if found is None:  # a joined run: the stage's own folder (`stage_checkpoints`)
+        from phasewatch.stage_checkpoints import joined_checkpoint
+
+        saved = joined_checkpoint(path, run, analysis, eval_steps, oriented, sign)
+        return saved is not None, saved
+    folder, steps = found
+    return True, choose(folder, steps, eval_steps, oriented, sign, analysis.recommended_stop_step,
+                        run.config.get("save_steps"))
 
 
 def trainer_state_now(folder: Path, steps: list[int]) -> tuple[bool, int | None]:

@@ -96,7 +96,8 @@ def test_switch_step_drops_the_later_sft_records_and_says_so(capsys, runs):
     code, _, err = run_cli(capsys, "join", sft, rl, "--switch-step", "300", "-o", out)
     assert code == 0, err
     # SFT steps 310..400: 10 train rows, of which 320, 340, ... 400 also hold an evaluation
-    assert "dropped 10 SFT records after step 300: RL started from checkpoint-300" in err
+    assert ("dropped 10 SFT records after step 300: RL started from step 300 (no "
+            f"checkpoint-300 in {sft} now: it holds checkpoint-400)") in err
     rows, meta = read_joined(out)
     assert [e["step"] for e in meta["events"] if e["name"] == "sft_to_rl"] == [300]
     assert max(e["step"] for e in meta["events"] if e["step"] < 300) == 200
@@ -144,12 +145,41 @@ def test_the_trial_runs_join_into_the_committed_sample(capsys, tmp_path, monkeyp
     assert "dropped 50 SFT records after step 700: RL started from checkpoint-700" in err
     assert (out / "metrics.jsonl").read_bytes() == (TRL / "joined" / "metrics.jsonl").read_bytes()
     meta = json.loads((out / "run.json").read_text())
+    for stage in meta["stages"]:  # the source as a path of this machine
+        assert Path(stage.pop("source_path")) == (ROOT / stage["source"]).resolve()
     committed = json.loads((TRL / "joined" / "run.json").read_text())
     assert {**meta, "name": "joined"} == committed
     code, stdout, _ = run_cli(capsys, "analyze", TRL / "joined", "--format", "json")
     phases = json.loads(stdout)["runs"][0]["phases"]
     assert [(p["name"], p["start_step"]) for p in phases] == [
         ("disruption", 0), ("readaptation", 40), ("overfit", 640), ("improvement", 700)]
+
+
+def test_the_checkpoint_to_keep_is_named_in_its_stages_own_folder(capsys, runs, monkeypatch):
+    """Trial 37: after `join`, "recommended stop: step 920" named no checkpoint: the steps are
+    the pipeline's, and the one to load was the RL run's checkpoint-300 (its step 320)."""
+    sft, rl, out = runs
+    assert run_cli(capsys, "join", sft, rl, "--switch-step", "300", "-o", out)[0] == 0
+    monkeypatch.chdir(out.parent.parent)  # the run.json's absolute source_path finds them
+    code, stdout, _ = run_cli(capsys, "analyze", out)
+    assert code == 0
+    assert (f"checkpoint to keep: step 500 (the RL run's step 200, in {rl}: saved: "
+            "checkpoint-200)") in stdout
+    code, stdout, _ = run_cli(capsys, "analyze", out, "--format", "json")
+    saved = json.loads(stdout)["runs"][0]["saved_checkpoint"]
+    assert saved["path"] == str(rl / "checkpoint-200") and saved["step"] == 200
+    assert saved["stage"] == f"the RL run's step 200, in {rl}"
+
+
+def test_an_sft_run_given_second_is_refused(capsys, runs, tmp_path):
+    """Trial 37: `join GRPO_RUN SFT_RUN` was accepted and read as a GRPO 'SFT stage' with a
+    disruption 0.87 -> 0 where SFT began."""
+    sft, _, out = runs
+    grpo = trainer_folder(tmp_path / "grpo_named", [{**r, "reward_std": 0.1} for r in rl_rows()],
+                          200)
+    code, _, err = run_cli(capsys, "join", grpo, sft, "-o", out)
+    assert code == 2 and not out.exists()
+    assert "the first run is GRPO" in err and "give the SFT run first" in err
 
 
 @pytest.mark.parametrize("case", ["exists", "force", "is_input", "file"])

@@ -90,6 +90,23 @@ def _performance_note(out: Path, joined) -> str | None:
     return line
 
 
+def _started_from(path: str, sft, step: int) -> str:
+    """'checkpoint-600', or where the SFT folder has no such checkpoint (now: save_total_limit
+    deletes old ones), 'step 650 (no checkpoint-650 in runs/sft now: the nearest are
+    checkpoint-600 and checkpoint-700)' (trial 37: a --switch-step 650 was said to be
+    'checkpoint-650')."""
+    from phasewatch.saved_checkpoints import candidate_folders, output_folder
+
+    found = output_folder(candidate_folders(path, sft.format))
+    if found is None or step in found[1]:
+        return f"checkpoint-{step}"
+    folder, steps = found
+    near = sorted(sorted(steps, key=lambda s: (abs(s - step), s))[:2])
+    names = " and ".join(f"checkpoint-{s}" for s in near)
+    held = f"it holds {names}" if len(steps) == len(near) else f"the nearest are {names}"
+    return f"step {step} (no checkpoint-{step} in {folder} now: {held})"
+
+
 def run(args: argparse.Namespace) -> int:
     from phasewatch.io import read_run
     from phasewatch.join import join_runs, write_joined
@@ -106,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     s = joined.switch_step
     if joined.dropped:
         print(f"dropped {joined.dropped} SFT records after step {s}: RL started from "
-              f"checkpoint-{s}", file=sys.stderr)
+              f"{_started_from(args.sft_path, sft, s)}", file=sys.stderr)
     if joined.superseded:
         print(f"step {s}: RL's step-0 record supersedes SFT's for {_names(joined.superseded)} "
               "(the later record of a step is kept)", file=sys.stderr)

@@ -1,0 +1,81 @@
+"""The saved checkpoint to keep in a joined SFT-then-RL run (`phasewatch join`).
+
+A joined run's steps are the pipeline's: RL step 320 of a GRPO run started from SFT's
+checkpoint-600 is step 920 there, and no folder holds a checkpoint-920 (trial 37: "recommended
+stop: step 920", and the user subtracted the offset and analysed the RL folder again to learn
+which checkpoint to load). Its run.json `stages` say where each stage came from: the stage the
+recommended step falls in (the SFT stage up to and including the switch step, whose model is
+SFT's checkpoint there), that stage's own output folder and its own step give the checkpoint,
+chosen by the one rule of `saved_checkpoints.choose` on that stage's evaluations.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from phasewatch.saved_checkpoints import SavedCheckpoint, candidate_folders, choose, output_folder
+
+RUN_FILE = "run.json"
+
+
+def _stages(folder: Path) -> list[dict[str, Any]]:
+    """The run.json `stages` of a joined run folder, [] for any other path."""
+    try:
+        meta = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    stages = meta.get("stages") if isinstance(meta, dict) else None
+    return [s for s in stages if isinstance(s, dict)] if isinstance(stages, list) else []
+
+
+def _stage_of(stages: list[dict[str, Any]], step: int) -> dict[str, Any] | None:
+    """The stage that holds the model of `step`: the first whose step range reaches it."""
+    for stage in stages:
+        span = stage.get("steps")
+        if isinstance(span, list) and len(span) == 2 and step <= span[1]:
+            return stage
+    return None
+
+
+def _source(stage: dict[str, Any], folder: Path) -> Path | None:
+    """The stage's log on this machine: its absolute path as joined, else its path as given
+    to `join` from here, or from beside the joined folder."""
+    for key, base in (("source_path", None), ("source", None), ("source", folder.parent)):
+        given = stage.get(key)
+        if isinstance(given, str) and given:
+            path = Path(given) if base is None else base / given
+            if path.exists():
+                return path
+    return None
+
+
+def joined_checkpoint(path: str | Path, run, analysis, eval_steps, oriented,
+                      sign: float) -> SavedCheckpoint | None:
+    """The saved checkpoint of the recommended step of a joined run at `path`, in the stage's
+    own output folder and steps (`eval_steps`, `oriented`: the analysed evaluations, joined
+    steps); None for any other run, or when the stage's folder holds no checkpoints."""
+    import numpy as np
+
+    folder = Path(path)
+    stop = analysis.recommended_stop_step
+    stages = _stages(folder) if folder.is_dir() and stop is not None else []
+    stage = _stage_of(stages, int(stop)) if stages else None
+    if stage is None:
+        return None
+    source = _source(stage, folder)
+    found = None if source is None else output_folder(
+        candidate_folders(source, stage.get("format")))
+    if found is None:
+        return None
+    out, steps = found
+    offset = int(stage.get("step_offset", 0))
+    first, last = stage["steps"]
+    keep = (eval_steps >= first) & (eval_steps <= last)
+    config = run.config.get(stage.get("name", ""), {})
+    saved = choose(out, steps, np.asarray(eval_steps)[keep] - offset, np.asarray(oriented)[keep],
+                   sign, int(stop) - offset,
+                   config.get("save_steps") if isinstance(config, dict) else None)
+    saved.stage = f"the {str(stage.get('name', '')).upper()} run's step {int(stop) - offset}, in {out}"
+    return saved
