@@ -227,6 +227,28 @@ def test_a_known_event_restarts_the_phases():
     assert marked.state_dict()["events"] == [[149, "sft_to_rl"]]
 
 
+def test_a_stage_that_starts_while_the_last_one_still_rises_is_no_fall():
+    """Trial 37: SFT stopped at step 300 while its accuracy, recovering from its disruption,
+    still rose fast (0.255, 0.335, 0.41) and RL rose on from there; the level, a window median
+    over SFT's evaluations (0.27), was read as a fall below the new stage's start 0.41: a
+    'disruption' whose onset was before RL began."""
+    rng = np.random.default_rng(5)
+    sft = np.arange(0, 301, 20)
+    rl = np.arange(310, 701, 10)
+    acc = np.concatenate([
+        np.where(sft == 0, 0.87, 0.41 * (np.clip(sft - 60, 0, None) / 240) ** 2),
+        0.41 + 0.17 * (1 - np.exp(-(rl - 300) / 150))]) + rng.normal(0, 0.005, sft.size + rl.size)
+    monitor = PhaseMonitor(metric="eval/accuracy")
+    alerts = []
+    for step, value in zip(np.concatenate([sft, rl]), acc):
+        if step == 300:  # as `watch` reads a joined run: the event, then RL's step-0 record
+            monitor.mark_event(300, "sft_to_rl")
+        alerts += monitor.update(int(step), {"eval/accuracy": float(max(value, 0.0))})
+    after = [a for a in alerts if a.step > 300]
+    assert after and after[0].event == "improvement" and after[0].onset_step >= 300, after
+    assert not any(a.event in ("disruption", "readaptation") for a in after)
+
+
 def _dip_and_climb(rng, start_step, start, n=60, depth=0.3, sd=0.005):
     """A fall of `depth` below `start` over 10 evaluations, then a climb back to 0.1 below it."""
     t = np.arange(n)

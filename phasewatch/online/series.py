@@ -49,6 +49,9 @@ class Series:
             self.first_step = step
         values = self.values
         k = min(len(values), self.window_now)
+        if self.stage_n is not None:  # a new stage's level is of its own values only
+            self.stage_n += 1
+            k = min(k, self.stage_n)
         self.level = self._window_median(y, k)
         self.level_step = self.steps[len(values) - k + k // 2]
         # The noise moves slowly: re-estimating it every NOISE_EVERY values (every value early
@@ -65,6 +68,19 @@ class Series:
             self.baseline, self.baseline_n = observed_start(list(values), self.white)
             self.baseline_se = 1.0
         self.se_level = MEDIAN_SE * self.sigma / math.sqrt(k)
+
+    def start_stage(self) -> None:
+        """A new training stage starts at the latest value: from here the level is a median of
+        the stage's own values (at first that value alone), as a fresh series' would be. The
+        window over the stage before lagged: at a switch while SFT still rose (0.255, 0.335,
+        0.41, then RL 0.43, 0.45) the level, 0.27, read as a fall from the stage's start 0.41
+        (trial 37: a 'disruption' with onsets before RL began)."""
+        if not self.values:
+            return
+        self.stage_n = 1
+        self._ordered = None
+        self.level, self.level_step = self.values[-1], self.steps[-1]
+        self.se_level = MEDIAN_SE * self.sigma
 
     def _given_sd(self) -> float | None:
         """The noise sd the options give (`noise_sd`, or `eval_size`'s binomial sd over the
@@ -309,7 +325,7 @@ class Series:
             first_step=self.first_step, baseline=self.baseline, baseline_n=self.baseline_n,
             baseline_se=self.baseline_se, white=self.white, sigma=self.sigma,
             caution=self.caution, level=self.level, level_step=self.level_step,
-            se_level=self.se_level, rise_scale=self.rise_scale)
+            se_level=self.se_level, rise_scale=self.rise_scale, stage_n=self.stage_n)
 
     def load(self, st: SeriesState) -> None:
         self.values: deque[float] = deque(st.values, maxlen=self.cfg.noise_window)
@@ -321,6 +337,7 @@ class Series:
         self.caution = st.caution  # >= 1: how much larger the noise may plausibly be
         self.rise_scale = st.rise_scale  # <= 1: `caution_after_rise` on a short series
         self.level, self.level_step, self.se_level = st.level, st.level_step, st.se_level
+        self.stage_n = st.stage_n  # values of the current training stage (None: one stage)
         self._ordered: list[float] | None = None  # the last values, sorted (`_window_median`)
 
 

@@ -6,7 +6,8 @@ it (version 1 kept the steps of only the last `window` values of a series, had n
 and no stage/decline counters; version 2 had no `slow_fall`, which then starts False; version 3
 had no `rise_scale`, which then starts 1, the noise versions 1-3 judged every decision by;
 version 4 had no `short_streak`, which then starts 0; version 5 had no `last_near_start_step`,
-which then starts unknown; version 6 had no `peak_checkpoint`, which then is the peak's step).
+which then starts unknown; version 6 had no `peak_checkpoint`, which then is the peak's step;
+version 7 had no `stage_n`, which then starts None, one stage).
 Unknown keys are ignored, missing ones take their defaults, so a state is never applied by
 `setattr` over whatever a file holds.
 """
@@ -17,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-STATE_VERSION = 7
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
+STATE_VERSION = 8
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)
 MEDIAN_SE = 1.2533141373155003  # sd of a sample median / (sigma / sqrt(n)) for normal data
 
 
@@ -47,6 +48,7 @@ class SeriesState:
     level_step: int | None = None
     se_level: float = 0.0
     rise_scale: float = 1.0  # version 4
+    stage_n: int | None = None  # values of the current training stage; None: one stage (8)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

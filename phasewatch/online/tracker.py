@@ -72,6 +72,7 @@ class PhaseTracker:
         s.add(step, raw)
         if step == self.stage_step and s.n > 1 and s.steps[-2] < step:  # the switch step's
             s.baseline = s.values[-1]  # evaluation, still before the new stage (contracts.md)
+            s.start_stage()
         if s.baseline is None:
             return None
         level, at = s.level, s.level_step
@@ -355,13 +356,14 @@ class PhaseTracker:
         """A known boundary at `step` (e.g. the SFT->RL switch): phases start again from the
         last evaluation at or before it (one at `step` itself, fed after, replaces it in
         `update`), the new stage's starting level, as `analyze` measures a stage from it; the
-        noise estimate is kept. (The level, a median of the last window, lags a rising stage:
-        at the reference trainer's switch it read 0.258 beside a last evaluation of 0.31.)"""
+        noise estimate is kept, and the level is of the new stage's values (`Series.start_stage`:
+        the last window's median lags a rising stage)."""
         s = self.series
         self.stage_step = step
         if s.level is None:
             return
         s.baseline, s.baseline_n, s.baseline_se = s.values[-1], 1, 1.0
+        s.start_stage()
         at = s.steps[-1]  # every other field back to a new tracker's
         fresh = TrackerState(stage_step=step, last_at_start_step=at, last_below_start_step=at,
                              last_near_start_step=at)
