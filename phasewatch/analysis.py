@@ -44,7 +44,7 @@ from phasewatch.phase_stats import (
 )
 from phasewatch.phases import PhaseConfig, fit_segments, smoothing_window
 from phasewatch.planned import run_plan, unfinished_note
-from phasewatch.plateau_start import start_plateaus
+from phasewatch.plateau_start import held_plateau, start_plateaus
 from phasewatch.presets import FALLBACK_ROLES
 from phasewatch.results import Analysis, Phase
 from phasewatch.run import Run
@@ -219,6 +219,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     phases = place_corners(phases, steps, y, fixed)
     if hinged:
         phases = start_plateaus(phases, steps, y, sd, fixed)
+    phases = held_plateau(phases, steps, y)
 
     signals = other_signals(run, metric)
     if cfg.use_tokens and run.token_store is not None:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from phasewatch.analysis import analyze_run
-from phasewatch.plateau_start import start_plateaus
+from phasewatch.plateau_start import held_plateau, start_plateaus
 from phasewatch.results import Phase
 from phasewatch.run import Run
 
@@ -52,3 +52,28 @@ def test_a_plateau_starts_at_the_first_evaluation_whose_neighbourhood_is_at_the_
     # told a far smaller noise, the curve is at its level only where 10.0, 10.1, 9.9 average 10.0
     tight = [Phase("improvement", 10, 30), Phase("plateau", 30, 120)]
     assert start_plateaus(tight, steps, y, 0.01, set())[1].start_step == 80
+
+
+@pytest.mark.parametrize("direction", ["max", "min"])
+def test_a_rise_that_ends_on_one_value_held_ends_where_it_is_first_held(direction):
+    """dpo-val-reward-acc-11ev (trial 37b): a reward accuracy of 0, 0.7, 0.9, 0.9, then 1.0 at
+    seven evaluations was one "improvement 0 -> 50" (its noise sd, 0.13, from the climb); a
+    loss printed to a few digits that stops moving does the same."""
+    steps = np.arange(0, 55, 5)
+    y = np.array([0.0, 0.7, 0.9, 0.9] + [1.0] * 7)
+    metric = "val/reward_accuracy"
+    if direction == "min":
+        y, metric = 2.0 - y, "val/loss"
+    a = analyze_run(Run.from_columns({metric: (steps, y)}, "t", "t"), metric, direction)
+    assert [(p.name, p.start_step, p.end_step) for p in a.phases] == [
+        ("improvement", 0, 20), ("plateau", 20, 50)]
+    assert a.phases[1].stats["change"] == 0
+    # held below the rise's best, or by fewer than 3 evaluations: the phases as they were
+    for tail in ([1.0, 0.95, 0.95, 0.95], [0.95, 1.0, 1.0]):
+        y = np.array([0.0, 0.3, 0.5, 0.7, 0.9] + tail)
+        phases = [Phase("improvement", 0, 5 * (y.size - 1))]
+        assert held_plateau(phases, np.arange(y.size) * 5, y) == phases
+    y = np.array([0.0, 0.3, 0.5, 0.7, 0.9, 1.0, 1.0, 1.0])
+    split = held_plateau([Phase("improvement", 0, 35)], np.arange(8) * 5, y)
+    assert [(p.name, p.start_step, p.end_step) for p in split] == [
+        ("improvement", 0, 25), ("plateau", 25, 35)]
