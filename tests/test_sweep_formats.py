@@ -185,3 +185,13 @@ def test_tensorboard_args_text_that_is_not_json_is_a_warning(tmp_path):
     run = read_run(tmp_path)
     assert run.config == {} and run.series("eval/accuracy").size == 5
     assert any("args/text_summary text is not a JSON object" in w for w in run.warnings)
+
+
+def test_the_csv_table_says_a_difference_as_people_write_it(tmp_path):
+    """Trial 37: a sweep CSV said readapt_gain -0.30000000000000004 (0.57 - 0.87)."""
+    from phasewatch.sweep.table import write_table
+
+    path = tmp_path / "sweep.csv"
+    write_table(pd.DataFrame({"run": ["a"], "readapt_gain": [0.57 - 0.87], "steps": [1000]}),
+                str(path), "csv")
+    assert path.read_text().splitlines() == ["run,readapt_gain,steps", "a,-0.3,1000"]

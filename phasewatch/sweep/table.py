@@ -97,4 +97,5 @@ def _write_text(frame, stream, fmt: str) -> None:
 
         emit_json({"runs": records(frame)}, stream)
     else:
-        frame.to_csv(stream, index=False, lineterminator="\n")
+        # 12 significant digits: a difference read as -0.30000000000000004 is -0.3 (trial 37)
+        frame.to_csv(stream, index=False, lineterminator="\n", float_format="%.12g")
