@@ -181,6 +181,10 @@ def print_text(analysis: Analysis) -> None:
         if short and phase.name == "plateau" and phase.stats.get("change"):
             line += "  not established"  # it moved; a few points cannot tell that from noise
         print(line)
+    for event in analysis.extra.get("events", []):  # a known stage switch (trial 37: RL's
+        # start showed only as a boundary "600 [600, 600]")
+        print(f"  stage switch: {event['name']} at {at(event['step'], steps_count)} (each "
+              "stage's phases are named separately)")
     if analysis.changepoints and x:
         print("  boundaries: " + ", ".join(f"{c['at']:.4g} [{c['low']:.4g}, {c['high']:.4g}]"
                                            for c in x["changepoints"]))
