@@ -67,6 +67,22 @@ def test_the_smoothed_curve_is_of_the_values_analysed_not_the_outliers_left_out(
     assert 210 in set(kept_all[kept_all.kind == "smoothed"].step.astype(int))
 
 
+def test_a_comparisons_curve_is_of_the_values_analysed_too():
+    # trial 37: the overlay of three joined runs smoothed through a reading it marked
+    # "outlier (left out)", which the single-run figure leaves out of its curve
+    from phasewatch.plot import compare_figure
+
+    runs = [read_run(RL), read_run(ROOT / "sample_logs" / "sft")]
+    analyses = [phasewatch.analyze(run) for run in runs]
+    assert analyses[0].extra["outlier_steps"] == [210]
+    fig = compare_figure(runs, ["eval/accuracy"], labels=["rl", "sft"], analyses=analyses)
+    frame = figure_data(fig).to_frame()
+    rl = frame[frame.run == "rl"]
+    assert 210 in set(rl[rl.kind == "outlier"].step.astype(int))
+    assert 210 not in set(rl[rl.kind == "smoothed"].step.astype(int))
+    assert 200 in set(rl[rl.kind == "smoothed"].step.astype(int))
+
+
 # ------------------------------------------------ a seed group's mean, analysed like its seeds
 
 SEEDS = [ROOT / "sample_logs" / "sft", ROOT / "sample_logs" / "seeds" / "sft_s1",

@@ -7,6 +7,7 @@ import numpy as np
 from phasewatch.errors import UsageError
 from phasewatch.plot import _draw
 from phasewatch.plot.data import FigureData
+from phasewatch.plot.phase import outlier_steps
 from phasewatch.plot.smoothing import Smoothing, smoothing_breaks
 from phasewatch.run import Run
 
@@ -48,6 +49,11 @@ def draw_run(ax, panel: int, data: FigureData, run: Run, label: str, metric: str
         data.add(panel, label, own, "raw", steps, values)
     if analysis is not None and not same_metric(run, analysis.metric, metric):
         analysis = None
+    if analysis is not None and (out := outlier_steps(analysis)):
+        # the values analysed, as the single-run figure draws them: a reading left out (and
+        # marked so) does not bend the line (trial 37: a comparison smoothed through it)
+        kept = ~np.isin(steps, np.asarray(out, dtype=np.float64))
+        steps, values = steps[kept], values[kept]
     smoothed = smoothing.apply(values, steps, smoothing_breaks(run.events, analysis))
     if smoothing.kind != "none":
         ax.plot(steps, smoothed, color=color, linewidth=1.2, zorder=3, gid="smoothed", **line)
