@@ -102,8 +102,35 @@ def short_choice_note(run: Run, chosen: str) -> str | None:
 def choice_notes(run: Run, chosen: str) -> list[str]:
     """What to say of a metric chosen without --metric (analyze and watch alike)."""
     notes = (passed_over_note(run, chosen), fallback_note(run, chosen),
-             short_choice_note(run, chosen))
+             short_choice_note(run, chosen), periodic_scores_note(run, chosen))
     return [note for note in notes if note is not None]
+
+
+# words of a series logged now and then that is no score: timings, throughput, memory
+_NOT_SCORES = ("time", "timing", "runtime", "per_second", "throughput", "memory", "mem_", "epoch",
+               "grad", "scale", "norm", "loss")
+
+
+def periodic_scores_note(run: Run, chosen: str) -> str | None:
+    """When the metric chosen without --metric is the training reward and the log also has
+    series logged at a third of its steps or fewer, as evaluations are, under names no framework
+    uses: name them (trial 37b: a recommender's GRPO batch reward was analysed, "improvement",
+    beside ndcg@10 and recall@10 logged every 200 steps on rows marked "eval", which were flat)."""
+    if chosen != "train/reward" or run.performance_metric:
+        return None
+    own = run.resolve_metric(chosen)
+    most = n_finite(run, chosen) // 3
+    known = set(run.aliases.values())  # a role's own name (train/kl, train/loss): not a score
+    periodic = [name for name in run.metrics if name != own and name not in known
+                and not any(word in name.lower() for word in _NOT_SCORES)
+                and MIN_FOR_TREND <= n_finite(run, name) <= most
+                and np.ptp(run.column(name).values) > 0]
+    if not periodic:
+        return None
+    more = f" and {len(periodic) - 4} more" if len(periodic) > 4 else ""
+    return (f"{own} is scored on the training batches, which cannot show an overfit; "
+            f"{', '.join(periodic[:4])}{more} are logged at a few steps only, as evaluations "
+            "are: pass --metric to analyse a held-out score")
 
 
 def passed_over_note(run: Run, chosen: str) -> str | None:

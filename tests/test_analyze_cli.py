@@ -371,3 +371,23 @@ def test_the_comparison_table_gives_the_evaluation_at_each_runs_stop(capsys, tmp
         assert run["stop_value"] == pytest.approx(values.loc[int(stop)])
         assert float(at_stop) == pytest.approx(run["stop_value"], rel=1e-3)
         assert run["stop_value"] <= run["best_value"] == pytest.approx(values.max())
+
+
+def test_a_training_reward_chosen_beside_periodic_scores_names_them(capsys, tmp_path):
+    """jsonl-recgrpo-ndcg-6ev (trial 37b): a recommender's GRPO batch reward was analysed
+    ('improvement') with no word of the ndcg@10 and recall@10 it logged every 200 steps."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = [{"step": s, "reward_mean": 0.05 + 0.02 * s / 1400 + float(rng.normal(0, 0.01)),
+             "kl": 0.001 * s / 1400 + float(rng.normal(0, 1e-4))} for s in range(0, 1400, 10)]
+    rows += [{"step": s, "eval": 1, "ndcg@10": 0.026 + float(rng.normal(0, 3e-4)),
+              "recall@10": 0.05 + float(rng.normal(0, 3e-4))} for s in range(200, 1400, 200)]
+    log = tmp_path / "grpo.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, out, _ = run_cli(capsys, "analyze", log)
+    assert code == 0 and "metric reward_mean" in out
+    assert ("warning: reward_mean is scored on the training batches, which cannot show an "
+            "overfit; ndcg@10, recall@10 are logged at a few steps only") in out
+    code, out, _ = run_cli(capsys, "analyze", log, "--metric", "reward_mean")
+    assert "ndcg@10" not in out  # chosen by the user: nothing to say
