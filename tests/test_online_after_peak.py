@@ -60,3 +60,27 @@ def test_an_upset_in_the_latest_evaluations_is_a_step_not_a_steady_decline():
         if stop_step(steps, values)[0] is not None:
             stopped.append(seed)
     assert len(stopped) <= 2, stopped
+
+
+def lattice_reward(seed: int, decline: bool, n: int = 2000) -> np.ndarray:
+    """A GRPO batch reward in steps of 1/8 with its ceiling 2.0 (trl-grpo-gsm8k-reward-2900):
+    rising slowly to 1.7, then (`decline`) falling 0.6 over the second half."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    level = 1.2 + 0.5 * (1 - np.exp(-t / (200 if decline else 400)))
+    if decline:
+        level -= 0.6 * np.clip((t - 1000) / 1000, 0, None)
+    return np.clip(np.round((level + rng.normal(0, 0.35, n)) * 8) / 8, 0.0, 2.0)
+
+
+def test_a_reward_on_a_lattice_at_its_ceiling_is_no_overfit():
+    """trial 37b: the best level of a reward that reaches its ceiling a quarter of the time was
+    the ceiling itself (a window median of 2.0, its window's mean 1.78), and a window median of
+    1.5 later stopped the run at step 735 of a reward still rising; the stop now also needs the
+    latest window's values to rank below the best window's (without it, 7 of these 12 stopped)."""
+    steps = np.arange(1, 2001)
+    stops = [stop_step(steps, lattice_reward(seed, decline=False))[0] for seed in range(12)]
+    assert stops == [None] * 12, stops
+    caught = [stop_step(steps, lattice_reward(seed, decline=True))[0] for seed in range(12)]
+    assert sum(s is not None for s in caught) >= 8, caught
+    assert all(s is None or s > 1000 for s in caught), caught

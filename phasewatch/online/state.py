@@ -7,7 +7,8 @@ and no stage/decline counters; version 2 had no `slow_fall`, which then starts F
 had no `rise_scale`, which then starts 1, the noise versions 1-3 judged every decision by;
 version 4 had no `short_streak`, which then starts 0; version 5 had no `last_near_start_step`,
 which then starts unknown; version 6 had no `peak_checkpoint`, which then is the peak's step;
-version 7 had no `stage_n`, which then starts None, one stage).
+version 7 had no `stage_n`, which then starts None (one stage), and no `peak_values`, which
+then start unknown).
 Unknown keys are ignored, missing ones take their defaults, so a state is never applied by
 `setattr` over whatever a file holds.
 """
@@ -94,6 +95,7 @@ class TrackerState:
     short_streak: int = 0  # refits in a row ending in an overfit (short_run.py; version 5)
     last_near_start_step: int | None = None  # the level last not significantly below the start (6)
     peak_checkpoint: int | None = None  # the checkpoint the peak level stands for (7)
+    peak_values: list[float] = field(default_factory=list)  # the peak level's window (8)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

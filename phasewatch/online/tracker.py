@@ -82,6 +82,7 @@ class PhaseTracker:
             self.last_below_start_step = at
         if self.peak is None or level > self.peak:  # and the checkpoint best_step names
             self.peak, self.peak_step, self.peak_checkpoint = level, at, s.best_in_window()
+            self.peak_values = s.window_values()
         if s.n < self.cfg.warmup:
             found = refit_before_warmup(self)  # a run planned to be sparse only
             return None if found is None else self._enter(*found)
@@ -187,7 +188,8 @@ class PhaseTracker:
         # optimisation spike) is not a stop; a slow decline has spent that long there anyway.
         thr = s.threshold(self.peak, s.se_level, cautious=True)
         self.evals_below_peak = self.evals_below_peak + 1 if level < self.peak - thr / 2 else 0
-        if level < self.peak - thr and self.evals_below_peak >= SUSTAINED_WINDOWS * s.window_now:
+        if level < self.peak - thr and self.evals_below_peak >= SUSTAINED_WINDOWS * s.window_now \
+                and s.ranks_below(self.peak_values):
             side = moved(s.sign, better=False)[1]
             return ("overfit", self.peak_step,
                     (f"{name} level {s.raw(level):.4g} is {s.gap_text(self.peak - level, s.se_level)} "
@@ -235,7 +237,7 @@ class PhaseTracker:
             return None
         decline = s.decline_since(self.peak_step, self.peak, self.stage_step, after_peak=True,
                                   z_needed=self.cfg.z * s.caution_after_rise)
-        if decline is None:
+        if decline is None or not s.ranks_below(self.peak_values):
             return None
         z_decline, onset = decline[:2]
         self._steady_decline = True
@@ -390,7 +392,7 @@ class PhaseTracker:
                 if not (event == "improvement" and self.phase is None
                         and self.peak is not None and self.peak > s.level):
                     self.peak, self.peak_step = s.level, s.level_step
-                    self.peak_checkpoint = s.best_in_window()
+                    self.peak_checkpoint, self.peak_values = s.best_in_window(), s.window_values()
             self.anchor, self.anchor_step, self.evals_since_anchor = s.level, s.level_step, 0
         self.phase = event
         return event, onset, reason
