@@ -36,6 +36,7 @@ class Joined:
     superseded: list[str] = field(default_factory=list)  # SFT metrics at S replaced by RL's
     sft_only: list[str] = field(default_factory=list)
     rl_only: list[str] = field(default_factory=list)
+    shared: list[str] = field(default_factory=list)  # one series across the switch
 
 
 def _rows(run: Run, offset: int = 0, last: int | None = None) -> dict[int, dict[str, float]]:
@@ -111,7 +112,8 @@ def join_runs(sft: Run, rl: Run, switch_step: int | None = None, name: str = "jo
     }
     return Joined(rows=sorted(rows.items()), switch_step=s, meta=meta,
                   dropped=int((sft_steps > s).sum()), superseded=superseded,
-                  sft_only=sorted(sft_names - rl_names), rl_only=sorted(rl_names - sft_names))
+                  sft_only=sorted(sft_names - rl_names), rl_only=sorted(rl_names - sft_names),
+                  shared=sorted(sft_names & rl_names - {"epoch"}))
 
 
 def _event(step: int, name: str) -> dict[str, Any]:

@@ -105,6 +105,7 @@ def test_switch_step_drops_the_later_sft_records_and_says_so(capsys, runs):
     assert "mean_token_accuracy" not in rows[310] and rows[310]["reward"] == pytest.approx(0.31)
     assert "metrics only in the SFT run: mean_token_accuracy" in err
     assert "metrics only in the RL run: reward" in err
+    assert "metrics in both runs, one series across the switch: eval_accuracy, eval_loss, loss" in err
 
 
 def test_at_the_switch_step_the_later_record_rl_step_0_supersedes(capsys, runs):

@@ -131,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"metrics only in the SFT run: {_names(joined.sft_only)}", file=sys.stderr)
     if joined.rl_only:
         print(f"metrics only in the RL run: {_names(joined.rl_only)}", file=sys.stderr)
+    if joined.shared:  # trial 37: SFT's token entropy and loss went on as GRPO's
+        print(f"metrics in both runs, one series across the switch: {_names(joined.shared)} "
+              "(a name both trainers log can mean two things: a GRPO loss is no SFT loss)",
+              file=sys.stderr)
     _clear(out)
     write_joined(joined, out)
     note = _performance_note(out, joined)
