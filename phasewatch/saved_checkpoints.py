@@ -259,6 +259,12 @@ def for_run(path: str | Path, run, analysis) -> tuple[bool, SavedCheckpoint | No
     if step_unit(run, analysis.metric) != "step":  # an HF console log's epochs: not steps
         return False, None
     found = output_folder(candidate_folders(path, getattr(run, "format", None)))
+    if found is None:  # a joined run: the stage's own folder (`stage_checkpoints`)
+        from phasewatch.stage_checkpoints import joined_stages
+
+        stages = joined_stages(path)
+        if not stages:
+            return False, None
     import numpy as np
 
     from phasewatch.values import MAX_VALUE
@@ -268,10 +274,10 @@ def for_run(path: str | Path, run, analysis) -> tuple[bool, SavedCheckpoint | No
     keep &= ~np.isin(column.steps, analysis.extra.get("outlier_steps", []))
     sign = 1.0 if analysis.direction == "max" else -1.0
     eval_steps, oriented = column.steps[keep], sign * column.values[keep]
-    if found is None:  # a joined run: the stage's own folder (`stage_checkpoints`)
+    if found is None:
         from phasewatch.stage_checkpoints import joined_checkpoint
 
-        saved = joined_checkpoint(path, run, analysis, eval_steps, oriented, sign)
+        saved = joined_checkpoint(path, stages, run, analysis, eval_steps, oriented, sign)
         return saved is not None, saved
     folder, steps = found
     return True, choose(folder, steps, eval_steps, oriented, sign, analysis.recommended_stop_step,

@@ -15,13 +15,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from phasewatch.io.native import RUN_FILE
 from phasewatch.saved_checkpoints import SavedCheckpoint, candidate_folders, choose, output_folder
 
-RUN_FILE = "run.json"
 
-
-def _stages(folder: Path) -> list[dict[str, Any]]:
+def joined_stages(path: str | Path) -> list[dict[str, Any]]:
     """The run.json `stages` of a joined run folder, [] for any other path."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return []
     try:
         meta = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -33,8 +35,11 @@ def _stages(folder: Path) -> list[dict[str, Any]]:
 def _stage_of(stages: list[dict[str, Any]], step: int) -> dict[str, Any] | None:
     """The stage that holds the model of `step`: the first whose step range reaches it."""
     for stage in stages:
-        span = stage.get("steps")
-        if isinstance(span, list) and len(span) == 2 and step <= span[1]:
+        span, offset = stage.get("steps"), stage.get("step_offset", 0)
+        if not (isinstance(span, list) and len(span) == 2 and isinstance(offset, int)
+                and all(isinstance(x, int) for x in span)):
+            return None  # not as `join` writes it: nothing to map a step by
+        if step <= span[1]:
             return stage
     return None
 
@@ -51,17 +56,16 @@ def _source(stage: dict[str, Any], folder: Path) -> Path | None:
     return None
 
 
-def joined_checkpoint(path: str | Path, run, analysis, eval_steps, oriented,
-                      sign: float) -> SavedCheckpoint | None:
-    """The saved checkpoint of the recommended step of a joined run at `path`, in the stage's
-    own output folder and steps (`eval_steps`, `oriented`: the analysed evaluations, joined
-    steps); None for any other run, or when the stage's folder holds no checkpoints."""
+def joined_checkpoint(path: str | Path, stages: list[dict[str, Any]], run, analysis, eval_steps,
+                      oriented, sign: float) -> SavedCheckpoint | None:
+    """The saved checkpoint of the recommended step of the joined run at `path` (its
+    `joined_stages`), in the stage's own output folder and steps (`eval_steps`, `oriented`: the
+    analysed evaluations, joined steps); None when the stage's folder holds no checkpoints."""
     import numpy as np
 
     folder = Path(path)
     stop = analysis.recommended_stop_step
-    stages = _stages(folder) if folder.is_dir() and stop is not None else []
-    stage = _stage_of(stages, int(stop)) if stages else None
+    stage = None if stop is None else _stage_of(stages, int(stop))
     if stage is None:
         return None
     source = _source(stage, folder)
