@@ -240,21 +240,29 @@ def check_boundaries(r, steps, v, hb, idx):
 def check_stop(r, steps, v, hb, idx):
     """`recommended_stop_step` (rule 11): "the peak an overfit starts from (the highest of them
     ...) unless the run rises again after its last overfit to above that point: then the best
-    evaluation of that rise; otherwise the best evaluation"; `stop_beats_last` "absent when the
+    evaluation of that rise; otherwise the best evaluation", "on a rise decided from the run's
+    stretches the best evaluation of that best stretch"; `stop_beats_last` "absent when the
     recommended checkpoint is the last", true when "the run ends in an overfit or a disruption"."""
     stop, ph = r.get("recommended_stop_step"), r["phases"]
     if stop not in idx:
         yield "recommended stop is an evaluated step", stop, "not evaluated"
         return
     peaks = [idx[p["peak_step"]] for p in ph if p["name"] == "overfit" and p.get("peak_step") in idx]
-    want = rule_best(hb, 0, hb.size - 1)
+    lo, hi = 0, hb.size - 1
+    for p in ph:
+        if p["name"] in UP and "peak_averaged" in p and p.get("peak_step") in idx:
+            k = p["peak_averaged"]
+            lo = max(0, idx[p["peak_step"]] - k // 2)
+            hi = min(hb.size - 1, lo + k - 1)
+            break
+    want = rule_best(hb, lo, hi)
     if peaks:
         want = max(peaks, key=lambda i: (hb[i], -i))
         last = max(k for k, p in enumerate(ph) if p["name"] == "overfit")
         later = rule_best(hb, idx[ph[last]["end_step"]], hb.size - 1)
         if any(p["name"] in UP for p in ph[last + 1:]) and levels(hb)[later] > levels(hb)[want]:
             want = later
-    if stop != steps[want] and (peaks or not best_at(hb, 0, hb.size - 1, idx[stop])):
+    if stop != steps[want] and (peaks or not best_at(hb, lo, hi, idx[stop])):
         yield "recommended stop = documented best", stop, int(steps[want])
     beats = r.get("stop_beats_last")
     if (beats is None) != (stop == steps[-1] or not r.get("noise_sd")):

@@ -171,8 +171,10 @@ def check_csv(r: dict, text: str):
     if len(rows) != max(len(r["phases"]), 1):
         yield "csv rows", len(rows), len(r["phases"])
         return
+    saved = r.get("saved_checkpoint") or {}  # the CSV's two columns of the JSON's object
     for row, p in zip(rows, r["phases"] or [{}]):
-        want = {**r, "phase": p.get("name"), **p, "step_unit": unit.partition("/")[0]}
+        want = {**r, "phase": p.get("name"), **p, "step_unit": unit.partition("/")[0],
+                "saved_checkpoint": saved.get("path"), "saved_checkpoint_step": saved.get("step")}
         for key, cell in row.items():
             value = want.get(key)
             value = value / scale if key in STEP_COLUMNS and value is not None else value
