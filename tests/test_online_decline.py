@@ -88,8 +88,19 @@ def test_older_states_load_and_a_future_one_is_refused():
     for i in range(40):
         monitor.update(i, {"eval/accuracy": 0.5 + 0.001 * (i % 3)})
     state = monitor.state_dict()
-    assert state["version"] == 7 and "slow_fall" in state["trackers"][0]
+    assert state["version"] == 8 and "slow_fall" in state["trackers"][0]
     assert "rise_scale" in state["trackers"][0]["series"]
+    # Version 7 had no stage_n (one training stage) and no peak_values (the best level's
+    # window, unknown: the rank condition on a stop is then not asked)
+    v7 = {**state, "version": 7, "trackers": [
+        {**{k: v for k, v in t.items() if k != "peak_values"},
+         "series": {k: v for k, v in t["series"].items() if k != "stage_n"}}
+        for t in state["trackers"]]}
+    resumed = PhaseMonitor(metric="eval/accuracy")
+    resumed.load_state_dict(v7)
+    [tracker] = resumed.state_dict()["trackers"]
+    assert tracker["peak_values"] == [] and tracker["series"]["stage_n"] is None
+    assert state["trackers"][0]["peak_values"]  # kept from version 8
     # Version 6 had no peak_checkpoint (the best evaluation in the peak level's window): the
     # best step is then the peak's own step, as version 6 named it.
     v6 = {**state, "version": 6, "trackers": [{k: v for k, v in t.items() if k != "peak_checkpoint"}
