@@ -247,8 +247,8 @@ class LiveWatch:
                                      self.source.info.step_unit)
         if plan is not None:
             self.monitor.set_planned_steps(plan)
-        if self.axis is not None:
-            self.axis.add(record.step, values)
+        if self.axis is not None and (note := self.axis.add(record.step, values)):
+            self.notice(f"{self.source.source}: {note}")
         if self.set_mean is not None:
             mean = self.set_mean.add(record.step, values)
             if mean is not None:

@@ -68,6 +68,7 @@ class LiveAxis:
     carriers: tuple[str, ...]
     steps: list[float] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
+    fell: bool = False  # the counter fell: no axis from there (`add`)
 
     @classmethod
     def for_unit(cls, unit: str | None) -> LiveAxis | None:
@@ -80,23 +81,36 @@ class LiveAxis:
             raise UsageError(f"--x must be one of {', '.join(UNITS)}, not {unit!r}")
         return cls(unit, CARRIERS[unit])
 
-    def add(self, step: int, values: dict[str, Any]) -> None:
+    def add(self, step: int, values: dict[str, Any]) -> str | None:
+        """Take the counter's value of a record; the reason it is no axis (`xaxis.counter_falls`,
+        said once) when it falls, as `analyze --x` refuses such a counter: alerts then say no
+        position in the unit."""
         from phasewatch.values import to_float
 
         for name in self.carriers:
             if name in values:
                 value = to_float(values[name])
-                if value is not None and math.isfinite(value):
-                    if self.steps and step <= self.steps[-1]:  # a resume: forget what it replaces
-                        keep = sum(s < step for s in self.steps)
-                        del self.steps[keep:], self.values[keep:]
-                    self.steps.append(float(step))
-                    self.values.append(max(value, self.values[-1]) if self.values else value)
-                return
+                if value is None or not math.isfinite(value) or self.fell:
+                    return None
+                if self.steps and step <= self.steps[-1]:  # a resume: forget what it replaces
+                    keep = sum(s < step for s in self.steps)
+                    del self.steps[keep:], self.values[keep:]
+                if self.values and value < self.values[-1]:
+                    from phasewatch.xaxis import counter_falls
+
+                    self.fell = True
+                    return counter_falls(self.unit, name, (self.values[-1], int(self.steps[-1])),
+                                         (value, step)) + "; the alerts from here say no " + \
+                        f"{self.unit}"
+                self.steps.append(float(step))
+                self.values.append(value)
+                return None
+        return None
 
     def at(self, step: float | None) -> float | None:
-        """The unit at `step`, as `xaxis.XAxis.at` gives it offline (None before any value)."""
-        if step is None or not self.steps:
+        """The unit at `step`, as `xaxis.XAxis.at` gives it offline (None before any value, and
+        once the counter fell)."""
+        if step is None or not self.steps or self.fell:
             return None
         import numpy as np
 

@@ -204,18 +204,24 @@ def x_axis(run: Run, unit: str | None) -> XAxis | None:
         steps = series.steps.astype(np.float64)
         fell = np.flatnonzero(np.diff(series.values) < 0)
         if fell.size:  # a joined run's stages count their own (trial 37: "stop epoch 73.75")
-            i, v = fell[0], series.values
+            i, v, at = fell[0], series.values, series.steps
             times = "" if fell.size == 1 else f", {fell.size} times in all"
-            raise UsageError(
-                f"--x {unit}: this log's {own} falls from {v[i]:.4g} at step "
-                f"{int(series.steps[i])} to {v[i + 1]:.4g} at step {int(series.steps[i + 1])}"
-                f"{times}: it is not one running count (the stages of a joined run, or runs "
-                "logged into one file, count their own; some loggers log a count per step); "
-                "use --x step")
+            raise UsageError(counter_falls(unit, own, (v[i], int(at[i])), (v[i + 1], int(at[i + 1])),
+                                           times) + "; use --x step")
         return XAxis(unit, own, steps, series.values.astype(np.float64))
     looked = ", ".join(CARRIERS[unit])
     raise UsageError(f"--x {unit}: this log carries no {unit} counter (looked for {looked}); "
                      "use --x step")
+
+
+def counter_falls(unit: str, name: str, before: tuple[float, int], after: tuple[float, int],
+                  times: str = "") -> str:
+    """Why a counter is no `--x` axis, offline and live alike: it fell, from `before` to
+    `after` ((value, step) each)."""
+    return (f"--x {unit}: this log's {name} falls from {before[0]:.4g} at step {before[1]} to "
+            f"{after[0]:.4g} at step {after[1]}{times}: it is not one running count (the stages "
+            "of a joined run, or runs logged into one file, count their own; some loggers log a "
+            "count per step)")
 
 
 def annotate(analysis, axis: XAxis | None, steps_count: str = "step") -> None:

@@ -98,3 +98,25 @@ def test_sets_without_a_total_keep_the_first_by_name():
     assert overall_set(["val/a/acc", "val/all/acc", "val/total/acc"]) is None  # two: no choice
     assert overall_set(["eval/easy/acc", "eval/overall/acc", "eval/x/y/acc"]) is None
     assert overall_set(["eval/easy/acc", "eval/Overall/acc"]) == "eval/Overall/acc"
+
+
+def test_watch_x_on_a_counter_that_falls_says_so_as_analyze_refuses_it(tmp_path):
+    """A joined SFT-then-RL run: RL's epoch starts again at the switch (trial 37). `analyze --x
+    epoch` refuses the axis; `watch --x epoch` says why once, when it falls, and its alerts from
+    there say no epoch."""
+    rows = [{"step": 10 * i, "epoch": 0.25 * i, "eval/accuracy": 0.3 + 0.01 * i}
+            for i in range(30)]
+    rows += [{"step": 300 + 10 * i, "epoch": 0.5 * i,
+              "eval/accuracy": 0.59 + 0.01 * min(i, 10) - 0.02 * max(0, i - 10)}
+             for i in range(1, 40)]
+    log = tmp_path / "joined.jsonl"
+    log.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    code, _, err = _cli("analyze", log, "--x", "epoch")
+    assert code == 2 and "epoch falls from 7.25 at step 290 to 0.5 at step 310" in err
+    code, out, err = _cli("watch", log, "--x", "epoch", "--format", "jsonl")
+    assert code == 0
+    assert err.count("epoch falls from 7.25 at step 290 to 0.5 at step 310") == 1
+    *alerts, summary = [json.loads(line) for line in out.splitlines()]
+    assert [a["step"] < 310 for a in alerts] == [True, False], alerts  # a rise, then a fall
+    assert summary["x"]["step"] is None
+    assert alerts[0]["x"]["step"] == alerts[0]["step"] / 40 and "x" not in alerts[1]
