@@ -8,9 +8,11 @@ The default is a CENTRED Gaussian window, not an EMA: an EMA lags by about its h
 would move the smoothed trough and peak to the right of the phase boundaries the detector reports.
 Near the ends of a series (and of each piece between known events) the window shrinks so that it
 stays symmetric: a one-sided window on a falling curve would start the line well below the first
-value (a run starting at 0.546 and falling fast would appear to start at 0.49). The first and
-last points of the line are therefore the data's own. Smoothing is for the eye only; the detector
-never sees it.
+value (a run starting at 0.546 and falling fast would appear to start at 0.49). The first
+point of the line, and its ends at each cut, are therefore the data's own; the run's last
+stretch ends on a local line through the points before its end (`_local_line`), as a noisy
+last reading drew a surge or a crash there. Smoothing is for the eye only; the detector never
+sees it.
 """
 
 from __future__ import annotations
@@ -94,12 +96,13 @@ class Smoothing:
             return y.copy()
         # the width in this series' points (its median spacing): one width in steps everywhere
         width = self.width_steps(steps) / spacing(steps)
-        smooth = _ema if self.kind == "ema" else _gaussian
-        if steps is None or not len(breaks):
-            return smooth(y, width)
-        cuts = np.searchsorted(np.asarray(steps), sorted(breaks), side="left")
-        return np.concatenate([smooth(piece, width) if piece.size else piece
-                               for piece in np.split(y, cuts)])
+        if self.kind == "ema":
+            return _ema(y, width)
+        pieces = [y] if steps is None or not len(breaks) else np.split(
+            y, np.searchsorted(np.asarray(steps), sorted(breaks), side="left"))
+        last = len(pieces) - 1
+        return np.concatenate([_gaussian(piece, width, open_end=k == last) if piece.size else piece
+                               for k, piece in enumerate(pieces)])
 
     def describe(self, steps: np.ndarray | None = None) -> str:
         """E.g. 'Gaussian smooth, sd 30 steps' (for the legend; the window is centred). Given the
@@ -158,11 +161,14 @@ def smoothing_breaks(events, analysis=None) -> list[float]:
     return sorted(set(cuts))
 
 
-def _gaussian(y: np.ndarray, sd: float) -> np.ndarray:
+def _gaussian(y: np.ndarray, sd: float, open_end: bool = False) -> np.ndarray:
     """Normalised Gaussian window, symmetric everywhere: within `half` points of an end the
     window is cut to the same number of points on both sides (the end point is itself), so a
     trend is not pulled towards the inside of the series. Around NaNs the weights are
-    renormalised."""
+    renormalised. With `open_end` (the run's last stretch, which no known event or turn cuts),
+    the points within `half` of the last are a Gaussian-weighted local line instead
+    (`_local_line`): the raw last reading of a noisy batch reward drew a surge or a crash where
+    a reader looks to see whether the run still rises (trials 36b, 37b)."""
     sd = max(sd, 1e-3)
     half = int(np.ceil(3 * sd))
     offsets = np.arange(-half, half + 1)
@@ -181,8 +187,28 @@ def _gaussian(y: np.ndarray, sd: float) -> np.ndarray:
         den[i] = float(np.dot(w, finite[i - m: i + m + 1]))
     with np.errstate(invalid="ignore", divide="ignore"):
         out = num / den
+    if open_end and n > 2 * half:
+        for i in range(n - half, n):
+            out[i] = _local_line(filled, finite, kernel, half, i)
     out[~finite] = np.nan
     return out
+
+
+def _local_line(filled: np.ndarray, finite: np.ndarray, kernel: np.ndarray, half: int,
+                i: int) -> float:
+    """The value at point `i` of the least-squares line through the points within `half` of it
+    (those there are: near the end, only before it), weighted by the Gaussian `kernel`: a trend
+    is followed to the end, not pulled towards the inside as a one-sided mean would pull it."""
+    lo, hi = i - half, min(i + half, filled.size - 1)
+    t = np.arange(lo, hi + 1, dtype=np.float64) - i
+    w = kernel[:hi - lo + 1] * finite[lo:hi + 1]
+    if w.sum() <= 0:
+        return float("nan")
+    x, y = t, filled[lo:hi + 1]
+    mx, my = np.dot(w, x) / w.sum(), np.dot(w, y) / w.sum()
+    sxx = float(np.dot(w, (x - mx) ** 2))
+    slope = float(np.dot(w, (x - mx) * (y - my))) / sxx if sxx > 0 else 0.0
+    return float(my - slope * mx)
 
 
 def _ema(y: np.ndarray, half_life: float) -> np.ndarray:
