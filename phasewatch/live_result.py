@@ -112,7 +112,7 @@ class WatchResult:
             if self.saved is not None:
                 whole += f" ({self.saved.text(self.metric)})"
             if self.stop_beats_last is False:
-                whole += " (the last is as good within the noise)"
+                whole += " (no better than the last beyond the noise)"
             said = f"live best at {at(self.live_best_step, unit)}"
         # the monitor's phase as it stood at the end (said live, without hindsight) beside the
         # whole run's: "live phase" so the two are not read as one answer

@@ -1,7 +1,7 @@
 """The recommended checkpoint says whether the data rank it above the last evaluation.
 
 On a run that ends flat, the best evaluation is the plateau's luckiest reading: `analyze` and
-`watch` still name it, and say that the last checkpoint is as good within the noise; after an
+`watch` still name it, and say that it is no better than the last beyond the noise; after an
 overfit they do not, since the decline from the peak is significant.
 """
 
@@ -59,20 +59,20 @@ def _write_jsonl(path, values, metric):
         out.writelines(json.dumps({"step": 10 * k, metric: float(v)}) + "\n" for k, v in enumerate(values))
 
 
-def test_analyze_and_watch_say_the_last_checkpoint_is_as_good(tmp_path, capsys):
+def test_analyze_and_watch_say_the_stop_is_no_better_than_the_last(tmp_path, capsys):
     y = _flat(40, 4)
     y[7] = 0.75  # one lucky reading: 5 sds above the plateau, still one reading
     log = tmp_path / "log.jsonl"
     _write_jsonl(log, y, "eval/reward")
     assert main(["analyze", str(log)]) == 0
     text = capsys.readouterr().out
-    assert "recommended stop: step 70 (the last, step 390, is as good " \
-           "within the noise)" in text
+    assert "recommended stop: step 70 (no better than the last, step 390, beyond the " \
+           "noise)" in text
     assert main(["watch", str(log), "--format", "jsonl"]) == 0
     captured = capsys.readouterr()
     summary = json.loads(captured.out.strip().splitlines()[-1])
     assert summary["best_step"] == 70 and summary["stop_beats_last"] is False
-    assert "checkpoint to keep: step 70 (the last is as good within the noise)" in captured.err
+    assert "checkpoint to keep: step 70 (no better than the last beyond the noise)" in captured.err
 
 
 def test_after_an_overfit_the_text_has_no_such_note(tmp_path, capsys):
@@ -80,7 +80,7 @@ def test_after_an_overfit_the_text_has_no_such_note(tmp_path, capsys):
     _write_jsonl(log, _overfit(60, 1), "eval/accuracy")
     assert main(["analyze", str(log)]) == 0
     text = capsys.readouterr().out
-    assert "recommended stop: step" in text and "as good within the noise" not in text
+    assert "recommended stop: step" in text and "beyond the noise" not in text
 
 
 # A tiny GPT-2 trained by the HF Trainer on a few sequences (a new-user trial), eval every 5
@@ -161,7 +161,7 @@ def test_a_start_before_a_fall_is_not_averaged_with_the_fall(tmp_path, capsys):
     _write_jsonl(log, y, "eval/accuracy")
     assert main(["analyze", str(log)]) == 0
     text = capsys.readouterr().out
-    assert "recommended stop: step 0\n" in text and "as good within the noise" not in text
+    assert "recommended stop: step 0\n" in text and "beyond the noise" not in text
 
 
 SFT1 = [0.01, 0.0, 0.015, 0.13, 0.235, 0.28, 0.375, 0.455, 0.515, 0.515, 0.525, 0.56, 0.54, 0.615,

@@ -209,8 +209,10 @@ def print_text(analysis: Analysis) -> None:
 
 
 def _as_good(analysis: Analysis) -> str:
-    """' (the last, step 250, is as good within the noise)' when the data
-    do not rank the recommended checkpoint above the last one (`checkpoint.beats_last`)."""
+    """' (no better than the last, step 250, beyond the noise)' when the data do not rank
+    the recommended checkpoint above the last one (`checkpoint.beats_last`): "as good" said it
+    of a last evaluation 3.7 noise sds worse, which a difference of two noisy readings cannot
+    rank (trial 37b)."""
     if len(analysis.phases) == 1 and analysis.phases[0].stats.get("change") == 0 \
             and not analysis.extra.get("noise_sd"):  # trial 34b: a stop on a constant metric
         return " (the metric is the same at every evaluation analysed: any is as good)"
@@ -221,7 +223,7 @@ def _as_good(analysis: Analysis) -> str:
     where = at(last.end_step, unit)
     if "end_x" in last.stats and unit_scale(unit) == 1:  # --x: as the stop is said beside it
         where = f"{analysis.extra['x']['unit']} {last.stats['end_x']:.4g} ({where})"
-    return f" (the last, {where}, is as good within the noise)"
+    return f" (no better than the last, {where}, beyond the noise)"
 
 
 def _noise_source(analysis: Analysis) -> str:
