@@ -288,3 +288,12 @@ def test_integer_hyperparameters_stay_integers_where_a_run_lacks_them(tmp_path, 
     runs = json.loads((tmp_path / "t.json").read_text())["runs"]
     assert [r["hp.max_steps"] for r in runs] == [250, None, 2 ** 60]
     assert [r["hp.sched"] for r in runs] == ["cosine", None, "linear"]
+
+
+def test_the_table_says_where_a_run_switches_to_rl():
+    """Trial 37: comparing SFT lengths before RL, the table could not say where each run's RL
+    began; a run of one stage has the column empty."""
+    frame = sweep([str(SAMPLES / "trl" / "joined"), str(SAMPLES / "sft_then_rl"),
+                   str(SAMPLES / "sft")], workers=1)
+    assert frame["stage_switch_step"].tolist()[:2] == [700, 800]
+    assert pd.isna(frame["stage_switch_step"].iloc[2])

@@ -24,12 +24,12 @@ PHASE_COLUMNS = (
     "start_level", "dip_depth", "dip_trough_step", "dip_low", "dip_high", "readapt_gain",
     "peak_step", "overfit_onset_step", "overfit_decline", "recommended_step",
     "recommended_value", "recommended_beats_last", "final_value", "best_value", "noise_sd", "phases",
-    "confidence", "n_changepoints", "n_warnings", "step_unit",
+    "confidence", "n_changepoints", "n_warnings", "step_unit", "stage_switch_step",
 )
 # the columns that hold a step: in the table, epochs where the run's steps count epoch/10000
 # (an HF console log that states no step; `step_unit` then says "epoch")
 STEP_COLUMNS = ("dip_trough_step", "dip_low", "dip_high", "peak_step", "overfit_onset_step",
-                "recommended_step")
+                "recommended_step", "stage_switch_step")
 TOKEN_COLUMNS = ("token_divergence", "token_mean_nll", "token_divergent_share")
 HP_PREFIX = "hp."
 #: Curves for the report are thinned to at most this many points per signal (a figure a few
@@ -209,6 +209,9 @@ def phase_summary(analysis, series) -> dict[str, Any]:
     row["confidence"] = analysis.extra.get("confidence")  # runs of at most 12 evaluations
     row["n_changepoints"] = len(analysis.changepoints)
     row["n_warnings"] = len(analysis.warnings)
+    # a joined SFT-then-RL run's switch (trial 37: the table could not say how long SFT was)
+    switches = [e["step"] for e in analysis.extra.get("events", []) if e["name"] == "sft_to_rl"]
+    row["stage_switch_step"] = switches[0] if switches else None
     return row
 
 
