@@ -196,10 +196,10 @@ def print_text(analysis: Analysis) -> None:
         steps = ("" if unit_scale(steps_count) != 1 else
                  f" ({steps_count} {_fmt(analysis.recommended_stop_step)})")
         print(f"  recommended stop: {unit} {x['recommended_stop']:.4g}{steps}"
-              + _as_good(analysis))
+              + _against_last(analysis))
     else:
         print(f"  recommended stop: {at(analysis.recommended_stop_step, steps_count)}"
-              + _as_good(analysis))
+              + _against_last(analysis))
     saved = analysis.saved_checkpoint  # an HF output folder's checkpoints
     if saved is not None and analysis.recommended_stop_step is not None:
         print(f"  checkpoint to keep: {at(analysis.recommended_stop_step, steps_count)} "
@@ -208,7 +208,7 @@ def print_text(analysis: Analysis) -> None:
         print(f"  warning: {warning}")
 
 
-def _as_good(analysis: Analysis) -> str:
+def _against_last(analysis: Analysis) -> str:
     """' (no better than the last, step 250, beyond the noise)' when the data do not rank
     the recommended checkpoint above the last one (`checkpoint.beats_last`): "as good" said it
     of a last evaluation 3.7 noise sds worse, which a difference of two noisy readings cannot
