@@ -139,9 +139,10 @@ def check_text(r: dict, text: str):
     stop = r["recommended_stop_step"]
     if stop is not None and f"recommended stop: {at(stop, x and x['recommended_stop'])}" not in text:
         yield "text recommended stop", "-", stop
-    # `stop_beats_last` false: "the last checkpoint is as good, and the text says so"
-    if ("is as good within the noise" in text) != (r.get("stop_beats_last") is False):
-        yield "text 'the last is as good' iff stop_beats_last false", "-", r.get("stop_beats_last")
+    # `stop_beats_last` false: "its luckiest reading, which the text says ("no better than the
+    # last, step 1000, beyond the noise")"
+    if ("beyond the noise)" in text) != (r.get("stop_beats_last") is False):
+        yield "text 'no better than the last' iff stop_beats_last false", "-", r.get("stop_beats_last")
     yield from check_words(r, text)
 
 
