@@ -228,3 +228,15 @@ def test_a_force_that_fails_to_read_keeps_the_old_folder(capsys, runs, tmp_path)
     before = (out / "metrics.jsonl").read_bytes()
     code, _, _ = run_cli(capsys, "join", sft, tmp_path / "missing", "-o", out, "--force")
     assert code == 3 and (out / "metrics.jsonl").read_bytes() == before
+
+
+def test_an_sft_run_then_an_rl_run_analysed_side_by_side_suggest_join(capsys, tmp_path):
+    """Trial 37: `analyze SFT_OUT GRPO_OUT` printed two unrelated blocks, RL's steps over SFT's,
+    with no word of `join`; two arms of the native format (independent runs) get none."""
+    code, _, err = run_cli(capsys, "analyze", TRL / "sft_out", TRL / "grpo_out")
+    assert code == 0 and "an SFT run, then a GRPO run" in err and "phasewatch join" in err
+    code, _, err = run_cli(capsys, "analyze", TRL / "grpo_out", TRL / "sft_out")
+    assert code == 0 and "phasewatch join" not in err
+    code, _, err = run_cli(capsys, "analyze", ROOT / "sample_logs" / "sft",
+                           ROOT / "sample_logs" / "rl")
+    assert code == 0 and "phasewatch join" not in err

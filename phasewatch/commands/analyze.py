@@ -356,8 +356,13 @@ def run(args: argparse.Namespace) -> int:
     if pooled is not None:
         options["noise_sd"] = pooled[0]
 
+    # each run's algorithm, in order: an SFT run then an RL run, two trainers' logs (not the
+    # native format, whose pipelines are one run), may be one pipeline's two stages
+    algorithms = []
+
     def one(path: str):
         choice = chosen.pop(path, None) or read_choice(path)
+        algorithms.append(None if choice.run.format == "native" else choice.run.algorithm)
         axis = x_axis(choice.run, args.x_unit)
         # as phasewatch.analyze: with the saved checkpoint to load in an HF output folder
         analysis = analysis_of_choice(choice, args.direction, path, **options)
@@ -382,6 +387,13 @@ def run(args: argparse.Namespace) -> int:
 
         warn(f"the runs are compared on different metrics ({', '.join(metrics)}), each its "
              "log's own choice: pass --metric NAME to compare one metric")
+    if len(algorithms) == 2 and algorithms[0] == "sft" and algorithms[1] not in (None, "sft"):
+        from phasewatch.output import warn
+
+        # trial 37: two TRL output folders analysed side by side, RL's steps over SFT's
+        warn(f"an SFT run, then a {algorithms[1].upper()} run: if RL started from one of the SFT "
+             "run's checkpoints, `phasewatch join SFT_RUN RL_RUN --switch-step S -o OUT` makes "
+             "them one SFT-then-RL run, RL's steps after SFT's")
     if args.output == "json":
         doc = {"runs": [a.to_dict() for a in analyses]}
         if failures:
