@@ -260,74 +260,6 @@ def check_pool_noise(args: argparse.Namespace) -> None:
                          "--eval-size give it: use one of them")
 
 
-def print_comparison(analyses: list[Analysis]) -> None:
-    """One line per run; a run whose steps are not steps (Keras epochs, an HF console log's
-    epochs) says its unit: "stop epoch 1.35", "readaptation@epoch 0.225"."""
-    def where(a: Analysis, step) -> str:
-        unit = a.extra.get("step_unit", "step")
-        return _fmt(step) if unit == "step" else at(step, unit)
-
-    width = max(len(a.source) for a in analyses)
-    print(f"{'run':<{width}}  {'metric':<22} {'baseline':>9} {'stop':>8} {'at stop':>9}  phases")
-    for a in analyses:
-        # the evaluation at the stop, not the run's best reading (trial 36b: "best 2.822"
-        # beside "stop 214" was one lucky batch at step 304, and the run's text said 2.75)
-        at_stop = a.extra.get("stop_value")
-        seq = " > ".join(f"{p.name}@{where(a, p.start_step)}" for p in a.phases)
-        print(f"{a.source:<{width}}  {a.metric:<22} {_fmt(a.baseline):>9} "
-              f"{where(a, a.recommended_stop_step):>8} {_fmt(at_stop):>9}  {seq}")
-
-
-CSV_COLUMNS = ("source", "metric", "direction", "baseline", "recommended_stop_step", "phase",
-               "start_step", "end_step", "start_value", "end_value", "change", "change_sd",
-               "trough_step", "depth", "time_to_recover", "peak_step", "gain_over_baseline",
-               "decline_since_peak", "n_points", "confidence", "level", "drift", "step_unit",
-               "stop_beats_last", "saved_checkpoint", "saved_checkpoint_step")
-# the columns that hold a step (in epochs where the log states no step: `step_unit`)
-CSV_STEPS = ("recommended_stop_step", "start_step", "end_step", "trough_step",
-             "time_to_recover", "peak_step", "saved_checkpoint_step")
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
-def write_csv(analyses: list[Analysis], stream) -> None:
-    """One row per phase of each run (a run with no phases gets one row without a phase);
-    `confidence` is filled for a short series (low, moderate, high), empty otherwise;
-    `step_unit` says what the step columns count: "step", "epoch" (Keras), or "epoch" for an
-    HF console log that states no step, whose step columns are then its epochs (1.35). The last
-    columns repeat the JSON's `stop_beats_last` (True / False, empty where the recommended
-    checkpoint is the last) and, in a Hugging Face output folder, its `saved_checkpoint`: the
-    folder to load (its path) and its step (the text's "checkpoint to keep")."""
-    import csv  # only for --format csv: not on the path of the JSON and text outputs
-
-    writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, extrasaction="ignore",
-                            lineterminator="\n")
-    writer.writeheader()
-    for a in analyses:
-        head = {"source": a.source, "metric": a.metric, "direction": a.direction,
-                "baseline": a.baseline, "recommended_stop_step": a.recommended_stop_step,
-                # a short series' phases are named with the confidence its few points support
-                "confidence": a.extra.get("confidence"),
-                "stop_beats_last": a.extra.get("stop_beats_last")}
-        if a.saved_checkpoint is not None and (saved := a.saved_checkpoint.to_dict()):
-            head.update(saved_checkpoint=saved.get("path"), saved_checkpoint_step=saved.get("step"))
-        for phase in a.phases or [None]:
-            row = dict(head)
-            if phase is not None:
-                row.update(phase.stats, phase=phase.name, start_step=phase.start_step,
-                           end_step=phase.end_step)
-            unit = a.extra.get("step_unit", "step")
-            row["step_unit"] = unit_word(unit)
-            if unit_scale(unit) != 1:
-                row.update({k: float(step_text(row[k], unit)) for k in CSV_STEPS
-                            if row.get(k) is not None})
-            writer.writerow({k: _cell(v) for k, v in row.items()})
-
-
 def run(args: argparse.Namespace) -> int:
     from phasewatch.api import analysis_of_choice
     from phasewatch.folders import exit_code, run_each
@@ -400,6 +332,8 @@ def run(args: argparse.Namespace) -> int:
             doc["failed"] = [f.to_dict() for f in failures]
         emit_json(doc)
         return code
+    from phasewatch.commands.analyze_tables import print_comparison, write_csv
+
     if args.output == "csv":
         write_csv(analyses, sys.stdout)
         return code
