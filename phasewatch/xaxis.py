@@ -21,6 +21,7 @@ figure asks for its word: "epoch 7", not "step 7". The numbers stay what the log
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -138,7 +139,7 @@ class XAxis:
     steps: np.ndarray
     values: np.ndarray
 
-    @property
+    @functools.cached_property
     def counts_rows(self) -> bool:
         """The carrier counts epochs row by row (1, 2, 3... once per epoch: Keras' and W&B's
         `epoch`), not the progress through them (HF's fractional `epoch`): a value logged between

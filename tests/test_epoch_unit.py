@@ -154,6 +154,21 @@ def test_an_epoch_counted_once_per_epoch_is_the_epoch_of_the_rows_after_it(tmp_p
     assert f"epoch {N_EPOCHS}.5" not in out and f"-> {N_EPOCHS} " in out
 
 
+def test_the_stop_line_says_the_last_evaluation_in_the_unit_too(tmp_path, capsys):
+    """With `--x epoch` the stop was "epoch 21 (step 41)" beside "(the last, step 49, ...)"."""
+    rows = []
+    for i in range(N_EPOCHS):
+        rows.append({"step": 2 * i, "epoch": i + 1, "loss": 1 / (i + 1)})
+        rows.append({"step": 2 * i + 1,
+                     "val_loss": round(0.3 + math.exp(-i / 3) + 0.004 * ((i * 7) % 5), 4)})
+    path = tmp_path / "flat_end.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, out, _ = cli(capsys, "analyze", path, "--x", "epoch")
+    assert code == 0
+    assert f"(no better than the last, epoch {N_EPOCHS} (step {2 * N_EPOCHS - 1}), beyond the " \
+        "noise)" in out
+
+
 def test_a_counter_that_starts_again_is_no_axis(tmp_path, capsys):
     """A joined SFT-then-RL run (trial 37): RL's epoch starts again from 0 at the switch, and
     `--x epoch` printed "improvement 73.75 -> 73.75" and "stop epoch 73.75"."""
