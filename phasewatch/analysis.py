@@ -282,7 +282,9 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     if nll_onset is not None:
         extra["nll_overfit_onset_step"] = int(nll_onset)
     if stages:
-        extra["events"] = [e.to_dict() for e in run.events if e.step in stages]
+        # the stage switches split at (an epoch boundary at the same step is no stage switch)
+        extra["events"] = [e.to_dict() for e in run.events
+                           if e.step in stages and e.name in STAGE_EVENTS]
     analysis = _with_source(Analysis(run.source, own_metric, direction, series.own_units(base),
                                      changepoints, phases, int(steps[best]), warnings, extra),
                             known)

@@ -59,6 +59,12 @@ class Analysis:
     """In a Hugging Face output folder: the `saved_checkpoints.SavedCheckpoint` to load (set by
     `analyze`; JSON `saved_checkpoint`, null when none is left), else None (no such key)."""
 
+    @property
+    def stage_switch_steps(self) -> list[int]:
+        """Where a joined SFT-then-RL run's RL stage begins (its `sft_to_rl` events): tables of
+        several runs say it, as a "how long should SFT be" comparison needs (trial 37)."""
+        return [e["step"] for e in self.extra.get("events", []) if e["name"] == "sft_to_rl"]
+
     def to_dict(self) -> dict[str, Any]:
         saved = self.saved_checkpoint
         return {

@@ -240,3 +240,23 @@ def test_an_sft_run_then_an_rl_run_analysed_side_by_side_suggest_join(capsys, tm
     code, _, err = run_cli(capsys, "analyze", ROOT / "sample_logs" / "sft",
                            ROOT / "sample_logs" / "rl")
     assert code == 0 and "phasewatch join" not in err
+
+
+def test_the_comparison_and_csv_tables_say_where_each_pipelines_rl_began(capsys, runs, tmp_path):
+    """Two pipelines, SFT cut at 300 and at 400: the comparison line puts the switch between the
+    stages' phases; the CSV's `stage_switch_step` says it on every row (a "how long should SFT
+    be" table, as the sweep's)."""
+    sft, rl, out = runs
+    assert run_cli(capsys, "join", sft, rl, "--switch-step", "300", "-o", out)[0] == 0
+    assert run_cli(capsys, "join", sft, rl, "-o", tmp_path / "joined400")[0] == 0
+    code, stdout, _ = run_cli(capsys, "analyze", out, tmp_path / "joined400")
+    assert code == 0
+    assert stdout.count("stage switch:") == 2  # not SFT's epoch 3 beginning at the switch step
+    lines = {line.split()[0]: line for line in stdout.splitlines()[-2:]}
+    assert lines[str(out)].endswith("disruption@0 > readaptation@20 | RL from 300: improvement@300")
+    assert "| RL from 400: improvement@400" in lines[str(tmp_path / "joined400")]
+    code, stdout, _ = run_cli(capsys, "analyze", out, tmp_path / "joined400", "--format", "csv")
+    rows = stdout.splitlines()
+    column = rows[0].split(",").index("stage_switch_step")
+    assert {r.split(",")[0]: r.split(",")[column] for r in rows[1:]} == {
+        str(out): "300", str(tmp_path / "joined400"): "400"}

@@ -328,7 +328,8 @@ def test_the_csv_names_the_checkpoint_to_load(tmp_path, capsys):
     run = analyze_json(out, capsys)
     assert main(["analyze", str(out), "--format", "csv"]) == 0
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert list(table[0])[-3:] == ["stop_beats_last", "saved_checkpoint", "saved_checkpoint_step"]
+    assert list(table[0])[-4:] == ["stop_beats_last", "saved_checkpoint", "saved_checkpoint_step",
+                                   "stage_switch_step"]
     for row in table:
         assert row["saved_checkpoint"] == run["saved_checkpoint"]["path"]
         assert int(row["saved_checkpoint_step"]) == run["saved_checkpoint"]["step"]

@@ -21,19 +21,30 @@ def print_comparison(analyses: list[Analysis]) -> None:
         # the evaluation at the stop, not the run's best reading (trial 36b: "best 2.822"
         # beside "stop 214" was one lucky batch at step 304, and the run's text said 2.75)
         at_stop = a.extra.get("stop_value")
-        seq = " > ".join(f"{p.name}@{where(a, p.start_step)}" for p in a.phases)
+        seq = _phase_sequence(a, where)
         print(f"{a.source:<{width}}  {a.metric:<22} {_fmt(a.baseline):>9} "
               f"{where(a, a.recommended_stop_step):>8} {_fmt(at_stop):>9}  {seq}")
+
+
+def _phase_sequence(a: Analysis, where) -> str:
+    """"improvement@0 > plateau@300 | RL from 700: improvement@700": a joined run's stage switch
+    sits between its stages' phases (each stage's phases are named separately)."""
+    stages, switches = [("", [])], list(a.stage_switch_steps)
+    for p in a.phases:
+        if switches and p.start_step is not None and p.start_step >= switches[0]:
+            stages.append((f"RL from {where(a, switches.pop(0))}: ", []))
+        stages[-1][1].append(f"{p.name}@{where(a, p.start_step)}")
+    return " | ".join(label + " > ".join(names) for label, names in stages if label or names)
 
 
 CSV_COLUMNS = ("source", "metric", "direction", "baseline", "recommended_stop_step", "phase",
                "start_step", "end_step", "start_value", "end_value", "change", "change_sd",
                "trough_step", "depth", "time_to_recover", "peak_step", "gain_over_baseline",
                "decline_since_peak", "n_points", "confidence", "level", "drift", "step_unit",
-               "stop_beats_last", "saved_checkpoint", "saved_checkpoint_step")
+               "stop_beats_last", "saved_checkpoint", "saved_checkpoint_step", "stage_switch_step")
 # the columns that hold a step (in epochs where the log states no step: `step_unit`)
 CSV_STEPS = ("recommended_stop_step", "start_step", "end_step", "trough_step",
-             "time_to_recover", "peak_step", "saved_checkpoint_step")
+             "time_to_recover", "peak_step", "saved_checkpoint_step", "stage_switch_step")
 
 
 def _cell(value) -> str:
@@ -60,7 +71,8 @@ def write_csv(analyses: list[Analysis], stream) -> None:
                 "baseline": a.baseline, "recommended_stop_step": a.recommended_stop_step,
                 # a short series' phases are named with the confidence its few points support
                 "confidence": a.extra.get("confidence"),
-                "stop_beats_last": a.extra.get("stop_beats_last")}
+                "stop_beats_last": a.extra.get("stop_beats_last"),
+                "stage_switch_step": next(iter(a.stage_switch_steps), None)}
         if a.saved_checkpoint is not None and (saved := a.saved_checkpoint.to_dict()):
             head.update(saved_checkpoint=saved.get("path"), saved_checkpoint_step=saved.get("step"))
         for phase in a.phases or [None]:

@@ -209,8 +209,7 @@ def phase_summary(analysis, series) -> dict[str, Any]:
     row["confidence"] = analysis.extra.get("confidence")  # runs of at most 12 evaluations
     row["n_changepoints"] = len(analysis.changepoints)
     row["n_warnings"] = len(analysis.warnings)
-    # a joined SFT-then-RL run's switch (trial 37: the table could not say how long SFT was)
-    switches = [e["step"] for e in analysis.extra.get("events", []) if e["name"] == "sft_to_rl"]
+    switches = analysis.stage_switch_steps
     row["stage_switch_step"] = switches[0] if switches else None
     return row
 
