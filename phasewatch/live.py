@@ -108,7 +108,8 @@ class LiveWatch:
         # resumed with the same values): the alerts it repeats were given already, and a
         # replay of the final file gives them once.
         self._said: set[tuple] = set()
-        self._taken = 0  # records read from the source: a stopped watch's summary reads as many
+        # records the monitor saw (fed, not read: held ones are fed after the choice, trial 38b):
+        self._taken = 0  # a stopped watch's summary reads as many (`_feed`)
         self._bad_lines = 0
         self._warned = 0
         self._said_following = False
@@ -198,7 +199,6 @@ class LiveWatch:
                 yield from self._say(alert)
 
     def _take(self, record: Record) -> Iterator:
-        self._taken += 1
         if self.monitor is not None:
             yield from self._feed(record)
         elif self.choice.hold(record, self.source):
@@ -253,8 +253,11 @@ class LiveWatch:
             mean = self.set_mean.add(record.step, values)
             if mean is not None:
                 values = {**values, self.set_mean.label: mean}
+        self._taken += 1
         for alert in self._resolver.feed(record.step, values, record.group):
             yield from self._say(alert)
+        if self.stopped:  # it completed the step that stopped the watch: not watched itself
+            self._taken -= 1
         self._checkpoints.sync(self.monitor)
 
     def _say(self, alert) -> Iterator:

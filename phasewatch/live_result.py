@@ -154,7 +154,7 @@ def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str],
     from phasewatch.io import read_run
 
     try:
-        run = read_run(path) if read is None else read_run(path, read, result.last_step)
+        run = read_run(path, read)
         result.to_stop = read is not None
         if result.aggregate:  # the mean of several validation sets, as the monitor watched it
             from phasewatch.metric_sets import with_mean

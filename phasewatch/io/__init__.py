@@ -244,14 +244,14 @@ def _open_source(path: str | Path, follow: bool = False, notice=None):
     return source
 
 
-def read_run(path: str | Path, first: int | None = None, last_step: int | None = None) -> Run:
+def read_run(path: str | Path, first: int | None = None) -> Run:
     """Read any supported log file or run folder; the format is sniffed from content. `first`
-    and `last_step` read only the log's first records up to that step (`source.collect`)."""
+    reads only the log's first records (`source.collect`)."""
     from phasewatch.io.source import collect
 
     checked_path(path)
     with input_errors(path):
-        run = collect(open_source(path), first, last_step)
+        run = collect(open_source(path), first)
     if run.token_store is None:  # a store beside any log (e.g. from phasewatch.capture callbacks)
         from phasewatch.tokens.sources import find_token_store
 

@@ -107,12 +107,10 @@ class RecordSource:
         """Release open files (a following source keeps them open between reads)."""
 
 
-def collect(source: RecordSource, first: int | None = None,
-            last_step: int | None = None) -> Run:
+def collect(source: RecordSource, first: int | None = None) -> Run:
     """The Run of everything `source` holds now: one loop over its records. `first` keeps only
-    its first records, the last of them only if it is at `last_step` or before (what a watch
-    stopped by `--stop-on` had read: the row that made it feed its last step is the next
-    step's)."""
+    its first records: those a watch stopped by `--stop-on` fed its monitor, in the order any
+    read of the log yields them (`LiveWatch._taken`), so its summary is of what it saw."""
     collectors: dict[str, RecordCollector] = {}
     main = collectors[""] = RecordCollector(source.source, source.format)
     bulk = getattr(source, "bulk", None) if first is None else None
@@ -120,8 +118,7 @@ def collect(source: RecordSource, first: int | None = None,
         if bulk is None or not bulk(main):
             add = main.add
             for index, record in enumerate(source.read(final=True)):
-                if first is not None and (index == first or index == first - 1
-                                          and last_step is not None and record.step > last_step):
+                if index == first:
                     break
                 if record.group:
                     collector = collectors.get(record.group)
