@@ -57,7 +57,13 @@ from phasewatch.signals import (
     other_signals,
     prepare,
 )
-from phasewatch.stages import STAGE_EVENTS, STAGE_POINTS, stage_phases, stage_splits
+from phasewatch.stages import (
+    STAGE_EVENTS,
+    STAGE_POINTS,
+    note_one_stage,
+    stage_phases,
+    stage_splits,
+)
 from phasewatch.start_dip import split_start_dip
 from phasewatch.start_shift import split_sparse_shift, split_start_shift
 from phasewatch.stepseries import StepSeries
@@ -131,11 +137,13 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         return Analysis(run.source, own_metric, direction, None, [], [], None, warnings,
                         {"outlier_steps": list(series.outlier_steps)})
     if y.size < SHORT_POINTS or np.ptp(y) == 0:
-        return note_unseen_start(_train_rises_named(_with_source(analyze_short(
+        short = _train_rises_named(_with_source(analyze_short(
             run.source, own_metric, direction, series, other_signals(run, metric), baseline_spec,
-            warnings, known.sd if known else None), known), train_loss), steps, y, run.step_unit)
+            warnings, known.sd if known else None), known), train_loss)
+        return note_one_stage(note_unseen_start(short, steps, y, run.step_unit), run.events, steps)
 
-    events = [e.step for e in run.events if steps[0] < e.step <= steps[-1]] if cfg.use_events else []
+    # (a switch at the last evaluation leaves the series in one stage: `note_one_stage`)
+    events = [e.step for e in run.events if steps[0] < e.step < steps[-1]] if cfg.use_events else []
     # Only a change of training stage is a boundary of the performance series: an epoch
     # boundary makes train losses step, not held-out metrics, and a log format that records
     # epochs must not get other phases than one that does not.
@@ -289,7 +297,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
                                      changepoints, phases, int(steps[best]), warnings, extra),
                             known)
     analysis = note_start_beats_stop(_train_rises_named(analysis, train_loss), steps, y, cfg.k_sd)
-    return note_unseen_start(analysis, steps, y, run.step_unit)
+    return note_one_stage(note_unseen_start(analysis, steps, y, run.step_unit), run.events, steps)
 
 
 def _train_rises_named(analysis: Analysis, train_loss: bool) -> Analysis:

@@ -135,23 +135,29 @@ class SavedCheckpoint:
     level: float | None = None
     best_value: float | None = None  # the evaluation at `best_step`, to say how far off it is
     # a joined run's: which stage's own step and folder the steps above are of
-    # (`stage_checkpoints`), e.g. "the RL run's step 320, in runs/grpo_out"
+    # (`stage_checkpoints`), e.g. "the RL run's step 320, in runs/grpo_out", and the same as
+    # {"name", "step", "folder"}; `missing` when that folder has no checkpoint to look at
     stage: str | None = None
+    stage_of: dict[str, Any] | None = None
+    missing: str | None = None
 
     def to_dict(self) -> dict[str, Any] | None:
-        """The JSON `saved_checkpoint`: null when there is no checkpoint to load."""
-        if self.step is None:
+        """The JSON `saved_checkpoint`: null when there is no checkpoint to load, except in a
+        joined run, whose stage's own step and folder are said even then (step null)."""
+        if self.step is None and self.stage_of is None:
             return None
+        stage = {} if self.stage_of is None else {
+            "stage": self.stage, **{f"stage_{k}": v for k, v in self.stage_of.items()},
+            **({"stage_note": self.missing} if self.missing else {})}
         return {"step": self.step, "path": self.path, "value": self.value,
                 "value_step": self.value_step, "best_step_checkpoint": self.best,
-                "being_deleted": self.rotating, "level": self.level,
-                **({"stage": self.stage} if self.stage else {})}
+                "being_deleted": self.rotating, "level": self.level, **stage}
 
     def text(self, metric: str) -> str:
         """What follows the recommended step in the text outputs, e.g. 'not saved; best saved:
         checkpoint-200, eval_loss 0.41'; in a joined run, after the stage's own step and folder
         the steps are of."""
-        said = self._text(metric)
+        said = self.missing or self._text(metric)
         return said if self.stage is None else f"{self.stage}: {said}"
 
     def _text(self, metric: str) -> str:

@@ -60,7 +60,11 @@ def joined_checkpoint(path: str | Path, stages: list[dict[str, Any]], run, analy
                       oriented, sign: float) -> SavedCheckpoint | None:
     """The saved checkpoint of the recommended step of the joined run at `path` (its
     `joined_stages`), in the stage's own output folder and steps (`eval_steps`, `oriented`: the
-    analysed evaluations, joined steps); None when the stage's folder holds no checkpoints."""
+    analysed evaluations, joined steps). The stage's own step and folder are said whenever the
+    stages are known, whether or not the series was split at the switch and whether or not the
+    folder holds checkpoints (trial 38b: a reward logged by GRPO only, whose log was copied
+    without its checkpoints, said 'recommended stop: step 143' and nothing of GRPO's step 85);
+    None only for a recommended step no stage holds."""
     import numpy as np
 
     folder = Path(path)
@@ -68,18 +72,28 @@ def joined_checkpoint(path: str | Path, stages: list[dict[str, Any]], run, analy
     stage = None if stop is None else _stage_of(stages, int(stop))
     if stage is None:
         return None
+    offset = int(stage.get("step_offset", 0))
+    own = int(stop) - offset
     source = _source(stage, folder)
     found = None if source is None else output_folder(
         candidate_folders(source, stage.get("format")))
     if found is None:
-        return None
-    out, steps = found
-    offset = int(stage.get("step_offset", 0))
-    first, last = stage["steps"]
-    keep = (eval_steps >= first) & (eval_steps <= last)
-    config = run.config.get(stage.get("name", ""), {})
-    saved = choose(out, steps, np.asarray(eval_steps)[keep] - offset, np.asarray(oriented)[keep],
-                   sign, int(stop) - offset,
-                   config.get("save_steps") if isinstance(config, dict) else None)
-    saved.stage = f"the {str(stage.get('name', '')).upper()} run's step {int(stop) - offset}, in {out}"
+        saved = SavedCheckpoint(own, None)
+        if source is None:  # moved or on another machine: the path join was given
+            where = stage.get("source_path") or stage.get("source") or "its folder"
+            saved.missing = "not found on this machine"
+        else:
+            where = candidate_folders(source, stage.get("format"))[0]
+            saved.missing = "the folder holds no checkpoint-N"
+    else:
+        where, steps = found
+        first, last = stage["steps"]
+        keep = (eval_steps >= first) & (eval_steps <= last)
+        config = run.config.get(stage.get("name", ""), {})
+        saved = choose(where, steps, np.asarray(eval_steps)[keep] - offset,
+                       np.asarray(oriented)[keep], sign, own,
+                       config.get("save_steps") if isinstance(config, dict) else None)
+    name = str(stage.get("name", ""))
+    saved.stage = f"the {name.upper()} run's step {own}, in {where}"
+    saved.stage_of = {"name": name, "step": own, "folder": str(where)}
     return saved

@@ -29,6 +29,27 @@ def stage_splits(steps: np.ndarray, switches: list[int]) -> list[int]:
     return kept
 
 
+def note_one_stage(analysis, events, steps: np.ndarray):
+    """`analysis` with `extra["stage_only"]`: the known stage switches (`STAGE_EVENTS`) its
+    series lies wholly on one side of, as {"step", "name", "stage"} ("sft" up to an `sft_to_rl`
+    at or after its last evaluation, which is of the SFT model; "rl" from one at or before its
+    first). Such a switch splits nothing, so `events` leaves it out, yet the phases are one
+    stage's: a GRPO reward in a joined SFT -> GRPO run said no word of the switch (trial 38b)."""
+    if steps.size == 0:
+        return analysis
+    only = []
+    for event in sorted(events, key=lambda e: e.step):
+        before, _, after = event.name.partition("_to_")
+        if event.name not in STAGE_EVENTS or not after:
+            continue
+        if steps[0] >= event.step or steps[-1] <= event.step:  # else analyze_run splits or warns
+            only.append({"step": int(event.step), "name": event.name,
+                         "stage": after if steps[0] >= event.step else before})
+    if only:
+        analysis.extra["stage_only"] = only
+    return analysis
+
+
 def stage_phases(steps, y, breaks, sd: float, cfg: PhaseConfig,
                  stage_steps: list[int], pinned: bool = False) -> list[Phase]:
     """Phases named stage by stage: a known switch of training stage (SFT -> RL) starts the

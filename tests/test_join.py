@@ -260,3 +260,70 @@ def test_the_comparison_and_csv_tables_say_where_each_pipelines_rl_began(capsys,
     column = rows[0].split(",").index("stage_switch_step")
     assert {r.split(",")[0]: r.split(",")[column] for r in rows[1:]} == {
         str(out): "300", str(tmp_path / "joined400"): "400"}
+
+
+def reward_only_rl(folder: Path, checkpoints: bool) -> Path:
+    """A GRPO run that logs a reward and no evaluation (the analysed series is then the RL
+    stage's alone): an output folder with its checkpoint, or its trainer_state.json alone (a
+    log copied without the checkpoints, trial 38b)."""
+    rng = np.random.default_rng(5)
+    rows = [{"step": s, "loss": 0.001, "reward_std": 0.1,
+             "reward": float(round(0.2 + 0.5 * min(s, 120) / 120 + rng.normal(0, 0.02), 4))}
+            for s in range(5, 201, 5)]
+    if checkpoints:
+        return trainer_folder(folder, rows, 200)
+    folder.mkdir(parents=True)
+    (folder / "trainer_state.json").write_text(json.dumps(
+        {"global_step": 200, "max_steps": 200, "log_history": rows}))
+    return folder
+
+
+@pytest.mark.parametrize("checkpoints", [True, False])
+def test_a_reward_logged_by_rl_only_names_the_switch_and_the_rl_runs_step(capsys, tmp_path,
+                                                                          checkpoints):
+    """Trial 38b: the reward of a joined SFT -> GRPO run (RL only) said 'recommended stop: step
+    143' with no word of the switch, and, the GRPO log copied without its checkpoints, nothing
+    of GRPO's own step 85: a user looked for a checkpoint-143 no run wrote."""
+    sft = trainer_folder(tmp_path / "sft_out", [r for r in sft_rows() if "eval_accuracy" not in r],
+                         400)
+    rl = reward_only_rl(tmp_path / "grpo_out", checkpoints)
+    out = tmp_path / "joined"
+    assert run_cli(capsys, "join", sft, rl, "-o", out)[0] == 0
+    code, stdout, _ = run_cli(capsys, "analyze", out, "--format", "json")
+    run = json.loads(stdout)["runs"][0]
+    stop = run["recommended_stop_step"]
+    assert code == 0 and run["metric"] == "reward" and stop > 400 and "events" not in run
+    assert run["stage_only"] == [{"step": 400, "name": "sft_to_rl", "stage": "rl"}]
+    saved = run["saved_checkpoint"]
+    assert (saved["stage_name"], saved["stage_step"], saved["stage_folder"]) == ("rl", stop - 400,
+                                                                                 str(rl))
+    assert saved["step"] == (200 if checkpoints else None)  # the folder's one checkpoint
+    code, stdout, _ = run_cli(capsys, "analyze", out)
+    assert ("  stage switch: sft_to_rl at step 400 (reward is logged in the RL stage only, from "
+            "step 405: the phases above are the RL stage's)") in stdout
+    line = next(s for s in stdout.splitlines() if "checkpoint to keep:" in s)
+    assert line.startswith(f"  checkpoint to keep: step {stop} (the RL run's step {stop - 400}, "
+                           f"in {rl}: ")
+    assert ("checkpoint-200, reward" in line if checkpoints else
+            line.endswith(": the folder holds no checkpoint-N)"))
+    code, stdout, err = run_cli(capsys, "watch", out, "--format", "jsonl")
+    summary = json.loads(stdout.splitlines()[-1])
+    assert summary["saved_checkpoint"]["stage_step"] == summary["best_step"] - 400
+    assert f"checkpoint to keep: step {summary['best_step']} (the RL run's step " \
+           f"{summary['best_step'] - 400}, in {rl}: " in err
+
+
+def test_a_metric_logged_by_sft_only_is_said_to_be_the_sft_stages(capsys, tmp_path):
+    rows = [{**r, "mean_token_accuracy": 0.5 + r["step"] / 1000} if "mean_token_accuracy" in r
+            else r for r in sft_rows(at_300=0.5)]
+    sft = trainer_folder(tmp_path / "sft_out", rows, 400)
+    rl = trainer_folder(tmp_path / "grpo_out", rl_rows(), 200)
+    out = tmp_path / "joined"
+    assert run_cli(capsys, "join", sft, rl, "-o", out)[0] == 0
+    code, stdout, _ = run_cli(capsys, "analyze", out, "--metric", "mean_token_accuracy")
+    assert code == 0 and ("stage switch: sft_to_rl at step 400 (mean_token_accuracy is logged "
+                          "in the SFT stage only, up to step 400: the phases above are the SFT "
+                          "stage's)") in stdout
+    # its checkpoint, in the SFT run's own folder
+    assert f"checkpoint to keep: step 400 (the SFT run's step 400, in {sft}: saved: " \
+           "checkpoint-400)" in stdout

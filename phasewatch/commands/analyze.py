@@ -185,6 +185,8 @@ def print_text(analysis: Analysis) -> None:
         # start showed only as a boundary "600 [600, 600]")
         print(f"  stage switch: {event['name']} at {at(event['step'], steps_count)} (each "
               "stage's phases are named separately)")
+    for event in analysis.extra.get("stage_only", []):
+        print(_one_stage_line(analysis, event, steps_count))
     if analysis.changepoints and x:
         print("  boundaries: " + ", ".join(f"{c['at']:.4g} [{c['low']:.4g}, {c['high']:.4g}]"
                                            for c in x["changepoints"]))
@@ -206,6 +208,19 @@ def print_text(analysis: Analysis) -> None:
               f"({saved.text(analysis.metric)})")
     for warning in analysis.warnings:
         print(f"  warning: {warning}")
+
+
+def _one_stage_line(analysis: Analysis, event: dict, steps_count: str) -> str:
+    """The switch of a series logged in one stage only (`stages.note_one_stage`): it splits
+    nothing, yet the phases are that stage's alone (trial 38b: a joined run's GRPO reward
+    named no switch, and read as a run of its own)."""
+    stage, phases = event["stage"].upper(), analysis.phases
+    span = "" if not phases else (f", up to {at(phases[-1].end_step, steps_count)}"
+                                  if event["stage"] == "sft" else
+                                  f", from {at(phases[0].start_step, steps_count)}")
+    return (f"  stage switch: {event['name']} at {at(event['step'], steps_count)} "
+            f"({analysis.metric} is logged in the {stage} stage only{span}: the phases above "
+            f"are the {stage} stage's)")
 
 
 def _against_last(analysis: Analysis) -> str:
