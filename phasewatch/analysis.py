@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from phasewatch.changepoint import Segmenter
-from phasewatch.checkpoint import beats_last, best_index, note_start_beats_stop, overfit_peaks
+from phasewatch.checkpoint import (
+    beats_last,
+    best_index,
+    note_held_best,
+    note_start_beats_stop,
+    overfit_peaks,
+)
 from phasewatch.confidence import below_resolution, few_points_confidence
 from phasewatch.corners import place_corners
 from phasewatch.fall_so_far import fall_so_far
@@ -53,6 +59,7 @@ from phasewatch.signals import (
     choice_notes,
     choose_direction,
     choose_metric,
+    guessed_direction_note,
     is_performance_metric,
     other_signals,
     prepare,
@@ -117,6 +124,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     chosen = choose_metric(run, metric)
     notes = [] if metric else choice_notes(run, chosen)
     metric = chosen
+    if (guessed := guessed_direction_note(run, metric, direction)) is not None:
+        notes.append(guessed)
     direction = choose_direction(run, metric, direction)
     series = prepare(run, metric, direction, keep_outliers=cfg.keep_outliers)
     warnings = notes + list(series.warnings)
@@ -140,7 +149,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         short = _train_rises_named(_with_source(analyze_short(
             run.source, own_metric, direction, series, other_signals(run, metric), baseline_spec,
             warnings, known.sd if known else None), known), train_loss)
-        return note_one_stage(note_unseen_start(short, steps, y, run.step_unit), run.events, steps)
+        short = note_held_best(note_unseen_start(short, steps, y, run.step_unit), steps, y)
+        return note_one_stage(short, run.events, steps)
 
     # (a switch at the last evaluation leaves the series in one stage: `note_one_stage`)
     events = [e.step for e in run.events if steps[0] < e.step < steps[-1]] if cfg.use_events else []
@@ -297,7 +307,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
                                      changepoints, phases, int(steps[best]), warnings, extra),
                             known)
     analysis = note_start_beats_stop(_train_rises_named(analysis, train_loss), steps, y, cfg.k_sd)
-    return note_one_stage(note_unseen_start(analysis, steps, y, run.step_unit), run.events, steps)
+    analysis = note_held_best(note_unseen_start(analysis, steps, y, run.step_unit), steps, y)
+    return note_one_stage(analysis, run.events, steps)
 
 
 def _train_rises_named(analysis: Analysis, train_loss: bool) -> Analysis:

@@ -148,3 +148,30 @@ def note_start_beats_stop(analysis: Analysis, steps: np.ndarray, y: np.ndarray,
         f"best after the run left its start, {gap:.3g} ({gap / sd:.1f} sd) worse; no later "
         "checkpoint gets back to it")
     return analysis
+
+
+HELD_BEST_MIN = 3  # evaluations in a row reading the recommended stop's value exactly
+
+
+def note_held_best(analysis: Analysis, steps: np.ndarray, y: np.ndarray) -> Analysis:
+    """`analysis` with `best_held` ({from_step, to_step, evaluations}) where the evaluation at
+    the recommended stop reads exactly the same as the ones around it, HELD_BEST_MIN or more
+    in a row: a rate pinned at its best (a DPO policy's exact match 1.0 at every evaluation
+    from step 0 to 120, then a collapse). The stop names the first of them; any checkpoint
+    among them is as good by this metric, and which to keep is the user's choice (trial 38:
+    "recommended stop: step 0" for three runs that held 1.0 for 120, 110 and 0 steps)."""
+    stop = analysis.recommended_stop_step
+    if stop is None or y.size < HELD_BEST_MIN:
+        return analysis
+    at = int(np.searchsorted(steps, stop))
+    if at >= y.size or steps[at] != stop:
+        return analysis
+    lo = hi = at
+    while lo > 0 and y[lo - 1] == y[at]:
+        lo -= 1
+    while hi + 1 < y.size and y[hi + 1] == y[at]:
+        hi += 1
+    if hi - lo + 1 >= HELD_BEST_MIN:
+        analysis.extra["best_held"] = {"from_step": int(steps[lo]), "to_step": int(steps[hi]),
+                                       "evaluations": hi - lo + 1}
+    return analysis

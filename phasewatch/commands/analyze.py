@@ -202,6 +202,11 @@ def print_text(analysis: Analysis) -> None:
     else:
         print(f"  recommended stop: {at(analysis.recommended_stop_step, steps_count)}"
               + _against_last(analysis))
+    if (held := analysis.extra.get("best_held")) is not None:
+        value = analysis.extra.get("stop_value")
+        print(f"  best held: {analysis.metric} {_fmt(value)} at each of the {held['evaluations']} "
+              f"evaluations from {at(held['from_step'], steps_count)} to "
+              f"{at(held['to_step'], steps_count)}: any checkpoint of those is as good by it")
     saved = analysis.saved_checkpoint  # an HF output folder's checkpoints
     if saved is not None and analysis.recommended_stop_step is not None:
         print(f"  checkpoint to keep: {at(analysis.recommended_stop_step, steps_count)} "
