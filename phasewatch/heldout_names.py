@@ -7,9 +7,10 @@ build from a split prefix, a loss word and their own set names: `eval/nll`, `eva
 its reward function returns one, else `reward`, at the largest N) under `val-core/`, which the
 listed candidates take, and every other validation metric under `val-aux/`.
 
-A loss, NLL or perplexity takes the role `eval/loss` (lower is better); a reward takes
-`eval/other_score` (a held-out score that is neither an accuracy nor a loss; higher is
-better); an accuracy, bare or of a kind the log names (`validation/node_accuracy`,
+A loss, NLL or perplexity takes the role `eval/loss` (lower is better); a reward, or a score of
+generated text or of a ranking (`dev_chrf`, `val/bleu`, `test/wer`), takes `eval/other_score` (a
+held-out score that is neither an accuracy nor a loss; a reward is higher-is-better, a score as
+its name says); an accuracy or exact match, bare or of a kind the log names (`validation/node_accuracy`,
 `val/top1_acc`, `eval/gsm8k/accuracy`), takes `eval/accuracy` (higher is better), so the
 default follows the documented priority, held-out accuracy first (trial 32b finding 2: a
 log with `validation/node_accuracy` and `validation/edge_accuracy` was judged by its
@@ -38,10 +39,16 @@ LEAVES = (
     ("ppl", "eval/loss", "min"),
     (r"reward/mean(?:@|_at_)\d+", "eval/other_score", "max"),  # verl; MLflow writes `@` as `_at_`
     ("reward", "eval/other_score", "max"),
-    # an accuracy, bare or named by its kind: `node_accuracy`, `top1_acc`
-    (r"(?:[a-z0-9]+_)*(?:accuracy|acc)", "eval/accuracy", "max"),
+    # an accuracy, bare or named by its kind: `node_accuracy`, `top1_acc`; an exact match is
+    # the accuracy of generated answers
+    (r"(?:[a-z0-9]+_)*(?:accuracy|acc|exact_match)", "eval/accuracy", "max"),
+    # a held-out score of generated text or a ranking (`dev_chrf`, `val/bleu`, `eval/rougeL`,
+    # `test/wer`): the direction is the name's (`presets.default_direction`: wer, cer, ter -> min)
+    ((r"(?:[a-z0-9]+_)*(?:f1|bleu(?:-?\d)?|chrf(?:\+\+)?|rouge(?:-?[l12]|lsum)?|meteor|wer|cer|ter"
+      r"|mcc|matthews_correlation|pearson|spearmanr?|auc|roc_auc|ndcg(?:@\d+)?|mrr|map"
+      r"|pass@\d+|pass1)"), "eval/other_score", None),
 )
-ACCURACY_LEAF = len(LEAVES) - 1
+ACCURACY_LEAF = len(LEAVES) - 2
 # words of an accuracy's kind that make it no held-out task accuracy
 NOT_TASK_ACCURACY_WORDS = frozenset({"train", "training", "token"})
 TRAIN_WORDS = frozenset({"train", "training"})
@@ -81,8 +88,9 @@ def held_out_match(name: str) -> tuple[str, int, str] | None:
 
 
 def held_out_direction(name: str) -> str | None:
-    """'min' for a held-out loss, NLL or perplexity by this rule, 'max' for a held-out reward,
-    else None (a set called `answer_qa` must not make a reward lower-is-better through "wer")."""
+    """'min' for a held-out loss, NLL or perplexity by this rule, 'max' for a held-out reward or
+    accuracy, else None (a set called `answer_qa` must not make a reward lower-is-better through
+    "wer"; a score's direction is its name's)."""
     found = held_out_match(name)
     return found[2] if found else None
 

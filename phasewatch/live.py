@@ -207,13 +207,17 @@ class LiveWatch:
     def _start(self) -> Iterator:
         """Choose the metric on the held records, start the monitor and feed them to it."""
         from phasewatch.online import PhaseMonitor
-        from phasewatch.signals import choice_notes, choose_direction
+        from phasewatch.signals import choice_notes, choose_direction, guessed_direction_note
 
         metric, direction = self.choice.choose(self.source)
         held = None  # a Run of the held records, built once if a choice needs it
         if self.metric_option is None:  # a train loss, as analyze says, when nothing held out
             held = self.choice.prefix_run(self.source)
             for note in choice_notes(held, metric):
+                self.notice(f"{self.source.source}: {note}")
+        elif self.choice.direction is None:  # a metric named, its direction maybe a guess
+            held = self.choice.prefix_run(self.source)
+            if (note := guessed_direction_note(held, metric, None)) is not None:
                 self.notice(f"{self.source.source}: {note}")
         if self.metric_option is None or self.aggregate is not None \
                 or any(c in self.metric_option for c in "*?["):

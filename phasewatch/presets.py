@@ -77,6 +77,9 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "accuracy/top1", "coco/bbox_mAP", "coco/segm_mAP", "bbox_mAP", "segm_mAP", "mIoU",
         "coco/AP",
         "bbox/AP", "segm/AP", "sem_seg/mIoU",
+        # an exact match is the accuracy of generated answers (SQuAD's newer `exact_match`,
+        # a generation callback's score)
+        "eval_exact_match", "eval/exact_match",
         "val-core/*/acc/mean@*", "val-core/*/acc/mean_at_*",
         "val-core/*/reward/mean@*", "val-core/*/reward/mean_at_*",
         "val/test_score/*",
@@ -98,6 +101,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         # judged by when it has no validation one): Keras / PyTorch scripts' `test_acc`, HF's
         # `trainer.predict` rows, W&B panels `test/accuracy`
         "test_accuracy", "test_acc", "test/accuracy", "test/acc",
+        "test_exact_match", "test/exact_match",
     ),
     "expert/nll_train": ("expert/nll_train",),
     "expert/nll_heldout": ("expert/nll_heldout",),
@@ -171,11 +175,11 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     # Pearson / Spearman correlations, ASR's `eval_wer` / `eval_cer`; and their `test` spellings.
     # The direction is the name's (`default_direction`: wer, cer -> min).
     "eval/other_score": (
-        "eval_f1", "eval/f1", "eval_exact_match", "eval/exact_match", "eval_exact", "eval/exact",
+        "eval_f1", "eval/f1", "eval_exact", "eval/exact",
         "eval_matthews_correlation", "eval/matthews_correlation", "eval_pearson", "eval/pearson",
         "eval_spearmanr", "eval/spearmanr", "eval_roc_auc", "eval/roc_auc", "eval_auc",
         "eval/auc", "eval_wer", "eval/wer", "eval_cer", "eval/cer",
-        "test_f1", "test/f1", "test_exact_match", "test/exact_match", "test_exact", "test/exact",
+        "test_f1", "test/f1", "test_exact", "test/exact",
         "test_matthews_correlation", "test_pearson", "test_spearmanr", "test_roc_auc",
         "test_auc", "test/auc", "test_wer", "test/wer", "test_cer", "test/cer",
     ),
@@ -198,11 +202,13 @@ HELD_OUT_ROLES: tuple[str, ...] = ("eval/accuracy", "eval/loss", "eval/other_sco
 # an improvement and a plateau, though not an overfit to its training data; the analysis says so.
 FALLBACK_ROLES: tuple[tuple[str, str], ...] = (("train/loss", "min"),)
 
-LOWER_IS_BETTER = ("loss", "nll", "error", "perplexity", "ppl", "wer", "cer")
+# ... and DPO's rewards and log-probabilities of the rejected answers, which it pushes down
+LOWER_IS_BETTER = ("loss", "nll", "error", "perplexity", "ppl", "wer", "cer", "rejected")
 
 
 def default_direction(metric: str) -> str:
-    """'min' for losses, NLL, error rates, perplexity, WER; else 'max' (DESIGN.md contract). A
+    """'min' for losses, NLL, error rates, perplexity, WER, DPO's `rewards/rejected` and
+    `logps/rejected`; else 'max' (DESIGN.md contract). A
     held-out loss or reward by `heldout_names` takes its leaf's direction (`val-aux/<set>/reward`
     stays 'max' whatever the set is called)."""
     held_out = held_out_direction(metric)
@@ -270,7 +276,13 @@ def _named_split_roles(name: str) -> tuple[tuple[str, int], ...]:
     split, slash, rest = name.partition("/")
     if not slash or not is_named_validation_split(split):
         return ()
-    return tuple(_EXACT.get(f"validation/{rest}", ()))
+    listed = tuple(_EXACT.get(f"validation/{rest}", ()))
+    if listed:
+        return listed
+    # ... or the held-out rule's (trial 38b: `dev-validation/node_accuracy` was passed over for
+    # `dev-validation/loss`, while `validation/node_accuracy` of the same code was taken)
+    found = held_out_match(f"validation/{rest}")
+    return () if found is None else ((found[0], HELD_OUT_RULE_RANK + found[1]),)
 
 
 CAPITALISED_RANK = 1000  # added to a candidate's rank when the log spells it with capitals

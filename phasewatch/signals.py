@@ -17,7 +17,13 @@ from phasewatch.errors import UsageError
 from phasewatch.noise import noise_scale
 from phasewatch.outliers import spike_mask
 from phasewatch.output import counted
-from phasewatch.presets import FALLBACK_ROLES, PERFORMANCE_ROLES, default_direction
+from phasewatch.presets import (
+    FALLBACK_ROLES,
+    LOWER_IS_BETTER,
+    PERFORMANCE_ROLES,
+    ROLE_CANDIDATES,
+    default_direction,
+)
 from phasewatch.run import Run
 from phasewatch.stepseries import StepSeries
 from phasewatch.values import MAX_VALUE
@@ -102,7 +108,8 @@ def short_choice_note(run: Run, chosen: str) -> str | None:
 def choice_notes(run: Run, chosen: str) -> list[str]:
     """What to say of a metric chosen without --metric (analyze and watch alike)."""
     notes = (passed_over_note(run, chosen), fallback_note(run, chosen),
-             short_choice_note(run, chosen), periodic_scores_note(run, chosen))
+             short_choice_note(run, chosen), periodic_scores_note(run, chosen),
+             score_beside_loss_note(run, chosen))
     return [note for note in notes if note is not None]
 
 
@@ -146,14 +153,49 @@ def passed_over_note(run: Run, chosen: str) -> str | None:
             f"than {MIN_FOR_TREND}); pass --metric to analyse it anyway")
 
 
+def score_beside_loss_note(run: Run, chosen: str) -> str | None:
+    """When the metric chosen without --metric is the held-out loss and the log also has a
+    held-out score (`eval/other_score`: a CER, a BLEU, an F1) with enough values for a trend:
+    the loss comes first by the documented order, but a paper reports the score, and the two
+    can tell different stories (trial 38b: an ASR run's eval_loss one improvement to the end,
+    its eval_cer an improvement, then a plateau from step 60)."""
+    if chosen != "eval/loss" or run.performance_metric:
+        return None
+    score = run.own_name("eval/other_score")
+    if score is None or n_finite(run, "eval/other_score") < MIN_FOR_TREND:
+        return None
+    return (f"taking {run.own_name(chosen)}, the held-out loss; {score} is a held-out score "
+            f"too: pass --metric {score} to judge the run by it")
+
+
+# words of a series' name that may make it a score a user would judge a run by, words that make
+# it a failure count or a spread instead, and the endings of a score's own name
+_SCORE_WORDS = ("reward", "acc", "score", "pass", "f1", "bleu", "chrf", "rouge", "exact",
+                "match", "win", "success", "correct")
+_NOT_MEANS = ("fail", "error", "std", "min", "max")
+_SCORE_ENDS = ("mean", "reward", "score", "accuracy", "acc", "pass_rate")
+
+
 def fallback_note(run: Run, chosen: str) -> str | None:
     """What to say when the metric chosen without --metric is a train metric (`FALLBACK_ROLES`):
-    the log has no held-out metric or reward, and a train loss cannot show overfitting."""
+    the log has no held-out metric or reward phasewatch knows by name, and a train loss cannot
+    show overfitting. Series whose names look like scores are named (trial 38b: a home-made
+    GRPO log's `reward/selected_mean` rose 7.3 se while "no held-out metric or reward in this
+    log" sent the analysis to a policy-gradient loss of 0 +- 2e-4)."""
     if is_performance_metric(run, chosen):
         return None
-    return (f"no held-out metric or reward in this log: taking its train loss "
-            f"({run.resolve_metric(chosen)}), which cannot show an overfit to the training data; "
-            "pass --metric to choose another")
+    known = set(run.aliases.values())
+    maybe = [name for name in run.metrics if name not in known
+             and any(word in name.lower() for word in _SCORE_WORDS)
+             and not any(word in name.lower() for word in _NOT_SCORES + _NOT_MEANS)
+             and n_finite(run, name) >= MIN_FOR_TREND and np.ptp(run.column(name).values) > 0]
+    # a mean or a named score first (`reward/selected_mean` before `reward/valid_rate`)
+    maybe.sort(key=lambda name: not name.lower().endswith(_SCORE_ENDS))
+    more = f" and {len(maybe) - 4} more" if len(maybe) > 4 else ""
+    hint = (f"; series that may be one: {', '.join(maybe[:4])}{more}" if maybe else "")
+    return (f"no held-out metric or reward phasewatch knows by name in this log: taking its "
+            f"train loss ({run.resolve_metric(chosen)}), which cannot show an overfit to the "
+            f"training data{hint}; pass --metric to choose another")
 
 
 def is_performance_metric(run: Run, metric: str) -> bool:
@@ -177,6 +219,29 @@ def choose_direction(run: Run, metric: str, direction: str | None = None) -> str
         if metric == role and role_direction is not None:
             return role_direction
     return default_direction(run.resolve_metric(metric))
+
+
+# words that say a name is a score, higher is better (LOWER_IS_BETTER's say the other way)
+_HIGHER_WORDS = ("acc", "reward", "score", "f1", "bleu", "rouge", "chrf", "exact", "match", "auc",
+                 "pass", "success", "win", "correct", "margin", "return", "precision", "recall",
+                 "ndcg", "map", "chosen")
+
+
+def guessed_direction_note(run: Run, metric: str, direction: str | None) -> str | None:
+    """When the direction of `metric` is the default's guess: no --direction, none declared by
+    the run, no role of it, and no word of its name says which way is better (trial 38b: a
+    stereotype rate, lower is better, read as higher-is-better without a word: its "best" was
+    the run's most stereotyped batch)."""
+    if direction or (run.direction in ("max", "min") and run.performance_metric in (None, metric)):
+        return None
+    own = run.own_name(metric) or metric  # (live, the metric may not be logged yet)
+    if own in run.aliases.values() or own in ROLE_CANDIDATES:
+        return None  # a role's name: its direction is known
+    lowered = own.lower()
+    if any(word in lowered for word in LOWER_IS_BETTER + _HIGHER_WORDS):
+        return None
+    return (f"{own}: higher is taken to be better (its name does not say which way is better); "
+            "pass --direction min if lower is")
 
 
 def cadence_warning(steps: np.ndarray) -> str | None:

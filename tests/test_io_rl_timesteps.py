@@ -60,3 +60,14 @@ def test_baselines_ppo1_and_sb3_json_and_an_episode_count(tmp_path):
     sac.write_text("rollout/ep_rew_mean,time/episodes,rollout/success_rate,train/critic_loss\n"
                    + "".join(f"{-50 + k / 10},{k},0.0,{'' if k < 5 else 0.5}\n" for k in range(30)))
     assert read_run(sac).series("train/critic_loss").index[0] == 5
+
+
+def test_a_trainer_that_groups_its_metrics_by_kind_counts_system_step(tmp_path):
+    """A home-made GRPO trainer's JSONL (trial 38b): `system/step` 1..N beside `actor/*` and
+    `reward/*`, no `step`: its own count, not the record number (every step was one less)."""
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps({"actor/pg_loss": 0.001 * i, "reward/selected_mean": 0.3 + 0.001 * i,
+                                        "system/step": i}) + "\n" for i in range(1, 31)))
+    run = read_run(path)
+    assert list(run.series("reward/selected_mean").index[[0, -1]]) == [1, 30]
+    assert not any("step-like key" in w for w in run.warnings)

@@ -15,7 +15,7 @@ import pytest
 
 from phasewatch.cli import main
 
-FALLBACK = "no held-out metric or reward in this log"
+FALLBACK = "no held-out metric or reward phasewatch knows by name in this log"
 
 
 def _write(path: Path, rows: list[dict]) -> Path:

@@ -16,7 +16,7 @@ import pytest
 from phasewatch.cli import main
 from phasewatch.presets import default_direction
 
-FALLBACK = "no held-out metric or reward in this log"
+FALLBACK = "no held-out metric or reward phasewatch knows by name in this log"
 
 
 def _log(tmp_path: Path, held_out: dict[str, tuple[float, float]], train: str = "train/loss",
@@ -199,3 +199,56 @@ def test_several_sets_of_one_accuracy_are_validation_sets():
     assert not several_accuracies(["val/gsm8k/loss", "val/math/loss"])
     assert not several_accuracies(["eval_g0_accuracy", "eval_g1_accuracy"])  # HF's named sets
     assert default_direction("validation/node_accuracy") == "max"
+
+
+# trial 38 / 38b: an exact match is an accuracy (a DPO run's held-out `eval_exact_match` was
+# passed over for the preference loss), a score of generated text under a split prefix is a
+# held-out score (`dev_chrf` was passed over for the train loss, "no held-out metric"), and a
+# named validation split's accuracy is one (`dev-validation/node_accuracy`, as `validation/...`)
+@pytest.mark.parametrize("held_out, metric, direction", [
+    ({"eval_loss": (0.69, 0.57), "eval_exact_match": (1.0, 0.3)}, "eval_exact_match", "max"),
+    ({"val/loss": (0.69, 0.57), "val/gsm8k/exact_match": (0.2, 0.5)}, "val/gsm8k/exact_match", "max"),
+    ({"dev_chrf": (37.0, 38.0)}, "dev_chrf", "max"),
+    ({"val/bleu": (20.0, 25.0)}, "val/bleu", "max"),
+    ({"test/wer": (0.4, 0.2)}, "test/wer", "min"),
+    ({"dev-validation/loss": (4.0, 3.8), "dev-validation/node_accuracy": (0.34, 0.66)},
+     "dev-validation/node_accuracy", "max"),
+])
+def test_exact_matches_scores_and_named_splits_accuracies_are_held_out(capsys, tmp_path, held_out,
+                                                                        metric, direction):
+    _chosen_everywhere(capsys, _log(tmp_path, held_out), metric, direction)
+
+
+def test_dpo_rejected_rewards_and_logps_are_lower_is_better():
+    assert {default_direction(n) for n in ("eval_rewards/rejected", "rewards/rejected",
+                                           "eval_logps/rejected", "logps/rejected")} == {"min"}
+    assert {default_direction(n) for n in ("eval_rewards/chosen", "logps/chosen",
+                                           "rewards/margins")} == {"max"}
+
+
+def test_a_score_beside_the_loss_is_named_and_an_unknown_direction_is_said(capsys, tmp_path):
+    """The held-out loss comes first, but a CER beside it is what an ASR paper reports (trial
+    38b); a metric whose name says neither way is better gets a word that max was assumed."""
+    log = _log(tmp_path, {"eval_loss": (6.5, 0.2), "eval_cer": (64.0, 14.0),
+                          "stereotype_pick_rate": (0.3, 0.1)})
+    offline = _analyze(capsys, log)
+    assert offline["metric"] == "eval_loss"
+    assert ("taking eval_loss, the held-out loss; eval_cer is a held-out score too: pass "
+            "--metric eval_cer to judge the run by it") in offline["warnings"]
+    assert main(["analyze", str(log), "--metric", "stereotype_pick_rate", "--format", "json"]) == 0
+    warnings = json.loads(capsys.readouterr().out)["runs"][0]["warnings"]
+    assert ("stereotype_pick_rate: higher is taken to be better (its name does not say which way "
+            "is better); pass --direction min if lower is") in warnings
+    for option in (["--metric", "eval_cer"], ["--metric", "stereotype_pick_rate", "--direction", "min"]):
+        assert main(["analyze", str(log), *option, "--format", "json"]) == 0
+        assert not any("taken to be better" in w
+                       for w in json.loads(capsys.readouterr().out)["runs"][0]["warnings"])
+
+
+def test_the_train_loss_fallback_names_series_that_look_like_scores(capsys, tmp_path):
+    """A home-made GRPO log's `reward/selected_mean` is no name phasewatch knows: the warning
+    that the train loss is analysed names it (trial 38b), a mean before a failure rate."""
+    log = _log(tmp_path, {"reward/judge_failed_rate": (0.1, 0.2), "reward/selected_mean": (0.34, 0.45),
+                          "system/peak_memory": (0.8, 0.9)}, train="actor/pg_loss")
+    warning = next(w for w in _analyze(capsys, log)["warnings"] if FALLBACK in w)
+    assert "series that may be one: reward/selected_mean; pass --metric" in warning

@@ -25,7 +25,7 @@ def train_only_log(path, with_eval: bool = False):
     return path
 
 
-NOTE = "no held-out metric or reward in this log: taking its train loss (loss)"
+NOTE = "no held-out metric or reward phasewatch knows by name in this log: taking its train loss (loss)"
 
 
 def test_analyze_takes_the_train_loss_and_says_so(tmp_path, capsys):
@@ -38,7 +38,7 @@ def test_analyze_takes_the_train_loss_and_says_so(tmp_path, capsys):
     assert run["phases"][0]["name"] == "improvement"
     code, out, _ = run_cli(capsys, "inspect", log)
     assert "performance metric: loss (lower is better; the train loss, as no held-out metric " \
-           "or reward is logged)" in out
+           "or reward is known by name)" in out
     # a held-out metric beside it is taken instead, with no note
     code, out, _ = run_cli(capsys, "analyze", train_only_log(tmp_path / "eval.jsonl", True),
                            "--format", "json")

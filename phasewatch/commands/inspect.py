@@ -82,7 +82,7 @@ def performance_line(perf: dict | None, unit: str = "step") -> str:
     if not perf["count"]:
         return f"performance metric: {perf['metric']} ({perf['direction']}), no finite values"
     better = "higher" if perf["direction"] == "max" else "lower"
-    what = "; the train loss, as no held-out metric or reward is logged" \
+    what = "; the train loss, as no held-out metric or reward is known by name" \
         if perf.get("train_fallback") else ""
     if perf.get("sets"):
         what += f"; 1 of {perf['sets']} validation sets, as analyze takes it"

@@ -42,6 +42,7 @@ STEP_KEYS: tuple[str, ...] = (
     "total_timesteps",
     "misc/total_timesteps",
     "TimestepsSoFar",
+    "system/step",  # a home-made trainer's metrics grouped by kind (system/, actor/, reward/)
     "epoch",
     "time/episodes",
 )
