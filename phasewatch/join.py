@@ -10,7 +10,10 @@ as the start of a new training stage.
 Where both runs have a record at S (SFT's evaluation of checkpoint-S and RL's step-0 evaluation
 of the same model), the later record supersedes, per metric, as it does for a step re-logged in
 any log (`run.RecordCollector`): RL's value is kept, SFT's values of metrics RL did not log at
-its step 0 stay. Metric names are merged as the runs wrote them.
+its step 0 stay. Metric names are merged as the runs wrote them, but a loss both trainers log
+(`loss`, `eval_loss`): each trainer's is its own objective (SFT's token NLL, DPO's preference
+loss, GRPO's policy loss), so the RL run's is written as `rl/<name>` (trial 38: SFT's eval NLL,
+0.004 at the switch, went on as DPO's preference loss, 0.693 = log 2, "overfit +178 sd").
 """
 
 from __future__ import annotations
@@ -23,6 +26,12 @@ from phasewatch.errors import UsageError
 from phasewatch.run import Run
 
 STAGE_EVENT = "sft_to_rl"
+RL_PREFIX = "rl/"  # the RL run's own loss, when the SFT run logs one of the same name
+
+
+def _own_objective(name: str) -> bool:
+    """A loss: what each trainer's is differs, whatever the name."""
+    return "loss" in name.lower()
 
 
 @dataclass
@@ -37,6 +46,7 @@ class Joined:
     sft_only: list[str] = field(default_factory=list)
     rl_only: list[str] = field(default_factory=list)
     shared: list[str] = field(default_factory=list)  # one series across the switch
+    apart: list[str] = field(default_factory=list)  # losses of both: the RL run's as rl/<name>
 
 
 def _rows(run: Run, offset: int = 0, last: int | None = None) -> dict[int, dict[str, float]]:
@@ -83,12 +93,14 @@ def join_runs(sft: Run, rl: Run, switch_step: int | None = None, name: str = "jo
     if rl_first < 0:
         raise UsageError(f"{rl.source}: the RL run starts at step {rl_first}; its steps must "
                          "count from 0 (the switch step) on")
+    sft_names, rl_names = set(sft.columns()), set(rl.columns())
+    apart = sorted(name for name in sft_names & rl_names if _own_objective(name))
     rows = _rows(sft, last=s)
-    rl_rows = _rows(rl, offset=s)
+    rl_rows = {step: {(RL_PREFIX + k if k in apart else k): v for k, v in values.items()}
+               for step, values in _rows(rl, offset=s).items()}
     superseded = sorted(set(rows.get(s, {})) & set(rl_rows.get(s, {})))
     for step, values in rl_rows.items():  # the later record supersedes, metric by metric
         rows.setdefault(step, {}).update(values)
-    sft_names, rl_names = set(sft.columns()), set(rl.columns())
     # a resume is the reader's reading of a step counter that went back, resolved in the rows
     events = [_event(e.step, e.name) for e in sft.events
               if e.step <= s and e.name not in ("resume", STAGE_EVENT)]
@@ -113,7 +125,7 @@ def join_runs(sft: Run, rl: Run, switch_step: int | None = None, name: str = "jo
     return Joined(rows=sorted(rows.items()), switch_step=s, meta=meta,
                   dropped=int((sft_steps > s).sum()), superseded=superseded,
                   sft_only=sorted(sft_names - rl_names), rl_only=sorted(rl_names - sft_names),
-                  shared=sorted(sft_names & rl_names - {"epoch"}))
+                  shared=sorted(sft_names & rl_names - {"epoch"} - set(apart)), apart=apart)
 
 
 def _event(step: int, name: str) -> dict[str, Any]:

@@ -92,21 +92,28 @@ def resume_points(found: list[tuple[int, int, int]],
 
 class ResumeScan:
     """Where the step counter goes back, found as records stream in (the first record of each
-    backwards run starts a resume), with the running maximum it went back from."""
+    backwards run starts a resume, and so does one that goes back again within it: a run
+    resumed twice before it regained its old maximum, 3 -> 1, 2 -> 1, is two resumes, as the
+    live monitor rewinds twice), with the step it went back from (the running maximum, or
+    within a backwards run the record before)."""
 
     def __init__(self) -> None:
         self.found: list[tuple[int, int, int]] = []  # (step, went back from, line)
         self._max: int | None = None
         self._back = False  # was the previous record below the running maximum?
+        self._prev: int | None = None
 
     def one(self, step: int, line: int) -> None:
-        top = self._max
+        top, prev = self._max, self._prev
+        self._prev = step
         if top is None or step >= top:
             self._back = False
             self._max = step
         else:
             if not self._back:
                 self.found.append((step, top, line))
+            elif step < prev:
+                self.found.append((step, prev, line))
             self._back = True
 
     def block(self, steps: np.ndarray, lines: np.ndarray) -> None:
@@ -115,17 +122,19 @@ class ResumeScan:
             return
         if self._max is None:
             self._max, steps_rest, lines_rest = int(steps[0]), steps[1:], lines[1:]
-            self._back = False
+            self._back, self._prev = False, int(steps[0])
             if steps_rest.size == 0:
                 return
             steps, lines = steps_rest, lines_rest
         before = np.maximum.accumulate(np.concatenate(([self._max], steps)))
         back = steps < before[:-1]
-        starts = back.copy()
-        starts[1:] &= ~back[:-1]
-        if self._back:
-            starts[0] = False
+        prev = np.concatenate(([self._prev if self._prev is not None else self._max], steps[:-1]))
+        # a backwards run's first record, or one below the record before it within the run
+        was_back = np.concatenate(([self._back], back[:-1]))
+        starts = back & (~was_back | (steps < prev))
         for i in np.flatnonzero(starts).tolist():
-            self.found.append((int(steps[i]), int(before[i]), int(lines[i])))
+            went_from = before[i] if not was_back[i] else prev[i]
+            self.found.append((int(steps[i]), int(went_from), int(lines[i])))
         self._max = int(before[-1])
         self._back = bool(back[-1])
+        self._prev = int(steps[-1])

@@ -363,7 +363,7 @@ class RecordCollector:
         if len(points) > MAX_RESUMES:
             warnings.append(interleaved_note(points))
             points = []
-        for step, prev, line in points:
+        for step, prev, line in sorted(points, key=lambda p: (p[2] <= 0, p[2])):  # file order
             where = f"line {line}: " if line > 0 else ""
             events.append(Event(step=step, name="resume", detail=f"step counter went back from {prev}"))
             warnings.append(

@@ -105,19 +105,26 @@ def test_switch_step_drops_the_later_sft_records_and_says_so(capsys, runs):
     assert "mean_token_accuracy" not in rows[310] and rows[310]["reward"] == pytest.approx(0.31)
     assert "metrics only in the SFT run: mean_token_accuracy" in err
     assert "metrics only in the RL run: reward" in err
-    assert "metrics in both runs, one series across the switch: eval_accuracy, eval_loss, loss" in err
+    assert "metrics in both runs, one series across the switch: eval_accuracy (" in err
+    # each trainer's loss is its own objective (trial 38: SFT's eval NLL went on as DPO's
+    # preference loss, "overfit +178 sd" at the switch): the RL run's under rl/
+    assert ("losses in both runs, kept apart: eval_loss, loss (each trainer's loss is its own "
+            "objective; the RL run's are rl/eval_loss, rl/loss)") in err
+    assert rows[310]["rl/loss"] == 0.001 and "loss" not in rows[310]
 
 
 def test_at_the_switch_step_the_later_record_rl_step_0_supersedes(capsys, runs):
     """SFT's evaluation of checkpoint-300 (0.5) and RL's step-0 evaluation of the same model
     (0.52) share step 300: the later record is kept, as for a step re-logged in any log; SFT's
-    train loss at 300, which RL did not log at its step 0, stays."""
+    train loss at 300, which RL did not log at its step 0, stays, and so does SFT's eval loss
+    there (RL's own eval loss is rl/eval_loss)."""
     sft, rl, out = runs
     code, _, err = run_cli(capsys, "join", sft, rl, "--switch-step", "300", "-o", out)
     assert code == 0
-    assert "step 300: RL's step-0 record supersedes SFT's for epoch, eval_accuracy, eval_loss" in err
+    assert "step 300: RL's step-0 record supersedes SFT's for epoch, eval_accuracy (" in err
     rows, _ = read_joined(out)
-    assert rows[300]["eval_accuracy"] == 0.52 and rows[300]["eval_loss"] == 0.01
+    assert rows[300]["eval_accuracy"] == 0.52 and rows[300]["rl/eval_loss"] == 0.01
+    assert rows[300]["eval_loss"] == 1.0
     assert rows[300]["loss"] == pytest.approx(2.0 / 7)
 
 

@@ -79,3 +79,20 @@ def test_two_writers_interleaved_in_one_file_are_said_once_not_as_hundreds_of_re
     shown = [line for line in err.splitlines() if "step counter went back from" in line]
     assert len(shown) == MAX_RESUMES
     assert sum("keeps going back" in line for line in err.splitlines()) == 1
+
+
+def test_a_run_resumed_again_before_it_regained_its_old_step_is_two_resumes_offline_and_live(
+        tmp_path, capsys):
+    """jsonl-autoresearch-grpo-reward (trial 38b): steps 1, 1, 2, 2, 1, 3, 1, 1, 2, 1, 2, 3, ...
+    go back at lines 5, 7 and 10; `analyze` said 2 resumes (line 10 lay within the resume of line
+    7, which had not regained step 3), `watch` rewound 3 times. Both say 3, in file order."""
+    steps = [1, 1, 2, 2, 1, 3, 1, 1, 2, 1] + list(range(2, 31))
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps({"step": s, "mean_reward": 0.5 + 0.01 * (i % 3)}) + "\n"
+                            for i, s in enumerate(steps)))
+    code, out, _ = run_cli(capsys, "analyze", path)
+    assert code == 0
+    said = [line.split(":")[1].strip() for line in out.splitlines() if "treated as a resumed" in line]
+    assert said == ["line 5", "line 7", "line 10"]
+    code, _, err = run_cli(capsys, "watch", path)
+    assert err.count("treated as a resumed run") == 3

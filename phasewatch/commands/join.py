@@ -109,7 +109,7 @@ def _started_from(path: str, sft, step: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from phasewatch.io import read_run
-    from phasewatch.join import join_runs, write_joined
+    from phasewatch.join import RL_PREFIX, join_runs, write_joined
 
     if args.switch_step is not None and args.switch_step < 0:
         raise UsageError(f"--switch-step must be a step (0 or more), not {args.switch_step}")
@@ -131,10 +131,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"metrics only in the SFT run: {_names(joined.sft_only)}", file=sys.stderr)
     if joined.rl_only:
         print(f"metrics only in the RL run: {_names(joined.rl_only)}", file=sys.stderr)
-    if joined.shared:  # trial 37: SFT's token entropy and loss went on as GRPO's
+    if joined.apart:  # trial 38: SFT's eval NLL went on as DPO's preference loss
+        print(f"losses in both runs, kept apart: {_names(joined.apart)} (each trainer's loss is "
+              f"its own objective; the RL run's are "
+              f"{_names([RL_PREFIX + name for name in joined.apart])})", file=sys.stderr)
+    if joined.shared:  # trial 37: SFT's token entropy went on as GRPO's
         print(f"metrics in both runs, one series across the switch: {_names(joined.shared)} "
-              "(a name both trainers log can mean two things: a GRPO loss is no SFT loss)",
-              file=sys.stderr)
+              "(a name both trainers log can mean two things: check that each is the same "
+              "measure in both)", file=sys.stderr)
     _clear(out)
     write_joined(joined, out)
     note = _performance_note(out, joined)
