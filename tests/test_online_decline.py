@@ -88,7 +88,12 @@ def test_older_states_load_and_a_future_one_is_refused():
     for i in range(40):
         monitor.update(i, {"eval/accuracy": 0.5 + 0.001 * (i % 3)})
     state = monitor.state_dict()
-    assert state["version"] == 8 and "slow_fall" in state["trackers"][0]
+    assert state["version"] == 9 and "late_fall" in state["trackers"][0]
+    v8 = {**state, "version": 8, "trackers": [
+        {k: v for k, v in t.items() if k != "late_fall"} for t in state["trackers"]]}
+    resumed = PhaseMonitor(metric="eval/accuracy")
+    resumed.load_state_dict(v8)
+    assert resumed.state_dict()["trackers"][0]["late_fall"] is False
     assert "rise_scale" in state["trackers"][0]["series"]
     # Version 7 had no stage_n (one training stage) and no peak_values (the best level's
     # window, unknown: the rank condition on a stop is then not asked)

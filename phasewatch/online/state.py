@@ -8,7 +8,7 @@ had no `rise_scale`, which then starts 1, the noise versions 1-3 judged every de
 version 4 had no `short_streak`, which then starts 0; version 5 had no `last_near_start_step`,
 which then starts unknown; version 6 had no `peak_checkpoint`, which then is the peak's step;
 version 7 had no `stage_n`, which then starts None (one stage), and no `peak_values`, which
-then start unknown).
+then start unknown; version 8 had no `late_fall`, which then starts False).
 Unknown keys are ignored, missing ones take their defaults, so a state is never applied by
 `setattr` over whatever a file holds.
 """
@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-STATE_VERSION = 8
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)
+STATE_VERSION = 9
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 MEDIAN_SE = 1.2533141373155003  # sd of a sample median / (sigma / sqrt(n)) for normal data
 
 
@@ -96,6 +96,7 @@ class TrackerState:
     last_near_start_step: int | None = None  # the level last not significantly below the start (6)
     peak_checkpoint: int | None = None  # the checkpoint the peak level stands for (7)
     peak_values: list[float] = field(default_factory=list)  # the peak level's window (8)
+    late_fall: bool = False  # a fall below the start that began late by its own data (9)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -18,8 +18,11 @@ The stop decision uses the cautious noise scale while the noise's autocorrelatio
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import fields
 from itertools import islice
+
+import numpy as np
 
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.plan import EARLY_FRACTION, RunPlan
@@ -124,15 +127,28 @@ class PhaseTracker:
             # may read high) after the plan's early part is no disruption: DESIGN.md's is early
             left = onset if self.last_near_start_step is None else self.last_near_start_step
             late = (plan := self.plan()) is not None and plan.after_early_part(left)
+            # ... or, without a plan, after a flat stretch (with one, the plan says what is early)
+            after_flat = level < s.baseline - thr and (late or (
+                plan is None and self._left_start_late(onset)))
             if level < s.baseline - thr and not self.slow_fall:
                 # Too slow for a disruption: remember it (a rise out of it is a readaptation).
-                self.slow_fall = not self._fell_fast(onset) or self._left_start_late(onset)
+                self.slow_fall = not self._fell_fast(onset) or after_flat
+            # ... and whether it fell late by its own data, judged once, as it became
+            # significant (the fall grows longer after)
+            self.late_fall = self.late_fall or (after_flat and self._fell_late())
+            held = self._held_below_peak(level, self.last_near_start_step)
             if level < s.baseline - thr and not late and (not self.slow_fall or self._trough_behind()):
                 verb, side = moved(s.sign, better=False)
                 unplanned = self.plan() is None and self.stage_step is None and onset == s.first_step
                 return ("disruption", onset,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(s.baseline - level, s.se_baseline())} "
                         f"{side} {self._start_text()}" + (FROM_START_HINT if unplanned else "")))
+            if self.late_fall and held is not None:
+                # A late fall is no disruption and, if sudden, no steady decline either: one
+                # that holds below the best level, here the start, is an overfit by the level
+                # test after a peak (trial 38: a DPO policy at 1.0 for 13 evaluations, then
+                # 0.775, 0.505, 0.485 and a slide, got no alert at all)
+                return held
             if (self.slow_fall and self.trough is not None
                     and level > self.trough + s.threshold(self.trough, s.se_level)):
                 # A slow fall below the start that was left to the steady-decline test, then
@@ -186,16 +202,7 @@ class PhaseTracker:
         # "Sustained" (DESIGN.md): the level must have been below the peak by at least half the
         # threshold for a whole window, so a sudden upset that recovers within a window (an
         # optimisation spike) is not a stop; a slow decline has spent that long there anyway.
-        thr = s.threshold(self.peak, s.se_level, cautious=True)
-        self.evals_below_peak = self.evals_below_peak + 1 if level < self.peak - thr / 2 else 0
-        if level < self.peak - thr and self.evals_below_peak >= SUSTAINED_WINDOWS * s.window_now \
-                and s.ranks_below(self.peak_values):
-            side = moved(s.sign, better=False)[1]
-            return ("overfit", self.peak_step,
-                    (f"{name} level {s.raw(level):.4g} is {s.gap_text(self.peak - level, s.se_level)} "
-                    f"{side} its best level {s.raw(self.peak):.4g} (around step {self.peak_step}), and well "
-                    f"{side} it for {counted(self.evals_below_peak, 'evaluation')}"))
-        found = self._decline_after_peak(level)
+        found = self._held_below_peak(level, self.peak_step) or self._decline_after_peak(level)
         if found is not None:
             return found
         if self.phase == "plateau" and level > self.peak + s.threshold(self.peak, s.se_level):
@@ -220,6 +227,23 @@ class PhaseTracker:
                     f"{counted(logged, 'evaluation')} since step {self.anchor_step} "
                     f"(level {s.raw(level):.4g})"))
         return None
+
+    def _held_below_peak(self, level: float, onset: int | None) -> tuple[str, int | None, str] | None:
+        """Overfit when the level is significantly below the best level (the peak) and has been
+        at least half that far below it for a whole window (`SUSTAINED_WINDOWS`: an upset that
+        recovers within a window is no stop), its window ranking below the peak's
+        (`Series.ranks_below`). Counts the evaluations below on every call."""
+        s = self.series
+        thr = s.threshold(self.peak, s.se_level, cautious=True)
+        self.evals_below_peak = self.evals_below_peak + 1 if level < self.peak - thr / 2 else 0
+        if not (level < self.peak - thr and self.evals_below_peak >= SUSTAINED_WINDOWS * s.window_now
+                and s.ranks_below(self.peak_values)):
+            return None
+        side = moved(s.sign, better=False)[1]
+        return ("overfit", onset,
+                (f"{s.label} level {s.raw(level):.4g} is {s.gap_text(self.peak - level, s.se_level)} "
+                 f"{side} its best level {s.raw(self.peak):.4g} (around step {self.peak_step}), and well "
+                 f"{side} it for {counted(self.evals_below_peak, 'evaluation')}"))
 
     def _decline_after_peak(self, level: float) -> tuple[str, int | None, str] | None:
         """Overfit when a steady decline since some step after the peak is significant over all
@@ -268,6 +292,30 @@ class PhaseTracker:
         before = sum(1 for step in s.steps if stage <= step <= onset)
         since = sum(1 for step in s.steps if step > onset)
         return before >= max(2 * s.window_now, LATE_FLAT_RATIO * since)
+
+    def _fell_late(self) -> bool:
+        """The fall from the start began late by its own data: the split of this stage's values
+        into two means farthest apart in standard errors (the one change-point of a mean shift)
+        is past the plan's early part or, without a plan, after a flat stretch LATE_FLAT_RATIO
+        times as long as the fall (and two windows). The level's lag and a cautious threshold
+        can leave a dip's floor "near the start" long after the dip (3 of 20 dips over by the
+        plan's early part were stopped as late falls on that alone)."""
+        s = self.series
+        steps = list(s.steps)
+        origin = bisect_left(steps, self._stage_start())
+        y = np.fromiter(islice(s.values, origin, None), dtype=np.float64)
+        n = y.size
+        if n < 4:
+            return False
+        k = np.arange(1, n)
+        sums = np.cumsum(y)
+        before = sums[:-1] / k
+        after = (sums[-1] - sums[:-1]) / (n - k)
+        split = int(k[np.argmax((before - after) * np.sqrt(k * (n - k) / n))])
+        plan = self.plan()
+        if plan is not None:
+            return plan.after_early_part(steps[origin + split - 1])
+        return split >= max(2 * s.window_now, LATE_FLAT_RATIO * (n - split))
 
     def _trough_behind(self) -> bool:
         """The fall has stopped: its trough is more than `TROUGH_BEHIND_WINDOWS` windows back (a

@@ -1,0 +1,45 @@
+"""A held-out metric flat at its start for a long stretch, then a sudden lasting fall (trial 38:
+a DPO policy's exact match 1.0 for 13 evaluations, then 0.775, 0.505, 0.485 and a slide). The
+fall left the start late, so it was no disruption; sudden, so no steady decline either; and the
+live monitor said nothing at all but a "readaptation" out of it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from phasewatch.online import PhaseMonitor
+
+STEPS = list(range(0, 401, 10))
+EXACT_MATCH = [1.0] * 13 + [0.775, 0.505, 0.485, 0.365, 0.395, 0.375, 0.385, 0.39, 0.395, 0.4,
+                            0.445, 0.45, 0.415, 0.405, 0.405, 0.36, 0.335, 0.375, 0.34, 0.325,
+                            0.355, 0.345, 0.33, 0.325, 0.325, 0.33, 0.305, 0.28]
+
+
+def alerts(values, planned=None, steps=STEPS):
+    monitor = PhaseMonitor(metric="eval_exact_match", direction="max", planned_steps=planned)
+    return [(a.event, a.step, a.onset_step) for step, value in zip(steps, values)
+            for a in monitor.update(step, {"eval_exact_match": float(value)})]
+
+
+def test_without_a_plan_a_sudden_lasting_fall_after_a_long_flat_start_is_an_overfit():
+    found = alerts(EXACT_MATCH)
+    event, step, onset = found[0]
+    assert event == "overfit" and step <= 220 and 120 <= onset <= 160, found
+
+
+def test_with_a_plan_a_fall_within_its_early_part_is_a_disruption():
+    """The plan (400 steps) puts the fall at 30% of the run, within its early part: by the
+    semantics a disruption, said as soon as it is significant, not silence."""
+    found = alerts(EXACT_MATCH, planned=400)
+    assert found[0][:1] == ("disruption",) and found[0][1] <= 190 and found[0][2] >= 100
+
+
+def test_a_dip_after_a_flat_start_that_recovers_within_a_window_is_not_stopped():
+    """An upset: a flat start, three evaluations 12 sds low, then back at the start. The refitted
+    offline detector dated the fall by a straight line through it, from the evaluation before
+    it (step 180), and stopped the run on its third low value; the corner of a level that
+    jumps dates it at 190, and three low values are not yet a lasting decline."""
+    rng = np.random.default_rng(4)
+    values = [0.8 + rng.normal(0, 0.01) for _ in range(20)] + [0.6, 0.58, 0.61] + \
+        [0.8 + rng.normal(0, 0.01) for _ in range(18)]
+    assert not any(event == "overfit" for event, _, _ in alerts(values))
