@@ -89,6 +89,13 @@ def check_run(r: dict, steps: np.ndarray, v: np.ndarray):
             yield from check(r, steps, v, hb, idx)
 
 
+def _held(values: np.ndarray) -> float:
+    """"the medians ...; on a lattice, where the values take few distinct values (at most a
+    quarter as many as there are, from 10 ...), means instead"."""
+    lattice = values.size >= 10 and np.unique(values).size <= values.size // 4
+    return float(values.mean() if lattice else np.median(values))
+
+
 def check_levels(r, steps, v, hb, idx):
     """"a phase's start and end values are the data at its boundaries (at the run's end, on a
     run of more than 40 evaluations, the mean of the last two ...), `change` is end minus start
@@ -112,9 +119,9 @@ def check_levels(r, steps, v, hb, idx):
         held = v[i0:i1 + 1]
         if p["name"] == "plateau":
             m = max(held.size // 3, 3) if held.size >= 6 else max(held.size // 2, 1)
-            start, end = np.median(held[:m]), np.median(held[-m:])
-            if not close(p.get("level"), np.median(held)):
-                yield f"plateau level=median ({tag})", p.get("level"), np.median(held)
+            start, end = _held(held[:m]), _held(held[-m:])
+            if not close(p.get("level"), _held(held)):
+                yield f"plateau level=median (mean on a lattice) ({tag})", p.get("level"), _held(held)
         if "ends_averaged" in p:
             m = min(30, v.size // 4)
             start, end = v[:m].mean(), v[-m:].mean()
@@ -127,12 +134,16 @@ def check_levels(r, steps, v, hb, idx):
             start = v[:p["start_averaged"]].mean()
         if "end_averaged" in p and p["end_averaged"] != 2:
             end = v[-p["end_averaged"]:].mean()
+        if "start_held_mean" in p:
+            p = {**p, "start_held": p["start_held_mean"]}
+        if "end_held_mean" in p:
+            p = {**p, "end_held": p["end_held_mean"]}
         if "start_held" in p:
             before = v[idx[ph[k - 1]["start_step"]]:i0 + 1]
-            start = np.median(before[-p["start_held"]:])
+            start = _held(before[-p["start_held"]:])
         if "end_held" in p:
             after = v[i1:idx[ph[k + 1]["end_step"]] + 1]
-            end = np.median(after[:p["end_held"]])
+            end = _held(after[:p["end_held"]])
         for key, want in (("start_value", start), ("end_value", end),
                           ("change", p["end_value"] - p["start_value"]), ("n_points", i1 - i0 + 1),
                           ("slope_per_1k_steps", p["change"] / max(p["end_step"] - p["start_step"], 1) * 1e3)):

@@ -174,8 +174,11 @@ def check_csv(r: dict, text: str):
         return
     saved = r.get("saved_checkpoint") or {}  # the CSV's two columns of the JSON's object
     for row, p in zip(rows, r["phases"] or [{}]):
+        # "`stage_switch_step`, where a joined SFT-then-RL run's RL stage begins"
+        switch = next((e["step"] for e in r.get("events", []) if e["name"] == "sft_to_rl"), None)
         want = {**r, "phase": p.get("name"), **p, "step_unit": unit.partition("/")[0],
-                "saved_checkpoint": saved.get("path"), "saved_checkpoint_step": saved.get("step")}
+                "saved_checkpoint": saved.get("path"), "saved_checkpoint_step": saved.get("step"),
+                "stage_switch_step": switch}
         for key, cell in row.items():
             value = want.get(key)
             value = value / scale if key in STEP_COLUMNS and value is not None else value

@@ -196,16 +196,33 @@ def settle_overshoots(phases: list[Phase], steps, short_fraction: float) -> list
     return out
 
 
+LATTICE_MIN = 10  # evaluations a stretch needs before its ties can make it a lattice
+
+
+def on_lattice(values: np.ndarray) -> bool:
+    """Whether a stretch's values take few distinct values (at most a quarter as many as there
+    are, from LATTICE_MIN of them): a reward of a few completions per prompt (0.6, 0.8, 1.0),
+    whose median jumps whole lattice steps: a plateau of one held "1 -> 0.8, level 1" while its
+    first and last 67 evaluations averaged 0.848 and 0.851 (trial 38b)."""
+    return values.size >= LATTICE_MIN and np.unique(values).size <= values.size // 4
+
+
+def typical(values: np.ndarray) -> float:
+    """The level a stretch holds: its median, robust to one failed reading, or its mean on a
+    lattice (`on_lattice`), where the median is one of a few values, not the level."""
+    return float(np.mean(values) if on_lattice(values) else np.median(values))
+
+
 def held_levels(held: np.ndarray) -> tuple[float, float]:
-    """The level a plateau holds at its start and at its end: the medians of its first and
-    last thirds (halves below DRIFT_POINTS evaluations), never fewer than three evaluations
+    """The level a plateau holds at its start and at its end: the medians (`typical`) of its
+    first and last thirds (halves below DRIFT_POINTS evaluations), never fewer than three evaluations
     from DRIFT_POINTS on. Its edges are single evaluations (a low first reading, a turn snapped
     to an extreme) whose difference can point against what its data do: a loss plateau printed
     "2.088 -> 2.193, change +0.105" while it drifted down by 0.064. A median of two is their
     mean, which one failed reading moves: a held-out reward of 8 evaluations ending -0.06,
     -0.75, -0.17 held -0.46 at its end by the last two, -0.17 by the last three."""
     k = held_count(held.size)
-    return float(np.median(held[:k])), float(np.median(held[-k:]))
+    return typical(held[:k]), typical(held[-k:])
 
 
 def held_count(n: int) -> int:
@@ -264,8 +281,10 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
         "slope_per_1k_steps": change / span * 1000,
         "n_points": i1 - i0 + 1,
     }
-    if phase.name == "plateau" and held_count(i1 - i0 + 1) > 1:
-        stats["ends_medians"] = held_count(i1 - i0 + 1)  # the text says so beside the values
+    if phase.name == "plateau" and held_count(i1 - i0 + 1) > 1:  # the text says so
+        k = held_count(i1 - i0 + 1)
+        lattice = on_lattice(y[i0:i0 + k]) or on_lattice(y[i1 + 1 - k:i1 + 1])
+        stats["ends_means" if lattice else "ends_medians"] = k
     elif i1 == y.size - 1 and y.size > SPARSE and end != y[i1]:
         stats["end_averaged"] = 2  # a dense run's end, as `boundary_levels` reads it
     if phase.name == "disruption":
@@ -299,7 +318,7 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
         stats["gain_over_baseline"] = float(y[top] - base)
     elif phase.name == "plateau":
         held = y[i0:i1 + 1]
-        stats["level"] = float(sign * np.median(held))
+        stats["level"] = sign * typical(held)
         if held.size >= DRIFT_POINTS:  # kept beside `change`, which it equals, for old readers
             stats["drift"], stats["drift_sd"] = stats["change"], stats["change_sd"]
     elif phase.name == "overfit":  # from its start; `declines_from_peak` may move the peak

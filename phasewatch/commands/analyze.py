@@ -137,11 +137,16 @@ def _ends_read(stats: dict) -> str:
         return f"  (ends: means of {n} evaluations each{se})"
     if "ends_medians" in stats:
         return f"  (ends: medians of {stats['ends_medians']} evaluations each)"
+    if "ends_means" in stats:  # a lattice's (`phase_stats.typical`)
+        return (f"  (ends: means of {stats['ends_means']} evaluations each; its values take "
+                "few distinct values)")
     sides = [text.format(stats[key]) for key, text in (
         ("start_averaged", "start: mean of the first {} evaluations"),
         ("start_held", "start: the level held before it, median of {} evaluations"),
+        ("start_held_mean", "start: the level held before it, mean of {} evaluations"),
         ("end_averaged", "end: mean of the last {} evaluations"),
-        ("end_held", "end: the level held after it, median of {} evaluations")) if key in stats]
+        ("end_held", "end: the level held after it, median of {} evaluations"),
+        ("end_held_mean", "end: the level held after it, mean of {} evaluations")) if key in stats]
     return f"  ({'; '.join(sides)})" if sides else ""
 
 
