@@ -18,27 +18,25 @@ The stop decision uses the cautious noise scale while the noise's autocorrelatio
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from dataclasses import fields
-from itertools import islice
-
-import numpy as np
 
 from phasewatch.online.config import MonitorConfig
-from phasewatch.online.plan import EARLY_FRACTION, RunPlan
+from phasewatch.online.from_start import (
+    decline_from_start,
+    fell_fast,
+    fell_late,
+    left_start_late,
+    trough_behind,
+)
+from phasewatch.online.plan import RunPlan
 from phasewatch.online.refit_events import refit_before_warmup, refit_event
 from phasewatch.online.series import Series
-from phasewatch.online.short_run import LATE_FLAT_RATIO
 from phasewatch.online.state import TrackerState
 from phasewatch.online.wording import FROM_START_HINT, moved, starting_level
 from phasewatch.output import counted
 
 STILL_RISING_SD = 1.0  # a rise of more than this many noise sds postpones a plateau
 SUSTAINED_WINDOWS = 1.0  # the level test: well below the peak for this many windows
-FROM_START_WINDOWS = 2  # a slow decline right from the start must last this many windows
-TROUGH_BEHIND_WINDOWS = 2  # a fall whose trough is this many windows back has stopped
-AFTER_DISRUPTION_WINDOWS = 4  # ... and one that was fast enough to be a disruption, this many
-LATE_AT_ONCE = 1.1  # a late decline this far past its z is called at once, as after a peak
 DECLINE_CONFIRM = 1  # evaluations in a row the steady decline after a peak must be significant
 
 
@@ -48,7 +46,7 @@ class PhaseTracker:
     def __init__(self, name: str, sign: float, cfg: MonitorConfig):
         self.series = Series(name, sign, cfg)
         self.cfg = cfg
-        self._steady_decline = False  # this value's overfit candidate is a steady decline
+        self.steady_decline = False  # this value's overfit candidate is a steady decline
         self.load(TrackerState(series=self.series.state()))
 
     @property
@@ -63,7 +61,7 @@ class PhaseTracker:
         s = self.series
         if self.peak_step is not None:
             if self.phase != "overfit" and self.peak < s.baseline:
-                return self._stage_start()
+                return self.stage_start()
             return self.peak_step if self.peak_checkpoint is None else self.peak_checkpoint
         if s.baseline is not None or not s.values:
             return s.level_step
@@ -95,7 +93,7 @@ class PhaseTracker:
         if found is not None:
             self.streak_event, self.streak = None, 0
             return self._enter(*found)
-        self._steady_decline = False  # set by `_decline_after_peak` when it finds one
+        self.steady_decline = False  # set by `_decline_after_peak` when it finds one
         candidate = self._candidate(level, at)
         if candidate is None:
             self.streak_event, self.streak = None, 0
@@ -104,7 +102,7 @@ class PhaseTracker:
         self.streak = self.streak + 1 if event == self.streak_event else 1
         self.streak_event = event
         confirm = self.series.confirm_now
-        if self.streak < (min(DECLINE_CONFIRM, confirm) if self._steady_decline else confirm):
+        if self.streak < (min(DECLINE_CONFIRM, confirm) if self.steady_decline else confirm):
             return None
         self.streak_event, self.streak = None, 0
         return self._enter(*candidate)
@@ -114,8 +112,8 @@ class PhaseTracker:
         name = s.label
         if self.phase in (None, "disruption"):
             # Held-out performance declining from the start is an overfit (DESIGN.md), not a
-            # disruption, when the decline is steady: see `_decline_from_start`.
-            found = self._decline_from_start(level)
+            # disruption, when the decline is steady: see `from_start.decline_from_start`.
+            found = decline_from_start(self, level)
             if found is not None:
                 return found
         if self.phase is None:
@@ -129,20 +127,20 @@ class PhaseTracker:
             late = (plan := self.plan()) is not None and plan.after_early_part(left)
             # ... or, without a plan, after a flat stretch (with one, the plan says what is early)
             after_flat = level < s.baseline - thr and (late or (
-                plan is None and self._left_start_late(onset)))
+                plan is None and left_start_late(self, onset)))
             if level < s.baseline - thr and not self.slow_fall:
                 # Too slow for a disruption: remember it (a rise out of it is a readaptation).
-                self.slow_fall = not self._fell_fast(onset) or after_flat
+                self.slow_fall = not fell_fast(self, onset) or after_flat
             # ... and whether it fell late by its own data, judged once, as it became
             # significant (the fall grows longer after)
-            self.late_fall = self.late_fall or (after_flat and self._fell_late())
+            self.late_fall = self.late_fall or (after_flat and fell_late(self))
             held = self._held_below_peak(level, self.last_near_start_step)
-            if level < s.baseline - thr and not late and (not self.slow_fall or self._trough_behind()):
+            if level < s.baseline - thr and not late and (not self.slow_fall or trough_behind(self)):
                 verb, side = moved(s.sign, better=False)
                 unplanned = self.plan() is None and self.stage_step is None and onset == s.first_step
                 return ("disruption", onset,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(s.baseline - level, s.se_baseline())} "
-                        f"{side} {self._start_text()}" + (FROM_START_HINT if unplanned else "")))
+                        f"{side} {self.start_text()}" + (FROM_START_HINT if unplanned else "")))
             if self.late_fall and held is not None:
                 # A late fall is no disruption and, if sudden, no steady decline either: one
                 # that holds below the best level, here the start, is an overfit by the level
@@ -157,15 +155,15 @@ class PhaseTracker:
                 return ("readaptation", self.trough_step,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(level - self.trough, s.se_level)} "
                         f"{side} its worst level {s.raw(self.trough):.4g} (step {self.trough_step}), "
-                        f"reached {moved(s.sign, better=False)[1]} {self._start_text()}"))
+                        f"reached {moved(s.sign, better=False)[1]} {self.start_text()}"))
             if level > s.baseline + thr:
                 onset = self.last_below_start_step
                 # not before the stage: the level (a window's median) lags the switch
-                onset = self._stage_start() if onset is None else max(onset, self._stage_start())
+                onset = self.stage_start() if onset is None else max(onset, self.stage_start())
                 verb, side = moved(s.sign, better=True)
                 return ("improvement", onset,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(level - s.baseline, s.se_baseline())} "
-                        f"{side} {self._start_text()}"))
+                        f"{side} {self.start_text()}"))
             if self.peak is not None and self.peak > s.baseline + s.rise_threshold(
                     s.baseline, s.se_baseline()):
                 # The level was significantly above the start but is no longer (a sparse run's
@@ -264,141 +262,26 @@ class PhaseTracker:
         if decline is None or not s.ranks_below(self.peak_values):
             return None
         z_decline, onset = decline[:2]
-        self._steady_decline = True
+        self.steady_decline = True
         return ("overfit", onset,
                 (f"{s.label} has got worse steadily since step {onset} "
                  f"({z_decline / s.caution_after_rise:.1f} se against the evaluations near its "
                  f"best level {s.raw(self.peak):.4g} around step {self.peak_step})"))
 
-    def _fell_fast(self, onset: int) -> bool:
-        """A fall below the start is a disruption when it became significant within
-        `FROM_START_WINDOWS` full windows of evaluations of leaving the starting level; a slower
-        fall is left to the steady-decline test (`_decline_from_start`: an overfit) unless it
-        levels off or turns (`_trough_behind`)."""
-        steps = self.series.steps
-        since = sum(1 for step in islice(reversed(steps), FROM_START_WINDOWS * self.cfg.window)
-                    if step > onset)
-        return since < FROM_START_WINDOWS * self.cfg.window
-
-    def _left_start_late(self, onset: int) -> bool:
-        """The level left the starting level after a flat stretch at least LATE_FLAT_RATIO
-        times as long as the fall since (and two windows): not an early fall, so not a
-        disruption (DESIGN.md), however fast it became significant; the steady-decline test
-        (`_decline_from_start`, "after a flat stretch") judges it. Counted in evaluations, so a
-        sparse run's late decline, which becomes significant within a few evaluations, is not
-        announced as a disruption and then never stopped."""
-        s = self.series
-        stage = self._stage_start()
-        before = sum(1 for step in s.steps if stage <= step <= onset)
-        since = sum(1 for step in s.steps if step > onset)
-        return before >= max(2 * s.window_now, LATE_FLAT_RATIO * since)
-
-    def _fell_late(self) -> bool:
-        """The fall from the start began late by its own data: the split of this stage's values
-        into two means farthest apart in standard errors (the one change-point of a mean shift)
-        is past the plan's early part or, without a plan, after a flat stretch LATE_FLAT_RATIO
-        times as long as the fall (and two windows). The level's lag and a cautious threshold
-        can leave a dip's floor "near the start" long after the dip (3 of 20 dips over by the
-        plan's early part were stopped as late falls on that alone)."""
-        s = self.series
-        steps = list(s.steps)
-        origin = bisect_left(steps, self._stage_start())
-        y = np.fromiter(islice(s.values, origin, None), dtype=np.float64)
-        n = y.size
-        if n < 4:
-            return False
-        k = np.arange(1, n)
-        sums = np.cumsum(y)
-        before = sums[:-1] / k
-        after = (sums[-1] - sums[:-1]) / (n - k)
-        split = int(k[np.argmax((before - after) * np.sqrt(k * (n - k) / n))])
-        plan = self.plan()
-        if plan is not None:
-            return plan.after_early_part(steps[origin + split - 1])
-        return split >= max(2 * s.window_now, LATE_FLAT_RATIO * (n - split))
-
-    def _trough_behind(self) -> bool:
-        """The fall has stopped: its trough is more than `TROUGH_BEHIND_WINDOWS` windows back (a
-        slow fall that levels off or turns is a disruption after all, not a steady decline)."""
-        s = self.series
-        recent = s.steps[max(0, len(s.steps) - TROUGH_BEHIND_WINDOWS * s.window_now)]
-        return self.trough_step is not None and self.trough_step < recent
-
-    def _decline_from_start(self, level: float) -> tuple[str, int | None, str] | None:
-        """Overfit when the run's best point is its start: a steady decline since the start (or
-        since the end of a flat stretch at the starting level) that fits a linear decline better
-        than a sudden step (DESIGN.md: an overfit can start at the first evaluation).
-
-        A disruption also falls from the start, but fast, then flattens or recovers. Live, the
-        two are told apart by speed: a fall that needs fewer than `FROM_START_WINDOWS` full
-        windows of evaluations to become significant (by the steady-decline test or the level
-        test) is the expert data starting to act (DESIGN.md's disruption "still falling early in
-        the run"); one that started near the start (within a window, or half its own length),
-        has gone on steadily for longer, is still falling (`still_falling`: over the latest
-        half and the latest quarter of the decline) and has its trough within the last window,
-        is an overfit (a dip eases in: its decline starts later and becomes significant
-        sooner). After a disruption alert, a fall still going on after
-        `AFTER_DISRUPTION_WINDOWS` full windows is one too. A decline after a flat stretch at
-        the starting level (at least two windows, and LATE_FLAT_RATIO times as long as the
-        decline) is an overfit as soon as it is significant against the stretch's own level, on
-        the evaluation it first clears LATE_AT_ONCE times its z (as after a peak).
-
-        With a planned run length (`MonitorConfig.planned_steps`), "longer" is "past the run's
-        early part" (`EARLY_FRACTION` of it, where a disruption's fall is over) and "still
-        falling" is measured over the values after it: on runs of 13-40 evaluations, whose
-        windows never fill, the count of windows stopped none of these overfits."""
-        s, cfg = self.series, self.cfg
-        # Tested once the level is well below the start or a flat stretch's best level above it
-        top = s.baseline if self.peak is None else max(s.baseline, self.peak)
-        if level >= top - max(s.floor(top), s.se_gap(s.se_baseline())):
-            return None
-        decline = s.decline_since(self._stage_start(), s.baseline, self.stage_step, min_reference=2,
-                                  late_ratio=LATE_FLAT_RATIO, z_needed=cfg.z * s.caution)
-        if decline is None:
-            return None  # no steady decline (z above cfg.z, with caution)
-        z_decline, onset, before, since = decline
-        window, plan, progress = s.window_now, self.plan(), self.progress()
-        # late after a flat stretch; with a plan, past its early part (a disruption is early)
-        late = (self.phase is None and before >= max(2 * window, LATE_FLAT_RATIO * since)
-                and (plan is None or plan.after_early_part(onset)))
-        if not late:
-            needed = FROM_START_WINDOWS if self.phase is None else AFTER_DISRUPTION_WINDOWS
-            too_soon = since < needed * cfg.window if progress is None else progress < EARLY_FRACTION
-            if too_soon or before > max(window, since // 2):
-                return None
-            # Still falling: with a plan, after the run's early part (where a disruption's fall
-            # is over: 0.5 of family B's dense dips that never recover stopped when the second
-            # half of the early part counted; 0.1 now). Without one, over the latest half and
-            # quarter of the decline: a dip that has levelled off still fell over the half when
-            # its floor began (dense tuning runs, no plan: dip_no_recovery false 0.10 / 0.50 ->
-            # 0.00 / 0.30; decline_from_start 0.70 / 0.85 -> 0.65 / 0.80, called later)
-            falling = (plan.falling_after(EARLY_FRACTION, s) if progress is not None
-                       else s.still_falling(since // 2) and s.still_falling(since // 4))
-            if self._trough_behind() or self.trough_step is None or not falling:
-                return None  # the fall has flattened: its trough is behind it
-        self._steady_decline = late and z_decline >= LATE_AT_ONCE * cfg.z * s.caution
-        what = "after a flat stretch at its starting level" if late else "from the start"
-        if not late and progress is not None:
-            what += f", still falling at {progress:.0%} of the planned {cfg.planned_steps} steps"
-        return ("overfit", onset,
-                (f"{s.label} has got worse steadily since step {onset} ({what}; "
-                 f"{z_decline / s.caution:.1f} se "
-                 f"{moved(s.sign, better=False)[1]} its level before; {self._start_text()})"))
-
     def plan(self) -> RunPlan | None:
         """This stage's part of the planned run (`MonitorConfig.planned_steps`), if known."""
-        return RunPlan.of(self._stage_start(), self.cfg.planned_steps)
+        return RunPlan.of(self.stage_start(), self.cfg.planned_steps)
 
     def progress(self) -> float | None:
         plan = self.plan()
         return None if plan is None or self.series.last_step is None else plan.progress(
             self.series.last_step)
 
-    def _start_text(self) -> str:
+    def start_text(self) -> str:
         """The starting level as the alerts quote it (`wording.starting_level`)."""
         return starting_level(self.series, self.stage_step)
 
-    def _stage_start(self) -> int:
+    def stage_start(self) -> int:
         """The step the starting level belongs to: the run's first, or the last `restart`'s."""
         return self.series.first_step if self.stage_step is None else self.stage_step
 
