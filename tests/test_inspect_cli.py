@@ -164,3 +164,22 @@ def test_a_log_with_no_numeric_metric_is_listed_not_a_crash(tmp_path, capsys):
     code, out, _ = run_cli(capsys, "inspect", str(path))
     assert code == 0 and "performance metric: none of the usual ones" in out
     assert out.splitlines()[-1].split() == ["metric", "count", "steps", "first", "last", "min", "max", "role"]
+
+
+def test_the_role_column_names_the_role_before_an_hf_spelling(tmp_path, capsys):
+    """TRL's `eval_exact_match` is an accuracy and `eval_rewards/accuracies` a preference
+    accuracy; the column showed their HF spellings, `eval/exact_match` and
+    `eval/rewards/accuracies`, which are no roles (trial 38)."""
+    import json
+
+    from phasewatch.cli import main
+
+    path = tmp_path / "dpo.jsonl"
+    path.write_text("".join(json.dumps({"step": 10 * i, "eval_exact_match": 1.0 - 0.01 * i,
+                                        "eval_rewards/accuracies": 0.5 + 0.01 * i,
+                                        "eval_loss": 0.69 - 0.01 * i}) + "\n" for i in range(10)))
+    assert main(["inspect", str(path)]) == 0
+    roles = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()
+             if line.startswith("eval_")}
+    assert roles == {"eval_exact_match": "eval/accuracy", "eval_loss": "eval/loss",
+                     "eval_rewards/accuracies": "eval/preference_accuracy"}

@@ -14,6 +14,7 @@ import numpy as np
 
 from phasewatch.metric_table import MetricTable, metric_table
 from phasewatch.planned import run_plan
+from phasewatch.presets import ROLE_CANDIDATES
 from phasewatch.step_units import at, scaled_words, step_text, unit_scale, unit_word
 
 HELP = "show what a log file or run folder holds: format, steps, metrics and values, warnings"
@@ -143,7 +144,11 @@ def run(args: argparse.Namespace) -> int:
     if run_.events:
         print("events: " + ", ".join(f"{e.name}@{e.step}" for e in run_.events))
     print(performance_line(performance(run_), unit))
-    roles = {own: canon for canon, own in run_.aliases.items()}
+    # a name's role where it has one (eval_exact_match: eval/accuracy), before its HF spelling
+    # (eval/exact_match), which is no role (trial 38: the column showed the spelling)
+    roles: dict[str, str] = {}
+    for canon, own in sorted(run_.aliases.items(), key=lambda item: item[0] not in ROLE_CANDIDATES):
+        roles.setdefault(own, canon)
     for piece in table_text(metric_table(run_.columns()), roles, unit=unit):
         sys.stdout.write(piece)
     for warning in run_.warnings:
