@@ -34,8 +34,11 @@ class MetricChoice:
     held: list[Record] = field(default_factory=list)
     names: dict[str, None] = field(default_factory=dict)  # every value name seen, in order
     ready_step: int | None = None      # the step at which the metric to watch became pickable
-    _held_out: set[str] = field(default_factory=set)      # own names of the held-out roles
+    _held_out: dict[str, int] = field(default_factory=dict)  # own names of the held-out roles,
+    # with their role's place in the order of choice
     _counts: dict[str, int] = field(default_factory=dict)  # values of each, held so far
+    _first: dict[str, float] = field(default_factory=dict)  # the first value of each
+    _moved: set[str] = field(default_factory=set)  # those whose values have differed
 
     def hold(self, record: Record, source: RecordSource) -> bool:
         """Keep `record`; True when the choice can be made now: the records hold the metric
@@ -53,10 +56,13 @@ class MetricChoice:
                 self._held_out = self._held_out_names()
             # values, not names: a JSONL log that writes `"val_accuracy": null` at every step
             # between evaluations made the choice before any value, and the watch found none
-            counted = {name for name in self._held_out.intersection(record.values)
-                       if to_float(record.values[name]) is not None}
-            for name in counted:
+            values = {name: value for name in self._held_out.keys() & record.values.keys()
+                      if (value := to_float(record.values[name])) is not None}
+            counted = set(values)
+            for name, value in values.items():
                 self._counts[name] = self._counts.get(name, 0) + 1
+                if self._first.setdefault(name, value) != value:
+                    self._moved.add(name)
             if (new or counted) and self.ready(source):
                 self.ready_step = record.step
         return self.ready_step is not None and record.step > self.ready_step
@@ -76,14 +82,20 @@ class MetricChoice:
         declared = source.info.performance_metric
         if declared and (declared in names or declared in aliases_for(names)):
             return True
-        return any(n >= MIN_FOR_TREND for n in self._counts.values())
+        # the first role with enough values, once it has moved: `choose_metric` passes over a
+        # role that reads the same at every evaluation, and one constant so far may move yet
+        # (an exact match at 0 for the first evaluations); till then, or the log's end, wait
+        usable = sorted((self._held_out[name], name) for name, n in self._counts.items()
+                        if n >= MIN_FOR_TREND)
+        return bool(usable) and usable[0][1] in self._moved
 
-    def _held_out_names(self) -> set[str]:
-        """The log's own names of the held-out roles among the names seen so far."""
+    def _held_out_names(self) -> dict[str, int]:
+        """The log's own names of the held-out roles among the names seen so far, each with its
+        role's place in the order of choice."""
         from phasewatch.presets import HELD_OUT_ROLES, aliases_for
 
         aliases = aliases_for(self.names)
-        return {name for role in HELD_OUT_ROLES
+        return {name: k for k, role in enumerate(HELD_OUT_ROLES)
                 for name in (role if role in self.names else aliases.get(role),) if name}
 
     def choose(self, source: RecordSource) -> tuple[str, str]:

@@ -26,6 +26,7 @@ from phasewatch.presets import (
 )
 from phasewatch.run import Run
 from phasewatch.stepseries import StepSeries
+from phasewatch.trainer_best import declared_best_metric, kept_best_by
 from phasewatch.values import MAX_VALUE
 
 MIN_FOR_TREND = 3  # fewest values a trend test is reported for (2 have none); a role with fewer
@@ -67,9 +68,15 @@ def choose_metric(run: Run, metric: str | None = None) -> str:
     declared = run.performance_metric
     if declared and run.own_name(declared):
         return declared
+    if (best := declared_best_metric(run)) is not None:  # the Trainer's metric_for_best_model
+        return best[0]
     present = [role for role, _ in PERFORMANCE_ROLES if run.own_name(role)]
     if present:
-        return next((r for r in present if n_finite(run, r) >= MIN_FOR_TREND), present[0])
+        # enough values for a trend, and not constant where a later role moves (trial 38c:
+        # an exact-match accuracy 0 at all 8 evaluations beside an eval loss that fell and rose)
+        usable = [r for r in present if n_finite(run, r) >= MIN_FOR_TREND]
+        moving = [r for r in usable if np.ptp(run.column(r).values) > 0]
+        return (moving or usable or present)[0]
     for role, _ in FALLBACK_ROLES:
         if run.own_name(role):
             return role
@@ -107,7 +114,7 @@ def short_choice_note(run: Run, chosen: str) -> str | None:
 
 def choice_notes(run: Run, chosen: str) -> list[str]:
     """What to say of a metric chosen without --metric (analyze and watch alike)."""
-    notes = (passed_over_note(run, chosen), fallback_note(run, chosen),
+    notes = (trainer_best_note(run, chosen), passed_over_note(run, chosen), fallback_note(run, chosen),
              short_choice_note(run, chosen), periodic_scores_note(run, chosen),
              score_beside_loss_note(run, chosen))
     return [note for note in notes if note is not None]
@@ -140,17 +147,40 @@ def periodic_scores_note(run: Run, chosen: str) -> str | None:
             "are: pass --metric to analyse a held-out score")
 
 
+def trainer_best_note(run: Run, chosen: str) -> str | None:
+    """Why the Trainer's metric was taken (`trainer_best.declared_best_metric`), or which metric
+    it kept its best checkpoint by where that is not the one analysed (`kept_best_by`)."""
+    own = run.own_name(chosen)
+    declared = declared_best_metric(run)
+    if declared is not None and declared[0] == own:
+        return (f"taking {own}: the Trainer kept its best checkpoint by it (its "
+                f"metric_for_best_model, {run.config['metric_for_best_model']}); pass --metric "
+                "to judge the run by another")
+    kept = kept_best_by(run)
+    if kept is None or kept == own:
+        return None
+    return (f"the Trainer kept its best checkpoint by {kept} (its best_metric, "
+            f"{run.config['best_metric']:.6g} at step {run.config['best_global_step']}), not by "
+            f"{own}: pass --metric {kept} to judge the run by it")
+
+
 def passed_over_note(run: Run, chosen: str) -> str | None:
     """When the metric chosen without --metric is not the first role the log has: the ones
     before it had too few values (trial 34b: a verl log's held-out reward, logged once at the
-    end, left for the train batches' score without a word)."""
+    end, left for the train batches' score without a word), or the same value at every
+    evaluation (trial 38c: an accuracy 0 at all 8)."""
     present = [role for role, _ in PERFORMANCE_ROLES if run.own_name(role)]
     if chosen not in present or present.index(chosen) == 0 or run.performance_metric:
         return None
-    skipped = ", ".join(f"{run.own_name(role)} ({counted(n_finite(run, role), 'value')})"
+    def why(role: str) -> str:
+        n = n_finite(run, role)
+        if n < MIN_FOR_TREND:
+            return f"{counted(n, 'value')}: too few for a trend (fewer than {MIN_FOR_TREND})"
+        return f"{float(run.column(role).values[0]):.4g} at all {n} evaluations: it cannot move"
+    skipped = "; ".join(f"{run.own_name(role)} ({why(role)})"
                         for role in present[:present.index(chosen)])
-    return (f"taking {run.own_name(chosen)}: {skipped} had too few values for a trend (fewer "
-            f"than {MIN_FOR_TREND}); pass --metric to analyse it anyway")
+    return (f"taking {run.own_name(chosen)}, passing over {skipped}; pass --metric to analyse "
+            "it anyway")
 
 
 def score_beside_loss_note(run: Run, chosen: str) -> str | None:
@@ -215,6 +245,9 @@ def choose_direction(run: Run, metric: str, direction: str | None = None) -> str
         return direction
     if run.direction in ("max", "min") and run.performance_metric in (None, metric):
         return run.direction
+    best = declared_best_metric(run)
+    if best is not None and run.own_name(metric) == best[0]:
+        return best[1]  # the Trainer's greater_is_better
     for role, role_direction in PERFORMANCE_ROLES:
         if metric == role and role_direction is not None:
             return role_direction

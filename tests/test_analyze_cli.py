@@ -336,7 +336,33 @@ def test_a_held_out_metric_passed_over_for_too_few_values_is_named(capsys, tmp_p
     log.write_text("".join(json.dumps(row) + "\n" for row in rows))
     code, out, _ = run_cli(capsys, "analyze", log)
     assert code == 0 and "metric train/reward" in out
-    assert "taking train/reward: eval/accuracy (1 value) had too few values" in out
+    assert ("taking train/reward, passing over eval/accuracy (1 value: too few for a trend "
+            "(fewer than 3)); pass --metric to analyse it anyway") in out
+
+
+def test_a_held_out_metric_constant_at_every_evaluation_is_passed_over_live_and_offline(
+        capsys, tmp_path):
+    """trial 38c: an exact-match accuracy 0 at all 8 evaluations was the metric ("recommended
+    stop: step 0", the untrained model), beside an eval loss that fell and rose. One that is
+    constant only at first (0, 0, 0, then rising) is still the metric, live as offline: `watch`
+    waits for it to move before it chooses."""
+    def log(name, accuracy):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps({"step": s, "eval_match_accuracy": accuracy(s),
+                                            "eval_loss": 5.8 - 2.3 * min(s, 2) + 0.3 * max(s - 2, 0)})
+                                + "\n" for s in range(8)))
+        return path
+
+    constant, later = log("constant", lambda s: 0.0), log("later", lambda s: 0.1 * max(s - 3, 0))
+    code, out, _ = run_cli(capsys, "analyze", constant)
+    assert code == 0 and "metric eval_loss (min)" in out
+    assert ("taking eval_loss, passing over eval_match_accuracy (0 at all 8 evaluations: it "
+            "cannot move)") in out
+    for path, metric in ((constant, "eval_loss"), (later, "eval_match_accuracy")):
+        code, out, _ = run_cli(capsys, "analyze", path, "--format", "json")
+        assert json.loads(out)["runs"][0]["metric"] == metric
+        code, _, err = run_cli(capsys, "watch", path)
+        assert f"up to step 7; {metric}:" in err
 
 
 def test_the_stop_of_a_constant_metric_says_any_checkpoint_is_as_good(capsys, tmp_path):

@@ -1,0 +1,58 @@
+"""The metric a Hugging Face Trainer run kept its best checkpoint by: the run's own word on what
+it is judged by.
+
+`metric_for_best_model` is a TrainingArguments field; W&B, MLflow and TensorBoard's hparams keep
+the arguments as the run's config (`eval_f1`, or `f1`, which the Trainer prefixes `eval_`), with
+`greater_is_better` (its default: lower is better for a name ending in "loss", else higher).
+Declared there and not a loss (a loss is what the Trainer takes when none is named, and comes
+after an accuracy in the default order anyway), it is the metric `analyze` and `watch` take
+(trial 38c: a topic classifier's W&B config declared `eval_f1`, rising at every evaluation,
+while its eval loss "overfit"). A `trainer_state.json` keeps no arguments, only `best_metric`
+and `best_global_step`: the metric is the one evaluation whose value at that step is
+`best_metric`, where exactly one is; `watch` cannot know it before that step, so it is only
+named (trial 38c: a sentiment run kept checkpoint-8280 by its macro-F1, 0.246, while its
+accuracy, analysed by default, was best at the majority-class checkpoint 1035).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from phasewatch.run import Run
+
+EVAL_PREFIXES = ("eval_", "eval/")
+
+
+def declared_best_metric(run: Run) -> tuple[str, str] | None:
+    """(the run's own name, direction) of the `metric_for_best_model` its config declares, when
+    it is logged and is no loss; else None."""
+    config = run.config
+    name = config.get("metric_for_best_model")
+    if not isinstance(name, str) or not name:
+        return None
+    bare = name[5:] if name.startswith(EVAL_PREFIXES) else name
+    if bare.endswith("loss"):
+        return None
+    own = next((o for o in (name, *(p + bare for p in EVAL_PREFIXES)) if run.own_name(o)), None)
+    if own is None:
+        return None
+    greater = config.get("greater_is_better")
+    return own, ("min" if greater is False else "max")
+
+
+def kept_best_by(run: Run) -> str | None:
+    """The one evaluation metric whose value at the config's `best_global_step` is its
+    `best_metric` (a trainer_state.json's record of the best checkpoint), else None."""
+    best, step = run.config.get("best_metric"), run.config.get("best_global_step")
+    if not isinstance(best, (int, float)) or not isinstance(step, int) or not math.isfinite(best):
+        return None
+    matches = []
+    for own in run.metrics:
+        if own.startswith(EVAL_PREFIXES):
+            column = run.column(own)
+            at = np.flatnonzero(column.steps == step)
+            if at.size and math.isclose(float(column.values[at[-1]]), float(best), rel_tol=1e-9):
+                matches.append(own)
+    return matches[0] if len(matches) == 1 else None

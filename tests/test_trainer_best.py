@@ -1,0 +1,63 @@
+"""The metric a Hugging Face Trainer kept its best checkpoint by (`phasewatch.trainer_best`):
+declared in the run's config (`metric_for_best_model`, as W&B keeps TrainingArguments), it is the
+metric analysed, live as offline; found from a trainer_state.json's `best_metric`, it is named
+(trial 38c)."""
+
+import json
+
+from phasewatch.cli import main
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def native(tmp_path, config):
+    """A run folder: eval_loss falling then rising, eval_f1 rising at every evaluation."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    rows = [{"step": 100 * i, "eval_loss": 1.0 - 0.1 * min(i, 4) + 0.08 * max(i - 4, 0),
+             "eval_f1": 0.5 + 0.03 * i} for i in range(12)]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "run.json").write_text(json.dumps({"name": "run", "config": config}))
+    return folder
+
+
+def test_a_declared_metric_for_best_model_is_analysed_live_and_offline(capsys, tmp_path):
+    folder = native(tmp_path, {"metric_for_best_model": "f1", "greater_is_better": True})
+    code, out, _ = run_cli(capsys, "analyze", folder, "--format", "json")
+    run = json.loads(out)["runs"][0]
+    assert (run["metric"], run["direction"]) == ("eval_f1", "max")
+    assert ("taking eval_f1: the Trainer kept its best checkpoint by it (its metric_for_best_model,"
+            " f1); pass --metric to judge the run by another") in run["warnings"]
+    code, _, err = run_cli(capsys, "watch", folder)
+    assert code == 0 and "up to step 1100; eval_f1:" in err
+
+
+def test_a_declared_loss_changes_nothing(capsys, tmp_path):
+    """The Trainer's own default when none is named: the default order decides."""
+    folder = native(tmp_path, {"metric_for_best_model": "loss", "load_best_model_at_end": True})
+    code, out, _ = run_cli(capsys, "analyze", folder, "--format", "json")
+    assert code == 0 and json.loads(out)["runs"][0]["metric"] == "eval_loss"
+
+
+def test_a_trainer_states_best_metric_names_the_metric_it_kept_its_best_by(capsys, tmp_path):
+    """A sentiment run: accuracy best at the majority-class checkpoint, macro-F1 (its
+    metric_for_best_model, kept only as best_metric 0.246 at step 8280) best later."""
+    history = []
+    for i, step in enumerate(range(1035, 10351, 1035)):
+        history.append({"step": step, "epoch": i + 1.0, "eval_accuracy": 0.902 - 0.05 * (i % 3 == 1),
+                        "eval_macro_f1": [0.19, 0.2, 0.21, 0.22, 0.23, 0.235, 0.24, 0.246, 0.24, 0.235][i],
+                        "eval_loss": 0.4})
+    state = {"global_step": 10350, "max_steps": 10350, "best_metric": 0.246,
+             "best_global_step": 8280, "log_history": history}
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps(state))
+    code, out, _ = run_cli(capsys, "analyze", path, "--format", "json")
+    run = json.loads(out)["runs"][0]
+    assert code == 0 and run["metric"] == "eval_accuracy"
+    assert ("the Trainer kept its best checkpoint by eval_macro_f1 (its best_metric, 0.246 at step "
+            "8280), not by eval_accuracy: pass --metric eval_macro_f1 to judge the run by it") \
+        in run["warnings"]
