@@ -175,7 +175,8 @@ def check_csv(r: dict, text: str):
     saved = r.get("saved_checkpoint") or {}  # the CSV's two columns of the JSON's object
     for row, p in zip(rows, r["phases"] or [{}]):
         # "`stage_switch_step`, where a joined SFT-then-RL run's RL stage begins"
-        switch = next((e["step"] for e in r.get("events", []) if e["name"] == "sft_to_rl"), None)
+        switch = next((e["step"] for e in r.get("events", []) + r.get("stage_only", [])
+                       if e["name"] == "sft_to_rl"), None)
         want = {**r, "phase": p.get("name"), **p, "step_unit": unit.partition("/")[0],
                 "saved_checkpoint": saved.get("path"), "saved_checkpoint_step": saved.get("step"),
                 "stage_switch_step": switch}

@@ -61,9 +61,11 @@ class Analysis:
 
     @property
     def stage_switch_steps(self) -> list[int]:
-        """Where a joined SFT-then-RL run's RL stage begins (its `sft_to_rl` events): tables of
-        several runs say it, as a "how long should SFT be" comparison needs (trial 37)."""
-        return [e["step"] for e in self.extra.get("events", []) if e["name"] == "sft_to_rl"]
+        """Where a joined SFT-then-RL run's RL stage begins (its `sft_to_rl` events, also where
+        the series lies in one stage: `stage_only`): tables of several runs say it, as a "how
+        long should SFT be" comparison needs (trial 37)."""
+        known = self.extra.get("events", []) + self.extra.get("stage_only", [])  # split or not
+        return sorted({e["step"] for e in known if e["name"] == "sft_to_rl"})
 
     def to_dict(self) -> dict[str, Any]:
         saved = self.saved_checkpoint

@@ -313,6 +313,9 @@ def test_a_reward_logged_by_rl_only_names_the_switch_and_the_rl_runs_step(capsys
                            f"in {rl}: ")
     assert ("checkpoint-200, reward" in line if checkpoints else
             line.endswith(": the folder holds no checkpoint-N)"))
+    code, stdout, _ = run_cli(capsys, "analyze", out, "--format", "csv")  # SFT's length too
+    rows = stdout.splitlines()
+    assert {r.split(",")[rows[0].split(",").index("stage_switch_step")] for r in rows[1:]} == {"400"}
     code, stdout, err = run_cli(capsys, "watch", out, "--format", "jsonl")
     summary = json.loads(stdout.splitlines()[-1])
     assert summary["saved_checkpoint"]["stage_step"] == summary["best_step"] - 400
