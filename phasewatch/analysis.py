@@ -24,6 +24,7 @@ from phasewatch.checkpoint import (
     note_start_beats_stop,
     overfit_peaks,
 )
+from phasewatch.choice_notes import choice_notes, guessed_direction_note
 from phasewatch.confidence import below_resolution, few_points_confidence
 from phasewatch.corners import place_corners
 from phasewatch.fall_so_far import fall_so_far
@@ -56,10 +57,8 @@ from phasewatch.results import Analysis, Phase
 from phasewatch.run import Run
 from phasewatch.short_series import analyze_short
 from phasewatch.signals import (
-    choice_notes,
     choose_direction,
     choose_metric,
-    guessed_direction_note,
     is_performance_metric,
     other_signals,
     prepare,

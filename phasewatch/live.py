@@ -206,8 +206,9 @@ class LiveWatch:
 
     def _start(self) -> Iterator:
         """Choose the metric on the held records, start the monitor and feed them to it."""
+        from phasewatch.choice_notes import choice_notes, guessed_direction_note
         from phasewatch.online import PhaseMonitor
-        from phasewatch.signals import choice_notes, choose_direction, guessed_direction_note
+        from phasewatch.signals import choose_direction
 
         metric, direction = self.choice.choose(self.source)
         held = None  # a Run of the held records, built once if a choice needs it

@@ -29,9 +29,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def performance(run) -> dict | None:
     """The metric `analyze` would take (its choice rules), with its first, last and best value;
     None when the run has none of the performance roles."""
+    from phasewatch.choice_notes import fallback_note
     from phasewatch.errors import UsageError
     from phasewatch.metric_sets import choose_series
-    from phasewatch.signals import choose_direction, choose_metric, fallback_note
+    from phasewatch.signals import choose_direction, choose_metric
 
     try:
         role = choose_metric(run)

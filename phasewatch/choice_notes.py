@@ -1,0 +1,173 @@
+"""What `analyze` and `watch` say of the metric they chose without `--metric`: why it was taken
+and which others the log holds that a user may mean (a held-out role passed over, the metric a
+Trainer kept its best checkpoint by, a score beside the held-out loss, series that look like
+scores beside a train loss), and when a metric's direction is only the default's guess. The
+choice itself is `signals.choose_metric`'s; these notes never change it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from phasewatch.output import counted
+from phasewatch.presets import LOWER_IS_BETTER, PERFORMANCE_ROLES, ROLE_CANDIDATES
+from phasewatch.run import Run
+from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite
+from phasewatch.trainer_best import declared_best_metric, kept_best_by
+
+
+def short_choice_note(run: Run, chosen: str) -> str | None:
+    """When the metric chosen without --metric has too few values for a trend test: the
+    log's longer series, by name, so the user can pass one (a run that logs its held-out
+    metric once at the end and its scores under names no framework uses)."""
+    n_chosen = n_finite(run, chosen)
+    if n_chosen >= MIN_FOR_TREND:
+        return None
+    own = run.resolve_metric(chosen)
+    longer = sorted(((n, name) for name in run.metrics if name != own
+                     and (n := n_finite(run, name)) >= MIN_FOR_TREND), key=lambda t: (-t[0], t[1]))
+    if not longer:
+        return None
+    shown = ", ".join(f"{name} ({n} values)" for n, name in longer[:5])
+    more = f" and {len(longer) - 5} more" if len(longer) > 5 else ""
+    return (f"{own} was chosen by its name but has only {counted(n_chosen, 'value')}, too few "
+            "to show phases; "
+            f"longer series in this log: {shown}{more}: pass --metric to analyse one")
+
+
+def choice_notes(run: Run, chosen: str) -> list[str]:
+    """What to say of a metric chosen without --metric (analyze and watch alike)."""
+    notes = (trainer_best_note(run, chosen), passed_over_note(run, chosen), fallback_note(run, chosen),
+             short_choice_note(run, chosen), periodic_scores_note(run, chosen),
+             score_beside_loss_note(run, chosen))
+    return [note for note in notes if note is not None]
+
+
+# words of a series logged now and then that is no score: timings, throughput, memory
+_NOT_SCORES = ("time", "timing", "runtime", "per_second", "throughput", "memory", "mem_", "epoch",
+               "grad", "scale", "norm", "loss")
+
+
+def periodic_scores_note(run: Run, chosen: str) -> str | None:
+    """When the metric chosen without --metric is the training reward and the log also has
+    series logged at a third of its steps or fewer, as evaluations are, under names no framework
+    uses: name them (trial 37b: a recommender's GRPO batch reward was analysed, "improvement",
+    beside ndcg@10 and recall@10 logged every 200 steps on rows marked "eval", which were flat)."""
+    if chosen != "train/reward" or run.performance_metric:
+        return None
+    own = run.resolve_metric(chosen)
+    most = n_finite(run, chosen) // 3
+    known = set(run.aliases.values())  # a role's own name (train/kl, train/loss): not a score
+    periodic = [name for name in run.metrics if name != own and name not in known
+                and not any(word in name.lower() for word in _NOT_SCORES)
+                and MIN_FOR_TREND <= n_finite(run, name) <= most
+                and np.ptp(run.column(name).values) > 0]
+    if not periodic:
+        return None
+    more = f" and {len(periodic) - 4} more" if len(periodic) > 4 else ""
+    return (f"{own} is scored on the training batches, which cannot show an overfit; "
+            f"{', '.join(periodic[:4])}{more} are logged at a few steps only, as evaluations "
+            "are: pass --metric to analyse a held-out score")
+
+
+def trainer_best_note(run: Run, chosen: str) -> str | None:
+    """Why the Trainer's metric was taken (`trainer_best.declared_best_metric`), or which metric
+    it kept its best checkpoint by where that is not the one analysed (`kept_best_by`)."""
+    own = run.own_name(chosen)
+    declared = declared_best_metric(run)
+    if declared is not None and declared[0] == own:
+        return (f"taking {own}: the Trainer kept its best checkpoint by it (its "
+                f"metric_for_best_model, {run.config['metric_for_best_model']}); pass --metric "
+                "to judge the run by another")
+    kept = kept_best_by(run)
+    if kept is None or kept == own:
+        return None
+    return (f"the Trainer kept its best checkpoint by {kept} (its best_metric, "
+            f"{run.config['best_metric']:.6g} at step {run.config['best_global_step']}), not by "
+            f"{own}: pass --metric {kept} to judge the run by it")
+
+
+def passed_over_note(run: Run, chosen: str) -> str | None:
+    """When the metric chosen without --metric is not the first role the log has: the ones
+    before it had too few values (trial 34b: a verl log's held-out reward, logged once at the
+    end, left for the train batches' score without a word), or the same value at every
+    evaluation (trial 38c: an accuracy 0 at all 8)."""
+    present = [role for role, _ in PERFORMANCE_ROLES if run.own_name(role)]
+    if chosen not in present or present.index(chosen) == 0 or run.performance_metric:
+        return None
+    def why(role: str) -> str:
+        n = n_finite(run, role)
+        if n < MIN_FOR_TREND:
+            return f"{counted(n, 'value')}: too few for a trend (fewer than {MIN_FOR_TREND})"
+        return f"{float(run.column(role).values[0]):.4g} at all {n} evaluations: it cannot move"
+    skipped = "; ".join(f"{run.own_name(role)} ({why(role)})"
+                        for role in present[:present.index(chosen)])
+    return (f"taking {run.own_name(chosen)}, passing over {skipped}; pass --metric to analyse "
+            "it anyway")
+
+
+def score_beside_loss_note(run: Run, chosen: str) -> str | None:
+    """When the metric chosen without --metric is the held-out loss and the log also has a
+    held-out score (`eval/other_score`: a CER, a BLEU, an F1) with enough values for a trend:
+    the loss comes first by the documented order, but a paper reports the score, and the two
+    can tell different stories (trial 38b: an ASR run's eval_loss one improvement to the end,
+    its eval_cer an improvement, then a plateau from step 60)."""
+    if chosen != "eval/loss" or run.performance_metric:
+        return None
+    score = run.own_name("eval/other_score")
+    if score is None or n_finite(run, "eval/other_score") < MIN_FOR_TREND:
+        return None
+    return (f"taking {run.own_name(chosen)}, the held-out loss; {score} is a held-out score "
+            f"too: pass --metric {score} to judge the run by it")
+
+
+# words of a series' name that may make it a score a user would judge a run by, words that make
+# it a failure count or a spread instead, and the endings of a score's own name
+_SCORE_WORDS = ("reward", "acc", "score", "pass", "f1", "bleu", "chrf", "rouge", "exact",
+                "match", "win", "success", "correct")
+_NOT_MEANS = ("fail", "error", "std", "min", "max")
+_SCORE_ENDS = ("mean", "reward", "score", "accuracy", "acc", "pass_rate")
+
+
+def fallback_note(run: Run, chosen: str) -> str | None:
+    """What to say when the metric chosen without --metric is a train metric (`FALLBACK_ROLES`):
+    the log has no held-out metric or reward phasewatch knows by name, and a train loss cannot
+    show overfitting. Series whose names look like scores are named (trial 38b: a home-made
+    GRPO log's `reward/selected_mean` rose 7.3 se while "no held-out metric or reward in this
+    log" sent the analysis to a policy-gradient loss of 0 +- 2e-4)."""
+    if is_performance_metric(run, chosen):
+        return None
+    known = set(run.aliases.values())
+    maybe = [name for name in run.metrics if name not in known
+             and any(word in name.lower() for word in _SCORE_WORDS)
+             and not any(word in name.lower() for word in _NOT_SCORES + _NOT_MEANS)
+             and n_finite(run, name) >= MIN_FOR_TREND and np.ptp(run.column(name).values) > 0]
+    # a mean or a named score first (`reward/selected_mean` before `reward/valid_rate`)
+    maybe.sort(key=lambda name: not name.lower().endswith(_SCORE_ENDS))
+    more = f" and {len(maybe) - 4} more" if len(maybe) > 4 else ""
+    hint = (f"; series that may be one: {', '.join(maybe[:4])}{more}" if maybe else "")
+    return (f"no held-out metric or reward phasewatch knows by name in this log: taking its "
+            f"train loss ({run.resolve_metric(chosen)}), which cannot show an overfit to the "
+            f"training data{hint}; pass --metric to choose another")
+
+
+# words that say a name is a score, higher is better (LOWER_IS_BETTER's say the other way)
+_HIGHER_WORDS = ("acc", "reward", "score", "f1", "bleu", "rouge", "chrf", "exact", "match", "auc",
+                 "pass", "success", "win", "correct", "margin", "return", "precision", "recall",
+                 "ndcg", "map", "chosen")
+
+
+def guessed_direction_note(run: Run, metric: str, direction: str | None) -> str | None:
+    """When the direction of `metric` is the default's guess: no --direction, none declared by
+    the run, no role of it, and no word of its name says which way is better (trial 38b: a
+    stereotype rate, lower is better, read as higher-is-better without a word: its "best" was
+    the run's most stereotyped batch)."""
+    if direction or (run.direction in ("max", "min") and run.performance_metric in (None, metric)):
+        return None
+    own = run.own_name(metric) or metric  # (live, the metric may not be logged yet)
+    if own in run.aliases.values() or own in ROLE_CANDIDATES:
+        return None  # a role's name: its direction is known
+    lowered = own.lower()
+    if any(word in lowered for word in LOWER_IS_BETTER + _HIGHER_WORDS):
+        return None
+    return (f"{own}: higher is taken to be better (its name does not say which way is better); "
+            "pass --direction min if lower is")
