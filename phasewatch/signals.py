@@ -159,7 +159,12 @@ def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False) 
         best = "" if not outliers[top] else (
             f": the best logged value, {values[top]:.4g}" if n_out == 1 else
             f"; the best logged value, {values[top]:.4g} at step {steps[top]}, is one of them")
-        warnings.append(f"{metric}: {counted(n_out, 'isolated outlier')} left out "
+        # "isolated" only where they are (a pair of neighbours that agree is left out too,
+        # against the points around it: trial 38c read "isolated" beside steps 20, 21)
+        paired = bool(np.any(outliers[1:] & outliers[:-1]))
+        what = (f"{counted(n_out, 'outlier')} (single readings or pairs the points around them "
+                "contradict)" if paired else counted(n_out, "isolated outlier"))
+        warnings.append(f"{metric}: {what} left out "
                         f"({'step' if n_out == 1 else 'steps'} {shown}"
                         f"{', ...' if n_out > 5 else ''}{best}; --keep-outliers keeps "
                         f"{'it' if n_out == 1 else 'them'})")

@@ -269,6 +269,14 @@ def test_left_out_values_are_counted_in_words_that_agree_with_the_count(capsys, 
     assert any("1 isolated outlier left out (step 60" in w and "--keep-outliers" in w
                for w in warnings), warnings
     assert any("1 non-finite value left out (step 30)" in w for w in warnings), warnings
+    # two failed evaluations in a row are no "isolated" outliers (trial 38c)
+    values[6:8] = [0.02, 0.03]
+    log.write_text("".join(json.dumps({"step": 10 * i, "eval/accuracy": v}) + "\n"
+                           for i, v in enumerate(values)))
+    _, out, _ = run_cli(capsys, "analyze", log, "--format", "json")
+    warnings = json.loads(out)["runs"][0]["warnings"]
+    assert any("2 outliers (single readings or pairs the points around them contradict) left "
+               "out (steps 60, 70" in w for w in warnings), warnings
 
 
 def test_csv_rows_of_a_short_series_say_how_confident_they_are(capsys, tmp_path):
