@@ -72,8 +72,7 @@ class WatchResult:
         if self.metric is not None and self.phases is not None:
             # the monitor's phase and best beside the whole run's (trial 34b: "phase no
             # significant change yet, best step 670" paired the live phase with analyze's best)
-            message = (f"{self.metric}: live phase {phase}, live best at "
-                       f"{at(self.live_best_step, self.step_unit)}; {self._scope()}: "
+            message = (f"{self.metric}: live phase {phase}, {self._live_best()}; {self._scope()}: "
                        f"{' > '.join(self.phases) or 'no values to analyse'}, checkpoint to keep: "
                        f"{at(self.best_step, self.step_unit)}")
         return {"event": "summary", "step": self.last_step, "onset_step": None,
@@ -91,6 +90,14 @@ class WatchResult:
                 **({"saved_checkpoint": self.saved.to_dict() if self.saved else None}
                    if self.in_hf_folder else {}),
                 **({"x": self.x} if self.x else {})}
+
+    def _live_best(self) -> str:
+        """'live best at step 142', said as the monitor's where the whole run's checkpoint is
+        another (two readers took the two for rival answers: trials 38b, 38c)."""
+        said = f"live best at {at(self.live_best_step, self.step_unit)}"
+        if self.live_best_step != self.best_step:
+            said += " (the monitor's, without hindsight)"
+        return said
 
     def describe(self, path: str | Path) -> str:
         """The one line `watch` prints on stderr at the end (the reason included)."""
@@ -113,7 +120,7 @@ class WatchResult:
                 whole += f" ({self.saved.text(self.metric)})"
             if self.stop_beats_last is False:
                 whole += " (no better than the last beyond the noise)"
-            said = f"live best at {at(self.live_best_step, unit)}"
+            said = self._live_best()
         # the monitor's phase as it stood at the end (said live, without hindsight) beside the
         # whole run's: "live phase" so the two are not read as one answer
         live_phase = "live phase" if self.phases is not None else "phase"

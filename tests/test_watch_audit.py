@@ -414,3 +414,14 @@ def test_the_end_of_a_watch_names_the_live_best_apart_from_the_checkpoint_to_kee
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert "checkpoint to keep: step 3000" in last
     assert "live best at step 3000" in last and "best step" not in last
+    assert "without hindsight" not in last  # the two agree: nothing to tell apart
+
+
+def test_a_live_best_other_than_the_checkpoint_to_keep_is_said_to_be_the_monitors(tmp_path, capsys):
+    """Trials 38b, 38c: "live best at step 70" beside "checkpoint to keep: step 85" read as two
+    rival answers; the monitor's (decided without hindsight) says so where they differ."""
+    from phasewatch.live_result import WatchResult
+
+    result = WatchResult(metric="reward", last_step=100, best_step=85, live_best_step=70,
+                         phases=["improvement"])
+    assert "live best at step 70 (the monitor's, without hindsight); " in result.to_dict()["message"]
