@@ -135,18 +135,23 @@ class PhaseTracker:
             # significant (the fall grows longer after)
             self.late_fall = self.late_fall or (after_flat and fell_late(self))
             held = self._held_below_peak(level, self.last_near_start_step)
-            if level < s.baseline - thr and not late and (not self.slow_fall or trough_behind(self)):
+            # A late fall is no disruption and, if sudden, no steady decline either: one that
+            # holds below the best level, here the start, for a whole window is an overfit by
+            # the level test after a peak past the plan's early part; without a plan it is the
+            # same data as a disruption that came after a flat start (the reference CHORD-phi
+            # run's, at step 80 of 2000, was stopped as an overfit): said as one, no stop
+            # (trial 38: a DPO policy at 1.0 for 13 evaluations, then 0.775, 0.505, 0.485 and a
+            # slide, got no alert at all)
+            late_held = self.late_fall and held is not None
+            if late_held and late:
+                return held
+            if level < s.baseline - thr and not late and (
+                    not self.slow_fall or trough_behind(self) or late_held):
                 verb, side = moved(s.sign, better=False)
                 unplanned = self.plan() is None and self.stage_step is None and onset == s.first_step
                 return ("disruption", onset,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(s.baseline - level, s.se_baseline())} "
                         f"{side} {self.start_text()}" + (FROM_START_HINT if unplanned else "")))
-            if self.late_fall and held is not None:
-                # A late fall is no disruption and, if sudden, no steady decline either: one
-                # that holds below the best level, here the start, is an overfit by the level
-                # test after a peak (trial 38: a DPO policy at 1.0 for 13 evaluations, then
-                # 0.775, 0.505, 0.485 and a slide, got no alert at all)
-                return held
             if (self.slow_fall and self.trough is not None
                     and level > self.trough + s.threshold(self.trough, s.se_level)):
                 # A slow fall below the start that was left to the steady-decline test, then
