@@ -24,7 +24,7 @@ from phasewatch.checkpoint import (
     note_start_beats_stop,
     overfit_peaks,
 )
-from phasewatch.choice_notes import choice_notes, guessed_direction_note
+from phasewatch.choice_notes import notes_on_choice
 from phasewatch.confidence import below_resolution, few_points_confidence
 from phasewatch.corners import place_corners
 from phasewatch.fall_so_far import fall_so_far
@@ -121,10 +121,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     cfg = AnalyzeConfig(**opts)
     baseline_spec = Baseline.parse(cfg.baseline)
     chosen = choose_metric(run, metric)
-    notes = [] if metric else choice_notes(run, chosen)
+    notes = notes_on_choice(run, chosen, bool(metric), direction)
     metric = chosen
-    if (guessed := guessed_direction_note(run, metric, direction)) is not None:
-        notes.append(guessed)
     direction = choose_direction(run, metric, direction)
     series = prepare(run, metric, direction, keep_outliers=cfg.keep_outliers)
     warnings = notes + list(series.warnings)

@@ -34,6 +34,15 @@ def short_choice_note(run: Run, chosen: str) -> str | None:
             f"longer series in this log: {shown}{more}: pass --metric to analyse one")
 
 
+def notes_on_choice(run: Run, chosen: str, named: bool, direction: str | None) -> list[str]:
+    """What `analyze` and `watch` say of the metric and direction they go by: `choice_notes`
+    when the metric was chosen (not `named` by --metric), and a direction that is only a guess
+    (`guessed_direction_note`)."""
+    notes = [] if named else choice_notes(run, chosen)
+    guessed = guessed_direction_note(run, chosen, direction)
+    return notes + ([guessed] if guessed is not None else [])
+
+
 def choice_notes(run: Run, chosen: str) -> list[str]:
     """What to say of a metric chosen without --metric (analyze and watch alike)."""
     notes = (trainer_best_note(run, chosen), passed_over_note(run, chosen), fallback_note(run, chosen),

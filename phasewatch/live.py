@@ -206,19 +206,16 @@ class LiveWatch:
 
     def _start(self) -> Iterator:
         """Choose the metric on the held records, start the monitor and feed them to it."""
-        from phasewatch.choice_notes import choice_notes, guessed_direction_note
+        from phasewatch.choice_notes import notes_on_choice
         from phasewatch.online import PhaseMonitor
         from phasewatch.signals import choose_direction
 
         metric, direction = self.choice.choose(self.source)
         held = None  # a Run of the held records, built once if a choice needs it
-        if self.metric_option is None:  # a train loss, as analyze says, when nothing held out
+        if self.metric_option is None or self.choice.direction is None:  # as analyze says
             held = self.choice.prefix_run(self.source)
-            for note in choice_notes(held, metric):
-                self.notice(f"{self.source.source}: {note}")
-        elif self.choice.direction is None:  # a metric named, its direction maybe a guess
-            held = self.choice.prefix_run(self.source)
-            if (note := guessed_direction_note(held, metric, None)) is not None:
+            for note in notes_on_choice(held, metric, self.metric_option is not None,
+                                        self.choice.direction):
                 self.notice(f"{self.source.source}: {note}")
         if self.metric_option is None or self.aggregate is not None \
                 or any(c in self.metric_option for c in "*?["):
