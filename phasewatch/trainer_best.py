@@ -39,6 +39,8 @@ def declared_best_metric(run: Run) -> tuple[str, str] | None:
     if own is None:
         return None
     greater = config.get("greater_is_better")
+    if isinstance(greater, str):  # MLflow keeps parameters as strings ("False")
+        greater = {"true": True, "false": False}.get(greater.strip().lower())
     return own, ("min" if greater is False else "max")
 
 

@@ -61,3 +61,14 @@ def test_a_trainer_states_best_metric_names_the_metric_it_kept_its_best_by(capsy
     assert ("the Trainer kept its best checkpoint by eval_macro_f1 (its best_metric, 0.246 at step "
             "8280), not by eval_accuracy: pass --metric eval_macro_f1 to judge the run by it") \
         in run["warnings"]
+
+
+def test_greater_is_better_as_an_mlflow_parameter_string(tmp_path):
+    """MLflow keeps TrainingArguments as strings: "False" is lower-is-better."""
+    from phasewatch.io import read_run
+    from phasewatch.trainer_best import declared_best_metric
+
+    folder = native(tmp_path, {"metric_for_best_model": "wer", "greater_is_better": "False"})
+    rows = (folder / "metrics.jsonl").read_text().replace('"eval_f1"', '"eval_wer"')
+    (folder / "metrics.jsonl").write_text(rows)
+    assert declared_best_metric(read_run(folder)) == ("eval_wer", "min")
