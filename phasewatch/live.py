@@ -389,7 +389,9 @@ class LiveWatch:
             self.notice(f"{self.given_path}: skipped {self._bad_lines} lines that are not valid "
                         "records")
         result = self.result
-        result.finished, result.plan = bool(source.info.finished), self.plan.source
+        # the log up to a stop says no end, whatever the rest of the file says
+        result.finished = bool(source.info.finished) and not self.stopped
+        result.plan = self.plan.source
         if self.monitor is not None:
             noise = {k: self.monitor_options[k] for k in ("noise_sd", "eval_size")
                      if self.monitor_options.get(k) is not None}

@@ -110,6 +110,7 @@ def test_the_glaive_grpo_log_stopped_at_step_80_keeps_step_70(capsys):
     # trial 38b's log: 20 records, the monitor fed 16; steps 85-95 entered the summary
     code, summary, err = watched(capsys, GLAIVE, "--stop-on", "overfit")
     assert code == 1 and summary["step"] == 80 and summary["records"] == 16
+    assert summary["finished"] is False  # the file's end is after the stop (true before)
     assert summary["best_step"] == 70 and summary["best_step"] <= summary["step"]
     assert summary["phases"][-1] == "overfit"
     assert "checkpoint to keep: step 85" not in err
