@@ -228,9 +228,13 @@ def run_of_folder(folder: Path) -> list[Found]:
             return [Found(folder / name, root=folder)]
     newest = newest_checkpoint_state(folder)
     if newest is not None:
-        state, count = newest
-        note = (f"history from {state.parent.name}/trainer_state.json, the newest of {count} "
-                "checkpoints (the output folder has no trainer_state.json of its own)")
+        from phasewatch.io.trainer_state import file_reached_max_steps
+
+        state, count = newest  # a run that ended there has its whole history in it
+        note = "" if file_reached_max_steps(state) else (
+            f"history from {state.parent.name}/trainer_state.json, the newest of {count} "
+            "checkpoints (the output folder has no trainer_state.json of its own; steps logged "
+            "after that checkpoint are not in it)")
         return [Found(state, note, root=folder)]
     found = _with_members(log_files(folder))
     if len(found) == 1:

@@ -294,3 +294,18 @@ def test_folders_of_other_logs_in_runs_are_several_runs(tmp_path):
         (out / "runs" / name / "metrics.jsonl").write_text('{"step": 1, "eval/accuracy": 0.5}\n')
     with pytest.raises(InputError, match="holds 2 runs"):
         read_run(out / "runs")
+
+
+def test_a_newest_checkpoint_at_the_runs_last_step_needs_no_warning(tmp_path):
+    """The Trainer saves its last step: a checkpoint whose global_step is the run's max_steps
+    holds the whole history, and the warning that steps after it are missing was noise on
+    every command of every finished TRL output folder (trial 38). Keys sorted, as HF writes."""
+    out_dir = write_hf_output_dir(tmp_path / "out", [90, 290])
+    state_path = out_dir / "checkpoint-290" / "trainer_state.json"
+    state = json.loads(state_path.read_text())
+    for max_steps, warned in ((400, True), (290, False)):
+        state_path.write_text(json.dumps({**state, "max_steps": max_steps, "logging_steps": 10,
+                                          "stateful_callbacks": {"x": "y" * 9000}},
+                                         indent=2, sort_keys=True))
+        run = read_run(out_dir)
+        assert any("checkpoint-290" in w and "2 checkpoints" in w for w in run.warnings) == warned

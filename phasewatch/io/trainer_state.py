@@ -51,6 +51,26 @@ _HISTORY_START = re.compile(r'"log_history"\s*:\s*\[')
 _WS = " \t\r\n"
 
 
+_GLOBAL_STEP = re.compile(rb'"global_step"\s*:\s*(\d+)')
+_MAX_STEPS = re.compile(rb'"max_steps"\s*:\s*(\d+)')
+
+
+def file_reached_max_steps(path: Path) -> bool:
+    """`reached_max_steps` of a checkpoint's trainer_state.json before it is read: its history
+    is then the whole run's. Read from the file's ends, not parsed: the
+    Trainer writes its keys sorted, `global_step` before the history and `max_steps` after it
+    (a file written otherwise reads as not the end, and the caller says which file it read)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(2048)
+            fh.seek(max(0, path.stat().st_size - 65536))  # the settings after the history
+            tail = fh.read()
+    except OSError:
+        return False
+    step, planned = _GLOBAL_STEP.search(head), _MAX_STEPS.search(tail)
+    return bool(step and planned and 0 < int(planned[1]) <= int(step[1]))
+
+
 def sniff(path: Path, head: bytes) -> bool:
     if not path.is_file():
         return False
