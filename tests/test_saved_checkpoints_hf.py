@@ -387,3 +387,18 @@ def test_one_rule_picks_the_checkpoint_to_load():
     assert to_load(scores, 96, exists=lambda step: step != 96) == 108  # deleted by rotation
     assert to_load(scores, None) == 108
     assert to_load({96: None, 108: 0.49}, 96) == 108  # saved, but no evaluation scores it
+
+
+def test_the_comparison_names_trainer_output_folders_by_the_folder(tmp_path, capsys):
+    """Trial 38: the table named runs `dpo_b01/checkpoint-400/trainer_state.json`; the text
+    above it names the file, the table the folder."""
+    folders = []
+    for name in ("beta01", "beta05"):
+        state = tmp_path / name / "checkpoint-40" / "trainer_state.json"
+        state.parent.mkdir(parents=True)
+        state.write_text(json.dumps({"global_step": 40, "max_steps": 40, "log_history": [
+            {"step": s, "eval_accuracy": 0.5 + 0.01 * s} for s in range(0, 41, 10)]}))
+        folders.append(tmp_path / name)
+    assert main(["analyze", *map(str, folders)]) == 0
+    table = capsys.readouterr().out.split("\nrun ")[1].splitlines()[1:]
+    assert [line.split()[0] for line in table] == [str(f) for f in folders]

@@ -3,6 +3,8 @@ and `--format csv` (one row per phase of each run)."""
 
 from __future__ import annotations
 
+import re
+
 from phasewatch.commands.analyze import _fmt
 from phasewatch.results import Analysis
 from phasewatch.step_units import at, step_text, unit_scale, unit_word
@@ -15,15 +17,27 @@ def print_comparison(analyses: list[Analysis]) -> None:
         unit = a.extra.get("step_unit", "step")
         return _fmt(step) if unit == "step" else at(step, unit)
 
-    width = max(len(a.source) for a in analyses)
+    names = _run_names([a.source for a in analyses])
+    width = max(len(name) for name in names)
     print(f"{'run':<{width}}  {'metric':<22} {'baseline':>9} {'stop':>8} {'at stop':>9}  phases")
-    for a in analyses:
+    for name, a in zip(names, analyses):
         # the evaluation at the stop, not the run's best reading (trial 36b: "best 2.822"
         # beside "stop 214" was one lucky batch at step 304, and the run's text said 2.75)
         at_stop = a.extra.get("stop_value")
         seq = _phase_sequence(a, where)
-        print(f"{a.source:<{width}}  {a.metric:<22} {_fmt(a.baseline):>9} "
+        print(f"{name:<{width}}  {a.metric:<22} {_fmt(a.baseline):>9} "
               f"{where(a, a.recommended_stop_step):>8} {_fmt(at_stop):>9}  {seq}")
+
+
+_CHECKPOINT_STATE = re.compile(r"[/\\]checkpoint-\d+[/\\]trainer_state\.json$")
+
+
+def _run_names(sources: list[str]) -> list[str]:
+    """Each run as the table names it: a Trainer output folder read from its newest checkpoint
+    by the folder (`dpo_b01`, not `dpo_b01/checkpoint-400/trainer_state.json`: trial 38),
+    unless two runs would then share a name; the text above the table names the file."""
+    short = [_CHECKPOINT_STATE.sub("", source) for source in sources]
+    return short if len(set(short)) == len(short) else list(sources)
 
 
 def _phase_sequence(a: Analysis, where) -> str:
