@@ -160,9 +160,8 @@ def fallback_note(run: Run, chosen: str) -> str | None:
 
 
 # words that say a name is a score, higher is better (LOWER_IS_BETTER's say the other way)
-_HIGHER_WORDS = ("acc", "reward", "score", "f1", "bleu", "rouge", "chrf", "exact", "match", "auc",
-                 "pass", "success", "win", "correct", "margin", "return", "precision", "recall",
-                 "ndcg", "map", "chosen")
+_HIGHER_WORDS = _SCORE_WORDS + ("auc", "margin", "return", "precision", "recall", "ndcg", "map",
+                                "chosen")
 
 
 def guessed_direction_note(run: Run, metric: str, direction: str | None) -> str | None:

@@ -58,12 +58,11 @@ class MetricChoice:
             # between evaluations made the choice before any value, and the watch found none
             values = {name: value for name in self._held_out.keys() & record.values.keys()
                       if (value := to_float(record.values[name])) is not None}
-            counted = set(values)
             for name, value in values.items():
                 self._counts[name] = self._counts.get(name, 0) + 1
                 if self._first.setdefault(name, value) != value:
                     self._moved.add(name)
-            if (new or counted) and self.ready(source):
+            if (new or values) and self.ready(source):
                 self.ready_step = record.step
         return self.ready_step is not None and record.step > self.ready_step
 

@@ -57,9 +57,9 @@ _MAX_STEPS = re.compile(rb'"max_steps"\s*:\s*(\d+)')
 
 def file_reached_max_steps(path: Path) -> bool:
     """`reached_max_steps` of a checkpoint's trainer_state.json before it is read: its history
-    is then the whole run's. Read from the file's ends, not parsed: the
-    Trainer writes its keys sorted, `global_step` before the history and `max_steps` after it
-    (a file written otherwise reads as not the end, and the caller says which file it read)."""
+    is then the whole run's. Read from the file's ends, not parsed: the Trainer writes its keys
+    sorted, `global_step` before the history and `max_steps` after it (a file written otherwise
+    reads as not the end, and the caller says which file it read)."""
     try:
         with path.open("rb") as fh:
             head = fh.read(2048)
