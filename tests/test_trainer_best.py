@@ -37,10 +37,14 @@ def test_a_declared_metric_for_best_model_is_analysed_live_and_offline(capsys, t
 
 
 def test_a_declared_loss_changes_nothing(capsys, tmp_path):
-    """The Trainer's own default when none is named: the default order decides."""
+    """The Trainer's own default when none is named: the default order decides (an accuracy
+    before the loss)."""
     folder = native(tmp_path, {"metric_for_best_model": "loss", "load_best_model_at_end": True})
+    rows = [{**json.loads(line), "eval_accuracy": 0.5 + 0.01 * i} for i, line in
+            enumerate((folder / "metrics.jsonl").read_text().splitlines())]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     code, out, _ = run_cli(capsys, "analyze", folder, "--format", "json")
-    assert code == 0 and json.loads(out)["runs"][0]["metric"] == "eval_loss"
+    assert code == 0 and json.loads(out)["runs"][0]["metric"] == "eval_accuracy"
 
 
 def test_a_trainer_states_best_metric_names_the_metric_it_kept_its_best_by(capsys, tmp_path):
