@@ -89,10 +89,11 @@ def check_run(r: dict, steps: np.ndarray, v: np.ndarray):
             yield from check(r, steps, v, hb, idx)
 
 
-def _held(values: np.ndarray) -> float:
+def _held(values: np.ndarray, plateau: np.ndarray | None = None) -> float:
     """"the medians ...; on a lattice, where the values take few distinct values (at most a
-    quarter as many as there are, from 10 ...), means instead"."""
-    lattice = values.size >= 10 and np.unique(values).size <= values.size // 4
+    quarter as many as there are, from 10 ...), means instead" (the plateau's values decide)."""
+    plateau = values if plateau is None else plateau
+    lattice = plateau.size >= 10 and np.unique(plateau).size <= plateau.size // 4
     return float(values.mean() if lattice else np.median(values))
 
 
@@ -119,7 +120,7 @@ def check_levels(r, steps, v, hb, idx):
         held = v[i0:i1 + 1]
         if p["name"] == "plateau":
             m = max(held.size // 3, 3) if held.size >= 6 else max(held.size // 2, 1)
-            start, end = _held(held[:m]), _held(held[-m:])
+            start, end = _held(held[:m], held), _held(held[-m:], held)
             if not close(p.get("level"), _held(held)):
                 yield f"plateau level=median (mean on a lattice) ({tag})", p.get("level"), _held(held)
         if "ends_averaged" in p:
@@ -140,10 +141,10 @@ def check_levels(r, steps, v, hb, idx):
             p = {**p, "end_held": p["end_held_mean"]}
         if "start_held" in p:
             before = v[idx[ph[k - 1]["start_step"]]:i0 + 1]
-            start = _held(before[-p["start_held"]:])
+            start = _held(before[-p["start_held"]:], before)
         if "end_held" in p:
             after = v[i1:idx[ph[k + 1]["end_step"]] + 1]
-            end = _held(after[:p["end_held"]])
+            end = _held(after[:p["end_held"]], after)
         for key, want in (("start_value", start), ("end_value", end),
                           ("change", p["end_value"] - p["start_value"]), ("n_points", i1 - i0 + 1),
                           ("slope_per_1k_steps", p["change"] / max(p["end_step"] - p["start_step"], 1) * 1e3)):

@@ -214,15 +214,16 @@ def typical(values: np.ndarray) -> float:
 
 
 def held_levels(held: np.ndarray) -> tuple[float, float]:
-    """The level a plateau holds at its start and at its end: the medians (`typical`) of its
-    first and last thirds (halves below DRIFT_POINTS evaluations), never fewer than three evaluations
+    """The level a plateau holds at its start and at its end: the medians (means on a lattice,
+    `on_lattice` of the whole plateau) of its first and last thirds (halves below DRIFT_POINTS evaluations), never fewer than three evaluations
     from DRIFT_POINTS on. Its edges are single evaluations (a low first reading, a turn snapped
     to an extreme) whose difference can point against what its data do: a loss plateau printed
     "2.088 -> 2.193, change +0.105" while it drifted down by 0.064. A median of two is their
     mean, which one failed reading moves: a held-out reward of 8 evaluations ending -0.06,
     -0.75, -0.17 held -0.46 at its end by the last two, -0.17 by the last three."""
     k = held_count(held.size)
-    return typical(held[:k]), typical(held[-k:])
+    level = np.mean if on_lattice(held) else np.median  # one reading for both ends
+    return float(level(held[:k])), float(level(held[-k:]))
 
 
 def held_count(n: int) -> int:
@@ -282,9 +283,7 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
         "n_points": i1 - i0 + 1,
     }
     if phase.name == "plateau" and held_count(i1 - i0 + 1) > 1:  # the text says so
-        k = held_count(i1 - i0 + 1)
-        lattice = on_lattice(y[i0:i0 + k]) or on_lattice(y[i1 + 1 - k:i1 + 1])
-        stats["ends_means" if lattice else "ends_medians"] = k
+        stats["ends_means" if on_lattice(y[i0:i1 + 1]) else "ends_medians"] = held_count(i1 - i0 + 1)
     elif i1 == y.size - 1 and y.size > SPARSE and end != y[i1]:
         stats["end_averaged"] = 2  # a dense run's end, as `boundary_levels` reads it
     if phase.name == "disruption":

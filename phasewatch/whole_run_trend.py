@@ -146,7 +146,7 @@ def trend_edges(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
     trend's end where the plateau after it holds 0.14); and where the trend was decided from
     the run's first and last stretches (`stretched`), its edges at the run's ends as their
     means. Each as (level, how, evaluations), how "" (as in `levels`), "averaged" (a mean) or
-    "held" (a median; "held_mean" on a lattice: `phase_stats.typical`)."""
+    "held" (a median; "held_mean" on a lattice: `phase_stats.held_levels`)."""
     out = [(level, "", 1) for level in levels]
     k = next(i for i, p in enumerate(phases) if p.name != "plateau")
     index = np.searchsorted(steps, [p.start_step for p in phases] + [phases[-1].end_step])
@@ -154,20 +154,21 @@ def trend_edges(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
     if k > 0:
         before = y[index[k - 1]:index[k] + 1]
         n = held_count(before.size)
-        out[k] = (held_levels(before)[1], _held(before[-n:]), n)
+        out[k] = (held_levels(before)[1], _held(before), n)
     elif stretched:
         out[0] = (first, "averaged", stretch_size(y.size))
     if k < len(phases) - 1:
         after = y[index[k + 1]:index[k + 2] + 1]
         n = held_count(after.size)
-        out[k + 1] = (held_levels(after)[0], _held(after[:n]), n)
+        out[k + 1] = (held_levels(after)[0], _held(after), n)
     elif stretched:
         out[-1] = (last, "averaged", stretch_size(y.size))
     return out
 
 
 def _held(values: np.ndarray) -> str:
-    """How a held level was read: "held" (a median), or "held_mean" on a lattice (`typical`)."""
+    """How a plateau's held level was read: "held" (a median), or "held_mean" on a lattice
+    (`phase_stats.held_levels`)."""
     return "held_mean" if on_lattice(values) else "held"
 
 
