@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from phasewatch.direction_words import says_lower_is_better
 from phasewatch.output import counted
-from phasewatch.presets import LOWER_IS_BETTER, PERFORMANCE_ROLES, ROLE_CANDIDATES
+from phasewatch.presets import PERFORMANCE_ROLES, ROLE_CANDIDATES
 from phasewatch.run import Run
 from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite
 from phasewatch.trainer_best import declared_best_metric, kept_best_by
@@ -159,7 +160,7 @@ def fallback_note(run: Run, chosen: str) -> str | None:
             f"training data{hint}; pass --metric to choose another")
 
 
-# words that say a name is a score, higher is better (LOWER_IS_BETTER's say the other way)
+# words that say a name is a score, higher is better (`says_lower_is_better`: the other way)
 _HIGHER_WORDS = _SCORE_WORDS + ("auc", "margin", "return", "precision", "recall", "ndcg", "map",
                                 "chosen")
 
@@ -175,7 +176,7 @@ def guessed_direction_note(run: Run, metric: str, direction: str | None) -> str 
     if own in run.aliases.values() or own in ROLE_CANDIDATES:
         return None  # a role's name: its direction is known
     lowered = own.lower()
-    if any(word in lowered for word in LOWER_IS_BETTER + _HIGHER_WORDS):
+    if says_lower_is_better(own) or any(word in lowered for word in _HIGHER_WORDS):
         return None
     return (f"{own}: higher is taken to be better (its name does not say which way is better); "
             "pass --direction min if lower is")

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, KeysView, Mapping
 from functools import lru_cache
 
+from phasewatch.direction_words import says_lower_is_better
 from phasewatch.heldout_names import held_out_direction, held_out_match
 
 # canonical name -> candidate names in other frameworks, most specific first (fnmatch globs;
@@ -202,9 +203,6 @@ HELD_OUT_ROLES: tuple[str, ...] = ("eval/accuracy", "eval/loss", "eval/other_sco
 # an improvement and a plateau, though not an overfit to its training data; the analysis says so.
 FALLBACK_ROLES: tuple[tuple[str, str], ...] = (("train/loss", "min"),)
 
-# ... and DPO's rewards and log-probabilities of the rejected answers, which it pushes down
-LOWER_IS_BETTER = ("loss", "nll", "error", "perplexity", "ppl", "wer", "cer", "rejected")
-
 
 def default_direction(metric: str) -> str:
     """'min' for losses, NLL, error rates, perplexity, WER, DPO's `rewards/rejected` and
@@ -214,8 +212,7 @@ def default_direction(metric: str) -> str:
     held_out = held_out_direction(metric)
     if held_out is not None:
         return held_out
-    lowered = metric.lower()
-    return "min" if any(word in lowered for word in LOWER_IS_BETTER) else "max"
+    return "min" if says_lower_is_better(metric) else "max"
 
 
 def _compile() -> tuple[dict[str, list[tuple[str, int]]], list[tuple[str, int, str, Callable]], tuple[str, ...]]:

@@ -1,0 +1,43 @@
+"""The default direction by the words of a metric's name: long words anywhere, short ones
+(nll, ppl, wer, cer, ter, err) only as a word of their own (trial 39b: `final_answer_accuracy`
+was read as a word error rate through "answer", and its worst evaluation was the checkpoint to
+keep)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from phasewatch.cli import main
+from phasewatch.direction_words import name_words
+from phasewatch.presets import default_direction
+
+
+@pytest.mark.parametrize("name", ["final_answer_accuracy", "rewards/answer_reward_func",
+                                  "eval/answer_f1", "lower_bound", "eval/cancer_auc",
+                                  "placer_score", "train/rewards/correct_answer", "apple_rate"])
+def test_a_short_word_inside_another_does_not_make_a_score_lower_is_better(name):
+    assert default_direction(name) == "max"
+
+
+@pytest.mark.parametrize("name", ["eval_wer", "test/wer", "eval/cer", "evalWER", "val_ppl",
+                                  "eval_nll", "top1_err", "eval/ter", "valloss",
+                                  "eval/mean_token_error", "logps/rejected", "eval_wer_score"])
+def test_losses_and_error_rates_are_lower_is_better(name):
+    assert default_direction(name) == "min"
+
+
+def test_name_words_split_at_separators_digits_and_camel_case():
+    assert name_words("evalWER_at5/top1-err") == ["eval", "wer", "at", "top", "err"]
+
+
+def test_analyze_keeps_the_best_answer_accuracy(tmp_path, capsys):
+    """An accuracy of final answers: its best evaluation is the checkpoint to keep."""
+    log = tmp_path / "log.jsonl"
+    values = [0.78, 0.79, 0.8, 0.81, 0.83, 0.84, 0.86, 0.87, 0.87, 0.88, 0.87, 0.88]
+    log.write_text("".join(json.dumps({"step": 10 * i, "final_answer_accuracy": v}) + "\n"
+                           for i, v in enumerate(values)))
+    assert main(["analyze", str(log), "--metric", "final_answer_accuracy", "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)["runs"][0]
+    assert result["direction"] == "max" and result["recommended_stop_step"] >= 90, result
