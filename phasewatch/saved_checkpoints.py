@@ -140,6 +140,7 @@ class SavedCheckpoint:
     stage: str | None = None
     stage_of: dict[str, Any] | None = None
     missing: str | None = None
+    saved_stage: str | None = None  # ... and the stage of `step` when it is another's
 
     def to_dict(self) -> dict[str, Any] | None:
         """The JSON `saved_checkpoint`: null when there is no checkpoint to load, except in a
@@ -149,9 +150,10 @@ class SavedCheckpoint:
         stage = {} if self.stage_of is None else {
             "stage": self.stage, **{f"stage_{k}": v for k, v in self.stage_of.items()},
             **({"stage_note": self.missing} if self.missing else {})}
+        elsewhere = {} if self.saved_stage is None else {"saved_stage": self.saved_stage}
         return {"step": self.step, "path": self.path, "value": self.value,
                 "value_step": self.value_step, "best_step_checkpoint": self.best,
-                "being_deleted": self.rotating, "level": self.level, **stage}
+                "being_deleted": self.rotating, "level": self.level, **stage, **elsewhere}
 
     def text(self, metric: str) -> str:
         """What follows the recommended step in the text outputs, e.g. 'not saved; best saved:
@@ -181,7 +183,8 @@ class SavedCheckpoint:
         off = ("" if self.best_value is None or self.value is None else
                f", {abs(self.value - self.best_value):.3g} from step {self.best_step}'s "
                f"{self.best_value:.4g}")
-        best = (f"best saved: {CHECKPOINT_PREFIX}-{self.step}, {metric} {self.value:.4g}{at}"
+        of = "" if self.saved_stage is None else f" ({self.saved_stage})"
+        best = (f"best saved: {CHECKPOINT_PREFIX}-{self.step}{of}, {metric} {self.value:.4g}{at}"
                 f"{off}{copy}")
         return f"{said}; {best}" if said else best
 

@@ -12,6 +12,7 @@ chosen by the one rule of `saved_checkpoints.choose` on that stage's evaluations
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -64,16 +65,14 @@ def joined_checkpoint(path: str | Path, stages: list[dict[str, Any]], run, analy
     stages are known, whether or not the series was split at the switch and whether or not the
     folder holds checkpoints (trial 38b: a reward logged by GRPO only, whose log was copied
     without its checkpoints, said 'recommended stop: step 143' and nothing of GRPO's step 85);
-    None only for a recommended step no stage holds."""
-    import numpy as np
-
+    None only for a recommended step no stage holds. Where the recommended step's own checkpoint
+    is not there to load, the best saved one is the best of every stage's (`_best_elsewhere`)."""
     folder = Path(path)
     stop = analysis.recommended_stop_step
     stage = None if stop is None else _stage_of(stages, int(stop))
     if stage is None:
         return None
-    offset = int(stage.get("step_offset", 0))
-    own = int(stop) - offset
+    own = int(stop) - int(stage.get("step_offset", 0))
     source = _source(stage, folder)
     found = None if source is None else output_folder(
         candidate_folders(source, stage.get("format")))
@@ -86,14 +85,51 @@ def joined_checkpoint(path: str | Path, stages: list[dict[str, Any]], run, analy
             where = candidate_folders(source, stage.get("format"))[0]
             saved.missing = "the folder holds no checkpoint-N"
     else:
-        where, steps = found
-        first, last = stage["steps"]
-        keep = (eval_steps >= first) & (eval_steps <= last)
-        config = run.config.get(stage.get("name", ""), {})
-        saved = choose(where, steps, np.asarray(eval_steps)[keep] - offset,
-                       np.asarray(oriented)[keep], sign, own,
-                       config.get("save_steps") if isinstance(config, dict) else None)
+        where = found[0]
+        saved = _stage_choice(stage, found, run, eval_steps, oriented, sign, own)
+    if not (saved.best == "saved" and saved.step == own):
+        _best_elsewhere(saved, stage, stages, folder, run, eval_steps, oriented, sign)
     name = str(stage.get("name", ""))
     saved.stage = f"the {name.upper()} run's step {own}, in {where}"
     saved.stage_of = {"name": name, "step": own, "folder": str(where)}
     return saved
+
+
+def _stage_choice(stage: dict[str, Any], found: tuple[Path, list[int]], run, eval_steps,
+                  oriented, sign: float, own: int | None) -> SavedCheckpoint:
+    """`saved_checkpoints.choose` among one stage's checkpoints (`found`: its folder and their
+    steps), scored by the stage's own evaluations in its own steps."""
+    import numpy as np
+
+    where, steps = found
+    offset = int(stage.get("step_offset", 0))
+    first, last = stage["steps"]
+    keep = (eval_steps >= first) & (eval_steps <= last)
+    config = run.config.get(stage.get("name", ""), {})
+    return choose(where, steps, np.asarray(eval_steps)[keep] - offset, np.asarray(oriented)[keep],
+                  sign, own, config.get("save_steps") if isinstance(config, dict) else None)
+
+
+def _best_elsewhere(saved: SavedCheckpoint, stage: dict[str, Any], stages: list[dict[str, Any]],
+                    folder: Path, run, eval_steps, oriented, sign: float) -> None:
+    """Put into `saved` the best saved checkpoint of another stage where it scores better than
+    `saved`'s (trial 39: a joined SFT -> Online DPO run whose best evaluation was the model
+    before SFT named SFT's checkpoint-250, exact match 0.285, as the best saved, where the RL
+    run's checkpoint-75 held 0.61)."""
+    def score(found: SavedCheckpoint) -> float:
+        return -math.inf if found.step is None else sign * (
+            found.level if found.level is not None else found.value if found.value is not None
+            else -sign * math.inf)
+
+    for other in stages:
+        if other is stage or (source := _source(other, folder)) is None:
+            continue
+        found = output_folder(candidate_folders(source, other.get("format")))
+        if found is None:
+            continue
+        rival = _stage_choice(other, found, run, eval_steps, oriented, sign, None)
+        if score(rival) > score(saved):
+            name = str(other.get("name", ""))
+            saved.step, saved.path, saved.value = rival.step, rival.path, rival.value
+            saved.value_step, saved.level = rival.value_step, rival.level
+            saved.saved_stage = f"the {name.upper()} run's, in {found[0]}"

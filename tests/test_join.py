@@ -337,3 +337,22 @@ def test_a_metric_logged_by_sft_only_is_said_to_be_the_sft_stages(capsys, tmp_pa
     # its checkpoint, in the SFT run's own folder
     assert f"checkpoint to keep: step 400 (the SFT run's step 400, in {sft}: saved: " \
            "checkpoint-400)" in stdout
+
+
+def test_the_best_saved_checkpoint_is_the_best_of_every_stage(capsys, tmp_path):
+    """Trial 39: the best evaluation of a joined run was in the SFT stage, not saved, and "best
+    saved" looked in the SFT folder only: SFT's checkpoint-250 (exact match 0.285), where the RL
+    run's checkpoint-75 held 0.61."""
+    sft = trainer_folder(tmp_path / "sft_out", sft_rows(), 400)  # best ~0.5 at 360, not saved
+    rl = trainer_folder(tmp_path / "grpo_out", rl_rows(start=0.2), 200)  # checkpoint-200: 0.45
+    out = tmp_path / "joined"
+    assert run_cli(capsys, "join", sft, rl, "-o", out)[0] == 0
+    code, stdout, _ = run_cli(capsys, "analyze", out, "--format", "json")
+    assert code == 0
+    run = json.loads(stdout)["runs"][0]
+    saved = run["saved_checkpoint"]
+    assert run["recommended_stop_step"] == saved["stage_step"] == 360
+    assert saved["path"] == str(rl / "checkpoint-200")  # not SFT's checkpoint-400: 0.2 there
+    assert saved["saved_stage"] == f"the RL run's, in {rl}"
+    stdout = run_cli(capsys, "analyze", out)[1]
+    assert f"best saved: checkpoint-200 (the RL run's, in {rl}), eval_accuracy 0.45" in stdout
