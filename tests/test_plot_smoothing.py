@@ -139,3 +139,13 @@ def test_the_runs_last_stretch_ends_on_a_local_line_not_its_last_reading():
     # a cut keeps its ends the data's own (a jump stays a jump)
     jump = np.where(steps < 1000, 0.0, 1.0)
     assert Smoothing("gaussian", 33).apply(jump, steps, breaks=[999.5])[999] == 0.0
+
+
+def test_a_run_logged_by_epoch_is_joined_by_lines_not_smoothed_a_whole_epoch_wide():
+    """Trial 39c: 19 epochs logged as steps 0-18 took the one-step floor of the default width,
+    a Gaussian as wide as the spacing: a V's bottom at epoch 2 drew at epoch 3."""
+    epochs = np.arange(10)
+    smoothing = Smoothing().resolved(0, 9)
+    assert smoothing.describe(epochs) == "evaluations joined by lines (1 step apart)"
+    v = np.array([1.39, 1.124, 1.174, 1.239, 1.394, 1.51, 1.63, 1.74, 1.85, 1.95])
+    assert int(np.argmin(smoothing.apply(v, epochs))) == 1

@@ -72,7 +72,12 @@ class Smoothing:
         if xlim is not None and min(last, xlim[1]) > max(first, xlim[0]):
             first, last = max(first, xlim[0]), min(last, xlim[1])
         span = float(last - first)
-        return Smoothing(self.kind, float(max(1, round(span / DEFAULT_FRACTION))) if span > 0 else 1.0)
+        if span <= 0:
+            return Smoothing(self.kind, 1.0)
+        # whole steps, but no step-wide floor: a run of 19 epochs logged as steps 0-18 was
+        # smoothed 1 step (= its spacing) wide, and its best (epoch 2) drew at epoch 3 (trial 39c)
+        width = span / DEFAULT_FRACTION
+        return Smoothing(self.kind, float(round(width)) if width >= 1 else float(f"{width:.2g}"))
 
     def width_steps(self, steps: np.ndarray | None = None) -> float:
         if self.width is not None:
