@@ -52,7 +52,6 @@ from phasewatch.phase_stats import (
 from phasewatch.phases import PhaseConfig, fit_segments, smoothing_window
 from phasewatch.planned import run_plan, unfinished_note
 from phasewatch.plateau_start import held_plateau, start_plateaus
-from phasewatch.presets import FALLBACK_ROLES
 from phasewatch.results import Analysis, Phase
 from phasewatch.run import Run
 from phasewatch.short_series import analyze_short
@@ -73,6 +72,7 @@ from phasewatch.stages import (
 from phasewatch.start_dip import split_start_dip
 from phasewatch.start_shift import split_sparse_shift, split_start_shift
 from phasewatch.stepseries import StepSeries
+from phasewatch.train_beside import note_train_beside, train_series
 from phasewatch.turns import boundary_intervals, snap_turns
 from phasewatch.unseen_start import note_unseen_start
 from phasewatch.whole_run_trend import averaged_best, edge_stats, trend_edges, whole_run_trend
@@ -133,7 +133,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         warnings.append(unfinished)
     steps, y = series.steps, series.values
     own_metric = run.resolve_metric(metric)
-    train_loss = own_metric == run.own_name(FALLBACK_ROLES[0][0])
+    train = train_series(run, metric)  # the train metric judged beside it (`train_beside`)
     known = known_noise(cfg.noise_sd, cfg.eval_size, series.sign * y, own_metric)
 
     if (caveat := baseline_spec.caveat(steps)) is not None:
@@ -143,9 +143,9 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         return Analysis(run.source, own_metric, direction, None, [], [], None, warnings,
                         {"outlier_steps": list(series.outlier_steps)})
     if y.size < SHORT_POINTS or np.ptp(y) == 0:
-        short = _train_rises_named(_with_source(analyze_short(
-            run.source, own_metric, direction, series, other_signals(run, metric), baseline_spec,
-            warnings, known.sd if known else None), known), train_loss)
+        short = note_train_beside(_with_source(analyze_short(
+            run.source, own_metric, direction, series, train, baseline_spec,
+            warnings, known.sd if known else None), known), run, train)
         short = note_held_best(note_unseen_start(short, steps, y, run.step_unit), steps, y)
         return note_one_stage(short, run.events, steps)
 
@@ -303,21 +303,9 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     analysis = _with_source(Analysis(run.source, own_metric, direction, series.own_units(base),
                                      changepoints, phases, int(steps[best]), warnings, extra),
                             known)
-    analysis = note_start_beats_stop(_train_rises_named(analysis, train_loss), steps, y, cfg.k_sd)
+    analysis = note_start_beats_stop(note_train_beside(analysis, run, train), steps, y, cfg.k_sd)
     analysis = note_held_best(note_unseen_start(analysis, steps, y, run.step_unit), steps, y)
     return note_one_stage(analysis, run.events, steps)
-
-
-def _train_rises_named(analysis: Analysis, train_loss: bool) -> Analysis:
-    """A train loss (taken for want of a held-out metric, or asked for) that gets worse after
-    its best has an `overfit` phase by its shape; say what it is: a train loss cannot show an
-    overfit to the training data, which it keeps fitting."""
-    spans = [f"{p.start_step} -> {p.end_step}" for p in analysis.phases if p.name == "overfit"]
-    if train_loss and spans:
-        analysis.warnings.append(
-            f"{analysis.metric}: the 'overfit' ({', '.join(spans)}) is the train loss getting "
-            "worse after its best: an instability of training, not an overfit to the training data")
-    return analysis
 
 
 def _with_source(analysis: Analysis, known: KnownNoise | None) -> Analysis:

@@ -52,6 +52,9 @@ class WatchResult:
     plan: PlanSource | None = None       # the planned length judged against
     to_stop: bool = False                # `phases`/`best_step`: the log up to a --stop-on stop
     warmup: int = 0                      # the monitor's warm-up, in evaluations
+    # the whole run's overfits and disruptions over whose steps the train metric got worse too
+    # (`train_beside`): {"phase", "start_step", "end_step", **its `train_worse`}
+    train_worse: list[dict] = field(default_factory=list)
 
     def _live_phase(self) -> str:
         """The monitor's phase at the end; without one, whether it judged the run at all (trial
@@ -74,7 +77,7 @@ class WatchResult:
             # significant change yet, best step 670" paired the live phase with analyze's best)
             message = (f"{self.metric}: live phase {phase}, {self._live_best()}; {self._scope()}: "
                        f"{' > '.join(self.phases) or 'no values to analyse'}, checkpoint to keep: "
-                       f"{at(self.best_step, self.step_unit)}")
+                       f"{at(self.best_step, self.step_unit)}{self._train_worse_text()}")
         return {"event": "summary", "step": self.last_step, "onset_step": None,
                 "best_step": self.best_step, "metric": self.metric, "value": None,
                 "message": message,
@@ -85,6 +88,7 @@ class WatchResult:
                 "planned": self.plan.to_dict() if self.plan is not None else None,
                 **({"to_stop": True} if self.to_stop else {}),
                 **({"confidence": self.confidence} if self.confidence else {}),
+                **({"train_worse": self.train_worse} if self.train_worse else {}),
                 # the steps count epoch/10000 (an HF console log that states no step)
                 **({"step_unit": self.step_unit} if "/" in self.step_unit else {}),
                 **({"saved_checkpoint": self.saved.to_dict() if self.saved else None}
@@ -120,6 +124,7 @@ class WatchResult:
                 whole += f" ({self.saved.text(self.metric)})"
             if self.stop_beats_last is False:
                 whole += " (no better than the last beyond the noise)"
+            whole += self._train_worse_text()
             said = self._live_best()
         # the monitor's phase as it stood at the end (said live, without hindsight) beside the
         # whole run's: "live phase" so the two are not read as one answer
@@ -131,6 +136,15 @@ class WatchResult:
                 f"({counted(self.n_values, 'value')} of {self.metric}) up to "
                 f"{at(self.last_step, self.records_unit)}; "
                 f"{self.metric}: {live_phase} {phase}, {said}{why}{ended}{planned}{whole}")
+
+    def _train_worse_text(self) -> str:
+        """'; eval_loss: the overfit from step 1250 to step 2000 is no overfit to the training
+        data: the train loss (loss) rose ...', as `analyze` warns (`train_beside`)."""
+        from phasewatch.train_beside import train_worse_text
+
+        return "".join("; " + train_worse_text(self.metric, w["phase"], w["start_step"],
+                                               w["end_step"], w, self.step_unit)
+                       for w in self.train_worse)
 
     def _scope(self) -> str:
         """What `phases` and `best_step` are of."""
@@ -186,6 +200,9 @@ def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str],
     result.in_hf_folder, result.saved = for_run(path, run, analysis)
     result.stop_beats_last = analysis.extra.get("stop_beats_last")
     result.confidence = analysis.extra.get("confidence")
+    result.train_worse = [{"phase": p.name, "start_step": p.start_step, "end_step": p.end_step,
+                           **p.stats["train_worse"]}
+                          for p in analysis.phases if "train_worse" in p.stats]
 
 
 def past_plan(planned: int, last: int, unit: str) -> str:

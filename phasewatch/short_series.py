@@ -11,8 +11,8 @@ against second differences, whose one large value at the turn inflates the noise
 to the change; it is tested against the scatter of the evaluations after the turn instead
 (`start_shift`). A steady trend on 4 evaluations, which no rank test can establish (at best
 p = 1/12), is tested as a straight line against the scatter about it (`line_trend`). The train
-metric logged beside it is reported too: held-out getting worse while train improves is the
-textbook overfit.
+metric logged beside it is reported too, when its level moved beyond its noise (`train_beside`):
+held-out getting worse while train improves is the textbook overfit.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from phasewatch.phase_stats import (
 from phasewatch.phases import PhaseConfig
 from phasewatch.results import Analysis, ChangePoint, Phase
 from phasewatch.signals import MIN_FOR_TREND, PreparedSeries
-from phasewatch.stepseries import StepSeries
+from phasewatch.train_beside import TrainMove, TrainSeries, train_move
 
 ALPHA = 0.05        # a monotone trend is called at this two-sided significance
 STRONG = 0.01       # ... and with high confidence below this
@@ -208,37 +208,23 @@ def _unestablished_turn(steps: np.ndarray, y: np.ndarray, sd: float, series: Pre
             f"turn on {y.size} evaluations needs{why}")
 
 
-def _train_move(signals: dict[str, StepSeries],
-                steps: np.ndarray) -> tuple[str, float, float, bool] | None:
-    """(name, first, last, improved) of the train metric over the same steps, when one was
-    logged beside the analysed metric (`signals` never hold that one: `other_signals`)."""
-    for name, better in (("train/loss", -1.0), ("train/reward", 1.0)):
-        series = signals.get(name)
-        if series is None:
-            continue
-        inside = series.between(steps[0], steps[-1]).dropna().values
-        if inside.size < 2:
-            continue
-        first, last = float(inside[0]), float(inside[-1])
-        return name, first, last, (last - first) * better > 0
-    return None
-
-
-def _train_note(move: tuple[str, float, float, bool] | None, metric: str,
-                names: list[str]) -> str | None:
-    """What the train metric did over the same steps, when one was logged."""
-    if move is None:
+def _train_note(move: TrainMove | None, metric: str, names: list[str]) -> str | None:
+    """What the train metric did over the same steps, when it moved beyond its noise
+    (`train_beside.train_move`: its level at both ends, not two readings). A whole-run overfit
+    with the train metric worse too is said by `train_beside.note_train_beside`, with what it
+    means."""
+    if move is None or not (move.improved or move.worse):
         return None
-    name, first, last, improved = move
-    moved = "fell" if last < first else "rose" if last > first else "ended where it began,"
-    note = f"{name} {moved} {first:.4g} -> {last:.4g} over the same steps"
-    if names == ["overfit"] and improved:
+    if move.worse:
+        return None if names == ["overfit"] else move.words()
+    note = move.words()
+    if names == ["overfit"]:
         note += f" while {metric} got worse: held-out worse as train improves (overfit)"
     return note
 
 
 def analyze_short(source: str, metric: str, direction: str, series: PreparedSeries,
-                  signals: dict[str, StepSeries], baseline: Baseline,
+                  train: list[TrainSeries], baseline: Baseline,
                   warnings: list[str], known_sd: float | None = None) -> Analysis:
     """The Analysis of a series too short (or too constant) to segment. `known_sd`, the
     user's noise sd of one evaluation, replaces every estimate of the noise (second
@@ -248,7 +234,7 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     n = y.size
     sd = second_difference_sd(y, robust=False) if known_sd is None else known_sd
     tau, p = trend_test(steps, y)
-    move = _train_move(signals, steps)
+    move = train_move(train, steps[0], steps[-1])
     names, turn, confidence = _shape(y, p, tau, sd,
                                      MIN_FOR_NOISE if known_sd is None else MIN_FOR_TREND)
     # A rise expected in advance, as train improves, tested one-sided: only at 4 evaluations, the
@@ -262,7 +248,7 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     # p with ties is a normal approximation (0.036 for 0.59655, 0.59675, 0.59696, 0.59696)
     expected = None
     steady = np.all(np.diff(y) > 0) or np.all(np.diff(y) < 0)
-    if names == ["plateau"] and n == 4 and move is not None and move[3] and steady:
+    if names == ["plateau"] and n == 4 and move is not None and move.improved and steady:
         _, p_one = trend_test(steps, y, alternative="greater" if tau > 0 else "less")
         expected = p_one if p_one < ALPHA else None
     if expected is not None:
@@ -319,8 +305,8 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
                    f"only {n} evaluations of {metric}: no monotone trend they can establish "
                    f"(Kendall tau {own_tau:+.2f}, exact p = {p:.3g})")
         if expected is not None:
-            how = (f"gets better at every evaluation as {move[0]} does" if tau > 0 else
-                   f"gets worse at every evaluation while {move[0]} improves")
+            how = (f"gets better at every evaluation as {move.of.role} does" if tau > 0 else
+                   f"gets worse at every evaluation while {move.of.role} improves")
             verdict = (f"{metric} {how} (Kendall tau {own_tau:+.2f}; one-sided exact p = "
                        f"{expected:.3g}, the direction set by the train metric; two-sided p = "
                        f"{p:.3g}): {names[0]}, low confidence")

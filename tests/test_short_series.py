@@ -153,7 +153,8 @@ def test_two_evaluations_get_no_trend_statistic():
 def test_a_loss_stuck_at_zero_prints_no_negative_zero(capsys):
     """A lower-is-better metric is turned round inside (sign -1), which makes -0.0 of a zero:
     a GRPO loss of exactly 0 printed "-0 -> -0 change -0 level -0" beside "baseline 0"; and a
-    train loss that ends where it began neither fell nor rose."""
+    train loss that ends where it began (3 readings: no noise to judge them by) is not said to
+    have moved."""
     import json
 
     from phasewatch.commands.analyze import print_text
@@ -165,7 +166,7 @@ def test_a_loss_stuck_at_zero_prints_no_negative_zero(capsys):
     assert "-0" not in text and "change +0" in text
     assert "-0.0" not in json.dumps(a.to_dict())
     a = analyze_run(run_of([0.3, 0.2, 0.25], train=[0.0, 0.1, 0.0]), direction="min")
-    assert any("ended where it began, 0 -> 0" in w for w in a.warnings)
+    assert not any("over the same steps" in w for w in a.warnings)
 
 
 @pytest.mark.parametrize("values", [[0.4, 0.5], [0.4, 0.5, 0.45]])

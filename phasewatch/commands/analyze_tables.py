@@ -42,12 +42,15 @@ def _run_names(sources: list[str]) -> list[str]:
 
 def _phase_sequence(a: Analysis, where) -> str:
     """"improvement@0 > plateau@300 | RL from 700: improvement@700": a joined run's stage switch
-    sits between its stages' phases (each stage's phases are named separately)."""
+    sits between its stages' phases (each stage's phases are named separately); an overfit or a
+    disruption over whose steps the train metric got worse too is marked "(train worse too)"
+    (`train_beside`: hf-siasio-8ev's "overfit@1250" was a divergence of training)."""
     stages, switches = [("", [])], list(a.stage_switch_steps)
     for p in a.phases:
         if switches and p.start_step is not None and p.start_step >= switches[0]:
             stages.append((f"RL from {where(a, switches.pop(0))}: ", []))
-        stages[-1][1].append(f"{p.name}@{where(a, p.start_step)}")
+        mark = " (train worse too)" if "train_worse" in p.stats else ""
+        stages[-1][1].append(f"{p.name}@{where(a, p.start_step)}{mark}")
     return " | ".join(label + " > ".join(names) for label, names in stages if label or names)
 
 

@@ -1,0 +1,232 @@
+"""The train metric beside the analysed one: what it did over a phase's steps, and what a train
+loss or a policy-gradient loss analysed on its own can and cannot show.
+
+A held-out metric getting worse while the train loss keeps falling is the textbook overfit
+(docs/detection.md). The same shape while the train loss rises too is training itself getting
+worse: hf-siasio-8ev's eval loss rose 680 -> 2799 from step 1250 while its train loss went from
+2114 (step 1100) to 8629 (step 1700), four times its best: a divergence, not a memorised
+training set, and the analysis said "overfit" without a word of it.
+
+The train metric is judged by its level at the span's ends, the means of its first and last
+quarter of readings there (at least 2 each), against the noise of one reading from its second
+differences (`noise.second_difference_sd`, which cancel a straight trend): it moved when the two
+means differ by `K_SE` standard errors, and nothing is said otherwise. Two single readings were
+compared before: hfconsole-dyndpo-helpful-4ev's "train/loss rose 0.6842 -> 0.6869 over the same
+steps" (epochs 0.22 and 0.89) where the means of 7 readings at each end fell 0.6833 -> 0.6806,
+1.3 se of a reading's noise of 0.004.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from phasewatch.direction_words import name_words
+from phasewatch.noise import second_difference_sd
+from phasewatch.presets import HELD_OUT_ROLES, ROLE_CANDIDATES, aliases_for
+from phasewatch.results import Analysis
+from phasewatch.run import Run
+from phasewatch.step_units import at
+from phasewatch.stepseries import StepSeries
+
+K_SE = 3.0          # standard errors between the end means for the train metric to have moved
+MIN_READINGS = 4    # readings in the span: fewer leave no second difference to judge them by
+# the words of a policy-gradient loss's name (`loss_pg`, `actor/pg_loss`, `policy_loss`,
+# TRL's `loss/policy_avg`), and the algorithms whose `train/loss` is one (TRL GRPO's `loss`)
+POLICY_WORDS = frozenset({"pg", "policy"})
+POLICY_GRADIENT_ALGORITHMS = frozenset({"grpo", "ppo", "rloo", "reinforce", "reinforce_plus_plus",
+                                        "reinforce_plus_plus_baseline", "remax", "dapo", "gspo",
+                                        "drgrpo", "dr_grpo", "gpg", "opo"})
+TRAIN_LOSS_ROLES = frozenset({"train/loss", "train/sft_loss"})
+SPLIT_WORDS = frozenset({"eval", "val", "validation", "valid", "dev", "test", "heldout"})
+_SAID = {"train/loss": "the train loss", "train/reward": "the train reward"}
+
+
+@dataclass(frozen=True)
+class TrainSeries:
+    """A train metric that can be judged beside the analysed one: its `role`, the run's own name
+    (`own`), `better` (+1 higher is better, -1 lower) and its finite values by step."""
+
+    role: str
+    own: str
+    better: float
+    series: StepSeries
+
+
+@dataclass(frozen=True)
+class TrainMove:
+    """What a train metric did over a span: the means of its first and last `readings` there
+    (`start`, `end`) and the standard error of their difference (`se`, 0 for readings on an
+    exact line); or, `steady`, its first and last of `readings` that each moved the same way
+    (se 0)."""
+
+    of: TrainSeries
+    start: float
+    end: float
+    readings: int
+    se: float
+    steady: bool = False
+
+    @property
+    def z(self) -> float:
+        change = self.end - self.start
+        if self.se > 0:
+            return change / self.se
+        return math.copysign(math.inf, change) if change else 0.0
+
+    @property
+    def improved(self) -> bool:
+        return self.of.better * self.z >= K_SE
+
+    @property
+    def worse(self) -> bool:
+        return self.of.better * self.z <= -K_SE
+
+    def words(self) -> str:
+        """What it did, as `move_words` says it."""
+        return move_words(self.to_dict())
+
+    def to_dict(self) -> dict:
+        """The JSON of a phase's `train_worse` (`change_se` null for readings on an exact
+        line)."""
+        return {"metric": self.of.own, "role": self.of.role, "start": self.start,
+                "end": self.end, "readings": self.readings,
+                "change_se": None if self.se == 0 else abs(self.z),
+                **({"steady": True} if self.steady else {})}
+
+
+def move_words(move: dict) -> str:
+    """'the train loss (loss) rose 2433 -> 8533 over the same steps (the means of its first and
+    last 4 readings there, 30.1 se apart)', of a `TrainMove.to_dict` ("fell", "rose": the values
+    as logged)."""
+    moved = "fell" if move["end"] < move["start"] else "rose"
+    if move.get("steady"):
+        how = f"at each of its {move['readings']} readings there"
+    else:
+        apart = ("on an exact line" if move["change_se"] is None else
+                 f"{move['change_se']:.1f} se apart")
+        how = f"the means of its first and last {move['readings']} readings there, {apart}"
+    return (f"{_SAID.get(move['role'], move['role'])} ({move['metric']}) {moved} "
+            f"{move['start']:.4g} -> {move['end']:.4g} over the same steps ({how})")
+
+
+def roles_of(run: Run, own: str) -> set[str]:
+    """The roles the name `own` takes on its own, or as the run resolves it."""
+    return ({own} & set(ROLE_CANDIDATES) | set(aliases_for([own]))
+            | {role for role in ROLE_CANDIDATES if run.own_name(role) == own})
+
+
+def is_policy_loss(run: Run, own: str) -> bool:
+    """Whether `own` is a policy-gradient loss: by its name's words (`loss_pg`, `actor/pg_loss`,
+    `policy_loss`), its role (CHORD's `actor/usual/pg_loss`), or as the train loss of a run
+    whose algorithm is a policy gradient (TRL GRPO's `loss`)."""
+    words = set(name_words(own))
+    if "loss" in words and words & POLICY_WORDS or "train/rl_loss" in roles_of(run, own):
+        return True
+    return run.algorithm in POLICY_GRADIENT_ALGORITHMS and own == run.own_name("train/loss")
+
+
+def is_train_loss(run: Run, own: str) -> bool:
+    """Whether `own` is a loss on the training batches: the train loss's role, or a name with
+    the word loss and no split's (`loss_rep`, `raw_log_history/loss`), not a KL or an entropy
+    that holds the word (`actor/kl_loss`)."""
+    roles = roles_of(run, own)
+    if roles:
+        return bool(roles & TRAIN_LOSS_ROLES)
+    words = set(name_words(own))
+    return "loss" in words and not words & SPLIT_WORDS
+
+
+def is_held_out(run: Run, own: str) -> bool:
+    """Whether `own` is measured on held-out data (a held-out accuracy, loss or score)."""
+    return bool(roles_of(run, own) & set(HELD_OUT_ROLES))
+
+
+def train_series(run: Run, metric: str) -> list[TrainSeries]:
+    """The train metrics to judge beside `metric`, in order: the train loss, unless it is a
+    policy-gradient loss (`is_policy_loss`: it measures nothing, and an RL run's train reward is
+    its training side's measure), then the train reward."""
+    own_metric = run.resolve_metric(metric)
+    out = []
+    for role, better in (("train/loss", -1.0), ("train/reward", 1.0)):
+        own = run.own_name(role)
+        if own is None or own == own_metric or (role == "train/loss" and is_policy_loss(run, own)):
+            continue
+        series = run.column(role).dropna()
+        if len(series):
+            out.append(TrainSeries(role, own, better, series))
+    return out
+
+
+def train_move(train: list[TrainSeries], start: float, end: float) -> TrainMove | None:
+    """What the first train metric with `MIN_READINGS` readings from `start` to `end` did there,
+    by its level at both ends; None when none has. Readings that each move the same way are a
+    move whatever their second differences say: a few of them that bend count the bend as
+    noise (hf-kanana-sft-4ev's train loss 1.918, 1.683, 1.662, 1.641 is 2.4 se by its end
+    means, and its held-out loss, better at each evaluation as train improves, would lose its
+    improvement)."""
+    for candidate in train:
+        values = candidate.series.between(start, end).dropna().values.astype(np.float64)
+        if values.size < MIN_READINGS:
+            continue
+        steps = np.diff(values)
+        if np.all(steps > 0) or np.all(steps < 0):
+            return TrainMove(candidate, float(values[0]), float(values[-1]), values.size, 0.0,
+                             steady=True)
+        k = max(2, values.size // 4)
+        sd = second_difference_sd(values, robust=False)
+        return TrainMove(candidate, float(values[:k].mean()), float(values[-k:].mean()), k,
+                         sd * math.sqrt(2.0 / k))
+    return None
+
+
+def note_train_beside(analysis: Analysis, run: Run, train: list[TrainSeries]) -> Analysis:
+    """`analysis` with what the train side says of it: a policy-gradient loss analysed is no
+    performance measure; a train loss analysed has its 'overfit' named for what it is; and on a
+    held-out metric, each overfit or disruption over whose steps the train metric got worse
+    too has `train_worse` in its stats and a warning (`train_worse_text`)."""
+    own, unit = analysis.metric, run.step_unit
+    overfits = [f"{p.start_step} -> {p.end_step}" for p in analysis.phases
+                if p.name == "overfit"]
+    if is_policy_loss(run, own):
+        # trial 39b: grpo-drgrpo-aser-reward --metric loss_pg printed "overfit 0 -> 199" and
+        # "recommended stop: step 0" without a word
+        reward = run.own_name("train/reward")
+        instead = f" ({reward})" if reward is not None else ""
+        analysis.warnings.append(
+            f"{own} is a policy-gradient loss: its value is set by the batch's advantages, which "
+            "are centred on zero whatever the policy earns, so it measures no performance and "
+            "its phases and stop say nothing of how well the policy does; analyse the "
+            f"reward{instead} or a held-out score")
+    elif is_train_loss(run, own) and overfits:
+        analysis.warnings.append(
+            f"{own}: the 'overfit' ({', '.join(overfits)}) is the train loss getting worse after "
+            "its best: an instability of training, not an overfit to the training data")
+    if not is_held_out(run, own):
+        return analysis
+    for phase in analysis.phases:
+        if phase.name not in ("overfit", "disruption"):
+            continue
+        move = train_move(train, phase.start_step, phase.end_step)
+        if move is not None and move.worse:
+            phase.stats["train_worse"] = move.to_dict()
+            analysis.warnings.append(train_worse_text(own, phase.name, phase.start_step,
+                                                      phase.end_step, phase.stats["train_worse"],
+                                                      unit))
+    return analysis
+
+
+def train_worse_text(metric: str, name: str, start: int, end: int, move: dict,
+                     unit: str = "step") -> str:
+    """'eval_loss: the overfit from step 1250 to step 2000 is no overfit to the training data:
+    the train loss (loss) rose ...', of a phase's
+    `train_worse` (`move`); analyze's warning and watch's summary."""
+    where = f"the {name} from {at(start, unit)} to {at(end, unit)}"
+    if name == "overfit":
+        return (f"{metric}: {where} is no overfit to the training data: {move_words(move)}, so "
+                "training itself got worse, a divergence of training (an overfit is held-out "
+                "worse while train improves)")
+    return (f"{metric}: {where} is training's too: {move_words(move)}, so training itself got "
+            "worse over the fall, not the held-out metric alone")
