@@ -31,8 +31,10 @@ def overfit_peaks(phases: list[Phase], boundaries: list[ChangePoint], steps: np.
     - After a plateau: over the whole plateau, whose evaluations are all before the decline
       (a TensorBoard eval loss best at 1.0518, step 200, in a plateau slowly worsening to 1.079
       had its checkpoint at 450, the interval's start, 3 noise sds worse).
-    - After another phase: from the start of the interval of steps the data cannot tell apart
-      from the overfit's start (not before the phase before it) to that start. A plateau's end
+    - After another phase: over the interval of steps the data cannot tell apart from the
+      overfit's start (not before the phase before it, not past the overfit's end): a Keras
+      val_loss whose overfit started at epoch 6 [4, 9] was lowest at epoch 8, which the run's
+      own early stopping kept, and the checkpoint was 6 (trial 39c). A plateau's end
       is placed where a level turns into the decline (`corners`), and on a U-shaped held-out
       loss that level is the mean of the U's bottom: 3.45, 3.36, 3.30, 3.27, 3.32, 3.33, 3.36,
       then up to 5.8 had its overfit start, and the checkpoint to keep, at the 3.36 (interval
@@ -57,7 +59,9 @@ def overfit_peaks(phases: list[Phase], boundaries: list[ChangePoint], steps: np.
         elif cp is not None:
             lo = max(int(np.searchsorted(steps, phases[k - 1].start_step)),
                      int(np.searchsorted(steps, cp.low)))
-            lo, hi = min(lo, start), start
+            hi = min(int(np.searchsorted(steps, cp.high)),
+                     int(np.searchsorted(steps, phase.end_step)))
+            lo, hi = min(lo, start), max(hi, start)
         else:
             lo = hi = start
         top = extreme_index(y, lo, hi, highest=True)

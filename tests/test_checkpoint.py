@@ -133,12 +133,27 @@ def test_the_checkpoint_is_the_best_evaluation_the_peaks_interval_holds():
     [overfit] = [p for p in run["phases"] if p["name"] == "overfit"]
     [cp] = [c for c in run["changepoints"] if c["step"] == overfit["start_step"]]
     values = _values(demo)
-    inside = {s: v for s, v in values.items() if cp["low"] <= s <= overfit["start_step"]}
+    inside = {s: v for s, v in values.items() if cp["low"] <= s <= cp["high"]}
     best = max(inside.values())
     assert values[analysis.recommended_stop_step] == best > values[overfit["start_step"]]
     assert overfit["peak_step"] == analysis.recommended_stop_step
     # the decline printed beside that step is from the value the step holds
     assert overfit["decline_since_peak"] == pytest.approx(best - overfit["end_value"])
+
+
+def test_the_peak_may_lie_after_the_overfits_start_within_its_interval():
+    """Trial 39c: a Keras val_loss at 0.4772 (epoch 6), 0.4785, 0.4692 (epoch 8), then up to
+    0.53; the overfit starts at 6 with the interval [4, 9], and the checkpoint was 6, though 8
+    is lower, inside the interval, and what the run's own early stopping kept."""
+    values = [0.6751, 0.6693, 0.6358, 0.5701, 0.5152, 0.4956, 0.4772, 0.4785, 0.4692, 0.4872,
+              0.5175, 0.4859, 0.4809, 0.4962, 0.5022, 0.5179, 0.5152, 0.5296, 0.5302]
+    steps = np.arange(len(values), dtype=np.int64)
+    a = analyze(Run.from_columns({"eval_loss": (steps, np.asarray(values))}, "t", "t"),
+                metric="eval_loss")
+    overfit = a.phases[-1]
+    cp = next(c for c in a.changepoints if c.step == overfit.start_step)
+    assert overfit.name == "overfit" and cp.low <= 8 <= cp.high
+    assert a.recommended_stop_step == 8 == overfit.stats["peak_step"]
 
 
 def _values(folder) -> dict[int, float]:
