@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from phasewatch.direction_words import says_lower_is_better
+from phasewatch.direction_words import (
+    has_no_better_direction,
+    says_lower_is_better,
+    says_lower_is_healthier,
+)
+from phasewatch.noise import noise_scale
 from phasewatch.output import counted
-from phasewatch.presets import PERFORMANCE_ROLES, ROLE_CANDIDATES
+from phasewatch.phase_stats import held_levels
+from phasewatch.presets import PERFORMANCE_ROLES, ROLE_CANDIDATES, default_direction
 from phasewatch.run import Run
 from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite
 from phasewatch.trainer_best import declared_best_metric, kept_best_by
@@ -37,11 +43,11 @@ def short_choice_note(run: Run, chosen: str) -> str | None:
 
 def notes_on_choice(run: Run, chosen: str, named: bool, direction: str | None) -> list[str]:
     """What `analyze` and `watch` say of the metric and direction they go by: `choice_notes`
-    when the metric was chosen (not `named` by --metric), and a direction that is only a guess
-    (`guessed_direction_note`)."""
+    when the metric was chosen (not `named` by --metric), TRL's score beside its KL-penalised
+    reward (`kl_penalty_note`), and a direction that is only a guess (`guessed_direction_note`)."""
     notes = [] if named else choice_notes(run, chosen)
-    guessed = guessed_direction_note(run, chosen, direction)
-    return notes + ([guessed] if guessed is not None else [])
+    extra = (kl_penalty_note(run, chosen, named), guessed_direction_note(run, chosen, direction))
+    return notes + [note for note in extra if note is not None]
 
 
 def choice_notes(run: Run, chosen: str) -> list[str]:
@@ -50,6 +56,46 @@ def choice_notes(run: Run, chosen: str) -> list[str]:
              short_choice_note(run, chosen), periodic_scores_note(run, chosen),
              score_beside_loss_note(run, chosen))
     return [note for note in notes if note is not None]
+
+
+# TRL's PPO, RLOO (< 1.0) and Online DPO: the reward model's score, and that score less
+# beta x KL to the reference model (HF's W&B callback prefixes both `train/`)
+SCORE_AND_PENALISED = (("objective/scores", "objective/rlhf_reward"),
+                       ("train/objective/scores", "train/objective/rlhf_reward"))
+OPPOSITE_SD = 2.0  # how far (noise sds of one evaluation) each end level must move
+
+
+def kl_penalty_note(run: Run, metric: str, named: bool) -> str | None:
+    """Of a run that logs both TRL's score and its KL-penalised `rlhf_reward`: why the score
+    was taken (when chosen), and, analysed either, when the two moved opposite ways, the KL
+    penalty outgrowing the gain (trial 39: an Online DPO run's scores rose 0.874 -> 0.995 while
+    its rlhf_reward fell 0.868 -> 0.817, the KL 0.017 -> 1.95; on a length-hacked run the
+    scores jumped as rlhf_reward fell 1.80 -> 1.15). Each end is `held_levels`'; a move counts
+    beyond OPPOSITE_SD noise sds (`noise_scale`)."""
+    own = run.own_name(metric) or metric
+    pair = next((p for p in SCORE_AND_PENALISED if own in p and all(n in run.metrics for n in p)),
+                None)
+    if pair is None:
+        return None
+    score, penalised = pair
+    ends = {}
+    for name in pair:
+        values = run.column(name).values
+        if values.size < MIN_FOR_TREND:
+            return None
+        start, end = held_levels(values)
+        ends[name] = (start, end, (end - start) / max(noise_scale(values), 1e-12))
+    if ends[score][2] > OPPOSITE_SD and ends[penalised][2] < -OPPOSITE_SD:
+        return (f"{score} rose {ends[score][0]:.4g} -> {ends[score][1]:.4g} while {penalised} "
+                f"(the score less beta x KL to the reference model) fell "
+                f"{ends[penalised][0]:.4g} -> {ends[penalised][1]:.4g}: the KL penalty outgrew "
+                "the gain; the policy moved far from its reference for that score, so judge the "
+                "task by a held-out metric")
+    if named or own != score:
+        return None
+    return (f"taking {score}, the reward model's (or functions') score; {penalised} beside it "
+            f"is that score less beta x KL to the reference model: pass --metric {penalised} "
+            "to judge the run by the penalised objective")
 
 
 # words of a series logged now and then that is no score: timings, throughput, memory
@@ -167,12 +213,22 @@ _HIGHER_WORDS = _SCORE_WORDS + ("auc", "margin", "return", "precision", "recall"
 
 def guessed_direction_note(run: Run, metric: str, direction: str | None) -> str | None:
     """When the direction of `metric` is the default's guess: no --direction, none declared by
-    the run, no role of it, and no word of its name says which way is better (trial 38b: a
-    stereotype rate, lower is better, read as higher-is-better without a word: its "best" was
-    the run's most stereotyped batch)."""
+    the run, no role of it, and no word of its name says which way is better (trial 38b: a stereotype rate,
+    lower is better, read as higher-is-better without a word: its "best" was the run's most
+    stereotyped batch). An entropy has no better direction, whatever its role (trial 39: RLOO's
+    entropy collapse 0.34 -> 0.07 was an "overfit" without a word); a KL or a gradient norm is
+    lower-is-better as a run's health, not as a score of its task, which is said too."""
     if direction or (run.direction in ("max", "min") and run.performance_metric in (None, metric)):
         return None
     own = run.own_name(metric) or metric  # (live, the metric may not be logged yet)
+    if has_no_better_direction(own):
+        taken = "higher" if default_direction(own) == "max" else "lower"
+        return (f"{own}: an entropy has no better direction (a collapse and a blow-up are both "
+                f"bad): {taken} is taken to be better, so its phases say which way it moved, not "
+                "whether the run did well; pass --direction to turn it")
+    if says_lower_is_healthier(own):
+        return (f"{own}: lower is taken to be better, as a run's health (a blow-up is bad): its "
+                "best is where the policy moved least, no checkpoint to keep by itself")
     if own in run.aliases.values() or own in ROLE_CANDIDATES:
         return None  # a role's name: its direction is known
     lowered = own.lower()

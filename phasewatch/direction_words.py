@@ -15,6 +15,14 @@ import re
 LOWER_IS_BETTER_WORDS = ("loss", "error", "perplexity", "rejected")
 # error rates and the like, by their short names: only as a word of their own
 LOWER_IS_BETTER_TOKENS = frozenset({"nll", "ppl", "wer", "cer", "ter", "err"})
+# A KL (to the reference model, or between successive policies) and a gradient norm: lower is
+# better as a run's health, not as its task's score: a blow-up is what goes wrong (trial 39:
+# Online DPO's objective/kl rose 1.95 -> 13.5 as the policy hacked a length-biased reward, and
+# `analyze --metric objective/kl` called it an improvement; RLOO's grad_norm 1.4e4 "best").
+HEALTH_WORD_RUNS = (("kl",), ("approxkl",), ("gradnorm",), ("grad", "norm"), ("gradient", "norm"))
+# An entropy has no better direction: a collapse (a policy that stopped exploring) and a blow-up
+# (one that lost its language) are both bad; a cross-entropy is a loss
+NO_DIRECTION_WORD = "entropy"
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _WORD = re.compile(r"[a-z]+")
 
@@ -25,7 +33,27 @@ def name_words(name: str) -> list[str]:
 
 
 def says_lower_is_better(name: str) -> bool:
-    """Whether a word of `name` says lower is better (a loss, an error rate, a perplexity)."""
+    """Whether a word of `name` says lower is better (a loss, an error rate, a perplexity, or a
+    KL or gradient norm as a run's health: `says_lower_is_healthier`)."""
     lowered = name.lower()
     return (any(word in lowered for word in LOWER_IS_BETTER_WORDS)
-            or not LOWER_IS_BETTER_TOKENS.isdisjoint(name_words(name)))
+            or not LOWER_IS_BETTER_TOKENS.isdisjoint(name_words(name))
+            or says_lower_is_healthier(name))
+
+
+def says_lower_is_healthier(name: str) -> bool:
+    """Whether `name` is a KL or a gradient norm by its words (`objective/kl`, `eval_kl`,
+    `actor/grad_norm`; not `kl_coef`, a setting, nor `klass`)."""
+    words = name_words(name)
+    if "coef" in words or "coeff" in words or "beta" in words:
+        return False
+    return any(words[i:i + len(run)] == list(run) for run in HEALTH_WORD_RUNS
+               for i in range(len(words)))
+
+
+def has_no_better_direction(name: str) -> bool:
+    """Whether `name` is an entropy (`entropy`, `objective/entropy`, `actor/entropy_loss`), not
+    a cross-entropy (`train/CrossEntropyLoss`, `eval/cross_entropy`)."""
+    words = name_words(name)
+    return any(word == NO_DIRECTION_WORD and (i == 0 or words[i - 1] != "cross")
+               for i, word in enumerate(words))

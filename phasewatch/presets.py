@@ -34,10 +34,9 @@ from phasewatch.heldout_names import held_out_direction, held_out_match
 #   `eval_<dataset>_pass1` (W&B / TensorBoard: `train/<x>`, `eval/<x>`). SFT: `gpt_loss`, eval
 #   `eval gpt_loss` (with a space). DPO / RM: `acc` (preference accuracy), eval `acc_mean`.
 # - TRL DPO: `rewards/accuracies`, `rewards/margins` (eval rows `eval_rewards/...`).
-# - TRL PPO / RLOO / Online DPO (>= 0.11): `objective/rlhf_reward` (score - KL penalty, "the
-#   ultimate objective"), `objective/scores` (the reward model's), `objective/kl`,
-#   `objective/entropy`, `loss/policy_avg`; TRL's older PPOTrainer: `env/reward_mean` (alias
-#   `ppo/mean_scores`), `ppo/loss/policy`. HF's W&B callback prefixes them `train/`.
+# - TRL PPO, RLOO 0.x, Online DPO: `objective/scores` (the reward model's), `objective/rlhf_reward`
+#   (score - KL penalty), `objective/kl`, `objective/entropy`, `loss/policy_avg`; older PPOTrainer:
+#   `env/reward_mean` (`ppo/mean_scores`), `ppo/loss/policy`; W&B prefixes `train/`. RLOO 1.x: GRPO's.
 # - LLaMA-Factory trainer_log.jsonl: `loss`, `lr` (older: `learning_rate`), `eval_loss`,
 #   `reward` (PPO), `accuracy` (TRL's DPO `rewards/accuracies`: preference accuracy on the
 #   training pairs, not a held-out task accuracy).
@@ -128,9 +127,11 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         # home-made loops: `reward/mean`, `train/mean_reward`, `mean_reward`, `reward_mean`
         "reward/mean", "train/mean_reward", "mean_reward", "reward_mean", "train/reward_mean",
         "env/all/reward/total",  # Tinker cookbook RL
-        # TRL PPO / RLOO / Online DPO, then TRL's older PPOTrainer
-        "objective/rlhf_reward", "train/objective/rlhf_reward", "objective/scores",
-        "train/objective/scores", "env/reward_mean", "ppo/mean_scores",
+        # TRL PPO / RLOO 0.x / Online DPO: the score, as GRPO's `reward` is, before the score
+        # less beta x KL (trial 39: Online DPO's task 0.29 -> 0.99, scores 0.87 -> 0.995, its
+        # rlhf_reward fell: "overfit", stop at step 15); then TRL's older PPOTrainer
+        "objective/scores", "train/objective/scores", "objective/rlhf_reward",
+        "train/objective/rlhf_reward", "env/reward_mean", "ppo/mean_scores",
         # Stable-Baselines3 (progress.csv, console tables), OpenAI Baselines: the mean return of
         # the last 100 training episodes
         "rollout/ep_rew_mean", "EpRewMean", "eprewmean",

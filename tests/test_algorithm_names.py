@@ -22,6 +22,21 @@ def test_a_config_that_names_the_algorithm_wins(config, expected):
     assert infer_algorithm(["loss", "reward_std"], config) == expected
 
 
+@pytest.mark.parametrize("config, expected", [
+    ({"num_generations": 8, "normalize_advantages": False, "beta": 0.05}, "rloo"),  # TRL 1.x
+    ({"rloo_k": 4, "kl_coef": 0.05}, "rloo"),  # TRL 0.x RLOOConfig
+    ({"desirable_weight": 1.0, "undesirable_weight": 1.0, "beta": 0.1}, "kto"),
+    ({"num_generations": 8, "scale_rewards": "group", "beta": 0.0}, "grpo"),  # GRPOConfig
+])
+def test_trl_config_keys_name_the_trainer(config, expected):
+    """TRL 1.x's RLOOTrainer logs GRPO's metric names (`reward_std`): its config tells it apart
+    (trial 39: three RLOO runs were named grpo in a sweep)."""
+    names = ["reward", "reward_std", "kl", "entropy"]
+    if expected == "kto":
+        names = ["rewards/chosen", "rewards/rejected", "kl"]
+    assert infer_algorithm(names, config) == expected
+
+
 def test_config_values_that_are_not_names_are_ignored():
     """DeepSpeed's ZeRO `stage: 2`, an empty string: the metric names decide."""
     assert infer_algorithm(["train/reward_std"], {"stage": 2, "algorithm": ""}) == "grpo"
@@ -30,6 +45,16 @@ def test_config_values_that_are_not_names_are_ignored():
 @pytest.mark.parametrize("names, expected", [
     (["rewards/chosen", "rewards/rejected", "rewards/margins", "loss"], "dpo"),  # TRL DPO
     (["eval_rewards/chosen", "eval_rewards/rejected"], "dpo"),
+    # trial 39: TRL's OnlineDPOTrainer and KTOTrainer log DPO's rewards/chosen and /rejected
+    (["rewards/chosen", "rewards/rejected", "objective/scores", "objective/kl", "beta"],
+     "online_dpo"),
+    (["train/rewards/chosen", "train/rewards/rejected", "train/val/contain_eos_token"],
+     "online_dpo"),
+    (["rewards/chosen", "rewards/rejected", "rewards/margins", "kl", "logps/chosen"], "kto"),
+    (["eval_rewards/chosen", "eval_rewards/rejected", "eval_kl"], "kto"),
+    # TRL 0.x RLOOTrainer: PPO's names without its value loss
+    (["objective/rlhf_reward", "objective/scores", "loss/policy_avg", "val/ratio"], "rloo"),
+    (["objective/rlhf_reward", "loss/policy_avg", "loss/value_avg"], "ppo"),
     (["reward", "reward_std", "kl", "completions/mean_length"], "grpo"),  # TRL GRPO
     (["train/reward", "train/reward_std"], "grpo"),  # through HF's W&B / TensorBoard callbacks
     (["actor/pg_loss", "critic/vf_loss", "critic/score/mean"], "ppo"),  # verl with a critic

@@ -3,7 +3,8 @@
 PPOTrainer `env/reward_mean`: none had a role, so a PPO run's log_history was refused with "no
 performance metric found" (fifth new-user sweep: a TRL PPO trajectory, 1 file). Home-made RL
 loops' `reward_mean` (2 repositories of the fourth and fifth sweeps) had none either, so such a
-run was analysed on its policy loss beside its reward (5 files)."""
+run was analysed on its policy loss beside its reward (5 files). The train reward is the reward
+model's `objective/scores`, before the KL-penalised `objective/rlhf_reward` (trial 39)."""
 
 from __future__ import annotations
 
@@ -30,21 +31,21 @@ def _ppo_row(step: int) -> dict:
             "lr": 5e-6, "episode": 4 * step, "epoch": step / 100, "step": step}
 
 
-def test_trl_ppo_log_history_is_judged_on_its_rlhf_reward(tmp_path, capsys):
+def test_trl_ppo_log_history_is_judged_on_its_scores(tmp_path, capsys):
     state = tmp_path / "trainer_state.json"
     state.write_text(json.dumps({"global_step": 100, "max_steps": 100,
                                  "log_history": [_ppo_row(s) for s in range(1, 101)]}))
     run = read_run(state)
-    assert run.resolve_metric("train/reward") == "objective/rlhf_reward"
+    assert run.resolve_metric("train/reward") == "objective/scores"
     assert run.resolve_metric("train/loss") == "loss/policy_avg"
     assert run.resolve_metric("train/kl") == "objective/kl"
     assert run.resolve_metric("train/entropy") == "objective/entropy"
     assert main(["analyze", "--format", "json", str(state)]) == 0
     result = json.loads(capsys.readouterr().out)["runs"][0]
-    assert result["metric"] == "objective/rlhf_reward" and result["direction"] == "max"
+    assert result["metric"] == "objective/scores" and result["direction"] == "max"
     assert main(["watch", "--format", "jsonl", str(state)]) == 0
     summary = [json.loads(line) for line in capsys.readouterr().out.splitlines()][-1]
-    assert summary["metric"] == "objective/rlhf_reward"
+    assert summary["metric"] == "objective/scores"
 
 
 @pytest.mark.parametrize("reward_name", ["reward_mean", "env/reward_mean"])

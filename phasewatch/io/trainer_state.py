@@ -3,7 +3,9 @@
 `log_history` is a list of dicts, one per `Trainer.log` call, each with `step` (and `epoch`):
 training rows (`loss`, `learning_rate`, TRL's `reward`, `kl`, ...), evaluation rows
 (`eval_loss`, `eval_accuracy`, ...) and a final summary row (`train_runtime`, ...). Rows for one
-step merge. Names are kept as written; the presets alias `eval_x` as `eval/x`.
+step merge. Names are kept as written; the presets alias `eval_x` as `eval/x`. The run's config
+is the state's scalar fields over the TrainingArguments of the output folder's TensorBoard log,
+where it has one (`trainer_args`).
 
 Accepted shapes: `{"log_history": [...], ...}` (trainer_state.json, or a custom
 `training_logs.json` that saved the same dict) and a bare list of such rows.
@@ -191,6 +193,7 @@ class Source(RecordSource):
         self.info.name = path.parent.name or path.stem
         self._stamp: tuple[int, int] | None = None
         self._rows: list[dict] = []  # the log rows read so far (as the file holds them)
+        self._arguments: dict | None = None
 
     def read(self, final: bool = True):
         path = self.path
@@ -228,8 +231,13 @@ class Source(RecordSource):
         self.warnings.extend(warnings)
         meta = doc if isinstance(doc, dict) else {}
         if meta:
-            self.info.config = {key: v for key, v in meta.items()
-                                if key != HISTORY_KEY and not isinstance(v, (dict, list))}
+            if self._arguments is None:  # the TrainingArguments beside it (`trainer_args`)
+                from phasewatch.io.trainer_args import trainer_arguments
+
+                self._arguments = trainer_arguments(path)
+            self.info.config = {**self._arguments, **{
+                key: v for key, v in meta.items()
+                if key != HISTORY_KEY and not isinstance(v, (dict, list))}}
             if reached_max_steps(meta):
                 self.info.finished = True
         for line, row in new:
