@@ -248,7 +248,7 @@ class LiveWatch:
         plan = self.plan.from_epochs(record.step, values, self.monitor.config.planned_steps,
                                      self.source.info.step_unit)
         if plan is not None:
-            self.monitor.set_planned_steps(plan)
+            self.monitor.set_planned_steps(plan or None)
         if self.axis is not None and (note := self.axis.add(record.step, values)):
             self.notice(f"{self.source.source}: {note}")
         if self.set_mean is not None:

@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from phasewatch.planned import EPOCHS_KEY, PlanSource, epoch_plan, planned_epochs
+from phasewatch.planned import (
+    EPOCH_COUNT_KEY,
+    EPOCHS_KEY,
+    EpochSteps,
+    PlanSource,
+    epoch_count,
+    epoch_plan,
+    logged_epoch,
+    planned_epochs,
+)
 
 
 class LivePlan:
@@ -19,6 +28,9 @@ class LivePlan:
         self.say = say
         self.source: PlanSource | None = None
         self._epochs: float | None = None  # a run planned in epochs, until the steps are known
+        self._count: EpochSteps | None = None  # a config's `epochs`, while the steps are epochs
+        self._last_epoch: tuple[int, Any] | None = None  # the last (step, epoch) logged
+        self._rounded = False  # two rows at different steps logged the same epoch
 
     def start(self, options: dict[str, Any], info, log_format: str) -> None:
         """Set `options["planned_steps"]` from the option or the log's config (`info` the
@@ -29,22 +41,57 @@ class LivePlan:
             self.source = PlanSource.of_config(info.config, log_format)
             if self.source is not None:
                 options["planned_steps"] = self.source.steps
-            else:  # else epochs x the steps one takes (`from_epochs`)
+            else:  # else epochs x the steps one takes, or the epochs the steps are
                 self._epochs = planned_epochs(info.config)
+                count = epoch_count(info.config)
+                self._count = EpochSteps(count) if count is not None else None
         if self.source is not None:
             self.say(self.source.said(info.step_unit))
 
     def from_epochs(self, step: int, values: Mapping[str, Any], current: int | None,
                     unit: str) -> int | None:
         """The planned steps the epoch logged with this record gives, when they differ from
-        `current` (said the first time); else None."""
+        `current` (said the first time); 0 when a plan given before is gone (the steps were not
+        the epochs after all); else None."""
+        if self._count is not None:
+            return self._from_count(step, values, current, unit)
         if self._epochs is None:
             return None
-        plan = epoch_plan(self._epochs, step, values)
+        epoch = logged_epoch(values)
+        if epoch is not None:
+            last, self._last_epoch = self._last_epoch, (step, epoch)
+            self._rounded |= last is not None and last[0] != step and last[1] == epoch
+        plan = epoch_plan(self._epochs, step, values, self._rounded)
+        if plan is None and self._rounded and self.source is not None and epoch is not None:
+            self.say(f"planned length dropped: the `epoch` logged is rounded ({epoch} at step "
+                     f"{step}), too coarse to tell the steps an epoch takes")
+            self.source = None  # a plan read from an epoch taken as exact
+            return 0
         if plan is None or plan == current:  # 8 us a call
             return None
         if self.source is None:
             self.source = PlanSource(plan, "epochs", EPOCHS_KEY, epochs=self._epochs)
             self.say(self.source.said(unit))
         self.source.steps = plan
+        return plan
+
+    def _from_count(self, step: int, values: Mapping[str, Any], current: int | None,
+                    unit: str) -> int | None:
+        """The config's `epochs` as the plan, while the rows say the steps are epochs."""
+        self._count.add(step, values)
+        plan = self._count.plan
+        if plan is None:
+            self._count = None
+            if self.source is None:
+                return None
+            self.say(f"planned length dropped: the row at step {step} shows the steps are not "
+                     f"the epochs the config's `{EPOCH_COUNT_KEY}` counts")
+            self.source = None
+            return 0
+        if plan == current:
+            return None
+        if self.source is None:
+            self.source = PlanSource(plan, "epoch_count", EPOCH_COUNT_KEY,
+                                     epochs=self._count.epochs)
+            self.say(self.source.said(unit))
         return plan

@@ -5,7 +5,8 @@ run is set by epochs instead), verl's `trainer.total_training_steps`, LLaMA-Fact
 `total_steps` (on every line of its trainer_log.jsonl), phasewatch's own trainer `steps`; a
 reader that finds the plan in a console banner gives `planned_steps`, in the log's own step
 units (a Hugging Face console log: its `Total optimization steps` where its banner fixes the
-steps per epoch, else `Num Epochs` x 10,000, as its rows count ten-thousandths of an epoch). A
+steps per epoch, or its progress bar's total where the bar gives the rows' steps, else `Num
+Epochs` x 10,000, as its rows count ten-thousandths of an epoch). A
 config may hold the key flattened ("trainer.total_training_steps", as W&B and MLflow show
 nested settings) or nested, and as a string (MLflow parameters are strings).
 """
@@ -60,7 +61,7 @@ def planned_key(config: Mapping[str, Any]) -> tuple[int, str] | None:
 # Formats whose plan is in the log's own text, not in a config: where each states it.
 STATED_BY_LOG = {
     "hf_console": "the Trainer's console banner, its `Total optimization steps` or else its "
-                  "`Num Epochs` x 10,000",
+                  "`Num Epochs` x 10,000, or its progress bar's `N/TOTAL`",
     "keras_console": "the console's `Epoch N/M`",
     "kv_console": "the console counter's `N/TOTAL`",
     "olmo_console": "the console's `[step=N/MAX]`",
@@ -75,9 +76,10 @@ class PlanSource:
     """The planned length a watch judges "early" against, and where it came from: `origin`
     "option" (--planned-steps, `planned_steps=`), "config" (a key of the run's config: W&B's,
     Trackio's, MLflow's params, trainer_state.json's, a JSON-lines log's settings), "log" (the
-    log's own text: a console banner or counter, `STATED_BY_LOG`) or "epochs" (the config's
+    log's own text: a console banner or counter, `STATED_BY_LOG`), "epochs" (the config's
     `num_train_epochs` x the steps an epoch takes, from the logged `epoch`: refined as the run
-    goes on, so `steps` is the last estimate)."""
+    goes on, so `steps` is the last estimate) or "epoch_count" (the config's `epochs`, in a
+    run whose steps are its epochs: `EpochSteps`)."""
 
     steps: int
     origin: str
@@ -100,6 +102,9 @@ class PlanSource:
         if self.origin == "log":
             stated = STATED_BY_LOG.get(self.format) or STATED_BY_LOG["notebook"]
             return f"stated by the log: {stated}"
+        if self.origin == "epoch_count":
+            return (f"from the run's config `{self.key}` {self.epochs:g}, as its steps are its "
+                    "epochs, a row each")
         if self.origin == "epochs":
             per_epoch = self.steps / self.epochs if self.epochs else float("nan")
             return (f"from the run's config `{EPOCHS_KEY}` {self.epochs:g} x the {per_epoch:.4g} "
@@ -110,7 +115,9 @@ class PlanSource:
         """"200 steps"; in a log whose steps are not steps, where it ends ("epoch 29")."""
         from phasewatch.step_units import at
 
-        return f"{self.steps} steps" if unit == "step" else f"up to {at(self.steps, unit)}"
+        if unit == "step" and self.origin != "epoch_count":  # else its last step, not a count
+            return f"{self.steps} steps"
+        return f"up to {at(self.steps, unit)}"
 
     def said(self, unit: str = "step") -> str:
         """What `watch` says on stderr when its monitor starts with this plan."""
@@ -124,17 +131,111 @@ class PlanSource:
         return {"steps": self.steps, "from": self.origin, "key": self.key}
 
 
+EPOCH_COUNT_KEY = "epochs"  # Keras' `model.fit(epochs=...)`, a script's `config={"epochs": 10}`
+
+
+def epoch_count(config: Mapping[str, Any]) -> int | None:
+    """The config's `epochs`, a whole number > 0, where it states no planned steps and no
+    `num_train_epochs` (a Hugging Face run's `epochs` beside them is its own); else None."""
+    if planned_key(config) is not None or planned_epochs(config) is not None:
+        return None
+    count = _positive_number(_lookup(config, EPOCH_COUNT_KEY))
+    return int(count) if count is not None and count.is_integer() else None
+
+
+class EpochSteps:
+    """Whether a run's steps are its epochs, as its rows so far say, and then its planned last
+    step: the config's `epochs` E counted from the first step (0 or 1), as Keras' `Epoch 9/40`
+    is epoch 39 at most. wandb-naver-bert-10ep holds `epochs: 10` and one row per epoch at
+    steps 0-9 (a held-out loss and accuracy in each), and without a plan its held-out loss's
+    rise from epoch 1 read live as a disruption at 7 with best checkpoint 0. The steps are
+    epochs while they go up by one from 0 or 1, stay within E, and every row holds a held-out
+    metric (`heldout_names`: a row per evaluation, not per batch) and no epoch column other
+    than the step itself (Keras' WandbCallback logs `epoch`, the step); a row that breaks this
+    ends it for good."""
+
+    def __init__(self, epochs: int):
+        self.epochs = epochs
+        self.first: int | None = None
+        self.last: int | None = None
+        self.broken = False
+
+    def add(self, step: int, names) -> None:
+        """A row at `step` with these metric `names` (and its `epoch` value, if any, in
+        `names` as a mapping's)."""
+        if self.broken:
+            return
+        first = step if self.first is None else self.first
+        ok = (step in (0, 1) if self.last is None else step in (self.last, self.last + 1)) \
+            and step <= first + self.epochs - 1 and _holds_held_out(names) \
+            and all(_positive_number(names[n]) in (None, float(step), float(step + 1))
+                    for n in EPOCH_METRICS if isinstance(names, Mapping) and n in names)
+        if not ok:
+            self.broken = True
+            return
+        self.first, self.last = first, step
+
+    @property
+    def plan(self) -> int | None:
+        return None if self.broken or self.first is None else self.first + self.epochs - 1
+
+
+def _holds_held_out(names) -> bool:
+    from phasewatch.heldout_names import held_out_match
+
+    return any(held_out_match(name) is not None for name in names)
+
+
 def planned_epochs(config: Mapping[str, Any]) -> float | None:
     """The epochs a run set by epochs plans (`num_train_epochs`), if its config says: a
     Hugging Face run with `max_steps` -1, as TensorBoard and W&B show its arguments."""
     return _positive_number(_lookup(config, EPOCHS_KEY))
 
 
-def epoch_plan(epochs: float, step: int, values: Mapping[str, Any]) -> int | None:
-    """`epochs` x the steps an epoch takes, from the epoch a record at `step` logs (None when
-    it logs none, or none past the start)."""
-    epoch = _positive_number(next((values[n] for n in EPOCH_METRICS if n in values), None))
-    return None if epoch is None or step <= 0 else round(epochs * step / epoch)
+def epoch_resolution(text: str, largest: float) -> float:
+    """The most a printed epoch can be off, doubled (the step of its last digit), up to epoch
+    `largest`: ProgressCallback's `f"{epoch:.4g}"` strings keep 4 significant digits;
+    older versions' bare numbers were `round(epoch, 2)`; a bare number with more decimals is
+    the float itself."""
+    if text.startswith(("'", '"')):
+        return 10.0 ** (math.floor(math.log10(max(largest, 1e-9))) - 3)
+    decimals = len(text.partition(".")[2].partition("e")[0]) if "." in text else 0
+    return 0.01 if decimals <= 2 and "e" not in text.lower() else 1e-12
+
+
+# How far off a plan from a printed epoch may be: it only says where the early part (the first
+# `EARLY_FRACTION`) ends, and 2% moves that by under 1% of the run
+PLAN_TOLERANCE = 0.02
+
+
+def epoch_plan(epochs: float, step: int, values: Mapping[str, Any],
+               rounded: bool = False, least: bool = False) -> int | None:
+    """`epochs` x the steps an epoch takes, from the epoch a record at `step` logs; None when
+    it logs none or none past the start. A `rounded` epoch (two rows at different steps logged
+    the same one: an exact epoch grows with every step) is as exact as its last printed digit
+    (`epoch_resolution`), and gives no plan it cannot fix within `PLAN_TOLERANCE`:
+    wandb-mistral-qlora-trainloss-409 logs `train/epoch` rounded to 0.01 (0.00 to step 2500,
+    0.01 from 2510: its epoch takes ~500,000 steps), and 4090 / 0.01 made a plan of 409,000
+    steps, 251,000 at the first 0.01 (the true epoch is 0.005-0.015 there: any plan from
+    167,000 to 502,000 steps). With `least`, the fewest steps the plan can be instead (the
+    epoch at its largest), which a coarse epoch still gives."""
+    raw = logged_epoch(values)
+    epoch = _positive_number(raw)
+    if epoch is None or step <= 0:
+        return None
+    if rounded:
+        text = f"'{raw}'" if isinstance(raw, str) else repr(float(raw))
+        half = epoch_resolution(text, epoch) / 2
+        if least:
+            return math.floor(epochs * step / (epoch + half))
+        if epoch <= half or (epoch + half) / (epoch - half) > 1 + PLAN_TOLERANCE:
+            return None
+    return round(epochs * step / epoch)
+
+
+def logged_epoch(values: Mapping[str, Any]) -> Any:
+    """The epoch a record logs beside its values (`EPOCH_METRICS`), as logged, or None."""
+    return next((values[n] for n in EPOCH_METRICS if n in values), None)
 
 
 def _positive_number(value: Any) -> float | None:
@@ -151,18 +252,35 @@ def _lookup(config: Mapping[str, Any], key: str) -> Any:
     return _lookup(inner, rest) if isinstance(inner, Mapping) else None
 
 
-def run_plan(run) -> int | None:
+def run_plan(run, least: bool = False) -> int | None:
     """The planned length `watch` judges "early" against (`phasewatch.planned`): stated in the
-    config, or the planned epochs x the steps the logged epoch says one takes."""
+    config, or the planned epochs x the steps the logged epoch says one takes, or the config's
+    `epochs` where the run's steps are its epochs (`EpochSteps`, over its rows as watch reads
+    them). With `least`, the fewest steps a rounded epoch leaves the plan (`epoch_plan`)."""
     plan, epochs = planned_steps(run.config), planned_epochs(run.config)
+    if plan is None and epochs is None and (count := epoch_count(run.config)) is not None:
+        return _epoch_steps_plan(run, count)
     if plan is not None or epochs is None:
         return plan
     name = next((name for name in EPOCH_METRICS if name in run.metrics), None)
     if name is None:
         return None
     logged = run.column(name)  # its latest epoch, as watch reads it at the end
-    return None if not logged.values.size else epoch_plan(
-        epochs, int(logged.steps[-1]), {name: float(logged.values[-1])})
+    if not logged.values.size:
+        return None
+    repeats = (logged.values[1:] == logged.values[:-1]) & (logged.steps[1:] > logged.steps[:-1])
+    return epoch_plan(epochs, int(logged.steps[-1]), {name: float(logged.values[-1])},
+                      rounded=bool(repeats.any()), least=least)
+
+
+def _epoch_steps_plan(run, count: int) -> int | None:
+    """`EpochSteps` over the run's rows, a step's values together, as watch feeds them."""
+    counter = EpochSteps(count)
+    for step, rows in run.table.groupby("step", sort=True):
+        counter.add(int(step), dict(zip(rows["metric"], rows["value"])))
+        if counter.broken:  # a per-batch log of many steps is not read to its end
+            break
+    return counter.plan
 
 
 ENDS_EARLY = 0.98  # a log whose last step is below this fraction of its plan ended early
@@ -177,11 +295,14 @@ def unfinished_note(run, plan: int | None) -> str | None:
     (or of a sweep's row) must know the run did not reach its end (trial 33: a CHORD run read
     at step 1320 of 2000 printed its phases and a "recommended stop" with nothing saying so)."""
     ends = [int(steps[-1]) for steps, _ in run.columns().values() if steps.size]
+    least = ""
+    if plan is None and not getattr(run, "finished", True):  # a rounded epoch's bound
+        plan, least = run_plan(run, least=True), " or a later one"
     if plan is None or not ends or max(ends) >= ENDS_EARLY * plan:
         return None
     from phasewatch.step_units import at
 
     unit = getattr(run, "step_unit", "step") or "step"
-    return (f"the log ends at {at(max(ends), unit)}, before the {at(plan, unit)} its run "
+    return (f"the log ends at {at(max(ends), unit)}, before the {at(plan, unit)}{least} its run "
             "plans: the run stopped early (an early-stopping callback, a crash) or was still "
             "training when it was read, and its phases are those of the steps logged")

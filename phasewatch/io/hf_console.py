@@ -15,8 +15,12 @@ epoch takes be known exactly (`TrainingBanner.steps_per_epoch`) and the printed 
 one step, each row gets its optimizer step, round(epoch x steps per epoch), and the `epoch`
 stays a metric. Otherwise the rows are counted in ten-thousandths of an epoch (epoch x 10,000,
 `STEPS_PER_EPOCH`), the run's step unit is "epoch/10000" (`phasewatch.xaxis.unit_scale`) and
-every output says "epoch 1.35", never a step. The choice is made at the first row, from the
-banner before it, so a followed log and a replay of the whole file agree. Rows printed with a
+every output says "epoch 1.35", never a step. Without such a banner, the Trainer's progress
+bar gives the step where its draws and the rows went through one logging handler (`... - INFO -
+71%|###| 2610/3657 [03:28<11:00, 1.59it/s]`): `ProgressCallback` moves the bar to the global
+step before it logs, so the last draw before a row is the row's step, and the bar's total is
+the planned length (`ProgressBar`). The choice is made at the first row, from what
+came before it, so a followed log and a replay of the whole file agree. Rows printed with a
 coarse epoch (`round(epoch, 2)` in older versions) can share a value; the later row then wins,
 and a warning says how many did.
 """
@@ -32,6 +36,7 @@ from typing import Any
 from phasewatch.io.lines import BadLine
 from phasewatch.io.source import LogFileSource
 from phasewatch.io.verl_console import ANSI
+from phasewatch.planned import epoch_resolution
 from phasewatch.values import to_float
 
 FORMAT = "hf_console"
@@ -58,6 +63,9 @@ BANNER_FIELDS = {
     "steps": re.compile(r"\bTotal optimization steps = ([\d,]+)\s*$"),
 }
 ROW_UNIT = "epoch/10000"  # the rows' unit when their optimizer step is not known
+# A tqdm draw of an iteration bar (`2610/3657 [03:28<11:00,  1.59it/s]`); a `datasets.map` bar
+# counts examples (`examples/s`) and is none
+BAR_DRAW = re.compile(r"(?<![\d/])(\d+)/(\d+) \[[^\]\r\n]*(?:it/s|s/it)\]")
 
 
 class TrainingBanner:
@@ -124,19 +132,57 @@ class TrainingBanner:
         return per_epoch
 
 
+class ProgressBar:
+    """The tqdm bars a console log draws, where the log keeps their order with the rows.
+
+    `ProgressCallback` moves the training bar to the global step (`on_step_end`) before
+    `Trainer.log` prints the row, so the last draw before a row is its step where both went
+    through one writer: a logging handler, whose prefix (`2025-03-06 23:06:56,737 - INFO - `)
+    heads the draws and the rows alike. hfconsole-phi2-qlora-10ev draws `2610/3657` before its
+    row at epoch 2.14 and `2700/3657` before its evaluation at 2.21: its 115 rows, at epochs
+    rounded to 0.01 (19 sharing one with the row before), are at steps 2610-3657 of 3657. A
+    terminal's bar is redrawn with `\r` on stderr while the rows go to a buffered stdout, with
+    no prefix: the rows come in blocks apart from the draws (hfconsole-hotpotqa-grpo-reward: 30
+    rows after the draws 1-620 of 1875; hfconsole-unlearning-sft-grpo-reward: 8 rows after each
+    8 draws), so the draw before a row is not its step and they give none."""
+
+    def __init__(self) -> None:
+        self.last: dict[int, int] = {}  # total -> its counter at the last draw
+        self.latest: tuple[int, str] | None = None  # the last draw's total and prefix
+
+    def feed(self, text: str) -> None:
+        draws = list(BAR_DRAW.finditer(text)) if "/" in text else ()
+        if not draws:
+            return
+        count, total = int(draws[-1].group(1)), int(draws[-1].group(2))
+        if count <= total:
+            self.last[total] = count
+            head = text[:draws[-1].start()]
+            percent = head.rfind("%|")  # the text before the bar's `71%|`
+            self.latest = (total, _prefix(head[:percent].rstrip("0123456789")
+                                          if percent >= 0 else head))
+
+    def training(self, epoch: float, stated: int | None, row_head: str) -> int | None:
+        """The total of the training bar, taken at the first row (its text before the dict
+        `row_head`): the bar drawn last before it, with the row's writer's prefix, at a step
+        > 0 for a row past epoch 0 (not an evaluation bar drawn before an evaluation at the
+        start), and with the banner's `Total optimization steps` where it states one."""
+        if self.latest is None:
+            return None
+        total, prefix = self.latest
+        if not prefix or prefix != _prefix(row_head) or stated not in (None, total):
+            return None
+        return total if (self.last[total] > 0) == (epoch > 0) else None
+
+
+def _prefix(text: str) -> str:
+    """A logging handler's prefix without its numbers (time, line): what one writer puts
+    before each of its lines."""
+    return re.sub(r"\d+(?:[.,]\d+)?", "#", text).strip(" \t|")
+
+
 def _ceil(a: int, b: int) -> int:
     return -(-a // b)
-
-
-def epoch_resolution(text: str, largest: float) -> float:
-    """The most a printed epoch can be off, doubled (the step of its last digit), up to epoch
-    `largest`: ProgressCallback's `f"{epoch:.4g}"` strings keep 4 significant digits;
-    older versions' bare numbers were `round(epoch, 2)`; a bare number with more decimals is
-    the float itself."""
-    if text.startswith(("'", '"')):
-        return 10.0 ** (math.floor(math.log10(max(largest, 1e-9))) - 3)
-    decimals = len(text.partition(".")[2].partition("e")[0]) if "." in text else 0
-    return 0.01 if decimals <= 2 and "e" not in text.lower() else 1e-12
 
 
 EPOCH_TEXT = re.compile(r"'epoch':\s*('[^']*'|\"[^\"]*\"|[^,}\s]+)")
@@ -209,12 +255,15 @@ def _parse(candidate: str) -> dict[str, Any]:
 
 class LineParser:
     """Lines with a `{... 'epoch': ...}` dict give one record: at its optimizer step where the
-    banner before the first row fixes the steps per epoch, else at epoch x 10,000."""
+    banner before the first row fixes the steps per epoch, or where the progress bar drawn
+    before it states it (`ProgressBar`), else at epoch x 10,000."""
 
     def __init__(self) -> None:
         self.finished = False
         self.banner = TrainingBanner()
         self.per_epoch: int | None = None  # steps per epoch, decided at the first row
+        self.bars = ProgressBar()
+        self.bar_total: int | None = None  # the training bar's total, where it gives the steps
         self.step_unit = "step"
         self._decided = False
         self._last: tuple[int, frozenset] | None = None
@@ -225,6 +274,8 @@ class LineParser:
     @property
     def settings(self) -> dict[str, int]:
         """The planned length in the rows' steps, for the run's config (`phasewatch.planned`)."""
+        if self._decided and self.bar_total is not None:
+            return {"planned_steps": self.bar_total}
         if self._decided and self.per_epoch is not None:
             steps = self.banner.fields.get("steps")
             return {} if not steps else {"planned_steps": steps}
@@ -247,9 +298,10 @@ class LineParser:
                          "steps per epoch; its rows are counted as the first training's")
         return notes
 
-    def _decide(self, candidate: str) -> None:
-        """Steps per epoch (or None: the rows count ten-thousandths of an epoch), from the
-        banner and how the first row prints its epoch."""
+    def _decide(self, candidate: str, epoch: float, head: str) -> None:
+        """Steps per epoch (or None), from the banner and how the first row prints its epoch;
+        without them, the training bar drawn before it (or None: the rows count
+        ten-thousandths of an epoch)."""
         self._decided = True
         per_epoch = self.banner.steps_per_epoch()
         printed = EPOCH_TEXT.search(candidate)
@@ -260,11 +312,15 @@ class LineParser:
         else:
             per_epoch = None
         self.per_epoch = per_epoch
-        self.step_unit = "step" if per_epoch is not None else ROW_UNIT
+        if per_epoch is None:
+            self.bar_total = self.bars.training(epoch, self.banner.fields.get("steps"), head)
+        self.step_unit = "step" if per_epoch is not None or self.bar_total else ROW_UNIT
         self._banner_fields = dict(self.banner.fields)
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         candidate = _row(line)
+        head = line if candidate is None else line[:max(line.rfind(candidate), 0)]
+        self.bars.feed(head)
         if candidate is None:
             self.banner.feed(line)
             if self._decided and self.per_epoch is not None and not self.banner.open \
@@ -278,8 +334,11 @@ class LineParser:
         if epoch is None or math.isnan(epoch) or epoch < 0 or epoch > 1e9:
             raise BadLine(f"the epoch is not a number >= 0: {row.get(EPOCH_KEY)!r}")
         if not self._decided:
-            self._decide(candidate)
-        step = round(epoch * (self.per_epoch or STEPS_PER_EPOCH))
+            self._decide(candidate, epoch, head)
+        if self.bar_total is not None:
+            step = self.bars.last[self.bar_total]
+        else:
+            step = round(epoch * (self.per_epoch or STEPS_PER_EPOCH))
         keys = frozenset(k for k in row if k != EPOCH_KEY)
         self._rows += END_KEY not in row
         if self._last is not None and self._last[0] == step and self._last[1] & keys:
