@@ -121,28 +121,22 @@ def residual_sd(residuals: np.ndarray, n_params: int) -> float:
     return mad * float(np.sqrt(r.size / dof))
 
 
-def mostly_one_value(values: np.ndarray) -> bool:
-    """Whether half the points or more share one value (a rate pinned at 0 or 1, a length at
-    its cap): fits that chase the few other readings leave residuals of exactly 0 there."""
-    y = np.asarray(values, dtype=np.float64)
-    return y.size > 0 and int(np.unique(y, return_counts=True)[1].max()) * 2 >= y.size
-
-
-def pinned_at_bound(values: np.ndarray) -> bool:
-    """Whether the series sits on a bound: half its points or more share one value
-    (`mostly_one_value`) and that value is its lowest or highest (a rate pinned at 0 or 1, a
-    length at its cap). An accuracy on a few hundred prompts that repeats a middle value
-    three times in six evaluations is not pinned: its other readings are data, not blips."""
+def pinned_at_bound(values: np.ndarray, share: float = 0.5, at_least: int = 1) -> bool:
+    """Whether the series sits on a bound: `share` of its points or more (and `at_least`) share
+    one value, and that value is its lowest or highest (a rate pinned at 0 or 1, a length at its
+    cap). An accuracy on a few hundred prompts that repeats a middle value three times in six
+    evaluations is not pinned: its other readings are data, not blips."""
     y = np.asarray(values, dtype=np.float64)
     y = y[np.isfinite(y)]
-    if not mostly_one_value(y):
+    if y.size == 0:
         return False
     levels, counts = np.unique(y, return_counts=True)
-    return bool(levels[int(np.argmax(counts))] in (levels[0], levels[-1]))
+    top = int(np.argmax(counts))
+    return bool(counts[top] >= max(share * y.size, at_least) and top in (0, levels.size - 1))
 
 
 def off_bound_sd(values: np.ndarray) -> float:
-    """Noise sd of a rate pinned at a bound (or a length at its cap, `mostly_one_value`), read
+    """Noise sd of a rate pinned at a bound (or a length at its cap, `pinned_at_bound`), read
     from the readings off the bound: the readings at the bound differ by exactly 0 and would
     put the noise near 0, so that the first reading a few hundredths below a rate pinned at 1.0
     would pass for a rise. The larger of `noise_scale` of the readings off the bound (in order)

@@ -12,12 +12,21 @@ from collections import deque
 import numpy as np
 
 from phasewatch.fastmedian import median, median_rows
-from phasewatch.noise import ar_inflation, local_ar, noise_scale, second_difference_sd
+from phasewatch.noise import (
+    ar_inflation,
+    local_ar,
+    noise_scale,
+    off_bound_sd,
+    pinned_at_bound,
+    second_difference_sd,
+)
 
 DIFF_BLOCK = 16  # differences per block when estimating their autocorrelation
 AR_FEW_DIFFS = 100
 SHORT_SERIES = 64  # up to this many values, second differences may give the noise scale
 SECOND_DIFF_FROM = 10  # ... from this many (a MAD of fewer can come out near zero)
+PINNED_SHARE = 0.25  # readings at a bound, of the recent ones, that make their noise unreadable
+PINNED_READINGS = 3  # ... and at the least this many
 SMALL_SAMPLE_SE = 1.2  # early values: the noise's upper ~1-se bound (2.3 cost sparse stops)
 
 
@@ -32,6 +41,11 @@ def clip_outliers(y: np.ndarray, white: float, k: float = 3.0) -> np.ndarray:
     centre[1:-1] = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
     centre[0], centre[-1] = centre[1], centre[-2]  # the first and the last three
     return np.minimum(np.maximum(y, centre - k * white), centre + k * white)  # np.clip: ~3x
+
+
+def _off_bound(y: np.ndarray) -> int:
+    """How many of `y` differ from its most common value."""
+    return int(y.size - np.unique(y, return_counts=True)[1].max())
 
 
 def rise_scale(values: deque, white: float, sigma: float) -> float:
@@ -80,6 +94,14 @@ def effective_noise(values: deque, window: int) -> tuple[float, float, float]:
         second = second_difference_sd(y)
         if second > 0:
             sigma = min(sigma, second)
+    if pinned_at_bound(y, PINNED_SHARE, PINNED_READINGS) and _off_bound(y) >= SECOND_DIFF_FROM:
+        # Readings at a bound (an exact match of 1.0 at every evaluation before a collapse)
+        # differ by exactly 0: from a quarter of the differences on, their MAD is the smallest
+        # of the others (0.0017 against a binomial 0.035 after a DPO run's collapse, and a
+        # 0.02 wiggle was a '4.0 se' readaptation). The readings off the bound carry the noise,
+        # as offline (`off_bound_sd`), once there are enough of them to be more than the
+        # departure itself (the first few off a bound are the fall: 0.775, 0.505, 0.485).
+        sigma = max(sigma, off_bound_sd(y))
     # A MAD from k differences is uncertain by ~1.16 / sqrt(k) of itself (37% efficiency) and
     # can come out far too small early on: judge the first values against an upper bound that
     # fades out by SHORT_SERIES values, so a run's first evaluations raise no false alarm.
