@@ -23,6 +23,7 @@ from phasewatch.checkpoint import (
     note_held_best,
     note_start_beats_stop,
     overfit_peaks,
+    stop_level,
 )
 from phasewatch.choice_notes import notes_on_choice
 from phasewatch.confidence import below_resolution, few_points_confidence
@@ -283,6 +284,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         # what was left out, so a figure marks exactly these (none with keep_outliers)
         "outlier_steps": list(series.outlier_steps),
     }
+    if (level := stop_level(phases, steps, y, peaks)) is not None:  # what the stop was ranked by
+        extra["stop_level"] = {"value": series.own_units(level[0]), "evaluations": level[1]}
     if (confidence := few_points_confidence(phases, y.size)) is not None:
         step = below_resolution(y, shown_sd) if known is None else None
         if step is not None:

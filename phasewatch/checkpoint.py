@@ -79,7 +79,7 @@ def best_index(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
     the run's stretches (`whole_run_trend.averaged_best`: each evaluation is too noisy for a
     3-point median to place its best), the best evaluation of the stretch whose mean is best."""
     if not peaks:
-        lo, hi = _best_stretch(phases, steps, y.size)
+        lo, hi = _best_stretch(phases, steps, y.size) or (0, y.size - 1)
         return extreme_index(y, lo, hi, highest=True)
     best = max(peaks.values(), key=lambda i: (y[i], -i))
     last = max(k for k, p in enumerate(phases) if p.name == "overfit")
@@ -92,17 +92,32 @@ def best_index(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
     return best
 
 
-def _best_stretch(phases: list[Phase], steps: np.ndarray, n: int) -> tuple[int, int]:
-    """The indices to look for the best evaluation in: the whole run, or the evaluations of the
-    best mean where a rise was decided from the run's stretches. A GRPO batch reward in steps of
-    1/8 that reaches its ceiling 2.0 on a quarter of its 2,900 steps had its checkpoint at step 90
-    (the first two 2.0s in a row) beside "best around step 2626: a mean of 30 evaluations"."""
+def _best_stretch(phases: list[Phase], steps: np.ndarray, n: int) -> tuple[int, int] | None:
+    """The indices to look for the best evaluation in where a rise was decided from the run's
+    stretches: the evaluations of the best mean (None where none was: the whole run is). A GRPO
+    batch reward in steps of 1/8 that reaches its ceiling 2.0 on a quarter of its 2,900 steps
+    had its checkpoint at step 90 (the first two 2.0s in a row) beside "best around step 2626: a
+    mean of 30 evaluations"."""
     for phase in phases:
         if phase.name in UP_PHASES and "peak_averaged" in phase.stats:
             k = int(phase.stats["peak_averaged"])
             lo = max(0, int(np.searchsorted(steps, phase.stats["peak_step"])) - k // 2)
             return lo, min(n - 1, lo + k - 1)
-    return 0, n - 1
+    return None
+
+
+def stop_level(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
+               peaks: dict[int, int]) -> tuple[float, int] | None:
+    """(mean, evaluations) of the stretch the stop was ranked by where `best_index` took it from
+    one (no overfit, a rise decided from the run's stretches), else None: the stop is that
+    stretch's best single evaluation, one lucky batch beside the level ranked (trial 39b: a
+    comparison table's "at stop 2.542", a GRPO reward's maximum, where the stretch's mean was
+    1.74 and the run ended at 1.49)."""
+    stretch = None if peaks else _best_stretch(phases, steps, y.size)
+    if stretch is None:
+        return None
+    lo, hi = stretch
+    return float(np.mean(y[lo:hi + 1])), hi - lo + 1
 
 
 def beats_last(phases: list[Phase], y: np.ndarray, best: int, sd: float,

@@ -95,10 +95,15 @@ def shared_step_unit(runs_and_metrics: Iterable[tuple[Run, str]]) -> str:
 
 def check_comparable(runs: list[Run]) -> None:
     """A usage error when a run of several to draw on one axis counts its rows in a scaled unit
-    (an HF console log without steps: epoch x 10,000): its numbers are no steps, and another
-    run's steps beside them would put it at 10,000 times its length (trial 35b: drawn from
-    2356 to 30000 for a run of about 1276 steps, or, first of the two, an error that said to
-    use --x step, which its log cannot give)."""
+    (an HF console log without steps: epoch x 10,000) that another of them does not: its
+    numbers are no steps, and another run's steps beside them would put it at 10,000 times its
+    length (trial 35b: drawn from 2356 to 30000 for a run of about 1276 steps, or, first of the
+    two, an error that said to use --x step, which its log cannot give). Runs that all count
+    the same scaled unit share that axis (trial 39b: two HF console DPO logs without steps,
+    `--x epoch`, were refused as if they had none)."""
+    units = {step_unit(run) for run in runs}
+    if len(units) == 1:
+        return
     for run in runs:
         counts = step_unit(run)
         if unit_scale(counts) != 1:
@@ -107,6 +112,19 @@ def check_comparable(runs: list[Run]) -> None:
                              f"{word}s), so it shares no x axis with the other runs: draw it "
                              "alone, or compare the runs in a table with `phasewatch analyze "
                              "RUN1 RUN2 ...`")
+
+
+def shared_scaled_axis(runs: list[Run], unit: str | None) -> XAxis | None:
+    """The axis of several runs whose rows all count one scaled unit (`check_comparable`: HF
+    console logs without steps, their steps epoch x 10,000) in that unit, `unit` (`--x`) being
+    None or its word: each run's step / 10,000, not one run's own epoch counter, which the other
+    runs' steps do not follow. None where the runs count steps."""
+    counts = {step_unit(run) for run in runs}
+    scaled = counts.pop() if len(counts) == 1 else "step"
+    if unit_scale(scaled) == 1 or unit not in (None, unit_word(scaled)):
+        return None
+    scale = float(unit_scale(scaled))
+    return _ScaledAxis(unit_word(scaled), "step", np.array([0.0, scale]), np.array([0.0, 1.0]))
 
 
 def axis_label(unit: str) -> str:
@@ -180,6 +198,12 @@ class XAxis:
         if self.unit == "epoch":
             return f"{value:.3g}" if value < 10 else f"{value:.1f}"
         return f"{value:.4g}"
+
+
+class _ScaledAxis(XAxis):
+    """`shared_scaled_axis`: step / scale, a progress through the unit, never a row count."""
+
+    counts_rows = False
 
 
 def x_axis(run: Run, unit: str | None) -> XAxis | None:

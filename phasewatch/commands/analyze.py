@@ -160,6 +160,14 @@ def _peak(stats: dict, unit: str, steps_count: str) -> str:
     return where
 
 
+def not_established(analysis: Analysis, phase) -> bool:
+    """A short series' plateau that moved (`short_series`): a few points cannot tell that move
+    from noise, nor the flat level from a trend, which the text, the comparison table and the
+    CSV all say."""
+    return ("trend_test" in analysis.extra and phase.name == "plateau"
+            and bool(phase.stats.get("change")))
+
+
 def print_text(analysis: Analysis) -> None:
     se = analysis.extra.get("baseline_se")
     print(f"{analysis.source}  metric {analysis.metric} ({analysis.direction}), "
@@ -177,14 +185,13 @@ def print_text(analysis: Analysis) -> None:
         print(f"  x axis: {unit} (from {x['counter']}; steps in the JSON output)")
     at_start = analysis.extra.get("baseline_rule", "first") == "first"
     reference = "the start" if at_start else "the baseline"
-    short = "trend_test" in analysis.extra  # a short series' answer (short_series)
     for k, phase in enumerate(analysis.phases):
         # a later fall's depth is measured from the level it fell from (phase_stats)
         fell_from = (reference if k == 0 or phase.name != "disruption"
                      else f"where it began ({at(phase.start_step, steps_count)})")
         line = phase_line(phase, analysis.direction, unit, fell_from, steps_count)
-        if short and phase.name == "plateau" and phase.stats.get("change"):
-            line += "  not established"  # it moved; a few points cannot tell that from noise
+        if not_established(analysis, phase):
+            line += "  not established"
         print(line)
     for event in analysis.extra.get("events", []):  # a known stage switch (trial 37: RL's
         # start showed only as a boundary "600 [600, 600]")

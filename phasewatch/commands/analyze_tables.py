@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import re
 
-from phasewatch.commands.analyze import _fmt
+from phasewatch.commands.analyze import _fmt, not_established
 from phasewatch.results import Analysis
 from phasewatch.step_units import at, step_text, unit_scale, unit_word
 
 
 def print_comparison(analyses: list[Analysis]) -> None:
     """One line per run; a run whose steps are not steps (Keras epochs, an HF console log's
-    epochs) says its unit: "stop epoch 1.35", "readaptation@epoch 0.225"."""
+    epochs) says its unit: "stop epoch 1.35", "readaptation@epoch 0.225". `at stop` is the
+    level the stop was ranked by: the evaluation there, or, marked "*" and said below the
+    table, the mean of the stretch it was chosen from on a train reward too noisy for one
+    (`checkpoint.stop_level`; trial 39b: "at stop 2.542", a GRPO reward's maximum, where the
+    run ended at 1.49). A short series' confidence and its plateaus not established are said
+    as its text says them (trial 39b: dyndpo's "plateau@epoch 0.22", 4 evaluations, read as
+    a plateau found)."""
     def where(a: Analysis, step) -> str:
         unit = a.extra.get("step_unit", "step")
         return _fmt(step) if unit == "step" else at(step, unit)
@@ -20,13 +26,23 @@ def print_comparison(analyses: list[Analysis]) -> None:
     names = _run_names([a.source for a in analyses])
     width = max(len(name) for name in names)
     print(f"{'run':<{width}}  {'metric':<22} {'baseline':>9} {'stop':>8} {'at stop':>9}  phases")
+    notes = []
     for name, a in zip(names, analyses):
         # the evaluation at the stop, not the run's best reading (trial 36b: "best 2.822"
         # beside "stop 214" was one lucky batch at step 304, and the run's text said 2.75)
-        at_stop = a.extra.get("stop_value")
+        at_stop, level = _fmt(a.extra.get("stop_value")), a.extra.get("stop_level")
+        if level is not None:
+            notes.append(f"* {name}: the mean of the {level['evaluations']} evaluations the stop "
+                         f"was ranked by (one is too noisy to rank by); the evaluation at the "
+                         f"stop is {at_stop}")
+            at_stop = _fmt(level["value"]) + "*"
         seq = _phase_sequence(a, where)
+        if "confidence" in a.extra:
+            seq += f"; confidence {a.extra['confidence']}"
         print(f"{name:<{width}}  {a.metric:<22} {_fmt(a.baseline):>9} "
-              f"{where(a, a.recommended_stop_step):>8} {_fmt(at_stop):>9}  {seq}")
+              f"{where(a, a.recommended_stop_step):>8} {at_stop:>9}  {seq}")
+    for note in notes:
+        print(note)
 
 
 _CHECKPOINT_STATE = re.compile(r"[/\\]checkpoint-\d+[/\\]trainer_state\.json$")
@@ -44,12 +60,14 @@ def _phase_sequence(a: Analysis, where) -> str:
     """"improvement@0 > plateau@300 | RL from 700: improvement@700": a joined run's stage switch
     sits between its stages' phases (each stage's phases are named separately); an overfit or a
     disruption over whose steps the train metric got worse too is marked "(train worse too)"
-    (`train_beside`: hf-siasio-8ev's "overfit@1250" was a divergence of training)."""
+    (`train_beside`: hf-siasio-8ev's "overfit@1250" was a divergence of training), a short
+    series' plateau that moved "(not established)" (`not_established`)."""
     stages, switches = [("", [])], list(a.stage_switch_steps)
     for p in a.phases:
         if switches and p.start_step is not None and p.start_step >= switches[0]:
             stages.append((f"RL from {where(a, switches.pop(0))}: ", []))
         mark = " (train worse too)" if "train_worse" in p.stats else ""
+        mark += " (not established)" if not_established(a, p) else ""
         stages[-1][1].append(f"{p.name}@{where(a, p.start_step)}{mark}")
     return " | ".join(label + " > ".join(names) for label, names in stages if label or names)
 
@@ -57,8 +75,9 @@ def _phase_sequence(a: Analysis, where) -> str:
 CSV_COLUMNS = ("source", "metric", "direction", "baseline", "recommended_stop_step", "phase",
                "start_step", "end_step", "start_value", "end_value", "change", "change_sd",
                "trough_step", "depth", "time_to_recover", "peak_step", "gain_over_baseline",
-               "decline_since_peak", "n_points", "confidence", "level", "drift", "step_unit",
-               "stop_beats_last", "saved_checkpoint", "saved_checkpoint_step", "stage_switch_step")
+               "decline_since_peak", "n_points", "confidence", "established", "level", "drift",
+               "step_unit", "stop_beats_last", "saved_checkpoint", "saved_checkpoint_step",
+               "stage_switch_step")
 # the columns that hold a step (in epochs where the log states no step: `step_unit`)
 CSV_STEPS = ("recommended_stop_step", "start_step", "end_step", "trough_step",
              "time_to_recover", "peak_step", "saved_checkpoint_step", "stage_switch_step")
@@ -77,7 +96,9 @@ def write_csv(analyses: list[Analysis], stream) -> None:
     HF console log that states no step, whose step columns are then its epochs (1.35). The last
     columns repeat the JSON's `stop_beats_last` (True / False, empty where the recommended
     checkpoint is the last) and, in a Hugging Face output folder, its `saved_checkpoint`: the
-    folder to load (its path) and its step (the text's "checkpoint to keep")."""
+    folder to load (its path) and its step (the text's "checkpoint to keep"); `established` is
+    False for a phase the text says is "not established" (a short series' plateau that moved),
+    empty otherwise."""
     import csv  # only for --format csv: not on the path of the JSON and text outputs
 
     writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, extrasaction="ignore",
@@ -97,6 +118,8 @@ def write_csv(analyses: list[Analysis], stream) -> None:
             if phase is not None:
                 row.update(phase.stats, phase=phase.name, start_step=phase.start_step,
                            end_step=phase.end_step)
+                if not_established(a, phase):
+                    row["established"] = False
             unit = a.extra.get("step_unit", "step")
             row["step_unit"] = unit_word(unit)
             if unit_scale(unit) != 1:

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from phasewatch.metric_sets import choose_series
     from phasewatch.output import warn
     from phasewatch.plot.style import figure_size, output_format
-    from phasewatch.xaxis import check_comparable, relabel, x_axis
+    from phasewatch.xaxis import check_comparable, relabel, shared_scaled_axis, x_axis
 
     output_format(args.output)  # a bad extension is a usage error before any work is done
     figure_size(args.size)
@@ -132,8 +132,9 @@ def run(args: argparse.Namespace) -> int:
     labels = [label_of.get(path) for _, _, path in loaded]
     if len(runs) > 1:
         check_comparable(runs)
-    axis = x_axis(runs[0], args.x_unit)
-    if axis is not None and len(runs) > 1:
+    axis = shared_scaled_axis(runs, args.x_unit) if len(runs) > 1 else None
+    axis = axis or x_axis(runs[0], args.x_unit)
+    if axis is not None and len(runs) > 1 and axis.carrier != "step":
         raise UsageError("--x epoch|tokens|samples draws one run per figure (runs count their "
                          "epochs or tokens differently); use --x step to compare runs")
     for run_, analysis in zip(runs, analyses):

@@ -59,6 +59,21 @@ def arm_label(run: Run) -> str:
     return ARM_LABELS.get(key, run.name or key)
 
 
+def run_label(run: Run) -> str:
+    """A single run's legend entry: its name, after its algorithm where that is known (an arm's
+    label, else the algorithm as its log names it: "RL (GRPO) \u00b7 trl-grpo-redteam", "dpo
+    \u00b7 dyndpo"); the one of them that says anything where the name is the arm's. Every run of a
+    figure is named the same way (trial 39b: "RL (GRPO)" alone beside another run's bare name,
+    which of the two GRPO runs was which not said)."""
+    key = arm_of(run)
+    algorithm = ARM_LABELS.get(key) or (run.algorithm if run.algorithm != "synthetic" else None)
+    if algorithm is None or not run.name:
+        return algorithm or run.name or run.source
+    if arm_key(run.name) == key:
+        return ARM_LABELS.get(key, run.name)
+    return f"{algorithm} \u00b7 {run.name}"
+
+
 def _groups(runs: Sequence[Run], labels: Sequence[str | None] | None, metrics: Sequence[str]):
     """(label, RunStyle, member indices) per group, in order of first appearance. Runs the
     user gave one label are one group; of the others, the seeds of one configuration (one arm
@@ -80,12 +95,15 @@ def _groups(runs: Sequence[Run], labels: Sequence[str | None] | None, metrics: S
     for members, base in zip(defaults, bases):
         first = runs[members[0]]
         shared = [m for m, b in zip(defaults, bases) if b == base]
-        # the arm's name alone for the only entry that has it, or for the one seed group among
-        # single runs of the arm; the others add the run's name (else its source)
+        # a single run by `run_label`; a seed group by its arm's name alone where it is the only
+        # entry that has it, or the one seed group among single runs of the arm, else with the
+        # first seed's name (else its source)
         alone = base not in entries and (len(shared) == 1 or len(members) > 1
                                          and sum(len(m) > 1 for m in shared) == 1)
         names = [base] if alone else []
-        if first.name and first.name != base:
+        if len(members) == 1:
+            names = [run_label(first)]
+        elif first.name and first.name != base:
             names.append(f"{base} \u00b7 {first.name}")
         label = next((name for name in names if name not in entries), first.source)
         entries.setdefault(label, []).extend(members)

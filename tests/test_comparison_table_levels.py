@@ -1,0 +1,71 @@
+"""The comparison table of `analyze RUN1 RUN2` says the level each stop was ranked by, and a short
+series' confidence (trial 39b): "at stop 2.165" and "2.542", a GRPO reward's single lucky
+batches (the maximum it can take), stood where the runs' text said "best 0.8917 ... a mean of
+30 evaluations"; dyndpo's 4 evaluations showed as a plain "plateau@epoch 0.22", which the text
+called "not established" with "confidence low"."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+
+from phasewatch.cli import main
+
+
+def write_reward(path, seed: int) -> np.ndarray:
+    """A GRPO batch reward in steps of 1/8 rising to a ceiling of 2.0 (trl-grpo-gsm8k-2900)."""
+    rng = np.random.default_rng(seed)
+    n = 1500
+    level = 1.2 + 0.5 * (1 - np.exp(-np.arange(n) / 300))
+    values = np.clip(np.round((level + rng.normal(0, 0.35, n)) * 8) / 8, 0.0, 2.0)
+    path.write_text("".join(json.dumps({"step": i + 1, "reward": float(v)}) + "\n"
+                            for i, v in enumerate(values)))
+    return values
+
+
+def write_short(path, values: list[float]) -> None:
+    path.write_text("".join(json.dumps({"step": 100 * (i + 1), "eval_loss": v}) + "\n"
+                            for i, v in enumerate(values)))
+
+
+def test_at_stop_is_the_level_the_stop_was_ranked_by(tmp_path, capsys):
+    paths = [tmp_path / f"run{k}.jsonl" for k in range(2)]
+    values = [write_reward(p, seed) for p, seed in zip(paths, (3, 4))]
+    assert main(["analyze", *map(str, paths), "--format", "json"]) == 0
+    docs = json.loads(capsys.readouterr().out)["runs"]
+    for doc, y in zip(docs, values):
+        level = doc["stop_level"]
+        stop = doc["recommended_stop_step"]
+        assert level["evaluations"] == 30
+        assert doc["stop_value"] == y[stop - 1] == 2.0  # the stretch's best batch, at the ceiling
+        assert level["value"] < 1.9  # the mean of the 30 it was ranked among
+        assert any(np.isclose(y[lo:lo + 30].mean(), level["value"]) and lo < stop <= lo + 30
+                   for lo in range(y.size - 29))
+    assert main(["analyze", *map(str, paths)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line.startswith(str(tmp_path))]
+    for row, doc in zip(rows[-2:], docs):
+        assert f"{doc['stop_level']['value']:.4g}*" in row.split()
+        assert " 2 " not in row
+    notes = [line for line in lines if line.startswith("* ")]
+    assert len(notes) == 2
+    assert "the mean of the 30 evaluations the stop was ranked by" in notes[0]
+    assert notes[0].endswith("the evaluation at the stop is 2")
+
+
+def test_a_short_series_says_its_confidence_and_what_is_not_established(tmp_path, capsys):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    write_short(a, [0.6786, 0.6753, 0.6723, 0.6737])
+    write_short(b, [0.6867, 0.6819, 0.6806])
+    assert main(["analyze", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith((str(a), str(b)))][-2:]
+    for row in rows:
+        assert row.endswith("plateau@100 (not established); confidence low"), row
+    assert main(["analyze", str(a), str(b), "--format", "csv"]) == 0
+    table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(r["phase"], r["confidence"], r["established"]) for r in table] == [
+        ("plateau", "low", "False")] * 2
