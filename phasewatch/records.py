@@ -27,6 +27,7 @@ import numpy as np
 
 from phasewatch.records_sparse import ResolvedColumns, pack
 from phasewatch.resumes import backward_starts, surviving, triplet_backward_starts
+from phasewatch.step_rows import RowNote, resolve_rows
 
 Columns = dict[str, tuple[np.ndarray, np.ndarray]]  # metric -> (steps ascending, values)
 
@@ -102,6 +103,10 @@ class ColumnStore:
         self._p_ids: list[int] = []  # triplets added one at a time, not yet stored
         self._p_steps: list[int] = []
         self._p_values: list[float] = []
+        # metrics logged several times at one step (`step_rows`), found as `resolve` reads them
+        self.row_notes: list[RowNote] = []
+        # metrics whose counter went back: the later row of a step, whatever comes after
+        self.went_back: set[str] = set()
 
     def names(self) -> KeysView[str]:
         """Every metric that was given, even one whose values were all absent (a live view:
@@ -264,7 +269,9 @@ class ColumnStore:
             t_ids, t_steps, t_values = t_ids[~mixed], t_steps[~mixed], t_values[~mixed]
         if backward:
             self.backward_starts.update(triplet_backward_starts(t_ids, t_steps))
-        p_ids, p_steps, p_values, starts = pack(t_ids, t_steps, t_values, len(names))
+        self.row_notes, raw_rows = [], {}
+        p_ids, p_steps, p_values, starts = pack(t_ids, t_steps, t_values, len(names),
+                                                names, self.row_notes, raw_rows, self.went_back)
         segments, self._segments = self._segments, {}
         self._open, self._group_of = {}, {}
         out: Columns = {}
@@ -282,9 +289,10 @@ class ColumnStore:
                 steps = np.concatenate([before[0], *(g.steps.view() for g, _ in parts)])
                 if backward:
                     self.backward_starts.update(backward_starts(steps))
+                raw = steps
                 select, steps = _latest_per_step(steps)
                 values = np.concatenate([before[1], values])
-                out[name] = (steps, values if select is None else values[select])
+                out[name] = (steps, _read(name, raw, select, values, self.row_notes, raw_rows, self.went_back))
                 continue
             known = by_groups.get(ids)
             if known is None:
@@ -292,27 +300,30 @@ class ColumnStore:
                     [g.steps.view() for g, _ in parts])
                 if backward:
                     self.backward_starts.update(backward_starts(steps))
+                raw = steps
                 select, steps = _latest_per_step(steps)
                 steps = _shared(steps, distinct)
                 # the groups are kept with their ids so that the ids stay valid
-                by_groups[ids] = (tuple(g for g, _ in parts), select, steps)
+                by_groups[ids] = (tuple(g for g, _ in parts), select, steps, raw)
             else:
-                _, select, steps = known
-            if select is not None:
-                values = values[select]
+                _, select, steps, raw = known
+            values = _read(name, raw, select, values, self.row_notes, raw_rows, self.went_back)
             del parts
             out[name] = (steps, values)
-        self._reseed(out, empty=list(segments), packed=(p_ids, p_steps, p_values))
+        self._reseed(out, empty=list(segments), packed=(p_ids, p_steps, p_values), raw=raw_rows)
         return ResolvedColumns(out, names, self._ids, starts, p_steps, p_values)
 
     def _reseed(self, columns: Columns, empty: list[str],
-                packed: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+                packed: tuple[np.ndarray, np.ndarray, np.ndarray], raw: dict) -> None:
         """Hold the resolved columns as the store's content (no copy), so resolving again,
-        or after more records, gives what one pass would."""
+        or after more records, gives what one pass would; a metric read from several rows a
+        step (`raw`: its rows) holds its rows."""
         groups: dict[int, _Group] = {}
         for name in empty:
             self._segments[name] = []
         for name, (steps, values) in columns.items():
+            if name in raw:
+                steps, values = raw[name]
             group = groups.get(id(steps))
             if group is None:
                 group = groups[id(steps)] = _Group(steps)
@@ -320,6 +331,15 @@ class ColumnStore:
             self._segments[name] = [(group, group.values[name])]
         # the packed triplets, sorted by metric then step, are a valid file order; appending
         # to a _Growable at capacity copies, so the resolved arrays are never written to
+        packed_raw = [(self._ids[name], rows) for name, rows in raw.items()
+                      if name not in columns or name not in self._segments]
+        if packed_raw:
+            ids, steps, values = packed
+            keep = ~np.isin(ids, [i for i, _ in packed_raw])
+            packed = (np.concatenate([ids[keep], *(np.full(r[0].size, i, np.int64)
+                                                   for i, r in packed_raw)]),
+                      np.concatenate([steps[keep], *(r[0] for _, r in packed_raw)]),
+                      np.concatenate([values[keep], *(r[1] for _, r in packed_raw)]))
         self._t_ids, self._t_steps, self._t_values = (_Growable(a) for a in packed)
 
 
@@ -347,6 +367,22 @@ def _latest_per_step(steps: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
     in file order (`resumes.surviving`: a resumed run's abandoned branch is dropped)."""
     select = surviving(steps)
     return (None, steps) if select is None else (select, steps[select])
+
+
+def _read(name: str, raw: np.ndarray, select: np.ndarray | None, values: np.ndarray,
+          notes: list[RowNote], raw_rows: dict, went_back: set[str]) -> np.ndarray:
+    """One metric's values at its resolved steps: `values[select]` (the later row of a step,
+    the abandoned branch of a resume left out), or where its steps repeat and never go back,
+    as `step_rows.resolve_rows` reads several rows of one step (its rows are kept in
+    `raw_rows`: a mean is no row to resolve again with later ones)."""
+    if select is None:
+        return values
+    if name not in went_back:
+        if (raw[1:] >= raw[:-1]).all():
+            raw_rows[name] = (raw, values)
+            return resolve_rows(name, raw, values, notes)
+        went_back.add(name)
+    return values[select]
 
 
 def _shared(steps: np.ndarray, distinct: dict[tuple[int, int, int], list[np.ndarray]]) -> np.ndarray:

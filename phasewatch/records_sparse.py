@@ -57,20 +57,43 @@ class Row(Mapping):
         return dict(zip(self.names, self.values.tolist())).items()
 
 
-def pack(ids: np.ndarray, steps: np.ndarray, values: np.ndarray,
-         n_ids: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def pack(ids: np.ndarray, steps: np.ndarray, values: np.ndarray, n_ids: int,
+         names: list[str] | None = None, notes: list | None = None,
+         raw_rows: dict | None = None, went_back: set[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Triplets in file order -> (ids, steps, values) sorted by id then step with the last
     value in file order kept for a repeated (id, step), and `starts` (n_ids + 1 offsets:
     metric i is rows starts[i]:starts[i + 1]). A metric whose own counter went back (a resumed
-    run) keeps what `resumes.surviving` keeps of it."""
+    run) keeps what `resumes.surviving` keeps of it; one whose steps repeat without going back
+    is read by `step_rows.resolve_rows` (`names`: id -> metric, `notes` its `RowNote`s,
+    `raw_rows` its rows in file order), unless its counter went back before (`went_back`,
+    added to)."""
     if ids.size > 1 and not (ids[1:] > ids[:-1]).all():  # a wide row's new ids: already so
-        ids, steps, values = _dropped_branches(ids, steps, values)
+        ids, steps, values, back = _dropped_branches(ids, steps, values)
+        if went_back is None:
+            went_back = set()
+        if names is not None:
+            went_back.update(names[i] for i in back)
         order = np.lexsort((steps, ids))  # stable: equal (id, step) stay in file order
         sid, sstep = ids[order], steps[order]
         last = np.ones(order.size, dtype=bool)
         last[:-1] = (sid[1:] != sid[:-1]) | (sstep[1:] != sstep[:-1])
         keep = order[last]
+        tied = np.unique(sid[:-1][~last[:-1]]) if not last.all() else ()
+        raw = values
         ids, steps, values = sid[last], sstep[last], values[keep]
+        if len(tied):  # after `_dropped_branches` only metrics that never go back repeat steps
+            from phasewatch.step_rows import resolve_rows
+
+            for metric in tied.tolist():
+                name = names[metric] if names is not None else str(metric)
+                if name in went_back:
+                    continue
+                lo, hi = np.searchsorted(sid, [metric, metric + 1])
+                a, b = np.searchsorted(ids, [metric, metric + 1])
+                rows = (sstep[lo:hi], raw[order[lo:hi]])
+                if raw_rows is not None:
+                    raw_rows[name] = rows
+                values[a:b] = resolve_rows(name, *rows, notes if notes is not None else [])
     counts = np.bincount(ids, minlength=n_ids) if ids.size else np.zeros(n_ids, np.int64)
     starts = np.zeros(n_ids + 1, dtype=np.int64)
     np.cumsum(counts, out=starts[1:])
@@ -78,22 +101,24 @@ def pack(ids: np.ndarray, steps: np.ndarray, values: np.ndarray,
 
 
 def _dropped_branches(ids: np.ndarray, steps: np.ndarray,
-                      values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
     """The triplets (file order) without the records `resumes.surviving` drops from the
-    metrics whose counter went back (their order kept); one pass over those metrics only."""
+    metrics whose counter went back (their order kept), and those metrics' ids; one pass over
+    those metrics only."""
     order = np.argsort(ids, kind="stable")  # file order within a metric
     sid, sstep = ids[order], steps[order]
     back = (sid[1:] == sid[:-1]) & (sstep[1:] < sstep[:-1])
     if not back.any():
-        return ids, steps, values
+        return ids, steps, values, []
     drop = np.zeros(ids.size, dtype=bool)
-    for metric in np.unique(sid[1:][back]).tolist():
+    went_back = np.unique(sid[1:][back]).tolist()
+    for metric in went_back:
         lo, hi = np.searchsorted(sid, [metric, metric + 1])
         kept = surviving(sstep[lo:hi])
         lost = np.ones(hi - lo, dtype=bool)
         lost[kept] = False
         drop[order[lo:hi][lost]] = True
-    return ids[~drop], steps[~drop], values[~drop]
+    return ids[~drop], steps[~drop], values[~drop], went_back
 
 
 class ResolvedColumns(Mapping):

@@ -18,6 +18,7 @@ import numpy as np
 from phasewatch.errors import UsageError
 from phasewatch.records import Columns, ColumnStore
 from phasewatch.resumes import MAX_RESUMES, ResumeScan, interleaved_note, resume_points
+from phasewatch.step_rows import row_warnings
 from phasewatch.stepseries import StepSeries
 from phasewatch.values import MAX_VALUE, to_float  # the one value conversion (also run.to_float)
 
@@ -284,7 +285,7 @@ class RecordCollector:
     Readers call `add` once per logged row, in the order the file holds them, then `build`.
     Resolution follows how real runs produce duplicates:
     - several rows for one step with different keys merge;
-    - exact double logging collapses;
+    - exact double logging collapses; several rows of a metric at one step: `step_rows`;
     - when a metric's step counter goes back to step s (a run resumed from an earlier
       checkpoint), its earlier records from s on are the abandoned branch's and are dropped
       (`records._latest_per_step`), a `resume` event is recorded and a warning says where.
@@ -360,6 +361,7 @@ class RecordCollector:
         # a step the stream went back to where no metric's own counter went back is another
         # counter's step (epochs beside batches), not a resume
         points = resume_points(found, list(self._store.backward_starts))
+        warnings.extend(row_warnings(self._store.row_notes, [p[:2] for p in points]))
         if len(points) > MAX_RESUMES:
             warnings.append(interleaved_note(points))
             points = []

@@ -3,23 +3,29 @@ the property tests of every path a record can take."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from itertools import pairwise
 
 from phasewatch.resumes import MAX_RESUMES
+from phasewatch.step_rows import SUMMARY_MIN_READINGS, SUMMARY_TOLERANCE
 
 
 def resolved(records: Iterable[tuple[int, str, float]]) -> dict[str, dict[int, float]]:
     """{metric: {step: value}} of (step, metric, value) in file order: a record at step s
     drops its metric's earlier records from s on (a resumed run's abandoned branch), unless
     the metric's counter went back more than MAX_RESUMES times (several writers interleaved:
-    the later record per step is kept)."""
+    the later record per step is kept). A metric whose steps repeat but never go back reads
+    `_several_rows`."""
     per_metric: dict[str, list[tuple[int, float]]] = {}
     for step, name, value in records:
         per_metric.setdefault(name, []).append((step, value))
     out = {}
     for name, rows in per_metric.items():
         back = sum(b[0] < a[0] for a, b in pairwise(rows))
+        if back == 0 and len({s for s, _ in rows}) < len(rows):
+            out[name] = _several_rows(rows)
+            continue
         kept: dict[int, float] = {}
         for step, value in rows:
             if back <= MAX_RESUMES:
@@ -27,3 +33,31 @@ def resolved(records: Iterable[tuple[int, str, float]]) -> dict[str, dict[int, f
             kept[step] = value
         out[name] = dict(sorted(kept.items()))
     return out
+
+
+def _several_rows(rows: list[tuple[int, float]]) -> dict[int, float]:
+    """A metric's rows (file order, steps never going back, some repeated): a second row at
+    the first step with several, where each step before had one, that is the mean of the
+    finite readings before it (5 at least, within 1/1000 of their range) is left out; then
+    the mean of each step's rows where every step of two or more has k >= 2 (the last at most
+    k), else the later row."""
+    by_step: dict[int, list[float]] = {}
+    for step, value in rows:
+        by_step.setdefault(step, []).append(value)
+    steps = list(by_step)
+    if len(by_step[steps[0]]) == 1:
+        first_multi = next((s for s in steps if len(by_step[s]) > 1), None)
+        if first_multi is not None:
+            before = [v for s in steps[:steps.index(first_multi)] for v in by_step[s]]
+            before.append(by_step[first_multi][0])
+            before = [v for v in before if math.isfinite(v)]
+            second = by_step[first_multi][1]
+            if len(before) >= SUMMARY_MIN_READINGS and math.isfinite(second) \
+                    and max(before) > min(before) and abs(second - sum(before) / len(before)) \
+                    <= SUMMARY_TOLERANCE * (max(before) - min(before)):
+                del by_step[first_multi][1]
+    counts = [len(by_step[s]) for s in steps]
+    k = counts[0]
+    if len(steps) >= 2 and k >= 2 and all(c == k for c in counts[:-1]) and counts[-1] <= k:
+        return {s: sum(by_step[s]) / len(by_step[s]) for s in sorted(steps)}
+    return {s: by_step[s][-1] for s in sorted(steps)}

@@ -1,9 +1,10 @@
 """`watch` on a log that prints several values of its metric at one step (CleanRL-style RL
 scripts: `global step=N, episodic return=X` once per episode ending at that step).
 
-Offline the last value of a step is kept; live, each re-logged value used to make the monitor
-rewind and refit, which took minutes on a few thousand lines (a real W&B `output.log` of 28k
-lines timed out) and repeated alerts with each superseded value."""
+Offline the mean of a step's rows is read where every step has as many (`step_rows`), else
+the last; live, each re-logged value used to make the monitor rewind and refit, which took
+minutes on a few thousand lines (a real W&B `output.log` of 28k lines timed out) and repeated
+alerts with each superseded value."""
 
 from __future__ import annotations
 
@@ -26,18 +27,21 @@ def episodes_log(path, episodes_per_step: int, seed: int = 0) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def last_per_step(source, path) -> None:
-    """The same log with only each step's last line: what `RecordCollector` keeps."""
-    kept: dict[str, str] = {}
+def mean_per_step(source, path) -> None:
+    """The same log with one line a step, the mean of its episodes: what `RecordCollector`
+    reads of 6 episodes at every step."""
+    rows: dict[str, list[float]] = {}
     for line in source.read_text().splitlines():
-        kept[line.split(",")[0]] = line
-    path.write_text("\n".join(kept.values()) + "\n")
+        head, value = line.split(", episodic return=")
+        rows.setdefault(head, []).append(float(value))
+    path.write_text("".join(f"{head}, episodic return={sum(v) / len(v)!r}\n"
+                            for head, v in rows.items()))
 
 
 def test_relogged_values_of_a_step_are_resolved_before_the_monitor(tmp_path, monkeypatch):
     log, last = tmp_path / "output.log", tmp_path / "last.log"
     episodes_log(log, episodes_per_step=6)
-    last_per_step(log, last)
+    mean_per_step(log, last)
     rewinds: list[int] = []
     real_rewind = PhaseMonitor.rewind
 
@@ -47,12 +51,12 @@ def test_relogged_values_of_a_step_are_resolved_before_the_monitor(tmp_path, mon
 
     monkeypatch.setattr(PhaseMonitor, "rewind", counted_rewind)
     alerts, result = replay(log, stop_on=())
-    assert rewinds == []  # each step reaches the monitor once, with its last value
+    assert rewinds == []  # each step reaches the monitor once, with the mean of its rows
     want_alerts, want = replay(last, stop_on=())
     assert alerts == want_alerts and len(alerts) >= 2
-    assert (result.metric, result.phase, result.best_step, result.n_records) == \
-        (want.metric, want.phase, want.best_step, want.n_records) == \
-        ("return", want.phase, want.best_step, 120)
+    assert (result.metric, result.phase, result.best_step) == \
+        (want.metric, want.phase, want.best_step) == ("return", want.phase, want.best_step)
+    assert (result.n_records, want.n_records) == (720, 120)  # the rows, as inspect counts
     assert result.best_step == analyze(log).recommended_stop_step
 
 
@@ -74,8 +78,8 @@ def test_a_metric_relogged_between_other_rows_of_its_step_is_refitted_once_a_ste
                                                                                  monkeypatch):
     """Rows of other metrics between the re-logged values (a GRPO script printing the loss and
     its batch counters at one step): the rows of a step are merged before the monitor sees the
-    step, so nothing is rewound and each step is refitted once, with its last value (it made
-    one rewind and refit per re-logged value), and no alert is said twice."""
+    step, so nothing is rewound and each step is refitted once, with the mean of its 4 rows
+    (it made one rewind and refit per re-logged value), and no alert is said twice."""
     import json
 
     import phasewatch.analysis
@@ -108,4 +112,4 @@ def test_a_metric_relogged_between_other_rows_of_its_step_is_refitted_once_a_ste
     assert len(calls) == info.misses + 1  # and the whole-run answer at the end
     keys = [(a.event, a.step, a.onset_step, a.best_step) for a in alerts]
     assert len(keys) == len(set(keys)) and keys, keys
-    assert result.n_records == 80  # a loss row and a row of counters a step
+    assert result.n_records == 320  # 4 loss rows and 4 rows of counters a step

@@ -1,7 +1,8 @@
 """`watch` on logs that print the followed metric several times at one step (GRPO console
 scripts print their loss once per prompt group): each step reaches the monitor once, with the
-value `analyze` keeps (the step's last), followed or replayed; a value re-logged after its step
-was fed (the read ended in between) still supersedes it, by a rewind."""
+value `analyze` reads (the mean of its rows where every step has as many, else the step's
+last: `step_rows`), followed or replayed; a value re-logged after its step was fed (the read
+ended in between) still supersedes it, by a rewind."""
 
 from __future__ import annotations
 
@@ -56,18 +57,20 @@ def append_in_pieces(path: Path, text: str, size: int = 401) -> None:
 
 
 def relogged_jsonl(path: Path, first, last, seed: int = 0) -> None:
-    """Each step's loss logged `first`, a row of another metric, then `last` (kept offline)."""
+    """Each step's loss logged `first`, a row of another metric, then `last` (kept offline);
+    step 0 logs `last` only."""
     rows = []
     for step, (a, b) in enumerate(zip(first, last)):
-        rows += [{"step": step, "loss": float(a)}, {"step": step, "skipped": step % 3},
-                 {"step": step, "loss": float(b)}]
+        rows += [{"step": step, "loss": float(a)}] if step else []
+        rows += [{"step": step, "skipped": step % 3}, {"step": step, "loss": float(b)}]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 def test_a_changed_value_at_the_latest_step_supersedes_and_is_what_analyze_uses(tmp_path, capsys):
     """The first value of each step falls steadily (an improvement), the last one falls then
-    rises (an overfit): watch's alerts are those of a log of the last values alone, and its
-    checkpoint is analyze's."""
+    rises (an overfit); step 0 is logged once, so the steps do not all have as many rows and
+    the later row is read: watch's alerts are those of a log of the last values alone, and
+    its checkpoint is analyze's."""
     rng = np.random.default_rng(0)
     steps = np.arange(80)
     falls = 2.0 - steps / 60 + rng.normal(0, 0.02, steps.size)
@@ -89,7 +92,7 @@ def test_a_changed_value_at_the_latest_step_supersedes_and_is_what_analyze_uses(
     offline = json.loads(capsys.readouterr().out)["runs"][0]
     assert summary["best_step"] == offline["recommended_stop_step"]
     assert abs(summary["live_best_step"] - offline["recommended_stop_step"]) <= 1
-    assert summary["records"] == outs[lasts][1]["records"] == 2 * steps.size
+    assert summary["records"] == outs[lasts][1]["records"] == 3 * steps.size - 1
 
 
 def counting_rewinds(monitor: PhaseMonitor) -> list[int]:
@@ -129,7 +132,7 @@ def test_a_value_relogged_after_its_step_was_fed_rewinds_once_then_steps_are_hel
     assert monitor.last_step_ == 9 and monitor.trackers_[0].series.values[-1] == 0.3
     resolver.flush()  # the watch ends: the held step is fed
     assert monitor.last_step_ == 10 and rewinds == [9]
-    assert resolver.records == 12  # the rows of steps 0-10 and the loss row; re-logs are not rows
+    assert resolver.records == 14  # every row, as `inspect` counts the log's records
 
     replayed = PhaseMonitor("eval/accuracy", warmup=3)
     for step in range(9):
