@@ -231,7 +231,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         if shift_sd is not None:  # the noise the split was judged against, the start's with it
             sd = shift_sd
             base, base_se = baseline_spec.level(steps, y, sd)
-    phases = settle_overshoots(phases, steps, cfg.short_flat_fraction)
+    phases = settle_overshoots(phases, steps, y, cfg.short_flat_fraction)
     phases = place_corners(phases, steps, y, fixed)
     if hinged:
         phases = start_plateaus(phases, steps, y, sd, fixed)

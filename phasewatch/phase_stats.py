@@ -176,24 +176,43 @@ def demote_flat_trends(phases: list[Phase], levels: list[float], sd: float,
 OVERSHOOT_POINTS = 3  # evaluations (the peak's included) of a fall that is a rise's overshoot
 
 
-def settle_overshoots(phases: list[Phase], steps, short_fraction: float) -> list[Phase]:
+def settle_overshoots(phases: list[Phase], steps, y, short_fraction: float) -> list[Phase]:
     """A fall between a rise and a plateau that spans at most `OVERSHOOT_POINTS` evaluations,
     and less than `short_fraction` of the run's, is the rise overshooting before it settles:
     part of the plateau, not an overfit (an overfit is a sustained decline). On the tuning
     seeds this read fast-saturating controls as improvement, overfit, plateau (3 runs of the
-    second generator family) and no run whose truth has an overfit."""
+    second generator family) and no run whose truth has an overfit. An overshoot settles
+    nearer its top than its rise's start (`OVERSHOOT_SHARE` of the rise at most): a collapse
+    from the top to a floor below where the rise began is a cliff, not a settling (trial 39:
+    an Online DPO run's exact match 0.285 -> 0.605, then 0 at every evaluation after a drop
+    of two, was a "plateau 0.3013 -> 0, change -57.5 sd")."""
     out = [Phase(p.name, p.start_step, p.end_step) for p in phases]
     i = 1
     while i < len(out) - 1:
         before, fall, after = out[i - 1], out[i], out[i + 1]
         points = int(np.count_nonzero((steps >= fall.start_step) & (steps <= fall.end_step)))
         if fall.name == "overfit" and before.name in UP_PHASES and after.name == "plateau" \
-                and points <= OVERSHOOT_POINTS and points < short_fraction * len(steps):
+                and points <= OVERSHOOT_POINTS and points < short_fraction * len(steps) \
+                and _settles(before, fall, after, steps, y):
             after.start_step = fall.start_step
             del out[i]
         else:
             i += 1
     return out
+
+
+OVERSHOOT_SHARE = 0.5  # of the rise, the most an overshoot gives back as it settles
+
+
+def _settles(rise: Phase, fall: Phase, floor: Phase, steps, y) -> bool:
+    """Whether the level `floor` holds is within OVERSHOOT_SHARE of the rise below the top the
+    fall starts from (the rise measured from its first evaluation)."""
+    def at(step: int) -> float:
+        return float(y[int(np.searchsorted(steps, step))])
+
+    held = (steps >= floor.start_step) & (steps <= floor.end_step)
+    top = at(fall.start_step)
+    return abs(top - typical(y[held])) <= OVERSHOOT_SHARE * abs(top - at(rise.start_step))
 
 
 LATTICE_MIN = 10  # evaluations a stretch needs before its ties can make it a lattice

@@ -321,19 +321,25 @@ def test_a_bump_within_the_noise_inside_a_long_fall_is_part_of_the_fall():
 
 def test_a_rise_that_overshoots_for_two_evaluations_then_settles_is_not_an_overfit():
     """A fall of two evaluations between a rise and a long plateau is the rise settling; the
-    same fall kept up to the end is an overfit."""
+    same fall kept up to the end is an overfit, and so is a cliff to a floor below where the
+    rise began (trial 39: exact match 0.285 -> 0.605, then 0 at every evaluation)."""
     from phasewatch.phase_stats import settle_overshoots
     from phasewatch.results import Phase
 
     steps = np.arange(0, 300, 10)
-    settled = settle_overshoots([Phase("improvement", 0, 50), Phase("overfit", 50, 70),
-                                 Phase("plateau", 70, 290)], steps, 0.15)
+    y = np.concatenate([np.linspace(0.3, 0.6, 6), [0.58, 0.56], np.full(22, 0.55)])
+    phases = [Phase("improvement", 0, 50), Phase("overfit", 50, 70), Phase("plateau", 70, 290)]
+    settled = settle_overshoots(phases, steps, y, 0.15)
     assert [(p.name, p.start_step, p.end_step) for p in settled] == [
         ("improvement", 0, 50), ("plateau", 50, 290)]
     sustained = [Phase("improvement", 0, 50), Phase("overfit", 50, 290)]
-    assert [p.name for p in settle_overshoots(sustained, steps, 0.15)] == ["improvement", "overfit"]
+    assert [p.name for p in settle_overshoots(sustained, steps, y, 0.15)] == [
+        "improvement", "overfit"]
     longer = [Phase("improvement", 0, 50), Phase("overfit", 50, 100), Phase("plateau", 100, 290)]
-    assert [p.name for p in settle_overshoots(longer, steps, 0.15)] == [
+    assert [p.name for p in settle_overshoots(longer, steps, y, 0.15)] == [
+        "improvement", "overfit", "plateau"]
+    cliff = np.concatenate([np.linspace(0.3, 0.6, 6), [0.3, 0.0], np.zeros(22)])
+    assert [p.name for p in settle_overshoots(phases, steps, cliff, 0.15)] == [
         "improvement", "overfit", "plateau"]
 
 
