@@ -180,8 +180,10 @@ def score_beside_loss_note(run: Run, chosen: str) -> str | None:
 # it a failure count or a spread instead, and the endings of a score's own name
 _SCORE_WORDS = ("reward", "acc", "score", "pass", "f1", "bleu", "chrf", "rouge", "exact",
                 "match", "win", "success", "correct")
-_NOT_MEANS = ("fail", "error", "std", "min", "max")
+_NOT_MEANS = ("fail", "error", "std", "min", "max", "reject")
 _SCORE_ENDS = ("mean", "reward", "score", "accuracy", "acc", "pass_rate")
+_PREFERENCE_ROLES = ("eval/preference_accuracy", "train/preference_accuracy",
+                     "train/preference_margin")
 
 
 def fallback_note(run: Run, chosen: str) -> str | None:
@@ -189,16 +191,21 @@ def fallback_note(run: Run, chosen: str) -> str | None:
     the log has no held-out metric or reward phasewatch knows by name, and a train loss cannot
     show overfitting. Series whose names look like scores are named (trial 38b: a home-made
     GRPO log's `reward/selected_mean` rose 7.3 se while "no held-out metric or reward in this
-    log" sent the analysis to a policy-gradient loss of 0 +- 2e-4)."""
+    log" sent the analysis to a policy-gradient loss of 0 +- 2e-4). A preference run's accuracy
+    and margin come first, what such a run is judged by, and no rejected side's reward, lower
+    is better, is named a score (trial 39b: trl-orpo-recsys was told "rewards/chosen,
+    rewards/rejected", its batches' log-probability rewards, and not its rewards/accuracies)."""
     if is_performance_metric(run, chosen):
         return None
     known = set(run.aliases.values())
-    maybe = [name for name in run.metrics if name not in known
+    preference = [own for role in _PREFERENCE_ROLES if (own := run.own_name(role))
+                  and n_finite(run, role) >= MIN_FOR_TREND and np.ptp(run.column(role).values) > 0]
+    maybe = preference + [name for name in run.metrics if name not in known
              and any(word in name.lower() for word in _SCORE_WORDS)
              and not any(word in name.lower() for word in _NOT_SCORES + _NOT_MEANS)
              and n_finite(run, name) >= MIN_FOR_TREND and np.ptp(run.column(name).values) > 0]
     # a mean or a named score first (`reward/selected_mean` before `reward/valid_rate`)
-    maybe.sort(key=lambda name: not name.lower().endswith(_SCORE_ENDS))
+    maybe.sort(key=lambda name: name not in preference and not name.lower().endswith(_SCORE_ENDS))
     more = f" and {len(maybe) - 4} more" if len(maybe) > 4 else ""
     hint = (f"; series that may be one: {', '.join(maybe[:4])}{more}" if maybe else "")
     return (f"no held-out metric or reward phasewatch knows by name in this log: taking its "

@@ -14,6 +14,21 @@ def counted(n: int, noun: str) -> str:
     """'1 outlier', '3 outliers': a count in words that agree with it."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
+
+def listed(names: list[str], shown: int) -> str:
+    """The first `shown` of `names`, then how many more and, where those are under path
+    prefixes, which (trial 39b: an error listed 20 of a log's 38 metrics without a word, and
+    none of its `train_loss/` and `scalar_series/` ones)."""
+    if len(names) <= shown:
+        return ", ".join(names) or "none"
+    groups: dict[str, int] = {}
+    for name in names[shown:]:
+        head, slash, _ = name.partition("/")
+        groups[head + "/" if slash else ""] = groups.get(head + "/" if slash else "", 0) + 1
+    under = ", ".join(f"{head} ({n})" for head, n in groups.items() if head)
+    return (f"{', '.join(names[:shown])} and {len(names) - shown} more"
+            + (f" (under {under})" if under else ""))
+
 def jsonable(value: Any) -> Any:
     """Plain JSON types; NaN/inf become null (JSON has no NaN), numpy scalars become Python."""
     if isinstance(value, dict):

@@ -145,19 +145,17 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     ),
     "train/preference_accuracy": (
         "rewards/accuracies", "train/rewards/accuracies", "acc", "train/acc", "acc_mean",
-        "train/acc_mean", "accuracy",
-    ),
+        "train/acc_mean", "accuracy"),
     "train/preference_margin": ("rewards/margins", "train/rewards/margins"),
     "eval/preference_accuracy": (
-        "eval_rewards/accuracies", "eval/rewards/accuracies", "eval/acc_mean", "eval_acc_mean",
-    ),
+        "eval_rewards/accuracies", "eval/rewards/accuracies", "eval/acc_mean", "eval_acc_mean"),
     "train/policy_step_kl": ("actor/ppo_kl",),
     "eval/response_length": (
-        "eval/response_length", "eval/completions/mean_length", "eval_completions/mean_length",
-        "completions/mean_length", "train/completions/mean_length", "completion_length",
-        "train/completion_length", "response_length/mean", "response_length",
-        "train/response_length",
-    ),
+        "eval/response_length", "eval/completions/mean_length", "eval_completions/mean_length"),
+    # the train batches' (TRL GRPO's `completion_length` was eval/response_length: trial 39b)
+    "train/response_length": (
+        "train/response_length", "completions/mean_length", "train/completions/mean_length",
+        "completion_length", "train/completion_length", "response_length/mean", "response_length"),
     "train/kl": ("train/kl", "kl", "actor/kl_loss", "critic/kl", "objective/kl", "train/objective/kl"),
     "train/grad_norm": ("train/grad_norm", "grad_norm", "actor/grad_norm", "actor_grad_norm",
                         "train/actor_grad_norm"),
@@ -235,8 +233,9 @@ def _compile() -> tuple[dict[str, list[tuple[str, int]]], list[tuple[str, int, s
 
 _EXACT, _GLOBS, _PREFIXES = _compile()
 # Keras and Lightning name a classifier's train accuracy `accuracy` / `acc` beside its validation
-# accuracy (`val_accuracy`, `val_acc`; research code `dev_acc`, `valid_acc`, `test_acc`); OpenRLHF and LLaMA-Factory use the same bare names for a
-# preference accuracy, with no validation accuracy beside it.
+# accuracy (`val_accuracy`, `dev_acc`, `test_acc`...), RL loops an evaluation beside their reward
+# (grpo-axiomforge: 150 problems every 5 iterations); OpenRLHF and LLaMA-Factory use the same
+# bare names for a preference accuracy, with neither beside it.
 BARE_ACCURACY = frozenset({"acc", "accuracy"})
 KERAS_STYLE_VALIDATION = ("val_accuracy", "val_acc", "dev_accuracy", "dev_acc",
                           "valid_accuracy", "valid_acc", "test_accuracy", "test_acc")
@@ -345,7 +344,8 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
         if name not in listed and (found := held_out_match(name)) is not None:
             rank = HELD_OUT_RULE_RANK + found[1] + (CAPITALISED_RANK if name != name.lower() else 0)
             hits.append((found[0], rank, name))
-    if any(name in present for name in KERAS_STYLE_VALIDATION):
+    if any(name in present for name in KERAS_STYLE_VALIDATION) or any(
+            h[0] == "train/reward" for h in hits):
         hits = [h for h in hits if not (h[0] == "train/preference_accuracy" and h[2] in BARE_ACCURACY)]
     return hits, [n for n in flagged if n.startswith("eval_") and len(n) > 5]
 

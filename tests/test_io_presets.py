@@ -10,22 +10,22 @@ CASES = {
         ["loss", "reward", "reward_std", "kl", "entropy", "completions/mean_length",
          "rewards/accuracy_reward/mean", "learning_rate", "grad_norm", "eval_loss", "eval_reward"],
         {"train/loss": "loss", "train/reward": "reward", "train/kl": "kl", "train/entropy": "entropy",
-         "eval/response_length": "completions/mean_length", "train/lr": "learning_rate",
+         "train/response_length": "completions/mean_length", "train/lr": "learning_rate",
          "eval/loss": "eval_loss", "eval/accuracy": "eval_reward", "eval/reward": "eval_reward"},
     ),
     "trl_old": (
         ["loss", "reward", "kl", "completion_length", "rewards/accuracy_reward"],
-        {"train/reward": "reward", "eval/response_length": "completion_length", "train/kl": "kl"},
+        {"train/reward": "reward", "train/response_length": "completion_length", "train/kl": "kl"},
     ),
     "trl_via_wandb": (
         ["train/reward", "train/kl", "train/completions/mean_length", "train/learning_rate", "eval/loss"],
-        {"eval/response_length": "train/completions/mean_length", "train/lr": "train/learning_rate"},
+        {"train/response_length": "train/completions/mean_length", "train/lr": "train/learning_rate"},
     ),
     "verl_old": (
         ["critic/score/mean", "critic/kl", "actor/entropy_loss", "actor/pg_loss",
          "response_length/mean", "val/test_score/openai/gsm8k", "actor/lr(1e-4)"],
         {"train/reward": "critic/score/mean", "train/kl": "critic/kl", "train/entropy": "actor/entropy_loss",
-         "train/loss": "actor/pg_loss", "eval/response_length": "response_length/mean",
+         "train/loss": "actor/pg_loss", "train/response_length": "response_length/mean",
          "eval/accuracy": "val/test_score/openai/gsm8k"},
     ),
     "verl_new": (
@@ -41,7 +41,7 @@ CASES = {
     "openrlhf": (
         ["policy_loss", "reward", "return", "response_length", "entropy_loss", "kl", "actor_lr",
          "actor_grad_norm", "eval_math500_pass1", "eval_math500_pass8"],
-        {"train/loss": "policy_loss", "train/reward": "reward", "eval/response_length": "response_length",
+        {"train/loss": "policy_loss", "train/reward": "reward", "train/response_length": "response_length",
          "train/entropy": "entropy_loss", "train/lr": "actor_lr", "train/grad_norm": "actor_grad_norm",
          "eval/accuracy": "eval_math500_pass1"},
     ),
@@ -70,7 +70,7 @@ CASES = {
         ["eval/gsm8k-eval/accuracy/mean@4", "rollout/accuracy/mean", "actor/entropy_loss",
          "critic/score/mean", "response_length/mean"],
         {"eval/accuracy": "eval/gsm8k-eval/accuracy/mean@4", "train/reward": "critic/score/mean",
-         "eval/response_length": "response_length/mean"},
+         "train/response_length": "response_length/mean"},
     ),
     "trinity_rft_explorer_only": (
         ["bench/math500/accuracy/mean@8", "rollout/accuracy/mean"],

@@ -38,7 +38,7 @@ def test_trl_grpo_training_logs():
     assert run.series("reward")[250] == 0.2743660032749176
     assert run.series("completions/mean_length")[5] == 424.3
     assert run.resolve_metric("train/reward") == "reward"
-    assert run.resolve_metric("eval/response_length") == "completions/mean_length"
+    assert run.resolve_metric("train/response_length") == "completions/mean_length"
     assert run.resolve_metric("train/kl") == "kl"
     # 80 steps per epoch (epoch 3.125 at step 250)
     assert [(e.name, e.step) for e in run.events] == [("epoch_boundary", s) for s in (80, 160, 240)]

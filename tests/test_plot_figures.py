@@ -76,7 +76,7 @@ def test_panels_auto_share_the_step_axis_and_carry_the_bands():
     run = make_run(switch=500)
     fig = phase_figure(run, make_analysis(run))
     assert [ax.get_ylabel().replace("\n", " ") for ax in fig.axes] == [  # wrapped when too tall
-        "held-out accuracy", "expert NLL", "entropy", "resp. length"]
+        "held-out accuracy", "expert NLL", "entropy", "resp. length (held-out)"]
     for ax in fig.axes:
         assert len(gids(ax, "phase-band")) == 3
         assert [line.get_xdata()[0] for line in ax.lines if line.get_gid() == "event"] == [500]

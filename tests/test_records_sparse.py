@@ -124,10 +124,12 @@ def test_collector_takes_a_row_whole():
 
 
 def keras_train_accuracy(role, name, present):
-    """A bare `acc` / `accuracy` beside a Keras-style validation accuracy has no preference
-    role (`presets.BARE_ACCURACY`)."""
+    """A bare `acc` / `accuracy` beside a Keras-style validation accuracy or an RL reward has no
+    preference role (`presets.BARE_ACCURACY`)."""
+    rewards = ROLE_CANDIDATES["train/reward"]
     return (role == "train/preference_accuracy" and name in BARE_ACCURACY
-            and any(v in present for v in KERAS_STYLE_VALIDATION))
+            and (any(v in present for v in KERAS_STYLE_VALIDATION)
+                 or any(fnmatch.fnmatchcase(m, p) for m in present for p in rewards)))
 
 
 def old_aliases_for(metrics):

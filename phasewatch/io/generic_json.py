@@ -172,6 +172,7 @@ def parse(text: str, path: Path) -> tuple[list[Record], dict[str, Any], list[str
     warnings: list[str] = []
     step_keys: list[str] = []  # the keys the steps were read from (not numbered records)
     several = len(lists) > 1
+    history = trainer_history(lists)
     for name, rows in lists:
         where = name or "the top-level list"
         first = next(x for x in rows if isinstance(x, dict))
@@ -195,13 +196,25 @@ def parse(text: str, path: Path) -> tuple[list[Record], dict[str, Any], list[str
                     continue
                 step = as_step(row[key])
                 values.pop(key, None)
-            if several:
+            if several and name != history:
                 values = {f"{name}/{k}": v for k, v in values.items()}
             records.append(Record(step, values))
         if skipped:
             shown = "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
             warnings.append(f"skipped {len(skipped)} entries that are not records ({shown})")
     return records, _config(doc), warnings, step_unit_of_keys(step_keys)
+
+
+def trainer_history(lists: list[tuple[str, list]]) -> str | None:
+    """The key of the one list that is an HF Trainer's `state.log_history` saved under a key of
+    its own (`raw_log_history`; `log_history` itself is `trainer_state`'s), rows with a `step`:
+    its metrics keep the Trainer's names, which the presets know, beside the other lists'
+    prefixed ones (trial 39b: json-dpo-jsonextract-reward's `raw_log_history/loss` and
+    `raw_log_history/rewards/accuracies` were no train loss nor preference accuracy: "no
+    performance metric found"). None when no list, or several, are."""
+    found = [name for name, rows in lists if name.rsplit("/", 1)[-1].endswith("log_history")
+             and find_step_key(next(x for x in rows if isinstance(x, dict)).keys()) == "step"]
+    return found[0] if len(found) == 1 else None
 
 
 def _integer_steps(rows: list, key: str) -> bool:

@@ -34,6 +34,7 @@ METRIC_LABELS = {
     "eval/format_valid": "valid-format rate",
     "eval/expert_format_rate": "expert-format rate",
     "eval/response_length": "response length",
+    "train/response_length": "response length (train)",
     "eval/loss": "eval loss",
     "expert/nll_train": "expert NLL (train)",
     "expert/nll_heldout": "expert NLL (held-out)",

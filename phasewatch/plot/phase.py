@@ -38,11 +38,13 @@ from phasewatch.step_units import at
 from phasewatch.values import MAX_VALUE
 from phasewatch.xaxis import axis_label, in_step_unit, step_unit
 
-# Auto panels: (y label, metrics drawn on it). A panel appears when any of its metrics exists.
+# Auto panels: (y label, metrics drawn on it). A panel appears when any of its metrics exists;
+# a train / held-out pair's label says which one it draws where it draws one (a GRPO run's
+# train-batch `completion_length` is "resp. length (train)", not a held-out length: trial 39b).
 AUTO_PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("expert NLL", ("expert/nll_train", "expert/nll_heldout")),
     ("entropy", ("train/entropy",)),
-    ("resp. length", ("eval/response_length",)),
+    ("resp. length", ("train/response_length", "eval/response_length")),
 )
 # Panel lines are neutral (the palette's colours mean phases here); train solid, held-out dashed
 # (dashed means held-out and nothing else in these figures).
@@ -50,7 +52,8 @@ _PANEL_LINES = (
     {"color": "#1a1a1a", "linestyle": "-"},
     {"color": "#1a1a1a", "linestyle": _draw.HELDOUT_DASH},
 )
-_PANEL_LABELS = {"expert/nll_train": "train", "expert/nll_heldout": "held-out"}
+_PANEL_LABELS = {"expert/nll_train": "train", "expert/nll_heldout": "held-out",
+                 "train/response_length": "train", "eval/response_length": "held-out"}
 DATA_COLOR = "#1a1a1a"
 RAW_COLOR = "#8c8c8c"
 
@@ -93,6 +96,8 @@ def resolve_panels(run: Run, panels: str | Sequence[str] | None) -> list[tuple[s
         out = []
         for label, metrics in AUTO_PANELS:
             present = [m for m in metrics if _has(run, m)]
+            if len(present) < len(metrics) and present:
+                label = f"{label} ({_PANEL_LABELS[present[0]]})"
             if present:
                 out.append((label, present))
         return out

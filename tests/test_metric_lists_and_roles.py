@@ -1,0 +1,88 @@
+"""What the notes and errors list of a log's metrics, and the roles `inspect` gives them
+(trial 39b): trl-orpo-recsys was told "series that may be one: rewards/chosen,
+rewards/rejected" and not its rewards/accuracies; grpo-axiomforge's `accuracy`, an evaluation
+every 5 iterations, was a preference accuracy; a GRPO run's train-batch `completion_length` was
+`eval/response_length`, drawn as a held-out length."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from phasewatch.cli import main
+from phasewatch.io import read_run
+from phasewatch.plot import phase_figure
+from phasewatch.presets import aliases_for
+
+
+def write_state(path, rows: list[dict]) -> str:
+    path.write_text(json.dumps({"global_step": rows[-1]["step"], "log_history": rows}))
+    return str(path)
+
+
+def test_a_preference_run_is_pointed_to_its_accuracy_and_margin_not_its_rejected_reward(
+        tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    rows = [{"step": s, "loss": 1.0 / s ** 0.5, "rewards/chosen": -0.1 + s / 4000,
+             "rewards/rejected": -0.1 - s / 4000 + rng.normal(0, 0.01),
+             "rewards/accuracies": min(0.9, 0.45 + s / 800 + rng.normal(0, 0.03)),
+             "rewards/margins": s / 2000 + rng.normal(0, 0.001), "logps/chosen": -1 + s / 400}
+            for s in range(10, 340, 10)]
+    path = write_state(tmp_path / "trainer_state.json", rows)
+    assert main(["analyze", path]) == 0
+    [note] = [line for line in capsys.readouterr().out.splitlines() if "may be one" in line]
+    assert "series that may be one: rewards/accuracies, rewards/margins, rewards/chosen;" in note
+    assert "rejected" not in note
+
+
+def test_a_bare_accuracy_beside_an_rl_reward_is_no_preference_accuracy():
+    assert "train/preference_accuracy" not in aliases_for(["accuracy", "mean_reward", "loss"])
+    assert "train/preference_accuracy" not in aliases_for(["acc", "reward", "kl"])
+    # LLaMA-Factory's DPO trainer_log.jsonl: TRL's rewards/accuracies, with no reward beside it
+    assert aliases_for(["loss", "accuracy", "lr"])["train/preference_accuracy"] == "accuracy"
+
+
+def test_a_train_batchs_response_length_is_a_train_signal(tmp_path, capsys):
+    aliases = aliases_for(["reward", "completion_length", "eval_completions/mean_length"])
+    assert aliases["train/response_length"] == "completion_length"
+    assert aliases["eval/response_length"] == "eval_completions/mean_length"
+    rng = np.random.default_rng(1)
+    rows = [{"step": s, "loss": 0.0, "reward": 0.2 + s / 200 + rng.normal(0, 0.1),
+             "reward_std": 0.3, "completion_length": 150 - s / 5 + rng.normal(0, 5), "kl": s / 1e3}
+            for s in range(1, 120)]
+    path = write_state(tmp_path / "trainer_state.json", rows)
+    assert main(["inspect", path]) == 0
+    [line] = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("completion_length")]
+    assert line.split()[-1] == "train/response_length"
+    fig = phase_figure(read_run(path))
+    assert [ax.get_ylabel().replace("\n", " ") for ax in fig.axes][-1] == "resp. length (train)"
+
+
+def test_the_no_metric_error_says_how_many_more_and_under_which_prefixes(tmp_path, capsys):
+    path = tmp_path / "log.jsonl"
+    names = [f"raw/m{i:02d}" for i in range(24)] + ["series/a", "series/b", "other/c"]
+    path.write_text("".join(json.dumps({"step": s, **{n: s * 0.1 for n in names}}) + "\n"
+                            for s in range(5)))
+    assert main(["analyze", str(path)]) == 2
+    err = capsys.readouterr().err
+    # other/c, raw/m00 ... raw/m18, then raw/m19 ... raw/m23, series/a, series/b
+    assert "raw/m18 and 7 more (under raw/ (5), series/ (2))" in err
+
+
+def test_a_trainer_history_saved_under_a_key_of_its_own_keeps_the_trainers_names(tmp_path, capsys):
+    """json-dpo-jsonextract-reward: HF's `log_history` saved as `raw_log_history` beside copies
+    of its series (`train_loss`, `scalar_series`): its `loss` is the train loss and its
+    `rewards/accuracies` the preference accuracy, not `raw_log_history/loss`."""
+    rows = [{"step": s, "epoch": s / 45, "loss": 0.7 / s ** 0.3, "rewards/accuracies": 0.6 + s / 300,
+             "rewards/margins": s / 30} for s in range(1, 91)]
+    doc = {"eval_loss": [], "metadata": {"stage": "dpo"}, "raw_log_history": rows,
+           "train_loss": [{"step": r["step"], "epoch": r["epoch"], "loss": r["loss"]} for r in rows]}
+    path = tmp_path / "dpo_history.json"
+    path.write_text(json.dumps(doc))
+    run = read_run(path)
+    assert run.own_name("train/loss") == "loss"
+    assert run.own_name("train/preference_accuracy") == "rewards/accuracies"
+    assert "train_loss/loss" in run.metrics  # the other lists keep their keys
+    assert main(["analyze", str(path)]) == 0
+    assert capsys.readouterr().out.startswith(f"{path}  metric loss (min)")
