@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from phasewatch.errors import UsageError
-from phasewatch.noise import noise_scale
+from phasewatch.noise import noise_scale, off_bound_sd, pinned_at_bound
 from phasewatch.outliers import spike_mask
 from phasewatch.output import counted
 from phasewatch.presets import (
@@ -132,6 +132,16 @@ def cadence_warning(steps: np.ndarray) -> str | None:
     return None
 
 
+def outlier_scale(values: np.ndarray) -> float:
+    """The noise an outlier must stand out from: `noise_scale`, or on a rate pinned at a bound
+    the noise of its readings off the bound (`off_bound_sd`, as the analysis judges it): its
+    readings at the bound differ by exactly 0, and a reward at 0 on 84 of 100 steps lost a
+    2/16 among zeros as an outlier at step 22 while the same 2/16 at step 2 was its checkpoint
+    (trial 39b)."""
+    scale = noise_scale(values)
+    return max(scale, off_bound_sd(values)) if pinned_at_bound(values) else scale
+
+
 def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False) -> PreparedSeries:
     """The series of `metric` turned higher-is-better, non-finite values and outliers (points
     their neighbours contradict, `outliers.spike_mask`) left out unless `keep_outliers`."""
@@ -150,7 +160,7 @@ def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False) 
     sign = 1.0 if direction == "max" else -1.0
     turned = sign * values
     outliers = np.zeros(turned.size, dtype=bool) if keep_outliers else \
-        spike_mask(turned, noise_scale(turned), steps=steps)
+        spike_mask(turned, outlier_scale(turned), steps=steps)
     outlier_steps = steps[outliers].tolist()
     if outlier_steps:
         shown = ", ".join(str(s) for s in outlier_steps[:5])

@@ -87,3 +87,17 @@ def test_a_steady_climb_to_the_bound_is_a_rise_not_noise():
     # readings that go back and forth before the bound are departures, read as before
     wobble = np.array([0.9, 0.95, 0.92, 0.97] + [1.0] * 7)
     assert off_bound_sd(wobble) == noise_scale(wobble[:4])
+
+
+def test_a_reading_off_a_bound_among_many_is_no_outlier():
+    """Trial 39b: a GRPO reward at 0 on 84 of 100 steps and 1/16 or 2/16 on the rest lost a 2/16
+    among zeros as an 'isolated outlier' at step 22 while the same 2/16 at step 2 was kept (and
+    became the checkpoint): on a rate pinned at a bound, its readings off it are its noise."""
+    from phasewatch.outliers import spike_mask
+    from phasewatch.signals import outlier_scale
+
+    rng = np.random.default_rng(3)
+    y = np.where(rng.random(100) < 0.16, rng.choice([1 / 16, 2 / 16], 100, p=[0.85, 0.15]), 0.0)
+    y[22], y[20:22], y[23:25] = 2 / 16, 0.0, 0.0
+    assert not spike_mask(y, outlier_scale(y))[22]
+    assert spike_mask(y, noise_scale(y))[22]  # against the zeros' noise it stood out
