@@ -6,9 +6,10 @@ or a bare `[{"iteration": 1, ...}, ...]`; Keras' `History.history` is a list per
 (`{"loss": [...], "val_loss": [...]}`, one value per epoch: `column_lists`). Every list (up to
 three levels down) whose first object has a step-like key (`lines.STEP_KEYS`: step,
 global_step, iteration, ..., epoch) is a table of records; with several such lists, each
-list's metrics are prefixed with its key (`train/loss`, `eval/loss`) so they stay apart. A
-step that is not an integer (a fractional epoch) makes the list's records numbered 0, 1, 2...
-instead, with the step key kept as a metric (`--x epoch` then reports in it) and a warning.
+list's metrics are prefixed with its key (`train/loss`, `eval/loss`) so they stay apart, but
+an HF Trainer's `log_history` saved under a key of its own keeps the Trainer's names
+(`trainer_history`). A step that is not an integer (a fractional epoch) makes the list's
+records numbered 0, 1, 2... instead, with the step key kept as a metric (`--x epoch` then reports in it) and a warning.
 Where the steps are epochs (Keras' History; every list's step key `epoch`, in integers) the
 run says so (`Run.step_unit`): its texts and figures name them epochs. A document with neither
 whose metrics are `{step: value}` objects (`{"train": {"loss": {"0": 1.7, "1": 1.4}}}`, pandas'
