@@ -9,9 +9,10 @@ global_step, iteration, ..., epoch) is a table of records; with several such lis
 list's metrics are prefixed with its key (`train/loss`, `eval/loss`) so they stay apart, but
 an HF Trainer's `log_history` saved under a key of its own keeps the Trainer's names
 (`trainer_history`). A step that is not an integer (a fractional epoch) makes the list's
-records numbered 0, 1, 2... instead, with the step key kept as a metric (`--x epoch` then reports in it) and a warning.
-Where the steps are epochs (Keras' History; every list's step key `epoch`, in integers) the
-run says so (`Run.step_unit`): its texts and figures name them epochs. A document with neither
+records numbered 0, 1, 2... instead, with the step key kept as a metric (`--x epoch` then
+reports in it) and a warning. Where the steps are epochs (Keras' History; every list's step
+key `epoch`, in integers) the run says so (`Run.step_unit`): its texts and figures name them
+epochs. A document with neither
 whose metrics are `{step: value}` objects (`{"train": {"loss": {"0": 1.7, "1": 1.4}}}`, pandas'
 `to_json()`) is read by `json_step_maps`: metric `train/loss`, the keys are the steps. Number
 lists of several lengths (a loss per batch beside an accuracy per epoch) are read by
