@@ -54,6 +54,7 @@ from phasewatch.phases import PhaseConfig, fit_segments, smoothing_window
 from phasewatch.planned import run_plan, unfinished_note
 from phasewatch.plateau_start import held_plateau, start_plateaus
 from phasewatch.results import Analysis, Phase
+from phasewatch.reward_beside import note_reward_rise
 from phasewatch.run import Run
 from phasewatch.short_series import analyze_short
 from phasewatch.signals import (
@@ -144,9 +145,9 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         return Analysis(run.source, own_metric, direction, None, [], [], None, warnings,
                         {"outlier_steps": list(series.outlier_steps)})
     if y.size < SHORT_POINTS or np.ptp(y) == 0:
-        short = note_train_beside(_with_source(analyze_short(
+        short = note_reward_rise(note_train_beside(_with_source(analyze_short(
             run.source, own_metric, direction, series, train, baseline_spec,
-            warnings, known.sd if known else None), known), run, train)
+            warnings, known.sd if known else None), known), run, train), run)
         short = note_held_best(note_unseen_start(short, steps, y, run.step_unit), steps, y)
         return note_one_stage(short, run.events, steps)
 
@@ -306,7 +307,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     analysis = _with_source(Analysis(run.source, own_metric, direction, series.own_units(base),
                                      changepoints, phases, int(steps[best]), warnings, extra),
                             known)
-    analysis = note_start_beats_stop(note_train_beside(analysis, run, train), steps, y, cfg.k_sd)
+    analysis = note_reward_rise(note_train_beside(analysis, run, train), run)
+    analysis = note_start_beats_stop(analysis, steps, y, cfg.k_sd)
     analysis = note_held_best(note_unseen_start(analysis, steps, y, run.step_unit), steps, y)
     return note_one_stage(analysis, run.events, steps)
 

@@ -186,10 +186,11 @@ def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False) 
 
 
 def other_signals(run: Run, exclude: str) -> dict[str, StepSeries]:
-    """Supporting series present in the run (expert NLL, entropy, length, reward, loss), their
-    finite values by step."""
+    """Supporting series present in the run (expert NLL, entropy, length, reward, loss, KL to
+    the reference model), their finite values by step."""
     names = ("expert/nll_train", "expert/nll_heldout", "train/entropy", "eval/response_length",
-             "train/reward", "train/loss")
+             "train/reward", "train/loss",
+             "train/kl")  # a reward's rise with the policy far from its reference (trial 39)
     out: dict[str, StepSeries] = {}
     own_exclude = run.resolve_metric(exclude)
     for name in names:

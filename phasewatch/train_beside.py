@@ -102,14 +102,17 @@ def move_words(move: dict) -> str:
     last 4 readings there, 30.1 se apart)', of a `TrainMove.to_dict` ("fell", "rose": the values
     as logged)."""
     moved = "fell" if move["end"] < move["start"] else "rose"
-    if move.get("steady"):
-        how = f"at each of its {move['readings']} readings there"
-    else:
-        apart = ("on an exact line" if move["change_se"] is None else
-                 f"{move['change_se']:.1f} se apart")
-        how = f"the means of its first and last {move['readings']} readings there, {apart}"
     return (f"{_SAID.get(move['role'], move['role'])} ({move['metric']}) {moved} "
-            f"{move['start']:.4g} -> {move['end']:.4g} over the same steps ({how})")
+            f"{move['start']:.4g} -> {move['end']:.4g} over the same steps ({how_judged(move)})")
+
+
+def how_judged(move: dict) -> str:
+    """'the means of its first and last 4 readings there, 30.1 se apart' (or 'at each of its 5
+    readings there' of a steady move), of a `TrainMove.to_dict`: what its two values are."""
+    if move.get("steady"):
+        return f"at each of its {move['readings']} readings there"
+    apart = "on an exact line" if move["change_se"] is None else f"{move['change_se']:.1f} se apart"
+    return f"the means of its first and last {move['readings']} readings there, {apart}"
 
 
 def roles_of(run: Run, own: str) -> set[str]:
