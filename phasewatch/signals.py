@@ -16,7 +16,7 @@ import numpy as np
 from phasewatch.errors import UsageError
 from phasewatch.noise import noise_scale, off_bound_sd, pinned_at_bound
 from phasewatch.outliers import spike_mask
-from phasewatch.output import counted
+from phasewatch.output import counted, listed
 from phasewatch.presets import (
     FALLBACK_ROLES,
     PERFORMANCE_ROLES,
@@ -78,7 +78,7 @@ def choose_metric(run: Run, metric: str | None = None) -> str:
     for role, _ in FALLBACK_ROLES:
         if run.own_name(role):
             return role
-    available = ", ".join(run.metrics[:20]) or "none"
+    available = listed(run.metrics, 20)
     raise UsageError(
         "no performance metric found (looked for the run's declared one and for "
         f"{', '.join(r for r, _ in PERFORMANCE_ROLES + FALLBACK_ROLES)}); pick one with --metric. "
@@ -189,7 +189,7 @@ def other_signals(run: Run, exclude: str) -> dict[str, StepSeries]:
     """Supporting series present in the run (expert NLL, entropy, length, reward, loss, KL to
     the reference model), their finite values by step."""
     names = ("expert/nll_train", "expert/nll_heldout", "train/entropy", "eval/response_length",
-             "train/reward", "train/loss",
+             "train/response_length", "train/reward", "train/loss",
              "train/kl")  # a reward's rise with the policy far from its reference (trial 39)
     out: dict[str, StepSeries] = {}
     own_exclude = run.resolve_metric(exclude)
