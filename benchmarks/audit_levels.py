@@ -160,9 +160,10 @@ def check_effects(r, steps, v, hb, idx):
     better)": a disruption's `depth` "below the baseline for a fall that starts the run, or below
     the level the fall started from", `time_to_recover` "steps until the data regain that
     level"; a rise's `gain_over_baseline` "the phase's best evaluation minus the baseline"; an
-    overfit's `peak_step` "the best evaluation between its boundary's `low` and its start, for
-    an overfit from the first evaluation within the segmentation's shortest segment (3
-    evaluations up to 40, else max(5, 2%))", `decline_since_peak` from that peak."""
+    overfit's `peak_step` "the best evaluation within its boundary's interval, from its `low`
+    to its `high` but not past the overfit's end; for an overfit from the first evaluation
+    within the segmentation's shortest segment (3 evaluations up to 40, else max(5, 2%))",
+    `decline_since_peak` from that peak."""
     sign, base = (1.0 if r["direction"] == "max" else -1.0), r["baseline"]
     cps = {c["step"]: c for c in r["changepoints"]}
     for k, p in enumerate(r["phases"]):
@@ -208,13 +209,13 @@ def check_effects(r, steps, v, hb, idx):
                 lo, hi = i0, min(i0 + max(3 if hb.size <= SPARSE else 5, int(0.02 * hb.size)), i1)
             elif r["phases"][k - 1]["name"] == "plateau":  # the whole plateau is before it
                 lo, hi = idx[r["phases"][k - 1]["start_step"]], i0
-            else:
+            else:  # the start's whole interval, not past the overfit's end
                 lo = min(max(idx[r["phases"][k - 1]["start_step"]], idx.get(cp["low"], i0) if cp else i0), i0)
-                hi = i0
+                hi = max(min(int(np.searchsorted(steps, cp["high"])), i1), i0) if cp else i0
             # "... or its start where none is better"
             alone = top == i0 and levels(hb)[rule_best(hb, lo, hi)] <= levels(hb)[i0]
             if not (lo <= top <= hi and (best_at(hb, lo, hi, top) or alone)):
-                yield f"overfit peak_step=best before start ({tag})", p["peak_step"], int(steps[rule_best(hb, lo, hi)])
+                yield f"overfit peak_step=best in its start's interval ({tag})", p["peak_step"], int(steps[rule_best(hb, lo, hi)])
             decline = sign * ((v[top] if top != i0 else p["start_value"]) - p["end_value"])
             if not close(p.get("decline_since_peak"), decline):
                 yield f"decline_since_peak ({tag})", p.get("decline_since_peak"), decline
