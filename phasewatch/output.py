@@ -24,7 +24,8 @@ def listed(names: list[str], shown: int) -> str:
     groups: dict[str, int] = {}
     for name in names[shown:]:
         head, slash, _ = name.partition("/")
-        groups[head + "/" if slash else ""] = groups.get(head + "/" if slash else "", 0) + 1
+        key = f"{head}/" if slash else ""
+        groups[key] = groups.get(key, 0) + 1
     under = ", ".join(f"{head} ({n})" for head, n in groups.items() if head)
     return (f"{', '.join(names[:shown])} and {len(names) - shown} more"
             + (f" (under {under})" if under else ""))
