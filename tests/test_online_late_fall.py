@@ -80,3 +80,15 @@ def test_readings_pinned_at_a_bound_do_not_shrink_the_noise_after_the_fall():
     for planned in (None, 400):
         found = alerts(EXACT_MATCH, planned=planned)
         assert "readaptation" not in [e for e, _, _ in found], (planned, found)
+
+
+def test_a_collapse_after_a_rise_is_stopped_within_two_evaluations():
+    """Trial 39: an Online DPO run's held-out exact match rose 0.285 -> 0.605 and fell to 0 at
+    step 100 for good; one cliff among a dozen differences set the live noise's floor (the mean
+    absolute difference) at twice the noise, the refit turned the rise down as too small against
+    it, and the level tests stopped the run at step 150, five evaluations late."""
+    values = [0.285, 0.31, 0.32, 0.375, 0.395, 0.465, 0.49, 0.585, 0.605, 0.6] + [0.0] * 11
+    steps = list(range(0, 201, 10))
+    found = alerts(values, planned=200, steps=steps)
+    overfit = [(step, onset) for event, step, onset in found if event == "overfit"]
+    assert overfit and overfit[0][0] <= 120 and 80 <= overfit[0][1] <= 90, found

@@ -324,10 +324,17 @@ def test_a_first_rise_found_after_its_fall_names_the_best_level_since_the_start(
 def test_a_sparse_run_with_its_plan_is_judged_before_the_warm_up():
     """A run planned to be 10 evaluations has two after the warm-up (8): the refit judges it
     from its fifth, with analyze's checkpoint on the values seen. Without the plan the same
-    values are the first 10 of a run of unknown length: no stop within the warm-up."""
+    values are the first 10 of a run of unknown length: no stop within the warm-up (one of the
+    20, past its peak, stops at its ninth or tenth: its decline is the monitor's to judge)."""
     sparse = functools.partial(rise_and_fall, n=10)
     assert stops_after(sparse, planned="last") >= 14  # measured 16 of 20 (0 before)
-    assert stops_after(sparse) == 0
+    for seed in range(20):
+        steps, values, _ = sparse(seed)
+        monitor = PhaseMonitor(metric="eval/accuracy")
+        for i, (step, value) in enumerate(zip(steps, values)):
+            monitor.update(int(step), {"eval/accuracy": float(value)})
+            assert not (monitor.should_stop and i < monitor.config.warmup - 1), (seed, i)
+    assert stops_after(sparse) <= 2
 
 
 def test_a_flat_sparse_run_with_its_plan_is_rarely_stopped():
