@@ -177,9 +177,12 @@ def check_csv(r: dict, text: str):
         # "`stage_switch_step`, where a joined SFT-then-RL run's RL stage begins"
         switch = next((e["step"] for e in r.get("events", []) + r.get("stage_only", [])
                        if e["name"] == "sft_to_rl"), None)
+        # "`established`: False for a phase the text says is 'not established' (a short
+        # series' plateau that moved)"
+        moved = p.get("name") == "plateau" and "trend_test" in r and bool(p.get("change"))
         want = {**r, "phase": p.get("name"), **p, "step_unit": unit.partition("/")[0],
                 "saved_checkpoint": saved.get("path"), "saved_checkpoint_step": saved.get("step"),
-                "stage_switch_step": switch}
+                "stage_switch_step": switch, "established": False if moved else None}
         for key, cell in row.items():
             value = want.get(key)
             value = value / scale if key in STEP_COLUMNS and value is not None else value
