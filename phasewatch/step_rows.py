@@ -36,6 +36,17 @@ SUMMARY_MIN_READINGS = 5  # readings a run-average summary is the mean of, at le
 NAMES_SHOWN = 4
 
 
+def exact_mean(rows) -> float:
+    """The mean of a step's rows, their sum correctly rounded (`math.fsum`): a plain sum of -1,
+    1 and 1e-5 depends on their order (3.3333333333333337e-06 or 3.33333333335517e-06), and the
+    rows of a step reach the offline reader, the sparse one and a live watch in different orders.
+    Rows of +-1e308 give +-inf, as logged."""
+    try:
+        return math.fsum(rows) / len(rows)
+    except OverflowError:
+        return float(sum(rows)) / len(rows)
+
+
 def reads_mean(k: int, counts_regular: bool) -> bool:
     """Whether a metric of two steps or more reads the mean of the rows of each step: every
     step had the same number `k` >= 2 of rows (`counts_regular`). A metric of one step logged
@@ -86,9 +97,8 @@ def resolve_rows(name: str, steps: np.ndarray, values: np.ndarray,
     ends = starts + counts
     k = int(counts[0])
     mean = counts.size >= 2 and reads_mean(k, bool((counts[:-1] == k).all() and counts[-1] <= k))
-    if mean:
-        with np.errstate(over="ignore", invalid="ignore"):  # +-1e308 rows: inf, as logged
-            read = np.add.reduceat(values, starts) / counts
+    if mean:  # summed exactly: the same whatever order a step's rows come in (`exact_mean`)
+        read = np.array([exact_mean(values[a:b]) for a, b in zip(starts, ends)])
     else:
         read = values[ends - 1]
     several = counts > 1
@@ -186,16 +196,16 @@ class LiveRows:
         "n",
         "n_all",
         "regular",
+        "rows",
         "step",
         "sum_all",
         "summary_done",
-        "total",
     )
 
     def __init__(self) -> None:
         self.step: int | None = None  # the current step
         self.n = 0  # its rows so far
-        self.total = 0.0  # their sum
+        self.rows: list[float] = []  # its rows so far, summed exactly (`exact_mean`)
         self.last = 0.0  # its latest row
         self.k = 0  # rows at each complete step (0: none complete yet)
         self.regular = True  # every complete step had k rows, and the counter never went back
@@ -211,7 +221,7 @@ class LiveRows:
 
     @property
     def mean(self) -> float:
-        return self.total / self.n
+        return exact_mean(self.rows)
 
     def take(self, step: int, value: float) -> tuple[float | None, str | None]:
         """(what the step reads after this row, None for a run-average summary row left out;
@@ -221,14 +231,14 @@ class LiveRows:
             if self.step is not None:
                 self.done = (self.step, self.mean, self.last)
                 change = self._complete(went_back=step < self.step)
-            self.step, self.n, self.total = step, 0, 0.0
+            self.step, self.n, self.rows = step, 0, []
         elif (self.n == 1 and self.k == 1 and self.regular and not self.summary_done
               and math.isfinite(value)
               and is_summary(value, self.sum_all, self.n_all, self.low, self.high)):
             self.summary_done = True
             return None, None
         self.n += 1
-        self.total += value
+        self.rows.append(value)
         self.last = value
         if math.isfinite(value):
             self.sum_all += value

@@ -59,5 +59,13 @@ def _several_rows(rows: list[tuple[int, float]]) -> dict[int, float]:
     counts = [len(by_step[s]) for s in steps]
     k = counts[0]
     if len(steps) >= 2 and k >= 2 and all(c == k for c in counts[:-1]) and counts[-1] <= k:
-        return {s: sum(by_step[s]) / len(by_step[s]) for s in sorted(steps)}
+        return {s: _mean(by_step[s]) for s in sorted(steps)}
     return {s: by_step[s][-1] for s in sorted(steps)}
+
+
+def _mean(rows: list[float]) -> float:
+    """The rows' mean, summed exactly (any order gives the same); +-inf beyond float range."""
+    try:
+        return math.fsum(rows) / len(rows)
+    except OverflowError:
+        return sum(rows) / len(rows)

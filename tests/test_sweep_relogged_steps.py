@@ -8,6 +8,8 @@ alerts with each superseded value."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from watch_follower import replay
 
@@ -28,13 +30,13 @@ def episodes_log(path, episodes_per_step: int, seed: int = 0) -> None:
 
 
 def mean_per_step(source, path) -> None:
-    """The same log with one line a step, the mean of its episodes: what `RecordCollector`
-    reads of 6 episodes at every step."""
+    """The same log with one line a step, the mean of its episodes (summed exactly, as
+    `step_rows.exact_mean`): what `RecordCollector` reads of 6 episodes at every step."""
     rows: dict[str, list[float]] = {}
     for line in source.read_text().splitlines():
         head, value = line.split(", episodic return=")
         rows.setdefault(head, []).append(float(value))
-    path.write_text("".join(f"{head}, episodic return={sum(v) / len(v)!r}\n"
+    path.write_text("".join(f"{head}, episodic return={math.fsum(v) / len(v)!r}\n"
                             for head, v in rows.items()))
 
 

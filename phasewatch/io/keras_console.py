@@ -17,8 +17,11 @@ is a running mean and is skipped) and counts the batches the epoch's first bar c
 `model.evaluate()` after training prints a bar over the test batches: not the epoch's). A
 callback that prints between the bar's end and the validation (`ModelCheckpoint(verbose=1)`:
 `Epoch 3: val_accuracy improved ...`) makes Keras 3 print the complete bar twice, the second time
-with the validation and the epoch's final means: the epoch's last complete line is kept (the
-collector keeps a step's last values). Lines before the first `Epoch N/M` are not the fit's.
+with the validation and the epoch's final means: the epoch's last complete line is its record,
+given when the next `Epoch N/M` opens (at once: Keras prints it as the next epoch starts) or the
+log ends. Given as two rows of one step, the collector read their mean (`step_rows`: parallel
+readings of a step), a loss of 0.825 where the epoch's was 0.8. Lines before the first
+`Epoch N/M` are not the fit's.
 
 The steps are epochs, counted from 0 as Keras counts them in what it writes to files
 (`CSVLogger`'s `epoch` column, `History.history`, the TensorBoard callback's `epoch_*` steps), so
@@ -78,6 +81,7 @@ class LineParser:
         self.epoch: int | None = None
         self.planned: int | None = None
         self.batches: int | None = None  # what the epoch's first bar counts
+        self.held: tuple[int, dict[str, Any]] | None = None  # the epoch's last complete line
 
     @property
     def settings(self) -> dict[str, int | None]:
@@ -91,7 +95,7 @@ class LineParser:
             self.epoch, self.batches = int(header.group(1)) - 1, None
             total = int(header.group(2)) - 1
             self.planned = total if total > 0 else None
-            return []
+            return self.flush()
         if self.epoch is None:
             return []
         counter = COUNTER.match(shown)
@@ -104,7 +108,14 @@ class LineParser:
         elif not OLD_VERBOSE_2.match(shown):
             return []
         values = {m.group("name"): m.group("value") for m in ITEM.finditer(" " + shown)}
-        return [(self.epoch, values)] if values else []
+        if values:
+            self.held = (self.epoch, values)
+        return []
+
+    def flush(self) -> list[tuple[int, dict[str, Any]]]:
+        """The held epoch's record (its last complete line), once no later line can replace it."""
+        held, self.held = self.held, None
+        return [held] if held is not None else []
 
 
 class Source(LogFileSource):
