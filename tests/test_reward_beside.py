@@ -14,7 +14,6 @@ import pytest
 
 from phasewatch import analyze
 
-TRIAL = Path("/work/notes/s39/trial")
 SAID = "check a score the policy is not trained on"
 
 
@@ -144,11 +143,3 @@ def test_the_eval_twin_of_the_train_reward_is_a_reward(tmp_path):
     a = analyze(write_log(tmp_path / "twin", rows))
     assert a.metric == "eval_reward"
     assert [m["signal"] for m in rise(a).stats["rose_with"]] == ["clipped_ratio"]
-
-
-@pytest.mark.skipif(not (TRIAL / "noem" / "rloo_lenbias_b0").is_dir(),
-                    reason="trial 39's runs are not on this machine")
-def test_trial_39_rloo_on_a_length_biased_reward():
-    a = analyze(str(TRIAL / "noem" / "rloo_lenbias_b0"))
-    said = [w for w in a.warnings if SAID in w]
-    assert len(said) == 1 and "completions/clipped_ratio" in said[0]
