@@ -200,10 +200,11 @@ def fallback_note(run: Run, chosen: str) -> str | None:
     known = set(run.aliases.values())
     preference = [own for role in _PREFERENCE_ROLES if (own := run.own_name(role))
                   and n_finite(run, role) >= MIN_FOR_TREND and np.ptp(run.column(role).values) > 0]
-    maybe = preference + [name for name in run.metrics if name not in known
-             and any(word in name.lower() for word in _SCORE_WORDS)
-             and not any(word in name.lower() for word in _NOT_SCORES + _NOT_MEANS)
-             and n_finite(run, name) >= MIN_FOR_TREND and np.ptp(run.column(name).values) > 0]
+    scores = [name for name in run.metrics if name not in known
+              and any(word in name.lower() for word in _SCORE_WORDS)
+              and not any(word in name.lower() for word in _NOT_SCORES + _NOT_MEANS)
+              and n_finite(run, name) >= MIN_FOR_TREND and np.ptp(run.column(name).values) > 0]
+    maybe = preference + scores
     # a mean or a named score first (`reward/selected_mean` before `reward/valid_rate`)
     maybe.sort(key=lambda name: name not in preference and not name.lower().endswith(_SCORE_ENDS))
     more = f" and {len(maybe) - 4} more" if len(maybe) > 4 else ""
@@ -220,9 +221,9 @@ _HIGHER_WORDS = _SCORE_WORDS + ("auc", "margin", "return", "precision", "recall"
 
 def guessed_direction_note(run: Run, metric: str, direction: str | None) -> str | None:
     """When the direction of `metric` is the default's guess: no --direction, none declared by
-    the run, no role of it, and no word of its name says which way is better (trial 38b: a stereotype rate,
-    lower is better, read as higher-is-better without a word: its "best" was the run's most
-    stereotyped batch). An entropy has no better direction, whatever its role (trial 39: RLOO's
+    the run, no role of it, and no word of its name says which way is better (trial 38b: a
+    stereotype rate, lower is better, read as higher-is-better without a word: its "best" was
+    the run's most stereotyped batch). An entropy has no better direction, whatever its role (trial 39: RLOO's
     entropy collapse 0.34 -> 0.07 was an "overfit" without a word); a KL or a gradient norm is
     lower-is-better as a run's health, not as a score of its task, which is said too."""
     if direction or (run.direction in ("max", "min") and run.performance_metric in (None, metric)):
