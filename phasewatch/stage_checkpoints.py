@@ -116,10 +116,9 @@ def _best_elsewhere(saved: SavedCheckpoint, stage: dict[str, Any], stages: list[
     `saved`'s (trial 39: a joined SFT -> Online DPO run whose best evaluation was the model
     before SFT named SFT's checkpoint-250, exact match 0.285, as the best saved, where the RL
     run's checkpoint-75 held 0.61)."""
-    def score(found: SavedCheckpoint) -> float:
-        return -math.inf if found.step is None else sign * (
-            found.level if found.level is not None else found.value if found.value is not None
-            else -sign * math.inf)
+    def score(found: SavedCheckpoint) -> float:  # higher is better; what ranked it, else its value
+        raw = found.level if found.level is not None else found.value
+        return -math.inf if found.step is None or raw is None else sign * raw
 
     for other in stages:
         if other is stage or (source := _source(other, folder)) is None:
