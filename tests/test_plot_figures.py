@@ -89,6 +89,21 @@ def test_panels_auto_share_the_step_axis_and_carry_the_bands():
         phase_figure(run, make_analysis(run), panels=["nope"])
 
 
+def test_the_step_axis_spans_every_panels_data():
+    """A train loss logged from step 10 analysed above a held-out score evaluated at step 0:
+    the held-out panel's step-0 evaluation (the start it fell from) is in view."""
+    collector = RecordCollector("mem:sft", "test")
+    for step in range(0, 260, 10):
+        record = {"eval_exact_match": 1.0 if step == 0 else 0.3}
+        if step:
+            record["loss"] = 6.0 / step
+        collector.add(step, record)
+    run = collector.build()
+    analysis = Analysis("mem:sft", "loss", "min", 0.6, [], [Phase("improvement", 10, 250)], None)
+    fig = phase_figure(run, analysis, panels=["eval_exact_match"])
+    for ax in fig.axes:
+        assert ax.get_xlim()[0] < 0
+
 def test_long_metric_names_are_wrapped_to_fit_their_panel():
     collector = RecordCollector("mem:verl", "test")
     name = "val-core/openai/gsm8k/reward/mean@1"

@@ -144,9 +144,12 @@ def phase_figure(
                          f"beyond +-{MAX_VALUE:g}); plot another --metric", run.source)
     panel_specs = resolve_panels(run, panels)
     width, height = figure_size(size, n_panels=len(panel_specs))
-    steps = series.index
-    first = min([steps[0]] + [p.start_step for p in analysis.phases])
-    last = max([steps[-1]] + [p.end_step for p in analysis.phases])
+    # the step axis spans every panel's data: a train loss analysed from step 10 left the
+    # held-out panel's step-0 evaluation off the figure (trial 39)
+    ends = [(s.index[0], s.index[-1]) for s in
+            [series] + [run.series(m) for _, ms in panel_specs for m in ms] if not s.empty]
+    first = min([a for a, _ in ends] + [p.start_step for p in analysis.phases])
+    last = max([b for _, b in ends] + [p.end_step for p in analysis.phases])
     smoothing = smoothing.resolved(first, last, xlim)  # one width, in steps, for every panel
     unit = step_unit(run, analysis.metric)
 
