@@ -104,6 +104,7 @@ def test_the_step_axis_spans_every_panels_data():
     for ax in fig.axes:
         assert ax.get_xlim()[0] < 0
 
+
 def test_long_metric_names_are_wrapped_to_fit_their_panel():
     collector = RecordCollector("mem:verl", "test")
     name = "val-core/openai/gsm8k/reward/mean@1"
