@@ -19,7 +19,7 @@ from phasewatch.phase_stats import held_levels
 from phasewatch.presets import PERFORMANCE_ROLES, ROLE_CANDIDATES, default_direction
 from phasewatch.run import Run
 from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite
-from phasewatch.trainer_best import declared_best_metric, kept_best_by
+from phasewatch.trainer_best import best_step, declared_best_metric, kept_best_by
 
 
 def short_choice_note(run: Run, chosen: str) -> str | None:
@@ -138,7 +138,7 @@ def trainer_best_note(run: Run, chosen: str) -> str | None:
     if kept is None or kept == own:
         return None
     return (f"the Trainer kept its best checkpoint by {kept} (its best_metric, "
-            f"{run.config['best_metric']:.6g} at step {run.config['best_global_step']}), not by "
+            f"{run.config['best_metric']:.6g} at step {best_step(run.config)}), not by "
             f"{own}: pass --metric {kept} to judge the run by it")
 
 
@@ -170,8 +170,8 @@ def score_beside_loss_note(run: Run, chosen: str) -> str | None:
     if chosen != "eval/loss" or run.performance_metric:
         return None
     score = run.own_name("eval/other_score")
-    if score is None or n_finite(run, "eval/other_score") < MIN_FOR_TREND:
-        return None
+    if score is None or n_finite(run, "eval/other_score") < MIN_FOR_TREND or kept_best_by(run) == score:
+        return None  # the Trainer's own choice of it is said (`trainer_best_note`)
     return (f"taking {run.own_name(chosen)}, the held-out loss; {score} is a held-out score "
             f"too: pass --metric {score} to judge the run by it")
 

@@ -60,6 +60,13 @@ SPLIT_NAMES = frozenset({"train", "training", "validation", "val", "valid", "eva
                          "test", "explorer", "trainer"})
 
 
+def checkpoint_step(path: str | os.PathLike) -> int | None:
+    """N of an HF checkpoint folder `.../checkpoint-N` (a path written on any system, as a
+    trainer_state.json's `best_model_checkpoint` keeps it), else None."""
+    match = _CHECKPOINT.match(re.split(r"[/\\]", str(path).rstrip("/\\"))[-1])
+    return int(match.group(1)) if match else None
+
+
 def is_split_name(name: str) -> bool:
     """A sub-folder name of `SPLIT_NAMES`, or a validation split named by its user
     (`dev-validation/` beside `train/`: `presets.is_named_validation_split`)."""
@@ -87,11 +94,10 @@ def newest_checkpoint_state(folder: Path) -> tuple[Path, int] | None:
     best: tuple[int, Path] | None = None
     count = 0
     for child in _subdirs(folder):
-        match = _CHECKPOINT.match(child.name)
+        number = checkpoint_step(child.name)
         state = child / "trainer_state.json"
-        if match and state.is_file():
+        if number is not None and state.is_file():
             count += 1
-            number = int(match.group(1))
             if best is None or number > best[0]:
                 best = (number, state)
     return (best[1], count) if best else None

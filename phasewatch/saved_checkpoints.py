@@ -29,15 +29,15 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from phasewatch.folders import checkpoint_step
+
 CHECKPOINT_PREFIX = "checkpoint"
-_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 HF_FORMATS = frozenset({"trainer_state", "tensorboard", "llamafactory"})
 
 
@@ -70,8 +70,8 @@ def checkpoint_steps(folder: Path) -> list[int]:
     """The steps of the `checkpoint-N` folders in `folder`, ascending (one listing)."""
     try:
         with os.scandir(folder) as entries:
-            return sorted(int(m.group(1)) for e in entries
-                          if (m := _CHECKPOINT.match(e.name)) and e.is_dir())
+            return sorted(n for e in entries
+                          if (n := checkpoint_step(e.name)) is not None and e.is_dir())
     except OSError:
         return []
 
@@ -83,7 +83,7 @@ def candidate_folders(path: str | Path, fmt: str | None = None) -> list[Path]:
     path = Path(path)
     start = path if path.is_dir() else path.parent
     found = [start]
-    if _CHECKPOINT.match(start.name):
+    if checkpoint_step(start.name) is not None:
         found.append(start.parent)
     elif fmt == "tensorboard":
         found += [start.parent, start.parent.parent]
@@ -315,9 +315,8 @@ def trainer_state_now(folder: Path, steps: list[int]) -> tuple[bool, int | None]
     step, limit = newest.get("global_step") or 0, newest.get("max_steps") or 0
     control = ((newest.get("stateful_callbacks") or {}).get("TrainerControl") or {})
     stopped = bool((control.get("args") or {}).get("should_training_stop"))
-    kept = _CHECKPOINT.match(Path(str(newest.get("best_model_checkpoint") or "")).name)
     return (bool(newest) and (stopped or 0 < limit <= step),
-            int(kept.group(1)) if kept else None)
+            checkpoint_step(newest.get("best_model_checkpoint") or ""))
 
 
 class LiveCheckpoints:

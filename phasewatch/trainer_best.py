@@ -8,7 +8,9 @@ Declared there and not a loss (a loss is what the Trainer takes when none is nam
 after an accuracy in the default order anyway), it is the metric `analyze` and `watch` take
 (trial 38c: a topic classifier's W&B config declared `eval_f1`, rising at every evaluation,
 while its eval loss "overfit"). A `trainer_state.json` keeps no arguments, only `best_metric`
-and `best_global_step`: the metric is the one evaluation whose value at that step is
+and `best_global_step` (before transformers 4.52, only the step in `best_model_checkpoint`'s
+`checkpoint-N`: an ASR run kept checkpoint-3000 by its WER, 0.7432, while its eval loss,
+analysed, was best at step 1000, its worst WER, and nothing said so): the metric is the one evaluation whose value at that step is
 `best_metric`, where exactly one is; `watch` cannot know it before that step, so it is only
 named (trial 38c: a sentiment run kept checkpoint-8280 by its macro-F1, 0.246, while its
 accuracy, analysed by default, was best at the majority-class checkpoint 1035).
@@ -20,6 +22,7 @@ import math
 
 import numpy as np
 
+from phasewatch.folders import checkpoint_step
 from phasewatch.run import Run
 
 EVAL_PREFIXES = ("eval_", "eval/")
@@ -44,11 +47,20 @@ def declared_best_metric(run: Run) -> tuple[str, str] | None:
     return own, ("min" if greater is False else "max")
 
 
+def best_step(config: dict) -> int | None:
+    """The step of a trainer_state.json's best checkpoint: `best_global_step`, or the N of its
+    `best_model_checkpoint` (`.../checkpoint-N`)."""
+    step = config.get("best_global_step")
+    if isinstance(step, int) and not isinstance(step, bool):
+        return step
+    return checkpoint_step(config.get("best_model_checkpoint") or "")
+
+
 def kept_best_by(run: Run) -> str | None:
-    """The one evaluation metric whose value at the config's `best_global_step` is its
+    """The one evaluation metric whose value at the best checkpoint's step (`best_step`) is its
     `best_metric` (a trainer_state.json's record of the best checkpoint), else None."""
-    best, step = run.config.get("best_metric"), run.config.get("best_global_step")
-    if not isinstance(best, (int, float)) or not isinstance(step, int) or not math.isfinite(best):
+    best, step = run.config.get("best_metric"), best_step(run.config)
+    if not isinstance(best, (int, float)) or step is None or not math.isfinite(best):
         return None
     matches = []
     for own in run.metrics:

@@ -18,11 +18,11 @@ length, the arguments' -1 when epochs were given). Without the tensorboard packa
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from phasewatch.files import open_regular
+from phasewatch.folders import checkpoint_step
 from phasewatch.io.tensorboard import (
     CONFIG_TEXTS,
     RECORD_HEADER,
@@ -33,14 +33,13 @@ from phasewatch.io.tensorboard import (
 )
 
 SCAN_BYTES = 1 << 22
-_CHECKPOINT = re.compile(r"^checkpoint-\d+$")
 
 
 def trainer_arguments(state: Path) -> dict[str, Any]:
     """The arguments (over the model config) HF's TensorBoardCallback wrote beside the
     trainer_state.json at `state` (`<output>/trainer_state.json` or
     `<output>/checkpoint-N/trainer_state.json`), else {}."""
-    output = state.parent.parent if _CHECKPOINT.match(state.parent.name) else state.parent
+    output = state.parent.parent if checkpoint_step(state.parent.name) is not None else state.parent
     starts = trainer_starts(output / "runs")
     if not starts:
         return {}
