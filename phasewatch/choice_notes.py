@@ -20,6 +20,7 @@ from phasewatch.presets import PERFORMANCE_ROLES, ROLE_CANDIDATES, default_direc
 from phasewatch.run import Run
 from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite
 from phasewatch.trainer_best import best_step, declared_best_metric, kept_best_by
+from phasewatch.xaxis import CARRIERS
 
 
 def short_choice_note(run: Run, chosen: str) -> str | None:
@@ -30,7 +31,7 @@ def short_choice_note(run: Run, chosen: str) -> str | None:
     if n_chosen >= MIN_FOR_TREND:
         return None
     own = run.resolve_metric(chosen)
-    longer = sorted(((n, name) for name in run.metrics if name != own
+    longer = sorted(((n, name) for name in run.metrics if name != own and not _bookkeeping(run, name)
                      and (n := n_finite(run, name)) >= MIN_FOR_TREND), key=lambda t: (-t[0], t[1]))
     if not longer:
         return None
@@ -39,6 +40,19 @@ def short_choice_note(run: Run, chosen: str) -> str | None:
     return (f"{own} was chosen by its name but has only {counted(n_chosen, 'value')}, too few "
             "to show phases; "
             f"longer series in this log: {shown}{more}: pass --metric to analyse one")
+
+
+# the roles of series that count or steer training and measure nothing of the model
+_BOOKKEEPING_ROLES = ("train/lr", "train/grad_norm")
+_COUNTERS = frozenset(name for names in CARRIERS.values() for name in names)
+
+
+def _bookkeeping(run: Run, name: str) -> bool:
+    """Whether `name` is no series a user judges a run by: an x-axis counter (epoch, tokens),
+    the learning rate or gradient norm, a timing (an HF console log's "longer series" were
+    epoch, grad_norm and learning_rate, beside the loss: reader 40a)."""
+    return (name in _COUNTERS or any(run.own_name(role) == name for role in _BOOKKEEPING_ROLES)
+            or any(word in name.lower() for word in _TIMINGS))
 
 
 def notes_on_choice(run: Run, chosen: str, named: bool, direction: str | None) -> list[str]:
@@ -99,8 +113,8 @@ def kl_penalty_note(run: Run, metric: str, named: bool) -> str | None:
 
 
 # words of a series logged now and then that is no score: timings, throughput, memory
-_NOT_SCORES = ("time", "timing", "runtime", "per_second", "throughput", "memory", "mem_", "epoch",
-               "grad", "scale", "norm", "loss")
+_TIMINGS = ("time", "timing", "runtime", "per_second", "throughput", "memory", "mem_")
+_NOT_SCORES = (*_TIMINGS, "epoch", "grad", "scale", "norm", "loss")
 
 
 def periodic_scores_note(run: Run, chosen: str) -> str | None:
