@@ -1,6 +1,6 @@
 """What `analyze` and `watch` say of the metric they chose without `--metric`: why it was taken
 and which others the log holds that a user may mean (a held-out role passed over, the metric a
-Trainer kept its best checkpoint by, a score beside the held-out loss, series that look like
+Trainer kept its best checkpoint by, the held-out loss beside a held-out score, series that look like
 scores beside a train loss), and when a metric's direction is only the default's guess. The
 choice itself is `signals.choose_metric`'s; these notes never change it."""
 
@@ -68,7 +68,7 @@ def choice_notes(run: Run, chosen: str) -> list[str]:
     """What to say of a metric chosen without --metric (analyze and watch alike)."""
     notes = (trainer_best_note(run, chosen), passed_over_note(run, chosen), fallback_note(run, chosen),
              short_choice_note(run, chosen), periodic_scores_note(run, chosen),
-             score_beside_loss_note(run, chosen))
+             loss_beside_score_note(run, chosen))
     return [note for note in notes if note is not None]
 
 
@@ -175,19 +175,19 @@ def passed_over_note(run: Run, chosen: str) -> str | None:
             "it anyway")
 
 
-def score_beside_loss_note(run: Run, chosen: str) -> str | None:
-    """When the metric chosen without --metric is the held-out loss and the log also has a
-    held-out score (`eval/other_score`: a CER, a BLEU, an F1) with enough values for a trend:
-    the loss comes first by the documented order, but a paper reports the score, and the two
-    can tell different stories (trial 38b: an ASR run's eval_loss one improvement to the end,
-    its eval_cer an improvement, then a plateau from step 60)."""
-    if chosen != "eval/loss" or run.performance_metric:
+def loss_beside_score_note(run: Run, chosen: str) -> str | None:
+    """When the metric chosen without --metric is a held-out score (`eval/other_score`: a WER,
+    a BLEU, an F1) and the log also has the held-out loss with enough values for a trend: the
+    two can tell different stories (a Whisper fine-tune's eval loss rises from its first
+    evaluation while its WER falls to the end: readers 40a, 40b), and the loss is one option
+    away."""
+    if chosen != "eval/other_score" or run.performance_metric:
         return None
-    score = run.own_name("eval/other_score")
-    if score is None or n_finite(run, "eval/other_score") < MIN_FOR_TREND or kept_best_by(run) == score:
-        return None  # the Trainer's own choice of it is said (`trainer_best_note`)
-    return (f"taking {run.own_name(chosen)}, the held-out loss; {score} is a held-out score "
-            f"too: pass --metric {score} to judge the run by it")
+    loss = run.own_name("eval/loss")
+    if loss is None or n_finite(run, "eval/loss") < MIN_FOR_TREND:
+        return None
+    return (f"taking {run.own_name(chosen)}, a held-out score, before the held-out loss {loss}: "
+            f"pass --metric {loss} to judge the run by it")
 
 
 # words of a series' name that may make it a score a user would judge a run by, words that make

@@ -170,7 +170,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
                   "val_loss_epoch", "val_losses", "test/nll",  # Tinker cookbook's NLL evaluator
                   "eval/*/CrossEntropyLoss",  # OLMo's evaluators, by label
                   "test_loss", "test/loss"),  # a test split, after every validation spelling
-    # Held-out scores that are neither an accuracy nor a loss, for a log that has neither: HF's
+    # Held-out scores that are neither an accuracy nor a loss, taken before the loss: HF's
     # SQuAD `eval_f1`, `eval_exact` (`exact_match` in the newer metric), GLUE's Matthews and
     # Pearson / Spearman correlations, ASR's `eval_wer` / `eval_cer`; and their `test` spellings.
     # The direction is the name's (`default_direction`: wer, cer -> min).
@@ -186,16 +186,20 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 
 # Metrics that can serve as the performance series, in order of preference, with direction.
-# None: the direction is the log's own name's (`default_direction`).
+# None: the direction is the log's own name's (`default_direction`). A held-out score (a WER,
+# an F1) before the held-out loss: it is what the run is judged and reported by (a Whisper
+# fine-tune's eval loss rises from its first evaluation while its WER falls to the end, and the
+# Trainer kept its best checkpoint by the WER: readers 40a, 40b).
 PERFORMANCE_ROLES: tuple[tuple[str, str | None], ...] = (
     ("eval/accuracy", "max"),
-    ("eval/loss", "min"),
     ("eval/other_score", None),
+    ("eval/loss", "min"),
     ("train/reward", "max"),
 )
-# The performance roles measured on held-out data (all but the train reward): `watch` holds the
-# records until one of them has enough values to be chosen as `analyze` would.
-HELD_OUT_ROLES: tuple[str, ...] = ("eval/accuracy", "eval/loss", "eval/other_score")
+# The performance roles measured on held-out data (all but the train reward), in the same order:
+# `watch` holds the records until one of them has enough values to be chosen as `analyze` would.
+HELD_OUT_ROLES: tuple[str, ...] = tuple(role for role, _ in PERFORMANCE_ROLES
+                                        if role != "train/reward")
 
 # What `analyze` takes when a log has none of the performance roles: an SFT run that logged only
 # its train loss (5 of the 58 real logs of benchmarks/real_corpus) can still show a disruption,

@@ -226,15 +226,16 @@ def test_dpo_rejected_rewards_and_logps_are_lower_is_better():
                                            "rewards/margins")} == {"max"}
 
 
-def test_a_score_beside_the_loss_is_named_and_an_unknown_direction_is_said(capsys, tmp_path):
-    """The held-out loss comes first, but a CER beside it is what an ASR paper reports (trial
-    38b); a metric whose name says neither way is better gets a word that max was assumed."""
+def test_a_held_out_score_comes_before_the_loss_and_an_unknown_direction_is_said(capsys, tmp_path):
+    """A CER beside the held-out loss is what an ASR paper reports and what the run is judged by
+    (trial 38b, readers 40a and 40b): it is taken, and the loss is named; a metric whose name
+    says neither way is better gets a word that max was assumed."""
     log = _log(tmp_path, {"eval_loss": (6.5, 0.2), "eval_cer": (64.0, 14.0),
                           "stereotype_pick_rate": (0.3, 0.1)})
     offline = _analyze(capsys, log)
-    assert offline["metric"] == "eval_loss"
-    assert ("taking eval_loss, the held-out loss; eval_cer is a held-out score too: pass "
-            "--metric eval_cer to judge the run by it") in offline["warnings"]
+    assert offline["metric"] == "eval_cer" and offline["direction"] == "min"
+    assert ("taking eval_cer, a held-out score, before the held-out loss eval_loss: pass "
+            "--metric eval_loss to judge the run by it") in offline["warnings"]
     assert main(["analyze", str(log), "--metric", "stereotype_pick_rate", "--format", "json"]) == 0
     warnings = json.loads(capsys.readouterr().out)["runs"][0]["warnings"]
     assert ("stereotype_pick_rate: higher is taken to be better (its name does not say which way "
