@@ -16,9 +16,9 @@ from phasewatch.direction_words import (
 from phasewatch.noise import noise_scale
 from phasewatch.output import counted
 from phasewatch.phase_stats import held_levels
-from phasewatch.presets import PERFORMANCE_ROLES, ROLE_CANDIDATES, default_direction
+from phasewatch.presets import ROLE_CANDIDATES, default_direction
 from phasewatch.run import Run
-from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite
+from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite, roles_present
 from phasewatch.trainer_best import best_step, declared_best_metric, kept_best_by
 from phasewatch.xaxis import CARRIERS
 
@@ -161,7 +161,7 @@ def passed_over_note(run: Run, chosen: str) -> str | None:
     before it had too few values (trial 34b: a verl log's held-out reward, logged once at the
     end, left for the train batches' score without a word), or the same value at every
     evaluation (trial 38c: an accuracy 0 at all 8)."""
-    present = [role for role, _ in PERFORMANCE_ROLES if run.own_name(role)]
+    present = roles_present(run)
     if chosen not in present or present.index(chosen) == 0 or run.performance_metric:
         return None
     def why(role: str) -> str:

@@ -21,6 +21,7 @@ from phasewatch.presets import (
     FALLBACK_ROLES,
     PERFORMANCE_ROLES,
     default_direction,
+    role_matches,
 )
 from phasewatch.run import Run
 from phasewatch.stepseries import StepSeries
@@ -68,7 +69,7 @@ def choose_metric(run: Run, metric: str | None = None) -> str:
         return declared
     if (best := declared_best_metric(run)) is not None:  # the Trainer's metric_for_best_model
         return best[0]
-    present = [role for role, _ in PERFORMANCE_ROLES if run.own_name(role)]
+    present = roles_present(run)
     if present:
         # enough values for a trend, and not constant where a later role moves (trial 38c:
         # an exact-match accuracy 0 at all 8 evaluations beside an eval loss that fell and rose)
@@ -84,6 +85,19 @@ def choose_metric(run: Run, metric: str | None = None) -> str:
         f"{', '.join(r for r, _ in PERFORMANCE_ROLES + FALLBACK_ROLES)}); pick one with --metric. "
         f"Metrics in this run: {available}"
     )
+
+
+def roles_present(run: Run) -> list[str]:
+    """The performance roles `run` holds, in the order of choice (`PERFORMANCE_ROLES`), except
+    that a held-out score matched by several names of one kind (seqeval's per-entity
+    `eval_T005_f1`, `eval_T007_f1`, no overall F1) is a breakdown, no headline: it comes after
+    the held-out loss."""
+    present = [role for role, _ in PERFORMANCE_ROLES if run.own_name(role)]
+    score, loss = "eval/other_score", "eval/loss"
+    if score in present and loss in present and len(role_matches(score, run.metrics)) > 1:
+        present.remove(score)
+        present.insert(present.index(loss) + 1, score)
+    return present
 
 
 def n_finite(run: Run, metric: str) -> int:

@@ -102,12 +102,12 @@ def test_an_eval_score_other_than_accuracy_and_loss_is_the_held_out_metric(
     assert _watch(capsys, log)["metric"] == metric
 
 
-def test_an_eval_loss_still_comes_before_an_f1(capsys, tmp_path):
-    """The order of the roles stays: accuracy, loss, then the other held-out scores."""
+def test_an_f1_comes_before_the_eval_loss(capsys, tmp_path):
+    """The order of the roles: accuracy, the other held-out scores, then the loss."""
     log = _write(tmp_path / "metrics.jsonl",
                  _rows({"eval_f1": (0.3, 0.7), "eval_loss": (1.0, 0.5), "eval_runtime": (1, 1)}))
     offline = _analyze(capsys, log)
-    assert (offline["metric"], offline["direction"]) == ("eval_loss", "min")
+    assert (offline["metric"], offline["direction"]) == ("eval_f1", "max")
 
 
 @pytest.mark.parametrize("names, metric, direction", [
@@ -137,13 +137,15 @@ def test_named_evaluation_sets_are_held_out_and_named_in_a_notice(
 
 def test_a_set_needs_its_runtime_so_per_type_scores_are_no_sets(capsys, tmp_path):
     """seqeval's per-entity-type `eval_T005_f1` beside `eval_loss` is not an evaluation set:
-    there is no `eval_T005_runtime`, and the eval loss is taken with no notice."""
+    there is no `eval_T005_runtime`; a breakdown is no headline score, and the eval loss is
+    taken with no notice, live as offline."""
     log = _write(tmp_path / "metrics.jsonl",
                  _rows({"eval_T005_f1": (0.1, 0.5), "eval_T007_f1": (0.2, 0.6),
                         "eval_loss": (1.0, 0.4), "eval_runtime": (1, 1)}))
     offline = _analyze(capsys, log)
     assert offline["metric"] == "eval_loss"
-    assert not any("validation sets" in w for w in offline["warnings"])
+    assert not any("validation sets" in w or "passing over" in w for w in offline["warnings"])
+    assert _watch(capsys, log)["metric"] == "eval_loss"
 
 
 def test_a_log_with_train_metrics_only_still_falls_back_with_the_warning(capsys, tmp_path):
