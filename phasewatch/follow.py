@@ -62,14 +62,18 @@ class LineTail:
     `follow`: the file may still grow, be truncated or be replaced; a missing file is then
     waited for instead of being an error. `rotate_wait`: seconds a rotated-away file must be
     quiet before the reader moves on to the next one. `max_line`: longest line kept, in bytes.
+    `on_truncate`: told the notice of a truncation instead of `notice`, just before the
+    `NEW_FILE` it reads the file again from (`io.reread`: said only if the records differ).
     """
 
     def __init__(self, path: str | Path, follow: bool = False,
                  notice: Callable[[str], None] = warn, rotate_wait: float = ROTATE_WAIT,
-                 max_line: int = MAX_LINE_BYTES, clock: Callable[[], float] = time.monotonic):
+                 max_line: int = MAX_LINE_BYTES, clock: Callable[[], float] = time.monotonic,
+                 on_truncate: Callable[[str], None] | None = None):
         self.path = Path(path)
         self.follow = follow
         self.notice = notice
+        self.on_truncate = on_truncate or notice
         self.rotate_wait = rotate_wait
         self.max_line = max_line
         self.clock = clock
@@ -343,7 +347,7 @@ class LineTail:
         # written after the truncation, truncated again: read before the file.
         self._known |= {ident for ident, _ in siblings}
         yield from self._flush_last()
-        self.notice(f"{self.path} was truncated; reading it again from its start{recovered}")
+        self.on_truncate(f"{self.path} was truncated; reading it again from its start{recovered}")
         self._fh.seek(0)
         self._reset_file_state()
         self._last_growth = self.clock()

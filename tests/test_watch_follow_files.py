@@ -276,3 +276,64 @@ def test_a_console_log_of_two_train_calls_is_followed_past_the_first_ones_end(tm
     result = follower.watch.result
     assert result.reason == "finished" and result.metric == "eval_accuracy"
     assert result.n_values == 100
+
+
+def test_lightning_csvlogger_rewriting_metrics_csv_is_followed_as_its_replay(tmp_path,
+                                                                              monkeypatch):
+    """Trial 40 finding 7: Lightning's CSVLogger rewrites the whole metrics.csv (new header)
+    each time a metric it has not logged appears, then appends. The follow said "was truncated;
+    reading it again from its start", "step counter went back from 19 to 0; treated as a resumed
+    run" and "2 rows with different values at step 0", and counted 148 records against the
+    replay's 141. The rewrite's rows are the records read: they are read again silently."""
+    pytest.importorskip("lightning")
+    from lightning.fabric.loggers.csv_logs import _ExperimentWriter
+
+    from phasewatch.io.reread import Reread
+
+    rereads = []
+    truncated = Reread.truncated
+    monkeypatch.setattr(Reread, "truncated",
+                        lambda self, notice: (rereads.append(notice), truncated(self, notice)))
+    folder = tmp_path / "version_0"
+    path = folder / "metrics.csv"
+    follower = Follower(path, metric="val_acc", stop_on=(), idle_exit=1.5)
+    follower.wait_for_message("does not exist yet")
+    writer = _ExperimentWriter(str(folder))
+
+    def log(metrics, step):  # as Lightning's logger connector: log_metrics, then save
+        writer.log_metrics(metrics, step)
+        writer.save()
+        time.sleep(0.002)
+
+    curve = eval_curve(120)
+    log({"epoch": 0, "val_acc": curve[0][1], "val_loss": 1 - curve[0][1]}, 0)  # validate()
+    follower.wait_for_message("following")  # read before the first rewrite
+    for i, (step, acc) in enumerate(curve[1:], 1):
+        log({"epoch": i // 20, "train_loss_step": 1.0 / i}, step - 5)  # a new column: rewrite
+        log({"epoch": i // 20, "val_acc": acc, "val_loss": 1 - acc}, step)
+        if i % 20 == 19:
+            log({"epoch": i // 20, "train_loss_epoch": 1.0 / i}, step)  # another rewrite
+    followed = follower.ends_by_itself()
+    replayed, result = replay(path, metric="val_acc", stop_on=())
+    assert rereads, follower.messages  # the follow did read the file again
+    assert_same(followed, replayed)
+    assert follower.watch.result.n_records == result.n_records == 1 + 119 * 2 + 6
+    said = " | ".join(follower.messages)
+    for text in ("truncated", "went back", "rows with different values"):
+        assert text not in said, said
+
+
+def test_a_rewrite_that_differs_is_said_and_read_again_from_its_top(tmp_path):
+    """A file rewritten with other records (here a resumed run's logger reopened with "w"
+    and a changed value at step 20) keeps its notice and is read from its top."""
+    path = tmp_path / "metrics.csv"
+    rows = [f"{s},{a}" for s, a in eval_curve(60)]
+    path.write_text("step,val_acc\n" + "\n".join(rows[:30]) + "\n")
+    follower = Follower(path, metric="val_acc", stop_on=(), idle_exit=1.0)
+    follower.wait_for_message("following")
+    rows[2] = "20,0.99"
+    path.write_text("step,val_acc,train_loss\n" + "\n".join(f"{r}," for r in rows) + "\n")
+    follower.ends_by_itself()
+    said = " | ".join(follower.messages)
+    assert "was truncated; reading it again from its start" in said, said
+    assert "went back" in said, said

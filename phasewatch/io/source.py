@@ -219,6 +219,14 @@ class LineRecordSource(RecordSource):
         self.report = LineReport()
         self.n_read = 0
         kwargs = {"notice": notice} if notice is not None else {}
+        # followed: a re-read of the file from its top gives no record twice (`io.reread`)
+        self.reread = None
+        if follow:
+            from phasewatch.io.reread import Reread
+            from phasewatch.output import warn
+
+            self.reread = Reread(notice or warn)
+            kwargs["on_truncate"] = self.reread.truncated
         self.tail = LineTail(self.file, follow=follow, **kwargs)
         self._too_long_reported = 0
 
@@ -251,6 +259,8 @@ class LineRecordSource(RecordSource):
         for lineno, text in self.tail.read(final):
             if text is None and (lineno, text) == NEW_FILE:
                 self.parser = self.next_parser(self.parser)
+                if self.reread is not None:
+                    yield from self._given(self.reread.new_file())
                 continue
             report.seen(lineno)
             cut = self.cut_line_may_parse and lineno == self.tail.unterminated
@@ -267,8 +277,11 @@ class LineRecordSource(RecordSource):
                 self.info.step_unit = getattr(self.parser, "step_unit", self.info.step_unit)
             self._take_settings()
             for step, values in found:
-                self.n_read += 1
-                yield Record(step, values, lineno)
+                if self.reread is None:  # (a batch read: no per-record work)
+                    self.n_read += 1
+                    yield Record(step, values, lineno)
+                else:
+                    yield from self._given(self.reread.take(Record(step, values, lineno)))
             if self.end_marker(text, found[-1][1] if found else None):
                 self.info.finished = True
         for lineno in self.tail.too_long[self._too_long_reported:]:  # skipped by the tail
@@ -277,8 +290,15 @@ class LineRecordSource(RecordSource):
         self._too_long_reported = len(self.tail.too_long)
         if final and hasattr(self.parser, "flush"):  # a record the next line would have closed
             for step, values in self._parsed(report.last_lineno, self.parser.flush) or ():
-                self.n_read += 1
-                yield Record(step, values, report.last_lineno)
+                record = Record(step, values, report.last_lineno)
+                yield from self._given([record] if self.reread is None else
+                                       self.reread.take(record))
+        if final and self.reread is not None:
+            yield from self._given(self.reread.end())
+
+    def _given(self, records: list[Record]) -> Iterator[Record]:
+        self.n_read += len(records)
+        yield from records
 
     def _leave_out_cut(self, lineno: int, text: str) -> None:
         """A last line without its newline, in a format whose cut line can still parse (a CSV
