@@ -31,7 +31,7 @@ from phasewatch.corners import place_corners
 from phasewatch.fall_so_far import fall_so_far
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.hinge import hinge_phases
-from phasewatch.known_noise import KnownNoise, known_noise, quantised_rate_note
+from phasewatch.known_noise import KnownNoise, known_noise, logged_binomial, quantised_rate_note
 from phasewatch.nll_overfit import apply_nll_overfit, nll_overfit_onset
 from phasewatch.noise import (
     noise_sd,
@@ -56,7 +56,7 @@ from phasewatch.plateau_start import held_plateau, start_plateaus
 from phasewatch.results import Analysis, Phase
 from phasewatch.reward_beside import note_reward_rise
 from phasewatch.run import Run
-from phasewatch.short_series import analyze_short
+from phasewatch.short_series import MIN_FOR_NOISE, analyze_short
 from phasewatch.signals import (
     choose_direction,
     choose_metric,
@@ -137,6 +137,10 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     own_metric = run.resolve_metric(metric)
     train = train_series(run, metric)  # the train metric judged beside it (`train_beside`)
     known = known_noise(cfg.noise_sd, cfg.eval_size, series.sign * y, own_metric)
+    if known is None and y.size < MIN_FOR_NOISE and (
+            logged := logged_binomial(run.columns(), own_metric, series.sign * y)) is not None:
+        known = logged[0]  # too short for an estimate: the noise of the set the log states
+        warnings.append(logged[1])
 
     if (caveat := baseline_spec.caveat(steps)) is not None:
         warnings.append(caveat)

@@ -131,3 +131,28 @@ def test_a_one_item_change_that_then_repeats_is_told_too(capsys, tmp_path):
     assert note.endswith("its binomial noise is 0.156, where the data's own estimate is 0; "
                          "--eval-size 10 judges the run against it")
     assert "eval/samples_per_second x eval/runtime" in note
+
+
+def test_three_evaluations_are_judged_against_the_binomial_noise_of_the_logged_set(capsys, tmp_path):
+    """Too few for an estimate, an accuracy of 4410, 4513 and 4649 correct of 5000 was a
+    "plateau, not established" with no noise (reader 40b): the log states the set's size, so
+    the run is judged against its binomial noise, and says so."""
+    def state(values):
+        history = [{"step": 1000 * (i + 1), "eval_accuracy": v, "eval_runtime": runtime,
+                    "eval_samples_per_second": round(5000 / runtime, 3)}
+                   for i, (v, runtime) in enumerate(zip(values, (501.3, 519.3, 502.0)))]
+        path = tmp_path / "trainer_state.json"
+        path.write_text(json.dumps({"global_step": 3000, "max_steps": 3000, "log_history": history}))
+        return path
+
+    run = _analyze(capsys, state([4410 / 5000, 4513 / 5000, 4649 / 5000]))
+    binomial = float(np.sqrt(np.mean([binomial_sd(k / 5000, 5000) ** 2 for k in (4410, 4513, 4649)])))
+    assert run["noise_sd_source"] == "logged" and run["eval_size"] == 5000
+    assert run["noise_sd"] == pytest.approx(binomial)
+    assert [p["name"] for p in run["phases"]] == ["improvement"]
+    assert (f"eval_accuracy: 3 evaluations are too few to estimate the noise; it is judged against "
+            f"the binomial noise of the 5000 samples the log's evaluation set has "
+            f"(eval_samples_per_second x eval_runtime), {binomial:.3g} (an upper bound when the "
+            "answers are greedy on a fixed set)") in run["warnings"]
+    # values that are no counts of the logged set: no noise is made up
+    assert "noise_sd_source" not in _analyze(capsys, state([0.88213, 0.9026, 0.92981]))
