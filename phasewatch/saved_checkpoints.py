@@ -35,6 +35,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from phasewatch import lightning_checkpoints
 from phasewatch.folders import checkpoint_step
 
 CHECKPOINT_PREFIX = "checkpoint"
@@ -141,6 +142,7 @@ class SavedCheckpoint:
     stage_of: dict[str, Any] | None = None
     missing: str | None = None
     saved_stage: str | None = None  # ... and the stage of `step` when it is another's
+    lightning: bool = False  # Lightning's `.ckpt` files: said by `lightning_checkpoints.text`
 
     def to_dict(self) -> dict[str, Any] | None:
         """The JSON `saved_checkpoint`: null when there is no checkpoint to load, except in a
@@ -159,6 +161,8 @@ class SavedCheckpoint:
         """What follows the recommended step in the text outputs, e.g. 'not saved; best saved:
         checkpoint-200, eval_loss 0.41'; in a joined run, after the stage's own step and folder
         the steps are of."""
+        if self.lightning:
+            return lightning_checkpoints.text(self, metric)
         said = self.missing or self._text(metric)
         return said if self.stage is None else f"{self.stage}: {said}"
 
@@ -190,17 +194,21 @@ class SavedCheckpoint:
 
 
 def choose(folder: Path, steps: list[int], eval_steps, oriented, sign: float,
-           best_step: int | None, save_steps: Any = None,
-           upto: int | None = None) -> SavedCheckpoint:
+           best_step: int | None, save_steps: Any = None, upto: int | None = None,
+           files: Mapping[int, Path] | None = None) -> SavedCheckpoint:
     """The saved checkpoint among `steps` (the folder's, ascending) to load, scored by the
     evaluations (`eval_steps`, ascending, and their values `oriented` higher-is-better;
-    `sign` turns them back), with what became of `best_step`'s checkpoint."""
+    `sign` turns them back), with what became of `best_step`'s checkpoint. `files`: Lightning's
+    `.ckpt` files by logged step (`lightning_checkpoints`), whose names tell no save cadence:
+    the best step's is saved or not found."""
     import numpy as np
 
     interval = save_interval(steps, save_steps)
     if upto is not None:
         steps = [s for s in steps if s <= upto]
-    found = SavedCheckpoint(best_step, _fate(best_step, steps, interval), upto=upto)
+    fate = _fate(best_step, steps, interval) if files is None or best_step is None else \
+        "saved" if best_step in steps else "not found"
+    found = SavedCheckpoint(best_step, fate, upto=upto, lightning=files is not None)
     eval_steps = np.asarray(eval_steps, dtype=np.int64)
     y = np.asarray(oriented, dtype=np.float64)
     if y.size == 0 or not steps:
@@ -213,7 +221,8 @@ def choose(folder: Path, steps: list[int], eval_steps, oriented, sign: float,
     if chosen is not None:
         k = at[chosen]
         value, level = float(sign * y[k]), sign * scores[chosen]
-        found.step, found.path = chosen, str(checkpoint_path(folder, chosen))
+        found.step = chosen
+        found.path = str(checkpoint_path(folder, chosen) if files is None else files[chosen])
         found.value = value if math.isfinite(value) else None
         found.value_step = int(eval_steps[k])
         found.level = level if math.isfinite(level) and level != value else None
@@ -268,6 +277,9 @@ def for_run(path: str | Path, run, analysis) -> tuple[bool, SavedCheckpoint | No
     if step_unit(run, analysis.metric) != "step":  # an HF console log's epochs: not steps
         return False, None
     found = output_folder(candidate_folders(path, getattr(run, "format", None)))
+    files = None  # Lightning's `.ckpt` files beside the log's version folder, by logged step
+    if found is None and (lightning := lightning_checkpoints.found(path)) is not None:
+        found, files = lightning
     if found is None:  # a joined run: the stage's own folder (`stage_checkpoints`)
         from phasewatch.stage_checkpoints import joined_stages
 
@@ -290,7 +302,7 @@ def for_run(path: str | Path, run, analysis) -> tuple[bool, SavedCheckpoint | No
         return saved is not None, saved
     folder, steps = found
     return True, choose(folder, steps, eval_steps, oriented, sign, analysis.recommended_stop_step,
-                        run.config.get("save_steps"))
+                        run.config.get("save_steps"), files=files)
 
 
 def trainer_state_now(folder: Path, steps: list[int]) -> tuple[bool, int | None]:
@@ -325,10 +337,11 @@ class LiveCheckpoints:
     checkpoint to load beside an alert's best step, from the folder as it is when the alert is
     given."""
 
-    def __init__(self, candidates: list[Path] | None):
+    def __init__(self, candidates: list[Path] | None, lightning: Path | None = None):
         from array import array
 
         self.candidates = candidates  # None: off (no folder to look in, nothing kept)
+        self.lightning = lightning  # a Lightning log, whose `.ckpt` files are looked for
         self.listed: set[int] = set()  # every checkpoint step seen in a listing so far
         self.steps = array("q")
         self.values = array("d")
@@ -342,7 +355,8 @@ class LiveCheckpoints:
         candidates = candidate_folders(path, source.format)
         if source.format in HF_FORMATS or output_folder(candidates) is not None:
             return cls(candidates)
-        return cls(None)
+        return cls(candidates, Path(path)) if lightning_checkpoints.may_save_here(path) \
+            else cls(None)
 
     def sync(self, monitor) -> None:
         """Take the values the monitor's main series got since the last call (from its ring
@@ -377,13 +391,16 @@ class LiveCheckpoints:
         if self.candidates is None:
             return None
         self.sync(monitor)
-        found = output_folder(self.candidates)  # the folder as it is now
+        found, files = output_folder(self.candidates), None  # the folder as it is now
+        if found is None and self.lightning is not None:  # Lightning's `.ckpt` files
+            found, files = lightning_checkpoints.found(self.lightning) or (None, None)
         if found is None:
             return False, None
         sign = monitor.trackers_[0].series.sign
         saved = choose(found[0], found[1], self.steps, self.values, sign, alert.best_step,
-                       info.config.get("save_steps"), upto=alert.step)
-        saved.rotating = self.rotating(found[1], info.config.get("save_steps"))
+                       info.config.get("save_steps"), upto=alert.step, files=files)
+        # (ModelCheckpoint keeps its top k by its own metric: no rotation to tell by)
+        saved.rotating = files is None and self.rotating(found[1], info.config.get("save_steps"))
         if saved.rotating and saved.step is not None:
             # "copy now" only while the trainer runs, and not for the checkpoint it keeps itself
             over, kept = trainer_state_now(found[0], found[1])
