@@ -31,7 +31,13 @@ from phasewatch.corners import place_corners
 from phasewatch.fall_so_far import fall_so_far
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.hinge import hinge_phases
-from phasewatch.known_noise import KnownNoise, known_noise, logged_binomial, quantised_rate_note
+from phasewatch.known_noise import (
+    KnownNoise,
+    constant_floor,
+    known_noise,
+    logged_binomial,
+    quantised_rate_note,
+)
 from phasewatch.nll_overfit import apply_nll_overfit, nll_overfit_onset
 from phasewatch.noise import (
     noise_sd,
@@ -141,6 +147,9 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
             logged := logged_binomial(run.columns(), own_metric, series.sign * y)) is not None:
         known = logged[0]  # too short for an estimate: the noise of the set the log states
         warnings.append(logged[1])
+    if known is None and (flat := constant_floor(y, own_metric)) is not None:
+        known = flat[0]  # constant for any practical purpose
+        warnings.append(flat[1])
 
     if (caveat := baseline_spec.caveat(steps)) is not None:
         warnings.append(caveat)

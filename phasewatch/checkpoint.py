@@ -10,6 +10,8 @@ as good, which is what a researcher keeps when nothing ranks the others above it
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 from phasewatch.phase_stats import UP_PHASES, extreme_index, point_levels
@@ -136,6 +138,24 @@ def beats_last(phases: list[Phase], y: np.ndarray, best: int, sd: float,
     margin = significant_gap(sd, k_sd)
     levels = point_levels(y, change=margin)  # an end's level is not averaged across a change
     return bool(levels[best] - levels[last] > margin)
+
+
+def unranked_stop(analysis: Analysis) -> str | None:
+    """Why nothing ranks the recommended checkpoint against the last evaluation, where it is
+    another and `beats_last` had no noise to judge by (a run of 3-4 evaluations without
+    `--noise-sd` / `--eval-size`): "3 evaluations, noise unknown"; else None. Said beside the
+    stop as a dense run's "no better than the last" is (trial 40b: hfconsole-paligemma-qlora-3ev's
+    "recommended stop: epoch 2", an eval loss of 0.7459 against 0.7546 at the end, and
+    hf-marian-medical-3ev's "step 20000", BLEU 0.4308 against 0.4213, were given unhedged)."""
+    from phasewatch.output import counted
+
+    phases, stop = analysis.phases, analysis.recommended_stop_step
+    if (not phases or stop is None or stop >= phases[-1].end_step
+            or "stop_beats_last" in analysis.extra or analysis.extra.get("noise_sd") is not None):
+        return None
+    joined = sum(a.end_step == b.start_step for a, b in pairwise(phases))
+    n = sum(p.stats.get("n_points", 0) for p in phases) - joined  # a shared end counted once
+    return f"{counted(n, 'evaluation')}, noise unknown" if n > 1 else "noise unknown"
 
 
 def start_beats(y: np.ndarray, at: int, sd: float, k_sd: float) -> bool:

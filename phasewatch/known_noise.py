@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 
 from phasewatch.errors import UsageError
+from phasewatch.noise import constant_floor_sd
+from phasewatch.values import PRACTICAL_CHANGE
 
 MIN_POOLED_VALUES = 4  # a run's values needed for a second-difference sd (`pooled_sd`)
 
@@ -61,8 +63,9 @@ def binomial_sd(rate: float, eval_size: int) -> float:
 @dataclass(frozen=True)
 class KnownNoise:
     """The noise sd of one evaluation of a run, in the metric's own units, and where it came
-    from: `given` (`--noise-sd`), `binomial` (`--eval-size` items) or `logged` (the binomial
-    noise of the evaluation set the log states, `logged_binomial`)."""
+    from: `given` (`--noise-sd`), `binomial` (`--eval-size` items), `logged` (the binomial
+    noise of the evaluation set the log states, `logged_binomial`) or `floor` (a series constant
+    for any practical purpose, `constant_floor`)."""
 
     sd: float
     source: str
@@ -89,6 +92,26 @@ def known_noise(noise_sd: float | None, eval_size: int | None, values: np.ndarra
                          "repeated evaluations of one checkpoint)")
     variances = [binomial_sd(float(v), eval_size) ** 2 for v in (y if y.size else [0.5])]
     return KnownNoise(float(np.sqrt(np.mean(variances))), "binomial", eval_size)
+
+
+def constant_floor(values: np.ndarray, metric: str) -> tuple[KnownNoise, str] | None:
+    """(a noise of `PRACTICAL_CHANGE` of the magnitude, a warning saying so) for a series whose
+    whole range is within that fraction of its magnitude, else None: it is constant for any
+    practical purpose, and judged against its float-level scatter every wiggle was a phase (a
+    4-way multiple-choice model at chance: an eval loss ln 4 = 1.3863 at all 62 evaluations,
+    range 7.1e-4, read "improvement -31.0 sd, overfit +29.3 sd", reader 40b). Judged against this
+    noise as if the user gave it, nothing of it is a phase."""
+    y = np.asarray(values, dtype=np.float64)
+    y = y[np.isfinite(y)]
+    floor = constant_floor_sd(y)
+    if not floor:
+        return None
+    magnitude, span = float(np.max(np.abs(y))), float(np.ptp(y))
+    note = (f"{metric} stays within {span:.2g} over its {y.size} evaluations, {span / magnitude:.2%} "
+            f"of its level {magnitude:.4g}: constant for any practical purpose, so it is judged "
+            f"against a noise of {PRACTICAL_CHANGE:.1%} of that level ({floor:.2g}), the smallest "
+            "change taken as real")
+    return KnownNoise(floor, "floor"), note
 
 
 def pooled_sd(runs_values: list[np.ndarray]) -> tuple[float, int]:

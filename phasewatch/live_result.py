@@ -38,6 +38,7 @@ class WatchResult:
     live_best_step: int | None = None   # the monitor's own best at the end
     phases: list[str] | None = None      # the whole run's phases, as `analyze` names them
     stop_beats_last: bool | None = None  # the data rank best_step above the last evaluation
+    unranked: str | None = None          # why nothing ranks it (`checkpoint.unranked_stop`)
     confidence: str | None = None        # the whole run's, on at most 12 evaluations (analyze's)
     resumes: list[tuple[int, int]] = field(default_factory=list)
     stop_reason: str | None = None       # the stop condition that fired ('overfit', ...)
@@ -52,6 +53,7 @@ class WatchResult:
     plan: PlanSource | None = None       # the planned length judged against
     to_stop: bool = False                # `phases`/`best_step`: the log up to a --stop-on stop
     warmup: int = 0                      # the monitor's warm-up, in evaluations
+    sparse_plan: int | None = None       # the evaluations a run planned to be sparse holds
     # the whole run's overfits and disruptions over whose steps the train metric got worse too
     # (`train_beside`): {"phase", "start_step", "end_step", **its `train_worse`}
     train_worse: list[dict] = field(default_factory=list)
@@ -61,10 +63,27 @@ class WatchResult:
         36b: "no significant change yet" of a 7-evaluation fall of 28 sds, in its warm-up)."""
         if self.phase is not None:
             return self.phase
+        if self.sparse_plan is not None and self.n_values < self.warmup:
+            return self._sparse_phase()
         if self.n_values < self.warmup:
             return (f"none said ({counted(self.n_values, 'evaluation')}, within its warm-up of "
                     f"{self.warmup})")
         return "no significant change yet"
+
+    def _sparse_phase(self) -> str:
+        """The live phase of a run planned to be sparse, said by the rule that judges it: the
+        refit, from its SPARSE_RUN_FROM-th evaluation, for an overfit or a dip (monitoring.md),
+        not the warm-up (trial 40b: wandb-cause-span-5ev cut at its 4th of 5 evaluations,
+        "none said (4 evaluations, within its warm-up of 8)"; hf-ai-detector-3ev, 3 of 3)."""
+        from phasewatch.online.short_run import SPARSE_RUN_FROM
+
+        n, rule = self.n_values, (f"a run planned to {self.sparse_plan} evaluations is judged "
+                                  f"by the refit from its {SPARSE_RUN_FROM}th")
+        if n < SPARSE_RUN_FROM:
+            unreached = ", which it does not reach" if self.sparse_plan < SPARSE_RUN_FROM else ""
+            return f"none said ({counted(n, 'evaluation')}: {rule}{unreached})"
+        return (f"no overfit or dip ({counted(n, 'evaluation')}: {rule} for those, its other "
+                f"phases after the warm-up of {self.warmup})")
 
     def to_dict(self) -> dict[str, Any]:
         """The last object of `watch --format jsonl` (deterministic: no end reason that
@@ -124,6 +143,8 @@ class WatchResult:
                 whole += f" ({self.saved.text(self.metric)})"
             if self.stop_beats_last is False:
                 whole += " (no better than the last beyond the noise)"
+            elif self.unranked is not None:  # as `analyze` says it beside its stop
+                whole += f" (not established against the last: {self.unranked})"
             whole += self._train_worse_text()
             said = self._live_best()
         # the monitor's phase as it stood at the end (said live, without hindsight) beside the
@@ -199,6 +220,9 @@ def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str],
 
     result.in_hf_folder, result.saved = for_run(path, run, analysis)
     result.stop_beats_last = analysis.extra.get("stop_beats_last")
+    from phasewatch.checkpoint import unranked_stop
+
+    result.unranked = unranked_stop(analysis)
     result.confidence = analysis.extra.get("confidence")
     result.train_worse = [{"phase": p.name, "start_step": p.start_step, "end_step": p.end_step,
                            **p.stats["train_worse"]}
@@ -242,6 +266,7 @@ def end_result(result: WatchResult, monitor, info, records: int, path: str | Pat
     result.last_step, result.n_records = monitor.last_step_, records
     result.n_values = monitor.trackers_[0].series.n
     result.warmup = monitor.config.warmup
+    result.sparse_plan = sparse_plan(monitor.trackers_[0])
     result.live_best_step = monitor.best_step
     if monitor.should_stop and monitor.stop_reason_ is not None:
         result.stop_reason = monitor.stop_reason_.name.lower()
@@ -253,3 +278,16 @@ def end_result(result: WatchResult, monitor, info, records: int, path: str | Pat
     if axis is not None and axis.steps:
         result.x = {"unit": axis.unit, "step": axis.at(result.last_step),
                     "best": axis.at(result.best_step), "live_best": axis.at(result.live_best_step)}
+
+
+def sparse_plan(tracker) -> int | None:
+    """The evaluations the plan holds at the cadence seen, from the first one, where the
+    monitor judges the run as planned to be sparse (`short_run.planned_sparse`), else None:
+    wandb-cause-span-5ev, evaluated every 3125 steps from 3125 to the 15625 it plans, 5."""
+    from phasewatch.online.short_run import planned_sparse
+
+    plan, steps = tracker.plan(), list(tracker.series.steps)
+    if not planned_sparse(plan, steps):
+        return None
+    every = (steps[-1] - steps[0]) / (len(steps) - 1)
+    return int((plan.planned - steps[0]) / every + 1e-9) + 1

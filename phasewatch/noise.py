@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from phasewatch.fastmedian import median
+from phasewatch.values import PRACTICAL_CHANGE
 
 MAD_TO_SD = 1.0 / 0.6744897501960817
 # A noise scale below this fraction of a series' range is float jitter, not noise.
@@ -29,6 +30,18 @@ def below_float_noise(sd: float, magnitude: float) -> bool:
     """Whether a noise (or standard error) `sd` is float rounding for values of `magnitude`
     (their largest absolute value): then no effect is given in its units."""
     return sd <= FLOAT_NOISE * abs(magnitude)
+
+
+def constant_floor_sd(values: np.ndarray) -> float:
+    """`PRACTICAL_CHANGE` of the values' magnitude when their whole range is within it (a
+    series constant for any practical purpose, judged against that noise:
+    `known_noise.constant_floor`), else 0.0."""
+    y = np.asarray(values, dtype=np.float64)
+    y = y[np.isfinite(y)]
+    if y.size < 2:
+        return 0.0
+    floor = PRACTICAL_CHANGE * float(np.max(np.abs(y)))
+    return floor if 0 < float(np.ptp(y)) <= floor else 0.0
 
 
 def reported_noise(sd: float, values: np.ndarray, metric: str, warnings: list[str]) -> float:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from phasewatch.errors import UsageError
-from phasewatch.noise import noise_scale, off_bound_sd, pinned_at_bound
+from phasewatch.noise import constant_floor_sd, noise_scale, off_bound_sd, pinned_at_bound
 from phasewatch.outliers import spike_mask
 from phasewatch.output import counted, listed
 from phasewatch.presets import (
@@ -151,8 +151,10 @@ def outlier_scale(values: np.ndarray) -> float:
     the noise of its readings off the bound (`off_bound_sd`, as the analysis judges it): its
     readings at the bound differ by exactly 0, and a reward at 0 on 84 of 100 steps lost a
     2/16 among zeros as an outlier at step 22 while the same 2/16 at step 2 was its checkpoint
-    (trial 39b)."""
-    scale = noise_scale(values)
+    (trial 39b). Never below the noise a series constant for any practical purpose is judged
+    against (`noise.constant_floor_sd`: an eval loss at ln 4 within 7e-4 lost its best reading
+    as an outlier of its float-level scatter)."""
+    scale = max(noise_scale(values), constant_floor_sd(values))
     return max(scale, off_bound_sd(values)) if pinned_at_bound(values) else scale
 
 

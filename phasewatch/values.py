@@ -13,6 +13,9 @@ from typing import Any
 
 MAX_NUMBER_TEXT = 40  # longer strings are text (a sample, a path), not numbers
 MAX_VALUE = 1e150
+# The smallest change of a metric taken as real, as a fraction of its magnitude: offline
+# (`known_noise.constant_floor`) and live (`MonitorConfig.min_delta_rel`) alike.
+PRACTICAL_CHANGE = 1e-3
 """The largest magnitude of a metric value that is analysed. The fits square values and sum the
 squares, which overflow float64 beyond about 1e154, and no metric is that large: a 1.7e308 in a
 log is a corrupted record. Such values stay in the run as logged (`inspect` shows them) and are

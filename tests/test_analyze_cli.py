@@ -81,7 +81,8 @@ def test_analyze_several_runs_compares_them(capsys, three_phase, tmp_path):
     code, out, _ = run_cli(capsys, "analyze", folder, flat)
     table = out.split("\n\n")[-1].splitlines()
     assert table[0].split()[:2] == ["run", "metric"] and len(table) == 3
-    assert "disruption@0 > readaptation@" in table[1] and table[2].endswith("plateau@0")
+    assert "disruption@0 > readaptation@" in table[1]
+    assert table[2].endswith("plateau@0; stop no better than the last")  # as its text says
 
 
 def test_analyze_metric_and_direction_options(capsys, three_phase):

@@ -75,6 +75,31 @@ def test_analyze_and_watch_say_the_stop_is_no_better_than_the_last(tmp_path, cap
     assert "checkpoint to keep: step 70 (no better than the last beyond the noise)" in captured.err
 
 
+def test_a_stop_of_three_evaluations_says_no_noise_ranks_it(tmp_path, capsys):
+    """Trial 40b: hf-marian-medical-3ev's BLEU 0.3937, 0.4308, 0.4213 gave "recommended stop:
+    step 20000" unhedged, the JSON's stop_beats_last absent: with 3 evaluations the noise is
+    unknown, and nothing ranks the stop above the last. The text, the comparison table and
+    watch's summary say so; with the noise given, the stop is ranked as on a dense run."""
+    log = tmp_path / "bleu.jsonl"
+    log.write_text("".join(json.dumps({"step": s, "eval_bleu": v}) + "\n" for s, v in
+                           ((10000, 0.3937), (20000, 0.4308), (30000, 0.4213))))
+    assert main(["analyze", str(log), str(log)]) == 0
+    text = capsys.readouterr().out
+    assert "recommended stop: step 20000 (not established against the last, step 30000: 3 " \
+           "evaluations, noise unknown)" in text, text
+    assert text.count("; stop not established against the last (3 evaluations, noise " \
+                      "unknown)") == 2, text  # the comparison's two rows
+    assert main(["watch", str(log)]) == 0
+    assert "checkpoint to keep: step 20000 (not established against the last: 3 evaluations, " \
+           "noise unknown)" in capsys.readouterr().err
+    assert main(["analyze", str(log), "--noise-sd", "0.001"]) == 0
+    assert "not established against the last" not in capsys.readouterr().out
+    log.write_text("".join(json.dumps({"step": s, "eval_bleu": v}) + "\n" for s, v in
+                           ((10000, 0.3937), (20000, 0.4213), (30000, 0.4308))))
+    assert main(["analyze", str(log)]) == 0  # the stop is the last: nothing to rank
+    assert "recommended stop: step 30000\n" in capsys.readouterr().out
+
+
 def test_after_an_overfit_the_text_has_no_such_note(tmp_path, capsys):
     log = tmp_path / "log.jsonl"
     _write_jsonl(log, _overfit(60, 1), "eval/accuracy")

@@ -231,3 +231,26 @@ def test_a_given_sd_is_not_lowered_to_the_runs_own_estimate_for_an_early_dip():
     given = analyze_run(run_of(y), noise_sd=0.02)
     assert [p.name for p in estimated.phases][:2] == ["disruption", "readaptation"]
     assert [p.name for p in given.phases] == ["plateau"]
+
+
+def test_a_series_constant_for_any_practical_purpose_has_no_phases_live_or_offline(tmp_path):
+    """A 4-way multiple-choice model at chance: its eval loss is ln 4 at every evaluation to
+    within 7e-4 (0.05% of the level), with float-level scatter after a few early wiggles.
+    Judged against that scatter every wiggle was a phase (an improvement of -31 sd, an overfit
+    of +29 sd, a live overfit alert); judged against a noise of 0.1% of the level it is one
+    plateau, its best reading is no outlier, and the live monitor says nothing."""
+    from phasewatch import analyze, watch
+
+    rng = np.random.default_rng(0)
+    loss = np.log(4) + np.concatenate([[2e-4, 5e-4, -1.5e-4, 1.2e-4, -0.7e-4, 3e-4, 0.5e-4],
+                                       rng.normal(0, 1e-6, 55)])
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps({"step": 50 * (i + 1), "eval_loss": float(v)}) + "\n"
+                            for i, v in enumerate(loss)))
+    result = analyze(path)
+    assert [p.name for p in result.phases] == ["plateau"]
+    assert result.extra["noise_sd_source"] == "floor"
+    assert result.extra["noise_sd"] == pytest.approx(1e-3 * float(loss.max()))
+    assert not result.extra["outlier_steps"]
+    assert any("constant for any practical purpose" in w for w in result.warnings)
+    assert list(watch(path)) == []

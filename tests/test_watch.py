@@ -427,3 +427,29 @@ def test_a_run_shorter_than_the_warm_up_says_it_was_not_judged(tmp_path, capsys)
     code, out, err = run_cli(capsys, log, "--format", "jsonl")
     summary = json.loads(out.splitlines()[-1])
     assert summary["phase"] is None and "within its warm-up of 8" in summary["message"]
+
+
+@pytest.mark.parametrize("n, planned, said", [
+    (4, 500, ("live phase none said (4 evaluations: a run planned to 5 evaluations is judged by "
+              "the refit from its 5th)")),
+    (3, 300, ("live phase none said (3 evaluations: a run planned to 3 evaluations is judged by "
+              "the refit from its 5th, which it does not reach)")),
+    (5, 500, ("live phase no overfit or dip (5 evaluations: a run planned to 5 evaluations is "
+              "judged by the refit from its 5th for those, its other phases after the warm-up "
+              "of 8)")),
+])
+def test_a_run_planned_to_be_sparse_says_the_refit_s_rule_not_the_warm_up(tmp_path, capsys, n,
+                                                                          planned, said):
+    """Trial 40b: wandb-cause-span-5ev cut at its 4th of 5 planned evaluations (the eval loss
+    0.1511, 0.1481, 0.2018, 0.2106) ended "live phase none said (4 evaluations, within its
+    warm-up of 8)"; a run planned to be sparse is judged by the refit from its 5th evaluation
+    (monitoring.md), which is what the summary says."""
+    log = tmp_path / "sparse.jsonl"
+    log.write_text("".join(json.dumps({"step": 100 * i, "eval_loss": round(0.31 - 0.013 * i, 4)})
+                           + "\n" for i in range(1, n + 1)))
+    code, out, err = run_cli(capsys, log, "--planned-steps", str(planned))
+    assert code == 0 and said in err, err
+    code, out, err = run_cli(capsys, log, "--format", "jsonl", "--planned-steps", str(planned))
+    assert said.removeprefix("live phase ") in json.loads(out.splitlines()[-1])["message"]
+    code, out, err = run_cli(capsys, log)  # without the plan: the warm-up, as before
+    assert f"none said ({n} evaluations, within its warm-up of 8)" in err, err

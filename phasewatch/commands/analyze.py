@@ -14,6 +14,7 @@ from phasewatch.commands.options import (
 from phasewatch.phases import PhaseConfig
 from phasewatch.results import Analysis
 from phasewatch.step_units import at, scaled_words, step_text, unit_scale, unit_word
+from phasewatch.values import PRACTICAL_CHANGE
 
 HELP = "find the phases (disruption, readaptation, improvement, plateau, overfit) of runs"
 
@@ -259,13 +260,15 @@ def _against_last(analysis: Analysis) -> str:
 
 
 def _noise_source(analysis: Analysis) -> str:
-    """' (given)', ' (binomial, 500 items)' or ' (pooled over 4 runs)' when the noise came from
-    the options; '' when estimated."""
+    """' (given)', ' (binomial, 500 items)', ' (pooled over 4 runs)' or ' (0.1% of the level:
+    constant)' when the noise was not estimated from the data; '' when it was."""
     source = analysis.extra.get("noise_sd_source")
     if source is None:
         return ""
     if source == "pooled":
         return f" (pooled over {analysis.extra['noise_pooled_runs']} runs)"
+    if source == "floor":
+        return f" ({PRACTICAL_CHANGE:.1%} of the level: constant)"
     return " (given)" if source == "given" else f" (binomial, {analysis.extra['eval_size']} items)"
 
 

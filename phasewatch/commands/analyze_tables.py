@@ -39,10 +39,24 @@ def print_comparison(analyses: list[Analysis]) -> None:
         seq = _phase_sequence(a, where)
         if "confidence" in a.extra:
             seq += f"; confidence {a.extra['confidence']}"
+        seq += _stop_hedge(a)
         print(f"{name:<{width}}  {a.metric:<22} {_fmt(a.baseline):>9} "
               f"{where(a, a.recommended_stop_step):>8} {at_stop:>9}  {seq}")
     for note in notes:
         print(note)
+
+
+def _stop_hedge(a: Analysis) -> str:
+    """What the stop rests on, as the run's text says it beside "recommended stop": "; stop no
+    better than the last" (`stop_beats_last` false), "; stop not established against the last
+    (3 evaluations, noise unknown)" (`checkpoint.unranked_stop`; trial 40b: marian's stop 20000
+    at BLEU 0.4308 against 0.4213 at the end, 3 evaluations, was said without it)."""
+    from phasewatch.checkpoint import unranked_stop
+
+    if a.extra.get("stop_beats_last") is False:
+        return "; stop no better than the last"
+    unranked = unranked_stop(a)
+    return "" if unranked is None else f"; stop not established against the last ({unranked})"
 
 
 _CHECKPOINT_STATE = re.compile(r"[/\\]checkpoint-\d+[/\\]trainer_state\.json$")
@@ -95,10 +109,11 @@ def write_csv(analyses: list[Analysis], stream) -> None:
     `step_unit` says what the step columns count: "step", "epoch" (Keras), or "epoch" for an
     HF console log that states no step, whose step columns are then its epochs (1.35). The last
     columns repeat the JSON's `stop_beats_last` (True / False, empty where the recommended
-    checkpoint is the last) and, in a Hugging Face output folder, its `saved_checkpoint`: the
-    folder to load (its path) and its step (the text's "checkpoint to keep"); `established` is
-    False for a phase the text says is "not established" (a short series' plateau that moved),
-    empty otherwise."""
+    checkpoint is the last, or where no noise ranks it: a run of 3-4 evaluations whose text
+    says "not established against the last") and, in a Hugging Face output folder, its
+    `saved_checkpoint`: the folder to load (its path) and its step (the text's "checkpoint to
+    keep"); `established` is False for a phase the text says is "not established" (a short
+    series' plateau that moved), empty otherwise."""
     import csv  # only for --format csv: not on the path of the JSON and text outputs
 
     writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, extrasaction="ignore",

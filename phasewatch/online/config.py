@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from phasewatch.errors import UsageError
+from phasewatch.values import PRACTICAL_CHANGE
 
 EVENTS = ("disruption", "readaptation", "improvement", "plateau", "overfit", "non_finite")
 
@@ -83,8 +84,9 @@ class MonitorConfig:
     """A change smaller than this many noise sds is never significant (the offline k_sd)."""
     min_delta_abs: float = 0.0
     """A change smaller than this (metric units) is never significant."""
-    min_delta_rel: float = 0.0
-    """... nor smaller than this fraction of the reference level's magnitude."""
+    min_delta_rel: float = PRACTICAL_CHANGE
+    """... nor smaller than this fraction of the reference level's magnitude (0.1%, as
+    `analyze` judges a series whose range is within it: `known_noise.constant_floor`)."""
     confirm: int = 3
     """Evaluations in a row a condition must hold before its alert fires."""
     plateau_evals: int = 80
