@@ -78,28 +78,37 @@ def checkpoints_folder(path: str | Path) -> Path:
     return start / CHECKPOINTS
 
 
-def found(path: str | Path) -> tuple[tuple[Path, list[int]], dict[int, Path]] | None:
-    """((the checkpoints folder beside the log at `path`, the logged steps of its files,
-    ascending), the files by logged step), or None when it holds no file with a step."""
-    folder = checkpoints_folder(path)
-    files = files_by_step(folder)
-    return ((folder, sorted(files)), files) if files else None
+def found(*paths: str | Path | None) -> tuple[tuple[Path, list[int]], dict[int, Path]] | None:
+    """((the checkpoints folder beside the log at the first of `paths` that has one, the logged
+    steps of its files, ascending), the files by logged step), or None when none holds a file
+    with a step. The paths: as given, then the log read (`analyze runs/A` reads
+    `runs/A/lightning_logs/version_0/metrics.csv`)."""
+    for path in paths:
+        if path is not None and (files := files_by_step(folder := checkpoints_folder(path))):
+            return (folder, sorted(files)), files
+    return None
 
 
-def may_save_here(path: str | Path) -> bool:
-    """Whether the log at `path` is in a Lightning logger's version folder (a follow started
-    before `fit` sees no checkpoint yet): its folder is `version_N`, or holds hparams.yaml or
-    a checkpoints folder."""
-    path = Path(path)
-    start = path if path.is_dir() else path.parent
-    return (re.fullmatch(r"version_\d+", start.name) is not None
-            or (start / "hparams.yaml").is_file() or (start / CHECKPOINTS).is_dir())
+def version_folder(*paths: str | Path | None) -> Path | None:
+    """The first of `paths` whose log is in a Lightning logger's version folder (a follow
+    started before `fit` sees no checkpoint yet): its folder is `version_N`, or holds
+    hparams.yaml or a checkpoints folder."""
+    for path in paths:
+        if path is None:
+            continue
+        path = Path(path)
+        start = path if path.is_dir() else path.parent
+        if (re.fullmatch(r"version_\d+", start.name) is not None
+                or (start / "hparams.yaml").is_file() or (start / CHECKPOINTS).is_dir()):
+            return path
+    return None
 
 
 def shown(path: str | Path) -> str:
-    """A file as the outputs name it: `checkpoints/epoch=6-step=140.ckpt`."""
+    """A file as the outputs name it, with its version folder (a folder of versions may hold
+    several runs' files): `version_0/checkpoints/epoch=6-step=140.ckpt`."""
     path = Path(path)
-    return f"{path.parent.name}/{path.name}"
+    return "/".join(p.name for p in (path.parent.parent, path.parent, path) if p.name)
 
 
 def text(saved: Any, metric: str) -> str:

@@ -278,7 +278,9 @@ def for_run(path: str | Path, run, analysis) -> tuple[bool, SavedCheckpoint | No
         return False, None
     found = output_folder(candidate_folders(path, getattr(run, "format", None)))
     files = None  # Lightning's `.ckpt` files beside the log's version folder, by logged step
-    if found is None and (lightning := lightning_checkpoints.found(path)) is not None:
+    lightning = None if found is not None else \
+        lightning_checkpoints.found(path, getattr(run, "source", None))
+    if lightning is not None:
         found, files = lightning
     if found is None:  # a joined run: the stage's own folder (`stage_checkpoints`)
         from phasewatch.stage_checkpoints import joined_stages
@@ -355,8 +357,8 @@ class LiveCheckpoints:
         candidates = candidate_folders(path, source.format)
         if source.format in HF_FORMATS or output_folder(candidates) is not None:
             return cls(candidates)
-        return cls(candidates, Path(path)) if lightning_checkpoints.may_save_here(path) \
-            else cls(None)
+        lightning = lightning_checkpoints.version_folder(path, getattr(source, "file", None))
+        return cls(candidates, lightning) if lightning is not None else cls(None)
 
     def sync(self, monitor) -> None:
         """Take the values the monitor's main series got since the last call (from its ring

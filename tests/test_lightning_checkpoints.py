@@ -48,8 +48,10 @@ def test_analyze_names_the_file_of_the_recommended_step(tmp_path):
     saved = analysis.saved_checkpoint.to_dict()
     assert saved["step"] == PEAK and saved["best_step_checkpoint"] == "saved"
     assert saved["path"] == str(version / "checkpoints" / "epoch=6-step=140.ckpt")
+    # given the logger's save_dir, the log read is in version_0: its files are looked at
+    assert phasewatch.analyze(tmp_path, metric="val_acc").saved_checkpoint.path == saved["path"]
     assert analysis.saved_checkpoint.text("val_acc") == (
-        "saved: checkpoints/epoch=6-step=140.ckpt, named by the global step, one past the step "
+        "saved: version_0/checkpoints/epoch=6-step=140.ckpt, named by the global step, one past the step "
         "logged")
 
 
@@ -60,7 +62,7 @@ def test_a_deleted_file_is_not_named_the_best_of_those_left_is(tmp_path):
     assert saved.best == "not found" and saved.step == 109
     assert saved.text("val_acc").startswith(
         "no step=140 file, Lightning's name for step 139; best saved: "
-        "checkpoints/epoch=5-step=110.ckpt (logged at step 109), val_acc ")
+        "version_0/checkpoints/epoch=5-step=110.ckpt (logged at step 109), val_acc ")
 
 
 def test_names_without_a_step_are_never_guessed(tmp_path):
