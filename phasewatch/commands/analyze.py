@@ -245,17 +245,24 @@ def _against_last(analysis: Analysis) -> str:
     """' (no better than the last, step 250, beyond the noise)' when the data do not rank
     the recommended checkpoint above the last one (`checkpoint.beats_last`): "as good" said it
     of a last evaluation 3.7 noise sds worse, which a difference of two noisy readings cannot
-    rank (trial 37b)."""
+    rank (trial 37b); ' (not established against the last, epoch 3: 3 evaluations, noise
+    unknown)' where no noise ranks it (`checkpoint.unranked_stop`)."""
     if len(analysis.phases) == 1 and analysis.phases[0].stats.get("change") == 0 \
             and not analysis.extra.get("noise_sd"):  # trial 34b: a stop on a constant metric
         return " (the metric is the same at every evaluation analysed: any is as good)"
-    if analysis.extra.get("stop_beats_last") is not False or not analysis.phases:
+    from phasewatch.checkpoint import unranked_stop
+
+    unranked = unranked_stop(analysis)  # a run of 3-4 evaluations, the noise unknown
+    if (analysis.extra.get("stop_beats_last") is not False and unranked is None) \
+            or not analysis.phases:
         return ""
     unit = analysis.extra.get("step_unit", "step")
     last = analysis.phases[-1]
     where = at(last.end_step, unit)
     if "end_x" in last.stats and unit_scale(unit) == 1:  # --x: as the stop is said beside it
         where = f"{analysis.extra['x']['unit']} {last.stats['end_x']:.4g} ({where})"
+    if unranked is not None:
+        return f" (not established against the last, {where}: {unranked})"
     return f" (no better than the last, {where}, beyond the noise)"
 
 
