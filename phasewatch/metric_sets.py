@@ -6,7 +6,8 @@ verl logs one held-out series per data source (`val-core/aime24/acc/mean@16`,
 would be the first by name: a silent choice. `choose_series` lists them in a warning (analysing
 the log's own total over them when it gives one, `overall_set`, else the first) or, with
 `aggregate="mean"`, analyses their mean at the steps where every
-set was evaluated. `--metric` may also be a glob (`'val-core/*/acc/mean@*'`) to average.
+set was evaluated. `--metric` may also be a glob (`'val-core/*/acc/mean@*'`) to average, or
+a Lightning metric without its loader (`val_acc` for `val_acc/dataloader_idx_0`, `..._1`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from phasewatch.errors import UsageError
 from phasewatch.heldout_names import several_accuracies
 from phasewatch.presets import ROLE_CANDIDATES, role_matches
 from phasewatch.run import Run, unknown_metric_message
+from phasewatch.set_names import loader_bases, set_order
 
 AGGREGATES = ("mean",)
 # a set named only by these words is the log's own total over the others (verl's
@@ -68,6 +70,11 @@ def series_names(run: Run, metric: str | None) -> tuple[str | None, list[str]]:
         found = role_matches(metric, run.metrics)
         if found:
             return metric, found
+    if metric not in run.metrics:  # Lightning's loaders of `val_acc` (`val_acc/dataloader_idx_0`)
+        loaders = sorted((own for own, base in loader_bases(run.metrics).items() if base == metric),
+                         key=set_order)
+        if len(loaders) > 1:
+            return metric, loaders
     own = run.own_name(metric)
     return metric, [own] if own is not None else []
 

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from phasewatch.direction_words import says_lower_is_better
 from phasewatch.heldout_names import held_out_direction, held_out_match
+from phasewatch.set_names import eval_sets, loader_bases, set_order
 
 # canonical name -> candidate names in other frameworks, most specific first (fnmatch globs;
 # `*` also matches "/"). Names checked against the frameworks' sources / real logs:
@@ -289,19 +290,6 @@ def _named_split_roles(name: str) -> tuple[tuple[str, int], ...]:
 CAPITALISED_RANK = 1000  # added to a candidate's rank when the log spells it with capitals
 EVAL_SET_RANK = 500  # added to a candidate's rank for one of several named held-out sets
 HELD_OUT_RULE_RANK = 2 * CAPITALISED_RANK  # `heldout_names`: after every listed candidate, in any case
-EVAL_SET_PREFIXES = ("eval_", "eval/")
-EVAL_SET_MARK = "_runtime"  # HF's evaluate() logs `<prefix>_runtime` with every evaluation
-
-
-def eval_sets(present: Iterable[str]) -> list[tuple[str, str]]:
-    """(prefix, set name) of each held-out set HF's Trainer evaluated under a name of its own
-    (`eval_dataset={"g0": ..., "g1": ...}` logs `eval_g0_loss`, `eval_g0_accuracy`,
-    `eval_g0_runtime`; W&B / TensorBoard `eval/g0_loss`): a set is known by its `_runtime`,
-    which HF logs with every evaluation and no metric of its own is named."""
-    return sorted((prefix, name[len(prefix):-len(EVAL_SET_MARK)]) for name in present
-                  for prefix in EVAL_SET_PREFIXES
-                  if name.startswith(prefix) and name.endswith(EVAL_SET_MARK)
-                  and len(name) > len(prefix) + len(EVAL_SET_MARK))
 
 
 def _eval_set_roles(name: str, sets: list[tuple[str, str]]) -> list[tuple[str, int]]:
@@ -341,6 +329,12 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
         hits.extend((role, rank, name) for role, rank in _named_split_roles(name))
         if sets:
             hits.extend((role, rank, name) for role, rank in _eval_set_roles(name, sets))
+    # Lightning's loaders (`val_acc/dataloader_idx_0`): the roles of `val_acc`, as a named set's
+    loaders = loader_bases(present)
+    if loaders:
+        by_base, _ = _hits(frozenset(loaders.values()))
+        hits.extend((role, rank + EVAL_SET_RANK, name) for name, base in loaders.items()
+                    for role, rank, found in by_base if found == base)
     # held-out losses and rewards under a split prefix (`val/ppl`, `val-aux/<set>/loss`) that no
     # candidate names (`eval/reward` stays eval/accuracy), after every candidate their role lists
     listed = {name for _, _, name in hits}
@@ -348,7 +342,7 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
         if name not in listed and (found := held_out_match(name)) is not None:
             rank = HELD_OUT_RULE_RANK + found[1] + (CAPITALISED_RANK if name != name.lower() else 0)
             hits.append((found[0], rank, name))
-    if any(name in present for name in KERAS_STYLE_VALIDATION) or any(
+    if any(name in present or name in loaders.values() for name in KERAS_STYLE_VALIDATION) or any(
             h[0] == "train/reward" for h in hits):
         hits = [h for h in hits if not (h[0] == "train/preference_accuracy" and h[2] in BARE_ACCURACY)]
     return hits, [n for n in flagged if n.startswith("eval_") and len(n) > 5]
@@ -366,7 +360,7 @@ def role_matches(role: str, metrics: Iterable[str]) -> list[str]:
     if not ranks:
         return []
     first = min(ranks)
-    return sorted({name for r, rank, name in hits if r == role and rank == first})
+    return sorted({name for r, rank, name in hits if r == role and rank == first}, key=set_order)
 
 
 def hf_spellings(name: str) -> tuple[str, ...]:
@@ -403,6 +397,10 @@ def aliases_for(metrics: Iterable[str]) -> dict[str, str]:
         if known is None or (rank, name) < known:
             best[role] = (rank, name)
     aliases = {role: best[role][1] for role in ROLE_CANDIDATES if role in best and role not in present}
+    # a Lightning metric asked for without its loader (`--metric val_acc`) is its first loader's
+    for own, base in sorted(loader_bases(present).items(), key=lambda item: set_order(item[0])):
+        if base not in present:
+            aliases.setdefault(base, own)
     # HF Trainer's `eval_x` is what its W&B / TensorBoard callbacks show as `eval/x`.
     taken = set(aliases)
     for own in sorted(eval_names):

@@ -15,6 +15,9 @@ The __MIN/__MAX columns are kept as metrics of their own, under the same rule.
 TensorBoard's "Download CSV" gives `Wall time,Step,Value` for one tag: the value is named
 after the file (`run-x-tag-train_loss.csv` -> `train_loss` after "-tag-") and the wall time,
 a clock reading rather than a metric, is left out.
+
+Lightning's CSVLogger writes `metrics.csv` with `hparams.yaml` beside it: the run's config
+(`io.lightning_folder`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.io.jsonlines import first_line
+from phasewatch.io.lightning_folder import take_hparams
 from phasewatch.io.lines import as_step, find_step_key
 from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.run import Run
@@ -165,6 +169,9 @@ class LineParser:
         ]
 
 
+LIGHTNING_CSV = "metrics.csv"  # CSVLogger's file in its version_N/
+
+
 class Source(LineRecordSource):
     cut_line_may_parse = True  # '100,0.009,0.' (cut from 0.512) is still a valid row
 
@@ -175,6 +182,8 @@ class Source(LineRecordSource):
         self.info.name = path.stem
 
     def read(self, final: bool = True):
+        if self.path.name == LIGHTNING_CSV:  # CSVLogger's version_N/: its hparams.yaml beside
+            take_hparams(self, self.path.parent)
         yield from super().read(final)
         # a W&B export's run name, else the name given (the file's stem, or its folder's)
         self.info.name = self.parser.run_name or self.info.name

@@ -6,7 +6,9 @@ a rank-0 `tensor` tagged with the `scalars` plugin (TF2 `tf.summary.scalar`, ten
 metrics and are left out. One text is read: HF Trainer's TensorBoardCallback writes its
 TrainingArguments (`args`) and the model's config (`model_config`) as JSON texts at the start,
 which become `run.config` (the arguments over the model config, as HF's W&B callback merges
-them), so a sweep of TensorBoard runs has their hyperparameters.
+them), so a sweep of TensorBoard runs has their hyperparameters. Lightning's TensorBoardLogger
+writes its hparams to `hparams.yaml` beside the event files instead, read as the config too,
+and a placeholder `hp_metric` (-1 at step 0) that is left out (`io.lightning_folder`).
 
 PATH may be one event file or a folder. A folder's event files are read together: files in one
 directory are one run written in several sessions (a resume starts a new file), and events are
@@ -30,6 +32,7 @@ from pathlib import Path
 from phasewatch.errors import InputError, require
 from phasewatch.files import open_regular
 from phasewatch.io.lfs import raise_if_lfs_pointer
+from phasewatch.io.lightning_folder import take_hparams, without_placeholder
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
 from phasewatch.values import MAX_STEP
@@ -297,6 +300,8 @@ class Source(RecordSource):
 
     def read(self, final: bool = True):
         self._scan()
+        # TensorBoardLogger's version_N/: its hparams.yaml beside the event files
+        take_hparams(self, self.path if self.path.is_dir() else self.path.parent)
         rows = []
         for file in self.files.values():
             rows.extend(file.read(self._event_pb2, self._crcs, self.warn, final))
@@ -311,7 +316,9 @@ class Source(RecordSource):
         for *_, step, values, group in rows:
             if any(tag.endswith(END_TAG_SUFFIX) for tag in values):
                 self.info.finished = True
-            yield Record(step, values, 0, group)
+            values = without_placeholder(step, values)
+            if values:
+                yield Record(step, values, 0, group)
 
     def finish(self, collector) -> None:
         if not self.files:

@@ -1,0 +1,155 @@
+"""What PyTorch Lightning's loggers write, as trial 40d's real Lightning 2.6.6 runs wrote it.
+
+- Two or more validation dataloaders: every metric logged there is suffixed with its loader
+  (`val_acc/dataloader_idx_0`); none took a role, so every default was the train loss
+  ("improvement, stop 339" on a run that overfits after step 139).
+- `hparams.yaml` beside metrics.csv and the event files: the run's config (a sweep had no
+  `hp.lr`), and TensorBoardLogger's `hp_metric` placeholder (-1 at step 0) is no metric.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from phasewatch import read_run
+from phasewatch.cli import main
+from phasewatch.io.lightning_folder import flat_yaml, lightning_hparams, run_name
+from phasewatch.presets import aliases_for, role_matches
+
+LOADERS = ["val_acc/dataloader_idx_0", "val_acc/dataloader_idx_1",
+           "val_loss/dataloader_idx_0", "val_loss/dataloader_idx_1"]
+HEADER = "epoch,step,train_loss_epoch,train_loss_step," + ",".join(LOADERS)
+
+
+def expert(i: int) -> float:
+    """Loader 0 (held-out expert data), at the i-th validation: a dip to the 2nd, a rise to the
+    14th, then a decline (an overfit), as trial 40d's run A."""
+    if i <= 2:
+        return 0.60 - 0.045 * i
+    if i <= 14:
+        return 0.51 + 0.02 * (i - 2)
+    return 0.75 - 0.006 * (i - 14)
+
+
+def _metrics_csv(folder, epochs: int = 20) -> None:
+    """A metrics.csv as Lightning's CSVLogger writes one: validate() at step 0, then 20 steps an
+    epoch, the train loss every 5 steps, a validation every 10 (at global_step - 1) on two
+    loaders, the epoch's train loss at its last step."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines, i = [HEADER], 0
+
+    def val(epoch, step):
+        nonlocal i
+        acc = expert(i) + (0.004 if i % 2 else -0.004)
+        lines.append(f"{epoch},{step},,,{acc},{0.97 - 0.01 * i},{2 - acc},{0.1 + 0.05 * i}")
+        i += 1
+
+    val(0, 0)
+    for step in range(epochs * 20):
+        epoch = step // 20
+        if step % 5 == 4:
+            lines.append(f"{epoch},{step},,{3.0 / (1 + step)},,,,")
+        if step % 10 == 9:
+            val(epoch, step)
+        if step % 20 == 19:
+            lines.append(f"{epoch},{step},{3.0 / (1 + step)},,,,,")
+    (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
+
+
+def _cli(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_each_loaders_metric_takes_the_roles_of_its_name_without_the_loader():
+    names = ["epoch", "train_loss_step", *LOADERS]
+    aliases = aliases_for(names)
+    assert aliases["eval/accuracy"] == "val_acc/dataloader_idx_0"  # the first loader's
+    assert aliases["eval/loss"] == "val_loss/dataloader_idx_0"
+    assert aliases["val_acc"] == "val_acc/dataloader_idx_0"  # --metric val_acc
+    assert role_matches("eval/accuracy", names) == LOADERS[:2]  # several validation sets
+    many = [f"val_acc/dataloader_idx_{k}" for k in (10, 2, 0, 1)]
+    assert role_matches("eval/accuracy", many) == [many[2], many[3], many[1], many[0]]
+    # a name listed without the loader is still taken before one with it
+    assert aliases_for(["val_acc", "val_acc/dataloader_idx_0"])["eval/accuracy"] == "val_acc"
+
+
+def test_analyze_watch_and_inspect_take_the_first_loaders_accuracy(tmp_path, capsys):
+    run_dir = tmp_path / "A" / "lightning_logs" / "version_0"
+    _metrics_csv(run_dir)
+    code, out, err = _cli(capsys, "analyze", run_dir)
+    assert code == 0, err
+    assert "metric val_acc/dataloader_idx_0 (max)" in out
+    assert "overfit" in out and "recommended stop: step 149" in out  # the peak, 0.748
+    assert ("2 validation sets hold eval/accuracy: val_acc/dataloader_idx_0, "
+            "val_acc/dataloader_idx_1; analysed val_acc/dataloader_idx_0 only") in out
+    assert "train loss" not in out + err
+    code, out, err = _cli(capsys, "watch", run_dir)
+    assert code == 0, err
+    assert "watched 141 records (41 values of val_acc/dataloader_idx_0)" in err
+    code, out, _ = _cli(capsys, "inspect", run_dir)
+    assert "performance metric: val_acc/dataloader_idx_0 (higher is better; 1 of 2" in out
+
+
+def test_metric_val_acc_names_its_loaders_and_takes_the_first(tmp_path, capsys):
+    _metrics_csv(tmp_path / "version_0")
+    for command in ("analyze",):
+        code, out, err = _cli(capsys, command, tmp_path / "version_0", "--metric", "val_acc")
+        assert code == 0, err
+        assert ("2 validation sets hold val_acc: val_acc/dataloader_idx_0, "
+                "val_acc/dataloader_idx_1; analysed val_acc/dataloader_idx_0 only") in out + err
+        assert "val_acc/dataloader_idx_0" in out
+
+
+def test_hparams_yaml_is_the_runs_config_and_names_it_by_its_experiment(tmp_path, capsys):
+    for experiment, lr in (("A", 0.01), ("C", 0.003)):
+        folder = tmp_path / experiment / "lightning_logs" / "version_0"
+        _metrics_csv(folder, epochs=3)
+        (folder / "hparams.yaml").write_text(f"lr: {lr}\nseed: 0\nwarmup: 30\n")
+        for path in (folder, folder / "metrics.csv"):
+            run = read_run(path)
+            assert run.config == {"lr": lr, "seed": 0, "warmup": 30}
+            assert run.name == f"{experiment}/version_0"
+    out = tmp_path / "sweep.csv"
+    code, _, err = _cli(capsys, "sweep", tmp_path / "A/lightning_logs/version_0",
+                        tmp_path / "C/lightning_logs/version_0", "-o", out)
+    assert code == 0, err
+    rows = out.read_text().splitlines()
+    header = rows[0].split(",")
+    got = sorted((r.split(",")[header.index("name")], r.split(",")[header.index("hp.lr")])
+                 for r in rows[1:])
+    assert got == [("A/version_0", "0.01"), ("C/version_0", "0.003")]
+    assert run_name(tmp_path / "logs" / "exp1" / "version_3") == "exp1/version_3"
+
+
+def test_hparams_without_pyyaml_are_read_from_flat_lines_never_evaluated(tmp_path, monkeypatch):
+    text = ("lr: 0.01\nname: 'mlp'\nuse_amp: true\nscheduler: null\nlayers: [64, 64]\n"
+            "optimizer:\n  name: adam\n  betas: [0.9, 0.99]\n"
+            "cmd: __import__('os').system('exit 3')\nlabel: run A # a comment\n")
+    expected = {"lr": 0.01, "name": "mlp", "use_amp": True, "scheduler": None,
+                "layers": [64, 64], "cmd": "__import__('os').system('exit 3')",
+                "label": "run A"}
+    assert flat_yaml(text) == expected
+    (tmp_path / "hparams.yaml").write_text(text)
+    monkeypatch.setitem(sys.modules, "yaml", None)  # PyYAML not installed
+    assert lightning_hparams(tmp_path) == expected
+    assert lightning_hparams(tmp_path / "nowhere") is None
+
+
+def test_tensorboard_loggers_hparams_are_read_and_its_placeholder_left_out(tmp_path):
+    pytest.importorskip("tensorboard")
+    loggers = pytest.importorskip("lightning.pytorch.loggers")
+    logger = loggers.TensorBoardLogger(str(tmp_path), name="exp1")
+    logger.log_hyperparams({"lr": 0.003, "seed": 1})  # writes hp_metric -1 at step 0
+    for step in range(0, 100, 10):
+        logger.log_metrics({"val_acc/dataloader_idx_0": 0.5 + step / 1000,
+                            "val_acc/dataloader_idx_1": 0.9 - step / 1000}, step)
+    logger.finalize("success")
+    run = read_run(tmp_path / "exp1" / "version_0")
+    assert run.config == {"lr": 0.003, "seed": 1}
+    assert "hp_metric" not in run.metrics
+    assert run.name == "exp1/version_0"
+    assert run.aliases["eval/accuracy"] == "val_acc/dataloader_idx_0"
