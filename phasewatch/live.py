@@ -323,12 +323,15 @@ class LiveWatch:
                             "several writers (two launches of the same run, several ranks); "
                             "further steps back are counted, not shown")
             return
-        how = (f"the monitor rewinds to step {step}: the earlier records from it on, the "
-               "abandoned branch's, are dropped"
-               if self._resolver is None or self._resolver.can_rewind else
+        from phasewatch.resumes import went_back
+        from phasewatch.step_units import at
+
+        unit = self.source.info.step_unit
+        how = (f"the monitor rewinds to {at(step, unit)} and drops the earlier records from it "
+               "on" if self._resolver is None or self._resolver.can_rewind else
                "this monitor cannot rewind: re-logged values are ignored")
-        self.notice(f"{getattr(self.source, 'reading', self.source.source)}: step counter went "
-                    f"back from {previous} to {step}; treated as a resumed run ({how})")
+        self.notice(f"{getattr(self.source, 'reading', self.source.source)}: "
+                    f"{went_back(previous, step, unit)}; {how}")
 
     def _bad_line(self, file: Path, lineno: int, reason: str) -> None:
         self._bad_lines += 1

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from phasewatch.step_units import step_text, unit_word
+
 
 def backward_starts(steps: np.ndarray) -> list[tuple[int, int]]:
     """(step, the step before it) where this metric's own counter went back, in file order:
@@ -31,6 +33,18 @@ def triplet_backward_starts(ids: np.ndarray, steps: np.ndarray) -> list[tuple[in
     sid, sstep = ids[order], steps[order]
     back = np.flatnonzero((sid[1:] == sid[:-1]) & (sstep[1:] < sstep[:-1]))
     return list(zip(sstep[back + 1].tolist(), sstep[back].tolist()))
+
+
+def went_back(previous: int, step: int, unit: str = "step") -> str:
+    """What a resume warning says, in the log's own units (`step_units`): "step counter went
+    back from 930 to 500; read as ...", "epoch counter went back from 3 to 0.03; ..." for an HF
+    console log read in epochs (trial 40b: hfconsole-paligemma-qlora-3ev's "from 30000 to 300",
+    epochs x 10,000 it shows nowhere else). Worded for what the records show, a run that
+    started again, not for why: that log's first 3 epochs were a smoke test on 2 samples and
+    the run after it a new one, not a resume."""
+    return (f"{unit_word(unit)} counter went back from {step_text(previous, unit)} to "
+            f"{step_text(step, unit)}; read as a run started again from there (resumed from a "
+            "checkpoint, or a new run logged to the same file)")
 
 
 # More resumes than any restarted run has: a file whose counter goes back this often holds the

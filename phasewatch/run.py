@@ -17,8 +17,9 @@ import numpy as np
 
 from phasewatch.errors import UsageError
 from phasewatch.records import Columns, ColumnStore
-from phasewatch.resumes import MAX_RESUMES, ResumeScan, interleaved_note, resume_points
+from phasewatch.resumes import MAX_RESUMES, ResumeScan, interleaved_note, resume_points, went_back
 from phasewatch.step_rows import row_warnings
+from phasewatch.step_units import at
 from phasewatch.stepseries import StepSeries
 from phasewatch.values import MAX_VALUE, to_float  # the one value conversion (also run.to_float)
 
@@ -368,10 +369,9 @@ class RecordCollector:
         for step, prev, line in sorted(points, key=lambda p: (p[2] <= 0, p[2])):  # file order
             where = f"line {line}: " if line > 0 else ""
             events.append(Event(step=step, name="resume", detail=f"step counter went back from {prev}"))
-            warnings.append(
-                f"{where}step counter went back from {prev} to {step}; treated as a resumed run "
-                f"(the earlier records from step {step} on, the abandoned branch's, are dropped)"
-            )
+            unit = metadata.get("step_unit", "step")
+            warnings.append(f"{where}{went_back(prev, step, unit)}: the earlier records from "
+                            f"{at(step, unit)} on are dropped")
         if metadata.get("step_unit", "step") == "step" \
                 and not any(e.name == "epoch_boundary" for e in events):
             from phasewatch.epochs import epoch_events

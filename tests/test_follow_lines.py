@@ -1,6 +1,6 @@
 """LineTail's lines: a line longer than the cap is skipped with a warning and the numbering
-goes on, a long line arriving in pieces is joined once, line ends split across reads count as
-Python's universal newlines do."""
+goes on, a long line arriving in pieces is joined once, line ends split across reads split as
+Python's universal newlines do, and lines are numbered by the file's newlines."""
 
 from __future__ import annotations
 
@@ -54,7 +54,13 @@ def test_a_long_line_arriving_in_pieces_is_joined_once(tmp_path):
     assert f.lines == [(1, record)]
 
 
-def test_cr_line_ends_split_across_reads_count_like_universal_newlines(tmp_path):
+def test_cr_line_ends_split_across_reads_split_like_universal_newlines_numbered_by_newlines(
+        tmp_path):
+    """A lone \\r ends a piece, as universal newlines split, but the pieces are numbered by the
+    file's newlines, as `sed -n` and an editor number its lines (trial 40b: a record on line 58
+    of an HF console log, after tqdm's \\r redraws, was said to be on "line 1026")."""
+    from phasewatch.io.jsonlines import iter_lines
+
     log = tmp_path / "log.txt"
     text = "a\r\nb\rc\r\r\nd\n\re"
     write(log, "")
@@ -63,9 +69,14 @@ def test_cr_line_ends_split_across_reads_count_like_universal_newlines(tmp_path)
         write(log, ch)
         f.poll()
     f.poll(final=True)
-    expected = [(n, t.strip()) for n, t in enumerate(text.splitlines(), 1) if t.strip()]
-    assert f.lines == expected
-    assert f.tail.unterminated == len(text.splitlines())
+    pieces, at = [], 0
+    for piece in text.splitlines(keepends=True):  # each piece on the line its start is on
+        if piece.strip():
+            pieces.append((text[:at].count("\n") + 1, piece.strip()))
+        at += len(piece)
+    assert pieces == [(1, "a"), (2, "b"), (2, "c"), (3, "d"), (4, "e")]
+    assert f.lines == pieces == list(iter_lines(log))
+    assert f.tail.unterminated == 4
 
 
 def test_a_terminated_file_has_no_unterminated_line(tmp_path):
@@ -93,3 +104,21 @@ def test_a_long_line_arriving_in_small_pieces_is_joined_once():
     cpu = time.process_time() - start
     assert [(n, len(text)) for n, text in lines] == [(1, 512 * len(piece))]
     assert cpu < 1.0, f"{cpu:.2f} CPU-s to read one 32 MB line: quadratic joining?"
+
+
+@pytest.mark.parametrize("block_bytes", [1, 7, 1 << 20])
+def test_the_bulk_reader_numbers_lines_by_newlines_too(tmp_path, block_bytes):
+    """The JSON-lines bulk path (`blocks.nonblank_lines`) numbers as `iter_lines` and the
+    tail do: a lone \\r splits, only a newline starts the next line."""
+    from phasewatch.io.blocks import blocks, nonblank_lines
+    from phasewatch.io.jsonlines import iter_lines
+
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b'{"a": 1}\r{"a": 2}\r\n\r\n{"a": 3}\r \r{"a": 4}\n{"a": 5}')
+    found, first = [], 1
+    for block in blocks(log, block_bytes):
+        linenos, texts, count = nonblank_lines(block, first)
+        found += [(n, t.decode()) for n, t in zip(linenos, texts)]
+        first += count
+    assert found == list(iter_lines(log)) == list(LineTail(log).read(final=True)) == [
+        (1, '{"a": 1}'), (1, '{"a": 2}'), (3, '{"a": 3}'), (3, '{"a": 4}'), (4, '{"a": 5}')]

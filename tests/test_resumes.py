@@ -92,7 +92,30 @@ def test_a_run_resumed_again_before_it_regained_its_old_step_is_two_resumes_offl
                             for i, s in enumerate(steps)))
     code, out, _ = run_cli(capsys, "analyze", path)
     assert code == 0
-    said = [line.split(":")[1].strip() for line in out.splitlines() if "treated as a resumed" in line]
+    said = [line.split(":")[1].strip() for line in out.splitlines() if "read as a run started" in line]
     assert said == ["line 5", "line 7", "line 10"]
     code, _, err = run_cli(capsys, "watch", path)
-    assert err.count("treated as a resumed run") == 3
+    assert err.count("read as a run started again") == 3
+
+
+def test_an_hf_console_log_started_again_is_said_in_its_epochs_at_its_own_line(tmp_path, capsys):
+    """hfconsole-paligemma-qlora-3ev (trial 40b): a 3-epoch smoke test, then the real run, its
+    first row on line 58 after tqdm's \\r redraws: "line 1026: step counter went back from 30000
+    to 300; treated as a resumed run", in epochs x 10,000 and \\r-counted lines. Now the line
+    `sed -n` shows and the epochs the log prints, for a run that started again."""
+    smoke = [f"{{'eval_loss': {0.8 - 0.1 * e}, 'epoch': {e}.0}}" for e in (1, 2, 3)]
+    bar = "".join(f"\r  {k}%|#| {k}/100 [00:0{k % 10}<01:00,  1.2it/s]" for k in range(1, 40))
+    rows = [f"{{'loss': {1.5 - 0.01 * k}, 'epoch': {0.03 * k:.2f}}}" for k in range(1, 60)]
+    rows += [f"{{'eval_loss': {0.75 + 0.001 * e}, 'epoch': {e}.0}}" for e in (1, 2)]
+    path = tmp_path / "train.log"
+    path.write_text("\n".join(["loading"] * 4 + smoke + [bar + rows[0]] + rows[1:]) + "\n")
+    assert path.read_bytes().split(b"\n")[7].startswith(b"\r  1%")  # line 8, as sed -n 8p
+    code, out, _ = run_cli(capsys, "analyze", path)
+    assert code == 0
+    assert "warning: line 8: epoch counter went back from 3 to 0.03; read as a run started " \
+           "again from there (resumed from a checkpoint, or a new run logged to the same " \
+           "file): the earlier records from epoch 0.03 on are dropped" in out, out
+    code, _, err = run_cli(capsys, "watch", path)
+    assert "epoch counter went back from 3 to 0.03; read as a run started again from there " \
+           "(resumed from a checkpoint, or a new run logged to the same file); the monitor " \
+           "rewinds to epoch 0.03 and drops the earlier records from it on" in err, err

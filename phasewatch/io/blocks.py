@@ -78,15 +78,20 @@ def _cut_blocks(fh, path: Path, block_bytes: int):
 
 def nonblank_lines(block: Block, first_lineno: int = 1) -> tuple[Sequence[int], list[bytes], int]:
     """Line numbers and stripped bytes of the non-blank lines of `block`, as
-    `jsonlines.iter_lines` (which splits decoded text at the same \\n, \\r, \\r\\n) would give
-    them, and how many lines it holds. The numbers are a `range` when no line is blank (the
-    usual block: no int object per line)."""
+    `jsonlines.iter_lines` (which splits decoded text at the same \\n, \\r, \\r\\n and numbers
+    it by the newlines) would give them, and how many numbered lines it holds. The numbers are
+    a `range` when no line is blank (the usual block: no int object per line)."""
     stripped = list(map(bytes.strip, block.lines()))
     count = len(stripped)
-    if block.isascii() and all(stripped):
+    if b"\r" in block.data or b"\r" in block.rest:
+        numbers = _newline_numbers(block, first_lineno)
+        count = numbers[-1] - first_lineno + 1 if numbers else 0
+    elif block.isascii() and all(stripped):
         return range(first_lineno, first_lineno + count), stripped, count
+    else:
+        numbers = range(first_lineno, first_lineno + count)
     linenos, lines = [], []
-    for lineno, line in enumerate(stripped, start=first_lineno):
+    for lineno, line in zip(numbers, stripped):
         if not line:
             continue
         if not line.isascii() and not line.decode("utf-8", errors="replace").strip():
@@ -94,3 +99,13 @@ def nonblank_lines(block: Block, first_lineno: int = 1) -> tuple[Sequence[int], 
         linenos.append(lineno)
         lines.append(line)
     return linenos, lines, count
+
+
+def _newline_numbers(block: Block, first_lineno: int) -> list[int]:
+    """The number of each of `block.lines()`, counted by newlines: the pieces a lone \\r ends
+    (a progress bar redrawn in place) share the number of the line they are on."""
+    numbers, lineno = [], first_lineno
+    for line in (block.data[:block.end] + block.rest).splitlines(keepends=True):
+        numbers.append(lineno)
+        lineno += line.endswith(b"\n")
+    return numbers

@@ -30,14 +30,19 @@ def loads(text: str) -> Any:
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text) of non-blank lines; undecodable bytes become U+FFFD, not a crash."""
+    """(line number, text) of non-blank lines, split at \\n, \\r\\n and a lone \\r and numbered
+    by the newlines (`line_split`: the numbers `sed -n` and an editor show); undecodable bytes
+    become U+FFFD, not a crash."""
     try:
         # utf-8-sig: a byte-order mark (Excel, some Windows tools) is not part of line 1.
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-            for lineno, text in enumerate(fh, start=1):
+            lineno = 1
+            for text in fh:
+                ends_line = text.endswith("\n")
                 text = text.strip()
                 if text:
                     yield lineno, text
+                lineno += ends_line
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", path) from exc
 
