@@ -5,7 +5,8 @@ trainer_state.json (`epoch`), its TensorBoard and W&B logs (`train/epoch`), a TR
 (`epoch`). An epoch boundary is where its integer part goes up by one: the figures draw it, and
 `inspect` lists it (a held-out loss that steps up at each new epoch is the model seeing its
 training data again). Only the log's counter: no boundary is made where the log's steps are
-epochs already (Keras), which would make every row one.
+epochs already (Keras), which would make every row one, nor from a counter that goes back while
+the steps go on, which counts no passes of one run (`epoch_events`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def epoch_boundaries(epochs: Iterable[tuple[int, float]]) -> list[Event]:
     between two logged rows, the boundaries cannot show in the logged curves and none is made.
     """
     events: list[Event] = []
-    ordered = sorted({(s, e) for s, e in epochs if math.isfinite(e)})
+    ordered = _ordered(epochs)
     for (s0, e0), (s1, e1) in itertools.pairwise(ordered):
         if (s1, e1) == ordered[-1] and e1 == math.floor(e1):
             break  # the last row ends an epoch: no epoch begins there (trial 36b: a line at
@@ -44,11 +45,41 @@ def epoch_boundaries(epochs: Iterable[tuple[int, float]]) -> list[Event]:
     return events
 
 
-def epoch_events(columns: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> list[Event]:
-    """The epoch boundaries of the first of EPOCH_COLUMNS the log has, else []."""
-    for name in EPOCH_COLUMNS:
-        if name in columns:
-            steps, values = columns[name]
-            return epoch_boundaries(zip(np.asarray(steps).tolist(),
-                                        np.asarray(values, dtype=np.float64).tolist()))
-    return []
+def _ordered(epochs: Iterable[tuple[int, float]]) -> list[tuple[int, float]]:
+    return sorted({(s, e) for s, e in epochs if math.isfinite(e)})
+
+
+def epoch_events(columns: Mapping[str, tuple[np.ndarray, np.ndarray]], warnings: list[str],
+                 switches: Iterable[int] = ()) -> list[Event]:
+    """The epoch boundaries of the first of EPOCH_COLUMNS the log has, else [].
+
+    A counter that goes back while the steps go on counts no passes over the training data:
+    hf-whisper-tiny-nb's `epoch` falls 0.05 -> 0 at step 5050, 5.06 -> 0 at 52050 and 1.06 -> 0
+    at 66050 (a streaming dataset's count, started again by each job), and its 10 boundaries
+    were drawn and listed as epochs of one run (trial 40b). From such a counter no boundary is
+    made, and `warnings` says so once. A joined run's stage switch (`switches`: the last SFT
+    step) is no such fall: each stage counts its own epochs, and has its own boundaries; the
+    row at the switch may be either stage's (RL's first record supersedes SFT's last there:
+    sample_logs/trl/joined's epoch is 230 at step 690, RL's 0 at the switch, 700)."""
+    name = next((name for name in EPOCH_COLUMNS if name in columns), None)
+    if name is None:
+        return []
+    steps, values = columns[name]
+    rows = _ordered(zip(np.asarray(steps).tolist(), np.asarray(values, dtype=np.float64).tolist()))
+    cuts = sorted(set(switches))
+    stretches = [[row for row in rows if _stage(row[0], cuts) == k] for k in range(len(cuts) + 1)]
+    falls = [(a, b) for stretch in stretches for a, b in itertools.pairwise(stretch)
+             if b[0] > a[0] and b[1] < a[1] and b[0] not in cuts]
+    if falls:
+        (s0, e0), (s1, e1) = falls[0]
+        times = f"; {len(falls)} times in all" if len(falls) > 1 else ""
+        warnings.append(f"the log's epoch ({name}) goes back while the steps go on ({e0:.4g} at "
+                        f"step {s0}, {e1:.4g} at step {s1}{times}): it counts no passes over the "
+                        "training data, so no epoch boundary is made from it")
+        return []
+    return [event for stretch in stretches for event in epoch_boundaries(stretch)]
+
+
+def _stage(step: int, cuts: list[int]) -> int:
+    """Which stage a row at `step` is in: a switch's own step is the earlier stage's."""
+    return sum(step > cut for cut in cuts)

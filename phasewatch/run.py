@@ -376,7 +376,8 @@ class RecordCollector:
                 and not any(e.name == "epoch_boundary" for e in events):
             from phasewatch.epochs import epoch_events
 
-            events.extend(epoch_events(columns))
+            events.extend(epoch_events(columns, warnings,
+                                       [e.step for e in events if e.name == "sft_to_rl"]))
         if "aliases" not in metadata:
             from phasewatch.presets import aliases_for
 

@@ -6,8 +6,15 @@ a held-out loss stepping up at each new epoch)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import numpy as np
+import pytest
 
 from phasewatch import read_run
+
+CORPUS_WHISPER = (Path(__file__).resolve().parents[1] / "benchmarks" / "real_corpus" / "data"
+                  / "hf-whisper-tiny-nb")
 
 
 def _rows(epoch_name: str) -> list[dict]:
@@ -35,3 +42,41 @@ def test_steps_that_are_epochs_get_no_boundary_at_every_row(tmp_path):
     log.write_text("epoch,val_loss\n" + "".join(f"{e},{1.0 - e / 100}\n" for e in range(20)))
     run = read_run(log)
     assert run.step_unit == "epoch" and _boundaries(run) == []
+
+
+def test_a_counter_that_goes_back_while_the_steps_go_on_makes_no_boundary(tmp_path):
+    """Trial 40b, hf-whisper-tiny-nb: a streaming dataset's `epoch` fell 0.05 -> 0 at step 5050,
+    5.06 -> 0 at 52050 and 1.06 -> 0 at 66050, and its 10 boundaries were listed and drawn as
+    epochs of one run without a word."""
+    rows = []
+    for start, first in ((0, 0.0), (600, 0.0)):  # counted again from 0 at step 650
+        rows += [{"step": s, "epoch": round(first + (s - start) / 223, 4), "loss": 1.0}
+                 for s in range(start + 50, start + 650, 50)]
+    state = tmp_path / "trainer_state.json"
+    state.write_text(json.dumps({"log_history": rows}))
+    run = read_run(state)
+    assert _boundaries(run) == []
+    [said] = [w for w in run.warnings if "goes back" in w]
+    assert said.startswith("the log's epoch (epoch) goes back while the steps go on "
+                           "(2.691 at step 600, 0.2242 at step 650)")
+
+
+def test_each_stage_of_a_joined_run_counts_its_own_epochs():
+    from phasewatch.epochs import epoch_events
+
+    steps = np.arange(50, 1250, 50)
+    # RL from 0 after 600, its first record (epoch 0) superseding SFT's last at the switch
+    epochs = np.where(steps < 600, steps / 223, (steps - 600) / 223)
+    said: list[str] = []
+    events = epoch_events({"epoch": (steps, epochs)}, said, switches=[600])
+    assert [(e.step, e.detail) for e in events] == [
+        (223, "epoch 1 begins"), (446, "epoch 2 begins"), (823, "epoch 1 begins"),
+        (1046, "epoch 2 begins")]
+    assert said == []
+
+
+@pytest.mark.skipif(not CORPUS_WHISPER.exists(), reason="the real-log corpus is not here")
+def test_the_streaming_whisper_run_has_no_epoch_boundary():
+    run = read_run(CORPUS_WHISPER)
+    assert _boundaries(run) == []
+    assert sum("goes back while the steps go on" in w for w in run.warnings) == 1
