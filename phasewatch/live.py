@@ -40,6 +40,7 @@ from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
 from phasewatch.output import counted, warn
 from phasewatch.resolver import Resolver
 from phasewatch.saved_checkpoints import LiveCheckpoints
+from phasewatch.set_names import loader_bases
 
 if TYPE_CHECKING:  # io.source imports run.py (pandas): not on the import path of a watch
     from phasewatch.io.source import Record
@@ -218,8 +219,10 @@ class LiveWatch:
                                         self.choice.direction):
                 self.notice(f"{self.source.source}: {note}")
         if self.metric_option is None or self.aggregate is not None \
-                or any(c in self.metric_option for c in "*?["):
-            # several validation sets behind the role: named, or averaged, as analyze does
+                or any(c in self.metric_option for c in "*?[") \
+                or self.metric_option in loader_bases(self.choice.names).values():
+            # several validation sets behind the role (or Lightning's loaders behind `val_acc`):
+            # named, or averaged, as analyze does
             if held is None:
                 held = self.choice.prefix_run(self.source)
             watched, warnings, self.set_mean = choose_sets(held, self.metric_option,

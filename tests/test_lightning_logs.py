@@ -96,7 +96,7 @@ def test_analyze_watch_and_inspect_take_the_first_loaders_accuracy(tmp_path, cap
 
 def test_metric_val_acc_names_its_loaders_and_takes_the_first(tmp_path, capsys):
     _metrics_csv(tmp_path / "version_0")
-    for command in ("analyze",):
+    for command in ("analyze", "watch"):
         code, out, err = _cli(capsys, command, tmp_path / "version_0", "--metric", "val_acc")
         assert code == 0, err
         assert ("2 validation sets hold val_acc: val_acc/dataloader_idx_0, "
@@ -153,3 +153,49 @@ def test_tensorboard_loggers_hparams_are_read_and_its_placeholder_left_out(tmp_p
     assert "hp_metric" not in run.metrics
     assert run.name == "exp1/version_0"
     assert run.aliases["eval/accuracy"] == "val_acc/dataloader_idx_0"
+
+
+def test_the_callback_watches_the_first_loaders_accuracy(tmp_path, caplog):
+    """Trial 40d: the Lightning callback watched `train_loss` ("improvement at 80") of a run
+    validated on two loaders. Chosen, or asked for as `val_acc`, the first loader's is
+    watched, and a `val_acc` given is said to be the first of the loaders."""
+    torch = pytest.importorskip("torch")
+    pl = pytest.importorskip("lightning.pytorch")
+    from phasewatch.callbacks.lightning import PhasewatchLightningCallback
+    from phasewatch.online import StopReason
+
+    class TwoLoaders(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(4, 1)
+            self.n_val = 0
+
+        def training_step(self, batch, _):
+            loss = torch.nn.functional.mse_loss(self.layer(batch[0]), batch[1])
+            self.log("train_loss", loss)
+            return loss
+
+        def validation_step(self, batch, _, dataloader_idx=0):
+            self.log("val_acc", expert(self.n_val) if dataloader_idx == 0 else 0.9)
+
+        def on_validation_epoch_end(self):
+            self.n_val += 0 if self.trainer.sanity_checking else 1
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    torch.set_num_threads(1)
+    x = torch.randn(8, 4, generator=torch.Generator().manual_seed(0))
+    data = torch.utils.data.TensorDataset(x, x.sum(1, keepdim=True))
+    loader = torch.utils.data.DataLoader(data, batch_size=8)
+    for metric in (None, "val_acc"):
+        callback = PhasewatchLightningCallback(
+            metric=metric, options={"warmup": 3, "window": 3, "confirm": 2})
+        trainer = pl.Trainer(max_epochs=40, callbacks=[callback], accelerator="cpu",
+                             logger=False, enable_progress_bar=False, enable_model_summary=False,
+                             enable_checkpointing=False, default_root_dir=str(tmp_path))
+        trainer.fit(TwoLoaders(), loader, [loader, loader])
+        assert callback.monitor.trackers_[0].series.label == "val_acc/dataloader_idx_0"
+        assert callback.stop_reason is StopReason.OVERFIT and 13 <= callback.best_step <= 16
+    assert ("val_acc is logged once per validation dataloader (val_acc/dataloader_idx_0, "
+            "val_acc/dataloader_idx_1); watching val_acc/dataloader_idx_0, the first") in caplog.text

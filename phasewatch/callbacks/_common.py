@@ -95,6 +95,9 @@ class MonitorHost:
         after training."""
         if self.choosing:
             self.choose(metrics)
+        elif "loaders" not in self.warned:  # said once: the metric given is a loader's
+            self.warned.add("loaders")
+            self._name_loaders(metrics)
         alerts = self.observe(step, metrics)
         if not self.choosing:
             from phasewatch.run import unknown_metric_message
@@ -108,6 +111,20 @@ class MonitorHost:
                                                 f"in the evaluation at step {step}; "
                                                 "what the trainer reports"))
         return alerts
+
+    def _name_loaders(self, metrics: Mapping[str, Any]) -> None:
+        """A metric given without Lightning's loader (`metric="val_acc"`, validated on two
+        loaders: `val_acc/dataloader_idx_0`, `..._1`) is watched on the first loader's (the
+        presets' alias), and said so, naming the others, as `analyze --metric val_acc` does."""
+        from phasewatch.set_names import loader_bases, set_order
+
+        bases = loader_bases(metrics)
+        for name in self.monitor.config.metrics:
+            loaders = sorted((own for own, base in bases.items() if base == name), key=set_order)
+            if name not in metrics and len(loaders) > 1:
+                logger.warning("phasewatch: %s is logged once per validation dataloader (%s); "
+                               "watching %s, the first; pass metric=NAME to watch another",
+                               name, ", ".join(loaders), loaders[0])
 
     def choose(self, metrics: Mapping[str, Any], train_log: bool = False) -> None:
         """Choose the metric from an evaluation's metrics as `analyze` would

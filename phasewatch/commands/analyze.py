@@ -333,6 +333,7 @@ def run(args: argparse.Namespace) -> int:
     # each run's algorithm, in order: an SFT run then an RL run, two trainers' logs (not the
     # native format, whose pipelines are one run), may be one pipeline's two stages
     algorithms = []
+    values_of = {}  # id(analysis) -> the values of its series, for `compared_warnings`
 
     def one(path: str):
         choice = chosen.pop(path, None) or read_choice(path)
@@ -343,27 +344,20 @@ def run(args: argparse.Namespace) -> int:
         if pooled is not None:
             analysis.extra.update(noise_sd_source="pooled", noise_pooled_runs=pooled[1])
         annotate(analysis, axis, step_unit(choice.run, analysis.metric))
+        values_of[id(analysis)] = choice.run.series(analysis.metric).to_numpy()
         return analysis
 
     analyses, failures = run_each(args.paths, one)
     code = exit_code(analyses, failures)
     if not analyses:
         return code
-    from phasewatch.presets import hf_spellings
+    from phasewatch.compared import compared_warnings
+    from phasewatch.output import warn
 
-    metrics = sorted({a.metric for a in analyses})
-    if args.metric is None and any(m != metrics[0] and metrics[0] not in hf_spellings(m)
-                                   for m in metrics):
-        # each run's own choice (trial 34b: a CSV's held-out accuracy beside the JSONL of the
-        # same run's train reward, compared without a word); eval_accuracy and eval/accuracy
-        # are one metric in HF's two spellings
-        from phasewatch.output import warn
-
-        warn(f"the runs are compared on different metrics ({', '.join(metrics)}), each its "
-             "log's own choice: pass --metric NAME to compare one metric")
+    compared = compared_warnings(analyses, [values_of[id(a)] for a in analyses], args.metric)
+    for message in compared:
+        warn(message)
     if len(algorithms) == 2 and algorithms[0] == "sft" and algorithms[1] not in (None, "sft"):
-        from phasewatch.output import warn
-
         # trial 37: two TRL output folders analysed side by side, RL's steps over SFT's
         warn(f"an SFT run, then a {algorithms[1].upper()} run: if RL started from one of the SFT "
              "run's checkpoints, `phasewatch join SFT_RUN RL_RUN --switch-step S -o OUT` makes "
@@ -372,6 +366,8 @@ def run(args: argparse.Namespace) -> int:
         doc = {"runs": [a.to_dict() for a in analyses]}
         if failures:
             doc["failed"] = [f.to_dict() for f in failures]
+        if compared:
+            doc["warnings"] = compared
         emit_json(doc)
         return code
     from phasewatch.commands.analyze_tables import print_comparison, write_csv

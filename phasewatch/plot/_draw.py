@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib as mpl
@@ -224,17 +225,35 @@ def fit_legend(fig: Figure, handles: Sequence, max_cols: int = 3, **kwargs):
     renderer = fig.canvas.get_renderer()
     available = fig.bbox.width * 0.98
     title = kwargs.get("title")
-    if title and "; " in title:  # a title wider than the figure goes onto one line per part
-        probe = fig.text(0, 0, title, fontsize=FONT_SIZE - 1)
-        if probe.get_window_extent(renderer).width > available:
-            kwargs["title"] = title.replace("; ", "\n")
-        probe.remove()
+    if title:  # a title wider than the figure goes onto one line per part, each wrapped to fit
+        kwargs["title"] = "\n".join(_fitted_lines(fig, renderer, title, available))
     for ncol in range(min(max_cols, len(handles)), 0, -1):
         legend = fig.legend(handles=handles, loc="outside lower center", ncol=ncol, **kwargs)
         if ncol == 1 or legend.get_window_extent(renderer).width <= available:
             return legend
         legend.remove()
     return None
+
+
+def _fitted_lines(fig: Figure, renderer, title: str, available: float) -> list[str]:
+    """`title` as one line, or one line per part ("; ") when it is wider than `available`,
+    and a part wider still wrapped at a space: a comparison's note naming a run by a long
+    name ("one y axis for the runs: llamafactory-law-lora-trainloss ...") ran off the figure."""
+    def width(text: str) -> float:
+        probe = fig.text(0, 0, text, fontsize=FONT_SIZE - 1)
+        measured = probe.get_window_extent(renderer).width
+        probe.remove()
+        return measured
+
+    if width(title) <= available:
+        return [title]
+    lines = []
+    for part in title.split("; "):
+        wide = width(part)
+        chars = max(20, int(len(part) * available / wide)) if wide > available else len(part)
+        lines += textwrap.wrap(part, chars, subsequent_indent="  ", break_on_hyphens=False,
+                               break_long_words=False) or [part]
+    return lines
 
 
 class NonNegativeTicks(AutoLocator):

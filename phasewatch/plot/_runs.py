@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from phasewatch.errors import UsageError
 from phasewatch.plot import _draw
 from phasewatch.plot.data import FigureData
 from phasewatch.plot.phase import outlier_steps
-from phasewatch.plot.smoothing import Smoothing, smoothing_breaks
+from phasewatch.plot.smoothing import (
+    DENSE_POINTS,
+    Smoothing,
+    smoothing_breaks,
+    spacing,
+    unit_of,
+)
 from phasewatch.run import Run
 
 NEUTRAL = "#404040"  # legend handles of things drawn in each run's colour
@@ -61,6 +69,68 @@ def draw_run(ax, panel: int, data: FigureData, run: Run, label: str, metric: str
     else:
         ax.plot(steps, values, color=color, linewidth=1.0, zorder=3, gid="smoothed", **line)
     return steps, smoothed
+
+
+def lines_note(figure: Smoothing, drawn: list[tuple[str, Smoothing, np.ndarray | None]],
+               hidden: bool = False, some_shown: bool = False, groups: bool = False) -> str:
+    """What a comparison's lines are, for its legend: the `figure`'s smoothing, and the runs
+    whose evaluations are joined by lines instead (`Smoothing.for_series`), named where they are
+    not all of them: "lines: Gaussian smooth, sd 12 steps; evaluations joined by lines for
+    hf-law-llm" (trial 40b: "sd 12 steps" was said of that run's 6 evaluations 100 steps apart).
+    `drawn`: (label, smoothing, steps) of each line; a seed group's mean, steps None, is of
+    smoothed seeds. Then what is not drawn: raw values of runs with more than DENSE_POINTS
+    values (`hidden`; `some_shown`: those of other runs are), and those of seed groups
+    (`groups`: their band stands for the spread)."""
+    joined = [(label, steps) for label, smoothing, steps in drawn if smoothing.joins(steps)]
+    note = "lines: " + figure.describe()
+    if joined:
+        gaps = {spacing(steps) for _, steps in joined}
+        gap = gaps.pop() if len(gaps) == 1 else None
+        text = "evaluations joined by lines" + (f" ({gap:g} {unit_of(gap)} apart)" if gap else "")
+        names = list(dict.fromkeys(label for label, _ in joined))  # a run drawn in two panels
+        which = ", ".join(names) if len(names) <= 3 else f"{len(names)} runs"
+        note = ("lines: " + text if len(joined) == len(drawn)  # every line
+                else f"{note}; {text} for {which}")
+    if hidden:
+        note += (f"; raw values not drawn for runs of > {DENSE_POINTS} values" if some_shown
+                 else f"; raw values not drawn (> {DENSE_POINTS} per run)")
+    if groups:
+        note += "; seed groups: mean of the smoothed seeds, raw values not drawn"
+    return note
+
+
+FLAT_SHARE = 0.02  # a run whose values span less of its axis's height is drawn flat
+
+
+def flat_note(axes, drawn: dict[int, list[tuple[str, np.ndarray]]]) -> str | None:
+    """Which runs an axis shared with others draws flat, and the range they do span: the law
+    pair's train losses, 285 -> 5 beside 1.37 -> 0.70 (two tokenisers), drew the second as a
+    line along 0 on one linear axis, which reads as a run that did not move (trial 40b).
+    `drawn`: per panel, (label, values) of each run drawn on it."""
+    flat = []
+    for p, lines in drawn.items():
+        low, high = axes[p].get_ylim()
+        for label, values in lines if len(lines) > 1 else []:
+            v = values[np.isfinite(values)]
+            if v.size > 1 and 0 < np.ptp(v) < FLAT_SHARE * abs(high - low):
+                flat.append(f"{label} ({v.min():.3g} to {v.max():.3g})")
+    if not flat:
+        return None
+    return f"one y axis for the runs: {', '.join(flat)} {'is' if len(flat) == 1 else 'are'} " \
+           "flat at its scale"
+
+
+def warn_scales(runs: list[Run], metric: str, members: list[int], groups) -> None:
+    """`compared.scale_note` of the runs drawn on one axis of `metric` (`members`, named by
+    their `groups` label): a fraction along the floor of a percentage's axis (trial 40b:
+    eval_wer 0.79 -> 0.74 under 62 -> 25)."""
+    from phasewatch.compared import scale_note
+
+    label_of = {i: label for label, _, group in groups for i in group}
+    drawn = [(i, s) for i in members if (s := series_or_none(runs[i], metric)) is not None]
+    if len(drawn) > 1 and (note := scale_note(runs[drawn[0][0]].resolve_metric(metric),
+                                              [(label_of[i], s.to_numpy()) for i, s in drawn])):
+        warnings.warn(note, stacklevel=3)
 
 
 def mark_stop(ax, steps, curve, stop, color) -> float | None:

@@ -26,7 +26,16 @@ from matplotlib.patches import Patch
 
 from phasewatch.errors import UsageError
 from phasewatch.plot import _draw
-from phasewatch.plot._runs import NEUTRAL, draw_run, mark_stop, same_metric, series_or_none
+from phasewatch.plot._runs import (
+    NEUTRAL,
+    draw_run,
+    flat_note,
+    lines_note,
+    mark_stop,
+    same_metric,
+    series_or_none,
+    warn_scales,
+)
 from phasewatch.plot.data import attach
 from phasewatch.plot.grid import grid_figure
 from phasewatch.plot.phase import analysed_run, analyze, outlier_steps
@@ -177,6 +186,8 @@ def compare_figure(
     own = [given[0] if given else analysed_metric(run, None if analyses is None else analyses[i])
            for i, run in enumerate(runs)]
     groups = _groups(runs, labels, own)
+    for metric, members in zip(*_panel_metrics(runs, given if layout == "overlay" else None, own)):
+        warn_scales(runs, metric, members, groups)
     if layout == "grid":
         if analyses is None:
             analyses = [analyze(r, m, **options) for r, m in zip(runs, own)]
@@ -230,7 +241,7 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                  if (s := series_or_none(runs[i], m)) is not None]
     first = min(float(s.index[0]) for s in all_steps)
     last = max(float(s.index[-1]) for s in all_steps)
-    smoothing = smoothing.resolved(first, last, xlim)
+    asked, smoothing = smoothing, smoothing.resolved(first, last, xlim)
     width, height = figure_size(size, n_panels=len(panels) - 1)
     hidden = {"raw": False}  # raw dots of a run with > DENSE_POINTS values bury the other lines
     with paper_style():
@@ -240,6 +251,8 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
         handles: dict[str, object] = {}
         meaning = {"raw": False, "band": False, "stop": False, "outlier": False}
         varied = False  # more runs than colours: some told apart by their line style
+        lines = []  # (label, smoothing, steps) of each line drawn, for the legend's note
+        spans = {}  # panel -> (label, values) of each single run on it (`flat_note`)
         for p, (ax, metric, members) in enumerate(zip(axes, panels, present)):
             for label, style, group in groups:
                 color = style.color
@@ -254,6 +267,7 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                                         options)
                     meaning["band"] = True
                     meaning["stop"] |= drawn
+                    lines.append((label, smoothing, None))
                     text = f"{label} (mean of {len(group)})"
                 else:
                     i = group[0]
@@ -262,7 +276,13 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                     series = series_or_none(runs[i], metric)
                     show_raw = raw and series is not None and series.size <= DENSE_POINTS
                     hidden["raw"] |= raw and not show_raw
-                    drawn = draw_run(ax, p, data, runs[i], label, metric, color, smoothing,
+                    # sparse, as its own figure draws it: its evaluations joined by lines
+                    steps = None if series is None else series.index.to_numpy(dtype=float)
+                    drawn_with = asked.for_series(steps, smoothing, xlim)
+                    lines.append((label, drawn_with, steps))
+                    if series is not None:
+                        spans.setdefault(p, []).append((label, series.to_numpy()))
+                    drawn = draw_run(ax, p, data, runs[i], label, metric, color, drawn_with,
                                      show_raw, analysis, line=style.line())
                     meaning["raw"] |= show_raw
                     if analysis is not None and same_metric(runs[i], analysis.metric, metric):
@@ -299,7 +319,9 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
         if isinstance(size, str):  # named sizes grow with the legend, not at the data's expense
             legend_rows = -(-len(legend) // (2 if width < 5 else 3))
             fig.set_size_inches(width, height + LEGEND_ROW_HEIGHT * max(0, legend_rows - 1))
-        note = _smoothing_note(smoothing, hidden["raw"], meaning["raw"], meaning["band"])
+        note = lines_note(smoothing, lines, hidden["raw"], meaning["raw"], meaning["band"])
+        if flat := flat_note(axes, spans):
+            note += "; " + flat
         if varied:  # the handles must be long enough to show a dash-dot
             note += "; " + _repeat_note([style for _, style, _ in groups])
         _draw.fit_legend(fig, legend, max_cols=3, title=in_step_unit(note, unit),
@@ -367,15 +389,3 @@ def _repeat_note(styles) -> str:
     colours = len({style.color for style in styles})
     by = "line style and marker" if any(style.marker for style in styles) else "line style"
     return f"{len(styles)} lines in {colours} colours: lines of one colour differ by {by}"
-
-
-def _smoothing_note(smoothing: Smoothing, hidden: bool, some_shown: bool, groups: bool) -> str:
-    """'lines: Gaussian smooth, sd 33 steps' plus what is not drawn: raw values of runs with
-    more than DENSE_POINTS values, and those of seed groups (their band stands for the spread)."""
-    note = "lines: " + smoothing.describe()
-    if hidden:
-        note += (f"; raw values not drawn for runs of > {DENSE_POINTS} values" if some_shown
-                 else f"; raw values not drawn (> {DENSE_POINTS} per run)")
-    if groups:
-        note += "; seed groups: mean of the smoothed seeds, raw values not drawn"
-    return note

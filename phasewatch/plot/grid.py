@@ -11,7 +11,14 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator
 
 from phasewatch.plot import _draw, _phase_bands
-from phasewatch.plot._runs import NEUTRAL, draw_run, mark_stop, same_metric, series_or_none
+from phasewatch.plot._runs import (
+    NEUTRAL,
+    draw_run,
+    lines_note,
+    mark_stop,
+    same_metric,
+    series_or_none,
+)
 from phasewatch.plot.data import attach
 from phasewatch.plot.phase import outlier_steps
 from phasewatch.plot.style import MAIN_HEIGHT, PANEL_HEIGHT, figure_size, paper_style
@@ -48,7 +55,7 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
     # steps); a run of 1,000 steps beside one of 28,000 would be a sliver at its panel's left
     same_unit = len({step_unit(r, m) for r, m in zip(runs, own)}) == 1
     shared_x = shared_y and same_unit and min(lengths) >= SHARED_X_SPAN * max(lengths)
-    smoothing = smoothing.resolved(first, last, xlim)
+    asked, smoothing = smoothing, smoothing.resolved(first, last, xlim)
     unit = shared_step_unit(zip(runs, own))  # what the steps of a shared axis count
     with paper_style():
         fig = _draw.new_figure(width, height)
@@ -58,9 +65,14 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
         meaning = {"raw": False, "baseline": False, "stop": False, "outlier": False}
         events: dict[str, Line2D] = {}
         bands = []
+        lines = []  # (label, smoothing, steps) of each run's line, for the legend's note
         for p, (ax, run, metric, analysis) in enumerate(zip(axes, runs, own, analyses)):
             label, color = label_of[p], color_of[p]
-            drawn = draw_run(ax, p, data, run, label, metric, color, smoothing, raw, analysis)
+            series = series_or_none(run, metric)  # sparse: joined by lines, as in its own figure
+            steps = None if series is None else series.index.to_numpy(dtype=float)
+            drawn_with = asked.for_series(steps, smoothing, xlim)
+            lines.append((label, drawn_with, steps))
+            drawn = draw_run(ax, p, data, run, label, metric, color, drawn_with, raw, analysis)
             meaning["raw"] |= raw and drawn is not None
             mine = drawn is not None and same_metric(run, analysis.metric, metric)
             bands.append(analysis.phases if mine else [])
@@ -102,8 +114,8 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
         meaning["stop"] &= "stop" in seen
         meaning["outlier"] &= "outlier" in seen
         events = {name: h for name, h in events.items() if f"event:{name}" in seen}
-        handles = [Line2D([], [], color=NEUTRAL, linewidth=1.2,
-                          label=in_step_unit(smoothing.describe(), unit))]
+        note = lines_note(smoothing, lines).removeprefix("lines: ")
+        handles = [Line2D([], [], color=NEUTRAL, linewidth=1.2, label=in_step_unit(note, unit))]
         if meaning["raw"]:
             handles.append(Line2D([], [], linestyle="none", marker="o", markersize=2.5,
                                   color=NEUTRAL, alpha=0.5, markeredgewidth=0, label="raw values"))
