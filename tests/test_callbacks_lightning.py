@@ -6,6 +6,8 @@ peak, decline, plus noise) so the test knows where the overfit is.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -101,7 +103,8 @@ def test_state_round_trips_through_a_checkpoint(tmp_path):
     restored = PhasewatchLightningCallback(metric="val_acc", options=OPTIONS)
     restored.load_state_dict(next(iter(state.values())))
     assert restored.monitor.state_dict() == callback.monitor.state_dict()
-    assert list(restored.host.saved) == [30] and restored.host.saved == callback.host.saved
+    # the model saved at global step 30 is the one logged (validated) at step 29
+    assert list(restored.host.saved) == [29] and restored.host.saved == callback.host.saved
 
 
 class TinyLoggingTrainLoss(Tiny):
@@ -146,3 +149,60 @@ def test_without_a_metric_the_first_validation_chooses_it_as_analyze_would(tmp_p
     restored = PhasewatchLightningCallback(options=OPTIONS)
     restored.load_state_dict(callback.state_dict())
     assert not restored.host.choosing and restored.monitor.config.metrics == ["val_acc"]
+
+
+def checkpointed_trainer(callback, tmp_path, checkpoint, max_epochs=N):
+    """A trainer logging to CSVLogger, saving with `checkpoint` (a ModelCheckpoint) into
+    `lightning_logs/version_0/checkpoints/`, as Lightning does by default."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    torch.set_num_threads(1)
+    return pl.Trainer(max_epochs=max_epochs, callbacks=[callback, checkpoint], accelerator="cpu",
+                      logger=CSVLogger(str(tmp_path)), log_every_n_steps=1,
+                      enable_progress_bar=False, enable_model_summary=False,
+                      default_root_dir=str(tmp_path), num_sanity_val_steps=0)
+
+
+def test_the_callback_and_analyze_name_one_step_and_one_checkpoint_file(tmp_path):
+    """Trial 40 finding 4: Lightning logs a validation in `fit` at the global step less one
+    (metrics.csv step 139) and ModelCheckpoint names its file by the global step
+    (epoch=6-step=140.ckpt). The callback said best 140 and best_saved_step 140 where analyze
+    of the run's metrics.csv said 139, and analyze named no file. Both now give the step
+    logged, and the same file."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    import phasewatch
+
+    callback = PhasewatchLightningCallback(metric="val_acc", stop_on=(), options=OPTIONS)
+    checkpoint = ModelCheckpoint(monitor="val_acc", mode="max", save_top_k=3)
+    checkpointed_trainer(callback, tmp_path, checkpoint, max_epochs=60).fit(
+        Tiny(), loader(), loader())
+    version = tmp_path / "lightning_logs" / "version_0"
+    analysis = phasewatch.analyze(version, metric="val_acc")
+    saved = analysis.saved_checkpoint
+    assert saved is not None and saved.path is not None, analysis
+    assert callback.best_saved_step == saved.step
+    assert callback.best_checkpoint == str(version / "checkpoints" / Path(saved.path).name)
+    assert Path(saved.path).name.endswith(f"-step={saved.step + 1}.ckpt")
+    assert Path(checkpoint.best_model_path).name == Path(saved.path).name  # Lightning's own pick
+    assert abs(callback.best_step - analysis.recommended_stop_step) <= 1
+    assert analysis.recommended_stop_step == saved.step  # its own file is there: named
+    assert f"saved: version_0/checkpoints/{Path(saved.path).name}" in saved.text("val_acc")
+
+
+def test_a_checkpoint_modelcheckpoint_deleted_is_never_named(tmp_path):
+    """save_top_k keeps the k best by ModelCheckpoint's own metric (here the falling val_loss:
+    the last two epochs), so the file of the val_acc peak is deleted: the callback names the
+    best of the files still there (it named the peak's deleted step before)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    callback = PhasewatchLightningCallback(metric="val_acc", stop_on=(), options=OPTIONS)
+    checkpoint = ModelCheckpoint(monitor="val_loss", mode="min", save_top_k=2)
+    checkpointed_trainer(callback, tmp_path, checkpoint, max_epochs=60).fit(
+        Tiny(), loader(), loader())
+    kept = sorted(p.name for p in Path(checkpoint.dirpath).glob("*.ckpt"))
+    assert len(kept) == 2 and abs(callback.best_step - PEAK) <= 3
+    assert callback.best_checkpoint is not None
+    assert Path(callback.best_checkpoint).name in kept
+    assert callback.best_saved_step + 1 == int(Path(callback.best_checkpoint).stem.rsplit("=", 1)[1])
+

@@ -7,21 +7,28 @@ Without a metric, the one `phasewatch analyze` would pick is chosen from the met
 first validation (`val_loss`, `val_acc`...).
 
 At the end of each validation (sanity checks excluded) the monitor gets
-`trainer.callback_metrics` at `trainer.global_step`; when a `stop_on` phase is entered the
-callback sets `trainer.should_stop` (as Lightning's `EarlyStopping` does) and `stop_reason`
-says why. `best_step` is the best smoothed validation step; when checkpoints are saved at
-another cadence, `best_saved_step` is the best of the steps at which a checkpoint was saved
-(each `on_save_checkpoint`), scored as `analyze` scores saved checkpoints. The monitor's state
-goes into Lightning checkpoints, so `fit(ckpt_path=...)` resumes it.
+`trainer.callback_metrics` at the step Lightning's loggers log it at (metrics.csv's and
+TensorBoard's `step`: `lightning_checkpoints.logged_step`), so its steps are those `analyze`
+reads from the run's logs; when a `stop_on` phase is entered the callback sets
+`trainer.should_stop` (as Lightning's `EarlyStopping` does) and `stop_reason` says why.
+`best_step` is the best smoothed validation step; `best_saved_step` is the best of the steps
+whose model was saved (each `on_save_checkpoint`, at the logged step of the model it saves:
+the global step less one), scored as `analyze` scores saved checkpoints, among those whose file
+is still in a ModelCheckpoint's folder (`save_top_k` deletes the others); `best_checkpoint` is
+that file, named by the global step (`epoch=6-step=140.ckpt` for step 139). Trial 40's callback
+said best 140 where `analyze` of the same run's metrics.csv said 139. The monitor's state goes
+into Lightning checkpoints, so `fit(ckpt_path=...)` resumes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from phasewatch.callbacks._common import HostedResults, MonitorHost, never_stops_training
+from phasewatch.callbacks._common import HostedResults, MonitorHost, logger, never_stops_training
 from phasewatch.errors import require
+from phasewatch.lightning_checkpoints import FILE_OFFSET, files_by_step, logged_step
 
 _pl = require("lightning.pytorch", "lightning", purpose="use the Lightning callback")
 
@@ -31,10 +38,33 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
                  stop_on: Sequence[str] = ("overfit",), webhook: str | None = None,
                  stop_file: str | None = None, options: dict[str, Any] | None = None):
         self.host = MonitorHost(metric, direction, tuple(stop_on), webhook, stop_file, options)
+        self.dirpaths: list[str] = []  # the trainer's ModelCheckpoint folders
 
     @property
     def best_saved_step(self) -> int | None:
-        return self.host.best_saved_step()
+        """The logged step of the saved model to keep (its file: `best_checkpoint`)."""
+        files = self._files()
+        return self.host.best_saved_step(
+            (lambda step: True) if files is None else files.__contains__)
+
+    @property
+    def best_checkpoint(self) -> str | None:
+        """The file of `best_saved_step` in a ModelCheckpoint's folder (None: nothing saved
+        there, or no ModelCheckpoint)."""
+        files = self._files() or {}
+        step = self.best_saved_step
+        return None if step is None or step not in files else str(files[step])
+
+    def _files(self) -> dict[int, Path] | None:
+        """The ModelCheckpoint folders' files by logged step, as they are now; None without a
+        ModelCheckpoint (a checkpoint saved elsewhere cannot be looked for)."""
+        if not self.dirpaths:
+            return None
+        found: dict[int, Path] = {}
+        for folder in self.dirpaths:
+            for step, path in files_by_step(folder).items():
+                found.setdefault(step, path)
+        return found
 
     @never_stops_training
     def on_train_start(self, trainer, pl_module) -> None:
@@ -42,27 +72,44 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
         # take are Lightning's estimate (infinite for an iterable dataset of unknown length)
         limit = trainer.max_steps
         self.host.plan(limit if limit and limit > 0 else trainer.estimated_stepping_batches)
+        self._dirpaths(trainer)
 
     @never_stops_training
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:
             return
         metrics = {k: _scalar(v) for k, v in trainer.callback_metrics.items()}
-        self.host.evaluated(trainer.global_step, metrics)
+        self.host.evaluated(logged_step(trainer), metrics)
         if self.host.monitor.should_stop:
             trainer.should_stop = True
 
     @never_stops_training
     def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
         # Lightning stored our state_dict() before this hook: store it again so the checkpoint
-        # knows it is itself a saved step.
-        self.host.saved_step(trainer.global_step)
+        # knows it is itself a saved step. The file is named by the global step, its model
+        # logged one step before (`lightning_checkpoints`).
+        self._dirpaths(trainer)
+        if trainer.global_step >= FILE_OFFSET:
+            self.host.saved_step(trainer.global_step - FILE_OFFSET)
         if self.state_key in checkpoint.get("callbacks", {}):
             checkpoint["callbacks"][self.state_key] = self.state_dict()
 
     @never_stops_training
     def on_train_end(self, trainer, pl_module) -> None:
+        files = self._files()
+        if files and self.best_step is not None:
+            from phasewatch.saved_checkpoints import choose
+
+            series = self.host.monitor.trackers_[0].series
+            saved = choose(Path(self.dirpaths[0]), sorted(files), self.host.evals.steps,
+                           self.host.evals.values, series.sign, self.best_step, files=files)
+            logger.warning("phasewatch: best step %s (%s)", self.best_step,
+                           saved.text(series.label))
         self.host.close()
+
+    def _dirpaths(self, trainer) -> None:
+        self.dirpaths = [str(c.dirpath) for c in getattr(trainer, "checkpoint_callbacks", [])
+                         if getattr(c, "dirpath", None)]
 
     def state_dict(self) -> dict[str, Any]:
         return self.host.state()
