@@ -199,7 +199,8 @@ def check_effects(r, steps, v, hb, idx):
             at_end = top >= i1 - 1 and hb[top] == hb[i1 - 1:i1 + 1].max() >= end >= hb[rule_best(hb, i0, i1)]
             if not (i0 <= top <= i1 and (best_at(hb, i0, i1, top) or at_end)):
                 yield f"rise peak_step=best in phase ({tag})", p["peak_step"], int(steps[rule_best(hb, i0, i1)])
-            if hb[top] < sign * p["end_value"]:
+            # (an end that is the level the plateau after it holds may be above every reading)
+            if hb[top] < sign * p["end_value"] and not {"end_held", "end_held_mean"} & set(p):
                 yield f"rise best >= its end ({tag})", v[top], p["end_value"]
             if not close(p.get("gain_over_baseline"), hb[top] - sign * base):
                 yield f"gain_over_baseline ({tag})", p.get("gain_over_baseline"), hb[top] - sign * base

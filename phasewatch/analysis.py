@@ -270,8 +270,10 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         warnings.append(note)  # a rate on few items, whose estimate is too small: said, not used
     base_se = base_se if shown_sd else 0.0
     levels = boundary_levels(phases, steps, y, fixed)
-    # a trend decided from the run's stretches is read between the levels it was decided on
-    edges = trend_edges(phases, steps, y, levels, stretched) if placed else None
+    # a trend decided from the run's stretches is read between the levels it was decided on, and
+    # on a dense run every trend's edge beside a plateau is the level that plateau holds there
+    edges = trend_edges(phases, steps, y, levels, stretched, fixed) \
+        if placed or y.size > SPARSE else None
     levels = [level for level, _, _ in edges] if edges else levels
     for k, phase in enumerate(phases):
         phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, series.sign,

@@ -279,8 +279,8 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
     - the depth of a disruption that starts the run is measured below `base`, and its
       time_to_recover is until the data regain `base` (depth and recovery speak of one level:
       "fell 0.52 below the start and was back at it 230 steps later");
-    - gain_over_baseline is the rise's best evaluation (never below the one it ends on) minus
-      `base`, as its name says.
+    - gain_over_baseline is the rise's best evaluation (never below the one it ends on; a held
+      end, `whole_run_trend.trend_edges`, may be above it) minus `base`, as its name says.
     A later fall's depth is below the level it started from, and an overfit's decline is from
     its best point: neither is measured from the start, so neither depends on `base`.
     A disruption's trough is its end where a rise follows (`into_rise`: `snap_turns` put the
@@ -326,11 +326,13 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
             stats["end_short_sd"] = short / sd if sd > 0 else None
     elif phase.name in UP_PHASES:
         top = extreme_index(y, i0, i1, highest=True)
-        if end > y[top]:  # its end as printed is above its best evaluation: that end is its best
+        if end > y[top] and i1 == y.size - 1:  # its end as printed is above its best evaluation
             # the end as printed (`end`): at a dense run's end the mean of the last two, so one
             # lucky last reading is not the best (a train loss read 1.742 at its last step
             # beside 1.779 and 1.771: "best at 215000" while its 3-point median was best at
-            # 174000, the checkpoint recommended); the higher of the two holds that level
+            # 174000, the checkpoint recommended); the higher of the two holds that level. (An
+            # end elsewhere above every reading is the level the plateau after it holds,
+            # `trend_edges`: its best is still its best evaluation.)
             top = i1 if y[i1] >= end else max(i1 - 1, i0)
         stats["peak_step"] = int(steps[top])
         stats["gain_over_baseline"] = float(y[top] - base)

@@ -138,30 +138,30 @@ def stretch_means(y: np.ndarray) -> tuple[float, float]:
     return float(np.mean(y[:k])), float(np.mean(y[-k:]))
 
 
-def trend_edges(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
-                levels: list[float], stretched: bool) -> list[tuple[float, str, int]]:
-    """The levels at the edges of a trend placed between flat stretches: `levels` with each
-    edge the trend shares with a plateau read as the level that plateau holds there
-    (`held_levels`), not from one noisy evaluation (a GRPO batch reward placed 0.37 at a
-    trend's end where the plateau after it holds 0.14); and where the trend was decided from
-    the run's first and last stretches (`stretched`), its edges at the run's ends as their
+def trend_edges(phases: list[Phase], steps: np.ndarray, y: np.ndarray, levels: list[float],
+                stretched: bool, fixed: frozenset[int] | set[int] = frozenset(),
+                ) -> list[tuple[float, str, int]]:
+    """The levels at the edges of the trends: `levels` with each edge a trend shares with a
+    plateau read as the level that plateau holds there (`held_levels`), not from one noisy
+    evaluation (a GRPO batch reward placed 0.37 at a trend's end where the plateau after it
+    holds 0.14; a dense train loss's improvement ended on a lucky 1.302 where the plateau it
+    ran into held 1.369, so the two phases printed two values at one step and the gain was a
+    sixth too large); a stage switch (`fixed`) keeps its own reading. Where a trend was decided
+    from the run's first and last stretches (`stretched`), its edges at the run's ends are their
     means. Each as (level, how, evaluations), how "" (as in `levels`), "averaged" (a mean) or
     "held" (a median; "held_mean" on a lattice: `phase_stats.held_levels`)."""
     out = [(level, "", 1) for level in levels]
-    k = next(i for i, p in enumerate(phases) if p.name != "plateau")
     index = np.searchsorted(steps, [p.start_step for p in phases] + [phases[-1].end_step])
+    for j in range(1, len(phases)):  # the edge between phases j - 1 and j
+        before, after = phases[j - 1].name == "plateau", phases[j].name == "plateau"
+        if before == after or phases[j].start_step in fixed:
+            continue
+        held = y[index[j - 1]:index[j] + 1] if before else y[index[j]:index[j + 1] + 1]
+        out[j] = (held_levels(held)[1 if before else 0], _held(held), held_count(held.size))
     first, last = stretch_means(y)
-    if k > 0:
-        before = y[index[k - 1]:index[k] + 1]
-        n = held_count(before.size)
-        out[k] = (held_levels(before)[1], _held(before), n)
-    elif stretched:
+    if stretched and phases[0].name != "plateau":
         out[0] = (first, "averaged", stretch_size(y.size))
-    if k < len(phases) - 1:
-        after = y[index[k + 1]:index[k + 2] + 1]
-        n = held_count(after.size)
-        out[k + 1] = (held_levels(after)[0], _held(after), n)
-    elif stretched:
+    if stretched and phases[-1].name != "plateau":
         out[-1] = (last, "averaged", stretch_size(y.size))
     return out
 

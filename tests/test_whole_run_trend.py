@@ -167,3 +167,18 @@ def test_a_trends_checkpoint_is_in_its_best_stretch_not_at_the_first_lucky_ceili
     assert first_ceiling_pair < peak - 100  # the trap: where the 3-point median first reaches 2.0
     assert abs(analysis.recommended_stop_step - peak) <= 15  # within the stretch of the best mean
     assert values[analysis.recommended_stop_step - 1] == values[peak - 16:peak + 14].max()
+
+
+def test_a_dense_trend_ends_at_the_level_the_plateau_after_it_holds():
+    """A dense train loss falls, then holds: the fall's end is the plateau's held start, not
+    the one reading at the boundary (a lucky 1.302 where the plateau held 1.369 printed two
+    values at one step and a gain a sixth too large: reader 40a)."""
+    rng = np.random.default_rng(5)
+    steps = np.arange(1, 601, dtype=np.int64)
+    loss = 1.35 + 0.4 * np.clip(1 - steps / 200, 0, None) + rng.normal(0, 0.04, steps.size)
+    run = Run.from_columns({"loss": (steps, loss)}, "t", "t")
+    fall, flat = analyze_run(run, "loss", "min").phases
+    assert (fall.name, flat.name) == ("improvement", "plateau")
+    assert fall.stats["end_value"] == flat.stats["start_value"]
+    assert fall.stats["end_held"] == max((flat.end_step - flat.start_step + 1) // 3, 3)
+    assert fall.stats["change"] == pytest.approx(fall.stats["end_value"] - loss[0])
