@@ -11,6 +11,7 @@ the steps go on, which counts no passes of one run (`epoch_events`).
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
 from collections.abc import Iterable, Mapping
@@ -26,11 +27,13 @@ def epoch_boundaries(epochs: Iterable[tuple[int, float]]) -> list[Event]:
     """`epoch_boundary` events where floor(epoch) increases by one between consecutive rows.
 
     The boundary step is interpolated linearly between the two rows (HF logs the epoch as a
-    fraction, so epoch k starts where the fraction crosses k). Where several epochs pass
+    fraction, so epoch k starts where the fraction crosses k), or is k epochs of
+    `whole_epoch_steps` where the log counts whole epochs. Where several epochs pass
     between two logged rows, the boundaries cannot show in the logged curves and none is made.
     """
     events: list[Event] = []
     ordered = _ordered(epochs)
+    period = whole_epoch_steps(ordered)
     for (s0, e0), (s1, e1) in itertools.pairwise(ordered):
         if (s1, e1) == ordered[-1] and e1 == math.floor(e1):
             break  # the last row ends an epoch: no epoch begins there (trial 36b: a line at
@@ -40,9 +43,35 @@ def epoch_boundaries(epochs: Iterable[tuple[int, float]]) -> list[Event]:
         if math.floor(e1) - math.floor(e0) != 1:
             continue  # no boundary, or several between two rows: none is visible in the data
         k = math.floor(e1)
-        step = round(s0 + (k - e0) / (e1 - e0) * (s1 - s0))
+        step = k * period if period else round(s0 + (k - e0) / (e1 - e0) * (s1 - s0))
         events.append(Event(step=step, name="epoch_boundary", detail=f"epoch {k} begins"))
     return events
+
+
+def whole_epoch_steps(ordered: list[tuple[int, float]]) -> int | None:
+    """The steps an epoch takes, from a counter that says which epoch each row is in
+    (Lightning's `epoch`: 0 on the rows of the first epoch, 1 on the second's), when the rows
+    where it goes up by one agree on one: epoch k then begins at step k times it. Each such
+    change says epoch k began after the row before it and by the row that has k, and Lightning
+    logs an epoch's `*_epoch` metrics at its last step: trial 40d's metrics.csv has 0 at step
+    19, 1 at 24, 2 at 44..., its epochs begin every 20 steps, where the first row carrying k
+    (24, 44) was taken for them. The shortest length that fits every change is taken. None for
+    a fractional counter (HF's: interpolated), for a count of epochs done logged once at each
+    epoch's end (an HF log of evaluations only, `epoch` 1.0, 2.0...: an epoch begins at its
+    row), for fewer than two changes, or changes that fit no one length."""
+    if any(e != math.floor(e) for _, e in ordered):
+        return None
+    held = collections.Counter(e for _, e in ordered)
+    if 2 * sum(n > 1 for n in held.values()) <= len(held):
+        return None  # most values at one row each: a count at the epochs' ends
+    changes = [(s0, s1, e1) for (s0, e0), (s1, e1) in itertools.pairwise(ordered)
+               if s1 > s0 and e1 == e0 + 1 and e1 > 0]
+    if len(changes) < 2:
+        return None
+    low = max(s0 / k for s0, _, k in changes)  # k epochs took more than s0 steps...
+    high = min(s1 / k for _, s1, k in changes)  # ... and at most s1
+    period = math.floor(low) + 1
+    return period if period <= high else None
 
 
 def _ordered(epochs: Iterable[tuple[int, float]]) -> list[tuple[int, float]]:

@@ -5,16 +5,22 @@
   ("improvement, stop 339" on a run that overfits after step 139).
 - `hparams.yaml` beside metrics.csv and the event files: the run's config (a sweep had no
   `hp.lr`), and TensorBoardLogger's `hp_metric` placeholder (-1 at step 0) is no metric.
+- The `epoch` column counts whole epochs: an epoch of 20 steps begins at 20, 40, not at the
+  first row that carries it (24, 44).
 """
 
 from __future__ import annotations
 
+import math
 import sys
+from types import SimpleNamespace
 
 import pytest
 
 from phasewatch import read_run
 from phasewatch.cli import main
+from phasewatch.commands.analyze import phase_line
+from phasewatch.epochs import epoch_boundaries
 from phasewatch.io.lightning_folder import flat_yaml, lightning_hparams, run_name
 from phasewatch.presets import aliases_for, role_matches
 
@@ -153,6 +159,34 @@ def test_tensorboard_loggers_hparams_are_read_and_its_placeholder_left_out(tmp_p
     assert "hp_metric" not in run.metrics
     assert run.name == "exp1/version_0"
     assert run.aliases["eval/accuracy"] == "val_acc/dataloader_idx_0"
+
+
+def test_whole_epochs_begin_every_epochs_steps_not_at_their_first_row(tmp_path):
+    _metrics_csv(tmp_path / "version_0", epochs=5)
+    run = read_run(tmp_path / "version_0")
+    assert [e.step for e in run.events if e.name == "epoch_boundary"] == [20, 40, 60, 80]
+    # a fractional counter (HF's) is interpolated as before; a count of epochs done at each
+    # epoch's end (HF's evaluations), epochs of different lengths, or a single change, leave
+    # the first row that carries the epoch
+    hf = [(s, s / 223) for s in range(50, 700, 50)]
+    assert [e.step for e in epoch_boundaries(hf)] == [223, 446]
+    ends = [(0, 0.0)] + [(401 * k, float(k)) for k in range(1, 6)]
+    assert [e.step for e in epoch_boundaries(ends)] == [401, 802, 1203, 1604]
+    uneven = [(0, 0), (9, 0), (14, 1), (39, 1), (44, 2), (49, 2)]  # epochs of ~12 and ~30 steps
+    assert [e.step for e in epoch_boundaries(uneven)] == [14, 44]
+    assert [e.step for e in epoch_boundaries([(19, 0), (24, 1), (29, 1)])] == [24]
+
+
+def test_a_recovery_within_one_epoch_is_said_in_steps_not_0_epochs():
+    stats = {"start_value": 0.606, "end_value": 0.5157, "change": -0.09, "change_sd": -6.0,
+             "depth": 0.09, "time_to_recover": 10, "trough_step": 49, "trough_x": 2.0,
+             "time_to_recover_x": 0.0, "start_x": 0.0, "end_x": 2.0}
+    phase = SimpleNamespace(name="disruption", start_step=0, end_step=49, stats=stats)
+    line = phase_line(phase, "max", unit="epoch")
+    assert "recovered after 10 steps, within epoch 2" in line and "0 epochs" not in line
+    stats["time_to_recover_x"] = 1.5
+    assert "recovered after 1.5 epochs" in phase_line(phase, "max", unit="epoch")
+    assert not math.isnan(stats["depth"])
 
 
 def test_the_callback_watches_the_first_loaders_accuracy(tmp_path, caplog):

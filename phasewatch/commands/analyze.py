@@ -83,11 +83,16 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
             + (f" ({change_sd:+.1f} sd)" if change_sd is not None else ""))
     if phase.name == "disruption":
         recover = s.get("time_to_recover")
-        if recover is not None and unit != "step" and "time_to_recover_x" in s:
+        if recover is not None and unit != "step" and s.get("time_to_recover_x", 0) > 0:
             recover = f"{s['time_to_recover_x']:.3g} {UNIT_NAMES.get(unit, unit)}"
         elif recover is not None:
+            steps_taken = recover
             recover = (f"{step_text(recover, steps_count)} {unit_word(steps_count)}"
                        + ("" if recover == unit_scale(steps_count) else "s"))
+            if unit == "epoch" and "trough_x" in s and steps_taken:
+                # trough and recovery in one epoch of a whole-epoch counter (Lightning's): "0
+                # epochs" read as no time at all (trial 40d: 10 steps, both in epoch 2)
+                recover += f", within epoch {s['trough_x']:.4g}"
         # a loss's worst point is its highest: "trough 0.23 above the start" read as a dip
         low = "trough" if direction == "max" else "worst"
         line += f"  {low} {_side(s.get('depth'), worse, better)} {reference}, "
