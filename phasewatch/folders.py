@@ -89,8 +89,14 @@ class Found:
         return self.root if self.root is not None else self.path
 
 
-def newest_checkpoint_state(folder: Path) -> tuple[Path, int] | None:
-    """(newest `checkpoint-N/trainer_state.json`, number of checkpoints with one), or None."""
+def newest_checkpoint_state(folder: Path, since_state: bool = False) -> tuple[Path, int] | None:
+    """(newest `checkpoint-N/trainer_state.json`, number of checkpoints with one), or None;
+    `since_state`: of those a new run saved after the folder's trainer_state.json (`stale_state`)."""
+    if since_state:
+        from phasewatch.stale_state import new_checkpoints
+
+        newer = new_checkpoints(folder)
+        return (newer[-1], len(newer)) if newer else None
     best: tuple[int, Path] | None = None
     count = 0
     for child in _subdirs(folder):
@@ -106,8 +112,10 @@ def newest_checkpoint_state(folder: Path) -> tuple[Path, int] | None:
 def trainer_tensorboard_first(folder: Path) -> list[Path]:
     """The TensorBoard logs in `folder/runs/<name>/` (the HF Trainer's default logging_dir,
     `runs/<date>_<host>`) when `folder` has no run of its own that ranks with or above its
-    checkpoints yet (no `checkpoint-N/trainer_state.json`, `trainer_state.json`,
-    `trainer_log.jsonl`, nor a run read whole); else []. The Trainer creates its TensorBoard
+    checkpoints yet (no `checkpoint-N/trainer_state.json`, `trainer_state.json`, a
+    `trainer_log.jsonl` with an evaluation, nor a run read whole); else []. LLaMA-Factory's log
+    without one may be a run evaluated on several sets (`llamafactory.evaluations_elsewhere`),
+    whose evaluations only its checkpoints hold. The Trainer creates its TensorBoard
     log before its first checkpoint, whose trainer_state.json then becomes the folder's run: a
     follow of the folder cannot tell yet which log a replay of the finished folder will read
     (`live_open.TrainerFolderWait` waits when the log's arguments are the Trainer's)."""
@@ -120,9 +128,12 @@ def trainer_tensorboard_first(folder: Path) -> list[Path]:
     if not logs or newest_checkpoint_state(folder) is not None:
         return []
     here = run_of_folder(folder)
-    if any(f.path == folder or f.path.name in ("trainer_state.json", "trainer_log.jsonl")
-           for f in here):
+    if any(f.path == folder or f.path.name == "trainer_state.json" for f in here):
         return []
+    from phasewatch.io.llamafactory import holds_evaluation
+
+    if any(f.path.name == "trainer_log.jsonl" and holds_evaluation(f.path) for f in here):
+        return []  # LLaMA-Factory's log, evaluated: the run as a replay reads it (its values)
     return logs
 
 
@@ -229,19 +240,35 @@ def run_of_folder(folder: Path) -> list[Found]:
                 "a resume writes one per start), read as one; a later start's records supersede "
                 "the steps it logs again") if len(starts) > 1 else ""
         return [Found(folder, note, root=folder)]
+    from phasewatch.stale_state import previous_run
+
+    stale = previous_run(folder)  # a previous run's trainer_state.json: the new run's log
+    newest = newest_checkpoint_state(folder, stale is not None)
     for name in ("trainer_state.json", "trainer_log.jsonl"):
-        if (folder / name).is_file():
-            return [Found(folder / name, root=folder)]
-    newest = newest_checkpoint_state(folder)
+        if (folder / name).is_file() and not (stale and name == "trainer_state.json"):
+            from phasewatch.io.llamafactory import evaluations_elsewhere
+
+            elsewhere = newest is not None and name == "trainer_log.jsonl" and \
+                evaluations_elsewhere(folder / name, newest[0])
+            if elsewhere:
+                return [Found(newest[0], f"{stale}: {elsewhere}" if stale else elsewhere, folder)]
+            return [Found(folder / name, f"{stale}: reading {name}" if stale else "", folder)]
     if newest is not None:
         from phasewatch.io.trainer_state import file_reached_max_steps
 
         state, count = newest  # a run that ended there has its whole history in it
-        note = "" if file_reached_max_steps(state) else (
+        note = f"{stale}: reading {state.parent.name}/trainer_state.json" if stale else \
+            "" if file_reached_max_steps(state) else (
             f"history from {state.parent.name}/trainer_state.json, the newest of {count} "
             "checkpoints (the output folder has no trainer_state.json of its own; steps logged "
             "after that checkpoint are not in it)")
         return [Found(state, note, root=folder)]
+    if stale:  # only the new run's TensorBoard log so far
+        from phasewatch.stale_state import tensorboard_start
+
+        start = tensorboard_start(folder)
+        if start is not None:
+            return [Found(start[1], f"{stale}: reading runs/{start[1].name}", folder)]
     found = _with_members(log_files(folder))
     if len(found) == 1:
         return [Found(found[0].path, root=folder)]

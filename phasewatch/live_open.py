@@ -14,11 +14,13 @@ since a cut JSON line could pass for another format.
 A Hugging Face output folder holds its history in `checkpoint-N/trainer_state.json`, one new
 folder per save (older ones deleted under `save_total_limit`), and `trainer_state.json` itself
 only if the script calls `save_state()` (at the end). Following such a folder follows the
-newest of these files as they appear (`CheckpointStates`); each holds the previous one's rows
-and more, so only the new rows are fed. Before the first checkpoint, the folder may hold only
-the Trainer's TensorBoard log `runs/<date>_<host>/`, which a replay of the finished folder does
-not read: the follow waits for the folder's choice (`TrainerFolderWait`), and says which file
-it follows once it has one (`said_followed`).
+newest of these files as they appear (`followed_states.CheckpointStates`); each holds the
+previous one's rows and more, so only the new rows are fed. Before the first checkpoint, the
+folder may hold only the Trainer's TensorBoard log `runs/<date>_<host>/`, which a replay of the
+finished folder does not read: the follow waits for the folder's choice (`TrainerFolderWait`),
+and says which file it follows once it has one (`said_followed`). A folder whose
+trainer_state.json says its run ended before the follow began is waited on too, for the next
+run into it (`TrainerFolderWait._ended_run`, `stale_state`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from phasewatch.errors import InputError, NotReadyError
-from phasewatch.io.wrapped import WrappedSource
+from phasewatch.followed_states import relative, said_followed
 
 
 def open_when_ready(path: Path, follow: bool, notice: Callable[[str], None],
@@ -171,10 +173,45 @@ class TrainerFolderWait:
         self._peeked: Path | None = None
         self._records = False  # the log has records
         self._told = False
+        self.began = time.time()
+        self._ended = ""  # what the wait for a new run into the folder has said (`_ended_run`)
+
+    def _ended_run(self) -> bool:
+        """Whether to wait because the folder's trainer_state.json says its run ended before
+        this follow began: a follow started before a rerun into the same output_dir read that
+        run, said it had finished and exited while the new run loaded (trial 40c). Waits until
+        the new run writes a log of its own (`stale_state.previous_run`; its TensorBoard log
+        alone is waited past, as for a first run), --idle-exit, or a stop."""
+        from phasewatch.stale_state import ended_before, previous_run
+
+        if not ended_before(self.folder, self.began):
+            return False
+        if not self.active:
+            self.active, self.since = True, time.monotonic()
+        stale = previous_run(self.folder)
+        if stale is None:
+            if not self._ended:
+                self._ended = "ended"
+                self.say(f"{self.folder}: trainer_state.json says its run ended before this follow "
+                         "began: waiting for a new run into the folder (a rerun into the same "
+                         "output_dir); --idle-exit or a stop reads the ended run, as a replay does")
+            return True
+        from phasewatch.folders import single_run
+
+        try:
+            waiting = single_run(self.folder).path.is_dir()  # the new run's TensorBoard log only
+        except InputError:
+            waiting = True
+        if waiting and self._ended != "started":
+            self._ended = "started"
+            self.say(f"{self.folder}: {stale}: waiting for the new run's log or checkpoint")
+        return waiting
 
     def undecided(self) -> bool:
         from phasewatch.folders import trainer_tensorboard_first
 
+        if not self.decided and self.folder.is_dir() and self._ended_run():
+            return True
         logs = [] if self.decided or not self.folder.is_dir() \
             else trainer_tensorboard_first(self.folder)
         if not logs:
@@ -205,7 +242,7 @@ class TrainerFolderWait:
             every = f" every {args['save_steps']} steps" if strategy == "steps" \
                 and "save_steps" in args else f" each {strategy}" if strategy == "epoch" else ""
             self.say(f"{self.folder}: only the Trainer's TensorBoard log "
-                     f"({_relative(newest, self.folder)}) so far: waiting for its first "
+                     f"({relative(newest, self.folder)}) so far: waiting for its first "
                      f"checkpoint (saved{every}), whose trainer_state.json a replay and "
                      "`analyze` of the finished folder read (the TensorBoard log is read if the "
                      f"run ends without one; give {newest} as PATH to follow it now)")
@@ -231,6 +268,11 @@ class TrainerFolderWait:
         self.close()
         if not why:
             return
+        if self._ended:
+            self.say(f"{self.folder}: " + (f"no new run for {idle_exit:g} s (--idle-exit)"
+                     if why == "idle" else "stopped") + ": reading the ended run, as a replay "
+                     "of the folder does")
+            return
         if why == "idle":
             why = f"no checkpoint, and the TensorBoard log has not grown for {idle_exit:g} s " \
                   "(--idle-exit)"
@@ -247,78 +289,8 @@ class TrainerFolderWait:
         self._peek, self._peeked = None, None
 
 
-def said_followed(source, folder: Path, say: Callable[[str], None]):
-    """The source of a followed folder (a `CheckpointStates` for the Trainer's history), once
-    it has said which file of the folder it follows."""
-    # a line source's file (a native run's source path is its folder, its file metrics.jsonl)
-    file = getattr(source, "file", None) or getattr(source, "path", None)
-    shown = _relative(Path(file), folder) if file is not None else "its log"
-    shown = "its log" if shown == "." else shown
-    if source.format != "trainer_state":
-        say(f"{folder}: following {shown}, the folder's log (as a replay and `analyze` of it "
-            "read it)")
-        return source
-    if source.warnings and source.warnings[-1].startswith("history from "):
-        source.warnings.pop()  # the folder's choice, said here for a follow
-    if Path(file).parent == folder:
-        say(f"{folder}: following {shown}, the Trainer's history")
-    else:
-        say(f"{folder}: following {shown}, the Trainer's history (as a replay and `analyze` "
-            "of the folder read it), and each newer checkpoint's as it is saved "
-            "(trainer_state.json once save_state() writes it); the follow ends at the "
-            "checkpoint saved at the run's max_steps, at --idle-exit (longer than the time "
-            "between saves) or when stopped")
-    return CheckpointStates(source, folder, say)
-
-
 def _mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime
     except OSError:  # deleted since the folder was listed
         return 0.0
-
-
-def _relative(path: Path, folder: Path) -> str:
-    try:
-        return str(path.relative_to(folder))
-    except ValueError:
-        return str(path)
-
-
-class CheckpointStates(WrappedSource):
-    """A followed trainer_state source that moves to the newest state file of its output
-    folder before each read: the folder's own `trainer_state.json` once it exists (written at
-    the end), else the newest `checkpoint-N/trainer_state.json`. Everything else is the
-    wrapped source's."""
-
-    def __init__(self, source, folder: Path, say: Callable[[str], None] = lambda text: None):
-        super().__init__(source)
-        self._folder = folder
-        self._say = say
-
-    @property
-    def reading(self) -> Path:
-        """The state file read last, which the records just fed came from: a resumed run's
-        history is in a newer checkpoint than the file the follow began with, and the resume
-        warning names this one."""
-        return self._source.path
-
-    def newest(self) -> Path | None:
-        from phasewatch.folders import newest_checkpoint_state
-
-        final = self._folder / "trainer_state.json"
-        if final.is_file():
-            return final
-        found = newest_checkpoint_state(self._folder)
-        return found[0] if found else None
-
-    def read(self, final: bool = True):
-        newest = self.newest()
-        source = self._source
-        if newest is not None and newest != source.path:
-            if newest.parent == self._folder:
-                self._say(f"{self._folder}: following trainer_state.json, written by "
-                          "save_state(): the Trainer's whole history")
-            source.path = newest
-            source._stamp = None  # a new file: read it whatever its size and time
-        yield from source.read(final)

@@ -55,3 +55,33 @@ def test_white_noise_rarely_has_a_bend_so_far_out(df):
             changed += not np.isclose(second_difference_sd(y, robust=False), old)
             total += 1
     assert changed / total < 0.01
+
+
+# eval_loss of a LLaMA-Factory SFT run evaluated at step 0 (eval_on_start), every 18 steps: a
+# steep fall to a floor, then a rise of 0.35 over the last 250 steps (trial 40c)
+STEP0_FALL = [6.119, 3.2857, 2.3542, 2.144, 2.0976, 2.1304, 2.0882, 2.166, 2.1124, 2.1237, 2.119,
+              2.148, 2.1588, 2.2169, 2.2121, 2.2069, 2.2201, 2.2772, 2.3247, 2.3559, 2.4367]
+
+
+def test_a_step_zero_evaluation_before_a_steep_fall_does_not_set_the_noise():
+    """The fall's curvature goes into a run of decaying second differences of one sign (-1.90,
+    -0.72, -0.16): the second, 9.8 robust sds out, read as noise gave 0.075 where the run
+    without its step-0 evaluation gives 0.029, and the rise at its end was a plateau."""
+    with_start = second_difference_sd(np.array(STEP0_FALL), robust=False)
+    without = second_difference_sd(np.array(STEP0_FALL[1:]), robust=False)
+    assert with_start == pytest.approx(without, rel=0.25) and with_start < 0.04
+    names = [p.name for p in analyze_run(run_of(STEP0_FALL), direction="min").phases]
+    assert names == ["improvement", "overfit"]
+
+
+def test_noise_alone_makes_no_leading_bend(monkeypatch):
+    """Student-t noise of 12-40 evaluations: the leading-bend rule leaves the estimate as it
+    was without it in nearly every run."""
+    import phasewatch.noise
+
+    rng = np.random.default_rng(7)
+    runs = [rng.standard_t(3, size=int(rng.integers(12, 41))) for _ in range(500)]
+    with_rule = [second_difference_sd(y, robust=False) for y in runs]
+    monkeypatch.setattr(phasewatch.noise, "_leading_bend", lambda *a: 0)
+    without = [second_difference_sd(y, robust=False) for y in runs]
+    assert sum(not np.isclose(a, b) for a, b in zip(with_rule, without)) <= 10

@@ -256,7 +256,7 @@ def test_a_folder_of_another_log_says_which_file(tmp_path):
                 for s, a in eval_curve()[:30]))
     follower = Follower(out, stop_on=(), idle_exit=0.3)
     follower.ends_by_itself()
-    assert _messages(follower, "following trainer_log.jsonl, the folder's log")
+    assert _messages(follower, "following trainer_log.jsonl, LLaMA-Factory's log as the run trains")
 
 
 def test_real_trainer_followed_from_before_it_starts(tmp_path):

@@ -14,7 +14,7 @@ import numpy as np
 
 from phasewatch.metric_table import MetricTable, metric_table
 from phasewatch.planned import run_plan
-from phasewatch.presets import ROLE_CANDIDATES
+from phasewatch.presets import ROLE_CANDIDATES, role_matches
 from phasewatch.step_units import at, scaled_words, step_text, unit_scale, unit_word
 
 HELP = "show what a log file or run folder holds: format, steps, metrics and values, warnings"
@@ -149,7 +149,10 @@ def run(args: argparse.Namespace) -> int:
     # (eval/exact_match), which is no role (trial 38: the column showed the spelling)
     roles: dict[str, str] = {}
     for canon, own in sorted(run_.aliases.items(), key=lambda item: item[0] not in ROLE_CANDIDATES):
-        roles.setdefault(own, canon)
+        # each named set's metric too (eval_expert_val_loss beside eval_base_val_loss: trial 40c
+        # showed eval/loss for the first set and eval/expert_val_loss for the second)
+        for name in role_matches(canon, run_.metrics) if canon in ROLE_CANDIDATES else (own,):
+            roles.setdefault(name, canon)
     for piece in table_text(metric_table(run_.columns()), roles, unit=unit):
         sys.stdout.write(piece)
     for warning in run_.warnings:

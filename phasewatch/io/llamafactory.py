@@ -1,7 +1,10 @@
 """LLaMA-Factory's `trainer_log.jsonl`: `{"current_steps", "total_steps", "loss", "lr", ...}`.
 
 Progress fields (`total_steps`, `percentage`, `remaining_time`) describe the job, not the
-model, and are left out; `elapsed_time` ("3 days, 17:51:32") is kept as seconds. Older
+model, and are left out; `elapsed_time` ("3 days, 17:51:32") is kept as seconds, from the first
+line of each step: the evaluation line written after the training line of its step carries a
+later time, which read as a second row warned "elapsed_time: logged several times at one step
+with different values" on every evaluated LLaMA-Factory log (trial 40c: its only warning). Older
 versions wrote `learning_rate` where newer ones write `lr`; both are kept as written (the
 presets map either onto the `train/lr` role). `accuracy` is TRL's DPO `rewards/accuracies` (the
 preference accuracy on the training pairs, copied by LLaMA-Factory's LogCallback), not a
@@ -9,13 +12,26 @@ held-out task accuracy, and `reward` the PPO reward; the presets name them so.
 
 An output folder (`saves/<model>/<method>/<stage>/`) holds `trainer_log.jsonl` beside the
 model files, `all_results.json`, `trainer_state.json` (written at the end) and
-`running_log.txt`: `phasewatch.folders` reads its `trainer_state.json` when there is one,
-else `trainer_log.jsonl`.
+`running_log.txt` (LlamaBoard only): `phasewatch.folders` reads its `trainer_state.json` when
+there is one, else `trainer_log.jsonl`.
+
+`compute_accuracy: true` makes the Trainer log `eval_accuracy` (`eval_<set>_accuracy` with
+`eval_on_each_dataset`): LLaMA-Factory's `ComputeAccuracy` (`train/sft/metric.py`,
+`np.mean(pred[label_mask] == label[label_mask])`), the teacher-forced next-token accuracy of the
+eval set, which TRL logs as `eval_mean_token_accuracy` and which is no held-out task accuracy.
+Under its own name it outranked `eval_loss` once the run ended: trial 40c's `sft_lr6e-4` was
+watched live on `trainer_log.jsonl`'s eval_loss (overfit from step 162, stop 162), then analysed
+on trainer_state.json's eval_accuracy (a plateau, stop 360: the most-overfit checkpoint). An
+output folder's trainer_state.json (`reads_token_accuracy`) therefore reads it as
+`eval_token_accuracy`, which like TRL's has no held-out role, and the held-out loss is taken
+live and offline alike. A reward model's folder (its `value_head` file) keeps `eval_accuracy`:
+there it is the pairwise accuracy on held-out preference pairs (`train/rm/metric.py`).
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +43,112 @@ from phasewatch.run import Run
 FORMAT = "llamafactory"
 STEP_KEY = "current_steps"
 PROGRESS_KEYS = frozenset({"total_steps", "percentage", "remaining_time"})
+ARGS_MARK = b"llamafactory.hparams"  # the class of the pickled arguments in training_args.bin
+VALUE_HEADS = ("value_head.safetensors", "value_head.bin")  # a reward model's (stage rm, ppo)
+TOKEN_ACCURACY = "token_accuracy"
+_STAGE = re.compile(r"^stage:\s*['\"]?([A-Za-z_]+)", re.MULTILINE)
+_EVAL_ACCURACY = re.compile(r"^eval_(?:(.+)_)?accuracy$")
 _DURATION = re.compile(r"^(?:(\d+) days?, )?(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$")
 
 
 def sniff(path: Path, head: bytes) -> bool:
     first = first_json_object(head) if path.is_file() else None
     return bool(first) and STEP_KEY in first
+
+
+def output_folder(state: Path) -> Path:
+    """The output folder of a `trainer_state.json` (its own, or a `checkpoint-N/`'s)."""
+    from phasewatch.folders import checkpoint_step
+
+    return state.parent.parent if checkpoint_step(state.parent.name) is not None else state.parent
+
+
+def is_output_folder(folder: Path, own: Path | None = None) -> bool:
+    """Whether `folder` is a LLaMA-Factory output folder: its `trainer_log.jsonl`, or the
+    arguments it pickled into `training_args.bin` (in `folder` or `own`, a checkpoint of it) are
+    LLaMA-Factory's class (a rerun deletes trainer_log.jsonl at its start; the arguments stay)."""
+    log = folder / "trainer_log.jsonl"
+    try:
+        if log.is_file():
+            with log.open("rb") as fh:
+                if sniff(log, fh.read(4096)):
+                    return True
+    except OSError:
+        pass
+    for where in (own, folder):
+        try:
+            if where is not None and ARGS_MARK in (where / "training_args.bin").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@lru_cache(maxsize=4096)
+def token_accuracy_name(name: str) -> str | None:
+    """`eval_accuracy` -> `eval_token_accuracy`, `eval_<set>_accuracy` ->
+    `eval_<set>_token_accuracy`; None for any other name."""
+    match = _EVAL_ACCURACY.match(name)
+    if match is None:
+        return None
+    return f"eval_{match[1]}_{TOKEN_ACCURACY}" if match[1] else f"eval_{TOKEN_ACCURACY}"
+
+
+def reads_token_accuracy(state: Path) -> bool:
+    """Whether the `eval_accuracy` of the trainer_state.json at `state` is LLaMA-Factory's
+    token accuracy: its folder is an output folder of LLaMA-Factory's, and no reward model's
+    (module docstring)."""
+    folder = output_folder(state)
+    return is_output_folder(folder, state.parent) and not any(
+        (where / head).is_file() for where in {folder, state.parent} for head in VALUE_HEADS)
+
+
+def token_accuracy_note(renames: dict[str, str]) -> str:
+    """The run's note on the names `token_accuracy_name` gave."""
+    pairs = ", ".join(f"{old} as {new}" for old, new in sorted(renames.items()))
+    return (f"LLaMA-Factory's compute_accuracy metric read {pairs}: the teacher-forced "
+            "next-token accuracy of the eval set (its ComputeAccuracy), not a held-out task "
+            "accuracy; the held-out loss is the default metric, as in the trainer_log.jsonl a "
+            f"watch follows while the run trains (--metric {min(renames.values())} to analyse it)")
+
+
+def stated_stage(folder: Path) -> dict[str, str]:
+    """{"stage": S} from the `training_args.yaml` LlamaBoard (the web UI) saves in the output
+    folder (`stage: sft`, `dpo`...), for the run's config: `algorithm_names` names the run by
+    it, and `analyze SFT_RUN DPO_RUN` suggests `join` (trial 40c: it never did for LLaMA-Factory
+    runs). `llamafactory-cli train` saves no file that states it: {}."""
+    try:
+        text = (folder / "training_args.yaml").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    found = _STAGE.search(text)
+    return {"stage": found[1]} if found else {}
+
+
+def holds_evaluation(log: Path) -> bool:
+    """Whether LLaMA-Factory's `trainer_log.jsonl` at `log` has an `eval_loss` row."""
+    try:
+        return b'"eval_loss"' in log.read_bytes()
+    except OSError:
+        return False
+
+
+def evaluations_elsewhere(log: Path, state: Path) -> str:
+    """Why the checkpoint `state` is read for the run, not the `trainer_log.jsonl` at `log`:
+    LLaMA-Factory copies only `eval_loss` into its log, so a run evaluated on several sets
+    (`eval_on_each_dataset`: `eval_<set>_loss`) or with only other eval metrics has no held-out
+    row there (trial 40c: its live watch took the train loss, stop 352, while the checkpoints
+    beside it held both sets and `analyze` of the finished folder its trainer_state.json); "" when
+    the log holds an evaluation or the checkpoint none."""
+    try:
+        if holds_evaluation(log) or not re.search(
+                rb'"eval_(?!runtime|samples_per_second|steps_per_second)\w', state.read_bytes()):
+            return ""
+    except OSError:
+        return ""
+    return (f"{log.name} holds no evaluation (LLaMA-Factory copies only eval_loss into it) and "
+            f"{state.parent.name}/trainer_state.json does: reading it, as a replay of the "
+            "finished folder reads its trainer_state.json")
 
 
 def duration_seconds(text: str) -> float | None:
@@ -49,6 +165,7 @@ class LineParser:
 
     finished = False
     total_steps: int | None = None  # the job's planned length, from its progress fields
+    last_step: int | None = None  # the step of the line before (its elapsed_time is the step's)
 
     @property
     def settings(self) -> dict[str, int | None]:
@@ -68,8 +185,11 @@ class LineParser:
             if total <= step:
                 self.finished = True  # the last step of the job: the run is over
         values = {k: v for k, v in obj.items() if k != STEP_KEY and k not in PROGRESS_KEYS}
-        if isinstance(values.get("elapsed_time"), str):
+        if step == self.last_step:
+            values.pop("elapsed_time", None)  # the step's time is its first line's
+        elif isinstance(values.get("elapsed_time"), str):
             values["elapsed_time"] = duration_seconds(values["elapsed_time"])
+        self.last_step = step
         return [(step, values)]
 
 

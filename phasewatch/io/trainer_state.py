@@ -194,6 +194,29 @@ class Source(RecordSource):
         self._stamp: tuple[int, int] | None = None
         self._rows: list[dict] = []  # the log rows read so far (as the file holds them)
         self._arguments: dict | None = None
+        self._token_accuracy: bool | None = None  # LLaMA-Factory's eval_accuracy (`_renamed`)
+        self._renamed: dict[str, str] = {}
+
+    def _names(self, row: dict) -> dict:
+        """A row's values, an LLaMA-Factory output folder's token accuracy renamed
+        (`llamafactory.token_accuracy_name`; said once, in the run's warnings)."""
+        from phasewatch.io.llamafactory import token_accuracy_name, token_accuracy_note
+
+        values = {key: v for key, v in row.items() if key != "step"}
+        renames = {key: new for key in values if (new := token_accuracy_name(key)) is not None}
+        if not renames:
+            return values
+        if self._token_accuracy is None:
+            from phasewatch.io.llamafactory import reads_token_accuracy
+
+            self._token_accuracy = reads_token_accuracy(self.path)
+        if not self._token_accuracy:
+            return values
+        if not set(renames) <= set(self._renamed):
+            self._renamed.update(renames)
+            self.warnings[:] = [w for w in self.warnings if not w.startswith("LLaMA-Factory's")]
+            self.warnings.append(token_accuracy_note(self._renamed))
+        return {renames.get(key, key): v for key, v in values.items()}
 
     def read(self, final: bool = True):
         path = self.path
@@ -232,9 +255,10 @@ class Source(RecordSource):
         meta = doc if isinstance(doc, dict) else {}
         if meta:
             if self._arguments is None:  # the TrainingArguments beside it (`trainer_args`)
+                from phasewatch.io.llamafactory import output_folder, stated_stage
                 from phasewatch.io.trainer_args import trainer_arguments
 
-                self._arguments = trainer_arguments(path)
+                self._arguments = {**trainer_arguments(path), **stated_stage(output_folder(path))}
             self.info.config = {**self._arguments, **{
                 key: v for key, v in meta.items()
                 if key != HISTORY_KEY and not isinstance(v, (dict, list))}}
@@ -244,7 +268,7 @@ class Source(RecordSource):
             step = as_step(row["step"])
             if END_KEY in row:
                 self.info.finished = True
-            yield Record(step, {key: v for key, v in row.items() if key != "step"}, line)
+            yield Record(step, self._names(row), line)
 
     def finish(self, collector: RecordCollector) -> None:
         if collector.n_records == 0:

@@ -150,6 +150,12 @@ def phase_figure(
             [series] + [run.series(m) for _, ms in panel_specs for m in ms] if not s.empty]
     first = min([a for a, _ in ends] + [p.start_step for p in analysis.phases])
     last = max([b for _, b in ends] + [p.end_step for p in analysis.phases])
+    # a series of one stage (`stages.note_one_stage`): the axis spans the run, so the switch and
+    # the other stage show, empty, and the legend says so (trial 40c: a joined LLaMA-Factory
+    # SFT + DPO run drew its SFT eval_loss alone, to step 108, with no switch and no DPO part)
+    only = analysis.extra.get("stage_only") or []
+    if only and run.n_steps:
+        first, last = min(first, int(run.steps[0])), max(last, int(run.steps[-1]))
     smoothing = smoothing.resolved(first, last, xlim)  # one width, in steps, for every panel
     unit = step_unit(run, analysis.metric)
 
@@ -177,6 +183,10 @@ def phase_figure(
                    if not (h.get_gid() == "recommended-stop" and "stop" not in seen)
                    and not (h.get_gid() == "outlier" and "outlier" not in seen)]
         handles += [h for label, h in events.items() if f"event:{label}" in seen]
+        for event in only:
+            handles.append(Line2D([], [], linestyle="none", label=(
+                f"{analysis.metric}: {event['stage'].upper()} stage only (none "
+                f"{'after' if event['stage'] == 'sft' else 'before'} the switch)")))
         confidence = analysis.extra.get("confidence")
         if confidence in ("low", "moderate"):  # the text's hedge, on a figure copied into a paper
             handles.append(Line2D([], [], linestyle="none", label=(
