@@ -31,6 +31,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from phasewatch.live_checkpoints import LiveCheckpoints
 from phasewatch.live_choice import MAX_HELD, MetricChoice  # noqa: F401
 from phasewatch.live_open import open_when_ready
 from phasewatch.live_plan import LivePlan
@@ -39,7 +40,6 @@ from phasewatch.live_result import WatchResult, end_result
 from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
 from phasewatch.output import counted, warn
 from phasewatch.resolver import Resolver
-from phasewatch.saved_checkpoints import LiveCheckpoints
 from phasewatch.set_names import loader_bases
 
 if TYPE_CHECKING:  # io.source imports run.py (pandas): not on the import path of a watch

@@ -161,7 +161,7 @@ def as_watched(alert, axis: LiveAxis | None, info=None, saved=None):
     source's `RunInfo`: "has got worse since epoch 5", `xaxis.step_unit`) and, with `--x`, where
     it happened in the axis' unit: the message says it and the JSON object gains
     `"x": {"unit", "step", "onset", "best"}`. `saved`: (in an HF output folder, the
-    `SavedCheckpoint` to load) (`saved_checkpoints.LiveCheckpoints.at_alert`), or None."""
+    `SavedCheckpoint` to load) (`live_checkpoints.LiveCheckpoints.at_alert`), or None."""
     in_hf, checkpoint = saved if saved is not None else (False, None)
     unit = getattr(info, "step_unit", "step")
     if unit != "step":  # xaxis (numpy) only for such a log

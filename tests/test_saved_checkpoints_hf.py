@@ -310,7 +310,7 @@ def test_no_copy_now_once_the_run_is_over_or_of_the_trainers_own_best(tmp_path, 
 
 
 def test_the_save_cadence_tells_rotation_from_one_listing():
-    from phasewatch.saved_checkpoints import LiveCheckpoints
+    from phasewatch.live_checkpoints import LiveCheckpoints
 
     assert LiveCheckpoints([]).rotating([150, 175], save_steps=25)  # -125, -100... deleted
     assert not LiveCheckpoints([]).rotating([25, 50], save_steps=25)

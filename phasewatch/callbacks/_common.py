@@ -66,7 +66,7 @@ class MonitorHost:
                                "will only be logged", stop_file, problem)
         self.alerts: list[Alert] = []
         self.saved: dict[int, float | None] = {}  # saved step -> score (oriented level)
-        from phasewatch.saved_checkpoints import LiveCheckpoints
+        from phasewatch.live_checkpoints import LiveCheckpoints
 
         # the watched metric's evaluations (oriented), to score saves as analyze does
         self.evals = LiveCheckpoints([])
