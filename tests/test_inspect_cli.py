@@ -33,7 +33,7 @@ def test_json_contract(tmp_path, capsys):
     assert code == 0 and err == ""
     doc = json.loads(out)
     assert list(doc) == ["schema_version", "source", "format", "n_records", "n_steps", "metrics",
-                         "warnings", "performance", "planned_steps"]
+                         "warnings", "performance", "planned_steps", "config"]
     assert doc["schema_version"] == 1 and doc["source"] == str(path) and doc["format"] == "jsonl"
     assert doc["n_records"] == 6 and doc["n_steps"] == 4
     assert doc["metrics"] == {
@@ -52,6 +52,7 @@ def test_json_contract(tmp_path, capsys):
     [warning] = doc["warnings"]
     assert warning.startswith("line 4: step counter went back from 2 to 1")
     assert doc["planned_steps"] is None  # a JSONL log does not say
+    assert doc["config"] == {}  # nor states settings
 
 
 def test_text_view(tmp_path, capsys):

@@ -61,7 +61,7 @@ def performance(run) -> dict | None:
 
 def summarize(run) -> dict:
     """The `inspect` JSON contract (without schema_version): the contract's keys, each metric's
-    values (`first`, `last`, `min`, `max`) and `performance` added."""
+    values (`first`, `last`, `min`, `max`), `performance` and `config` added."""
     return {
         "source": run.source,
         "format": run.format,
@@ -71,6 +71,8 @@ def summarize(run) -> dict:
         "warnings": list(run.warnings),
         "performance": performance(run),
         "planned_steps": run_plan(run),
+        # the settings the log states (Lightning's hparams.yaml, HF's TrainingArguments...)
+        "config": dict(run.config),
     }
 
 
