@@ -4,7 +4,7 @@ Builds, in a temporary folder, an MLflow `mlflow.db` and a Trackio `<project>.db
 `--runs` runs of `--steps` steps each (schema, first run and first rows written by the real
 mlflow / trackio packages, the other runs inserted in exactly the shape those clients write:
 logging them through the clients would take minutes). Prints, best of `--repeat`:
-- `folders.expand([store])`: listing the runs (what inspect/analyze/plot/sweep do first);
+- `each_run.expand([store])`: listing the runs (what inspect/analyze/plot/sweep do first);
 - `phasewatch inspect STORE --format json` in-process: every run read and summarised;
 - `phasewatch analyze STORE --metric eval/accuracy --format json`: every run analysed;
 and checks that each lists `--runs` runs.
@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    from phasewatch.folders import expand
+    from phasewatch.each_run import expand
 
     print(f"{args.runs} runs x {args.steps} evaluations per store; best of {args.repeat}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

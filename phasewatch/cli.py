@@ -1,7 +1,7 @@
 """`phasewatch` command line: a thin argparse front over the library.
 
 Exit codes (DESIGN.md): 0 ran, 1 a --stop-on condition fired, 2 usage error, 3 unreadable or
-invalid input, 4 some of several runs failed (`folders.EXIT_SOME_FAILED`), 70 internal error. User errors print one message, never a traceback; set
+invalid input, 4 some of several runs failed (`each_run.EXIT_SOME_FAILED`), 70 internal error. User errors print one message, never a traceback; set
 PHASEWATCH_DEBUG=1 to see the traceback of an internal error.
 """
 

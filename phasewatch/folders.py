@@ -17,6 +17,9 @@ Otherwise it is a folder of runs: its log files (when it holds several) and the 
 like the parts of one run (Keras' `train/` and `validation/` or a named `dev-validation/`,
 Trinity's `explorer/` and `trainer/`) are one run; other sub-folders with event files (verl's
 `tensorboard_log/<project>/<experiment>/`, HF's `runs/<date>_<host>/`) are runs of their own.
+A PyTorch Lightning logger's `version_N` folders are runs by what they hold (`lightning_versions`):
+two loggers' versions of one training are one run, a resumed version is read after the one it
+continues.
 """
 
 from __future__ import annotations
@@ -78,11 +81,14 @@ def is_split_name(name: str) -> bool:
 @dataclass(frozen=True)
 class Found:
     """One run found in a folder: `path` is what a reader opens; `note` says why that file;
-    `root` is what names the run (its folder, or the file when a folder holds several logs)."""
+    `root` is what names the run (its folder, or the file when a folder holds several logs);
+    `parts`: logs read before `path`, whole, as its run's earlier part (a Lightning version
+    that resumes an earlier one: `lightning_versions`)."""
 
     path: Path
     note: str = ""
     root: Path | None = None
+    parts: tuple[Path, ...] = ()
 
     @property
     def name(self) -> Path:
@@ -211,8 +217,19 @@ def _with_members(files: list[Path]) -> list[Found]:
 
 
 def run_of_folder(folder: Path) -> list[Found]:
-    """The run(s) `folder` itself holds (not looking into sub-folders except checkpoints):
-    one Found for a run folder, several for a folder of log files, none for neither."""
+    """The run(s) `folder` itself holds (not looking into sub-folders except checkpoints, and
+    a Lightning logger's `version_N`): one Found for a run folder, several for a folder of log
+    files, none for neither."""
+    from phasewatch import lightning_versions
+
+    found = run_of_version(folder)
+    if not found:
+        return lightning_versions.logger_runs(folder, run_of_version) or []
+    return lightning_versions.resumed(folder, found)
+
+
+def run_of_version(folder: Path) -> list[Found]:
+    """The run(s) of `folder` by itself (a Lightning version folder as if it had no others)."""
     from phasewatch.io import native
 
     if native.sniff(folder, b""):
@@ -356,84 +373,5 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-# ---------------------------------------------------------------- many runs, one command
-EXIT_SOME_FAILED = 4
-"""Exit code of analyze/plot/inspect when some of several runs could not be read or analysed
-(the others were; each failure is reported on stderr)."""
-
-
-def expand(paths: list[str]) -> list[str]:
-    """PATH arguments -> one entry per run: a folder of runs and a store of several runs
-    (`mlflow.db`, a Trackio project) become their runs (in order), any other argument stays
-    as given (a missing path keeps its error for its own row)."""
-    out: list[str] = []
-    for arg in paths:
-        path = Path(arg)
-        if not path.is_dir():
-            members = store_members(path)
-            if members:
-                out.extend(str(m.path) for m in members)
-            else:
-                out.append(arg)
-            continue
-        try:
-            runs = find_runs(path)
-        except InputError:
-            out.append(arg)
-            continue
-        if len(runs) > 1:
-            out.extend(str(r.name) for r in runs)
-        else:
-            out.append(arg)
-    return out
-
-
-@dataclass
-class Failure:
-    """A run that could not be read or analysed, and why (the message names file and line)."""
-
-    source: str
-    error: Exception
-
-    @property
-    def exit_code(self) -> int:
-        return int(getattr(self.error, "exit_code", 70))
-
-    def to_dict(self) -> dict:
-        return {"source": self.source, "error": str(self.error), "exit_code": self.exit_code}
-
-
-def run_each(paths: list[str], action) -> tuple[list, list[Failure]]:
-    """`action(path)` for each run of `paths` (folders of runs expanded). A user error
-    (unreadable log, no such metric...) in one run is reported on stderr as it happens and the
-    others still run; with a single run the error is raised as before (its own exit code)."""
-    import sys
-
-    from phasewatch.errors import PhasewatchError
-
-    runs = expand(paths)
-    if len(runs) == 1:
-        return [action(runs[0])], []
-    results, failures = [], []
-    for path in runs:
-        try:
-            results.append(action(path))
-        except PhasewatchError as exc:
-            failures.append(Failure(path, exc))
-            where = "" if path in str(exc) else f"{path}: "  # which run, when the error does not say
-            print(f"phasewatch: error: {where}{exc}", file=sys.stderr)
-        except Exception as exc:  # noqa: BLE001 - a bug met in one run must not stop the others
-            failures.append(Failure(path, exc))
-            print(f"phasewatch: internal error in {path} ({type(exc).__name__}: {exc}); this "
-                  "is a bug, please report it", file=sys.stderr)
-    return results, failures
-
-
-def exit_code(results: list, failures: list[Failure]) -> int:
-    """0 when every run ran, EXIT_SOME_FAILED when some failed, the first failure's own code
-    (3 unreadable input, 2 usage) when none ran."""
-    if not failures:
-        return 0
-    if not results:
-        return failures[0].exit_code
-    return EXIT_SOME_FAILED
+# the commands' entry points (`each_run`), importable from here as they were
+from phasewatch.each_run import EXIT_SOME_FAILED, Failure, exit_code, expand, run_each  # noqa: F401

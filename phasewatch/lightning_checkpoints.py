@@ -82,9 +82,20 @@ def found(*paths: str | Path | None) -> tuple[tuple[Path, list[int]], dict[int, 
     """((the checkpoints folder beside the log at the first of `paths` that has one, the logged
     steps of its files, ascending), the files by logged step), or None when none holds a file
     with a step. The paths: as given, then the log read (`analyze runs/A` reads
-    `runs/A/lightning_logs/version_0/metrics.csv`)."""
+    `runs/A/lightning_logs/version_0/metrics.csv`). A resumed run's log (a version continuing
+    earlier ones: `lightning_versions`) has its earlier versions' files too, those of steps
+    before the resume went back (trial 40: the best, `epoch=6-step=140.ckpt`, is version_0's;
+    read from version_2's folder alone, its epoch=7-step=150.ckpt was named, 0.0057 below)."""
+    from phasewatch.lightning_versions import continued_versions
+
     for path in paths:
-        if path is not None and (files := files_by_step(folder := checkpoints_folder(path))):
+        if path is None:
+            continue
+        files = files_by_step(folder := checkpoints_folder(path))
+        for earlier, until in continued_versions(path)[::-1]:
+            files = {step: file for step, file in files_by_step(earlier / CHECKPOINTS).items()
+                     if step < until} | files
+        if files:
             return (folder, sorted(files)), files
     return None
 

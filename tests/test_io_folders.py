@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from phasewatch.cli import main
+from phasewatch.each_run import EXIT_SOME_FAILED
 from phasewatch.errors import InputError
-from phasewatch.folders import EXIT_SOME_FAILED, find_runs, single_run
+from phasewatch.folders import find_runs, single_run
 from phasewatch.io import read_run
 
 REAL_LOGS = Path(__file__).resolve().parents[2] / "shared" / "real_logs"

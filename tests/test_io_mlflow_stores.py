@@ -60,7 +60,7 @@ def test_analyze_plot_and_sweep_take_each_run_of_a_store(store, tmp_path, capsys
     shutil.copy(db, twin)
     with sqlite3.connect(twin) as conn:
         conn.execute("UPDATE runs SET name = 'sft' WHERE run_uuid = ?", (ids["rl"],))
-    from phasewatch.folders import expand
+    from phasewatch.each_run import expand
 
     assert expand([str(twin)]) == [f"{twin}/{ids['sft']}", f"{twin}/{ids['rl']}",
                                    f"{twin}/job"]

@@ -72,7 +72,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from phasewatch import plot
     from phasewatch.commands.sweep import check_output, written
-    from phasewatch.folders import exit_code, expand, run_each
+    from phasewatch.each_run import exit_code, expand, run_each
     from phasewatch.io import read_run
     from phasewatch.metric_sets import choose_series
     from phasewatch.output import warn

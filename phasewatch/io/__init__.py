@@ -222,12 +222,12 @@ def open_source(path: str | Path, follow: bool = False, notice=None):
 
 
 def _open_source(path: str | Path, follow: bool = False, notice=None):
-    note, folder = "", None
+    note, folder, parts = "", None, ()
     if Path(path).is_dir():
         from phasewatch.folders import single_run  # a folder's one log, and why that one
 
         found = single_run(path)
-        path, note = found.path, found.note
+        path, note, parts = found.path, found.note, found.parts
         if found.path != found.name and found.name.is_dir():
             folder = found.name  # the folder given names its run, not its log's file name
     module = _sniff_with_parts(path)
@@ -237,10 +237,14 @@ def _open_source(path: str | Path, follow: bool = False, notice=None):
         from phasewatch.io.rotated import with_rotated_parts
 
         source = with_rotated_parts(source, notice)
+    if parts:  # a resumed Lightning version: the version(s) it continues first
+        from phasewatch.lightning_versions import after_earlier_versions
+
+        source = after_earlier_versions(parts, source, notice)
     if folder is not None:
         source.info.name = folder.name
-    if note:
-        source.warn(note)
+    for line in note.splitlines():  # a Found's note: a line per thing it says
+        source.warn(line)
     return source
 
 

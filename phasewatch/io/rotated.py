@@ -44,14 +44,17 @@ def rotated_parts(path: Path) -> list[Path]:
 class RotatedLog(WrappedSource):
     """The rotated parts' sources, each read whole, then the current file's source (followed
     when the watch follows). Everything else (the run's name, its format, `info`, closing)
-    is the current source's; the parts' settings and events are added to its `info`."""
+    is the current source's; the parts' settings and events are added to its `info`. `names`
+    name the parts in warnings (their file names by default; a Lightning version's earlier
+    versions, `lightning_versions`, are any reader's, named by folder)."""
 
     bulk = None  # no bulk fast path: the parts come first
 
-    def __init__(self, parts: list, current):
+    def __init__(self, parts: list, current, names: list[str] | None = None):
         super().__init__(current)
         self._parts = parts
         self._parts_read = False
+        self._names = names or [part.file.name for part in parts]
 
     @WrappedSource.on_bad_line.setter
     def on_bad_line(self, callback) -> None:
@@ -62,8 +65,8 @@ class RotatedLog(WrappedSource):
     def warnings(self) -> list[str]:
         """The parts' warnings, each naming its file, then the current file's (a list that
         only grows at its end while followed, as the live monitor reads it)."""
-        return [f"{part.file.name}: {w}" for part in self._parts for w in part.warnings] \
-            + self._source.warnings
+        return [f"{name}: {w}" for part, name in zip(self._parts, self._names)
+                for w in part.warnings] + self._source.warnings
 
     def read(self, final: bool = True) -> Iterator:
         if not self._parts_read:
@@ -81,15 +84,15 @@ class RotatedLog(WrappedSource):
                 _add_settings(info, part.info)
                 info.events.extend(part.info.events)
             last = self._parts[-1]
-            if last.format == self._source.format and self._source.n_read == 0:
+            if last.format == self._source.format and getattr(self._source, "n_read", 1) == 0:
                 # the current file continues the last part (a CSV header it may not repeat)
                 self._source.parser = self._source.next_parser(last.parser)
             self._parts_read = True
         yield from self._source.read(final)
 
     def finish(self, collector) -> None:
-        for part in self._parts:
-            part.finish(_Named(collector, part.file.name))
+        for part, name in zip(self._parts, self._names):
+            part.finish(_Named(collector, name))
         self._source.finish(collector)
 
     def close(self) -> None:

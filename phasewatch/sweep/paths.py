@@ -63,7 +63,7 @@ def _expand_local(arg: str) -> list[str]:
     """A glob's matches (less the files that are never logs), and each folder of runs as its
     runs (`phasewatch.folders`, the rule analyze and plot follow); anything else as given (a
     bad path keeps its error for its row)."""
-    from phasewatch.folders import expand
+    from phasewatch.each_run import expand
 
     if _MAGIC.search(arg):
         found = sorted(glob.glob(arg))
