@@ -62,3 +62,11 @@ def test_a_train_time_reward_is_not_told_to_evaluate_on_start(metric):
 def test_a_held_out_metric_of_no_trainer_is_told_to_log_step_0():
     note = _note("val_acc", SFT1)
     assert note.endswith("(log it at step 0 too)")
+
+
+def test_a_first_record_in_the_runs_first_hundredth_hides_nothing():
+    """SFT1's shape first logged at step 5 of 8,705 (a train loss logged every 5 steps of 8,710:
+    reader 40a) gets no note; first logged at step 20 of 600 it does (the tests above)."""
+    steps = 5 + 300 * np.arange(len(SFT1), dtype=np.int64)
+    run = Run.from_columns({"eval/accuracy": (steps, np.asarray(SFT1))}, "t", "t")
+    assert not any("after training began" in w for w in analyze(run).warnings)
