@@ -371,7 +371,3 @@ def _relative(path: Path, root: Path) -> str:
         return os.path.relpath(path, root)
     except ValueError:
         return str(path)
-
-
-# the commands' entry points (`each_run`), importable from here as they were
-from phasewatch.each_run import EXIT_SOME_FAILED, Failure, exit_code, expand, run_each  # noqa: F401

@@ -287,7 +287,7 @@ def _noise_source(analysis: Analysis) -> str:
 def pooled_noise(args: argparse.Namespace, choose) -> tuple[float, int]:
     """(sd, runs) of `--pool-noise` over the runs of `args.paths`, each chosen by `choose(path)`
     as `analyze` chooses it (`known_noise.pooled_noise_of`)."""
-    from phasewatch.folders import expand
+    from phasewatch.each_run import expand
     from phasewatch.known_noise import pooled_noise_of
 
     def read(path: str):
@@ -309,7 +309,7 @@ def check_pool_noise(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from phasewatch.api import analysis_of_choice
-    from phasewatch.folders import exit_code, run_each
+    from phasewatch.each_run import exit_code, run_each
     from phasewatch.io import read_run
     from phasewatch.metric_sets import choose_series
     from phasewatch.output import emit_json

@@ -102,7 +102,7 @@ def performance_line(perf: dict | None, unit: str = "step") -> str:
 def list_runs(path: str, output: str) -> int:
     """A folder of runs: one line (JSON: one summary) per run; a run that cannot be read is
     reported and the others still listed (exit 4 when some failed)."""
-    from phasewatch.folders import exit_code, run_each
+    from phasewatch.each_run import exit_code, run_each
     from phasewatch.io import read_run
     from phasewatch.output import emit_json
 
@@ -125,7 +125,7 @@ def list_runs(path: str, output: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from phasewatch.folders import expand
+    from phasewatch.each_run import expand
     from phasewatch.io import read_run
     from phasewatch.output import counted, emit_json
 
