@@ -112,6 +112,7 @@ class LiveWatch:
         # records the monitor saw (fed, not read: held ones are fed after the choice, trial 38b):
         self._taken = 0  # a stopped watch's summary reads as many (`_feed`)
         self._bad_lines = 0
+        self._noted: set[str] = set()  # the notes on the metric chosen (`end_result` adds the rest)
         self._warned = 0
         self._said_following = False
         self._said_holding = False
@@ -217,6 +218,7 @@ class LiveWatch:
             held = self.choice.prefix_run(self.source)
             for note in notes_on_choice(held, metric, self.metric_option is not None,
                                         self.choice.direction):
+                self._noted.add(note)
                 self.notice(f"{self.source.source}: {note}")
         if self.metric_option is None or self.aggregate is not None \
                 or any(c in self.metric_option for c in "*?[") \
@@ -405,7 +407,8 @@ class LiveWatch:
             end_result(result, self.monitor, source.info, self._resolver.records,
                        self.given_path, self.notice, self.axis,
                        self.monitor_options.get("planned_steps"),
-                       read=self._taken if self.stopped else None, **noise)
+                       read=self._taken if self.stopped else None,
+                       said=None if self.metric_option is not None else self._noted, **noise)
 
 
 def watch(path: str | Path, follow: bool = False, **options: Any) -> Iterator:

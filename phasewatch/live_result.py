@@ -185,12 +185,16 @@ def seconds(value: float) -> str:
 
 
 def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str], None],
-                  read: int | None = None, **options: Any) -> None:
+                  read: int | None = None, said: set[str] | None = None, **options: Any) -> None:
     """Fill `result.phases` and `result.best_step` with what `analyze` says of the whole log
     for the watched metric and direction (the log is read once more, after the watch), with
     the analyze `options` the watch was given (the noise: `noise_sd`, `eval_size`). A watch
     stopped by `--stop-on` had `read` records: the answer is the log's up to the stop, not
-    what the log holds after it (a replay's later records; a resumed run's other branch)."""
+    what the log holds after it (a replay's later records; a resumed run's other branch).
+    A metric chosen without --metric (`said`: the notes said on it) that is not the one the
+    Trainer kept its best checkpoint by is said here as `analyze` says it: the records the
+    choice was made on may end before that checkpoint (trial 40c: `analyze` of a
+    load_best_model_at_end run warned, its replay did not)."""
     from phasewatch.analysis import analyze_run
     from phasewatch.errors import PhasewatchError
     from phasewatch.io import read_run
@@ -213,6 +217,12 @@ def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str],
         notice(f"{path}: the whole-run answer is of the {counted(held, 'value')} of "
                f"{result.metric} the log holds now, where the watch read {result.n_values}: it "
                "was truncated or rewritten while watched, and what it held before is gone")
+    if said is not None:
+        from phasewatch.choice_notes import trainer_best_note
+
+        note = trainer_best_note(run, result.metric)
+        if note is not None and note not in said:
+            notice(f"{path}: {note}")
     result.phases = [p.name for p in analysis.phases]
     if analysis.recommended_stop_step is not None:
         result.best_step = analysis.recommended_stop_step
@@ -249,13 +259,14 @@ def past_plan(planned: int, last: int, unit: str) -> str:
 
 def end_result(result: WatchResult, monitor, info, records: int, path: str | Path,
                notice: Callable[[str], None], axis=None, planned_option: int | None = None,
-               read: int | None = None, **noise: Any) -> None:
+               read: int | None = None, said: set[str] | None = None, **noise: Any) -> None:
     """Fill `result` at the end of a watch of `path`: the monitor's last state (`monitor`, a
     `PhaseMonitor`; `info`, the source's `RunInfo`; `records`, the rows watched), then, when
     the watched metric was found, the whole run's answer (`add_whole_run`, with the `noise`
     options and the plan the watch was given; after a stop, of the `read` records read), then with `--x` (`axis`, a `LiveAxis`) where the steps are
     in the axis' unit. A run that went on past the `--planned-steps` it was given
-    (`planned_option`) is said to have: what is early in it was judged against a shorter run."""
+    (`planned_option`) is said to have: what is early in it was judged against a shorter run.
+    `said`: the notes said on the metric chosen without --metric (None when it was named)."""
     from phasewatch.xaxis import shared_step_unit, step_unit
 
     result.step_unit = step_unit(info, result.metric)
@@ -274,7 +285,7 @@ def end_result(result: WatchResult, monitor, info, records: int, path: str | Pat
         notice(f"{path}: {past_plan(planned_option, monitor.last_step_, result.step_unit)}")
     if not monitor.missing_metrics():  # a metric never logged is reported already
         plan = {} if planned_option is None else {"planned_steps": planned_option}
-        add_whole_run(result, path, notice, read, **noise, **plan)
+        add_whole_run(result, path, notice, read, said=said, **noise, **plan)
     if axis is not None and axis.steps:
         result.x = {"unit": axis.unit, "step": axis.at(result.last_step),
                     "best": axis.at(result.best_step), "live_best": axis.at(result.live_best_step)}

@@ -299,3 +299,28 @@ def test_a_metric_of_one_stage_is_drawn_over_the_whole_run_and_said(tmp_path, ca
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "reward: RL stage only (none before the switch)" in texts
     assert fig.axes[0].get_xlim()[0] <= run.steps[0] < 400  # the SFT stage, empty, on the axis
+
+
+def test_a_replay_says_which_metric_the_trainer_kept_its_best_checkpoint_by(tmp_path, capsys):
+    """`analyze` warned that the Trainer kept its best checkpoint by eval_loss, not the
+    eval_accuracy analysed; `watch` (replay) did not: its choice is made on the first records,
+    before the best checkpoint's step."""
+    from phasewatch.live import LiveWatch
+
+    rows = _sft_rows()
+    folder = tmp_path / "hf_best"
+    folder.mkdir()
+    best = next(r["eval_loss"] for r in rows if r["step"] == 80 and "eval_loss" in r)
+    (folder / "trainer_state.json").write_text(json.dumps(
+        {"global_step": 200, "max_steps": 200, "best_metric": best, "best_global_step": 80,
+         "log_history": rows}))
+    said: list[str] = []
+    watch = LiveWatch(folder, notice=said.append, info=said.append)
+    list(watch.alerts())
+    [note] = [m for m in said if "kept its best checkpoint by" in m]
+    assert "by eval_loss" in note and "not by eval_accuracy" in note
+    code, out, _ = cli(capsys, "analyze", folder)
+    assert code == 0 and note.split(": ", 1)[1] in out
+    said.clear()
+    list(LiveWatch(folder, notice=said.append, info=said.append, metric="eval_accuracy").alerts())
+    assert not [m for m in said if "kept its best checkpoint by" in m]  # as analyze --metric
