@@ -280,12 +280,6 @@ def run_of_version(folder: Path) -> list[Found]:
             "checkpoints (the output folder has no trainer_state.json of its own; steps logged "
             "after that checkpoint are not in it)")
         return [Found(state, note, root=folder)]
-    if stale:  # only the new run's TensorBoard log so far
-        from phasewatch.stale_state import tensorboard_start
-
-        start = tensorboard_start(folder)
-        if start is not None:
-            return [Found(start[1], f"{stale}: reading runs/{start[1].name}", folder)]
     found = _with_members(log_files(folder))
     if len(found) == 1:
         return [Found(found[0].path, root=folder)]

@@ -180,32 +180,20 @@ class TrainerFolderWait:
         """Whether to wait because the folder's trainer_state.json says its run ended before
         this follow began: a follow started before a rerun into the same output_dir read that
         run, said it had finished and exited while the new run loaded (trial 40c). Waits until
-        the new run writes a log of its own (`stale_state.previous_run`; its TensorBoard log
-        alone is waited past, as for a first run), --idle-exit, or a stop."""
+        the new run writes a log or checkpoint of its own (`stale_state.previous_run`; its
+        TensorBoard log alone is waited past, as for a first run), --idle-exit, or a stop."""
         from phasewatch.stale_state import ended_before, previous_run
 
-        if not ended_before(self.folder, self.began):
+        if not ended_before(self.folder, self.began) or previous_run(self.folder) is not None:
             return False
         if not self.active:
             self.active, self.since = True, time.monotonic()
-        stale = previous_run(self.folder)
-        if stale is None:
-            if not self._ended:
-                self._ended = "ended"
-                self.say(f"{self.folder}: trainer_state.json says its run ended before this follow "
-                         "began: waiting for a new run into the folder (a rerun into the same "
-                         "output_dir); --idle-exit or a stop reads the ended run, as a replay does")
-            return True
-        from phasewatch.folders import single_run
-
-        try:
-            waiting = single_run(self.folder).path.is_dir()  # the new run's TensorBoard log only
-        except InputError:
-            waiting = True
-        if waiting and self._ended != "started":
-            self._ended = "started"
-            self.say(f"{self.folder}: {stale}: waiting for the new run's log or checkpoint")
-        return waiting
+        if not self._ended:
+            self._ended = "ended"
+            self.say(f"{self.folder}: trainer_state.json says its run ended before this follow "
+                     "began: waiting for a new run into the folder (a rerun into the same "
+                     "output_dir); --idle-exit or a stop reads the ended run, as a replay does")
+        return True
 
     def undecided(self) -> bool:
         from phasewatch.folders import trainer_tensorboard_first

@@ -13,11 +13,11 @@ The file is a previous run's when something the run writes as it trains is newer
     `global_step` (a finished run's log ends at its last step: a copy with `cp -r`, whose times
     come out in any order, is not taken for a new run);
   - a `checkpoint-N/trainer_state.json` written after it whose history is not the start of its
-    own (a copy's checkpoints hold the same rows);
-  - a Trainer's TensorBoard log `runs/<date>_<host>/` started after it was written (the start time
-    is in the first event file's name, which a copy keeps).
-The folder's run is then what the new run writes (`folders.run_of_version`); a follow of the
-folder moves to it when it appears (`followed_states.CheckpointStates`).
+    own (a copy's checkpoints hold the same rows).
+A TensorBoard log `runs/<date>_<host>/` started after it is no such sign: an evaluation run into
+the same folder (`do_eval` alone) starts one too, and leaves the training's history the
+folder's. The folder's run is then what the new run writes (`folders.run_of_version`); a follow
+of the folder moves to it when it appears (`followed_states.CheckpointStates`).
 """
 
 from __future__ import annotations
@@ -75,7 +75,9 @@ def _clock(seconds: float) -> str:
 
 def new_checkpoints(folder: Path) -> list[Path]:
     """The `checkpoint-N/trainer_state.json` files of `folder` saved after its own
-    trainer_state.json and holding another history than its (a new run's), lowest step first."""
+    trainer_state.json and holding another history than its (a new run's), lowest step first.
+    One that holds the start of its history makes it none: the folder is a copy (`cp -r` gives
+    its files new times in any order), and the smallest file, read first, tells."""
     from phasewatch.folders import _subdirs, checkpoint_step
 
     state = folder / "trainer_state.json"
@@ -93,9 +95,11 @@ def new_checkpoints(folder: Path) -> list[Path]:
     if own is None:
         return []
     found = []
-    for number, saved in sorted(newer):
+    for _, saved in sorted(newer):
         theirs = _history(saved)
-        if theirs is not None and theirs != own[:len(theirs)]:
+        if theirs is not None and theirs == own[:len(theirs)]:
+            return []
+        if theirs is not None:
             found.append(saved)
     return found
 
@@ -120,24 +124,7 @@ def previous_run(folder: Path) -> str | None:
         return (f"trainer_state.json ({when}) is a previous run's: "
                 f"{newer[-1].parent.name}/trainer_state.json, saved since "
                 f"({_clock(_mtime(newer[-1]) or 0)}), holds another history")
-    start = tensorboard_start(folder)
-    if start is not None and start[0] > written:
-        return (f"trainer_state.json ({when}) is a previous run's: a run started since "
-                f"({_clock(start[0])}, its TensorBoard log runs/{start[1].name})")
     return None
-
-
-def tensorboard_start(folder: Path) -> tuple[float, Path] | None:
-    """(start time, folder) of the newest Trainer start in `folder/runs/`: the time in the name
-    of its first event file (TensorBoard's writer puts its creation time there)."""
-    from phasewatch.io.tensorboard import _name_time, event_files, trainer_starts
-
-    starts = []
-    for start in trainer_starts(folder / "runs"):
-        times = [t for t in (_name_time(f) for f in event_files(start)) if t > 0]
-        if times:
-            starts.append((float(min(times)), start))
-    return max(starts) if starts else None
 
 
 def folder_stamp(folder: Path) -> tuple:
