@@ -16,7 +16,7 @@ from phasewatch.direction_words import (
 from phasewatch.noise import noise_scale
 from phasewatch.output import counted
 from phasewatch.phase_stats import held_levels
-from phasewatch.presets import ROLE_CANDIDATES, default_direction
+from phasewatch.presets import ROLE_CANDIDATES, default_direction, role_matches
 from phasewatch.run import Run
 from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite, roles_present
 from phasewatch.trainer_best import best_step, declared_best_metric, kept_best_by
@@ -180,8 +180,18 @@ def loss_beside_score_note(run: Run, chosen: str) -> str | None:
     a BLEU, an F1) and the log also has the held-out loss with enough values for a trend: the
     two can tell different stories (a Whisper fine-tune's eval loss rises from its first
     evaluation while its WER falls to the end: readers 40a, 40b), and the loss is one option
-    away."""
-    if chosen != "eval/other_score" or run.performance_metric:
+    away. When the held-out loss is taken before several held-out scores of one rank
+    (`signals.roles_present`: per-entity F1s, or an extreme classifier's MRR, mAP, F1s and
+    nDCGs, none a headline), the scores are named."""
+    if run.performance_metric:
+        return None
+    if chosen == "eval/loss" and "eval/other_score" in roles_present(run):
+        scores = role_matches("eval/other_score", run.metrics)
+        more = f" and {len(scores) - 4} more" if len(scores) > 4 else ""
+        return (f"taking {run.own_name(chosen)}, the held-out loss, before {len(scores)} held-out "
+                f"scores none of which comes first ({', '.join(scores[:4])}{more}): pass --metric "
+                "to judge the run by one")
+    if chosen != "eval/other_score":
         return None
     loss = run.own_name("eval/loss")
     if loss is None or n_finite(run, "eval/loss") < MIN_FOR_TREND:

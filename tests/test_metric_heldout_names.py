@@ -145,6 +145,9 @@ def test_a_set_needs_its_runtime_so_per_type_scores_are_no_sets(capsys, tmp_path
     offline = _analyze(capsys, log)
     assert offline["metric"] == "eval_loss"
     assert not any("validation sets" in w or "passing over" in w for w in offline["warnings"])
+    assert ("taking eval_loss, the held-out loss, before 2 held-out scores none of which comes "
+            "first (eval_T005_f1, eval_T007_f1): pass --metric to judge the run by one") \
+        in offline["warnings"]
     assert _watch(capsys, log)["metric"] == "eval_loss"
 
 
