@@ -28,7 +28,9 @@ def said_followed(source, folder: Path, say: Callable[[str], None]):
     if source.format != "trainer_state":
         say(f"{folder}: following {shown}, the folder's log (as a replay and `analyze` of it "
             "read it)")
-        return source
+        from phasewatch.lightning_follow import ResumesFollowed
+
+        return ResumesFollowed.of(source, folder, say)  # a Lightning version: its resumes
     if source.warnings and source.warnings[-1].startswith("history from "):
         source.warnings.pop()  # the folder's choice, said here for a follow
     if Path(file).parent == folder:

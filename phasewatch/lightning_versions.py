@@ -109,21 +109,46 @@ def resumed(folder: Path, found: list) -> list:
     return found if len(chain) < 2 else [_found([(c, []) for c in chain])]
 
 
+def version_of(path: Path) -> Path | None:
+    """The `version_N` folder of a log (the folder itself, or a file in it), else None."""
+    folder = path if path.is_dir() else path.parent
+    return folder if _VERSION.match(folder.name) else None
+
+
 def continued_versions(path: str | Path) -> list[tuple[Path, int]]:
     """The earlier version folders the log at `path` (a version folder, or a log file in one)
     continues, oldest first, each with the step a later version of the run went back to (the
     earliest such: that version's records from it on are an abandoned branch); [] when the log
     is no resume. ModelCheckpoint's files of a resumed run are in each version's folder (trial
     40: the best, `epoch=6-step=140.ckpt`, in version_0, the resume's in version_2)."""
-    path = Path(path)
-    folder = path if path.is_dir() else path.parent
-    if not _VERSION.match(folder.name):
+    folder = version_of(Path(path))
+    if folder is None:
         return []
     from phasewatch.folders import run_of_version
 
     chain = _chain(folder, run_of_version(folder))
     return [(log.folder, min(later.first for later in chain[i + 1:]))
             for i, log in enumerate(chain[:-1])]
+
+
+def resumed_by(path: Path) -> Path | None:
+    """The log of the version that resumes the one whose log is `path` (a later version whose
+    log continues it: `_continues`), the same reader's first (CSVLogger's version continues
+    CSVLogger's, not its TensorBoard twin), then the lowest; None when there is none yet."""
+    folder = version_of(path)
+    if folder is None or versions(folder.parent) is None:
+        return None
+    from phasewatch.folders import run_of_version
+
+    mine, _ = _logs([(folder, run_of_version(folder))])
+    if not mine or mine[0].found.path != path:
+        return None
+    later = [v for v in versions(folder.parent) if _number(v)[0] > mine[0].number]
+    logs, _ = _logs([(v, run_of_version(v)) for v in later])
+    resumes = [log for log in logs if _continues(mine[0], log)]
+    if not resumes:
+        return None
+    return Path(min(resumes, key=lambda c: (c.format != mine[0].format, c.number)).found.path)
 
 
 def _chain(folder: Path, found: list) -> list[_Log]:
@@ -240,7 +265,7 @@ def _read(folder: Path, found) -> _Log | None:
     from phasewatch.values import to_float
 
     module = _reader(path)
-    source = module.source(path)
+    source = module.source(path)  # (`open_log`, with the module kept for its format)
     points: dict[tuple[str, int], float] = {}
     try:
         for record in source.read(final=True):
@@ -271,13 +296,18 @@ def _reader(path: Path):
     return module
 
 
+def open_log(path: Path, follow: bool = False, notice=None):
+    """The source of one version's log, by its reader (`_reader`)."""
+    return _reader(path).source(path, follow=follow, notice=notice)
+
+
 def after_earlier_versions(parts: tuple[Path, ...], source, notice=None):
     """`source`, the log of a resumed version, read after the logs of the versions it
     continues (`parts`, each read whole), as one stream: the step counter going back at the
     resume is then a resume of one run (`records`), later records superseding earlier ones."""
     from phasewatch.io.rotated import RotatedLog
 
-    opened = [_reader(part).source(part, follow=False, notice=notice) for part in parts]
+    opened = [open_log(part, notice=notice) for part in parts]
     names = [_shown(part, part.parent.parent if part.is_file() else part.parent)
              for part in parts]
     return RotatedLog(opened, source, names)

@@ -188,3 +188,29 @@ def test_a_resumed_runs_checkpoint_to_keep_may_be_in_the_version_it_continues(tm
     assert main(["analyze", str(root), "--metric", "val_acc"]) == 0
     out = capsys.readouterr().out
     assert f"version_0/checkpoints/epoch=0-step={points[14][0] + 1}.ckpt" in out, out
+
+
+def test_a_follow_moves_on_to_the_version_that_resumes_its_run(tmp_path):
+    """The run crashes and is resumed into a new version while the save_dir is followed: the
+    follow moves on to it (it stayed on the crashed version's log, which no longer grows), and
+    its alerts are a replay's of the folder."""
+    from watch_follower import write_in_pieces
+
+    root = tmp_path / "run" / "lightning_logs"
+    points = _curve(80)
+    crash, resume = 58, 30
+    abandoned = [(s, a - 0.05 if i > resume else a) for i, (s, a) in enumerate(points[:crash])]
+    follower = Follower(tmp_path / "run", metric="val_acc", stop_on=(), idle_exit=2.0)
+    follower.wait_for_message("does not exist yet")
+    for name, part in (("version_0", abandoned), ("version_1", points[resume:])):
+        _csv(root / name, [])
+        text = "".join(f"{s // 20},{s - 5},{2 / (s + 1)!r},\n{s // 20},{s},,{a!r}\n"
+                       for s, a in part)
+        write_in_pieces(root / name / "metrics.csv", HEADER + text)
+        if name == "version_0":
+            follower.wait_for_message("following lightning_logs/version_0/metrics.csv")
+    followed = follower.ends_by_itself(timeout=40)
+    assert any("version_1 resumes the run" in m for m in follower.messages), follower.messages
+    replayed, result = replay(tmp_path / "run", metric="val_acc", stop_on=())
+    assert_same(followed, replayed)
+    assert result.n_values == len(points)
