@@ -176,8 +176,11 @@ def edge_stats(start: tuple[float, str, int], end: tuple[float, str, int],
                stats: dict) -> dict:
     """`stats` of a trend phase read between `trend_edges`, saying how its edges were read:
     `ends_averaged` N where both are means of N (a trend over the whole run), else
-    `start_averaged` / `start_held` / `end_averaged` / `end_held` N."""
-    stats = {key: value for key, value in stats.items() if key != "end_averaged"}
+    `start_averaged` / `start_held` / `end_averaged` / `end_held` N. An end read as
+    `boundary_levels` reads it keeps what `phase_stats` said of it (a dense run's last
+    evaluation, the mean of the last two: `end_averaged` 2)."""
+    if end[1]:
+        stats = {key: value for key, value in stats.items() if key != "end_averaged"}
     if start[1] == end[1] == "averaged":
         stats["ends_averaged"] = start[2]
         return stats

@@ -182,3 +182,17 @@ def test_a_dense_trend_ends_at_the_level_the_plateau_after_it_holds():
     assert fall.stats["end_value"] == flat.stats["start_value"]
     assert fall.stats["end_held"] == max((flat.end_step - flat.start_step + 1) // 3, 3)
     assert fall.stats["change"] == pytest.approx(fall.stats["end_value"] - loss[0])
+
+
+def test_a_dense_runs_last_trend_still_says_its_end_is_the_mean_of_the_last_two():
+    """Its edges read by `trend_edges`, the last trend of a dense run keeps `end_averaged` (the
+    paper trial 40e: "overfit ... -> 0.651", the mean of 0.628 and 0.674, said nowhere)."""
+    rng = np.random.default_rng(2)
+    steps = np.arange(10, 1510, 10, dtype=np.int64)
+    acc = np.where(steps < 1100, 0.3 + 0.4 * steps / 1100, 0.7 - 0.1 * (steps - 1100) / 400)
+    acc = acc + rng.normal(0, 0.01, steps.size)
+    acc[-2:] = [0.628, 0.674]
+    run = Run.from_columns({"acc": (steps, acc)}, "t", "t")
+    last = analyze_run(run, "acc", "max").phases[-1]
+    assert last.name == "overfit" and last.stats["end_averaged"] == 2
+    assert last.stats["end_value"] == pytest.approx(0.651)
