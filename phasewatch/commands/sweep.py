@@ -49,6 +49,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="write the table here: .csv, .parquet or .json (default: CSV on stdout)")
     parser.add_argument("--format", choices=("csv", "parquet", "json"),
                         help="table format (default: from the output's extension)")
+    parser.add_argument("--by-config", action="store_true",
+                        help="one row per configuration instead of per run: the seeds of one "
+                        "configuration (as the report's seed groups) as the mean, sd and count "
+                        "of each phase number (dip_depth_mean, time_to_recover_sd...)")
 
 
 def collect(args: argparse.Namespace, detail: bool = False) -> list[dict]:
@@ -136,10 +140,17 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.output)
     results = collect(args)
     table = build_table([r["row"] for r in results])
-    written(args.output, lambda: write_table(table, args.output, fmt))
+    if args.by_config:
+        from phasewatch.sweep import by_config
+
+        configs = by_config(table)
+        written(args.output, lambda: write_table(configs, args.output, fmt, "configs"))
+    else:
+        written(args.output, lambda: write_table(table, args.output, fmt))
     n_bad = int(table["error"].notna().sum())
     if args.output not in (None, "-"):
-        print(f"phasewatch: {len(table)} runs ({n_bad} unreadable) -> {args.output}",
+        what = f" in {len(configs)} configurations" if args.by_config else ""
+        print(f"phasewatch: {len(table)} runs ({n_bad} unreadable){what} -> {args.output}",
               file=sys.stderr)
     return exit_code(len(table), n_bad)
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from phasewatch.sweep.by_config import by_config
 from phasewatch.sweep.engines import default_workers, run_dask, run_processes, run_serial
 from phasewatch.sweep.paths import expand_paths
 from phasewatch.sweep.row import SweepOptions, summarize_run
 from phasewatch.sweep.table import build_table, write_table
 
-__all__ = ["SweepOptions", "build_table", "expand_paths", "run_tasks", "summarize_run",
-           "sweep", "write_table"]
+__all__ = ["SweepOptions", "build_table", "by_config", "expand_paths", "run_tasks",
+           "summarize_run", "sweep", "write_table"]
 
 
 def run_tasks(paths: Sequence[str], options: SweepOptions, workers: int | None = None,

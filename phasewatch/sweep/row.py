@@ -21,15 +21,16 @@ from phasewatch.errors import InputError, PhasewatchError
 
 ID_COLUMNS = ("path", "name", "algorithm", "seed", "format", "metric", "direction")
 PHASE_COLUMNS = (
-    "start_level", "dip_depth", "dip_trough_step", "dip_low", "dip_high", "readapt_gain",
+    "start_level", "dip_depth", "dip_trough_step", "dip_low", "dip_high", "time_to_recover",
+    "recovered_step", "readapt_gain",
     "peak_step", "overfit_onset_step", "overfit_decline", "recommended_step",
     "recommended_value", "recommended_beats_last", "final_value", "best_value", "noise_sd", "phases",
     "confidence", "n_changepoints", "n_warnings", "step_unit", "stage_switch_step",
 )
 # the columns that hold a step: in the table, epochs where the run's steps count epoch/10000
 # (an HF console log that states no step; `step_unit` then says "epoch")
-STEP_COLUMNS = ("dip_trough_step", "dip_low", "dip_high", "peak_step", "overfit_onset_step",
-                "recommended_step", "stage_switch_step")
+STEP_COLUMNS = ("dip_trough_step", "dip_low", "dip_high", "time_to_recover", "recovered_step",
+                "peak_step", "overfit_onset_step", "recommended_step", "stage_switch_step")
 TOKEN_COLUMNS = ("token_divergence", "token_mean_nll", "token_divergent_share")
 HP_PREFIX = "hp."
 #: Curves for the report are thinned to at most this many points per signal (a figure a few
@@ -187,6 +188,13 @@ def phase_summary(analysis, series) -> dict[str, Any]:
         row["dip_trough_step"] = trough
         cp = next((c for c in analysis.changepoints if c.step == dip.end_step), None)
         row["dip_low"], row["dip_high"] = (cp.low, cp.high) if cp else (None, None)
+        # steps from the trough back to the start level, and the step where it is regained:
+        # the trough is the detector's boundary, which the rest of the run can move (trial 40e:
+        # sft and sft_then_rl, identical to step 749, troughs 90 and 60 on seed 0, recovered
+        # after 240 and 270 steps), while the step of the return is the data's (330 on both)
+        back = dip.stats.get("time_to_recover")
+        row["time_to_recover"] = back
+        row["recovered_step"] = None if back is None or trough is None else trough + back
     rise = by_name.get("readaptation")
     if rise is not None:
         row["readapt_gain"] = rise.stats.get("gain_over_baseline")

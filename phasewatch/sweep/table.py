@@ -74,8 +74,9 @@ def records(frame) -> list[dict[str, Any]]:
     return out
 
 
-def write_table(frame, path: str | None, fmt: str) -> None:
-    """Write to `path` ('-' or None: stdout). JSON is `{"schema_version": 1, "runs": [...]}`."""
+def write_table(frame, path: str | None, fmt: str, key: str = "runs") -> None:
+    """Write to `path` ('-' or None: stdout). JSON is `{"schema_version": 1, "runs": [...]}`
+    (`key`: "configs" for `by_config`'s table)."""
     if fmt == "parquet":
         if path in (None, "-"):
             raise UsageError("parquet goes to a file: give -o TABLE.parquet")
@@ -85,17 +86,17 @@ def write_table(frame, path: str | None, fmt: str) -> None:
             raise UsageError("writing parquet needs pyarrow: pip install pyarrow") from exc
         return
     if path in (None, "-"):
-        _write_text(frame, sys.stdout, fmt)
+        _write_text(frame, sys.stdout, fmt, key)
         return
     with open(path, "w", encoding="utf-8", newline="") as stream:
-        _write_text(frame, stream, fmt)
+        _write_text(frame, stream, fmt, key)
 
 
-def _write_text(frame, stream, fmt: str) -> None:
+def _write_text(frame, stream, fmt: str, key: str = "runs") -> None:
     if fmt == "json":
         from phasewatch.output import emit_json
 
-        emit_json({"runs": records(frame)}, stream)
+        emit_json({key: records(frame)}, stream)
     else:
         # 12 significant digits: a difference read as -0.30000000000000004 is -0.3 (trial 37)
         frame.to_csv(stream, index=False, lineterminator="\n", float_format="%.12g")
