@@ -79,10 +79,12 @@ def small_multiples(results) -> str:
 
 
 def _hp_columns(rows) -> list[str]:
-    """Numeric hyperparameters that differ between runs (seeds excluded), expert-set size and
-    learning rate first: the ones sweeps are usually about."""
+    """Numeric hyperparameters swept within an arm (`_swept`; seeds excluded), expert-set size
+    and learning rate first: the ones sweeps are usually about."""
     cols = []
-    for key in sorted({k for r in rows for k in r if k.startswith(HP_PREFIX)}):
+    swept = _swept([(arm_of(r), r.get("metric")) for r in rows],
+                   [{k: v for k, v in r.items() if k.startswith(HP_PREFIX)} for r in rows])
+    for key in sorted(swept):
         if key.rsplit(".", 1)[-1] in ("seed", "threads"):
             continue
         values = [r.get(key) for r in rows]
@@ -91,6 +93,21 @@ def _hp_columns(rows) -> list[str]:
             cols.append(key)
     first = ("expert", "lr", "learning_rate", "mu")
     return sorted(cols, key=lambda k: (not any(f in k for f in first), k))
+
+
+def _swept(arms: list[tuple], hps: list[dict[str, Any]]) -> set[str]:
+    """The keys of the runs' (or groups') hyperparameters `hps` that take two or more values
+    among the runs of one arm and metric (`arms`, one per run). A setting that differs only
+    between arms is the arm's identity, not a sweep: trial 40e's five arms all record switch_step (750 for sft_then_rl, 800 unused
+    elsewhere), mu_decay_steps and rl_lr, and the report drew "dip depth vs switch_step" as if
+    it had been varied, and titled a seed group "SFT · algorithm=sft, lr=0.001,
+    mu_decay_steps=800,..."."""
+    values: dict[tuple, set[str]] = defaultdict(set)
+    for arm, hp in zip(arms, hps):
+        for k, v in hp.items():
+            if v is not None and not (isinstance(v, float) and math.isnan(v)):
+                values[(arm, k)].add(str(v))
+    return {k for (_, k), v in values.items() if len(v) > 1}
 
 
 def group_band(by_x: dict[float, list[float]]):
@@ -117,7 +134,8 @@ def features_vs_hps(results) -> str:
     ok = [r["row"] for _, r in _ok(results)] or [r["row"] for r in results if not r["row"].get("error")]
     hps = _hp_columns(ok)[:MAX_HPS]
     if not hps:
-        return '<p class="note">No numeric hyperparameter differs between the runs.</p>'
+        return ('<p class="note">No numeric hyperparameter differs between runs of one arm '
+                '(a setting that differs only between arms is the arm itself).</p>')
     colors = palette(results)
     # a feature is in its metric's units: runs analysed on different metrics (a loss, a reward)
     # get charts of their own, never one axis and one mean
@@ -269,11 +287,8 @@ def _group_order(item) -> tuple:
 
 
 def _varying(keys) -> set[str]:
-    values: dict[str, set[str]] = defaultdict(set)
-    for _, _, hp in keys:
-        for k, v in hp:
-            values[k].add(v)
-    return {k for k, v in values.items() if len(v) > 1}
+    """The settings told in a seed group's title: those swept within its arm (`_swept`)."""
+    return _swept([(arm, metric) for arm, metric, _ in keys], [dict(hp) for _, _, hp in keys])
 
 
 def _num(v) -> str:
