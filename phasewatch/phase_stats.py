@@ -326,7 +326,8 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
             stats["end_short_sd"] = short / sd if sd > 0 else None
     elif phase.name in UP_PHASES:
         top = extreme_index(y, i0, i1, highest=True)
-        if end > y[top] and i1 == y.size - 1:  # its end as printed is above its best evaluation
+        if end > y[top] and (i1 == y.size - 1 or end == y[i1]):  # its end as printed is above
+            # its best evaluation: that end is its best
             # the end as printed (`end`): at a dense run's end the mean of the last two, so one
             # lucky last reading is not the best (a train loss read 1.742 at its last step
             # beside 1.779 and 1.771: "best at 215000" while its 3-point median was best at
