@@ -228,7 +228,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     # the user's baseline is the reference effects are measured from (phase_stats); the phases
     # and their edge values come from the data, whatever baseline was chosen
     base, base_se = baseline_spec.level(steps, y, sd)
-    phases = snap_turns(phases, steps, y, window, sd, fixed)
+    phases = snap_turns(phases, steps, y, window, fixed)
     phases = demote_flat_trends(phases, boundary_levels(phases, steps, y, fixed, robust=True),
                                 sd, cfg.k_sd)
     placed = stretched = False  # a trend placed between flat stretches (`whole_run_trend`);
@@ -259,7 +259,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     if nll_onset is not None:
         phases = apply_nll_overfit(phases, nll_onset, steps, y, pcfg, signals)
         # a rise that now meets the overfit is a peak: put it on the data, as above
-        phases = snap_turns(phases, steps, y, window, sd, fixed)
+        phases = snap_turns(phases, steps, y, window, fixed)
     else:  # a log read before the run's end (with no NLL saying it overfits)
         phases, note = fall_so_far(phases, steps, pcfg)
         warnings.extend([note] if note else [])
@@ -272,7 +272,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     levels = boundary_levels(phases, steps, y, fixed)
     # a trend decided from the run's stretches is read between the levels it was decided on, and
     # on a dense run every trend's edge beside a plateau is the level that plateau holds there
-    edges = trend_edges(phases, steps, y, levels, stretched, fixed) \
+    edges = trend_edges(phases, steps, y, levels, placed and stretched, fixed) \
         if placed or y.size > SPARSE else None
     levels = [level for level, _, _ in edges] if edges else levels
     for k, phase in enumerate(phases):

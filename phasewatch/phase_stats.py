@@ -108,11 +108,19 @@ def extreme_index(y: np.ndarray, lo: int, hi: int, highest: bool) -> int:
     """Index of the highest (lowest) evaluation in y[lo..hi]: located with `point_levels` (on
     a dense run, where the 3-point median is highest), then the highest (lowest) evaluation
     itself among that point and its two neighbours, so the step reported holds the value
-    reported."""
-    window = point_levels(y)[lo:hi + 1]
-    k = lo + int(np.argmax(window) if highest else np.argmin(window))
-    a, b = max(lo, k - 1), min(hi, k + 1)
-    return a + int(np.argmax(y[a:b + 1]) if highest else np.argmin(y[a:b + 1]))
+    reported. Where several points share the extreme 3-point median (a peak's 0.724 at three
+    evaluations in a row around a single 0.73), the highest (lowest) evaluation among all their
+    neighbours is taken, the first of equals: the first of the tied medians put the peak on a
+    0.724 beside the run's 0.73 (sample_logs/seeds/sft_s2)."""
+    sign = 1.0 if highest else -1.0
+    window = sign * point_levels(y)[lo:hi + 1]
+    best = None
+    for k in lo + np.flatnonzero(window == window.max()):
+        a, b = max(lo, k - 1), min(hi, k + 1)
+        j = a + int(np.argmax(sign * y[a:b + 1]))
+        if best is None or sign * y[j] > sign * y[best]:
+            best = j
+    return int(best)
 
 
 def boundary_levels(phases: list[Phase], steps, y,

@@ -185,3 +185,26 @@ def test_a_lone_first_evaluation_leaves_no_phase_that_shifts_the_names():
     assert first.name == "disruption" and first.start_step == 0
     assert first.stats["change_sd"] < -300
     assert all(p.end_step > p.start_step for p in a.phases)
+
+
+def test_a_turn_sits_on_the_lowest_or_highest_evaluation_near_it():
+    """The trough is the lowest evaluation near the turn and the peak the highest, however small
+    the difference: sample_logs/seeds/sft_s1 fell to 0.026, 0.026, 0.024 and its trough was read
+    at the first 0.026 (a turn moved only by more than the noise); sft_s2's peak shares its
+    3-point median 0.724 with two neighbours and was read on a 0.724 beside the 0.73 at step
+    1140 (the first of the tied medians). Two runs sharing a dip then differ in it only by what
+    the data say (paper trial 40e: troughs at 90 and 60 of identical evaluations)."""
+    import json
+    from pathlib import Path
+
+    from phasewatch import analyze
+
+    root = Path(__file__).resolve().parents[1] / "sample_logs" / "seeds"
+    for run, turn, at in (("sft_s1", 0, 80), ("sft_s2", 1, 1140)):
+        rows = [json.loads(line) for line in (root / run / "metrics.jsonl").read_text().splitlines()]
+        acc = {r["step"]: r["eval/accuracy"] for r in rows if "eval/accuracy" in r}
+        phases = analyze(root / run).phases
+        assert phases[turn].end_step == at
+        near = [acc[s] for s in range(at - 30, at + 40, 10)]
+        assert acc[at] == (min(near) if turn == 0 else max(near))
+
