@@ -83,9 +83,10 @@ def test_seed_band_is_the_mean_and_its_t_interval():
     steps = np.arange(0, 101, 10.0)
     curves = [np.column_stack([steps, np.full_like(steps, v)]) for v in (1.0, 2.0, 3.0)]
     curves[2] = curves[2][:-2]  # the third seed stops at step 80: the band stops there too
-    grid, mean, half, _ = seed_band(curves, points=9)
+    grid, mean, low, high, _, _ = seed_band(curves, points=9)
     assert grid[0] == 0 and grid[-1] == 80
     np.testing.assert_allclose(mean, 2.0)
+    half = (high - low) / 2
     np.testing.assert_allclose(half, 4.302653 * 1.0 / np.sqrt(3), rtol=1e-6)  # t(0.975, 2) sd/sqrt(n)
     assert seed_band([curves[0][:3], curves[1][5:]]) is None  # no common range
 
@@ -102,7 +103,8 @@ def test_seed_band_is_about_the_course_not_each_evaluations_noise():
     rng = np.random.default_rng(0)
     steps = np.arange(0, 2000, 10.0)
     curves = [np.column_stack([steps, 0.5 + rng.normal(0, 0.05, steps.size)]) for _ in range(3)]
-    _, _, half, smoothing = seed_band(curves)
+    _, _, low, high, _, smoothing = seed_band(curves)
+    half = (high - low) / 2
     raw = np.std([c[:, 1] for c in curves], axis=0, ddof=1) * stats.t.ppf(0.975, 2) / np.sqrt(3)
     assert np.median(half) < 0.4 * np.median(raw)
     assert smoothing.describe() == "Gaussian smooth, sd 33 steps"

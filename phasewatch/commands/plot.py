@@ -57,6 +57,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label", action="append", metavar="NAME",
                         help="name of the run in the legend/titles, one per PATH in order "
                              "(repeatable); runs with the same label are seeds of one group")
+    parser.add_argument("--band", choices=("ci95", "sd", "se", "minmax"), default="ci95",
+                        help="compare: a seed group's band around the mean of its seeds: the 95%% "
+                        "confidence interval of the mean (t; default), +-1 sd of the seeds, +-1 "
+                        "standard error, or their range; cut at the metric's known bounds")
     parser.add_argument("--xlim", metavar="LO,HI", help="step axis limits, e.g. 0,1500")
     parser.add_argument("--ylim", metavar="LO,HI", help="y limits of the (first) metric's panel")
     parser.add_argument("--data", metavar="FILE.csv",
@@ -156,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
             fig = plot.compare_figure(runs, metrics or None, analyses=analyses, layout=args.layout,
                                       size=size, smoothing=smoothing, title=args.title,
                                       labels=labels, xlim=xlim, ylim=ylim,
-                                      analyze_options=options)
+                                      analyze_options=options, band=args.band)
     relabel(fig, axis)
     if axis is not None:  # the CSV gives x in the unit the figure shows, beside the step
         plot.figure_data(fig).set_x_unit(axis.unit, axis.at)

@@ -15,6 +15,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="REPORT.html",
                         help="the HTML file to write")
     parser.add_argument("--title", help="the page's title (default: phasewatch sweep report)")
+    parser.add_argument("--band", choices=("ci95", "sd", "se", "minmax"), default="ci95",
+                        help="the seed groups' band, as plot's --band (default: the 95%% "
+                        "confidence interval of the mean)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.output}: the report is HTML; give -o REPORT.html")
     check_output(args.output)
     results = collect(args, detail=True)
-    size = written(args.output, lambda: write_report(results, args.output, args.title))
+    size = written(args.output,
+                   lambda: write_report(results, args.output, args.title, args.band))
     unit = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
     print(f"phasewatch: report of {len(results)} runs -> {args.output} ({unit})", file=sys.stderr)
     return exit_code(len(results), sum(1 for r in results if r["row"].get("error")))

@@ -369,7 +369,8 @@ def apply_limits(axes: Sequence[Axes], xlim=None, ylim=None) -> None:
 
 
 def in_view(axes: Sequence[Axes]) -> set[str]:
-    """What is visible inside the final axis limits: 'stop', 'outlier', 'event:<label>'. A
+    """What is visible inside the final axis limits: 'stop', 'mean-stop' (a seed group's,
+    `_runs.mark_stop`), 'outlier', 'event:<label>'. A
     legend lists only these (a zoom with --xlim must not explain markers it cut away)."""
     seen: set[str] = set()
     for ax in axes:
@@ -382,6 +383,7 @@ def in_view(axes: Sequence[Axes]) -> set[str]:
                 seen.add(f"event:{getattr(line, 'event_label', '')}")
             elif gid in ("recommended-stop", "outlier"):
                 ys = np.asarray(line.get_ydata(), dtype=float)
-                if (inside_x & (ys >= y0) & (ys <= y1)).any():
-                    seen.add("stop" if gid == "recommended-stop" else "outlier")
+                if (inside_x & (ys >= y0) & (ys <= y1)).any():  # a seed group's: "mean-stop"
+                    kind = "mean-stop" if getattr(line, "stop_of_mean", False) else "stop"
+                    seen.add(kind if gid == "recommended-stop" else "outlier")
     return seen

@@ -133,12 +133,16 @@ def warn_scales(runs: list[Run], metric: str, members: list[int], groups) -> Non
         warnings.warn(note, stacklevel=3)
 
 
-def mark_stop(ax, steps, curve, stop, color) -> float | None:
+def mark_stop(ax, steps, curve, stop, color, of_mean: bool = False) -> float | None:
+    """The recommended stop on the curve drawn; `of_mean`: a seed group's, the stop of the
+    seeds' mean, filled so that it is not read as a run's own."""
     if stop is None:
         return None
     y = float(np.interp(stop, steps, curve))
     # drawn whole at the axes' edge too: a run whose checkpoint to keep is its last (or first)
     # evaluation had half a triangle
-    ax.plot([stop], [y], color=color, zorder=5, gid="recommended-stop", clip_on=False,
-            **_draw.STOP_STYLE)
+    style = {**_draw.STOP_STYLE, "markerfacecolor": color} if of_mean else _draw.STOP_STYLE
+    (line,) = ax.plot([stop], [y], color=color, zorder=5, gid="recommended-stop", clip_on=False,
+                      **style)
+    line.stop_of_mean = of_mean  # `_draw.in_view`: the legend explains each kind it shows
     return y

@@ -39,8 +39,9 @@ from phasewatch.plot._runs import (
 from phasewatch.plot.data import attach
 from phasewatch.plot.grid import grid_figure
 from phasewatch.plot.phase import analysed_run, analyze, outlier_steps
-from phasewatch.plot.seeds import mean_options, mean_run, seed_curves
-from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing, smoothing_breaks
+from phasewatch.plot.seed_group import draw_group
+from phasewatch.plot.seeds import BANDS, band_label
+from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing
 from phasewatch.plot.style import (
     ARM_LABELS,
     arm_key,
@@ -158,6 +159,7 @@ def compare_figure(
     ylim: tuple[float, float] | None = None,
     level: float = 0.95,
     analyze_options: Mapping[str, Any] | None = None,
+    band: str = "ci95",
 ) -> Figure:
     """Compare runs; returns the Figure (`phasewatch.plot.figure_data(fig)`: what it drew).
 
@@ -166,8 +168,10 @@ def compare_figure(
     (the mean of its validation sets). `analyses` (one per run) add each run's recommended stop
     (overlay) or its phase bands and baseline (grid; computed when not given). `labels` name
     the runs in the legend and titles (default: the arm or run name); runs with one label are
-    seeds, drawn as their mean and a `level` confidence band with the mean's recommended stop
-    (without labels: the seeds of one configuration, see `_groups`).
+    seeds, drawn as their mean and a `band` (`seeds.band_limits`: `ci95`, the `level`
+    confidence interval of the mean; `sd`, `se`, `minmax`), cut at the metric's known bounds,
+    with the mean's recommended stop (without labels: the seeds of one configuration, see
+    `_groups`).
     `xlim`/`ylim` fix the step axis and the first panel's y axis. `analyze_options`: the
     options of `phasewatch.analyze` the `analyses` were made with (baseline, keep_outliers,
     penalty, noise_sd...); a seed group's mean and the analyses the grid computes use them too.
@@ -176,6 +180,8 @@ def compare_figure(
         raise UsageError("compare_figure needs at least one run")
     if layout not in LAYOUTS:
         raise UsageError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if band not in BANDS:
+        raise UsageError(f"band must be one of {', '.join(BANDS)}, got {band!r}")
     if analyses is not None and len(analyses) != len(runs):
         raise UsageError(f"got {len(analyses)} analyses for {len(runs)} runs")
     if analyses is not None:  # e.g. the mean of a run's validation sets, which its log lacks
@@ -193,7 +199,7 @@ def compare_figure(
             analyses = [analyze(r, m, **options) for r, m in zip(runs, own)]
         return grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title, xlim, ylim)
     return _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xlim, ylim,
-                    level, options)
+                    (band, level), options)
 
 
 def analysed_metric(run: Run, analysis: Analysis | None) -> str:
@@ -228,7 +234,7 @@ def _panel_metrics(runs, given, own) -> tuple[list[str], list[list[int]]]:
 
 
 def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xlim, ylim,
-             level, options) -> Figure:
+             band, options) -> Figure:
     panels, present = _panel_metrics(runs, given, own)
     for metric, members in zip(panels, present):
         if not members:
@@ -249,7 +255,8 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
         data = attach(fig)
         axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0].tolist()
         handles: dict[str, object] = {}
-        meaning = {"raw": False, "band": False, "stop": False, "outlier": False}
+        meaning = {"raw": False, "band": False, "stop": False, "mean-stop": False,
+                   "outlier": False, "cut": set()}
         varied = False  # more runs than colours: some told apart by their line style
         lines = []  # (label, smoothing, steps) of each line drawn, for the legend's note
         spans = {}  # panel -> (label, values) of each single run on it (`flat_note`)
@@ -261,12 +268,14 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                 if not group:
                     continue
                 if len(group) > 1:
-                    drawn = _draw_group(ax, p, data, [runs[i] for i in group], label, metric,
-                                        style, smoothing, level,
-                                        None if analyses is None else [analyses[i] for i in group],
-                                        options)
+                    drawn, cut = draw_group(ax, p, data, [runs[i] for i in group], label,
+                                             metric, style, smoothing, band,
+                                             None if analyses is None else
+                                             [analyses[i] for i in group], options)
                     meaning["band"] = True
-                    meaning["stop"] |= drawn
+                    meaning["mean-stop"] |= drawn
+                    if cut:
+                        meaning["cut"].add(cut)
                     lines.append((label, smoothing, None))
                     text = f"{label} (mean of {len(group)})"
                 else:
@@ -312,8 +321,9 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
         fig.align_ylabels(axes)
         seen = _draw.in_view(axes)
         meaning["stop"] &= "stop" in seen
+        meaning["mean-stop"] &= "mean-stop" in seen
         meaning["outlier"] &= "outlier" in seen
-        extra = _meaning_handles(meaning, level)
+        extra = _meaning_handles(meaning, band)
         legend = [h for k, h in handles.items() if k.startswith("run:")] + extra + \
                  [h for k, h in handles.items() if k.startswith("event:") and k in seen]
         if isinstance(size, str):  # named sizes grow with the legend, not at the data's expense
@@ -333,52 +343,22 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
     return fig
 
 
-def _draw_group(ax, panel, data, members, label, metric, style, smoothing, level,
-                analyses, options) -> bool:
-    """Seeds of one group: the mean of their smoothed curves, the confidence band, and (with
-    `analyses`, on the panel of the metric they analysed) the recommended stop of the group:
-    that of the mean of the seeds' raw values, analysed like one run in the seeds' direction
-    with their `options` (`seeds.mean_options`). Every seed is cut at the
-    group's trough (the end of its disruption), not each at its own: cuts at different steps
-    would leave the mean line a zigzag of noisy end points. Returns whether a stop was drawn."""
-    analysed = analyses is not None and all(
-        same_metric(run, a.metric, metric) for run, a in zip(members, analyses))
-    curves = seed_curves(members, metric, smoothing, level)
-    if curves is None:
-        return False
-    own = members[0].resolve_metric(metric)
-    analysis = analyze(mean_run(members, metric, curves, label), own, analyses[0].direction,
-                       **mean_options(options, curves)) if analysed else None
-    if analysis is not None:
-        curves = seed_curves(members, metric, smoothing, level,
-                             breaks=smoothing_breaks([], analysis))
-    color = style.color
-    ax.fill_between(curves.steps, curves.low, curves.high, color=color, alpha=0.2, linewidth=0,
-                    zorder=1.8, gid="seed-band")
-    ax.plot(curves.steps, curves.mean, color=color, linewidth=1.3, zorder=3, gid="smoothed",
-            **style.line())
-    data.add(panel, label, own, "mean", curves.steps, curves.mean)
-    data.add(panel, label, own, "ci_low", curves.steps, curves.low)
-    data.add(panel, label, own, "ci_high", curves.steps, curves.high)
-    if analysis is None:
-        return False
-    y = mark_stop(ax, curves.steps, curves.mean, analysis.recommended_stop_step, color)
-    if y is None:
-        return False
-    data.add(panel, label, own, "stop", [analysis.recommended_stop_step], [y])
-    return True
-
-
-def _meaning_handles(meaning: dict[str, bool], level: float) -> list:
+def _meaning_handles(meaning: dict[str, Any], band: tuple[str, float]) -> list:
     out = []
     if meaning["raw"]:
         out.append(Line2D([], [], linestyle="none", marker="o", markersize=2.5, color=NEUTRAL,
                           alpha=0.5, markeredgewidth=0, label="raw values"))
     if meaning["band"]:
+        # the bounds the bands were cut at, over the panels: "(cut at 0 and 1)"
+        at = sorted({b for c in meaning["cut"] for b in c.removeprefix("cut at ").split(" and ")},
+                    key=float)
         out.append(Patch(facecolor=NEUTRAL, alpha=0.2, linewidth=0,
-                         label=f"{level:.0%} CI of the mean"))
+                         label=band_label(*band) + (f" (cut at {' and '.join(at)})" if at else "")))
     if meaning["stop"]:
         out.append(Line2D([], [], color=NEUTRAL, label="recommended stop", **_draw.STOP_STYLE))
+    if meaning["mean-stop"]:
+        out.append(Line2D([], [], color=NEUTRAL, label="stop of the seeds' mean",
+                          **{**_draw.STOP_STYLE, "markerfacecolor": NEUTRAL}))
     if meaning["outlier"]:
         out.append(_draw.outlier_handle())
     return out

@@ -74,8 +74,10 @@ def sweep_table(results: list[dict[str, Any]]) -> str:
             f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
-def build_report(results: list[dict[str, Any]], title: str = "phasewatch sweep report") -> str:
-    """The HTML page (a string) for sweep results with detail."""
+def build_report(results: list[dict[str, Any]], title: str = "phasewatch sweep report",
+                 band: str = "ci95") -> str:
+    """The HTML page (a string) for sweep results with detail; `band`: the seed groups' band
+    (`plot.seeds.band_limits`)."""
     n_bad = sum(1 for r in results if r["row"].get("error"))
     summary = f"{len(results)} runs" + (f", {n_bad} unreadable" if n_bad else "")
     return (
@@ -88,7 +90,7 @@ def build_report(results: list[dict[str, Any]], title: str = "phasewatch sweep r
         "checkpoint.</p>"
         f"<h2>Sweep table</h2>{sweep_table(results)}"
         # the summaries before the run-by-run views, which run to pages for a large sweep
-        f"<h2>Seed groups</h2>{seed_groups(results)}"
+        f"<h2>Seed groups</h2>{seed_groups(results, band)}"
         f"<h2>Phase features vs hyperparameters</h2>{features_vs_hps(results)}"
         f"<h2>Runs</h2><p class=\"note\">Each run's performance metric with its phases; click a"
         f" run for its drill-down.</p>{small_multiples(results)}"
@@ -96,9 +98,10 @@ def build_report(results: list[dict[str, Any]], title: str = "phasewatch sweep r
         f"<script>{JS}</script></body></html>\n")
 
 
-def write_report(results: list[dict[str, Any]], path: str | Path, title: str | None = None) -> int:
+def write_report(results: list[dict[str, Any]], path: str | Path, title: str | None = None,
+                 band: str = "ci95") -> int:
     """Write the page; returns its size in bytes."""
-    text = build_report(results, title or "phasewatch sweep report")
+    text = build_report(results, title or "phasewatch sweep report", band)
     data = text.encode("utf-8")
     Path(path).write_bytes(data)
     return len(data)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from phasewatch.plot.seeds import BAND_NOTES, band_label, metric_bounds
 from phasewatch.plot.style import ARM_LABELS, arm_colors, arm_key
 from phasewatch.report.svg import Area, Band, Chart, Line, render
 from phasewatch.step_units import at, step_text
@@ -113,17 +114,16 @@ def _swept(arms: list[tuple], hps: list[dict[str, Any]]) -> set[str]:
 def group_band(by_x: dict[float, list[float]]):
     """(xs, lower, upper): the 95% t interval of the mean of the runs at each value (an arm's
     seeds, typically), at the values with at least two runs; None unless two values have one."""
-    from scipy import stats
+    from phasewatch.plot.seeds import band_limits
 
     xs, lower, upper = [], [], []
     for x, ys in sorted(by_x.items()):
         if len(ys) < 2:
             continue
-        half = float(stats.t.ppf(0.975, len(ys) - 1) * np.std(ys, ddof=1) / math.sqrt(len(ys)))
-        mean = float(np.mean(ys))
+        _, low, high = band_limits(np.asarray(ys, dtype=float)[:, None])
         xs.append(x)
-        lower.append(mean - half)
-        upper.append(mean + half)
+        lower.append(float(low[0]))
+        upper.append(float(high[0]))
     return (xs, lower, upper) if len(xs) >= 2 else None
 
 
@@ -183,16 +183,18 @@ def features_vs_hps(results) -> str:
             f'<div class="grid">{"".join(charts)}</div>')
 
 
-def seed_band(curves: list[np.ndarray], points: int = GRID_POINTS, breaks=()):
-    """The mean of the seeds' smoothed curves and the half-width of its 95% confidence band
-    (t interval over the seeds), on `points` steps (and the `breaks`) spanning the range every
-    seed covers; None when the seeds share no range. `curves`: (step, value) arrays.
+def seed_band(curves: list[np.ndarray], points: int = GRID_POINTS, breaks=(), band="ci95",
+              metric: str = ""):
+    """(grid, mean, low, high, cut, smoothing): the mean of the seeds' smoothed curves and its
+    band (`plot.seeds.band_limits`, the paper figures' band: by default the 95% t interval of
+    the mean; cut at the bounds `metric` is known to have, `cut` saying where), on `points`
+    steps (and the `breaks`) spanning the range every seed covers; None when the seeds share no
+    range. `curves`: (step, value) arrays.
 
     Each seed is smoothed as the paper figures smooth it (`phasewatch.plot.seeds`: a centred
     Gaussian, sd 1/60 of the range, cut at `breaks`), so the band is about the curves' course,
     not about each evaluation's noise; returns the smoothing too, for the legend."""
-    from scipy import stats
-
+    from phasewatch.plot.seeds import band_limits, clip_band, metric_bounds
     from phasewatch.plot.smoothing import Smoothing
 
     lo, hi = max(c[0, 0] for c in curves), min(c[-1, 0] for c in curves)
@@ -204,9 +206,9 @@ def seed_band(curves: list[np.ndarray], points: int = GRID_POINTS, breaks=()):
     grid = np.union1d(np.linspace(lo, hi, points), [s for b in cuts for s in (b - 0.5, b + 0.5)])
     ys = np.vstack([np.interp(grid, c[:, 0], smoothing.apply(c[:, 1], c[:, 0], cuts))
                     for c in curves])
-    n = ys.shape[0]
-    mean, sd = ys.mean(axis=0), ys.std(axis=0, ddof=1)
-    return grid, mean, stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n), smoothing
+    mean, low, high = band_limits(ys, band)
+    low, high, cut = clip_band(low, high, metric_bounds(metric, [c[:, 1] for c in curves]))
+    return grid, mean, low, high, cut, smoothing
 
 
 def _group_breaks(members) -> list[float]:
@@ -230,8 +232,8 @@ def _group_breaks(members) -> list[float]:
     return sorted(cuts)
 
 
-def seed_groups(results) -> str:
-    """Runs that differ only in their seed: the mean curve and its 95% confidence band."""
+def seed_groups(results, band: str = "ci95") -> str:
+    """Runs that differ only in their seed: the mean curve and its `band` (`seed_band`)."""
     rows = [r for _, r in _ok(results)]
     keys = [(arm_of(r["row"]), r["row"]["metric"],
              config_without_seed({k: v for k, v in r["row"].items() if k.startswith(HP_PREFIX)}))
@@ -244,15 +246,16 @@ def seed_groups(results) -> str:
     varying = _varying(list(groups))
     colors = palette(results)
     charts = []
+    cuts: set[str] = set()
     for (arm, metric, hp), members in sorted(groups.items(), key=_group_order):
         members = [m for m in members if len(m["detail"]["curves"][metric]) >= 2]
         curves = [np.asarray(m["detail"]["curves"][metric], dtype=float) for m in members]
         if len(curves) < 2:
             continue
-        band = seed_band(curves, breaks=_group_breaks(members))
-        if band is None:
+        drawn = seed_band(curves, breaks=_group_breaks(members), band=band, metric=metric)
+        if drawn is None:
             continue
-        grid, mean, half, smoothing = band
+        grid, mean, low, high, cut, smoothing = drawn
         n = len(curves)
         color = colors[arm]
         detail = ", ".join(f"{k[len(HP_PREFIX):]}={v}" for k, v in hp if k in varying)
@@ -260,16 +263,23 @@ def seed_groups(results) -> str:
                       title=f"{arm_label(arm)} · {n} seeds" + (f" · {detail}" if detail else ""))
         chart.lines = [Line(c.tolist(), color, 0.6, 0.35, run_title(m["row"]))
                        for c, m in zip(curves, members)]
-        chart.areas = [Area(grid.tolist(), (mean - half).tolist(), (mean + half).tolist(), color,
-                            in_range=False)]
+        # the band of a metric with known bounds (cut there) is drawn whole, as the paper figure
+        # draws it; another (a reward's) is cut at the chart's edge: 2 seeds' t band is +-9 sd
+        bounded = metric_bounds(metric, [c[:, 1] for c in curves]) != (None, None)
+        chart.areas = [Area(grid.tolist(), low.tolist(), high.tolist(), color,
+                            in_range=bounded)]
+        if cut:
+            cuts.add(cut)
         chart.lines.append(Line(np.column_stack([grid, mean]).tolist(), color, 1.6, 1.0,
                                 f"mean of the {n} seeds ({smoothing.describe()})"))
         charts.append(render(chart))
+    cut = f" The band is {'; '.join(sorted(cuts))}, the metric's bounds." if cuts else ""
     return ('<p class="note">Each seed (thin), the mean of the seeds\' smoothed curves (thick; '
             'a centred Gaussian of sd 1/60 of the steps shown, cut at the group\'s trough, as in '
-            'the paper figures) and the 95% confidence band of that mean (t interval), on the '
-            'steps all seeds cover. With few seeds the band is wide (2 seeds: ±9 sd of the '
-            'seeds); it is cut at the chart\'s edge.</p>'
+            f'the paper figures) and the band of the paper figures: {esc(band_label(band))} '
+            f'({BAND_NOTES[band]}), on the steps all seeds cover. A band is cut at the bounds '
+            'of a metric known to have them (a rate in [0, 1], a loss at 0) and drawn whole; '
+            f'another is cut at the chart\'s edge.{esc(cut)}</p>'
             f'<div class="grid">{"".join(charts)}</div>')
 
 
