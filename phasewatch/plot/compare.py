@@ -40,7 +40,7 @@ from phasewatch.plot.data import attach
 from phasewatch.plot.grid import grid_figure
 from phasewatch.plot.phase import analysed_run, analyze, outlier_steps
 from phasewatch.plot.seed_group import draw_group
-from phasewatch.plot.seeds import BANDS, band_label
+from phasewatch.plot.seeds import BANDS, band_label, joined_cuts
 from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing
 from phasewatch.plot.style import (
     ARM_LABELS,
@@ -349,11 +349,9 @@ def _meaning_handles(meaning: dict[str, Any], band: tuple[str, float]) -> list:
         out.append(Line2D([], [], linestyle="none", marker="o", markersize=2.5, color=NEUTRAL,
                           alpha=0.5, markeredgewidth=0, label="raw values"))
     if meaning["band"]:
-        # the bounds the bands were cut at, over the panels: "(cut at 0 and 1)"
-        at = sorted({b for c in meaning["cut"] for b in c.removeprefix("cut at ").split(" and ")},
-                    key=float)
+        cut = joined_cuts(meaning["cut"])  # over the panels: "(cut at 0 and 1)"
         out.append(Patch(facecolor=NEUTRAL, alpha=0.2, linewidth=0,
-                         label=band_label(*band) + (f" (cut at {' and '.join(at)})" if at else "")))
+                         label=band_label(*band) + (f" ({cut})" if cut else "")))
     if meaning["stop"]:
         out.append(Line2D([], [], color=NEUTRAL, label="recommended stop", **_draw.STOP_STYLE))
     if meaning["mean-stop"]:

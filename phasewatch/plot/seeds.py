@@ -116,6 +116,13 @@ def metric_bounds(metric: str, values) -> tuple[float | None, float | None]:
     return None, None
 
 
+def joined_cuts(cuts) -> str:
+    """Several bands' `clip_band` notes as one: "cut at 0" and "cut at 1" -> "cut at 0 and 1"
+    ("" when none was cut)."""
+    at = sorted({b for c in cuts if c for b in c.removeprefix("cut at ").split(" and ")}, key=float)
+    return f"cut at {' and '.join(at)}" if at else ""
+
+
 def clip_band(low: np.ndarray, high: np.ndarray, bounds) -> tuple[np.ndarray, np.ndarray, str]:
     """The band cut at `bounds` (`metric_bounds`), and what to say in the legend when it was
     cut somewhere ("", else "cut at 1", "cut at 0", "cut at 0 and 1")."""

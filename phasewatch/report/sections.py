@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from phasewatch.plot.seeds import BAND_NOTES, band_label, metric_bounds
+from phasewatch.plot.seeds import BAND_NOTES, band_label, joined_cuts, metric_bounds
 from phasewatch.plot.style import ARM_LABELS, arm_colors, arm_key
 from phasewatch.report.svg import Area, Band, Chart, Line, render
 from phasewatch.step_units import at, step_text
@@ -273,7 +273,7 @@ def seed_groups(results, band: str = "ci95") -> str:
         chart.lines.append(Line(np.column_stack([grid, mean]).tolist(), color, 1.6, 1.0,
                                 f"mean of the {n} seeds ({smoothing.describe()})"))
         charts.append(render(chart))
-    cut = f" The band is {'; '.join(sorted(cuts))}, the metric's bounds." if cuts else ""
+    cut = f" Here the bands are {joined_cuts(cuts)}." if cuts else ""
     return ('<p class="note">Each seed (thin), the mean of the seeds\' smoothed curves (thick; '
             'a centred Gaussian of sd 1/60 of the steps shown, cut at the group\'s trough, as in '
             f'the paper figures) and the band of the paper figures: {esc(band_label(band))} '
