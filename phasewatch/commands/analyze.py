@@ -349,7 +349,7 @@ def run(args: argparse.Namespace) -> int:
         if pooled is not None:
             analysis.extra.update(noise_sd_source="pooled", noise_pooled_runs=pooled[1])
         annotate(analysis, axis, step_unit(choice.run, analysis.metric))
-        values_of[id(analysis)] = choice.run.series(analysis.metric).to_numpy()
+        values_of[id(analysis)] = choice.run.column(analysis.metric).values  # no pandas
         return analysis
 
     analyses, failures = run_each(args.paths, one)
