@@ -76,6 +76,7 @@ from phasewatch.stages import (
     note_one_stage,
     stage_phases,
     stage_splits,
+    stage_start_dips,
 )
 from phasewatch.start_dip import split_start_dip
 from phasewatch.start_shift import split_sparse_shift, split_start_shift
@@ -132,7 +133,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     notes = notes_on_choice(run, chosen, bool(metric), direction)
     metric = chosen
     direction = choose_direction(run, metric, direction)
-    series = prepare(run, metric, direction, keep_outliers=cfg.keep_outliers)
+    series = prepare(run, metric, direction, keep_outliers=cfg.keep_outliers,
+                     noise_sd=cfg.noise_sd, eval_size=cfg.eval_size, use_events=cfg.use_events)
     warnings = notes + list(series.warnings)
     # the plan of a run still to come: none when the log says the run ended (the last
     # evaluation of a finished run may come before its last step)
@@ -245,6 +247,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         if shift_sd is not None:  # the noise the split was judged against, the start's with it
             sd = shift_sd
             base, base_se = baseline_spec.level(steps, y, sd)
+    else:  # each stage's start, as the run's start above
+        phases = stage_start_dips(phases, steps, y, stages, sd, window, pcfg, ar, known is not None)
     phases = settle_overshoots(phases, steps, y, cfg.short_flat_fraction)
     phases = place_corners(phases, steps, y, fixed)
     if hinged:

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from phasewatch.errors import UsageError
+from phasewatch.known_noise import known_noise
 from phasewatch.noise import constant_floor_sd, noise_scale, off_bound_sd, pinned_at_bound
-from phasewatch.outliers import spike_mask
+from phasewatch.outliers import local_scale, spike_mask
 from phasewatch.output import counted, listed
 from phasewatch.presets import (
     FALLBACK_ROLES,
@@ -146,21 +147,51 @@ def cadence_warning(steps: np.ndarray) -> str | None:
     return None
 
 
-def outlier_scale(values: np.ndarray) -> float:
-    """The noise an outlier must stand out from: `noise_scale`, or on a rate pinned at a bound
+def outlier_scale(values: np.ndarray) -> np.ndarray:
+    """The noise an outlier must stand out from, per point: `noise_scale`, or on a rate pinned at a bound
     the noise of its readings off the bound (`off_bound_sd`, as the analysis judges it): its
     readings at the bound differ by exactly 0, and a reward at 0 on 84 of 100 steps lost a
     2/16 among zeros as an outlier at step 22 while the same 2/16 at step 2 was its checkpoint
     (trial 39b). Never below the noise a series constant for any practical purpose is judged
     against (`noise.constant_floor_sd`: an eval loss at ln 4 within 7e-4 lost its best reading
-    as an outlier of its float-level scatter)."""
+    as an outlier of its float-level scatter). Raised to the noise of the part of the run each
+    point lies in (`outliers.local_scale`: a stretch of exact repeats set 0.0021 for readings
+    that scatter by 0.01-0.02)."""
     scale = max(noise_scale(values), constant_floor_sd(values))
-    return max(scale, off_bound_sd(values)) if pinned_at_bound(values) else scale
+    scale = max(scale, off_bound_sd(values)) if pinned_at_bound(values) else scale
+    return local_scale(values, scale)
 
 
-def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False) -> PreparedSeries:
+SWITCH_START = 2  # evaluations after a stage switch that are the new stage's start, never outliers
+
+
+def stage_starts(run: Run, steps: np.ndarray) -> np.ndarray:
+    """Whether each of `steps` is one of the first `SWITCH_START` evaluations after a known
+    switch of training stage (`stages.STAGE_EVENTS`): the new stage's start, which its
+    neighbours before the switch do not contradict. A fresh optimizer at the SFT -> RL switch
+    dropped an accuracy 11 points at the first evaluation after it and took 60 steps to bring it
+    back (paper trial, sft_then_rl_s1: 0.822 at the switch, 0.712, 0.756, 0.760, ...); the 0.712
+    was left out as an outlier and the dip read as part of an improvement."""
+    from phasewatch.stages import STAGE_EVENTS  # stages -> phases -> ... imports this module
+
+    starts = np.zeros(steps.size, dtype=bool)
+    for event in run.events:
+        if event.name in STAGE_EVENTS:
+            first = int(np.searchsorted(steps, event.step, side="right"))  # the first after it
+            starts[first:first + SWITCH_START] = True
+    return starts
+
+
+def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False,
+            noise_sd: float | None = None, eval_size: int | None = None,
+            use_events: bool = True) -> PreparedSeries:
     """The series of `metric` turned higher-is-better, non-finite values and outliers (points
-    their neighbours contradict, `outliers.spike_mask`) left out unless `keep_outliers`."""
+    their neighbours contradict, `outliers.spike_mask`) left out unless `keep_outliers`.
+
+    Outliers are judged against the noise the user gives (`noise_sd`, or a rate's `eval_size`:
+    `known_noise`) when given, as every change is, else against `outlier_scale`; the first
+    evaluations after a known stage switch are never outliers (`stage_starts`, unless not
+    `use_events`)."""
     raw = run.column(metric, finite=False)
     metric = raw.name  # the run's own name, in the messages
     values, steps = raw.values, raw.steps
@@ -175,8 +206,11 @@ def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False) 
     steps, values = steps[finite], values[finite]
     sign = 1.0 if direction == "max" else -1.0
     turned = sign * values
+    known = known_noise(noise_sd, eval_size, values, metric)
     outliers = np.zeros(turned.size, dtype=bool) if keep_outliers else \
-        spike_mask(turned, outlier_scale(turned), steps=steps)
+        spike_mask(turned, known.sd if known else outlier_scale(turned), steps=steps)
+    if use_events:
+        outliers &= ~stage_starts(run, steps)
     outlier_steps = steps[outliers].tolist()
     if outlier_steps:
         shown = ", ".join(str(s) for s in outlier_steps[:5])

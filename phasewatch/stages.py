@@ -3,12 +3,15 @@ phases named stage by stage, as the live monitor restarts them at the switch."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.hinge import hinge_phases
 from phasewatch.phases import PhaseConfig, build_phases
 from phasewatch.results import Phase
+from phasewatch.start_dip import split_start_dip
 
 STAGE_EVENTS = ("sft_to_rl",)  # known events that start a new training stage (phases restart)
 STAGE_POINTS = 9  # fewest evaluations a stage needs on each side of its switch to be split off
@@ -77,3 +80,30 @@ def stage_phases(steps, y, breaks, sd: float, cfg: PhaseConfig,
             stage[0].start_step = phases[-1].end_step = switch
         phases.extend(stage)
     return phases
+
+
+def stage_start_dips(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
+                     stage_steps: list[int], sd: float, window: int, cfg: PhaseConfig,
+                     ar: float = 0.0, sd_given: bool = False) -> list[Phase]:
+    """`phases` with each stage read for a dip right at its start as a run's start is
+    (`start_dip.split_start_dip`, on the stage's records from the switch step's on): a fresh
+    optimizer at the SFT -> RL switch can drop the accuracy at the first evaluation after it
+    and bring it back over a few more, too short for the segmentation (paper trial,
+    sft_then_rl_s1: 0.822 at the switch, 0.712, 0.756, 0.760, 0.776, 0.788, 0.812, read as one
+    improvement from the switch to the end). A stage whose phases do not start and end on its
+    records is left as it is."""
+    index = {int(s): i for i, s in enumerate(steps)}
+    bounds = [int(steps[0]), *(int(s) for s in stage_steps), int(steps[-1])]
+    if any(not any(a <= p.start_step and p.end_step <= b for a, b in itertools.pairwise(bounds))
+           for p in phases):
+        return phases  # a phase across a switch: no stage's start to read
+    out: list[Phase] = []
+    for start, end in itertools.pairwise(bounds):
+        stage = [p for p in phases if start <= p.start_step and p.end_step <= end]
+        a = max(int(np.searchsorted(steps, start, side="right")) - 1, 0)
+        stop = int(np.searchsorted(steps, end, side="right"))
+        if stage and all(p.start_step in index and p.end_step in index for p in stage) \
+                and index[stage[0].start_step] == a:
+            stage = split_start_dip(stage, steps[a:stop], y[a:stop], sd, window, cfg, ar, sd_given)
+        out.extend(stage)
+    return out
