@@ -69,4 +69,4 @@ def test_the_three_sample_sft_seeds_are_one_group_without_labels(tmp_path, capsy
     rows = [line.split(",") for line in data.read_text().splitlines()[1:]]
     # one curve, the seeds' mean with its band: no run drawn on its own
     assert {r[1] for r in rows} == {"SFT"}
-    assert {r[3] for r in rows} == {"mean", "ci_low", "ci_high", "stop"}
+    assert {r[3] for r in rows} == {"mean", "ci_low", "ci_high", "stop", "seed_stop"}
