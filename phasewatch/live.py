@@ -33,12 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 from phasewatch.live_checkpoints import LiveCheckpoints
 from phasewatch.live_choice import MAX_HELD, MetricChoice  # noqa: F401
+from phasewatch.live_messages import MAX_LINE_WARNINGS, LiveMessages
 from phasewatch.live_open import open_when_ready
 from phasewatch.live_plan import LivePlan
 from phasewatch.live_refusals import refuse_missing_metric, refuse_no_records
 from phasewatch.live_result import WatchResult, end_result
 from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
-from phasewatch.output import counted, warn
+from phasewatch.output import warn
 from phasewatch.resolver import Resolver
 from phasewatch.set_names import loader_bases
 
@@ -47,7 +48,6 @@ if TYPE_CHECKING:  # io.source imports run.py (pandas): not on the import path o
 
 __all__ = ["LiveWatch", "WatchResult", "watch"]
 
-MAX_LINE_WARNINGS = 20
 FINISH_GRACE = 10.0  # seconds a follow waits after the log says the run finished: an HF
 # train() ends with a summary row, and a script may train again into the same log (trial 30)
 
@@ -56,7 +56,7 @@ def _info(message: str) -> None:
     print(f"phasewatch: {message}", file=sys.stderr, flush=True)
 
 
-class LiveWatch:
+class LiveWatch(LiveMessages):
     """Replay or follow one log with a `PhaseMonitor`; iterate `alerts()`, then read `result`.
 
     `metric`/`direction`/`aggregate` (the mean of several validation sets) as in `analyze`;
@@ -314,80 +314,6 @@ class LiveWatch:
             if event.name in STAGE_EVENTS and key not in self._applied:
                 self._applied.add(key)
                 self.monitor.mark_event(event.step, event.name)
-
-    # ------------------------------------------------------------------ messages
-    def _resumed(self, previous: int, step: int) -> None:
-        from phasewatch.resumes import MAX_RESUMES  # numpy: not at import (start-up time)
-
-        self.result.resumes.append((previous, step))
-        count = len(self.result.resumes)
-        if count > MAX_RESUMES:
-            if count == MAX_RESUMES + 1:
-                self.notice(f"{self.source.source}: the step counter keeps going back, more "
-                            "often than a run is resumed: the file interleaves the records of "
-                            "several writers (two launches of the same run, several ranks); "
-                            "further steps back are counted, not shown")
-            return
-        from phasewatch.resumes import went_back
-        from phasewatch.step_units import at
-
-        unit = self.source.info.step_unit
-        how = (f"the monitor rewinds to {at(step, unit)} and drops the earlier records from it "
-               "on" if self._resolver is None or self._resolver.can_rewind else
-               "this monitor cannot rewind: re-logged values are ignored")
-        self.notice(f"{getattr(self.source, 'reading', self.source.source)}: "
-                    f"{went_back(previous, step, unit)}; {how}")
-
-    def _bad_line(self, file: Path, lineno: int, reason: str) -> None:
-        self._bad_lines += 1
-        if self._bad_lines <= MAX_LINE_WARNINGS:
-            self.notice(f"{file}:{lineno}: skipped a line that is not a valid record: {reason}")
-        if self._bad_lines == MAX_LINE_WARNINGS:
-            self.notice(f"{file}: further bad lines are counted, not shown")
-
-    def _report_warnings(self) -> None:
-        warnings = self.source.warnings
-        for warning in warnings[self._warned:]:
-            self.notice(f"{self.source.source}: {warning}")
-        self._warned = len(warnings)
-
-    def _caught_up(self) -> None:
-        """Each time the follower has read all there is."""
-        if not self._said_following:
-            self._said_following = True
-            n = self._resolver.records if self._resolver is not None else len(self.choice.held)
-            self.say(f"following {self.given_path} (caught up after {counted(n, 'record')}; "
-                     "Ctrl-C to stop)")
-        if self.monitor is None and self.choice.held and not self._said_holding:
-            self._said_holding = True
-            if self.metric_option:  # chosen already: no advice to choose one
-                self.say(f"no '{self.metric_option}' in the records yet; holding them until "
-                         "it appears or the log ends")
-            else:
-                self.say("no held-out metric with 3 values yet (an evaluation's accuracy, "
-                         "loss or score: eval/accuracy, val_acc, eval_reward...) nor the run's "
-                         "declared one; holding them until there is one or the log ends "
-                         "(pass --metric to choose one now)")
-        self._check_missing()
-
-    def _check_missing(self) -> None:
-        if self.warned_missing or self.metric_option is None:
-            return
-        from phasewatch.presets import aliases_for, hf_spelling
-        from phasewatch.run import unknown_metric_message
-
-        if self.monitor is not None:
-            missing = bool(self.monitor.missing_metrics()) and self.monitor.n_records_ > 0
-            names = self.monitor.metrics_seen
-        else:
-            names = list(self.choice.names)
-            missing = bool(names) and self.metric_option not in names \
-                and self.metric_option not in aliases_for(names) \
-                and hf_spelling(self.metric_option, names) is None
-        if missing:
-            self.warned_missing = True
-            self.notice(unknown_metric_message(self.metric_option, names)
-                        .replace("in this run", "in the records so far"))
 
     def _finish(self) -> None:
         self._check_missing()
