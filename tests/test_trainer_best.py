@@ -5,6 +5,8 @@ metric analysed, live as offline; found from a trainer_state.json's `best_metric
 
 import json
 
+import pytest
+
 from phasewatch.cli import main
 
 
@@ -47,7 +49,12 @@ def test_a_declared_loss_changes_nothing(capsys, tmp_path):
     assert code == 0 and json.loads(out)["runs"][0]["metric"] == "eval_accuracy"
 
 
-def test_a_trainer_states_best_metric_names_the_metric_it_kept_its_best_by(capsys, tmp_path):
+@pytest.mark.parametrize("kept", [
+    {"best_global_step": 8280},
+    # before transformers 4.52 only best_model_checkpoint held the step (written on Windows here)
+    {"best_model_checkpoint": "D:\\runs\\sentiment\\checkpoint-8280"},
+])
+def test_a_trainer_states_best_metric_names_the_metric_it_kept_its_best_by(capsys, tmp_path, kept):
     """A sentiment run: accuracy best at the majority-class checkpoint, macro-F1 (its
     metric_for_best_model, kept only as best_metric 0.246 at step 8280) best later."""
     history = []
@@ -55,8 +62,8 @@ def test_a_trainer_states_best_metric_names_the_metric_it_kept_its_best_by(capsy
         history.append({"step": step, "epoch": i + 1.0, "eval_accuracy": 0.902 - 0.05 * (i % 3 == 1),
                         "eval_macro_f1": [0.19, 0.2, 0.21, 0.22, 0.23, 0.235, 0.24, 0.246, 0.24, 0.235][i],
                         "eval_loss": 0.4})
-    state = {"global_step": 10350, "max_steps": 10350, "best_metric": 0.246,
-             "best_global_step": 8280, "log_history": history}
+    state = {"global_step": 10350, "max_steps": 10350, "best_metric": 0.246, **kept,
+             "log_history": history}
     path = tmp_path / "trainer_state.json"
     path.write_text(json.dumps(state))
     code, out, _ = run_cli(capsys, "analyze", path, "--format", "json")
@@ -64,25 +71,6 @@ def test_a_trainer_states_best_metric_names_the_metric_it_kept_its_best_by(capsy
     assert code == 0 and run["metric"] == "eval_accuracy"
     assert ("the Trainer kept its best checkpoint by eval_macro_f1 (its best_metric, 0.246 at step "
             "8280), not by eval_accuracy: pass --metric eval_macro_f1 to judge the run by it") \
-        in run["warnings"]
-
-
-def test_an_older_trainer_state_names_its_best_step_by_the_checkpoint_folder(capsys, tmp_path):
-    """Before transformers 4.52 a trainer_state.json had no best_global_step, only
-    best_model_checkpoint: the metric the Trainer kept its best checkpoint by is still named
-    (a path written on Windows too)."""
-    f1 = [0.19, 0.21, 0.23, 0.246, 0.24]
-    history = [{"step": 1000 * (i + 1), "eval_accuracy": 0.902 - 0.05 * (i % 2), "eval_macro_f1": v}
-               for i, v in enumerate(f1)]
-    state = {"global_step": 5000, "max_steps": 5000, "best_metric": 0.246,
-             "best_model_checkpoint": "D:\\runs\\sentiment\\checkpoint-4000", "log_history": history}
-    path = tmp_path / "trainer_state.json"
-    path.write_text(json.dumps(state))
-    code, out, _ = run_cli(capsys, "analyze", path, "--format", "json")
-    run = json.loads(out)["runs"][0]
-    assert code == 0 and run["metric"] == "eval_accuracy"
-    assert ("the Trainer kept its best checkpoint by eval_macro_f1 (its best_metric, 0.246 at step "
-            "4000), not by eval_accuracy: pass --metric eval_macro_f1 to judge the run by it") \
         in run["warnings"]
 
 
