@@ -163,7 +163,11 @@ def row_warnings(notes: list[RowNote], resumed: list[tuple[int, int]] = ()) -> l
             out.append(summary_warning(note.name, *note.summary))
         if note.steps:
             kinds.setdefault((note.mean, note.k, note.steps, note.rows, note.n_steps), []).append(note)
-    for (mean, k, steps, rows, n_steps), same in kinds.items():
+    # in name order: the bulk and the line-by-line readers meet a step's metrics in different
+    # orders, and must say the same (a property test found "acc, loss" against "loss, acc")
+    for (mean, k, steps, rows, n_steps), same in sorted(
+            kinds.items(), key=lambda kind: min(n.name for n in kind[1])):
+        same = sorted(same, key=lambda n: n.name)
         names = ", ".join(n.name for n in same[:NAMES_SHOWN]) + (
             f" and {len(same) - NAMES_SHOWN} more" if len(same) > NAMES_SHOWN else "")
         if mean:

@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from phasewatch.io import jsonl, native
@@ -86,6 +86,9 @@ line_kind = st.sampled_from(["row", "row", "row", "row", "blank", "garbage", "na
 @given(rows=st.lists(st.tuples(line_kind, row), min_size=1, max_size=40),
        step_key=st.sampled_from(["step", "global_step", "_step"]), crlf=st.booleans(),
        parser=st.sampled_from([jsonl.LineParser, native.LineParser]))
+# the two readers met a step's metrics in different orders: "acc, loss" against "loss, acc"
+@example(rows=[("row", (0, {"loss": 0.0, "acc": 0.0})), ("row", (0, {"loss": 1.0, "acc": 1.0}))],
+         step_key="step", crlf=False, parser=jsonl.LineParser)
 def test_fuzz_bulk_equals_line_path(tmp_path, rows, step_key, crlf, parser):
     rows[0] = ("row", (0, rows[0][1][1]))  # the first line is a record (else bulk declines)
     text = []
