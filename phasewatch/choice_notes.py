@@ -185,8 +185,8 @@ def loss_beside_score_note(run: Run, chosen: str) -> str | None:
     nDCGs, none a headline), the scores are named."""
     if run.performance_metric:
         return None
-    if chosen == "eval/loss" and "eval/other_score" in roles_present(run):
-        scores = role_matches("eval/other_score", run.metrics)
+    scores = role_matches("eval/other_score", run.metrics) if chosen == "eval/loss" else []
+    if len(scores) > 1 and "eval/other_score" in roles_present(run):
         more = f" and {len(scores) - 4} more" if len(scores) > 4 else ""
         return (f"taking {run.own_name(chosen)}, the held-out loss, before {len(scores)} held-out "
                 f"scores none of which comes first ({', '.join(scores[:4])}{more}): pass --metric "

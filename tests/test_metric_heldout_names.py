@@ -173,3 +173,17 @@ def test_following_an_hf_log_waits_for_its_f1_and_agrees_with_the_replay(tmp_pat
     followed, replayed, result = follows_a_held_choice(tmp_path / "log.jsonl", lines, 8)
     assert result.metric == "eval_f1"
     assert_same(followed, replayed)
+
+
+def test_one_score_passed_over_for_too_few_values_is_said_once(capsys, tmp_path):
+    """An F1 logged twice beside an eval loss logged ten times: the loss is taken, and only the
+    "passing over" note says why (not also "before 1 held-out scores none of which comes
+    first", a note for several scores of one rank)."""
+    rows = [{"step": 10 * k, "eval_loss": 1.0 - 0.02 * k + 0.003 * (-1) ** k} for k in range(1, 11)]
+    rows[3]["eval_f1"], rows[6]["eval_f1"] = 0.3, 0.4
+    log = _write(tmp_path / "metrics.jsonl", rows)
+    offline = _analyze(capsys, log)
+    assert offline["metric"] == "eval_loss"
+    passed_over = ("taking eval_loss, passing over eval_f1 (2 values: too few for a trend (fewer "
+                   "than 3)); pass --metric to analyse it anyway")
+    assert [w for w in offline["warnings"] if "eval_f1" in w] == [passed_over]
