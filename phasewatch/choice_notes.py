@@ -1,8 +1,8 @@
 """What `analyze` and `watch` say of the metric they chose without `--metric`: why it was taken
 and which others the log holds that a user may mean (a held-out role passed over, the metric a
-Trainer kept its best checkpoint by, the held-out loss beside a held-out score, series that look like
-scores beside a train loss), and when a metric's direction is only the default's guess. The
-choice itself is `signals.choose_metric`'s; these notes never change it."""
+Trainer kept its best checkpoint by, the held-out loss beside a held-out score, series that look
+like scores beside a train loss), and when a metric's direction is only the default's guess.
+The choice itself is `signals.choose_metric`'s; these notes never change it."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def short_choice_note(run: Run, chosen: str) -> str | None:
     if n_chosen >= MIN_FOR_TREND:
         return None
     own = run.resolve_metric(chosen)
-    longer = sorted(((n, name) for name in run.metrics if name != own and not _bookkeeping(run, name)
+    longer = sorted(((n, name) for name in run.metrics
+                     if name != own and not _bookkeeping(run, name)
                      and (n := n_finite(run, name)) >= MIN_FOR_TREND), key=lambda t: (-t[0], t[1]))
     if not longer:
         return None
@@ -247,9 +248,10 @@ def guessed_direction_note(run: Run, metric: str, direction: str | None) -> str 
     """When the direction of `metric` is the default's guess: no --direction, none declared by
     the run, no role of it, and no word of its name says which way is better (trial 38b: a
     stereotype rate, lower is better, read as higher-is-better without a word: its "best" was
-    the run's most stereotyped batch). An entropy has no better direction, whatever its role (trial 39: RLOO's
-    entropy collapse 0.34 -> 0.07 was an "overfit" without a word); a KL or a gradient norm is
-    lower-is-better as a run's health, not as a score of its task, which is said too."""
+    the run's most stereotyped batch). An entropy has no better direction, whatever its role
+    (trial 39: RLOO's entropy collapse 0.34 -> 0.07 was an "overfit" without a word); a KL or a
+    gradient norm is lower-is-better as a run's health, not as a score of its task, which is
+    said too."""
     if direction or (run.direction in ("max", "min") and run.performance_metric in (None, metric)):
         return None
     own = run.own_name(metric) or metric  # (live, the metric may not be logged yet)

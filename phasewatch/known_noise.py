@@ -107,8 +107,8 @@ def constant_floor(values: np.ndarray, metric: str) -> tuple[KnownNoise, str] | 
     if not floor:
         return None
     magnitude, span = float(np.max(np.abs(y))), float(np.ptp(y))
-    note = (f"{metric} stays within {span:.2g} over its {y.size} evaluations, {span / magnitude:.2%} "
-            f"of its level {magnitude:.4g}: constant for any practical purpose, so it is judged "
+    note = (f"{metric} stays within {span:.2g} over its {y.size} evaluations, "
+            f"{span / magnitude:.2%} of its level {magnitude:.4g}: constant for any practical purpose, so it is judged "
             f"against a noise of {PRACTICAL_CHANGE:.1%} of that level ({floor:.2g}), the smallest "
             "change taken as real")
     return KnownNoise(floor, "floor"), note

@@ -148,8 +148,8 @@ def cadence_warning(steps: np.ndarray) -> str | None:
 
 
 def outlier_scale(values: np.ndarray) -> np.ndarray:
-    """The noise an outlier must stand out from, per point: `noise_scale`, or on a rate pinned at a bound
-    the noise of its readings off the bound (`off_bound_sd`, as the analysis judges it): its
+    """The noise an outlier must stand out from, per point: `noise_scale`, or on a rate pinned
+    at a bound the noise of its readings off the bound (`off_bound_sd`, as the analysis judges it): its
     readings at the bound differ by exactly 0, and a reward at 0 on 84 of 100 steps lost a
     2/16 among zeros as an outlier at step 22 while the same 2/16 at step 2 was its checkpoint
     (trial 39b). Never below the noise a series constant for any practical purpose is judged

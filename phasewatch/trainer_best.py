@@ -10,8 +10,8 @@ after an accuracy in the default order anyway), it is the metric `analyze` and `
 while its eval loss "overfit"). A `trainer_state.json` keeps no arguments, only `best_metric`
 and `best_global_step` (before transformers 4.52, only the step in `best_model_checkpoint`'s
 `checkpoint-N`: an ASR run kept checkpoint-3000 by its WER, 0.7432, while its eval loss,
-analysed, was best at step 1000, its worst WER, and nothing said so): the metric is the one evaluation whose value at that step is
-`best_metric`, where exactly one is; `watch` cannot know it before that step, so it is only
+analysed, was best at step 1000, its worst WER, and nothing said so): the metric is the one
+evaluation whose value at that step is `best_metric`, where exactly one is; `watch` cannot know it before that step, so it is only
 named (trial 38c: a sentiment run kept checkpoint-8280 by its macro-F1, 0.246, while its
 accuracy, analysed by default, was best at the majority-class checkpoint 1035).
 """
