@@ -98,7 +98,7 @@ def local_scale(values: np.ndarray, scale: float, half: int = LOCAL_HALF) -> np.
     if y.size <= width:
         return np.full(y.size, max(float(scale), noise_scale(y)))
     first = np.clip(np.arange(y.size) - half, 0, y.size - width)
-    local = np.array([noise_scale(y[a:a + width]) for a in first])
+    local = np.array([noise_scale(y[a:a + width]) for a in range(y.size - width + 1)])[first]
     repeats = float(np.mean(np.diff(y) == 0.0)) >= REPEAT_SHARE
     return np.where(local > (1.0 if repeats else LOCAL_RATIO) * float(scale), local, float(scale))
 

@@ -19,8 +19,8 @@ from phasewatch.plot import compare_figure, figure_data
 from phasewatch.run import Run
 
 
-def _state(path, metric, steps, values, extra=None):
-    rows = [{"step": int(s), "epoch": s / 1000, metric: float(v), **(extra or {})}
+def _state(path, metric, steps, values):
+    rows = [{"step": int(s), "epoch": s / 1000, metric: float(v)}
             for s, v in zip(steps, values)]
     path.mkdir()
     (path / "trainer_state.json").write_text(json.dumps({"log_history": rows}))

@@ -5,16 +5,12 @@ phasewatch.outliers.local_scale)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 import phasewatch
 from phasewatch.outliers import local_scale, spike_mask
 from phasewatch.signals import outlier_scale
-
-PAPER_RUNS = Path("/work/notes/s40/paper/runs")
 
 
 def native_run(folder, values, every=10, events=()):
@@ -100,13 +96,3 @@ def test_the_first_evaluations_after_a_stage_switch_are_no_outliers(tmp_path):
     unstaged = phasewatch.analyze(native_run(tmp_path / "u", y, events=[(750, "sft_to_rl")]),
                                   use_events=False)
     assert 760 in unstaged.extra["outlier_steps"]
-
-
-@pytest.mark.skipif(not PAPER_RUNS.is_dir(), reason="the paper trial's runs are not here")
-def test_the_paper_trials_runs():
-    rl = phasewatch.analyze(PAPER_RUNS / "rl_s2")
-    assert rl.extra.get("outlier_steps", []) == []  # 9 before, the best logged value among them
-    staged = phasewatch.analyze(PAPER_RUNS / "sft_then_rl_s1")
-    assert staged.extra.get("outlier_steps", []) == []
-    assert [p.name for p in staged.phases if p.start_step >= 750][:2] == \
-        ["disruption", "readaptation"]
