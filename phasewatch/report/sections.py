@@ -194,7 +194,7 @@ def seed_band(curves: list[np.ndarray], points: int = GRID_POINTS, breaks=(), ba
     Each seed is smoothed as the paper figures smooth it (`phasewatch.plot.seeds`: a centred
     Gaussian, sd 1/60 of the range, cut at `breaks`), so the band is about the curves' course,
     not about each evaluation's noise; returns the smoothing too, for the legend."""
-    from phasewatch.plot.seeds import band_limits, clip_band, metric_bounds
+    from phasewatch.plot.seeds import band_limits, clip_band
     from phasewatch.plot.smoothing import Smoothing
 
     lo, hi = max(c[0, 0] for c in curves), min(c[-1, 0] for c in curves)
