@@ -28,9 +28,9 @@ import re
 import time
 from pathlib import Path
 
-_GLOBAL_STEP = re.compile(rb'"global_step"\s*:\s*(\d+)')
 _CURRENT_STEPS = re.compile(rb'"current_steps"\s*:\s*(\d+)')
 TAIL_BYTES = 4096
+MAX_CACHED = 64
 
 
 def _mtime(path: Path) -> float | None:
@@ -38,15 +38,6 @@ def _mtime(path: Path) -> float | None:
         return os.stat(path).st_mtime
     except OSError:
         return None
-
-
-def _global_step(state: Path) -> int | None:
-    try:
-        with state.open("rb") as fh:
-            found = _GLOBAL_STEP.search(fh.read(2048))
-    except OSError:
-        return None
-    return int(found[1]) if found else None
 
 
 def _last_step(log: Path) -> int | None:
@@ -73,11 +64,26 @@ def _clock(seconds: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(seconds))
 
 
+_cache: dict[tuple, list[Path]] = {}
+
+
 def new_checkpoints(folder: Path) -> list[Path]:
     """The `checkpoint-N/trainer_state.json` files of `folder` saved after its own
     trainer_state.json and holding another history than its (a new run's), lowest step first.
     One that holds the start of its history makes it none: the folder is a copy (`cp -r` gives
-    its files new times in any order), and the smallest file, read first, tells."""
+    its files new times in any order), and the smallest file, read first, tells. Kept while
+    `folder_stamp` is unchanged: finding the folder's run and each read of its follow asked
+    again, and parsed every history each time (a folder and two checkpoints: 10 parses of each
+    in three reads of an unchanged folder)."""
+    key = (Path(folder).absolute(), folder_stamp(folder))
+    if key not in _cache:
+        if len(_cache) >= MAX_CACHED:
+            _cache.clear()
+        _cache[key] = _new_checkpoints(folder)
+    return list(_cache[key])
+
+
+def _new_checkpoints(folder: Path) -> list[Path]:
     from phasewatch.folders import _subdirs, checkpoint_step
 
     state = folder / "trainer_state.json"
@@ -111,9 +117,11 @@ def previous_run(folder: Path) -> str | None:
     written = _mtime(state)
     if written is None:
         return None
+    from phasewatch.io.trainer_state import global_step_of
+
     when = f"last written {_clock(written)}"
     log = folder / "trainer_log.jsonl"
-    log_time, step = _mtime(log), _global_step(state)
+    log_time, step = _mtime(log), global_step_of(state)
     if log_time is not None and log_time > written and step is not None:
         last = _last_step(log)
         if last is not None and last < step:

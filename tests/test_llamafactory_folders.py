@@ -163,6 +163,42 @@ def test_a_new_runs_checkpoint_makes_the_state_a_previous_runs(tmp_path):
     assert "checkpoint-50/trainer_state.json, saved since" in found.note
 
 
+def test_a_previous_runs_folder_is_parsed_once_while_unchanged(tmp_path, monkeypatch):
+    """Finding the folder's run and each read of its follow asked which checkpoints are the
+    new run's: every history was parsed again, though nothing had changed (a folder and two
+    checkpoints: each history 2 times to find the run, 10 more in three follow reads)."""
+    from phasewatch import stale_state
+    from phasewatch.followed_states import CheckpointStates
+    from phasewatch.io import open_source
+
+    rows = _sft_rows()
+    folder = tmp_path / "hf"
+    folder.mkdir()
+    (folder / "trainer_state.json").write_text(_state(rows, 200, 200))
+
+    def save(step: int, later: float) -> Path:
+        new = [dict(r, loss=r.get("loss", 0) + 1) for r in rows[:step // 5]]
+        (folder / f"checkpoint-{step}").mkdir()
+        saved = folder / f"checkpoint-{step}" / "trainer_state.json"
+        saved.write_text(_state(new, step, 200))
+        _later(saved, later)
+        return saved
+
+    saved = save(50, 5.0)
+    parsed, history = [], stale_state._history
+    monkeypatch.setattr(stale_state, "_history", lambda p: parsed.append(p) or history(p))
+    found = single_run(folder)
+    assert found.path == saved
+    source = CheckpointStates(open_source(found.path, follow=True), folder)
+    for _ in range(3):
+        list(source.read(final=False))
+    assert sorted(parsed) == [saved, folder / "trainer_state.json"]
+    # a new checkpoint changes the folder: asked again
+    newer = save(60, 10.0)
+    assert single_run(folder).path == newer
+    assert len(parsed) == 5  # the three histories, once each
+
+
 def test_real_trainer_rerun_into_a_followed_folder(tmp_path):
     """The real HF Trainer with LLaMA-Factory's log callback (its on_init_end and on_log, as in
     llamafactory/train/callbacks.py) trains twice into one folder; the follow is started on the

@@ -57,20 +57,33 @@ _GLOBAL_STEP = re.compile(rb'"global_step"\s*:\s*(\d+)')
 _MAX_STEPS = re.compile(rb'"max_steps"\s*:\s*(\d+)')
 
 
+def global_step_of(path: Path) -> int | None:
+    """The `global_step` of a trainer_state.json, from its head, not parsed: the Trainer writes
+    its keys sorted, `global_step` before the history (None when it is not there)."""
+    try:
+        with Path(path).open("rb") as fh:
+            found = _GLOBAL_STEP.search(fh.read(2048))
+    except OSError:
+        return None
+    return int(found[1]) if found else None
+
+
 def file_reached_max_steps(path: Path) -> bool:
     """`reached_max_steps` of a checkpoint's trainer_state.json before it is read: its history
     is then the whole run's. Read from the file's ends, not parsed: the Trainer writes its keys
-    sorted, `global_step` before the history and `max_steps` after it (a file written otherwise
-    reads as not the end, and the caller says which file it read)."""
+    sorted, `global_step` before the history (`global_step_of`) and `max_steps` after it (a file
+    written otherwise reads as not the end, and the caller says which file it read)."""
+    step = global_step_of(path)
+    if step is None:
+        return False
     try:
         with path.open("rb") as fh:
-            head = fh.read(2048)
             fh.seek(max(0, path.stat().st_size - 65536))  # the settings after the history
             tail = fh.read()
     except OSError:
         return False
-    step, planned = _GLOBAL_STEP.search(head), _MAX_STEPS.search(tail)
-    return bool(step and planned and 0 < int(planned[1]) <= int(step[1]))
+    planned = _MAX_STEPS.search(tail)
+    return bool(planned and 0 < int(planned[1]) <= step)
 
 
 def sniff(path: Path, head: bytes) -> bool:
