@@ -354,13 +354,14 @@ def single_run(path: str | Path) -> Found:
         return runs[0]
     if not runs:
         raise no_log_in_folder(path)
-    shown = ", ".join(_relative(r.name, path) for r in runs[:8])
+    shown = ", ".join(relative(r.name, path) for r in runs[:8])
     more = f", ... ({len(runs)} in all)" if len(runs) > 8 else ""
     raise InputError(f"this folder holds {len(runs)} runs ({shown}{more}); pass one of them, "
                      "or give the folder to analyze/plot/inspect, which take each", path)
 
 
-def _relative(path: Path, root: Path) -> str:
+def relative(path: Path, root: Path) -> str:
+    """`path` as shown from `root` (`..` where it is outside), or whole on another drive."""
     try:
         return os.path.relpath(path, root)
     except ValueError:

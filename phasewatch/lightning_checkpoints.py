@@ -104,13 +104,16 @@ def version_folder(*paths: str | Path | None) -> Path | None:
     """The first of `paths` whose log is in a Lightning logger's version folder (a follow
     started before `fit` sees no checkpoint yet): its folder is `version_N`, or holds
     hparams.yaml or a checkpoints folder."""
+    from phasewatch.io.lightning_folder import HPARAMS
+    from phasewatch.lightning_versions import version_of
+
     for path in paths:
         if path is None:
             continue
         path = Path(path)
         start = path if path.is_dir() else path.parent
-        if (re.fullmatch(r"version_\d+", start.name) is not None
-                or (start / "hparams.yaml").is_file() or (start / CHECKPOINTS).is_dir()):
+        if (version_of(path) is not None
+                or (start / HPARAMS).is_file() or (start / CHECKPOINTS).is_dir()):
             return path
     return None
 

@@ -27,15 +27,13 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from phasewatch.errors import InputError
+from phasewatch.io.lightning_folder import HPARAMS, VERSION
 
-_VERSION = re.compile(r"^version_(\d+)$")
 SAME = 0.9  # share of the smaller version's (metric, step) points two versions of one run share
 CLOSE = 1e-6  # relative: a float32 against the float64 written of it
 MAX_CACHED = 64
@@ -44,7 +42,8 @@ MAX_CACHED = 64
 @dataclass(frozen=True)
 class _Log:
     """One version's log, as compared: its (metric, step) -> value points, its first and last
-    steps and its metrics."""
+    steps, its metrics and its hparams.yaml (read once: each comparison parsed both files
+    again, 10 parses for one `find_runs` of a folder of four versions)."""
 
     folder: Path
     found: object  # folders.Found
@@ -53,10 +52,11 @@ class _Log:
     first: int
     last: int
     names: frozenset
+    hparams: dict | None  # `lightning_hparams`: None when the version has no hparams.yaml
 
     @property
     def number(self) -> int:
-        return int(_VERSION.match(self.folder.name).group(1))
+        return int(VERSION.fullmatch(self.folder.name).group(1))
 
 
 def versions(folder: Path) -> list[Path] | None:
@@ -66,9 +66,9 @@ def versions(folder: Path) -> list[Path] | None:
         subdirs = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
     except OSError:
         return None
-    if len(subdirs) < 2 or not all(_VERSION.match(p.name) for p in subdirs):
+    if len(subdirs) < 2 or not all(VERSION.fullmatch(p.name) for p in subdirs):
         return None
-    return sorted(subdirs, key=lambda p: int(_VERSION.match(p.name).group(1)))
+    return sorted(subdirs, key=lambda p: int(VERSION.fullmatch(p.name).group(1)))
 
 
 def logger_runs(folder: Path, own: Callable[[Path], list]) -> list | None:
@@ -112,7 +112,7 @@ def resumed(folder: Path, found: list) -> list:
 def version_of(path: Path) -> Path | None:
     """The `version_N` folder of a log (the folder itself, or a file in it), else None."""
     folder = path if path.is_dir() else path.parent
-    return folder if _VERSION.match(folder.name) else None
+    return folder if VERSION.fullmatch(folder.name) else None
 
 
 def continued_versions(path: str | Path) -> list[tuple[Path, int]]:
@@ -136,14 +136,15 @@ def resumed_by(path: Path) -> Path | None:
     log continues it: `_continues`), the same reader's first (CSVLogger's version continues
     CSVLogger's, not its TensorBoard twin), then the lowest; None when there is none yet."""
     folder = version_of(path)
-    if folder is None or versions(folder.parent) is None:
+    found_versions = versions(folder.parent) if folder is not None else None
+    if found_versions is None:
         return None
     from phasewatch.folders import run_of_version
 
     mine, _ = _logs([(folder, run_of_version(folder))])
     if not mine or mine[0].found.path != path:
         return None
-    later = [v for v in versions(folder.parent) if _number(v)[0] > mine[0].number]
+    later = [v for v in found_versions if _number(v)[0] > mine[0].number]
     logs, _ = _logs([(v, run_of_version(v)) for v in later])
     resumes = [log for log in logs if _continues(mine[0], log)]
     if not resumes:
@@ -154,14 +155,14 @@ def resumed_by(path: Path) -> Path | None:
 def _chain(folder: Path, found: list) -> list[_Log]:
     """The versions a version folder's one run is read after, then its own: [its log] when it
     is no resume, [] when it is not one version's one log."""
-    if len(found) != 1 or not _VERSION.match(folder.name) \
-            or versions(folder.parent) is None:
+    found_versions = versions(folder.parent) if VERSION.fullmatch(folder.name) else None
+    if len(found) != 1 or found_versions is None:
         return []
     logs, _ = _logs([(folder, found)])
     if not logs or logs[0].first <= 0:
         return logs
     log = logs[0]
-    earlier = [v for v in versions(folder.parent) if _number(v)[0] < log.number]
+    earlier = [v for v in found_versions if _number(v)[0] < log.number]
     from phasewatch.folders import run_of_version
 
     candidates, _ = _logs([(v, run_of_version(v)) for v in earlier])
@@ -178,14 +179,14 @@ def _chain(folder: Path, found: list) -> list[_Log]:
 
 def _found(chain: list[tuple[_Log, list[_Log]]]):
     """The Found of one run: its last version's log, read after the earlier ones (`parts`)."""
-    from phasewatch.folders import Found
+    from phasewatch.folders import Found, relative
 
     notes = []
     pairs = [f"{', '.join(t.folder.name for t in twins)} "
              f"{'holds' if len(twins) == 1 else 'hold'} the same records as {log.folder.name}"
              for log, twins in chain if twins]
     if pairs:
-        read = ", ".join(_shown(log.found.path, log.folder.parent) for log, twins in chain
+        read = ", ".join(relative(log.found.path, log.folder.parent) for log, twins in chain
                          if twins)
         notes.append(f"{'; '.join(pairs)} (the loggers of one Trainer, such as CSVLogger and "
                      f"TensorBoardLogger in one save_dir): read once, from {read}")
@@ -228,9 +229,7 @@ def _close(x: float, y: float) -> bool:
 
 def _same_hparams(a: _Log, b: _Log) -> bool:
     """Whether two versions' hparams.yaml are equal, where both have one that reads."""
-    from phasewatch.io.lightning_folder import lightning_hparams
-
-    mine, theirs = lightning_hparams(a.folder), lightning_hparams(b.folder)
+    mine, theirs = a.hparams, b.hparams
     return not mine or not theirs or mine == theirs
 
 
@@ -259,9 +258,10 @@ _cache: dict[tuple, _Log | None] = {}
 def _read(folder: Path, found) -> _Log | None:
     """The version's log as compared, None when it holds no record yet."""
     path = Path(found.path)
-    key = (folder, path, _signature(path))
+    key = (folder, path, _signature(path, folder))
     if key in _cache:
         return _cache[key]
+    from phasewatch.io.lightning_folder import lightning_hparams
     from phasewatch.values import to_float
 
     module = _reader(path)
@@ -277,7 +277,7 @@ def _read(folder: Path, found) -> _Log | None:
         source.close()
     steps = [step for _, step in points]
     log = _Log(folder, found, module.FORMAT, points, min(steps), max(steps),
-               frozenset(name for name, _ in points)) if points else None
+               frozenset(name for name, _ in points), lightning_hparams(folder)) if points else None
     if len(_cache) >= MAX_CACHED:
         _cache.clear()
     _cache[key] = log
@@ -308,14 +308,19 @@ def after_earlier_versions(parts: tuple[Path, ...], source, notice=None):
     from phasewatch.io.rotated import RotatedLog
 
     opened = [open_log(part, notice=notice) for part in parts]
-    names = [_shown(part, part.parent.parent if part.is_file() else part.parent)
+    from phasewatch.folders import relative
+
+    names = [relative(part, part.parent.parent if part.is_file() else part.parent)
              for part in parts]
     return RotatedLog(opened, source, names)
 
 
-def _signature(path: Path) -> tuple:
-    """What changes when a log grows: its files' sizes and times (a folder's event files)."""
+def _signature(path: Path, folder: Path) -> tuple:
+    """What changes when a log grows: its files' sizes and times (a folder's event files), and
+    its version's hparams.yaml (kept in its `_Log`; a logger writes it at the start)."""
     files = [path] if not path.is_dir() else sorted(p for p in path.iterdir() if p.is_file())
+    if folder / HPARAMS not in files:
+        files.append(folder / HPARAMS)
     out = []
     for file in files:
         try:
@@ -327,12 +332,6 @@ def _signature(path: Path) -> tuple:
 
 
 def _number(path: Path) -> tuple[int, str]:
-    match = _VERSION.match(Path(path).name)
+    match = VERSION.fullmatch(Path(path).name)
     return (int(match.group(1)), "") if match else (1 << 62, str(path))
 
-
-def _shown(path: Path, root: Path) -> str:
-    try:
-        return os.path.relpath(path, root)
-    except ValueError:
-        return str(path)

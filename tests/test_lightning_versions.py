@@ -119,6 +119,25 @@ def test_a_resumed_version_is_read_after_the_version_it_continues(tmp_path):
     assert len(_acc(read_run(root / "version_0"))) == 29
 
 
+def test_each_versions_hparams_are_read_once(tmp_path, monkeypatch):
+    """Each comparison of two versions parsed both hparams.yaml again (four versions: 14
+    parses for one `find_runs`, 4 of them the readers'): now one a version for the comparisons."""
+    from phasewatch.io import lightning_folder
+
+    root = tmp_path / "lightning_logs"
+    _resumed(root)
+    _csv(root / "version_2", _curve(seed=2))
+    _csv(root / "version_3", _curve(seed=3)[:20], hparams="lr: 0.003\nseed: 0\n")
+    read, hparams = [], lightning_folder.lightning_hparams
+    monkeypatch.setattr(lightning_folder, "lightning_hparams",
+                        lambda folder: read.append(Path(folder).name) or hparams(folder))
+    assert len(find_runs(tmp_path)) == 3
+    assert sorted(read) == sorted(f"version_{n}" for n in range(4) for _ in range(2))
+    read.clear()
+    # a read of the resume: each of its versions' readers, none for the (unchanged) comparisons
+    assert read_run(root / "version_1").warnings and sorted(read) == ["version_0", "version_1"]
+
+
 @pytest.mark.parametrize("how", ["from step 0", "other hparams"])
 def test_a_version_that_is_no_resume_is_a_run_of_its_own(tmp_path, how):
     root = tmp_path / "lightning_logs"

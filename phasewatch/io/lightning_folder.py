@@ -29,7 +29,7 @@ MAX_BYTES = 1 << 20  # a bigger file is not a logger's hparams
 PLACEHOLDER = "hp_metric"
 PLACEHOLDER_VALUE = -1.0
 DEFAULT_LOGGER_NAME = "lightning_logs"
-_VERSION = re.compile(r"version_\d+")
+VERSION = re.compile(r"version_(\d+)")  # a logger's version folder (`fullmatch`)
 _WORDS = {"true": True, "false": False, "null": None, "~": None, "": None}
 
 
@@ -109,7 +109,7 @@ def run_name(folder: Path) -> str | None:
     """`<experiment>/version_N` of a Lightning version folder: its logger's name, or the folder
     above it when that is Lightning's default; None for a folder not named `version_N`."""
     folder = Path(folder).absolute()
-    if not _VERSION.fullmatch(folder.name):
+    if not VERSION.fullmatch(folder.name):
         return None
     above = folder.parent
     if above.name == DEFAULT_LOGGER_NAME and above.parent.name:
