@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from phasewatch.errors import InputError
+from phasewatch.folders import find_runs, store_members
 
 EXIT_SOME_FAILED = 4
 """Exit code of analyze/plot/inspect when some of several runs could not be read or analysed
@@ -18,8 +19,6 @@ def expand(paths: list[str]) -> list[str]:
     """PATH arguments -> one entry per run: a folder of runs and a store of several runs
     (`mlflow.db`, a Trackio project) become their runs (in order), any other argument stays
     as given (a missing path keeps its error for its own row)."""
-    from phasewatch.folders import find_runs, store_members  # (folders names this module's)
-
     out: list[str] = []
     for arg in paths:
         path = Path(arg)

@@ -70,6 +70,12 @@ def checkpoint_step(path: str | os.PathLike) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def trainer_output_folder(state: Path) -> Path:
+    """The HF output folder of a `trainer_state.json`: its own folder, or a `checkpoint-N/`'s
+    parent."""
+    return state.parent.parent if checkpoint_step(state.parent.name) is not None else state.parent
+
+
 def is_split_name(name: str) -> bool:
     """A sub-folder name of `SPLIT_NAMES`, or a validation split named by its user
     (`dev-validation/` beside `train/`: `presets.is_named_validation_split`)."""

@@ -33,7 +33,7 @@ class ResumesFollowed(WrappedSource):
     def __init__(self, source, given: Path, logger: Path, say: Callable[[str], None]):
         super().__init__(source)
         self._given, self._logger, self._say = given, logger, say
-        self._stamp: tuple | None = self._versions_stamp()
+        self._stamp: tuple = self._versions_stamp()
         self._checked = 0.0
 
     @classmethod
@@ -75,7 +75,7 @@ class ResumesFollowed(WrappedSource):
         from phasewatch.lightning_versions import open_log, resumed_by
 
         stamp = self._versions_stamp()
-        new_version = [name for name, _ in stamp] != [name for name, _ in self._stamp or ()]
+        new_version = [name for name, _ in stamp] != [name for name, _ in self._stamp]
         if stamp == self._stamp or not new_version \
                 and time.monotonic() - self._checked < CHECK_EVERY:
             return False

@@ -174,7 +174,7 @@ class TrainerFolderWait:
         self._records = False  # the log has records
         self._told = False
         self.began = time.time()
-        self._ended = ""  # what the wait for a new run into the folder has said (`_ended_run`)
+        self._ended = False  # whether the wait for a new run into the folder was said (`_ended_run`)
 
     def _ended_run(self) -> bool:
         """Whether to wait because the folder's trainer_state.json says its run ended before
@@ -189,7 +189,7 @@ class TrainerFolderWait:
         if not self.active:
             self.active, self.since = True, time.monotonic()
         if not self._ended:
-            self._ended = "ended"
+            self._ended = True
             self.say(f"{self.folder}: trainer_state.json says its run ended before this follow "
                      "began: waiting for a new run into the folder (a rerun into the same "
                      "output_dir); --idle-exit or a stop reads the ended run, as a replay does")

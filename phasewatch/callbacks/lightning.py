@@ -43,17 +43,19 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
     @property
     def best_saved_step(self) -> int | None:
         """The logged step of the saved model to keep (its file: `best_checkpoint`)."""
-        files = self._files()
-        return self.host.best_saved_step(
-            (lambda step: True) if files is None else files.__contains__)
+        return self._saved(self._files())
 
     @property
     def best_checkpoint(self) -> str | None:
         """The file of `best_saved_step` in a ModelCheckpoint's folder (None: nothing saved
         there, or no ModelCheckpoint)."""
-        files = self._files() or {}
-        step = self.best_saved_step
-        return None if step is None or step not in files else str(files[step])
+        files = self._files()  # one listing for the step and its file
+        step = self._saved(files)
+        return None if step is None or not files or step not in files else str(files[step])
+
+    def _saved(self, files: dict[int, Path] | None) -> int | None:
+        return self.host.best_saved_step(
+            (lambda step: True) if files is None else files.__contains__)
 
     def _files(self) -> dict[int, Path] | None:
         """The ModelCheckpoint folders' files by logged step, as they are now; None without a

@@ -56,13 +56,6 @@ def sniff(path: Path, head: bytes) -> bool:
     return bool(first) and STEP_KEY in first
 
 
-def output_folder(state: Path) -> Path:
-    """The output folder of a `trainer_state.json` (its own, or a `checkpoint-N/`'s)."""
-    from phasewatch.folders import checkpoint_step
-
-    return state.parent.parent if checkpoint_step(state.parent.name) is not None else state.parent
-
-
 def is_output_folder(folder: Path, own: Path | None = None) -> bool:
     """Whether `folder` is a LLaMA-Factory output folder: its `trainer_log.jsonl`, or the
     arguments it pickled into `training_args.bin` (in `folder` or `own`, a checkpoint of it) are
@@ -98,7 +91,9 @@ def reads_token_accuracy(state: Path) -> bool:
     """Whether the `eval_accuracy` of the trainer_state.json at `state` is LLaMA-Factory's
     token accuracy: its folder is an output folder of LLaMA-Factory's, and no reward model's
     (module docstring)."""
-    folder = output_folder(state)
+    from phasewatch.folders import trainer_output_folder
+
+    folder = trainer_output_folder(state)
     return is_output_folder(folder, state.parent) and not any(
         (where / head).is_file() for where in {folder, state.parent} for head in VALUE_HEADS)
 

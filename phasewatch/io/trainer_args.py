@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.files import open_regular
-from phasewatch.folders import checkpoint_step
+from phasewatch.folders import trainer_output_folder
 from phasewatch.io.tensorboard import (
     CONFIG_TEXTS,
     RECORD_HEADER,
@@ -39,7 +39,7 @@ def trainer_arguments(state: Path) -> dict[str, Any]:
     """The arguments (over the model config) HF's TensorBoardCallback wrote beside the
     trainer_state.json at `state` (`<output>/trainer_state.json` or
     `<output>/checkpoint-N/trainer_state.json`), else {}."""
-    output = state.parent.parent if checkpoint_step(state.parent.name) is not None else state.parent
+    output = trainer_output_folder(state)
     starts = trainer_starts(output / "runs")
     if not starts:
         return {}

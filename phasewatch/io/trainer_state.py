@@ -33,9 +33,16 @@ from typing import Any
 
 from phasewatch.errors import InputError
 from phasewatch.files import open_regular
+from phasewatch.folders import trainer_output_folder
 from phasewatch.io.jsonlines import DECODER, loads
 from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.io.lines import as_step
+from phasewatch.io.llamafactory import (
+    reads_token_accuracy,
+    stated_stage,
+    token_accuracy_name,
+    token_accuracy_note,
+)
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import RecordCollector, Run, to_float
 
@@ -213,14 +220,11 @@ class Source(RecordSource):
     def _names(self, row: dict) -> dict:
         """A row's values, an LLaMA-Factory output folder's token accuracy renamed
         (`llamafactory.token_accuracy_name`; said once, in the run's warnings)."""
-        from phasewatch.io.llamafactory import token_accuracy_name, token_accuracy_note
-
         values = {key: v for key, v in row.items() if key != "step"}
         renames = {key: new for key in values if (new := token_accuracy_name(key)) is not None}
         if not renames:
             return values
         if self._token_accuracy is None:
-            from phasewatch.io.llamafactory import reads_token_accuracy
 
             self._token_accuracy = reads_token_accuracy(self.path)
         if not self._token_accuracy:
@@ -268,10 +272,9 @@ class Source(RecordSource):
         meta = doc if isinstance(doc, dict) else {}
         if meta:
             if self._arguments is None:  # the TrainingArguments beside it (`trainer_args`)
-                from phasewatch.io.llamafactory import output_folder, stated_stage
                 from phasewatch.io.trainer_args import trainer_arguments
 
-                self._arguments = {**trainer_arguments(path), **stated_stage(output_folder(path))}
+                self._arguments = {**trainer_arguments(path), **stated_stage(trainer_output_folder(path))}
             self.info.config = {**self._arguments, **{
                 key: v for key, v in meta.items()
                 if key != HISTORY_KEY and not isinstance(v, (dict, list))}}
