@@ -86,7 +86,8 @@ def nonblank_lines(block: Block, first_lineno: int = 1) -> tuple[Sequence[int], 
     a `range` when no line is blank (the usual block: no int object per line)."""
     stripped = list(map(bytes.strip, block.lines()))
     count = len(stripped)
-    if _LONE_CR.search(block.data, 0, block.end) or _LONE_CR.search(block.rest):
+    if (b"\r" in block.data or b"\r" in block.rest) and (  # memchr first: most logs have none
+            _LONE_CR.search(block.data, 0, block.end) or _LONE_CR.search(block.rest)):
         # a \r that ends no \r\n splits a line the newlines do not (tqdm's redraws): the
         # lines are numbered by the newlines; a CRLF log's lines are its newlines already
         numbers = _newline_numbers(block, first_lineno)
