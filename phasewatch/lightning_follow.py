@@ -20,9 +20,11 @@ from phasewatch.errors import InputError
 from phasewatch.io.wrapped import WrappedSource
 
 CHECK_EVERY = 2.0
-"""Seconds between looks at the versions while only their sizes change (the read log's twin
-grows with it all run long; each look reads the logs compared), at once when a version
-folder appears."""
+"""Seconds between looks at the versions while only their sizes change and the read log grows
+(its twin grows with it all run long; each look reads the logs compared); at once when a
+version folder appears, or a version grows while the read log does not (a resume's first
+records: its folder appears before them, and a look every 2 s lost the race with an --idle-exit
+of 2 s)."""
 
 
 class ResumesFollowed(WrappedSource):
@@ -33,7 +35,9 @@ class ResumesFollowed(WrappedSource):
     def __init__(self, source, given: Path, logger: Path, say: Callable[[str], None]):
         super().__init__(source)
         self._given, self._logger, self._say = given, logger, say
-        self._stamp: tuple = self._versions_stamp()
+        # nothing looked at yet: the first read looks (a version written between the folder's
+        # opening and this wrapping resumes the log unseen otherwise)
+        self._stamp: tuple = ()
         self._checked = 0.0
 
     @classmethod
@@ -49,8 +53,11 @@ class ResumesFollowed(WrappedSource):
         return Path(getattr(self._source, "file", None) or self._source.path)
 
     def read(self, final: bool = True):
-        yield from self._source.read(final)
-        if self._moved(final):
+        idle = True
+        for record in self._source.read(final):
+            idle = False
+            yield record
+        if self._moved(idle):
             yield from self._source.read(final)
 
     def _versions_stamp(self) -> tuple:
@@ -71,12 +78,12 @@ class ResumesFollowed(WrappedSource):
             out.append((version.name, tuple(files)))
         return tuple(out)
 
-    def _moved(self, final: bool) -> bool:
+    def _moved(self, idle: bool) -> bool:
         from phasewatch.lightning_versions import open_log, resumed_by
 
         stamp = self._versions_stamp()
         new_version = [name for name, _ in stamp] != [name for name, _ in self._stamp]
-        if stamp == self._stamp or not new_version \
+        if stamp == self._stamp or not (new_version or idle) \
                 and time.monotonic() - self._checked < CHECK_EVERY:
             return False
         self._stamp, self._checked = stamp, time.monotonic()

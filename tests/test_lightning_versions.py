@@ -233,3 +233,24 @@ def test_a_follow_moves_on_to_the_version_that_resumes_its_run(tmp_path):
     replayed, result = replay(tmp_path / "run", metric="val_acc", stop_on=())
     assert_same(followed, replayed)
     assert result.n_values == len(points)
+
+
+def test_a_resume_written_before_the_follow_wraps_its_source_is_still_followed(tmp_path):
+    """The folder was opened on version_0 and its resume, version_1, written before the follow
+    wrapped that source to look for resumes: the first read looks (the wrap's first look at the
+    versions counted version_1 as already seen, and the follow stayed on version_0 to its
+    --idle-exit: CI, session 40)."""
+    from phasewatch.followed_states import said_followed
+    from phasewatch.io import open_source
+
+    points = _curve(60)
+    root = tmp_path / "run" / "lightning_logs"
+    _csv(root / "version_0", points[:45])
+    source = open_source(tmp_path / "run", follow=True)
+    _csv(root / "version_1", points[30:])
+    said: list[str] = []
+    followed = said_followed(source, tmp_path / "run", said.append)
+    steps = [record.step for record in followed.read(final=False) if "val_acc" in record.values]
+    followed.close()
+    assert any("version_1 resumes the run" in m for m in said), said
+    assert steps[-1] == points[-1][0]
