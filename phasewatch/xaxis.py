@@ -280,7 +280,11 @@ def annotate(analysis, axis: XAxis | None, steps_count: str = "step") -> None:
 
 def relabel(fig, axis: XAxis | None) -> None:
     """Put the figure's shared step axis in the unit: ticks at round values of the unit, the
-    label names it. The data stay drawn against steps, so nothing else moves."""
+    label names it. The data stay drawn against steps, so nothing else moves.
+
+    Each tick is labelled with the round value it was placed for, not with that value read back
+    from its step: the round trip extrapolates past the counter's first row and lands a rounding
+    error away (an HF console log's epochs from 0.0236: the tick at epoch 0 read "3.469e-18")."""
     if axis is None:
         return
     from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
@@ -291,10 +295,12 @@ def relabel(fig, axis: XAxis | None) -> None:
     lo, hi = axes[0].get_xlim()
     ticks = MaxNLocator(nbins=6).tick_values(axis.at(lo), axis.at(hi))
     positions = [axis.step_at(t) for t in ticks]
+    placed = dict(zip(positions, (float(t) for t in ticks)))
     label = axis_label(axis.unit)
     for ax in axes:
         ax.xaxis.set_major_locator(FixedLocator(positions))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda s, _pos: f"{axis.at(s):.4g}"))
+        ax.xaxis.set_major_formatter(
+            FuncFormatter(lambda s, _pos: f"{placed.get(s, axis.at(s)):.4g}"))
         ax.set_xlim(lo, hi)
         if ax.get_xlabel():
             ax.set_xlabel(label)

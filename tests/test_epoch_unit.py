@@ -364,3 +364,30 @@ def test_in_step_unit_keeps_an_options_name_and_says_the_unit_it_takes():
         "the two apart")
     assert "(--planned-steps, the planned epochs)" in in_step_unit(FROM_START_HINT, "epoch")
     assert in_step_unit("--planned-steps 300 steps", "epoch") == "--planned-steps 300 epochs"
+
+
+def test_an_epoch_axis_labels_its_ticks_with_the_round_values_they_were_placed_for():
+    """An HF console log's epochs start at 0.0236 (the first logged row): the tick at epoch 0
+    lies before that row, and reading its value back from its step extrapolated to 3.469e-18,
+    printed as the figure's first tick label. The label is the round value the tick was put at."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from phasewatch.run import Run
+    from phasewatch.xaxis import relabel, x_axis
+
+    epochs = np.array([0.02356, 0.04711, 0.07067, 1.5, 3.0])  # as that log's rows print them
+    steps = np.round(epochs * 10_000).astype(np.int64)
+    run = Run.from_columns({"eval/loss": (steps, 1.0 / (1 + epochs)), "epoch": (steps, epochs)},
+                           "console", "t")
+    fig, ax = plt.subplots()
+    ax.plot(steps, 1.0 / (1 + epochs))
+    ax.set_xlim(-1000, 31_000)
+    relabel(fig, x_axis(run, "epoch"))
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    plt.close(fig)
+    assert labels and labels[0] == "0" and all("e-" not in t for t in labels), labels
