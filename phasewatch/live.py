@@ -153,6 +153,7 @@ class LiveWatch(LiveMessages):
         """Read what arrived, feed it, and decide whether to wait for more (`quiet`: when the
         log last grew, if it was opened after --idle-exit had passed)."""
         last_growth = time.monotonic()
+        idle_after = self._idle_after(source)
         while True:
             got = False
             for record in source.read(final=not self.follow):
@@ -170,7 +171,7 @@ class LiveWatch(LiveMessages):
             now = time.monotonic()
             if got:  # (a log opened once --idle-exit had passed: quiet since, `live_open`)
                 last_growth, quiet = (now if quiet is None else quiet), None
-            idle = self.idle_exit is not None and now - last_growth >= self.idle_exit
+            idle = idle_after is not None and now - last_growth >= idle_after
             if (source.info.finished and now - last_growth >= FINISH_GRACE) or idle:
                 # the run is over: read what is left as a replay does (an unterminated last
                 # line, a block only a next line would close)
@@ -185,6 +186,20 @@ class LiveWatch(LiveMessages):
             if self.stop.wait(self.poll):
                 yield from self._end("interrupted")
                 return
+
+    def _idle_after(self, source) -> float | None:
+        """Seconds without new records that end a follow: --idle-exit, but never less than
+        the quiet the log's writer keeps between two writes while its run goes on (W&B's
+        blocks, `RecordSource.quiet_between_writes`): sooner, a live run would be ended
+        between two of its writes (said once)."""
+        if self.idle_exit is None or not self.follow:
+            return None
+        quiet = getattr(source, "quiet_between_writes", 0.0)
+        if quiet <= self.idle_exit:
+            return self.idle_exit
+        self.say(f"{source.writes_in_blocks}: the follow is judged idle after {quiet:g} s "
+                 f"without new records, not the --idle-exit {self.idle_exit:g} s given")
+        return quiet
 
     def _stopped(self) -> bool:
         if self.stopped:

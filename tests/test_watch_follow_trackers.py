@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from watch_follower import Follower, assert_same, eval_curve, replay
@@ -45,6 +46,35 @@ def test_wandb_offline_run_followed_while_the_sdk_writes(tmp_path):
     replayed, result = replay(latest, stop_on=())
     assert_same(followed, replayed)
     assert result.finished  # the exit record
+
+
+def test_wandb_run_between_its_blocks_is_not_idle(tmp_path):
+    """wandb writes a live offline run's file in blocks ~15 s apart, the first ~15 s after
+    `wandb.init` (only its 7-byte header before): an --idle-exit shorter than that must not end
+    the follow between two blocks (old: it ended with "no history rows (wandb.log calls)")."""
+    pytest.importorskip("wandb")
+    env = {**os.environ, "WANDB_SILENT": "true", "WANDB_MODE": "offline",
+           "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "off"}
+    try:
+        subprocess.run([sys.executable, "-c", WANDB_WRITER, str(tmp_path / "w"),
+                        json.dumps(eval_curve())], env=env, check=True, timeout=120,
+                       capture_output=True)
+    except (subprocess.SubprocessError, OSError) as exc:
+        pytest.skip(f"wandb could not write an offline run here: {exc}")
+    [written] = (tmp_path / "w" / "wandb").glob("offline-run-*/*.wandb")
+    data = written.read_bytes()
+    live = tmp_path / written.name
+    live.write_bytes(data[:7])  # what `wandb.init` leaves until the first block
+    follower = Follower(live, stop_on=(), idle_exit=0.3)
+    follower.wait_for_message("following")
+    time.sleep(1.0)  # > --idle-exit: the wait for the first block
+    with open(live, "ab") as fh:
+        fh.write(data[7:])
+    followed = follower.ends_by_itself(timeout=30)
+    replayed, result = replay(live, stop_on=())
+    assert_same(followed, replayed)
+    assert follower.watch.result.reason == "finished" and result.finished
+    assert any("judged idle after 20 s" in m for m in follower.messages)
 
 
 # ------------------------------------------------------------------ MLflow

@@ -156,6 +156,12 @@ class Source(RecordSource):
     that says it finished gets no "the log ends before its plan" warning)."""
 
     format = FORMAT
+    # wandb >= 0.19 (wandb-core) writes the offline transaction log in blocks, every
+    # `x_transaction_log_flush_interval` s (15 by default; measured with 0.31: the first block
+    # 14.6 s after `wandb.init`, the next at 29.6 s, nothing between): a follow idle for less
+    # than that would end a live run, or call it one without `wandb.log` calls.
+    quiet_between_writes = 20.0
+    writes_in_blocks = "wandb writes its .wandb file in blocks, about every 15 s"
 
     def __init__(self, path: Path, follow: bool = False, notice=None):
         self.pb = require("wandb.proto.wandb_internal_pb2", "wandb", path,
