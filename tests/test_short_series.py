@@ -186,3 +186,30 @@ def test_a_collapse_that_holds_exactly_is_a_disruption_not_a_plateau():
     assert names(a) == ["disruption", "plateau"] and a.recommended_stop_step == 100
     assert "all read 0.05048, worse than it by 0.5461: a change that holds exactly" in a.warnings[0]
     assert a.extra.get("stop_beats_last") is not False  # never "the last is as good"
+
+
+@pytest.mark.parametrize("values, two_sided", [
+    ([0.9735, 1.065, 1.116, 1.116], 2 / 12),  # hfconsole-sft-lora-rl-4ev: scipy's approximation 0.071
+    ([0.55, 0.55, 0.6, 0.65, 0.65], 2 / 30),  # two tied pairs: the approximation 0.037 < 0.05
+])
+def test_a_short_series_with_ties_gets_the_exact_p_of_its_orderings(values, two_sided):
+    """The rank test's p with tied values was scipy's normal approximation, printed as "exact
+    p" and smaller than the truth: an accuracy on 20 items reading 0.55, 0.55, 0.6, 0.65, 0.65
+    was a "moderate confidence" improvement at p = 0.037, where 2 of the 30 distinct orderings
+    of those values are as monotone (p = 0.067)."""
+    a = analyze_run(run_of(values, metric="eval/accuracy"), direction="max")
+    assert a.extra["trend_test"]["p_value"] == pytest.approx(two_sided)
+    assert f"exact p = {two_sided:.3g})" in a.warnings[0]
+    assert a.extra["confidence"] == "low"
+
+
+def test_the_exact_p_with_ties_counts_every_ordering():
+    """One-sided and two-sided p of a tied series against a count by hand: of the 12 distinct
+    orderings of 1, 2, 3, 3, one has S = 5 and one S = -5; two-sided 2/12, one-sided 1/12."""
+    from phasewatch.short_series import trend_test
+
+    steps, y = np.arange(4), np.array([1.0, 2.0, 3.0, 3.0])
+    assert trend_test(steps, y)[1] == pytest.approx(2 / 12)
+    assert trend_test(steps, y, alternative="greater")[1] == pytest.approx(1 / 12)
+    assert trend_test(steps, y[::-1].copy(), alternative="less")[1] == pytest.approx(1 / 12)
+    assert trend_test(steps, y, alternative="less")[1] == pytest.approx(1.0)
