@@ -81,3 +81,11 @@ class Analysis:
             **self.extra,
             **({} if saved is None else {"saved_checkpoint": saved.to_dict()}),
         }
+
+
+def not_established(analysis: Analysis, phase: Phase) -> bool:
+    """A short series' plateau that moved (`short_series`): a few points cannot tell that move
+    from noise, nor the flat level from a trend, which the text, the comparison table, the CSV
+    and the figure all say."""
+    return ("trend_test" in analysis.extra and phase.name == "plateau"
+            and bool(phase.stats.get("change")))

@@ -188,3 +188,21 @@ def test_a_short_runs_figure_carries_the_confidence_of_its_phases():
     dense = phasewatch.read_run(ROOT / "sample_logs" / "sft")
     texts = [t.get_text() for t in phase_figure(dense).legends[0].get_texts()]
     assert not any("confidence" in t for t in texts)
+
+
+def test_a_short_runs_plateau_that_moved_is_labelled_not_established_on_the_figure():
+    """hfconsole-sft-lora-rl-4ev (real corpus): an eval loss 0.9735, 1.065, 1.116, 1.116 is a
+    plateau "not established" in the text (4 points cannot tell that rise from noise), but the
+    figure's band over the rising line read "plateau", a flat run; a plateau that held still is
+    labelled as before."""
+    steps = np.arange(1, 5, dtype=np.int64) * 8000
+    run = phasewatch.run.Run.from_columns(
+        {"eval/loss": (steps, np.array([0.9735, 1.065, 1.116, 1.116]))}, "t", "t")
+    labels = [t.get_text() for t in phase_figure(run, panels=None).axes[0].texts
+              if t.get_gid() == "phase-label"]
+    assert labels == ["plateau (not established)"]
+    flat = phasewatch.run.Run.from_columns(
+        {"eval/loss": (steps, np.array([1.0, 1.0, 1.0, 1.0]))}, "t", "t")
+    labels = [t.get_text() for t in phase_figure(flat, panels=None).axes[0].texts
+              if t.get_gid() == "phase-label"]
+    assert labels == ["plateau"]

@@ -12,7 +12,7 @@ from phasewatch.commands.options import (
     phase_options,
 )
 from phasewatch.phases import PhaseConfig
-from phasewatch.results import Analysis
+from phasewatch.results import Analysis, not_established
 from phasewatch.step_units import at, scaled_words, step_text, unit_scale, unit_word
 from phasewatch.values import PRACTICAL_CHANGE
 
@@ -164,14 +164,6 @@ def _peak(stats: dict, unit: str, steps_count: str) -> str:
     if "peak_averaged" in stats:  # a noisy run's best level, not one lucky evaluation
         return f"around {where}: a mean of {stats['peak_averaged']} evaluations"
     return where
-
-
-def not_established(analysis: Analysis, phase) -> bool:
-    """A short series' plateau that moved (`short_series`): a few points cannot tell that move
-    from noise, nor the flat level from a trend, which the text, the comparison table and the
-    CSV all say."""
-    return ("trend_test" in analysis.extra and phase.name == "plateau"
-            and bool(phase.stats.get("change")))
 
 
 def print_text(analysis: Analysis) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from phasewatch.commands.analyze import _fmt, not_established
-from phasewatch.results import Analysis
+from phasewatch.commands.analyze import _fmt
+from phasewatch.results import Analysis, not_established
 from phasewatch.step_units import at, step_text, unit_scale, unit_word
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,10 +41,15 @@ class _Placed:
     row: int = 0
 
 
-def label_phases(ax: Axes, phases: Sequence[Phase], max_rows: int = 3, draw: bool = True) -> list:
+def label_phases(ax: Axes, phases: Sequence[Phase], max_rows: int = 3, draw: bool = True,
+                 unsure: Collection[int] = ()) -> list:
     """Write each phase's name above the axes, centred over its band, without overlaps.
 
-    The full name is used when it fits inside the band, else the abbreviation; a label that
+    The full name is used when it fits inside the band, else the abbreviation; the phases at
+    the indexes `unsure` (a short series' plateau that moved: `results.not_established`) carry
+    the text's hedge, "plateau (not established)", else a "?" (a band labelled "plateau" over 4
+    evaluations rising 0.97 -> 1.12 read as a flat run where the text said the data cannot
+    tell). A label that
     still collides with its left neighbour slides right while it stays over its band, else moves
     up a row (at most `max_rows`). Measuring needs the
     final axes width, so the figure is laid out once first (`draw=False`: the caller did it).
@@ -66,14 +71,15 @@ def label_phases(ax: Axes, phases: Sequence[Phase], max_rows: int = 3, draw: boo
         return w
 
     placed: list[_Placed] = []
-    for phase in phases:
+    for k, phase in enumerate(phases):
         left = max(to_px((phase.start_step, 0))[0], x0_px)
         right = min(to_px((phase.end_step, 0))[0], x1_px)
         if right <= left:
             continue
-        text = phase.name
-        if width_of(text) + gap_px > right - left:
-            text = PHASE_ABBREVIATIONS[phase.name]
+        names = ((f"{phase.name} (not established)", f"{phase.name}?",
+                  f"{PHASE_ABBREVIATIONS[phase.name]}?") if k in unsure else
+                 (phase.name, PHASE_ABBREVIATIONS[phase.name]))
+        text = next((t for t in names if width_of(t) + gap_px <= right - left), names[-1])
         w = width_of(text)
         center = min(max((left + right) / 2, x0_px + w / 2), x1_px - w / 2)
         # How far right the label may slide and still sit over its own band.

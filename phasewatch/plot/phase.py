@@ -32,7 +32,7 @@ from phasewatch.plot.smoothing import (
     smoothing_breaks,
 )
 from phasewatch.plot.style import figure_size, paper_style
-from phasewatch.results import Analysis
+from phasewatch.results import Analysis, not_established
 from phasewatch.run import Run
 from phasewatch.step_units import at
 from phasewatch.values import MAX_VALUE
@@ -188,6 +188,7 @@ def phase_figure(
                 f"{analysis.metric}: {event['stage'].upper()} stage only (none "
                 f"{'after' if event['stage'] == 'sft' else 'before'} the switch)")))
         confidence = analysis.extra.get("confidence")
+        unsure = [k for k, ph in enumerate(analysis.phases) if not_established(analysis, ph)]
         if confidence in ("low", "moderate"):  # the text's hedge, on a figure copied into a paper
             handles.append(Line2D([], [], linestyle="none", label=(
                 f"phases: {confidence} confidence ({series.size} evaluations)")))
@@ -197,7 +198,7 @@ def phase_figure(
             _draw.fit_suptitle(fig, title)
         fig.align_ylabels(axes)
         relayout = _draw.fit_ylabels(fig, axes)
-        _phase_bands.label_phases(axes[0], analysis.phases, draw=relayout)
+        _phase_bands.label_phases(axes[0], analysis.phases, draw=relayout, unsure=unsure)
         _draw.freeze_layout(fig)
     return fig
 
