@@ -222,6 +222,18 @@ def fallback_note(run: Run, chosen: str) -> str | None:
     rewards/rejected", its batches' log-probability rewards, and not its rewards/accuracies)."""
     if is_performance_metric(run, chosen):
         return None
+    hint = f"; {may_be}" if (may_be := score_like_hint(run)) else ""
+    return (f"no held-out metric or reward phasewatch knows by name in this log: taking its "
+            f"train loss ({run.resolve_metric(chosen)}), which cannot show an overfit to the "
+            f"training data{hint}; pass --metric to choose another")
+
+
+def score_like_hint(run: Run) -> str:
+    """'series that may be one: rewards/accuracies, reward/selected_mean and 2 more' (or ""):
+    the series of `run` that may be the score it is judged by, though no role names them. A
+    preference run's accuracy and margin first, then names that look like scores, with enough
+    values for a trend and moving; a mean or a named score before the rest
+    (`reward/selected_mean` before `reward/valid_rate`)."""
     known = set(run.aliases.values())
     preference = [own for role in _PREFERENCE_ROLES if (own := run.own_name(role))
                   and n_finite(run, role) >= MIN_FOR_TREND and np.ptp(run.column(role).values) > 0]
@@ -230,13 +242,9 @@ def fallback_note(run: Run, chosen: str) -> str | None:
               and not any(word in name.lower() for word in _NOT_SCORES + _NOT_MEANS)
               and n_finite(run, name) >= MIN_FOR_TREND and np.ptp(run.column(name).values) > 0]
     maybe = preference + scores
-    # a mean or a named score first (`reward/selected_mean` before `reward/valid_rate`)
     maybe.sort(key=lambda name: name not in preference and not name.lower().endswith(_SCORE_ENDS))
     more = f" and {len(maybe) - 4} more" if len(maybe) > 4 else ""
-    hint = (f"; series that may be one: {', '.join(maybe[:4])}{more}" if maybe else "")
-    return (f"no held-out metric or reward phasewatch knows by name in this log: taking its "
-            f"train loss ({run.resolve_metric(chosen)}), which cannot show an overfit to the "
-            f"training data{hint}; pass --metric to choose another")
+    return f"series that may be one: {', '.join(maybe[:4])}{more}" if maybe else ""
 
 
 # words that say a name is a score, higher is better (`says_lower_is_better`: the other way)

@@ -80,11 +80,14 @@ def choose_metric(run: Run, metric: str | None = None) -> str:
     for role, _ in FALLBACK_ROLES:
         if run.own_name(role):
             return role
+    from phasewatch.choice_notes import score_like_hint  # it imports this module
+
     available = listed(run.metrics, 20)
+    hint = f" ({may_be})" if (may_be := score_like_hint(run)) else ""
     raise UsageError(
         "no performance metric found (looked for the run's declared one and for "
-        f"{', '.join(r for r, _ in PERFORMANCE_ROLES + FALLBACK_ROLES)}); pick one with --metric. "
-        f"Metrics in this run: {available}"
+        f"{', '.join(r for r, _ in PERFORMANCE_ROLES + FALLBACK_ROLES)}); pick one with "
+        f"--metric{hint}. Metrics in this run: {available}"
     )
 
 

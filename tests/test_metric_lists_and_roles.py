@@ -86,3 +86,21 @@ def test_a_trainer_history_saved_under_a_key_of_its_own_keeps_the_trainers_names
     assert "train_loss/loss" in run.metrics  # the other lists keep their keys
     assert main(["analyze", str(path)]) == 0
     assert capsys.readouterr().out.startswith(f"{path}  metric loss (min)")
+
+
+def test_a_log_with_no_metric_to_take_is_pointed_to_the_series_that_may_be_its_score(
+        tmp_path, capsys):
+    """json-fair-rlvr-batch-acc (real corpus): a GRPO run's batch log with `accuracy` (rising
+    0.77 -> 0.98) among a dozen rates and counts, no loss and no reward by name, was refused
+    with the run's metrics listed alphabetically, its score among them unmarked; the refusal
+    now names the series that may be one, as the train-loss fallback's note does."""
+    rng = np.random.default_rng(0)
+    rows = [{"step": s, "accuracy": min(1.0, 0.77 + s / 500 + rng.normal(0, 0.02)),
+             "abstention_rate": 0.3 + rng.normal(0, 0.05), "n_samples": 176,
+             "avg_p_structural": 0.0} for s in range(100)]
+    path = tmp_path / "batch_logs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["analyze", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "no performance metric found" in err
+    assert "pick one with --metric (series that may be one: accuracy). Metrics in this run:" in err
