@@ -101,6 +101,18 @@ def test_monotone_rise_is_improvement_then_plateau_never_overfit():
     assert said == int(np.sum((t > plateau.onset_step) & (t <= plateau.step)))
 
 
+def test_a_plateau_found_while_the_window_grows_counts_the_evaluations_since_its_onset():
+    """A train loss that falls to its floor within its first few evaluations (a TensorBoard
+    log, every 10 steps): the onset was fixed while the level's window was still small, and the
+    count took the later, wider window's lag: "89 evaluations since step 240" for 85."""
+    steps = np.arange(10, 3010, 10)
+    loss = 0.85 * np.exp(-(steps - 10) / 20) + np.abs(np.random.default_rng(0).normal(0, 1e-4, steps.size))
+    alerts = feed(PhaseMonitor(metric="train/loss", direction="min"), steps, loss, name="train/loss")
+    (plateau,) = [a for a in alerts if a.event == "plateau"]
+    said = int(plateau.message.split("no significant improvement for ")[1].split()[0])
+    assert said == int(np.sum((steps > plateau.onset_step) & (steps <= plateau.step)))
+
+
 def test_lower_is_better_metric_mirrors_the_phases():
     steps, values, _ = three_phase()
     up = feed(PhaseMonitor(metric="eval/accuracy"), steps, values)

@@ -223,13 +223,25 @@ class PhaseTracker:
             return None
         self.evals_since_anchor += 1
         if self.phase != "plateau" and self.evals_since_anchor >= cfg.plateau_evals:
-            # the levels lag the newest evaluation by half a window: those logged since it
-            logged = self.evals_since_anchor + sum(1 for step in s.steps if step > at)
+            logged = self._logged_since(self.anchor_step, at)
             return ("plateau", self.anchor_step,
                     (f"{name}: no significant improvement for "
                     f"{counted(logged, 'evaluation')} since step {self.anchor_step} "
                     f"(level {s.raw(level):.4g})"))
         return None
+
+    def _logged_since(self, anchor_step: int, at: int) -> int:
+        """The evaluations logged after `anchor_step`, as the plateau alert counts them "since
+        step" it: those in the series' buffer, which holds them whenever the anchor is within
+        its reach. Counting the levels since the anchor was set and adding the current level's
+        lag (half its window) over-counted by the window's growth in between: a train loss
+        anchored at step 240 while the window was 7 and alerted at 1090 with a window of 15,
+        cadence 10, read "89 evaluations" for the 85 logged (tb-hate-speech-trainloss). Beyond
+        the buffer (a `plateau_evals` near `noise_window`), that estimate is what is left."""
+        s = self.series
+        if s.steps and s.steps[0] <= anchor_step:
+            return sum(1 for step in s.steps if step > anchor_step)
+        return self.evals_since_anchor + sum(1 for step in s.steps if step > at)
 
     def _held_below_peak(self, level: float, onset: int | None) -> tuple[str, int | None, str] | None:
         """Overfit when the level is significantly below the best level (the peak) and has been
