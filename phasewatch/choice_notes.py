@@ -16,7 +16,12 @@ from phasewatch.direction_words import (
 from phasewatch.noise import noise_scale
 from phasewatch.output import counted
 from phasewatch.phase_stats import held_levels
-from phasewatch.presets import ROLE_CANDIDATES, default_direction, role_matches
+from phasewatch.presets import (
+    GENERATION_SCORES,
+    ROLE_CANDIDATES,
+    default_direction,
+    role_matches,
+)
 from phasewatch.run import Run
 from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite, roles_present
 from phasewatch.trainer_best import best_step, declared_best_metric, kept_best_by
@@ -183,21 +188,27 @@ def loss_beside_score_note(run: Run, chosen: str) -> str | None:
     evaluation while its WER falls to the end: readers 40a, 40b), and the loss is one option
     away. When the held-out loss is taken before several held-out scores of one rank
     (`signals.roles_present`: per-entity F1s, or an extreme classifier's MRR, mAP, F1s and
-    nDCGs, none a headline), the scores are named."""
+    nDCGs, none a headline), the scores are named. A seq2seq run's generation score (HF's
+    `eval_bleu`, `eval_rougeL`: `presets.GENERATION_SCORES`) is a held-out score too, though it
+    takes the accuracy's role: hf-thesis-web-5ev's BLEU (0, 0, 0.18, 2.49, 0.007) was a
+    plateau "not established" with no word of its eval loss, which rose from the first
+    evaluation while the train loss fell; `val/bleu` in a W&B log got the note."""
     if run.performance_metric:
         return None
+    own = run.own_name(chosen)
     scores = role_matches("eval/other_score", run.metrics) if chosen == "eval/loss" else []
     if len(scores) > 1 and "eval/other_score" in roles_present(run):
         more = f" and {len(scores) - 4} more" if len(scores) > 4 else ""
-        return (f"taking {run.own_name(chosen)}, the held-out loss, before {len(scores)} held-out "
+        return (f"taking {own}, the held-out loss, before {len(scores)} held-out "
                 f"scores none of which comes first ({', '.join(scores[:4])}{more}): pass --metric "
                 "to judge the run by one")
-    if chosen != "eval/other_score":
+    if not (chosen == "eval/other_score"
+            or (chosen == "eval/accuracy" and own in GENERATION_SCORES)):
         return None
     loss = run.own_name("eval/loss")
     if loss is None or n_finite(run, "eval/loss") < MIN_FOR_TREND:
         return None
-    return (f"taking {run.own_name(chosen)}, a held-out score, before the held-out loss {loss}: "
+    return (f"taking {own}, a held-out score, before the held-out loss {loss}: "
             f"pass --metric {loss} to judge the run by it")
 
 

@@ -60,6 +60,14 @@ from phasewatch.set_names import eval_sets, loader_bases, set_order
 #   `rouge-1`, `rouge-2`, `rouge-l`, `bleu-4`, scaled x100; HF's run_summarization /
 #   run_translation examples `rouge1`, `rouge2`, `rougeL`, `rougeLsum` / `bleu`. The Trainer
 #   prefixes them `eval_` (TensorBoard / W&B: `eval/`).
+# Generation scores of a seq2seq evaluation (`predict_with_generate`), taken as the held-out
+# accuracy after any accuracy: LLaMA-Factory's and ChatGLM's `rouge-l`, `bleu-4` (x100), HF
+# examples' `rougeL`, `bleu`. Scores of generated text, as a WER is: the held-out loss beside
+# them is named when one is taken (`choice_notes.loss_beside_score_note`).
+GENERATION_SCORES: tuple[str, ...] = (
+    "eval_rouge-l", "eval/rouge-l", "eval_bleu-4", "eval/bleu-4",
+    "eval_rougeL", "eval/rougeL", "eval_bleu", "eval/bleu",
+)
 ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     "eval/accuracy": (
         "eval/accuracy", "eval_accuracy", "eval/acc", "eval_acc",
@@ -94,10 +102,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "eval/mean_reward",  # Stable-Baselines3's EvalCallback: the return on its eval episodes
         "eval/rewards/mean", "eval_rewards/mean",
         "test/env/all/reward/total",  # Tinker cookbook RL, held-out
-        # generation scores of a seq2seq evaluation (`predict_with_generate`), after any accuracy:
-        # LLaMA-Factory's and ChatGLM's `rouge-l`, `bleu-4` (x100), HF examples' `rougeL`, `bleu`
-        "eval_rouge-l", "eval/rouge-l", "eval_bleu-4", "eval/bleu-4",
-        "eval_rougeL", "eval/rougeL", "eval_bleu", "eval/bleu",
+        *GENERATION_SCORES,
         # a held-out split called test, after every validation spelling (the split a run is
         # judged by when it has no validation one): Keras / PyTorch scripts' `test_acc`, HF's
         # `trainer.predict` rows, W&B panels `test/accuracy`

@@ -253,3 +253,19 @@ def test_the_train_loss_fallback_names_series_that_look_like_scores(capsys, tmp_
                           "system/peak_memory": (0.8, 0.9)}, train="actor/pg_loss")
     warning = next(w for w in _analyze(capsys, log)["warnings"] if FALLBACK in w)
     assert "series that may be one: reward/selected_mean; pass --metric" in warning
+
+
+@pytest.mark.parametrize("score", ["eval_bleu", "eval_rougeL", "eval/rouge-l"])
+def test_a_seq2seq_generation_score_taken_names_the_held_out_loss_beside_it(capsys, tmp_path,
+                                                                            score):
+    """hf-thesis-web-5ev (real corpus): HF's `eval_bleu` takes the accuracy's role, and the
+    note that names the held-out loss beside a held-out score (a WER, W&B's `val/bleu`) was
+    never given: its BLEU was a plateau 'not established' while its eval loss rose from the
+    first evaluation. An accuracy beside a loss gets no such note, as before."""
+    log = _log(tmp_path, {"eval_loss": (0.41, 0.48), score: (0.5, 2.5)})
+    offline = _analyze(capsys, log)
+    assert offline["metric"] == score
+    assert (f"taking {score}, a held-out score, before the held-out loss eval_loss: pass "
+            "--metric eval_loss to judge the run by it") in offline["warnings"]
+    log = _log(tmp_path, {"eval_loss": (0.41, 0.48), "eval_accuracy": (0.5, 0.7)})
+    assert not any("before the held-out loss" in w for w in _analyze(capsys, log)["warnings"])
