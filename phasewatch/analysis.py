@@ -163,7 +163,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         short = note_reward_rise(note_train_beside(_with_source(analyze_short(
             run.source, own_metric, direction, series, train, baseline_spec,
             warnings, known.sd if known else None), known), run, train), run)
-        short = note_held_best(note_unseen_start(short, steps, y, run.step_unit), steps, y)
+        short = note_held_best(note_unseen_start(short, steps, y, run.step_unit, run.steps), steps, y)
         return note_one_stage(short, run.events, steps)
 
     # (a switch at the last evaluation leaves the series in one stage: `note_one_stage`)
@@ -328,7 +328,7 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
                             known)
     analysis = note_reward_rise(note_train_beside(analysis, run, train), run)
     analysis = note_start_beats_stop(analysis, steps, y, cfg.k_sd)
-    analysis = note_held_best(note_unseen_start(analysis, steps, y, run.step_unit), steps, y)
+    analysis = note_held_best(note_unseen_start(analysis, steps, y, run.step_unit, run.steps), steps, y)
     return note_one_stage(analysis, run.events, steps)
 
 

@@ -41,14 +41,17 @@ SLOW_START = 0.5  # its first step below this fraction of the largest in the fir
 # fall "before step 5 would not show" (reader 40a). SFT's disruption lasts a tenth of the run
 # or so; trial 31's held-out score fell and recovered by its first evaluation at 5% of the run.
 HIDDEN_SHARE = 0.01
+CONTINUED_INTERVALS = 20  # a log whose first record is this many logging intervals in
+CONTINUED_HEAD = 6  # ... the intervals between its first few records
 
 
 def note_unseen_start(analysis: Analysis, steps: np.ndarray, y: np.ndarray,
-                      unit: str = "step") -> Analysis:
+                      unit: str = "step", log_steps: np.ndarray | None = None) -> Analysis:
     """`analysis` with a warning where its run (`steps`, `y` higher-is-better, as analysed)
     starts after step 0 from near its worst and rises slowly from there (module docstring);
     steps said in the run's `unit` (an epoch-counted console log's first row is "epoch
-    0.0236", not "step 236")."""
+    0.0236", not "step 236"). `log_steps`, the steps of every record of the log: where the log
+    itself begins far into the run (`continued_from`), the advice is to read the log before it."""
     if y.size < 3 or not analysis.phases or steps[0] <= 1:  # step 1: the first update's batch
         return analysis
     if steps[0] <= HIDDEN_SHARE * steps[-1]:
@@ -68,14 +71,35 @@ def note_unseen_start(analysis: Analysis, steps: np.ndarray, y: np.ndarray,
         f"{analysis.metric} is first logged at {first}, after training began, and improves "
         f"from near its worst there: its value before training is unknown, so a {hidden} before "
         f"{first} would not show and the {seen} may be a recovery "
-        f"({start_advice(analysis.metric)})")
+        f"({start_advice(analysis.metric, continued_from(log_steps), unit)})")
     return analysis
 
 
-def start_advice(metric: str) -> str:
+def continued_from(log_steps: np.ndarray | None) -> int | None:
+    """The step a log begins at where it continues a run begun before it (resumed from a
+    checkpoint, a later stage started from one), else None: its first record lies more than
+    `CONTINUED_INTERVALS` of its own first logging intervals past step 0. A run logged from its
+    start has its first record one interval in (a loss every 50 steps: first at 50); a QLoRA
+    run resumed from checkpoint-2600 logged every 10 steps from 2610, and "log it at step 0
+    too: eval_on_start=True" sent its user to a setting the earlier run's log answers
+    (hfconsole-phi2-qlora-10ev)."""
+    if log_steps is None or log_steps.size < 3 or log_steps[0] <= 0:
+        return None
+    head = log_steps[:CONTINUED_HEAD]
+    interval = float(np.median(np.diff(head)))
+    return int(log_steps[0]) if interval > 0 and log_steps[0] > CONTINUED_INTERVALS * interval \
+        else None
+
+
+def start_advice(metric: str, continued: int | None = None, unit: str = "step") -> str:
     """How to log `metric`'s value before training: a Hugging Face Trainer's evaluation at step
     0 (`eval_on_start`), a training metric (a train role's name: GRPO's `reward`, `loss`) at
-    the first step, scored before any update (`logging_first_step`); else at step 0."""
+    the first step, scored before any update (`logging_first_step`); else at step 0. For a log
+    that continues an earlier run from step `continued` (`continued_from`), that run's log."""
+    if continued is not None:
+        return (f"the log itself begins at {step_units.at(continued, unit)}: it continues a run "
+                "begun before it, resumed from a checkpoint, whose log holds the values before: "
+                "read that log too")
     if metric.lower().startswith(("eval_", "eval/")):
         return "log it at step 0 too: for a Hugging Face Trainer's evaluations, eval_on_start=True"
     roles = {metric} & set(ROLE_CANDIDATES) | set(aliases_for([metric]))  # a role's own name too

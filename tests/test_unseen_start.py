@@ -70,3 +70,19 @@ def test_a_first_record_in_the_runs_first_hundredth_hides_nothing():
     steps = 5 + 300 * np.arange(len(SFT1), dtype=np.int64)
     run = Run.from_columns({"eval/accuracy": (steps, np.asarray(SFT1))}, "t", "t")
     assert not any("after training began" in w for w in analyze(run).warnings)
+
+
+def test_a_log_that_begins_far_into_the_run_is_told_to_read_the_log_before_it():
+    """A QLoRA run resumed from checkpoint-2600 logs its train loss every 10 steps from 2610
+    and evaluates from 2700 (hfconsole-phi2-qlora-10ev): "eval_on_start=True" is no help, the
+    values before are in the log of the run it resumed. A run whose log begins one interval in
+    (the tests above: first record at step 20, every 20) keeps the trainer's advice."""
+    evals = 2700 + 100 * np.arange(len(SFT1), dtype=np.int64)
+    train = np.arange(2610, int(evals[-1]) + 1, 10, dtype=np.int64)
+    run = Run.from_columns({"eval_loss": (evals, 1.0 - np.asarray(SFT1)),
+                            "loss": (train, np.linspace(3.0, 2.0, train.size))}, "t", "t")
+    [note] = [w for w in analyze(run, metric="eval_loss").warnings if "after training began" in w]
+    assert "eval_on_start" not in note
+    assert note.endswith("(the log itself begins at step 2610: it continues a run begun before "
+                         "it, resumed from a checkpoint, whose log holds the values before: read "
+                         "that log too)")
