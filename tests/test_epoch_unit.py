@@ -88,6 +88,25 @@ def test_keras_history_is_read_with_epochs_for_steps(tmp_path, capsys):
     assert f"recommended stop: epoch {BEST_EPOCH}" in out
     assert f"its best (epoch {BEST_EPOCH})" in out  # the overfit line
     assert "step" not in out.replace("the steps are the epochs", "")
+    assert "(Keras' History)" in " ".join(run.warnings)
+
+
+def test_lists_without_keras_loss_are_not_called_keras_history(tmp_path):
+    """A GRPO loop's `json.dump` of per-step lists (`val_accuracies_avg`, `rewards_avg`; Keras'
+    `fit` always records `loss`) was announced as "Keras' History", its steps as epochs
+    unqualified (json-grpo-valacc-120): the rows are still read as epochs, and the note says
+    why and what they are if the lists grew once per step."""
+    path = tmp_path / "grpo_metrics.json"
+    values = curves()
+    path.write_text(json.dumps({"val_accuracies_avg": values["val_accuracy"],
+                                "rewards_avg": values["accuracy"]}))
+    run = read_run(path)
+    assert run.step_unit == "epoch"
+    [note] = [w for w in run.warnings if "each list" in w]
+    assert "Keras' History" not in note
+    assert note.startswith(f"one value per row in each list and no step column: the rows are "
+                           f"read as epochs 0-{N_EPOCHS - 1}")
+    assert note.endswith("if it gained a value per training step, the numbers are its steps)")
 
 
 @pytest.mark.parametrize("key, unit", [("step", "step"), ("epoch", "epoch")])

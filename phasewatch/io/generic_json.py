@@ -135,6 +135,19 @@ def step_column(columns: dict[str, list]) -> str | None:
     return key if all(a < b for a, b in itertools.pairwise(values)) else None
 
 
+def _rows_note(columns: dict[str, list], n: int) -> str:
+    """What the rows of `column_lists` without a step column are read as: Keras' History when
+    it has Keras' `loss` list (`fit` always records it), one value per epoch; else a loop's own
+    history of lists of the same shape, read as epochs too, but not called Keras': a GRPO
+    loop's per-step lists (`val_accuracies_avg`, `rewards_avg`, no `loss`) were announced as
+    "Keras' History" and their 120 steps as epochs, unqualified (json-grpo-valacc-120)."""
+    if "loss" in columns:
+        return f"one value per epoch in each list (Keras' History): the steps are the epochs 0-{n - 1}"
+    return (f"one value per row in each list and no step column: the rows are read as epochs 0-"
+            f"{n - 1}, as a Keras-style history keeps them (this one has no Keras `loss` list; if "
+            "it gained a value per training step, the numbers are its steps)")
+
+
 def _config(doc: Any) -> dict[str, Any]:
     if not isinstance(doc, dict):
         return {}
@@ -159,8 +172,7 @@ def parse(text: str, path: Path) -> tuple[list[Record], dict[str, Any], list[str
             records = [Record(steps[i], {k: v[i] for k, v in columns.items()}) for i in range(n)]
             return records, _config(doc), [], step_unit_of_keys([key])
         records = [Record(i, {k: v[i] for k, v in columns.items()}) for i in range(n)]
-        note = f"one value per epoch in each list (Keras' History): the steps are the epochs 0-{n - 1}"
-        return records, _config(doc), [note], "epoch"
+        return records, _config(doc), [_rows_note(columns, n)], "epoch"
     if not lists and (columns := uneven.uneven_lists(doc)) is not None:
         records, notes = uneven.records(columns)
         return records, _config(doc), notes, "step"
