@@ -227,8 +227,32 @@ def logged_binomial(columns: dict[str, tuple[np.ndarray, np.ndarray]], metric: s
     noise = known_noise(None, size, y, metric)
     note = (f"{metric}: {y.size} evaluations are too few to estimate the noise; it is judged "
             f"against the binomial noise of the {size} samples the log's evaluation set has "
-            f"({how}), {noise.sd:.3g} (an upper bound when the answers are greedy on a fixed set)")
+            f"({how}), {noise.sd:.3g} (an upper bound when the answers are greedy on a fixed set)"
+            f"{undone_excursion(y, noise.sd)}")
     return KnownNoise(noise.sd, "logged", size), note
+
+
+def undone_excursion(y: np.ndarray, sd: float) -> str:
+    """Where the readings themselves contradict a noise sd `sd` the run is judged against (the
+    binomial of its logged set, `logged_binomial`), the words that say so, else "": the
+    largest move off both neighbours that the next evaluation undoes, when it exceeds the
+    phases' own significance (`phases.significant_gap`). The binomial bounds the sampling of a
+    fixed set, not how much checkpoints differ: an AI-text detector's accuracy on 36,000 items,
+    0.787, 0.805, 0.760, 0.827, was "improvement +18.6 sd" against a binomial 0.0021 while its
+    third evaluation sat 21 of those sds below both neighbours (hf-ai-text-detect-4ev)."""
+    from phasewatch.phases import significant_gap  # phases imports this module's users
+
+    if not sd > 0 or y.size < 3:
+        return ""
+    before, after = y[1:-1] - y[:-2], y[1:-1] - y[2:]
+    off = np.where(before * after > 0, np.minimum(np.abs(before), np.abs(after)), 0.0)
+    i = int(np.argmax(off))
+    if off[i] <= significant_gap(sd):
+        return ""
+    return (f"; but its evaluation {i + 2} of {y.size}, {y[i + 1]:.4g}, sits {off[i]:.3g} "
+            f"({off[i] / sd:.0f} of those sds) off both its neighbours, a move the next one "
+            "undoes: its checkpoints vary more than the set's sampling, and the sds here "
+            "understate the run's own noise")
 
 
 def quantised_rate_note(columns: dict[str, tuple[np.ndarray, np.ndarray]], metric: str,
