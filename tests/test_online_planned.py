@@ -80,6 +80,21 @@ def test_a_fall_after_the_early_part_is_never_announced_as_a_disruption():
     assert late == []
 
 
+def test_a_sparse_rise_of_a_loss_from_its_first_evaluation_is_one_overfit_not_a_disruption_first():
+    """A held-out loss rising steadily from its first evaluation over 14 evaluations of a
+    planned run (wandb-arol-chatbot-evalloss's shape): the offline detector refitted live calls
+    it an overfit from the start on the 8th evaluation and confirms it on the 9th. The level
+    test said "disruption" on the 8th, in between (a user reads "wait for readaptation"), then
+    the overfit; now the one alert is the overfit, on the evaluation the refit confirms it."""
+    steps = list(range(200, 2801, 200))
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        monitor = PhaseMonitor(metric="eval/loss", direction="min", planned_steps=2800)
+        found = [(a.event, a.step, a.onset_step) for i, step in enumerate(steps)
+                 for a in monitor.update(step, {"eval/loss": 0.32 + 0.017 * i + rng.normal(0, 0.006)})]
+        assert found == [("overfit", 1800, 200)], (seed, found)
+
+
 @pytest.mark.parametrize("config, expected", [
     ({"max_steps": 500}, 500),
     ({"max_steps": -1, "steps": 300}, 300),  # HF sets -1 when epochs set the length

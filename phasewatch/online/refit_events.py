@@ -70,6 +70,9 @@ def _overfit(t: PhaseTracker) -> Event | None:
                                                        exact=planned_sparse(plan, s.steps))
     found = refit_stage(s, t.stage_step, falling, plan)
     t.short_streak = t.short_streak + 1 if found is not None else 0
+    # an overfit the refit stops on, once a next evaluation confirms it (`PhaseTracker.update`
+    # holds a disruption meanwhile)
+    t.refit_overfit_pending = found is not None and found.stops
     if found is None or not found.stops or t.short_streak < (1 if found.at_once else SHORT_RUN_CONFIRM):
         return None
     t.peak_step = t.peak_checkpoint = found.best

@@ -47,6 +47,7 @@ class PhaseTracker:
         self.series = Series(name, sign, cfg)
         self.cfg = cfg
         self.steady_decline = False  # this value's overfit candidate is a steady decline
+        self.refit_overfit_pending = False  # this value's refit stops on an overfit, unconfirmed
         self.load(TrackerState(series=self.series.state()))
 
     @property
@@ -89,12 +90,21 @@ class PhaseTracker:
             return None if found is None else self._enter(*found)
         if self.phase in (None, "disruption", "overfit") and (self.trough is None or level < self.trough):
             self.trough, self.trough_step = level, at
+        self.refit_overfit_pending = False  # set by `refit_event` (this evaluation only)
         found = refit_event(self)
         if found is not None:
             self.streak_event, self.streak = None, 0
             return self._enter(*found)
         self.steady_decline = False  # set by `_decline_after_peak` when it finds one
         candidate = self._candidate(level, at)
+        if candidate is not None and candidate[0] == "disruption" and self.refit_overfit_pending:
+            # The offline detector refitted on these evaluations ends in an overfit that waits
+            # for its confirming evaluation (`refit_events._overfit`): a disruption now would
+            # contradict what `analyze` says of the same data, and be followed by that overfit
+            # (wandb-arol-chatbot-evalloss, a held-out loss rising from its first evaluation:
+            # "disruption" at 58% of its planned 40 epochs, an overfit one evaluation later).
+            # Held for that evaluation: confirmed, the overfit is said; not, the level test is.
+            candidate = None
         if candidate is None:
             self.streak_event, self.streak = None, 0
             return None
