@@ -167,7 +167,9 @@ def score_stop(row: Row, run, label: dict, analysis) -> None:
     sign = 1.0 if label["direction"] == "max" else -1.0
     sd = analysis.extra.get("noise_sd") or 0.0
     short = sign * (values[at[row.best_step]] - values[at[row.stop]])
-    row.stop_short_sd = short / sd if sd > 0 else None
+    # a stop whose value is the labelled best's (or better) is within any number of sds of it,
+    # noise known or not (a run of 3-4 evaluations has no noise estimate)
+    row.stop_short_sd = short / sd if sd > 0 else (0.0 if short <= 0 else None)
 
 
 def stop_totals(rows: list[Row]) -> dict[str, int]:
