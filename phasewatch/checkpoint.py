@@ -129,12 +129,16 @@ def beats_last(phases: list[Phase], y: np.ndarray, best: int, sd: float,
     disruption), or the level at `best` is above the last one by `k_sd` sds of a difference of
     two readings, the phases' own significance (an end's level does not average in a neighbour
     that differs from it by more than that: `point_levels`). None when `best` is the last
-    evaluation or the noise is unknown."""
+    evaluation, or the noise is unknown and no decline ends the run (4 evaluations worse at
+    each while train improves are an overfit by the rank test alone, noise unknown: its best
+    beats its last)."""
     last = y.size - 1
-    if best >= last or not sd > 0:
+    if best >= last:
         return None
-    if phases and phases[-1].name in DECLINES:
+    if phases and phases[-1].name in DECLINES:  # the phases ranked it, whatever their test
         return True
+    if not sd > 0:
+        return None
     margin = significant_gap(sd, k_sd)
     levels = point_levels(y, change=margin)  # an end's level is not averaged across a change
     return bool(levels[best] - levels[last] > margin)

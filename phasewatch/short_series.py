@@ -268,7 +268,13 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     given in sds too."""
     steps, y, sign = series.steps, series.values, series.sign
     n = y.size
-    sd = second_difference_sd(y, robust=False) if known_sd is None else known_sd
+    # fewer than MIN_FOR_NOISE evaluations leave at most 2 second differences, one of them
+    # the bend of any turn: no noise estimate (0, unknown), as for the shape, so for the
+    # starting level's uncertainty and the stop's rank against the last too. 4 evaluations of
+    # an eval loss 0.9735, 1.065, 1.116, 1.116 printed "noise sd 0.0188" (the rise's bend) and
+    # ranked the first above the last by it, beside a plateau the text called not established
+    sd = (known_sd if known_sd is not None else
+          second_difference_sd(y, robust=False) if n >= MIN_FOR_NOISE else 0.0)
     tau, p = trend_test(steps, y)
     move = train_move(train, steps[0], steps[-1])
     names, turn, confidence = _shape(y, p, tau, sd,

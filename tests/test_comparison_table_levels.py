@@ -63,9 +63,10 @@ def test_a_short_series_says_its_confidence_and_what_is_not_established(tmp_path
     assert main(["analyze", str(a), str(b)]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith((str(a), str(b)))][-2:]
-    # the stop of a, 4 evaluations, is no better than its last beyond their noise (as its text
-    # says); b's is its last
-    for row, hedge in zip(rows, ("; stop no better than the last", "")):
+    # the stop of a, 4 evaluations, is not ranked against its last: 4 evaluations leave no
+    # noise estimate (as its text says); b's is its last
+    unranked = "; stop not established against the last (4 evaluations, noise unknown)"
+    for row, hedge in zip(rows, (unranked, "")):
         assert row.endswith("plateau@100 (not established); confidence low" + hedge), row
     assert main(["analyze", str(a), str(b), "--format", "csv"]) == 0
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))

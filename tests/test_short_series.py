@@ -213,3 +213,23 @@ def test_the_exact_p_with_ties_counts_every_ordering():
     assert trend_test(steps, y, alternative="greater")[1] == pytest.approx(1 / 12)
     assert trend_test(steps, y[::-1].copy(), alternative="less")[1] == pytest.approx(1 / 12)
     assert trend_test(steps, y, alternative="less")[1] == pytest.approx(1.0)
+
+
+def test_four_evaluations_give_no_noise_estimate_to_print_or_rank_the_stop_by():
+    """hfconsole-sft-lora-rl-4ev (real corpus): an eval loss 0.9735, 1.065, 1.116, 1.116 was a
+    plateau "not established" beside "noise sd 0.0188", "baseline 0.9735 ± 0.019" and a stop
+    at the first evaluation ranked above the last by that noise, read from 2 second
+    differences, one of them the rise's bend. 4 evaluations are too few for a noise estimate
+    (the shape already needs MIN_FOR_NOISE): unknown, and the stop says so. An overfit the
+    rank test called (worse at every evaluation as train improves) still beats its last."""
+    a = analyze_run(run_of([0.9735, 1.065, 1.116, 1.116], train=[0.31, 0.27, 0.24, 0.21]),
+                    direction="min")
+    assert names(a) == ["plateau"] and a.recommended_stop_step == 100
+    assert a.extra["noise_sd"] is None and a.extra["baseline_se"] is None
+    assert "stop_beats_last" not in a.extra
+    a = analyze_run(run_of([0.7999, 0.7981, 0.7971, 0.7969], train=[0.31, 0.27, 0.24, 0.21],
+                           metric="eval/accuracy"), direction="max")
+    assert names(a) == ["overfit"] and a.extra["noise_sd"] is None
+    assert a.extra["stop_beats_last"] is True
+    five = analyze_run(run_of([0.9735, 1.065, 1.116, 1.116, 1.12]), direction="min")
+    assert five.extra["noise_sd"] > 0  # from 5 evaluations on, estimated as before
