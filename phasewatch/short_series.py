@@ -286,8 +286,8 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     # ... and, as train improves, a held-out metric getting worse at every evaluation: the
     # textbook overfit, tested the same way (trial 35: a held-out loss 3.78, 4.51, 4.72, 4.89
     # while train loss fell was a plateau "not established"). Only a series that moves one way
-    # at every evaluation, as the text says: a tie is no step of the trend, and the rank test's
-    # p with ties is a normal approximation (0.036 for 0.59655, 0.59675, 0.59696, 0.59696)
+    # at every evaluation, as the text says: a tie is no step of the trend (and 4 values with a
+    # tie have an exact one-sided p of at least 1/12, `trend_test`: never a call)
     expected = None
     steady = np.all(np.diff(y) > 0) or np.all(np.diff(y) < 0)
     if names == ["plateau"] and n == 4 and move is not None and move.improved and steady:
