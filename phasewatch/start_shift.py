@@ -28,10 +28,11 @@ from __future__ import annotations
 import numpy as np
 
 from phasewatch.confidence import FEW_POINTS
+from phasewatch.few_point_tests import start_shift
 from phasewatch.phase_stats import SPARSE
 from phasewatch.phases import PhaseConfig
 from phasewatch.results import Phase
-from phasewatch.short_series import SHIFT_ALPHA, start_shift
+from phasewatch.short_series import SHIFT_ALPHA
 
 LEVEL_POINTS = 20  # evaluations after the first whose median is the level the run moved to
 HOLD_SD = 2.0      # the two halves of those evaluations agree within this many noise sds
@@ -66,7 +67,7 @@ def split_start_shift(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd:
 def split_sparse_shift(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
                        known_sd: float | None) -> tuple[list[Phase], float | None]:
     """On a sparse run (at most `FEW_POINTS` evaluations) that came out as one plateau, the short
-    series' test of a change at the first update that then holds (`short_series.start_shift`:
+    series' test of a change at the first update that then holds (`few_point_tests.start_shift`:
     the mean of the later evaluations against the first, judged against their own scatter or
     the `known_sd`, p < `SHIFT_ALPHA`): an improvement (a disruption) to the second
     evaluation, then the plateau; and the noise it was judged against, else None. The run's

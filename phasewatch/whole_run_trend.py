@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from phasewatch.few_point_tests import trend_test
 from phasewatch.hinge import fitted_with_knots
 from phasewatch.noise import lag1_autocorrelation
 from phasewatch.phase_stats import held_count, held_levels, on_lattice
@@ -34,7 +35,6 @@ from phasewatch.phases import (
     trend_se,
 )
 from phasewatch.results import Phase
-from phasewatch.short_series import trend_test
 
 # Longer runs only: on 3-12 evaluations a quarter is 1-3 of them, and the short-series rules
 # (`short_series`, `hinge`) read the whole run. From 13 on (where `hinge` reads the run too), the

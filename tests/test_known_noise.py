@@ -118,7 +118,7 @@ def test_a_given_sd_on_a_short_series_is_judged_as_known():
     freedom) the t test cannot call it (p = 0.026 > 0.01) and the noise from second differences
     needs 5 evaluations; with the sd known the rise is 6 sds, and effect sizes in sds are
     reported. The shift test itself becomes a z test."""
-    from phasewatch.short_series import start_shift
+    from phasewatch.few_point_tests import start_shift
 
     values = [0.50, 0.56, 0.545, 0.555]
     a = analyze_run(run_of(values))

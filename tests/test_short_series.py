@@ -206,7 +206,7 @@ def test_a_short_series_with_ties_gets_the_exact_p_of_its_orderings(values, two_
 def test_the_exact_p_with_ties_counts_every_ordering():
     """One-sided and two-sided p of a tied series against a count by hand: of the 12 distinct
     orderings of 1, 2, 3, 3, one has S = 5 and one S = -5; two-sided 2/12, one-sided 1/12."""
-    from phasewatch.short_series import trend_test
+    from phasewatch.few_point_tests import trend_test
 
     steps, y = np.arange(4), np.array([1.0, 2.0, 3.0, 3.0])
     assert trend_test(steps, y)[1] == pytest.approx(2 / 12)
