@@ -6,6 +6,8 @@ The choice itself is `signals.choose_metric`'s; these notes never change it."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from phasewatch.direction_words import (
@@ -23,6 +25,7 @@ from phasewatch.presets import (
     role_matches,
 )
 from phasewatch.run import Run
+from phasewatch.set_names import loader_bases
 from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite, roles_present
 from phasewatch.trainer_best import best_step, declared_best_metric, kept_best_by
 from phasewatch.xaxis import CARRIERS
@@ -203,13 +206,26 @@ def loss_beside_score_note(run: Run, chosen: str) -> str | None:
                 f"scores none of which comes first ({', '.join(scores[:4])}{more}): pass --metric "
                 "to judge the run by one")
     if not (chosen == "eval/other_score"
-            or (chosen == "eval/accuracy" and own in GENERATION_SCORES)):
+            or (chosen == "eval/accuracy" and _is_generation_score(own))):
         return None
     loss = run.own_name("eval/loss")
     if loss is None or n_finite(run, "eval/loss") < MIN_FOR_TREND:
         return None
     return (f"taking {own}, a held-out score, before the held-out loss {loss}: "
             f"pass --metric {loss} to judge the run by it")
+
+
+_GENERATION_SCORE_NAMES = frozenset(re.split(r"[_/]", name, maxsplit=1)[1].lower()
+                                    for name in GENERATION_SCORES)  # bleu, rougel, ...
+
+
+def _is_generation_score(own: str) -> bool:
+    """Whether `own`, taken in the held-out accuracy's role, is a generation score
+    (`presets.GENERATION_SCORES`) in any spelling the role takes one in: as listed, capitalised
+    (a W&B panel `Eval_BLEU`), of an evaluation set HF's Trainer names (`eval_g0_bleu`) or of a
+    Lightning loader (`.../dataloader_idx_0`): the name's last word, without the loader."""
+    base = loader_bases([own]).get(own, own)
+    return re.split(r"[_/]", base)[-1].lower() in _GENERATION_SCORE_NAMES
 
 
 # words of a series' name that may make it a score a user would judge a run by, words that make

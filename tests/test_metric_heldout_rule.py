@@ -269,3 +269,22 @@ def test_a_seq2seq_generation_score_taken_names_the_held_out_loss_beside_it(caps
             "--metric eval_loss to judge the run by it") in offline["warnings"]
     log = _log(tmp_path, {"eval_loss": (0.41, 0.48), "eval_accuracy": (0.5, 0.7)})
     assert not any("before the held-out loss" in w for w in _analyze(capsys, log)["warnings"])
+
+
+@pytest.mark.parametrize("names", [
+    {"eval_loss": "eval_loss", "score": "Eval_BLEU"},  # a W&B panel named by hand
+    {"eval_loss": "eval_g0_loss", "score": "eval_g0_bleu", "runtime": "eval_g0_runtime"},
+])
+def test_a_generation_score_in_any_spelling_the_accuracy_role_takes_names_the_loss(
+        capsys, tmp_path, names):
+    """The accuracy's role takes a generation score capitalised (`Eval_BLEU`) or of an
+    evaluation set HF's Trainer names (`eval_g0_bleu`, known by `eval_g0_runtime`) as it takes
+    `eval_bleu`: the note naming the held-out loss beside it is the same."""
+    columns = {names["eval_loss"]: (0.41, 0.48), names["score"]: (0.5, 2.5)}
+    if "runtime" in names:
+        columns[names["runtime"]] = (3.0, 3.1)
+    offline = _analyze(capsys, _log(tmp_path, columns))
+    assert offline["metric"] == names["score"]
+    loss = names["eval_loss"]
+    assert (f"taking {names['score']}, a held-out score, before the held-out loss {loss}: pass "
+            f"--metric {loss} to judge the run by it") in offline["warnings"]
