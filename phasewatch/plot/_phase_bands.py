@@ -45,14 +45,13 @@ def label_phases(ax: Axes, phases: Sequence[Phase], max_rows: int = 3, draw: boo
                  unsure: Collection[int] = ()) -> list:
     """Write each phase's name above the axes, centred over its band, without overlaps.
 
-    The full name is used when it fits inside the band, else the abbreviation; the phases at
+    The full name is used when it fits inside the band, else the abbreviation. The phases at
     the indexes `unsure` (a short series' plateau that moved: `results.not_established`) carry
-    the text's hedge, "plateau (not established)", else a "?" (a band labelled "plateau" over 4
-    evaluations rising 0.97 -> 1.12 read as a flat run where the text said the data cannot
-    tell). A label that
-    still collides with its left neighbour slides right while it stays over its band, else moves
-    up a row (at most `max_rows`). Measuring needs the
-    final axes width, so the figure is laid out once first (`draw=False`: the caller did it).
+    the text's hedge, "plateau (not established)", else "plateau?", "plat.?": a plain "plateau"
+    over a visibly rising line reads as a flat run where the text says the data cannot tell. A
+    label that still collides with its left neighbour slides right while it stays over its band,
+    else moves up a row (at most `max_rows`). Measuring needs the final axes width, so the
+    figure is laid out once first (`draw=False`: the caller did it).
     Each returned Text has `.row`; `labels_height_pt(texts)` is the room they take.
     """
     if not phases:
