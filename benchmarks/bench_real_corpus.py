@@ -152,7 +152,8 @@ def score(only: set[str] | None = None, method: str = "phasewatch",
 
 def score_stop(row: Row, run, label: dict, analysis) -> None:
     """The recommended stop against the label's best step: how many evaluations apart, and how
-    much worse its logged value is, in the analysis' noise sds. The label's best is the best
+    much worse its logged value is, in the analysis' noise sds (0 for a stop at the best's value
+    where the analysis has no noise sd, else unknown). The label's best is the best
     raw value; the checkpoint a user should keep is the peak before an overfit and, on a run of
     over 40 evaluations, not one lucky reading, so neither number is expected to be 0 always."""
     row.best_step, row.stop = label.get("best_step"), analysis.recommended_stop_step
@@ -174,7 +175,7 @@ def score_stop(row: Row, run, label: dict, analysis) -> None:
 
 def stop_totals(rows: list[Row]) -> dict[str, int]:
     """How many recommended stops are within one evaluation of the labelled best, and within
-    2 noise sds of its value."""
+    2 noise sds of its value (at its value, where no noise is estimated: `score_stop`)."""
     scored = [r for r in rows if r.stop_evals_off is not None]
     return {"stops_scored": len(scored),
             "stop_within_one_eval": sum(r.stop_evals_off <= 1 for r in scored),
