@@ -97,9 +97,9 @@ def start_advice(metric: str, continued: int | None = None, unit: str = "step") 
     the first step, scored before any update (`logging_first_step`); else at step 0. For a log
     that continues an earlier run from step `continued` (`continued_from`), that run's log."""
     if continued is not None:
-        return (f"the log itself begins at {step_units.at(continued, unit)}: it continues a run "
-                "begun before it, resumed from a checkpoint, whose log holds the values before: "
-                "read that log too")
+        return (f"the log itself begins at {step_units.at(continued, unit)}, far into its run "
+                "(a resume from a checkpoint, a later stage): the log of the part before holds "
+                "the values before; read that log too")
     if metric.lower().startswith(("eval_", "eval/")):
         return "log it at step 0 too: for a Hugging Face Trainer's evaluations, eval_on_start=True"
     roles = {metric} & set(ROLE_CANDIDATES) | set(aliases_for([metric]))  # a role's own name too

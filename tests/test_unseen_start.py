@@ -83,6 +83,6 @@ def test_a_log_that_begins_far_into_the_run_is_told_to_read_the_log_before_it():
                             "loss": (train, np.linspace(3.0, 2.0, train.size))}, "t", "t")
     [note] = [w for w in analyze(run, metric="eval_loss").warnings if "after training began" in w]
     assert "eval_on_start" not in note
-    assert note.endswith("(the log itself begins at step 2610: it continues a run begun before "
-                         "it, resumed from a checkpoint, whose log holds the values before: read "
-                         "that log too)")
+    assert note.endswith("(the log itself begins at step 2610, far into its run (a resume from a "
+                         "checkpoint, a later stage): the log of the part before holds the values "
+                         "before; read that log too)")
