@@ -28,20 +28,28 @@ run.finish()
 """
 
 
+def _write_wandb_run(folder, follower: Follower | None = None) -> None:
+    """WANDB_WRITER run to its end in a subprocess, into `folder`; the test is skipped (its
+    `follower` stopped) where wandb cannot write an offline run."""
+    pytest.importorskip("wandb")
+    env = {**os.environ, "WANDB_SILENT": "true", "WANDB_MODE": "offline",
+           "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "off"}
+    try:
+        subprocess.run([sys.executable, "-c", WANDB_WRITER, str(folder),
+                        json.dumps(eval_curve())], env=env, check=True, timeout=120,
+                       capture_output=True)
+    except (subprocess.SubprocessError, OSError) as exc:
+        if follower is not None:
+            follower.stop.set()
+        pytest.skip(f"wandb could not write an offline run here: {exc}")
+
+
 @pytest.mark.slow
 def test_wandb_offline_run_followed_while_the_sdk_writes(tmp_path):
     pytest.importorskip("wandb")
     latest = tmp_path / "wandb" / "latest-run"
     follower = Follower(latest, stop_on=())
-    env = {**os.environ, "WANDB_SILENT": "true", "WANDB_MODE": "offline",
-           "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "off"}
-    try:
-        subprocess.run([sys.executable, "-c", WANDB_WRITER, str(tmp_path),
-                        json.dumps(eval_curve())], env=env, check=True, timeout=120,
-                       capture_output=True)
-    except (subprocess.SubprocessError, OSError) as exc:
-        follower.stop.set()
-        pytest.skip(f"wandb could not write an offline run here: {exc}")
+    _write_wandb_run(tmp_path, follower)
     followed = follower.ends_by_itself(timeout=30)
     replayed, result = replay(latest, stop_on=())
     assert_same(followed, replayed)
@@ -52,15 +60,7 @@ def test_wandb_run_between_its_blocks_is_not_idle(tmp_path):
     """wandb writes a live offline run's file in blocks ~15 s apart, the first ~15 s after
     `wandb.init` (only its 7-byte header before): an --idle-exit shorter than that must not end
     the follow between two blocks (old: it ended with "no history rows (wandb.log calls)")."""
-    pytest.importorskip("wandb")
-    env = {**os.environ, "WANDB_SILENT": "true", "WANDB_MODE": "offline",
-           "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "off"}
-    try:
-        subprocess.run([sys.executable, "-c", WANDB_WRITER, str(tmp_path / "w"),
-                        json.dumps(eval_curve())], env=env, check=True, timeout=120,
-                       capture_output=True)
-    except (subprocess.SubprocessError, OSError) as exc:
-        pytest.skip(f"wandb could not write an offline run here: {exc}")
+    _write_wandb_run(tmp_path / "w")
     [written] = (tmp_path / "w" / "wandb").glob("offline-run-*/*.wandb")
     data = written.read_bytes()
     live = tmp_path / written.name
