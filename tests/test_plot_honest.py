@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from plot_inputs import make_analysis, make_other_run, make_run
+from plot_inputs import gids, make_analysis, make_other_run, make_run
 
 import phasewatch
 from phasewatch.plot import Smoothing, compare_figure, figure_data, phase_figure
@@ -195,14 +195,11 @@ def test_a_short_runs_plateau_that_moved_is_labelled_not_established_on_the_figu
     plateau "not established" in the text (4 points cannot tell that rise from noise), but the
     figure's band over the rising line read "plateau", a flat run; a plateau that held still is
     labelled as before."""
-    steps = np.arange(1, 5, dtype=np.int64) * 8000
-    run = phasewatch.run.Run.from_columns(
-        {"eval/loss": (steps, np.array([0.9735, 1.065, 1.116, 1.116]))}, "t", "t")
-    labels = [t.get_text() for t in phase_figure(run, panels=None).axes[0].texts
-              if t.get_gid() == "phase-label"]
-    assert labels == ["plateau (not established)"]
-    flat = phasewatch.run.Run.from_columns(
-        {"eval/loss": (steps, np.array([1.0, 1.0, 1.0, 1.0]))}, "t", "t")
-    labels = [t.get_text() for t in phase_figure(flat, panels=None).axes[0].texts
-              if t.get_gid() == "phase-label"]
-    assert labels == ["plateau"]
+    def labels(values: list[float]) -> list[str]:
+        steps = np.arange(1, 5, dtype=np.int64) * 8000
+        run = phasewatch.run.Run.from_columns({"eval/loss": (steps, np.array(values))}, "t", "t")
+        axes = phase_figure(run, panels=None).axes[0]
+        return [t.get_text() for t in gids(axes, "phase-label", "texts")]
+
+    assert labels([0.9735, 1.065, 1.116, 1.116]) == ["plateau (not established)"]
+    assert labels([1.0, 1.0, 1.0, 1.0]) == ["plateau"]
