@@ -197,7 +197,7 @@ class LiveWatch(LiveMessages):
         quiet = getattr(source, "quiet_between_writes", 0.0)
         if quiet <= self.idle_exit:
             return self.idle_exit
-        self.say(f"{source.writes_in_blocks}: the follow is judged idle after {quiet:g} s "
+        self.say(f"{source.quiet_between_writes_why}: the follow is judged idle after {quiet:g} s "
                  f"without new records, not the --idle-exit {self.idle_exit:g} s given")
         return quiet
 

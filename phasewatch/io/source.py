@@ -79,7 +79,7 @@ class RecordSource:
     """Seconds this format's live writer may leave its file unchanged while the run goes on
     (a writer that flushes in blocks, not record by record): a follow cannot tell such a
     pause from a run that stopped, so it is not judged idle sooner (`LiveWatch`)."""
-    writes_in_blocks: str = ""
+    quiet_between_writes_why: str = ""
     """How the writer writes, for the message that says why idle is judged later."""
 
     def __init__(self, path: Path, source: Path | None = None):

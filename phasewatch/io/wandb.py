@@ -161,7 +161,7 @@ class Source(RecordSource):
     # 14.6 s after `wandb.init`, the next at 29.6 s, nothing between): a follow idle for less
     # than that would end a live run, or call it one without `wandb.log` calls.
     quiet_between_writes = 20.0
-    writes_in_blocks = "wandb writes its .wandb file in blocks, about every 15 s"
+    quiet_between_writes_why = "wandb writes its .wandb file in blocks, about every 15 s"
 
     def __init__(self, path: Path, follow: bool = False, notice=None):
         self.pb = require("wandb.proto.wandb_internal_pb2", "wandb", path,
