@@ -85,6 +85,19 @@ def test_the_best_step_before_the_starting_level_is_known_is_the_best_value():
     assert monitor.best_step == 100
 
 
+def test_a_best_before_the_starting_level_is_known_is_the_checkpoint_named():
+    """The best level is tracked from the first full window, not from the fifth value that
+    fixes the starting level: a held-out loss best at its second evaluation (a real HF run's
+    eval_g0_loss) had "best checkpoint 802" in its first alert, where `analyze` and the overfit
+    alert after it keep 401."""
+    steps = [0, 401, 802, 1203, 1604, 2005, 2406, 2807, 3208, 3609, 4010, 4411]
+    loss = [5.742, 1.114, 1.132, 1.353, 1.555, 1.615, 1.854, 1.614, 1.917, 1.949, 2.01, 2.05]
+    monitor = PhaseMonitor(metric="eval_loss", direction="min", planned_steps=12030, stop_on=())
+    alerts = feed(monitor, steps, loss, name="eval_loss")
+    assert alerts and all(a.best_step == 401 for a in alerts), [(a.event, a.best_step) for a in alerts]
+    assert monitor.best_step == 401
+
+
 def test_a_steady_decline_is_reported_in_the_standard_errors_it_was_judged_in():
     """The steady-decline test after a peak judges its z against the noise scale of a rise
     (`caution_after_rise`); the alert must print that z, which clears `z`, not one in other units

@@ -19,6 +19,7 @@ The stop decision uses the cautious noise scale while the noise's autocorrelatio
 from __future__ import annotations
 
 from dataclasses import fields
+from statistics import median
 
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.from_start import (
@@ -82,6 +83,8 @@ class PhaseTracker:
             self.last_at_start_step = at
         if level <= s.baseline:
             self.last_below_start_step = at
+        if self.peak is None:
+            self._peak_before_start()
         if self.peak is None or level > self.peak:  # and the checkpoint best_step names
             self.peak, self.peak_step, self.peak_checkpoint = level, at, s.best_in_window()
             self.peak_values = s.window_values()
@@ -116,6 +119,28 @@ class PhaseTracker:
             return None
         self.streak_event, self.streak = None, 0
         return self._enter(*candidate)
+
+    def _peak_before_start(self) -> None:
+        """The best level of the values read before the starting level was known (it is fixed
+        at the `baseline_points`-th value), as the peak, where it already stood above the start
+        by a rise the improvement test would call: a held-out loss best at its second evaluation
+        (1.114 at step 401, then 1.132, 1.353, 1.555) had its peak taken from the fifth value's
+        window, and "best checkpoint 802" in an alert where `analyze` keeps 401. Windows of
+        `min_window` values, the first of equal levels. A level within noise of the start is no
+        peak: a dip from the start is then a disruption, not a decline from a "peak" at it."""
+        s = self.series
+        k = s.cfg.min_window
+        values, steps = list(s.values), list(s.steps)
+        windows = [values[i:i + k] for i in range(len(values) - k)]  # the latest is the level's
+        if not windows:
+            return
+        levels = [median(w) for w in windows]
+        i = max(range(len(levels)), key=lambda j: (levels[j], -j))
+        if levels[i] <= s.baseline + s.threshold(s.baseline, s.se_baseline()):
+            return
+        best = max(range(i, i + k), key=lambda j: (values[j], -j))
+        self.peak, self.peak_step, self.peak_checkpoint = levels[i], steps[i + k // 2], steps[best]
+        self.peak_values = windows[i]
 
     def _candidate(self, level: float, at: int) -> tuple[str, int | None, str] | None:
         s, cfg = self.series, self.cfg
