@@ -12,6 +12,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from early_stop_cases import upset_run  # benchmarks/ is not a package
+from online_runs import feed
 
 from phasewatch.online import PhaseMonitor
 
@@ -84,3 +85,19 @@ def test_a_reward_on_a_lattice_at_its_ceiling_is_no_overfit():
     caught = [stop_step(steps, lattice_reward(seed, decline=True))[0] for seed in range(12)]
     assert sum(s is not None for s in caught) >= 8, caught
     assert all(s is None or s > 1000 for s in caught), caught
+
+
+def test_noise_that_grows_during_the_run_stops_nothing():
+    """A GRPO-like reward: 150 quiet steps (sd 0.1), a rise, then a plateau whose readings
+    scatter 8x more (sd 0.8, the model solving some prompts). The noise read from a buffer still
+    half quiet made a level within the new scatter an overfit stop (a real notebook's GRPO
+    reward: "13.7 se below its best level" where `analyze` sees a plateau); the latest values'
+    own noise rules once it has grown."""
+    for seed in range(16):
+        rng = np.random.default_rng(seed)
+        reward = np.concatenate([0.08 + rng.normal(0, 0.1, 150),
+                                 np.linspace(0.1, 2.0, 50) + rng.normal(0, 0.5, 50),
+                                 2.0 + rng.normal(0, 0.8, 300)])
+        alerts = feed(PhaseMonitor(metric="reward", planned_steps=500), np.arange(1, 501),
+                      reward, name="reward")
+        assert "overfit" not in [a.event for a in alerts], (seed, [(a.event, a.step) for a in alerts])

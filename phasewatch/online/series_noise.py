@@ -28,6 +28,8 @@ SECOND_DIFF_FROM = 10  # ... from this many (a MAD of fewer can come out near ze
 PINNED_SHARE = 0.25  # readings at a bound, of the recent ones, that make their noise unreadable
 PINNED_READINGS = 3  # ... and at the least this many
 SMALL_SAMPLE_SE = 1.2  # early values: the noise's upper ~1-se bound (2.3 cost sparse stops)
+RECENT_VALUES = 64  # the latest values whose own noise is taken when it has grown ...
+NOISE_GROWTH = 2.0  # ... to this many times the buffer's (a lattice reward's MAD moves by 1.5x)
 
 
 def clip_outliers(y: np.ndarray, white: float, k: float = 3.0) -> np.ndarray:
@@ -92,6 +94,14 @@ def effective_noise(values: deque, window: int) -> tuple[float, float, float]:
     # rise of 15 noise sds was left to the level tests, 5 evaluations later (trial 39)
     spread = spread[:spread.size - max(1, spread.size // 10)] if spread.size >= 8 else spread
     sigma = max(sigma, 0.5 * float(np.mean(spread)) * math.sqrt(math.pi) / 2.0)
+    if n >= 2 * RECENT_VALUES and (recent := noise_scale(y[-RECENT_VALUES:])) > NOISE_GROWTH * sigma:
+        # Noise that grew during the run: a GRPO reward scattering 0.1 over its first 150 steps
+        # and 0.8 once the model solves some prompts had its noise read as 0.21 from a buffer
+        # still half quiet, and a level within the new scatter stopped the run as an overfit
+        # ("13.7 se below its best level", where `analyze` of the whole run sees a plateau).
+        # The latest values' own noise then rules; a noise that shrank keeps the buffer's, which
+        # is the larger, so a stop needs more evidence, never less.
+        sigma = recent
     if SECOND_DIFF_FROM <= n <= SHORT_SERIES:
         # Few, far-apart evaluations: neighbouring differences carry the trend and its turns
         # (measured ~3x the true noise on 15-point runs that rise and fall); second differences
