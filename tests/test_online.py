@@ -261,6 +261,23 @@ def test_a_stage_that_starts_while_the_last_one_still_rises_is_no_fall():
     assert not any(a.event in ("disruption", "readaptation") for a in after)
 
 
+def test_the_peak_of_a_new_stage_is_of_its_own_values_never_the_stage_before():
+    """After `mark_event` (SFT -> RL) the starting level is the switch's, known at once, and the
+    peak is the new stage's best level: an SFT stage that peaked (0.8 at step 100) and fell to
+    0.6 by the switch, then an RL stage rising 0.6 -> 0.7, kept its checkpoint at the SFT
+    stage's peak (best step 110), when the values read before a starting level was known were
+    searched for a peak without regard to the stage."""
+    rng = np.random.default_rng(0)
+    monitor = PhaseMonitor(metric="eval/accuracy", stop_on=())
+    sft = np.concatenate([np.linspace(0.5, 0.8, 10), np.linspace(0.8, 0.6, 10)])
+    feed(monitor, np.arange(10, 201, 10), sft + rng.normal(0, 0.005, sft.size))
+    monitor.mark_event(200, "sft_to_rl")
+    rl = np.linspace(0.6, 0.7, 20)
+    alerts = feed(monitor, np.arange(210, 401, 10), rl + rng.normal(0, 0.005, rl.size))
+    assert monitor.best_step > 200
+    assert all(a.best_step > 200 for a in alerts), [(a.event, a.best_step) for a in alerts]
+
+
 def _dip_and_climb(rng, start_step, start, n=60, depth=0.3, sd=0.005):
     """A fall of `depth` below `start` over 10 evaluations, then a climb back to 0.1 below it."""
     t = np.arange(n)

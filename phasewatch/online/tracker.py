@@ -127,10 +127,14 @@ class PhaseTracker:
         (1.114 at step 401, then 1.132, 1.353, 1.555) had its peak taken from the fifth value's
         window, and "best checkpoint 802" in an alert where `analyze` keeps 401. Windows of
         `min_window` values, the first of equal levels. A level within noise of the start is no
-        peak: a dip from the start is then a disruption, not a decline from a "peak" at it."""
+        peak: a dip from the start is then a disruption, not a decline from a "peak" at it. Only
+        this stage's values (`Series.stage_n`): a stage that `restart` began has its starting
+        level at once, and the stage before it is no peak of its own (an SFT stage's best, before
+        a switch, was kept as the RL stage's checkpoint)."""
         s = self.series
         k = s.cfg.min_window
-        values, steps = list(s.values), list(s.steps)
+        n = len(s.values) if s.stage_n is None else min(len(s.values), s.stage_n)
+        values, steps = list(s.values)[-n:], list(s.steps)[-n:]
         windows = [values[i:i + k] for i in range(len(values) - k)]  # the latest is the level's
         if not windows:
             return
