@@ -18,12 +18,8 @@ from phasewatch.direction_words import (
 from phasewatch.noise import noise_scale
 from phasewatch.output import counted
 from phasewatch.phase_stats import held_levels
-from phasewatch.presets import (
-    GENERATION_SCORES,
-    ROLE_CANDIDATES,
-    default_direction,
-    role_matches,
-)
+from phasewatch.presets import ROLE_CANDIDATES, default_direction, role_matches
+from phasewatch.role_candidates import GENERATION_SCORES
 from phasewatch.run import Run
 from phasewatch.set_names import loader_bases
 from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite, roles_present
@@ -192,7 +188,7 @@ def loss_beside_score_note(run: Run, chosen: str) -> str | None:
     away. When the held-out loss is taken before several held-out scores of one rank
     (`signals.roles_present`: per-entity F1s, or an extreme classifier's MRR, mAP, F1s and
     nDCGs, none a headline), the scores are named. A seq2seq run's generation score (HF's
-    `eval_bleu`, `eval_rougeL`: `presets.GENERATION_SCORES`) is a held-out score too, though it
+    `eval_bleu`, `eval_rougeL`: `role_candidates.GENERATION_SCORES`) is a held-out score too, though it
     takes the accuracy's role: hf-thesis-web-5ev's BLEU (0, 0, 0.18, 2.49, 0.007) was a
     plateau "not established" with no word of its eval loss, which rose from the first
     evaluation while the train loss fell; `val/bleu` in a W&B log got the note."""
@@ -221,7 +217,7 @@ _GENERATION_SCORE_NAMES = frozenset(re.split(r"[_/]", name, maxsplit=1)[1].lower
 
 def _is_generation_score(own: str) -> bool:
     """Whether `own`, taken in the held-out accuracy's role, is a generation score
-    (`presets.GENERATION_SCORES`) in any spelling the role takes one in: as listed, capitalised
+    (`role_candidates.GENERATION_SCORES`) in any spelling the role takes one in: as listed, capitalised
     (a W&B panel `Eval_BLEU`), of an evaluation set HF's Trainer names (`eval_g0_bleu`) or of a
     Lightning loader (`.../dataloader_idx_0`): the name's last word, without the loader."""
     base = loader_bases([own]).get(own, own)

@@ -1,7 +1,7 @@
 """Held-out losses and rewards under a split's prefix, whatever the sets between are called.
 
-`presets.ROLE_CANDIDATES` lists the names frameworks write; this rule covers the names people
-build from a split prefix, a loss word and their own set names: `eval/nll`, `eval/perplexity`,
+`role_candidates.ROLE_CANDIDATES` lists the names frameworks write; this rule covers the names
+people build from a split prefix, a loss word and their own set names: `eval/nll`, `eval/perplexity`,
 `val/ppl`, `val/gsm8k/loss`, fairseq's `valid_ppl`, and verl's `val-aux/<source>/loss` and
 `val-aux/<source>/reward/mean@N`. verl files each data source's headline score (`acc` when
 its reward function returns one, else `reward`, at the largest N) under `val-core/`, which the

@@ -1,0 +1,180 @@
+"""Each framework's own names for the metric roles DESIGN.md defines (`ROLE_CANDIDATES`), and
+the seq2seq generation scores among them (`GENERATION_SCORES`): the data `presets` resolves a
+log's names with, kept apart from the rules that use it."""
+
+from __future__ import annotations
+
+# canonical name -> candidate names in other frameworks, most specific first (fnmatch globs;
+# `*` also matches "/"). Names checked against the frameworks' sources / real logs:
+# - TRL GRPO: `reward`, `reward_std`, `kl`, `entropy`, `rewards/<fn>/mean` (>= 0.17; older:
+#   `rewards/<fn>`), `completions/mean_length` (older: `completion_length`); HF Trainer `loss`,
+#   `learning_rate`, `grad_norm`, eval rows `eval_<x>`; HF's W&B / TensorBoard callbacks rename
+#   these `train/<x>` and `eval/<x>`.
+# - verl: `critic/score/mean`, `critic/rewards/mean`, `actor/entropy` (older: `actor/entropy_loss`,
+#   which held the mean entropy), `actor/kl_loss` (older: `critic/kl`), `actor/pg_loss`,
+#   `response_length/mean`; validation `val/test_score/<source>` (older) and
+#   `val-core/<source>/<var>/<metric>@N` (newer; MLflow stores `@` as `_at_`).
+# - verl SFT (fsdp_sft_trainer): `train/loss`, `train/lr(1e-3)` (lr x 1000; the verl readers
+#   convert it to `train/lr`), validation `val/loss`. `actor/ppo_kl` is the KL between the
+#   rollout (old) policy and the updated one within a PPO step, not the KL to the reference
+#   model (`actor/kl_loss`, `critic/kl`): it has its own role.
+# - OpenRLHF PPO: `reward`, `return`, `policy_loss`, `entropy_loss` (the mean entropy, which the
+#   loss subtracts), `response_length`, `kl`, `actor_lr`, `actor_grad_norm`, evaluation
+#   `eval_<dataset>_pass1` (W&B / TensorBoard: `train/<x>`, `eval/<x>`). SFT: `gpt_loss`, eval
+#   `eval gpt_loss` (with a space). DPO / RM: `acc` (preference accuracy), eval `acc_mean`.
+# - TRL DPO: `rewards/accuracies`, `rewards/margins` (eval rows `eval_rewards/...`).
+# - TRL PPO, RLOO 0.x, Online DPO: `objective/scores` (the reward model's), `objective/rlhf_reward`
+#   (score - KL penalty), `objective/kl`, `objective/entropy`, `loss/policy_avg`; older PPOTrainer:
+#   `env/reward_mean` (`ppo/mean_scores`), `ppo/loss/policy`; W&B prefixes `train/`. RLOO 1.x: GRPO's.
+# - LLaMA-Factory trainer_log.jsonl: `loss`, `lr` (older: `learning_rate`), `eval_loss`,
+#   `reward` (PPO), `accuracy` (TRL's DPO `rewards/accuracies`: preference accuracy on the
+#   training pairs, not a held-out task accuracy).
+# - Trinity-RFT: `eval/<taskset>/accuracy/mean@N`, `bench/<taskset>/accuracy/mean@N`,
+#   `rollout/accuracy/mean`, verl-style `actor/*`, `critic/*`, `response_length/mean`; CHORD
+#   (`mix_chord`): `actor/loss`, `actor/mu`, `actor/usual/pg_loss`, `actor/expert/sft_loss`
+#   (`sft_phi_loss` with the phi weighting), both scaled by their batch weights.
+# - OLMo (console, W&B): `train/CrossEntropyLoss`, held-out `eval/<label>/CrossEntropyLoss`.
+# - nanoGPT (and the many scripts copied from it) prints `step N: train loss X, val loss Y` at
+#   each evaluation, `iter N: loss X, time Tms, mfu M%` between: names with a space.
+# - Tinker cookbook (metrics.jsonl): SFT `train_mean_nll`, held-out `test/nll` (its NLL
+#   evaluator's default name); RL `env/all/reward/total`, held-out `test/env/all/reward/total`.
+# - OpenMMLab (mmengine `vis_data/scalars.json`): training rows `loss`, `lr`; validation rows
+#   mmpretrain `accuracy/top1`, mmdet `coco/bbox_mAP` (2.x `bbox_mAP`), mmseg `mIoU`, mmpose
+#   `coco/AP` (its CocoMetric; `PCK`, `AUC`, `NME` beside it have no role).
+#   detectron2 (`metrics.json`, TensorBoard, console): `total_loss`, COCO evaluation `bbox/AP`,
+#   `segm/AP` (x100), semantic segmentation `sem_seg/mIoU`.
+# - Seq2seq evaluation with generation (`predict_with_generate`): LLaMA-Factory's
+#   `ComputeSimilarity` (and ChatGLM-Efficient-Tuning's, ChatGLM's p-tuning script) return
+#   `rouge-1`, `rouge-2`, `rouge-l`, `bleu-4`, scaled x100; HF's run_summarization /
+#   run_translation examples `rouge1`, `rouge2`, `rougeL`, `rougeLsum` / `bleu`. The Trainer
+#   prefixes them `eval_` (TensorBoard / W&B: `eval/`).
+# Generation scores of a seq2seq evaluation (`predict_with_generate`), taken as the held-out
+# accuracy after any accuracy: LLaMA-Factory's and ChatGLM's `rouge-l`, `bleu-4` (x100), HF
+# examples' `rougeL`, `bleu`. Scores of generated text, as a WER is: the held-out loss beside
+# them is named when one is taken (`choice_notes.loss_beside_score_note`).
+GENERATION_SCORES: tuple[str, ...] = (
+    "eval_rouge-l", "eval/rouge-l", "eval_bleu-4", "eval/bleu-4",
+    "eval_rougeL", "eval/rougeL", "eval_bleu", "eval/bleu",
+)
+ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "eval/accuracy": (
+        "eval/accuracy", "eval_accuracy", "eval/acc", "eval_acc",
+        # Keras (`CSVLogger`, `History`) and Lightning (`CSVLogger`, TensorBoard) validation
+        "val_accuracy", "val_acc", "val/accuracy", "val/acc", "validation/accuracy",
+        "val_accuracy_epoch", "val_acc_epoch",  # Lightning, logged on step and on epoch
+        # Keras' TensorBoard callback: `validation/` event files with `epoch_<metric>` tags
+        "validation/epoch_accuracy", "validation/epoch_acc",
+        # a "dev" or "valid" split (NLP research code; fairseq's `valid_<x>`)
+        "dev_accuracy", "dev_acc", "dev/accuracy", "dev/acc", "valid_accuracy", "valid_acc",
+        "valid/accuracy", "valid/acc",
+        # OpenMMLab validation rows (mmengine scalars.json): mmpretrain `accuracy/top1`, mmdet 3.x
+        # `coco/bbox_mAP` (`coco/segm_mAP`), mmdet 2.x `bbox_mAP`, mmseg `mIoU`, mmpose
+        # `coco/AP`; detectron2's COCOEvaluator (metrics.json, TensorBoard) `bbox/AP` (`segm/AP`),
+        # `sem_seg/mIoU`
+        "accuracy/top1", "coco/bbox_mAP", "coco/segm_mAP", "bbox_mAP", "segm_mAP", "mIoU",
+        "coco/AP",
+        "bbox/AP", "segm/AP", "sem_seg/mIoU",
+        # an exact match is the accuracy of generated answers (SQuAD's newer `exact_match`,
+        # a generation callback's score)
+        "eval_exact_match", "eval/exact_match",
+        "val-core/*/acc/mean@*", "val-core/*/acc/mean_at_*",
+        "val-core/*/reward/mean@*", "val-core/*/reward/mean_at_*",
+        "val/test_score/*",
+        # Trinity: `mean@k`, or with `monitor.detailed_stats` only `mean@k/{mean,max,min,std}`
+        # (the `/mean` first: a bare glob would pick `/max`); MLflow writes `@` as `_at_`
+        "eval/*/accuracy/mean@*/mean", "eval/*/accuracy/mean@*",
+        "eval/*/accuracy/mean_at_*/mean", "eval/*/accuracy/mean_at_*",
+        "bench/*/accuracy/mean@*/mean", "bench/*/accuracy/mean@*",
+        "eval_*_pass1", "eval/*_pass1",
+        "eval/reward", "eval_reward", "eval/score", "eval_score",
+        "eval/mean_reward",  # Stable-Baselines3's EvalCallback: the return on its eval episodes
+        "eval/rewards/mean", "eval_rewards/mean",
+        "test/env/all/reward/total",  # Tinker cookbook RL, held-out
+        *GENERATION_SCORES,
+        # a held-out split called test, after every validation spelling (the split a run is
+        # judged by when it has no validation one): Keras / PyTorch scripts' `test_acc`, HF's
+        # `trainer.predict` rows, W&B panels `test/accuracy`
+        "test_accuracy", "test_acc", "test/accuracy", "test/acc",
+        "test_exact_match", "test/exact_match",
+    ),
+    "expert/nll_train": ("expert/nll_train",),
+    "expert/nll_heldout": ("expert/nll_heldout",),
+    "train/loss": ("train/loss", "loss", "train_loss", "train loss",  # nanoGPT's eval print
+                   "actor/loss", "actor/pg_loss", "policy_loss",
+                   "train/policy_loss", "gpt_loss", "train/gpt_loss",
+                   # home-made loops: TensorBoard `training/loss`, printed `avg_loss=`
+                   "training/loss", "avg_loss", "train/avg_loss",
+                   # Lightning's `self.log(..., on_step=True, on_epoch=True)`: both series
+                   "train_loss_step", "train_loss_epoch",
+                   "loss/policy_avg", "train/loss/policy_avg", "ppo/loss/policy",  # TRL PPO, RLOO
+                   "train_mean_nll",  # Tinker cookbook SFT
+                   "total_loss",  # detectron2 (metrics.json, console, TensorBoard)
+                   "train/CrossEntropyLoss"),  # OLMo
+    # Trinity-RFT's CHORD (`mix_chord` policy loss, logged under `actor/`)
+    "train/sft_loss": ("train/sft_loss", "actor/expert/sft_loss", "actor/expert/sft_phi_loss"),
+    "train/rl_loss": ("train/rl_loss", "actor/usual/pg_loss"),
+    "train/mu": ("train/mu", "actor/mu"),
+    "train/reward": (
+        "train/reward", "reward", "train/rewards/mean", "critic/score/mean", "critic/rewards/mean",
+        "rollout/accuracy/mean", "rollout/reward", "rewards/accuracy_reward/mean",
+        "rewards/accuracy_reward", "return", "train/return",
+        # home-made loops: `reward/mean`, `train/mean_reward`, `mean_reward`, `reward_mean`
+        "reward/mean", "train/mean_reward", "mean_reward", "reward_mean", "train/reward_mean",
+        "env/all/reward/total",  # Tinker cookbook RL
+        # TRL PPO / RLOO 0.x / Online DPO: the score, as GRPO's `reward` is, before the score
+        # less beta x KL (trial 39: Online DPO's task 0.29 -> 0.99, scores 0.87 -> 0.995, its
+        # rlhf_reward fell: "overfit", stop at step 15); then TRL's older PPOTrainer
+        "objective/scores", "train/objective/scores", "objective/rlhf_reward",
+        "train/objective/rlhf_reward", "env/reward_mean", "ppo/mean_scores",
+        # Stable-Baselines3 (progress.csv, console tables), OpenAI Baselines: the mean return of
+        # the last 100 training episodes
+        "rollout/ep_rew_mean", "EpRewMean", "eprewmean",
+        # last, any train-side mean reward under its method's own prefix (a self-distillation
+        # trainer's `train/self_distillation/reward_mean` beside its distillation loss)
+        "train/*/reward_mean", "train/*/mean_reward",
+    ),
+    "train/entropy": (
+        "train/entropy", "entropy", "actor/entropy", "entropy_loss", "train/entropy_loss",
+        "actor/entropy_loss", "objective/entropy", "train/objective/entropy",  # TRL PPO, RLOO
+    ),
+    "train/preference_accuracy": (
+        "rewards/accuracies", "train/rewards/accuracies", "acc", "train/acc", "acc_mean",
+        "train/acc_mean", "accuracy"),
+    "train/preference_margin": ("rewards/margins", "train/rewards/margins"),
+    "eval/preference_accuracy": (
+        "eval_rewards/accuracies", "eval/rewards/accuracies", "eval/acc_mean", "eval_acc_mean"),
+    "train/policy_step_kl": ("actor/ppo_kl",),
+    "eval/response_length": (
+        "eval/response_length", "eval/completions/mean_length", "eval_completions/mean_length"),
+    # the train batches' (TRL GRPO's `completion_length` was eval/response_length: trial 39b)
+    "train/response_length": (
+        "train/response_length", "completions/mean_length", "train/completions/mean_length",
+        "completion_length", "train/completion_length", "response_length/mean", "response_length"),
+    "train/kl": ("train/kl", "kl", "actor/kl_loss", "critic/kl", "objective/kl", "train/objective/kl"),
+    "train/grad_norm": ("train/grad_norm", "grad_norm", "actor/grad_norm", "actor_grad_norm",
+                        "train/actor_grad_norm"),
+    "train/lr": (
+        "train/lr", "learning_rate", "train/learning_rate", "lr", "actor/lr", "actor_lr",
+        "train/actor_lr",
+    ),
+    "eval/loss": ("eval/loss", "eval_loss", "val/loss", "eval gpt_loss", "eval/eval gpt_loss",
+                  "eval/eval_loss", "val_loss", "val loss",  # nanoGPT: `step N: ..., val loss X`
+                  "validation/loss", "validation_loss",
+                  "validation/epoch_loss", "dev_loss", "dev/loss", "valid_loss", "valid/loss",
+                  "val_loss_epoch", "val_losses", "test/nll",  # Tinker cookbook's NLL evaluator
+                  "eval/*/CrossEntropyLoss",  # OLMo's evaluators, by label
+                  "test_loss", "test/loss"),  # a test split, after every validation spelling
+    # Held-out scores that are neither an accuracy nor a loss, taken before the loss: HF's
+    # SQuAD `eval_f1`, `eval_exact` (`exact_match` in the newer metric), GLUE's Matthews and
+    # Pearson / Spearman correlations, ASR's `eval_wer` / `eval_cer`; and their `test` spellings.
+    # The direction is the name's (`default_direction`: wer, cer -> min).
+    "eval/other_score": (
+        "eval_f1", "eval/f1", "eval_exact", "eval/exact",
+        "eval_matthews_correlation", "eval/matthews_correlation", "eval_pearson", "eval/pearson",
+        "eval_spearmanr", "eval/spearmanr", "eval_roc_auc", "eval/roc_auc", "eval_auc",
+        "eval/auc", "eval_wer", "eval/wer", "eval_cer", "eval/cer",
+        "test_f1", "test/f1", "test_exact", "test/exact",
+        "test_matthews_correlation", "test_pearson", "test_spearmanr", "test_roc_auc",
+        "test_auc", "test/auc", "test_wer", "test/wer", "test_cer", "test/cer",
+    ),
+}
