@@ -126,7 +126,7 @@ class PhaseTracker:
         by a rise the improvement test would call: a held-out loss best at its second evaluation
         (1.114 at step 401, then 1.132, 1.353, 1.555) had its peak taken from the fifth value's
         window, and "best checkpoint 802" in an alert where `analyze` keeps 401. Windows of
-        `min_window` values, the first of equal levels. A level within noise of the start is no
+        `min_window` values, the first of equal levels; the checkpoint as the level's own. A level within noise of the start is no
         peak: a dip from the start is then a disruption, not a decline from a "peak" at it. Only
         this stage's values (`Series.stage_n`): a stage that `restart` began has its starting
         level at once, and the stage before it is no peak of its own (an SFT stage's best, before
@@ -142,8 +142,10 @@ class PhaseTracker:
         i = max(range(len(levels)), key=lambda j: (levels[j], -j))
         if levels[i] <= s.baseline + s.threshold(s.baseline, s.se_baseline()):
             return
-        best = max(range(i, i + k), key=lambda j: (values[j], -j))
-        self.peak, self.peak_step, self.peak_checkpoint = levels[i], steps[i + k // 2], steps[best]
+        centre = i + k // 2  # the checkpoint: the best of the centre and its two neighbours, as
+        near = range(max(i, centre - 1), min(i + k, centre + 2))  # `Series.best_in_window`
+        best = max(near, key=lambda j: (values[j], -j))
+        self.peak, self.peak_step, self.peak_checkpoint = levels[i], steps[centre], steps[best]
         self.peak_values = windows[i]
 
     def _candidate(self, level: float, at: int) -> tuple[str, int | None, str] | None:
