@@ -126,8 +126,9 @@ class PhaseTracker:
         by a rise the improvement test would call: a held-out loss best at its second evaluation
         (1.114 at step 401, then 1.132, 1.353, 1.555) had its peak taken from the fifth value's
         window, and "best checkpoint 802" in an alert where `analyze` keeps 401. Windows of
-        `min_window` values, the first of equal levels; the checkpoint as the level's own. A level within noise of the start is no
-        peak: a dip from the start is then a disruption, not a decline from a "peak" at it. Only
+        `min_window` values, the first of equal levels; the checkpoint as the level's own. A
+        level within noise of the start is no peak: a dip from the start is then a disruption,
+        not a decline from a "peak" at it. Only
         this stage's values (`Series.stage_n`): a stage that `restart` began has its starting
         level at once, and the stage before it is no peak of its own (an SFT stage's best, before
         a switch, was kept as the RL stage's checkpoint)."""
