@@ -26,7 +26,7 @@ from phasewatch.checkpoint import (
     stop_level,
 )
 from phasewatch.choice_notes import notes_on_choice
-from phasewatch.confidence import below_resolution, few_points_confidence
+from phasewatch.confidence import below_resolution, few_points_confidence, resolution_warning
 from phasewatch.corners import place_corners
 from phasewatch.fall_so_far import fall_so_far
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
@@ -269,9 +269,10 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         warnings.extend([note] if note else [])
 
     shown_sd = reported_noise(sd, y, own_metric, warnings)  # effects in sds of the noise
-    if known is None and (note := quantised_rate_note(run.columns(), own_metric, series.sign * y,
-                                                      shown_sd)) is not None:
-        warnings.append(note)  # a rate on few items, whose estimate is too small: said, not used
+    rate_note = quantised_rate_note(run.columns(), own_metric, series.sign * y, shown_sd) \
+        if known is None else None
+    if rate_noted := rate_note is not None:
+        warnings.append(rate_note)  # a rate on few items, whose estimate is too small: said, not used
     base_se = base_se if shown_sd else 0.0
     levels = boundary_levels(phases, steps, y, fixed)
     # a trend decided from the run's stretches is read between the levels it was decided on, and
@@ -306,15 +307,14 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     }
     if (level := stop_level(phases, steps, y, peaks)) is not None:  # what the stop was ranked by
         extra["stop_level"] = {"value": series.own_units(level[0]), "evaluations": level[1]}
+    step = below_resolution(y, shown_sd) if known is None else None
     if (confidence := few_points_confidence(phases, y.size)) is not None:
-        step = below_resolution(y, shown_sd) if known is None else None
         if step is not None:
             confidence = "low"
-            warnings.append(f"{own_metric}: the noise sd estimated from its {y.size} evaluations "
-                            f"({shown_sd:.3g}) is below the step its values move in ({step:.3g}: "
-                            "they differ by whole steps of it), so its effects in sds are too "
-                            "large: confidence low; --noise-sd or --eval-size give the noise")
+            warnings.append(resolution_warning(own_metric, y.size, shown_sd, step, True))
         extra["confidence"] = confidence
+    elif step is not None and shown_sd > 0 and not rate_noted:  # the rate's note says it already
+        warnings.append(resolution_warning(own_metric, y.size, shown_sd, step, False))
     if (beats := beats_last(phases, y, best, sd, cfg.k_sd)) is not None:
         extra["stop_beats_last"] = beats
     if nll_onset is not None:

@@ -57,3 +57,16 @@ def below_resolution(values: np.ndarray, sd: float) -> float | None:
         return None
     multiples = (distinct - distinct[0]) / step
     return step if np.all(np.abs(multiples - np.round(multiples)) <= LATTICE_TOLERANCE) else None
+
+
+def resolution_warning(metric: str, n: int, sd: float, step: float, lowered: bool) -> str:
+    """The warning of a noise sd below the step the values move in (`below_resolution`), at
+    any length: a longer run has no confidence to lower (`lowered` says it was), but its
+    effects in sds are as far too large. A held-out accuracy on 120 items over 21 evaluations,
+    0.992, 0.608, then 0.600 nineteen times, read a noise sd of 0.00098, an eighth of one item,
+    and printed a fall of "399.3 sd" with no word that no sd below one item can be read from
+    values that move in whole items."""
+    return (f"{metric}: the noise sd estimated from its {n} evaluations ({sd:.3g}) is below the "
+            f"step its values move in ({step:.3g}: they differ by whole steps of it), so its "
+            f"effects in sds are too large{': confidence low' if lowered else ''}; --noise-sd or "
+            "--eval-size give the noise")

@@ -104,3 +104,29 @@ def test_a_noise_estimate_below_the_values_step_is_low_confidence():
     assert below_resolution(values, 0.001) is None  # an estimate above one step: not said
     rng = np.random.default_rng(0)
     assert below_resolution(rng.normal(0.6, 0.01, 6), 1e-6) is None  # no lattice
+
+
+def test_a_noise_estimate_below_the_values_step_is_said_on_a_long_run_too():
+    """A held-out accuracy on 120 items over 21 evaluations (0.992, 0.608, then 0.600 nineteen
+    times) read a noise sd of an eighth of one item and printed a fall of "399.3 sd" with no
+    warning: the rule was applied to runs of at most 12 evaluations only. The same shape on
+    50 items: one item up and back, then a fall of 10 items that stays."""
+    import numpy as np
+
+    from phasewatch.analysis import analyze_run
+    from phasewatch.run import Run
+
+    counts = np.array([40] * 3 + [41] + [40] * 4 + [30] * 12)
+    steps = np.arange(counts.size) * 50
+    a = analyze_run(Run.from_columns({"eval/accuracy": (steps, counts / 50)}, "t", "t"),
+                    "eval/accuracy", "max")
+    assert 0 < a.extra["noise_sd"] < 0.02
+    assert "confidence" not in a.extra  # a run of 20 evaluations has none to lower
+    said = [w for w in a.warnings if "below the step its values move in (0.02" in w]
+    assert len(said) == 1 and "confidence low" not in said[0]
+    # a run whose noise spans several items is not warned of
+    rng = np.random.default_rng(1)
+    noisy = np.clip(np.round(rng.normal(0.7, 0.06, 20) * 50), 0, 50) / 50
+    b = analyze_run(Run.from_columns({"eval/accuracy": (steps, noisy)}, "t", "t"),
+                    "eval/accuracy", "max")
+    assert not any("below the step its values move in" in w for w in b.warnings)
