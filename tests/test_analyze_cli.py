@@ -385,6 +385,19 @@ def test_the_stop_of_a_constant_metric_says_any_checkpoint_is_as_good(capsys, tm
            "any is as good)" in out
 
 
+def test_the_stop_of_a_single_evaluation_says_it_is_the_only_one(capsys, tmp_path):
+    # a TRL SFT TensorBoard log with one eval loss at its last step: "the metric is the same at
+    # every evaluation analysed: any is as good" was said of one evaluation
+    log = tmp_path / "m.jsonl"
+    log.write_text("".join(json.dumps({"step": 10 * i, "train/loss": 2.0 - 0.01 * i}) + "\n"
+                           for i in range(1, 30)) + json.dumps({"step": 290, "eval/loss": 2.09}) + "\n")
+    code, out, _ = run_cli(capsys, "analyze", log, "--metric", "eval/loss")
+    assert code == 0
+    assert "recommended stop: step 290 (the only evaluation of eval/loss: nothing to rank it " \
+           "against)" in out
+    assert "any is as good" not in out
+
+
 def test_the_comparison_table_gives_the_evaluation_at_each_runs_stop(capsys, tmp_path):
     """Trial 36b: the table's "best" was each run's best single reading (one lucky batch of a
     GRPO reward at step 304) beside a stop at another step; its column is now the evaluation at

@@ -243,7 +243,12 @@ def _against_last(analysis: Analysis) -> str:
     the recommended checkpoint above the last one (`checkpoint.beats_last`): "as good" said it
     of a last evaluation 3.7 noise sds worse, which a difference of two noisy readings cannot
     rank (trial 37b); ' (not established against the last, epoch 3: 3 evaluations, noise
-    unknown)' where no noise ranks it (`checkpoint.unranked_stop`)."""
+    unknown)' where no noise ranks it (`checkpoint.unranked_stop`). A single evaluation is the
+    stop for want of any other, not because every evaluation is the same: a TensorBoard log
+    with one eval loss at its last step had "the metric is the same at every evaluation
+    analysed: any is as good" said of it."""
+    if len(analysis.phases) == 1 and analysis.phases[0].stats.get("n_points") == 1:
+        return f" (the only evaluation of {analysis.metric}: nothing to rank it against)"
     if len(analysis.phases) == 1 and analysis.phases[0].stats.get("change") == 0 \
             and not analysis.extra.get("noise_sd"):  # trial 34b: a stop on a constant metric
         return " (the metric is the same at every evaluation analysed: any is as good)"
