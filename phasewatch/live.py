@@ -255,7 +255,7 @@ class LiveWatch(LiveMessages):
         self.monitor = PhaseMonitor(metric=metric, direction=direction, **options)
         self._resolver = Resolver(self.monitor, self._resumed, before_step=self._apply_events,
                                   on_rewind=self._rewound,
-                                  on_rows=lambda note: self.notice(f"{self.source.source}: {note}"))
+                                  on_rows=self._rows_note)
         self.result.metric, self.result.direction = metric, direction
         self._checkpoints = LiveCheckpoints.for_watch(self.path, self.source)
         self.result.aggregate = self.set_mean.sets if self.set_mean is not None else None

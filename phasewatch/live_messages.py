@@ -37,6 +37,18 @@ class LiveMessages:
         self.notice(f"{getattr(self.source, 'reading', self.source.source)}: "
                     f"{went_back(previous, step, unit)}; {how}")
 
+    def _rows_note(self, note: str) -> None:
+        """The resolver's word on a metric's several rows at one step, its steps named in the
+        unit the log's steps count (`xaxis.in_step_unit`), as the alerts and the resume's
+        message name them: an HF console log without steps said "loss: logged again at step
+        300" of the row its reader numbers epoch 0.03 x 10,000, a step the log never states."""
+        unit = self.source.info.step_unit
+        if unit != "step":
+            from phasewatch.xaxis import in_step_unit  # numpy: only for such a log
+
+            note = in_step_unit(note, unit)
+        self.notice(f"{self.source.source}: {note}")
+
     def _bad_line(self, file: Path, lineno: int, reason: str) -> None:
         self._bad_lines += 1
         if self._bad_lines <= MAX_LINE_WARNINGS:

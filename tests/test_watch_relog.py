@@ -152,3 +152,18 @@ def test_a_resume_below_the_held_step_feeds_it_then_rewinds():
     resolver.flush()
     assert resumes == [(9, 6)] and rewinds == [6] and monitor.last_step_ == 11
     assert list(monitor.trackers_[0].series.steps)[-6:] == list(range(6, 12))
+
+
+def test_a_relog_note_of_a_console_log_without_steps_names_its_epoch(tmp_path, capsys):
+    """An HF console log states no step (its reader numbers rows by epoch x 10,000) and prints
+    its epoch rounded, so two loss rows can share one: watch said "loss: logged again at step
+    300", a step the log never states, where the alerts and analyze say "epoch 0.03"."""
+    rows = [(0.01, 2.4), (0.02, 2.2), (0.03, 1.9), (0.03, 1.8)] \
+        + [(round(0.04 + 0.01 * i, 2), 1.7 - 0.01 * i) for i in range(20)]
+    log = tmp_path / "train.log"
+    log.write_text("".join(f"{{'loss': {loss}, 'grad_norm': 0.5, 'learning_rate': 1e-05, "
+                           f"'epoch': {epoch}}}\n" for epoch, loss in rows))
+    code, _, err = run_cli(capsys, log, "--metric", "loss")
+    assert code == 0
+    assert "loss: logged again at epoch 0.03 with another value" in err
+    assert "at step 300" not in err
