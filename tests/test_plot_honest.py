@@ -190,6 +190,16 @@ def test_a_short_runs_figure_carries_the_confidence_of_its_phases():
     assert not any("confidence" in t for t in texts)
 
 
+def test_a_single_evaluations_confidence_note_is_in_the_singular():
+    """A TRL log with one eval loss at its last step (tb-llama-arxiv-lora-trainloss, plotted
+    without --metric) was drawn with "phases: low confidence (1 evaluations)"."""
+    run = phasewatch.run.Run.from_columns({"eval/loss": (np.array([985]), np.array([2.091]))},
+                                          "t", "t")
+    analysis = phasewatch.analyze(run)
+    texts = [t.get_text() for t in phase_figure(run, analysis).legends[0].get_texts()]
+    assert f"phases: {analysis.extra['confidence']} confidence (1 evaluation)" in texts
+
+
 def test_a_short_runs_plateau_that_moved_is_labelled_not_established_on_the_figure():
     """hfconsole-sft-lora-rl-4ev (real corpus): an eval loss 0.9735, 1.065, 1.116, 1.116 is a
     plateau "not established" in the text (4 points cannot tell that rise from noise), but the

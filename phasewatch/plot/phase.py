@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from phasewatch.errors import InputError, UsageError
+from phasewatch.output import counted
 from phasewatch.plot import _draw, _phase_bands
 from phasewatch.plot.data import FigureData, attach, figure_data
 from phasewatch.plot.smoothing import (
@@ -191,7 +192,7 @@ def phase_figure(
         unsure = [k for k, ph in enumerate(analysis.phases) if not_established(analysis, ph)]
         if confidence in ("low", "moderate"):  # the text's hedge, on a figure copied into a paper
             handles.append(Line2D([], [], linestyle="none", label=(
-                f"phases: {confidence} confidence ({series.size} evaluations)")))
+                f"phases: {confidence} confidence ({counted(series.size, 'evaluation')})")))
         axes[-1].set_xlabel(axis_label(unit))
         _draw.fit_legend(fig, handles, max_cols=3)
         if title:
