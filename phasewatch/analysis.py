@@ -80,11 +80,13 @@ from phasewatch.stages import (
 )
 from phasewatch.start_dip import split_start_dip
 from phasewatch.start_shift import split_sparse_shift, split_start_shift
+from phasewatch.step_units import positions_in_unit
 from phasewatch.stepseries import StepSeries
 from phasewatch.train_beside import note_train_beside, train_series
 from phasewatch.turns import boundary_intervals, snap_turns
 from phasewatch.unseen_start import note_unseen_start
 from phasewatch.whole_run_trend import averaged_best, edge_stats, trend_edges, whole_run_trend
+from phasewatch.xaxis import step_unit
 
 # Fewer evaluations get the short-series answer (phasewatch.short_series). From 6 on, a broken
 # line with a knot (phasewatch.hinge) reads a rise and fall or a late decline that one rank test
@@ -122,7 +124,17 @@ class AnalyzeConfig:
 
 def analyze_run(run: Run, metric: str | None = None, direction: str | None = None,
                 **opts: Any) -> Analysis:
-    """Phases of `run`'s performance metric (see `AnalyzeConfig` for the options)."""
+    """Phases of `run`'s performance metric (see `AnalyzeConfig` for the options). Its notes
+    name each step in the unit the run's steps count (`step_units.positions_in_unit`), as its
+    phases and stop are printed: epochs where the log's steps are epochs (Keras) or it states
+    none (an HF console log, epoch x 10,000)."""
+    analysis = _analyze_run(run, metric, direction, **opts)
+    unit = step_unit(run, analysis.metric)
+    analysis.warnings[:] = [positions_in_unit(w, unit) for w in analysis.warnings]
+    return analysis
+
+
+def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: Any) -> Analysis:
     unknown = set(opts) - set(AnalyzeConfig.__dataclass_fields__)
     if unknown:
         raise TypeError(f"unknown option(s) {sorted(unknown)}; "

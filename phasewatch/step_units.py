@@ -46,3 +46,17 @@ def step_text(step, unit: str = "step") -> str:
 def at(step, unit: str = "step") -> str:
     """"step 900", "epoch 5" (Keras), "epoch 1.35" (HF console without steps)."""
     return f"{unit_word(unit)} {step_text(step, unit)}"
+
+
+STEP_AT = re.compile(r"\bstep (-?\d+)\b")  # a position on the run's step axis, in a text
+
+
+def positions_in_unit(text: str, unit: str = "step") -> str:
+    """`text` with each "step N" in it said as `at(N, unit)`: "epoch 0.2" for step 2000 of an HF
+    console log without steps, "epoch 5" for step 5 of a Keras log. Only positions: its other
+    words stay (a note's "the first step" is the optimizer's, "17 of 100 steps" a count). The
+    analysis's notes number steps as its series does; a log that states no step printed "its
+    best evaluation (step 2000, eval_loss 0.8)" where its phases said "epoch 0.2"."""
+    if unit == "step":
+        return text
+    return STEP_AT.sub(lambda m: at(int(m.group(1)), unit), text)

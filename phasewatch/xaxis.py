@@ -30,7 +30,14 @@ import numpy as np
 
 from phasewatch.errors import UsageError
 from phasewatch.run import Run
-from phasewatch.step_units import at, scaled_words, step_text, unit_scale, unit_word  # noqa: F401
+from phasewatch.step_units import (  # noqa: F401
+    at,
+    positions_in_unit,
+    scaled_words,
+    step_text,
+    unit_scale,
+    unit_word,
+)
 
 UNITS = ("step", "epoch", "tokens", "samples")
 CARRIERS: dict[str, tuple[str, ...]] = {
@@ -46,7 +53,6 @@ CARRIERS: dict[str, tuple[str, ...]] = {
 KERAS_EPOCH_TAG = "epoch_"
 KERAS_ITERATION_TAG = re.compile(r"(?:^|/)evaluation_.+_vs_iterations$")
 _STEP_WORD = re.compile(r"(?<!-)\bstep(s?)\b")  # a word, not an option's name (--planned-steps)
-_STEP_AT = re.compile(r"\bstep (-?\d+)\b")
 _STEPS_OF = re.compile(r"\b(\d+) steps\b")
 _PLAN_OPTION = re.compile(r"\(--planned-steps\)")
 
@@ -142,8 +148,8 @@ def in_step_unit(text: str, unit: str) -> str:
         return text
     word, scale = unit_word(unit), unit_scale(unit)
     text = _PLAN_OPTION.sub(f"(--planned-steps, the planned {scaled_words(unit)})", text)
+    text = positions_in_unit(text, unit)
     if scale != 1:
-        text = _STEP_AT.sub(lambda m: f"{word} {step_text(int(m.group(1)), unit)}", text)
         text = _STEPS_OF.sub(lambda m: f"{step_text(int(m.group(1)), unit)} {word}s", text)
     return _STEP_WORD.sub(lambda m: word + m.group(1), text)
 

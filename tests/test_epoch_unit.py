@@ -410,3 +410,28 @@ def test_an_epoch_axis_labels_its_ticks_with_the_round_values_they_were_placed_f
     labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
     plt.close(fig)
     assert labels and labels[0] == "0" and all("e-" not in t for t in labels), labels
+
+
+def test_the_analysis_notes_name_positions_in_the_runs_unit(tmp_path, capsys):
+    """An HF console log that states no step (rows at epoch x 10,000): the phases and the stop
+    said "epoch 0.2" while a short series' note said "its best evaluation (step 2000, ...)", a
+    step the log never states. Each "step N" of a note is said in the unit; other words stay
+    ("over the same steps", a count of the optimizer's)."""
+    evals = [1.0, 0.80, 0.95, 1.0, 1.01]  # an inner best, short of a turn on 5 evaluations
+    rows = []
+    for i in range(1, 8 * len(evals) + 1):
+        epoch = round(i * 0.0125, 4)
+        rows.append(f"{{'loss': {2.0 - 0.01 * i:.4f}, 'learning_rate': 1e-05, 'epoch': {epoch}}}")
+        if i % 8 == 0:
+            rows.append(f"{{'eval_loss': {evals[i // 8 - 1]}, 'eval_runtime': 1.0, 'epoch': {epoch}}}")
+    log = tmp_path / "train.log"
+    log.write_text("\n".join(rows) + "\n")
+    code, out, _ = cli(capsys, "analyze", log, "--metric", "eval_loss")
+    assert code == 0 and "recommended stop: epoch 0.2" in out
+    assert "its best evaluation (epoch 0.2, eval_loss 0.8)" in out
+    assert not re.search(r"\bstep \d", out)
+    from phasewatch.step_units import positions_in_unit
+
+    assert positions_in_unit("at step 2000, the first step, 17 of 100 steps", "epoch/10000") \
+        == "at epoch 0.2, the first step, 17 of 100 steps"
+    assert positions_in_unit("at step 5", "step") == "at step 5"
