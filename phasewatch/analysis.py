@@ -83,6 +83,7 @@ from phasewatch.start_shift import split_sparse_shift, split_start_shift
 from phasewatch.step_units import positions_in_unit
 from phasewatch.stepseries import StepSeries
 from phasewatch.train_beside import note_train_beside, train_series
+from phasewatch.trainer_best import worst_kept_note
 from phasewatch.turns import boundary_intervals, snap_turns
 from phasewatch.unseen_start import note_unseen_start
 from phasewatch.whole_run_trend import averaged_best, edge_stats, trend_edges, whole_run_trend
@@ -129,6 +130,9 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     phases and stop are printed: epochs where the log's steps are epochs (Keras) or it states
     none (an HF console log, epoch x 10,000)."""
     analysis = _analyze_run(run, metric, direction, **opts)
+    if (kept := worst_kept_note(run, analysis.metric, analysis.direction,
+                                analysis.extra.get("noise_sd") or 0.0)) is not None:
+        analysis.warnings.append(kept)  # the Trainer's best checkpoint, ranked the other way
     unit = step_unit(run, analysis.metric)
     analysis.warnings[:] = [positions_in_unit(w, unit) for w in analysis.warnings]
     return analysis

@@ -70,3 +70,42 @@ def kept_best_by(run: Run) -> str | None:
             if at.size and math.isclose(float(column.values[at[-1]]), float(best), rel_tol=1e-9):
                 matches.append(own)
     return matches[0] if len(matches) == 1 else None
+
+
+MIN_RANKED = 3  # evaluations among which a kept checkpoint can be told to be the worst
+
+
+def worst_kept_note(run: Run, metric: str, direction: str, sd: float = 0.0) -> str | None:
+    """A warning when the Trainer's best checkpoint (`kept_best_by`: its `best_metric` at
+    `best_step`) is by `metric` itself the worst of its evaluations in `direction` (and the
+    best beats it by more than the noise sd `sd`): the Trainer ranked the checkpoints the other
+    way. Its `greater_is_better` is True by default for a `metric_for_best_model` whose name does
+    not end in "loss", so a WER kept by name ranks the highest WER best, and a loss set
+    greater_is_better=True by hand the highest loss; `load_best_model_at_end` and
+    `EarlyStoppingCallback` then act on the wrong checkpoints. A Whisper run's best_metric was
+    its first WER, 0.4804 at step 50, the worst of 40 (0.3447 at step 2000), and a
+    knowledge-graph SFT kept checkpoint-50, its highest eval loss of 69, with nothing said."""
+    if kept_best_by(run) != metric:
+        return None
+    step = best_step(run.config)
+    column = run.column(metric)
+    values = np.asarray(column.values, dtype=np.float64)
+    finite = np.isfinite(values)
+    values, steps = values[finite], np.asarray(column.steps)[finite]
+    at = np.flatnonzero(steps == step)
+    if values.size < MIN_RANKED or not at.size:
+        return None
+    y = values if direction == "max" else -values
+    top = int(np.argmax(y))
+    kept = float(y[at[-1]])
+    if kept > float(np.min(y)) or float(y[top]) - kept <= max(sd, 0.0):
+        return None
+    better = "lower" if direction == "max" else "higher"
+    default = ("; the Trainer's default for a metric whose name does not end in 'loss'"
+               if direction == "min" and not metric.endswith("loss") else "")
+    return (f"the Trainer's best checkpoint is the worst {metric} of the run: its best_metric, "
+            f"{values[at[-1]]:.4g} at step {step}, is the {'lowest' if direction == 'max' else 'highest'} "
+            f"of {values.size} evaluations (the best: {values[top]:.4g} at step {int(steps[top])}); "
+            f"it ranked {better} {metric} as better (greater_is_better="
+            f"{direction == 'min'}{default}), so load_best_model_at_end and EarlyStoppingCallback "
+            f"act on the wrong checkpoints: set greater_is_better={direction == 'max'}")

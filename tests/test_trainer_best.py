@@ -83,3 +83,35 @@ def test_greater_is_better_as_an_mlflow_parameter_string(tmp_path):
     rows = (folder / "metrics.jsonl").read_text().replace('"eval_f1"', '"eval_wer"')
     (folder / "metrics.jsonl").write_text(rows)
     assert declared_best_metric(read_run(folder)) == ("eval_wer", "min")
+
+
+@pytest.mark.parametrize("metric, values, best, says", [
+    # a WER kept by name: the Trainer's default greater_is_better=True for it
+    ("eval_wer", [0.48, 0.455, 0.457, 0.438, 0.41, 0.40, 0.39, 0.37, 0.36, 0.345], 0.48,
+     ("greater_is_better=True; the Trainer's default for a metric whose name does not end in "
+      "'loss'")),
+    # a loss with greater_is_better=True set by hand: the highest eval loss kept
+    ("eval_loss", [1.17, 1.10, 1.07, 1.02, 0.96, 0.93, 0.95, 0.97, 1.0, 1.05], 1.17,
+     "greater_is_better=True)"),
+])
+def test_a_best_checkpoint_that_is_the_worst_evaluation_is_said(capsys, tmp_path, metric, values,
+                                                                best, says):
+    """hf-whisper-bangla's best_metric was its first WER, the worst of 40; hf-kgc-evalloss-69ev
+    kept checkpoint-50, its highest eval loss of 69, with nothing said: the Trainer ranked the
+    checkpoints the other way, and load_best_model_at_end loads the worst."""
+    history = [{"step": 50 * (i + 1), metric: v} for i, v in enumerate(values)]
+    state = {"global_step": 500, "best_metric": best, "best_global_step": 50,
+             "log_history": history}
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps(state))
+    code, out, _ = run_cli(capsys, "analyze", path, "--format", "json")
+    run = json.loads(out)["runs"][0]
+    (said,) = [w for w in run["warnings"] if "the Trainer's best checkpoint is the worst" in w]
+    assert code == 0 and f"its best_metric, {best:.4g} at step 50, is the highest of 10" in said
+    assert says in said and said.endswith("set greater_is_better=False")
+    # kept at its real best: nothing said
+    top = min(range(len(values)), key=values.__getitem__)
+    state.update(best_metric=values[top], best_global_step=50 * (top + 1))
+    path.write_text(json.dumps(state))
+    code, out, _ = run_cli(capsys, "analyze", path, "--format", "json")
+    assert not any("Trainer's best checkpoint" in w for w in json.loads(out)["runs"][0]["warnings"])
