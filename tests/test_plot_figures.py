@@ -121,6 +121,23 @@ def test_long_metric_names_are_wrapped_to_fit_their_panel():
     assert "raw values" in legend and "Gaussian smooth, sd 6 steps" in legend  # 390 steps / 60
 
 
+def test_long_metric_names_without_slashes_are_wrapped_at_underscores():
+    """Hugging Face and Lightning names have no '/' or space to break at: a DPO run's
+    'val_reward_accuracy' ran off the top of its single-column panel, cut to 'val_reward_accurac'."""
+    collector = RecordCollector("mem:dpo", "test")
+    name = "eval_rewards_chosen_accuracy_mean"
+    for step in range(0, 400, 10):
+        collector.add(step, {name: 0.3 + step / 1000})
+    run = collector.build()
+    analysis = Analysis("mem:dpo", name, "max", 0.3, [], [Phase("improvement", 0, 390)], None)
+    fig = phase_figure(run, analysis, panels=None)
+    label = fig.axes[0].yaxis.label
+    assert "\n" in label.get_text() and label.get_text().replace("\n", "") == name
+    assert all(line.endswith("_") for line in label.get_text().split("\n")[:-1])
+    (box,) = _extents(fig, [label])
+    assert box.height <= fig.axes[0].bbox.height
+
+
 def test_changepoint_whiskers_span_their_intervals():
     run = make_run()
     analysis = make_analysis(run)

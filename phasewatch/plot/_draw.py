@@ -107,9 +107,18 @@ def fit_ylabels(fig: Figure, axes: Sequence[Axes]) -> bool:
 
 
 def _wrapped(text: str) -> list[str]:
-    """Two-line, then three-line breaks at '/' or a space (most balanced first), then
-    '.../tail' forms."""
-    parts = re.split(r"(?<=[/ ])", text)  # each part keeps its separator at its end
+    """Two-line, then three-line breaks at '/' or a space (most balanced first), then the same
+    at '_' (a name with no '/' or space, as Hugging Face and Lightning spell theirs:
+    'val_reward_accuracy' ran off the top of a single-column panel), then '.../tail' forms."""
+    slash = text.split("/")
+    return (_breaks(text, r"(?<=[/ ])") + _breaks(text, r"(?<=_)")
+            + ["\u2026/" + "/".join(slash[i:]) for i in range(1, len(slash))])
+
+
+def _breaks(text: str, after: str) -> list[str]:
+    """`text` broken onto two, then three lines after the separators `after` matches (a
+    lookbehind), most balanced first."""
+    parts = re.split(after, text)  # each part keeps its separator at its end
     n = len(parts)
 
     def join(cuts: tuple[int, ...]) -> str:
@@ -121,8 +130,7 @@ def _wrapped(text: str) -> list[str]:
 
     two = sorted((join((i,)) for i in range(1, n)), key=widest)
     three = sorted((join((i, j)) for i in range(1, n) for j in range(i + 1, n)), key=widest)
-    slash = text.split("/")
-    return two + three + ["\u2026/" + "/".join(slash[i:]) for i in range(1, len(slash))]
+    return two + three
 
 
 def freeze_layout(fig: Figure) -> Figure:
