@@ -139,6 +139,45 @@ def test_csv_row_with_wrong_cell_count_is_reported(tmp_path):
     assert any("line 3" in w and "3 cells" in w for w in run.warnings)
 
 
+def test_csv_header_written_again_is_no_bad_record(tmp_path):
+    # a script that writes its header at every start (csv-gsm8k-sft-evalloss-6ev: line 2
+    # repeats line 1, "skipped 1 of 273 lines that are not valid records ... 'step'")
+    path = write(tmp_path / "log.csv", "step,loss\nstep,loss\n1,0.5\n2,0.4\nstep , loss\n3,0.3\n")
+    run = read_run(path)
+    assert run.series("loss").to_dict() == {1: 0.5, 2: 0.4, 3: 0.3}
+    assert run.warnings == []
+
+
+def test_csv_header_written_again_with_a_new_column_reads_the_rows_after_it(tmp_path):
+    # a restart in append mode that logs one metric more: every row after its header was
+    # skipped ("3 cells where the header has 2"), the new held-out loss with them
+    text = "step,loss\n1,0.9\n2,0.8\nstep,loss,eval_loss\n3,0.7,\n4,0.6,0.65\n5,0.5,0.6\n"
+    path = write(tmp_path / "log.csv", text)
+    run = read_run(path)
+    assert run.series("loss").to_dict() == {1: 0.9, 2: 0.8, 3: 0.7, 4: 0.6, 5: 0.5}
+    assert run.series("eval_loss").to_dict() == {4: 0.65, 5: 0.6}
+    assert [w for w in run.warnings if "line 4 writes the header again" in w
+            and "now with eval_loss" in w] and not [w for w in run.warnings if "skipped" in w]
+    # followed as it grows, the same rows
+    from phasewatch.io import open_source
+
+    log = write(tmp_path / "live.csv", text[:text.index("step,loss,eval")])
+    source = open_source(log, follow=True, notice=lambda message: None)
+    followed = [(r.step, dict(r.values)) for r in source.read(final=False)]
+    with open(log, "a") as fh:
+        fh.write(text[text.index("step,loss,eval"):])
+    followed += [(r.step, dict(r.values)) for r in source.read(final=True)]
+    source.close()
+    assert [s for s, _ in followed] == [1, 2, 3, 4, 5] and followed[-1][1]["eval_loss"] == "0.6"
+
+
+def test_csv_row_of_words_without_a_step_name_is_still_a_bad_record(tmp_path):
+    path = write(tmp_path / "log.csv", "step,loss\n1,0.5\nfoo,bar\n3,0.3\n")
+    run = read_run(path)
+    assert run.series("loss").to_dict() == {1: 0.5, 3: 0.3}
+    assert any("line 3" in w for w in run.warnings)
+
+
 # ---------------------------------------------------------------- trainer_state.json
 def trainer_state(log_history, **extra):
     return {"global_step": log_history[-1]["step"], "log_history": log_history, **extra}

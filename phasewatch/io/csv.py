@@ -39,6 +39,14 @@ WANDB_COLUMN = re.compile(r"^(?P<run>.+?) - (?P<metric>.+)$")
 TENSORBOARD_COLUMNS = ["Wall time", "Step", "Value"]
 
 
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell.replace(",", "."))
+    except ValueError:
+        return False
+    return True
+
+
 def _split(line: str, delimiter: str) -> list[str]:
     try:
         return next(_csv.reader([line], delimiter=delimiter), [])
@@ -76,6 +84,7 @@ class LineParser:
         self.run_name: str | None = None
         self.value_name = value_name  # the metric a TensorBoard CSV's "Value" column holds
         self._columns: list[str] | None = None
+        self._header: list[str] = []  # the header's cells as written (`_header_again`)
         self._step_index = -1
         self._delimiter = ","
         self.step_unit = "step"  # "epoch" when the step column is `epoch`
@@ -100,6 +109,8 @@ class LineParser:
                 return self.feed(line, lineno)
             return []
         cells = _split(line, self._delimiter)
+        if self._header_again(cells, lineno):
+            return []
         if self._delimiter == ";":  # '0,5' is 0.5 in such a file
             cells = [c.replace(",", ".") if DECIMAL_COMMA.match(c) else c for c in cells]
         if len(cells) != len(self._columns):
@@ -111,6 +122,31 @@ class LineParser:
             if i != self._step_index and name and cell.strip() != ""
         }
         return [(step, values)]
+
+    def _header_again(self, cells: list[str], lineno: int) -> bool:
+        """Whether the row `cells` is the header written again: a script that opens its log
+        in append mode writes its header at every start (`csv.DictWriter.writeheader` on a
+        restart, or twice at its first), with the columns it has then. A row of names (no cell
+        a number) with a step-like one among them is such a header, no record. The same one is
+        passed over without a word (nothing is lost: it was "skipped, not a valid record:
+        step is not an integer: 'step'"); other columns (a restart that logs one metric more)
+        become the header of the rows after it, which the old one would all skip for their
+        count of cells, the new metric with them; a note says which columns came or went."""
+        names = [c.strip() for c in cells]
+        if names == self._header:
+            return True
+        if any(_is_number(c) for c in names) or find_step_key(names) is None:
+            return False
+        before = [c for c in self._columns or () if c]
+        self._take_header(names)
+        added = [c for c in self._columns if c and c not in before]
+        dropped = [c for c in before if c not in self._columns]
+        changes = "; ".join(part for part in (
+            f"now with {', '.join(added[:5])}" if added else "",
+            f"without {', '.join(dropped[:5])}" if dropped else "") if part) or "in another order"
+        self.notes.append(f"line {lineno} writes the header again, with other columns ({changes}): "
+                          "a logger restarted in append mode; the rows after it are read by it")
+        return True
 
     def _continues(self, line: str) -> bool:
         """Whether `line`, the first of a file without a header, is a row of the file before
@@ -129,6 +165,7 @@ class LineParser:
         self._columns, self._step_index = previous._columns, previous._step_index
         self._delimiter, self.step_unit = previous._delimiter, previous.step_unit
         self.run_name = previous.run_name
+        self._header = previous._header
         self.notes.append("a file without a header after the rotation or truncation of the "
                           "log: read with the header of the file before it")
         return True
@@ -136,10 +173,13 @@ class LineParser:
     def _read_header(self, line: str) -> None:
         line = line.lstrip("\ufeff")  # a byte-order mark when a follower reads raw lines
         self._delimiter = _delimiter(line)
-        columns = [c.strip() for c in _split(line, self._delimiter)]
+        self._take_header([c.strip() for c in _split(line, self._delimiter)])
+
+    def _take_header(self, columns: list[str]) -> None:
         step_key = find_step_key(columns)
         if step_key is None:
             raise ValueError("the header has no step-like column (step, global_step, _step, ...)")
+        self._header = columns
         self._step_index = columns.index(step_key)
         self.step_unit = step_unit_of_keys([step_key])
         if columns == TENSORBOARD_COLUMNS:
