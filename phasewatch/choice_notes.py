@@ -256,18 +256,33 @@ def score_like_hint(run: Run) -> str:
     the series of `run` that may be the score it is judged by, though no role names them. A
     preference run's accuracy and margin first, then names that look like scores, with enough
     values for a trend and moving; a mean or a named score before the rest
-    (`reward/selected_mean` before `reward/valid_rate`)."""
+    (`reward/selected_mean` before `reward/valid_rate`). No token accuracy (`_is_token_accuracy`).
+    """
     known = set(run.aliases.values())
     preference = [own for role in _PREFERENCE_ROLES if (own := run.own_name(role))
                   and n_finite(run, role) >= MIN_FOR_TREND and np.ptp(run.column(role).values) > 0]
     scores = [name for name in run.metrics if name not in known
               and any(word in name.lower() for word in _SCORE_WORDS)
               and not any(word in name.lower() for word in _NOT_SCORES + _NOT_MEANS)
+              and not _is_token_accuracy(name)
               and n_finite(run, name) >= MIN_FOR_TREND and np.ptp(run.column(name).values) > 0]
     maybe = preference + scores
     maybe.sort(key=lambda name: name not in preference and not name.lower().endswith(_SCORE_ENDS))
     more = f" and {len(maybe) - 4} more" if len(maybe) > 4 else ""
     return f"series that may be one: {', '.join(maybe[:4])}{more}" if maybe else ""
+
+
+def _is_token_accuracy(name: str) -> bool:
+    """Whether `name` is a token accuracy (TRL's `mean_token_accuracy`, W&B's
+    `train/mean_token_accuracy`, OpenAI fine-tuning's `training_token_accuracy`): the share of
+    next tokens the teacher-forced model ranks first on the batches its loss is taken on, the
+    loss's by-product, as `heldout_names` says of its eval spelling. Named as a score a run
+    "may be" judged by, beside a train loss that "cannot show an overfit", it sent the user to
+    the same batches' mirror of that loss (trainer-state-gsm8k-lora-trainloss-62 and
+    trainer-state-symptom-sft-trainloss-109: TRL SFT runs without evaluation, told "series that
+    may be one: mean_token_accuracy")."""
+    words = re.split(r"[^a-z0-9]+", name.lower())
+    return "token" in words and any(word.startswith("acc") for word in words)
 
 
 # words that say a name is a score, higher is better (`says_lower_is_better`: the other way)

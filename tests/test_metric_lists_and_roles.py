@@ -104,3 +104,22 @@ def test_a_log_with_no_metric_to_take_is_pointed_to_the_series_that_may_be_its_s
     err = capsys.readouterr().err
     assert "no performance metric found" in err
     assert "pick one with --metric (series that may be one: accuracy). Metrics in this run:" in err
+
+
+def test_a_token_accuracy_is_not_named_as_a_score_beside_the_train_loss(tmp_path, capsys):
+    # TRL SFT without evaluation logs `mean_token_accuracy` on the loss's own batches: the
+    # fallback note named it as a series that "may be" a held-out metric or reward
+    # (trainer-state-gsm8k-lora-trainloss-62), the train loss's mirror, no more able to show
+    # an overfit; a preference run's own scores are still named
+    rows = [{"step": s, "loss": 1.0 / s ** 0.5, "mean_token_accuracy": 0.6 + s / 2000}
+            for s in range(10, 400, 10)]
+    path = write_state(tmp_path / "trainer_state.json", rows)
+    assert main(["analyze", path]) == 0
+    [note] = [ln for ln in capsys.readouterr().out.splitlines() if "no held-out metric" in ln]
+    assert "token_accuracy" not in note and "may be one" not in note
+    rows = [{**row, "rewards/accuracies": 0.5 + row["step"] / 1000,
+             "train/mean_token_accuracy": 0.5 + row["step"] / 3000} for row in rows]
+    path = write_state(tmp_path / "dpo_state.json", rows)
+    assert main(["analyze", path]) == 0
+    [note] = [ln for ln in capsys.readouterr().out.splitlines() if "no held-out metric" in ln]
+    assert "series that may be one: rewards/accuracies;" in note
