@@ -126,7 +126,12 @@ def periodic_scores_note(run: Run, chosen: str) -> str | None:
     """When the metric chosen without --metric is the training reward and the log also has
     series logged at a third of its steps or fewer, as evaluations are, under names no framework
     uses: name them (trial 37b: a recommender's GRPO batch reward was analysed, "improvement",
-    beside ndcg@10 and recall@10 logged every 200 steps on rows marked "eval", which were flat)."""
+    beside ndcg@10 and recall@10 logged every 200 steps on rows marked "eval", which were flat).
+    Names that say they are scores come first (`_HIGHER_WORDS`): the note shows four, and a
+    Tinker RL log's test scores were cut off behind its test set's counts
+    (jsonl-tinker-gptoss-rl-test-7ev: "ac_tokens_per_turn, by_group/frac_all_bad,
+    by_group/frac_all_good, test/test/env/all/correct and 4 more", its reward/total among the
+    four left out)."""
     if chosen != "train/reward" or run.performance_metric:
         return None
     own = run.resolve_metric(chosen)
@@ -138,6 +143,7 @@ def periodic_scores_note(run: Run, chosen: str) -> str | None:
                 and np.ptp(run.column(name).values) > 0]
     if not periodic:
         return None
+    periodic.sort(key=lambda name: not any(word in name.lower() for word in _HIGHER_WORDS))
     more = f" and {len(periodic) - 4} more" if len(periodic) > 4 else ""
     return (f"{own} is scored on the training batches, which cannot show an overfit; "
             f"{', '.join(periodic[:4])}{more} are logged at a few steps only, as evaluations "
