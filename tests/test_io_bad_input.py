@@ -48,6 +48,27 @@ def test_truncated_last_line_is_skipped_with_a_warning(tmp_path, capsys):
     assert warning.startswith("line 3: skipped the last line, which is incomplete")
 
 
+@pytest.mark.parametrize("bulk", [True, False])
+def test_a_last_record_without_a_step_is_no_truncated_write(tmp_path, bulk):
+    """jsonl-opd-gsm8k-correct-51 ends with its script's `{"event": "done", "num_steps": 51}`:
+    a whole JSON object, read as "skipped the last line, which is incomplete (truncated
+    write?)", as if the log had been cut. The same in the bulk reader and line by line (the
+    path a follow takes); a line cut short is still said to be incomplete."""
+    from phasewatch.io import open_source
+    from phasewatch.io.source import collect
+
+    path = tmp_path / "train_log.jsonl"
+    path.write_text('{"step": 0, "loss": 1.0}\n{"step": 1, "loss": 0.5}\n'
+                    '{"event": "done", "num_steps": 2}\n')
+    # `first` (a stopped watch's records) reads line by line, not in bulk
+    run = read_run(path) if bulk else collect(open_source(path), first=1000)
+    assert list(run.series("loss").index) == [0, 1]
+    [warning] = run.warnings
+    assert warning.startswith("line 3: skipped the last line, a complete record with no "
+                              "step-like key") and "among its keys event, num_steps" in warning
+    assert "incomplete" not in warning and "truncated" not in warning
+
+
 def test_only_line_truncated_is_exit_3_with_line(tmp_path, capsys):
     path = tmp_path / "log.jsonl"
     path.write_text('{"step": 0, "loss": 1.')

@@ -288,7 +288,7 @@ def _feed_line(parser, line: bytes, lineno: int, report: LineReport) -> list:
     try:
         records = parser.feed(line.decode("utf-8", errors="replace").strip(), lineno)
     except BAD_LINE_ERRORS as exc:
-        report.bad(lineno, str(exc))
+        report.bad(lineno, str(exc), exc)
         return []
     if len(records) > 1:
         raise AssertionError("bulk JSON reading needs parsers that give one record per line")

@@ -17,7 +17,7 @@ from typing import Any
 
 from phasewatch.io.fastjson import read_json_lines
 from phasewatch.io.jsonlines import first_json_object, loads
-from phasewatch.io.lines import BadLine, as_step, find_step_key
+from phasewatch.io.lines import BadLine, RecordWithoutStep, as_step, find_step_key
 from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.run import RecordCollector, Run
 from phasewatch.xaxis import step_unit_of_keys
@@ -103,7 +103,9 @@ class LineParser:
         if self._row_number_steps:
             return [self._numbered(values)]
         if key is None:
-            raise BadLine("no step-like key (step, global_step, _step, iteration, ...)")
+            keys = ", ".join(list(obj)[:4]) + (", ..." if len(obj) > 4 else "")
+            raise RecordWithoutStep("no step-like key (step, global_step, _step, iteration, ...) "
+                                    f"among its keys {keys}")
         return [(as_step(obj[key]), values)]
 
     def flush(self) -> list[tuple[int, dict[str, Any]]]:

@@ -21,6 +21,14 @@ class BadLine(ValueError):
     """A line that should be a record but is not; `read_lines` reports it and goes on."""
 
 
+class RecordWithoutStep(BadLine):
+    """A whole line that parsed, but holds no record: a JSON object with no step-like key
+    among records that have one. Skipped as the others are, yet complete, so never called a
+    truncated write: a script's closing line (`{"event": "done", "num_steps": 51}`,
+    jsonl-opd-gsm8k-correct-51) was "skipped the last line, which is incomplete (truncated
+    write?)", as if the log had been cut."""
+
+
 # Names real loggers give the step counter, most specific first. Reinforcement-learning loggers
 # count environment steps: Stable-Baselines3's `progress.csv` / `progress.json`
 # (`time/total_timesteps`), OpenAI Baselines' (`total_timesteps`, ppo2's `misc/total_timesteps`,
@@ -81,7 +89,7 @@ def read_lines(path: Path, parser, collector: RecordCollector, what: str = "reco
         try:
             records = parser.feed(text, lineno)
         except BAD_LINE_ERRORS as exc:
-            report.bad(lineno, str(exc))
+            report.bad(lineno, str(exc), exc)
             continue
         for step, values in records:
             collector.add(step, values, lineno)
@@ -97,14 +105,17 @@ class LineReport:
         self.last_lineno = 0
         self.bad_lines: list[int] = []
         self.first_error: tuple[int, str] | None = None
+        self.whole_lines: set[int] = set()  # skipped, but complete (`RecordWithoutStep`)
         self.left_out_lines: set[int] = set()  # skipped, and said by the source's own warning
 
     def seen(self, lineno: int) -> None:
         self.total += 1
         self.last_lineno = lineno
 
-    def bad(self, lineno: int, reason: str) -> None:
+    def bad(self, lineno: int, reason: str, exc: BaseException | None = None) -> None:
         self.bad_lines.append(lineno)
+        if isinstance(exc, RecordWithoutStep):
+            self.whole_lines.add(lineno)
         if self.first_error is None:
             self.first_error = (lineno, reason)
 
@@ -126,7 +137,11 @@ class LineReport:
         if not [n for n in self.bad_lines if n not in self.left_out_lines]:
             return
         reason = self.first_error[1] if self.first_error else ""
-        if self.bad_lines == [self.last_lineno]:
+        if self.bad_lines == [self.last_lineno] and self.last_lineno in self.whole_lines:
+            collector.warn(f"skipped the last line, a complete record with {reason}: not read "
+                           "as metrics (a closing summary or end marker, not a cut write)",
+                           self.last_lineno)
+        elif self.bad_lines == [self.last_lineno]:
             collector.warn(
                 f"skipped the last line, which is incomplete (truncated write?): {reason}",
                 self.last_lineno,

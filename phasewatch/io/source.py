@@ -332,12 +332,12 @@ class LineRecordSource(RecordSource):
                 if not -MAX_STEP <= step <= MAX_STEP:
                     raise ValueError(f"step {to_step(step)} is out of range")
         except BAD_LINE_ERRORS as exc:
-            self._bad(lineno, _reason(exc))
+            self._bad(lineno, _reason(exc), exc)
             return None
         return found
 
-    def _bad(self, lineno: int, reason: str) -> None:
-        self.report.bad(lineno, reason)
+    def _bad(self, lineno: int, reason: str, exc: BaseException | None = None) -> None:
+        self.report.bad(lineno, reason, exc)
         if self.on_bad_line is not None:
             self.on_bad_line(self.file, lineno, reason)
 
