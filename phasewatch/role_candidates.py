@@ -120,6 +120,11 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "rewards/accuracy_reward", "return", "train/return",
         # home-made loops: `reward/mean`, `train/mean_reward`, `mean_reward`, `reward_mean`
         "reward/mean", "train/mean_reward", "mean_reward", "reward_mean", "train/reward_mean",
+        # ... and the same mean called an average (a GRPO prompt-rewriting loop's W&B
+        # `train/average_reward`, wandb-grpo-diffusion-prompt-reward-16: passed over for its
+        # policy loss, 0 at every step, "recommended stop: step 0")
+        "average_reward", "train/average_reward", "avg_reward", "train/avg_reward",
+        "reward_avg", "train/reward_avg",
         "env/all/reward/total",  # Tinker cookbook RL
         # TRL PPO / RLOO 0.x / Online DPO: the score, as GRPO's `reward` is, before the score
         # less beta x KL (trial 39: Online DPO's task 0.29 -> 0.99, scores 0.87 -> 0.995, its

@@ -123,6 +123,8 @@ def test_a_candidate_spelled_with_capitals_takes_its_role_after_the_listed_spell
 @pytest.mark.parametrize("name,role", [("training/loss", "train/loss"), ("avg_loss", "train/loss"),
                                        ("reward/mean", "train/reward"),
                                        ("train/mean_reward", "train/reward"),
+                                       ("train/average_reward", "train/reward"),
+                                       ("avg_reward", "train/reward"),
                                        ("val_losses", "eval/loss"),
                                        # Stable-Baselines3, OpenAI Baselines
                                        ("rollout/ep_rew_mean", "train/reward"),
