@@ -171,8 +171,9 @@ def test_csv_header_written_again_with_a_new_column_reads_the_rows_after_it(tmp_
     assert [s for s, _ in followed] == [1, 2, 3, 4, 5] and followed[-1][1]["eval_loss"] == "0.6"
 
 
-def test_csv_row_of_words_without_a_step_name_is_still_a_bad_record(tmp_path):
-    path = write(tmp_path / "log.csv", "step,loss\n1,0.5\nfoo,bar\n3,0.3\n")
+def test_csv_row_of_words_that_is_no_header_is_still_a_bad_record(tmp_path):
+    # words only, or words naming another step-like column than the header's
+    path = write(tmp_path / "log.csv", "step,phase,loss\n1,a,0.5\nfoo,epoch,bar\n3,b,0.3\n")
     run = read_run(path)
     assert run.series("loss").to_dict() == {1: 0.5, 3: 0.3}
     assert any("line 3" in w for w in run.warnings)

@@ -109,7 +109,8 @@ class LineParser:
                 return self.feed(line, lineno)
             return []
         cells = _split(line, self._delimiter)
-        if self._header_again(cells, lineno):
+        step_cell = cells[self._step_index] if self._step_index < len(cells) else ""
+        if not _is_number(step_cell) and self._header_again(cells, lineno):  # rows: no cost
             return []
         if self._delimiter == ";":  # '0,5' is 0.5 in such a file
             cells = [c.replace(",", ".") if DECIMAL_COMMA.match(c) else c for c in cells]
@@ -127,7 +128,8 @@ class LineParser:
         """Whether the row `cells` is the header written again: a script that opens its log
         in append mode writes its header at every start (`csv.DictWriter.writeheader` on a
         restart, or twice at its first), with the columns it has then. A row of names (no cell
-        a number) with a step-like one among them is such a header, no record. The same one is
+        a number) that names the header's step column as its own step column is such a header,
+        no record (a row of words that is no header stays a bad line). The same one is
         passed over without a word (nothing is lost: it was "skipped, not a valid record:
         step is not an integer: 'step'"); other columns (a restart that logs one metric more)
         become the header of the rows after it, which the old one would all skip for their
@@ -135,7 +137,7 @@ class LineParser:
         names = [c.strip() for c in cells]
         if names == self._header:
             return True
-        if any(_is_number(c) for c in names) or find_step_key(names) is None:
+        if any(_is_number(c) for c in names) or find_step_key(names) != self._header[self._step_index]:
             return False
         before = [c for c in self._columns or () if c]
         self._take_header(names)
