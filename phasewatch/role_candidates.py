@@ -90,6 +90,10 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "eval/mean_reward",  # Stable-Baselines3's EvalCallback: the return on its eval episodes
         "eval/rewards/mean", "eval_rewards/mean",
         "test/env/all/reward/total",  # Tinker cookbook RL, held-out
+        # ... of one environment, or of an evaluator the run names (`test/<name>/env/all/...`:
+        # jsonl-tinker-gptoss-rl-test-7ev's `test/test/env/all/reward/total` was passed over for
+        # the train batches' `env/all/reward/total`)
+        "test/env/*/reward/total", "test/*/env/*/reward/total",
         *GENERATION_SCORES,
         # a held-out split called test, after every validation spelling (the split a run is
         # judged by when it has no validation one): Keras / PyTorch scripts' `test_acc`, HF's

@@ -444,7 +444,8 @@ def test_a_training_reward_chosen_beside_periodic_scores_names_them(capsys, tmp_
 def test_the_periodic_series_named_beside_a_training_reward_put_the_scores_first(capsys, tmp_path):
     """jsonl-tinker-gptoss-rl-test-7ev: the note names four, in name order, and a Tinker RL
     log's test set counts (`ac_tokens_per_turn`, `by_group/frac_all_bad`, ...) came before its
-    test `correct` and `reward/total`, the second cut off behind 'and 4 more'."""
+    test `correct` and `reward/total`, the second cut off behind 'and 4 more' (its test
+    reward now has the held-out role: here a success rate stands in for it)."""
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -454,11 +455,11 @@ def test_the_periodic_series_named_beside_a_training_reward_put_the_scores_first
         rows[s].update({f"test/test/env/all/{k}": float(v + rng.normal(0, 0.01)) for k, v in (
             ("ac_tokens_per_turn", 4000.0), ("by_group/frac_all_bad", 0.45),
             ("by_group/frac_all_good", 0.55), ("correct", 0.55), ("format_boxed", 0.8),
-            ("reward/total", 0.5))})
+            ("success_rate", 0.5))})
     log = tmp_path / "metrics.jsonl"
     log.write_text("".join(json.dumps(r) + "\n" for r in rows))
     code, out, _ = run_cli(capsys, "analyze", log)
     assert code == 0
     [note] = [line for line in out.splitlines() if "scored on the training batches" in line]
-    assert ("; test/test/env/all/correct, test/test/env/all/reward/total, "
+    assert ("; test/test/env/all/correct, test/test/env/all/success_rate, "
             "test/test/env/all/ac_tokens_per_turn") in note

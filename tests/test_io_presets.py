@@ -129,7 +129,11 @@ def test_a_candidate_spelled_with_capitals_takes_its_role_after_the_listed_spell
                                        # Stable-Baselines3, OpenAI Baselines
                                        ("rollout/ep_rew_mean", "train/reward"),
                                        ("EpRewMean", "train/reward"),
-                                       ("eval/mean_reward", "eval/accuracy")])
+                                       ("eval/mean_reward", "eval/accuracy"),
+                                       # Tinker cookbook RL: one environment's test reward, or
+                                       # a named evaluator's
+                                       ("test/env/gsm8k/reward/total", "eval/accuracy"),
+                                       ("test/test/env/all/reward/total", "eval/accuracy")])
 def test_home_made_training_loops_names(name, role):
     """Names of home-made loops seen in public repositories (a TensorBoard `training/loss`, a
     printed `avg_loss=`, a JSONL `reward/mean`): analyze takes them without --metric."""
