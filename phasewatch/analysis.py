@@ -86,7 +86,13 @@ from phasewatch.train_beside import note_train_beside, train_series
 from phasewatch.trainer_best import worst_kept_note
 from phasewatch.turns import boundary_intervals, snap_turns
 from phasewatch.unseen_start import note_unseen_start
-from phasewatch.whole_run_trend import averaged_best, edge_stats, trend_edges, whole_run_trend
+from phasewatch.whole_run_trend import (
+    averaged_best,
+    edge_stats,
+    judged_at_edges,
+    trend_edges,
+    whole_run_trend,
+)
 from phasewatch.xaxis import step_unit
 
 # Fewer evaluations get the short-series answer (phasewatch.short_series). From 6 on, a broken
@@ -296,6 +302,10 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     edges = trend_edges(phases, steps, y, levels, placed and stretched, fixed) \
         if placed or y.size > SPARSE else None
     levels = [level for level, _, _ in edges] if edges else levels
+    if edges and not stages and nll_onset is None:  # (an NLL overfit's accuracy need not move)
+        phases, edges = judged_at_edges(phases, steps, y, edges, sd, cfg.k_sd,
+                                        placed and stretched, fixed)
+        levels = [level for level, _, _ in edges]
     for k, phase in enumerate(phases):
         phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, series.sign,
                                        shown_sd, base, into_rise(phases, k)))

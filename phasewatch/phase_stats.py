@@ -149,17 +149,20 @@ def boundary_levels(phases: list[Phase], steps, y,
 
 
 def demote_flat_trends(phases: list[Phase], levels: list[float], sd: float,
-                       k_sd: float) -> list[Phase]:
+                       k_sd: float, scales: list[float] | None = None) -> list[Phase]:
     """A trend whose change in the data (between the levels at its edges) is within `k_sd`
     noise sds is a plateau: a line that overshoots a fast rise by a little must not leave a
     one-evaluation "overfit" behind. Neighbouring plateaus merge; a demoted blip between two
     trends of the same direction is part of that trend (a bump inside a long fall is not a
-    plateau of its own); and a rise no longer preceded by a disruption is an improvement."""
+    plateau of its own); and a rise no longer preceded by a disruption is an improvement.
+    `scales` (one per phase) shrink the noise of a change whose edges are means or medians of
+    several evaluations (`whole_run_trend.edge_scales`); 1 for single evaluations."""
     out: list[Phase] = []
     demoted: set[int] = set()  # indices into `out` of trends demoted to plateaus
     for k, phase in enumerate(phases):
         name = phase.name
-        if name != "plateau" and abs(levels[k + 1] - levels[k]) <= k_sd * sd:
+        scale = scales[k] if scales is not None else 1.0
+        if name != "plateau" and abs(levels[k + 1] - levels[k]) <= k_sd * sd * scale:
             name = "plateau"
             demoted.add(len(out))
         if out and name == "plateau" == out[-1].name:

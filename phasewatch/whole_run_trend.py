@@ -19,12 +19,21 @@ the stretch after a cut (or before it) is flat, the trend is placed between them
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from phasewatch.few_point_tests import trend_test
 from phasewatch.hinge import fitted_with_knots
 from phasewatch.noise import lag1_autocorrelation
-from phasewatch.phase_stats import held_count, held_levels, on_lattice
+from phasewatch.phase_stats import (
+    SPARSE,
+    boundary_levels,
+    demote_flat_trends,
+    held_count,
+    held_levels,
+    on_lattice,
+)
 from phasewatch.phases import (
     PhaseConfig,
     level_tolerance,
@@ -164,6 +173,49 @@ def trend_edges(phases: list[Phase], steps: np.ndarray, y: np.ndarray, levels: l
     if stretched and phases[-1].name != "plateau":
         out[-1] = (last, "averaged", stretch_size(y.size))
     return out
+
+
+def edge_variance(how: str, n: int) -> float:
+    """The variance of an edge level read `how` (`trend_edges`) from `n` evaluations, in units
+    of one evaluation's (white noise): 1 for a single evaluation (""), 1/n for a mean
+    ("averaged", "held_mean"), (pi/2)/n for a median ("held")."""
+    if not how:
+        return 1.0
+    return (np.pi / 2.0 if how == "held" else 1.0) / max(n, 1)
+
+
+def edge_scales(edges: list[tuple[float, str, int]], dense: bool) -> list[float]:
+    """For each phase between `trend_edges`, the sd of the change between its two edge levels
+    in units of the sd of the change between two single evaluations (`edge_variance`); the
+    run's last edge, where `trend_edges` left it as `boundary_levels` reads it, is on a `dense`
+    run the mean of the last two evaluations. A trend judged between 3-point medians and
+    printed from the start to the median of the 20 evaluations its plateau holds after it must
+    still be a change there: a 4-way multiple-choice accuracy at chance, 0.255 at its first
+    evaluation and held at 0.269 after a spike to 0.306, was printed "improvement ... change
+    +0.01366 (+1.6 sd)", its name contradicted by its own line."""
+    reads = [(how, n) for _, how, n in edges]
+    if dense and not reads[-1][0]:
+        reads[-1] = ("averaged", 2)
+    return [float(np.sqrt((edge_variance(*a) + edge_variance(*b)) / 2.0))
+            for a, b in itertools.pairwise(reads)]
+
+
+def judged_at_edges(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
+                    edges: list[tuple[float, str, int]], sd: float, k_sd: float,
+                    stretched: bool, fixed: frozenset[int] | set[int] = frozenset(),
+                    ) -> tuple[list[Phase], list[tuple[float, str, int]]]:
+    """`phases` and their `trend_edges`, with each trend judged again between the levels it is
+    printed between (`edge_scales`): one whose change there is within `k_sd` sds of a change
+    between them is a plateau (`phase_stats.demote_flat_trends`, its neighbours merged), and
+    the edges are read again for the phases that remain. The phase rules judged it between
+    other levels (3-point medians, single evaluations), and its line must not contradict its
+    name."""
+    kept = demote_flat_trends(phases, [level for level, _, _ in edges], sd, k_sd,
+                              edge_scales(edges, y.size > SPARSE))
+    if [(p.name, p.start_step) for p in kept] == [(p.name, p.start_step) for p in phases]:
+        return phases, edges
+    return kept, trend_edges(kept, steps, y, boundary_levels(kept, steps, y, fixed), stretched,
+                             fixed)
 
 
 def _held(values: np.ndarray) -> str:

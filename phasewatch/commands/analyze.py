@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from phasewatch.commands.ends_read import ends_read
 from phasewatch.commands.options import (
     add_noise_arguments,
     add_phase_arguments,
@@ -129,31 +130,7 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
     elif phase.name == "overfit":
         line += (f"  {_side(s.get('decline_since_peak'), worse, better)} its best "
                  f"({_peak(s, unit, steps_count)})")
-    return line + _ends_read(s)
-
-
-def _ends_read(stats: dict) -> str:
-    """How the start and end values printed were read where they are not the evaluations at
-    the phase's edges, so a reader checking them against the log knows what to compare."""
-    if "ends_averaged" in stats:
-        # the change is between two means: in their standard errors beside the sds of one
-        # evaluation (trial 34b: "+1.6 sd" on a rise the whole-run test found significant)
-        n, change_sd = stats["ends_averaged"], stats.get("change_sd")
-        se = "" if change_sd is None else f"; the change is {change_sd * (n / 2) ** 0.5:+.1f} se"
-        return f"  (ends: means of {n} evaluations each{se})"
-    if "ends_medians" in stats:
-        return f"  (ends: medians of {stats['ends_medians']} evaluations each)"
-    if "ends_means" in stats:  # a lattice's (`phase_stats.typical`)
-        return (f"  (ends: means of {stats['ends_means']} evaluations each; its values take "
-                "few distinct values)")
-    sides = [text.format(stats[key]) for key, text in (
-        ("start_averaged", "start: mean of the first {} evaluations"),
-        ("start_held", "start: the level held before it, median of {} evaluations"),
-        ("start_held_mean", "start: the level held before it, mean of {} evaluations"),
-        ("end_averaged", "end: mean of the last {} evaluations"),
-        ("end_held", "end: the level held after it, median of {} evaluations"),
-        ("end_held_mean", "end: the level held after it, mean of {} evaluations")) if key in stats]
-    return f"  ({'; '.join(sides)})" if sides else ""
+    return line + ends_read(s)
 
 
 def _peak(stats: dict, unit: str, steps_count: str) -> str:
