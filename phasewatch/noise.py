@@ -66,15 +66,25 @@ def noise_scale(values: np.ndarray, floor: float = 0.0) -> float:
     y = y[np.isfinite(y)]
     if y.size < 3:
         return float(floor)
-    d = np.diff(y)
+    return float(max(differences_noise(np.diff(y), float(np.ptp(y))), floor))
+
+
+def differences_noise(d: np.ndarray, span: float, leave_out: int | None = None) -> float:
+    """The noise sd of a series' values from its first differences `d` (`noise_scale`'s
+    estimate; `span`: the values' range, what "numerically zero" is measured against).
+    `leave_out`: the index of a difference kept out of the mean absolute size taken where the
+    MAD is numerically zero (a fall tested against this noise, which would otherwise be its
+    own yardstick: `dip_checks.cliff_sds`); the MAD itself keeps it (one difference hardly
+    moves it)."""
     mad = median(np.abs(d - median(d))) * MAD_TO_SD / np.sqrt(2.0)  # np.median's value
-    if mad <= NUMERICAL_ZERO * float(np.ptp(y)):
+    if mad <= NUMERICAL_ZERO * span:
         # Most differences are (numerically) zero: a quantised series, or one that sits at one
         # value with float jitter between its departures (a GRPO loss is 0 +- 1e-9 whenever a
         # batch's rewards tie); the MAD then measures the jitter, not the noise.
         # sd of the difference of two iid normals is sqrt(2)*sd; E|d| = 2*sd/sqrt(pi)
-        mad = np.mean(np.abs(d)) * np.sqrt(np.pi) / 2.0
-    return float(max(mad, floor))
+        rest = d if leave_out is None else np.delete(d, leave_out)
+        mad = np.mean(np.abs(rest)) * np.sqrt(np.pi) / 2.0 if rest.size else 0.0
+    return float(mad)
 
 
 AR_MAX = 0.7  # the largest AR(1) coefficient the noise estimates assume

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from phasewatch.noise import GROSS_SD, ar_variance_ratio, noise_scale
+from phasewatch.noise import GROSS_SD, ar_variance_ratio, differences_noise
 from phasewatch.online.series_noise import clip_outliers
 
 DIP_DEPTH_T = 2.0  # without a short plan, a rise after a disruption is measured from its trough
@@ -86,7 +86,15 @@ def cliff_sds(y: np.ndarray, trough: int) -> float:
     """The largest fall between neighbouring values up to index `trough`, in sds of such a
     difference: its distance below the median difference over sqrt(2) `noise_scale`, the MAD of
     the differences about their median, which neither the trend of a recovery nor the fall
-    itself moves (the white sd `Series` keeps mixes in their mean absolute size early on).
+    itself moves much (the white sd `Series` keeps mixes in their mean absolute size early on).
+    Where most differences are exactly zero (a run that collapsed to a constant: a reward of
+    -1.0 at every evaluation after it) the noise is their mean absolute size
+    (`differences_noise`), and the fall is kept out of it: one fall of size D among n - 1
+    differences otherwise makes it D / (n - 1), and any collapse read as 0.8 (n - 1) sds, under
+    GROSS_SD until its 14th value (a verl validation score 0.0099 -> -0.968 -> -1.0 at every
+    evaluation after it, a fall `analyze` measures at 386 noise sds, was 3.9 sds at its sixth
+    value and announced only as the warm-up ended, two evaluations later). A fall between
+    values that otherwise never move is a cliff of infinitely many sds.
 
     An SFT run whose held-out accuracy falls from 0.66 to 0.0 at its first evaluation after the
     start and climbs back over the next ten is one no sticky noise makes: that fall is 15-20
@@ -98,10 +106,14 @@ def cliff_sds(y: np.ndarray, trough: int) -> float:
     if trough < 1 or y.size < 3:
         return 0.0
     d = np.diff(y)
-    scale = noise_scale(y)
-    if scale <= 0.0:
+    falls = float(np.median(d)) - d[:trough]
+    at = int(np.argmax(falls))
+    if falls[at] <= 0.0:
         return 0.0
-    return float(np.max(float(np.median(d)) - d[:trough])) / (math.sqrt(2.0) * scale)
+    scale = differences_noise(d, float(np.ptp(y)), leave_out=at)
+    if scale <= 0.0:
+        return math.inf
+    return float(falls[at]) / (math.sqrt(2.0) * scale)
 
 
 def sticky_least_squares(y: np.ndarray, design: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

@@ -14,7 +14,7 @@ from phasewatch.online.short_run import (
     refit_dip,
     refit_stage,
 )
-from phasewatch.online.wording import moved
+from phasewatch.online.wording import from_start_hint, moved
 
 if TYPE_CHECKING:
     from phasewatch.online.tracker import PhaseTracker
@@ -54,7 +54,11 @@ def _dip(t: PhaseTracker) -> Event | None:
         # one overfit fewer of 40 (tuning seeds, logistic three_phase, 13-40 evaluations)
         s.baseline, s.baseline_n = s.values[0], 1
     t.trough, t.trough_step = dip.trough_value, dip.trough
-    return "disruption", dip.onset, dip.reason(t.series, t.stage_step)
+    # a fall from the first evaluation that holds is, live, also an overfit from the start
+    # (the hint the level test's disruption gives; a recovering dip is none)
+    hint = "" if dip.recovering else from_start_hint(t.plan() is not None, t.stage_step,
+                                                      dip.onset, s.first_step)
+    return "disruption", dip.onset, dip.reason(t.series, t.stage_step) + hint
 
 
 def _overfit(t: PhaseTracker) -> Event | None:

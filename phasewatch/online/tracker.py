@@ -33,7 +33,7 @@ from phasewatch.online.plan import RunPlan
 from phasewatch.online.refit_events import refit_before_warmup, refit_event
 from phasewatch.online.series import Series
 from phasewatch.online.state import TrackerState
-from phasewatch.online.wording import FROM_START_HINT, moved, starting_level
+from phasewatch.online.wording import from_start_hint, moved, starting_level
 from phasewatch.output import counted
 
 STILL_RISING_SD = 1.0  # a rise of more than this many noise sds postpones a plateau
@@ -190,10 +190,10 @@ class PhaseTracker:
             if level < s.baseline - thr and not late and (
                     not self.slow_fall or trough_behind(self) or late_held):
                 verb, side = moved(s.sign, better=False)
-                unplanned = self.plan() is None and self.stage_step is None and onset == s.first_step
+                hint = from_start_hint(self.plan() is not None, self.stage_step, onset, s.first_step)
                 return ("disruption", onset,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(s.baseline - level, s.se_baseline())} "
-                        f"{side} {self.start_text()}" + (FROM_START_HINT if unplanned else "")))
+                        f"{side} {self.start_text()}" + hint))
             if (self.slow_fall and self.trough is not None
                     and level > self.trough + s.threshold(self.trough, s.se_level)):
                 # A slow fall below the start that was left to the steady-decline test, then

@@ -28,6 +28,13 @@ FROM_START_HINT = ("; getting worse from the first evaluation can also be an ove
                    "start: give the run's planned length (--planned-steps) to tell the two apart")
 
 
+def from_start_hint(planned: bool, stage_step: int | None, onset: int,
+                    first_step: int | None) -> str:
+    """FROM_START_HINT for a disruption whose fall began at the run's first evaluation (`onset`
+    at `first_step`, no stage switch before it) with no planned length known, else ''."""
+    return FROM_START_HINT if not planned and stage_step is None and onset == first_step else ""
+
+
 def moved(sign: float, better: bool) -> tuple[str, str]:
     """The verb and side of a change of the level, in the metric's own direction: the monitor
     turns a loss to higher-is-better, but a loss that improves "fell ... below", as its log reads."""
