@@ -11,7 +11,9 @@ import re
 import numpy as np
 
 from phasewatch.direction_words import (
+    SCORE_WORDS,
     has_no_better_direction,
+    says_higher_is_better,
     says_lower_is_better,
     says_lower_is_healthier,
 )
@@ -127,8 +129,8 @@ def periodic_scores_note(run: Run, chosen: str) -> str | None:
     series logged at a third of its steps or fewer, as evaluations are, under names no framework
     uses: name them (trial 37b: a recommender's GRPO batch reward was analysed, "improvement",
     beside ndcg@10 and recall@10 logged every 200 steps on rows marked "eval", which were flat).
-    Names that say they are scores come first (`_HIGHER_WORDS`): the note shows four, and a
-    Tinker RL log's test scores were cut off behind its test set's counts
+    Names that say they are scores come first (`says_higher_is_better`): the note shows four,
+    and a Tinker RL log's test scores were cut off behind its test set's counts
     (jsonl-tinker-gptoss-rl-test-7ev: "ac_tokens_per_turn, by_group/frac_all_bad,
     by_group/frac_all_good, test/test/env/all/correct and 4 more", its reward/total among the
     four left out)."""
@@ -143,7 +145,7 @@ def periodic_scores_note(run: Run, chosen: str) -> str | None:
                 and np.ptp(run.column(name).values) > 0]
     if not periodic:
         return None
-    periodic.sort(key=lambda name: not any(word in name.lower() for word in _HIGHER_WORDS))
+    periodic.sort(key=lambda name: not says_higher_is_better(name))
     more = f" and {len(periodic) - 4} more" if len(periodic) > 4 else ""
     return (f"{own} is scored on the training batches, which cannot show an overfit; "
             f"{', '.join(periodic[:4])}{more} are logged at a few steps only, as evaluations "
@@ -230,10 +232,8 @@ def _is_generation_score(own: str) -> bool:
     return re.split(r"[_/]", base)[-1].lower() in _GENERATION_SCORE_NAMES
 
 
-# words of a series' name that may make it a score a user would judge a run by, words that make
-# it a failure count or a spread instead, and the endings of a score's own name
-_SCORE_WORDS = ("reward", "acc", "score", "pass", "f1", "bleu", "chrf", "rouge", "exact",
-                "match", "win", "success", "correct")
+# words of a series' name that make it a failure count or a spread instead of a score a user
+# would judge a run by (`SCORE_WORDS`), and the endings of a score's own name
 _NOT_MEANS = ("fail", "error", "std", "min", "max", "reject")
 _SCORE_ENDS = ("mean", "reward", "score", "accuracy", "acc", "pass_rate")
 _PREFERENCE_ROLES = ("eval/preference_accuracy", "train/preference_accuracy",
@@ -268,7 +268,7 @@ def score_like_hint(run: Run) -> str:
     preference = [own for role in _PREFERENCE_ROLES if (own := run.own_name(role))
                   and n_finite(run, role) >= MIN_FOR_TREND and np.ptp(run.column(role).values) > 0]
     scores = [name for name in run.metrics if name not in known
-              and any(word in name.lower() for word in _SCORE_WORDS)
+              and any(word in name.lower() for word in SCORE_WORDS)
               and not any(word in name.lower() for word in _NOT_SCORES + _NOT_MEANS)
               and not _is_token_accuracy(name)
               and n_finite(run, name) >= MIN_FOR_TREND and np.ptp(run.column(name).values) > 0]
@@ -289,11 +289,6 @@ def _is_token_accuracy(name: str) -> bool:
     may be one: mean_token_accuracy")."""
     words = re.split(r"[^a-z0-9]+", name.lower())
     return "token" in words and any(word.startswith("acc") for word in words)
-
-
-# words that say a name is a score, higher is better (`says_lower_is_better`: the other way)
-_HIGHER_WORDS = _SCORE_WORDS + ("auc", "margin", "return", "precision", "recall", "ndcg", "map",
-                                "chosen")
 
 
 def guessed_direction_note(run: Run, metric: str, direction: str | None) -> str | None:
@@ -317,8 +312,7 @@ def guessed_direction_note(run: Run, metric: str, direction: str | None) -> str 
                 "best is where the policy moved least, no checkpoint to keep by itself")
     if own in run.aliases.values() or own in ROLE_CANDIDATES:
         return None  # a role's name: its direction is known
-    lowered = own.lower()
-    if says_lower_is_better(own) or any(word in lowered for word in _HIGHER_WORDS):
+    if says_lower_is_better(own) or says_higher_is_better(own):
         return None
     return (f"{own}: higher is taken to be better (its name does not say which way is better); "
             "pass --direction min if lower is")

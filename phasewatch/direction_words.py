@@ -20,6 +20,13 @@ LOWER_IS_BETTER_TOKENS = frozenset({"nll", "ppl", "wer", "cer", "ter", "err"})
 # Online DPO's objective/kl rose 1.95 -> 13.5 as the policy hacked a length-biased reward, and
 # `analyze --metric objective/kl` called it an improvement; RLOO's grad_norm 1.4e4 "best").
 HEALTH_WORD_RUNS = (("kl",), ("approxkl",), ("gradnorm",), ("grad", "norm"), ("gradient", "norm"))
+# words that say a name is a score, higher is better, read anywhere in the name: a series a user
+# may judge a run by (`choice_notes.score_like_hint`), and the other words of a higher-is-better
+# name (`says_higher_is_better`)
+SCORE_WORDS = ("reward", "acc", "score", "pass", "f1", "bleu", "chrf", "rouge", "exact", "match",
+               "win", "success", "correct")
+HIGHER_IS_BETTER_WORDS = SCORE_WORDS + ("auc", "margin", "return", "precision", "recall", "ndcg",
+                                        "map", "chosen")
 # An entropy has no better direction: a collapse (a policy that stopped exploring) and a blow-up
 # (one that lost its language) are both bad; a cross-entropy is a loss
 NO_DIRECTION_WORD = "entropy"
@@ -39,6 +46,13 @@ def says_lower_is_better(name: str) -> bool:
     return (any(word in lowered for word in LOWER_IS_BETTER_WORDS)
             or not LOWER_IS_BETTER_TOKENS.isdisjoint(name_words(name))
             or says_lower_is_healthier(name))
+
+
+def says_higher_is_better(name: str) -> bool:
+    """Whether a word of `name` says it is a score, higher is better (`HIGHER_IS_BETTER_WORDS`:
+    an accuracy, a reward, an F1, a recall...)."""
+    lowered = name.lower()
+    return any(word in lowered for word in HIGHER_IS_BETTER_WORDS)
 
 
 def says_lower_is_healthier(name: str) -> bool:
