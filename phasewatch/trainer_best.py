@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from phasewatch.direction_words import says_higher_is_better
 from phasewatch.folders import checkpoint_step
 from phasewatch.run import Run
 
@@ -84,8 +85,13 @@ def worst_kept_note(run: Run, metric: str, direction: str, sd: float = 0.0) -> s
     greater_is_better=True by hand the highest loss; `load_best_model_at_end` and
     `EarlyStoppingCallback` then act on the wrong checkpoints. A Whisper run's best_metric was
     its first WER, 0.4804 at step 50, the worst of 40 (0.3447 at step 2000), and a
-    knowledge-graph SFT kept checkpoint-50, its highest eval loss of 69, with nothing said."""
-    if kept_best_by(run) != metric:
+    knowledge-graph SFT kept checkpoint-50, its highest eval loss of 69, with nothing said.
+    Not where `direction` is higher-is-better and no word of the name says so
+    (`says_higher_is_better`): that is the default's guess, and the Trainer's default for such
+    a name is the same, so a kept lowest value is its own greater_is_better=False, set by
+    someone who knew the metric (a regression run's eval_mse kept at its lowest was told to
+    set greater_is_better=True)."""
+    if kept_best_by(run) != metric or (direction == "max" and not says_higher_is_better(metric)):
         return None
     step = best_step(run.config)
     column = run.column(metric)
