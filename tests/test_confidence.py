@@ -111,9 +111,6 @@ def test_a_noise_estimate_below_the_values_step_is_said_on_a_long_run_too():
     times) read a noise sd of an eighth of one item and printed a fall of "399.3 sd" with no
     warning: the rule was applied to runs of at most 12 evaluations only. The same shape on
     50 items: one item up and back, then a fall of 10 items that stays."""
-    import numpy as np
-
-    from phasewatch.analysis import analyze_run
     from phasewatch.run import Run
 
     counts = np.array([40] * 3 + [41] + [40] * 4 + [30] * 12)
@@ -130,3 +127,10 @@ def test_a_noise_estimate_below_the_values_step_is_said_on_a_long_run_too():
     b = analyze_run(Run.from_columns({"eval/accuracy": (steps, noisy)}, "t", "t"),
                     "eval/accuracy", "max")
     assert not any("below the step its values move in" in w for w in b.warnings)
+    # a log that states its set's size: its own note says it (`quantised_rate_note`), once
+    c = analyze_run(Run.from_columns({"eval_accuracy": (steps, counts / 50),
+                                      "eval_runtime": (steps, np.full(steps.size, 2.0)),
+                                      "eval_samples": (steps, np.full(steps.size, 50.0))},
+                                     "t", "t"), "eval_accuracy", "max")
+    assert [w for w in c.warnings if "multiples of 1/50" in w]
+    assert not any("below the step its values move in" in w for w in c.warnings)
