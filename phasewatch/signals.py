@@ -77,17 +77,25 @@ def choose_metric(run: Run, metric: str | None = None) -> str:
         usable = [r for r in present if n_finite(run, r) >= MIN_FOR_TREND]
         moving = [r for r in usable if np.ptp(run.column(r).values) > 0]
         return (moving or usable or present)[0]
-    for role, _ in FALLBACK_ROLES:
-        if run.own_name(role):
-            return role
-    from phasewatch.choice_notes import score_like_hint  # it imports this module
+    from phasewatch.choice_notes import score_like_hint  # they import this module
+    from phasewatch.train_beside import is_policy_loss
 
+    passed_over = ""
+    for role, _ in FALLBACK_ROLES:
+        if (own := run.own_name(role)) and is_policy_loss(run, own):
+            # A policy-gradient loss is set by advantages centred on zero whatever the policy
+            # earns: it measures no performance, so it is no default (jsonl-rdan-grpo-reward:
+            # `actor/pg_loss` was analysed, with a warning that its phases say nothing, beside
+            # `reward/selected_mean` and five other rewards no role names)
+            passed_over = f"; its train loss, {own}, is a policy-gradient loss, which measures no performance"
+        elif own:
+            return role
     available = listed(run.metrics, 20)
     hint = f" ({may_be})" if (may_be := score_like_hint(run)) else ""
     raise UsageError(
         "no performance metric found (looked for the run's declared one and for "
-        f"{', '.join(r for r, _ in PERFORMANCE_ROLES + FALLBACK_ROLES)}); pick one with "
-        f"--metric{hint}. Metrics in this run: {available}"
+        f"{', '.join(r for r, _ in PERFORMANCE_ROLES + FALLBACK_ROLES)}{passed_over}); pick one "
+        f"with --metric{hint}. Metrics in this run: {available}"
     )
 
 

@@ -247,10 +247,11 @@ def test_a_held_out_score_comes_before_the_loss_and_an_unknown_direction_is_said
 
 
 def test_the_train_loss_fallback_names_series_that_look_like_scores(capsys, tmp_path):
-    """A home-made GRPO log's `reward/selected_mean` is no name phasewatch knows: the warning
-    that the train loss is analysed names it (trial 38b), a mean before a failure rate."""
+    """A home-made log's `reward/selected_mean` is no name phasewatch knows: the warning that
+    the train loss is analysed names it (trial 38b), a mean before a failure rate. (Trial 38b's
+    train loss was a policy-gradient loss, now no default at all: test_metric_lists_and_roles.)"""
     log = _log(tmp_path, {"reward/judge_failed_rate": (0.1, 0.2), "reward/selected_mean": (0.34, 0.45),
-                          "system/peak_memory": (0.8, 0.9)}, train="actor/pg_loss")
+                          "system/peak_memory": (0.8, 0.9)}, train="train_loss")
     warning = next(w for w in _analyze(capsys, log)["warnings"] if FALLBACK in w)
     assert "series that may be one: reward/selected_mean; pass --metric" in warning
 

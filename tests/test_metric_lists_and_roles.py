@@ -106,6 +106,25 @@ def test_a_log_with_no_metric_to_take_is_pointed_to_the_series_that_may_be_its_s
     assert "pick one with --metric (series that may be one: accuracy). Metrics in this run:" in err
 
 
+def test_a_policy_gradient_loss_is_no_default_metric(tmp_path, capsys):
+    """jsonl-rdan-grpo-reward (real corpus): a home-made GRPO log whose rewards no role names
+    had its `actor/pg_loss` analysed by default (a plateau and a stop) beside a warning that a
+    policy-gradient loss measures no performance; now it is refused as a log with no metric to
+    take, saying why its train loss was passed over and naming the rewards that may be the
+    score. An ordinary train loss is still the fallback (the test above)."""
+    rng = np.random.default_rng(0)
+    rows = [{"step": s, "actor/pg_loss": rng.normal(0, 2e-4), "actor/entropy": 0.7,
+             "reward/selected_mean": 0.3 + s / 400 + rng.normal(0, 0.02)} for s in range(1, 120)]
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["analyze", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert ("its train loss, actor/pg_loss, is a policy-gradient loss, which measures no "
+            "performance); pick one with --metric (series that may be one: "
+            "reward/selected_mean)") in err
+    assert main(["analyze", str(path), "--metric", "reward/selected_mean"]) == 0
+
+
 def test_a_token_accuracy_is_not_named_as_a_score_beside_the_train_loss(tmp_path, capsys):
     # TRL SFT without evaluation logs `mean_token_accuracy` on the loss's own batches: the
     # fallback note named it as a series that "may be" a held-out metric or reward
