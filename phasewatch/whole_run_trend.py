@@ -205,9 +205,10 @@ def judged_at_edges(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
                     stretched: bool, fixed: frozenset[int] | set[int] = frozenset(),
                     ) -> tuple[list[Phase], list[tuple[float, str, int]]]:
     """`phases` and their `trend_edges`, with each trend judged again between the levels it is
-    printed between (`edge_scales`): one whose change there is within `k_sd` sds of a change
-    between them is a plateau (`phase_stats.demote_flat_trends`, its neighbours merged), and
-    the edges are read again for the phases that remain. The phase rules judged it between
+    printed between: one whose change there is within `k_sd` noise sds (the rule for edges that
+    are single evaluations, `phase_stats.demote_flat_trends`, its neighbours merged) times
+    `edge_scales` (how much less a change between these levels varies than one between single
+    evaluations) is a plateau, and the edges are read again for the phases that remain. The phase rules judged it between
     other levels (3-point medians, single evaluations), and its line must not contradict its
     name."""
     kept = demote_flat_trends(phases, [level for level, _, _ in edges], sd, k_sd,
