@@ -330,6 +330,7 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
         "penalty": float(seg.penalty),
         # what was left out, so a figure marks exactly these (none with keep_outliers)
         "outlier_steps": list(series.outlier_steps),
+        **({"rate_note": rate_note} if rate_noted else {}),  # `watch` says it at its end too
     }
     if (level := stop_level(phases, steps, y, peaks)) is not None:  # what the stop was ranked by
         extra["stop_level"] = {"value": series.own_units(level[0]), "evaluations": level[1]}

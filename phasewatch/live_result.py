@@ -223,6 +223,10 @@ def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str],
         note = trainer_best_note(run, result.metric)
         if note is not None and note not in said:
             notice(f"{path}: {note}")
+    if note := analysis.extra.get("rate_note"):
+        # a rate on a few items whose own noise estimate is below one item: the alerts and the
+        # whole-run answer judged its one-item steps as many sds, as `analyze` warns beside it
+        notice(f"{path}: {note}")
     result.phases = [p.name for p in analysis.phases]
     if analysis.recommended_stop_step is not None:
         result.best_step = analysis.recommended_stop_step
