@@ -38,11 +38,13 @@ a disruption's fall is over.
 When the plan says the whole run is short (at most `SHORT_RUN_POINTS` evaluations at the
 cadence seen: `refit_stage`), the values are the run itself, not the first 40 of
 a long one, and the plan says what is late: a rise is measured from its lowest value before
-the best (a readaptation from its trough), with no decline test after it (and a decline
-`SPARSE_CLEAR_SD` of the offline detector's noise sds deep needs no larger rise before it),
-and a decline after a flat stretch counts once it starts past the early part and is
-`PLANNED_LATE_DECLINE_T` standard errors steep (tuning seeds, runs of 13-40 evaluations with the plan: detection 0.79
--> 0.91 and 0.74 -> 0.86 for the two generator families, false stops unchanged at 0.01).
+the best (a readaptation from its trough), with no decline test after it, and a decline
+`SPARSE_CLEAR_SD` of the offline detector's noise sds deep needs no larger rise before it
+(tuning seeds, runs of 13-40 evaluations with the plan: detection 0.96 / 0.89 / 0.76 -> 0.97 /
+0.90 / 0.78 in the three families, false stops 0.00 / 0.02 / 0.02 -> 0.01 / 0.02 / 0.03). A
+decline after a flat stretch counts once it starts past the early part and is
+`PLANNED_LATE_DECLINE_T` standard errors steep (the same runs: detection 0.79 -> 0.91 and
+0.74 -> 0.86 for the two generator families, false stops unchanged at 0.01).
 
 When the plan says the run is sparse (at most `confidence.FEW_POINTS`, 12, evaluations), the
 monitor's warm-up would leave it with few evaluations to judge, or none: the refit judges it
@@ -340,12 +342,8 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     risen_from = float(y[trough]) if from_trough else start
     # with a short plan the values are the whole run, not the wander of a long one's start,
     # and a decline as deep as a sparse run's clear one (SPARSE_CLEAR_SD) is no wander of its
-    # top whatever the rise before it (hf-donut-sroie-15ev: an eval loss 4.8 sds better by
-    # step 150, then 6.4 sds worse to the end, had no live alert; runs of 13-40 evaluations
-    # with the plan, tuning seeds: detection 0.96 / 0.89 / 0.76 -> 0.97 / 0.90 / 0.78 in the
-    # three families, false stops 0.00 / 0.02 / 0.02 -> 0.01 / 0.02 / 0.03 (synth's: a flat run
-    # whose first ten values' noise reads 4x too small); report seeds 0.99 / 0.89 / 0.76 ->
-    # 0.99 / 0.91 / 0.79, false stops unchanged)
+    # top whatever the rise before it (hf-donut-sroie-15ev: an eval loss 4.8 sds better, then
+    # 6.4 sds worse to the end, had no live alert)
     rise_sd, fall_sd = ((max(_size_sd(p) for p in phases if p.name in RISES),
                          _size_sd(phases[-1])) if short_plan else (0.0, 0.0))
     if (float(np.mean(y[max(0, at - 1):at + 2])) - risen_from < SHORT_RUN_RISE_SD * white
