@@ -130,10 +130,9 @@ def periodic_scores_note(run: Run, chosen: str) -> str | None:
     uses: name them (trial 37b: a recommender's GRPO batch reward was analysed, "improvement",
     beside ndcg@10 and recall@10 logged every 200 steps on rows marked "eval", which were flat).
     Names that say they are scores come first (`says_higher_is_better`): the note shows four,
-    and a Tinker RL log's test scores were cut off behind its test set's counts
-    (jsonl-tinker-gptoss-rl-test-7ev: "ac_tokens_per_turn, by_group/frac_all_bad,
-    by_group/frac_all_good, test/test/env/all/correct and 4 more", its reward/total among the
-    four left out)."""
+    and in name order a Tinker RL log's test scores came after its test set's counts
+    ("ac_tokens_per_turn, by_group/frac_all_bad, by_group/frac_all_good, correct and 4 more",
+    its test reward among those cut off; that reward now takes the held-out role itself)."""
     if chosen != "train/reward" or run.performance_metric:
         return None
     own = run.resolve_metric(chosen)
