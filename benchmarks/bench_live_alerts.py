@@ -60,12 +60,16 @@ class Scored:
 
 
 def labelled_series() -> list[tuple[dict, Path]]:
+    """Each label of every corpus set with its log, the file its manifest names (as
+    bench_real_corpus reads it); a log not downloaded is left out."""
     out = []
-    for _, labels in SETS.values():
+    for manifest, labels in SETS.values():
+        paths = {e["id"]: Path(e["path"]).name
+                 for e in json.loads((CORPUS / manifest).read_text())["logs"]}
         for lab in json.loads((CORPUS / labels).read_text())["labels"]:
-            files = sorted((CORPUS / "data" / lab["id"]).glob("*"))
-            if files:
-                out.append((lab, files[0]))
+            path = CORPUS / "data" / lab["id"] / paths[lab["id"]]
+            if path.exists():
+                out.append((lab, path))
     return out
 
 
