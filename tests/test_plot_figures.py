@@ -105,9 +105,9 @@ def test_the_step_axis_spans_every_panels_data():
         assert ax.get_xlim()[0] < 0
 
 
-def _rising_figure(name: str):
+def _rising_figure(name: str, fits: bool = True):
     """The figure of a rising `name` over 40 evaluations, and its y label's lines, after
-    checking the label is the whole name and fits its panel."""
+    checking the label is the whole name and (where it `fits`) inside its panel."""
     collector = RecordCollector("mem:run", "test")
     for step in range(0, 400, 10):
         collector.add(step, {name: 0.3 + step / 1000})
@@ -117,7 +117,7 @@ def _rising_figure(name: str):
     label = fig.axes[0].yaxis.label
     assert label.get_text().replace("\n", "") == name  # whole
     (box,) = _extents(fig, [label])
-    assert box.height <= fig.axes[0].bbox.height
+    assert (box.height <= fig.axes[0].bbox.height) == fits
     return fig, label.get_text().split("\n")
 
 
@@ -126,6 +126,16 @@ def test_long_metric_names_are_wrapped_to_fit_their_panel():
     assert len(lines) > 1
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "raw values" in legend and "Gaussian smooth, sd 6 steps" in legend  # 390 steps / 60
+
+
+def test_a_name_too_long_for_any_wrap_is_broken_evenly():
+    """No wrap of a 300-character underscore name fits its panel, and none is cut to a tail
+    (it has no '/'): the label was the last form tried, 'part00_', 'part01_' and the rest on
+    one line, taller than the same name broken evenly onto three lines."""
+    name = "_".join(f"part{i:02d}" for i in range(45))
+    _, lines = _rising_figure(name, fits=False)
+    assert len(lines) == 3
+    assert max(len(line) for line in lines) <= len(name) / 3 + 8  # within a part of a third
 
 
 def test_long_metric_names_without_slashes_are_wrapped_at_underscores():

@@ -85,6 +85,9 @@ def new_figure(width: float, height: float) -> Figure:
 def fit_ylabels(fig: Figure, axes: Sequence[Axes]) -> bool:
     """Y labels longer than their panel is tall (raw names such as 'val/test_score/openai/gsm8k')
     are wrapped at '/' onto two or three lines, and if still too long keep their last parts.
+    Where no form fits, the label is the shortest of them: a name with no '/' has no '.../tail'
+    form, and the last one tried, its least even three-line break, was kept ('w0_', 'w1_' and
+    the rest of a long underscore name on one line, taller than the name broken evenly).
 
     The phase labels added later take ~10 % of the top panel's height: hence the margin.
     Lays the figure out; returns whether a label changed (then the layout is stale).
@@ -99,10 +102,15 @@ def fit_ylabels(fig: Figure, axes: Sequence[Axes]) -> bool:
         if not text or label.get_window_extent(renderer).height <= room:
             continue
         changed = True
+        shortest = (label.get_window_extent(renderer).height, text)
         for candidate in _wrapped(text):
             label.set_text(candidate)
-            if label.get_window_extent(renderer).height <= room:
+            height = label.get_window_extent(renderer).height
+            if height <= room:
                 break
+            shortest = min(shortest, (height, candidate), key=lambda pair: pair[0])
+        else:
+            label.set_text(shortest[1])
     return changed
 
 
