@@ -49,6 +49,7 @@ from phasewatch.plot.style import (
     paper_style,
     run_styles,
 )
+from phasewatch.plot.ylabels import fit_ylabels
 from phasewatch.presets import default_direction
 from phasewatch.results import Analysis
 from phasewatch.run import Run
@@ -338,7 +339,7 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                          title_fontsize="small", handlelength=VARIED_HANDLE if varied else None)
         if title:
             _draw.fit_suptitle(fig, title)
-        _draw.fit_ylabels(fig, axes)
+        fit_ylabels(fig, axes)
         _draw.freeze_layout(fig)
     return fig
 

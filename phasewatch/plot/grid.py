@@ -22,6 +22,7 @@ from phasewatch.plot._runs import (
 from phasewatch.plot.data import attach
 from phasewatch.plot.phase import outlier_steps
 from phasewatch.plot.style import MAIN_HEIGHT, PANEL_HEIGHT, figure_size, paper_style
+from phasewatch.plot.ylabels import fit_ylabels
 from phasewatch.presets import default_direction
 from phasewatch.xaxis import axis_label, in_step_unit, shared_step_unit, step_unit
 
@@ -130,7 +131,7 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
         if title:
             _draw.fit_suptitle(fig, title)
         # Titles go above the phase labels, which need the laid-out axes widths first.
-        if _draw.fit_ylabels(fig, [ax for ax in axes[:n] if ax.get_ylabel()]):
+        if fit_ylabels(fig, [ax for ax in axes[:n] if ax.get_ylabel()]):
             fig.canvas.draw()
         labels = [_phase_bands.label_phases(ax, phases, draw=False) for ax, phases in zip(axes, bands)]
         pad = max(_phase_bands.labels_height_pt(texts) for texts in labels) + 1.5  # aligned titles

@@ -33,6 +33,7 @@ from phasewatch.plot.smoothing import (
     smoothing_breaks,
 )
 from phasewatch.plot.style import figure_size, paper_style
+from phasewatch.plot.ylabels import fit_ylabels
 from phasewatch.results import Analysis, not_established
 from phasewatch.run import Run
 from phasewatch.step_units import at
@@ -198,7 +199,7 @@ def phase_figure(
         if title:
             _draw.fit_suptitle(fig, title)
         fig.align_ylabels(axes)
-        relayout = _draw.fit_ylabels(fig, axes)
+        relayout = fit_ylabels(fig, axes)
         _phase_bands.label_phases(axes[0], analysis.phases, draw=relayout, unsure=unsure)
         _draw.freeze_layout(fig)
     return fig
