@@ -194,7 +194,10 @@ def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str],
     A metric chosen without --metric (`said`: the notes said on it) that is not the one the
     Trainer kept its best checkpoint by is said here as `analyze` says it: the records the
     choice was made on may end before that checkpoint (trial 40c: `analyze` of a
-    load_best_model_at_end run warned, its replay did not)."""
+    load_best_model_at_end run warned, its replay did not); so is a best checkpoint that is the
+    worst evaluation of the metric watched (`trainer_best.worst_kept_note`: a replay of
+    hf-kgc-evalloss-69ev named checkpoint 750 to keep, without a word that the Trainer's
+    load_best_model_at_end loads checkpoint-50, its highest eval loss)."""
     from phasewatch.analysis import analyze_run
     from phasewatch.errors import PhasewatchError
     from phasewatch.io import read_run
@@ -223,6 +226,13 @@ def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str],
         note = trainer_best_note(run, result.metric)
         if note is not None and note not in said:
             notice(f"{path}: {note}")
+    from phasewatch.trainer_best import worst_kept_note
+
+    # the Trainer's best checkpoint is the worst of the metric watched: its
+    # load_best_model_at_end loads it, whatever checkpoint the answer names
+    if (kept := worst_kept_note(run, analysis.metric, analysis.direction,
+                                analysis.extra.get("noise_sd") or 0.0)) is not None:
+        notice(f"{path}: {kept}")
     if note := analysis.extra.get("rate_note"):
         # a rate on a few items whose own noise estimate is below one item: the alerts and the
         # whole-run answer judged its one-item steps as many sds, as `analyze` warns beside it

@@ -109,12 +109,16 @@ def test_a_best_checkpoint_that_is_the_worst_evaluation_is_said(capsys, tmp_path
     (said,) = [w for w in run["warnings"] if "the Trainer's best checkpoint is the worst" in w]
     assert code == 0 and f"its best_metric, {best:.4g} at step 50, is the highest of 10" in said
     assert says in said and said.endswith("set greater_is_better=False")
+    # `watch` run to the end says it with its whole-run answer, as analyze does
+    code, _, err = run_cli(capsys, "watch", path)
+    assert code == 0 and said in err
     # kept at its real best: nothing said
     top = min(range(len(values)), key=values.__getitem__)
     state.update(best_metric=values[top], best_global_step=50 * (top + 1))
     path.write_text(json.dumps(state))
     code, out, _ = run_cli(capsys, "analyze", path, "--format", "json")
     assert not any("Trainer's best checkpoint" in w for w in json.loads(out)["runs"][0]["warnings"])
+    assert "Trainer's best checkpoint" not in run_cli(capsys, "watch", path)[2]
 
 
 def test_a_kept_lowest_value_of_a_name_that_does_not_say_its_direction_is_no_mistake(capsys,
