@@ -309,8 +309,11 @@ def guessed_direction_note(run: Run, metric: str, direction: str | None) -> str 
     if says_lower_is_healthier(own):
         return (f"{own}: lower is taken to be better, as a run's health (a blow-up is bad): its "
                 "best is where the policy moved least, no checkpoint to keep by itself")
-    if own in run.aliases.values() or own in ROLE_CANDIDATES:
-        return None  # a role's name: its direction is known
+    # a role's name: its direction is known; not any alias (HF's `eval_mse` is also `eval/mse`,
+    # a spelling and no role: it was read as higher-is-better without a word)
+    if own in ROLE_CANDIDATES or any(role in ROLE_CANDIDATES for role, name in run.aliases.items()
+                                     if name == own):
+        return None
     if says_lower_is_better(own) or says_higher_is_better(own):
         return None
     return (f"{own}: higher is taken to be better (its name does not say which way is better); "

@@ -135,6 +135,10 @@ def test_a_kept_lowest_value_of_a_name_that_does_not_say_its_direction_is_no_mis
     run = json.loads(out)["runs"][0]
     assert code == 0 and run["direction"] == "max"
     assert not any("Trainer's best checkpoint" in w for w in run["warnings"])
+    # ... and the guess is said, as of any name that does not say its direction (an HF eval_
+    # name is also its eval/ spelling, which is no role)
+    assert ("eval_mse: higher is taken to be better (its name does not say which way is "
+            "better); pass --direction min if lower is") in run["warnings"]
     # a name that says higher is better, kept at its lowest: said
     path.write_text(path.read_text().replace("eval_mse", "eval_accuracy"))
     code, out, _ = run_cli(capsys, "analyze", path, "--metric", "eval_accuracy", "--format", "json")
