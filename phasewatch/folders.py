@@ -50,8 +50,13 @@ NOT_LOGS = frozenset({
     "config.yaml", "meta.yaml", "README.md",
     # W&B's own logs in `wandb/` (symlinks into the latest run; JSON lines, not metrics), and
     # an old W&B run folder's system metrics (GPU, CPU, memory) beside its wandb-history.jsonl
-    "debug.log", "debug-internal.log", "debug-core.log", "output.log", "wandb-events.jsonl",
+    "debug.log", "debug-internal.log", "debug-core.log", "wandb-events.jsonl",
 })
+# W&B's capture of a run's console, in its run folder's `files/` beside the run's metadata: the
+# same records as the run's history, read from there. Elsewhere `output.log` is a user's own
+# redirect of the trainer's console (`python train.py > output.log`), and may be the only log.
+WANDB_CONSOLE = "output.log"
+WANDB_FILES = ("wandb-metadata.json", "wandb-summary.json")
 NOT_LOG_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".npy", ".npz", ".png",
                     ".jpg", ".jpeg", ".pdf", ".svg", ".py", ".sh", ".yaml", ".yml", ".md",
                     ".model", ".tiktoken", ".arrow", ".gguf", ".lock", ".pkl", ".pickle")
@@ -163,9 +168,18 @@ def _files(folder: Path) -> list[Path]:
         return []
 
 
+def never_a_log(path: Path) -> bool:
+    """A file no folder takes as a log: `NOT_LOGS`, `NOT_LOG_SUFFIXES`, and W&B's console
+    capture in its run folder (`WANDB_CONSOLE`)."""
+    name = path.name
+    return (name in NOT_LOGS or name.lower().endswith(NOT_LOG_SUFFIXES)
+            or name == WANDB_CONSOLE and (path.parent.name == "files"
+                                          or any((path.parent / f).is_file() for f in WANDB_FILES)))
+
+
 def _is_log_candidate(path: Path) -> bool:
     name = path.name
-    if name in NOT_LOGS or name.lower().endswith(NOT_LOG_SUFFIXES):
+    if never_a_log(path):
         return False
     return not (name.startswith(("tokenizer", "events.out.tfevents")) or name.endswith(".wandb"))
 

@@ -286,6 +286,33 @@ def test_a_folder_holding_one_log_file_names_the_run(tmp_path):
         assert read_run(folder / fmt).name == Path(fmt).stem
 
 
+def test_an_output_log_is_the_run_unless_it_is_wandbs_console_capture(tmp_path):
+    """`python train.py > output.log` (verl-opd-aime-collapse-27ev's folder, real corpus) was
+    refused as 'no training log found': `output.log` was passed over everywhere as W&B's capture
+    of a run's console. It is that only in a W&B run's `files/` or beside its metadata, where
+    the run's history holds the same records; a sweep's glob skips it there too."""
+    from phasewatch.sweep.paths import _never_a_log
+
+    text = "".join(f"step:{s} - val/test_score:{0.5 + s / 1000:.4f} - actor/loss:0.1\n"
+                   for s in range(0, 200, 10))
+    own = tmp_path / "run"
+    own.mkdir()
+    (own / "output.log").write_text(text)
+    assert read_run(own).series("val/test_score").size == 20
+    assert not _never_a_log(str(own / "output.log"))
+    files = tmp_path / "wandb" / "run-1" / "files"
+    files.mkdir(parents=True)
+    (files / "output.log").write_text(text)
+    beside = tmp_path / "beside"
+    beside.mkdir()
+    (beside / "output.log").write_text(text)
+    (beside / "wandb-metadata.json").write_text("{}")
+    for folder in (files, beside):
+        with pytest.raises(InputError, match="no training log found"):
+            read_run(folder)
+        assert _never_a_log(str(folder / "output.log"))
+
+
 def test_folders_of_other_logs_in_runs_are_several_runs(tmp_path):
     """Only a Trainer's TensorBoard starts (`runs/<date>_<host>/` with event files) are one run
     (tests/test_watch_follow_resumed_starts.py); other logs in such folders stay apart."""

@@ -51,12 +51,11 @@ def _url_fs(url: str):
 def _never_a_log(path: str, is_file: bool | None = None) -> bool:
     """A file a folder of runs never takes as a log (`phasewatch.folders`: README.md, model
     configs, weights, images...): a glob such as 'runs/*' skips it as the folder would."""
-    from phasewatch.folders import NOT_LOG_SUFFIXES, NOT_LOGS
+    from phasewatch.folders import never_a_log
 
-    name = os.path.basename(path.rstrip("/"))
     if is_file is None:
         is_file = os.path.isfile(path)
-    return is_file and (name in NOT_LOGS or name.lower().endswith(NOT_LOG_SUFFIXES))
+    return is_file and never_a_log(Path(path.rstrip("/")))
 
 
 def _expand_local(arg: str) -> list[str]:
