@@ -123,24 +123,26 @@ def test_a_best_checkpoint_that_is_the_worst_evaluation_is_said(capsys, tmp_path
 
 def test_a_kept_lowest_value_of_a_name_that_does_not_say_its_direction_is_no_mistake(capsys,
                                                                                       tmp_path):
-    """A regression run's eval_mse, kept at its lowest by greater_is_better=False: higher is
-    better is only phasewatch's guess for that name (the Trainer's default too, so the run set
-    False on purpose), and the warning told the user to set greater_is_better=True."""
+    """A run's eval_objective (a name that says neither way), kept at its lowest by
+    greater_is_better=False: higher is better is only phasewatch's guess for that name (the
+    Trainer's default too, so the run set False on purpose), and the warning told the user to
+    set greater_is_better=True."""
     values = [0.9, 0.7, 0.6, 0.5, 0.45, 0.42, 0.40, 0.41, 0.43, 0.46]
-    history = [{"step": 50 * (i + 1), "eval_mse": v} for i, v in enumerate(values)]
+    history = [{"step": 50 * (i + 1), "eval_objective": v} for i, v in enumerate(values)]
     path = tmp_path / "trainer_state.json"
     path.write_text(json.dumps({"global_step": 500, "best_metric": 0.40, "best_global_step": 350,
                                 "log_history": history}))
-    code, out, _ = run_cli(capsys, "analyze", path, "--metric", "eval_mse", "--format", "json")
+    code, out, _ = run_cli(capsys, "analyze", path, "--metric", "eval_objective", "--format",
+                           "json")
     run = json.loads(out)["runs"][0]
     assert code == 0 and run["direction"] == "max"
     assert not any("Trainer's best checkpoint" in w for w in run["warnings"])
     # ... and the guess is said, as of any name that does not say its direction (an HF eval_
     # name is also its eval/ spelling, which is no role)
-    assert ("eval_mse: higher is taken to be better (its name does not say which way is "
+    assert ("eval_objective: higher is taken to be better (its name does not say which way is "
             "better); pass --direction min if lower is") in run["warnings"]
     # a name that says higher is better, kept at its lowest: said
-    path.write_text(path.read_text().replace("eval_mse", "eval_accuracy"))
+    path.write_text(path.read_text().replace("eval_objective", "eval_accuracy"))
     code, out, _ = run_cli(capsys, "analyze", path, "--metric", "eval_accuracy", "--format", "json")
     (said,) = [w for w in json.loads(out)["runs"][0]["warnings"]
                if "the Trainer's best checkpoint is the worst" in w]
