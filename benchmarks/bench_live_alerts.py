@@ -31,11 +31,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_live_offline import cli
-from real_corpus.build_corpus import SETS
+from real_corpus.build_corpus import labelled_logs
 
 from phasewatch.io import read_run
 
-CORPUS = ROOT / "benchmarks" / "real_corpus"
 LENGTHS = (("3-12", 3, 12), ("13-40", 13, 40), ("41+", 41, 10**9))
 PATIENCE = (3, 10)
 
@@ -57,20 +56,6 @@ class Scored:
         if stop is None or self.kind != "overfit" or self.best_step is None or self.last <= self.first:
             return None
         return (stop - self.best_step) / (self.last - self.first)
-
-
-def labelled_series() -> list[tuple[dict, Path]]:
-    """Each label of every corpus set with its log, the file its manifest names (as
-    bench_real_corpus reads it); a log not downloaded is left out."""
-    out = []
-    for manifest, labels in SETS.values():
-        paths = {e["id"]: Path(e["path"]).name
-                 for e in json.loads((CORPUS / manifest).read_text())["logs"]}
-        for lab in json.loads((CORPUS / labels).read_text())["labels"]:
-            path = CORPUS / "data" / lab["id"] / paths[lab["id"]]
-            if path.exists():
-                out.append((lab, path))
-    return out
 
 
 def overfit_kind(lab: dict) -> str | None:
@@ -126,7 +111,7 @@ def totals(rows: list[Scored], name: str, stop) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     every = "--all" in (sys.argv[1:] if argv is None else argv)
-    rows = [r for lab, path in labelled_series() if (r := score(lab, path)) is not None]
+    rows = [r for lab, path in labelled_logs() if (r := score(lab, path)) is not None]
     print("| series | label | evaluations | labelled best | overfit alert at | delay | alert |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:

@@ -16,7 +16,6 @@ Usage: python benchmarks/bench_live_offline.py [--corpus]
 from __future__ import annotations
 
 import contextlib
-import glob
 import io
 import json
 import sys
@@ -27,13 +26,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from real_corpus.build_corpus import SETS
+from real_corpus.build_corpus import labelled_logs
 
 from phasewatch.cli import main as cli_main
 from phasewatch.io import read_run
 
 REAL_LOGS = ROOT.parent / "shared" / "real_logs"
-CORPUS = ROOT / "benchmarks" / "real_corpus"
 METRIC_FOR = {"llamafactory_grpo": "accuracy", "hf_tensorboard": "train/loss"}
 
 
@@ -62,13 +60,7 @@ def apart(steps: np.ndarray, a, b) -> str:
 
 def corpus_series() -> list[tuple[str, Path, str]]:
     """(label, log file, labelled metric) of every built series of the real-log corpus."""
-    out = []
-    for _, labels in SETS.values():
-        for lab in json.loads((CORPUS / labels).read_text())["labels"]:
-            files = sorted(glob.glob(str(CORPUS / "data" / lab["id"] / "*")))
-            if files:
-                out.append((f"{lab['id']} {lab['metric']}", Path(files[0]), lab["metric"]))
-    return out
+    return [(f"{lab['id']} {lab['metric']}", path, lab["metric"]) for lab, path in labelled_logs()]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,6 +71,17 @@ def load_manifest(path: Path = HERE / "manifest.json") -> list[Entry]:
     return [Entry(e["id"], e["repo"], e["commit"], e["path"], e["sha256"]) for e in data["logs"]]
 
 
+def labelled_logs() -> list[tuple[dict, Path]]:
+    """Each label of every set with its log's path (`Entry.dest`, the file its manifest
+    names), for the benchmarks that score the labelled series; a log not built is left out."""
+    out = []
+    for manifest, labels in SETS.values():
+        dest = {e.id: e.dest for e in load_manifest(HERE / manifest)}
+        out += [(lab, dest[lab["id"]]) for lab in json.loads((HERE / labels).read_text())["labels"]
+                if dest[lab["id"]].exists()]
+    return out
+
+
 def find_git_dir(mirrors: Path, repo: str) -> Path | None:
     """The git directory of a fetch mirror: <mirrors>/<owner>+<name>/<something>/ (bare)."""
     root = mirrors / repo.replace("/", "+")
