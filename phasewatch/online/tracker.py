@@ -128,10 +128,9 @@ class PhaseTracker:
         window, and "best checkpoint 802" in an alert where `analyze` keeps 401. Windows of
         `min_window` values, the first of equal levels; the checkpoint as the level's own. A
         level within noise of the start is no peak: a dip from the start is then a disruption,
-        not a decline from a "peak" at it. Only
-        this stage's values (`Series.stage_n`): a stage that `restart` began has its starting
-        level at once, and the stage before it is no peak of its own (an SFT stage's best, before
-        a switch, was kept as the RL stage's checkpoint)."""
+        not a decline from a "peak" at it. Only this stage's values (`Series.stage_n`): a stage
+        that `restart` began has its starting level at once, and the stage before it is no peak
+        of its own (an SFT stage's best, before a switch, was kept as the RL stage's checkpoint)."""
         s = self.series
         k = s.cfg.min_window
         n = len(s.values) if s.stage_n is None else min(len(s.values), s.stage_n)
