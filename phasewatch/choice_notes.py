@@ -18,7 +18,7 @@ from phasewatch.direction_words import (
     says_lower_is_healthier,
 )
 from phasewatch.noise import noise_scale
-from phasewatch.output import counted
+from phasewatch.output import counted, metric_option
 from phasewatch.phase_stats import held_levels
 from phasewatch.presets import ROLE_CANDIDATES, default_direction, role_matches
 from phasewatch.role_candidates import GENERATION_SCORES
@@ -115,7 +115,7 @@ def kl_penalty_note(run: Run, metric: str, named: bool) -> str | None:
     if named or own != score:
         return None
     return (f"taking {score}, the reward model's (or functions') score; {penalised} beside it "
-            f"is that score less beta x KL to the reference model: pass --metric {penalised} "
+            f"is that score less beta x KL to the reference model: pass {metric_option(penalised)} "
             "to judge the run by the penalised objective")
 
 
@@ -165,7 +165,7 @@ def trainer_best_note(run: Run, chosen: str) -> str | None:
         return None
     return (f"the Trainer kept its best checkpoint by {kept} (its best_metric, "
             f"{run.config['best_metric']:.6g} at step {best_step(run.config)}), not by "
-            f"{own}: pass --metric {kept} to judge the run by it")
+            f"{own}: pass {metric_option(kept)} to judge the run by it")
 
 
 def passed_over_note(run: Run, chosen: str) -> str | None:
@@ -215,7 +215,7 @@ def loss_beside_score_note(run: Run, chosen: str) -> str | None:
     if loss is None or n_finite(run, "eval/loss") < MIN_FOR_TREND:
         return None
     return (f"taking {own}, a held-out score, before the held-out loss {loss}: "
-            f"pass --metric {loss} to judge the run by it")
+            f"pass {metric_option(loss)} to judge the run by it")
 
 
 _GENERATION_SCORE_NAMES = frozenset(re.split(r"[_/]", name, maxsplit=1)[1].lower()

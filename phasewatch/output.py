@@ -30,6 +30,16 @@ def listed(names: list[str], shown: int) -> str:
     return (f"{', '.join(names[:shown])} and {len(names) - shown} more"
             + (f" (under {under})" if under else ""))
 
+def metric_option(name: str) -> str:
+    """'--metric NAME' as a shell takes it, for a message that tells the user what to type: a
+    name with a space or a shell character is quoted (a Trainer's compute_metrics returned
+    "Weighted F1", and "pass --metric eval_Weighted F1", typed as printed, was a usage error:
+    'unrecognized arguments: F1')."""
+    import shlex
+
+    return f"--metric {shlex.quote(name)}"
+
+
 def jsonable(value: Any) -> Any:
     """Plain JSON types; NaN/inf become null (JSON has no NaN), numpy scalars become Python."""
     if isinstance(value, dict):

@@ -147,3 +147,23 @@ def test_a_kept_lowest_value_of_a_name_that_does_not_say_its_direction_is_no_mis
     (said,) = [w for w in json.loads(out)["runs"][0]["warnings"]
                if "the Trainer's best checkpoint is the worst" in w]
     assert said.endswith("set greater_is_better=True")
+
+
+def test_the_metric_it_names_is_quoted_so_the_suggestion_runs_as_printed(capsys, tmp_path):
+    """compute_metrics returned "Weighted F1" (hf-vit-fruit-10ev): the warning's "pass --metric
+    eval_Weighted F1", typed as printed, was a usage error ('unrecognized arguments: F1'). The
+    name is quoted as a shell takes it, and the command the warning gives analyses that metric."""
+    import shlex
+
+    history = [{"step": 100 * (i + 1), "epoch": i + 1.0, "eval_accuracy": 0.80 + 0.01 * min(i, 5),
+                "eval_Weighted F1": 0.70 + 0.02 * min(i, 6), "eval_loss": 0.5} for i in range(10)]
+    state = {"global_step": 1000, "max_steps": 1000, "best_metric": 0.82,
+             "best_global_step": 700, "log_history": history}
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps(state))
+    code, out, _ = run_cli(capsys, "analyze", path, "--format", "json")
+    warning = next(w for w in json.loads(out)["runs"][0]["warnings"] if "kept its best" in w)
+    assert code == 0 and "pass --metric 'eval_Weighted F1' to judge the run by it" in warning
+    typed = shlex.split(warning.split("pass ", 1)[1].split(" to judge", 1)[0])
+    code, out, _ = run_cli(capsys, "analyze", path, *typed, "--format", "json")
+    assert code == 0 and json.loads(out)["runs"][0]["metric"] == "eval_Weighted F1"
