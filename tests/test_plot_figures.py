@@ -235,3 +235,21 @@ def test_a_zoom_legend_explains_only_what_is_in_view():
     fig = compare_figure(runs, analyses=[make_analysis(r) for r in runs], xlim=(0, 300))
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "SFT\u2192RL" not in texts and "recommended stop" not in texts
+
+
+def test_an_entropy_logged_as_a_loss_term_is_labelled_by_its_own_name():
+    """Stable-Baselines3 logs `train/entropy_loss`, minus the policy's entropy: a panel labelled
+    "entropy" showed the entropy's rise as a fall. The panel says the log's name; a metric the
+    log calls an entropy keeps the role's word."""
+    def figure(entropy_name: str):
+        collector = RecordCollector("mem:ppo", "test")
+        for step in range(0, 200, 10):
+            collector.add(step, {"eval/mean_reward": 100.0 + step / 10,
+                                 entropy_name: -0.3 - step / 1000})
+        run = collector.build()
+        analysis = Analysis("mem:ppo", "eval/mean_reward", "max", 100.0, [],
+                            [Phase("improvement", 0, 190)], 190)
+        return [ax.get_ylabel().replace("\n", "") for ax in phase_figure(run, analysis).axes]
+
+    assert figure("train/entropy_loss")[1] == "train/entropy_loss"
+    assert figure("entropy")[1] == "entropy"

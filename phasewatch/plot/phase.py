@@ -21,6 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from phasewatch.direction_words import name_words
 from phasewatch.errors import InputError, UsageError
 from phasewatch.output import counted
 from phasewatch.plot import _draw, _phase_bands
@@ -101,13 +102,28 @@ def resolve_panels(run: Run, panels: str | Sequence[str] | None) -> list[tuple[s
             if len(present) < len(metrics) and present:
                 label = f"{label} ({_PANEL_LABELS[present[0]]})"
             if present:
-                out.append((label, present))
+                out.append((_loss_term_label(run, label, present), present))
         return out
     if isinstance(panels, str):
         panels = [panels]
     for name in panels:
         run.resolve_metric(name)  # UsageError naming the metrics that exist
     return [(_draw.metric_label(name), [name]) for name in panels]
+
+
+def _loss_term_label(run: Run, label: str, metrics: list[str]) -> str:
+    """`label`, unless the panel draws one metric the log names as a loss term: then the log's
+    own name. A loss term carries the sign its objective gives it, which the role's word does
+    not say: Stable-Baselines3's `train/entropy_loss` is minus the policy's entropy (the bonus
+    its loss subtracts), so its values are negative and fall as the entropy rises, and a panel
+    labelled "entropy" showed a govworkflow PPO run's entropy rise as a fall; verl's older
+    `actor/entropy_loss` holds the entropy itself. The log's name is right for both."""
+    if len(metrics) != 1:
+        return label
+    own = run.own_name(metrics[0])
+    if own is None or own == metrics[0] or "loss" not in name_words(own):
+        return label
+    return _draw.metric_label(own)
 
 
 def _has(run: Run, metric: str) -> bool:
