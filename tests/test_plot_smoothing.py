@@ -149,3 +149,18 @@ def test_a_run_logged_by_epoch_is_joined_by_lines_not_smoothed_a_whole_epoch_wid
     assert smoothing.describe(epochs) == "evaluations joined by lines (1 step apart)"
     v = np.array([1.39, 1.124, 1.174, 1.239, 1.394, 1.51, 1.63, 1.74, 1.85, 1.95])
     assert int(np.argmin(smoothing.apply(v, epochs))) == 1
+
+
+def test_the_local_line_at_the_end_stays_within_the_values_it_follows():
+    """trl-grpo-redteam: a GRPO batch reward pinned at 0 with a 0.0625 batch four steps before
+    the end; the local line through the last stretch drew the last step at -0.0025, a reward
+    below any the run can take. A bounded metric saturating at its ceiling is the mirror case."""
+    steps = np.arange(1, 101)
+    pinned = np.zeros(steps.size)
+    pinned[[80, 96]] = 0.0625
+    line = Smoothing("gaussian", 2).apply(pinned, steps)
+    assert line.min() >= 0.0 and line[-1] == 0.0
+    ceiling = np.minimum(1.0, np.linspace(0.6, 1.3, steps.size))
+    ceiling[[90, 94]] = 0.96
+    line = Smoothing("gaussian", 2).apply(ceiling, steps)
+    assert line.max() <= 1.0 and line[-1] == 1.0

@@ -223,7 +223,11 @@ def _local_line(filled: np.ndarray, finite: np.ndarray, kernel: np.ndarray, half
                 i: int) -> float:
     """The value at point `i` of the least-squares line through the points within `half` of it
     (those there are: near the end, only before it), weighted by the Gaussian `kernel`: a trend
-    is followed to the end, not pulled towards the inside as a one-sided mean would pull it."""
+    is followed to the end, not pulled towards the inside as a one-sided mean would pull it.
+    The value stays within the range of the points the line is fitted to, as a mean of them
+    does: a line through a GRPO reward pinned at 0 with one 0.0625 batch near the end drew the
+    run's last step at -0.0025, below every value the reward can take (trl-grpo-redteam), and
+    one through an accuracy saturating at 1.0 would draw above it."""
     lo, hi = i - half, min(i + half, filled.size - 1)
     t = np.arange(lo, hi + 1, dtype=np.float64) - i
     w = kernel[:hi - lo + 1] * finite[lo:hi + 1]
@@ -233,7 +237,8 @@ def _local_line(filled: np.ndarray, finite: np.ndarray, kernel: np.ndarray, half
     mx, my = np.dot(w, x) / w.sum(), np.dot(w, y) / w.sum()
     sxx = float(np.dot(w, (x - mx) ** 2))
     slope = float(np.dot(w, (x - mx) * (y - my))) / sxx if sxx > 0 else 0.0
-    return float(my - slope * mx)
+    fitted = y[w > 0]
+    return float(np.clip(my - slope * mx, fitted.min(), fitted.max()))
 
 
 def _ema(y: np.ndarray, half_life: float) -> np.ndarray:
