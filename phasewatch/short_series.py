@@ -121,6 +121,17 @@ def _unestablished_turn(steps: np.ndarray, y: np.ndarray, sd: float, series: Pre
             f"turn on {y.size} evaluations needs{why}")
 
 
+def _kept_words(n: int, left_out: int) -> str:
+    """' kept (6 logged, 1 left out as an outlier)' where the outlier rule left evaluations
+    out, else '': the count the short-series tests judge is of the evaluations kept, and "only
+    5 evaluations" of a run whose log, `inspect` and figure show 6 (hf-chatglm-rouge-6ev, its
+    second evaluation left out) read as a reader's error or a lost value."""
+    if not left_out:
+        return ""
+    return (f" kept ({n + left_out} logged, {left_out} left out as "
+            f"{'an outlier' if left_out == 1 else 'outliers'})")
+
+
 def _train_note(move: TrainMove | None, metric: str, names: list[str]) -> str | None:
     """What the train metric did over the same steps, when it moved beyond its noise
     (`train_beside.train_move`: its level at both ends, not two readings). A whole-run overfit
@@ -208,20 +219,22 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     for k, top in peaks.items():
         declines_from_peak(phases[k], top, steps, y, sign, effect_sd)
     tested = n >= MIN_FOR_TREND
+    kept = _kept_words(n, len(series.outlier_steps))
     if not tested:  # no statistic at all, rather than a rank test's "tau 0, p = 1" on 2 values
         first, last = (f"{series.own_units(float(v)):.4g}" for v in (y[0], y[-1]))
         warnings.append(
-            f"only 1 evaluation of {metric} ({first}): nothing to compare it with" if n == 1 else
-            f"only {n} evaluations of {metric} ({first} -> {last}): too few for any trend test, "
-            "so the change is not judged (a plateau for want of evidence, not a flat run)")
+            f"only 1 evaluation of {metric}{kept} ({first}): nothing to compare it with" if n == 1
+            else f"only {n} evaluations of {metric}{kept} ({first} -> {last}): too few for any "
+            "trend test, so the change is not judged (a plateau for want of evidence, not a "
+            "flat run)")
     elif np.ptp(y) == 0:
-        warnings.append(f"{metric} is constant over its {n} evaluations")
+        warnings.append(f"{metric} is constant over its {n} evaluations{kept}")
     else:
         own_tau = sign * tau  # the rank correlation of the values as logged
         trend = "rises" if own_tau > 0 else "falls"
-        verdict = (f"{metric} {trend} across its {n} evaluations (Kendall tau {own_tau:+.2f}, "
-                   f"exact p = {p:.3g}): {confidence} confidence" if p < ALPHA else
-                   f"only {n} evaluations of {metric}: no monotone trend they can establish "
+        verdict = (f"{metric} {trend} across its {n} evaluations{kept} (Kendall tau "
+                   f"{own_tau:+.2f}, exact p = {p:.3g}): {confidence} confidence" if p < ALPHA else
+                   f"only {n} evaluations of {metric}{kept}: no monotone trend they can establish "
                    f"(Kendall tau {own_tau:+.2f}, exact p = {p:.3g})")
         if expected is not None:
             how = (f"gets better at every evaluation as {move.of.role} does" if tau > 0 else

@@ -233,3 +233,18 @@ def test_four_evaluations_give_no_noise_estimate_to_print_or_rank_the_stop_by():
     assert a.extra["stop_beats_last"] is True
     five = analyze_run(run_of([0.9735, 1.065, 1.116, 1.116, 1.12]), direction="min")
     assert five.extra["noise_sd"] > 0  # from 5 evaluations on, estimated as before
+
+
+def test_the_count_of_evaluations_says_how_many_were_left_out():
+    """hf-chatglm-rouge-6ev: 6 evaluations logged, its second (40.15) left out as an outlier;
+    the short-series warning said "only 5 evaluations" of a run whose log, inspect and figure
+    show 6. It says the 5 are those kept, of 6 logged."""
+    values = [38.02, 40.15, 37.90, 38.23, 38.59, 38.79]
+    a = analyze_run(run_of(values, metric="eval_rouge-l"), direction="max")
+    assert a.extra["outlier_steps"] == [200]
+    said = [w for w in a.warnings if "Kendall" in w]
+    assert said and said[0].startswith(
+        "only 5 evaluations of eval_rouge-l kept (6 logged, 1 left out as an outlier): ")
+    five = analyze_run(run_of(values[:1] + values[2:], metric="eval_rouge-l"), direction="max")
+    assert not five.extra["outlier_steps"]  # the same 5 logged alone: nothing to say of others
+    assert any(w.startswith("only 5 evaluations of eval_rouge-l: ") for w in five.warnings)
