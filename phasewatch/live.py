@@ -284,11 +284,14 @@ class LiveWatch(LiveMessages):
         self._checkpoints.sync(self.monitor)
 
     def _say(self, alert) -> Iterator:
-        """`alert` as the watch gives it, unless it was given already."""
-        key = (alert.event, alert.step, alert.onset_step, alert.best_step, alert.metric)
+        """`alert` as the watch gives it, unless it was given already: the same phase of the
+        same metric from the same onset with the same checkpoint to keep, decided again after a
+        rewind, at the same step (a value re-logged there: its level, in the message, may
+        differ by the re-logged value) or at another (two writers interleaving their records,
+        the counter going back one record at each line: a loss's plateau since step 1940, best
+        2010, was said at step 2840 and again at step 2830, llamafactory-sft-rameyjm7-loss)."""
+        key = (alert.event, alert.onset_step, alert.best_step, alert.metric)
         if key in self._said:
-            # the same decision at the same step after a rewind (a value re-logged at that
-            # step: its level, in the message, may differ by the re-logged value)
             return
         self._said.add(key)
         saved = self._checkpoints.at_alert(self.monitor, alert, self.source.info)

@@ -157,3 +157,28 @@ def test_a_held_out_metric_written_as_null_between_evaluations_is_waited_for(tmp
     log.write_text("".join(json.dumps(r) + "\n" for r in rows))
     _, result = replay(log, stop_on=())
     assert analyze(log).metric == "val_accuracy" == result.metric
+
+
+def test_two_interleaved_writers_do_not_make_the_watch_say_a_phase_twice(tmp_path):
+    """Two ranks appending to one LLaMA-Factory trainer_log.jsonl, one a record behind the
+    other (steps 20, 10, 30, 20, 40, 30, ...): every step back rewinds the monitor, which
+    decides again what it had said. A loss's plateau, since one onset with one best checkpoint,
+    was said at step 2390 and again at step 2380 (llamafactory-sft-rameyjm7-loss: 2840, then
+    2830): one decision, said once, as the log of one writer says it."""
+    rng = np.random.default_rng(0)
+    steps = np.arange(10, 3010, 10)
+    loss = 0.5 + 0.4 * np.exp(-steps / 300) + rng.normal(0, 0.01, steps.size)
+
+    def row(k: int, nudge: float = 0.0) -> str:
+        return json.dumps({"current_steps": int(steps[k]), "total_steps": 3000,
+                           "loss": round(float(loss[k]) + nudge, 4)}) + "\n"
+
+    interleaved = tmp_path / "two" / "trainer_log.jsonl"
+    interleaved.parent.mkdir()
+    interleaved.write_text("".join(row(k) + (row(k - 1, 1e-4) if k else "")
+                                   for k in range(steps.size)))
+    alerts, _ = replay(interleaved, stop_on=())
+    said = [(a.event, a.onset_step, a.best_step) for a in alerts]
+    assert "plateau" in [event for event, _, _ in said]
+    assert len(said) == len(set(said)), [(a.event, a.step, a.onset_step) for a in alerts]
+    assert [a.step for a in alerts] == sorted(a.step for a in alerts)
