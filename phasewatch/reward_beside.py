@@ -20,7 +20,10 @@ Each signal is judged over the rising phase as `train_beside` judges a train los
 overfit (`train_move`: the means of its first and last quarter of readings there, against the
 noise of one reading from its second differences), never by two single readings, its spikes
 left out as the analysed metric's are, and said only when it moved beyond that noise and:
-- the share cut at the length limit ended above half (`MOST`);
+- the share cut at the length limit ended above half (`MOST`), or stayed above half over the
+  whole rise without moving: then every reading of the reward scored completions cut before
+  they ended (hfconsole-panacea-grpo-300: `completions/clipped_ratio` 1 at all 300 steps, no
+  completion terminated, while the reward rose 4 sd, and nothing was said, as nothing moved);
 - the KL ended at least `KL_FOLD` times its start level and at `KL_FLOOR` nats or more: from a
   policy equal to its reference every KL grows many-fold (the corpus's GRPO runs: 0.0004 ->
   0.14, 0.001 -> 0.058 per token, their rewards rising with it; trial 39's Online DPO on a
@@ -139,7 +142,7 @@ def came_with(beside: Beside, start: float, end: float) -> TrainMove | None:
     if move is None:
         return None
     if beside.kind == "clipped_ratio":
-        return move if move.z >= K_SE and move.end > MOST else None
+        return move if move.end > MOST and (move.z >= K_SE or move.start > MOST) else None
     if beside.kind == "kl":
         fold = move.end >= KL_FOLD * move.start if move.start > 0 else True
         return move if move.z >= K_SE and fold and move.end >= KL_FLOOR else None
@@ -172,8 +175,12 @@ _SAID = {
     "kl": "the KL to the reference model ({metric}) grew {start:.3g} -> {end:.3g}, {fold}",
     "entropy": "the entropy ({metric}) collapsed {start:.3g} -> {end:.3g}, {share}",
 }
+_HELD = ("the share of completions cut at the length limit ({metric}) stayed above half, "
+         "{start:.3g} -> {end:.3g} (the means of its first and last {readings} readings there)")
 _MEANS = {
     "clipped_ratio": "a reward that grows with length can be gamed",
+    "clipped_held": ("most completions were cut before they ended, so the reward scored "
+                     "unfinished answers; a rise within the limit may not hold for whole ones"),
     "kl": "a reward model is least reliable on a policy that far from its reference",
     "entropy": "a policy narrowed to near-deterministic outputs may repeat one pattern the "
                "reward favours",
@@ -187,6 +194,10 @@ def rose_with_text(metric: str, phase: Phase, moves: list[dict], unit: str = "st
     gamed; check a score the policy is not trained on (...)', of a phase's `rose_with`."""
     said, means = [], []
     for move in moves:
+        if _held(move):
+            said.append(_HELD.format(**move))
+            means.append(_MEANS["clipped_held"])
+            continue
         ratio = move["end"] / move["start"] if move["start"] > 0 else None
         said.append(_SAID[move["signal"]].format(
             metric=move["metric"], start=move["start"], end=move["end"],
@@ -198,3 +209,13 @@ def rose_with_text(metric: str, phase: Phase, moves: list[dict], unit: str = "st
             f"from {at(phase.start_step, unit)} to {at(phase.end_step, unit)} while "
             f"{'; '.join(said)}: {'; '.join(means)}; check a score the policy is not trained on "
             "(a held-out accuracy or exact match)")
+
+
+def _held(move: dict) -> bool:
+    """Whether a `rose_with` share cut at the length limit stayed above half without moving
+    beyond its noise (`came_with`'s second case), rather than went there."""
+    if move["signal"] != "clipped_ratio" or move["start"] <= MOST or move.get("steady"):
+        return False
+    if move["change_se"] is None:  # readings on an exact line: held only if that line is flat
+        return move["end"] == move["start"]
+    return move["change_se"] < K_SE

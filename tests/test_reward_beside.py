@@ -143,3 +143,20 @@ def test_the_eval_twin_of_the_train_reward_is_a_reward(tmp_path):
     a = analyze(write_log(tmp_path / "twin", rows))
     assert a.metric == "eval_reward"
     assert [m["signal"] for m in rise(a).stats["rose_with"]] == ["clipped_ratio"]
+
+
+def test_a_rise_with_every_completion_cut_at_the_limit_throughout_is_said(tmp_path):
+    """hfconsole-panacea-grpo-300: `completions/clipped_ratio` 1 at all 300 steps (no completion
+    terminated) while the reward rose 4 sd: nothing was said, as the share did not move. Every
+    reading of the reward scored unfinished answers; that is said, as a share that stayed, not
+    one that went there. A share that went from few to most is still said as before."""
+    a = analyze(rl_log(tmp_path / "held", clipped=(1.0, 1.0)))
+    [move] = rise(a).stats["rose_with"]
+    assert move["signal"] == "clipped_ratio" and min(move["start"], move["end"]) > 0.95
+    [said] = [w for w in a.warnings if SAID in w]
+    assert ("the share of completions cut at the length limit (completions/clipped_ratio) stayed "
+            "above half, ") in said and "unfinished answers" in said and " went " not in said
+    a = analyze(rl_log(tmp_path / "mostly", clipped=(0.9, 0.9)))
+    assert "stayed above half" in next(w for w in a.warnings if SAID in w)
+    a = analyze(rl_log(tmp_path / "went", clipped=(0.02, 0.98)))
+    assert " went 0.0" in next(w for w in a.warnings if SAID in w)
