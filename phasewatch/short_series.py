@@ -33,6 +33,7 @@ from phasewatch.phases import PhaseConfig
 from phasewatch.results import Analysis, ChangePoint, Phase
 from phasewatch.signals import MIN_FOR_TREND, PreparedSeries
 from phasewatch.train_beside import TrainMove, TrainSeries, train_move
+from phasewatch.worse_after_best import worse_after_best_note
 
 ALPHA = 0.05        # a monotone trend is called at this two-sided significance
 STRONG = 0.01       # ... and with high confidence below this
@@ -275,6 +276,8 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     note = _train_note(move, metric, names)
     if note:
         warnings.append(note)
+    if names == ["plateau"] and (worse := worse_after_best_note(steps, y, series, metric, train)):
+        warnings.append(worse)
     best = best_index(phases, steps, y, peaks)
     extra = {
         "baseline_rule": str(baseline),
