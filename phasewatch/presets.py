@@ -28,6 +28,17 @@ PERFORMANCE_ROLES: tuple[tuple[str, str | None], ...] = (
     ("eval/loss", "min"),
     ("train/reward", "max"),
 )
+
+
+def named_by_its_own(role: str) -> bool:
+    """Whether a performance role gathers different metrics, each known by its own name and
+    direction (`PERFORMANCE_ROLES`' None: an F1, a WER, a CER are all `eval/other_score`),
+    rather than one quantity under framework spellings (an accuracy). Runs compared by such a
+    role are compared by their own names: a CER and a WER drawn on one axis labelled
+    "eval/other_score", with no word that lower is better (hf-cer-5ev beside hf-whisper-14ev)."""
+    return dict(PERFORMANCE_ROLES).get(role, "") is None
+
+
 # The performance roles measured on held-out data (all but the train reward), in the same order:
 # `watch` holds the records until one of them has enough values to be chosen as `analyze` would.
 HELD_OUT_ROLES: tuple[str, ...] = tuple(role for role, _ in PERFORMANCE_ROLES

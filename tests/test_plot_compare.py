@@ -183,3 +183,28 @@ def test_grid_titles_are_cut_to_their_panel():
         title = ax._left_title
         assert title.get_window_extent(renderer).width <= ax.bbox.width + 0.5
     assert fig.axes[0].get_title(loc="left").endswith("\u2026")
+
+
+def _scored(name: str, metric: str, values) -> object:
+    collector = RecordCollector(f"mem:{name}", "test")
+    for i, v in enumerate(values):
+        collector.add(100 * (i + 1), {metric: float(v), "eval_loss": 1.0 - 0.01 * i})
+    return collector.build(name=name)
+
+
+def test_runs_compared_by_different_held_out_scores_get_a_panel_each_in_their_own_names():
+    """hf-cer-5ev beside hf-whisper-14ev: a CER and a WER, both the catch-all role
+    eval/other_score, were drawn on one axis labelled "eval/other_score", with no word that
+    lower is better (and the scale warning named the WER run's series eval_cer). Each is drawn
+    on its own panel, named as its log names it, in its own direction; one score under HF's
+    two spellings (eval_f1, eval/f1) is still one panel."""
+    cer = _scored("cer", "eval_cer", np.linspace(0.10, 0.014, 5))
+    wer = _scored("wer", "eval_wer", np.linspace(36, 8, 14))
+    fig = compare_figure([cer, wer])
+    assert [ax.get_ylabel().replace("\n", " ") for ax in fig.axes] == [
+        "eval_cer (lower is better)", "eval_wer (lower is better)"]
+    f1s = [_scored("hf", "eval_f1", np.linspace(0.5, 0.8, 8)),
+           _scored("wandb", "eval/f1", np.linspace(0.52, 0.79, 8))]
+    fig = compare_figure(f1s)
+    assert len(fig.axes) == 1 and fig.axes[0].get_ylabel() == "eval_f1"
+    assert len([ln for ln in fig.axes[0].lines if ln.get_gid() == "smoothed"]) == 2

@@ -50,7 +50,7 @@ from phasewatch.plot.style import (
     run_styles,
 )
 from phasewatch.plot.ylabels import fit_ylabels
-from phasewatch.presets import default_direction
+from phasewatch.presets import default_direction, hf_spellings, named_by_its_own
 from phasewatch.results import Analysis
 from phasewatch.run import Run
 from phasewatch.signals import choose_metric
@@ -211,7 +211,8 @@ def analysed_metric(run: Run, analysis: Analysis | None) -> str:
     chosen = choose_metric(run)
     if analysis is None or same_metric(run, analysis.metric, chosen) \
             or series_or_none(run, analysis.metric) is None:
-        return chosen
+        # a role that gathers different metrics (an F1, a WER) is no panel they share
+        return run.resolve_metric(chosen) if named_by_its_own(chosen) else chosen
     return analysis.metric
 
 
@@ -225,7 +226,7 @@ def _panel_metrics(runs, given, own) -> tuple[list[str], list[list[int]]]:
     for i, metric in enumerate(own):
         # one panel per distinct metric (canonical names make eval_accuracy == eval/accuracy)
         for k, existing in enumerate(panels):
-            if existing == metric:
+            if existing == metric or existing in hf_spellings(metric):  # eval_f1 == eval/f1
                 members[k].append(i)
                 break
         else:
