@@ -209,7 +209,7 @@ def loss_beside_score_note(run: Run, chosen: str) -> str | None:
                 f"scores none of which comes first ({', '.join(scores[:4])}{more}): pass --metric "
                 "to judge the run by one")
     if not (chosen == "eval/other_score"
-            or (chosen == "eval/accuracy" and _is_generation_score(own))):
+            or (chosen == "eval/accuracy" and is_generation_score(own))):
         return None
     loss = run.own_name("eval/loss")
     if loss is None or n_finite(run, "eval/loss") < MIN_FOR_TREND:
@@ -222,7 +222,7 @@ _GENERATION_SCORE_NAMES = frozenset(re.split(r"[_/]", name, maxsplit=1)[1].lower
                                     for name in GENERATION_SCORES)  # bleu, rougel, ...
 
 
-def _is_generation_score(own: str) -> bool:
+def is_generation_score(own: str) -> bool:
     """Whether `own`, taken in the held-out accuracy's role, is a generation score
     (`role_candidates.GENERATION_SCORES`) in any spelling the role takes one in: as listed, capitalised
     (a W&B panel `Eval_BLEU`), of an evaluation set HF's Trainer names (`eval_g0_bleu`) or of a

@@ -208,3 +208,12 @@ def test_runs_compared_by_different_held_out_scores_get_a_panel_each_in_their_ow
     fig = compare_figure(f1s)
     assert len(fig.axes) == 1 and fig.axes[0].get_ylabel() == "eval_f1"
     assert len([ln for ln in fig.axes[0].lines if ln.get_gid() == "smoothed"]) == 2
+
+
+def test_a_bleu_in_the_accuracy_role_is_no_held_out_accuracy_beside_one():
+    """hf-marian-medical-3ev's BLEU takes the held-out accuracy's role (a seq2seq run's score);
+    beside hf-distilbert-lora-5ev's accuracy both were drawn on one axis, "held-out accuracy"."""
+    bleu = _scored("marian", "eval_bleu", [0.3937, 0.4308, 0.4213])
+    accuracy = _scored("distilbert", "eval_accuracy", [0.8725, 0.897, 0.899, 0.908, 0.9085])
+    fig = compare_figure([bleu, accuracy])
+    assert [ax.get_ylabel() for ax in fig.axes] == ["eval_bleu", "held-out accuracy"]

@@ -211,9 +211,20 @@ def analysed_metric(run: Run, analysis: Analysis | None) -> str:
     chosen = choose_metric(run)
     if analysis is None or same_metric(run, analysis.metric, chosen) \
             or series_or_none(run, analysis.metric) is None:
-        # a role that gathers different metrics (an F1, a WER) is no panel they share
-        return run.resolve_metric(chosen) if named_by_its_own(chosen) else chosen
+        return run.resolve_metric(chosen) if by_own_name(run, chosen) else chosen
     return analysis.metric
+
+
+def by_own_name(run: Run, role: str) -> bool:
+    """Whether the run's metric in `role` is drawn under its own name, not the role's, in a
+    panel of that name: a role that gathers different metrics (an F1, a WER: `named_by_its_own`)
+    is no quantity they share, nor is the accuracy's role when a seq2seq run's BLEU or ROUGE
+    takes it (`choice_notes.is_generation_score`: hf-marian-medical-3ev's BLEU was drawn as
+    "held-out accuracy" beside a classifier's accuracy)."""
+    from phasewatch.choice_notes import is_generation_score
+
+    return named_by_its_own(role) or (role == "eval/accuracy"
+                                      and is_generation_score(run.resolve_metric(role)))
 
 
 def _panel_metrics(runs, given, own) -> tuple[list[str], list[list[int]]]:
