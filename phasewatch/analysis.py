@@ -87,6 +87,7 @@ from phasewatch.trainer_best import worst_kept_note
 from phasewatch.turns import boundary_intervals, snap_turns
 from phasewatch.unseen_start import note_unseen_start
 from phasewatch.whole_run_trend import (
+    HELD_EDGES_ABOVE,
     averaged_best,
     edge_stats,
     judged_at_edges,
@@ -298,9 +299,9 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     base_se = base_se if shown_sd else 0.0
     levels = boundary_levels(phases, steps, y, fixed)
     # a trend decided from the run's stretches is read between the levels it was decided on, and
-    # on a dense run every trend's edge beside a plateau is the level that plateau holds there
+    # past HELD_EDGES_ABOVE evaluations a trend's edge beside a plateau is the plateau's level
     edges = trend_edges(phases, steps, y, levels, placed and stretched, fixed) \
-        if placed or y.size > SPARSE else None
+        if placed or y.size > HELD_EDGES_ABOVE else None
     levels = [level for level, _, _ in edges] if edges else levels
     if edges and not stages and nll_onset is None:  # (an NLL overfit's accuracy need not move)
         phases, edges = judged_at_edges(phases, steps, y, edges, sd, cfg.k_sd,

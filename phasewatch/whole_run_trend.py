@@ -53,6 +53,18 @@ from phasewatch.results import Phase
 MIN_POINTS = 12
 LONG_RUN_MEAN = 30  # evaluations averaged at each end, at most
 WHITE_AR = 0.2  # residual lag-1 autocorrelation up to which the noise is taken as white
+# Above this many evaluations a trend's edge beside a plateau is the level the plateau holds
+# there (`trend_edges`), not the one evaluation at the boundary: the two lines print one value
+# at the step they share, and the trend is judged between those levels (`judged_at_edges`).
+# Read from single evaluations on runs of 13-40, an improvement ended on 1.226 at step 3 of a
+# W&B SFT loss whose plateau from step 3 held 1.135 (wandb-alpaca-sft: -0.276 beside watch's
+# "fell 0.378"), and a disruption ended on a 172.0 trough where the level after held 180.5
+# (tb-sb3-govworkflow-ppo-36ev, a plateau by its label). On the corpus 26 of 349 series print
+# other edges, 1 call changes (that one, to its label); the 13-40 synthetic regimes are unchanged
+# or 0.01-0.05 better. On 3-12 evaluations a plateau's held level is a median of 2 or 3 and it
+# demoted real dips (the sparse regime's disruption presence 0.88 -> 0.85 in the logistic
+# family, boundary hits -0.01 to -0.04): there the edges stay single evaluations.
+HELD_EDGES_ABOVE = MIN_POINTS
 TREND_P = 0.01  # two-sided p-value of the rank trend test
 
 

@@ -196,3 +196,26 @@ def test_a_dense_runs_last_trend_still_says_its_end_is_the_mean_of_the_last_two(
     last = analyze_run(run, "acc", "max").phases[-1]
     assert last.name == "overfit" and last.stats["end_averaged"] == 2
     assert last.stats["end_value"] == pytest.approx(0.651)
+
+
+# wandb-alpaca-sft's train loss (W&B, 39 logs): a fall in the first four, then a noisy floor
+ALPACA = [1.502, 1.238, 1.226, 1.042, 1.14, 1.176, 1.167, 1.234, 1.088, 1.063, 1.131, 1.198,
+          1.129, 1.016, 1.094, 1.097, 1.119, 1.114, 1.115, 1.128, 1.145, 1.09, 1.078, 1.169,
+          1.146, 1.124, 1.18, 1.112, 1.12, 1.101, 1.105, 1.209, 1.063, 1.131, 1.013, 1.132,
+          1.039, 1.152, 1.129]
+
+
+def test_a_trend_on_13_to_40_evaluations_ends_at_the_level_the_plateau_after_it_holds():
+    """As on a dense run: the improvement ended on the one reading at step 3 (1.226) where the
+    plateau printed from the same step held 1.135, two values at one step and a fall of 0.276
+    beside watch's "fell 0.378". On 12 evaluations the edge stays the evaluation."""
+    steps = np.arange(1, len(ALPACA) + 1, dtype=np.int64)
+    run = Run.from_columns({"loss": (steps, np.asarray(ALPACA))}, "t", "t")
+    fall, flat = analyze_run(run, "loss", "min").phases
+    assert (fall.name, flat.name) == ("improvement", "plateau")
+    assert fall.stats["end_value"] == flat.stats["start_value"] != ALPACA[2]
+    assert fall.stats["change"] == pytest.approx(flat.stats["start_value"] - 1.502)
+    twelve = Run.from_columns({"loss": (steps[:12], np.asarray(ALPACA[:12]))}, "t", "t")
+    phases = analyze_run(twelve, "loss", "min").phases
+    trend = next(p for p in phases if p.name != "plateau")
+    assert trend.stats["end_value"] in ALPACA[:12]
