@@ -87,3 +87,22 @@ def test_a_dips_bottom_at_the_second_evaluation_with_its_way_back_sampled_is_dat
     assert not spike_mask(y, noise_scale(y)).any()
     failed = np.array([1.110, 1.496, 1.112, 1.108, 1.111, 1.109, 1.110, 1.112])  # straight back
     assert spike_mask(failed, noise_scale(failed))[1]
+
+
+def test_a_reading_its_neighbour_reads_again_is_a_stair_not_an_outlier():
+    """A fast fall that pauses: 0.74, 0.59, 0.2995, 0.3009, 0.19 (a LoRA SFT loss). The line
+    through the four neighbours of the 0.2995 passes 0.155 above it, 9 noise sds, and it is
+    below both neighbours, by 0.0014 on one side: that neighbour reads the same level, the
+    level the run fell to, which no failed evaluation does. It was left out and marked as an
+    outlier on the figure beside its twin. The same spike standing off both is still one, and
+    so is a pair of failed readings (judged as two in a row)."""
+    loss = np.r_[2.09, 1.68, 1.10, 0.741, 0.586, 0.2995, 0.3009, 0.191, 0.181, 0.128, 0.131,
+                 0.126, 0.079, 0.09, 0.048, 0.067, 0.064, 0.056]
+    assert not spike_mask(loss, 0.017, steps=np.arange(5, 95, 5)).any()
+    spike = loss.copy()
+    spike[5] = 0.05  # a failed reading far below both neighbours
+    assert np.flatnonzero(spike_mask(spike, 0.017, steps=np.arange(5, 95, 5))).tolist() == [5]
+    flat = np.r_[0.30, 0.31, 0.30, 0.29, 0.30, 0.31, 0.30, 0.30, 0.29, 0.31]
+    twice = flat.copy()
+    twice[[4, 5]] = 0.0  # two failed readings in a row: each reads the other, judged as a pair
+    assert np.flatnonzero(spike_mask(twice, 0.005)).tolist() == [4, 5]
