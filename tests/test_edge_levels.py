@@ -83,3 +83,18 @@ def test_an_edge_of_one_or_two_evaluations_gives_no_standard_error():
              "gain_over_baseline": 1.332, "peak_step": 4900, "end_averaged": 2}
     line = phase_line(Phase("improvement", 100, 5000, stats), direction="min")
     assert line.endswith("(end: mean of the last 2 evaluations)")
+
+
+def test_a_rise_whose_held_end_is_beyond_its_best_evaluation_says_so():
+    """wandb-alpaca-sft: a train loss falls 1.502 -> 1.226 at step 3, the boundary, then holds
+    1.135 (the median of the plateau's first 12): "change -0.367 ... best 0.276 below the start
+    (step 3)" gave two sizes of one fall. The best is named an evaluation, short of that level;
+    within a noise sd of it (sd 0.064 here) nothing more is said."""
+    stats = {"start_value": 1.502, "end_value": 1.135, "change": -0.367, "change_sd": -5.747,
+             "gain_over_baseline": 0.276, "peak_step": 3, "end_held": 12}
+    line = phase_line(Phase("improvement", 1, 3, stats), direction="min", baseline=1.502)
+    assert ("best evaluation 0.276 below the start (step 3), short of the level held after "
+            "it  (end: the level held after it") in line
+    near = {**stats, "gain_over_baseline": 0.33}  # 0.037 from the held end: under 0.064
+    line = phase_line(Phase("improvement", 1, 3, near), direction="min", baseline=1.502)
+    assert "best 0.33 below the start (step 3)  (end:" in line

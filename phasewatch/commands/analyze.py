@@ -65,13 +65,14 @@ def _side(size, word: str, opposite: str) -> str:
 
 
 def phase_line(phase, direction: str = "max", unit: str = "step",
-               reference: str = "the start", steps_count: str = "step") -> str:
+               reference: str = "the start", steps_count: str = "step",
+               baseline: float | None = None) -> str:
     """One line a person reads at a glance: name, steps, values, change, the effect size, in
     the metric's own units and direction (for a loss, worse is above). With another x `unit`
     (`--x epoch`) the phase's span is given in it. `reference` names the level depth and gain
     are measured from ("the baseline" when `--baseline` put it elsewhere than the start).
     `steps_count`: what the steps are ("epoch" for a Keras History: "recovered after 3
-    epochs")."""
+    epochs"). `baseline`: the level gains are measured from (`_short_of_held_end`)."""
     s = phase.stats
     change_sd = s.get("change_sd")
     worse, better = ("below", "above") if direction == "max" else ("above", "below")
@@ -122,15 +123,34 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
         # a rise that stays short of the start is still below it: "best 0.0061 below the start"
         # read as a best that is the start's better (trial 36b)
         still = " still" if gain is not None and gain < 0 else ""
-        line += f"  best{still} {_side(gain, better, worse)} {ref}"
+        short = _short_of_held_end(s, gain, baseline, direction)
+        line += f"  best{' evaluation' if short else ''}{still} {_side(gain, better, worse)} {ref}"
         if s.get("peak_step") is not None:
             line += f" ({_peak(s, unit, steps_count)})"
+        line += ", short of the level held after it" if short else ""
     elif phase.name == "plateau" and "level" in s:
         line += f"  level {_fmt(s['level'])}"
     elif phase.name == "overfit":
         line += (f"  {_side(s.get('decline_since_peak'), worse, better)} its best "
                  f"({_peak(s, unit, steps_count)})")
     return line + ends_read(s)
+
+
+def _short_of_held_end(stats: dict, gain: float | None, baseline: float | None,
+                       direction: str) -> bool:
+    """Whether a rise ends on the level the plateau after it holds (`end_held`, `end_held_mean`:
+    `whole_run_trend.trend_edges`) beyond its best evaluation, which `gain_over_baseline`
+    measures, by more than one noise sd (`change` / `change_sd`; within it the two are one
+    level): "change -0.367 ... best 0.276 below the start (step 3)" (wandb-alpaca-sft, a fall
+    to a floor it reached after its boundary, 1.4 sd apart) read as two answers to one
+    question."""
+    held = {"end_held", "end_held_mean"} & set(stats)
+    change_sd = stats.get("change_sd")
+    if not held or gain is None or baseline is None or "peak_averaged" in stats \
+            or not change_sd:
+        return False
+    end_gain = (stats["end_value"] - baseline) * (1.0 if direction == "max" else -1.0)
+    return end_gain - gain > abs(stats["change"] / change_sd)
 
 
 def _peak(stats: dict, unit: str, steps_count: str) -> str:
@@ -164,7 +184,8 @@ def print_text(analysis: Analysis) -> None:
         # a later fall's depth is measured from the level it fell from (phase_stats)
         fell_from = (reference if k == 0 or phase.name != "disruption"
                      else f"where it began ({at(phase.start_step, steps_count)})")
-        line = phase_line(phase, analysis.direction, unit, fell_from, steps_count)
+        line = phase_line(phase, analysis.direction, unit, fell_from, steps_count,
+                          analysis.baseline)
         if not_established(analysis, phase):
             line += "  not established"
         print(line)
