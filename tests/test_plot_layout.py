@@ -10,6 +10,7 @@ and the real logs of other frameworks (long file-stem names) when present.
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +152,26 @@ def test_the_docs_seed_group_fits(size, layout):
     metrics = ["eval/accuracy", "expert/nll_heldout"] if layout == "overlay" else None
     assert_text_fits(compare_figure(runs, metrics, labels=["SFT"] * 3, analyses=analyses,
                                     layout=layout, size=size))
+
+
+def test_a_tick_label_at_the_step_axis_end_stays_on_the_canvas(tmp_path):
+    """A verl run's AIME score every 10 steps to 150, entropy and response length every step
+    to 159: the step axis ends at 160.6, and at single-column width the layout alternated
+    between axes wide enough for a '160' at the right end and axes narrower than that, where
+    the locator drops it; the figure was frozen with the label past the edge, '160' cut to
+    '16' (plot/_draw.freeze_layout keeps the ticks of the last draw and lays them out)."""
+    score = [-0.771, -0.790, -0.746, -0.709, -0.682, -0.655, -0.679, -0.671, -0.647, -0.630,
+             -0.619, -0.646, -0.650, -0.616, -0.586, -0.591]
+    rows = []
+    for step in range(160):
+        row = {"step": step, "actor/entropy": 0.25 - 0.0005 * step,
+               "response_length/mean": 1000 + 25 * step}
+        if step % 10 == 0 and step // 10 < len(score):
+            row["val-aux/aime_2024/reward/mean@16"] = score[step // 10]
+        rows.append(row)
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    fig = phase_figure(phasewatch.read_run(log), size="single")
+    assert len(fig.axes) == 3
+    assert "160" in [t.get_text() for t in fig.axes[-1].get_xticklabels()]
+    assert_text_fits(fig)

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
-from matplotlib.ticker import AutoLocator
+from matplotlib.ticker import AutoLocator, FixedLocator
 from matplotlib.transforms import blended_transform_factory
 
 from phasewatch.errors import UsageError
@@ -103,8 +103,37 @@ def freeze_layout(fig: Figure) -> Figure:
             if text.get_fontfamily() == ["sans-serif"]:
                 text.set_fontfamily([family])
     fig.canvas.draw()
+    if _past_canvas(fig):
+        # The layout need not settle: the tick locators choose their ticks from the axes'
+        # width, so a layout that makes room for a label at an edge can narrow the axes until
+        # that tick is gone, and the next pass widens them again (verl-opd-aime-16ev: the step
+        # axis, -1.6 to 160.6, alternated between ending on '160' and not, and the figure was
+        # saved with '160' cut to '16' at the canvas' edge). The ticks of the last draw, kept,
+        # are what the layout makes room for.
+        for ax in fig.axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                axis.set_major_locator(FixedLocator(axis.get_majorticklocs()))
+        fig.canvas.draw()
     fig.set_layout_engine("none")
     return fig
+
+
+CANVAS_TOLERANCE_PX = 0.5
+
+
+def _past_canvas(fig: Figure) -> bool:
+    """Whether anything an axes draws (its tick labels, axis labels, titles) leaves the
+    canvas."""
+    renderer = fig.canvas.get_renderer()
+    canvas = fig.bbox
+    for ax in fig.axes:
+        box = ax.get_tightbbox(renderer)
+        if box is not None and (box.x0 < canvas.x0 - CANVAS_TOLERANCE_PX
+                                or box.x1 > canvas.x1 + CANVAS_TOLERANCE_PX
+                                or box.y0 < canvas.y0 - CANVAS_TOLERANCE_PX
+                                or box.y1 > canvas.y1 + CANVAS_TOLERANCE_PX):
+            return True
+    return False
 
 
 def _resolved_sans_serif() -> str | None:
