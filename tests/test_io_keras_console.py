@@ -59,7 +59,24 @@ def test_keras3_printout_in_a_notebook_gives_the_epochs_final_line(tmp_path):
     assert run.series("val_accuracy").iloc[0] == 0.497  # 1 - val_loss in this excerpt
     assert run.series("learning_rate").iloc[0] == 0.001
     assert planned_steps(run.config) == 29
-    assert not run.warnings, run.warnings
+    assert run.warnings == [KERAS_COUNT.format(m=30)]  # only how its epochs are counted
+
+
+# Keras prints `Epoch 1/M` and names ModelCheckpoint files by `{epoch}` = the epoch + 1, where
+# the steps read count from 0 as its History and CSVLogger do: "recommended stop: epoch 8" read
+# as `Epoch 8/40` and `model-08.h5` was the epoch before the one meant (nb-keras-binary-19ep)
+KERAS_COUNT = ("cell 1: the epochs are counted from 0 as Keras writes them to files (History, "
+               "CSVLogger): the printout's `Epoch 1/{m}` is epoch 0, and ModelCheckpoint's "
+               "`{{epoch}}` in a file name is the epoch here + 1")
+
+
+def test_the_epochs_counted_from_0_are_said_in_keras_own_1_based_words(tmp_path, capsys):
+    log = tmp_path / "train.log"
+    log.write_text(keras2_fit())
+    assert read_run(log).warnings == [KERAS_COUNT.replace("cell 1: ", "").format(m=5)]
+    assert main(["analyze", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert "`Epoch 1/5` is epoch 0" in out and "`{epoch}` in a file name is the epoch here + 1" in out
 
 
 def test_keras2_redraws_and_evaluate_after_fit(tmp_path):

@@ -117,6 +117,22 @@ class LineParser:
         held, self.held = self.held, None
         return [held] if held is not None else []
 
+    @property
+    def notes(self) -> list[str]:
+        """How the printout's epochs map to the steps read (`epoch_count_note`)."""
+        return [] if self.epoch is None else ["the epochs are " + epoch_count_note(
+            f"the printout's `Epoch 1/{self.planned + 1 if self.planned else 'M'}` is epoch 0")]
+
+
+def epoch_count_note(first: str) -> str:
+    """What a Keras run's epochs counted from 0 are in Keras' own 1-based words: `first` says
+    where epoch 0 is. Keras writes epochs from 0 to files (History, CSVLogger), but prints
+    `Epoch 1/M` for the first and names a ModelCheckpoint file by `{epoch}` = that + 1, so a
+    user told "recommended stop: epoch 8" looked up `Epoch 8/40` and loaded `model-08.h5`, the
+    epoch before the one meant (nb-keras-binary-19ep: its best val_accuracy at `Epoch 9/40`)."""
+    return (f"counted from 0 as Keras writes them to files (History, CSVLogger): {first}, and "
+            "ModelCheckpoint's `{epoch}` in a file name is the epoch here + 1")
+
 
 class Source(LogFileSource):
     """Lines read (and followed) by the shared line machinery."""
