@@ -145,7 +145,7 @@ def _rows_note(columns: dict[str, list], n: int) -> str:
         from phasewatch.io.keras_console import epoch_count_note
 
         return (f"one value per epoch in each list (Keras' History): the steps are the epochs "
-                f"0-{n - 1}, " + epoch_count_note(f"its `Epoch 1/{n}` is epoch 0"))
+                f"0-{n - 1}, " + epoch_count_note("Keras' printout `Epoch 1/M` is epoch 0"))
     return (f"one value per row in each list and no step column: the rows are read as epochs 0-"
             f"{n - 1}, as a Keras-style history keeps them (this one has no Keras `loss` list; if "
             "it gained a value per training step, the numbers are its steps)")
