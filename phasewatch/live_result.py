@@ -34,6 +34,7 @@ class WatchResult:
     last_step: int | None = None
     n_records: int = 0                   # rows watched, as the format stores them
     n_values: int = 0                    # the watched metric's values: the same in any format
+    metric_last_step: int | None = None  # the step of the watched metric's last value
     finished: bool = False
     live_best_step: int | None = None   # the monitor's own best at the end
     phases: list[str] | None = None      # the whole run's phases, as `analyze` names them
@@ -153,8 +154,13 @@ class WatchResult:
         # the plan decides what is early: the same values with and without one alert apart
         planned = "" if self.plan is None else \
             f"; planned length {self.plan.length(unit)} ({self.plan.where()})"
+        # the metric's last step where the records go further (a per-batch loss logged at
+        # 10,000 steps beside 20 validations every 5 epochs: "up to step 10000" alone read as
+        # the validations' reach, beside a best at step 25)
+        last = "" if self.metric_last_step in (None, self.last_step) else \
+            f", the last at {at(self.metric_last_step, self.step_unit)}"
         return (f"watched {counted(self.n_records, 'record')} "
-                f"({counted(self.n_values, 'value')} of {self.metric}) up to "
+                f"({counted(self.n_values, 'value')} of {self.metric}{last}) up to "
                 f"{at(self.last_step, self.records_unit)}; "
                 f"{self.metric}: {live_phase} {phase}, {said}{why}{ended}{planned}{whole}")
 
@@ -290,6 +296,7 @@ def end_result(result: WatchResult, monitor, info, records: int, path: str | Pat
     result.phase, result.best_step = monitor.phase, monitor.best_step
     result.last_step, result.n_records = monitor.last_step_, records
     result.n_values = monitor.trackers_[0].series.n
+    result.metric_last_step = monitor.trackers_[0].series.last_step
     result.warmup = monitor.config.warmup
     result.sparse_plan = sparse_plan(monitor.trackers_[0])
     result.live_best_step = monitor.best_step
