@@ -19,11 +19,14 @@ what the warning points to, and gets none.
 Each signal is judged over the rising phase as `train_beside` judges a train loss beside an
 overfit (`train_move`: the means of its first and last quarter of readings there, against the
 noise of one reading from its second differences), never by two single readings, its spikes
-left out as the analysed metric's are, and said only when it moved beyond that noise and:
-- the share cut at the length limit ended above half (`MOST`), or stayed above half over the
-  whole rise without moving: then every reading of the reward scored completions cut before
-  they ended (hfconsole-panacea-grpo-300: `completions/clipped_ratio` 1 at all 300 steps, no
-  completion terminated, while the reward rose 4 sd, and nothing was said, as nothing moved);
+left out as the analysed metric's are, and said when:
+- the share cut at the length limit rose beyond that noise and ended above half (`MOST`), or
+  was above half from the start of the rise and ended there, whether it held or fell: then the
+  reward scored mostly unfinished completions throughout (hfconsole-panacea-grpo-300:
+  `completions/clipped_ratio` 1 at all 300 steps, no completion terminated, while the reward
+  rose 4 sd), which is said as a share that stayed, not one that went there (a share that fell
+  0.99 -> 0.6 is completions getting shorter, no sign of a reward that grows with length);
+and the other signals only when they moved beyond that noise and:
 - the KL ended at least `KL_FOLD` times its start level and at `KL_FLOOR` nats or more: from a
   policy equal to its reference every KL grows many-fold (the corpus's GRPO runs: 0.0004 ->
   0.14, 0.001 -> 0.058 per token, their rewards rising with it; trial 39's Online DPO on a
@@ -176,7 +179,7 @@ _SAID = {
     "entropy": "the entropy ({metric}) collapsed {start:.3g} -> {end:.3g}, {share}",
 }
 _HELD = ("the share of completions cut at the length limit ({metric}) stayed above half, "
-         "{start:.3g} -> {end:.3g} (the means of its first and last {readings} readings there)")
+         "{start:.3g} -> {end:.3g}")
 _MEANS = {
     "clipped_ratio": "a reward that grows with length can be gamed",
     "clipped_held": ("most completions were cut before they ended, so the reward scored "
@@ -195,7 +198,7 @@ def rose_with_text(metric: str, phase: Phase, moves: list[dict], unit: str = "st
     said, means = [], []
     for move in moves:
         if _held(move):
-            said.append(_HELD.format(**move))
+            said.append(_HELD.format(**move) + f" ({how_judged(move)})")
             means.append(_MEANS["clipped_held"])
             continue
         ratio = move["end"] / move["start"] if move["start"] > 0 else None
@@ -212,10 +215,12 @@ def rose_with_text(metric: str, phase: Phase, moves: list[dict], unit: str = "st
 
 
 def _held(move: dict) -> bool:
-    """Whether a `rose_with` share cut at the length limit stayed above half without moving
-    beyond its noise (`came_with`'s second case), rather than went there."""
-    if move["signal"] != "clipped_ratio" or move["start"] <= MOST or move.get("steady"):
+    """Whether a `rose_with` share cut at the length limit was above half from the start of the
+    rise and did not rise beyond its noise (`came_with`'s second case): it stayed above half,
+    flat or falling, rather than went there. A share that fell (0.99 -> 0.6) is completions
+    getting shorter: "went 0.99 -> 0.6" beside "a reward that grows with length can be gamed"
+    would say the opposite of what the completions did."""
+    if move["signal"] != "clipped_ratio" or move["start"] <= MOST:
         return False
-    if move["change_se"] is None:  # readings on an exact line: held only if that line is flat
-        return move["end"] == move["start"]
-    return move["change_se"] < K_SE
+    beyond_noise = move.get("steady") or move["change_se"] is None or move["change_se"] >= K_SE
+    return not (move["end"] > move["start"] and beyond_noise)

@@ -160,3 +160,18 @@ def test_a_rise_with_every_completion_cut_at_the_limit_throughout_is_said(tmp_pa
     assert "stayed above half" in next(w for w in a.warnings if SAID in w)
     a = analyze(rl_log(tmp_path / "went", clipped=(0.02, 0.98)))
     assert " went 0.0" in next(w for w in a.warnings if SAID in w)
+
+
+@pytest.mark.parametrize("clipped", [(0.98, 0.6), (0.95, 0.9)])
+def test_a_share_above_half_that_fell_over_the_rise_is_not_said_to_have_gone_there(tmp_path,
+                                                                                    clipped):
+    """Completions cut at the limit on most of a rise's steps, the share falling beyond its
+    noise (steadily, 0.98 -> 0.6; or by its end means, 0.95 -> 0.9) while staying above half:
+    the completions got shorter, and "went 0.995 -> 0.597: a reward that grows with length can
+    be gamed" said the opposite. It stayed above half: the reward scored unfinished answers."""
+    a = analyze(rl_log(tmp_path / "fell", clipped=clipped))
+    [move] = rise(a).stats["rose_with"]
+    assert move["end"] < move["start"] and move["end"] > 0.5
+    [said] = [w for w in a.warnings if SAID in w]
+    assert "(completions/clipped_ratio) stayed above half, " in said
+    assert " went " not in said and "grows with length" not in said
