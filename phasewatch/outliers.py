@@ -19,7 +19,9 @@ def spike_mask(values: np.ndarray, scale: float | np.ndarray, k: float = 6.0,
     One point, or two in a row, is flagged only when it has two neighbours on each side, those
     four agree with one straight line (their largest residual is small), and it lies more than
     `k` noise sds and more than three times that largest residual away from the line, beyond both
-    of its adjacent neighbours (two in a row: both, on the same side), and the neighbours do not
+    of its adjacent neighbours and more than `EDGE_AGREE` noise sds from each (`_stands_off`: a
+    neighbour that reads it again confirms it; two in a row: both, on the same side, against
+    the readings around the two), and the neighbours do not
     turn toward it by more than `k` noise sds and its gap to them (a fall into it and a rise out of it: the bottom
     of a V sampled at its turn, which a line through four points on its two arms fits loosely
     enough that the bottom lay past 3 times the spread in a quarter of steep dips). So the
@@ -163,7 +165,9 @@ def _coming_back(y: np.ndarray, mask: np.ndarray, margin: float) -> bool:
     return bool(others.min() - y[2] > margin)
 
 
-EDGE_AGREE = 2.0  # the second-to-last point's neighbours must fit a line this closely (noise sds)
+# noise sds: how closely the second-to-last point's neighbours must fit a line, and how far
+# a point must stand off each adjacent reading to be an outlier (`_stands_off`)
+EDGE_AGREE = 2.0
 # How far outside the range of the run's other readings, in widths of that range, the second
 # point must lie to be a failed evaluation. On the tuning seeds a dip sampled once right after
 # the start lay up to 1.17 widths below the rest (fast-saturating runs, both families); failed
