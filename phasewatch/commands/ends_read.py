@@ -18,9 +18,8 @@ def ends_read(stats: dict) -> str:
         return f"  (ends: means of {n} evaluations each{_said(se)})"
     if "ends_medians" in stats:
         return f"  (ends: medians of {stats['ends_medians']} evaluations each)"
-    if "ends_means" in stats:  # a lattice's (`phase_stats.on_lattice`): the rule, as it is
-        # (a judge's reward in steps of 1/144 over 850 steps took 183 distinct values, a
-        # quarter of them or fewer, and was said to take "few distinct values")
+    if "ends_means" in stats:  # a lattice's (`phase_stats.on_lattice`), said by its rule: the
+        # distinct values can be many (a judge's reward on a grid of 1/144: 183 in 850 steps)
         return (f"  (ends: means of {stats['ends_means']} evaluations each; its values repeat, "
                 "a quarter of them or fewer distinct)")
     sides = [text.format(stats[key]) for key, text in (
