@@ -56,14 +56,12 @@ WHITE_AR = 0.2  # residual lag-1 autocorrelation up to which the noise is taken 
 # Above this many evaluations a trend's edge beside a plateau is the level the plateau holds
 # there (`trend_edges`), not the one evaluation at the boundary: the two lines print one value
 # at the step they share, and the trend is judged between those levels (`judged_at_edges`).
-# Read from single evaluations on runs of 13-40, an improvement ended on 1.226 at step 3 of a
-# W&B SFT loss whose plateau from step 3 held 1.135 (wandb-alpaca-sft: -0.276 beside watch's
-# "fell 0.378"), and a disruption ended on a 172.0 trough where the level after held 180.5
-# (tb-sb3-govworkflow-ppo-36ev, a plateau by its label). On the corpus 26 of 349 series print
-# other edges, 1 call changes (that one, to its label); the 13-40 synthetic regimes are unchanged
-# or 0.01-0.05 better. On 3-12 evaluations a plateau's held level is a median of 2 or 3 and it
-# demoted real dips (the sparse regime's disruption presence 0.88 -> 0.85 in the logistic
-# family, boundary hits -0.01 to -0.04): there the edges stay single evaluations.
+# One evaluation at the boundary is no level: a W&B SFT loss's improvement ended on 1.226 at
+# step 3 where its plateau from step 3 held 1.135 (wandb-alpaca-sft), and a disruption ended on
+# a 172.0 trough where the level after it held 180.5, within the noise (tb-sb3-govworkflow-ppo-
+# 36ev). On 3-12 evaluations a plateau's held level is a median of only 2 or 3, and judged
+# against it real dips of the sparse synthetic runs were lost (disruption presence 0.88 ->
+# 0.85): there the edges stay single evaluations.
 HELD_EDGES_ABOVE = MIN_POINTS
 TREND_P = 0.01  # two-sided p-value of the rank trend test
 
