@@ -150,11 +150,14 @@ def _train_note(move: TrainMove | None, metric: str, names: list[str]) -> str | 
 
 def analyze_short(source: str, metric: str, direction: str, series: PreparedSeries,
                   train: list[TrainSeries], baseline: Baseline,
-                  warnings: list[str], known_sd: float | None = None) -> Analysis:
+                  warnings: list[str], known_sd: float | None = None,
+                  held_out: bool = False) -> Analysis:
     """The Analysis of a series too short (or too constant) to segment. `known_sd`, the
     user's noise sd of one evaluation, replaces every estimate of the noise (second
     differences, the scatter of the shift and line tests), and the effect sizes are then
-    given in sds too."""
+    given in sds too. `held_out`: the series is measured on held-out data, so getting worse
+    after its best as train improves is the pattern of an overfit (`worse_after_best`); a
+    train reward doing so is not."""
     steps, y, sign = series.steps, series.values, series.sign
     n = y.size
     # fewer than MIN_FOR_NOISE evaluations leave at most 2 second differences, one of them
@@ -276,7 +279,8 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     note = _train_note(move, metric, names)
     if note:
         warnings.append(note)
-    if names == ["plateau"] and (worse := worse_after_best_note(steps, y, series, metric, train)):
+    if held_out and names == ["plateau"] and (
+            worse := worse_after_best_note(steps, y, series, metric, train)):
         warnings.append(worse)
     best = best_index(phases, steps, y, peaks)
     extra = {

@@ -50,3 +50,21 @@ def test_worse_at_each_evaluation_after_its_best_as_train_falls_is_said(tmp_path
 def test_not_said_without_train_improving_or_a_worsening_at_every_later_evaluation(
         tmp_path, eval_loss, train_slope):
     assert not said(analyze(trainer_state(tmp_path, eval_loss, train_slope), metric="eval_loss"))
+
+
+def test_not_said_of_a_train_reward(tmp_path):
+    """The note says "held-out worse as train improves": a train reward worse after its best
+    while the train loss falls (the same values as a reward) is no held-out metric, and no
+    overfit. Said only of a metric measured on held-out data."""
+    rng = np.random.default_rng(0)
+    rows = [{"step": s, "loss": round(0.26 - 0.00005 * s + rng.normal(0, 0.02), 4)}
+            for s in range(10, 2501, 10)]
+    for row in rows:
+        if row["step"] % 500 == 0:
+            row["reward"] = -EVAL_LOSS[row["step"] // 500 - 1]
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    a = analyze(path, metric="reward")
+    assert [p.name for p in a.phases] == ["plateau"]
+    assert any("the train loss (loss) fell" in w for w in a.warnings)  # train did improve
+    assert not said(a)
