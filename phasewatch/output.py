@@ -30,6 +30,7 @@ def listed(names: list[str], shown: int) -> str:
     return (f"{', '.join(names[:shown])} and {len(names) - shown} more"
             + (f" (under {under})" if under else ""))
 
+
 def metric_option(name: str) -> str:
     """'--metric NAME' as a shell takes it, for a message that tells the user what to type: a
     name with a space or a shell character is quoted (a Trainer's compute_metrics returned

@@ -515,7 +515,6 @@ def test_a_sparse_runs_nll_minimum_after_its_metrics_last_evaluation(tmp_path):
     assert analysis.phases[-1].name == "plateau" and analysis.phases[-1].end_step == 1800
 
 
-
 def test_a_fast_rise_under_one_sided_noise_meets_its_plateau_where_the_data_reach_it():
     """A GRPO batch reward: a rise 0.05 -> 0.6 over its first 80 of 1000 steps, then flat, and
     a quarter of the batches fail low (0.1-0.45 below the level), so the median of the flat
