@@ -250,12 +250,39 @@ class NonNegativeTicks(AutoLocator):
         return ticks[ticks >= 0]
 
 
+LOG_AXIS_SPAN = 100.0  # a positive lower-is-better series spanning this ratio gets a log axis
+
+
+def log_axis_if_spanning(ax: Axes, values: np.ndarray, lower_is_better: bool) -> bool:
+    """Put `ax` on a log y axis when `values` are a lower-is-better series (a loss, a
+    perplexity) whose values are all positive and span two decades or more, as losses are read:
+    on a linear axis everything after the first fall lies flat along the bottom, with the
+    phases the analysis found there (hf-geollm-trainloss's train loss, 4.26 -> 0.003: an
+    overfit from 0.006 to 0.028 and what follows it drawn as one line on the axis). Returns
+    whether it did."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    spans = (lower_is_better and finite.size > 1 and float(finite.min()) > 0
+             and float(finite.max()) >= LOG_AXIS_SPAN * float(finite.min()))
+    if spans:
+        ax.set_yscale("log")
+    return spans
+
+
 def padded_ylim(ax: Axes, values: np.ndarray, bottom: float = 0.14, top: float = 0.06) -> None:
-    """Y limits with extra room at the bottom for the change-point whiskers."""
+    """Y limits with extra room at the bottom for the change-point whiskers (in decades on a
+    log axis)."""
     finite = values[np.isfinite(values)]
+    if ax.get_yscale() == "log":
+        finite = np.log10(finite[finite > 0])
     if finite.size == 0:
         return
     lo, hi = float(finite.min()), float(finite.max())
+    if ax.get_yscale() == "log":
+        span = hi - lo or 1.0
+        ax.set_ylim(10 ** (lo - bottom * span / (1 - bottom - top)),
+                    10 ** (hi + top * span / (1 - bottom - top)))
+        return
     span = hi - lo or max(abs(hi), 1.0) * 0.1
     low = lo - bottom * span / (1 - bottom - top)
     ax.set_ylim(low, hi + top * span / (1 - bottom - top))
@@ -343,6 +370,8 @@ def apply_limits(axes: Sequence[Axes], xlim=None, ylim=None) -> None:
         if xlim is not None:
             ax.set_xlim(*xlim)
     if ylim is not None and axes:
+        if min(ylim) <= 0 and axes[0].get_yscale() == "log":  # limits a log axis cannot show
+            axes[0].set_yscale("linear")
         axes[0].set_ylim(*ylim)
     for ax in axes:  # a stop is drawn whole at the edge, but not outside the limits given
         (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())

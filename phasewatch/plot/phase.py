@@ -35,6 +35,7 @@ from phasewatch.plot.smoothing import (
 )
 from phasewatch.plot.style import figure_size, paper_style
 from phasewatch.plot.ylabels import fit_ylabels
+from phasewatch.presets import default_direction
 from phasewatch.results import Analysis, not_established
 from phasewatch.run import Run
 from phasewatch.step_units import at
@@ -269,6 +270,7 @@ def _draw_performance(ax, run: Run, series, analysis: Analysis, smoothing: Smoot
         handles.append(_draw.outlier_handle())
         data.add(0, name, analysis.metric, "outlier", out[:len(out_values)], out_values)
     ax.set_ylabel(_draw.metric_label(analysis.metric, analysis.direction))
+    _draw.log_axis_if_spanning(ax, values, analysis.direction == "min")
     _draw.padded_ylim(ax, shown)
     return handles
 
@@ -278,6 +280,7 @@ def _draw_panel(ax, panel: int, run: Run, label: str, metrics: list[str], smooth
     """One stacked panel: raw values faint (dots, or a thin line when there is a value every
     step), the figure's smoothing on top, train solid and held-out dashed."""
     name = run.name or run.source
+    drawn = []
     for line_style, metric in zip(_PANEL_LINES * len(metrics), metrics):
         s = run.series(metric)
         steps, values = s.index.to_numpy(dtype=np.float64), s.to_numpy()
@@ -292,8 +295,11 @@ def _draw_panel(ax, panel: int, run: Run, label: str, metrics: list[str], smooth
             values = smoothing.apply(values, steps, breaks)
             data.add(panel, name, metric, "smoothed", steps, values)
         ax.plot(steps, values, linewidth=1.0, zorder=3, gid="panel", label=legend_label, **line_style)
+        drawn.append(values)
     ax.set_ylabel(label)
-    _draw.readable_ylim(ax)
+    lower = all(default_direction(metric) == "min" for metric in metrics)
+    if not _draw.log_axis_if_spanning(ax, np.concatenate(drawn) if drawn else np.empty(0), lower):
+        _draw.readable_ylim(ax)
     if len(metrics) > 1:
         ax.legend(loc="best", handlelength=1.8, borderaxespad=0.2)
 
