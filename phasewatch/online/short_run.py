@@ -24,7 +24,9 @@ Two overfits are the refit's to stop:
   of the tuning seeds in their first 40 values: the wander after the top of a rise reads as
   a decline from the best. After a disruption and its readaptation it cost three_phase
   detection 0.80 / 0.75 -> 0.70 / 0.50 on runs of 13-40 evaluations and stopped no fewer
-  sticky runs);
+  sticky runs), or of white residuals where the decline is `SPARSE_CLEAR_SD` sds deep by
+  every estimate of the noise (`beyond_wander`: a decline steep after the best and then
+  slower looks like sticky noise to a straight line);
 - after a flat stretch (no rise at all) at least `LATE_FLAT_RATIO` times as long as the
   decline in steps (`late_in_time`) and `SHORT_RUN_FROM` values long, when the decline spans `LATE_DECLINE_VALUES` values and is
   significant against the noise of the fit's own residuals (`decline_slope_t` >=
@@ -88,6 +90,7 @@ from phasewatch.checkpoint import start_beats
 from phasewatch.confidence import FEW_POINTS
 from phasewatch.noise import GROSS_SD
 from phasewatch.online.dip_checks import (
+    beyond_wander,
     cliff_sds,
     dip_is_no_wander,
     dip_stands_out,
@@ -302,8 +305,8 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     plan = plan or short_plan
     steps_array = np.asarray(steps, dtype=np.int64)
     y = np.asarray(values, dtype=np.float64)
-    phases, recommended, _ = _offline_phases(tuple(steps_array.tolist()), tuple(y.tolist()),
-                                             noise_sd)
+    phases, recommended, offline_sd = _offline_phases(tuple(steps_array.tolist()),
+                                                      tuple(y.tolist()), noise_sd)
     if not phases or phases[-1].name != "overfit":
         return None
     if phases[-1].start_step <= steps_array[0]:
@@ -351,7 +354,8 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
         return None
     if short_plan is None and phases[0].name != "disruption":
         declining = y[int(np.searchsorted(steps_array, onset)):]
-        if decline_slope_t(declining, 1, white) < DECLINE_AFTER_BEST_T:
+        sticky = not beyond_wander(phases[-1], y, declining, offline_sd, white, SPARSE_CLEAR_SD)
+        if decline_slope_t(declining, 1, white, sticky=sticky) < DECLINE_AFTER_BEST_T:
             return None
     return RefitOverfit(onset, best, True, "best")
 
@@ -376,7 +380,7 @@ def late_in_time(steps: np.ndarray, flat: int) -> bool:
     return int(steps[flat] - steps[0]) >= LATE_FLAT_RATIO * int(steps[-1] - steps[flat])
 
 
-def decline_slope_t(y: np.ndarray, flat: int, white: float) -> float:
+def decline_slope_t(y: np.ndarray, flat: int, white: float, sticky: bool = True) -> float:
     """The slope of a decline after `flat` values at a constant level (1: a line through all
     of them), in standard errors: the
     least-squares fit of level + slope x max(0, t - flat + 1), outliers clipped to 3 white sds
@@ -391,7 +395,7 @@ def decline_slope_t(y: np.ndarray, flat: int, white: float) -> float:
     # often lifted by the noise, and a knot on it overstates the decline (8.5 se against 5.8
     # on the first 12 values of an AR(0.8) flat run of tests/test_online.py).
     x = np.maximum(0.0, np.arange(n, dtype=np.float64) - (flat - 1))
-    fit = sticky_least_squares(y, np.column_stack([np.ones(n), x]))
+    fit = sticky_least_squares(y, np.column_stack([np.ones(n), x]), sticky=sticky)
     if fit is None:
         return 0.0
     coef, cov = fit
