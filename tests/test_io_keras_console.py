@@ -128,3 +128,11 @@ def test_followed_in_pieces_equals_the_replay(tmp_path):
     source.write_text(keras3_fit())
     path = tmp_path / "train.log"
     follow_while_written(path, source.read_text())
+
+
+def test_a_one_epoch_fit_says_its_own_printout(tmp_path):
+    """`Epoch 1/1` plans no later step (`planned_steps` None), and the note said "the
+    printout's `Epoch 1/M`", a printout the log does not hold; it quotes the log's."""
+    log = tmp_path / "train.log"
+    log.write_text(keras2_fit(epochs=1))
+    assert read_run(log).warnings == [KERAS_COUNT.replace("cell 1: ", "").format(m=1)]

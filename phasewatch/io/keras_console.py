@@ -80,6 +80,7 @@ class LineParser:
     def __init__(self) -> None:
         self.epoch: int | None = None
         self.planned: int | None = None
+        self.shown_epochs: int | None = None  # M of the printout's `Epoch N/M`
         self.batches: int | None = None  # what the epoch's first bar counts
         self.held: tuple[int, dict[str, Any]] | None = None  # the epoch's last complete line
 
@@ -93,7 +94,8 @@ class LineParser:
         header = EPOCH_LINE.match(shown)
         if header:
             self.epoch, self.batches = int(header.group(1)) - 1, None
-            total = int(header.group(2)) - 1
+            self.shown_epochs = int(header.group(2))
+            total = self.shown_epochs - 1
             self.planned = total if total > 0 else None
             return self.flush()
         if self.epoch is None:
@@ -121,7 +123,7 @@ class LineParser:
     def notes(self) -> list[str]:
         """How the printout's epochs map to the steps read (`epoch_count_note`)."""
         return [] if self.epoch is None else ["the epochs are " + epoch_count_note(
-            f"the printout's `Epoch 1/{self.planned + 1 if self.planned else 'M'}` is epoch 0")]
+            f"the printout's `Epoch 1/{self.shown_epochs}` is epoch 0")]
 
 
 def epoch_count_note(first: str) -> str:
