@@ -69,7 +69,22 @@ class WatchResult:
         if self.n_values < self.warmup:
             return (f"none said ({counted(self.n_values, 'evaluation')}, within its warm-up of "
                     f"{self.warmup})")
+        from phasewatch.confidence import FEW_POINTS  # on first use: start-up time
+
+        if self.plan is None and self.n_values <= FEW_POINTS:
+            return self._unplanned_sparse_phase()
         return "no significant change yet"
+
+    def _unplanned_sparse_phase(self) -> str:
+        """The live phase of a run of at most FEW_POINTS evaluations with no planned length:
+        the monitor reads it as the first values of a run of unknown length (monitoring.md:
+        only the summary at its end names a sparse run's phases), so nothing it left unsaid is
+        "no significant change" (keras-tweets-lstm-10ep's val loss, 7.4 sds better, then 6.3
+        sds worse, ended "live phase no significant change yet" beside "whole run: improvement
+        > overfit"; with --planned-steps the refit stopped it at its 10th evaluation)."""
+        return (f"none said ({counted(self.n_values, 'evaluation')}: without a planned length a "
+                "run this short is judged as the start of a longer one; --planned-steps judges "
+                "it as the whole run)")
 
     def _sparse_phase(self) -> str:
         """The live phase of a run planned to be sparse, said by the rule that judges it: the
