@@ -159,7 +159,7 @@ def test_a_tick_label_at_the_step_axis_end_stays_on_the_canvas(tmp_path):
     to 159: the step axis ends at 160.6, and at single-column width the layout alternated
     between axes wide enough for a '160' at the right end and axes narrower than that, where
     the locator drops it; the figure was frozen with the label past the edge, '160' cut to
-    '16' (plot/_draw.freeze_layout keeps the ticks of the last draw and lays them out)."""
+    '16' (plot/layout.freeze_layout keeps the ticks of the last draw and lays them out)."""
     score = [-0.771, -0.790, -0.746, -0.709, -0.682, -0.655, -0.679, -0.671, -0.647, -0.630,
              -0.619, -0.646, -0.650, -0.616, -0.586, -0.591]
     rows = []

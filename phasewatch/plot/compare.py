@@ -38,6 +38,7 @@ from phasewatch.plot._runs import (
 )
 from phasewatch.plot.data import attach
 from phasewatch.plot.grid import grid_figure
+from phasewatch.plot.layout import freeze_layout
 from phasewatch.plot.phase import analysed_run, analyze, outlier_steps
 from phasewatch.plot.seed_group import draw_group
 from phasewatch.plot.seeds import BANDS, band_label, joined_cuts
@@ -352,7 +353,7 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
         if title:
             _draw.fit_suptitle(fig, title)
         fit_ylabels(fig, axes)
-        _draw.freeze_layout(fig)
+        freeze_layout(fig)
     return fig
 
 

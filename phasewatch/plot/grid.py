@@ -20,6 +20,7 @@ from phasewatch.plot._runs import (
     series_or_none,
 )
 from phasewatch.plot.data import attach
+from phasewatch.plot.layout import freeze_layout
 from phasewatch.plot.phase import outlier_steps
 from phasewatch.plot.style import MAIN_HEIGHT, PANEL_HEIGHT, figure_size, paper_style
 from phasewatch.plot.ylabels import fit_ylabels
@@ -142,7 +143,7 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
                 name = f"{name} \u00b7 {run.name or run.source}"
             _draw.fit_title(ax, name, fontweight="bold", pad=pad)
         _pin_yticks(fig, axes[:n])
-        _draw.freeze_layout(fig)
+        freeze_layout(fig)
     return fig
 
 

@@ -26,6 +26,7 @@ from phasewatch.errors import InputError, UsageError
 from phasewatch.output import counted
 from phasewatch.plot import _draw, _phase_bands
 from phasewatch.plot.data import FigureData, attach, figure_data
+from phasewatch.plot.layout import freeze_layout
 from phasewatch.plot.smoothing import (
     DEFAULT_SMOOTHING,
     DENSE_POINTS,
@@ -218,7 +219,7 @@ def phase_figure(
         fig.align_ylabels(axes)
         relayout = fit_ylabels(fig, axes)
         _phase_bands.label_phases(axes[0], analysis.phases, draw=relayout, unsure=unsure)
-        _draw.freeze_layout(fig)
+        freeze_layout(fig)
     return fig
 
 

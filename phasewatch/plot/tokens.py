@@ -25,6 +25,7 @@ from matplotlib.patches import Patch
 
 from phasewatch.errors import InputError, UsageError
 from phasewatch.plot import _draw
+from phasewatch.plot.layout import freeze_layout
 from phasewatch.plot.style import OKABE_ITO, figure_size, paper_style
 from phasewatch.run import Run
 from phasewatch.xaxis import axis_label, step_unit
@@ -202,5 +203,5 @@ def token_figure(
         _draw.fit_legend(fig, handles, max_cols=4)
         if title:
             _draw.fit_suptitle(fig, title)
-        _draw.freeze_layout(fig)
+        freeze_layout(fig)
     return fig
