@@ -66,19 +66,29 @@ def test_the_figure_of_that_comparison_warns_too(tmp_path):
         compare_figure(runs, ["eval_wer"], layout="grid")
 
 
+def _legend_title(runs) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = compare_figure(runs, ["loss"])
+    return " ".join(fig.legends[0].get_title().get_text().split()), fig
+
+
 def test_two_losses_of_their_own_levels_are_not_a_scale_mix_but_the_flat_one_is_said():
     """The law pair's train losses (285 -> 5 and 1.37 -> 0.70, two tokenisers) are two runs' own
-    levels: no warning; on one linear axis the second is drawn flat, which the legend says."""
+    levels: no warning. Spanning more than two decades together, they share a log axis, where
+    both are seen; within two decades (50 -> 12 beside the same 1.37 -> 0.70) the axis is
+    linear, the second is drawn flat, and the legend says so."""
     steps = np.arange(100, 700, 100)
     law = _run("law", steps, [285, 160, 10, 6, 5.5, 5.2], "loss")
     lora_steps = np.arange(10, 760, 10)
     lora = _run("lora", lora_steps, np.linspace(1.37, 0.70, lora_steps.size), "loss")
     assert scale_note("loss", [("law", law.series("loss").to_numpy()),
                                ("lora", lora.series("loss").to_numpy())]) is None
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        fig = compare_figure([law, lora], ["loss"])
-    title = " ".join(fig.legends[0].get_title().get_text().split())
+    title, fig = _legend_title([law, lora])
+    assert fig.axes[0].get_yscale() == "log" and "flat at its scale" not in title
+    small = _run("law", steps, [50, 30, 15, 13, 12.5, 12], "loss")
+    title, fig = _legend_title([small, lora])
+    assert fig.axes[0].get_yscale() == "linear"
     assert "lora (0.7 to 1.37)" in title and "flat at its scale" in title
     assert "law (" not in title
 

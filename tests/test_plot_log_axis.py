@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from phasewatch.plot import phase_figure
+from phasewatch.plot.smoothing import Smoothing
 from phasewatch.run import Run
 
 
@@ -20,10 +21,11 @@ def _run(metric: str, values: np.ndarray, train: np.ndarray | None = None) -> Ru
     return Run.from_columns(columns, "run", "test")
 
 
-def _decaying(start: float, floor: float, n: int = 120, seed: int = 0) -> np.ndarray:
+def _decaying(start: float, floor: float, n: int = 120, seed: int = 0,
+              scale: float = 12.0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(n)
-    return (floor + (start - floor) * np.exp(-t / 12)) * np.exp(rng.normal(0, 0.05, n))
+    return (floor + (start - floor) * np.exp(-t / scale)) * np.exp(rng.normal(0, 0.05, n))
 
 
 def test_a_loss_spanning_decades_gets_a_log_axis_that_holds_its_values():
@@ -51,3 +53,17 @@ def test_a_panel_of_train_loss_spanning_decades_is_log_too():
 def test_limits_a_log_axis_cannot_show_turn_it_linear():
     ax = phase_figure(_run("eval/loss", _decaying(4.0, 0.003)), panels=None, ylim=(0, 1)).axes[0]
     assert ax.get_yscale() == "linear" and ax.get_ylim() == (0, 1)
+
+
+def test_on_a_log_axis_the_curve_is_smoothed_in_decades_and_follows_its_points():
+    """A mean of 2.0 and 0.002 is 1.0, two decades above the later value on a log axis: a
+    curve smoothed in the values' own units ran a whole fall's width behind its points."""
+    values = _decaying(4.0, 0.003, seed=1, scale=3.0)  # a decade in 7 evaluations
+    # a window of 5 evaluations, as a comparison with a 5x longer run draws this one
+    fig = phase_figure(_run("eval/loss", values), panels=None,
+                       smoothing=Smoothing("gaussian", 50))
+    line = next(line for line in fig.axes[0].lines if line.get_gid() == "smoothed")
+    steps, curve = line.get_xdata(), line.get_ydata()
+    raw = dict(zip(np.arange(values.size) * 10, values))
+    ratio = np.array([curve[i] / raw[s] for i, s in enumerate(steps) if s in raw])
+    assert np.all(curve > 0) and np.max(np.abs(np.log10(ratio))) < 0.3  # within a factor of 2

@@ -62,7 +62,8 @@ def draw_run(ax, panel: int, data: FigureData, run: Run, label: str, metric: str
         # marked so) does not bend the line (trial 37: a comparison smoothed through it)
         kept = ~np.isin(steps, np.asarray(out, dtype=np.float64))
         steps, values = steps[kept], values[kept]
-    smoothed = smoothing.apply(values, steps, smoothing_breaks(run.events, analysis))
+    smoothed = smoothing.apply(values, steps, smoothing_breaks(run.events, analysis),
+                               log=ax.get_yscale() == "log")
     if smoothing.kind != "none":
         ax.plot(steps, smoothed, color=color, linewidth=1.2, zorder=3, gid="smoothed", **line)
         data.add(panel, label, own, "smoothed", steps, smoothed)
@@ -110,9 +111,13 @@ def flat_note(axes, drawn: dict[int, list[tuple[str, np.ndarray]]]) -> str | Non
     flat = []
     for p, lines in drawn.items():
         low, high = axes[p].get_ylim()
+        log = axes[p].get_yscale() == "log"  # heights in decades there
+        if log:
+            low, high = np.log10(low), np.log10(high)
         for label, values in lines if len(lines) > 1 else []:
             v = values[np.isfinite(values)]
-            if v.size > 1 and 0 < np.ptp(v) < FLAT_SHARE * abs(high - low):
+            spread = np.ptp(np.log10(v[v > 0])) if log and (v > 0).sum() > 1 else np.ptp(v)
+            if v.size > 1 and 0 < spread < FLAT_SHARE * abs(high - low):
                 flat.append(f"{label} ({v.min():.3g} to {v.max():.3g})")
     if not flat:
         return None

@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -275,6 +276,11 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
         lines = []  # (label, smoothing, steps) of each line drawn, for the legend's note
         spans = {}  # panel -> (label, values) of each single run on it (`flat_note`)
         for p, (ax, metric, members) in enumerate(zip(axes, panels, present)):
+            logged = [s.to_numpy() for i in members
+                      if (s := series_or_none(runs[i], metric)) is not None]
+            log = _draw.log_axis_if_spanning(
+                ax, np.concatenate(logged) if logged else np.empty(0),
+                default_direction(metric) == "min")
             for label, style, group in groups:
                 color = style.color
                 varied |= style.varied
@@ -326,7 +332,8 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                         handle.set_color(NEUTRAL)
                         handles.setdefault(f"event:{name}", handle)
             ax.set_ylabel(_draw.metric_label(metric, default_direction(metric)))
-            _draw.readable_ylim(ax)
+            if not log:
+                _draw.readable_ylim(ax)
         for ax in axes:
             _draw.step_xlim(ax, first, last)
         _draw.apply_limits(axes, xlim, ylim)

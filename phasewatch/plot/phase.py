@@ -242,7 +242,8 @@ def _draw_performance(ax, run: Run, series, analysis: Analysis, smoothing: Smoot
     out = outlier_steps(analysis)
     kept = ~np.isin(steps, np.asarray(out, dtype=np.float64)) if out else np.ones(steps.size, bool)
     steps_kept = steps[kept]
-    curve = smoothing.apply(values[kept], steps_kept, breaks)
+    _draw.log_axis_if_spanning(ax, values, analysis.direction == "min")
+    curve = smoothing.apply(values[kept], steps_kept, breaks, log=ax.get_yscale() == "log")
     if smoothing.kind != "none":
         ax.plot(steps_kept, curve, color=DATA_COLOR, linewidth=1.2, zorder=3, gid="smoothed")
         data.add(0, name, analysis.metric, "smoothed", steps_kept, curve)
@@ -271,7 +272,6 @@ def _draw_performance(ax, run: Run, series, analysis: Analysis, smoothing: Smoot
         handles.append(_draw.outlier_handle())
         data.add(0, name, analysis.metric, "outlier", out[:len(out_values)], out_values)
     ax.set_ylabel(_draw.metric_label(analysis.metric, analysis.direction))
-    _draw.log_axis_if_spanning(ax, values, analysis.direction == "min")
     _draw.padded_ylim(ax, shown)
     return handles
 
@@ -281,7 +281,9 @@ def _draw_panel(ax, panel: int, run: Run, label: str, metrics: list[str], smooth
     """One stacked panel: raw values faint (dots, or a thin line when there is a value every
     step), the figure's smoothing on top, train solid and held-out dashed."""
     name = run.name or run.source
-    drawn = []
+    logged = [run.series(metric).to_numpy() for metric in metrics]
+    lower = all(default_direction(metric) == "min" for metric in metrics)
+    log = _draw.log_axis_if_spanning(ax, np.concatenate(logged) if logged else np.empty(0), lower)
     for line_style, metric in zip(_PANEL_LINES * len(metrics), metrics):
         s = run.series(metric)
         steps, values = s.index.to_numpy(dtype=np.float64), s.to_numpy()
@@ -293,13 +295,11 @@ def _draw_panel(ax, panel: int, run: Run, label: str, metrics: list[str], smooth
             else:
                 ax.plot(steps, values, linestyle="none", marker="o", markersize=1.2, color=RAW_COLOR,
                         alpha=0.55, markeredgewidth=0, zorder=2, gid="raw")
-            values = smoothing.apply(values, steps, breaks)
+            values = smoothing.apply(values, steps, breaks, log=log)
             data.add(panel, name, metric, "smoothed", steps, values)
         ax.plot(steps, values, linewidth=1.0, zorder=3, gid="panel", label=legend_label, **line_style)
-        drawn.append(values)
     ax.set_ylabel(label)
-    lower = all(default_direction(metric) == "min" for metric in metrics)
-    if not _draw.log_axis_if_spanning(ax, np.concatenate(drawn) if drawn else np.empty(0), lower):
+    if not log:
         _draw.readable_ylim(ax)
     if len(metrics) > 1:
         ax.legend(loc="best", handlelength=1.8, borderaxespad=0.2)

@@ -87,8 +87,12 @@ class Smoothing:
         return self.resolved(float(steps[0]), float(steps[-1])).width or 1.0
 
     def apply(self, values: np.ndarray, steps: np.ndarray | None = None,
-              breaks: Sequence[float] = ()) -> np.ndarray:
+              breaks: Sequence[float] = (), log: bool = False) -> np.ndarray:
         """Smoothed copy of `values` (NaNs are ignored and keep their place).
+
+        `log`: smooth the values' logarithms, for a log axis (`_draw.log_axis_if_spanning`):
+        a mean of 2.0 and 0.002 is 1.0 on it, two decades above the later value, and a curve
+        smoothed in the values' own units ran a whole fall's width behind its points there.
 
         `steps` give the x positions (the width is in steps; without them, in points).
         `breaks`: where known events (the SFT->RL switch, a resume) cut the run, as steps; a
@@ -99,6 +103,9 @@ class Smoothing:
         y = np.asarray(values, dtype=np.float64)
         if self.kind == "none" or y.size < 3:
             return y.copy()
+        if log:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return 10.0 ** self.apply(np.where(y > 0, np.log10(y), np.nan), steps, breaks)
         # the width in this series' points (its median spacing): one width in steps everywhere
         width = self.width_steps(steps) / spacing(steps)
         if self.kind == "ema":
