@@ -40,10 +40,11 @@ def exact_mean(rows) -> float:
     """The mean of a step's rows, their sum correctly rounded (`math.fsum`): a plain sum of -1,
     1 and 1e-5 depends on their order (3.3333333333333337e-06 or 3.33333333335517e-06), and the
     rows of a step reach the offline reader, the sparse one and a live watch in different orders.
-    Rows of +-1e308 give +-inf, as logged."""
+    Rows of +-1e308 give +-inf, as logged; rows of inf and -inf give NaN, as their plain sum
+    does (fsum refuses them)."""
     try:
         return math.fsum(rows) / len(rows)
-    except OverflowError:
+    except (OverflowError, ValueError):
         return float(sum(rows)) / len(rows)
 
 

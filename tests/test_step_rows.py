@@ -185,3 +185,13 @@ def test_a_follow_of_a_per_group_log_gives_the_replay(tmp_path, capsys):
     code, followed, err = watch.end()
     assert code == 0, err
     assert followed == replayed
+
+
+def test_rows_of_inf_and_minus_inf_at_a_step_read_as_nan_not_an_internal_error(tmp_path):
+    """Two rows a step, one step's +inf and -inf (a diverged run): their mean is NaN, as their
+    plain sum is; `math.fsum` raised, and `inspect` ended in an internal error (exit 70)."""
+    rows = [(0, float("inf")), (0, -float("inf")), (1, 0.5), (1, 0.6), (2, 0.5), (2, 0.7)]
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps({"step": s, "a": v}) + "\n" for s, v in rows))
+    assert main(["inspect", str(log)]) == 0
+    assert read_run(log).series("a").tolist() == [0.55, 0.6]
