@@ -67,3 +67,11 @@ def test_on_a_log_axis_the_curve_is_smoothed_in_decades_and_follows_its_points()
     raw = dict(zip(np.arange(values.size) * 10, values))
     ratio = np.array([curve[i] / raw[s] for i, s in enumerate(steps) if s in raw])
     assert np.all(curve > 0) and np.max(np.abs(np.log10(ratio))) < 0.3  # within a factor of 2
+
+
+def test_a_grid_of_losses_spanning_decades_shares_one_log_axis():
+    from phasewatch.plot import compare_figure
+
+    runs = [_run("eval/loss", _decaying(4.0, 0.003)), _run("eval/loss", _decaying(2.0, 0.5, seed=3))]
+    fig = compare_figure(runs, ["eval/loss"], layout="grid")
+    assert [ax.get_yscale() for ax in fig.axes[:2]] == ["log", "log"]

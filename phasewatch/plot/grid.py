@@ -68,8 +68,15 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
         events: dict[str, Line2D] = {}
         bands = []
         lines = []  # (label, smoothing, steps) of each run's line, for the legend's note
+        # a loss spanning decades on a log axis (`_draw.log_axis_if_spanning`): every panel's
+        # values together where the panels share one y axis
+        logged = [s.to_numpy() if (s := series_or_none(r, m)) is not None else np.empty(0)
+                  for r, m in zip(runs, own)]
+        lower = [default_direction(m) == "min" for m in own]
         for p, (ax, run, metric, analysis) in enumerate(zip(axes, runs, own, analyses)):
             label, color = label_of[p], color_of[p]
+            _draw.log_axis_if_spanning(ax, np.concatenate(logged) if shared_y else logged[p],
+                                       all(lower) if shared_y else lower[p])
             series = series_or_none(run, metric)  # sparse: joined by lines, as in its own figure
             steps = None if series is None else series.index.to_numpy(dtype=float)
             drawn_with = asked.for_series(steps, smoothing, xlim)
@@ -107,6 +114,8 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
         _draw.apply_limits(axes[:n], xlim, None)
         if ylim is not None:
             for ax in axes[:n]:
+                if min(ylim) <= 0 and ax.get_yscale() == "log":  # limits a log axis cannot show
+                    ax.set_yscale("linear")
                 ax.set_ylim(*ylim)
         for i, ax in enumerate(axes[:n]):
             if i + ncols >= n or not shared_x:  # nothing below shares this panel's step axis
