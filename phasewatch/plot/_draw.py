@@ -204,12 +204,13 @@ def padded_ylim(ax: Axes, values: np.ndarray, bottom: float = 0.14, top: float =
     """Y limits with extra room at the bottom for the change-point whiskers (in decades on a
     log axis)."""
     finite = values[np.isfinite(values)]
-    if ax.get_yscale() == "log":
+    log = ax.get_yscale() == "log"
+    if log:
         finite = np.log10(finite[finite > 0])
     if finite.size == 0:
         return
     lo, hi = float(finite.min()), float(finite.max())
-    if ax.get_yscale() == "log":
+    if log:
         span = hi - lo or 1.0
         ax.set_ylim(10 ** (lo - bottom * span / (1 - bottom - top)),
                     10 ** (hi + top * span / (1 - bottom - top)))
@@ -301,15 +302,21 @@ def apply_limits(axes: Sequence[Axes], xlim=None, ylim=None) -> None:
         if xlim is not None:
             ax.set_xlim(*xlim)
     if ylim is not None and axes:
-        if min(ylim) <= 0 and axes[0].get_yscale() == "log":  # limits a log axis cannot show
-            axes[0].set_yscale("linear")
-        axes[0].set_ylim(*ylim)
+        user_ylim(axes[0], ylim)
     for ax in axes:  # a stop is drawn whole at the edge, but not outside the limits given
         (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
         for line in ax.lines:
             if line.get_gid() == "recommended-stop":
                 x, y = line.get_xdata()[0], line.get_ydata()[0]
                 line.set_clip_on(not (x0 <= x <= x1 and y0 <= y <= y1))
+
+
+def user_ylim(ax: Axes, ylim: tuple[float, float]) -> None:
+    """`--ylim` on a panel; limits at or below 0, which a log axis cannot show
+    (`log_axis_if_spanning`), draw it linear."""
+    if min(ylim) <= 0 and ax.get_yscale() == "log":
+        ax.set_yscale("linear")
+    ax.set_ylim(*ylim)
 
 
 def in_view(axes: Sequence[Axes]) -> set[str]:

@@ -114,9 +114,7 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
         _draw.apply_limits(axes[:n], xlim, None)
         if ylim is not None:
             for ax in axes[:n]:
-                if min(ylim) <= 0 and ax.get_yscale() == "log":  # limits a log axis cannot show
-                    ax.set_yscale("linear")
-                ax.set_ylim(*ylim)
+                _draw.user_ylim(ax, ylim)
         for i, ax in enumerate(axes[:n]):
             if i + ncols >= n or not shared_x:  # nothing below shares this panel's step axis
                 ax.xaxis.set_tick_params(labelbottom=True)
