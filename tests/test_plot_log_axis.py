@@ -75,3 +75,10 @@ def test_a_grid_of_losses_spanning_decades_shares_one_log_axis():
     runs = [_run("eval/loss", _decaying(4.0, 0.003)), _run("eval/loss", _decaying(2.0, 0.5, seed=3))]
     fig = compare_figure(runs, ["eval/loss"], layout="grid")
     assert [ax.get_yscale() for ax in fig.axes[:2]] == ["log", "log"]
+
+
+@pytest.mark.parametrize("ylim, scale", [((None, 1.0), "log"), ((0.0, None), "linear")])
+def test_a_limit_left_open_is_taken_as_matplotlib_takes_it(ylim, scale):
+    ax = phase_figure(_run("eval/loss", _decaying(4.0, 0.003)), panels=None, ylim=ylim).axes[0]
+    assert ax.get_yscale() == scale and ax.get_ylim()[1 if ylim[0] is None else 0] == \
+        (ylim[1] if ylim[0] is None else ylim[0])

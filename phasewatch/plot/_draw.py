@@ -311,10 +311,10 @@ def apply_limits(axes: Sequence[Axes], xlim=None, ylim=None) -> None:
                 line.set_clip_on(not (x0 <= x <= x1 and y0 <= y <= y1))
 
 
-def user_ylim(ax: Axes, ylim: tuple[float, float]) -> None:
-    """`--ylim` on a panel; limits at or below 0, which a log axis cannot show
-    (`log_axis_if_spanning`), draw it linear."""
-    if min(ylim) <= 0 and ax.get_yscale() == "log":
+def user_ylim(ax: Axes, ylim: tuple[float | None, float | None]) -> None:
+    """`--ylim` on a panel (None: that end as drawn, as matplotlib takes it); a limit at or
+    below 0, which a log axis cannot show (`log_axis_if_spanning`), draws it linear."""
+    if any(v is not None and v <= 0 for v in ylim) and ax.get_yscale() == "log":
         ax.set_yscale("linear")
     ax.set_ylim(*ylim)
 
