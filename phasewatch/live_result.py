@@ -117,7 +117,7 @@ class WatchResult:
                 "best_step": self.best_step, "metric": self.metric, "value": None,
                 "message": message,
                 "phase": self.phase, "direction": self.direction, "records": self.n_records,
-                "values": self.n_values,
+                "values": self.n_values, "last_value_step": self.metric_last_step,
                 "finished": self.finished, "live_best_step": self.live_best_step,
                 "phases": self.phases, "stop_beats_last": self.stop_beats_last,
                 "planned": self.plan.to_dict() if self.plan is not None else None,

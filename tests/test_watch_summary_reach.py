@@ -25,11 +25,18 @@ def _summary(path, capsys) -> str:
     return capsys.readouterr().err.strip().splitlines()[-1]
 
 
+def _summary_object(path, capsys) -> dict:
+    assert main(["watch", str(path), "--metric", "eval/accuracy", "--format", "jsonl"]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
 def test_the_metric_s_last_step_is_said_where_the_records_go_further(tmp_path, capsys):
     log = tmp_path / "metrics.jsonl"
     _write(log, eval_until=200, train_until=1000)
     line = _summary(log, capsys)
     assert "(20 values of eval/accuracy, the last at step 200) up to step 1000" in line
+    summary = _summary_object(log, capsys)
+    assert (summary["step"], summary["values"], summary["last_value_step"]) == (1000, 20, 200)
 
 
 def test_nothing_is_added_where_the_metric_ends_with_the_records(tmp_path, capsys):
