@@ -305,4 +305,20 @@ def unfinished_note(run, plan: int | None) -> str | None:
     unit = getattr(run, "step_unit", "step") or "step"
     return (f"the log ends at {at(max(ends), unit)}, before the {at(plan, unit)}{least} its run "
             "plans: the run stopped early (an early-stopping callback, a crash) or was still "
-            "training when it was read, and its phases are those of the steps logged")
+            f"training when it was read{_checkpoint_copy(run)}, and its phases are those of the "
+            "steps logged")
+
+
+def _checkpoint_copy(run) -> str:
+    """', or ...' where the log may be the `trainer_state.json` the HF Trainer saves inside each
+    checkpoint-N folder: that copy holds the steps up to N, a multiple of `save_steps` (the
+    output folder's own, written at the end, holds the rest). hf-subjectivity-5ev's
+    results/checkpoint-500/trainer_state.json of a 520-step run was told only that the run
+    'stopped early ... or was still training'."""
+    config = getattr(run, "config", None) or {}
+    step, every = config.get("global_step"), config.get("save_steps")
+    if not (isinstance(step, int) and isinstance(every, int) and every > 0 and step > 0
+            and step % every == 0 and str(run.source).endswith("trainer_state.json")):
+        return ""
+    return (f", or this trainer_state.json is checkpoint-{step}'s copy (the Trainer saves one "
+            f"every save_steps, {every}) and the output folder's own holds the steps after it")
