@@ -281,11 +281,11 @@ def _draw_panel(ax, panel: int, run: Run, label: str, metrics: list[str], smooth
     """One stacked panel: raw values faint (dots, or a thin line when there is a value every
     step), the figure's smoothing on top, train solid and held-out dashed."""
     name = run.name or run.source
-    logged = [run.series(metric).to_numpy() for metric in metrics]
+    series = [run.series(metric) for metric in metrics]
     lower = all(default_direction(metric) == "min" for metric in metrics)
-    log = _draw.log_axis_if_spanning(ax, np.concatenate(logged) if logged else np.empty(0), lower)
-    for line_style, metric in zip(_PANEL_LINES * len(metrics), metrics):
-        s = run.series(metric)
+    log = _draw.log_axis_if_spanning(
+        ax, np.concatenate([s.to_numpy() for s in series]) if series else np.empty(0), lower)
+    for line_style, metric, s in zip(_PANEL_LINES * len(metrics), metrics, series):
         steps, values = s.index.to_numpy(dtype=np.float64), s.to_numpy()
         legend_label = _PANEL_LABELS.get(metric, _draw.metric_label(metric))
         data.add(panel, name, metric, "raw", steps, values)
