@@ -84,9 +84,9 @@ class TrainMove:
     def worse(self) -> bool:
         return self.of.better * self.z <= -K_SE
 
-    def words(self) -> str:
+    def words(self, over: str = "the same steps") -> str:
         """What it did, as `move_words` says it."""
-        return move_words(self.to_dict())
+        return move_words(self.to_dict(), over)
 
     def to_dict(self) -> dict:
         """The JSON of a phase's `train_worse` (`change_se` null for readings on an exact
@@ -97,13 +97,13 @@ class TrainMove:
                 **({"steady": True} if self.steady else {})}
 
 
-def move_words(move: dict) -> str:
+def move_words(move: dict, over: str = "the same steps") -> str:
     """'the train loss (loss) rose 2433 -> 8533 over the same steps (the means of its first and
     last 4 readings there, 30.1 se apart)', of a `TrainMove.to_dict` ("fell", "rose": the values
-    as logged)."""
+    as logged); `over` names the steps."""
     moved = "fell" if move["end"] < move["start"] else "rose"
     return (f"{_SAID.get(move['role'], move['role'])} ({move['metric']}) {moved} "
-            f"{move['start']:.4g} -> {move['end']:.4g} over the same steps ({how_judged(move)})")
+            f"{move['start']:.4g} -> {move['end']:.4g} over {over} ({how_judged(move)})")
 
 
 def how_judged(move: dict) -> str:

@@ -38,7 +38,7 @@ def worse_after_best_note(steps: np.ndarray, y: np.ndarray, series: PreparedSeri
     if move is None or not move.improved:
         return None
     top, last = (f"{series.own_units(float(v)):.4g}" for v in (y[best], y[-1]))
-    train_did = move.words().replace("over the same steps", "over those steps")
+    train_did = move.words(over="those steps")
     return (f"after its best evaluation (step {int(steps[best])}, {metric} {top}) {metric} got "
             f"worse at each of the {after.size - 1} later ones, to {last} at step "
             f"{int(steps[-1])}, while {train_did}: "
