@@ -90,7 +90,12 @@ class WatchResult:
         """The live phase of a run planned to be sparse, said by the rule that judges it: the
         refit, from its SPARSE_RUN_FROM-th evaluation, for an overfit or a dip (monitoring.md),
         not the warm-up (trial 40b: wandb-cause-span-5ev cut at its 4th of 5 evaluations,
-        "none said (4 evaluations, within its warm-up of 8)"; hf-ai-detector-3ev, 3 of 3)."""
+        "none said (4 evaluations, within its warm-up of 8)"; hf-ai-detector-3ev, 3 of 3).
+        Past the refit's start it is still "none said", not "no overfit or dip": the refit
+        stops only the overfits it judges (`short_run`), and one it leaves, such as a held-out
+        loss worse from its first evaluation that holds at its last two, is still the whole
+        run's overfit (wandb-klue-topic-6ev's eval loss 0.599 -> 0.732 ended "live phase no
+        overfit or dip" beside "whole run: overfit (high confidence)")."""
         from phasewatch.online.short_run import SPARSE_RUN_FROM
 
         n, rule = self.n_values, (f"a run planned to {self.sparse_plan} evaluations is judged "
@@ -98,8 +103,8 @@ class WatchResult:
         if n < SPARSE_RUN_FROM:
             unreached = ", which it does not reach" if self.sparse_plan < SPARSE_RUN_FROM else ""
             return f"none said ({counted(n, 'evaluation')}: {rule}{unreached})"
-        return (f"no overfit or dip ({counted(n, 'evaluation')}: {rule} for those, its other "
-                f"phases after the warm-up of {self.warmup})")
+        return (f"none said ({counted(n, 'evaluation')}: {rule} for an overfit or a dip, its "
+                f"other phases after the warm-up of {self.warmup})")
 
     def to_dict(self) -> dict[str, Any]:
         """The last object of `watch --format jsonl` (deterministic: no end reason that

@@ -434,9 +434,9 @@ def test_a_run_shorter_than_the_warm_up_says_it_was_not_judged(tmp_path, capsys)
               "the refit from its 5th)")),
     (3, 300, ("live phase none said (3 evaluations: a run planned to 3 evaluations is judged by "
               "the refit from its 5th, which it does not reach)")),
-    (5, 500, ("live phase no overfit or dip (5 evaluations: a run planned to 5 evaluations is "
-              "judged by the refit from its 5th for those, its other phases after the warm-up "
-              "of 8)")),
+    (5, 500, ("live phase none said (5 evaluations: a run planned to 5 evaluations is judged "
+              "by the refit from its 5th for an overfit or a dip, its other phases after the "
+              "warm-up of 8)")),
 ])
 def test_a_run_planned_to_be_sparse_says_the_refit_s_rule_not_the_warm_up(tmp_path, capsys, n,
                                                                           planned, said):
@@ -453,3 +453,19 @@ def test_a_run_planned_to_be_sparse_says_the_refit_s_rule_not_the_warm_up(tmp_pa
     assert said.removeprefix("live phase ") in json.loads(out.splitlines()[-1])["message"]
     code, out, err = run_cli(capsys, log)  # without the plan: the warm-up, as before
     assert f"none said ({n} evaluations, within its warm-up of 8)" in err, err
+
+
+def test_a_sparse_overfit_the_refit_leaves_is_not_said_to_be_none(tmp_path, capsys):
+    """wandb-klue-topic-6ev: a held-out loss worse from its first evaluation, holding at its
+    last two (0.599 -> 0.732, 0.730), planned to 6 evaluations: the refit does not stop it, and
+    the summary said "live phase no overfit or dip" beside "whole run: overfit (high
+    confidence)". The monitor said nothing; it says so, not that there was no overfit."""
+    log = tmp_path / "klue.jsonl"
+    values = [0.599, 0.673, 0.684, 0.728, 0.732, 0.730]
+    log.write_text("".join(json.dumps({"step": 400 * (i + 1), "eval_loss": v}) + "\n"
+                           for i, v in enumerate(values)))
+    code, out, err = run_cli(capsys, log, "--planned-steps", "2450", "--format", "jsonl")
+    summary = json.loads(out.splitlines()[-1])
+    assert code == 0 and summary["phases"] == ["overfit"] and summary["phase"] is None
+    assert "live phase none said (6 evaluations: " in summary["message"]
+    assert "no overfit" not in summary["message"] and "no overfit" not in err
