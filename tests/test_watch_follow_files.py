@@ -106,6 +106,34 @@ def test_trainer_state_rewritten_at_each_checkpoint_feeds_only_new_rows(tmp_path
     assert followed[0].metric == "eval_accuracy"  # the log's own name
 
 
+def test_trainer_state_rows_without_a_step_are_said_once_not_at_every_rewrite(tmp_path):
+    """A Trainer run that predicts at each epoch logs its predict_* rows without a step: each
+    rewrite of the file holds one more. The follow says the skipped rows once, when it first
+    sees one (it said "skipped 1 ...", "skipped 2 ...", ... at every save: hf-cpt-rouge's 10
+    epochs gave 9 such lines), and the source's warnings are those of the final file, as a
+    replay's are."""
+    path = tmp_path / "trainer_state.json"
+    follower = Follower(path, stop_on=())
+    follower.wait_for_message("does not exist yet")
+    rows: list[dict] = []
+    for i, (step, acc) in enumerate(eval_curve()):
+        rows.append({"epoch": step / 1000, "loss": 1.0 / (i + 1), "step": step})
+        rows.append({"epoch": step / 1000, "eval_accuracy": acc, "step": step})
+        if i % 50 == 49:  # an epoch's end: a predict row (no step), then the save
+            rows.append({"epoch": step / 1000, "predict_loss": 0.5, "predict_runtime": 9.0})
+            save_trainer_state(path, rows, step)
+            time.sleep(0.05)
+    rows.append({"epoch": 3.0, "step": 2990, "train_runtime": 100.0, "train_loss": 0.5})
+    save_trainer_state(path, rows, 2990)
+    followed = follower.ends_by_itself()
+    said = [m for m in follower.messages if "log rows that are not records" in m]
+    assert len(said) == 1, said
+    replayed, _ = replay(path, stop_on=())
+    assert_same(followed, replayed)
+    skipped = [w for w in follower.watch.source.warnings if "not records" in w]
+    assert len(skipped) == 1 and skipped[0].startswith("skipped 6 log rows"), skipped
+
+
 def test_hf_output_folder_followed_across_checkpoint_folders(tmp_path):
     """HF saves `checkpoint-N/trainer_state.json` per save (older folders deleted under
     save_total_limit=2) and the folder's own trainer_state.json at the end: the follow moves to

@@ -216,6 +216,7 @@ class Source(RecordSource):
         self._arguments: dict | None = None
         self._token_accuracy: bool | None = None  # LLaMA-Factory's eval_accuracy (`_renamed`)
         self._renamed: dict[str, str] = {}
+        self._document_warnings: list[str] = []  # those of the latest reading
 
     def _names(self, row: dict) -> dict:
         """A row's values, an LLaMA-Factory output folder's token accuracy renamed
@@ -259,16 +260,15 @@ class Source(RecordSource):
                 raise
             return  # caught mid-write: read it again when it changes
         complete = doc is not None
-        if not complete and not strict:
-            warnings = []
         self._stamp = stamp if complete else None
+        if complete or strict:  # a read caught mid-write keeps the last whole reading's
+            self._replace_document_warnings(warnings)
         rows_only = [row for _, row in rows]
         k = _common_prefix(self._rows, rows_only)
         if k == len(rows_only) and self._rows:
             return  # nothing new (or a partial read of rows already seen)
         new = rows[k:]
         self._rows = rows_only
-        self.warnings.extend(warnings)
         meta = doc if isinstance(doc, dict) else {}
         if meta:
             if self._arguments is None:  # the TrainingArguments beside it (`trainer_args`)
@@ -285,6 +285,23 @@ class Source(RecordSource):
             if END_KEY in row:
                 self.info.finished = True
             yield Record(step, self._names(row), line)
+
+    def _replace_document_warnings(self, warnings: list[str]) -> None:
+        """The warnings of the document just read take the place of the previous reading's.
+        The Trainer rewrites the whole file at each checkpoint and each reading parses all of
+        it, so its warnings are about the whole history so far: added up, a follow said
+        "skipped 1 log rows that are not records (line 30: ...)", then "skipped 2 ..." and so
+        on at every save (HF's predict rows carry no step: 9 warnings on a 10-epoch run whose
+        replay gives one), and the list held each reading's. Replaced, the list holds what a
+        reading of the file now gives, and a follow (which says the warnings past those it
+        said, `LiveWatch._report_warnings`) says a kind of warning once, when it first
+        appears, not again as its count grows. The source's own notes (the LLaMA-Factory
+        renaming, the folder's choice) stay."""
+        for warning in self._document_warnings:
+            if warning in self.warnings:
+                self.warnings.remove(warning)
+        self.warnings.extend(warnings)
+        self._document_warnings = list(warnings)
 
     def finish(self, collector: RecordCollector) -> None:
         if collector.n_records == 0:
