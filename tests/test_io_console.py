@@ -208,3 +208,25 @@ def test_hf_console_bare_nan_loss_is_a_value(tmp_path):
     run = read_run(log)
     loss = run.series("loss", finite=False)
     assert loss.size == 3 and math.isnan(loss.iloc[1]) and not run.warnings
+
+
+def test_hf_console_numpy_scalar_reprs_are_values(tmp_path):
+    # numpy 2 prints a numpy scalar as `np.float64(0.68)`: an evaluation script's printed
+    # metrics dict (hfconsole-qwen-sft-trainloss: six per-epoch evaluations from epoch 0) was
+    # skipped whole as "not a readable Python dict", and its held-out metrics were lost
+    log = tmp_path / "train.log"
+    log.write_text("{'model_utility': np.float64(0.2641), 'privleak': numpy.float32(45.5), "
+                   "'n': np.int64(400), 'gap': np.float64(nan), 'epoch': 0}\n"
+                   "{'loss': 2.95, 'grad_norm': 70.5, 'epoch': 0.5}\n"
+                   "{'model_utility': np.float64(0.4016), 'privleak': numpy.float32(33.3), "
+                   "'n': np.int64(400), 'gap': np.float64(-inf), 'note': 'np.float64(1)', "
+                   "'epoch': 1.0}\n")
+    run = read_run(log)
+    assert not run.warnings
+    utility = run.series("model_utility")
+    assert list(utility.values) == pytest.approx([0.2641, 0.4016])
+    assert list(utility.index) == [0, STEPS_PER_EPOCH]
+    assert run.series("privleak").iloc[1] == pytest.approx(33.3)
+    gap = run.series("gap", finite=False)
+    assert math.isnan(gap.iloc[0]) and gap.iloc[1] == -math.inf
+    assert run.series("loss").iloc[0] == pytest.approx(2.95)

@@ -8,7 +8,8 @@ final summary with `train_runtime`, which says the run finished. The rest of the
 (model loading, warnings, progress bars, samples) is not a record and is skipped; a dict line
 that cannot be read is reported with its line number.
 
-The dicts are parsed with `ast.literal_eval` (literals only, never code). They carry no step,
+The dicts are parsed with `ast.literal_eval` (literals only, never code), a numpy scalar's repr
+(`np.float64(0.68)`, numpy 2) read as its number (`io.py_literal`). They carry no step,
 only the fractional epoch (the batches of the epoch done over the batches it has). Where the
 Trainer's banner (`***** Running training *****`, printed at INFO verbosity) lets the steps an
 epoch takes be known exactly (`TrainingBanner.steps_per_epoch`) and the printed epoch resolves
@@ -27,13 +28,13 @@ and a warning says how many did.
 
 from __future__ import annotations
 
-import ast
 import math
 import re
 from pathlib import Path
 from typing import Any
 
 from phasewatch.io.lines import BadLine
+from phasewatch.io.py_literal import python_literal
 from phasewatch.io.source import LogFileSource
 from phasewatch.io.verl_console import ANSI
 from phasewatch.planned import epoch_resolution
@@ -245,7 +246,7 @@ def _parse(candidate: str) -> dict[str, Any]:
     if _SIMPLE.match(candidate):
         return {key: quoted or bare for key, quoted, bare in _ITEMS.findall(candidate)}
     try:
-        row = ast.literal_eval(candidate)
+        row = python_literal(candidate)  # numpy 2's `np.float64(0.68)`, a bare nan: `py_literal`
     except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError) as exc:
         raise BadLine(f"not a readable Python dict ({type(exc).__name__})") from None
     if not isinstance(row, dict) or not all(isinstance(k, str) for k in row):

@@ -4,8 +4,8 @@ Trinity's monitors print `Step {step}: {data}` through its logger (format
 `LEVEL MM-DD HH:MM:SS [file.py:line] message`, under Ray with an `(Explorer pid=N)` prefix),
 `data` being a Python dict repr. The repr is read with `ast.literal_eval` (never `eval`), after
 numpy scalar reprs (`np.float64(0.5)`, numpy 2) are unwrapped and the bare `nan` / `inf` that a
-float repr prints are quoted (the collector reads the strings as numbers); other lines are not
-records and are skipped.
+float repr prints are quoted (`io.py_literal`; the collector reads the strings as numbers);
+other lines are not records and are skipped.
 
 The explorer and the trainer keep separate step counters and print into the same output, so
 each record carries its role as its group: from the Ray prefix when there is one, else from
@@ -14,11 +14,11 @@ the keys (`actor/*`, `critic/*` are the trainer's).
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 from typing import Any
 
+from phasewatch.io.py_literal import python_literal
 from phasewatch.io.source import LogFileSource
 from phasewatch.io.verl_console import ANSI
 
@@ -27,12 +27,6 @@ FORMAT = "trinity_console"
 STEP_LINE = re.compile(r"Step (\d+): (\{.*)$")
 SNIFF_LINE = re.compile(rb"Step \d+: \{['\"]")
 RAY_ROLE = re.compile(r"^\s*\((\w+)[\w.-]* pid=\d+")
-# A quoted string (kept as it is), or a numpy scalar repr / bare nan / inf outside strings.
-_TOKENS = re.compile(
-    r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
-    r"|\b(?:np|numpy)\.\w+\(([^()]*)\)"
-    r"|(?<![\w.])(-?(?:nan|inf))(?![\w.])"
-)
 TRAINER_PREFIXES = ("actor/", "critic/", "training/")
 
 
@@ -44,18 +38,6 @@ def sniff_text(text: str) -> bool:
     """Whether console text held whole in memory (a notebook cell's printed output,
     `io.notebook`) is this format: `sniff` without the file."""
     return SNIFF_LINE.search(text.encode("utf-8", "replace")) is not None
-
-
-def _literal(text: str) -> Any:
-    def fix(match: re.Match) -> str:
-        if match.group(1) is not None:
-            return match.group(1)
-        if match.group(2) is not None:
-            inner = match.group(2).strip()
-            return repr(inner) if inner.lstrip("-") in ("nan", "inf") else inner
-        return repr(match.group(3))
-
-    return ast.literal_eval(_TOKENS.sub(fix, text))
 
 
 def role_of(line: str, values: dict[str, Any]) -> str:
@@ -80,7 +62,7 @@ class LineParser:
         if not match:
             return []
         try:
-            values = _literal(match.group(2))
+            values = python_literal(match.group(2))
         except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
             raise ValueError(f"a `Step N: {{...}}` line whose dict cannot be read ({exc})") \
                 from exc
