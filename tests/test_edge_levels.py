@@ -98,3 +98,36 @@ def test_a_rise_whose_held_end_is_beyond_its_best_evaluation_says_so():
     near = {**stats, "gain_over_baseline": 0.33}  # 0.037 from the held end: under 0.064
     line = phase_line(Phase("improvement", 1, 3, near), direction="min", baseline=1.502)
     assert "best 0.33 below the start (step 3)  (end:" in line
+
+
+def test_a_best_quoted_at_a_step_is_logged_there_or_said_to_be_the_end_level():
+    """"best 0.2534 above the baseline (step 93)" of a GRPO score logged 0.37 at step 93: the
+    0.14 quoted is the median of the 202 evaluations its plateau holds after it
+    (verl-consis-grpo-score-700); a per-batch accuracy's "(step 500)" quoted the mean of its
+    last 30 evaluations, 0.83, where step 500 logged 0.75 (jsonl-countdown-sft-grpo-acc). The
+    value a line puts at a step is the one logged there, or the line says it is the level the
+    rise ends on."""
+    stats = {"start_value": -0.4043, "end_value": 0.14, "change": 0.5443, "change_sd": 2.519,
+             "gain_over_baseline": 0.2534, "peak_step": 93, "start_averaged": 30,
+             "end_held": 202}
+    line = phase_line(Phase("improvement", 1, 93, stats), baseline=-0.1134)
+    assert "best 0.2534 above the baseline (the level it ends on, at step 93)" in line
+    said = 0
+    for seed in range(12):  # a slow rise under per-batch noise, as the countdown run's
+        rng = np.random.default_rng(seed)
+        steps = np.arange(1, 501, dtype=np.int64)
+        y = np.round(rng.binomial(20, 0.62 + 0.2 * steps / 500) / 20, 2)
+        analysis = analyze_run(Run.from_columns({"accuracy": (steps, y)}, "t", "t"),
+                               "accuracy", "max")
+        for phase in analysis.phases:
+            if phase.name not in ("improvement", "readaptation"):
+                continue
+            line = phase_line(phase, "max", baseline=analysis.baseline)
+            quoted = analysis.baseline + phase.stats["gain_over_baseline"]
+            at_step = y[int(np.searchsorted(steps, phase.stats["peak_step"]))]
+            if "the level it ends on" in line:
+                said += 1
+                assert quoted == pytest.approx(phase.stats["end_value"])
+            elif "peak_averaged" not in phase.stats:
+                assert quoted == pytest.approx(at_step), (seed, line)
+    assert said > 0

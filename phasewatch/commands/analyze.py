@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from phasewatch.commands.ends_read import ends_read
@@ -126,7 +127,8 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
         short = _short_of_held_end(s, gain, baseline, direction)
         line += f"  best{' evaluation' if short else ''}{still} {_side(gain, better, worse)} {ref}"
         if s.get("peak_step") is not None:
-            line += f" ({_peak(s, unit, steps_count)})"
+            level = _best_is_end_level(phase, baseline, direction)
+            line += f" ({'the level it ends on, at ' if level else ''}{_peak(s, unit, steps_count)})"
         line += ", short of the level held after it" if short else ""
     elif phase.name == "plateau" and "level" in s:
         line += f"  level {_fmt(s['level'])}"
@@ -151,6 +153,24 @@ def _short_of_held_end(stats: dict, gain: float | None, baseline: float | None,
         return False
     end_gain = (stats["end_value"] - baseline) * (1.0 if direction == "max" else -1.0)
     return end_gain - gain > abs(stats["change"] / change_sd)
+
+
+def _best_is_end_level(phase, baseline: float | None, direction: str) -> bool:
+    """Whether a rise's best, as its line quotes it, is the level it ends on read from several
+    evaluations (a mean of its last stretch, the median of the plateau held after it:
+    `ends_read` says which), not the evaluation logged at its last step, which `peak_step`
+    names: "best 0.2534 above the baseline (step 93)" of a GRPO score logged 0.37 at step 93,
+    the 0.14 quoted being the median of the 202 evaluations held after it
+    (verl-consis-grpo-score-700; jsonl-countdown-sft-grpo-acc's "(step 500)" quoted the mean of
+    its last 30 evaluations, 0.83, where step 500 logged 0.75)."""
+    s = phase.stats
+    gain = s.get("gain_over_baseline")
+    read = {"ends_averaged", "end_averaged", "end_held", "end_held_mean"} & set(s)
+    if gain is None or baseline is None or not read or "peak_averaged" in s \
+            or s.get("peak_step") != phase.end_step or s.get("end_value") is None:
+        return False
+    best = baseline + (gain if direction == "max" else -gain)
+    return math.isclose(best, s["end_value"], rel_tol=1e-9, abs_tol=1e-12)
 
 
 def _peak(stats: dict, unit: str, steps_count: str) -> str:
