@@ -176,7 +176,10 @@ def trend_edges(phases: list[Phase], steps: np.ndarray, y: np.ndarray, levels: l
         if before == after or phases[j].start_step in fixed:
             continue
         held = y[index[j - 1]:index[j] + 1] if before else y[index[j]:index[j + 1] + 1]
-        out[j] = (held_levels(held)[1 if before else 0], _held(held), held_count(held.size))
+        if held_count(held.size) > 1:  # a plateau of 2-3 evaluations holds no level but the
+            # one evaluation at the edge: that is the edge, as the plateau's own line has it
+            # (`phase_stats`), not "the level held before it, median of 1 evaluations"
+            out[j] = (held_levels(held)[1 if before else 0], _held(held), held_count(held.size))
     first, last = stretch_means(y)
     if stretched and phases[0].name != "plateau":
         out[0] = (first, "averaged", stretch_size(y.size))
@@ -188,10 +191,11 @@ def trend_edges(phases: list[Phase], steps: np.ndarray, y: np.ndarray, levels: l
 def edge_variance(how: str, n: int) -> float:
     """The variance of an edge level read `how` (`trend_edges`) from `n` evaluations, in units
     of one evaluation's (white noise): 1 for a single evaluation (""), 1/n for a mean
-    ("averaged", "held_mean"), (pi/2)/n for a median ("held")."""
+    ("averaged", "held_mean"), (pi/2)/n for a median ("held") of more than two (the median of
+    one or two evaluations is their mean: pi/2 made it a noisier level than their mean is)."""
     if not how:
         return 1.0
-    return (np.pi / 2.0 if how == "held" else 1.0) / max(n, 1)
+    return (np.pi / 2.0 if how == "held" and n > 2 else 1.0) / max(n, 1)
 
 
 def edge_scales(edges: list[tuple[float, str, int]], dense: bool) -> list[float]:
