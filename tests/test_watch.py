@@ -469,3 +469,22 @@ def test_a_sparse_overfit_the_refit_leaves_is_not_said_to_be_none(tmp_path, caps
     assert code == 0 and summary["phases"] == ["overfit"] and summary["phase"] is None
     assert "live phase none said (6 evaluations: " in summary["message"]
     assert "no overfit" not in summary["message"] and "no overfit" not in err
+
+
+def test_a_sparse_run_past_the_warm_up_is_not_said_to_have_no_significant_change(tmp_path,
+                                                                                 capsys):
+    """wandb-naver-bert-10ep: a val accuracy of 10 epochs, 0.784 then 0.828-0.852 ("+5.0 sd"
+    offline), planned to its 10 evaluations, ended "live phase no significant change yet"
+    beside "whole run: improvement": the level tests that judge its other phases had its last
+    3 values, with a noise its own rise inflates. The summary says what judged it."""
+    log = tmp_path / "naver.jsonl"
+    values = [0.784, 0.828, 0.832, 0.824, 0.808, 0.828, 0.852, 0.84, 0.844, 0.836]
+    log.write_text("".join(json.dumps({"step": i, "val_acc": v}) + "\n"
+                           for i, v in enumerate(values)))
+    code, out, err = run_cli(capsys, log, "--planned-steps", "9", "--format", "jsonl")
+    summary = json.loads(out.splitlines()[-1])
+    assert code == 0 and summary["phases"] == ["improvement"] and summary["phase"] is None
+    assert ("live phase none said (10 evaluations: a run planned to 10 evaluations is judged by "
+            "the refit from its 5th for an overfit or a dip, its other phases after the warm-up "
+            "of 8, which leaves them 3 evaluations)") in summary["message"]
+    assert "no significant change" not in summary["message"] + err
