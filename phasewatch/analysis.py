@@ -28,6 +28,7 @@ from phasewatch.checkpoint import (
 from phasewatch.choice_notes import notes_on_choice
 from phasewatch.confidence import below_resolution, few_points_confidence, resolution_warning
 from phasewatch.corners import place_corners
+from phasewatch.expert_data import overfit_if_unrecovered, policy_gradient_only
 from phasewatch.fall_so_far import fall_so_far
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.hinge import hinge_phases
@@ -167,6 +168,7 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     steps, y = series.steps, series.values
     own_metric = run.resolve_metric(metric)
     train = train_series(run, metric)  # the train metric judged beside it (`train_beside`)
+    no_expert = policy_gradient_only(run)  # how the run shows it has no expert data, if it does
     known = known_noise(cfg.noise_sd, cfg.eval_size, series.sign * y, own_metric)
     if known is None and y.size < MIN_FOR_NOISE and (
             logged := logged_binomial(run.columns(), own_metric, series.sign * y)) is not None:
@@ -185,7 +187,8 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     if y.size < SHORT_POINTS or np.ptp(y) == 0:
         short = note_reward_rise(note_train_beside(_with_source(analyze_short(
             run.source, own_metric, direction, series, train, baseline_spec, warnings,
-            known.sd if known else None, is_held_out(run, own_metric)), known), run, train), run)
+            known.sd if known else None, is_held_out(run, own_metric), no_expert), known),
+            run, train), run)
         short = note_held_best(note_unseen_start(short, steps, y, run.step_unit, run.steps), steps, y)
         return note_one_stage(short, run.events, steps)
 
@@ -287,6 +290,9 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
         phases = apply_nll_overfit(phases, nll_onset, steps, y, pcfg, signals)
         # a rise that now meets the overfit is a peak: put it on the data, as above
         phases = snap_turns(phases, steps, y, window, fixed)
+    elif no_expert:  # no expert data: no disruption but one recovered (`expert_data`)
+        phases, note = overfit_if_unrecovered(phases, own_metric, no_expert)
+        warnings.extend([note] if note else [])
     else:  # a log read before the run's end (with no NLL saying it overfits)
         phases, note = fall_so_far(phases, steps, pcfg)
         warnings.extend([note] if note else [])

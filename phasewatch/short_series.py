@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from phasewatch.checkpoint import beats_last, best_index, overfit_peaks
+from phasewatch.expert_data import overfit_if_unrecovered
 from phasewatch.few_point_tests import line_trend, start_shift, trend_test
 from phasewatch.noise import reported_noise, second_difference_sd
 from phasewatch.phase_stats import (
@@ -151,13 +152,14 @@ def _train_note(move: TrainMove | None, metric: str, names: list[str]) -> str | 
 def analyze_short(source: str, metric: str, direction: str, series: PreparedSeries,
                   train: list[TrainSeries], baseline: Baseline,
                   warnings: list[str], known_sd: float | None = None,
-                  held_out: bool = False) -> Analysis:
+                  held_out: bool = False, no_expert: str | None = None) -> Analysis:
     """The Analysis of a series too short (or too constant) to segment. `known_sd`, the
     user's noise sd of one evaluation, replaces every estimate of the noise (second
     differences, the scatter of the shift and line tests), and the effect sizes are then
     given in sds too. `held_out`: the series is measured on held-out data, so getting worse
     after its best as train improves is the pattern of an overfit (`worse_after_best`); a
-    train reward doing so is not."""
+    train reward doing so is not. `no_expert`: how the run shows it has no expert data
+    (`expert_data.policy_gradient_only`), where a fall not recovered is an overfit."""
     steps, y, sign = series.steps, series.values, series.sign
     n = y.size
     # fewer than MIN_FOR_NOISE evaluations leave at most 2 second differences, one of them
@@ -207,6 +209,9 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     cuts = [0, *([turn] if turn is not None else []), n - 1]
     phases = [Phase(name, int(steps[a]), int(steps[b]))
               for name, a, b in zip(names, cuts[:-1], cuts[1:])]
+    if no_expert is not None:
+        phases, note = overfit_if_unrecovered(phases, metric, no_expert)
+        warnings.extend([note] if note else [])
     levels = boundary_levels(phases, steps, y)  # the data's; `base` is the reference of effects
     # no effect sizes in sds from an estimate: a few points cannot carry them; a known sd can
     effect_sd = known_sd if known_sd is not None else 0.0

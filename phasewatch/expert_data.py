@@ -1,0 +1,71 @@
+"""Whether a run trains on expert data, which a fall that is never recovered needs to be a
+disruption.
+
+A disruption is held-out performance falling as the expert data starts to act (DESIGN.md): a
+first fall that ends on a floor early is one because the model may still learn that data and
+recover. A run trained by a policy gradient alone (GRPO, PPO, RLOO, ... on its own samples) has
+no expert data to learn: a fall from its start that never comes back is the policy getting worse
+after its best point, the start, as a collapse is: an overfit, after which the checkpoint to keep
+is the best one, not a "wait for readaptation" (verl-opd-aime-collapse-27ev: a validation score
+0.0099 at step 0, -1 from step 10 to the end; a verifier's held-out accuracy 0.992 at the start of
+its RL, then 0.600 at each of the 20 evaluations after it: both labelled `overfit, plateau`).
+A fall that is recovered is a disruption in any run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from phasewatch.direction_words import name_words
+from phasewatch.results import Phase
+from phasewatch.reward_beside import is_reward
+from phasewatch.run import Run
+from phasewatch.stages import STAGE_EVENTS
+from phasewatch.train_beside import POLICY_GRADIENT_ALGORITHMS, is_policy_loss
+
+# the words of a metric about expert data: CHORD's `actor/expert/sft_loss`, an SFT loss beside
+# an RL one (`sft_loss`), phasewatch's token signals (`expert/nll_train`)
+EXPERT_WORDS = frozenset({"expert", "sft"})
+
+
+def policy_gradient_only(run: Run) -> str | None:
+    """How `run` shows it is trained by a policy gradient with no expert data ('its algorithm,
+    grpo', 'it logs a policy-gradient loss, actor/pg_loss', 'it logs a train reward,
+    mean_reward'), else None: a run with an SFT stage (an `sft_to_rl` switch), one that logs
+    anything about expert data (`EXPERT_WORDS`) or names another algorithm (SFT, DPO, CHORD)."""
+    if any(e.name in STAGE_EVENTS for e in run.events):
+        return None
+    names = run.metrics
+    if any(EXPERT_WORDS & set(name_words(name)) for name in names):
+        return None
+    if run.algorithm in POLICY_GRADIENT_ALGORITHMS:
+        return f"its algorithm, {run.algorithm}"
+    if run.algorithm:
+        return None
+    for name in names:
+        if is_policy_loss(run, name):
+            return f"it logs a policy-gradient loss, {name}"
+    reward = next((name for name in names if is_reward(run, name)), None)
+    return None if reward is None else f"it logs a train reward, {reward}"
+
+
+def overfit_if_unrecovered(phases: list[Phase], metric: str,
+                           how: str) -> tuple[list[Phase], str | None]:
+    """`phases` with each disruption that no readaptation follows called an overfit (joined to
+    an overfit right before it), for a run with no expert data (`how`: `policy_gradient_only`'s
+    words), and the note that says so (None when no phase was renamed)."""
+    out: list[Phase] = []
+    renamed = []
+    for k, phase in enumerate(phases):
+        trends = [later.name for later in phases[k + 1:] if later.name != "plateau"]
+        if phase.name == "disruption" and trends[:1] != ["readaptation"]:
+            phase = dataclasses.replace(phase, name="overfit")
+            renamed.append(phase.start_step)
+        if out and out[-1].name == phase.name == "overfit":
+            phase = dataclasses.replace(out.pop(), end_step=phase.end_step)
+        out.append(phase)
+    if not renamed:
+        return phases, None
+    return out, (f"{metric}: the fall from step {renamed[0]} is never recovered, and the run is "
+                 f"trained by a policy gradient alone ({how}), with no expert data it could "
+                 "still learn: an overfit from its best point, not a disruption")

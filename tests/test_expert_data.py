@@ -1,0 +1,76 @@
+"""A fall that is never recovered is a disruption only in a run that trains on expert data
+(`phasewatch.expert_data`): in a policy-gradient run it is an overfit from the start."""
+
+import numpy as np
+import pytest
+
+from phasewatch import analyze
+from phasewatch.expert_data import overfit_if_unrecovered, policy_gradient_only
+from phasewatch.results import Phase
+from phasewatch.run import Run
+
+
+def _run(values, extra=None, **metadata):
+    steps = np.arange(len(values), dtype=np.int64) * 10
+    columns = {"eval/score": (steps, np.asarray(values, dtype=np.float64))}
+    for name, column in (extra or {}).items():
+        columns[name] = (steps, np.asarray(column, dtype=np.float64))
+    return Run.from_columns(columns, "test", "jsonl", **metadata)
+
+
+def _collapse(n, seed=0):
+    """A score at 0.6 for one evaluation, then down to 0.2 for good, with small noise."""
+    rng = np.random.default_rng(seed)
+    return np.r_[0.6, 0.2 + rng.normal(0, 0.01, n - 1)]
+
+
+PG_LOSS = {"actor/pg_loss": np.linspace(0.1, -0.1, 25)}
+
+
+@pytest.mark.parametrize("how", [{"algorithm": "grpo"}, {"extra": PG_LOSS}])
+def test_collapse_of_a_policy_gradient_run_is_an_overfit(how):
+    run = _run(_collapse(25), **how)
+    assert policy_gradient_only(run) is not None
+    result = analyze(run, metric="eval/score", direction="max")
+    assert [p.name for p in result.phases] == ["overfit", "plateau"]
+    assert result.recommended_stop_step == 0
+    assert sum("trained by a policy gradient alone" in w for w in result.warnings) == 1
+
+
+@pytest.mark.parametrize("how", [{}, {"algorithm": "sft"},
+                                 {"extra": {**PG_LOSS, "actor/expert/sft_loss": np.ones(25)}}])
+def test_the_same_fall_with_expert_data_or_unknown_is_a_disruption(how):
+    run = _run(_collapse(25), **how)
+    assert policy_gradient_only(run) is None
+    result = analyze(run, metric="eval/score", direction="max")
+    assert [p.name for p in result.phases] == ["disruption", "plateau"]
+
+
+def test_a_recovered_fall_stays_a_disruption_in_a_policy_gradient_run():
+    rng = np.random.default_rng(1)
+    values = np.r_[0.6, 0.3, 0.2, 0.2, np.linspace(0.25, 0.8, 16), np.full(5, 0.8)]
+    run = _run(values + rng.normal(0, 0.01, values.size), algorithm="grpo")
+    names = [p.name for p in analyze(run, metric="eval/score", direction="max").phases]
+    assert names[:2] == ["disruption", "readaptation"]
+
+
+def test_a_short_collapse_of_a_policy_gradient_run_is_an_overfit():
+    values = [0.6, 0.2, 0.21, 0.19, 0.2]
+    assert [p.name for p in analyze(_run(values), metric="eval/score",
+                                    direction="max").phases] == ["disruption", "plateau"]
+    assert [p.name for p in analyze(_run(values, algorithm="ppo"), metric="eval/score",
+                                    direction="max").phases] == ["overfit", "plateau"]
+
+
+def test_an_overfit_before_the_renamed_fall_is_joined_to_it():
+    phases = [Phase("plateau", 0, 10), Phase("overfit", 10, 20), Phase("disruption", 20, 30),
+              Phase("plateau", 30, 40)]
+    renamed, note = overfit_if_unrecovered(phases, "score", "its algorithm, grpo")
+    assert [(p.name, p.start_step, p.end_step) for p in renamed] == [
+        ("plateau", 0, 10), ("overfit", 10, 30), ("plateau", 30, 40)]
+    assert note == ("score: the fall from step 20 is never recovered, and the run is trained by "
+                    "a policy gradient alone (its algorithm, grpo), with no expert data it could "
+                    "still learn: an overfit from its best point, not a disruption")
+    recovered = [Phase("disruption", 0, 10), Phase("plateau", 10, 20),
+                 Phase("readaptation", 20, 30)]
+    assert overfit_if_unrecovered(recovered, "score", "its algorithm, grpo") == (recovered, None)
