@@ -253,3 +253,26 @@ def test_an_entropy_logged_as_a_loss_term_is_labelled_by_its_own_name():
 
     assert figure("train/entropy_loss")[1] == "train/entropy_loss"
     assert figure("entropy")[1] == "entropy"
+
+
+def test_an_auto_panel_of_a_metric_constant_over_the_run_is_left_out():
+    """A GRPO script logged `entropy` 0.0 at all 500 steps (a placeholder; its `approx_kl` too:
+    jsonl-countdown-sft-grpo-acc): the auto panel drew a flat line on an axis matplotlib offsets
+    to "1e-14", which reads as a quantity that moved. A panel the user did not ask for is drawn
+    where its metric varies; asked for by name, it is drawn as logged."""
+    def labels(entropy: float | None, panels="auto"):
+        collector = RecordCollector("mem:grpo", "test")
+        for step in range(1, 201):
+            collector.add(step, {"accuracy": 0.6 + step / 1000,
+                                 "entropy": 0.0 if entropy is None else entropy + step / 1e4,
+                                 "completion_length": 200.0 + step % 7})
+        run = collector.build()
+        analysis = Analysis("mem:grpo", "accuracy", "max", 0.6, [],
+                            [Phase("improvement", 1, 200)], 200)
+        return [ax.get_ylabel().replace("\n", "")
+                for ax in phase_figure(run, analysis, panels=panels).axes]
+
+    assert "entropy" not in labels(None)
+    assert "entropy" in labels(0.5)
+    assert any("length" in label for label in labels(None))
+    assert "entropy" in labels(None, panels=["entropy"])

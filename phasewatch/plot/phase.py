@@ -100,7 +100,7 @@ def resolve_panels(run: Run, panels: str | Sequence[str] | None) -> list[tuple[s
     if panels == "auto":
         out = []
         for label, metrics in AUTO_PANELS:
-            present = [m for m in metrics if _has(run, m)]
+            present = [m for m in metrics if _varies(run, m)]
             if len(present) < len(metrics) and present:
                 label = f"{label} ({_PANEL_LABELS[present[0]]})"
             if present:
@@ -126,6 +126,19 @@ def _loss_term_label(run: Run, label: str, metrics: list[str]) -> str:
     if own is None or own == metrics[0] or "loss" not in name_words(own):
         return label
     return _draw.metric_label(own)
+
+
+def _varies(run: Run, metric: str) -> bool:
+    """Whether `run` logs `metric` with more than one value, so an auto panel of it shows
+    something: a metric logged as the same value at every step is a placeholder or a switched-off
+    term (a GRPO script's `entropy` 0.0 at all 500 steps, jsonl-countdown-sft-grpo-acc), and its
+    panel drew a flat line on an axis matplotlib offsets to "1e-14", which reads as a quantity
+    that moved. A panel asked for by name is drawn whatever its values."""
+    try:
+        values = run.series(metric).to_numpy()
+    except UsageError:
+        return False
+    return values.size > 0 and bool(np.ptp(values) > 0)
 
 
 def _has(run: Run, metric: str) -> bool:
