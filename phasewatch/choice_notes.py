@@ -74,7 +74,8 @@ def notes_on_choice(run: Run, chosen: str, named: bool, direction: str | None) -
 def choice_notes(run: Run, chosen: str) -> list[str]:
     """What to say of a metric chosen without --metric (analyze and watch alike)."""
     notes = (trainer_best_note(run, chosen), passed_over_note(run, chosen), fallback_note(run, chosen),
-             short_choice_note(run, chosen), periodic_scores_note(run, chosen),
+             short_choice_note(run, chosen),
+             periodic_scores_note(run, chosen) or scores_beside_reward_note(run, chosen),
              loss_beside_score_note(run, chosen))
     return [note for note in notes if note is not None]
 
@@ -149,6 +150,36 @@ def periodic_scores_note(run: Run, chosen: str) -> str | None:
     return (f"{own} is scored on the training batches, which cannot show an overfit; "
             f"{', '.join(periodic[:4])}{more} are logged at a few steps only, as evaluations "
             "are: pass --metric to analyse a held-out score")
+
+
+# words of a series' name that say it is scored on the training batches, as the train reward is
+_TRAIN_SIDE = ("reward", "train", "batch")
+# ... and whole words that do: an advantage is computed on the training batch's rollouts (TRL's
+# `prompt/correctness_adv_zero_group_frac`, the share of groups whose advantages are all zero)
+_TRAIN_WORDS = frozenset({"adv", "advantage", "advantages"})
+
+
+def scores_beside_reward_note(run: Run, chosen: str) -> str | None:
+    """When the metric chosen without --metric is the training reward and the log also has
+    series named as scores (`score_like_hint`) that no role claims, logged as often as it is
+    (`periodic_scores_note` names those logged at a few steps only): name them, for one may be
+    the held-out score the run is judged by. None whose name says it is scored on the training
+    batches too (`_TRAIN_SIDE`: the reward's own components, `rewards/format_reward`, are).
+    jsonl-verifier-warmstart-rl-21ev logs `accuracy` on 120 held-out actions beside
+    `mean_reward` at every evaluation: it fell 0.99 -> 0.60 at the first and stayed there
+    (a collapse to one class) while `analyze` reported the reward's plateau without a word."""
+    if chosen != "train/reward" or run.performance_metric:
+        return None
+    maybe = [name for name in score_like_series(run, excluding=_TRAIN_SIDE)
+             if not _TRAIN_WORDS & set(re.split(r"[^a-z0-9]+", name.lower()))]
+    if not maybe:
+        return None
+    more = f" and {len(maybe) - 4} more" if len(maybe) > 4 else ""
+    which = (f"{maybe[0]} may be a held-out score: pass {metric_option(maybe[0])} to analyse it"
+             if len(maybe) == 1 else f"{', '.join(maybe[:4])}{more} may be held-out scores: "
+             "pass --metric to analyse one")
+    return (f"{run.resolve_metric(chosen)} is scored on the training batches, which cannot show "
+            f"an overfit; {which}")
 
 
 def trainer_best_note(run: Run, chosen: str) -> str | None:
@@ -263,6 +294,13 @@ def score_like_hint(run: Run) -> str:
     values for a trend and moving; a mean or a named score before the rest
     (`reward/selected_mean` before `reward/valid_rate`). No token accuracy (`_is_token_accuracy`).
     """
+    maybe = score_like_series(run)
+    more = f" and {len(maybe) - 4} more" if len(maybe) > 4 else ""
+    return f"series that may be one: {', '.join(maybe[:4])}{more}" if maybe else ""
+
+
+def score_like_series(run: Run, excluding: tuple[str, ...] = ()) -> list[str]:
+    """`score_like_hint`'s series, in its order, without those with a word in `excluding`."""
     known = set(run.aliases.values())
     preference = [own for role in _PREFERENCE_ROLES if (own := run.own_name(role))
                   and n_finite(run, role) >= MIN_FOR_TREND and np.ptp(run.column(role).values) > 0]
@@ -271,10 +309,10 @@ def score_like_hint(run: Run) -> str:
               and not any(word in name.lower() for word in _NOT_SCORES + _NOT_MEANS)
               and not _is_token_accuracy(name)
               and n_finite(run, name) >= MIN_FOR_TREND and np.ptp(run.column(name).values) > 0]
-    maybe = preference + scores
+    maybe = [name for name in preference + scores
+             if not any(word in name.lower() for word in excluding)]
     maybe.sort(key=lambda name: name not in preference and not name.lower().endswith(_SCORE_ENDS))
-    more = f" and {len(maybe) - 4} more" if len(maybe) > 4 else ""
-    return f"series that may be one: {', '.join(maybe[:4])}{more}" if maybe else ""
+    return maybe
 
 
 def _is_token_accuracy(name: str) -> bool:

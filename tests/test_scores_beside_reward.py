@@ -1,0 +1,56 @@
+"""A training reward chosen without --metric beside series named as scores that no role
+claims, logged as often as it is (`choice_notes.scores_beside_reward_note`): they are named,
+for one may be the held-out score the run is judged by."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from phasewatch.cli import main
+
+
+def _analyze(capsys, *argv) -> tuple[int, str]:
+    code = main(["analyze", *map(str, argv)])
+    return code, capsys.readouterr().out
+
+
+def _verifier_rows(seed: int = 0) -> list[dict]:
+    """jsonl-verifier-warmstart-rl-21ev's shape: a held-out `accuracy` on 120 actions at every
+    evaluation, 0.99 at step 0 and 0.60 from the next on (a collapse to one class), beside a
+    train `mean_reward` swinging about zero, a reward component and an advantage statistic."""
+    rng = np.random.default_rng(seed)
+    rows = [{"step": 0, "accuracy": 0.9917}]
+    for step in range(25, 525, 25):
+        rows.append({"step": step, "mean_reward": float(rng.normal(0.0, 0.25)),
+                     "accuracy": 0.6 + float(rng.integers(0, 2)) / 120,
+                     "rewards/format_reward": float(rng.uniform(0.3, 0.7)),
+                     "prompt/correctness_adv_zero_group_frac": float(rng.uniform(0, 1))})
+    return rows
+
+
+def test_a_train_reward_chosen_beside_an_unclaimed_accuracy_names_it(capsys, tmp_path):
+    """The reward's plateau was all `analyze` said of a run whose held-out accuracy fell from
+    0.99 to 0.60 at its first update and stayed there. The reward's own component and an
+    advantage statistic are scored on the training batches too: not named."""
+    log = tmp_path / "training_log.jsonl"
+    log.write_text("".join(json.dumps(row) + "\n" for row in _verifier_rows()))
+    code, out = _analyze(capsys, log)
+    assert code == 0 and "metric mean_reward" in out
+    assert ("warning: mean_reward is scored on the training batches, which cannot show an "
+            "overfit; accuracy may be a held-out score: pass --metric accuracy to analyse it"
+            ) in out
+    assert "rewards/format_reward may" not in out and "adv_zero" not in out
+    code, out = _analyze(capsys, log, "--metric", "mean_reward")  # named: nothing to say
+    assert code == 0 and "may be a held-out score" not in out
+
+
+def test_no_note_without_an_unclaimed_score(capsys, tmp_path):
+    """A GRPO log whose only score-named series are the reward's components says nothing."""
+    rows = [{key: value for key, value in row.items() if key != "accuracy"}
+            for row in _verifier_rows(1)[1:]]
+    log = tmp_path / "training_log.jsonl"
+    log.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    code, out = _analyze(capsys, log)
+    assert code == 0 and "metric mean_reward" in out and "may be a held-out score" not in out
