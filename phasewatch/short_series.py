@@ -246,8 +246,8 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
                    f"only {n} evaluations of {metric}{kept}: no monotone trend they can establish "
                    f"(Kendall tau {own_tau:+.2f}, exact p = {p:.3g})")
         if expected is not None:
-            how = (f"gets better at every evaluation as {move.of.role} does" if tau > 0 else
-                   f"gets worse at every evaluation while {move.of.role} improves")
+            how = (f"gets better at every evaluation as {move.of.said} does" if tau > 0 else
+                   f"gets worse at every evaluation while {move.of.said} improves")
             verdict = (f"{metric} {how} (Kendall tau {own_tau:+.2f}; one-sided exact p = "
                        f"{expected:.3g}, the direction set by the train metric; two-sided p = "
                        f"{p:.3g}): {names[0]}, low confidence")

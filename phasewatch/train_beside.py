@@ -54,6 +54,14 @@ class TrainSeries:
     better: float
     series: StepSeries
 
+    @property
+    def said(self) -> str:
+        """'the train loss (loss)': its role in words beside the log's own name, as every
+        message names it (`move_words`); the role alone ('train/loss') is no name the log has
+        (hf-social-issues-4ev: "gets better at every evaluation as train/loss does" of a log
+        whose train loss is `loss`)."""
+        return named(self.role, self.own)
+
 
 @dataclass(frozen=True)
 class TrainMove:
@@ -102,8 +110,13 @@ def move_words(move: dict, over: str = "the same steps") -> str:
     last 4 readings there, 30.1 se apart)', of a `TrainMove.to_dict` ("fell", "rose": the values
     as logged); `over` names the steps."""
     moved = "fell" if move["end"] < move["start"] else "rose"
-    return (f"{_SAID.get(move['role'], move['role'])} ({move['metric']}) {moved} "
+    return (f"{named(move['role'], move['metric'])} {moved} "
             f"{move['start']:.4g} -> {move['end']:.4g} over {over} ({how_judged(move)})")
+
+
+def named(role: str, own: str) -> str:
+    """'the train loss (loss)': a train metric's role in words and the log's own name."""
+    return f"{_SAID.get(role, role)} ({own})"
 
 
 def how_judged(move: dict) -> str:

@@ -7,12 +7,12 @@ from phasewatch.analysis import analyze_run
 from phasewatch.run import RecordCollector
 
 
-def run_of(held_out, train=None, metric="eval/loss"):
+def run_of(held_out, train=None, metric="eval/loss", train_name="train/loss"):
     collector = RecordCollector("short", "synthetic")
     for i, value in enumerate(held_out):
         row = {metric: float(value)}
         if train is not None:
-            row["train/loss"] = float(train[i])
+            row[train_name] = float(train[i])
         collector.add(100 * (i + 1), row, line=i + 1)
     return collector.build(events=[])
 
@@ -39,9 +39,20 @@ def test_four_evaluations_worse_at_each_as_train_improves_are_a_low_confidence_o
     a = analyze_run(run_of([3.784, 4.508, 4.721, 4.888], train=[1.2, 1.18, 1.16, 1.14]),
                     direction="min")
     assert names(a) == ["overfit"] and a.extra["confidence"] == "low"
-    assert ("eval/loss gets worse at every evaluation while train/loss improves (Kendall tau "
-            "+1.00; one-sided exact p = 0.0417") in a.warnings[0]
+    assert ("eval/loss gets worse at every evaluation while the train loss (train/loss) "
+            "improves (Kendall tau +1.00; one-sided exact p = 0.0417") in a.warnings[0]
     assert a.warnings[0].endswith("overfit, low confidence")
+
+
+def test_the_train_metric_beside_a_short_series_is_named_as_the_log_names_it():
+    """hf-social-issues-4ev: "eval_accuracy gets better at every evaluation as train/loss
+    does" of a log whose train loss is `loss`: the role's name, which the log does not have."""
+    a = analyze_run(run_of([0.506, 0.556, 0.560, 0.589], train=[0.27, 0.17, 0.14, 0.12],
+                           metric="eval_accuracy", train_name="loss"), direction="max")
+    assert names(a) == ["improvement"]
+    assert ("eval_accuracy gets better at every evaluation as the train loss (loss) does "
+            "(Kendall tau +1.00") in a.warnings[0]
+    assert not any("train/loss" in w for w in a.warnings)
 
 
 def test_a_tie_is_not_better_at_every_evaluation():
