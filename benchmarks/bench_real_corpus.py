@@ -7,9 +7,9 @@ ambiguous. A detected sequence is correct when it equals the label or one of its
 (consecutive equal names merged on both sides).
 
 `--set heldout` scores the held-out batch instead (manifest_heldout.json, labels_heldout.json),
-`--set heldout2` to `--set heldout15` the second to fifteenth held-out batches
-(manifest_heldout2.json, labels_heldout2.json; ... manifest_heldout15.json,
-labels_heldout15.json): logs
+`--set heldout2` to `--set heldout16` the second to sixteenth held-out batches
+(manifest_heldout2.json, labels_heldout2.json; ... manifest_heldout16.json,
+labels_heldout16.json): logs
 the detector had not been tuned on when they were labelled, unlike the main set. `--method`
 scores standard comparators (`benchmarks/phase_baselines.py`: segmented regression with BIC,
 ruptures PELT) on the same series with the same rule; with several methods the table shows each
@@ -18,7 +18,7 @@ one's call side by side and the correct calls per method.
 This script builds nothing: run benchmarks/real_corpus/build_corpus.py first. Without
 benchmarks/real_corpus/data/ it says so and exits 0 having scored nothing.
 
-Usage: python benchmarks/bench_real_corpus.py [--set main|heldout|heldout2|...|heldout15] [--json] [--only ID ...]
+Usage: python benchmarks/bench_real_corpus.py [--set main|heldout|heldout2|...|heldout16] [--json] [--only ID ...]
            [--method phasewatch,segmented,pelt | all]
 Exit codes: 0 ran (whatever the score), 1 a log could not be read, 2 usage.
 """
@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from phase_baselines import analyze_baseline
-from real_corpus.build_corpus import SETS
+from real_corpus.build_corpus import SETS, load_manifest
 
 from phasewatch.analysis import analyze_run
 from phasewatch.io import read_run
@@ -106,6 +106,7 @@ def score(only: set[str] | None = None, method: str = "phasewatch",
     analyse each labelled metric with `method`; returns rows and read errors."""
     manifest_name, labels_name = SETS[corpus_set]
     manifest = {e["id"]: e for e in json.loads((CORPUS / manifest_name).read_text())["logs"]}
+    sources = {e.id: e.source for e in load_manifest(CORPUS / manifest_name)}
     labels = json.loads((CORPUS / labels_name).read_text())["labels"]
     runs = {} if runs is None else runs
     read_errors: list[str] = []
@@ -116,9 +117,8 @@ def score(only: set[str] | None = None, method: str = "phasewatch",
             continue
         entry = manifest[log_id]
         if log_id not in runs:
-            path = CORPUS / "data" / log_id / Path(entry["path"]).name
             try:
-                runs[log_id] = read_run(str(path))
+                runs[log_id] = read_run(str(sources[log_id]))
             except Exception as exc:  # noqa: BLE001 - report every unreadable log, score the rest
                 runs[log_id] = None
                 runs[log_id, "error"] = f"{log_id}: {type(exc).__name__}: {exc}"
@@ -258,7 +258,7 @@ def totals(rows: list[Row]) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", dest="corpus_set", choices=sorted(SETS), default="main",
-                        help="labelled set to score: main (default) or a held-out batch (heldout, heldout2 ... heldout15)")
+                        help="labelled set to score: main (default) or a held-out batch (heldout, heldout2 ... heldout16)")
     parser.add_argument("--json", action="store_true", help="rows and totals as JSON")
     parser.add_argument("--only", nargs="*", help="score only these log ids")
     parser.add_argument("--method", default="phasewatch",

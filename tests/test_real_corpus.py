@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "benchmarks" / "real_corpus"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from real_corpus.build_corpus import SETS
+from real_corpus.build_corpus import SETS, load_manifest
 
 
 @pytest.mark.slow
@@ -54,3 +54,18 @@ def test_no_two_sets_share_a_log():
     for a, b in itertools.combinations(sorted(sets), 2):
         assert not {e["sha256"] for e in sets[a]} & {e["sha256"] for e in sets[b]}, (a, b)
         assert not {e["id"] for e in sets[a]} & {e["id"] for e in sets[b]}, (a, b)
+
+
+def test_a_manifest_member_names_the_labelled_run_of_a_store(tmp_path):
+    """A row naming a `member` (one run of an MLflow or Trackio database holding several) is read
+    as `<file>/<member>`, the form read_run takes; a row without one is read as its file."""
+    rows = [{"id": "store", "repo": "o/r", "commit": "c" * 40, "path": "a/mlruns.db",
+             "sha256": "0" * 64, "member": "RUN1"},
+            {"id": "plain", "repo": "o/r", "commit": "c" * 40, "path": "b/log.csv",
+             "sha256": "1" * 64}]
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"logs": rows}))
+    store, plain = load_manifest(manifest)
+    assert store.dest.name == "mlruns.db"
+    assert store.source == store.dest / "RUN1"
+    assert plain.source == plain.dest

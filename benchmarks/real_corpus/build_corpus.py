@@ -4,16 +4,21 @@ The logs are other people's files, so they stay out of git: this script fetches 
 exact commit named in the manifest, from a local `fetch` mirror (/work/.mirror/<owner>+<name>/...)
 when there is one, else from raw.githubusercontent.com. A file whose hash differs is refused.
 
-    python benchmarks/real_corpus/build_corpus.py [--set main|heldout|heldout2|...|heldout15]
+    python benchmarks/real_corpus/build_corpus.py [--set main|heldout|heldout2|...|heldout16]
                                                   [--mirrors DIR]
                                                   [--only ID ...] [--offline]
 
 `--set heldout` builds the held-out batch (manifest_heldout.json), `--set heldout2`,
 `--set heldout3`, `--set heldout4`, `--set heldout5`, `--set heldout6`, `--set heldout7`,
 `--set heldout8`, `--set heldout9`, `--set heldout10`, `--set heldout11`, `--set heldout12`,
-`--set heldout13`, `--set heldout14` and `--set heldout15` the second to fifteenth
-(manifest_heldout2.json ... manifest_heldout15.json), into the same data/ folder; the sets
-share no log, so their folders never collide.
+`--set heldout13`, `--set heldout14`, `--set heldout15` and `--set heldout16` the second to
+sixteenth (manifest_heldout2.json ... manifest_heldout16.json), into the same data/ folder; the
+sets share no log, so their folders never collide.
+
+A manifest row may name a `member`: the run, inside a file that stores several (an MLflow
+`mlflow.db` / `mlruns.db`, a Trackio project database), that its labels are about. The file is
+fetched and checked whole; readers are given `<file>/<member>` (`Entry.source`), the form
+`read_run` takes for one run of such a store.
 
 Exit codes: 0 every file present and verified, 1 some could not be obtained or verified.
 """
@@ -31,7 +36,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
-# the labelled sets, (manifest, labels) in this folder: the main corpus and the fifteen held-out
+# the labelled sets, (manifest, labels) in this folder: the main corpus and the sixteen held-out
 # batches, each labelled after the detector had been tuned on the sets before it
 # (bench_real_corpus.py and the tests read them from here)
 SETS = {"main": ("manifest.json", "labels.json"),
@@ -49,7 +54,8 @@ SETS = {"main": ("manifest.json", "labels.json"),
         "heldout12": ("manifest_heldout12.json", "labels_heldout12.json"),
         "heldout13": ("manifest_heldout13.json", "labels_heldout13.json"),
         "heldout14": ("manifest_heldout14.json", "labels_heldout14.json"),
-        "heldout15": ("manifest_heldout15.json", "labels_heldout15.json")}
+        "heldout15": ("manifest_heldout15.json", "labels_heldout15.json"),
+        "heldout16": ("manifest_heldout16.json", "labels_heldout16.json")}
 
 
 @dataclass(frozen=True)
@@ -61,25 +67,36 @@ class Entry:
     commit: str
     path: str
     sha256: str
+    member: str = ""
 
     @property
     def dest(self) -> Path:
         return HERE / "data" / self.id / Path(self.path).name
 
+    @property
+    def source(self) -> Path:
+        """What a reader is given: the file, or `<file>/<member>` for one run of a store that
+        holds several (read_run refuses such a store without the run named, and the labels are
+        about one run)."""
+        return self.dest / self.member if self.member else self.dest
+
 
 def load_manifest(path: Path = HERE / "manifest.json") -> list[Entry]:
     data = json.loads(path.read_text())
-    return [Entry(e["id"], e["repo"], e["commit"], e["path"], e["sha256"]) for e in data["logs"]]
+    return [Entry(e["id"], e["repo"], e["commit"], e["path"], e["sha256"], e.get("member", ""))
+            for e in data["logs"]]
 
 
 def labelled_logs() -> list[tuple[dict, Path]]:
-    """Each label of every set with its log's path (`Entry.dest`, the file its manifest
-    names), for the benchmarks that score the labelled series; a log not built is left out."""
+    """Each label of every set with the path its log is read from (`Entry.source`: the file its
+    manifest names, or that file's labelled run), for the benchmarks that score the labelled
+    series; a log not built is left out."""
     out = []
     for manifest, labels in SETS.values():
-        dest = {e.id: e.dest for e in load_manifest(HERE / manifest)}
-        out += [(lab, dest[lab["id"]]) for lab in json.loads((HERE / labels).read_text())["labels"]
-                if dest[lab["id"]].exists()]
+        entries = {e.id: e for e in load_manifest(HERE / manifest)}
+        out += [(lab, entries[lab["id"]].source)
+                for lab in json.loads((HERE / labels).read_text())["labels"]
+                if entries[lab["id"]].dest.exists()]
     return out
 
 
