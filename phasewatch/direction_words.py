@@ -30,6 +30,13 @@ SCORE_WORDS = ("reward", "acc", "score", "pass", "f1", "bleu", "chrf", "rouge", 
                "win", "success", "correct")
 HIGHER_IS_BETTER_WORDS = SCORE_WORDS + ("auc", "margin", "return", "precision", "recall", "ndcg",
                                         "map", "chosen")
+# the short names of scores, as a word of their own (`eval/em`, `val_MRR`, `val_Hits@10`), not
+# inside another ("em" is in "temperature" and "memory"): question answering's exact match,
+# ranking's reciprocal rank, hits at k and label-ranking precision, areas under the ROC and PR
+# curves, intersection over union, image similarity. Named without a word, a verl QA run's `em`
+# was told "its name does not say which way is better"
+HIGHER_IS_BETTER_TOKENS = frozenset({"em", "mrr", "hits", "lrap", "auroc", "auprc", "iou", "miou",
+                                     "psnr", "ssim"})
 # An entropy has no better direction: a collapse (a policy that stopped exploring) and a blow-up
 # (one that lost its language) are both bad; a cross-entropy is a loss
 NO_DIRECTION_WORD = "entropy"
@@ -53,9 +60,11 @@ def says_lower_is_better(name: str) -> bool:
 
 def says_higher_is_better(name: str) -> bool:
     """Whether a word of `name` says it is a score, higher is better (`HIGHER_IS_BETTER_WORDS`:
-    an accuracy, a reward, an F1, a recall...)."""
+    an accuracy, a reward, an F1, a recall...; `HIGHER_IS_BETTER_TOKENS` as words of their own:
+    an exact match `em`, an `MRR`...)."""
     lowered = name.lower()
-    return any(word in lowered for word in HIGHER_IS_BETTER_WORDS)
+    return (any(word in lowered for word in HIGHER_IS_BETTER_WORDS)
+            or not HIGHER_IS_BETTER_TOKENS.isdisjoint(name_words(name)))
 
 
 def says_lower_is_healthier(name: str) -> bool:

@@ -246,6 +246,20 @@ def test_a_held_out_score_comes_before_the_loss_and_an_unknown_direction_is_said
                        for w in json.loads(capsys.readouterr().out)["runs"][0]["warnings"])
 
 
+@pytest.mark.parametrize("name, said", [("em", False), ("val/em", False), ("val_MRR", False),
+                                         ("val_Hits@10", False), ("val_macro_AUROC", False),
+                                         ("sampling_temperature", True), ("gpu_memory", True)])
+def test_a_score_s_short_name_says_which_way_is_better(capsys, tmp_path, name, said):
+    """json-verl-kg-grpo-val-25: a verl QA run's validation `em` (exact match) was told "em:
+    higher is taken to be better (its name does not say which way is better)". Short names
+    of scores are read as words of their own: "em" inside "temperature" or "memory" says
+    nothing."""
+    log = _log(tmp_path, {name: (0.2, 0.4)})
+    assert main(["analyze", str(log), "--metric", name, "--format", "json"]) == 0
+    warnings = json.loads(capsys.readouterr().out)["runs"][0]["warnings"]
+    assert any("taken to be better" in w for w in warnings) == said, warnings
+
+
 def test_the_train_loss_fallback_names_series_that_look_like_scores(capsys, tmp_path):
     """A home-made log's `reward/selected_mean` is no name phasewatch knows: the warning that
     the train loss is analysed names it (trial 38b), a mean before a failure rate. (Trial 38b's
