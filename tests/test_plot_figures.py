@@ -276,3 +276,25 @@ def test_an_auto_panel_of_a_metric_constant_over_the_run_is_left_out():
     assert "entropy" in labels(0.5)
     assert any("length" in label for label in labels(None))
     assert "entropy" in labels(None, panels=["entropy"])
+
+
+def test_evaluations_a_line_only_joins_are_drawn_over_it():
+    """Where the line only joins a few evaluations, it ran through every raw point and hid it:
+    the legend's "raw values" showed nowhere, and tb-alpaca-bitcoin-6ev's evaluation at step 250
+    (0.6276, between 0.6275 and 0.6287) could not be told from the line. There the points are
+    drawn over the line; a dense run's faint dots stay under its smoothed curve."""
+    def zorders(n: int, every: int):
+        collector = RecordCollector("mem:sft", "test")
+        for k in range(n):
+            collector.add(every * (k + 1), {"eval_loss": 0.6 + 0.5 * np.exp(-k / 2)})
+        run = collector.build()
+        analysis = Analysis("mem:sft", "eval_loss", "min", 1.1, [],
+                            [Phase("improvement", every, every * n)], every * n)
+        top = phase_figure(run, analysis, panels=None).axes[0]
+        return {line.get_gid(): line.get_zorder() for line in top.get_lines()
+                if line.get_gid() in ("raw", "smoothed")}
+
+    sparse = zorders(6, 50)
+    assert sparse["raw"] > sparse["smoothed"]
+    dense = zorders(300, 10)
+    assert dense["raw"] < dense["smoothed"]

@@ -7,7 +7,7 @@ the analysis left out as an outlier. Optional panels below share the step axis: 
 vs held-out (the overfit signature: train keeps falling while held-out turns up), policy
 entropy, response length. Every panel is smoothed with the same width in training steps, so
 the legend states it once; the raw values are drawn under it (dots, or a faint line for a
-value every step). A run whose steps are epochs (`xaxis.step_unit`) says "epoch" on its axis
+value every step), or over it where it only joins a few evaluations. A run whose steps are epochs (`xaxis.step_unit`) says "epoch" on its axis
 and in its legend.
 """
 
@@ -245,8 +245,14 @@ def _draw_performance(ax, run: Run, series, analysis: Analysis, smoothing: Smoot
     values = series.to_numpy()
     name = run.name or run.source
     handles = []
-    ax.plot(steps, values, linestyle="none", marker="o", markersize=2.0, color=RAW_COLOR,
-            alpha=0.55, markeredgewidth=0, zorder=2, gid="raw")
+    # where the line only joins the evaluations (`Smoothing.joins`: a run of a few), it runs
+    # through every point and hid them: the legend's "raw values" showed nowhere, and an
+    # evaluation on a straight stretch (tb-alpaca-bitcoin-6ev's 0.6276 at step 250, between
+    # 0.6275 and 0.6287) could not be told from the line; there the points are drawn over it
+    joined = smoothing.joins(steps)
+    ax.plot(steps, values, linestyle="none", marker="o", markersize=2.6 if joined else 2.0,
+            color=RAW_COLOR, alpha=1.0 if joined else 0.55, markeredgewidth=0,
+            zorder=3.5 if joined else 2, gid="raw")
     data.add(0, name, analysis.metric, "raw", steps, values)
     handles.append(Line2D([], [], linestyle="none", marker="o", markersize=2.5,
                           color=RAW_COLOR, markeredgewidth=0, label="raw values"))
