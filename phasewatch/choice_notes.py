@@ -229,7 +229,10 @@ def loss_beside_score_note(run: Run, chosen: str) -> str | None:
     `eval_bleu`, `eval_rougeL`: `role_candidates.GENERATION_SCORES`) is a held-out score too, though it
     takes the accuracy's role: hf-thesis-web-5ev's BLEU (0, 0, 0.18, 2.49, 0.007) was a
     plateau "not established" with no word of its eval loss, which rose from the first
-    evaluation while the train loss fell; `val/bleu` in a W&B log got the note."""
+    evaluation while the train loss fell; `val/bleu` in a W&B log got the note. A held-out loss
+    that reads one value at every evaluation tells no story to judge by: json-gnn-atsp-valf1-25
+    writes `val_loss` 0.0 at all 25 epochs (it was never computed), and the note sent the user
+    to it."""
     if run.performance_metric:
         return None
     own = run.own_name(chosen)
@@ -243,7 +246,8 @@ def loss_beside_score_note(run: Run, chosen: str) -> str | None:
             or (chosen == "eval/accuracy" and is_generation_score(own))):
         return None
     loss = run.own_name("eval/loss")
-    if loss is None or n_finite(run, "eval/loss") < MIN_FOR_TREND:
+    if loss is None or n_finite(run, "eval/loss") < MIN_FOR_TREND \
+            or np.ptp(run.column("eval/loss").values) == 0:  # one value throughout: not logged
         return None
     return (f"taking {own}, a held-out score, before the held-out loss {loss}: "
             f"pass {metric_option(loss)} to judge the run by it")

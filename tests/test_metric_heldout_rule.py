@@ -303,3 +303,23 @@ def test_a_generation_score_in_any_spelling_the_accuracy_role_takes_names_the_lo
     loss = names["eval_loss"]
     assert (f"taking {names['score']}, a held-out score, before the held-out loss {loss}: pass "
             f"--metric {loss} to judge the run by it") in offline["warnings"]
+
+
+def test_a_held_out_loss_that_never_moves_is_not_named_beside_the_score(capsys, tmp_path):
+    """json-gnn-atsp-valf1-25 writes `val_loss` 0.0 at all 25 epochs (never computed) beside
+    its `val_f1`: 'pass --metric val_loss to judge the run by it' sent the user to a series
+    that reads one value throughout. A held-out loss that moves is still named."""
+    rng = np.random.default_rng(3)
+    rows = [{"step": 100 * k, "train_loss": 0.8 - 0.01 * k + float(rng.normal(0, 0.005)),
+             "val_f1": 0.41 + 0.001 * k + float(rng.normal(0, 0.02)), "val_loss": 0.0}
+            for k in range(25)]
+    log = tmp_path / "history.jsonl"
+    log.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    offline = _analyze(capsys, log)
+    assert offline["metric"] == "val_f1"
+    assert not any("before the held-out loss" in w for w in offline["warnings"])
+    for row in rows:
+        row["val_loss"] = 0.5 + float(rng.normal(0, 0.01))
+    log.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert ("taking val_f1, a held-out score, before the held-out loss val_loss: pass --metric "
+            "val_loss to judge the run by it") in _analyze(capsys, log)["warnings"]
