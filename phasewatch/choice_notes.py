@@ -13,6 +13,7 @@ import numpy as np
 from phasewatch.direction_words import (
     SCORE_WORDS,
     has_no_better_direction,
+    name_words,
     says_higher_is_better,
     says_lower_is_better,
     says_lower_is_healthier,
@@ -25,6 +26,7 @@ from phasewatch.role_candidates import GENERATION_SCORES
 from phasewatch.run import Run
 from phasewatch.set_names import loader_bases
 from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite, roles_present
+from phasewatch.train_beside import SPLIT_WORDS
 from phasewatch.trainer_best import best_step, declared_best_metric, kept_best_by
 from phasewatch.xaxis import CARRIERS
 
@@ -122,7 +124,16 @@ def kl_penalty_note(run: Run, metric: str, named: bool) -> str | None:
 
 # words of a series logged now and then that is no score: timings, throughput, memory
 _TIMINGS = ("time", "timing", "runtime", "per_second", "throughput", "memory", "mem_")
-_NOT_SCORES = (*_TIMINGS, "epoch", "grad", "scale", "norm", "loss")
+_NOT_SCORES = (*_TIMINGS, "epoch", "scale", "norm", "loss")
+# ... and as a word of its own: a gradient's (`grad_norm`, `actor/grad_clip`), not a grader's
+# (`eval_greedy_grader_scores`, a held-out score, was left out of every hint for "grad")
+_NOT_SCORE_WORDS = frozenset({"grad", "grads", "gradient", "gradients"})
+
+
+def _no_score(name: str, words: tuple[str, ...] = _NOT_SCORES) -> bool:
+    """Whether `name` holds one of `words` or a word of `_NOT_SCORE_WORDS`: no score."""
+    return (any(word in name.lower() for word in words)
+            or not _NOT_SCORE_WORDS.isdisjoint(name_words(name)))
 
 
 def periodic_scores_note(run: Run, chosen: str) -> str | None:
@@ -138,9 +149,9 @@ def periodic_scores_note(run: Run, chosen: str) -> str | None:
         return None
     own = run.resolve_metric(chosen)
     most = n_finite(run, chosen) // 3
-    known = set(run.aliases.values())  # a role's own name (train/kl, train/loss): not a score
+    known = role_names(run)  # a role's own name (train/kl, train/loss): not a score
     periodic = [name for name in run.metrics if name != own and name not in known
-                and not any(word in name.lower() for word in _NOT_SCORES)
+                and not _no_score(name)
                 and MIN_FOR_TREND <= n_finite(run, name) <= most
                 and np.ptp(run.column(name).values) > 0]
     if not periodic:
@@ -304,19 +315,37 @@ def score_like_hint(run: Run) -> str:
 
 
 def score_like_series(run: Run, excluding: tuple[str, ...] = ()) -> list[str]:
-    """`score_like_hint`'s series, in its order, without those with a word in `excluding`."""
-    known = set(run.aliases.values())
+    """`score_like_hint`'s series, in its order, without those with a word in `excluding`.
+    Those named as measured on a held-out split (`eval_greedy_rewards`) come before the rest,
+    after a preference run's accuracy and margin."""
+    known = role_names(run)
     preference = [own for role in _PREFERENCE_ROLES if (own := run.own_name(role))
                   and n_finite(run, role) >= MIN_FOR_TREND and np.ptp(run.column(role).values) > 0]
     scores = [name for name in run.metrics if name not in known
               and any(word in name.lower() for word in SCORE_WORDS)
-              and not any(word in name.lower() for word in _NOT_SCORES + _NOT_MEANS)
+              and not _no_score(name, _NOT_SCORES + _NOT_MEANS)
               and not _is_token_accuracy(name)
               and n_finite(run, name) >= MIN_FOR_TREND and np.ptp(run.column(name).values) > 0]
     maybe = [name for name in preference + scores
              if not any(word in name.lower() for word in excluding)]
-    maybe.sort(key=lambda name: name not in preference and not name.lower().endswith(_SCORE_ENDS))
+    maybe.sort(key=lambda name: (name not in preference, not held_out_named(name),
+                                 not name.lower().endswith(_SCORE_ENDS)))
     return maybe
+
+
+def role_names(run: Run) -> set[str]:
+    """The log's own names of the roles it has (`ROLE_CANDIDATES`: a train loss, a KL, a
+    learning rate...): no score a hint should name. Not every alias: `run.aliases` also spells
+    each HF `eval_x` as `eval/x`, which is no role, and a hint that left those out sent a PPO
+    run's user to its training `episode_rewards` and never named its `eval_greedy_rewards`
+    (json-openenv-ppo-evalgreedy-20)."""
+    return {own for role, own in run.aliases.items() if role in ROLE_CANDIDATES}
+
+
+def held_out_named(name: str) -> bool:
+    """Whether `name` begins with a held-out split's word (`eval_...`, `val/...`)."""
+    words = name_words(name)
+    return bool(words) and words[0] in SPLIT_WORDS
 
 
 def _is_token_accuracy(name: str) -> bool:

@@ -106,6 +106,29 @@ def test_a_log_with_no_metric_to_take_is_pointed_to_the_series_that_may_be_its_s
     assert "pick one with --metric (series that may be one: accuracy). Metrics in this run:" in err
 
 
+def test_the_series_a_log_may_be_judged_by_name_its_held_out_scores_first(tmp_path, capsys):
+    """json-openenv-ppo-evalgreedy-20 (real corpus): a PPO run's `episode_rewards` at every
+    episode beside greedy and stochastic evaluations every few, `eval_greedy_rewards` and
+    `eval_greedy_grader_scores`: the refusal named only "episode_rewards" (an `eval_x` is also
+    spelled `eval/x`, an alias taken for a role; "grader" holds "grad"). The evaluations are
+    named, first."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for s in range(30):
+        row = {"step": s, "episode_rewards": 0.5 + rng.normal(0, 0.2),
+               "episode_steps": int(rng.integers(1, 10))}
+        if s % 3 == 2:
+            row.update({"eval_greedy_rewards": 0.44 + rng.normal(0, 0.02),
+                        "eval_greedy_grader_scores": 0.5 + rng.normal(0, 0.02)})
+        rows.append(row)
+    path = tmp_path / "training_metrics.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["analyze", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert ("(series that may be one: eval_greedy_grader_scores, eval_greedy_rewards, "
+            "episode_rewards)") in err, err
+
+
 def test_a_policy_gradient_loss_is_no_default_metric(tmp_path, capsys):
     """jsonl-rdan-grpo-reward (real corpus): a home-made GRPO log whose rewards no role names
     had its `actor/pg_loss` analysed by default (a plateau and a stop) beside a warning that a
