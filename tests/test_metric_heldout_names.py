@@ -187,3 +187,21 @@ def test_one_score_passed_over_for_too_few_values_is_said_once(capsys, tmp_path)
     passed_over = ("taking eval_loss, passing over eval_f1 (2 values: too few for a trend (fewer "
                    "than 3)); pass --metric to analyse it anyway")
     assert [w for w in offline["warnings"] if "eval_f1" in w] == [passed_over]
+
+
+@pytest.mark.parametrize("score, test_score, direction", [
+    ("val_f1", "test_f1", "max"), ("val/wer", "test/wer", "min"), ("dev_auc", "test_auc", "max")])
+def test_a_validation_score_logged_every_epoch_comes_before_the_test_one(
+        capsys, tmp_path, score, test_score, direction):
+    """A BERT classifier logged `val_f1` at each epoch and `test_f1` once at its end
+    (wandb-review-bert-5ep): the listed `test_f1` took the held-out score's role, `val_f1` got
+    none, and a log without a validation loss was analysed by that one test value ("only 1
+    evaluation ... nothing to compare it with"). A test split ranks after every validation
+    spelling, as the held-out loss's names do."""
+    rows = _rows({score: (0.6, 0.3) if direction == "min" else (0.3, 0.7)})
+    rows.append({"step": rows[-1]["step"] + 10, test_score: 0.5})
+    log = _write(tmp_path / "metrics.jsonl", rows)
+    offline = _analyze(capsys, log)
+    assert (offline["metric"], offline["direction"]) == (score, direction)
+    assert _performance(capsys, log)["metric"] == score
+    assert _watch(capsys, log)["metric"] == score
