@@ -29,7 +29,7 @@ from phasewatch.choice_notes import notes_on_choice
 from phasewatch.confidence import below_resolution, few_points_confidence, resolution_warning
 from phasewatch.corners import place_corners
 from phasewatch.expert_data import overfit_if_unrecovered, policy_gradient_only
-from phasewatch.fall_so_far import fall_so_far
+from phasewatch.fall_so_far import ends_early, fall_so_far
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.hinge import hinge_phases
 from phasewatch.known_noise import (
@@ -168,7 +168,9 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     steps, y = series.steps, series.values
     own_metric = run.resolve_metric(metric)
     train = train_series(run, metric)  # the train metric judged beside it (`train_beside`)
-    no_expert = policy_gradient_only(run)  # how the run shows it has no expert data, if it does
+    # how the run shows it has no expert data, if it does and is past its plan's early part,
+    # where a fall may still be recovered (as `fall_so_far`, and the live monitor, judge it)
+    no_expert = None if ends_early(series.steps, plan) else policy_gradient_only(run)
     known = known_noise(cfg.noise_sd, cfg.eval_size, series.sign * y, own_metric)
     if known is None and y.size < MIN_FOR_NOISE and (
             logged := logged_binomial(run.columns(), own_metric, series.sign * y)) is not None:

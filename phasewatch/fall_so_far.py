@@ -29,12 +29,11 @@ def fall_so_far(phases: list[Phase], steps: np.ndarray,
     the fall starts within the first `early_fraction` of it and only plateaus come before it
     (a fall from the start level: after a rise, a fall is an overfit wherever it happens)."""
     plan = cfg.planned_steps
-    if plan is None or not phases or phases[-1].name != "overfit" or steps.size < 2:
+    if not phases or phases[-1].name != "overfit" or not ends_early(steps, plan):
         return phases, None
     first, last, fall = int(steps[0]), int(steps[-1]), phases[-1]
     span = plan - first
-    if span <= 0 or last - first >= EARLY_FRACTION * span \
-            or fall.start_step - first > cfg.early_fraction * span \
+    if fall.start_step - first > cfg.early_fraction * span \
             or any(p.name != "plateau" for p in phases[:-1]):
         return phases, None
     note = (f"the fall from step {fall.start_step} is still going on where the log ends, at "
@@ -42,3 +41,13 @@ def fall_so_far(phases: list[Phase], steps: np.ndarray,
             f"disruption so far, as watch names it (an overfit if it goes on past "
             f"{EARLY_FRACTION:.0%} of the run)")
     return phases[:-1] + [dataclasses.replace(fall, name="disruption")], note
+
+
+def ends_early(steps: np.ndarray, plan: int | None) -> bool:
+    """Whether the log ends within the first `EARLY_FRACTION` of its planned run (`plan`, its
+    last step; None: no plan, or the log says the run ended): what falls there may still be
+    recovered, as the live monitor judges it."""
+    if plan is None or steps.size < 2:
+        return False
+    span = plan - int(steps[0])
+    return span > 0 and int(steps[-1]) - int(steps[0]) < EARLY_FRACTION * span

@@ -74,3 +74,15 @@ def test_an_overfit_before_the_renamed_fall_is_joined_to_it():
     recovered = [Phase("disruption", 0, 10), Phase("plateau", 10, 20),
                  Phase("readaptation", 20, 30)]
     assert overfit_if_unrecovered(recovered, "score", "its algorithm, grpo") == (recovered, None)
+
+
+def test_a_collapse_read_early_in_its_plan_stays_a_disruption_so_far():
+    """Read within the first 40% of its planned run, the fall may still be recovered: named as
+    the live monitor names it; past that part of the plan, an overfit."""
+    early = analyze(_run(_collapse(25), algorithm="grpo"), metric="eval/score", direction="max",
+                    planned_steps=1000)
+    assert [p.name for p in early.phases] == ["disruption", "plateau"]
+    assert not any("policy gradient alone" in w for w in early.warnings)
+    late = analyze(_run(_collapse(25), algorithm="grpo"), metric="eval/score", direction="max",
+                   planned_steps=400)
+    assert [p.name for p in late.phases] == ["overfit", "plateau"]
