@@ -11,6 +11,7 @@ import re
 import numpy as np
 
 from phasewatch.direction_words import (
+    HIGHER_IS_BETTER_TOKENS,
     SCORE_WORDS,
     has_no_better_direction,
     name_words,
@@ -322,7 +323,8 @@ def score_like_series(run: Run, excluding: tuple[str, ...] = ()) -> list[str]:
     preference = [own for role in _PREFERENCE_ROLES if (own := run.own_name(role))
                   and n_finite(run, role) >= MIN_FOR_TREND and np.ptp(run.column(role).values) > 0]
     scores = [name for name in run.metrics if name not in known
-              and any(word in name.lower() for word in SCORE_WORDS)
+              and (any(word in name.lower() for word in SCORE_WORDS)
+                   or not HIGHER_IS_BETTER_TOKENS.isdisjoint(name_words(name)))  # `em`, `mrr`
               and not _no_score(name, _NOT_SCORES + _NOT_MEANS)
               and not _is_token_accuracy(name)
               and n_finite(run, name) >= MIN_FOR_TREND and np.ptp(run.column(name).values) > 0]

@@ -129,6 +129,21 @@ def test_the_series_a_log_may_be_judged_by_name_its_held_out_scores_first(tmp_pa
             "episode_rewards)") in err, err
 
 
+def test_a_score_s_short_name_is_named_among_the_series_a_log_may_be_judged_by(tmp_path, capsys):
+    """json-verl-kg-grpo-val-25 (real corpus): a verl QA run's validations `em`, `f1` and
+    `score` were refused with "series that may be one: score, f1", not its exact match `em`,
+    a score by a short name (`direction_words.HIGHER_IS_BETTER_TOKENS`)."""
+    rng = np.random.default_rng(0)
+    rows = [{"step": 50 * (i + 1), "em": 0.2 + i / 100 + rng.normal(0, 0.01),
+             "f1": 0.25 + i / 100 + rng.normal(0, 0.01), "score": 0.25 + i / 200,
+             "r_step_avg": 0.1 + rng.normal(0, 0.01)} for i in range(25)]
+    path = tmp_path / "task_reward_data.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["analyze", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "(series that may be one: score, em, f1)" in err, err
+
+
 def test_a_policy_gradient_loss_is_no_default_metric(tmp_path, capsys):
     """jsonl-rdan-grpo-reward (real corpus): a home-made GRPO log whose rewards no role names
     had its `actor/pg_loss` analysed by default (a plateau and a stop) beside a warning that a
