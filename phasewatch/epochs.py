@@ -30,13 +30,16 @@ def epoch_boundaries(epochs: Iterable[tuple[int, float]]) -> list[Event]:
     fraction, so epoch k starts where the fraction crosses k), or is k epochs of
     `whole_epoch_steps` where the log counts whole epochs. Where several epochs pass
     between two logged rows, the boundaries cannot show in the logged curves and none is made.
+    The rows that end the log at one whole epoch count end the epoch before it: no epoch
+    begins there (`_ended_at`).
     """
     events: list[Event] = []
     ordered = _ordered(epochs)
     period = whole_epoch_steps(ordered)
+    ended = _ended_at(ordered)
     for (s0, e0), (s1, e1) in itertools.pairwise(ordered):
-        if (s1, e1) == ordered[-1] and e1 == math.floor(e1):
-            break  # the last row ends an epoch: no epoch begins there (trial 36b: a line at
+        if (s1, e1) >= ended:
+            break  # the last rows end an epoch: no epoch begins there (trial 36b: a line at
             # the last step of a one-epoch run, drawn as an "epoch boundary")
         if s1 <= s0 or e1 <= e0:
             continue
@@ -72,6 +75,23 @@ def whole_epoch_steps(ordered: list[tuple[int, float]]) -> int | None:
     high = min(s1 / k for _, s1, k in changes)  # ... and at most s1
     period = math.floor(low) + 1
     return period if period <= high else None
+
+
+def _ended_at(ordered: list[tuple[int, float]]) -> tuple[float, float]:
+    """The first of the rows that end the log at one whole epoch count K, where no epoch K
+    begins (past every row when the last reads no whole count): the last row alone, or, on a
+    fractional counter (HF's), every row that reads K to the end. HF logs the epoch rounded
+    to two decimals, so the last steps of a run read K.00 before it ends (1497-1500 of
+    tb-classical-chinese-lora-trainloss's 1500, 2 epochs of 750 steps), and "epoch 2 begins"
+    was drawn and listed at step 1497. A counter of which epoch each row is in (Lightning's
+    0, 1, 2 on every row of an epoch) has K on the rows of epoch K: its last row alone."""
+    if not ordered or ordered[-1][1] != math.floor(ordered[-1][1]):
+        return (math.inf, math.inf)
+    first, end = len(ordered) - 1, ordered[-1][1]
+    if any(e != math.floor(e) for _, e in ordered):
+        while first > 0 and ordered[first - 1][1] == end:
+            first -= 1
+    return ordered[first]
 
 
 def _ordered(epochs: Iterable[tuple[int, float]]) -> list[tuple[int, float]]:

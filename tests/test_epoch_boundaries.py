@@ -80,3 +80,20 @@ def test_the_streaming_whisper_run_has_no_epoch_boundary():
     run = read_run(CORPUS_WHISPER)
     assert _boundaries(run) == []
     assert sum("goes back while the steps go on" in w for w in run.warnings) == 1
+
+
+def test_the_rows_that_end_the_last_epoch_rounded_to_it_begin_no_epoch(tmp_path):
+    """tb-classical-chinese-lora-trainloss: 2 epochs of 750 steps, HF's epoch logged rounded to
+    two decimals, so steps 1497-1500 read 2.0; "epoch 2 begins" was listed and drawn at step
+    1497, three steps before the run ended (llamafactory-luojiu-7b-trainloss: "epoch 3 begins"
+    at 8700 of 8712). The boundary inside the run stays; a counter of which epoch each row is
+    in (Lightning's) keeps its last epoch's boundary."""
+    from phasewatch.epochs import epoch_boundaries
+
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("".join(json.dumps({"step": s, "train/epoch": round(s / 750, 2),
+                                       "train/loss": 1.0 / s ** 0.2}) + "\n"
+                           for s in range(1, 1501)))
+    assert _boundaries(read_run(log)) == [(747, "epoch 1 begins")]
+    assert [e.step for e in epoch_boundaries([(0, 0), (9, 0), (14, 1), (19, 1), (24, 2), (29, 2)])
+            ] == [10, 20]
