@@ -230,3 +230,23 @@ def test_hf_console_numpy_scalar_reprs_are_values(tmp_path):
     gap = run.series("gap", finite=False)
     assert math.isnan(gap.iloc[0]) and gap.iloc[1] == -math.inf
     assert run.series("loss").iloc[0] == pytest.approx(2.95)
+
+
+@pytest.mark.parametrize("utility", ["np.float64(0.26)", "0.26"])
+def test_hf_console_an_evaluation_at_epoch_0_leaves_the_steps_to_the_training_rows(
+        tmp_path, utility):
+    # an evaluation printed before training, `'epoch': 0`, was the first row and decided alone
+    # how finely the epoch is printed (a bare 0: to 0.01), so a log whose banner fixes 500
+    # steps an epoch, with rows printing 4 digits, lost its steps for epoch x 10,000
+    banner = ["***** Running training *****", "  Num examples = 4,000", "  Num Epochs = 3",
+              "  Instantaneous batch size per device = 8",
+              "  Total train batch size (w. parallel, distributed & accumulation) = 8",
+              "  Gradient Accumulation steps = 1", "  Total optimization steps = 1,500"]
+    rows = [f"{{'loss': '{1 / i:.4g}', 'epoch': '{i * 50 / 500:.4g}'}}" for i in range(1, 31)]
+    log = tmp_path / "train.log"
+    log.write_text("\n".join([*banner, f"{{'model_utility': {utility}, 'epoch': 0}}", *rows])
+                   + "\n")
+    run = read_run(log)
+    assert run.step_unit == "step"
+    assert list(run.series("loss").index[:2]) == [50, 100]
+    assert list(run.series("model_utility").index) == [0]

@@ -267,6 +267,7 @@ class LineParser:
         self.bar_total: int | None = None  # the training bar's total, where it gives the steps
         self.step_unit = "step"
         self._decided = False
+        self._at_zero = False  # decided by a row at epoch 0 only (`feed`)
         self._last: tuple[int, frozenset] | None = None
         self._shared = 0
         self._rows = 0  # of training or evaluation, not the final summary
@@ -334,8 +335,15 @@ class LineParser:
         epoch = to_float(row.get(EPOCH_KEY))
         if epoch is None or math.isnan(epoch) or epoch < 0 or epoch > 1e9:
             raise BadLine(f"the epoch is not a number >= 0: {row.get(EPOCH_KEY)!r}")
-        if not self._decided:
+        # a row at epoch 0 (an evaluation before training: an unlearning pipeline's
+        # `{'model_utility': np.float64(0.26), ..., 'epoch': 0}`) is at step 0 in any unit, and
+        # its bare `0` says nothing of how finely the training rows print their epoch: it
+        # decides for a log of such rows alone, and the first row past it decides again (it
+        # decided for good, and a log whose banner fixes the steps was read in ten-thousandths
+        # of an epoch)
+        if not self._decided or (self._at_zero and epoch > 0):
             self._decide(candidate, epoch, head)
+            self._at_zero = epoch == 0
         if self.bar_total is not None:
             step = self.bars.last[self.bar_total]
         else:
