@@ -439,3 +439,12 @@ def test_the_analysis_notes_name_positions_in_the_runs_unit(tmp_path, capsys):
     assert positions_in_unit("at step 2000, the first step, 17 of 100 steps", "epoch/10000") \
         == "at epoch 0.2, the first step, 17 of 100 steps"
     assert positions_in_unit("at step 5", "step") == "at step 5"
+
+
+def test_in_step_unit_says_one_scaled_step_count_in_the_singular():
+    """An HF console log's six evaluations one epoch apart (its steps epochs x 10,000) were
+    "evaluations joined by lines (1 epochs apart)" in the figure's legend."""
+    assert in_step_unit("evaluations joined by lines (10000 steps apart)", "epoch/10000") == \
+        "evaluations joined by lines (1 epoch apart)"
+    assert in_step_unit("sd 20000 steps, then 15000 steps", "epoch/10000") == \
+        "sd 2 epochs, then 1.5 epochs"
