@@ -77,6 +77,28 @@ def test_a_value_on_the_way_out_of_the_start_is_not_averaged_into_it():
     assert n == 2 and abs(level - 0.605) < 1e-12
 
 
+def test_a_level_that_moved_after_the_first_evaluation_is_not_averaged_into_the_start():
+    """The start is averaged only with values that scatter around it; a level that moved at the
+    second evaluation and stayed there is not (the noise read from the first five values counts
+    the move itself, so the move passed as scatter): the held-out reward of a PPO run,
+    tb-sb3-govworkflow-ppo-36ev, had its starting level 200.8 (mean of 193.4, 203.4, 203.3,
+    203.4) where `analyze` reads 193.4, and its later swings down to 176 were a live
+    "disruption" on a run `analyze` calls a plateau."""
+    from phasewatch.online.series import observed_start
+
+    assert observed_start([193.4, 203.4, 203.3, 203.4, 172.0], white=8.27) == (193.4, 1)
+    assert observed_start([0.875, 0.8981, 0.8935, 0.9074, 0.909], white=0.0152) == (0.875, 1)
+    scatter = [0.60, 0.61, 0.595, 0.605, 0.60]  # later values come back near the first
+    assert observed_start(scatter, white=0.01) == (sum(scatter) / 5, 5)
+    reward = [193.4, 203.4, 203.3, 203.4, 172.0, 178.0, 183.0, 203.2, 198.8, 173.4, 188.1, 187.3,
+              175.1, 175.1, 195.4, 175.0, 176.3, 176.3, 176.3, 176.4, 176.4, 178.1, 175.0, 184.1,
+              184.1, 186.9, 195.6, 185.3, 184.1, 178.1, 195.3, 184.1, 184.0, 184.0, 184.0, 184.0]
+    monitor = PhaseMonitor(metric="eval/mean_reward", direction="max", stop_on=())
+    alerts = feed(monitor, 8192 * np.arange(1, 37), reward, name="eval/mean_reward")
+    assert monitor.trackers_[0].series.baseline == 193.4
+    assert [a.event for a in alerts] == []
+
+
 def test_the_best_step_before_the_starting_level_is_known_is_the_best_value():
     """A run shorter than `baseline_points` has no peak tracked yet: its best step is its best
     evaluation (a 4-point fall said "best step 300", the latest window's centre)."""
