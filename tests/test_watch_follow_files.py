@@ -106,6 +106,23 @@ def test_trainer_state_rewritten_at_each_checkpoint_feeds_only_new_rows(tmp_path
     assert followed[0].metric == "eval_accuracy"  # the log's own name
 
 
+def test_one_row_without_a_step_is_said_in_the_singular(tmp_path):
+    """'skipped 1 log rows that are not records' was printed for one HF predict row (hf-cpt-rouge,
+    the first save); a JSON list of records says its one skipped entry so too."""
+    from phasewatch.io import read_run
+
+    path = tmp_path / "trainer_state.json"
+    rows = [{"epoch": s / 1000, "eval_accuracy": a, "step": s} for s, a in eval_curve()[:10]]
+    save_trainer_state(path, [*rows, {"epoch": 0.1, "predict_loss": 0.5}], 90)
+    assert any(w.startswith("skipped 1 log row that is not a record (line ")
+               for w in read_run(path).warnings), read_run(path).warnings
+    listed = tmp_path / "history.json"
+    listed.write_text(json.dumps({"history": [{"step": 1, "val_loss": 0.5}, {"step": 2, "val_loss": 0.4},
+                                              {"step": 3, "val_loss": 0.3}, "a note"]}))
+    warnings = read_run(listed).warnings
+    assert any(w.startswith("skipped 1 entry that is not a record") for w in warnings), warnings
+
+
 def test_trainer_state_rows_without_a_step_are_said_once_not_at_every_rewrite(tmp_path):
     """A Trainer run that predicts at each epoch logs its predict_* rows without a step: each
     rewrite of the file holds one more. The follow says the skipped rows once, when it first
@@ -126,7 +143,7 @@ def test_trainer_state_rows_without_a_step_are_said_once_not_at_every_rewrite(tm
     rows.append({"epoch": 3.0, "step": 2990, "train_runtime": 100.0, "train_loss": 0.5})
     save_trainer_state(path, rows, 2990)
     followed = follower.ends_by_itself()
-    said = [m for m in follower.messages if "log rows that are not records" in m]
+    said = [m for m in follower.messages if "that are not records" in m or "not a record" in m]
     assert len(said) == 1, said
     replayed, _ = replay(path, stop_on=())
     assert_same(followed, replayed)

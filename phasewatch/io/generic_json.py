@@ -218,7 +218,8 @@ def parse(text: str, path: Path) -> tuple[list[Record], dict[str, Any], list[str
             records.append(Record(step, values))
         if skipped:
             shown = "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-            warnings.append(f"skipped {len(skipped)} entries that are not records ({shown})")
+            what = "entry that is not a record" if len(skipped) == 1 else "entries that are not records"
+            warnings.append(f"skipped {len(skipped)} {what} ({shown})")
     return records, _config(doc), warnings, step_unit_of_keys(step_keys)
 
 

@@ -365,7 +365,8 @@ def _parse(text: str, path: Path) -> tuple[Any, list[tuple[int, dict]], list[str
                         f"{len(rows)} complete log rows before it")
     if skipped:
         shown = "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-        warnings.append(f"skipped {len(skipped)} log rows that are not records ({shown})")
+        what = "log row that is not a record" if len(skipped) == 1 else "log rows that are not records"
+        warnings.append(f"skipped {len(skipped)} {what} ({shown})")
     return doc, rows, warnings
 
 
