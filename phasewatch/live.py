@@ -252,6 +252,11 @@ class LiveWatch(LiveMessages):
                 metric, direction = watched, choose_direction(held, watched, self.choice.direction)
         options = dict(self.monitor_options)
         self.plan.start(options, self.source.info, self.source.format)
+        if "no_expert_data" not in options:  # as analyze reads the log (`expert_data`)
+            from phasewatch.expert_data import policy_gradient_only
+
+            held = held or self.choice.prefix_run(self.source)
+            options["no_expert_data"] = policy_gradient_only(held) is not None
         self.monitor = PhaseMonitor(metric=metric, direction=direction, **options)
         self._resolver = Resolver(self.monitor, self._resumed, before_step=self._apply_events,
                                   on_rewind=self._rewound,

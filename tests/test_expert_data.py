@@ -1,10 +1,12 @@
 """A fall that is never recovered is a disruption only in a run that trains on expert data
 (`phasewatch.expert_data`): in a policy-gradient run it is an overfit from the start."""
 
+import json
+
 import numpy as np
 import pytest
 
-from phasewatch import analyze
+from phasewatch import analyze, watch
 from phasewatch.expert_data import overfit_if_unrecovered, policy_gradient_only
 from phasewatch.results import Phase
 from phasewatch.run import Run
@@ -86,3 +88,31 @@ def test_a_collapse_read_early_in_its_plan_stays_a_disruption_so_far():
     late = analyze(_run(_collapse(25), algorithm="grpo"), metric="eval/score", direction="max",
                    planned_steps=400)
     assert [p.name for p in late.phases] == ["overfit", "plateau"]
+
+
+def _jsonl(tmp_path, with_policy_loss):
+    rows = [{"step": 10 * i, "eval/score": float(v),
+             **({"actor/pg_loss": 0.01 * i} if with_policy_loss else {})}
+            for i, v in enumerate(_collapse(25))]
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+@pytest.mark.parametrize("with_policy_loss", [True, False])
+def test_watch_says_overfit_where_analyze_does_past_the_early_part_of_the_plan(
+        tmp_path, with_policy_loss):
+    """Live, the disruption from the start of a run with no expert data becomes an overfit,
+    the start its best, once the planned run's early part (40%) is over without a recovery:
+    what analyze of the log read there says."""
+    path = _jsonl(tmp_path, with_policy_loss)
+    alerts = list(watch(path, metric="eval/score", direction="max", planned_steps=400))
+    events = [(a.event, a.best_step) for a in alerts]
+    if with_policy_loss:
+        overfit = next(a for a in alerts if a.event == "overfit")
+        assert overfit.step >= 0.4 * 400 and overfit.best_step == 0
+        assert events[0][0] == "disruption"
+    else:
+        assert "overfit" not in [event for event, _ in events]
+    analysed = analyze(str(path), metric="eval/score", direction="max", planned_steps=400)
+    assert analysed.phases[0].name == ("overfit" if with_policy_loss else "disruption")

@@ -104,6 +104,11 @@ class MonitorConfig:
     (online/plan.py) of the run, so a fall from the start still going on steadily after that is
     an overfit, and none before it is. Without it, by how many smoothing windows it has lasted,
     which a run of 13-40 evaluations never fills (DESIGN.md)."""
+    no_expert_data: bool = False
+    """The run is trained by a policy gradient alone (`expert_data.policy_gradient_only`;
+    `watch` reads it from the log's metrics and config): a disruption from the start not
+    recovered by the early part of the planned run is then an overfit from the start, as
+    `analyze` names a fall never recovered in such a run (docs/detection.md)."""
     check_finite: bool = False
     """A NaN/inf value of a followed metric is an alert ('non_finite') and a stop condition;
     by default non-finite values are treated as missing."""
