@@ -82,6 +82,7 @@ def test_sft_trainer_stops_at_overfit_and_recommends_a_saved_checkpoint(tmp_path
     assert callback.monitor.should_stop
     assert callback.stop_reason is StopReason.OVERFIT
     assert [a.event for a in callback.alerts][-1] == "overfit"
+    assert not callback.monitor.config.no_expert_data  # SFT: expert data (GRPO's test: none)
     assert callback.alerts[-1].step == step  # the stop came from the overfit alert
     assert callback.alerts[0].metric == "eval_accuracy"  # named as the log names it
     assert callback.monitor.resolved_["eval/accuracy"] == "eval_accuracy"  # HF/TRL's own name
@@ -168,3 +169,5 @@ def test_grpo_trainer_reward_is_followed_through_training_logs(tmp_path):
     # the reward really rose (GRPO learnt to write "a"): well above its starting level
     assert np.mean(rewards[-3:]) > np.mean(rewards[:3]) + 0.1
     assert callback.best_step is not None and callback.best_step > 5
+    # a policy gradient on its own samples: no expert data, as watch reads the log
+    assert callback.monitor.config.no_expert_data

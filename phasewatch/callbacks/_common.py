@@ -37,6 +37,10 @@ def never_stops_training(event):
     return guarded
 
 
+# TRL's configs of trainers that learn by a policy gradient on their own samples
+POLICY_GRADIENT_CONFIGS = frozenset({"GRPOConfig", "PPOConfig", "RLOOConfig"})
+
+
 class MonitorHost:
     """A PhaseMonitor, its sinks (webhook / stop file, given as strings so a resumed trainer can
     rebuild them), the alerts so far, and the saved checkpoints scored by the smoothed level.
@@ -148,7 +152,7 @@ class MonitorHost:
             return
         planned = self.monitor.config.planned_steps
         self.monitor = PhaseMonitor(metric=metric, direction=direction, stop_on=stop_on,
-                                    **options)
+                                    **{**options, "no_expert_data": self.monitor.config.no_expert_data})
         self.monitor.set_planned_steps(planned)
         self.choosing = False
         logger.warning("phasewatch: watching %s (%s is better), chosen from the metrics the "
@@ -165,6 +169,14 @@ class MonitorHost:
             return
         known = max_steps is not None and math.isfinite(max_steps) and max_steps > 0
         self.monitor.set_planned_steps(int(max_steps) if known else None)
+
+    def trainer_config(self, name: str) -> None:
+        """The trainer's config class (`type(args).__name__`), told when training begins: a
+        policy-gradient trainer's (`POLICY_GRADIENT_CONFIGS`) trains on no expert data, so a
+        disruption not recovered by the plan's early part is an overfit, as `watch` and `analyze`
+        read its log (`MonitorConfig.no_expert_data`), unless the options say otherwise."""
+        if "no_expert_data" not in self._monitor_args[2]:
+            self.monitor.config.no_expert_data = name in POLICY_GRADIENT_CONFIGS
 
     def saved_step(self, step: int) -> None:
         self.saved.setdefault(int(step), None)
