@@ -260,7 +260,7 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     base, base_se = baseline_spec.level(steps, y, sd)
     phases = snap_turns(phases, steps, y, window, fixed)
     phases = demote_flat_trends(phases, boundary_levels(phases, steps, y, fixed, robust=True),
-                                sd, cfg.k_sd)
+                                sd, cfg.k_sd, steps=steps)
     placed = stretched = False  # a trend placed between flat stretches (`whole_run_trend`);
     # ... found there from the run's first and last stretches, not by the rules
     if not stages:

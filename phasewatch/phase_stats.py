@@ -149,14 +149,19 @@ def boundary_levels(phases: list[Phase], steps, y,
 
 
 def demote_flat_trends(phases: list[Phase], levels: list[float], sd: float,
-                       k_sd: float, scales: list[float] | None = None) -> list[Phase]:
+                       k_sd: float, scales: list[float] | None = None,
+                       steps: np.ndarray | None = None) -> list[Phase]:
     """A trend whose change in the data (between the levels at its edges) is within `k_sd`
     noise sds is a plateau: a line that overshoots a fast rise by a little must not leave a
     one-evaluation "overfit" behind. Neighbouring plateaus merge; a demoted blip between two
     trends of the same direction is part of that trend (a bump inside a long fall is not a
     plateau of its own); and a rise no longer preceded by a disruption is an improvement.
     `scales` (one per phase) shrink the noise of a change whose edges are means or medians of
-    several evaluations (`whole_run_trend.edge_scales`); 1 for single evaluations."""
+    several evaluations (`whole_run_trend.edge_scales`); 1 for single evaluations. With
+    `steps`, a demoted trend that spans the run's first two evaluations only, before a trend,
+    is part of that trend: one reading off the start holds no phase (a validation reward's
+    second reading 3.6 below its neighbours, 16 noise sds, was a "plateau" whose own line
+    printed that change)."""
     out: list[Phase] = []
     demoted: set[int] = set()  # indices into `out` of trends demoted to plateaus
     for k, phase in enumerate(phases):
@@ -175,6 +180,10 @@ def demote_flat_trends(phases: list[Phase], levels: list[float], sd: float,
                 for kind in (UP_PHASES, DOWN_PHASES)):
             out[i - 1].end_step = out[i + 1].end_step
             del out[i:i + 2]
+    if steps is not None and 0 in demoted and len(out) > 1 and out[1].name != "plateau" \
+            and steps.size > 1 and out[0].end_step <= steps[1]:
+        out[1].start_step = out[0].start_step
+        del out[0]
     last_trend = None
     for phase in out:
         if phase.name in UP_PHASES:

@@ -319,6 +319,28 @@ def test_a_bump_within_the_noise_inside_a_long_fall_is_part_of_the_fall():
     assert [p.name for p in out] == ["disruption", "plateau", "readaptation"]
 
 
+def test_a_demoted_first_interval_before_a_trend_is_part_of_it():
+    """A trend over the run's first two evaluations only whose robust edge levels are within the
+    noise (one reading off the start: a validation reward's second reading 3.6 below its
+    neighbours, 16 noise sds) holds no phase: the trend after it starts at the first
+    evaluation, rather than a "plateau" whose own line prints a 16-sd change. Longer, it stays
+    a plateau of its own."""
+    from phasewatch.phase_stats import demote_flat_trends
+    from phasewatch.results import Phase
+
+    steps = np.arange(7, 1600, 8)
+    phases = [Phase("disruption", 7, 15), Phase("readaptation", 15, 263),
+              Phase("plateau", 263, 1599)]
+    levels = [-114.5, -114.1, -110.5, -110.5]
+    out = demote_flat_trends(phases, levels, sd=0.23, k_sd=3.0, steps=steps)
+    assert [(p.name, p.start_step, p.end_step) for p in out] == [
+        ("improvement", 7, 263), ("plateau", 263, 1599)]
+    longer = [Phase("disruption", 7, 31), Phase("readaptation", 31, 263),
+              Phase("plateau", 263, 1599)]
+    out = demote_flat_trends(longer, levels, sd=0.23, k_sd=3.0, steps=steps)
+    assert [p.name for p in out] == ["plateau", "improvement", "plateau"]
+
+
 def test_a_rise_that_overshoots_for_two_evaluations_then_settles_is_not_an_overfit():
     """A fall of two evaluations between a rise and a long plateau is the rise settling; the
     same fall kept up to the end is an overfit, and so is a cliff to a floor below where the
