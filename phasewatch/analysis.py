@@ -47,6 +47,7 @@ from phasewatch.noise import (
     reported_noise,
     residual_sd,
 )
+from phasewatch.phase_signals import signal_stats, token_signals
 from phasewatch.phase_stats import (
     SPARSE,
     Baseline,
@@ -60,7 +61,7 @@ from phasewatch.phase_stats import (
 from phasewatch.phases import PhaseConfig, fit_segments, smoothing_window
 from phasewatch.planned import run_plan, unfinished_note
 from phasewatch.plateau_start import held_plateau, start_plateaus
-from phasewatch.results import Analysis, Phase
+from phasewatch.results import Analysis
 from phasewatch.reward_beside import note_reward_rise
 from phasewatch.run import Run
 from phasewatch.short_series import MIN_FOR_NOISE, analyze_short
@@ -82,7 +83,6 @@ from phasewatch.stages import (
 from phasewatch.start_dip import noise_beside, split_start_dip
 from phasewatch.start_shift import split_sparse_shift, split_start_shift
 from phasewatch.step_units import positions_in_unit
-from phasewatch.stepseries import StepSeries
 from phasewatch.train_beside import is_held_out, note_train_beside, train_series
 from phasewatch.trainer_best import worst_kept_note
 from phasewatch.turns import boundary_intervals, snap_turns
@@ -290,7 +290,7 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
 
     signals = other_signals(run, metric)
     if cfg.use_tokens and run.token_store is not None:
-        signals.update(_token_signals(run, warnings))
+        signals.update(token_signals(run, warnings))
     # the expert-NLL criterion speaks for held-out performance, not for a length or a rate
     nll_onset = nll_overfit_onset(signals) if is_performance_metric(run, metric) else None
     if nll_onset is not None:
@@ -328,7 +328,7 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
             if stretched and phase.name == "improvement":
                 phase.stats.update(averaged_best(phase, steps, y, base, levels[k + 1]))
         if signals:
-            phase.stats["signals"] = _signal_stats(signals, phase)
+            phase.stats["signals"] = signal_stats(signals, phase)
     changepoints = boundary_intervals(phases, seg.changepoints, steps, y, sd, window, fixed)
     peaks = overfit_peaks(phases, changepoints, steps, y, min_size)
     for k, top in peaks.items():  # an overfit's decline is from the peak it starts from
@@ -383,33 +383,3 @@ def _with_source(analysis: Analysis, known: KnownNoise | None) -> Analysis:
         if known.eval_size is not None:
             analysis.extra["eval_size"] = known.eval_size
     return analysis
-
-
-def _signal_stats(signals: dict[str, StepSeries], phase: Phase) -> dict[str, dict[str, float]]:
-    """Each supporting series within `phase`: its mean, and its start and end as the medians of
-    the phase's first and last tenth of its values (docs/detection.md)."""
-    out = {}
-    for name, series in signals.items():
-        window = series.between(phase.start_step, phase.end_step).finite().values
-        if window.size == 0:
-            continue
-        head = np.median(window[: max(1, window.size // 10)])
-        tail = np.median(window[-max(1, window.size // 10):])
-        out[name] = {"mean": float(window.mean()), "start": float(head), "end": float(tail),
-                     "change": float(tail - head)}
-    return out
-
-
-def _token_signals(run: Run, warnings: list[str]) -> dict[str, StepSeries]:
-    """Per-step signals from the expert log-prob store, when the tokens module is present."""
-    try:
-        from phasewatch.tokens import step_signals_for_run
-    except (ImportError, AttributeError):
-        return {}
-    from phasewatch.errors import InputError
-
-    try:
-        return dict(step_signals_for_run(run, warnings))
-    except InputError as exc:
-        warnings.append(f"token store not used: {exc}")
-        return {}
