@@ -400,3 +400,13 @@ def decline_slope_t(y: np.ndarray, flat: int, white: float, sticky: bool = True)
         return 0.0
     coef, cov = fit
     return -float(coef[1]) / math.sqrt(float(cov[1, 1]))
+
+
+def offline_phases(steps, values) -> tuple[Phase, ...]:
+    """The offline detector's phases of these (oriented) values, as the refit reads them."""
+    return _offline_phases(tuple(int(x) for x in steps), tuple(float(v) for v in values), None)[0]
+
+
+def size_sd(phase: Phase) -> float:
+    """A phase's change in noise sds, as the offline detector measured it (0 without one)."""
+    return _size_sd(phase)
