@@ -164,11 +164,14 @@ def periodic_scores_note(run: Run, chosen: str) -> str | None:
             "are: pass --metric to analyse a held-out score")
 
 
-# words of a series' name that say it is scored on the training batches, as the train reward is
-_TRAIN_SIDE = ("reward", "train", "batch")
-# ... and whole words that do: an advantage is computed on the training batch's rollouts (TRL's
-# `prompt/correctness_adv_zero_group_frac`, the share of groups whose advantages are all zero)
-_TRAIN_WORDS = frozenset({"adv", "advantage", "advantages"})
+# words of a series' name that say it is scored on the training batches, as the train reward
+# is: the reward's own components (`rewards/format_reward`), a train or batch statistic, an
+# advantage (computed on the training batch's rollouts: TRL's
+# `prompt/correctness_adv_zero_group_frac`, the share of groups whose advantages are all zero).
+# Whole words (`direction_words.name_words`), not parts of one: "train" is inside "constraint",
+# and a held-out `constraint_accuracy` beside a train reward was never named
+_TRAIN_SIDE_WORDS = frozenset({"reward", "rewards", "train", "training", "batch", "minibatch",
+                               "adv", "advantage", "advantages"})
 
 
 def scores_beside_reward_note(run: Run, chosen: str) -> str | None:
@@ -176,14 +179,13 @@ def scores_beside_reward_note(run: Run, chosen: str) -> str | None:
     series named as scores (`score_like_hint`) that no role claims, logged as often as it is
     (`periodic_scores_note` names those logged at a few steps only): name them, for one may be
     the held-out score the run is judged by. None whose name says it is scored on the training
-    batches too (`_TRAIN_SIDE`: the reward's own components, `rewards/format_reward`, are).
+    batches too (`_TRAIN_SIDE_WORDS`: the reward's own components, `rewards/format_reward`, are).
     jsonl-verifier-warmstart-rl-21ev logs `accuracy` on 120 held-out actions beside
     `mean_reward` at every evaluation: it fell 0.99 -> 0.60 at the first and stayed there
     (a collapse to one class) while `analyze` reported the reward's plateau without a word."""
     if chosen != "train/reward" or run.performance_metric:
         return None
-    maybe = [name for name in score_like_series(run, excluding=_TRAIN_SIDE)
-             if not _TRAIN_WORDS & set(re.split(r"[^a-z0-9]+", name.lower()))]
+    maybe = score_like_series(run, excluding=_TRAIN_SIDE_WORDS)
     if not maybe:
         return None
     more = f" and {len(maybe) - 4} more" if len(maybe) > 4 else ""
@@ -315,8 +317,9 @@ def score_like_hint(run: Run) -> str:
     return f"series that may be one: {', '.join(maybe[:4])}{more}" if maybe else ""
 
 
-def score_like_series(run: Run, excluding: tuple[str, ...] = ()) -> list[str]:
-    """`score_like_hint`'s series, in its order, without those with a word in `excluding`.
+def score_like_series(run: Run, excluding: frozenset[str] = frozenset()) -> list[str]:
+    """`score_like_hint`'s series, in its order, without those with a word (`name_words`) in
+    `excluding`.
     Those named as measured on a held-out split (`eval_greedy_rewards`) come before the rest,
     after a preference run's accuracy and margin."""
     known = role_names(run)
@@ -328,8 +331,7 @@ def score_like_series(run: Run, excluding: tuple[str, ...] = ()) -> list[str]:
               and not _no_score(name, _NOT_SCORES + _NOT_MEANS)
               and not _is_token_accuracy(name)
               and n_finite(run, name) >= MIN_FOR_TREND and np.ptp(run.column(name).values) > 0]
-    maybe = [name for name in preference + scores
-             if not any(word in name.lower() for word in excluding)]
+    maybe = [name for name in preference + scores if excluding.isdisjoint(name_words(name))]
     maybe.sort(key=lambda name: (name not in preference, not held_out_named(name),
                                  not name.lower().endswith(_SCORE_ENDS)))
     return maybe

@@ -54,3 +54,19 @@ def test_no_note_without_an_unclaimed_score(capsys, tmp_path):
     log.write_text("".join(json.dumps(row) + "\n" for row in rows))
     code, out = _analyze(capsys, log)
     assert code == 0 and "metric mean_reward" in out and "may be a held-out score" not in out
+
+
+def test_a_held_out_score_with_train_inside_a_word_of_its_name_is_named(capsys, tmp_path):
+    """A name says it is train-side by a word of its own: "train" inside "constraint" does not,
+    and a held-out `constraint_accuracy` (an instruction-following check) beside the train
+    reward was never named. A `minibatch` statistic is train-side, as `batch` is."""
+    rows = [{("constraint_accuracy" if key == "accuracy" else key): value
+             for key, value in row.items()} for row in _verifier_rows()]
+    for k, row in enumerate(rows[1:]):
+        row["minibatch_score"] = 0.5 + 0.01 * (k % 3)
+    log = tmp_path / "training_log.jsonl"
+    log.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    code, out = _analyze(capsys, log)
+    assert code == 0 and "metric mean_reward" in out
+    assert ("constraint_accuracy may be a held-out score: pass --metric constraint_accuracy to "
+            "analyse it") in out, out
