@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from phasewatch.commands.analyze import _fmt
+from phasewatch.commands.phase_line import _fmt
 from phasewatch.results import Analysis, not_established
 from phasewatch.step_units import at, step_text, unit_scale, unit_word
 
