@@ -80,7 +80,7 @@ from phasewatch.stages import (
     stage_splits,
     stage_start_dips,
 )
-from phasewatch.start_dip import noise_beside, split_start_dip
+from phasewatch.start_dip import split_start_dip
 from phasewatch.start_shift import split_sparse_shift, split_start_shift
 from phasewatch.step_units import positions_in_unit
 from phasewatch.train_beside import is_held_out, note_train_beside, train_series
@@ -269,12 +269,7 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
         phases = trend
         # after the check above: the start dip is judged on its own evaluations, and a 3-point
         # median (the check's level on runs of over 40) erases a one-evaluation trough
-        dipped = split_start_dip(phases, steps, y, sd, window, pcfg, ar, known is not None)
-        if dipped[0].name == "disruption" != phases[0].name and known is None:
-            # the noise the dip was called against is the one its strength is said in
-            sd = noise_beside(y, int(np.searchsorted(steps, dipped[0].end_step)), sd, ar)
-            base, base_se = baseline_spec.level(steps, y, sd)
-        phases = dipped
+        phases = split_start_dip(phases, steps, y, sd, window, pcfg, ar, known is not None)
         phases = split_start_shift(phases, steps, y, sd, pcfg, bool(series.outlier_steps))
         phases, shift_sd = split_sparse_shift(phases, steps, y, known.sd if known else None)
         if shift_sd is not None:  # the noise the split was judged against, the start's with it

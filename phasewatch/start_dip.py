@@ -104,7 +104,8 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd: f
         return phases
     trough = 1 + int(np.argmin(y[1:hi + 1]))
     if not sd_given:
-        sd = noise_beside(y, trough, sd, ar)
+        # the run's noise without the trough: the turns of the rest inflate the whole-run one
+        sd = min(sd, second_difference_sd(np.delete(y, trough), robust=False) * ar_inflation(ar))
     margin = significant_gap(sd, cfg.k_sd)
     depth = base - y[trough]
     recovery = float(np.median(y[trough + 1:trough + 4])) - y[trough]
@@ -154,14 +155,6 @@ def split_start_dip(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd: f
             split.append(Phase("plateau", reached, int(steps[peak])))
         return [*split, Phase("overfit", int(steps[peak]), first.end_step)]
     return [*split, Phase("plateau", reached, first.end_step), *phases[1:]]
-
-
-def noise_beside(y: np.ndarray, trough: int, sd: float, ar: float) -> float:
-    """The noise a dip at index `trough` is judged against: the run's (`sd`, inflated for AR(1)
-    `ar`), or where smaller its noise without the trough, whose turn inflates the whole-run
-    estimate (its second differences). `analyze` reports it as the run's noise once it split a
-    dip off, so that the dip's strength in sds is the one it was called at."""
-    return min(sd, second_difference_sd(np.delete(y, trough), robust=False) * ar_inflation(ar))
 
 
 def _fall_called_flat(phases: list[Phase], index: dict[int, int],
