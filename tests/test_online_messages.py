@@ -68,7 +68,7 @@ def test_a_value_on_the_way_out_of_the_start_is_not_averaged_into_it():
     """A run that climbs from its first evaluation (the verl GSM8K log: 0.013, 0.176, 0.458,
     ...) keeps its first value as the starting level, though the climb inflates the noise
     estimated from the first few values: a value every later one lies beyond is on its way out."""
-    from phasewatch.online.series import observed_start
+    from phasewatch.online.start_level import observed_start
 
     assert observed_start([0.013, 0.176, 0.458, 0.463, 0.480], white=0.1) == (0.013, 1)
     flat = [0.60, 0.59, 0.61, 0.60, 0.61]
@@ -84,7 +84,7 @@ def test_a_level_that_moved_after_the_first_evaluation_is_not_averaged_into_the_
     tb-sb3-govworkflow-ppo-36ev, had its starting level 200.8 (mean of 193.4, 203.4, 203.3,
     203.4) where `analyze` reads 193.4, and its later swings down to 176 were a live
     "disruption" on a run `analyze` calls a plateau."""
-    from phasewatch.online.series import observed_start
+    from phasewatch.online.start_level import observed_start
 
     assert observed_start([193.4, 203.4, 203.3, 203.4, 172.0], white=8.27) == (193.4, 1)
     assert observed_start([0.875, 0.8981, 0.8935, 0.9074, 0.909], white=0.0152) == (0.875, 1)

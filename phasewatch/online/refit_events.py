@@ -82,7 +82,7 @@ def _dip(t: PhaseTracker) -> Event | None:
     if dip.stands_out and t.stage_step is None and 1 < s.baseline_n <= len(s.values) == s.n \
             and dip.trough <= s.steps[s.baseline_n - 1]:
         # a dip far deeper than any wander among the values the starting level averaged
-        # (`series.observed_start`, whose noise the dip inflated): the start is the first
+        # (`start_level.observed_start`, whose noise the dip inflated): the start is the first
         # value, as `analyze` reads it (trial 34: "rose 0.161 above the starting level 0.6252
         # (mean of the first 5 evaluations)", three of them the dip; the run rose 0.064).
         # Not on the broken-line test's word: the gates measured from the start then stopped
