@@ -34,3 +34,23 @@ def test_no_improvement_before_the_warm_up_on_flat_runs():
         alerts = feed(monitor, np.arange(7) * 10, 0.6 + rng.normal(0, 0.01, 7))
         said += any(a.event == "improvement" for a in alerts)
     assert said <= 2
+
+
+def test_a_clear_rise_is_judged_in_the_noise_the_user_gave():
+    """With `noise_sd` given, the refit that confirms a clear rise measures it in that noise, as
+    `analyze` and the monitor's other refits do: a rise 0.5 -> 0.80, 0.72, 0.86, 0.76 of a
+    noise sd given as 0.01 (30 sds at the 5th evaluation offline) waited for the warm-up's end,
+    the refit having read its noise from the five values' own scatter."""
+    from phasewatch.analysis import analyze_run
+    from phasewatch.run import Run
+
+    values = [0.50, 0.80, 0.72, 0.86, 0.76, 0.84, 0.78, 0.83, 0.79, 0.82]
+    steps = [10 * (i + 1) for i in range(len(values))]
+    offline = analyze_run(Run.from_columns({"eval/accuracy": (np.array(steps[:5]),
+                                                              np.array(values[:5]))}, "t", "t"),
+                          "eval/accuracy", "max", noise_sd=0.01)
+    assert offline.phases[0].name == "improvement" and offline.phases[0].stats["change_sd"] > 6
+    monitor = PhaseMonitor(metric="eval/accuracy", stop_on=(), noise_sd=0.01)
+    alerts = feed(monitor, steps, values)
+    assert alerts and alerts[0].event == "improvement"
+    assert steps.index(alerts[0].step) + 1 < 8  # before the warm-up of 8 ends

@@ -60,10 +60,11 @@ def _clear_rise(t: PhaseTracker) -> Event | None:
     if gap < max(SPARSE_CLEAR_SD * s.sigma * s.caution, needed) or s.values[-1] <= s.baseline + needed:
         return None
     # ... and the offline detector, refitted on these values, calls their first phase an
-    # improvement that large in its own noise sds: a few values of sticky (AR(1)) noise can
-    # wander that far from their first above a white sd that the wander itself keeps small
-    # (flat runs of 8 evaluations, AR 0.8: 21 of 400 announced without this)
-    phases = offline_phases(s.steps, s.values)
+    # improvement that large in its noise sds (the user's noise where given, as `analyze` and
+    # every other refit judge by it): a few values of sticky (AR(1)) noise can wander that far
+    # from their first above a white sd that the wander itself keeps small (flat runs of 8
+    # evaluations, AR 0.8: 21 of 400 announced without this)
+    phases = offline_phases(s.steps, s.values, s.given_sd)
     if not phases or phases[0].name != "improvement" or size_sd(phases[0]) < SPARSE_CLEAR_SD:
         return None
     onset = s.first_step if t.last_below_start_step is None else t.last_below_start_step

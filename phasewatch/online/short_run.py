@@ -323,9 +323,9 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     if rises == 0 and plan is not None and not plan.after_early_part(onset):
         return None  # DESIGN.md: a disruption is early (a slow dip after a flat start)
     if planned_sparse(short_plan, steps_array):
-        if rises and max(_size_sd(p) for p in phases if p.name in RISES) < SPARSE_CLEAR_SD:
+        if rises and max(size_sd(p) for p in phases if p.name in RISES) < SPARSE_CLEAR_SD:
             return None  # the wiggle of a flat run read as a rise and a fall
-        clear = _size_sd(phases[-1]) >= SPARSE_CLEAR_SD and int(np.sum(steps_array > onset)) >= 2
+        clear = size_sd(phases[-1]) >= SPARSE_CLEAR_SD and int(np.sum(steps_array > onset)) >= 2
         return RefitOverfit(onset, best, True, "best" if rises else "flat", at_once=clear)
     if rises == 0:
         flat = int(np.searchsorted(steps_array, onset))  # values before the decline's start
@@ -347,8 +347,8 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     # and a decline as deep as a sparse run's clear one (SPARSE_CLEAR_SD) is no wander of its
     # top whatever the rise before it (hf-donut-sroie-15ev: an eval loss 4.8 sds better, then
     # 6.4 sds worse to the end, had no live alert)
-    rise_sd, fall_sd = ((max(_size_sd(p) for p in phases if p.name in RISES),
-                         _size_sd(phases[-1])) if short_plan else (0.0, 0.0))
+    rise_sd, fall_sd = ((max(size_sd(p) for p in phases if p.name in RISES),
+                         size_sd(phases[-1])) if short_plan else (0.0, 0.0))
     if (float(np.mean(y[max(0, at - 1):at + 2])) - risen_from < SHORT_RUN_RISE_SD * white
             and rise_sd < SHORT_RUN_RISE_SD and fall_sd < SPARSE_CLEAR_SD):
         return None
@@ -360,7 +360,7 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     return RefitOverfit(onset, best, True, "best")
 
 
-def _size_sd(phase: Phase) -> float:
+def size_sd(phase: Phase) -> float:
     """A phase's change in noise sds, as the offline detector measured it (0 without one)."""
     return abs(phase.stats.get("change_sd") or 0.0)
 
@@ -402,11 +402,8 @@ def decline_slope_t(y: np.ndarray, flat: int, white: float, sticky: bool = True)
     return -float(coef[1]) / math.sqrt(float(cov[1, 1]))
 
 
-def offline_phases(steps, values) -> tuple[Phase, ...]:
-    """The offline detector's phases of these (oriented) values, as the refit reads them."""
-    return _offline_phases(tuple(int(x) for x in steps), tuple(float(v) for v in values), None)[0]
-
-
-def size_sd(phase: Phase) -> float:
-    """A phase's change in noise sds, as the offline detector measured it (0 without one)."""
-    return _size_sd(phase)
+def offline_phases(steps, values, noise_sd: float | None) -> tuple[Phase, ...]:
+    """The offline detector's phases of these (oriented) values, as the refit reads them:
+    with the noise the user gave (`noise_sd`), as every refit and `analyze` judge by it."""
+    return _offline_phases(tuple(int(x) for x in steps), tuple(float(v) for v in values),
+                           noise_sd)[0]
