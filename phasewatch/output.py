@@ -10,9 +10,10 @@ from typing import Any
 SCHEMA_VERSION = 1
 
 
-def counted(n: int, noun: str) -> str:
-    """'1 outlier', '3 outliers': a count in words that agree with it."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def counted(n: int | str, noun: str) -> str:
+    """'1 outlier', '3 outliers', '1.5 epochs': a count (or a count as printed) in words that
+    agree with it."""
+    return f"{n} {noun}" if str(n) == "1" else f"{n} {noun}s"
 
 
 def listed(names: list[str], shown: int) -> str:

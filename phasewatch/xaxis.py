@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from phasewatch.errors import UsageError
+from phasewatch.output import counted
 from phasewatch.run import Run
 from phasewatch.step_units import (  # noqa: F401
     at,
@@ -150,13 +151,8 @@ def in_step_unit(text: str, unit: str) -> str:
     text = _PLAN_OPTION.sub(f"(--planned-steps, the planned {scaled_words(unit)})", text)
     text = positions_in_unit(text, unit)
     if scale != 1:  # "10000 steps" of epochs x 10,000 is "1 epoch" ("1 epochs" in a legend)
-        text = _STEPS_OF.sub(lambda m: _count_words(step_text(int(m.group(1)), unit), word), text)
+        text = _STEPS_OF.sub(lambda m: counted(step_text(int(m.group(1)), unit), word), text)
     return _STEP_WORD.sub(lambda m: word + m.group(1), text)
-
-
-def _count_words(count: str, word: str) -> str:
-    """'1 epoch', '2 epochs', '1.5 epochs': a count printed and its word, singular for one."""
-    return f"{count} {word}" + ("" if count == "1" else "s")
 
 
 @dataclass
