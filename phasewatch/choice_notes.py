@@ -20,7 +20,7 @@ from phasewatch.direction_words import (
     says_lower_is_healthier,
 )
 from phasewatch.noise import noise_scale
-from phasewatch.output import counted, metric_option
+from phasewatch.output import counted, listed, metric_option
 from phasewatch.phase_stats import held_levels
 from phasewatch.presets import ROLE_CANDIDATES, default_direction, role_matches
 from phasewatch.role_candidates import GENERATION_SCORES
@@ -158,9 +158,8 @@ def periodic_scores_note(run: Run, chosen: str) -> str | None:
     if not periodic:
         return None
     periodic.sort(key=lambda name: not says_higher_is_better(name))
-    more = f" and {len(periodic) - 4} more" if len(periodic) > 4 else ""
     return (f"{own} is scored on the training batches, which cannot show an overfit; "
-            f"{', '.join(periodic[:4])}{more} are logged at a few steps only, as evaluations "
+            f"{listed(periodic, 4)} are logged at a few steps only, as evaluations "
             "are: pass --metric to analyse a held-out score")
 
 
@@ -188,9 +187,8 @@ def scores_beside_reward_note(run: Run, chosen: str) -> str | None:
     maybe = score_like_series(run, excluding=_TRAIN_SIDE_WORDS)
     if not maybe:
         return None
-    more = f" and {len(maybe) - 4} more" if len(maybe) > 4 else ""
     which = (f"{maybe[0]} may be a held-out score: pass {metric_option(maybe[0])} to analyse it"
-             if len(maybe) == 1 else f"{', '.join(maybe[:4])}{more} may be held-out scores: "
+             if len(maybe) == 1 else f"{listed(maybe, 4)} may be held-out scores: "
              "pass --metric to analyse one")
     return (f"{run.resolve_metric(chosen)} is scored on the training batches, which cannot show "
             f"an overfit; {which}")
@@ -252,9 +250,8 @@ def loss_beside_score_note(run: Run, chosen: str) -> str | None:
     own = run.own_name(chosen)
     scores = role_matches("eval/other_score", run.metrics) if chosen == "eval/loss" else []
     if len(scores) > 1 and "eval/other_score" in roles_present(run):
-        more = f" and {len(scores) - 4} more" if len(scores) > 4 else ""
         return (f"taking {own}, the held-out loss, before {len(scores)} held-out "
-                f"scores none of which comes first ({', '.join(scores[:4])}{more}): pass --metric "
+                f"scores none of which comes first ({listed(scores, 4)}): pass --metric "
                 "to judge the run by one")
     if not (chosen == "eval/other_score"
             or (chosen == "eval/accuracy" and is_generation_score(own))):
@@ -313,8 +310,7 @@ def score_like_hint(run: Run) -> str:
     (`reward/selected_mean` before `reward/valid_rate`). No token accuracy (`_is_token_accuracy`).
     """
     maybe = score_like_series(run)
-    more = f" and {len(maybe) - 4} more" if len(maybe) > 4 else ""
-    return f"series that may be one: {', '.join(maybe[:4])}{more}" if maybe else ""
+    return f"series that may be one: {listed(maybe, 4)}" if maybe else ""
 
 
 def score_like_series(run: Run, excluding: frozenset[str] = frozenset()) -> list[str]:
