@@ -82,6 +82,16 @@ def save_trainer_state(path: Path, rows: list[dict], step: int, max_steps: int =
         fh.write(json.dumps(state, indent=2, sort_keys=True) + "\n")
 
 
+def trainer_rows(i: int, step: int, acc: float) -> list[dict]:
+    """The Trainer's rows at the `i`-th evaluation: a train loss, then the evaluation."""
+    return [{"epoch": step / 1000, "loss": 1.0 / (i + 1), "step": step},
+            {"epoch": step / 1000, "eval_accuracy": acc, "step": step}]
+
+
+# the Trainer's last row, its summary: the run finished
+TRAIN_END_ROW = {"epoch": 3.0, "step": 2990, "train_runtime": 100.0, "train_loss": 0.5}
+
+
 def test_trainer_state_rewritten_at_each_checkpoint_feeds_only_new_rows(tmp_path):
     path = tmp_path / "checkpoint" / "trainer_state.json"
     path.parent.mkdir()
@@ -89,12 +99,11 @@ def test_trainer_state_rewritten_at_each_checkpoint_feeds_only_new_rows(tmp_path
     follower.wait_for_message("does not exist yet")
     rows: list[dict] = []
     for i, (step, acc) in enumerate(eval_curve()):
-        rows.append({"epoch": step / 1000, "loss": 1.0 / (i + 1), "step": step})
-        rows.append({"epoch": step / 1000, "eval_accuracy": acc, "step": step})
+        rows += trainer_rows(i, step, acc)
         if i % 20 == 19:
             save_trainer_state(path, rows, step)
             time.sleep(0.03)
-    rows.append({"epoch": 3.0, "step": 2990, "train_runtime": 100.0, "train_loss": 0.5})
+    rows.append(TRAIN_END_ROW)
     save_trainer_state(path, rows, 2990)
     followed = follower.ends_by_itself()
     replayed, _ = replay(path, stop_on=())
@@ -134,13 +143,12 @@ def test_trainer_state_rows_without_a_step_are_said_once_not_at_every_rewrite(tm
     follower.wait_for_message("does not exist yet")
     rows: list[dict] = []
     for i, (step, acc) in enumerate(eval_curve()):
-        rows.append({"epoch": step / 1000, "loss": 1.0 / (i + 1), "step": step})
-        rows.append({"epoch": step / 1000, "eval_accuracy": acc, "step": step})
+        rows += trainer_rows(i, step, acc)
         if i % 50 == 49:  # an epoch's end: a predict row (no step), then the save
             rows.append({"epoch": step / 1000, "predict_loss": 0.5, "predict_runtime": 9.0})
             save_trainer_state(path, rows, step)
             time.sleep(0.05)
-    rows.append({"epoch": 3.0, "step": 2990, "train_runtime": 100.0, "train_loss": 0.5})
+    rows.append(TRAIN_END_ROW)
     save_trainer_state(path, rows, 2990)
     followed = follower.ends_by_itself()
     said = [m for m in follower.messages if "that are not records" in m or "not a record" in m]
@@ -164,8 +172,7 @@ def test_hf_output_folder_followed_across_checkpoint_folders(tmp_path):
     rows: list[dict] = []
     saved: list[Path] = []
     for i, (step, acc) in enumerate(eval_curve()):
-        rows.append({"epoch": step / 1000, "loss": 1.0 / (i + 1), "step": step})
-        rows.append({"epoch": step / 1000, "eval_accuracy": acc, "step": step})
+        rows += trainer_rows(i, step, acc)
         if i % 30 == 29:
             folder = out / f"checkpoint-{step}"
             folder.mkdir()
@@ -174,7 +181,7 @@ def test_hf_output_folder_followed_across_checkpoint_folders(tmp_path):
             if len(saved) > 2:
                 shutil.rmtree(saved.pop(0))
             time.sleep(0.05)
-    rows.append({"epoch": 3.0, "step": 2990, "train_runtime": 100.0, "train_loss": 0.5})
+    rows.append(TRAIN_END_ROW)
     save_trainer_state(out / "trainer_state.json", rows, 2990)
     followed = follower.ends_by_itself()
     replayed, _ = replay(out, stop_on=())
