@@ -32,13 +32,15 @@ def policy_gradient_only(run: Run) -> str | None:
     """How `run` shows it is trained by a policy gradient with no expert data ('its algorithm,
     grpo', 'it logs a policy-gradient loss, actor/pg_loss', 'it logs a train reward,
     mean_reward'), else None: a run with an SFT stage (an `sft_to_rl` switch), one that logs
-    anything about expert data (`EXPERT_WORDS`) or names another algorithm (SFT, DPO, CHORD)."""
+    anything about expert data (`EXPERT_WORDS`) or names another algorithm (SFT, DPO, CHORD).
+    The algorithm's name is read in any case (a run.json's "GRPO" is `grpo`), as
+    `algorithm_names.infer_algorithm` reads a config's."""
     if any(e.name in STAGE_EVENTS for e in run.events):
         return None
     names = run.metrics
     if any(EXPERT_WORDS & set(name_words(name)) for name in names):
         return None
-    if run.algorithm in POLICY_GRADIENT_ALGORITHMS:
+    if (run.algorithm or "").lower() in POLICY_GRADIENT_ALGORITHMS:
         return f"its algorithm, {run.algorithm}"
     if run.algorithm:
         return None

@@ -29,7 +29,7 @@ def _collapse(n, seed=0):
 PG_LOSS = {"actor/pg_loss": np.linspace(0.1, -0.1, 25)}
 
 
-@pytest.mark.parametrize("how", [{"algorithm": "grpo"}, {"extra": PG_LOSS}])
+@pytest.mark.parametrize("how", [{"algorithm": "grpo"}, {"algorithm": "GRPO"}, {"extra": PG_LOSS}])
 def test_collapse_of_a_policy_gradient_run_is_an_overfit(how):
     run = _run(_collapse(25), **how)
     assert policy_gradient_only(run) is not None
