@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from audit_levels import check_run, close
-from real_corpus.build_corpus import SETS
+from real_corpus.build_corpus import SETS, load_manifest
 
 from phasewatch.cli import main as cli_main
 from phasewatch.io import read_run
@@ -48,11 +48,12 @@ def series_list(sets, only=None) -> list[tuple]:
     own choice; a corpus series has its labelled direction."""
     out = []
     for name in sets:
-        manifest = {e["id"]: e for e in json.loads((CORPUS / SETS[name][0]).read_text())["logs"]}
+        entries = {e.id: e for e in load_manifest(CORPUS / SETS[name][0])}
         for label in json.loads((CORPUS / SETS[name][1]).read_text())["labels"]:
-            path = CORPUS / "data" / label["id"] / Path(manifest[label["id"]]["path"]).name
-            if path.exists():
-                out.append((name, label["id"], str(path), label["metric"], label["direction"]))
+            entry = entries[label["id"]]  # its source: the file, or one run of a store
+            if entry.dest.exists():
+                out.append((name, label["id"], str(entry.source), label["metric"],
+                            label["direction"]))
     for run in sorted(p.parent for p in (ROOT / "sample_logs").rglob("metrics.jsonl")):
         out.append(("sample_logs", str(run.relative_to(ROOT / "sample_logs")), str(run), None))
     if REAL_LOGS.is_dir():
