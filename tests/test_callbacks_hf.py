@@ -209,3 +209,22 @@ def test_a_best_at_step_0_is_said_to_be_the_model_before_training(caplog):
     said = [r.message for r in caplog.records if "best checkpoint 0" in r.message]
     assert said and all(m.endswith("best checkpoint 0 (the model before training: no "
                                    "checkpoint of it is saved)") for m in said)
+
+
+def test_a_policy_gradient_config_and_its_subclasses_train_on_no_expert_data():
+    """TRL's GRPOConfig, PPOConfig, RLOOConfig: no expert data (`MonitorConfig.no_expert_data`),
+    as `analyze` and `watch` read such a run's log. A training script's own subclass of one
+    (adding its fields, as open-r1's GRPOConfig does) is one too; an SFT config is not, and an
+    option given says what the user says."""
+    from phasewatch.callbacks._common import MonitorHost
+
+    GRPOConfig = type("GRPOConfig", (), {})  # the class names are what the callback reads
+    ScriptConfig = type("ScriptConfig", (GRPOConfig,), {})
+    SFTConfig = type("SFTConfig", (), {})
+    for config, expected in ((GRPOConfig, True), (ScriptConfig, True), (SFTConfig, False)):
+        host = MonitorHost("eval/accuracy", "max", (), None, None, None)
+        host.trainer_config(config)
+        assert host.monitor.config.no_expert_data is expected, config
+    host = MonitorHost("eval/accuracy", "max", (), None, None, {"no_expert_data": False})
+    host.trainer_config(ScriptConfig)
+    assert host.monitor.config.no_expert_data is False

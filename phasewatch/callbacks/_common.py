@@ -170,13 +170,16 @@ class MonitorHost:
         known = max_steps is not None and math.isfinite(max_steps) and max_steps > 0
         self.monitor.set_planned_steps(int(max_steps) if known else None)
 
-    def trainer_config(self, name: str) -> None:
-        """The trainer's config class (`type(args).__name__`), told when training begins: a
-        policy-gradient trainer's (`POLICY_GRADIENT_CONFIGS`) trains on no expert data, so a
+    def trainer_config(self, config: type) -> None:
+        """The trainer's config class (`type(args)`), told when training begins: a
+        policy-gradient trainer's (`POLICY_GRADIENT_CONFIGS`, or a class derived from one, as a
+        script's own `GRPOConfig` subclass adding its fields) trains on no expert data, so a
         disruption not recovered by the plan's early part is an overfit, as `watch` and `analyze`
         read its log (`MonitorConfig.no_expert_data`), unless the options say otherwise."""
-        if "no_expert_data" not in self._monitor_args[2]:
-            self.monitor.config.no_expert_data = name in POLICY_GRADIENT_CONFIGS
+        _, _, options = self._monitor_args
+        if "no_expert_data" not in options:
+            self.monitor.config.no_expert_data = any(
+                base.__name__ in POLICY_GRADIENT_CONFIGS for base in config.__mro__)
 
     def saved_step(self, step: int) -> None:
         self.saved.setdefault(int(step), None)

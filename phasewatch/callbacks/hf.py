@@ -77,7 +77,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
     def on_train_begin(self, args, state, control, **kwargs):
         self.output_dir = args.output_dir
         self.host.plan(state.max_steps)
-        self.host.trainer_config(type(args).__name__)
+        self.host.trainer_config(type(args))
 
     @never_stops_training
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
