@@ -115,8 +115,17 @@ def check_text(r: dict, text: str):
         if (m[2], m[3]) != tuple(at(e, e).split()[1] if x or scale else str(e) for e in edges):
             yield f"text start and end steps ({tag})", (m[2], m[3]), edges
         where = at(p["peak_step"], p.get("peak_x")) if "peak_step" in p else ""
+        # a rise's best quoted as the level it ends on (several evaluations read there), at
+        # its last step: "the best ... is the level it ends on" says so
+        gain, read = p.get("gain_over_baseline"), {"ends_averaged", "end_averaged", "end_held",
+                                                    "end_held_mean"} & set(p)
+        end_level = (gain is not None and r["baseline"] is not None and bool(read)
+                     and p.get("peak_step") == p["end_step"] and "peak_averaged" not in p
+                     and close(r["baseline"] + (gain if r["direction"] == "max" else -gain),
+                               p.get("end_value")))
         said = (f"(around {where}: a mean of {p['peak_averaged']} evaluations)"
-                if "peak_averaged" in p else f"({where})")
+                if "peak_averaged" in p else
+                f"(the level it ends on, at {where})" if end_level else f"({where})")
         if "peak_step" in p and p["name"] != "plateau" and said not in tail:
             yield f"text peak step ({tag})", tail, p["peak_step"]
         if p["name"] == "disruption":
