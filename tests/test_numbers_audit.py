@@ -79,7 +79,7 @@ def test_sample_runs_print_only_what_their_data_say(name):
 def test_the_audit_catches_a_wrong_number(monkeypatch):
     """The audit can fail: a depth 0.01 off the data, and an effect's word in the wrong
     direction, are each reported."""
-    import phasewatch.commands.analyze as command
+    import phasewatch.commands.phase_line as command
     from phasewatch import analysis
 
     real_stats, real_side = analysis.phase_stats, command._side
