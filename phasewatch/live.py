@@ -294,8 +294,12 @@ class LiveWatch(LiveMessages):
         rewind, at the same step (a value re-logged there: its level, in the message, may
         differ by the re-logged value) or at another (two writers interleaving their records,
         the counter going back one record at each line: a loss's plateau since step 1940, best
-        2010, was said at step 2840 and again at step 2830, llamafactory-sft-rameyjm7-loss)."""
-        key = (alert.event, alert.onset_step, alert.best_step, alert.metric)
+        2010, was said at step 2840 and again at step 2830, llamafactory-sft-rameyjm7-loss). A
+        rise's checkpoint is its latest best, which moves as it goes on: the same rise from the
+        same onset is one decision whatever its best (a clear rise said at step 70, best 70, was
+        said again at step 60, best 60, after the writer a record behind rewound it)."""
+        rising = alert.event in ("improvement", "readaptation")
+        key = (alert.event, alert.onset_step, None if rising else alert.best_step, alert.metric)
         if key in self._said:
             return
         self._said.add(key)
