@@ -352,10 +352,8 @@ def name_runs(runs: list[TrendRun], x: np.ndarray, fitted: np.ndarray, sd: float
     decline after the best point so far, wherever that is, including the first evaluation (a
     held-out metric that gets worse from the start to the end is the textbook overfit, and so
     is one that falls for half the run before it flattens), also when a later rise recovers
-    it: a fall mid-run, or one that stays above the start, is no disruption. (In a run with no
-    expert data, `expert_data.overfit_if_unrecovered` then calls a fall never recovered an
-    overfit.)
-    """
+    it: a fall mid-run, or one that stays above the start, is no disruption (nor, in a run with
+    no expert data, one never recovered: `expert_data`)."""
     names: list[str] = []
     last_trend = None      # name of the most recent up/down phase
     for i, r in enumerate(runs):
