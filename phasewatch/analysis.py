@@ -129,6 +129,7 @@ class AnalyzeConfig:
     level_sd: float = PhaseConfig.level_sd
     early_fraction: float = PhaseConfig.early_fraction
     planned_steps: int | None = None  # the run's planned last step; None: the log's config's
+    expert_data: bool | None = None   # the run trains on expert data; None: read from the log
 
 
 def analyze_run(run: Run, metric: str | None = None, direction: str | None = None,
@@ -170,7 +171,8 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     train = train_series(run, metric)  # the train metric judged beside it (`train_beside`)
     # how the run shows it has no expert data, if it does and is past its plan's early part,
     # where a fall may still be recovered (as `fall_so_far`, and the live monitor, judge it)
-    no_expert = None if ends_early(series.steps, plan) else policy_gradient_only(run)
+    no_expert = None if ends_early(series.steps, plan) or cfg.expert_data else (
+        policy_gradient_only(run) if cfg.expert_data is None else "--expert-data no")
     known = known_noise(cfg.noise_sd, cfg.eval_size, series.sign * y, own_metric)
     if known is None and y.size < MIN_FOR_NOISE and (
             logged := logged_binomial(run.columns(), own_metric, series.sign * y)) is not None:

@@ -33,7 +33,8 @@ def analyze(path_or_run: str | Path | Run, metric: str | None = None,
     a warning, or their mean with `aggregate="mean"`. Options as `phasewatch analyze`:
     `baseline` ('first', 'mean-of-first:K', 'step:S'), `keep_outliers`, `penalty`, `noise_sd`
     (the sd of one evaluation, when known) or `eval_size` (items a rate is evaluated on:
-    binomial noise), and the other `analysis.AnalyzeConfig` fields. Given the path of a log in
+    binomial noise), `expert_data` (True / False: whether the run trains on expert data, where
+    the log cannot show it), and the other `analysis.AnalyzeConfig` fields. Given the path of a log in
     a Hugging Face output folder, `.saved_checkpoint` names the `checkpoint-N` to load, as the
     command's "checkpoint to keep" (JSON `saved_checkpoint`).
     """

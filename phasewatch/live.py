@@ -357,6 +357,8 @@ class LiveWatch(LiveMessages):
         if self.monitor is not None:
             noise = {k: self.monitor_options[k] for k in ("noise_sd", "eval_size")
                      if self.monitor_options.get(k) is not None}
+            if "no_expert_data" in self.monitor_options:  # as the monitor was told, analyze too
+                noise["expert_data"] = not self.monitor_options["no_expert_data"]
             end_result(result, self.monitor, source.info, self._resolver.records,
                        self.given_path, self.notice, self.axis,
                        self.monitor_options.get("planned_steps"),

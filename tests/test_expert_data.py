@@ -116,3 +116,29 @@ def test_watch_says_overfit_where_analyze_does_past_the_early_part_of_the_plan(
         assert "overfit" not in [event for event, _ in events]
     analysed = analyze(str(path), metric="eval/score", direction="max", planned_steps=400)
     assert analysed.phases[0].name == ("overfit" if with_policy_loss else "disruption")
+
+
+def test_expert_data_option_overrides_what_the_log_shows(tmp_path, capsys):
+    """--expert-data yes / no (analyze, plot, watch; `expert_data` in the API) says what the log
+    cannot: a policy-gradient run told it has expert data keeps its disruption, and a run with
+    nothing to show for it told it has none names its unrecovered fall an overfit."""
+    from phasewatch.cli import main
+
+    told = analyze(_run(_collapse(25), algorithm="grpo"), metric="eval/score", direction="max",
+                   expert_data=True)
+    assert [p.name for p in told.phases] == ["disruption", "plateau"]
+    untold = analyze(_run(_collapse(25)), metric="eval/score", direction="max", expert_data=False)
+    assert [p.name for p in untold.phases] == ["overfit", "plateau"]
+    assert any("(--expert-data no)" in w for w in untold.warnings)
+
+    path = _jsonl(tmp_path, with_policy_loss=True)
+    for flag, first in (("auto", "overfit"), ("yes", "disruption")):
+        assert main(["analyze", str(path), "--metric", "eval/score", "--expert-data", flag,
+                     "--format", "json"]) == 0
+        assert json.loads(capsys.readouterr().out)["runs"][0]["phases"][0]["name"] == first
+        assert main(["watch", str(path), "--metric", "eval/score", "--planned-steps", "400",
+                     "--expert-data", flag, "--format", "jsonl"]) in (0, 1)
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        events = [line.get("event") for line in lines[:-1]]
+        assert ("overfit" in events) == (first == "overfit")
+        assert lines[-1]["phases"][0] == first  # the whole run's, as analyze with the option

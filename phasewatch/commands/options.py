@@ -10,7 +10,7 @@ from phasewatch.values import finite_float
 
 
 def add_phase_arguments(parser: argparse.ArgumentParser) -> None:
-    """--baseline, --keep-outliers, --penalty, --planned-steps: how the phases are found and
+    """--baseline, --keep-outliers, --penalty, --planned-steps, --expert-data: how the phases are found and
     measured (analyze and plot share them, so a figure can draw the phases an analysis with
     them found; watch has its own --planned-steps, the same option)."""
     parser.add_argument("--baseline", default="first", metavar="first|mean-of-first:K|step:S",
@@ -31,6 +31,22 @@ def add_phase_arguments(parser: argparse.ArgumentParser) -> None:
                         "max_steps / total_training_steps / total_steps / steps, if it has one): "
                         "a log that ends before it is a run read while it trains, whose early "
                         "part is judged against the whole plan, as watch judges it")
+    add_expert_data_argument(parser)
+
+
+def add_expert_data_argument(parser: argparse.ArgumentParser) -> None:
+    """--expert-data: whether the run trains on expert data (analyze, plot and watch)."""
+    parser.add_argument("--expert-data", choices=("auto", "yes", "no"), default="auto",
+                        help="whether the run trains on expert data (SFT, CHORD), where a fall "
+                        "from the start is a disruption even if never recovered; without it "
+                        "(a policy gradient alone) such a fall is an overfit. Default: read from "
+                        "the log (its algorithm, a policy-gradient loss or a train reward, and "
+                        "no metric named for expert data)")
+
+
+def expert_data_option(args: argparse.Namespace) -> bool | None:
+    """--expert-data as analyze's `expert_data` option: None to read it from the log."""
+    return {"yes": True, "no": False}.get(args.expert_data)
 
 
 def planned_step(text: str) -> int:
@@ -52,7 +68,8 @@ def phase_options(args: argparse.Namespace) -> dict:
     from phasewatch.phase_stats import Baseline
 
     return {"baseline": Baseline.parse(args.baseline), "keep_outliers": args.keep_outliers,
-            "penalty": args.penalty, "planned_steps": args.planned_steps}
+            "penalty": args.penalty, "planned_steps": args.planned_steps,
+            "expert_data": expert_data_option(args)}
 
 
 def add_noise_arguments(parser: argparse.ArgumentParser) -> None:

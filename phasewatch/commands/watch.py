@@ -13,7 +13,13 @@ import sys
 import threading
 from typing import Any
 
-from phasewatch.commands.options import add_noise_arguments, noise_options, planned_step
+from phasewatch.commands.options import (
+    add_expert_data_argument,
+    add_noise_arguments,
+    expert_data_option,
+    noise_options,
+    planned_step,
+)
 from phasewatch.errors import UsageError
 from phasewatch.values import finite_float
 
@@ -75,6 +81,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "banner counts its steps as epoch x 10,000: give the planned epochs x "
                         "10,000 (30 epochs: 300000)")
     add_noise_arguments(parser)
+    add_expert_data_argument(parser)
     parser.add_argument("--poll", type=float, default=0.25, help=argparse.SUPPRESS)
 
 
@@ -98,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
                         stop=stop, stop_on=stop_on, check_finite=args.check_finite,
                         warmup=args.warmup, window=args.window, z=args.z,
                         min_delta_abs=args.min_delta, planned_steps=args.planned_steps,
-                        **noise_options(args))
+                        **noise_options(args), **_expert_data(args))
     sinks: list[Any] = [JsonlSink() if args.output == "jsonl" else TextSink()]
     if args.webhook:
         try:
@@ -128,6 +135,13 @@ def run(args: argparse.Namespace) -> int:
         emit_jsonl(watcher.result.to_dict())
     print(f"phasewatch: {watcher.result.describe(watcher.given_path)}", file=sys.stderr, flush=True)
     return 1 if watcher.stopped else 0
+
+
+def _expert_data(args: argparse.Namespace) -> dict:
+    """--expert-data as the monitor's option (`MonitorConfig.no_expert_data`); none for auto,
+    which the watch reads from the log as analyze does."""
+    expert = expert_data_option(args)
+    return {} if expert is None else {"no_expert_data": not expert}
 
 
 def _install_signal_handlers(stop: threading.Event) -> dict:
