@@ -47,11 +47,13 @@ def _never_appeared(watch: LiveWatch) -> bool:
 
 
 # what to do when the path never appeared (trial 33: `watch --follow --idle-exit 60` started
-# before `phasewatch train`, which pre-trained for ~95 s before it created the run folder)
+# before `phasewatch train`, which pre-trained for ~95 s before it created the run folder; a
+# Lightning CSVLogger or `wandb.init` took more than 5 s to create theirs in a live trial)
 IDLE_BEFORE_START = (". To wait longer for it to appear, give a longer --idle-exit (idle_exit "
-                     "in Python): the reference trainer (`phasewatch train`) pre-trains its "
-                     "starting policy, once per seed (then cached), before it creates the run "
-                     "folder")
+                     "in Python): a trainer creates its log only once it has set up (a model "
+                     "loaded, a Lightning logger or wandb.init started), and the reference "
+                     "trainer (`phasewatch train`) pre-trains its starting policy, once per seed "
+                     "(then cached), before it creates the run folder")
 
 
 def refuse_missing_metric(watch: LiveWatch) -> None:

@@ -29,6 +29,7 @@ def test_a_follow_of_a_path_that_never_appears_exits_3_as_its_replay(tmp_path, c
     # what to do (trial 33: started before `phasewatch train`, which pre-trains ~95 s first)
     assert ". To wait longer for it to appear, give a longer --idle-exit" in err
     assert "pre-trains its starting policy, once per seed" in err
+    assert "a trainer creates its log only once it has set up" in err  # any trainer, not ours
 
 
 def test_a_followed_log_without_records_exits_3_with_the_replays_message(tmp_path, capsys):
