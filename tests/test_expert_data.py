@@ -142,3 +142,35 @@ def test_expert_data_option_overrides_what_the_log_shows(tmp_path, capsys):
         events = [line.get("event") for line in lines[:-1]]
         assert ("overfit" in events) == (first == "overfit")
         assert lines[-1]["phases"][0] == first  # the whole run's, as analyze with the option
+
+
+def test_monitoring_docs_quote_the_live_overfit_as_watch_prints_it(tmp_path, capsys):
+    """docs/monitoring.md quotes the alert of a verifier's held-out accuracy that collapses as
+    its RL starts (0.9917, then 0.6 to the end, a train reward beside it, 500 steps planned):
+    the quote is what `watch` prints."""
+    from pathlib import Path
+
+    from phasewatch.cli import main
+
+    rows = [{"step": 25 * i, "accuracy": v, "mean_reward": 0.1 * (i % 3)}
+            for i, v in enumerate([0.9916666666666667, 0.6083333333333333] + [0.6] * 19)]
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    main(["watch", str(path), "--metric", "accuracy", "--planned-steps", "500"])
+    printed = next(line for line in capsys.readouterr().out.splitlines() if "overfit" in line)
+    docs = Path(__file__).resolve().parents[1] / "docs" / "monitoring.md"
+    quoted = " ".join(docs.read_text().split())
+    assert " ".join(printed.split()) in quoted
+
+
+def test_detection_docs_quote_the_warning_as_analyze_prints_it(tmp_path):
+    """docs/detection.md quotes the warning said beside an unrecovered fall of a run that logs
+    a policy-gradient loss: the quote is `analyze`'s."""
+    from pathlib import Path
+
+    result = analyze(str(_jsonl(tmp_path, with_policy_loss=True)), metric="eval/score",
+                     direction="max")
+    warning = next(w for w in result.warnings if "policy gradient alone" in w)
+    said = warning.split(": ", 1)[1]  # after the metric's name
+    docs = Path(__file__).resolve().parents[1] / "docs" / "detection.md"
+    assert " ".join(said.split()) in " ".join(docs.read_text().split())
