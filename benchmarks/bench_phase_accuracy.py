@@ -24,6 +24,10 @@ Per regime and family (targets of issue #12 beside the numbers, `*` = target mis
 - baseline: fraction of runs whose `Analysis.baseline` is within 3 noise sd of the true start
   (the noiseless value at the first evaluation; the sd is the noise's at that level: binomial
   sd of the start rate, at least 1/prompts, or the level-dependent Student-t scale);
+- interval holds truth: for each true boundary whose transition was reported, whether the
+  [low, high] interval of the reported boundary nearest it contains the true step, and the
+  median number of evaluations such an interval spans (diagnostics, no target: the interval is
+  what `analyze` prints as the steps the data cannot tell apart from the boundary);
 - exact: the reported phase sequence equals the true one (diagnostic, no target).
 
 The dense section repeats the benchmark as it was before the regimes (300 evaluations, the
@@ -154,6 +158,8 @@ class Tally:
 
     presence: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
     hits: list[bool] = field(default_factory=list)
+    covered: list[bool] = field(default_factory=list)
+    widths: list[int] = field(default_factory=list)
     false_claims: list[bool] = field(default_factory=list)
     baseline: list[bool] = field(default_factory=list)
     exact: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
@@ -180,6 +186,11 @@ class Tally:
                 lo, hi = tolerance(steps, truth["curve"], truth["noise_sd"], step)
                 hit = any(lo <= b <= hi for b in near)
             self.hits.append(hit)
+            if near:  # the reported boundary nearest the truth: does its interval hold it?
+                cp = min((c for c in a.changepoints if c.step in near),
+                         key=lambda c: abs(c.step - step))
+                self.covered.append(cp.low <= step <= cp.high)
+                self.widths.append(int(np.count_nonzero((steps >= cp.low) & (steps <= cp.high))))
         base = a.baseline if a else None
         self.baseline.append(base is not None and bool(np.isfinite(base)) and
                              abs(base - truth["start"]) <= 3 * truth["start_sd"])
@@ -189,7 +200,9 @@ class Tally:
             return float(np.mean(v)) if len(v) else float("nan")
 
         out = {name: mean(self.presence[name]) for name in PHASE_NAMES}
-        out.update(hit=mean(self.hits), false=mean(self.false_claims),
+        out.update(hit=mean(self.hits), covered=mean(self.covered),
+                   width=float(np.median(self.widths)) if self.widths else float("nan"),
+                   false=mean(self.false_claims),
                    baseline=mean(self.baseline),
                    exact=mean(list(itertools.chain(*self.exact.values()))))
         return out
@@ -246,10 +259,11 @@ def print_side_by_side(tallies: dict, families: list[str], regimes: list[str],
 def print_regimes(tallies: dict, families: list[str], regimes: list[str], seeds: range,
                   method: str = "phasewatch") -> None:
     head = ("| regime | runs | " + " | ".join(PHASE_NAMES) +
-            " | boundary hit | false claims | baseline | exact | crashes |")
-    rule = "|" + "---|" * (len(PHASE_NAMES) + 8)
+            " | boundary hit | interval holds truth | interval width (evaluations) | false claims"
+            " | baseline | exact | crashes |")
+    rule = "|" + "---|" * (len(PHASE_NAMES) + 9)
     target = ("| target | | " + " | ".join([f">= {TARGET_PRESENCE}"] * len(PHASE_NAMES)) +
-              f" | >= {TARGET_HIT} | <= {TARGET_FALSE} | >= {TARGET_BASELINE} | | 0 |")
+              f" | >= {TARGET_HIT} | | | <= {TARGET_FALSE} | >= {TARGET_BASELINE} | | 0 |")
     met_cells = 0
     for family in families:
         print(f"\n## {method}, family: {family}  (seeds {seeds.start}-{seeds.stop - 1} per kind "
@@ -261,7 +275,9 @@ def print_regimes(tallies: dict, families: list[str], regimes: list[str], seeds:
             t = tallies[method, family, regime]
             r = t.row()
             cells = [_cell(r[name], TARGET_PRESENCE) for name in PHASE_NAMES]
-            cells += [_cell(r["hit"], TARGET_HIT), _cell(r["false"], TARGET_FALSE, higher=False),
+            cells += [_cell(r["hit"], TARGET_HIT), _cell(r["covered"]),
+                      "-" if np.isnan(r["width"]) else f"{r['width']:g}",
+                      _cell(r["false"], TARGET_FALSE, higher=False),
                       _cell(r["baseline"], TARGET_BASELINE), _cell(r["exact"]), str(t.crashes)]
             met_cells += not any("*" in c for c in cells) and t.crashes == 0
             print(f"| {regime} ({REGIMES[regime].help}) | {t.runs} | " + " | ".join(cells) + " |")
@@ -282,6 +298,7 @@ def dense_score(runs: list[SyntheticRun], method: str = "phasewatch") -> dict[st
     """The benchmark's metrics as they were before the regimes (strict false claims on flat /
     monotone: any sequence other than the truth)."""
     presence, hits, false_claims = defaultdict(list), [], []
+    errors, covered, widths = [], [], []  # fractions of the run; the nearest reported boundary
     for s in runs:
         a = analyze(s, method)
         got = [(p.name, p.start_step, p.end_step) for p in a.phases] if a else []
@@ -299,8 +316,15 @@ def dense_score(runs: list[SyntheticRun], method: str = "phasewatch") -> dict[st
             best = min(near, key=lambda b: abs(b - step))
             lo, hi = tolerance(s.truth["curve_steps"], s.truth["curve"], s.truth["noise_sd"], step)
             hits.append(lo <= best <= hi)
+            span = float(s.truth["curve_steps"][-1] - s.truth["curve_steps"][0])
+            cp = next(c for c in a.changepoints if c.step == best)
+            errors.append(abs(best - step) / span)
+            covered.append(cp.low <= step <= cp.high)
+            widths.append((cp.high - cp.low) / span)
     return {"presence_min": float(min(np.mean(v) for v in presence.values())),
             "hit_rate": float(np.mean(hits)), "false_claims": float(np.mean(false_claims)),
+            "error_median": float(np.median(errors)), "error_p90": float(np.percentile(errors, 90)),
+            "covered": float(np.mean(covered)), "width_median": float(np.median(widths)),
             "n_runs": len(runs)}
 
 
@@ -310,8 +334,10 @@ def run_dense(families: list[str], seeds: range, points: int,
           f"{seeds.start}-{seeds.stop - 1}; boundary hit = inside the tolerance region; "
           "'before' = phasewatch then)\n")
     print("| family | method | runs | presence, worst phase | before | boundary hit | before | "
-          "false claims (flat/monotone) | before |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "false claims (flat/monotone) | before | boundary error, median / p90 (fraction of run) "
+          "| true boundary inside the reported [low, high] | interval width, median (fraction "
+          "of run) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     # the families the dense benchmark had before the regimes (the others have no such runs)
     for family, method in itertools.product([f for f in families if f in BEFORE], methods):
         if family == "synth":
@@ -323,7 +349,8 @@ def run_dense(families: list[str], seeds: range, points: int,
         print(f"| {family} | {method} | {r['n_runs']} | {r['presence_min']:.3f} | "
               f"{b['presence_min']:.3f} | "
               f"{r['hit_rate']:.3f} | {b['hit_rate']:.3f} | {r['false_claims']:.3f} | "
-              f"{b['false_claims']:.3f} |")
+              f"{b['false_claims']:.3f} | {r['error_median']:.3f} / {r['error_p90']:.3f} | "
+              f"{r['covered']:.3f} | {r['width_median']:.3f} |")
 
 
 def main(argv=None) -> int:
