@@ -33,23 +33,34 @@ from phasewatch.xaxis import CARRIERS
 
 
 def short_choice_note(run: Run, chosen: str) -> str | None:
-    """When the metric chosen without --metric has too few values for a trend test: the
-    log's longer series, by name, so the user can pass one (a run that logs its held-out
-    metric once at the end and its scores under names no framework uses)."""
+    """When the metric chosen without --metric cannot show phases: too few values for a trend
+    test (a run that logs its held-out metric once at the end and its scores under names no
+    framework uses), or the same value at every evaluation (a CartPole DQN's per-step
+    `reward`, 1 at all 39 logs, beside `total_reward`, the episode return, which rose 16 ->
+    200: "plateau, change +0" was all it said). The log's longer series that move, by name,
+    those that look like scores first (`score_like_series`), so the user can pass one."""
     n_chosen = n_finite(run, chosen)
-    if n_chosen >= MIN_FOR_TREND:
+    values = run.column(chosen).values
+    if n_chosen >= MIN_FOR_TREND and np.ptp(values) > 0:
         return None
     own = run.resolve_metric(chosen)
+    scores = score_like_series(run)
     longer = sorted(((n, name) for name in run.metrics
                      if name != own and not _bookkeeping(run, name)
-                     and (n := n_finite(run, name)) >= MIN_FOR_TREND), key=lambda t: (-t[0], t[1]))
+                     and (n := n_finite(run, name)) >= MIN_FOR_TREND
+                     and np.ptp(run.column(name).values) > 0),
+                    key=lambda t: (t[1] not in scores, -t[0], t[1]))
     if not longer:
         return None
     shown = ", ".join(f"{name} ({n} values)" for n, name in longer[:5])
     more = f" and {len(longer) - 5} more" if len(longer) > 5 else ""
-    return (f"{own} was chosen by its name but has only {counted(n_chosen, 'value')}, too few "
-            "to show phases; "
-            f"longer series in this log: {shown}{more}: pass --metric to analyse one")
+    if n_chosen < MIN_FOR_TREND:
+        return (f"{own} was chosen by its name but has only {counted(n_chosen, 'value')}, too "
+                f"few to show phases; longer series in this log: {shown}{more}: pass --metric "
+                "to analyse one")
+    return (f"{own} was chosen by its name but is {float(values[0]):.4g} at all {n_chosen} "
+            f"evaluations: it cannot show phases; series in this log that move: {shown}{more}: "
+            "pass --metric to analyse one")
 
 
 # the roles of series that count or steer training and measure nothing of the model

@@ -110,3 +110,27 @@ def test_a_mean_reward_under_the_methods_own_prefix_is_the_reward_not_the_loss(c
     assert not any("no held-out metric or reward" in w for w in run["warnings"])
     summary, _ = _watch(capsys, tmp_path / "history.jsonl")
     assert summary["metric"] == "train/self_distillation/reward_mean"
+
+
+def test_a_constant_choice_names_the_series_that_move_scores_first(capsys, tmp_path):
+    """A CartPole DQN's Lightning CSV (csv-lightning-dqn-cartpole-39): the per-step `reward`,
+    1 at every log, is the reward role, taken without --metric, beside `total_reward`, the
+    episode return, which rose 16 -> 200; "plateau, change +0" was all `analyze` said. The
+    note names the series that move, those that look like scores before the rest (epsilon, a
+    schedule; train_loss), and no series that is constant itself."""
+    rows = [{"step": 50 * k + 49, "epsilon": round(0.95 - 0.02 * k, 3), "reward": 1.0,
+             "train_loss": round(10.0 / (k + 1), 4), "total_reward": float(min(200, 16 + 6 * k)),
+             "done": 0.0, "epoch": k}
+            for k in range(39)]
+    log = _write(tmp_path / "metrics.jsonl", rows)
+    offline = _analyze(capsys, log)
+    assert offline["metric"] == "reward"
+    note = next(w for w in offline["warnings"] if "cannot show phases" in w)
+    assert note == ("reward was chosen by its name but is 1 at all 39 evaluations: it cannot "
+                    "show phases; series in this log that move: total_reward (39 values), "
+                    "epsilon (39 values), train_loss (39 values): pass --metric to analyse one")
+    summary, err = _watch(capsys, log)
+    assert summary["metric"] == "reward" and "series in this log that move: total_reward" in err
+    rows = [{**row, "reward": 0.5 + 0.01 * k} for k, row in enumerate(rows)]  # the reward moves
+    assert not any("cannot show phases" in w
+                   for w in _analyze(capsys, _write(tmp_path / "moves.jsonl", rows))["warnings"])
