@@ -37,6 +37,7 @@ from typing import Any
 
 from phasewatch import lightning_checkpoints
 from phasewatch.folders import checkpoint_step
+from phasewatch.output import counted
 
 CHECKPOINT_PREFIX = "checkpoint"
 HF_FORMATS = frozenset({"trainer_state", "tensorboard", "llamafactory"})
@@ -143,6 +144,7 @@ class SavedCheckpoint:
     missing: str | None = None
     saved_stage: str | None = None  # ... and the stage of `step` when it is another's
     lightning: bool = False  # Lightning's `.ckpt` files: said by `lightning_checkpoints.text`
+    later: int = 0  # with no checkpoint to load: how many the folder holds after `upto`
 
     def to_dict(self) -> dict[str, Any] | None:
         """The JSON `saved_checkpoint`: null when there is no checkpoint to load, except in a
@@ -177,8 +179,9 @@ class SavedCheckpoint:
             return f"saved: {name}{copy}"
         if self.step is None:
             upto = f" up to step {self.upto}" if self.upto is not None else ""
-            return f"{said}; no checkpoint{upto} left in the folder" if said else \
-                f"no checkpoint{upto} left in the folder"
+            later = f", only {counted(self.later, 'later one')}" if self.later else ""
+            return f"{said}; no checkpoint{upto} left in the folder{later}" if said else \
+                f"no checkpoint{upto} left in the folder{later}"
         at = "" if self.value_step == self.step else f" at step {self.value_step}"
         if self.level is not None:  # what ranked it, not only a raw value that may contradict it
             at += f" (ranked by {self.level:.4g}, its median with the evaluations beside it)"
@@ -218,6 +221,13 @@ def choose(folder: Path, steps: list[int], eval_steps, oriented, sign: float,
             and eval_steps[k] == best_step and math.isfinite(y[k]):
         found.best_value = float(sign * y[k])
     chosen = to_load(scores, best_step)  # the folder's steps: they exist
+    if chosen is None and steps[-1] > eval_steps[-1]:
+        # the folder's checkpoints are all past the evaluations read (a replay of a finished
+        # run stopped early: `watch --stop-on` read up to its stop), so none is scored; "no
+        # checkpoint left in the folder" was said of a folder holding two (the live helper's
+        # trial: checkpoint-2700 and -2800 beside a stop at step 900)
+        found.upto = int(eval_steps[-1]) if upto is None else upto
+        found.later = sum(1 for s in steps if s > found.upto)
     if chosen is not None:
         k = at[chosen]
         value, level = float(sign * y[k]), sign * scores[chosen]

@@ -171,6 +171,20 @@ def test_the_best_checkpoint_was_deleted_by_save_total_limit(tmp_path, capsys, s
     assert "saved_checkpoint" in overfit and overfit["saved_checkpoint"] is None
 
 
+def test_a_replay_stopped_before_the_folders_checkpoints_says_they_are_later(tmp_path, capsys):
+    """`watch --stop-on overfit` replaying a finished folder (save_total_limit=2 kept
+    checkpoint-1900 and -2000) stops at step 1000: no checkpoint up to the stop is left, and
+    the summary must not say the folder holds none (it said "no checkpoint left in the
+    folder" beside two)."""
+    out = tmp_path / "out"
+    write_hf_folder(out, eval_every=50, save_every=100, keep=2)
+    assert main(["watch", str(out), "--stop-on", "overfit"]) == 1
+    err = capsys.readouterr().err
+    assert "stopped: overfit" in err and "checkpoint to keep: step 900 (deleted" in err
+    assert "no checkpoint left in the folder" not in err
+    assert "no checkpoint up to step 1000 left in the folder, only 2 later ones)" in err
+
+
 def test_watch_replay_alerts_name_a_checkpoint_saved_by_then(tmp_path, capsys):
     out = tmp_path / "out"
     write_hf_folder(out, eval_every=50, save_every=200)
