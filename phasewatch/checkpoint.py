@@ -154,12 +154,29 @@ def unranked_stop(analysis: Analysis) -> str | None:
     from phasewatch.output import counted
 
     phases, stop = analysis.phases, analysis.recommended_stop_step
-    if (not phases or stop is None or stop >= phases[-1].end_step
+    if (not phases or stop is None or stop >= phases[-1].end_step or stop_alone(analysis)
             or "stop_beats_last" in analysis.extra or analysis.extra.get("noise_sd") is not None):
         return None
     joined = sum(a.end_step == b.start_step for a, b in pairwise(phases))
     n = sum(p.stats.get("n_points", 0) for p in phases) - joined  # a shared end counted once
     return f"{counted(n, 'evaluation')}, noise unknown" if n > 1 else "noise unknown"
+
+
+def stop_alone(analysis: Analysis) -> str | None:
+    """Why no comparison can rank the recommended checkpoint at all, said beside it in place
+    of any ranking: the only evaluation ("nothing to rank it against": a TensorBoard log with
+    one eval loss at its last step), or a metric the same at every evaluation ("any is as
+    good"); else None. One sentence for `analyze`, `watch` and the comparison table: `watch`
+    said "not established against the last: 39 evaluations, noise unknown" of a CartPole
+    reward that read 1 at all 39, where `analyze` said any checkpoint is as good."""
+    phases = analysis.phases
+    if len(phases) != 1:
+        return None
+    if phases[0].stats.get("n_points") == 1:
+        return f"the only evaluation of {analysis.metric}: nothing to rank it against"
+    if phases[0].stats.get("change") == 0 and not analysis.extra.get("noise_sd"):
+        return "the metric is the same at every evaluation analysed: any is as good"
+    return None
 
 
 def start_beats(y: np.ndarray, at: int, sd: float, k_sd: float) -> bool:

@@ -40,6 +40,7 @@ class WatchResult:
     phases: list[str] | None = None      # the whole run's phases, as `analyze` names them
     stop_beats_last: bool | None = None  # the data rank best_step above the last evaluation
     unranked: str | None = None          # why nothing ranks it (`checkpoint.unranked_stop`)
+    alone: str | None = None             # why no comparison can (`checkpoint.stop_alone`)
     confidence: str | None = None        # the whole run's, on at most 12 evaluations (analyze's)
     resumes: list[tuple[int, int]] = field(default_factory=list)
     stop_reason: str | None = None       # the stop condition that fired ('overfit', ...)
@@ -167,7 +168,9 @@ class WatchResult:
             whole = f"; {self._scope()}: {named}, checkpoint to keep: {at(self.best_step, unit)}"
             if self.saved is not None:
                 whole += f" ({self.saved.text(self.metric)})"
-            if self.stop_beats_last is False:
+            if self.alone is not None:  # as `analyze` says it beside its stop
+                whole += f" ({self.alone})"
+            elif self.stop_beats_last is False:
                 whole += " (no better than the last beyond the noise)"
             elif self.unranked is not None:  # as `analyze` says it beside its stop
                 whole += f" (not established against the last: {self.unranked})"
@@ -275,9 +278,9 @@ def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str],
 
     result.in_hf_folder, result.saved = for_run(path, run, analysis)
     result.stop_beats_last = analysis.extra.get("stop_beats_last")
-    from phasewatch.checkpoint import unranked_stop
+    from phasewatch.checkpoint import stop_alone, unranked_stop
 
-    result.unranked = unranked_stop(analysis)
+    result.unranked, result.alone = unranked_stop(analysis), stop_alone(analysis)
     result.confidence = analysis.extra.get("confidence")
     result.train_worse = [{"phase": p.name, "start_step": p.start_step, "end_step": p.end_step,
                            **p.stats["train_worse"]}

@@ -385,6 +385,26 @@ def test_the_stop_of_a_constant_metric_says_any_checkpoint_is_as_good(capsys, tm
            "any is as good)" in out
 
 
+def test_watch_and_the_table_say_the_stop_of_a_constant_metric_as_analyze_does(capsys, tmp_path):
+    """csv-lightning-dqn-cartpole-39: a per-step CartPole reward, 1 at all 39 logs (its noise
+    unknown, not 0): `analyze` said any checkpoint is as good, while `watch` and the
+    comparison table said the stop was "not established against the last: 39 evaluations,
+    noise unknown", as of a 3-evaluation run that nothing could rank."""
+    logs = []
+    for name in ("a", "b"):
+        logs.append(tmp_path / f"{name}.jsonl")
+        logs[-1].write_text("".join(json.dumps({"step": 50 * k + 49, "reward": 1.0}) + "\n"
+                                    for k in range(39)))
+    same = "the metric is the same at every evaluation analysed: any is as good"
+    code, out, _ = run_cli(capsys, "analyze", logs[0])
+    assert code == 0 and f"recommended stop: step 49 ({same})" in out
+    code, _, err = run_cli(capsys, "watch", logs[0])
+    assert code == 0 and f"checkpoint to keep: step 49 ({same})" in err
+    assert "not established" not in err
+    code, out, _ = run_cli(capsys, "analyze", *logs)
+    assert code == 0 and "not established" not in out
+
+
 def test_the_stop_of_a_single_evaluation_says_it_is_the_only_one(capsys, tmp_path):
     # a TRL SFT TensorBoard log with one eval loss at its last step: "the metric is the same at
     # every evaluation analysed: any is as good" was said of one evaluation

@@ -127,13 +127,10 @@ def _against_last(analysis: Analysis) -> str:
     stop for want of any other, not because every evaluation is the same: a TensorBoard log
     with one eval loss at its last step had "the metric is the same at every evaluation
     analysed: any is as good" said of it."""
-    if len(analysis.phases) == 1 and analysis.phases[0].stats.get("n_points") == 1:
-        return f" (the only evaluation of {analysis.metric}: nothing to rank it against)"
-    if len(analysis.phases) == 1 and analysis.phases[0].stats.get("change") == 0 \
-            and not analysis.extra.get("noise_sd"):  # trial 34b: a stop on a constant metric
-        return " (the metric is the same at every evaluation analysed: any is as good)"
-    from phasewatch.checkpoint import unranked_stop
+    from phasewatch.checkpoint import stop_alone, unranked_stop
 
+    if alone := stop_alone(analysis):  # trial 34b: a stop on a constant metric
+        return f" ({alone})"
     unranked = unranked_stop(analysis)  # a run of 3-4 evaluations, the noise unknown
     if (analysis.extra.get("stop_beats_last") is not False and unranked is None) \
             or not analysis.phases:
