@@ -274,11 +274,25 @@ def declines_from_peak(phase: Phase, top: int, steps: np.ndarray, y: np.ndarray,
                        sd: float) -> None:
     """An overfit's decline measured from the peak it starts from (`checkpoint.overfit_peaks`:
     the evaluation at index `top`), where that is not its first evaluation: the evaluation
-    there, as the step printed beside it holds it, down to the phase's end value."""
+    there, as the step printed beside it holds it, down to the phase's end value.
+
+    Where the phase's ends are means of n evaluations (`ends_averaged`, `start_averaged`: an
+    overfit decided from the run's stretches, each evaluation too noisy to read alone), the
+    peak is the mean of the n evaluations around `top` (`peak_averaged`), as a rise's best is
+    (`whole_run_trend.averaged_best`): one lucky batch measured against the mean of the last
+    30 printed "33.5 below its best (step 9)" beside "change -9.269" on a PPO batch score whose
+    level fell by about 12 (wandb-trl-ppo-scores-500)."""
     if top == int(np.searchsorted(steps, phase.start_step)):
         return
-    decline = float(y[top]) - sign * phase.stats["end_value"]
-    phase.stats["peak_step"] = int(steps[top])
+    n = int(phase.stats.get("ends_averaged") or phase.stats.get("start_averaged") or 1)
+    if n > 1:
+        lo = min(max(top - n // 2, 0), max(y.size - n, 0))
+        peak, at = float(np.mean(y[lo:lo + n])), lo + min(n, y.size) // 2
+        phase.stats["peak_averaged"] = min(n, y.size)
+    else:
+        peak, at = float(y[top]), top
+    decline = peak - sign * phase.stats["end_value"]
+    phase.stats["peak_step"] = int(steps[at])
     phase.stats["decline_since_peak"] = decline + 0.0
     phase.stats["decline_sd"] = decline / sd if sd > 0 else None
 

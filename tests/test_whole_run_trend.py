@@ -150,6 +150,27 @@ def test_a_trends_best_on_noisy_batches_is_a_level_not_one_lucky_batch():
     assert best["gain_over_baseline"] < values.max() - values[0] - 0.2
 
 
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_an_overfits_decline_on_noisy_batches_is_from_a_level_not_one_lucky_batch(seed):
+    """wandb-trl-ppo-scores-500: a PPO batch score whose level fell by about 12 was "overfit ...
+    change -9.269 ... 33.5 below its best (step 9)": the mean of the last 30 batches measured
+    against one lucky batch. Ends read as means of 30 evaluations, the best is one too."""
+    rng = np.random.default_rng(seed)
+    n = 500
+    values = np.where(np.arange(n) < 175, 5.0, -7.0) + rng.normal(0, 12, n)
+    steps = np.arange(1, n + 1, dtype=np.int64)
+    run = Run.from_columns({"reward": (steps, values)}, "t", "t")
+    [overfit] = analyze_run(run, "reward", "max").phases
+    s = overfit.stats
+    assert overfit.name == "overfit" and s["ends_averaged"] == 30
+    assert s["peak_step"] != 1  # (the case where the peak moves off the phase's start)
+    assert s["peak_averaged"] == 30
+    top = int(np.searchsorted(steps, s["peak_step"]))
+    level = values[max(top - 15, 0):max(top - 15, 0) + 30].mean()
+    assert s["decline_since_peak"] == pytest.approx(level - s["end_value"])
+    assert s["decline_since_peak"] < 20  # one batch reaches ~30 above the end's mean
+
 def test_a_trends_checkpoint_is_in_its_best_stretch_not_at_the_first_lucky_ceiling():
     """trl-grpo-gsm8k-reward-2900 (trial 37b): a batch reward in steps of 1/8 that reaches its
     ceiling 2.0 on a quarter of its steps had "best ... around step 2626: a mean of 30
