@@ -203,6 +203,28 @@ def test_trainer_state_train_and_eval_rows_merge_with_alias_and_epochs(tmp_path)
     assert run.config["global_step"] == 100
 
 
+def test_trainer_state_rows_without_a_step_name_the_metrics_only_they_hold(tmp_path):
+    """hf-cpt-rouge: a script appended each epoch's test-set scores (predict_loss,
+    predict_rouge-l, ...) to log_history without a step; the warning gave line numbers only,
+    and nothing said a test ROUGE per epoch was in the file and not read. Keys the rows with
+    a step hold too (epoch) are not named, and nothing is added where none is lost."""
+    history = []
+    for epoch in range(1, 4):
+        history.append({"eval_loss": 1.0 / epoch, "eval_rouge-l": 30 + epoch, "epoch": float(epoch),
+                        "step": 549 * epoch})
+        history.append({"epoch": float(epoch), "predict_loss": 0.9 / epoch,
+                        "predict_rouge-l": 31 + epoch})
+    path = write(tmp_path / "trainer_state.json", json.dumps({"log_history": history}))
+    skipped = [w for w in read_run(path).warnings if w.startswith("skipped 3 log rows")]
+    assert skipped and skipped[0].endswith(
+        ": predict_loss, predict_rouge-l are logged in those rows only, so are not read"), skipped
+    history = [row if "step" in row else {"epoch": row["epoch"], "eval_loss": 0.5}
+               for row in history]
+    path = write(tmp_path / "trainer_state.json", json.dumps({"log_history": history}))
+    skipped = [w for w in read_run(path).warnings if w.startswith("skipped 3 log rows")]
+    assert skipped and "not read" not in skipped[0], skipped
+
+
 def test_trainer_state_shape_under_other_names_and_bare_list(tmp_path):
     rows = [{"reward": 0.1, "step": 5}, {"reward": 0.2, "step": 10}]
     as_dict = write(tmp_path / "training_logs.json", json.dumps({"log_history": rows}))

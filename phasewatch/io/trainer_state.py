@@ -334,6 +334,7 @@ def _parse(text: str, path: Path) -> tuple[Any, list[tuple[int, dict]], list[str
     warnings: list[str] = []
     rows: list[tuple[int, dict]] = []
     damaged: list[tuple[int, int]] = []
+    stepless: set[str] = set()  # the keys of rows without a step
     try:
         for offset, row in iter_array(text, start, damaged):
             while damaged:  # damage before this row: say what was skipped
@@ -348,6 +349,7 @@ def _parse(text: str, path: Path) -> tuple[Any, list[tuple[int, dict]], list[str
                 continue
             if "step" not in row:
                 skipped.append(f"line {line}: no 'step'")
+                stepless.update(row)
                 continue
             try:
                 as_step(row["step"])
@@ -366,8 +368,23 @@ def _parse(text: str, path: Path) -> tuple[Any, list[tuple[int, dict]], list[str
     if skipped:
         shown = "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
         what = "log row that is not a record" if len(skipped) == 1 else "log rows that are not records"
-        warnings.append(f"skipped {len(skipped)} {what} ({shown})")
+        warnings.append(f"skipped {len(skipped)} {what} ({shown}){_only_in(stepless, rows)}")
     return doc, rows, warnings
+
+
+def _only_in(stepless: set[str], rows: list[tuple[int, dict]]) -> str:
+    """': predict_loss, predict_rouge-l and 5 more are logged in those rows only, so are not
+    read' where rows without a step hold metrics no row with one holds (a run's per-epoch
+    test-set scores appended to log_history by a script: hf-cpt-rouge's predict_rouge-l at
+    each of its 10 epochs was skipped with nothing but line numbers said); else ''."""
+    from phasewatch.output import listed
+
+    stepped = {key for _, row in rows for key in row}
+    lost = sorted(stepless - stepped - {"epoch"})
+    if not lost:
+        return ""
+    are = "is" if len(lost) == 1 else "are"
+    return f": {listed(lost, 4)} {are} logged in those rows only, so {are} not read"
 
 
 def source(path: Path, follow: bool = False, notice=None) -> Source:
