@@ -83,8 +83,8 @@ def trainer_output_folder(state: Path) -> Path:
 
 def is_split_name(name: str) -> bool:
     """A sub-folder name of `SPLIT_NAMES`, or a validation split named by its user
-    (`dev-validation/` beside `train/`: `presets.is_named_validation_split`)."""
-    from phasewatch.presets import is_named_validation_split
+    (`dev-validation/` beside `train/`: `heldout_names.is_named_validation_split`)."""
+    from phasewatch.heldout_names import is_named_validation_split
 
     return name.lower() in SPLIT_NAMES or is_named_validation_split(name)
 

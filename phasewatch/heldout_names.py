@@ -95,14 +95,42 @@ def held_out_direction(name: str) -> str | None:
     return found[2] if found else None
 
 
+# A validation split named by its user: TensorBoard directories `dev-validation/`,
+# `validation-ood/` beside Keras' `validation/` (a run evaluated on several held-out sets). Such a
+# name takes the roles its `validation/<rest>` spelling has (`validation/epoch_loss` is eval/loss);
+# "validation" must be a whole hyphen-joined word of the first path component (`invalidation/`,
+# `train/dev-validation/` are not splits), and a split that calls itself train is not held out.
+NAMED_VALIDATION_SPLIT = re.compile(
+    r"^(?:(?P<before>[^/]+)-validation(?:-[^/]+)?|validation-(?P<after>[^/]+))$")
+
+
+def is_named_validation_split(name: str) -> bool:
+    """Whether a folder or tag prefix is a validation split under a name of its own
+    (`dev-validation`, `validation-ood`; not `validation` itself, nor `train-validation`)."""
+    match = NAMED_VALIDATION_SPLIT.match(name)
+    if match is None:
+        return False
+    return (match.group("before") or match.group("after")).lower() not in TRAIN_WORDS
+
+
 def several_accuracies(names: list[str]) -> bool:
     """Whether `names` are accuracies of different kinds on one split and set
     (`validation/node_accuracy`, `validation/edge_accuracy`), not one metric of several
     validation sets: the notice that names them calls them accuracies. A joined name's kind
     cannot be told from a set (HF's named sets log `eval_g0_accuracy`, `eval_g1_accuracy`):
-    those stay validation sets."""
+    those stay validation sets. A split named by its user (`dev-validation/edge_accuracy`,
+    `dev-validation/exact_match`, `dev-validation/node_accuracy`: `is_named_validation_split`)
+    is read as `validation/` is: tb-mathqa-dev's three accuracies of one dev set were called
+    "3 validation sets", with their mean offered as if it were one score over three sets."""
     if len(names) < 2 or not all("/" in name for name in names):
         return False
-    if any((held_out_match(name) or ("",))[0] != "eval/accuracy" for name in names):
+    if any((held_out_match(as_validation(name)) or ("",))[0] != "eval/accuracy" for name in names):
         return False  # (the accuracy leaf is this rule's only eval/accuracy)
     return len({name.lower().rsplit("/", 1)[0] for name in names}) == 1
+
+
+def as_validation(name: str) -> str:
+    """`name` under a split named by its user (`dev-validation/node_accuracy`) spelled under
+    `validation/`, whose roles it takes (`presets._named_split_roles`); any other name as it is."""
+    split, slash, rest = name.partition("/")
+    return f"validation/{rest}" if slash and is_named_validation_split(split) else name

@@ -93,8 +93,7 @@ def choose_series(run: Run, metric: str | None = None, aggregate: str | None = N
         overall = overall_set(sets)
         chosen = overall or (run.own_name(name) if name in ROLE_CANDIDATES else sets[0])
         chosen = chosen or sets[0]
-        kind = "accuracies" if several_accuracies(sets) else "validation sets"
-        warning = (f"{len(sets)} {kind} hold {name}: {listed}; analysed {chosen} "
+        warning = (f"{len(sets)} {sets_kind(sets)} hold {name}: {listed}; analysed {chosen} "
                    + ("(the log's total over the sets). " if overall else "only. ")
                    + "Choose one with --metric NAME, or analyse their mean with "
                    "--aggregate mean")
@@ -106,6 +105,13 @@ def choose_series(run: Run, metric: str | None = None, aggregate: str | None = N
         warnings.append(f"{dropped} evaluation steps left out of the mean: not every set was "
                         "evaluated there")
     return SeriesChoice(new_run, label, warnings, sets)
+
+
+def sets_kind(sets: list[str]) -> str:
+    """What the several series behind one role are, for the notices that name them
+    (`analyze`'s warning, `inspect`'s performance line): "accuracies" of different kinds on one
+    split (`heldout_names.several_accuracies`), else "validation sets"."""
+    return "accuracies" if several_accuracies(sets) else "validation sets"
 
 
 def overall_set(sets: list[str]) -> str | None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Iterable, KeysView, Mapping
 from functools import lru_cache
 
 from phasewatch.direction_words import says_lower_is_better
-from phasewatch.heldout_names import held_out_direction, held_out_match
+from phasewatch.heldout_names import as_validation, held_out_direction, held_out_match
 from phasewatch.role_candidates import ROLE_CANDIDATES
 from phasewatch.set_names import eval_sets, loader_bases, set_order
 
@@ -86,25 +86,6 @@ _EXACT, _GLOBS, _PREFIXES = _compile()
 BARE_ACCURACY = frozenset({"acc", "accuracy"})
 KERAS_STYLE_VALIDATION = ("val_accuracy", "val_acc", "dev_accuracy", "dev_acc",
                           "valid_accuracy", "valid_acc", "test_accuracy", "test_acc")
-# A validation split named by its user: TensorBoard directories `dev-validation/`,
-# `validation-ood/` beside Keras' `validation/` (a run evaluated on several held-out sets). Such a
-# name takes the roles its `validation/<rest>` spelling has (`validation/epoch_loss` is eval/loss);
-# "validation" must be a whole hyphen-joined word of the first path component (`invalidation/`,
-# `train/dev-validation/` are not splits), and a split that calls itself train is not held out.
-NAMED_VALIDATION_SPLIT = re.compile(
-    r"^(?:(?P<before>[^/]+)-validation(?:-[^/]+)?|validation-(?P<after>[^/]+))$")
-TRAIN_SPLIT_WORDS = frozenset({"train", "training"})
-
-
-def is_named_validation_split(name: str) -> bool:
-    """Whether a folder or tag prefix is a validation split under a name of its own
-    (`dev-validation`, `validation-ood`; not `validation` itself, nor `train-validation`)."""
-    match = NAMED_VALIDATION_SPLIT.match(name)
-    if match is None:
-        return False
-    return (match.group("before") or match.group("after")).lower() not in TRAIN_SPLIT_WORDS
-
-
 @lru_cache(maxsize=1 << 16)
 def _glob_roles(name: str) -> tuple[tuple[str, int], ...]:
     """(role, rank) of every glob candidate `name` matches (cached per distinct name: the live
@@ -115,17 +96,17 @@ def _glob_roles(name: str) -> tuple[tuple[str, int], ...]:
 
 @lru_cache(maxsize=1 << 16)
 def _named_split_roles(name: str) -> tuple[tuple[str, int], ...]:
-    """(role, rank) of a metric of a named validation split (`is_named_validation_split`):
+    """(role, rank) of a metric of a named validation split (`heldout_names.is_named_validation_split`):
     those of its `validation/<rest>` spelling, which only eval roles have; else ()."""
-    split, slash, rest = name.partition("/")
-    if not slash or not is_named_validation_split(split):
+    spelled = as_validation(name)
+    if spelled == name:
         return ()
-    listed = tuple(_EXACT.get(f"validation/{rest}", ()))
+    listed = tuple(_EXACT.get(spelled, ()))
     if listed:
         return listed
     # ... or the held-out rule's (trial 38b: `dev-validation/node_accuracy` was passed over for
     # `dev-validation/loss`, while `validation/node_accuracy` of the same code was taken)
-    found = held_out_match(f"validation/{rest}")
+    found = held_out_match(spelled)
     return () if found is None else ((found[0], HELD_OUT_RULE_RANK + found[1]),)
 
 

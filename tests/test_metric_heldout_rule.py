@@ -201,6 +201,29 @@ def test_several_sets_of_one_accuracy_are_validation_sets():
     assert default_direction("validation/node_accuracy") == "max"
 
 
+def test_accuracies_of_a_split_named_by_its_user_are_accuracies_not_validation_sets(
+        capsys, tmp_path):
+    """tb-mathqa-dev: `dev-validation/edge_accuracy`, `.../exact_match`, `.../node_accuracy`
+    (three scores of one dev set) were "3 validation sets" in analyze's warning and inspect's
+    line, with their mean offered as one score over three sets; two named splits' accuracy of one
+    kind are still validation sets."""
+    from phasewatch.heldout_names import several_accuracies
+
+    names = ["dev-validation/edge_accuracy", "dev-validation/exact_match",
+             "dev-validation/node_accuracy"]
+    assert several_accuracies(names)
+    assert not several_accuracies(["dev-validation/accuracy", "ood-validation/accuracy"])
+    held_out = {name: (0.3, 0.6) for name in names}
+    path = _log(tmp_path, held_out)
+    warnings = _analyze(capsys, path)["warnings"]
+    assert any(w.startswith("3 accuracies hold eval/accuracy") for w in warnings), warnings
+    assert main(["inspect", str(path), "--format", "json"]) == 0
+    performance = json.loads(capsys.readouterr().out)["performance"]
+    assert (performance["sets"], performance["sets_kind"]) == (3, "accuracies")
+    assert main(["inspect", str(path)]) == 0
+    assert "1 of 3 accuracies, as analyze takes it" in capsys.readouterr().out
+
+
 # trial 38 / 38b: an exact match is an accuracy (a DPO run's held-out `eval_exact_match` was
 # passed over for the preference loss), a score of generated text under a split prefix is a
 # held-out score (`dev_chrf` was passed over for the train loss, "no held-out metric"), and a

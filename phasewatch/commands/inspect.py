@@ -31,7 +31,7 @@ def performance(run) -> dict | None:
     None when the run has none of the performance roles."""
     from phasewatch.choice_notes import fallback_note
     from phasewatch.errors import UsageError
-    from phasewatch.metric_sets import choose_series
+    from phasewatch.metric_sets import choose_series, sets_kind
     from phasewatch.signals import choose_direction, choose_metric
 
     try:
@@ -45,15 +45,16 @@ def performance(run) -> dict | None:
     own = series.name
     train = fallback_note(run, role) is not None  # a train loss: no held-out metric logged
     sets = len(choice.sets) if len(choice.sets) > 1 else None
+    kind = sets_kind(choice.sets) if sets else None
     if series.size == 0:
         return {"metric": own, "direction": direction, "train_fallback": train, "sets": sets,
-                "count": 0,
+                "sets_kind": kind, "count": 0,
                 "first_step": None, "last_step": None, "first": None, "last": None,
                 "best": None, "best_step": None}
     steps, values = series.steps, series.values
     best = int(np.argmax(values) if direction == "max" else np.argmin(values))
     return {"metric": own, "direction": direction, "train_fallback": train, "sets": sets,
-            "count": series.size,
+            "sets_kind": kind, "count": series.size,
             "first_step": int(steps[0]), "last_step": int(steps[-1]),
             "first": float(values[0]), "last": float(values[-1]), "best": float(values[best]),
             "best_step": int(steps[best])}
@@ -89,7 +90,7 @@ def performance_line(perf: dict | None, unit: str = "step") -> str:
     what = "; the train loss, as no held-out metric or reward is known by name" \
         if perf.get("train_fallback") else ""
     if perf.get("sets"):
-        what += f"; 1 of {perf['sets']} validation sets, as analyze takes it"
+        what += f"; 1 of {perf['sets']} {perf.get('sets_kind') or 'validation sets'}, as analyze takes it"
     head = f"performance metric: {perf['metric']} ({better} is better{what}), "
     if perf["count"] == 1:  # no first, last and best of a single value
         return f"{head}1 value, at {at(perf['first_step'], unit)}: {_num(perf['first'])}"
