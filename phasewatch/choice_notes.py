@@ -27,6 +27,7 @@ from phasewatch.role_candidates import GENERATION_SCORES
 from phasewatch.run import Run
 from phasewatch.set_names import loader_bases
 from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite, roles_present
+from phasewatch.timing_names import TIMING_WORDS, is_timing
 from phasewatch.train_beside import SPLIT_WORDS
 from phasewatch.trainer_best import best_step, declared_best_metric, kept_best_by
 from phasewatch.xaxis import CARRIERS
@@ -73,7 +74,7 @@ def _bookkeeping(run: Run, name: str) -> bool:
     the learning rate or gradient norm, a timing (an HF console log's "longer series" were
     epoch, grad_norm and learning_rate, beside the loss: reader 40a)."""
     return (name in _COUNTERS or any(run.own_name(role) == name for role in _BOOKKEEPING_ROLES)
-            or any(word in name.lower() for word in _TIMINGS))
+            or is_timing(name))
 
 
 def notes_on_choice(run: Run, chosen: str, named: bool, direction: str | None) -> list[str]:
@@ -135,8 +136,7 @@ def kl_penalty_note(run: Run, metric: str, named: bool) -> str | None:
 
 
 # words of a series logged now and then that is no score: timings, throughput, memory
-_TIMINGS = ("time", "timing", "runtime", "per_second", "throughput", "memory", "mem_")
-_NOT_SCORES = (*_TIMINGS, "epoch", "scale", "norm", "loss")
+_NOT_SCORES = (*TIMING_WORDS, "epoch", "scale", "norm", "loss")
 # ... and as a word of its own: a gradient's (`grad_norm`, `actor/grad_clip`), not a grader's
 # (`eval_greedy_grader_scores`, a held-out score, was left out of every hint for "grad")
 _NOT_SCORE_WORDS = frozenset({"grad", "grads", "gradient", "gradients"})

@@ -10,7 +10,10 @@ dropped, and nothing said so. So, per metric:
 - else a value logged again at its step supersedes the earlier one (a value printed again
   when an episode ends at the step, a corrected value), as before;
 - either way a warning names the metrics, their steps and rows, and what is read, unless the
-  rows of each step are equal (exact double logging collapses silently).
+  rows of each step are equal (exact double logging collapses silently) or the metric times
+  the run (`timing_names`: a clock, a speed, a memory reading differs between any two rows by
+  nature; an evaluation logged twice at the end with equal scores warned of its
+  `eval_runtime`, and a CSV's `timestamp` warned at every step, beside an eval loss read right).
 A metric's second row at a step whose value is the mean of all its readings so far (within
 1/1000 of their range), where every earlier step had one row, is a run-average summary, not a
 reading: json-dpo-jsonextract-reward's exporter copied HF's closing `train_loss` (0.2130, the
@@ -27,6 +30,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from phasewatch.timing_names import is_timing
 
 if TYPE_CHECKING:  # numpy is imported where a log is resolved, not by a watch (start-up time)
     import numpy as np
@@ -157,7 +162,7 @@ def row_warnings(notes: list[RowNote], resumed: list[tuple[int, int]] = ()) -> l
     out = []
     kinds: dict[tuple, list[RowNote]] = {}
     for note in notes:
-        if not note.mean and note.summary is None and any(
+        if is_timing(note.name) or not note.mean and note.summary is None and any(
                 lo <= note.span[0] and note.span[1] <= hi for lo, hi in resumed):
             continue
         if note.summary is not None:

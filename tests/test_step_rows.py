@@ -195,3 +195,27 @@ def test_rows_of_inf_and_minus_inf_at_a_step_read_as_nan_not_an_internal_error(t
     log.write_text("".join(json.dumps({"step": s, "a": v}) + "\n" for s, v in rows))
     assert main(["inspect", str(log)]) == 0
     assert read_run(log).series("a").tolist() == [0.55, 0.6]
+
+
+def test_a_clock_logged_on_each_row_of_a_step_is_read_without_a_warning(tmp_path, capsys):
+    """A CSV whose every row has its `timestamp` (a train row and, every 5th step, an eval row
+    a second later), and a Trainer's final evaluation logged again at its step with the same
+    scores and a new `eval_runtime`: clocks differ between any two rows, and said so at every
+    step ('timestamp: logged several times at one step with different values') of a log read
+    right. A score logged twice with different values is still said."""
+    lines = ["step,timestamp,train/loss,eval/loss,eval_runtime"]
+    for s in range(40):
+        lines.append(f"{s},{1000 + 2 * s},{1.0 - s / 80},,")
+        if s % 5 == 4:
+            lines.append(f"{s},{1001 + 2 * s},,{1.2 - s / 100},{3.0 + s / 50}")
+    lines.append(f"39,1100,,{1.2 - 0.39},9.5")  # the final evaluation again: equal score
+    lines.append("39,1101,0.45,,")  # a train loss logged again with another value
+    log = tmp_path / "metrics.csv"
+    log.write_text("\n".join(lines) + "\n")
+    run = read_run(log)
+    assert run.column("timestamp").values[-1] == 1101  # read as before: the later row
+    [warning] = [w for w in run.warnings if "several times" in w]
+    assert warning.startswith("train/loss: logged several times at one step")
+    assert main(["analyze", str(log), "--metric", "eval/loss"]) == 0
+    out = capsys.readouterr().out
+    assert "timestamp" not in out and "eval_runtime" not in out
