@@ -554,3 +554,21 @@ def test_a_fast_rise_under_one_sided_noise_meets_its_plateau_where_the_data_reac
         assert [p.name for p in result.phases] == ["improvement", "plateau"], seed
         starts.append(result.phases[1].start_step)
     assert all(65 <= s <= 120 for s in starts), starts
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_relapse_after_an_early_best_is_found_and_turns_at_its_worst(seed):
+    """A loss that falls to an early best at its second evaluation, jumps back and gets worse
+    for nine evaluations, then falls for forty to a new best (a learning rate too high for a
+    while): an overfit between two improvements, turning at its worst evaluation. The turn was
+    searched on the run's moving average, whose first point took in the step-0 loss: the worst
+    was put at step 400 and the relapse came out part of one improvement."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(51) * 200
+    y = np.concatenate([[9.3, 3.0], np.linspace(4.3, 5.2, 9), np.linspace(5.0, 2.0, 40)])
+    y[2:] += rng.normal(0, 0.1, 49)
+    a = analyze_run(make_run(y, steps=steps, metric="val_loss"), "val_loss")
+    assert names(a) == ["improvement", "overfit", "improvement"]
+    worst = int(steps[2 + np.argmax(y[2:20])])
+    assert a.phases[1].start_step == 200 and abs(a.phases[1].end_step - worst) <= 200
+    check_contract(a, steps)
