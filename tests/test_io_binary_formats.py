@@ -189,6 +189,41 @@ def test_wandb_offline_run_written_by_the_sdk(wandb_run_dir):
     assert "train/global_step" not in run.metrics and "_runtime" not in run.metrics
 
 
+
+WANDB_TABLE_SCRIPT = textwrap.dedent(
+    """
+    import sys, wandb
+    run = wandb.init(mode="offline", dir=sys.argv[1], project="p", name="tables",
+                     settings=wandb.Settings(console="off"))
+    for step in range(1, 7):
+        row = {"train/reward": 0.1 * step}
+        if step % 2 == 0:  # as TRL logs its completions: a table every few steps
+            row["completions"] = wandb.Table(columns=["prompt", "completion"],
+                                             data=[["p", "c"]] * step)
+        run.log(row, step=step)
+    run.finish()
+    """
+)
+
+
+def test_wandb_logged_table_is_no_metric(tmp_path):
+    """wandb-trl-ppo-scores-500: a completions table logged every few steps was read as the
+    metrics `completions.nrows`, `completions.ncols`, `completions.size`, and analyze offered
+    them as held-out scores; the `.wandb` file holds the table as keys beside its
+    `completions._type`, which `wandb-history.jsonl` holds as one object (left out)."""
+    pytest.importorskip("wandb")
+    env = {**os.environ, "WANDB_SILENT": "true", "WANDB_MODE": "offline",
+           "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "off"}
+    try:
+        subprocess.run([sys.executable, "-c", WANDB_TABLE_SCRIPT, str(tmp_path)], env=env,
+                       check=True, timeout=90, capture_output=True)
+    except (subprocess.SubprocessError, OSError) as exc:
+        pytest.skip(f"wandb could not write an offline run here: {exc}")
+    [folder] = list((tmp_path / "wandb").glob("offline-run-*"))
+    run = read_run(folder)
+    assert run.metrics == ["train/reward"]
+    assert run.series("train/reward").index.tolist() == [1, 2, 3, 4, 5, 6]
+
 def test_wandb_cut_file_keeps_intact_records(wandb_run_dir, tmp_path):
     [file] = list(wandb_run_dir.glob("*.wandb"))
     data = file.read_bytes()

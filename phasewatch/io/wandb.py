@@ -15,6 +15,10 @@ but a `<prefix>/global_step` logged beside the key in the same row wins over ano
 step metric (OpenRLHF declares `eval/*` against `eval/epoch`, never logs it, and logs
 `eval/global_step`; W&B's step_sync fills the row's `eval/epoch` with 0).
 Keys starting with "_" (`_step`, `_runtime`, `_timestamp`) are W&B bookkeeping, not metrics.
+A logged table, image or other media object is no number: the file holds it as nested keys
+beside its `<name>._type` (`completions._type` "table-file", `completions.nrows`,
+`completions.size`, `completions.sha256`), which are left out, as `wandb_history` leaves the
+object out (`media_keys`).
 """
 
 from __future__ import annotations
@@ -250,9 +254,10 @@ def read(path: Path) -> Run:
 def _history_records(history, step_metrics: StepMetrics, bad: list[str]):
     """One history row -> one record per step metric its keys use (usually one)."""
     row = {_key(item): _json(item.value_json) for item in history.item}
+    media = media_keys(row)
     by_step: dict[int, dict[str, Any]] = {}
     for key, value in row.items():
-        if key.startswith("_"):
+        if key.startswith("_") or key in media:
             continue
         step_key = step_metrics.step_key(key)
         if key == step_key or key in step_metrics.exact.values() or \
@@ -274,6 +279,18 @@ def _history_records(history, step_metrics: StepMetrics, bad: list[str]):
         by_step.setdefault(step, {})[key] = value
     for step, values in by_step.items():
         yield Record(step, values)
+
+
+def media_keys(row: dict[str, Any]) -> set[str]:
+    """The keys of a history row that describe a logged media object (a `wandb.Table`, an
+    image, a histogram): every `<name>.<field>` beside a `<name>._type`. A TRL PPO run's
+    completions table logged `completions.nrows` (8 -> 10,000), `completions.size` and
+    `completions.ncols` at 11 steps, which analyze then offered as held-out scores ("logged at
+    a few steps only, as evaluations are") beside its reward (wandb-trl-ppo-scores-500); the
+    same run's `wandb-history.jsonl` holds the object whole, and it was left out there."""
+    objects = {key[:-len("._type")] for key in row if key.endswith("._type")}
+    return {key for key in row if any(key.startswith(f"{name}.") for name in objects)} \
+        if objects else set()
 
 
 def _sibling_step(key: str) -> str:
