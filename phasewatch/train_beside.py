@@ -200,7 +200,8 @@ def train_move(train: list[TrainSeries], start: float, end: float) -> TrainMove 
 
 def note_train_beside(analysis: Analysis, run: Run, train: list[TrainSeries]) -> Analysis:
     """`analysis` with what the train side says of it: a policy-gradient loss analysed is no
-    performance measure; a train loss analysed has its 'overfit' named for what it is; and on a
+    performance measure; a train loss or a train reward analysed has its 'overfit' named for
+    what it is (a train reward's decline is the policy getting worse at what it trains on); and on a
     held-out metric, each overfit or disruption over whose steps the train metric got worse
     too has `train_worse` in its stats and a warning (`train_worse_text`)."""
     own, unit = analysis.metric, run.step_unit
@@ -220,6 +221,14 @@ def note_train_beside(analysis: Analysis, run: Run, train: list[TrainSeries]) ->
         analysis.warnings.append(
             f"{own}: the 'overfit' ({', '.join(overfits)}) is the train loss getting worse after "
             "its best: an instability of training, not an overfit to the training data")
+    elif "train/reward" in roles_of(run, own) and overfits:
+        # wandb-trl-ppo-scores-500: a PPO batch score's "overfit 1 -> 500" beside a note that
+        # this score "cannot show an overfit", and no word on what the phase then is
+        analysis.warnings.append(
+            f"{own}: the 'overfit' ({', '.join(overfits)}) is the reward on the training batches "
+            "getting worse after its best: what the policy earns on the prompts it trains on "
+            "fell, not an overfit to the training data, which a score on the training batches "
+            "cannot show")
     if not is_held_out(run, own):
         return analysis
     for phase in analysis.phases:

@@ -208,3 +208,22 @@ def test_a_turn_sits_on_the_lowest_or_highest_evaluation_near_it():
         near = [acc[s] for s in range(at - 30, at + 40, 10)]
         assert acc[at] == (min(near) if turn == 0 else max(near))
 
+
+
+def test_a_train_reward_getting_worse_is_said_to_be_no_overfit_to_the_training_data():
+    """wandb-trl-ppo-scores-500: a PPO batch score (a reward on the training batches) falling
+    after its best was 'overfit 1 -> 500' beside a note that the score "cannot show an
+    overfit", with no word on what the phase then is. A held-out reward of the same shape
+    gets no such note."""
+    rng = np.random.default_rng(6)
+    t = np.arange(150)
+    reward = np.interp(t, [0, 50, 149], [0.2, 0.8, 0.3]) + rng.normal(0, 0.02, t.size)
+    analysis = analyze_run(make_run(reward, metric="train/reward"))
+    assert "overfit" in names(analysis)
+    [note] = [w for w in analysis.warnings if "reward on the training batches" in w]
+    overfit = next(p for p in analysis.phases if p.name == "overfit")
+    assert f"({overfit.start_step} -> {overfit.end_step})" in note
+    assert "not an overfit to the training data" in note
+    held_out = analyze_run(make_run(reward, metric="eval/reward"))
+    assert "overfit" in names(held_out)
+    assert not any("training batches getting worse" in w for w in held_out.warnings)
