@@ -192,10 +192,15 @@ def scores_beside_reward_note(run: Run, chosen: str) -> str | None:
     batches too (`_TRAIN_SIDE_WORDS`: the reward's own components, `rewards/format_reward`, are).
     jsonl-verifier-warmstart-rl-21ev logs `accuracy` on 120 held-out actions beside
     `mean_reward` at every evaluation: it fell 0.99 -> 0.60 at the first and stayed there
-    (a collapse to one class) while `analyze` reported the reward's plateau without a word."""
+    (a collapse to one class) while `analyze` reported the reward's plateau without a word.
+    Nor any filed under the reward's path before its reward word, where Tinker puts what the
+    same rollouts scored (`env/all/correct` beside `env/all/reward/total`: "may be held-out")."""
     if chosen != "train/reward" or run.performance_metric:
         return None
-    maybe = score_like_series(run, excluding=_TRAIN_SIDE_WORDS)
+    own = run.resolve_metric(chosen).split("/")
+    home = "/".join(own[:next((i for i, part in enumerate(own) if "reward" in part.lower()), 0)])
+    maybe = [name for name in score_like_series(run, excluding=_TRAIN_SIDE_WORDS)
+             if not (home and name.startswith(home + "/"))]
     if not maybe:
         return None
     which = (f"{maybe[0]} may be a held-out score: pass {metric_option(maybe[0])} to analyse it"

@@ -70,3 +70,24 @@ def test_a_held_out_score_with_train_inside_a_word_of_its_name_is_named(capsys, 
     assert code == 0 and "metric mean_reward" in out
     assert ("constraint_accuracy may be a held-out score: pass --metric constraint_accuracy to "
             "analyse it") in out, out
+
+
+def test_a_score_filed_under_the_train_rewards_own_path_is_not_named(capsys, tmp_path):
+    """Tinker's RL log files the reward of each iteration's rollouts as `env/all/reward/total`
+    and what the same rollouts scored beside it (`env/all/correct`, `env/all/format`):
+    jsonl-tinker-arithmetic-rl-100 was told "env/all/correct may be a held-out score". A score
+    under another path is still named."""
+    rng = np.random.default_rng(0)
+    rows = [{"step": s, "env/all/reward/total": min(1.0, 0.7 + 0.06 * s) - float(rng.uniform(0, .02)),
+             "env/all/correct": min(1.0, 0.7 + 0.06 * s) - float(rng.uniform(0, .02)),
+             "env/all/format": min(1.0, 0.8 + 0.05 * s)} for s in range(30)]
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    code, out = _analyze(capsys, log)
+    assert code == 0 and "metric env/all/reward/total" in out
+    assert "held-out score" not in out
+    for row in rows:
+        row["probe/accuracy"] = row.pop("env/all/correct")
+    log.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    code, out = _analyze(capsys, log)
+    assert "probe/accuracy may be a held-out score" in out
