@@ -34,16 +34,17 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.io.lines import BadLine
+from phasewatch.io.post_training import END_KEY, PostTrainingEvaluations
 from phasewatch.io.py_literal import python_literal
 from phasewatch.io.source import LogFileSource
 from phasewatch.io.verl_console import ANSI
 from phasewatch.planned import epoch_resolution
+from phasewatch.step_units import positions_in_unit
 from phasewatch.values import to_float
 
 FORMAT = "hf_console"
 STEPS_PER_EPOCH = 10_000
 EPOCH_KEY = "epoch"
-END_KEY = "train_runtime"
 MAX_DICT_CHARS = 20_000   # a log row is a few hundred characters; longer is not one
 # A Python dict literal with quoted keys, not nested in braces, anywhere on the line (a
 # progress bar drawn before it with '\r' stays in front).
@@ -272,6 +273,7 @@ class LineParser:
         self._shared = 0
         self._rows = 0  # of training or evaluation, not the final summary
         self._later_banner: int | None = None
+        self.post_training = PostTrainingEvaluations()  # an evaluate() after train()
 
     @property
     def settings(self) -> dict[str, int]:
@@ -298,7 +300,7 @@ class LineParser:
         if self._later_banner is not None:
             notes.append(f"a later training banner (line {self._later_banner}) states other "
                          "steps per epoch; its rows are counted as the first training's")
-        return notes
+        return notes + [positions_in_unit(w, self.step_unit) for w in self.post_training.warnings]
 
     def _decide(self, candidate: str, epoch: float, head: str) -> None:
         """Steps per epoch (or None), from the banner and how the first row prints its epoch;
@@ -355,6 +357,8 @@ class LineParser:
         self._last = (step, keys)
         if END_KEY in row:
             self.finished = True
+        if self.post_training.left_out(step, row, lineno):
+            return []
         return [(step, row)]
 
 

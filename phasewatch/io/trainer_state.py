@@ -43,6 +43,7 @@ from phasewatch.io.llamafactory import (
     token_accuracy_name,
     token_accuracy_note,
 )
+from phasewatch.io.post_training import END_KEY, left_out_rows
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import RecordCollector, Run, to_float
 
@@ -201,9 +202,6 @@ def _document(text: str, path: Path) -> tuple[Any | None, int]:
     return doc, match.end() - 1
 
 
-END_KEY = "train_runtime"
-
-
 class Source(RecordSource):
     format = FORMAT
 
@@ -261,30 +259,33 @@ class Source(RecordSource):
             return  # caught mid-write: read it again when it changes
         complete = doc is not None
         self._stamp = stamp if complete else None
+        meta = doc if isinstance(doc, dict) else {}
+        if meta and self._arguments is None:  # the TrainingArguments beside it (`trainer_args`)
+            from phasewatch.io.trainer_args import trainer_arguments
+
+            self._arguments = {**trainer_arguments(path), **stated_stage(trainer_output_folder(path))}
+        skipped, notes = left_out_rows([(as_step(row["step"]), row, line) for line, row in rows],
+                                       loaded_best=bool((self._arguments or {}).get(
+                                           "load_best_model_at_end")))
         if complete or strict:  # a read caught mid-write keeps the last whole reading's
-            self._replace_document_warnings(warnings)
+            self._replace_document_warnings(warnings + notes)
         rows_only = [row for _, row in rows]
         k = _common_prefix(self._rows, rows_only)
         if k == len(rows_only) and self._rows:
             return  # nothing new (or a partial read of rows already seen)
         new = rows[k:]
         self._rows = rows_only
-        meta = doc if isinstance(doc, dict) else {}
         if meta:
-            if self._arguments is None:  # the TrainingArguments beside it (`trainer_args`)
-                from phasewatch.io.trainer_args import trainer_arguments
-
-                self._arguments = {**trainer_arguments(path), **stated_stage(trainer_output_folder(path))}
             self.info.config = {**self._arguments, **{
                 key: v for key, v in meta.items()
                 if key != HISTORY_KEY and not isinstance(v, (dict, list))}}
             if reached_max_steps(meta):
                 self.info.finished = True
-        for line, row in new:
-            step = as_step(row["step"])
+        for index, (line, row) in enumerate(new, start=k):
             if END_KEY in row:
                 self.info.finished = True
-            yield Record(step, self._names(row), line)
+            if index not in skipped:  # an evaluation after training (`post_training`)
+                yield Record(as_step(row["step"]), self._names(row), line)
 
     def _replace_document_warnings(self, warnings: list[str]) -> None:
         """The warnings of the document just read take the place of the previous reading's.
