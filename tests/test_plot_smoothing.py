@@ -164,3 +164,28 @@ def test_the_local_line_at_the_end_stays_within_the_values_it_follows():
     ceiling[[90, 94]] = 0.96
     line = Smoothing("gaussian", 2).apply(ceiling, steps)
     assert line.max() <= 1.0 and line[-1] == 1.0
+
+
+def test_the_line_passes_each_evaluation_of_a_sparse_run_within_its_noise():
+    """jsonl-cs336-prenorm-valloss-51: a from-scratch LM's val loss, 9.27 at step 0 (before
+    any update), 3.01 at step 200, 2.37 at 400, then a slow fall with noise sd ~0.01; the
+    line drew 4.39 at step 200, over a hundred noise sds above the point it stands for. It
+    now passes each evaluation within 4 noise sds, while a noisy stretch is still smoothed:
+    the held band is each point's own noise, not a copy of the points."""
+    from phasewatch.analysis import analyze_run
+    from phasewatch.outliers import local_scale
+    from phasewatch.plot import phase_figure
+    from phasewatch.run import Run
+
+    rng = np.random.default_rng(0)
+    steps = np.arange(0, 10001, 200)
+    loss = 1.3 + 1.7 * np.exp(-(steps - 200) / 1500.0) + rng.normal(0, 0.01, steps.size)
+    loss[0] = 9.27
+    run = Run.from_columns({"val_loss": (steps, loss)}, "lm", "test")
+    analysis = analyze_run(run, metric="val_loss")
+    fig = phase_figure(run, analysis)
+    (line,) = [ln for ln in fig.axes[0].lines if ln.get_gid() == "smoothed"]
+    drawn, sd = np.asarray(line.get_ydata()), analysis.extra["noise_sd"]
+    assert abs(drawn[1] - loss[1]) <= 4 * sd + 1e-12, (drawn[1], loss[1], sd)  # was 1.9 off
+    assert np.all(np.abs(drawn - loss) <= 4 * local_scale(loss, sd) + 1e-12)
+    assert np.max(np.abs(drawn[5:] - loss[5:])) > 0.01  # the slow part is still smoothed

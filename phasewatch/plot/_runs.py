@@ -13,6 +13,7 @@ from phasewatch.plot.phase import outlier_steps
 from phasewatch.plot.smoothing import (
     DENSE_POINTS,
     Smoothing,
+    held_to_points,
     smoothing_breaks,
     spacing,
     unit_of,
@@ -64,6 +65,8 @@ def draw_run(ax, panel: int, data: FigureData, run: Run, label: str, metric: str
         steps, values = steps[kept], values[kept]
     smoothed = smoothing.apply(values, steps, smoothing_breaks(run.events, analysis),
                                log=ax.get_yscale() == "log")
+    if analysis is not None:  # as the run's own figure draws it
+        smoothed = held_to_points(smoothed, values, analysis.extra.get("noise_sd"))
     if smoothing.kind != "none":
         ax.plot(steps, smoothed, color=color, linewidth=1.2, zorder=3, gid="smoothed", **line)
         data.add(panel, label, own, "smoothed", steps, smoothed)

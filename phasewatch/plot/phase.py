@@ -32,6 +32,7 @@ from phasewatch.plot.smoothing import (
     DENSE_POINTS,
     Smoothing,
     event_breaks,
+    held_to_points,
     smoothing_breaks,
 )
 from phasewatch.plot.style import figure_size, paper_style
@@ -262,7 +263,9 @@ def _draw_performance(ax, run: Run, series, analysis: Analysis, smoothing: Smoot
     kept = ~np.isin(steps, np.asarray(out, dtype=np.float64)) if out else np.ones(steps.size, bool)
     steps_kept = steps[kept]
     _draw.log_axis_if_spanning(ax, values, analysis.direction == "min")
-    curve = smoothing.apply(values[kept], steps_kept, breaks, log=ax.get_yscale() == "log")
+    curve = held_to_points(smoothing.apply(values[kept], steps_kept, breaks,
+                                           log=ax.get_yscale() == "log"),
+                           values[kept], analysis.extra.get("noise_sd"))
     if smoothing.kind != "none":
         ax.plot(steps_kept, curve, color=DATA_COLOR, linewidth=1.2, zorder=3, gid="smoothed")
         data.add(0, name, analysis.metric, "smoothed", steps_kept, curve)
