@@ -217,3 +217,24 @@ def test_a_bleu_in_the_accuracy_role_is_no_held_out_accuracy_beside_one():
     accuracy = _scored("distilbert", "eval_accuracy", [0.8725, 0.897, 0.899, 0.908, 0.9085])
     fig = compare_figure([bleu, accuracy])
     assert [ax.get_ylabel() for ax in fig.axes] == ["eval_bleu", "held-out accuracy"]
+
+
+def test_two_files_named_alike_are_both_told_apart_in_the_legend(tmp_path):
+    """Two Lightning versions' `metrics.csv`, given as files: both runs are named "metrics".
+    The legend said "metrics" for the first and the second's whole path, which ran off the
+    figure; each is now named by the last parts of its path that differ."""
+    from phasewatch.io import read_run
+    from phasewatch.source_names import distinct_tails
+
+    runs = []
+    for version, scale in (("version_0", 100), ("version_1", 300)):
+        folder = tmp_path / "lightning_logs" / version
+        folder.mkdir(parents=True)
+        (folder / "metrics.csv").write_text("step,val_acc\n" + "".join(
+            f"{s},{0.3 + 0.5 * (1 - np.exp(-s / scale)):.4f}\n" for s in range(0, 1000, 20)))
+        runs.append(read_run(folder / "metrics.csv"))
+    assert [run.name for run in runs] == ["metrics", "metrics"]
+    legend = [t.get_text() for t in compare_figure(runs).legends[0].get_texts()]
+    assert legend[:2] == ["version_0/metrics.csv", "version_1/metrics.csv"]
+    assert distinct_tails(["a/b/m.csv", "a/c/m.csv", "a/c/m.csv", "d.csv"]) == [
+        "b/m.csv", "c/m.csv", "c/m.csv", "d.csv"]

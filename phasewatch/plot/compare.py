@@ -17,6 +17,7 @@ configuration are (`_groups`). Each arm has one fixed colour.
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -56,6 +57,7 @@ from phasewatch.presets import default_direction, hf_spellings, named_by_its_own
 from phasewatch.results import Analysis
 from phasewatch.run import Run
 from phasewatch.signals import choose_metric
+from phasewatch.source_names import distinct_tails
 from phasewatch.xaxis import axis_label, in_step_unit, shared_step_unit
 
 LAYOUTS = ("overlay", "grid")
@@ -93,8 +95,10 @@ def _groups(runs: Sequence[Run], labels: Sequence[str | None] | None, metrics: S
     and metric, the same hyperparameters apart from the seed, two or more seeds: as the report
     groups them) are one group named after their arm, and every other run stands alone: two
     runs of one arm with different settings, or two runs only named alike (two folders'
-    metrics.csv), are not averaged. A default name that two entries share is told apart by
-    the run's name, else its source."""
+    metrics.csv), are not averaged. A default name that two entries would share is neither's:
+    each is told apart by its run's name, else by its source's last path parts
+    (`source_names.distinct_tails`; two files' `metrics.csv` were "metrics" beside the second's
+    whole path, which ran off the figure, and the first kept a name that said nothing)."""
     labels = list(labels or [])
     if len(labels) > len(runs):
         raise UsageError(f"got {len(labels)} labels for {len(runs)} runs")
@@ -105,26 +109,36 @@ def _groups(runs: Sequence[Run], labels: Sequence[str | None] | None, metrics: S
             entries.setdefault(label, []).append(i)
     defaults = _default_entries(runs, given, metrics)
     bases = [arm_label(runs[members[0]]) for members in defaults]
-    for members, base in zip(defaults, bases):
-        first = runs[members[0]]
-        shared = [m for m, b in zip(defaults, bases) if b == base]
-        # a single run by `run_label`; a seed group by its arm's name alone where it is the only
-        # entry that has it, or the one seed group among single runs of the arm, else with the
-        # first seed's name (else its source)
-        alone = base not in entries and (len(shared) == 1 or len(members) > 1
-                                         and sum(len(m) > 1 for m in shared) == 1)
-        names = [base] if alone else []
-        if len(members) == 1:
-            names = [run_label(first)]
-        elif first.name and first.name != base:
-            names.append(f"{base} \u00b7 {first.name}")
-        label = next((name for name in names if name not in entries), first.source)
+    wanted = [_default_names(runs, members, base, defaults, bases, entries)
+              for members, base in zip(defaults, bases)]
+    taken = Counter(name for names in wanted for name in set(names))
+    tails = distinct_tails([run.source for run in runs])
+    for members, names in zip(defaults, wanted):
+        label = next((name for name in names if taken[name] == 1 and name not in entries),
+                     tails[members[0]])
         entries.setdefault(label, []).extend(members)
     order = sorted(entries, key=lambda label: min(entries[label]))
     # a known arm's fixed colour; the other groups (and a second group of one arm) take free
     # colours, then, when those run out, the colours again with other line styles
     styles = run_styles([arm_of(runs[entries[label][0]]) for label in order])
     return [(label, style, sorted(entries[label])) for label, style in zip(order, styles)]
+
+
+def _default_names(runs: Sequence[Run], members: list[int], base: str,
+                   defaults: list[list[int]], bases: list[str], entries) -> list[str]:
+    """The names a default entry may take, in order: a single run by `run_label`; a seed group
+    by its arm's name alone where it is the only entry that has it, or the one seed group among
+    single runs of the arm, else with the first seed's name."""
+    first = runs[members[0]]
+    shared = [m for m, b in zip(defaults, bases) if b == base]
+    alone = base not in entries and (len(shared) == 1 or len(members) > 1
+                                     and sum(len(m) > 1 for m in shared) == 1)
+    names = [base] if alone else []
+    if len(members) == 1:
+        names = [run_label(first)]
+    elif first.name and first.name != base:
+        names.append(f"{base} \u00b7 {first.name}")
+    return names
 
 
 def _default_entries(runs: Sequence[Run], given: list[str | None],
