@@ -1,7 +1,11 @@
 """The planned length of a run, from its config: what the live monitor judges "early" against.
 
 Trainers write it in their settings: Hugging Face's `max_steps` (TrainingArguments, -1 when the
-run is set by epochs instead), verl's `trainer.total_training_steps`, LLaMA-Factory's
+run is set by epochs instead), TRL's on-policy trainers' `num_total_batches` (PPO, RLOO: the
+updates `total_episodes` makes, one logged step each; their `num_train_epochs` is not the run's
+length, and their logged `epoch` is the share of the prompts seen: a PPO run of 500 updates,
+all logged, was "planned to end at step 30000", 3 epochs x the 10,000 steps its epoch 0.05 at
+step 500 said one takes, and its fall at update 171 read as early: wandb-trl-ppo-scores-500), verl's `trainer.total_training_steps`, LLaMA-Factory's
 `total_steps` (on every line of its trainer_log.jsonl), phasewatch's own trainer `steps`; a
 reader that finds the plan in a console banner gives `planned_steps`, in the log's own step
 units (a Hugging Face console log: its `Total optimization steps` where its banner fixes the
@@ -20,8 +24,8 @@ from typing import Any
 
 from phasewatch.values import to_float
 
-PLANNED_STEP_KEYS = ("max_steps", "trainer.total_training_steps", "total_training_steps",
-                     "total_steps", "steps", "planned_steps")
+PLANNED_STEP_KEYS = ("max_steps", "num_total_batches", "trainer.total_training_steps",
+                     "total_training_steps", "total_steps", "steps", "planned_steps")
 # A training script's own arguments, as it logs them (`{"type": "config", "args": vars(args)}`
 # heading a JSON-lines log): `--max-steps` or `--steps`.
 SCRIPT_ARGS = "args"

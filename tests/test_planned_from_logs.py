@@ -128,6 +128,23 @@ def test_the_epoch_plan_needs_the_epochs_and_an_epoch_logged():
     assert planned_steps({"max_steps": 120, "num_train_epochs": 2}) == 120  # stated: it wins
 
 
+def test_a_trl_on_policy_run_is_planned_from_the_updates_its_episodes_make():
+    """wandb-trl-ppo-scores-500: TRL's PPOTrainer logs `num_train_epochs` 3 (unused), `max_steps`
+    -1, `num_total_batches` 500 (the updates `total_episodes` 500 makes, one logged step each)
+    and an `epoch` that is the share of its prompts seen (0.05 at step 500): the run of 500
+    updates, all logged, was planned to end at step 30000."""
+    config = {"num_train_epochs": 3.0, "max_steps": -1, "total_episodes": 500,
+              "num_total_batches": 500}
+    assert planned_steps(config) == 500
+    steps = np.arange(1, 501)
+    run = phasewatch.Run.from_columns({"train/epoch": (steps, steps / 10_000),
+                                       "train/reward": (steps, np.full(500, 0.1))},
+                                      "ppo", "wandb", config=config)
+    from phasewatch.planned import run_plan
+
+    assert run_plan(run) == 500
+
+
 def test_a_log_that_ends_before_its_plan_says_so(tmp_path):
     # trial 33: a CHORD run read at step 1320 of its 2000 printed phases and a recommended stop
     # with nothing saying the run had not ended (32b: a GRPO W&B log at step 70 of 400)
