@@ -353,7 +353,7 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
         extra["confidence"] = confidence
     elif step is not None and shown_sd > 0 and not rate_noted:  # the rate's note says it already
         warnings.append(resolution_warning(own_metric, y.size, shown_sd, step, False))
-    if (beats := beats_last(phases, y, best, sd, cfg.k_sd)) is not None:
+    if (beats := beats_last(phases, y, best, sd, cfg.k_sd, steps)) is not None:
         extra["stop_beats_last"] = beats
     if nll_onset is not None:
         extra["nll_overfit_onset_step"] = int(nll_onset)

@@ -123,7 +123,7 @@ def stop_level(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
 
 
 def beats_last(phases: list[Phase], y: np.ndarray, best: int, sd: float,
-               k_sd: float) -> bool | None:
+               k_sd: float, steps: np.ndarray | None = None) -> bool | None:
     """Whether the checkpoint at index `best` is better than the last evaluation beyond the
     noise (`y` higher is better): the run ends in a decline (its last phase an overfit or a
     disruption), or the level at `best` is above the last one by `k_sd` sds of a difference of
@@ -131,7 +131,11 @@ def beats_last(phases: list[Phase], y: np.ndarray, best: int, sd: float,
     that differs from it by more than that: `point_levels`). None when `best` is the last
     evaluation, or the noise is unknown and no decline ends the run (4 evaluations worse at
     each while train improves are an overfit by the rank test alone, noise unknown: its best
-    beats its last)."""
+    beats its last). Given the `steps`, a checkpoint inside a last plateau (after its first
+    evaluation) is ranked at most at the plateau's level, the median of its readings: the
+    phases found one level there, and a reading above it is its scatter. A GRPO batch reward
+    flat at 0.21 from step 90 to 250 had its checkpoint at step 243, two lucky batches in a row
+    (0.60, 0.98), which a 3-point median keeps, and "beats the last" (0.25) went unsaid."""
     last = y.size - 1
     if best >= last:
         return None
@@ -141,7 +145,11 @@ def beats_last(phases: list[Phase], y: np.ndarray, best: int, sd: float,
         return None
     margin = significant_gap(sd, k_sd)
     levels = point_levels(y, change=margin)  # an end's level is not averaged across a change
-    return bool(levels[best] - levels[last] > margin)
+    level = float(levels[best])
+    if steps is not None and phases and phases[-1].name == "plateau":
+        start = int(np.searchsorted(steps, phases[-1].start_step))
+        level = min(level, float(np.median(y[start:]))) if best > start else level
+    return bool(level - levels[last] > margin)
 
 
 def unranked_stop(analysis: Analysis) -> str | None:
