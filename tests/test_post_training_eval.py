@@ -9,6 +9,7 @@ import os
 import time
 
 import numpy as np
+import pytest
 from watch_follower import Follower, replay
 
 import phasewatch
@@ -119,10 +120,10 @@ def test_load_best_model_at_end_in_the_arguments_leaves_out_any_value():
     """Evaluated again on another device, the best checkpoint's values can differ in their last
     digits: the run's arguments, where they say it loaded the best, decide."""
     check = PostTrainingEvaluations(loaded_best=True)
-    assert not check.left_out(500, {"eval_loss": 0.5091, "eval_runtime": 1.0})
-    assert not check.left_out(1000, {"eval_loss": 0.5966, "eval_runtime": 1.0})
-    assert not check.left_out(1000, {"train_runtime": 9.0, "train_loss": 0.4})
-    assert check.left_out(1000, {"eval_loss": 0.50912, "eval_runtime": 1.0}, line=40)
+    assert check.kept(500, {"eval_loss": 0.5091, "eval_runtime": 1.0})
+    assert check.kept(900, {"eval_loss": 0.5966, "eval_runtime": 1.0})
+    assert check.kept(1000, {"train_runtime": 9.0, "train_loss": 0.4})
+    assert check.kept(1000, {"eval_loss": 0.50912, "eval_runtime": 1.0}, line=40) == {}
     assert check.warnings == [(
         "line 40: an evaluation logged after training ended (step 1000: eval_loss 0.5091) is the "
         "best checkpoint's, which the run loaded at the end (load_best_model_at_end): left out of "
@@ -140,3 +141,25 @@ def test_hf_console_log_says_it_in_epochs(tmp_path):
     assert [p.name for p in a.phases] == ["improvement", "overfit"]
     note = next(w for w in a.warnings if "after training ended" in w)
     assert "(epoch 10: eval_loss" in note and "checkpoint of epoch 5" in note
+
+
+def test_tensorboard_written_by_the_trainers_callback(tmp_path):
+    """The same rows through HF's own TensorBoardCallback (`eval/loss`, `train/train_runtime`
+    at the global step, one event each): the evaluation after training is left out there too."""
+    torch_tb = pytest.importorskip("torch.utils.tensorboard")
+    integration = pytest.importorskip("transformers.integrations.integration_utils")
+    from transformers import TrainingArguments
+    from transformers.trainer_callback import TrainerControl, TrainerState
+
+    callback = integration.TensorBoardCallback(torch_tb.SummaryWriter(str(tmp_path / "runs")))
+    args = TrainingArguments(output_dir=str(tmp_path), report_to=[])
+    for row in history([best_again()]):
+        state = TrainerState(global_step=row["step"])
+        callback.on_log(args, state, TrainerControl(), logs={k: v for k, v in row.items()
+                                                             if k != "step"})
+    callback.tb_writer.close()
+    run = read_run(tmp_path / "runs")
+    assert run.series("eval/loss").to_dict() == eval_losses()
+    a = phasewatch.analyze(tmp_path / "runs", metric="eval/loss")
+    assert [p.name for p in a.phases] == ["improvement", "overfit"]
+    assert any(f"checkpoint of step {BEST} evaluated again" in w for w in a.warnings)

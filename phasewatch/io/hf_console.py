@@ -357,9 +357,8 @@ class LineParser:
         self._last = (step, keys)
         if END_KEY in row:
             self.finished = True
-        if self.post_training.left_out(step, row, lineno):
-            return []
-        return [(step, row)]
+        row = self.post_training.kept(step, row, lineno)
+        return [(step, row)] if row else []
 
 
 class Source(LogFileSource):

@@ -33,6 +33,7 @@ from phasewatch.errors import InputError, require
 from phasewatch.files import open_regular
 from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.io.lightning_folder import take_hparams, without_placeholder
+from phasewatch.io.post_training import PostTrainingEvaluations, ends_training, loads_best
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
 from phasewatch.values import MAX_STEP
@@ -282,6 +283,9 @@ class Source(RecordSource):
         self.info.name = path.name if path.is_dir() else path.parent.name
         self.n_scalar_events = 0
         self._scalar_tags: dict[str, str] = {}  # name in the run -> its directory prefix
+        # per directory: an HF run's evaluate() after train() (`post_training`)
+        self._post_training: dict[str, PostTrainingEvaluations] = {}
+        self._post_notes: list[str] = []
 
     def _scan(self) -> None:
         found = event_files(self.path) if self.path.is_dir() else [self.path]
@@ -313,12 +317,19 @@ class Source(RecordSource):
         self._scalar_tags.update({name: group for *_, values, group in rows for name in values})
         self.info.step_unit = step_unit_of_tags(
             name[len(group):] for name, group in self._scalar_tags.items())
+        loaded_best = loads_best(self.info.config)
         for *_, step, values, group in rows:
-            if any(tag.endswith(END_TAG_SUFFIX) for tag in values):
+            if ends_training(values):
                 self.info.finished = True
-            values = without_placeholder(step, values)
+            check = self._post_training.setdefault(group, PostTrainingEvaluations())
+            check.loaded_best = loaded_best
+            values = check.kept(step, without_placeholder(step, values))
             if values:
                 yield Record(step, values, 0, group)
+        # what was left out so far, said once each (a note grows as more of its metrics come)
+        notes = [w for check in self._post_training.values() for w in check.warnings]
+        self.warnings[:] = [w for w in self.warnings if w not in self._post_notes] + notes
+        self._post_notes = notes
 
     def finish(self, collector) -> None:
         if not self.files:
@@ -329,9 +340,6 @@ class Source(RecordSource):
             names = ", ".join(f.name for f in list(self.files)[:3])
             raise InputError(f"no scalar summaries in the event files ({names})", self.path)
 
-
-# HF's TensorBoardCallback logs the final `train_runtime` as `train/train_runtime`.
-END_TAG_SUFFIX = "train_runtime"
 
 
 EVENT_FIRST_BYTE = 0x09  # an Event starts with its wall_time (field 1, a double): tag 0x09

@@ -43,7 +43,7 @@ from phasewatch.io.llamafactory import (
     token_accuracy_name,
     token_accuracy_note,
 )
-from phasewatch.io.post_training import END_KEY, left_out_rows
+from phasewatch.io.post_training import END_KEY, left_out_rows, loads_best
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import RecordCollector, Run, to_float
 
@@ -264,9 +264,8 @@ class Source(RecordSource):
             from phasewatch.io.trainer_args import trainer_arguments
 
             self._arguments = {**trainer_arguments(path), **stated_stage(trainer_output_folder(path))}
-        skipped, notes = left_out_rows([(as_step(row["step"]), row, line) for line, row in rows],
-                                       loaded_best=bool((self._arguments or {}).get(
-                                           "load_best_model_at_end")))
+        kept, notes = left_out_rows([(as_step(row["step"]), row, line) for line, row in rows],
+                                    loaded_best=loads_best(self._arguments or {}))
         if complete or strict:  # a read caught mid-write keeps the last whole reading's
             self._replace_document_warnings(warnings + notes)
         rows_only = [row for _, row in rows]
@@ -284,8 +283,8 @@ class Source(RecordSource):
         for index, (line, row) in enumerate(new, start=k):
             if END_KEY in row:
                 self.info.finished = True
-            if index not in skipped:  # an evaluation after training (`post_training`)
-                yield Record(as_step(row["step"]), self._names(row), line)
+            if kept[index]:  # not an evaluation after training alone (`post_training`)
+                yield Record(as_step(row["step"]), self._names(kept[index]), line)
 
     def _replace_document_warnings(self, warnings: list[str]) -> None:
         """The warnings of the document just read take the place of the previous reading's.
