@@ -174,9 +174,10 @@ def stop_alone(analysis: Analysis) -> str | None:
     """Why no comparison can rank the recommended checkpoint at all, said beside it in place
     of any ranking: the only evaluation ("nothing to rank it against": a TensorBoard log with
     one eval loss at its last step), or a metric the same at every evaluation ("any is as
-    good"); else None. One sentence for `analyze`, `watch` and the comparison table: `watch`
-    said "not established against the last: 39 evaluations, noise unknown" of a CartPole
-    reward that read 1 at all 39, where `analyze` said any checkpoint is as good."""
+    good"); else None. `analyze` and `watch` say it beside the stop, and the comparison table
+    adds no hedge (`unranked_stop` is None): `watch` and the table said "not established
+    against the last: 39 evaluations, noise unknown" of a CartPole reward that read 1 at all
+    39, where `analyze` said any checkpoint is as good."""
     phases = analysis.phases
     if len(phases) != 1:
         return None
