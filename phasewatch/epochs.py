@@ -61,11 +61,16 @@ def whole_epoch_steps(ordered: list[tuple[int, float]]) -> int | None:
     (24, 44) was taken for them. The shortest length that fits every change is taken. None for
     a fractional counter (HF's: interpolated), for a count of epochs done logged once at each
     epoch's end (an HF log of evaluations only, `epoch` 1.0, 2.0...: an epoch begins at its
-    row), for fewer than two changes, or changes that fit no one length."""
+    row; not a counter that reads 0 past the first step, which is an index), for fewer than two changes, or changes that fit no one length."""
     if any(e != math.floor(e) for _, e in ordered):
         return None
     held = collections.Counter(e for _, e in ordered)
-    if 2 * sum(n > 1 for n in held.values()) <= len(held):
+    # epoch 0 on a row after the first step is the epoch that row is in (no count of epochs
+    # done reads 0 there), even when each epoch has one row: a Lightning CSVLogger of
+    # validation rows only (csv-lightning-rlbem-valloss-50: 0 at step 12, 1 at 25, 2 at 38, 13
+    # steps an epoch) had "epoch 1 begins" at 25 and each boundary an epoch late
+    index = any(e == 0 and s > 0 for s, e in ordered)
+    if not index and 2 * sum(n > 1 for n in held.values()) <= len(held):
         return None  # most values at one row each: a count at the epochs' ends
     changes = [(s0, s1, e1) for (s0, e0), (s1, e1) in itertools.pairwise(ordered)
                if s1 > s0 and e1 == e0 + 1 and e1 > 0]

@@ -175,6 +175,11 @@ def test_whole_epochs_begin_every_epochs_steps_not_at_their_first_row(tmp_path):
     uneven = [(0, 0), (9, 0), (14, 1), (39, 1), (44, 2), (49, 2)]  # epochs of ~12 and ~30 steps
     assert [e.step for e in epoch_boundaries(uneven)] == [14, 44]
     assert [e.step for e in epoch_boundaries([(19, 0), (24, 1), (29, 1)])] == [24]
+    # validation rows only, one per epoch at its last step (csv-lightning-rlbem-valloss-50:
+    # 13 steps an epoch): the 0 at step 12 is the epoch that row is in, not epochs done, and
+    # epoch 1 begins at 13, not at its one row, 25
+    val_only = [(13 * k + 12, float(k)) for k in range(6)] + [(78, 6.0)]  # + its test row
+    assert [e.step for e in epoch_boundaries(val_only)] == [13, 26, 39, 52, 65]
 
 
 def test_a_recovery_within_one_epoch_is_said_in_steps_not_0_epochs():
