@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
 import time
 
 import numpy as np
@@ -161,5 +164,42 @@ def test_tensorboard_written_by_the_trainers_callback(tmp_path):
     run = read_run(tmp_path / "runs")
     assert run.series("eval/loss").to_dict() == eval_losses()
     a = phasewatch.analyze(tmp_path / "runs", metric="eval/loss")
+    assert [p.name for p in a.phases] == ["improvement", "overfit"]
+    assert any(f"checkpoint of step {BEST} evaluated again" in w for w in a.warnings)
+
+
+WANDB_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from transformers import TrainingArguments
+    from transformers.integrations.integration_utils import WandbCallback
+    from transformers.trainer_callback import TrainerControl, TrainerState
+
+    args = TrainingArguments(output_dir=sys.argv[1], report_to=["wandb"], run_name="pt")
+    callback = WandbCallback()
+    callback.setup(args, TrainerState(), None)
+    for row in json.loads(open(sys.argv[2]).read()):
+        state = TrainerState(global_step=row.pop("step"))
+        callback.on_log(args, state, TrainerControl(), logs=row)
+    callback._wandb.finish()
+    """
+)
+
+
+def test_wandb_written_by_the_trainers_callback(tmp_path):
+    """HF's WandbCallback writes `train_runtime` to the run summary, not the history, then a
+    history row at the last step: that is the end, and the evaluation after it is left out."""
+    pytest.importorskip("wandb")
+    pytest.importorskip("transformers")
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps(history([best_again()])))
+    env = {**os.environ, "WANDB_SILENT": "true", "WANDB_MODE": "offline",
+           "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "off", "WANDB_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", WANDB_SCRIPT, str(tmp_path), str(rows)], env=env,
+                   check=True, timeout=120, capture_output=True)
+    [folder] = list((tmp_path / "wandb").glob("offline-run-*"))
+    run = read_run(folder)
+    assert run.series("eval/loss").to_dict() == eval_losses()
+    a = phasewatch.analyze(folder, metric="eval/loss")
     assert [p.name for p in a.phases] == ["improvement", "overfit"]
     assert any(f"checkpoint of step {BEST} evaluated again" in w for w in a.warnings)

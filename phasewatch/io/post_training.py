@@ -61,11 +61,16 @@ class PostTrainingEvaluations:
         self._during: dict[str, dict[int, float]] = {}  # results logged while training
         self._left: dict[str, list] = {}  # reason -> [line, step, [(metric, value)...]]
 
+    def ended_at(self, step: int) -> None:
+        """Training ended at `step`: where the end is no row of its own (W&B's callback writes
+        `train_runtime` to the run summary, then a history row at the last step)."""
+        self._end_step = step
+
     def kept(self, step: int, values: Mapping[str, Any], line: int | None = None) -> Mapping[str, Any]:
         """`values` without the results of an evaluation after training that the curve leaves
         out; an empty dict where nothing but such an evaluation's timings is left."""
         if ends_training(values):
-            self._end_step = step
+            self.ended_at(step)
             return values
         if self._end_step is not None and step != self._end_step:
             self._end_step = None  # training again (a later step), or another counter
@@ -114,6 +119,15 @@ class PostTrainingEvaluations:
                        f"{shown}{more}) is {reason}: left out of the curve, where it would "
                        f"stand for the model at step {step}")
         return out
+
+
+def replace_notes(warnings: list[str], said: list[str], checks) -> list[str]:
+    """`warnings` (a source's) with the notes `said` before replaced by what `checks` say now
+    (a note grows as more of its metrics come: said once, in its latest words); returns the
+    notes said now."""
+    notes = [w for check in checks for w in check.warnings]
+    warnings[:] = [w for w in warnings if w not in said] + notes
+    return notes
 
 
 def left_out_rows(rows: list[tuple[int, Mapping[str, Any], int]],

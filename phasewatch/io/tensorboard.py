@@ -33,7 +33,12 @@ from phasewatch.errors import InputError, require
 from phasewatch.files import open_regular
 from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.io.lightning_folder import take_hparams, without_placeholder
-from phasewatch.io.post_training import PostTrainingEvaluations, ends_training, loads_best
+from phasewatch.io.post_training import (
+    PostTrainingEvaluations,
+    ends_training,
+    loads_best,
+    replace_notes,
+)
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
 from phasewatch.values import MAX_STEP
@@ -326,10 +331,8 @@ class Source(RecordSource):
             values = check.kept(step, without_placeholder(step, values))
             if values:
                 yield Record(step, values, 0, group)
-        # what was left out so far, said once each (a note grows as more of its metrics come)
-        notes = [w for check in self._post_training.values() for w in check.warnings]
-        self.warnings[:] = [w for w in self.warnings if w not in self._post_notes] + notes
-        self._post_notes = notes
+        self._post_notes = replace_notes(self.warnings, self._post_notes,
+                                         self._post_training.values())
 
     def finish(self, collector) -> None:
         if not self.files:

@@ -35,6 +35,12 @@ from phasewatch.errors import InputError, require
 from phasewatch.files import open_regular
 from phasewatch.io.jsonlines import loads
 from phasewatch.io.lfs import raise_if_lfs_pointer
+from phasewatch.io.post_training import (
+    END_KEY,
+    PostTrainingEvaluations,
+    loads_best,
+    replace_notes,
+)
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
 from phasewatch.values import to_step
@@ -185,6 +191,9 @@ class Source(RecordSource):
         self.header_checked = False
         self.undecodable = 0
         self.bad_steps: list[str] = []  # metrics of history rows without a usable step
+        self._post_training = PostTrainingEvaluations()
+        self._end_pending = False  # train_runtime in the summary, no history row since
+        self._post_notes: list[str] = []
         self.info.name = file.stem
 
     def read(self, final: bool = True):
@@ -211,7 +220,13 @@ class Source(RecordSource):
                 continue
             kind = record.WhichOneof("record_type")
             if kind == "history":
-                yield from _history_records(record.history, self.step_metrics, self.bad_steps)
+                yield from self._kept(_history_records(record.history, self.step_metrics,
+                                                       self.bad_steps))
+            elif kind == "summary":
+                # HF's WandbCallback writes train_runtime to the summary when train() returns,
+                # then a history row at the last step: the end of training (`post_training`)
+                self._end_pending |= any(_key(item).endswith(END_KEY)
+                                         for item in record.summary.update)
             elif kind == "metric":
                 self.step_metrics.define(record.metric)
             elif kind == "run":
@@ -221,6 +236,19 @@ class Source(RecordSource):
                 _update_config(self.info.config, record.config)
             elif kind == "exit":  # written on a crash too: 255 for a killed or failed run
                 self.info.finished = record.exit.exit_code == 0
+        self._post_notes = replace_notes(self.warnings, self._post_notes, [self._post_training])
+
+    def _kept(self, records):
+        """The history records without an evaluate() after train() (`post_training`)."""
+        check = self._post_training
+        check.loaded_best = loads_best(self.info.config)
+        for record in records:
+            if self._end_pending:
+                check.ended_at(record.step)
+                self._end_pending = False
+            values = check.kept(record.step, record.values)
+            if values:
+                yield Record(record.step, values)
 
     def finish(self, collector) -> None:
         if self.undecodable:
