@@ -192,7 +192,7 @@ def _stage_pairs(s: Series, stage_step: int | None) -> list[tuple[int, float]]:
     return [(st, v) for st, v in zip(s.steps, s.values) if stage_step is None or st >= stage_step]
 
 
-def refit_dip(s: Series, stage_step: int | None) -> RefitDip | None:
+def refit_dip(s: Series, stage_step: int | None, sparse: bool = False) -> RefitDip | None:
     """The disruption and readaptation that start the offline detector's phases of a stage's
     values of `s`, on these values and on all but the latest (SHORT_RUN_CONFIRM evaluations in
     a row), else None. A short run's dip is often over within the monitor's warm-up (its first
@@ -215,7 +215,13 @@ def refit_dip(s: Series, stage_step: int | None) -> RefitDip | None:
     evaluation, after the warm-up, now at its sixth (trial 32). Tuning seeds: dip_no_recovery
     announced 15 / 16 -> 17 / 19 of 20 on outlier runs, the same count earlier on 3-12
     evaluations (at 0.75 / 0.81 of the run against 0.82 / 0.83), 13-40 unchanged; no other kind
-    announced more; early-stop tables of every regime and AR(1) flat runs identical."""
+    announced more; early-stop tables of every regime and AR(1) flat runs identical.
+    `sparse` (the plan holds at most FEW_POINTS evaluations): a recovering dip is also one when
+    the refit's disruption is SPARSE_CLEAR_SD of the offline detector's noise sds deep, as a
+    sparse run's overfit is judged, unless the refit ends in an overfit (the refit's overfit
+    judges it: a stop, not a dip over long ago); the wander tests take phi at its upper bound,
+    0.6-0.9 on 5-12 values whatever the residuals (hf-finnews-sentiment-10ev: accuracy 0.902
+    -> 0.414 -> back to 0.78, 7-9 of those sds, had no live alert at all)."""
     pairs = _stage_pairs(s, stage_step)
     if len(pairs) < SPARSE_RUN_FROM + SHORT_RUN_CONFIRM - 1:
         return None
@@ -229,7 +235,8 @@ def refit_dip(s: Series, stage_step: int | None) -> RefitDip | None:
             return None
         named.add(names)
         if dropped == 0:
-            trough = phases[0].stats["trough_step"]
+            trough, depth_sd = phases[0].stats["trough_step"], size_sd(phases[0])
+            settled = phases[-1].name != "overfit"  # else the news is the overfit's to tell
     y = np.asarray([v for _, v in pairs], dtype=np.float64)
     at = next(i for i, (st, _) in enumerate(pairs) if st == trough)
     if len(named) > 1:
@@ -242,8 +249,9 @@ def refit_dip(s: Series, stage_step: int | None) -> RefitDip | None:
         return RefitDip(pairs[0][0], trough, float(y[at]), len(pairs), recovering=False)
     best = min(at + 1 + int(np.argmax(y[at + 1:])), y.size - 2) if at < y.size - 2 else at
     stands_out = dip_stands_out(y, at, s.given_sd)
-    if not (stands_out or dip_is_no_wander(y, at, best, s.white)):  # sticky noise wanders
-        return None  # down and back
+    clear = sparse and settled and depth_sd >= SPARSE_CLEAR_SD  # a sparse run's (docstring)
+    if not (stands_out or clear or dip_is_no_wander(y, at, best, s.white)):  # sticky noise
+        return None  # wanders down and back
     return RefitDip(pairs[0][0], trough, float(y[at]), len(pairs), stands_out=stands_out)
 
 
