@@ -160,6 +160,15 @@ def is_held_out(run: Run, own: str) -> bool:
     return bool(roles_of(run, own) & set(HELD_OUT_ROLES))
 
 
+def is_train_metric(run: Run, own: str) -> bool:
+    """Whether `own` is scored on the training batches by its roles (a train loss, a train
+    reward, a batch's entropy: `train/` roles only): its values are readings of training, not
+    evaluations, which `analyze` then says ("means of 30 readings each": "30 evaluations" of
+    a QLoRA run's train loss read as a held-out set the log does not have)."""
+    roles = roles_of(run, own)
+    return bool(roles) and all(role.startswith("train/") for role in roles)
+
+
 def train_series(run: Run, metric: str) -> list[TrainSeries]:
     """The train metrics to judge beside `metric`, in order: the train loss, unless it is a
     policy-gradient loss (`is_policy_loss`: it measures nothing, and an RL run's train reward is
@@ -199,12 +208,14 @@ def train_move(train: list[TrainSeries], start: float, end: float) -> TrainMove 
 
 
 def note_train_beside(analysis: Analysis, run: Run, train: list[TrainSeries]) -> Analysis:
-    """`analysis` with what the train side says of it: a policy-gradient loss analysed is no
+    """`analysis` with what the train side says of it (`train_metric`: whether the series
+    analysed is scored on the training batches, `is_train_metric`): a policy-gradient loss analysed is no
     performance measure; a train loss or a train reward analysed has its 'overfit' named for
     what it is (a train reward's decline is the policy getting worse at what it trains on); and on a
     held-out metric, each overfit or disruption over whose steps the train metric got worse
     too has `train_worse` in its stats and a warning (`train_worse_text`)."""
     own, unit = analysis.metric, run.step_unit
+    analysis.extra["train_metric"] = is_train_metric(run, own)
     overfits = [f"{p.start_step} -> {p.end_step}" for p in analysis.phases
                 if p.name == "overfit"]
     if is_policy_loss(run, own):

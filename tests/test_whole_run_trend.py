@@ -240,3 +240,24 @@ def test_a_trend_on_13_to_40_evaluations_ends_at_the_level_the_plateau_after_it_
     phases = analyze_run(twelve, "loss", "min").phases
     trend = next(p for p in phases if p.name != "plateau")
     assert trend.stats["end_value"] in ALPACA[:12]
+
+
+def test_a_train_series_values_are_readings_not_evaluations(tmp_path, capsys):
+    """wandb-mistral-qlora-trainloss-409: a QLoRA run's train loss (no held-out metric) was
+    "best 0.5001 below the baseline (around step 1980: a mean of 30 evaluations) (ends: means
+    of 30 evaluations each ...)", as if the log held a held-out set. A train series' values are
+    readings; the same values logged as an eval loss stay evaluations."""
+    import json
+
+    from phasewatch.cli import main
+
+    values = 2.75 - _saturating(5, rise_sd=2.0)  # a noisy loss falling 2 sds, then flat
+    for name, word, other in (("train/loss", "readings", "evaluations"),
+                              ("eval/loss", "evaluations", "readings")):
+        path = tmp_path / f"{name.replace('/', '_')}.jsonl"
+        path.write_text("".join(json.dumps({"step": i + 1, name: float(v)}) + "\n"
+                                for i, v in enumerate(values)))
+        assert main(["analyze", str(path)]) == 0
+        lines = [line for line in capsys.readouterr().out.splitlines() if "of 30 " in line]
+        assert lines and all(f"mean of 30 {word})" in line and f"means of 30 {word} each" in line
+                             and other not in line for line in lines), lines

@@ -60,6 +60,8 @@ def print_text(analysis: Analysis) -> None:
               f"JSON output's steps are {scaled_words(steps_count)})")
     elif x:
         print(f"  x axis: {unit} (from {x['counter']}; steps in the JSON output)")
+    # a train loss's or reward's values are readings of training, not evaluations
+    reading = "reading" if analysis.extra.get("train_metric") else "evaluation"
     at_start = analysis.extra.get("baseline_rule", "first") == "first"
     reference = "the start" if at_start else "the baseline"
     for k, phase in enumerate(analysis.phases):
@@ -67,7 +69,7 @@ def print_text(analysis: Analysis) -> None:
         fell_from = (reference if k == 0 or phase.name != "disruption"
                      else f"where it began ({at(phase.start_step, steps_count)})")
         line = phase_line(phase, analysis.direction, unit, fell_from, steps_count,
-                          analysis.baseline)
+                          analysis.baseline, reading)
         if not_established(analysis, phase):
             line += "  not established"
         print(line)

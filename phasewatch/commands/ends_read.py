@@ -7,28 +7,31 @@ from __future__ import annotations
 import math
 
 
-def ends_read(stats: dict) -> str:
+def ends_read(stats: dict, reading: str = "evaluation") -> str:
     """How the start and end values printed were read where they are not the evaluations at
-    the phase's edges, so a reader checking them against the log knows what to compare."""
+    the phase's edges, so a reader checking them against the log knows what to compare.
+    `reading`: what one value is, "evaluation", or "reading" for a series scored on the
+    training batches (`train_beside.is_train_metric`)."""
+    values = f"{reading}s"
     if "ends_averaged" in stats:
         # the change is between two means: in their standard errors beside the sds of one
         # evaluation (trial 34b: "+1.6 sd" on a rise the whole-run test found significant)
         n = stats["ends_averaged"]
         se = between(stats.get("change_sd"), [("averaged", n), ("averaged", n)])
-        return f"  (ends: means of {n} evaluations each{_said(se)})"
+        return f"  (ends: means of {n} {values} each{_said(se)})"
     if "ends_medians" in stats:
-        return f"  (ends: medians of {stats['ends_medians']} evaluations each)"
+        return f"  (ends: medians of {stats['ends_medians']} {values} each)"
     if "ends_means" in stats:  # a lattice's (`phase_stats.on_lattice`), said by its rule: the
         # distinct values can be many (a judge's reward on a grid of 1/144: 183 in 850 steps)
-        return (f"  (ends: means of {stats['ends_means']} evaluations each; its values repeat, "
+        return (f"  (ends: means of {stats['ends_means']} {values} each; its values repeat, "
                 "a quarter of them or fewer distinct)")
-    sides = [text.format(stats[key]) for key, text in (
-        ("start_averaged", "start: mean of the first {} evaluations"),
-        ("start_held", "start: the level held before it, median of {} evaluations"),
-        ("start_held_mean", "start: the level held before it, mean of {} evaluations"),
-        ("end_averaged", "end: mean of the last {} evaluations"),
-        ("end_held", "end: the level held after it, median of {} evaluations"),
-        ("end_held_mean", "end: the level held after it, mean of {} evaluations")) if key in stats]
+    sides = [text.format(stats[key], values) for key, text in (
+        ("start_averaged", "start: mean of the first {} {}"),
+        ("start_held", "start: the level held before it, median of {} {}"),
+        ("start_held_mean", "start: the level held before it, mean of {} {}"),
+        ("end_averaged", "end: mean of the last {} {}"),
+        ("end_held", "end: the level held after it, median of {} {}"),
+        ("end_held_mean", "end: the level held after it, mean of {} {}")) if key in stats]
     if sides:
         sides[-1] += _said(change_se(stats))
     return f"  ({'; '.join(sides)})" if sides else ""

@@ -31,13 +31,15 @@ def _side(size, word: str, opposite: str) -> str:
 
 def phase_line(phase, direction: str = "max", unit: str = "step",
                reference: str = "the start", steps_count: str = "step",
-               baseline: float | None = None) -> str:
+               baseline: float | None = None, reading: str = "evaluation") -> str:
     """One line a person reads at a glance: name, steps, values, change, the effect size, in
     the metric's own units and direction (for a loss, worse is above). With another x `unit`
     (`--x epoch`) the phase's span is given in it. `reference` names the level depth and gain
     are measured from ("the baseline" when `--baseline` put it elsewhere than the start).
     `steps_count`: what the steps are ("epoch" for a Keras History: "recovered after 3
-    epochs"). `baseline`: the level gains are measured from (`_short_of_held_end`)."""
+    epochs"). `baseline`: the level gains are measured from (`_short_of_held_end`).
+    `reading`: what one value is ("evaluation"; "reading" on a series scored on the training
+    batches, `train_beside.is_train_metric`), where the line counts them."""
     s = phase.stats
     change_sd = s.get("change_sd")
     worse, better = ("below", "above") if direction == "max" else ("above", "below")
@@ -89,17 +91,18 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
         # read as a best that is the start's better (trial 36b)
         still = " still" if gain is not None and gain < 0 else ""
         short = _short_of_held_end(s, gain, baseline, direction)
-        line += f"  best{' evaluation' if short else ''}{still} {_side(gain, better, worse)} {ref}"
+        line += f"  best{' ' + reading if short else ''}{still} {_side(gain, better, worse)} {ref}"
         if s.get("peak_step") is not None:
             level = _best_is_end_level(phase, baseline, direction)
-            line += f" ({'the level it ends on, at ' if level else ''}{_peak(s, unit, steps_count)})"
+            line += (f" ({'the level it ends on, at ' if level else ''}"
+                     f"{_peak(s, unit, steps_count, reading)})")
         line += ", short of the level held after it" if short else ""
     elif phase.name == "plateau" and "level" in s:
         line += f"  level {_fmt(s['level'])}"
     elif phase.name == "overfit":
         line += (f"  {_side(s.get('decline_since_peak'), worse, better)} its best "
-                 f"({_peak(s, unit, steps_count)})")
-    return line + ends_read(s)
+                 f"({_peak(s, unit, steps_count, reading)})")
+    return line + ends_read(s, reading)
 
 
 def _short_of_held_end(stats: dict, gain: float | None, baseline: float | None,
@@ -137,11 +140,11 @@ def _best_is_end_level(phase, baseline: float | None, direction: str) -> bool:
     return math.isclose(best, s["end_value"], rel_tol=1e-9, abs_tol=1e-12)
 
 
-def _peak(stats: dict, unit: str, steps_count: str) -> str:
+def _peak(stats: dict, unit: str, steps_count: str, reading: str = "evaluation") -> str:
     """Where a phase's best is, so the value quoted can be looked up: on a dense run the best
     is where the 3-point median peaks, not a single lucky evaluation."""
     where = (f"{unit} {stats['peak_x']:.4g}" if unit != "step" and "peak_x" in stats
              else at(stats.get("peak_step"), steps_count))
     if "peak_averaged" in stats:  # a noisy run's best level, not one lucky evaluation
-        return f"around {where}: a mean of {stats['peak_averaged']} evaluations"
+        return f"around {where}: a mean of {stats['peak_averaged']} {reading}s"
     return where
