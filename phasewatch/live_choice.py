@@ -86,7 +86,15 @@ class MetricChoice:
         # (an exact match at 0 for the first evaluations); till then, or the log's end, wait
         usable = sorted((self._held_out[name], name) for name, n in self._counts.items()
                         if n >= MIN_FOR_TREND)
-        return bool(usable) and usable[0][1] in self._moved
+        if not usable:
+            return False
+        rank, name = usable[0]
+        # a role ranked before it, seen but without its values yet, may have them by the end,
+        # and `analyze` then takes it: llm.c evaluates HellaSwag from its second evaluation
+        # on, so its val loss had 3 values first and watch chose it, analyze the accuracy
+        if any(other < rank for other in self._held_out.values()):
+            return False
+        return name in self._moved
 
     def _held_out_names(self) -> dict[str, int]:
         """The log's own names of the held-out roles among the names seen so far, each with its

@@ -77,6 +77,8 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         # an exact match is the accuracy of generated answers (SQuAD's newer `exact_match`,
         # a generation callback's score)
         "eval_exact_match", "eval/exact_match",
+        # the HellaSwag accuracy llm.c and build-nanogpt evaluate during pretraining
+        "hellaswag_accuracy",
         "val-core/*/acc/mean@*", "val-core/*/acc/mean_at_*",
         "val-core/*/reward/mean@*", "val-core/*/reward/mean_at_*",
         "val/test_score/*",

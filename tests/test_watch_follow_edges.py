@@ -163,3 +163,22 @@ def test_a_followed_and_a_replayed_watch_that_stop_count_the_same_records(tmp_pa
     keys = ("step", "records", "phase", "live_best_step")  # (the whole run's: another file)
     assert [follower.watch.result.to_dict()[k] for k in keys] == \
         [replay.result.to_dict()[k] for k in keys]
+
+
+def test_a_held_out_accuracy_that_starts_an_evaluation_later_is_waited_for(tmp_path, capsys):
+    """The val loss logged from step 0, the accuracy from the second evaluation on (llm.c's
+    HellaSwag): the loss had 3 values first and watch chose it, while analyze takes the
+    accuracy (ranked first) from the whole log. The choice now waits for the accuracy."""
+    log = tmp_path / "metrics.jsonl"
+    rows = []
+    for i, record in enumerate(r for r in curve_records(60) if "eval/accuracy" in r):
+        rows.append({"step": record["step"], "val_loss": round(2.0 - record["eval/accuracy"], 6)})
+        if i:
+            rows.append({"step": record["step"], "val_accuracy": record["eval/accuracy"]})
+    log.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    from phasewatch.cli import main
+
+    assert main(["analyze", "--format", "json", str(log)]) == 0
+    analyzed = json.loads(capsys.readouterr().out)["runs"][0]
+    code, out, _ = run_cli(capsys, log, "--format", "jsonl")
+    assert code == 0 and analyzed["metric"] == json.loads(out.splitlines()[-1])["metric"] == "val_accuracy"
