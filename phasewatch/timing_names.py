@@ -13,6 +13,7 @@ TIMING_WORDS = ("time", "timing", "runtime", "per_second", "throughput", "memory
 
 def is_timing(name: str) -> bool:
     """Whether `name` holds one of `TIMING_WORDS` (`timestamp`, `eval_runtime`,
-    `eval_samples_per_second`, `profiling/Time taken: ...`, W&B's `_runtime`)."""
+    `eval_samples_per_second`, `profiling/Time taken: ...`, W&B's `_runtime`), or is counted
+    in milliseconds (`_ms`: modded-nanogpt's `step_avg:120.1ms`, read as `step_avg_ms`)."""
     low = name.lower()
-    return any(word in low for word in TIMING_WORDS)
+    return any(word in low for word in TIMING_WORDS) or low.endswith("_ms")
