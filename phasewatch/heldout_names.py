@@ -38,7 +38,9 @@ LEAVES = (
     ("perplexity", "eval/loss", "min"),
     ("ppl", "eval/loss", "min"),
     (r"reward/mean(?:@|_at_)\d+", "eval/other_score", "max"),  # verl; MLflow writes `@` as `_at_`
-    ("reward", "eval/other_score", "max"),
+    # a reward, also named in the plural as a list of episode returns is (`eval_rewards`: a
+    # DQN's greedy evaluations every 20 episodes beside its `train_rewards`, json-dqn-apicache)
+    ("rewards?", "eval/other_score", "max"),
     # an accuracy, bare or named by its kind: `node_accuracy`, `top1_acc`; an exact match is
     # the accuracy of generated answers
     (r"(?:[a-z0-9]+_)*(?:accuracy|acc|exact_match)", "eval/accuracy", "max"),

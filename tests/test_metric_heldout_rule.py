@@ -236,6 +236,9 @@ def test_accuracies_of_a_split_named_by_its_user_are_accuracies_not_validation_s
     ({"test/wer": (0.4, 0.2)}, "test/wer", "min"),
     ({"dev-validation/loss": (4.0, 3.8), "dev-validation/node_accuracy": (0.34, 0.66)},
      "dev-validation/node_accuracy", "max"),
+    # a held-out reward named in the plural (json-dqn-apicache-reward-100's greedy evaluations,
+    # `eval_rewards`, beside its `train_rewards`: "no performance metric found", exit 2)
+    ({"eval_rewards": (1200.0, 1250.0)}, "eval_rewards", "max"),
 ])
 def test_exact_matches_scores_and_named_splits_accuracies_are_held_out(capsys, tmp_path, held_out,
                                                                         metric, direction):
