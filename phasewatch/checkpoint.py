@@ -173,8 +173,9 @@ def unranked_stop(analysis: Analysis) -> str | None:
 def stop_alone(analysis: Analysis) -> str | None:
     """Why no comparison can rank the recommended checkpoint at all, said beside it in place
     of any ranking: the only evaluation ("nothing to rank it against": a TensorBoard log with
-    one eval loss at its last step), or a metric the same at every evaluation ("any is as
-    good"); else None. `analyze` and `watch` say it beside the stop, and the comparison table
+    one eval loss at its last step), or a metric the same at every evaluation (the analysis'
+    `constant`, noise unknown: "any is as good"; not one phase of change 0, whose equal ends
+    may lie around a better one: 0.5, 0.9, 0.5); else None. `analyze` and `watch` say it beside the stop, and the comparison table
     adds no hedge (`unranked_stop` is None): `watch` and the table said "not established
     against the last: 39 evaluations, noise unknown" of a CartPole reward that read 1 at all
     39, where `analyze` said any checkpoint is as good."""
@@ -183,7 +184,7 @@ def stop_alone(analysis: Analysis) -> str | None:
         return None
     if phases[0].stats.get("n_points") == 1:
         return f"the only evaluation of {analysis.metric}: nothing to rank it against"
-    if phases[0].stats.get("change") == 0 and not analysis.extra.get("noise_sd"):
+    if analysis.extra.get("constant") and not analysis.extra.get("noise_sd"):
         return "the metric is the same at every evaluation analysed: any is as good"
     return None
 

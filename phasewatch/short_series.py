@@ -298,6 +298,9 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
         "trend_test": ({"test": "kendall_tau_exact", "tau": sign * tau + 0.0, "p_value": p}
                        if tested else None),
         "outlier_steps": list(series.outlier_steps),  # left out (none with keep_outliers)
+        # every evaluation the same (`checkpoint.stop_alone`: any is as good); one phase of
+        # change 0 is not that, its ends may be equal around a peak (0.5, 0.9, 0.5)
+        **({"constant": True} if n > 1 and np.ptp(y) == 0 else {}),
     }
     if (beats := beats_last(phases, y, best, sd, PhaseConfig.k_sd)) is not None:
         extra["stop_beats_last"] = beats

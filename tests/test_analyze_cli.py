@@ -405,6 +405,23 @@ def test_watch_and_the_table_say_the_stop_of_a_constant_metric_as_analyze_does(c
     assert code == 0 and "not established" not in out
 
 
+def test_a_stop_whose_ends_are_equal_is_not_said_to_be_as_good_as_any(capsys, tmp_path):
+    """3 evaluations 0.5, 0.9, 0.5 (and 4, 0.5, 0.9, 0.9, 0.5): one plateau of change 0, the
+    noise unknown, and the stop at the 0.9; "the metric is the same at every evaluation
+    analysed: any is as good" was said of it by analyze, watch and the comparison table."""
+    for values in ((0.5, 0.9, 0.5), (0.5, 0.9, 0.9, 0.5)):
+        log = tmp_path / "m.jsonl"
+        log.write_text("".join(json.dumps({"step": 100 * (i + 1), "eval_accuracy": v}) + "\n"
+                               for i, v in enumerate(values)))
+        code, out, _ = run_cli(capsys, "analyze", log)
+        assert code == 0 and "recommended stop: step 200" in out, out
+        assert "any is as good" not in out, out
+        code, _, err = run_cli(capsys, "watch", log)
+        assert code == 0 and "checkpoint to keep: step 200" in err and "any is as good" not in err
+        code, out, _ = run_cli(capsys, "analyze", log, log)
+        assert code == 0 and "any is as good" not in out, out
+
+
 def test_the_stop_of_a_single_evaluation_says_it_is_the_only_one(capsys, tmp_path):
     # a TRL SFT TensorBoard log with one eval loss at its last step: "the metric is the same at
     # every evaluation analysed: any is as good" was said of one evaluation
