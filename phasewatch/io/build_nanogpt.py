@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from phasewatch.io.lines import BadLine
+from phasewatch.io.lines import BadLine, only_lines_of
 from phasewatch.io.source import LogFileSource
 from phasewatch.values import to_float
 
@@ -32,7 +32,6 @@ LINE = re.compile(r"(?P<step>\d+)[ \t]+(?P<kind>[A-Za-z_]\w*)[ \t]+(?P<value>\S+
                   r"(?P<items>(?:[ \t]+[A-Za-z_]\w*=\S+)*)\s*$")
 ITEM = re.compile(r"([A-Za-z_]\w*)=(\S+)")
 NAMES = {"val": "val_loss", "train": "train_loss", "hella": "hellaswag_accuracy"}
-MAX_OTHER_LINES = 0.1  # share of the head's lines that may be something else
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -41,14 +40,11 @@ def sniff(path: Path, head: bytes) -> bool:
 
 def sniff_text(text: str) -> bool:
     """Whether text is build-nanogpt's log: `sniff` without the file."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if not text.endswith(("\n", "\r")) and len(lines) > 1:
-        lines = lines[:-1]  # the head may end inside a line
-    first = LINE.match(lines[0]) if lines else None
-    if first is None or first.group("kind") not in NAMES or to_float(first.group("value")) is None:
-        return False
-    others = sum(LINE.match(line) is None for line in lines)
-    return others <= MAX_OTHER_LINES * len(lines)
+    return only_lines_of(text, LINE, _first_is_one)
+
+
+def _first_is_one(match: re.Match[str]) -> bool:
+    return match.group("kind") in NAMES and to_float(match.group("value")) is not None
 
 
 class LineParser:

@@ -7,6 +7,8 @@ with `read_lines`, so `phasewatch watch --follow` and the batch reader parse ide
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +76,25 @@ def as_step(value: Any) -> int:
     """An integer step from an int, an integral float or a numeric string; else ValueError
     (also for NaN and for steps beyond `values.MAX_STEP`: see `values.to_step`)."""
     return to_step(value)
+
+
+MAX_OTHER_LINES = 0.1  # share of a head's lines that may be something else (`only_lines_of`)
+
+
+def only_lines_of(text: str, line: re.Pattern[str], first_is_one: Callable[[re.Match[str]], bool]) -> bool:
+    """Whether `text`, the head of a file, is a log that holds nothing but lines `line` matches
+    (a logger that writes its own file: llm.c's `main.log`, build-nanogpt's `log.txt`): its
+    first non-blank line is one, of a kind the logger writes (`first_is_one` of its match), and
+    at most MAX_OTHER_LINES of its lines are something else. The head's last line, which may
+    end inside a line, is not judged."""
+    lines = [stripped for raw in text.splitlines() if (stripped := raw.strip())]
+    if not text.endswith(("\n", "\r")) and len(lines) > 1:
+        lines = lines[:-1]
+    first = line.match(lines[0]) if lines else None
+    if first is None or not first_is_one(first):
+        return False
+    others = sum(line.match(each) is None for each in lines)
+    return others <= MAX_OTHER_LINES * len(lines)
 
 
 def read_lines(path: Path, parser, collector: RecordCollector, what: str = "records") -> None:

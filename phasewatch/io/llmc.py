@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from phasewatch.io.lines import BadLine
+from phasewatch.io.lines import BadLine, only_lines_of
 from phasewatch.io.source import LogFileSource
 from phasewatch.values import to_float
 
@@ -35,7 +35,6 @@ ITEM = re.compile(r"([A-Za-z_]\w*):(\S+)")
 NAMES = {"tel": "val_loss", "trl": "train_loss", "eval": "hellaswag_accuracy",
          "lr": "lr", "norm": "grad_norm"}
 KINDS = ("tel", "trl", "eval")  # what each line of llm.c's logger starts with
-MAX_OTHER_LINES = 0.1  # share of the head's lines that may be something else
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -44,18 +43,11 @@ def sniff(path: Path, head: bytes) -> bool:
 
 def sniff_text(text: str) -> bool:
     """Whether text is llm.c's log: `sniff` without the file."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if not text.endswith(("\n", "\r")) and len(lines) > 1:
-        lines = lines[:-1]  # the head may end inside a line
-    if not lines or not _first_item_known(lines[0]):
-        return False
-    others = sum(LINE.match(line) is None for line in lines)
-    return others <= MAX_OTHER_LINES * len(lines)
+    return only_lines_of(text, LINE, _first_item_known)
 
 
-def _first_item_known(line: str) -> bool:
-    match = LINE.match(line)
-    return match is not None and match.group("items").split(":", 1)[0].strip() in KINDS
+def _first_item_known(match: re.Match[str]) -> bool:
+    return match.group("items").split(":", 1)[0].strip() in KINDS
 
 
 class LineParser:
