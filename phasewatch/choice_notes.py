@@ -19,9 +19,8 @@ from phasewatch.direction_words import (
     says_lower_is_better,
     says_lower_is_healthier,
 )
-from phasewatch.noise import noise_scale
+from phasewatch.kl_penalty import kl_penalty_note
 from phasewatch.output import counted, listed, metric_option
-from phasewatch.phase_stats import held_levels
 from phasewatch.presets import ROLE_CANDIDATES, default_direction, role_matches
 from phasewatch.role_candidates import GENERATION_SCORES
 from phasewatch.run import Run
@@ -80,7 +79,7 @@ def _bookkeeping(run: Run, name: str) -> bool:
 def notes_on_choice(run: Run, chosen: str, named: bool, direction: str | None) -> list[str]:
     """What `analyze` and `watch` say of the metric and direction they go by: `choice_notes`
     when the metric was chosen (not `named` by --metric), TRL's score beside its KL-penalised
-    reward (`kl_penalty_note`), and a direction that is only a guess (`guessed_direction_note`)."""
+    reward (`kl_penalty.kl_penalty_note`), and a direction that is only a guess (`guessed_direction_note`)."""
     notes = [] if named else choice_notes(run, chosen)
     extra = (kl_penalty_note(run, chosen, named), guessed_direction_note(run, chosen, direction))
     return notes + [note for note in extra if note is not None]
@@ -93,46 +92,6 @@ def choice_notes(run: Run, chosen: str) -> list[str]:
              periodic_scores_note(run, chosen) or scores_beside_reward_note(run, chosen),
              loss_beside_score_note(run, chosen))
     return [note for note in notes if note is not None]
-
-
-# TRL's PPO, RLOO (< 1.0) and Online DPO: the reward model's score, and that score less
-# beta x KL to the reference model (HF's W&B callback prefixes both `train/`)
-SCORE_AND_PENALISED = (("objective/scores", "objective/rlhf_reward"),
-                       ("train/objective/scores", "train/objective/rlhf_reward"))
-OPPOSITE_SD = 2.0  # how far (noise sds of one evaluation) each end level must move
-
-
-def kl_penalty_note(run: Run, metric: str, named: bool) -> str | None:
-    """Of a run that logs both TRL's score and its KL-penalised `rlhf_reward`: why the score
-    was taken (when chosen), and, analysed either, when the two moved opposite ways, the KL
-    penalty outgrowing the gain (trial 39: an Online DPO run's scores rose 0.874 -> 0.995 while
-    its rlhf_reward fell 0.868 -> 0.817, the KL 0.017 -> 1.95; on a length-hacked run the
-    scores jumped as rlhf_reward fell 1.80 -> 1.15). Each end is `held_levels`'; a move counts
-    beyond OPPOSITE_SD noise sds (`noise_scale`)."""
-    own = run.own_name(metric) or metric
-    pair = next((p for p in SCORE_AND_PENALISED if own in p and all(n in run.metrics for n in p)),
-                None)
-    if pair is None:
-        return None
-    score, penalised = pair
-    ends = {}
-    for name in pair:
-        values = run.column(name).values
-        if values.size < MIN_FOR_TREND:
-            return None
-        start, end = held_levels(values)
-        ends[name] = (start, end, (end - start) / max(noise_scale(values), 1e-12))
-    if ends[score][2] > OPPOSITE_SD and ends[penalised][2] < -OPPOSITE_SD:
-        return (f"{score} rose {ends[score][0]:.4g} -> {ends[score][1]:.4g} while {penalised} "
-                f"(the score less beta x KL to the reference model) fell "
-                f"{ends[penalised][0]:.4g} -> {ends[penalised][1]:.4g}: the KL penalty outgrew "
-                "the gain; the policy moved far from its reference for that score, so judge the "
-                "task by a held-out metric")
-    if named or own != score:
-        return None
-    return (f"taking {score}, the reward model's (or functions') score; {penalised} beside it "
-            f"is that score less beta x KL to the reference model: pass {metric_option(penalised)} "
-            "to judge the run by the penalised objective")
 
 
 # words of a series logged now and then that is no score: timings, throughput, memory
