@@ -36,7 +36,7 @@ class MetricChoice:
     ready_step: int | None = None      # the step at which the metric to watch became pickable
     _held_out: dict[str, int] = field(default_factory=dict)  # own names of the held-out roles,
     # with their role's place in the order of choice
-    _counts: dict[str, int] = field(default_factory=dict)  # values of each, held so far
+    _steps: dict[str, list[int]] = field(default_factory=dict)  # the steps of each's values
     _first: dict[str, float] = field(default_factory=dict)  # the first value of each
     _moved: set[str] = field(default_factory=set)  # those whose values have differed
 
@@ -59,7 +59,7 @@ class MetricChoice:
             values = {name: value for name in self._held_out.keys() & record.values.keys()
                       if (value := to_float(record.values[name])) is not None}
             for name, value in values.items():
-                self._counts[name] = self._counts.get(name, 0) + 1
+                self._steps.setdefault(name, []).append(record.step)
                 if self._first.setdefault(name, value) != value:
                     self._moved.add(name)
             if (new or values) and self.ready(source):
@@ -84,15 +84,20 @@ class MetricChoice:
         # the first role with enough values, once it has moved: `choose_metric` passes over a
         # role that reads the same at every evaluation, and one constant so far may move yet
         # (an exact match at 0 for the first evaluations); till then, or the log's end, wait
-        usable = sorted((self._held_out[name], name) for name, n in self._counts.items()
-                        if n >= MIN_FOR_TREND)
+        usable = sorted((rank, name) for name, rank in self._held_out.items()
+                        if len(self._steps.get(name, ())) >= MIN_FOR_TREND)
         if not usable:
             return False
         rank, name = usable[0]
-        # a role ranked before it, seen but without its values yet, may have them by the end,
-        # and `analyze` then takes it: llm.c evaluates HellaSwag from its second evaluation
-        # on, so its val loss had 3 values first and watch chose it, analyze the accuracy
-        if any(other < rank for other in self._held_out.values()):
+        # a role ranked before it, still logged beside it (since the first of its latest
+        # MIN_FOR_TREND values) but without its values yet, may have them by the end, and
+        # `analyze` then takes it: llm.c evaluates HellaSwag from its second evaluation on, so
+        # its val loss had 3 values first and watch chose it, analyze the accuracy. One no
+        # longer logged (an accuracy evaluated once, before training) is not waited for: the
+        # watch held every record, silent, until the run ended
+        since = self._steps[name][-MIN_FOR_TREND]
+        if any(other_rank < rank and (steps := self._steps.get(other)) and steps[-1] >= since
+               for other, other_rank in self._held_out.items()):
             return False
         return name in self._moved
 

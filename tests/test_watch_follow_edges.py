@@ -182,3 +182,32 @@ def test_a_held_out_accuracy_that_starts_an_evaluation_later_is_waited_for(tmp_p
     analyzed = json.loads(capsys.readouterr().out)["runs"][0]
     code, out, _ = run_cli(capsys, log, "--format", "jsonl")
     assert code == 0 and analyzed["metric"] == json.loads(out.splitlines()[-1])["metric"] == "val_accuracy"
+
+
+def test_a_held_out_role_no_longer_logged_is_not_waited_for(tmp_path, capsys):
+    """A run that evaluates its accuracy once before training (step 0) and its val loss at every
+    evaluation: analyze takes the loss (the accuracy has 1 value), and the live choice must take
+    it once the loss has its values, not hold every record, silent, until the log ends waiting
+    for an accuracy that is no longer logged (a --follow of such a run said no alert until the
+    run had ended). The accuracy is waited for while it is logged beside the loss (llm.c's
+    HellaSwag, from its second evaluation on: the test above)."""
+    from types import SimpleNamespace
+
+    from phasewatch.io.source import Record
+    from phasewatch.live_choice import MetricChoice
+
+    source = SimpleNamespace(info=SimpleNamespace(performance_metric=None))
+    records = [Record(0, {"val_accuracy": 0.25, "val_loss": 3.0})] + [
+        Record(100 * k, {"val_loss": 1.0 + 2.0 / (k + 1)}) for k in range(1, 8)]
+    choice = MetricChoice()
+    chosen_at = next((r.step for r in records if choice.hold(r, source)), None)
+    assert choice.ready_step is not None and chosen_at is not None and chosen_at <= 400, \
+        (choice.ready_step, chosen_at)
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("".join(json.dumps({"step": r.step, **r.values}) + "\n" for r in records))
+    from phasewatch.cli import main
+
+    assert main(["analyze", "--format", "json", str(log)]) == 0
+    analyzed = json.loads(capsys.readouterr().out)["runs"][0]
+    code, out, _ = run_cli(capsys, log, "--format", "jsonl")
+    assert code == 0 and analyzed["metric"] == json.loads(out.splitlines()[-1])["metric"] == "val_loss"
