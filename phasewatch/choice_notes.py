@@ -26,7 +26,7 @@ from phasewatch.role_candidates import GENERATION_SCORES
 from phasewatch.run import Run
 from phasewatch.set_names import loader_bases
 from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite, roles_present
-from phasewatch.timing_names import TIMING_WORDS, is_timing
+from phasewatch.timing_names import is_timing
 from phasewatch.train_beside import SPLIT_WORDS
 from phasewatch.trainer_best import best_step, declared_best_metric, kept_best_by
 from phasewatch.xaxis import CARRIERS
@@ -94,16 +94,17 @@ def choice_notes(run: Run, chosen: str) -> list[str]:
     return [note for note in notes if note is not None]
 
 
-# words of a series logged now and then that is no score: timings, throughput, memory
-_NOT_SCORES = (*TIMING_WORDS, "epoch", "scale", "norm", "loss")
+# words of a series logged now and then that is no score (besides a timing: `is_timing`)
+_NOT_SCORES = ("epoch", "scale", "norm", "loss")
 # ... and as a word of its own: a gradient's (`grad_norm`, `actor/grad_clip`), not a grader's
 # (`eval_greedy_grader_scores`, a held-out score, was left out of every hint for "grad")
 _NOT_SCORE_WORDS = frozenset({"grad", "grads", "gradient", "gradients"})
 
 
 def _no_score(name: str, words: tuple[str, ...] = _NOT_SCORES) -> bool:
-    """Whether `name` holds one of `words` or a word of `_NOT_SCORE_WORDS`: no score."""
-    return (any(word in name.lower() for word in words)
+    """Whether `name` times the run (`is_timing`), holds one of `words` or a word of
+    `_NOT_SCORE_WORDS`: no score."""
+    return (is_timing(name) or any(word in name.lower() for word in words)
             or not _NOT_SCORE_WORDS.isdisjoint(name_words(name)))
 
 

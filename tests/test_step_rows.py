@@ -219,3 +219,25 @@ def test_a_clock_logged_on_each_row_of_a_step_is_read_without_a_warning(tmp_path
     assert main(["analyze", str(log), "--metric", "eval/loss"]) == 0
     out = capsys.readouterr().out
     assert "timestamp" not in out and "eval_runtime" not in out
+
+
+def test_a_score_whose_name_holds_time_inside_a_word_is_no_timing(tmp_path):
+    """`eval/sentiment_accuracy` holds "time" inside "sentiment": read as a timing, its second
+    row at a step with another value was taken without a word, as a clock's is. Timings are
+    told by whole words (`timestamp`, `eval_runtime`, `profiling/Time taken`, `train_time_ms`)."""
+    from phasewatch.timing_names import is_timing
+
+    assert not any(is_timing(name) for name in ("eval/sentiment_accuracy", "sentiment_f1"))
+    assert all(is_timing(name) for name in (
+        "timestamp", "timing_s/save_checkpoint", "eval_runtime", "eval_samples_per_second", "profiling/Time taken: x",
+        "train_time_ms", "step_avg_ms", "_runtime", "perf/throughput", "gpu_mem_gb",
+        "max_memory_allocated", "time/fps", "eval_steps_per_second"))
+    lines = ["step,eval/sentiment_accuracy"]
+    for s in range(1, 21):
+        lines.append(f"{10 * s},{0.5 + 0.01 * s:.3f}")
+        if s % 4 == 0:
+            lines.append(f"{10 * s},{0.3 + 0.01 * s:.3f}")
+    log = tmp_path / "metrics.csv"
+    log.write_text("\n".join(lines) + "\n")
+    [warning] = [w for w in read_run(log).warnings if "several times" in w]
+    assert warning.startswith("eval/sentiment_accuracy: logged several times at one step")
