@@ -50,8 +50,8 @@ def write(path: Path, n: int) -> None:
 
 
 def timed(modes, name, path: Path, repeat: int) -> tuple[float, int]:
-    original = tb._masked_crc32c
-    tb._masked_crc32c = modes[name]
+    original = tb.checksums
+    tb.checksums = modes[name]
     try:
         best, rows = float("inf"), 0
         for _ in range(repeat):
@@ -61,7 +61,7 @@ def timed(modes, name, path: Path, repeat: int) -> tuple[float, int]:
             rows = sum(steps.size for steps, _ in run.columns().values())
         return best, rows
     finally:
-        tb._masked_crc32c = original
+        tb.checksums = original
 
 
 def main() -> int:
@@ -72,7 +72,7 @@ def main() -> int:
     from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
 
     modes = {
-        "length + data, google-crc32c (now)": tb._masked_crc32c,
+        "length + data, google-crc32c (now)": tb.checksums,
         "length only, Python CRC (before)": lambda: (masked_crc32c, None),
         "no checksum (floor)": lambda: (None, None),
     }

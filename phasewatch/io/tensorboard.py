@@ -40,6 +40,7 @@ from phasewatch.io.post_training import (
     replace_notes,
 )
 from phasewatch.io.source import Record, RecordSource, collect
+from phasewatch.io.tfrecord import RECORD_HEADER, U32, checksums, resync
 from phasewatch.run import Run
 from phasewatch.values import MAX_STEP
 from phasewatch.xaxis import step_unit_of_tags
@@ -154,9 +155,6 @@ def float32_as_logged(number: float) -> float:
     return float(f"{number:.9g}")
 
 
-RECORD_HEADER = struct.Struct("<QI")  # uint64 length, uint32 masked crc32c of the length
-
-
 class _EventFile:
     """One event file read incrementally: the offset of the next TFRecord is kept, and only
     complete records are decoded (a record still being written is read next time)."""
@@ -193,7 +191,7 @@ class _EventFile:
         while pos + RECORD_HEADER.size <= len(data):
             length, length_crc = RECORD_HEADER.unpack_from(data, pos)
             if crc is not None and crc(data[pos:pos + 8]) != length_crc:
-                found = _resync(data, pos + 1, crc, data_crc or crc)
+                found = resync(data, pos + 1, crc, data_crc or crc)
                 if found is None:
                     if final:  # nothing after the damage can be framed: say so and stop
                         warn(f"{self.group}{self.path.name}: skipped {len(data) - pos} damaged "
@@ -211,7 +209,7 @@ class _EventFile:
                 break  # still being written
             payload = data[pos + RECORD_HEADER.size:pos + RECORD_HEADER.size + length]
             start, pos = pos, end
-            if data_crc is not None and data_crc(payload) != _U32.unpack_from(data, end - 4)[0]:
+            if data_crc is not None and data_crc(payload) != U32.unpack_from(data, end - 4)[0]:
                 # the length's own checksum held, so the next record starts right after
                 warn(f"{self.group}{self.path.name}: skipped a damaged record at byte "
                      f"{self.offset + start} ({length} bytes; bad data checksum)")
@@ -280,7 +278,7 @@ class Source(RecordSource):
         self.follow = follow
         self._event_pb2 = require("tensorboard.compat.proto.event_pb2", "tensorboard", path,
                                   "read TensorBoard event files")
-        self._crcs = _masked_crc32c()
+        self._crcs = checksums()
         if self._crcs[1] is None:
             self.warn("record data checksums not checked: install google-crc32c "
                       "(pip install 'phasewatch[tensorboard]') to have damaged records skipped")
@@ -342,61 +340,6 @@ class Source(RecordSource):
             raise_if_lfs_pointer(*self.files)
             names = ", ".join(f.name for f in list(self.files)[:3])
             raise InputError(f"no scalar summaries in the event files ({names})", self.path)
-
-
-
-EVENT_FIRST_BYTE = 0x09  # an Event starts with its wall_time (field 1, a double): tag 0x09
-
-
-def _resync(data: bytes, start: int, crc, data_crc) -> int | None:
-    """The position of the next intact record at or after `start`, or None.
-
-    A record is `length, crc(length), payload, crc(payload)`; a candidate must have both
-    checksums right, so random bytes are not taken for a record. Only positions whose payload
-    starts like an Event are checked."""
-    size = RECORD_HEADER.size
-    pos = start
-    while True:
-        mark = data.find(bytes((EVENT_FIRST_BYTE,)), pos + size)
-        if mark < 0:
-            return None
-        pos = mark - size
-        length, length_crc = RECORD_HEADER.unpack_from(data, pos)
-        end = pos + size + length + 4
-        if end <= len(data) and crc(data[pos:pos + 8]) == length_crc:
-            payload = data[pos + size:end - 4]
-            if data_crc(payload) == _U32.unpack_from(data, end - 4)[0]:
-                return pos
-        pos += 1
-
-
-_U32 = struct.Struct("<I")
-_MASK_DELTA = 0xA282EAD8
-
-
-def _masked_crc32c():
-    """TFRecord's masked CRC32-C: (for the 8-byte length, for record data or None).
-
-    google-crc32c's C code (hardware CRC instructions: ~1.2 GB/s) checks every record; without
-    it tensorboard's pure-Python CRC (~0.6 MB/s) is used for the 8-byte lengths only, since
-    checking the data with it would make reading a large event file take minutes."""
-    try:
-        import google_crc32c
-    except ImportError:
-        google_crc32c = None
-    if google_crc32c is not None and google_crc32c.implementation == "c":
-        raw = google_crc32c.value
-
-        def masked(data: bytes) -> int:
-            value = raw(data)
-            return (((value >> 15) | (value << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-
-        return masked, masked
-    try:
-        from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
-    except ImportError:  # pragma: no cover
-        return None, None
-    return masked_crc32c, None
 
 
 def source(path: Path, follow: bool = False, notice=None) -> Source:

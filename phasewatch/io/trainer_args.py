@@ -25,12 +25,12 @@ from phasewatch.files import open_regular
 from phasewatch.folders import trainer_output_folder
 from phasewatch.io.tensorboard import (
     CONFIG_TEXTS,
-    RECORD_HEADER,
     _EventFile,
     _name_time,
     event_files,
     trainer_starts,
 )
+from phasewatch.io.tfrecord import RECORD_HEADER
 
 SCAN_BYTES = 1 << 22
 
