@@ -77,8 +77,9 @@ def _dip(t: PhaseTracker) -> Event | None:
     """A disruption, before anything else was said, from the offline detector refitted on this
     stage's values (`short_run.refit_dip`); its trough is the one a readaptation rises from
     (which the level tests announce)."""
-    sparse = planned_sparse(t.plan(), t.series.steps)
-    if t.phase is not None or (dip := refit_dip(t.series, t.stage_step, sparse)) is None:
+    if t.phase is not None:
+        return None
+    if (dip := refit_dip(t.series, t.stage_step, planned_sparse(t.plan(), t.series.steps))) is None:
         return None
     s = t.series
     if dip.stands_out and t.stage_step is None and 1 < s.baseline_n <= len(s.values) == s.n \
