@@ -39,6 +39,8 @@ class MetricChoice:
     _steps: dict[str, list[int]] = field(default_factory=dict)  # the steps of each's values
     _first: dict[str, float] = field(default_factory=dict)  # the first value of each
     _moved: set[str] = field(default_factory=set)  # those whose values have differed
+    # (the role with its values, the one ranked before it that `ready` waits for), if so
+    waits_for: tuple[str, str] | None = None
 
     def hold(self, record: Record, source: RecordSource) -> bool:
         """Keep `record`; True when the choice can be made now: the records hold the metric
@@ -96,10 +98,10 @@ class MetricChoice:
         # longer logged (an accuracy evaluated once, before training) is not waited for: the
         # watch held every record, silent, until the run ended
         since = self._steps[name][-MIN_FOR_TREND]
-        if any(other_rank < rank and (steps := self._steps.get(other)) and steps[-1] >= since
-               for other, other_rank in self._held_out.items()):
-            return False
-        return name in self._moved
+        waited = next((other for other, other_rank in self._held_out.items() if other_rank < rank
+                       and (steps := self._steps.get(other)) and steps[-1] >= since), None)
+        self.waits_for = None if waited is None else (name, waited)
+        return waited is None and name in self._moved
 
     def _held_out_names(self) -> dict[str, int]:
         """The log's own names of the held-out roles among the names seen so far, each with its

@@ -74,6 +74,10 @@ class LiveMessages:
             if self.metric_option:  # chosen already: no advice to choose one
                 self.say(f"no '{self.metric_option}' in the records yet; holding them until "
                          "it appears or the log ends")
+            elif (waits := self.choice.waits_for) is not None:
+                self.say(f"{waits[0]} has 3 values, but {waits[1]}, which analyze takes before "
+                         "it, has fewer and is logged beside it; holding the records until it "
+                         "has 3 or the log ends (pass --metric to choose one now)")
             else:
                 self.say("no held-out metric with 3 values yet (an evaluation's accuracy, "
                          "loss or score: eval/accuracy, val_acc, eval_reward...) nor the run's "

@@ -211,3 +211,18 @@ def test_a_held_out_role_no_longer_logged_is_not_waited_for(tmp_path, capsys):
     analyzed = json.loads(capsys.readouterr().out)["runs"][0]
     code, out, _ = run_cli(capsys, log, "--format", "jsonl")
     assert code == 0 and analyzed["metric"] == json.loads(out.splitlines()[-1])["metric"] == "val_loss"
+
+
+def test_the_holding_message_names_the_role_waited_for(tmp_path, capsys):
+    """A follow that catches up while the val loss has 3 values and the accuracy (ranked
+    before it, llm.c's HellaSwag from its second evaluation on) 2: "no held-out metric with 3
+    values yet" was said beside a loss with 3; the message names both."""
+    log = tmp_path / "metrics.jsonl"
+    rows = [{"step": 0, "val_loss": 3.0}]
+    for step, loss, accuracy in ((250, 2.5, 0.26), (500, 2.2, 0.27)):
+        rows += [{"step": step, "val_loss": loss}, {"step": step, "val_accuracy": accuracy}]
+    log.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    _, _, err = run_cli(capsys, log, "--follow", "--idle-exit", "0.3", "--poll", "0.02")
+    assert "no held-out metric with 3 values yet" not in err
+    assert ("val_loss has 3 values, but val_accuracy, which analyze takes before it, has "
+            "fewer and is logged beside it; holding the records") in err, err
