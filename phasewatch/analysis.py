@@ -82,6 +82,7 @@ from phasewatch.stages import (
 )
 from phasewatch.start_dip import split_start_dip
 from phasewatch.start_shift import split_sparse_shift, split_start_shift
+from phasewatch.step_counters import on_own_counter, own_counter, run_counters
 from phasewatch.step_units import positions_in_unit
 from phasewatch.train_beside import is_held_out, note_train_beside, train_series
 from phasewatch.trainer_best import worst_kept_note
@@ -144,6 +145,9 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
         analysis.warnings.append(kept)  # the Trainer's best checkpoint, ranked the other way
     unit = step_unit(run, analysis.metric)
     analysis.warnings[:] = [positions_in_unit(w, unit) for w in analysis.warnings]
+    counters = run_counters(run)
+    if counters.note is not None and analysis.metric in counters.short:
+        analysis.warnings.append(counters.note)  # its steps, beside the others' (step_counters)
     return analysis
 
 
@@ -158,12 +162,16 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     notes = notes_on_choice(run, chosen, bool(metric), direction)
     metric = chosen
     direction = choose_direction(run, metric, direction)
+    # a metric logged per epoch beside per-batch steps: the run's events and plan are at the
+    # batches' steps, not its own (`step_counters`)
+    apart = own_counter(run, run.resolve_metric(metric))
+    run = on_own_counter(run, run.resolve_metric(metric))
     series = prepare(run, metric, direction, keep_outliers=cfg.keep_outliers,
                      noise_sd=cfg.noise_sd, eval_size=cfg.eval_size, use_events=cfg.use_events)
     warnings = notes + list(series.warnings)
     # the plan of a run still to come: none when the log says the run ended (the last
     # evaluation of a finished run may come before its last step)
-    plan = cfg.planned_steps or (None if run.finished else run_plan(run))
+    plan = cfg.planned_steps or (None if run.finished or apart else run_plan(run))
     if (unfinished := unfinished_note(run, plan)) is not None:
         warnings.append(unfinished)
     steps, y = series.steps, series.values

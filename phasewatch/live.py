@@ -42,6 +42,7 @@ from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
 from phasewatch.output import warn
 from phasewatch.resolver import Resolver
 from phasewatch.set_names import loader_bases
+from phasewatch.step_counters import CounterStats, other_counters, own_counter
 
 if TYPE_CHECKING:  # io.source imports run.py (pandas): not on the import path of a watch
     from phasewatch.io.source import Record
@@ -109,6 +110,8 @@ class LiveWatch(LiveMessages):
         # resumed with the same values): the alerts it repeats were given already, and a
         # replay of the final file gives them once.
         self._said: set[tuple] = set()
+        self._counters = CounterStats()  # each metric's steps: per epoch beside per batch?
+        self._judged_at = 1  # the front where `_count` last judged them
         # records the monitor saw (fed, not read: held ones are fed after the choice, trial 38b):
         self._taken = 0  # a stopped watch's summary reads as many (`_feed`)
         self._bad_lines = 0
@@ -216,6 +219,7 @@ class LiveWatch(LiveMessages):
                 yield from self._say(alert)
 
     def _take(self, record: Record) -> Iterator:
+        self._count(record)
         if self.monitor is not None:
             yield from self._feed(record)
         elif self.choice.hold(record, self.source):
@@ -251,6 +255,8 @@ class LiveWatch(LiveMessages):
             elif watched is not None and watched != metric:  # the log's own total over the sets
                 metric, direction = watched, choose_direction(held, watched, self.choice.direction)
         options = dict(self.monitor_options)
+        if own_counter(self.source.info, metric):  # the plan counts the batches' steps
+            self.plan.apart = True
         self.plan.start(options, self.source.info, self.source.format)
         if "no_expert_data" not in options:  # as analyze reads the log (`expert_data`)
             from phasewatch.expert_data import policy_gradient_only
@@ -287,6 +293,26 @@ class LiveWatch(LiveMessages):
         if self.stopped:  # it completed the step that stopped the watch: not watched itself
             self._taken -= 1
         self._checkpoints.sync(self.monitor)
+
+    def _count(self, record) -> None:
+        """Keep each metric's steps (`step_counters`): where validations logged per epoch sit
+        beside per-batch metrics, the source's `RunInfo.counters` says so as records come, so
+        an alert says "epoch 35" where `analyze` of the whole log does. Judged again on a
+        record behind the run's front or of a new metric (a second counter's are both), or
+        where the front has doubled (a reader that gives the records in step order), and at
+        the end: a log of one counter costs a dict update a value."""
+        known, front = len(self._counters.spans), self._counters.front
+        self._counters.add(record.step, record.values)
+        if record.step >= front and len(self._counters.spans) == known \
+                and record.step < 2 * self._judged_at:
+            return
+        self._judged_at = max(self._counters.front, 1)
+        info = self.source.info
+        info.counters = other_counters(self._counters, info.config)
+        if self.monitor is not None and not self.plan.apart \
+                and own_counter(info, self.result.metric) and self.plan.drop_apart(
+                    self.result.metric):  # found once the epochs are 3 (`MIN_EPOCHS`)
+            self.monitor.set_planned_steps(None)
 
     def _say(self, alert) -> Iterator:
         """`alert` as the watch gives it, unless it was given already: the same phase of the
@@ -330,8 +356,8 @@ class LiveWatch(LiveMessages):
 
     def _apply_events(self, step: int) -> None:
         events = self.source.info.events
-        if not events:
-            return
+        if not events or own_counter(self.source.info, self.result.metric):
+            return  # at the batches' steps, not those of a metric logged per epoch
         from phasewatch.stages import STAGE_EVENTS
 
         for event in sorted(events, key=lambda e: e.step):
@@ -347,6 +373,10 @@ class LiveWatch(LiveMessages):
         source = self.source
         for note in getattr(source, "notes", ()):
             self.notice(f"{source.source}: {note}")
+        counters = source.info.counters = other_counters(self._counters, source.info.config)
+        if counters.note is not None and self.monitor is not None \
+                and self.result.metric in counters.short:  # as analyze warns of its metric
+            self.notice(f"{source.source}: {counters.note}")
         if self._bad_lines > MAX_LINE_WARNINGS:
             self.notice(f"{self.given_path}: skipped {self._bad_lines} lines that are not valid "
                         "records")

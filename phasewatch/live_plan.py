@@ -31,12 +31,17 @@ class LivePlan:
         self._count: EpochSteps | None = None  # a config's `epochs`, while the steps are epochs
         self._last_epoch: tuple[int, Any] | None = None  # the last (step, epoch) logged
         self._rounded = False  # two rows at different steps logged the same epoch
+        # the metric watched counts epochs beside the log's batches (`step_counters`): a plan
+        # from the config or the logged epoch counts the batches' steps, not its own
+        self.apart = False
 
     def start(self, options: dict[str, Any], info, log_format: str) -> None:
         """Set `options["planned_steps"]` from the option or the log's config (`info` the
         source's run info, `log_format` its format) and say it."""
         if options.get("planned_steps") is not None:
             self.source = PlanSource(options["planned_steps"], "option")
+        elif self.apart:
+            return
         else:
             self.source = PlanSource.of_config(info.config, log_format)
             if self.source is not None:
@@ -47,6 +52,18 @@ class LivePlan:
                 self._count = EpochSteps(count) if count is not None else None
         if self.source is not None:
             self.say(self.source.said(info.step_unit))
+
+    def drop_apart(self, metric: str) -> bool:
+        """The metric watched is found to count epochs beside the batches' steps: a plan that
+        is not the option's is in the batches' steps, and is dropped (said); True when it was
+        in force."""
+        self.apart, self._epochs, self._count = True, None, None
+        if self.source is None or self.source.origin == "option":
+            return False
+        self.say(f"planned length dropped: {metric} counts epochs, and the plan counts the "
+                 "steps of the run's other metrics")
+        self.source = None
+        return True
 
     def from_epochs(self, step: int, values: Mapping[str, Any], current: int | None,
                     unit: str) -> int | None:

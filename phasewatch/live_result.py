@@ -135,8 +135,12 @@ class WatchResult:
                 **({"to_stop": True} if self.to_stop else {}),
                 **({"confidence": self.confidence} if self.confidence else {}),
                 **({"train_worse": self.train_worse} if self.train_worse else {}),
-                # the steps count epoch/10000 (an HF console log that states no step)
-                **({"step_unit": self.step_unit} if "/" in self.step_unit else {}),
+                # the steps count epoch/10000 (an HF console log that states no step); the
+                # metric's steps count epochs, `step` the records' (`step_counters`)
+                **({"step_unit": self.step_unit} if "/" in self.step_unit
+                   or self.step_unit != self.records_unit else {}),
+                **({"records_unit": self.records_unit}  # what `step` counts, then
+                   if self.step_unit != self.records_unit else {}),
                 **({"saved_checkpoint": self.saved.to_dict() if self.saved else None}
                    if self.in_hf_folder else {}),
                 **({"x": self.x} if self.x else {})}
@@ -187,9 +191,11 @@ class WatchResult:
         # the validations' reach, beside a best at step 25)
         last = "" if self.metric_last_step in (None, self.last_step) else \
             f", the last at {at(self.metric_last_step, self.step_unit)}"
+        # its steps another counter than the records' (epochs beside batches: step_counters)
+        others = "" if self.step_unit == self.records_unit else " of the other metrics"
         return (f"watched {counted(self.n_records, 'record')} "
                 f"({counted(self.n_values, 'value')} of {self.metric}{last}) up to "
-                f"{at(self.last_step, self.records_unit)}; "
+                f"{at(self.last_step, self.records_unit)}{others}; "
                 f"{self.metric}: {live_phase} {phase}, {said}{why}{ended}{planned}{whole}")
 
     def _train_worse_text(self) -> str:
@@ -335,7 +341,10 @@ def end_result(result: WatchResult, monitor, info, records: int, path: str | Pat
     if not monitor.missing_metrics():  # a metric never logged is reported already
         plan = {} if planned_option is None else {"planned_steps": planned_option}
         add_whole_run(result, path, notice, read, said=said, **noise, **plan)
-    if axis is not None and axis.steps:
+    from phasewatch.step_counters import own_counter
+
+    if axis is not None and axis.steps and not own_counter(info, result.metric):
+        # (not where the metric's steps are epochs beside the axis' batches: `step_counters`)
         result.x = {"unit": axis.unit, "step": axis.at(result.last_step),
                     "best": axis.at(result.best_step), "live_best": axis.at(result.live_best_step)}
 

@@ -133,6 +133,9 @@ def watched_alert_class() -> type:
     class WatchedAlert(Alert):
         step_unit: str = "step"
         x: dict | None = None
+        # its steps are a counter of their own beside the records' (validations per epoch
+        # beside per-batch steps, `step_counters`): its JSON says `"step_unit": "epoch"`
+        own_counter: bool = False
         # in an HF output folder with checkpoint-N: the `saved_checkpoints.SavedCheckpoint` to
         # load, from the folder as it was when the alert was given (not the monitor's decision:
         # a follow and a replay of one log give equal alerts, whatever the folder held then)
@@ -141,7 +144,7 @@ def watched_alert_class() -> type:
 
         def to_dict(self) -> dict[str, Any]:
             out = super().to_dict()
-            if "/" in self.step_unit:  # the steps count epoch/10000 (an HF console log)
+            if "/" in self.step_unit or self.own_counter:  # epoch/10000 (HF console), epochs
                 out["step_unit"] = self.step_unit
             if self.in_hf_folder:
                 out["saved_checkpoint"] = None if self.saved is None else self.saved.to_dict()
@@ -164,12 +167,15 @@ def as_watched(alert, axis: LiveAxis | None, info=None, saved=None):
     `SavedCheckpoint` to load) (`live_checkpoints.LiveCheckpoints.at_alert`), or None."""
     in_hf, checkpoint = saved if saved is not None else (False, None)
     unit = getattr(info, "step_unit", "step")
-    if unit != "step":  # xaxis (numpy) only for such a log
+    if unit != "step" or getattr(info, "counters", None) is not None and info.counters.units:
+        # xaxis (numpy) only for such a log
         from phasewatch.xaxis import in_step_unit, step_unit
 
         unit = step_unit(info, alert.metric)
     where = None
-    if axis is not None:
+    counters = getattr(info, "counters", None)
+    own = counters is not None and alert.metric in counters.units
+    if axis is not None and not own:  # the axis' counter counts the other metrics' steps
         where = {"unit": axis.unit, "step": axis.at(alert.step),
                  "onset": axis.at(alert.onset_step), "best": axis.at(alert.best_step)}
         if where["step"] is None:
@@ -185,4 +191,4 @@ def as_watched(alert, axis: LiveAxis | None, info=None, saved=None):
         # (not where the message says that unit already: an HF console log's epochs)
         fields["message"] += f" (at {_in_unit(axis.unit, where['step'])})"
     return watched_alert_class()(**fields, step_unit=unit, x=where, in_hf_folder=in_hf,
-                                 saved=checkpoint)
+                                 saved=checkpoint, own_counter=own)

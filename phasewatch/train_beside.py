@@ -28,6 +28,7 @@ from phasewatch.noise import second_difference_sd
 from phasewatch.presets import HELD_OUT_ROLES, ROLE_CANDIDATES, aliases_for
 from phasewatch.results import Analysis
 from phasewatch.run import Run
+from phasewatch.step_counters import metric_units, same_counter
 from phasewatch.step_units import at
 from phasewatch.stepseries import StepSeries
 
@@ -172,12 +173,16 @@ def is_train_metric(run: Run, own: str) -> bool:
 def train_series(run: Run, metric: str) -> list[TrainSeries]:
     """The train metrics to judge beside `metric`, in order: the train loss, unless it is a
     policy-gradient loss (`is_policy_loss`: it measures nothing, and an RL run's train reward is
-    its training side's measure), then the train reward."""
+    its training side's measure), then the train reward. Not a train metric whose steps count
+    another counter than `metric`'s (per batch beside a validation per epoch: `step_counters`):
+    its steps 1..100 are no epochs 1..100."""
     own_metric = run.resolve_metric(metric)
     out = []
     for role, better in (("train/loss", -1.0), ("train/reward", 1.0)):
         own = run.own_name(role)
         if own is None or own == own_metric or (role == "train/loss" and is_policy_loss(run, own)):
+            continue
+        if not same_counter(run, (own, own_metric)):
             continue
         series = run.column(role).dropna()
         if len(series):
@@ -214,7 +219,7 @@ def note_train_beside(analysis: Analysis, run: Run, train: list[TrainSeries]) ->
     what it is (a train reward's decline is the policy getting worse at what it trains on); and on a
     held-out metric, each overfit or disruption over whose steps the train metric got worse
     too has `train_worse` in its stats and a warning (`train_worse_text`)."""
-    own, unit = analysis.metric, run.step_unit
+    own, unit = analysis.metric, metric_units(run).get(analysis.metric, run.step_unit)
     analysis.extra["train_metric"] = is_train_metric(run, own)
     overfits = [f"{p.start_step} -> {p.end_step}" for p in analysis.phases
                 if p.name == "overfit"]

@@ -31,6 +31,7 @@ import numpy as np
 from phasewatch.errors import UsageError
 from phasewatch.output import counted
 from phasewatch.run import Run
+from phasewatch.step_counters import metric_units
 from phasewatch.step_units import (  # noqa: F401
     at,
     positions_in_unit,
@@ -85,10 +86,13 @@ def step_unit_of_tags(tags: Iterable[str]) -> str:
 def step_unit(run, metric: str | None = None) -> str:
     """The word for the steps of `run` (a Run, or a reader's `RunInfo` while it reads): "epoch"
     where its reader found them to be epochs, else "step". For `metric`, the unit of that
-    series (Keras' `evaluation_*_vs_iterations` beside epoch tags counts iterations)."""
+    series (Keras' `evaluation_*_vs_iterations` beside epoch tags counts iterations; a
+    validation logged per epoch beside per-batch metrics counts epochs: `step_counters`)."""
     unit = getattr(run, "step_unit", "step") or "step"
     if unit != "step" and metric is not None and KERAS_ITERATION_TAG.search(metric):
         return "step"
+    if unit == "step" and metric is not None:  # validations per epoch beside batches
+        return metric_units(run).get(metric, unit)
     return unit
 
 
@@ -213,14 +217,21 @@ class _ScaledAxis(XAxis):
     counts_rows = False
 
 
-def x_axis(run: Run, unit: str | None) -> XAxis | None:
+def x_axis(run: Run, unit: str | None, metric: str | None = None) -> XAxis | None:
     """The axis for `unit` (None for steps, and for the unit the steps count already: `--x epoch`
-    on a run whose steps are epochs); a usage error naming the counters looked for when the log
-    carries none of them."""
+    on a run whose steps are epochs, or on a `metric` logged per epoch beside per-batch steps);
+    a usage error naming the counters looked for when the log carries none of them, and for
+    another unit on such a metric, whose counters (tokens, samples) count the batches' steps."""
     unit = unit or default_unit(run)
     if unit not in UNITS:
         raise UsageError(f"--x must be one of {', '.join(UNITS)}, not {unit!r}")
     counts = step_unit(run)
+    if metric is not None and (own := metric_units(run).get(metric)) is not None:
+        if unit in ("step", own):
+            return None
+        raise UsageError(f"--x {unit}: {metric}'s steps count {own}s, and a {unit} counter of "
+                         "the log counts the steps of its other metrics (two counters in one "
+                         f"log); use --x {own}")
     if unit == "step" and unit_scale(counts) != 1:
         raise UsageError(f"--x step: this log states no training step (its rows count "
                          f"{unit_word(counts)}s only); use --x {unit_word(counts)}")

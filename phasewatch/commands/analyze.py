@@ -219,9 +219,9 @@ def run(args: argparse.Namespace) -> int:
     def one(path: str):
         choice = chosen.pop(path, None) or read_choice(path)
         algorithms.append(None if choice.run.format == "native" else choice.run.algorithm)
-        axis = x_axis(choice.run, args.x_unit)
         # as phasewatch.analyze: with the saved checkpoint to load in an HF output folder
         analysis = analysis_of_choice(choice, args.direction, path, **options)
+        axis = x_axis(choice.run, args.x_unit, analysis.metric)
         if pooled is not None:
             analysis.extra.update(noise_sd_source="pooled", noise_pooled_runs=pooled[1])
         annotate(analysis, axis, step_unit(choice.run, analysis.metric))

@@ -137,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
     if len(runs) > 1:
         check_comparable(runs)
     axis = shared_scaled_axis(runs, args.x_unit) if len(runs) > 1 else None
-    axis = axis or x_axis(runs[0], args.x_unit)
+    drawn = analyses[0] if len(runs) == 1 else None  # its metric: epochs beside batches?
+    axis = axis or x_axis(runs[0], args.x_unit, getattr(drawn, "metric", None))
     if axis is not None and len(runs) > 1 and axis.carrier != "step":
         raise UsageError("--x epoch|tokens|samples draws one run per figure (runs count their "
                          "epochs or tokens differently); use --x step to compare runs")

@@ -60,6 +60,9 @@ class RunInfo:
     W&B's exit record, MLflow's FINISHED status, verl's final validation line)."""
     step_unit: str = "step"
     """What the log's steps count ("epoch" when they are epochs: `Run.step_unit`)."""
+    counters: Any = None
+    """A watch's `step_counters.Counters` of the records so far: the metrics whose steps count
+    epochs beside the others' batches (kept by `LiveWatch`, read by `xaxis.step_unit`)."""
 
     def build_args(self) -> dict[str, Any]:
         """Keyword arguments of `RecordCollector.build`."""

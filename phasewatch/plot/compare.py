@@ -58,7 +58,7 @@ from phasewatch.results import Analysis
 from phasewatch.run import Run
 from phasewatch.signals import choose_metric
 from phasewatch.source_names import distinct_tails
-from phasewatch.xaxis import axis_label, in_step_unit, shared_step_unit
+from phasewatch.xaxis import axis_label, in_step_unit, shared_step_unit, step_unit
 
 LAYOUTS = ("overlay", "grid")
 LEGEND_ROW_HEIGHT = 0.14  # inches per extra row of legend entries
@@ -272,6 +272,14 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
         if missing:
             warnings.warn(f"no metric '{metric}' in {', '.join(missing)}; left out of that panel",
                           stacklevel=3)
+    for i, run in enumerate(runs):  # the panels share one x axis: one counter per log
+        counts = {m: step_unit(run, run.resolve_metric(m))
+                  for m, members in zip(panels, present) if i in members}
+        if len(set(counts.values())) > 1:
+            said = ", ".join(f"{m} counts {unit}s" for m, unit in counts.items())
+            raise UsageError(f"{run.source}: {said} (two counters in one log: "
+                             "epochs beside batches), so they share no x axis; draw them in "
+                             "figures of their own")
     all_steps = [s for i in range(len(runs)) for m in panels
                  if (s := series_or_none(runs[i], m)) is not None]
     first = min(float(s.index[0]) for s in all_steps)

@@ -40,6 +40,7 @@ from phasewatch.plot.ylabels import fit_ylabels
 from phasewatch.presets import default_direction
 from phasewatch.results import Analysis, not_established
 from phasewatch.run import Run
+from phasewatch.step_counters import on_own_counter
 from phasewatch.step_units import at
 from phasewatch.values import MAX_VALUE
 from phasewatch.xaxis import axis_label, in_step_unit, step_unit
@@ -94,14 +95,22 @@ def analysed_run(run: Run, analysis: Analysis) -> Run:
     return choice.run if choice.metric == analysis.metric else run
 
 
-def resolve_panels(run: Run, panels: str | Sequence[str] | None) -> list[tuple[str, list[str]]]:
-    """`'auto'` -> the AUTO_PANELS present in `run`; a list of metrics -> one panel each."""
+def resolve_panels(run: Run, panels: str | Sequence[str] | None,
+                   analysed: str | None = None) -> list[tuple[str, list[str]]]:
+    """`'auto'` -> the AUTO_PANELS present in `run`; a list of metrics -> one panel each.
+
+    The panels share the `analysed` metric's x axis, so a metric whose steps count another
+    counter (per-batch steps under a validation logged per epoch: `step_counters`) is no panel
+    of it: left out of the auto panels, and a usage error when named, since drawn on one axis
+    epoch 100 sits at batch 100, 1% into the run."""
     if panels is None or panels == "none":
         return []
+    unit = step_unit(run, analysed)
     if panels == "auto":
         out = []
         for label, metrics in AUTO_PANELS:
-            present = [m for m in metrics if _varies(run, m)]
+            present = [m for m in metrics if _varies(run, m)
+                       and step_unit(run, run.resolve_metric(m)) == unit]
             if len(present) < len(metrics) and present:
                 label = f"{label} ({_PANEL_LABELS[present[0]]})"
             if present:
@@ -110,7 +119,11 @@ def resolve_panels(run: Run, panels: str | Sequence[str] | None) -> list[tuple[s
     if isinstance(panels, str):
         panels = [panels]
     for name in panels:
-        run.resolve_metric(name)  # UsageError naming the metrics that exist
+        own = run.resolve_metric(name)  # UsageError naming the metrics that exist
+        if (counts := step_unit(run, own)) != unit:
+            raise UsageError(f"--metric {name}: its steps count {counts}s, those of {analysed} "
+                             f"{unit}s (two counters in one log), so they share no x axis; draw "
+                             f"it in a figure of its own (plot --metric {name})")
     return [(_draw.metric_label(name), [name]) for name in panels]
 
 
@@ -171,12 +184,12 @@ def phase_figure(
     """
     if analysis is None:
         analysis = analyze(run, metric, direction)
-    run = analysed_run(run, analysis)
+    run = on_own_counter(analysed_run(run, analysis), analysis.metric)  # its events: `step_counters`
     series = run.series(analysis.metric)
     if series.empty:
         raise InputError(f"metric '{analysis.metric}' has no values to draw (all NaN, infinite or "
                          f"beyond +-{MAX_VALUE:g}); plot another --metric", run.source)
-    panel_specs = resolve_panels(run, panels)
+    panel_specs = resolve_panels(run, panels, analysis.metric)
     width, height = figure_size(size, n_panels=len(panel_specs))
     # the step axis spans every panel's data: a train loss analysed from step 10 left the
     # held-out panel's step-0 evaluation off the figure (trial 39)
