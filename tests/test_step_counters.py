@@ -78,6 +78,10 @@ def test_validation_per_epoch_beside_batches_is_reported_in_epochs(run_folder, c
     assert "the last at epoch 40) up to step 2000 of the other metrics" in err
     assert f"checkpoint to keep: epoch {stop}" in err
     assert "count epochs, not the steps" in err
+    code, out, _ = cli(capsys, "inspect", str(run_folder))
+    line = next(x for x in out.splitlines() if x.startswith("performance metric:"))
+    assert code == 0 and "40 values over epochs 1-40" in line and " at epoch " in line
+    assert "count epochs, not the steps the run's other metrics count" in out
 
 
 def test_plot_draws_the_validation_on_an_epoch_axis_and_no_batch_panel_beside_it(run_folder,

@@ -15,6 +15,7 @@ import numpy as np
 from phasewatch.metric_table import MetricTable, metric_table
 from phasewatch.planned import run_plan
 from phasewatch.presets import ROLE_CANDIDATES, role_matches
+from phasewatch.step_counters import run_counters
 from phasewatch.step_units import at, scaled_words, step_text, unit_scale, unit_word
 
 HELP = "show what a log file or run folder holds: format, steps, metrics and values, warnings"
@@ -147,7 +148,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"planned to end at {at(plan, unit)}")
     if run_.events:
         print("events: " + ", ".join(f"{e.name}@{e.step}" for e in run_.events))
-    print(performance_line(performance(run_), unit))
+    perf = performance(run_)
+    # a metric logged per epoch beside per-batch steps says epochs (`step_counters`)
+    counters = run_counters(run_)
+    print(performance_line(perf, counters.units.get(perf["metric"], unit) if perf else unit))
     # a name's role where it has one (eval_exact_match: eval/accuracy), before its HF spelling
     # (eval/exact_match), which is no role (trial 38: the column showed the spelling)
     roles: dict[str, str] = {}
@@ -158,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
             roles.setdefault(name, canon)
     for piece in table_text(metric_table(run_.columns()), roles, unit=unit):
         sys.stdout.write(piece)
-    for warning in run_.warnings:
+    for warning in run_.warnings + ([counters.note] if counters.note else []):
         print(f"warning: {warning}")
     return 0
 
