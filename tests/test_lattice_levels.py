@@ -32,6 +32,6 @@ def test_a_lattice_plateau_prints_the_means_it_holds(tmp_path, capsys):
     assert plateau["end_value"] == np.mean(values[-67:])
     assert plateau["level"] == np.mean(values)
     assert main(["analyze", str(path)]) == 0
-    assert ("(ends: means of 67 evaluations each; its values repeat, a quarter of them or fewer "
+    assert ("(ends: means of 67 readings each; its values repeat, a quarter of them or fewer "
             "distinct)") in capsys.readouterr().out
 
