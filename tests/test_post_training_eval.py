@@ -109,6 +109,46 @@ def test_final_models_evaluation_at_a_step_not_evaluated_is_a_point(tmp_path):
     assert series.index[-1] == 1050 and series.iloc[-1] == 0.6123
 
 
+def test_a_quantized_accuracy_equal_to_an_earlier_one_by_chance_is_the_final_models(tmp_path):
+    """The final model's evaluation at step 1050 (not evaluated during training): its loss is
+    no earlier evaluation's, and its accuracy on 40 examples, 0.65, equals step 700's by
+    chance; the accuracy was left out as "the checkpoint of step 700 evaluated again (... the
+    best checkpoint ...)" beside its own loss read as the final model's. One evaluation is one
+    model's: both are points, in either key order, and fed one metric at a time as
+    TensorBoard's events are (the loss first, as the Trainer logs it)."""
+    path = tmp_path / "trainer_state.json"
+    accuracy = {s: 0.5 + 0.025 * min(s // 100, 6) for s in range(100, 1001, 100)}
+    rows = []
+    for row in history(last=1000)[:-1]:  # without its end: training goes on to 1050
+        if "eval_loss" in row:
+            row = {"step": row["step"], "epoch": row["epoch"], "eval_accuracy": accuracy[row["step"]],
+                   **{k: v for k, v in row.items() if k not in ("step", "epoch")}}
+        rows.append(row)
+    rows += [{"step": 1050, "epoch": 10.5, "train_runtime": 100.0, "train_loss": 0.5},
+             {"step": 1050, "epoch": 10.5, "eval_accuracy": accuracy[700], "eval_loss": 0.6123,
+              "eval_runtime": 1.0}]
+    write_state(path, rows)
+    run = read_run(path)
+    assert run.series("eval_loss").get(1050) == 0.6123
+    assert run.series("eval_accuracy").get(1050) == accuracy[700]
+    assert not any("after training ended" in w for w in run.warnings), run.warnings
+    check = PostTrainingEvaluations()
+    for row in rows[:-1]:
+        check.kept(row["step"], {f"eval/{k[5:]}" if k.startswith("eval_") else k: v
+                                 for k, v in row.items()})
+    assert check.kept(1050, {"eval/loss": 0.6123}) and check.kept(1050, {"eval/accuracy": 0.65})
+    assert not check.warnings
+    # the best checkpoint again, both its values: left out, as before
+    best = {"eval/loss": eval_losses()[700], "eval/accuracy": accuracy[700]}
+    check = PostTrainingEvaluations()
+    for row in rows[:-1]:
+        check.kept(row["step"], {f"eval/{k[5:]}" if k.startswith("eval_") else k: v
+                                 for k, v in row.items()})
+    assert not check.kept(1050, {"eval/loss": best["eval/loss"]})
+    assert not check.kept(1050, {"eval/accuracy": best["eval/accuracy"]})
+    assert "checkpoint of step 700 evaluated again" in check.warnings[0]
+
+
 def test_training_again_after_the_end_is_training(tmp_path):
     """`train()` called again after the first ended (more epochs): its evaluations are points,
     the check of the first end is over."""

@@ -11,8 +11,9 @@ a step wins) and the run "recovered" to its best at the end: an eval loss that r
 So each evaluation metric logged after the end-of-training row, at its step (before any record
 of a later step: `train()` called again is training again), is judged by what it evaluated:
 - its value is the one the curve has at that step: the same evaluation again, left out;
-- its value is the one an evaluation during training gave at another step: that checkpoint again
-  (the best, loaded at the end), left out;
+- its value is the one an evaluation during training gave at another step, as are the values of
+  the evaluation's other metrics read before it: that checkpoint again (the best, loaded at the
+  end), left out (a quantized accuracy alone often equals an earlier one by chance);
 - the run's arguments say load_best_model_at_end: the best checkpoint's, left out;
 - the run evaluated that metric at that step during training with another result: not the model
   of that step, whose value stands;
@@ -59,12 +60,17 @@ class PostTrainingEvaluations:
         self.loaded_best = loaded_best  # the run's arguments say load_best_model_at_end
         self._end_step: int | None = None
         self._during: dict[str, dict[int, float]] = {}  # results logged while training
+        # the steps whose results equal every result logged after the end so far (None: none
+        # yet): one evaluation is one model's, so a chance match of one metric (a quantized
+        # accuracy) is not taken where the others differ; a row's results are all narrowed
+        # before any is judged (TensorBoard's one event per scalar: those read so far)
+        self._matches: set[int] | None = None
         self._left: dict[str, list] = {}  # reason -> [line, step, [(metric, value)...]]
 
     def ended_at(self, step: int) -> None:
         """Training ended at `step`: where the end is no row of its own (W&B's callback writes
         `train_runtime` to the run summary, then a history row at the last step)."""
-        self._end_step = step
+        self._end_step, self._matches = step, None
 
     def kept(self, step: int, values: Mapping[str, Any], line: int | None = None) -> Mapping[str, Any]:
         """`values` without the results of an evaluation after training that the curve leaves
@@ -73,12 +79,14 @@ class PostTrainingEvaluations:
             self.ended_at(step)
             return values
         if self._end_step is not None and step != self._end_step:
-            self._end_step = None  # training again (a later step), or another counter
+            self._end_step, self._matches = None, None  # training again, or another counter
         results = {key: v for key in values if _result(key) and (v := to_float(values[key])) is not None}
         if self._end_step is None:
             for key, value in results.items():
                 self._during.setdefault(key, {})[step] = value
             return values
+        for key, value in results.items():  # the row's results first: one model's
+            self._narrow(key, value)
         left = {key for key, value in results.items() if self._leave_out(key, value, step, line)}
         if not left:
             return values
@@ -86,15 +94,21 @@ class PostTrainingEvaluations:
             return {}
         return {key: v for key, v in values.items() if key not in left}
 
+    def _narrow(self, key: str, value: float) -> None:
+        """Keep in `_matches` only the steps whose `key` during training was `value`."""
+        if during := self._during.get(key):
+            same = {at for at, v in during.items() if v == value}
+            self._matches = same if self._matches is None else self._matches & same
+
     def _leave_out(self, key: str, value: float, step: int, line: int | None) -> bool:
         during = self._during.get(key, {})
-        if during.get(step) == value:
+        matches = self._matches if during and self._matches else set()
+        if step in matches:
             return True  # the value the curve has there: nothing to say
-        same = [at for at, v in during.items() if v == value]
-        if same:
-            self._say(f"the checkpoint of step {same[-1]} evaluated again (its results exactly: "
-                      "the best checkpoint, loaded at the end by load_best_model_at_end)",
-                      line, step, key, value)
+        if matches:
+            self._say(f"the checkpoint of step {max(matches)} evaluated again (its results "
+                      "exactly: the best checkpoint, loaded at the end by "
+                      "load_best_model_at_end)", line, step, key, value)
         elif self.loaded_best:
             self._say("the best checkpoint's, which the run loaded at the end "
                       "(load_best_model_at_end)", line, step, key, value)
