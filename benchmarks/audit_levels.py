@@ -43,6 +43,15 @@ def best_at(hb: np.ndarray, lo: int, hi: int, k: int) -> bool:
                for t in np.flatnonzero(med == med.max()) + lo)
 
 
+def averaged_peak(p: dict, idx: dict, n: int) -> tuple[int, int] | None:
+    """The first and last index of an overfit's `peak_averaged` evaluations, or None."""
+    if p["name"] != "overfit" or "peak_averaged" not in p or p.get("peak_step") not in idx:
+        return None
+    m = p["peak_averaged"]
+    lo = min(max(idx[p["peak_step"]] - m // 2, 0), max(n - m, 0))
+    return lo, min(lo + m, n) - 1
+
+
 def rule_best(hb: np.ndarray, lo: int, hi: int) -> int:
     """The index of hb[lo..hi]'s best evaluation by the rule of `best_at`."""
     if hb.size <= SPARSE:
@@ -213,11 +222,18 @@ def check_effects(r, steps, v, hb, idx):
             else:  # the start's whole interval, not past the overfit's end
                 lo = min(max(idx[r["phases"][k - 1]["start_step"]], idx.get(cp["low"], i0) if cp else i0), i0)
                 hi = max(min(int(np.searchsorted(steps, cp["high"])), i1), i0) if cp else i0
+            window = averaged_peak(p, idx, hb.size)
+            if window is not None:
+                # "for an overfit, the mean of this many around the evaluation it declines
+                # from, `peak_step` their middle one": that evaluation is its start's best
+                top = window[0] + int(np.argmax(hb[window[0]:window[1] + 1]))
             # "... or its start where none is better"
             alone = top == i0 and levels(hb)[rule_best(hb, lo, hi)] <= levels(hb)[i0]
             if not (lo <= top <= hi and (best_at(hb, lo, hi, top) or alone)):
                 yield f"overfit peak_step=best in its start's interval ({tag})", p["peak_step"], int(steps[rule_best(hb, lo, hi)])
             decline = sign * ((v[top] if top != i0 else p["start_value"]) - p["end_value"])
+            if window is not None:
+                decline = float(np.mean(hb[window[0]:window[1] + 1])) - sign * p["end_value"]
             if not close(p.get("decline_since_peak"), decline):
                 yield f"decline_since_peak ({tag})", p.get("decline_since_peak"), decline
 
@@ -261,7 +277,12 @@ def check_stop(r, steps, v, hb, idx):
     if stop not in idx:
         yield "recommended stop is an evaluated step", stop, "not evaluated"
         return
-    peaks = [idx[p["peak_step"]] for p in ph if p["name"] == "overfit" and p.get("peak_step") in idx]
+    peaks = []
+    for p in ph:
+        if p["name"] == "overfit" and p.get("peak_step") in idx:
+            window = averaged_peak(p, idx, hb.size)  # the best evaluation of the averaged peak
+            peaks.append(idx[p["peak_step"]] if window is None
+                         else window[0] + int(np.argmax(hb[window[0]:window[1] + 1])))
     lo, hi = 0, hb.size - 1
     for p in ph:
         if p["name"] in UP and "peak_averaged" in p and p.get("peak_step") in idx:
@@ -281,7 +302,7 @@ def check_stop(r, steps, v, hb, idx):
     beats = r.get("stop_beats_last")
     # without a noise sd (3-4 evaluations) only a decline the phases called ranks the stop
     final_decline = ph[-1]["name"] in DOWN and stop != steps[-1]
-    if (beats is None) != (stop == steps[-1] or not (r.get("noise_sd") or final_decline)):
+    if (beats is None) != (stop == steps[-1] or (r.get("noise_sd") is None and not final_decline)):
         yield "stop_beats_last present iff stop is not the last", beats, stop
     if final_decline and beats is not True:
         yield "stop_beats_last after a final decline", beats, True
@@ -304,5 +325,9 @@ def check_tier(r, steps, v, hb, idx):
     else:
         named = [abs(p.get("change_sd") or 0.0) for p in r["phases"] if p["name"] != "plateau"]
         want = "high" if named and min(named) >= 8 else "moderate" if n >= 9 else "low"
+    # "Where the noise sd a run of 6-12 evaluations gives is below the step its values move in
+    # ... confidence low"
+    if any("below the step its values move in" in w for w in r.get("warnings", [])):
+        want = "low"
     if r["confidence"] != want:
         yield "confidence tier", r["confidence"], want

@@ -71,7 +71,8 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
 
 
 PHASE = re.compile(r"^  (\w+)\s+(\S+) -> (\S+)\s+(\S+) -> (\S+)\s+change (\S+)"
-                   r"(?: \((\S+) sd\))?(?:  \(ends: means of \d+ evaluations each\))?(?:  (.*))?$")
+                   r"(?: \((\S+) sd\))?(?:  \(ends: means of \d+ (?:evaluations|readings) each\))?"
+                   r"(?:  (.*))?$")
 
 
 def check_text(r: dict, text: str):
@@ -123,7 +124,9 @@ def check_text(r: dict, text: str):
                      and p.get("peak_step") == p["end_step"] and "peak_averaged" not in p
                      and close(r["baseline"] + (gain if r["direction"] == "max" else -gain),
                                p.get("end_value")))
-        said = (f"(around {where}: a mean of {p['peak_averaged']} evaluations)"
+        # a series scored on the training batches counts readings, not evaluations
+        values_word = "readings" if r.get("train_metric") else "evaluations"
+        said = (f"(around {where}: a mean of {p['peak_averaged']} {values_word})"
                 if "peak_averaged" in p else
                 f"(the level it ends on, at {where})" if end_level else f"({where})")
         if "peak_step" in p and p["name"] != "plateau" and said not in tail:
