@@ -10,7 +10,7 @@ The rule (`other_counters`), on the metrics' first and last steps and counts onl
 (on the whole log) and `watch` (on the records so far, `CounterStats.add`) decide alike:
 
 1. The short group: the metrics whose last step E is at most `SHORT_SHARE` (5%) of the last
-   step L of the run's others, with L at least `MIN_RATIO` x E. A run's own validations stop
+   step L of the run's others (L at least 20 x E). A run's own validations stop
    early only when it crashed or their logging was switched off, and then they do not sit at
    1..E beside a counter 20 times longer.
 2. The signature of a counter of epochs: a metric of the group logged once at every whole step
@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SHORT_SHARE = 0.05
-MIN_RATIO = 20
 MIN_EPOCHS = 3
 EPOCH_COUNT_KEYS = ("num_epochs", "max_epochs", "num_train_epochs", "epochs", "n_epochs")
 EPOCH_TAGS = ("epoch", "train/epoch", "training/epoch", "trainer/epoch")
@@ -122,7 +121,7 @@ def other_counters(stats: CounterStats, config: Mapping[str, Any] | None = None)
         return Counters()
     longest = max(span.last for span in spans.values())
     short = sorted(name for name, span in spans.items()
-                   if 0 < span.last <= SHORT_SHARE * longest and longest >= MIN_RATIO * span.last)
+                   if 0 < span.last <= SHORT_SHARE * longest)
     if not short:
         return Counters()
     end = max(spans[name].last for name in short)
