@@ -1,13 +1,12 @@
 """TensorBoard, W&B offline and MLflow stores, written with each ecosystem's own writer."""
 
 import json
-import os
-import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
+from wandb_offline import offline_run
 
 from phasewatch.cli import main
 from phasewatch.errors import InputError
@@ -162,17 +161,7 @@ WANDB_SCRIPT = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def wandb_run_dir(tmp_path_factory):
-    pytest.importorskip("wandb")
-    root = tmp_path_factory.mktemp("wandb")
-    env = {**os.environ, "WANDB_SILENT": "true", "WANDB_MODE": "offline", "WANDB_DISABLE_GIT": "true",
-           "WANDB_CONSOLE": "off"}
-    try:
-        subprocess.run([sys.executable, "-c", WANDB_SCRIPT, str(root)], env=env, check=True,
-                       timeout=90, capture_output=True)
-    except (subprocess.SubprocessError, OSError) as exc:
-        pytest.skip(f"wandb could not write an offline run here: {exc}")
-    [folder] = list((root / "wandb").glob("offline-run-*"))
-    return folder
+    return offline_run(WANDB_SCRIPT, tmp_path_factory.mktemp("wandb"), timeout=90)
 
 
 def test_wandb_offline_run_written_by_the_sdk(wandb_run_dir):
@@ -187,7 +176,6 @@ def test_wandb_offline_run_written_by_the_sdk(wandb_run_dir):
     np.testing.assert_allclose(loss.to_numpy(), [1.0, 0.5, 9.0])
     assert run.series("eval/accuracy").to_dict() == {0: 0.0, 20: 0.2, 40: 0.4}
     assert "train/global_step" not in run.metrics and "_runtime" not in run.metrics
-
 
 
 WANDB_TABLE_SCRIPT = textwrap.dedent(
@@ -211,18 +199,10 @@ def test_wandb_logged_table_is_no_metric(tmp_path):
     metrics `completions.nrows`, `completions.ncols`, `completions.size`, and analyze offered
     them as held-out scores; the `.wandb` file holds the table as keys beside its
     `completions._type`, which `wandb-history.jsonl` holds as one object (left out)."""
-    pytest.importorskip("wandb")
-    env = {**os.environ, "WANDB_SILENT": "true", "WANDB_MODE": "offline",
-           "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "off"}
-    try:
-        subprocess.run([sys.executable, "-c", WANDB_TABLE_SCRIPT, str(tmp_path)], env=env,
-                       check=True, timeout=90, capture_output=True)
-    except (subprocess.SubprocessError, OSError) as exc:
-        pytest.skip(f"wandb could not write an offline run here: {exc}")
-    [folder] = list((tmp_path / "wandb").glob("offline-run-*"))
-    run = read_run(folder)
+    run = read_run(offline_run(WANDB_TABLE_SCRIPT, tmp_path, timeout=90))
     assert run.metrics == ["train/reward"]
     assert run.series("train/reward").index.tolist() == [1, 2, 3, 4, 5, 6]
+
 
 def test_wandb_cut_file_keeps_intact_records(wandb_run_dir, tmp_path):
     [file] = list(wandb_run_dir.glob("*.wandb"))

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 import time
 
 import numpy as np
 import pytest
+from wandb_offline import offline_run
 from watch_follower import Follower, replay
 
 import phasewatch
@@ -229,15 +228,10 @@ WANDB_SCRIPT = textwrap.dedent(
 def test_wandb_written_by_the_trainers_callback(tmp_path):
     """HF's WandbCallback writes `train_runtime` to the run summary, not the history, then a
     history row at the last step: that is the end, and the evaluation after it is left out."""
-    pytest.importorskip("wandb")
     pytest.importorskip("transformers")
     rows = tmp_path / "rows.json"
     rows.write_text(json.dumps(history([best_again()])))
-    env = {**os.environ, "WANDB_SILENT": "true", "WANDB_MODE": "offline",
-           "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "off", "WANDB_DIR": str(tmp_path)}
-    subprocess.run([sys.executable, "-c", WANDB_SCRIPT, str(tmp_path), str(rows)], env=env,
-                   check=True, timeout=120, capture_output=True)
-    [folder] = list((tmp_path / "wandb").glob("offline-run-*"))
+    folder = offline_run(WANDB_SCRIPT, tmp_path, str(rows))
     run = read_run(folder)
     assert run.series("eval/loss").to_dict() == eval_losses()
     a = phasewatch.analyze(folder, metric="eval/loss")
