@@ -175,10 +175,10 @@ def stop_alone(analysis: Analysis) -> str | None:
     of any ranking: the only evaluation ("nothing to rank it against": a TensorBoard log with
     one eval loss at its last step), or a metric the same at every evaluation (the analysis'
     `constant`, noise unknown: "any is as good"; not one phase of change 0, whose equal ends
-    may lie around a better one: 0.5, 0.9, 0.5); else None. `analyze` and `watch` say it beside the stop, and the comparison table
-    adds no hedge (`unranked_stop` is None): `watch` and the table said "not established
-    against the last: 39 evaluations, noise unknown" of a CartPole reward that read 1 at all
-    39, where `analyze` said any checkpoint is as good."""
+    may lie around a better one: 0.5, 0.9, 0.5); else None. `analyze` and `watch` say it
+    beside the stop, and the comparison table adds no hedge (`unranked_stop` is None): `watch`
+    and the table said "not established against the last: 39 evaluations, noise unknown" of a
+    CartPole reward that read 1 at all 39, where `analyze` said any checkpoint is as good."""
     phases = analysis.phases
     if len(phases) != 1:
         return None

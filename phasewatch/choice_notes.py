@@ -79,7 +79,8 @@ def _bookkeeping(run: Run, name: str) -> bool:
 def notes_on_choice(run: Run, chosen: str, named: bool, direction: str | None) -> list[str]:
     """What `analyze` and `watch` say of the metric and direction they go by: `choice_notes`
     when the metric was chosen (not `named` by --metric), TRL's score beside its KL-penalised
-    reward (`kl_penalty.kl_penalty_note`), and a direction that is only a guess (`guessed_direction_note`)."""
+    reward (`kl_penalty.kl_penalty_note`), and a direction that is only a guess
+    (`guessed_direction_note`)."""
     notes = [] if named else choice_notes(run, chosen)
     extra = (kl_penalty_note(run, chosen, named), guessed_direction_note(run, chosen, direction))
     return notes + [note for note in extra if note is not None]

@@ -61,7 +61,8 @@ def whole_epoch_steps(ordered: list[tuple[int, float]]) -> int | None:
     (24, 44) was taken for them. The shortest length that fits every change is taken. None for
     a fractional counter (HF's: interpolated), for a count of epochs done logged once at each
     epoch's end (an HF log of evaluations only, `epoch` 1.0, 2.0...: an epoch begins at its
-    row; not a counter that reads 0 past the first step, which is an index), for fewer than two changes, or changes that fit no one length."""
+    row; not a counter that reads 0 past the first step, which is an index), for fewer than
+    two changes, or changes that fit no one length."""
     if any(e != math.floor(e) for _, e in ordered):
         return None
     held = collections.Counter(e for _, e in ordered)

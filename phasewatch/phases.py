@@ -273,8 +273,8 @@ def refine_turns(runs: list[TrendRun], y: np.ndarray, fitted: np.ndarray, sd: fl
     before them, across an earlier turn: a loss's 9.26 at step 0 put the worst of its relapse
     3.0 -> 4.3 -> 5.3 at step 400, and the relapse was lost); a trend meets a plateau where
     the smoothed series comes within `level_sd` noise sds of the plateau's level (the median
-    of its later two thirds), and a plateau meets a trend where it last was. (A broken line's knots, on runs
-    of up to 40 evaluations, are placed by `phasewatch.plateau_start` instead.)
+    of its later two thirds), and a plateau meets a trend where it last was. (A broken line's
+    knots, on runs of up to 40 evaluations, are placed by `phasewatch.plateau_start` instead.)
     """
     if len(runs) < 2:
         return runs

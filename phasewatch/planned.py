@@ -5,10 +5,10 @@ run is set by epochs instead), TRL's on-policy trainers' `num_total_batches` (PP
 updates `total_episodes` makes, one logged step each; their `num_train_epochs` is not the run's
 length, and their logged `epoch` is the share of the prompts seen: a PPO run of 500 updates,
 all logged, was "planned to end at step 30000", 3 epochs x the 10,000 steps its epoch 0.05 at
-step 500 said one takes, and its fall at update 171 read as early: wandb-trl-ppo-scores-500), verl's `trainer.total_training_steps`, LLaMA-Factory's
-`total_steps` (on every line of its trainer_log.jsonl), phasewatch's own trainer `steps`; a
-reader that finds the plan in a console banner gives `planned_steps`, in the log's own step
-units (a Hugging Face console log: its `Total optimization steps` where its banner fixes the
+step 500 said one takes, and its fall at update 171 read as early: wandb-trl-ppo-scores-500),
+verl's `trainer.total_training_steps`, LLaMA-Factory's `total_steps` (on every line of its
+trainer_log.jsonl), phasewatch's own trainer `steps`; a reader that finds the plan in a console
+banner gives `planned_steps`, in the log's own step units (a Hugging Face console log: its `Total optimization steps` where its banner fixes the
 steps per epoch, or its progress bar's total where the bar gives the rows' steps, else `Num
 Epochs` x 10,000, as its rows count ten-thousandths of an epoch). A
 config may hold the key flattened ("trainer.total_training_steps", as W&B and MLflow show

@@ -96,8 +96,9 @@ def _glob_roles(name: str) -> tuple[tuple[str, int], ...]:
 
 @lru_cache(maxsize=1 << 16)
 def _named_split_roles(name: str) -> tuple[tuple[str, int], ...]:
-    """(role, rank) of a metric of a named validation split (`heldout_names.is_named_validation_split`):
-    those of its `validation/<rest>` spelling, which only eval roles have; else ()."""
+    """(role, rank) of a metric of a named validation split
+    (`heldout_names.is_named_validation_split`): those of its `validation/<rest>` spelling,
+    which only eval roles have; else ()."""
     spelled = as_validation(name)
     if spelled == name:
         return ()

@@ -214,11 +214,12 @@ def train_move(train: list[TrainSeries], start: float, end: float) -> TrainMove 
 
 def note_train_beside(analysis: Analysis, run: Run, train: list[TrainSeries]) -> Analysis:
     """`analysis` with what the train side says of it (`train_metric`: whether the series
-    analysed is scored on the training batches, `is_train_metric`): a policy-gradient loss analysed is no
-    performance measure; a train loss or a train reward analysed has its 'overfit' named for
-    what it is (a train reward's decline is the policy getting worse at what it trains on); and on a
-    held-out metric, each overfit or disruption over whose steps the train metric got worse
-    too has `train_worse` in its stats and a warning (`train_worse_text`)."""
+    analysed is scored on the training batches, `is_train_metric`): a policy-gradient loss
+    analysed is no performance measure; a train loss or a train reward analysed has its
+    'overfit' named for what it is (a train reward's decline is the policy getting worse at
+    what it trains on); and on a held-out metric, each overfit or disruption over whose steps
+    the train metric got worse too has `train_worse` in its stats and a warning
+    (`train_worse_text`)."""
     own, unit = analysis.metric, metric_units(run).get(analysis.metric, run.step_unit)
     analysis.extra["train_metric"] = is_train_metric(run, own)
     overfits = [f"{p.start_step} -> {p.end_step}" for p in analysis.phases

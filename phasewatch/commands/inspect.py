@@ -91,7 +91,8 @@ def performance_line(perf: dict | None, unit: str = "step") -> str:
     what = "; the train loss, as no held-out metric or reward is known by name" \
         if perf.get("train_fallback") else ""
     if perf.get("sets"):
-        what += f"; 1 of {perf['sets']} {perf.get('sets_kind') or 'validation sets'}, as analyze takes it"
+        kind = perf.get("sets_kind") or "validation sets"
+        what += f"; 1 of {perf['sets']} {kind}, as analyze takes it"
     head = f"performance metric: {perf['metric']} ({better} is better{what}), "
     if perf["count"] == 1:  # no first, last and best of a single value
         return f"{head}1 value, at {at(perf['first_step'], unit)}: {_num(perf['first'])}"

@@ -81,7 +81,8 @@ def as_step(value: Any) -> int:
 MAX_OTHER_LINES = 0.1  # share of a head's lines that may be something else (`only_lines_of`)
 
 
-def only_lines_of(text: str, line: re.Pattern[str], first_is_one: Callable[[re.Match[str]], bool]) -> bool:
+def only_lines_of(text: str, line: re.Pattern[str],
+                  first_is_one: Callable[[re.Match[str]], bool]) -> bool:
     """Whether `text`, the head of a file, is a log that holds nothing but lines `line` matches
     (a logger that writes its own file: llm.c's `main.log`, build-nanogpt's `log.txt`): its
     first non-blank line is one, of a kind the logger writes (`first_is_one` of its match), and

@@ -72,7 +72,8 @@ class PostTrainingEvaluations:
         `train_runtime` to the run summary, then a history row at the last step)."""
         self._end_step, self._matches = step, None
 
-    def kept(self, step: int, values: Mapping[str, Any], line: int | None = None) -> Mapping[str, Any]:
+    def kept(self, step: int, values: Mapping[str, Any],
+             line: int | None = None) -> Mapping[str, Any]:
         """`values` without the results of an evaluation after training that the curve leaves
         out; an empty dict where nothing but such an evaluation's timings is left."""
         if ends_training(values):
@@ -80,7 +81,8 @@ class PostTrainingEvaluations:
             return values
         if self._end_step is not None and step != self._end_step:
             self._end_step, self._matches = None, None  # training again, or another counter
-        results = {key: v for key in values if _result(key) and (v := to_float(values[key])) is not None}
+        results = {key: v for key in values
+                   if _result(key) and (v := to_float(values[key])) is not None}
         if self._end_step is None:
             for key, value in results.items():
                 self._during.setdefault(key, {})[step] = value

@@ -263,7 +263,8 @@ class Source(RecordSource):
         if meta and self._arguments is None:  # the TrainingArguments beside it (`trainer_args`)
             from phasewatch.io.trainer_args import trainer_arguments
 
-            self._arguments = {**trainer_arguments(path), **stated_stage(trainer_output_folder(path))}
+            self._arguments = {**trainer_arguments(path),
+                               **stated_stage(trainer_output_folder(path))}
         kept, notes = left_out_rows([(as_step(row["step"]), row, line) for line, row in rows],
                                     loaded_best=loads_best(self._arguments or {}))
         if complete or strict:  # a read caught mid-write keeps the last whole reading's
