@@ -18,8 +18,8 @@ The rule (`other_counters`), on the metrics' first and last steps and counts onl
    one value per value of the counter, as a loop over epochs writes it.
 3. Evidence from the log that the counter counts epochs, one of: the config states an epoch
    count (`num_epochs`, `max_epochs`, `num_train_epochs`, `epochs`, `n_epochs`) that E does not
-   exceed (not "reaches": a watch decides on the epochs so far, a crashed run ends early); an `epoch` counter logged on the long steps reaches E (within
-   one: 0- or 1-based); the long counter names itself per batch (a metric named `batch_*`,
+   exceed (not "reaches": a watch decides on the epochs so far, a crashed run ends early); an
+   `epoch` counter logged on the long steps reaches E (within one: 0- or 1-based); the long counter names itself per batch (a metric named `batch_*`,
    `*/batch_*`, `*_batch_*`: `training/batch_loss`), so the counter beside it, logged once per
    value, is the per-epoch one.
 

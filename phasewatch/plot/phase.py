@@ -184,7 +184,8 @@ def phase_figure(
     """
     if analysis is None:
         analysis = analyze(run, metric, direction)
-    run = on_own_counter(analysed_run(run, analysis), analysis.metric)  # its events: `step_counters`
+    # the run's events at the metric's own counter (`step_counters`)
+    run = on_own_counter(analysed_run(run, analysis), analysis.metric)
     series = run.series(analysis.metric)
     if series.empty:
         raise InputError(f"metric '{analysis.metric}' has no values to draw (all NaN, infinite or "
