@@ -42,7 +42,7 @@ from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
 from phasewatch.output import warn
 from phasewatch.resolver import Resolver
 from phasewatch.set_names import loader_bases
-from phasewatch.step_counters import CounterStats, other_counters, own_counter
+from phasewatch.step_counters import LiveCounters, own_counter
 
 if TYPE_CHECKING:  # io.source imports run.py (pandas): not on the import path of a watch
     from phasewatch.io.source import Record
@@ -110,8 +110,7 @@ class LiveWatch(LiveMessages):
         # resumed with the same values): the alerts it repeats were given already, and a
         # replay of the final file gives them once.
         self._said: set[tuple] = set()
-        self._counters = CounterStats()  # each metric's steps: per epoch beside per batch?
-        self._judged_at = 1  # the front where `_count` last judged them
+        self._counters = LiveCounters()  # each metric's steps: per epoch beside per batch?
         # records the monitor saw (fed, not read: held ones are fed after the choice, trial 38b):
         self._taken = 0  # a stopped watch's summary reads as many (`_feed`)
         self._bad_lines = 0
@@ -295,20 +294,13 @@ class LiveWatch(LiveMessages):
         self._checkpoints.sync(self.monitor)
 
     def _count(self, record) -> None:
-        """Keep each metric's steps (`step_counters`): where validations logged per epoch sit
-        beside per-batch metrics, the source's `RunInfo.counters` says so as records come, so
-        an alert says "epoch 35" where `analyze` of the whole log does. Judged again on a
-        record behind the run's front or of a new metric (a second counter's are both), or
-        where the front has doubled (a reader that gives the records in step order), and at
-        the end: a log of one counter costs a dict update a value."""
-        known, front = len(self._counters.spans), self._counters.front
-        self._counters.add(record.step, record.values)
-        if record.step >= front and len(self._counters.spans) == known \
-                and record.step < 2 * self._judged_at:
-            return
-        self._judged_at = max(self._counters.front, 1)
+        """Keep each metric's steps (`step_counters.LiveCounters`, judged again at the end
+        too): where validations logged per epoch sit beside per-batch metrics, the source's
+        `RunInfo.counters` says so as records come, so an alert says "epoch 35" where `analyze`
+        of the whole log does."""
         info = self.source.info
-        info.counters = other_counters(self._counters, info.config)
+        if not self._counters.add(record, info):
+            return
         if self.monitor is not None and not self.plan.apart \
                 and own_counter(info, self.result.metric) and self.plan.drop_apart(
                     self.result.metric):  # found once the epochs are 3 (`MIN_EPOCHS`)
@@ -373,7 +365,7 @@ class LiveWatch(LiveMessages):
         source = self.source
         for note in getattr(source, "notes", ()):
             self.notice(f"{source.source}: {note}")
-        counters = source.info.counters = other_counters(self._counters, source.info.config)
+        counters = source.info.counters = self._counters.judged(source.info.config)
         if counters.note is not None and self.monitor is not None \
                 and self.result.metric in counters.short:  # as analyze warns of its metric
             self.notice(f"{source.source}: {counters.note}")

@@ -164,6 +164,31 @@ def _evidence(end: int, longs: list[str], stats: CounterStats,
     return None
 
 
+class LiveCounters:
+    """A watch's `CounterStats`, judged again (`other_counters`, into the source's
+    `RunInfo.counters`) on a record behind the run's front or of a new metric (a second
+    counter's are both), or where the front has doubled (a reader that gives the records in
+    step order): a log of one counter costs a dict update a value."""
+
+    def __init__(self) -> None:
+        self.stats = CounterStats()
+        self._judged_at = 1  # the front where they were last judged
+
+    def add(self, record: Any, info: Any) -> bool:
+        """Count `record` (a `Record`); whether `info.counters` was judged again."""
+        known, front = len(self.stats.spans), self.stats.front
+        self.stats.add(record.step, record.values)
+        if record.step >= front and len(self.stats.spans) == known \
+                and record.step < 2 * self._judged_at:
+            return False
+        self._judged_at = max(self.stats.front, 1)
+        info.counters = self.judged(info.config)
+        return True
+
+    def judged(self, config: Mapping[str, Any] | None = None) -> Counters:
+        return other_counters(self.stats, config)
+
+
 def run_counters(run) -> Counters:
     """`other_counters` of a `Run` (cached on it); none where the run's steps are epochs
     already (Keras: `Run.step_unit`)."""
