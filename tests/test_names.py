@@ -3,12 +3,10 @@ sources), several validation sets (--aggregate), the x axis (--x), OpenRLHF's ev
 
 import json
 import math
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from wandb_offline import offline_run
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
@@ -195,16 +193,7 @@ OPENRLHF_WANDB = textwrap.dedent(
 
 
 def test_openrlhf_wandb_eval_points_land_at_their_global_step(tmp_path):
-    pytest.importorskip("wandb")
-    env = {**os.environ, "WANDB_SILENT": "true", "WANDB_MODE": "offline",
-           "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "off"}
-    try:
-        subprocess.run([sys.executable, "-c", OPENRLHF_WANDB, str(tmp_path)], env=env,
-                       check=True, timeout=120, capture_output=True)
-    except (subprocess.SubprocessError, OSError) as exc:
-        pytest.skip(f"wandb could not write an offline run here: {exc}")
-    [folder] = list((tmp_path / "wandb").glob("offline-run-*"))
-    run = read_run(folder)
+    run = read_run(offline_run(OPENRLHF_WANDB, tmp_path))
     evals = run.series("eval/accuracy")
     assert evals.index.tolist() == [10, 20, 30, 40]  # not W&B's _step (11, 22, 33, 44)
     assert evals.tolist() == pytest.approx([0.1, 0.2, 0.3, 0.4])

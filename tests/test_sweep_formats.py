@@ -6,12 +6,12 @@ numbers), a Trackio project, and phasewatch's own run.json."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
+from wandb_offline import offline_run
 
 from phasewatch.sweep import sweep
 
@@ -110,12 +110,7 @@ run.finish()
 
 
 def test_wandb_config(tmp_path):
-    pytest.importorskip("wandb")
-    env = {**os.environ, "WANDB_SILENT": "true", "WANDB_MODE": "offline",
-           "WANDB_DISABLE_GIT": "true", "WANDB_CONSOLE": "off"}
-    subprocess.run([sys.executable, "-c", WANDB_SCRIPT, str(tmp_path)], env=env, check=True,
-                   timeout=120, capture_output=True)
-    [folder] = list((tmp_path / "wandb").glob("offline-run-*"))
+    folder = offline_run(WANDB_SCRIPT, tmp_path)
     row = sweep([str(folder)], workers=1).iloc[0].to_dict()
     assert row["format"] == "wandb" and row["name"] == "wb"
     assert row["hp.lr"] == 0.02 and row["hp.expert.size"] == 256 and row["seed"] == 5
