@@ -18,6 +18,7 @@ from typing import Any
 from phasewatch.io.fastjson import read_json_lines
 from phasewatch.io.jsonlines import first_json_object, loads
 from phasewatch.io.lines import BadLine, RecordWithoutStep, as_step, find_step_key
+from phasewatch.io.post_training import ends_training
 from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.run import RecordCollector, Run
 from phasewatch.xaxis import step_unit_of_keys
@@ -122,10 +123,6 @@ class LineParser:
         return self._n - 1, values
 
 
-# HF Trainer's last `log` call (train_runtime, train_loss...) marks the end of training.
-END_KEYS = ("train_runtime", "train/train_runtime")
-
-
 class Source(LineRecordSource):
     """Generic JSON lines; a whole file is read by the bulk path (`fastjson`)."""
 
@@ -142,7 +139,8 @@ class Source(LineRecordSource):
         return done
 
     def end_marker(self, text, values) -> bool:
-        return bool(values) and any(key in values for key in END_KEYS)
+        # HF Trainer's last `log` call (train_runtime, train_loss...) ends training
+        return bool(values) and ends_training(values)
 
 
 def source(path: Path, follow: bool = False, notice=None) -> Source:
