@@ -33,6 +33,9 @@ from phasewatch.step_units import at
 from phasewatch.stepseries import StepSeries
 
 K_SE = 3.0          # standard errors between the end means for the train metric to have moved
+# the least share of the train metric's range over the run a worsening must give back to be
+# training getting worse (`gave_back`)
+MATERIAL_SHARE = 0.05
 MIN_READINGS = 4    # readings in the span: fewer leave no second difference to judge them by
 # the words of a policy-gradient loss's name (`loss_pg`, `actor/pg_loss`, `policy_loss`,
 # TRL's `loss/policy_avg`), and the algorithms whose `train/loss` is one (TRL GRPO's `loss`)
@@ -252,12 +255,25 @@ def note_train_beside(analysis: Analysis, run: Run, train: list[TrainSeries]) ->
         if phase.name not in ("overfit", "disruption"):
             continue
         move = train_move(train, phase.start_step, phase.end_step)
-        if move is not None and move.worse:
+        if move is not None and move.worse and gave_back(move):
             phase.stats["train_worse"] = move.to_dict()
             analysis.warnings.append(train_worse_text(own, phase.name, phase.start_step,
                                                       phase.end_step, phase.stats["train_worse"],
                                                       unit))
     return analysis
+
+
+def gave_back(move: TrainMove) -> bool:
+    """Whether a train metric that got worse over a phase gave back at least `MATERIAL_SHARE` of
+    the range it covers over the whole run: only then is training itself getting worse. Its
+    se comes from its own scatter, which on a train loss at its floor is tiny, so a change of
+    nothing there is many se: json-grokking-mod113-wd0-401's train loss "rose 1.218e-06 ->
+    1.737e-06 ... 22.9 se apart, so training itself got worse, a divergence of training" after
+    it fell from 4.755 (train accuracy 1.0 throughout), and its orthograd variant's 0.00016 ->
+    0.0081 (0.17% of its fall) was "303970.9 se apart"."""
+    values = move.of.series.finite().values
+    span = float(np.max(values) - np.min(values)) if len(values) else 0.0
+    return abs(move.end - move.start) >= MATERIAL_SHARE * span
 
 
 def train_worse_text(metric: str, name: str, start: int, end: int, move: dict,

@@ -167,3 +167,25 @@ def test_hf_siasio_divergence(metric):
     a = analyze(CORPUS / "hf-siasio-8ev", metric=metric)
     worse = overfit_phase(a).stats["train_worse"]
     assert worse["metric"] == "loss" and worse["start"] < 3000 and worse["end"] > 8000
+
+
+def test_a_train_loss_at_its_floor_that_moves_by_nothing_is_no_divergence(tmp_path):
+    """json-grokking-mod113-wd0-401: a held-out loss rising from its first evaluation beside a
+    train loss that fell 4.75 -> 1e-6 at once and then "rose 1.218e-06 -> 1.737e-06 ... 22.9 se
+    apart, so training itself got worse, a divergence of training": many se of its own tiny
+    scatter, nothing at the scale it moved over the run."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for step in range(0, 4001, 10):
+        floor = 1e-6 * (1 + step / 4000) * (1 + rng.normal(0, 0.01))
+        train = 4.75 * (1 - step / 200) + floor if step < 200 else floor
+        row = {"step": step, "train/loss": train}
+        if step % 50 == 0:
+            held = 4.76 - 3.76 * step / 500 if step <= 500 else 1.0 + (step - 500) / 70
+            row["eval/loss"] = round(held + rng.normal(0, 0.05), 4)
+        rows.append(row)
+    a = analyze(write_log(tmp_path / "floor", rows))
+    overfit = overfit_phase(a)
+    assert 400 <= overfit.start_step <= 600
+    assert "train_worse" not in overfit.stats
+    assert not any("divergence of training" in w for w in a.warnings)
