@@ -167,7 +167,7 @@ def unranked_stop(analysis: Analysis) -> str | None:
         return None
     joined = sum(a.end_step == b.start_step for a, b in pairwise(phases))
     n = sum(p.stats.get("n_points", 0) for p in phases) - joined  # a shared end counted once
-    return f"{counted(n, 'evaluation')}, noise unknown" if n > 1 else "noise unknown"
+    return f"{counted(n, analysis.value_word)}, noise unknown" if n > 1 else "noise unknown"
 
 
 def stop_alone(analysis: Analysis) -> str | None:
@@ -183,9 +183,9 @@ def stop_alone(analysis: Analysis) -> str | None:
     if len(phases) != 1:
         return None
     if phases[0].stats.get("n_points") == 1:
-        return f"the only evaluation of {analysis.metric}: nothing to rank it against"
+        return f"the only {analysis.value_word} of {analysis.metric}: nothing to rank it against"
     if analysis.extra.get("constant") and not analysis.extra.get("noise_sd"):
-        return "the metric is the same at every evaluation analysed: any is as good"
+        return f"the metric is the same at every {analysis.value_word} analysed: any is as good"
     return None
 
 

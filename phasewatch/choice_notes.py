@@ -27,7 +27,7 @@ from phasewatch.run import Run
 from phasewatch.set_names import loader_bases
 from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite, roles_present
 from phasewatch.timing_names import is_timing
-from phasewatch.train_beside import SPLIT_WORDS
+from phasewatch.train_beside import SPLIT_WORDS, is_train_metric
 from phasewatch.trainer_best import best_step, declared_best_metric, kept_best_by
 from phasewatch.xaxis import CARRIERS
 
@@ -58,8 +58,9 @@ def short_choice_note(run: Run, chosen: str) -> str | None:
         return (f"{own} was chosen by its name but has only {counted(n_chosen, 'value')}, too "
                 f"few to show phases; longer series in this log: {shown}{more}: pass --metric "
                 "to analyse one")
+    reading = "readings" if is_train_metric(run, own) else "evaluations"
     return (f"{own} was chosen by its name but is {float(values[0]):.4g} at all {n_chosen} "
-            f"evaluations: it cannot show phases; series in this log that move: {shown}{more}: "
+            f"{reading}: it cannot show phases; series in this log that move: {shown}{more}: "
             "pass --metric to analyse one")
 
 

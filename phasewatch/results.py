@@ -67,6 +67,12 @@ class Analysis:
         known = self.extra.get("events", []) + self.extra.get("stage_only", [])  # split or not
         return sorted({e["step"] for e in known if e["name"] == "sft_to_rl"})
 
+    @property
+    def value_word(self) -> str:
+        """What one value of the series is, in the text: "reading" for a series scored on the
+        training batches (a train loss or reward, `train_metric`), else "evaluation"."""
+        return "reading" if self.extra.get("train_metric") else "evaluation"
+
     def to_dict(self) -> dict[str, Any]:
         saved = self.saved_checkpoint
         return {

@@ -98,11 +98,12 @@ def _shape(y: np.ndarray, p: float, tau: float, sd: float,
 
 
 def _unestablished_turn(steps: np.ndarray, y: np.ndarray, sd: float, series: PreparedSeries,
-                        metric: str, estimated: bool) -> str:
+                        metric: str, estimated: bool, reading: str = "evaluation") -> str:
     """'; its best evaluation (step 200, 1.78) is better than the first and the last by 0.32
     and 0.27 (3.9 and 3.3 noise sd), short of the 5 ...' when an evaluation inside the run
     beats (or trails) both ends by more than 2 noise sds but a turn needs TURN_SD: the data
-    the user sees in a plot, and why it is no phase, rather than a silent plateau."""
+    the user sees in a plot, and why it is no phase, rather than a silent plateau. `reading`:
+    what one value is ("evaluation", or "reading" on a series scored on training batches)."""
     if not sd > 0:
         return ""
     inner = y[1:-1]
@@ -115,12 +116,12 @@ def _unestablished_turn(steps: np.ndarray, y: np.ndarray, sd: float, series: Pre
         return ""
     value = f"{series.own_units(float(y[k])):.4g}"
     which = "better" if better else "worse"
-    why = (" (the noise comes from these few evaluations, and a bend inflates it: --noise-sd "
+    why = (f" (the noise comes from these few {reading}s, and a bend inflates it: --noise-sd "
            "or --eval-size give it)" if estimated else "")
-    return (f"; its {'best' if better else 'worst'} evaluation (step {int(steps[k])}, {metric} "
+    return (f"; its {'best' if better else 'worst'} {reading} (step {int(steps[k])}, {metric} "
             f"{value}) is {which} than the first and the last by {gaps[0]:.3g} and {gaps[1]:.3g} "
             f"({gaps[0] / sd:.1f} and {gaps[1] / sd:.1f} noise sd), short of the {TURN_SD:g} a "
-            f"turn on {y.size} evaluations needs{why}")
+            f"turn on {y.size} {reading}s needs{why}")
 
 
 def _kept_words(n: int, left_out: int) -> str:
@@ -152,14 +153,17 @@ def _train_note(move: TrainMove | None, metric: str, names: list[str]) -> str | 
 def analyze_short(source: str, metric: str, direction: str, series: PreparedSeries,
                   train: list[TrainSeries], baseline: Baseline,
                   warnings: list[str], known_sd: float | None = None,
-                  held_out: bool = False, no_expert: str | None = None) -> Analysis:
+                  held_out: bool = False, no_expert: str | None = None,
+                  reading: str = "evaluation") -> Analysis:
     """The Analysis of a series too short (or too constant) to segment. `known_sd`, the
     user's noise sd of one evaluation, replaces every estimate of the noise (second
     differences, the scatter of the shift and line tests), and the effect sizes are then
     given in sds too. `held_out`: the series is measured on held-out data, so getting worse
     after its best as train improves is the pattern of an overfit (`worse_after_best`); a
     train reward doing so is not. `no_expert`: how the run shows it has no expert data
-    (`expert_data.policy_gradient_only`), where a fall not recovered is an overfit."""
+    (`expert_data.policy_gradient_only`), where a fall not recovered is an overfit.
+    `reading`: what one value is, in the warnings ("evaluation"; "reading" for a series scored
+    on the training batches, `train_beside.is_train_metric`)."""
     steps, y, sign = series.steps, series.values, series.sign
     n = y.size
     # fewer than MIN_FOR_NOISE evaluations leave at most 2 second differences, one of them
@@ -232,22 +236,22 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     if not tested:  # no statistic at all, rather than a rank test's "tau 0, p = 1" on 2 values
         first, last = (f"{series.own_units(float(v)):.4g}" for v in (y[0], y[-1]))
         warnings.append(
-            f"only 1 evaluation of {metric}{kept} ({first}): nothing to compare it with" if n == 1
-            else f"only {n} evaluations of {metric}{kept} ({first} -> {last}): too few for any "
+            f"only 1 {reading} of {metric}{kept} ({first}): nothing to compare it with" if n == 1
+            else f"only {n} {reading}s of {metric}{kept} ({first} -> {last}): too few for any "
             "trend test, so the change is not judged (a plateau for want of evidence, not a "
             "flat run)")
     elif np.ptp(y) == 0:
-        warnings.append(f"{metric} is constant over its {n} evaluations{kept}")
+        warnings.append(f"{metric} is constant over its {n} {reading}s{kept}")
     else:
         own_tau = sign * tau  # the rank correlation of the values as logged
         trend = "rises" if own_tau > 0 else "falls"
-        verdict = (f"{metric} {trend} across its {n} evaluations{kept} (Kendall tau "
+        verdict = (f"{metric} {trend} across its {n} {reading}s{kept} (Kendall tau "
                    f"{own_tau:+.2f}, exact p = {p:.3g}): {confidence} confidence" if p < ALPHA else
-                   f"only {n} evaluations of {metric}{kept}: no monotone trend they can establish "
+                   f"only {n} {reading}s of {metric}{kept}: no monotone trend they can establish "
                    f"(Kendall tau {own_tau:+.2f}, exact p = {p:.3g})")
         if expected is not None:
-            how = (f"gets better at every evaluation as {move.of.said} does" if tau > 0 else
-                   f"gets worse at every evaluation while {move.of.said} improves")
+            how = (f"gets better at every {reading} as {move.of.said} does" if tau > 0 else
+                   f"gets worse at every {reading} while {move.of.said} improves")
             verdict = (f"{metric} {how} (Kendall tau {own_tau:+.2f}; one-sided exact p = "
                        f"{expected:.3g}, the direction set by the train metric; two-sided p = "
                        f"{p:.3g}): {names[0]}, low confidence")
@@ -259,13 +263,13 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
                         + f", p = {line.p:.2g}): "
                         f"{names[0]}, low confidence")
         elif shifted and shift.noise == 0:
-            verdict += (f"; the {n - 1} evaluations after the first all read "
+            verdict += (f"; the {n - 1} {reading}s after the first all read "
                         f"{series.own_units(float(y[1])):.4g}, "
                         f"{'better' if shift.change > 0 else 'worse'} than it by "
                         f"{abs(shift.change):.4g}: a change that holds exactly, "
                         f"{' then '.join(names)}, low confidence")
         elif shifted:
-            verdict += (f"; the {n - 1} evaluations after the first are "
+            verdict += (f"; the {n - 1} {reading}s after the first are "
                         f"{'better' if shift.change > 0 else 'worse'} than it by "
                         f"{abs(shift.change):.4g} on average, {abs(shift.t):.1f} standard errors "
                         + ("of their own scatter (t test" if known_sd is None
@@ -273,11 +277,12 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
                         + f", p = {shift.p:.2g}): "
                         f"{' then '.join(names)}, low confidence")
         elif names == ["plateau"] and y.size >= (MIN_FOR_NOISE if known_sd is None else 3):
-            verdict += _unestablished_turn(steps, y, sd, series, metric, known_sd is None)
+            verdict += _unestablished_turn(steps, y, sd, series, metric, known_sd is None,
+                                           reading)
         elif p >= ALPHA and names != ["plateau"]:
             better = names[0] == "improvement"
             k = turn if turn is not None else n - 1
-            verdict += (f"; its {'best' if better else 'worst'} evaluation (step {int(steps[k])}) "
+            verdict += (f"; its {'best' if better else 'worst'} {reading} (step {int(steps[k])}) "
                         f"is more than {TURN_SD:g} noise sd {'better' if better else 'worse'} "
                         f"than the first: {' then '.join(names)}, low confidence")
         warnings.append(verdict)

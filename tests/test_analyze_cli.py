@@ -395,7 +395,7 @@ def test_watch_and_the_table_say_the_stop_of_a_constant_metric_as_analyze_does(c
         logs.append(tmp_path / f"{name}.jsonl")
         logs[-1].write_text("".join(json.dumps({"step": 50 * k + 49, "reward": 1.0}) + "\n"
                                     for k in range(39)))
-    same = "the metric is the same at every evaluation analysed: any is as good"
+    same = "the metric is the same at every reading analysed: any is as good"  # a train reward
     code, out, _ = run_cli(capsys, "analyze", logs[0])
     assert code == 0 and f"recommended stop: step 49 ({same})" in out
     code, _, err = run_cli(capsys, "watch", logs[0])
@@ -403,6 +403,29 @@ def test_watch_and_the_table_say_the_stop_of_a_constant_metric_as_analyze_does(c
     assert "not established" not in err
     code, out, _ = run_cli(capsys, "analyze", *logs)
     assert code == 0 and "not established" not in out
+
+
+def test_a_train_series_words_count_readings_where_a_held_out_one_counts_evaluations(
+        capsys, tmp_path):
+    """A train reward at 1 on each of 39 logs, and a train loss logged 4 times: the notes a
+    short or constant series gets said "39 evaluations" and "only 4 evaluations" of values
+    scored on the training batches, where the phase line beside them counted readings. The
+    same values under held-out names keep "evaluations"."""
+    for name, value_word in (("reward", "reading"), ("eval/accuracy", "evaluation")):
+        log = tmp_path / "constant.jsonl"
+        log.write_text("".join(json.dumps({"step": 50 * k + 49, name: 1.0}) + "\n"
+                               for k in range(39)))
+        code, out, _ = run_cli(capsys, "analyze", log)
+        assert code == 0
+        assert f"same at every {value_word} analysed" in out, out
+        assert f"at each of the 39 {value_word}s from step 49" in out, out
+        assert f"constant over its 39 {value_word}s" in out, out
+    for name, value_word in (("train/loss", "reading"), ("eval/loss", "evaluation")):
+        log = tmp_path / "short.jsonl"
+        log.write_text("".join(json.dumps({"step": s, name: v}) + "\n"
+                               for s, v in ((1, 2.0), (2, 1.5), (3, 1.2), (4, 1.1))))
+        code, out, _ = run_cli(capsys, "analyze", log)
+        assert code == 0 and f"only 4 {value_word}s of {name}: no monotone trend" in out, out
 
 
 def test_a_stop_whose_ends_are_equal_is_not_said_to_be_as_good_as_any(capsys, tmp_path):

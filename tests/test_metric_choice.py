@@ -126,7 +126,7 @@ def test_a_constant_choice_names_the_series_that_move_scores_first(capsys, tmp_p
     offline = _analyze(capsys, log)
     assert offline["metric"] == "reward"
     note = next(w for w in offline["warnings"] if "cannot show phases" in w)
-    assert note == ("reward was chosen by its name but is 1 at all 39 evaluations: it cannot "
+    assert note == ("reward was chosen by its name but is 1 at all 39 readings: it cannot "
                     "show phases; series in this log that move: total_reward (39 values), "
                     "epsilon (39 values), train_loss (39 values): pass --metric to analyse one")
     summary, err = _watch(capsys, log)

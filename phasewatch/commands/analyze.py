@@ -60,8 +60,7 @@ def print_text(analysis: Analysis) -> None:
               f"JSON output's steps are {scaled_words(steps_count)})")
     elif x:
         print(f"  x axis: {unit} (from {x['counter']}; steps in the JSON output)")
-    # a train loss's or reward's values are readings of training, not evaluations
-    reading = "reading" if analysis.extra.get("train_metric") else "evaluation"
+    reading = analysis.value_word  # a train loss's or reward's values are readings
     at_start = analysis.extra.get("baseline_rule", "first") == "first"
     reference = "the start" if at_start else "the baseline"
     for k, phase in enumerate(analysis.phases):
@@ -97,7 +96,7 @@ def print_text(analysis: Analysis) -> None:
     if (held := analysis.extra.get("best_held")) is not None:
         value = analysis.extra.get("stop_value")
         print(f"  best held: {analysis.metric} {_fmt(value)} at each of the {held['evaluations']} "
-              f"evaluations from {at(held['from_step'], steps_count)} to "
+              f"{analysis.value_word}s from {at(held['from_step'], steps_count)} to "
               f"{at(held['to_step'], steps_count)}: any checkpoint of those is as good by it")
     saved = analysis.saved_checkpoint  # an HF output folder's checkpoints
     if saved is not None and analysis.recommended_stop_step is not None:
