@@ -92,3 +92,56 @@ def test_followed_in_pieces_equals_the_replay(tmp_path, capsys):
     followed = follower.ends_by_itself()
     replayed, _ = replay(path, stop_on=(), metric="rollout/ep_rew_mean")
     assert_same(followed, replayed)
+
+
+def baselines_table(values: dict) -> str:
+    """One dump as OpenAI Baselines' HumanOutputFormat.writekvs writes it (baselines/logger.py):
+    no section lines, keys sorted as logged, floats through `%-8.3g`, the same dashed box."""
+    rows = [(k, f"{v:<8.3g}" if isinstance(v, float) else str(v))  # `%-8.3g`
+            for k, v in sorted(values.items())]
+    kw, vw = max(len(k) for k, _ in rows), max(len(v) for _, v in rows)
+    dashes = "-" * (kw + vw + 7)
+    lines = [dashes] + [f"| {k}{' ' * (kw - len(k))} | {v}{' ' * (vw - len(v))} |" for k, v in rows]
+    return "\n".join(lines + [dashes]) + "\n"
+
+
+def a2c_log_txt(updates=30) -> str:
+    """A Baselines a2c run's `log.txt` (the default `stdout,log,csv` formats): `Logging to DIR`,
+    then a box every `log_interval` updates, as HITzixin/minigrid-RL's `log/log.txt`."""
+    out = ["Logging to ./log\n"]
+    for k in range(updates):
+        out.append(baselines_table({
+            "episode_reward": 0.9 * (1 - math.exp(-k / 6)), "explained_variance": -0.137,
+            "fps": 2915, "nupdates": 1 + 100 * k, "policy_entropy": 1.95 - k / 100,
+            "total_timesteps": 80 * (1 + 100 * k), "value_loss": 1.78e-05}))
+    return "".join(out)
+
+
+def test_a_baselines_log_txt_is_read_at_its_total_timesteps(tmp_path):
+    log = tmp_path / "log.txt"
+    log.write_text(a2c_log_txt())
+    run = read_run(log)
+    assert run.format == "sb3_console"
+    reward = run.series("episode_reward")
+    assert reward.index.tolist() == [80 * (1 + 100 * k) for k in range(30)]
+    assert reward.iloc[1] == 0.138  # 0.9 * (1 - e^(-1/6)) = 0.13816..., printed `0.138   `
+    assert "total_timesteps" not in run.metrics and not run.warnings, run.warnings
+
+
+def test_a_baselines_ppo2_box_keys_its_misc_prefix_as_written(tmp_path):
+    log = tmp_path / "log.txt"
+    log.write_text("".join(baselines_table({
+        "eplenmean": 200.0, "eprewmean": 10.0 + k, "misc/nupdates": k,
+        "misc/serial_timesteps": 128 * k, "misc/total_timesteps": 1024 * k,
+        "loss/value_loss": 0.5 / k}) for k in range(1, 9)))
+    run = read_run(log)
+    assert run.format == "sb3_console"
+    assert run.series("eprewmean").index.tolist() == [1024 * k for k in range(1, 9)]
+    assert "loss/value_loss" in run.metrics
+
+
+def test_a_box_without_a_step_row_is_not_taken_for_a_baselines_log(tmp_path):
+    """A box of a script's own (a summary of hyperparameters) holds no step: not this format."""
+    log = tmp_path / "out.txt"
+    log.write_text(baselines_table({"batch_size": 64, "gamma": 0.99, "lr": 0.0003}) * 6)
+    assert main(["inspect", str(log)]) == 3
