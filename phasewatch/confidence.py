@@ -65,8 +65,12 @@ def resolution_warning(metric: str, n: int, sd: float, step: float, lowered: boo
     effects in sds are as far too large. A held-out accuracy on 120 items over 21 evaluations,
     0.992, 0.608, then 0.600 nineteen times, read a noise sd of 0.00098, an eighth of one item,
     and printed a fall of "399.3 sd" with no word that no sd below one item can be read from
-    values that move in whole items."""
+    values that move in whole items. A noise sd of 0 (values on exact lines, whose effects
+    `noise.reported_noise` gives in no sds) says only that no noise was read: csv-sb3-aiml's
+    reward -3, -1, then 1 eight times was told "no effect is given in noise sds" and, beside it,
+    that "its effects in sds are too large"."""
+    said = "no noise can be read from them" if sd == 0 else "its effects in sds are too large"
     return (f"{metric}: the noise sd estimated from its {n} evaluations ({sd:.3g}) is below the "
-            f"step its values move in ({step:.3g}: they differ by whole steps of it), so its "
-            f"effects in sds are too large{': confidence low' if lowered else ''}; --noise-sd or "
-            "--eval-size give the noise")
+            f"step its values move in ({step:.3g}: they differ by whole steps of it), so "
+            f"{said}{': confidence low' if lowered else ''}; --noise-sd or --eval-size give the "
+            "noise")

@@ -134,3 +134,13 @@ def test_a_noise_estimate_below_the_values_step_is_said_on_a_long_run_too():
                                      "t", "t"), "eval_accuracy", "max")
     assert [w for w in c.warnings if "multiples of 1/50" in w]
     assert not any("below the step its values move in" in w for w in c.warnings)
+
+
+def test_a_noise_free_lattice_run_is_not_said_to_have_effects_in_sds():
+    """csv-sb3-aiml-evalreward-10: -3, -1, then 1 at eight evaluations (noise-free) was told both
+    "no effect is given in noise sds" and "its effects in sds are too large"."""
+    a = analyze_run(run_of([-3, -1] + [1] * 8, metric="eval/mean_reward"))
+    assert a.extra["noise_sd"] == 0 and a.extra["confidence"] == "low"
+    said = [w for w in a.warnings if "below the step its values move in" in w]
+    assert len(said) == 1 and "no noise can be read from them: confidence low" in said[0]
+    assert not any("effects in sds are too large" in w for w in a.warnings)
