@@ -572,3 +572,18 @@ def test_a_relapse_after_an_early_best_is_found_and_turns_at_its_worst(seed):
     worst = int(steps[2 + np.argmax(y[2:20])])
     assert a.phases[1].start_step == 200 and abs(a.phases[1].end_step - worst) <= 200
     check_contract(a, steps)
+
+
+def test_a_turn_too_short_to_smooth_is_read_on_the_data_not_on_a_line_past_them():
+    """A line fitted to a loss's exponential fall ends above every value after it (read higher
+    is better): json-grokking-mod113-orthograd-401's val loss, 4.76 at step 0 and 0.0002 by
+    step 4000, then slowly worse, had the peak its overfit starts from at step 700 (0.236),
+    and the overfit from 800 fell 0.016 "below its best" and the stop was 33500."""
+    from phasewatch.phases import build_phases
+
+    i = np.arange(401)
+    loss = 4.8 * np.exp(-np.minimum(i, 15) / 1.6) + np.where(i > 15, 0.1 * (i - 15) / 385, 0.0)
+    y, steps = -loss, i * 100
+    phases = build_phases(steps, y, [8, 15], 0.003)
+    assert [p.name for p in phases] == ["improvement", "overfit"]
+    assert phases[1].start_step == steps[np.argmax(y)] == 1500
