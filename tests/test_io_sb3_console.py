@@ -5,6 +5,7 @@ ZeshiWu/ML-capstone-project- logs, which were 'unknown log format'."""
 
 from __future__ import annotations
 
+import json
 import math
 
 from notebook_books import stream, write_book
@@ -145,3 +146,50 @@ def test_a_box_without_a_step_row_is_not_taken_for_a_baselines_log(tmp_path):
     log = tmp_path / "out.txt"
     log.write_text(baselines_table({"batch_size": 64, "gamma": 0.99, "lr": 0.0003}) * 6)
     assert main(["inspect", str(log)]) == 3
+
+
+def eval_callback_log(rewards, lengths=None, success=None) -> str:
+    """A PPO run with SB3's EvalCallback (verbose=1) every 10000 steps: its `Eval
+    num_timesteps=...` lines (`:.2f`), then the table it dumps at that step (`:<8.3g`), as
+    laddermoon/combatbench's baseline/sb3/runs/*/train.log."""
+    out = []
+    for k, reward in enumerate(rewards, start=1):
+        step = 10000 * k
+        out.append(sb3_table({"rollout/ep_rew_mean": 95.8, "time/fps": 76,
+                              "time/total_timesteps": step - 2048}))
+        out.append(f"Eval num_timesteps={step}, episode_reward={reward:.2f} +/- 0.00\n")
+        length = lengths[k - 1] if lengths else 160.0
+        out.append(f"Episode length: {length:.2f} +/- 0.00\n")
+        values = {"eval/mean_ep_length": length, "eval/mean_reward": reward,
+                  "time/total_timesteps": step, "train/loss": 12.5}
+        if success is not None:
+            out.append(f"Success rate: {100 * success[k - 1]:.2f}%\n")
+            values["eval/success_rate"] = success[k - 1]
+        out.append(sb3_table(values))
+        out.append("New best mean reward!\n" if k == 1 else "")
+    return "".join(out)
+
+
+def test_the_eval_callback_lines_tell_apart_what_the_table_rounds_alike(tmp_path, capsys):
+    """115.83, 115.33, 116.26, 116.26, 116.10 print as 116, 115, 116, 116, 116 in the table: read
+    from the table alone the first evaluation was the best; the lines say the third."""
+    log = tmp_path / "train.log"
+    log.write_text(eval_callback_log([115.83, 115.33, 116.26, 116.26, 116.10]))
+    run = read_run(log)
+    assert run.series("eval/mean_reward").tolist() == [115.83, 115.33, 116.26, 116.26, 116.10]
+    assert run.series("rollout/ep_rew_mean").iloc[0] == 95.8
+    assert main(["analyze", str(log), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["recommended_stop_step"] == 30000
+
+
+def test_the_table_keeps_its_value_where_it_is_the_finer(tmp_path):
+    """A reward of 0.0123 prints `0.01` in the line and `0.0123` in the table: the table's
+    stands; 1234.567 prints `1234.57` in the line and `1.23e+03` in the table: the line's; a
+    success rate's `85.12%` is 0.8512, finer than the table's `0.851`."""
+    log = tmp_path / "train.log"
+    log.write_text(eval_callback_log([0.0123, 0.0456, 1234.567], lengths=[160.0, 1234.5, 99.0],
+                                     success=[0.8512, 0.5, 0.25]))
+    run = read_run(log)
+    assert run.series("eval/mean_reward").tolist() == [0.0123, 0.0456, 1234.57]
+    assert run.series("eval/mean_ep_length").tolist() == [160.0, 1234.5, 99.0]
+    assert run.series("eval/success_rate").tolist() == [0.8512, 0.5, 0.25]

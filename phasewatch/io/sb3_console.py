@@ -27,14 +27,23 @@ A table is one record; its keys are named as SB3 names them in its CSV and Tenso
 the table's own step key (`lines.STEP_KEYS`: `time/total_timesteps`, the environment steps; an
 off-policy table without it, `time/episodes`; Baselines' `total_timesteps`, `TimestepsSoFar`,
 `steps`). A table without one cannot be placed and is reported. Everything else the script
-prints (`Using cuda device`, evaluation lines such as `Eval num_timesteps=10000,
-episode_reward=-1649.00 +/- 20.10`) is skipped. Values stay text, read as numbers by the
-collector (`phasewatch.values`).
+prints (`Using cuda device`) is skipped. Values stay text, read as numbers by the collector
+(`phasewatch.values`).
+
+SB3's `EvalCallback` (verbose) prints its result just before the table it dumps at the same
+step: `Eval num_timesteps=N, episode_reward=115.83 +/- 0.00`, `Episode length: 160.00 +/- 0.00`
+(and `Success rate: 85.00%`), each `:.2f`, and the table then shows the same numbers through
+`:<8.3g`, `116`. Three significant digits can tie evaluations the lines tell apart (115.83,
+116.26, 116.10 all print `116`: the best checkpoint becomes the first), so the table's
+`eval/mean_reward`, `eval/mean_ep_length` and `eval/success_rate` at step N take the lines'
+value where it is the finer of the two and agrees with the table's within its rounding
+(`finer_value`); otherwise the table's stands (`0.0123` is finer than `0.01`).
 """
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +85,33 @@ def sniff_flat(text: str) -> bool:
     return find_step_key(row.group("key") for row in rows) is not None
 
 
+EVAL_LINE = re.compile(r"Eval num_timesteps=(?P<step>\d+), episode_reward=(?P<value>\S+) \+/- ")
+EVAL_ROWS = {"episode_reward": "eval/mean_reward",  # what EvalCallback prints -> what it records
+             "Episode length": "eval/mean_ep_length", "Success rate": "eval/success_rate"}
+EVAL_MORE = re.compile(r"^(?P<name>Episode length|Success rate): (?P<value>[-+.\deE]+)(?P<pct>%?)")
+
+
+def finer_value(printed: str, table: str) -> str:
+    """The finer of two printings of one number: `printed` (an EvalCallback line's) where its
+    last digit is finer than the table's and it rounds to the table's value; else `table`."""
+    try:
+        fine, coarse = Decimal(printed), Decimal(table)
+    except InvalidOperation:
+        return table
+    if not (fine.is_finite() and coarse.is_finite()):
+        return table
+    step = Decimal(1).scaleb(coarse.as_tuple().exponent)
+    finer = fine.as_tuple().exponent < coarse.as_tuple().exponent
+    return printed if finer and abs(fine - coarse) <= step / 2 else table
+
+
 class LineParser:
     """Rows fill the open table; the dashed line that closes it makes its record."""
 
     def __init__(self) -> None:
         self.table: dict[str, str] | None = None
         self.section = ""
+        self.evaluated: tuple[int, dict[str, str]] | None = None  # EvalCallback's lines
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         text = line.rstrip("\r\n")
@@ -91,10 +121,10 @@ class LineParser:
             return done
         row = ROW.match(text) if self.table is not None else None
         if row is None:
-            if self.table:  # a table cut by other output: read what it holds
-                return self.flush()
+            done = self.flush() if self.table else []  # a table cut by other output: its rows
             self.table = None
-            return []
+            self.note_evaluation(text)
+            return done
         key, value = row.group("key"), row.group("value")
         if not value and key.endswith("/"):
             self.section = key
@@ -108,11 +138,29 @@ class LineParser:
         if not table:
             return []
         key = find_step_key(table)
+        evaluated, self.evaluated = self.evaluated, None
         if key is None:
             raise BadLine("an SB3 table without time/total_timesteps (or time/episodes; in a "
                           "Baselines table total_timesteps, TimestepsSoFar or steps)")
         step = as_step(table.pop(key))
+        if evaluated is not None and evaluated[0] == step:
+            for name, printed in evaluated[1].items():
+                if name in table:
+                    table[name] = finer_value(printed, table[name])
         return [(step, table)]
+
+    def note_evaluation(self, text: str) -> None:
+        """Keep an EvalCallback line's value for the table dumped next at its step."""
+        if (match := EVAL_LINE.search(text)) is not None:
+            self.evaluated = (int(match["step"]), {EVAL_ROWS["episode_reward"]: match["value"]})
+        elif self.evaluated is not None and (match := EVAL_MORE.match(text.strip())):
+            value = match["value"]
+            if match["pct"]:
+                try:
+                    value = str(Decimal(value).scaleb(-2))
+                except InvalidOperation:
+                    return
+            self.evaluated[1][EVAL_ROWS[match["name"]]] = value
 
 
 class Source(LogFileSource):
