@@ -25,7 +25,13 @@ import numpy as np
 
 from phasewatch.direction_words import name_words
 from phasewatch.noise import second_difference_sd
-from phasewatch.presets import HELD_OUT_ROLES, ROLE_CANDIDATES, aliases_for
+from phasewatch.presets import (
+    BARE_ACCURACY,
+    HELD_OUT_ROLES,
+    KERAS_STYLE_VALIDATION,
+    ROLE_CANDIDATES,
+    aliases_for,
+)
 from phasewatch.results import Analysis
 from phasewatch.run import Run
 from phasewatch.step_counters import metric_units, same_counter
@@ -168,9 +174,30 @@ def is_train_metric(run: Run, own: str) -> bool:
     """Whether `own` is scored on the training batches by its roles (a train loss, a train
     reward, a batch's entropy: `train/` roles only): its values are readings of training, not
     evaluations, which `analyze` then says ("means of 30 readings each": "30 evaluations" of
-    a QLoRA run's train loss read as a held-out set the log does not have)."""
+    a QLoRA run's train loss read as a held-out set the log does not have). A bare `accuracy`
+    (`acc`) only where the log says which: `bare_accuracy_on_training`."""
+    if own in BARE_ACCURACY:
+        return bare_accuracy_on_training(run)
     roles = roles_of(run, own)
     return bool(roles) and all(role.startswith("train/") for role in roles)
+
+
+# words of the names a preference run logs beside its accuracy (OpenRLHF's `chosen_reward`,
+# `reject_reward`; TRL's `rewards/chosen`, `rewards/rejected`, `rewards/margins`)
+PREFERENCE_WORDS = frozenset({"chosen", "rejected", "reject", "margins", "margin"})
+
+
+def bare_accuracy_on_training(run: Run) -> bool:
+    """Whether a bare `accuracy` / `acc` is scored on the training batches: beside a
+    validation accuracy of Keras' or Lightning's naming (`val_accuracy`: it is the train side
+    of the pair), in LLaMA-Factory's trainer_log.jsonl (where it is TRL's DPO
+    `rewards/accuracies`), or beside a preference run's chosen / rejected rewards (OpenRLHF's
+    DPO and reward-model `acc`). Elsewhere it is an accuracy the log does not place, counted in
+    evaluations as any other: a GRPO study's `eval_history.json` of accuracies on 100 held-out
+    problems said "only 5 readings of accuracy"."""
+    names = run.metrics
+    return (run.format == "llamafactory" or any(name in names for name in KERAS_STYLE_VALIDATION)
+            or any(PREFERENCE_WORDS & set(name_words(name)) for name in names))
 
 
 def train_series(run: Run, metric: str) -> list[TrainSeries]:

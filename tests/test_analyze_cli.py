@@ -428,6 +428,23 @@ def test_a_train_series_words_count_readings_where_a_held_out_one_counts_evaluat
         assert code == 0 and f"only 4 {value_word}s of {name}: no monotone trend" in out, out
 
 
+def test_a_bare_accuracy_counts_readings_only_where_the_log_puts_it_on_training(
+        capsys, tmp_path):
+    """A bare `accuracy` is the train side of Keras' `val_accuracy` pair and a preference
+    run's accuracy beside its chosen / rejected rewards (readings of training); in a GRPO
+    study's eval history (accuracy on 100 held-out problems, beside its format rate) it is an
+    evaluation, which had read "only 5 readings of accuracy"."""
+    values = (0.70, 0.83, 0.80, 0.85, 0.81)
+    for beside, value_word in (({"format_rate": 1.0, "n_problems": 100}, "evaluation"),
+                               ({"val_accuracy": 0.5}, "reading"),
+                               ({"chosen_reward": 0.1, "reject_reward": -0.1}, "reading")):
+        log = tmp_path / "history.jsonl"
+        log.write_text("".join(json.dumps({"step": 10 * (k + 1), "accuracy": v, **beside}) + "\n"
+                               for k, v in enumerate(values)))
+        code, out, _ = run_cli(capsys, "analyze", log, "--metric", "accuracy")
+        assert code == 0 and f"only 5 {value_word}s of accuracy" in out, (beside, out)
+
+
 def test_a_stop_whose_ends_are_equal_is_not_said_to_be_as_good_as_any(capsys, tmp_path):
     """3 evaluations 0.5, 0.9, 0.5 (and 4, 0.5, 0.9, 0.9, 0.5): one plateau of change 0, the
     noise unknown, and the stop at the 0.9; "the metric is the same at every evaluation
