@@ -36,6 +36,7 @@ from real_corpus.build_corpus import SETS, load_manifest
 
 from phasewatch.cli import main as cli_main
 from phasewatch.io import read_run
+from phasewatch.output import digits_apart
 
 CORPUS = ROOT / "benchmarks" / "real_corpus"
 REAL_LOGS = ROOT.parent / "shared" / "real_logs"
@@ -100,7 +101,9 @@ def check_text(r: dict, text: str):
         yield "text phase lines", len(lines), len(r["phases"])
     for m, p in zip(lines, r["phases"]):
         tag, tail = f"{p['name']}@{p['start_step']}", m[8] or ""
-        for got, key, fmt in ((m[4], "start_value", ".4g"), (m[5], "end_value", ".4g"),
+        # as many digits as print them apart (`output.digits_apart`)
+        digits = f".{digits_apart(p.get('start_value'), p.get('end_value'))}g"
+        for got, key, fmt in ((m[4], "start_value", digits), (m[5], "end_value", digits),
                               (m[6], "change", "+.4g"), (m[7], "change_sd", "+.1f")):
             if got != (None if p.get(key) is None else format(p[key], fmt)):
                 yield f"text {key} ({tag})", got, p.get(key)
@@ -139,7 +142,7 @@ def check_text(r: dict, text: str):
             ref = "the start" if first else f"where it began ({at(p['start_step'], p.get('start_x'))})"
             if said not in tail or f"{ref}," not in tail and not x:
                 yield f"text depth's reference and recovery ({tag})", tail, f"{ref}, {said}"
-        if p["name"] == "plateau" and "level" in p and f"level {p['level']:.4g}" not in tail:
+        if p["name"] == "plateau" and "level" in p and f"level {p['level']:{digits}}" not in tail:
             yield f"text plateau level ({tag})", tail, p["level"]
         # "A plateau of a short series is printed with 'not established': the data moved"
         if p["name"] == "plateau" and "trend_test" in r and ("not established" in tail) != bool(p["change"]):

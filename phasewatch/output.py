@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import sys
@@ -14,6 +15,19 @@ def counted(n: int | str, noun: str) -> str:
     """'1 outlier', '3 outliers', '1.5 epochs': a count (or a count as printed) in words that
     agree with it."""
     return f"{n} {noun}" if str(n) == "1" else f"{n} {noun}s"
+
+
+def digits_apart(*values) -> int:
+    """Significant digits that print `values` apart where they differ: 4, or as many more as
+    their smallest difference is smaller than they are, for two digits of it (a phase's start
+    and end, whose difference is its change: csv-sb3-trnsys-dqn-evalreward-40's reward,
+    -3.16893e8 plus a few hundred, printed "-3.169e+08 -> -3.169e+08 change +297.7")."""
+    finite = sorted({v for v in values if isinstance(v, float) and math.isfinite(v)})
+    gaps = [b - a for a, b in itertools.pairwise(finite)]
+    size = max((abs(v) for v in finite), default=0.0)
+    if not gaps or size == 0:
+        return 4
+    return int(min(15, max(4, math.ceil(math.log10(size / min(gaps))) + 2)))
 
 
 def listed(names: list[str], shown: int) -> str:

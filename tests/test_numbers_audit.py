@@ -104,3 +104,28 @@ def test_every_sample_and_shared_real_log_prints_only_what_its_data_say():
     assert any(e[0] == "sample_logs" for e in entries)
     violations = [(e[1], row) for e in entries for row in audit_numbers.audit(e)]
     assert violations == []
+
+
+def test_a_phase_line_prints_its_values_with_the_digits_its_change_needs():
+    """csv-sb3-trnsys-dqn-evalreward-40: a reward of -3.16893e8 plus a few hundred printed
+    "-3.169e+08 -> -3.169e+08 change +297.7", two equal values beside their difference."""
+    from phasewatch.commands.phase_line import phase_line
+
+    start, end = -316893428.125, -316893130.375
+    stats = {"start_value": start, "end_value": end, "change": end - start, "change_sd": 0.0,
+             "level": -316893397.0}
+    words = phase_line(Phase("plateau", 5000, 200000, stats)).split()
+    shown = [float(w) for w in (words[4], words[6])]
+    assert shown[1] - shown[0] == pytest.approx(end - start, abs=1.0)
+    assert float(words[words.index("level") + 1]) == pytest.approx(-316893397.0, abs=1.0)
+    # inspect's first, last and best of the same reward, "-3.169e+08" three times before
+    from phasewatch.commands.inspect import performance_line
+
+    line = performance_line({"metric": "eval/mean_reward", "direction": "max", "count": 40,
+                             "first": -316893673.9, "last": -316893129.1,
+                             "best": -316892848.3, "first_step": 5000, "last_step": 200000,
+                             "best_step": 180000})
+    assert "first -316893674, last -316893129, best -316892848 at step 180000" in line
+    # a change as large as its values keeps the usual four digits
+    stats = {"start_value": 0.5463, "end_value": 0.02217, "change": 0.02217 - 0.5463}
+    assert "0.5463 -> 0.02217" in phase_line(Phase("disruption", 0, 70, stats))

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from phasewatch.metric_table import MetricTable, metric_table
+from phasewatch.output import digits_apart
 from phasewatch.planned import run_plan
 from phasewatch.presets import ROLE_CANDIDATES, role_matches
 from phasewatch.step_counters import run_counters
@@ -78,8 +79,8 @@ def summarize(run) -> dict:
     }
 
 
-def _num(value) -> str:
-    return "-" if value is None else f"{value:.4g}"
+def _num(value, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}g}"
 
 
 def performance_line(perf: dict | None, unit: str = "step") -> str:
@@ -97,9 +98,10 @@ def performance_line(perf: dict | None, unit: str = "step") -> str:
     if perf["count"] == 1:  # no first, last and best of a single value
         return f"{head}1 value, at {at(perf['first_step'], unit)}: {_num(perf['first'])}"
     span = f"{step_text(perf['first_step'], unit)}-{step_text(perf['last_step'], unit)}"
-    return (f"{head}{perf['count']} values "
-            f"over {unit_word(unit)}s {span}: first {_num(perf['first'])}, "
-            f"last {_num(perf['last'])}, best {_num(perf['best'])} at {at(perf['best_step'], unit)}")
+    digits = digits_apart(perf["first"], perf["last"], perf["best"])
+    return (f"{head}{perf['count']} values over {unit_word(unit)}s {span}: first "
+            f"{_num(perf['first'], digits)}, last {_num(perf['last'], digits)}, best "
+            f"{_num(perf['best'], digits)} at {at(perf['best_step'], unit)}")
 
 
 def list_runs(path: str, output: str) -> int:

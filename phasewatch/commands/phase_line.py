@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from phasewatch.commands.ends_read import ends_read
+from phasewatch.output import digits_apart
 from phasewatch.phases import PhaseConfig
 from phasewatch.step_units import at, step_text, unit_scale, unit_word
 
@@ -46,8 +47,9 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
     start, end = phase.start_step, phase.end_step
     if unit != "step" and "start_x" in s:
         start, end = f"{s['start_x']:.4g}", f"{s['end_x']:.4g}"
+    digits = digits_apart(s.get("start_value"), s.get("end_value"))
     line = (f"  {phase.name:<13}{start:>8} -> {end:<8}"
-            f"{_fmt(s.get('start_value')):>9} -> {_fmt(s.get('end_value')):<9}"
+            f"{_fmt(s.get('start_value'), digits):>9} -> {_fmt(s.get('end_value'), digits):<9}"
             f" change {s.get('change', 0):+.4g}"
             + (f" ({change_sd:+.1f} sd)" if change_sd is not None else ""))
     if phase.name == "disruption":
@@ -98,7 +100,7 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
                      f"{_peak(s, unit, steps_count, reading)})")
         line += ", short of the level held after it" if short else ""
     elif phase.name == "plateau" and "level" in s:
-        line += f"  level {_fmt(s['level'])}"
+        line += f"  level {_fmt(s['level'], digits)}"
     elif phase.name == "overfit":
         line += (f"  {_side(s.get('decline_since_peak'), worse, better)} its best "
                  f"({_peak(s, unit, steps_count, reading)})")
