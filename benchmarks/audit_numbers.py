@@ -79,8 +79,9 @@ PHASE = re.compile(r"^  (\w+)\s+(\S+) -> (\S+)\s+(\S+) -> (\S+)\s+change (\S+)"
 def check_text(r: dict, text: str):
     """"Every value printed is read off the data, in the metric's own units and direction ...
     for a higher-is-better metric a trough is *below* the start and an overfit *below* its best;
-    for a loss, *above*": the text's numbers are the JSON's rounded as printed (4 digits, sds to
-    0.1), each effect's word the one its sign and the direction call for."""
+    for a loss, *above*": the text's numbers are the JSON's rounded as printed (4 digits, more
+    where start and end differ by far less; sds to 0.1), each effect's word the one its sign
+    and the direction call for."""
     worse, better = ("below", "above") if r["direction"] == "max" else ("above", "below")
     head, x = text.splitlines()[0], r.get("x")
     word, _, scale = r.get("step_unit", "step").partition("/")
