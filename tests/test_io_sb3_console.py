@@ -106,13 +106,14 @@ def baselines_table(values: dict) -> str:
     return "\n".join(lines + [dashes]) + "\n"
 
 
-def a2c_log_txt(updates=30) -> str:
+def a2c_log_txt(updates=30, decline_after=None) -> str:
     """A Baselines a2c run's `log.txt` (the default `stdout,log,csv` formats): `Logging to DIR`,
     then a box every `log_interval` updates, as HITzixin/minigrid-RL's `log/log.txt`."""
     out = ["Logging to ./log\n"]
     for k in range(updates):
+        fall = 0.03 * max(k - decline_after, 0) if decline_after is not None else 0.0
         out.append(baselines_table({
-            "episode_reward": 0.9 * (1 - math.exp(-k / 6)), "explained_variance": -0.137,
+            "episode_reward": 0.9 * (1 - math.exp(-k / 6)) - fall, "explained_variance": -0.137,
             "fps": 2915, "nupdates": 1 + 100 * k, "policy_entropy": 1.95 - k / 100,
             "total_timesteps": 80 * (1 + 100 * k), "value_loss": 1.78e-05}))
     return "".join(out)
@@ -127,6 +128,17 @@ def test_a_baselines_log_txt_is_read_at_its_total_timesteps(tmp_path):
     assert reward.index.tolist() == [80 * (1 + 100 * k) for k in range(30)]
     assert reward.iloc[1] == 0.138  # 0.9 * (1 - e^(-1/6)) = 0.13816..., printed `0.138   `
     assert "total_timesteps" not in run.metrics and not run.warnings, run.warnings
+
+
+def test_a_baselines_log_txt_followed_in_pieces_equals_the_replay(tmp_path):
+    text = a2c_log_txt(60, decline_after=35)
+    path = tmp_path / "log.txt"
+    follower = Follower(path, stop_on=(), idle_exit=1.0, metric="episode_reward")
+    follower.wait_for_message("does not exist yet")
+    write_in_pieces(path, text)
+    followed = follower.ends_by_itself()
+    replayed, _ = replay(path, stop_on=(), metric="episode_reward")
+    assert_same(followed, replayed)
 
 
 def test_a_baselines_ppo2_box_keys_its_misc_prefix_as_written(tmp_path):
