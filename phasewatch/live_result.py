@@ -55,6 +55,7 @@ class WatchResult:
     plan: PlanSource | None = None       # the planned length judged against
     to_stop: bool = False                # `phases`/`best_step`: the log up to a --stop-on stop
     warmup: int = 0                      # the monitor's warm-up, in evaluations
+    value_word: str = "evaluation"       # what one value is ("reading": a train series)
     sparse_plan: int | None = None       # the evaluations a run planned to be sparse holds
     # the whole run's overfits and disruptions over whose steps the train metric got worse too
     # (`train_beside`): {"phase", "start_step", "end_step", **its `train_worse`}
@@ -68,7 +69,7 @@ class WatchResult:
         if self.sparse_plan is not None:
             return self._sparse_phase()
         if self.n_values < self.warmup:
-            return (f"none said ({counted(self.n_values, 'evaluation')}, within its warm-up of "
+            return (f"none said ({counted(self.n_values, self.value_word)}, within its warm-up of "
                     f"{self.warmup})")
         from phasewatch.confidence import FEW_POINTS  # on first use: start-up time
 
@@ -83,7 +84,7 @@ class WatchResult:
         "no significant change" (keras-tweets-lstm-10ep's val loss, 7.4 sds better, then 6.3
         sds worse, ended "live phase no significant change yet" beside "whole run: improvement
         > overfit"; with --planned-steps the refit stopped it at its 10th evaluation)."""
-        return (f"none said ({counted(self.n_values, 'evaluation')}: without a planned length a "
+        return (f"none said ({counted(self.n_values, self.value_word)}: without a planned length a "
                 "run this short is judged as the start of a longer one; --planned-steps judges "
                 "it as the whole run)")
 
@@ -103,13 +104,14 @@ class WatchResult:
                                   f"by the refit from its {SPARSE_RUN_FROM}th")
         if n < SPARSE_RUN_FROM:
             unreached = ", which it does not reach" if self.sparse_plan < SPARSE_RUN_FROM else ""
-            return f"none said ({counted(n, 'evaluation')}: {rule}{unreached})"
+            return f"none said ({counted(n, self.value_word)}: {rule}{unreached})"
         # past the warm-up the level tests judged the other phases on the last few values, with
         # a noise the run's own trend inflates on so few (short_run: 0.03-0.18 against a true
         # 0.01-0.02): not "no significant change yet" (wandb-naver-bert-10ep's val acc, 0.784
         # then 0.828-0.852, "+5.0 sd" offline, ended so beside "whole run: improvement")
-        judged = "" if n < self.warmup else f", which leaves them {counted(n - self.warmup + 1, 'evaluation')}"
-        return (f"none said ({counted(n, 'evaluation')}: {rule} for an overfit or a dip, its "
+        judged = ("" if n < self.warmup else
+                  f", which leaves them {counted(n - self.warmup + 1, self.value_word)}")
+        return (f"none said ({counted(n, self.value_word)}: {rule} for an overfit or a dip, its "
                 f"other phases after the warm-up of {self.warmup}{judged})")
 
     def to_dict(self) -> dict[str, Any]:
@@ -288,6 +290,7 @@ def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str],
 
     result.unranked, result.alone = unranked_stop(analysis), stop_alone(analysis)
     result.confidence = analysis.extra.get("confidence")
+    result.value_word = analysis.value_word
     result.train_worse = [{"phase": p.name, "start_step": p.start_step, "end_step": p.end_step,
                            **p.stats["train_worse"]}
                           for p in analysis.phases if "train_worse" in p.stats]

@@ -429,6 +429,17 @@ def test_a_run_shorter_than_the_warm_up_says_it_was_not_judged(tmp_path, capsys)
     assert summary["phase"] is None and "within its warm-up of 8" in summary["message"]
 
 
+def test_the_live_phase_of_a_train_series_counts_readings_as_the_whole_run_does(tmp_path, capsys):
+    """A train loss logged 4 times: the summary's live part said "none said (4 evaluations"
+    beside the whole run's "4 readings, noise unknown" of the same values."""
+    log = tmp_path / "train.jsonl"
+    log.write_text("".join(json.dumps({"step": s, "train/loss": v}) + "\n"
+                           for s, v in ((1, 2.0), (2, 1.5), (3, 1.2), (4, 1.1))))
+    code, _, err = run_cli(capsys, log)
+    assert code == 0
+    assert "live phase none said (4 readings, within its warm-up of 8)" in err, err
+
+
 @pytest.mark.parametrize("n, planned, said", [
     (4, 500, ("live phase none said (4 evaluations: a run planned to 5 evaluations is judged by "
               "the refit from its 5th)")),
