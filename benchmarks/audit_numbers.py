@@ -161,6 +161,23 @@ def check_text(r: dict, text: str):
     if ("beyond the noise)" in text) != (r.get("stop_beats_last") is False):
         yield "text 'no better than the last' iff stop_beats_last false", "-", r.get("stop_beats_last")
     yield from check_words(r, text)
+    yield from check_phase_signs(r)
+
+
+def check_phase_signs(r: dict):
+    """"A disruption ends at the trough; an overfit phase starts at the peak" (DESIGN.md): a
+    fall's change is worse and a rise's better, in the metric's direction (before 3c76ec9 a
+    grokking val loss printed "overfit 800 -> 32400 ... change -0.01612", a loss that fell, "0.01612
+    below its best")."""
+    sign = 1.0 if r["direction"] == "max" else -1.0
+    for p in r["phases"]:
+        change = p.get("change")
+        if change is None or change == 0:
+            continue
+        falls, rises = p["name"] in ("disruption", "overfit"), p["name"] in ("improvement",
+                                                                             "readaptation")
+        if falls and sign * change > 0 or rises and sign * change < 0:
+            yield f"phase name vs its change's sign ({p['name']}@{p['start_step']})", change, "-"
 
 
 def check_words(r: dict, text: str):

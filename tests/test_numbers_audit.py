@@ -129,3 +129,16 @@ def test_a_phase_line_prints_its_values_with_the_digits_its_change_needs():
     # a change as large as its values keeps the usual four digits
     stats = {"start_value": 0.5463, "end_value": 0.02217, "change": 0.02217 - 0.5463}
     assert "0.5463 -> 0.02217" in phase_line(Phase("disruption", 0, 70, stats))
+
+
+def test_the_audit_catches_a_phase_whose_change_goes_against_its_name():
+    """An overfit of a loss whose value fell (json-grokking-mod113-orthograd-401's val loss
+    before 3c76ec9: "overfit 800 -> 32400 ... change -0.01612 ... 0.01612 below its best")."""
+    run = {"direction": "min", "phases": [
+        {"name": "improvement", "start_step": 0, "change": -4.524},
+        {"name": "overfit", "start_step": 800, "change": -0.01612},
+        {"name": "plateau", "start_step": 32400, "change": 0.2}]}
+    found = list(audit_numbers.check_phase_signs(run))
+    assert [f[0] for f in found] == ["phase name vs its change's sign (overfit@800)"]
+    run["phases"][1]["change"] = 0.123
+    assert not list(audit_numbers.check_phase_signs(run))
