@@ -24,6 +24,7 @@ from phasewatch.output import counted, listed, metric_option
 from phasewatch.presets import ROLE_CANDIDATES, default_direction, role_matches
 from phasewatch.role_candidates import GENERATION_SCORES
 from phasewatch.run import Run
+from phasewatch.running_means import running_mean_note
 from phasewatch.set_names import loader_bases
 from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite, roles_present
 from phasewatch.timing_names import is_timing
@@ -80,10 +81,12 @@ def _bookkeeping(run: Run, name: str) -> bool:
 def notes_on_choice(run: Run, chosen: str, named: bool, direction: str | None) -> list[str]:
     """What `analyze` and `watch` say of the metric and direction they go by: `choice_notes`
     when the metric was chosen (not `named` by --metric), TRL's score beside its KL-penalised
-    reward (`kl_penalty.kl_penalty_note`), and a direction that is only a guess
+    reward (`kl_penalty.kl_penalty_note`), a running mean over episodes
+    (`running_means.running_mean_note`) and a direction that is only a guess
     (`guessed_direction_note`)."""
     notes = [] if named else choice_notes(run, chosen)
-    extra = (kl_penalty_note(run, chosen, named), guessed_direction_note(run, chosen, direction))
+    extra = (kl_penalty_note(run, chosen, named), running_mean_note(run.own_name(chosen) or chosen),
+             guessed_direction_note(run, chosen, direction))
     return notes + [note for note in extra if note is not None]
 
 

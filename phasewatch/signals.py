@@ -25,6 +25,7 @@ from phasewatch.presets import (
     role_matches,
 )
 from phasewatch.run import Run
+from phasewatch.running_means import is_running_mean
 from phasewatch.stepseries import StepSeries
 from phasewatch.trainer_best import declared_best_metric
 from phasewatch.values import MAX_VALUE
@@ -218,7 +219,8 @@ def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False,
     sign = 1.0 if direction == "max" else -1.0
     turned = sign * values
     known = known_noise(noise_sd, eval_size, values, metric)
-    outliers = np.zeros(turned.size, dtype=bool) if keep_outliers else \
+    # a running mean's values move with their episodes: none is out (`running_means`)
+    outliers = np.zeros(turned.size, dtype=bool) if keep_outliers or is_running_mean(metric) else \
         spike_mask(turned, known.sd if known else outlier_scale(turned), steps=steps)
     if use_events:
         outliers &= ~stage_starts(run, steps)
