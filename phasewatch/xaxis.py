@@ -119,7 +119,7 @@ def check_comparable(runs: list[Run]) -> None:
         counts = step_unit(run)
         if unit_scale(counts) != 1:
             word = unit_word(counts)
-            raise UsageError(f"{run.source}: its log states no training step (its rows count "
+            raise UsageError(f"{run.source}: its rows read carry no training step (they count "
                              f"{word}s), so it shares no x axis with the other runs: draw it "
                              "alone, or compare the runs in a table with `phasewatch analyze "
                              "RUN1 RUN2 ...`")
@@ -233,8 +233,8 @@ def x_axis(run: Run, unit: str | None, metric: str | None = None) -> XAxis | Non
                          "the log counts the steps of its other metrics (two counters in one "
                          f"log); use --x {own}")
     if unit == "step" and unit_scale(counts) != 1:
-        raise UsageError(f"--x step: this log states no training step (its rows count "
-                         f"{unit_word(counts)}s only); use --x {unit_word(counts)}")
+        raise UsageError(f"--x step: the rows read from this log carry no training step (they "
+                         f"count {unit_word(counts)}s only); use --x {unit_word(counts)}")
     if unit in ("step", counts):  # the steps are in that unit already
         return None
     for name in CARRIERS[unit]:

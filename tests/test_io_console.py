@@ -79,7 +79,7 @@ def test_hf_console_analyze_reports_in_epochs_by_default(tmp_path, capsys):
     # the log states no step (no banner): its epoch x 10,000 is never offered as a step
     assert result["step_unit"] == "epoch/10000"
     code, out, err = cli(capsys, "analyze", log, "--x", "step", "--format", "json")
-    assert code == 2 and "--x step: this log states no training step" in err
+    assert code == 2 and "--x step: the rows read from this log carry no training step" in err
 
 
 def test_hf_console_is_parsed_as_literals_never_run(tmp_path):

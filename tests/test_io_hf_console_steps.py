@@ -153,7 +153,7 @@ def test_without_a_step_every_output_says_the_epoch(tmp_path, capsys):
     log.write_text("".join(console_lines(NO_BATCH)))
     code, out, _ = cli(capsys, "analyze", log)
     assert code == 0 and "recommended stop: epoch 1.349\n" in out and "13490" not in out
-    assert "the log states no training step: the JSON output's steps are epochs x 10,000" in out
+    assert "the rows read carry no training step: the JSON output's steps are epochs x 10,000" in out
     code, out, _ = cli(capsys, "analyze", log, "--format", "json")
     [result] = json.loads(out)["runs"]
     assert result["step_unit"] == "epoch/10000"
@@ -194,7 +194,7 @@ def test_without_a_step_every_output_says_the_epoch(tmp_path, capsys):
     other.write_text("".join(f'{{"step": {s}, "eval/accuracy": 0.5}}\n' for s in range(0, 90, 10)))
     for pair in ((log, other), (other, log)):
         code, _, err = cli(capsys, "plot", *pair, "-o", tmp_path / "both.png")
-        assert code == 2 and "its log states no training step (its rows count epochs)" in err
+        assert code == 2 and "its rows read carry no training step (they count epochs)" in err
         assert "--x step" not in err and not (tmp_path / "both.png").exists()
 
 

@@ -56,7 +56,7 @@ def print_text(analysis: Analysis) -> None:
     steps_count = analysis.extra.get("step_unit", "step")  # "epoch": the log's steps are epochs
     unit = x["unit"] if x else steps_count
     if x and unit_scale(steps_count) != 1:  # an HF console log: no step, its epoch
-        print(f"  x axis: {unit} (from {x['counter']}; the log states no training step: the "
+        print(f"  x axis: {unit} (from {x['counter']}; the rows read carry no training step: the "
               f"JSON output's steps are {scaled_words(steps_count)})")
     elif x:
         print(f"  x axis: {unit} (from {x['counter']}; steps in the JSON output)")
