@@ -170,16 +170,29 @@ def is_held_out(run: Run, own: str) -> bool:
     return bool(roles_of(run, own) & set(HELD_OUT_ROLES))
 
 
+# the first part of a name that places a series on training: its batches, or the rollouts the
+# policy samples from the training prompts (SB3's `rollout/ep_rew_mean`, a GRPO trainer's
+# `rollout/outcome_reward_mean`)
+TRAIN_PREFIXES = frozenset({"train", "training", "rollout", "rollouts"})
+
+
 def is_train_metric(run: Run, own: str) -> bool:
     """Whether `own` is scored on the training batches by its roles (a train loss, a train
     reward, a batch's entropy: `train/` roles only): its values are readings of training, not
     evaluations, which `analyze` then says ("means of 30 readings each": "30 evaluations" of
     a QLoRA run's train loss read as a held-out set the log does not have). A bare `accuracy`
-    (`acc`) only where the log says which: `bare_accuracy_on_training`."""
+    (`acc`) only where the log says which: `bare_accuracy_on_training`. A name with no role
+    is placed by its first part (`TRAIN_PREFIXES`) where no word of it names a held-out split:
+    hfconsole-prorag-rl-reward-101's `rollout/outcome_reward_mean`, the reward of the policy's
+    own rollouts at each RL step, read "(ends: medians of 33 evaluations each)"."""
     if own in BARE_ACCURACY:
         return bare_accuracy_on_training(run)
     roles = roles_of(run, own)
-    return bool(roles) and all(role.startswith("train/") for role in roles)
+    if roles:
+        return all(role.startswith("train/") for role in roles)
+    first, slash, _ = own.partition("/")
+    return bool(slash) and first.lower() in TRAIN_PREFIXES and not set(name_words(own)) & \
+        SPLIT_WORDS
 
 
 # words of the names a preference run logs beside its accuracy (OpenRLHF's `chosen_reward`,

@@ -189,3 +189,23 @@ def test_a_train_loss_at_its_floor_that_moves_by_nothing_is_no_divergence(tmp_pa
     assert 400 <= overfit.start_step <= 600
     assert "train_worse" not in overfit.stats
     assert not any("divergence of training" in w for w in a.warnings)
+
+
+@pytest.mark.parametrize("name, word", [
+    ("rollout/outcome_reward_mean", "readings"),   # the policy's own rollouts: training
+    ("training/score_mean", "readings"),
+    ("rollout/val_outcome_reward", "evaluations"),  # a held-out split named in it
+    ("judge/outcome_reward_mean", "evaluations"),   # placed nowhere: an evaluation as before
+])
+def test_a_series_named_under_rollout_counts_readings(tmp_path, capsys, name, word):
+    """hfconsole-prorag-rl-reward-101: an RL trainer's `rollout/outcome_reward_mean` (no role)
+    read "(ends: medians of 33 evaluations each)", as if the log held a held-out set; a name
+    whose first part places it on training (`train_beside.TRAIN_PREFIXES`) counts readings,
+    unless a word of it names a held-out split."""
+    rng = np.random.default_rng(3)
+    rows = [{"step": i, name: float(1.5 + rng.normal(0, 0.5))} for i in range(100)]
+    log = write_log(tmp_path / "run", rows)
+    assert main(["analyze", str(log), "--metric", name]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if "each)" in line)
+    other = "evaluations" if word == "readings" else "readings"
+    assert f"of 33 {word} each" in line and other not in line, line
