@@ -84,7 +84,7 @@ from phasewatch.start_dip import split_start_dip
 from phasewatch.start_shift import split_sparse_shift, split_start_shift
 from phasewatch.step_counters import on_own_counter, own_counter, run_counters
 from phasewatch.step_units import positions_in_unit
-from phasewatch.train_beside import is_held_out, is_train_metric, note_train_beside, train_series
+from phasewatch.train_beside import is_held_out, note_train_beside, train_series, value_word
 from phasewatch.trainer_best import worst_kept_note
 from phasewatch.turns import boundary_intervals, snap_turns
 from phasewatch.unseen_start import note_unseen_start
@@ -200,7 +200,7 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
         short = note_reward_rise(note_train_beside(_with_source(analyze_short(
             run.source, own_metric, direction, series, train, baseline_spec, warnings,
             known.sd if known else None, is_held_out(run, own_metric), no_expert,
-            "reading" if is_train_metric(run, own_metric) else "evaluation"), known),
+            value_word(run, own_metric)), known),
             run, train), run)
         short = note_held_best(note_unseen_start(short, steps, y, run.step_unit, run.steps), steps, y)
         return note_one_stage(short, run.events, steps)

@@ -28,7 +28,7 @@ from phasewatch.running_means import running_mean_note
 from phasewatch.set_names import loader_bases
 from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite, roles_present
 from phasewatch.timing_names import is_timing
-from phasewatch.train_beside import SPLIT_WORDS, is_train_metric
+from phasewatch.train_beside import SPLIT_WORDS, value_word
 from phasewatch.trainer_best import best_step, declared_best_metric, kept_best_by
 from phasewatch.xaxis import CARRIERS
 
@@ -59,10 +59,9 @@ def short_choice_note(run: Run, chosen: str) -> str | None:
         return (f"{own} was chosen by its name but has only {counted(n_chosen, 'value')}, too "
                 f"few to show phases; longer series in this log: {shown}{more}: pass --metric "
                 "to analyse one")
-    reading = "readings" if is_train_metric(run, own) else "evaluations"
     return (f"{own} was chosen by its name but is {float(values[0]):.4g} at all {n_chosen} "
-            f"{reading}: it cannot show phases; series in this log that move: {shown}{more}: "
-            "pass --metric to analyse one")
+            f"{value_word(run, own)}s: it cannot show phases; series in this log that move: "
+            f"{shown}{more}: pass --metric to analyse one")
 
 
 # the roles of series that count or steer training and measure nothing of the model

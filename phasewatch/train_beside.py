@@ -195,6 +195,13 @@ def is_train_metric(run: Run, own: str) -> bool:
         SPLIT_WORDS
 
 
+def value_word(run: Run, own: str) -> str:
+    """What one value of `own` is, in the text: "reading" for a series scored on the training
+    batches (`is_train_metric`), else "evaluation". `Analysis.value_word` gives the same word
+    from the analysis's `train_metric`, set by `note_train_beside`."""
+    return "reading" if is_train_metric(run, own) else "evaluation"
+
+
 # words of the names a preference run logs beside its accuracy (OpenRLHF's `chosen_reward`,
 # `reject_reward`; TRL's `rewards/chosen`, `rewards/rejected`, `rewards/margins`)
 PREFERENCE_WORDS = frozenset({"chosen", "rejected", "reject", "margins", "margin"})
