@@ -280,8 +280,9 @@ def refine_turns(runs: list[TrendRun], y: np.ndarray, fitted: np.ndarray, sd: fl
     knots, on runs of up to 40 evaluations, are placed by `phasewatch.plateau_start` instead.)
     A turn between two trends too short to smooth is read on their fitted lines held within
     their own values (`fit_segments(within_data=True)`): a line through a loss's exponential
-    fall ends far below every value after it (0.77 above a -val_loss that is at most 0), and put
-    the best of a grokking val loss at step 700 (0.236) where the data's is at 4000 (0.0002).
+    fall, read higher-is-better, ends above every value after it (0.77 above a -val_loss that is
+    at most 0), and put the best of a grokking val loss at step 700 (0.236) where the data's is
+    at 4000 (0.0002).
     """
     if len(runs) < 2:
         return runs
