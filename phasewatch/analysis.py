@@ -58,7 +58,7 @@ from phasewatch.phase_stats import (
     phase_stats,
     settle_overshoots,
 )
-from phasewatch.phases import PhaseConfig, fit_segments, smoothing_window
+from phasewatch.phases import PhaseConfig, fit_segments
 from phasewatch.planned import run_plan, unfinished_note
 from phasewatch.plateau_start import held_plateau, start_plateaus
 from phasewatch.results import Analysis
@@ -72,6 +72,7 @@ from phasewatch.signals import (
     other_signals,
     prepare,
 )
+from phasewatch.smoothed_levels import smoothing_window
 from phasewatch.stages import (
     STAGE_EVENTS,
     STAGE_POINTS,

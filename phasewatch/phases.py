@@ -28,7 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from phasewatch.results import Phase
-from phasewatch.rolling import centred_mean
+from phasewatch.smoothed_levels import (
+    level_tolerance,
+    meets_level,
+    plateau_level,
+    smooth,
+    smoothing_window,
+)
 
 UP, DOWN, FLAT = "up", "down", "flat"
 # A disruption is an early fall: one from the start that ends on a floor is over within this
@@ -37,8 +43,6 @@ UP, DOWN, FLAT = "up", "down", "flat"
 # here is where the curve comes within a quarter sd of its floor, late on a slow approach (the
 # falls of the second generator family end by a third of the run and are found up to 0.48 in).
 EARLY_END_FRACTION = 0.5
-# A trend meets the plateau after it where this little of its move is left (`refine_turns`)
-MOVE_DONE = 0.02
 
 
 @dataclass
@@ -257,15 +261,6 @@ def absorb_short_flats(runs: list[TrendRun], fitted: np.ndarray, n: int,
     return runs
 
 
-def smoothing_window(n: int, cfg: PhaseConfig) -> int:
-    return max(3, int(cfg.smooth_fraction * n) | 1)
-
-
-def smooth(y: np.ndarray, window: int) -> np.ndarray:
-    """Centred moving average (shorter at the edges)."""
-    return centred_mean(y, window)
-
-
 def refine_turns(runs: list[TrendRun], y: np.ndarray, fitted: np.ndarray, sd: float,
                  cfg: PhaseConfig) -> list[TrendRun]:
     """Put each boundary where the curve actually turns, not where a straight line bends.
@@ -309,34 +304,6 @@ def refine_turns(runs: list[TrendRun], y: np.ndarray, fitted: np.ndarray, sd: fl
         cut = int(np.clip(cut, left.start + 1, right.end - 1)) if right.end - left.start >= 2 else cut
         left.end = right.start = cut
     return runs
-
-
-def level_tolerance(sd: float, window: int, cfg: PhaseConfig) -> float:
-    """How near a smoothed curve must come to a plateau's level to be at it: within `level_sd`
-    noise sds, and never closer than the smoothed curve's own noise (sd / sqrt(window)) can
-    tell (on a sparse run the average of 3 evaluations is far noisier than `level_sd` and would
-    reach the level late)."""
-    return max(cfg.level_sd * np.sqrt(window), 1.0) * sd / np.sqrt(window)
-
-
-def plateau_level(y: np.ndarray, start: int, end: int) -> float:
-    """A plateau's level: the mean of its later two thirds (its start may still carry the end
-    of the trend before it), like the moving average (`smooth`) compared with it. On skewed
-    noise a median is no level a moving average reaches: a GRPO reward's failed batches held
-    its mean at 0.566 below its median 0.599, and its rise, over by step ~90, ran to step 429."""
-    return float(np.mean(y[start + (end - start) // 3:end + 1]))
-
-
-def meets_level(ys: np.ndarray, lo: int, hi: int, level: float, falling: bool, move: float,
-                near: float) -> int | None:
-    """The first index in [lo, hi] where the smoothed series `ys`, falling or rising to
-    `level`, is within `near` of it, or within MOVE_DONE of the trend's `move` to it: a fall of
-    100 sds is over where 98% of it is done, not where a drift of 1.5 sds after it ends (trial
-    34b: an eval loss 0.201 -> 0.029 by step 600, then 0.030 -> 0.028 by step 2000). None if it
-    never is."""
-    gap = (ys[lo:hi + 1] - level) * (1 if falling else -1)
-    reached = np.flatnonzero(gap <= max(near, MOVE_DONE * move))
-    return lo + int(reached[0]) if reached.size else None
 
 
 def absorb_end_bounce(runs: list[TrendRun], n: int, cfg: PhaseConfig) -> list[TrendRun]:

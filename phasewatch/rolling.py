@@ -1,7 +1,7 @@
 """Centred rolling mean and 3-point median, bit for bit what pandas' `rolling(...,
 center=True, min_periods=1)` gives, without importing pandas.
 
-The detector smooths its series to find where a curve turns (`phases.smooth`) and reads levels
+The detector smooths its series to find where a curve turns (`smoothed_levels.smooth`) and reads levels
 as 3-point medians (`phase_stats.point_levels`). It used pandas for both; importing pandas took
 longer than the rest of `analyze`. A different summation order would change the smoothed values
 in their last bits, and on quantised accuracies (many equal windows) that is enough to move an
@@ -20,7 +20,7 @@ import numpy as np
 
 def centred_mean(y: np.ndarray, window: int) -> np.ndarray:
     """Mean of y[i - h .. i + h] clipped to the array, h = (window - 1) // 2 (NaN skipped;
-    NaN where a window holds no value). `window` is odd, as `phases.smoothing_window` gives."""
+    NaN where a window holds no value). `window` is odd, as `smoothed_levels.smoothing_window` gives."""
     y = np.asarray(y, dtype=np.float64)
     if np.isnan(y).any():
         return _centred_mean_nan(y, window)

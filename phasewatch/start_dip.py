@@ -69,8 +69,9 @@ import numpy as np
 
 from phasewatch.noise import ar_inflation, pinned_at_bound, second_difference_sd
 from phasewatch.phase_stats import UP_PHASES
-from phasewatch.phases import PhaseConfig, significant_gap, smooth
+from phasewatch.phases import PhaseConfig, significant_gap
 from phasewatch.results import Phase
+from phasewatch.smoothed_levels import smooth
 
 MAX_POINTS = 80
 ONE_POINT_LAST = 3  # the latest evaluation after the start a one-evaluation trough may sit at

@@ -8,8 +8,8 @@ import itertools
 import numpy as np
 
 from phasewatch.phase_stats import DOWN_PHASES, SPARSE, UP_PHASES, extreme_index
-from phasewatch.phases import smooth
 from phasewatch.results import ChangePoint, Phase
+from phasewatch.smoothed_levels import smooth
 
 # A boundary's interval spans where the smoothed series stays within BAND_SD of its own noise
 # (sd / sqrt(window)) of its value at the boundary: the data cannot place a rounded turn more

@@ -34,16 +34,15 @@ from phasewatch.phase_stats import (
     held_levels,
     on_lattice,
 )
-from phasewatch.phases import (
-    PhaseConfig,
+from phasewatch.phases import PhaseConfig, trend_se
+from phasewatch.results import Phase
+from phasewatch.smoothed_levels import (
     level_tolerance,
     meets_level,
     plateau_level,
     smooth,
     smoothing_window,
-    trend_se,
 )
-from phasewatch.results import Phase
 
 # Longer runs only: on 3-12 evaluations a quarter is 1-3 of them, and the short-series rules
 # (`short_series`, `hinge`) read the whole run. From 13 on (where `hinge` reads the run too), the
@@ -117,7 +116,7 @@ def place_trend(steps: np.ndarray, y: np.ndarray, breaks, change: float, sd: flo
                 cfg: PhaseConfig) -> tuple[int, int]:
     """The indices the trend runs between: from the last cut before which the run is flat to
     where, after the first cut after which it is flat, the smoothed run reaches that flat
-    level (`phases.meets_level`, as a trend meets its plateau there); each flat stretch at
+    level (`smoothed_levels.meets_level`, as a trend meets its plateau there); each flat stretch at
     least `short_flat_fraction` of the run (shorter ones at the ends are no plateaus). The
     whole run where none is. (A plateau's end is put at its corner later: `place_corners`.)"""
     least = max(MIN_POINTS // 2, int(np.ceil(cfg.short_flat_fraction * y.size)))
