@@ -226,11 +226,15 @@ def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False,
         outliers &= ~stage_starts(run, steps)
     outlier_steps = steps[outliers].tolist()
     if outlier_steps:
-        shown = ", ".join(str(s) for s in outlier_steps[:5])
+        # each with its value: a step alone does not tell a failed evaluation from the bottom
+        # of a collapse (csv-lightning-arcroute-valreward-17's -37.06 at step 7334, left out
+        # beside an overfit line that says the run fell 10.94, not 31.26, below its best)
+        shown = ", ".join(f"{s}: {v:.4g}" for s, v in zip(outlier_steps[:5],
+                                                          values[outliers][:5]))
         n_out = len(outlier_steps)
         top = int(np.argmax(turned))  # the checkpoint a user would pick from the log by eye
         best = "" if not outliers[top] else (
-            f": the best logged value, {values[top]:.4g}" if n_out == 1 else
+            ", the best logged value" if n_out == 1 else
             f"; the best logged value, {values[top]:.4g} at step {steps[top]}, is one of them")
         # "isolated" only where they are (a pair of neighbours that agree is left out too,
         # against the points around it: trial 38c read "isolated" beside steps 20, 21)

@@ -277,7 +277,30 @@ def test_left_out_values_are_counted_in_words_that_agree_with_the_count(capsys, 
     _, out, _ = run_cli(capsys, "analyze", log, "--format", "json")
     warnings = json.loads(out)["runs"][0]["warnings"]
     assert any("2 outliers (single readings or pairs the points around them contradict) left "
-               "out (steps 60, 70" in w for w in warnings), warnings
+               "out (steps 60: 0.02, 70: 0.03;" in w for w in warnings), warnings
+
+
+def test_an_outlier_left_out_is_named_with_its_value(capsys, tmp_path):
+    """csv-lightning-arcroute-valreward-17: the bottom of a collapse (-37.06 between -11.14
+    and -23.44) was left out as "1 isolated outlier left out (step 7334; ...)" beside an overfit
+    line saying the run fell 10.94 below its best: the step alone does not tell a failed
+    evaluation from a collapse's bottom, so each value left out is given with its step; one
+    that is the run's best says so."""
+    values = [0.50, 0.52, 0.48, 0.51, 0.49, 0.50, 0.02, 0.51, 0.50, 0.49, 0.50, 0.52, 0.50, 0.51]
+    log = tmp_path / "run.jsonl"
+    log.write_text("".join(json.dumps({"step": 10 * i, "eval/accuracy": v}) + "\n"
+                           for i, v in enumerate(values)))
+    _, out, _ = run_cli(capsys, "analyze", log, "--format", "json")
+    warnings = json.loads(out)["runs"][0]["warnings"]
+    assert any("1 isolated outlier left out (step 60: 0.02; --keep-outliers keeps it)" in w
+               for w in warnings), warnings
+    values[6] = 0.98  # the run's best reading, far above readings that agree around it
+    log.write_text("".join(json.dumps({"step": 10 * i, "eval/accuracy": v}) + "\n"
+                           for i, v in enumerate(values)))
+    _, out, _ = run_cli(capsys, "analyze", log, "--format", "json")
+    warnings = json.loads(out)["runs"][0]["warnings"]
+    assert any("1 isolated outlier left out (step 60: 0.98, the best logged value; "
+               "--keep-outliers keeps it)" in w for w in warnings), warnings
 
 
 def test_csv_rows_of_a_short_series_say_how_confident_they_are(capsys, tmp_path):
