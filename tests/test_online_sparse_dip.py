@@ -1,5 +1,5 @@
 """A planned sparse run's dip (at most 12 evaluations), announced live by its depth in the
-offline detector's own noise sds (`short_run.refit_dip`, `sparse`)."""
+offline detector's own noise sds (`refit_dip.refit_dip`, `sparse`)."""
 
 from __future__ import annotations
 

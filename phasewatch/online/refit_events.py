@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from phasewatch.online.plan import EARLY_FRACTION
+from phasewatch.online.refit_dip import refit_dip
 from phasewatch.online.short_run import (
     REFIT_REACH,
     SHORT_RUN_CONFIRM,
@@ -13,7 +14,6 @@ from phasewatch.online.short_run import (
     SPARSE_RUN_FROM,
     offline_phases,
     planned_sparse,
-    refit_dip,
     refit_stage,
     size_sd,
 )
@@ -34,7 +34,7 @@ def refit_event(t: PhaseTracker) -> Event | None:
 
 def refit_before_warmup(t: PhaseTracker) -> Event | None:
     """The refit's events before the warm-up ends: a dip already recovering (any run:
-    `short_run.refit_dip` from SPARSE_RUN_FROM values on), and the overfit of a run planned to be
+    `refit_dip.refit_dip` from SPARSE_RUN_FROM values on), and the overfit of a run planned to be
     sparse, which the warm-up would leave with few evaluations or none (`short_run.refit_stage`
     refits it from SPARSE_RUN_FROM values), and a rise too large to be noise (`_clear_rise`)."""
     if t.series.n < SPARSE_RUN_FROM:
@@ -75,7 +75,7 @@ def _clear_rise(t: PhaseTracker) -> Event | None:
 
 def _dip(t: PhaseTracker) -> Event | None:
     """A disruption, before anything else was said, from the offline detector refitted on this
-    stage's values (`short_run.refit_dip`); its trough is the one a readaptation rises from
+    stage's values (`refit_dip.refit_dip`); its trough is the one a readaptation rises from
     (which the level tests announce)."""
     if t.phase is not None:
         return None
