@@ -17,7 +17,8 @@ after the file (`run-x-tag-train_loss.csv` -> `train_loss` after "-tag-") and th
 a clock reading rather than a metric, is left out.
 
 Lightning's CSVLogger writes `metrics.csv` with `hparams.yaml` beside it: the run's config
-(`io.lightning_folder`).
+(`io.lightning_folder`); a `trainer.validate()` after `fit` that evaluates weights the curve
+already has a point for is left out of the curve (`io.lightning_after_fit`).
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.io.jsonlines import first_line
+from phasewatch.io.lightning_after_fit import AfterFit
 from phasewatch.io.lightning_folder import take_hparams
 from phasewatch.io.lines import as_step, find_step_key
+from phasewatch.io.post_training import replace_notes
 from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.run import Run
 from phasewatch.xaxis import step_unit_of_keys
@@ -222,11 +225,17 @@ class Source(LineRecordSource):
         super().__init__(path, FORMAT, lambda: LineParser(value_name=value_name),
                          follow=follow, notice=notice)
         self.info.name = path.stem
+        self.after_fit = AfterFit(self.file.name)  # Lightning's validate() after fit
+        self._after_fit_notes: list[str] = []
 
     def read(self, final: bool = True):
         if self.path.name == LIGHTNING_CSV:  # CSVLogger's version_N/: its hparams.yaml beside
             take_hparams(self, self.path.parent)
-        yield from super().read(final)
+        for record in super().read(final):
+            yield from self.after_fit.take(record)
+        yield from self.after_fit.end(final)
+        self._after_fit_notes = replace_notes(self.warnings, self._after_fit_notes,
+                                              [self.after_fit.check])
         # a W&B export's run name, else the name given (the file's stem, or its folder's)
         self.info.name = self.parser.run_name or self.info.name
 

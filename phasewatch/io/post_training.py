@@ -82,10 +82,9 @@ class PostTrainingEvaluations:
         if self._end_step is not None and step != self._end_step:
             self._end_step, self._matches = None, None  # training again, or another counter
         results = {key: v for key in values
-                   if _result(key) and (v := to_float(values[key])) is not None}
+                   if self.is_result(key) and (v := to_float(values[key])) is not None}
         if self._end_step is None:
-            for key, value in results.items():
-                self._during.setdefault(key, {})[step] = value
+            self.during(step, results)
             return values
         for key, value in results.items():  # the row's results first: one model's
             self._narrow(key, value)
@@ -95,6 +94,25 @@ class PostTrainingEvaluations:
         if left == results.keys():
             return {}
         return {key: v for key, v in values.items() if key not in left}
+
+    def during(self, step: int, results: Mapping[str, float]) -> None:
+        """Keep `results` (key -> number) as the evaluation at `step` during training."""
+        for key, value in results.items():
+            self._during.setdefault(key, {})[step] = value
+
+    def validated(self, key: str) -> bool:
+        """Whether the run logged `key` during training."""
+        return bool(self._during.get(key))
+
+    def new_evaluation(self) -> None:
+        """The rows after this are another evaluation's (Lightning's `validate()` called again):
+        matched to the steps of training afresh."""
+        self._matches = None
+
+    def is_result(self, key: str) -> bool:
+        """Whether `key` is an evaluation's result (HF's names; `lightning_after_fit` takes
+        Lightning's)."""
+        return _result(key)
 
     def _narrow(self, key: str, value: float) -> None:
         """Keep in `_matches` only the steps whose `key` during training was `value`."""
@@ -108,31 +126,53 @@ class PostTrainingEvaluations:
         if step in matches:
             return True  # the value the curve has there: nothing to say
         if matches:
-            self._say(f"the checkpoint of step {max(matches)} evaluated again (its results "
-                      "exactly: the best checkpoint, loaded at the end by "
-                      "load_best_model_at_end)", line, step, key, value)
+            self._say(self.checkpoint_again(max(matches)), line, step, key, value)
         elif self.loaded_best:
             self._say("the best checkpoint's, which the run loaded at the end "
                       "(load_best_model_at_end)", line, step, key, value)
         elif step in during:
-            self._say(f"a second evaluation at step {step}, with other results than the one "
-                      "made there during training", line, step, key, value)
+            self._say(self.evaluated_again(step), line, step, key, (value, during[step], step))
         else:
             return False
         return True
 
-    def _say(self, reason: str, line: int | None, step: int, key: str, value: float) -> None:
+    def checkpoint_again(self, step: int) -> str:
+        """Why an evaluation whose results are exactly those of `step`'s is left out."""
+        return (f"the checkpoint of step {step} evaluated again (its results exactly: the best "
+                "checkpoint, loaded at the end by load_best_model_at_end)")
+
+    def evaluated_again(self, step: int) -> str:
+        """Why an evaluation of a metric the run evaluated at `step` with another result is
+        left out."""
+        return (f"a second evaluation at step {step}, with other results than the one made "
+                "there during training")
+
+    def _say(self, reason: str, line: int | str | None, step: int, key: str,
+             value: float | tuple[float, float, int]) -> None:
+        """Note `key`'s `value` as left out for `reason`: (value, the curve's, its step) where
+        the reason is that another value of the same model stands in the curve."""
         self._left.setdefault(reason, [line, step, []])[2].append((key, value))
+
+    def shown(self, values: list) -> str:
+        """The values left out, the first three: `key new`, or `key new (step s: old)` beside
+        the curve's value of the same model."""
+        parts = []
+        for key, value in values[:3]:
+            if isinstance(value, tuple):
+                new, old, at = value
+                parts.append(f"{key} {new:.4g} (step {at}: {old:.4g})")
+            else:
+                parts.append(f"{key} {value:.4g}")
+        more = f" and {len(values) - 3} more" if len(values) > 3 else ""
+        return ", ".join(parts) + more
 
     @property
     def warnings(self) -> list[str]:
         out = []
         for reason, (line, step, values) in self._left.items():
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in values[:3])
-            more = f" and {len(values) - 3} more" if len(values) > 3 else ""
             where = f"line {line}: " if line else ""
             out.append(f"{where}an evaluation logged after training ended (step {step}: "
-                       f"{shown}{more}) is {reason}: left out of the curve, where it would "
+                       f"{self.shown(values)}) is {reason}: left out of the curve, where it would "
                        f"stand for the model at step {step}")
         return out
 

@@ -8,7 +8,9 @@ TrainingArguments (`args`) and the model's config (`model_config`) as JSON texts
 which become `run.config` (the arguments over the model config, as HF's W&B callback merges
 them), so a sweep of TensorBoard runs has their hyperparameters. Lightning's TensorBoardLogger
 writes its hparams to `hparams.yaml` beside the event files instead, read as the config too,
-and a placeholder `hp_metric` (-1 at step 0) that is left out (`io.lightning_folder`).
+and a placeholder `hp_metric` (-1 at step 0) that is left out (`io.lightning_folder`); a
+`trainer.validate()` after `fit` that evaluates weights the curve already has a point for is
+left out of the curve (`io.lightning_after_fit`).
 
 PATH may be one event file or a folder. A folder's event files are read together: files in one
 directory are one run written in several sessions (a resume starts a new file), and events are
@@ -32,6 +34,7 @@ from pathlib import Path
 from phasewatch.errors import InputError, require
 from phasewatch.files import open_regular
 from phasewatch.io.lfs import raise_if_lfs_pointer
+from phasewatch.io.lightning_after_fit import AfterFit
 from phasewatch.io.lightning_folder import take_hparams, without_placeholder
 from phasewatch.io.post_training import (
     PostTrainingEvaluations,
@@ -288,6 +291,7 @@ class Source(RecordSource):
         self._scalar_tags: dict[str, str] = {}  # name in the run -> its directory prefix
         # per directory: an HF run's evaluate() after train() (`post_training`)
         self._post_training: dict[str, PostTrainingEvaluations] = {}
+        self._after_fit: dict[str, AfterFit] = {}  # per directory: Lightning's validate()
         self._post_notes: list[str] = []
 
     def _scan(self) -> None:
@@ -321,16 +325,21 @@ class Source(RecordSource):
         self.info.step_unit = step_unit_of_tags(
             name[len(group):] for name, group in self._scalar_tags.items())
         loaded_best = loads_best(self.info.config)
-        for *_, step, values, group in rows:
+        names = [file.path.name for file in self.files.values()]
+        for _, index, _, step, values, group in rows:
             if ends_training(values):
                 self.info.finished = True
             check = self._post_training.setdefault(group, PostTrainingEvaluations())
             check.loaded_best = loaded_best
             values = check.kept(step, without_placeholder(step, values))
             if values:
-                yield Record(step, values, 0, group)
-        self._post_notes = replace_notes(self.warnings, self._post_notes,
-                                         self._post_training.values())
+                after_fit = self._after_fit.setdefault(group, AfterFit(group + names[index]))
+                yield from after_fit.take(Record(step, values, 0, group), group + names[index])
+        for after_fit in self._after_fit.values():
+            yield from after_fit.end(final)
+        self._post_notes = replace_notes(
+            self.warnings, self._post_notes,
+            [*self._post_training.values(), *(a.check for a in self._after_fit.values())])
 
     def finish(self, collector) -> None:
         if not self.files:
