@@ -229,11 +229,11 @@ class LiveWatch(LiveMessages):
         from phasewatch.choice_notes import notes_on_choice
         from phasewatch.online import PhaseMonitor
         from phasewatch.signals import choose_direction
+        from phasewatch.train_beside import is_train_metric
 
         metric, direction = self.choice.choose(self.source)
-        held = None  # a Run of the held records, built once if a choice needs it
+        held = self.choice.prefix_run(self.source)  # the held records, for analyze's choices
         if self.metric_option is None or self.choice.direction is None:  # as analyze says
-            held = self.choice.prefix_run(self.source)
             for note in notes_on_choice(held, metric, self.metric_option is not None,
                                         self.choice.direction):
                 self._noted.add(note)
@@ -243,8 +243,6 @@ class LiveWatch(LiveMessages):
                 or self.metric_option in loader_bases(self.choice.names).values():
             # several validation sets behind the role (or Lightning's loaders behind `val_acc`):
             # named, or averaged, as analyze does
-            if held is None:
-                held = self.choice.prefix_run(self.source)
             watched, warnings, self.set_mean = choose_sets(held, self.metric_option,
                                                             self.aggregate)
             for warning in warnings:
@@ -260,8 +258,9 @@ class LiveWatch(LiveMessages):
         if "no_expert_data" not in options:  # as analyze reads the log (`expert_data`)
             from phasewatch.expert_data import policy_gradient_only
 
-            held = held or self.choice.prefix_run(self.source)
             options["no_expert_data"] = policy_gradient_only(held) is not None
+        # its values counted as analyze counts them: readings of training, or evaluations
+        options.setdefault("train_metrics", (metric,) if is_train_metric(held, metric) else ())
         self.monitor = PhaseMonitor(metric=metric, direction=direction, **options)
         self._resolver = Resolver(self.monitor, self._resumed, before_step=self._apply_events,
                                   on_rewind=self._rewound,

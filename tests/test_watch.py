@@ -440,6 +440,27 @@ def test_the_live_phase_of_a_train_series_counts_readings_as_the_whole_run_does(
     assert "live phase none said (4 readings, within its warm-up of 8)" in err, err
 
 
+
+@pytest.mark.parametrize("name, word", [("train/loss", "readings"), ("eval/loss", "evaluations")])
+def test_the_live_alerts_count_a_train_series_in_readings(tmp_path, capsys, name, word):
+    """A train loss flat for 12 readings, then falling: its improvement alert quoted "the
+    starting level 1.989 (mean of the first 2 evaluations)" where `analyze` and the watch
+    summary count readings (`MonitorConfig.train_metrics`, set by `watch` from the log as
+    `train_beside.is_train_metric` places the series); a held-out loss keeps evaluations, and
+    a monitor resumed from its state keeps the word."""
+    rng = np.random.default_rng(5)
+    values = np.r_[2.0 + rng.normal(0, 0.01, 12), np.linspace(1.98, 1.2, 40) + rng.normal(0, 0.01, 40)]
+    log = tmp_path / "run.jsonl"
+    log.write_text("".join(json.dumps({"step": 10 * i, name: float(v)}) + "\n"
+                           for i, v in enumerate(values)))
+    code, out, _ = run_cli(capsys, log)
+    assert code == 0
+    alert = next(line for line in out.splitlines() if "starting level" in line)
+    assert f"(mean of the first 2 {word})" in alert, alert
+    monitor = phasewatch.PhaseMonitor(metric=name, train_metrics=[name] if word == "readings" else ())
+    monitor.load_state_dict(json.loads(json.dumps(monitor.state_dict())))
+    assert monitor.trackers_[0].series.value_word == word[:-1]
+
 @pytest.mark.parametrize("n, planned, said", [
     (4, 500, ("live phase none said (4 evaluations: a run planned to 5 evaluations is judged by "
               "the refit from its 5th)")),

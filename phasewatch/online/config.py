@@ -118,6 +118,10 @@ class MonitorConfig:
     eval_size: int | None = None
     """Items a rate in [0, 1] is evaluated on (`analyze --eval-size`): the noise is the
     binomial sd over the values seen (`phasewatch.known_noise`)."""
+    train_metrics: Sequence[str] = ()
+    """The metrics of `metric` scored on the training batches (a train loss or reward): the
+    alerts count their values as readings, not evaluations, as `analyze` does
+    (`train_beside.is_train_metric`; `watch` sets it from the log)."""
 
     def __post_init__(self) -> None:
         metrics = [self.metric] if isinstance(self.metric, str) else list(self.metric)
@@ -151,6 +155,8 @@ class MonitorConfig:
             raise ValueError(in_api_terms(str(exc), ("noise_sd", "eval_size"))) from None
         # one event as a string is that event ('overfit'), not its letters
         self.stop_on = (self.stop_on,) if isinstance(self.stop_on, str) else tuple(self.stop_on)
+        self.train_metrics = ((self.train_metrics,) if isinstance(self.train_metrics, str)
+                              else tuple(self.train_metrics))
         unknown = [e for e in self.stop_on if e not in EVENTS]
         if unknown:
             raise ValueError(f"unknown stop_on event(s) {unknown}; choose from {EVENTS}")

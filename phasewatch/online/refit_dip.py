@@ -39,7 +39,7 @@ class RefitDip:
         how = "and is recovering" if self.recovering else "and stays there"
         return (f"{s.label} {verb} to {s.raw(self.trough_value):.4g} at step {self.trough}, "
                 f"{side} {starting_level(s, stage_step)}, {how} (the phases `analyze` finds in "
-                f"the {self.evaluations} evaluations so far)")
+                f"the {self.evaluations} {s.value_word}s so far)")
 
 
 def refit_dip(s: Series, stage_step: int | None, sparse: bool = False) -> RefitDip | None:

@@ -141,7 +141,7 @@ def _overfit_reason(t: PhaseTracker, found) -> str:
         step, first = next((st, v) for st, v in zip(s.steps, s.values)
                            if t.stage_step is None or st >= t.stage_step)
         how += (f"; the start, {s.raw(first):.4g} at step {step}, is better than every "
-                "evaluation since: no checkpoint has got back to it")
+                f"{s.value_word} since: no checkpoint has got back to it")
     return (f"{s.label} has got worse since its best, {best:.4g} at step {found.best}: now "
             f"{now:.4g}, {abs(now - best):.4g} {side} it{how} (the phases `analyze` finds in "
-            f"the {n} evaluations so far{before})")
+            f"the {n} {s.value_word}s so far{before})")

@@ -42,6 +42,13 @@ class Series:
         self.given_sd: float | None = None  # the noise sd from the options, when given
         self.load(SeriesState(baseline_n=cfg.baseline_points, baseline_se=MEDIAN_SE, white=0.0))
 
+    @property
+    def value_word(self) -> str:
+        """What one value is, in the messages: "reading" for a metric scored on the training
+        batches (`MonitorConfig.train_metrics`), else "evaluation"."""
+        trained = self.name in self.cfg.train_metrics or self.label in self.cfg.train_metrics
+        return "reading" if trained else "evaluation"
+
     def add(self, step: int, raw: float) -> None:
         y = self.sign * raw
         self.values.append(y)

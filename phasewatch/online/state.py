@@ -151,7 +151,8 @@ class MonitorState:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["config"]["stop_on"] = list(out["config"].get("stop_on", ()))
+        for key in ("stop_on", "train_metrics"):  # tuples in the config, lists in JSON
+            out["config"][key] = list(out["config"].get(key, ()))
         return out
 
     @classmethod

@@ -17,8 +17,9 @@ def starting_level(s: Series, stage_step: int | None = None) -> str:
     own evaluation is still before the new stage: contracts.md)."""
     level = f"the starting level {s.raw(s.baseline):.4g}"
     if stage_step is not None:
-        return f"{level} (the last evaluation up to the stage switch at step {stage_step})"
-    return level if s.baseline_n == 1 else f"{level} (mean of the first {s.baseline_n} evaluations)"
+        return f"{level} (the last {s.value_word} up to the stage switch at step {stage_step})"
+    return (level if s.baseline_n == 1 else
+            f"{level} (mean of the first {s.baseline_n} {s.value_word}s)")
 
 
 # Live, a disruption and an overfit from the start look alike until the run's length says
