@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from notebook_books import stream, write_book
 from watch_follower import Follower, assert_same, replay, write_in_pieces
 
@@ -80,21 +81,6 @@ def test_a_table_without_its_step_is_reported(tmp_path):
     assert any("without time/total_timesteps" in w for w in run.warnings), run.warnings
 
 
-def test_followed_in_pieces_equals_the_replay(tmp_path, capsys):
-    source = tmp_path / "whole.log"
-    text = ppo_log(60)
-    source.write_text(text)
-    assert main(["analyze", "--metric", "rollout/ep_rew_mean", str(source)]) == 0
-    capsys.readouterr()
-    path = tmp_path / "train.log"
-    follower = Follower(path, stop_on=(), idle_exit=1.0, metric="rollout/ep_rew_mean")
-    follower.wait_for_message("does not exist yet")
-    write_in_pieces(path, text)
-    followed = follower.ends_by_itself()
-    replayed, _ = replay(path, stop_on=(), metric="rollout/ep_rew_mean")
-    assert_same(followed, replayed)
-
-
 def baselines_table(values: dict) -> str:
     """One dump as OpenAI Baselines' HumanOutputFormat.writekvs writes it (baselines/logger.py):
     no section lines, keys sorted as logged, floats through `%-8.3g`, the same dashed box."""
@@ -130,14 +116,21 @@ def test_a_baselines_log_txt_is_read_at_its_total_timesteps(tmp_path):
     assert "total_timesteps" not in run.metrics and not run.warnings, run.warnings
 
 
-def test_a_baselines_log_txt_followed_in_pieces_equals_the_replay(tmp_path):
-    text = a2c_log_txt(60, decline_after=35)
-    path = tmp_path / "log.txt"
-    follower = Follower(path, stop_on=(), idle_exit=1.0, metric="episode_reward")
+@pytest.mark.parametrize("text, metric", [
+    (ppo_log(60), "rollout/ep_rew_mean"),  # SB3's boxes
+    (a2c_log_txt(60, decline_after=35), "episode_reward"),  # Baselines' log.txt, sniffed once
+])  # its first box is whole
+def test_followed_in_pieces_equals_the_replay(tmp_path, capsys, text, metric):
+    source = tmp_path / "whole.log"
+    source.write_text(text)
+    assert main(["analyze", "--metric", metric, str(source)]) == 0
+    capsys.readouterr()
+    path = tmp_path / "train.log"
+    follower = Follower(path, stop_on=(), idle_exit=1.0, metric=metric)
     follower.wait_for_message("does not exist yet")
     write_in_pieces(path, text)
     followed = follower.ends_by_itself()
-    replayed, _ = replay(path, stop_on=(), metric="episode_reward")
+    replayed, _ = replay(path, stop_on=(), metric=metric)
     assert_same(followed, replayed)
 
 
