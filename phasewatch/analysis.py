@@ -359,10 +359,12 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     if (confidence := few_points_confidence(phases, y.size)) is not None:
         if step is not None:
             confidence = "low"
-            warnings.append(resolution_warning(own_metric, y.size, shown_sd, step, True))
+            warnings.append(resolution_warning(own_metric, y.size, shown_sd, step, True,
+                                               value_word(run, own_metric)))
         extra["confidence"] = confidence
     elif step is not None and shown_sd > 0 and not rate_noted:  # the rate's note says it already
-        warnings.append(resolution_warning(own_metric, y.size, shown_sd, step, False))
+        warnings.append(resolution_warning(own_metric, y.size, shown_sd, step, False,
+                                           value_word(run, own_metric)))
     if (beats := beats_last(phases, y, best, sd, cfg.k_sd, steps)) is not None:
         extra["stop_beats_last"] = beats
     if nll_onset is not None:

@@ -59,7 +59,8 @@ def below_resolution(values: np.ndarray, sd: float) -> float | None:
     return step if np.all(np.abs(multiples - np.round(multiples)) <= LATTICE_TOLERANCE) else None
 
 
-def resolution_warning(metric: str, n: int, sd: float, step: float, lowered: bool) -> str:
+def resolution_warning(metric: str, n: int, sd: float, step: float, lowered: bool,
+                       reading: str = "evaluation") -> str:
     """The warning of a noise sd below the step the values move in (`below_resolution`), at
     any length: a longer run has no confidence to lower (`lowered` says it was), but its
     effects in sds are as far too large. A held-out accuracy on 120 items over 21 evaluations,
@@ -68,9 +69,10 @@ def resolution_warning(metric: str, n: int, sd: float, step: float, lowered: boo
     values that move in whole items. A noise sd of 0 (values on exact lines, whose effects
     `noise.reported_noise` gives in no sds) says only that no noise was read: csv-sb3-aiml's
     reward -3, -1, then 1 eight times was told "no effect is given in noise sds" and, beside it,
-    that "its effects in sds are too large"."""
+    that "its effects in sds are too large". `reading`: what one value is ("reading" for a
+    series scored on the training batches, `train_beside.value_word`)."""
     said = "no noise can be read from them" if sd == 0 else "its effects in sds are too large"
-    return (f"{metric}: the noise sd estimated from its {n} evaluations ({sd:.3g}) is below the "
+    return (f"{metric}: the noise sd estimated from its {n} {reading}s ({sd:.3g}) is below the "
             f"step its values move in ({step:.3g}: they differ by whole steps of it), so "
             f"{said}{': confidence low' if lowered else ''}; --noise-sd or --eval-size give the "
             "noise")

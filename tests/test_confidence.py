@@ -144,3 +144,13 @@ def test_a_noise_free_lattice_run_is_not_said_to_have_effects_in_sds():
     said = [w for w in a.warnings if "below the step its values move in" in w]
     assert len(said) == 1 and "no noise can be read from them: confidence low" in said[0]
     assert not any("effects in sds are too large" in w for w in a.warnings)
+
+
+@pytest.mark.parametrize("metric, word", [("train/reward", "readings"),
+                                          ("eval/accuracy", "evaluations")])
+def test_the_resolution_warning_counts_a_train_series_in_readings(metric, word):
+    """A train reward on a lattice of quarters over 10 logs was told "the noise sd estimated
+    from its 10 evaluations", beside notes on the same values that count readings."""
+    a = analyze_run(run_of([0.5, 0.75, 0.75] + [1.0] * 7, metric=metric))
+    said = [w for w in a.warnings if "below the step its values move in" in w]
+    assert len(said) == 1 and f"estimated from its 10 {word} (" in said[0], said
