@@ -120,6 +120,21 @@ def test_a_best_before_the_starting_level_is_known_is_the_checkpoint_named():
     assert monitor.best_step == 401
 
 
+def test_the_first_rise_keeps_an_earlier_better_level_than_the_current_one():
+    """When the starting level is fixed, the best level so far is the best window of the values
+    read until then, even where the rise's own fall into it (read as noise from those few values)
+    leaves that window "within noise" of the start: the current level was taken instead, a worse
+    one. A validation loss 9.257, 2.997, 4.325, 3.921, 4.501, ... (a CS336 run at a high learning
+    rate, jsonl-cs336-lr0p1-valloss-51) had its improvement alert name "best checkpoint 600"
+    (3.921), where step 200 (2.997) is better and its window's level, 3.921, the best one."""
+    steps = [0, 200, 400, 600, 800, 1000, 1200, 1400, 1600, 1800]
+    loss = [9.257, 2.997, 4.325, 3.921, 4.501, 4.562, 4.446, 4.563, 4.787, 4.527]
+    monitor = PhaseMonitor(metric="val_loss", direction="min")
+    alerts = feed(monitor, steps, loss, name="val_loss")
+    assert [a.event for a in alerts] == ["improvement"], [(a.event, a.step) for a in alerts]
+    assert alerts[0].best_step == 200 and monitor.best_step == 200
+
+
 def test_a_steady_decline_is_reported_in_the_standard_errors_it_was_judged_in():
     """The steady-decline test after a peak judges its z against the noise scale of a rise
     (`caution_after_rise`); the alert must print that z, which clears `z`, not one in other units

@@ -129,7 +129,10 @@ class PhaseTracker:
         window, and "best checkpoint 802" in an alert where `analyze` keeps 401. Windows of
         `min_window` values, the first of equal levels; the checkpoint as the level's own. A
         level within noise of the start is no peak: a dip from the start is then a disruption,
-        not a decline from a "peak" at it. Only this stage's values (`Series.stage_n`): a stage
+        not a decline from a "peak" at it; unless the current level, above the start too, would
+        be the peak in its place, a worse one (the noise of the first five values counts the
+        rise: a loss 9.257, 2.997, 4.325, 3.921, 4.501 named "best checkpoint 600", 3.921, where
+        200, 2.997, is better). Only this stage's values (`Series.stage_n`): a stage
         that `restart` began has its starting level at once, and the stage before it is no peak
         of its own (an SFT stage's best, before a switch, was kept as the RL stage's checkpoint)."""
         s = self.series
@@ -141,7 +144,8 @@ class PhaseTracker:
             return
         levels = [median(w) for w in windows]
         i = max(range(len(levels)), key=lambda j: (levels[j], -j))
-        if levels[i] <= s.baseline + s.threshold(s.baseline, s.se_baseline()):
+        if levels[i] <= s.baseline + s.threshold(s.baseline, s.se_baseline()) and not (
+                levels[i] > s.level > s.baseline):
             return
         centre = i + k // 2  # the checkpoint: the best of the centre and its two neighbours, as
         near = range(max(i, centre - 1), min(i + k, centre + 2))  # `Series.best_in_window`
