@@ -153,3 +153,16 @@ def test_a_steady_decline_is_reported_in_the_standard_errors_it_was_judged_in():
     for alert in steady:
         z = float(re.search(r"\(([\d.]+) se against", alert.message).group(1))
         assert z >= monitor.config.z
+
+
+def test_a_train_metrics_alerts_count_readings():
+    """A train loss that falls and then holds for 200 readings: its plateau alert said "no
+    significant improvement for 89 evaluations" of values scored on the training batches
+    (`MonitorConfig.train_metrics`, as `watch` sets it); told nothing, evaluations."""
+    rng = np.random.default_rng(2)
+    loss = np.r_[np.linspace(2.0, 1.0, 60), np.full(200, 1.0)] + rng.normal(0, 0.01, 260)
+    for train_metrics, word in (((), "evaluations"), (("train/loss",), "readings")):
+        monitor = PhaseMonitor(metric="train/loss", train_metrics=train_metrics)
+        alerts = feed(monitor, np.arange(260) * 10, loss, name="train/loss")
+        plateau = next(a.message for a in alerts if a.event == "plateau")
+        assert f"no significant improvement for 89 {word} since" in plateau, plateau

@@ -233,7 +233,7 @@ class PhaseTracker:
                 return ("readaptation", worst_step,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(level - self.trough, s.se_level)} "
                         f"{side} the disruption's worst level {s.raw(self.trough):.4g} (its worst "
-                        f"evaluation: {s.raw(worst):.4g} at step {worst_step})"))
+                        f"{s.value_word}: {s.raw(worst):.4g} at step {worst_step})"))
             return unrecovered_without_expert_data(self)
         if self.phase == "overfit":
             # Live, a decline can only be judged so far; if the level later climbs significantly
@@ -272,7 +272,7 @@ class PhaseTracker:
             logged = self._logged_since(self.anchor_step, at)
             return ("plateau", self.anchor_step,
                     (f"{name}: no significant improvement for "
-                    f"{counted(logged, 'evaluation')} since step {self.anchor_step} "
+                    f"{counted(logged, s.value_word)} since step {self.anchor_step} "
                     f"(level {s.raw(level):.4g})"))
         return None
 
@@ -304,7 +304,7 @@ class PhaseTracker:
         return ("overfit", onset,
                 (f"{s.label} level {s.raw(level):.4g} is {s.gap_text(self.peak - level, s.se_level)} "
                  f"{side} its best level {s.raw(self.peak):.4g} (around step {self.peak_step}), and well "
-                 f"{side} it for {counted(self.evals_below_peak, 'evaluation')}"))
+                 f"{side} it for {counted(self.evals_below_peak, s.value_word)}"))
 
     def _decline_after_peak(self, level: float) -> tuple[str, int | None, str] | None:
         """Overfit when a steady decline since some step after the peak is significant over all
@@ -328,7 +328,7 @@ class PhaseTracker:
         self.steady_decline = True
         return ("overfit", onset,
                 (f"{s.label} has got worse steadily since step {onset} "
-                 f"({z_decline / s.caution_after_rise:.1f} se against the evaluations near its "
+                 f"({z_decline / s.caution_after_rise:.1f} se against the {s.value_word}s near its "
                  f"best level {s.raw(self.peak):.4g} around step {self.peak_step})"))
 
     def plan(self) -> RunPlan | None:
