@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from phasewatch.lr_schedule import LiveDecay
 from phasewatch.planned import (
     EPOCH_COUNT_KEY,
     EPOCHS_KEY,
@@ -31,6 +32,7 @@ class LivePlan:
         self._count: EpochSteps | None = None  # a config's `epochs`, while the steps are epochs
         self._last_epoch: tuple[int, Any] | None = None  # the last (step, epoch) logged
         self._rounded = False  # two rows at different steps logged the same epoch
+        self._decay: LiveDecay | None = None  # the learning rate's decay, without another plan
         # the metric watched counts epochs beside the log's batches (`step_counters`): a plan
         # from the config or the logged epoch counts the batches' steps, not its own
         self.apart = False
@@ -50,6 +52,8 @@ class LivePlan:
                 self._epochs = planned_epochs(info.config)
                 count = epoch_count(info.config)
                 self._count = EpochSteps(count) if count is not None else None
+                # and without either, the learning rate's linear decay to 0
+                self._decay = LiveDecay() if self._epochs is None and count is None else None
         if self.source is not None:
             self.say(self.source.said(info.step_unit))
 
@@ -57,7 +61,7 @@ class LivePlan:
         """The metric watched is found to count epochs beside the batches' steps: a plan that
         is not the option's is in the batches' steps, and is dropped (said); True when it was
         in force."""
-        self.apart, self._epochs, self._count = True, None, None
+        self.apart, self._epochs, self._count, self._decay = True, None, None, None
         if self.source is None or self.source.origin == "option":
             return False
         self.say(f"planned length dropped: {metric} counts epochs, and the plan counts the "
@@ -72,6 +76,8 @@ class LivePlan:
         the epochs after all); else None."""
         if self._count is not None:
             return self._from_count(step, values, current, unit)
+        if self._decay is not None:
+            return self._from_decay(step, values, current, unit)
         if self._epochs is None:
             return None
         epoch = logged_epoch(values)
@@ -111,4 +117,26 @@ class LivePlan:
             self.source = PlanSource(plan, "epoch_count", EPOCH_COUNT_KEY,
                                      epochs=self._count.epochs)
             self.say(self.source.said(unit))
+        return plan
+
+    def _from_decay(self, step: int, values: Mapping[str, Any], current: int | None,
+                    unit: str) -> int | None:
+        """Where the learning rate's linear decay reaches 0, as its rates so far say
+        (`lr_schedule.LiveDecay`); 0 when a plan read before is gone (the rates left the line)."""
+        if not self._decay.add(step, values):
+            return None
+        plan = self._decay.end
+        if plan is None:
+            if self.source is None:
+                return None
+            self.say(f"planned length dropped: the learning rate ({self._decay.name}) left the "
+                     f"straight line it fell on, at step {step}")
+            self.source = None
+            return 0
+        if plan == current:
+            return None
+        if self.source is None:
+            self.source = PlanSource(plan, "lr", self._decay.name)
+            self.say(self.source.said(unit))
+        self.source.steps = plan
         return plan

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from phasewatch.lr_schedule import lr_plan
 from phasewatch.values import to_float
 
 PLANNED_STEP_KEYS = ("max_steps", "num_total_batches", "trainer.total_training_steps",
@@ -82,8 +83,9 @@ class PlanSource:
     Trackio's, MLflow's params, trainer_state.json's, a JSON-lines log's settings), "log" (the
     log's own text: a console banner or counter, `STATED_BY_LOG`), "epochs" (the config's
     `num_train_epochs` x the steps an epoch takes, from the logged `epoch`: refined as the run
-    goes on, so `steps` is the last estimate) or "epoch_count" (the config's `epochs`, in a
-    run whose steps are its epochs: `EpochSteps`)."""
+    goes on, so `steps` is the last estimate), "epoch_count" (the config's `epochs`, in a
+    run whose steps are its epochs: `EpochSteps`) or "lr" (where the logged learning rate's
+    linear decay reaches 0, `lr_schedule`; refined as the run goes on too)."""
 
     steps: int
     origin: str
@@ -109,6 +111,8 @@ class PlanSource:
         if self.origin == "epoch_count":
             return (f"from the run's config `{self.key}` {self.epochs:g}, as its steps are its "
                     "epochs, a row each")
+        if self.origin == "lr":
+            return f"from the learning rate's linear decay to 0, `{self.key}`"
         if self.origin == "epochs":
             per_epoch = self.steps / self.epochs if self.epochs else float("nan")
             return (f"from the run's config `{EPOCHS_KEY}` {self.epochs:g} x the {per_epoch:.4g} "
@@ -126,7 +130,7 @@ class PlanSource:
     def said(self, unit: str = "step") -> str:
         """What `watch` says on stderr when its monitor starts with this plan."""
         overrides = "" if self.origin == "option" else " (--planned-steps overrides)"
-        refined = ", refined as the run goes on" if self.origin == "epochs" else ""
+        refined = ", refined as the run goes on" if self.origin in ("epochs", "lr") else ""
         return (f"planned length: {self.length(unit)}, {self.where()}{refined}; the monitor "
                 f"judges what is early against it{overrides}")
 
@@ -260,7 +264,25 @@ def run_plan(run, least: bool = False) -> int | None:
     """The planned length `watch` judges "early" against (`phasewatch.planned`): stated in the
     config, or the planned epochs x the steps the logged epoch says one takes, or the config's
     `epochs` where the run's steps are its epochs (`EpochSteps`, over its rows as watch reads
-    them). With `least`, the fewest steps a rounded epoch leaves the plan (`epoch_plan`)."""
+    them), else where the logged learning rate's linear decay reaches 0 (`lr_schedule`). With
+    `least`, the fewest steps a rounded epoch leaves the plan (`epoch_plan`)."""
+    plan = _configured_plan(run, least)
+    if plan is None and (decay := lr_plan(run)) is not None:
+        return decay[0]
+    return plan
+
+
+def lr_planned(run, plan: int | None) -> str | None:
+    """The learning rate's name where `plan` is the one its linear decay gives (no config
+    states one), else None: what the texts that give the plan name as its source."""
+    if plan is None or _configured_plan(run) is not None:
+        return None
+    decay = lr_plan(run)
+    return decay[1] if decay is not None and decay[0] == plan else None
+
+
+def _configured_plan(run, least: bool = False) -> int | None:
+    """`run_plan` from the config and the logged epochs alone."""
     plan, epochs = planned_steps(run.config), planned_epochs(run.config)
     if plan is None and epochs is None and (count := epoch_count(run.config)) is not None:
         return _epoch_steps_plan(run, count)
@@ -307,10 +329,12 @@ def unfinished_note(run, plan: int | None) -> str | None:
     from phasewatch.step_units import at
 
     unit = getattr(run, "step_unit", "step") or "step"
+    rate = lr_planned(run, plan)
+    source = f" (where its learning rate's linear decay, {rate}, reaches 0)" if rate else ""
     return (f"the log ends at {at(max(ends), unit)}, before the {at(plan, unit)}{least} its run "
-            "plans: the run stopped early (an early-stopping callback, a crash) or was still "
-            f"training when it was read{_checkpoint_copy(run)}, and its phases are those of the "
-            "steps logged")
+            f"plans{source}: the run stopped early (an early-stopping callback, a crash) or was "
+            f"still training when it was read{_checkpoint_copy(run)}, and its phases are those "
+            "of the steps logged")
 
 
 def _checkpoint_copy(run) -> str:

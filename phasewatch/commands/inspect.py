@@ -14,7 +14,7 @@ import numpy as np
 
 from phasewatch.metric_table import MetricTable, metric_table
 from phasewatch.output import digits_apart
-from phasewatch.planned import run_plan
+from phasewatch.planned import lr_planned, run_plan
 from phasewatch.presets import ROLE_CANDIDATES, role_matches
 from phasewatch.step_counters import run_counters
 from phasewatch.step_units import at, scaled_words, step_text, unit_scale, unit_word
@@ -148,7 +148,9 @@ def run(args: argparse.Namespace) -> int:
               f"(the JSON output's steps are {scaled_words(unit)})")
     plan = run_plan(run_)
     if plan is not None:
-        print(f"planned to end at {at(plan, unit)}")
+        rate = lr_planned(run_, plan)
+        print(f"planned to end at {at(plan, unit)}"
+              + (f" (where the learning rate's linear decay, {rate}, reaches 0)" if rate else ""))
     if run_.events:
         print("events: " + ", ".join(f"{e.name}@{e.step}" for e in run_.events))
     perf = performance(run_)
