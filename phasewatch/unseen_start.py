@@ -91,15 +91,24 @@ def continued_from(log_steps: np.ndarray | None) -> int | None:
         else None
 
 
+# what Stable-Baselines3's EvalCallback logs: no option evaluates at step 0 (csv-sb3-dqn-exp01-
+# evalreward-12's reward was told of the Hugging Face Trainer's eval_on_start)
+SB3_EVALUATIONS = frozenset({"eval/mean_reward", "eval/mean_ep_length", "eval/success_rate"})
+
+
 def start_advice(metric: str, continued: int | None = None, unit: str = "step") -> str:
     """How to log `metric`'s value before training: a Hugging Face Trainer's evaluation at step
-    0 (`eval_on_start`), a training metric (a train role's name: GRPO's `reward`, `loss`) at
+    0 (`eval_on_start`), Stable-Baselines3's with `evaluate_policy` before `learn()`, a training metric (a train role's name: GRPO's `reward`, `loss`) at
     the first step, scored before any update (`logging_first_step`); else at step 0. For a log
     that continues an earlier run from step `continued` (`continued_from`), that run's log."""
     if continued is not None:
         return (f"the log itself begins at {step_units.at(continued, unit)}, far into its run "
                 "(a resume from a checkpoint, a later stage): the log of the part before holds "
                 "the values before; read that log too")
+    if metric in SB3_EVALUATIONS:
+        return ("log it at step 0 too: Stable-Baselines3's EvalCallback first evaluates after "
+                "eval_freq steps; evaluate_policy(model, eval_env) before learn() gives the value "
+                "before training")
     if metric.lower().startswith(("eval_", "eval/")):
         return "log it at step 0 too: for a Hugging Face Trainer's evaluations, eval_on_start=True"
     roles = {metric} & set(ROLE_CANDIDATES) | set(aliases_for([metric]))  # a role's own name too

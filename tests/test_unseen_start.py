@@ -42,6 +42,16 @@ def test_an_accuracy_hides_a_fall_and_its_rise_may_be_a_recovery():
                          "eval_on_start=True)")
 
 
+def test_a_stable_baselines3_evaluation_is_told_how_sb3_evaluates_before_training():
+    """csv-sb3-dqn-exp01-evalreward-12 (reader trial 46): EvalCallback's reward was told of the
+    Hugging Face Trainer's eval_on_start, which SB3 has no counterpart of."""
+    note = _note("eval/mean_reward", SFT1)
+    assert "eval_on_start" not in note
+    assert note.endswith("(log it at step 0 too: Stable-Baselines3's EvalCallback first "
+                         "evaluates after eval_freq steps; evaluate_policy(model, eval_env) "
+                         "before learn() gives the value before training)")
+
+
 def test_a_log_counted_in_epochs_says_the_epoch():
     """hfconsole-math-rlvr (trial 35b finding 7): steps that count epoch/10000 said "first
     logged at step 236 ... in the first 236 steps", of a run whose outputs speak in epochs."""
