@@ -132,7 +132,7 @@ def trend_runs(x, y, fitted, breaks, sd: float, cfg: PhaseConfig) -> list[TrendR
         if kind == FLAT:
             mid = float(fitted[a] + fitted[a - 1]) / 2
             if m_left == 1 and k == 0:
-                # a lone first evaluation (`changepoint.pelt`'s lone_first) that did not jump
+                # a lone first evaluation (`pelt.pelt`'s lone_first) that did not jump
                 # is at the next segment's level: its own reading must not become the start
                 # of a trend the jump test just refused
                 mid = starts[0] = float(fitted[a])

@@ -5,7 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from phasewatch.changepoint import Segmenter, _Cumsums, despiked, detect, pelt
+from phasewatch.changepoint import Segmenter, despiked, detect
+from phasewatch.pelt import Cumsums, pelt
 
 
 def kinked(n=300, kinks=(100, 200), slopes=(0.0, 0.05, -0.03), sd=0.3, seed=0):
@@ -25,7 +26,7 @@ def test_linear_cost_matches_least_squares():
     rng = np.random.default_rng(1)
     x = np.sort(rng.random(50))
     y = rng.standard_normal((50, 2))
-    sums = _Cumsums(x, y)
+    sums = Cumsums(x, y)
     for a, b in [(0, 50), (3, 17), (10, 13)]:
         expected = 0.0
         for j in range(2):
@@ -40,7 +41,7 @@ def test_pelt_mean_model_gives_the_same_optimum_as_ruptures():
     rpt = pytest.importorskip("ruptures")
     rng = np.random.default_rng(2)
     y = np.concatenate([np.zeros(60), np.full(50, 2.0), np.full(70, 0.5)]) + rng.standard_normal(180)
-    ours = pelt(_Cumsums(np.arange(180.0), y[:, None]), 180, 8.0, 5, "mean")
+    ours = pelt(Cumsums(np.arange(180.0), y[:, None]), 180, 8.0, 5, "mean")
     theirs = rpt.Pelt(model="l2", min_size=5, jump=1).fit(y).predict(pen=8.0)[:-1]
     assert ours == theirs
 
