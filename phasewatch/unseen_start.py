@@ -100,7 +100,8 @@ def start_advice(metric: str, continued: int | None = None, unit: str = "step") 
     """How to log `metric`'s value before training: a Hugging Face Trainer's evaluation at step
     0 (`eval_on_start`), Stable-Baselines3's with `evaluate_policy` before `learn()`, a
     training metric (a train role's name: GRPO's `reward`, `loss`) at the first step, scored
-    before any update (`logging_first_step`); else at step 0. For a log that continues an earlier run from step `continued` (`continued_from`), that run's log."""
+    before any update (`logging_first_step`); else at step 0. For a log that continues an
+    earlier run from step `continued` (`continued_from`), that run's log."""
     if continued is not None:
         return (f"the log itself begins at {step_units.at(continued, unit)}, far into its run "
                 "(a resume from a checkpoint, a later stage): the log of the part before holds "
