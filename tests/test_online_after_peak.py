@@ -1,4 +1,4 @@
-"""The steady-decline test after a peak (`PhaseTracker._decline_after_peak`): called on the
+"""The steady-decline test after a peak (`after_peak.decline_after_peak`): called on the
 evaluation where it first holds, while a sudden fall in the latest evaluations (an upset)
 counts as a step, not as a steady decline (`series.LATEST_STEP_VALUES`)."""
 

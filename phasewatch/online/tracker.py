@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import fields
 from statistics import median
 
+from phasewatch.online.after_peak import decline_after_peak, held_below_peak
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.from_start import (
     decline_from_start,
@@ -38,7 +39,6 @@ from phasewatch.online.wording import from_start_hint, moved, starting_level
 from phasewatch.output import counted
 
 STILL_RISING_SD = 1.0  # a rise of more than this many noise sds postpones a plateau
-SUSTAINED_WINDOWS = 1.0  # the level test: well below the peak for this many windows
 DECLINE_CONFIRM = 1  # evaluations in a row the steady decline after a peak must be significant
 
 
@@ -99,7 +99,7 @@ class PhaseTracker:
         if found is not None:
             self.streak_event, self.streak = None, 0
             return self._enter(*found)
-        self.steady_decline = False  # set by `_decline_after_peak` when it finds one
+        self.steady_decline = False  # set by `after_peak.decline_after_peak` when it finds one
         candidate = self._candidate(level, at)
         if candidate is not None and candidate[0] == "disruption" and self.refit_overfit_pending:
             # The offline detector refitted on these evaluations ends in an overfit that waits
@@ -180,7 +180,7 @@ class PhaseTracker:
             # ... and whether it fell late by its own data, judged once, as it became
             # significant (the fall grows longer after)
             self.late_fall = self.late_fall or (after_flat and fell_late(self))
-            held = self._held_below_peak(level, self.last_near_start_step)
+            held = held_below_peak(self, level, self.last_near_start_step)
             # A late fall is no disruption and, if sudden, no steady decline either: one that
             # holds below the best level, here the start, for a whole window is an overfit by
             # the level test after a peak past the plan's early part; without a plan it is the
@@ -221,7 +221,7 @@ class PhaseTracker:
                 # rise and fall can both happen within the window the level lags by, so no
                 # improvement was announced): its decline from that peak is an overfit all the
                 # same (DESIGN.md: after the best point, wherever it is).
-                return self._decline_after_peak(level)
+                return decline_after_peak(self, level)
             return None
         if self.phase == "disruption":
             thr = s.threshold(self.trough, s.se_level)
@@ -251,7 +251,7 @@ class PhaseTracker:
         # "Sustained" (DESIGN.md): the level must have been below the peak by at least half the
         # threshold for a whole window, so a sudden upset that recovers within a window (an
         # optimisation spike) is not a stop; a slow decline has spent that long there anyway.
-        found = self._held_below_peak(level, self.peak_step) or self._decline_after_peak(level)
+        found = held_below_peak(self, level, self.peak_step) or decline_after_peak(self, level)
         if found is not None:
             return found
         if self.phase == "plateau" and level > self.peak + s.threshold(self.peak, s.se_level):
@@ -288,48 +288,6 @@ class PhaseTracker:
         if s.steps and s.steps[0] <= anchor_step:
             return sum(1 for step in s.steps if step > anchor_step)
         return self.evals_since_anchor + sum(1 for step in s.steps if step > at)
-
-    def _held_below_peak(self, level: float, onset: int | None) -> tuple[str, int | None, str] | None:
-        """Overfit when the level is significantly below the best level (the peak) and has been
-        at least half that far below it for a whole window (`SUSTAINED_WINDOWS`: an upset that
-        recovers within a window is no stop), its window ranking below the peak's
-        (`Series.ranks_below`). Counts the evaluations below on every call."""
-        s = self.series
-        thr = s.threshold(self.peak, s.se_level, cautious=True)
-        self.evals_below_peak = self.evals_below_peak + 1 if level < self.peak - thr / 2 else 0
-        if not (level < self.peak - thr and self.evals_below_peak >= SUSTAINED_WINDOWS * s.window_now
-                and s.ranks_below(self.peak_values)):
-            return None
-        side = moved(s.sign, better=False)[1]
-        return ("overfit", onset,
-                (f"{s.label} level {s.raw(level):.4g} is {s.gap_text(self.peak - level, s.se_level)} "
-                 f"{side} its best level {s.raw(self.peak):.4g} (around step {self.peak_step}), and well "
-                 f"{side} it for {counted(self.evals_below_peak, s.value_word)}"))
-
-    def _decline_after_peak(self, level: float) -> tuple[str, int | None, str] | None:
-        """Overfit when a steady decline since some step after the peak is significant over all
-        its evaluations (`Series.decline_since`): a slow decline shows in the sum of all its
-        evaluations long before the level (a median of `window`) clears the threshold. Tested
-        only once the level is a standard error below the peak: a decline significant over all
-        its evaluations is that far down by then, and most evaluations skip the test.
-
-        Called where it first holds (`DECLINE_CONFIRM`): its z grows a few tenths per
-        evaluation, and a fall in the latest values counts as a step (`LATEST_STEP_VALUES`), so
-        `confirm` repeats would cost two evaluations and guard little. Its z is reported in the
-        units it is judged in (`caution_after_rise`)."""
-        s = self.series
-        if level >= self.peak - max(s.floor(self.peak), s.se_level * s.caution_after_rise):
-            return None
-        decline = s.decline_since(self.peak_step, self.peak, self.stage_step, after_peak=True,
-                                  z_needed=self.cfg.z * s.caution_after_rise)
-        if decline is None or not s.ranks_below(self.peak_values):
-            return None
-        z_decline, onset = decline[:2]
-        self.steady_decline = True
-        return ("overfit", onset,
-                (f"{s.label} has got worse steadily since step {onset} "
-                 f"({z_decline / s.caution_after_rise:.1f} se against the {s.value_word}s near its "
-                 f"best level {s.raw(self.peak):.4g} around step {self.peak_step})"))
 
     def plan(self) -> RunPlan | None:
         """This stage's part of the planned run (`MonitorConfig.planned_steps`), if known."""
