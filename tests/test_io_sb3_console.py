@@ -16,14 +16,15 @@ from phasewatch.cli import main
 from phasewatch.io import read_run
 
 
-def sb3_table(values: dict) -> str:
-    """One dump as SB3's HumanOutputFormat writes it."""
+def sb3_table(values: dict, sections: bool = True) -> str:
+    """One dump as SB3's HumanOutputFormat writes it; without `sections`, as OpenAI Baselines'
+    HumanOutputFormat.writekvs does (baselines/logger.py: keys whole, no section lines)."""
     def fmt(v):
-        return f"{v:<8.3g}" if isinstance(v, float) else str(v)
+        return f"{v:<8.3g}" if isinstance(v, float) else str(v)  # `%-8.3g`
     rows: list[tuple[str, str]] = []
     section = None
     for key in sorted(values):
-        prefix, _, name = key.rpartition("/")
+        prefix, _, name = key.rpartition("/") if sections else ("", "", key)
         if prefix and prefix != section:
             rows.append((prefix + "/", ""))
             section = prefix
@@ -81,24 +82,13 @@ def test_a_table_without_its_step_is_reported(tmp_path):
     assert any("without time/total_timesteps" in w for w in run.warnings), run.warnings
 
 
-def baselines_table(values: dict) -> str:
-    """One dump as OpenAI Baselines' HumanOutputFormat.writekvs writes it (baselines/logger.py):
-    no section lines, keys sorted as logged, floats through `%-8.3g`, the same dashed box."""
-    rows = [(k, f"{v:<8.3g}" if isinstance(v, float) else str(v))  # `%-8.3g`
-            for k, v in sorted(values.items())]
-    kw, vw = max(len(k) for k, _ in rows), max(len(v) for _, v in rows)
-    dashes = "-" * (kw + vw + 7)
-    lines = [dashes] + [f"| {k}{' ' * (kw - len(k))} | {v}{' ' * (vw - len(v))} |" for k, v in rows]
-    return "\n".join(lines + [dashes]) + "\n"
-
-
 def a2c_log_txt(updates=30, decline_after=None) -> str:
     """A Baselines a2c run's `log.txt` (the default `stdout,log,csv` formats): `Logging to DIR`,
     then a box every `log_interval` updates, as HITzixin/minigrid-RL's `log/log.txt`."""
     out = ["Logging to ./log\n"]
     for k in range(updates):
         fall = 0.03 * max(k - decline_after, 0) if decline_after is not None else 0.0
-        out.append(baselines_table({
+        out.append(sb3_table(sections=False, values={
             "episode_reward": 0.9 * (1 - math.exp(-k / 6)) - fall, "explained_variance": -0.137,
             "fps": 2915, "nupdates": 1 + 100 * k, "policy_entropy": 1.95 - k / 100,
             "total_timesteps": 80 * (1 + 100 * k), "value_loss": 1.78e-05}))
@@ -136,7 +126,7 @@ def test_followed_in_pieces_equals_the_replay(tmp_path, capsys, text, metric):
 
 def test_a_baselines_ppo2_box_keys_its_misc_prefix_as_written(tmp_path):
     log = tmp_path / "log.txt"
-    log.write_text("".join(baselines_table({
+    log.write_text("".join(sb3_table(sections=False, values={
         "eplenmean": 200.0, "eprewmean": 10.0 + k, "misc/nupdates": k,
         "misc/serial_timesteps": 128 * k, "misc/total_timesteps": 1024 * k,
         "loss/value_loss": 0.5 / k}) for k in range(1, 9)))
@@ -149,7 +139,8 @@ def test_a_baselines_ppo2_box_keys_its_misc_prefix_as_written(tmp_path):
 def test_a_box_without_a_step_row_is_not_taken_for_a_baselines_log(tmp_path):
     """A box of a script's own (a summary of hyperparameters) holds no step: not this format."""
     log = tmp_path / "out.txt"
-    log.write_text(baselines_table({"batch_size": 64, "gamma": 0.99, "lr": 0.0003}) * 6)
+    box = sb3_table(sections=False, values={"batch_size": 64, "gamma": 0.99, "lr": 0.0003})
+    log.write_text(box * 6)
     assert main(["inspect", str(log)]) == 3
 
 
