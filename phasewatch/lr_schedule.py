@@ -12,7 +12,7 @@ past the fall it was read from.
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
 
 from phasewatch.values import to_float
 
@@ -24,9 +24,11 @@ MIN_FALL = 0.1         # ... which have fallen at least this share of the peak
 LINE_TOLERANCE = 1e-3  # largest residual from the line, as a share of the peak
 
 
-def linear_decay_end(steps: np.ndarray, rates: np.ndarray) -> int | None:
+def linear_decay_end(steps: Sequence[float], rates: Sequence[float]) -> int | None:
     """The step where a linear decay of `rates` (logged at `steps`) reaches 0, or None where the
     rates after their peak are not one straight line down (module docstring)."""
+    import numpy as np  # on first use: importing the live watch stays light
+
     rates = np.asarray(rates, dtype=np.float64)
     steps = np.asarray(steps, dtype=np.float64)
     keep = np.isfinite(rates)
@@ -79,6 +81,6 @@ class LiveDecay:
         n = len(self._rates)
         if n > 16 and n & (n - 1):
             return False
-        end = linear_decay_end(np.asarray(self._steps), np.asarray(self._rates))
+        end = linear_decay_end(self._steps, self._rates)
         changed, self.end = end != self.end, end
         return changed
