@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from phasewatch import step_units
+from phasewatch.io.sb3_console import EVAL_ROWS
 from phasewatch.phase_stats import UP_PHASES
 from phasewatch.presets import ROLE_CANDIDATES, aliases_for
 from phasewatch.results import Analysis
@@ -93,7 +94,7 @@ def continued_from(log_steps: np.ndarray | None) -> int | None:
 
 # what Stable-Baselines3's EvalCallback logs: no option evaluates at step 0 (csv-sb3-dqn-exp01-
 # evalreward-12's reward was told of the Hugging Face Trainer's eval_on_start)
-SB3_EVALUATIONS = frozenset({"eval/mean_reward", "eval/mean_ep_length", "eval/success_rate"})
+SB3_EVALUATIONS = frozenset(EVAL_ROWS.values())
 
 
 def start_advice(metric: str, continued: int | None = None, unit: str = "step") -> str:
