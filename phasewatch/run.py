@@ -18,6 +18,7 @@ import numpy as np
 from phasewatch.errors import UsageError
 from phasewatch.records import Columns, ColumnStore
 from phasewatch.resumes import MAX_RESUMES, ResumeScan, interleaved_note, resume_points, went_back
+from phasewatch.run_table import columns_to_table, empty_table, table_to_columns
 from phasewatch.step_rows import row_warnings
 from phasewatch.step_units import at
 from phasewatch.stepseries import StepSeries
@@ -225,43 +226,6 @@ class Run:
 Run.table = property(Run._get_table, Run._set_table)  # type: ignore[assignment]
 
 
-def columns_to_table(columns: Columns) -> pd.DataFrame:
-    """The long table of resolved columns, sorted by metric then step."""
-    import pandas as pd
-
-    names = sorted(columns)
-    if not names:
-        return empty_table()
-    counts = [columns[n][0].size for n in names]
-    return pd.DataFrame(
-        {
-            "step": np.concatenate([columns[n][0] for n in names]).astype(np.int64, copy=False),
-            "metric": pd.Series(np.repeat(np.array(names, dtype=object), counts), dtype=object),
-            "value": np.concatenate([columns[n][1] for n in names]).astype(np.float64, copy=False),
-        }
-    )
-
-
-def table_to_columns(table: pd.DataFrame) -> Columns:
-    """Per metric its rows of `table`, ordered by step (stable: equal steps keep row order)."""
-    import pandas as pd
-
-    if table.empty:
-        return {}
-    codes, names = pd.factorize(table["metric"], sort=False)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
-    steps_all = table["step"].to_numpy(dtype=np.int64)
-    values_all = table["value"].to_numpy(dtype=np.float64)
-    out: Columns = {}
-    for i, name in enumerate(names):
-        rows = order[bounds[i]:bounds[i + 1]]
-        steps = steps_all[rows]
-        by_step = np.argsort(steps, kind="stable")
-        out[name] = (steps[by_step], values_all[rows][by_step])
-    return out
-
-
 _SPELLINGS_SAID: set[tuple[str, str]] = set()  # (source, --metric) said in HF's other spelling
 
 
@@ -395,12 +359,3 @@ class RecordCollector:
             warnings=warnings,
             **metadata,
         )
-
-
-def empty_table() -> pd.DataFrame:
-    import pandas as pd
-
-    return pd.DataFrame(
-        {"step": np.zeros(0, np.int64), "metric": pd.Series([], dtype=object),
-         "value": np.zeros(0, np.float64)}
-    )
