@@ -100,8 +100,8 @@ class WatchResult:
         overfit or dip" beside "whole run: overfit (high confidence)")."""
         from phasewatch.online.short_run import SPARSE_RUN_FROM
 
-        n, rule = self.n_values, (f"a run planned to {self.sparse_plan} evaluations is judged "
-                                  f"by the refit from its {SPARSE_RUN_FROM}th")
+        n, rule = self.n_values, (f"a run planned to {counted(self.sparse_plan, self.value_word)} "
+                                  f"is judged by the refit from its {SPARSE_RUN_FROM}th")
         if n < SPARSE_RUN_FROM:
             unreached = ", which it does not reach" if self.sparse_plan < SPARSE_RUN_FROM else ""
             return f"none said ({counted(n, self.value_word)}: {rule}{unreached})"

@@ -485,6 +485,9 @@ def test_a_run_planned_to_be_sparse_says_the_refit_s_rule_not_the_warm_up(tmp_pa
     assert said.removeprefix("live phase ") in json.loads(out.splitlines()[-1])["message"]
     code, out, err = run_cli(capsys, log)  # without the plan: the warm-up, as before
     assert f"none said ({n} evaluations, within its warm-up of 8)" in err, err
+    log.write_text(log.read_text().replace("eval_loss", "train_loss"))  # a train series
+    code, out, err = run_cli(capsys, log, "--planned-steps", str(planned))
+    assert code == 0 and said.replace("evaluations", "readings") in err, err
 
 
 def test_a_sparse_overfit_the_refit_leaves_is_not_said_to_be_none(tmp_path, capsys):
