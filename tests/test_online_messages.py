@@ -166,3 +166,14 @@ def test_a_train_metrics_alerts_count_readings():
         alerts = feed(monitor, np.arange(260) * 10, loss, name="train/loss")
         plateau = next(a.message for a in alerts if a.event == "plateau")
         assert f"no significant improvement for 89 {word} since" in plateau, plateau
+
+
+def test_a_train_metrics_fall_from_the_start_is_hinted_in_readings():
+    """A train reward falling from its first reading, no planned length: the disruption's hint
+    said "getting worse from the first evaluation"."""
+    rng = np.random.default_rng(1)
+    reward = np.r_[np.linspace(1.0, 0.5, 30), np.full(30, 0.5)] + rng.normal(0, 0.01, 60)
+    monitor = PhaseMonitor(metric="train/reward", train_metrics=["train/reward"])
+    alerts = feed(monitor, np.arange(60) * 10, reward, name="train/reward")
+    assert alerts[0].event == "disruption"
+    assert "; getting worse from the first reading can also be an overfit" in alerts[0].message

@@ -94,8 +94,8 @@ def _dip(t: PhaseTracker) -> Event | None:
     t.trough, t.trough_step = dip.trough_value, dip.trough
     # a fall from the first evaluation that holds is, live, also an overfit from the start
     # (the hint the level test's disruption gives; a recovering dip is none)
-    hint = "" if dip.recovering else from_start_hint(t.plan() is not None, t.stage_step,
-                                                      dip.onset, s.first_step)
+    hint = "" if dip.recovering else from_start_hint(s, t.plan() is not None, t.stage_step,
+                                                      dip.onset)
     return "disruption", dip.onset, dip.reason(t.series, t.stage_step) + hint
 
 

@@ -194,7 +194,7 @@ class PhaseTracker:
             if level < s.baseline - thr and not late and (
                     not self.slow_fall or trough_behind(self) or late_held):
                 verb, side = moved(s.sign, better=False)
-                hint = from_start_hint(self.plan() is not None, self.stage_step, onset, s.first_step)
+                hint = from_start_hint(s, self.plan() is not None, self.stage_step, onset)
                 return ("disruption", onset,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(s.baseline - level, s.se_baseline())} "
                         f"{side} {self.start_text()}" + hint))

@@ -24,16 +24,22 @@ def starting_level(s: Series, stage_step: int | None = None) -> str:
 
 # Live, a disruption and an overfit from the start look alike until the run's length says
 # whether the fall came early: without it, a held-out loss rising from its first evaluation as
-# train loss fell stayed a "disruption" to the end of the run. Said beside such a disruption.
-FROM_START_HINT = ("; getting worse from the first evaluation can also be an overfit from the "
-                   "start: give the run's planned length (--planned-steps) to tell the two apart")
+# train loss fell stayed a "disruption" to the end of the run. Said beside such a disruption,
+# its values counted as the series' are (`Series.value_word`).
+def from_start_text(word: str = "evaluation") -> str:
+    return (f"; getting worse from the first {word} can also be an overfit from the start: give "
+            "the run's planned length (--planned-steps) to tell the two apart")
 
 
-def from_start_hint(planned: bool, stage_step: int | None, onset: int,
-                    first_step: int | None) -> str:
-    """FROM_START_HINT for a disruption whose fall began at the run's first evaluation (`onset`
-    at `first_step`, no stage switch before it) with no planned length known, else ''."""
-    return FROM_START_HINT if not planned and stage_step is None and onset == first_step else ""
+FROM_START_HINT = from_start_text()
+
+
+def from_start_hint(s: Series, planned: bool, stage_step: int | None, onset: int) -> str:
+    """`from_start_text` for a disruption of `s` whose fall began at its first value (`onset`
+    at `s.first_step`, no stage switch before it) with no planned length known, else ''."""
+    if planned or stage_step is not None or onset != s.first_step:
+        return ""
+    return from_start_text(s.value_word)
 
 
 def moved(sign: float, better: bool) -> tuple[str, str]:
