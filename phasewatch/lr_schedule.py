@@ -5,8 +5,8 @@ rate linearly from its peak, after the warm-up, to exactly 0 at `max_steps` by d
 (`lr_scheduler_type="linear"`); the rate they log at each row is on that line. A log that states
 no plan (an HF console log, a W&B or TensorBoard run without its config) still tells it: where
 the line through the logged rates after their peak meets 0. It is taken only when the rates lie
-on one straight line to float precision (a cosine, a step decay or a floor does not) and have
-fallen a tenth of the peak or more, so that the line is not extrapolated more than ten times
+on one straight line within a thousandth of the peak (a rate printed to 3 or 4 digits does; a
+cosine, a step decay or a floor does not) and have fallen a tenth of the peak or more, so that the line is not extrapolated more than ten times
 past the fall it was read from.
 """
 
