@@ -6,8 +6,8 @@ rate linearly from its peak, after the warm-up, to exactly 0 at `max_steps` by d
 no plan (an HF console log, a W&B or TensorBoard run without its config) still tells it: where
 the line through the logged rates after their peak meets 0. It is taken only when the rates lie
 on one straight line within a thousandth of the peak (a rate printed to 3 or 4 digits does; a
-cosine, a step decay or a floor does not) and have fallen a tenth of the peak or more, so that the line is not extrapolated more than ten times
-past the fall it was read from.
+cosine, a step decay or a floor does not) and have fallen a tenth of the peak or more, so that
+the line is not extrapolated more than ten times past the fall it was read from.
 """
 
 from __future__ import annotations
