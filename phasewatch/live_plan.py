@@ -102,22 +102,13 @@ class LivePlan:
                     unit: str) -> int | None:
         """The config's `epochs` as the plan, while the rows say the steps are epochs."""
         self._count.add(step, values)
-        plan = self._count.plan
+        plan, epochs = self._count.plan, self._count.epochs
         if plan is None:
             self._count = None
-            if self.source is None:
-                return None
-            self.say(f"planned length dropped: the row at step {step} shows the steps are not "
-                     f"the epochs the config's `{EPOCH_COUNT_KEY}` counts")
-            self.source = None
-            return 0
-        if plan == current:
-            return None
-        if self.source is None:
-            self.source = PlanSource(plan, "epoch_count", EPOCH_COUNT_KEY,
-                                     epochs=self._count.epochs)
-            self.say(self.source.said(unit))
-        return plan
+        return self._settle(plan, current, unit,
+                            f"the row at step {step} shows the steps are not the epochs the "
+                            f"config's `{EPOCH_COUNT_KEY}` counts",
+                            lambda: PlanSource(plan, "epoch_count", EPOCH_COUNT_KEY, epochs=epochs))
 
     def _from_decay(self, step: int, values: Mapping[str, Any], current: int | None,
                     unit: str) -> int | None:
@@ -125,18 +116,26 @@ class LivePlan:
         (`lr_schedule.LiveDecay`); 0 when a plan read before is gone (the rates left the line)."""
         if not self._decay.add(step, values):
             return None
-        plan = self._decay.end
+        plan, name = self._decay.end, self._decay.name
+        return self._settle(plan, current, unit,
+                            f"the learning rate ({name}) left the straight line it fell on, at "
+                            f"step {step}", lambda: PlanSource(plan, "lr", name))
+
+    def _settle(self, plan: int | None, current: int | None, unit: str, dropped: str,
+                new_source: Callable[[], PlanSource]) -> int | None:
+        """What a plan read from the records so far makes of the monitor's `current` one: 0
+        where a plan said before is gone (said, `dropped` why), the plan where it differs (its
+        source, `new_source()`, said the first time), else None."""
         if plan is None:
             if self.source is None:
                 return None
-            self.say(f"planned length dropped: the learning rate ({self._decay.name}) left the "
-                     f"straight line it fell on, at step {step}")
+            self.say(f"planned length dropped: {dropped}")
             self.source = None
             return 0
         if plan == current:
             return None
         if self.source is None:
-            self.source = PlanSource(plan, "lr", self._decay.name)
+            self.source = new_source()
             self.say(self.source.said(unit))
         self.source.steps = plan
         return plan
