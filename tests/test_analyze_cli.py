@@ -257,6 +257,14 @@ def test_a_baseline_step_with_no_evaluation_says_which_one_it_used(capsys):
     assert any("mean-of-first:500" in w and "201" in w for w in run["warnings"])
 
 
+def _accuracy_warnings(capsys, log, values) -> list[str]:
+    """`analyze`'s warnings on `values` written to `log` as an eval accuracy every 10 steps."""
+    log.write_text("".join(json.dumps({"step": 10 * i, "eval/accuracy": v}) + "\n"
+                           for i, v in enumerate(values)))
+    _, out, _ = run_cli(capsys, "analyze", log, "--format", "json")
+    return json.loads(out)["runs"][0]["warnings"]
+
+
 def test_left_out_values_are_counted_in_words_that_agree_with_the_count(capsys, tmp_path):
     """One outlier is "1 outlier", not "1 isolated outliers"; the warning says how to keep
     it. One non-finite value is "1 non-finite value"."""
@@ -272,10 +280,7 @@ def test_left_out_values_are_counted_in_words_that_agree_with_the_count(capsys, 
     assert any("1 non-finite value left out (step 30)" in w for w in warnings), warnings
     # two failed evaluations in a row are no "isolated" outliers (trial 38c)
     values[6:8] = [0.02, 0.03]
-    log.write_text("".join(json.dumps({"step": 10 * i, "eval/accuracy": v}) + "\n"
-                           for i, v in enumerate(values)))
-    _, out, _ = run_cli(capsys, "analyze", log, "--format", "json")
-    warnings = json.loads(out)["runs"][0]["warnings"]
+    warnings = _accuracy_warnings(capsys, log, values)
     assert any("2 outliers (single readings or pairs the points around them contradict) left "
                "out (steps 60: 0.02, 70: 0.03;" in w for w in warnings), warnings
 
@@ -288,17 +293,11 @@ def test_an_outlier_left_out_is_named_with_its_value(capsys, tmp_path):
     that is the run's best says so."""
     values = [0.50, 0.52, 0.48, 0.51, 0.49, 0.50, 0.02, 0.51, 0.50, 0.49, 0.50, 0.52, 0.50, 0.51]
     log = tmp_path / "run.jsonl"
-    log.write_text("".join(json.dumps({"step": 10 * i, "eval/accuracy": v}) + "\n"
-                           for i, v in enumerate(values)))
-    _, out, _ = run_cli(capsys, "analyze", log, "--format", "json")
-    warnings = json.loads(out)["runs"][0]["warnings"]
+    warnings = _accuracy_warnings(capsys, log, values)
     assert any("1 isolated outlier left out (step 60: 0.02; --keep-outliers keeps it)" in w
                for w in warnings), warnings
     values[6] = 0.98  # the run's best reading, far above readings that agree around it
-    log.write_text("".join(json.dumps({"step": 10 * i, "eval/accuracy": v}) + "\n"
-                           for i, v in enumerate(values)))
-    _, out, _ = run_cli(capsys, "analyze", log, "--format", "json")
-    warnings = json.loads(out)["runs"][0]["warnings"]
+    warnings = _accuracy_warnings(capsys, log, values)
     assert any("1 isolated outlier left out (step 60: 0.98, the best logged value; "
                "--keep-outliers keeps it)" in w for w in warnings), warnings
 
