@@ -8,10 +8,11 @@ all logged, was "planned to end at step 30000", 3 epochs x the 10,000 steps its 
 step 500 said one takes, and its fall at update 171 read as early: wandb-trl-ppo-scores-500),
 verl's `trainer.total_training_steps`, LLaMA-Factory's `total_steps` (on every line of its
 trainer_log.jsonl), phasewatch's own trainer `steps`; a reader that finds the plan in a console
-banner gives `planned_steps`, in the log's own step units (a Hugging Face console log: its `Total optimization steps` where its banner fixes the
-steps per epoch, or its progress bar's total where the bar gives the rows' steps, else `Num
-Epochs` x 10,000, as its rows count ten-thousandths of an epoch). A
-config may hold the key flattened ("trainer.total_training_steps", as W&B and MLflow show
+banner gives `planned_steps`, in the log's own step units (a Hugging Face console log: its
+`Total optimization steps` where its banner fixes the steps per epoch, or its progress bar's
+total where the bar gives the rows' steps, else `Num Epochs` x 10,000, as its rows count
+ten-thousandths of an epoch); where none of these says it, the learning rate's linear decay to
+0 does (`lr_schedule`). A config may hold the key flattened ("trainer.total_training_steps", as W&B and MLflow show
 nested settings) or nested, and as a string (MLflow parameters are strings).
 """
 
