@@ -71,3 +71,43 @@ def test_a_trainer_that_groups_its_metrics_by_kind_counts_system_step(tmp_path):
     run = read_run(path)
     assert list(run.series("reward/selected_mean").index[[0, -1]]) == [1, 30]
     assert not any("step-like key" in w for w in run.warnings)
+
+
+def baselines_progress(path, dumps=30) -> None:
+    """What OpenAI Baselines' `CSVOutputFormat.writekvs` leaves (`baselines/logger.py`, copied by
+    morikatron/GAIL_PPO's `algo/logger.py`): the keys of the dumps, sorted, as the header, then
+    `str(value)` per key per dump; a script that logs no `total_timesteps` has no step column."""
+    keys = sorted(["agent acc", "loss", "mean 100 episode reward", "num episodes"])
+    rows = [{"agent acc": 0.8, "loss": 10.0 / k, "mean 100 episode reward": min(200.0, 25.0 * k),
+             "num episodes": 4 * k} for k in range(1, dumps + 1)]
+    path.write_text(",".join(keys) + "\n" + "".join(",".join(str(r[k]) for k in keys) + "\n" for r in rows))
+
+
+def test_a_baselines_csv_without_a_step_column_is_read_by_its_row_numbers(tmp_path, capsys):
+    """GAIL_PPO's `sample_result/ppo/progress.csv` (Baselines' logger, no timestep key) was
+    'unknown log format'; its rows are its dumps, in order, as a JSON-lines log without steps
+    is read by its record numbers, and a warning says so."""
+    path = tmp_path / "progress.csv"
+    baselines_progress(path)
+    run = read_run(path)
+    assert run.format == "csv"
+    reward = run.series("mean 100 episode reward")
+    assert reward.index.tolist() == list(range(30)) and reward.iloc[-1] == 200.0
+    assert any("using the row number as the step" in w for w in run.warnings)
+    assert main(["analyze", "--metric", "mean 100 episode reward", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "improvement" in out and "row number" in out
+    assert main(["watch", "--metric", "mean 100 episode reward", str(path)]) == 0
+    assert "watched 30 records" in capsys.readouterr().err
+
+
+def test_a_table_of_words_or_a_header_of_numbers_is_still_no_log(tmp_path, capsys):
+    """Rows with words (a list of runs and their final scores) or a header that is a row of
+    numbers are no log read row by row: 'unknown log format' as before."""
+    runs = tmp_path / "summary.csv"
+    runs.write_text("run_name,final_accuracy\n" + "".join(f"run-{k},0.{k}\n" for k in range(1, 9)))
+    numbers = tmp_path / "numbers.csv"
+    numbers.write_text("".join(f"{k},{k * 0.5}\n" for k in range(10)))
+    for path in (runs, numbers):
+        assert main(["inspect", str(path)]) == 3
+        assert "unknown log format" in capsys.readouterr().err

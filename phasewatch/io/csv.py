@@ -3,6 +3,13 @@
 
 The header names the columns; one of them is the step (`step`, `global_step`, `Step`, `_step`,
 `iteration`, ... see `lines.STEP_KEYS`). Empty cells are absent values (sparse keys stay sparse).
+A table with no step column whose header is all names and whose rows are all numbers is read
+with the row number (0, 1, 2, ...) as the step, and a warning says so, as a JSON-lines log
+without steps is (`io.jsonl`): OpenAI Baselines' logger (`baselines/logger.py`,
+`CSVOutputFormat`, and the many scripts that copy it) writes one row per `dumpkvs()` with the
+keys the script logged and nothing else, so a script that logs no `total_timesteps`
+(`GAIL_PPO`'s `progress.csv`: `agent acc,demo acc,...,mean 100 episode reward,...`) leaves a
+table whose only order is its rows'; it was "unknown log format".
 A table whose step column is `epoch` (Keras' CSVLogger) has epochs for steps, and the run says
 so (`Run.step_unit`).
 
@@ -28,7 +35,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from phasewatch.io.jsonlines import first_line
+from phasewatch.io.jsonlines import first_line, head_lines
 from phasewatch.io.lightning_after_fit import AfterFit
 from phasewatch.io.lightning_folder import take_hparams
 from phasewatch.io.lines import as_step, find_step_key
@@ -76,7 +83,21 @@ def sniff(path: Path, head: bytes) -> bool:
     delimiter = _delimiter(header)
     if delimiter not in header:
         return False
-    return find_step_key([c.strip() for c in _split(header, delimiter)]) is not None
+    names = [c.strip() for c in _split(header, delimiter)]
+    if find_step_key(names) is not None:
+        return True
+    second = head_lines(head, limit=2)[1:]
+    return bool(second) and second[0][1] and numbered_table(names, _split(second[0][0], delimiter))
+
+
+def numbered_table(names: list[str], row: list[str]) -> bool:
+    """Whether a header without a step column and the row after it make a table of numbers
+    logged row by row (read with the row number as the step): every header cell a name (none
+    empty, none a number), the row as many cells, each a number or empty, one at least a
+    number. A table of records whose cells are words (a run list, a data set) is none."""
+    return (len(names) >= 2 and all(n and not _is_number(n) for n in names)
+            and len(row) == len(names) and any(_is_number(c) for c in row)
+            and all(_is_number(c) or not c.strip() for c in row))
 
 
 class LineParser:
@@ -88,7 +109,8 @@ class LineParser:
         self.value_name = value_name  # the metric a TensorBoard CSV's "Value" column holds
         self._columns: list[str] | None = None
         self._header: list[str] = []  # the header's cells as written (`_header_again`)
-        self._step_index = -1
+        self._step_index: int | None = -1  # None: no step column, the row number is the step
+        self._rows = 0  # the rows read, the next one's step where there is no step column
         self._delimiter = ","
         self.step_unit = "step"  # "epoch" when the step column is `epoch`
         self._previous: LineParser | None = None  # the file before this one (`next_file`)
@@ -112,14 +134,20 @@ class LineParser:
                 return self.feed(line, lineno)
             return []
         cells = _split(line, self._delimiter)
-        step_cell = cells[self._step_index] if self._step_index < len(cells) else ""
-        if not _is_number(step_cell) and self._header_again(cells, lineno):  # rows: no cost
+        if self._step_index is None:
+            if [c.strip() for c in cells] == self._header:  # the header written again
+                return []
+        elif not _is_number(cells[self._step_index] if self._step_index < len(cells) else "") \
+                and self._header_again(cells, lineno):  # rows: no cost
             return []
         if self._delimiter == ";":  # '0,5' is 0.5 in such a file
             cells = [c.replace(",", ".") if DECIMAL_COMMA.match(c) else c for c in cells]
         if len(cells) != len(self._columns):
             raise ValueError(f"{len(cells)} cells where the header has {len(self._columns)}")
-        step = as_step(cells[self._step_index])
+        if self._step_index is None:
+            step, self._rows = self._rows, self._rows + 1
+        else:
+            step = as_step(cells[self._step_index])
         values = {
             name: cell
             for i, (name, cell) in enumerate(zip(self._columns, cells))
@@ -163,11 +191,16 @@ class LineParser:
         cells = _split(line, previous._delimiter)
         if len(cells) != len(previous._columns):
             return False
-        try:
-            as_step(cells[previous._step_index])
-        except (TypeError, ValueError):
-            return False
+        if previous._step_index is None:
+            if not all(_is_number(c) or not c.strip() for c in cells):
+                return False
+        else:
+            try:
+                as_step(cells[previous._step_index])
+            except (TypeError, ValueError):
+                return False
         self._columns, self._step_index = previous._columns, previous._step_index
+        self._rows = previous._rows
         self._delimiter, self.step_unit = previous._delimiter, previous.step_unit
         self.run_name = previous.run_name
         self._header = previous._header
@@ -182,11 +215,17 @@ class LineParser:
 
     def _take_header(self, columns: list[str]) -> None:
         step_key = find_step_key(columns)
-        if step_key is None:
+        if step_key is None and not (len(columns) >= 2 and all(
+                c and not _is_number(c) for c in columns)):
             raise ValueError("the header has no step-like column (step, global_step, _step, ...)")
         self._header = columns
-        self._step_index = columns.index(step_key)
-        self.step_unit = step_unit_of_keys([step_key])
+        if step_key is None:  # `numbered_table`: rows of numbers, numbered
+            self._step_index = None
+            self.notes.append("no step-like column (step, global_step, _step, iteration, ...) in "
+                              "the header; using the row number as the step")
+        else:
+            self._step_index = columns.index(step_key)
+            self.step_unit = step_unit_of_keys([step_key])
         if columns == TENSORBOARD_COLUMNS:
             self._columns = ["", "Step", self.value_name]
             return
