@@ -123,9 +123,7 @@ class WatchResult:
         if self.metric is not None and self.phases is not None:
             # the monitor's phase and best beside the whole run's (trial 34b: "phase no
             # significant change yet, best step 670" paired the live phase with analyze's best)
-            message = (f"{self.metric}: live phase {phase}, {self._live_best()}; {self._scope()}: "
-                       f"{' > '.join(self.phases) or 'no values to analyse'}, checkpoint to keep: "
-                       f"{at(self.best_step, self.step_unit)}{self._train_worse_text()}")
+            message = f"{self.metric}: live phase {phase}, {self._live_best()}{self._whole_run()}"
         return {"event": "summary", "step": self.last_step, "onset_step": None,
                 "best_step": self.best_step, "metric": self.metric, "value": None,
                 "message": message,
@@ -168,20 +166,7 @@ class WatchResult:
         if self.phases is not None:
             # the monitor's best is decided without hindsight (the best evaluation where its
             # smoothed level peaked so far), the whole run's with it: say which is which
-            named = " > ".join(self.phases) or "no values to analyse"
-            if self.confidence:
-                named += f" ({self.confidence} confidence)"
-            whole = f"; {self._scope()}: {named}, checkpoint to keep: {at(self.best_step, unit)}"
-            if self.saved is not None:
-                whole += f" ({self.saved.text(self.metric)})"
-            if self.alone is not None:  # as `analyze` says it beside its stop
-                whole += f" ({self.alone})"
-            elif self.stop_beats_last is False:
-                whole += " (no better than the last beyond the noise)"
-            elif self.unranked is not None:  # as `analyze` says it beside its stop
-                whole += f" (not established against the last: {self.unranked})"
-            whole += self._train_worse_text()
-            said = self._live_best()
+            whole, said = self._whole_run(), self._live_best()
         # the monitor's phase as it stood at the end (said live, without hindsight) beside the
         # whole run's: "live phase" so the two are not read as one answer
         live_phase = "live phase" if self.phases is not None else "phase"
@@ -199,6 +184,29 @@ class WatchResult:
                 f"({counted(self.n_values, 'value')} of {self.metric}{last}) up to "
                 f"{at(self.last_step, self.records_unit)}{others}; "
                 f"{self.metric}: {live_phase} {phase}, {said}{why}{ended}{planned}{whole}")
+
+    def _whole_run(self) -> str:
+        """'; whole run: plateau (low confidence), checkpoint to keep: step 40 (no better than
+        the last beyond the noise)': what `analyze` says of the log, with the hedges it prints
+        beside its stop, said once for the stderr line (`describe`) and the JSONL summary's
+        message (`to_dict`). The message was a second copy without the confidence and the
+        hedges: a replay of jsonl-tinker-gptoss-rl-test-7ev's 7 test rewards printed "whole run:
+        plateau (low confidence), checkpoint to keep: step 40 (no better than the last beyond
+        the noise)" on stderr and "whole run: plateau, checkpoint to keep: step 40" in the
+        summary object a notebook reads."""
+        named = " > ".join(self.phases or ()) or "no values to analyse"
+        if self.confidence:
+            named += f" ({self.confidence} confidence)"
+        whole = f"; {self._scope()}: {named}, checkpoint to keep: {at(self.best_step, self.step_unit)}"
+        if self.saved is not None:
+            whole += f" ({self.saved.text(self.metric)})"
+        if self.alone is not None:  # as `analyze` says it beside its stop
+            whole += f" ({self.alone})"
+        elif self.stop_beats_last is False:
+            whole += " (no better than the last beyond the noise)"
+        elif self.unranked is not None:  # as `analyze` says it beside its stop
+            whole += f" (not established against the last: {self.unranked})"
+        return whole + self._train_worse_text()
 
     def _train_worse_text(self) -> str:
         """'; eval_loss: the overfit from step 1250 to step 2000 is no overfit to the training

@@ -281,3 +281,23 @@ def test_a_checkpoint_inside_the_last_plateau_is_no_better_than_the_last():
         y[-2:] = -0.3  # the last readings fall far below the plateau: the checkpoint beats them
         assert analyze(_run(y)).extra.get("stop_beats_last") is True
     assert inside >= 6
+
+
+def test_the_jsonl_summary_message_says_the_whole_run_as_the_stderr_line_does(tmp_path, capsys):
+    """The summary object's message and watch's stderr line say the same whole-run answer,
+    hedges included: a replay of jsonl-tinker-gptoss-rl-test-7ev's 7 test rewards (these
+    values) said "plateau (low confidence), checkpoint to keep: step 40 (no better than the
+    last beyond the noise)" on stderr and "plateau, checkpoint to keep: step 40" in the
+    message a notebook reads."""
+    values = (0.47251506, 0.50835843, 0.51521084, 0.54269578, 0.52989458, 0.53975904, 0.50451807)
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("".join(json.dumps({"step": 10 * (k + 1), "test/reward": v}) + "\n"
+                           for k, v in enumerate(values)))
+    assert main(["watch", str(log), "--format", "jsonl"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert summary["confidence"] == "low" and summary["stop_beats_last"] is False, summary
+    whole = "whole run: plateau (low confidence), checkpoint to keep: step 40 (no better than " \
+            "the last beyond the noise)"
+    assert summary["message"].endswith("; " + whole), summary["message"]
+    assert whole in captured.err
