@@ -177,3 +177,21 @@ def test_a_train_metrics_fall_from_the_start_is_hinted_in_readings():
     alerts = feed(monitor, np.arange(60) * 10, reward, name="train/reward")
     assert alerts[0].event == "disruption"
     assert "; getting worse from the first reading can also be an overfit" in alerts[0].message
+
+
+def test_a_train_metrics_overfit_alert_says_it_is_no_overfit_to_the_training_data():
+    """A train loss that falls, holds, then climbs back for 100 readings: `watch` warned that a
+    train loss "cannot show an overfit to the training data" and then alerted "overfit" on it
+    without a word (`analyze` warns beside the same phase: an instability of training). Told it
+    is a train metric, the alert says what the shape is; told nothing, an evaluation's alert
+    stays as it was."""
+    rng = np.random.default_rng(3)
+    loss = (np.r_[np.linspace(2.0, 1.0, 60), np.full(80, 1.0), np.linspace(1.0, 1.6, 100)]
+            + rng.normal(0, 0.01, 240))
+    for train_metrics, said in (((), False), (("train/loss",), True)):
+        monitor = PhaseMonitor(metric="train/loss", train_metrics=train_metrics)
+        alerts = feed(monitor, np.arange(240) * 10, loss, name="train/loss")
+        overfit = next(a.message for a in alerts if a.event == "overfit")
+        assert ("train/loss is scored on the training batches: this is training getting worse "
+                "after its best (an instability of training), not an overfit to the training "
+                "data" in overfit) == said, overfit

@@ -35,7 +35,12 @@ from phasewatch.online.plan import RunPlan
 from phasewatch.online.refit_events import refit_before_warmup, refit_event
 from phasewatch.online.series import Series
 from phasewatch.online.state import TrackerState
-from phasewatch.online.wording import from_start_hint, moved, starting_level
+from phasewatch.online.wording import (
+    from_start_hint,
+    moved,
+    starting_level,
+    trained_overfit_text,
+)
 from phasewatch.output import counted
 
 STILL_RISING_SD = 1.0  # a rise of more than this many noise sds postpones a plateau
@@ -334,7 +339,7 @@ class PhaseTracker:
         s = self.series
         if event == "overfit":
             self.enter_overfit()
-            return event, onset, reason
+            return event, onset, reason + trained_overfit_text(s)
         if event in ("improvement", "readaptation"):
             if self.phase != "plateau":  # a new rise: its peak starts here
                 self.rise_phase = event
