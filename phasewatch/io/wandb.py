@@ -10,7 +10,8 @@ SDK's `Record` message, which is the part that changes between versions.
 Steps: every history row has W&B's own counter `_step` (one per `wandb.log` call), but
 frameworks log against their own step via `define_metric(..., step_metric=...)` (HF's
 WandbCallback: `train/global_step`). Each metric's step is therefore its step metric's value in
-the same row when one is defined (the `metric` records say so, globs included), else `_step`;
+the same row when one is defined (the `metric` records say so, globs included), else the run's
+own counter logged as a value (nanoGPT's `iter`: `wandb_counter`), else `_step`;
 but a `<prefix>/global_step` logged beside the key in the same row wins over another declared
 step metric (OpenRLHF declares `eval/*` against `eval/epoch`, never logs it, and logs
 `eval/global_step`; W&B's step_sync fills the row's `eval/epoch` with 0).
@@ -42,8 +43,8 @@ from phasewatch.io.post_training import (
     replace_notes,
 )
 from phasewatch.io.source import Record, RecordSource, collect
+from phasewatch.io.wandb_counter import WANDB_STEP, OwnCounter, integer_step
 from phasewatch.run import Run
-from phasewatch.values import to_step
 
 FORMAT = "wandb"
 MAGIC = b":W&B"
@@ -130,11 +131,13 @@ class LogReader:
 
 
 class StepMetrics:
-    """Which step metric each key is logged against (`define_metric` records)."""
+    """Which step metric each key is logged against: its `define_metric` records, else the
+    run's own counter (`wandb_counter.OwnCounter`), else W&B's `_step`."""
 
     def __init__(self) -> None:
         self.exact: dict[str, str] = {}
         self.globs: list[tuple[str, str]] = []
+        self.own = OwnCounter()
 
     def define(self, metric) -> None:
         if not metric.step_metric:
@@ -144,13 +147,14 @@ class StepMetrics:
         elif metric.glob_name:
             self.globs.append((metric.glob_name, metric.step_metric))
 
-    def step_key(self, key: str) -> str:
+    def declared(self, key: str) -> str | None:
+        """The step metric `key` is declared against, if any."""
         if key in self.exact:
             return self.exact[key]
         for pattern, step_metric in self.globs:
             if fnmatch.fnmatchcase(key, pattern):
                 return step_metric
-        return "_step"
+        return None
 
 
 def _key(item) -> str:
@@ -251,6 +255,9 @@ class Source(RecordSource):
                 yield Record(record.step, values)
 
     def finish(self, collector) -> None:
+        counter_note = self.step_metrics.own.note()
+        if counter_note:
+            collector.warn(counter_note)
         if self.undecodable:
             collector.warn(f"skipped {self.undecodable} records the installed wandb SDK could "
                            "not decode")
@@ -283,12 +290,15 @@ def _history_records(history, step_metrics: StepMetrics, bad: list[str]):
     """One history row -> one record per step metric its keys use (usually one)."""
     row = {_key(item): _json(item.value_json) for item in history.item}
     media = media_keys(row)
+    own = step_metrics.own
+    own.see(row, any(not key.startswith("_") and key not in media for key in row))
     by_step: dict[int, dict[str, Any]] = {}
     for key, value in row.items():
         if key.startswith("_") or key in media:
             continue
-        step_key = step_metrics.step_key(key)
-        if key == step_key or key in step_metrics.exact.values() or \
+        declared = step_metrics.declared(key)
+        step_key = declared or own.key or WANDB_STEP
+        if key == step_key or key == own.key or key in step_metrics.exact.values() or \
                 key.rpartition("/")[2] == "global_step":
             continue  # a step counter, not a metric
         sibling = _sibling_step(key)
@@ -296,11 +306,13 @@ def _history_records(history, step_metrics: StepMetrics, bad: list[str]):
             # OpenRLHF declares eval/* against eval/epoch but logs eval/global_step (W&B's
             # step_sync fills eval/epoch with its last value, 0): the training step the
             # framework logged beside the key wins.
-            step = _step(row.get(sibling))
+            step = integer_step(row.get(sibling))
+        elif declared is None and own.key is not None:  # `wandb_counter`, rule 2
+            step = own.step()
         else:
-            step = _step(row.get(step_key))
+            step = integer_step(row.get(step_key))
         if step is None:
-            step = _step(row.get("_step"))
+            step = integer_step(row.get(WANDB_STEP))
             if step is None:  # NaN, 1e30, text: no usable step, counted and reported
                 bad.append(key)
                 continue
@@ -325,16 +337,6 @@ def _sibling_step(key: str) -> str:
     """`eval/acc` -> `eval/global_step`; `acc` -> `global_step`."""
     prefix = key.rpartition("/")[0]
     return f"{prefix}/global_step" if prefix else "global_step"
-
-
-def _step(value: Any) -> int | None:
-    """A history step, or None when it is missing or not a usable integer (`values.to_step`)."""
-    if value is None:
-        return None
-    try:
-        return to_step(value)
-    except ValueError:
-        return None
 
 
 def _update_config(config: dict[str, Any], record) -> None:

@@ -8,7 +8,9 @@ CPU, GPU, memory, every 30 s, no step), `wandb-summary.json` (each key's last va
 committed to many repositories.
 
 The history is the run: a line's `_step` (W&B's counter of `wandb.log` calls, or the `step=`
-the script passed, as Hugging Face's old callback passed its global step) is its step. Keys
+the script passed, as Hugging Face's old callback passed its global step) is its step, unless
+the run logs its own counter in its rows (`iter`, `global_step`, ...: `wandb_counter`, the
+rule a `.wandb` file's rows are read by). Keys
 starting with `_` (`_step`, `_runtime`, `_timestamp`) are W&B's bookkeeping, not metrics, as
 in a `.wandb` file (`io.wandb`); a logged media object, histogram or table (an object with a
 `_type`: `{"_type": "video-file", "path": ..., "size": 192147}`) is no number and is left out
@@ -26,6 +28,7 @@ from typing import Any
 from phasewatch.io.jsonlines import head_lines, loads
 from phasewatch.io.lines import BadLine, as_step
 from phasewatch.io.source import LineRecordSource, collect
+from phasewatch.io.wandb_counter import OwnCounter
 from phasewatch.run import Run
 
 FORMAT = "wandb_history"
@@ -67,6 +70,14 @@ def metrics_of(row: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 class LineParser:
+    def __init__(self) -> None:
+        self.counter = OwnCounter()
+
+    @property
+    def notes(self) -> list[str]:
+        note = self.counter.note()
+        return [note] if note else []
+
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         row = loads(line)
         if not isinstance(row, dict):
@@ -74,7 +85,12 @@ class LineParser:
         if STEP not in row:
             raise BadLine("a history row without W&B's '_step'")
         values = metrics_of(row)
-        return [(as_step(row[STEP]), values)] if values else []
+        counter = self.counter
+        counter.see(row, bool(values))
+        if counter.key is None:
+            return [(as_step(row[STEP]), values)] if values else []
+        values.pop(counter.key, None)  # the step, no metric
+        return [(counter.step(), values)] if values else []
 
 
 def source(path: Path, follow: bool = False, notice=None) -> LineRecordSource:

@@ -1,0 +1,91 @@
+"""A W&B run that logs its own step counter as a value (`phasewatch.io.wandb_counter`).
+
+nanoGPT calls `wandb.log({"iter": iter_num, "train/loss": ..., "val/loss": ...})` without
+`step=` and without `define_metric`: W&B's `_step` counts the calls (0, 1, 2, ...) while the
+run's iterations are 0, 250, 500, ... (wandb-nanogpt-valloss-21 said "recommended stop: step 7"
+where its console and CSV say iteration 1750). The runs here are written by the real wandb SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+
+from wandb_offline import offline_run
+
+from phasewatch.cli import main
+from phasewatch.io import read_run
+
+NANOGPT_SCRIPT = textwrap.dedent(
+    """
+    import math, sys, wandb
+    run = wandb.init(mode="offline", dir=sys.argv[1], project="p", name="nanogpt",
+                     settings=wandb.Settings(console="off"))
+    for k in range(21):  # an evaluation every 250 iterations, as nanoGPT's eval_interval
+        val = 2.1 + 4.0 * math.exp(-k / 1.2) + 0.03 * max(k - 7, 0)
+        run.log({"iter": 250 * k, "train/loss": 6.0 * math.exp(-k / 5), "val/loss": val,
+                 "lr": 1e-3})
+        if k % 5 == 4:  # a sample's score logged by a call of its own, without the counter
+            run.log({"sample/score": 0.1 * k})
+    run.finish()
+    """
+)
+
+
+def _val_loss(k: int) -> float:
+    return 2.1 + 4.0 * math.exp(-k / 1.2) + 0.03 * max(k - 7, 0)
+
+
+def test_the_runs_own_counter_is_the_step_axis(tmp_path, capsys):
+    folder = offline_run(NANOGPT_SCRIPT, tmp_path, timeout=90)
+    run = read_run(folder)
+    assert run.series("val/loss").index.tolist() == [250 * k for k in range(21)]
+    assert run.series("val/loss")[1750] == _val_loss(7)
+    # a row without the counter is at the counter's last value, as W&B's step_sync places it
+    assert run.series("sample/score").index.tolist() == [1000, 2250, 3500, 4750]
+    assert "iter" not in run.metrics  # the step, no metric
+    [note] = [w for w in run.warnings if "own counter" in w]
+    assert "'iter'" in note and "(0-24 here)" in note  # 21 rows and 4 of the sample's
+
+    assert main(["analyze", str(folder), "--metric", "val/loss", "--format", "json"]) == 0
+    analysis = json.loads(capsys.readouterr().out)["runs"][0]
+    best = min(range(21), key=_val_loss)
+    assert analysis["recommended_stop_step"] == 250 * best  # not W&B's row number, `best`
+
+
+KERAS_SCRIPT = textwrap.dedent(
+    """
+    import sys, wandb
+    run = wandb.init(mode="offline", dir=sys.argv[1], project="p", name="keras",
+                     settings=wandb.Settings(console="off"))
+    for epoch in range(1, 7):
+        run.log({"epoch": epoch, "loss": 1.0 / epoch, "val_loss": 1.2 / epoch})
+    for i in range(4):  # a counter that the first row does not carry is no axis
+        run.log({"step": 100 + i, "late": float(i)})
+    run.finish()
+    """
+)
+
+
+def test_an_epoch_or_a_late_counter_leaves_wandbs_step(tmp_path):
+    """`epoch` loses to `_step` (as in a CSV export of the run), and a counter the first row
+    does not carry is a value: the steps stay W&B's, as before."""
+    run = read_run(offline_run(KERAS_SCRIPT, tmp_path, timeout=90))
+    assert run.series("val_loss").index.tolist() == [0, 1, 2, 3, 4, 5]
+    assert run.series("epoch").tolist() == [1, 2, 3, 4, 5, 6]
+    assert run.series("late").index.tolist() == [6, 7, 8, 9]
+    assert not [w for w in run.warnings if "own counter" in w]
+
+
+def test_wandb_history_jsonl_follows_the_same_rule(tmp_path):
+    """The `wandb-history.jsonl` of a wandb < 0.10 run folder, the same rows."""
+    path = tmp_path / "wandb-history.jsonl"
+    rows = [{"iter": 250 * k, "val/loss": _val_loss(k), "_step": k, "_runtime": 1.0 + k,
+             "_timestamp": 1.6e9 + k} for k in range(21)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    run = read_run(path)
+    assert run.format == "wandb_history"
+    assert run.series("val/loss").index.tolist() == [250 * k for k in range(21)]
+    assert run.metrics == ["val/loss"]
+    assert any("own counter 'iter'" in w for w in run.warnings)
