@@ -4,16 +4,17 @@ The logs are other people's files, so they stay out of git: this script fetches 
 exact commit named in the manifest, from a local `fetch` mirror (/work/.mirror/<owner>+<name>/...)
 when there is one, else from raw.githubusercontent.com. A file whose hash differs is refused.
 
-    python benchmarks/real_corpus/build_corpus.py [--set main|heldout|heldout2|...|heldout18]
+    python benchmarks/real_corpus/build_corpus.py [--set main|heldout|heldout2|...|heldout19]
                                                   [--mirrors DIR]
                                                   [--only ID ...] [--offline]
 
 `--set heldout` builds the held-out batch (manifest_heldout.json), `--set heldout2`,
 `--set heldout3`, `--set heldout4`, `--set heldout5`, `--set heldout6`, `--set heldout7`,
 `--set heldout8`, `--set heldout9`, `--set heldout10`, `--set heldout11`, `--set heldout12`,
-`--set heldout13`, `--set heldout14`, `--set heldout15`, `--set heldout16`, `--set heldout17` and
-`--set heldout18` the second to eighteenth (manifest_heldout2.json ... manifest_heldout18.json), into
-the same data/ folder; the sets share no log, so their folders never collide.
+`--set heldout13`, `--set heldout14`, `--set heldout15`, `--set heldout16`, `--set heldout17`,
+`--set heldout18` and `--set heldout19` the second to nineteenth (manifest_heldout2.json ...
+manifest_heldout19.json), into the same data/ folder; the sets share no log, so their folders
+never collide.
 
 A manifest row may name a `member`: the run, inside a file that stores several (an MLflow
 `mlflow.db` / `mlruns.db`, a Trackio project database), that its labels are about. The file is
@@ -57,7 +58,8 @@ SETS = {"main": ("manifest.json", "labels.json"),
         "heldout15": ("manifest_heldout15.json", "labels_heldout15.json"),
         "heldout16": ("manifest_heldout16.json", "labels_heldout16.json"),
         "heldout17": ("manifest_heldout17.json", "labels_heldout17.json"),
-        "heldout18": ("manifest_heldout18.json", "labels_heldout18.json")}
+        "heldout18": ("manifest_heldout18.json", "labels_heldout18.json"),
+        "heldout19": ("manifest_heldout19.json", "labels_heldout19.json")}
 
 
 @dataclass(frozen=True)
