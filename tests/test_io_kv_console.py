@@ -37,6 +37,11 @@ SHAPES = {
     "iteration, step=": ("iteration {s} | step=7 loss={v}", "loss", "step"),
     "logger prefix": ("12:00:01 INFO train.py: gen-val step {s}: strict={v}  lenient=0.58",
                       "strict", "step"),
+    # the cs336 alignment scripts' print (FlyingFish760/assignment5-alignment `EI/sft.py`): two
+    # tokens in brackets, `name: value` fields, one name of two words, its value not a number
+    "bracketed epoch and step, colon fields": (
+        "[Epoch:1/3](Step: {s}/1380), train_loss: {v}, token_entropy: 1.9062, spent time: 0.0min",
+        "train_loss", "step"),
 }
 
 
@@ -107,6 +112,19 @@ def test_samples_filling_the_head_before_the_records_are_looked_past(tmp_path, r
             sniff_format(path)
 
 
+def test_an_epochs_evaluation_of_colon_fields_with_spaced_names_is_read(tmp_path):
+    """The same scripts' end-of-epoch evaluation, `[Epoch:1/3], format accuracy: 0.976, ...`:
+    a bracket left of the fields and names of two words; it was prose, and the evaluation lost.
+    Placed at the last step logged, as any end-of-epoch line in a log counted in steps."""
+    lines = [f"[Epoch:1/3](Step: {s}/1380), train_loss: {2 - s / 100}, token_entropy: 1.9, "
+             "spent time: 0.1min" for s in (4, 8, 12)]
+    lines.append("[Epoch:1/3], format accuracy: 0.976, answer accuracy: 0.421, reward accuracy: 0.4")
+    run = read_run(write(tmp_path, "\n".join(lines) + "\n"))
+    assert run.series("answer accuracy").to_dict() == {12: 0.421}
+    assert run.series("train_loss").index.tolist() == [4, 8, 12]
+    assert "spent time" not in run.metrics  # `0.1min` is no number
+
+
 def test_end_of_epoch_line_in_a_log_counted_in_steps_goes_at_the_last_step(tmp_path):
     # Sustella/qwen_sapiens's run log: periodic `gen-val step N:` lines, then the epoch's
     # validation loss printed when the epoch ends.
@@ -132,6 +150,8 @@ def test_step_line_in_a_log_counted_in_epochs_is_reported(tmp_path):
     "Notes on the run.\nWe tried step 1 lr=3 first, then more.\nIt went fine.\n",
     "step 1 x=2\nstep 1 x=3\nstep 1 x=4\n",  # three lines, but the step never grows
     "step 20 | loss 0.41 | eval_acc 0.62\nstep 30 | loss 0.40\nstep 40 | loss 0.39\n",  # no `=`
+    # a field that is no item and no bracket: prose, however many `name: number` fields follow
+    "".join(f"Step {s} (of the proof), the sum: {s}, the product: {2 * s}\n" for s in (1, 2, 3)),
 ])
 def test_text_that_is_not_a_log_stays_unknown(tmp_path, capsys, text):
     path = write(tmp_path, text, "notes.txt")
