@@ -31,12 +31,22 @@ class RecordWithoutStep(BadLine):
     write?)", as if the log had been cut."""
 
 
-# Names real loggers give the step counter, most specific first. Reinforcement-learning loggers
-# count environment steps: Stable-Baselines3's `progress.csv` / `progress.json`
-# (`time/total_timesteps`), OpenAI Baselines' (`total_timesteps`, ppo2's `misc/total_timesteps`,
-# ppo1/trpo's `TimestepsSoFar`). `epoch` is the last resort but one (Keras' CSVLogger has nothing
-# else) and only counts when its values are integers; an SB3 off-policy log that dropped its
-# timesteps still counts its episodes (`time/episodes`).
+# Names real loggers give the step counter, most specific first. Ray Tune / RLlib's
+# `progress.csv` and `result.json` count `train()` calls (`training_iteration`, which Tune's own
+# TensorBoard, MLflow and Aim loggers step by where a result has no `timesteps_total`).
+# Reinforcement-learning loggers count environment steps: Stable-Baselines3's `progress.csv` /
+# `progress.json` (`time/total_timesteps`; a fork that logs "time/total timesteps" matches it,
+# `find_step_key`), OpenAI Baselines' (`total_timesteps`, ppo2's `misc/total_timesteps`,
+# ppo1/trpo's `TimestepsSoFar`), and scripts that copy their logger: `Timestep` /
+# `timestep` (a DQN's metrics per environment step, rl-power-grid), `frame` (an Atari A2C's
+# `logger.logkv("frame", frame_idx)`, atari-pytorch). `epoch` is the last resort but two
+# (Keras' CSVLogger has nothing else) and only counts when its values are integers; an SB3
+# off-policy log that dropped its timesteps still counts its episodes (`time/episodes`), as a
+# table of one row per training episode does (`Episode`: sumo116's `{"Episode": episode + 1}`;
+# `episode_count`: a Q-learner's evaluations every 50 episodes, rl-flappybird). Plurals that
+# name a count within a row are no counter and are not listed: `frames` (that evaluation's
+# length in frames), `total_steps` (LLaMA-Factory's planned length beside `current_steps`),
+# `num_steps`, `tokens`, `samples`.
 STEP_KEYS: tuple[str, ...] = (
     "step",
     "global_step",
@@ -44,6 +54,7 @@ STEP_KEYS: tuple[str, ...] = (
     "trainer/global_step",
     "current_steps",
     "iteration",
+    "training_iteration",
     "iter",
     "_step",
     "Step",
@@ -52,23 +63,37 @@ STEP_KEYS: tuple[str, ...] = (
     "total_timesteps",
     "misc/total_timesteps",
     "TimestepsSoFar",
+    "timestep",
+    "timesteps",
+    "frame",
     "system/step",  # a home-made trainer's metrics grouped by kind (system/, actor/, reward/)
     "epoch",
     "time/episodes",
+    "episode",
+    "episode_count",
 )
 
 
+def _folded(name: str) -> str:
+    """A column name compared without case and with spaces for underscores ("Total Timesteps",
+    "time/total timesteps" -> "total_timesteps", "time/total_timesteps")."""
+    return "_".join(name.strip().lower().split())
+
+
 def find_step_key(keys) -> str | None:
-    """The first of STEP_KEYS present in `keys` (case-sensitive, then case-insensitive)."""
+    """The first of STEP_KEYS present in `keys` (as written, then `_folded`)."""
     keys = list(keys)
     present = set(keys)
     for key in STEP_KEYS:
         if key in present:
             return key
-    lowered = {k.strip().lower(): k for k in keys if isinstance(k, str)}
+    folded: dict[str, str] = {}
+    for k in keys:
+        if isinstance(k, str):
+            folded.setdefault(_folded(k), k)
     for key in STEP_KEYS:
-        if key.lower() in lowered:
-            return lowered[key.lower()]
+        if key.lower() in folded:
+            return folded[key.lower()]
     return None
 
 
