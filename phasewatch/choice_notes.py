@@ -28,7 +28,7 @@ from phasewatch.running_means import running_mean_note
 from phasewatch.set_names import loader_bases
 from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite, roles_present
 from phasewatch.timing_names import is_timing
-from phasewatch.train_beside import SPLIT_WORDS, value_word
+from phasewatch.train_beside import SPLIT_WORDS, is_train_metric, value_word
 from phasewatch.trainer_best import best_step, declared_best_metric, kept_best_by
 from phasewatch.xaxis import CARRIERS
 
@@ -276,21 +276,35 @@ def fallback_note(run: Run, chosen: str) -> str | None:
     rewards/rejected", its batches' log-probability rewards, and not its rewards/accuracies)."""
     if is_performance_metric(run, chosen):
         return None
-    hint = f"; {may_be}" if (may_be := score_like_hint(run)) else ""
+    hint = f"; {may_be}" if (may_be := score_like_hint(run)) else "; pass --metric to choose another"
     return (f"no held-out metric or reward phasewatch knows by name in this log: taking its "
             f"train loss ({run.resolve_metric(chosen)}), which cannot show an overfit to the "
-            f"training data{hint}; pass --metric to choose another")
+            f"training data{hint}")
 
 
 def score_like_hint(run: Run) -> str:
-    """'series that may be one: rewards/accuracies, reward/selected_mean and 2 more' (or ""):
-    the series of `run` that may be the score it is judged by, though no role names them. A
-    preference run's accuracy and margin first, then names that look like scores, with enough
+    """'series that may be one: rewards/accuracies, reward/selected_mean and 2 more; pass
+    --metric rewards/accuracies to analyse the first, a score of the training batches' (or
+    ""): the series of `run` that may be the score it is judged by, though no role names them.
+    A preference run's accuracy and margin first, then names that look like scores, with enough
     values for a trend and moving; a mean or a named score before the rest
     (`reward/selected_mean` before `reward/valid_rate`). No token accuracy (`_is_token_accuracy`).
-    """
+    The option to type is given whole, as the other notes give it: a Keras CSVLogger log
+    without validation (`epoch,accuracy,loss`) was told "series that may be one: accuracy; pass
+    --metric to choose another", and one of `epoch,accuracy` only "pick one with --metric
+    (series that may be one: accuracy)", which leaves the user to assemble the command. Where
+    the log places the first on the training batches (`train_beside.is_train_metric`: a
+    preference run's accuracy, a bare `accuracy` beside Keras' `val_accuracy`), it says so: its
+    phases are training's, as a train loss's are; a bare `accuracy` the log does not place (a
+    list of held-out accuracies may be named so too) is not called either."""
     maybe = score_like_series(run)
-    return f"series that may be one: {listed(maybe, 4)}" if maybe else ""
+    if not maybe:
+        return ""
+    first = maybe[0]
+    which = "it" if len(maybe) == 1 else "the first"
+    where = ", a score of the training batches" if is_train_metric(run, first) else ""
+    return (f"series that may be one: {listed(maybe, 4)}; pass {metric_option(first)} to "
+            f"analyse {which}{where}")
 
 
 def score_like_series(run: Run, excluding: frozenset[str] = frozenset()) -> list[str]:

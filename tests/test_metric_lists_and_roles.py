@@ -103,7 +103,8 @@ def test_a_log_with_no_metric_to_take_is_pointed_to_the_series_that_may_be_its_s
     assert main(["analyze", str(path)]) == 2
     err = capsys.readouterr().err
     assert "no performance metric found" in err
-    assert "pick one with --metric (series that may be one: accuracy). Metrics in this run:" in err
+    assert ("pick one with --metric (series that may be one: accuracy; pass --metric accuracy "
+            "to analyse it). Metrics in this run:") in err
 
 
 def test_the_series_a_log_may_be_judged_by_name_its_held_out_scores_first(tmp_path, capsys):
@@ -126,7 +127,8 @@ def test_the_series_a_log_may_be_judged_by_name_its_held_out_scores_first(tmp_pa
     assert main(["analyze", str(path)]) == 2
     err = capsys.readouterr().err
     assert ("(series that may be one: eval_greedy_grader_scores, eval_greedy_rewards, "
-            "episode_rewards)") in err, err
+            "episode_rewards; pass --metric eval_greedy_grader_scores to analyse the first)"
+            ) in err, err
 
 
 def test_a_score_s_short_name_is_named_among_the_series_a_log_may_be_judged_by(tmp_path, capsys):
@@ -141,7 +143,8 @@ def test_a_score_s_short_name_is_named_among_the_series_a_log_may_be_judged_by(t
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert main(["analyze", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "(series that may be one: score, em, f1)" in err, err
+    assert "(series that may be one: score, em, f1; pass --metric score to analyse the first)" \
+        in err, err
 
 
 def test_a_policy_gradient_loss_is_no_default_metric(tmp_path, capsys):
@@ -159,7 +162,7 @@ def test_a_policy_gradient_loss_is_no_default_metric(tmp_path, capsys):
     err = capsys.readouterr().err
     assert ("its train loss, actor/pg_loss, is a policy-gradient loss, which measures no "
             "performance); pick one with --metric (series that may be one: "
-            "reward/selected_mean)") in err
+            "reward/selected_mean; pass --metric reward/selected_mean to analyse it)") in err
     assert main(["analyze", str(path), "--metric", "reward/selected_mean"]) == 0
 
 
