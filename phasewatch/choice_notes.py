@@ -294,7 +294,7 @@ def score_like_hint(run: Run) -> str:
     --metric to choose another", and one of `epoch,accuracy` only "pick one with --metric
     (series that may be one: accuracy)", which leaves the user to assemble the command. Where
     the log places the first on the training batches (`train_beside.is_train_metric`: a
-    preference run's accuracy, a bare `accuracy` beside Keras' `val_accuracy`), it says so: its
+    preference run's accuracy, a score under `train/` or `rollout/`), it says so: its
     phases are training's, as a train loss's are; a bare `accuracy` the log does not place (a
     list of held-out accuracies may be named so too) is not called either."""
     maybe = score_like_series(run)
