@@ -52,6 +52,10 @@ def test_the_runs_own_counter_is_the_step_axis(tmp_path, capsys):
     analysis = json.loads(capsys.readouterr().out)["runs"][0]
     best = min(range(21), key=_val_loss)
     assert analysis["recommended_stop_step"] == 250 * best  # not W&B's row number, `best`
+    # the counter is decided on the first row, so a replay as if live reads the same steps
+    assert main(["watch", str(folder), "--metric", "val/loss", "--format", "jsonl"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["event"] == "summary" and summary["best_step"] == 250 * best
 
 
 KERAS_SCRIPT = textwrap.dedent(
