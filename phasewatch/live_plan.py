@@ -52,7 +52,7 @@ class LivePlan:
                 self._epochs = planned_epochs(info.config)
                 count = epoch_count(info.config)
                 self._count = EpochSteps(count) if count is not None else None
-                # and without either, the learning rate's linear decay to 0
+                # and without either, the learning rate's decay to 0
                 self._decay = LiveDecay() if self._epochs is None and count is None else None
         if self.source is not None:
             self.say(self.source.said(info.step_unit))
@@ -112,14 +112,20 @@ class LivePlan:
 
     def _from_decay(self, step: int, values: Mapping[str, Any], current: int | None,
                     unit: str) -> int | None:
-        """Where the learning rate's linear decay reaches 0, as its rates so far say
-        (`lr_schedule.LiveDecay`); 0 when a plan read before is gone (the rates left the line)."""
-        if not self._decay.add(step, values):
+        """Where the learning rate's linear or cosine decay reaches 0, as its rates so far say
+        (`lr_schedule.LiveDecay`); 0 when a plan read before is gone (the rates left the
+        curve)."""
+        decay = self._decay
+        if not decay.add(step, values):
             return None
-        plan, name = self._decay.end, self._decay.name
+        found, name = decay.decay, decay.name
+        plan, words = (found.end, found.words()) if found is not None else (None, "")
+        if self.source is not None and found is not None:
+            self.source.decay = words
         return self._settle(plan, current, unit,
-                            f"the learning rate ({name}) left the straight line it fell on, at "
-                            f"step {step}", lambda: PlanSource(plan, "lr", name))
+                            f"the learning rate ({name}) left the linear or cosine decay it fell "
+                            f"on, at step {step}",
+                            lambda: PlanSource(plan, "lr", name, decay=words))
 
     def _settle(self, plan: int | None, current: int | None, unit: str, dropped: str,
                 new_source: Callable[[], PlanSource]) -> int | None:

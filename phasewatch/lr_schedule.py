@@ -1,18 +1,29 @@
-"""The planned length a learning-rate schedule gives away: a linear decay reaches 0 at the end.
+"""The planned length a learning-rate schedule gives away: a linear or cosine decay ends there.
 
 Hugging Face's Trainer (and TRL's trainers, and LLaMA-Factory through it) decay the learning
-rate linearly from its peak, after the warm-up, to exactly 0 at `max_steps` by default
-(`lr_scheduler_type="linear"`); the rate they log at each row is on that line. A log that states
-no plan (an HF console log, a W&B or TensorBoard run without its config) still tells it: where
-the line through the logged rates after their peak meets 0. It is taken only when the rates lie
-on one straight line within a thousandth of the peak (a rate printed to 3 or 4 digits does; a
-cosine, a step decay or a floor does not) and have fallen a tenth of the peak or more, so that
-the line is not extrapolated more than ten times past the fall it was read from.
+rate from its peak, after the warm-up, to exactly 0 at `max_steps`: linearly by default
+(`lr_scheduler_type="linear"`), along half a cosine with `"cosine"` (the usual choice of SFT
+recipes and of LLaMA-Factory's examples; verl's `warmup_style: cosine` too), or along half a
+cosine to a floor (`"cosine_with_min_lr"`; nanoGPT's and most pre-training scripts' schedule,
+whose floor is a tenth of the peak). The rate they log at each row is on that curve. A log that
+states no plan (an HF console log, a W&B or TensorBoard run without its config) still tells it:
+where the curve through the logged rates after their peak ends. It is taken only where the
+rates follow one such curve within a thousandth of the peak (a rate printed to 3 or 4 digits
+does; a step decay, an exponential or inverse-square-root decay, or a linear decay that stops
+at a floor does not) and have fallen a tenth of the peak or more, so that the curve is not
+extrapolated far past the fall it was read from. A cosine must show its top: the highest rate
+logged within the first quarter of its half period, where it bends down (a convex decay's tail
+can pass for the end of a cosine; its top cannot). A cosine to 0 is tried before one to a
+floor: while a floor does not show yet, a cosine to a tenth of the peak reads as one to 0
+that ends a few percent later (transformers' `cosine_with_min_lr` read at a third of its run:
+5% late), and the end moves to its own once it does.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from phasewatch.values import to_float
 
@@ -21,12 +32,30 @@ from phasewatch.values import to_float
 LR_NAMES = ("learning_rate", "train/learning_rate", "lr", "train/lr", "actor/lr")
 MIN_DECAY_POINTS = 5   # rates after the peak a line is read from
 MIN_FALL = 0.1         # ... which have fallen at least this share of the peak
-LINE_TOLERANCE = 1e-3  # largest residual from the line, as a share of the peak
+LINE_TOLERANCE = 1e-3  # largest residual from the curve, as a share of the peak
+COSINE_TOP = 0.25      # the highest rate lies within this share of the cosine's half period
+MAX_FLOOR = 0.5        # a cosine's floor is at most this share of its peak
+FLOOR_SEEN = 0.02      # ... and 0 below this share
 
 
-def linear_decay_end(steps: Sequence[float], rates: Sequence[float]) -> int | None:
-    """The step where a linear decay of `rates` (logged at `steps`) reaches 0, or None where the
-    rates after their peak are not one straight line down (module docstring)."""
+@dataclass(frozen=True)
+class Decay:
+    """Where a learning-rate decay ends (`end`, a step), its `shape` ("linear" or "cosine") and
+    the rate it ends at as a share of its peak (`floor`: 0 but for a cosine to a floor)."""
+
+    end: int
+    shape: str
+    floor: float = 0.0
+
+    def words(self) -> str:
+        """"linear decay to 0", "cosine decay to its floor, 0.1 of its peak"."""
+        to = "0" if self.floor < FLOOR_SEEN else f"its floor, {self.floor:.2g} of its peak"
+        return f"{self.shape} decay to {to}"
+
+
+def decay_end(steps: Sequence[float], rates: Sequence[float]) -> Decay | None:
+    """Where a linear or cosine decay of `rates`, logged at `steps`, ends, or None where the
+    rates after their peak follow neither (module docstring)."""
     import numpy as np  # on first use: importing the live watch stays light
 
     rates = np.asarray(rates, dtype=np.float64)
@@ -38,23 +67,57 @@ def linear_decay_end(steps: Sequence[float], rates: Sequence[float]) -> int | No
     peak_at = int(np.argmax(rates))
     peak = float(rates[peak_at])
     x, y = steps[peak_at:], rates[peak_at:]
-    if y.size < MIN_DECAY_POINTS or np.any(np.diff(y) > 0) or peak - y[-1] < MIN_FALL * peak:
+    if y.size < MIN_DECAY_POINTS or np.any(np.diff(y) > 0) or peak - y[-1] < MIN_FALL * peak \
+            or not x[-1] > x[0]:
         return None
     slope, intercept = np.polyfit(x, y, 1)
-    if not slope < 0 or np.max(np.abs(y - (slope * x + intercept))) > LINE_TOLERANCE * peak:
-        return None
-    return round(float(-intercept / slope))
+    if slope < 0 and np.max(np.abs(y - (slope * x + intercept))) <= LINE_TOLERANCE * peak:
+        return Decay(round(float(-intercept / slope)), "linear")
+    warmup_from = steps[peak_at - 1] if peak_at else -math.inf
+    return _cosine(x, y / peak, warmup_from)
 
 
-def lr_plan(run) -> tuple[int, str] | None:
-    """(the step a linear learning-rate decay reaches 0 at, the rate's name in the log), from
+def _cosine(x, r, warmup_from: float) -> Decay | None:
+    """Half a cosine through the rates `r` (the highest 1, at x[0]), fitted by least squares:
+    r = floor + (top - floor) / 2 x (1 + cos(pi (x - start) / (end - start))), its start (the
+    warm-up's end) after `warmup_from` (the last rate before the highest) and at or before x[0],
+    its floor 0 where that fits (HF's `cosine`), else up to MAX_FLOOR; None where it misses a
+    rate by more than LINE_TOLERANCE or x[0] is past its top."""
+    import numpy as np
+    from scipy.optimize import least_squares
+
+    span = x[-1] - x[0]
+    t = (x - x[0]) / span  # 0 .. 1
+    # (a rate logged twice at one step: the warm-up ended there)
+    low = min(max((warmup_from - x[0]) / span, -10.0), -1e-9)
+    # from a cosine to 0 starting at the highest rate and through the last one
+    guess_end = 1.0 / max(math.acos(min(max(2 * r[-1] - 1, -1.0), 1.0)) / math.pi, 2e-3)
+
+    def misses(theta):
+        top, start, end, floor = theta
+        return floor + (top - floor) / 2 * (1 + np.cos(np.pi * (t - start) / (end - start))) - r
+
+    for most_floor in (0.0, MAX_FLOOR):
+        fit = least_squares(misses, x0=(1.0, 0.0, guess_end, most_floor / 5),
+                            bounds=((1.0 - LINE_TOLERANCE, low, 1.0 - LINE_TOLERANCE, 0.0),
+                                    (2.0, 0.0, 1e3, most_floor + 1e-12)))
+        top, start, end, floor = fit.x
+        if np.max(np.abs(fit.fun)) <= LINE_TOLERANCE * top:
+            if -start > COSINE_TOP * (end - start):
+                return None
+            return Decay(round(float(x[0] + end * span)), "cosine", float(floor / top))
+    return None
+
+
+def lr_plan(run) -> tuple[Decay, str] | None:
+    """(where the learning rate's linear or cosine decay ends, the rate's name in the log), from
     the first of `LR_NAMES` the run logs; None without one."""
     name = next((name for name in LR_NAMES if name in run.metrics), None)
     if name is None:
         return None
     column = run.column(name)
-    end = linear_decay_end(column.steps, column.values)
-    return None if end is None else (end, name)
+    found = decay_end(column.steps, column.values)
+    return None if found is None else (found, name)
 
 
 class LiveDecay:
@@ -67,7 +130,7 @@ class LiveDecay:
         self.name: str | None = None
         self._steps: list[float] = []
         self._rates: list[float] = []
-        self.end: int | None = None
+        self.decay: Decay | None = None
 
     def add(self, step: int, values) -> bool:
         """Take a record's values; True when the end read changed."""
@@ -81,6 +144,7 @@ class LiveDecay:
         n = len(self._rates)
         if n > 16 and n & (n - 1):
             return False
-        end = linear_decay_end(self._steps, self._rates)
-        changed, self.end = end != self.end, end
+        decay = decay_end(self._steps, self._rates)
+        changed = (decay and decay.end) != (self.decay and self.decay.end)
+        self.decay = decay
         return changed

@@ -11,9 +11,10 @@ trainer_log.jsonl), phasewatch's own trainer `steps`; a reader that finds the pl
 banner gives `planned_steps`, in the log's own step units (a Hugging Face console log: its
 `Total optimization steps` where its banner fixes the steps per epoch, or its progress bar's
 total where the bar gives the rows' steps, else `Num Epochs` x 10,000, as its rows count
-ten-thousandths of an epoch); where none of these says it, the learning rate's linear decay to
-0 does (`lr_schedule`). A config may hold the key flattened ("trainer.total_training_steps", as W&B and MLflow show
-nested settings) or nested, and as a string (MLflow parameters are strings).
+ten-thousandths of an epoch); where none of these says it, the learning rate's linear or cosine
+decay to 0 does (`lr_schedule`). A config may hold the key flattened
+("trainer.total_training_steps", as W&B and MLflow show nested settings) or nested, and as a
+string (MLflow parameters are strings).
 """
 
 from __future__ import annotations
@@ -86,13 +87,15 @@ class PlanSource:
     `num_train_epochs` x the steps an epoch takes, from the logged `epoch`: refined as the run
     goes on, so `steps` is the last estimate), "epoch_count" (the config's `epochs`, in a
     run whose steps are its epochs: `EpochSteps`) or "lr" (where the logged learning rate's
-    linear decay reaches 0, `lr_schedule`; refined as the run goes on too)."""
+    linear or cosine decay ends, `lr_schedule`, `decay` its words; refined as the run goes on
+    too)."""
 
     steps: int
     origin: str
     key: str | None = None
     format: str = ""
     epochs: float | None = None
+    decay: str = "linear decay to 0"
 
     @classmethod
     def of_config(cls, config: Mapping[str, Any], format: str) -> PlanSource | None:
@@ -113,7 +116,7 @@ class PlanSource:
             return (f"from the run's config `{self.key}` {self.epochs:g}, as its steps are its "
                     "epochs, a row each")
         if self.origin == "lr":
-            return f"from the learning rate's linear decay to 0, `{self.key}`"
+            return f"from the learning rate's {self.decay}, `{self.key}`"
         if self.origin == "epochs":
             per_epoch = self.steps / self.epochs if self.epochs else float("nan")
             return (f"from the run's config `{EPOCHS_KEY}` {self.epochs:g} x the {per_epoch:.4g} "
@@ -265,21 +268,23 @@ def run_plan(run, least: bool = False) -> int | None:
     """The planned length `watch` judges "early" against (`phasewatch.planned`): stated in the
     config, or the planned epochs x the steps the logged epoch says one takes, or the config's
     `epochs` where the run's steps are its epochs (`EpochSteps`, over its rows as watch reads
-    them), else where the logged learning rate's linear decay reaches 0 (`lr_schedule`). With
+    them), else where the logged learning rate's linear or cosine decay ends (`lr_schedule`).
+    With
     `least`, the fewest steps a rounded epoch leaves the plan (`epoch_plan`)."""
     plan = _configured_plan(run, least)
     if plan is None and (decay := lr_plan(run)) is not None:
-        return decay[0]
+        return decay[0].end
     return plan
 
 
 def lr_planned(run, plan: int | None) -> str | None:
-    """The learning rate's name where `plan` is the one its linear decay gives (no config
-    states one), else None: what the texts that give the plan name as its source."""
+    """"cosine decay to 0, learning_rate," where `plan` is where the learning rate's decay ends
+    (no config states one), else None: what the texts that give the plan name as its source."""
     if plan is None or _configured_plan(run) is not None:
         return None
     decay = lr_plan(run)
-    return decay[1] if decay is not None and decay[0] == plan else None
+    return f"{decay[0].words()}, {decay[1]}," if decay is not None and decay[0].end == plan \
+        else None
 
 
 def _configured_plan(run, least: bool = False) -> int | None:
@@ -330,8 +335,8 @@ def unfinished_note(run, plan: int | None) -> str | None:
     from phasewatch.step_units import at
 
     unit = getattr(run, "step_unit", "step") or "step"
-    rate = lr_planned(run, plan)
-    source = f" (where its learning rate's linear decay, {rate}, reaches 0)" if rate else ""
+    decay = lr_planned(run, plan)
+    source = f" (where its learning rate's {decay} ends)" if decay else ""
     return (f"the log ends at {at(max(ends), unit)}, before the {at(plan, unit)}{least} its run "
             f"plans{source}: the run stopped early (an early-stopping callback, a crash) or was "
             f"still training when it was read{_checkpoint_copy(run)}, and its phases are those "

@@ -1,5 +1,6 @@
 """A log that states no plan still gives its length away where its learning rate decays linearly
-to 0 (`phasewatch.lr_schedule`): read from the rates transformers' own schedulers set."""
+or along a cosine to 0 (`phasewatch.lr_schedule`): read from the rates transformers' own
+schedulers set."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from watch_follower import eval_curve, follow_while_written, replay
 
 from phasewatch.cli import main
-from phasewatch.lr_schedule import linear_decay_end
+from phasewatch.lr_schedule import decay_end
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -18,12 +19,12 @@ PLAN, WARMUP, EVERY = 600, 50, 10
 
 
 def _rates(kind: str, total: int = PLAN, until: int = PLAN,
-           every: int = EVERY) -> list[tuple[int, float]]:
+           every: int = EVERY, **options) -> list[tuple[int, float]]:
     """(step, learning rate) every `every` steps from the scheduler `kind` of transformers, as
     an HF Trainer logs it (the rate of the step just taken)."""
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=2e-5)
     scheduler = transformers.get_scheduler(kind, optimizer, num_warmup_steps=WARMUP,
-                                           num_training_steps=total)
+                                           num_training_steps=total, **options)
     rates = []
     for step in range(1, until + 1):
         optimizer.step()
@@ -33,43 +34,85 @@ def _rates(kind: str, total: int = PLAN, until: int = PLAN,
     return rates
 
 
-def test_the_end_of_a_linear_decay_and_no_end_for_other_schedules():
-    steps, rates = zip(*_rates("linear"))
-    assert abs(linear_decay_end(steps, rates) - PLAN) <= 1
-    steps, rates = zip(*_rates("linear", until=330))  # read while it trains: the same end
-    assert abs(linear_decay_end(steps, rates) - PLAN) <= 1
-    for kind in ("cosine", "constant_with_warmup"):  # no straight line to 0
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+def test_the_end_of_a_linear_or_cosine_decay(kind):
+    for until in (PLAN, 330, 200):  # the whole run, and read while it trains: the same end
+        steps, rates = zip(*_rates(kind, until=until))
+        decay = decay_end(steps, rates)
+        assert abs(decay.end - PLAN) <= 1 and decay.words() == f"{kind} decay to 0", until
+    steps, rates = zip(*_rates(kind, until=100))  # fallen under a tenth of the peak: too soon
+    assert decay_end(steps, rates) is None
+    steps, rates = zip(*_rates(kind, every=7)[WARMUP // 7 + 2:])  # the top before the log's
+    assert abs(decay_end(steps, rates).end - PLAN) <= 1  # first rate: the same end
+
+
+def test_the_end_of_a_cosine_to_a_floor():
+    """transformers' `cosine_with_min_lr` (a tenth of the peak, as nanoGPT's schedule): read
+    as a cosine to 0 while its floor does not show, a few percent long, then exactly."""
+    floor = {"scheduler_specific_kwargs": {"min_lr_rate": 0.1}}
+    steps, rates = zip(*_rates("cosine_with_min_lr", until=200, **floor))
+    assert PLAN < decay_end(steps, rates).end < 1.06 * PLAN
+    for until in (330, PLAN):
+        steps, rates = zip(*_rates("cosine_with_min_lr", until=until, **floor))
+        decay = decay_end(steps, rates)
+        assert abs(decay.end - PLAN) <= 1, until
+        assert decay.words() == "cosine decay to its floor, 0.1 of its peak"
+
+
+def test_a_rate_logged_twice_where_the_warm_up_ends():
+    """A console log's epochs rounded to 2 decimals give two rows one step: the last warm-up
+    rate and the peak at the same step (hfconsole-cap-rlvr-sft-trainloss, an internal error)."""
+    steps, rates = (list(column) for column in zip(*_rates("cosine")))
+    at = rates.index(max(rates))
+    steps[at - 1] = steps[at]
+    assert abs(decay_end(steps, rates).end - PLAN) <= 1
+    assert decay_end([10.0] * 8, [2e-5, 1.9e-5, 1.7e-5, 1.5e-5, 1.2e-5, 1e-5, 8e-6, 5e-6]) is None
+
+
+def test_no_end_for_schedules_that_do_not_reach_0():
+    for kind in ("constant_with_warmup", "inverse_sqrt"):
         steps, rates = zip(*_rates(kind))
-        assert linear_decay_end(steps, rates) is None, kind
-    steps, rates = zip(*_rates("linear", total=60_000, until=600))  # fallen under a tenth
-    assert linear_decay_end(steps, rates) is None
+        assert decay_end(steps, rates) is None, kind
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=2e-5)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.999)
+    steps, rates = [], []
+    for step in range(1, PLAN + 1):  # convex all along: its tail is no cosine's end
+        optimizer.step()
+        scheduler.step()
+        if step % EVERY == 0:
+            steps.append(step)
+            rates.append(scheduler.get_last_lr()[0])
+    assert decay_end(steps, rates) is None
+    assert decay_end(steps[20:], rates[20:]) is None  # the top not seen either
 
 
-def _log(path, until: int, every: int = EVERY) -> None:
+def _log(path, until: int, every: int = EVERY, kind: str = "linear") -> None:
     """A JSON-lines log with no config: a row every `every` steps with the loss, the learning
-    rate and the held-out accuracy of `eval_curve` (a dip, a recovery and an overfit)."""
+    rate of scheduler `kind` and the held-out accuracy of `eval_curve` (a dip, a recovery and an
+    overfit)."""
     accuracy = [value for _, value in eval_curve(n=PLAN // every)]
     rows = [{"step": step, "loss": round(2.0 - step / 1000, 4), "learning_rate": rate,
              "eval/accuracy": accuracy[k]}
-            for k, (step, rate) in enumerate(_rates("linear", until=until, every=every))]
+            for k, (step, rate) in enumerate(_rates(kind, until=until, every=every))]
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
 
 
-def test_inspect_analyze_and_watch_take_the_plan_the_decay_gives(tmp_path, capsys):
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+def test_inspect_analyze_and_watch_take_the_plan_the_decay_gives(tmp_path, capsys, kind):
     """A log read at step 360 of 600 whose config states no plan: `inspect` gives the plan and
     where it comes from, `analyze` says the run did not reach it, and `watch` judges what is
     early against it (without it, a run read while it trains looks finished)."""
     log = tmp_path / "metrics.jsonl"
-    _log(log, until=360)
-    source = "where the learning rate's linear decay, learning_rate, reaches 0"
+    _log(log, until=360, kind=kind)
+    source = f"where the learning rate's {kind} decay to 0, learning_rate, ends"
     assert main(["inspect", str(log)]) == 0
     assert f"planned to end at step 600 ({source})" in capsys.readouterr().out
     assert main(["analyze", str(log)]) == 0
     assert ("the log ends at step 360, before the step 600 its run plans (where its learning "
-            "rate's linear decay, learning_rate, reaches 0)") in capsys.readouterr().out
+            f"rate's {kind} decay to 0, learning_rate, ends)") in capsys.readouterr().out
     assert main(["watch", str(log), "--format", "jsonl"]) == 0
     out, err = capsys.readouterr()
-    assert ("planned length: 600 steps, from the learning rate's linear decay to 0, "
+    assert (f"planned length: 600 steps, from the learning rate's {kind} decay to 0, "
             "`learning_rate`, refined as the run goes on") in err
     assert json.loads(out.splitlines()[-1])["planned"] == {"steps": 600, "from": "lr",
                                                            "key": "learning_rate"}

@@ -148,9 +148,9 @@ def run(args: argparse.Namespace) -> int:
               f"(the JSON output's steps are {scaled_words(unit)})")
     plan = run_plan(run_)
     if plan is not None:
-        rate = lr_planned(run_, plan)
+        decay = lr_planned(run_, plan)
         print(f"planned to end at {at(plan, unit)}"
-              + (f" (where the learning rate's linear decay, {rate}, reaches 0)" if rate else ""))
+              + (f" (where the learning rate's {decay} ends)" if decay else ""))
     if run_.events:
         print("events: " + ", ".join(f"{e.name}@{e.step}" for e in run_.events))
     perf = performance(run_)
