@@ -189,3 +189,28 @@ def test_the_table_keeps_its_value_where_it_is_the_finer(tmp_path):
     assert run.series("eval/mean_reward").tolist() == [0.0123, 0.0456, 1234.57]
     assert run.series("eval/mean_ep_length").tolist() == [160.0, 1234.5, 99.0]
     assert run.series("eval/success_rate").tolist() == [0.8512, 0.5, 0.25]
+
+
+def her_log(epochs=12) -> str:
+    """OpenAI Baselines' HER (baselines/her/experiment/train.py): one box per epoch, stepped by
+    `epoch`, beside counts of test and train episodes, as the HER FetchPush logs print it."""
+    return "".join(sb3_table(sections=False, values={
+        "epoch": k, "stats_g/mean": 0.0, "test/episode": 20.0 * (k + 1),
+        "test/mean_Q": -1.4 - k, "test/success_rate": 0.05 + 0.4 * (1 - math.exp(-k / 3)),
+        "train/episode": 100.0 * (k + 1), "train/success_rate": 0.06}) for k in range(epochs))
+
+
+def test_tables_stepped_by_epoch_say_their_steps_are_epochs(tmp_path, capsys):
+    """HER's tables count epochs, and the run's texts say so ("recommended stop: epoch 11", not
+    "step 11"), as a CSV or JSON-lines log stepped by `epoch` does; SB3's timesteps stay steps."""
+    log = tmp_path / "log_file_FetchPush.txt"
+    log.write_text(her_log())
+    run = read_run(log)
+    assert run.format == "sb3_console" and run.step_unit == "epoch"
+    assert run.series("test/success_rate").index.tolist() == list(range(12))
+    assert main(["analyze", "--metric", "test/success_rate", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert "recommended stop: epoch 11" in out, out
+    sb3 = tmp_path / "train.log"
+    sb3.write_text(ppo_log(5))
+    assert read_run(sb3).step_unit == "step"

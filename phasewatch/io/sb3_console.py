@@ -26,7 +26,11 @@ A table is one record; its keys are named as SB3 names them in its CSV and Tenso
 (`rollout/ep_rew_mean`, `train/approx_kl`; a key without a prefix as printed), and its step is
 the table's own step key (`lines.STEP_KEYS`: `time/total_timesteps`, the environment steps; an
 off-policy table without it, `time/episodes`; Baselines' `total_timesteps`, `TimestepsSoFar`,
-`steps`). A table without one cannot be placed and is reported. Everything else the script
+`steps`). A table without one cannot be placed and is reported. Where every table's step is
+`epoch` (Baselines' HER prints one table per epoch, `| epoch | 9 |`, beside `test/episode` and
+`train/episode` counts), the run's steps are epochs and it says so (`Run.step_unit`), as a CSV
+or JSON-lines log stepped by `epoch` does: "recommended stop: epoch 9", not "step 9", which read
+as the ninth update of a run of 50 cycles of 40 batches per epoch. Everything else the script
 prints (`Using cuda device`) is skipped. Values stay text, read as numbers by the collector
 (`phasewatch.values`).
 
@@ -49,6 +53,7 @@ from typing import Any
 
 from phasewatch.io.lines import BadLine, as_step, find_step_key
 from phasewatch.io.source import LogFileSource
+from phasewatch.xaxis import step_unit_of_keys
 
 FORMAT = "sb3_console"
 
@@ -112,6 +117,8 @@ class LineParser:
         self.table: dict[str, str] | None = None
         self.section = ""
         self.evaluated: tuple[int, dict[str, str]] | None = None  # EvalCallback's lines
+        self.step_keys: set[str] = set()  # the keys the tables' steps came from
+        self.step_unit = "step"  # step_unit_of_keys(step_keys): "epoch" for HER's tables
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         text = line.rstrip("\r\n")
@@ -143,6 +150,9 @@ class LineParser:
             raise BadLine("an SB3 table without time/total_timesteps (or time/episodes; in a "
                           "Baselines table total_timesteps, TimestepsSoFar or steps)")
         step = as_step(table.pop(key))
+        if key not in self.step_keys:
+            self.step_keys.add(key)
+            self.step_unit = step_unit_of_keys(self.step_keys)
         if evaluated is not None and evaluated[0] == step:
             for name, printed in evaluated[1].items():
                 if name in table:
