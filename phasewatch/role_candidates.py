@@ -140,6 +140,12 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         # Stable-Baselines3 (progress.csv, console tables), OpenAI Baselines: the mean return of
         # the last 100 training episodes
         "rollout/ep_rew_mean", "EpRewMean", "eprewmean",
+        # Ray RLlib (progress.csv, result.json): the mean return of the iteration's training
+        # episodes, `episode_reward_mean` on its old API stack (also under `sampler_results/`,
+        # `env_runners/`), `env_runners/episode_return_mean` on the new one
+        # (`rllib/utils/metrics`: ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN)
+        "env_runners/episode_return_mean", "episode_reward_mean",
+        "env_runners/episode_reward_mean", "sampler_results/episode_reward_mean",
         # last, any train-side mean reward under its method's own prefix (a self-distillation
         # trainer's `train/self_distillation/reward_mean` beside its distillation loss)
         "train/*/reward_mean", "train/*/mean_reward",

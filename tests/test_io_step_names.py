@@ -8,7 +8,8 @@ orwellian225/rl-power-grid), a Stable-Baselines3 fork that logs "time/total time
 (`training_iteration`), and tables of one row per training episode (`Episode`, 922029/sumo116;
 `episode_count`, maxwelllokshin1/rl-flappybird). Before, the first and the last two were read
 against their row numbers with the counter offered as a metric, and the others were "unknown
-log format" or read by record number.
+log format" or read by record number. RLlib's mean episode return is its train reward
+(`role_candidates`): a Ray run had "performance metric: none of the usual ones".
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import csv
 import json
 
 from phasewatch.io import read_run
+from phasewatch.signals import choose_metric
 
 
 def write_csv(path, header, rows) -> None:
@@ -84,6 +86,20 @@ def test_ray_tune_progress_csv_and_result_json_count_training_iterations(tmp_pat
     run = read_run(result)
     assert run.series("episode_reward_mean").index.tolist() == list(range(1, 21))
     assert not [w for w in run.warnings if "record number" in w]
+    # the mean return of the iteration's training episodes is the run's train reward
+    assert run.resolve_metric(choose_metric(run)) == "episode_reward_mean"
+
+
+def test_rllib_new_api_stack_return(tmp_path):
+    """RLlib's new API stack nests it: `{"env_runners": {"episode_return_mean": ...}}`."""
+    result = tmp_path / "result.json"
+    rows = [{"training_iteration": k, "env_runners": {"episode_return_mean": 9.0 + k,
+                                                      "episode_len_mean": 9.0 + k},
+             "learners": {"default_policy": {"total_loss": 1.0 / k}}} for k in range(1, 21)]
+    result.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    run = read_run(result)
+    assert run.resolve_metric(choose_metric(run)) == "env_runners/episode_return_mean"
+    assert run.series("env_runners/episode_return_mean").index.tolist() == list(range(1, 21))
 
 
 def test_one_row_per_training_episode(tmp_path):
