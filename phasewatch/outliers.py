@@ -16,9 +16,10 @@ def spike_mask(values: np.ndarray, scale: float | np.ndarray, k: float = 6.0,
                steps: np.ndarray | None = None) -> np.ndarray:
     """Points that the points around them contradict: a failed evaluation, a logging glitch.
 
-    One point, or two in a row, is flagged only when it has two neighbours on each side, those
-    four agree with one straight line (their largest residual is small), and it lies more than
-    `k` noise sds and more than three times that largest residual away from the line, beyond both
+    One point, or two in a row, is flagged only when it has two neighbours on each side and lies
+    more than `k` noise sds, and more than three times the four's largest residual, away from
+    the least-squares line through those four (their scatter has no bound of its own: four
+    neighbours that scatter widely only raise the bar, unlike the edge rules below), beyond both
     of its adjacent neighbours and more than `EDGE_AGREE` noise sds from each (`_stands_off`: a
     neighbour that reads it again confirms it; two in a row: both, on the same side, against
     the readings around the two), and the neighbours do not
@@ -209,9 +210,10 @@ def _edge_contradicted(x: np.ndarray, y: np.ndarray, i: int | tuple[int, ...],
 
 def _contradicted(x: np.ndarray, y: np.ndarray, width: int, floor: np.ndarray,
                   agree: np.ndarray) -> np.ndarray:
-    """For each block y[i:i+width] (i from 2), whether its two neighbours on each side agree
-    with a line that the block lies far beyond (see `spike_mask`), and it stands off both
-    adjacent neighbours (`_stands_off`: more than `agree`, EDGE_AGREE noise sds)."""
+    """For each block y[i:i+width] (i from 2), whether it lies beyond the line through its two
+    neighbours on each side by more than `floor` and three times their largest residual (see
+    `spike_mask`), and stands off both adjacent neighbours (`_stands_off`: more than `agree`,
+    EDGE_AGREE noise sds)."""
     first = np.arange(2, y.size - width - 1)
     if first.size == 0:
         return np.zeros(0, dtype=bool)
@@ -248,9 +250,9 @@ def _contradicted(x: np.ndarray, y: np.ndarray, width: int, floor: np.ndarray,
 
 def _pair_contradicted(x: np.ndarray, y: np.ndarray, floor: np.ndarray) -> np.ndarray:
     """For each a from 2, whether y[a] and y[a + 2] are two failed readings one evaluation
-    apart: the five points around them (a-2, a-1, a+1, a+3, a+4) agree with one line, and both
-    lie beyond it on the same side by more than `floor` and three times the five's largest
-    residual, and beyond their adjacent neighbours. Each of the two is among the other's four
+    apart: both lie beyond the least-squares line through the five points around them (a-2,
+    a-1, a+1, a+3, a+4), on the same side, by more than `floor` and three times the five's
+    largest residual, and beyond their adjacent neighbours. Each of the two is among the other's four
     neighbours in `_contradicted`, whose line it pulls away (on the tuning seeds' runs with
     failed evaluations, two zeros two evaluations apart were left in a rising run and read as a
     dip, or blew up its noise sd from 0.01 to 0.15). The evaluation between them sits on the
