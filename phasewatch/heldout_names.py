@@ -30,6 +30,12 @@ from functools import lru_cache
 
 # split prefixes, in order of preference; `val-*` is any other verl-style section (`val-aux`)
 SPLITS = ("eval", "val", "validation", "valid", "dev", "val-core", "val-*", "test")
+# A score's name as its library spells it: torchmetrics' classes, which Lightning users log
+# under their lowered names (`F1Score` -> `val_f1score`, `AUROC` -> `val_auroc`), and
+# scikit-learn's functions (`f1_score`, `roc_auc_score`, `accuracy_score`). Without it a
+# Lightning log's `val_f1score` of every epoch (csv-lightning-dnabert-valf1-20) had no role:
+# the default took `val_loss` beside it, and no note named the F1.
+SCORE_SUFFIX = "(?:_?score)?"
 # the last part of the name: (pattern, role, direction), in order of preference
 LEAVES = (
     ("loss", "eval/loss", "min"),
@@ -42,13 +48,13 @@ LEAVES = (
     # DQN's greedy evaluations every 20 episodes beside its `train_rewards`, json-dqn-apicache)
     ("rewards?", "eval/other_score", "max"),
     # an accuracy, bare or named by its kind: `node_accuracy`, `top1_acc`; an exact match is
-    # the accuracy of generated answers
-    (r"(?:[a-z0-9]+_)*(?:accuracy|acc|exact_match)", "eval/accuracy", "max"),
+    # the accuracy of generated answers; scikit-learn's function name, `accuracy_score`
+    (rf"(?:[a-z0-9]+_)*(?:accuracy|acc|exact_match){SCORE_SUFFIX}", "eval/accuracy", "max"),
     # a held-out score of generated text or a ranking (`dev_chrf`, `val/bleu`, `eval/rougeL`,
     # `test/wer`): the direction is the name's (`presets.default_direction`: wer, cer, ter -> min)
     ((r"(?:[a-z0-9]+_)*(?:f1|bleu(?:-?\d)?|chrf(?:\+\+)?|rouge(?:-?[l12]|lsum)?|meteor|wer|cer|ter"
-      r"|mcc|matthews_correlation|pearson|spearmanr?|auc|roc_auc|ndcg(?:@\d+)?|mrr|map"
-      r"|pass@\d+|pass1)"), "eval/other_score", None),
+      r"|mcc|matthews_correlation|pearson|spearmanr?|auc|roc_auc|auroc|ndcg(?:@\d+)?|mrr|map"
+      rf"|pass@\d+|pass1){SCORE_SUFFIX}"), "eval/other_score", None),
 )
 ACCURACY_LEAF = len(LEAVES) - 2
 # words of an accuracy's kind that make it no held-out task accuracy

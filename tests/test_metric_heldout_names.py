@@ -205,3 +205,18 @@ def test_a_validation_score_logged_every_epoch_comes_before_the_test_one(
     assert (offline["metric"], offline["direction"]) == (score, direction)
     assert _performance(capsys, log)["metric"] == score
     assert _watch(capsys, log)["metric"] == score
+
+
+@pytest.mark.parametrize("score", ["val_f1score", "val_f1_score", "val_auroc", "val/f1_score"])
+def test_a_score_named_as_its_library_names_it_comes_before_the_loss(capsys, tmp_path, score):
+    """torchmetrics' `F1Score` and `AUROC` logged by Lightning under their lowered class names
+    (`val_f1score`, a DNABERT classifier's metrics.csv: csv-lightning-dnabert-valf1-20), and
+    scikit-learn's `f1_score`, are held-out scores as `val_f1` is: before the loss beside them,
+    in the direction of the score, and named by the note that says the loss was passed over.
+    They had no role: the default took `val_loss`, and no word named the F1."""
+    log = _write(tmp_path / "metrics.jsonl",
+                 _rows({score: (0.3, 0.7), "val_loss": (1.0, 0.5)}))
+    offline = _analyze(capsys, log)
+    assert (offline["metric"], offline["direction"]) == (score, "max")
+    assert any("before the held-out loss val_loss" in w for w in offline["warnings"])
+    assert _watch(capsys, log)["metric"] == score
