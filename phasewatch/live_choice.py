@@ -145,13 +145,19 @@ def choose_on(run, metric: str | None = None, direction: str | None = None) -> t
     return run.resolve_metric(chosen), choose_direction(run, chosen, direction)
 
 
-def choose_in_rows(rows, metric: str | None = None,
-                   direction: str | None = None) -> tuple[str, str]:
-    """`choose_on` a Run of `rows` ((step, {name: value}) in order): a trainer callback's
-    choice from the metrics the trainer reported, the same as `watch`'s and `analyze`'s."""
+def rows_run(rows):
+    """A Run of `rows` ((step, {name: value}) in order): the metrics a trainer callback was
+    reported, for the rules `watch` and `analyze` apply to a log's Run."""
     from phasewatch.run import RecordCollector
 
     collector = RecordCollector("callback", "callback")
     for step, values in rows:
         collector.add(step, values)
-    return choose_on(collector.build(), metric, direction)
+    return collector.build()
+
+
+def choose_in_rows(rows, metric: str | None = None,
+                   direction: str | None = None) -> tuple[str, str]:
+    """`choose_on` a Run of `rows` ((step, {name: value}) in order): a trainer callback's
+    choice from the metrics the trainer reported, the same as `watch`'s and `analyze`'s."""
+    return choose_on(rows_run(rows), metric, direction)

@@ -112,6 +112,8 @@ def test_training_logs_can_be_fed_too(tmp_path):
     trainer.train()
     assert callback.monitor.resolved_["train/loss"] == "loss"  # HF's own name, via the presets
     assert callback.monitor.trackers_[0].series.n == 30  # one value per logged step
+    # values of the training batches: readings, as `watch` counts them on the trainer's log
+    assert callback.monitor.trackers_[0].series.value_word == "reading"
 
 
 def test_the_trainers_max_steps_tells_an_overfit_from_the_start_from_a_disruption(tmp_path):
