@@ -39,11 +39,12 @@ class RecordWithoutStep(BadLine):
 # `find_step_key`), OpenAI Baselines' (`total_timesteps`, ppo2's `misc/total_timesteps`,
 # ppo1/trpo's `TimestepsSoFar`), and scripts that copy their logger: `Timestep` /
 # `timestep` (a DQN's metrics per environment step, rl-power-grid), `frame` (an Atari A2C's
-# `logger.logkv("frame", frame_idx)`, atari-pytorch). `epoch` is the last resort but two
-# (Keras' CSVLogger has nothing else) and only counts when its values are integers; an SB3
-# off-policy log that dropped its timesteps still counts its episodes (`time/episodes`), as a
-# table of one row per training episode does (`Episode`: sumo116's `{"Episode": episode + 1}`;
-# `episode_count`: a Q-learner's evaluations every 50 episodes, rl-flappybird). Plurals that
+# `logger.logkv("frame", frame_idx)`, atari-pytorch). `epoch` comes after every other key
+# but the episode counts (Keras' CSVLogger has nothing else) and only counts when its values
+# are integers; an SB3 off-policy log that dropped its timesteps still counts its episodes
+# (`time/episodes`), as a table of one row per training episode does (`Episode`: sumo116's
+# `{"Episode": episode + 1}`; `episode_count`: a Q-learner's evaluations every 50 episodes,
+# rl-flappybird). Plurals that
 # name a count within a row are no counter and are not listed: `frames` (that evaluation's
 # length in frames), `total_steps` (LLaMA-Factory's planned length beside `current_steps`),
 # `num_steps`, `tokens`, `samples`.
