@@ -184,15 +184,18 @@ def is_train_metric(run: Run, own: str) -> bool:
     (`acc`) only where the log says which: `bare_accuracy_on_training`. A name with no role
     is placed by its first part (`TRAIN_PREFIXES`) where no word of it names a held-out split:
     hfconsole-prorag-rl-reward-101's `rollout/outcome_reward_mean`, the reward of the policy's
-    own rollouts at each RL step, read "(ends: medians of 33 evaluations each)"."""
+    own rollouts at each RL step, read "(ends: medians of 33 evaluations each)". The first part
+    is the first word where the name has no `/`: `train_acc` beside `val_acc` (the names most
+    PyTorch scripts print), `train_loss_local`, read "medians of 1087 evaluations each"."""
     if own in BARE_ACCURACY:
         return bare_accuracy_on_training(run)
     roles = roles_of(run, own)
     if roles:
         return all(role.startswith("train/") for role in roles)
+    words = name_words(own)
     first, slash, _ = own.partition("/")
-    return bool(slash) and first.lower() in TRAIN_PREFIXES and not set(name_words(own)) & \
-        SPLIT_WORDS
+    prefix = first.lower() if slash else words[0] if len(words) > 1 else ""
+    return prefix in TRAIN_PREFIXES and not set(words) & SPLIT_WORDS
 
 
 def value_word(run: Run, own: str) -> str:

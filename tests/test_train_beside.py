@@ -196,6 +196,12 @@ def test_a_train_loss_at_its_floor_that_moves_by_nothing_is_no_divergence(tmp_pa
     ("training/score_mean", "readings"),
     ("rollout/val_outcome_reward", "evaluations"),  # a held-out split named in it
     ("judge/outcome_reward_mean", "evaluations"),   # placed nowhere: an evaluation as before
+    # a name without `/`: its first word (a W&B run's `train_loss_local` read "medians of 1087
+    # evaluations each"; `train_acc` beside `val_acc`, as most PyTorch scripts print them)
+    ("train_loss_local", "readings"),
+    ("train_acc", "readings"),
+    ("train_val_acc", "evaluations"),
+    ("trainer_score", "evaluations"),               # another word than a train prefix
 ])
 def test_a_series_named_under_rollout_counts_readings(tmp_path, capsys, name, word):
     """hfconsole-prorag-rl-reward-101: an RL trainer's `rollout/outcome_reward_mean` (no role)
