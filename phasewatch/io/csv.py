@@ -9,7 +9,7 @@ without steps is (`io.jsonl`): OpenAI Baselines' logger (`baselines/logger.py`,
 `CSVOutputFormat`, and the many scripts that copy it) writes one row per `dumpkvs()` with the
 keys the script logged and nothing else, so a script that logs no `total_timesteps`
 (`GAIL_PPO`'s `progress.csv`: `agent acc,demo acc,...,mean 100 episode reward,...`) leaves a
-table whose only order is its rows'; it was "unknown log format".
+table whose only order is its rows'.
 A table whose step column is `epoch` (Keras' CSVLogger) has epochs for steps, and the run says
 so (`Run.step_unit`).
 
@@ -92,12 +92,21 @@ def sniff(path: Path, head: bytes) -> bool:
 
 def numbered_table(names: list[str], row: list[str]) -> bool:
     """Whether a header without a step column and the row after it make a table of numbers
-    logged row by row (read with the row number as the step): every header cell a name (none
-    empty, none a number), the row as many cells, each a number or empty, one at least a
+    logged row by row (read with the row number as the step): a header of names
+    (`_names_only`), the row as many cells, of numbers (`_numbers_only`), one at least a
     number. A table of records whose cells are words (a run list, a data set) is none."""
-    return (len(names) >= 2 and all(n and not _is_number(n) for n in names)
-            and len(row) == len(names) and any(_is_number(c) for c in row)
-            and all(_is_number(c) or not c.strip() for c in row))
+    return (_names_only(names) and len(row) == len(names) and any(_is_number(c) for c in row)
+            and _numbers_only(row))
+
+
+def _names_only(cells: list[str]) -> bool:
+    """Whether a header of at least two cells is all names: none empty, none a number."""
+    return len(cells) >= 2 and all(c and not _is_number(c) for c in cells)
+
+
+def _numbers_only(cells: list[str]) -> bool:
+    """Whether a row's cells are all numbers or empty (a row of a numbered table)."""
+    return all(_is_number(c) or not c.strip() for c in cells)
 
 
 class LineParser:
@@ -192,7 +201,7 @@ class LineParser:
         if len(cells) != len(previous._columns):
             return False
         if previous._step_index is None:
-            if not all(_is_number(c) or not c.strip() for c in cells):
+            if not _numbers_only(cells):
                 return False
         else:
             try:
@@ -215,8 +224,7 @@ class LineParser:
 
     def _take_header(self, columns: list[str]) -> None:
         step_key = find_step_key(columns)
-        if step_key is None and not (len(columns) >= 2 and all(
-                c and not _is_number(c) for c in columns)):
+        if step_key is None and not _names_only(columns):
             raise ValueError("the header has no step-like column (step, global_step, _step, ...)")
         self._header = columns
         if step_key is None:  # `numbered_table`: rows of numbers, numbered
