@@ -63,13 +63,15 @@ STEP_TOKEN = re.compile(
 )
 # MiniMind's `Epoch:[E/EPOCHS](I/PER_EPOCH)` and its `name: value` items (after the token).
 MINIMIND_TOKEN = re.compile(r"(?<![\w.])Epoch:\[(?P<epoch>\d+)/(?P<epochs>\d+)\]\((?P<n>\d+)/(?P<per_epoch>\d+)\)")
-COLON_ITEM = re.compile(r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)*)\s*:\s*(?P<value>[^\s,;|]+)")
+# a name of one word or several (`train_loss`, `spent time`, `answer accuracy`)
+WORDS_NAME = r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)*)"
+COLON_ITEM = re.compile(WORDS_NAME + r"\s*:\s*(?P<value>[^\s,;|]+)")
 # A print without `=`: `name: value` items after the step token, as fields between `|` or `,`
 # (`step 0 | loss: 11.02 | lr 8.4e-07 | norm: 14.33`, where a `name number` field counts too) or
-# one after the other (`Step 1 loss: 91.0 token_entropy: 1.14`). A field's name may hold spaces,
-# as MiniMind's and an epoch block's may (`spent time: 0.0min`, `answer accuracy: 0.421`).
-COLON_FIELD = re.compile(r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)*)\s*:\s*"
-                         r"(?P<value>[^\s,;|]+)$")
+# one after the other (`Step 1 loss: 91.0 token_entropy: 1.14`). A field's name may hold spaces
+# (`WORDS_NAME`, as a `COLON_ITEM`'s: the cs336 alignment scripts' `spent time: 0.0min`, `answer
+# accuracy: 0.421`).
+COLON_FIELD = re.compile(WORDS_NAME + r"\s*:\s*(?P<value>[^\s,;|]+)$")
 SPACED_FIELD = re.compile(r"(?P<name>[A-Za-z_][\w./-]*)\s+(?P<value>[^\s,;|]+)$")
 COLON_ITEM_INLINE = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*):\s*(?P<value>[^\s,;|]+)")
 # nanoGPT's prints, `step 0: train loss 4.2874, val loss 4.2823` and `iter 10: loss 4.6810, time
@@ -146,7 +148,7 @@ def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
     items are numbers. A field of brackets alone is the decoration around the step tokens, no
     word: `[Epoch:2/3](Step: 464/1380), train_loss: 14.4375, token_entropy: 1.9062, spent time:
     0.0min` (the cs336 alignment scripts' print, FlyingFish760/assignment5-alignment
-    `EI/sft.py`) leaves `](` between its two tokens, and was read as prose."""
+    `EI/sft.py`) leaves `](` between its two tokens."""
     rest = STEP_TOKEN.sub(" ", line[tokens[0].end():])
     items: dict[str, str] = {}
     if rest.lstrip().startswith(":") and "," in rest and "|" not in rest:
