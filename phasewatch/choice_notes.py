@@ -289,10 +289,9 @@ def score_like_hint(run: Run) -> str:
     A preference run's accuracy and margin first, then names that look like scores, with enough
     values for a trend and moving; a mean or a named score before the rest
     (`reward/selected_mean` before `reward/valid_rate`). No token accuracy (`_is_token_accuracy`).
-    The option to type is given whole, as the other notes give it: a Keras CSVLogger log
-    without validation (`epoch,accuracy,loss`) was told "series that may be one: accuracy; pass
-    --metric to choose another", and one of `epoch,accuracy` only "pick one with --metric
-    (series that may be one: accuracy)", which leaves the user to assemble the command. Where
+    The option to type is given whole, as the other notes give it, so that a user need not
+    assemble the command (a Keras CSVLogger log without validation, `epoch,accuracy,loss`:
+    "pass --metric accuracy to analyse it"). Where
     the log places the first on the training batches (`train_beside.is_train_metric`: a
     preference run's accuracy, a score under `train/` or `rollout/`), it says so: its
     phases are training's, as a train loss's are; a bare `accuracy` the log does not place (a

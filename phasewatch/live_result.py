@@ -188,12 +188,9 @@ class WatchResult:
     def _whole_run(self) -> str:
         """'; whole run: plateau (low confidence), checkpoint to keep: step 40 (no better than
         the last beyond the noise)': what `analyze` says of the log, with the hedges it prints
-        beside its stop, said once for the stderr line (`describe`) and the JSONL summary's
-        message (`to_dict`). The message was a second copy without the confidence and the
-        hedges: a replay of jsonl-tinker-gptoss-rl-test-7ev's 7 test rewards printed "whole run:
-        plateau (low confidence), checkpoint to keep: step 40 (no better than the last beyond
-        the noise)" on stderr and "whole run: plateau, checkpoint to keep: step 40" in the
-        summary object a notebook reads."""
+        beside its stop. One text for the stderr line (`describe`) and the JSONL summary's
+        message (`to_dict`), so a notebook reading the summary is told the confidence and the
+        hedges a user reading stderr is told."""
         named = " > ".join(self.phases or ()) or "no values to analyse"
         if self.confidence:
             named += f" ({self.confidence} confidence)"

@@ -52,10 +52,10 @@ def trained_overfit_text(s: Series) -> str:
     """Beside an overfit alert on a series scored on the training batches (`Series.value_word`
     "reading": a train loss or reward, watched for want of a held-out metric), what that shape
     is there, as `analyze` warns beside the same phase (`train_beside.note_train_beside`):
-    training getting worse after its best, which a training-batch score cannot tell from an
-    overfit. Without it, `watch` first warned that the train loss "cannot show an overfit to the
-    training data" and then alerted "overfit" on it with no word (a chess LoRA's train loss,
-    spiking with its gradient norm at step 2700); else ''."""
+    training getting worse after its best (a chess LoRA's train loss, spiking with its gradient
+    norm at step 2700), not an overfit to the training data, which a training-batch score cannot
+    show: `watch` warns so when it takes a train loss, and the alert must not contradict it;
+    else ''."""
     if s.value_word != "reading":
         return ""
     return (f"; {s.label} is scored on the training batches: this is training getting worse "
