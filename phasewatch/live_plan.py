@@ -52,7 +52,7 @@ class LivePlan:
                 self._epochs = planned_epochs(info.config)
                 count = epoch_count(info.config)
                 self._count = EpochSteps(count) if count is not None else None
-                # and without either, the learning rate's decay to 0
+                # and without either, where the learning rate's decay ends (`lr_schedule`)
                 self._decay = LiveDecay() if self._epochs is None and count is None else None
         if self.source is not None:
             self.say(self.source.said(info.step_unit))
@@ -112,7 +112,7 @@ class LivePlan:
 
     def _from_decay(self, step: int, values: Mapping[str, Any], current: int | None,
                     unit: str) -> int | None:
-        """Where the learning rate's linear or cosine decay reaches 0, as its rates so far say
+        """Where the learning rate's linear or cosine decay ends, as its rates so far say
         (`lr_schedule.LiveDecay`); 0 when a plan read before is gone (the rates left the
         curve)."""
         decay = self._decay

@@ -82,7 +82,8 @@ def _cosine(x, r, warmup_from: float) -> Decay | None:
     r = floor + (top - floor) / 2 x (1 + cos(pi (x - start) / (end - start))), its start (the
     warm-up's end) after `warmup_from` (the last rate before the highest) and at or before x[0],
     its floor 0 where that fits (HF's `cosine`), else up to MAX_FLOOR; None where it misses a
-    rate by more than LINE_TOLERANCE or x[0] is past its top."""
+    rate by more than LINE_TOLERANCE, or where x[0], the highest rate logged, lies more than
+    COSINE_TOP of the half period after its top (a convex decay's tail, module docstring)."""
     import numpy as np
     from scipy.optimize import least_squares
 

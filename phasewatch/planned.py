@@ -11,8 +11,8 @@ trainer_log.jsonl), phasewatch's own trainer `steps`; a reader that finds the pl
 banner gives `planned_steps`, in the log's own step units (a Hugging Face console log: its
 `Total optimization steps` where its banner fixes the steps per epoch, or its progress bar's
 total where the bar gives the rows' steps, else `Num Epochs` x 10,000, as its rows count
-ten-thousandths of an epoch); where none of these says it, the learning rate's linear or cosine
-decay to 0 does (`lr_schedule`). A config may hold the key flattened
+ten-thousandths of an epoch); where none of these says it, the end of the learning rate's
+linear or cosine decay does (`lr_schedule`). A config may hold the key flattened
 ("trainer.total_training_steps", as W&B and MLflow show nested settings) or nested, and as a
 string (MLflow parameters are strings).
 """
@@ -269,8 +269,7 @@ def run_plan(run, least: bool = False) -> int | None:
     config, or the planned epochs x the steps the logged epoch says one takes, or the config's
     `epochs` where the run's steps are its epochs (`EpochSteps`, over its rows as watch reads
     them), else where the logged learning rate's linear or cosine decay ends (`lr_schedule`).
-    With
-    `least`, the fewest steps a rounded epoch leaves the plan (`epoch_plan`)."""
+    With `least`, the fewest steps a rounded epoch leaves the plan (`epoch_plan`)."""
     plan = _configured_plan(run, least)
     if plan is None and (decay := lr_plan(run)) is not None:
         return decay[0].end
