@@ -138,8 +138,9 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "objective/scores", "train/objective/scores", "objective/rlhf_reward",
         "train/objective/rlhf_reward", "env/reward_mean", "ppo/mean_scores",
         # Stable-Baselines3 (progress.csv, console tables), OpenAI Baselines: the mean return of
-        # the last 100 training episodes
-        "rollout/ep_rew_mean", "EpRewMean", "eprewmean",
+        # the last 100 training episodes (Baselines' deepq and Stable Baselines 2's DQN call it
+        # `mean 100 episode reward`, `np.mean(episode_rewards[-101:-1])`, beside `steps`)
+        "rollout/ep_rew_mean", "EpRewMean", "eprewmean", "mean 100 episode reward",
         # Ray RLlib (progress.csv, result.json): the mean return of the iteration's training
         # episodes, `episode_reward_mean` on its old API stack (also under `sampler_results/`,
         # `env_runners/`), `env_runners/episode_return_mean` on the new one

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
@@ -111,3 +112,23 @@ def test_a_table_of_words_or_a_header_of_numbers_is_still_no_log(tmp_path, capsy
     for path in (runs, numbers):
         assert main(["inspect", str(path)]) == 3
         assert "unknown log format" in capsys.readouterr().err
+
+
+def test_baselines_deepq_mean_100_episode_reward_is_its_reward_a_running_mean(tmp_path, capsys):
+    """Baselines' deepq (and Stable Baselines 2's DQN) log `mean 100 episode reward`, the mean
+    return of the last 100 episodes, beside `steps`: it was no role, so `analyze` took the
+    train `loss` a script logs beside it (morikatron/GAIL_PPO's table) and left a one-log drop
+    of that running mean out as an outlier. It is the run's reward and a running mean, as
+    `EpRewMean` is: analysed by default, every value kept, its note said."""
+    keys = ["% time spent exploring", "episodes", "loss", "mean 100 episode reward", "steps"]
+    rows = []
+    for k in range(1, 41):
+        reward = round(min(150.0, 10.0 + 8.0 * k) + 3.0 * math.sin(k) - (25.0 if k == 30 else 0.0), 1)
+        rows.append([max(2, 100 - 5 * k), 4 * k, 10.0 / k, reward, 1000 * k])
+    path = tmp_path / "progress.csv"
+    path.write_text(",".join(keys) + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    assert main(["analyze", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "metric mean 100 episode reward (max)" in out
+    assert "OpenAI Baselines' mean over its last 100 episodes" in out
+    assert "isolated outlier" not in out
