@@ -74,6 +74,20 @@ def step_unit_of_keys(keys: Iterable[str]) -> str:
     return "epoch" if keys == {"epoch"} else "step"
 
 
+class StepKeys:
+    """The keys a line reader's records took their step from, and what those steps count
+    (`unit`: `step_unit_of_keys` of them, redone only when a key is new, as records come)."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self.unit = "step"
+
+    def add(self, key: str) -> None:
+        if key not in self.keys:
+            self.keys.add(key)
+            self.unit = step_unit_of_keys(self.keys)
+
+
 def step_unit_of_tags(tags: Iterable[str]) -> str:
     """What a TensorBoard run's steps count from its scalar tags (without their directory):
     "epoch" when every tag is Keras' `epoch_<metric>` or its `evaluation_<metric>_vs_iterations`

@@ -21,7 +21,7 @@ from phasewatch.io.lines import BadLine, RecordWithoutStep, as_step, find_step_k
 from phasewatch.io.post_training import ends_training
 from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.run import RecordCollector, Run
-from phasewatch.xaxis import step_unit_of_keys
+from phasewatch.xaxis import StepKeys
 
 FORMAT = "jsonl"
 
@@ -59,21 +59,19 @@ class LineParser:
         self._row_number_steps: bool | None = None
         self._first: tuple[dict[str, Any], int] | None = None  # a first object without a step
         self._n = 0
-        self.step_keys: set[str] = set()  # the keys steps were read from, for `step_unit`
-        self._keys_unit = "step"  # step_unit_of_keys(step_keys), redone when a key is new
+        self.step_keys = StepKeys()  # the keys steps were read from, for `step_unit`
 
     def step_key(self, keys) -> str | None:
         """The key holding the step in a row with these keys (for the bulk reader)."""
         key = find_step_key(keys)
-        if key is not None and key not in self.step_keys:
+        if key is not None:
             self.step_keys.add(key)
-            self._keys_unit = step_unit_of_keys(self.step_keys)
         return key
 
     @property
     def step_unit(self) -> str:
         """"epoch" when every record took its step from `epoch`, else "step"."""
-        return "step" if self._row_number_steps else self._keys_unit
+        return "step" if self._row_number_steps else self.step_keys.unit
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         obj = loads(line)

@@ -53,7 +53,7 @@ from typing import Any
 
 from phasewatch.io.lines import BadLine, as_step, find_step_key
 from phasewatch.io.source import LogFileSource
-from phasewatch.xaxis import step_unit_of_keys
+from phasewatch.xaxis import StepKeys
 
 FORMAT = "sb3_console"
 
@@ -117,8 +117,12 @@ class LineParser:
         self.table: dict[str, str] | None = None
         self.section = ""
         self.evaluated: tuple[int, dict[str, str]] | None = None  # EvalCallback's lines
-        self.step_keys: set[str] = set()  # the keys the tables' steps came from
-        self.step_unit = "step"  # step_unit_of_keys(step_keys): "epoch" for HER's tables
+        self.step_keys = StepKeys()  # the keys the tables' steps came from: epochs for HER's
+
+    @property
+    def step_unit(self) -> str:
+        """What the tables' steps count: "epoch" where every one came from `epoch` (HER)."""
+        return self.step_keys.unit
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         text = line.rstrip("\r\n")
@@ -150,9 +154,7 @@ class LineParser:
             raise BadLine("an SB3 table without time/total_timesteps (or time/episodes; in a "
                           "Baselines table total_timesteps, TimestepsSoFar or steps)")
         step = as_step(table.pop(key))
-        if key not in self.step_keys:
-            self.step_keys.add(key)
-            self.step_unit = step_unit_of_keys(self.step_keys)
+        self.step_keys.add(key)
         if evaluated is not None and evaluated[0] == step:
             for name, printed in evaluated[1].items():
                 if name in table:
