@@ -73,3 +73,14 @@ def test_followed_in_pieces_equals_the_replay(tmp_path):
     followed = follower.ends_by_itself()
     replayed, _ = replay(path, stop_on=(), metric="r")
     assert_same(followed, replayed)
+
+
+def test_the_return_is_the_performance_metric_without_a_flag(tmp_path, capsys):
+    """A Monitor file holds one performance series, the episode return `r`: `analyze` and
+    `watch` stopped at "no performance metric found ... Metrics in this run: l, r, t"."""
+    path = tmp_path / "eval_monitor.csv"
+    monitor(path)
+    assert main(["analyze", str(path)]) == 0
+    assert "metric r (max)" in capsys.readouterr().out
+    assert main(["watch", str(path)]) == 0
+    assert "values of r" in capsys.readouterr().err

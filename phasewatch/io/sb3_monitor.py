@@ -12,7 +12,10 @@ OpenAI Baselines') writes a JSON comment line, then a CSV header and one row per
 `t_start`; `info_keywords` add columns. The step is the environment steps taken when the
 episode ended, the running sum of `l`: SB3's own `plot_results` puts episodes on that axis
 (`X_TIMESTEPS`), and its `progress.csv` counts `time/total_timesteps` the same way. Names are
-kept as written (`r`, `l`, `t`); the header line's `env_id` goes to the run's config. With
+kept as written (`r`, `l`, `t`); the header line's `env_id` goes to the run's config. The
+return `r` is the run's declared performance metric, higher is better (as `plot_results`
+plots it): a file holds no other, and `analyze 0.monitor.csv` stopped at "no performance
+metric found ... Metrics in this run: l, r, t" (mvillarios/vizdoom's `eval_monitor.csv`). With
 several environments each writes its file (`0.monitor.csv`, `1.monitor.csv`...): a folder of
 runs, one per environment.
 """
@@ -29,6 +32,7 @@ from phasewatch.io.source import LogFileSource
 
 FORMAT = "sb3_monitor"
 LENGTH = "l"
+RETURN = "r"
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -89,6 +93,10 @@ class Source(LogFileSource):
     FORMAT, PARSER = FORMAT, LineParser
     WHAT = "Monitor rows (r,l,t per episode) after a `#{\"t_start\": ...}` line"
     cut_line_may_parse = True
+
+    def __init__(self, path: Path, follow: bool = False, notice=None):
+        super().__init__(path, follow=follow, notice=notice)
+        self.info.performance_metric, self.info.direction = RETURN, "max"  # module docstring
 
 
 source = Source.open
