@@ -189,3 +189,25 @@ def test_the_line_passes_each_evaluation_of_a_sparse_run_within_its_noise():
     assert abs(drawn[1] - loss[1]) <= 4 * sd + 1e-12, (drawn[1], loss[1], sd)  # was 1.9 off
     assert np.all(np.abs(drawn - loss) <= 4 * local_scale(loss, sd) + 1e-12)
     assert np.max(np.abs(drawn[5:] - loss[5:])) > 0.01  # the slow part is still smoothed
+
+
+def test_a_cliff_onto_a_constant_floor_is_drawn_at_the_evaluations_on_each_side():
+    """csv-lightning-yolov3-valacc-35: a class accuracy at ~32.4 for 4 evaluations, then
+    exactly 3.6657 at each of the 31 after (the run diverged). Most differences are exact
+    repeats, so a stretch's noise is their mean absolute size, which the cliff alone set: the
+    held band was 4 x 1.3 wide, and the line drew ~28 at the last 32.3 and ~8 at the first
+    3.67, the fall as a slope across two evaluations. Each stretch's largest difference is now
+    left out of its noise: the line passes both within 4 of the run's noise sds."""
+    from phasewatch.analysis import analyze_run
+    from phasewatch.plot import phase_figure
+    from phasewatch.run import Run
+
+    steps = np.arange(930, 930 * 36, 931)
+    acc = np.array([32.4055, 32.3260, 32.7978, 32.2743] + [3.66571] * 31)
+    run = Run.from_columns({"val_accuracy": (steps, acc)}, "yolo", "test")
+    analysis = analyze_run(run, metric="val_accuracy")
+    fig = phase_figure(run, analysis)
+    (line,) = [ln for ln in fig.axes[0].lines if ln.get_gid() == "smoothed"]
+    drawn, sd = np.asarray(line.get_ydata()), analysis.extra["noise_sd"]
+    assert sd < 1.0
+    assert np.all(np.abs(drawn - acc) <= 4 * sd + 1e-9), (drawn[2:6], acc[2:6], sd)

@@ -169,12 +169,15 @@ def held_to_points(curve: np.ndarray, values: np.ndarray, noise_sd: float | None
     steps" (jsonl-cs336-prenorm-valloss-51); its lr-0.1 run's best early reading, 3.0, drew
     at 4.9. Only for a series of up to DENSE_POINTS values, each drawn as a point the line is
     read against; a denser one's line stands for the trend of many readings drawn faint
-    beneath it. Unchanged without a noise sd (None, or 0 for values on exact lines)."""
+    beneath it. Unchanged without a noise sd (None, or 0 for values on exact lines). The local
+    noise leaves out each stretch's largest difference (`turn_out`): a one-evaluation cliff
+    onto a constant floor was its own yardstick, and the line drew it as a slope across two
+    evaluations, 9 and 10 noise sds off them (csv-lightning-yolov3-valacc-35)."""
     if not noise_sd or not np.isfinite(noise_sd) or not 0 < values.size <= DENSE_POINTS:
         return curve
     from phasewatch.outliers import local_scale
 
-    reach = HELD_SDS * local_scale(values, float(noise_sd))
+    reach = HELD_SDS * local_scale(values, float(noise_sd), turn_out=True)
     with np.errstate(invalid="ignore"):
         return np.clip(curve, values - reach, values + reach)
 
