@@ -177,7 +177,9 @@ def sniff_format(path: str | Path) -> ModuleType:
         raise InputError(
             f"binary content that is not a known log format (formats tried: {tried})", path
         )
-    raise InputError(f"unknown log format (formats tried: {tried})", path)
+    from phasewatch.io.crash_tail import crash_hint
+
+    raise InputError(f"unknown log format (formats tried: {tried}){crash_hint(path)}", path)
 
 
 # `SCHEME://...` addresses read over the network, by scheme (PATH arguments may be URLs).
