@@ -55,18 +55,22 @@ def reported_noise(sd: float, values: np.ndarray, metric: str, warnings: list[st
     return sd
 
 
-def noise_scale(values: np.ndarray, floor: float = 0.0) -> float:
+def noise_scale(values: np.ndarray, floor: float = 0.0, turn_out: bool = False) -> float:
     """Noise sd of `values` (NaNs ignored) from the MAD of first differences.
 
     Returns `floor` (or 0.0) for fewer than three finite points. Quantised series (accuracy
     on a small eval set, where most differences are exactly 0) would give a MAD of 0, so the
-    estimate falls back to the mean absolute difference, which does not collapse.
+    estimate falls back to the mean absolute difference, which does not collapse. `turn_out`
+    keeps the largest difference out of that fallback (`differences_noise`'s `leave_out`), for
+    a caller that judges that turn against the noise (`outliers.local_scale`).
     """
     y = np.asarray(values, dtype=np.float64)
     y = y[np.isfinite(y)]
     if y.size < 3:
         return float(floor)
-    return float(max(differences_noise(np.diff(y), float(np.ptp(y))), floor))
+    d = np.diff(y)
+    leave_out = int(np.argmax(np.abs(d))) if turn_out else None
+    return float(max(differences_noise(d, float(np.ptp(y)), leave_out=leave_out), floor))
 
 
 def differences_noise(d: np.ndarray, span: float, leave_out: int | None = None) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from phasewatch.noise import differences_noise, noise_scale
+from phasewatch.noise import noise_scale
 
 
 def spike_mask(values: np.ndarray, scale: float | np.ndarray, k: float = 6.0,
@@ -108,24 +108,13 @@ def local_scale(values: np.ndarray, scale: float, half: int = LOCAL_HALF,
     the first 3.67. Outside that fallback the MAD already passes over one difference."""
     y = np.asarray(values, dtype=np.float64)
     width = 2 * half + 1
-    noise = _noise_without_turn if turn_out else noise_scale
     if y.size <= width:
-        return np.full(y.size, max(float(scale), noise(y)))
+        return np.full(y.size, max(float(scale), noise_scale(y, turn_out=turn_out)))
     first = np.clip(np.arange(y.size) - half, 0, y.size - width)
-    local = np.array([noise(y[a:a + width]) for a in range(y.size - width + 1)])[first]
+    local = np.array([noise_scale(y[a:a + width], turn_out=turn_out)
+                      for a in range(y.size - width + 1)])[first]
     repeats = float(np.mean(np.diff(y) == 0.0)) >= REPEAT_SHARE
     return np.where(local > (1.0 if repeats else LOCAL_RATIO) * float(scale), local, float(scale))
-
-
-def _noise_without_turn(values: np.ndarray) -> float:
-    """`noise_scale` of `values` with their largest first difference left out of the mean
-    absolute size its fallback takes (`local_scale`'s `turn_out`)."""
-    y = np.asarray(values, dtype=np.float64)
-    y = y[np.isfinite(y)]
-    if y.size < 3:
-        return 0.0
-    d = np.diff(y)
-    return differences_noise(d, float(np.ptp(y)), leave_out=int(np.argmax(np.abs(d))))
 
 
 def _second_contradicted(x: np.ndarray, y: np.ndarray, mask: np.ndarray, floor: float,
