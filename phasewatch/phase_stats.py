@@ -320,7 +320,8 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
     A disruption's trough is its end where a rise follows (`into_rise`: `snap_turns` put the
     turn there); a fall into a plateau (or the run's end) ends where the plateau rule puts the
     floor's start, and a lower evaluation before it is the trough (0.8051 at step 30 beside the
-    end's 0.8135 at step 60, "0.0218 below the start" where the data go 0.0302 below)."""
+    end's 0.8135 at step 60, "0.0218 below the start" where the data go 0.0302 below), as is
+    an earlier one already at the floor's level: the floor starts where the data first reach it."""
     i0 = int(np.searchsorted(steps, phase.start_step))
     i1 = int(np.searchsorted(steps, phase.end_step))
     span = max(int(steps[i1] - steps[i0]), 1)
@@ -342,7 +343,10 @@ def phase_stats(phase: Phase, start: float, end: float, steps, y, sign: float, s
     if phase.name == "disruption":
         before = base if i0 == 0 else start
         trough = i1 if into_rise or i1 <= i0 else extreme_index(y, i0 + 1, i1, highest=False)
-        trough = trough if y[trough] < end else i1
+        # ... or the first on the floor's level, where the floor is held exactly (a collapse
+        # onto a constant: a diverged YOLOv3 run's class accuracy, 3.6657 at each of its last 31
+        # evaluations, had its trough at the second of them, the fall's boundary)
+        trough = trough if y[trough] < end or math.isclose(y[trough], end, rel_tol=1e-12) else i1
         low = min(float(y[trough]), end)
         stats["trough_step"] = int(steps[trough])
         stats["depth"] = float(before - low)

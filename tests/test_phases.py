@@ -496,6 +496,20 @@ def test_a_fall_into_a_plateau_has_its_trough_on_its_lowest_evaluation():
     assert disruption.stats["depth"] == pytest.approx(0.8353 - 0.8051)
 
 
+def test_a_collapse_onto_a_constant_floor_has_its_trough_where_the_floor_starts():
+    """csv-lightning-yolov3-valacc-35: a class accuracy at ~32.4 for 4 evaluations, then exactly
+    3.6657 at each of the 31 after (the run diverged). The disruption ends where the detector
+    puts the floor's start (one evaluation on), but the floor, and the trough, begin at the
+    first 3.6657; trough_step named the second."""
+    steps = np.arange(930, 930 * 36, 931)
+    acc = [32.4055, 32.3260, 32.7978, 32.2743] + [3.66571] * 31
+    a = analyze_run(make_run(acc, steps, metric="val_accuracy"), metric="val_accuracy")
+    disruption = a.phases[0]
+    assert disruption.name == "disruption"
+    assert disruption.stats["trough_step"] == steps[4] <= disruption.end_step
+    assert disruption.stats["depth"] == pytest.approx(32.4055 - 3.66571)
+
+
 def test_a_sparse_runs_expert_nll_shows_its_overfit(tmp_path):
     # trial 33: `phasewatch train --preset sft --eval-every 200` (seed 0), 11 evaluations. The
     # accuracy peaks at 0.72 (step 1200) and ends at 0.588 while held-out expert NLL rises
