@@ -6,8 +6,12 @@ updates `total_episodes` makes, one logged step each; their `num_train_epochs` i
 length, and their logged `epoch` is the share of the prompts seen: a PPO run of 500 updates,
 all logged, was "planned to end at step 30000", 3 epochs x the 10,000 steps its epoch 0.05 at
 step 500 said one takes, and its fall at update 171 read as early: wandb-trl-ppo-scores-500),
-verl's `trainer.total_training_steps`, LLaMA-Factory's `total_steps` (on every line of its
-trainer_log.jsonl), phasewatch's own trainer `steps`; a reader that finds the plan in a console
+verl's `trainer.total_training_steps` (or the count verl computes, which it writes to
+`actor_rollout_ref.actor.optim.total_training_steps`), LLaMA-Factory's `total_steps` (on every
+line of its trainer_log.jsonl), phasewatch's own trainer `steps`, torchtitan's `training.steps`,
+nanoGPT's `max_iters`, Megatron-LM's `train_iters`, the `max_train_steps` of Hugging Face's
+accelerate examples and diffusers' scripts (each a run's last step, as its loop ends there and
+logs its steps: `PLANNED_STEP_KEYS`, which names the writers); a reader that finds the plan in a console
 banner gives `planned_steps`, in the log's own step units (a Hugging Face console log: its
 `Total optimization steps` where its banner fixes the steps per epoch, or its progress bar's
 total where the bar gives the rows' steps, else `Num Epochs` x 10,000, as its rows count
@@ -27,8 +31,34 @@ from typing import Any
 from phasewatch.lr_schedule import lr_plan
 from phasewatch.values import to_float
 
-PLANNED_STEP_KEYS = ("max_steps", "num_total_batches", "trainer.total_training_steps",
-                     "total_training_steps", "total_steps", "steps", "planned_steps")
+# Each the run's last step, in the steps its log is placed at; the first one a config holds
+# (> 0) is the plan. Names another writer uses for something else are not here (see below).
+PLANNED_STEP_KEYS = (
+    "max_steps",  # Hugging Face TrainingArguments (-1: set by epochs), Lightning
+    "num_total_batches",  # TRL PPO / RLOO: the updates `total_episodes` makes
+    "trainer.total_training_steps",  # verl, where the command line sets it
+    "total_training_steps",  # verl's, flattened by a tracker that drops the section
+    # verl otherwise: len(train_dataloader) x total_epochs, written here by RayPPOTrainer
+    # (`trainer.total_training_steps` stays null); its loop logs step=global_steps up to it
+    "actor_rollout_ref.actor.optim.total_training_steps",
+    "total_steps",  # LLaMA-Factory's trainer_log.jsonl
+    "steps",  # phasewatch's reference trainer, a script's `config={"steps": N}`
+    "training.steps",  # torchtitan's [training] steps: logs step=self.step up to it
+    "max_iters",  # nanoGPT: `if iter_num > max_iters: break`, logs its `iter`
+    "train_iters",  # Megatron-LM: `while iteration < args.train_iters`, logs each iteration
+    # Hugging Face's accelerate examples (run_*_no_trainer.py) and diffusers' train_*.py
+    # scripts: `completed_steps` / `global_step` >= max_train_steps ends the run, logged at it
+    "max_train_steps",
+    "planned_steps",  # a console banner's plan, as its reader states it
+)
+# Names of a run's length left out, as a writer uses them for something else or counts other
+# steps than the log's (docs/monitoring.md, `planned_steps`): `num_iterations` (TRL's GRPO:
+# the updates per batch, 1), `num_steps` and `n_steps` (CleanRL, Stable-Baselines3: a rollout's
+# steps per environment), `total_timesteps` / `num_timesteps` (environment steps: the step
+# axis of the log may count updates or episodes instead; SB3's `num_timesteps` is its counter so
+# far), `lr_decay_iters` (nanoGPT's schedule, not its length), `max_epochs` / `num_epochs`
+# (Lightning, torchtune: epochs, and their logged epoch is a whole number, which does not say
+# how many steps one takes).
 # A training script's own arguments, as it logs them (`{"type": "config", "args": vars(args)}`
 # heading a JSON-lines log): `--max-steps` or `--steps`.
 SCRIPT_ARGS = "args"
@@ -76,6 +106,10 @@ STATED_BY_LOG = {
     "llamafactory": "the `total_steps` of its trainer_log.jsonl lines",
     "notebook": "the notebook's progress bar",
 }
+# A plan a console log states under a key of its own, whatever its format: where it says it.
+STATED_BY_KEY = {
+    "max_iters": "nanoGPT's `max_iters = N`, among the settings it prints",
+}
 
 
 @dataclass
@@ -110,7 +144,8 @@ class PlanSource:
         if self.origin == "option":
             return "from --planned-steps"
         if self.origin == "log":
-            stated = STATED_BY_LOG.get(self.format) or STATED_BY_LOG["notebook"]
+            stated = STATED_BY_KEY.get(self.key or "") or STATED_BY_LOG.get(self.format) \
+                or STATED_BY_LOG["notebook"]
             return f"stated by the log: {stated}"
         if self.origin == "epoch_count":
             return (f"from the run's config `{self.key}` {self.epochs:g}, as its steps are its "

@@ -83,6 +83,9 @@ DECIMAL_FIELD = re.compile(r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)?)\
 HEADER_DECORATION = re.compile(r"[\s=*#>\-\[\]():]*")
 BLOCK_SEPARATOR = re.compile(r"\s+-\s+|\s*[|,;]\s*")
 BLOCK_ITEM = re.compile(r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)*)\s*[:=]\s*(?P<value>\S+)$")
+# nanoGPT's configurator prints the config file it reads (`max_iters = 5000`) and each override
+# (`Overriding: max_iters = 5000`); train.py runs to iteration max_iters, its `step N`/`iter N`
+MAX_ITERS = re.compile(r"(?:Overriding: )?max_iters = (\d+)\s*(?:#.*)?$")
 MAX_HEADER = 80  # a header is short: longer lines without items are not searched for one
 MIN_COLON_NUMBERS = 2  # `Step 3: Multiply: 24` in a model's sample is one: prose
 # `name=value` or `name = value`, separated by spaces, commas, semicolons or pipes.
@@ -206,6 +209,7 @@ class LineParser:
         self.counter: str | None = None  # "step" or "epoch": what the first record counted
         self.last_step: int | None = None
         self.planned: int | None = None  # `/TOTAL` on the file's own counter
+        self.max_iters: int | None = None  # nanoGPT's `max_iters = N` (`MAX_ITERS`)
         self.notes: list[str] = []
         # a step printed beside its epoch: (epoch, step) as last printed, whether the step was
         # seen to count within the epoch, the first epoch, and the offset when no total says
@@ -218,14 +222,19 @@ class LineParser:
     @property
     def settings(self) -> dict[str, int | None]:
         """The planned length (`/TOTAL`) for the run's config (`phasewatch.planned`); None
-        once a per-epoch `/TOTAL` is seen to be no planned length after all."""
-        return {"max_steps": self.planned}
+        once a per-epoch `/TOTAL` is seen to be no planned length after all. And nanoGPT's
+        `max_iters` where it prints it, before its first record (a later one is no setting)."""
+        return {"max_steps": self.planned, "max_iters": self.max_iters}
 
     @property
     def step_unit(self) -> str:
         return EPOCH if self.counter == EPOCH else "step"
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
+        if self.counter is None and "max_iters" in line \
+                and (stated := MAX_ITERS.match(line.strip())) is not None:
+            self.max_iters = int(stated.group(1))
+            return []
         if "Epoch:[" in line and (minimind := MINIMIND_TOKEN.search(line)) is not None:
             return self._minimind_record(line, minimind)
         if "=" not in line and ":" not in line:
