@@ -28,6 +28,7 @@ from phasewatch.checkpoint import (
 from phasewatch.choice_notes import notes_on_choice
 from phasewatch.confidence import below_resolution, few_points_confidence, resolution_warning
 from phasewatch.corners import place_corners
+from phasewatch.diverged import diverged_note
 from phasewatch.expert_data import overfit_if_unrecovered, policy_gradient_only
 from phasewatch.fall_so_far import ends_early, fall_so_far
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
@@ -144,6 +145,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     if (kept := worst_kept_note(run, analysis.metric, analysis.direction,
                                 analysis.extra.get("noise_sd") or 0.0)) is not None:
         analysis.warnings.append(kept)  # the Trainer's best checkpoint, ranked the other way
+    if (broken := diverged_note(run, analysis.metric)) is not None:
+        analysis.warnings.append(broken)  # its train loss NaN from a step on (`diverged`)
     unit = step_unit(run, analysis.metric)
     analysis.warnings[:] = [positions_in_unit(w, unit) for w in analysis.warnings]
     counters = run_counters(run)

@@ -1,0 +1,51 @@
+"""A training loss that turns non-finite and stays so: the run diverged there.
+
+A loss that is NaN (or infinite, or beyond `values.MAX_VALUE`) at every record from some step
+to its last is a run whose training broke at that step, and every evaluation after it scores
+the broken model. The analysed series shows only its consequence: a YOLOv3 run trained with
+PyTorch Lightning (csv-lightning-yolov3-valacc-35) logged `train_loss` as nan at each of its
+560 records from step 4599 on, and its validation class accuracy fell from 32.3 to 3.6657 at
+step 4654 and read exactly that at each of its 31 evaluations after. `analyze` named the fall
+a disruption and said nothing of the loss; a reader saw a collapse with no cause. The note is
+said only where the analysed series goes on past the step the loss broke at: a metric that
+ends before it is not measured on the broken model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from phasewatch.presets import role_matches
+from phasewatch.run import Run
+from phasewatch.values import MAX_VALUE
+
+# records of the loss, non-finite to its last, that make the break a state, not a glitch
+MIN_BROKEN = 3
+
+
+def diverged_note(run: Run, metric: str) -> str | None:
+    """What to say beside the analysis of `metric` when the run's train loss (role
+    `train/loss`, another series than `metric`) is non-finite at each of its last MIN_BROKEN or
+    more records after finite ones, and `metric` has values after the first of them; else None."""
+    own = run.resolve_metric(metric)
+    losses = [name for name in role_matches("train/loss", run.metrics) if name != own]
+    if not losses:
+        return None
+    loss = run.column(losses[0], finite=False)
+    broken = ~(np.abs(loss.values) <= MAX_VALUE)  # True for NaN and infinities too
+    if broken.all() or not broken.any():
+        return None
+    last_finite = int(np.flatnonzero(~broken)[-1])
+    if loss.values.size - 1 - last_finite < MIN_BROKEN:
+        return None
+    start = int(loss.steps[last_finite + 1])
+    evaluated = run.column(own).steps
+    after = evaluated[evaluated >= start]
+    if not after.size:
+        return None
+    return (f"{loss.name} is not a number (NaN or infinite) at each of its "
+            f"{loss.values.size - 1 - last_finite} records from step {start} to its last, "
+            f"step {int(loss.steps[-1])} (the last finite: "
+            f"{float(loss.values[last_finite]):.4g} at step {int(loss.steps[last_finite])}): "
+            f"training diverged there, and the {after.size} values of {own} from step "
+            f"{int(after[0])} on score the diverged model")

@@ -1,0 +1,49 @@
+"""A train loss that turns NaN and stays so is a run that diverged: `analyze` says so beside the
+held-out metric it analyses (`phasewatch.diverged`), which shows only the consequence (a YOLOv3
+Lightning run, csv-lightning-yolov3-valacc-35: nan from step 4599, its class accuracy at
+3.6657 at every evaluation after)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from phasewatch.cli import main
+
+
+def _lightning_csv(path: Path, nan_from: int | None, glitch_at: int | None = None) -> Path:
+    """A Lightning CSVLogger file: a train loss every 50 steps, a validation accuracy every
+    500; the loss `nan` from step `nan_from` on, or at `glitch_at` alone."""
+    rows = ["step,train_loss,val_acc"]
+    for step in range(50, 10001, 50):
+        broken = (nan_from is not None and step >= nan_from) or step == glitch_at
+        rows.append(f"{step},{'nan' if broken else round(2.0 * math.exp(-step / 3000) + 0.5, 4)},")
+        if step % 500 == 0:
+            collapsed = nan_from is not None and step > nan_from
+            acc = 3.6657 if collapsed else round(30 + 2 * math.sin(step / 700) + step / 2000, 4)
+            rows.append(f"{step},,{acc}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _warnings(capsys, path: Path) -> list[str]:
+    assert main(["analyze", str(path), "--metric", "val_acc", "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)["runs"][0]["warnings"]
+
+
+def test_a_loss_nan_to_its_end_is_said_beside_the_metric_it_broke(capsys, tmp_path):
+    warnings = _warnings(capsys, _lightning_csv(tmp_path / "metrics.csv", nan_from=3050))
+    said = [w for w in warnings if "diverged" in w]
+    expected = ("train_loss is not a number (NaN or infinite) at each of its 140 records from "
+                "step 3050 to its last, step 10000 (the last finite: 1.236 at step 3000): "
+                "training diverged there, and the 14 values of val_acc from step 3500 on score "
+                "the diverged model")
+    assert said == [expected], warnings
+
+
+def test_one_nan_loss_or_none_is_no_divergence(capsys, tmp_path):
+    glitch = _lightning_csv(tmp_path / "glitch.csv", nan_from=None, glitch_at=3050)
+    assert not [w for w in _warnings(capsys, glitch) if "diverged" in w]
+    healthy = _lightning_csv(tmp_path / "healthy.csv", nan_from=None)
+    assert not [w for w in _warnings(capsys, healthy) if "diverged" in w]
