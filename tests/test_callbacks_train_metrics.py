@@ -1,5 +1,5 @@
 """The framework callbacks tell their monitor which watched metrics are scored on the training
-batches (`MonitorHost.place`, by `train_beside.is_train_metric` as `watch` applies it to the
+batches (`MonitorHost.tell_train_metrics`, by `train_beside.is_train_metric` as `watch` applies it to the
 log): a train loss's alerts count readings, not evaluations, and its overfit is called an
 instability of training, as `watch` and `analyze` say it on the log the trainer writes."""
 

@@ -59,7 +59,7 @@ class MonitorHost:
         self.monitor = PhaseMonitor(metric=metric or "eval/loss", direction=direction,
                                     stop_on=stop_on, **(options or {}))
         self.warned: set[str] = set()  # metrics said missing at an evaluation
-        self.placed = False  # the monitor was told which of its metrics are training's (`place`)
+        self.train_metrics_told = False  # `tell_train_metrics` ran for this monitor
         self.failed = False  # an error turned the monitor off (`never_stops_training`)
         self.plan_given = (options or {}).get("planned_steps") is not None
         self.webhook = WebhookSink(webhook) if webhook else None
@@ -77,8 +77,8 @@ class MonitorHost:
         self.evals = LiveCheckpoints([])
 
     def observe(self, step: int, metrics: Mapping[str, Any]) -> list[Alert]:
-        if not self.placed:
-            self.place(metrics)
+        if not self.train_metrics_told:
+            self.tell_train_metrics(metrics)
         alerts = self.monitor.update(step, metrics)
         self.evals.sync(self.monitor)
         self._score_saves()
@@ -119,7 +119,7 @@ class MonitorHost:
                                                 "what the trainer reports"))
         return alerts
 
-    def place(self, metrics: Mapping[str, Any]) -> None:
+    def tell_train_metrics(self, metrics: Mapping[str, Any]) -> None:
         """Tell the monitor which of its metrics are scored on the training batches
         (`MonitorConfig.train_metrics`), from the first metrics the trainer reports, by the
         rule `watch` applies to the log (`train_beside.is_train_metric`: a train loss or reward
@@ -129,7 +129,7 @@ class MonitorHost:
         from phasewatch.live_choice import rows_run
         from phasewatch.train_beside import is_train_metric
 
-        self.placed = True
+        self.train_metrics_told = True
         if "train_metrics" in self._monitor_args[2]:
             return
         run = rows_run([(0, metrics)])
@@ -175,7 +175,7 @@ class MonitorHost:
         self.monitor = PhaseMonitor(metric=metric, direction=direction, stop_on=stop_on,
                                     **{**options, "no_expert_data": self.monitor.config.no_expert_data})
         self.monitor.set_planned_steps(planned)
-        self.choosing, self.placed = False, False
+        self.choosing, self.train_metrics_told = False, False
         logger.warning("phasewatch: watching %s (%s is better), chosen from the metrics the "
                        "trainer reported as `phasewatch analyze` chooses; pass metric=... to "
                        "watch another", metric, "lower" if direction == "min" else "higher")

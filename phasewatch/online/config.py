@@ -122,7 +122,7 @@ class MonitorConfig:
     """The metrics of `metric` scored on the training batches (a train loss or reward): the
     alerts count their values as readings, not evaluations, as `analyze` does
     (`train_beside.is_train_metric`; `watch` sets it from the log, the framework callbacks
-    from the first metrics the trainer reports: `callbacks._common.MonitorHost.place`)."""
+    from the first metrics the trainer reports: `callbacks._common.MonitorHost.tell_train_metrics`)."""
 
     def __post_init__(self) -> None:
         metrics = [self.metric] if isinstance(self.metric, str) else list(self.metric)
