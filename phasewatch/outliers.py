@@ -31,13 +31,15 @@ def spike_mask(values: np.ndarray, scale: float | np.ndarray, k: float = 6.0,
     points (nothing on one side to contradict them) are data, while one or two absurd readings
     on a plateau or a trend are not; so are two of them one evaluation apart
     (`_pair_contradicted`; next to an end, where four neighbours are left, those must agree
-    with one line within `EDGE_AGREE` noise sds). The second-to-last point has one neighbour after it: it is
-    flagged (alone) only when that neighbour and the two before it agree with one line to within
-    `EDGE_AGREE` noise sds. The second point is one when it lies far outside the range of
-    every other reading, or fails the same rule, lies outside that range and the run keeps
-    moving its way after it or goes straight back to its first reading (`_second_contradicted`):
-    a disruption sampled once right after the start is the shape
-    these runs have (the edge rule alone cost a tenth of the boundaries on fast-saturating
+    with one line within `EDGE_AGREE` noise sds). The second-to-last point has one neighbour
+    after it: it is flagged (alone) only when that neighbour and the two before it agree with
+    one line to within `EDGE_AGREE` noise sds, and it stands farther off the median of the
+    three before it than that neighbour does: the last reading is data, and may be the failed
+    one. The second point is one when it lies far outside the range of every other reading, or
+    fails the same rule, lies outside that range and the run keeps moving its way after it or
+    goes straight back to its first reading (`_second_contradicted`): a disruption sampled once
+    right after the start is the shape these runs have (the edge rule alone cost a tenth of the
+    boundaries on fast-saturating
     runs), a reading of 0 on a run that moves by a few hundredths is a failed evaluation.
     `steps` (default: positions) place the points for the line. `scale` is one noise sd for
     the whole run, or one per point (`local_scale`): each point, pair or block is judged
@@ -61,9 +63,12 @@ def spike_mask(values: np.ndarray, scale: float | np.ndarray, k: float = 6.0,
             here = float(sd[list(pair)].max())
             if _edge_contradicted(x, y, pair, others, k * here, EDGE_AGREE * here):
                 mask[list(pair)] = True
-    last = y.size - 2
-    mask[last] |= _edge_contradicted(x, y, last, (last - 2, last - 1, last + 1), k * sd[last],
-                                     EDGE_AGREE * sd[last])
+    last = y.size - 2  # ... unless the last reading, which may be the failed one, stands
+    # farther off the readings before the two than it does (a final empty episode logged 0
+    # pulled the line of 0.475, 0.48, 0 down to 0.25 and left out the normal 0.666 before it)
+    before = float(np.median(y[max(0, last - 3):last]))
+    mask[last] |= abs(y[last] - before) > abs(y[last + 1] - before) and _edge_contradicted(
+        x, y, last, (last - 2, last - 1, last + 1), k * sd[last], EDGE_AGREE * sd[last])
     mask[1] |= _second_contradicted(x, y, mask, k * sd[1], EDGE_AGREE * sd[1])
     return mask
 

@@ -106,3 +106,17 @@ def test_a_reading_its_neighbour_reads_again_is_a_stair_not_an_outlier():
     twice = flat.copy()
     twice[[4, 5]] = 0.0  # two failed readings in a row: each reads the other, judged as a pair
     assert np.flatnonzero(spike_mask(twice, 0.005)).tolist() == [4, 5]
+
+
+def test_a_failed_last_reading_leaves_the_one_before_it_as_data():
+    """The last reading is data (nothing after it can contradict it), and may be the failed
+    one: a run's final empty episode logged 0 after a normal 0.666 (a JSON-lines trading
+    environment's score). The line through the two before and that 0 passes 0.25, and the
+    0.666 lay 6 sds off it: it was left out as an outlier, and the 0 made a one-point overfit
+    from a best the outlier rule had hidden. The 0 stands farther off the readings before the
+    two than the 0.666 does; a failed second-to-last reading between two normal ones is still
+    an outlier."""
+    y = np.r_[0.40, 0.45, 0.43, 0.47, 0.475, 0.48, 0.666, 0.0]
+    assert not spike_mask(y, 0.067).any()
+    failed = np.r_[0.40, 0.45, 0.43, 0.47, 0.475, 0.48, 0.0, 0.48]
+    assert np.flatnonzero(spike_mask(failed, 0.067)).tolist() == [6]
