@@ -39,8 +39,8 @@ def spike_mask(values: np.ndarray, scale: float | np.ndarray, k: float = 6.0,
     fails the same rule, lies outside that range and the run keeps moving its way after it or
     goes straight back to its first reading (`_second_contradicted`): a disruption sampled once
     right after the start is the shape these runs have (the edge rule alone cost a tenth of the
-    boundaries on fast-saturating
-    runs), a reading of 0 on a run that moves by a few hundredths is a failed evaluation.
+    boundaries on fast-saturating runs), a reading of 0 on a run that moves by a few hundredths
+    is a failed evaluation.
     `steps` (default: positions) place the points for the line. `scale` is one noise sd for
     the whole run, or one per point (`local_scale`): each point, pair or block is judged
     against the largest of its own.
