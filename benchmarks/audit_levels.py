@@ -180,8 +180,16 @@ def check_effects(r, steps, v, hb, idx):
         if p["name"] == "disruption":
             ref = base if i0 == 0 else p["start_value"]
             back = np.flatnonzero(levels(hb)[i1 + 1:] >= sign * ref)
-            ttr = int(steps[i1 + 1 + back[0]] - steps[i1]) if back.size else None
-            for key, want in (("trough_step", p["end_step"]), ("depth", sign * (ref - p["end_value"])),
+            # "its end where a rise follows; a fall into a plateau (or the run's end) ... a lower
+            # evaluation before it is the trough, as is an earlier one already at the floor's
+            # level" (phase_stats)
+            trough, low = p["end_step"], sign * p["end_value"]
+            rise_follows = k + 1 < len(r["phases"]) and r["phases"][k + 1]["name"] in UP
+            t = idx.get(p.get("trough_step"))
+            if not rise_follows and t is not None and i0 < t < i1 and hb[t] <= low:
+                trough, low = p["trough_step"], float(hb[t])
+            ttr = int(steps[i1 + 1 + back[0]] - trough) if back.size else None  # from the trough
+            for key, want in (("trough_step", trough), ("depth", sign * ref - low),
                               ("time_to_recover", ttr)):
                 if not close(p.get(key), want):
                     yield f"{key} ({tag})", p.get(key), want
