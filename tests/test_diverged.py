@@ -9,6 +9,8 @@ import json
 import math
 from pathlib import Path
 
+from watch_follower import Follower, write_in_pieces
+
 from phasewatch.cli import main
 
 
@@ -47,3 +49,25 @@ def test_one_nan_loss_or_none_is_no_divergence(capsys, tmp_path):
     assert not [w for w in _warnings(capsys, glitch) if "diverged" in w]
     healthy = _lightning_csv(tmp_path / "healthy.csv", nan_from=None)
     assert not [w for w in _warnings(capsys, healthy) if "diverged" in w]
+
+
+def test_watch_says_it_beside_its_whole_run_answer_replayed_and_followed(capsys, tmp_path):
+    """`watch` run to the end gives the whole run's answer `analyze` gives, and must not leave
+    out why the run collapsed (trial 48: a replay and a follow of csv-lightning-yolov3-valacc-35
+    ended "whole run: disruption > plateau" without a word of the NaN train loss)."""
+    source = _lightning_csv(tmp_path / "source.csv", nan_from=3050)
+    expected = ("train_loss is not a number (NaN or infinite) at each of its 140 records from "
+                "step 3050 to its last, step 10000")
+    assert main(["watch", str(source), "--metric", "val_acc"]) == 0
+    replayed = [line for line in capsys.readouterr().err.splitlines() if "diverged" in line]
+    assert len(replayed) == 1 and expected in replayed[0], replayed
+    followed_path = tmp_path / "metrics.csv"
+    follower = Follower(followed_path, metric="val_acc", stop_on=(), idle_exit=1.0)
+    follower.wait_for_message("does not exist yet")
+    write_in_pieces(followed_path, source.read_text())
+    follower.ends_by_itself()
+    followed = [m for m in follower.messages if "diverged" in m]
+    assert len(followed) == 1 and expected in followed[0], follower.messages
+    healthy = _lightning_csv(tmp_path / "healthy.csv", nan_from=None)
+    assert main(["watch", str(healthy), "--metric", "val_acc"]) == 0
+    assert "diverged" not in capsys.readouterr().err
