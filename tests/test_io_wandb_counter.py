@@ -93,3 +93,58 @@ def test_wandb_history_jsonl_follows_the_same_rule(tmp_path):
     assert run.series("val/loss").index.tolist() == [250 * k for k in range(21)]
     assert run.metrics == ["val/loss"]
     assert any("own counter 'iter'" in w for w in run.warnings)
+
+
+EPOCHS_SCRIPT = textwrap.dedent(
+    """
+    import sys, wandb
+    run = wandb.init(mode="offline", dir=sys.argv[1], project="p", name="epochs",
+                     settings=wandb.Settings(console="off"))
+    for epoch in range(3):  # `iteration` starts again at 0 in each epoch
+        for i in range(0, 100, 10):
+            run.log({"iteration": i, "train/loss": 1.0 / (1 + 10 * epoch + i / 10)})
+        run.log({"iteration": 90, "val/acc": [0.5, 0.7, 0.6][epoch]})
+    for i in (50, 60):  # then a rollback to a checkpoint mid-pass: a restart, as before
+        run.log({"iteration": i, "train/loss": 0.01 * i})
+    run.finish()
+    """
+)
+
+
+def test_a_counter_that_starts_again_each_epoch_is_counted_on(tmp_path, capsys):
+    """`iteration` 0-90 in each of three epochs while `_step` rises: every pass is kept, the
+    passes counted on (0-90, 100-190, 200-290), not read as two restarts that keep the last
+    epoch only; a counter going back mid-pass is still a restart."""
+    folder = offline_run(EPOCHS_SCRIPT, tmp_path, timeout=90)
+    run = read_run(folder)
+    assert run.series("val/acc").to_dict() == {90: 0.5, 190: 0.7, 290: 0.6}
+    loss = run.series("train/loss")
+    assert loss.index.tolist() == list(range(0, 250, 10)) + [250, 260]  # 260-290 superseded
+    assert loss[100] == 1.0 / 11 and loss[250] == 0.5
+    [note] = [w for w in run.warnings if "own counter" in w]
+    assert "'iteration' started again 2 times" in note and "from 90 to 0" in note
+    assert not [w for w in run.warnings if "went back from 90" in w]
+    assert [w for w in run.warnings if "went back from 290 to 250" in w]
+
+    assert main(["analyze", str(folder), "--metric", "val/acc", "--format", "json"]) == 0
+    analysis = json.loads(capsys.readouterr().out)["runs"][0]
+    assert main(["watch", str(folder), "--metric", "val/acc", "--format", "jsonl"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert analysis["recommended_stop_step"] == summary["best_step"] == 190
+
+
+def test_wandbs_csv_export_counts_the_passes_on_alike(tmp_path):
+    """W&B's "Export CSV" of that run (`_step` beside `iteration`) reads the same steps."""
+    rows = []
+    for epoch in range(3):
+        rows += [(i, f"{1.0 / (1 + 10 * epoch + i / 10)!r}", "") for i in range(0, 100, 10)]
+        rows.append((90, "", [0.5, 0.7, 0.6][epoch]))
+    rows += [(50, "0.5", ""), (60, "0.6", "")]
+    path = tmp_path / "export.csv"
+    path.write_text("_step,iteration,train/loss,val/acc\n" + "".join(
+        f"{k},{i},{loss},{acc}\n" for k, (i, loss, acc) in enumerate(rows)))
+    run = read_run(path)
+    assert run.series("val/acc").to_dict() == {90: 0.5, 190: 0.7, 290: 0.6}
+    assert run.series("train/loss").index.tolist() == list(range(0, 250, 10)) + [250, 260]
+    [note] = [w for w in run.warnings if w.startswith("'iteration' started again 2 times")]
+    assert "from 90 to 0" in note

@@ -41,6 +41,7 @@ from phasewatch.io.lightning_folder import take_hparams
 from phasewatch.io.lines import as_step, find_step_key
 from phasewatch.io.post_training import replace_notes
 from phasewatch.io.source import LineRecordSource, collect
+from phasewatch.io.wandb_counter import WANDB_STEP, Passes
 from phasewatch.run import Run
 from phasewatch.xaxis import step_unit_of_keys
 
@@ -123,6 +124,9 @@ class LineParser:
         self._delimiter = ","
         self.step_unit = "step"  # "epoch" when the step column is `epoch`
         self._previous: LineParser | None = None  # the file before this one (`next_file`)
+        self._passes: Passes | None = None  # a W&B export's counter beside its `_step`
+        self._wandb_step_index = -1
+        self._passes_note: list[str] = []  # its note, replaced at each new pass
 
     def next_file(self) -> LineParser:
         """The parser of the file that continues this one's log (the file truncated and
@@ -157,12 +161,26 @@ class LineParser:
             step, self._rows = self._rows, self._rows + 1
         else:
             step = as_step(cells[self._step_index])
+            if self._passes is not None:
+                step = self._counted_on(step, cells[self._wandb_step_index])
         values = {
             name: cell
             for i, (name, cell) in enumerate(zip(self._columns, cells))
             if i != self._step_index and name and cell.strip() != ""
         }
         return [(step, values)]
+
+    def _counted_on(self, step: int, wandb_step: str) -> int:
+        """The step of a W&B export's row whose own counter starts again each pass while
+        `_step` rises (`wandb_counter` rule 3: the run's `.wandb` file reads the same)."""
+        passes = self._passes
+        restarts = len(passes.starts)
+        step = passes.step(step, as_step(wandb_step) if _is_number(wandb_step) else None)
+        if len(passes.starts) != restarts:
+            self.notes[:] = [n for n in self.notes if n not in self._passes_note] + \
+                [passes.note(self._header[self._step_index])]
+            self._passes_note = self.notes[-1:]
+        return step
 
     def _header_again(self, cells: list[str], lineno: int) -> bool:
         """Whether the row `cells` is the header written again: a script that opens its log
@@ -234,6 +252,9 @@ class LineParser:
         else:
             self._step_index = columns.index(step_key)
             self.step_unit = step_unit_of_keys([step_key])
+            if step_key != WANDB_STEP and WANDB_STEP in columns:
+                self._passes = Passes()
+                self._wandb_step_index = columns.index(WANDB_STEP)
         if columns == TENSORBOARD_COLUMNS:
             self._columns = ["", "Step", self.value_name]
             return
