@@ -37,6 +37,16 @@ HIGHER_IS_BETTER_WORDS = SCORE_WORDS + ("auc", "margin", "return", "precision", 
 # was told "its name does not say which way is better"
 HIGHER_IS_BETTER_TOKENS = frozenset({"em", "mrr", "hits", "lrap", "auroc", "auprc", "iou", "miou",
                                      "psnr", "ssim"})
+# A score word negated names a count or rate of failures, lower is better: `incorrect`,
+# `inaccuracy`, `unsuccessful`, `inexact`, `mismatch` hold "correct", "acc", "success", "exact",
+# "match", which read anywhere in a name made them higher-is-better, without the note a guessed
+# direction gets. A word is negated when one of these prefixes starts it and a score word
+# follows the prefix.
+NEGATING_PREFIXES = ("in", "un", "mis", "non")
+# Words of failure that hold no score word, read anywhere in a word of the name (a reading of
+# public logs: an energy-DPO script's `misranked`, its share of misranked pairs, was taken as
+# higher-is-better and its fall from 0.47 to 0.33 called an overfit from the first epoch).
+FAILURE_WORDS = ("misrank", "misclassif", "mislabel", "mispredict", "mistake", "wrong", "fail")
 # An entropy has no better direction: a collapse (a policy that stopped exploring) and a blow-up
 # (one that lost its language) are both bad; a cross-entropy is a loss
 NO_DIRECTION_WORD = "entropy"
@@ -50,21 +60,37 @@ def name_words(name: str) -> list[str]:
 
 
 def says_lower_is_better(name: str) -> bool:
-    """Whether a word of `name` says lower is better (a loss, an error rate, a perplexity, or a
-    KL or gradient norm as a run's health: `says_lower_is_healthier`)."""
+    """Whether a word of `name` says lower is better (a loss, an error rate, a perplexity, a
+    count or rate of failures: `failure_words`, or a KL or gradient norm as a run's health:
+    `says_lower_is_healthier`)."""
     lowered = name.lower()
     return (any(word in lowered for word in LOWER_IS_BETTER_WORDS)
             or not LOWER_IS_BETTER_TOKENS.isdisjoint(name_words(name))
+            or bool(failure_words(name))
             or says_lower_is_healthier(name))
 
 
 def says_higher_is_better(name: str) -> bool:
     """Whether a word of `name` says it is a score, higher is better (`HIGHER_IS_BETTER_WORDS`:
     an accuracy, a reward, an F1, a recall...; `HIGHER_IS_BETTER_TOKENS` as words of their own:
-    an exact match `em`, an `MRR`...)."""
+    an exact match `em`, an `MRR`...), outside its words of failure (`failure_words`: the
+    "correct" in `incorrect` says nothing of a score)."""
+    failures = failure_words(name)
     lowered = name.lower()
+    for failure in failures:
+        lowered = lowered.replace(failure, " ")
     return (any(word in lowered for word in HIGHER_IS_BETTER_WORDS)
-            or not HIGHER_IS_BETTER_TOKENS.isdisjoint(name_words(name)))
+            or not HIGHER_IS_BETTER_TOKENS.isdisjoint(set(name_words(name)) - set(failures)))
+
+
+def failure_words(name: str) -> list[str]:
+    """The words of `name` that count failures: a negated score word (`incorrect`,
+    `unsuccessful`, `mismatch`: `NEGATING_PREFIXES` before a `SCORE_WORDS` word) or a word
+    holding one of `FAILURE_WORDS` (`misranked`, `wrong`, `failures`)."""
+    return [word for word in name_words(name)
+            if any(failure in word for failure in FAILURE_WORDS)
+            or any(word.startswith(prefix) and word[len(prefix):].startswith(SCORE_WORDS)
+                   for prefix in NEGATING_PREFIXES)]
 
 
 def says_lower_is_healthier(name: str) -> bool:

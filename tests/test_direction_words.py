@@ -42,3 +42,38 @@ def test_analyze_keeps_the_best_answer_accuracy(tmp_path, capsys):
     assert main(["analyze", str(log), "--metric", "final_answer_accuracy", "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)["runs"][0]
     assert result["direction"] == "max" and result["recommended_stop_step"] >= 90, result
+
+
+@pytest.mark.parametrize("name", ["eval/incorrect", "num_incorrect", "numIncorrect",
+                                  "eval/inaccuracy", "test/unsuccessful_episodes", "eval/inexact",
+                                  "mismatch_rate", "val_mismatch", "misranked",
+                                  "val/misclassified", "wrong_answers", "val_mistakes",
+                                  "failure_rate", "eval/num_failed"])
+def test_a_count_or_rate_of_failures_is_lower_is_better(name):
+    """A score word negated (`incorrect` holds "correct", `mismatch` "match") or a word of
+    failure: lower is better, not the score the word inside it names."""
+    assert default_direction(name) == "min"
+
+
+@pytest.mark.parametrize("name", ["eval/correct", "rewards/correct_answer", "eval_exact_match",
+                                  "mission_success", "index_acc", "eval_f1", "val_accuracy",
+                                  "train/rewards/format_reward", "eval/em"])
+def test_scores_beside_the_failure_words_stay_higher_is_better(name):
+    assert default_direction(name) == "max"
+
+
+def test_analyze_reads_a_falling_share_of_misranked_pairs_as_an_improvement(tmp_path, capsys):
+    """An energy-DPO script's share of misranked pairs falling over 20 epochs (a reading of
+    public logs) was 'higher is taken to be better' and an overfit from the first epoch: its
+    best checkpoint the worst one."""
+    log = tmp_path / "log.jsonl"
+    values = [0.467, 0.386, 0.421, 0.386, 0.361, 0.373, 0.373, 0.35, 0.357, 0.344, 0.341,
+              0.357, 0.35, 0.341, 0.336, 0.341, 0.329, 0.329, 0.31, 0.329]
+    log.write_text("".join(json.dumps({"epoch": i + 1, "misranked": v}) + "\n"
+                           for i, v in enumerate(values)))
+    assert main(["analyze", str(log), "--metric", "misranked", "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)["runs"][0]
+    assert result["direction"] == "min", result
+    assert "overfit" not in [p["name"] for p in result["phases"]], result["phases"]
+    assert result["recommended_stop_step"] >= 15, result
+    assert not any("taken to be better" in w for w in result["warnings"]), result["warnings"]
