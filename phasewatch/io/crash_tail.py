@@ -41,15 +41,24 @@ def last_exception(path: Path) -> tuple[int, str] | None:
             lines_before = _count_lines(fh, start_byte)  # the tail's first line is the next
     except OSError:
         return None
-    lines = [ANSI.sub("", raw.decode("utf-8", "replace").rstrip("\r"))
-             for raw in tail.split(b"\n")]
+    found = exception_in(tail.decode("utf-8", "replace"))
+    if found is None:
+        return None
+    index, quoted = found
+    return lines_before + index + 1, quoted
+
+
+def exception_in(text: str) -> tuple[int, str] | None:
+    """(line index, text) of the exception line of the last complete traceback in console
+    `text`, cut to SHOWN characters; None when it holds none. Also what a W&B run file's
+    captured console ends with (`wandb_console`)."""
+    lines = [ANSI.sub("", line.rstrip("\r")) for line in text.split("\n")]
     starts = [i for i, line in enumerate(lines) if line.rstrip().endswith(TRACEBACK)]
     for start in reversed(starts):
         found = _exception_after(lines, start)
         if found is not None:
             quoted = lines[found][len(lines[start].rstrip()) - len(TRACEBACK):].rstrip()
-            return lines_before + found + 1, (quoted if len(quoted) <= SHOWN
-                                              else quoted[:SHOWN] + "...")
+            return found, (quoted if len(quoted) <= SHOWN else quoted[:SHOWN] + "...")
     return None
 
 

@@ -43,6 +43,7 @@ from phasewatch.io.post_training import (
     replace_notes,
 )
 from phasewatch.io.source import Record, RecordSource, collect
+from phasewatch.io.wandb_console import ConsoleTail
 from phasewatch.io.wandb_counter import WANDB_STEP, OwnCounter, integer_step
 from phasewatch.run import Run
 
@@ -198,6 +199,7 @@ class Source(RecordSource):
         self._post_training = PostTrainingEvaluations()
         self._end_pending = False  # train_runtime in the summary, no history row since
         self._post_notes: list[str] = []
+        self.console = ConsoleTail()  # why a file without history rows has none
         self.info.name = file.stem
 
     def read(self, final: bool = True):
@@ -240,6 +242,9 @@ class Source(RecordSource):
                 _update_config(self.info.config, record.config)
             elif kind == "exit":  # written on a crash too: 255 for a killed or failed run
                 self.info.finished = record.exit.exit_code == 0
+                self.console.exited(record.exit)
+            elif kind in ("output_raw", "output"):
+                self.console.add(getattr(record, kind).line)
         self._post_notes = replace_notes(self.warnings, self._post_notes, [self._post_training])
 
     def _kept(self, records):
@@ -266,7 +271,8 @@ class Source(RecordSource):
                            f"usable step (NaN, infinite or beyond 2**53; first: "
                            f"{self.bad_steps[0]!r})")
         if collector.n_records == 0:
-            raise InputError("no history rows (wandb.log calls) in this run file", self.path)
+            raise InputError("no history rows (wandb.log calls) in this run file"
+                             + self.console.why_empty(), self.path)
 
 
 def _check_header(head: bytes, file: Path) -> None:
