@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from phasewatch.live_checkpoints import LiveCheckpoints
 from phasewatch.live_choice import MAX_HELD, MetricChoice  # noqa: F401
+from phasewatch.live_divergence import LiveDivergence
 from phasewatch.live_messages import MAX_LINE_WARNINGS, LiveMessages
 from phasewatch.live_open import open_when_ready
 from phasewatch.live_plan import LivePlan
@@ -266,6 +267,7 @@ class LiveWatch(LiveMessages):
                                   on_rewind=self._rewound,
                                   on_rows=self._rows_note)
         self.result.metric, self.result.direction = metric, direction
+        self._divergence = LiveDivergence(metric)  # the train loss turning NaN, said at once
         self._checkpoints = LiveCheckpoints.for_watch(self.path, self.source)
         self.result.aggregate = self.set_mean.sets if self.set_mean is not None else None
         for record in self.choice.release():
@@ -286,6 +288,8 @@ class LiveWatch(LiveMessages):
             if mean is not None:
                 values = {**values, self.set_mean.label: mean}
         self._taken += 1
+        if note := self._divergence.add(record.step, record.values):
+            self.notice(f"{self.source.source}: {note}")
         for alert in self._resolver.feed(record.step, values, record.group):
             yield from self._say(alert)
         if self.stopped:  # it completed the step that stopped the watch: not watched itself

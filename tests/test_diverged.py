@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from pathlib import Path
 
 from watch_follower import Follower, write_in_pieces
 
 from phasewatch.cli import main
+from phasewatch.live import LiveWatch
 
 
 def _lightning_csv(path: Path, nan_from: int | None, glitch_at: int | None = None) -> Path:
@@ -59,15 +61,57 @@ def test_watch_says_it_beside_its_whole_run_answer_replayed_and_followed(capsys,
     expected = ("train_loss is not a number (NaN or infinite) at each of its 140 records from "
                 "step 3050 to its last, step 10000")
     assert main(["watch", str(source), "--metric", "val_acc"]) == 0
-    replayed = [line for line in capsys.readouterr().err.splitlines() if "diverged" in line]
+    replayed = [line for line in capsys.readouterr().err.splitlines() if "diverged there" in line]
     assert len(replayed) == 1 and expected in replayed[0], replayed
     followed_path = tmp_path / "metrics.csv"
     follower = Follower(followed_path, metric="val_acc", stop_on=(), idle_exit=1.0)
     follower.wait_for_message("does not exist yet")
     write_in_pieces(followed_path, source.read_text())
     follower.ends_by_itself()
-    followed = [m for m in follower.messages if "diverged" in m]
+    followed = [m for m in follower.messages if "diverged there" in m]
     assert len(followed) == 1 and expected in followed[0], follower.messages
     healthy = _lightning_csv(tmp_path / "healthy.csv", nan_from=None)
     assert main(["watch", str(healthy), "--metric", "val_acc"]) == 0
     assert "diverged" not in capsys.readouterr().err
+
+
+def test_a_follow_says_it_once_the_loss_is_nan_three_records_in_a_row(tmp_path):
+    """Live the held-out metric shows a divergence only evaluations later, as a fall without a
+    cause (trial 48: the YOLOv3 run's one alert came at step 7447, 57 records of NaN loss after
+    step 4599): a follow says where the loss broke as soon as it is a state (`MIN_BROKEN`
+    records), before the rest of the log is written, and once."""
+    lines = _lightning_csv(tmp_path / "source.csv", nan_from=3050).read_text().splitlines()
+    cut = lines.index("3150,nan,") + 1  # the third NaN record
+    path = tmp_path / "metrics.csv"
+    path.write_text("\n".join(lines[:cut - 1]) + "\n")
+    follower = Follower(path, metric="val_acc", stop_on=(), idle_exit=1.0)
+    follower.wait_for_message("caught up")
+    assert not [m for m in follower.messages if "diverged" in m]  # two NaN records: a glitch yet
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(lines[cut - 1] + "\n")
+    follower.wait_for_message("training has diverged")
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines[cut:]) + "\n")
+    follower.ends_by_itself()
+    live = [m for m in follower.messages if "training has diverged" in m]
+    assert len(live) == 1 and ("train_loss is not a number (NaN or infinite) at each of its 3 "
+                               "records from step 3050 to step 3150 (the last finite: 1.236 at "
+                               "step 3000)") in live[0], follower.messages
+
+
+def test_a_loss_finite_again_after_the_note_is_said_to_be_so():
+    """Three NaN records in a row are said as they come; the loss finite again after them is
+    said too: then the run did not diverge to its end, and `analyze` reports nothing."""
+    lines = _lightning_csv(Path(tempfile.mkdtemp()) / "m.csv", nan_from=None).read_text().splitlines()
+    for i, line in enumerate(lines):
+        step, loss, _ = line.split(",")
+        if step in ("3050", "3100", "3150") and loss:
+            lines[i] = f"{step},nan,"
+    path = Path(tempfile.mkdtemp()) / "metrics.csv"
+    path.write_text("\n".join(lines) + "\n")
+    messages: list[str] = []
+    list(LiveWatch(path, metric="val_acc", notice=messages.append, info=lambda m: None).alerts())
+    said = [m for m in messages if "train_loss" in m]
+    assert len(said) == 2 and "training has diverged" in said[0], messages
+    assert said[1].endswith("train_loss is finite again at step 3200 (1.188): the training said "
+                            "to have diverged goes on"), messages
