@@ -90,6 +90,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "eval_*_pass1", "eval/*_pass1",
         "eval/reward", "eval_reward", "eval/score", "eval_score",
         "eval/mean_reward",  # Stable-Baselines3's EvalCallback: the return on its eval episodes
+        "eval/return",  # OpenAI Baselines' DDPG: the mean return of the epoch's eval episodes
         "eval/rewards/mean", "eval_rewards/mean",
         "test/env/all/reward/total",  # Tinker cookbook RL, held-out
         # ... of one environment, or of an evaluator the run names (`test/<name>/env/all/...`:
@@ -141,6 +142,12 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         # the last 100 training episodes (Baselines' deepq and Stable Baselines 2's DQN call it
         # `mean 100 episode reward`, `np.mean(episode_rewards[-101:-1])`, beside `steps`)
         "rollout/ep_rew_mean", "EpRewMean", "eprewmean", "mean 100 episode reward",
+        # OpenAI Baselines' DDPG (`ddpg/training.py`): the mean return of the last 100 training
+        # episodes (a progress.csv of AI_* columns beside it had no performance metric, and its
+        # steps were the row numbers); not its `rollout/return`, the mean of every episode
+        # since the start (`epoch_episode_rewards` is set once, before the epoch loop), which
+        # lags the run more the longer it goes
+        "rollout/return_history",
         # Ray RLlib (progress.csv, result.json): the mean return of the iteration's training
         # episodes, `episode_reward_mean` on its old API stack (also under `sampler_results/`,
         # `env_runners/`), `env_runners/episode_return_mean` on the new one

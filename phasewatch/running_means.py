@@ -4,7 +4,8 @@ Stable-Baselines3 records `rollout/ep_rew_mean`, `rollout/ep_len_mean` and `roll
 as the mean over its episode buffer, a deque of the last `stats_window_size` episodes (100 by
 default), at each logging iteration; OpenAI Baselines' PPO2 and TRPO/PPO1 log `eprewmean` /
 `EpRewMean` (and the lengths) over a deque of the last 100, its deepq (and Stable Baselines 2's
-DQN) `mean 100 episode reward`, the mean of the last 100 finished episodes' returns. A value shares most of its episodes
+DQN) `mean 100 episode reward`, the mean of the last 100 finished episodes' returns, its DDPG
+`rollout/return_history` and `eval/return_history`, over a deque of the last 100 episodes. A value shares most of its episodes
 with the one before (the buffer is unchanged where no episode ended between two logs, and the
 value repeats exactly), so:
 - no value is a failed reading its neighbours contradict: a running mean that drops for one log
@@ -21,7 +22,8 @@ from __future__ import annotations
 SB3_RUNNING_MEANS = frozenset({"rollout/ep_rew_mean", "rollout/ep_len_mean",
                                "rollout/success_rate"})
 BASELINES_RUNNING_MEANS = frozenset({"eprewmean", "eplenmean", "EpRewMean", "EpLenMean",
-                                     "mean 100 episode reward"})
+                                     "mean 100 episode reward", "rollout/return_history",
+                                     "eval/return_history"})
 
 
 def is_running_mean(metric: str) -> bool:

@@ -132,3 +132,47 @@ def test_baselines_deepq_mean_100_episode_reward_is_its_reward_a_running_mean(tm
     assert "metric mean 100 episode reward (max)" in out
     assert "OpenAI Baselines' mean over its last 100 episodes" in out
     assert "isolated outlier" not in out
+
+
+def baselines_ddpg_progress(path, epochs=40, evaluated=False) -> None:
+    """What OpenAI Baselines' DDPG leaves in progress.csv (`ddpg/training.py`: one dump per
+    epoch, the keys sorted): `total/steps`, its counter of environment steps, beside
+    `total/epochs`; `rollout/return`, the mean return of every training episode since the start
+    (its list is set once, before the epoch loop), `rollout/return_history` over the last 100;
+    with an eval env, `eval/return`, the mean of the epoch's evaluation episodes."""
+    rows = []
+    for k in range(1, epochs + 1):
+        recent = min(5000.0, -1200.0 + 400.0 * k) + 150.0 * math.sin(1.7 * k)
+        row = {"total/steps": 2000 * k, "total/epochs": k, "total/episodes": 30 * k,
+               "rollout/return": -1200.0 + 3000.0 * (1 - math.exp(-k / 15)),
+               "rollout/return_history": round(recent, 2), "train/loss_actor": -k / 10,
+               "train/loss_critic": 10.0 / k}
+        if evaluated:
+            row["eval/return"] = round(recent + 300.0 + 120.0 * math.cos(k), 2)
+        rows.append(row)
+    keys = sorted(rows[0])
+    path.write_text(",".join(keys) + "\n"
+                    + "".join(",".join(str(r[key]) for key in keys) + "\n" for r in rows))
+
+
+def test_baselines_ddpg_counts_total_steps_and_its_return_over_the_last_100(tmp_path, capsys):
+    """A DDPG progress.csv (HzCeee/DDPG-AI-Pilot's, 1,494 epochs) had 'no performance metric'
+    and steps read as its row numbers: its step is `total/steps`, its train reward the mean
+    return of the last 100 episodes, a running mean; not the mean since the start."""
+    path = tmp_path / "progress.csv"
+    baselines_ddpg_progress(path)
+    run = read_run(path)
+    assert run.series("rollout/return_history").index.tolist() == [2000 * k for k in range(1, 41)]
+    assert not any("row number" in w for w in run.warnings), run.warnings
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)["runs"][0]
+    assert result["metric"] == "rollout/return_history" and result["direction"] == "max"
+    assert any("mean over its last 100 episodes" in w for w in result["warnings"])
+
+
+def test_baselines_ddpg_evaluations_are_its_held_out_reward(tmp_path, capsys):
+    path = tmp_path / "progress.csv"
+    baselines_ddpg_progress(path, evaluated=True)
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)["runs"][0]
+    assert result["metric"] == "eval/return" and result["direction"] == "max", result["metric"]

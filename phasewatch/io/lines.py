@@ -37,7 +37,8 @@ class RecordWithoutStep(BadLine):
 # Reinforcement-learning loggers count environment steps: Stable-Baselines3's `progress.csv` /
 # `progress.json` (`time/total_timesteps`; a fork that logs "time/total timesteps" matches it,
 # `find_step_key`), OpenAI Baselines' (`total_timesteps`, ppo2's `misc/total_timesteps`,
-# ppo1/trpo's `TimestepsSoFar`), and scripts that copy their logger: `Timestep` /
+# ppo1/trpo's `TimestepsSoFar`, ddpg's `total/steps`, its counter `t` of environment steps
+# logged beside `total/epochs` in `training.py`), and scripts that copy their logger: `Timestep` /
 # `timestep` (a DQN's metrics per environment step, rl-power-grid), `frame` (an Atari A2C's
 # `logger.logkv("frame", frame_idx)`, atari-pytorch). `epoch` comes after every other key
 # but the episode counts (Keras' CSVLogger has nothing else) and only counts when its values
@@ -64,6 +65,7 @@ STEP_KEYS: tuple[str, ...] = (
     "total_timesteps",
     "misc/total_timesteps",
     "TimestepsSoFar",
+    "total/steps",
     "timestep",
     "timesteps",
     "frame",
