@@ -1,8 +1,8 @@
 """What a W&B run file with no history row says of why: its exit and its captured console.
 
 A run that crashes before its first `wandb.log` call still leaves a `.wandb` file: the SDK
-captures the script's stdout and stderr into it (`output_raw` records, `output` in SDKs before
-0.13: `wandb_run._console_raw_callback` -> `interface.publish_output_raw`, each record a chunk
+captures the script's stdout and stderr into it (`output_raw` records, `output` in older
+SDKs: `wandb_run._console_raw_callback` -> `interface.publish_output_raw`, each record a chunk
 of text, not always a whole line) and writes an `exit` record with the exit code and the
 runtime in seconds. "No history rows" alone reads as a file phasewatch could not read; in a
 reading of public repositories three W&B files were such runs (one stopped by `NameError: name
