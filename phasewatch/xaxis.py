@@ -66,12 +66,18 @@ def default_unit(run: Run) -> str:
     return unit_word(unit) if unit_scale(unit) != 1 else "step"
 
 
+NUMBERED = "record number"  # the "key" of records numbered 0, 1, 2, ... in a log without steps
+
+
 def step_unit_of_keys(keys: Iterable[str]) -> str:
     """What a table's steps count from the keys its records took the step from: "epoch" when
-    every one is `epoch` (Keras' CSVLogger, a per-epoch log without a step column), else
-    "step"."""
+    every one is `epoch` (Keras' CSVLogger, a per-epoch log without a step column), "record"
+    when every record is numbered (`NUMBERED`: a log that states no step, whose numbers count
+    its records, not training steps: a figure's axis says "record", its texts "record 12"),
+    else "step"."""
     keys = {str(k).strip().lower() for k in keys}
-    return "epoch" if keys == {"epoch"} else "step"
+    return {frozenset({"epoch"}): "epoch", frozenset({NUMBERED}): "record"}.get(
+        frozenset(keys), "step")
 
 
 class StepKeys:

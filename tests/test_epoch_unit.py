@@ -216,7 +216,7 @@ def test_x_epoch_on_a_run_whose_steps_are_epochs_is_not_an_error(tmp_path, capsy
     ([{"Epoch": i, "val_loss": 1.0 / (i + 1)} for i in range(12)], "epoch"),
     ([{"step": i * 10, "epoch": i, "val_loss": 1.0} for i in range(12)], "step"),
     ([{"iteration": i, "val_loss": 1.0} for i in range(12)], "step"),
-    ([{"val_loss": 1.0} for _ in range(12)], "step"),  # numbered records
+    ([{"val_loss": 1.0} for _ in range(12)], "record"),  # numbered records
 ])
 def test_json_lines_step_key(tmp_path, rows, unit):
     path = tmp_path / "metrics.jsonl"
@@ -226,7 +226,7 @@ def test_json_lines_step_key(tmp_path, rows, unit):
 
 @pytest.mark.parametrize("doc, unit", [
     ({"history": [{"epoch": i, "val_loss": 1.0 / (i + 1)} for i in range(8)]}, "epoch"),
-    ({"history": [{"epoch": i / 4, "val_loss": 1.0} for i in range(8)]}, "step"),  # numbered
+    ({"history": [{"epoch": i / 4, "val_loss": 1.0} for i in range(8)]}, "record"),  # numbered
     ({"train": [{"epoch": i, "loss": 1.0} for i in range(8)],
       "eval": [{"step": i, "loss": 1.0} for i in range(8)]}, "step"),
 ])

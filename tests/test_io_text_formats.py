@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from phasewatch.cli import main
 from phasewatch.io import read_run, sniff_format
 from phasewatch.planned import planned_steps
 
@@ -52,6 +53,32 @@ def test_jsonl_without_step_key_uses_record_number_and_says_so(tmp_path):
     run = read_run(path)
     assert run.series("loss").to_dict() == {0: 3.0, 1: 2.0, 2: 1.0}
     assert any("record number as the step" in w for w in run.warnings)
+
+
+ACCURACY = [0.5, 0.62, 0.66, 0.69, 0.7, 0.71, 0.72, 0.71, 0.69, 0.67, 0.66, 0.64]
+
+
+@pytest.mark.parametrize("name", ["log.jsonl", "progress.csv", "history.json"])
+def test_numbered_records_are_said_records_not_training_steps(tmp_path, capsys, name):
+    """A log that states no step is read by its record numbers (JSON lines, a table of numbers
+    under a header, a JSON list whose `epoch` is fractional), which count its records: texts
+    said "recommended stop: step 6" and the figure's axis "training step"."""
+    path = tmp_path / name
+    if name.endswith(".jsonl"):
+        lines(path, [{"val_acc": v} for v in ACCURACY])
+    elif name.endswith(".csv"):
+        path.write_text("loss,val_acc\n" + "".join(f"{1 / (k + 1)},{v}\n"
+                                                    for k, v in enumerate(ACCURACY)))
+    else:
+        path.write_text(json.dumps([{"epoch": 0.5 * (k + 1), "val_acc": v}
+                                    for k, v in enumerate(ACCURACY)]))
+    assert read_run(path).step_unit == "record"
+    assert main(["analyze", str(path), "--metric", "val_acc"]) == 0
+    assert "recommended stop: record 6\n" in capsys.readouterr().out
+    assert main(["analyze", str(path), "--metric", "val_acc", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["step_unit"] == "record"
+    assert main(["watch", str(path), "--metric", "val_acc"]) == 0
+    assert "checkpoint to keep: record 6" in capsys.readouterr().err
 
 
 def test_jsonl_header_without_step_is_the_runs_settings(tmp_path):

@@ -46,7 +46,7 @@ from phasewatch.io.jsonlines import DECODER, first_json_object, first_line
 from phasewatch.io.lines import as_step, find_step_key
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
-from phasewatch.xaxis import step_unit_of_keys
+from phasewatch.xaxis import NUMBERED, step_unit_of_keys
 
 FORMAT = "generic_json"
 MAX_DEPTH = 3
@@ -195,7 +195,7 @@ def parse(text: str, path: Path) -> tuple[list[Record], dict[str, Any], list[str
         first = next(x for x in rows if isinstance(x, dict))
         key = find_step_key(first.keys())
         numbered = not _integer_steps(rows, key)
-        step_keys.append("record number" if numbered else key)
+        step_keys.append(NUMBERED if numbered else key)
         if numbered:
             warnings.append(f"{where}: '{key}' is not an integer step; its records are numbered "
                             f"0, 1, 2... and '{key}' is kept as a metric (--x epoch reports in it)")
