@@ -59,6 +59,7 @@ READERS: tuple[str, ...] = (
     "keras_console",  # `Epoch N/M` + a progress bar's `- name: value` items
     "sb3_console",  # Stable-Baselines3's `| rollout/ |` tables
     "llmc",  # llm.c's main.log: nothing but `s:N tel:X` / `s:N trl:X ...` / `s:N eval:X` lines
+    "llmc_console",  # llm.c's stdout: its settings table, `step K/N | loss X ...`, `val loss X`
     "build_nanogpt",  # build-nanogpt's log/log.txt: nothing but `N val X` / `N train X` lines
     "modded_nanogpt",  # the speedrun's log: its source code, then `step:N/M val_loss:X ...`
     "kv_console",  # print() lines `step N name=value`: the loosest shape, tried last

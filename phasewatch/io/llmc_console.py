@@ -1,0 +1,137 @@
+"""llm.c's console output (`train_gpt2cu ... > gpt2_train.log`, a Slurm job's stdout).
+
+karpathy/llm.c's `train_gpt2.cu` (and `train_llama3.cu`) prints a table of its settings
+(`| train data pattern | dev/data/...`), then in its loop over `step` = 0 .. train_num_batches:
+    val loss 11.007921                          every val_loss_every steps and at the last
+    HellaSwag: 3059/10042 = 0.304621            from the first val_loss_every on, and at the last
+                                                (after `evaluating HellaSwag: i/n\\r` progress
+                                                printed on the same line)
+    step    1/19560 | loss 11.009662 (+nanz)| norm 15.0789 (+nanz)| lr 8.57e-07 | 4230.95 ms
+        | 31.9% bf16 MFU | 123917 tok/s        after each update, `step + 1` of train_num_batches
+The same values go to its `main.log` (`io.llmc`) at the loop's `step`: a validation at the top
+of iteration `step` is `s:step tel:...`, the update of iteration `step`, printed as `step + 1`,
+is `s:step trl:...`. This reader puts each value where `main.log` does, under its names
+(`val_loss`, `hellaswag_accuracy`, `train_loss`, `grad_norm`, `lr`), so either file gives the
+same run: a train line's step is its printed number less one; a validation is at the loop
+step the updates before it reached (the last train line's printed number), and one printed
+before any train line (step 0, or a run resumed from a checkpoint) is held until the first
+train line says where the loop began. `/N` is the planned length (`max_steps`); the
+validation at step N ends the run. In a reading of public repositories, a GPT-2 124M run's
+19,560 steps with 79 validations and a run whose loss went NaN at step 863 were "unknown log
+format", as was a run that stopped with `[CUDA ERROR] ... out of memory` before its first
+step (now: no step lines, with what the file ends with).
+
+Sniffing: a whole train line as llm.c prints it (`step K/N | loss X (Zz)| norm X (Zz)| lr X |
+... tok/s`: a script's own `step 10/100 | loss 2.3 | norm 1.2` stays `kv_console`'s), or the
+settings table's first rows (`| train data pattern | ...`, `| val data pattern | ...`), which only
+llm.c prints.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from phasewatch.io.source import LogFileSource
+from phasewatch.values import to_float
+
+FORMAT = "llmc_console"
+
+STEP_LINE = re.compile(r"step\s+(?P<step>\d+)/(?P<total>\d+)\s*\|(?P<fields>.*)$")
+FIELD = re.compile(r"\s*(?P<name>loss|norm|lr)\s+(?P<value>\S+)")
+NAMES = {"loss": "train_loss", "norm": "grad_norm", "lr": "lr"}  # as `io.llmc` names them
+VAL_LINE = re.compile(r"val loss (?P<value>\S+)\s*$")
+HELLASWAG = re.compile(r"HellaSwag: \d+/\d+ = (?P<value>\S+)\s*$")
+TABLE = re.compile(r"^\| train data pattern +\| .*\|\s*\n\| val data pattern +\| ", re.MULTILINE)
+# the train line as llm.c prints it, z-scores and throughput included: what sniffing asks for,
+# so a script's own `step 10/100 | loss 2.3 | norm 1.2 | lr 3e-4` stays `kv_console`'s
+LLMC_TRAIN = re.compile(r"step\s+\d+/\d+ \| loss +\S+ \([-+]\S*z\)\| norm +\S+ \([-+]\S*z\)\| lr \S+ \|"
+                        r".* tok/s\s*$")
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    return path.is_file() and sniff_text(head.decode("utf-8", "replace"))
+
+
+def sniff_text(text: str) -> bool:
+    """Whether text is llm.c's console output: `sniff` without the file."""
+    if TABLE.search(text):
+        return True
+    return any(LLMC_TRAIN.match(line) for line in text.splitlines() if line.startswith("step"))
+
+
+def _train_values(line: str) -> tuple[int, int, dict[str, str]] | None:
+    """(printed step, planned steps, values) of a whole train line, else None."""
+    match = STEP_LINE.match(line.strip())
+    if match is None:
+        return None
+    values = {}
+    for field in match.group("fields").split("|"):
+        item = FIELD.match(field)
+        if item is not None:
+            values[NAMES[item.group("name")]] = item.group("value")
+    if set(values) != set(NAMES.values()):
+        return None
+    return int(match.group("step")), int(match.group("total")), values
+
+
+class LineParser:
+    """Records at `main.log`'s steps (module docstring); every other line is console text."""
+
+    def __init__(self) -> None:
+        self.reached: int | None = None  # the loop step the updates so far reached
+        self.held: list[dict[str, Any]] = []  # evaluations before the first train line
+        self.planned: int | None = None
+        self.finished = False
+
+    @property
+    def settings(self) -> dict[str, int]:
+        """The planned length (`/N`) for the run's config (`phasewatch.planned`)."""
+        return {} if self.planned is None else {"max_steps": self.planned}
+
+    def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
+        train = _train_values(line) if line.startswith("step") else None
+        if train is not None:
+            printed, self.planned, values = train
+            found = [(printed - 1, dict(held)) for held in self.held]
+            self.held = []
+            self.reached = printed
+            return [*found, (printed - 1, values)]
+        evaluation = self._evaluation(line)
+        if evaluation is None:
+            return []
+        if self.reached is None:
+            self.held.append(evaluation)
+            return []
+        self.finished = self.reached == self.planned and "val_loss" in evaluation
+        return [(self.reached, evaluation)]
+
+    @staticmethod
+    def _evaluation(line: str) -> dict[str, Any] | None:
+        for pattern, name in ((VAL_LINE, "val_loss"), (HELLASWAG, "hellaswag_accuracy")):
+            match = pattern.search(line) if "HellaSwag" in line or line.startswith("val") else None
+            if match is not None and to_float(match.group("value")) is not None:
+                return {name: match.group("value")}
+        return None
+
+    def flush(self) -> list[tuple[int, dict[str, Any]]]:
+        """Evaluations of a log that ended before its first train line: at step 0."""
+        found = [(0, held) for held in self.held]
+        self.held = []
+        return found
+
+
+class Source(LogFileSource):
+    """Lines read (and followed) by the shared line machinery; the validation at the planned
+    last step ends the run."""
+
+    FORMAT, PARSER = FORMAT, LineParser
+    WHAT = "llm.c step lines (`step K/N | loss X (Zz)| norm X (Zz)| lr X | ...`, `val loss X`)"
+
+    def end_marker(self, text: str, values: dict[str, Any] | None) -> bool:
+        return bool(values) and self.parser.finished
+
+
+source = Source.open
+read = Source.run_of
