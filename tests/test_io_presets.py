@@ -96,6 +96,17 @@ def test_a_bare_accuracy_beside_a_validation_accuracy_is_no_preference_accuracy(
     assert aliases_for(["acc", "loss"])["train/preference_accuracy"] == "acc"
 
 
+def test_a_bare_accuracy_beside_a_classifiers_scores_is_no_preference_accuracy():
+    """A CNN's MLflow run logged `accuracy`, `precision`, `recall` and `f1_score` (a reading of
+    public logs): `inspect` showed its accuracy as a DPO preference accuracy, which no
+    preference trainer logs beside those."""
+    assert "train/preference_accuracy" not in aliases_for(
+        ["accuracy", "precision", "recall", "f1_score", "train_loss"])
+    assert "train/preference_accuracy" not in aliases_for(["acc", "Precision", "Recall", "loss"])
+    assert aliases_for(["accuracy", "loss", "chosen", "rejected"])[
+        "train/preference_accuracy"] == "accuracy"
+
+
 def test_canonical_name_present_is_not_aliased_and_originals_stay():
     collector = RecordCollector("mem", "test")
     collector.add(0, {"eval/accuracy": 0.5, "eval_accuracy": 0.1, "reward": 1.0})
