@@ -9,6 +9,11 @@ step 4654 and read exactly that at each of its 31 evaluations after. `analyze` n
 a disruption and said nothing of the loss; a reader saw a collapse with no cause. The note is
 said only where the analysed series goes on past the step the loss broke at: a metric that
 ends before it is not measured on the broken model.
+
+A loss that is not a number at every one of its records (MIN_BROKEN or more) broke before its
+first: an llm.c GPT-2 run (a reading of public logs) printed `loss nan` at each of its 901
+steps and `val loss nan`, and `analyze` judged its HellaSwag accuracy, 0.2504 at each of its
+3 evaluations (chance), "constant" without a word of why.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ def diverged_note(run: Run, metric: str) -> str | None:
         return None
     loss = run.column(losses[0], finite=False)
     broken = ~(np.abs(loss.values) <= MAX_VALUE)  # True for NaN and infinities too
-    if broken.all() or not broken.any():
+    if broken.all():
+        return _never_finite(loss, run.column(own).steps, own)
+    if not broken.any():
         return None
     last_finite = int(np.flatnonzero(~broken)[-1])
     if loss.values.size - 1 - last_finite < MIN_BROKEN:
@@ -49,3 +56,14 @@ def diverged_note(run: Run, metric: str) -> str | None:
             f"{float(loss.values[last_finite]):.4g} at step {int(loss.steps[last_finite])}): "
             f"training diverged there, and the {after.size} values of {own} from step "
             f"{int(after[0])} on score the diverged model")
+
+
+def _never_finite(loss, evaluated: np.ndarray, own: str) -> str | None:
+    """The note for a train loss that is not a number at each of its MIN_BROKEN or more
+    records (module docstring), where `own` has values; else None."""
+    if loss.values.size < MIN_BROKEN or not evaluated.size:
+        return None
+    return (f"{loss.name} is not a number (NaN or infinite) at each of its {loss.values.size} "
+            f"records, from its first, step {int(loss.steps[0])}, to its last, step "
+            f"{int(loss.steps[-1])}: training was broken from its start, and the "
+            f"{evaluated.size} values of {own} score the broken model")

@@ -115,3 +115,20 @@ def test_a_loss_finite_again_after_the_note_is_said_to_be_so():
     assert len(said) == 2 and "training has diverged" in said[0], messages
     assert said[1].endswith("train_loss is finite again at step 3200 (1.188): the training said "
                             "to have diverged goes on"), messages
+
+
+def test_a_loss_never_a_number_is_said_as_broken_from_the_start(capsys, tmp_path):
+    """An llm.c run whose loss was nan at each of its 901 steps (a reading of public logs) had
+    its chance-level HellaSwag accuracy called constant, without a word of the loss."""
+    warnings = _warnings(capsys, _lightning_csv(tmp_path / "metrics.csv", nan_from=50))
+    said = [w for w in warnings if "not a number" in w]
+    assert said == ["train_loss is not a number (NaN or infinite) at each of its 200 records, "
+                    "from its first, step 50, to its last, step 10000: training was broken "
+                    "from its start, and the 20 values of val_acc score the broken model"], warnings
+
+
+def test_two_records_of_a_loss_never_a_number_say_nothing(capsys, tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text("step,train_loss,val_acc\n50,nan,\n100,nan,\n"
+                    + "".join(f"{s},,{0.3 + s / 10000}\n" for s in range(100, 1001, 100)))
+    assert not [w for w in _warnings(capsys, path) if "not a number" in w]
