@@ -122,9 +122,10 @@ def test_a_loss_never_a_number_is_said_as_broken_from_the_start(capsys, tmp_path
     its chance-level HellaSwag accuracy called constant, without a word of the loss."""
     warnings = _warnings(capsys, _lightning_csv(tmp_path / "metrics.csv", nan_from=50))
     said = [w for w in warnings if "not a number" in w]
-    assert said == ["train_loss is not a number (NaN or infinite) at each of its 200 records, "
-                    "from its first, step 50, to its last, step 10000: training was broken "
-                    "from its start, and the 20 values of val_acc score the broken model"], warnings
+    expected = ("train_loss is not a number (NaN or infinite) at each of its 200 records, "
+                "from its first, step 50, to its last, step 10000: training was broken "
+                "from its start, and the 20 values of val_acc score the broken model")
+    assert said == [expected], warnings
 
 
 def test_two_records_of_a_loss_never_a_number_say_nothing(capsys, tmp_path):
