@@ -10,7 +10,9 @@ read 3.6657 from step 4654 and the one alert, at step 7447, was a "disruption ..
 from the first evaluation". `LiveDivergence` watches the train loss beside the monitor and says
 once, as soon as the loss has been non-finite for MIN_BROKEN records in a row after a finite
 one (the offline rule's count: fewer is a glitch, as `analyze` reads it), where it broke, and
-once more if the loss is finite again after that. It reads the records only: the alerts and
+once more if the loss is finite again after that; a loss not a number at each of its first
+MIN_BROKEN records is said to be broken from its start (`analyze` says so of a loss never a
+number: an llm.c GPT-2 run whose loss was nan at each of its 901 steps). It reads the records only: the alerts and
 the monitor's decisions are unchanged.
 """
 
@@ -52,8 +54,8 @@ class LiveDivergence:
             said, self.said = self.said, False
             self.last_finite, self.broken_from, self.broken = (step, value), None, 0
             return (f"{self.loss} is finite again at step {step} ({value:.4g}): the training "
-                    "said to have diverged goes on") if said else None
-        if self.last_finite is None or self.said:  # never finite yet: nothing broke
+                    "said to be broken goes on") if said else None
+        if self.said:
             return None
         if self.broken_from is None:
             self.broken_from = step
@@ -61,8 +63,12 @@ class LiveDivergence:
         if self.broken < self.min_broken:
             return None
         self.said = True
+        scores = f"every evaluation of {self.watched} from now on scores the"
+        if self.last_finite is None:  # never a number: broken from its first record
+            return (f"{self.loss} is not a number (NaN or infinite) at each of its first "
+                    f"{self.broken} records, from step {self.broken_from} to step {step}: "
+                    f"training is broken from its start, and {scores} broken model")
         at, last = self.last_finite
         return (f"{self.loss} is not a number (NaN or infinite) at each of its {self.broken} "
                 f"records from step {self.broken_from} to step {step} (the last finite: "
-                f"{last:.4g} at step {at}): training has diverged, and every evaluation of "
-                f"{self.watched} from now on scores the diverged model")
+                f"{last:.4g} at step {at}): training has diverged, and {scores} diverged model")

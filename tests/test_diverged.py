@@ -114,7 +114,7 @@ def test_a_loss_finite_again_after_the_note_is_said_to_be_so():
     said = [m for m in messages if "train_loss" in m]
     assert len(said) == 2 and "training has diverged" in said[0], messages
     assert said[1].endswith("train_loss is finite again at step 3200 (1.188): the training said "
-                            "to have diverged goes on"), messages
+                            "to be broken goes on"), messages
 
 
 def test_a_loss_never_a_number_is_said_as_broken_from_the_start(capsys, tmp_path):
@@ -133,3 +133,19 @@ def test_two_records_of_a_loss_never_a_number_say_nothing(capsys, tmp_path):
     path.write_text("step,train_loss,val_acc\n50,nan,\n100,nan,\n"
                     + "".join(f"{s},,{0.3 + s / 10000}\n" for s in range(100, 1001, 100)))
     assert not [w for w in _warnings(capsys, path) if "not a number" in w]
+
+
+def test_a_loss_not_a_number_from_its_first_record_is_said_broken_as_it_comes():
+    """As `analyze` says of a loss never a number (an llm.c run, nan at each of its 901 steps),
+    a watch says it once its first 3 records are not a number, not later, not again."""
+    lines = ["step,train_loss,val_acc"] + [
+        f"{s},nan," if s % 500 else f"{s},nan,0.25" for s in range(50, 2001, 50)]
+    path = Path(tempfile.mkdtemp()) / "metrics.csv"
+    path.write_text("\n".join(lines) + "\n")
+    messages: list[str] = []
+    list(LiveWatch(path, metric="val_acc", notice=messages.append, info=lambda m: None).alerts())
+    said = [m for m in messages if "is broken from its start" in m]
+    assert len(said) == 1 and said[0].endswith(
+        "train_loss is not a number (NaN or infinite) at each of its first 3 records, from step "
+        "50 to step 150: training is broken from its start, and every evaluation of val_acc from "
+        "now on scores the broken model"), messages
