@@ -27,7 +27,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +36,11 @@ from phasewatch.live_divergence import LiveDivergence
 from phasewatch.live_messages import MAX_LINE_WARNINGS, LiveMessages
 from phasewatch.live_open import open_when_ready
 from phasewatch.live_plan import LivePlan
-from phasewatch.live_refusals import refuse_missing_metric, refuse_no_records
+from phasewatch.live_refusals import (
+    refuse_bad_options,
+    refuse_missing_metric,
+    refuse_no_records,
+)
 from phasewatch.live_result import WatchResult, end_result
 from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
 from phasewatch.output import warn
@@ -72,22 +75,10 @@ class LiveWatch(LiveMessages):
                  notice: Callable[[str], None] = warn, info: Callable[[str], None] = _info,
                  aggregate: str | None = None, x: str | None = None,
                  **monitor_options: Any):
-        from phasewatch.errors import UsageError
         from phasewatch.io import checked_path
-        from phasewatch.online import MonitorConfig
 
         checked_path(path)
-        if idle_exit is not None and idle_exit < 0:
-            raise UsageError("idle_exit must be >= 0 seconds")
-        # Validate the monitor options now (a usage error, before any file is read).
-        try:
-            MonitorConfig(metric=metric or "eval/accuracy", direction=direction,
-                          **monitor_options)
-        except TypeError as exc:  # an option MonitorConfig has no field for
-            names = ", ".join(f.name for f in fields(MonitorConfig) if f.name != "metric")
-            raise UsageError(f"{exc}; the monitor's options are {names}") from exc
-        except ValueError as exc:
-            raise UsageError(str(exc)) from exc
+        refuse_bad_options(metric, direction, idle_exit, monitor_options)
         self.path = Path(path)
         self.given_path = str(path)  # as given: a Path folds the // of an mlflow+http:// address
         self.follow, self.metric_option, self.poll, self.idle_exit = follow, metric, poll, idle_exit

@@ -1,15 +1,37 @@
-"""Why a watch ends in an error instead of a summary: no record read, or the `--metric` asked
-for is not in the log. The same errors a replay of that log (and `analyze`) gives, so a CI
-step cannot take a watch of nothing for a clean run."""
+"""Why a watch ends in an error instead of a summary: options the monitor cannot take (refused
+before any file is read), no record read, or the `--metric` asked for is not in the log. The
+same errors a replay of that log (and `analyze`) gives, so a CI step cannot take a watch of
+nothing for a clean run."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
 
 from phasewatch.live_result import seconds
 
 if TYPE_CHECKING:
     from phasewatch.live import LiveWatch
+
+
+def refuse_bad_options(metric: str | None, direction: str | None, idle_exit: float | None,
+                       monitor_options: Mapping[str, Any]) -> None:
+    """A watch's options checked before any file is read: a usage error (exit 2) for a negative
+    `idle_exit`, an option `MonitorConfig` has no field for (naming the fields it has), or a
+    value it refuses, rather than a failure after the log has been opened and waited for."""
+    from phasewatch.errors import UsageError
+    from phasewatch.online import MonitorConfig
+
+    if idle_exit is not None and idle_exit < 0:
+        raise UsageError("idle_exit must be >= 0 seconds")
+    try:
+        MonitorConfig(metric=metric or "eval/accuracy", direction=direction, **monitor_options)
+    except TypeError as exc:  # an option MonitorConfig has no field for
+        names = ", ".join(f.name for f in fields(MonitorConfig) if f.name != "metric")
+        raise UsageError(f"{exc}; the monitor's options are {names}") from exc
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def refuse_no_records(watch: LiveWatch, reason: str) -> None:
