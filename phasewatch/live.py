@@ -256,7 +256,7 @@ class LiveWatch(LiveMessages):
         self.monitor = PhaseMonitor(metric=metric, direction=direction, **options)
         self._resolver = Resolver(self.monitor, self._resumed, before_step=self._apply_events,
                                   on_rewind=self._rewound,
-                                  on_rows=self._rows_note)
+                                  on_rows=self._notice_in_unit)
         self.result.metric, self.result.direction = metric, direction
         self._divergence = LiveDivergence(metric)  # the train loss turning NaN, said at once
         self._checkpoints = LiveCheckpoints.for_watch(self.path, self.source)
@@ -280,7 +280,7 @@ class LiveWatch(LiveMessages):
                 values = {**values, self.set_mean.label: mean}
         self._taken += 1
         if note := self._divergence.add(record.step, record.values):
-            self.notice(f"{self.source.source}: {note}")
+            self._notice_in_unit(note)
         for alert in self._resolver.feed(record.step, values, record.group):
             yield from self._say(alert)
         if self.stopped:  # it completed the step that stopped the watch: not watched itself

@@ -37,11 +37,13 @@ class LiveMessages:
         self.notice(f"{getattr(self.source, 'reading', self.source.source)}: "
                     f"{went_back(previous, step, unit)}; {how}")
 
-    def _rows_note(self, note: str) -> None:
-        """The resolver's word on a metric's several rows at one step, its steps named in the
-        unit the log's steps count (`xaxis.in_step_unit`), as the alerts and the resume's
-        message name them: an HF console log without steps said "loss: logged again at step
-        300" of the row its reader numbers epoch 0.03 x 10,000, a step the log never states."""
+    def _notice_in_unit(self, note: str) -> None:
+        """A note on the records (the resolver's word on a metric's several rows at one step, a
+        train loss gone non-finite), its steps named in the unit the log's steps count
+        (`xaxis.in_step_unit`), as the alerts and the resume's message name them: an HF console
+        log without steps said "loss: logged again at step 300" of the row its reader numbers
+        epoch 0.03 x 10,000, a step the log never states, and a Keras log "loss is not a number
+        ... from step 12" where its alerts and `analyze` said "epoch 12"."""
         unit = self.source.info.step_unit
         if unit != "step":
             from phasewatch.xaxis import in_step_unit  # numpy: only for such a log

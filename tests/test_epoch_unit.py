@@ -449,3 +449,21 @@ def test_in_step_unit_says_one_scaled_step_count_in_the_singular():
         "evaluations joined by lines (1 epoch apart)"
     assert in_step_unit("sd 20000 steps, then 15000 steps", "epoch/10000") == \
         "sd 2 epochs, then 1.5 epochs"
+
+
+def test_a_watch_names_the_epochs_where_the_train_loss_broke(tmp_path):
+    """Keras' CSVLogger numbers its rows by epoch: a loss that turns NaN at epoch 12 is said
+    live at epochs, as the alerts and `analyze`'s note say it, not at "step 12"."""
+    from phasewatch.live import LiveWatch
+
+    rows = ["epoch,loss,val_accuracy"] + [
+        f"{e},{'nan' if e >= 12 else round(2 - 0.05 * e, 3)},{0.1 if e >= 13 else 0.5 + e / 100}"
+        for e in range(N_EPOCHS)]
+    path = tmp_path / "training.log"
+    path.write_text("\n".join(rows) + "\n")
+    messages: list[str] = []
+    list(LiveWatch(path, notice=messages.append, info=lambda m: None).alerts())
+    said = [m for m in messages if "training has diverged" in m]
+    assert len(said) == 1 and ("loss is not a number (NaN or infinite) at each of its 3 records "
+                               "from epoch 12 to epoch 14 (the last finite: 1.45 at epoch 11)"
+                               in said[0]), messages
