@@ -134,7 +134,10 @@ class LiveDecay:
         self.decay: Decay | None = None
 
     def add(self, step: int, values) -> bool:
-        """Take a record's values; True when the end read changed."""
+        """Take a record's values; True when the decay read changed: its end, or its words at
+        the same end (a cosine read as one to 0 whose floor shows later, at the end it was read
+        to end at: the plan's source must not keep saying "to 0" where `analyze` says "to its
+        floor")."""
         if self.name is None:
             self.name = next((name for name in LR_NAMES if name in values), None)
         rate = to_float(values.get(self.name)) if self.name is not None else None
@@ -146,6 +149,12 @@ class LiveDecay:
         if n > 16 and n & (n - 1):
             return False
         decay = decay_end(self._steps, self._rates)
-        changed = (decay and decay.end) != (self.decay and self.decay.end)
+        changed = _reading(decay) != _reading(self.decay)
         self.decay = decay
         return changed
+
+
+def _reading(decay: Decay | None) -> tuple[int, str] | None:
+    """What a user is told of `decay`: where it ends and its words (`Decay.words`; its floor's
+    last digits, refitted with each rate, are not told)."""
+    return None if decay is None else (decay.end, decay.words())

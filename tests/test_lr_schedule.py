@@ -5,6 +5,7 @@ schedulers set."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from watch_follower import eval_curve, follow_while_written, replay
@@ -125,3 +126,23 @@ def test_a_follow_reads_the_plan_as_a_replay_does(tmp_path):
     assert any("from the learning rate's linear decay" in m for m in follower.messages)
     _, result = replay(log, stop_on=())
     assert result.plan is not None and abs(result.plan.steps - PLAN) <= 1
+
+
+def test_a_watch_says_the_floor_a_cosine_shows_at_the_end_it_was_read_to_end_at(tmp_path, capsys):
+    """HF's `cosine_with_min_lr` (min_lr_rate 0.03) over 20 steps, logged at each: its first
+    rates read as a cosine to 0 ending at step 20, and from step 13 as one to its floor ending
+    at the same step. The watch's plan said "cosine decay to 0" to the end while `analyze` and
+    `inspect` said "to its floor": the words must follow the decay read, not only its end."""
+    floor = 0.03
+    rows = [{"step": step,
+             "learning_rate": 2e-5 * (floor + (1 - floor) * (1 + math.cos(math.pi * step / 20)) / 2),
+             **({"eval/accuracy": 0.5 + step / 100} if step % 2 == 0 else {})}
+            for step in range(1, 16)]
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    words = "cosine decay to its floor, 0.03 of its peak"
+    assert main(["analyze", str(log)]) == 0
+    assert f"(where its learning rate's {words}, learning_rate, ends)" in capsys.readouterr().out
+    assert main(["watch", str(log)]) == 0
+    assert f"planned length 20 steps (from the learning rate's {words}, `learning_rate`)" \
+        in capsys.readouterr().err
