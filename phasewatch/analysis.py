@@ -60,7 +60,7 @@ from phasewatch.phase_stats import (
     settle_overshoots,
 )
 from phasewatch.phases import PhaseConfig, fit_segments
-from phasewatch.planned import run_plan, unfinished_note
+from phasewatch.planned import plan_and_decay, unfinished_note
 from phasewatch.plateau_start import held_plateau, start_plateaus
 from phasewatch.results import Analysis
 from phasewatch.reward_beside import note_reward_rise
@@ -174,9 +174,11 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
                      noise_sd=cfg.noise_sd, eval_size=cfg.eval_size, use_events=cfg.use_events)
     warnings = notes + list(series.warnings)
     # the plan of a run still to come: none when the log says the run ended (the last
-    # evaluation of a finished run may come before its last step)
-    plan = cfg.planned_steps or (None if run.finished or apart else run_plan(run))
-    if (unfinished := unfinished_note(run, plan)) is not None:
+    # evaluation of a finished run may come before its last step); --planned-steps names none
+    # of the learning rate's decay words: the option is the plan's source
+    plan, decay = ((cfg.planned_steps, None) if cfg.planned_steps
+                   else (None, None) if run.finished or apart else plan_and_decay(run))
+    if (unfinished := unfinished_note(run, plan, decay)) is not None:
         warnings.append(unfinished)
     steps, y = series.steps, series.values
     own_metric = run.resolve_metric(metric)

@@ -305,20 +305,20 @@ def run_plan(run, least: bool = False) -> int | None:
     `epochs` where the run's steps are its epochs (`EpochSteps`, over its rows as watch reads
     them), else where the logged learning rate's linear or cosine decay ends (`lr_schedule`).
     With `least`, the fewest steps a rounded epoch leaves the plan (`epoch_plan`)."""
+    return plan_and_decay(run, least)[0]
+
+
+def plan_and_decay(run, least: bool = False) -> tuple[int | None, str | None]:
+    """`run_plan`, and where it is where the learning rate's decay ends (no config states one)
+    the words the texts that give the plan name as its source ("cosine decay to 0,
+    learning_rate,"), else None: the rates fitted once for both."""
     plan = _configured_plan(run, least)
-    if plan is None and (decay := lr_plan(run)) is not None:
-        return decay[0].end
-    return plan
-
-
-def lr_planned(run, plan: int | None) -> str | None:
-    """"cosine decay to 0, learning_rate," where `plan` is where the learning rate's decay ends
-    (no config states one), else None: what the texts that give the plan name as its source."""
-    if plan is None or _configured_plan(run) is not None:
-        return None
+    if plan is not None:
+        return plan, None
     decay = lr_plan(run)
-    return f"{decay[0].words()}, {decay[1]}," if decay is not None and decay[0].end == plan \
-        else None
+    if decay is None:
+        return None, None
+    return decay[0].end, f"{decay[0].words()}, {decay[1]},"
 
 
 def _configured_plan(run, least: bool = False) -> int | None:
@@ -355,21 +355,22 @@ ENDS_EARLY = 0.98  # a log whose last step is below this fraction of its plan en
 EARLY_FRACTION = 0.4
 
 
-def unfinished_note(run, plan: int | None) -> str | None:
-    """A warning when the log ends before the run's `plan` (`run_plan`): a run read while it
-    trains, or one stopped or killed, is analysed as it stands, and a reader of the phases
-    (or of a sweep's row) must know the run did not reach its end (trial 33: a CHORD run read
-    at step 1320 of 2000 printed its phases and a "recommended stop" with nothing saying so)."""
+def unfinished_note(run, plan: int | None, decay: str | None = None) -> str | None:
+    """A warning when the log ends before the run's `plan` (`run_plan`; `decay`, the words of
+    the learning rate's decay where the plan is where it ends: `plan_and_decay`): a run read
+    while it trains, or one stopped or killed, is analysed as it stands, and a reader of the
+    phases (or of a sweep's row) must know the run did not reach its end (trial 33: a CHORD
+    run read at step 1320 of 2000 printed its phases and a "recommended stop" with nothing
+    saying so)."""
     ends = [int(steps[-1]) for steps, _ in run.columns().values() if steps.size]
     least = ""
     if plan is None and not getattr(run, "finished", True):  # a rounded epoch's bound
-        plan, least = run_plan(run, least=True), " or a later one"
+        (plan, decay), least = plan_and_decay(run, least=True), " or a later one"
     if plan is None or not ends or max(ends) >= ENDS_EARLY * plan:
         return None
     from phasewatch.step_units import at
 
     unit = getattr(run, "step_unit", "step") or "step"
-    decay = lr_planned(run, plan)
     source = f" (where its learning rate's {decay} ends)" if decay else ""
     return (f"the log ends at {at(max(ends), unit)}, before the {at(plan, unit)}{least} its run "
             f"plans{source}: the run stopped early (an early-stopping callback, a crash) or was "

@@ -119,6 +119,33 @@ def test_inspect_analyze_and_watch_take_the_plan_the_decay_gives(tmp_path, capsy
                                                            "key": "learning_rate"}
 
 
+def test_the_rates_are_fitted_once_for_the_plan_and_its_words(tmp_path, capsys, monkeypatch):
+    """`inspect` and `analyze` take the plan and the words that name its source from one fit
+    of the rates (`planned.plan_and_decay`); each fitted them twice."""
+    import phasewatch.planned
+
+    log = tmp_path / "metrics.jsonl"
+    _log(log, until=360)
+    fits = []
+    fit = phasewatch.planned.lr_plan
+    monkeypatch.setattr(phasewatch.planned, "lr_plan", lambda run: fits.append(1) or fit(run))
+    for command in ("inspect", "analyze"):
+        fits.clear()
+        assert main([command, str(log)]) == 0
+        assert "learning rate's linear decay to 0, learning_rate, ends" in capsys.readouterr().out
+        assert len(fits) == 1, command
+
+
+def test_a_plan_given_by_the_option_is_not_said_to_come_from_the_learning_rate(tmp_path, capsys):
+    """--planned-steps is the plan's source: where it equals the decay's end, the note named
+    the learning rate's decay as the source all the same."""
+    log = tmp_path / "metrics.jsonl"
+    _log(log, until=360)
+    assert main(["analyze", str(log), "--planned-steps", "600"]) == 0
+    out = capsys.readouterr().out
+    assert "the log ends at step 360, before the step 600 its run plans: the run stopped" in out
+
+
 def test_a_follow_reads_the_plan_as_a_replay_does(tmp_path):
     log = tmp_path / "metrics.jsonl"
     _log(tmp_path / "whole.jsonl", until=PLAN, every=2)  # 300 evaluations
