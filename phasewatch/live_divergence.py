@@ -12,8 +12,8 @@ once, as soon as the loss has been non-finite for MIN_BROKEN records in a row af
 one (the offline rule's count: fewer is a glitch, as `analyze` reads it), where it broke, and
 once more if the loss is finite again after that; a loss not a number at each of its first
 MIN_BROKEN records is said to be broken from its start (`analyze` says so of a loss never a
-number: an llm.c GPT-2 run whose loss was nan at each of its 901 steps). It reads the records only: the alerts and
-the monitor's decisions are unchanged.
+number: an llm.c GPT-2 run whose loss was nan at each of its 901 steps). It reads the records
+only: the alerts and the monitor's decisions are unchanged.
 """
 
 from __future__ import annotations

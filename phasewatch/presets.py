@@ -86,10 +86,12 @@ _EXACT, _GLOBS, _PREFIXES = _compile()
 BARE_ACCURACY = frozenset({"acc", "accuracy"})
 KERAS_STYLE_VALIDATION = ("val_accuracy", "val_acc", "dev_accuracy", "dev_acc",
                           "valid_accuracy", "valid_acc", "test_accuracy", "test_acc")
-# ... and a classifier's scores beside it: a CNN's MLflow run logging `accuracy`, `precision`,
-# `recall` and `f1_score` (a reading of public logs) was shown a DPO preference accuracy;
-# no preference trainer logs these
+# A classifier's scores beside a bare accuracy make it no preference accuracy either: a CNN's
+# MLflow run logging `accuracy`, `precision`, `recall` and `f1_score` (a reading of public logs)
+# was shown a DPO preference accuracy; no preference trainer logs these
 CLASSIFIER_SCORES = frozenset({"precision", "recall", "f1", "f1_score", "f1-score", "macro_f1"})
+
+
 @lru_cache(maxsize=1 << 16)
 def _glob_roles(name: str) -> tuple[tuple[str, int], ...]:
     """(role, rank) of every glob candidate `name` matches (cached per distinct name: the live
@@ -170,8 +172,11 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
         if name not in listed and (found := held_out_match(name)) is not None:
             rank = HELD_OUT_RULE_RANK + found[1] + (CAPITALISED_RANK if name != name.lower() else 0)
             hits.append((found[0], rank, name))
-    if any(name in present or name in loaders.values() for name in KERAS_STYLE_VALIDATION) or any(
-            h[0] == "train/reward" for h in hits) or any(n.lower() in CLASSIFIER_SCORES for n in present):
+    beside_other_scores = (
+        any(name in present or name in loaders.values() for name in KERAS_STYLE_VALIDATION)
+        or any(h[0] == "train/reward" for h in hits)
+        or any(name.lower() in CLASSIFIER_SCORES for name in present))
+    if beside_other_scores:
         hits = [h for h in hits if not (h[0] == "train/preference_accuracy" and h[2] in BARE_ACCURACY)]
     return hits, [n for n in flagged if n.startswith("eval_") and len(n) > 5]
 

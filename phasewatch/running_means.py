@@ -5,9 +5,9 @@ as the mean over its episode buffer, a deque of the last `stats_window_size` epi
 default), at each logging iteration; OpenAI Baselines' PPO2 and TRPO/PPO1 log `eprewmean` /
 `EpRewMean` (and the lengths) over a deque of the last 100, its deepq (and Stable Baselines 2's
 DQN) `mean 100 episode reward`, the mean of the last 100 finished episodes' returns, its DDPG
-`rollout/return_history` and `eval/return_history`, over a deque of the last 100 episodes. A value shares most of its episodes
-with the one before (the buffer is unchanged where no episode ended between two logs, and the
-value repeats exactly), so:
+`rollout/return_history` and `eval/return_history`, over a deque of the last 100 episodes. A
+value shares most of its episodes with the one before (the buffer is unchanged where no episode
+ended between two logs, and the value repeats exactly), so:
 - no value is a failed reading its neighbours contradict: a running mean that drops for one log
   and comes back moved with its episodes, and leaving such values out as outliers left out the
   best logged value of an SB3 car-racing run with 160 others;

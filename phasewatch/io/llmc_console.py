@@ -17,9 +17,9 @@ step the updates before it reached (the last train line's printed number), and o
 before any train line (step 0, or a run resumed from a checkpoint) is held until the first
 train line says where the loop began. `/N` is the planned length (`max_steps`); the
 validation at step N ends the run. In a reading of public repositories, a GPT-2 124M run's
-19,560 steps with 79 validations and a run whose loss went NaN at step 863 were "unknown log
-format", as was a run that stopped with `[CUDA ERROR] ... out of memory` before its first
-step (now: no step lines, with what the file ends with).
+19,560 steps with 80 validations and 79 HellaSwag evaluations and a run whose loss was NaN
+from its first step were "unknown log format", as was a run that stopped with `[CUDA ERROR]
+... out of memory` before its first step (now: "no llm.c step lines").
 
 Sniffing: a whole train line as llm.c prints it (`step K/N | loss X (Zz)| norm X (Zz)| lr X |
 ... tok/s`: a script's own `step 10/100 | loss 2.3 | norm 1.2` stays `kv_console`'s), or the
@@ -46,8 +46,8 @@ HELLASWAG = re.compile(r"HellaSwag: \d+/\d+ = (?P<value>\S+)\s*$")
 TABLE = re.compile(r"^\| train data pattern +\| .*\|\s*\n\| val data pattern +\| ", re.MULTILINE)
 # the train line as llm.c prints it, z-scores and throughput included: what sniffing asks for,
 # so a script's own `step 10/100 | loss 2.3 | norm 1.2 | lr 3e-4` stays `kv_console`'s
-LLMC_TRAIN = re.compile(r"step\s+\d+/\d+ \| loss +\S+ \([-+]\S*z\)\| norm +\S+ \([-+]\S*z\)\| lr \S+ \|"
-                        r".* tok/s\s*$")
+LLMC_TRAIN = re.compile(r"step\s+\d+/\d+ \| loss +\S+ \([-+]\S*z\)\| "
+                        r"norm +\S+ \([-+]\S*z\)\| lr \S+ \|.* tok/s\s*$")
 
 
 def sniff(path: Path, head: bytes) -> bool:
