@@ -22,6 +22,7 @@ import numpy as np
 
 from phasewatch.presets import role_matches
 from phasewatch.run import Run
+from phasewatch.stepseries import StepSeries
 from phasewatch.values import MAX_VALUE
 
 # records of the loss, non-finite to its last, that make the break a state, not a glitch
@@ -58,12 +59,18 @@ def diverged_note(run: Run, metric: str) -> str | None:
             f"{int(after[0])} on score the diverged model")
 
 
-def _never_finite(loss, evaluated: np.ndarray, own: str) -> str | None:
+def _never_finite(loss: StepSeries, evaluated: np.ndarray, own: str) -> str | None:
     """The note for a train loss that is not a number at each of its MIN_BROKEN or more
-    records (module docstring), where `own` has values; else None."""
-    if loss.values.size < MIN_BROKEN or not evaluated.size:
+    records (module docstring), where `own` has values from the loss's first record on; else
+    None. An evaluation before that record (a step-0 evaluation before any update) scored the
+    model as it was before the first loss was computed, which nothing shows broken: it is not
+    counted, and the note says from where it counts."""
+    first = int(loss.steps[0]) if loss.values.size else 0
+    after = evaluated[evaluated >= first]
+    if loss.values.size < MIN_BROKEN or not after.size:
         return None
+    since = f" from step {int(after[0])} on" if after.size < evaluated.size else ""
     return (f"{loss.name} is not a number (NaN or infinite) at each of its {loss.values.size} "
-            f"records, from its first, step {int(loss.steps[0])}, to its last, step "
+            f"records, from its first, step {first}, to its last, step "
             f"{int(loss.steps[-1])}: training was broken from its start, and the "
-            f"{evaluated.size} values of {own} score the broken model")
+            f"{after.size} values of {own}{since} score the broken model")

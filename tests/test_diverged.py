@@ -149,3 +149,16 @@ def test_a_loss_not_a_number_from_its_first_record_is_said_broken_as_it_comes():
         "train_loss is not a number (NaN or infinite) at each of its first 3 records, from step "
         "50 to step 150: training is broken from its start, and every evaluation of val_acc from "
         "now on scores the broken model"), messages
+
+
+def test_an_evaluation_before_the_first_loss_is_not_counted_as_broken(capsys, tmp_path):
+    """An evaluation at step 0, before the first update, scored the model before any loss was
+    computed: a loss never a number from step 50 on does not show that model broken."""
+    path = _lightning_csv(tmp_path / "metrics.csv", nan_from=50)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], "0,,0.31"] + lines[1:]) + "\n")
+    said = [w for w in _warnings(capsys, path) if "not a number" in w]
+    assert said == ["train_loss is not a number (NaN or infinite) at each of its 200 records, "
+                    "from its first, step 50, to its last, step 10000: training was broken "
+                    "from its start, and the 20 values of val_acc from step 500 on score the "
+                    "broken model"], said
