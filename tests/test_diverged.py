@@ -158,7 +158,7 @@ def test_an_evaluation_before_the_first_loss_is_not_counted_as_broken(capsys, tm
     lines = path.read_text().splitlines()
     path.write_text("\n".join([lines[0], "0,,0.31"] + lines[1:]) + "\n")
     said = [w for w in _warnings(capsys, path) if "not a number" in w]
-    assert said == ["train_loss is not a number (NaN or infinite) at each of its 200 records, "
-                    "from its first, step 50, to its last, step 10000: training was broken "
-                    "from its start, and the 20 values of val_acc from step 500 on score the "
-                    "broken model"], said
+    expected = ("train_loss is not a number (NaN or infinite) at each of its 200 records, "
+                "from its first, step 50, to its last, step 10000: training was broken from its "
+                "start, and the 20 values of val_acc from step 500 on score the broken model")
+    assert said == [expected], said
