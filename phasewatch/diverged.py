@@ -32,7 +32,8 @@ MIN_BROKEN = 3
 def diverged_note(run: Run, metric: str) -> str | None:
     """What to say beside the analysis of `metric` when the run's train loss (role
     `train/loss`, another series than `metric`) is non-finite at each of its last MIN_BROKEN or
-    more records after finite ones, and `metric` has values after the first of them; else None."""
+    more records after finite ones, and `metric` has values after the first of them, or at
+    each of its MIN_BROKEN or more records (`_never_finite`); else None."""
     own = run.resolve_metric(metric)
     losses = [name for name in role_matches("train/loss", run.metrics) if name != own]
     if not losses:

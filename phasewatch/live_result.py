@@ -289,10 +289,11 @@ def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str],
     from phasewatch.xaxis import step_unit
 
     if (broken := diverged_note(run, analysis.metric)) is not None:
-        # the train loss non-finite from a step to its end: the alerts and the whole-run answer
-        # measured the evaluations of a diverged model, as `analyze` warns beside the same
-        # phases (trial 48: a replay and a follow of csv-lightning-yolov3-valacc-35 named its
-        # collapse a disruption without a word of the NaN loss that `analyze` reports)
+        # the train loss non-finite from a step (or from its first) to its end: the alerts and
+        # the whole-run answer measured the evaluations of a broken model, as `analyze` warns
+        # beside the same phases (trial 48: a replay and a follow of
+        # csv-lightning-yolov3-valacc-35 named its collapse a disruption without a word of the
+        # NaN loss that `analyze` reports)
         notice(f"{path}: {positions_in_unit(broken, step_unit(run, analysis.metric))}")
     result.phases = [p.name for p in analysis.phases]
     if analysis.recommended_stop_step is not None:
