@@ -38,3 +38,37 @@ def test_a_collapse_to_a_constant_is_announced_at_its_sixth_evaluation(planned):
     assert (first.event, first.step, first.best_step) == ("disruption", 50, 0)
     assert "below the starting level 0.009889, and stays there" in first.message
     assert first.message.endswith(FROM_START_HINT) == (planned is None)
+
+
+# csv-lightning-yolov3-valacc-35's class accuracy: flat for four validations, then exactly
+# 3.6657 at every one after (its train loss NaN from step 4599)
+FLAT_THEN_COLLAPSED = [32.405518, 32.326004, 32.797844, 32.274284] + [3.665713] * 12
+
+
+def _yolo_alerts(values):
+    monitor = PhaseMonitor(metric="val_Class_Accuracy", direction="max", stop_on=())
+    steps = [930 + 931 * i for i in range(len(values))]
+    return [a for s, v in zip(steps, values) for a in monitor.update(s, {"val_Class_Accuracy": v})]
+
+
+def test_a_collapse_after_a_flat_start_is_dated_at_the_cliff_not_the_first_evaluation():
+    """The level (a window's median: 32.41, 32.33, 32.27) stood just below the start (the mean
+    of the first three, 32.51) from its first window, so the fall was dated at the first
+    evaluation, 'onset ~930', and told 'getting worse from the first evaluation' (trial 48).
+    The start held to step 3723, the evaluation before the cliff: the onset said is it, with
+    no such hint."""
+    alerts = _yolo_alerts(FLAT_THEN_COLLAPSED)
+    assert [(a.event, a.step, a.onset_step) for a in alerts] == [("disruption", 7447, 3723)]
+    assert not alerts[0].message.endswith(FROM_START_HINT)
+
+
+def test_a_fall_that_is_no_one_cliff_keeps_its_onset_and_hint():
+    """Only a cliff that is most of the fall, after a start that held for a level's window,
+    moves the onset said: the same fall spread over three evaluations, or a cliff after two
+    values only, is dated as before, from the first evaluation, with the hint."""
+    spread = FLAT_THEN_COLLAPSED[:1] + [25.0, 15.0, 5.0] + [3.665713] * 12
+    short = FLAT_THEN_COLLAPSED[:2] + [3.665713] * 14
+    for values in (spread, short):
+        first = _yolo_alerts(values)[0]
+        assert (first.event, first.onset_step) == ("disruption", 930), first
+        assert first.message.endswith(FROM_START_HINT), first.message

@@ -50,3 +50,36 @@ def _on_the_way_out(first: list[float], k: int) -> bool:
     away = first[k] - first[0]
     later = first[k + 1:]
     return bool(later) and away != 0 and all((v - first[k]) * away > 0 for v in later)
+
+
+def held_until_cliff(values: list[float], floor: float, min_values: int) -> int | None:
+    """The index of the last value before a cliff, when the start held until it: the fall to
+    the lowest of `values` (oriented higher-is-better, from the run's first) is mostly one fall
+    between neighbouring values of `GROSS_SD` noise sds or more (`dip_checks.cliff_sds`), and
+    the `min_values` or more values before that fall (a level's window at least) all stand at
+    or above `floor` (not significantly below the starting level). Else None.
+
+    A disruption's onset is where its level last stood at the starting level, a mean of the
+    first values; the level, a window's median, can stand just below that mean from the first
+    window on a flat start, so a YOLOv3 run flat at 32.41, 32.33, 32.80, 32.27 (start 32.51)
+    that then collapsed to 3.67 was dated "onset ~930" (its first evaluation) and told "getting
+    worse from the first evaluation can also be an overfit from the start" (trial 48). Counting
+    a level within the start's noise as at the start also dates a steady decline's onset later,
+    and changed the monitor's decisions on it (a disruption before the overfit of
+    test_online_decline's steady declines): only the cliff, which no decline and no wander makes,
+    moves the onset the alert says, and only to the evaluation before it; the decisions keep
+    the level's onset."""
+    import numpy as np
+
+    from phasewatch.noise import GROSS_SD
+    from phasewatch.online.dip_checks import cliff_sds
+
+    y = np.asarray(values, dtype=np.float64)
+    trough = int(np.argmin(y))
+    if trough < min_values or cliff_sds(y, trough) < GROSS_SD:
+        return None
+    falls = np.diff(y[:trough + 1])
+    at = int(np.argmin(falls))  # the cliff: from `at` to `at + 1`
+    if falls[at] > (y[trough] - y[0]) / 2 or at + 1 < min_values or (y[:at + 1] < floor).any():
+        return None  # (the cliff is not most of the fall; the start did not hold to it)
+    return at

@@ -34,6 +34,7 @@ from phasewatch.online.from_start import (
 from phasewatch.online.plan import RunPlan
 from phasewatch.online.refit_events import refit_before_warmup, refit_event
 from phasewatch.online.series import Series
+from phasewatch.online.start_level import held_until_cliff
 from phasewatch.online.state import TrackerState
 from phasewatch.online.wording import (
     from_start_hint,
@@ -199,8 +200,9 @@ class PhaseTracker:
             if level < s.baseline - thr and not late and (
                     not self.slow_fall or trough_behind(self) or late_held):
                 verb, side = moved(s.sign, better=False)
-                hint = from_start_hint(s, self.plan() is not None, self.stage_step, onset)
-                return ("disruption", onset,
+                said = self._onset_said(onset, s.baseline - thr)
+                hint = from_start_hint(s, self.plan() is not None, self.stage_step, said)
+                return ("disruption", said,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(s.baseline - level, s.se_baseline())} "
                         f"{side} {self.start_text()}" + hint))
             if (self.slow_fall and self.trough is not None
@@ -334,6 +336,16 @@ class PhaseTracker:
         self.phase = "overfit"
         self.trough, self.trough_step = self.series.level, self.series.level_step
         self.decline_peak, self.decline_peak_step = self.peak, self.peak_step
+
+    def _onset_said(self, onset: int, floor: float) -> int:
+        """A disruption's onset as its alert says it: the evaluation before the cliff where the
+        start held until one (`start_level.held_until_cliff`; the whole series in the buffer,
+        one stage), else `onset`, the one the decisions measured."""
+        s = self.series
+        if self.stage_step is not None or len(s.values) != s.n:
+            return onset
+        at = held_until_cliff(list(s.values), floor, s.cfg.min_window)
+        return onset if at is None or s.steps[at] <= onset else s.steps[at]
 
     def _enter(self, event: str, onset: int | None, reason: str) -> tuple[str, int | None, str]:
         s = self.series
