@@ -5,6 +5,9 @@ run's 19,560 steps in a Slurm job's stdout, read in a reading of public reposito
 from __future__ import annotations
 
 import math
+import time
+
+from watch_follower import Follower
 
 from phasewatch.cli import main
 from phasewatch.io import llmc_console, read_run
@@ -102,3 +105,37 @@ def test_a_scripts_own_step_line_is_not_llmc():
     text = "".join(f"step {k}/100 | loss {3.0 - 0.1 * k:.3f} | norm 1.2 | lr 3e-4\n"
                    for k in range(1, 11))
     assert not llmc_console.sniff_text(text)
+
+
+def _cut_after(text: str, marker: str, start: int) -> int:
+    """The end of the first line holding `marker` at or after `start`."""
+    return text.index("\n", text.index(marker, start)) + 1
+
+
+def test_the_run_ends_with_its_last_hellaswag_not_the_val_loss_before_it(tmp_path):
+    """At its last step llm.c prints the val loss, then scores HellaSwag (minutes: 1,256
+    batches in the GPT-2 run) before it prints the accuracy, the metric `analyze` chooses: ended
+    at the val loss, a follow stopped before the last evaluation came."""
+    out, _ = write_run(tmp_path)
+    text = out.read_text()
+    last_val = _cut_after(text, "val loss", text.index(f"step {N:4d}/{N}"))
+    out.write_text(text[:last_val])
+    assert not read_run(out).finished
+    follower = Follower(out, stop_on=(), idle_exit=3.0)
+    follower.wait_for_message("caught up")
+    time.sleep(0.6)  # twice the tests' FINISH_GRACE: still following
+    out.write_text(text)
+    follower.ends_by_itself()
+    result = follower.watch.result
+    assert result.metric == "hellaswag_accuracy" and result.metric_last_step == N, result
+    assert result.finished and read_run(out).finished
+
+
+def test_a_run_without_hellaswag_ends_with_its_last_val_loss(tmp_path):
+    out, _ = write_run(tmp_path)
+    text = out.read_text().replace("| output log dir", "| run hellaswag         | no  "
+                                   "                                               |\n"
+                                   "| output log dir", 1)
+    text = "".join(line + "\n" for line in text.splitlines() if "HellaSwag" not in line)
+    out.write_text(text[:_cut_after(text, "val loss", text.index(f"step {N:4d}/{N}"))])
+    assert read_run(out).finished

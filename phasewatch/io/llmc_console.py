@@ -15,8 +15,13 @@ is `s:step trl:...`. This reader puts each value where `main.log` does, under it
 same run: a train line's step is its printed number less one; a validation is at the loop
 step the updates before it reached (the last train line's printed number), and one printed
 before any train line (step 0, or a run resumed from a checkpoint) is held until the first
-train line says where the loop began. `/N` is the planned length (`max_steps`); the
-validation at step N ends the run. In a reading of public repositories, a GPT-2 124M run's
+train line says where the loop began. `/N` is the planned length (`max_steps`). The run
+ends with the last evaluation at step N: its HellaSwag where it runs one (the table's `| run
+hellaswag | yes |`, or a HellaSwag line read before), printed after its val loss once the
+HellaSwag examples are scored, which takes minutes (1,256 batches in the GPT-2 run); else its
+val loss. Its `total average iteration time: X ms`, printed after the loop, ends it too. Ended
+at the val loss, a follow stopped FINISH_GRACE seconds later, before the HellaSwag accuracy,
+the metric `analyze` chooses, gave its last value. In a reading of public repositories, a GPT-2 124M run's
 19,560 steps with 80 validations and 79 HellaSwag evaluations and a run whose loss was NaN
 from its first step were "unknown log format", as was a run that stopped with `[CUDA ERROR]
 ... out of memory` before its first step (now: "no llm.c step lines").
@@ -44,6 +49,8 @@ NAMES = {"loss": "train_loss", "norm": "grad_norm", "lr": "lr"}  # as `io.llmc` 
 VAL_LINE = re.compile(r"val loss (?P<value>\S+)\s*$")
 HELLASWAG = re.compile(r"HellaSwag: \d+/\d+ = (?P<value>\S+)\s*$")
 TABLE = re.compile(r"^\| train data pattern +\| .*\|\s*\n\| val data pattern +\| ", re.MULTILINE)
+RUNS_HELLASWAG = re.compile(r"^\| run hellaswag +\| (?P<answer>yes|no) +\|")
+LOOP_OVER = "total average iteration time:"  # printed once the training loop has ended
 # the train line as llm.c prints it, z-scores and throughput included: what sniffing asks for,
 # so a script's own `step 10/100 | loss 2.3 | norm 1.2 | lr 3e-4` stays `kv_console`'s
 LLMC_TRAIN = re.compile(r"step\s+\d+/\d+ \| loss +\S+ \([-+]\S*z\)\| "
@@ -83,6 +90,7 @@ class LineParser:
         self.reached: int | None = None  # the loop step the updates so far reached
         self.held: list[dict[str, Any]] = []  # evaluations before the first train line
         self.planned: int | None = None
+        self.hellaswag: bool | None = None  # the run scores HellaSwag (its table's row)
         self.finished = False
 
     @property
@@ -100,12 +108,24 @@ class LineParser:
             return [*found, (printed - 1, values)]
         evaluation = self._evaluation(line)
         if evaluation is None:
+            self._read_end(line)
             return []
+        if "hellaswag_accuracy" in evaluation and self.hellaswag is None:
+            self.hellaswag = True
         if self.reached is None:
             self.held.append(evaluation)
             return []
-        self.finished = self.reached == self.planned and "val_loss" in evaluation
+        last = "hellaswag_accuracy" if self.hellaswag else "val_loss"
+        self.finished |= self.reached == self.planned and last in evaluation
         return [(self.reached, evaluation)]
+
+    def _read_end(self, line: str) -> None:
+        """A line that is no record: the table's HellaSwag row, or the end of the loop."""
+        if line.startswith("| run hellaswag"):
+            if (row := RUNS_HELLASWAG.match(line)) is not None:
+                self.hellaswag = row.group("answer") == "yes"
+        elif line.startswith(LOOP_OVER):
+            self.finished = True
 
     @staticmethod
     def _evaluation(line: str) -> dict[str, Any] | None:
@@ -123,14 +143,14 @@ class LineParser:
 
 
 class Source(LogFileSource):
-    """Lines read (and followed) by the shared line machinery; the validation at the planned
-    last step ends the run."""
+    """Lines read (and followed) by the shared line machinery; the last evaluation at the
+    planned last step, or the end of the loop, ends the run (module docstring)."""
 
     FORMAT, PARSER = FORMAT, LineParser
     WHAT = "llm.c step lines (`step K/N | loss X (Zz)| norm X (Zz)| lr X | ...`, `val loss X`)"
 
     def end_marker(self, text: str, values: dict[str, Any] | None) -> bool:
-        return bool(values) and self.parser.finished
+        return self.parser.finished
 
 
 source = Source.open
