@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from pathlib import Path
 
 from watch_follower import Follower, write_in_pieces
@@ -99,15 +98,15 @@ def test_a_follow_says_it_once_the_loss_is_nan_three_records_in_a_row(tmp_path):
                                "step 3000)") in live[0], follower.messages
 
 
-def test_a_loss_finite_again_after_the_note_is_said_to_be_so():
+def test_a_loss_finite_again_after_the_note_is_said_to_be_so(tmp_path):
     """Three NaN records in a row are said as they come; the loss finite again after them is
     said too: then the run did not diverge to its end, and `analyze` reports nothing."""
-    lines = _lightning_csv(Path(tempfile.mkdtemp()) / "m.csv", nan_from=None).read_text().splitlines()
+    lines = _lightning_csv(tmp_path / "m.csv", nan_from=None).read_text().splitlines()
     for i, line in enumerate(lines):
         step, loss, _ = line.split(",")
         if step in ("3050", "3100", "3150") and loss:
             lines[i] = f"{step},nan,"
-    path = Path(tempfile.mkdtemp()) / "metrics.csv"
+    path = tmp_path / "metrics.csv"
     path.write_text("\n".join(lines) + "\n")
     messages: list[str] = []
     list(LiveWatch(path, metric="val_acc", notice=messages.append, info=lambda m: None).alerts())
@@ -135,12 +134,12 @@ def test_two_records_of_a_loss_never_a_number_say_nothing(capsys, tmp_path):
     assert not [w for w in _warnings(capsys, path) if "not a number" in w]
 
 
-def test_a_loss_not_a_number_from_its_first_record_is_said_broken_as_it_comes():
+def test_a_loss_not_a_number_from_its_first_record_is_said_broken_as_it_comes(tmp_path):
     """As `analyze` says of a loss never a number (an llm.c run, nan at each of its 901 steps),
     a watch says it once its first 3 records are not a number, not later, not again."""
     lines = ["step,train_loss,val_acc"] + [
         f"{s},nan," if s % 500 else f"{s},nan,0.25" for s in range(50, 2001, 50)]
-    path = Path(tempfile.mkdtemp()) / "metrics.csv"
+    path = tmp_path / "metrics.csv"
     path.write_text("\n".join(lines) + "\n")
     messages: list[str] = []
     list(LiveWatch(path, metric="val_acc", notice=messages.append, info=lambda m: None).alerts())
