@@ -61,12 +61,13 @@ def name_words(name: str) -> list[str]:
 
 def says_lower_is_better(name: str) -> bool:
     """Whether a word of `name` says lower is better (a loss, an error rate, a perplexity, a
-    count or rate of failures: `failure_words`, or a KL or gradient norm as a run's health:
-    `says_lower_is_healthier`)."""
+    count or rate of failures: `failure_words`, unless a score word outside them says what is
+    counted, `acc_on_failed` an accuracy on the failed cases; or a KL or gradient norm as a
+    run's health: `says_lower_is_healthier`)."""
     lowered = name.lower()
     return (any(word in lowered for word in LOWER_IS_BETTER_WORDS)
             or not LOWER_IS_BETTER_TOKENS.isdisjoint(name_words(name))
-            or bool(failure_words(name))
+            or (bool(failure_words(name)) and not says_higher_is_better(name))
             or says_lower_is_healthier(name))
 
 

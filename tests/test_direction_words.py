@@ -57,8 +57,11 @@ def test_a_count_or_rate_of_failures_is_lower_is_better(name):
 
 @pytest.mark.parametrize("name", ["eval/correct", "rewards/correct_answer", "eval_exact_match",
                                   "mission_success", "index_acc", "eval_f1", "val_accuracy",
-                                  "train/rewards/format_reward", "eval/em"])
+                                  "train/rewards/format_reward", "eval/em", "acc_on_failed",
+                                  "train/reward_unmatched", "eval/success_after_failure"])
 def test_scores_beside_the_failure_words_stay_higher_is_better(name):
+    """A score word of its own beside a word of failure says what is counted: an accuracy on
+    the failed cases is still an accuracy."""
     assert default_direction(name) == "max"
 
 
