@@ -21,10 +21,10 @@ hellaswag | yes |`, or a HellaSwag line read before), printed after its val loss
 HellaSwag examples are scored, which takes minutes (1,256 batches in the GPT-2 run); else its
 val loss. Its `total average iteration time: X ms`, printed after the loop, ends it too. Ended
 at the val loss, a follow stopped FINISH_GRACE seconds later, before the HellaSwag accuracy,
-the metric `analyze` chooses, gave its last value. In a reading of public repositories, a GPT-2 124M run's
-19,560 steps with 80 validations and 79 HellaSwag evaluations and a run whose loss was NaN
-from its first step were "unknown log format", as was a run that stopped with `[CUDA ERROR]
-... out of memory` before its first step (now: "no llm.c step lines").
+the metric `analyze` chooses, gave its last value. In a reading of public repositories, a
+GPT-2 124M run's 19,560 steps with 80 validations and 79 HellaSwag evaluations and a run whose
+loss was NaN from its first step were "unknown log format", as was a run that stopped with
+`[CUDA ERROR] ... out of memory` before its first step (now: "no llm.c step lines").
 
 Sniffing: a whole train line as llm.c prints it (`step K/N | loss X (Zz)| norm X (Zz)| lr X |
 ... tok/s`: a script's own `step 10/100 | loss 2.3 | norm 1.2` stays `kv_console`'s), or the
