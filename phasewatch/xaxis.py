@@ -67,6 +67,7 @@ def default_unit(run: Run) -> str:
 
 
 NUMBERED = "record number"  # the "key" of records numbered 0, 1, 2, ... in a log without steps
+NUMBERED_UNIT = "record"  # what their steps count
 
 
 def step_unit_of_keys(keys: Iterable[str]) -> str:
@@ -76,8 +77,9 @@ def step_unit_of_keys(keys: Iterable[str]) -> str:
     its records, not training steps: a figure's axis says "record", its texts "record 12"),
     else "step"."""
     keys = {str(k).strip().lower() for k in keys}
-    return {frozenset({"epoch"}): "epoch", frozenset({NUMBERED}): "record"}.get(
-        frozenset(keys), "step")
+    if keys == {"epoch"}:
+        return "epoch"
+    return NUMBERED_UNIT if keys == {NUMBERED} else "step"
 
 
 class StepKeys:

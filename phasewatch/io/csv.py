@@ -43,7 +43,7 @@ from phasewatch.io.post_training import replace_notes
 from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.io.wandb_counter import WANDB_STEP, Passes
 from phasewatch.run import Run
-from phasewatch.xaxis import NUMBERED, step_unit_of_keys
+from phasewatch.xaxis import NUMBERED_UNIT, step_unit_of_keys
 
 FORMAT = "csv"
 WANDB_COLUMN = re.compile(r"^(?P<run>.+?) - (?P<metric>.+)$")
@@ -247,7 +247,7 @@ class LineParser:
         self._header = columns
         if step_key is None:  # `numbered_table`: rows of numbers, numbered
             self._step_index = None
-            self.step_unit = step_unit_of_keys([NUMBERED])
+            self.step_unit = NUMBERED_UNIT
             self.notes.append("no step-like column (step, global_step, _step, iteration, ...) in "
                               "the header; using the row number as the step")
         else:

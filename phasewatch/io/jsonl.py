@@ -21,7 +21,7 @@ from phasewatch.io.lines import BadLine, RecordWithoutStep, as_step, find_step_k
 from phasewatch.io.post_training import ends_training
 from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.run import RecordCollector, Run
-from phasewatch.xaxis import NUMBERED, StepKeys, step_unit_of_keys
+from phasewatch.xaxis import NUMBERED_UNIT, StepKeys
 
 FORMAT = "jsonl"
 
@@ -72,7 +72,7 @@ class LineParser:
     def step_unit(self) -> str:
         """"epoch" when every record took its step from `epoch`, "record" when the records are
         numbered, else "step" (`xaxis.step_unit_of_keys`)."""
-        return step_unit_of_keys([NUMBERED]) if self._row_number_steps else self.step_keys.unit
+        return NUMBERED_UNIT if self._row_number_steps else self.step_keys.unit
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         obj = loads(line)
