@@ -39,3 +39,23 @@ def test_json_lines_with_a_long_first_record_stay_json_lines(tmp_path):
                            for i in range(3000)))
     assert log.stat().st_size > 64 * 1024
     assert read_run(log).format == "jsonl"
+
+
+def test_a_document_past_the_head_is_sniffed_by_every_step_key(tmp_path):
+    """A list of records is read whatever its size: the sniffer of a document bigger than its
+    head matched a short list of step names of its own, without `episode`, so a Q-learner's
+    `[{"episode": 0, "avg_reward": ...}, ...]` (800 indented records, 101 KB) was an unknown
+    format where the same list cut to 100 records was read (traffic-rl-openenv)."""
+    rows = [{"episode": i, "avg_reward": round(0.02 + 0.0001 * i, 5), "epsilon": round(0.995 ** i, 4),
+             "q_table_size": 13 + i} for i in range(800)]
+    small, large = tmp_path / "small.json", tmp_path / "training_log.json"
+    small.write_text(json.dumps(rows[:100], indent=2))
+    large.write_text(json.dumps(rows, indent=2))
+    assert small.stat().st_size < 64 * 1024 < large.stat().st_size
+    assert read_run(small).format == read_run(large).format == "generic_json"
+    assert len(read_run(large).series("avg_reward")) == 800
+    # ... and a step key written with another case or a space, as `find_step_key` folds them
+    spaced = tmp_path / "spaced.json"
+    spaced.write_text(json.dumps([{"Total Timesteps": 10 * i, "reward": 0.1 * i} for i in range(3000)], indent=2))
+    assert spaced.stat().st_size > 64 * 1024
+    assert read_run(spaced).series("reward").index.tolist()[:3] == [0, 10, 20]

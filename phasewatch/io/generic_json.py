@@ -43,15 +43,20 @@ from phasewatch.io.json_step_maps import (
 )
 from phasewatch.io.jsonl import flatten
 from phasewatch.io.jsonlines import DECODER, first_json_object, first_line
-from phasewatch.io.lines import as_step, find_step_key
+from phasewatch.io.lines import STEP_KEYS, as_step, find_step_key
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
 from phasewatch.xaxis import NUMBERED, step_unit_of_keys
 
 FORMAT = "generic_json"
 MAX_DEPTH = 3
-_STEP_NAMES = "step|global_step|iteration|iter|epoch|steps|_step|current_steps|Step|Epoch"
-_LIST_OF_RECORDS = re.compile(r'\[\s*\{[^\[\]{}]*?"(?:' + _STEP_NAMES + r')"\s*:')
+# A large document is sniffed from its head by this pattern: a list whose first object has a
+# step key. The keys are `find_step_key`'s own (STEP_KEYS, with its folding of case and of a
+# space for an underscore), so that a document is ours whatever its size: a hand-written short
+# list of names here left out `episode`, and a Q-learner's `[{"episode": 0, ...}, ...]` of 800
+# records (101 KB, traffic-rl-openenv) was an unknown format where its first 100 were read.
+_STEP_NAMES = "|".join(re.escape(key).replace("_", "[ _]") for key in STEP_KEYS)
+_LIST_OF_RECORDS = re.compile(r'\[\s*\{[^\[\]{}]*?"(?:' + _STEP_NAMES + r')"\s*:', re.IGNORECASE)
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -183,7 +188,7 @@ def parse(text: str, path: Path) -> tuple[list[Record], dict[str, Any], list[str
         return [Record(step, values) for step, values in records_of_maps(maps)], {}, [], "step"
     if not lists:
         raise InputError("a JSON document without a list of per-step or per-epoch objects "
-                         f"(looked for lists of objects with one of: {_STEP_NAMES.replace('|', ', ')}, "
+                         f"(looked for lists of objects with one of: {', '.join(STEP_KEYS)}, "
                          "and for {step: value} objects per metric)", path)
     records: list[Record] = []
     warnings: list[str] = []
