@@ -71,7 +71,12 @@ class LiveMessages:
             n = self._resolver.records if self._resolver is not None else len(self.choice.held)
             self.say(f"following {self.given_path} (caught up after {counted(n, 'record')}; "
                      "Ctrl-C to stop)")
-        if self.monitor is None and self.choice.held and not self._said_holding:
+        # held with the metric pickable (`ready_step` set), the records wait only for the
+        # step it became pickable at to be complete, as any step's rows wait for the next
+        # step: no message, since "no 'M' in the records yet" was said of a --metric the
+        # records held (a YOLO results.csv's first row, a JSONL's first evaluation)
+        if self.monitor is None and self.choice.held and self.choice.ready_step is None \
+                and not self._said_holding:
             self._said_holding = True
             if self.metric_option:  # chosen already: no advice to choose one
                 self.say(f"no '{self.metric_option}' in the records yet; holding them until "

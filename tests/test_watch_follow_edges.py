@@ -9,6 +9,7 @@ import threading
 
 import pytest
 from test_watch import curve_records, run_cli, write_run
+from watch_follower import Follower
 
 from phasewatch.errors import UsageError
 from phasewatch.live import LiveWatch
@@ -93,6 +94,21 @@ def test_holding_for_a_metric_passed_with_metric_does_not_advise_passing_metric(
     holding = [m for m in said if "holding them" in m]
     assert holding == ["no 'eval/acc' in the records yet; holding them until it appears or the log ends"]
     assert not any("pass --metric" in m for m in said)
+
+
+def test_a_follow_caught_up_with_its_metric_read_does_not_say_it_is_not_there(tmp_path):
+    # Was (session 49 trial, a YOLO results.csv and a Tinker metrics.jsonl followed with
+    # --metric): "no 'metrics/mAP50-95(B)' in the records yet; holding them ..." when the file's
+    # first row held it: the records wait only for that step to be complete (its next step).
+    log = tmp_path / "results.csv"
+    log.write_text("epoch,train/loss,val/acc\n1,2.1,0.008\n")
+    follower = Follower(log, stop_on=(), idle_exit=0.5, metric="val/acc")
+    follower.wait_for_message("caught up after 1 record")
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write("2,2.0,0.007\n3,1.9,0.012\n")
+    follower.ends_by_itself()
+    assert not any("holding them" in m or "in the records yet" in m for m in follower.messages)
+    assert follower.watch.result.to_dict()["values"] == 3
 
 
 # ------------------------------------------------------------------ small inconsistencies
