@@ -3,10 +3,13 @@
 mmengine's `LocalVisBackend` writes one JSON object a line. A training row carries the global
 iteration as `step` beside `iter`, `epoch`, `loss`, `lr`, `data_time`, `time`, `memory`; a
 validation row carries only its metrics (`accuracy/top1`, `coco/bbox_mAP`, `mIoU`...) and
-`step`. With an epoch-based loop (mmpretrain, mmdet's default) that validation `step` is the
-*epoch* (mmengine's `LoggerHook`, with its default `log_metric_by_epoch=True`), so a generic JSON
-lines reader puts epoch 3's accuracy at step 3 beside losses at step 3000, and sees the step
-counter go back at every validation. Here a validation row whose step is the epoch of the
+`step`. mmengine before 0.7.4 (its commit 6df9621a, June 2023, added the global `iter` to
+the training row) wrote no `iter`: a training row of those is told by its `epoch` (an
+epoch-based loop) or its learning rate (`lr`, the only rows LogProcessor gives one). With an
+epoch-based loop (mmpretrain, mmdet's default) that validation `step` is the *epoch*
+(mmengine's `LoggerHook`, with its default `log_metric_by_epoch=True`), so a generic JSON lines
+reader puts epoch 3's accuracy at step 3 beside losses at step 3000, and sees the step counter
+go back at every validation. Here a validation row whose step is the epoch of the
 training rows before it is put at the last training step read (the iteration the validation
 followed, to within one logging interval); an iteration-based loop's validation rows already
 carry the iteration and are kept as they are. A validation row's timings become `val/data_time`,
@@ -26,8 +29,9 @@ from phasewatch.run import Run
 
 FORMAT = "mmengine"
 
-# what every training row of mmengine's LogProcessor holds besides the losses and the lr
-TRAIN_ROW_KEYS = frozenset({"step", "iter", "data_time", "time"})
+# what every training row of mmengine's LogProcessor holds besides the losses and the lr (and,
+# since 0.7.4, `iter`: `is_training_row`)
+TRAIN_ROW_KEYS = frozenset({"step", "data_time", "time"})
 # timings every row has: a validation row's are named `val/data_time`, `val/time`, so that at
 # the step it shares with a training row neither overwrites the other
 TIMING_KEYS = frozenset({"data_time", "time"})
@@ -35,7 +39,17 @@ TIMING_KEYS = frozenset({"data_time", "time"})
 
 def sniff(path: Path, head: bytes) -> bool:
     first = first_json_object(head) if path.is_file() else None
-    return bool(first) and TRAIN_ROW_KEYS <= set(first)
+    return bool(first) and TRAIN_ROW_KEYS <= set(first) and is_training_row(first)
+
+
+def is_training_row(row: dict[str, Any]) -> bool:
+    """A training row of LogProcessor's: since mmengine 0.7.4 it carries the global `iter`;
+    before, only a training row carried the `epoch` (an epoch-based loop) and the learning rates
+    (keys ending in `lr`, which `get_log_after_iter` formats apart), a validation row its metrics
+    and timings alone (`get_log_after_epoch`). A balloon detector's mmdet 3.0 log of June 2023
+    (no `iter`) was read by no rule of this reader: each validation row's epoch (10, 20...) was
+    a step counter going back from iteration 59, 'a run started again' at each evaluation."""
+    return "iter" in row or "epoch" in row or any(str(k).endswith("lr") for k in row)
 
 
 class LineParser:
@@ -51,7 +65,8 @@ class LineParser:
         if not isinstance(obj, dict) or "step" not in obj:
             raise BadLine("not a JSON object with a 'step' key")
         step = as_step(obj["step"])
-        if "iter" in obj:  # a training row
+        training = is_training_row(obj)
+        if training:
             self._train_step = step
             epoch = obj.get("epoch")
             self._train_epoch = as_step(epoch) if isinstance(epoch, (int, float)) else None
@@ -63,7 +78,7 @@ class LineParser:
                     "loop); each is put at the last training step before it")
             step = self._train_step
         values = flatten({k: v for k, v in obj.items() if k != "step"})
-        if "iter" not in obj:  # a validation row's own timings, not the training rows'
+        if not training:  # a validation row's own timings, not the training rows'
             values = {f"val/{k}" if k in TIMING_KEYS else k: v for k, v in values.items()}
         return [(step, values)]
 
