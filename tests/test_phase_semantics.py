@@ -224,6 +224,11 @@ def test_a_train_reward_getting_worse_is_said_to_be_no_overfit_to_the_training_d
     overfit = next(p for p in analysis.phases if p.name == "overfit")
     assert f"({overfit.start_step} -> {overfit.end_step})" in note
     assert "not an overfit to the training data" in note
+    # the role holds environment RL's episode returns too (a SAC agent's SB3 return was said to
+    # be earned "on the prompts it trains on"): the note names rollouts, which both have
+    sb3 = analyze_run(make_run(reward, metric="rollout/ep_rew_mean"))
+    [note] = [w for w in sb3.warnings if "reward on the training batches" in w]
+    assert "in the rollouts it trains on" in note and "prompt" not in note
     held_out = analyze_run(make_run(reward, metric="eval/reward"))
     assert "overfit" in names(held_out)
     assert not any("training batches getting worse" in w for w in held_out.warnings)
