@@ -74,6 +74,13 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "accuracy/top1", "coco/bbox_mAP", "coco/segm_mAP", "bbox_mAP", "segm_mAP", "mIoU",
         "coco/AP",
         "bbox/AP", "segm/AP", "sem_seg/mIoU",
+        # Ultralytics YOLO's results.csv: the validator's mAP50-95 on the val split each epoch,
+        # most of the fitness best.pt is chosen by (utils/metrics.py: DetMetrics keys `(B)`,
+        # SegmentMetrics' masks `(M)`, PoseMetrics' keypoints `(P)`, the task's own output
+        # first); a classifier's `metrics/accuracy_top1` (ClassifyMetrics). A detector's
+        # results.csv had no metric of a known role ("pass one with --metric").
+        "metrics/mAP50-95(M)", "metrics/mAP50-95(P)", "metrics/mAP50-95(B)",
+        "metrics/accuracy_top1",
         # an exact match is the accuracy of generated answers (SQuAD's newer `exact_match`,
         # a generation callback's score)
         "eval_exact_match", "eval/exact_match",

@@ -83,3 +83,32 @@ def test_openmmlab_validation_metric_is_taken_before_the_train_loss(tmp_path, ca
     log.write_text("".join(json.dumps(row) + "\n" for row in rows))
     result = _analyzed_metric(capsys, log)
     assert result["metric"] == name and result["direction"] == "max"
+
+
+def _ultralytics_results(columns: list[str], epochs: int = 40, padded: bool = False) -> str:
+    """Ultralytics YOLO's results.csv: one row an epoch, the validator's metrics beside the
+    losses (8.0 padded each name to 23 characters, later versions do not)."""
+    rows = [",".join(f"{c:>23}" if padded else c for c in ["epoch", *columns])]
+    for epoch in range(1, epochs + 1):
+        score = 0.6 - 0.5 * math.exp(-epoch / 8) + 0.004 * math.sin(epoch)
+        values = [score if c.startswith("metrics/") else 2.0 - score for c in columns]
+        rows.append(",".join([str(epoch), *(f"{v:.5f}" for v in values)]))
+    return "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("columns, chosen", [
+    (["train/box_loss", "metrics/precision(B)", "metrics/recall(B)", "metrics/mAP50(B)",
+      "metrics/mAP50-95(B)", "val/box_loss"], "metrics/mAP50-95(B)"),
+    (["train/seg_loss", "metrics/mAP50(B)", "metrics/mAP50-95(B)", "metrics/mAP50(M)",
+      "metrics/mAP50-95(M)", "val/seg_loss"], "metrics/mAP50-95(M)"),
+    (["train/loss", "metrics/accuracy_top1", "metrics/accuracy_top5", "val/loss"],
+     "metrics/accuracy_top1"),
+])
+def test_ultralytics_results_csv_is_judged_on_its_validation_score(tmp_path, capsys, columns, chosen):
+    """A YOLO detector's results.csv (1527171/HandRaisingDetector-YOLO12n) was refused with
+    "no performance metric found": its mAP50-95, the validator's score best.pt is chosen by,
+    had no role. A classifier's was judged on its val/loss beside its top-1 accuracy."""
+    log = tmp_path / "results.csv"
+    log.write_text(_ultralytics_results(columns, padded=chosen.endswith("(B)")))
+    result = _analyzed_metric(capsys, log)
+    assert result["metric"] == chosen and result["direction"] == "max"
