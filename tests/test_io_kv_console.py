@@ -250,3 +250,20 @@ def test_epoch_blocks_followed_in_pieces_equal_the_replay(tmp_path):
     path = tmp_path / "train.log"
     follower = follow_while_written(path, text, size=97)
     assert follower.watch.result.n_records == 90  # three item lines an epoch
+
+
+def test_a_name_of_two_words_before_its_equals_sign_is_kept_whole(tmp_path, capsys):
+    """`val acc=0.41` was read as `acc` (and `train loss=2.1` as `loss`): the validation
+    accuracy lost its split, took the bare `acc` of a preference accuracy on the training
+    batches, and analyze judged the run on its train loss. A name of two words is kept where
+    only a delimiter, the step token or the item before stands before its first word; prose
+    and a word after a number keep one word."""
+    log = write(tmp_path, "".join(
+        f"step {s} train loss={2.1 - 0.1 * s:.2f}, val acc={0.4 + 0.03 * s:.2f}\n" for s in range(1, 9)))
+    run = read_run(log)
+    assert set(run.metrics) == {"train loss", "val acc"}
+    code, out, _ = run_cli(capsys, "analyze", "--format", "json", log)
+    assert code == 0 and json.loads(out)["runs"][0]["metric"] == "val acc"
+    prose = write(tmp_path, "".join(f"12:00 INFO step {s} the model has loss={1.0 / s:.3f} lr 3e-4 "
+                                    f"grad={0.5 / s:.3f}\n" for s in range(1, 6)), name="prose.log")
+    assert set(read_run(prose).metrics) == {"loss", "grad"}

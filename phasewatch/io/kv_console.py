@@ -94,6 +94,8 @@ ITEM = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*)(?P<equals>\s*=(?!=)\
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|[-+]?(?:nan|inf(?:inity)?)$",
                     re.IGNORECASE)
 WORD = re.compile(r"[A-Za-z]{2,}")
+# the one word a name of two words starts with (`joined_name`): only delimiters before it
+LEADING_WORD = re.compile(r"[\s:,;|\[\]()]*(?P<word>[A-Za-z][A-Za-z_]*) ")
 EPOCH = "epoch"
 SNIFF_MIN_RECORDS = 3
 
@@ -136,13 +138,30 @@ def record_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
     (`reward = 0.53`) count only when no other word follows the first step token: a sample
     the model wrote (`**Step 6:** Simplify: x = 24`) is prose, not a record. Words before the
     token are a logger's prefix (`12:00:01 INFO train.py:`)."""
-    text = STEP_TOKEN.sub(" ", line) if any("=" in t.group(0) for t in tokens) else line
-    items = ITEM.findall(text)
+    substituted = any("=" in t.group(0) for t in tokens)
+    text = STEP_TOKEN.sub(" ", line) if substituted else line
+    items, end = [], 0 if substituted else tokens[0].end()
+    for match in ITEM.finditer(text):
+        items.append((joined_name(text[end:match.start()], match.group("name")),
+                      match.group("equals"), match.group("value")))
+        end = match.end()
     if any(equals != "=" for _, equals, _ in items):
         rest = ITEM.sub(" ", STEP_TOKEN.sub(" ", line[tokens[0].end():]))
         if WORD.search(rest):
             items = [item for item in items if item[1] == "="]
     return {name: value for name, _, value in items}
+
+
+def joined_name(before: str, name: str) -> str:
+    """An item's name with the word before it when that word stands alone between the step
+    token (or the item before, or a delimiter) and the name: `val acc=0.8`, `train loss=2.1`,
+    `mean reward=0.5`, as a `name: value` item's name may hold spaces (`WORDS_NAME`). `before`
+    is the text since the step token or the previous item. A print of `step 5 train loss=2.1
+    val acc=0.41` was read as `loss` and `acc` (the validation accuracy a preference accuracy of
+    the training batches by its bare name); prose keeps its one word (`the model has loss=2`:
+    `has` follows a word), and so does a word after a number (`lr 3e-4 loss=2.1`)."""
+    found = LEADING_WORD.fullmatch(before)
+    return f"{found.group('word')} {name}" if found else name
 
 
 def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
