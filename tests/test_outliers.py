@@ -120,3 +120,21 @@ def test_a_failed_last_reading_leaves_the_one_before_it_as_data():
     assert not spike_mask(y, 0.067).any()
     failed = np.r_[0.40, 0.45, 0.43, 0.47, 0.475, 0.48, 0.0, 0.48]
     assert np.flatnonzero(spike_mask(failed, 0.067)).tolist() == [6]
+
+
+def test_a_rise_over_the_third_and_fourth_readings_that_the_run_undoes_is_data():
+    """The first readings after the two that set the start are judged as the second one is:
+    a YOLO validation box loss that rose in its warm-up epochs (2.615, 2.684 after 2.469,
+    2.409) and fell past the start at once lies well within the range of the run's other
+    readings, so it is a disruption sampled twice, not a failed pair (it was left out, and the
+    run read as one improvement). A pair far outside the run, or one the run goes straight
+    back to its start after, is still failed readings."""
+    loss = np.r_[2.469, 2.409, 2.615, 2.684, 2.251, 2.189, 2.173, 2.154, 2.127, 2.153, 2.056,
+                 2.081, 2.047, 2.074, 2.026, 1.997, 2.041, 1.993]
+    assert not spike_mask(-loss, 0.028).any()
+    far = loss.copy()
+    far[[2, 3]] = [4.1, 4.2]
+    assert np.flatnonzero(spike_mask(-far, 0.028)).tolist() == [2, 3]
+    level = np.r_[0.268, 0.271, 0.0, 0.0, 0.266, 0.27, 0.265, 0.269, 0.272, 0.268, 0.27, 0.266]
+    level[6:] += np.linspace(0.0, 0.4, 6)  # a later rise wider than the pair's fall
+    assert np.flatnonzero(spike_mask(level, 0.005)).tolist() == [2, 3]
