@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -189,6 +190,8 @@ def is_train_metric(run: Run, own: str) -> bool:
     PyTorch scripts print), `train_loss_local`, read "medians of 1087 evaluations each"."""
     if own in BARE_ACCURACY:
         return bare_accuracy_on_training(run)
+    if run.format == "sb3_monitor":
+        return monitors_training(run)
     roles = roles_of(run, own)
     if roles:
         return all(role.startswith("train/") for role in roles)
@@ -196,6 +199,17 @@ def is_train_metric(run: Run, own: str) -> bool:
     first, slash, _ = own.partition("/")
     prefix = first.lower() if slash else words[0] if len(words) > 1 else ""
     return prefix in TRAIN_PREFIXES and not set(words) & SPLIT_WORDS
+
+
+def monitors_training(run: Run) -> bool:
+    """Whether a `Monitor` file's rows (`io.sb3_monitor`: one row per finished episode of the
+    env it wraps) are training episodes: yes, unless its file name names an evaluation split
+    (`eval_monitor.csv`, a Monitor of its own on EvalCallback's env). A row of the training env
+    is one episode the policy trained on, a reading of training: a CartPole `0.monitor.csv`
+    read "(end: the level held after it, median of 10 evaluations)" and "the starting level
+    (mean of the first 5 evaluations)", as if the agent had been evaluated."""
+    words = set(name_words(Path(str(run.source)).name))
+    return not words & (SPLIT_WORDS | {"evaluation", "evaluations"})
 
 
 def value_word(run: Run, own: str) -> str:

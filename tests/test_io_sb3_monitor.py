@@ -84,3 +84,22 @@ def test_the_return_is_the_performance_metric_without_a_flag(tmp_path, capsys):
     assert "metric r (max)" in capsys.readouterr().out
     assert main(["watch", str(path)]) == 0
     assert "values of r" in capsys.readouterr().err
+
+
+def test_training_episodes_are_readings_not_evaluations(tmp_path, capsys):
+    """A Monitor on the training env writes one row per episode the policy trained on: analyze
+    and watch said "median of 10 evaluations", "mean of the first 5 evaluations" of them. They
+    are readings of training; a Monitor on the eval env (`eval_monitor.csv`) keeps its
+    evaluations."""
+    train, evaluation = tmp_path / "0.monitor.csv", tmp_path / "eval_monitor.csv"
+    monitor(train)
+    monitor(evaluation)
+    for path, word, other in ((train, "readings", "evaluations"), (evaluation, "evaluations", "readings")):
+        assert main(["analyze", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert f" {word}" in out and f" {other}" not in out
+        assert main(["analyze", "--format", "json", str(path)]) == 0
+        capsys.readouterr()
+        assert main(["watch", str(path)]) == 0
+        said = capsys.readouterr()
+        assert f" {other}" not in said.out + said.err
