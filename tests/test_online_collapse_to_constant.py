@@ -72,3 +72,32 @@ def test_a_fall_that_is_no_one_cliff_keeps_its_onset_and_hint():
         first = _yolo_alerts(values)[0]
         assert (first.event, first.onset_step) == ("disruption", 930), first
         assert first.message.endswith(FROM_START_HINT), first.message
+
+
+# a held-out accuracy that held at its start for four evaluations, then fell over three
+HELD_THEN_FELL = [0.5013, 0.5087, 0.5064, 0.491, 0.4146, 0.3336, 0.313, 0.3195, 0.333, 0.3673,
+                  0.4138, 0.4604, 0.4667, 0.5178, 0.5375]
+
+
+def test_a_fall_over_a_few_evaluations_after_a_held_start_is_dated_where_the_start_held():
+    """Was 'onset ~50' (the first evaluation) and 'getting worse from the first evaluation can
+    also be an overfit from the start' (trial 49): the start held to step 200, where `analyze`
+    begins the disruption, and the fall took three evaluations, no one cliff."""
+    monitor = PhaseMonitor(metric="eval/accuracy", direction="max", stop_on=())
+    alerts = [a for i, v in enumerate(HELD_THEN_FELL)
+              for a in monitor.update(50 * (i + 1), {"eval/accuracy": v})]
+    first = alerts[0]
+    assert (first.event, first.step, first.onset_step) == ("disruption", 400, 200)
+    assert FROM_START_HINT not in first.message
+
+
+def test_a_fall_whose_start_did_not_hold_keeps_its_onset_and_hint():
+    """The same fall after a start that wandered by more than its noise (0.47 among values
+    within 0.01 of 0.505) is dated from the first evaluation, with the hint, as before."""
+    wandered = HELD_THEN_FELL[:1] + [0.47] + HELD_THEN_FELL[2:]
+    monitor = PhaseMonitor(metric="eval/accuracy", direction="max", stop_on=())
+    alerts = [a for i, v in enumerate(wandered)
+              for a in monitor.update(50 * (i + 1), {"eval/accuracy": v})]
+    first = alerts[0]
+    assert (first.event, first.onset_step) == ("disruption", 50), first
+    assert first.message.endswith(FROM_START_HINT), first.message

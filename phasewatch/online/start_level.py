@@ -83,3 +83,45 @@ def held_until_cliff(values: list[float], floor: float, min_values: int) -> int 
     if falls[at] > (y[trough] - y[0]) / 2 or at + 1 < min_values or (y[:at + 1] < floor).any():
         return None  # (the cliff is not most of the fall; the start did not hold to it)
     return at
+
+
+
+
+def held_until_fast_fall(values: list[float], floor: float, min_values: int) -> int | None:
+    """The index of the last value at the start before the fall to the lowest of `values`
+    (oriented higher-is-better), when the start held until it: a cliff (`held_until_cliff`),
+    or else a descent of `min_values` falls between neighbouring values at most (a level's
+    window: the level lags by as much) that ends at the lowest, after `min_values` or more
+    values that held: each within two sds of a difference of their median (the noise read
+    from the first differences outside the descent, `noise.differences_noise`) and at or
+    above `floor` (not significantly below the starting level). The descent is most of the
+    fall from the first value and `GROSS_SD` such sds or more deep below that median. Else
+    None.
+
+    A fall over two or three evaluations after a held start was dated from the first
+    evaluation, with "getting worse from the first evaluation can also be an overfit from
+    the start" (0.501, 0.509, 0.506, 0.491, then 0.415, 0.334, 0.313: "onset ~50" where the
+    start held to step 200, where `analyze` begins the disruption: trial 49). A decline from
+    the start has no start that held, and a steady one no window that is most of its fall:
+    either keeps the onset the decisions measured."""
+    import numpy as np
+
+    from phasewatch.noise import GROSS_SD, differences_noise
+
+    at = held_until_cliff(values, floor, min_values)
+    if at is not None:
+        return at
+    y = np.asarray(values, dtype=np.float64)
+    trough = at = int(np.argmin(y))
+    while at > max(0, trough - min_values) and y[at - 1] > y[at]:
+        at -= 1  # back to the top of the descent, a window at most
+    rest = np.delete(np.diff(y), np.arange(at, trough))
+    if at + 1 < min_values or rest.size < 2 or y[at] - y[trough] < (y[0] - y[trough]) / 2:
+        return None
+    sd = np.sqrt(2.0) * differences_noise(rest, float(np.ptp(y)))  # of a difference
+    start = y[:at + 1]
+    held = float(np.median(start))
+    if sd <= 0.0 or (held - y[trough]) / sd < GROSS_SD or (np.abs(start - held) > 2.0 * sd).any() \
+            or (start < floor).any():
+        return None
+    return at

@@ -34,7 +34,7 @@ from phasewatch.online.from_start import (
 from phasewatch.online.plan import RunPlan
 from phasewatch.online.refit_events import refit_before_warmup, refit_event
 from phasewatch.online.series import Series
-from phasewatch.online.start_level import held_until_cliff
+from phasewatch.online.start_level import held_until_fast_fall
 from phasewatch.online.state import TrackerState
 from phasewatch.online.wording import (
     from_start_hint,
@@ -338,13 +338,14 @@ class PhaseTracker:
         self.decline_peak, self.decline_peak_step = self.peak, self.peak_step
 
     def _onset_said(self, onset: int, floor: float) -> int:
-        """A disruption's onset as its alert says it: the evaluation before the cliff where the
-        start held until one (`start_level.held_until_cliff`; the whole series in the buffer,
-        one stage), else `onset`, the one the decisions measured."""
+        """A disruption's onset as its alert says it: the evaluation before the fall where the
+        start held until a cliff or a fall within a window (`start_level.held_until_fast_fall`;
+        the whole series in the buffer, one stage), else `onset`, the one the decisions
+        measured."""
         s = self.series
         if self.stage_step is not None or len(s.values) != s.n:
             return onset
-        at = held_until_cliff(list(s.values), floor, s.cfg.min_window)
+        at = held_until_fast_fall(list(s.values), floor, s.cfg.min_window)
         return onset if at is None or s.steps[at] <= onset else s.steps[at]
 
     def _enter(self, event: str, onset: int | None, reason: str) -> tuple[str, int | None, str]:
