@@ -267,3 +267,13 @@ def test_a_name_of_two_words_before_its_equals_sign_is_kept_whole(tmp_path, caps
     prose = write(tmp_path, "".join(f"12:00 INFO step {s} the model has loss={1.0 / s:.3f} lr 3e-4 "
                                     f"grad={0.5 / s:.3f}\n" for s in range(1, 6)), name="prose.log")
     assert set(read_run(prose).metrics) == {"loss", "grad"}
+
+
+def test_a_logger_prefix_before_an_item_ahead_of_the_step_token_is_no_part_of_its_name(tmp_path):
+    """Words before the step token are a logger's prefix, wherever the items stand: `INFO
+    loss=2.1 step=5` was read as a metric `INFO loss` (the step token, written with `=`, is
+    taken out of the line before its items are read, and the name's word before it was
+    looked for from the line's start)."""
+    log = write(tmp_path, "".join(f"INFO loss={2.0 - 0.1 * s:.2f} step={s} val acc={0.4 + 0.02 * s:.2f}\n"
+                                  for s in range(1, 6)))
+    assert set(read_run(log).metrics) == {"loss", "val acc"}

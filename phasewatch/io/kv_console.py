@@ -140,7 +140,9 @@ def record_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
     token are a logger's prefix (`12:00:01 INFO train.py:`)."""
     substituted = any("=" in t.group(0) for t in tokens)
     text = STEP_TOKEN.sub(" ", line) if substituted else line
-    items, end = [], 0 if substituted else tokens[0].end()
+    # a name's word before it is looked for only after the first step token (`joined_name`),
+    # which a substitution leaves as one space at the same place
+    items, end = [], tokens[0].start() if substituted else tokens[0].end()
     for match in ITEM.finditer(text):
         items.append((joined_name(text[end:match.start()], match.group("name")),
                       match.group("equals"), match.group("value")))
