@@ -142,13 +142,12 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     phases and stop are printed: epochs where the log's steps are epochs (Keras) or it states
     none (an HF console log, epoch x 10,000)."""
     analysis = _analyze_run(run, metric, direction, **opts)
-    if (kept := worst_kept_note(run, analysis.metric, analysis.direction,
-                                analysis.extra.get("noise_sd") or 0.0)) is not None:
-        analysis.warnings.append(kept)  # the Trainer's best checkpoint, ranked the other way
-    if (broken := diverged_note(run, analysis.metric)) is not None:
-        analysis.warnings.append(broken)  # its train loss NaN from a step on (`diverged`)
+    notes = (worst_kept_note(run, analysis.metric, analysis.direction,  # the Trainer's best
+                             analysis.extra.get("noise_sd") or 0.0),  # ranked the other way
+             diverged_note(run, analysis.metric))  # its train loss NaN from a step on
     unit = step_unit(run, analysis.metric)
-    analysis.warnings[:] = [positions_in_unit(w, unit) for w in analysis.warnings]
+    analysis.run_notes = [positions_in_unit(note, unit) for note in notes if note is not None]
+    analysis.warnings[:] = [positions_in_unit(w, unit) for w in analysis.warnings] + analysis.run_notes
     counters = run_counters(run)
     if counters.note is not None and analysis.metric in counters.short:
         analysis.warnings.append(counters.note)  # its steps, beside the others' (step_counters)

@@ -241,10 +241,9 @@ def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str],
     A metric chosen without --metric (`said`: the notes said on it) that is not the one the
     Trainer kept its best checkpoint by is said here as `analyze` says it: the records the
     choice was made on may end before that checkpoint (trial 40c: `analyze` of a
-    load_best_model_at_end run warned, its replay did not); so is a best checkpoint that is the
-    worst evaluation of the metric watched (`trainer_best.worst_kept_note`: a replay of
-    hf-kgc-evalloss-69ev named checkpoint 750 to keep, without a word that the Trainer's
-    load_best_model_at_end loads checkpoint-50, its highest eval loss)."""
+    load_best_model_at_end run warned, its replay did not); so are the warnings `analyze_run`
+    gives on the run beside the series (`Analysis.run_notes`: a best checkpoint that is the
+    worst evaluation of the metric watched, a train loss that diverged)."""
     from phasewatch.analysis import analyze_run
     from phasewatch.errors import PhasewatchError
     from phasewatch.io import read_run
@@ -273,28 +272,16 @@ def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str],
         note = trainer_best_note(run, result.metric)
         if note is not None and note not in said:
             notice(f"{path}: {note}")
-    from phasewatch.trainer_best import worst_kept_note
-
-    # the Trainer's best checkpoint is the worst of the metric watched: its
-    # load_best_model_at_end loads it, whatever checkpoint the answer names
-    if (kept := worst_kept_note(run, analysis.metric, analysis.direction,
-                                analysis.extra.get("noise_sd") or 0.0)) is not None:
-        notice(f"{path}: {kept}")
+    for run_note in analysis.run_notes:
+        # as `analyze` warns beside the same phases: the Trainer's best checkpoint that is the
+        # worst of the metric watched (its load_best_model_at_end loads it, whatever checkpoint
+        # the answer names), a train loss non-finite from a step on (the alerts and the
+        # whole-run answer measured the evaluations of a broken model)
+        notice(f"{path}: {run_note}")
     if note := analysis.extra.get("rate_note"):
         # a rate on a few items whose own noise estimate is below one item: the alerts and the
         # whole-run answer judged its one-item steps as many sds, as `analyze` warns beside it
         notice(f"{path}: {note}")
-    from phasewatch.diverged import diverged_note
-    from phasewatch.step_units import positions_in_unit
-    from phasewatch.xaxis import step_unit
-
-    if (broken := diverged_note(run, analysis.metric)) is not None:
-        # the train loss non-finite from a step (or from its first) to its end: the alerts and
-        # the whole-run answer measured the evaluations of a broken model, as `analyze` warns
-        # beside the same phases (trial 48: a replay and a follow of
-        # csv-lightning-yolov3-valacc-35 named its collapse a disruption without a word of the
-        # NaN loss that `analyze` reports)
-        notice(f"{path}: {positions_in_unit(broken, step_unit(run, analysis.metric))}")
     result.phases = [p.name for p in analysis.phases]
     if analysis.recommended_stop_step is not None:
         result.best_step = analysis.recommended_stop_step

@@ -58,6 +58,10 @@ class Analysis:
     saved_checkpoint: Any = None
     """In a Hugging Face output folder: the `saved_checkpoints.SavedCheckpoint` to load (set by
     `analyze`; JSON `saved_checkpoint`, null when none is left), else None (no such key)."""
+    run_notes: list[str] = field(default_factory=list)
+    """The warnings on the run beside the series (the Trainer's best checkpoint that is its
+    worst evaluation, a train loss that diverged), as `analyze_run` words them: a watch's
+    whole-run summary says them from here. In the JSON they are among the `warnings`."""
 
     @property
     def stage_switch_steps(self) -> list[int]:
