@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 from test_watch import ROOT, Watch, split_jsonl
-from watch_follower import assert_same, eval_curve, follows_a_held_choice, replay
+from watch_follower import Follower, assert_same, eval_curve, follows_a_held_choice, replay
 
 REAL_LOGS = ROOT.parent / "shared" / "real_logs"
 
@@ -47,6 +47,35 @@ def test_a_resumed_run_rewinds_the_monitor_like_later_records_win_offline(tmp_pa
     from phasewatch import analyze
 
     assert analyze(log).recommended_stop_step == analyze(clean).recommended_stop_step
+
+
+# a class accuracy flat for four validations, then collapsed (csv-lightning-yolov3-valacc-35)
+FLAT_THEN_COLLAPSED = [32.405518, 32.326004, 32.797844, 32.274284] + [3.665713] * 12
+
+
+def test_a_disruption_dated_at_its_cliff_is_said_once_after_a_resume_before_the_cliff(tmp_path):
+    """The onset a disruption's alert says is the evaluation before its cliff, read from the
+    values in the monitor's buffer (`start_level.held_until_cliff`). A run resumed from before
+    the cliff that falls at the same evaluation again (re-logged values that differ a little,
+    as a re-run evaluation does) makes the rewound monitor decide the same disruption again, its
+    level and se in other words: the watch says it once, with the same onset, followed as
+    replayed."""
+    steps = [930 + 931 * i for i in range(len(FLAT_THEN_COLLAPSED))]
+    path = tmp_path / "metrics.jsonl"
+
+    def append(rows):
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write("".join(json.dumps({"step": s, "val_Class_Accuracy": v}) + "\n" for s, v in rows))
+
+    append(zip(steps, FLAT_THEN_COLLAPSED))
+    follower = Follower(path, stop_on=(), idle_exit=1.0, metric="val_Class_Accuracy")
+    follower.wait_for_message("caught up after 16 records")
+    append((s, v + (0.05 if k % 2 else -0.05)) for k, (s, v) in enumerate(zip(steps[2:], FLAT_THEN_COLLAPSED[2:])))
+    followed = follower.ends_by_itself()
+    replayed, result = replay(path, stop_on=(), metric="val_Class_Accuracy")
+    assert result.resumes == [(steps[-1], steps[2])]
+    assert [(a.event, a.step, a.onset_step) for a in followed] == [("disruption", 7447, 3723)]
+    assert followed == replayed
 
 
 def test_a_resume_that_stops_short_drops_the_abandoned_branch_offline_as_live(tmp_path):
