@@ -73,8 +73,7 @@ class LiveMessages:
                      "Ctrl-C to stop)")
         # held with the metric pickable (`ready_step` set), the records wait only for the
         # step it became pickable at to be complete, as any step's rows wait for the next
-        # step: no message, since "no 'M' in the records yet" was said of a --metric the
-        # records held (a YOLO results.csv's first row, a JSONL's first evaluation)
+        # step: nothing to say (the metric is in the records already)
         if self.monitor is None and self.choice.held and self.choice.ready_step is None \
                 and not self._said_holding:
             self._said_holding = True

@@ -77,8 +77,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         # Ultralytics YOLO's results.csv: the validator's mAP50-95 on the val split each epoch,
         # most of the fitness best.pt is chosen by (utils/metrics.py: DetMetrics keys `(B)`,
         # SegmentMetrics' masks `(M)`, PoseMetrics' keypoints `(P)`, the task's own output
-        # first); a classifier's `metrics/accuracy_top1` (ClassifyMetrics). A detector's
-        # results.csv had no metric of a known role ("pass one with --metric").
+        # first); a classifier's `metrics/accuracy_top1` (ClassifyMetrics)
         "metrics/mAP50-95(M)", "metrics/mAP50-95(P)", "metrics/mAP50-95(B)",
         "metrics/accuracy_top1",
         # an exact match is the accuracy of generated answers (SQuAD's newer `exact_match`,

@@ -309,8 +309,7 @@ def note_train_beside(analysis: Analysis, run: Run, train: list[TrainSeries]) ->
         # wandb-trl-ppo-scores-500: a PPO batch score's "overfit 1 -> 500" beside a note that
         # this score "cannot show an overfit", and no word on what the phase then is. Rollouts,
         # not prompts: the role holds the episode returns of environment RL too (SB3's
-        # rollout/ep_rew_mean, RLlib's, Baselines'), and a SAC agent's return was said to be
-        # earned "on the prompts it trains on"
+        # rollout/ep_rew_mean, RLlib's, Baselines'), which no prompt is behind
         analysis.warnings.append(
             f"{own}: the 'overfit' ({', '.join(overfits)}) is the reward on the training batches "
             "getting worse after its best: what the policy earns in the rollouts it trains on "

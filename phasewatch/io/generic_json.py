@@ -52,9 +52,8 @@ FORMAT = "generic_json"
 MAX_DEPTH = 3
 # A large document is sniffed from its head by this pattern: a list whose first object has a
 # step key. The keys are `find_step_key`'s own (STEP_KEYS, with its folding of case and of a
-# space for an underscore), so that a document is ours whatever its size: a hand-written short
-# list of names here left out `episode`, and a Q-learner's `[{"episode": 0, ...}, ...]` of 800
-# records (101 KB, traffic-rl-openenv) was an unknown format where its first 100 were read.
+# space for an underscore), so that a document the parser reads whole is sniffed as ours
+# whatever its size (a Q-learner's `[{"episode": 0, ...}, ...]` of 800 records, 101 KB).
 _STEP_NAMES = "|".join(re.escape(key).replace("_", "[ _]") for key in STEP_KEYS)
 _LIST_OF_RECORDS = re.compile(r'\[\s*\{[^\[\]{}]*?"(?:' + _STEP_NAMES + r')"\s*:', re.IGNORECASE)
 

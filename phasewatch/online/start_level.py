@@ -85,8 +85,6 @@ def held_until_cliff(values: list[float], floor: float, min_values: int) -> int 
     return at
 
 
-
-
 def held_until_fast_fall(values: list[float], floor: float, min_values: int) -> int | None:
     """The index of the last value at the start before the fall to the lowest of `values`
     (oriented higher-is-better), when the start held until it: a cliff (`held_until_cliff`),
