@@ -40,14 +40,9 @@ from phasewatch.known_noise import (
     logged_binomial,
     quantised_rate_note,
 )
+from phasewatch.loss_beside import loss_beside_note
 from phasewatch.nll_overfit import apply_nll_overfit, nll_overfit_onset
-from phasewatch.noise import (
-    noise_sd,
-    off_bound_sd,
-    pinned_at_bound,
-    reported_noise,
-    residual_sd,
-)
+from phasewatch.noise import noise_sd, off_bound_sd, pinned_at_bound, reported_noise, residual_sd
 from phasewatch.phase_signals import signal_stats, token_signals
 from phasewatch.phase_stats import (
     SPARSE,
@@ -144,7 +139,8 @@ def analyze_run(run: Run, metric: str | None = None, direction: str | None = Non
     analysis = _analyze_run(run, metric, direction, **opts)
     notes = (worst_kept_note(run, analysis.metric, analysis.direction,  # the Trainer's best
                              analysis.extra.get("noise_sd") or 0.0),  # ranked the other way
-             diverged_note(run, analysis.metric))  # its train loss NaN from a step on
+             diverged_note(run, analysis.metric),  # its train loss NaN from a step on
+             loss_beside_note(run, analysis, _analyze_run, opts))  # its held-out loss's best
     unit = step_unit(run, analysis.metric)
     analysis.run_notes = [positions_in_unit(note, unit) for note in notes if note is not None]
     analysis.warnings[:] = [positions_in_unit(w, unit) for w in analysis.warnings] + analysis.run_notes
