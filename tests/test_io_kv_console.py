@@ -277,3 +277,14 @@ def test_a_logger_prefix_before_an_item_ahead_of_the_step_token_is_no_part_of_it
     log = write(tmp_path, "".join(f"INFO loss={2.0 - 0.1 * s:.2f} step={s} val acc={0.4 + 0.02 * s:.2f}\n"
                                   for s in range(1, 6)))
     assert set(read_run(log).metrics) == {"loss", "val acc"}
+
+
+def test_a_name_of_two_words_after_two_step_tokens_is_kept_whole(tmp_path):
+    """The tokens between the first and a name's first word are no words of the line: `epoch 3
+    step 200 val acc=0.4` was read as `acc` where `epoch=3 step=200 val acc=0.4` read `val
+    acc` (only a token written with `=` was taken out before the name's word was looked for)."""
+    for spaced in (True, False):
+        log = write(tmp_path, "".join(
+            (f"Epoch 1 | Step {s} | " if spaced else f"epoch=1 step={s} ")
+            + f"val acc={0.4 + 0.02 * s:.2f} train loss={2.0 - 0.1 * s:.2f}\n" for s in range(1, 6)))
+        assert set(read_run(log).metrics) == {"val acc", "train loss"}, spaced

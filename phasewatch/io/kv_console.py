@@ -138,13 +138,13 @@ def record_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
     (`reward = 0.53`) count only when no other word follows the first step token: a sample
     the model wrote (`**Step 6:** Simplify: x = 24`) is prose, not a record. Words before the
     token are a logger's prefix (`12:00:01 INFO train.py:`)."""
-    substituted = any("=" in t.group(0) for t in tokens)
-    text = STEP_TOKEN.sub(" ", line) if substituted else line
-    # a name's word before it is looked for only after the first step token (`joined_name`),
-    # which a substitution leaves as one space at the same place
-    items, end = [], tokens[0].start() if substituted else tokens[0].end()
+    # the step tokens blanked where they stand: no item (`step=5`), and no word of a name
+    # (`epoch 3 step 200 val acc=0.4`: `joined_name`, looked for after the first token only)
+    blanked = STEP_TOKEN.sub(lambda token: " " * len(token.group(0)), line)
+    text = blanked if any("=" in t.group(0) for t in tokens) else line
+    items, end = [], tokens[0].end()
     for match in ITEM.finditer(text):
-        items.append((joined_name(text[end:match.start()], match.group("name")),
+        items.append((joined_name(blanked[end:match.start()], match.group("name")),
                       match.group("equals"), match.group("value")))
         end = match.end()
     if any(equals != "=" for _, equals, _ in items):
