@@ -101,3 +101,27 @@ def test_a_fall_whose_start_did_not_hold_keeps_its_onset_and_hint():
     first = alerts[0]
     assert (first.event, first.onset_step) == ("disruption", 50), first
     assert first.message.endswith(FROM_START_HINT), first.message
+
+
+# tb-sb3-hexapod-ppo-evalreward-92's evaluation reward, its first eight evaluations
+HEXAPOD = [-41.4, -212.6, -732.5, -874.1, -829.4, -877.8, -803.1, -832.0]
+
+
+def test_a_disruption_said_after_its_worst_evaluation_names_it():
+    """Was 'level -832 fell 791 (4.7 se) below the starting level -41.4' at the eighth
+    evaluation, two after the worst (-877.8) and four after the fall, with no word of either
+    (trial 49). The worst so far is named; not where the alert's own evaluation is it, nor
+    after a collapse to a constant (its level is that value)."""
+    monitor = PhaseMonitor(metric="eval/mean_reward", direction="max", stop_on=())
+    alerts = [a for i, v in enumerate(HEXAPOD)
+              for a in monitor.update(160000 * (i + 1), {"eval/mean_reward": v})]
+    assert [(a.event, a.step) for a in alerts] == [("disruption", 1280000)]
+    assert "below the starting level -41.4; its worst evaluation so far: -877.8 at step " \
+           "960000; getting worse from the first evaluation" in alerts[0].message
+    monitor = PhaseMonitor(metric="eval/mean_reward", direction="max", stop_on=())
+    deepest = HEXAPOD[:-1] + [-900.0]
+    alerts = [a for i, v in enumerate(deepest)
+              for a in monitor.update(160000 * (i + 1), {"eval/mean_reward": v})]
+    assert alerts and "worst" not in alerts[0].message, alerts
+    collapse = _yolo_alerts(FLAT_THEN_COLLAPSED)[0]
+    assert "worst" not in collapse.message, collapse.message

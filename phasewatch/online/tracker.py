@@ -41,6 +41,7 @@ from phasewatch.online.wording import (
     moved,
     starting_level,
     trained_overfit_text,
+    worst_before_text,
 )
 from phasewatch.output import counted
 
@@ -204,7 +205,8 @@ class PhaseTracker:
                 hint = from_start_hint(s, self.plan() is not None, self.stage_step, said)
                 return ("disruption", said,
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(s.baseline - level, s.se_baseline())} "
-                        f"{side} {self.start_text()}" + hint))
+                        f"{side} {self.start_text()}"
+                        f"{worst_before_text(s, self.stage_start())}" + hint))
             if (self.slow_fall and self.trough is not None
                     and level > self.trough + s.threshold(self.trough, s.se_level)):
                 # A slow fall below the start that was left to the steady-decline test, then

@@ -42,6 +42,23 @@ def from_start_hint(s: Series, planned: bool, stage_step: int | None, onset: int
     return from_start_text(s.value_word)
 
 
+def worst_before_text(s: Series, since: int) -> str:
+    """'; its worst evaluation so far: V at step S' where the worst value since step `since`
+    came before the latest one, else ''. A disruption's level is a window's median, and its
+    alert waits for the fall to be significant against the noise of the values so far: a
+    hexapod PPO agent's evaluation reward, -41.4, -212.6, -732.5, -874.1, -829.4, -877.8,
+    -803.1, -832.0, was said 'level -832 fell 791 (4.7 se) below the starting level -41.36'
+    at its eighth evaluation, two after its worst and four after the fall, with no word of
+    either; the worst names where the fall got to, and that the alert came after it."""
+    pairs = [(v, step) for v, step in zip(s.values, s.steps) if step >= since]
+    if len(pairs) < 2:
+        return ""
+    worst, step = min(pairs, key=lambda p: (p[0], -p[1]))  # of equal worst, the latest
+    if step == pairs[-1][1]:  # (a collapse to a constant reads its level, that value)
+        return ""
+    return f"; its worst {s.value_word} so far: {s.raw(worst):.4g} at step {step}"
+
+
 def moved(sign: float, better: bool) -> tuple[str, str]:
     """The verb and side of a change of the level, in the metric's own direction: the monitor
     turns a loss to higher-is-better, but a loss that improves "fell ... below", as its log reads."""
