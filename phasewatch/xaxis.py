@@ -68,17 +68,24 @@ def default_unit(run: Run) -> str:
 
 NUMBERED = "record number"  # the "key" of records numbered 0, 1, 2, ... in a log without steps
 NUMBERED_UNIT = "record"  # what their steps count
+# step keys that count episodes (`lines.STEP_KEYS`: SB3's `time/episodes` where its timesteps
+# are missing, a table of one row per training episode's `episode`, `episode_count`)
+EPISODE_KEYS = frozenset({"episode", "episode_count", "time/episodes"})
 
 
 def step_unit_of_keys(keys: Iterable[str]) -> str:
     """What a table's steps count from the keys its records took the step from: "epoch" when
-    every one is `epoch` (Keras' CSVLogger, a per-epoch log without a step column), "record"
+    every one is `epoch` (Keras' CSVLogger, a per-epoch log without a step column), "episode"
+    when every one counts episodes (`EPISODE_KEYS`: a Q-learner's `[{"episode": 0, ...}]` of
+    800 rows read "recommended stop: step 16", a training step its run never counted), "record"
     when every record is numbered (`NUMBERED`: a log that states no step, whose numbers count
     its records, not training steps: a figure's axis says "record", its texts "record 12"),
     else "step"."""
     keys = {str(k).strip().lower() for k in keys}
     if keys == {"epoch"}:
         return "epoch"
+    if keys and keys <= EPISODE_KEYS:
+        return "episode"
     return NUMBERED_UNIT if keys == {NUMBERED} else "step"
 
 

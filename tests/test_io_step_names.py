@@ -116,3 +116,26 @@ def test_one_row_per_training_episode(tmp_path):
     run = read_run(path)
     assert run.series("pipes").index.tolist() == [51 + 50 * k for k in range(30)]
     assert run.series("frames").tolist() == [183 + (37 * k) % 200 for k in range(30)]
+
+
+def test_steps_that_count_episodes_are_said_as_episodes(tmp_path, capsys):
+    """A table whose only counter counts episodes is said in episodes, as one counted in epochs
+    is said in epochs: a Q-learner's `[{"episode": 0, "avg_reward": ...}]` of 800 rows
+    (traffic-rl-openenv) read "recommended stop: step 16" and "steps 0-799", training steps its
+    run never counted."""
+    from phasewatch.cli import main
+
+    path = tmp_path / "training_log.json"
+    path.write_text(json.dumps([{"episode": k, "avg_reward": 0.02 + 0.001 * k} for k in range(40)]))
+    run = read_run(path)
+    assert run.step_unit == "episode"
+    assert main(["analyze", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "recommended stop: episode " in out and " step " not in out
+    for name, key in (("soro.csv", "Episode"), ("eval_log.csv", "episode_count")):
+        table = tmp_path / name
+        write_csv(table, [key, "reward"], [[k, 0.1 * k] for k in range(1, 11)])
+        assert read_run(table).step_unit == "episode"
+    steps = tmp_path / "steps.csv"
+    write_csv(steps, ["step", "episode", "reward"], [[100 * k, k, 0.1 * k] for k in range(1, 11)])
+    assert read_run(steps).step_unit == "step"
