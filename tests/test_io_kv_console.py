@@ -288,3 +288,21 @@ def test_a_name_of_two_words_after_two_step_tokens_is_kept_whole(tmp_path):
             (f"Epoch 1 | Step {s} | " if spaced else f"epoch=1 step={s} ")
             + f"val acc={0.4 + 0.02 * s:.2f} train loss={2.0 - 0.1 * s:.2f}\n" for s in range(1, 6)))
         assert set(read_run(log).metrics) == {"val acc", "train loss"}, spaced
+
+
+def test_a_value_printed_with_thousands_separators_is_read_whole(tmp_path):
+    """An RL inventory agent's print, `[rl] iter 1  train_cost~6825  VAL=3,349.80
+    loss_pi=-0.002` (teodor-georgiev/vn2-opus `logs/rl_train.log`, Python's `{:,.2f}`), was read
+    as VAL = 3 at every iteration: the comma ended the value. A comma before three digits and
+    no more ends no item; one before other digits, or a first group from 0 (a decimal comma's
+    `0,125`), still does."""
+    costs = [3385.0, 3349.8, 3344.2, 3380.2, 3455.6, 3501.4]
+    log = write(tmp_path, "[rl] iter 0 (init policy): VAL=3,385.00\n" + "".join(
+        f"[rl] iter {i:>3}  train_cost~6825  VAL={v:,.2f}  loss_pi=-0.002 entropy=+1.837\n"
+        for i, v in enumerate(costs[1:], 1)))
+    assert read_run(log).series("VAL").tolist() == costs
+    other = write(tmp_path, "".join(f"step {s} a=1,234,b={s} c=0,125 d=1,2345\n" for s in range(1, 5)),
+                  name="other.log")
+    run = read_run(other)
+    assert (run.series("a").iloc[0], run.series("c").iloc[0], run.series("d").iloc[0]) == (1234, 0, 1)
+    assert run.series("b").tolist() == [1, 2, 3, 4]

@@ -48,7 +48,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from phasewatch.io.lines import BadLine
+from phasewatch.io.lines import THOUSANDS, BadLine, without_thousands
 from phasewatch.io.source import LogFileSource
 from phasewatch.io.verl_console import SNIFF_MORE_BYTES  # read by then: it sniffs earlier
 
@@ -88,9 +88,10 @@ BLOCK_ITEM = re.compile(r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)*)\s*[
 MAX_ITERS = re.compile(r"(?:Overriding: )?max_iters = (\d+)\s*(?:#.*)?$")
 MAX_HEADER = 80  # a header is short: longer lines without items are not searched for one
 MIN_COLON_NUMBERS = 2  # `Step 3: Multiply: 24` in a model's sample is one: prose
-# `name=value` or `name = value`, separated by spaces, commas, semicolons or pipes.
+# `name=value` or `name = value`, separated by spaces, commas, semicolons or pipes; a value
+# printed with thousands separators (`VAL=3,385.00`) is one value, not `3` and a stray `385.00`
 ITEM = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*)(?P<equals>\s*=(?!=)\s*)"
-                  r"(?P<value>[^\s,;|()\[\]{}=]+)")
+                  r"(?P<value>" + THOUSANDS.pattern + r"(?![\w.]|,\d)|[^\s,;|()\[\]{}=]+)")
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|[-+]?(?:nan|inf(?:inity)?)$",
                     re.IGNORECASE)
 WORD = re.compile(r"[A-Za-z]{2,}")
@@ -151,7 +152,7 @@ def record_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
         rest = ITEM.sub(" ", STEP_TOKEN.sub(" ", line[tokens[0].end():]))
         if WORD.search(rest):
             items = [item for item in items if item[1] == "="]
-    return {name: value for name, _, value in items}
+    return {name: without_thousands(value) for name, _, value in items}
 
 
 def joined_name(before: str, name: str) -> str:

@@ -106,6 +106,18 @@ def as_step(value: Any) -> int:
     return to_step(value)
 
 
+# a number printed with thousands separators (Python's `{:,}`: `8,641`, `3,385.00`), whose
+# commas are no decimal point and separate no items; its first group never starts with a 0
+# (`0,125` is a decimal comma's, left as it is)
+THOUSANDS = re.compile(r"[-+]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
+
+
+def without_thousands(raw: str) -> str:
+    """`raw` without its thousands separators where it is such a number (`THOUSANDS`), else
+    as it is."""
+    return raw.replace(",", "") if THOUSANDS.fullmatch(raw) else raw
+
+
 MAX_OTHER_LINES = 0.1  # share of a head's lines that may be something else (`only_lines_of`)
 
 

@@ -17,13 +17,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from phasewatch.io.lines import without_thousands
 from phasewatch.io.source import LogFileSource
 
 FORMAT = "olmo_console"
 
 HEADER = re.compile(r"\[step=(\d+)/(\d+),epoch=\d+\]\s*$")
 ITEM = re.compile(r"^\s*([^\s=]+)=(\S+)\s*$")  # the line tail strips the indent
-THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 SNIFF = re.compile(rb"\[step=\d+/\d+,epoch=\d+\][ \t]*\r?\n {4}[^\s=]+=\S")
 
 
@@ -54,7 +54,7 @@ class LineParser:
         item = ITEM.match(line) if self.step is not None else None
         if item:
             name, raw = item.groups()
-            self.block[name] = raw.replace(",", "") if THOUSANDS.match(raw) else raw
+            self.block[name] = without_thousands(raw)
             return []
         done = self.flush()
         header = HEADER.search(line)
