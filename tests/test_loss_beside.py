@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 from phasewatch import analyze
 from phasewatch.cli import main
 
 
-def _trainer_state(tmp_path, accuracy, loss):
+def _trainer_state(tmp_path, accuracy, loss, score="eval_accuracy"):
     """An HF Trainer state with 20 evaluations every 100 steps and a falling train loss."""
     history = []
     for i in range(1, 21):
         history.append({"step": 100 * i, "epoch": i / 2, "loss": math.exp(-i / 4) + 0.05})
-        history.append({"step": 100 * i, "epoch": i / 2, "eval_accuracy": accuracy(i),
+        history.append({"step": 100 * i, "epoch": i / 2, score: accuracy(i),
                         "eval_loss": loss(i)})
     path = tmp_path / "trainer_state.json"
     path.write_text(json.dumps({"log_history": history, "global_step": 2000, "max_steps": 2000}))
@@ -46,6 +47,26 @@ def test_a_held_out_loss_that_rises_while_the_accuracy_climbs_is_said(tmp_path, 
     assert "step 900 is the checkpoint by the loss (--metric eval_loss)" in notes[0]
     assert main(["analyze", str(path), "--format", "json"]) == 0
     assert notes[0] in json.loads(capsys.readouterr().out)["runs"][0]["warnings"]
+    # analysed by the loss, the same note points at the score's checkpoint
+    by_loss = " ".join(loss.warnings)
+    assert "while eval_accuracy improves to step 2000" in by_loss, loss.warnings
+    assert "step 2000 is the checkpoint by eval_accuracy (--metric eval_accuracy)" in by_loss
+
+
+def test_a_word_error_rate_is_judged_lower_is_better_beside_its_loss(tmp_path):
+    """A Whisper fine-tune: the WER falls to the end while the eval loss turns up from step
+    500. Analysed by the loss, the WER beside it is read in its own direction (read as a
+    score to maximise, its fall was an overfit that the loss 'disagreed' with)."""
+    path = _trainer_state(
+        tmp_path, lambda i: 0.2 + 0.3 * math.exp(-i / 5) + 0.003 * _wiggle(i),
+        lambda i: 0.9 * math.exp(-i / 2) + 0.3 + 0.02 * max(0, i - 5) + 0.004 * _wiggle(i),
+        score="eval_wer")
+    for result in (analyze(path), analyze(path, metric="eval_loss")):
+        said = " ".join(result.warnings)
+        assert "the held-out loss eval_loss is called overfit from step" in said, result.warnings
+        improves = re.search(r"while eval_wer improves to step (\d+)", said)
+        assert improves and int(improves.group(1)) >= 1800, said
+        assert "disagree" not in said
 
 
 def test_an_accuracy_called_overfit_while_the_loss_keeps_falling_is_said(tmp_path):
