@@ -177,7 +177,8 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
         or any(h[0] == "train/reward" for h in hits)
         or any(name.lower() in CLASSIFIER_SCORES for name in present))
     if beside_other_scores:
-        hits = [h for h in hits if not (h[0] == "train/preference_accuracy" and h[2] in BARE_ACCURACY)]
+        hits = [h for h in hits
+                if not (h[0] == "train/preference_accuracy" and h[2].lower() in BARE_ACCURACY)]
     return hits, [n for n in flagged if n.startswith("eval_") and len(n) > 5]
 
 

@@ -188,7 +188,7 @@ def is_train_metric(run: Run, own: str) -> bool:
     own rollouts at each RL step, read "(ends: medians of 33 evaluations each)". The first part
     is the first word where the name has no `/`: `train_acc` beside `val_acc` (the names most
     PyTorch scripts print), `train_loss_local`, read "medians of 1087 evaluations each"."""
-    if own in BARE_ACCURACY:
+    if own.lower() in BARE_ACCURACY:  # `Accuracy` too, which takes `accuracy`'s roles
         return bare_accuracy_on_training(run)
     if run.format == "sb3_monitor":
         return monitors_training(run)
@@ -231,7 +231,9 @@ def bare_accuracy_on_training(run: Run) -> bool:
     `rewards/accuracies`), or beside a preference run's chosen / rejected rewards (OpenRLHF's
     DPO and reward-model `acc`). Elsewhere it is an accuracy the log does not place, counted in
     evaluations as any other: a GRPO study's `eval_history.json` of accuracies on 100 held-out
-    problems said "only 5 readings of accuracy"."""
+    problems said "only 5 readings of accuracy". In any case: a TensorBoard tag `Accuracy`
+    (an mmcls project's) was "scored on the training batches: ... not an overfit to the
+    training data" where the same values named `accuracy` were an overfit."""
     names = run.metrics
     return (run.format == "llamafactory" or any(name in names for name in KERAS_STYLE_VALIDATION)
             or any(PREFERENCE_WORDS & set(name_words(name)) for name in names))

@@ -105,6 +105,27 @@ def test_a_bare_accuracy_beside_a_classifiers_scores_is_no_preference_accuracy()
     assert "train/preference_accuracy" not in aliases_for(["acc", "Precision", "Recall", "loss"])
     assert aliases_for(["accuracy", "loss", "chosen", "rejected"])[
         "train/preference_accuracy"] == "accuracy"
+    # in capitals too, as the candidate is matched: `Accuracy` beside `Precision`, `Recall`
+    assert "train/preference_accuracy" not in aliases_for(["Accuracy", "Precision", "Recall"])
+
+
+def test_a_bare_accuracy_in_capitals_is_placed_as_in_lower_case(tmp_path, capsys):
+    """The same values named `Accuracy` (an mmcls project's TensorBoard tag) and `accuracy`:
+    the first was "scored on the training batches ... not an overfit to the training data" in
+    watch's overfit alert and counted in readings, the second an overfit of evaluations."""
+    import math
+
+    from phasewatch.cli import main
+
+    said = {}
+    for name in ("accuracy", "Accuracy"):
+        path = tmp_path / f"{name}.csv"
+        path.write_text(f"step,{name}\n" + "".join(
+            f"{s},{0.9 - 0.3 * math.exp(-s / 5) - (0.02 * (s - 20) if s > 20 else 0):.4f}\n"
+            for s in range(1, 41)))
+        assert main(["watch", "--metric", name, str(path)]) == 0
+        said[name] = capsys.readouterr().out.replace(name, "NAME")
+    assert said["Accuracy"] == said["accuracy"] and "training batches" not in said["Accuracy"]
 
 
 def test_canonical_name_present_is_not_aliased_and_originals_stay():
