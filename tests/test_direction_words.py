@@ -25,7 +25,8 @@ def test_a_short_word_inside_another_does_not_make_a_score_lower_is_better(name)
                                   "eval_nll", "top1_err", "eval/ter", "valloss",
                                   "eval/mean_token_error", "logps/rejected", "eval_wer_score",
                                   "eval_mse", "val/rmse", "eval_mae", "test_mape", "valMSE",
-                                  "val_cost", "eval/episode_cost", "totalCost", "cum_regret"])
+                                  "val_cost", "eval/episode_cost", "totalCost", "cum_regret",
+                                  "val_pinball", "eval/crps", "test_MASE"])
 def test_losses_and_error_rates_are_lower_is_better(name):
     assert default_direction(name) == "min"
 
