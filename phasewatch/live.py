@@ -309,9 +309,12 @@ class LiveWatch(LiveMessages):
         2010, was said at step 2840 and again at step 2830, llamafactory-sft-rameyjm7-loss). A
         rise's checkpoint is its latest best, which moves as it goes on: the same rise from the
         same onset is one decision whatever its best (a clear rise said at step 70, best 70, was
-        said again at step 60, best 60, after the writer a record behind rewound it)."""
+        said again at step 60, best 60, after the writer a record behind rewound it). The onset
+        is the one the decisions measured (`Alert.decided_onset`): the one a disruption's alert
+        says may be read from the values around its fall, which the re-logged values move."""
         rising = alert.event in ("improvement", "readaptation")
-        key = (alert.event, alert.onset_step, None if rising else alert.best_step, alert.metric)
+        onset = alert.onset_step if alert.decided_onset is None else alert.decided_onset
+        key = (alert.event, onset, None if rising else alert.best_step, alert.metric)
         if key in self._said:
             return
         self._said.add(key)

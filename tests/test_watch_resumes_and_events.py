@@ -78,6 +78,28 @@ def test_a_disruption_dated_at_its_cliff_is_said_once_after_a_resume_before_the_
     assert followed == replayed
 
 
+# a held-out accuracy that held at its start for four evaluations, then fell over three
+HELD_THEN_FELL = [0.5013, 0.5087, 0.5064, 0.491, 0.4146, 0.3336, 0.313, 0.3195, 0.333, 0.3673,
+                  0.4138, 0.4604, 0.4667, 0.5178, 0.5375]
+
+
+def test_a_disruption_dated_where_its_start_held_is_said_once_after_a_resume(tmp_path):
+    """Re-logged values a little apart (+-0.003, as a re-run evaluation gives) from the fourth
+    on: the rewound monitor decides the same disruption at the same step from the same measured
+    onset, but the onset its words give moves (`start_level.held_until_fast_fall`: 'onset ~200'
+    on the first branch, '~50' with the hint on the resumed one), and the watch said it twice,
+    once each way."""
+    steps = [50 * (i + 1) for i in range(len(HELD_THEN_FELL))]
+    relogged = [(s, v + (0.003 if k % 2 else -0.003))
+                for k, (s, v) in enumerate(zip(steps[3:], HELD_THEN_FELL[3:]))]
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps({"step": s, "eval/accuracy": v}) + "\n"
+                            for s, v in [*zip(steps, HELD_THEN_FELL), *relogged]))
+    alerts, result = replay(path, stop_on=())
+    assert result.resumes == [(steps[-1], steps[3])]
+    assert [(a.event, a.step, a.onset_step) for a in alerts] == [("disruption", 400, 200)]
+
+
 def test_a_resume_that_stops_short_drops_the_abandoned_branch_offline_as_live(tmp_path):
     """Resumed from step 500 after logging up to 930, with evaluations at other steps (every
     20 from 505) and ending at 805: the abandoned branch's values from 505 on (810-930 among

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from phasewatch.errors import UsageError
@@ -44,6 +44,11 @@ class Alert:
     metric: str
     value: float | None
     message: str
+    # the onset the monitor's decisions measured, where `onset_step` dates the phase by the
+    # values around it instead (a disruption's fall after a start that held:
+    # `PhaseTracker._onset_said`): the same decision, made again on re-logged values after a
+    # rewind, has this onset whatever the words say (`LiveWatch._say`). Not in the JSON.
+    decided_onset: int | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Exactly the `watch --format jsonl` object of DESIGN.md."""

@@ -202,7 +202,10 @@ class PhaseMonitor:
                 self.overfit_fired_ = True
             elif tracker is self.trackers_[0] and event == "readaptation" and self.overfit_fired_:
                 self.overfit_fired_ = False  # the decline was recovered: a later one is news
-            alerts.append(self._alert(event, step, onset, tracker.series.label, value, reason))
+            alert = self._alert(event, step, onset, tracker.series.label, value, reason)
+            if event == "disruption" and tracker.decided_onset is not None:
+                alert = replace(alert, decided_onset=tracker.decided_onset)
+            alerts.append(alert)
         if self.nll_gap_ is not None:
             alerts.extend(self._update_nll_gap(step, train, heldout))
         return alerts

@@ -57,6 +57,9 @@ class PhaseTracker:
         self.cfg = cfg
         self.steady_decline = False  # this value's overfit candidate is a steady decline
         self.refit_overfit_pending = False  # this value's refit stops on an overfit, unconfirmed
+        # this value's disruption's onset as the decisions measured it, where its alert dates
+        # it elsewhere (`_onset_said`): `Alert.decided_onset`
+        self.decided_onset: int | None = None
         self.load(TrackerState(series=self.series.state()))
 
     @property
@@ -81,6 +84,7 @@ class PhaseTracker:
         """Feed one finite value; returns (event, onset_step, reason) when a phase is entered."""
         s = self.series
         s.add(step, raw)
+        self.decided_onset = None
         if step == self.stage_step and s.n > 1 and s.steps[-2] < step:  # the switch step's
             s.baseline = s.values[-1]  # evaluation, still before the new stage (contracts.md)
             s.start_stage()
@@ -345,6 +349,7 @@ class PhaseTracker:
         the whole series in the buffer, one stage), else `onset`, the one the decisions
         measured."""
         s = self.series
+        self.decided_onset = onset
         if self.stage_step is not None or len(s.values) != s.n:
             return onset
         at = held_until_fast_fall(list(s.values), floor, s.cfg.min_window)
