@@ -131,6 +131,9 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "train/reward", "reward", "train/rewards/mean", "critic/score/mean", "critic/rewards/mean",
         "rollout/accuracy/mean", "rollout/reward", "rewards/accuracy_reward/mean",
         "rewards/accuracy_reward", "return", "train/return",
+        # CleanRL: the return of each training episode (its TensorBoard `charts/episodic_return`,
+        # its console's `episodic return=X`, a name of two words kept whole by `kv_console`)
+        "episodic_return", "charts/episodic_return",
         # home-made loops: `reward/mean`, `train/mean_reward`, `mean_reward`, `reward_mean`
         "reward/mean", "train/mean_reward", "mean_reward", "reward_mean", "train/reward_mean",
         # ... and the same mean called an average (a GRPO prompt-rewriting loop's W&B

@@ -161,6 +161,10 @@ def test_a_candidate_spelled_with_capitals_takes_its_role_after_the_listed_spell
                                        # Stable-Baselines3, OpenAI Baselines
                                        ("rollout/ep_rew_mean", "train/reward"),
                                        ("EpRewMean", "train/reward"),
+                                       # CleanRL: TensorBoard, and its console print read by
+                                       # kv_console (`global step=N, episodic return=X`)
+                                       ("charts/episodic_return", "train/reward"),
+                                       ("episodic return", "train/reward"),
                                        ("eval/mean_reward", "eval/accuracy"),
                                        # Tinker cookbook RL: one environment's test reward, or
                                        # a named evaluator's

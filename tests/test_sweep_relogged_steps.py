@@ -57,7 +57,7 @@ def test_relogged_values_of_a_step_are_resolved_before_the_monitor(tmp_path, mon
     want_alerts, want = replay(last, stop_on=())
     assert alerts == want_alerts and len(alerts) >= 2
     assert (result.metric, result.phase, result.best_step) == \
-        (want.metric, want.phase, want.best_step) == ("return", want.phase, want.best_step)
+        (want.metric, want.phase, want.best_step) == ("episodic return", want.phase, want.best_step)
     assert (result.n_records, want.n_records) == (720, 120)  # the rows, as inspect counts
     assert result.best_step == analyze(log).recommended_stop_step
 
