@@ -347,7 +347,7 @@ class PhaseTracker:
         """A disruption's onset as its alert says it: the evaluation before the fall where the
         start held until a cliff or a fall within a window (`start_level.held_until_fast_fall`;
         the whole series in the buffer, one stage), else `onset`, the one the decisions
-        measured."""
+        measured, which `decided_onset` keeps either way."""
         s = self.series
         self.decided_onset = onset
         if self.stage_step is not None or len(s.values) != s.n:
