@@ -40,7 +40,10 @@ def spike_mask(values: np.ndarray, scale: float | np.ndarray, k: float = 6.0,
     goes straight back to its first reading (`_second_contradicted`): a disruption sampled once
     right after the start is the shape these runs have (the edge rule alone cost a tenth of the
     boundaries on fast-saturating runs), a reading of 0 on a run that moves by a few hundredths
-    is a failed evaluation.
+    is a failed evaluation. The one or two readings right after the two that set the start,
+    where the new data or a warm-up first hits a run, are judged as the second is, by the range
+    of the other readings (`_after_start_contradicted`), not by the rule for points or pairs
+    alone.
     `steps` (default: positions) place the points for the line. `scale` is one noise sd for
     the whole run, or one per point (`local_scale`): each point, pair or block is judged
     against the largest of its own.
