@@ -187,7 +187,8 @@ def is_train_metric(run: Run, own: str) -> bool:
     hfconsole-prorag-rl-reward-101's `rollout/outcome_reward_mean`, the reward of the policy's
     own rollouts at each RL step, read "(ends: medians of 33 evaluations each)". The first part
     is the first word where the name has no `/`: `train_acc` beside `val_acc` (the names most
-    PyTorch scripts print), `train_loss_local`, read "medians of 1087 evaluations each"."""
+    PyTorch scripts print), `train_loss_local`, read "medians of 1087 evaluations each". A
+    Monitor file's columns by the file (`monitors_training`)."""
     if own.lower() in BARE_ACCURACY:  # `Accuracy` too, which takes `accuracy`'s roles
         return bare_accuracy_on_training(run)
     if run.format == "sb3_monitor":
