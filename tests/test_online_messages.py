@@ -99,6 +99,32 @@ def test_a_level_that_moved_after_the_first_evaluation_is_not_averaged_into_the_
     assert [a.event for a in alerts] == []
 
 
+def test_a_dip_among_the_first_values_is_not_averaged_into_the_start():
+    """A dip of two evaluations among the first five inflates the noise read from them and
+    passed as scatter: a DQN agent's test score (csv-preypredator-dqn-testscore-20) had the
+    starting level -0.8296, the mean of -0.480, -1.363, -1.370, -0.464, -0.471, a level no
+    evaluation showed, where `analyze` reads -0.4801 (trial 49). Two tight groups far apart
+    keep the start in the first value's; a single odd value, tied values and groups of noise
+    not 30 times tighter than their gap do not split (as before)."""
+    from phasewatch.online.start_level import observed_start
+
+    dip = [-0.4801, -1.3628, -1.3704, -0.4639, -0.4710]
+    assert observed_start(dip, white=0.45) == (-0.4801, 1)
+    held = [0.50, 0.51, 0.50, 0.12, 0.11]  # a fall after three: the start is the three
+    level, n = observed_start(held, white=0.2)
+    assert n == 3 and abs(level - 0.5033333) < 1e-6
+    # a GRPO reward's noise (sd about 0.015) that happened to fall in two groups, 0.016 apart
+    # and 0.0015 within: no split (at a gap ratio of 10 its start was 0.895, above its best)
+    grpo = [0.8949687, 0.8769000, 0.8777812, 0.8768999, 0.8935000]
+    for first, white in (([0.5, 0.5, 0.6, 0.6, 0.5], 0.06), ([0.60, 0.61, 0.59, 0.90, 0.60], 0.2),
+                         (grpo, 0.01)):
+        assert observed_start(first, white) == (sum(first) / 5, 5), first
+    monitor = PhaseMonitor(metric="Test Score", direction="max", stop_on=())
+    scores = dip + [-0.4622, -0.4427, -0.4682, -0.4520, -0.4775]
+    feed(monitor, 1000 * np.arange(1, 11), scores, name="Test Score")
+    assert monitor.trackers_[0].series.baseline == -0.4801
+
+
 def test_the_best_step_before_the_starting_level_is_known_is_the_best_value():
     """A run shorter than `baseline_points` has no peak tracked yet: its best step is its best
     evaluation (a 4-point fall said "best step 300", the latest window's centre)."""
