@@ -60,6 +60,7 @@ from phasewatch.plateau_start import held_plateau, start_plateaus
 from phasewatch.results import Analysis
 from phasewatch.reward_beside import note_reward_rise
 from phasewatch.run import Run
+from phasewatch.running_means import level_noise, with_level_note
 from phasewatch.short_series import MIN_FOR_NOISE, analyze_short
 from phasewatch.signals import (
     choose_direction,
@@ -90,6 +91,7 @@ from phasewatch.whole_run_trend import (
     averaged_best,
     edge_stats,
     judged_at_edges,
+    stepped_climb,
     trend_edges,
     whole_run_trend,
 )
@@ -190,6 +192,8 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     if known is None and (flat := constant_floor(y, own_metric)) is not None:
         known = flat[0]  # constant for any practical purpose
         warnings.append(flat[1])
+    level = level_noise(own_metric, series.sign * y) if known is None else None  # `running_means`
+    with_level_note(warnings, own_metric, level)
 
     if (caveat := baseline_spec.caveat(steps)) is not None:
         warnings.append(caveat)
@@ -221,10 +225,11 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     min_size = max(3 if y.size <= SPARSE else 5, int(cfg.min_size_fraction * y.size))
     segmenter = Segmenter(model="linear", penalty_factor=cfg.penalty_factor, penalty=cfg.penalty,
                           min_size=min_size, max_points=cfg.max_points, min_effect=0.0,
-                          despike=False)
+                          despike=False, level_noise=(level.sd, level.window) if level else None)
     seg = segmenter.fit(steps, y, forced=tuple(stages))
     warnings.extend(seg.warnings)
-    pcfg = PhaseConfig(**{name: getattr(cfg, name) for name in PhaseConfig.__dataclass_fields__})
+    pcfg = PhaseConfig(**{name: getattr(cfg, name) for name in PhaseConfig.__dataclass_fields__
+                          if name != "window"}, window=level.window if level else 1.0)
     # a log that ends before its plan is a run read while it trains (or stopped): what is
     # early is judged against the plan, as the live monitor judges it (a stage's own length
     # is its plan)
@@ -232,7 +237,7 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     # a broken line with knots anywhere (phasewatch.hinge), judged against its own noise; not
     # for a rate pinned at a bound, whose few other readings the knots would fit exactly
     pinned = pinned_at_bound(y)
-    hinged = not stages and y.size <= HINGE_POINTS and not pinned
+    hinged = not stages and y.size <= HINGE_POINTS and not pinned and level is None
     if hinged and cfg.penalty is not None:  # trial 35: P = 0 ... 500 gave the same phases, unsaid
         warnings.append(f"--penalty {cfg.penalty:g} sets the segmentation's penalty, and a run of "
                         f"up to {HINGE_POINTS} evaluations is read by the broken line instead "
@@ -252,7 +257,9 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     else:
         ar = seg.ar
         sd = noise_sd(y, ar)  # one formula with the live monitor (AR(1) inflation, capped)
-        if y.size <= SPARSE:
+        if level is not None:  # (its lines follow the wander: no residual sd either)
+            sd = level.sd
+        elif y.size <= SPARSE:
             # judge the trends against the tighter noise (the segmentation keeps its own: judged
             # against this one too, it over-cuts controls: false claims 0.00 -> 0.04-0.12 on
             # 15- and 30-point runs)
@@ -325,7 +332,10 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     levels = [level for level, _, _ in edges] if edges else levels
     if edges and not stages and nll_onset is None:  # (an NLL overfit's accuracy need not move)
         phases, edges = judged_at_edges(phases, steps, y, edges, sd, cfg.k_sd,
-                                        placed and stretched, fixed)
+                                        placed and stretched, fixed, pcfg.window)
+        if pcfg.window > 1 and (climb := stepped_climb(phases, steps, y, sd, pcfg, seg.breaks,
+                                                        fixed)) is not None:
+            phases, edges, placed, stretched = climb
         levels = [level for level, _, _ in edges]
     for k, phase in enumerate(phases):
         phase.stats.update(phase_stats(phase, levels[k], levels[k + 1], steps, y, series.sign,
@@ -334,6 +344,8 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
             phase.stats = edge_stats(edges[k], edges[k + 1], phase.stats)
             if stretched and phase.name == "improvement":
                 phase.stats.update(averaged_best(phase, steps, y, base, levels[k + 1]))
+        if level is not None:  # what its se's count a stretch of values as (`ends_read`)
+            phase.stats["window_logs"] = round(level.window, 1)
         if signals:
             phase.stats["signals"] = signal_stats(signals, phase)
     changepoints = boundary_intervals(phases, seg.changepoints, steps, y, sd, window, fixed)

@@ -101,14 +101,19 @@ class Segmenter:
     - ar_correction: inflate the noise variance for autocorrelated residuals;
     - min_effect: floor on the noise sd as a fraction of the series' range (see `_scale`);
     - despike: replace isolated spikes before segmenting (see `despiked`);
-    - lone_first: the first point may be a segment of its own (see `pelt`).
+    - lone_first: the first point may be a segment of its own (see `pelt`);
+    - level_noise: (sd, window) of a running mean's level (`running_means.LevelNoise`): the cost
+      is scaled by that sd and its penalty inflated by the window (the long-run variance of
+      values that share episodes over one value's), in place of the differences' sd and AR(1).
     """
 
     def __init__(self, model: str = "normal", penalty: float | None = None,
                  penalty_factor: float = 1.0, min_size: int | None = None,
                  max_points: int = 2000, level: float = 0.95, ar_correction: bool = True,
-                 min_effect: float = 0.05, despike: bool = True, lone_first: bool = True):
+                 min_effect: float = 0.05, despike: bool = True, lone_first: bool = True,
+                 level_noise: tuple[float, float] | None = None):
         self.lone_first = lone_first
+        self.level_noise = level_noise
         self.model = model
         self.min_effect = min_effect
         self.despike = despike
@@ -143,7 +148,8 @@ class Segmenter:
         n = steps.size
         if self.despike and self.model != "kernel":  # a bounded kernel shrugs off a spike
             y = np.column_stack([despiked(y[:, j]) for j in range(y.shape[1])])
-        scale = np.array([self._scale(y[:, j]) for j in range(y.shape[1])])
+        scale = np.array([self._scale(y[:, j]) if self.level_noise is None else self.level_noise[0]
+                          for j in range(y.shape[1])])
         # free parameters a new segment adds per column: level (+ slope) (+ variance)
         params = (1 if self.model == "mean" else 2) + (1 if self.model == "normal" else 0)
         params *= y.shape[1]
@@ -166,14 +172,20 @@ class Segmenter:
         pieces = list(zip([0, *cuts], [*cuts, n]))
         if self.model == "kernel":
             return self._fit_kernel(z, steps, pieces, cuts, min_size, scale, warnings)
-        penalty = self._penalty(n, params)
+        # (a running mean's values count as n / window independent ones: `level_noise`)
+        penalty = self._penalty(n if self.level_noise is None else round(n / self.level_noise[1]),
+                                params)
         breaks, residuals = self._segment_pieces(x, z, pieces, penalty, min_size)
         ar = max(0.0, min(0.9, lag1_autocorrelation(residuals)))
         correct = self.ar_correction and self.model != "normal" and self.penalty is None
         # the first pass's lines follow the wander they cut, so their residuals' lag-1
         # autocorrelation under-states it; `wander_ar` reads it from the residuals' 5-point bends
-        penalty_ar = max(ar, wander_ar(residuals)) if correct else 0.0
-        if penalty_ar > 0.05:
+        penalty_ar = max(ar, wander_ar(residuals)) if correct and self.level_noise is None else 0.0
+        if self.level_noise is not None and self.level_noise[1] > 1:
+            inflation = self.level_noise[1]
+            breaks, _ = self._segment_pieces(x, z / math.sqrt(inflation), pieces, penalty, min_size)
+            z_cost = z / math.sqrt(inflation)
+        elif penalty_ar > 0.05:
             # Autocorrelated noise makes neighbouring points agree, so runs of them look like
             # trends; the long-run variance is sd^2 (1 + phi) / (1 - phi). Redo with that (the
             # cost sees the residuals' own variance, not differences: no 1 / (1 - phi) here).

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from phasewatch.results import Phase
+from phasewatch.running_means import linear_variance, mean_variance
 from phasewatch.smoothed_levels import (
     level_tolerance,
     meets_level,
@@ -61,6 +62,8 @@ class PhaseConfig:
     early_fraction: float = 0.25     # a first fall starting this early (of the steps) is a disruption
     planned_steps: int | None = None  # the step the run plans to end at, if the log ends before:
     # what is early is judged against the whole run, not the part of it logged so far
+    window: float = 1.0  # logs apart two values share nothing (a running mean's: `running_means`
+    # .LevelNoise); standard errors count a stretch of n values as n / window independent ones
 
 
 def significant_gap(sd: float, k_sd: float = PhaseConfig.k_sd) -> float:
@@ -102,11 +105,18 @@ def _classify(change: float, se: float, sd: float, cfg: PhaseConfig) -> str:
     return FLAT
 
 
-def trend_se(x: np.ndarray, start: int, end: int, sd: float) -> float:
-    """Standard error of the fitted change over x[start..end] (a line fitted to those points)."""
+def trend_se(x: np.ndarray, start: int, end: int, sd: float, window: float = 1.0) -> float:
+    """Standard error of the fitted change over x[start..end] (a line fitted to those points),
+    for values that share what they average with their neighbours `window` logs around
+    (`running_means.linear_variance`; 1: independent values)."""
     xs = x[start:end + 1]
     sxx = float(((xs - xs.mean()) ** 2).sum())
-    return sd * (xs[-1] - xs[0]) / np.sqrt(sxx) if xs.size >= 3 and sxx > 0 else np.inf
+    if xs.size < 3 or sxx <= 0:
+        return np.inf
+    if window > 1:  # the change is sum(w * y) with w = span (x - mean) / sxx
+        weights = (xs[-1] - xs[0]) * (xs - xs.mean()) / sxx
+        return sd * math.sqrt(linear_variance(weights, window))
+    return sd * (xs[-1] - xs[0]) / np.sqrt(sxx)
 
 
 def trend_runs(x, y, fitted, breaks, sd: float, cfg: PhaseConfig) -> list[TrendRun]:
@@ -125,7 +135,7 @@ def trend_runs(x, y, fitted, breaks, sd: float, cfg: PhaseConfig) -> list[TrendR
         # fitted to a curved stretch overshoots its ends, so a gap must be clearly larger than
         # a trend's to count as a jump (a mean shift) in its own right.
         m_left, m_right = bounds[k][1] - bounds[k][0], bounds[k + 1][1] - bounds[k + 1][0]
-        se = 2 * sd * np.sqrt(1 / m_left + 1 / m_right)
+        se = 2 * sd * np.sqrt(_mean_variance(m_left, cfg.window) + _mean_variance(m_right, cfg.window))
         kind = UP if gap > 0 else DOWN
         if abs(gap) <= cfg.jump_k_sd * sd or abs(gap) <= cfg.t_min * se:
             kind = FLAT
@@ -149,9 +159,14 @@ def trend_runs(x, y, fitted, breaks, sd: float, cfg: PhaseConfig) -> list[TrendR
         if jumps[k] is not None:
             moves.append(jumps[k])
         change = ends[k] - starts[k]
-        kind = _classify(change, trend_se(x, a, b - 1, sd), sd, cfg)
+        kind = _classify(change, trend_se(x, a, b - 1, sd, cfg.window), sd, cfg)
         moves.append(TrendRun(kind, a, b - 1, starts[k], ends[k]))
     return _merge(moves, x, sd, cfg)
+
+
+def _mean_variance(n: int, window: float) -> float:
+    """1 / n, or for values that share what they average `running_means.mean_variance`."""
+    return 1 / n if window <= 1 else mean_variance(n, window)
 
 
 def join_same_kind(moves: list[TrendRun]) -> list[TrendRun]:
@@ -172,8 +187,8 @@ def _merge(moves: list[TrendRun], x, sd: float, cfg: PhaseConfig) -> list[TrendR
         changed = False
         for r in runs:
             if r.kind == FLAT:
-                kind = _classify(r.level_end - r.level_start, trend_se(x, r.start, r.end, sd),
-                                 sd, cfg)
+                kind = _classify(r.level_end - r.level_start,
+                                 trend_se(x, r.start, r.end, sd, cfg.window), sd, cfg)
                 if kind != FLAT:
                     r.kind, changed = kind, True
         if not changed:

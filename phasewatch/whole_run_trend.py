@@ -10,7 +10,10 @@ at most LONG_RUN_MEAN evaluations) are compared: when their means differ by more
 standard errors and the values trend against the steps by Kendall's rank test (p < TREND_P:
 the noise sd of a few dozen evaluations can come out at half the truth), the run is one trend
 (an improvement, or a decline from the start: an overfit). Under sticky noise (lag-1
-autocorrelation above WHITE_AR) a long stretch wanders by sds, and the run stays a plateau.
+autocorrelation above WHITE_AR) a long stretch wanders by sds, and the run stays a plateau. A
+running mean over a window of logs (`running_means`) is sticky by construction, by a known
+amount: its stretch means are compared against their own variance (`mean_variance`), with no
+rank test, which would count its values as independent.
 
 Such a trend need not span the run: a GRPO reward that jumps 2.5 batch sds in 15 steps and then
 stays flat for 600 is a step, not a climb over the run. Where the segmentation cut the run and
@@ -36,6 +39,7 @@ from phasewatch.phase_stats import (
 )
 from phasewatch.phases import PhaseConfig, trend_se
 from phasewatch.results import Phase
+from phasewatch.running_means import mean_variance
 from phasewatch.smoothed_levels import (
     level_tolerance,
     meets_level,
@@ -84,14 +88,38 @@ def whole_run_trend(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd: f
             return phases
         placed = _placed(names[0], steps, y, breaks, change, sd, cfg)
         return placed if len(placed) > 1 else phases
+    k = stretch_size(y.size)
+    if cfg.window > 1:
+        # a running mean (`running_means`): its stickiness is its window, and the stretch means
+        # vary by `mean_variance`; the rank test would count its values as independent
+        if abs(change) <= cfg.k_sd * sd * np.sqrt(2.0 * mean_variance(k, cfg.window)):
+            return phases
+        return _placed("improvement" if change > 0 else "overfit", steps, y, breaks, change, sd,
+                       cfg)
     if hinged:
         ar = _hinge_residual_ar(steps, y)
     if ar > WHITE_AR:
         return phases
-    k = stretch_size(y.size)
     if abs(change) <= cfg.k_sd * sd * np.sqrt(2.0 / k) or trend_test(steps, y)[1] >= TREND_P:
         return phases
     return _placed("improvement" if change > 0 else "overfit", steps, y, breaks, change, sd, cfg)
+
+
+def stepped_climb(phases: list[Phase], steps: np.ndarray, y: np.ndarray, sd: float,
+                  cfg: PhaseConfig, breaks, fixed: frozenset[int] | set[int],
+                  ) -> tuple[list[Phase], list[tuple[float, str, int]], bool, bool] | None:
+    """(phases, their `trend_edges`, placed, stretched) of a running mean (`cfg.window` > 1)
+    whose trends the edge test (`judged_at_edges`) left one plateau, where its first and last
+    stretches differ beyond their noise (`whole_run_trend`); else None. A running mean climbs
+    in steps each within its level noise (an SB3 DQN return from -5750 to -4400 over 15M steps,
+    level noise 342: four phases, each trend demoted, "plateau ... change +1190 (+3.5 sd)")."""
+    if [p.name for p in phases] != ["plateau"]:
+        return None
+    trend = whole_run_trend(phases, steps, y, sd, 0.0, cfg, False, breaks)
+    if trend is phases:
+        return None
+    return trend, trend_edges(trend, steps, y, boundary_levels(trend, steps, y, fixed), True,
+                              fixed), True, True
 
 
 def _placed(name: str, steps: np.ndarray, y: np.ndarray, breaks, change: float, sd: float,
@@ -123,10 +151,11 @@ def place_trend(steps: np.ndarray, y: np.ndarray, breaks, change: float, sd: flo
     slope = change / float(steps[-1] - steps[0])
     start, end = 0, y.size - 1
     for b in sorted(breaks):
-        if b >= least and y.size - b > 1 and _is_flat(steps[:b], y[:b], slope, sd):
+        if b >= least and y.size - b > 1 and _is_flat(steps[:b], y[:b], slope, sd, cfg.window):
             start = b - 1
     for b in sorted(breaks, reverse=True):
-        if y.size - b >= least and b - 1 > start and _is_flat(steps[b:], y[b:], slope, sd):
+        if y.size - b >= least and b - 1 > start and _is_flat(steps[b:], y[b:], slope, sd,
+                                                              cfg.window):
             end = b
     if end < y.size - 1:
         window = smoothing_window(y.size, cfg)
@@ -136,14 +165,16 @@ def place_trend(steps: np.ndarray, y: np.ndarray, breaks, change: float, sd: flo
     return start, end
 
 
-def _is_flat(steps: np.ndarray, y: np.ndarray, slope: float, sd: float) -> bool:
+def _is_flat(steps: np.ndarray, y: np.ndarray, slope: float, sd: float,
+             window: float = 1.0) -> bool:
     """No rank trend (p >= TREND_P), and a fitted move that is, two standard errors included,
     at most FLAT_MOVE_FRACTION of what the run's mean `slope` makes over the same steps."""
     x = steps.astype(np.float64)
     span = float(x[-1] - x[0])
-    bound = abs(float(np.polyfit(x, y, 1)[0]) * span) + 2 * trend_se(x, 0, x.size - 1, sd)
+    bound = abs(float(np.polyfit(x, y, 1)[0]) * span) + 2 * trend_se(x, 0, x.size - 1, sd, window)
+    # (no rank test for a running mean, window > 1: it counts the values as independent)
     return bound <= FLAT_MOVE_FRACTION * abs(slope) * span \
-        and trend_test(steps, y)[1] >= TREND_P
+        and (window > 1 or trend_test(steps, y)[1] >= TREND_P)
 
 
 def stretch_means(y: np.ndarray) -> tuple[float, float]:
@@ -187,17 +218,21 @@ def trend_edges(phases: list[Phase], steps: np.ndarray, y: np.ndarray, levels: l
     return out
 
 
-def edge_variance(how: str, n: int) -> float:
+def edge_variance(how: str, n: int, window: float = 1.0) -> float:
     """The variance of an edge level read `how` (`trend_edges`) from `n` evaluations, in units
     of one evaluation's (white noise): 1 for a single evaluation (""), 1/n for a mean
     ("averaged", "held_mean"), (pi/2)/n for a median ("held") of more than two (the median of
-    one or two evaluations is their mean: pi/2 made it a noisier level than their mean is)."""
+    one or two evaluations is their mean: pi/2 made it a noisier level than their mean is).
+    Values that share what they average `window` logs around (a running mean) vary together:
+    1/n is then `running_means.mean_variance`, about window / n."""
     if not how:
         return 1.0
-    return (np.pi / 2.0 if how == "held" and n > 2 else 1.0) / max(n, 1)
+    spread = np.pi / 2.0 if how == "held" and n > 2 else 1.0
+    return spread / max(n, 1) if window <= 1 else spread * mean_variance(n, window)
 
 
-def edge_scales(edges: list[tuple[float, str, int]], dense: bool) -> list[float]:
+def edge_scales(edges: list[tuple[float, str, int]], dense: bool,
+                window: float = 1.0) -> list[float]:
     """For each phase between `trend_edges`, the sd of the change between its two edge levels
     in units of the sd of the change between two single evaluations (`edge_variance`); the
     run's last edge, where `trend_edges` left it as `boundary_levels` reads it, is on a `dense`
@@ -209,14 +244,14 @@ def edge_scales(edges: list[tuple[float, str, int]], dense: bool) -> list[float]
     reads = [(how, n) for _, how, n in edges]
     if dense and not reads[-1][0]:
         reads[-1] = ("averaged", 2)
-    return [float(np.sqrt((edge_variance(*a) + edge_variance(*b)) / 2.0))
+    return [float(np.sqrt((edge_variance(*a, window) + edge_variance(*b, window)) / 2.0))
             for a, b in itertools.pairwise(reads)]
 
 
 def judged_at_edges(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
                     edges: list[tuple[float, str, int]], sd: float, k_sd: float,
                     stretched: bool, fixed: frozenset[int] | set[int] = frozenset(),
-                    ) -> tuple[list[Phase], list[tuple[float, str, int]]]:
+                    window: float = 1.0) -> tuple[list[Phase], list[tuple[float, str, int]]]:
     """`phases` and their `trend_edges`, with each trend judged again between the levels it is
     printed between: one whose change there is within `k_sd` noise sds (the rule for edges that
     are single evaluations, `phase_stats.demote_flat_trends`, its neighbours merged) times
@@ -225,7 +260,7 @@ def judged_at_edges(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
     other levels (3-point medians, single evaluations), and its line must not contradict its
     name."""
     kept = demote_flat_trends(phases, [level for level, _, _ in edges], sd, k_sd,
-                              edge_scales(edges, y.size > SPARSE))
+                              edge_scales(edges, y.size > SPARSE, window))
     if [(p.name, p.start_step) for p in kept] == [(p.name, p.start_step) for p in phases]:
         return phases, edges
     return kept, trend_edges(kept, steps, y, boundary_levels(kept, steps, y, fixed), stretched,

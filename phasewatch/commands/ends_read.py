@@ -17,7 +17,8 @@ def ends_read(stats: dict, reading: str = "evaluation") -> str:
         # the change is between two means: in their standard errors beside the sds of one
         # evaluation (trial 34b: "+1.6 sd" on a rise the whole-run test found significant)
         n = stats["ends_averaged"]
-        se = between(stats.get("change_sd"), [("averaged", n), ("averaged", n)])
+        se = between(stats.get("change_sd"), [("averaged", n), ("averaged", n)],
+                     stats.get("window_logs", 1.0))
         return f"  (ends: means of {n} {values} each{_said(se)})"
     if "ends_medians" in stats:
         return f"  (ends: medians of {stats['ends_medians']} {values} each)"
@@ -56,14 +57,16 @@ def change_se(stats: dict) -> float | None:
         reads.append((how, int(stats[f"{side}_{how}"]) if how else 1))
     if max((n for how, n in reads if how), default=0) < SE_FROM:
         return None
-    return between(stats.get("change_sd"), reads)
+    return between(stats.get("change_sd"), reads, stats.get("window_logs", 1.0))
 
 
-def between(change_sd: float | None, reads: list[tuple[str, int]]) -> float | None:
+def between(change_sd: float | None, reads: list[tuple[str, int]],
+            window: float = 1.0) -> float | None:
     """`change_sd` (the change in sds of one evaluation) in standard errors of the difference
-    between two levels read as `reads` says ((how, evaluations) each: `edge_variance`)."""
+    between two levels read as `reads` says ((how, evaluations) each: `edge_variance`; a running
+    mean's values share what they average `window` logs around, its phases' `window_logs`)."""
     from phasewatch.whole_run_trend import edge_variance  # numpy: not on the CLI's start path
 
     if change_sd is None:
         return None
-    return change_sd / math.sqrt(sum(edge_variance(how, n) for how, n in reads))
+    return change_sd / math.sqrt(sum(edge_variance(how, n, window) for how, n in reads))
