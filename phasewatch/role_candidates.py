@@ -141,6 +141,11 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         # policy loss, 0 at every step, "recommended stop: step 0")
         "average_reward", "train/average_reward", "avg_reward", "train/avg_reward",
         "reward_avg", "train/reward_avg",
+        # ... and a return (an episode's summed reward) averaged, or one episode's, as RL loops
+        # name it: `mean_return`, `episode_reward`, and printed `step 5 | mean return=12.3`,
+        # a two-word name `kv_console` keeps whole, whose last word alone had the role
+        "mean_return", "avg_return", "average_return", "episode_return", "episode_reward",
+        "total_reward",
         "env/all/reward/total",  # Tinker cookbook RL
         # TRL PPO / RLOO 0.x / Online DPO: the score, as GRPO's `reward` is, before the score
         # less beta x KL (trial 39: Online DPO's task 0.29 -> 0.99, scores 0.87 -> 0.995, its

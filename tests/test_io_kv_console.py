@@ -306,3 +306,13 @@ def test_a_value_printed_with_thousands_separators_is_read_whole(tmp_path):
     run = read_run(other)
     assert (run.series("a").iloc[0], run.series("c").iloc[0], run.series("d").iloc[0]) == (1234, 0, 1)
     assert run.series("b").tolist() == [1, 2, 3, 4]
+
+
+def test_a_return_of_two_words_is_the_train_reward_beside_a_loss(tmp_path, capsys):
+    """`step 100 | mean return=12.3 | loss=1.9`: the name of two words kept whole (`mean
+    return`) took no role where its last word alone (`return`) had the train reward's, and
+    analyze judged the run on its train loss instead."""
+    log = write(tmp_path, "".join(f"step {100 * i} | mean return={10 + 0.8 * i:.2f} | loss={2 - 0.02 * i:.3f}\n"
+                                  for i in range(40)))
+    code, out, _ = run_cli(capsys, "analyze", "--format", "json", log)
+    assert code == 0 and json.loads(out)["runs"][0]["metric"] == "mean return"

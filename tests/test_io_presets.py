@@ -165,6 +165,11 @@ def test_a_candidate_spelled_with_capitals_takes_its_role_after_the_listed_spell
                                        # kv_console (`global step=N, episodic return=X`)
                                        ("charts/episodic_return", "train/reward"),
                                        ("episodic return", "train/reward"),
+                                       # an RL loop's return, averaged or one episode's
+                                       ("mean return", "train/reward"),
+                                       ("avg_return", "train/reward"),
+                                       ("episode_reward", "train/reward"),
+                                       ("total reward", "train/reward"),
                                        ("eval/mean_reward", "eval/accuracy"),
                                        # Tinker cookbook RL: one environment's test reward, or
                                        # a named evaluator's
