@@ -11,11 +11,11 @@ maximum of the smoothed series).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from phasewatch.analyze_config import AnalyzeConfig
 from phasewatch.changepoint import Segmenter
 from phasewatch.checkpoint import (
     beats_last,
@@ -102,34 +102,6 @@ from phasewatch.xaxis import step_unit
 # cannot: on 3-12-evaluation runs of the tuning seeds, boundary hits 0.55 / 0.38 -> 0.64 / 0.48
 # (the two generator families) for the cut at 6 instead of 9, at the same false claims.
 SHORT_POINTS = 6
-
-
-@dataclass
-class AnalyzeConfig:
-    """Options of `analyze_run` (keyword arguments override these defaults)."""
-
-    min_size_fraction: float = 0.02   # shortest segment, as a fraction of the points
-    penalty_factor: float = 2.0       # BIC-style penalty multiplier (see changepoint.Segmenter)
-    max_points: int = 1000            # longer series are segmented on block means first
-    use_events: bool = True           # known events (SFT->RL switch, epochs, resumes) as boundaries
-    use_tokens: bool = True
-    baseline: str = "first"           # first | mean-of-first:K | step:S (phase_stats.Baseline)
-    keep_outliers: bool = False       # analyse every finite value (no outlier is left out)
-    penalty: float | None = None      # per-change-point penalty; None = automatic (BIC-style)
-    noise_sd: float | None = None     # sd of one evaluation, metric's units; None = estimated
-    eval_size: int | None = None      # items a rate in [0, 1] is evaluated on (binomial noise)
-    k_sd: float = PhaseConfig.k_sd
-    t_min: float = PhaseConfig.t_min
-    short_flat_fraction: float = PhaseConfig.short_flat_fraction
-    turn_flat_fraction: float = PhaseConfig.turn_flat_fraction
-    recover_sd: float = PhaseConfig.recover_sd
-    jump_k_sd: float = PhaseConfig.jump_k_sd
-    transient_fraction: float = PhaseConfig.transient_fraction
-    smooth_fraction: float = PhaseConfig.smooth_fraction
-    level_sd: float = PhaseConfig.level_sd
-    early_fraction: float = PhaseConfig.early_fraction
-    planned_steps: int | None = None  # the run's planned last step; None: the log's config's
-    expert_data: bool | None = None   # the run trains on expert data; None: read from the log
 
 
 def analyze_run(run: Run, metric: str | None = None, direction: str | None = None,
