@@ -59,7 +59,8 @@ def running_mean_note(metric: str, level: LevelNoise | None = None) -> str | Non
         who = f"a mean over its last {stated_window(metric)} episodes, as its name says"
     evaluations = ("EvalCallback's eval/mean_reward" if metric in SB3_RUNNING_MEANS
                    else "a periodic evaluation")
-    shared = f"{metric} is {who}: each value shares most of its episodes with the one before, so none is left out as an outlier"
+    shared = (f"{metric} is {who}: each value shares most of its episodes with the one before, "
+              "so none is left out as an outlier")
     if level is not None:
         return (f"{shared}; its changes are measured in sds of one value about the curve, "
                 f"{level.sd:.4g} ({level.how}), and a mean of n values is read as n / "
@@ -70,6 +71,7 @@ def running_mean_note(metric: str, level: LevelNoise | None = None) -> str | Non
             "the change one rollout makes to that mean, far below one episode's scatter: the sd "
             f"multiples overstate every change; for phases and a checkpoint to keep, analyse "
             f"{evaluations}")
+
 
 def with_level_note(warnings: list[str], metric: str, level: LevelNoise | None) -> None:
     """`warnings` with the note of the running mean `metric` (`running_mean_note`) saying what
