@@ -37,8 +37,11 @@ def test_a_running_mean_keeps_every_value_and_says_what_its_sds_are(tmp_path, ca
     """A held pair of an SB3 running mean that dips below its neighbours was left out as an
     outlier pair (on a real car-racing run, 161 values, the best logged among them), against
     a noise read from differences that are half exact repeats. The same values logged as an
-    evaluation (`eval/mean_reward`) are still judged for outliers: the rule is the series'."""
+    evaluation (`eval/mean_reward`) are still judged for outliers: the rule is the series'.
+    The pair: one held value mid-run (logged at two rollouts) 60 below its neighbours."""
     rows = _running_mean_rows()
+    dip = (rows[300][0], rows[301][0])
+    rows = [(s, v - 60.0 if s in dip else v) for s, v in rows]
     progress = tmp_path / "progress.csv"
     progress.write_text("rollout/ep_rew_mean,eval/mean_reward,time/total_timesteps\n"
                         + "".join(f"{v},{v},{s}\n" for s, v in rows))
@@ -47,7 +50,7 @@ def test_a_running_mean_keeps_every_value_and_says_what_its_sds_are(tmp_path, ca
     note = next(w for w in running["warnings"] if "Stable-Baselines3's mean" in w)
     assert "none is left out as an outlier" in note and "EvalCallback's eval/mean_reward" in note
     evaluation = _analyze(capsys, progress, "eval/mean_reward")
-    assert evaluation["outlier_steps"], "the control: these values do hold an outlier pair"
+    assert evaluation["outlier_steps"] == list(dip), "the control: these values hold an outlier pair"
     assert not any("Stable-Baselines3's mean" in w for w in evaluation["warnings"])
     assert main(["watch", str(progress), "--metric", "rollout/ep_rew_mean"]) == 0
     assert "Stable-Baselines3's mean over its last" in capsys.readouterr().err
