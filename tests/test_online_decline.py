@@ -88,13 +88,20 @@ def test_older_states_load_and_a_future_one_is_refused():
     for i in range(40):
         monitor.update(i, {"eval/accuracy": 0.5 + 0.001 * (i % 3)})
     state = monitor.state_dict()
-    assert state["version"] == 9 and "late_fall" in state["trackers"][0]
+    assert state["version"] == 10 and "late_fall" in state["trackers"][0]
     v8 = {**state, "version": 8, "trackers": [
         {k: v for k, v in t.items() if k != "late_fall"} for t in state["trackers"]]}
     resumed = PhaseMonitor(metric="eval/accuracy")
     resumed.load_state_dict(v8)
     assert resumed.state_dict()["trackers"][0]["late_fall"] is False
     assert "rise_scale" in state["trackers"][0]["series"]
+    # Version 9 had no window_logs: values read as independent until the noise is next read
+    v9 = {**state, "version": 9, "trackers": [
+        {**t, "series": {k: v for k, v in t["series"].items() if k != "window_logs"}}
+        for t in state["trackers"]]}
+    resumed = PhaseMonitor(metric="eval/accuracy")
+    resumed.load_state_dict(v9)
+    assert resumed.state_dict()["trackers"][0]["series"]["window_logs"] == 1.0
     # Version 7 had no stage_n (one training stage) and no peak_values (the best level's
     # window, unknown: the rank condition on a stop is then not asked)
     v7 = {**state, "version": 7, "trackers": [

@@ -5,7 +5,9 @@ centre. For a symmetric window the local-linear fit at the centre equals the win
 centred level follows linear trends without bias and without the lag an EMA adds to the peak's
 position; the median instead of the mean keeps a rare outlier from moving it. Its standard error
 is taken as 1.2533 * sigma / sqrt(window) (the median of normal data), where sigma is the noise
-over the last `noise_window` values (`series_noise.effective_noise`).
+over the last `noise_window` values (`series_noise.effective_noise`); for a running mean, sigma is
+the noise of its level and the window counts as the independent values it is worth
+(`series_noise.level_of_running_mean`).
 """
 
 from __future__ import annotations
@@ -20,9 +22,17 @@ import numpy as np
 from phasewatch.noise import below_float_noise
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.decline import ramp_and_step
-from phasewatch.online.series_noise import clip_outliers, effective_noise, rise_scale
+from phasewatch.online.series_noise import (
+    clip_outliers,
+    effective_noise,
+    independent_count,
+    level_of_running_mean,
+    rise_scale,
+    shared_ramp_factor,
+)
 from phasewatch.online.start_level import observed_start
 from phasewatch.online.state import MEDIAN_SE, SeriesState
+from phasewatch.running_means import linear_variance
 
 NOISE_EVERY = 16  # values between re-estimates of the noise scale
 RANKS_BELOW_Z = 3.0  # a level's fall from its best must also show in the ranks (ranks_below)
@@ -74,10 +84,16 @@ class Series:
                 self.white = self.sigma = self.given_sd
                 self.caution = 1.0
             self.rise_scale = rise_scale(values, self.white, self.sigma)
+            level = None if self.given_sd is not None else level_of_running_mean(
+                self.label, values, self.sigma)
+            self.window_logs = 1.0
+            if level is not None:  # a running mean: its level's noise, sticky by its window
+                self.white, self.sigma, self.window_logs = level[0], level[0], level[1]
+                self.caution = self.rise_scale = 1.0
         if self.n == self.cfg.baseline_points and len(values) == self.n:
             self.baseline, self.baseline_n = observed_start(list(values), self.white)
             self.baseline_se = 1.0
-        self.se_level = MEDIAN_SE * self.sigma / math.sqrt(k)
+        self.se_level = MEDIAN_SE * self.sigma / math.sqrt(independent_count(k, self.window_logs))
 
     def start_stage(self) -> None:
         """A new training stage starts at the latest value: from here the level is a median of
@@ -224,7 +240,9 @@ class Series:
         # late declines detected 0.85 -> 1.00 / 0.90). Not for an early decline from the start:
         # a deep dip's falling flank then fits a ramp (a 12-sd dip was stopped as an overfit).
         best = int(np.argmax(ramp))
-        if ramp[best] <= z_needed * self.sigma:
+        shared = shared_ramp_factor(first + best, reference_from, n, self.ramp_reference,
+                                    self.window_logs)  # 1: independent values
+        if ramp[best] * shared <= z_needed * self.sigma:
             return None
         before, since = first + best - origin, n - first - best
         if after_peak or before >= max(2 * window, late_ratio * since):
@@ -234,7 +252,8 @@ class Series:
             ramp_shape, step_shape = ramp, step
         if ramp_shape.max() < step_shape.max():
             return None  # a sudden fall (an upset, maybe recovered soon): the level test's job
-        return float(ramp[best]) / self.sigma, int(steps[first + best]), before, since
+        return float(ramp[best]) * shared / self.sigma, int(steps[first + best]), before, since
+
 
     def worst_near(self, step: int) -> tuple[float, int]:
         """The worst value (oriented) within one window either side of `step`, and its step: the
@@ -290,7 +309,10 @@ class Series:
         residuals = y - float(y.mean()) - slope * t
         y = y - residuals + np.clip(residuals, -3.0 * self.white, 3.0 * self.white)
         slope = float(t @ y) / float(t @ t)
-        return -slope > STILL_FALLING_Z * self.sigma / math.sqrt(float(t @ t))
+        # (a running mean's slope: over values sharing episodes, `running_means.linear_variance`)
+        se = (self.sigma / math.sqrt(float(t @ t)) if self.window_logs <= 1 else
+              self.sigma * math.sqrt(linear_variance(t / float(t @ t), self.window_logs)))
+        return -slope > STILL_FALLING_Z * se
 
     def worse_each_time(self, m: int) -> bool:
         """Each of the last `m` values (at least 4) is worse than the one before: without a
@@ -318,7 +340,8 @@ class Series:
         return self.rise_scale
 
     def se_baseline(self) -> float:
-        return self.baseline_se * self.sigma / math.sqrt(self.baseline_n)
+        return self.baseline_se * self.sigma / math.sqrt(independent_count(self.baseline_n,
+                                                                          self.window_logs))
 
     def se_gap(self, se_reference: float) -> float:
         """Standard error of the gap between a reference level and the current level."""
@@ -362,7 +385,8 @@ class Series:
             first_step=self.first_step, baseline=self.baseline, baseline_n=self.baseline_n,
             baseline_se=self.baseline_se, white=self.white, sigma=self.sigma,
             caution=self.caution, level=self.level, level_step=self.level_step,
-            se_level=self.se_level, rise_scale=self.rise_scale, stage_n=self.stage_n)
+            se_level=self.se_level, rise_scale=self.rise_scale, stage_n=self.stage_n,
+            window_logs=self.window_logs)
 
     def load(self, st: SeriesState) -> None:
         self.values: deque[float] = deque(st.values, maxlen=self.cfg.noise_window)
@@ -375,6 +399,7 @@ class Series:
         self.rise_scale = st.rise_scale  # <= 1: `caution_after_rise` on a short series
         self.level, self.level_step, self.se_level = st.level, st.level_step, st.se_level
         self.stage_n = st.stage_n  # values of the current training stage (None: one stage)
+        self.window_logs = st.window_logs  # > 1: a running mean's window (`level_of_running_mean`)
         self._ordered: list[float] | None = None  # the last values, sorted (`_window_median`)
 
 

@@ -20,6 +20,7 @@ from phasewatch.noise import (
     pinned_at_bound,
     second_difference_sd,
 )
+from phasewatch.running_means import is_running_mean, level_noise, linear_variance, mean_variance
 
 DIFF_BLOCK = 16  # differences per block when estimating their autocorrelation
 AR_FEW_DIFFS = 100
@@ -137,3 +138,44 @@ def effective_noise(values: deque, window: int) -> tuple[float, float, float]:
     upper = phi + 2.0 / math.sqrt(m * block) if m * block < AR_FEW_DIFFS else phi
     sd, sd_upper = (sigma * ar_inflation(x) for x in (phi, upper))
     return sigma, sd, sd_upper / sd
+
+
+def level_of_running_mean(label: str, values: deque, sigma: float) -> tuple[float, float] | None:
+    """(sd, window in logs) a running mean's level tests judge by, where the log's own name
+    `label` is one (`running_means.is_running_mean`: SB3's rollout/ep_rew_mean, a
+    `win_rate_100`) and its level noise can be read from the values seen so far
+    (`running_means.level_noise`, as `analyze` reads it); None for any other series.
+
+    Successive values of a mean over W episodes logged every g share all but g of them, so
+    they differ by about sqrt(g / W) of one value's scatter about the curve: judged against
+    that step, every wander of the window is a significant move (a 100-episode win rate's sag
+    of 0.03 stopped a run as an overfit '22.6 se' below its best, where `analyze` of the whole
+    run sees an improvement). The level's sd is the scatter of one value, never below `sigma`
+    (the noise read as for any series), and standard errors count n values as about
+    n / window independent ones (`window_mean_sd`)."""
+    if not is_running_mean(label):
+        return None
+    level = level_noise(label, np.fromiter(values, dtype=np.float64, count=len(values)))
+    return None if level is None else (max(sigma, level.sd), level.window)
+
+
+
+def independent_count(k: int, window: float) -> float:
+    """How many independent values the mean of `k` consecutive values is worth: `k` itself
+    (`window` <= 1), or for values that share what they average with those `window` logs
+    around, one over `running_means.mean_variance` (about k / window)."""
+    return k if window <= 1 else 1.0 / mean_variance(k, window)
+
+
+def shared_ramp_factor(start: int, origin: int, n: int, reference: int, window: float) -> float:
+    """What the steady-decline z of a running mean (`decline.decline_z`, which counts values as
+    independent) shrinks by where its values share episodes `window` logs around: the sd of
+    its statistic over independent values over that of `running_means.linear_variance`, for
+    the ramp starting at `start` against the mean of the up to `reference` values before it
+    (from `origin` on), up to the `n`th value; 1 for `window` <= 1."""
+    if window <= 1:
+        return 1.0
+    count = start - max(origin, start - reference)
+    ramp = np.arange(1, n - start + 1, dtype=np.float64)
+    weights = np.concatenate([np.full(count, ramp.sum() / count), -ramp])
+    return math.sqrt(float(weights @ weights) / linear_variance(weights, window))

@@ -8,7 +8,8 @@ had no `rise_scale`, which then starts 1, the noise versions 1-3 judged every de
 version 4 had no `short_streak`, which then starts 0; version 5 had no `last_near_start_step`,
 which then starts unknown; version 6 had no `peak_checkpoint`, which then is the peak's step;
 version 7 had no `stage_n`, which then starts None (one stage), and no `peak_values`, which
-then start unknown; version 8 had no `late_fall`, which then starts False).
+then start unknown; version 8 had no `late_fall`, which then starts False; version 9 had no
+`window_logs`, which then starts 1, independent values, until the noise is next read).
 Unknown keys are ignored, missing ones take their defaults, so a state is never applied by
 `setattr` over whatever a file holds.
 """
@@ -19,8 +20,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-STATE_VERSION = 9
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
+STATE_VERSION = 10
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 MEDIAN_SE = 1.2533141373155003  # sd of a sample median / (sigma / sqrt(n)) for normal data
 
 
@@ -50,6 +51,7 @@ class SeriesState:
     se_level: float = 0.0
     rise_scale: float = 1.0  # version 4
     stage_n: int | None = None  # values of the current training stage; None: one stage (8)
+    window_logs: float = 1.0  # a running mean's window in logs; 1: independent values (10)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
