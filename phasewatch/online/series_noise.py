@@ -152,12 +152,11 @@ def level_of_running_mean(label: str, values: deque, sigma: float) -> tuple[floa
     of 0.03 stopped a run as an overfit '22.6 se' below its best, where `analyze` of the whole
     run sees an improvement). The level's sd is the scatter of one value, never below `sigma`
     (the noise read as for any series), and standard errors count n values as about
-    n / window independent ones (`window_mean_sd`)."""
+    n / window independent ones (`independent_count`, `shared_ramp_factor`)."""
     if not is_running_mean(label):
         return None
     level = level_noise(label, np.fromiter(values, dtype=np.float64, count=len(values)))
     return None if level is None else (max(sigma, level.sd), level.window)
-
 
 
 def independent_count(k: int, window: float) -> float:
