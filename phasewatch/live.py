@@ -220,6 +220,7 @@ class LiveWatch(LiveMessages):
         """Choose the metric on the held records, start the monitor and feed them to it."""
         from phasewatch.choice_notes import notes_on_choice
         from phasewatch.online import PhaseMonitor
+        from phasewatch.running_means import live_wording
         from phasewatch.signals import choose_direction
         from phasewatch.train_beside import is_train_metric
 
@@ -228,6 +229,7 @@ class LiveWatch(LiveMessages):
         if self.metric_option is None or self.choice.direction is None:  # as analyze says
             for note in notes_on_choice(held, metric, self.metric_option is not None,
                                         self.choice.direction):
+                note = live_wording(note, held.own_name(metric) or metric)
                 self._noted.add(note)
                 self.notice(f"{self.source.source}: {note}")
         if self.metric_option is None or self.aggregate is not None \

@@ -45,10 +45,12 @@ def is_running_mean(metric: str) -> bool:
             or stated_window(metric) is not None)
 
 
-def running_mean_note(metric: str, level: LevelNoise | None = None) -> str | None:
+def running_mean_note(metric: str, level: LevelNoise | None = None,
+                      live: bool = False) -> str | None:
     """What to say of an analysed running mean (module docstring); None for any other series.
-    With its `level` noise (`analyze`), what its sds are now; without (`watch`, or a series
-    whose values share no episodes), that its sds, read from successive values, overstate."""
+    With its `level` noise (`analyze`), what its sds are now; without (a series whose values
+    share no episodes), that its sds, read from successive values, overstate; `live` (`watch`,
+    before the values tell the level noise), that the monitor reads it once they do."""
     if not is_running_mean(metric):
         return None
     if metric in SB3_RUNNING_MEANS:
@@ -67,10 +69,22 @@ def running_mean_note(metric: str, level: LevelNoise | None = None) -> str | Non
                 f"{level.window:.0f} independent ones: values {level.window:.0f} logs apart "
                 "share no episode. A mean of the training episodes lags the policy by its window; "
                 f"for a checkpoint to keep, analyse {evaluations}")
+    if live:
+        return (f"{shared}; the monitor measures its changes against the noise of one value "
+                f"about the curve once {MIN_LOGS} values or more show how far apart values "
+                "share no episode, and until then against the change one rollout makes to that "
+                "mean, far below one episode's scatter, which overstates every change; for "
+                f"phases and a checkpoint to keep, watch {evaluations}")
     return (f"{shared}, and its noise sd, read from successive values, is "
             "the change one rollout makes to that mean, far below one episode's scatter: the sd "
             f"multiples overstate every change; for phases and a checkpoint to keep, analyse "
             f"{evaluations}")
+
+
+def live_wording(note: str, metric: str) -> str:
+    """`note` as `watch` says it: the running-mean note of `metric` (the log's own name) in its
+    live words (`running_mean_note`), any other note as it is."""
+    return running_mean_note(metric, live=True) if note == running_mean_note(metric) else note
 
 
 def with_level_note(warnings: list[str], metric: str, level: LevelNoise | None) -> None:

@@ -85,3 +85,19 @@ def test_the_pokemon_win_rate_watched_live_is_not_stopped_as_an_overfit():
     alerts, _ = replay(POKEMON, metric="metrics/win_rate_100")
     assert not any(a.event == "overfit" for a in alerts), alerts
     assert [a.event for a in alerts][-1:] == ["improvement"]
+
+
+def test_watch_says_when_it_reads_a_running_means_level_noise(tmp_path, capsys):
+    """`watch`'s note on a running mean says what the monitor judges its changes against (the
+    level noise once the values tell it, the step between logs until then), not `analyze`'s
+    note on a series read without its level noise ("the sd multiples overstate every change")."""
+    from phasewatch.cli import main
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps({"step": 50 * (i + 1), "metrics/win_rate_100": v}) + "\n"
+                            for i, v in enumerate(_win_rates(0, n=40))))
+    assert main(["watch", str(path), "--metric", "metrics/win_rate_100"]) == 0
+    said = capsys.readouterr().err
+    assert "the monitor measures its changes against the noise of one value about the curve" \
+        in said, said
+    assert "multiples overstate" not in said
