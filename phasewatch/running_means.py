@@ -71,10 +71,12 @@ def running_mean_note(metric: str, level: LevelNoise | None = None,
                 f"for a checkpoint to keep, analyse {evaluations}")
     if live:
         return (f"{shared}; the monitor measures its changes against the noise of one value "
-                f"about the curve once {MIN_LOGS} values or more show how far apart values "
-                "share no episode, and until then against the change one rollout makes to that "
-                "mean, far below one episode's scatter, which overstates every change; for "
-                f"phases and a checkpoint to keep, watch {evaluations}")
+                "about the curve once the values show it (from "
+                f"{MIN_LOGS} of them for a window the name states; else once about {MIN_LOGS} "
+                "windows are logged, which the monitor's last 256 values hold only for a window "
+                "of up to about 21 logs: not SB3's 100 episodes logged every 4), and until then "
+                "against the change one log makes to that mean, which overstates every change; "
+                f"for phases and a checkpoint to keep, watch {evaluations}")
     return (f"{shared}, and its noise sd, read from successive values, is "
             "the change one rollout makes to that mean, far below one episode's scatter: the sd "
             f"multiples overstate every change; for phases and a checkpoint to keep, analyse "
