@@ -181,19 +181,15 @@ class Segmenter:
         # the first pass's lines follow the wander they cut, so their residuals' lag-1
         # autocorrelation under-states it; `wander_ar` reads it from the residuals' 5-point bends
         penalty_ar = max(ar, wander_ar(residuals)) if correct and self.level_noise is None else 0.0
-        if self.level_noise is not None and self.level_noise[1] > 1:
-            inflation = self.level_noise[1]
-            breaks, _ = self._segment_pieces(x, z / math.sqrt(inflation), pieces, penalty, min_size)
-            z_cost = z / math.sqrt(inflation)
-        elif penalty_ar > 0.05:
-            # Autocorrelated noise makes neighbouring points agree, so runs of them look like
-            # trends; the long-run variance is sd^2 (1 + phi) / (1 - phi). Redo with that (the
-            # cost sees the residuals' own variance, not differences: no 1 / (1 - phi) here).
-            inflation = ar_variance_ratio(penalty_ar)
-            breaks, _ = self._segment_pieces(x, z / math.sqrt(inflation), pieces, penalty, min_size)
-            z_cost = z / math.sqrt(inflation)
-        else:
-            inflation, z_cost = 1.0, z
+        # Autocorrelated noise makes neighbouring points agree, so runs of them look like
+        # trends; the long-run variance is sd^2 (1 + phi) / (1 - phi), or a running mean's
+        # window over one value's. Redo with that (the cost sees the residuals' own variance,
+        # not differences: no 1 / (1 - phi) here).
+        inflation = (self.level_noise[1] if self.level_noise is not None and self.level_noise[1] > 1
+                     else ar_variance_ratio(penalty_ar) if penalty_ar > 0.05 else 1.0)
+        z_cost = z / math.sqrt(inflation) if inflation > 1.0 else z
+        if inflation > 1.0:
+            breaks, _ = self._segment_pieces(x, z_cost, pieces, penalty, min_size)
         all_breaks = sorted(set(breaks) | set(cuts))
         changepoints = self._intervals(x, z_cost, steps, all_breaks, set(cuts), min_size)
         return Segmentation(np.asarray(all_breaks, dtype=np.int64), changepoints,

@@ -135,7 +135,8 @@ def trend_runs(x, y, fitted, breaks, sd: float, cfg: PhaseConfig) -> list[TrendR
         # fitted to a curved stretch overshoots its ends, so a gap must be clearly larger than
         # a trend's to count as a jump (a mean shift) in its own right.
         m_left, m_right = bounds[k][1] - bounds[k][0], bounds[k + 1][1] - bounds[k + 1][0]
-        se = 2 * sd * np.sqrt(_mean_variance(m_left, cfg.window) + _mean_variance(m_right, cfg.window))
+        se = 2 * sd * np.sqrt(mean_variance(m_left, cfg.window)
+                              + mean_variance(m_right, cfg.window))
         kind = UP if gap > 0 else DOWN
         if abs(gap) <= cfg.jump_k_sd * sd or abs(gap) <= cfg.t_min * se:
             kind = FLAT
@@ -162,11 +163,6 @@ def trend_runs(x, y, fitted, breaks, sd: float, cfg: PhaseConfig) -> list[TrendR
         kind = _classify(change, trend_se(x, a, b - 1, sd, cfg.window), sd, cfg)
         moves.append(TrendRun(kind, a, b - 1, starts[k], ends[k]))
     return _merge(moves, x, sd, cfg)
-
-
-def _mean_variance(n: int, window: float) -> float:
-    """1 / n, or for values that share what they average `running_means.mean_variance`."""
-    return 1 / n if window <= 1 else mean_variance(n, window)
 
 
 def join_same_kind(moves: list[TrendRun]) -> list[TrendRun]:

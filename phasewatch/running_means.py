@@ -201,6 +201,8 @@ def mean_variance(n: int, window: float) -> float:
     """The variance of the mean of `n` consecutive values of a running mean over `window` logs,
     in units of one value's (1 / n for independent values, window <= 1): each log's episodes
     count in up to `window` values, so the mean weighs them by a trapezoid."""
+    if window <= 1:
+        return 1 / max(n, 1)
     return linear_variance(np.full(max(n, 1), 1.0 / max(n, 1)), window)
 
 
