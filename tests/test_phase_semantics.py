@@ -209,7 +209,6 @@ def test_a_turn_sits_on_the_lowest_or_highest_evaluation_near_it():
         assert acc[at] == (min(near) if turn == 0 else max(near))
 
 
-
 def test_a_train_reward_getting_worse_is_said_to_be_no_overfit_to_the_training_data():
     """wandb-trl-ppo-scores-500: a PPO batch score (a reward on the training batches) falling
     after its best was 'overfit 1 -> 500' beside a note that the score "cannot show an
