@@ -1,7 +1,8 @@
 """A W&B run file with no history row says why, from its exit record and the console the SDK
 captured into it: three such files in a reading of public repositories ("no history rows"
 alone, where one run had stopped with `NameError: name 'math' is not defined` before its
-dataloader and another with a TypeError inside wandb.log)."""
+dataloader and another with a TypeError inside wandb.log). Where that console holds a training
+log (a Trainer's dict lines, W&B initialised but never logged to), the file is read from it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from phasewatch.cli import main
+from phasewatch.io import read_run
 from phasewatch.io.wandb_console import ConsoleTail
 
 CRASH = """
@@ -26,6 +28,25 @@ QUIET = """
 import sys, wandb
 run = wandb.init(project="p", dir=sys.argv[1])
 print("nothing logged")
+run.finish()
+"""
+
+
+# A Hugging Face Trainer run with W&B initialised but `report_to` not naming it: the Trainer's
+# dict lines go to the console only, with its progress bar redrawn by `\r` (the shape of a
+# CodeBERT classifier's run file in a public repository: 408 such rows, 3 evaluations).
+PRINTED = """
+import sys, wandb
+run = wandb.init(project="p", dir=sys.argv[1])
+for i in range(1, 31):
+    sys.stderr.write(f"\\r {i}/30 [00:0{i % 10}<00:10,  3.2it/s]")
+    if i % 3 == 0:
+        print({"loss": round(0.7 - 0.01 * i, 4), "grad_norm": 9.5, "learning_rate": 2e-05,
+               "epoch": round(i / 10, 2)})
+    if i % 10 == 0:
+        print({"eval_loss": round(0.6 - 0.001 * i, 4), "eval_accuracy": 0.5 + 0.002 * i,
+               "eval_runtime": 37.2, "epoch": float(i // 10)})
+print({"train_runtime": 1483.8, "train_loss": 0.57, "epoch": 3.0})
 run.finish()
 """
 
@@ -62,6 +83,24 @@ def test_a_run_that_ended_without_logging_says_it_ended(tmp_path, capsys):
     assert main(["analyze", str(path)]) == 3
     err = capsys.readouterr().err
     assert "the run ended with exit code 0" in err and "Python error" not in err, err
+
+
+def test_a_run_that_printed_its_log_is_read_from_its_console(tmp_path, capsys):
+    """Before: exit 3, "no history rows ...: a run that stopped before it logged a history
+    row leaves no curve to read", of a run that ran to its end and printed its curve."""
+    path = _run_file(PRINTED, tmp_path)
+    run = read_run(path)
+    assert run.format == "wandb"
+    loss, accuracy = run.column("loss"), run.column("eval_accuracy")
+    assert list(loss.values) == [round(0.7 - 0.01 * i, 4) for i in range(3, 31, 3)]
+    assert list(accuracy.values) == [0.52, 0.54, 0.56]
+    assert run.finished
+    assert any(w.startswith("no history rows (wandb.log calls) in this run file: read the "
+                            "training log its console output holds") and "hf_console" in w
+               for w in run.warnings), run.warnings
+    assert main(["analyze", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "metric eval_accuracy (max)" in out and "recommended stop: epoch 3" in out, out
 
 
 def test_the_console_tail_keeps_the_end_of_a_long_console():

@@ -20,7 +20,8 @@ import re
 from pathlib import Path
 
 from phasewatch.errors import InputError
-from phasewatch.io.notebook_cells import CONSOLE_READERS, FORMAT, Book, BookRun, read_book
+from phasewatch.io.notebook_cells import FORMAT, Book, BookRun, read_book
+from phasewatch.io.printed_log import CONSOLE_READERS
 from phasewatch.io.source import RecordSource, collect
 from phasewatch.io.sqlite_ro import split_member
 from phasewatch.run import RecordCollector, Run

@@ -11,9 +11,9 @@ notebook is run, unpickled or evaluated) and finds, in cell order:
   - fastai's `Learner` progress tables in a cell's `text/html` outputs (`notebook_fastai`):
     one run per cell, its steps the epochs;
   - in a cell without such a table, the text its stream outputs printed (stdout and stderr,
-    in order), when one of the console readers' `sniff_text` takes it: one run, read by that
-    reader's own `Source` and `LineParser` from the text (format: that reader's, such as
-    `hf_console`); line numbers count the lines of the cell's printed output.
+    in order), when one of the console readers' `sniff_text` takes it (`printed_log`): one
+    run, read by that reader's own `Source` and `LineParser` from the text (format: that
+    reader's, such as `hf_console`); line numbers count the lines of the cell's printed output.
 Cells are numbered from 1, top to bottom, markdown cells included. A cell or output that is
 not what nbformat writes is skipped and reported (`Book.problems`); a table row that cannot
 be read is skipped and reported with the run.
@@ -40,20 +40,14 @@ from phasewatch.io.notebook_html import (
     tables,
     trainer_key,
 )
+from phasewatch.io.printed_log import MIN_PRINTED_RECORDS, located, read_printed
 from phasewatch.io.source import Record
 from phasewatch.values import to_float
 
 FORMAT = "notebook"
-# Console readers tried on a cell's printed text, in the order `io.READERS` sniffs files
-# (Trinity-RFT's `Step N: {...}` first, the loose `step N name=value` last). JSON-lines and
-# CSV readers are not tried: a notebook prints JSON and tables that are not logs.
-CONSOLE_READERS = ("trinity_console", "verl_console", "torchtune", "olmo_console",
-                   "hf_console", "keras_console", "sb3_console",
-                   "kv_console")
 TRAIN_OUTPUT = re.compile(r"TrainOutput\(global_step=(\d+),\s*training_loss=[^,]*,\s*"
                           r"metrics=(\{[^{}]*\})\)")
 MAX_SHOWN = 5
-MIN_PRINTED_RECORDS = 2  # a cell printing one log row shows an evaluation or a summary
 
 
 @dataclass
@@ -240,74 +234,20 @@ def _add_summary(run: BookRun, text: str) -> None:
     run.finished = True
 
 
-class _TextTail:
-    """What `LineRecordSource` reads its lines from (`follow.LineTail`'s interface), over text
-    held in memory: the lines split as a file's are (`line_split.LineSplitter`)."""
-
-    unterminated = None  # a saved output is whole: its last line is not cut mid-write
-
-    def __init__(self, text: str, path: Path) -> None:
-        from phasewatch.line_split import MAX_LINE_BYTES
-
-        self.text, self.path = text, path
-        self.too_long: list[int] = []
-        self.max_line = MAX_LINE_BYTES
-
-    def read(self, final: bool = True):
-        from phasewatch.line_split import LineSplitter
-
-        splitter = LineSplitter(self.path, lambda _message: None, self.too_long, self.max_line)
-        data, self.text = self.text.encode("utf-8", "replace"), ""
-        yield from splitter.feed(data)
-        yield from splitter.finish()
-
-    def close(self) -> None:
-        pass
-
-
-class _Warnings:
-    """The collector a line source's `finish` reports to: its warnings, in the cell."""
-
-    def __init__(self, number: int, n_records: int) -> None:
-        self.number, self.n_records = number, n_records
-        self.warnings: list[str] = []
-
-    def warn(self, message: str, line: int | None = None) -> None:
-        self.warnings.append(in_cell(self.number, message, line))
-
-
-_LINE_PREFIX = re.compile(r"^line (\d+): ")
-
-
 def in_cell(number: int, message: str, line: int | None = None) -> str:
     """`cell N: message`, or `cell N, line L: message` (also for a `line L: ` message)."""
-    found = _LINE_PREFIX.match(message) if line is None else None
-    if found:
-        line, message = int(found.group(1)), message[found.end():]
-    return f"cell {number}, line {line}: {message}" if line is not None else f"cell {number}: {message}"
+    return located(f"cell {number}", message, line)
 
 
 def _printed_run(path: Path, number: int, text: str, problems: list[str]) -> BookRun | None:
     """The run a cell printed, read by the first console reader whose `sniff_text` takes it."""
-    if not text.strip():
-        return None
-    from phasewatch.io import reader_module
-
-    for name in CONSOLE_READERS:
-        module = reader_module(name)
-        if module.sniff_text(text):
-            break
-    else:
-        return None
-    source = module.Source(path)
-    source.tail = _TextTail(text, path)
-    records = list(source.read(final=True))
-    collector = _Warnings(number, len(records))
     try:
-        source.finish(collector)
+        printed = read_printed(path, text)
     except InputError as exc:
         problems.append(in_cell(number, exc.message, exc.line))
         return None
-    warnings = [in_cell(number, w) for w in source.warnings] + collector.warnings
-    return BookRun(number, source.format, records, warnings, dict(source.info.config),
-                   source.info.step_unit, source.info.finished)
+    if printed is None:
+        return None
+    return BookRun(number, printed.format, printed.records,
+                   [in_cell(number, w) for w in printed.warnings], printed.config,
+                   printed.step_unit, printed.finished)

@@ -16,6 +16,9 @@ but a `<prefix>/global_step` logged beside the key in the same row wins over ano
 step metric (OpenRLHF declares `eval/*` against `eval/epoch`, never logs it, and logs
 `eval/global_step`; W&B's step_sync fills the row's `eval/epoch` with 0).
 Keys starting with "_" (`_step`, `_runtime`, `_timestamp`) are W&B bookkeeping, not metrics.
+A file with no history row whose captured console holds a training log (a Trainer's dict lines
+printed, W&B initialised but never logged to) is read from that console by its console reader
+(`printed_log`), with a warning: the curve the run printed, where W&B kept no other.
 A logged table, image or other media object is no number: the file holds it as nested keys
 beside its `<name>._type` (`completions._type` "table-file", `completions.nrows`,
 `completions.size`, `completions.sha256`), which are left out, as `wandb_history` leaves the
@@ -42,6 +45,7 @@ from phasewatch.io.post_training import (
     loads_best,
     replace_notes,
 )
+from phasewatch.io.printed_log import MIN_PRINTED_RECORDS, located, read_printed
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.io.wandb_console import ConsoleTail
 from phasewatch.io.wandb_counter import WANDB_STEP, OwnCounter, integer_step
@@ -200,6 +204,8 @@ class Source(RecordSource):
         self._end_pending = False  # train_runtime in the summary, no history row since
         self._post_notes: list[str] = []
         self.console = ConsoleTail()  # why a file without history rows has none
+        self._history = False  # a history row was read
+        self._printed_read = False  # the console's log read where no history row came
         self.info.name = file.stem
 
     def read(self, final: bool = True):
@@ -226,6 +232,8 @@ class Source(RecordSource):
                 continue
             kind = record.WhichOneof("record_type")
             if kind == "history":
+                self._history = True
+                self.console.history_came()
                 yield from self._kept(_history_records(record.history, self.step_metrics,
                                                        self.bad_steps))
             elif kind == "summary":
@@ -246,6 +254,30 @@ class Source(RecordSource):
             elif kind in ("output_raw", "output"):
                 self.console.add(getattr(record, kind).line)
         self._post_notes = replace_notes(self.warnings, self._post_notes, [self._post_training])
+        if final and not self._history and not self._printed_read:
+            self._printed_read = True
+            yield from self._printed()
+
+    def _printed(self):
+        """The records of the training log the captured console holds, in a file with no
+        history row; nothing where no console reader takes it (the error says why the file is
+        empty) or it shows one row, a summary and no curve."""
+        try:
+            printed = read_printed(self.path, self.console.whole())
+        except InputError:
+            return
+        if printed is None or len(printed.records) < MIN_PRINTED_RECORDS:
+            return
+        self.warn("no history rows (wandb.log calls) in this run file: read the training log "
+                  "its console output holds (the script's stdout and stderr, which the W&B "
+                  f"SDK keeps in the file), as {printed.format} reads a console log; line "
+                  "numbers count the lines of that output")
+        self.warnings.extend(located("its console output", w) for w in printed.warnings)
+        self.info.step_unit = printed.step_unit
+        self.info.finished = self.info.finished or printed.finished
+        for key, value in printed.config.items():
+            self.info.config.setdefault(key, value)
+        yield from printed.records
 
     def _kept(self, records):
         """The history records without an evaluate() after train() (`post_training`)."""

@@ -9,6 +9,12 @@ reading of public repositories three W&B files were such runs (one stopped by `N
 'math' is not defined` before its dataloader, one by a `TypeError` inside `wandb.log` itself,
 one that ended normally after 13 s without logging). `ConsoleTail` keeps the end of the console
 and the exit, and `why_empty` says what they show.
+
+A run can also print its curve and log no history row: a Hugging Face Trainer run with W&B
+initialised but `report_to` not naming it prints its dict lines to the console only (a
+CodeBERT classifier's run file in a public repository: 25 minutes, exit code 0, 408 loss rows
+and 3 evaluations in its console, which read "a run that stopped before it logged a history
+row"). So the whole console is kept until a history row comes, for `printed_log` to read.
 """
 
 from __future__ import annotations
@@ -24,15 +30,26 @@ class ConsoleTail:
     def __init__(self) -> None:
         self._chunks: deque[str] = deque()
         self._size = 0
+        self._whole: list[str] | None = []  # the whole console, until a history row comes
         self.exit_code: int | None = None
         self.runtime: int | None = None
 
     def add(self, text: str) -> None:
         """One `output_raw` / `output` record's text."""
+        if self._whole is not None:
+            self._whole.append(text)
         self._chunks.append(text)
         self._size += len(text)
         while self._size > TAIL_BYTES and len(self._chunks) > 1:
             self._size -= len(self._chunks.popleft())
+
+    def history_came(self) -> None:
+        """A history row was read: the curve is there, the whole console is not needed."""
+        self._whole = None
+
+    def whole(self) -> str:
+        """Everything the console printed ('' once a history row came)."""
+        return "".join(self._whole or ())
 
     def exited(self, exit_record) -> None:
         self.exit_code = int(exit_record.exit_code)
