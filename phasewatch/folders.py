@@ -60,6 +60,9 @@ WANDB_FILES = ("wandb-metadata.json", "wandb-summary.json")
 NOT_LOG_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".npy", ".npz", ".png",
                     ".jpg", ".jpeg", ".pdf", ".svg", ".py", ".sh", ".yaml", ".yml", ".md",
                     ".model", ".tiktoken", ".arrow", ".gguf", ".lock", ".pkl", ".pickle")
+# ... except Stable-Baselines3's EvalCallback file (`io.sb3_evaluations`): the held-out
+# evaluations of the run whose Monitor files share its folder
+EVALUATIONS_NPZ = "evaluations.npz"
 
 
 # TensorBoard sub-folders that are parts of one run (Keras, Lightning, Trinity-RFT roles), not
@@ -169,10 +172,11 @@ def _files(folder: Path) -> list[Path]:
 
 
 def never_a_log(path: Path) -> bool:
-    """A file no folder takes as a log: `NOT_LOGS`, `NOT_LOG_SUFFIXES`, and W&B's console
-    capture in its run folder (`WANDB_CONSOLE`)."""
+    """A file no folder takes as a log: `NOT_LOGS`, `NOT_LOG_SUFFIXES` (but `EVALUATIONS_NPZ`),
+    and W&B's console capture in its run folder (`WANDB_CONSOLE`)."""
     name = path.name
-    return (name in NOT_LOGS or name.lower().endswith(NOT_LOG_SUFFIXES)
+    return (name in NOT_LOGS
+            or name.lower().endswith(NOT_LOG_SUFFIXES) and name != EVALUATIONS_NPZ
             or name == WANDB_CONSOLE and (path.parent.name == "files"
                                           or any((path.parent / f).is_file() for f in WANDB_FILES)))
 

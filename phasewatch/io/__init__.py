@@ -43,6 +43,7 @@ READERS: tuple[str, ...] = (
     "tensorboard",
     "wandb",
     "wandb_history",  # wandb < 0.10 run folders: `wandb-history.jsonl`
+    "sb3_evaluations",  # SB3 EvalCallback's `evaluations.npz`: a zip of numpy arrays
     "notebook",  # a Jupyter notebook is JSON: before the JSON readers
     "trainer_state",
     "llamafactory",
