@@ -138,7 +138,7 @@ def text(saved: Any, metric: str) -> str:
         return f"saved: {shown(saved.path)}, named by the global step, one past the step logged"
     at = "" if saved.value_step == saved.step else f" at step {saved.value_step}"
     if saved.level is not None:
-        at += f" (ranked by {saved.level:.4g}, its median with the evaluations beside it)"
+        at += f" (ranked by {saved.level:.4g}, its median with the {saved.reading}s beside it)"
     off = ("" if saved.best_value is None or saved.value is None else
            f", {abs(saved.value - saved.best_value):.3g} from step {best}'s "
            f"{saved.best_value:.4g}")

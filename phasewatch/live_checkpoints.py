@@ -120,6 +120,8 @@ class LiveCheckpoints:
         sign = monitor.trackers_[0].series.sign
         saved = choose(found[0], found[1], self.steps, self.values, sign, alert.best_step,
                        info.config.get("save_steps"), upto=alert.step, files=files)
+        if alert.metric in monitor.config.train_metrics:
+            saved.reading = "reading"
         # (ModelCheckpoint keeps its top k by its own metric: no rotation to tell by)
         saved.rotating = files is None and self.rotating(found[1], info.config.get("save_steps"))
         if saved.rotating and saved.step is not None:

@@ -145,6 +145,9 @@ class SavedCheckpoint:
     saved_stage: str | None = None  # ... and the stage of `step` when it is another's
     lightning: bool = False  # Lightning's `.ckpt` files: said by `lightning_checkpoints.text`
     later: int = 0  # with no checkpoint to load: how many the folder holds after `upto`
+    # what one value of the series is: "reading" for a train loss or reward
+    # (`Analysis.value_word`), whose level is no median of evaluations
+    reading: str = "evaluation"
 
     def to_dict(self) -> dict[str, Any] | None:
         """The JSON `saved_checkpoint`: null when there is no checkpoint to load, except in a
@@ -184,7 +187,7 @@ class SavedCheckpoint:
                 f"no checkpoint{upto} left in the folder{later}"
         at = "" if self.value_step == self.step else f" at step {self.value_step}"
         if self.level is not None:  # what ranked it, not only a raw value that may contradict it
-            at += f" (ranked by {self.level:.4g}, its median with the evaluations beside it)"
+            at += f" (ranked by {self.level:.4g}, its median with the {self.reading}s beside it)"
         # how far it is from the recommended step's evaluation (trial 34: the best saved,
         # after the overfit, read as a substitute for a best 18 sds better)
         off = ("" if self.best_value is None or self.value is None else
@@ -313,5 +316,7 @@ def for_run(path: str | Path, run, analysis) -> tuple[bool, SavedCheckpoint | No
         saved = joined_checkpoint(path, stages, run, analysis, eval_steps, oriented, sign)
         return saved is not None, saved
     folder, steps = found
-    return True, choose(folder, steps, eval_steps, oriented, sign, analysis.recommended_stop_step,
-                        run.config.get("save_steps"), files=files)
+    saved = choose(folder, steps, eval_steps, oriented, sign, analysis.recommended_stop_step,
+                   run.config.get("save_steps"), files=files)
+    saved.reading = analysis.value_word
+    return True, saved

@@ -416,3 +416,34 @@ def test_the_comparison_names_trainer_output_folders_by_the_folder(tmp_path, cap
     assert main(["analyze", *map(str, folders)]) == 0
     table = capsys.readouterr().out.split("\nrun ")[1].splitlines()[1:]
     assert [line.split()[0] for line in table] == [str(f) for f in folders]
+
+
+def test_a_train_loss_checkpoint_is_ranked_by_a_median_of_readings(tmp_path, capsys):
+    """A run with no evaluation is judged by its train loss, whose values are readings of the
+    training batches (`Analysis.value_word`): the level a checkpoint is ranked by is their
+    median, not one "with the evaluations beside it" (a ChatGLM LoRA output folder's
+    checkpoint-23000, 112292454/ChatGLM-Efficient-Tuning-main, said so of its train loss)."""
+    from transformers.trainer_callback import TrainerState
+
+    rng = np.random.default_rng(1)
+    state = TrainerState(max_steps=LAST, num_train_epochs=1, logging_steps=10, save_steps=300)
+    out = tmp_path / "out"
+    out.mkdir()
+    for step in range(10, LAST + 1, 10):
+        loss = 0.2 + 1.8 * np.exp(-step / 300) + rng.normal(0, 0.01)
+        state.log_history.append({"epoch": step / LAST, "loss": round(loss, 4), "step": step})
+        state.global_step = step
+        if step % 300 == 0:
+            (out / f"checkpoint-{step}").mkdir()
+            state.save_to_json(str(out / f"checkpoint-{step}" / "trainer_state.json"))
+    state.log_history.append({"epoch": 1.0, "step": LAST, "train_runtime": 10.0,
+                              "train_loss": 0.5})
+    state.save_to_json(str(out / "trainer_state.json"))
+    assert main(["analyze", str(out)]) == 0
+    analyzed = capsys.readouterr().out
+    assert main(["watch", str(out)]) == 0
+    watched = capsys.readouterr().err
+    for said in (analyzed, watched):
+        assert "best saved: checkpoint-1800, loss" in said, said
+        assert "its median with the readings beside it" in said, said
+        assert "evaluations beside it" not in said, said
