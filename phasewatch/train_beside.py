@@ -173,8 +173,14 @@ def is_held_out(run: Run, own: str) -> bool:
 
 # the first part of a name that places a series on training: its batches, or the rollouts the
 # policy samples from the training prompts (SB3's `rollout/ep_rew_mean`, a GRPO trainer's
-# `rollout/outcome_reward_mean`)
-TRAIN_PREFIXES = frozenset({"train", "training", "rollout", "rollouts"})
+# `rollout/outcome_reward_mean`); and Detectron2's statistics of each training batch's region
+# proposals, put to its EventStorage only while training (`fast_rcnn/cls_accuracy`,
+# `fast_rcnn/fg_cls_accuracy`, `mask_rcnn/accuracy`, `roi_head/num_fg_samples`,
+# `rpn/num_pos_anchors`; its evaluations are `bbox/AP`, `segm/AP`): a Faster R-CNN run's
+# `fast_rcnn/cls_accuracy` was offered as a score "that may be" the held-out one, and read as
+# "an overfit ... (end: the level held after it, mean of 35 evaluations)"
+TRAIN_PREFIXES = frozenset({"train", "training", "rollout", "rollouts",
+                            "fast_rcnn", "mask_rcnn", "roi_head", "rpn"})
 
 
 def is_train_metric(run: Run, own: str) -> bool:
@@ -318,6 +324,13 @@ def note_train_beside(analysis: Analysis, run: Run, train: list[TrainSeries]) ->
             "getting worse after its best: what the policy earns in the rollouts it trains on "
             "fell, not an overfit to the training data, which a score on the training batches "
             "cannot show")
+    elif analysis.extra["train_metric"] and overfits:
+        # any other score of the training batches (a train accuracy, Detectron2's
+        # `fast_rcnn/cls_accuracy`): its decline after its best is training's, as a loss's is
+        analysis.warnings.append(
+            f"{own}: the 'overfit' ({', '.join(overfits)}) is a score of the training batches "
+            "getting worse after its best: an instability of training, not an overfit to the "
+            "training data, which a score on the training batches cannot show")
     if not is_held_out(run, own):
         return analysis
     for phase in analysis.phases:
