@@ -69,11 +69,13 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "valid/accuracy", "valid/acc",
         # OpenMMLab validation rows (mmengine scalars.json): mmpretrain `accuracy/top1`, mmdet 3.x
         # `coco/bbox_mAP` (`coco/segm_mAP`), mmdet 2.x `bbox_mAP`, mmseg `mIoU`, mmpose
-        # `coco/AP`; detectron2's COCOEvaluator (metrics.json, TensorBoard) `bbox/AP` (`segm/AP`),
-        # `sem_seg/mIoU`
+        # `coco/AP`; detectron2's COCOEvaluator (metrics.json, TensorBoard) `segm/AP` (an
+        # instance segmentation model's own output, its masks, before its boxes, as for YOLO
+        # below: Mask2Former predicts no boxes, and its `bbox/AP` of 0.0 at every evaluation was
+        # chosen over its `segm/AP` of 39.8 -> 65.1), `bbox/AP`, `sem_seg/mIoU`
         "accuracy/top1", "coco/bbox_mAP", "coco/segm_mAP", "bbox_mAP", "segm_mAP", "mIoU",
         "coco/AP",
-        "bbox/AP", "segm/AP", "sem_seg/mIoU",
+        "segm/AP", "bbox/AP", "sem_seg/mIoU",
         # Ultralytics YOLO's results.csv: the validator's mAP50-95 on the val split each epoch,
         # most of the fitness best.pt is chosen by (utils/metrics.py: DetMetrics keys `(B)`,
         # SegmentMetrics' masks `(M)`, PoseMetrics' keypoints `(P)`, the task's own output
