@@ -29,7 +29,12 @@ from phasewatch.choice_notes import notes_on_choice
 from phasewatch.confidence import below_resolution, few_points_confidence, resolution_warning
 from phasewatch.corners import place_corners
 from phasewatch.diverged import diverged_note
-from phasewatch.expert_data import overfit_if_unrecovered, policy_gradient_only
+from phasewatch.expert_data import (
+    held_out_loss_overfit,
+    is_held_out_loss,
+    overfit_if_unrecovered,
+    policy_gradient_only,
+)
 from phasewatch.fall_so_far import ends_early, fall_so_far
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.hinge import hinge_phases
@@ -156,6 +161,8 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     # where a fall may still be recovered (as `fall_so_far`, and the live monitor, judge it)
     no_expert = None if ends_early(series.steps, plan) or cfg.expert_data else (
         policy_gradient_only(run) if cfg.expert_data is None else "--expert-data no")
+    # ... and a held-out loss, whose rise as the train loss falls is an overfit (`expert_data`)
+    held_loss = not ends_early(series.steps, plan) and is_held_out_loss(run, own_metric)
     known = known_noise(cfg.noise_sd, cfg.eval_size, series.sign * y, own_metric)
     if known is None and y.size < MIN_FOR_NOISE and (
             logged := logged_binomial(run.columns(), own_metric, series.sign * y)) is not None:
@@ -177,7 +184,7 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
         short = note_reward_rise(note_train_beside(_with_source(analyze_short(
             run.source, own_metric, direction, series, train, baseline_spec, warnings,
             known.sd if known else None, is_held_out(run, own_metric), no_expert,
-            value_word(run, own_metric)), known),
+            value_word(run, own_metric), held_loss), known),
             run, train), run)
         short = note_held_best(note_unseen_start(short, steps, y, run.step_unit, run.steps), steps, y)
         return note_one_stage(short, run.events, steps)
@@ -288,6 +295,8 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
         warnings.extend([note] if note else [])
     else:  # a log read before the run's end (with no NLL saying it overfits)
         phases, note = fall_so_far(phases, steps, pcfg)
+        if note is None and held_loss:  # past the plan's early part (`expert_data`)
+            phases, note = held_out_loss_overfit(phases, own_metric, train)
         warnings.extend([note] if note else [])
 
     shown_sd = reported_noise(sd, y, own_metric, warnings)  # effects in sds of the noise

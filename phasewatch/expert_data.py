@@ -10,6 +10,12 @@ is the best one, not a "wait for readaptation" (verl-opd-aime-collapse-27ev: a v
 0.0099 at step 0, -1 from step 10 to the end; a verifier's held-out accuracy 0.992 at the start of
 its RL, then 0.600 at each of the 20 evaluations after it: both labelled `overfit, plateau`).
 A fall that is recovered is a disruption in any run.
+
+A held-out loss (`eval_loss`, `val_loss`: the loss on a held-out split of the data the model
+trains on) has no disruption that is never recovered either: learning that data lowers it, so
+its rise from the start to a level it never leaves, while the train loss falls over the same
+steps, is the textbook overfit (issue 12: "a user reads 'wait for readaptation', the opposite of
+what to do"). The disruption shows on the model's own task, its accuracy or reward.
 """
 
 from __future__ import annotations
@@ -21,7 +27,13 @@ from phasewatch.results import Phase
 from phasewatch.reward_beside import is_reward
 from phasewatch.run import Run
 from phasewatch.stages import STAGE_EVENTS
-from phasewatch.train_beside import POLICY_GRADIENT_ALGORITHMS, is_policy_loss
+from phasewatch.train_beside import (
+    POLICY_GRADIENT_ALGORITHMS,
+    TrainSeries,
+    is_policy_loss,
+    roles_of,
+    train_move,
+)
 
 # the words of a metric about expert data: CHORD's `actor/expert/sft_loss`, an SFT loss beside
 # an RL one (`sft_loss`), phasewatch's token signals (`expert/nll_train`)
@@ -56,18 +68,47 @@ def overfit_if_unrecovered(phases: list[Phase], metric: str,
     """`phases` with each disruption that no readaptation follows called an overfit (joined to
     an overfit right before it), for a run with no expert data (`how`: `policy_gradient_only`'s
     words), and the note that says so (None when no phase was renamed)."""
+    out, renamed = _unrecovered_renamed(phases)
+    if not renamed:
+        return phases, None
+    return out, (f"{metric}: the fall from step {renamed[0].start_step} is never recovered, and "
+                 f"the run is trained by a policy gradient alone ({how}), with no expert data "
+                 "it could still learn: an overfit from its best point, not a disruption")
+
+
+def is_held_out_loss(run: Run, own: str) -> bool:
+    """Whether `own` is a loss on held-out data (the `eval/loss` role: `eval_loss`, `val_loss`,
+    `valid_nll_loss`, a held-out perplexity)."""
+    return "eval/loss" in roles_of(run, own)
+
+
+def held_out_loss_overfit(phases: list[Phase], metric: str,
+                          train: list[TrainSeries]) -> tuple[list[Phase], str | None]:
+    """`phases` of a held-out loss (`is_held_out_loss`) with a disruption that no readaptation
+    follows called an overfit when the train loss improved over its steps (see the module's
+    docstring), and the note that says so (None when nothing was renamed)."""
+    out, renamed = _unrecovered_renamed(phases)
+    losses = [t for t in train if t.role == "train/loss"]
+    move = train_move(losses, renamed[0].start_step, renamed[0].end_step) if renamed else None
+    if move is None or not move.improved:
+        return phases, None
+    return out, (f"{metric}: the rise from step {renamed[0].start_step} is never recovered, "
+                 f"while {move.words()}: a held-out loss getting worse as the train loss "
+                 "improves is an overfit from its best point, not a disruption (which shows on "
+                 "the model's own task, its accuracy or reward)")
+
+
+def _unrecovered_renamed(phases: list[Phase]) -> tuple[list[Phase], list[Phase]]:
+    """`phases` with each disruption that no readaptation follows called an overfit (joined to
+    an overfit right before it), and the disruptions so renamed."""
     out: list[Phase] = []
     renamed = []
     for k, phase in enumerate(phases):
         trends = [later.name for later in phases[k + 1:] if later.name != "plateau"]
         if phase.name == "disruption" and trends[:1] != ["readaptation"]:
+            renamed.append(phase)
             phase = dataclasses.replace(phase, name="overfit")
-            renamed.append(phase.start_step)
         if out and out[-1].name == phase.name == "overfit":
             phase = dataclasses.replace(out.pop(), end_step=phase.end_step)
         out.append(phase)
-    if not renamed:
-        return phases, None
-    return out, (f"{metric}: the fall from step {renamed[0]} is never recovered, and the run is "
-                 f"trained by a policy gradient alone ({how}), with no expert data it could "
-                 "still learn: an overfit from its best point, not a disruption")
+    return out, renamed

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from phasewatch.checkpoint import beats_last, best_index, overfit_peaks
-from phasewatch.expert_data import overfit_if_unrecovered
+from phasewatch.expert_data import held_out_loss_overfit, overfit_if_unrecovered
 from phasewatch.few_point_tests import line_trend, start_shift, trend_test
 from phasewatch.noise import reported_noise, second_difference_sd
 from phasewatch.phase_stats import (
@@ -154,14 +154,15 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
                   train: list[TrainSeries], baseline: Baseline,
                   warnings: list[str], known_sd: float | None = None,
                   held_out: bool = False, no_expert: str | None = None,
-                  reading: str = "evaluation") -> Analysis:
+                  reading: str = "evaluation", held_out_loss: bool = False) -> Analysis:
     """The Analysis of a series too short (or too constant) to segment. `known_sd`, the
     user's noise sd of one evaluation, replaces every estimate of the noise (second
     differences, the scatter of the shift and line tests), and the effect sizes are then
     given in sds too. `held_out`: the series is measured on held-out data, so getting worse
     after its best as train improves is the pattern of an overfit (`worse_after_best`); a
     train reward doing so is not. `no_expert`: how the run shows it has no expert data
-    (`expert_data.policy_gradient_only`), where a fall not recovered is an overfit.
+    (`expert_data.policy_gradient_only`), where a fall not recovered is an overfit, as it is
+    for `held_out_loss` (`expert_data.held_out_loss_overfit`) as the train loss improves.
     `reading`: what one value is, in the warnings ("evaluation"; "reading" for a series scored
     on the training batches, `train_beside.is_train_metric`)."""
     steps, y, sign = series.steps, series.values, series.sign
@@ -215,6 +216,9 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
               for name, a, b in zip(names, cuts[:-1], cuts[1:])]
     if no_expert is not None:
         phases, note = overfit_if_unrecovered(phases, metric, no_expert)
+        warnings.extend([note] if note else [])
+    elif held_out_loss:
+        phases, note = held_out_loss_overfit(phases, metric, train)
         warnings.extend([note] if note else [])
     levels = boundary_levels(phases, steps, y)  # the data's; `base` is the reference of effects
     # no effect sizes in sds from an estimate: a few points cannot carry them; a known sd can

@@ -13,7 +13,9 @@ noiseless curve into true phases live here, once, following DESIGN.md "Phase sem
   the level it settles at;
 - a late decline starts at the evaluation where the flat stretch ends (the generator says where);
 - the true starting level is the noiseless value at the first evaluation (`start`), observed
-  with noise sd `start_sd`.
+  with noise sd `start_sd`;
+- a loss's `dip_no_recovery` (a held-out loss rising to a level it never leaves, while the train
+  loss every run logs keeps falling) is an overfit then a plateau, not a disruption.
 
     >>> from phasewatch import synth
     >>> s = synth.generate_regime("dip_recover", "sparse", seed=0)
@@ -192,13 +194,24 @@ class SyntheticRun:
         return folder
 
 
+def regime_phases(kind: str, regime: Regime) -> tuple[str, ...]:
+    """The phases a run of `kind` contains in `regime`: `KIND_PHASES`, but a loss's
+    `dip_no_recovery` (a held-out loss rising to a level it never leaves while the train loss
+    every run logs keeps falling) is an overfit then a plateau
+    (`expert_data.held_out_loss_overfit`: docs/detection.md's phase semantics)."""
+    if regime.lower_is_better and kind == "dip_no_recovery":
+        return ("overfit", "plateau")
+    return KIND_PHASES[kind]
+
+
 def regime_truth(kind: str, regime: Regime, family: str, steps: np.ndarray, curve: np.ndarray,
                  sd: float, sign: float, onset: int | None = None, **extra: Any) -> dict[str, Any]:
     """The truth dict of a regime run. `curve` and `sd` (the run's nominal noise sd, which sets
     the plateau rule) are in the metric's own units; `sign` is +1 for higher-is-better, -1 for a
     loss; `start_sd` in `extra` is the noise sd of the first evaluation where it differs from
     `sd` (binomial or level-dependent noise)."""
-    phases = truth_phases(kind, steps, sign * curve, sd, onset)
+    phases = [(name, a, b) for name, (_, a, b) in
+              zip(regime_phases(kind, regime), truth_phases(kind, steps, sign * curve, sd, onset))]
     gaps = np.diff(steps)
     start_sd = float(extra.pop("start_sd", sd))
     return {
@@ -212,4 +225,4 @@ def regime_truth(kind: str, regime: Regime, family: str, steps: np.ndarray, curv
 
 __all__ = ["CAP", "CONTROL_KINDS", "KIND_PHASES", "REGIMES", "REGIME_KINDS", "REGIME_NAMES",
            "Regime", "SyntheticRun", "boundaries", "draw_points", "grid_index", "min_points",
-           "regime_of", "regime_truth", "truth_phases"]
+           "regime_of", "regime_phases", "regime_truth", "truth_phases"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from phasewatch.synth_powerlaw import Schedule, generate_regime
-from phasewatch.synth_regimes import KIND_PHASES, REGIMES
+from phasewatch.synth_regimes import REGIMES, regime_phases
 
 
 def runs(regime, kinds=None, seeds=range(4)):
@@ -23,7 +23,7 @@ def test_every_kind_generates_deterministically_with_its_phases(regime):
         for seed in range(3):
             a, b = generate_regime(kind, regime, seed), generate_regime(kind, regime, seed)
             assert a.run.table.equals(b.run.table) and a.truth["phases"] == b.truth["phases"]
-            assert [p[0] for p in a.truth["phases"]] == list(KIND_PHASES[kind])
+            assert [p[0] for p in a.truth["phases"]] == list(regime_phases(kind, REGIMES[regime]))
             assert a.truth["family"] == "powerlaw"
 
 

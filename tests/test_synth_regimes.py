@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from phasewatch import synth, synth_logistic, synth_powerlaw
-from phasewatch.synth_regimes import CAP, CONTROL_KINDS, KIND_PHASES, REGIMES, truth_phases
+from phasewatch.synth_regimes import (
+    CAP,
+    CONTROL_KINDS,
+    KIND_PHASES,
+    REGIMES,
+    regime_phases,
+    truth_phases,
+)
 
 FAMILIES = {"synth": synth.generate_regime, "logistic": synth_logistic.generate_regime,
             "powerlaw": synth_powerlaw.generate_regime}
@@ -35,7 +42,7 @@ def test_truth_is_consistent_with_the_curve(family, regime):
     for s in runs(family, regime):
         t, steps = s.truth, s.truth["curve_steps"]
         names = [p[0] for p in t["phases"]]
-        assert names == list(KIND_PHASES[t["kind"]])
+        assert names == list(regime_phases(t["kind"], REGIMES[regime]))
         assert t["phases"][0][1] == steps[0] and t["phases"][-1][2] == steps[-1]
         for (_, _, end), (_, start, _) in itertools.pairwise(t["phases"]):
             assert end == start and start in set(steps.tolist())

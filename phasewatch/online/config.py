@@ -114,6 +114,11 @@ class MonitorConfig:
     `watch` reads it from the log's metrics and config): a disruption from the start not
     recovered by the early part of the planned run is then an overfit from the start, as
     `analyze` names a fall never recovered in such a run (docs/detection.md)."""
+    held_out_loss: bool = False
+    """The watched metric is a loss on held-out data (`expert_data.is_held_out_loss`; `watch`
+    reads it from the log's names): its rise from the start not recovered by the early part of
+    the planned run is then an overfit from the start, as `analyze` names it beside a falling
+    train loss (`expert_data.held_out_loss_overfit`)."""
     check_finite: bool = False
     """A NaN/inf value of a followed metric is an alert ('non_finite') and a stop condition;
     by default non-finite values are treated as missing."""

@@ -146,14 +146,15 @@ def decline_from_start(t: PhaseTracker, level: float) -> tuple[str, int | None, 
              f"{moved(s.sign, better=False)[1]} its level before; {t.start_text()})"))
 
 
-def unrecovered_without_expert_data(t: PhaseTracker) -> tuple[str, int, str] | None:
+def unrecovered_overfit(t: PhaseTracker) -> tuple[str, int, str] | None:
     """Overfit, with the start as its best, when the run has no expert data
-    (`MonitorConfig.no_expert_data`) and its disruption from the start is not recovered where
-    the planned run's early part ends: what `analyze` of the log read there names it
-    (`expert_data.overfit_if_unrecovered`; a fall read earlier may still be recovered)."""
+    (`MonitorConfig.no_expert_data`) or the metric is a held-out loss (`held_out_loss`) and its
+    disruption from the start is not recovered where the planned run's early part ends: what
+    `analyze` of the log read there names it (`expert_data.overfit_if_unrecovered`,
+    `held_out_loss_overfit`; a fall read earlier may still be recovered)."""
     s, plan = t.series, t.plan()
-    if not t.cfg.no_expert_data or plan is None or s.last_step is None \
-            or not plan.after_early_part(s.last_step) or t.trough is None:
+    if not (t.cfg.no_expert_data or t.cfg.held_out_loss) or plan is None \
+            or s.last_step is None or not plan.after_early_part(s.last_step) or t.trough is None:
         return None
     start = t.stage_start()
     t.peak, t.peak_step, t.peak_checkpoint = s.baseline, start, start
@@ -161,6 +162,9 @@ def unrecovered_without_expert_data(t: PhaseTracker) -> tuple[str, int, str] | N
     gap = abs(s.raw(s.level) - s.raw(s.baseline))
     return ("overfit", start,
             (f"{s.label} level {s.raw(s.level):.4g} is still {gap:.4g} {side} {t.start_text()}, "
-             f"{plan.progress(s.last_step):.0%} into the planned run: a fall never recovered in "
-             "a run trained by a policy gradient alone, with no expert data it could still "
-             "learn, is an overfit from its start"))
+             f"{plan.progress(s.last_step):.0%} into the planned run: "
+             + ("a fall never recovered in a run trained by a policy gradient alone, with no "
+                "expert data it could still learn, is an overfit from its start"
+                if t.cfg.no_expert_data else
+                "a held-out loss's rise never recovered is an overfit from its start, not a "
+                "disruption (learning the training data improves a held-out loss of its kind)")))

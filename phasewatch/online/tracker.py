@@ -29,7 +29,7 @@ from phasewatch.online.from_start import (
     fell_late,
     left_start_late,
     trough_behind,
-    unrecovered_without_expert_data,
+    unrecovered_overfit,
 )
 from phasewatch.online.plan import RunPlan
 from phasewatch.online.refit_events import refit_before_warmup, refit_event
@@ -247,7 +247,7 @@ class PhaseTracker:
                         (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(level - self.trough, s.se_level)} "
                         f"{side} the disruption's worst level {s.raw(self.trough):.4g} (its worst "
                         f"{s.value_word}: {s.raw(worst):.4g} at step {worst_step})"))
-            return unrecovered_without_expert_data(self)
+            return unrecovered_overfit(self)
         if self.phase == "overfit":
             # Live, a decline can only be judged so far; if the level later climbs significantly
             # above the old peak, the fall was recovered, which the offline detector calls a

@@ -1,0 +1,133 @@
+"""A held-out loss rising from the start to a level it never leaves, while the train loss falls,
+is an overfit, not a disruption (`expert_data.held_out_loss_overfit`): a user told
+"disruption" waits for a readaptation that a held-out loss of the training data's own kind does
+not have. A fall that is recovered, one of a held-out accuracy, or one beside a train loss that
+does not fall keeps its name."""
+
+import json
+
+import numpy as np
+import pytest
+
+from phasewatch import analyze, watch
+from phasewatch.synth_eased import generate_regime
+
+
+def _rise(n=22, seed=0):
+    """An eval loss at 0.70, rising to 0.90 by 40% of the run, then flat there."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / (n - 1)
+    return 0.70 + 0.20 * np.minimum(t / 0.4, 1.0) + rng.normal(0, 0.008, n)
+
+
+def _columns(values, metric="eval_loss", train="falling"):
+    steps = np.arange(len(values), dtype=np.int64) * 100
+    columns = {metric: (steps, np.asarray(values, dtype=np.float64))}
+    if train is not None:
+        train_steps = np.arange(0, int(steps[-1]) + 1, 20, dtype=np.int64)
+        level = np.linspace(1.0, 0.2, train_steps.size)
+        columns["train/loss"] = (train_steps, level if train == "falling" else level[::-1])
+    return columns
+
+
+def _analyze(values, metric="eval_loss", train="falling", direction="min", **options):
+    from phasewatch.run import Run
+
+    run = Run.from_columns(_columns(values, metric, train), "test", "jsonl")
+    return analyze(run, metric=metric, direction=direction, **options)
+
+
+def test_a_held_out_loss_rising_for_good_as_the_train_loss_falls_is_an_overfit():
+    result = _analyze(_rise())
+    assert [p.name for p in result.phases] == ["overfit", "plateau"]
+    assert result.recommended_stop_step == 0
+    note = next(w for w in result.warnings if "is never recovered" in w)
+    assert note.startswith("eval_loss: the rise from step 0 is never recovered, while the train "
+                           "loss (train/loss) fell")
+    assert "an overfit from its best point, not a disruption" in note
+
+
+@pytest.mark.parametrize("train", [None, "rising"])
+def test_the_same_rise_without_a_falling_train_loss_stays_a_disruption(train):
+    assert [p.name for p in _analyze(_rise(), train=train).phases] == ["disruption", "plateau"]
+
+
+def test_a_held_out_accuracy_falling_for_good_stays_a_disruption():
+    """The disruption of the model's own task: its accuracy falls as the expert data acts."""
+    result = _analyze(1.6 - _rise(), metric="eval_accuracy", direction="max")
+    assert [p.name for p in result.phases] == ["disruption", "plateau"]
+
+
+def test_a_recovered_rise_stays_a_disruption():
+    values = np.r_[_rise(10)[:5], np.linspace(0.85, 0.55, 12)]
+    names = [p.name for p in _analyze(values).phases]
+    assert names[:2] == ["disruption", "readaptation"]
+
+
+def test_a_short_held_out_loss_that_jumps_and_holds_is_an_overfit():
+    result = _analyze([0.70, 0.90, 0.91, 0.90, 0.905])
+    assert [p.name for p in result.phases] == ["overfit", "plateau"]
+
+
+def test_read_early_in_its_plan_the_rise_is_a_disruption_so_far():
+    """Within the first 40% of the planned run a rise may still be recovered, as the live
+    monitor judges it; the log read past that part names it an overfit."""
+    early = _analyze(_rise(), planned_steps=10_000)
+    assert [p.name for p in early.phases] == ["disruption", "plateau"]
+    assert [p.name for p in _analyze(_rise(), planned_steps=2_200).phases] == [
+        "overfit", "plateau"]
+
+
+@pytest.mark.parametrize("metric, direction, overfit", [("eval_loss", "min", True),
+                                                       ("eval_accuracy", "max", False)])
+def test_watch_names_the_rise_an_overfit_past_the_early_part_of_the_plan(
+        tmp_path, metric, direction, overfit):
+    """Live, the disruption from the start of a held-out loss becomes an overfit, the start its
+    best, once the planned run's early part is over without a recovery; a held-out accuracy's
+    fall stays a disruption."""
+    values = _rise() if direction == "min" else 1.6 - _rise()
+    rows = [{"step": 100 * i, metric: float(v), "loss": 1.0 - 0.03 * i}
+            for i, v in enumerate(values)]
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    alerts = list(watch(path, metric=metric, direction=direction, planned_steps=2_200))
+    assert alerts[0].event == "disruption"
+    ends = [a for a in alerts if a.event == "overfit"]
+    assert bool(ends) == overfit
+    if overfit:
+        assert ends[0].step >= 0.4 * 2_200 and ends[0].best_step == 0
+        assert "a held-out loss's rise never recovered is an overfit from its start" in \
+            ends[0].message
+
+
+def test_the_synthetic_truth_of_a_loss_never_recovered_is_an_overfit():
+    """The generators' truth follows the same semantics: a loss's dip_no_recovery (its train
+    loss falls in every run) is an overfit then a plateau; an accuracy's stays a disruption."""
+    loss = generate_regime("dip_no_recovery", "lower", seed=3)
+    assert [name for name, _, _ in loss.truth["phases"]] == ["overfit", "plateau"]
+    accuracy = generate_regime("dip_no_recovery", "medium", seed=3)
+    assert [name for name, _, _ in accuracy.truth["phases"]] == ["disruption", "plateau"]
+
+
+def _hf_log(tmp_path):
+    """An HF Trainer's rows as JSONL: `loss` every 20 steps, falling with noise; `eval_loss`
+    every 100, rising from the start to a level it holds."""
+    rng = np.random.default_rng(5)
+    rows = [{"step": s, "loss": round(float(1.2 * np.exp(-s / 900) + rng.normal(0, 0.03)), 4)}
+            for s in range(20, 2101, 20)]
+    rows += [{"step": 100 * i, "eval_loss": round(float(v), 4)} for i, v in enumerate(_rise())]
+    path = tmp_path / "trainer_log.jsonl"
+    rows.sort(key=lambda row: row["step"])
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def test_detection_docs_quote_the_note_as_analyze_prints_it(tmp_path):
+    """docs/detection.md quotes the note said beside a held-out loss's rise never recovered."""
+    from pathlib import Path
+
+    result = analyze(str(_hf_log(tmp_path)))
+    assert result.metric == "eval_loss"
+    note = next(w for w in result.warnings if "is never recovered" in w)
+    docs = Path(__file__).resolve().parents[1] / "docs" / "detection.md"
+    assert " ".join(note.split()) in " ".join(docs.read_text().split())
