@@ -314,9 +314,12 @@ def for_run(path: str | Path, run, analysis) -> tuple[bool, SavedCheckpoint | No
         from phasewatch.stage_checkpoints import joined_checkpoint
 
         saved = joined_checkpoint(path, stages, run, analysis, eval_steps, oriented, sign)
-        return saved is not None, saved
-    folder, steps = found
-    saved = choose(folder, steps, eval_steps, oriented, sign, analysis.recommended_stop_step,
-                   run.config.get("save_steps"), files=files)
-    saved.reading = analysis.value_word
-    return True, saved
+        in_folder = saved is not None
+    else:
+        folder, steps = found
+        saved = choose(folder, steps, eval_steps, oriented, sign,
+                       analysis.recommended_stop_step, run.config.get("save_steps"), files=files)
+        in_folder = True
+    if saved is not None:  # a joined run's stage too: its level is a median of these values
+        saved.reading = analysis.value_word
+    return in_folder, saved

@@ -356,3 +356,31 @@ def test_the_best_saved_checkpoint_is_the_best_of_every_stage(capsys, tmp_path):
     assert saved["saved_stage"] == f"the RL run's, in {rl}"
     stdout = run_cli(capsys, "analyze", out)[1]
     assert f"best saved: checkpoint-200 (the RL run's, in {rl}), eval_accuracy 0.45" in stdout
+
+
+
+def saving_folder(folder: Path, rows: list[dict], max_steps: int, every: int) -> Path:
+    """`trainer_folder` with a checkpoint every `every` steps, each with the rows up to it."""
+    for step in range(every, max_steps + 1, every):
+        trainer_folder(folder, [r for r in rows if r["step"] <= step], max_steps)
+    return folder
+
+
+def test_a_train_loss_checkpoint_of_a_joined_run_is_ranked_by_readings(capsys, tmp_path):
+    """A joined run judged by its train loss names the stage's checkpoint by the median of the
+    readings beside it, as a single run's folder does (`SavedCheckpoint.reading`); it said "its
+    median with the evaluations beside it" of a run with no evaluation."""
+    rng = np.random.default_rng(5)  # falls to its best near step 240, between two saves
+    sft = saving_folder(tmp_path / "sft_out", [
+        {"step": s, "loss": round(0.2 + 1.8 * np.exp(-s / 60) + 0.002 * max(s - 250, 0)
+                                  + rng.normal(0, 0.01), 4)} for s in range(10, 421, 10)], 420, 70)
+    rl = trainer_folder(tmp_path / "grpo_out", [
+        {"step": s, "loss": round(0.5 + rng.normal(0, 0.01), 4)} for s in range(10, 201, 10)],
+        200)
+    out = tmp_path / "joined"
+    assert run_cli(capsys, "join", sft, rl, "-o", out)[0] == 0
+    code, stdout, _ = run_cli(capsys, "analyze", out)
+    assert code == 0 and "metric loss (min)" in stdout, stdout
+    assert "best saved: checkpoint-" in stdout, stdout
+    assert "its median with the readings beside it" in stdout, stdout
+    assert "evaluations beside it" not in stdout, stdout
