@@ -131,3 +131,22 @@ def test_detection_docs_quote_the_note_as_analyze_prints_it(tmp_path):
     note = next(w for w in result.warnings if "is never recovered" in w)
     docs = Path(__file__).resolve().parents[1] / "docs" / "detection.md"
     assert " ".join(note.split()) in " ".join(docs.read_text().split())
+
+
+@pytest.mark.parametrize("metric, direction, overfit", [("eval_loss", "min", True),
+                                                       ("eval_accuracy", "max", False)])
+def test_the_trainer_callbacks_watch_a_held_out_loss_as_watch_does(metric, direction, overfit):
+    """The HF and Lightning callbacks' monitor host reads the metric's role as `watch` reads it
+    from the log (`MonitorConfig.held_out_loss`), unless the options say it."""
+    from phasewatch.callbacks._common import MonitorHost
+
+    host = MonitorHost(metric, direction, ("overfit",), None, None, {"planned_steps": 2_200})
+    values = _rise() if direction == "min" else 1.6 - _rise()
+    for i, value in enumerate(values):
+        host.observe(100 * i, {metric: float(value)})
+    assert host.monitor.config.held_out_loss is overfit
+    ends = [a for a in host.alerts if a.event == "overfit"]
+    assert bool(ends) == overfit and all(a.best_step == 0 for a in ends)
+    told = MonitorHost(metric, direction, (), None, None, {"held_out_loss": False})
+    told.observe(0, {metric: 0.7})
+    assert told.monitor.config.held_out_loss is False

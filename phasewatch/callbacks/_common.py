@@ -125,17 +125,19 @@ class MonitorHost:
         rule `watch` applies to the log (`train_beside.is_train_metric`: a train loss or reward
         by its name, a bare `acc` beside a `val_acc`), unless the options say it: the alerts
         then count a train loss's values as readings, not evaluations, and call its overfit
-        what it is, as `watch` and `analyze` do on the log the trainer writes."""
+        what it is, as `watch` and `analyze` do on the log the trainer writes. And whether the
+        metric is a held-out loss (`MonitorConfig.held_out_loss`), as `watch` reads it."""
+        from phasewatch.expert_data import is_held_out_loss
         from phasewatch.live_choice import rows_run
         from phasewatch.train_beside import is_train_metric
 
         self.train_metrics_told = True
-        if "train_metrics" in self._monitor_args[2]:
-            return
-        run = rows_run([(0, metrics)])
-        config = self.monitor.config
-        config.train_metrics = tuple(name for name in config.metrics
-                                     if is_train_metric(run, name))
+        run, config, options = rows_run([(0, metrics)]), self.monitor.config, self._monitor_args[2]
+        if "held_out_loss" not in options:
+            config.held_out_loss = is_held_out_loss(run, config.metric)
+        if "train_metrics" not in options:
+            config.train_metrics = tuple(name for name in config.metrics
+                                         if is_train_metric(run, name))
 
     def _name_loaders(self, metrics: Mapping[str, Any]) -> None:
         """A metric given without Lightning's loader (`metric="val_acc"`, validated on two
