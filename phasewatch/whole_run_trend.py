@@ -5,9 +5,10 @@ The rules ask a move to exceed `k_sd` noise sds of one evaluation (phases.PhaseC
 a few evaluations must each move clearly. A noisy metric logged often (a GRPO batch reward, a
 per-step train loss) can climb 2 sds over hundreds of evaluations: a rise anyone sees in the
 plot, which those rules call a plateau. So when a run of more than MIN_POINTS evaluations comes
-out as one plateau, under white noise, its first and last stretches (a quarter of the run each,
-at most LONG_RUN_MEAN evaluations) are compared: when their means differ by more than `k_sd`
-standard errors and the values trend against the steps by Kendall's rank test (p < TREND_P:
+out as one plateau, under white noise, its first and last stretches (`stretch_size`: a quarter
+of the run each, at most LONG_RUN_MEAN evaluations, or a LONG_RUN_SHARE-th of a longer run) are
+compared: when their means differ by more than `k_sd` standard errors and the values trend
+against the steps by Kendall's rank test (p < TREND_P:
 the noise sd of a few dozen evaluations can come out at half the truth), the run is one trend
 (an improvement, or a decline from the start: an overfit). Under sticky noise (lag-1
 autocorrelation above WHITE_AR) a long stretch wanders by sds, and the run stays a plateau. A
@@ -54,7 +55,11 @@ from phasewatch.smoothed_levels import (
 # tuning seeds it changed two calls in 1,600 runs per family (seeds 100-119: a flat run of
 # family A now a false trend, a decline from the start of family B now found; 300-339: none).
 MIN_POINTS = 12
-LONG_RUN_MEAN = 30  # evaluations averaged at each end, at most
+LONG_RUN_MEAN = 30  # evaluations averaged at each end, at most, up to ...
+# ... runs of 20 x that many: beyond, a twentieth of the run. 30 of a DQN's 14,134 episode
+# rewards (sd 132, its 1000-episode means rising 123 -> 198) put the rise within the noise: a
+# plateau "+0.4 sd" beside end means of 4,711 readings 17 se apart; 706 each: 10.5 se
+LONG_RUN_SHARE = 20
 WHITE_AR = 0.2  # residual lag-1 autocorrelation up to which the noise is taken as white
 # Above this many evaluations a trend's edge beside a plateau is the level the plateau holds
 # there (`trend_edges`), not the one evaluation at the boundary: the two lines print one value
@@ -178,11 +183,10 @@ def _is_flat(steps: np.ndarray, y: np.ndarray, slope: float, sd: float,
 
 
 def stretch_means(y: np.ndarray) -> tuple[float, float]:
-    """The means of the run's first and last stretches (a quarter of it each, at most
-    LONG_RUN_MEAN evaluations): the levels the trend is decided between, and so the levels its
-    phase is reported between (its single first and last evaluations, each one noisy reading,
-    can even point against the trend: a GRPO reward 0.135 -> 0.105 printed for a rise from
-    0.00 to 0.11)."""
+    """The means of the run's first and last stretches (`stretch_size`): the levels the trend
+    is decided between, and so the levels its phase is reported between (its single first and
+    last evaluations, each one noisy reading, can even point against the trend: a GRPO reward
+    0.135 -> 0.105 printed for a rise from 0.00 to 0.11)."""
     k = stretch_size(y.size)
     return float(np.mean(y[:k])), float(np.mean(y[-k:]))
 
@@ -312,8 +316,9 @@ def averaged_best(phase: Phase, steps: np.ndarray, y: np.ndarray, base: float,
 
 
 def stretch_size(n: int) -> int:
-    """Evaluations in each of the first and last stretches of a run of `n`."""
-    return min(LONG_RUN_MEAN, n // 4)
+    """Evaluations in each of the first and last stretches of a run of `n` (a quarter of it, at
+    most LONG_RUN_MEAN, or a LONG_RUN_SHARE-th of a run of more than 20 x that many)."""
+    return min(max(LONG_RUN_MEAN, n // LONG_RUN_SHARE), n // 4)
 
 
 def _line_residual_ar(steps: np.ndarray, y: np.ndarray) -> float:

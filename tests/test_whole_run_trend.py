@@ -9,6 +9,7 @@ import pytest
 import phasewatch.analysis
 from phasewatch.analysis import analyze_run
 from phasewatch.run import Run
+from phasewatch.whole_run_trend import stretch_size
 
 
 def _names(values, direction="max"):
@@ -130,7 +131,8 @@ def test_a_step_then_a_long_flat_stretch_is_an_improvement_then_a_plateau():
         assert 80 <= improvement.end_step <= 120, improvement  # the jump is over by step 90
         # the trend's end is the level the plateau holds, not one batch; its start the first
         # stretch's mean where that decided the trend (the rules found it on seed 7)
-        assert improvement.stats.get("start_averaged", 30) == 30
+        k = stretch_size(len(_step_reward(seed)))
+        assert improvement.stats.get("start_averaged", k) == k
         assert improvement.stats["end_held"] == plateau.stats["ends_medians"]
         assert improvement.stats["end_value"] == plateau.stats["start_value"]
         assert improvement.stats["change"] > 0.4
@@ -182,12 +184,15 @@ def test_a_trends_checkpoint_is_in_its_best_stretch_not_at_the_first_lucky_ceili
     steps = np.arange(1, n + 1, dtype=np.int64)
     analysis = analyze_run(Run.from_columns({"reward": (steps, values)}, "t", "t"), "reward", "max")
     [improvement] = analysis.phases
-    assert improvement.stats["peak_averaged"] == 30
+    k = improvement.stats["peak_averaged"]
+    assert k == stretch_size(n)
     peak = improvement.stats["peak_step"]
     first_ceiling_pair = int(steps[np.flatnonzero((values[:-1] == 2.0) & (values[1:] == 2.0))[0]])
     assert first_ceiling_pair < peak - 100  # the trap: where the 3-point median first reaches 2.0
-    assert abs(analysis.recommended_stop_step - peak) <= 15  # within the stretch of the best mean
-    assert values[analysis.recommended_stop_step - 1] == values[peak - 16:peak + 14].max()
+    # within the stretch of the best mean
+    assert abs(analysis.recommended_stop_step - peak) <= k // 2
+    stretch = values[peak - 1 - k // 2:peak - 1 - k // 2 + k]
+    assert values[analysis.recommended_stop_step - 1] == stretch.max()
 
 
 def test_a_dense_trend_ends_at_the_level_the_plateau_after_it_holds():
@@ -261,3 +266,25 @@ def test_a_train_series_values_are_readings_not_evaluations(tmp_path, capsys):
         lines = [line for line in capsys.readouterr().out.splitlines() if "of 30 " in line]
         assert lines and all(f"mean of 30 {word})" in line and f"means of 30 {word} each" in line
                              and other not in line for line in lines), lines
+
+
+def _episodes(seed: int, rise: float, n: int = 14_000) -> np.ndarray:
+    """Episode rewards of a DQN on an Atari game: whole points, sd 130 per episode, the mean
+    climbing `rise` over the run (a 1000-episode mean rising 123 -> 198 for 75)."""
+    rng = np.random.default_rng(seed)
+    return np.round(125 + rise * np.sqrt(np.arange(n) / n) + rng.normal(0, 130, n))
+
+
+def test_thousands_of_episode_rewards_climbing_half_an_sd_are_an_improvement():
+    """30 episodes at each end put the climb within their noise (se 34 for a rise of 75); a
+    twentieth of the run each does not (se 7), and the printed ends are those means."""
+    steps = np.arange(14_000, dtype=np.int64)
+    run = Run.from_columns({"episode_reward": (steps, _episodes(0, 75.0))}, "t", "t")
+    analysis = analyze_run(run, "episode_reward", "max")
+    assert [p.name for p in analysis.phases] == ["improvement"]
+    assert analysis.phases[0].stats["ends_averaged"] == 14_000 // 20
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_thousands_of_flat_episode_rewards_stay_one_plateau(seed):
+    assert _names(_episodes(seed, 0.0)) == ["plateau"]
