@@ -20,6 +20,7 @@ from phasewatch.changepoint import Segmenter
 from phasewatch.checkpoint import (
     beats_last,
     best_index,
+    note_better_after_peak,
     note_held_best,
     note_start_beats_stop,
     overfit_peaks,
@@ -333,6 +334,7 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     peaks = overfit_peaks(phases, changepoints, steps, y, min_size)
     for k, top in peaks.items():  # an overfit's decline is from the peak it starts from
         declines_from_peak(phases[k], top, steps, y, series.sign, shown_sd)
+        note_better_after_peak(phases[k], top, steps, y, series.sign, shown_sd)
     best = best_index(phases, steps, y, peaks)
     extra = {
         "baseline_rule": str(baseline_spec),

@@ -71,6 +71,32 @@ def overfit_peaks(phases: list[Phase], boundaries: list[ChangePoint], steps: np.
     return peaks
 
 
+def note_better_after_peak(phase: Phase, top: int, steps: np.ndarray, y: np.ndarray,
+                           sign: float, sd: float) -> None:
+    """Where the overfit `phase` holds an evaluation better than the peak at index `top` that
+    its decline is measured from (`y` higher is better; levels compared as `point_levels` reads
+    them, so one lucky evaluation of a dense run does not count): `peak_value`, `better_step`,
+    `better_value` (in the metric's units), `better_by` and `better_sd` (how much better, in
+    its units and in noise sds, or None), so the line does not call the peak "its best". A
+    verl PPO validation reward read "0.034 below its best (step 130)" of a 0.901, where the
+    same overfit held 0.904 at step 150 (`overfit_peaks` dates an overfit from the first
+    evaluation within its first few)."""
+    if "peak_averaged" in phase.stats:  # a mean of several evaluations, not one of them
+        return
+    end = int(np.searchsorted(steps, phase.end_step))
+    if end <= top:
+        return
+    levels = point_levels(y)
+    j = extreme_index(y, top, end, highest=True)
+    if levels[j] <= levels[top] or y[j] <= y[top]:
+        return
+    phase.stats["peak_value"] = float(sign * y[top]) + 0.0
+    phase.stats["better_step"] = int(steps[j])
+    phase.stats["better_value"] = float(sign * y[j]) + 0.0
+    phase.stats["better_by"] = float(y[j] - y[top])
+    phase.stats["better_sd"] = float((y[j] - y[top]) / sd) if sd > 0 else None
+
+
 def best_index(phases: list[Phase], steps: np.ndarray, y: np.ndarray,
                peaks: dict[int, int]) -> int:
     """The checkpoint to keep (`y` higher is better): the peak an overfit starts from

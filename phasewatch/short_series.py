@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from phasewatch.checkpoint import beats_last, best_index, overfit_peaks
+from phasewatch.checkpoint import beats_last, best_index, note_better_after_peak, overfit_peaks
 from phasewatch.expert_data import held_out_loss_overfit, overfit_if_unrecovered
 from phasewatch.few_point_tests import line_trend, start_shift, trend_test
 from phasewatch.noise import reported_noise, second_difference_sd
@@ -235,6 +235,7 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
     peaks = overfit_peaks(phases, changepoints, steps, y, PEAK_REACH)
     for k, top in peaks.items():
         declines_from_peak(phases[k], top, steps, y, sign, effect_sd)
+        note_better_after_peak(phases[k], top, steps, y, sign, effect_sd)
     tested = n >= MIN_FOR_TREND
     kept = _kept_words(n, len(series.outlier_steps))
     if not tested:  # no statistic at all, rather than a rank test's "tau 0, p = 1" on 2 values
