@@ -300,7 +300,9 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
             phases, note = held_out_loss_overfit(phases, own_metric, train)
         warnings.extend([note] if note else [])
 
+    said_before = len(warnings)
     shown_sd = reported_noise(sd, y, own_metric, warnings)  # effects in sds of the noise
+    float_note = warnings[said_before:]  # the values on exact lines (a noise sd of 0)
     rate_note = quantised_rate_note(run.columns(), own_metric, series.sign * y, shown_sd) \
         if known is None else None
     if rate_noted := rate_note is not None:
@@ -360,6 +362,9 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     elif step is not None and shown_sd > 0 and not rate_noted:  # the rate's note says it already
         warnings.append(resolution_warning(own_metric, y.size, shown_sd, step, False,
                                            value_word(run, own_metric)))
+    if float_note and rate_noted:  # a rate on few items: its note says the estimate is 0 and
+        # what the noise is (binomial), which the float note beside it said less of, twice
+        warnings.remove(float_note[0])
     if (beats := beats_last(phases, y, best, sd, cfg.k_sd, steps)) is not None:
         extra["stop_beats_last"] = beats
     if nll_onset is not None:

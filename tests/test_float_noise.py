@@ -52,3 +52,22 @@ def test_real_noise_still_gives_effects_in_sds(tmp_path, capsys):
     assert run["noise_sd"] > 0
     assert any(p["change_sd"] is not None for p in run["phases"])
     assert not any("float precision" in w for w in run["warnings"])
+
+
+
+def test_a_rate_on_few_items_is_told_its_noise_once(tmp_path, capsys):
+    """An accuracy on 10 items at 0.5, then 0.4 nineteen times (wandb-prefdecode-rm-20ev): its
+    values lie on exact lines (a noise sd of float rounding) and move in whole items. It was
+    told "the values lie on straight lines to float precision (noise sd 3.5e-17): no effect is
+    given in noise sds" and, beside it, the binomial note that says the same estimate is 0 and
+    what the noise of 10 items is: now the binomial note alone."""
+    rows = [{"step": 10 * (i + 1), "eval_accuracy": 0.5 if i == 0 else 0.4, "eval_runtime": 2.0,
+             "eval_samples_per_second": 5.0} for i in range(20)]
+    log = tmp_path / "eval.jsonl"
+    log.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert main(["analyze", str(log), "--format", "json"]) == 0
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    assert run["noise_sd"] == 0.0
+    said = [w for w in run["warnings"] if "noise" in w]
+    assert len(said) == 1 and "its binomial noise is 0.156, where the data's own estimate is 0" \
+        in said[0]
