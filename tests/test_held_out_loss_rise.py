@@ -150,3 +150,16 @@ def test_the_trainer_callbacks_watch_a_held_out_loss_as_watch_does(metric, direc
     told = MonitorHost(metric, direction, (), None, None, {"held_out_loss": False})
     told.observe(0, {metric: 0.7})
     assert told.monitor.config.held_out_loss is False
+
+
+def test_watch_leaves_the_rise_of_a_log_with_no_train_loss_a_disruption(tmp_path):
+    """With no train loss in the log `analyze` keeps the name disruption (nothing shows the
+    training data being learned), and so does `watch` past the early part of the plan: it
+    stopped there as an overfit, from the start, where `analyze` of the same log did not."""
+    path = tmp_path / "eval_only.jsonl"
+    path.write_text("".join(json.dumps({"step": 100 * i, "eval_loss": float(v)}) + "\n"
+                            for i, v in enumerate(_rise())))
+    assert [p.name for p in analyze(str(path), planned_steps=2_200).phases] == [
+        "disruption", "plateau"]
+    alerts = list(watch(path, metric="eval_loss", direction="min", planned_steps=2_200))
+    assert [a.event for a in alerts] == ["disruption"]
