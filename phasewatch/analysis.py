@@ -24,6 +24,7 @@ from phasewatch.checkpoint import (
     note_held_best,
     note_start_beats_stop,
     overfit_peaks,
+    plateau_rank,
     stop_level,
 )
 from phasewatch.choice_notes import notes_on_choice
@@ -367,6 +368,9 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
         warnings.remove(float_note[0])
     if (beats := beats_last(phases, y, best, sd, cfg.k_sd, steps)) is not None:
         extra["stop_beats_last"] = beats
+    if (ranked := plateau_rank(phases, y, best, sd, cfg.k_sd, steps)) is not None:
+        extra["stop_ranked_at"] = {"plateau_from_step": ranked[0],
+                                   "level": series.own_units(ranked[1])}
     if nll_onset is not None:
         extra["nll_overfit_onset_step"] = int(nll_onset)
     if stages:

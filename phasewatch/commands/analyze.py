@@ -143,6 +143,13 @@ def _against_last(analysis: Analysis) -> str:
         where = f"{analysis.extra['x']['unit']} {last.stats['end_x']:.4g} ({where})"
     if unranked is not None:
         return f" (not established against the last, {where}: {unranked})"
+    if (ranked := analysis.extra.get("stop_ranked_at")) is not None:
+        # its own reading beats the last: say what ranked it (`checkpoint.plateau_rank`)
+        own = analysis.extra.get("stop_value")
+        return (f" (no better than the last, {where}, beyond the noise: inside the plateau from "
+                f"{at(ranked['plateau_from_step'], unit)} it is ranked at the plateau's level, "
+                f"{_fmt(ranked['level'])}" + (f", not its own {_fmt(own)})" if own is not None
+                                              else ")"))
     return f" (no better than the last, {where}, beyond the noise)"
 
 
