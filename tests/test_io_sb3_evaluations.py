@@ -77,6 +77,21 @@ def test_a_follow_gives_the_evaluations_each_rewrite_adds(tmp_path):
     assert [r.step for r in followed.read(final=False)] == list(STEPS[4:])
 
 
+def test_a_restarted_run_rewriting_the_file_with_fewer_evaluations_loses_none(tmp_path):
+    """A run started again rewrites evaluations.npz from its first evaluation: the follower
+    gives its evaluations at once, going back in steps, a resume its consumer resolves (a count
+    of those given before held them back until the new run had more)."""
+    from phasewatch.io.sb3_evaluations import source
+
+    path = _write(tmp_path / "evaluations.npz", n=6)
+    followed = source(path, follow=True)
+    assert len(list(followed.read(final=False))) == 6
+    np.savez(path, timesteps=STEPS[:3], results=RETURNS[:3] + 50.0, ep_lengths=LENGTHS[:3])
+    again = list(followed.read(final=False))
+    assert [r.step for r in again] == list(STEPS[:3])
+    assert again[0].values["eval/mean_reward"] == np.float64(MEANS[0] + 50.0)
+
+
 def test_a_log_folder_shows_it_beside_the_monitor_file(tmp_path, capsys):
     """EvalCallback's `log_path` often holds the Monitor files too: the folder is both runs,
     the training episodes and the evaluations (a folder's other `.npz` files stay unread)."""

@@ -44,7 +44,7 @@ from phasewatch.io.json_step_maps import (
 from phasewatch.io.jsonl import flatten
 from phasewatch.io.jsonlines import DECODER, first_json_object, first_line
 from phasewatch.io.lines import STEP_KEYS, as_step, find_step_key
-from phasewatch.io.source import Record, RecordSource, collect
+from phasewatch.io.source import Record, RecordSource, changed_from, collect
 from phasewatch.run import Run
 from phasewatch.xaxis import NUMBERED, step_unit_of_keys
 
@@ -278,12 +278,7 @@ class Source(RecordSource):
                 raise
             return  # caught mid-write: read again when it changes
         self._stamp = stamp
-        k = 0
-        for old, new in zip(self._seen, records):
-            if (old.step, dict(old.values)) != (new.step, dict(new.values)):
-                break
-            k += 1
-        self._seen = records
+        k, self._seen = changed_from(self._seen, records), records
         self.info.config = config
         self.warnings = list(warnings)
         yield from records[k:]

@@ -25,7 +25,7 @@ from typing import Any
 
 from phasewatch.errors import InputError
 from phasewatch.files import open_regular
-from phasewatch.io.source import Record, RecordSource, collect
+from phasewatch.io.source import Record, RecordSource, changed_from, collect
 from phasewatch.run import Run
 
 FORMAT = "sb3_evaluations"
@@ -87,7 +87,7 @@ def parse(path: Path) -> tuple[list[Record], dict[str, Any]]:
 
 class Source(RecordSource):
     """The whole file, read again when it is rewritten (each evaluation rewrites it): the
-    records after those it gave before."""
+    records from the first that differs from those it gave before (`changed_from`)."""
 
     format = FORMAT
 
@@ -97,7 +97,7 @@ class Source(RecordSource):
         self.info.name = path.stem
         self.info.performance_metric, self.info.direction = "eval/mean_reward", "max"
         self._stamp: tuple[int, int] | None = None
-        self._given = 0
+        self._given: list[Record] = []
 
     def read(self, final: bool = True):
         strict = final or not self.follow
@@ -115,7 +115,7 @@ class Source(RecordSource):
             raise InputError(f"cannot read: {exc.strerror or exc}", self.path) from exc
         self._stamp = stamp
         self.info.config.update(config)
-        given, self._given = self._given, max(self._given, len(records))
+        given, self._given = changed_from(self._given, records), records
         yield from records[given:]
 
     def finish(self, collector) -> None:

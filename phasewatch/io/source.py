@@ -116,6 +116,20 @@ class RecordSource:
         """Release open files (a following source keeps them open between reads)."""
 
 
+def changed_from(seen: list[Record], records: list[Record]) -> int:
+    """The first position where a rewritten file's `records` differ from those read before
+    (`seen`): a follower of a file rewritten whole gives the records from there on. A
+    restarted run that rewrites it with fewer records differs at its first one, and its
+    records go back to an earlier step, a resume the reader's consumer resolves (a count of
+    the records given before lost them until the new run had logged more)."""
+    k = 0
+    for old, new in zip(seen, records):
+        if (old.step, dict(old.values)) != (new.step, dict(new.values)):
+            break
+        k += 1
+    return k
+
+
 def collect(source: RecordSource, first: int | None = None) -> Run:
     """The Run of everything `source` holds now: one loop over its records. `first` keeps only
     its first records: those a watch stopped by `--stop-on` fed its monitor, in the order any
