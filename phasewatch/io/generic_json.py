@@ -44,7 +44,7 @@ from phasewatch.io.json_step_maps import (
 from phasewatch.io.jsonl import flatten
 from phasewatch.io.jsonlines import DECODER, first_json_object, first_line
 from phasewatch.io.lines import STEP_KEYS, as_step, find_step_key
-from phasewatch.io.source import Record, RecordSource, changed_from, collect
+from phasewatch.io.source import Record, RewrittenFileSource, collect
 from phasewatch.run import Run
 from phasewatch.xaxis import NUMBERED, step_unit_of_keys
 
@@ -249,22 +249,16 @@ def _integer_steps(rows: list, key: str) -> bool:
     return True
 
 
-class Source(RecordSource):
+class Source(RewrittenFileSource):
     format = FORMAT
 
     def __init__(self, path: Path, follow: bool = False, notice=None):
-        super().__init__(path)
-        self.follow = follow
-        self.info.name = path.stem
-        self._stamp: tuple[int, int] | None = None
-        self._seen: list[Record] = []
+        super().__init__(path, follow)
 
     def read(self, final: bool = True):
         strict = final or not self.follow
         try:
-            st = self.path.stat()
-            stamp = (st.st_mtime_ns, st.st_size)
-            if stamp == self._stamp:
+            if (stamp := self.stamp()) is None:
                 return
             text = self.path.read_text(encoding="utf-8-sig", errors="replace")
         except OSError as exc:
@@ -277,11 +271,9 @@ class Source(RecordSource):
             if strict:
                 raise
             return  # caught mid-write: read again when it changes
-        self._stamp = stamp
-        k, self._seen = changed_from(self._seen, records), records
         self.info.config = config
         self.warnings = list(warnings)
-        yield from records[k:]
+        yield from self.fresh(stamp, records)
 
     def finish(self, collector) -> None:
         if collector.n_records == 0:

@@ -25,7 +25,7 @@ from typing import Any
 
 from phasewatch.errors import InputError
 from phasewatch.files import open_regular
-from phasewatch.io.source import Record, RecordSource, changed_from, collect
+from phasewatch.io.source import Record, RewrittenFileSource, collect
 from phasewatch.run import Run
 
 FORMAT = "sb3_evaluations"
@@ -85,26 +85,19 @@ def parse(path: Path) -> tuple[list[Record], dict[str, Any]]:
     return records, config
 
 
-class Source(RecordSource):
-    """The whole file, read again when it is rewritten (each evaluation rewrites it): the
-    records from the first that differs from those it gave before (`changed_from`)."""
+class Source(RewrittenFileSource):
+    """The whole file, read again when it is rewritten (each evaluation rewrites it)."""
 
     format = FORMAT
 
     def __init__(self, path: Path, follow: bool = False, notice=None):
-        super().__init__(path)
-        self.follow = follow
-        self.info.name = path.stem
+        super().__init__(path, follow)
         self.info.performance_metric, self.info.direction = "eval/mean_reward", "max"
-        self._stamp: tuple[int, int] | None = None
-        self._given: list[Record] = []
 
     def read(self, final: bool = True):
         strict = final or not self.follow
         try:
-            st = self.path.stat()
-            stamp = (st.st_mtime_ns, st.st_size)
-            if stamp == self._stamp:
+            if (stamp := self.stamp()) is None:
                 return
             records, config = parse(self.path)
         except (OSError, InputError) as exc:
@@ -113,10 +106,8 @@ class Source(RecordSource):
             if isinstance(exc, InputError):
                 raise
             raise InputError(f"cannot read: {exc.strerror or exc}", self.path) from exc
-        self._stamp = stamp
         self.info.config.update(config)
-        given, self._given = changed_from(self._given, records), records
-        yield from records[given:]
+        yield from self.fresh(stamp, records)
 
     def finish(self, collector) -> None:
         if collector.n_records == 0:
