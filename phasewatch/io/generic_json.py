@@ -44,7 +44,8 @@ from phasewatch.io.json_step_maps import (
 from phasewatch.io.jsonl import flatten
 from phasewatch.io.jsonlines import DECODER, first_json_object, first_line
 from phasewatch.io.lines import STEP_KEYS, as_step, find_step_key
-from phasewatch.io.source import Record, RewrittenFileSource, collect
+from phasewatch.io.rewritten import RewrittenFileSource
+from phasewatch.io.source import Record, collect
 from phasewatch.run import Run
 from phasewatch.xaxis import NUMBERED, step_unit_of_keys
 

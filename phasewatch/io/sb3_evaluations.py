@@ -25,7 +25,8 @@ from typing import Any
 
 from phasewatch.errors import InputError
 from phasewatch.files import open_regular
-from phasewatch.io.source import Record, RewrittenFileSource, collect
+from phasewatch.io.rewritten import RewrittenFileSource
+from phasewatch.io.source import Record, collect
 from phasewatch.run import Run
 
 FORMAT = "sb3_evaluations"
