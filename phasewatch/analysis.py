@@ -368,7 +368,7 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
         warnings.remove(float_note[0])
     if (beats := beats_last(phases, y, best, sd, cfg.k_sd, steps)) is not None:
         extra["stop_beats_last"] = beats
-    if (ranked := plateau_rank(phases, y, best, sd, cfg.k_sd, steps)) is not None:
+    if (ranked := plateau_rank(phases, y, best, sd, cfg.k_sd, steps, beats)) is not None:
         extra["stop_ranked_at"] = {"plateau_from_step": ranked[0],
                                    "level": series.own_units(ranked[1])}
     if nll_onset is not None:

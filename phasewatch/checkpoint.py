@@ -179,15 +179,14 @@ def beats_last(phases: list[Phase], y: np.ndarray, best: int, sd: float,
 
 
 def plateau_rank(phases: list[Phase], y: np.ndarray, best: int, sd: float, k_sd: float,
-                 steps: np.ndarray) -> tuple[int, float] | None:
-    """(the last plateau's start step, its level) where `beats_last` found the checkpoint at
-    index `best` no better than the last evaluation only because a checkpoint inside that
-    plateau is ranked at the plateau's level: its own reading beats the last by more than the
-    margin. Else None. The reason is then said beside the hedge: an SB3 evaluation reward's
+                 steps: np.ndarray, beats: bool | None) -> tuple[int, float] | None:
+    """(the last plateau's start step, its level) where `beats_last` (given the `steps`: its
+    answer `beats`) found the checkpoint at index `best` no better than the last evaluation
+    only because a checkpoint inside that plateau is ranked at the plateau's level: its own
+    reading beats the last by more than the margin. Else None. The reason is then said beside the hedge: an SB3 evaluation reward's
     "recommended stop: step 70000 (no better than the last, step 100000, beyond the noise)" of
     a 34.75 against a last 11.54 (noise sd 6.5) read as a false statement."""
-    if beats_last(phases, y, best, sd, k_sd, steps) is not False \
-            or not beats_last(phases, y, best, sd, k_sd):
+    if beats is not False or not beats_last(phases, y, best, sd, k_sd):
         return None
     start = int(np.searchsorted(steps, phases[-1].start_step))
     return int(steps[start]), float(np.median(y[start:]))
