@@ -5,12 +5,15 @@ not have. A fall that is recovered, one of a held-out accuracy, or one beside a 
 does not fall keeps its name."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from phasewatch import analyze, watch
 from phasewatch.synth_eased import generate_regime
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def _rise(n=22, seed=0):
@@ -96,8 +99,11 @@ def test_watch_names_the_rise_an_overfit_past_the_early_part_of_the_plan(
     assert bool(ends) == overfit
     if overfit:
         assert ends[0].step >= 0.4 * 2_200 and ends[0].best_step == 0
-        assert "a held-out loss's rise never recovered is an overfit from its start" in \
-            ends[0].message
+        said = ("a held-out loss's rise never recovered is an overfit from its start, not a "
+                "disruption (learning the training data improves a held-out loss of its kind)")
+        assert said in ends[0].message
+        docs = DOCS / "monitoring.md"  # quoted as watch prints it
+        assert said in " ".join(docs.read_text().split())
 
 
 def test_the_synthetic_truth_of_a_loss_never_recovered_is_an_overfit():
@@ -124,12 +130,10 @@ def _hf_log(tmp_path):
 
 def test_detection_docs_quote_the_note_as_analyze_prints_it(tmp_path):
     """docs/detection.md quotes the note said beside a held-out loss's rise never recovered."""
-    from pathlib import Path
-
     result = analyze(str(_hf_log(tmp_path)))
     assert result.metric == "eval_loss"
     note = next(w for w in result.warnings if "is never recovered" in w)
-    docs = Path(__file__).resolve().parents[1] / "docs" / "detection.md"
+    docs = DOCS / "detection.md"
     assert " ".join(note.split()) in " ".join(docs.read_text().split())
 
 
