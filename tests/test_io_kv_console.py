@@ -316,3 +316,42 @@ def test_a_return_of_two_words_is_the_train_reward_beside_a_loss(tmp_path, capsy
                                   for i in range(40)))
     code, out, _ = run_cli(capsys, "analyze", "--format", "json", log)
     assert code == 0 and json.loads(out)["runs"][0]["metric"] == "mean return"
+
+
+def _dashed_epochs(epochs: int) -> str:
+    """A custom seq2seq loop's print (a T5 / Marian translation fine-tune): tqdm bars, then per
+    epoch `Epoch N - Training Loss: X` and `Epoch N - Validation BLEU: Y` (`:.4f`, `:.2f`)."""
+    lines = ["Loading tokenizer and model...", "Using device: cuda"]
+    for epoch in range(1, epochs + 1):
+        loss, bleu = 3.0 / epoch, 30.0 - 18.0 / epoch
+        lines += [f"Training Epoch {epoch}: 100%|##########| 938/938 [04:01<00:00,  3.88it/s]",
+                  f"Epoch {epoch} - Training Loss: {loss:.4f}",
+                  "Validation BLEU: 100%|##########| 32/32 [00:40<00:00,  1.26s/it]",
+                  f"Epoch {epoch} - Validation BLEU: {bleu:.2f}",
+                  f"Model checkpoint for epoch {epoch} saved to ./ckpt/epoch_{epoch}"]
+    return "\n".join(lines) + "\n"
+
+
+def test_an_epochs_items_after_a_dash_are_read(tmp_path, capsys):
+    path = write(tmp_path, _dashed_epochs(7))
+    assert sniff_format(path).FORMAT == "kv_console"
+    run = read_run(path)
+    assert run.step_unit == "epoch"
+    assert list(run.series("Validation BLEU").index) == list(range(1, 8))
+    assert run.series("Validation BLEU")[7] == pytest.approx(round(30.0 - 18.0 / 7, 2))
+    assert run.series("Training Loss")[2] == pytest.approx(1.5)
+    both = read_run(write(tmp_path, "Epoch 1 - Train Loss: 2.81 - Val Loss: 2.40\n"
+                          "Epoch 2 - Train Loss: 2.10, Val Loss: 2.19\n"
+                          "Epoch 3 - Train Loss: 1.88 | Val Loss: 2.15\n", "both.log"))
+    assert list(both.series("Val Loss")) == pytest.approx([2.40, 2.19, 2.15])
+
+
+@pytest.mark.parametrize("text", [
+    # a model's worked answer: one whole number after the dash is prose
+    "Step 1 - Count the apples: 5\nStep 2 - Add the pears: 7\nStep 3 - Total: 12\n",
+    # a field that is no item
+    "".join(f"Epoch {e} - the loss went down to 0.{9 - e}, lr: 0.001\n" for e in (1, 2, 3)),
+])
+def test_prose_after_a_step_token_and_a_dash_stays_unknown(tmp_path, text):
+    with pytest.raises(InputError, match="unknown log format"):
+        read_run(write(tmp_path, text))

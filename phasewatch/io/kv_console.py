@@ -34,6 +34,7 @@ Perplexity: 366.70`), give one record per item line at the header's step. A head
 token alone on its line (decorations such as `===` or `[ ]` aside); an item line holds nothing
 but `Name: value` items (names may hold spaces) between ` - `, `|`, `,` or `;`, at least one of
 them a number, and no step token. Values that are no number (`Time Taken: 146.09s`) are left out.
+One line may be both (`Epoch 3 - Validation BLEU: 21.40`).
 
 Sniffing is the most conservative of all readers (it comes last in `READERS`): at least
 3 record lines in the first 64 KiB (8 MB when the head has a step token but fewer records:
@@ -77,12 +78,15 @@ COLON_ITEM_INLINE = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*):\s*(?P<
 # nanoGPT's prints, `step 0: train loss 4.2874, val loss 4.2823` and `iter 10: loss 4.6810, time
 # 49.27ms, mfu 7.56%`: after `N:`, comma-separated `name number` fields, a name of one or two words,
 # a decimal number (what its `:.4f` / `:.2f` formats write) and maybe a unit (`ms`, `%`, `BPC`).
+DECIMAL = r"[-+]?(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?"
 DECIMAL_FIELD = re.compile(r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)?)\s+"
-                           r"(?P<value>[-+]?(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?)\s?(?:%|[A-Za-z]{1,3})?$")
+                           r"(?P<value>" + DECIMAL + r")\s?(?:%|[A-Za-z]{1,3})?$")
 # an epoch block's header (`Epoch: 3/30`, `=== Epoch 3 ===`, `[Epoch 3/10]`) and its items
 HEADER_DECORATION = re.compile(r"[\s=*#>\-\[\]():]*")
 BLOCK_SEPARATOR = re.compile(r"\s+-\s+|\s*[|,;]\s*")
 BLOCK_ITEM = re.compile(r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)*)\s*[:=]\s*(?P<value>\S+)$")
+# the step token, ` - `, then an item line of a block: `Epoch 3 - Validation BLEU: 21.40`
+DASHED = re.compile(r"\s+-\s+")
 # nanoGPT's configurator prints the config file it reads (`max_iters = 5000`) and each override
 # (`Overriding: max_iters = 5000`); train.py runs to iteration max_iters, its `step N`/`iter N`
 MAX_ITERS = re.compile(r"(?:Overriding: )?max_iters = (\d+)\s*(?:#.*)?$")
@@ -175,6 +179,8 @@ def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
     0.0min` (the cs336 alignment scripts' print, FlyingFish760/assignment5-alignment
     `EI/sft.py`) leaves `](` between its two tokens."""
     rest = STEP_TOKEN.sub(" ", line[tokens[0].end():])
+    if (dashed := DASHED.match(rest)) is not None:
+        return dashed_items(rest[dashed.end():])
     items: dict[str, str] = {}
     if rest.lstrip().startswith(":") and "," in rest and "|" not in rest:
         items = decimal_fields(rest.lstrip()[1:])
@@ -198,6 +204,30 @@ def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
     if sum(bool(NUMBER.match(value)) for value in items.values()) < MIN_COLON_NUMBERS:
         return {}
     return items
+
+
+def dashed_items(rest: str) -> dict[str, str]:
+    """The items after `Epoch N - ` (`Epoch 3 - Validation BLEU: 21.40`): a block's header and
+    item line as one line (`block_items`). One item must be a decimal number (`:.2f`), so a
+    model's sample `Step 1 - Add the apples: 5` stays prose."""
+    items = block_items(rest)
+    numbers = [value for value in items.values() if NUMBER.match(value)]
+    if len(numbers) < MIN_COLON_NUMBERS and not any(re.fullmatch(DECIMAL, v) for v in numbers):
+        return {}
+    return items
+
+
+def block_items(line: str) -> dict[str, str]:
+    """The numbers of an item line (`Train Loss: 5.94 - Train Perplexity: 380.11`); {} when a
+    field is no `Name: value` item (prose, a sample)."""
+    values: dict[str, str] = {}
+    for field in BLOCK_SEPARATOR.split(line.strip()):
+        match = BLOCK_ITEM.match(field) if field else None
+        if match is None:
+            return {}
+        if NUMBER.match(match.group("value")):
+            values[match.group("name")] = match.group("value")
+    return values
 
 
 def decimal_fields(rest: str) -> dict[str, str]:
@@ -301,13 +331,7 @@ class LineParser:
         decides nothing)."""
         if self._block is None:
             return []
-        values: dict[str, str] = {}
-        for field in BLOCK_SEPARATOR.split(line.strip()):
-            match = BLOCK_ITEM.match(field) if field else None
-            if match is None:
-                return []
-            if NUMBER.match(match.group("value")):
-                values[match.group("name")] = match.group("value")
+        values = block_items(line)
         kind = EPOCH if self._block.group("kind").lower() == EPOCH else "step"
         if not values or self.counter not in (None, kind):
             return []
