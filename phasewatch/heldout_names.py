@@ -75,10 +75,12 @@ def held_out_match(name: str) -> tuple[str, int, str] | None:
     NLL, perplexity, reward or accuracy by this rule; else None. Ranks: split first (`SPLITS`), then the
     leaf (`LEAVES`), a name without sets before one with; sets of one split and leaf share a
     rank, so `val/gsm8k/loss` and `val/math/loss` are several validation sets of one metric,
-    and `validation/node_accuracy` and `validation/edge_accuracy` several accuracies."""
+    and `validation/node_accuracy` and `validation/edge_accuracy` several accuracies. A name
+    printed with spaces for underscores (`Validation BLEU: 21.40`, `Valid Perplexity`) is read
+    as its underscored spelling, as the presets read listed names."""
     if name[:1] not in "evtdEVTD" or not name:
         return None
-    lowered = name.lower()
+    lowered = name.lower().replace(" ", "_")
     match = _SLASHED.fullmatch(lowered) or _JOINED.fullmatch(lowered)
     if match is None:
         return None

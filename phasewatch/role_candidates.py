@@ -124,7 +124,8 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
                    "loss/policy_avg", "train/loss/policy_avg", "ppo/loss/policy",  # TRL PPO, RLOO
                    "train_mean_nll",  # Tinker cookbook SFT
                    "total_loss",  # detectron2 (metrics.json, console, TensorBoard)
-                   "train/CrossEntropyLoss"),  # OLMo
+                   "train/CrossEntropyLoss",  # OLMo
+                   "training_loss"),  # printed `Training Loss: 1.88` (presets: any case, spaces)
     # Trinity-RFT's CHORD (`mix_chord` policy loss, logged under `actor/`)
     "train/sft_loss": ("train/sft_loss", "actor/expert/sft_loss", "actor/expert/sft_phi_loss"),
     "train/rl_loss": ("train/rl_loss", "actor/usual/pg_loss"),

@@ -220,3 +220,29 @@ def test_a_score_named_as_its_library_names_it_comes_before_the_loss(capsys, tmp
     assert (offline["metric"], offline["direction"]) == (score, "max")
     assert any("before the held-out loss val_loss" in w for w in offline["warnings"])
     assert _watch(capsys, log)["metric"] == score
+
+
+@pytest.mark.parametrize("held_out, metric, direction", [
+    # a custom translation loop's print, `Epoch N - Validation BLEU: 21.40`
+    ({"Validation BLEU": (12.3, 24.0)}, "Validation BLEU", "max"),
+    ({"Valid WER": (0.62, 0.31)}, "Valid WER", "min"),
+    ({"Test Accuracy": (0.41, 0.83)}, "Test Accuracy", "max"),
+])
+def test_a_held_out_name_printed_with_spaces_is_the_held_out_metric(
+        capsys, tmp_path, held_out, metric, direction):
+    """The held-out rule reads `Validation BLEU` as `validation_bleu`, as the presets read a
+    listed name printed with spaces (`Valid Loss`); and `Training Loss` is the train loss."""
+    text = "".join(
+        f"Epoch {epoch} - Training Loss: {3.0 / epoch:.4f}\n"
+        + "".join(f"Epoch {epoch} - {name}: {first + (last - first) * (epoch - 1) / 11:.4f}\n"
+                  for name, (first, last) in held_out.items())
+        for epoch in range(1, 13))
+    log = tmp_path / "train.log"
+    log.write_text(text)
+    offline = _analyze(capsys, log)
+    assert (offline["metric"], offline["direction"]) == (metric, direction)
+    assert not any(FALLBACK in w for w in offline["warnings"])
+    assert main(["inspect", str(log)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("Training Loss ") and line.endswith(" train/loss") for line in table)
+    assert _watch(capsys, log)["metric"] == metric
