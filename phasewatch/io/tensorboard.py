@@ -69,19 +69,45 @@ def sniff(path: Path, head: bytes) -> bool:
 
 
 def event_files(folder: Path, limit: int | None = None) -> list[Path]:
-    """Event files under `folder` (a few levels deep), oldest first within each directory."""
+    """Event files under `folder` (a few levels deep), oldest first within each directory; not
+    those of a run nested in it (`nested_runs`)."""
+    return _walk(folder, limit)[0]
+
+
+def nested_runs(folder: Path) -> list[Path]:
+    """The sub-folders of `folder`, a folder with event files of its own, that are runs of their
+    own: event files beside another log (Detectron2's `metrics.json`, a `log.txt`), in a folder
+    not named as a split of one run (`validation/`). A second training given an OUTPUT_DIR
+    inside the first's writes one; read with the first, its series were extra tags of it."""
+    return _walk(folder)[1]
+
+
+def _walk(folder: Path, limit: int | None = None) -> tuple[list[Path], list[Path]]:
+    """(event files, nested runs) of `folder`: `event_files`, `nested_runs`."""
+    from phasewatch.folders import is_split_name, log_files
+
     found: list[Path] = []
+    nested: list[Path] = []
     base_depth = len(folder.parts)
+    own = False  # whether `folder` holds event files itself (its first directory walked)
     for root, dirs, files in os.walk(folder):
-        if len(Path(root).parts) - base_depth >= MAX_FOLDER_DEPTH:
+        here = Path(root)
+        if len(here.parts) - base_depth >= MAX_FOLDER_DEPTH:
             dirs[:] = []
         dirs.sort()
+        if len(here.parts) == base_depth:
+            own = any(EVENT_FILE_MARK in name for name in files)
+        elif own and any(EVENT_FILE_MARK in name for name in files) \
+                and not is_split_name(here.name) and log_files(here):
+            nested.append(here)
+            dirs[:] = []
+            continue
         for name in sorted(files):
             if EVENT_FILE_MARK in name:
-                found.append(Path(root) / name)
+                found.append(here / name)
                 if limit is not None and len(found) >= limit:
-                    return found
-    return sorted(found, key=lambda p: (str(p.parent), _name_time(p), p.name))
+                    return found, nested
+    return sorted(found, key=lambda p: (str(p.parent), _name_time(p), p.name)), nested
 
 
 def trainer_starts(folder: Path) -> list[Path]:
