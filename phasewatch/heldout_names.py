@@ -48,8 +48,11 @@ LEAVES = (
     # DQN's greedy evaluations every 20 episodes beside its `train_rewards`, json-dqn-apicache)
     ("rewards?", "eval/other_score", "max"),
     # an accuracy, bare or named by its kind: `node_accuracy`, `top1_acc`; an exact match is
-    # the accuracy of generated answers; scikit-learn's function name, `accuracy_score`
-    (rf"(?:[a-z0-9]+_)*(?:accuracy|acc|exact_match){SCORE_SUFFIX}", "eval/accuracy", "max"),
+    # the accuracy of generated answers; scikit-learn's function name, `accuracy_score`; a
+    # classifier's top-1 accuracy as timm's summary.csv (`eval_top1`) and torchvision's
+    # reference scripts (`acc1`, printed `Acc@1`) name it (top-5 is no task accuracy)
+    (rf"(?:[a-z0-9]+_)*(?:accuracy|acc|exact_match|top-?1|acc@?1){SCORE_SUFFIX}", "eval/accuracy",
+     "max"),
     # a held-out score of generated text or a ranking (`dev_chrf`, `val/bleu`, `eval/rougeL`,
     # `test/wer`): the direction is the name's (`presets.default_direction`: wer, cer, ter -> min)
     ((r"(?:[a-z0-9]+_)*(?:f1|bleu(?:-?\d)?|chrf(?:\+\+)?|rouge(?:-?[l12]|lsum)?|meteor|wer|cer|ter"

@@ -246,3 +246,23 @@ def test_a_held_out_name_printed_with_spaces_is_the_held_out_metric(
     table = capsys.readouterr().out.splitlines()
     assert any(line.startswith("Training Loss ") and line.endswith(" train/loss") for line in table)
     assert _watch(capsys, log)["metric"] == metric
+
+
+@pytest.mark.parametrize("held_out, metric", [
+    # timm's summary.csv: `eval_top1`, `eval_top5` beside `eval_loss`
+    ({"eval_loss": (2.5, 0.9), "eval_top1": (40.0, 88.0), "eval_top5": (70.0, 98.0)}, "eval_top1"),
+    # a script's nested JSON log, `{"val": {"loss": ..., "top1": ..., "top5": ...}}`
+    ({"val/loss": (4.9, 3.7), "val/top1": (3.2, 19.3), "val/top5": (12.4, 44.0)}, "val/top1"),
+    # torchvision's reference scripts: `acc1`, `acc5`
+    ({"test_loss": (2.1, 1.2), "test_acc1": (45.0, 71.0), "test_acc5": (70.0, 90.0)}, "test_acc1"),
+    # a top-5 accuracy alone is no task accuracy: the held-out loss stays the metric
+    ({"eval_loss": (2.5, 0.9), "eval_top5": (70.0, 98.0)}, "eval_loss"),
+])
+def test_a_top_1_accuracy_is_the_held_out_accuracy(capsys, tmp_path, held_out, metric):
+    """A classifier's top-1 accuracy comes before its held-out loss, as any held-out accuracy
+    does; its top-5 is not taken for it."""
+    log = _write(tmp_path / "metrics.jsonl", _rows(held_out))
+    offline = _analyze(capsys, log)
+    assert offline["metric"] == metric
+    assert offline["direction"] == ("min" if metric == "eval_loss" else "max")
+    assert _watch(capsys, log)["metric"] == metric
