@@ -274,10 +274,11 @@ def run_of_version(folder: Path) -> list[Found]:
     if runs:
         return [Found(p, root=p) for p in runs]
     if any(tensorboard.EVENT_FILE_MARK in p.name for p in _files(folder)):
-        inner = tensorboard.nested_runs(folder)
-        note = "\n".join(f"{relative(d, folder)}/: a run of its own (event files beside another "
-                         "log), not read with this folder's; give it to read it" for d in inner)
-        return [Found(folder, note, root=folder), *(run for d in inner for run in run_of_folder(d))]
+        from phasewatch.io.event_folders import nested_note, nested_runs
+
+        inner = nested_runs(folder)
+        return [Found(folder, nested_note(folder, inner), root=folder),
+                *(run for d, _ in inner for run in run_of_folder(d))]
     starts = tensorboard.trainer_starts(folder)
     if starts:
         note = (f"{len(starts)} starts of one Trainer run ({', '.join(s.name for s in starts)}: "
@@ -375,7 +376,7 @@ def no_log_in_folder(path: Path) -> PhasewatchError:
 
 def single_run(path: str | Path) -> Found:
     """The one run at `path`; InputError when there is none or several (listing them). A folder
-    that is a run and holds others (`tensorboard.nested_runs`) is its own run."""
+    that is a run and holds others (`event_folders.nested_runs`) is its own run."""
     path = Path(path)
     runs = find_runs(path)
     own = [run for run in runs if run.name == path]

@@ -82,3 +82,27 @@ def test_the_sub_folders_of_one_run_are_still_read_with_it(tmp_path):
         "".join(json.dumps({"step": s, "val_loss": 1.0}) + "\n" for s in range(5)))
     assert [r.name for r in find_runs(run)] == [run]
     assert sorted(read_run(run).metrics) == ["Loss_train/Loss", "lr", "validation/epoch_loss"]
+
+
+def _as_written_by(folder: Path, pid: int) -> None:
+    """Rename `folder`'s event files as if process `pid` had written them (the name holds
+    `<host>.<pid>`): each `learn()` of a script run again is another process."""
+    for path in folder.glob("events.out.tfevents.*"):
+        head, _, counter = path.name.rpartition(".")
+        path.rename(folder / f"{head.rpartition('.')[0]}.{pid}.{counter}")
+
+
+def test_stable_baselines3_runs_beside_the_folders_own_are_runs_of_their_own(tmp_path):
+    """SB3 given `tensorboard_log="logs"` writes each `learn()` to `logs/PPO_<n>/`; a run whose
+    logger was configured with the folder itself writes its event files (and progress.csv) in
+    `logs/`. Each folder is a run; the `PPO_<n>/` tags were read as tags of the outer one."""
+    logs = tmp_path / "logs"
+    _events(logs, {"rollout/ep_rew_mean": -80.0})
+    _as_written_by(logs, 41356)
+    (logs / "progress.csv").write_text("time/total_timesteps,rollout/ep_rew_mean\n10,-80.0\n")
+    for n, pid in ((1, 34092), (2, 41904)):
+        _events(logs / f"PPO_{n}", {"rollout/ep_rew_mean": -100.0 + n})
+        _as_written_by(logs / f"PPO_{n}", pid)
+    assert [r.name for r in find_runs(logs)] == [logs, logs / "PPO_1", logs / "PPO_2"]
+    assert read_run(logs).metrics == ["rollout/ep_rew_mean"]
+    assert read_run(logs / "PPO_2").series("rollout/ep_rew_mean").iloc[0] == pytest.approx(-98.0)

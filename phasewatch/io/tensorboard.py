@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import struct
 from pathlib import Path
 
 from phasewatch.errors import InputError, require
 from phasewatch.files import open_regular
+from phasewatch.io.event_folders import EVENT_FILE_MARK, event_files
 from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.io.lightning_after_fit import AfterFit
 from phasewatch.io.lightning_folder import take_hparams, without_placeholder
@@ -49,13 +49,10 @@ from phasewatch.values import MAX_STEP
 from phasewatch.xaxis import step_unit_of_tags
 
 FORMAT = "tensorboard"
-EVENT_FILE_MARK = "tfevents"
 FILE_VERSION_MARK = b"brain.Event:"
-MAX_FOLDER_DEPTH = 4
 # HF TrainingArguments' default logging_dir: runs/ + datetime.now().strftime("%b%d_%H-%M-%S")
 # + "_" + socket.gethostname(), one per Trainer (per start of a run)
 _TRAINER_START = re.compile(r"[A-Z][a-z]{2}\d{2}_\d{2}-\d{2}-\d{2}_.")
-_NAME_TIME = re.compile(r"tfevents\.(\d+)")
 # HF's TensorBoardCallback: add_text("model_config", ...) then add_text("args", ...), JSON each;
 # in this order in run.config (later keys win). Texts above the cap are not configs.
 CONFIG_TEXTS = ("model_config/text_summary", "args/text_summary")
@@ -66,48 +63,6 @@ def sniff(path: Path, head: bytes) -> bool:
     if path.is_dir():
         return bool(event_files(path, limit=1))
     return FILE_VERSION_MARK in head[:256]
-
-
-def event_files(folder: Path, limit: int | None = None) -> list[Path]:
-    """Event files under `folder` (a few levels deep), oldest first within each directory; not
-    those of a run nested in it (`nested_runs`)."""
-    return _walk(folder, limit)[0]
-
-
-def nested_runs(folder: Path) -> list[Path]:
-    """The sub-folders of `folder`, a folder with event files of its own, that are runs of their
-    own: event files beside another log (Detectron2's `metrics.json`, a `log.txt`), in a folder
-    not named as a split of one run (`validation/`). A second training given an OUTPUT_DIR
-    inside the first's writes one; read with the first, its series were extra tags of it."""
-    return _walk(folder)[1]
-
-
-def _walk(folder: Path, limit: int | None = None) -> tuple[list[Path], list[Path]]:
-    """(event files, nested runs) of `folder`: `event_files`, `nested_runs`."""
-    from phasewatch.folders import is_split_name, log_files
-
-    found: list[Path] = []
-    nested: list[Path] = []
-    base_depth = len(folder.parts)
-    own = False  # whether `folder` holds event files itself (its first directory walked)
-    for root, dirs, files in os.walk(folder):
-        here = Path(root)
-        if len(here.parts) - base_depth >= MAX_FOLDER_DEPTH:
-            dirs[:] = []
-        dirs.sort()
-        if len(here.parts) == base_depth:
-            own = any(EVENT_FILE_MARK in name for name in files)
-        elif own and any(EVENT_FILE_MARK in name for name in files) \
-                and not is_split_name(here.name) and log_files(here):
-            nested.append(here)
-            dirs[:] = []
-            continue
-        for name in sorted(files):
-            if EVENT_FILE_MARK in name:
-                found.append(here / name)
-                if limit is not None and len(found) >= limit:
-                    return found, nested
-    return sorted(found, key=lambda p: (str(p.parent), _name_time(p), p.name)), nested
 
 
 def trainer_starts(folder: Path) -> list[Path]:
@@ -129,11 +84,6 @@ def trainer_starts(folder: Path) -> list[Path]:
                              for c in starts):
         return []
     return starts
-
-
-def _name_time(path: Path) -> int:
-    match = _NAME_TIME.search(path.name)
-    return int(match.group(1)) if match else 0
 
 
 def _scalar(value, plugins: dict[str, str]):

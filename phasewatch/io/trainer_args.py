@@ -23,13 +23,8 @@ from typing import Any
 
 from phasewatch.files import open_regular
 from phasewatch.folders import trainer_output_folder
-from phasewatch.io.tensorboard import (
-    CONFIG_TEXTS,
-    _EventFile,
-    _name_time,
-    event_files,
-    trainer_starts,
-)
+from phasewatch.io.event_folders import _name_time, event_files
+from phasewatch.io.tensorboard import CONFIG_TEXTS, _EventFile, trainer_starts
 from phasewatch.io.tfrecord import RECORD_HEADER
 
 SCAN_BYTES = 1 << 22
