@@ -92,12 +92,26 @@ def choose_metric(run: Run, metric: str | None = None) -> str:
         elif own:
             return role
     available = listed(run.metrics, 20)
+    if timings_only(run):
+        # LLaMA-Factory's trainer_log.jsonl of a trainer that logged no loss: only its progress
+        # rows (`elapsed_time`, `remaining_time`); --metric on a clock judges nothing
+        raise UsageError(f"this log holds no metric of the model, only timings of the run "
+                         f"({available}): there is nothing to judge the training by (a trainer "
+                         "that logged no loss, or a log cut before its first loss row)")
     hint = f" ({may_be})" if (may_be := score_like_hint(run)) else ""
     raise UsageError(
         "no performance metric found (looked for the run's declared one and for "
         f"{', '.join(r for r, _ in PERFORMANCE_ROLES + FALLBACK_ROLES)}{passed_over}); pick one "
         f"with --metric{hint}. Metrics in this run: {available}"
     )
+
+
+def timings_only(run: Run) -> bool:
+    """Whether every series of `run` times the run (`timing_names.is_timing`): no metric of the
+    model to choose, by default or by --metric."""
+    from phasewatch.timing_names import is_timing
+
+    return bool(run.metrics) and all(is_timing(name) for name in run.metrics)
 
 
 def roles_present(run: Run) -> list[str]:

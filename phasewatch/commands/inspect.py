@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from phasewatch.metric_table import MetricTable, metric_table
-from phasewatch.output import digits_apart
+from phasewatch.output import digits_apart, listed
 from phasewatch.planned import plan_and_decay, run_plan
 from phasewatch.presets import ROLE_CANDIDATES, role_matches
 from phasewatch.step_counters import run_counters
@@ -155,7 +155,13 @@ def run(args: argparse.Namespace) -> int:
     perf = performance(run_)
     # a metric logged per epoch beside per-batch steps says epochs (`step_counters`)
     counters = run_counters(run_)
-    print(performance_line(perf, counters.units.get(perf["metric"], unit) if perf else unit))
+    from phasewatch.signals import timings_only
+
+    if perf is None and timings_only(run_):
+        print(f"performance metric: none: the log holds only timings of the run "
+              f"({listed(run_.metrics, 20)})")
+    else:
+        print(performance_line(perf, counters.units.get(perf["metric"], unit) if perf else unit))
     # a name's role where it has one (eval_exact_match: eval/accuracy), before its HF spelling
     # (eval/exact_match), which is no role (trial 38: the column showed the spelling)
     roles: dict[str, str] = {}
