@@ -305,8 +305,17 @@ class Source(RecordSource):
         self._document_warnings = list(warnings)
 
     def finish(self, collector: RecordCollector) -> None:
+        """An empty history is said with why, where the state tells it: the Trainer logs every
+        `logging_steps` steps, and a run that stopped before its first (6 steps, logging every
+        10) has no row."""
         if collector.n_records == 0:
-            raise InputError(f"'{HISTORY_KEY}' holds no log rows with a 'step'", self.path)
+            config, why = self.info.config, f"'{HISTORY_KEY}' holds no log rows with a 'step'"
+            last, every = config.get("global_step"), config.get("logging_steps")
+            if not self._rows and isinstance(last, int) and isinstance(every, int) and last < every:
+                why = (f"'{HISTORY_KEY}' is empty: the Trainer logs every logging_steps ({every}) "
+                       f"steps and this run stopped at step {last} (global_step), before its first "
+                       "log row; a lower logging_steps gives a curve")
+            raise InputError(why, self.path)
 
 
 def reached_max_steps(state: dict) -> bool:
