@@ -82,17 +82,19 @@ def is_held_out_loss(run: Run, own: str) -> bool:
     return "eval/loss" in roles_of(run, own)
 
 
-def watched_held_out_loss(run: Run, own: str) -> bool:
-    """Whether `watch` follows `own` as a held-out loss (`MonitorConfig.held_out_loss`): one
-    (`is_held_out_loss`) beside a train loss the log holds, not a policy-gradient loss (the one
-    `train_series` judges it beside; `run` may be the records read before `own`'s first value).
-    `analyze` names its unrecovered rise an overfit only as that train loss falls
-    (`held_out_loss_overfit`); with no train loss it stays a disruption, live too. The monitor
-    does not follow the train loss itself: where one is logged but rises over the same steps,
-    the live call is an overfit."""
+def watched_train_loss(run: Run, own: str) -> str | None:
+    """The train loss `watch` follows beside `own` as a held-out loss
+    (`MonitorConfig.held_out_loss`, `MonitorConfig.train_loss`): the log's own name of the train
+    loss beside a held-out loss (`is_held_out_loss`), not a policy-gradient loss (the one
+    `train_series` judges it beside; `run` may be the records read before `own`'s first value);
+    None when `own` is no held-out loss or the log holds no such train loss. `analyze` names the
+    held-out loss's unrecovered rise an overfit only as that train loss improves
+    (`held_out_loss_overfit`), and the monitor, following it, likewise; with no train loss it
+    stays a disruption, live too."""
     train = run.own_name("train/loss")
-    return is_held_out_loss(run, own) and train not in (None, own) \
-        and not is_policy_loss(run, train)
+    if not is_held_out_loss(run, own) or train in (None, own) or is_policy_loss(run, train):
+        return None
+    return train
 
 
 def held_out_loss_overfit(phases: list[Phase], metric: str,

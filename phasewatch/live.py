@@ -249,11 +249,13 @@ class LiveWatch(LiveMessages):
         if own_counter(self.source.info, metric):  # the plan counts the batches' steps
             self.plan.apart = True
         self.plan.start(options, self.source.info, self.source.format)
-        from phasewatch.expert_data import policy_gradient_only, watched_held_out_loss
+        from phasewatch.expert_data import policy_gradient_only, watched_train_loss
 
         if "no_expert_data" not in options:  # as analyze reads the log (`expert_data`)
             options["no_expert_data"] = policy_gradient_only(held) is not None
-        options.setdefault("held_out_loss", watched_held_out_loss(held, metric))
+        train_loss = watched_train_loss(held, metric)  # followed beside a held-out loss
+        options.setdefault("held_out_loss", train_loss is not None)
+        options.setdefault("train_loss", train_loss)
         # its values counted as analyze counts them: readings of training, or evaluations
         options.setdefault("train_metrics", (metric,) if is_train_metric(held, metric) else ())
         self.monitor = PhaseMonitor(metric=metric, direction=direction, **options)

@@ -167,3 +167,25 @@ def test_watch_leaves_the_rise_of_a_log_with_no_train_loss_a_disruption(tmp_path
         "disruption", "plateau"]
     alerts = list(watch(path, metric="eval_loss", direction="min", planned_steps=2_200))
     assert [a.event for a in alerts] == ["disruption"]
+
+
+@pytest.mark.parametrize("train_falls", [True, False])
+def test_watch_names_the_rise_as_analyze_does_by_what_the_train_loss_did(tmp_path, train_falls):
+    """An HF Trainer's log: `loss` every 20 steps with noise, `eval_loss` every 100 rising from
+    the start to a level it holds. Beside a train loss that falls, `analyze` names the rise an
+    overfit and `watch` stops it as one past the early part of the plan; beside a train loss
+    that rises too, `analyze` keeps the disruption, and `watch`, which stopped it as an overfit
+    because the log held a train loss at all, now follows that train loss and keeps it too."""
+    rng = np.random.default_rng(11)
+    rows = [{"step": s, "loss": round(float((1.2 * np.exp(-s / 900) if train_falls else
+                                             0.3 + 0.4 * s / 2100) + rng.normal(0, 0.03)), 4)}
+            for s in range(20, 2101, 20)]
+    rows += [{"step": 100 * i, "eval_loss": round(float(v), 4)} for i, v in enumerate(_rise())]
+    rows.sort(key=lambda row: row["step"])
+    path = tmp_path / "trainer_log.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    names = [p.name for p in analyze(str(path), planned_steps=2_200).phases]
+    assert names == (["overfit", "plateau"] if train_falls else ["disruption", "plateau"])
+    alerts = list(watch(path, metric="eval_loss", direction="min", planned_steps=2_200))
+    want = ["disruption", "overfit"] if train_falls else ["disruption"]
+    assert [a.event for a in alerts] == want

@@ -88,3 +88,28 @@ def test_a_known_boundary_between_snapshot_and_rewind_point_is_replayed():
     resumed.rewind(700)
     assert feed(resumed, b) == expected
     assert resumed.state_dict()["events"] == [[650, "sft_to_rl"]]
+
+
+@pytest.mark.parametrize("cut", [500, 130, 990])
+def test_the_train_loss_beside_a_held_out_loss_is_rewound_too(cut):
+    """The train loss a held-out loss's monitor follows (`MonitorConfig.train_loss`) is part of
+    its state: rewound and replayed like the metric, so a resume equals never having seen the
+    abandoned branch."""
+    def noisy(seed, start):
+        rng = np.random.default_rng(seed + 10)
+        return [(step, {**values, "train/loss": values["train/loss"] + float(rng.normal(0, 0.02))})
+                for step, values in branch(seed, start, 1001)]
+
+    a, b = noisy(1, 0), noisy(2, cut)
+    options = {"metric": "eval/accuracy", "stop_on": (), "held_out_loss": True,
+               "train_loss": "train/loss"}
+    direct = PhaseMonitor(**options)
+    feed(direct, a[:cut])
+    expected_after = feed(direct, b)
+    resumed = PhaseMonitor(**options)
+    feed(resumed, a)
+    resumed.rewind(cut)
+    assert feed(resumed, b) == expected_after
+    state = resumed.state_dict()
+    assert state["train_loss"]["series"]["n"] > 0
+    assert state == direct.state_dict() | {"n_records": state["n_records"]}

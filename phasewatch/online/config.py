@@ -119,6 +119,12 @@ class MonitorConfig:
     reads it from the log's names): its rise from the start not recovered by the early part of
     the planned run is then an overfit from the start, as `analyze` names it beside a falling
     train loss (`expert_data.held_out_loss_overfit`)."""
+    train_loss: str | None = None
+    """With `held_out_loss`: the train loss the log holds beside it (`watch` reads it from the
+    log's names, `expert_data.watched_train_loss`). The monitor follows it, and the rise is an
+    overfit only while this train loss has improved since the start, as `analyze` names it;
+    beside a train loss that did not, it stays a disruption. None: not followed, and the rise
+    is an overfit whatever the train loss does."""
     check_finite: bool = False
     """A NaN/inf value of a followed metric is an alert ('non_finite') and a stop condition;
     by default non-finite values are treated as missing."""

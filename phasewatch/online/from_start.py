@@ -151,10 +151,15 @@ def unrecovered_overfit(t: PhaseTracker) -> tuple[str, int, str] | None:
     (`MonitorConfig.no_expert_data`) or the metric is a held-out loss (`held_out_loss`) and its
     disruption from the start is not recovered where the planned run's early part ends: what
     `analyze` of the log read there names it (`expert_data.overfit_if_unrecovered`,
-    `held_out_loss_overfit`; a fall read earlier may still be recovered)."""
+    `held_out_loss_overfit`; a fall read earlier may still be recovered). A held-out loss's
+    rise beside a train loss the monitor follows (`MonitorConfig.train_loss`) is one only while
+    that train loss has improved since the start, as `held_out_loss_overfit` asks: beside one
+    that rose too it stays a disruption, the run itself getting worse."""
     s, plan = t.series, t.plan()
     if not (t.cfg.no_expert_data or t.cfg.held_out_loss) or plan is None \
             or s.last_step is None or not plan.after_early_part(s.last_step) or t.trough is None:
+        return None
+    if not t.cfg.no_expert_data and t.train_loss is not None and not t.train_loss.improved():
         return None
     start = t.stage_start()
     t.peak, t.peak_step, t.peak_checkpoint = s.baseline, start, start

@@ -22,6 +22,7 @@ from phasewatch.online.state import MonitorState, SeriesState
 
 if TYPE_CHECKING:
     from phasewatch.online.monitor import PhaseMonitor
+    from phasewatch.online.series import Series
 
 TIER_SIZE = 16  # snapshots kept per tier
 
@@ -64,24 +65,33 @@ class History:
         self.coarse = deque(((c, s) for c, s in self.coarse if base and c <= base[0]),
                             maxlen=TIER_SIZE)
         self.fed = base[0] if base else 0
-        for record_step, values, train, heldout in _records(monitor, source, step):
+        for record_step, values, train, heldout, beside in _records(monitor, source, step):
             while events and events[0][0] <= record_step:
                 monitor.mark_event(*events.pop(0))
-            monitor.replay(record_step, values, train, heldout)
+            monitor.replay(record_step, values, train, heldout, beside)
         for event in events:
             monitor.mark_event(*event)
 
 
 def _records(monitor: PhaseMonitor, source: MonitorState, step: int):
-    """(step, tracker values, train NLL, held-out NLL) of the values in `source`'s buffers that
-    come after the monitor's (restored) series and before `step`, merged by step."""
-    series = [t.series for t in monitor.trackers_]
+    """(step, tracker values, train NLL, held-out NLL, the train loss beside a held-out loss)
+    of the values in `source`'s buffers that come after the monitor's (restored) series and
+    before `step`, merged by step."""
+    series: list[Series | None] = [t.series for t in monitor.trackers_]
     saved: list[SeriesState] = [t.series for t in source.trackers]
     if monitor.nll_gap_ is not None and source.nll_gap is not None:
         series += [monitor.nll_gap_.train, monitor.nll_gap_.heldout]
         saved += [source.nll_gap.train, source.nll_gap.heldout]
+    else:  # keep the train loss's column after the NLL pair's
+        series += [None, None]
+        saved += [SeriesState(), SeriesState()]
+    if monitor.train_loss_ is not None and source.train_loss is not None:
+        series.append(monitor.train_loss_.series)
+        saved.append(source.train_loss.series)
     rows: dict[int, list[float | None]] = {}
     for k, (live, old) in enumerate(zip(series, saved)):
+        if live is None:
+            continue
         after = live.last_step
         for s, y in zip(old.steps, old.values):
             if (after is None or s > after) and s < step:
@@ -89,5 +99,5 @@ def _records(monitor: PhaseMonitor, source: MonitorState, step: int):
     n = len(monitor.trackers_)
     for s in sorted(rows):
         row = rows[s]
-        extra = row[n:] + [None, None]
-        yield s, row[:n], extra[0], extra[1]
+        extra = row[n:] + [None, None, None]
+        yield s, row[:n], extra[0], extra[1], extra[2]

@@ -19,6 +19,7 @@ from phasewatch.online.nll_gap import NllGap
 from phasewatch.online.series import Series
 from phasewatch.online.state import MonitorState
 from phasewatch.online.tracker import PhaseTracker
+from phasewatch.online.train_loss import TrainLoss
 from phasewatch.presets import aliases_for, default_direction
 from phasewatch.values import MAX_VALUE, to_float
 
@@ -54,6 +55,10 @@ class PhaseMonitor:
         ]
         self.nll_gap_ = (NllGap(cfg.nll_train, cfg.nll_heldout, cfg)
                          if cfg.nll_train and cfg.nll_heldout else None)
+        # the train loss beside a held-out loss (`train_loss.py`), judged by its first tracker
+        self.train_loss_ = (TrainLoss(cfg.train_loss, cfg)
+                            if cfg.held_out_loss and cfg.train_loss else None)
+        self.trackers_[0].train_loss = self.train_loss_
         self.stop_reason_ = StopReason.NOT_STOPPED
         self.stop_alert_: Alert | None = None
         self.n_records_ = 0
@@ -112,6 +117,8 @@ class PhaseMonitor:
             tracker.restart(int(step))
         if self.nll_gap_ is not None:
             self.nll_gap_.restart()
+        if self.train_loss_ is not None:
+            self.train_loss_.restart(int(step))
         self.overfit_fired_ = False  # a new stage can overfit in its turn
         self.events_.append([int(step), str(name)])
         del self.events_[:-MAX_EVENTS]
@@ -131,7 +138,11 @@ class PhaseMonitor:
             gap = self.nll_gap_
             train = self._value(gap.train.name, gap.train, step, metrics)
             heldout = self._value(gap.heldout.name, gap.heldout, step, metrics)
-        alerts = self._feed(step, values, train, heldout)
+        beside = None
+        if self.train_loss_ is not None:
+            series = self.train_loss_.series
+            beside = self._value(series.name, series, step, metrics)
+        alerts = self._feed(step, values, train, heldout, beside)
         self._history.after_record(self)
         return alerts
 
@@ -152,6 +163,7 @@ class PhaseMonitor:
         return MonitorState(
             config={}, trackers=[t.state() for t in self.trackers_],
             nll_gap=None if self.nll_gap_ is None else self.nll_gap_.state(),
+            train_loss=None if self.train_loss_ is None else self.train_loss_.state(),
             stop_reason=self.stop_reason_.name,
             stop_alert=None if self.stop_alert_ is None else self.stop_alert_.to_dict(),
             n_records=self.n_records_, last_step=self.last_step_,
@@ -172,17 +184,20 @@ class PhaseMonitor:
         self._relabel()
 
     def replay(self, step: int, values: list[float | None], train: float | None,
-               heldout: float | None) -> None:
+               heldout: float | None, beside: float | None = None) -> None:
         """Feed values already known to be new (a rewind's replay); alerts are not repeated."""
         self.n_records_ += 1
         self.last_step_ = step if self.last_step_ is None else max(self.last_step_, step)
-        self._feed(step, values, train, heldout)
+        self._feed(step, values, train, heldout, beside)
         self._history.after_record(self)
 
     def _feed(self, step: int, values: list[float | None], train: float | None,
-              heldout: float | None) -> list[Alert]:
-        """One record's values of the followed metrics (None: not in the record)."""
+              heldout: float | None, beside: float | None = None) -> list[Alert]:
+        """One record's values of the followed metrics (None: not in the record); `beside`:
+        the train loss beside a held-out loss, before the trackers judge this record."""
         alerts: list[Alert] = []
+        if beside is not None and math.isfinite(beside):
+            self.train_loss_.update(step, beside)
         for tracker, value in zip(self.trackers_, values):
             if value is None:
                 continue
@@ -287,6 +302,8 @@ class PhaseMonitor:
             tracker.load(saved)
         if self.nll_gap_ is not None and st.nll_gap is not None:
             self.nll_gap_.load(st.nll_gap)
+        if self.train_loss_ is not None and st.train_loss is not None:
+            self.train_loss_.load(st.train_loss)
         self.stop_reason_ = StopReason[st.stop_reason]
         self.stop_alert_ = Alert(**st.stop_alert) if st.stop_alert else None
         self.n_records_, self.last_step_ = st.n_records, st.last_step
@@ -301,6 +318,8 @@ class PhaseMonitor:
         series = [t.series for t in self.trackers_]
         if self.nll_gap_ is not None:
             series += [self.nll_gap_.train, self.nll_gap_.heldout]
+        if self.train_loss_ is not None:
+            series.append(self.train_loss_.series)
         for s in series:
             s.label = self.resolved_.get(s.name, s.name)
 

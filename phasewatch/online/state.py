@@ -9,7 +9,9 @@ version 4 had no `short_streak`, which then starts 0; version 5 had no `last_nea
 which then starts unknown; version 6 had no `peak_checkpoint`, which then is the peak's step;
 version 7 had no `stage_n`, which then starts None (one stage), and no `peak_values`, which
 then start unknown; version 8 had no `late_fall`, which then starts False; version 9 had no
-`window_logs`, which then starts 1, independent values, until the noise is next read).
+`window_logs`, which then starts 1, independent values, until the noise is next read;
+version 10 had no `train_loss`, the train loss beside a held-out loss, which then starts
+unknown).
 Unknown keys are ignored, missing ones take their defaults, so a state is never applied by
 `setattr` over whatever a file holds.
 """
@@ -20,8 +22,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-STATE_VERSION = 10
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+STATE_VERSION = 11
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 MEDIAN_SE = 1.2533141373155003  # sd of a sample median / (sigma / sqrt(n)) for normal data
 
 
@@ -134,6 +136,25 @@ class NllGapState:
 
 
 @dataclass
+class TrainLossState:
+    """The train loss beside a held-out loss (`train_loss.TrainLoss`; version 11)."""
+
+    series: SeriesState = field(default_factory=SeriesState)
+    from_step: int | None = None
+    at_start: float | None = None
+    se_at_start: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainLossState:
+        known = _known(cls, data)
+        known["series"] = SeriesState.from_dict(data.get("series", {}))
+        return cls(**known)
+
+
+@dataclass
 class MonitorState:
     """Everything `PhaseMonitor` needs to resume (the config saved with it wins)."""
 
@@ -149,6 +170,7 @@ class MonitorState:
     resolved: dict[str, str] = field(default_factory=dict)
     ignored_backwards: int = 0
     events: list[list] = field(default_factory=list)
+    train_loss: TrainLossState | None = None  # version 11
     version: int = STATE_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -166,6 +188,8 @@ class MonitorState:
         known = _known(cls, data)
         known["trackers"] = [TrackerState.from_dict(t) for t in data["trackers"]]
         known["nll_gap"] = NllGapState.from_dict(data["nll_gap"]) if data.get("nll_gap") else None
+        known["train_loss"] = (TrainLossState.from_dict(data["train_loss"])
+                               if data.get("train_loss") else None)
         known["config"] = dict(data["config"])
         known["seen"] = list(known.get("seen", []))
         known["resolved"] = dict(known.get("resolved", {}))

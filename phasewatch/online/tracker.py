@@ -36,6 +36,7 @@ from phasewatch.online.refit_events import refit_before_warmup, refit_event
 from phasewatch.online.series import Series
 from phasewatch.online.start_level import held_until_fast_fall
 from phasewatch.online.state import TrackerState
+from phasewatch.online.train_loss import TrainLoss
 from phasewatch.online.wording import (
     from_start_hint,
     moved,
@@ -60,6 +61,8 @@ class PhaseTracker:
         # this value's disruption's onset as the decisions measured it, where its alert dates
         # it elsewhere (`_onset_said`): `Alert.decided_onset`
         self.decided_onset: int | None = None
+        # the train loss beside a held-out loss (`MonitorConfig.train_loss`), set by the monitor
+        self.train_loss: TrainLoss | None = None
         self.load(TrackerState(series=self.series.state()))
 
     @property

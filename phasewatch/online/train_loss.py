@@ -1,0 +1,58 @@
+"""The train loss beside a watched held-out loss (`MonitorConfig.train_loss`): whether it has
+improved since the held-out loss's stage began.
+
+`analyze` names a held-out loss's rise from the start that is never recovered an overfit only
+where the train loss improved over it (`expert_data.held_out_loss_overfit`: the model learns
+the training data and gets worse on data of its kind); beside a train loss that rose too, the
+rise stays a disruption (the run itself got worse). Live, the monitor follows that train loss
+here so that its call is the same (`from_start.unrecovered_overfit`); without it, a held-out
+loss rising beside a rising train loss was stopped as an overfit that `analyze` of the same log
+calls a disruption.
+"""
+
+from __future__ import annotations
+
+from phasewatch.online.config import MonitorConfig
+from phasewatch.online.series import Series
+from phasewatch.online.state import TrainLossState
+
+
+class TrainLoss:
+    """The train loss's level where the held-out loss's stage began and now (bounded: the
+    series' ring buffer and two scalars)."""
+
+    def __init__(self, name: str, cfg: MonitorConfig):
+        self.series = Series(name, -1.0, cfg, performance=False)
+        self.restart(None)
+
+    def restart(self, step: int | None) -> None:
+        """A new stage from `step` (None: the run's start): the train loss is judged from its
+        first level at or after it."""
+        self.from_step = step
+        self.at_start: float | None = None
+        self.se_at_start = 0.0
+
+    def update(self, step: int, value: float) -> None:
+        s = self.series
+        s.add(step, value)
+        if self.at_start is None and s.level is not None and (
+                self.from_step is None or step >= self.from_step):
+            self.at_start, self.se_at_start = s.level, s.se_level
+
+    def improved(self) -> bool:
+        """The train loss's level is now K_SE standard errors below its level at the stage's
+        start (`train_beside.TrainMove.improved`'s margin, between levels here)."""
+        from phasewatch.train_beside import K_SE  # on first use: the monitor's import time
+
+        s = self.series
+        if self.at_start is None or s.level is None:
+            return False
+        return s.level - self.at_start >= K_SE * s.se_gap(self.se_at_start)
+
+    def state(self) -> TrainLossState:
+        return TrainLossState(series=self.series.state(), from_step=self.from_step,
+                              at_start=self.at_start, se_at_start=self.se_at_start)
+
+    def load(self, st: TrainLossState) -> None:
+        self.series.load(st.series)
+        self.from_step, self.at_start, self.se_at_start = st.from_step, st.at_start, st.se_at_start
