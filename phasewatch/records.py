@@ -25,57 +25,30 @@ from itertools import repeat
 
 import numpy as np
 
+from phasewatch.branch_cuts import Cut, Mark, segments_kept, triplets_kept
+from phasewatch.growable import Growable
 from phasewatch.records_sparse import ResolvedColumns, pack
 from phasewatch.resumes import backward_starts, surviving, triplet_backward_starts
 from phasewatch.step_rows import RowNote, resolve_rows
 
 Columns = dict[str, tuple[np.ndarray, np.ndarray]]  # metric -> (steps ascending, values)
 
-# Past 1 MB a buffer jumps to 33 MB, above glibc's largest mmap threshold (32 MB): such
-# blocks come straight from the kernel (their untouched tail is not resident) and go back to
-# it when freed. Grown on the heap instead, the buffers a metric outgrew stayed resident: a
-# 2 GB log peaked at twice its data.
-MMAP_BYTES = 33 << 20
 PENDING_LIMIT = 1 << 16  # values added one at a time that wait before a batch is stored
 # A metric with this many values in one batch is stored column-wise from then on; fewer stay
 # (metric, step, value) triplets: a metric of one value costs 24 bytes there, ~500 as columns.
 PROMOTE = 16
 
 
-class _Growable:
-    """A 1-d array that grows at the end (capacity x1.5: at most a third unused on average,
-    and a tail that is never touched is not resident)."""
-
-    __slots__ = ("data", "n")
-
-    def __init__(self, first: np.ndarray):
-        self.data = first
-        self.n = first.size
-
-    def append(self, more: np.ndarray) -> None:
-        need = self.n + more.size
-        if need > self.data.size:
-            capacity = max(need, self.data.size + self.data.size // 2)
-            if capacity * self.data.itemsize > 1 << 20:
-                capacity = max(capacity, MMAP_BYTES // self.data.itemsize)
-            grown = np.empty(capacity, dtype=self.data.dtype)
-            grown[:self.n] = self.data[:self.n]
-            self.data = grown
-        self.data[self.n:need] = more
-        self.n = need
-
-    def view(self) -> np.ndarray:
-        return self.data[:self.n]
-
-
 class _Group:
-    """Metrics logged on exactly the same records since the group began: one step array."""
+    """Metrics logged on exactly the same records since the group began: one step array
+    (`serial`: groups in the order they began, for `branch_cuts.Mark`)."""
 
-    __slots__ = ("steps", "values")
+    __slots__ = ("serial", "steps", "values")
 
-    def __init__(self, steps: np.ndarray):
-        self.steps = _Growable(steps)
-        self.values: dict[str, _Growable] = {}
+    def __init__(self, steps: np.ndarray, serial: int = -1):
+        self.serial = serial
+        self.steps = Growable(steps)
+        self.values: dict[str, Growable] = {}
 
 
 class ColumnStore:
@@ -88,18 +61,16 @@ class ColumnStore:
     (`records_sparse`), so they cost bytes each, not a group and arrays each."""
 
     def __init__(self) -> None:
-        self._segments: dict[str, list[tuple[_Group, _Growable]]] = {}
+        self._segments: dict[str, list[tuple[_Group, Growable]]] = {}
         self._open: dict[frozenset, _Group] = {}  # key set -> the group still being extended
         self._group_of: dict[str, _Group] = {}  # metric -> the group it is extended in
         self._ids: dict[str, int] = {}  # metric -> id, in order of first appearance
         self._names: list[str] = []  # id -> metric
-        self._grouped = _Growable(np.zeros(0, dtype=bool))  # per id: in the groups from now on
-        self._t_ids = _Growable(np.zeros(0, dtype=np.int64))  # triplets in file order
-        self._t_steps = _Growable(np.zeros(0, dtype=np.int64))
-        self._t_values = _Growable(np.zeros(0, dtype=np.float64))
-        # (step, step before) where some metric's own step counter went back (file order),
-        # found as `resolve` puts the values in step order
-        self.backward_starts: set[tuple[int, int]] = set()
+        self._grouped = Growable(np.zeros(0, dtype=bool))  # per id: in the groups from now on
+        self._t_ids = Growable(np.zeros(0, dtype=np.int64))  # triplets in file order
+        self._t_steps = Growable(np.zeros(0, dtype=np.int64))
+        self._t_values = Growable(np.zeros(0, dtype=np.float64))
+        self._serial = 0  # the next group's
         self._p_ids: list[int] = []  # triplets added one at a time, not yet stored
         self._p_steps: list[int] = []
         self._p_values: list[float] = []
@@ -154,6 +125,12 @@ class ColumnStore:
             else:
                 ids[new] = np.fromiter(map(index.__getitem__, new_names), dtype=np.int64, count=new.size)
         self._store_triplets(ids, np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64))
+
+    def mark(self) -> Mark:
+        """Where the store stands (`branch_cuts`): what is added later comes after it."""
+        self.flush()
+        return Mark(self._t_ids.n, self._serial,
+                    {g.serial: g.steps.n for g in self._open.values()})
 
     def flush(self) -> None:
         """Store the values added one at a time, so what is added later comes after them."""
@@ -228,7 +205,8 @@ class ColumnStore:
         key = frozenset(names)
         group = self._open.get(key)
         if group is None or any(self._group_of.get(name) is not group for name in names):
-            group = _Group(steps.copy())
+            group = _Group(steps.copy(), self._serial)
+            self._serial += 1
             grouped = self._grouped
             if grouped.n < len(self._ids):
                 grouped.append(np.zeros(len(self._ids) - grouped.n, dtype=bool))
@@ -238,7 +216,7 @@ class ColumnStore:
                 if old is not None:  # its company changed: the old group is complete
                     self._open.pop(frozenset(old.values), None)
                 self._group_of[name] = group
-                group.values[name] = _Growable(values[name].copy())
+                group.values[name] = Growable(values[name].copy())
                 self._segments[name].append((group, group.values[name]))
             self._open[key] = group
             return
@@ -246,18 +224,16 @@ class ColumnStore:
         for name in names:
             group.values[name].append(values[name])
 
-    def resolve(self, backward: bool = False) -> ResolvedColumns:
-        """metric -> (steps ascending and distinct, values): per step the latest value in file
-        order. Metrics with equal resolved steps share one array. Each metric's segments are
-        freed as soon as it is resolved. With `backward`, the steps where a metric's own counter
-        went back are added to `backward_starts` (asked for when the stream went back)."""
-        self.flush()
+    def _split_triplets(self) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], np.ndarray,
+                                       np.ndarray, np.ndarray]:
+        """(the triplets of metrics now grouped, stored before they were: metric -> (steps,
+        values) in file order; the other triplets' ids, steps, values in file order)."""
         names = self._names
         t_ids, t_steps, t_values = self._t_ids.view(), self._t_steps.view(), self._t_values.view()
         grouped = np.zeros(len(names), dtype=bool)
         grouped[:self._grouped.n] = self._grouped.view()
-        early: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # triplets of grouped metrics
-        if t_ids.size and grouped[t_ids].any():  # values stored before the metric was grouped
+        early: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if t_ids.size and grouped[t_ids].any():
             mixed = grouped[t_ids]
             m_ids, m_steps, m_values = t_ids[mixed], t_steps[mixed], t_values[mixed]
             order = np.argsort(m_ids, kind="stable")
@@ -267,15 +243,44 @@ class ColumnStore:
                 at = order[lo:hi]
                 early[names[int(m_ids[lo])]] = (m_steps[at], m_values[at])
             t_ids, t_steps, t_values = t_ids[~mixed], t_steps[~mixed], t_values[~mixed]
-        if backward:
-            self.backward_starts.update(triplet_backward_starts(t_ids, t_steps))
+        return early, t_ids, t_steps, t_values
+
+    def counters_went_back(self) -> set[tuple[int, int]]:
+        """(step, step before) where some metric's own step counter went back (file order):
+        asked for, before `resolve`, when the stream went back (`resumes.resume_points`)."""
+        self.flush()
+        early, t_ids, t_steps, _ = self._split_triplets()
+        out = set(triplet_backward_starts(t_ids, t_steps))
+        seen: set[tuple[int, ...]] = set()
+        for name, parts in self._segments.items():
+            ids = tuple(id(group) for group, _ in parts)
+            if not parts or (name not in early and ids in seen):
+                continue
+            if name not in early:
+                seen.add(ids)
+            before = [early[name][0]] if name in early else []
+            out.update(backward_starts(np.concatenate([*before, *(g.steps.view() for g, _ in parts)])))
+        return out
+
+    def resolve(self, cuts: list[Cut] = ()) -> ResolvedColumns:
+        """metric -> (steps ascending and distinct, values): per step the latest value in file
+        order, a resumed run's abandoned branch left out (`cuts`: `branch_cuts`, of every
+        metric; `resumes.surviving`, of a metric whose own counter went back). Metrics with
+        equal resolved steps share one array. Each metric's segments are freed as soon as it
+        is resolved."""
+        self.flush()
+        names = self._names
+        if cuts and (kept := triplets_kept(self._t_steps.view(), cuts)) is not None:
+            for column in (self._t_ids, self._t_steps, self._t_values):
+                column.data, column.n = column.view()[kept], kept.size
+        early, t_ids, t_steps, t_values = self._split_triplets()
         self.row_notes, raw_rows = [], {}
         p_ids, p_steps, p_values, starts = pack(t_ids, t_steps, t_values, len(names),
                                                 names, self.row_notes, raw_rows, self.went_back)
         segments, self._segments = self._segments, {}
         self._open, self._group_of = {}, {}
         out: Columns = {}
-        by_groups: dict[tuple[int, ...], tuple[tuple, np.ndarray | None, np.ndarray]] = {}
+        by_groups: dict[tuple[int, ...], tuple] = {}
         distinct: dict[tuple[int, int, int], list[np.ndarray]] = {}
         for name in sorted(segments):
             parts = segments.pop(name)
@@ -285,28 +290,25 @@ class ColumnStore:
             values = parts[0][1].view() if len(parts) == 1 else np.concatenate(
                 [v.view() for _, v in parts])
             before = early.get(name)
-            if before is not None:  # resolved on its own: its steps are shared with none
-                steps = np.concatenate([before[0], *(g.steps.view() for g, _ in parts)])
-                if backward:
-                    self.backward_starts.update(backward_starts(steps))
-                raw = steps
-                select, steps = _latest_per_step(steps)
-                values = np.concatenate([before[1], values])
-                out[name] = (steps, _read(name, raw, select, values, self.row_notes, raw_rows, self.went_back))
-                continue
-            known = by_groups.get(ids)
+            known = None if before is not None else by_groups.get(ids)
             if known is None:
-                steps = parts[0][0].steps.view() if len(parts) == 1 else np.concatenate(
-                    [g.steps.view() for g, _ in parts])
-                if backward:
-                    self.backward_starts.update(backward_starts(steps))
-                raw = steps
-                select, steps = _latest_per_step(steps)
-                steps = _shared(steps, distinct)
-                # the groups are kept with their ids so that the ids stay valid
-                by_groups[ids] = (tuple(g for g, _ in parts), select, steps, raw)
+                steps = parts[0][0].steps.view() if len(parts) == 1 and before is None \
+                    else np.concatenate([*(before[:1] if before else ()),
+                                         *(g.steps.view() for g, _ in parts)])
+                cut = None if not cuts else segments_kept(
+                    steps, [(g.serial, g.steps.n) for g, _ in parts], cuts,
+                    0 if before is None else before[0].size)
+                raw = steps if cut is None else steps[cut]
+                select, steps = _latest_per_step(raw)
+                if before is None:  # the groups are kept with their ids so the ids stay valid
+                    steps = _shared(steps, distinct)
+                    by_groups[ids] = (tuple(g for g, _ in parts), cut, select, steps, raw)
             else:
-                _, select, steps, raw = known
+                _, cut, select, steps, raw = known
+            if before is not None:
+                values = np.concatenate([before[1], values])
+            if cut is not None:
+                values = values[cut]
             values = _read(name, raw, select, values, self.row_notes, raw_rows, self.went_back)
             del parts
             out[name] = (steps, values)
@@ -327,10 +329,10 @@ class ColumnStore:
             group = groups.get(id(steps))
             if group is None:
                 group = groups[id(steps)] = _Group(steps)
-            group.values[name] = _Growable(values)
+            group.values[name] = Growable(values)
             self._segments[name] = [(group, group.values[name])]
         # the packed triplets, sorted by metric then step, are a valid file order; appending
-        # to a _Growable at capacity copies, so the resolved arrays are never written to
+        # to a Growable at capacity copies, so the resolved arrays are never written to
         packed_raw = [(self._ids[name], rows) for name, rows in raw.items()
                       if name not in columns or name not in self._segments]
         if packed_raw:
@@ -340,7 +342,7 @@ class ColumnStore:
                                                    for i, r in packed_raw)]),
                       np.concatenate([steps[keep], *(r[0] for _, r in packed_raw)]),
                       np.concatenate([values[keep], *(r[1] for _, r in packed_raw)]))
-        self._t_ids, self._t_steps, self._t_values = (_Growable(a) for a in packed)
+        self._t_ids, self._t_steps, self._t_values = (Growable(a) for a in packed)
 
 
 def _cluster(clusters: dict, positions: np.ndarray, name: str) -> None:

@@ -130,25 +130,28 @@ class ResumeScan:
                 self.found.append((step, prev, line))
             self._back = True
 
-    def block(self, steps: np.ndarray, lines: np.ndarray) -> None:
-        """The same as `one` for each record, vectorised."""
+    def block(self, steps: np.ndarray, lines: np.ndarray) -> list[int]:
+        """The same as `one` for each record, vectorised; returns the indices of the records
+        that started a resume."""
         if steps.size == 0:
-            return
+            return []
+        offset = 0
         if self._max is None:
             self._max, steps_rest, lines_rest = int(steps[0]), steps[1:], lines[1:]
             self._back, self._prev = False, int(steps[0])
             if steps_rest.size == 0:
-                return
-            steps, lines = steps_rest, lines_rest
+                return []
+            steps, lines, offset = steps_rest, lines_rest, 1
         before = np.maximum.accumulate(np.concatenate(([self._max], steps)))
         back = steps < before[:-1]
         prev = np.concatenate(([self._prev if self._prev is not None else self._max], steps[:-1]))
         # a backwards run's first record, or one below the record before it within the run
         was_back = np.concatenate(([self._back], back[:-1]))
-        starts = back & (~was_back | (steps < prev))
-        for i in np.flatnonzero(starts).tolist():
+        starts = np.flatnonzero(back & (~was_back | (steps < prev))).tolist()
+        for i in starts:
             went_from = before[i] if not was_back[i] else prev[i]
             self.found.append((int(steps[i]), int(went_from), int(lines[i])))
         self._max = int(before[-1])
         self._back = bool(back[-1])
         self._prev = int(steps[-1])
+        return [i + offset for i in starts]

@@ -8,13 +8,14 @@ the way real runs produce them (see `RecordCollector.build`).
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from phasewatch.branch_cuts import MAX_MARKS, Mark, columns_between, triplets_between
 from phasewatch.errors import UsageError
 from phasewatch.records import Columns, ColumnStore
 from phasewatch.resumes import MAX_RESUMES, ResumeScan, interleaved_note, resume_points, went_back
@@ -264,6 +265,7 @@ class RecordCollector:
         self._n_records = 0
         self._store = ColumnStore()
         self._resumes = ResumeScan()
+        self._marks: dict[int, Mark] = {}  # found resume (index) -> the store before it
 
     @property
     def n_records(self) -> int:
@@ -275,10 +277,14 @@ class RecordCollector:
     def add(self, step: int, values: Mapping[str, Any], line: int = 0) -> int:
         """Add one logged row; returns how many numeric values it carried."""
         step = int(step)
+        found = self._resumes.found
+        n_found = len(found)
+        self._resumes.one(step, int(line))
+        if len(found) > n_found:
+            self._mark(n_found)
         if type(values) is not dict and hasattr(values, "as_columns"):
             names, floats = values.as_columns()  # a records_sparse.Row: millions of items
             self._store.add_row(step, names, floats)
-            self._resumes.one(step, int(line))
             self._n_records += 1
             return len(names)
         n = 0
@@ -289,9 +295,27 @@ class RecordCollector:
                 continue
             add(key, step, value)
             n += 1
-        self._resumes.one(step, int(line))
         self._n_records += 1
         return n
+
+    def _mark(self, found: int) -> None:
+        """Mark the store where the stream went back (`branch_cuts`), before the record that
+        went back is stored."""
+        if len(self._marks) < MAX_MARKS:
+            self._marks[found] = self._store.mark()
+
+    def _pieces(self, steps: np.ndarray, lines: np.ndarray) -> Iterator[tuple[int, int]]:
+        """(first, end) of each run of records between the points where the stream goes back;
+        the store is marked at each (`branch_cuts`) once the run before it is stored."""
+        n_found = len(self._resumes.found)
+        first = 0
+        for k, back in enumerate(self._resumes.block(steps, lines)):
+            if back > first:
+                yield first, back
+            self._mark(n_found + k)
+            first = back
+        if steps.size > first:
+            yield first, steps.size
 
     def add_columns(
         self,
@@ -305,8 +329,8 @@ class RecordCollector:
         (indices into these records, float values). Fast readers use this instead of `add`.
         """
         steps = np.asarray(steps, dtype=np.int64)
-        self._store.add_block(steps, columns)
-        self._resumes.block(steps, np.asarray(lines, dtype=np.int64))
+        for first, end in self._pieces(steps, np.asarray(lines, dtype=np.int64)):
+            self._store.add_block(steps[first:end], columns_between(columns, first, end, steps.size))
         self._n_records += int(steps.size)
 
     def add_triplets(self, steps: np.ndarray, lines: np.ndarray, names: list[str],
@@ -314,20 +338,26 @@ class RecordCollector:
         """Many records of a few values each (a new metric name on every line), as `add`
         would take them: value k is metric `names[k]` of record `records[k]` (file order)."""
         steps = np.asarray(steps, dtype=np.int64)
-        self._store.add_triplets(names, steps[np.asarray(records, dtype=np.int64)], values)
-        self._resumes.block(steps, np.asarray(lines, dtype=np.int64))
+        records = np.asarray(records, dtype=np.int64)
+        for first, end in self._pieces(steps, np.asarray(lines, dtype=np.int64)):
+            names_in, records_in, values_in = triplets_between(names, records, values, first, end)
+            self._store.add_triplets(names_in, steps[records_in], values_in)
         self._n_records += int(steps.size)
 
     def build(self, **metadata: Any) -> Run:
         events = list(metadata.pop("events", []))
         warnings = self.warnings + list(metadata.pop("warnings", []))
         found = self._resumes.found
-        columns = self._store.resolve(backward=bool(found))
         # a step the stream went back to where no metric's own counter went back is another
         # counter's step (epochs beside batches), not a resume
-        points = resume_points(found, list(self._store.backward_starts))
+        points = resume_points(found, list(self._store.counters_went_back())) if found else []
+        interleaved = len(points) > MAX_RESUMES
+        kept = set() if interleaved else set(points)
+        columns = self._store.resolve([(f[0], mark) for i, f in enumerate(found)
+                                       if f in kept and (mark := self._marks.get(i))])
+        self._marks = {}
         warnings.extend(row_warnings(self._store.row_notes, [p[:2] for p in points]))
-        if len(points) > MAX_RESUMES:
+        if interleaved:
             warnings.append(interleaved_note(points))
             points = []
         for step, prev, line in sorted(points, key=lambda p: (p[2] <= 0, p[2])):  # file order

@@ -1,6 +1,6 @@
 """Runs written by the real mlflow client for the MLflow tests: the client's environment
 (`ENV`: synchronous logging, no tracking URI of the user's), the script that logs the runs
-(`WRITER`: an SFT run with a resume, a one-point RL run, a Trinity explorer/trainer pair and a
+(`WRITER`: an SFT run resumed from step 3, a one-point RL run, a Trinity explorer/trainer pair and a
 deleted run) and `log_runs`, which runs it in a subprocess against a tracking URI; `cli` runs a
 command in-process."""
 
@@ -28,9 +28,9 @@ WRITER = textwrap.dedent(
         for step in range(6):
             mlflow.log_metrics({"eval/accuracy": step / 10, "train/loss": 2.0 - step / 5},
                                step=step)
+        mlflow.log_metric("eval/accuracy", 0.9, step=3)  # a run resumed from step 3
         mlflow.log_metric("train/loss", float("nan"), step=6)
         mlflow.log_metric("train/loss", float("inf"), step=7)
-        mlflow.log_metric("eval/accuracy", 0.9, step=3)  # a resumed run re-logs step 3
         ids["sft"] = run.info.run_id
     with mlflow.start_run(run_name="rl") as run:
         mlflow.log_metric("eval/mean_at_4", 0.5, step=0)

@@ -35,6 +35,39 @@ def resolved(records: Iterable[tuple[int, str, float]]) -> dict[str, dict[int, f
     return out
 
 
+def collected(records: list[tuple[int, dict[str, float]]]) -> dict[str, dict[int, float]]:
+    """{metric: {step: value}} of records (step, {metric: value}) in file order, as a log's
+    records are collected: where the log's step counter went back to s at record r (the first
+    record of a run of steps below the running maximum, or one below the record before it
+    within such a run) and some metric's own counter went back to s, a resumed run, every
+    metric's records before r from s on are dropped (unless there are more than MAX_RESUMES
+    such points: several writers interleaved); then each metric resolves as `resolved` says."""
+    steps = [step for step, _ in records]
+    own_backs: set[tuple[int, int]] = set()
+    last: dict[str, int] = {}
+    for step, values in records:
+        for name in values:
+            if name in last and step < last[name]:
+                own_backs.add((step, last[name]))
+            last[name] = step
+    found = []  # (step, went back from, record index)
+    for r in range(1, len(steps)):
+        top = max(steps[:r])
+        was_back = steps[r - 1] < top
+        if steps[r] < top and not was_back:
+            found.append((steps[r], top, r))
+        elif steps[r] < top and steps[r] < steps[r - 1]:  # back again within a backwards run
+            found.append((steps[r], steps[r - 1], r))
+    to = {step for step, _ in own_backs}
+    kept = [f for f in found if f[0] in to]
+    extra = [b for b in sorted(own_backs) if not any(lo <= b[0] <= hi for lo, hi, _ in kept)]
+    cuts = [] if len(kept) + len(extra) > MAX_RESUMES else [(s, r) for s, _, r in kept]
+    triplets = [(step, name, value) for r, (step, values) in enumerate(records)
+                for name, value in values.items()
+                if not any(r < at and step >= s for s, at in cuts)]
+    return resolved(triplets)
+
+
 def _several_rows(rows: list[tuple[int, float]]) -> dict[int, float]:
     """A metric's rows (file order, steps never going back, some repeated): a second row at
     the first step with several, where each step before had one, that is the mean of the

@@ -8,7 +8,7 @@ import math
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from record_reference import resolved
+from record_reference import collected
 
 from phasewatch.cli import main
 from phasewatch.errors import InputError
@@ -183,8 +183,8 @@ garbage_strategy = st.sampled_from(
 
 
 def expected_table(records):
-    """Reference: `record_reference.resolved`, keyed by (step, metric)."""
-    table = resolved((step, key, value) for step, values in records for key, value in values.items())
+    """Reference: `record_reference.collected`, keyed by (step, metric)."""
+    table = collected(list(records))
     return {(step, key): value for key, by_step in table.items() for step, value in by_step.items()}
 
 

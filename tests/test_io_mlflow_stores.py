@@ -109,9 +109,11 @@ def test_a_run_by_name_id_and_id_prefix(store):
         assert run.format == "mlflow_sqlite" and run.name == "sft"
         assert run.config == {"lr": "0.001", "epochs": "3"}
         accuracy = run.series("eval/accuracy").to_dict()
-        # re-logged at 3 after 5: it wins, and 4-5 are the abandoned branch's (a resume)
+        # re-logged at 3 after 5: it wins, and 4-5 are the abandoned branch's (a resume),
+        # of every metric logged before it (the train loss's 3-5 too)
         assert accuracy == {0: 0.0, 1: 0.1, 2: 0.2, 3: 0.9}
     table = run.table[run.table["metric"] == "train/loss"].set_index("step")["value"]
+    assert table.index.tolist() == [0, 1, 2, 6, 7]
     assert math.isnan(table[6]) and table[7] == math.inf  # is_nan=1 and MLflow's DBL_MAX
 
 

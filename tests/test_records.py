@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from record_reference import resolved
+from record_reference import collected, resolved
 
 from phasewatch.records import ColumnStore
 from phasewatch.resumes import ResumeScan
@@ -141,7 +141,7 @@ def test_run_steps_is_the_union_of_the_metrics_steps(records):
     for line, (step, values) in enumerate(records, start=1):
         collector.add(step, values, line)
     run = collector.build()
-    expected = sorted({s for name, by_step in reference(records).items() for s in by_step})
+    expected = sorted({s for by_step in collected(records).values() for s in by_step})
     assert run.steps.tolist() == expected and run.n_steps == len(expected)
     table_run = RecordCollector("mem", "x").build()
     table_run.table = run.table  # the same rows given as a table
