@@ -355,3 +355,13 @@ def test_an_epochs_items_after_a_dash_are_read(tmp_path, capsys):
 def test_prose_after_a_step_token_and_a_dash_stays_unknown(tmp_path, text):
     with pytest.raises(InputError, match="unknown log format"):
         read_run(write(tmp_path, text))
+
+
+def test_a_dashed_line_that_is_no_block_item_line_is_read_as_before(tmp_path):
+    """`Epoch N - loss: X - val_loss: Y - 12s`: the bare `12s` is no `Name: value` item, so the
+    line is no block's item line; its items are still read by the inline `name: value` rule."""
+    text = "".join(f"Epoch {e} - loss: {1 / e:.4f} - val_loss: {1.2 / e:.4f} - 12s\n"
+                   for e in range(1, 8))
+    run = read_run(write(tmp_path, text))
+    assert list(run.series("val_loss").index) == list(range(1, 8))
+    assert run.series("loss")[4] == pytest.approx(0.25)

@@ -177,10 +177,13 @@ def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
     items are numbers. A field of brackets alone is the decoration around the step tokens, no
     word: `[Epoch:2/3](Step: 464/1380), train_loss: 14.4375, token_entropy: 1.9062, spent time:
     0.0min` (the cs336 alignment scripts' print, FlyingFish760/assignment5-alignment
-    `EI/sft.py`) leaves `](` between its two tokens."""
+    `EI/sft.py`) leaves `](` between its two tokens. After ` - ` the items of a block's item
+    line come first (`dashed_items`); a line they do not fit (`Epoch 3 - loss: 0.52 - 12s`) is
+    read by the rules below."""
     rest = STEP_TOKEN.sub(" ", line[tokens[0].end():])
-    if (dashed := DASHED.match(rest)) is not None:
-        return dashed_items(rest[dashed.end():])
+    dashed = DASHED.match(rest)
+    if dashed is not None and (block := dashed_items(rest[dashed.end():])):
+        return block
     items: dict[str, str] = {}
     if rest.lstrip().startswith(":") and "," in rest and "|" not in rest:
         items = decimal_fields(rest.lstrip()[1:])
