@@ -259,7 +259,8 @@ class ColumnStore:
             if name not in early:
                 seen.add(ids)
             before = [early[name][0]] if name in early else []
-            out.update(backward_starts(np.concatenate([*before, *(g.steps.view() for g, _ in parts)])))
+            steps = np.concatenate([*before, *(g.steps.view() for g, _ in parts)])
+            out.update(backward_starts(steps))
         return out
 
     def resolve(self, cuts: list[Cut] = ()) -> ResolvedColumns:

@@ -266,6 +266,9 @@ class RecordCollector:
         self._store = ColumnStore()
         self._resumes = ResumeScan()
         self._marks: dict[int, Mark] = {}  # found resume (index) -> the store before it
+        # (step, step before) where some metric's own counter went back, kept over builds: a
+        # build resolves the store without the abandoned branches, so a later one cannot see it
+        self._counters_went_back: set[tuple[int, int]] = set()
 
     @property
     def n_records(self) -> int:
@@ -330,7 +333,8 @@ class RecordCollector:
         """
         steps = np.asarray(steps, dtype=np.int64)
         for first, end in self._pieces(steps, np.asarray(lines, dtype=np.int64)):
-            self._store.add_block(steps[first:end], columns_between(columns, first, end, steps.size))
+            piece = columns_between(columns, first, end, steps.size)
+            self._store.add_block(steps[first:end], piece)
         self._n_records += int(steps.size)
 
     def add_triplets(self, steps: np.ndarray, lines: np.ndarray, names: list[str],
@@ -350,7 +354,9 @@ class RecordCollector:
         found = self._resumes.found
         # a step the stream went back to where no metric's own counter went back is another
         # counter's step (epochs beside batches), not a resume
-        points = resume_points(found, list(self._store.counters_went_back())) if found else []
+        if found:
+            self._counters_went_back |= self._store.counters_went_back()
+        points = resume_points(found, list(self._counters_went_back)) if found else []
         interleaved = len(points) > MAX_RESUMES
         kept = set() if interleaved else set(points)
         columns = self._store.resolve([(f[0], mark) for i, f in enumerate(found)

@@ -97,3 +97,23 @@ def test_an_evaluation_the_resumed_run_made_is_kept(tmp_path, capsys):
     rows += [{"step": s, "eval/accuracy": a} for s, a in ((70, 0.5), (80, 0.6), (90, 0.55))]
     stop, kept, _ = checkpoints(jsonl(tmp_path / "resumed.jsonl", rows), capsys)
     assert stop == kept == 40
+
+
+def test_building_again_after_more_records_keeps_the_resume():
+    """A collector built, fed more records and built again gives what one build of all of them
+    gives (`ColumnStore._reseed`), the resume and its warning included: the first build's store
+    no longer holds the abandoned branch whose counter went back."""
+    rows = [(s, {"loss": 1 - s / 100}) for s in range(10, 60, 10)] + [(40, {"eval": 0.5})]
+    rows += [(s, {"loss": 0.9 - s / 100}) for s in range(20, 90, 10)] + [(70, {"eval": 0.6})]
+    once, twice = RecordCollector("mem", "x"), RecordCollector("mem", "x")
+    for line, (step, values) in enumerate(rows, start=1):
+        once.add(step, values, line)
+    for line, (step, values) in enumerate(rows[:9], start=1):
+        twice.add(step, values, line)
+    twice.build()
+    for line, (step, values) in enumerate(rows[9:], start=10):
+        twice.add(step, values, line)
+    whole, again = once.build(), twice.build()
+    assert as_dicts(again) == as_dicts(whole) and as_dicts(whole)["eval"] == {70: 0.6}
+    assert again.warnings == whole.warnings and "went back from" in " ".join(whole.warnings)
+    assert [e.step for e in again.events if e.name == "resume"] == [20]
