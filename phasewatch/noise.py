@@ -73,15 +73,25 @@ def noise_scale(values: np.ndarray, floor: float = 0.0, turn_out: bool = False) 
     return float(max(differences_noise(d, float(np.ptp(y)), leave_out=leave_out), floor))
 
 
+TIED_SHARE = 0.25  # differences exactly at their MAD, at least: a lattice, not a scale
+TIED_FROM = 20  # differences before ties say so (a few may tie by chance)
+
+
 def differences_noise(d: np.ndarray, span: float, leave_out: int | None = None) -> float:
     """The noise sd of a series' values from its first differences `d` (`noise_scale`'s
     estimate; `span`: the values' range, what "numerically zero" is measured against).
     `leave_out`: the index of a difference kept out of the mean absolute size taken where the
     MAD is numerically zero (a fall tested against this noise, which would otherwise be its
     own yardstick: `dip_checks.cliff_sds`); the MAD itself keeps it (one difference hardly
-    moves it)."""
-    mad = median(np.abs(d - median(d))) * MAD_TO_SD / np.sqrt(2.0)  # np.median's value
-    if mad <= NUMERICAL_ZERO * span:
+    moves it). Nor does the MAD measure the noise where a quarter or more of the differences
+    lie exactly at it (`TIED_SHARE`): the differences of a coarse lattice take a few values
+    (a GRPO reward of 1.0, 1.5 or 2.0, sd 0.35, has |differences| 0, 0.5 and 1), and their
+    median is one of them (0.5 -> a noise of 0.52); the mean absolute size is taken then too."""
+    spread = np.abs(d - median(d))
+    middle = median(spread)
+    mad = middle * MAD_TO_SD / np.sqrt(2.0)  # np.median's value
+    on_lattice = d.size >= TIED_FROM and np.count_nonzero(spread == middle) >= TIED_SHARE * d.size
+    if mad <= NUMERICAL_ZERO * span or on_lattice:
         # Most differences are (numerically) zero: a quantised series, or one that sits at one
         # value with float jitter between its departures (a GRPO loss is 0 +- 1e-9 whenever a
         # batch's rewards tie); the MAD then measures the jitter, not the noise.

@@ -5,8 +5,10 @@ by means, not medians: the medians of its first and last 67 evaluations read "1 
 import json
 
 import numpy as np
+import pytest
 
 from phasewatch.cli import main
+from phasewatch.noise import MAD_TO_SD, noise_scale
 from phasewatch.phase_stats import on_lattice, typical
 
 
@@ -35,3 +37,34 @@ def test_a_lattice_plateau_prints_the_means_it_holds(tmp_path, capsys):
     assert ("(ends: means of 67 readings each; its values repeat, a quarter of them or fewer "
             "distinct)") in capsys.readouterr().out
 
+
+
+def test_the_noise_of_a_reward_on_a_coarse_lattice_is_its_sd_not_a_lattice_step():
+    """A GRPO batch reward of {1.0, 1.5, 2.0} (sd 0.354): the MAD of its differences is a
+    whole lattice step (0.5 -> noise 0.52, 1.5 times the sd) for as long as a quarter of them
+    tie at it; the mean absolute difference is not quantised."""
+    rng = np.random.default_rng(3)
+    lattice = rng.choice([1.0, 1.5, 2.0], size=1500, p=[0.25, 0.5, 0.25])
+    assert abs(noise_scale(lattice) / lattice.std() - 1) < 0.1
+    smooth = rng.normal(1.5, 0.354, 1500)  # off a lattice: the MAD, as before
+    d = np.diff(smooth)
+    assert noise_scale(smooth) == pytest.approx(
+        np.median(np.abs(d - np.median(d))) * MAD_TO_SD / np.sqrt(2))
+
+
+def test_a_lattice_reward_that_rises_in_its_first_steps_then_holds_is_an_improvement(
+        tmp_path, capsys):
+    """trainer-state-grpo-deepstock-reward-1800's shape: a GRPO reward of 4 completions rising
+    0.2 -> 1.5 over the first 40 of 1800 steps, then a level whose readings are 1.0, 1.5 or
+    2.0 (sd 0.354): judged against a noise of one lattice step (0.52) the rise was inside one
+    plateau."""
+    rng = np.random.default_rng(4)
+    rise = [float(rng.binomial(4, (0.2 + 1.3 * i / 40) / 2) / 2) for i in range(40)]
+    level = rng.choice([1.0, 1.5, 2.0], size=1760, p=[0.25, 0.5, 0.25]).tolist()
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps({"step": i + 1, "reward": v}) + "\n"
+                            for i, v in enumerate(rise + level)))
+    assert main(["analyze", str(path), "--metric", "reward", "--format", "json"]) == 0
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    assert run["noise_sd"] == pytest.approx(np.std(level), rel=0.1)
+    assert [p["name"] for p in run["phases"]] == ["improvement", "plateau"]
