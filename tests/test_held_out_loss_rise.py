@@ -189,3 +189,25 @@ def test_watch_names_the_rise_as_analyze_does_by_what_the_train_loss_did(tmp_pat
     alerts = list(watch(path, metric="eval_loss", direction="min", planned_steps=2_200))
     want = ["disruption", "overfit"] if train_falls else ["disruption"]
     assert [a.event for a in alerts] == want
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_flat_train_loss_whose_first_reading_is_high_has_not_improved(tmp_path, seed):
+    """The same HF log beside a flat train loss (0.5, noise sd 0.03) whose first reading is two
+    sds high (0.56, then 0.49 and 0.51): `analyze` keeps the rise a disruption (the train loss
+    did not improve over it). The monitor took the first reading alone, with no standard
+    error, as the train loss's start, so the flat loss read as 3 se below it and the rise was
+    stopped as an overfit; the start is now the median of the first readings, its error that
+    of such a median."""
+    rng = np.random.default_rng(seed)
+    rows = [{"step": 20, "loss": 0.56}, {"step": 40, "loss": 0.49}, {"step": 60, "loss": 0.51}]
+    rows += [{"step": s, "loss": round(float(0.5 + rng.normal(0, 0.03)), 4)}
+             for s in range(80, 2101, 20)]
+    rows += [{"step": 100 * i, "eval_loss": round(float(v), 4)} for i, v in enumerate(_rise())]
+    rows.sort(key=lambda row: row["step"])
+    path = tmp_path / "trainer_log.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert [p.name for p in analyze(str(path), planned_steps=2_200).phases] == [
+        "disruption", "plateau"]
+    alerts = list(watch(path, metric="eval_loss", direction="min", planned_steps=2_200))
+    assert [a.event for a in alerts] == ["disruption"]

@@ -142,7 +142,7 @@ class TrainLossState:
     series: SeriesState = field(default_factory=SeriesState)
     from_step: int | None = None
     at_start: float | None = None
-    se_at_start: float = 0.0
+    first: list[float] = field(default_factory=list)  # the stage's first readings (oriented)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -12,14 +12,25 @@ calls a disruption.
 
 from __future__ import annotations
 
+import math
+import statistics
+
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.series import Series
-from phasewatch.online.state import TrainLossState
+from phasewatch.online.series_noise import independent_count
+from phasewatch.online.state import MEDIAN_SE, TrainLossState
 
 
 class TrainLoss:
     """The train loss's level where the held-out loss's stage began and now (bounded: the
-    series' ring buffer and two scalars)."""
+    series' ring buffer and the stage's first `cfg.min_window` readings).
+
+    The level at the start is the median of the stage's first `min_window` readings, and its
+    standard error is that of such a median under the noise estimated now (as the current
+    level's, `Series.se_level`). Taken as the first reading alone with no error (the noise is
+    unknown there), a flat train loss whose first reading was two sds high read as improved
+    by 3 se of the current level alone, and the held-out loss's rise was stopped as an
+    overfit that `analyze` calls a disruption."""
 
     def __init__(self, name: str, cfg: MonitorConfig):
         self.series = Series(name, -1.0, cfg, performance=False)
@@ -30,14 +41,15 @@ class TrainLoss:
         first level at or after it."""
         self.from_step = step
         self.at_start: float | None = None
-        self.se_at_start = 0.0
+        self.first: list[float] = []
 
     def update(self, step: int, value: float) -> None:
         s = self.series
         s.add(step, value)
-        if self.at_start is None and s.level is not None and (
-                self.from_step is None or step >= self.from_step):
-            self.at_start, self.se_at_start = s.level, s.se_level
+        if self.at_start is None and (self.from_step is None or step >= self.from_step):
+            self.first.append(s.values[-1])
+            if len(self.first) >= s.cfg.min_window:
+                self.at_start = statistics.median(self.first)
 
     def improved(self) -> bool:
         """The train loss's level is now K_SE standard errors below its level at the stage's
@@ -47,12 +59,14 @@ class TrainLoss:
         s = self.series
         if self.at_start is None or s.level is None:
             return False
-        return s.level - self.at_start >= K_SE * s.se_gap(self.se_at_start)
+        se_start = MEDIAN_SE * s.sigma / math.sqrt(independent_count(len(self.first),
+                                                                     s.window_logs))
+        return s.level - self.at_start >= K_SE * s.se_gap(se_start)
 
     def state(self) -> TrainLossState:
         return TrainLossState(series=self.series.state(), from_step=self.from_step,
-                              at_start=self.at_start, se_at_start=self.se_at_start)
+                              at_start=self.at_start, first=list(self.first))
 
     def load(self, st: TrainLossState) -> None:
         self.series.load(st.series)
-        self.from_step, self.at_start, self.se_at_start = st.from_step, st.at_start, st.se_at_start
+        self.from_step, self.at_start, self.first = st.from_step, st.at_start, list(st.first)
