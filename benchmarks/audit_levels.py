@@ -133,10 +133,12 @@ def check_levels(r, steps, v, hb, idx):
             if not close(p.get("level"), _held(held)):
                 yield f"plateau level=median (mean on a lattice) ({tag})", p.get("level"), _held(held)
         if "ends_averaged" in p:
-            m = min(30, v.size // 4)
+            # "a quarter of the run, at most 30 evaluations, or a twentieth of a run of more
+            # than 600" (detection.md, the whole-run trend)
+            m = min(max(30, v.size // 20), v.size // 4)
             start, end = v[:m].mean(), v[-m:].mean()
             if p["ends_averaged"] != m:
-                yield "ends_averaged=quarter (<=30)", p["ends_averaged"], m
+                yield "ends_averaged=quarter (<=30; a twentieth past 600)", p["ends_averaged"], m
         # a trend placed between flat stretches (rule 6): "its edge at the run's start or end
         # is a mean of this many evaluations, its edge beside a plateau the median of this
         # many that the plateau holds there"

@@ -130,9 +130,13 @@ def check_text(r: dict, text: str):
                                p.get("end_value")))
         # a series scored on the training batches counts readings, not evaluations
         values_word = "readings" if r.get("train_metric") else "evaluations"
+        # an overfit holding a better evaluation than the peak it is measured from names that
+        # peak by its value ("step 130's 0.901, where it is measured from; its best, ...")
         said = (f"(around {where}: a mean of {p['peak_averaged']} {values_word})"
                 if "peak_averaged" in p else
-                f"(the level it ends on, at {where})" if end_level else f"({where})")
+                f"(the level it ends on, at {where})" if end_level else
+                f"{where}'s {p['peak_value']:.4g}, where it is measured from" if "better_step" in p
+                else f"({where})")
         if "peak_step" in p and p["name"] != "plateau" and said not in tail:
             yield f"text peak step ({tag})", tail, p["peak_step"]
         if p["name"] == "disruption":
@@ -158,7 +162,8 @@ def check_text(r: dict, text: str):
         yield "text recommended stop", "-", stop
     # `stop_beats_last` false: "its luckiest reading, which the text says ("no better than the
     # last, step 1000, beyond the noise")"
-    if ("beyond the noise)" in text) != (r.get("stop_beats_last") is False):
+    # (or "... beyond the noise: inside the plateau from step 90 it is ranked at ...")
+    if bool(re.search(r"beyond the noise[):]", text)) != (r.get("stop_beats_last") is False):
         yield "text 'no better than the last' iff stop_beats_last false", "-", r.get("stop_beats_last")
     yield from check_words(r, text)
     yield from check_phase_signs(r)
