@@ -73,7 +73,7 @@ def noise_scale(values: np.ndarray, floor: float = 0.0, turn_out: bool = False) 
     return float(max(differences_noise(d, float(np.ptp(y)), leave_out=leave_out), floor))
 
 
-TIED_SHARE = 0.25  # differences exactly at their MAD, at least: a lattice, not a scale
+TIED_SHARE = 0.25  # differences at their MAD (but for float rounding), at least: a lattice
 TIED_FROM = 20  # differences before ties say so (a few may tie by chance)
 
 
@@ -84,13 +84,17 @@ def differences_noise(d: np.ndarray, span: float, leave_out: int | None = None) 
     MAD is numerically zero (a fall tested against this noise, which would otherwise be its
     own yardstick: `dip_checks.cliff_sds`); the MAD itself keeps it (one difference hardly
     moves it). Nor does the MAD measure the noise where a quarter or more of the differences
-    lie exactly at it (`TIED_SHARE`): the differences of a coarse lattice take a few values
-    (a GRPO reward of 1.0, 1.5 or 2.0, sd 0.35, has |differences| 0, 0.5 and 1), and their
-    median is one of them (0.5 -> a noise of 0.52); the mean absolute size is taken then too."""
+    lie at it (`TIED_SHARE`): the differences of a coarse lattice take a few values (a GRPO
+    reward of 1.0, 1.5 or 2.0, sd 0.35, has |differences| 0, 0.5 and 1), and their median is
+    one of them (0.5 -> a noise of 0.52); the mean absolute size is taken then too. Ties are
+    counted up to float rounding, as `span` measures it: the same lattice in tenths (0.1,
+    0.15, 0.2) has differences that differ in their last bits, and counted exactly it kept
+    the MAD (1.59 times its noise in those units)."""
     spread = np.abs(d - median(d))
     middle = median(spread)
     mad = middle * MAD_TO_SD / np.sqrt(2.0)  # np.median's value
-    on_lattice = d.size >= TIED_FROM and np.count_nonzero(spread == middle) >= TIED_SHARE * d.size
+    tied = np.abs(spread - middle) <= NUMERICAL_ZERO * span  # at the MAD but for rounding
+    on_lattice = d.size >= TIED_FROM and np.count_nonzero(tied) >= TIED_SHARE * d.size
     if mad <= NUMERICAL_ZERO * span or on_lattice:
         # Most differences are (numerically) zero: a quantised series, or one that sits at one
         # value with float jitter between its departures (a GRPO loss is 0 +- 1e-9 whenever a

@@ -68,3 +68,15 @@ def test_a_lattice_reward_that_rises_in_its_first_steps_then_holds_is_an_improve
     run = json.loads(capsys.readouterr().out)["runs"][0]
     assert run["noise_sd"] == pytest.approx(np.std(level), rel=0.1)
     assert [p["name"] for p in run["phases"]] == ["improvement", "plateau"]
+
+
+@pytest.mark.parametrize("scale", [0.1, 0.2, 0.3, 0.7, 3.0])
+def test_the_noise_of_a_lattice_scales_with_its_values(scale):
+    """The same reward lattice in other units ({0.1, 0.15, 0.2}: a log's tenths, as it prints
+    them) reads the same noise in those units: the ties at the MAD are counted up to float
+    rounding (0.15 - 0.1 and 0.2 - 0.15 differ in their last bits), so a lattice of tenths is
+    judged as one of halves is; counted exactly, its noise was the lattice step's, 1.59 times."""
+    rng = np.random.default_rng(3)
+    lattice = rng.choice([1.0, 1.5, 2.0], size=1500, p=[0.25, 0.5, 0.25])
+    scaled = np.round(lattice * scale, 10)
+    assert noise_scale(scaled) == pytest.approx(scale * noise_scale(lattice), rel=1e-6)
