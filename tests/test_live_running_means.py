@@ -44,14 +44,14 @@ def _watched(tmp_path, name: str, values: list[float]) -> list:
 def test_a_flat_win_rate_over_its_last_100_games_raises_no_live_alert(tmp_path, seed):
     """A win rate over the last 100 games logged every 4 moves by sqrt(4 / 100) of its binomial
     sd (0.046) from log to log: measured in that step, its wander of a few hundredths was a
-    '5-20 se' improvement, disruption or overfit on each of these runs (3 of these 4 stopped).
-    Against its level noise, a flat run raises nothing. The same values under a name that is no
-    running mean are read as before: their swings alerted on, the run stopped."""
+    '5-20 se' improvement, disruption or overfit on each of these runs, each stopped. Against
+    its level noise, a flat run raises nothing. The same values under a name that is no running
+    mean are read as before: their swings alerted on, the run stopped (seed 3 too since the
+    noise of a lattice is its mean absolute difference, 0.0086, not one step of 0.01: 4551d7f)."""
     rates = _win_rates(seed)
     assert _watched(tmp_path, "metrics/win_rate_100", rates) == []
     other = _watched(tmp_path, "metrics/win_rate", rates)
-    assert other, seed  # (a phase alert on each; overfit stops on seeds 0, 1 and 2)
-    assert any(a.event == "overfit" for a in other) == (seed != 3), other
+    assert any(a.event == "overfit" for a in other), other
 
 
 def test_the_level_noise_and_its_window_set_the_live_standard_errors():
