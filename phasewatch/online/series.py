@@ -3,7 +3,9 @@
 The *level* is the median of the last `window` values, attributed to the step at the window's
 centre. For a symmetric window the local-linear fit at the centre equals the window mean, so the
 centred level follows linear trends without bias and without the lag an EMA adds to the peak's
-position; the median instead of the mean keeps a rare outlier from moving it. Its standard error
+position; the median instead of the mean keeps a rare outlier from moving it, except on a lattice
+(a window of few distinct values, `phase_stats.on_lattice`), whose median jumps whole lattice
+steps: there the level is the window's mean, as `analyze` reads a level. Its standard error
 is taken as 1.2533 * sigma / sqrt(window) (the median of normal data), where sigma is the noise
 over the last `noise_window` values (`series_noise.effective_noise`); for a running mean, sigma is
 the noise of its level and the window counts as the independent values it is worth
@@ -30,6 +32,7 @@ from phasewatch.online.series_noise import (
 )
 from phasewatch.online.start_level import observed_start
 from phasewatch.online.state import MEDIAN_SE, SeriesState
+from phasewatch.phase_stats import LATTICE_MIN, on_lattice
 from phasewatch.running_means import linear_variance
 
 NOISE_EVERY = 16  # values between re-estimates of the noise scale
@@ -69,7 +72,7 @@ class Series:
         if self.stage_n is not None:  # a new stage's level is of its own values only
             self.stage_n += 1
             k = min(k, self.stage_n)
-        self.level = self._window_median(y, k)
+        self.level = self._window_level(y, k)
         self.level_step = self.steps[len(values) - k + k // 2]
         # The noise moves slowly: re-estimating it every NOISE_EVERY values (every value early
         # on) keeps the amortised cost of an update low without changing the decisions much.
@@ -115,11 +118,11 @@ class Series:
         raw = self.sign * np.asarray(self.values, dtype=np.float64)
         return known_noise(self.cfg.noise_sd, self.cfg.eval_size, raw, self.label).sd
 
-    def _window_median(self, y: float, k: int) -> float:
-        """Median of the last `k` values, `y` the one just added. The window's values are kept
-        sorted between calls (one insertion and one removal, in C, instead of a sort per
-        record); equal values keep their arrival order, so the median is the very value a sort
-        of the window gives (a -0.0 among 0.0s included)."""
+    def _window_level(self, y: float, k: int) -> float:
+        """Median of the last `k` values (their mean on a lattice), `y` the one just added. The
+        window's values are kept sorted between calls (one insertion and one removal, in C,
+        instead of a sort per record); equal values keep their arrival order, so the median is
+        the very value a sort of the window gives (a -0.0 among 0.0s included)."""
         values, ordered = self.values, self._ordered
         start = len(values) - k  # the window is values[start:]
         if ordered is not None and math.isfinite(y):
@@ -143,6 +146,8 @@ class Series:
                 self._ordered = None
                 return _median(window)
         self._ordered = ordered
+        if k >= LATTICE_MIN and on_lattice(np.asarray(ordered)):
+            return math.fsum(ordered) / k
         mid = k // 2
         return ordered[mid] if k % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
 
@@ -333,7 +338,7 @@ class Series:
         self.level, self.level_step, self.se_level = st.level, st.level_step, st.se_level
         self.stage_n = st.stage_n  # values of the current training stage (None: one stage)
         self.window_logs = st.window_logs  # > 1: a running mean's window (`level_of_running_mean`)
-        self._ordered: list[float] | None = None  # the last values, sorted (`_window_median`)
+        self._ordered: list[float] | None = None  # the last values, sorted (`_window_level`)
 
 
 def _median(values: list[float]) -> float:
