@@ -39,7 +39,7 @@ def test_level_is_the_median_of_the_window_at_every_record():
 def test_the_level_of_a_reward_on_a_lattice_is_its_windows_mean():
     """A GRPO batch reward of 1.0, 1.5 or 2.0 a step (trainer-state-grpo-deepstock-reward-1800):
     a window median is one of those values, and `watch` said "reward level 1 is 1 (7.0 se)
-    below its best level 2" of windows whose means were about 1.4 and 1.7. The level of a window
+    below its best level 2" of windows whose means were about 1.3 and 1.6. The level of a window
     on a lattice is its mean, as `analyze` reads a plateau's (`phase_stats.typical`)."""
     rng = np.random.default_rng(5)
     series = Series("reward", 1.0, MonitorConfig())
