@@ -243,7 +243,13 @@ def on_lattice(values: np.ndarray) -> bool:
     are, from LATTICE_MIN of them): a reward of a few completions per prompt (0.6, 0.8, 1.0),
     whose median jumps whole lattice steps: a plateau of one held "1 -> 0.8, level 1" while its
     first and last 67 evaluations averaged 0.848 and 0.851 (trial 38b)."""
-    return values.size >= LATTICE_MIN and np.unique(values).size <= values.size // 4
+    return few_distinct(np.unique(values).size, values.size)
+
+
+def few_distinct(distinct: int, n: int) -> bool:
+    """`on_lattice` from the counts: `distinct` values among `n` (the live level counts a
+    sorted window's values itself, at every record)."""
+    return n >= LATTICE_MIN and distinct <= n // 4
 
 
 def typical(values: np.ndarray) -> float:
