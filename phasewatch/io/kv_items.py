@@ -1,0 +1,170 @@
+"""The grammar of a print-statement log's record line (`kv_console`): its step tokens and items.
+
+A line is a record when it has a step token and items the rules below take: `name=value`
+(`record_items`), `name: value` after the step token (`colon_items`, nanoGPT's `decimal_fields`),
+or a block's `Name: value` item line (`block_items`). Each rule returns {} for a line it does not
+fit, so a model's sample or prose stays no record. Where the record goes on the step axis is
+`kv_console.LineParser`'s job, not this module's.
+"""
+
+from __future__ import annotations
+
+import re
+
+from phasewatch.io.lines import THOUSANDS, without_thousands
+
+# `step 5`, `Step: 5`, `[step 5]`, `iter 5`, `iteration 5`, `Epoch 3/10`, `step=5`; not part of
+# a longer word (`global_step=5`, `next_epoch=1`, `steps=138`, `step-by-step`, `step 1.5`).
+# (The `(?=[SsIiEe])` guard spares the case-insensitive part most positions of a line.)
+STEP_TOKEN = re.compile(
+    r"(?<![\w./-])(?P<kind>(?=[SsIiEe])(?i:step|iteration|iter|epoch))(?![\w-])\s*(?:[:#=]\s*)?"
+    r"(?P<n>\d+)(?:\s*/\s*(?P<total>\d+))?(?![\w.])"
+)
+# MiniMind's `Epoch:[E/EPOCHS](I/PER_EPOCH)` and its `name: value` items (after the token).
+MINIMIND_TOKEN = re.compile(r"(?<![\w.])Epoch:\[(?P<epoch>\d+)/(?P<epochs>\d+)\]\((?P<n>\d+)/(?P<per_epoch>\d+)\)")
+# a name of one word or several (`train_loss`, `spent time`, `answer accuracy`)
+WORDS_NAME = r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)*)"
+COLON_ITEM = re.compile(WORDS_NAME + r"\s*:\s*(?P<value>[^\s,;|]+)")
+# A print without `=`: `name: value` items after the step token, as fields between `|` or `,`
+# (`step 0 | loss: 11.02 | lr 8.4e-07 | norm: 14.33`, where a `name number` field counts too) or
+# one after the other (`Step 1 loss: 91.0 token_entropy: 1.14`). A field's name may hold spaces
+# (`WORDS_NAME`, as a `COLON_ITEM`'s: the cs336 alignment scripts' `spent time: 0.0min`, `answer
+# accuracy: 0.421`).
+COLON_FIELD = re.compile(WORDS_NAME + r"\s*:\s*(?P<value>[^\s,;|]+)$")
+SPACED_FIELD = re.compile(r"(?P<name>[A-Za-z_][\w./-]*)\s+(?P<value>[^\s,;|]+)$")
+COLON_ITEM_INLINE = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*):\s*(?P<value>[^\s,;|]+)")
+# nanoGPT's prints, `step 0: train loss 4.2874, val loss 4.2823` and `iter 10: loss 4.6810, time
+# 49.27ms, mfu 7.56%`: after `N:`, comma-separated `name number` fields, a name of one or two words,
+# a decimal number (what its `:.4f` / `:.2f` formats write) and maybe a unit (`ms`, `%`, `BPC`).
+DECIMAL = r"[-+]?(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?"
+DECIMAL_FIELD = re.compile(r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)?)\s+"
+                           r"(?P<value>" + DECIMAL + r")\s?(?:%|[A-Za-z]{1,3})?$")
+# an epoch block's header (`Epoch: 3/30`, `=== Epoch 3 ===`, `[Epoch 3/10]`) and its items
+HEADER_DECORATION = re.compile(r"[\s=*#>\-\[\]():]*")
+BLOCK_SEPARATOR = re.compile(r"\s+-\s+|\s*[|,;]\s*")
+BLOCK_ITEM = re.compile(r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)*)\s*[:=]\s*(?P<value>\S+)$")
+# the step token, ` - `, then an item line of a block: `Epoch 3 - Validation BLEU: 21.40`
+DASHED = re.compile(r"\s+-\s+")
+# nanoGPT's configurator prints the config file it reads (`max_iters = 5000`) and each override
+# (`Overriding: max_iters = 5000`); train.py runs to iteration max_iters, its `step N`/`iter N`
+MAX_ITERS = re.compile(r"(?:Overriding: )?max_iters = (\d+)\s*(?:#.*)?$")
+MAX_HEADER = 80  # a header is short: longer lines without items are not searched for one
+MIN_COLON_NUMBERS = 2  # `Step 3: Multiply: 24` in a model's sample is one: prose
+# `name=value` or `name = value`, separated by spaces, commas, semicolons or pipes; a value
+# printed with thousands separators (`VAL=3,385.00`) is one value, not `3` and a stray `385.00`
+ITEM = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*)(?P<equals>\s*=(?!=)\s*)"
+                  r"(?P<value>" + THOUSANDS.pattern + r"(?![\w.]|,\d)|[^\s,;|()\[\]{}=]+)")
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|[-+]?(?:nan|inf(?:inity)?)$",
+                    re.IGNORECASE)
+WORD = re.compile(r"[A-Za-z]{2,}")
+# the one word a name of two words starts with (`joined_name`): only delimiters before it
+LEADING_WORD = re.compile(r"[\s:,;|\[\]()]*(?P<word>[A-Za-z][A-Za-z_]*) ")
+
+
+def record_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
+    """The `name=value` items of a line, but for its step tokens (`step=5`). Spaced items
+    (`reward = 0.53`) count only when no other word follows the first step token: a sample
+    the model wrote (`**Step 6:** Simplify: x = 24`) is prose, not a record. Words before the
+    token are a logger's prefix (`12:00:01 INFO train.py:`)."""
+    # the step tokens blanked where they stand: no item (`step=5`), and no word of a name
+    # (`epoch 3 step 200 val acc=0.4`: `joined_name`, looked for after the first token only)
+    blanked = STEP_TOKEN.sub(lambda token: " " * len(token.group(0)), line)
+    text = blanked if any("=" in t.group(0) for t in tokens) else line
+    items, end = [], tokens[0].end()
+    for match in ITEM.finditer(text):
+        items.append((joined_name(blanked[end:match.start()], match.group("name")),
+                      match.group("equals"), match.group("value")))
+        end = match.end()
+    if any(equals != "=" for _, equals, _ in items):
+        rest = ITEM.sub(" ", STEP_TOKEN.sub(" ", line[tokens[0].end():]))
+        if WORD.search(rest):
+            items = [item for item in items if item[1] == "="]
+    return {name: without_thousands(value) for name, _, value in items}
+
+
+def joined_name(before: str, name: str) -> str:
+    """An item's name with the word before it when that word stands alone between the step
+    token (or the item before, or a delimiter) and the name: `val acc=0.8`, `train loss=2.1`,
+    `mean reward=0.5`, as a `name: value` item's name may hold spaces (`WORDS_NAME`). `before`
+    is the text since the step token or the previous item. A print of `step 5 train loss=2.1
+    val acc=0.41` was read as `loss` and `acc` (the validation accuracy a preference accuracy of
+    the training batches by its bare name); prose keeps its one word (`the model has loss=2`:
+    `has` follows a word), and so does a word after a number (`lr 3e-4 loss=2.1`)."""
+    found = LEADING_WORD.fullmatch(before)
+    return f"{found.group('word')} {name}" if found else name
+
+
+def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
+    """The `name: value` items after the first step token of a line without `=`, or {} when
+    anything else is there (a word that is no item: prose) or fewer than MIN_COLON_NUMBERS
+    items are numbers. A field of brackets alone is the decoration around the step tokens, no
+    word: `[Epoch:2/3](Step: 464/1380), train_loss: 14.4375, token_entropy: 1.9062, spent time:
+    0.0min` (the cs336 alignment scripts' print, FlyingFish760/assignment5-alignment
+    `EI/sft.py`) leaves `](` between its two tokens. After ` - ` the items of a block's item
+    line come first (`dashed_items`); a line they do not fit (`Epoch 3 - loss: 0.52 - 12s`) is
+    read by the rules below."""
+    rest = STEP_TOKEN.sub(" ", line[tokens[0].end():])
+    dashed = DASHED.match(rest)
+    if dashed is not None and (block := dashed_items(rest[dashed.end():])):
+        return block
+    items: dict[str, str] = {}
+    if rest.lstrip().startswith(":") and "," in rest and "|" not in rest:
+        items = decimal_fields(rest.lstrip()[1:])
+    elif "|" in rest or "," in rest:
+        piped = "|" in rest
+        for field in re.split(r"[|,;]", rest):
+            field = field.strip()
+            if not field or HEADER_DECORATION.fullmatch(field):
+                continue
+            match = COLON_FIELD.match(field)
+            if match is None and piped and (spaced := SPACED_FIELD.match(field)) is not None \
+                    and NUMBER.match(spaced.group("value")):
+                match = spaced
+            if match is None:
+                return {}
+            items[match.group("name")] = match.group("value")
+    else:
+        items = {m.group("name"): m.group("value") for m in COLON_ITEM_INLINE.finditer(rest)}
+        if WORD.search(COLON_ITEM_INLINE.sub(" ", rest)):
+            return {}
+    if sum(bool(NUMBER.match(value)) for value in items.values()) < MIN_COLON_NUMBERS:
+        return {}
+    return items
+
+
+def dashed_items(rest: str) -> dict[str, str]:
+    """The items after `Epoch N - ` (`Epoch 3 - Validation BLEU: 21.40`): a block's header and
+    item line as one line (`block_items`). One item must be a decimal number (`:.2f`), so a
+    model's sample `Step 1 - Add the apples: 5` stays prose."""
+    items = block_items(rest)
+    numbers = [value for value in items.values() if NUMBER.match(value)]
+    if len(numbers) < MIN_COLON_NUMBERS and not any(re.fullmatch(DECIMAL, v) for v in numbers):
+        return {}
+    return items
+
+
+def block_items(line: str) -> dict[str, str]:
+    """The numbers of an item line (`Train Loss: 5.94 - Train Perplexity: 380.11`); {} when a
+    field is no `Name: value` item (prose, a sample)."""
+    values: dict[str, str] = {}
+    for field in BLOCK_SEPARATOR.split(line.strip()):
+        match = BLOCK_ITEM.match(field) if field else None
+        if match is None:
+            return {}
+        if NUMBER.match(match.group("value")):
+            values[match.group("name")] = match.group("value")
+    return values
+
+
+def decimal_fields(rest: str) -> dict[str, str]:
+    """nanoGPT's `name number` fields after `step N:` (`train loss 4.2874, val loss 4.2823`),
+    or {} when a field is anything else: a sample's `Step 3: x is 5, y is 7` has no decimal
+    number, `Step 2: add 2.5 to x, giving 7.5` has a field that is no name-and-number. A unit
+    after the number (`49.27ms`, `7.56%`, `4.6810 BPC`) is left out of the value."""
+    items: dict[str, str] = {}
+    for field in rest.split(","):
+        match = DECIMAL_FIELD.match(field.strip())
+        if match is None:
+            return {}
+        items[match.group("name")] = match.group("value")
+    return items
