@@ -26,7 +26,6 @@ The final summary row (`train_runtime`) says the run finished.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,8 @@ from typing import Any
 from phasewatch.errors import InputError
 from phasewatch.files import open_regular
 from phasewatch.folders import trainer_output_folder
-from phasewatch.io.jsonlines import DECODER, loads
+from phasewatch.io.json_array import LineCounter, iter_array
+from phasewatch.io.jsonlines import loads
 from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.io.lines import as_step
 from phasewatch.io.llamafactory import (
@@ -58,7 +58,6 @@ STATE_FIELDS = frozenset({
     "is_world_process_zero", "is_hyper_param_search", "trial_name",
 })
 _HISTORY_START = re.compile(r'"log_history"\s*:\s*\[')
-_WS = " \t\r\n"
 
 
 _GLOBAL_STEP = re.compile(rb'"global_step"\s*:\s*(\d+)')
@@ -105,75 +104,6 @@ def sniff(path: Path, head: bytes) -> bool:
         first = text[1:].lstrip()
         return first.startswith("{") and re.search(r'"step"\s*:', first[:4096]) is not None
     return False
-
-
-def iter_array(text: str, start: int, damaged: list[tuple[int, int]] | None = None):
-    """(offset, element) for each element of the JSON array whose '[' is at `start`.
-
-    Stops at the closing ']'; raises ValueError(offset) at the first row (or separator) that
-    is not valid. With a `damaged` list, a damaged row is skipped instead: reading goes on at
-    the next '{' where a row decodes, and (damage offset, resume offset) is appended to the
-    list; ValueError only when no row follows the damage (a truncated file).
-    Decoding element by element (not the whole document at once) is what lets a truncated
-    file keep its complete rows and gives each row its line number.
-    """
-    i = start + 1
-    n = len(text)
-    first = True
-    while True:
-        while i < n and text[i] in _WS:
-            i += 1
-        if i < n and text[i] == "]":
-            return
-        bad = None
-        if not first:
-            if i >= n or text[i] != ",":
-                bad = i
-            else:
-                i += 1
-                while i < n and text[i] in _WS:
-                    i += 1
-        if bad is None:
-            try:
-                element, end = DECODER.raw_decode(text, i)
-            except (json.JSONDecodeError, RecursionError):
-                bad = i  # where the unreadable row starts
-        if bad is not None:
-            resumed = None if damaged is None else _resync(text, bad)
-            if resumed is None:
-                raise ValueError(bad)
-            damaged.append((bad, resumed[0]))
-            i, element, end = resumed[0], resumed[1], resumed[2]
-        yield i, element
-        i = end
-        first = False
-
-
-def _resync(text: str, damage: int) -> tuple[int, Any, int] | None:
-    """(offset, row, end) of the first object after `damage` that decodes, or None."""
-    j = damage
-    while True:
-        j = text.find("{", j + 1)
-        if j < 0:
-            return None
-        try:
-            element, end = DECODER.raw_decode(text, j)
-        except (json.JSONDecodeError, RecursionError):
-            continue
-        if isinstance(element, dict):
-            return j, element, end
-
-
-class _LineCounter:
-    """Line number of increasing offsets in one text, without rescanning from the start."""
-
-    def __init__(self, text: str) -> None:
-        self.text, self.offset, self.line = text, 0, 1
-
-    def __call__(self, offset: int) -> int:
-        self.line += self.text.count("\n", self.offset, offset)
-        self.offset = offset
-        return self.line
 
 
 def _read_text(path: Path) -> str:
@@ -339,7 +269,7 @@ def _common_prefix(old: list[dict], new: list[dict]) -> int:
 def _parse(text: str, path: Path) -> tuple[Any, list[tuple[int, dict]], list[str]]:
     """(whole document or None, [(line, row)] of the log rows with a step, warnings)."""
     doc, start = _document(text, path)
-    line_of = _LineCounter(text)
+    line_of = LineCounter(text)
     skipped: list[str] = []
     warnings: list[str] = []
     rows: list[tuple[int, dict]] = []
