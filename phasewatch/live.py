@@ -42,6 +42,7 @@ from phasewatch.live_refusals import (
     refuse_no_records,
 )
 from phasewatch.live_result import WatchResult, end_result
+from phasewatch.live_said import SaidAlerts
 from phasewatch.live_sets import LiveAxis, SetMean, as_watched, choose_sets
 from phasewatch.output import warn
 from phasewatch.resolver import Resolver
@@ -97,11 +98,7 @@ class LiveWatch(LiveMessages):
         self._checkpoints = LiveCheckpoints(None)  # in an HF output folder: `_start`
         self._applied: set[tuple[int, str]] = set()
         self._resolver: Resolver | None = None
-        # Alerts given so far (a few per run). A rewind re-feeds records the monitor has seen
-        # (a file rewritten whole: Lightning's CSVLogger adding a column, a truncation, a run
-        # resumed with the same values): the alerts it repeats were given already, and a
-        # replay of the final file gives them once.
-        self._said: set[tuple] = set()
+        self._said = SaidAlerts()  # a rewind's repeats are said once
         self._counters = LiveCounters()  # each metric's steps: per epoch beside per batch?
         # records the monitor saw (fed, not read: held ones are fed after the choice, trial 38b):
         self._taken = 0  # a stopped watch's summary reads as many (`_feed`)
@@ -306,23 +303,9 @@ class LiveWatch(LiveMessages):
             self.monitor.set_planned_steps(None)
 
     def _say(self, alert) -> Iterator:
-        """`alert` as the watch gives it, unless it was given already: the same phase of the
-        same metric from the same onset with the same checkpoint to keep, decided again after a
-        rewind, at the same step (a value re-logged there: its level, in the message, may
-        differ by the re-logged value) or at another (two writers interleaving their records,
-        the counter going back one record at each line: a loss's plateau since step 1940, best
-        2010, was said at step 2840 and again at step 2830, llamafactory-sft-rameyjm7-loss). A
-        rise's checkpoint is its latest best, which moves as it goes on: the same rise from the
-        same onset is one decision whatever its best (a clear rise said at step 70, best 70, was
-        said again at step 60, best 60, after the writer a record behind rewound it). The onset
-        is the one the decisions measured (`Alert.decided_onset`): the one a disruption's alert
-        says may be read from the values around its fall, which the re-logged values move."""
-        rising = alert.event in ("improvement", "readaptation")
-        onset = alert.onset_step if alert.decided_onset is None else alert.decided_onset
-        key = (alert.event, onset, None if rising else alert.best_step, alert.metric)
-        if key in self._said:
+        """`alert` as the watch gives it, unless it was given already (`live_said`)."""
+        if not self._said.first_time(alert):
             return
-        self._said.add(key)
         saved = self._checkpoints.at_alert(self.monitor, alert, self.source.info)
         yield as_watched(alert, self.axis, self.source.info, saved)
 
