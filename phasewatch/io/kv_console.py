@@ -63,6 +63,7 @@ from phasewatch.io.kv_items import (
     block_items,
     colon_items,
     record_items,
+    step_tokens,
 )
 from phasewatch.io.lines import BadLine
 from phasewatch.io.source import LogFileSource
@@ -157,7 +158,7 @@ class LineParser:
             if len(line) <= MAX_HEADER and (header := header_token(line)) is not None:
                 self._block = header
             return []
-        tokens = list(STEP_TOKEN.finditer(line))
+        tokens = step_tokens(line)
         if not tokens:
             return self._block_record(line)
         if (header := header_token(line, tokens)) is not None:

@@ -13,13 +13,19 @@ import re
 
 from phasewatch.io.lines import THOUSANDS, without_thousands
 
-# `step 5`, `Step: 5`, `[step 5]`, `iter 5`, `iteration 5`, `Epoch 3/10`, `step=5`; not part of
-# a longer word (`global_step=5`, `next_epoch=1`, `steps=138`, `step-by-step`, `step 1.5`).
+# `step 5`, `Step: 5`, `[step 5]`, `iter 5`, `iteration 5`, `Epoch 3/10`, `step=5`, and the
+# counter in brackets of PyTorch tutorials' `Epoch [1/10], Step [100/600]`; not part of a longer
+# word (`global_step=5`, `next_epoch=1`, `steps=138`, `step-by-step`, `step 1.5`).
 # (The `(?=[SsIiEe])` guard spares the case-insensitive part most positions of a line.)
+COUNTER = (r"(?![\w-])\s*(?:[:#=]\s*)?(?P<open>\[\s*)?(?P<n>\d+)(?:\s*/\s*(?P<total>\d+))?"
+           r"(?(open)\s*\]|(?![\w.]))")
 STEP_TOKEN = re.compile(
-    r"(?<![\w./-])(?P<kind>(?=[SsIiEe])(?i:step|iteration|iter|epoch))(?![\w-])\s*(?:[:#=]\s*)?"
-    r"(?P<n>\d+)(?:\s*/\s*(?P<total>\d+))?(?![\w.])"
-)
+    r"(?<![\w./-])(?P<kind>(?=[SsIiEe])(?i:step|iteration|iter|epoch))" + COUNTER)
+# `Batch 100`, `Batch [100/938]` after an epoch token: a custom loop's step within the epoch
+# (`Epoch 2 - Batch 100 - Loss: 0.532`). Not `batch=32` (a batch size), and only after an epoch
+# token (`step_tokens`): alone, `batch 5` counts nothing the file is known to count by.
+BATCH_TOKEN = re.compile(r"(?<![\w./-])(?P<kind>(?i:batch))"
+                         + COUNTER.replace(r"(?:[:#=]\s*)?", r"(?:[:#]\s*)?"))
 # MiniMind's `Epoch:[E/EPOCHS](I/PER_EPOCH)` and its `name: value` items (after the token).
 MINIMIND_TOKEN = re.compile(r"(?<![\w.])Epoch:\[(?P<epoch>\d+)/(?P<epochs>\d+)\]\((?P<n>\d+)/(?P<per_epoch>\d+)\)")
 # a name of one word or several (`train_loss`, `spent time`, `answer accuracy`)
@@ -61,6 +67,24 @@ WORD = re.compile(r"[A-Za-z]{2,}")
 LEADING_WORD = re.compile(r"[\s:,;|\[\]()]*(?P<word>[A-Za-z][A-Za-z_]*) ")
 
 
+def step_tokens(line: str) -> list[re.Match]:
+    """The step tokens of a line, in order: `STEP_TOKEN`s, and a `BATCH_TOKEN` after an epoch
+    token where no other counter is printed (`Epoch 2 - Batch 100 - Loss: 0.532`)."""
+    tokens = list(STEP_TOKEN.finditer(line))
+    if tokens and "atch" in line and all(t.group("kind").lower() == "epoch" for t in tokens) \
+            and (batch := BATCH_TOKEN.search(line, tokens[0].end())) is not None:
+        tokens.append(batch)
+        tokens.sort(key=lambda token: token.start())
+    return tokens
+
+
+def blanked(line: str, tokens: list[re.Match]) -> str:
+    """`line` with its step `tokens` written over by spaces, where they stand."""
+    for token in tokens:
+        line = line[:token.start()] + " " * (token.end() - token.start()) + line[token.end():]
+    return line
+
+
 def record_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
     """The `name=value` items of a line, but for its step tokens (`step=5`). Spaced items
     (`reward = 0.53`) count only when no other word follows the first step token: a sample
@@ -68,15 +92,15 @@ def record_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
     token are a logger's prefix (`12:00:01 INFO train.py:`)."""
     # the step tokens blanked where they stand: no item (`step=5`), and no word of a name
     # (`epoch 3 step 200 val acc=0.4`: `joined_name`, looked for after the first token only)
-    blanked = STEP_TOKEN.sub(lambda token: " " * len(token.group(0)), line)
-    text = blanked if any("=" in t.group(0) for t in tokens) else line
+    without = blanked(line, tokens)
+    text = without if any("=" in t.group(0) for t in tokens) else line
     items, end = [], tokens[0].end()
     for match in ITEM.finditer(text):
-        items.append((joined_name(blanked[end:match.start()], match.group("name")),
+        items.append((joined_name(without[end:match.start()], match.group("name")),
                       match.group("equals"), match.group("value")))
         end = match.end()
     if any(equals != "=" for _, equals, _ in items):
-        rest = ITEM.sub(" ", STEP_TOKEN.sub(" ", line[tokens[0].end():]))
+        rest = ITEM.sub(" ", without[tokens[0].end():])
         if WORD.search(rest):
             items = [item for item in items if item[1] == "="]
     return {name: without_thousands(value) for name, _, value in items}
@@ -97,13 +121,14 @@ def joined_name(before: str, name: str) -> str:
 def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
     """The `name: value` items after the first step token of a line without `=`, or {} when
     anything else is there (a word that is no item: prose) or fewer than MIN_COLON_NUMBERS
-    items are numbers. A field of brackets alone is the decoration around the step tokens, no
-    word: `[Epoch:2/3](Step: 464/1380), train_loss: 14.4375, token_entropy: 1.9062, spent time:
-    0.0min` (the cs336 alignment scripts' print, FlyingFish760/assignment5-alignment
-    `EI/sft.py`) leaves `](` between its two tokens. After ` - ` the items of a block's item
-    line come first (`dashed_items`); a line they do not fit (`Epoch 3 - loss: 0.52 - 12s`) is
-    read by the rules below."""
-    rest = STEP_TOKEN.sub(" ", line[tokens[0].end():])
+    items are numbers (one decimal number, `:.4f`'s, is enough beside an epoch and the counter
+    within it: `Epoch [1/10], Step [100/600], Loss: 0.5234`; no sample prints both). A field
+    of brackets alone is the decoration around the step tokens, no word: `[Epoch:2/3](Step:
+    464/1380), train_loss: 14.4375, token_entropy: 1.9062, spent time: 0.0min` (the cs336 alignment
+    scripts' print, FlyingFish760/assignment5-alignment `EI/sft.py`) leaves `](` between its two
+    tokens. After ` - ` the items of a block's item line come first (`dashed_items`); a line they do
+    not fit (`Epoch 3 - loss: 0.52 - 12s`) is read by the rules below."""
+    rest = blanked(line, tokens)[tokens[0].end():]
     dashed = DASHED.match(rest)
     if dashed is not None and (block := dashed_items(rest[dashed.end():])):
         return block
@@ -127,7 +152,9 @@ def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
         items = {m.group("name"): m.group("value") for m in COLON_ITEM_INLINE.finditer(rest)}
         if WORD.search(COLON_ITEM_INLINE.sub(" ", rest)):
             return {}
-    if sum(bool(NUMBER.match(value)) for value in items.values()) < MIN_COLON_NUMBERS:
+    numbers = [value for value in items.values() if NUMBER.match(value)]
+    if len(numbers) < MIN_COLON_NUMBERS and not (len(tokens) > 1 and any(
+            re.fullmatch(DECIMAL, value) for value in numbers)):
         return {}
     return items
 
