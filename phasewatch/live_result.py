@@ -42,6 +42,7 @@ class WatchResult:
     unranked: str | None = None          # why nothing ranks it (`checkpoint.unranked_stop`)
     alone: str | None = None             # why no comparison can (`checkpoint.stop_alone`)
     confidence: str | None = None        # the whole run's, on at most 12 evaluations (analyze's)
+    too_few: str | None = None           # 'one evaluation: no phases' (`too_few_to_name`)
     resumes: list[tuple[int, int]] = field(default_factory=list)
     stop_reason: str | None = None       # the stop condition that fired ('overfit', ...)
     aggregate: list[str] | None = None   # the validation sets whose mean `metric` is
@@ -191,8 +192,8 @@ class WatchResult:
         beside its stop. One text for the stderr line (`describe`) and the JSONL summary's
         message (`to_dict`), so a notebook reading the summary is told the confidence and the
         hedges a user reading stderr is told."""
-        named = " > ".join(self.phases or ()) or "no values to analyse"
-        if self.confidence:
+        named = self.too_few or " > ".join(self.phases or ()) or "no values to analyse"
+        if self.confidence and not self.too_few:
             named += f" ({self.confidence} confidence)"
         whole = f"; {self._scope()}: {named}, checkpoint to keep: {at(self.best_step, self.step_unit)}"
         if self.saved is not None:
@@ -283,6 +284,9 @@ def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str],
         # whole-run answer judged its one-item steps as many sds, as `analyze` warns beside it
         notice(f"{path}: {note}")
     result.phases = [p.name for p in analysis.phases]
+    from phasewatch.results import too_few_to_name
+
+    result.too_few = too_few_to_name(analysis)
     if analysis.recommended_stop_step is not None:
         result.best_step = analysis.recommended_stop_step
     from phasewatch.saved_checkpoints import for_run

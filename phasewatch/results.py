@@ -93,6 +93,18 @@ class Analysis:
         }
 
 
+def too_few_to_name(analysis: Analysis) -> str | None:
+    """'one evaluation: no phases' or 'two evaluations: too few to name a phase' for a series of
+    one or two readings, else None. `short_series` gives such a series one plateau for want of
+    evidence (the JSON keeps it, `not_established`); printed as a row, 'plateau 10 -> 10, change
+    +0' read as a finding about a run nothing can be found of."""
+    n = sum(int(phase.stats.get("n_points", 0)) for phase in analysis.phases)
+    if not analysis.phases or n > 2:
+        return None
+    word = analysis.value_word
+    return f"one {word}: no phases" if n == 1 else f"two {word}s: too few to name a phase"
+
+
 def not_established(analysis: Analysis, phase: Phase) -> bool:
     """A short series' plateau that moved (`short_series`): a few points cannot tell that move
     from noise, nor the flat level from a trend, which the text, the comparison table, the CSV

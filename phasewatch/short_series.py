@@ -243,8 +243,8 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
         warnings.append(
             f"only 1 {reading} of {metric}{kept} ({first}): nothing to compare it with" if n == 1
             else f"only {n} {reading}s of {metric}{kept} ({first} -> {last}): too few for any "
-            "trend test, so the change is not judged (a plateau for want of evidence, not a "
-            "flat run)")
+            "trend test, so the change is not judged (no phase is named: not a flat run "
+            "either)")
     elif np.ptp(y) == 0:
         warnings.append(f"{metric} is constant over its {n} {reading}s{kept}")
     else:

@@ -152,8 +152,8 @@ def test_two_evaluations_get_no_trend_statistic():
     a = analyze_run(run_of([0.546, 0.672], metric="eval/accuracy"), direction="max")
     assert names(a) == ["plateau"] and a.extra["trend_test"] is None
     assert a.warnings == [("only 2 evaluations of eval/accuracy (0.546 -> 0.672): too few for any "
-                           "trend test, so the change is not judged (a plateau for want of "
-                           "evidence, not a flat run)")]
+                           "trend test, so the change is not judged (no phase is named: not a "
+                           "flat run either)")]
     one = analyze_run(run_of([1.25], metric="eval/loss"), direction="min")
     assert one.extra["trend_test"] is None and "Kendall" not in one.warnings[0]
     assert "only 1 evaluation of eval/loss (1.25)" in one.warnings[0]

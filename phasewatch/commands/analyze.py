@@ -12,7 +12,7 @@ from phasewatch.commands.options import (
     phase_options,
 )
 from phasewatch.commands.phase_line import _fmt, phase_line
-from phasewatch.results import Analysis, not_established
+from phasewatch.results import Analysis, not_established, too_few_to_name
 from phasewatch.step_units import at, scaled_words, unit_scale
 from phasewatch.values import PRACTICAL_CHANGE
 
@@ -63,7 +63,13 @@ def print_text(analysis: Analysis) -> None:
     reading = analysis.value_word  # a train loss's or reward's values are readings
     at_start = analysis.extra.get("baseline_rule", "first") == "first"
     reference = "the start" if at_start else "the baseline"
-    for k, phase in enumerate(analysis.phases):
+    if few := too_few_to_name(analysis):  # no phase row: one reading, or two
+        first, last = analysis.phases[0], analysis.phases[-1]
+        values = f"{_fmt(first.stats.get('start_value'))} at {at(first.start_step, steps_count)}"
+        if last.end_step != first.start_step:
+            values += f" -> {_fmt(last.stats.get('end_value'))} at {at(last.end_step, steps_count)}"
+        print(f"  {few} ({values})")
+    for k, phase in enumerate([] if few else analysis.phases):
         # a later fall's depth is measured from the level it fell from (phase_stats)
         fell_from = (reference if k == 0 or phase.name != "disruption"
                      else f"where it began ({at(phase.start_step, steps_count)})")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from phasewatch.commands.phase_line import _fmt
-from phasewatch.results import Analysis, not_established
+from phasewatch.results import Analysis, not_established, too_few_to_name
 from phasewatch.step_units import at, step_text, unit_scale, unit_word
 
 
@@ -75,7 +75,10 @@ def _phase_sequence(a: Analysis, where) -> str:
     sits between its stages' phases (each stage's phases are named separately); an overfit or a
     disruption over whose steps the train metric got worse too is marked "(train worse too)"
     (`train_beside`: hf-siasio-8ev's "overfit@1250" was a divergence of training), a short
-    series' plateau that moved "(not established)" (`not_established`)."""
+    series' plateau that moved "(not established)" (`not_established`); a series of one or two
+    readings names none ("one evaluation: no phases", `too_few_to_name`)."""
+    if few := too_few_to_name(a):
+        return few
     stages, switches = [("", [])], list(a.stage_switch_steps)
     for p in a.phases:
         if switches and p.start_step is not None and p.start_step >= switches[0]:
