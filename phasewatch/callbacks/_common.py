@@ -39,6 +39,8 @@ def never_stops_training(event):
 
 # TRL's configs of trainers that learn by a policy gradient on their own samples
 POLICY_GRADIENT_CONFIGS = frozenset({"GRPOConfig", "PPOConfig", "RLOOConfig"})
+# training logs held until the first evaluation says which train loss is followed (bounded)
+MAX_TRAIN_ROWS = 10_000
 
 
 class MonitorHost:
@@ -60,6 +62,9 @@ class MonitorHost:
                                     stop_on=stop_on, **(options or {}))
         self.warned: set[str] = set()  # metrics said missing at an evaluation
         self.train_metrics_told = False  # `tell_train_metrics` ran for this monitor
+        # training logs before that (`trained`): the train loss beside a held-out loss
+        self.train_rows: list[tuple[int, dict[str, float]]] = []
+        self.names_told: dict[str, Any] = {}  # the names `tell_train_metrics` judged
         self.failed = False  # an error turned the monitor off (`never_stops_training`)
         self.plan_given = (options or {}).get("planned_steps") is not None
         self.webhook = WebhookSink(webhook) if webhook else None
@@ -96,6 +101,30 @@ class MonitorHost:
             self.stop_file.trigger(self.monitor.stop_alert_)
         return alerts
 
+    def trained(self, step: int, logs: Mapping[str, Any]) -> None:
+        """A training log (the Trainer's `loss` every logging_steps, a Lightning module's
+        `train_loss`) that the callback does not otherwise feed: the train loss beside a
+        held-out loss is followed from it (`MonitorConfig.train_loss`), as `watch` follows it in
+        the log the trainer writes, so a held-out loss rising beside a rising train loss stays a
+        disruption live too. Held until the first evaluation says whether the metric is a
+        held-out loss and which train loss goes with it (`tell_train_metrics`), then fed."""
+        if self.choosing or not self.train_metrics_told:
+            if len(self.train_rows) < MAX_TRAIN_ROWS:
+                self.train_rows.append((int(step), {k: float(v) for k, v in logs.items()
+                                                    if isinstance(v, (int, float))}))
+            return
+        if self.monitor.train_loss_ is None and any(k not in self.names_told for k in logs):
+            # a first evaluation before any training log (`eval_on_start`): the train loss
+            # is named by the first training log that holds it, and followed from there
+            self.names_told.update(logs)
+            self._follow_train_loss()
+        self._feed_train_loss(step, logs)
+
+    def _feed_train_loss(self, step: int, logs: Mapping[str, Any]) -> None:
+        followed = self.monitor.train_loss_
+        if followed is not None and (value := logs.get(followed.series.name)) is not None:
+            self.observe(step, {followed.series.name: value})
+
     def evaluated(self, step: int, metrics: Mapping[str, Any]) -> list[Alert]:
         """An evaluation's metrics: the metric is chosen from them if none was given, they are
         observed, and a given metric they lack is said at once (naming what they hold), not
@@ -126,18 +155,40 @@ class MonitorHost:
         by its name, a bare `acc` beside a `val_acc`), unless the options say it: the alerts
         then count a train loss's values as readings, not evaluations, and call its overfit
         what it is, as `watch` and `analyze` do on the log the trainer writes. And whether the
-        metric is a held-out loss (`MonitorConfig.held_out_loss`), as `watch` reads it."""
+        metric is a held-out loss (`MonitorConfig.held_out_loss`), as `watch` reads it, and the
+        train loss followed beside it (`MonitorConfig.train_loss`, `trained`): its training
+        logs held so far are fed first, as they came before this evaluation."""
         from phasewatch.expert_data import is_held_out_loss
         from phasewatch.live_choice import rows_run
         from phasewatch.train_beside import is_train_metric
 
         self.train_metrics_told = True
-        run, config, options = rows_run([(0, metrics)]), self.monitor.config, self._monitor_args[2]
+        names = {name: value for _, row in self.train_rows for name, value in row.items()}
+        self.names_told = {**names, **metrics}
+        run = rows_run([(0, self.names_told)])
+        config, options = self.monitor.config, self._monitor_args[2]
         if "held_out_loss" not in options:
             config.held_out_loss = is_held_out_loss(run, config.metric)
         if "train_metrics" not in options:
             config.train_metrics = tuple(name for name in config.metrics
                                          if is_train_metric(run, name))
+        self._follow_train_loss()
+        held, self.train_rows = self.train_rows, []
+        for step, row in held:
+            self._feed_train_loss(step, row)
+
+    def _follow_train_loss(self) -> None:
+        """Follow the train loss `watch` would follow beside the metric, by the names told so
+        far (`expert_data.watched_train_loss`), unless the options name it."""
+        from phasewatch.expert_data import watched_train_loss
+        from phasewatch.live_choice import rows_run
+
+        config, options = self.monitor.config, self._monitor_args[2]
+        train_loss = options["train_loss"] if "train_loss" in options else \
+            watched_train_loss(rows_run([(0, self.names_told)]), config.metric)
+        followed = self.monitor.train_loss_  # restored from a checkpoint, where it resumed
+        if followed is None or followed.series.name != train_loss:
+            self.monitor.follow_train_loss(train_loss)
 
     def _name_loaders(self, metrics: Mapping[str, Any]) -> None:
         """A metric given without Lightning's loader (`metric="val_acc"`, validated on two

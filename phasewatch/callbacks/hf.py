@@ -94,7 +94,9 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
     @never_stops_training
     def on_log(self, args, state, control, logs=None, **kwargs):
         """With `feed_logs=True`, training logs are fed too: for runs without evaluations (a
-        TRL GRPO run watched on its `reward`), or to follow train-side signals."""
+        TRL GRPO run watched on its `reward`), or to follow train-side signals. Without, the
+        train loss beside a held-out loss is still followed from them (`MonitorHost.trained`),
+        as `watch` follows it in the trainer's log."""
         if not logs:
             return
         if any(key.startswith("eval_") for key in logs):
@@ -105,10 +107,12 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
             self._eval_logs = (state.global_step, dict(logs))
             return
         if not self.feed_logs:
+            self.host.trained(state.global_step, logs)
             return
         if self.host.choosing:
             self.host.choose(logs, train_log=True)  # a GRPO run's reward, never its loss
             if self.host.choosing:
+                self.host.trained(state.global_step, logs)  # its loss, beside an eval loss
                 return
         self.host.observe(state.global_step, logs)
         if self.host.monitor.should_stop:

@@ -11,7 +11,9 @@ At the end of each validation (sanity checks excluded) the monitor gets
 TensorBoard's `step`: `lightning_checkpoints.logged_step`), so its steps are those `analyze`
 reads from the run's logs; when a `stop_on` phase is entered the callback sets
 `trainer.should_stop` (as Lightning's `EarlyStopping` does) and `stop_reason` says why.
-`best_step` is the best smoothed validation step; `best_saved_step` is the best of the steps
+The train loss beside a held-out loss is followed from what the training steps log (each
+`log_every_n_steps`, at the step the loggers log it at), as `watch` follows it in metrics.csv
+(`MonitorHost.trained`). `best_step` is the best smoothed validation step; `best_saved_step` is the best of the steps
 whose model was saved (each `on_save_checkpoint`, at the logged step of the model it saves:
 the global step less one), scored as `analyze` scores saved checkpoints, among those whose file
 is still in a ModelCheckpoint's folder (`save_top_k` deletes the others); `best_checkpoint` is
@@ -75,6 +77,19 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
         limit = trainer.max_steps
         self.host.plan(limit if limit and limit > 0 else trainer.estimated_stepping_batches)
         self._dirpaths(trainer)
+
+    @never_stops_training
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        """What this training step logs to the loggers (`trainer.logged_metrics`, at the step
+        they log it at): the train loss beside a held-out loss (`MonitorHost.trained`). The
+        loggers write it after this hook, on every `log_every_n_steps`-th optimizer step (the
+        predicate of Lightning's `LoggerConnector.should_update_logs`)."""
+        every = trainer.log_every_n_steps
+        accumulate = getattr(trainer, "accumulate_grad_batches", 1) or 1
+        step = logged_step(trainer)
+        if not every or (step + 1) % every or (batch_idx + 1) % accumulate:
+            return
+        self.host.trained(step, {k: _scalar(v) for k, v in trainer.logged_metrics.items()})
 
     @never_stops_training
     def on_validation_end(self, trainer, pl_module) -> None:

@@ -107,6 +107,15 @@ class PhaseMonitor:
         begins, after its callback built the monitor. None leaves the plan unknown."""
         self.config.planned_steps = replace(self.config, planned_steps=planned_steps).planned_steps
 
+    def follow_train_loss(self, name: str | None) -> None:
+        """Follow `name` as the train loss beside the held-out loss (`MonitorConfig.train_loss`)
+        once it is known: a trainer callback learns the trainer's names from its logs, after it
+        built the monitor. Told before the train loss's first value is fed."""
+        self.config.train_loss = name
+        self.train_loss_ = (TrainLoss(name, self.config)
+                            if self.config.held_out_loss and name else None)
+        self.trackers_[0].train_loss = self.train_loss_
+
     def mark_event(self, step: int, name: str = "event") -> None:
         """Tell the monitor about a known boundary before feeding the records from `step` on
         (the SFT->RL switch, a change of data): DESIGN.md treats these as boundaries, not phases.
