@@ -60,6 +60,13 @@ LEAVES = (
       rf"|pass@\d+|pass1){SCORE_SUFFIX}"), "eval/other_score", None),
 )
 ACCURACY_LEAF = len(LEAVES) - 2
+# A classifier's top-1 accuracy with no split named (a CSV of `epoch,loss,top1,top5`): what a
+# script computes top-1 on is its evaluation set (timm and torchvision print `Acc@1` only when
+# they evaluate), so it is a held-out accuracy, ranked after every name that names a split
+# (`val_top1` beside it is the one chosen). Not a bare `accuracy`, which is TRL's preference
+# accuracy of the training batches (`presets`).
+BARE_TOP1 = frozenset({"top1", "top-1", "acc1", "acc@1"})
+BARE_TOP1_RANK = 100 * len(SPLITS)
 # words of an accuracy's kind that make it no held-out task accuracy
 NOT_TASK_ACCURACY_WORDS = frozenset({"train", "training", "token"})
 TRAIN_WORDS = frozenset({"train", "training"})
@@ -80,7 +87,10 @@ def held_out_match(name: str) -> tuple[str, int, str] | None:
     rank, so `val/gsm8k/loss` and `val/math/loss` are several validation sets of one metric,
     and `validation/node_accuracy` and `validation/edge_accuracy` several accuracies. A name
     printed with spaces for underscores (`Validation BLEU: 21.40`, `Valid Perplexity`) is read
-    as its underscored spelling, as the presets read listed names."""
+    as its underscored spelling, as the presets read listed names. A bare top-1 (`BARE_TOP1`)
+    ranks last."""
+    if name.lower() in BARE_TOP1:
+        return "eval/accuracy", BARE_TOP1_RANK, "max"
     if name[:1] not in "evtdEVTD" or not name:
         return None
     lowered = name.lower().replace(" ", "_")
