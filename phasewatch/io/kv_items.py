@@ -45,6 +45,12 @@ COLON_ITEM_INLINE = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*):\s*(?P<
 DECIMAL = r"[-+]?(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?"
 DECIMAL_FIELD = re.compile(r"(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)?)\s+"
                            r"(?P<value>" + DECIMAL + r")\s?(?:%|[A-Za-z]{1,3})?$")
+# `name: value` items one after the other whose names may be of two words (`val loss: 3.17`,
+# `cost time: 10.37`): only where every value is a decimal number (`two_word_items`)
+TWO_WORD_ITEM = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_][\w./-]*)?)"
+                           r":\s*(?P<value>" + DECIMAL + r")(?=\s|$)")
+PROSE_WORDS = frozenset({"a", "an", "and", "at", "but", "in", "is", "its", "my", "of", "or",
+                         "our", "so", "the", "then", "this", "to", "was", "with"})
 # an epoch block's header (`Epoch: 3/30`, `=== Epoch 3 ===`, `[Epoch 3/10]`) and its items
 HEADER_DECORATION = re.compile(r"[\s=*#>\-\[\]():]*")
 BLOCK_SEPARATOR = re.compile(r"\s+-\s+|\s*[|,;]\s*")
@@ -151,10 +157,26 @@ def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
     else:
         items = {m.group("name"): m.group("value") for m in COLON_ITEM_INLINE.finditer(rest)}
         if WORD.search(COLON_ITEM_INLINE.sub(" ", rest)):
-            return {}
+            return two_word_items(rest)
     numbers = [value for value in items.values() if NUMBER.match(value)]
-    if len(numbers) < MIN_COLON_NUMBERS and not (len(tokens) > 1 and any(
+    # one decimal number is a record beside an epoch and its counter, or after an epoch token
+    # alone on a line of nothing but items (`epoch: 1 loss: 0.0822`, a loop's print each epoch)
+    alone = len(tokens) == 1 and tokens[0].group("kind").lower() == "epoch" and len(items) == 1
+    if len(numbers) < MIN_COLON_NUMBERS and not ((len(tokens) > 1 or alone) and any(
             re.fullmatch(DECIMAL, value) for value in numbers)):
+        return {}
+    return items
+
+
+def two_word_items(rest: str) -> dict[str, str]:
+    """`name: value` items one after the other, names of one or two words, every value a
+    decimal number, at least MIN_COLON_NUMBERS of them and no other word (`epoch: 1 loss:
+    0.7588  acc: 0.5794 val loss: 3.1738 val acc: 0.1016`, `Epoch: 1 loss: 0.358 cost time:
+    10.373`); else {}. A model's sample (`Step 2: The probability: 0.25`) holds one, and prose
+    joins its items with words (`the loss: 0.5 and acc: 0.3`: `PROSE_WORDS`)."""
+    items = {m.group("name"): m.group("value") for m in TWO_WORD_ITEM.finditer(rest)}
+    if len(items) < MIN_COLON_NUMBERS or WORD.search(TWO_WORD_ITEM.sub(" ", rest)) or any(
+            name.split(" ")[0].lower() in PROSE_WORDS for name in items if " " in name):
         return {}
     return items
 
