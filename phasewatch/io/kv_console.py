@@ -62,6 +62,7 @@ from phasewatch.io.kv_items import (
     STEP_TOKEN,
     block_items,
     colon_items,
+    held_out_set_items,
     record_items,
     step_tokens,
 )
@@ -160,7 +161,7 @@ class LineParser:
             return []
         tokens = step_tokens(line)
         if not tokens:
-            return self._block_record(line)
+            return self._set_record(line) or self._block_record(line)
         if (header := header_token(line, tokens)) is not None:
             self._block = header
             return []
@@ -186,6 +187,18 @@ class LineParser:
                           "`Epoch N` line): it cannot be placed on the epoch axis")
         self.last_step = step
         return [(step, values)]
+
+    def _set_record(self, line: str) -> list[tuple[int, dict[str, Any]]]:
+        """An evaluation's summary line (`Test set: Average loss: 0.0512, Accuracy: 9837/10000
+        (98%)`, `kv_items.held_out_set_items`) as a record at the last step logged before it:
+        the epoch it ends, or the step the training reached; [] for any other line."""
+        if "set:" not in line or not (values := held_out_set_items(line)):
+            return []
+        if self.last_step is None:
+            raise BadLine("an evaluation's `... set:` line before any training line: no step to "
+                          "place it at")
+        self._block = None
+        return [(self.last_step, values)]
 
     def _block_record(self, line: str) -> list[tuple[int, dict[str, Any]]]:
         """An item line of an open epoch block (`Train Loss: 5.94 - Train Perplexity: 380.11`)

@@ -217,3 +217,37 @@ def decimal_fields(rest: str) -> dict[str, str]:
             return {}
         items[match.group("name")] = match.group("value")
     return items
+
+
+# PyTorch's examples (mnist/main.py, copied into countless scripts) evaluate after each epoch and
+# print `Test set: Average loss: 0.0512, Accuracy: 9837/10000 (98%)`; others `Acc@1: 8.434%`
+SET_LINE = re.compile(r"^\s*(?P<split>test|validation|valid|val|dev|eval)(?:uation)? set:\s*"
+                      r"(?P<items>.+)$", re.IGNORECASE)
+SET_ITEM = re.compile(r"^(?P<name>[A-Za-z][\w@ ]*?):\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)"
+                      r"(?:[eE][-+]?\d+)?)(?:/(?P<total>\d+))?\s*%?\s*(?:\(\s*[\d.]+\s*%\s*\))?$")
+SET_SPLITS = {"test": "test", "validation": "val", "valid": "val", "val": "val", "dev": "dev",
+              "eval": "eval"}
+AVERAGE = re.compile(r"^(?:average|avg|mean)\s+", re.IGNORECASE)
+
+
+def held_out_set_items(line: str) -> dict[str, str]:
+    """The items of an evaluation's summary line, `Test set: Average loss: 0.0512, Accuracy:
+    9837/10000 (98%)`, under the split's prefix (`test_loss`, `test_accuracy`: the held-out
+    roles by the split's name); a count of a total is its percentage (98.37), as the line's own
+    `(98%)` says it, a `%` is dropped (`Acc@1: 8.434%` is `test_acc@1` 8.434). {} when the line
+    is no such summary (a field that is no `Name: number` item)."""
+    found = SET_LINE.match(line)
+    if found is None:
+        return {}
+    prefix = SET_SPLITS[found.group("split").lower()]
+    items: dict[str, str] = {}
+    for field in found.group("items").split(","):
+        item = SET_ITEM.match(field.strip())
+        if item is None:
+            return {}
+        name = AVERAGE.sub("", item.group("name").strip()).lower().replace(" ", "_")
+        value = float(item.group("value"))
+        if item.group("total") is not None and int(item.group("total")) > 0:
+            value = 100.0 * value / int(item.group("total"))
+        items[f"{prefix}_{name}"] = f"{value:.10g}"
+    return items

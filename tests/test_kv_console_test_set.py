@@ -1,0 +1,62 @@
+"""An evaluation's summary line after each epoch, as PyTorch's examples print it (mnist/main.py,
+copied into countless scripts): `Test set: Average loss: 0.0512, Accuracy: 9837/10000 (98%)`.
+It was skipped silently, and the run judged by its train loss."""
+
+from __future__ import annotations
+
+import pytest
+
+from phasewatch.cli import main
+from phasewatch.io import read_run
+
+
+def write(tmp_path, text, name="train.log"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def mnist_log(epochs: int = 6) -> str:
+    lines = []
+    for epoch in range(1, epochs + 1):
+        for seen in range(0, 60000, 12800):
+            lines.append(f"Train Epoch: {epoch} [{seen}/60000 ({100 * seen // 60000}%)]\t"
+                         f"Loss: {2.3 / (epoch + seen / 60000):.6f}")
+        correct = 9600 + 40 * min(epoch, 4)
+        summary = (f"Test set: Average loss: {0.12 / epoch:.4f}, Accuracy: {correct}/10000 "
+                   f"({correct // 100}%)")
+        lines += ["", summary, ""]
+    return "\n".join(lines) + "\n"
+
+
+def test_the_test_set_line_is_the_epochs_evaluation(tmp_path):
+    run = read_run(write(tmp_path, mnist_log()))
+    accuracy = run.series("test_accuracy")
+    assert accuracy.index.tolist() == [1, 2, 3, 4, 5, 6]  # at the epoch it ends
+    assert accuracy.tolist() == pytest.approx([96.4, 96.8, 97.2, 97.6, 97.6, 97.6])  # 9640/10000
+    assert run.series("test_loss")[2] == pytest.approx(0.06)
+
+
+def test_analyze_judges_by_the_test_accuracy(tmp_path, capsys):
+    assert main(["analyze", str(write(tmp_path, mnist_log()))]) == 0
+    assert "metric test_accuracy (max)" in capsys.readouterr().out
+
+
+def test_percentages_and_a_top1_are_read(tmp_path):
+    text = "".join(f"Epoch: {e}\nLearning rate: 0.0{e}\n\nTest set: Average loss: {5.0 / e:.4f}, "
+                   f"Acc@1: {10.0 * e:.3f}%, Acc@5: {20.0 * e:.3f}%\n\n" for e in range(1, 6))
+    run = read_run(write(tmp_path, text))
+    assert run.series("test_acc@1").tolist() == pytest.approx([10.0, 20.0, 30.0, 40.0, 50.0])
+    assert run.series("test_loss").index.tolist() == [1, 2, 3, 4, 5]
+
+
+def test_a_test_set_line_before_any_training_line_is_reported(tmp_path):
+    text = "Test set: Average loss: 2.3000, Accuracy: 1000/10000 (10%)\n" + mnist_log()
+    run = read_run(write(tmp_path, text))
+    assert len(run.series("test_accuracy")) == 6
+    assert any("line 1" in w and "no step to place it at" in w for w in run.warnings)
+
+
+def test_prose_after_test_set_is_no_record(tmp_path):
+    text = mnist_log(3) + "Test set: the model did well, loss: low\n"
+    assert len(read_run(write(tmp_path, text)).series("test_accuracy")) == 3
