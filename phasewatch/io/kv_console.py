@@ -63,6 +63,7 @@ from phasewatch.io.kv_items import (
     block_items,
     colon_items,
     held_out_set_items,
+    piped_items,
     record_items,
     step_tokens,
 )
@@ -155,10 +156,17 @@ class LineParser:
         if "Epoch:[" in line and (minimind := MINIMIND_TOKEN.search(line)) is not None:
             return self._minimind_record(line, minimind)
         if "=" not in line and ":" not in line:
-            # most console output: no item, no need for the step token's search
-            if len(line) <= MAX_HEADER and (header := header_token(line)) is not None:
-                self._block = header
-            return []
+            # most console output: no item, no need for the step token's search (but for
+            # `|` fields of `name number`: DGL's `Epoch 00003 | Step 00020 | Loss 2.6650 | ...`)
+            piped = {}
+            if "|" in line and (tokens := step_tokens(line)):
+                piped = piped_items(line, tokens)
+            if not piped:
+                if len(line) <= MAX_HEADER and (header := header_token(line)) is not None:
+                    self._block = header
+                return []
+            self._block = None
+            return self._record(tokens, piped)
         tokens = step_tokens(line)
         if not tokens:
             return self._set_record(line) or self._block_record(line)
@@ -167,6 +175,11 @@ class LineParser:
             return []
         self._block = None
         values = record_items(line, tokens) if "=" in line else colon_items(line, tokens)
+        return self._record(tokens, values)
+
+    def _record(self, tokens: list[re.Match], values: dict[str, Any]
+                ) -> list[tuple[int, dict[str, Any]]]:
+        """`values` as a record at the step the line's `tokens` say, on the file's counter."""
         if not any(NUMBER.match(value) for value in values.values()):
             return []  # `step 8 | loss 0.41`, `step 5: mode=train`: console noise
         by_kind = {EPOCH: [t for t in tokens if t.group("kind").lower() == EPOCH],

@@ -251,3 +251,33 @@ def held_out_set_items(line: str) -> dict[str, str]:
             value = 100.0 * value / int(item.group("total"))
         items[f"{prefix}_{name}"] = f"{value:.10g}"
     return items
+
+
+# a `|` field of a name (words, maybe a unit in parentheses: `Speed (samples/sec)`) and a number
+# with maybe a unit after it (`2.6s`, `9.32%`, `401.2 MB`), left out of the value
+PIPED_FIELD = re.compile(r"(?P<name>[A-Za-z_][\w./-]*(?: (?:[A-Za-z_][\w./-]*|\([^()]*\)))*)\s+"
+                         r"(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)\s?"
+                         r"(?P<unit>%|[A-Za-z]{1,3})?$")
+TIME_UNITS = frozenset({"s", "ms", "min", "h"})
+
+
+def piped_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
+    """`|` fields of `name number` after the step tokens, on a line without `:` or `=`: DGL's
+    examples' `Epoch 00003 | Step 00020 | Loss 2.6650 | Train Acc 0.3400 | Speed (samples/sec)
+    43672.97 | GPU 401.2 MB`, `Epoch 01 loss 75.6049 | train 2.6s | Acc 9.32% | infer 4.4s`.
+    Every field must be one, two of them at least and one a decimal number; else {} (`step 8 |
+    loss 0.41`, a field of prose). A value in a unit of time is a timing, named so (`train
+    2.6s` is `train_time_s`); another unit is left out of the value (`GPU 401.2 MB`: 401.2)."""
+    items: dict[str, str] = {}
+    for field in blanked(line, tokens)[tokens[0].end():].split("|"):
+        field = field.strip()
+        if not field:
+            continue
+        found = PIPED_FIELD.match(field)
+        if found is None:
+            return {}
+        name, unit = found.group("name"), found.group("unit")
+        items[f"{name}_time_{unit}" if unit in TIME_UNITS else name] = found.group("value")
+    if len(items) < MIN_COLON_NUMBERS or not any(re.fullmatch(DECIMAL, v) for v in items.values()):
+        return {}
+    return items

@@ -1,0 +1,52 @@
+"""`|` fields of `name number` after a step token, on lines without `:` or `=`: DGL's examples
+(`Epoch 00003 | Step 00020 | Loss 2.6650 | Train Acc 0.3400 | Speed (samples/sec) 43672.97 |
+GPU 401.2 MB`) and a loop's `Epoch 01 loss 75.6049 | train 2.6s | Acc 9.32% | infer 4.4s`
+were console noise to `kv_console` (an unknown log format)."""
+
+from __future__ import annotations
+
+import pytest
+
+from phasewatch.errors import InputError
+from phasewatch.io import read_run
+
+
+def write(tmp_path, text, name="train.log"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_dgl_style_fields_are_read_with_the_step_within_the_epoch(tmp_path):
+    lines = []
+    for epoch in range(4):
+        for step in (0, 20, 40):
+            speed = "nan" if epoch == step == 0 else f"{43000 + step:.4f}"
+            lines.append(f"Epoch {epoch:05d} | Step {step:05d} | Loss {2.0 / (1 + epoch):.4f} | "
+                         f"Train Acc {0.3 + 0.1 * epoch:.4f} | Speed (samples/sec) {speed} | "
+                         f"GPU {401.2 + epoch:.1f} MB")
+        lines.append(f"Epoch Time(s): {7.1 + epoch / 10:.4f}")
+    run = read_run(write(tmp_path, "\n".join(lines) + "\n"))
+    assert run.series("Loss").index.tolist()[:4] == [0, 20, 40, 41]  # counted over the epochs
+    assert len(run.series("Loss")) == 12  # the first line's `nan` speed too
+    assert run.series("Train Acc").iloc[-1] == pytest.approx(0.6)
+    assert run.series("GPU").iloc[0] == pytest.approx(401.2)  # the unit left out
+
+
+def test_a_timing_keeps_its_unit_in_its_name(tmp_path):
+    text = "".join(f"Epoch {e:02d} loss {80.0 / e:.4f} | train 2.{e}s"
+                   + (f" | Acc {e * 1.5:.2f}% | infer 4.4s" if e % 5 == 0 else "") + "\n"
+                   for e in range(1, 21))
+    run = read_run(write(tmp_path, text))
+    assert sorted(run.metrics) == ["Acc", "infer_time_s", "loss", "train_time_s"]
+    assert run.series("loss").index.tolist() == list(range(1, 21))
+    assert run.series("Acc").tolist() == pytest.approx([7.5, 15.0, 22.5, 30.0])
+
+
+@pytest.mark.parametrize("text", [
+    "".join(f"step {k} | loss 0.{k}\n" for k in range(1, 6)),  # one field: still noise
+    "".join(f"Step {k} | add 3 apples | total 7\n" for k in range(1, 6)),  # prose, integers
+])
+def test_one_field_or_prose_stays_noise(tmp_path, text):
+    with pytest.raises(InputError, match="unknown log format"):
+        read_run(write(tmp_path, text))
