@@ -60,3 +60,21 @@ def test_a_test_set_line_before_any_training_line_is_reported(tmp_path):
 def test_prose_after_test_set_is_no_record(tmp_path):
     text = mnist_log(3) + "Test set: the model did well, loss: low\n"
     assert len(read_run(write(tmp_path, text)).series("test_accuracy")) == 3
+
+
+def test_a_dashed_validation_line_of_simple_nmt_is_the_epochs_evaluation(tmp_path):
+    """simple-nmt prints `Epoch 3 - |param|=6.01e+02 |g_param|=3.40e+05 loss=4.3770e+00
+    ppl=79.60`, then `Validation - loss=3.8406e+00 ppl=46.55 best_loss=3.9483e+00 ...`: the
+    validation was skipped silently (no step token) and the run judged by its train loss."""
+    lines = []
+    for epoch in range(1, 9):
+        lines.append(f"Epoch {epoch} - |param|=6.01e+02 |g_param|=3.3e+05 "
+                     f"loss={5.0 / epoch:.4e} ppl={150.0 / epoch:.2f}")
+        lines.append(f"Validation - loss={4.0 / epoch + 0.5:.4e} ppl={60.0 / epoch:.2f} "
+                     f"best_loss=inf best_ppl=inf")
+    run = read_run(write(tmp_path, "\n".join(lines) + "\n"))
+    assert run.series("val_loss").index.tolist() == list(range(1, 9))
+    assert run.series("val_loss")[4] == pytest.approx(1.5)
+    from phasewatch.analysis import analyze_run
+
+    assert analyze_run(run).metric == "val_loss"

@@ -225,6 +225,10 @@ SET_LINE = re.compile(r"^\s*(?P<split>test|validation|valid|val|dev|eval)(?:uati
                       r"(?P<items>.+)$", re.IGNORECASE)
 SET_ITEM = re.compile(r"^(?P<name>[A-Za-z][\w@ ]*?):\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)"
                       r"(?:[eE][-+]?\d+)?)(?:/(?P<total>\d+))?\s*%?\s*(?:\(\s*[\d.]+\s*%\s*\))?$")
+# simple-nmt's `Validation - loss=4.0864e+00 ppl=59.52 best_loss=inf`: a split, ` - `, then
+# nothing but `name=value` items
+DASHED_SET_LINE = re.compile(r"^\s*(?P<split>test|validation|valid|val|dev|eval)(?:uation)?"
+                             r"\s+-\s+(?P<items>.+)$", re.IGNORECASE)
 SET_SPLITS = {"test": "test", "validation": "val", "valid": "val", "val": "val", "dev": "dev",
               "eval": "eval"}
 AVERAGE = re.compile(r"^(?:average|avg|mean)\s+", re.IGNORECASE)
@@ -238,7 +242,7 @@ def held_out_set_items(line: str) -> dict[str, str]:
     is no such summary (a field that is no `Name: number` item)."""
     found = SET_LINE.match(line)
     if found is None:
-        return {}
+        return _dashed_set_items(line)
     prefix = SET_SPLITS[found.group("split").lower()]
     items: dict[str, str] = {}
     for field in found.group("items").split(","):
@@ -251,6 +255,18 @@ def held_out_set_items(line: str) -> dict[str, str]:
             value = 100.0 * value / int(item.group("total"))
         items[f"{prefix}_{name}"] = f"{value:.10g}"
     return items
+
+
+def _dashed_set_items(line: str) -> dict[str, str]:
+    """`Validation - loss=4.0864e+00 ppl=59.52` (`DASHED_SET_LINE`): its `name=value` items under
+    the split's prefix (`val_loss`, `val_ppl`), one a number at least; {} for any other line."""
+    found = DASHED_SET_LINE.match(line)
+    if found is None or WORD.search(ITEM.sub(" ", found.group("items"))):
+        return {}
+    prefix = SET_SPLITS[found.group("split").lower()]
+    items = {f"{prefix}_{m.group('name')}": without_thousands(m.group("value"))
+             for m in ITEM.finditer(found.group("items"))}
+    return items if any(NUMBER.match(value) for value in items.values()) else {}
 
 
 # a `|` field of a name (words, maybe a unit in parentheses: `Speed (samples/sec)`) and a number
