@@ -82,6 +82,9 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         # first); a classifier's `metrics/accuracy_top1` (ClassifyMetrics)
         "metrics/mAP50-95(M)", "metrics/mAP50-95(P)", "metrics/mAP50-95(B)",
         "metrics/accuracy_top1",
+        # YOLOv5's results.csv (train.py up to v7.0) names the same mAP `metrics/mAP_0.5:0.95`
+        # (its fitness is 0.9 of it): with no role, analyze asked for --metric
+        "metrics/mAP_0.5:0.95",
         # an exact match is the accuracy of generated answers (SQuAD's newer `exact_match`,
         # a generation callback's score)
         "eval_exact_match", "eval/exact_match",
