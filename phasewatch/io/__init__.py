@@ -64,6 +64,7 @@ READERS: tuple[str, ...] = (
     "build_nanogpt",  # build-nanogpt's log/log.txt: nothing but `N val X` / `N train X` lines
     "modded_nanogpt",  # the speedrun's log: its source code, then `step:N/M val_loss:X ...`
     "timm_console",  # timm's train.py: `Train: E [ U/N (P%)]  Loss: ...`, `Test: [ B/B] ...`
+    "metriclogger_console",  # torchvision references, DETR, DeiT: `Epoch: [E]  [ I/N]  eta: ...`
     "kv_console",  # print() lines `step N name=value`: the loosest shape, tried last
 )
 

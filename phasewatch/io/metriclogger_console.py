@@ -1,0 +1,100 @@
+"""The console of torchvision's reference scripts and the research code built on their
+`MetricLogger` (DETR, DeiT, MAE, DINO, ...): `Epoch: [E]  [ I/N]  eta: ...  name: value (mean)`.
+
+`MetricLogger.log_every` prints every `print_freq` iterations
+`Epoch: [3]  [ 100/1251]  eta: 0:10:02  lr: 0.1  img/s: 480.5  loss: 3.1 (3.3)  acc1: 30.2 (28.1)
+time: 0.48  data: 0.01  max mem: 8231` (each meter's windowed median, its mean over the epoch in
+parentheses). The step is the iteration counted over the epochs (`epoch x N + I`); a training
+line's values are read under `train_` names (`train_loss`, `train_acc1`: the training batches'
+accuracy, no held-out one) and `lr`, timings and memory left out. The evaluation after each
+epoch is its summary line, at the epoch's last iteration: torchvision's classification
+`Test:  Acc@1 76.130 Acc@5 92.862`, DeiT's and MAE's `* Acc@1 81.800 Acc@5 95.594 loss 0.800`
+(`eval_top1`, `eval_top5`, `eval_loss`: timm's summary.csv names, the held-out top-1 the
+metric), and the COCO evaluation of the detection references (`IoU metric: bbox`, then
+`Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.373`: `bbox/AP`,
+`segm/AP`, as detectron2 names them). An evaluation's per-batch lines (`Test:  [ 0/196] ...`)
+are not records.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from phasewatch.io.lines import BadLine
+from phasewatch.io.source import LogFileSource
+
+FORMAT = "metriclogger_console"
+
+TRAIN = re.compile(r"(?<!\S)Epoch: \[(?P<epoch>\d+)\]\s+\[\s*(?P<it>\d+)/(?P<per_epoch>\d+)\]\s+"
+                   r"eta: \S+\s+(?P<items>.*)$")
+# `name: 3.1 (3.3)`, `lr: 0.100000`, `max mem: 8231`
+ITEM = re.compile(r"(?P<name>[A-Za-z][\w/]*(?: mem)?): (?P<value>[-+]?(?:\d+\.?\d*|\.\d+)"
+                  r"(?:[eE][-+]?\d+)?|nan|inf)(?: \((?P<mean>[^)]*)\))?")
+SKIPPED = frozenset({"time", "data", "max mem", "img/s"})
+SUMMARY = re.compile(r"^(?:Test:\s+(?:EMA\s+)?|\* )Acc@1 (?P<top1>[\d.]+) Acc@5 (?P<top5>[\d.]+)"
+                     r"(?: loss (?P<loss>[\d.]+))?\s*$")
+IOU_TYPE = re.compile(r"^IoU metric: (?P<kind>\w+)\s*$")
+COCO_AP = re.compile(r"^\s*Average Precision\s+\(AP\) @\[ IoU=0\.50:0\.95 \| area=\s*all \| "
+                     r"maxDets=\s*\d+ \] = (?P<value>-?[\d.]+)\s*$")
+SNIFF = re.compile(rb"Epoch: \[\d+\]\s+\[\s*\d+/\d+\]\s+eta: ")
+MIN_TRAIN_LINES = 2
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    return path.is_file() and len(SNIFF.findall(head)) >= MIN_TRAIN_LINES
+
+
+def sniff_text(text: str) -> bool:
+    """Whether console text held whole in memory (a notebook cell's printed output,
+    `io.notebook`) is this format: `sniff` without the file."""
+    return len(SNIFF.findall(text.encode("utf-8", "replace"))) >= MIN_TRAIN_LINES
+
+
+class LineParser:
+    """Training lines as records at their iteration; an evaluation's summary at the last
+    iteration of the epoch trained before it."""
+
+    def __init__(self) -> None:
+        self.per_epoch: int | None = None
+        self.epoch: int | None = None  # the epoch of the last training line
+        self.iou: str | None = None  # the COCO evaluation's IoU type (`bbox`, `segm`)
+
+    def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
+        if "Epoch: [" in line and (train := TRAIN.search(line)) is not None:
+            self.epoch, self.per_epoch = int(train.group("epoch")), int(train.group("per_epoch"))
+            values = {("lr" if m.group("name") == "lr" else f"train_{m.group('name')}"):
+                      m.group("value") for m in ITEM.finditer(train.group("items"))
+                      if m.group("name") not in SKIPPED}
+            return [(self.epoch * self.per_epoch + int(train.group("it")), values)]
+        if (summary := SUMMARY.match(line.strip())) is not None:
+            values = {"eval_top1": summary.group("top1"), "eval_top5": summary.group("top5")}
+            if summary.group("loss") is not None:
+                values["eval_loss"] = summary.group("loss")
+            return self._evaluation(values)
+        if "IoU metric" in line and (kind := IOU_TYPE.match(line.strip())) is not None:
+            self.iou = kind.group("kind")
+            return []
+        if self.iou is not None and (ap := COCO_AP.match(line)) is not None:
+            name, self.iou = f"{self.iou}/AP", None  # the first AP line of its table
+            return self._evaluation({name: ap.group("value")})
+        return []
+
+    def _evaluation(self, values: dict[str, str]) -> list[tuple[int, dict[str, Any]]]:
+        if self.epoch is None or self.per_epoch is None:
+            raise BadLine("an evaluation before any training line: no iteration to place it at "
+                          "(an evaluation-only run has no training step)")
+        return [((self.epoch + 1) * self.per_epoch - 1, values)]
+
+
+class Source(LogFileSource):
+    """Lines read (and followed) by the shared line machinery."""
+
+    FORMAT, PARSER = FORMAT, LineParser
+    WHAT = ("MetricLogger's `Epoch: [E]  [ I/N]  eta: ...  name: value (mean)` lines and the "
+            "evaluation summaries after them")
+
+
+source = Source.open
+read = Source.run_of
