@@ -109,7 +109,7 @@ def record_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
         rest = ITEM.sub(" ", without[tokens[0].end():])
         if WORD.search(rest):
             items = [item for item in items if item[1] == "="]
-    return {name: without_thousands(value) for name, _, value in items}
+    return {name: without_percent(without_thousands(value)) for name, _, value in items}
 
 
 def joined_name(before: str, name: str) -> str:
@@ -122,6 +122,15 @@ def joined_name(before: str, name: str) -> str:
     `has` follows a word), and so does a word after a number (`lr 3e-4 loss=2.1`)."""
     found = LEADING_WORD.fullmatch(before)
     return f"{found.group('word')} {name}" if found else name
+
+
+def without_percent(value: str) -> str:
+    """A number printed as a percentage, `17.37%`, as its number, 17.37 (the units the log
+    prints it in); any other value as it is. Kept as text, `Val Acc: 17.37%` was no number:
+    left out silently, the held-out accuracy was lost and the run judged by its loss."""
+    if value.endswith("%") and NUMBER.match(value[:-1]):
+        return value[:-1]
+    return value
 
 
 def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
@@ -158,6 +167,7 @@ def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
         items = {m.group("name"): m.group("value") for m in COLON_ITEM_INLINE.finditer(rest)}
         if WORD.search(COLON_ITEM_INLINE.sub(" ", rest)):
             return two_word_items(rest)
+    items = {name: without_percent(value) for name, value in items.items()}
     numbers = [value for value in items.values() if NUMBER.match(value)]
     # one decimal number is a record beside an epoch and its counter, or after an epoch token
     # alone on a line of nothing but items (`epoch: 1 loss: 0.0822`, a loop's print each epoch)
