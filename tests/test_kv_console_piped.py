@@ -50,3 +50,22 @@ def test_a_timing_keeps_its_unit_in_its_name(tmp_path):
 def test_one_field_or_prose_stays_noise(tmp_path, text):
     with pytest.raises(InputError, match="unknown log format"):
         read_run(write(tmp_path, text))
+
+
+def test_dgls_eval_and_test_accuracy_lines_are_the_evaluations(tmp_path):
+    """DGL's examples print `Eval Acc 0.9248` and `Test Acc: 0.9306` every few epochs, lines of
+    their own with no step token: skipped silently, the run was judged by its train loss."""
+    lines = []
+    for epoch in range(12):
+        lines += [f"Epoch {epoch:05d} | Step {step:05d} | Loss {1.0 / (1 + epoch):.4f} | "
+                  f"Train Acc {0.5 + 0.03 * epoch:.4f} | GPU 401.2 MB" for step in (0, 20, 40)]
+        lines.append(f"Epoch Time(s): {7.1 + epoch / 10:.4f}")
+        if epoch % 3 == 2:
+            lines += [f"Eval Acc {0.85 + 0.01 * epoch:.4f}", f"Test Acc: {0.86 + 0.01 * epoch:.4f}"]
+    run = read_run(write(tmp_path, "\n".join(lines) + "\n"))
+    assert run.series("Eval Acc").tolist() == pytest.approx([0.87, 0.90, 0.93, 0.96])
+    assert len(run.series("Test Acc")) == 4
+    assert run.series("Eval Acc").index.tolist() == run.series("Test Acc").index.tolist()
+    from phasewatch.analysis import analyze_run
+
+    assert analyze_run(run).metric == "Eval Acc"  # the validation split's, before the test's

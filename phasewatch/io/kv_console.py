@@ -164,7 +164,8 @@ class LineParser:
             if not piped:
                 if len(line) <= MAX_HEADER and (header := header_token(line)) is not None:
                     self._block = header
-                return []
+                    return []
+                return self._set_record(line) if " " in line.strip() else []
             self._block = None
             return self._record(tokens, piped)
         tokens = step_tokens(line)
@@ -205,7 +206,7 @@ class LineParser:
         """An evaluation's summary line (`Test set: Average loss: 0.0512, Accuracy: 9837/10000
         (98%)`, `kv_items.held_out_set_items`) as a record at the last step logged before it:
         the epoch it ends, or the step the training reached; [] for any other line."""
-        if ("set:" not in line and " - " not in line) or not (values := held_out_set_items(line)):
+        if not (values := held_out_set_items(line)):
             return []
         if self.last_step is None:
             raise BadLine("an evaluation's `... set:` line before any training line: no step to "

@@ -239,6 +239,11 @@ SET_ITEM = re.compile(r"^(?P<name>[A-Za-z][\w@ ]*?):\s*(?P<value>[-+]?(?:\d+\.?\
 # nothing but `name=value` items
 DASHED_SET_LINE = re.compile(r"^\s*(?P<split>test|validation|valid|val|dev|eval)(?:uation)?"
                              r"\s+-\s+(?P<items>.+)$", re.IGNORECASE)
+# DGL's examples: `Eval Acc 0.9248`, `Test Acc: 0.9306` every few epochs, a line of its own (a
+# score: a lone `val loss: 0.7` after a banner of the other counter stays no record)
+SPLIT_SCORE_LINE = re.compile(r"^\s*(?P<name>(?:test|eval|val|valid|validation|dev)\s+"
+                              r"(?:acc|accuracy|f1|auc))\s*:?\s+(?P<value>" + DECIMAL +
+                              r")\s*%?\s*$", re.IGNORECASE)
 SET_SPLITS = {"test": "test", "validation": "val", "valid": "val", "val": "val", "dev": "dev",
               "eval": "eval"}
 AVERAGE = re.compile(r"^(?:average|avg|mean)\s+", re.IGNORECASE)
@@ -252,6 +257,8 @@ def held_out_set_items(line: str) -> dict[str, str]:
     is no such summary (a field that is no `Name: number` item)."""
     found = SET_LINE.match(line)
     if found is None:
+        if (score := SPLIT_SCORE_LINE.match(line)) is not None:
+            return {" ".join(score.group("name").split()): score.group("value")}
         return _dashed_set_items(line)
     prefix = SET_SPLITS[found.group("split").lower()]
     items: dict[str, str] = {}
