@@ -46,6 +46,22 @@ def test_a_metriclogger_log_is_read_at_its_iterations(tmp_path, summary):
     assert ("eval_loss" in run.metrics) == (summary == "deit")
 
 
+def test_an_ema_model_s_evaluation_is_its_own_series(tmp_path):
+    """torchvision's train.py with --model-ema evaluates twice each epoch, `Test:  Acc@1 ...`
+    then `Test: EMA Acc@1 ...`: two models, not two readings of one to average."""
+    lines = []
+    for line in classification_log().splitlines():
+        lines.append(line)
+        if line.startswith("Test:  Acc@1"):
+            lines.append("Test: EMA Acc@1 40.000 Acc@5 60.000")
+    path = tmp_path / "train.log"
+    path.write_text("\n".join(lines) + "\n")
+    run = read_run(path)
+    assert run.series("eval_top1").tolist() == [50.0, 55.0, 60.0, 65.0, 65.0, 65.0]
+    assert run.series("ema_eval_top1").tolist() == [40.0] * EPOCHS
+    assert run.series("ema_eval_top5").index.tolist() == run.series("eval_top5").index.tolist()
+
+
 def test_analyze_judges_by_the_held_out_top1_not_the_training_acc1(tmp_path, capsys):
     path = tmp_path / "train.log"
     path.write_text(classification_log())

@@ -10,7 +10,8 @@ accuracy, no held-out one) and `lr`, timings and memory left out. The evaluation
 epoch is its summary line, at the epoch's last iteration: torchvision's classification
 `Test:  Acc@1 76.130 Acc@5 92.862`, DeiT's and MAE's `* Acc@1 81.800 Acc@5 95.594 loss 0.800`
 (`eval_top1`, `eval_top5`, `eval_loss`: timm's summary.csv names, the held-out top-1 the
-metric), and the COCO evaluation of the detection references (`IoU metric: bbox`, then
+metric; an EMA model's `Test: EMA Acc@1 ...` as `ema_eval_top1`, ... beside them), and the
+COCO evaluation of the detection references (`IoU metric: bbox`, then
 `Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.373`: `bbox/AP`,
 `segm/AP`, as detectron2 names them). An evaluation's per-batch lines (`Test:  [ 0/196] ...`)
 are not records.
@@ -33,8 +34,9 @@ TRAIN = re.compile(r"(?<!\S)Epoch: \[(?P<epoch>\d+)\]\s+\[\s*(?P<it>\d+)/(?P<per
 ITEM = re.compile(r"(?P<name>[A-Za-z][\w/]*(?: mem)?): (?P<value>[-+]?(?:\d+\.?\d*|\.\d+)"
                   r"(?:[eE][-+]?\d+)?|nan|inf)(?: \((?P<mean>[^)]*)\))?")
 SKIPPED = frozenset({"time", "data", "max mem", "img/s"})
-SUMMARY = re.compile(r"^(?:Test:\s+(?:EMA\s+)?|\* )Acc@1 (?P<top1>[\d.]+) Acc@5 (?P<top5>[\d.]+)"
-                     r"(?: loss (?P<loss>[\d.]+))?\s*$")
+# torchvision's `evaluate(..., log_suffix="EMA")` prints the EMA model's as `Test: EMA Acc@1 ...`
+SUMMARY = re.compile(r"^(?:Test:\s+(?P<ema>EMA\s+)?|\* )Acc@1 (?P<top1>[\d.]+) "
+                     r"Acc@5 (?P<top5>[\d.]+)(?: loss (?P<loss>[\d.]+))?\s*$")
 IOU_TYPE = re.compile(r"^IoU metric: (?P<kind>\w+)\s*$")
 COCO_AP = re.compile(r"^\s*Average Precision\s+\(AP\) @\[ IoU=0\.50:0\.95 \| area=\s*all \| "
                      r"maxDets=\s*\d+ \] = (?P<value>-?[\d.]+)\s*$")
@@ -69,9 +71,11 @@ class LineParser:
                       if m.group("name") not in SKIPPED}
             return [(self.epoch * self.per_epoch + int(train.group("it")), values)]
         if (summary := SUMMARY.match(line.strip())) is not None:
-            values = {"eval_top1": summary.group("top1"), "eval_top5": summary.group("top5")}
-            if summary.group("loss") is not None:
-                values["eval_loss"] = summary.group("loss")
+            # the EMA model's evaluation is its own series beside the model's (timm's names),
+            # not a second reading of the same one
+            prefix = "ema_eval_" if summary.group("ema") else "eval_"
+            values = {f"{prefix}{name}": summary.group(name) for name in ("top1", "top5", "loss")
+                      if summary.group(name) is not None}
             return self._evaluation(values)
         if "IoU metric" in line and (kind := IOU_TYPE.match(line.strip())) is not None:
             self.iou = kind.group("kind")
