@@ -69,3 +69,19 @@ def test_dgls_eval_and_test_accuracy_lines_are_the_evaluations(tmp_path):
     from phasewatch.analysis import analyze_run
 
     assert analyze_run(run).metric == "Eval Acc"  # the validation split's, before the test's
+
+
+@pytest.mark.parametrize("line", [
+    "Epoch {epoch:05d} | Step 00000 | Loss {loss:.4f} | Train Acc {acc:.4f}",  # DGL, one print
+    "Epoch {epoch} - Batch 0 - Loss: {loss:.4f}",  # `batch % 100 == 0` and < 100 batches
+])
+def test_a_step_within_the_epoch_printed_once_an_epoch_is_counted_over_the_epochs(tmp_path,
+                                                                                  line):
+    """With fewer batches an epoch than the print interval, the loop prints the same step every
+    epoch (`Step 00000`): the epochs' records were one step (an unknown log format: no step
+    grows), now one a step."""
+    text = "".join(line.format(epoch=e, loss=2.0 / e, acc=0.1 * e) + "\n" for e in range(1, 9))
+    run = read_run(write(tmp_path, text))
+    loss = run.series("Loss")
+    assert loss.tolist() == pytest.approx([2.0 / e for e in range(1, 9)], abs=1e-4)
+    assert loss.index.is_monotonic_increasing and loss.index.is_unique

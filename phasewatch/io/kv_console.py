@@ -19,8 +19,8 @@ line (`=== Epoch 1 val_loss=0.2627 ===`) evaluated at the step it had reached, s
 placed at the last step logged before it. A `step N` line in a log counted in epochs cannot be
 placed on its axis: it is reported as a skipped line. `/TOTAL` on the counter the file uses is
 its planned length, given to the run's config as `max_steps` (`phasewatch.planned`). A step
-printed beside its epoch that starts again as the epoch advances counts within the epoch and is
-counted over the epochs from then on (`LineParser._across_epochs`).
+printed beside its epoch that starts again (or stands still) as the epoch advances counts within
+the epoch and is counted over the epochs from then on (`LineParser._across_epochs`).
 
 MiniMind's trainers (and the many scripts copied from them) print `Epoch:[1/2](50/4292), loss:
 2.49, lr: 0.00001, epoch_time: 9.0min` or `Epoch:[1/1](3/500), Reward: 0.38, Actor Loss: 0.0,
@@ -234,14 +234,18 @@ class LineParser:
 
     def _across_epochs(self, step_token: re.Match, epoch_token: re.Match) -> int:
         """The step of a line that prints its epoch too (`Epoch 1 | Step 20/6501 | ...`). Such a
-        step may count within the epoch: when it goes back as the epoch advances, it is counted
-        over the epochs from then on (epoch x per-epoch total + step when `/TOTAL` is printed,
-        else on from the last step logged), and `/TOTAL` is no longer the planned length."""
+        step may count within the epoch: when it goes back (or stands still) as the epoch
+        advances, it is counted over the epochs from then on (epoch x per-epoch total + step
+        when `/TOTAL` is printed, else on from the last step logged), and `/TOTAL` is no longer
+        the planned length."""
         step, epoch = int(step_token.group("n")), int(epoch_token.group("n"))
         total = step_token.group("total")
         if self._first_epoch is None:
             self._first_epoch = epoch
-        if self._raw is not None and epoch > self._raw[0] and step < self._raw[1]:
+        # the same step at the next epoch restarts too: a loop that prints at `batch % N == 0`
+        # with fewer than N batches an epoch logs `Batch 0` (DGL's `Step 00000`) every epoch,
+        # and a counter over the epochs cannot stand still while an epoch of updates passes
+        if self._raw is not None and epoch > self._raw[0] and step <= self._raw[1]:
             if not self._within_epoch:
                 self.notes.append(f"the step starts again at epoch {epoch}: it counts within each "
                                   "epoch, and is counted over the epochs")
