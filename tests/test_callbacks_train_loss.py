@@ -92,16 +92,17 @@ class ScriptedLosses(pl.LightningModule):
     """A module whose logged `train_loss` (each step) and `val_loss` (each validation) follow
     the scripts above; the layer trains on the scripted loss's graph, times zero."""
 
-    def __init__(self, train_falls: bool):
+    def __init__(self, train_falls: bool, per_epoch: bool = False):
         super().__init__()
         self.layer = torch.nn.Linear(4, 1)
         self.train_falls = train_falls
+        self.per_epoch = per_epoch  # `train_loss` logged as the epoch's mean only
 
     def training_step(self, batch, _):
         x, y = batch
         real = torch.nn.functional.mse_loss(self.layer(x), y)
         loss = real * 0.0 + train_loss(self.global_step, self.train_falls)
-        self.log("train_loss", loss)
+        self.log("train_loss", loss, on_step=not self.per_epoch, on_epoch=self.per_epoch)
         return loss
 
     def validation_step(self, batch, _):
@@ -144,3 +145,33 @@ def test_lightning_callback_alerts_equal_watch_on_the_runs_metrics_csv(tmp_path,
     assert [event for event, _, _ in live] == (["disruption", "overfit"] if train_falls
                                                else ["disruption"])
     assert callback.monitor.config.train_loss == "train_loss"
+
+
+@pytest.mark.slow
+def test_an_epoch_level_train_loss_is_followed_once_an_epoch_as_metrics_csv_holds_it(tmp_path):
+    """`self.log("train_loss", ..., on_step=False, on_epoch=True)`: `trainer.logged_metrics`
+    keeps the epoch's value through the next epoch's steps, and the callback fed it at each of
+    them (five readings of one value, two steps late) where metrics.csv holds one."""
+    import csv
+
+    from lightning.pytorch.loggers import CSVLogger
+
+    from phasewatch.callbacks.lightning import PhasewatchLightningCallback
+
+    torch.set_num_threads(1)
+    callback = PhasewatchLightningCallback(stop_on=())
+    trainer = pl.Trainer(max_epochs=EPOCHS, callbacks=[callback], accelerator="cpu",
+                         logger=CSVLogger(str(tmp_path)), log_every_n_steps=LOG_EVERY,
+                         enable_progress_bar=False, enable_model_summary=False,
+                         enable_checkpointing=False, num_sanity_val_steps=0)
+    trainer.fit(ScriptedLosses(True, per_epoch=True), _loader(BATCHES), _loader(1))
+    log = tmp_path / "lightning_logs" / "version_0" / "metrics.csv"
+    with open(log) as fh:
+        logged = [int(row["step"]) for row in csv.DictReader(fh) if row["train_loss"]]
+    followed = callback.monitor.train_loss_.series
+    assert list(followed.steps) == logged[-len(followed.steps):]
+    assert len(followed.steps) == min(len(logged), followed.steps.maxlen or len(logged))
+    live = [(a.event, a.step, a.best_step) for a in callback.alerts]
+    replayed = [(a.event, a.step, a.best_step)
+                for a in watch(log, planned_steps=EPOCHS * BATCHES)]
+    assert live == replayed

@@ -12,10 +12,11 @@ TensorBoard's `step`: `lightning_checkpoints.logged_step`), so its steps are tho
 reads from the run's logs; when a `stop_on` phase is entered the callback sets
 `trainer.should_stop` (as Lightning's `EarlyStopping` does) and `stop_reason` says why.
 The train loss beside a held-out loss is followed from what the training steps log (each
-`log_every_n_steps`, at the step the loggers log it at), as `watch` follows it in metrics.csv
-(`MonitorHost.trained`). `best_step` is the best smoothed validation step; `best_saved_step` is the best of the steps
-whose model was saved (each `on_save_checkpoint`, at the logged step of the model it saves:
-the global step less one), scored as `analyze` scores saved checkpoints, among those whose file
+`log_every_n_steps`, at the step the loggers log it at; an epoch-level one once an epoch, at its
+last step), as `watch` follows it in metrics.csv (`MonitorHost.trained`). `best_step` is the
+best smoothed validation step; `best_saved_step` is the best of the steps whose model was
+saved (each `on_save_checkpoint`, at the logged step of the model it saves: the global step
+less one), scored as `analyze` scores saved checkpoints, among those whose file
 is still in a ModelCheckpoint's folder (`save_top_k` deletes the others); `best_checkpoint` is
 that file, named by the global step (`epoch=6-step=140.ckpt` for step 139). Trial 40's callback
 said best 140 where `analyze` of the same run's metrics.csv said 139. The monitor's state goes
@@ -41,6 +42,7 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
                  stop_file: str | None = None, options: dict[str, Any] | None = None):
         self.host = MonitorHost(metric, direction, tuple(stop_on), webhook, stop_file, options)
         self.dirpaths: list[str] = []  # the trainer's ModelCheckpoint folders
+        self._logged: dict[str, Any] = {}  # `trainer.logged_metrics` when last passed on
 
     @property
     def best_saved_step(self) -> int | None:
@@ -89,7 +91,27 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
         step = logged_step(trainer)
         if not every or (step + 1) % every or (batch_idx + 1) % accumulate:
             return
-        self.host.trained(step, {k: _scalar(v) for k, v in trainer.logged_metrics.items()})
+        if logged := self._logged_since(trainer):
+            self.host.trained(step, logged)
+
+    @never_stops_training
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        """The epoch-level values (`self.log(..., on_epoch=True)`), which the loggers write at
+        the epoch's last step: one train loss an epoch, as metrics.csv holds it."""
+        if logged := self._logged_since(trainer):
+            self.host.trained(logged_step(trainer) - 1, logged)
+
+    def _logged_since(self, trainer) -> dict[str, Any]:
+        """What the loggers were given since the last call. `trainer.logged_metrics` keeps each
+        name's last value: an epoch-level train loss stays there through the next epoch's steps,
+        and passed on at each it was one reading five times over where metrics.csv holds one, at
+        the wrong step. A value equal to the one last passed on is that one (Lightning rebuilds
+        the tensor after the epoch ends; a float loss logged twice exactly is rare and one
+        reading less)."""
+        logged = {k: _scalar(v) for k, v in trainer.logged_metrics.items()}
+        new = {k: v for k, v in logged.items() if k not in self._logged or self._logged[k] != v}
+        self._logged = logged
+        return new
 
     @never_stops_training
     def on_validation_end(self, trainer, pl_module) -> None:
