@@ -43,6 +43,13 @@ def test_a_timing_keeps_its_unit_in_its_name(tmp_path):
     assert run.series("Acc").tolist() == pytest.approx([7.5, 15.0, 22.5, 30.0])
 
 
+def test_a_field_named_as_a_time_is_not_named_time_twice(tmp_path):
+    text = "".join(f"Epoch {e} | Loss {1.0 / e:.4f} | Time 12.{e}s | Epoch Time 3.{e} min\n"
+                   for e in range(1, 6))
+    run = read_run(write(tmp_path, text))
+    assert sorted(run.metrics) == ["Epoch Time_min", "Loss", "Time_s"]
+
+
 @pytest.mark.parametrize("text", [
     "".join(f"step {k} | loss 0.{k}\n" for k in range(1, 6)),  # one field: still noise
     "".join(f"Step {k} | add 3 apples | total 7\n" for k in range(1, 6)),  # prose, integers

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from phasewatch.io.lines import THOUSANDS, without_thousands
+from phasewatch.timing_names import is_timing
 
 # `step 5`, `Step: 5`, `[step 5]`, `iter 5`, `iteration 5`, `Epoch 3/10`, `step=5`, and the
 # counter in brackets of PyTorch tutorials' `Epoch [1/10], Step [100/600]`; not part of a longer
@@ -310,7 +311,9 @@ def piped_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
         if found is None:
             return {}
         name, unit = found.group("name"), found.group("unit")
-        items[f"{name}_time_{unit}" if unit in TIME_UNITS else name] = found.group("value")
+        if unit in TIME_UNITS:  # `train 2.6s` is train_time_s, `Time 12.3s` Time_s
+            name = f"{name}_{unit}" if is_timing(name) else f"{name}_time_{unit}"
+        items[name] = found.group("value")
     if len(items) < MIN_COLON_NUMBERS or not any(re.fullmatch(DECIMAL, v) for v in items.values()):
         return {}
     return items
