@@ -68,6 +68,7 @@ from phasewatch.io.kv_items import (
     step_tokens,
 )
 from phasewatch.io.lines import BadLine
+from phasewatch.io.progress_desc import description_items, progress_bar, unfinished
 from phasewatch.io.source import LogFileSource
 from phasewatch.io.verl_console import SNIFF_MORE_BYTES  # read by then: it sniffs earlier
 
@@ -155,6 +156,11 @@ class LineParser:
             return []
         if "Epoch:[" in line and (minimind := MINIMIND_TOKEN.search(line)) is not None:
             return self._minimind_record(line, minimind)
+        if (bar := progress_bar(line)) is not None \
+                and (tokens := step_tokens(line[:bar.start()])) \
+                and (values := description_items(line, bar, tokens)):
+            self._block = None
+            return [] if unfinished(bar, tokens) else self._record(tokens, values)
         if "=" not in line and ":" not in line:
             # most console output: no item, no need for the step token's search (but for
             # `|` fields of `name number`: DGL's `Epoch 00003 | Step 00020 | Loss 2.6650 | ...`)
