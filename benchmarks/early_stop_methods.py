@@ -86,10 +86,19 @@ class Oracle:
             self.should_stop = value < self.limit
 
 
+def as_watch(case: Case) -> dict:
+    """The monitor options `watch` sets from the log itself: a held-out loss follows the train
+    loss beside it (`expert_data.watched_train_loss`; the `lower` regime's runs log one)."""
+    from phasewatch.expert_data import watched_train_loss
+
+    train = None if case.run is None else watched_train_loss(case.run, case.metric)
+    return {"held_out_loss": True, "train_loss": train} if train else {}
+
+
 METHODS = {  # each makes a detector for a Case
-    "phasewatch": lambda c: Phasewatch(c.metric, c.direction, c.events),
+    "phasewatch": lambda c: Phasewatch(c.metric, c.direction, c.events, **as_watch(c)),
     "phasewatch + max_steps": lambda c: Phasewatch(c.metric, c.direction, c.events,
-                                                   planned_steps=c.planned),
+                                                   planned_steps=c.planned, **as_watch(c)),
     "patience 3": lambda c: Patience(c.metric, c.direction, 3),
     "patience 10": lambda c: Patience(c.metric, c.direction, 10),
     "EMA(0.1) + patience 10": lambda c: Patience(c.metric, c.direction, 10, ema=0.1),

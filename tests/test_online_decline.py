@@ -88,7 +88,7 @@ def test_older_states_load_and_a_future_one_is_refused():
     for i in range(40):
         monitor.update(i, {"eval/accuracy": 0.5 + 0.001 * (i % 3)})
     state = monitor.state_dict()
-    assert state["version"] == 11 and "late_fall" in state["trackers"][0]
+    assert state["version"] == 12 and "late_fall" in state["trackers"][0]
     # Version 10 had no train_loss (the train loss beside a held-out loss): none followed
     v10 = {k: v for k, v in state.items() if k != "train_loss"}
     resumed = PhaseMonitor(metric="eval/accuracy")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from phasewatch.online.held_out_rise import held_out_rise
 from phasewatch.online.plan import EARLY_FRACTION
 from phasewatch.online.refit_dip import refit_dip
 from phasewatch.online.short_run import (
@@ -111,6 +112,8 @@ def _overfit(t: PhaseTracker) -> Event | None:
     falling = plan is not None and plan.falling_after(EARLY_FRACTION / 2, s,
                                                        exact=planned_sparse(plan, s.steps))
     found = refit_stage(s, t.stage_step, falling, plan)
+    if found is None or not found.stops:  # a held-out loss beside an improving train loss
+        found = held_out_rise(t) or found
     t.short_streak = t.short_streak + 1 if found is not None else 0
     # an overfit the refit stops on, once a next evaluation confirms it (`PhaseTracker.update`
     # holds a disruption meanwhile)
@@ -131,9 +134,9 @@ def _overfit_reason(t: PhaseTracker, found) -> str:
     best, now = s.raw(found.best_value), s.raw(s.values[-1])
     side = moved(s.sign, better=False)[1]
     how = {"flat": f"; it got worse after a flat stretch, from step {found.onset}",
-           "start": f"; an overfit from the run's start (step {found.onset}), past the early "
-                    "part of the planned run",
-           }.get(found.after, "")
+           "start": f"; an overfit from the run's start (step {found.onset})" + (
+               "" if found.beside else ", past the early part of the planned run"),
+           }.get(found.after, "") + found.beside
     n, k = found.evaluations, t.short_streak
     before = "" if k < 2 else f", and in the first {n - 1}" if k == 2 else \
         f", and in the first {n - k + 1} to {n - 1}"

@@ -161,6 +161,7 @@ class RefitOverfit:
     # without a second evaluation
     start_better: bool = False  # the stage's first value is better than `best` and every
     # other one (`checkpoint.start_beats`, the warning `analyze` gives beside its stop)
+    beside: str = ""  # what else says it is an overfit (`held_out_rise`: the train loss)
 
 
 def stage_pairs(s: Series, stage_step: int | None) -> list[tuple[int, float]]:
@@ -329,8 +330,15 @@ def decline_slope_t(y: np.ndarray, flat: int, white: float, sticky: bool = True)
     return -float(coef[1]) / math.sqrt(float(cov[1, 1]))
 
 
-def offline_phases(steps, values, noise_sd: float | None) -> tuple[Phase, ...]:
-    """The offline detector's phases of these (oriented) values, as the refit reads them:
-    with the noise the user gave (`noise_sd`), as every refit and `analyze` judge by it."""
+def offline_fit(steps, values, noise_sd: float | None
+                ) -> tuple[tuple[Phase, ...], int | None, float]:
+    """The offline detector's phases of these (oriented) values, its recommended step and
+    its noise sd, as the refit reads them: with the noise the user gave (`noise_sd`), as every
+    refit and `analyze` judge by it."""
     return _offline_phases(tuple(int(x) for x in steps), tuple(float(v) for v in values),
-                           noise_sd)[0]
+                           noise_sd)
+
+
+def offline_phases(steps, values, noise_sd: float | None) -> tuple[Phase, ...]:
+    """`offline_fit`'s phases."""
+    return offline_fit(steps, values, noise_sd)[0]

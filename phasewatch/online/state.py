@@ -11,7 +11,8 @@ version 7 had no `stage_n`, which then starts None (one stage), and no `peak_val
 then start unknown; version 8 had no `late_fall`, which then starts False; version 9 had no
 `window_logs`, which then starts 1, independent values, until the noise is next read;
 version 10 had no `train_loss`, the train loss beside a held-out loss, which then starts
-unknown).
+unknown; version 11 had no `at_evaluations` in it, its levels at the held-out evaluations,
+which then start empty).
 Unknown keys are ignored, missing ones take their defaults, so a state is never applied by
 `setattr` over whatever a file holds.
 """
@@ -22,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-STATE_VERSION = 11
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
+STATE_VERSION = 12
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
 MEDIAN_SE = 1.2533141373155003  # sd of a sample median / (sigma / sqrt(n)) for normal data
 
 
@@ -143,6 +144,8 @@ class TrainLossState:
     from_step: int | None = None
     at_start: float | None = None
     first: list[float] = field(default_factory=list)  # the stage's first readings (oriented)
+    # (step, level, se) at the held-out loss's latest evaluations (version 12; before: none)
+    at_evaluations: list[list[float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

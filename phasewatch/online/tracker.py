@@ -87,6 +87,8 @@ class PhaseTracker:
         """Feed one finite value; returns (event, onset_step, reason) when a phase is entered."""
         s = self.series
         s.add(step, raw)
+        if self.train_loss is not None:
+            self.train_loss.note_evaluation(step)
         self.decided_onset = None
         if step == self.stage_step and s.n > 1 and s.steps[-2] < step:  # the switch step's
             s.baseline = s.values[-1]  # evaluation, still before the new stage (contracts.md)

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import deque
 
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.series import Series
 from phasewatch.online.series_noise import independent_count
+from phasewatch.online.short_run import REFIT_REACH
 from phasewatch.online.state import MEDIAN_SE, TrainLossState
 
 
@@ -34,6 +36,10 @@ class TrainLoss:
 
     def __init__(self, name: str, cfg: MonitorConfig):
         self.series = Series(name, -1.0, cfg, performance=False)
+        # (step, level, its se) at each of the held-out loss's latest evaluations: the level
+        # where a decline of the held-out loss began (`improvement_since`), long gone from the
+        # ring buffer where the train loss is logged far more often than it is evaluated
+        self.at_evaluations: deque[tuple[int, float, float]] = deque(maxlen=REFIT_REACH + 1)
         self.restart(None)
 
     def restart(self, step: int | None) -> None:
@@ -51,6 +57,27 @@ class TrainLoss:
             if len(self.first) >= s.cfg.min_window:
                 self.at_start = statistics.median(self.first)
 
+    def note_evaluation(self, step: int) -> None:
+        """The held-out loss was evaluated at `step`: keep the train loss's level there."""
+        s = self.series
+        if s.level is not None:
+            self.at_evaluations.append((step, s.level, s.se_level))
+
+    def improvement_since(self, step: int) -> tuple[float, float] | None:
+        """The train loss's level at the held-out evaluation at `step` (or the latest before
+        it) and now, in the loss's own units, when now is K_SE standard errors of the gap
+        better (`improved`'s margin); else None."""
+        from phasewatch.train_beside import K_SE  # on first use: the monitor's import time
+
+        s = self.series
+        then = next((e for e in reversed(self.at_evaluations) if e[0] <= step), None)
+        if then is None or s.level is None:
+            return None
+        _, level, se = then
+        if s.level - level < K_SE * s.se_gap(se) or s.level <= level:
+            return None
+        return s.raw(level), s.raw(s.level)
+
     def improved(self) -> bool:
         """The train loss's level is now K_SE standard errors below its level at the stage's
         start (`train_beside.TrainMove.improved`'s margin, between levels here)."""
@@ -65,8 +92,11 @@ class TrainLoss:
 
     def state(self) -> TrainLossState:
         return TrainLossState(series=self.series.state(), from_step=self.from_step,
-                              at_start=self.at_start, first=list(self.first))
+                              at_start=self.at_start, first=list(self.first),
+                              at_evaluations=[list(e) for e in self.at_evaluations])
 
     def load(self, st: TrainLossState) -> None:
         self.series.load(st.series)
         self.from_step, self.at_start, self.first = st.from_step, st.at_start, list(st.first)
+        self.at_evaluations.clear()
+        self.at_evaluations.extend((int(a), float(b), float(c)) for a, b, c in st.at_evaluations)
