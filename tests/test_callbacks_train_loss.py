@@ -123,9 +123,8 @@ def _loader(n: int):
     return torch.utils.data.DataLoader(data, batch_size=1)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("train_falls", [True, False])
-def test_lightning_callback_alerts_equal_watch_on_the_runs_metrics_csv(tmp_path, train_falls):
+def fit_lightning(tmp_path, module):
+    """The callback after a real Trainer fitted `module`, and the run's metrics.csv."""
     from lightning.pytorch.loggers import CSVLogger
 
     from phasewatch.callbacks.lightning import PhasewatchLightningCallback
@@ -136,8 +135,14 @@ def test_lightning_callback_alerts_equal_watch_on_the_runs_metrics_csv(tmp_path,
                          logger=CSVLogger(str(tmp_path)), log_every_n_steps=LOG_EVERY,
                          enable_progress_bar=False, enable_model_summary=False,
                          enable_checkpointing=False, num_sanity_val_steps=0)
-    trainer.fit(ScriptedLosses(train_falls), _loader(BATCHES), _loader(1))
-    log = tmp_path / "lightning_logs" / "version_0" / "metrics.csv"
+    trainer.fit(module, _loader(BATCHES), _loader(1))
+    return callback, tmp_path / "lightning_logs" / "version_0" / "metrics.csv"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("train_falls", [True, False])
+def test_lightning_callback_alerts_equal_watch_on_the_runs_metrics_csv(tmp_path, train_falls):
+    callback, log = fit_lightning(tmp_path, ScriptedLosses(train_falls))
     live = [(a.event, a.step, a.best_step) for a in callback.alerts]
     planned = EPOCHS * BATCHES  # the callback's plan: Lightning's estimated stepping batches
     replayed = [(a.event, a.step, a.best_step) for a in watch(log, planned_steps=planned)]
@@ -154,18 +159,7 @@ def test_an_epoch_level_train_loss_is_followed_once_an_epoch_as_metrics_csv_hold
     them (five readings of one value, two steps late) where metrics.csv holds one."""
     import csv
 
-    from lightning.pytorch.loggers import CSVLogger
-
-    from phasewatch.callbacks.lightning import PhasewatchLightningCallback
-
-    torch.set_num_threads(1)
-    callback = PhasewatchLightningCallback(stop_on=())
-    trainer = pl.Trainer(max_epochs=EPOCHS, callbacks=[callback], accelerator="cpu",
-                         logger=CSVLogger(str(tmp_path)), log_every_n_steps=LOG_EVERY,
-                         enable_progress_bar=False, enable_model_summary=False,
-                         enable_checkpointing=False, num_sanity_val_steps=0)
-    trainer.fit(ScriptedLosses(True, per_epoch=True), _loader(BATCHES), _loader(1))
-    log = tmp_path / "lightning_logs" / "version_0" / "metrics.csv"
+    callback, log = fit_lightning(tmp_path, ScriptedLosses(True, per_epoch=True))
     with open(log) as fh:
         logged = [int(row["step"]) for row in csv.DictReader(fh) if row["train_loss"]]
     followed = callback.monitor.train_loss_.series
