@@ -1,84 +1,60 @@
-"""A custom loop's per-batch prints inside an epoch: `Epoch 2 - Batch 100 - Loss: 0.532`, and
-PyTorch tutorials' `Epoch [1/10], Step [100/600], Loss: 0.5234`. The counter within the epoch
-is the step, counted over the epochs as `kv_console` counts a step printed beside its epoch."""
+"""PyTorch's word_language_model example (and the many scripts copied from it) prints `| epoch
+3 |   200/ 2983 batches | lr 20.00 | ms/batch 11.71 | loss  5.67 | ppl   290.63` and after each
+epoch `| end of epoch   3 | time: 36.35s | valid loss  5.61 | valid ppl   273.43`: an unknown log
+format (`N/ TOTAL batches` was no field, `valid loss  5.61` no item)."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from phasewatch.cli import main
+from phasewatch.api import analyze
 from phasewatch.errors import InputError
-from phasewatch.io import read_run, sniff_format
+from phasewatch.io import read_run
+
+RULE = "-" * 89
 
 
-def write(tmp_path, text, name="train.log"):
-    path = tmp_path / name
+def example_log(epochs: int = 5, per_epoch: int = 2983) -> str:
+    lines = ["Namespace(batch_size=20, bptt=35, epochs=5, log_interval=200, lr=20, model='LSTM')"]
+    for epoch in range(1, epochs + 1):
+        for batch in range(200, per_epoch, 200):
+            loss = 6.0 - 0.3 * epoch - batch / 30000
+            lines.append(f"| epoch {epoch:3d} | {batch:5d}/{per_epoch:5d} batches | lr 20.00 | "
+                         f"ms/batch 11.71 | loss {loss:5.2f} | ppl {math.exp(loss):8.2f}")
+        valid = 5.9 - 0.25 * epoch
+        lines += [RULE, f"| end of epoch {epoch:3d} | time: 36.35s | valid loss {valid:5.2f} | "
+                        + f"valid ppl {math.exp(valid):8.2f}", RULE]
+    lines += ["=" * 89, "| End of training | test loss  4.70 | test ppl   109.95", "=" * 89]
+    return "\n".join(lines) + "\n"
+
+
+def write(tmp_path, text):
+    path = tmp_path / "train.log"
     path.write_text(text)
     return path
 
 
-def _batches_then_validation(epochs: int = 4, every: int = 100, per_epoch: int = 500) -> str:
-    """A loop printing its loss every `every` batches and a validation line after each epoch."""
-    lines = []
-    for epoch in range(1, epochs + 1):
-        for batch in range(every, per_epoch + 1, every):
-            loss = 2.0 / (epoch + batch / per_epoch)
-            lines.append(f"Epoch {epoch} - Batch {batch} - Loss: {loss:.4f}")
-        lines.append(f"Epoch {epoch} - Val Loss: {1.5 / epoch + 0.1:.4f} - Val Acc: "
-                     f"{0.5 + 0.05 * epoch:.4f}")
-    return "\n".join(lines) + "\n"
-
-
-def test_per_batch_lines_inside_an_epoch_are_a_series(tmp_path):
-    path = write(tmp_path, _batches_then_validation())
-    assert sniff_format(path).FORMAT == "kv_console"
+def test_the_batches_are_counted_over_the_epochs_and_the_validation_is_read(tmp_path):
+    path = write(tmp_path, example_log())
     run = read_run(path)
-    loss = run.series("Loss")
-    assert len(loss) == 20  # every printed batch, none dropped
-    # epoch 1 at its batches, then on from the last step logged (no per-epoch total printed)
-    assert loss.index.tolist()[:7] == [100, 200, 300, 400, 500, 501, 601]
-    assert loss[100] == pytest.approx(round(2.0 / 1.2, 4))
-    assert loss.index.is_monotonic_increasing
-    # the end-of-epoch validation goes at the last batch logged before it (each epoch's first
-    # print one step after the last: the loop printed no per-epoch total)
-    assert run.series("Val Loss").index.tolist() == [500, 901, 1302, 1703]
-    assert run.series("Val Acc").tolist() == pytest.approx([0.55, 0.6, 0.65, 0.7])
-    assert any("counted over the epochs" in w for w in run.warnings)
-
-
-def test_bracketed_epoch_and_step_of_the_pytorch_tutorials_are_read(tmp_path):
-    lines = [f"Epoch [{e}/3], Step [{s}/600], Loss: {1.0 / (e + s / 600):.4f}"
-             for e in (1, 2, 3) for s in (100, 200, 300, 400, 500, 600)]
-    path = write(tmp_path, "\n".join(lines) + "\n")
-    run = read_run(path)
-    loss = run.series("Loss")
-    assert loss.index.tolist() == [(e - 1) * 600 + s for e in (1, 2, 3)
-                                   for s in (100, 200, 300, 400, 500, 600)]
-    assert run.config.get("max_steps") == 1800  # 3 epochs of 600 steps
-    batches = read_run(write(tmp_path, "".join(
-        f"Epoch [{e}/2], Batch [{b}/938], Loss: {0.9 / e - b / 1e4:.4f}\n"
-        for e in (1, 2) for b in (300, 600, 900)), "batches.log"))
-    assert batches.series("Loss").index.tolist() == [300, 600, 900, 1238, 1538, 1838]
-
-
-def test_analyze_reads_the_per_batch_loss(tmp_path, capsys):
-    path = write(tmp_path, _batches_then_validation(epochs=6))
-    code = main(["analyze", str(path)])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    assert "metric Val Acc (max)" in out  # the held-out accuracy, the per-batch loss beside it
-    code = main(["inspect", str(path)])
-    out, err = capsys.readouterr()
-    assert code == 0 and [line.split()[-1] for line in out.splitlines()
-                          if line.startswith("Loss ")] == ["train/loss"]
+    assert sorted(run.metrics) == ["loss", "lr", "ms/batch", "ppl", "valid loss", "valid ppl"]
+    steps = run.series("loss").index.tolist()
+    assert steps[:2] == [200, 400] and steps[14:16] == [2983 + 200, 2983 + 400]
+    # each epoch's validation at the last batch logged in it
+    assert run.series("valid loss").index.tolist() == [e * 2983 + 2800 for e in range(5)]
+    assert run.series("valid loss").tolist() == pytest.approx([5.9 - 0.25 * e
+                                                               for e in range(1, 6)])
+    assert analyze(path).metric == "valid loss"
 
 
 @pytest.mark.parametrize("text", [
-    # a batch size is no counter; no epoch token: no record
-    "".join(f"batch 32 of size {n}: loss: 0.5\n" for n in range(5)),
-    # a worked sample: whole numbers only after the two tokens
-    "".join(f"Epoch {e} Batch {b}: apples: {b + 3}\n" for e in (1, 2) for b in (1, 2)),
+    # prose in a piped field beside a `name: value` one: no item, so no record and no log
+    "".join(f"| epoch {e} | note: ok | the answer is {e}.5 | and then 7.5\n" for e in range(1, 6)),
+    # a count of batches and nothing measured
+    "".join(f"| epoch {e} | {e}00/ 900 batches | done\n" for e in range(1, 6)),
 ])
-def test_prose_with_a_batch_word_stays_unknown(tmp_path, text):
-    with pytest.raises(InputError, match="unknown log format"):
+def test_prose_between_pipes_stays_no_record(tmp_path, text):
+    with pytest.raises(InputError):
         read_run(write(tmp_path, text))

@@ -27,6 +27,11 @@ STEP_TOKEN = re.compile(
 # token (`step_tokens`): alone, `batch 5` counts nothing the file is known to count by.
 BATCH_TOKEN = re.compile(r"(?<![\w./-])(?P<kind>(?i:batch))"
                          + COUNTER.replace(r"(?:[:#=]\s*)?", r"(?:[:#]\s*)?"))
+# PyTorch's word_language_model example (and the scripts copied from it) prints `| epoch   3 |
+#   200/ 2983 batches | lr 20.00 | ms/batch 11.71 | loss  5.67 | ppl   290.63`: after an epoch
+# token, the batch within the epoch of the epoch's batches
+BATCHES_TOKEN = re.compile(r"(?<![\w./-])(?P<n>\d+)\s*/\s*(?P<total>\d+)\s+(?P<kind>batches)"
+                           r"(?![\w-])")
 # MiniMind's `Epoch:[E/EPOCHS](I/PER_EPOCH)` and its `name: value` items (after the token).
 MINIMIND_TOKEN = re.compile(r"(?<![\w.])Epoch:\[(?P<epoch>\d+)/(?P<epochs>\d+)\]\((?P<n>\d+)/(?P<per_epoch>\d+)\)")
 # a name of one word or several (`train_loss`, `spent time`, `answer accuracy`)
@@ -79,7 +84,8 @@ def step_tokens(line: str) -> list[re.Match]:
     token where no other counter is printed (`Epoch 2 - Batch 100 - Loss: 0.532`)."""
     tokens = list(STEP_TOKEN.finditer(line))
     if tokens and "atch" in line and all(t.group("kind").lower() == "epoch" for t in tokens) \
-            and (batch := BATCH_TOKEN.search(line, tokens[0].end())) is not None:
+            and ((batch := BATCH_TOKEN.search(line, tokens[0].end())) is not None
+                 or (batch := BATCHES_TOKEN.search(line, tokens[0].end())) is not None):
         tokens.append(batch)
         tokens.sort(key=lambda token: token.start())
     return tokens
@@ -158,8 +164,7 @@ def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
             if not field or HEADER_DECORATION.fullmatch(field):
                 continue
             match = COLON_FIELD.match(field)
-            if match is None and piped and (spaced := SPACED_FIELD.match(field)) is not None \
-                    and NUMBER.match(spaced.group("value")):
+            if match is None and piped and (spaced := spaced_field(field)) is not None:
                 match = spaced
             if match is None:
                 return {}
@@ -177,6 +182,18 @@ def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
             re.fullmatch(DECIMAL, value) for value in numbers)):
         return {}
     return items
+
+
+def spaced_field(field: str) -> re.Match | None:
+    """A `|` field of a name and a number with no `:` (`lr 8.4e-07`), the name maybe of several
+    words (`valid loss  5.61`, the word_language_model example's `| end of epoch   1 | time:
+    36.35s | valid loss  5.61 | valid ppl   273.43`), or None. A name that starts with a word of
+    prose (`the answer is 5`) is none."""
+    found = SPACED_FIELD.match(field) or PIPED_FIELD.match(field)
+    if found is None or not NUMBER.match(found.group("value")) \
+            or found.group("name").split(" ")[0].lower() in PROSE_WORDS:
+        return None
+    return found
 
 
 def two_word_items(rest: str) -> dict[str, str]:
