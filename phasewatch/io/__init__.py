@@ -63,6 +63,7 @@ READERS: tuple[str, ...] = (
     "llmc_console",  # llm.c's stdout: its settings table, `step K/N | loss X ...`, `val loss X`
     "build_nanogpt",  # build-nanogpt's log/log.txt: nothing but `N val X` / `N train X` lines
     "modded_nanogpt",  # the speedrun's log: its source code, then `step:N/M val_loss:X ...`
+    "mmengine_console",  # OpenMMLab's text log: `Epoch(train) [E][I/N]  lr: ...`, `Epoch(val)`
     "fairseq_console",  # fairseq-train: `| train_inner | epoch N:  I / M loss=...`, `valid on`
     "yolo_console",  # YOLOv5 / YOLOv8 train.py: `Epoch gpu_mem box ...` rows, `all` rows
     "timm_console",  # timm's train.py: `Train: E [ U/N (P%)]  Loss: ...`, `Test: [ B/B] ...`

@@ -64,6 +64,11 @@ class LineParser:
         obj = loads(line)
         if not isinstance(obj, dict) or "step" not in obj:
             raise BadLine("not a JSON object with a 'step' key")
+        return self.row(obj)
+
+    def row(self, obj: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+        """A row as scalars.json holds it (`step` among its keys), from a line of the file or
+        of mmengine's text log (`io.mmengine_console`)."""
         step = as_step(obj["step"])
         training = is_training_row(obj)
         if training:
