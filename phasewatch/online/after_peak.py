@@ -4,6 +4,7 @@ the peak, significant over all its values. Each reads and updates its `PhaseTrac
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from phasewatch.online.refit_events import Event
@@ -16,13 +17,34 @@ if TYPE_CHECKING:
 SUSTAINED_WINDOWS = 1.0  # the level test: well below the peak for this many windows
 
 
+def z_after_peak(t: PhaseTracker) -> float:
+    """The z both tests after a peak need: the options' z, raised on a plateau for the windows
+    the best level was the best of. On a plateau (`plateau_evals` evaluations without a
+    significant new high) the best level is the highest window level since the level last rose
+    by a noise sd or more (the anchor the plateau rule counts from, which such a new best
+    moves), and each new level is tested against it: over K independent windows (evaluations
+    since the anchor / the window) the best is the largest of K noisy levels and the latest
+    level is tested K times, so a flat stretch of many windows reaches a fixed z by chance (the
+    largest of 100 normal levels stands 2.5 sd above their mean on average, the smallest as far
+    below). z is raised to sqrt(z^2 + 2 ln K), the Bonferroni bound over K comparisons for a
+    normal tail (K = 10: 4.0 -> 4.5; 100: 5.0). Real runs were stopped at 4.0-4.4 se on
+    plateaus, their best level the top of 10-90 windows of one flat level (an RL4CO validation
+    reward, a GRPO batch reward on its lattice, an SB3 car-racing evaluation return). Not in a
+    rising phase: there the best level tops a rise, and the same bound on the few windows since
+    its anchor held a real overfit's steady decline back (sample_logs/demo every 10th
+    evaluation: K = 1.8, z 4.1 against 4.14)."""
+    z = t.cfg.z
+    k = t.evals_since_anchor / t.series.window_now
+    return math.sqrt(z * z + 2.0 * math.log(k)) if t.phase == "plateau" and k > 1.0 else z
+
+
 def held_below_peak(t: PhaseTracker, level: float, onset: int | None) -> Event | None:
     """Overfit when the level is significantly below the best level (the peak) and has been
     at least half that far below it for a whole window (`SUSTAINED_WINDOWS`: an upset that
     recovers within a window is no stop), its window ranking below the peak's
     (`Series.ranks_below`). Counts the evaluations below on every call."""
     s = t.series
-    thr = s.threshold(t.peak, s.se_level, cautious=True)
+    thr = s.threshold(t.peak, s.se_level, cautious=True, z=z_after_peak(t))
     t.evals_below_peak = t.evals_below_peak + 1 if level < t.peak - thr / 2 else 0
     if not (level < t.peak - thr and t.evals_below_peak >= SUSTAINED_WINDOWS * s.window_now
             and s.ranks_below(t.peak_values)):
@@ -49,7 +71,7 @@ def decline_after_peak(t: PhaseTracker, level: float) -> Event | None:
     if level >= t.peak - max(s.floor(t.peak), s.se_level * s.caution_after_rise):
         return None
     decline = s.decline_since(t.peak_step, t.peak, t.stage_step, after_peak=True,
-                              z_needed=t.cfg.z * s.caution_after_rise)
+                              z_needed=z_after_peak(t) * s.caution_after_rise)
     if decline is None or not s.ranks_below(t.peak_values):
         return None
     z_decline, onset = decline[:2]

@@ -290,10 +290,13 @@ class Series:
         return max(self.cfg.z * self.se_gap(se_reference) * self.caution_after_rise,
                    self.floor(reference))
 
-    def threshold(self, reference: float, se_reference: float, cautious: bool = False) -> float:
+    def threshold(self, reference: float, se_reference: float, cautious: bool = False,
+                  z: float | None = None) -> float:
         """Smallest significant gap between `reference` and the current level (`cautious`: for
-        the stop decision, under the largest plausible noise while it is still uncertain)."""
-        stat = self.cfg.z * self.se_gap(se_reference) * (self.caution if cautious else 1.0)
+        the stop decision, under the largest plausible noise while it is still uncertain; `z`:
+        in place of the options' z, `after_peak.z_after_peak`'s)."""
+        z = self.cfg.z if z is None else z
+        stat = z * self.se_gap(se_reference) * (self.caution if cautious else 1.0)
         return max(stat, self.floor(reference))
 
     def gap_text(self, gap: float, se_reference: float) -> str:
