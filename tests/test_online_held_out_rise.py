@@ -100,3 +100,15 @@ def test_watch_follows_the_train_loss_of_the_log(tmp_path, capsys):
     code, out, err = run_cli(capsys, log, "--metric", "eval_loss")
     assert code == 0 and "overfit" in out and "while loss improved from" in out, (out, err)
     assert "live best at step 2" in err, err
+
+
+def test_a_bad_second_reading_is_no_rise_to_fall_from():
+    """A held-out loss rising from the start whose second evaluation read high (a disruption
+    of phasewatch.synth's three_phase_loss kind): the refit read the way back from that one
+    reading as a rise and the disruption as an overfit from step 15."""
+    evals = [1.623, 1.724, 1.635, 1.621, 1.635, 1.646, 1.666, 1.639, 1.650, 1.626, 1.631, 1.643,
+             1.666, 1.676, 1.687, 1.658, 1.660, 1.644, 1.672, 1.699, 1.718, 1.717, 1.725, 1.724,
+             1.718, 1.746, 1.755, 1.769]
+    train = [1.5 - 0.01 * i for i in range(len(evals))]
+    monitor, alerts = feed(evals, train)
+    assert "overfit" not in [a.event for a in alerts] and not monitor.should_stop

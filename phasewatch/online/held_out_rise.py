@@ -14,7 +14,9 @@ So, for a held-out loss whose train loss the monitor follows (`MonitorConfig.hel
 `train_loss`), from `SHORT_RUN_FROM` evaluations of a stage (the noise of fewer is too
 uncertain for the effect sizes below) to `REFIT_REACH`, it is a stop when
 - the offline detector refitted on the values so far (`short_run.offline_fit`) ends in an
-  overfit after exactly one rise, and both are `SPARSE_CLEAR_SD` noise sds large (the effect
+  overfit after exactly one rise, its best `SPARSE_CLEAR_SD` of the detector's noise sds better
+  than the starting level (a held-out loss rising from the start after one bad reading at its
+  second evaluation was read as a rise and a fall), and both are that many sds large (the effect
   size a planned sparse run's overfit is judged by: less is the wiggle of a flat run): the rise
   in the detector's noise, the decline in it and in the declining values' own scatter
   (`dip_checks.beyond_wander`: a flat run's first values may be smooth by chance, and the noise
@@ -67,6 +69,9 @@ def held_out_rise(t: PhaseTracker) -> RefitOverfit | None:
     rises = [p for p in phases if p.name in RISES]
     if len(rises) != 1 or any(p.name == "overfit" for p in phases[:-1]):
         return None  # no rise: a disruption still under way; more: sticky noise's wander
+    best_value = values[steps.index(best)]
+    if s.baseline is None or best_value - s.baseline < SPARSE_CLEAR_SD * offline_sd:
+        return None  # a rise out of one high reading after the start, not above the start
     onset = int(phases[-1].start_step)
     since = len(steps) - steps.index(onset)  # the decline's values, its start included
     y = np.asarray(values, dtype=np.float64)
@@ -81,5 +86,5 @@ def held_out_rise(t: PhaseTracker) -> RefitOverfit | None:
         return None
     beside = (f", while {train.series.label} improved from {levels[0]:.4g} to {levels[1]:.4g}: "
               "a held-out loss getting worse as the train loss improves is an overfit")
-    return RefitOverfit(onset, int(best), True, "best", best_value=values[steps.index(best)],
+    return RefitOverfit(onset, int(best), True, "best", best_value=best_value,
                         evaluations=len(pairs), at_once=True, beside=beside)
