@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
-from phasewatch.io.lines import BadLine
+from phasewatch.io.lines import BadLine, line_sniffers
 from phasewatch.io.source import LogFileSource
 
 FORMAT = "fairseq_console"
@@ -49,8 +48,7 @@ NOT_MEASURED = frozenset({"wps", "ups", "wpb", "bsz", "wall", "train_wall", "gb_
 MIN_SNIFF_LINES = 2
 
 
-def sniff(path: Path, head: bytes) -> bool:
-    return path.is_file() and len(SNIFF.findall(head)) >= MIN_SNIFF_LINES
+sniff, _ = line_sniffers(SNIFF, MIN_SNIFF_LINES)
 
 
 def _json_items(body: str) -> dict[str, str] | None:

@@ -121,6 +121,21 @@ def without_thousands(raw: str) -> str:
 MAX_OTHER_LINES = 0.1  # share of a head's lines that may be something else (`only_lines_of`)
 
 
+def line_sniffers(pattern: re.Pattern[bytes], times: int
+                  ) -> tuple[Callable[[Path, bytes], bool], Callable[[str], bool]]:
+    """`sniff(path, head)` and `sniff_text(text)` of a console format known by a line pattern:
+    the file's head (or console text held whole in memory, a notebook cell's printed output,
+    `io.notebook`) holds it at least `times` times."""
+
+    def sniff(path: Path, head: bytes) -> bool:
+        return path.is_file() and len(pattern.findall(head)) >= times
+
+    def sniff_text(text: str) -> bool:
+        return len(pattern.findall(text.encode("utf-8", "replace"))) >= times
+
+    return sniff, sniff_text
+
+
 def only_lines_of(text: str, line: re.Pattern[str],
                   first_is_one: Callable[[re.Match[str]], bool]) -> bool:
     """Whether `text`, the head of a file, is a log that holds nothing but lines `line` matches

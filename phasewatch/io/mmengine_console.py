@@ -20,11 +20,10 @@ a validation's progress lines (timings alone) and `Epoch(test)` lines are no rec
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 from phasewatch.io import mmengine
-from phasewatch.io.lines import BadLine
+from phasewatch.io.lines import BadLine, line_sniffers
 from phasewatch.io.source import LogFileSource
 
 FORMAT = "mmengine_console"
@@ -41,8 +40,7 @@ TIMINGS = frozenset({"eta", "time", "data_time", "memory"})
 MIN_SNIFF_LINES = 2
 
 
-def sniff(path: Path, head: bytes) -> bool:
-    return path.is_file() and len(SNIFF.findall(head)) >= MIN_SNIFF_LINES
+sniff, _ = line_sniffers(SNIFF, MIN_SNIFF_LINES)
 
 
 def _items(text: str) -> dict[str, str]:

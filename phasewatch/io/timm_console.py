@@ -19,10 +19,9 @@ training, gives the planned length (`max_steps`: N x updates per epoch).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
-from phasewatch.io.lines import BadLine
+from phasewatch.io.lines import BadLine, line_sniffers
 from phasewatch.io.source import LogFileSource
 
 FORMAT = "timm_console"
@@ -41,14 +40,7 @@ NAMES = {"Loss": "loss", "LR": "lr", "Acc@1": "top1", "Acc@5": "top5"}
 MIN_TRAIN_LINES = 2
 
 
-def sniff(path: Path, head: bytes) -> bool:
-    return path.is_file() and len(SNIFF.findall(head)) >= MIN_TRAIN_LINES
-
-
-def sniff_text(text: str) -> bool:
-    """Whether console text held whole in memory (a notebook cell's printed output,
-    `io.notebook`) is this format: `sniff` without the file."""
-    return len(SNIFF.findall(text.encode("utf-8", "replace"))) >= MIN_TRAIN_LINES
+sniff, sniff_text = line_sniffers(SNIFF, MIN_TRAIN_LINES)
 
 
 def _items(text: str, mean: bool) -> dict[str, str]:
