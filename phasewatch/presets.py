@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, KeysView, Mapping
 from functools import lru_cache
 
-from phasewatch.direction_words import says_lower_is_better
+from phasewatch.direction_words import name_words, says_lower_is_better
 from phasewatch.heldout_names import as_validation, held_out_direction, held_out_match
 from phasewatch.role_candidates import ROLE_CANDIDATES
 from phasewatch.set_names import eval_sets, loader_bases, set_order
@@ -80,16 +80,27 @@ def _compile() -> tuple[dict[str, list[tuple[str, int]]], list[tuple[str, int, s
 
 _EXACT, _GLOBS, _PREFIXES = _compile()
 # Keras and Lightning name a classifier's train accuracy `accuracy` / `acc` beside its validation
-# accuracy (`val_accuracy`, `dev_acc`, `test_acc`...), RL loops an evaluation beside their reward
-# (grpo-axiomforge: 150 problems every 5 iterations); OpenRLHF and LLaMA-Factory use the same
-# bare names for a preference accuracy, with neither beside it.
+# accuracy (`val_accuracy`, `dev_acc`, `test_acc`...), RL loops an evaluation beside their reward,
+# and most hand-written loops print a bare `Acc` of their test set. OpenRLHF's DPO and
+# reward-model trainers use the same bare names for a preference accuracy, always beside the
+# chosen and rejected rewards (`chosen_reward`, `reject_reward`), as TRL's `rewards/accuracies`
+# is beside `rewards/chosen`, `logps/rejected`: a bare accuracy is one only beside such names
+# (`PREFERENCE_WORDS`; LLaMA-Factory's trainer_log.jsonl, which copies TRL's alone, is named
+# by its reader). A bare accuracy beside a train loss alone was a DPO preference accuracy
+# before: a CIFAR-100 console's test `Acc` every 5 epochs was shown as one.
 BARE_ACCURACY = frozenset({"acc", "accuracy"})
 KERAS_STYLE_VALIDATION = ("val_accuracy", "val_acc", "dev_accuracy", "dev_acc",
                           "valid_accuracy", "valid_acc", "test_accuracy", "test_acc")
-# A classifier's scores beside a bare accuracy make it no preference accuracy either: a CNN's
-# MLflow run logging `accuracy`, `precision`, `recall` and `f1_score` (a reading of public logs)
-# was shown a DPO preference accuracy; no preference trainer logs these
-CLASSIFIER_SCORES = frozenset({"precision", "recall", "f1", "f1_score", "f1-score", "macro_f1"})
+# words of the names a preference run logs beside its accuracy (OpenRLHF's `chosen_reward`,
+# `reject_reward`; TRL's `rewards/chosen`, `rewards/rejected`, `rewards/margins`,
+# `logps/chosen`; a DPO variant's `beta`)
+PREFERENCE_WORDS = frozenset({"chosen", "rejected", "reject", "margins", "margin", "logps",
+                              "beta"})
+
+
+def beside_preference(names: Iterable[str]) -> bool:
+    """Whether `names` hold one a preference run logs beside its accuracy (`PREFERENCE_WORDS`)."""
+    return any(PREFERENCE_WORDS.intersection(name_words(name)) for name in names)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -172,11 +183,8 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
         if name not in listed and (found := held_out_match(name)) is not None:
             rank = HELD_OUT_RULE_RANK + found[1] + (CAPITALISED_RANK if name != name.lower() else 0)
             hits.append((found[0], rank, name))
-    beside_other_scores = (
-        any(name in present or name in loaders.values() for name in KERAS_STYLE_VALIDATION)
-        or any(h[0] == "train/reward" for h in hits)
-        or any(name.lower() in CLASSIFIER_SCORES for name in present))
-    if beside_other_scores:
+    if any(h[0] == "train/preference_accuracy" and h[2].lower() in BARE_ACCURACY for h in hits) \
+            and not beside_preference(present):
         hits = [h for h in hits
                 if not (h[0] == "train/preference_accuracy" and h[2].lower() in BARE_ACCURACY)]
     return hits, [n for n in flagged if n.startswith("eval_") and len(n) > 5]

@@ -32,6 +32,7 @@ from phasewatch.presets import (
     KERAS_STYLE_VALIDATION,
     ROLE_CANDIDATES,
     aliases_for,
+    beside_preference,
 )
 from phasewatch.results import Analysis
 from phasewatch.run import Run
@@ -226,11 +227,6 @@ def value_word(run: Run, own: str) -> str:
     return "reading" if is_train_metric(run, own) else "evaluation"
 
 
-# words of the names a preference run logs beside its accuracy (OpenRLHF's `chosen_reward`,
-# `reject_reward`; TRL's `rewards/chosen`, `rewards/rejected`, `rewards/margins`)
-PREFERENCE_WORDS = frozenset({"chosen", "rejected", "reject", "margins", "margin"})
-
-
 def bare_accuracy_on_training(run: Run) -> bool:
     """Whether a bare `accuracy` / `acc` is scored on the training batches: beside a
     validation accuracy of Keras' or Lightning's naming (`val_accuracy`: it is the train side
@@ -243,7 +239,7 @@ def bare_accuracy_on_training(run: Run) -> bool:
     training data" where the same values named `accuracy` were an overfit."""
     names = run.metrics
     return (run.format == "llamafactory" or any(name in names for name in KERAS_STYLE_VALIDATION)
-            or any(PREFERENCE_WORDS & set(name_words(name)) for name in names))
+            or beside_preference(names))
 
 
 def train_series(run: Run, metric: str) -> list[TrainSeries]:

@@ -46,8 +46,8 @@ CASES = {
          "eval/accuracy": "eval_math500_pass1"},
     ),
     "llamafactory": (
-        ["loss", "lr", "accuracy", "eval_loss"],
-        {"train/loss": "loss", "train/lr": "lr", "train/preference_accuracy": "accuracy",
+        ["loss", "lr", "rewards/accuracies", "eval_loss"],  # `accuracy` as its reader names it
+        {"train/loss": "loss", "train/lr": "lr", "train/preference_accuracy": "rewards/accuracies",
          "eval/loss": "eval_loss"},
     ),
     "keras_csvlogger": (
@@ -89,11 +89,12 @@ def test_roles(framework):
 
 def test_a_bare_accuracy_beside_a_validation_accuracy_is_no_preference_accuracy():
     """Keras logs `accuracy` (train) beside `val_accuracy`: not a DPO preference accuracy, which
-    the same bare name is in a LLaMA-Factory log (no validation accuracy beside it)."""
+    the same bare name is in an OpenRLHF log (beside its chosen and rejected rewards)."""
     assert "train/preference_accuracy" not in aliases_for(["accuracy", "val_accuracy"])
     assert "train/preference_accuracy" not in aliases_for(["acc", "val_acc", "loss"])
     assert "train/preference_accuracy" not in aliases_for(["acc", "dev_acc", "loss"])
-    assert aliases_for(["acc", "loss"])["train/preference_accuracy"] == "acc"
+    assert aliases_for(["acc", "loss", "chosen_reward", "reject_reward"])[
+        "train/preference_accuracy"] == "acc"
 
 
 def test_a_bare_accuracy_beside_a_classifiers_scores_is_no_preference_accuracy():
@@ -107,6 +108,41 @@ def test_a_bare_accuracy_beside_a_classifiers_scores_is_no_preference_accuracy()
         "train/preference_accuracy"] == "accuracy"
     # in capitals too, as the candidate is matched: `Accuracy` beside `Precision`, `Recall`
     assert "train/preference_accuracy" not in aliases_for(["Accuracy", "Precision", "Recall"])
+
+
+def test_a_bare_accuracy_is_a_preference_accuracy_only_beside_a_preference_runs_names(
+        tmp_path, capsys):
+    """A CIFAR-100 console printing its test `Acc` every 5 epochs beside the train loss, and a
+    CSV of `epoch,loss,accuracy`: `inspect` showed the accuracy as a DPO preference accuracy on
+    the training pairs, and `analyze` offered no held-out series to pass. A preference run logs
+    its accuracy beside its chosen and rejected rewards (OpenRLHF, TRL); LLaMA-Factory's
+    trainer_log.jsonl copies TRL's alone and is read under TRL's name."""
+    import json
+
+    from phasewatch.cli import main
+    from phasewatch.io import read_run
+
+    console = tmp_path / "train.log"
+    console.write_text("".join(
+        f"Epoch {e:03d} loss {9.0 / e:8.4f} | train 2.2s"
+        + (f" | Acc {10 + e:.2f}% | infer 4.4s" if e % 5 == 0 else "") + "\n"
+        for e in range(1, 41)))
+    table = tmp_path / "history.csv"
+    table.write_text("epoch,loss,accuracy\n" + "".join(
+        f"{e},{2.0 / e:.4f},{0.5 + e / 100:.3f}\n" for e in range(1, 21)))
+    for path, name in ((console, "Acc"), (table, "accuracy")):
+        run = read_run(path)
+        assert run.own_name("train/preference_accuracy") is None, path
+        assert main(["analyze", str(path)]) == 0
+        assert f"series that may be one: {name}; pass --metric {name}" in capsys.readouterr().out
+    lf = tmp_path / "trainer_log.jsonl"
+    lf.write_text("".join(json.dumps({
+        "current_steps": s, "total_steps": 200, "loss": 0.7 - s / 400, "accuracy": 0.5 + s / 500,
+        "lr": 5e-6, "epoch": s / 100, "percentage": s / 2, "elapsed_time": "0:00:10",
+        "remaining_time": "0:01:00"}) + "\n" for s in range(10, 201, 10)))
+    run = read_run(lf)
+    assert run.own_name("train/preference_accuracy") == "rewards/accuracies"
+    assert run.series("rewards/accuracies").iloc[-1] == pytest.approx(0.9)
 
 
 def test_a_bare_accuracy_in_capitals_is_placed_as_in_lower_case(tmp_path, capsys):

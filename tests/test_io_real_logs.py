@@ -62,7 +62,9 @@ def test_llamafactory_trainer_log():
     run = read_run(REAL / "llamafactory_grpo" / "trainer_log.jsonl")
     assert run.format == "llamafactory"
     assert run.n_records == 202 and run.steps.tolist() == list(range(1, 203))
-    assert run.metrics == ["accuracy", "elapsed_time", "epoch", "loss", "lr"]
+    # `accuracy` is TRL's `rewards/accuracies`, copied: read under that name
+    assert run.metrics == ["elapsed_time", "epoch", "loss", "lr", "rewards/accuracies"]
+    assert run.own_name("train/preference_accuracy") == "rewards/accuracies"
     assert run.series("loss")[1] == 0.6491 and run.series("loss")[202] == 0.4962
     assert run.series("elapsed_time")[1] == 63.0 and run.series("elapsed_time")[202] == 2 * 3600 + 30 * 60 + 48
     assert run.series("train/lr")[202] == 1.980392156862745e-07

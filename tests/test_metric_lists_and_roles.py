@@ -39,8 +39,9 @@ def test_a_preference_run_is_pointed_to_its_accuracy_and_margin_not_its_rejected
 def test_a_bare_accuracy_beside_an_rl_reward_is_no_preference_accuracy():
     assert "train/preference_accuracy" not in aliases_for(["accuracy", "mean_reward", "loss"])
     assert "train/preference_accuracy" not in aliases_for(["acc", "reward", "kl"])
-    # LLaMA-Factory's DPO trainer_log.jsonl: TRL's rewards/accuracies, with no reward beside it
-    assert aliases_for(["loss", "accuracy", "lr"])["train/preference_accuracy"] == "accuracy"
+    # OpenRLHF's reward model: `acc` beside its chosen and rejected rewards
+    assert aliases_for(["loss", "acc", "chosen_reward", "reject_reward"])[
+        "train/preference_accuracy"] == "acc"
 
 
 def test_a_train_batchs_response_length_is_a_train_signal(tmp_path, capsys):

@@ -62,9 +62,10 @@ def test_dpo_keys_are_preference_metrics_not_task_accuracy():
     assert trl["train/preference_margin"] == "rewards/margins"
     assert trl["eval/preference_accuracy"] == "eval_rewards/accuracies"
     assert "eval/accuracy" not in trl
-    assert aliases_for(["acc", "loss"])["train/preference_accuracy"] == "acc"  # OpenRLHF DPO
-    lf = aliases_for(["loss", "accuracy", "lr"])  # LLaMA-Factory: TRL's rewards/accuracies
-    assert lf["train/preference_accuracy"] == "accuracy"
+    openrlhf = aliases_for(["acc", "loss", "chosen_reward", "reject_reward"])  # OpenRLHF DPO
+    assert openrlhf["train/preference_accuracy"] == "acc"
+    lf = aliases_for(["loss", "rewards/accuracies", "lr"])  # LLaMA-Factory's, as read
+    assert lf["train/preference_accuracy"] == "rewards/accuracies"
     assert "train/reward" not in lf and "eval/accuracy" not in lf
 
 

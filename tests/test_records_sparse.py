@@ -22,9 +22,9 @@ from phasewatch import records
 from phasewatch.io.verl_console import LineParser
 from phasewatch.presets import (
     BARE_ACCURACY,
-    KERAS_STYLE_VALIDATION,
     ROLE_CANDIDATES,
     aliases_for,
+    beside_preference,
     role_matches,
 )
 from phasewatch.records import ColumnStore
@@ -124,12 +124,10 @@ def test_collector_takes_a_row_whole():
 
 
 def keras_train_accuracy(role, name, present):
-    """A bare `acc` / `accuracy` beside a Keras-style validation accuracy or an RL reward has no
-    preference role (`presets.BARE_ACCURACY`)."""
-    rewards = ROLE_CANDIDATES["train/reward"]
+    """A bare `acc` / `accuracy` has the preference role only beside a preference run's other
+    names (`presets.BARE_ACCURACY`, `presets.beside_preference`)."""
     return (role == "train/preference_accuracy" and name in BARE_ACCURACY
-            and (any(v in present for v in KERAS_STYLE_VALIDATION)
-                 or any(fnmatch.fnmatchcase(m, p) for m in present for p in rewards)))
+            and not beside_preference(present))
 
 
 def old_aliases_for(metrics):

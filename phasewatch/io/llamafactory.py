@@ -8,7 +8,9 @@ with different values" on every evaluated LLaMA-Factory log (trial 40c: its only
 versions wrote `learning_rate` where newer ones write `lr`; both are kept as written (the
 presets map either onto the `train/lr` role). `accuracy` is TRL's DPO `rewards/accuracies` (the
 preference accuracy on the training pairs, copied by LLaMA-Factory's LogCallback), not a
-held-out task accuracy, and `reward` the PPO reward; the presets name them so.
+held-out task accuracy: it is read under that name, the one the run's trainer_state.json holds
+(a bare `accuracy` is a preference accuracy only beside a preference run's other names, which
+this log leaves out: `presets.beside_preference`); `reward` is the PPO reward.
 
 An output folder (`saves/<model>/<method>/<stage>/`) holds `trainer_log.jsonl` beside the
 model files, `all_results.json`, `trainer_state.json` (written at the end) and
@@ -46,6 +48,7 @@ PROGRESS_KEYS = frozenset({"total_steps", "percentage", "remaining_time"})
 ARGS_MARK = b"llamafactory.hparams"  # the class of the pickled arguments in training_args.bin
 VALUE_HEADS = ("value_head.safetensors", "value_head.bin")  # a reward model's (stage rm, ppo)
 TOKEN_ACCURACY = "token_accuracy"
+PREFERENCE_ACCURACY = ("accuracy", "rewards/accuracies")  # as copied, as TRL logged it
 _STAGE = re.compile(r"^stage:\s*['\"]?([A-Za-z_]+)", re.MULTILINE)
 _EVAL_ACCURACY = re.compile(r"^eval_(?:(.+)_)?accuracy$")
 _DURATION = re.compile(r"^(?:(\d+) days?, )?(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$")
@@ -180,6 +183,9 @@ class LineParser:
             if total <= step:
                 self.finished = True  # the last step of the job: the run is over
         values = {k: v for k, v in obj.items() if k != STEP_KEY and k not in PROGRESS_KEYS}
+        copied, logged = PREFERENCE_ACCURACY
+        if copied in values:
+            values[logged] = values.pop(copied)
         if step == self.last_step:
             values.pop("elapsed_time", None)  # the step's time is its first line's
         elif isinstance(values.get("elapsed_time"), str):
