@@ -53,6 +53,11 @@ def test_a_field_named_as_a_time_is_not_named_time_twice(tmp_path):
 @pytest.mark.parametrize("text", [
     "".join(f"step {k} | loss 0.{k}\n" for k in range(1, 6)),  # one field: still noise
     "".join(f"Step {k} | add 3 apples | total 7\n" for k in range(1, 6)),  # prose, integers
+    # sentences between pipes, with decimals: a name of prose words, or of too many words
+    "".join(f"Epoch {k} | we got accuracy around 0.{k}5 | then it dropped to 0.{k}\n"
+            for k in range(1, 6)),
+    "".join(f"In epoch {k} | the loss was 0.{k}2 | the acc was 0.9\n" for k in range(1, 6)),
+    "".join(f"Step {k} | Download the weights in about 2.5 min | wait 3 s\n" for k in range(1, 6)),
 ])
 def test_one_field_or_prose_stays_noise(tmp_path, text):
     with pytest.raises(InputError, match="unknown log format"):

@@ -57,6 +57,17 @@ TWO_WORD_ITEM = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*(?: [A-Za-z_]
                            r":\s*(?P<value>" + DECIMAL + r")(?=\s|$)")
 PROSE_WORDS = frozenset({"a", "an", "and", "at", "but", "in", "is", "its", "my", "of", "or",
                          "our", "so", "the", "then", "this", "to", "was", "with"})
+# a metric's name printed in words is short (`Train Acc`, `valid loss`, `Speed (samples/sec)`,
+# `Time per epoch`): a `|` field of more words before its number is a sentence
+MAX_NAME_WORDS = 3
+
+
+def prose_name(name: str) -> bool:
+    """Whether the name of a `name number` field is prose: a word of it is `PROSE_WORDS`' or it
+    has more than `MAX_NAME_WORDS` words (a unit in parentheses aside): `we got accuracy
+    around 0.75`, `the loss was 0.52` are no items."""
+    words = re.sub(r"\([^()]*\)", " ", name).split()
+    return len(words) > MAX_NAME_WORDS or any(word.lower() in PROSE_WORDS for word in words)
 # an epoch block's header (`Epoch: 3/30`, `=== Epoch 3 ===`, `[Epoch 3/10]`) and its items
 HEADER_DECORATION = re.compile(r"[\s=*#>\-\[\]():]*")
 BLOCK_SEPARATOR = re.compile(r"\s+-\s+|\s*[|,;]\s*")
@@ -190,8 +201,7 @@ def spaced_field(field: str) -> re.Match | None:
     36.35s | valid loss  5.61 | valid ppl   273.43`), or None. A name that starts with a word of
     prose (`the answer is 5`) is none."""
     found = SPACED_FIELD.match(field) or PIPED_FIELD.match(field)
-    if found is None or not NUMBER.match(found.group("value")) \
-            or found.group("name").split(" ")[0].lower() in PROSE_WORDS:
+    if found is None or not NUMBER.match(found.group("value")) or prose_name(found.group("name")):
         return None
     return found
 
@@ -317,15 +327,16 @@ def piped_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
     examples' `Epoch 00003 | Step 00020 | Loss 2.6650 | Train Acc 0.3400 | Speed (samples/sec)
     43672.97 | GPU 401.2 MB`, `Epoch 01 loss 75.6049 | train 2.6s | Acc 9.32% | infer 4.4s`.
     Every field must be one, two of them at least and one a decimal number; else {} (`step 8 |
-    loss 0.41`, a field of prose). A value in a unit of time is a timing, named so (`train
-    2.6s` is `train_time_s`); another unit is left out of the value (`GPU 401.2 MB`: 401.2)."""
+    loss 0.41`, a field of prose: `prose_name`). A value in a unit of time is a timing, named
+    so (`train 2.6s` is `train_time_s`); another unit is left out of the value (`GPU 401.2 MB`:
+    401.2)."""
     items: dict[str, str] = {}
     for field in blanked(line, tokens)[tokens[0].end():].split("|"):
         field = field.strip()
         if not field:
             continue
         found = PIPED_FIELD.match(field)
-        if found is None:
+        if found is None or prose_name(found.group("name")):
             return {}
         name, unit = found.group("name"), found.group("unit")
         if unit in TIME_UNITS:  # `train 2.6s` is train_time_s, `Time 12.3s` Time_s
