@@ -41,6 +41,13 @@ Sniffing is the most conservative of all readers (it comes last in `READERS`): a
 samples printed between steps), and a step that increases, so prose with one `step 1 lr=3`
 line is not taken for a log.
 
+A tqdm bar over an epoch with a postfix (Lightning's `Epoch 3: 100%|...| 50/50 [00:02<00:00,
+20.1it/s, v_num=0, train_loss_step=0.31, val_loss=0.41]`, a loop's `set_postfix(loss=...)`) is
+drawn many times an epoch: its unfinished draws hold running values, and its finished ones
+before the epoch's validation the previous epoch's `val_loss`. The epoch's record is its last
+finished draw, given when a draw of another epoch (or another record) comes, or at the end;
+Lightning's `v_num` (the logger's version) is left out.
+
 What a record line is (its step tokens and items) is `kv_items`; this module places the
 records on the step axis.
 """
@@ -68,7 +75,7 @@ from phasewatch.io.kv_items import (
     step_tokens,
 )
 from phasewatch.io.lines import BadLine
-from phasewatch.io.progress_desc import description_items, progress_bar, unfinished
+from phasewatch.io.progress_desc import description_items, postfix_bar, progress_bar, unfinished
 from phasewatch.io.source import LogFileSource
 from phasewatch.io.verl_console import SNIFF_MORE_BYTES  # read by then: it sniffs earlier
 
@@ -76,6 +83,7 @@ FORMAT = "kv_console"
 
 EPOCH = "epoch"
 SNIFF_MIN_RECORDS = 3
+BAR_NOT_MEASURED = ("v_num",)  # Lightning's bar shows its logger's version
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -108,6 +116,7 @@ def _holds_records(text: str) -> bool:
             steps.extend(step for step, _ in parser.feed(line, lineno))
         except BadLine:
             continue
+    steps.extend(step for step, _ in parser.flush())
     return len(steps) >= SNIFF_MIN_RECORDS and any(a < b for a, b in pairwise(steps))
 
 
@@ -137,6 +146,8 @@ class LineParser:
         self._first_epoch: int | None = None
         self._offset = 0
         self._block: re.Match | None = None  # the header of the block item lines join
+        # an epoch's last finished postfix-bar draw so far: (epoch, tokens, values)
+        self._held: tuple[int, list[re.Match], dict[str, Any]] | None = None
 
     @property
     def settings(self) -> dict[str, int | None]:
@@ -150,6 +161,35 @@ class LineParser:
         return EPOCH if self.counter == EPOCH else "step"
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
+        if (bar := postfix_bar(line)) is not None and (tokens := step_tokens(line[:bar.start()])) \
+                and all(t.group("kind").lower() == EPOCH for t in tokens):
+            return self._bar_draw(line, bar, tokens)
+        found = self._feed(line)
+        return self.flush() + found if found and self._held is not None else found
+
+    def flush(self) -> list[tuple[int, dict[str, Any]]]:
+        """The held epoch's record (its last finished postfix-bar draw), if any."""
+        if self._held is None:
+            return []
+        _, tokens, values = self._held
+        self._held = None
+        return self._record(tokens, values)
+
+    def _bar_draw(self, line: str, bar: re.Match, tokens: list[re.Match]
+                  ) -> list[tuple[int, dict[str, Any]]]:
+        """A draw of a postfix bar over an epoch: held while it is its epoch's last finished
+        one; the held record of another epoch is given."""
+        epoch = int(tokens[0].group("n"))
+        out = self.flush() if self._held is not None and self._held[0] != epoch else []
+        if int(bar.group("n")) == int(bar.group("total")):
+            values = {name: value for name, value in record_items(line[:bar.end()], tokens).items()
+                      if name not in BAR_NOT_MEASURED}
+            if any(NUMBER.match(value) for value in values.values()):
+                self._held = (epoch, tokens, values)
+        self._block = None
+        return out
+
+    def _feed(self, line: str) -> list[tuple[int, dict[str, Any]]]:
         if self.counter is None and "max_iters" in line \
                 and (stated := MAX_ITERS.match(line.strip())) is not None:
             self.max_iters = int(stated.group(1))

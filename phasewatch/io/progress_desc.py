@@ -15,8 +15,11 @@ import re
 from phasewatch.io.kv_items import DECIMAL, blanked, without_percent
 
 # tqdm's `{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, ...]`
-PROGRESS_BAR = re.compile(r":\s*(?P<percent>\d{1,3})%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)"
-                          r"\s*\[[^\]]*\]\s*$")
+BAR = r":\s*(?P<percent>\d{1,3})%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[[^\]]*"
+PROGRESS_BAR = re.compile(BAR + r"\]\s*$")
+# a bar with a postfix (`[00:02<00:00, 20.1it/s, loss=0.41]`), maybe followed by what another
+# stream wrote on its line (a script's stdout and tqdm's stderr in one file: `...]Done`)
+POSTFIX_BAR = re.compile(BAR + r"=[^\]]*\]")
 NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?%?"
 # `Loss: 0.512`, `Acc@1 71.2`, `Train Acc: 71.2%`: a name of words, `:` or a space, a number
 DESC_ITEM = re.compile(r"(?P<name>[A-Za-z_][\w@./-]*(?: [A-Za-z_][\w@./-]*)*)(?::\s*|\s+)"
@@ -32,6 +35,11 @@ SPLIT_PREFIX = {"train": "train", "training": "train", "val": "val", "valid": "v
 def progress_bar(line: str) -> re.Match | None:
     """The tqdm bar at the end of `line` (after its description), or None."""
     return PROGRESS_BAR.search(line) if "%|" in line else None
+
+
+def postfix_bar(line: str) -> re.Match | None:
+    """The tqdm bar with a postfix of `name=value` items in `line`, or None."""
+    return POSTFIX_BAR.search(line) if "%|" in line else None
 
 
 def description_items(line: str, bar: re.Match, tokens: list[re.Match]) -> dict[str, str]:
