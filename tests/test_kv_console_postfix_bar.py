@@ -70,3 +70,16 @@ def test_a_loop_killed_within_an_epoch_keeps_its_finished_epochs(tmp_path):
     run = read_run(path)
     assert run.series("val_loss").index.tolist() == [0, 1, 2]
     assert run.series("val_loss").tolist() == pytest.approx(VAL_LOSS[:3])
+
+
+def test_a_loops_postfix_bar_drawn_as_often_every_epoch_reads_its_last_draw(tmp_path):
+    """`set_postfix(loss=...)` drawn twice an epoch: read as two rows of every epoch, the mean
+    of the running and the final value was each epoch's reading (0.85 for 0.8)."""
+    finals = [0.8, 0.5, 0.3, 0.2]
+    path = tmp_path / "train.log"
+    path.write_text("".join(
+        f"Epoch {e}:  50%|#####     | 50/100 [00:01<00:01, 50it/s, loss={final + 0.1:.3f}]\n"
+        f"Epoch {e}: 100%|##########| 100/100 [00:02<00:00, 50it/s, loss={final:.3f}]\n"
+        for e, final in enumerate(finals)))
+    run = read_run(path)
+    assert run.series("loss").tolist() == pytest.approx(finals) and run.warnings == []
