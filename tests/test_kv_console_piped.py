@@ -97,3 +97,24 @@ def test_a_step_within_the_epoch_printed_once_an_epoch_is_counted_over_the_epoch
     loss = run.series("Loss")
     assert loss.tolist() == pytest.approx([2.0 / e for e in range(1, 9)], abs=1e-4)
     assert loss.index.is_monotonic_increasing and loss.index.is_unique
+
+
+@pytest.mark.parametrize("shape", [
+    "Epoch {epoch:05d} | Step {step:05d} | Loss {loss:.4f} | Train Acc 0.5",  # DGL
+    "Epoch {epoch} - Batch {step} - Loss: {loss:.4f}",
+])
+def test_a_second_run_in_the_file_starts_where_the_first_started(tmp_path, shape):
+    """Two runs of a script printing its step within the epoch (no `/TOTAL`), one after the
+    other in one console file: the second run's steps were counted on from the first run's
+    last (its epoch 0 at step 164 of 0-204), so the file read as one run of 368 steps resumed
+    at 164, the first run's start kept before the second's."""
+    lines = [shape.format(epoch=e, step=s, loss=2.0 - 0.1 * e - s / 1000 + 0.3 * run)
+             for run in range(2) for e in range(5) for s in (0, 20, 40)]
+    run = read_run(write(tmp_path, "\n".join(lines) + "\n"))
+    name = next(n for n in run.metrics if n.lower() == "loss")
+    series = run.series(name)
+    first = read_run(write(tmp_path, "\n".join(lines[:15]) + "\n", "first.log")).series(name)
+    assert series.index.tolist() == first.index.tolist()  # the second run, on the first's steps
+    assert series.iloc[0] == pytest.approx(2.3)
+    assert any("went back" in w and "a new run logged to the same file" in w
+               for w in run.warnings)

@@ -145,6 +145,7 @@ class LineParser:
         self._within_epoch = False
         self._first_epoch: int | None = None
         self._offset = 0
+        self._epoch_offsets: dict[int, int] = {}  # the offset each epoch started with
         self._block: re.Match | None = None  # the header of the block item lines join
         # an epoch's last finished postfix-bar draw so far: (epoch, tokens, values)
         self._held: tuple[int, list[re.Match], dict[str, Any]] | None = None
@@ -283,11 +284,16 @@ class LineParser:
         step may count within the epoch: when it goes back (or stands still) as the epoch
         advances, it is counted over the epochs from then on (epoch x per-epoch total + step
         when `/TOTAL` is printed, else on from the last step logged), and `/TOTAL` is no longer
-        the planned length."""
+        the planned length. An epoch that goes back (a second run logged to the file, a resume
+        from an earlier checkpoint) starts where that epoch started before: a new run at the
+        first epoch's step, not on from the first run's last."""
         step, epoch = int(step_token.group("n")), int(epoch_token.group("n"))
         total = step_token.group("total")
         if self._first_epoch is None:
             self._first_epoch = epoch
+        if self._raw is not None and epoch < self._raw[0]:
+            self._offset = self._epoch_offsets.get(epoch, 0)
+            self._raw = None
         # the same step at the next epoch restarts too: a loop that prints at `batch % N == 0`
         # with fewer than N batches an epoch logs `Batch 0` (DGL's `Step 00000`) every epoch,
         # and a counter over the epochs cannot stand still while an epoch of updates passes
@@ -303,6 +309,7 @@ class LineParser:
         elif not self._within_epoch and total is not None:
             self.planned = int(total)
         self._raw = (epoch, step)
+        self._epoch_offsets.setdefault(epoch, self._offset)
         if self._within_epoch and total is not None:
             return (epoch - self._first_epoch) * int(total) + step
         return step + self._offset
