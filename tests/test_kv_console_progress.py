@@ -73,3 +73,15 @@ def test_an_unfinished_draw_is_no_record(tmp_path):
 def test_a_description_of_anything_else_is_no_record(tmp_path, text):
     with pytest.raises(InputError):
         read_run(write(tmp_path, text))
+
+
+def test_a_split_is_named_as_on_a_summary_line(tmp_path):
+    """A bar's split and a summary line's take one map of prefixes (`kv_items.SPLIT_PREFIXES`):
+    a `Dev Epoch: 3 Loss: ...` bar was no split's and its dev loss read as `Loss`, a train loss,
+    where `Dev set: Average loss: ...` gives `dev_loss`."""
+    text = "".join(bar(f"Train Epoch: {e} Loss: {1.0 / e:.4f}", 391) + "\n"
+                   + bar(f"Dev Epoch: {e} Loss: {1.2 / e:.4f}", 40, 40) + "\n"
+                   for e in range(1, 6))
+    run = read_run(write(tmp_path, text))
+    assert sorted(run.metrics) == ["dev_loss", "train_loss"]
+    assert analyze(write(tmp_path, text, "b.log")).metric == "dev_loss"

@@ -272,8 +272,16 @@ DASHED_SET_LINE = re.compile(r"^\s*(?P<split>test|validation|valid|val|dev|eval)
 SPLIT_SCORE_LINE = re.compile(r"^\s*(?P<name>(?:test|eval|val|valid|validation|dev)\s+"
                               r"(?:acc|accuracy|f1|auc))\s*:?\s+(?P<value>" + DECIMAL +
                               r")\s*%?\s*$", re.IGNORECASE)
-SET_SPLITS = {"test": "test", "validation": "val", "valid": "val", "val": "val", "dev": "dev",
-              "eval": "eval"}
+# the prefix a split's printed name gives the items of its line (`Test set:`, `Validation -`, a
+# bar's `Train Epoch: 3`): one spelling each, so `valid_loss` and `val_loss` are one series
+SPLIT_PREFIXES = {"test": "test", "validation": "val", "valid": "val", "val": "val", "dev": "dev",
+                  "eval": "eval", "train": "train", "training": "train"}
+
+
+def split_item_name(split: str, name: str) -> str:
+    """An item's name under its split's prefix, lower case, words joined by `_`: (`Test`,
+    `Average loss` without its `Average`) -> `test_loss`, (`Train`, `Acc@1`) -> `train_acc@1`."""
+    return f"{SPLIT_PREFIXES[split.lower()]}_{name.strip().lower().replace(' ', '_')}"
 AVERAGE = re.compile(r"^(?:average|avg|mean)\s+", re.IGNORECASE)
 
 
@@ -288,17 +296,16 @@ def held_out_set_items(line: str) -> dict[str, str]:
         if (score := SPLIT_SCORE_LINE.match(line)) is not None:
             return {" ".join(score.group("name").split()): score.group("value")}
         return _dashed_set_items(line)
-    prefix = SET_SPLITS[found.group("split").lower()]
     items: dict[str, str] = {}
     for field in found.group("items").split(","):
         item = SET_ITEM.match(field.strip())
         if item is None:
             return {}
-        name = AVERAGE.sub("", item.group("name").strip()).lower().replace(" ", "_")
+        name = split_item_name(found.group("split"), AVERAGE.sub("", item.group("name").strip()))
         value = float(item.group("value"))
         if item.group("total") is not None and int(item.group("total")) > 0:
             value = 100.0 * value / int(item.group("total"))
-        items[f"{prefix}_{name}"] = f"{value:.10g}"
+        items[name] = f"{value:.10g}"
     return items
 
 
@@ -308,8 +315,8 @@ def _dashed_set_items(line: str) -> dict[str, str]:
     found = DASHED_SET_LINE.match(line)
     if found is None or WORD.search(ITEM.sub(" ", found.group("items"))):
         return {}
-    prefix = SET_SPLITS[found.group("split").lower()]
-    items = {f"{prefix}_{m.group('name')}": without_thousands(m.group("value"))
+    split = found.group("split")
+    items = {split_item_name(split, m.group("name")): without_thousands(m.group("value"))
              for m in ITEM.finditer(found.group("items"))}
     return items if any(NUMBER.match(value) for value in items.values()) else {}
 

@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import re
 
-from phasewatch.io.kv_items import DECIMAL, blanked, without_percent
+from phasewatch.io.kv_items import (
+    DECIMAL,
+    SPLIT_PREFIXES,
+    blanked,
+    split_item_name,
+    without_percent,
+)
 
 # tqdm's `{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, ...]`
 BAR = r":\s*(?P<percent>\d{1,3})%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[[^\]]*"
@@ -26,10 +32,7 @@ DESC_ITEM = re.compile(r"(?P<name>[A-Za-z_][\w@./-]*(?: [A-Za-z_][\w@./-]*)*)(?:
                        r"(?P<value>" + NUMBER + r")(?=[\s,|;]|$)")
 SEPARATORS = re.compile(r"[\s,|;]*")
 # the split a description names before its step token (`Train Epoch: 3`, `Valid Epoch: 3`)
-SPLIT_WORD = re.compile(r"^\W*(?P<split>train|training|val|valid|validation|test|eval)\W*$",
-                        re.IGNORECASE)
-SPLIT_PREFIX = {"train": "train", "training": "train", "val": "val", "valid": "val",
-                "validation": "val", "test": "test", "eval": "eval"}
+SPLIT_WORD = re.compile(r"^\W*(?P<split>" + "|".join(SPLIT_PREFIXES) + r")\W*$", re.IGNORECASE)
 
 
 def progress_bar(line: str) -> re.Match | None:
@@ -61,8 +64,7 @@ def description_items(line: str, bar: re.Match, tokens: list[re.Match]) -> dict[
     split = SPLIT_WORD.match(line[:tokens[0].start()])
     if split is None:
         return items
-    prefix = SPLIT_PREFIX[split.group("split").lower()]
-    return {f"{prefix}_{name.lower().replace(' ', '_')}": value for name, value in items.items()}
+    return {split_item_name(split.group("split"), name): value for name, value in items.items()}
 
 
 def unfinished(bar: re.Match, tokens: list[re.Match]) -> bool:
