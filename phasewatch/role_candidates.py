@@ -128,6 +128,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
                    "train_mean_nll",  # Tinker cookbook SFT
                    "total_loss",  # detectron2 (metrics.json, console, TensorBoard)
                    "train/CrossEntropyLoss",  # OLMo
+                   "lm loss",  # Megatron-LM (its console and TensorBoard)
                    "training_loss"),  # printed `Training Loss: 1.88` (presets: any case, spaces)
     # Trinity-RFT's CHORD (`mix_chord` policy loss, logged under `actor/`)
     "train/sft_loss": ("train/sft_loss", "actor/expert/sft_loss", "actor/expert/sft_phi_loss"),
@@ -208,7 +209,9 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
                   "validation/epoch_loss", "dev_loss", "dev/loss", "valid_loss", "valid/loss",
                   "val_loss_epoch", "val_losses", "test/nll",  # Tinker cookbook's NLL evaluator
                   "eval/*/CrossEntropyLoss",  # OLMo's evaluators, by label
-                  "test_loss", "test/loss"),  # a test split, after every validation spelling
+                  "lm loss validation",  # Megatron-LM (its console and TensorBoard)
+                  "test_loss", "test/loss",  # a test split, after every validation spelling
+                  "lm loss test"),
     # Held-out scores that are neither an accuracy nor a loss, taken before the loss: HF's
     # SQuAD `eval_f1`, `eval_exact` (`exact_match` in the newer metric), GLUE's Matthews and
     # Pearson / Spearman correlations, ASR's `eval_wer` / `eval_cer`; and `test_exact`. Their

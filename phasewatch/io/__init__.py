@@ -65,6 +65,7 @@ READERS: tuple[str, ...] = (
     "modded_nanogpt",  # the speedrun's log: its source code, then `step:N/M val_loss:X ...`
     "mmengine_console",  # OpenMMLab's text log: `Epoch(train) [E][I/N]  lr: ...`, `Epoch(val)`
     "fairseq_console",  # fairseq-train: `| train_inner | epoch N:  I / M loss=...`, `valid on`
+    "megatron_console",  # Megatron-LM: `iteration N/ M | consumed samples: ... | lm loss: ...`
     "yolo_console",  # YOLOv5 / YOLOv8 train.py: `Epoch gpu_mem box ...` rows, `all` rows
     "timm_console",  # timm's train.py: `Train: E [ U/N (P%)]  Loss: ...`, `Test: [ B/B] ...`
     "metriclogger_console",  # torchvision references, DETR, DeiT: `Epoch: [E]  [ I/N]  eta: ...`
