@@ -16,10 +16,11 @@ from phasewatch.timing_names import is_timing
 
 # `step 5`, `Step: 5`, `[step 5]`, `iter 5`, `iteration 5`, `Epoch 3/10`, `step=5`, and the
 # counter in brackets of PyTorch tutorials' `Epoch [1/10], Step [100/600]`; not part of a longer
-# word (`global_step=5`, `next_epoch=1`, `steps=138`, `step-by-step`, `step 1.5`).
+# word (`global_step=5`, `next_epoch=1`, `steps=138`, `step-by-step`, `step 1.5`); a sentence's
+# period may end it (`Epoch: 3.   Avg.loss: 0.9466.   Accuracy: 66.56%.`).
 # (The `(?=[SsIiEe])` guard spares the case-insensitive part most positions of a line.)
 COUNTER = (r"(?![\w-])\s*(?:[:#=]\s*)?(?P<open>\[\s*)?(?P<n>\d+)(?:\s*/\s*(?P<total>\d+))?"
-           r"(?(open)\s*\]|(?![\w.]))")
+           r"(?(open)\s*\]|(?!\w|\.\w))")
 STEP_TOKEN = re.compile(
     r"(?<![\w./-])(?P<kind>(?=[SsIiEe])(?i:step|iteration|iter|epoch))" + COUNTER)
 # `Batch 100`, `Batch [100/938]` after an epoch token: a custom loop's step within the epoch
@@ -145,7 +146,10 @@ def joined_name(before: str, name: str) -> str:
 def without_percent(value: str) -> str:
     """A number printed as a percentage, `17.37%`, as its number, 17.37 (the units the log
     prints it in); any other value as it is. Kept as text, `Val Acc: 17.37%` was no number:
-    left out silently, the held-out accuracy was lost and the run judged by its loss."""
+    left out silently, the held-out accuracy was lost and the run judged by its loss. A
+    sentence's period after it is no part of it (`Accuracy: 66.56%.`, `Avg.loss: 0.9466.`)."""
+    if value.endswith(".") and not NUMBER.match(value) and NUMBER.match(value[:-1].rstrip("%")):
+        value = value[:-1]
     if value.endswith("%") and NUMBER.match(value[:-1]):
         return value[:-1]
     return value
