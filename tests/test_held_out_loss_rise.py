@@ -106,6 +106,23 @@ def test_watch_names_the_rise_an_overfit_past_the_early_part_of_the_plan(
         assert said in " ".join(docs.read_text().split())
 
 
+@pytest.mark.parametrize("seed", [2, 3, 4])
+def test_watch_does_not_call_a_rise_back_at_the_start_unrecovered(tmp_path, seed):
+    """A held-out loss that rose and came back to its starting level before the planned run's
+    early part ended is no overfit from the start, even while the noise of a run of 22
+    evaluations keeps its readaptation from being said yet: "still above the starting level"
+    would contradict the values (a dip of the `lower` regime's kind, recovered by 36% of the
+    plan)."""
+    rng = np.random.default_rng(seed)
+    clean = np.interp(np.arange(22), [0, 3, 8, 21], [0.70, 0.90, 0.68, 0.68])
+    rows = [{"step": 100 * i, "eval_loss": float(v), "loss": 1.0 - 0.03 * i}
+            for i, v in enumerate(clean + rng.normal(0, 0.01, 22))]
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    alerts = list(watch(path, metric="eval_loss", direction="min", planned_steps=2_200))
+    assert [a.event for a in alerts] == ["disruption", "readaptation"]
+
+
 def test_the_synthetic_truth_of_a_loss_never_recovered_is_an_overfit():
     """The generators' truth follows the same semantics: a loss's dip_no_recovery (its train
     loss falls in every run) is an overfit then a plateau; an accuracy's stays a disruption."""

@@ -161,6 +161,8 @@ def unrecovered_overfit(t: PhaseTracker) -> tuple[str, int, str] | None:
         return None
     if not t.cfg.no_expert_data and t.train_loss is not None and not t.train_loss.improved():
         return None
+    if s.level >= (s.baseline + t.trough) / 2:
+        return None  # back nearer the start than the worst: recovering, if not yet said
     start = t.stage_start()
     t.peak, t.peak_step, t.peak_checkpoint = s.baseline, start, start
     side = moved(s.sign, better=False)[1]
