@@ -295,3 +295,17 @@ def test_a_native_runs_metadata_file_points_to_its_folder(tmp_path, capsys):
     assert main(["analyze", str(tmp_path / "run.json")]) == 3
     err = capsys.readouterr().err
     assert "the run's metadata, not its log" in err and f"({tmp_path})" in err
+
+
+@pytest.mark.parametrize("text, header", [("1,46.98\n2,54.84\n3,60.52\n", "'step,accuracy'"),
+                                          ("1\t0.5\n2\t0.6\n", "'step<TAB>accuracy'")])
+def test_a_table_without_a_header_says_to_add_one(tmp_path, capsys, text, header):
+    """A script's `progress.csv` written without a header (`1,46.98` per epoch; a public CIFAR
+    project's, read in the third reader trial) was "unknown log format" and a list of the formats
+    tried: nothing said what was missing."""
+    path = tmp_path / "progress.csv"
+    path.write_text(text)
+    assert main(["analyze", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert "unknown log format" in err and "is a row of numbers: a table needs a header row" in err
+    assert header in err

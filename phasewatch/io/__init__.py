@@ -186,8 +186,10 @@ def sniff_format(path: str | Path) -> ModuleType:
             f"binary content that is not a known log format (formats tried: {tried})", path
         )
     from phasewatch.io.crash_tail import crash_hint
+    from phasewatch.io.csv import headerless_hint
 
-    raise InputError(f"unknown log format (formats tried: {tried}){crash_hint(path)}", path)
+    raise InputError(f"unknown log format (formats tried: {tried}){crash_hint(path)}"
+                     f"{headerless_hint(head)}", path)
 
 
 # `SCHEME://...` addresses read over the network, by scheme (PATH arguments may be URLs).

@@ -91,6 +91,23 @@ def sniff(path: Path, head: bytes) -> bool:
     return bool(second) and second[0][1] and numbered_table(names, _split(second[0][0], delimiter))
 
 
+def headerless_hint(head: bytes) -> str:
+    """'' or what to add to "unknown log format" for a table whose first line is numbers (`1,46.98`:
+    a script's `progress.csv` written without a header): phasewatch cannot tell which column is
+    the step and which a metric, nor name them."""
+    found = first_line(head)
+    if found is None:
+        return ""
+    delimiter = _delimiter(found[0])
+    cells = [c.strip() for c in _split(found[0], delimiter)]
+    if len(cells) < 2 or not all(_is_number(c) for c in cells):
+        return ""
+    shown = "<TAB>" if delimiter == "\t" else delimiter
+    return (f"; its first line ({found[0].strip()[:40]!r}) is a row of numbers: a table needs a "
+            f"header row naming its columns, such as 'step{shown}accuracy' (add it as the first "
+            "line)")
+
+
 def numbered_table(names: list[str], row: list[str]) -> bool:
     """Whether a header without a step column and the row after it make a table of numbers
     logged row by row (read with the row number as the step): a header of names
