@@ -175,6 +175,9 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         # (`rllib/utils/metrics`: ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN)
         "env_runners/episode_return_mean", "episode_reward_mean",
         "env_runners/episode_reward_mean", "sampler_results/episode_reward_mean",
+        # rl_games (Isaac Gym, Isaac Lab): the mean return of its last games, by env frame
+        # (`rewards/iter` and `rewards/time` repeat it by epoch and by second)
+        "rewards/step",
         # last, any train-side mean reward under its method's own prefix (a self-distillation
         # trainer's `train/self_distillation/reward_mean` beside its distillation loss)
         "train/*/reward_mean", "train/*/mean_reward",

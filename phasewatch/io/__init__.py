@@ -187,9 +187,10 @@ def sniff_format(path: str | Path) -> ModuleType:
         )
     from phasewatch.io.crash_tail import crash_hint
     from phasewatch.io.csv import headerless_hint
+    from phasewatch.io.elsewhere import elsewhere_hint
 
     raise InputError(f"unknown log format (formats tried: {tried}){crash_hint(path)}"
-                     f"{headerless_hint(head)}", path)
+                     f"{headerless_hint(head)}{elsewhere_hint(head)}", path)
 
 
 # `SCHEME://...` addresses read over the network, by scheme (PATH arguments may be URLs).
