@@ -76,6 +76,9 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "accuracy/top1", "coco/bbox_mAP", "coco/segm_mAP", "bbox_mAP", "segm_mAP", "mIoU",
         "coco/AP",
         "segm/AP", "bbox/AP", "sem_seg/mIoU",
+        # DETR's `log.txt` (and Deformable-DETR's, DINO's...): the test split's COCO summary
+        # lists, read as named numbers (io/coco_stats), the masks before the boxes as above
+        "test_coco_eval_masks/AP", "test_coco_eval_bbox/AP",
         # Ultralytics YOLO's results.csv: the validator's mAP50-95 on the val split each epoch,
         # most of the fitness best.pt is chosen by (utils/metrics.py: DetMetrics keys `(B)`,
         # SegmentMetrics' masks `(M)`, PoseMetrics' keypoints `(P)`, the task's own output

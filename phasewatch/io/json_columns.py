@@ -52,6 +52,7 @@ def take_group(objects, keys, positions, step_key, parser, columns, numbers_only
                 columns.setdefault(key, []).append((positions, block[:, j].copy()))
         return positions, steps
     flattens = getattr(parser, "flattens_nested", False)
+    expands_list = getattr(parser, "expands_list", None)  # a list it reads as named numbers
     pending = []
     for key in keys:
         if key == step_key:
@@ -67,7 +68,8 @@ def take_group(objects, keys, positions, step_key, parser, columns, numbers_only
             except OverflowError:  # an integer beyond float range: the one rule (+-inf)
                 values = None
         if values is None:
-            if flattens and dict in types:
+            if flattens and (dict in types or (
+                    list in types and expands_list is not None and expands_list(key))):
                 return None
             converted = [to_float(v) for v in raw]
             present = [i for i, v in enumerate(converted) if v is not None]

@@ -2,7 +2,8 @@
 
 Covers the many home-made `metrics.jsonl` / `log.jsonl` files: the step may be called `step`,
 `global_step`, `_step`, `iteration`... (see `lines.STEP_KEYS`); nested objects are flattened
-with "/" (`{"eval": {"acc": 1}}` -> `eval/acc`). A file with no step key at all is read with
+with "/" (`{"eval": {"acc": 1}}` -> `eval/acc`), and a COCO evaluation's summary list (DETR's
+`log.txt`) is read as named numbers (`coco_stats`). A file with no step key at all is read with
 the record number as the step, and a warning says so. A first record without a step before
 records with one is the script's header (its arguments, `{"type": "config", "args": {...}}`):
 its values go to the run's config, not into its metrics at a made-up step. Records whose step key is `epoch` (no
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from phasewatch.io.coco_stats import CocoSummaries, is_summary_key
 from phasewatch.io.fastjson import read_json_lines
 from phasewatch.io.jsonlines import first_json_object, loads
 from phasewatch.io.lines import BadLine, RecordWithoutStep, as_step, find_step_key
@@ -60,6 +62,13 @@ class LineParser:
         self._first: tuple[dict[str, Any], int] | None = None  # a first object without a step
         self._n = 0
         self.step_keys = StepKeys()  # the keys steps were read from, for `step_unit`
+        self._coco = CocoSummaries(self.notes)
+
+    @staticmethod
+    def expands_list(key: str) -> bool:
+        """Whether a list under this key is read as numbers (the bulk reader leaves its rows to
+        `feed`)."""
+        return is_summary_key(key)
 
     def step_key(self, keys) -> str | None:
         """The key holding the step in a row with these keys (for the bulk reader)."""
@@ -89,7 +98,7 @@ class LineParser:
                     "no step-like key (step, global_step, _step, iteration, ...) in the records; "
                     "using the record number as the step"
                 )
-                return [*self.flush(), self._numbered(flatten(obj))]
+                return [*self.flush(), self._numbered(self._values(obj, lineno))]
             if self._first is not None:
                 header, at = self._first
                 self._first = None
@@ -99,7 +108,7 @@ class LineParser:
                     f"the run's settings ({', '.join(list(header)[:4])}"
                     f"{', ...' if len(header) > 4 else ''}), not as metrics"
                 )
-        values = flatten({k: v for k, v in obj.items() if k != key})
+        values = self._values({k: v for k, v in obj.items() if k != key}, lineno)
         if self._row_number_steps:
             return [self._numbered(values)]
         if key is None:
@@ -112,10 +121,14 @@ class LineParser:
         """The first record, when no record came after it to say it was a header."""
         if self._first is None:
             return []
-        first, _ = self._first
+        first, at = self._first
         self._first = None
         self._row_number_steps = True
-        return [self._numbered(flatten(first))]
+        return [self._numbered(self._values(first, at))]
+
+    def _values(self, obj: Mapping[str, Any], lineno: int) -> dict[str, Any]:
+        """A row's values: nested objects flattened, COCO summary lists named."""
+        return self._coco.expand(flatten(obj), lineno)
 
     def _numbered(self, values: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         self._n += 1
