@@ -23,6 +23,9 @@ COUNTER = (r"(?![\w-])\s*(?:[:#=]\s*)?(?P<open>\[\s*)?(?P<n>\d+)(?:\s*/\s*(?P<to
            r"(?(open)\s*\]|(?!\w|\.\w))")
 STEP_TOKEN = re.compile(
     r"(?<![\w./-])(?P<kind>(?=[SsIiEe])(?i:step|iteration|iter|epoch))" + COUNTER)
+# CleanRL's `global_step=476, episodic_return=[13.]`: `global_step` first on its line (elsewhere,
+# `saved (next_epoch=1, global_step=10)`, a word inside a longer name is no step token)
+GLOBAL_STEP_TOKEN = re.compile(r"\s*(?P<kind>global_step)" + COUNTER)
 # `Batch 100`, `Batch [100/938]` after an epoch token: a custom loop's step within the epoch
 # (`Epoch 2 - Batch 100 - Loss: 0.532`). Not `batch=32` (a batch size), and only after an epoch
 # token (`step_tokens`): alone, `batch 5` counts nothing the file is known to count by.
@@ -82,8 +85,12 @@ MAX_HEADER = 80  # a header is short: longer lines without items are not searche
 MIN_COLON_NUMBERS = 2  # `Step 3: Multiply: 24` in a model's sample is one: prose
 # `name=value` or `name = value`, separated by spaces, commas, semicolons or pipes; a value
 # printed with thousands separators (`VAL=3,385.00`) is one value, not `3` and a stray `385.00`
+# a value is a number (maybe with thousands separators), a word, or a one-element array as numpy
+# prints it (CleanRL's `episodic_return=[13.]`, the return of one env's episode)
+ONE_ELEMENT = re.compile(r"\[\s*(?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\]")
 ITEM = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*)(?P<equals>\s*=(?!=)\s*)"
-                  r"(?P<value>" + THOUSANDS.pattern + r"(?![\w.]|,\d)|[^\s,;|()\[\]{}=]+)")
+                  r"(?P<value>" + ONE_ELEMENT.pattern.replace("?P<number>", "?:") + "|"
+                  + THOUSANDS.pattern + r"(?![\w.]|,\d)|[^\s,;|()\[\]{}=]+)")
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|[-+]?(?:nan|inf(?:inity)?)$",
                     re.IGNORECASE)
 WORD = re.compile(r"[A-Za-z]{2,}")
@@ -95,6 +102,8 @@ def step_tokens(line: str) -> list[re.Match]:
     """The step tokens of a line, in order: `STEP_TOKEN`s, and a `BATCH_TOKEN` after an epoch
     token where no other counter is printed (`Epoch 2 - Batch 100 - Loss: 0.532`)."""
     tokens = list(STEP_TOKEN.finditer(line))
+    if not tokens and "global_step" in line and (lead := GLOBAL_STEP_TOKEN.match(line)):
+        return [lead]
     if tokens and "atch" in line and all(t.group("kind").lower() == "epoch" for t in tokens) \
             and ((batch := BATCH_TOKEN.search(line, tokens[0].end())) is not None
                  or (batch := BATCHES_TOKEN.search(line, tokens[0].end())) is not None):
@@ -128,7 +137,14 @@ def record_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
         rest = ITEM.sub(" ", without[tokens[0].end():])
         if WORD.search(rest):
             items = [item for item in items if item[1] == "="]
-    return {name: without_percent(without_thousands(value)) for name, _, value in items}
+    return {name: without_percent(without_thousands(unbracketed(value)))
+            for name, _, value in items}
+
+
+def unbracketed(value: str) -> str:
+    """A one-element array's number (`[13.]` -> `13.`); any other value as it is."""
+    found = ONE_ELEMENT.fullmatch(value)
+    return found.group("number") if found else value
 
 
 def joined_name(before: str, name: str) -> str:
