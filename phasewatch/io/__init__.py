@@ -69,6 +69,7 @@ READERS: tuple[str, ...] = (
     "yolo_console",  # YOLOv5 / YOLOv8 train.py: `Epoch gpu_mem box ...` rows, `all` rows
     "timm_console",  # timm's train.py: `Train: E [ U/N (P%)]  Loss: ...`, `Test: [ B/B] ...`
     "metriclogger_console",  # torchvision references, DETR, DeiT: `Epoch: [E]  [ I/N]  eta: ...`
+    "progressmeter_console",  # the PyTorch ImageNet example, MoCo: `Epoch: [E][ I/N]\tTime ...`
     "kv_console",  # print() lines `step N name=value`: the loosest shape, tried last
 )
 

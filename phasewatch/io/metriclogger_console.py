@@ -33,8 +33,10 @@ TRAIN = re.compile(r"(?<!\S)Epoch: \[(?P<epoch>\d+)\]\s+\[\s*(?P<it>\d+)/(?P<per
 ITEM = re.compile(r"(?P<name>[A-Za-z][\w/]*(?: mem)?): (?P<value>[-+]?(?:\d+\.?\d*|\.\d+)"
                   r"(?:[eE][-+]?\d+)?|nan|inf)(?: \((?P<mean>[^)]*)\))?")
 SKIPPED = frozenset({"time", "data", "max mem", "img/s"})
-# torchvision's `evaluate(..., log_suffix="EMA")` prints the EMA model's as `Test: EMA Acc@1 ...`
-SUMMARY = re.compile(r"^(?:Test:\s+(?P<ema>EMA\s+)?|\* )Acc@1 (?P<top1>[\d.]+) "
+# torchvision's `evaluate(..., log_suffix="EMA")` prints the EMA model's as `Test: EMA Acc@1 ...`;
+# the PyTorch ImageNet example's `ProgressMeter.display_summary` joins its meters' summaries, ''
+# for a meter without one, by spaces: ` *   Acc@1 76.130 Acc@5 92.862`
+SUMMARY = re.compile(r"^(?:Test:\s+(?P<ema>EMA\s+)?|\*\s+)Acc@1 (?P<top1>[\d.]+) "
                      r"Acc@5 (?P<top5>[\d.]+)(?: loss (?P<loss>[\d.]+))?\s*$")
 IOU_TYPE = re.compile(r"^IoU metric: (?P<kind>\w+)\s*$")
 COCO_AP = re.compile(r"^\s*Average Precision\s+\(AP\) @\[ IoU=0\.50:0\.95 \| area=\s*all \| "
@@ -44,6 +46,18 @@ MIN_TRAIN_LINES = 2
 
 
 sniff, sniff_text = line_sniffers(SNIFF, MIN_TRAIN_LINES)
+
+
+def summary_values(line: str) -> dict[str, str] | None:
+    """An evaluation's summary line (`Test:  Acc@1 76.130 Acc@5 92.862`, `* Acc@1 ... loss ...`)
+    as `eval_top1`, `eval_top5`, `eval_loss` (an EMA model's as `ema_eval_...`: its own series
+    beside the model's, timm's names, not a second reading of the same one); None for any other
+    line. Shared with `progressmeter_console`, whose scripts print the same summary."""
+    if (summary := SUMMARY.match(line.strip())) is None:
+        return None
+    prefix = "ema_eval_" if summary.group("ema") else "eval_"
+    return {f"{prefix}{name}": summary.group(name) for name in ("top1", "top5", "loss")
+            if summary.group(name) is not None}
 
 
 class LineParser:
@@ -62,12 +76,7 @@ class LineParser:
                       m.group("value") for m in ITEM.finditer(train.group("items"))
                       if m.group("name") not in SKIPPED}
             return [(self.epoch * self.per_epoch + int(train.group("it")), values)]
-        if (summary := SUMMARY.match(line.strip())) is not None:
-            # the EMA model's evaluation is its own series beside the model's (timm's names),
-            # not a second reading of the same one
-            prefix = "ema_eval_" if summary.group("ema") else "eval_"
-            values = {f"{prefix}{name}": summary.group(name) for name in ("top1", "top5", "loss")
-                      if summary.group(name) is not None}
+        if (values := summary_values(line)) is not None:
             return self._evaluation(values)
         if "IoU metric" in line and (kind := IOU_TYPE.match(line.strip())) is not None:
             self.iou = kind.group("kind")
