@@ -27,7 +27,8 @@ The overfits the refit stops:
 - with a planned run length (`MonitorConfig.planned_steps`): a decline from the first
   evaluation still going on past the run's early part (`plan.EARLY_FRACTION`), where a
   disruption's fall is over. With a plan, a decline after a flat stretch that starts within
-  the early part is a dip, not the refit's to stop.
+  the early part is a dip, not the refit's to stop, unless the values are still falling past
+  that part.
 
 A run planned to be short (at most `SHORT_RUN_POINTS` evaluations at the cadence seen:
 `refit_stage`): its values are the whole run, not the first 40 of a long one, and the plan says
@@ -35,7 +36,8 @@ what is late. A rise is measured from its lowest value before the best (a readap
 trough), with no decline test after it, and is enough when it is `SHORT_RUN_RISE_SD` white sds
 high, or that many of the offline detector's own noise sds, or when the decline after it is
 `SPARSE_CLEAR_SD` of them deep (the bends of a curved run inflate its live white sd). A decline
-after a flat stretch counts once it is `PLANNED_LATE_DECLINE_T` standard errors steep.
+after a flat stretch counts once it spans `LATE_DECLINE_VALUES` values and is
+`PLANNED_LATE_DECLINE_T` standard errors steep.
 
 A run planned to be sparse (at most `confidence.FEW_POINTS`, 12, evaluations): the warm-up
 would leave it few evaluations to judge, or none, so the refit judges it from `SPARSE_RUN_FROM`
@@ -98,11 +100,11 @@ SHORT_RUN_RISE_SD = 8.0  # the rise an overfit must follow: the best point's 3-v
 LATE_FLAT_RATIO = 2  # a late decline follows a flat stretch at least this many times as long,
 # in steps: shorter, and it is the same data as a dip after a flat start
 LATE_DECLINE_T = 6.0  # a late decline's slope in standard errors, without a short plan (at 4-5,
-# the wander of long sticky flat runs was stopped in their first 40 values)
+# the wander in the first 40 values of long sticky flat runs is stopped)
 PLANNED_LATE_DECLINE_T = 4.0  # ... with a short plan, whose early part already rules out a dip
 DECLINE_AFTER_BEST_T = 3.0  # the slope in standard errors of the values from an overfit's start
 # after an improvement, without a short plan (at 2, twice as many saturating runs with sticky
-# noise were stopped)
+# noise are stopped)
 LATE_DECLINE_VALUES = 5  # a late decline's values: the flat stretch's last and 4 after it (4
 # values of sticky flat noise can read as a decline)
 RISES = ("improvement", "readaptation")
