@@ -17,16 +17,13 @@ if TYPE_CHECKING:
 
 DIP_DEPTH_T = 2.0  # without a short plan, a rise after a disruption is measured from its trough
 # when the dip below the first value is this many standard errors of sticky noise deep ...
-RISE_FROM_TROUGH_T = 5.0  # ... and the rise out of it this many (`dip_and_rise_t`; the
-# trough unchecked: three_phase 24 / 25 -> 37 / 36 of 40 on runs of 13-40 evaluations of the
-# tuning seeds, but 5 more of the 40 sticky runs of tests/test_online.py and 3 more of 80 flat
-# AR(1) runs stopped; checked: 35 / 34 (seeds 20000+: 19 / 24 -> 30 / 31), none of those
-# more, false stops unchanged; the first 60 values of 120 other AR(0.6-0.8) runs: 11 -> 16
-# stopped, sticky wander that no threshold here separates. Dip 1-1.5 se: 2-3 sticky runs
-# more; 3: 2 fewer three_phase. Rise 4-6: the same; 3 with the dip at 2: 1 more AR(0.6) run)
+RISE_FROM_TROUGH_T = 5.0  # ... and the rise out of it this many (`dip_and_rise_t`): sticky
+# noise in a long run's first values wanders into dips and out of them, and a rise measured
+# from such a trough would stop a flat run
 STANDS_OUT_SD = 10.0  # a dip this many times deeper than the values back from it spread
 RECOVERED_VALUES = 10  # ... judged on at least this many of them (`dip_stands_out`)
-AR_UNCERTAINTY = 2.0  # residual phi is taken at its estimate + this / sqrt(values)
+AR_UNCERTAINTY = 2.0  # residual phi is taken at its estimate + this / sqrt(values): an upper
+# bound, as 20-40 values say little of how sticky the noise is
 AR_MAX_RESIDUAL = 0.9  # ... capped here (the variance ratio is 19 at 0.9)
 
 
@@ -34,11 +31,10 @@ def dip_is_no_wander(y: np.ndarray, trough: int, best: int, white: float) -> boo
     """A dip to index `trough` and the rise out of it to `best` are more than the wander of
     sticky noise (`dip_and_rise_t`: DIP_DEPTH_T and RISE_FROM_TROUGH_T), so the rise may be
     measured from the trough, as the offline detector measures a readaptation. Without this,
-    AR(0.8) noise in a long run's first 20-40 values, which the offline detector reads as a
-    disruption, a readaptation and an overfit, was stopped on 5 more of the 40 sticky runs of
-    tests/test_online.py. A fall into the trough at one evaluation of `GROSS_SD` noise sds or
-    more (`cliff_sds`) is no wander whatever the rise after it: sticky noise moves by its
-    innovations, a step at a time."""
+    sticky noise in a long run's first 20-40 values, which the offline detector reads as a
+    disruption, a readaptation and an overfit, would be stopped. A fall into the trough at one
+    evaluation of `GROSS_SD` noise sds or more (`cliff_sds`) is no wander whatever the rise
+    after it: sticky noise moves by its innovations, a step at a time."""
     if not 0 < trough < best < y.size - 1:
         return False
     if cliff_sds(y, trough) >= GROSS_SD:  # no wander falls so fast
@@ -54,8 +50,8 @@ def dip_stands_out(y: np.ndarray, trough: int, given_sd: float | None = None) ->
     the spread). Sticky noise wanders about its mean after such a dip as far as into it (an
     AR(0.8) run's first value lies up to ~3 of its marginal sds from its lowest); a curved
     recovery, which the broken line of `dip_and_rise_t` leaves in sticky residuals, is no such
-    wander: a held-out accuracy 0.765 -> 0.388 -> back at 0.70-0.83 (sd 0.035) is 11 sds deep
-    and was never announced live (trial 34; with the noise given, 0.0216, not either)."""
+    wander: a held-out accuracy 0.765 -> 0.388 -> back at 0.70-0.83 (sd 0.035) is 11 sds deep,
+    a disruption the sticky-noise tests alone would never announce."""
     depth = float(y[0] - y[trough])
     if trough < 1 or depth <= 0:
         return False
@@ -94,19 +90,14 @@ def cliff_sds(y: np.ndarray, trough: int) -> float:
     Where most differences are exactly zero (a run that collapsed to a constant: a reward of
     -1.0 at every evaluation after it) the noise is their mean absolute size
     (`differences_noise`), and the fall is kept out of it: one fall of size D among n - 1
-    differences otherwise makes it D / (n - 1), and any collapse read as 0.8 (n - 1) sds, under
-    GROSS_SD until its 14th value (a verl validation score 0.0099 -> -0.968 -> -1.0 at every
-    evaluation after it, a fall `analyze` measures at 386 noise sds, was 3.9 sds at its sixth
-    value and announced only as the warm-up ended, two evaluations later). A fall between
-    values that otherwise never move is a cliff of infinitely many sds.
+    differences otherwise makes it D / (n - 1), and any collapse would read as 0.8 (n - 1) sds,
+    under GROSS_SD until its 14th value. A fall between values that otherwise never move is a
+    cliff of infinitely many sds.
 
     An SFT run whose held-out accuracy falls from 0.66 to 0.0 at its first evaluation after the
     start and climbs back over the next ten is one no sticky noise makes: that fall is 15-20
     such sds, while the broken line `dip_and_rise_t` fits to the curved climb leaves sticky
-    residuals, and the dip went unannounced live (trial 31: 31 TRL evaluations, the only alert
-    a readaptation at the last). Tuning seeds: no more stops or false stops in the early-stop
-    tables but one regret 2.2 -> 2.3%; from 5 sds, one dense late decline missed and one more
-    AR(0.6) flat run stopped."""
+    residuals, so without the cliff test the dip goes unannounced."""
     if trough < 1 or y.size < 3:
         return 0.0
     d = np.diff(y)
@@ -132,13 +123,11 @@ def beyond_wander(decline: Phase, y: np.ndarray, declining: np.ndarray, offline_
     repeats differ by exactly 0 and every estimate is too small.
 
     The slope test fits a straight line, and a decline steep after the best and then slower
-    (a held-out loss 0.82 at its best, then 0.85, 0.87, 0.89, 0.92, 1.03, 1.08, 1.03, ...,
-    1.27 over 40 evaluations) leaves residuals that look like sticky noise: with phi at their
-    estimate + 2 / sqrt(n) (0.9 on 5 values), 0.21 worse after 5 evaluations, 8 offline and
-    6 live sds, read as 1.7 se, and the stop came at the 28th evaluation where `analyze` of
-    the values so far named the overfit from the 9th. Every estimate, not one: on a reward
-    exactly 0 for its first 30-40 steps the offline and the live sds are 0.002-0.02 against a
-    scatter of 0.06 after it, and a fall within that scatter read as dozens of sds."""
+    leaves residuals that look like sticky noise: with phi at their estimate + 2 / sqrt(n),
+    a decline 8 offline sds deep after 5 evaluations reads as under 2 standard errors, and the
+    stop would come many evaluations after `analyze` names the overfit. Every estimate, not one: on
+    a reward exactly 0 for its first 30-40 steps the offline and the live sds are far smaller
+    than the scatter after it, and a fall within that scatter would read as dozens of sds."""
     if int(np.unique(y, return_counts=True)[1].max()) >= max(PINNED_SHARE * y.size,
                                                              PINNED_READINGS):
         return False

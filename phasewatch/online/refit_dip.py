@@ -24,8 +24,8 @@ from phasewatch.online.wording import moved, starting_level
 
 @dataclass(frozen=True)
 class RefitDip:
-    """A disruption the refit found already recovering: where it starts, its trough (step and
-    oriented value) and how many evaluations the refit read."""
+    """A disruption the refit found already recovering, or holding as a cliff: where it starts,
+    its trough (step and oriented value) and how many evaluations the refit read."""
 
     onset: int
     trough: int
@@ -46,32 +46,21 @@ def refit_dip(s: Series, stage_step: int | None, sparse: bool = False) -> RefitD
     """The disruption and readaptation that start the offline detector's phases of a stage's
     values of `s`, on these values and on all but the latest (SHORT_RUN_CONFIRM evaluations in
     a row), else None. A short run's dip is often over within the monitor's warm-up (its first
-    `warmup` evaluations): a trough at the second to fifth of 20-40 evaluations was never
-    announced live, though `analyze` named it. The dip and the rise out of it must be more
-    than the wander of sticky noise (`dip_is_no_wander`): without that, AR(0.8) flat runs'
-    first values were announced as dips, and the state that followed stopped 12 of the 40 of
-    tests/test_online.py (6 before). Tuning seeds, runs of 13-40 evaluations: dips announced on
-    three_phase 4 -> 14 and 5 -> 14 of 20 runs, dip_recover 2 -> 10 and 8 -> 14 in the two
-    generator families; none more on the 240 runs of the six kinds without a dip; the early-stop
-    benchmark's detection, early and false stops and delay unchanged in all four regime tables.
-    From the SPARSE_RUN_FROM-th value on, before the warm-up (`refit_events`), as a sparse run's
-    overfit: a dip over by then was announced only as the warm-up ended, at best (tuning seeds,
-    runs of 3-12 evaluations: dip_recover 0.05 / 0.07 -> 0.28 / 0.10 announced, three_phase
-    0.23 / 0.15 -> 0.33 / 0.28, at 0.81 / 0.79 of the run against 0.83 / 0.82; one of 40
-    logistic monotone runs, whose first four values fall 0.037 and climb back, announced).
-    A disruption into a plateau (a fall that holds) on both refits is announced too when it is a
-    cliff (`cliff_sds`) and every value since is nearer the trough than the start: a held-out
-    accuracy collapsing 0.835 -> 0.016 at its first update was announced at its eighth
-    evaluation, after the warm-up, now at its sixth (trial 32). Tuning seeds: dip_no_recovery
-    announced 15 / 16 -> 17 / 19 of 20 on outlier runs, the same count earlier on 3-12
-    evaluations (at 0.75 / 0.81 of the run against 0.82 / 0.83), 13-40 unchanged; no other kind
-    announced more; early-stop tables of every regime and AR(1) flat runs identical.
+    `warmup` evaluations), where the level tests cannot see it though `analyze` names it; from
+    the SPARSE_RUN_FROM-th value on, before the warm-up (`refit_events`), it is announced as
+    soon as two refits agree.
+    A recovering dip must be more than the wander of sticky noise: the dip and the rise out of
+    it (`dip_is_no_wander`), or the dip far deeper than the values back from it spread
+    (`dip_stands_out`). Without that, a sticky flat run's first values are announced as a dip,
+    and the state that follows it stops flat runs.
+    A disruption into a plateau (a fall that holds) on both refits is announced when it is a
+    cliff (`cliff_sds`) and every value since is nearer the trough than the start: a collapse
+    at the first update is otherwise announced only after the warm-up.
     `sparse` (the plan holds at most FEW_POINTS evaluations): a recovering dip is also one when
     the refit's disruption is SPARSE_CLEAR_SD of the offline detector's noise sds deep, as a
     sparse run's overfit is judged, unless the refit ends in an overfit (the refit's overfit
-    judges it: a stop, not a dip over long ago); the wander tests take phi at its upper bound,
-    0.6-0.9 on 5-12 values whatever the residuals (hf-finnews-sentiment-10ev: accuracy 0.902
-    -> 0.414 -> back to 0.78, 7-9 of those sds, had no live alert at all)."""
+    judges it: a stop, not a dip over long ago); on 5-12 values the wander tests take phi at
+    its upper bound, 0.6-0.9 whatever the residuals, and turn away even a dip 7-9 sds deep."""
     pairs = stage_pairs(s, stage_step)
     if len(pairs) < SPARSE_RUN_FROM + SHORT_RUN_CONFIRM - 1:
         return None
