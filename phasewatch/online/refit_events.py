@@ -49,11 +49,10 @@ def _clear_rise(t: PhaseTracker) -> Event | None:
     test's own threshold. The warm-up waits for a noise estimate it can trust; the white sd of
     a run's first values counts their trend and bends, so it is too large, never too small, and
     a rise this many of them high is no noise whatever the true one. Without this, every
-    improvement came at the 8th evaluation at the earliest: a held-out loss 0.404, 0.322,
-    0.306, 0.299, 0.299 (228 noise sds down by its second evaluation,
-    hfconsole-math-rlvr-sft-13ev), a WER 1.0 -> 0.53 by the 4th (hf-stress-detection), a
-    validation loss 0.361 -> 0.283 by the 3rd (tb-lstm-textgen-29ev) were announced at the 8th,
-    where they had levelled off. One stage only: a new stage's starting level is known at once."""
+    improvement would come at the end of the warm-up at the earliest, however early and large
+    (a held-out loss 0.404, 0.322, 0.306, 0.299, 0.299 would be announced at its 8th
+    evaluation, long levelled off). One stage only: a new stage's starting level is known at
+    once."""
     s = t.series
     if t.phase is not None or t.stage_step is not None or s.baseline is None or s.sigma <= 0:
         return None
@@ -63,8 +62,7 @@ def _clear_rise(t: PhaseTracker) -> Event | None:
     # ... and the offline detector, refitted on these values, calls their first phase an
     # improvement that large in its noise sds (the user's noise where given, as `analyze` and
     # every other refit judge by it): a few values of sticky (AR(1)) noise can wander that far
-    # from their first above a white sd that the wander itself keeps small (flat runs of 8
-    # evaluations, AR 0.8: 21 of 400 announced without this)
+    # from their first above a white sd that the wander itself keeps small
     phases = offline_phases(s.steps, s.values, s.given_sd)
     if not phases or phases[0].name != "improvement" or size_sd(phases[0]) < SPARSE_CLEAR_SD:
         return None
@@ -87,10 +85,9 @@ def _dip(t: PhaseTracker) -> Event | None:
             and dip.trough <= s.steps[s.baseline_n - 1]:
         # a dip far deeper than any wander among the values the starting level averaged
         # (`start_level.observed_start`, whose noise the dip inflated): the start is the first
-        # value, as `analyze` reads it (trial 34: "rose 0.161 above the starting level 0.6252
-        # (mean of the first 5 evaluations)", three of them the dip; the run rose 0.064).
-        # Not on the broken-line test's word: the gates measured from the start then stopped
-        # one overfit fewer of 40 (tuning seeds, logistic three_phase, 13-40 evaluations)
+        # value, as `analyze` reads it; a mean over the dip's values would put the start low
+        # and overstate every rise after it. Only a dip that stands out, not one the
+        # broken-line test alone admits (`dip_is_no_wander`)
         s.baseline, s.baseline_n = s.values[0], 1
     t.trough, t.trough_step = dip.trough_value, dip.trough
     # a fall from the first evaluation that holds is, live, also an overfit from the start

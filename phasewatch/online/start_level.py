@@ -7,10 +7,8 @@ from __future__ import annotations
 from itertools import pairwise, takewhile
 
 # The gap between two groups of a run's first values, in multiples of the largest gap within
-# them, that splits the start: five values of white noise split so 8 times in 100,000 (simulated,
-# groups of two or more); at 10, 280 times, and a GRPO reward's 0.895, 0.877, 0.878, 0.877,
-# 0.893 (trainer-state-grpo-f1-strategy-reward-80, noise sd about 0.015) split at 10.7, its start
-# the first value alone, above the best level the run reached
+# them, that splits the start (`_first_group_run`): five values of white noise split so 8 times
+# in 100,000 (groups of two or more), and at 10, 35 times as often
 START_GROUPS_GAP = 30.0
 
 
@@ -22,8 +20,8 @@ def observed_start(first: list[float], white: float) -> tuple[float, int]:
 
     A value is no part of the start when every value after it lies further out on its side: it
     is on the way out of the start. The noise of a run's first few values is read from the same
-    few, whose climb inflates it (the verl GSM8K log: 0.013, 0.176, 0.458, 0.463, 0.480 read a
-    noise sd that put 0.176 "within noise" of 0.013, and the starting level was their mean)."""
+    few, whose climb inflates it (0.013, 0.176, 0.458, 0.463, 0.480 read a noise sd that puts
+    0.176 "within noise" of 0.013, and the starting level would be their mean)."""
     if _moved_after_first(first, white):
         return first[0], 1
     k, end = 1, _first_group_run(first)
@@ -41,12 +39,10 @@ def _first_group_run(first: list[float]) -> int:
 
     A dip of two evaluations among a run's first five inflates the noise read from those five
     (its two crossings are two of four differences), and its values passed as "within two noise
-    sds" of the first: a DQN agent's test score, -0.480, then -1.363, -1.370, back to -0.464,
-    -0.471, had the starting level -0.8296, their mean, a level no evaluation showed, and its
-    dip was told 'fell to -1.37 ... below the starting level -0.8296 (mean of the first 5
-    evaluations)' where `analyze` measures it from -0.4801 (trial 49). A single odd value is no
-    group (a quantised accuracy's one-item step, an outlier), nor are groups of tied values
-    (their ties say nothing of the noise)."""
+    sds" of the first: -0.480, then -1.363, -1.370, back to -0.464, -0.471 would have the
+    starting level -0.8296, their mean, a level no evaluation showed, where `analyze` measures
+    the dip from -0.480. A single odd value is no group (a quantised accuracy's one-item
+    step, an outlier), nor are groups of tied values (their ties say nothing of the noise)."""
     order = sorted(range(len(first)), key=first.__getitem__)
     gaps = [first[b] - first[a] for a, b in pairwise(order)]
     if len(gaps) < 3:
@@ -64,14 +60,13 @@ def _moved_after_first(first: list[float], white: float) -> bool:
     """Whether the level moved between the first two evaluations and stayed moved: each value
     after the second, of those within two noise sds of the first (the values the start would
     average), is nearer the second than the first. The noise is read from these few values,
-    the move included, so a move of one noise sd or two passed as scatter and its later level
-    was averaged into the start: a held-out reward of 193.4, then 203.4, 203.3, 203.4 had the
-    starting level 200.8, where `analyze` reads 193.4, and a fall to 176 was a live
-    "disruption" (5.2 se below it) on a run `analyze` calls a plateau (tb-sb3-govworkflow-ppo);
-    a held-out accuracy of 0.875, 0.898, 0.894, 0.907 had the start 0.887
-    (hf-roberta-agnews-12ev). The start is then the first value alone, `analyze`'s. On white
-    noise the test holds for 12% of runs' first five values (17% with AR(1) noise at 0.5-0.8),
-    whose start is then also the first value, with its wider standard error."""
+    the move included, so a move of one noise sd or two passes as scatter and its later level
+    would be averaged into the start: a held-out reward of 193.4, then 203.4, 203.3, 203.4
+    would have the starting level 200.8, where `analyze` reads 193.4, and a later fall to 176
+    would be a disruption of a run `analyze` calls a plateau. The start is then the first
+    value alone, `analyze`'s. On white noise the test holds for 12% of runs' first five values
+    (17% with AR(1) noise at 0.5-0.8), whose start is then also the first value, with its wider
+    standard error."""
     if len(first) < 3 or first[1] == first[0]:
         return False
     block = list(takewhile(lambda v: abs(v - first[0]) <= 2.0 * white, first[1:]))
@@ -95,14 +90,12 @@ def held_until_cliff(values: list[float], floor: float, min_values: int) -> int 
 
     A disruption's onset is where its level last stood at the starting level, a mean of the
     first values; the level, a window's median, can stand just below that mean from the first
-    window on a flat start, so a YOLOv3 run flat at 32.41, 32.33, 32.80, 32.27 (start 32.51)
-    that then collapsed to 3.67 was dated "onset ~930" (its first evaluation) and told "getting
-    worse from the first evaluation can also be an overfit from the start" (trial 48). Counting
-    a level within the start's noise as at the start also dates a steady decline's onset later,
-    and changed the monitor's decisions on it (a disruption before the overfit of
-    test_online_decline's steady declines): only the cliff, which no decline and no wander makes,
-    moves the onset the alert says, and only to the evaluation before it; the decisions keep
-    the level's onset."""
+    window on a flat start, so a run flat at 32.41, 32.33, 32.80, 32.27 (start 32.51) that then
+    collapses to 3.67 would be dated from its first evaluation and told it may be an overfit
+    from the start. Counting a level within the start's noise as at the start would instead
+    date a steady decline's onset later and change the monitor's decisions on it: only the
+    cliff, which no decline and no wander makes, moves the onset the alert says, and only to
+    the evaluation before it; the decisions keep the level's onset."""
     import numpy as np
 
     from phasewatch.noise import GROSS_SD
@@ -130,12 +123,11 @@ def held_until_fast_fall(values: list[float], floor: float, min_values: int) -> 
     fall from the first value and `GROSS_SD` such sds or more deep below that median. Else
     None.
 
-    A fall over two or three evaluations after a held start was dated from the first
-    evaluation, with "getting worse from the first evaluation can also be an overfit from
-    the start" (0.501, 0.509, 0.506, 0.491, then 0.415, 0.334, 0.313: "onset ~50" where the
-    start held to step 200, where `analyze` begins the disruption: trial 49). A decline from
-    the start has no start that held, and a steady one no window that is most of its fall:
-    either keeps the onset the decisions measured."""
+    Without it, a fall over two or three evaluations after a held start (0.501, 0.509, 0.506,
+    0.491, then 0.415, 0.334, 0.313) is dated from the first evaluation, where `analyze` begins
+    the disruption at the last value that held. A decline from the start has no start that
+    held, and a steady one no window that is most of its fall: either keeps the onset the
+    decisions measured."""
     import numpy as np
 
     from phasewatch.noise import GROSS_SD, differences_noise
