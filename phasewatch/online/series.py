@@ -97,10 +97,10 @@ class Series:
 
     def start_stage(self) -> None:
         """A new training stage starts at the latest value: from here the level is a median of
-        the stage's own values (at first that value alone), as a fresh series' would be. The
-        window over the stage before lagged: at a switch while SFT still rose (0.255, 0.335,
-        0.41, then RL 0.43, 0.45) the level, 0.27, read as a fall from the stage's start 0.41
-        (trial 37: a 'disruption' with onsets before RL began)."""
+        the stage's own values (at first that value alone), as a fresh series' would be. A
+        window over the stage before lags: at a switch while SFT still rises (0.255, 0.335,
+        0.41, then RL 0.43, 0.45) its level, 0.27, would read as a fall from the stage's start
+        0.41, a disruption dated before the new stage began."""
         if not self.values:
             return
         self.stage_n = 1
@@ -218,12 +218,10 @@ class Series:
 
         Both overfit tests after a peak judge against a normal sd, from the best level, a
         window median. A batch reward on a lattice (steps of 1/8, its ceiling 2.0 reached a
-        quarter of the time) has medians that jump whole lattice steps: "best level 2" was the
-        ceiling, its window's mean 1.78, and a level of 1.5 stopped a reward still rising
-        (trial 37b; ranks: p = 0.05). Measured on the early-stop benchmark's runs: false stops
-        0.07 -> 0.06 and 0.04 -> 0.03 (dense logistic runs, without and with the plan), median
-        delays 0.001-0.009 of the run later, detection the same but on the accuracy-only runs
-        (0.76 -> 0.75)."""
+        quarter of the time) has medians that jump whole lattice steps: a best level of 2 is the
+        ceiling while its window's mean is 1.78, and a level of 1.5 would stop a reward still
+        rising, whose ranks (p = 0.05) show no fall. On the benchmark runs the rank test
+        delays a stop by under a hundredth of the run."""
         now = self.window_values()
         if len(best) < RANKS_FROM or len(now) < RANKS_FROM:
             return True
@@ -241,8 +239,8 @@ class Series:
         y = np.fromiter(islice(self.values, len(self.values) - m, None), dtype=np.float64, count=m)
         t = np.arange(m, dtype=np.float64) - (m - 1) / 2.0
         # one failed evaluation makes no slope: residuals about the least-squares line clipped
-        # at 3 white-noise sds (about the median, a steady steep decline itself was clipped
-        # flat: 6 evaluations of a held-out loss rising 0.06 each, clipped to +-0.037)
+        # at 3 white-noise sds (about the median, a steady steep decline itself would be
+        # clipped flat)
         slope = float(t @ y) / float(t @ t)
         residuals = y - float(y.mean()) - slope * t
         y = y - residuals + np.clip(residuals, -3.0 * self.white, 3.0 * self.white)
@@ -256,8 +254,8 @@ class Series:
         """Each of the last `m` values (at least 4) is worse than the one before: without a
         trend, 4 values fall in turn with probability 1/24 whatever their noise. On a sparse
         run the noise estimate counts the fall itself: a held-out loss of 1.11, 3.23, 4.12,
-        4.51, 4.68, 4.81 has sd 0.41 from its six values, and its last four, rising 0.69, were
-        not `still_falling` against it (trial 35)."""
+        4.51, 4.68, 4.81 has sd 0.41 from its six values, and its last four, rising 0.69, are
+        not `still_falling` against it."""
         if m < 4:
             return False
         y = list(islice(self.values, len(self.values) - m, None))
@@ -269,12 +267,12 @@ class Series:
         with phi from `local_ar` (its point estimate, no caution) over `sigma`. The
         block-centred differences of `effective_noise` read a curved run's bends as
         autocorrelation (phi at the 0.7 cap on white-noise runs of 13-40 evaluations: the noise
-        2-7x too large, and nearly every overfit unstoppable; on dense runs of 65-100
-        evaluations with a dip, a rise and a fall, a factor up to 1.9 with `caution`, which held
-        a quarter of family B's overfits back until the end); residuals about a 5-point mean
-        bend less, and where they show stickier noise than the differences do, the factor is
-        above 1. Every other decision (a fall with no rise before it, the level test) keeps
-        `sigma` and `caution`: slow wander from the start is what AR(1) noise looks like."""
+        2-7x too large, and nearly every overfit unstoppable; on dense runs with a dip, a rise
+        and a fall, up to 1.9x with `caution`, holding many overfits back until the end);
+        residuals about a 5-point mean bend less, and where they show stickier noise than the
+        differences do, the factor is above 1. Every other decision (a fall with no rise
+        before it, the level test) keeps `sigma` and `caution`: slow wander from the start is
+        what AR(1) noise looks like."""
         return self.rise_scale
 
     def se_baseline(self) -> float:
@@ -337,7 +335,7 @@ class Series:
         self.white = st.sigma if st.white is None else st.white  # noise sd from differences
         self.sigma = st.sigma
         self.caution = st.caution  # >= 1: how much larger the noise may plausibly be
-        self.rise_scale = st.rise_scale  # <= 1: `caution_after_rise` on a short series
+        self.rise_scale = st.rise_scale  # the factor on `sigma` after a rise (may exceed 1)
         self.level, self.level_step, self.se_level = st.level, st.level_step, st.se_level
         self.stage_n = st.stage_n  # values of the current training stage (None: one stage)
         self.window_logs = st.window_logs  # > 1: a running mean's window (`level_of_running_mean`)

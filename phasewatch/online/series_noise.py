@@ -23,12 +23,13 @@ from phasewatch.noise import (
 from phasewatch.running_means import is_running_mean, level_noise, linear_variance, mean_variance
 
 DIFF_BLOCK = 16  # differences per block when estimating their autocorrelation
-AR_FEW_DIFFS = 100
+AR_FEW_DIFFS = 100  # below this many differences phi is uncertain (`caution` above 1)
 SHORT_SERIES = 64  # up to this many values, second differences may give the noise scale
 SECOND_DIFF_FROM = 10  # ... from this many (a MAD of fewer can come out near zero)
 PINNED_SHARE = 0.25  # readings at a bound, of the recent ones, that make their noise unreadable
 PINNED_READINGS = 3  # ... and at the least this many
-SMALL_SAMPLE_SE = 1.2  # early values: the noise's upper ~1-se bound (2.3 cost sparse stops)
+SMALL_SAMPLE_SE = 1.2  # early values: the noise's upper ~1-se bound (a wider one turns away
+# sparse runs' stops)
 RECENT_VALUES = 64  # the latest values whose own noise is taken when it has grown ...
 NOISE_GROWTH = 2.0  # ... to this many times the buffer's (a lattice reward's MAD moves by 1.5x)
 
@@ -76,32 +77,31 @@ def effective_noise(values: deque, window: int) -> tuple[float, float, float]:
     Returns (white sd, sd, caution). From fewer than AR_FEW_DIFFS differences phi is uncertain by
     ~2 / sqrt(n), and a strongly autocorrelated noise's slow wander then looks like a trend;
     `caution` is how much larger the sd is at phi's upper one-standard-error bound. Only the stop
-    decision (overfit) uses it: measured on 40 long flat runs with AR(1) noise at 0.8, false stops
-    went from 0.10 to 0.03 with no change on the other benchmark runs, while using it for every
-    alert missed early disruptions, which matter as much and stop nothing.
+    decision (overfit) uses it: on long flat runs with AR(1) noise at 0.8 it cuts false stops to
+    a third, while using it for every alert would miss early disruptions, which matter as much
+    and stop nothing.
     """
     n = len(values)
     if n < 3:
         return 0.0, 0.0, 1.0
     y = np.fromiter(values, dtype=np.float64, count=n)
     sigma = noise_scale(y)
-    # The MAD of a few differences can come out near zero by chance (5 of them, 16x too small,
-    # in a test): it may not fall below half the mean-absolute-difference estimate, the one
+    # The MAD of a few differences can come out near zero by chance (16x too small from 5 of
+    # them): it may not fall below half the mean-absolute-difference estimate, the one
     # `noise_scale` falls back on, which does not collapse.
     d = np.diff(y)
     spread = np.sort(np.abs(d - median(d)))
     # ... its largest tenth left out: one cliff among a dozen differences (an exact match 0.6,
-    # then 0 at every evaluation) set the floor, at twice the noise, and a collapse after a
-    # rise of 15 noise sds was left to the level tests, 5 evaluations later (trial 39)
+    # then 0 at every evaluation) would set the floor at twice the noise and delay the stop on
+    # the collapse by several evaluations
     spread = spread[:spread.size - max(1, spread.size // 10)] if spread.size >= 8 else spread
     sigma = max(sigma, 0.5 * float(np.mean(spread)) * math.sqrt(math.pi) / 2.0)
     if n >= 2 * RECENT_VALUES and (recent := noise_scale(y[-RECENT_VALUES:])) > NOISE_GROWTH * sigma:
-        # Noise that grew during the run: a GRPO reward scattering 0.1 over its first 150 steps
-        # and 0.8 once the model solves some prompts had its noise read as 0.21 from a buffer
-        # still half quiet, and a level within the new scatter stopped the run as an overfit
-        # ("13.7 se below its best level", where `analyze` of the whole run sees a plateau).
-        # The latest values' own noise then rules; a noise that shrank keeps the buffer's, which
-        # is the larger, so a stop needs more evidence, never less.
+        # Noise that grew during the run (a reward scattering 0.1 at first and 0.8 once the
+        # model solves some prompts) reads small from a buffer still half quiet, and a level
+        # within the new scatter would stop the run as an overfit where `analyze` of the whole
+        # run sees a plateau. The latest values' own noise then rules; a noise that shrank
+        # keeps the buffer's, which is the larger, so a stop needs more evidence, never less.
         sigma = recent
     if SECOND_DIFF_FROM <= n <= SHORT_SERIES:
         # Few, far-apart evaluations: neighbouring differences carry the trend and its turns
@@ -113,10 +113,10 @@ def effective_noise(values: deque, window: int) -> tuple[float, float, float]:
     if pinned_at_bound(y, PINNED_SHARE, PINNED_READINGS) and _off_bound(y) >= SECOND_DIFF_FROM:
         # Readings at a bound (an exact match of 1.0 at every evaluation before a collapse)
         # differ by exactly 0: from a quarter of the differences on, their MAD is the smallest
-        # of the others (0.0017 against a binomial 0.035 after a DPO run's collapse, and a
-        # 0.02 wiggle was a '4.0 se' readaptation). The readings off the bound carry the noise,
-        # as offline (`off_bound_sd`), once there are enough of them to be more than the
-        # departure itself (the first few off a bound are the fall: 0.775, 0.505, 0.485).
+        # of the others, far below the readings' real scatter, and a small wiggle would read as
+        # a significant readaptation. The readings off the bound carry the noise, as offline
+        # (`off_bound_sd`), once there are enough of them to be more than the departure
+        # itself (the first few off a bound are the fall: 0.775, 0.505, 0.485).
         sigma = max(sigma, off_bound_sd(y))
     # A MAD from k differences is uncertain by ~1.16 / sqrt(k) of itself (37% efficiency) and
     # can come out far too small early on: judge the first values against an upper bound that
@@ -149,7 +149,7 @@ def level_of_running_mean(label: str, values: deque, sigma: float) -> tuple[floa
     Successive values of a mean over W episodes logged every g share all but g of them, so
     they differ by about sqrt(g / W) of one value's scatter about the curve: judged against
     that step, every wander of the window is a significant move (a 100-episode win rate's sag
-    of 0.03 stopped a run as an overfit '22.6 se' below its best, where `analyze` of the whole
+    of 0.03 would read as an overfit over 20 se below its best, where `analyze` of the whole
     run sees an improvement). The level's sd is the scatter of one value, never below `sigma`
     (the noise read as for any series), and standard errors count n values as about
     n / window independent ones (`independent_count`, `shared_ramp_factor`)."""
