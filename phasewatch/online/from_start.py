@@ -56,8 +56,8 @@ def fell_late(t: PhaseTracker) -> bool:
     into two means farthest apart in standard errors (the one change-point of a mean shift)
     is past the plan's early part or, without a plan, after a flat stretch LATE_FLAT_RATIO
     times as long as the fall (and two windows). The level's lag and a cautious threshold
-    can leave a dip's floor "near the start" long after the dip (3 of 20 dips over by the
-    plan's early part were stopped as late falls on that alone)."""
+    can leave a dip's floor "near the start" long after the dip, and on that alone a dip over
+    by the plan's early part would be stopped as a late fall."""
     s = t.series
     steps = list(s.steps)
     origin = bisect_left(steps, t.stage_start())
@@ -126,12 +126,10 @@ def decline_from_start(t: PhaseTracker, level: float) -> tuple[str, int | None, 
         too_soon = since < needed * cfg.window if progress is None else progress < EARLY_FRACTION
         if too_soon or before > max(window, since // 2):
             return None
-        # Still falling: with a plan, after the run's early part (where a disruption's fall
-        # is over: 0.5 of family B's dense dips that never recover stopped when the second
-        # half of the early part counted; 0.1 now). Without one, over the latest half and
-        # quarter of the decline: a dip that has levelled off still fell over the half when
-        # its floor began (dense tuning runs, no plan: dip_no_recovery false 0.10 / 0.50 ->
-        # 0.00 / 0.30; decline_from_start 0.70 / 0.85 -> 0.65 / 0.80, called later)
+        # Still falling: with a plan, after the run's early part, where a disruption's fall
+        # is over (counting the early part's second half stops dips that never recover).
+        # Without one, over the latest half and the latest quarter of the decline: a dip that
+        # has levelled off still fell over the half when its floor began
         falling = (plan.falling_after(EARLY_FRACTION, s) if progress is not None
                    else s.still_falling(since // 2) and s.still_falling(since // 4))
         if trough_behind(t) or t.trough_step is None or not falling:
@@ -151,7 +149,9 @@ def unrecovered_overfit(t: PhaseTracker) -> tuple[str, int, str] | None:
     (`MonitorConfig.no_expert_data`) or the metric is a held-out loss (`held_out_loss`) and its
     disruption from the start is not recovered where the planned run's early part ends: what
     `analyze` of the log read there names it (`expert_data.overfit_if_unrecovered`,
-    `held_out_loss_overfit`; a fall read earlier may still be recovered). A held-out loss's
+    `held_out_loss_overfit`; a fall read earlier may still be recovered), while its level is
+    still nearer its worst than the start (a level back nearer the start is recovering, though
+    the noise of a short run may not yet let the readaptation be said). A held-out loss's
     rise beside a train loss the monitor follows (`MonitorConfig.train_loss`) is one only while
     that train loss has improved since the start, as `held_out_loss_overfit` asks: beside one
     that rose too it stays a disruption, the run itself getting worse."""

@@ -121,9 +121,8 @@ class PhaseTracker:
             # The offline detector refitted on these evaluations ends in an overfit that waits
             # for its confirming evaluation (`refit_events._overfit`): a disruption now would
             # contradict what `analyze` says of the same data, and be followed by that overfit
-            # (wandb-arol-chatbot-evalloss, a held-out loss rising from its first evaluation:
-            # "disruption" at 58% of its planned 40 epochs, an overfit one evaluation later).
-            # Held for that evaluation: confirmed, the overfit is said; not, the level test is.
+            # one evaluation later. Held for that evaluation: confirmed, the overfit is said;
+            # not, the level test is.
             candidate = None
         if candidate is None:
             self.streak_event, self.streak = None, 0
@@ -141,16 +140,16 @@ class PhaseTracker:
         """The best level of the values read before the starting level was known (it is fixed
         at the `baseline_points`-th value), as the peak, where it already stood above the start
         by a rise the improvement test would call: a held-out loss best at its second evaluation
-        (1.114 at step 401, then 1.132, 1.353, 1.555) had its peak taken from the fifth value's
-        window, and "best checkpoint 802" in an alert where `analyze` keeps 401. Windows of
+        (1.114 at step 401, then 1.132, 1.353, 1.555) would otherwise have its peak taken from
+        the fifth value's window, and name checkpoint 802 where `analyze` keeps 401. Windows of
         `min_window` values, the first of equal levels; the checkpoint as the level's own. A
         level within noise of the start is no peak: a dip from the start is then a disruption,
         not a decline from a "peak" at it; unless the current level, above the start too, would
         be the peak in its place, a worse one (the noise of the first five values counts the
-        rise: a loss 9.257, 2.997, 4.325, 3.921, 4.501 named "best checkpoint 600", 3.921, where
+        rise: a loss 9.257, 2.997, 4.325, 3.921, 4.501 would name checkpoint 600, 3.921, where
         200, 2.997, is better). Only this stage's values (`Series.stage_n`): a stage
         that `restart` began has its starting level at once, and the stage before it is no peak
-        of its own (an SFT stage's best, before a switch, was kept as the RL stage's checkpoint)."""
+        of its own (an SFT stage's best is no checkpoint of the RL stage after it)."""
         s = self.series
         k = s.cfg.min_window
         n = len(s.values) if s.stage_n is None else min(len(s.values), s.stage_n)
@@ -200,10 +199,9 @@ class PhaseTracker:
             # A late fall is no disruption and, if sudden, no steady decline either: one that
             # holds below the best level, here the start, for a whole window is an overfit by
             # the level test after a peak past the plan's early part; without a plan it is the
-            # same data as a disruption that came after a flat start (the reference CHORD-phi
-            # run's, at step 80 of 2000, was stopped as an overfit): said as one, no stop
-            # (trial 38: a DPO policy at 1.0 for 13 evaluations, then 0.775, 0.505, 0.485 and a
-            # slide, got no alert at all)
+            # same data as a disruption that came after a flat start, which must not be
+            # stopped: said as one, no stop (a policy at 1.0 for 13 evaluations, then 0.775,
+            # 0.505, 0.485 and a slide, would otherwise get no alert at all)
             late_held = self.late_fall and held is not None
             if late_held and late:
                 return held
@@ -298,10 +296,9 @@ class PhaseTracker:
         """The evaluations logged after `anchor_step`, as the plateau alert counts them "since
         step" it: those in the series' buffer, which holds them whenever the anchor is within
         its reach. Counting the levels since the anchor was set and adding the current level's
-        lag (half its window) over-counted by the window's growth in between: a train loss
-        anchored at step 240 while the window was 7 and alerted at 1090 with a window of 15,
-        cadence 10, read "89 evaluations" for the 85 logged (tb-hate-speech-trainloss). Beyond
-        the buffer (a `plateau_evals` near `noise_window`), that estimate is what is left."""
+        lag (half its window) over-counts by the window's growth in between (a window grown
+        from 7 to 15 reads 89 evaluations for the 85 logged). Beyond the buffer (a
+        `plateau_evals` near `noise_window`), that estimate is what is left."""
         s = self.series
         if s.steps and s.steps[0] <= anchor_step:
             return sum(1 for step in s.steps if step > anchor_step)
@@ -369,8 +366,8 @@ class PhaseTracker:
             if self.phase != "plateau":  # a new rise: its peak starts here
                 self.rise_phase = event
                 # ... except the first rise, whose peak is the best level since the start: on
-                # a sparse run the rise and its fall can both be within the warm-up (8
-                # evaluations rising to 0.6493 at 1000, back to 0.5755: the alert named 1750)
+                # a sparse run the rise and its fall can both be within the warm-up, and the
+                # level at the alert would name a checkpoint past the best
                 if not (event == "improvement" and self.phase is None
                         and self.peak is not None and self.peak > s.level):
                     self.peak, self.peak_step = s.level, s.level_step
