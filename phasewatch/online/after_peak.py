@@ -27,12 +27,11 @@ def z_after_peak(t: PhaseTracker) -> float:
     level is tested K times, so a flat stretch of many windows reaches a fixed z by chance (the
     largest of 100 normal levels stands 2.5 sd above their mean on average, the smallest as far
     below). z is raised to sqrt(z^2 + 2 ln K), the Bonferroni bound over K comparisons for a
-    normal tail (K = 10: 4.0 -> 4.5; 100: 5.0). Real runs were stopped at 4.0-4.4 se on
-    plateaus, their best level the top of 10-90 windows of one flat level (an RL4CO validation
-    reward, a GRPO batch reward on its lattice, an SB3 car-racing evaluation return). Not in a
-    rising phase: there the best level tops a rise, and the same bound on the few windows since
-    its anchor held a real overfit's steady decline back (sample_logs/demo every 10th
-    evaluation: K = 1.8, z 4.1 against 4.14)."""
+    normal tail (K = 10: 4.0 -> 4.5; 100: 5.0): without it, a plateau whose best level tops
+    10-90 windows of one flat level (a validation reward, a batch reward on its lattice, an
+    evaluation return) reaches 4.0-4.4 se below it and is stopped. Not in a rising phase:
+    there the best level tops a rise, and the same bound on the few windows since its anchor
+    would hold a real overfit's steady decline back."""
     z = t.cfg.z
     k = t.evals_since_anchor / t.series.window_now
     return math.sqrt(z * z + 2.0 * math.log(k)) if t.phase == "plateau" and k > 1.0 else z

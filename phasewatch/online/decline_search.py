@@ -38,8 +38,8 @@ def steady_decline(s: Series, first_step: int, top: float, origin_step: int | No
         # (`clip_outliers`: one outlier makes no decline, one lucky value no reference
         # level) and to 3 sds below the peak at the full window, more while the window is
         # small (3 x window / window_now): a dense run's decline is called while it is a
-        # few sds deep, so the old 3-sd floor only blunts a deep upset; a sparse run's
-        # decline is 8 sds deep after a few evaluations, and counted as 3 it was missed.
+        # few sds deep, so a 3-sd floor blunts only a deep upset, while a sparse run's
+        # decline is 8 sds deep after a few evaluations and, counted as 3, would be missed.
         # The reference level is made of values near the top only: on a sparse run the
         # `ramp_reference` values before a peak are mostly the rise to it, whose mean sits
         # far below the peak and hides the decline; values before the last one more than 3
@@ -50,9 +50,9 @@ def steady_decline(s: Series, first_step: int, top: float, origin_step: int | No
         low = np.flatnonzero(clipped[origin:top_at] < top - 3.0 * s.white)
         reference_from += int(low[-1]) + 1 if low.size else 0
         # Nor are values more than half a window before the peak: on a slow rise to a
-        # peak, the `ramp_reference` values before a decline's start were mostly the rise,
-        # whose mean sat below the peak and held a dense run's decline back until its
-        # level test (measured on dense runs: median delay 0.25 of the run, 0.22 without).
+        # peak, the `ramp_reference` values before a decline's start are mostly the rise,
+        # whose mean sits below the peak and holds a dense run's decline back until its
+        # level test.
         reference_from = max(reference_from, top_at - window // 2)
     else:
         # From the start: clipped to 3 white-noise sds around the starting level, so one
@@ -65,15 +65,15 @@ def steady_decline(s: Series, first_step: int, top: float, origin_step: int | No
     # The sudden falls a steady decline is told from may start up to half a window back, or,
     # after a peak, in the latest LATEST_STEP_VALUES values: a plateau whose last two or
     # three values fell in an upset is a step there, while the best ramp, a window long,
-    # puts its weight on those values and looked steady (it stopped 2 of 40 upset runs of
-    # bench_early_stop once a steady decline needed no confirmation, `tracker.py`).
+    # puts its weight on those values and looks steady (and a steady decline needs no
+    # confirmation: `tracker.DECLINE_CONFIRM`).
     step_end = n - (LATEST_STEP_VALUES if after_peak else window // 2)
     starts = (np.arange(first, last_start + 1), np.arange(first, step_end + 1))
     ramp, step = ramp_and_step(clipped, starts, reference_from, s.ramp_reference)
     # Steady or sudden is judged with the decline's depth kept (only outliers pulled in):
-    # clipped, a deeper decline flattens into a floor a step fits better (dense tuning runs:
-    # late declines detected 0.85 -> 1.00 / 0.90). Not for an early decline from the start:
-    # a deep dip's falling flank then fits a ramp (a 12-sd dip was stopped as an overfit).
+    # clipped, a deeper decline flattens into a floor a step fits better, and late declines
+    # are missed. Not for an early decline from the start: a deep dip's falling flank then
+    # fits a ramp, and the dip would be stopped as an overfit.
     best = int(np.argmax(ramp))
     shared = shared_ramp_factor(first + best, reference_from, n, s.ramp_reference,
                                 s.window_logs)  # 1: independent values

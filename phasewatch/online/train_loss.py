@@ -6,8 +6,8 @@ where the train loss improved over it (`expert_data.held_out_loss_overfit`: the 
 the training data and gets worse on data of its kind); beside a train loss that rose too, the
 rise stays a disruption (the run itself got worse). Live, the monitor follows that train loss
 here so that its call is the same (`from_start.unrecovered_overfit`); without it, a held-out
-loss rising beside a rising train loss was stopped as an overfit that `analyze` of the same log
-calls a disruption.
+loss rising beside a rising train loss would be stopped as an overfit that `analyze` of the
+same log calls a disruption.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ class TrainLoss:
     The level at the start is the median of the stage's first `min_window` readings, and its
     standard error is that of such a median under the noise estimated now (as the current
     level's, `Series.se_level`). Taken as the first reading alone with no error (the noise is
-    unknown there), a flat train loss whose first reading was two sds high read as improved
-    by 3 se of the current level alone, and the held-out loss's rise was stopped as an
+    unknown there), a flat train loss whose first reading is two sds high reads as improved
+    by 3 se of the current level alone, and the held-out loss's rise would be stopped as an
     overfit that `analyze` calls a disruption."""
 
     def __init__(self, name: str, cfg: MonitorConfig):

@@ -24,7 +24,7 @@ def starting_level(s: Series, stage_step: int | None = None) -> str:
 
 # Live, a disruption and an overfit from the start look alike until the run's length says
 # whether the fall came early: without it, a held-out loss rising from its first evaluation as
-# train loss fell stayed a "disruption" to the end of the run. Said beside such a disruption,
+# train loss falls stays a "disruption" to the end of the run. Said beside such a disruption,
 # its values counted as the series' are (`Series.value_word`).
 def from_start_text(word: str = "evaluation") -> str:
     return (f"; getting worse from the first {word} can also be an overfit from the start: give "
@@ -45,11 +45,10 @@ def from_start_hint(s: Series, planned: bool, stage_step: int | None, onset: int
 def worst_before_text(s: Series, since: int) -> str:
     """'; its worst evaluation so far: V at step S' where the worst value since step `since`
     came before the latest one, else ''. A disruption's level is a window's median, and its
-    alert waits for the fall to be significant against the noise of the values so far: a
-    hexapod PPO agent's evaluation reward, -41.4, -212.6, -732.5, -874.1, -829.4, -877.8,
-    -803.1, -832.0, was said 'level -832 fell 791 (4.7 se) below the starting level -41.36'
-    at its eighth evaluation, two after its worst and four after the fall, with no word of
-    either; the worst names where the fall got to, and that the alert came after it."""
+    alert waits for the fall to be significant against the noise of the values so far: an
+    evaluation reward -41.4, -212.6, -732.5, -874.1, -829.4, -877.8, -803.1, -832.0 is
+    announced at its eighth evaluation, two after its worst and four after the fall; the
+    worst names where the fall got to, and that the alert came after it."""
     pairs = [(v, step) for v, step in zip(s.values, s.steps) if step >= since]
     if len(pairs) < 2:
         return ""
@@ -69,8 +68,8 @@ def trained_overfit_text(s: Series) -> str:
     """Beside an overfit alert on a series scored on the training batches (`Series.value_word`
     "reading": a train loss or reward, watched for want of a held-out metric), what that shape
     is there, as `analyze` warns beside the same phase (`train_beside.note_train_beside`):
-    training getting worse after its best (a chess LoRA's train loss, spiking with its gradient
-    norm at step 2700), not an overfit to the training data, which a training-batch score cannot
+    training getting worse after its best (a train loss spiking with its gradient norm), not
+    an overfit to the training data, which a training-batch score cannot
     show: `watch` warns so when it takes a train loss, and the alert must not contradict it;
     else ''."""
     if s.value_word != "reading":
