@@ -13,6 +13,7 @@ import numpy as np
 from phasewatch.direction_words import (
     HIGHER_IS_BETTER_TOKENS,
     SCORE_WORDS,
+    accuracy_twin,
     has_no_better_direction,
     name_words,
     says_higher_is_better,
@@ -380,5 +381,8 @@ def guessed_direction_note(run: Run, metric: str, direction: str | None) -> str 
         return None
     if says_lower_is_better(own) or says_higher_is_better(own):
         return None
+    if (twin := accuracy_twin(own, run.metrics)) is not None:
+        return (f"{own}: lower is taken to be better, as an objective logged beside its accuracy "
+                f"{twin} (as DARTS logs its cross-entropy); pass --direction max if higher is")
     return (f"{own}: higher is taken to be better (its name does not say which way is better); "
             "pass --direction min if lower is")

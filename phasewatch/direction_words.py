@@ -55,6 +55,16 @@ FAILURE_WORDS = ("misrank", "misclassif", "mislabel", "mispredict", "mistake", "
 # An entropy has no better direction: a collapse (a policy that stopped exploring) and a blow-up
 # (one that lost its language) are both bad; a cross-entropy is a loss
 NO_DIRECTION_WORD = "entropy"
+# An objective (`obj`, `objective`) says nothing of its direction by itself: TRL's
+# `objective/scores` is a reward model's score, higher is better. DARTS and the NAS code built on
+# it log each split's mean cross-entropy as its objective beside its accuracy (TensorBoard
+# `Obj/valid` beside `Acc/valid`, `valid_obj` beside `valid_acc`): an objective whose accuracy
+# twin, the same name with `acc` or `accuracy` for the objective's word, is in the run is a loss
+# (the twin-less `Obj/valid` was taken as higher-is-better, its fall called an overfit from
+# epoch 0). Matched as a word of its own (`object` and `objs` are no objective).
+_OBJECTIVE = re.compile(r"(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
+                        r"(obj(?:ective)?|Obj(?:ective)?|OBJ(?:ECTIVE)?)(?![a-z])")
+ACCURACY_TWINS = ("acc", "accuracy")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _WORD = re.compile(r"[a-z]+")
 
@@ -115,3 +125,18 @@ def has_no_better_direction(name: str) -> bool:
     words = name_words(name)
     return any(word == NO_DIRECTION_WORD and (i == 0 or words[i - 1] != "cross")
                for i, word in enumerate(words))
+
+
+def accuracy_twin(name: str, names) -> str | None:
+    """The accuracy logged beside `name` when `name` is an objective and the same name with
+    `acc` or `accuracy` for the objective's word (in its case: `Obj/valid` -> `Acc/valid`) is
+    one of `names`; then `name` is a loss (see `_OBJECTIVE`). None otherwise."""
+    present = set(names)
+    for found in _OBJECTIVE.finditer(name):
+        word = found.group(1)
+        for twin in ACCURACY_TWINS:
+            cased = twin.upper() if word.isupper() else twin.title() if word[0].isupper() else twin
+            candidate = name[:found.start(1)] + cased + name[found.end(1):]
+            if candidate in present:
+                return candidate
+    return None

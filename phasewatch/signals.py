@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from phasewatch.direction_words import accuracy_twin
 from phasewatch.errors import UsageError
 from phasewatch.known_noise import known_noise
 from phasewatch.noise import constant_floor_sd, noise_scale, off_bound_sd, pinned_at_bound
@@ -155,7 +156,10 @@ def choose_direction(run: Run, metric: str, direction: str | None = None) -> str
     for role, role_direction in PERFORMANCE_ROLES:
         if metric == role and role_direction is not None:
             return role_direction
-    return default_direction(run.resolve_metric(metric))
+    own = run.resolve_metric(metric)
+    if accuracy_twin(own, run.metrics) is not None:
+        return "min"  # DARTS' `Obj/valid` beside `Acc/valid`: its loss (`direction_words`)
+    return default_direction(own)
 
 
 def cadence_warning(steps: np.ndarray) -> str | None:
