@@ -298,7 +298,9 @@ def test_a_native_runs_metadata_file_points_to_its_folder(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("text, header", [("1,46.98\n2,54.84\n3,60.52\n", "'step,accuracy'"),
-                                          ("1\t0.5\n2\t0.6\n", "'step<TAB>accuracy'")])
+                                          ("1\t0.5\n2\t0.6\n", "'step<TAB>accuracy'"),
+                                          # a decimal-comma locale's table: `;` between cells
+                                          ("1;49,22\n2;55,10\n", "'step;accuracy'")])
 def test_a_table_without_a_header_says_to_add_one(tmp_path, capsys, text, header):
     """A script's `progress.csv` written without a header (`1,46.98` per epoch; a public CIFAR
     project's, read in the third reader trial) was "unknown log format" and a list of the formats

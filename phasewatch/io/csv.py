@@ -98,9 +98,13 @@ def headerless_hint(head: bytes) -> str:
     found = first_line(head)
     if found is None:
         return ""
-    delimiter = _delimiter(found[0])
-    cells = [c.strip() for c in _split(found[0], delimiter)]
-    if len(cells) < 2 or not all(_is_number(c) for c in cells):
+    # the header's rule picks ',' in `1;49,22` (a comma as many times as ';'): a row of numbers
+    # in a decimal-comma locale is told by the delimiter that splits it into numbers
+    for delimiter in dict.fromkeys((_delimiter(found[0]), ";", "\t", ",")):
+        cells = [c.strip() for c in _split(found[0], delimiter)]
+        if len(cells) >= 2 and all(_is_number(c) for c in cells):
+            break
+    else:
         return ""
     shown = "<TAB>" if delimiter == "\t" else delimiter
     return (f"; its first line ({found[0].strip()[:40]!r}) is a row of numbers: a table needs a "
