@@ -83,11 +83,12 @@ DASHED = re.compile(r"\s+-\s+")
 MAX_ITERS = re.compile(r"(?:Overriding: )?max_iters = (\d+)\s*(?:#.*)?$")
 MAX_HEADER = 80  # a header is short: longer lines without items are not searched for one
 MIN_COLON_NUMBERS = 2  # `Step 3: Multiply: 24` in a model's sample is one: prose
-# `name=value` or `name = value`, separated by spaces, commas, semicolons or pipes; a value
-# printed with thousands separators (`VAL=3,385.00`) is one value, not `3` and a stray `385.00`
-# a value is a number (maybe with thousands separators), a word, or a one-element array as numpy
-# prints it (CleanRL's `episodic_return=[13.]`, the return of one env's episode)
+# a one-element array as numpy prints it (CleanRL's `episodic_return=[13.]`, the return of one
+# env's episode) is the number in it
 ONE_ELEMENT = re.compile(r"\[\s*(?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\]")
+# `name=value` or `name = value`, separated by spaces, commas, semicolons or pipes; a value is a
+# number, a one-element array (`ONE_ELEMENT`) or a word; a value printed with thousands
+# separators (`VAL=3,385.00`) is one value, not `3` and a stray `385.00`
 ITEM = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*)(?P<equals>\s*=(?!=)\s*)"
                   r"(?P<value>" + ONE_ELEMENT.pattern.replace("?P<number>", "?:") + "|"
                   + THOUSANDS.pattern + r"(?![\w.]|,\d)|[^\s,;|()\[\]{}=]+)")
