@@ -72,6 +72,8 @@ def prose_name(name: str) -> bool:
     around 0.75`, `the loss was 0.52` are no items."""
     words = re.sub(r"\([^()]*\)", " ", name).split()
     return len(words) > MAX_NAME_WORDS or any(word.lower() in PROSE_WORDS for word in words)
+
+
 # an epoch block's header (`Epoch: 3/30`, `=== Epoch 3 ===`, `[Epoch 3/10]`) and its items
 HEADER_DECORATION = re.compile(r"[\s=*#>\-\[\]():]*")
 BLOCK_SEPARATOR = re.compile(r"\s+-\s+|\s*[|,;]\s*")
@@ -303,6 +305,8 @@ def split_item_name(split: str, name: str) -> str:
     """An item's name under its split's prefix, lower case, words joined by `_`: (`Test`,
     `Average loss` without its `Average`) -> `test_loss`, (`Train`, `Acc@1`) -> `train_acc@1`."""
     return f"{SPLIT_PREFIXES[split.lower()]}_{name.strip().lower().replace(' ', '_')}"
+
+
 AVERAGE = re.compile(r"^(?:average|avg|mean)\s+", re.IGNORECASE)
 
 
