@@ -230,16 +230,16 @@ def value_word(run: Run, own: str) -> str:
 def bare_accuracy_on_training(run: Run) -> bool:
     """Whether a bare `accuracy` / `acc` is scored on the training batches: beside a
     validation accuracy of Keras' or Lightning's naming (`val_accuracy`: it is the train side
-    of the pair), in LLaMA-Factory's trainer_log.jsonl (where it is TRL's DPO
-    `rewards/accuracies`), or beside a preference run's chosen / rejected rewards (OpenRLHF's
-    DPO and reward-model `acc`). Elsewhere it is an accuracy the log does not place, counted in
-    evaluations as any other: a GRPO study's `eval_history.json` of accuracies on 100 held-out
-    problems said "only 5 readings of accuracy". In any case: a TensorBoard tag `Accuracy`
-    (an mmcls project's) was "scored on the training batches: ... not an overfit to the
-    training data" where the same values named `accuracy` were an overfit."""
+    of the pair), or beside a preference run's chosen / rejected rewards (OpenRLHF's DPO and
+    reward-model `acc`; LLaMA-Factory's trainer_log.jsonl copy of TRL's `rewards/accuracies`
+    is read under TRL's name, which has its train role). Elsewhere it is an accuracy the log
+    does not place, counted in evaluations as any other: a GRPO study's `eval_history.json` of
+    accuracies on 100 held-out problems said "only 5 readings of accuracy". In any case: a
+    TensorBoard tag `Accuracy` (an mmcls project's) was "scored on the training batches: ...
+    not an overfit to the training data" where the same values named `accuracy` were an
+    overfit."""
     names = run.metrics
-    return (run.format == "llamafactory" or any(name in names for name in KERAS_STYLE_VALIDATION)
-            or beside_preference(names))
+    return any(name in names for name in KERAS_STYLE_VALIDATION) or beside_preference(names)
 
 
 def train_series(run: Run, metric: str) -> list[TrainSeries]:
