@@ -34,8 +34,8 @@ class StopReason(enum.Enum):
 class Alert:
     """A phase entered. `step` is the record that made the monitor decide; `onset_step` the
     estimated start of the phase; `best_step` the checkpoint to keep (the best evaluation where
-    the main metric's level was best so far); `metric` the log's own name of the metric; `value` its raw value in the
-    deciding record."""
+    the main metric's level was best so far); `metric` the log's own name of the metric;
+    `value` its raw value in the deciding record."""
 
     event: str
     step: int
@@ -138,7 +138,8 @@ class MonitorConfig:
     """The metrics of `metric` scored on the training batches (a train loss or reward): the
     alerts count their values as readings, not evaluations, as `analyze` does
     (`train_beside.is_train_metric`; `watch` sets it from the log, the framework callbacks
-    from the first metrics the trainer reports: `callbacks._common.MonitorHost.tell_train_metrics`)."""
+    from the first metrics the trainer reports:
+    `callbacks._common.MonitorHost.tell_train_metrics`)."""
 
     def __post_init__(self) -> None:
         metrics = [self.metric] if isinstance(self.metric, str) else list(self.metric)

@@ -4,22 +4,22 @@ live, whether or not the run's planned length is known.
 Without the planned length the monitor's other rules read a short run as the start of a longer
 one, whose first values may still wander, and wait: a held-out loss that falls to its best at
 the third of 8 epochs and rises at each of the next five, 7.6 noise sds, while the train loss
-falls from 6.0 to 0.7, would get no alert at all. The
-train loss beside it is the evidence the plan would give: while it keeps improving the run is
-learning its training data, and a held-out loss of its kind getting worse over the same steps is
-the textbook overfit (`expert_data.held_out_loss_overfit`, docs/detection.md's semantics).
+falls from 6.0 to 0.7, would get no alert at all. The train loss beside it is the evidence the
+plan would give: while it keeps improving the run is learning its training data, and a held-out
+loss of its kind getting worse over the same steps is the textbook overfit
+(`expert_data.held_out_loss_overfit`, docs/detection.md's semantics).
 
 So, for a held-out loss whose train loss the monitor follows (`MonitorConfig.held_out_loss`,
 `train_loss`), from `SHORT_RUN_FROM` evaluations of a stage (the noise of fewer is too
 uncertain for the effect sizes below) to `REFIT_REACH`, it is a stop when
 - the offline detector refitted on the values so far (`short_run.offline_fit`) ends in an
   overfit after exactly one rise, its best `SPARSE_CLEAR_SD` of the detector's noise sds better
-  than the starting level (else one good reading at the second evaluation of a loss rising from
-  the start reads as a rise and a fall), and both are that many sds large (the effect size a
-  planned sparse run's overfit is judged by: less is the wiggle of a flat run): the rise in the
-  detector's noise, the decline in it and in the declining values' own scatter
-  (`dip_checks.beyond_wander`: a flat run's first values may be smooth by chance, and the noise
-  read from them small);
+  than the starting level (else a loss rising from the start after one bad reading at its second
+  evaluation reads as a rise out of that reading and a fall), and both are that many sds large
+  (the effect size a planned sparse run's overfit is judged by: less is the wiggle of a flat
+  run): the rise in the detector's noise, the decline in it and in the declining values' own
+  scatter (`dip_checks.beyond_wander`: a flat run's first values may be smooth by chance, and
+  the noise read from them small);
 - the values since the overfit's onset still get worse (`Series.still_falling`, or each worse
   than the one before, `Series.worse_each_time`, from 4 values): a plateau's wiggle comes back;
 - the train loss's level is `train_beside.K_SE` standard errors better than it was at the

@@ -60,7 +60,8 @@ def worst_before_text(s: Series, since: int) -> str:
 
 def moved(sign: float, better: bool) -> tuple[str, str]:
     """The verb and side of a change of the level, in the metric's own direction: the monitor
-    turns a loss to higher-is-better, but a loss that improves "fell ... below", as its log reads."""
+    turns a loss to higher-is-better, but a loss that improves "fell ... below", as its log
+    reads."""
     return ("rose", "above") if (sign > 0) == better else ("fell", "below")
 
 
