@@ -238,3 +238,19 @@ def test_two_files_named_alike_are_both_told_apart_in_the_legend(tmp_path):
     assert legend[:2] == ["version_0/metrics.csv", "version_1/metrics.csv"]
     assert distinct_tails(["a/b/m.csv", "a/c/m.csv", "a/c/m.csv", "d.csv"]) == [
         "b/m.csv", "c/m.csv", "c/m.csv", "d.csv"]
+
+
+@pytest.mark.parametrize("layout", ["overlay", "grid"])
+def test_a_panel_is_labelled_in_the_direction_analyze_takes(layout):
+    """DARTS logs `Obj/valid` (a cross-entropy) beside `Acc/valid`: `analyze` reads it as lower
+    is better (`signals.choose_direction`), and so must the figure's y label, which the name
+    alone (`presets.default_direction`) would call higher is better."""
+    runs = []
+    for name in ("darts-a", "darts-b"):
+        collector = RecordCollector(f"mem:{name}", "test")
+        for i in range(20):
+            collector.add(i, {"Obj/valid": 1.3 - 0.04 * i, "Acc/valid": 0.5 + 0.02 * i})
+        runs.append(collector.build(name=name))
+    fig = compare_figure(runs, metrics=["Obj/valid"], layout=layout)
+    labels = {ax.get_ylabel().replace("\n", " ") for ax in fig.axes if ax.get_ylabel()}
+    assert labels == {"Obj/valid (lower is better)"}

@@ -50,10 +50,10 @@ from phasewatch.plot.style import (
     paper_style,
 )
 from phasewatch.plot.ylabels import fit_ylabels
-from phasewatch.presets import default_direction, hf_spellings, named_by_its_own
+from phasewatch.presets import hf_spellings, named_by_its_own
 from phasewatch.results import Analysis
 from phasewatch.run import Run
-from phasewatch.signals import choose_metric
+from phasewatch.signals import choose_direction, choose_metric
 from phasewatch.xaxis import axis_label, in_step_unit, shared_step_unit, step_unit
 
 LAYOUTS = ("overlay", "grid")
@@ -201,9 +201,9 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
         for p, (ax, metric, members) in enumerate(zip(axes, panels, present)):
             logged = [s.to_numpy() for i in members
                       if (s := series_or_none(runs[i], metric)) is not None]
+            direction = choose_direction(runs[members[0]], metric, None)  # as analyze takes it
             log = _draw.log_axis_if_spanning(
-                ax, np.concatenate(logged) if logged else np.empty(0),
-                default_direction(metric) == "min")
+                ax, np.concatenate(logged) if logged else np.empty(0), direction == "min")
             for label, style, group in groups:
                 color = style.color
                 varied |= style.varied
@@ -254,7 +254,7 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                     for name, handle in _draw.draw_events([ax], runs[i].events, color=color).items():
                         handle.set_color(NEUTRAL)
                         handles.setdefault(f"event:{name}", handle)
-            ax.set_ylabel(_draw.metric_label(metric, default_direction(metric)))
+            ax.set_ylabel(_draw.metric_label(metric, direction))
             if not log:
                 _draw.readable_ylim(ax)
         for ax in axes:

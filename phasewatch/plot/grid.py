@@ -24,7 +24,6 @@ from phasewatch.plot.layout import freeze_layout
 from phasewatch.plot.phase import outlier_steps
 from phasewatch.plot.style import MAIN_HEIGHT, PANEL_HEIGHT, figure_size, paper_style
 from phasewatch.plot.ylabels import fit_ylabels
-from phasewatch.presets import default_direction
 from phasewatch.xaxis import axis_label, in_step_unit, shared_step_unit, step_unit
 
 GRID_ROW_HEIGHT = 1.25  # inches per row of small multiples
@@ -72,7 +71,7 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
         # values together where the panels share one y axis
         logged = [s.to_numpy() if (s := series_or_none(r, m)) is not None else np.empty(0)
                   for r, m in zip(runs, own)]
-        lower = [default_direction(m) == "min" for m in own]
+        lower = [analysis.direction == "min" for analysis in analyses]
         for p, (ax, run, metric, analysis) in enumerate(zip(axes, runs, own, analyses)):
             label, color = label_of[p], color_of[p]
             _draw.log_axis_if_spanning(ax, np.concatenate(logged) if shared_y else logged[p],
@@ -106,7 +105,7 @@ def grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title,
             for name, handle in _draw.draw_events([ax], run.events).items():
                 events.setdefault(name, handle)
             if not shared_y or p % ncols == 0:
-                ax.set_ylabel(_draw.metric_label(metric, default_direction(metric)))
+                ax.set_ylabel(_draw.metric_label(metric, analysis.direction))
         for ax in axes[n:]:
             ax.set_visible(False)
         for ax, span in zip(axes[:n], spans):

@@ -37,9 +37,9 @@ from phasewatch.plot.smoothing import (
 )
 from phasewatch.plot.style import figure_size, paper_style
 from phasewatch.plot.ylabels import fit_ylabels
-from phasewatch.presets import default_direction
 from phasewatch.results import Analysis, not_established
 from phasewatch.run import Run
+from phasewatch.signals import choose_direction
 from phasewatch.step_counters import on_own_counter
 from phasewatch.step_units import at
 from phasewatch.values import MAX_VALUE
@@ -318,7 +318,7 @@ def _draw_panel(ax, panel: int, run: Run, label: str, metrics: list[str], smooth
     step), the figure's smoothing on top, train solid and held-out dashed."""
     name = run.name or run.source
     series = [run.series(metric) for metric in metrics]
-    lower = all(default_direction(metric) == "min" for metric in metrics)
+    lower = all(choose_direction(run, metric, None) == "min" for metric in metrics)
     log = _draw.log_axis_if_spanning(
         ax, np.concatenate([s.to_numpy() for s in series]) if series else np.empty(0), lower)
     for line_style, metric, s in zip(_PANEL_LINES * len(metrics), metrics, series):
