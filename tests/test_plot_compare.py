@@ -254,3 +254,22 @@ def test_a_panel_is_labelled_in_the_direction_analyze_takes(layout):
     fig = compare_figure(runs, metrics=["Obj/valid"], layout=layout)
     labels = {ax.get_ylabel().replace("\n", " ") for ax in fig.axes if ax.get_ylabel()}
     assert labels == {"Obj/valid (lower is better)"}
+
+
+def test_a_panel_is_labelled_in_the_direction_given_to_its_analyses():
+    """`plot compare --direction max` analyses `Obj/valid` as higher is better: the overlay's
+    label and axis follow the analyses drawn on the panel, not the direction `analyze` would
+    take without the option (which labelled it "lower is better" beside its max-direction
+    stops)."""
+    from phasewatch.plot.phase import analyze
+
+    runs = []
+    for name in ("darts-a", "darts-b"):
+        collector = RecordCollector(f"mem:{name}", "test")
+        for i in range(20):
+            collector.add(i, {"Obj/valid": 1.3 - 0.04 * i, "Acc/valid": 0.5 + 0.02 * i})
+        runs.append(collector.build(name=name))
+    analyses = [analyze(run, "Obj/valid", "max") for run in runs]
+    fig = compare_figure(runs, metrics=["Obj/valid"], analyses=analyses, layout="overlay")
+    labels = {ax.get_ylabel().replace("\n", " ") for ax in fig.axes if ax.get_ylabel()}
+    assert labels == {"Obj/valid"}

@@ -163,6 +163,17 @@ def _panel_metrics(runs, given, own) -> tuple[list[str], list[list[int]]]:
     return panels, members
 
 
+def _panel_direction(runs, own, analyses, metric: str, members: list[int]) -> str:
+    """The direction a panel is drawn in: that of the analyses drawn on it (a `--direction`
+    given to `plot` included), else the one `analyze` would take (`choose_direction`: the
+    Trainer's greater_is_better, DARTS' `Obj/valid` beside `Acc/valid`), not the name alone."""
+    for i in members:
+        if analyses is not None and analyses[i] is not None \
+                and (own[i] == metric or own[i] in hf_spellings(metric)):
+            return analyses[i].direction
+    return choose_direction(runs[members[0]], metric, None)
+
+
 def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xlim, ylim,
              band, options) -> Figure:
     panels, present = _panel_metrics(runs, given, own)
@@ -201,7 +212,7 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
         for p, (ax, metric, members) in enumerate(zip(axes, panels, present)):
             logged = [s.to_numpy() for i in members
                       if (s := series_or_none(runs[i], metric)) is not None]
-            direction = choose_direction(runs[members[0]], metric, None)  # as analyze takes it
+            direction = _panel_direction(runs, own, analyses, metric, members)
             log = _draw.log_axis_if_spanning(
                 ax, np.concatenate(logged) if logged else np.empty(0), direction == "min")
             for label, style, group in groups:
