@@ -110,6 +110,20 @@ def held_out_match(name: str) -> tuple[str, int, str] | None:
     return role, 100 * SPLITS.index(split) + 10 * leaf + (1 if sets else 0), direction
 
 
+# TensorBoard tags written metric first, as PyTorch's TensorBoard tutorial writes them
+# (`add_scalar("Loss/train", ...)`, `Accuracy/test`) and DARTS does (`Acc/valid`)
+METRIC_FIRST_SPLITS = frozenset(SPLITS[:5] + ("test", "train", "training"))
+
+
+def split_first(name: str) -> str | None:
+    """The `<split>/<metric>` spelling, lowered, of a tag written metric first (`Loss/train` ->
+    `train/loss`, `Acc/valid` -> `valid/acc`); None for any other name."""
+    metric, slash, split = name.lower().partition("/")
+    if not (metric and slash) or split not in METRIC_FIRST_SPLITS:
+        return None
+    return f"{split}/{metric}"
+
+
 def held_out_direction(name: str) -> str | None:
     """'min' for a held-out loss, NLL or perplexity by this rule, 'max' for a held-out reward or
     accuracy, else None (a set called `answer_qa` must not make a reward lower-is-better through

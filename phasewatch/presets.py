@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Iterable, KeysView, Mapping
 from functools import lru_cache
 
 from phasewatch.direction_words import name_words, says_lower_is_better
-from phasewatch.heldout_names import as_validation, held_out_direction, held_out_match
+from phasewatch.heldout_names import as_validation, held_out_direction, held_out_match, split_first
 from phasewatch.role_candidates import ROLE_CANDIDATES
 from phasewatch.set_names import eval_sets, loader_bases, set_order
 
@@ -128,6 +128,21 @@ def _named_split_roles(name: str) -> tuple[tuple[str, int], ...]:
     return () if found is None else ((found[0], HELD_OUT_RULE_RANK + found[1]),)
 
 
+@lru_cache(maxsize=1 << 16)
+def _metric_first_roles(name: str) -> tuple[tuple[str, int], ...]:
+    """(role, rank) of a tag written metric first (`heldout_names.split_first`: `Loss/train`,
+    `Accuracy/test`): those of its `<split>/<metric>` spelling, listed or by the held-out rule,
+    after every name spelled as a candidate is; else ()."""
+    spelled = split_first(name)
+    if spelled is None:
+        return ()
+    listed = tuple((role, rank + CAPITALISED_RANK) for role, rank in _EXACT.get(spelled, ()))
+    if listed:
+        return listed
+    found = held_out_match(spelled)
+    return () if found is None else ((found[0], HELD_OUT_RULE_RANK + CAPITALISED_RANK + found[1]),)
+
+
 CAPITALISED_RANK = 1000  # added to a candidate's rank when the log spells it with capitals
 EVAL_SET_RANK = 500  # added to a candidate's rank for one of several named held-out sets
 HELD_OUT_RULE_RANK = 2 * CAPITALISED_RANK  # `heldout_names`: after every listed candidate, in any case
@@ -176,6 +191,8 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
         by_base, _ = _hits(frozenset(loaders.values()))
         hits.extend((role, rank + EVAL_SET_RANK, name) for name, base in loaders.items()
                     for role, rank, found in by_base if found == base)
+    for name in present:
+        hits.extend((role, rank, name) for role, rank in _metric_first_roles(name))
     # held-out losses and rewards under a split prefix (`val/ppl`, `val-aux/<set>/loss`) that no
     # candidate names (`eval/reward` stays eval/accuracy), after every candidate their role lists
     listed = {name for _, _, name in hits}

@@ -349,3 +349,25 @@ def test_a_held_out_loss_that_never_moves_is_not_named_beside_the_score(capsys, 
     log.write_text("".join(json.dumps(row) + "\n" for row in rows))
     assert ("taking val_f1, a held-out score, before the held-out loss val_loss: pass --metric "
             "val_loss to judge the run by it") in _analyze(capsys, log)["warnings"]
+
+
+@pytest.mark.parametrize("held_out, train, chosen, direction", [
+    # PyTorch's TensorBoard tutorial: add_scalar("Loss/train"), ("Accuracy/test")
+    ({"Accuracy/test": (0.5, 0.8), "Loss/test": (1.4, 0.6)}, "Loss/train", "Accuracy/test", "max"),
+    ({"Loss/test": (1.4, 0.6)}, "Loss/train", "Loss/test", "min"),
+    # DARTS: Acc/valid beside Acc/train
+    ({"Acc/valid": (0.4, 0.7), "Acc/train": (0.4, 0.9)}, "Loss/train", "Acc/valid", "max"),
+])
+def test_a_tag_written_metric_first_takes_its_split_first_roles(capsys, tmp_path, held_out,
+                                                                 train, chosen, direction):
+    """`Loss/train` is the train loss and `Accuracy/test` the held-out accuracy, as
+    `train/loss` and `test/accuracy` are: a TensorBoard log written as PyTorch's tutorial
+    writes one had 'no performance metric found'."""
+    _chosen_everywhere(capsys, _log(tmp_path, held_out, train=train), chosen, direction)
+
+
+def test_a_metric_first_tag_of_another_kind_has_no_role():
+    from phasewatch.presets import role_matches
+
+    assert role_matches("train/loss", ["Loss/train", "Loss/ema"]) == ["Loss/train"]
+    assert role_matches("eval/accuracy", ["Accuracy/ema", "Acc/train_top5"]) == []
