@@ -240,17 +240,23 @@ def test_two_files_named_alike_are_both_told_apart_in_the_legend(tmp_path):
         "b/m.csv", "c/m.csv", "c/m.csv", "d.csv"]
 
 
-@pytest.mark.parametrize("layout", ["overlay", "grid"])
-def test_a_panel_is_labelled_in_the_direction_analyze_takes(layout):
-    """DARTS logs `Obj/valid` (a cross-entropy) beside `Acc/valid`: `analyze` reads it as lower
-    is better (`signals.choose_direction`), and so must the figure's y label, which the name
-    alone (`presets.default_direction`) would call higher is better."""
+def _darts_runs() -> list:
+    """Two DARTS-like runs: `Obj/valid` (a cross-entropy) falling beside `Acc/valid`."""
     runs = []
     for name in ("darts-a", "darts-b"):
         collector = RecordCollector(f"mem:{name}", "test")
         for i in range(20):
             collector.add(i, {"Obj/valid": 1.3 - 0.04 * i, "Acc/valid": 0.5 + 0.02 * i})
         runs.append(collector.build(name=name))
+    return runs
+
+
+@pytest.mark.parametrize("layout", ["overlay", "grid"])
+def test_a_panel_is_labelled_in_the_direction_analyze_takes(layout):
+    """DARTS logs `Obj/valid` (a cross-entropy) beside `Acc/valid`: `analyze` reads it as lower
+    is better (`signals.choose_direction`), and so must the figure's y label, which the name
+    alone (`presets.default_direction`) would call higher is better."""
+    runs = _darts_runs()
     fig = compare_figure(runs, metrics=["Obj/valid"], layout=layout)
     labels = {ax.get_ylabel().replace("\n", " ") for ax in fig.axes if ax.get_ylabel()}
     assert labels == {"Obj/valid (lower is better)"}
@@ -263,12 +269,7 @@ def test_a_panel_is_labelled_in_the_direction_given_to_its_analyses():
     stops)."""
     from phasewatch.plot.phase import analyze
 
-    runs = []
-    for name in ("darts-a", "darts-b"):
-        collector = RecordCollector(f"mem:{name}", "test")
-        for i in range(20):
-            collector.add(i, {"Obj/valid": 1.3 - 0.04 * i, "Acc/valid": 0.5 + 0.02 * i})
-        runs.append(collector.build(name=name))
+    runs = _darts_runs()
     analyses = [analyze(run, "Obj/valid", "max") for run in runs]
     fig = compare_figure(runs, metrics=["Obj/valid"], analyses=analyses, layout="overlay")
     labels = {ax.get_ylabel().replace("\n", " ") for ax in fig.axes if ax.get_ylabel()}
