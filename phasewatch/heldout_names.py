@@ -117,11 +117,13 @@ METRIC_FIRST_SPLITS = frozenset(SPLITS[:5] + ("test", "train", "training"))
 
 def split_first(name: str) -> str | None:
     """The `<split>/<metric>` spelling, lowered, of a tag written metric first (`Loss/train` ->
-    `train/loss`, `Acc/valid` -> `valid/acc`); None for any other name."""
-    metric, slash, split = name.lower().partition("/")
-    if not (metric and slash) or split not in METRIC_FIRST_SPLITS:
+    `train/loss`, `Acc/valid` -> `valid/acc`; a kind after the split: `acc/test_top1` ->
+    `test/top1_acc`); None for any other name."""
+    metric, slash, rest = name.lower().partition("/")
+    split, _, kind = rest.partition("_")
+    if not (metric and slash) or split not in METRIC_FIRST_SPLITS or "/" in kind:
         return None
-    return f"{split}/{metric}"
+    return f"{split}/{kind}_{metric}" if kind else f"{split}/{metric}"
 
 
 def held_out_direction(name: str) -> str | None:
@@ -158,12 +160,15 @@ def several_accuracies(names: list[str]) -> bool:
     those stay validation sets. A split named by its user (`dev-validation/edge_accuracy`,
     `dev-validation/exact_match`, `dev-validation/node_accuracy`: `is_named_validation_split`)
     is read as `validation/` is: tb-mathqa-dev's three accuracies of one dev set were called
-    "3 validation sets", with their mean offered as if it were one score over three sets."""
+    "3 validation sets", with their mean offered as if it were one score over three sets. A tag
+    written metric first is read in its split-first spelling (`heldout_names.split_first`)."""
     if len(names) < 2 or not all("/" in name for name in names):
         return False
-    if any((held_out_match(as_validation(name)) or ("",))[0] != "eval/accuracy" for name in names):
+    spelled = [split_first(name) or name for name in names]  # `acc/test_top1`: `test/top1_acc`
+    if any((held_out_match(as_validation(name)) or ("",))[0] != "eval/accuracy"
+           for name in spelled):
         return False  # (the accuracy leaf is this rule's only eval/accuracy)
-    return len({name.lower().rsplit("/", 1)[0] for name in names}) == 1
+    return len({name.lower().rsplit("/", 1)[0] for name in spelled}) == 1
 
 
 def as_validation(name: str) -> str:

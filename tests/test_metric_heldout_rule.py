@@ -357,6 +357,9 @@ def test_a_held_out_loss_that_never_moves_is_not_named_beside_the_score(capsys, 
     ({"Loss/test": (1.4, 0.6)}, "Loss/train", "Loss/test", "min"),
     # DARTS: Acc/valid beside Acc/train
     ({"Acc/valid": (0.4, 0.7), "Acc/train": (0.4, 0.9)}, "Loss/train", "Acc/valid", "max"),
+    # a video network's tags: the kind after the split
+    ({"acc/test_top1": (5.0, 40.0), "acc/test_top5": (20.0, 70.0), "loss/test": (4.7, 2.4)},
+     "loss/train", "acc/test_top1", "max"),
 ])
 def test_a_tag_written_metric_first_takes_its_split_first_roles(capsys, tmp_path, held_out,
                                                                  train, chosen, direction):
@@ -371,3 +374,13 @@ def test_a_metric_first_tag_of_another_kind_has_no_role():
 
     assert role_matches("train/loss", ["Loss/train", "Loss/ema"]) == ["Loss/train"]
     assert role_matches("eval/accuracy", ["Accuracy/ema", "Acc/train_top5"]) == []
+
+
+def test_accuracies_of_kinds_written_metric_first_are_called_accuracies(capsys, tmp_path):
+    """`acc/test_top1` beside `acc/test_top5` are two accuracies of one test split, as
+    `test/top1_acc` and `test/top5_acc` are, not two validation sets."""
+    path = _log(tmp_path, {"acc/test_top1": (5.0, 40.0), "acc/test_top5": (20.0, 70.0)},
+                train="loss/train")
+    notes = _analyze(capsys, path)["warnings"]
+    assert any(w.startswith("2 accuracies hold eval/accuracy: acc/test_top1, acc/test_top5")
+               for w in notes), notes
