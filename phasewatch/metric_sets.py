@@ -93,10 +93,13 @@ def choose_series(run: Run, metric: str | None = None, aggregate: str | None = N
         overall = overall_set(sets)
         chosen = overall or (run.own_name(name) if name in ROLE_CANDIDATES else sets[0])
         chosen = chosen or sets[0]
-        warning = (f"{len(sets)} {sets_kind(sets)} hold {name}: {listed}; analysed {chosen} "
+        kind = sets_kind(sets)
+        warning = (f"{len(sets)} {kind} hold {name}: {listed}; analysed {chosen} "
                    + ("(the log's total over the sets). " if overall else "only. ")
-                   + "Choose one with --metric NAME, or analyse their mean with "
-                   "--aggregate mean")
+                   + "Choose one with --metric NAME"
+                   # a mean of a top-1 and a top-5 accuracy measures nothing
+                   + (", or analyse their mean with --aggregate mean"
+                      if kind == "validation sets" else ""))
         return SeriesChoice(run, chosen, [warning], sets)
     label = mean_label(name, sets)
     new_run, dropped = with_mean(run, sets, label)
