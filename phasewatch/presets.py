@@ -86,21 +86,22 @@ _EXACT, _GLOBS, _PREFIXES = _compile()
 # chosen and rejected rewards (`chosen_reward`, `reject_reward`), as TRL's `rewards/accuracies`
 # is beside `rewards/chosen`, `logps/rejected`: a bare accuracy is one only beside such names
 # (`PREFERENCE_WORDS`; LLaMA-Factory's trainer_log.jsonl, which copies TRL's alone, is named
-# by its reader). A bare accuracy beside a train loss alone was a DPO preference accuracy
-# before: a CIFAR-100 console's test `Acc` every 5 epochs was shown as one.
+# by its reader). Beside a train loss alone it is the test accuracy a hand-written loop prints.
 BARE_ACCURACY = frozenset({"acc", "accuracy"})
 KERAS_STYLE_VALIDATION = ("val_accuracy", "val_acc", "dev_accuracy", "dev_acc",
                           "valid_accuracy", "valid_acc", "test_accuracy", "test_acc")
 # words of the names a preference run logs beside its accuracy (OpenRLHF's `chosen_reward`,
 # `reject_reward`; TRL's `rewards/chosen`, `rewards/rejected`, `rewards/margins`,
-# `logps/chosen`; a DPO variant's `beta`)
-PREFERENCE_WORDS = frozenset({"chosen", "rejected", "reject", "margins", "margin", "logps",
-                              "beta"})
+# `logps/chosen`; a DPO variant's `beta`, as the whole last part of a name: an optimiser's
+# `adam_beta1` is no preference run's)
+PREFERENCE_WORDS = frozenset({"chosen", "rejected", "reject", "margins", "margin", "logps"})
 
 
 def beside_preference(names: Iterable[str]) -> bool:
-    """Whether `names` hold one a preference run logs beside its accuracy (`PREFERENCE_WORDS`)."""
-    return any(PREFERENCE_WORDS.intersection(name_words(name)) for name in names)
+    """Whether `names` hold one a preference run logs beside its accuracy (`PREFERENCE_WORDS`,
+    or a `beta`)."""
+    return any(PREFERENCE_WORDS.intersection(name_words(name))
+               or name.lower().rsplit("/", 1)[-1] == "beta" for name in names)
 
 
 @lru_cache(maxsize=1 << 16)

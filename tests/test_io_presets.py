@@ -110,6 +110,15 @@ def test_a_bare_accuracy_beside_a_classifiers_scores_is_no_preference_accuracy()
     assert "train/preference_accuracy" not in aliases_for(["Accuracy", "Precision", "Recall"])
 
 
+def test_an_optimisers_beta_is_no_preference_runs_beta():
+    """A DPO variant logs its `beta` beside a bare accuracy; a classifier logging its Adam
+    `adam_beta1` beside one is no preference run (`name_words` reads both as 'beta')."""
+    assert "train/preference_accuracy" not in aliases_for(
+        ["accuracy", "loss", "adam_beta1", "adam_beta2"])
+    assert aliases_for(["accuracy", "loss", "train/beta"])["train/preference_accuracy"] == \
+        "accuracy"
+
+
 def test_a_bare_accuracy_is_a_preference_accuracy_only_beside_a_preference_runs_names(
         tmp_path, capsys):
     """A CIFAR-100 console printing its test `Acc` every 5 epochs beside the train loss, and a
