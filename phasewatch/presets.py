@@ -112,36 +112,33 @@ def _glob_roles(name: str) -> tuple[tuple[str, int], ...]:
                  if name.startswith(prefix) and match(name))
 
 
+def _roles_as_spelled(spelled: str, later: int = 0) -> tuple[tuple[str, int], ...]:
+    """(role, rank) of `spelled`, another spelling of a logged name: its listed roles, else the
+    held-out rule's, each ranked `later` behind."""
+    listed = tuple((role, rank + later) for role, rank in _EXACT.get(spelled, ()))
+    if listed:
+        return listed
+    found = held_out_match(spelled)
+    return () if found is None else ((found[0], HELD_OUT_RULE_RANK + later + found[1]),)
+
+
 @lru_cache(maxsize=1 << 16)
 def _named_split_roles(name: str) -> tuple[tuple[str, int], ...]:
     """(role, rank) of a metric of a named validation split
     (`heldout_names.is_named_validation_split`): those of its `validation/<rest>` spelling,
-    which only eval roles have; else ()."""
+    which only eval roles have, listed or by the held-out rule (`dev-validation/node_accuracy`
+    as `validation/node_accuracy`); else ()."""
     spelled = as_validation(name)
-    if spelled == name:
-        return ()
-    listed = tuple(_EXACT.get(spelled, ()))
-    if listed:
-        return listed
-    # ... or the held-out rule's (trial 38b: `dev-validation/node_accuracy` was passed over for
-    # `dev-validation/loss`, while `validation/node_accuracy` of the same code was taken)
-    found = held_out_match(spelled)
-    return () if found is None else ((found[0], HELD_OUT_RULE_RANK + found[1]),)
+    return () if spelled == name else _roles_as_spelled(spelled)
 
 
 @lru_cache(maxsize=1 << 16)
 def _metric_first_roles(name: str) -> tuple[tuple[str, int], ...]:
     """(role, rank) of a tag written metric first (`heldout_names.split_first`: `Loss/train`,
-    `Accuracy/test`): those of its `<split>/<metric>` spelling, listed or by the held-out rule,
-    after every name spelled as a candidate is; else ()."""
+    `Accuracy/test`): those of its `<split>/<metric>` spelling, after every name spelled as a
+    candidate is; else ()."""
     spelled = split_first(name)
-    if spelled is None:
-        return ()
-    listed = tuple((role, rank + CAPITALISED_RANK) for role, rank in _EXACT.get(spelled, ()))
-    if listed:
-        return listed
-    found = held_out_match(spelled)
-    return () if found is None else ((found[0], HELD_OUT_RULE_RANK + CAPITALISED_RANK + found[1]),)
+    return () if spelled is None else _roles_as_spelled(spelled, CAPITALISED_RANK)
 
 
 CAPITALISED_RANK = 1000  # added to a candidate's rank when the log spells it with capitals
