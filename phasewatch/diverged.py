@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from phasewatch.epoch_twins import per_batch
 from phasewatch.presets import role_matches
 from phasewatch.run import Run
 from phasewatch.stepseries import StepSeries
@@ -35,7 +36,8 @@ def diverged_note(run: Run, metric: str) -> str | None:
     more records after finite ones, and `metric` has values after the first of them, or at
     each of its MIN_BROKEN or more records (`_never_finite`); else None."""
     own = run.resolve_metric(metric)
-    losses = [name for name in role_matches("train/loss", run.metrics) if name != own]
+    losses = [name for found in role_matches("train/loss", run.metrics)
+              if (name := per_batch("train/loss", found, run.metrics)) != own]
     if not losses:
         return None
     loss = run.column(losses[0], finite=False)

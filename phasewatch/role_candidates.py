@@ -125,8 +125,10 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
                    "train/policy_loss", "gpt_loss", "train/gpt_loss",
                    # home-made loops: TensorBoard `training/loss`, printed `avg_loss=`
                    "training/loss", "avg_loss", "train/avg_loss",
-                   # Lightning's `self.log(..., on_step=True, on_epoch=True)`: both series
-                   "train_loss_step", "train_loss_epoch",
+                   # Lightning's `self.log(..., on_step=True, on_epoch=True)`: the epoch's
+                   # mean, at the cadence of `val_loss`, unless it has too few values
+                   # (`epoch_twins`); then each batch's
+                   "train_loss_epoch", "train_loss_step",
                    "loss/policy_avg", "train/loss/policy_avg", "ppo/loss/policy",  # TRL PPO, RLOO
                    "train_mean_nll",  # Tinker cookbook SFT
                    "total_loss",  # detectron2 (metrics.json, console, TensorBoard)

@@ -379,9 +379,9 @@ class RecordCollector:
             events.extend(epoch_events(columns, warnings,
                                        [e.step for e in events if e.name == "sft_to_rl"]))
         if "aliases" not in metadata:
-            from phasewatch.presets import aliases_for
+            from phasewatch.epoch_twins import run_aliases
 
-            metadata["aliases"] = aliases_for(self._store.names())
+            metadata["aliases"] = run_aliases(self._store.names(), columns)
         if not metadata.get("algorithm"):  # most logs do not name it; their trainers' metrics do
             from phasewatch.algorithm_names import infer_algorithm
 

@@ -280,6 +280,13 @@ def x_axis(run: Run, unit: str | None, metric: str | None = None) -> XAxis | Non
             times = "" if fell.size == 1 else f", {fell.size} times in all"
             raise UsageError(counter_falls(unit, own, (v[i], int(at[i])), (v[i + 1], int(at[i + 1])),
                                            times) + "; use --x step")
+        if series.size >= 2 and series.values[0] == series.values[-1]:
+            # (it never falls, so it is constant) a Lightning run stopped by max_steps in its
+            # first epoch: epoch 0 on every row, and every phase was "0 -> 0"
+            why = " (a run stopped by max_steps within its first epoch)" if unit == "epoch" else ""
+            raise UsageError(f"--x {unit}: this log's {own} is {series.values[0]:.4g} at every "
+                             f"one of its {series.size} values (steps {int(series.steps[0])}-"
+                             f"{int(series.steps[-1])}): no {unit} passed{why}; use --x step")
         return XAxis(unit, own, steps, series.values.astype(np.float64))
     looked = ", ".join(CARRIERS[unit])
     raise UsageError(f"--x {unit}: this log carries no {unit} counter (looked for {looked}); "

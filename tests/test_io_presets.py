@@ -229,7 +229,8 @@ def test_home_made_training_loops_names(name, role):
 def test_lightning_metrics_logged_on_step_and_on_epoch(tmp_path):
     """Lightning's CSVLogger writes `train_loss_step` / `train_loss_epoch` (and `val_loss_epoch`,
     `val_acc_epoch` when validation logs on step too): a metrics.csv of them was 'no performance
-    metric found'. The validation series is the performance metric when present."""
+    metric found'. The validation series is the performance metric when present; the train
+    loss is the epoch's mean, at the validation's cadence (`epoch_twins`)."""
     from phasewatch import read_run
     from phasewatch.signals import choose_metric
 
@@ -240,7 +241,7 @@ def test_lightning_metrics_logged_on_step_and_on_epoch(tmp_path):
     path.write_text("\n".join(rows) + "\n")
     run = read_run(path)
     aliases = aliases_for(run.metrics)
-    assert aliases["train/loss"] == "train_loss_step"
+    assert aliases["train/loss"] == "train_loss_epoch" == run.own_name("train/loss")
     assert aliases["eval/loss"] == "val_loss_epoch" and aliases["eval/accuracy"] == "val_acc_epoch"
     assert run.resolve_metric(choose_metric(run)) == "val_acc_epoch"
     assert aliases_for(["train_loss_epoch"])["train/loss"] == "train_loss_epoch"

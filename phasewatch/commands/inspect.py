@@ -168,7 +168,9 @@ def run(args: argparse.Namespace) -> int:
     for canon, own in sorted(run_.aliases.items(), key=lambda item: item[0] not in ROLE_CANDIDATES):
         # each named set's metric too (eval_expert_val_loss beside eval_base_val_loss: trial 40c
         # showed eval/loss for the first set and eval/expert_val_loss for the second)
-        for name in role_matches(canon, run_.metrics) if canon in ROLE_CANDIDATES else (own,):
+        matched = role_matches(canon, run_.metrics) if canon in ROLE_CANDIDATES else [own]
+        # (a Lightning `_epoch` series with too few values gives its role to its `_step` twin)
+        for name in matched if own in matched else [own]:
             roles.setdefault(name, canon)
     for piece in table_text(metric_table(run_.columns()), roles, unit=unit):
         sys.stdout.write(piece)

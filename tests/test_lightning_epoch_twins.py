@@ -1,0 +1,95 @@
+"""Lightning's `self.log("train_loss", ..., on_step=True, on_epoch=True)` writes two series:
+`train_loss_step` (a batch's loss every `log_every_n_steps`) and `train_loss_epoch` (the
+epoch's mean, at its last step, where `val_loss` is logged). The epoch series is the train loss
+(the cadence of the validation a user compares it with) unless it has too few values for a
+trend: a run stopped by `max_steps` within its first epoch logs it once, and its train loss
+analysed alone was "one reading: no phases". Such a run's epoch is 0 on every row, and
+`--x epoch` printed every phase as "0 -> 0"."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from phasewatch import read_run
+from phasewatch.cli import main
+from phasewatch.diverged import diverged_note
+from phasewatch.signals import choose_metric
+
+HEADER = "epoch,step,train_loss_epoch,train_loss_step,val_loss"
+
+
+def metrics_csv(tmp_path, epochs: int, per_epoch: int, validate: bool = True,
+                nan_from: int | None = None) -> str:
+    """A CSVLogger file as Lightning writes it: a row per `log_every_n_steps` (10) batches, then
+    at an epoch's last batch the validation's row and the epoch's own row."""
+    rows = [HEADER]
+    for epoch in range(epochs):
+        for step in range(epoch * per_epoch + 9, (epoch + 1) * per_epoch, 10):
+            loss = math.nan if nan_from is not None and step >= nan_from else 2.0 / (1 + step / 50)
+            rows.append(f"{epoch},{step},,{loss},")
+        last = (epoch + 1) * per_epoch - 1
+        if validate:
+            rows.append(f"{epoch},{last},,,{1.0 + 0.5 / (1 + epoch)}")
+        rows.append(f"{epoch},{last},{2.0 / (1 + last / 80)},,")
+    path = tmp_path / "metrics.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return str(path)
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def role_of(inspect_text: str, name: str) -> str:
+    row = next(line for line in inspect_text.splitlines() if line.startswith(name + " "))
+    return row.split()[-1]
+
+
+def test_the_train_loss_is_the_epochs_mean_beside_a_validation_each_epoch(tmp_path, capsys):
+    path = metrics_csv(tmp_path, epochs=8, per_epoch=100)
+    run = read_run(path)
+    assert run.own_name("train/loss") == "train_loss_epoch"
+    code, out, _ = cli(capsys, "inspect", path)
+    assert code == 0 and role_of(out, "train_loss_epoch") == "train/loss"
+    assert role_of(out, "train_loss_step") != "train/loss"
+    # with no validation the train loss analysed is the epoch's mean too
+    alone = read_run(metrics_csv(tmp_path, epochs=8, per_epoch=100, validate=False))
+    assert alone.resolve_metric(choose_metric(alone)) == "train_loss_epoch"
+
+
+def test_a_run_stopped_by_max_steps_in_its_first_epoch_takes_the_step_series(tmp_path, capsys):
+    path = metrics_csv(tmp_path, epochs=1, per_epoch=600, validate=False)
+    run = read_run(path)
+    assert run.column("train_loss_epoch").values.size == 1
+    assert run.own_name("train/loss") == "train_loss_step"
+    assert run.resolve_metric(choose_metric(run)) == "train_loss_step"
+    code, out, _ = cli(capsys, "inspect", path)
+    assert code == 0 and role_of(out, "train_loss_step") == "train/loss"
+    code, out, _ = cli(capsys, "analyze", path)
+    assert code == 0 and "metric train_loss_step (min)" in out and "one reading" not in out
+
+
+def test_x_epoch_on_a_run_that_never_left_its_first_epoch_is_a_usage_error(tmp_path, capsys):
+    path = metrics_csv(tmp_path, epochs=1, per_epoch=600)
+    code, out, err = cli(capsys, "analyze", path, "--x", "epoch")
+    assert code == 2 and out == ""
+    assert ("--x epoch: this log's epoch is 0 at every one of its 60 values (steps 9-599): no "
+            "epoch passed (a run stopped by max_steps within its first epoch); use --x step") in err
+    assert cli(capsys, "analyze", metrics_csv(tmp_path, 3, 100), "--x", "epoch")[0] == 0
+
+
+def test_a_divergence_is_read_from_the_batches_loss(tmp_path):
+    run = read_run(metrics_csv(tmp_path, epochs=8, per_epoch=100, nan_from=650))
+    note = diverged_note(run, "val_loss")
+    assert note is not None and note.startswith("train_loss_step is not a number")
+
+
+@pytest.mark.parametrize("epochs", [2, 3])
+def test_the_step_series_is_taken_only_while_the_epoch_series_is_too_short(tmp_path, epochs):
+    run = read_run(metrics_csv(tmp_path, epochs=epochs, per_epoch=100))
+    expected = "train_loss_step" if epochs < 3 else "train_loss_epoch"
+    assert run.own_name("train/loss") == expected
