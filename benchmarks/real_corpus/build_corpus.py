@@ -4,7 +4,7 @@ The logs are other people's files, so they stay out of git: this script fetches 
 exact commit named in the manifest, from a local `fetch` mirror (/work/.mirror/<owner>+<name>/...)
 when there is one, else from raw.githubusercontent.com. A file whose hash differs is refused.
 
-    python benchmarks/real_corpus/build_corpus.py [--set main|heldout|heldout2|...|heldout27]
+    python benchmarks/real_corpus/build_corpus.py [--set main|heldout|heldout2|...|heldout28]
                                                   [--mirrors DIR]
                                                   [--only ID ...] [--offline]
 
@@ -13,9 +13,9 @@ when there is one, else from raw.githubusercontent.com. A file whose hash differ
 `--set heldout8`, `--set heldout9`, `--set heldout10`, `--set heldout11`, `--set heldout12`,
 `--set heldout13`, `--set heldout14`, `--set heldout15`, `--set heldout16`, `--set heldout17`,
 `--set heldout18`, `--set heldout19`, `--set heldout20`, `--set heldout21`, `--set heldout22`,
-`--set heldout23`, `--set heldout24`, `--set heldout25`, `--set heldout26` and `--set heldout27`
-the second to twenty-seventh (manifest_heldout2.json ... manifest_heldout27.json), into the same
-data/ folder; the sets share no log, so their folders never collide.
+`--set heldout23`, `--set heldout24`, `--set heldout25`, `--set heldout26`, `--set heldout27` and
+`--set heldout28` the second to twenty-eighth (manifest_heldout2.json ... manifest_heldout28.json),
+into the same data/ folder; the sets share no log, so their folders never collide.
 
 A manifest row may name a `member`: the run, inside a file that stores several (an MLflow
 `mlflow.db` / `mlruns.db`, a Trackio project database), that its labels are about. The file is
@@ -68,7 +68,8 @@ SETS = {"main": ("manifest.json", "labels.json"),
         "heldout24": ("manifest_heldout24.json", "labels_heldout24.json"),
         "heldout25": ("manifest_heldout25.json", "labels_heldout25.json"),
         "heldout26": ("manifest_heldout26.json", "labels_heldout26.json"),
-        "heldout27": ("manifest_heldout27.json", "labels_heldout27.json")}
+        "heldout27": ("manifest_heldout27.json", "labels_heldout27.json"),
+        "heldout28": ("manifest_heldout28.json", "labels_heldout28.json")}
 
 
 @dataclass(frozen=True)
