@@ -39,7 +39,8 @@ def write(tmp_path, text):
 def test_the_batches_are_counted_over_the_epochs_and_the_validation_is_read(tmp_path):
     path = write(tmp_path, example_log())
     run = read_run(path)
-    assert sorted(run.metrics) == ["loss", "lr", "ms/batch", "ppl", "valid loss", "valid ppl"]
+    assert sorted(run.metrics) == ["loss", "lr", "ms/batch", "ppl", "test loss", "test ppl",
+                                   "valid loss", "valid ppl"]
     steps = run.series("loss").index.tolist()
     assert steps[:2] == [200, 400] and steps[14:16] == [2983 + 200, 2983 + 400]
     # each epoch's validation at the last batch logged in it
@@ -47,6 +48,30 @@ def test_the_batches_are_counted_over_the_epochs_and_the_validation_is_read(tmp_
     assert run.series("valid loss").tolist() == pytest.approx([5.9 - 0.25 * e
                                                                for e in range(1, 6)])
     assert analyze(path).metric == "valid loss"
+
+
+def test_the_closing_test_evaluation_is_read_at_the_last_step_and_ends_the_run(tmp_path):
+    """`| End of training | test loss  4.70 | test ppl   109.95`: the best model's test split,
+    evaluated once after the epochs, a held-out point at the last step; the validation loss
+    of every epoch stays the metric analysed (the test loss's one value shows no trend)."""
+    from phasewatch.io import kv_console
+
+    path = write(tmp_path, example_log())
+    run = read_run(path)
+    last = 4 * 2983 + 2800
+    assert run.series("test loss").to_dict() == {last: 4.70}
+    assert run.series("test ppl").to_dict() == {last: 109.95}
+    assert max(run.series("loss").index) == last
+    assert analyze(path).metric == "valid loss"
+    source = kv_console.source(path)
+    list(source.read())
+    assert source.info.finished
+    # the same line without numbers is no record, and says nothing of the run's end
+    cut = write(tmp_path, example_log().replace("| End of training | test loss  4.70 | test ppl"
+                                                "   109.95", "| End of training | saved to x.pt"))
+    source = kv_console.source(cut)
+    list(source.read())
+    assert "test loss" not in read_run(cut).metrics and not source.info.finished
 
 
 @pytest.mark.parametrize("text", [

@@ -55,12 +55,14 @@ records on the step axis.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from phasewatch.io.kv_items import (
     COLON_ITEM,
+    END_OF_TRAINING,
     HEADER_DECORATION,
     MAX_HEADER,
     MAX_ITERS,
@@ -341,12 +343,16 @@ class LineParser:
 
 
 class Source(LogFileSource):
-    """Lines read (and followed) by the shared line machinery. No line ends the run: `step
-    40/40` may still be followed by its evaluation."""
+    """Lines read (and followed) by the shared line machinery. `step 40/40` does not end the
+    run (its evaluation may follow); the word_language_model example's closing `| End of
+    training | test loss ...` does."""
 
     FORMAT, PARSER = FORMAT, LineParser
     WHAT = ("lines with a step token and `name=value` items (or MiniMind's `Epoch:[E/N](I/M)` "
             "lines, or `Epoch: N/M` blocks of `Name: value` lines)")
+
+    def end_marker(self, text: str, values: Mapping[str, Any] | None) -> bool:
+        return bool(values) and END_OF_TRAINING.match(text) is not None
 
 
 source = Source.open

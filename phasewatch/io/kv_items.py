@@ -295,6 +295,10 @@ DASHED_SET_LINE = re.compile(r"^\s*(?P<split>test|validation|valid|val|dev|eval)
 SPLIT_SCORE_LINE = re.compile(r"^\s*(?P<name>(?:test|eval|val|valid|validation|dev)\s+"
                               r"(?:acc|accuracy|f1|auc))\s*:?\s+(?P<value>" + DECIMAL +
                               r")\s*%?\s*$", re.IGNORECASE)
+# PyTorch's word_language_model example closes with the test split's evaluation of the best
+# model: `| End of training | test loss  5.37 | test ppl   215.96`, `|` fields of a name and a
+# number (`spaced_field`), the names kept as printed, as its epochs' `valid loss` are
+END_OF_TRAINING = re.compile(r"^\s*\|?\s*end of training\s*\|(?P<fields>.+?)\|?\s*$", re.IGNORECASE)
 # the prefix a split's printed name gives the items of its line (`Test set:`, `Validation -`, a
 # bar's `Train Epoch: 3`): one spelling each, so `valid_loss` and `val_loss` are one series
 SPLIT_PREFIXES = {"test": "test", "validation": "val", "valid": "val", "val": "val", "dev": "dev",
@@ -318,6 +322,8 @@ def held_out_set_items(line: str) -> dict[str, str]:
     is no such summary (a field that is no `Name: number` item)."""
     found = SET_LINE.match(line)
     if found is None:
+        if (closing := END_OF_TRAINING.match(line)) is not None:
+            return _piped_numbers(closing.group("fields"))
         if (score := SPLIT_SCORE_LINE.match(line)) is not None:
             return {" ".join(score.group("name").split()): score.group("value")}
         return _dashed_set_items(line)
@@ -332,6 +338,15 @@ def held_out_set_items(line: str) -> dict[str, str]:
             value = 100.0 * value / int(item.group("total"))
         items[name] = f"{value:.10g}"
     return items
+
+
+def _piped_numbers(fields: str) -> dict[str, str]:
+    """`test loss  5.37 | test ppl   215.96`: each `|` field a name and a number
+    (`spaced_field`), else {}."""
+    found = [spaced_field(field.strip()) for field in fields.split("|")]
+    if not found or None in found:
+        return {}
+    return {" ".join(m.group("name").split()): m.group("value") for m in found if m is not None}
 
 
 def _dashed_set_items(line: str) -> dict[str, str]:
