@@ -208,6 +208,10 @@ class LineRecordSource(RecordSource):
     states in passing, for the run's config: `_take_settings`), `flush()` (a record only a next
     line would close, read when the log is final), `notes` and `step_unit`."""
 
+    says_repeats = False
+    """Records that repeat the one before them are said (`repeated_lines`): in console logs,
+    which several processes print alike; not in a file a logger writes (a CSV's equal rows)."""
+
     cut_line_may_parse = False
     """A cut last line can still parse ('2000,0' of '2000,0.6534'): a last line without its
     newline is left out, with a warning (`_leave_out_cut`). JSON formats leave it False (a cut
@@ -218,6 +222,7 @@ class LineRecordSource(RecordSource):
                  follow: bool = False, notice: Callable[[str], None] | None = None):
         from phasewatch.follow import LineTail
         from phasewatch.io.lines import LineReport
+        from phasewatch.io.repeated_lines import RepeatedRecords
 
         super().__init__(path, source)
         self.format = format
@@ -226,6 +231,8 @@ class LineRecordSource(RecordSource):
         self.parser = parser_factory()
         self.what = what
         self.report = LineReport()
+        # (said by `finish`, of a batch read) in a console log, where a process printed them
+        self.repeats = RepeatedRecords() if self.says_repeats else None
         self.n_read = 0
         kwargs = {"notice": notice} if notice is not None else {}
         # followed: a re-read of the file from its top gives no record twice (`io.reread`)
@@ -286,8 +293,10 @@ class LineRecordSource(RecordSource):
                 self.info.step_unit = getattr(self.parser, "step_unit", self.info.step_unit)
             self._take_settings()
             for step, values in found:
-                if self.reread is None:  # (a batch read: no per-record work)
+                if self.reread is None:  # (a batch read: no other per-record work)
                     self.n_read += 1
+                    if self.repeats is not None:
+                        self.repeats.see(step, values, lineno)
                     yield Record(step, values, lineno)
                 else:
                     yield from self._given(self.reread.take(Record(step, values, lineno)))
@@ -346,6 +355,8 @@ class LineRecordSource(RecordSource):
 
     def finish(self, collector: RecordCollector) -> None:
         self.report.finish(self.file, self.parser, collector, self.what)
+        if self.repeats is not None and (note := self.repeats.note()) is not None:
+            collector.warn(note)
 
     @property
     def notes(self) -> list[str]:
@@ -364,6 +375,7 @@ class LogFileSource(LineRecordSource):
     FORMAT = ""
     PARSER: Callable[[], Any]
     WHAT = "records"
+    says_repeats = True
 
     def __init__(self, path: Path, follow: bool = False,
                  notice: Callable[[str], None] | None = None):
