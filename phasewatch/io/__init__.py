@@ -70,6 +70,7 @@ READERS: tuple[str, ...] = (
     "timm_console",  # timm's train.py: `Train: E [ U/N (P%)]  Loss: ...`, `Test: [ B/B] ...`
     "metriclogger_console",  # torchvision references, DETR, DeiT: `Epoch: [E]  [ I/N]  eta: ...`
     "progressmeter_console",  # the PyTorch ImageNet example, MoCo: `Epoch: [E][ I/N]\tTime ...`
+    "spacy_console",  # spacy train: `E  #  LOSS NER  ENTS_F ... SCORE` and a row an evaluation
     "kv_console",  # print() lines `step N name=value`: the loosest shape, tried last
 )
 

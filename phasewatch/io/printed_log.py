@@ -23,7 +23,8 @@ from phasewatch.io.source import Record
 # not tried: a notebook prints JSON and tables that are not logs.
 CONSOLE_READERS = ("trinity_console", "verl_console", "torchtune", "olmo_console",
                    "hf_console", "keras_console", "sb3_console", "timm_console",
-                   "metriclogger_console", "progressmeter_console", "kv_console")
+                   "metriclogger_console", "progressmeter_console", "spacy_console",
+                   "kv_console")
 MIN_PRINTED_RECORDS = 2  # one log row printed is an evaluation or a summary, not a curve
 
 
