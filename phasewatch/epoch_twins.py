@@ -2,12 +2,18 @@
 `train_loss_step` (a batch's loss every `log_every_n_steps`) and `train_loss_epoch` (the mean
 over the epoch, at its last step).
 
-The epoch series is the train loss (`role_candidates`: `train_loss_epoch` first): it has the
-cadence of the validation metrics beside it (`val_loss`, logged once an epoch at the same
-steps), which a user compares it with, and Lightning's progress bar shows it. Where it has
-fewer values than a trend needs (a run stopped by `max_steps` in its first epochs logs it once,
-at the last step, beside 60 readings of `train_loss_step`), the step series is taken: a train
-loss analysed alone was "one reading: no phases".
+The train loss is the series at the validation's cadence, which a user compares it with: the
+epoch's mean where the run validates once an epoch (or less often: `val_loss` then logged at
+the same steps), the batches' where it validates several times an epoch (`val_check_interval`;
+a run stopped by `max_steps` in its first epoch logs `train_loss_epoch` once, at its last step,
+beside 60 readings of `train_loss_step`: its train loss judged a held-out loss's rise by one
+reading). With no held-out metric, the epoch's mean where it has the values a trend needs
+(else a train loss analysed alone was "one reading: no phases").
+
+The rule gives the same series on the records `watch` holds when it chooses (up to the step
+after the third validation, `live_choice`) as on the whole log: validating once an epoch, the
+third epoch's mean is logged at the third validation's step; several times an epoch, fewer
+epochs than validations have passed at any point.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from phasewatch.presets import aliases_for
+from phasewatch.presets import HELD_OUT_ROLES, aliases_for
 from phasewatch.role_candidates import ROLE_CANDIDATES
 
 EPOCH, STEP = "_epoch", "_step"
@@ -39,9 +45,10 @@ def per_batch(role: str, own: str, present: Iterable[str]) -> str:
 
 
 def run_aliases(names: Iterable[str], columns: Mapping[str, Any]) -> dict[str, str]:
-    """`aliases_for(names)`, a role's `_epoch` series replaced by its `_step` twin where it has
-    fewer than MIN_EPOCH_VALUES finite values and the twin has more (`columns`: metric ->
-    (steps, values))."""
+    """`aliases_for(names)`, a role's `_epoch` series replaced by its `_step` twin where it is
+    not at the validation's cadence: fewer than half as many values as the most-logged held-out
+    metric (one validated at least twice an epoch), or, with none, fewer than
+    MIN_EPOCH_VALUES (`columns`: metric -> (steps, values))."""
     import numpy as np
 
     aliases = aliases_for(names)
@@ -50,8 +57,12 @@ def run_aliases(names: Iterable[str], columns: Mapping[str, Any]) -> dict[str, s
         column = columns.get(name)
         return 0 if column is None else int(np.isfinite(np.asarray(column[1])).sum())
 
+    held_out = max((finite(aliases.get(role, role)) for role in HELD_OUT_ROLES), default=0)
     for role, own in list(aliases.items()):
         twin = step_twin(role, own)
-        if twin is not None and finite(own) < MIN_EPOCH_VALUES and finite(twin) > finite(own):
+        if twin is None or not finite(twin):
+            continue
+        epochs = finite(own)
+        if (2 * epochs <= held_out) if held_out else epochs < MIN_EPOCH_VALUES:
             aliases[role] = twin
     return aliases

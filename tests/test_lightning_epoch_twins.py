@@ -1,14 +1,17 @@
 """Lightning's `self.log("train_loss", ..., on_step=True, on_epoch=True)` writes two series:
 `train_loss_step` (a batch's loss every `log_every_n_steps`) and `train_loss_epoch` (the
-epoch's mean, at its last step, where `val_loss` is logged). The epoch series is the train loss
-(the cadence of the validation a user compares it with) unless it has too few values for a
-trend: a run stopped by `max_steps` within its first epoch logs it once, and its train loss
-analysed alone was "one reading: no phases". Such a run's epoch is 0 on every row, and
+epoch's mean, at its last step, where `val_loss` is logged). The train loss is the series at
+the validation's cadence: the epoch's mean beside a validation once an epoch, the batches'
+beside one several times an epoch (`val_check_interval`; a run stopped by `max_steps` within its
+first epoch logs the epoch's mean once, and its train loss judged a held-out rise by one
+reading); alone, the epoch's mean where it has 3 values. `watch` chooses on the records up to
+the step after the third validation: the same series. Such a run's epoch is 0 on every row, and
 `--x epoch` printed every phase as "0 -> 0"."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -21,16 +24,19 @@ HEADER = "epoch,step,train_loss_epoch,train_loss_step,val_loss"
 
 
 def metrics_csv(tmp_path, epochs: int, per_epoch: int, validate: bool = True,
-                nan_from: int | None = None) -> str:
-    """A CSVLogger file as Lightning writes it: a row per `log_every_n_steps` (10) batches, then
-    at an epoch's last batch the validation's row and the epoch's own row."""
+                nan_from: int | None = None, val_every: int | None = None) -> str:
+    """A CSVLogger file as Lightning writes it: a row per `log_every_n_steps` (10) batches, a
+    validation's row every `val_every` batches (else at an epoch's last batch), and at an
+    epoch's last batch the epoch's own row."""
     rows = [HEADER]
     for epoch in range(epochs):
         for step in range(epoch * per_epoch + 9, (epoch + 1) * per_epoch, 10):
             loss = math.nan if nan_from is not None and step >= nan_from else 2.0 / (1 + step / 50)
             rows.append(f"{epoch},{step},,{loss},")
+            if validate and val_every and (step + 1) % val_every == 0:
+                rows.append(f"{epoch},{step},,,{1.0 + 50 / (step + 100)}")
         last = (epoch + 1) * per_epoch - 1
-        if validate:
+        if validate and not val_every:
             rows.append(f"{epoch},{last},,,{1.0 + 0.5 / (1 + epoch)}")
         rows.append(f"{epoch},{last},{2.0 / (1 + last / 80)},,")
     path = tmp_path / "metrics.csv"
@@ -88,8 +94,35 @@ def test_a_divergence_is_read_from_the_batches_loss(tmp_path):
     assert note is not None and note.startswith("train_loss_step is not a number")
 
 
-@pytest.mark.parametrize("epochs", [2, 3])
-def test_the_step_series_is_taken_only_while_the_epoch_series_is_too_short(tmp_path, epochs):
-    run = read_run(metrics_csv(tmp_path, epochs=epochs, per_epoch=100))
-    expected = "train_loss_step" if epochs < 3 else "train_loss_epoch"
-    assert run.own_name("train/loss") == expected
+@pytest.mark.parametrize("epochs, val_every, alone, expected", [
+    (2, None, False, "train_loss_epoch"),  # a validation an epoch: its cadence
+    (4, 100, False, "train_loss_step"),  # 7.5 validations an epoch (val_check_interval)
+    (1, 100, False, "train_loss_step"),  # max_steps within the first epoch
+    (2, None, True, "train_loss_step"),  # alone: 2 epochs' means show no trend
+    (3, None, True, "train_loss_epoch"),
+])
+def test_the_train_loss_is_the_series_at_the_validations_cadence(tmp_path, epochs, val_every,
+                                                                 alone, expected):
+    path = metrics_csv(tmp_path, epochs=epochs, per_epoch=750, val_every=val_every,
+                       validate=not alone)
+    assert read_run(path).own_name("train/loss") == expected
+
+
+@pytest.mark.parametrize("val_every", [None, 100])
+def test_watch_holding_records_to_the_third_validation_chooses_the_same_series(tmp_path,
+                                                                               val_every):
+    """`live_choice` holds the records up to the first of a later step than the third
+    validation's: the train loss `watch` follows beside the held-out loss is read off them."""
+    from phasewatch.expert_data import watched_train_loss
+
+    path = metrics_csv(tmp_path, epochs=6, per_epoch=750, val_every=val_every)
+    lines = Path(path).read_text().splitlines()
+    val_steps = [int(line.split(",")[1]) for line in lines[1:] if line.split(",")[4]]
+    third = val_steps[2]
+    held = [lines[0]] + [line for line in lines[1:] if int(line.split(",")[1]) <= third]
+    prefix = tmp_path / "held" / "metrics.csv"
+    prefix.parent.mkdir()
+    prefix.write_text("\n".join(held) + "\n")
+    whole = read_run(path)
+    assert watched_train_loss(read_run(prefix), "val_loss") == whole.own_name("train/loss") \
+        == watched_train_loss(whole, "val_loss")
