@@ -12,8 +12,9 @@ reading). With no held-out metric, the epoch's mean where it has the values a tr
 
 The rule gives the same series on the records `watch` holds when it chooses (up to the step
 after the third validation, `live_choice`) as on the whole log: validating once an epoch, the
-third epoch's mean is logged at the third validation's step; several times an epoch, fewer
-epochs than validations have passed at any point.
+third epoch's mean is logged at the third validation's step; more often, the validations
+within the epochs ended are at least twice as many as those epochs, however few have ended
+(`run_aliases`).
 """
 
 from __future__ import annotations
@@ -47,22 +48,37 @@ def per_batch(role: str, own: str, present: Iterable[str]) -> str:
 def run_aliases(names: Iterable[str], columns: Mapping[str, Any]) -> dict[str, str]:
     """`aliases_for(names)`, a role's `_epoch` series replaced by its `_step` twin where it is
     not at the validation's cadence: fewer than half as many values as the most-logged held-out
-    metric (one validated at least twice an epoch), or, with none, fewer than
-    MIN_EPOCH_VALUES (`columns`: metric -> (steps, values))."""
+    metric has up to the last epoch's end (one validated at least twice an epoch), or, with
+    none, fewer than MIN_EPOCH_VALUES (`columns`: metric -> (steps, values)).
+
+    The validations are counted over the finished epochs only: a validation every 400 steps in
+    750-step epochs has 3 at step 1199, when one epoch has ended, and 11 in 6 epochs; counted
+    to the log's end, `watch` (choosing at the third) took the batches' series and `analyze`
+    the epoch's. Over finished epochs E of them are at least 2E exactly where a validation
+    comes at least twice an epoch, whatever E."""
     import numpy as np
 
     aliases = aliases_for(names)
 
-    def finite(name: str) -> int:
+    def finite_steps(name: str) -> np.ndarray:
         column = columns.get(name)
-        return 0 if column is None else int(np.isfinite(np.asarray(column[1])).sum())
+        if column is None:
+            return np.empty(0)
+        steps, values = np.asarray(column[0]), np.asarray(column[1])
+        return steps[np.isfinite(values)]
 
-    held_out = max((finite(aliases.get(role, role)) for role in HELD_OUT_ROLES), default=0)
+    held_out = [finite_steps(aliases.get(role, role)) for role in HELD_OUT_ROLES]
     for role, own in list(aliases.items()):
         twin = step_twin(role, own)
-        if twin is None or not finite(twin):
+        if twin is None or not finite_steps(twin).size:
             continue
-        epochs = finite(own)
-        if (2 * epochs <= held_out) if held_out else epochs < MIN_EPOCH_VALUES:
+        epochs = finite_steps(own)
+        ended = epochs[-1] if epochs.size else np.inf
+        validations = max((int((steps <= ended).sum()) for steps in held_out), default=0)
+        if not any(steps.size for steps in held_out):
+            take_twin = epochs.size < MIN_EPOCH_VALUES
+        else:
+            take_twin = 2 * epochs.size <= validations
+        if take_twin:
             aliases[role] = twin
     return aliases

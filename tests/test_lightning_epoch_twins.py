@@ -97,6 +97,7 @@ def test_a_divergence_is_read_from_the_batches_loss(tmp_path):
 @pytest.mark.parametrize("epochs, val_every, alone, expected", [
     (2, None, False, "train_loss_epoch"),  # a validation an epoch: its cadence
     (4, 100, False, "train_loss_step"),  # 7.5 validations an epoch (val_check_interval)
+    (6, 400, False, "train_loss_epoch"),  # 1.875 an epoch, by global step: fewer than 2
     (1, 100, False, "train_loss_step"),  # max_steps within the first epoch
     (2, None, True, "train_loss_step"),  # alone: 2 epochs' means show no trend
     (3, None, True, "train_loss_epoch"),
@@ -108,11 +109,13 @@ def test_the_train_loss_is_the_series_at_the_validations_cadence(tmp_path, epoch
     assert read_run(path).own_name("train/loss") == expected
 
 
-@pytest.mark.parametrize("val_every", [None, 100])
+@pytest.mark.parametrize("val_every", [None, 100, 400])
 def test_watch_holding_records_to_the_third_validation_chooses_the_same_series(tmp_path,
                                                                                val_every):
     """`live_choice` holds the records up to the first of a later step than the third
-    validation's: the train loss `watch` follows beside the held-out loss is read off them."""
+    validation's: the train loss `watch` follows beside the held-out loss is read off them.
+    A validation every 400 steps in 750-step epochs has 3 when one epoch has ended (3 to 1),
+    11 in the whole log's 6 (11 to 6): the validations are counted within the epochs ended."""
     from phasewatch.expert_data import watched_train_loss
 
     path = metrics_csv(tmp_path, epochs=6, per_epoch=750, val_every=val_every)
