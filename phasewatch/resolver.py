@@ -220,11 +220,11 @@ class Resolver:
                                f"has not the {k} rows each step had before: the later row of "
                                "each step is read (the steps fed the mean of their rows are "
                                "fed again)")
-            elif change == "means":
-                self._say_rows(group, key, "means", f"{key}: {k or rows.k} rows with different "
-                               f"values at step {last_step} and as many at the next (one per "
-                               "prompt group, rank or batch): the mean of its rows per step is "
-                               "read while every step has as many")
+            if rows.means and rows.differed_at is not None:  # (equal rows: exact repeats)
+                self._say_rows(group, key, "means", f"{key}: {rows.k} rows at each step, with "
+                               f"different values at step {rows.differed_at} (one per prompt "
+                               "group, rank or batch): the mean of its rows per step is read "
+                               "while every step has as many")
             if read is None:
                 self._say_rows(group, key, "summary", summary_warning(key, step, value, rows.n_all))
             elif before is not None and not rows.means and rows.k == 1 \

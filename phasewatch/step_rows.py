@@ -198,6 +198,7 @@ class LiveRows:
     each step throughout)."""
 
     __slots__ = (
+        "differed_at",
         "done",
         "high",
         "k",
@@ -223,6 +224,9 @@ class LiveRows:
         self.sum_all, self.n_all = 0.0, 0  # the finite readings, for `is_summary`
         self.low, self.high = math.inf, -math.inf
         self.done: tuple[int, float, float] | None = None  # (step, mean, later row) before
+        # the first step whose rows differ (NaN equal to NaN), as `_differ` asks offline: rows
+        # that only repeat each other (ranks printing one line alike) are read and said once
+        self.differed_at: int | None = None
 
     @property
     def means(self) -> bool:
@@ -247,6 +251,9 @@ class LiveRows:
               and is_summary(value, self.sum_all, self.n_all, self.low, self.high)):
             self.summary_done = True
             return None, None
+        if self.n and self.differed_at is None and value != self.last \
+                and not (math.isnan(value) and math.isnan(self.last)):
+            self.differed_at = step
         self.n += 1
         self.rows.append(value)
         self.last = value

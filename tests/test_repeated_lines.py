@@ -75,3 +75,21 @@ def test_equal_rows_of_a_csv_file_collapse_silently(tmp_path):
     path.write_text("step,loss\n" + "".join(f"{s},{1 / (1 + s)}\n{s},{1 / (1 + s)}\n"
                                             for s in range(6)))
     assert not [w for w in read_run(path).warnings if NOTE in w]
+
+
+def test_watch_reads_lines_of_several_ranks_without_calling_them_different(tmp_path, capsys):
+    """A replay read each step's two equal rows as "2 rows with different values ... one per
+    prompt group, rank or batch: the mean of its rows per step is read", where `analyze` says
+    they repeat; rows of a step that differ are still said (the per-group log's warning)."""
+    twice = tmp_path / "log.txt"
+    twice.write_text(progress_lines(2, epochs=6))
+    assert main(["watch", str(twice)]) == 0
+    err = capsys.readouterr().err
+    assert "different values" not in err and "mean of its rows" not in err
+    groups = tmp_path / "groups.csv"
+    groups.write_text("step,reward\n" + "".join(f"{s},{s / 10 + r / 100:.3f}\n"
+                                                for s in range(1, 30) for r in range(2)))
+    assert main(["watch", str(groups)]) == 0
+    err = capsys.readouterr().err
+    assert ("reward: 2 rows at each step, with different values at step 1 (one per prompt "
+            "group, rank or batch): the mean of its rows per step is read") in err
