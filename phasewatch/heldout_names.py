@@ -7,20 +7,23 @@ people build from a split prefix, a loss word and their own set names: `eval/nll
 its reward function returns one, else `reward`, at the largest N) under `val-core/`, which the
 listed candidates take, and every other validation metric under `val-aux/`.
 
-A loss, NLL or perplexity takes the role `eval/loss` (lower is better); a reward, or a score of
-generated text or of a ranking (`dev_chrf`, `val/bleu`, `test/wer`), takes `eval/other_score` (a
-held-out score that is neither an accuracy nor a loss; a reward is higher-is-better, a score as
-its name says); an accuracy or exact match, bare or of a kind the log names (`validation/node_accuracy`,
-`val/top1_acc`, `eval/gsm8k/accuracy`), takes `eval/accuracy` (higher is better), so the
-default follows the documented priority, held-out accuracy first (trial 32b finding 2: a
-log with `validation/node_accuracy` and `validation/edge_accuracy` was judged by its
-`validation/loss`). Accuracies of several kinds under one split share a rank, so the
-analysis names them all and says which it took (`metric_sets.choose_series`). A token
-accuracy (TRL's `eval_mean_token_accuracy`) is not one: it is the teacher-forced loss's
-by-product, and the eval loss beside it stays the metric. Each rule ranks after every
-candidate its role lists, so a log holding a listed name keeps that choice, and a
-`val-core/` reward (listed under `eval/accuracy`) stays ahead of a `val-aux/` one. A split,
-set or kind called train (`eval/train/loss`, `val/train_accuracy`) is not held out.
+A loss, NLL or perplexity takes the role `eval/loss` (lower is better); a reward, or a task
+score (`TASK_SCORES`: an F1, a Dice or IoU, an AUPR, a WER or CER, a score of generated text or
+of a ranking: `dev_chrf`, `val/bleu`, `test/wer`), takes `eval/other_score` (a held-out score
+that is neither an accuracy nor a loss; a reward is higher-is-better, a score as its name says;
+scores of several kinds on one split are taken in the order of their kinds); an accuracy or
+exact match, bare or of a kind the log names (`validation/node_accuracy`, `val/top1_acc`,
+`eval/gsm8k/accuracy`), takes `eval/accuracy` (higher is better), so the default follows the
+documented priority, held-out accuracy first (after a segmentation overlap beside it: a
+pixel accuracy; trial 32b finding 2: a log with `validation/node_accuracy` and
+`validation/edge_accuracy` was judged by its `validation/loss`). Accuracies of several kinds
+under one split share a rank, so the analysis names them all and says which it took
+(`metric_sets.choose_series`). A token accuracy (TRL's `eval_mean_token_accuracy`) is not one:
+it is the teacher-forced loss's by-product, and the eval loss beside it stays the metric. Each
+rule ranks after every candidate its role lists, so a log holding a listed name keeps that
+choice, and a `val-core/` reward (listed under `eval/accuracy`) stays ahead of a `val-aux/`
+one. A split, set or kind called train (`eval/train/loss`, `val/train_accuracy`) is not held
+out.
 """
 
 from __future__ import annotations
@@ -36,6 +39,24 @@ SPLITS = ("eval", "val", "validation", "valid", "dev", "val-core", "val-*", "tes
 # Lightning log's `val_f1score` of every epoch (csv-lightning-dnabert-valf1-20) had no role:
 # the default took `val_loss` beside it, and no note named the F1.
 SCORE_SUFFIX = "(?:_?score)?"
+# Held-out task scores, one kind a line, in the order they are chosen when a split holds several
+# (a kind of several names, per-entity F1s, is a breakdown: `signals.roles_present`): the
+# order the listed spellings have (`role_candidates`: `eval_f1`, `eval_matthews_correlation`,
+# `eval_pearson`, `eval_spearmanr`, `eval_roc_auc`, `eval_wer`, `eval_cer`), a Lightning
+# recogniser's `val_wer` before its `val_cer` as a Whisper Trainer's `eval_wer` before its
+# `eval_cer`. A segmentation overlap (Dice, the pixels' F1, then IoU or Jaccard) follows the
+# F1 and is taken before a pixel accuracy beside it (`is_overlap`); an area under the
+# precision-recall curve (a multi-label classifier's AUPR, an average precision) before the
+# ROC's, as a log computes it beside the ROC's for rare positives. Scores of generated text or
+# of a ranking come last and share one rank (several, none a headline: the loss is taken).
+TASK_SCORES = (
+    "f1", "m?dice(?:_coef(?:ficient)?)?", "m?iou|jaccard(?:_index)?",
+    "mcc|matthews_correlation", "pearson", "spearmanr?",
+    "aupr(?:c)?|pr_?auc|auc_?pr|average_precision|ap", "auc|roc_auc|auroc", "wer", "cer",
+    (r"bleu(?:-?\d)?|chrf(?:\+\+)?|rouge(?:-?[l12]|lsum)?|meteor|ter|ndcg(?:@\d+)?|mrr|map"
+     r"|pass@\d+|pass1"),
+)
+KIND = "(?:[a-z0-9]+_)*"  # the words before an accuracy's or a score's own: `macro_`, `node_`
 # the last part of the name: (pattern, role, direction), in order of preference
 LEAVES = (
     ("loss", "eval/loss", "min"),
@@ -51,22 +72,24 @@ LEAVES = (
     # the accuracy of generated answers; scikit-learn's function name, `accuracy_score`; a
     # classifier's top-1 accuracy as timm's summary.csv (`eval_top1`) and torchvision's
     # reference scripts (`acc1`, printed `Acc@1`) name it (top-5 is no task accuracy)
-    (rf"(?:[a-z0-9]+_)*(?:accuracy|acc|exact_match|top-?1|acc@?1){SCORE_SUFFIX}", "eval/accuracy",
-     "max"),
-    # a held-out score of generated text or a ranking (`dev_chrf`, `val/bleu`, `eval/rougeL`,
-    # `test/wer`): the direction is the name's (`presets.default_direction`: wer, cer, ter -> min)
-    ((r"(?:[a-z0-9]+_)*(?:f1|bleu(?:-?\d)?|chrf(?:\+\+)?|rouge(?:-?[l12]|lsum)?|meteor|wer|cer|ter"
-      r"|mcc|matthews_correlation|pearson|spearmanr?|auc|roc_auc|auroc|ndcg(?:@\d+)?|mrr|map"
-      rf"|pass@\d+|pass1){SCORE_SUFFIX}"), "eval/other_score", None),
+    (rf"{KIND}(?:accuracy|acc|exact_match|top-?1|acc@?1){SCORE_SUFFIX}", "eval/accuracy", "max"),
+    # a held-out task score (`TASK_SCORES`): the direction is the name's
+    # (`presets.default_direction`: wer, cer, ter -> min)
+    *((rf"{KIND}(?:{kinds}){SCORE_SUFFIX}", "eval/other_score", None) for kinds in TASK_SCORES),
 )
-ACCURACY_LEAF = len(LEAVES) - 2
+ACCURACY_LEAF = next(i for i, (_, role, _) in enumerate(LEAVES) if role == "eval/accuracy")
+OVERLAP_LEAVES = frozenset(ACCURACY_LEAF + 1 + i for i, kinds in enumerate(TASK_SCORES)
+                           if "dice" in kinds or "iou" in kinds)
+# A leaf's rank within its split: `LEAF_RANKS` apart, a name with sets one after the name without
+SPLIT_RANKS, LEAF_RANKS = 100, 5
+assert LEAF_RANKS * len(LEAVES) < SPLIT_RANKS, "more leaves than a split's ranks hold"
 # A classifier's top-1 accuracy with no split named (a CSV of `epoch,loss,top1,top5`): what a
 # script computes top-1 on is its evaluation set (timm and torchvision print `Acc@1` only when
 # they evaluate), so it is a held-out accuracy, ranked after every name that names a split
 # (`val_top1` beside it is the one chosen). Not a bare `accuracy`, which is TRL's preference
 # accuracy of the training batches (`presets`).
 BARE_TOP1 = frozenset({"top1", "top-1", "acc1", "acc@1"})
-BARE_TOP1_RANK = 100 * len(SPLITS)
+BARE_TOP1_RANK = SPLIT_RANKS * len(SPLITS)
 # words of an accuracy's kind that make it no held-out task accuracy
 NOT_TASK_ACCURACY_WORDS = frozenset({"train", "training", "token"})
 TRAIN_WORDS = frozenset({"train", "training"})
@@ -82,15 +105,42 @@ _JOINED = re.compile(rf"(?P<split>eval|val|validation|valid|dev|test)_(?:{_LEAF}
 @lru_cache(maxsize=1 << 16)
 def held_out_match(name: str) -> tuple[str, int, str] | None:
     """(role, rank among the rule's names, direction) when `name` (any case) is a held-out loss,
-    NLL, perplexity, reward or accuracy by this rule; else None. Ranks: split first (`SPLITS`), then the
-    leaf (`LEAVES`), a name without sets before one with; sets of one split and leaf share a
-    rank, so `val/gsm8k/loss` and `val/math/loss` are several validation sets of one metric,
-    and `validation/node_accuracy` and `validation/edge_accuracy` several accuracies. A name
-    printed with spaces for underscores (`Validation BLEU: 21.40`, `Valid Perplexity`) is read
-    as its underscored spelling, as the presets read listed names. A bare top-1 (`BARE_TOP1`)
-    ranks last."""
+    NLL, perplexity, reward, accuracy or task score by this rule; else None. Ranks: split first
+    (`SPLITS`), then the leaf (`LEAVES`), a name without sets before one with; sets of one split
+    and leaf share a rank, so `val/gsm8k/loss` and `val/math/loss` are several validation sets
+    of one metric, and `validation/node_accuracy` and `validation/edge_accuracy` several
+    accuracies. A name printed with spaces for underscores (`Validation BLEU: 21.40`, `Valid
+    Perplexity`) is read as its underscored spelling, as the presets read listed names. A bare
+    top-1 (`BARE_TOP1`) ranks last."""
     if name.lower() in BARE_TOP1:
         return "eval/accuracy", BARE_TOP1_RANK, "max"
+    found = _split_leaf(name)
+    if found is None:
+        return None
+    split, leaf, sets = found
+    _, role, direction = LEAVES[leaf]
+    return role, SPLIT_RANKS * SPLITS.index(split) + LEAF_RANKS * leaf + sets, direction
+
+
+def task_score_kind(name: str) -> tuple[str, int] | None:
+    """(split, kind: its leaf) of a held-out task score by this rule (`TASK_SCORES`), in any
+    spelling the presets read one in, else None: scores of one split and different kinds are
+    different measures of one evaluation (`val_wer`, `val_cer`)."""
+    found = _split_leaf(split_first(name) or as_validation(name))
+    return None if found is None or found[1] <= ACCURACY_LEAF else (found[0], found[1])
+
+
+def is_overlap(name: str) -> bool:
+    """Whether `name` is a held-out segmentation overlap by this rule (`val_dice_coef`,
+    `Validation IoU`, `eval_mean_iou`): what a segmenter is judged by, before the accuracy of
+    its pixels, mostly background, that a log holds beside it (`signals.roles_present`)."""
+    kind = task_score_kind(name)
+    return kind is not None and kind[1] in OVERLAP_LEAVES
+
+
+@lru_cache(maxsize=1 << 16)
+def _split_leaf(name: str) -> tuple[str, int, int] | None:
+    """(split, leaf, 1 if sets are named else 0) of a held-out name by this rule, else None."""
     if name[:1] not in "evtdEVTD" or not name:
         return None
     lowered = name.lower().replace(" ", "_")
@@ -103,11 +153,12 @@ def held_out_match(name: str) -> tuple[str, int, str] | None:
         return None
     split = match["split"] if section is None or section == "core" else "val-*"
     leaf = next(i for i in range(len(LEAVES)) if match[f"leaf{i}"] is not None)
-    if leaf == ACCURACY_LEAF and NOT_TASK_ACCURACY_WORDS.intersection(
-            match[f"leaf{leaf}"].split("_")):
+    kind = match[f"leaf{leaf}"].split("_")
+    if leaf == ACCURACY_LEAF and NOT_TASK_ACCURACY_WORDS.intersection(kind):
         return None
-    _, role, direction = LEAVES[leaf]
-    return role, 100 * SPLITS.index(split) + 10 * leaf + (1 if sets else 0), direction
+    if leaf > ACCURACY_LEAF and "loss" in kind:  # a loss of a kind (`val_loss_iou`) is no score
+        return None
+    return split, leaf, 1 if sets else 0
 
 
 # TensorBoard tags written metric first, as PyTorch's TensorBoard tutorial writes them

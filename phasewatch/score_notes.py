@@ -1,0 +1,48 @@
+"""What `analyze` and `watch` say when they take a held-out task score without --metric
+(`heldout_names.TASK_SCORES`): the accuracy a segmentation overlap was taken before, and the
+scores of other kinds the same evaluation logged, ranked after it. The choice is
+`signals.roles_present`'s and the held-out rule's ranks; these notes never change it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from phasewatch.heldout_names import is_overlap, task_score_kind
+from phasewatch.output import listed, metric_option
+from phasewatch.run import Run
+from phasewatch.signals import MIN_FOR_TREND, n_finite
+
+
+def overlap_before_accuracy_note(run: Run, chosen: str) -> str | None:
+    """When a segmentation overlap was taken before the held-out accuracy beside it: that
+    accuracy counts pixels, mostly background (a U-Net's `Validation Accuracy` 0.993 -> 0.9996
+    beside its Dice 0.30 -> 0.91), and it is one option away."""
+    own = run.own_name(chosen) or chosen
+    accuracy = run.own_name("eval/accuracy")
+    if run.performance_metric or accuracy is None or accuracy == own or not is_overlap(own):
+        return None
+    return (f"taking {own}, a segmentation overlap, before the accuracy {accuracy}, which "
+            f"counts pixels, mostly background: pass {metric_option(accuracy)} to judge the run "
+            "by it")
+
+
+def other_scores_note(run: Run, chosen: str) -> str | None:
+    """When the task score taken has scores of other kinds beside it on its split, with values
+    that move: they rank after it by kind (`TASK_SCORES`: a line recogniser's `val_wer` before
+    its `val_cer`, as a Whisper Trainer's `eval_wer` before its `eval_cer`), and the user may
+    judge the run by one of them."""
+    own = run.own_name(chosen) or chosen
+    kind = task_score_kind(own)
+    if run.performance_metric or kind is None:
+        return None
+    others = [name for name in run.metrics if name != own
+              and (other := task_score_kind(name)) is not None
+              and other[0] == kind[0] and other[1] != kind[1]
+              and n_finite(run, name) >= MIN_FOR_TREND and np.ptp(run.column(name).values) > 0]
+    if not others:
+        return None
+    if len(others) == 1:
+        return (f"{others[0]} is a held-out score too, ranked after {own} by its kind: pass "
+                f"{metric_option(others[0])} to judge the run by it")
+    return (f"{listed(others, 4)} are held-out scores too, ranked after {own} by their kinds: "
+            "pass --metric to judge the run by one")

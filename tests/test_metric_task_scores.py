@@ -1,0 +1,138 @@
+"""The metric taken without --metric when a log holds a held-out task score beside a loss or a
+weak accuracy (`heldout_names.TASK_SCORES`, `signals.roles_present`): a segmenter's Dice before
+its pixel accuracy, a multi-label classifier's AUPR before its loss, a recogniser's error rates
+before its loss, the kinds in the order the listed spellings have (WER before CER, as for a
+Whisper Trainer's `eval_wer`). Each choice is said, and `watch` makes the same one. Synthetic
+logs in the shapes of csv-unet-valdice-100, csv-keras-cafa5-valaupr-15 and
+csv-ocr-line-valcer-30 (the twenty-eighth corpus batch)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from phasewatch.cli import main
+from phasewatch.heldout_names import held_out_match
+
+
+def _csv(path: Path, columns: dict[str, tuple[float, float]], epochs: int = 30,
+         first_epoch: int = 0) -> Path:
+    """A per-epoch CSV: each column a noisy curve from `first` to `last` that settles (an
+    exponential approach), as a script writes one row per epoch."""
+    rng = np.random.default_rng(11)
+    t = np.arange(epochs)
+    lines = [",".join(["epoch", *columns])]
+    curves = {name: last + (first - last) * np.exp(-t / 6)
+              + 0.01 * abs(last - first) * rng.standard_normal(epochs)
+              for name, (first, last) in columns.items()}
+    for i in range(epochs):
+        lines.append(",".join([str(first_epoch + i),
+                               *(f"{curves[name][i]:.6f}" for name in columns)]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _analyze(capsys, path: Path, *options: str) -> dict:
+    assert main(["analyze", str(path), "--format", "json", *options]) == 0
+    return json.loads(capsys.readouterr().out)["runs"][0]
+
+
+def _watched(capsys, path: Path) -> str:
+    assert main(["watch", str(path), "--format", "jsonl"]) == 0
+    return json.loads(capsys.readouterr().out.splitlines()[-1])["metric"]
+
+
+def test_a_segmenters_dice_is_taken_before_its_pixel_accuracy(capsys, tmp_path):
+    """A U-Net's own CSV: its pixel accuracy sits at 0.99 from the first epoch (background is
+    most pixels) while the Dice climbs from 0.3; the accuracy was analysed, with no word."""
+    log = _csv(tmp_path / "results.csv", {
+        "Train Dice": (0.17, 0.91), "Validation Dice": (0.30, 0.90),
+        "Train IoU": (0.09, 0.84), "Validation IoU": (0.18, 0.83),
+        "Train Accuracy": (0.94, 0.9996), "Validation Accuracy": (0.993, 0.9996)})
+    offline = _analyze(capsys, log)
+    assert (offline["metric"], offline["direction"]) == ("Validation Dice", "max")
+    assert ("taking Validation Dice, a segmentation overlap, before the accuracy Validation "
+            "Accuracy, which counts pixels, mostly background: pass --metric 'Validation "
+            "Accuracy' to judge the run by it") in offline["warnings"]
+    assert ("Validation IoU is a held-out score too, ranked after Validation Dice by its kind: "
+            "pass --metric 'Validation IoU' to judge the run by it") in offline["warnings"]
+    assert _watched(capsys, log) == "Validation Dice"
+    named = _analyze(capsys, log, "--metric", "Validation Accuracy")
+    assert named["metric"] == "Validation Accuracy"
+    assert not any("segmentation overlap" in w for w in named["warnings"])
+
+
+def test_a_keras_segmenters_dice_coefficient_comes_before_its_listed_accuracy(capsys, tmp_path):
+    """Keras segmentation tutorials log `val_accuracy` (a name the presets list) beside a
+    custom `val_dice_coef`: the listed accuracy counts pixels as well."""
+    log = _csv(tmp_path / "training.log", {
+        "accuracy": (0.90, 0.99), "dice_coef": (0.2, 0.8), "loss": (0.6, 0.1),
+        "val_accuracy": (0.95, 0.99), "val_dice_coef": (0.3, 0.8), "val_loss": (0.5, 0.15)})
+    offline = _analyze(capsys, log)
+    assert (offline["metric"], offline["direction"]) == ("val_dice_coef", "max")
+    assert any(w.startswith("taking val_dice_coef, a segmentation overlap, before the accuracy "
+                            "val_accuracy") for w in offline["warnings"])
+    assert _watched(capsys, log) == "val_dice_coef"
+
+
+def test_a_multilabel_classifiers_aupr_is_taken_before_its_loss(capsys, tmp_path):
+    """A Keras CSVLogger file of a protein-function CNN: `val_aupr` beside `val_loss` had no
+    role, and the loss was analysed without a word of it."""
+    log = _csv(tmp_path / "training_log.csv", {
+        "aupr": (0.28, 0.33), "learning_rate": (0.001, 0.001), "loss": (1.15, 0.97),
+        "precision": (0.37, 0.40), "recall": (0.47, 0.60), "val_aupr": (0.30, 0.33),
+        "val_loss": (0.97, 0.95), "val_precision": (0.23, 0.30), "val_recall": (0.61, 0.65)},
+        epochs=15)
+    offline = _analyze(capsys, log)
+    assert (offline["metric"], offline["direction"]) == ("val_aupr", "max")
+    assert ("taking val_aupr, a held-out score, before the held-out loss val_loss: pass "
+            "--metric val_loss to judge the run by it") in offline["warnings"]
+    assert _watched(capsys, log) == "val_aupr"
+
+
+def test_a_recognisers_error_rates_come_before_its_loss_wer_first(capsys, tmp_path):
+    """A line recogniser's CSV with `val_cer` and `val_wer`: two scores of one rank were read as
+    a breakdown with no headline, and the loss was taken. Kinds rank as the listed names do
+    (a Whisper Trainer's `eval_wer` before its `eval_cer`), and the CER is named."""
+    log = _csv(tmp_path / "training_log.csv", {
+        "train_loss": (3.3, 0.47), "val_loss": (3.1, 0.33), "val_cer": (0.83, 0.10),
+        "val_wer": (4.7, 0.49), "lr": (0.001, 0.001)}, first_epoch=1)
+    offline = _analyze(capsys, log)
+    assert (offline["metric"], offline["direction"]) == ("val_wer", "min")
+    assert ("taking val_wer, a held-out score, before the held-out loss val_loss: pass --metric "
+            "val_loss to judge the run by it") in offline["warnings"]
+    assert ("val_cer is a held-out score too, ranked after val_wer by its kind: pass --metric "
+            "val_cer to judge the run by it") in offline["warnings"]
+    assert _watched(capsys, log) == "val_wer"
+    hf = _csv(tmp_path / "hf.csv", {"loss": (3.3, 0.47), "eval_loss": (3.1, 0.33),
+                                    "eval_cer": (0.83, 0.10), "eval_wer": (4.7, 0.49)})
+    assert _analyze(capsys, hf)["metric"] == "eval_wer"  # the listed spelling's order
+
+
+@pytest.mark.parametrize("columns, metric", [
+    # a classifier's accuracy stays ahead of its F1 (the HF classifiers of the corpus)
+    ({"val_accuracy": (0.6, 0.9), "val_f1": (0.5, 0.85), "val_loss": (1.0, 0.4)}, "val_accuracy"),
+    # an F1 before an IoU where no accuracy is beside them (hf-ocr-ner-15ev's eval_f1)
+    ({"eval_f1": (0.3, 0.8), "eval_mean_iou": (0.7, 0.8), "eval_loss": (1.0, 0.4)}, "eval_f1"),
+    # per-entity F1s with no overall one are a breakdown: the loss, as before
+    ({"eval_T005_f1": (0.1, 0.5), "eval_T007_f1": (0.2, 0.6), "eval_loss": (1.0, 0.4)},
+     "eval_loss"),
+    # a loss of a kind is no score: `val_loss_iou` is not an IoU
+    ({"val_loss_iou": (0.9, 0.2), "val_accuracy": (0.6, 0.9)}, "val_accuracy"),
+])
+def test_what_stays_as_it_was(capsys, tmp_path, columns, metric):
+    assert _analyze(capsys, _csv(tmp_path / "log.csv", columns))["metric"] == metric
+
+
+def test_the_rule_orders_kinds_within_a_split_and_splits_first():
+    """Ranks: every kind of a split before any name of a later split, a score's kinds in order
+    (F1, Dice, IoU ... AUPR, ROC AUC, WER, CER), all after the split's accuracy."""
+    ranks = {name: held_out_match(name)[1] for name in (
+        "val_accuracy", "val_f1", "val_dice", "val_iou", "val_aupr", "val_auc", "val_wer",
+        "val_cer", "val_bleu", "test_accuracy")}
+    assert sorted(ranks, key=ranks.get) == list(ranks)
+    assert held_out_match("val_pr_auc")[1] == ranks["val_aupr"]  # not the ROC's
+    assert held_out_match("val_loss_iou") is None
