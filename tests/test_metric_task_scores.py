@@ -122,6 +122,8 @@ def test_a_recognisers_error_rates_come_before_its_loss_wer_first(capsys, tmp_pa
      "eval_loss"),
     # a loss of a kind is no score: `val_loss_iou` is not an IoU
     ({"val_loss_iou": (0.9, 0.2), "val_accuracy": (0.6, 0.9)}, "val_accuracy"),
+    # ranking scores share one rank (docs/detection.md): a breakdown, the loss before them
+    ({"val_MRR": (0.3, 0.8), "val_mAP": (0.25, 0.7), "val_loss": (1.0, 0.4)}, "val_loss"),
 ])
 def test_what_stays_as_it_was(capsys, tmp_path, columns, metric):
     assert _analyze(capsys, _csv(tmp_path / "log.csv", columns))["metric"] == metric
