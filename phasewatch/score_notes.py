@@ -15,15 +15,17 @@ from phasewatch.signals import MIN_FOR_TREND, n_finite
 
 def overlap_before_accuracy_note(run: Run, chosen: str) -> str | None:
     """When a segmentation overlap was taken before the held-out accuracy beside it: that
-    accuracy counts pixels, mostly background (a U-Net's `Validation Accuracy` 0.993 -> 0.9996
-    beside its Dice 0.30 -> 0.91), and it is one option away."""
+    accuracy counts right pixels, background among them, which a pixel accuracy mostly counts
+    (a U-Net's `Validation Accuracy` 0.993 -> 0.9996 beside its Dice 0.30 -> 0.91); a mean of
+    per-class accuracies (`eval_mean_accuracy`) counts background as one class. It is one
+    option away."""
     own = run.own_name(chosen) or chosen
     accuracy = run.own_name("eval/accuracy")
     if run.performance_metric or accuracy is None or accuracy == own or not is_overlap(own):
         return None
     return (f"taking {own}, a segmentation overlap, before the accuracy {accuracy}, which "
-            f"counts pixels, mostly background: pass {metric_option(accuracy)} to judge the run "
-            "by it")
+            f"counts right pixels, background among them: pass {metric_option(accuracy)} to "
+            "judge the run by it")
 
 
 def other_scores_note(run: Run, chosen: str) -> str | None:

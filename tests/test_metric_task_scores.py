@@ -55,8 +55,8 @@ def test_a_segmenters_dice_is_taken_before_its_pixel_accuracy(capsys, tmp_path):
     offline = _analyze(capsys, log)
     assert (offline["metric"], offline["direction"]) == ("Validation Dice", "max")
     assert ("taking Validation Dice, a segmentation overlap, before the accuracy Validation "
-            "Accuracy, which counts pixels, mostly background: pass --metric 'Validation "
-            "Accuracy' to judge the run by it") in offline["warnings"]
+            "Accuracy, which counts right pixels, background among them: pass --metric "
+            "'Validation Accuracy' to judge the run by it") in offline["warnings"]
     assert ("Validation IoU is a held-out score too, ranked after Validation Dice by its kind: "
             "pass --metric 'Validation IoU' to judge the run by it") in offline["warnings"]
     assert _watched(capsys, log) == "Validation Dice"
