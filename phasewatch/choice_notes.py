@@ -234,8 +234,12 @@ def loss_beside_score_note(run: Run, chosen: str) -> str | None:
     own = run.own_name(chosen)
     scores = role_matches("eval/other_score", run.metrics) if chosen == "eval/loss" else []
     if len(scores) > 1 and "eval/other_score" in roles_present(run):
+        from phasewatch.score_notes import scores_of_other_kinds
+
+        others = scores_of_other_kinds(run, scores[0])
+        more = f"; held-out scores of other kinds: {listed(others, 4)}" if others else ""
         return (f"taking {own}, the held-out loss, before {len(scores)} held-out "
-                f"scores none of which comes first ({listed(scores, 4)}): pass --metric "
+                f"scores none of which comes first ({listed(scores, 4)}){more}: pass --metric "
                 "to judge the run by one")
     if not (chosen == "eval/other_score"
             or (chosen == "eval/accuracy" and is_generation_score(own))):

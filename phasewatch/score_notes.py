@@ -34,13 +34,9 @@ def other_scores_note(run: Run, chosen: str) -> str | None:
     its `val_cer`, as a Whisper Trainer's `eval_wer` before its `eval_cer`), and the user may
     judge the run by one of them."""
     own = run.own_name(chosen) or chosen
-    kind = task_score_kind(own)
-    if run.performance_metric or kind is None:
+    if run.performance_metric or task_score_kind(own) is None:
         return None
-    others = [name for name in run.metrics if name != own
-              and (other := task_score_kind(name)) is not None
-              and other[0] == kind[0] and other[1] != kind[1]
-              and n_finite(run, name) >= MIN_FOR_TREND and np.ptp(run.column(name).values) > 0]
+    others = scores_of_other_kinds(run, own)
     if not others:
         return None
     if len(others) == 1:
@@ -48,3 +44,15 @@ def other_scores_note(run: Run, chosen: str) -> str | None:
                 f"{metric_option(others[0])} to judge the run by it")
     return (f"{listed(others, 4)} are held-out scores too, ranked after {own} by their kinds: "
             "pass --metric to judge the run by one")
+
+
+def scores_of_other_kinds(run: Run, score: str) -> list[str]:
+    """The held-out task scores of `run` on the split of `score`, of kinds other than its, with
+    values that move: the scores a user may judge the run by instead."""
+    kind = task_score_kind(score)
+    if kind is None:
+        return []
+    return [name for name in run.metrics
+            if (other := task_score_kind(name)) is not None
+            and other[0] == kind[0] and other[1] != kind[1]
+            and n_finite(run, name) >= MIN_FOR_TREND and np.ptp(run.column(name).values) > 0]

@@ -138,3 +138,16 @@ def test_the_rule_orders_kinds_within_a_split_and_splits_first():
     assert sorted(ranks, key=ranks.get) == list(ranks)
     assert held_out_match("val_pr_auc")[1] == ranks["val_aupr"]  # not the ROC's
     assert held_out_match("val_loss_iou") is None
+
+
+def test_the_loss_before_a_breakdown_names_the_scores_of_other_kinds(capsys, tmp_path):
+    """An extreme classifier's macro and micro F1 tie (one kind), so the loss is taken, as
+    before; its MRR and mAP, ranked after the F1 by kind, are named too (jsonl-xmc-20ev)."""
+    log = _csv(tmp_path / "log.csv", {
+        "val_loss": (0.08, 0.007), "val_macro_F1": (0.0003, 0.0018), "val_micro_F1": (0.19, 0.27),
+        "val_MRR": (0.84, 0.92), "val_mAP": (0.21, 0.35)}, epochs=20)
+    offline = _analyze(capsys, log)
+    assert offline["metric"] == "val_loss"
+    assert ("taking val_loss, the held-out loss, before 2 held-out scores none of which comes "
+            "first (val_macro_F1, val_micro_F1); held-out scores of other kinds: val_MRR, "
+            "val_mAP: pass --metric to judge the run by one") in offline["warnings"]
