@@ -77,15 +77,20 @@ def test_equal_rows_of_a_csv_file_collapse_silently(tmp_path):
     assert not [w for w in read_run(path).warnings if NOTE in w]
 
 
-def test_watch_reads_lines_of_several_ranks_without_calling_them_different(tmp_path, capsys):
+def test_watch_says_the_repeats_as_analyze_does_and_calls_no_rows_different(tmp_path, capsys):
     """A replay read each step's two equal rows as "2 rows with different values ... one per
-    prompt group, rank or batch: the mean of its rows per step is read", where `analyze` says
-    they repeat; rows of a step that differ are still said (the per-group log's warning)."""
+    prompt group, rank or batch: the mean of its rows per step is read" and said nothing of the
+    repeats `analyze` names; a replay and a follow now say analyze's warning, once. Rows of a
+    step that differ are still said (the per-group log's warning)."""
     twice = tmp_path / "log.txt"
     twice.write_text(progress_lines(2, epochs=6))
-    assert main(["watch", str(twice)]) == 0
-    err = capsys.readouterr().err
-    assert "different values" not in err and "mean of its rows" not in err
+    assert main(["analyze", str(twice)]) == 0
+    said = next(line for line in capsys.readouterr().out.splitlines() if NOTE in line)
+    for follow in ([], ["--follow", "--idle-exit", "0.2"]):
+        assert main(["watch", *follow, str(twice)]) == 0
+        err = capsys.readouterr().err
+        assert "different values" not in err and "mean of its rows" not in err
+        assert err.count(NOTE) == 1 and said.strip().removeprefix("warning: ") in err
     groups = tmp_path / "groups.csv"
     groups.write_text("step,reward\n" + "".join(f"{s},{s / 10 + r / 100:.3f}\n"
                                                 for s in range(1, 30) for r in range(2)))

@@ -231,7 +231,7 @@ class LineRecordSource(RecordSource):
         self.parser = parser_factory()
         self.what = what
         self.report = LineReport()
-        # (said by `finish`, of a batch read) in a console log, where a process printed them
+        # said by the read that ends the log (`final`), in a console log, where processes print
         self.repeats = RepeatedRecords() if self.says_repeats else None
         self.n_read = 0
         kwargs = {"notice": notice} if notice is not None else {}
@@ -313,9 +313,15 @@ class LineRecordSource(RecordSource):
                                        self.reread.take(record))
         if final and self.reread is not None:
             yield from self._given(self.reread.end())
+        if final and self.repeats is not None and (note := self.repeats.note()) is not None:
+            self.repeats = None  # (said once: in the Run's warnings, or by `watch` at its end)
+            self.warn(note)
 
     def _given(self, records: list[Record]) -> Iterator[Record]:
         self.n_read += len(records)
+        if self.repeats is not None:
+            for record in records:
+                self.repeats.see(record.step, record.values, record.line)
         yield from records
 
     def _leave_out_cut(self, lineno: int, text: str) -> None:
@@ -355,8 +361,6 @@ class LineRecordSource(RecordSource):
 
     def finish(self, collector: RecordCollector) -> None:
         self.report.finish(self.file, self.parser, collector, self.what)
-        if self.repeats is not None and (note := self.repeats.note()) is not None:
-            collector.warn(note)
 
     @property
     def notes(self) -> list[str]:
