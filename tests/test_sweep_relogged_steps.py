@@ -85,7 +85,7 @@ def test_a_metric_relogged_between_other_rows_of_its_step_is_refitted_once_a_ste
     import json
 
     import phasewatch.analysis
-    from phasewatch.online import short_run
+    from phasewatch.online import offline_fit
 
     rng = np.random.default_rng(0)
     rows = [row for step in range(40) for k in range(4)
@@ -104,10 +104,10 @@ def test_a_metric_relogged_between_other_rows_of_its_step_is_refitted_once_a_ste
     real_rewind = PhaseMonitor.rewind
     monkeypatch.setattr(PhaseMonitor, "rewind",
                         lambda self, step: (rewinds.append(step), real_rewind(self, step))[1])
-    short_run._offline_phases.cache_clear()
+    offline_fit._offline_phases.cache_clear()
     monkeypatch.setattr(phasewatch.analysis, "analyze_run", counting)
     alerts, result = replay(log, stop_on=())
-    info = short_run._offline_phases.cache_info()
+    info = offline_fit._offline_phases.cache_info()
     # computed at most once a step (a hit is the dip test's refit of all but the latest value,
     # computed at the step before, served from the cache)
     assert rewinds == [] and 0 < info.misses <= 40

@@ -12,7 +12,7 @@ loss of its kind getting worse over the same steps is the textbook overfit
 So, for a held-out loss whose train loss the monitor follows (`MonitorConfig.held_out_loss`,
 `train_loss`), from `SHORT_RUN_FROM` evaluations of a stage (the noise of fewer is too
 uncertain for the effect sizes below) to `REFIT_REACH`, it is a stop when
-- the offline detector refitted on the values so far (`short_run.offline_fit`) ends in an
+- the offline detector refitted on the values so far (`offline_fit.offline_fit`) ends in an
   overfit after exactly one rise, its best `SPARSE_CLEAR_SD` of the detector's noise sds better
   than the starting level (else a loss rising from the start after one bad reading at its second
   evaluation reads as a rise out of that reading and a fall), and both are that many sds large
@@ -37,13 +37,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from phasewatch.online.dip_checks import beyond_wander
+from phasewatch.online.offline_fit import REFIT_REACH, SHORT_RUN_FROM, offline_fit
 from phasewatch.online.short_run import (
-    REFIT_REACH,
     RISES,
-    SHORT_RUN_FROM,
     SPARSE_CLEAR_SD,
     RefitOverfit,
-    offline_fit,
     size_sd,
     stage_pairs,
 )

@@ -10,12 +10,12 @@ import numpy as np
 
 from phasewatch.noise import GROSS_SD
 from phasewatch.online.dip_checks import cliff_sds, dip_is_no_wander, dip_stands_out
+from phasewatch.online.offline_fit import offline_phases
 from phasewatch.online.series import Series
 from phasewatch.online.short_run import (
     SHORT_RUN_CONFIRM,
     SPARSE_CLEAR_SD,
     SPARSE_RUN_FROM,
-    offline_phases,
     size_sd,
     stage_pairs,
 )

@@ -6,14 +6,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from phasewatch.online.held_out_rise import held_out_rise
+from phasewatch.online.offline_fit import REFIT_REACH, offline_phases
 from phasewatch.online.plan import EARLY_FRACTION
 from phasewatch.online.refit_dip import refit_dip
 from phasewatch.online.short_run import (
-    REFIT_REACH,
     SHORT_RUN_CONFIRM,
     SPARSE_CLEAR_SD,
     SPARSE_RUN_FROM,
-    offline_phases,
     planned_sparse,
     refit_stage,
     size_sd,

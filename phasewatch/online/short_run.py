@@ -61,7 +61,6 @@ Not the refit's to judge:
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -76,6 +75,7 @@ from phasewatch.online.dip_checks import (
     dip_is_no_wander,
     sticky_least_squares,
 )
+from phasewatch.online.offline_fit import SHORT_RUN_FROM, offline_fit
 from phasewatch.online.plan import RunPlan
 from phasewatch.online.series import Series
 from phasewatch.online.series_noise import clip_outliers
@@ -85,9 +85,6 @@ if TYPE_CHECKING:
     from phasewatch.results import Phase
 
 SHORT_RUN_POINTS = 40  # a run planned to be at most this many evaluations is a short run
-REFIT_REACH = 60  # the refit runs while a series has at most this many values: a dense run of
-# 41-60 evaluations can end before the level tests' window has filled on its late decline
-SHORT_RUN_FROM = 8  # the refit starts at this many values (fewer give no phases worth a stop)
 SPARSE_RUN_FROM = 5  # ... a run planned to be sparse at this many
 SPARSE_CLEAR_SD = 6.0  # a clear change, in the offline detector's noise sds: a sparse run's rise
 # before its overfit must be this high (a smaller one is often the wiggle of a flat run of 6-12
@@ -150,27 +147,9 @@ def refit_stage(s: Series, stage_step: int | None, from_start: bool,
         return None
     y = np.asarray([v for _, v in pairs], dtype=np.float64)
     at = stage_steps.index(found.best)
-    _, _, sd = _offline_phases(tuple(stage_steps), tuple(y.tolist()), s.given_sd)
+    _, _, sd = offline_fit(stage_steps, y, s.given_sd)
     return replace(found, best_value=float(y[at]), evaluations=len(pairs),
                    start_better=start_beats(y, at, sd, PhaseConfig.k_sd))
-
-
-@functools.lru_cache(maxsize=256)
-def _offline_phases(steps: tuple[int, ...], values: tuple[float, ...],
-                    noise_sd: float | None) -> tuple[tuple[Phase, ...], int | None, float]:
-    """`analyze_run`'s phases, recommended step and noise sd of these values. Cached: a monitor that
-    rewinds (a step re-logged, a resumed run) replays the values it had already refitted, and
-    a log that re-logs its metric at every step made one refit per record into dozens."""
-    from phasewatch.analysis import analyze_run  # imported on first use: start-up time
-    from phasewatch.run import Run
-
-    metric = "performance"
-    run = Run.from_columns({metric: (np.asarray(steps, dtype=np.int64),
-                                     np.asarray(values, dtype=np.float64))}, "live", "buffer")
-    analysis = analyze_run(run, metric, "max", use_tokens=False, noise_sd=noise_sd)
-    best = analysis.recommended_stop_step
-    return (tuple(analysis.phases), None if best is None else int(best),
-            float(analysis.extra.get("noise_sd") or 0.0))
 
 
 def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
@@ -193,8 +172,7 @@ def offline_overfit(steps: Sequence[int], values: Sequence[float], start: float,
     plan = plan or short_plan
     steps_array = np.asarray(steps, dtype=np.int64)
     y = np.asarray(values, dtype=np.float64)
-    phases, recommended, offline_sd = _offline_phases(tuple(steps_array.tolist()),
-                                                      tuple(y.tolist()), noise_sd)
+    phases, recommended, offline_sd = offline_fit(steps_array, y, noise_sd)
     if not phases or phases[-1].name != "overfit":
         return None
     if phases[-1].start_step <= steps_array[0]:
@@ -289,17 +267,3 @@ def decline_slope_t(y: np.ndarray, flat: int, white: float, sticky: bool = True)
         return 0.0
     coef, cov = fit
     return -float(coef[1]) / math.sqrt(float(cov[1, 1]))
-
-
-def offline_fit(steps, values, noise_sd: float | None
-                ) -> tuple[tuple[Phase, ...], int | None, float]:
-    """The offline detector's phases of these (oriented) values, its recommended step and
-    its noise sd, as the refit reads them: with the noise the user gave (`noise_sd`), as every
-    refit and `analyze` judge by it."""
-    return _offline_phases(tuple(int(x) for x in steps), tuple(float(v) for v in values),
-                           noise_sd)
-
-
-def offline_phases(steps, values, noise_sd: float | None) -> tuple[Phase, ...]:
-    """`offline_fit`'s phases."""
-    return offline_fit(steps, values, noise_sd)[0]

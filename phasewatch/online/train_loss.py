@@ -17,9 +17,9 @@ import statistics
 from collections import deque
 
 from phasewatch.online.config import MonitorConfig
+from phasewatch.online.offline_fit import REFIT_REACH
 from phasewatch.online.series import Series
 from phasewatch.online.series_noise import independent_count
-from phasewatch.online.short_run import REFIT_REACH
 from phasewatch.online.state import MEDIAN_SE, TrainLossState
 
 
