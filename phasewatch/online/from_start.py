@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from phasewatch.online.offline_agreement import offline_fall
 from phasewatch.online.plan import EARLY_FRACTION
 from phasewatch.online.short_run import LATE_FLAT_RATIO
 from phasewatch.online.wording import moved
@@ -151,10 +152,12 @@ def unrecovered_overfit(t: PhaseTracker) -> tuple[str, int, str] | None:
     `analyze` of the log read there names it (`expert_data.overfit_if_unrecovered`,
     `held_out_loss_overfit`; a fall read earlier may still be recovered), while its level is
     still nearer its worst than the start (a level back nearer the start is recovering, though
-    the noise of a short run may not yet let the readaptation be said). A held-out loss's
-    rise beside a train loss the monitor follows (`MonitorConfig.train_loss`) is one only while
-    that train loss has improved since the start, as `held_out_loss_overfit` asks: beside one
-    that rose too it stays a disruption, the run itself getting worse."""
+    the noise of a short run may not yet let the readaptation be said), and on a short stage the
+    offline detector finds that fall (`offline_agreement`: a flat run's first value two or three
+    sds better than the rest would otherwise be stopped with the start as its best). A held-out
+    loss's rise beside a train loss the monitor follows (`MonitorConfig.train_loss`) is one only
+    while that train loss has improved since the start, as `held_out_loss_overfit` asks: beside
+    one that rose too it stays a disruption, the run itself getting worse."""
     s, plan = t.series, t.plan()
     if not (t.cfg.no_expert_data or t.cfg.held_out_loss) or plan is None \
             or s.last_step is None or not plan.after_early_part(s.last_step) or t.trough is None:
@@ -163,6 +166,8 @@ def unrecovered_overfit(t: PhaseTracker) -> tuple[str, int, str] | None:
         return None
     if s.level >= (s.baseline + t.trough) / 2:
         return None  # back nearer the start than the worst: recovering, if not yet said
+    if not offline_fall(t)[0]:
+        return None
     start = t.stage_start()
     t.peak, t.peak_step, t.peak_checkpoint = s.baseline, start, start
     side = moved(s.sign, better=False)[1]

@@ -297,9 +297,10 @@ class Series:
         stat = z * self.se_gap(se_reference) * (self.caution if cautious else 1.0)
         return max(stat, self.floor(reference))
 
-    def gap_text(self, gap: float, se_reference: float) -> str:
-        """A gap in metric units and in standard errors, e.g. '0.081 (5.2 se)'."""
-        se = self.se_gap(se_reference)
+    def gap_text(self, gap: float, se_reference: float, scale: float = 1.0) -> str:
+        """A gap in metric units and in standard errors, e.g. '0.081 (5.2 se)' (`scale`: of a
+        noise that many times `sigma`, as the test that judged it took it)."""
+        se = self.se_gap(se_reference) * scale
         exact = below_float_noise(se, max(abs(self.raw(self.level)), abs(gap)))
         return f"{gap:.3g}" + (f" ({gap / se:.1f} se)" if se > 0 and not exact else "")
 

@@ -31,6 +31,7 @@ from phasewatch.online.from_start import (
     trough_behind,
     unrecovered_overfit,
 )
+from phasewatch.online.offline_agreement import offline_fall
 from phasewatch.online.plan import RunPlan
 from phasewatch.online.refit_events import refit_before_warmup, refit_event
 from phasewatch.online.series import Series
@@ -179,17 +180,21 @@ class PhaseTracker:
                 return found
         if self.phase is None:
             thr = s.threshold(s.baseline, s.se_baseline())
+            # a fall below the start, on a short stage where `analyze` of its values names one,
+            # by the noise `analyze` measures it with where smaller (`offline_agreement`)
+            scale = offline_fall(self)[1]
+            fall = max(thr * scale, s.floor(s.baseline))
             onset = s.first_step if self.last_at_start_step is None else self.last_at_start_step
-            if level >= s.baseline - thr:
+            if level >= s.baseline - fall:
                 self.last_near_start_step = at
             # a fall that left the start (the level last not significantly below it; the start
             # may read high) after the plan's early part is no disruption: DESIGN.md's is early
             left = onset if self.last_near_start_step is None else self.last_near_start_step
             late = (plan := self.plan()) is not None and plan.after_early_part(left)
             # ... or, without a plan, after a flat stretch (with one, the plan says what is early)
-            after_flat = level < s.baseline - thr and (late or (
+            after_flat = level < s.baseline - fall and (late or (
                 plan is None and left_start_late(self, onset)))
-            if level < s.baseline - thr and not self.slow_fall:
+            if level < s.baseline - fall and not self.slow_fall:
                 # Too slow for a disruption: remember it (a rise out of it is a readaptation).
                 self.slow_fall = not fell_fast(self, onset) or after_flat
             # ... and whether it fell late by its own data, judged once, as it became
@@ -205,13 +210,14 @@ class PhaseTracker:
             late_held = self.late_fall and held is not None
             if late_held and late:
                 return held
-            if level < s.baseline - thr and not late and (
+            if level < s.baseline - fall and not late and (
                     not self.slow_fall or trough_behind(self) or late_held):
                 verb, side = moved(s.sign, better=False)
-                said = self._onset_said(onset, s.baseline - thr)
+                said = self._onset_said(onset, s.baseline - fall)
                 hint = from_start_hint(s, self.plan() is not None, self.stage_step, said)
                 return ("disruption", said,
-                        (f"{name} level {s.raw(level):.4g} {verb} {s.gap_text(s.baseline - level, s.se_baseline())} "
+                        (f"{name} level {s.raw(level):.4g} {verb} "
+                         f"{s.gap_text(s.baseline - level, s.se_baseline(), scale)} "
                         f"{side} {self.start_text()}"
                         f"{worst_before_text(s, self.stage_start())}" + hint))
             if (self.slow_fall and self.trough is not None
