@@ -153,8 +153,10 @@ def unrecovered_overfit(t: PhaseTracker) -> tuple[str, int, str] | None:
     `held_out_loss_overfit`; a fall read earlier may still be recovered), while its level is
     still nearer its worst than the start (a level back nearer the start is recovering, though
     the noise of a short run may not yet let the readaptation be said), and on a short stage the
-    offline detector finds that fall (`offline_agreement`: a flat run's first value two or three
-    sds better than the rest would otherwise be stopped with the start as its best). A held-out
+    offline detector finds that fall and no readaptation after it (`offline_agreement`: a flat
+    run's first value two or three sds better than the rest would otherwise be stopped with the
+    start as its best, and a rise that came back part way, which `analyze` names a disruption and
+    a readaptation, stopped as an overfit). A held-out
     loss's rise beside a train loss the monitor follows (`MonitorConfig.train_loss`) is one only
     while that train loss has improved since the start, as `held_out_loss_overfit` asks: beside
     one that rose too it stays a disruption, the run itself getting worse."""
@@ -166,7 +168,7 @@ def unrecovered_overfit(t: PhaseTracker) -> tuple[str, int, str] | None:
         return None
     if s.level >= (s.baseline + t.trough) / 2:
         return None  # back nearer the start than the worst: recovering, if not yet said
-    if not offline_fall(t)[0]:
+    if not offline_fall(t, unrecovered=True)[0]:
         return None
     start = t.stage_start()
     t.peak, t.peak_step, t.peak_checkpoint = s.baseline, start, start

@@ -7,7 +7,7 @@ the lines it fits; the live noise (`series_noise.effective_noise`) is read from 
 differences, whose AR(1) coefficient is uncertain by ~0.5, and a turn of the curve reads as
 autocorrelation: one jump of a held-out loss at its second evaluation, or a rise that comes
 back part way, put phi at its cap and the noise at 4.3x the scatter, and the disruption
-`analyze` measures at 7-20 sds was never said, nor the stop on a held-out loss's rise never
+`analyze` measures at 7-22 sds was never said, nor the stop on a held-out loss's rise never
 recovered (`from_start.unrecovered_overfit`). So a fall from the start is judged, there, by the
 detector's noise where that is smaller, once the detector has named the fall on
 SHORT_RUN_CONFIRM evaluations in a row, while the level is still nearer its worst than the start
@@ -32,12 +32,14 @@ if TYPE_CHECKING:
     from phasewatch.online.tracker import PhaseTracker
 
 
-def offline_fall(t: PhaseTracker) -> tuple[bool, float]:
+def offline_fall(t: PhaseTracker, unrecovered: bool = False) -> tuple[bool, float]:
     """(whether the offline detector names a fall from the start of tracker `t`'s short stage,
     a disruption or an overfit from its first evaluation, on this evaluation's values and the
     SHORT_RUN_CONFIRM - 1 before; the factor on the live `sigma` that gives the detector's
     noise, at most 1, where it names it and reads the noise from the data). (True, 1.0) with
-    the level not below the start (nothing to judge), and beyond the refit's reach."""
+    the level not below the start (nothing to judge), and beyond the refit's reach.
+    `unrecovered`: a disruption counts only where no readaptation follows it, as `analyze`
+    calls a held-out loss's rise an overfit (`expert_data.held_out_loss_overfit`)."""
     s = t.series
     stage = s.n if s.stage_n is None else s.stage_n  # counted before the buffer is read
     if s.level >= s.baseline or not SHORT_RUN_FROM <= stage <= REFIT_REACH:
@@ -47,8 +49,7 @@ def offline_fall(t: PhaseTracker) -> tuple[bool, float]:
     for dropped in range(SHORT_RUN_CONFIRM):
         seen = pairs[:len(pairs) - dropped]
         phases, _, sd = offline_fit([st for st, _ in seen], [v for _, v in seen], s.given_sd)
-        if not any(p.name == "disruption" or (p.name == "overfit" and p.start_step <= first)
-                   for p in phases):
+        if not _names_fall(phases, first, unrecovered):
             return False, 1.0
         if dropped == 0:
             offline_sd = sd
@@ -56,3 +57,16 @@ def offline_fall(t: PhaseTracker) -> tuple[bool, float]:
         return True, 1.0  # back nearer the start than its worst: a dip `refit_dip` judges
     own_noise = s.given_sd is None and not is_running_mean(s.label)
     return True, min(1.0, offline_sd / s.sigma) if own_noise and offline_sd > 0 else 1.0
+
+
+def _names_fall(phases, first: int, unrecovered: bool) -> bool:
+    """`phases` hold an overfit from the step `first`, or a disruption (with `unrecovered`, one
+    no readaptation follows)."""
+    for k, phase in enumerate(phases):
+        if phase.name == "overfit" and phase.start_step <= first:
+            return True
+        if phase.name == "disruption":
+            trends = [later.name for later in phases[k + 1:] if later.name != "plateau"]
+            if not unrecovered or trends[:1] != ["readaptation"]:
+                return True
+    return False
