@@ -268,11 +268,16 @@ def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str],
                f"{result.metric} the log holds now, where the watch read {result.n_values}: it "
                "was truncated or rewritten while watched, and what it held before is gone")
     if said is not None:
-        from phasewatch.choice_notes import trainer_best_note
+        from phasewatch.choice_notes import loss_beside_score_note, trainer_best_note
+        from phasewatch.train_beside import roles_of
 
-        note = trainer_best_note(run, result.metric)
-        if note is not None and note not in said:
-            notice(f"{path}: {note}")
+        # ... and the held-out loss beside the score taken (or the scores beside the loss),
+        # which the records the choice was made on may not hold enough of
+        notes = [trainer_best_note(run, result.metric)] + [
+            loss_beside_score_note(run, role) for role in sorted(roles_of(run, result.metric))]
+        for note in dict.fromkeys(notes):
+            if note is not None and note not in said:
+                notice(f"{path}: {note}")
     for run_note in analysis.run_notes:
         # as `analyze` warns beside the same phases: the Trainer's best checkpoint that is the
         # worst of the metric watched (its load_best_model_at_end loads it, whatever checkpoint

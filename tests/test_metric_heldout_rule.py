@@ -351,6 +351,22 @@ def test_a_held_out_loss_that_never_moves_is_not_named_beside_the_score(capsys, 
             "val_loss to judge the run by it") in _analyze(capsys, log)["warnings"]
 
 
+def test_watch_names_the_held_out_loss_beside_the_score_it_takes(capsys, tmp_path):
+    """`watch` chooses the metric on the first records, where the held-out loss beside the
+    score has too few values for the note `analyze` gives; its end says it once, as the
+    whole-run answer does."""
+    rng = np.random.default_rng(0)
+    log = tmp_path / "metrics.csv"
+    log.write_text("epoch,val_loss,val_f1,train_loss\n" + "".join(
+        f"{k},{1 - 0.02 * k + rng.normal(0, 0.01):.4f},{0.5 + 0.02 * k + rng.normal(0, 0.01):.4f},"
+        f"{1 - 0.04 * k:.4f}\n" for k in range(20)))
+    note = ("taking val_f1, a held-out score, before the held-out loss val_loss: pass --metric "
+            "val_loss to judge the run by it")
+    assert note in _analyze(capsys, log)["warnings"]
+    assert main(["watch", str(log)]) == 0
+    assert capsys.readouterr().err.count(note) == 1
+
+
 @pytest.mark.parametrize("held_out, train, chosen, direction", [
     # PyTorch's TensorBoard tutorial: add_scalar("Loss/train"), ("Accuracy/test")
     ({"Accuracy/test": (0.5, 0.8), "Loss/test": (1.4, 0.6)}, "Loss/train", "Accuracy/test", "max"),
