@@ -71,8 +71,9 @@ def test_a_first_value_low_by_chance_is_no_overfit_from_the_start():
     waits for it to name the fall again, which it never does."""
     s = synth.generate_regime("flat", "lower", 37)
     assert [p.name for p in analyze_run(s.run, s.metric, s.direction).phases] == ["plateau"]
-    monitor = PhaseMonitor(metric=s.metric, direction=s.direction, planned_steps=840,
-                           held_out_loss=True, train_loss="train/loss")
+    monitor = PhaseMonitor(metric=s.metric, direction=s.direction,
+                           planned_steps=int(s.run.steps[-1]), held_out_loss=True,
+                           train_loss="train/loss")
     wide = s.run.wide()
     for step, row in zip(wide.index.to_numpy(), wide.to_numpy(dtype=float)):
         monitor.update(int(step), {n: v for n, v in zip(wide.columns, row) if not math.isnan(v)})
