@@ -7,8 +7,9 @@ epoch's mean where the run validates once an epoch (or less often: `val_loss` th
 the same steps), the batches' where it validates several times an epoch (`val_check_interval`;
 a run stopped by `max_steps` in its first epoch logs `train_loss_epoch` once, at its last step,
 beside 60 readings of `train_loss_step`: its train loss judged a held-out loss's rise by one
-reading). With no held-out metric, the epoch's mean where it has the values a trend needs
-(else a train loss analysed alone was "one reading: no phases").
+reading). With no held-out metric, or one logged once or twice (no cadence, no trend: a run
+stopped by `max_steps` and validated once at its end), the epoch's mean where it has the values
+a trend needs (else its train loss was "one reading: no phases" beside 60 of the batches').
 
 The rule gives the same series on the records `watch` holds when it chooses (up to the step
 after the third validation, `live_choice`) as on the whole log: validating once an epoch, the
@@ -49,7 +50,8 @@ def run_aliases(names: Iterable[str], columns: Mapping[str, Any]) -> dict[str, s
     """`aliases_for(names)`, a role's `_epoch` series replaced by its `_step` twin where it is
     not at the validation's cadence: fewer than half as many values as the most-logged held-out
     metric has up to the last epoch's end (one validated at least twice an epoch), or, with
-    none, fewer than MIN_EPOCH_VALUES (`columns`: metric -> (steps, values)).
+    none logged MIN_EPOCH_VALUES times, fewer than MIN_EPOCH_VALUES (`columns`: metric ->
+    (steps, values)).
 
     The validations are counted over the finished epochs only: a validation every 400 steps in
     750-step epochs has 3 at step 1199, when one epoch has ended, and 11 in 6 epochs; counted
@@ -75,7 +77,8 @@ def run_aliases(names: Iterable[str], columns: Mapping[str, Any]) -> dict[str, s
         epochs = finite_steps(own)
         ended = epochs[-1] if epochs.size else np.inf
         validations = max((int((steps <= ended).sum()) for steps in held_out), default=0)
-        if not any(steps.size for steps in held_out):
+        if not any(steps.size >= MIN_EPOCH_VALUES for steps in held_out):
+            # `watch` chooses at the log's end (`live_choice` waits for 3 values): no prefix
             take_twin = epochs.size < MIN_EPOCH_VALUES
         else:
             take_twin = 2 * epochs.size <= validations

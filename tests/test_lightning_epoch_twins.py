@@ -4,8 +4,9 @@ epoch's mean, at its last step, where `val_loss` is logged). The train loss is t
 the validation's cadence: the epoch's mean beside a validation once an epoch, the batches'
 beside one several times an epoch (`val_check_interval`; a run stopped by `max_steps` within its
 first epoch logs the epoch's mean once, and its train loss judged a held-out rise by one
-reading); alone, the epoch's mean where it has 3 values. `watch` chooses on the records up to
-the step after the third validation: the same series. Such a run's epoch is 0 on every row, and
+reading); alone, or beside a validation logged once or twice, the epoch's mean where it has
+3 values. `watch` chooses on the records up to the step after the third validation: the same
+series. Such a run's epoch is 0 on every row, and
 `--x epoch` printed every phase as "0 -> 0"."""
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def test_a_divergence_is_read_from_the_batches_loss(tmp_path):
 
 
 @pytest.mark.parametrize("epochs, val_every, alone, expected", [
-    (2, None, False, "train_loss_epoch"),  # a validation an epoch: its cadence
+    (3, None, False, "train_loss_epoch"),  # a validation an epoch: its cadence
+    (2, None, False, "train_loss_step"),  # 2 validations: no cadence, no trend (as alone)
     (4, 100, False, "train_loss_step"),  # 7.5 validations an epoch (val_check_interval)
     (6, 400, False, "train_loss_epoch"),  # 1.875 an epoch, by global step: fewer than 2
     (1, 100, False, "train_loss_step"),  # max_steps within the first epoch
@@ -107,6 +109,22 @@ def test_the_train_loss_is_the_series_at_the_validations_cadence(tmp_path, epoch
     path = metrics_csv(tmp_path, epochs=epochs, per_epoch=750, val_every=val_every,
                        validate=not alone)
     assert read_run(path).own_name("train/loss") == expected
+
+
+def test_a_run_stopped_by_max_steps_and_validated_once_at_its_end_takes_the_step_series(
+        tmp_path, capsys):
+    """`max_steps` within the first epoch, the validation at its end: `val_loss` and
+    `train_loss_epoch` once, at the last step, beside 60 readings of `train_loss_step`. One
+    validation has no cadence to match: the train loss is the batches' curve, as with none."""
+    path = metrics_csv(tmp_path, epochs=1, per_epoch=600)
+    run = read_run(path)
+    assert run.column("val_loss").values.size == run.column("train_loss_epoch").values.size == 1
+    assert run.own_name("train/loss") == "train_loss_step"
+    code, out, _ = cli(capsys, "inspect", path)
+    assert code == 0 and role_of(out, "train_loss_step") == "train/loss"
+    assert role_of(out, "train_loss_epoch") != "train/loss"
+    code, out, _ = cli(capsys, "analyze", path, "--metric", "train/loss")
+    assert code == 0 and "metric train_loss_step (min)" in out and "one reading" not in out
 
 
 @pytest.mark.parametrize("val_every", [None, 100, 400])
