@@ -305,7 +305,7 @@ def refine_turns(runs: list[TrendRun], y: np.ndarray, fitted: np.ndarray, sd: fl
         elif right.kind == FLAT:  # trend -> plateau
             level = plateau_level(y, right.start, right.end)
             reached = meets_level(ys, lo, hi, level, left.kind == DOWN,
-                                  abs(float(fitted[lo]) - level), near)
+                                  abs(float(fitted[lo]) - level), near, cfg.k_sd * sd)
             cut = left.end if reached is None else reached
         else:  # plateau -> trend
             level = float(np.median(y[left.start:left.start + 2 * (left.end - left.start) // 3 + 1]))

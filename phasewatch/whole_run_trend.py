@@ -165,7 +165,8 @@ def place_trend(steps: np.ndarray, y: np.ndarray, breaks, change: float, sd: flo
     if end < y.size - 1:
         window = smoothing_window(y.size, cfg)
         met = meets_level(smooth(y, window), start, y.size - 1, plateau_level(y, end, y.size - 1),
-                          change < 0, abs(change), level_tolerance(sd, window, cfg))
+                          change < 0, abs(change), level_tolerance(sd, window, cfg),
+                          cfg.k_sd * sd)
         end = end if met is None else min(max(met, start + 1), y.size - least)
     return start, end
 

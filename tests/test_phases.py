@@ -9,6 +9,7 @@ import pytest
 import phasewatch
 from phasewatch import synth
 from phasewatch.analysis import analyze_run
+from phasewatch.phases import PhaseConfig
 from phasewatch.run import Event, RecordCollector, Run
 
 
@@ -601,3 +602,18 @@ def test_a_turn_too_short_to_smooth_is_read_on_the_data_not_on_a_line_past_them(
     phases = build_phases(steps, y, [8, 15], 0.003)
     assert [p.name for p in phases] == ["improvement", "overfit"]
     assert phases[1].start_step == steps[np.argmax(y)] == 1500
+
+
+def test_a_plateau_after_a_long_fall_does_not_fall_on_beyond_the_noise():
+    """A loss that halves every 50 epochs from 4042 to 0.05 (NoProp's CIFAR-100 log): 98% of
+    its fall is done at a loss of 80, and the plateau put there fell on from 26.6 to 0.12,
+    printed 'plateau ... change -26.43 (-29.0 sd)', its name contradicted by its own line. The
+    turn goes where what is left of the fall is within the noise the phases judge by."""
+    rng = np.random.default_rng(3)
+    epochs = np.arange(1, 1001)
+    loss = 4042.0 * 0.5 ** (epochs / 50.0) * np.exp(rng.normal(0.0, 0.01, epochs.size))
+    analysis = analyze_run(make_run(loss, epochs, metric="loss"), metric="loss")
+    plateaus = [p for p in analysis.phases if p.name == "plateau"]
+    assert plateaus, names(analysis)
+    for phase in plateaus:
+        assert abs(phase.stats["change_sd"]) <= PhaseConfig.k_sd, phase.stats
