@@ -92,12 +92,12 @@ def notes_on_choice(run: Run, chosen: str, named: bool, direction: str | None) -
 
 def choice_notes(run: Run, chosen: str) -> list[str]:
     """What to say of a metric chosen without --metric (analyze and watch alike)."""
-    from phasewatch.score_notes import other_scores_note, overlap_before_accuracy_note
+    from phasewatch.score_notes import other_scores_note, score_before_accuracy_note
 
     notes = (trainer_best_note(run, chosen), passed_over_note(run, chosen), fallback_note(run, chosen),
              short_choice_note(run, chosen),
              periodic_scores_note(run, chosen) or scores_beside_reward_note(run, chosen),
-             overlap_before_accuracy_note(run, chosen), loss_beside_score_note(run, chosen),
+             score_before_accuracy_note(run, chosen), loss_beside_score_note(run, chosen),
              other_scores_note(run, chosen))
     return [note for note in notes if note is not None]
 

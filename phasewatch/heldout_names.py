@@ -49,8 +49,10 @@ SCORE_SUFFIX = "(?:_?score)?"
 # precision-recall curve (a multi-label classifier's AUPR, an average precision) before the
 # ROC's, as a log computes it beside the ROC's for rare positives. Scores of generated text or
 # of a ranking come last and share one rank (several, none a headline: the loss is taken).
+# An F1 may name its averaging after it, as scikit-learn's `average=` (`f1_micro`, `f1_macro`).
 TASK_SCORES = (
-    "f1", "m?dice(?:_coef(?:ficient)?)?", "m?iou|jaccard(?:_index)?",
+    "f1(?:_(?:micro|macro|weighted|samples))?", "m?dice(?:_coef(?:ficient)?)?",
+    "m?iou|jaccard(?:_index)?",
     "mcc|matthews_correlation", "pearson", "spearmanr?",
     "aupr(?:c)?|pr_?auc|auc_?pr|average_precision|ap", "auc|roc_auc|auroc", "wer", "cer",
     (r"bleu(?:-?\d)?|chrf(?:\+\+)?|rouge(?:-?[l12]|lsum)?|meteor|ter|ndcg(?:@\d+)?|mrr|map"
@@ -78,6 +80,7 @@ LEAVES = (
     *((rf"{KIND}(?:{kinds}){SCORE_SUFFIX}", "eval/other_score", None) for kinds in TASK_SCORES),
 )
 ACCURACY_LEAF = next(i for i, (_, role, _) in enumerate(LEAVES) if role == "eval/accuracy")
+F1_LEAF = ACCURACY_LEAF + 1  # TASK_SCORES[0]
 OVERLAP_LEAVES = frozenset(ACCURACY_LEAF + 1 + i for i, kinds in enumerate(TASK_SCORES)
                            if "dice" in kinds or "iou" in kinds)
 # A leaf's rank within its split: `LEAF_RANKS` apart, a name with sets one after the name without
@@ -117,7 +120,7 @@ def held_out_match(name: str) -> tuple[str, int, str] | None:
     found = _split_leaf(name)
     if found is None:
         return None
-    split, leaf, sets = found
+    split, leaf, sets, _ = found
     _, role, direction = LEAVES[leaf]
     return role, SPLIT_RANKS * SPLITS.index(split) + LEAF_RANKS * leaf + sets, direction
 
@@ -138,9 +141,42 @@ def is_overlap(name: str) -> bool:
     return kind is not None and kind[1] in OVERLAP_LEAVES
 
 
+# The accuracies no task is judged by where a score of the same evaluation is logged beside
+# them (the first word of the accuracy's kind, the score's leaf, the first word the score's kind
+# must have or None): seqeval's `overall_accuracy` counts right tokens, the `O` of no entity
+# among them (0.835 -> 0.859 while its entity F1 rose 0.465 -> 0.534: hf-ner-medmentions),
+# beside the entity-level `overall_f1` named-entity recognition is judged by; a multi-label
+# classifier's `subset_accuracy` counts the examples with every label right, beside its F1.
+WEAK_ACCURACIES = (("overall", F1_LEAF, "overall"), ("subset", F1_LEAF, None))
+
+
+def score_before_accuracy(score: str, accuracy: str) -> bool:
+    """Whether the held-out task score `score` is taken before the held-out accuracy `accuracy`
+    beside it (`signals.roles_present`): a segmentation overlap before any accuracy (`is_overlap`:
+    a pixel accuracy, mostly background), or an F1 before the accuracy of its evaluation that
+    `WEAK_ACCURACIES` names (seqeval's token accuracy, a multi-label subset accuracy)."""
+    if is_overlap(score):
+        return True
+    found, held = (_split_leaf(split_first(name) or as_validation(name))
+                   for name in (score, accuracy))
+    if found is None or held is None or held[1] != ACCURACY_LEAF or held[0] != found[0]:
+        return False
+    words, score_words = held[3].split("_"), found[3].split("_")
+    return any(words[0] == first and found[1] == leaf and kind in (None, score_words[0])
+               for first, leaf, kind in WEAK_ACCURACIES)
+
+
+def accuracy_kind(name: str) -> str | None:
+    """The words of a held-out accuracy's name from its kind on (`overall_accuracy`,
+    `subset_accuracy`, `accuracy`), else None."""
+    found = _split_leaf(split_first(name) or as_validation(name))
+    return found[3] if found is not None and found[1] == ACCURACY_LEAF else None
+
+
 @lru_cache(maxsize=1 << 16)
-def _split_leaf(name: str) -> tuple[str, int, int] | None:
-    """(split, leaf, 1 if sets are named else 0) of a held-out name by this rule, else None."""
+def _split_leaf(name: str) -> tuple[str, int, int, str] | None:
+    """(split, leaf, 1 if sets are named else 0, the leaf as named: `overall_f1`) of a held-out
+    name by this rule, else None."""
     if name[:1] not in "evtdEVTD" or not name:
         return None
     lowered = name.lower().replace(" ", "_")
@@ -158,7 +194,7 @@ def _split_leaf(name: str) -> tuple[str, int, int] | None:
         return None
     if leaf > ACCURACY_LEAF and "loss" in kind:  # a loss of a kind (`val_loss_iou`) is no score
         return None
-    return split, leaf, 1 if sets else 0
+    return split, leaf, 1 if sets else 0, match[f"leaf{leaf}"]
 
 
 # TensorBoard tags written metric first, as PyTorch's TensorBoard tutorial writes them

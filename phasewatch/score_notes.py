@@ -1,31 +1,46 @@
 """What `analyze` and `watch` say when they take a held-out task score without --metric
-(`heldout_names.TASK_SCORES`): the accuracy a segmentation overlap was taken before, and the
-scores of other kinds the same evaluation logged, ranked after it. The choice is
+(`heldout_names.TASK_SCORES`): the accuracy a segmentation overlap or an F1 was taken before,
+and the scores of other kinds the same evaluation logged, ranked after it. The choice is
 `signals.roles_present`'s and the held-out rule's ranks; these notes never change it."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from phasewatch.heldout_names import is_overlap, task_score_kind
+from phasewatch.heldout_names import (
+    accuracy_kind,
+    is_overlap,
+    score_before_accuracy,
+    task_score_kind,
+)
 from phasewatch.output import listed, metric_option
 from phasewatch.run import Run
 from phasewatch.signals import MIN_FOR_TREND, n_finite
 
+# what the score is and what the accuracy passed over counts, by the accuracy's first word
+# (`heldout_names.WEAK_ACCURACIES`)
+WEAK_ACCURACY_WORDS = {
+    "overall": ("seqeval's entity F1", "right tokens, the O tag of no entity among them"),
+    "subset": ("an F1", "only the examples with every label right"),
+}
 
-def overlap_before_accuracy_note(run: Run, chosen: str) -> str | None:
-    """When a segmentation overlap was taken before the held-out accuracy beside it: that
-    accuracy counts right pixels, background among them, which a pixel accuracy mostly counts
-    (a U-Net's `Validation Accuracy` 0.993 -> 0.9996 beside its Dice 0.30 -> 0.91); a mean of
-    per-class accuracies (`eval_mean_accuracy`) counts background as one class. It is one
-    option away."""
+
+def score_before_accuracy_note(run: Run, chosen: str) -> str | None:
+    """When a segmentation overlap or an F1 was taken before the held-out accuracy beside it
+    (`heldout_names.score_before_accuracy`): what that accuracy counts. A pixel accuracy counts
+    right pixels, background among them (a U-Net's `Validation Accuracy` 0.993 -> 0.9996
+    beside its Dice 0.30 -> 0.91; a mean of per-class accuracies, `eval_mean_accuracy`, counts
+    background as one class); seqeval's token accuracy the `O` tokens; a subset accuracy only
+    the examples with every label right. It is one option away."""
     own = run.own_name(chosen) or chosen
     accuracy = run.own_name("eval/accuracy")
-    if run.performance_metric or accuracy is None or accuracy == own or not is_overlap(own):
+    if run.performance_metric or accuracy is None or accuracy == own \
+            or not score_before_accuracy(own, accuracy):
         return None
-    return (f"taking {own}, a segmentation overlap, before the accuracy {accuracy}, which "
-            f"counts right pixels, background among them: pass {metric_option(accuracy)} to "
-            "judge the run by it")
+    what, counts = ("a segmentation overlap", "right pixels, background among them") \
+        if is_overlap(own) else WEAK_ACCURACY_WORDS[(accuracy_kind(accuracy) or "").split("_")[0]]
+    return (f"taking {own}, {what}, before the accuracy {accuracy}, which counts {counts}: "
+            f"pass {metric_option(accuracy)} to judge the run by it")
 
 
 def other_scores_note(run: Run, chosen: str) -> str | None:

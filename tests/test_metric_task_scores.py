@@ -2,9 +2,11 @@
 weak accuracy (`heldout_names.TASK_SCORES`, `signals.roles_present`): a segmenter's Dice before
 its pixel accuracy, a multi-label classifier's AUPR before its loss, a recogniser's error rates
 before its loss, the kinds in the order the listed spellings have (WER before CER, as for a
-Whisper Trainer's `eval_wer`). Each choice is said, and `watch` makes the same one. Synthetic
-logs in the shapes of csv-unet-valdice-100, csv-keras-cafa5-valaupr-15 and
-csv-ocr-line-valcer-30 (the twenty-eighth corpus batch)."""
+Whisper Trainer's `eval_wer`), a NER model's entity F1 before seqeval's token accuracy, a
+multi-label classifier's F1 before its subset accuracy. Each choice is said, and `watch` makes
+the same one. Synthetic logs in the shapes of csv-unet-valdice-100, csv-keras-cafa5-valaupr-15,
+csv-ocr-line-valcer-30 (the twenty-eighth corpus batch), hf-ner-medmentions and
+hf-multilabel-3ev."""
 
 from __future__ import annotations
 
@@ -151,3 +153,73 @@ def test_the_loss_before_a_breakdown_names_the_scores_of_other_kinds(capsys, tmp
     assert ("taking val_loss, the held-out loss, before 2 held-out scores none of which comes "
             "first (val_macro_F1, val_micro_F1); held-out scores of other kinds: val_MRR, "
             "val_mAP: pass --metric to judge the run by one") in offline["warnings"]
+
+
+def _trainer_state(path: Path, columns: dict[str, tuple[float, float]], evaluations: int = 10,
+                   every: int = 280) -> Path:
+    """An HF Trainer's trainer_state.json: a train row (`loss`) and an evaluation row of
+    `columns` (each a noisy settling curve, as `_csv`'s) every `every` steps."""
+    rng = np.random.default_rng(5)
+    t = np.arange(evaluations)
+    curves = {name: last + (first - last) * np.exp(-t / 3)
+              + 0.01 * abs(last - first) * rng.standard_normal(evaluations)
+              for name, (first, last) in columns.items()}
+    history = []
+    for i in range(evaluations):
+        step = (i + 1) * every
+        history.append({"epoch": i + 1.0, "step": step, "loss": 0.8 / (1 + i)})
+        history.append({"epoch": i + 1.0, "step": step, "eval_runtime": 30.0,
+                        **{name: float(curves[name][i]) for name in columns}})
+    path.write_text(json.dumps({"global_step": evaluations * every, "log_history": history}))
+    return path
+
+
+def test_a_ner_models_entity_f1_is_taken_before_seqevals_token_accuracy(capsys, tmp_path):
+    """seqeval's entity-level metrics (HF's run_ner with `return_entity_level_metrics`): the
+    token accuracy `overall_accuracy` counts the `O` tokens of no entity, most of them (0.835 ->
+    0.859 while the entity F1 rose 0.465 -> 0.534: hf-ner-medmentions), and was taken."""
+    log = _trainer_state(tmp_path / "trainer_state.json", {
+        "eval_loss": (0.53, 0.51), "eval_overall_accuracy": (0.835, 0.859),
+        "eval_overall_f1": (0.465, 0.534), "eval_overall_precision": (0.42, 0.52),
+        "eval_overall_recall": (0.51, 0.55), "eval_DISO_f1": (0.43, 0.51),
+        "eval_DISO_number": (1241, 1241), "eval_CHEM_f1": (0.38, 0.47)})
+    offline = _analyze(capsys, log)
+    assert (offline["metric"], offline["direction"]) == ("eval_overall_f1", "max")
+    assert ("taking eval_overall_f1, seqeval's entity F1, before the accuracy "
+            "eval_overall_accuracy, which counts right tokens, the O tag of no entity among "
+            "them: pass --metric eval_overall_accuracy to judge the run by it"
+            ) in offline["warnings"]
+    assert _watched(capsys, log) == "eval_overall_f1"
+
+
+def test_a_multilabel_classifiers_f1_is_taken_before_its_subset_accuracy(capsys, tmp_path):
+    """A multi-label classifier's `subset_accuracy` (every label of an example right) beside
+    its `f1_micro` (hf-multilabel-3ev): the F1, which had no role (`f1_micro`), is the score."""
+    log = _trainer_state(tmp_path / "trainer_state.json", {
+        "eval_loss": (0.157, 0.19), "eval_subset_accuracy": (0.778, 0.834),
+        "eval_f1_micro": (0.826, 0.861)}, evaluations=6)
+    offline = _analyze(capsys, log)
+    assert (offline["metric"], offline["direction"]) == ("eval_f1_micro", "max")
+    assert ("taking eval_f1_micro, an F1, before the accuracy eval_subset_accuracy, which counts "
+            "only the examples with every label right: pass --metric eval_subset_accuracy to "
+            "judge the run by it") in offline["warnings"]
+    assert _watched(capsys, log) == "eval_f1_micro"
+
+
+@pytest.mark.parametrize("columns, metric", [
+    # a plain accuracy beside an F1: the classifier's accuracy, whatever the F1's averaging
+    ({"eval_accuracy": (0.6, 0.9), "eval_f1_macro": (0.5, 0.85),
+      "eval_f1_weighted": (0.55, 0.87), "eval_loss": (1.0, 0.4)}, "eval_accuracy"),
+    # an overall accuracy beside an F1 that is not seqeval's `overall_f1`
+    ({"eval_overall_accuracy": (0.6, 0.9), "eval_f1": (0.5, 0.85), "eval_loss": (1.0, 0.4)},
+     "eval_overall_accuracy"),
+    # a segmenter's overall (pixel) accuracy: its IoU first, as before (trainer-state-3dseg)
+    ({"eval_overall_accuracy": (0.9, 0.95), "eval_mean_iou": (0.1, 0.4),
+      "eval_loss": (1.0, 0.4)}, "eval_mean_iou"),
+    # a subset accuracy with no F1 beside it
+    ({"eval_subset_accuracy": (0.6, 0.9), "eval_loss": (1.0, 0.4)}, "eval_subset_accuracy"),
+])
+def test_an_accuracy_stays_ahead_of_the_scores_no_rule_puts_first(capsys, tmp_path, columns,
+                                                                  metric):
+    log = _trainer_state(tmp_path / "trainer_state.json", columns)
+    assert _analyze(capsys, log)["metric"] == metric
