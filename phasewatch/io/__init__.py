@@ -71,6 +71,7 @@ READERS: tuple[str, ...] = (
     "metriclogger_console",  # torchvision references, DETR, DeiT: `Epoch: [E]  [ I/N]  eta: ...`
     "progressmeter_console",  # the PyTorch ImageNet example, MoCo: `Epoch: [E][ I/N]\tTime ...`
     "spacy_console",  # spacy train: `E  #  LOSS NER  ENTS_F ... SCORE` and a row an evaluation
+    "boosting_console",  # XGBoost `[N]\tset-metric:value`, LightGBM `[N]\tset's metric: value`
     "kv_console",  # print() lines `step N name=value`: the loosest shape, tried last
 )
 
