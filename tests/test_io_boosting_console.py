@@ -120,3 +120,18 @@ def test_a_round_of_another_shape_is_reported_and_the_rest_read(tmp_path):
     run = read_run(write(tmp_path, text))
     assert len(run.series("validation_1-logloss")) == 10
     assert any(w.startswith("line 12") and "neither XGBoost's" in w for w in run.warnings)
+
+
+def test_a_notebook_cell_that_fit_a_model_is_read_with_the_metric_it_stops_on(tmp_path, capsys):
+    """Most of these lines are printed in a notebook (a Kaggle kernel's `model.fit` cell)."""
+    pytest.importorskip("nbformat")
+    from notebook_books import stream, write_book
+
+    book = write_book(tmp_path / "kernel.ipynb",
+                      [("model.fit(X, y, eval_set=[(X, y), (X_valid, y_valid)], verbose=True)",
+                        [stream(xgboost_log())])])
+    run = read_run(book)
+    assert run.format == "boosting_console"
+    assert (run.performance_metric, run.direction) == ("validation_1-logloss", "min")
+    assert main(["analyze", str(book), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["metric"] == "validation_1-logloss"

@@ -37,7 +37,6 @@ from typing import Any
 
 from phasewatch.io.lines import BadLine, line_sniffers
 from phasewatch.io.source import LogFileSource, Record
-from phasewatch.presets import default_direction
 
 FORMAT = "boosting_console"
 
@@ -62,6 +61,8 @@ sniff, sniff_text = line_sniffers(SNIFF, 2)
 def metric_direction(metric: str) -> str:
     """The library's direction of a built-in metric (`ndcg@5`: max; `error@0.7`: min), else
     the name's (`presets.default_direction`: a custom `f1` max, a custom `mae_loss` min)."""
+    from phasewatch.presets import default_direction  # (sniffing stays light)
+
     bare = metric.split("@", 1)[0]
     if bare in HIGHER_IS_BETTER:
         return "max"

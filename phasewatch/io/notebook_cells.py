@@ -61,6 +61,7 @@ class BookRun:
     config: dict[str, Any] = field(default_factory=dict)
     step_unit: str = "step"
     finished: bool = False
+    declared: tuple[str | None, str | None] = (None, None)  # `printed_log.PrintedLog`'s
 
 
 @dataclass
@@ -250,4 +251,4 @@ def _printed_run(path: Path, number: int, text: str, problems: list[str]) -> Boo
         return None
     return BookRun(number, printed.format, printed.records,
                    [in_cell(number, w) for w in printed.warnings], printed.config,
-                   printed.step_unit, printed.finished)
+                   printed.step_unit, printed.finished, printed.declared)

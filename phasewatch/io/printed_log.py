@@ -24,7 +24,7 @@ from phasewatch.io.source import Record
 CONSOLE_READERS = ("trinity_console", "verl_console", "torchtune", "olmo_console",
                    "hf_console", "keras_console", "sb3_console", "timm_console",
                    "metriclogger_console", "progressmeter_console", "spacy_console",
-                   "kv_console")
+                   "boosting_console", "kv_console")
 MIN_PRINTED_RECORDS = 2  # one log row printed is an evaluation or a summary, not a curve
 
 
@@ -38,6 +38,8 @@ class PrintedLog:
     config: dict[str, Any] = field(default_factory=dict)
     step_unit: str = "step"
     finished: bool = False
+    declared: tuple[str | None, str | None] = (None, None)  # (performance metric, direction)
+    # the console states (`boosting_console`: the metric its library stops early on)
 
 
 class TextTail:
@@ -95,7 +97,8 @@ def read_printed(path: Path, text: str) -> PrintedLog | None:
     collector = _Warnings(len(records))
     source.finish(collector)
     return PrintedLog(source.format, records, list(source.warnings) + collector.warnings,
-                      dict(source.info.config), source.info.step_unit, source.info.finished)
+                      dict(source.info.config), source.info.step_unit, source.info.finished,
+                      (source.info.performance_metric, source.info.direction))
 
 
 _LINE_PREFIX = re.compile(r"^line (\d+): ")
