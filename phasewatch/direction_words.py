@@ -19,10 +19,11 @@ LOWER_IS_BETTER_WORDS = ("loss", "error", "perplexity", "rejected")
 # agent's `val_cost` was taken as higher-is-better, its costliest validation kept); a
 # forecaster's pinball (quantile) loss, continuous ranked probability score and mean absolute
 # scaled error (a PatchTST forecaster's `val_pinball` was taken as higher-is-better, its first,
-# worst epoch kept, and its fall to a third of it called a disruption)
+# worst epoch kept, and its fall to a third of it called a disruption); a cross-entropy by its
+# short name (OpenNMT-py's `xent`)
 LOWER_IS_BETTER_TOKENS = frozenset({"nll", "ppl", "wer", "cer", "ter", "err", "mse", "rmse",
                                     "mae", "mape", "smape", "msle", "rmsle", "cost", "regret",
-                                    "pinball", "crps", "mase"})
+                                    "pinball", "crps", "mase", "xent"})
 # A KL (to the reference model, or between successive policies) and a gradient norm: lower is
 # better as a run's health, not as its task's score: a blow-up is what goes wrong (trial 39:
 # Online DPO's objective/kl rose 1.95 -> 13.5 as the policy hacked a length-biased reward, and

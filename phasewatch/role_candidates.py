@@ -134,6 +134,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
                    "train_mean_nll",  # Tinker cookbook SFT
                    "total_loss",  # detectron2 (metrics.json, console, TensorBoard)
                    "train/CrossEntropyLoss",  # OLMo
+                   "progress/xent",  # OpenNMT-py (its console's `xent`, its TensorBoard)
                    "lm loss",  # Megatron-LM (its console and TensorBoard)
                    "training_loss"),  # printed `Training Loss: 1.88` (presets: any case, spaces)
     # Trinity-RFT's CHORD (`mix_chord` policy loss, logged under `actor/`)
