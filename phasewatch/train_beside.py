@@ -271,17 +271,21 @@ def train_move(train: list[TrainSeries], start: float, end: float) -> TrainMove 
     improvement)."""
     for candidate in train:
         values = candidate.series.between(start, end).dropna().values.astype(np.float64)
-        if values.size < MIN_READINGS:
-            continue
-        steps = np.diff(values)
-        if np.all(steps > 0) or np.all(steps < 0):
-            return TrainMove(candidate, float(values[0]), float(values[-1]), values.size, 0.0,
-                             steady=True)
-        k = max(2, values.size // 4)
-        sd = second_difference_sd(values, robust=False)
-        return TrainMove(candidate, float(values[:k].mean()), float(values[-k:].mean()), k,
-                         sd * math.sqrt(2.0 / k))
+        if values.size >= MIN_READINGS:
+            return TrainMove(candidate, *end_means(values))
     return None
+
+
+def end_means(values: np.ndarray) -> tuple[float, float, int, float, bool]:
+    """`TrainMove`'s reading of `values` (at least MIN_READINGS): its start, end, readings, se
+    and steady (the live monitor judges a short stage's train loss by it too:
+    `online.train_loss`)."""
+    steps = np.diff(values)
+    if np.all(steps > 0) or np.all(steps < 0):
+        return float(values[0]), float(values[-1]), values.size, 0.0, True
+    k = max(2, values.size // 4)
+    sd = second_difference_sd(values, robust=False)
+    return float(values[:k].mean()), float(values[-k:].mean()), k, sd * math.sqrt(2.0 / k), False
 
 
 def note_train_beside(analysis: Analysis, run: Run, train: list[TrainSeries]) -> Analysis:

@@ -112,3 +112,25 @@ def test_a_bad_second_reading_is_no_rise_to_fall_from():
     train = [1.5 - 0.01 * i for i in range(len(evals))]
     monitor, alerts = feed(evals, train)
     assert "overfit" not in [a.event for a in alerts] and not monitor.should_stop
+
+
+# the shape of wandb-klue-topic-6ev: planned to 6 evaluations, a held-out loss worse from the
+# first and held over the last two, one train-loss reading before each evaluation
+EVAL_SPARSE_RISE = [0.5985, 0.6731, 0.6842, 0.7282, 0.7315, 0.7297]
+TRAIN_SPARSE = [0.9292, 0.6819, 0.734, 0.518, 0.4976, 0.5198]
+
+
+def test_a_sparse_planned_run_whose_rise_from_the_start_never_recovers_is_stopped():
+    """Planned to 6 evaluations, the run ends within the warm-up, where no disruption is said
+    and `unrecovered_overfit` had no trough to judge from; and the values after a fifth of the
+    plan are not each worse (the last two hold). `analyze` names the whole run an overfit from
+    the start (8.8 noise sds) beside the train loss that fell 0.93 -> 0.52; live the refit now
+    judges it as that rule does, the train loss read as `analyze` reads it."""
+    monitor, alerts = feed(EVAL_SPARSE_RISE, TRAIN_SPARSE, planned_steps=5)
+    overfits = [a for a in alerts if a.event == "overfit"]
+    assert len(overfits) == 1 and monitor.should_stop and monitor.best_step == 0
+    assert "an overfit from the run's start (step 0), past the early part of the planned run" \
+        in overfits[0].message
+    # beside a train loss that does not improve the same rise stays unjudged (a disruption)
+    _, flat = feed(EVAL_SPARSE_RISE, [0.6 + 0.01 * (i % 2) for i in range(6)], planned_steps=5)
+    assert not [a for a in flat if a.event == "overfit"]

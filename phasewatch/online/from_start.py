@@ -145,6 +145,18 @@ def decline_from_start(t: PhaseTracker, level: float) -> tuple[str, int | None, 
              f"{moved(s.sign, better=False)[1]} its level before; {t.start_text()})"))
 
 
+def unrecovered_is_overfit(t: PhaseTracker) -> bool:
+    """A fall from the start not recovered by now would be an overfit, not a disruption: the run
+    has no expert data or the metric is a held-out loss (beside a train loss the monitor follows,
+    one that has improved since the start), and it is past its planned run's early part
+    (`expert_data.overfit_if_unrecovered`, `held_out_loss_overfit`)."""
+    s, plan = t.series, t.plan()
+    if not (t.cfg.no_expert_data or t.cfg.held_out_loss) or plan is None \
+            or s.last_step is None or not plan.after_early_part(s.last_step):
+        return False
+    return t.cfg.no_expert_data or t.train_loss is None or t.train_loss.improved()
+
+
 def unrecovered_overfit(t: PhaseTracker) -> tuple[str, int, str] | None:
     """Overfit, with the start as its best, when the run has no expert data
     (`MonitorConfig.no_expert_data`) or the metric is a held-out loss (`held_out_loss`) and its
@@ -161,10 +173,7 @@ def unrecovered_overfit(t: PhaseTracker) -> tuple[str, int, str] | None:
     while that train loss has improved since the start, as `held_out_loss_overfit` asks: beside
     one that rose too it stays a disruption, the run itself getting worse."""
     s, plan = t.series, t.plan()
-    if not (t.cfg.no_expert_data or t.cfg.held_out_loss) or plan is None \
-            or s.last_step is None or not plan.after_early_part(s.last_step) or t.trough is None:
-        return None
-    if not t.cfg.no_expert_data and t.train_loss is not None and not t.train_loss.improved():
+    if not unrecovered_is_overfit(t) or t.trough is None:
         return None
     if s.level >= (s.baseline + t.trough) / 2:
         return None  # back nearer the start than the worst: recovering, if not yet said

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from phasewatch.online.from_start import unrecovered_is_overfit
 from phasewatch.online.held_out_rise import held_out_rise
 from phasewatch.online.offline_fit import REFIT_REACH, offline_phases
 from phasewatch.online.plan import EARLY_FRACTION
@@ -105,8 +106,13 @@ def _overfit(t: PhaseTracker) -> Event | None:
     if t.phase == "overfit":
         return None
     plan = t.plan()
-    falling = plan is not None and plan.falling_after(EARLY_FRACTION / 2, s,
-                                                       exact=planned_sparse(plan, s.steps))
+    sparse = planned_sparse(plan, s.steps)
+    # a decline from the first evaluation is the refit's to judge once it is still going on past
+    # the plan's early part; on a sparse run also once a fall not recovered there is an overfit
+    # (`from_start.unrecovered_is_overfit`: with no disruption said in a warm-up longer than the
+    # run, `unrecovered_overfit` has no trough to judge it from)
+    falling = plan is not None and (plan.falling_after(EARLY_FRACTION / 2, s, exact=sparse)
+                                    or (sparse and unrecovered_is_overfit(t)))
     found = refit_stage(s, t.stage_step, falling, plan)
     if found is None or not found.stops:  # a held-out loss beside an improving train loss
         found = held_out_rise(t) or found

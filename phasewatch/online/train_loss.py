@@ -16,6 +16,8 @@ import math
 import statistics
 from collections import deque
 
+import numpy as np
+
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.offline_fit import REFIT_REACH
 from phasewatch.online.series import Series
@@ -80,7 +82,11 @@ class TrainLoss:
 
     def improved(self) -> bool:
         """The train loss's level is now K_SE standard errors below its level at the stage's
-        start (`train_beside.TrainMove.improved`'s margin, between levels here)."""
+        start (`train_beside.TrainMove.improved`'s margin, between levels here); or, while the
+        stage's readings are all still buffered, `analyze`'s own reading of them says it
+        improved (`train_beside.end_means`): on a handful of readings the level's noise counts
+        the fall itself (hf-thesis-web-5ev: 0.328, 0.269, 0.248, 0.237, 0.244 is 5.7 se by
+        `analyze`, 1.1 by the levels)."""
         from phasewatch.train_beside import K_SE  # on first use: the monitor's import time
 
         s = self.series
@@ -88,7 +94,19 @@ class TrainLoss:
             return False
         se_start = MEDIAN_SE * s.sigma / math.sqrt(independent_count(len(self.first),
                                                                      s.window_logs))
-        return s.level - self.at_start >= K_SE * s.se_gap(se_start)
+        return s.level - self.at_start >= K_SE * s.se_gap(se_start) or self._short_improved(K_SE)
+
+    def _short_improved(self, k_se: float) -> bool:
+        from phasewatch.train_beside import MIN_READINGS, end_means
+
+        s = self.series
+        stage = [v for st, v in zip(s.steps, s.values)
+                 if self.from_step is None or st >= self.from_step]
+        kept = len(s.values) == s.n or (self.from_step is not None and s.steps[0] < self.from_step)
+        if len(stage) < MIN_READINGS or not kept:
+            return False  # too few, or the stage's first readings are gone from the buffer
+        start, end, _, se, steady = end_means(np.asarray(stage, dtype=np.float64))
+        return end > start and (steady or end - start >= k_se * se)
 
     def state(self) -> TrainLossState:
         return TrainLossState(series=self.series.state(), from_step=self.from_step,
