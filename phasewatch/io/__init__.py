@@ -72,6 +72,7 @@ READERS: tuple[str, ...] = (
     "progressmeter_console",  # the PyTorch ImageNet example, MoCo: `Epoch: [E][ I/N]\tTime ...`
     "spacy_console",  # spacy train: `E  #  LOSS NER  ENTS_F ... SCORE` and a row an evaluation
     "boosting_console",  # XGBoost `[N]\tset-metric:value`, LightGBM `[N]\tset's metric: value`
+    "catboost_console",  # CatBoost: `N:\tlearn: X\ttest: Y\tbest: Z (I)\ttotal: ...`
     "opennmt_console",  # onmt_train: `Step N/ M; acc: ...; ppl: ...`, `Validation perplexity: X`
     "kv_console",  # print() lines `step N name=value`: the loosest shape, tried last
 )
