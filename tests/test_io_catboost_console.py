@@ -73,6 +73,33 @@ def test_an_auc_each_line_a_new_best_is_higher_is_better(tmp_path, learn):
     assert ("learn" in run.metrics) is learn
 
 
+
+def test_with_two_evaluation_sets_the_last_is_analysed_as_catboost_follows_it(tmp_path,
+                                                                               capsys):
+    """`eval_set=[(X_train, y_train), (X_valid, y_valid)]`: CatBoost prints `best` after the
+    last set only (its best model and early stopping follow it), here the held-out one, whose
+    log loss, above the training data's, rises after iteration 150. Read against the first
+    set, the last set's best, above `test` beside it (0.69 and 0.552 at iteration 0), made the
+    log loss higher-is-better, and the run was judged on its training data."""
+    lines, best, best_at = [], None, 0
+    for i in range(0, 300, 10):
+        valid = logloss(i)
+        if best is None or valid < best:
+            best, best_at = valid, i
+        lines.append(f"{i}:\tlearn: {logloss(i) * 0.7:.7f}\ttest: {logloss(i) * 0.8:.7f}"
+                     f"\ttest1: {valid:.7f}\tbest: {best:.7f} ({best_at})\ttotal: {i}ms"
+                     f"\tremaining: {300 - i}ms\n")
+    path = write(tmp_path, "".join(lines))
+    run = read_run(path)
+    assert sorted(run.metrics) == ["learn", "test", "test1"]
+    assert (run.performance_metric, run.direction) == ("test1", "min")
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)["runs"][0]
+    assert (result["metric"], result["direction"]) == ("test1", "min")
+    assert result["phases"][-1]["name"] == "overfit"
+    assert main(["watch", str(path), "--format", "jsonl"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["metric"] == "test1"
+
 def test_the_training_metric_alone_and_the_end_of_the_run(tmp_path):
     from phasewatch.io import catboost_console
 

@@ -5,14 +5,17 @@
 
 the iteration (0-based), the evaluation metric on the training data (`learn`; absent where it is
 not computed, an AUC on GPU) and on each evaluation set (`test`, then `test1`, ...), the best
-value of the first evaluation set so far with its iteration, and the times. Read at the
+value of the last evaluation set so far with its iteration (CatBoost prints `best` after the
+last set only: its best model and early stopping follow that set, and `eval_set=[(X_train,
+y_train), (X_valid, y_valid)]` puts the training data first), and the times. Read at the
 iteration: `learn`, `test`, `test1`... as printed (the times and the best so far are no
 readings). The console never names the metric (`eval_metric`: the loss by default, or an
 `AUC`, an `Accuracy`, an `R2`), so its direction is read off the `best` column: a best lower
-than the `test` beside it is a minimum, higher a maximum; where the best is each time the test
-itself, the test's own moves say it (every one a new best). `test` is the run's performance
-metric once its direction is known (CatBoost stops early on it); with no evaluation set,
-`learn`, in the direction it moved (boosting improves its training metric). `bestTest = X`,
+than the last set's value beside it is a minimum, higher a maximum; where the best is each
+time that value itself, its own moves say it (every one a new best). The last set (`test`
+with one) is the run's performance metric once its direction is known (CatBoost stops early
+on it); with no evaluation set, `learn`, in the direction it moved (boosting improves its
+training metric). `bestTest = X`,
 `bestIteration = N` (to the config, `best_iteration`) and `Shrink model to first N
 iterations.` close the run.
 """
@@ -46,7 +49,7 @@ class LineParser:
     def __init__(self) -> None:
         self.declared: tuple[str, str] | None = None  # (name, direction)
         self.best_iteration: int | None = None
-        self._first: dict[str, float] = {}  # the first value of `test` and `learn`
+        self._first: dict[str, float] = {}  # the first value of each set's metric
 
     @property
     def settings(self) -> dict[str, int | None]:
@@ -78,14 +81,16 @@ class LineParser:
         return [(int(found["iteration"]), values)] if values else []
 
     def _direction(self, values: dict[str, Any], best: float | None) -> tuple[str, str] | None:
-        """(`test`, its direction) once the best so far or the moves of a new best say it;
-        (`learn`, the direction it moved) with no evaluation set; else None."""
-        name = "test" if "test" in values else "learn" if "learn" in values else None
+        """(the last evaluation set, the one `best` follows, and its direction) once the best
+        so far or the moves of a new best say it; (`learn`, the direction it moved) with no
+        evaluation set; else None."""
+        held_out = [name for name in values if name != "learn"]  # in the order printed
+        name = held_out[-1] if held_out else "learn" if "learn" in values else None
         if name is None:
             return None
         value = float(values[name])
         first = self._first.setdefault(name, value)
-        if name == "test" and best is not None and best != value:
+        if name != "learn" and best is not None and best != value:
             return name, "min" if best < value else "max"
         if value != first:  # each test a new best (or the training metric's own trend)
             return name, "min" if value < first else "max"
