@@ -32,11 +32,11 @@ repeats the best round's values, which is not read again (its round goes to the 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from phasewatch.io.lines import BadLine, line_sniffers
-from phasewatch.io.source import LogFileSource, Record
+from phasewatch.io.source import LogFileSource
 
 FORMAT = "boosting_console"
 
@@ -165,12 +165,6 @@ class Source(LogFileSource):
     FORMAT, PARSER = FORMAT, LineParser
     WHAT = ("XGBoost's `[N]\\tset-metric:value` or LightGBM's `[N]\\tset's metric: value` "
             "evaluation lines")
-
-    def read(self, final: bool = True) -> Iterator[Record]:
-        for record in super().read(final):
-            if self.info.performance_metric is None and self.parser.declared is not None:
-                self.info.performance_metric, self.info.direction = self.parser.declared
-            yield record
 
     def end_marker(self, text: str, values: Mapping[str, Any] | None) -> bool:
         return text.startswith(BEST_FOLLOWS)

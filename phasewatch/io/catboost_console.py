@@ -15,19 +15,18 @@ than the last set's value beside it is a minimum, higher a maximum; where the be
 time that value itself, its own moves say it (every one a new best). The last set (`test`
 with one) is the run's performance metric once its direction is known (CatBoost stops early
 on it); with no evaluation set, `learn`, in the direction it moved (boosting improves its
-training metric). `bestTest = X`,
-`bestIteration = N` (to the config, `best_iteration`) and `Shrink model to first N
-iterations.` close the run.
+training metric). `bestTest = X`, `bestIteration = N` (to the config, `best_iteration`) and
+`Shrink model to first N iterations.` close the run.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from phasewatch.io.lines import BadLine, line_sniffers
-from phasewatch.io.source import LogFileSource, Record
+from phasewatch.io.source import LogFileSource
 
 FORMAT = "catboost_console"
 
@@ -103,12 +102,6 @@ class Source(LogFileSource):
 
     FORMAT, PARSER = FORMAT, LineParser
     WHAT = "CatBoost's `N:<TAB>learn: X<TAB>test: Y<TAB>best: Z (I)<TAB>total: ...` lines"
-
-    def read(self, final: bool = True) -> Iterator[Record]:
-        for record in super().read(final):
-            if self.info.performance_metric is None and self.parser.declared is not None:
-                self.info.performance_metric, self.info.direction = self.parser.declared
-            yield record
 
     def end_marker(self, text: str, values: Mapping[str, Any] | None) -> bool:
         return text.startswith(ENDS)

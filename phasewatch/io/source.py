@@ -205,8 +205,9 @@ class LineRecordSource(RecordSource):
     """A line-based format: a `LineParser` (`feed(line, lineno) -> [(step, values)]`) over the
     lines of one file, as `follow.LineTail` splits them. A truncated or replaced file starts
     a fresh parser (a CSV header comes again). A parser may also have `settings` (what the log
-    states in passing, for the run's config: `_take_settings`), `flush()` (a record only a next
-    line would close, read when the log is final), `notes` and `step_unit`."""
+    states in passing, for the run's config: `_take_settings`; `declared`, the run's metric),
+    `flush()` (a record only a next line would close, read when the log is final), `notes` and
+    `step_unit`."""
 
     says_repeats = False
     """Records that repeat the one before them are said (`repeated_lines`): in console logs,
@@ -261,12 +262,14 @@ class LineRecordSource(RecordSource):
         """Settings the log states in passing go to the run's config as soon as they are read:
         a parser's `settings` (name -> value; None: no longer known), such as the planned
         length a banner or progress field gives (`phasewatch.planned`), which `watch` reads
-        when its monitor starts."""
+        when its monitor starts; a parser's `declared` metric is the run's where none is named."""
         for name, value in getattr(self.parser, "settings", {}).items():
             if value is None:
                 self.info.config.pop(name, None)
             else:
                 self.info.config[name] = value
+        if self.info.performance_metric is None and getattr(self.parser, "declared", None):
+            self.info.performance_metric, self.info.direction = self.parser.declared
 
     def read(self, final: bool = True) -> Iterator[Record]:
         from phasewatch.follow import NEW_FILE
