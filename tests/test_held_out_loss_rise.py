@@ -97,6 +97,11 @@ def test_watch_names_the_rise_an_overfit_past_the_early_part_of_the_plan(
     assert alerts[0].event == "disruption"
     ends = [a for a in alerts if a.event == "overfit"]
     assert bool(ends) == overfit
+    # the disruption says by when it must recover not to be an overfit, where one will follow
+    hint = ("not recovered by step 880 (40% of the planned run), a held-out loss's rise while "
+            "loss improves is an overfit from its start")
+    assert (hint in alerts[0].message) == overfit, alerts[0].message
+    assert hint in " ".join((DOCS / "monitoring.md").read_text().split())  # quoted as printed
     if overfit:
         assert ends[0].step >= 0.4 * 2_200 and ends[0].best_step == 0
         said = ("a held-out loss's rise never recovered is an overfit from its start, not a "
@@ -184,6 +189,7 @@ def test_watch_leaves_the_rise_of_a_log_with_no_train_loss_a_disruption(tmp_path
         "disruption", "plateau"]
     alerts = list(watch(path, metric="eval_loss", direction="min", planned_steps=2_200))
     assert [a.event for a in alerts] == ["disruption"]
+    assert "not recovered by" not in alerts[0].message  # no overfit it could become
 
 
 @pytest.mark.parametrize("train_falls", [True, False])

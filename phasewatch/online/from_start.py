@@ -157,6 +157,26 @@ def unrecovered_is_overfit(t: PhaseTracker) -> bool:
     return t.cfg.no_expert_data or t.train_loss is None or t.train_loss.improved()
 
 
+def unrecovered_hint(t: PhaseTracker) -> str:
+    """What a disruption alert of tracker `t` adds where `unrecovered_overfit` will judge the
+    fall: the step by which it must be recovered not to be an overfit from the start. A user
+    who reads "disruption" of a held-out loss rising beside a falling train loss waits for a
+    readaptation; `analyze` names the same fall not recovered an overfit (issue 12's "wait for
+    readaptation, the opposite of what to do"). '' where no such rule applies."""
+    plan = t.plan()
+    if not (t.cfg.no_expert_data or t.cfg.held_out_loss) or plan is None:
+        return ""
+    by = int(np.ceil(plan.start + EARLY_FRACTION * (plan.planned - plan.start)))
+    if t.cfg.no_expert_data:
+        what = "a fall in a run trained by a policy gradient alone"
+    else:
+        train = t.train_loss
+        what = "a held-out loss's rise" + (
+            "" if train is None else f" while {train.series.label} improves")
+    return (f"; not recovered by step {by} ({EARLY_FRACTION:.0%} of the planned run), {what} "
+            "is an overfit from its start")
+
+
 def unrecovered_overfit(t: PhaseTracker) -> tuple[str, int, str] | None:
     """Overfit, with the start as its best, when the run has no expert data
     (`MonitorConfig.no_expert_data`) or the metric is a held-out loss (`held_out_loss`) and its

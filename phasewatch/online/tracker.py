@@ -29,6 +29,7 @@ from phasewatch.online.from_start import (
     fell_late,
     left_start_late,
     trough_behind,
+    unrecovered_hint,
     unrecovered_overfit,
 )
 from phasewatch.online.offline_agreement import offline_fall
@@ -214,7 +215,8 @@ class PhaseTracker:
                     not self.slow_fall or trough_behind(self) or late_held):
                 verb, side = moved(s.sign, better=False)
                 said = self._onset_said(onset, s.baseline - fall)
-                hint = from_start_hint(s, self.plan() is not None, self.stage_step, said)
+                hint = (from_start_hint(s, self.plan() is not None, self.stage_step, said)
+                        or unrecovered_hint(self))
                 return ("disruption", said,
                         (f"{name} level {s.raw(level):.4g} {verb} "
                          f"{s.gap_text(s.baseline - level, s.se_baseline(), scale)} "
