@@ -103,6 +103,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
         "bench/*/accuracy/mean@*/mean", "bench/*/accuracy/mean@*",
         "eval_*_pass1", "eval/*_pass1",
         "eval/reward", "eval_reward", "eval/score", "eval_score",
+        "val/score", "val_score",  # a script's own validation score (a Kaggle metric)
         "dev/score",  # spaCy's weighted dev score, by which it keeps model-best (spacy_console)
         "eval/mean_reward",  # Stable-Baselines3's EvalCallback: the return on its eval episodes
         "eval/return",  # OpenAI Baselines' DDPG: the mean return of the epoch's eval episodes

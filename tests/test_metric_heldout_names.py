@@ -91,6 +91,9 @@ def test_a_test_split_is_the_held_out_metric(capsys, tmp_path, held_out, metric,
     ({"eval/exact_match": (2.0, 78.0)}, "eval/exact_match", "max"),
     ({"eval_wer": (0.9, 0.3), "eval_runtime": (60.0, 61.0)}, "eval_wer", "min"),
     ({"test_f1": (0.3, 0.7)}, "test_f1", "max"),
+    # a script's own validation score (lightning-birdclef-valauc-30: a Kaggle metric logged as
+    # `val_score` beside `train_loss`, analysed on the train loss)
+    ({"val_score": (0.75, 0.95)}, "val_score", "max"),
 ])
 def test_an_eval_score_other_than_accuracy_and_loss_is_the_held_out_metric(
         capsys, tmp_path, held_out, metric, direction):
