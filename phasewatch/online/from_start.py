@@ -167,6 +167,8 @@ def unrecovered_hint(t: PhaseTracker) -> str:
     if not (t.cfg.no_expert_data or t.cfg.held_out_loss) or plan is None:
         return ""
     by = int(np.ceil(plan.start + EARLY_FRACTION * (plan.planned - plan.start)))
+    if t.series.last_step is None or t.series.last_step >= by:
+        return ""  # past it: `unrecovered_overfit` judges the fall now
     if t.cfg.no_expert_data:
         what = "a fall in a run trained by a policy gradient alone"
     else:

@@ -97,12 +97,14 @@ class TrainLoss:
         return s.level - self.at_start >= K_SE * s.se_gap(se_start) or self._short_improved(K_SE)
 
     def _short_improved(self, k_se: float) -> bool:
+        """`analyze`'s reading of the stage's readings says the train loss improved by `k_se`
+        (False once the stage's first readings have left the buffer)."""
         from phasewatch.train_beside import MIN_READINGS, end_means
 
         s = self.series
         stage = [v for st, v in zip(s.steps, s.values)
                  if self.from_step is None or st >= self.from_step]
-        kept = len(s.values) == s.n or (self.from_step is not None and s.steps[0] < self.from_step)
+        kept = len(s.values) == s.n or (self.from_step is not None and s.steps[0] <= self.from_step)
         if len(stage) < MIN_READINGS or not kept:
             return False  # too few, or the stage's first readings are gone from the buffer
         start, end, _, se, steady = end_means(np.asarray(stage, dtype=np.float64))
