@@ -230,9 +230,15 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     # (`heldout_names`), which ranks a test split after every validation spelling, as the loss's
     # list does: listed here, a final `test_f1` logged once took the role over the `val_f1` of
     # every epoch (wandb-review-bert-5ep), and a log without a validation loss was analysed by
-    # that one value. The direction is the name's (`default_direction`: wer, cer -> min).
+    # that one value. The direction is the name's (`default_direction`: wer, cer -> min). An F1
+    # named after its scikit-learn averaging comes with the F1, before the kinds after it: left
+    # to the held-out rule, a multi-label classifier's `eval_f1_micro` ranked after its
+    # `eval_roc_auc` (its `val_f1_micro` before `val_roc_auc`). One glob for `_micro`, `_macro`,
+    # `_weighted` and `_samples` (not `_mean`, `_score`), one rank: two of them tie, as the
+    # rule's do.
     "eval/other_score": (
-        "eval_f1", "eval/f1", "eval_exact", "eval/exact",
+        "eval_f1", "eval/f1", "eval_f1_[mws][aei][cim]*", "eval/f1_[mws][aei][cim]*",
+        "eval_exact", "eval/exact",
         "eval_matthews_correlation", "eval/matthews_correlation", "eval_pearson", "eval/pearson",
         "eval_spearmanr", "eval/spearmanr", "eval_roc_auc", "eval/roc_auc", "eval_auc",
         "eval/auc", "eval_wer", "eval/wer", "eval_cer", "eval/cer",

@@ -206,6 +206,26 @@ def test_a_multilabel_classifiers_f1_is_taken_before_its_subset_accuracy(capsys,
     assert _watched(capsys, log) == "eval_f1_micro"
 
 
+def test_an_f1_named_after_its_averaging_comes_before_the_kinds_after_it(capsys, tmp_path):
+    """HF names both of a multi-label classifier's scores `eval_`: the ROC AUC, a name the
+    role lists, took the role over `eval_f1_micro`, which only the held-out rule knew, and the
+    note called the F1 "ranked after eval_roc_auc by its kind" (the F1's kind comes first, and
+    `val_f1_micro` was taken before `val_roc_auc`). Two averages of the F1 still tie: the
+    loss, with both named."""
+    log = _trainer_state(tmp_path / "trainer_state.json", {
+        "eval_loss": (0.157, 0.19), "eval_subset_accuracy": (0.778, 0.834),
+        "eval_f1_micro": (0.826, 0.861), "eval_roc_auc": (0.80, 0.90)}, evaluations=6)
+    offline = _analyze(capsys, log)
+    assert offline["metric"] == "eval_f1_micro"
+    assert ("eval_roc_auc is a held-out score too, ranked after eval_f1_micro by its kind: pass "
+            "--metric eval_roc_auc to judge the run by it") in offline["warnings"]
+    assert _watched(capsys, log) == "eval_f1_micro"
+    log = _trainer_state(tmp_path / "trainer_state.json", {
+        "eval_loss": (1.0, 0.4), "eval_f1_micro": (0.5, 0.85), "eval_f1_macro": (0.4, 0.8),
+        "eval_roc_auc": (0.7, 0.9)})
+    assert _analyze(capsys, log)["metric"] == "eval_loss"
+
+
 @pytest.mark.parametrize("columns, metric", [
     # a plain accuracy beside an F1: the classifier's accuracy, whatever the F1's averaging
     ({"eval_accuracy": (0.6, 0.9), "eval_f1_macro": (0.5, 0.85),
