@@ -131,6 +131,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
                    # mean, at the cadence of `val_loss`, unless it has too few values
                    # (`epoch_twins`); then each batch's
                    "train_loss_epoch", "train_loss_step",
+                   "train/loss_epoch", "train/loss_step",  # the same of a `train/loss`
                    "loss/policy_avg", "train/loss/policy_avg", "ppo/loss/policy",  # TRL PPO, RLOO
                    "train_mean_nll",  # Tinker cookbook SFT
                    "total_loss",  # detectron2 (metrics.json, console, TensorBoard)

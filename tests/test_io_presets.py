@@ -245,3 +245,21 @@ def test_lightning_metrics_logged_on_step_and_on_epoch(tmp_path):
     assert aliases["eval/loss"] == "val_loss_epoch" and aliases["eval/accuracy"] == "val_acc_epoch"
     assert run.resolve_metric(choose_metric(run)) == "val_acc_epoch"
     assert aliases_for(["train_loss_epoch"])["train/loss"] == "train_loss_epoch"
+
+
+def test_lightning_twins_of_a_slashed_name(tmp_path):
+    """A LightningModule that logs `self.log("train/loss", ..., on_step=True, on_epoch=True)`
+    writes `train/loss_step` and `train/loss_epoch` (tb-genome-valloss-10, to TensorBoard):
+    neither had a role, so `inspect` named no train loss beside `val/loss`, and `analyze` had
+    none to judge a held-out loss's rise by. They are the train loss's twins, as
+    `train_loss_step` / `train_loss_epoch` are: the epoch's mean at the validation's cadence."""
+    from phasewatch import read_run
+
+    path = tmp_path / "metrics.csv"
+    rows = ["epoch,step,train/loss_step,train/loss_epoch,val/loss"]
+    rows += [f"0,{s},{2.0 - s / 100},," for s in range(9, 100, 10)]
+    rows += [f"{e},{e * 100 + 99},,{1.5 - e / 10},{1.6 - e / 20}" for e in range(6)]
+    path.write_text("\n".join(rows) + "\n")
+    run = read_run(path)
+    assert run.own_name("train/loss") == "train/loss_epoch"
+    assert run.own_name("eval/loss") == "val/loss"
