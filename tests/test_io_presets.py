@@ -226,20 +226,29 @@ def test_home_made_training_loops_names(name, role):
     assert aliases_for([name, "lr"])[role] == name
 
 
+def _lightning_twins(tmp_path, train: str, held_out: tuple[str, ...]):
+    """A metrics.csv where `train` is logged on step and on epoch (`{train}_step` every 10
+    steps of the first epoch, `{train}_epoch` at each epoch's end) beside the `held_out` series
+    at each epoch's end, read."""
+    from phasewatch import read_run
+
+    path = tmp_path / "metrics.csv"
+    rows = [",".join(["epoch", "step", f"{train}_step", f"{train}_epoch", *held_out])]
+    rows += [f"0,{s},{2.0 - s / 100}," + "," * len(held_out) for s in range(9, 100, 10)]
+    rows += [",".join([str(e), str(e * 100 + 99), "", str(1.5 - e / 10),
+                       *(str(0.5 + e / 50 + k / 10) for k in range(len(held_out)))]) for e in range(6)]
+    path.write_text("\n".join(rows) + "\n")
+    return read_run(path)
+
+
 def test_lightning_metrics_logged_on_step_and_on_epoch(tmp_path):
     """Lightning's CSVLogger writes `train_loss_step` / `train_loss_epoch` (and `val_loss_epoch`,
     `val_acc_epoch` when validation logs on step too): a metrics.csv of them was 'no performance
     metric found'. The validation series is the performance metric when present; the train
     loss is the epoch's mean, at the validation's cadence (`epoch_twins`)."""
-    from phasewatch import read_run
     from phasewatch.signals import choose_metric
 
-    path = tmp_path / "metrics.csv"
-    rows = ["epoch,step,train_loss_step,train_loss_epoch,val_loss_epoch,val_acc_epoch"]
-    rows += [f"0,{s},{2.0 - s / 100},,," for s in range(9, 100, 10)]
-    rows += [f"{e},{e * 100 + 99},,{1.5 - e / 10},{1.6 - e / 20},{0.5 + e / 50}" for e in range(6)]
-    path.write_text("\n".join(rows) + "\n")
-    run = read_run(path)
+    run = _lightning_twins(tmp_path, "train_loss", ("val_loss_epoch", "val_acc_epoch"))
     aliases = aliases_for(run.metrics)
     assert aliases["train/loss"] == "train_loss_epoch" == run.own_name("train/loss")
     assert aliases["eval/loss"] == "val_loss_epoch" and aliases["eval/accuracy"] == "val_acc_epoch"
@@ -253,13 +262,6 @@ def test_lightning_twins_of_a_slashed_name(tmp_path):
     neither had a role, so `inspect` named no train loss beside `val/loss`, and `analyze` had
     none to judge a held-out loss's rise by. They are the train loss's twins, as
     `train_loss_step` / `train_loss_epoch` are: the epoch's mean at the validation's cadence."""
-    from phasewatch import read_run
-
-    path = tmp_path / "metrics.csv"
-    rows = ["epoch,step,train/loss_step,train/loss_epoch,val/loss"]
-    rows += [f"0,{s},{2.0 - s / 100},," for s in range(9, 100, 10)]
-    rows += [f"{e},{e * 100 + 99},,{1.5 - e / 10},{1.6 - e / 20}" for e in range(6)]
-    path.write_text("\n".join(rows) + "\n")
-    run = read_run(path)
+    run = _lightning_twins(tmp_path, "train/loss", ("val/loss",))
     assert run.own_name("train/loss") == "train/loss_epoch"
     assert run.own_name("eval/loss") == "val/loss"
