@@ -243,3 +243,13 @@ def test_an_accuracy_stays_ahead_of_the_scores_no_rule_puts_first(capsys, tmp_pa
                                                                   metric):
     log = _trainer_state(tmp_path / "trainer_state.json", columns)
     assert _analyze(capsys, log)["metric"] == metric
+
+
+def test_every_weak_accuracy_has_the_words_its_note_says():
+    """`heldout_names.WEAK_ACCURACIES` decides which accuracies an F1 goes before; the note that
+    says so takes its words from `score_notes.WEAK_ACCURACY_WORDS` by the name's first word. A
+    kind added to the first alone would end `analyze` in a KeyError traceback, not a note."""
+    from phasewatch.heldout_names import WEAK_ACCURACIES
+    from phasewatch.score_notes import WEAK_ACCURACY_WORDS
+
+    assert {first for first, _, _ in WEAK_ACCURACIES} == set(WEAK_ACCURACY_WORDS)
