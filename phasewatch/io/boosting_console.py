@@ -35,12 +35,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from phasewatch.io.lines import BadLine, line_sniffers
+from phasewatch.io.lines import NUMBER, BadLine, line_sniffers
 from phasewatch.io.source import LogFileSource
 
 FORMAT = "boosting_console"
 
-NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
 ROUND = re.compile(r"^\[(?P<round>\d+)\]\t(?P<items>.*\S)\s*$")
 XGB_ITEM = re.compile(rf"^(?P<set>[^\s:'-]+)-(?P<metric>[^\s:]+):(?P<value>{NUMBER})"
                       rf"(?:\+(?P<std>{NUMBER}))?$")

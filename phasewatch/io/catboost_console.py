@@ -25,12 +25,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from phasewatch.io.lines import BadLine, line_sniffers
+from phasewatch.io.lines import NUMBER, BadLine, line_sniffers
 from phasewatch.io.source import LogFileSource
 
 FORMAT = "catboost_console"
 
-NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
 LINE = re.compile(r"^(?P<iteration>\d+):\t(?P<items>(?:learn|test\d*): .*\S)\s*$")
 ITEM = re.compile(rf"^(?P<name>learn|test\d*|best): (?P<value>{NUMBER})(?: \((?P<at>\d+)\))?$")
 TIME_ITEM = re.compile(r"^(?:total|remaining): ")

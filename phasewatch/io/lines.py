@@ -18,6 +18,10 @@ from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.run import RecordCollector
 from phasewatch.values import to_step
 
+# A number as consoles print one, NaN and infinity included (in a regular expression, inside a
+# group: `(?P<value>{NUMBER})`)
+NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
+
 
 class BadLine(ValueError):
     """A line that should be a record but is not; `read_lines` reports it and goes on."""

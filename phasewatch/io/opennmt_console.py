@@ -26,12 +26,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from phasewatch.io.lines import line_sniffers
+from phasewatch.io.lines import NUMBER, line_sniffers
 from phasewatch.io.source import LogFileSource
 
 FORMAT = "opennmt_console"
 
-NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf"
 STEP = re.compile(r"\bStep\s+(?P<step>\d+)(?:/\s*(?P<total>\d+))?;(?P<items>.*)$")
 ITEM = re.compile(rf"^\s*(?P<name>[a-z]+(?:\([a-z/]+\))?):\s*(?P<value>{NUMBER})\s*$")
 SUMMARY = re.compile(rf"\b(?P<split>Train|Validation) (?P<what>perplexity|accuracy): "
