@@ -7,6 +7,7 @@ while its phase is none yet, or a disruption."""
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from itertools import islice
 from typing import TYPE_CHECKING
@@ -166,7 +167,7 @@ def unrecovered_hint(t: PhaseTracker) -> str:
     plan = t.plan()
     if not (t.cfg.no_expert_data or t.cfg.held_out_loss) or plan is None:
         return ""
-    by = int(np.ceil(plan.start + EARLY_FRACTION * (plan.planned - plan.start)))
+    by = math.ceil(plan.step_at(EARLY_FRACTION))  # the first step `after_early_part`
     if t.series.last_step is None or t.series.last_step >= by:
         return ""  # past it: `unrecovered_overfit` judges the fall now
     if t.cfg.no_expert_data:

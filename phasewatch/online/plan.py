@@ -41,9 +41,13 @@ class RunPlan:
     def after_early_part(self, step: int) -> bool:
         return self.progress(step) >= EARLY_FRACTION
 
+    def step_at(self, fraction: float) -> float:
+        """The step `fraction` of the plan has passed at (`progress`'s inverse)."""
+        return self.start + fraction * (self.planned - self.start)
+
     def values_after(self, fraction: float, steps: Sequence[int]) -> int:
         """How many of `steps` (in order) come after `fraction` of the plan."""
-        after = self.start + fraction * (self.planned - self.start)
+        after = self.step_at(fraction)
         return sum(1 for _ in takewhile(lambda step: step > after, reversed(steps)))
 
     def falling_after(self, fraction: float, series: Series, exact: bool = False) -> bool:
