@@ -235,10 +235,13 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
     # named after its scikit-learn averaging comes with the F1, before the kinds after it: left
     # to the held-out rule, a multi-label classifier's `eval_f1_micro` ranked after its
     # `eval_roc_auc` (its `val_f1_micro` before `val_roc_auc`). One glob for `_micro`, `_macro`,
-    # `_weighted` and `_samples` (not `_mean`, `_score`), one rank: two of them tie, as the
-    # rule's do.
+    # `_weighted` and `_samples` (not `_mean`), one rank: two of them tie, as the rule's do.
+    # scikit-learn's `f1_score` is the F1 under its function's name, right after `eval_f1`:
+    # left to the rule, `eval_f1_score` ranked after a listed `eval_roc_auc` beside it (its
+    # `val_f1_score` before `val_roc_auc`).
     "eval/other_score": (
-        "eval_f1", "eval/f1", "eval_f1_[mws][aei][cim]*", "eval/f1_[mws][aei][cim]*",
+        "eval_f1", "eval/f1", "eval_f1_score", "eval/f1_score",
+        "eval_f1_[mws][aei][cim]*", "eval/f1_[mws][aei][cim]*",
         "eval_exact", "eval/exact",
         "eval_matthews_correlation", "eval/matthews_correlation", "eval_pearson", "eval/pearson",
         "eval_spearmanr", "eval/spearmanr", "eval_roc_auc", "eval/roc_auc", "eval_auc",

@@ -226,6 +226,19 @@ def test_an_f1_named_after_its_averaging_comes_before_the_kinds_after_it(capsys,
     assert _analyze(capsys, log)["metric"] == "eval_loss"
 
 
+def test_an_f1_under_scikit_learns_function_name_is_the_f1(capsys, tmp_path):
+    """A `compute_metrics` that returns `f1_score(...)` under its function's name logs
+    `eval_f1_score`: the F1, taken before the ROC AUC beside it as `eval_f1` and `val_f1_score`
+    are (the AUC, a listed name, was taken over it, with no note naming the F1)."""
+    log = _trainer_state(tmp_path / "trainer_state.json", {
+        "eval_loss": (0.5, 0.4), "eval_f1_score": (0.6, 0.8), "eval_roc_auc": (0.7, 0.9)})
+    offline = _analyze(capsys, log)
+    assert (offline["metric"], offline["direction"]) == ("eval_f1_score", "max")
+    assert ("eval_roc_auc is a held-out score too, ranked after eval_f1_score by its kind: pass "
+            "--metric eval_roc_auc to judge the run by it") in offline["warnings"]
+    assert _watched(capsys, log) == "eval_f1_score"
+
+
 @pytest.mark.parametrize("columns, metric", [
     # a plain accuracy beside an F1: the classifier's accuracy, whatever the F1's averaging
     ({"eval_accuracy": (0.6, 0.9), "eval_f1_macro": (0.5, 0.85),
