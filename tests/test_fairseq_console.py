@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from _files import write
 
 from phasewatch.api import analyze
 from phasewatch.io import read_run
@@ -53,12 +54,6 @@ def json_log(epochs: int = 6) -> str:
             {"epoch": epoch, "valid_loss": f"{valid_loss(epoch):.3f}", "valid_bleu": "20.1",
              "valid_wps": "88225", "valid_num_updates": str(done), "valid_best_loss": "4.1"}))
     return "\n".join(lines) + "\n"
-
-
-def write(tmp_path, text):
-    path = tmp_path / "train.log"
-    path.write_text(text)
-    return path
 
 
 def test_the_step_is_num_updates_and_the_validation_is_read(tmp_path):

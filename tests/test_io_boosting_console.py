@@ -9,6 +9,7 @@ import json
 import math
 
 import pytest
+from _files import write
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
@@ -47,12 +48,6 @@ def lightgbm_log(stop: bool = True) -> str:
                      f"[400]\ttraining's binary_logloss: 0.04\tvalid_1's binary_logloss: "
                      f"{held_out_loss(40):g}\tvalid_1's auc: 0.89\n")
     return "".join(lines)
-
-
-def write(tmp_path, text: str, name: str = "train.log"):
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_xgboosts_rounds_are_read_and_the_last_sets_last_metric_analysed(tmp_path, capsys):

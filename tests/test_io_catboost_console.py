@@ -8,6 +8,7 @@ import json
 import math
 
 import pytest
+from _files import write
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
@@ -40,12 +41,6 @@ def auc(i: int) -> float:
     return 0.86 + 0.03 * (1 - math.exp(-i / 60))
 
 
-def write(tmp_path, text: str, name: str = "train.log"):
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def test_a_log_loss_read_with_its_direction_from_the_best_column(tmp_path, capsys):
     path = write(tmp_path, catboost_log(logloss))
     run = read_run(path)
@@ -71,7 +66,6 @@ def test_an_auc_each_line_a_new_best_is_higher_is_better(tmp_path, learn):
     run = read_run(write(tmp_path, catboost_log(auc, learn=learn, higher=True)))
     assert (run.performance_metric, run.direction) == ("test", "max")
     assert ("learn" in run.metrics) is learn
-
 
 
 def test_with_two_evaluation_sets_the_last_is_analysed_as_catboost_follows_it(tmp_path,

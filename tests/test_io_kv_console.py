@@ -7,6 +7,7 @@ import json
 import math
 
 import pytest
+from _files import write
 from watch_follower import eval_curve, follow_while_written
 
 from phasewatch.cli import main
@@ -18,12 +19,6 @@ def run_cli(capsys, *args):
     code = main([str(a) for a in args])
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def write(tmp_path, text, name="train.log"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
 
 
 # Each shape, written for steps 10, 20, 30, 40 with a value falling 0.9, 0.8, 0.7, 0.6.

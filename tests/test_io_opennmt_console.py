@@ -8,6 +8,7 @@ import json
 import math
 
 import pytest
+from _files import write
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
@@ -45,12 +46,6 @@ def onmt_log(steps: int = 8000, total: int | None = 10000, v3: bool = False) -> 
                          f"{70 - 40 * math.exp(-step / 1000):g}\n"
                          f"{stamp(step // 100)} Saving checkpoint run/model_step_{step}.pt\n")
     return "".join(lines)
-
-
-def write(tmp_path, text: str, name: str = "train.log"):
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_the_steps_and_validations_are_read_under_opennmts_tensorboard_names(tmp_path, capsys):

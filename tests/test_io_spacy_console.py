@@ -5,6 +5,7 @@ the weighted score spaCy keeps `model-best` by. No reader took it ("unknown log 
 from __future__ import annotations
 
 import pytest
+from _files import write
 
 from phasewatch.cli import main
 from phasewatch.errors import InputError
@@ -32,12 +33,6 @@ def table(evaluations: int = 20, every: int = 200) -> str:
                     f"{score * 100:>6.2f}  {score * 101:>6.2f}  {score * 99:>6.2f}  "
                     f"{score:>6.2f}\n")
     return HEADER + "".join(rows)
-
-
-def write(tmp_path, text: str, name: str = "train.log"):
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_the_table_is_read_at_its_steps_and_the_dev_score_is_analysed(tmp_path, capsys):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from _files import write
 
 from phasewatch.api import analyze
 from phasewatch.errors import InputError
@@ -28,12 +29,6 @@ def example_log(epochs: int = 5, per_epoch: int = 2983) -> str:
                         + f"valid ppl {math.exp(valid):8.2f}", RULE]
     lines += ["=" * 89, "| End of training | test loss  4.70 | test ppl   109.95", "=" * 89]
     return "\n".join(lines) + "\n"
-
-
-def write(tmp_path, text):
-    path = tmp_path / "train.log"
-    path.write_text(text)
-    return path
 
 
 def test_the_batches_are_counted_over_the_epochs_and_the_validation_is_read(tmp_path):

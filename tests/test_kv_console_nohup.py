@@ -5,16 +5,15 @@ words between its items."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
+from _files import write as _write_log
 
 from phasewatch.errors import InputError
 from phasewatch.io import read_run, sniff_format
 
-
-def write(tmp_path, text, name="nohup.out"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
+write = partial(_write_log, name="nohup.out")
 
 
 def _bar(epoch: int) -> str:
@@ -44,7 +43,7 @@ def test_names_of_two_words_after_an_epoch_token_are_kept_whole(tmp_path):
     assert analyze_run(run).metric == "val acc"  # the held-out accuracy, by its spaced name
     timed = read_run(write(tmp_path, "".join(
         f"Epoch: {e} loss: {0.5 - 0.01 * e:.3f} cost time: {10 + e / 3:.3f}\n"
-        for e in range(1, 6)), "timed.log"))
+        for e in range(1, 6)), name="timed.log"))
     assert sorted(timed.metrics) == ["cost time", "loss"]
 
 
@@ -55,4 +54,4 @@ def test_names_of_two_words_after_an_epoch_token_are_kept_whole(tmp_path):
 ])
 def test_prose_with_one_item_or_joined_by_words_stays_unknown(tmp_path, text):
     with pytest.raises(InputError, match="unknown log format"):
-        read_run(write(tmp_path, text, "sample.log"))
+        read_run(write(tmp_path, text, name="sample.log"))

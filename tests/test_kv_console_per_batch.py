@@ -5,16 +5,11 @@ is the step, counted over the epochs as `kv_console` counts a step printed besid
 from __future__ import annotations
 
 import pytest
+from _files import write
 
 from phasewatch.cli import main
 from phasewatch.errors import InputError
 from phasewatch.io import read_run, sniff_format
-
-
-def write(tmp_path, text, name="train.log"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
 
 
 def _batches_then_validation(epochs: int = 4, every: int = 100, per_epoch: int = 500) -> str:

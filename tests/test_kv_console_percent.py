@@ -4,7 +4,10 @@ other number was then no record at all: an unknown log format)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
+from _files import write as _write_log
 
 from phasewatch.analysis import analyze_run
 from phasewatch.io import read_run
@@ -12,10 +15,7 @@ from phasewatch.io import read_run
 PREFIX = "2025-06-04 17:39:02,341 - INFO - "
 
 
-def write(tmp_path, text, name="training.log"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
+write = partial(_write_log, name="training.log")
 
 
 def test_a_test_accuracy_in_percent_beside_the_train_loss(tmp_path):

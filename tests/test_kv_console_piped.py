@@ -6,15 +6,10 @@ were console noise to `kv_console` (an unknown log format)."""
 from __future__ import annotations
 
 import pytest
+from _files import write
 
 from phasewatch.errors import InputError
 from phasewatch.io import read_run
-
-
-def write(tmp_path, text, name="train.log"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
 
 
 def test_dgl_style_fields_are_read_with_the_step_within_the_epoch(tmp_path):

@@ -6,16 +6,11 @@ lost."""
 from __future__ import annotations
 
 import pytest
+from _files import write
 
 from phasewatch.api import analyze
 from phasewatch.errors import InputError
 from phasewatch.io import read_run
-
-
-def write(tmp_path, text, name="train.log"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
 
 
 def bar(desc: str, n: int, total: int = 391) -> str:

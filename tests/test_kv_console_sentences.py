@@ -5,16 +5,15 @@ log format."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
+from _files import write as _write_log
 
 from phasewatch.errors import InputError
 from phasewatch.io import read_run
 
-
-def write(tmp_path, text):
-    path = tmp_path / "output.txt"
-    path.write_text(text)
-    return path
+write = partial(_write_log, name="output.txt")
 
 
 def test_a_sentences_period_ends_neither_the_epoch_nor_a_value(tmp_path):

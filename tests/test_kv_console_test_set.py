@@ -5,15 +5,10 @@ It was skipped silently, and the run judged by its train loss."""
 from __future__ import annotations
 
 import pytest
+from _files import write
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
-
-
-def write(tmp_path, text, name="train.log"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
 
 
 def mnist_log(epochs: int = 6) -> str:

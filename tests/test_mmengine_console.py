@@ -5,8 +5,10 @@ unknown log format: only its `vis_data/scalars.json` was read."""
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import pytest
+from _files import write as _write_log
 
 from phasewatch.api import analyze
 from phasewatch.io import read_run
@@ -54,15 +56,12 @@ def scalars_json(epochs: int = 6) -> str:
     return "\n".join(json.dumps(row) for row in rows) + "\n"
 
 
-def write(tmp_path, text, name="20240108_085528.log"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
+write = partial(_write_log, name="20240108_085528.log")
 
 
 def test_the_text_log_reads_as_its_scalars_json(tmp_path):
     run = read_run(write(tmp_path, text_log()))
-    twin = read_run(write(tmp_path, scalars_json(), "scalars.json"))
+    twin = read_run(write(tmp_path, scalars_json(), name="scalars.json"))
     assert run.format == "mmengine_console" and twin.format == "mmengine"
     assert sorted(run.metrics) == sorted(twin.metrics)
     for name in twin.metrics:
@@ -71,7 +70,7 @@ def test_the_text_log_reads_as_its_scalars_json(tmp_path):
     # each epoch's validation at the last training step before it, not at step 1, 2, ...
     assert run.series("coco/bbox_mAP").index.tolist() == [
         (e - 1) * PER_EPOCH + 350 for e in range(1, 7)]
-    assert analyze(write(tmp_path, text_log(), "b.log")).metric == "coco/bbox_mAP"
+    assert analyze(write(tmp_path, text_log(), name="b.log")).metric == "coco/bbox_mAP"
 
 
 def test_an_iteration_based_loop(tmp_path):
