@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 # split prefixes, in order of preference; `val-*` is any other verl-style section (`val-aux`)
 SPLITS = ("eval", "val", "validation", "valid", "dev", "val-core", "val-*", "test")
@@ -150,11 +151,23 @@ def is_overlap(name: str) -> bool:
 WEAK_ACCURACIES = (("overall", F1_LEAF, "overall"), ("subset", F1_LEAF, None))
 
 
-def score_before_accuracy(score: str, accuracy: str) -> bool:
+def is_token_classifier(config: dict[str, Any]) -> bool:
+    """Whether a run's config (`model_task`, or the model config HF's TensorBoardCallback
+    writes) names a token classifier (each token gets a label, as a named-entity tagger's; PEFT's
+    `TOKEN_CLS`): its bare accuracy counts tokens."""
+    architectures = config.get("architectures")
+    return (isinstance(architectures, list)
+            and any(isinstance(a, str) and a.endswith("ForTokenClassification")
+                    for a in architectures)) or config.get("task_type") == "TOKEN_CLS"
+
+
+def score_before_accuracy(score: str, accuracy: str, tokens: bool = False) -> bool:
     """Whether the held-out task score `score` is taken before the held-out accuracy `accuracy`
     beside it (`signals.roles_present`): a segmentation overlap before any accuracy (`is_overlap`:
     a pixel accuracy, mostly background), or an F1 before the accuracy of its evaluation that
-    `WEAK_ACCURACIES` names (seqeval's token accuracy, a multi-label subset accuracy)."""
+    `WEAK_ACCURACIES` names (seqeval's token accuracy, a multi-label subset accuracy), or, when
+    the model labels tokens (`tokens`: `io.model_task`), before its bare accuracy: `run_ner.py`
+    renames seqeval's `overall_accuracy` and `overall_f1` to `accuracy` and `f1`."""
     if is_overlap(score):
         return True
     found, held = (_split_leaf(split_first(name) or as_validation(name))
@@ -162,6 +175,8 @@ def score_before_accuracy(score: str, accuracy: str) -> bool:
     if found is None or held is None or held[1] != ACCURACY_LEAF or held[0] != found[0]:
         return False
     words, score_words = held[3].split("_"), found[3].split("_")
+    if tokens and found[1] == F1_LEAF and words == ["accuracy"]:
+        return True
     return any(words[0] == first and found[1] == leaf and kind in (None, score_words[0])
                for first, leaf, kind in WEAK_ACCURACIES)
 

@@ -10,6 +10,7 @@ import numpy as np
 from phasewatch.heldout_names import (
     accuracy_kind,
     is_overlap,
+    is_token_classifier,
     score_before_accuracy,
     task_score_kind,
 )
@@ -34,11 +35,15 @@ def score_before_accuracy_note(run: Run, chosen: str) -> str | None:
     the examples with every label right. It is one option away."""
     own = run.own_name(chosen) or chosen
     accuracy = run.own_name("eval/accuracy")
+    tokens = is_token_classifier(run.config)
     if run.performance_metric or accuracy is None or accuracy == own \
-            or not score_before_accuracy(own, accuracy):
+            or not score_before_accuracy(own, accuracy, tokens):
         return None
+    # a token classifier's bare accuracy is seqeval's `overall_accuracy` renamed (run_ner.py)
+    kind = "overall" if tokens and accuracy_kind(accuracy) == "accuracy" \
+        else (accuracy_kind(accuracy) or "").split("_")[0]
     what, counts = ("a segmentation overlap", "right pixels, background among them") \
-        if is_overlap(own) else WEAK_ACCURACY_WORDS[(accuracy_kind(accuracy) or "").split("_")[0]]
+        if is_overlap(own) else WEAK_ACCURACY_WORDS[kind]
     return (f"taking {own}, {what}, before the accuracy {accuracy}, which counts {counts}: "
             f"pass {metric_option(accuracy)} to judge the run by it")
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from phasewatch.direction_words import accuracy_twin
 from phasewatch.errors import UsageError
-from phasewatch.heldout_names import score_before_accuracy
+from phasewatch.heldout_names import is_token_classifier, score_before_accuracy
 from phasewatch.known_noise import known_noise
 from phasewatch.noise import constant_floor_sd, noise_scale, off_bound_sd, pinned_at_bound
 from phasewatch.outliers import local_scale, spike_mask
@@ -124,7 +124,8 @@ def roles_present(run: Run) -> list[str]:
     `Validation Dice`) comes before the accuracy beside it, which counts pixels, mostly
     background (0.993 -> 0.9996 while the Dice rose 0.30 -> 0.91: csv-unet-valdice-100), as an
     F1 before the accuracies no task is judged by beside it (`score_before_accuracy`: seqeval's
-    token accuracy `overall_accuracy`, a multi-label classifier's `subset_accuracy`)."""
+    token accuracy `overall_accuracy`, a multi-label classifier's `subset_accuracy`, a token
+    classifier's bare `accuracy`)."""
     present = [role for role, _ in PERFORMANCE_ROLES if run.own_name(role)]
     score, loss, accuracy = "eval/other_score", "eval/loss", "eval/accuracy"
     scores = role_matches(score, run.metrics) if score in present else []
@@ -132,7 +133,8 @@ def roles_present(run: Run) -> list[str]:
         present.remove(score)
         present.insert(present.index(loss) + 1, score)
     elif accuracy in present and len(scores) == 1 \
-            and score_before_accuracy(scores[0], run.own_name(accuracy) or accuracy):
+            and score_before_accuracy(scores[0], run.own_name(accuracy) or accuracy,
+                                      is_token_classifier(run.config)):
         present.remove(score)
         present.insert(present.index(accuracy), score)
     return present

@@ -192,6 +192,45 @@ def test_a_ner_models_entity_f1_is_taken_before_seqevals_token_accuracy(capsys, 
     assert _watched(capsys, log) == "eval_overall_f1"
 
 
+NER_FOUR = {"eval_loss": (0.53, 0.51), "eval_accuracy": (0.835, 0.859),
+            "eval_f1": (0.465, 0.534), "eval_precision": (0.42, 0.52), "eval_recall": (0.50, 0.55)}
+
+
+@pytest.mark.parametrize("saved, model", [
+    ("config.json", {"architectures": ["BertForTokenClassification"], "model_type": "bert"}),
+    ("adapter_config.json", {"peft_type": "LORA", "task_type": "TOKEN_CLS"}),
+])
+def test_a_token_classifiers_f1_is_taken_before_its_bare_token_accuracy(capsys, tmp_path, saved,
+                                                                          model):
+    """HF's run_ner.py without entity-level metrics renames seqeval's overall scores `accuracy`,
+    `f1`, `precision`, `recall`: the four names a text classifier logs too. The model saved
+    beside the state (a checkpoint's config.json, a LoRA adapter's task type) says it labels
+    tokens: its accuracy counts the `O` tokens of no entity, and the entity F1 is taken."""
+    checkpoint = tmp_path / "checkpoint-2800"
+    checkpoint.mkdir()
+    (checkpoint / saved).write_text(json.dumps(model))
+    log = _trainer_state(checkpoint / "trainer_state.json", NER_FOUR)
+    offline = _analyze(capsys, tmp_path)
+    assert (offline["metric"], offline["direction"]) == ("eval_f1", "max")
+    assert ("taking eval_f1, seqeval's entity F1, before the accuracy eval_accuracy, which counts "
+            "right tokens, the O tag of no entity among them: pass --metric eval_accuracy to "
+            "judge the run by it") in offline["warnings"]
+    assert _watched(capsys, log) == "eval_f1"
+
+
+@pytest.mark.parametrize("model", [
+    None, {"architectures": ["BertForSequenceClassification"]}, {"task_type": "SEQ_CLS"}, [1],
+])
+def test_a_classifiers_four_scores_keep_its_accuracy(capsys, tmp_path, model):
+    """The same four names from a text classifier (sklearn's precision_recall_fscore_support and
+    accuracy_score), or with no model saved to tell: the accuracy, as documented."""
+    if model is not None:
+        name = "config.json" if "architectures" in model or model == [1] else "adapter_config.json"
+        (tmp_path / name).write_text(json.dumps(model))
+    log = _trainer_state(tmp_path / "trainer_state.json", NER_FOUR)
+    assert _analyze(capsys, log)["metric"] == "eval_accuracy"
+
+
 def test_a_multilabel_classifiers_f1_is_taken_before_its_subset_accuracy(capsys, tmp_path):
     """A multi-label classifier's `subset_accuracy` (every label of an example right) beside
     its `f1_micro` (hf-multilabel-3ev): the F1, which had no role (`f1_micro`), is the score."""

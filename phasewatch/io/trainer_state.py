@@ -191,10 +191,11 @@ class Source(RecordSource):
         self._stamp = stamp if complete else None
         meta = doc if isinstance(doc, dict) else {}
         if meta and self._arguments is None:  # the TrainingArguments beside it (`trainer_args`)
+            from phasewatch.io.model_task import model_task
             from phasewatch.io.trainer_args import trainer_arguments
 
             self._arguments = {**trainer_arguments(path),
-                               **stated_stage(trainer_output_folder(path))}
+                               **stated_stage(trainer_output_folder(path)), **model_task(path)}
         kept, notes = left_out_rows([(as_step(row["step"]), row, line) for line, row in rows],
                                     loaded_best=loads_best(self._arguments or {}))
         if complete or strict:  # a read caught mid-write keeps the last whole reading's
