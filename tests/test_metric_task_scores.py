@@ -218,6 +218,21 @@ def test_a_token_classifiers_f1_is_taken_before_its_bare_token_accuracy(capsys, 
     assert _watched(capsys, log) == "eval_f1"
 
 
+def test_a_token_classifier_said_by_hfs_tensorboard_model_config(capsys, tmp_path):
+    """HF's TensorBoardCallback writes the model config as a text beside the scalars (`eval/f1`,
+    `eval/accuracy`): a `...ForTokenClassification` there says the same."""
+    torch_tb = pytest.importorskip("torch.utils.tensorboard")
+    writer = torch_tb.SummaryWriter(log_dir=str(tmp_path / "run"))
+    writer.add_text("model_config", json.dumps({"architectures": ["BertForTokenClassification"]}))
+    for i in range(1, 9):
+        writer.add_scalar("train/loss", 1 / i, i * 10)
+        for name, (first, last) in NER_FOUR.items():
+            writer.add_scalar(name.replace("eval_", "eval/"), first + (last - first) * i / 8,
+                              i * 10)
+    writer.close()
+    assert _analyze(capsys, tmp_path / "run")["metric"] == "eval/f1"
+
+
 @pytest.mark.parametrize("model", [
     None, {"architectures": ["BertForSequenceClassification"]}, {"task_type": "SEQ_CLS"}, [1],
 ])
