@@ -74,6 +74,7 @@ READERS: tuple[str, ...] = (
     "boosting_console",  # XGBoost `[N]\tset-metric:value`, LightGBM `[N]\tset's metric: value`
     "catboost_console",  # CatBoost: `N:\tlearn: X\ttest: Y\tbest: Z (I)\ttotal: ...`
     "opennmt_console",  # onmt_train: `Step N/ M; acc: ...; ppl: ...`, `Validation perplexity: X`
+    "espnet_console",  # ESPnet2 train.log: `Nepoch results: [train] loss=X, ... [valid] ...`
     "kv_console",  # print() lines `step N name=value`: the loosest shape, tried last
 )
 

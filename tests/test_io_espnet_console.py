@@ -1,0 +1,113 @@
+"""ESPnet2's `train.log`: a results line at the end of each epoch with the training's and the
+validation's means (`Nepoch results: [train] loss=..., acc=..., [valid] loss=..., acc=...,
+cer=...`), between the lines it prints every `log_interval` batches. No reader took it
+("unknown log format")."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from _files import write
+
+from phasewatch.cli import main
+from phasewatch.io import read_run
+
+HEAD = "[gpu01] 2024-01-08 10:{m:02d}:{s:02d},345 ({where}) INFO: "
+
+
+def valid_loss(epoch: int) -> float:
+    """A validation loss at its best at epoch 8 that rises after it: the model overfits its
+    training utterances, whose loss keeps falling."""
+    return 20.0 + 60 * math.exp(-epoch / 2) + max(0, epoch - 8) * 1.5
+
+
+def espnet_log(epochs: int = 14, planned: int = 20, finished: bool = False) -> str:
+    lines = [HEAD.format(m=0, s=0, where="asr:1234") + "Vocabulary size: 500"]
+    for epoch in range(1, epochs + 1):
+        head = HEAD.format(m=epoch, s=0, where="trainer:300")
+        lines.append(f"{head}{epoch}/{planned}epoch started")
+        train = 60.0 * math.exp(-epoch / 4) + 10
+        for first in (1, 101):
+            lines.append(HEAD.format(m=epoch, s=10, where="trainer:732")
+                         + f"{epoch}epoch:train:{first}-{first + 99}batch: iter_time=0.164, "
+                         f"forward_time=0.952, loss_ctc=80.5, loss_att={train + 5:.3f}, "
+                         f"acc=0.5, loss={train + 7:.3f}, optim0_lr0=1.000e-04, train_time=2.1")
+        accuracy = 0.9 - 0.5 * math.exp(-epoch / 3)
+        lines.append(
+            HEAD.format(m=epoch, s=30, where="trainer:338")
+            + f"{epoch}epoch results: [train] iter_time=0.164, forward_time=0.952, "
+            f"loss={train:.3f}, loss_att={train * 0.8:.3f}, loss_ctc=1.154e+03, acc=0.750, "
+            f"optim0_lr0=1.697e-04, train_time=2.157, time=6 hours, 22 minutes and 55.09 "
+            f"seconds, total_count={130 * epoch}, gpu_max_cached_mem_GB=33.186, [valid] "
+            f"loss={valid_loss(epoch):.3f}, acc={accuracy:.3f}, cer={1 - accuracy:.3f}, "
+            f"wer=0.862, time=34.18 seconds, total_count={40 * epoch}, "
+            f"[att_plot] time=3.2 seconds, total_count=0")
+        lines.append(HEAD.format(m=epoch, s=31, where="trainer:384")
+                     + "The best model has been updated: valid.acc")
+    if finished:
+        lines.append(HEAD.format(m=59, s=0, where="trainer:458")
+                     + f"The training was finished at {epochs} epochs ")
+    return "\n".join(lines) + "\n"
+
+
+def test_each_epochs_results_are_read_at_the_epoch_split_before_the_name(tmp_path, capsys):
+    path = write(tmp_path, espnet_log())
+    run = read_run(path)
+    assert run.format == "espnet_console"
+    assert run.step_unit == "epoch"
+    assert sorted(run.metrics) == [
+        "train/acc", "train/forward_time", "train/gpu_max_cached_mem_GB", "train/iter_time",
+        "train/loss", "train/loss_att", "train/loss_ctc", "train/optim0_lr0",
+        "train/train_time", "valid/acc", "valid/cer", "valid/loss", "valid/wer"]
+    assert run.series("valid/loss").index.tolist() == list(range(1, 15))  # not the batch lines
+    assert run.series("valid/loss").loc[8] == pytest.approx(valid_loss(8), abs=1e-3)
+    assert run.series("train/loss_ctc").iloc[0] == 1154.0
+    assert run.config["max_steps"] == 20 and not run.finished
+    assert (run.own_name("train/loss"), run.own_name("eval/loss"),
+            run.own_name("eval/accuracy")) == ("train/loss", "valid/loss", "valid/acc")
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["metric"] == "valid/acc"
+    assert main(["analyze", str(path), "--metric", "valid/loss", "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)["runs"][0]
+    assert result["direction"] == "min" and result["phases"][-1]["name"] == "overfit"
+    assert main(["analyze", str(path), "--metric", "valid/cer", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["direction"] == "min"
+
+
+def test_the_end_of_training_and_a_damaged_results_line(tmp_path):
+    """A results line cut inside its first item is reported with its line, and one with an
+    item whose value is damaged keeps its other items, the damaged one said."""
+    lines = espnet_log(6, finished=True).splitlines()
+    cut = next(i for i, line in enumerate(lines) if "4epoch results" in line)
+    lines[cut] = lines[cut][:lines[cut].index("[train] ") + 12]
+    damaged = next(i for i, line in enumerate(lines) if "3epoch results" in line)
+    lines[damaged] = lines[damaged].replace(", loss=", ", loss=x", 1)
+    run = read_run(write(tmp_path, "\n".join(lines) + "\n"))
+    assert run.finished
+    assert run.series("valid/loss").index.tolist() == [1, 2, 3, 5, 6]
+    assert run.series("train/loss").index.tolist() == [1, 2, 5, 6]
+    assert run.series("train/loss_att").index.tolist() == [1, 2, 3, 5, 6]
+    assert any(f"line {cut + 1}" in warning for warning in run.warnings), run.warnings
+    assert any(f"line {damaged + 1}: train/loss" in warning and "left out" in warning
+               for warning in run.warnings), run.warnings
+
+
+def test_the_batch_lines_alone_are_espnets_but_no_records(tmp_path):
+    from phasewatch.errors import InputError
+
+    text = "".join(line + "\n" for line in espnet_log(3).splitlines() if "batch:" in line)
+    with pytest.raises(InputError, match="epoch results"):
+        read_run(write(tmp_path, text))
+
+
+def test_a_notebook_cell_that_ran_an_espnet_recipe_is_read(tmp_path):
+    pytest.importorskip("nbformat")
+    from notebook_books import stream, write_book
+
+    book = write_book(tmp_path / "asr.ipynb", [("!./run.sh --stage 11",
+                                                [stream(espnet_log(5), name="stderr")])])
+    run = read_run(book)
+    assert run.format == "espnet_console"
+    assert len(run.series("valid/acc")) == 5
