@@ -138,6 +138,7 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
                    "train/CrossEntropyLoss",  # OLMo
                    "progress/xent",  # OpenNMT-py (its console's `xent`, its TensorBoard)
                    "lm loss",  # Megatron-LM (its console and TensorBoard)
+                   "train/tot_loss",  # k2 / icefall: the recent batches' (icefall_console)
                    "training_loss"),  # printed `Training Loss: 1.88` (presets: any case, spaces)
     # Trinity-RFT's CHORD (`mix_chord` policy loss, logged under `actor/`)
     "train/sft_loss": ("train/sft_loss", "actor/expert/sft_loss", "actor/expert/sft_phi_loss"),

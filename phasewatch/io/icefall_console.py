@@ -1,0 +1,111 @@
+"""The training log of a k2 / icefall recipe (`exp/log/log-train-<date>`, its console too): a line
+every `log_interval` batches and a line at each validation, `logging`'s prefix before each.
+
+    2024-01-08 10:15:02,345 INFO [train.py:1120] Epoch 3, batch 450, loss[loss=0.2105,
+        simple_loss=0.2584, pruned_loss=0.0813, over 4932.00 frames. ], tot_loss[loss=0.2317,
+        simple_loss=0.2791, pruned_loss=0.0921, over 982214.35 frames. ], batch size: 61,
+        lr: 2.25e-02, grad_scale: 16.0
+    2024-01-08 10:16:40,011 INFO [train.py:1150] Epoch 3, validation: loss=0.1893,
+        simple_loss=0.2288, pruned_loss=0.0749, over 39451.00 frames.
+
+(each one line in the file). A batch line's `loss[...]` is that batch's (icefall's TensorBoard
+`train/current_<name>`), `tot_loss[...]` the average over the recent batches (`train/tot_<name>`,
+the run's train loss, `train/tot_loss`); a validation's items are the held-out metrics, read as
+`validation/<name>` (the word icefall prints: `validation/loss` is the held-out loss). `lr` or
+`cur_lr` is `train/learning_rate`, `grad_scale` `train/grad_scale`; the frames and utterances
+counted (`over N frames.`, `utt_*`) and the batch size are no readings.
+
+The step is icefall's `global_batch_idx` where the line prints it; else the batch, which starts
+again each epoch, counted over the epochs (an epoch goes on one after the last batch logged
+before it, so a step is a batch's position to within the `log_interval` of each epoch before).
+A validation is at the step of the batch line before it. `Done!` ends the run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from phasewatch.io.lines import NUMBER, BadLine, line_sniffers
+from phasewatch.io.source import LogFileSource
+
+FORMAT = "icefall_console"
+
+BATCH = re.compile(r"\bEpoch (?P<epoch>\d+), batch (?P<batch>\d+), "
+                   r"(?:global_batch_idx: (?P<step>\d+), )?(?P<rest>.*)$")
+# `validation: loss=X, ...` (`validation loss=X, ...` in the yesno recipe)
+VALIDATION = re.compile(r"\bEpoch (?P<epoch>\d+), validation:? (?P<items>.*)$")
+TRACKERS = re.compile(r"\b(?P<tracker>tot_loss|loss)\[(?P<items>[^\]]*)\]")
+ITEM = re.compile(rf"(?<![\w.])(?P<name>[A-Za-z_]\w*)=(?P<value>{NUMBER})(?![\w.])")
+SETTING = re.compile(rf"\b(?P<name>cur_lr|lr|grad_scale): (?P<value>{NUMBER})(?![\w.])")
+SNIFF = re.compile(rb"\bEpoch \d+, batch \d+, [^\n]*?\bloss\[[^\n]*?\], tot_loss\[")
+TRACKER_NAMES = {"loss": "train/current_", "tot_loss": "train/tot_"}
+SETTING_NAMES = {"lr": "train/learning_rate", "cur_lr": "train/learning_rate",
+                 "grad_scale": "train/grad_scale"}
+END = "Done!"
+
+sniff, sniff_text = line_sniffers(SNIFF, 2)
+
+
+def _items(text: str, prefix: str) -> dict[str, str]:
+    """`name=value` items of a MetricsTracker's text under `prefix`, without the utterance
+    statistics (`utt_duration`, `utt_pad_proportion`: the batch's make-up, not the model's)."""
+    return {prefix + item.group("name"): item.group("value") for item in ITEM.finditer(text)
+            if not item.group("name").startswith("utt_")}
+
+
+class LineParser:
+    """A record per batch line at its step, and per validation at the batch line's before it."""
+
+    def __init__(self) -> None:
+        self.step: int | None = None  # the last batch line's
+        self.offset = 0  # added to a batch counted within its epoch
+        self.last: tuple[int, int] | None = None  # (epoch, batch) of the last batch line
+
+    def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
+        if ", batch " in line and (found := BATCH.search(line)) is not None:
+            values: dict[str, Any] = {}
+            for tracker in TRACKERS.finditer(found.group("rest")):
+                values.update(_items(tracker.group("items"),
+                                     TRACKER_NAMES[tracker.group("tracker")]))
+            if not values:
+                raise BadLine("a batch line with no loss[...] or tot_loss[...] value")
+            tail = TRACKERS.sub("", found.group("rest"))
+            values.update({SETTING_NAMES[s.group("name")]: s.group("value")
+                           for s in SETTING.finditer(tail)})
+            self.step = self._step(found)
+            return [(self.step, values)]
+        if ", validation" in line and (found := VALIDATION.search(line)) is not None:
+            values = _items(found.group("items"), "validation/")
+            if not values:
+                raise BadLine("a validation line with no value")
+            if self.step is None:
+                raise BadLine("a validation before any batch line: no step to place it at")
+            return [(self.step, values)]
+        return []
+
+    def _step(self, found: re.Match) -> int:
+        """`global_batch_idx` where printed, else the batch counted over the epochs."""
+        if found.group("step") is not None:
+            return int(found.group("step"))
+        epoch, batch = int(found.group("epoch")), int(found.group("batch"))
+        if self.last is not None and epoch > self.last[0] and batch <= self.last[1]:
+            self.offset = (self.step or 0) + 1 - batch
+        self.last = (epoch, batch)
+        return self.offset + batch
+
+
+class Source(LogFileSource):
+    """Lines read (and followed) by the shared line machinery."""
+
+    FORMAT, PARSER = FORMAT, LineParser
+    WHAT = ("icefall's `Epoch E, batch B, loss[loss=X, ...], tot_loss[...], ...` and `Epoch E, "
+            "validation: loss=X, ...` lines")
+
+    def end_marker(self, text: str, values: Mapping[str, Any] | None) -> bool:
+        return text.rstrip().endswith(END) and "] " + END in text
+
+
+source = Source.open
+read = Source.run_of

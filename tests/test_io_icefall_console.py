@@ -1,0 +1,112 @@
+"""A k2 / icefall recipe's `log-train-<date>`: a line every `log_interval` batches (`Epoch E,
+batch B, loss[loss=X, ..., over N frames. ], tot_loss[...], batch size: S, lr: X`) and a line at
+each validation (`Epoch E, validation: loss=X, ..., over N frames.`). The loose `name=value`
+reader took it, with the validation's `loss` and the batches' in one series named `loss`."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from _files import write
+
+from phasewatch.cli import main
+from phasewatch.io import read_run
+
+HEAD = "2024-01-08 10:{m:02d}:{s:02d},345 INFO [train.py:{n}] "
+
+
+def valid_loss(epoch: int) -> float:
+    """A validation loss at its best at epoch 6 that rises after it, while the train loss
+    keeps falling: the model overfits its training utterances."""
+    return 0.15 + 0.3 * math.exp(-epoch / 1.5) + max(0, epoch - 6) * 0.01
+
+
+def tracker(loss: float, frames: float, utterances: bool = False) -> str:
+    utt = (" utt_duration=812.4, utt_pad_proportion=0.0412, over 61.00 utterances."
+           if utterances else "")
+    return (f"loss={loss:.4g}, simple_loss={loss * 1.2:.4g}, pruned_loss={loss * 0.4:.4g}, "
+            f"over {frames:.2f} frames.{utt} ")
+
+
+def icefall_log(epochs: int = 10, batches: int = 300, every: int = 50, global_idx: bool = False,
+                done: bool = False) -> str:
+    lines = [HEAD.format(m=0, s=0, n=1000) + "Training started",
+             HEAD.format(m=0, s=1, n=1001) + "{'num_epochs': 30, 'log_interval': 50}"]
+    step = 0
+    for epoch in range(1, epochs + 1):
+        for batch in range(0, batches, every):
+            loss = 0.1 + 0.5 * math.exp(-(step + batch) / 600)
+            index = f"global_batch_idx: {step + batch}, " if global_idx else ""
+            lr = "cur_lr" if global_idx else "lr"
+            lines.append(HEAD.format(m=epoch, s=batch % 60, n=1120)
+                         + f"Epoch {epoch}, batch {batch}, {index}loss[{tracker(loss * 1.1, 4932)}"
+                         f"], tot_loss[{tracker(loss, 982214.35, utterances=True)}], "
+                         f"batch size: 61, {lr}: 2.25e-02, grad_scale: 16.0")
+        lines.append(HEAD.format(m=epoch, s=59, n=1150) + "Computing validation loss")
+        lines.append(HEAD.format(m=epoch, s=59, n=1160)
+                     + f"Epoch {epoch}, validation: loss={valid_loss(epoch):.4g}, "
+                     f"simple_loss=0.2288, pruned_loss=0.0749, over 39451.00 frames. ")
+        lines.append(HEAD.format(m=epoch, s=59, n=1170)
+                     + "Maximum memory allocated so far is 21380MB")
+        step += batches
+    if done:
+        lines.append(HEAD.format(m=59, s=0, n=1300) + "Done!")
+    return "\n".join(lines) + "\n"
+
+
+def test_batches_and_validations_are_read_apart_at_the_batch_over_the_epochs(tmp_path, capsys):
+    path = write(tmp_path, icefall_log(), name="log-train-2024-01-08-10-00-00")
+    run = read_run(path)
+    assert run.format == "icefall_console"
+    assert sorted(run.metrics) == [
+        "train/current_loss", "train/current_pruned_loss", "train/current_simple_loss",
+        "train/grad_scale", "train/learning_rate", "train/tot_loss", "train/tot_pruned_loss",
+        "train/tot_simple_loss", "validation/loss", "validation/pruned_loss",
+        "validation/simple_loss"]
+    # epoch 1's batches 0-250, then each epoch on one after the last batch logged before it
+    assert run.series("train/tot_loss").index.tolist()[:8] == [0, 50, 100, 150, 200, 250,
+                                                                251, 301]
+    assert run.series("validation/loss").index.tolist()[:2] == [250, 501]
+    assert run.series("validation/loss").iloc[5] == pytest.approx(valid_loss(6), rel=1e-3)
+    assert (run.own_name("train/loss"), run.own_name("eval/loss")) == ("train/tot_loss",
+                                                                      "validation/loss")
+    assert not run.finished
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)["runs"][0]
+    assert (result["metric"], result["direction"]) == ("validation/loss", "min")
+    assert result["phases"][-1]["name"] == "overfit"
+
+
+def test_the_global_batch_index_is_the_step_where_printed_and_done_ends_the_run(tmp_path):
+    """Also the yesno recipe's validation line, `validation loss=X` with no colon."""
+    text = icefall_log(4, global_idx=True, done=True).replace("validation: ", "validation ")
+    run = read_run(write(tmp_path, text))
+    assert run.series("train/tot_loss").index.tolist()[5:8] == [250, 300, 350]
+    assert run.series("validation/loss").index.tolist() == [250, 550, 850, 1150]
+    assert run.series("train/learning_rate").iloc[0] == pytest.approx(0.0225)
+    assert run.finished
+
+
+def test_damaged_lines_are_reported_with_their_numbers(tmp_path):
+    lines = icefall_log(3).splitlines()
+    cut = next(i for i, line in enumerate(lines) if "Epoch 2, batch 100," in line)
+    lines[cut] = lines[cut][:lines[cut].index("loss[") + 5]
+    lines.insert(2, HEAD.format(m=0, s=2, n=1160) + "Epoch 1, validation: loss=0.6, over 9.00 "
+                 "frames.")
+    run = read_run(write(tmp_path, "\n".join(lines) + "\n"))
+    assert len(run.series("train/tot_loss")) == 3 * 6 - 1
+    assert any(f"lines 3, {cut + 2};" in warning for warning in run.warnings), run.warnings
+    assert run.series("validation/loss").index.tolist() == [250, 501, 752]
+
+
+def test_a_notebook_cell_that_ran_an_icefall_recipe_is_read(tmp_path):
+    pytest.importorskip("nbformat")
+    from notebook_books import stream, write_book
+
+    book = write_book(tmp_path / "asr.ipynb", [("!./zipformer/train.py --num-epochs 3",
+                                                [stream(icefall_log(3), name="stderr")])])
+    run = read_run(book)
+    assert run.format == "icefall_console"
+    assert len(run.series("validation/loss")) == 3
