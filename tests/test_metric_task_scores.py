@@ -246,6 +246,24 @@ def test_a_classifiers_four_scores_keep_its_accuracy(capsys, tmp_path, model):
     assert _analyze(capsys, log)["metric"] == "eval_accuracy"
 
 
+@pytest.mark.parametrize("saved", ["config.json", "adapter_config.json"])
+@pytest.mark.parametrize("damage", ["nested", "folder", "not utf-8"])
+def test_a_model_file_that_is_no_config_tells_nothing(capsys, tmp_path, saved, damage):
+    """The files beside the state are no log: a `config.json` nested past Python's recursion
+    limit (it ended `analyze` with an internal error, exit 70), a folder of that name or bytes
+    that are no UTF-8 leave the choice to the names, and `analyze` and `watch` go on."""
+    path = tmp_path / saved
+    if damage == "nested":
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    elif damage == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(b'{"architectures": ["BertForTokenClassification"], "n": "\xe9"}')
+    log = _trainer_state(tmp_path / "trainer_state.json", NER_FOUR)
+    assert _analyze(capsys, log)["metric"] == "eval_accuracy"
+    assert _watched(capsys, log) == "eval_accuracy"
+
+
 def test_a_multilabel_classifiers_f1_is_taken_before_its_subset_accuracy(capsys, tmp_path):
     """A multi-label classifier's `subset_accuracy` (every label of an example right) beside
     its `f1_micro` (hf-multilabel-3ev): the F1, which had no role (`f1_micro`), is the score."""

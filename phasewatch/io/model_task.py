@@ -8,18 +8,18 @@ of no entity among them, where its users read the entity F1. The model saved wit
 says which it is: `config.json`'s `architectures` (`BertForTokenClassification`), or a PEFT
 adapter's `adapter_config.json` `task_type` (`TOKEN_CLS`), which
 `heldout_names.is_token_classifier` reads. Only those two keys are read, as JSON; a missing or
-unreadable file tells nothing.
+unreadable file, one too large to be a config or nested too deeply to parse, tells nothing.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import PhasewatchError
 from phasewatch.files import open_regular
 from phasewatch.folders import trainer_output_folder
+from phasewatch.io.jsonlines import loads
 
 MAX_CONFIG_BYTES = 1 << 20  # a model config is a few kB; a larger file is not one
 
@@ -42,11 +42,13 @@ def model_task(state: Path) -> dict[str, Any]:
 
 
 def _key(path: Path, key: str) -> Any:
-    """`key` of the JSON object in `path`, else None."""
+    """`key` of the JSON object in `path`, else None. The file is no log: whatever it holds
+    (a folder, a FIFO, bytes that are no UTF-8, JSON nested past the recursion limit, which
+    `jsonlines.loads` turns into a ValueError) leaves the metric choice as the names make it."""
     try:
         with open_regular(path) as fh:
-            text = fh.read(MAX_CONFIG_BYTES + 1)
-        doc = json.loads(text) if len(text) <= MAX_CONFIG_BYTES else None
-    except (OSError, ValueError, PhasewatchError):  # a FIFO, a bad JSON: nothing
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+        doc = loads(data.decode("utf-8-sig")) if len(data) <= MAX_CONFIG_BYTES else None
+    except (OSError, ValueError, PhasewatchError):
         return None
     return doc.get(key) if isinstance(doc, dict) else None
