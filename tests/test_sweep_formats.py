@@ -167,12 +167,16 @@ def test_native_run_json_config(tmp_path):
     assert row["seed"] == 4 and row["hp.mu.schedule"] == "cosine" and row["hp.mu.start"] == 0.9
 
 
-def test_tensorboard_args_text_that_is_not_json_is_a_warning(tmp_path):
+@pytest.mark.parametrize("args", [
+    "output_dir=out lr=0.1",  # not HF's JSON
+    "[" * 100_000 + "]" * 100_000,  # nested past the recursion limit: was exit 70
+])
+def test_tensorboard_args_text_that_is_not_json_is_a_warning(tmp_path, args):
     torch_tb = pytest.importorskip("torch.utils.tensorboard")
     from phasewatch.io import read_run
 
     writer = torch_tb.SummaryWriter(log_dir=str(tmp_path))
-    writer.add_text("args", "output_dir=out lr=0.1")  # not HF's JSON
+    writer.add_text("args", args)
     writer.add_text("notes", '{"lr": 5}')  # another text: not a config
     for step in range(5):
         writer.add_scalar("eval/accuracy", step / 10, step)

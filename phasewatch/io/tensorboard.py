@@ -24,7 +24,6 @@ for their step: a run of only those says its steps are epochs (`xaxis.step_unit_
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import struct
@@ -33,6 +32,7 @@ from pathlib import Path
 from phasewatch.errors import InputError, require
 from phasewatch.files import open_regular
 from phasewatch.io.event_folders import EVENT_FILE_MARK, event_files
+from phasewatch.io.jsonlines import loads
 from phasewatch.io.lfs import raise_if_lfs_pointer
 from phasewatch.io.lightning_after_fit import AfterFit
 from phasewatch.io.lightning_folder import take_hparams, without_placeholder
@@ -234,9 +234,9 @@ class _EventFile:
             warn(f"{self.group}{self.path.name}: the {value.tag} text is over "
                  f"{MAX_CONFIG_TEXT >> 20} MB; not read as the run's config")
             return
-        try:
-            doc = json.loads(texts[0])
-        except (ValueError, UnicodeDecodeError):
+        try:  # `loads`: JSON nested past the recursion limit is a ValueError too
+            doc = loads(texts[0].decode("utf-8"))
+        except ValueError:  # UnicodeDecodeError among them
             doc = None
         if not isinstance(doc, dict):
             warn(f"{self.group}{self.path.name}: the {value.tag} text is not a JSON object; "
