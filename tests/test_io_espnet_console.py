@@ -94,6 +94,20 @@ def test_the_end_of_training_and_a_damaged_results_line(tmp_path):
                for warning in run.warnings), run.warnings
 
 
+def test_damaged_items_in_both_sections_of_a_line_are_each_said(tmp_path):
+    """A line damaged in its `[train]` and its `[valid]` items: the warning names both (the
+    second section's replaced the first's)."""
+    lines = espnet_log(4).splitlines()
+    damaged = next(i for i, line in enumerate(lines) if "2epoch results" in line)
+    lines[damaged] = lines[damaged].replace(", loss=", ", loss=x", 1).replace(
+        ", acc=0.6", ", acc=?0.6", 1)
+    run = read_run(write(tmp_path, "\n".join(lines) + "\n"))
+    assert run.series("valid/loss").index.tolist() == [1, 2, 3, 4]
+    assert run.series("valid/acc").index.tolist() == [1, 3, 4]
+    assert any(f"line {damaged + 1}: train/loss, valid/acc)" in warning
+               for warning in run.warnings), run.warnings
+
+
 def test_the_batch_lines_alone_are_espnets_but_no_records(tmp_path):
     from phasewatch.errors import InputError
 

@@ -110,3 +110,27 @@ def test_a_notebook_cell_that_ran_an_icefall_recipe_is_read(tmp_path):
     run = read_run(book)
     assert run.format == "icefall_console"
     assert len(run.series("validation/loss")) == 3
+
+
+def test_an_item_damaged_inside_a_line_is_left_out_with_its_line(tmp_path):
+    """A validation whose `loss=` is no number, a batch line cut inside its `tot_loss[...]`
+    and an `lr:` that is no number: the lines' other items are read, and one warning names
+    what was left out and where (they were dropped without a word)."""
+    lines = icefall_log(3).splitlines()
+    valid = next(i for i, line in enumerate(lines) if "Epoch 2, validation" in line)
+    lines[valid] = lines[valid].replace("loss=", "loss=x", 1)
+    cut = next(i for i, line in enumerate(lines) if "Epoch 2, batch 100," in line)
+    lines[cut] = lines[cut][:lines[cut].index("tot_loss[") + 20]
+    rate = next(i for i, line in enumerate(lines) if "Epoch 3, batch 50," in line)
+    lines[rate] = lines[rate].replace("lr: ", "lr: n/a ", 1)
+    run = read_run(write(tmp_path, "\n".join(lines) + "\n"))
+    assert run.series("validation/loss").index.tolist() == [250, 752]
+    assert run.series("validation/simple_loss").index.tolist() == [250, 501, 752]
+    assert 351 in run.series("train/current_loss").index  # the cut line's batch loss is read
+    assert 351 not in run.series("train/tot_loss").index
+    assert 552 in run.series("train/tot_loss").index
+    assert 552 not in run.series("train/learning_rate").index
+    assert [w for w in run.warnings if "left out" in w] == [
+        "items of batch or validation lines whose value is no number, or in a `[...]` cut "
+        f"before its `]`, were left out (line {cut + 1}: tot_loss[...] cut before its `]`; "
+        f"line {valid + 1}: validation/loss; line {rate + 1}: train/learning_rate)"]

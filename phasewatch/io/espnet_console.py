@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from phasewatch.io.lines import NUMBER, BadLine, line_sniffers
+from phasewatch.io.lines import NUMBER, BadLine, UnreadItems, line_sniffers
 from phasewatch.io.source import LogFileSource
 
 FORMAT = "espnet_console"
@@ -50,18 +50,13 @@ class LineParser:
 
     def __init__(self) -> None:
         self.planned: int | None = None
-        self.unread: dict[int, list[str]] = {}  # line -> items whose value is no number
+        self.unread = UnreadItems(
+            "items of an epoch's results with no number after `=` were left out")
 
     @property
     def notes(self) -> list[str]:
         """The items left out of a results line read (a line damaged inside), said once."""
-        if not self.unread:
-            return []
-        lines = sorted(self.unread)
-        shown = "; ".join(f"line {n}: {', '.join(self.unread[n])}" for n in lines[:5])
-        more = f" (and {len(lines) - 5} more lines)" if len(lines) > 5 else ""
-        said = f"items of an epoch's results with no number after `=` were left out ({shown})"
-        return [said + more]
+        return self.unread.notes
 
     @property
     def settings(self) -> dict[str, int | None]:
@@ -85,11 +80,9 @@ class LineParser:
             for name, value in read.items():
                 if name not in NOT_READINGS:
                     values[f"{head.group('name')}/{name}"] = value
-            unread = [f"{head.group('name')}/{named.group('name')}"
-                      for named in NAMED.finditer(body)
-                      if named.group("name") not in read and named.group("name") not in IN_WORDS]
-            if unread:
-                self.unread[lineno] = unread
+            self.unread.add(lineno, [
+                f"{head.group('name')}/{named.group('name')}" for named in NAMED.finditer(body)
+                if named.group("name") not in read and named.group("name") not in IN_WORDS])
         if not values:
             raise BadLine("an epoch's results line with no [train] or [valid] value")
         return [(int(found.group("epoch")), values)]

@@ -18,7 +18,9 @@ counted (`over N frames.`, `utt_*`) and the batch size are no readings.
 The step is icefall's `global_batch_idx` where the line prints it; else the batch, which starts
 again each epoch, counted over the epochs (an epoch goes on one after the last batch logged
 before it, so a step is a batch's position to within the `log_interval` of each epoch before).
-A validation is at the step of the batch line before it. `Done!` ends the run.
+A validation is at the step of the batch line before it. `Done!` ends the run. An item whose
+value is no number, or a `tot_loss[...]` cut before its `]`, is left out and said with its line
+(`lines.UnreadItems`), the line's other items read.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from phasewatch.io.lines import NUMBER, BadLine, line_sniffers
+from phasewatch.io.lines import NUMBER, BadLine, UnreadItems, line_sniffers
 from phasewatch.io.source import LogFileSource
 
 FORMAT = "icefall_console"
@@ -38,7 +40,10 @@ BATCH = re.compile(r"\bEpoch (?P<epoch>\d+), batch (?P<batch>\d+), "
 VALIDATION = re.compile(r"\bEpoch (?P<epoch>\d+), validation:? (?P<items>.*)$")
 TRACKERS = re.compile(r"\b(?P<tracker>tot_loss|loss)\[(?P<items>[^\]]*)\]")
 ITEM = re.compile(rf"(?<![\w.])(?P<name>[A-Za-z_]\w*)=(?P<value>{NUMBER})(?![\w.])")
+NAMED = re.compile(r"(?<![\w.])(?P<name>[A-Za-z_]\w*)=")  # an item, whatever its value
+OPENED = re.compile(r"\b(?P<tracker>tot_loss|loss)\[")  # a tracker, closed or cut
 SETTING = re.compile(rf"\b(?P<name>cur_lr|lr|grad_scale): (?P<value>{NUMBER})(?![\w.])")
+SETTING_NAMED = re.compile(r"\b(?P<name>cur_lr|lr|grad_scale): ")
 SNIFF = re.compile(rb"\bEpoch \d+, batch \d+, [^\n]*?\bloss\[[^\n]*?\], tot_loss\[")
 TRACKER_NAMES = {"loss": "train/current_", "tot_loss": "train/tot_"}
 SETTING_NAMES = {"lr": "train/learning_rate", "cur_lr": "train/learning_rate",
@@ -55,6 +60,13 @@ def _items(text: str, prefix: str) -> dict[str, str]:
             if not item.group("name").startswith("utt_")}
 
 
+def _unread(text: str, prefix: str, read: Mapping[str, str]) -> list[str]:
+    """The items of `text` `_items` left out for a value that is no number (a damaged line)."""
+    return [prefix + named.group("name") for named in NAMED.finditer(text)
+            if prefix + named.group("name") not in read
+            and not named.group("name").startswith("utt_")]
+
+
 class LineParser:
     """A record per batch line at its step, and per validation at the batch line's before it."""
 
@@ -62,18 +74,35 @@ class LineParser:
         self.step: int | None = None  # the last batch line's
         self.offset = 0  # added to a batch counted within its epoch
         self.last: tuple[int, int] | None = None  # (epoch, batch) of the last batch line
+        self.unread = UnreadItems("items of batch or validation lines whose value is no "
+                                  "number, or in a `[...]` cut before its `]`, were left out")
+
+    @property
+    def notes(self) -> list[str]:
+        """The items left out of the lines read (a line damaged inside), said once."""
+        return self.unread.notes
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         if ", batch " in line and (found := BATCH.search(line)) is not None:
             values: dict[str, Any] = {}
+            unread: list[str] = []
             for tracker in TRACKERS.finditer(found.group("rest")):
-                values.update(_items(tracker.group("items"),
-                                     TRACKER_NAMES[tracker.group("tracker")]))
+                prefix = TRACKER_NAMES[tracker.group("tracker")]
+                read = _items(tracker.group("items"), prefix)
+                values.update(read)
+                unread += _unread(tracker.group("items"), prefix, read)
             if not values:
                 raise BadLine("a batch line with no loss[...] or tot_loss[...] value")
+            closed = {tracker.group("tracker") for tracker in TRACKERS.finditer(found["rest"])}
+            unread += [f"{opened['tracker']}[...] cut before its `]`"
+                       for opened in OPENED.finditer(found["rest"])
+                       if opened["tracker"] not in closed]
             tail = TRACKERS.sub("", found.group("rest"))
             values.update({SETTING_NAMES[s.group("name")]: s.group("value")
                            for s in SETTING.finditer(tail)})
+            unread += [SETTING_NAMES[named["name"]] for named in SETTING_NAMED.finditer(tail)
+                       if SETTING_NAMES[named["name"]] not in values]
+            self.unread.add(lineno, unread)
             self.step = self._step(found)
             return [(self.step, values)]
         if ", validation" in line and (found := VALIDATION.search(line)) is not None:
@@ -82,6 +111,7 @@ class LineParser:
                 raise BadLine("a validation line with no value")
             if self.step is None:
                 raise BadLine("a validation before any batch line: no step to place it at")
+            self.unread.add(lineno, _unread(found.group("items"), "validation/", values))
             return [(self.step, values)]
         return []
 

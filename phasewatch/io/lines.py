@@ -125,6 +125,33 @@ def without_thousands(raw: str) -> str:
 MAX_OTHER_LINES = 0.1  # share of a head's lines that may be something else (`only_lines_of`)
 
 
+class UnreadItems:
+    """The items of lines read whose value is no number (`loss=x0.21`, a `[...]` cut before
+    its `]`: a line damaged inside), by line: the line's other items are kept, and one note
+    says which were left out and where, so a damaged reading is not lost without a word."""
+
+    SHOWN = 5
+
+    def __init__(self, said: str) -> None:
+        self.said = said  # "items of an epoch's results with no number after `=` were left out"
+        self.lines: dict[int, list[str]] = {}
+
+    def add(self, lineno: int, names: list[str]) -> None:
+        if names:
+            self.lines.setdefault(lineno, []).extend(names)
+
+    @property
+    def notes(self) -> list[str]:
+        """The one note (`LineReport.finish` warns it), none while every item was read."""
+        if not self.lines:
+            return []
+        lines = sorted(self.lines)
+        shown = "; ".join(f"line {n}: {', '.join(self.lines[n])}" for n in lines[:self.SHOWN])
+        more = (f" (and {len(lines) - self.SHOWN} more lines)"
+                if len(lines) > self.SHOWN else "")
+        return [f"{self.said} ({shown}){more}"]
+
+
 def line_sniffers(pattern: re.Pattern[bytes], times: int
                   ) -> tuple[Callable[[Path, bytes], bool], Callable[[str], bool]]:
     """`sniff(path, head)` and `sniff_text(text)` of a console format known by a line pattern:
