@@ -130,7 +130,7 @@ def test_an_item_damaged_inside_a_line_is_left_out_with_its_line(tmp_path):
     assert 351 not in run.series("train/tot_loss").index
     assert 552 in run.series("train/tot_loss").index
     assert 552 not in run.series("train/learning_rate").index
-    assert [w for w in run.warnings if "left out" in w] == [
-        "items of batch or validation lines whose value is no number, or in a `[...]` cut "
-        f"before its `]`, were left out (line {cut + 1}: tot_loss[...] cut before its `]`; "
-        f"line {valid + 1}: validation/loss; line {rate + 1}: train/learning_rate)"]
+    said = ("items of batch or validation lines whose value is no number, or in a `[...]` cut "
+            f"before its `]`, were left out (line {cut + 1}: tot_loss[...] cut before its `]`; "
+            f"line {valid + 1}: validation/loss; line {rate + 1}: train/learning_rate)")
+    assert [w for w in run.warnings if "left out" in w] == [said]
