@@ -94,6 +94,36 @@ def test_the_end_of_training_and_a_damaged_results_line(tmp_path):
                for warning in run.warnings), run.warnings
 
 
+def header(layers: int) -> str:
+    """What `espnet2.bin.launch` and `abs_task` write before training: the command, the
+    PyTorch versions, then the model's printout (`model_summary`), a Conformer layer's
+    modules each on a line."""
+    layer = "".join(f"      ({i}): EncoderLayer(\n" + "".join(
+        f"        ({name}): Linear(in_features=256, out_features=1024, bias=True)\n"
+        for name in ("linear_q", "linear_k", "linear_v", "linear_out", "linear_pos", "w_1", "w_2",
+                     "w_1_macaron", "w_2_macaron", "pointwise_conv1", "pointwise_conv2"))
+        + "        (dropout): Dropout(p=0.1, inplace=False)\n      )\n" for i in range(layers))
+    return ("# python3 -m espnet2.bin.asr_train --use_preprocessor true --ngpu 1\n"
+            "# Started at Mon Jan  8 10:00:00 UTC 2024\n#\n"
+            + HEAD.format(m=0, s=0, where="abs_task:1157") + "pytorch.version=1.13.1, "
+            "cuda.available=True, cudnn.version=8500, cudnn.benchmark=False, "
+            "cudnn.deterministic=True\n"
+            + HEAD.format(m=0, s=0, where="abs_task:1158") + "Model structure:\nESPnetASRModel(\n"
+            "  (encoder): ConformerEncoder(\n    (encoders): MultiSequential(\n" + layer
+            + "    )\n  )\n)\n\nModel summary:\n    Class Name: ESPnetASRModel\n")
+
+
+def test_a_large_models_printout_before_the_first_epoch_is_read_past(tmp_path):
+    """ESPnet2 prints the model before training: a large one's printout fills the first 64 KiB
+    a format is known by, and the log was an unknown format. Its `(abs_task:N) INFO:
+    pytorch.version=` line before the printout says it is ESPnet's."""
+    text = header(layers=80) + espnet_log(5)
+    assert text.index("epoch:train:") > 64 * 1024
+    run = read_run(write(tmp_path, text))
+    assert run.format == "espnet_console"
+    assert run.series("valid/acc").index.tolist() == [1, 2, 3, 4, 5]
+
+
 def test_damaged_items_in_both_sections_of_a_line_are_each_said(tmp_path):
     """A line damaged in its `[train]` and its `[valid]` items: the warning names both (the
     second section's replaced the first's)."""

@@ -33,7 +33,11 @@ SECTION = re.compile(r"\[(?P<name>[A-Za-z_]\w*)\] ")
 # `name=value` ending at the next item or the line's end (`time=1 hour, 2 minutes` is no number)
 ITEM = re.compile(rf"(?:^|, )(?P<name>[A-Za-z_]\w*)=(?P<value>{NUMBER})(?=, |,?\s*$)")
 STARTED = re.compile(r"\b\d+/(?P<planned>\d+)epoch started\b")
-SNIFF = re.compile(rb"\) INFO: (?:\d+epoch results: \[train\] |\d+epoch:train:\d+-\d+batch: )")
+# A batch or results line, or ESPnet2's `(abs_task:N) INFO: pytorch.version=...` line, logged
+# before the model's printout (`model_summary`): a large model's (a 24-layer Conformer, an SSL
+# frontend) fills the 64 KiB a format is known by before the first batch line
+SNIFF = re.compile(rb"\) INFO: (?:\d+epoch results: \[train\] |\d+epoch:train:\d+-\d+batch: )"
+                   rb"|\(abs_task:\d+\) INFO: pytorch\.version=")
 FINISHED = "The training was finished at "
 SPLITS = ("train", "valid")
 NOT_READINGS = frozenset({"total_count"})  # the iterations so far: a counter, not the model's
