@@ -124,6 +124,23 @@ def test_a_large_models_printout_before_the_first_epoch_is_read_past(tmp_path):
     assert run.series("valid/acc").index.tolist() == [1, 2, 3, 4, 5]
 
 
+def test_a_resumed_runs_earlier_launches_are_read_first(tmp_path, capsys):
+    """`espnet2.bin.launch` moves train.log to train.1.log (train.1.log to train.2.log) at each
+    launch: resumed at epoch 6 and again at 10, train.log holds epochs 10-14 only, and its
+    valid/loss, best at epoch 8, was read as rising from its first reading."""
+    lines = espnet_log(14).splitlines(keepends=True)
+    starts = [next(i for i, line in enumerate(lines) if f" {epoch}/20epoch started" in line)
+              for epoch in (6, 10)]
+    write(tmp_path, "".join(lines[:starts[0]]), name="train.2.log")
+    write(tmp_path, "".join(lines[starts[0]:starts[1]]), name="train.1.log")
+    path = write(tmp_path, "".join(lines[starts[1]:]))
+    run = read_run(path)
+    assert run.series("valid/loss").index.tolist() == list(range(1, 15))
+    assert any("train.2.log, train.1.log" in warning for warning in run.warnings), run.warnings
+    assert main(["analyze", str(path), "--metric", "valid/loss", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["recommended_stop_step"] == 8
+
+
 def test_damaged_items_in_both_sections_of_a_line_are_each_said(tmp_path):
     """A line damaged in its `[train]` and its `[valid]` items: the warning names both (the
     second section's replaced the first's)."""

@@ -97,6 +97,9 @@ class Source(LogFileSource):
 
     FORMAT, PARSER = FORMAT, LineParser
     WHAT = ("ESPnet's `Nepoch results: [train] name=value, ... [valid] name=value, ...` lines")
+    # `espnet2.bin.launch` moves train.log to train.1.log at each launch (`io.rotated`): a
+    # resumed run's earlier epochs are there
+    ROTATED_BEFORE_SUFFIX = True
 
     def end_marker(self, text: str, values: Mapping[str, Any] | None) -> bool:
         return FINISHED in text

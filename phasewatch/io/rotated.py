@@ -12,7 +12,7 @@ command that reads it (analyze, inspect, a replay, the end of a follow) reads th
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from phasewatch.errors import InputError
@@ -21,17 +21,17 @@ from phasewatch.io.wrapped import WrappedSource
 MAX_PARTS = 1000  # logrotate's `rotate N` is rarely above a few dozen
 
 
-def rotated_parts(path: Path) -> list[Path]:
+def rotated_parts(path: Path, before_suffix: bool = False) -> list[Path]:
     """The rotated parts beside `path`, oldest first: `NAME.1`, `NAME.2`, ... (consecutive
     from 1; a higher number is older: logrotate's default, Python's RotatingFileHandler), else
     `NAME-YYYYMMDD` (logrotate's `dateext`; a later date is newer). Compressed parts
-    (`NAME.2.gz`) are not read."""
-    numbered: list[Path] = []
-    while len(numbered) < MAX_PARTS:
-        part = path.with_name(f"{path.name}.{len(numbered) + 1}")
-        if not part.is_file():
-            break
-        numbered.append(part)
+    (`NAME.2.gz`) are not read. With `before_suffix` (a reader whose launcher rotates so,
+    `ROTATED_BEFORE_SUFFIX`), also `STEM.1.SUFFIX`, ...: ESPnet's `espnet2.bin.launch` moves
+    `train.log` to `train.1.log` (and that to `train.2.log`) at each launch, so a resumed run's
+    `train.log` holds only the epochs since its last launch."""
+    numbered = _numbered(lambda n: path.with_name(f"{path.name}.{n}"))
+    if not numbered and before_suffix and path.suffix:
+        numbered = _numbered(lambda n: path.with_name(f"{path.stem}.{n}{path.suffix}"))
     if numbered:
         return numbered[::-1]
     dated = re.compile(re.escape(path.name) + r"-\d{8}(\d{2})?")
@@ -39,6 +39,14 @@ def rotated_parts(path: Path) -> list[Path]:
         return sorted(p for p in path.parent.iterdir() if dated.fullmatch(p.name) and p.is_file())
     except OSError:
         return []
+
+
+def _numbered(name: Callable[[int], Path]) -> list[Path]:
+    """The files `name(1)`, `name(2)`, ... that exist, up to the first missing one."""
+    found: list[Path] = []
+    while len(found) < MAX_PARTS and (part := name(len(found) + 1)).is_file():
+        found.append(part)
+    return found
 
 
 class RotatedLog(WrappedSource):
@@ -129,7 +137,8 @@ def with_rotated_parts(source, notice=None):
     if not isinstance(source, LineRecordSource):
         return source
     opened = []
-    for part in rotated_parts(source.file):
+    # a reader whose launcher names its rotated parts `STEM.N.SUFFIX` says so (espnet_console)
+    for part in rotated_parts(source.file, getattr(source, "ROTATED_BEFORE_SUFFIX", False)):
         try:
             reader = sniff_format(part).source(part, follow=False, notice=notice)
         except InputError:  # an empty or unreadable part: not read, and said
