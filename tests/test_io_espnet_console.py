@@ -155,6 +155,24 @@ def test_damaged_items_in_both_sections_of_a_line_are_each_said(tmp_path):
                for warning in run.warnings), run.warnings
 
 
+@pytest.mark.parametrize("last", [False, True])
+def test_a_results_line_cut_inside_an_item_is_said(tmp_path, last):
+    """A results line cut inside an item of its `[train]` (a write interrupted, or the last
+    line of a log read while ESPnet writes it) keeps the items before the cut, and the warning
+    says the line was cut and its `[valid]` is missing (it was read without a word)."""
+    lines = espnet_log(6).splitlines()
+    cut = max(i for i, line in enumerate(lines) if "epoch results" in line) if last else \
+        next(i for i, line in enumerate(lines) if "4epoch results" in line)
+    lines[cut] = lines[cut][:lines[cut].index("forward_time=") + 22]  # `..., lo`
+    lines = lines[:cut + 1] if last else lines
+    run = read_run(write(tmp_path, "\n".join(lines) + ("" if last else "\n")))
+    epoch = 6 if last else 4
+    assert epoch in run.series("train/forward_time").index
+    assert epoch not in run.series("valid/loss").index
+    assert any(f"line {cut + 1}: the rest of the line, cut inside an item (no [valid] items)"
+               in warning for warning in run.warnings), run.warnings
+
+
 def test_the_batch_lines_alone_are_espnets_but_no_records(tmp_path):
     from phasewatch.errors import InputError
 

@@ -14,7 +14,9 @@ held-out loss and `valid/cer`, `valid/wer` held-out scores, lower better. `total
 iterations so far) and a `time=` in words are no readings; other sections (`[att_plot]`) are
 left out. The lines printed every `log_interval` batches within an epoch (`3epoch:train:
 1-100batch: ...`) are averaged into the epoch's `[train]` and are not read again. `N/Mepoch
-started` gives the planned epochs, `The training was finished at N epochs` ends the run.
+started` gives the planned epochs, `The training was finished at N epochs` ends the run. An
+item whose value is no number, and the rest of a line cut inside an item, are left out and
+said with the line (`lines.UnreadItems`), the line's other items read.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ SPLITS = ("train", "valid")
 NOT_READINGS = frozenset({"total_count"})  # the iterations so far: a counter, not the model's
 NAMED = re.compile(r"(?:^|, )(?P<name>[A-Za-z_]\w*)=")
 IN_WORDS = frozenset({"time"})  # `time=1 hour, 2 minutes and 3.4 seconds`: no reading
+# how a whole results line ends: a number after `=`, a `time=` in words or a section's `]`;
+# anything else is a line cut inside an item (a write interrupted, the log read mid-write)
+WHOLE_END = re.compile(rf"(?:=(?:{NUMBER})|(?:second|minute|hour|day|week|year)s?|\]),?\s*$")
 
 sniff, sniff_text = line_sniffers(SNIFF, 1)
 
@@ -55,7 +60,7 @@ class LineParser:
     def __init__(self) -> None:
         self.planned: int | None = None
         self.unread = UnreadItems(
-            "items of an epoch's results with no number after `=` were left out")
+            "items of an epoch's results that are no `name=number` were left out")
 
     @property
     def notes(self) -> list[str]:
@@ -89,6 +94,10 @@ class LineParser:
                 if named.group("name") not in read and named.group("name") not in IN_WORDS])
         if not values:
             raise BadLine("an epoch's results line with no [train] or [valid] value")
+        if not WHOLE_END.search(text):
+            missing = ", ".join(f"[{split}]" for split in SPLITS if f"[{split}] " not in text)
+            self.unread.add(lineno, ["the rest of the line, cut inside an item"
+                                     + (f" (no {missing} items)" if missing else "")])
         return [(int(found.group("epoch")), values)]
 
 
