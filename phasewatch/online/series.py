@@ -21,9 +21,11 @@ from itertools import islice, pairwise
 
 import numpy as np
 
+from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
 from phasewatch.noise import below_float_noise
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.decline_search import steady_decline
+from phasewatch.online.plan import RunPlan
 from phasewatch.online.series_noise import (
     effective_noise,
     independent_count,
@@ -79,7 +81,8 @@ class Series:
         if self.n <= 2 * NOISE_EVERY or self.n % NOISE_EVERY == 0:
             self.given_sd = self._given_sd()
             if self.given_sd is None:
-                self.white, self.sigma, self.caution = effective_noise(values, self.cfg.window)
+                self.white, self.sigma, self.caution = effective_noise(values, self.cfg.window,
+                                                                       self.planned_few())
             else:  # the user's noise, as `analyze` uses it: as given, no widening
                 self.white = self.sigma = self.given_sd
                 self.caution = 1.0
@@ -94,6 +97,15 @@ class Series:
             self.baseline, self.baseline_n = observed_start(list(values), self.white)
             self.baseline_se = 1.0
         self.se_level = MEDIAN_SE * self.sigma / math.sqrt(independent_count(k, self.window_logs))
+
+    def planned_few(self) -> bool:
+        """Whether the run is planned to hold at most `HINGE_POINTS` evaluations at the cadence
+        seen (`MonitorConfig.planned_steps`): `analyze` reads the noise of so short a run as
+        white around its broken line, and so does the monitor (`effective_noise`). Without a
+        plan the first values of what may be a long run keep the AR(1) estimate: on the real
+        corpus, white noise over their first 40 values stopped three long runs falsely."""
+        plan = RunPlan.of(self.first_step, self.cfg.planned_steps)
+        return plan is not None and plan.evaluations(self.steps) <= HINGE_POINTS
 
     def start_stage(self) -> None:
         """A new training stage starts at the latest value: from here the level is a median of
