@@ -173,6 +173,18 @@ def test_a_results_line_cut_inside_an_item_is_said(tmp_path, last):
                in warning for warning in run.warnings), run.warnings
 
 
+def test_early_stopping_ends_the_run(tmp_path):
+    """ESPnet's early stopping ends a run before its `max_epoch` with its own words: the run
+    said it ended, so no warning that the log ends before its plan (it had one, as a run cut
+    off has, and `watch --follow` waited on after it)."""
+    text = espnet_log(14, planned=40) + HEAD.format(m=59, s=0, where="reporter:339") + (
+        "[Early stopping] valid.acc has not been improved 5 epochs continuously. The training "
+        "was stopped at 14epoch\n")
+    run = read_run(write(tmp_path, text))
+    assert run.finished
+    assert not [w for w in run.warnings if "before the epoch 40" in w], run.warnings
+
+
 def test_the_batch_lines_alone_are_espnets_but_no_records(tmp_path):
     from phasewatch.errors import InputError
 

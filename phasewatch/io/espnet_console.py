@@ -14,9 +14,10 @@ held-out loss and `valid/cer`, `valid/wer` held-out scores, lower better. `total
 iterations so far) and a `time=` in words are no readings; other sections (`[att_plot]`) are
 left out. The lines printed every `log_interval` batches within an epoch (`3epoch:train:
 1-100batch: ...`) are averaged into the epoch's `[train]` and are not read again. `N/Mepoch
-started` gives the planned epochs, `The training was finished at N epochs` ends the run. An
-item whose value is no number, and the rest of a line cut inside an item, are left out and
-said with the line (`lines.UnreadItems`), the line's other items read.
+started` gives the planned epochs, `The training was finished at N epochs` (or early stopping's
+`The training was stopped at Nepoch`) ends the run. An item whose value is no number, and
+the rest of a line cut inside an item, are left out and said with the line
+(`lines.UnreadItems`), the line's other items read.
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ STARTED = re.compile(r"\b\d+/(?P<planned>\d+)epoch started\b")
 # frontend) fills the 64 KiB a format is known by before the first batch line
 SNIFF = re.compile(rb"\) INFO: (?:\d+epoch results: \[train\] |\d+epoch:train:\d+-\d+batch: )"
                    rb"|\(abs_task:\d+\) INFO: pytorch\.version=")
-FINISHED = "The training was finished at "
+# the trainer's last words: at `max_epoch`, or its early stopping's (`check_early_stopping`:
+# `[Early stopping] valid.acc has not been improved 5 epochs continuously. The training was
+# stopped at 23epoch`)
+FINISHED = ("The training was finished at ", "The training was stopped at ")
 SPLITS = ("train", "valid")
 NOT_READINGS = frozenset({"total_count"})  # the iterations so far: a counter, not the model's
 NAMED = re.compile(r"(?:^|, )(?P<name>[A-Za-z_]\w*)=")
@@ -111,7 +115,7 @@ class Source(LogFileSource):
     ROTATED_BEFORE_SUFFIX = True
 
     def end_marker(self, text: str, values: Mapping[str, Any] | None) -> bool:
-        return FINISHED in text
+        return any(words in text for words in FINISHED)
 
 
 source = Source.open
