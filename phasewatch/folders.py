@@ -195,8 +195,10 @@ def _is_wandb_pointer(folder: Path) -> bool:
 
 
 def log_files(folder: Path) -> list[Path]:
-    """The files directly in `folder` that a reader recognises as a training log."""
+    """The files directly in `folder` that a reader recognises as a training log, a rotated
+    part of another (`io.rotated`) read with it."""
     from phasewatch.io import sniff_format
+    from phasewatch.io.rotated import without_rotated_parts
 
     found = []
     for path in [p for p in _files(folder) if _is_log_candidate(p)][:MAX_FILES_SNIFFED]:
@@ -211,8 +213,8 @@ def log_files(folder: Path) -> list[Path]:
             continue  # Trackio's export of the project database beside it: the same runs
         if module.FORMAT == "notebook" and not module.holds_training(path):
             continue  # a tutorial, a data exploration: no training output shown
-        found.append(path)
-    return found
+        found.append((path, module))
+    return without_rotated_parts(found)
 
 
 def store_members(path: Path) -> list[Found] | None:

@@ -139,6 +139,10 @@ def test_a_resumed_runs_earlier_launches_are_read_first(tmp_path, capsys):
     assert any("train.2.log, train.1.log" in warning for warning in run.warnings), run.warnings
     assert main(["analyze", str(path), "--metric", "valid/loss", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["runs"][0]["recommended_stop_step"] == 8
+    # the experiment's folder holds that one run, not one per launch's log
+    assert main(["analyze", str(tmp_path), "--metric", "valid/loss", "--format", "json"]) == 0
+    assert [run["recommended_stop_step"] for run in json.loads(capsys.readouterr().out)["runs"]
+            ] == [8]
 
 
 def test_damaged_items_in_both_sections_of_a_line_are_each_said(tmp_path):

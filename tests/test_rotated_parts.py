@@ -102,3 +102,14 @@ def test_an_empty_part_is_left_out_and_said(tmp_path):
     run = read_run(log)
     assert run.n_records == 20
     assert any("metrics.jsonl.1 beside it looks like a rotated part" in w for w in run.warnings)
+
+
+def test_a_folder_of_a_rotated_log_holds_one_run(tmp_path):
+    """A folder of `train.jsonl` and its `train.jsonl.1`: the file is read with its part, so the
+    folder holds one run (it held two, the part also analysed alone as a run of its own)."""
+    from phasewatch.folders import find_runs
+
+    (tmp_path / "train.jsonl.1").write_text(lines(range(10, 210, 10)))
+    (tmp_path / "train.jsonl").write_text(lines(range(210, 410, 10)))
+    assert [found.path.name for found in find_runs(tmp_path)] == ["train.jsonl"]
+    assert analyze_run(read_run(tmp_path)).recommended_stop_step == 150

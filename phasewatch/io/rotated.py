@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 from phasewatch.errors import InputError
 from phasewatch.io.wrapped import WrappedSource
@@ -39,6 +40,20 @@ def rotated_parts(path: Path, before_suffix: bool = False) -> list[Path]:
         return sorted(p for p in path.parent.iterdir() if dated.fullmatch(p.name) and p.is_file())
     except OSError:
         return []
+
+
+def rotates_before_suffix(reader) -> bool:
+    """Whether the reader module's launcher names its rotated parts `STEM.N.SUFFIX`."""
+    return getattr(getattr(reader, "Source", None), "ROTATED_BEFORE_SUFFIX", False)
+
+
+def without_rotated_parts(logs: list[tuple[Path, ModuleType]]) -> list[Path]:
+    """The logs of a folder (each with its reader) less those that are a rotated part of another
+    among them: a log is read with its parts (`with_rotated_parts`), so a folder of `train.log`
+    and its `train.log.1` (ESPnet's `train.1.log`) holds one run, not one per file."""
+    parts = {part for path, reader in logs
+             for part in rotated_parts(path, rotates_before_suffix(reader))}
+    return [path for path, _ in logs if path not in parts]
 
 
 def _numbered(name: Callable[[int], Path]) -> list[Path]:
