@@ -87,7 +87,9 @@ _EXACT, _GLOBS, _PREFIXES = _compile()
 # is beside `rewards/chosen`, `logps/rejected`: a bare accuracy is one only beside such names
 # (`PREFERENCE_WORDS`; LLaMA-Factory's trainer_log.jsonl, which copies TRL's alone, is named
 # by its reader). Beside a train loss alone it is the test accuracy a hand-written loop prints.
-BARE_ACCURACY = frozenset({"acc", "accuracy"})
+# ... and under a `train/` prefix (OpenRLHF's `acc` in W&B; ESPnet's token accuracy on the
+# training batches): a preference accuracy only beside a preference run's names
+BARE_ACCURACY = frozenset({"acc", "accuracy", "train/acc"})
 KERAS_STYLE_VALIDATION = ("val_accuracy", "val_acc", "dev_accuracy", "dev_acc",
                           "valid_accuracy", "valid_acc", "test_accuracy", "test_acc")
 # words of the names a preference run logs beside its accuracy (OpenRLHF's `chosen_reward`,

@@ -97,6 +97,16 @@ def test_a_bare_accuracy_beside_a_validation_accuracy_is_no_preference_accuracy(
         "train/preference_accuracy"] == "acc"
 
 
+def test_a_train_prefixed_accuracy_is_a_preference_accuracy_only_beside_a_preference_runs_names():
+    """ESPnet's `train/acc` (a token accuracy on the training batches, beside `valid/acc`) was
+    shown as a DPO preference accuracy; OpenRLHF's `acc` under W&B's `train/` prefix beside its
+    chosen and rejected rewards is one."""
+    assert "train/preference_accuracy" not in aliases_for(
+        ["train/acc", "train/loss", "valid/acc", "valid/loss"])
+    assert aliases_for(["train/acc", "train/loss", "train/chosen_reward", "train/reject_reward"])[
+        "train/preference_accuracy"] == "train/acc"
+
+
 def test_a_bare_accuracy_beside_a_classifiers_scores_is_no_preference_accuracy():
     """A CNN's MLflow run logged `accuracy`, `precision`, `recall` and `f1_score` (a reading of
     public logs): `inspect` showed its accuracy as a DPO preference accuracy, which no
