@@ -10,6 +10,7 @@ from lower to upper case: "answer" holds "wer" and "cancer" holds "cer", and an
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 # ... and DPO's rewards and log-probabilities of the rejected answers, which it pushes down
 LOWER_IS_BETTER_WORDS = ("loss", "error", "perplexity", "rejected")
@@ -83,6 +84,7 @@ def says_lower_is_better(name: str) -> bool:
     lowered = name.lower()
     return (any(word in lowered for word in LOWER_IS_BETTER_WORDS)
             or not LOWER_IS_BETTER_TOKENS.isdisjoint(name_words(name))
+            or is_cross_entropy(name)
             or (bool(failure_words(name)) and not says_higher_is_better(name))
             or says_lower_is_healthier(name))
 
@@ -120,12 +122,20 @@ def says_lower_is_healthier(name: str) -> bool:
                for i in range(len(words)))
 
 
+def is_cross_entropy(name: str) -> bool:
+    """Whether `name` is a cross-entropy, a loss (`eval/cross_entropy`, torchmetrics'
+    `val_CrossEntropy`, Keras' `val_crossentropy`): without a loss word in it, a Lightning run's
+    `val_cross_entropy` was taken as higher-is-better and its fall called an overfit."""
+    words = name_words(name)
+    return "crossentropy" in words or any(
+        first == "cross" and second == NO_DIRECTION_WORD for first, second in pairwise(words))
+
+
 def has_no_better_direction(name: str) -> bool:
     """Whether `name` is an entropy (`entropy`, `objective/entropy`, `actor/entropy_loss`), not
-    a cross-entropy (`train/CrossEntropyLoss`, `eval/cross_entropy`)."""
+    a cross-entropy (`train/CrossEntropyLoss`, `eval/cross_entropy`: `is_cross_entropy`)."""
     words = name_words(name)
-    return any(word == NO_DIRECTION_WORD and (i == 0 or words[i - 1] != "cross")
-               for i, word in enumerate(words))
+    return NO_DIRECTION_WORD in words and not is_cross_entropy(name)
 
 
 def accuracy_twin(name: str, names) -> str | None:

@@ -31,6 +31,20 @@ def test_losses_and_error_rates_are_lower_is_better(name):
     assert default_direction(name) == "min"
 
 
+@pytest.mark.parametrize("name", ["val_cross_entropy", "val_CrossEntropy", "val_crossentropy",
+                                  "eval/cross-entropy", "test_cross_entropy_epoch"])
+def test_a_cross_entropy_is_lower_is_better(name):
+    """A Lightning run logging torchmetrics' `val_cross_entropy` beside its Jaccard index (no
+    loss word in the name) had it read higher-is-better: its fall was an overfit from epoch 0."""
+    assert default_direction(name) == "min"
+
+
+@pytest.mark.parametrize("name", ["entropy", "actor/entropy", "objective/entropy"])
+def test_an_entropy_has_no_direction_and_is_no_cross_entropy(name):
+    from phasewatch.direction_words import has_no_better_direction, is_cross_entropy
+    assert has_no_better_direction(name) and not is_cross_entropy(name)
+
+
 def test_name_words_split_at_separators_digits_and_camel_case():
     assert name_words("evalWER_at5/top1-err") == ["eval", "wer", "at", "top", "err"]
 
