@@ -86,10 +86,12 @@ def effective_noise(values: deque, window: int, white: bool = False) -> tuple[fl
     a run (white around its broken line): from so few differences the bends of the curve read
     as autocorrelation (a verl validation score flat at 0.897 then falling 0.02, five times its
     scatter of 0.005, had phi at the cap and its noise at 4.3x that scatter: no alert where
-    `analyze` names the overfit). The caution keeps phi's upper bound, so a stop still needs
-    the evidence sticky noise would. Before a whole block the estimate stays: the MAD of fewer
-    differences comes out at half the noise often enough that white noise alone raised false
-    disruptions and stopped dips that had ended (2 of 20 and 2 of 40 in `test_online_planned`).
+    `analyze` names the overfit). The caution is phi's upper bound above that 0 (2 / sqrt of
+    the differences' count), so a stop still waits for more than white noise alone would need,
+    though less than the capped estimate asked. Before a whole block the estimate stays: the
+    MAD of fewer differences comes out at half the noise often enough that white noise alone
+    raised false disruptions and stopped dips that had ended (2 of 20 and 2 of 40 in
+    `test_online_planned`).
     """
     n = len(values)
     if n < 3:
