@@ -104,6 +104,12 @@ STATED_BY_LOG = {
     "olmo_console": "the console's `[step=N/MAX]`",
     "verl_console": "verl's console, its `Total training steps` or `total_training_steps`",
     "llamafactory": "the `total_steps` of its trainer_log.jsonl lines",
+    "llmc_console": "llm.c's console, its `step N/MAX`",
+    "megatron_console": "Megatron's console, its `iteration N/ MAX`",
+    "modded_nanogpt": "the speedrun's console, its `step:N/MAX`",
+    "opennmt_console": "OpenNMT-py's console, its `Step N/MAX`",
+    "timm_console": "timm's console, its `Scheduled epochs: N` x the updates of an epoch",
+    "espnet_console": "ESPnet's `N/MAXepoch started` line",
     "notebook": "the notebook's progress bar",
 }
 # A plan a console log states under a key of its own, whatever its format: where it says it.

@@ -92,3 +92,14 @@ def test_a_notebook_cell_that_ran_onmt_train_is_read(tmp_path):
     run = read_run(book)
     assert run.format == "opennmt_console"
     assert len(run.series("valid/accuracy")) == 6
+
+
+def test_watch_says_the_plan_is_stated_by_the_console(tmp_path, capsys):
+    """The plan a console's `Step N/M` states was said to come "from the run's config
+    `max_steps`", a key no OpenNMT-py user wrote (`train_steps`); so for llm.c's, Megatron's,
+    the speedrun's, timm's and ESPnet's consoles (`planned.STATED_BY_LOG`)."""
+    path = write(tmp_path, onmt_log())
+    assert main(["watch", str(path), "--format", "jsonl"]) == 0
+    err = capsys.readouterr().err
+    assert ("planned length: 10000 steps, stated by the log: OpenNMT-py's console, its "
+            "`Step N/MAX`") in err
