@@ -53,18 +53,23 @@ SCORE_SUFFIX = "(?:_?score)?"
 # An F1 may name its averaging after it, as scikit-learn's `average=` (`f1_micro`, `f1_macro`).
 TASK_SCORES = (
     "f1(?:_(?:micro|macro|weighted|samples))?", "m?dice(?:_coef(?:ficient)?)?",
-    "m?iou|jaccard(?:_index)?",
+    "m?iou|jaccard(?:_?index)?",
     "mcc|matthews_correlation", "pearson", "spearmanr?",
     "aupr(?:c)?|pr_?auc|auc_?pr|average_precision|ap", "auc|roc_auc|auroc", "wer", "cer",
     (r"bleu(?:-?\d)?|chrf(?:\+\+)?|rouge(?:-?[l12]|lsum)?|meteor|ter|ndcg(?:@\d+)?|mrr|map"
      r"|pass@\d+|pass1"),
 )
-KIND = "(?:[a-z0-9]+_)*"  # the words before an accuracy's or a score's own: `macro_`, `node_`
+# the words before an accuracy's or a score's own: `macro_`, `node_`; torchmetrics' task in one
+# word with it, as Lightning logs a MetricCollection by its classes' names (`val_
+# multiclassjaccardindex`, `val_binaryaccuracy`, `val_multilabelf1score`: no role, so a
+# segmenter's run was refused without --metric)
+KIND = "(?:[a-z0-9]+_)*(?:binary|multiclass|multilabel)?"
 # the last part of the name: (pattern, role, direction), in order of preference
 LEAVES = (
     ("loss", "eval/loss", "min"),
     ("nll_loss", "eval/loss", "min"),  # fairseq's `valid_nll_loss`
-    ("nll", "eval/loss", "min"),
+    # a negative log-likelihood, or a cross-entropy by its name (torchmetrics' and Keras')
+    ("nll|cross_?entropy", "eval/loss", "min"),
     ("perplexity", "eval/loss", "min"),
     ("ppl", "eval/loss", "min"),
     (r"reward/mean(?:@|_at_)\d+", "eval/other_score", "max"),  # verl; MLflow writes `@` as `_at_`

@@ -67,6 +67,24 @@ def test_a_held_out_nll_is_the_metric_lower_is_better(capsys, tmp_path, name):
     _chosen_everywhere(capsys, _log(tmp_path, {name: (1.2, 0.9)}), name, "min")
 
 
+@pytest.mark.parametrize("name", ["val_cross_entropy", "val_crossentropy", "valid/CrossEntropy"])
+def test_a_held_out_cross_entropy_is_the_metric_lower_is_better(capsys, tmp_path, name):
+    """torchmetrics' `CrossEntropy` logged by Lightning (`val_cross_entropy`), Keras'
+    `val_crossentropy`: no loss word, so the train loss was taken."""
+    _chosen_everywhere(capsys, _log(tmp_path, {name: (1.5, 0.6)}), name, "min")
+
+
+@pytest.mark.parametrize("name", ["val_multiclassjaccardindex", "val_binaryaccuracy",
+                                  "val_MulticlassF1Score", "val_multilabelaccuracy"])
+def test_torchmetrics_class_names_under_a_split_are_held_out_scores(capsys, tmp_path, name):
+    """Lightning logs a torchmetrics MetricCollection by its classes' names, the task in one
+    word with the score (a CamVid segmenter's `val_multiclassjaccardindex` beside
+    `val_cross_entropy`): the log was refused without --metric. The score is chosen before the
+    held-out loss, as `val_iou` is."""
+    path = _log(tmp_path, {name: (0.1, 0.6), "val_cross_entropy": (1.5, 0.6)})
+    _chosen_everywhere(capsys, path, name, "max")
+
+
 @pytest.mark.parametrize("name", ["eval/perplexity", "val/ppl", "eval/ppl", "valid_ppl",
                                   "test/perplexity"])
 def test_a_held_out_perplexity_is_the_metric_lower_is_better(capsys, tmp_path, name):
