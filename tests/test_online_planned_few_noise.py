@@ -1,7 +1,8 @@
 """A run planned to hold at most 40 evaluations: from its 17th value the monitor reads its noise
-as white, as `analyze` reads it (`Series.planned_few`). From a few dozen differences, the bend where a flat
-held-out score starts to fall reads as autocorrelation, and the AR(1) inflation put the noise at
-up to 4.3x its scatter: a fall of 4-5 sds that `analyze` names an overfit got no stop."""
+as white, as `analyze` reads it (`Series.planned_few`). From a few dozen differences, the bend
+where a flat held-out score starts to fall reads as autocorrelation, and the AR(1) inflation put
+the noise at up to 4.3x its scatter: a fall of 4-5 sds that `analyze` names an overfit got no
+stop."""
 
 from __future__ import annotations
 
