@@ -60,9 +60,9 @@ TASK_SCORES = (
      r"|pass@\d+|pass1"),
 )
 # the words before an accuracy's or a score's own: `macro_`, `node_`; torchmetrics' task in one
-# word with it, as Lightning logs a MetricCollection by its classes' names (`val_
-# multiclassjaccardindex`, `val_binaryaccuracy`, `val_multilabelf1score`: no role, so a
-# segmenter's run was refused without --metric)
+# word with it, as Lightning logs a MetricCollection by its classes' names
+# (`val_multiclassjaccardindex`, `val_binaryaccuracy`, `val_multilabelf1score`: with no role,
+# a segmenter's run was refused without --metric)
 KIND = "(?:[a-z0-9]+_)*(?:binary|multiclass|multilabel)?"
 # the last part of the name: (pattern, role, direction), in order of preference
 LEAVES = (

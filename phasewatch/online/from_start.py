@@ -17,7 +17,7 @@ import numpy as np
 from phasewatch.online.offline_agreement import offline_fall
 from phasewatch.online.plan import EARLY_FRACTION
 from phasewatch.online.short_run import LATE_FLAT_RATIO
-from phasewatch.online.wording import moved
+from phasewatch.online.wording import from_start_hint, moved
 
 if TYPE_CHECKING:
     from phasewatch.online.tracker import PhaseTracker
@@ -178,6 +178,14 @@ def unrecovered_hint(t: PhaseTracker) -> str:
             "" if train is None else f" while {train.series.label} improves")
     return (f"; not recovered by step {by} ({EARLY_FRACTION:.0%} of the planned run), {what} "
             "is an overfit from its start")
+
+
+def disruption_hint(t: PhaseTracker, onset: int) -> str:
+    """What a disruption alert of tracker `t` from `onset` adds: that a fall from the first
+    evaluation which holds is, live, also an overfit from the start (`from_start_hint`), else by
+    when the fall must recover (`unrecovered_hint`); '' where neither applies."""
+    return (from_start_hint(t.series, t.plan() is not None, t.stage_step, onset)
+            or unrecovered_hint(t))
 
 
 def unrecovered_overfit(t: PhaseTracker) -> tuple[str, int, str] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from phasewatch.online.from_start import unrecovered_hint, unrecovered_is_overfit
+from phasewatch.online.from_start import disruption_hint, unrecovered_is_overfit
 from phasewatch.online.held_out_rise import held_out_rise
 from phasewatch.online.offline_fit import REFIT_REACH, offline_phases
 from phasewatch.online.plan import EARLY_FRACTION
@@ -18,7 +18,7 @@ from phasewatch.online.short_run import (
     refit_stage,
     size_sd,
 )
-from phasewatch.online.wording import from_start_hint, moved
+from phasewatch.online.wording import moved
 
 if TYPE_CHECKING:
     from phasewatch.online.tracker import PhaseTracker
@@ -92,8 +92,7 @@ def _dip(t: PhaseTracker) -> Event | None:
     t.trough, t.trough_step = dip.trough_value, dip.trough
     # a fall from the first evaluation that holds is, live, also an overfit from the start
     # (the hint the level test's disruption gives; a recovering dip is none)
-    hint = "" if dip.recovering else (
-        from_start_hint(s, t.plan() is not None, t.stage_step, dip.onset) or unrecovered_hint(t))
+    hint = "" if dip.recovering else disruption_hint(t, dip.onset)
     return "disruption", dip.onset, dip.reason(t.series, t.stage_step) + hint
 
 

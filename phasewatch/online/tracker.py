@@ -25,11 +25,11 @@ from phasewatch.online.after_peak import decline_after_peak, held_below_peak
 from phasewatch.online.config import MonitorConfig
 from phasewatch.online.from_start import (
     decline_from_start,
+    disruption_hint,
     fell_fast,
     fell_late,
     left_start_late,
     trough_behind,
-    unrecovered_hint,
     unrecovered_overfit,
 )
 from phasewatch.online.offline_agreement import offline_fall
@@ -40,7 +40,6 @@ from phasewatch.online.start_level import held_until_fast_fall
 from phasewatch.online.state import TrackerState
 from phasewatch.online.train_loss import TrainLoss
 from phasewatch.online.wording import (
-    from_start_hint,
     moved,
     starting_level,
     trained_overfit_text,
@@ -215,8 +214,7 @@ class PhaseTracker:
                     not self.slow_fall or trough_behind(self) or late_held):
                 verb, side = moved(s.sign, better=False)
                 said = self._onset_said(onset, s.baseline - fall)
-                hint = (from_start_hint(s, self.plan() is not None, self.stage_step, said)
-                        or unrecovered_hint(self))
+                hint = disruption_hint(self, said)
                 return ("disruption", said,
                         (f"{name} level {s.raw(level):.4g} {verb} "
                          f"{s.gap_text(s.baseline - level, s.se_baseline(), scale)} "
