@@ -134,3 +134,53 @@ def test_an_item_damaged_inside_a_line_is_left_out_with_its_line(tmp_path):
             f"before its `]`, were left out (line {cut + 1}: tot_loss[...] cut before its `]`; "
             f"line {valid + 1}: validation/loss; line {rate + 1}: train/learning_rate)")
     assert [w for w in run.warnings if "left out" in w] == [said]
+
+
+def launches(exp, resume_at: int, global_idx: bool = False) -> list:
+    """`exp/log` of a run of 8 epochs launched twice: the first launch stopped inside epoch 5
+    (after its batch 150), the second resumed at epoch `resume_at` (`--start-epoch`), each
+    launch in its own `log-train-<date>` as icefall's `setup_logger` opens them."""
+    first = icefall_log(5, global_idx=global_idx).splitlines()
+    first = first[:max(i for i, line in enumerate(first) if "Epoch 5, batch 150," in line) + 1]
+    second = icefall_log(8, global_idx=global_idx).splitlines()
+    second = second[:2] + second[min(i for i, line in enumerate(second)
+                                     if f"Epoch {resume_at}, batch 0," in line):]
+    (exp / "log").mkdir(parents=True)
+    return [write(exp / "log", "\n".join(lines) + "\n", name=f"log-train-{date}")
+            for date, lines in (("2024-01-08-10-00-00", first), ("2024-01-09-08-30-00", second))]
+
+
+@pytest.mark.parametrize("resume_at, global_idx", [(5, False), (4, False), (4, True)])
+def test_a_run_resumed_in_a_new_launch_is_read_as_one_run(tmp_path, capsys, resume_at,
+                                                          global_idx):
+    """icefall writes a file a launch: the launches are joined in time order, the resumed
+    epochs superseding the abandoned launch's from where the epoch started, so the run reads
+    as the same run never stopped; the folder holds that one run and `inspect` says so."""
+    whole = read_run(write(tmp_path, icefall_log(8, global_idx=global_idx)))
+    older, newer = launches(tmp_path / "exp", resume_at, global_idx)
+    for path in (tmp_path / "exp", tmp_path / "exp" / "log", newer):
+        run = read_run(path)
+        for name in ("train/tot_loss", "validation/loss"):
+            assert run.series(name).to_dict() == pytest.approx(whole.series(name).to_dict())
+        said = ("joined from 2 files, one a launch, oldest first: log-train-2024-01-08-10-00-00,"
+                " then log-train-2024-01-09-08-30-00")
+        assert any(said in warning for warning in run.warnings), run.warnings
+    earlier = read_run(older).series("validation/loss").index.tolist()  # the launch alone
+    assert earlier == whole.series("validation/loss").index.tolist()[:4]
+    assert main(["inspect", str(tmp_path / "exp")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{newer}  [icefall_console]") and "joined from 2 files" in out
+
+
+def test_each_rank_of_a_ddp_launch_is_joined_with_its_own_rank(tmp_path):
+    """Under DDP every rank writes `log-train-<date>-<rank>`: a launch continues the same
+    rank's earlier launches only."""
+    from phasewatch.io.rotated import rotated_parts
+
+    for date in ("2024-01-08-10-00-00", "2024-01-09-08-30-00", "2024-01-09-08-30-01"):
+        for rank in (0, 1):
+            write(tmp_path, icefall_log(1), name=f"log-train-{date}-{rank}")
+    parts = rotated_parts(tmp_path / "log-train-2024-01-09-08-30-01-1", "launch_date")
+    assert [p.name for p in parts] == ["log-train-2024-01-08-10-00-00-1",
+                                       "log-train-2024-01-09-08-30-00-1"]
+    assert rotated_parts(tmp_path / "log-train-2024-01-09-08-30-01-1") == []

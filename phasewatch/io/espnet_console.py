@@ -112,7 +112,7 @@ class Source(LogFileSource):
     WHAT = ("ESPnet's `Nepoch results: [train] name=value, ... [valid] name=value, ...` lines")
     # `espnet2.bin.launch` moves train.log to train.1.log at each launch (`io.rotated`): a
     # resumed run's earlier epochs are there
-    ROTATED_BEFORE_SUFFIX = True
+    ROTATION = "before_suffix"
 
     def end_marker(self, text: str, values: Mapping[str, Any] | None) -> bool:
         return any(words in text for words in FINISHED)

@@ -21,6 +21,11 @@ before it, so a step is a batch's position to within the `log_interval` of each 
 A validation is at the step of the batch line before it. `Done!` ends the run. An item whose
 value is no number, or a `tot_loss[...]` cut before its `]`, is left out and said with its line
 (`lines.UnreadItems`), the line's other items read.
+
+icefall opens a new `log-train-<date>` at each launch, so a resumed run (`--start-epoch`) is one
+file a launch: the launches before the file read are read first (`io.rotated`, "launch_date"),
+the batch counted on across them, and a launch that resumed from an earlier epoch supersedes the
+records of the abandoned one from where that epoch started, as a resumed log does.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class LineParser:
         self.step: int | None = None  # the last batch line's
         self.offset = 0  # added to a batch counted within its epoch
         self.last: tuple[int, int] | None = None  # (epoch, batch) of the last batch line
+        self.starts: dict[int, int] = {}  # the offset each epoch started at
         self.unread = UnreadItems("items of batch or validation lines whose value is no "
                                   "number, or in a `[...]` cut before its `]`, were left out")
 
@@ -116,14 +122,26 @@ class LineParser:
         return []
 
     def _step(self, found: re.Match) -> int:
-        """`global_batch_idx` where printed, else the batch counted over the epochs."""
+        """`global_batch_idx` where printed, else the batch counted over the epochs; an epoch
+        that goes back (a launch resumed from an earlier epoch) where it started before."""
         if found.group("step") is not None:
             return int(found.group("step"))
         epoch, batch = int(found.group("epoch")), int(found.group("batch"))
-        if self.last is not None and epoch > self.last[0] and batch <= self.last[1]:
+        if self.last is not None and epoch < self.last[0] and epoch in self.starts:
+            self.offset = self.starts[epoch]
+        elif self.last is not None and epoch > self.last[0] and batch <= self.last[1]:
             self.offset = (self.step or 0) + 1 - batch
+        self.starts.setdefault(epoch, self.offset)
         self.last = (epoch, batch)
         return self.offset + batch
+
+    def next_file(self) -> LineParser:
+        """The parser of the next launch's file (`io.rotated`): its batches are counted on from
+        this file's, an epoch it resumes at where that epoch started here."""
+        parser = LineParser()
+        parser.step, parser.offset, parser.last = self.step, self.offset, self.last
+        parser.starts = dict(self.starts)
+        return parser
 
 
 class Source(LogFileSource):
@@ -132,6 +150,7 @@ class Source(LogFileSource):
     FORMAT, PARSER = FORMAT, LineParser
     WHAT = ("icefall's `Epoch E, batch B, loss[loss=X, ...], tot_loss[...], ...` and `Epoch E, "
             "validation: loss=X, ...` lines")
+    ROTATION = "launch_date"  # a `log-train-<date>` a launch (`io.rotated`)
 
     def end_marker(self, text: str, values: Mapping[str, Any] | None) -> bool:
         return text.rstrip().endswith(END) and "] " + END in text

@@ -7,6 +7,10 @@ decline, and `watch --follow`, which followed the rename and saw every record, e
 whole-run answer from the tail only (a checkpoint 0.08 below the run's best). So a log with
 rotated parts beside it is read from its oldest part on, as one log, and says so; every
 command that reads it (analyze, inspect, a replay, the end of a follow) reads the same records.
+
+A launcher that starts a new file at each launch of a resumed run is read the same way, by the
+naming its reader states (`Source.ROTATION`, `NAMINGS`): ESPnet's `train.1.log`, `train.2.log`
+and icefall's `log-train-<date>`, one a launch.
 """
 
 from __future__ import annotations
@@ -20,21 +24,32 @@ from phasewatch.errors import InputError
 from phasewatch.io.wrapped import WrappedSource
 
 MAX_PARTS = 1000  # logrotate's `rotate N` is rarely above a few dozen
+# A launcher's own naming of the files of a run's launches, which a reader states as its
+# `Source.ROTATION` (any other log keeps logrotate's naming only: a Kaldi-style `train.1.log`
+# of parallel job 1 is no rotation):
+# - "before_suffix": ESPnet's `espnet2.bin.launch` moves `train.log` to `train.1.log` (and that
+#   to `train.2.log`) at each launch, so a resumed run's `train.log` holds only the epochs since
+#   its last launch;
+# - "launch_date": icefall's `setup_logger` opens `log-train-YYYY-MM-DD-HH-MM-SS` (with `-RANK`
+#   under DDP) at each launch, so a resumed run is one file a launch, the latest its last.
+NAMINGS = ("", "before_suffix", "launch_date")
+LAUNCH_DATED = re.compile(r"(?P<stem>.+)-(?P<date>\d{4}(?:-\d{2}){5})(?P<rank>-\d+)?")
 
 
-def rotated_parts(path: Path, before_suffix: bool = False) -> list[Path]:
+def rotated_parts(path: Path, naming: str = "") -> list[Path]:
     """The rotated parts beside `path`, oldest first: `NAME.1`, `NAME.2`, ... (consecutive
     from 1; a higher number is older: logrotate's default, Python's RotatingFileHandler), else
     `NAME-YYYYMMDD` (logrotate's `dateext`; a later date is newer). Compressed parts
-    (`NAME.2.gz`) are not read. With `before_suffix` (a reader whose launcher rotates so,
-    `ROTATED_BEFORE_SUFFIX`), also `STEM.1.SUFFIX`, ...: ESPnet's `espnet2.bin.launch` moves
-    `train.log` to `train.1.log` (and that to `train.2.log`) at each launch, so a resumed run's
-    `train.log` holds only the epochs since its last launch."""
+    (`NAME.2.gz`) are not read. A `naming` of `NAMINGS` (the reader's `ROTATION`) adds its
+    launcher's: "before_suffix" `STEM.1.SUFFIX`, ...; "launch_date" the files of the same stem
+    (and DDP rank) dated before `path`'s, `path` being the launch read last."""
     numbered = _numbered(lambda n: path.with_name(f"{path.name}.{n}"))
-    if not numbered and before_suffix and path.suffix:
+    if not numbered and naming == "before_suffix" and path.suffix:
         numbered = _numbered(lambda n: path.with_name(f"{path.stem}.{n}{path.suffix}"))
     if numbered:
         return numbered[::-1]
+    if naming == "launch_date" and (launch := LAUNCH_DATED.fullmatch(path.name)) is not None:
+        return _earlier_launches(path, launch)
     dated = re.compile(re.escape(path.name) + r"-\d{8}(\d{2})?")
     try:
         return sorted(p for p in path.parent.iterdir() if dated.fullmatch(p.name) and p.is_file())
@@ -42,9 +57,22 @@ def rotated_parts(path: Path, before_suffix: bool = False) -> list[Path]:
         return []
 
 
-def rotates_before_suffix(reader) -> bool:
-    """Whether the reader module's launcher names its rotated parts `STEM.N.SUFFIX`."""
-    return getattr(getattr(reader, "Source", None), "ROTATED_BEFORE_SUFFIX", False)
+def _earlier_launches(path: Path, launch: re.Match) -> list[Path]:
+    """The files of the launches before `path`'s (`LAUNCH_DATED`: same stem, same rank, an
+    earlier date), oldest first."""
+    try:
+        siblings = [(found["date"], p) for p in path.parent.iterdir()
+                    if (found := LAUNCH_DATED.fullmatch(p.name)) is not None
+                    and (found["stem"], found["rank"]) == (launch["stem"], launch["rank"])
+                    and found["date"] < launch["date"] and p.is_file()]
+    except OSError:
+        return []
+    return [p for _, p in sorted(siblings)][-MAX_PARTS:]
+
+
+def rotation_naming(reader) -> str:
+    """The naming of its launcher's rotated parts the reader module states (`NAMINGS`)."""
+    return getattr(getattr(reader, "Source", None), "ROTATION", "")
 
 
 def without_rotated_parts(logs: list[tuple[Path, ModuleType]]) -> list[Path]:
@@ -52,7 +80,7 @@ def without_rotated_parts(logs: list[tuple[Path, ModuleType]]) -> list[Path]:
     among them: a log is read with its parts (`with_rotated_parts`), so a folder of `train.log`
     and its `train.log.1` (ESPnet's `train.1.log`) holds one run, not one per file."""
     parts = {part for path, reader in logs
-             for part in rotated_parts(path, rotates_before_suffix(reader))}
+             for part in rotated_parts(path, rotation_naming(reader))}
     return [path for path, _ in logs if path not in parts]
 
 
@@ -152,8 +180,9 @@ def with_rotated_parts(source, notice=None):
     if not isinstance(source, LineRecordSource):
         return source
     opened = []
-    # a reader whose launcher names its rotated parts `STEM.N.SUFFIX` says so (espnet_console)
-    for part in rotated_parts(source.file, getattr(source, "ROTATED_BEFORE_SUFFIX", False)):
+    # a reader whose launcher names its parts its own way says so (espnet's, icefall's)
+    naming = getattr(source, "ROTATION", "")
+    for part in rotated_parts(source.file, naming):
         try:
             reader = sniff_format(part).source(part, follow=False, notice=notice)
         except InputError:  # an empty or unreadable part: not read, and said
@@ -165,6 +194,11 @@ def with_rotated_parts(source, notice=None):
     if not opened:
         return source
     names = ", ".join(p.file.name for p in opened)
-    source.warn(f"read the rotated parts of {source.file.name} first, oldest first: {names} "
-                "(a log rotated while its run went on holds only the run's tail)")
+    if naming == "launch_date":
+        source.warn(f"read as one run joined from {len(opened) + 1} files, one a launch, oldest "
+                    f"first: {names}, then {source.file.name} (a resumed run's launches each "
+                    "write their own file)")
+    else:
+        source.warn(f"read the rotated parts of {source.file.name} first, oldest first: {names} "
+                    "(a log rotated while its run went on holds only the run's tail)")
     return RotatedLog(opened, source)
