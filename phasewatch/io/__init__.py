@@ -76,6 +76,7 @@ READERS: tuple[str, ...] = (
     "opennmt_console",  # onmt_train: `Step N/ M; acc: ...; ppl: ...`, `Validation perplexity: X`
     "espnet_console",  # ESPnet2 train.log: `Nepoch results: [train] loss=X, ... [valid] ...`
     "icefall_console",  # k2 / icefall log-train: `Epoch E, batch B, loss[...], tot_loss[...]`
+    "accelerate_console",  # accelerate loops: `epoch N: {'accuracy': X, ...}`, `step N: {...}`
     "kv_console",  # print() lines `step N name=value`: the loosest shape, tried last
 )
 

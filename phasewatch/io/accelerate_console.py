@@ -1,0 +1,99 @@
+"""The console of a custom training loop that prints its evaluation as a dict: Hugging Face's
+`accelerate` examples (`examples/pytorch/*/run_*_no_trainer.py`, `accelerate`'s own examples)
+and the many loops copied from them.
+
+    12/07/2023 10:16:40 - INFO - __main__ - epoch 0: {'accuracy': 0.7426, 'f1': 0.8302}
+    epoch 1: {'precision': 0.91, 'recall': 0.90, 'f1': 0.905, 'accuracy': 0.98}
+    step 500: {'accuracy': 0.81}
+
+(`logger.info(f"epoch {epoch}: {eval_metric}")`, `accelerator.print(f"epoch {epoch}:",
+eval_metric)`, `logger.info(f"step {completed_steps}: {eval_metric}")`, `eval_metric` being
+`metric.compute()`'s dict on the evaluation split). A line is read at its epoch (the run's
+steps then count epochs) or step, whichever the first line prints. The dict is read with
+`ast.literal_eval` (`io.py_literal`: numpy scalars unwrapped; never evaluated); a dict that is
+no literal (cut, or a numpy array printed inside it) is a skipped line with its number.
+
+`metric.compute()`'s keys are the bare names of an evaluation (`accuracy`, `f1`), which
+HF's Trainer logs as `eval_accuracy`, `eval_f1` for the same `compute_metrics` dict: they are
+read under that prefix, so they get the held-out roles and directions. A key that names its split
+already (`val_loss`, `eval_loss`, `train_loss`, `test_f1`) is read as printed, and so is every
+key of a dict that holds a learning rate or gradient norm (a training record: its `loss` is the
+train loss); the counters (`epoch`, `step`) and values that are no number are no readings.
+`Step N: {...}` with a capital S is Trinity-RFT's line (`trinity_console`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from phasewatch.io.lines import BadLine, line_sniffers
+from phasewatch.io.py_literal import python_literal
+from phasewatch.io.source import LogFileSource
+from phasewatch.train_beside import SPLIT_WORDS
+
+FORMAT = "accelerate_console"
+
+LINE = re.compile(r"(?:^|(?<=[\s\-:|\]]))(?P<unit>[Ee]poch|step)\s+(?P<n>\d+)\s*:\s*"
+                  r"(?P<dict>\{.*)$")
+SNIFF = re.compile(rb"(?:^|(?<=[ \t\-:|\]]))(?:[Ee]poch|step) \d+: ?\{['\"]", re.MULTILINE)
+COUNTERS = frozenset({"epoch", "step", "global_step", "completed_steps", "iteration"})
+TRAINING_KEYS = frozenset({"lr", "learning_rate", "grad_norm"})  # a dict of the training's
+OWN_SPLITS = SPLIT_WORDS | {"train", "training"}
+
+sniff, sniff_text = line_sniffers(SNIFF, 2)
+
+
+def _split_named(name: str) -> bool:
+    """Whether `name` begins with a split's word (`val_loss`, `eval/f1`, `train_loss`)."""
+    return re.split(r"[^a-z]+", name.lower(), maxsplit=1)[0] in OWN_SPLITS
+
+
+def named_values(values: dict) -> dict[str, Any]:
+    """The dict's readings under their names (module docstring): a bare name of an evaluation
+    under `eval_`, a name with its split, or any name of a training record, as printed."""
+    keys = {str(key) for key in values}
+    training = bool(keys & TRAINING_KEYS)
+    return {name if training or _split_named(name) else f"eval_{name}": value
+            for key, value in values.items()
+            if (name := str(key)) not in COUNTERS and not isinstance(value, (dict, list, tuple))}
+
+
+class LineParser:
+    """A record per `epoch N: {...}` (or `step N: {...}`) line at its epoch or step."""
+
+    def __init__(self) -> None:
+        self.unit: str | None = None  # "epoch" or "step", by the first line
+        self.step_unit = "step"
+
+    def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
+        if "{" not in line or (found := LINE.search(line)) is None:
+            return []
+        unit = found["unit"].lower()
+        if self.unit is None:
+            self.unit = unit
+            self.step_unit = "epoch" if unit == "epoch" else "step"
+        elif unit != self.unit:
+            raise BadLine(f"the line `{unit} N: {{...}}` in a log counted in {self.unit}s (its "
+                          f"first record was a `{self.unit} N:` line): it cannot be placed")
+        try:
+            values = python_literal(found["dict"].rstrip())
+        except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
+            raise BadLine(f"the dict of a `{unit} N: {{...}}` line is no Python literal (cut, or "
+                          f"holding an array: {type(exc).__name__})") from exc
+        if not isinstance(values, dict):
+            raise BadLine(f"the line `{unit} N:` holds no dict")
+        if not (named := named_values(values)):
+            raise BadLine(f"the line `{unit} N: {{...}}` holds no value")
+        return [(int(found["n"]), named)]
+
+
+class Source(LogFileSource):
+    """Lines read (and followed) by the shared line machinery."""
+
+    FORMAT, PARSER = FORMAT, LineParser
+    WHAT = "`epoch N: {...}` or `step N: {...}` lines (a dict printed by an accelerate loop)"
+
+
+source = Source.open
+read = Source.run_of

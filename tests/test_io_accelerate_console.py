@@ -1,0 +1,94 @@
+"""A custom `accelerate` loop prints its evaluation as a dict, `epoch N: {'accuracy': X, 'f1':
+X}` (HF's `run_*_no_trainer.py` examples: `logger.info(f"epoch {epoch}: {eval_metric}")`,
+`accelerator.print(f"epoch {epoch}:", eval_metric)`) or `step N: {...}`. No reader took it
+("unknown log format")."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from _files import write
+
+from phasewatch.cli import main
+from phasewatch.io import read_run
+
+HEAD = "12/07/2023 10:{m:02d}:{s:02d} - INFO - __main__ - "
+
+
+def accuracy(epoch: int) -> float:
+    """An evaluation accuracy at its best at epoch 4, falling after it: the model overfits."""
+    return round(0.70 + 0.15 * min(epoch, 4) / 4 - 0.012 * max(0, epoch - 4), 4)
+
+
+def glue_log(epochs: int = 10) -> str:
+    """The GLUE example's console: its banner, a tqdm bar (redrawn with `\\r`) and a line an
+    epoch, as `logger.info` writes them."""
+    lines = [HEAD.format(m=0, s=0) + "***** Running training *****",
+             HEAD.format(m=0, s=0) + f"  Num Epochs = {epochs}",
+             HEAD.format(m=0, s=0) + "  Total optimization steps = 1150"]
+    for epoch in range(epochs):
+        bar = f"{(epoch + 1) * 10}%|##        | {(epoch + 1) * 115}/1150 [00:3{epoch}<01:20]"
+        lines.append(f"\r {bar}\r" + HEAD.format(m=epoch + 1, s=7)
+                     + f"epoch {epoch}: {{'accuracy': {accuracy(epoch)}, "
+                     f"'f1': {accuracy(epoch) + 0.05:.4f}}}")
+    return "\n".join(lines) + "\n"
+
+
+def test_each_epoch_evaluation_is_read_held_out_at_its_epoch(tmp_path, capsys):
+    path = write(tmp_path, glue_log())
+    run = read_run(path)
+    assert run.format == "accelerate_console" and run.step_unit == "epoch"
+    assert sorted(run.metrics) == ["eval_accuracy", "eval_f1"]
+    assert run.series("eval_accuracy").index.tolist() == list(range(10))
+    assert run.series("eval_accuracy").iloc[4] == pytest.approx(0.85)
+    assert (run.own_name("eval/accuracy"), run.own_name("eval/other_score")) == (
+        "eval_accuracy", "eval_f1")
+    assert not run.warnings
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)["runs"][0]
+    assert (result["metric"], result["direction"]) == ("eval_accuracy", "max")
+    assert result["phases"][-1]["name"] == "overfit"
+
+
+def test_printed_dicts_of_other_shapes(tmp_path):
+    """`accelerator.print`'s NER dict with numpy 2 scalars; `step N:` with a validation's own
+    names (kept) beside the counter (no reading); a training dict (its `loss` kept as the
+    train loss beside its learning rate)."""
+    ner = "".join(f"epoch {e}: {{'precision': np.float64({0.8 + e / 100}), 'recall': 0.9, "
+                  f"'f1': {0.85 + e / 100}, 'accuracy': 0.97}}\n" for e in range(4))
+    run = read_run(write(tmp_path, ner, name="ner.log"))
+    assert sorted(run.metrics) == ["eval_accuracy", "eval_f1", "eval_precision", "eval_recall"]
+    assert run.series("eval_precision").tolist() == pytest.approx([0.8, 0.81, 0.82, 0.83])
+    steps = "".join(f"step {s}: {{'val_loss': {3 - s / 1000}, 'val_perplexity': 20.1, "
+                    f"'step': {s}}}\nstep {s}: {{'loss': 2.5, 'lr': 1e-4}}\n"
+                    for s in range(500, 2500, 500))
+    run = read_run(write(tmp_path, steps, name="lm.log"))
+    assert run.step_unit == "step"
+    assert sorted(run.metrics) == ["loss", "lr", "val_loss", "val_perplexity"]
+    assert run.series("val_loss").index.tolist() == [500, 1000, 1500, 2000]
+    assert (run.own_name("eval/loss"), run.own_name("train/loss")) == ("val_loss", "loss")
+
+
+def test_damaged_lines_are_reported_with_their_numbers(tmp_path):
+    """A dict cut by a killed writer, one holding a numpy array, a `step N:` line in a log of
+    epochs: skipped with their numbers, nothing evaluated, the other epochs read."""
+    lines = glue_log(6).split("\n")[:-1]
+    lines[5] = lines[5][:-12]
+    lines[6] = lines[6].replace("'f1'", "'per_class': array([0.8, 0.9]), 'f1'")
+    lines.insert(7, "step 3: {'accuracy': 0.5}")
+    run = read_run(write(tmp_path, "\n".join(lines) + "\n", name="glue.log"))
+    assert run.series("eval_accuracy").index.tolist() == [0, 1, 4, 5]
+    said = [w for w in run.warnings if "skipped 3 of" in w]
+    assert said and "lines 6, 7, 8" in said[0], run.warnings
+
+
+def test_a_notebook_cell_that_ran_the_loop_is_read(tmp_path):
+    pytest.importorskip("nbformat")
+    from notebook_books import stream, write_book
+
+    book = write_book(tmp_path / "glue.ipynb", [("training_function(model)",
+                                                 [stream(glue_log(4), name="stderr")])])
+    run = read_run(book)
+    assert run.format == "accelerate_console"
+    assert run.series("eval_f1").index.tolist() == [0, 1, 2, 3]
