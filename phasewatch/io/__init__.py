@@ -77,6 +77,7 @@ READERS: tuple[str, ...] = (
     "espnet_console",  # ESPnet2 train.log: `Nepoch results: [train] loss=X, ... [valid] ...`
     "icefall_console",  # k2 / icefall log-train: `Epoch E, batch B, loss[...], tot_loss[...]`
     "accelerate_console",  # accelerate loops: `epoch N: {'accuracy': X, ...}`, `step N: {...}`
+    "detectron2_console",  # detectron2's log.txt: `d2.utils.events]:  eta: ...  iter: N  ...`
     "kv_console",  # print() lines `step N name=value`: the loosest shape, tried last
 )
 

@@ -1,0 +1,124 @@
+"""Detectron2's console and the `log.txt` it writes in `OUTPUT_DIR` (projects built on it alike:
+Mask2Former, Detic, ...): a line every 20 iterations (`CommonMetricPrinter`) and, at each
+evaluation, the results `print_csv_format` prints for copying.
+
+    [03/08 18:57:01 d2.utils.events]:  eta: 0:17:23  iter: 19  total_loss: 2.107  loss_cls:
+        0.8012  loss_box_reg: 0.6524  time: 0.3493  data_time: 0.0283  lr: 0.00039962
+        max_mem: 2717M
+    [03/08 19:10:12 d2.evaluation.testing]: copypaste: Task: bbox
+    [03/08 19:10:12 d2.evaluation.testing]: copypaste: AP,AP50,AP75,APs,APm,APl
+    [03/08 19:10:12 d2.evaluation.testing]: copypaste: 39.4630,60.1020,43.0270,...
+
+(each one line in the file). A training line is read at its `iter` under the names
+`metrics.json` gives the same values (`total_loss`, `loss_cls`, ..., `lr`); the ETA, the
+timings and the memory are no readings (`lr: N/A`, before the scheduler logs one, neither).
+An evaluation's results are `<task>/<name>` (`bbox/AP`, `segm/AP50`, `sem_seg/mIoU`, as
+`metrics.json` and TensorBoard name them: the held-out metrics), at the iteration of the
+training line after them: `DefaultTrainer` runs its writers after its `EvalHook`, so they
+are that iteration's (the final evaluation, after the last line, is the last iteration's).
+The Markdown tables printed beside them say the same and are not read. An item that is no
+`name: number` is left out and said with its line (`lines.UnreadItems`); a results line whose
+values do not match its names, or comes without them, is a skipped line with its number.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from phasewatch.io.lines import NUMBER, BadLine, UnreadItems, line_sniffers
+from phasewatch.io.source import LogFileSource
+from phasewatch.io.verl_console import ANSI
+
+FORMAT = "detectron2_console"
+
+EVENTS = re.compile(r"\b(?:d2|detectron2)\.utils\.events\]: +(?:eta: .*?  )?iter: (?P<iter>\d+)"
+                    r"(?P<items>.*)$")
+ITEM = re.compile(r"(?<!\S)(?P<name>[A-Za-z_][\w/.-]*): (?P<value>\S+)")
+COPYPASTE = re.compile(r"\]: copypaste: (?P<text>.*?)\s*$")
+TASK = re.compile(r"^Task: (?P<task>\S+)$")
+SINGLE = re.compile(rf"^(?P<name>[\w/.-]+)=(?P<value>{NUMBER})$")  # a result that is no table
+# (the console's colours: `[32m[... d2.utils.events]: [0m eta: ...`)
+SNIFF = re.compile(rb"\b(?:d2|detectron2)\.utils\.events\]: (?:\x1b\[[0-9;]*m)? *"
+                   rb"(?:eta: [^\n]*?  )?iter: \d+ ")
+NOT_READ = frozenset({"time", "data_time", "last_time", "last_data_time", "max_mem"})
+
+sniff, sniff_text = line_sniffers(SNIFF, 2)
+
+
+class LineParser:
+    """A record per training line at its iteration, an evaluation's results with the next."""
+
+    def __init__(self) -> None:
+        self.last: int | None = None  # the last training line's iteration
+        self.task: str | None = None  # the copypaste block's task
+        self.names: list[str] | None = None  # and its names, awaiting the values
+        self.results: dict[str, Any] = {}  # evaluation results awaiting their iteration
+        self.unread = UnreadItems("items of training lines that are no `name: number` were "
+                                  "left out")
+
+    @property
+    def notes(self) -> list[str]:
+        return self.unread.notes
+
+    def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
+        line = ANSI.sub("", line) if "\x1b" in line else line
+        if "copypaste: " in line and (found := COPYPASTE.search(line)) is not None:
+            self._copypaste(found["text"])
+            return []
+        if "iter: " not in line or (found := EVENTS.search(line)) is None:
+            return []
+        values: dict[str, Any] = {}
+        unread: list[str] = []
+        for item in ITEM.finditer(found["items"]):
+            name, value = item["name"], item["value"]
+            if name in NOT_READ or (name, value) == ("lr", "N/A"):
+                continue
+            if re.fullmatch(NUMBER, value):
+                values[name] = value
+            else:
+                unread.append(f"{name}: {value}")
+        if not any("loss" in name for name in values):
+            raise BadLine("a training line (`iter: N`) with no loss")
+        self.unread.add(lineno, unread)
+        self.last = int(found["iter"])
+        values.update(self.results)
+        self.results = {}
+        return [(self.last, values)]
+
+    def _copypaste(self, text: str) -> None:
+        """A line of `print_csv_format`'s: the task, then its names, then their values (or a
+        result that is no table, `name=value`)."""
+        if (task := TASK.match(text)) is not None:
+            self.task, self.names = task["task"], None
+        elif self.task is not None and self.names is None:
+            self.names = text.split(",")
+        elif self.task is not None and self.names is not None:
+            numbers, names, task_name = text.split(","), self.names, self.task
+            self.task, self.names = None, None
+            if len(numbers) != len(names) or not all(re.fullmatch(NUMBER, n) for n in numbers):
+                raise BadLine(f"evaluation results whose values ({text[:60]}) do not match "
+                              f"their names ({','.join(names)[:60]})")
+            self.results.update(zip((f"{task_name}/{name}" for name in names), numbers))
+        elif (single := SINGLE.match(text)) is not None:
+            self.results[single["name"]] = single["value"]
+        else:
+            raise BadLine("evaluation results without their `copypaste: Task: ...` line")
+
+    def flush(self) -> list[tuple[int, dict[str, Any]]]:
+        """The final evaluation, after the last training line: that line's iteration's."""
+        if not self.results or self.last is None:
+            return []
+        results, self.results = self.results, {}
+        return [(self.last, results)]
+
+
+class Source(LogFileSource):
+    """Lines read (and followed) by the shared line machinery."""
+
+    FORMAT, PARSER = FORMAT, LineParser
+    WHAT = ("Detectron2's `d2.utils.events]:  eta: ...  iter: N  total_loss: X ...` lines")
+
+
+source = Source.open
+read = Source.run_of

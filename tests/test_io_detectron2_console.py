@@ -1,0 +1,134 @@
+"""Detectron2's console (and its OUTPUT_DIR/log.txt): `d2.utils.events]:  eta: ...  iter: N
+total_loss: X  loss_cls: X ...  lr: X  max_mem: NM` every 20 iterations and, at each
+evaluation, `copypaste:` lines of its results. The loose `name: value` reader took the
+training lines and lost the evaluations without a word, so the run was judged by its train
+loss."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from _files import write
+
+from phasewatch.cli import main
+from phasewatch.io import read_run
+
+HEAD = "[03/08 {h:02d}:{m:02d}:{s:02d} {logger}]: "
+TASK_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl")
+
+
+def box_ap(iteration: int) -> float:
+    """A box AP at its best at iteration 1199, falling after it: the detector overfits."""
+    return round(20 + 20 * (1 - math.exp(-iteration / 400)) - max(0, iteration - 1199) * 0.006, 4)
+
+
+def line(iteration: int, logger: str, text: str) -> str:
+    return HEAD.format(h=18 + iteration // 3600, m=iteration // 60 % 60, s=iteration % 60,
+                       logger=logger) + text
+
+
+def evaluation(iteration: int) -> list[str]:
+    """What `DefaultTrainer.test` prints: the Markdown table, then `print_csv_format`."""
+    ap = box_ap(iteration)
+    values = [ap, ap * 1.5, ap * 1.1, ap * 0.6, ap * 1.1, ap * 1.3]
+    return [line(iteration, "d2.evaluation.coco_evaluation", "Evaluation results for bbox: "),
+            "|   AP   |  AP50  |  AP75  |  APs   |  APm   |  APl   |",
+            "|:------:|:------:|:------:|:------:|:------:|:------:|",
+            "| " + " | ".join(f"{v:.3f}" for v in values) + " |",
+            line(iteration, "d2.engine.defaults",
+                 "Evaluation results for coco_2017_val in csv format:"),
+            line(iteration, "d2.evaluation.testing", "copypaste: Task: bbox"),
+            line(iteration, "d2.evaluation.testing", "copypaste: " + ",".join(TASK_NAMES)),
+            line(iteration, "d2.evaluation.testing",
+                 "copypaste: " + ",".join(f"{v:.4f}" for v in values))]
+
+
+def total_loss(iteration: int) -> float:
+    return round(0.4 + 1.8 * math.exp(-iteration / 500), 4)
+
+
+def d2_log(max_iter: int = 2000, period: int = 200) -> tuple[str, str]:
+    """The console of a run of `max_iter` iterations evaluated every `period`, in the order
+    detectron2 writes it (its writers run after the EvalHook, the last evaluation after the
+    last line), and the `metrics.json` its JSONWriter writes beside it."""
+    lines = [line(0, "d2.engine.train_loop", "Starting training from iteration 0")]
+    rows = []
+    for iteration in range(19, max_iter, 20):
+        evaluated = (iteration + 1) % period == 0 and iteration + 1 != max_iter
+        if evaluated:
+            lines += evaluation(iteration)
+        loss = total_loss(iteration)
+        eta = "1 day, 2:03:04" if iteration < 100 else "0:17:23"
+        lr = "N/A" if iteration == 19 else "0.02"
+        lines.append(line(iteration, "d2.utils.events",
+                          f" eta: {eta}  iter: {iteration}  total_loss: {loss}  loss_cls: "
+                          f"{loss * 0.4:.4g}  loss_box_reg: {loss * 0.3:.4g}  time: 0.3493  "
+                          f"last_time: 0.3311  data_time: 0.0283  lr: {lr}  max_mem: 2717M"))
+        row = {"iteration": iteration, "total_loss": loss, "loss_cls": float(f"{loss * 0.4:.4g}"),
+               "loss_box_reg": float(f"{loss * 0.3:.4g}")}
+        if iteration != 19:
+            row["lr"] = 0.02
+        if evaluated:
+            row["bbox/AP"] = box_ap(iteration)
+        rows.append(row)
+    lines += evaluation(max_iter - 1)
+    rows.append({"iteration": max_iter - 1, "bbox/AP": box_ap(max_iter - 1)})
+    return "\n".join(lines) + "\n", "".join(json.dumps(row) + "\n" for row in rows)
+
+
+def test_training_lines_and_evaluations_are_read_as_metrics_json_holds_them(tmp_path, capsys):
+    console, metrics = d2_log()
+    path = write(tmp_path, console, name="log.txt")
+    run = read_run(path)
+    assert run.format == "detectron2_console"
+    assert sorted(run.metrics) == ["bbox/AP", "bbox/AP50", "bbox/AP75", "bbox/APl", "bbox/APm",
+                                   "bbox/APs", "loss_box_reg", "loss_cls", "lr", "total_loss"]
+    assert not run.warnings, run.warnings
+    same = read_run(write(tmp_path, metrics, name="metrics.json"))
+    for name in ("bbox/AP", "total_loss", "lr"):
+        assert run.series(name).to_dict() == pytest.approx(same.series(name).to_dict()), name
+    assert run.series("bbox/AP").index.tolist() == list(range(199, 2000, 200))
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)["runs"][0]
+    assert (result["metric"], result["direction"]) == ("bbox/AP", "max")
+    assert result["phases"][-1]["name"] == "overfit"
+
+
+def test_a_colored_console_and_damaged_lines(tmp_path):
+    """The terminal's colours; a loss that is no number is said with its line, the line's other
+    items read; results whose values do not match their names, and results without their task
+    line, are skipped lines with their numbers."""
+    lines = d2_log(1000)[0].splitlines()
+    colored = [f"\x1b[32m{text[:text.index(']: ') + 3]}\x1b[0m{text[text.index(']: ') + 3:]}"
+               if "d2.utils.events" in text else text for text in lines]
+    run = read_run(write(tmp_path, "\n".join(colored) + "\n", name="console.txt"))
+    assert run.series("bbox/AP").index.tolist() == [199, 399, 599, 799, 999]
+    assert len(run.series("total_loss")) == 50
+    damaged = next(i for i, text in enumerate(lines) if "iter: 319 " in text)
+    lines[damaged] = lines[damaged].replace("loss_cls: ", "loss_cls: x")
+    values = [i for i, text in enumerate(lines) if "copypaste: " in text and "," in text
+              and "AP," not in text]
+    lines[values[1]] = lines[values[1]][:-8]  # cut: five values for six names
+    task = [i for i, text in enumerate(lines) if "copypaste: Task" in text][2]
+    del lines[task:task + 2]
+    run = read_run(write(tmp_path, "\n".join(lines) + "\n", name="log.txt"))
+    assert run.series("bbox/AP").index.tolist() == [199, 799, 999]
+    assert 319 in run.series("total_loss").index and 319 not in run.series("loss_cls").index
+    said = [w for w in run.warnings if "left out" in w]
+    assert said == [("items of training lines that are no `name: number` were left out "
+                     f"(line {damaged + 1}: loss_cls: x{total_loss(319) * 0.4:.4g})")], run.warnings
+    skipped = [w for w in run.warnings if w.startswith("skipped 2 of")]
+    assert skipped and f"lines {values[1] + 1}, {task + 1}" in skipped[0], run.warnings
+
+
+def test_a_notebook_cell_that_trained_a_detector_is_read(tmp_path):
+    pytest.importorskip("nbformat")
+    from notebook_books import stream, write_book
+
+    book = write_book(tmp_path / "d2.ipynb", [("trainer.train()",
+                                               [stream(d2_log(600)[0], name="stderr")])])
+    run = read_run(book)
+    assert run.format == "detectron2_console"
+    assert run.series("bbox/AP").index.tolist() == [199, 399, 599]
