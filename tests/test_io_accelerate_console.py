@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from _files import write
+from _files import notebook_cell, read_as, write
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
@@ -37,8 +37,8 @@ def glue_log(epochs: int = 10) -> str:
 
 def test_each_epoch_evaluation_is_read_held_out_at_its_epoch(tmp_path, capsys):
     path = write(tmp_path, glue_log())
-    run = read_run(path)
-    assert run.format == "accelerate_console" and run.step_unit == "epoch"
+    run = read_as(path, "accelerate_console")
+    assert run.step_unit == "epoch"
     assert sorted(run.metrics) == ["eval_accuracy", "eval_f1"]
     assert run.series("eval_accuracy").index.tolist() == list(range(10))
     assert run.series("eval_accuracy").iloc[4] == pytest.approx(0.85)
@@ -84,11 +84,7 @@ def test_damaged_lines_are_reported_with_their_numbers(tmp_path):
 
 
 def test_a_notebook_cell_that_ran_the_loop_is_read(tmp_path):
-    pytest.importorskip("nbformat")
-    from notebook_books import stream, write_book
-
-    book = write_book(tmp_path / "glue.ipynb", [("training_function(model)",
-                                                 [stream(glue_log(4), name="stderr")])])
-    run = read_run(book)
-    assert run.format == "accelerate_console"
+    book = notebook_cell(tmp_path, "training_function(model)",
+                         glue_log(4), name="glue.ipynb", on="stderr")
+    run = read_as(book, "accelerate_console")
     assert run.series("eval_f1").index.tolist() == [0, 1, 2, 3]

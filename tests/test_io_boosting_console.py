@@ -9,7 +9,7 @@ import json
 import math
 
 import pytest
-from _files import write
+from _files import notebook_cell, read_as, write
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
@@ -52,8 +52,7 @@ def lightgbm_log(stop: bool = True) -> str:
 
 def test_xgboosts_rounds_are_read_and_the_last_sets_last_metric_analysed(tmp_path, capsys):
     path = write(tmp_path, xgboost_log())
-    run = read_run(path)
-    assert run.format == "boosting_console"
+    run = read_as(path, "boosting_console")
     assert sorted(run.metrics) == ["validation_0-auc", "validation_0-logloss",
                                    "validation_1-auc", "validation_1-logloss"]
     loss = run.series("validation_1-logloss")
@@ -119,14 +118,10 @@ def test_a_round_of_another_shape_is_reported_and_the_rest_read(tmp_path):
 
 def test_a_notebook_cell_that_fit_a_model_is_read_with_the_metric_it_stops_on(tmp_path, capsys):
     """Most of these lines are printed in a notebook (a Kaggle kernel's `model.fit` cell)."""
-    pytest.importorskip("nbformat")
-    from notebook_books import stream, write_book
-
-    book = write_book(tmp_path / "kernel.ipynb",
-                      [("model.fit(X, y, eval_set=[(X, y), (X_valid, y_valid)], verbose=True)",
-                        [stream(xgboost_log())])])
-    run = read_run(book)
-    assert run.format == "boosting_console"
+    book = notebook_cell(tmp_path,
+                         "model.fit(X, y, eval_set=[(X, y), (X_valid, y_valid)], verbose=True)",
+                         xgboost_log(), name="kernel.ipynb")
+    run = read_as(book, "boosting_console")
     assert (run.performance_metric, run.direction) == ("validation_1-logloss", "min")
     assert main(["analyze", str(book), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["runs"][0]["metric"] == "validation_1-logloss"

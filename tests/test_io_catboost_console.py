@@ -8,7 +8,7 @@ import json
 import math
 
 import pytest
-from _files import write
+from _files import notebook_cell, read_as, write
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
@@ -43,8 +43,7 @@ def auc(i: int) -> float:
 
 def test_a_log_loss_read_with_its_direction_from_the_best_column(tmp_path, capsys):
     path = write(tmp_path, catboost_log(logloss))
-    run = read_run(path)
-    assert run.format == "catboost_console"
+    run = read_as(path, "catboost_console")
     assert sorted(run.metrics) == ["learn", "test"]
     test = run.series("test")
     assert test.index.tolist() == list(range(0, 300, 10)) + [299]
@@ -116,12 +115,7 @@ def test_a_line_of_another_item_is_reported_and_the_rest_read(tmp_path):
 
 
 def test_a_notebook_cell_that_fit_a_catboost_model_is_read(tmp_path):
-    pytest.importorskip("nbformat")
-    from notebook_books import stream, write_book
-
-    book = write_book(tmp_path / "kernel.ipynb",
-                      [("model.fit(X, y, eval_set=(X_valid, y_valid), verbose=10)",
-                        [stream(catboost_log(logloss))])])
-    run = read_run(book)
-    assert run.format == "catboost_console"
+    book = notebook_cell(tmp_path, "model.fit(X, y, eval_set=(X_valid, y_valid), verbose=10)",
+                         catboost_log(logloss), name="kernel.ipynb")
+    run = read_as(book, "catboost_console")
     assert (run.performance_metric, run.direction) == ("test", "min")

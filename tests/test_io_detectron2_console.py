@@ -10,7 +10,7 @@ import json
 import math
 
 import pytest
-from _files import write
+from _files import notebook_cell, read_as, write
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
@@ -81,8 +81,7 @@ def d2_log(max_iter: int = 2000, period: int = 200) -> tuple[str, str]:
 def test_training_lines_and_evaluations_are_read_as_metrics_json_holds_them(tmp_path, capsys):
     console, metrics = d2_log()
     path = write(tmp_path, console, name="log.txt")
-    run = read_run(path)
-    assert run.format == "detectron2_console"
+    run = read_as(path, "detectron2_console")
     assert sorted(run.metrics) == ["bbox/AP", "bbox/AP50", "bbox/AP75", "bbox/APl", "bbox/APm",
                                    "bbox/APs", "loss_box_reg", "loss_cls", "lr", "total_loss"]
     assert not run.warnings, run.warnings
@@ -124,11 +123,6 @@ def test_a_colored_console_and_damaged_lines(tmp_path):
 
 
 def test_a_notebook_cell_that_trained_a_detector_is_read(tmp_path):
-    pytest.importorskip("nbformat")
-    from notebook_books import stream, write_book
-
-    book = write_book(tmp_path / "d2.ipynb", [("trainer.train()",
-                                               [stream(d2_log(600)[0], name="stderr")])])
-    run = read_run(book)
-    assert run.format == "detectron2_console"
+    book = notebook_cell(tmp_path, "trainer.train()", d2_log(600)[0], name="d2.ipynb", on="stderr")
+    run = read_as(book, "detectron2_console")
     assert run.series("bbox/AP").index.tolist() == [199, 399, 599]

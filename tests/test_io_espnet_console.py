@@ -9,7 +9,7 @@ import json
 import math
 
 import pytest
-from _files import write
+from _files import notebook_cell, read_as, write
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
@@ -54,8 +54,7 @@ def espnet_log(epochs: int = 14, planned: int = 20, finished: bool = False) -> s
 
 def test_each_epochs_results_are_read_at_the_epoch_split_before_the_name(tmp_path, capsys):
     path = write(tmp_path, espnet_log())
-    run = read_run(path)
-    assert run.format == "espnet_console"
+    run = read_as(path, "espnet_console")
     assert run.step_unit == "epoch"
     assert sorted(run.metrics) == [
         "train/acc", "train/forward_time", "train/gpu_max_cached_mem_GB", "train/iter_time",
@@ -119,8 +118,7 @@ def test_a_large_models_printout_before_the_first_epoch_is_read_past(tmp_path):
     pytorch.version=` line before the printout says it is ESPnet's."""
     text = header(layers=80) + espnet_log(5)
     assert text.index("epoch:train:") > 64 * 1024
-    run = read_run(write(tmp_path, text))
-    assert run.format == "espnet_console"
+    run = read_as(write(tmp_path, text), "espnet_console")
     assert run.series("valid/acc").index.tolist() == [1, 2, 3, 4, 5]
 
 
@@ -198,11 +196,7 @@ def test_the_batch_lines_alone_are_espnets_but_no_records(tmp_path):
 
 
 def test_a_notebook_cell_that_ran_an_espnet_recipe_is_read(tmp_path):
-    pytest.importorskip("nbformat")
-    from notebook_books import stream, write_book
-
-    book = write_book(tmp_path / "asr.ipynb", [("!./run.sh --stage 11",
-                                                [stream(espnet_log(5), name="stderr")])])
-    run = read_run(book)
-    assert run.format == "espnet_console"
+    book = notebook_cell(tmp_path, "!./run.sh --stage 11",
+                         espnet_log(5), name="asr.ipynb", on="stderr")
+    run = read_as(book, "espnet_console")
     assert len(run.series("valid/acc")) == 5

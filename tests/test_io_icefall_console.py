@@ -9,7 +9,7 @@ import json
 import math
 
 import pytest
-from _files import write
+from _files import notebook_cell, read_as, write
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
@@ -58,8 +58,7 @@ def icefall_log(epochs: int = 10, batches: int = 300, every: int = 50, global_id
 
 def test_batches_and_validations_are_read_apart_at_the_batch_over_the_epochs(tmp_path, capsys):
     path = write(tmp_path, icefall_log(), name="log-train-2024-01-08-10-00-00")
-    run = read_run(path)
-    assert run.format == "icefall_console"
+    run = read_as(path, "icefall_console")
     assert sorted(run.metrics) == [
         "train/current_loss", "train/current_pruned_loss", "train/current_simple_loss",
         "train/grad_scale", "train/learning_rate", "train/tot_loss", "train/tot_pruned_loss",
@@ -102,13 +101,9 @@ def test_damaged_lines_are_reported_with_their_numbers(tmp_path):
 
 
 def test_a_notebook_cell_that_ran_an_icefall_recipe_is_read(tmp_path):
-    pytest.importorskip("nbformat")
-    from notebook_books import stream, write_book
-
-    book = write_book(tmp_path / "asr.ipynb", [("!./zipformer/train.py --num-epochs 3",
-                                                [stream(icefall_log(3), name="stderr")])])
-    run = read_run(book)
-    assert run.format == "icefall_console"
+    book = notebook_cell(tmp_path, "!./zipformer/train.py --num-epochs 3",
+                         icefall_log(3), name="asr.ipynb", on="stderr")
+    run = read_as(book, "icefall_console")
     assert len(run.series("validation/loss")) == 3
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from _files import notebook_cell, read_as
 from notebook_books import stream, write_book
 from watch_follower import follow_while_written
 
@@ -51,9 +52,9 @@ def keras2_fit(epochs=5) -> str:
 def test_keras3_printout_in_a_notebook_gives_the_epochs_final_line(tmp_path):
     """The real notebook (Deepender25/Handwritten-Digit-Recognition) was 'no training output';
     its printout now equals its own CSVLogger file: 30 epochs from 0, the last line of each."""
-    book = write_book(tmp_path / "mnist.ipynb", [("model.fit(...)", [stream(keras3_fit())])])
-    run = read_run(book)
-    assert run.format == "keras_console" and run.step_unit == "epoch"
+    run = read_as(notebook_cell(tmp_path, "model.fit(...)", keras3_fit(), name="mnist.ipynb"),
+                  "keras_console")
+    assert run.step_unit == "epoch"
     assert run.series("val_loss").index.tolist() == list(range(30))
     assert run.series("loss").iloc[0] == 0.8  # the final line's, not the first redraw's 0.85
     assert run.series("val_accuracy").iloc[0] == 0.497  # 1 - val_loss in this excerpt

@@ -8,7 +8,7 @@ import json
 import math
 
 import pytest
-from _files import write
+from _files import notebook_cell, read_as, write
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
@@ -50,8 +50,7 @@ def onmt_log(steps: int = 8000, total: int | None = 10000, v3: bool = False) -> 
 
 def test_the_steps_and_validations_are_read_under_opennmts_tensorboard_names(tmp_path, capsys):
     path = write(tmp_path, onmt_log())
-    run = read_run(path)
-    assert run.format == "opennmt_console"
+    run = read_as(path, "opennmt_console")
     assert sorted(run.metrics) == ["progress/accuracy", "progress/lr", "progress/ppl",
                                    "progress/xent", "valid/accuracy", "valid/ppl"]
     assert run.series("progress/xent").index.tolist() == list(range(100, 8100, 100))
@@ -84,13 +83,9 @@ def test_a_run_without_a_planned_length_and_the_cross_entropys_direction(tmp_pat
 
 
 def test_a_notebook_cell_that_ran_onmt_train_is_read(tmp_path):
-    pytest.importorskip("nbformat")
-    from notebook_books import stream, write_book
-
-    book = write_book(tmp_path / "nmt.ipynb", [("!onmt_train -config toy_en_de.yaml",
-                                                [stream(onmt_log(3000), name="stderr")])])
-    run = read_run(book)
-    assert run.format == "opennmt_console"
+    book = notebook_cell(tmp_path, "!onmt_train -config toy_en_de.yaml",
+                         onmt_log(3000), name="nmt.ipynb", on="stderr")
+    run = read_as(book, "opennmt_console")
     assert len(run.series("valid/accuracy")) == 6
 
 

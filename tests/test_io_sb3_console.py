@@ -9,7 +9,7 @@ import json
 import math
 
 import pytest
-from notebook_books import stream, write_book
+from _files import notebook_cell, read_as
 from watch_follower import Follower, assert_same, replay, write_in_pieces
 
 from phasewatch.cli import main
@@ -68,9 +68,8 @@ def test_dqn_tables_and_a_notebook_cell(tmp_path):
                                 "rollout/exploration_rate": 0.921 - k / 100, "time/episodes": 4 * k,
                                 "time/fps": 17, "time/time_elapsed": 48, "time/total_timesteps": 831 * k})
                      for k in range(1, 13))
-    book = write_book(tmp_path / "dqn.ipynb", [("model.learn(100_000)", [stream(tables)])])
-    run = read_run(book)
-    assert run.format == "sb3_console"
+    run = read_as(notebook_cell(tmp_path, "model.learn(100_000)", tables, name="dqn.ipynb"),
+                  "sb3_console")
     assert run.series("time/episodes").index.tolist() == [831 * k for k in range(1, 13)]
 
 

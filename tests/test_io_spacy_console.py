@@ -5,7 +5,7 @@ the weighted score spaCy keeps `model-best` by. No reader took it ("unknown log 
 from __future__ import annotations
 
 import pytest
-from _files import write
+from _files import notebook_cell, read_as, write
 
 from phasewatch.cli import main
 from phasewatch.errors import InputError
@@ -37,8 +37,7 @@ def table(evaluations: int = 20, every: int = 200) -> str:
 
 def test_the_table_is_read_at_its_steps_and_the_dev_score_is_analysed(tmp_path, capsys):
     path = write(tmp_path, PREAMBLE + table() + SAVED)
-    run = read_run(path)
-    assert run.format == "spacy_console"
+    run = read_as(path, "spacy_console")
     assert sorted(run.metrics) == ["dev/ents_f", "dev/ents_p", "dev/ents_r", "dev/score", "epoch",
                                    "train/loss_ner", "train/loss_tok2vec"]
     score = run.series("dev/score")
@@ -76,12 +75,7 @@ def test_a_header_without_its_rule_is_no_table(tmp_path):
 
 
 def test_a_notebook_cell_that_ran_spacy_train_is_read(tmp_path):
-    pytest.importorskip("nbformat")
-    from notebook_books import stream, write_book
-
-    book = write_book(tmp_path / "ner.ipynb",
-                      [("!python -m spacy train config.cfg --output ./output",
-                        [stream(PREAMBLE + table() + SAVED)])])
-    run = read_run(book)
-    assert run.format == "spacy_console"
+    book = notebook_cell(tmp_path, "!python -m spacy train config.cfg --output ./output",
+                         PREAMBLE + table() + SAVED, name="ner.ipynb")
+    run = read_as(book, "spacy_console")
     assert len(run.series("dev/score")) == 20
