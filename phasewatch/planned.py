@@ -110,6 +110,7 @@ STATED_BY_LOG = {
     "opennmt_console": "OpenNMT-py's console, its `Step N/MAX`",
     "timm_console": "timm's console, its `Scheduled epochs: N` x the updates of an epoch",
     "espnet_console": "ESPnet's `N/MAXepoch started` line",
+    "accelerate_console": "the loop's banner, its `Num Epochs` or `Total optimization steps`",
     "notebook": "the notebook's progress bar",
 }
 # A plan a console log states under a key of its own, whatever its format: where it says it.

@@ -12,6 +12,7 @@ from _files import notebook_cell, read_as, write
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
+from phasewatch.planned import planned_steps
 
 HEAD = "12/07/2023 10:{m:02d}:{s:02d} - INFO - __main__ - "
 
@@ -39,6 +40,7 @@ def test_each_epoch_evaluation_is_read_held_out_at_its_epoch(tmp_path, capsys):
     path = write(tmp_path, glue_log())
     run = read_as(path, "accelerate_console")
     assert run.step_unit == "epoch"
+    assert planned_steps(run.config) == 9  # `Num Epochs = 10`: epochs 0-9
     assert sorted(run.metrics) == ["eval_accuracy", "eval_f1"]
     assert run.series("eval_accuracy").index.tolist() == list(range(10))
     assert run.series("eval_accuracy").iloc[4] == pytest.approx(0.85)
@@ -63,10 +65,11 @@ def test_printed_dicts_of_other_shapes(tmp_path):
     steps = "".join(f"step {s}: {{'val_loss': {3 - s / 1000}, 'val_perplexity': 20.1, "
                     f"'step': {s}}}\nstep {s}: {{'loss': 2.5, 'lr': 1e-4}}\n"
                     for s in range(500, 2500, 500))
-    run = read_run(write(tmp_path, steps, name="lm.log"))
+    run = read_run(write(tmp_path, "  Total optimization steps = 2,000\n" + steps, name="lm.log"))
     assert run.step_unit == "step"
     assert sorted(run.metrics) == ["loss", "lr", "val_loss", "val_perplexity"]
     assert run.series("val_loss").index.tolist() == [500, 1000, 1500, 2000]
+    assert planned_steps(run.config) == 2000  # the banner's `Total optimization steps`
     assert (run.own_name("eval/loss"), run.own_name("train/loss")) == ("val_loss", "loss")
 
 

@@ -19,6 +19,8 @@ read under that prefix, so they get the held-out roles and directions. A key tha
 already (`val_loss`, `eval_loss`, `train_loss`, `test_f1`) is read as printed, and so is every
 key of a dict that holds a learning rate or gradient norm (a training record: its `loss` is the
 train loss); the counters (`epoch`, `step`) and values that are no number are no readings.
+The scripts' banner (HF's Trainer's words: `Num Epochs = N`, `Total optimization steps = M`)
+gives the planned length: the last epoch, `N - 1` (epochs count from 0), or step `M`.
 `Step N: {...}` with a capital S is Trinity-RFT's line (`trinity_console`).
 """
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from phasewatch.io.hf_console import BANNER_FIELDS
 from phasewatch.io.lines import BadLine, line_sniffers
 from phasewatch.io.py_literal import python_literal
 from phasewatch.io.source import LogFileSource
@@ -65,8 +68,22 @@ class LineParser:
     def __init__(self) -> None:
         self.unit: str | None = None  # "epoch" or "step", by the first line
         self.step_unit = "step"
+        self.banner: dict[str, int] = {}  # the banner's `epochs` and `steps`
+
+    @property
+    def settings(self) -> dict[str, int | None]:
+        """The planned last epoch or step the banner states, in the log's counter."""
+        if self.unit == "epoch" and self.banner.get("epochs", 0) > 1:
+            return {"planned_steps": self.banner["epochs"] - 1}
+        if self.unit == "step" and self.banner.get("steps", 0) > 0:
+            return {"planned_steps": self.banner["steps"]}
+        return {}
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
+        if " = " in line:
+            for field in ("epochs", "steps"):
+                if (stated := BANNER_FIELDS[field].search(line)) is not None:
+                    self.banner[field] = int(stated[1].replace(",", ""))
         if "{" not in line or (found := LINE.search(line)) is None:
             return []
         unit = found["unit"].lower()
