@@ -169,13 +169,21 @@ def test_a_run_resumed_in_a_new_launch_is_read_as_one_run(tmp_path, capsys, resu
 
 def test_each_rank_of_a_ddp_launch_is_joined_with_its_own_rank(tmp_path):
     """Under DDP every rank writes `log-train-<date>-<rank>`: a launch continues the same
-    rank's earlier launches only."""
+    rank's earlier launches only, and the folder's run is rank 0's (icefall's TensorBoard is
+    rank 0's), saying that the other ranks' logs are not read."""
+    from phasewatch.folders import find_runs
     from phasewatch.io.rotated import rotated_parts
 
-    for date in ("2024-01-08-10-00-00", "2024-01-09-08-30-00", "2024-01-09-08-30-01"):
+    dates = ("2024-01-08-10-00-00", "2024-01-09-08-30-00", "2024-01-09-08-30-01")
+    for date in dates:
         for rank in (0, 1):
             write(tmp_path, icefall_log(1), name=f"log-train-{date}-{rank}")
     parts = rotated_parts(tmp_path / "log-train-2024-01-09-08-30-01-1", "launch_date")
     assert [p.name for p in parts] == ["log-train-2024-01-08-10-00-00-1",
                                        "log-train-2024-01-09-08-30-00-1"]
     assert rotated_parts(tmp_path / "log-train-2024-01-09-08-30-01-1") == []
+    assert [found.path.name for found in find_runs(tmp_path)] == [f"log-train-{dates[2]}-0"]
+    warnings = read_run(tmp_path).warnings
+    assert any("joined from 3 files" in warning for warning in warnings), warnings
+    assert any(warning.startswith("the logs of the other DDP ranks beside it (3 files: "
+                                  f"log-train-{dates[0]}-1, ") for warning in warnings), warnings

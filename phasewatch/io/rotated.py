@@ -70,6 +70,23 @@ def _earlier_launches(path: Path, launch: re.Match) -> list[Path]:
     return [p for _, p in sorted(siblings)][-MAX_PARTS:]
 
 
+def other_ranks(path: Path, naming: str) -> list[Path]:
+    """Under DDP every rank writes its own log, icefall's `log-train-<date>-<rank>`: for rank 0's
+    (naming "launch_date"), the other ranks' files of its stem, of any launch; [] for any other
+    log. Rank 0's is the run: icefall writes its TensorBoard from rank 0, and the other ranks'
+    batch losses are their own shards' beside the same all-reduced validation."""
+    launch = LAUNCH_DATED.fullmatch(path.name) if naming == "launch_date" else None
+    if launch is None or launch["rank"] != "-0":
+        return []
+    try:
+        return sorted(p for p in path.parent.iterdir()
+                      if (found := LAUNCH_DATED.fullmatch(p.name)) is not None
+                      and found["stem"] == launch["stem"] and found["rank"] not in (None, "-0")
+                      and p.is_file())
+    except OSError:
+        return []
+
+
 def rotation_naming(reader) -> str:
     """The naming of its launcher's rotated parts the reader module states (`NAMINGS`)."""
     return getattr(getattr(reader, "Source", None), "ROTATION", "")
@@ -78,9 +95,10 @@ def rotation_naming(reader) -> str:
 def without_rotated_parts(logs: list[tuple[Path, ModuleType]]) -> list[Path]:
     """The logs of a folder (each with its reader) less those that are a rotated part of another
     among them: a log is read with its parts (`with_rotated_parts`), so a folder of `train.log`
-    and its `train.log.1` (ESPnet's `train.1.log`) holds one run, not one per file."""
-    parts = {part for path, reader in logs
-             for part in rotated_parts(path, rotation_naming(reader))}
+    and its `train.log.1` (ESPnet's `train.1.log`) holds one run, not one per file; nor is a
+    DDP rank's log beside rank 0's (`other_ranks`) a run of its own."""
+    parts = {part for path, reader in logs for naming in [rotation_naming(reader)]
+             for part in rotated_parts(path, naming) + other_ranks(path, naming)}
     return [path for path, _ in logs if path not in parts]
 
 
@@ -182,6 +200,11 @@ def with_rotated_parts(source, notice=None):
     opened = []
     # a reader whose launcher names its parts its own way says so (espnet's, icefall's)
     naming = getattr(source, "ROTATION", "")
+    if ranks := other_ranks(source.file, naming):
+        shown = ", ".join(p.name for p in ranks[:3]) + (", ..." if len(ranks) > 3 else "")
+        source.warn(f"the logs of the other DDP ranks beside it ({len(ranks)} files: {shown}) are "
+                    "not read: rank 0's is the run's (the others' batch losses are their own "
+                    "data shards', beside the same validation)")
     for part in rotated_parts(source.file, naming):
         try:
             reader = sniff_format(part).source(part, follow=False, notice=notice)
