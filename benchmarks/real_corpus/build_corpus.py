@@ -4,7 +4,7 @@ The logs are other people's files, so they stay out of git: this script fetches 
 exact commit named in the manifest, from a local `fetch` mirror (/work/.mirror/<owner>+<name>/...)
 when there is one, else from raw.githubusercontent.com. A file whose hash differs is refused.
 
-    python benchmarks/real_corpus/build_corpus.py [--set main|heldout|heldout2|...|heldout33]
+    python benchmarks/real_corpus/build_corpus.py [--set main|heldout|heldout2|...|heldout34]
                                                   [--mirrors DIR]
                                                   [--only ID ...] [--offline]
 
@@ -14,9 +14,10 @@ when there is one, else from raw.githubusercontent.com. A file whose hash differ
 `--set heldout13`, `--set heldout14`, `--set heldout15`, `--set heldout16`, `--set heldout17`,
 `--set heldout18`, `--set heldout19`, `--set heldout20`, `--set heldout21`, `--set heldout22`,
 `--set heldout23`, `--set heldout24`, `--set heldout25`, `--set heldout26`, `--set heldout27`,
-`--set heldout28`, `--set heldout29`, `--set heldout30`, `--set heldout31`, `--set heldout32` and
-`--set heldout33` the second to thirty-third (manifest_heldout2.json ... manifest_heldout33.json),
-into the same data/ folder; the sets share no log, so their folders never collide.
+`--set heldout28`, `--set heldout29`, `--set heldout30`, `--set heldout31`, `--set heldout32`,
+`--set heldout33` and `--set heldout34` the second to thirty-fourth (manifest_heldout2.json ...
+manifest_heldout34.json), into the same data/ folder; the sets share no log, so their folders never
+collide.
 
 A manifest row may name a `member`: the run, inside a file that stores several (an MLflow
 `mlflow.db` / `mlruns.db`, a Trackio project database), that its labels are about. The file is
@@ -75,7 +76,8 @@ SETS = {"main": ("manifest.json", "labels.json"),
         "heldout30": ("manifest_heldout30.json", "labels_heldout30.json"),
         "heldout31": ("manifest_heldout31.json", "labels_heldout31.json"),
         "heldout32": ("manifest_heldout32.json", "labels_heldout32.json"),
-        "heldout33": ("manifest_heldout33.json", "labels_heldout33.json")}
+        "heldout33": ("manifest_heldout33.json", "labels_heldout33.json"),
+        "heldout34": ("manifest_heldout34.json", "labels_heldout34.json")}
 
 
 @dataclass(frozen=True)
