@@ -74,16 +74,34 @@ def test_printed_dicts_of_other_shapes(tmp_path):
 
 
 def test_damaged_lines_are_reported_with_their_numbers(tmp_path):
-    """A dict cut by a killed writer, one holding a numpy array, a `step N:` line in a log of
-    epochs: skipped with their numbers, nothing evaluated, the other epochs read."""
+    """A dict cut by a killed writer and a `step N:` line in a log of epochs: skipped with
+    their numbers, nothing evaluated, the other epochs read; a numpy array among the values
+    is no reading, the line's numbers are read."""
     lines = glue_log(6).split("\n")[:-1]
     lines[5] = lines[5][:-12]
     lines[6] = lines[6].replace("'f1'", "'per_class': array([0.8, 0.9]), 'f1'")
     lines.insert(7, "step 3: {'accuracy': 0.5}")
     run = read_run(write(tmp_path, "\n".join(lines) + "\n", name="glue.log"))
-    assert run.series("eval_accuracy").index.tolist() == [0, 1, 4, 5]
-    said = [w for w in run.warnings if "skipped 3 of" in w]
-    assert said and "lines 6, 7, 8" in said[0], run.warnings
+    assert run.series("eval_accuracy").index.tolist() == [0, 1, 3, 4, 5]
+    assert "eval_per_class" not in run.metrics
+    said = [w for w in run.warnings if "skipped 2 of" in w]
+    assert said and "lines 6, 8" in said[0], run.warnings
+
+
+def test_a_segmenters_per_category_arrays_printed_over_lines_are_left_out(tmp_path):
+    """`evaluate`'s mean_iou, as HF's semantic segmentation example prints it: its per-category
+    arrays run over the next lines (numpy wraps a repr at 75 characters). The scalars before
+    them are read; the arrays and their continuation lines are no readings and no damage."""
+    text = "".join(
+        f"epoch {e}: {{'mean_iou': np.float64({0.2 + e / 50}), 'mean_accuracy': {0.3 + e / 50}, "
+        f"'overall_accuracy': 0.8, 'per_category_iou': array([0.1, 0.2, 0.3, nan, 0.1, 0.2,\n"
+        f"       0.3, nan], dtype=float32), 'per_category_accuracy': array([0.5, 0.5, 0.5,\n"
+        f"       0.5, 0.5])}}\n" for e in range(5))
+    run = read_as(write(tmp_path, text, name="seg.log"), "accelerate_console")
+    assert sorted(run.metrics) == ["eval_mean_accuracy", "eval_mean_iou",
+                                   "eval_overall_accuracy"]
+    assert run.series("eval_mean_iou").tolist() == pytest.approx([0.2, 0.22, 0.24, 0.26, 0.28])
+    assert not run.warnings, run.warnings
 
 
 def test_a_notebook_cell_that_ran_the_loop_is_read(tmp_path):

@@ -10,8 +10,11 @@ and the many loops copied from them.
 eval_metric)`, `logger.info(f"step {completed_steps}: {eval_metric}")`, `eval_metric` being
 `metric.compute()`'s dict on the evaluation split). A line is read at its epoch (the run's
 steps then count epochs) or step, whichever the first line prints. The dict is read with
-`ast.literal_eval` (`io.py_literal`: numpy scalars unwrapped; never evaluated); a dict that is
-no literal (cut, or a numpy array printed inside it) is a skipped line with its number.
+`ast.literal_eval` (`io.py_literal`: numpy scalars unwrapped; never evaluated). A numpy array
+among the values (`evaluate`'s `mean_iou` gives `per_category_iou`, printed over several lines
+past 75 characters) is no reading: its item is left out, or where it runs on to the next line,
+the items from it on, and the scalars before it are read (`mean_iou`, `overall_accuracy`). A
+dict that is still no literal (cut by a killed writer) is a skipped line with its number.
 
 `metric.compute()`'s keys are the bare names of an evaluation (`accuracy`, `f1`), which
 HF's Trainer logs as `eval_accuracy`, `eval_f1` for the same `compute_metrics` dict: they are
@@ -41,6 +44,9 @@ LINE = re.compile(r"(?:^|(?<=[\s\-:|\]]))(?P<unit>[Ee]poch|step)\s+(?P<n>\d+)\s*
                   r"(?P<dict>\{.*)$")
 SNIFF = re.compile(rb"(?:^|(?<=[ \t\-:|\]]))(?:[Ee]poch|step) \d+: ?\{['\"]", re.MULTILINE)
 COUNTERS = frozenset({"epoch", "step", "global_step", "completed_steps", "iteration"})
+# a numpy array's repr inside the dict: whole on the line, or running on to the next lines
+ARRAY = re.compile(r"\barray\(\[[^()]*\](?:,\s*dtype=\w+)?\)")
+ARRAY_ITEM_CUT = re.compile(r"""(?:,\s*)?(?:'[^']*'|"[^"]*"):\s*array\(""")
 TRAINING_KEYS = frozenset({"lr", "learning_rate", "grad_norm"})  # a dict of the training's
 OWN_SPLITS = SPLIT_WORDS | {"train", "training"}
 
@@ -60,6 +66,14 @@ def named_values(values: dict) -> dict[str, Any]:
     return {name if training or _split_named(name) else f"eval_{name}": value
             for key, value in values.items()
             if (name := str(key)) not in COUNTERS and not isinstance(value, (dict, list, tuple))}
+
+
+def _without_arrays(text: str) -> str:
+    """The dict's text with each numpy array's repr as None, and cut before an array that runs
+    on to the next line (the dict closed there): its scalars are literals."""
+    text = ARRAY.sub("None", text)
+    cut = ARRAY_ITEM_CUT.search(text)
+    return text if cut is None else text[:cut.start()] + "}"
 
 
 class LineParser:
@@ -94,10 +108,10 @@ class LineParser:
             raise BadLine(f"the line `{unit} N: {{...}}` in a log counted in {self.unit}s (its "
                           f"first record was a `{self.unit} N:` line): it cannot be placed")
         try:
-            values = python_literal(found["dict"].rstrip())
+            values = python_literal(_without_arrays(found["dict"].rstrip()))
         except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
-            raise BadLine(f"the dict of a `{unit} N: {{...}}` line is no Python literal (cut, or "
-                          f"holding an array: {type(exc).__name__})") from exc
+            raise BadLine(f"the dict of a `{unit} N: {{...}}` line is no Python literal (cut: "
+                          f"{type(exc).__name__})") from exc
         if not isinstance(values, dict):
             raise BadLine(f"the line `{unit} N:` holds no dict")
         if not (named := named_values(values)):
