@@ -122,6 +122,20 @@ def test_a_colored_console_and_damaged_lines(tmp_path):
     assert skipped and f"lines {values[1] + 1}, {task + 1}" in skipped[0], run.warnings
 
 
+def test_a_training_line_cut_by_a_killed_writer_is_left_out_and_said(tmp_path):
+    """The last line, cut inside a value, still parses: `total_loss: 0.` read as 0 at the
+    last iteration. It is left out with the warning that says so, the lines before it read."""
+    lines = d2_log(1000)[0].splitlines()
+    last = max(i for i, text in enumerate(lines) if "iter: " in text)
+    cut = lines[last][:lines[last].index("total_loss: ") + len("total_loss: 0.")]
+    run = read_run(write(tmp_path, "\n".join(lines[:last] + [cut]), name="log.txt"))
+    assert run.series("total_loss").index.tolist()[-1] == 979
+    assert run.series("total_loss").iloc[-1] == pytest.approx(total_loss(979))
+    assert run.series("bbox/AP").index.tolist() == [199, 399, 599, 799]
+    said = [w for w in run.warnings if "does not end with a newline" in w]
+    assert said and said[0].startswith(f"line {last + 1}: "), run.warnings
+
+
 def test_a_notebook_cell_that_trained_a_detector_is_read(tmp_path):
     book = notebook_cell(tmp_path, "trainer.train()", d2_log(600)[0], name="d2.ipynb", on="stderr")
     run = read_as(book, "detectron2_console")

@@ -118,6 +118,8 @@ class Source(LogFileSource):
 
     FORMAT, PARSER = FORMAT, LineParser
     WHAT = ("Detectron2's `d2.utils.events]:  eta: ...  iter: N  total_loss: X ...` lines")
+    # a training line cut by a killed writer still parses ('total_loss: 0.' of 0.6441 read 0)
+    cut_line_may_parse = True
 
 
 source = Source.open
