@@ -73,6 +73,21 @@ def test_printed_dicts_of_other_shapes(tmp_path):
     assert (run.own_name("eval/loss"), run.own_name("train/loss")) == ("val_loss", "loss")
 
 
+def test_a_loops_dict_of_its_losses_is_no_evaluation(tmp_path):
+    """`print(f"Epoch {epoch}: {loss_dict}")` of a loop's training step: `evaluate`'s metrics
+    return no loss, so a bare loss (HF's `loss`, the train loss) is no held-out reading, nor
+    is any name of its dict; a loss named with its split (`loss_val`) leaves the rest bare."""
+    text = "".join(f"Epoch {e}: {{'loss': {1 - e / 10}, 'recon_loss': {0.5 - e / 50}}}\n"
+                   for e in range(6))
+    run = read_as(write(tmp_path, text, name="vae.log"), "accelerate_console")
+    assert sorted(run.metrics) == ["loss", "recon_loss"]
+    assert (run.own_name("train/loss"), run.own_name("eval/loss")) == ("loss", None)
+    text = "".join(f"epoch {e}: {{'loss_val': {1 - e / 10}, 'accuracy': {0.5 + e / 50}}}\n"
+                   for e in range(6))
+    run = read_as(write(tmp_path, text, name="cls.log"), "accelerate_console")
+    assert run.own_name("eval/accuracy") == "eval_accuracy"
+
+
 def test_damaged_lines_are_reported_with_their_numbers(tmp_path):
     """A dict cut by a killed writer and a `step N:` line in a log of epochs: skipped with
     their numbers, nothing evaluated, the other epochs read; a numpy array among the values
