@@ -122,6 +122,25 @@ def test_a_colored_console_and_damaged_lines(tmp_path):
     assert skipped and f"lines {values[1] + 1}, {task + 1}" in skipped[0], run.warnings
 
 
+def test_an_evaluation_of_two_test_datasets_keeps_each_apart(tmp_path):
+    """`DATASETS.TEST` of two datasets: `DefaultTrainer.test` prints each one's results after
+    its name, and metrics.json holds them as `<dataset>/bbox/AP`; the second dataset's
+    results no longer take the first's place under one `bbox/AP`."""
+    lines = d2_log(1000)[0].splitlines()
+    for i in reversed([i for i, text in enumerate(lines) if "in csv format:" in text]):
+        block = lines[i:i + 4]
+        other = [block[0].replace("coco_2017_val", "voc_2007_test"), *block[1:3],
+                 block[3][:block[3].index("copypaste: ") + 11] + "50,70,55,30,52,61"]
+        lines[i + 4:i + 4] = other
+    run = read_run(write(tmp_path, "\n".join(lines) + "\n", name="log.txt"))
+    assert "bbox/AP" not in run.metrics, sorted(run.metrics)
+    coco, voc = run.series("coco_2017_val/bbox/AP"), run.series("voc_2007_test/bbox/AP")
+    assert coco.index.tolist() == voc.index.tolist() == [199, 399, 599, 799, 999]
+    assert coco.tolist() == pytest.approx([box_ap(i) for i in coco.index])
+    assert set(voc.tolist()) == {50}
+    assert not run.warnings, run.warnings
+
+
 def test_a_training_line_cut_by_a_killed_writer_is_left_out_and_said(tmp_path):
     """The last line, cut inside a value, still parses: `total_loss: 0.` read as 0 at the
     last iteration. It is left out with the warning that says so, the lines before it read."""

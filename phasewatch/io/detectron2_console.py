@@ -16,6 +16,8 @@ An evaluation's results are `<task>/<name>` (`bbox/AP`, `segm/AP50`, `sem_seg/mI
 `metrics.json` and TensorBoard name them: the held-out metrics), at the iteration of the
 training line after them: `DefaultTrainer` runs its writers after its `EvalHook`, so they
 are that iteration's (the final evaluation, after the last line, is the last iteration's).
+Several test datasets' results (`DATASETS.TEST`, each printed after `Evaluation results for
+<dataset> in csv format:`) are `<dataset>/bbox/AP`, as `metrics.json` flattens them.
 The Markdown tables printed beside them say the same and are not read. An item that is no
 `name: number` is left out and said with its line (`lines.UnreadItems`); a results line whose
 values do not match its names, or comes without them, is a skipped line with its number.
@@ -36,6 +38,8 @@ EVENTS = re.compile(r"\b(?:d2|detectron2)\.utils\.events\]: +(?:eta: .*?  )?iter
                     r"(?P<items>.*)$")
 ITEM = re.compile(r"(?<!\S)(?P<name>[A-Za-z_][\w/.-]*): (?P<value>\S+)")
 COPYPASTE = re.compile(r"\]: copypaste: (?P<text>.*?)\s*$")
+# `DefaultTrainer.test` names each test dataset before its results
+DATASET = re.compile(r"\]: Evaluation results for (?P<dataset>\S+) in csv format:")
 TASK = re.compile(r"^Task: (?P<task>\S+)$")
 SINGLE = re.compile(rf"^(?P<name>[\w/.-]+)=(?P<value>{NUMBER})$")  # a result that is no table
 # (the console's colours: `[32m[... d2.utils.events]: [0m eta: ...`)
@@ -53,7 +57,9 @@ class LineParser:
         self.last: int | None = None  # the last training line's iteration
         self.task: str | None = None  # the copypaste block's task
         self.names: list[str] | None = None  # and its names, awaiting the values
-        self.results: dict[str, Any] = {}  # evaluation results awaiting their iteration
+        self.dataset: str | None = None  # the test dataset the results are of
+        # evaluation results awaiting their iteration, by test dataset
+        self.results: dict[str | None, dict[str, Any]] = {}
         self.unread = UnreadItems("items of training lines that are no `name: number` were "
                                   "left out")
 
@@ -65,6 +71,9 @@ class LineParser:
         line = ANSI.sub("", line) if "\x1b" in line else line
         if "copypaste: " in line and (found := COPYPASTE.search(line)) is not None:
             self._copypaste(found["text"])
+            return []
+        if " in csv format:" in line and (found := DATASET.search(line)) is not None:
+            self.dataset = found["dataset"]
             return []
         if "iter: " not in line or (found := EVENTS.search(line)) is None:
             return []
@@ -82,9 +91,18 @@ class LineParser:
             raise BadLine("a training line (`iter: N`) with no loss")
         self.unread.add(lineno, unread)
         self.last = int(found["iter"])
-        values.update(self.results)
-        self.results = {}
+        values.update(self._evaluated())
         return [(self.last, values)]
+
+    def _evaluated(self) -> dict[str, Any]:
+        """The results awaiting their iteration, named as `metrics.json` names them: an
+        evaluation of several test datasets under `<dataset>/` (`DefaultTrainer.test` keeps
+        each dataset's results apart where `DATASETS.TEST` holds more than one)."""
+        results, self.results, self.dataset = self.results, {}, None
+        if len(results) == 1:
+            return next(iter(results.values()))
+        return {f"{dataset}/{name}": value for dataset, named in results.items()
+                for name, value in named.items()}
 
     def _copypaste(self, text: str) -> None:
         """A line of `print_csv_format`'s: the task, then its names, then their values (or a
@@ -99,9 +117,10 @@ class LineParser:
             if len(numbers) != len(names) or not all(re.fullmatch(NUMBER, n) for n in numbers):
                 raise BadLine(f"evaluation results whose values ({text[:60]}) do not match "
                               f"their names ({','.join(names)[:60]})")
-            self.results.update(zip((f"{task_name}/{name}" for name in names), numbers))
+            self.results.setdefault(self.dataset, {}).update(
+                zip((f"{task_name}/{name}" for name in names), numbers))
         elif (single := SINGLE.match(text)) is not None:
-            self.results[single["name"]] = single["value"]
+            self.results.setdefault(self.dataset, {})[single["name"]] = single["value"]
         else:
             raise BadLine("evaluation results without their `copypaste: Task: ...` line")
 
@@ -109,8 +128,7 @@ class LineParser:
         """The final evaluation, after the last training line: that line's iteration's."""
         if not self.results or self.last is None:
             return []
-        results, self.results = self.results, {}
-        return [(self.last, results)]
+        return [(self.last, self._evaluated())]
 
 
 class Source(LogFileSource):
