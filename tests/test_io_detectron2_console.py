@@ -51,8 +51,9 @@ def total_loss(iteration: int) -> float:
 
 def d2_log(max_iter: int = 2000, period: int = 200) -> tuple[str, str]:
     """The console of a run of `max_iter` iterations evaluated every `period`, in the order
-    detectron2 writes it (its writers run after the EvalHook, the last evaluation after the
-    last line), and the `metrics.json` its JSONWriter writes beside it."""
+    detectron2 writes it (its writers run after the EvalHook; the last evaluation, in
+    `after_train`, after the last line, its scalars at `max_iter`), and the `metrics.json` its
+    JSONWriter writes beside it."""
     lines = [line(0, "d2.engine.train_loop", "Starting training from iteration 0")]
     rows = []
     for iteration in range(19, max_iter, 20):
@@ -73,8 +74,8 @@ def d2_log(max_iter: int = 2000, period: int = 200) -> tuple[str, str]:
         if evaluated:
             row["bbox/AP"] = box_ap(iteration)
         rows.append(row)
-    lines += evaluation(max_iter - 1)
-    rows.append({"iteration": max_iter - 1, "bbox/AP": box_ap(max_iter - 1)})
+    lines += evaluation(max_iter)
+    rows.append({"iteration": max_iter, "bbox/AP": box_ap(max_iter)})
     return "\n".join(lines) + "\n", "".join(json.dumps(row) + "\n" for row in rows)
 
 
@@ -88,7 +89,7 @@ def test_training_lines_and_evaluations_are_read_as_metrics_json_holds_them(tmp_
     same = read_run(write(tmp_path, metrics, name="metrics.json"))
     for name in ("bbox/AP", "total_loss", "lr"):
         assert run.series(name).to_dict() == pytest.approx(same.series(name).to_dict()), name
-    assert run.series("bbox/AP").index.tolist() == list(range(199, 2000, 200))
+    assert run.series("bbox/AP").index.tolist() == [*range(199, 1800, 200), 2000]
     assert main(["analyze", str(path), "--format", "json"]) == 0
     result = json.loads(capsys.readouterr().out)["runs"][0]
     assert (result["metric"], result["direction"]) == ("bbox/AP", "max")
@@ -103,7 +104,7 @@ def test_a_colored_console_and_damaged_lines(tmp_path):
     colored = [f"\x1b[32m{text[:text.index(']: ') + 3]}\x1b[0m{text[text.index(']: ') + 3:]}"
                if "d2.utils.events" in text else text for text in lines]
     run = read_run(write(tmp_path, "\n".join(colored) + "\n", name="console.txt"))
-    assert run.series("bbox/AP").index.tolist() == [199, 399, 599, 799, 999]
+    assert run.series("bbox/AP").index.tolist() == [199, 399, 599, 799, 1000]
     assert len(run.series("total_loss")) == 50
     damaged = next(i for i, text in enumerate(lines) if "iter: 319 " in text)
     lines[damaged] = lines[damaged].replace("loss_cls: ", "loss_cls: x")
@@ -113,7 +114,7 @@ def test_a_colored_console_and_damaged_lines(tmp_path):
     task = [i for i, text in enumerate(lines) if "copypaste: Task" in text][2]
     del lines[task:task + 2]
     run = read_run(write(tmp_path, "\n".join(lines) + "\n", name="log.txt"))
-    assert run.series("bbox/AP").index.tolist() == [199, 799, 999]
+    assert run.series("bbox/AP").index.tolist() == [199, 799, 1000]
     assert 319 in run.series("total_loss").index and 319 not in run.series("loss_cls").index
     said = [w for w in run.warnings if "left out" in w]
     assert said == [("items of training lines that are no `name: number` were left out "
@@ -135,7 +136,7 @@ def test_an_evaluation_of_two_test_datasets_keeps_each_apart(tmp_path):
     run = read_run(write(tmp_path, "\n".join(lines) + "\n", name="log.txt"))
     assert "bbox/AP" not in run.metrics, sorted(run.metrics)
     coco, voc = run.series("coco_2017_val/bbox/AP"), run.series("voc_2007_test/bbox/AP")
-    assert coco.index.tolist() == voc.index.tolist() == [199, 399, 599, 799, 999]
+    assert coco.index.tolist() == voc.index.tolist() == [199, 399, 599, 799, 1000]
     assert coco.tolist() == pytest.approx([box_ap(i) for i in coco.index])
     assert set(voc.tolist()) == {50}
     assert not run.warnings, run.warnings
@@ -158,4 +159,4 @@ def test_a_training_line_cut_by_a_killed_writer_is_left_out_and_said(tmp_path):
 def test_a_notebook_cell_that_trained_a_detector_is_read(tmp_path):
     book = notebook_cell(tmp_path, "trainer.train()", d2_log(600)[0], name="d2.ipynb", on="stderr")
     run = read_as(book, "detectron2_console")
-    assert run.series("bbox/AP").index.tolist() == [199, 399, 599]
+    assert run.series("bbox/AP").index.tolist() == [199, 399, 600]

@@ -15,7 +15,9 @@ timings and the memory are no readings (`lr: N/A`, before the scheduler logs one
 An evaluation's results are `<task>/<name>` (`bbox/AP`, `segm/AP50`, `sem_seg/mIoU`, as
 `metrics.json` and TensorBoard name them: the held-out metrics), at the iteration of the
 training line after them: `DefaultTrainer` runs its writers after its `EvalHook`, so they
-are that iteration's (the final evaluation, after the last line, is the last iteration's).
+are that iteration's. The final evaluation comes after the last line: `DefaultTrainer`'s
+`after_train` runs it once the step counter has passed the last iteration (`max_iter`, where
+`metrics.json` and TensorBoard put it), so it is read one after the last line's `iter`.
 Several test datasets' results (`DATASETS.TEST`, each printed after `Evaluation results for
 <dataset> in csv format:`) are `<dataset>/bbox/AP`, as `metrics.json` flattens them.
 The Markdown tables printed beside them say the same and are not read. An item that is no
@@ -125,10 +127,11 @@ class LineParser:
             raise BadLine("evaluation results without their `copypaste: Task: ...` line")
 
     def flush(self) -> list[tuple[int, dict[str, Any]]]:
-        """The final evaluation, after the last training line: that line's iteration's."""
+        """The final evaluation, after the last training line: at `max_iter`, one after that
+        line's iteration (module docstring)."""
         if not self.results or self.last is None:
             return []
-        return [(self.last, self._evaluated())]
+        return [(self.last + 1, self._evaluated())]
 
 
 class Source(LogFileSource):
