@@ -73,6 +73,25 @@ def test_printed_dicts_of_other_shapes(tmp_path):
     assert (run.own_name("eval/loss"), run.own_name("train/loss")) == ("val_loss", "loss")
 
 
+def test_an_epochs_evaluation_in_a_log_of_steps_is_at_the_step_before_it(tmp_path, capsys):
+    """A loop that prints its training dict every 100 steps and its evaluation after each
+    epoch: the evaluation is read at the step of the line before it, no longer a line that
+    cannot be placed (every evaluation lost, the run judged by its train loss)."""
+    lines, step = [], 0
+    for epoch in range(6):
+        for _ in range(4):
+            step += 100
+            lines.append(f"step {step}: {{'loss': {3 - step / 1000:.3f}, 'lr': 1e-4}}")
+        lines.append(f"epoch {epoch}: {{'accuracy': {accuracy(epoch)}}}")
+    path = write(tmp_path, "\n".join(lines) + "\n", name="loop.log")
+    run = read_as(path, "accelerate_console")
+    assert run.series("eval_accuracy").index.tolist() == [400, 800, 1200, 1600, 2000, 2400]
+    assert len(run.series("loss")) == 24 and not run.warnings, run.warnings
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)["runs"][0]
+    assert (result["metric"], result["phases"][-1]["name"]) == ("eval_accuracy", "overfit")
+
+
 def test_a_loops_dict_of_its_losses_is_no_evaluation(tmp_path):
     """`print(f"Epoch {epoch}: {loss_dict}")` of a loop's training step: `evaluate`'s metrics
     return no loss, so a bare loss (HF's `loss`, the train loss) is no held-out reading, nor

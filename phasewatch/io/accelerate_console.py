@@ -10,11 +10,13 @@ and the many loops copied from them.
 eval_metric)`, `logger.info(f"step {completed_steps}: {eval_metric}")`, `eval_metric` being
 `metric.compute()`'s dict on the evaluation split). A line is read at its epoch (the run's
 steps then count epochs) or step, whichever the first line prints. The dict is read with
-`ast.literal_eval` (`io.py_literal`: numpy scalars unwrapped; never evaluated). A numpy array
-among the values (`evaluate`'s `mean_iou` gives `per_category_iou`, printed over several lines
-past 75 characters) is no reading: its item is left out, or where it runs on to the next line,
-the items from it on, and the scalars before it are read (`mean_iou`, `overall_accuracy`). A
-dict that is still no literal (cut by a killed writer) is a skipped line with its number.
+`ast.literal_eval` (`io.py_literal`: numpy scalars unwrapped; never evaluated). In a log of
+steps, an `epoch N:` line is the evaluation after the epoch's last steps, at the step of the
+line before it. A numpy array among the values (`evaluate`'s `mean_iou` gives
+`per_category_iou`, printed over several lines past 75 characters) is no reading: its item
+is left out, or where it runs on to the next line, the items from it on, and the scalars
+before it are read (`mean_iou`, `overall_accuracy`). A dict that is still no literal (cut by
+a killed writer) is a skipped line with its number.
 
 `metric.compute()`'s keys are the bare names of an evaluation (`accuracy`, `f1`), which
 HF's Trainer logs as `eval_accuracy`, `eval_f1` for the same `compute_metrics` dict: they are
@@ -86,10 +88,13 @@ def _without_arrays(text: str) -> str:
 
 
 class LineParser:
-    """A record per `epoch N: {...}` (or `step N: {...}`) line at its epoch or step."""
+    """A record per `epoch N: {...}` (or `step N: {...}`) line at its epoch or step; in a log
+    counted in steps, an epoch's line at the step of the line before it (the evaluation after
+    the epoch's last steps, as a validation line of other consoles is placed)."""
 
     def __init__(self) -> None:
         self.unit: str | None = None  # "epoch" or "step", by the first line
+        self.last_step: int | None = None  # of the last `step N:` line, in a log of steps
         self.step_unit = "step"
         self.banner: dict[str, int] = {}  # the banner's `epochs` and `steps`
 
@@ -113,9 +118,15 @@ class LineParser:
         if self.unit is None:
             self.unit = unit
             self.step_unit = "epoch" if unit == "epoch" else "step"
-        elif unit != self.unit:
-            raise BadLine(f"the line `{unit} N: {{...}}` in a log counted in {self.unit}s (its "
-                          f"first record was a `{self.unit} N:` line): it cannot be placed")
+        at = int(found["n"])
+        if unit != self.unit:
+            if self.last_step is None:  # a step line in a log of epochs
+                raise BadLine(f"the line `{unit} N: {{...}}` in a log counted in {self.unit}s "
+                              f"(its first record was a `{self.unit} N:` line): it cannot be "
+                              "placed")
+            at = self.last_step  # the evaluation after the epoch's last steps
+        elif unit == "step":
+            self.last_step = at
         try:
             values = python_literal(_without_arrays(found["dict"].rstrip()))
         except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
@@ -125,7 +136,7 @@ class LineParser:
             raise BadLine(f"the line `{unit} N:` holds no dict")
         if not (named := named_values(values)):
             raise BadLine(f"the line `{unit} N: {{...}}` holds no value")
-        return [(int(found["n"]), named)]
+        return [(at, named)]
 
 
 class Source(LogFileSource):
