@@ -94,8 +94,9 @@ def test_an_epochs_evaluation_in_a_log_of_steps_is_at_the_step_before_it(tmp_pat
 
 def test_a_loops_dict_of_its_losses_is_no_evaluation(tmp_path):
     """`print(f"Epoch {epoch}: {loss_dict}")` of a loop's training step: `evaluate`'s metrics
-    return no loss, so a bare loss (HF's `loss`, the train loss) is no held-out reading, nor
-    is any name of its dict; a loss named with its split (`loss_val`) leaves the rest bare."""
+    return no loss, so a dict of losses alone is no evaluation's (HF's bare `loss` is the train
+    loss); a loss added to `metric.compute()`'s scores is the evaluation's, and a loss named
+    with its split (`loss_val`) leaves the rest bare."""
     text = "".join(f"Epoch {e}: {{'loss': {1 - e / 10}, 'recon_loss': {0.5 - e / 50}}}\n"
                    for e in range(6))
     run = read_as(write(tmp_path, text, name="vae.log"), "accelerate_console")
@@ -105,6 +106,10 @@ def test_a_loops_dict_of_its_losses_is_no_evaluation(tmp_path):
                    for e in range(6))
     run = read_as(write(tmp_path, text, name="cls.log"), "accelerate_console")
     assert run.own_name("eval/accuracy") == "eval_accuracy"
+    text = "".join(f"epoch {e}: {{'accuracy': {0.5 + e / 50}, 'loss': {1 - e / 10}}}\n"
+                   for e in range(6))
+    run = read_as(write(tmp_path, text, name="eval.log"), "accelerate_console")
+    assert sorted(run.metrics) == ["eval_accuracy", "eval_loss"]
 
 
 def test_damaged_lines_are_reported_with_their_numbers(tmp_path):

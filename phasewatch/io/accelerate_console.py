@@ -22,9 +22,11 @@ a killed writer) is a skipped line with its number.
 HF's Trainer logs as `eval_accuracy`, `eval_f1` for the same `compute_metrics` dict: they are
 read under that prefix, so they get the held-out roles and directions. A key that names its split
 already (`val_loss`, `eval_loss`, `train_loss`, `test_f1`) is read as printed, and so is every
-key of a dict that holds a learning rate, a gradient norm or a loss under a bare name (a
-training record: `metric.compute()` returns no loss, and HF's bare `loss` is the train loss);
-the counters (`epoch`, `step`) and values that are no number are no readings.
+key of a dict that holds a learning rate or a gradient norm, or only losses that name no
+split (a training record, as a loop prints its step's losses: `metric.compute()` returns no
+loss, so a loss beside its scores is the evaluation's, `eval_loss`, and a dict of losses
+alone is no evaluation's; HF's bare `loss` is the train loss); the counters (`epoch`,
+`step`) and values that are no number are no readings.
 The scripts' banner (HF's Trainer's words: `Num Epochs = N`, `Total optimization steps = M`)
 gives the planned length: the last epoch, `N - 1` (epochs count from 0), or step `M`.
 `Step N: {...}` with a capital S is Trinity-RFT's line (`trinity_console`).
@@ -70,13 +72,14 @@ def _bare_loss(name: str) -> bool:
 def named_values(values: dict) -> dict[str, Any]:
     """The dict's readings under their names (module docstring): a bare name of an evaluation
     under `eval_`, a name with its split, or any name of a training record, as printed."""
-    keys = {str(key) for key in values}
-    # `evaluate`'s metrics return no loss: a bare loss is the loop's own (HF's `loss`, the
-    # train loss), as in a loop printing its training step's dict of losses
-    training = bool(keys & TRAINING_KEYS) or any(_bare_loss(key) for key in keys)
+    readings = {name: value for key, value in values.items()
+                if (name := str(key)) not in COUNTERS
+                and not isinstance(value, (dict, list, tuple))}
+    # `evaluate`'s metrics return no loss: a dict of bare losses alone is no evaluation's
+    training = bool(readings.keys() & TRAINING_KEYS) or (
+        bool(readings) and all(_bare_loss(name) for name in readings))
     return {name if training or _split_named(name) else f"eval_{name}": value
-            for key, value in values.items()
-            if (name := str(key)) not in COUNTERS and not isinstance(value, (dict, list, tuple))}
+            for name, value in readings.items()}
 
 
 def _without_arrays(text: str) -> str:
