@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
@@ -48,6 +49,35 @@ def test_successes_are_a_success_rate(tmp_path):
     successes[5:, :3] = True
     run = read_run(_write(tmp_path / "evaluations.npz", successes=successes))
     assert list(run.column("eval/success_rate").values) == [0.0] * 5 + [0.6] * 5
+
+
+def test_an_old_sb3s_returns_of_one_environment_each_are_read(tmp_path):
+    """SB3 before 1.2 summed a VecEnv's rewards as arrays of one (a Curve Fever DQN run's file:
+    results (20, 5, 1) float32 beside ep_lengths (20, 5)). Before: refused as not
+    EvalCallback's evaluations file."""
+    path = tmp_path / "evaluations.npz"
+    np.savez(path, timesteps=STEPS, results=RETURNS[:, :, None].astype(np.float32),
+             ep_lengths=LENGTHS)
+    run = read_run(path)
+    assert np.allclose(run.column("eval/mean_reward").values, RETURNS.mean(axis=1), atol=1e-4)
+    assert list(run.column("eval/mean_ep_length").values) == [742.0] * 10
+    assert run.config["n_eval_episodes"] == 5
+
+
+@pytest.mark.parametrize("results, lengths", [
+    (np.ones((10, 5, 2)), LENGTHS),  # two numbers per episode
+    (np.ones((10, 5, 1)), np.full((10, 4), 742)),  # episodes that are not ep_lengths'
+    (np.ones((10, 5, 1)), None),  # no ep_lengths to match
+])
+def test_other_arrays_are_refused_naming_the_file_and_what_evalcallback_writes(
+        tmp_path, capsys, results, lengths):
+    path = tmp_path / "evaluations.npz"
+    extra = {} if lengths is None else {"ep_lengths": lengths}
+    np.savez(path, timesteps=STEPS, results=results, **extra)
+    assert main(["inspect", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert str(path) in err and "'results' holds" in err, err
+    assert "not EvalCallback's evaluations file (it writes" in err and "Traceback" not in err
 
 
 def test_an_array_of_objects_is_refused_not_unpickled(tmp_path, capsys):

@@ -15,6 +15,12 @@ numbers by (its logger's `eval/mean_reward`, `eval/mean_ep_length`, `eval/succes
 means over the evaluation's episodes), so the file and the run's TensorBoard or progress.csv
 read alike. The arrays are read with `allow_pickle=False`: an array of Python objects (what
 an old SB3 wrote for evaluations of different lengths) is refused, never unpickled.
+
+SB3 before 1.2 summed each episode's rewards as the evaluation `VecEnv` returns them, arrays of
+one reward per environment (`episode_reward += reward`), so where the environment is not wrapped
+in a `Monitor` its `results` are (evaluations, episodes, 1) float32 beside `ep_lengths`
+(evaluations, episodes): that last axis of one is its single environment's and is read away.
+Any other shape is refused with what EvalCallback writes, not guessed at.
 """
 
 from __future__ import annotations
@@ -68,6 +74,8 @@ def parse(path: Path) -> tuple[list[Record], dict[str, Any]]:
     if steps.ndim != 1 or steps.dtype.kind not in "iuf":
         raise InputError(f"'timesteps' is not a list of steps (shape {steps.shape}, dtype "
                          f"{steps.dtype}): not EvalCallback's evaluations file", path)
+    arrays = {name: _one_env_axis_read_away(values, arrays.get("ep_lengths"))
+              for name, values in arrays.items()}
     means: dict[str, Any] = {}
     for array, name in MEANS:
         values = arrays.get(array)
@@ -76,14 +84,26 @@ def parse(path: Path) -> tuple[list[Record], dict[str, Any]]:
         if values.dtype.kind not in "biuf" or values.ndim not in (1, 2) or \
                 len(values) != len(steps):
             raise InputError(f"'{array}' holds {values.shape} {values.dtype} values for "
-                             f"{len(steps)} evaluations: not EvalCallback's evaluations file",
-                             path)
+                             f"{len(steps)} evaluations: not EvalCallback's evaluations file "
+                             f"(it writes numbers of shape ({len(steps)},) or ({len(steps)}, "
+                             "episodes), or a results of (evaluations, episodes, 1) beside "
+                             "ep_lengths of (evaluations, episodes))", path)
         means[name] = values.astype(float).reshape(len(steps), -1).mean(axis=1)
     records = [Record(int(step), {name: float(column[i]) for name, column in means.items()})
                for i, step in enumerate(steps)]
     config = {"n_eval_episodes": int(arrays["results"].reshape(len(steps), -1).shape[1])} \
         if len(steps) else {}
     return records, config
+
+
+def _one_env_axis_read_away(values: Any, lengths: Any) -> Any:
+    """`values` without a last axis of one where the rest is `ep_lengths`' (evaluations,
+    episodes): an SB3 before 1.2 summed a one-environment VecEnv's rewards as arrays of one.
+    Without `ep_lengths` to match, or with any other shape, `values` is returned as it is."""
+    if lengths is None or values.ndim != 3 or values.shape[-1] != 1 or \
+            values.shape[:-1] != lengths.shape:
+        return values
+    return values[..., 0]
 
 
 class Source(RewrittenFileSource):
