@@ -21,6 +21,7 @@ import numpy as np
 
 from phasewatch.errors import UsageError
 from phasewatch.heldout_names import several_accuracies
+from phasewatch.level_names import taxonomic_levels
 from phasewatch.presets import ROLE_CANDIDATES, role_matches
 from phasewatch.run import Run, unknown_metric_message
 from phasewatch.set_names import loader_bases, set_order
@@ -88,14 +89,19 @@ def choose_series(run: Run, metric: str | None = None, aggregate: str | None = N
         if metric is not None and any(c in metric for c in "*?["):
             return SeriesChoice(run, sets[0], sets=sets)
         return SeriesChoice(run, metric, sets=sets)
+    levels = taxonomic_levels(sets)
+    sets = levels or sets  # coarsest level first
     listed = ", ".join(sets[:8]) + (f", ... ({len(sets)} in all)" if len(sets) > 8 else "")
     if aggregate is None:
         overall = overall_set(sets)
-        chosen = overall or (run.own_name(name) if name in ROLE_CANDIDATES else sets[0])
+        chosen = overall or (levels[-1] if levels else None) \
+            or (run.own_name(name) if name in ROLE_CANDIDATES else sets[0])
         chosen = chosen or sets[0]
         kind = sets_kind(sets)
         warning = (f"{len(sets)} {kind} hold {name}: {listed}; analysed {chosen} "
-                   + ("(the log's total over the sets). " if overall else "only. ")
+                   + ("(the log's total over the sets). " if overall else
+                      "only, the finest level (the log does not say which level the run is "
+                      "judged by). " if levels else "only. ")
                    + "Choose one with --metric NAME"
                    # a mean of a top-1 and a top-5 accuracy measures nothing
                    + (", or analyse their mean with --aggregate mean"
@@ -112,8 +118,11 @@ def choose_series(run: Run, metric: str | None = None, aggregate: str | None = N
 
 def sets_kind(sets: list[str]) -> str:
     """What the several series behind one role are, for the notices that name them
-    (`analyze`'s warning, `inspect`'s performance line): "accuracies" of different kinds on one
-    split (`heldout_names.several_accuracies`), else "validation sets"."""
+    (`analyze`'s warning, `inspect`'s performance line): "taxonomic levels" of one validation
+    set (`level_names`), "accuracies" of different kinds on one split
+    (`heldout_names.several_accuracies`), else "validation sets"."""
+    if taxonomic_levels(sets):
+        return "taxonomic levels"
     return "accuracies" if several_accuracies(sets) else "validation sets"
 
 

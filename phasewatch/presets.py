@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from phasewatch.direction_words import name_words, says_lower_is_better
 from phasewatch.heldout_names import as_validation, held_out_direction, held_out_match, split_first
+from phasewatch.level_names import finest_level
 from phasewatch.role_candidates import ROLE_CANDIDATES
 from phasewatch.set_names import eval_sets, loader_bases, set_order
 
@@ -247,7 +248,8 @@ def hf_spelling(name: str, present: Collection[str]) -> str | None:
 
 def aliases_for(metrics: Iterable[str]) -> dict[str, str]:
     """canonical name -> this run's own name, for each role whose candidate is present: the
-    role's first candidate pattern that matches, and its first match in name order."""
+    role's first candidate pattern that matches, and its first match in name order, or, where
+    its matches are one metric at several taxonomic levels, the finest (`level_names`)."""
     present = _present(metrics)
     hits, eval_names = _hits(present)
     best: dict[str, tuple[int, str]] = {}
@@ -255,6 +257,14 @@ def aliases_for(metrics: Iterable[str]) -> dict[str, str]:
         known = best.get(role)
         if known is None or (rank, name) < known:
             best[role] = (rank, name)
+    # one metric at several taxonomic levels (`val_genus_acc`, `val_species_acc`): the finest
+    tied: dict[str, list[str]] = {}
+    for role, rank, name in hits:
+        if rank == best[role][0]:
+            tied.setdefault(role, []).append(name)
+    for role, names in tied.items():
+        if len(names) > 1 and (finest := finest_level(names)) is not None:
+            best[role] = (best[role][0], finest)
     aliases = {role: best[role][1] for role in ROLE_CANDIDATES if role in best and role not in present}
     # a Lightning metric asked for without its loader (`--metric val_acc`) is its first loader's
     for own, base in sorted(loader_bases(present).items(), key=lambda item: set_order(item[0])):
