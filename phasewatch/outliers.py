@@ -25,7 +25,9 @@ def spike_mask(values: np.ndarray, scale: float | np.ndarray, k: float = 6.0,
     the readings around the two), and the neighbours do not
     turn toward it by more than `k` noise sds and its gap to them (a fall into it and a rise out of it: the bottom
     of a V sampled at its turn, which a line through four points on its two arms fits loosely
-    enough that the bottom lay past 3 times the spread in a quarter of steep dips). So the
+    enough that the bottom lay past 3 times the spread in a quarter of steep dips), nor does the
+    run resume past where it left it and go on back (a dip's cliff and its way back: `RAMP_SD`,
+    `RAMP_SHARE`). So the
     bottom of a dip sampled once or twice on a sparse run or at its turn on a dense one, a point
     on a steep rise, and the first and last
     points (nothing on one side to contradict them) are data, while one or two absurd readings
@@ -228,6 +230,17 @@ def _coming_back(y: np.ndarray, mask: np.ndarray, margin: float) -> bool:
 # noise sds: how closely the second-to-last point's neighbours must fit a line, and how far
 # a point must stand off each adjacent reading to be an outlier (`_stands_off`)
 EDGE_AGREE = 2.0
+# How far past the reading before a block the reading after it must lie, away from the level
+# (noise sds, and a share of the block's depth), for the block to be the cliff of a dip that
+# recovers over evaluations (`_contradicted`; the run must also go on back from there by
+# EDGE_AGREE noise sds: a rising run's 0.654, 0.698, 0.68, 0.678 in sample_logs/rl resumes past
+# where it left by its trend alone, and stays). With no share, failed readings followed by one
+# low reading were kept (tuning seeds, runs with failed evaluations, second family: false
+# claims 0.03 -> 0.06 at 3 sds, 0.04 at 4); there the reading after lay at most 0.22 of the
+# failed readings' depth past the one before, where an SB3 hexapod reward's first step back
+# lay 0.31 (-44.72, then -94.61, -79.58, -60.31, -52.56, -34.58).
+RAMP_SD = 4.0
+RAMP_SHARE = 0.25
 # How far outside the range of the run's other readings, in widths of that range, the second
 # point must lie to be a failed evaluation. On the tuning seeds a dip sampled once right after
 # the start lay up to 1.17 widths below the rest (fast-saturating runs, both families); failed
@@ -299,6 +312,19 @@ def _contradicted(x: np.ndarray, y: np.ndarray, width: int, floor: np.ndarray,
     above, below = turn > -bar, turn < bar
     stands_off = gap > np.max([agree[first + j] for j in range(width)], axis=0)  # `_stands_off`
     above, below = above & stands_off, below & stands_off
+    # a cliff into the block and a ramp out of it: the run resumes past where it left, away
+    # from the level, by RAMP_SD noise sds and a RAMP_SHARE of the block's depth, and goes on
+    # back by more than EDGE_AGREE noise sds (a disruption that strikes at once and recovers
+    # over evaluations; a failed reading leaves the run where it was, give or take its noise,
+    # and a trend's next reading is past the last one before the block, then level with it)
+    after = y[first + width + 1]
+    depth = np.stack([y[first + j] for j in range(width)])
+    back = np.max([agree[first + j] for j in range(width)], axis=0)
+    sds = back / EDGE_AGREE
+    below = below & ~((left - right > np.maximum(RAMP_SD * sds, RAMP_SHARE * (left - depth.min(0))))
+                      & (after - right > back))
+    above = above & ~((right - left > np.maximum(RAMP_SD * sds, RAMP_SHARE * (depth.max(0) - left)))
+                      & (right - after > back))
     for j in range(width):
         here = y[first + j]
         predicted = my + slope * (x[first + j] - x[first] - mx)

@@ -138,3 +138,26 @@ def test_a_rise_over_the_third_and_fourth_readings_that_the_run_undoes_is_data()
     level = np.r_[0.268, 0.271, 0.0, 0.0, 0.266, 0.27, 0.265, 0.269, 0.272, 0.268, 0.27, 0.266]
     level[6:] += np.linspace(0.0, 0.4, 6)  # a later rise wider than the pair's fall
     assert np.flatnonzero(spike_mask(level, 0.005)).tolist() == [2, 3]
+
+
+def test_a_cliff_and_a_ramp_back_is_a_dip_not_a_failed_pair():
+    """A dip that strikes at once and recovers over evaluations (an SB3 hexapod reward: -58.79,
+    -56.81, -44.72, then -94.61, -79.58, -60.31, -52.56, -34.58 on its way up): the reading
+    after the pair lies 4.8 noise sds and 0.31 of the pair's depth below the one before it, and
+    the run goes on back from there. It was left out as a failed pair and the run read as one
+    rise. A failed pair after which the run is back where it was, or one whose next reading is
+    low by noise alone (a tenth of the pair's depth), is still left out; so is its mirror; and
+    so is a reading above a rising run whose next reading lies past the one before it only by the
+    trend and stays there."""
+    reward = np.r_[-58.79, -56.81, -44.72, -94.61, -79.58, -60.31, -52.56, -34.58, -28.26,
+                   -30.46, -22.76, -29.47, -30.55, -25.35, -7.54, -1.68, 5.67, -4.26]
+    assert not spike_mask(reward, 3.27).any()
+    back = reward.copy()
+    back[5] = -50.0  # within 2 sds of where the run left: failed readings
+    assert np.flatnonzero(spike_mask(back, 3.27)).tolist() == [3, 4]
+    flat = np.r_[0.35, 0.352, 0.355, 0.353, 0.0, 0.0, 0.318, 0.345, 0.35, 0.351, 0.349, 0.352]
+    assert np.flatnonzero(spike_mask(flat, 0.008)).tolist() == [4, 5]
+    assert np.flatnonzero(spike_mask(1.0 - flat, 0.008)).tolist() == [4, 5]
+    rising = np.r_[0.554, 0.556, 0.582, 0.63, 0.642, 0.654, 0.698, 0.68, 0.678, 0.668, 0.67, 0.71,
+                   0.732]  # sample_logs/rl, steps 150-270
+    assert np.flatnonzero(spike_mask(rising, 0.0052)).tolist() == [6]
