@@ -318,12 +318,12 @@ def _contradicted(x: np.ndarray, y: np.ndarray, width: int, floor: np.ndarray,
     # over evaluations; a failed reading leaves the run where it was, give or take its noise,
     # and a trend's next reading is past the last one before the block, then level with it)
     after = y[first + width + 1]
-    depth = np.stack([y[first + j] for j in range(width)])
-    back = np.max([agree[first + j] for j in range(width)], axis=0)
-    sds = back / EDGE_AGREE
-    below = below & ~((left - right > np.maximum(RAMP_SD * sds, RAMP_SHARE * (left - depth.min(0))))
+    block = np.stack([y[first + j] for j in range(width)])
+    back = np.max([agree[first + j] for j in range(width)], axis=0)  # EDGE_AGREE noise sds
+    resumed = RAMP_SD / EDGE_AGREE * back
+    below = below & ~((left - right > np.maximum(resumed, RAMP_SHARE * (left - block.min(0))))
                       & (after - right > back))
-    above = above & ~((right - left > np.maximum(RAMP_SD * sds, RAMP_SHARE * (depth.max(0) - left)))
+    above = above & ~((right - left > np.maximum(resumed, RAMP_SHARE * (block.max(0) - left)))
                       & (right - after > back))
     for j in range(width):
         here = y[first + j]

@@ -60,14 +60,20 @@ def rotated_parts(path: Path, naming: str = "") -> list[Path]:
 def _earlier_launches(path: Path, launch: re.Match) -> list[Path]:
     """The files of the launches before `path`'s (`LAUNCH_DATED`: same stem, same rank, an
     earlier date), oldest first."""
+    siblings = _dated_siblings(path, lambda found: (found["stem"], found["rank"]) == (
+        launch["stem"], launch["rank"]) and found["date"] < launch["date"])
+    return [p for _, p in sorted((found["date"], p) for found, p in siblings)][-MAX_PARTS:]
+
+
+def _dated_siblings(path: Path, keep: Callable[[re.Match], bool]) -> list[tuple[re.Match, Path]]:
+    """The files beside `path` named as `LAUNCH_DATED` whose name's parts `keep` accepts, with
+    those parts; none where the folder cannot be listed."""
     try:
-        siblings = [(found["date"], p) for p in path.parent.iterdir()
-                    if (found := LAUNCH_DATED.fullmatch(p.name)) is not None
-                    and (found["stem"], found["rank"]) == (launch["stem"], launch["rank"])
-                    and found["date"] < launch["date"] and p.is_file()]
+        return [(found, p) for p in path.parent.iterdir()
+                if (found := LAUNCH_DATED.fullmatch(p.name)) is not None and keep(found)
+                and p.is_file()]
     except OSError:
         return []
-    return [p for _, p in sorted(siblings)][-MAX_PARTS:]
 
 
 def other_ranks(path: Path, naming: str) -> list[Path]:
@@ -78,13 +84,8 @@ def other_ranks(path: Path, naming: str) -> list[Path]:
     launch = LAUNCH_DATED.fullmatch(path.name) if naming == "launch_date" else None
     if launch is None or launch["rank"] != "-0":
         return []
-    try:
-        return sorted(p for p in path.parent.iterdir()
-                      if (found := LAUNCH_DATED.fullmatch(p.name)) is not None
-                      and found["stem"] == launch["stem"] and found["rank"] not in (None, "-0")
-                      and p.is_file())
-    except OSError:
-        return []
+    return sorted(p for _, p in _dated_siblings(
+        path, lambda found: found["stem"] == launch["stem"] and found["rank"] not in (None, "-0")))
 
 
 def rotation_naming(reader) -> str:
