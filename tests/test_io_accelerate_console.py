@@ -53,6 +53,24 @@ def test_each_epoch_evaluation_is_read_held_out_at_its_epoch(tmp_path, capsys):
     assert result["phases"][-1]["name"] == "overfit"
 
 
+@pytest.mark.parametrize("first, plan", [(0, 9), (1, 10), (3, 9)])
+def test_the_banners_epochs_end_where_the_loop_counts_them(tmp_path, capsys, first, plan):
+    """`Num Epochs = 10` ends at epoch 9 in a loop that prints `epoch 0:` first (HF's scripts),
+    at epoch 10 in one that prints `epoch 1:` first; a first epoch past 1 is a resumed run of
+    HF's scripts (`range(starting_epoch, ...)`), counted from 0. Seven epochs from 0 or 1 end
+    before the plan (analyze says so); the resumed run's reach it."""
+    text = "  Num Epochs = 10\n" + "".join(
+        f"epoch {e}: {{'accuracy': {accuracy(e - first)}}}\n" for e in range(first, first + 7))
+    path = write(tmp_path, text, name="loop.log")
+    assert planned_steps(read_as(path, "accelerate_console").config) == plan
+    assert main(["analyze", str(path)]) == 0
+    out = capsys.readouterr().out
+    early = f"the log ends at epoch {first + 6}, before the epoch {plan} its run plans"
+    assert (early in out) == (first + 6 < plan) and ("the log ends" in out) == (early in out), out
+    assert main(["watch", str(path)]) == 0
+    assert f"planned length: up to epoch {plan}," in capsys.readouterr().err
+
+
 def test_printed_dicts_of_other_shapes(tmp_path):
     """`accelerator.print`'s NER dict with numpy 2 scalars; `step N:` with a validation's own
     names (kept) beside the counter (no reading); a training dict (its `loss` kept as the

@@ -28,7 +28,8 @@ loss, so a loss beside its scores is the evaluation's, `eval_loss`, and a dict o
 alone is no evaluation's; HF's bare `loss` is the train loss); the counters (`epoch`,
 `step`) and values that are no number are no readings.
 The scripts' banner (HF's Trainer's words: `Num Epochs = N`, `Total optimization steps = M`)
-gives the planned length: the last epoch, `N - 1` (epochs count from 0), or step `M`.
+gives the planned length: the last epoch, `N - 1` where the first epoch printed is 0 (HF's
+scripts; a resumed run's first is later), `N` where it is 1, or step `M`.
 `Step N: {...}` with a capital S is Trinity-RFT's line (`trinity_console`).
 """
 
@@ -100,12 +101,16 @@ class LineParser:
         self.last_step: int | None = None  # of the last `step N:` line, in a log of steps
         self.step_unit = "step"
         self.banner: dict[str, int] = {}  # the banner's `epochs` and `steps`
+        self.first_epoch: int | None = None  # the first `epoch N:` line's N, in a log of epochs
 
     @property
     def settings(self) -> dict[str, int | None]:
-        """The planned last epoch or step the banner states, in the log's counter."""
+        """The planned last epoch or step the banner states, in the log's counter: `Num Epochs
+        = N` ends at epoch N - 1 where the loop counts from 0 (HF's scripts print `epoch 0:`
+        first), at N where it counts from 1. A first epoch past 1 is a resumed run
+        (`range(starting_epoch, num_train_epochs)` under the same banner): counted from 0."""
         if self.unit == "epoch" and self.banner.get("epochs", 0) > 1:
-            return {"planned_steps": self.banner["epochs"] - 1}
+            return {"planned_steps": self.banner["epochs"] - (self.first_epoch != 1)}
         if self.unit == "step" and self.banner.get("steps", 0) > 0:
             return {"planned_steps": self.banner["steps"]}
         return {}
@@ -130,6 +135,8 @@ class LineParser:
             at = self.last_step  # the evaluation after the epoch's last steps
         elif unit == "step":
             self.last_step = at
+        elif self.first_epoch is None:
+            self.first_epoch = at
         try:
             values = python_literal(_without_arrays(found["dict"].rstrip()))
         except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
