@@ -73,13 +73,12 @@ class MetricChoice:
         user's or the run's declared one as soon as it appears; a held-out role once it has
         the values `choose_metric` asks of a role (`MIN_FOR_TREND`), since a held-out metric
         logged once or twice is passed over for a longer one."""
-        from phasewatch.presets import aliases_for, hf_spelling
+        from phasewatch.presets import aliases_for
         from phasewatch.signals import MIN_FOR_TREND
 
         names = self.names
         if self.metric is not None:
-            return self.metric in names or self.metric in aliases_for(names) \
-                or hf_spelling(self.metric, names) is not None
+            return self.holds(self.metric, source)
         declared = source.info.performance_metric
         if declared and (declared in names or declared in aliases_for(names)):
             return True
@@ -102,6 +101,17 @@ class MetricChoice:
                        and (steps := self._steps.get(other)) and steps[-1] >= since), None)
         self.waits_for = None if waited is None else (name, waited)
         return waited is None and name in self._moved
+
+    def holds(self, metric: str, source: RecordSource) -> bool:
+        """Whether the records so far hold `metric` as `Run.own_name` or `Run.hf_spelling`
+        would find it on a Run of them: under that name, a role's alias, the name a printed
+        one is read under (`RunInfo.printed_names`), or HF's other spelling."""
+        from phasewatch.presets import aliases_for, hf_spelling
+
+        names = self.names
+        return metric in names or metric in aliases_for(names) \
+            or source.info.printed_names.get(metric) in names \
+            or hf_spelling(metric, names) is not None
 
     def _held_out_names(self) -> dict[str, int]:
         """The log's own names of the held-out roles among the names seen so far, each with its

@@ -94,7 +94,6 @@ class LiveMessages:
     def _check_missing(self) -> None:
         if self.warned_missing or self.metric_option is None:
             return
-        from phasewatch.presets import aliases_for, hf_spelling
         from phasewatch.run import unknown_metric_message
 
         if self.monitor is not None:
@@ -102,9 +101,7 @@ class LiveMessages:
             names = self.monitor.metrics_seen
         else:
             names = list(self.choice.names)
-            missing = bool(names) and self.metric_option not in names \
-                and self.metric_option not in aliases_for(names) \
-                and hf_spelling(self.metric_option, names) is None
+            missing = bool(names) and not self.choice.holds(self.metric_option, self.source)
         if missing:
             self.warned_missing = True
             self.notice(unknown_metric_message(self.metric_option, names)

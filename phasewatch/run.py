@@ -77,6 +77,11 @@ class Run:
     """What the steps count when the reader knows it is not training steps: "epoch" for Keras'
     History, a table whose only counter is `epoch`, Keras' TensorBoard `epoch_*` tags. Only the
     words change (`xaxis.step_unit`); the steps are the numbers the log gave."""
+    printed_names: dict[str, str] = field(default_factory=dict)
+    """A name as the log printed it -> this run's own name for it, where the reader read it
+    under another: `accelerate_console` reads `metric.compute()`'s `accuracy` as
+    `eval_accuracy`, the evaluation's, as HF's Trainer names it. `--metric` takes the printed
+    name too (`own_name`), said once (`resolve_metric`)."""
     finished: bool = False
     """The log says the run ended (a trainer_state.json at its max_steps, HF's final
     `train_runtime` row, a run.json status...): its plan, if it states one, is not what is
@@ -155,31 +160,35 @@ class Run:
         return np.unique(every)
 
     def own_name(self, name: str) -> str | None:
-        """The run's own name for `name` (itself or via a canonical alias), or None if absent."""
+        """The run's own name for `name` (itself, via a canonical alias, or the name the log
+        printed it under: `printed_names`), or None if absent."""
         columns = self.columns()
         if name in columns:
             return name
-        alias = self.aliases.get(name)
+        alias = self.aliases.get(name, self.printed_names.get(name))
         return alias if alias in columns else None
 
     def resolve_metric(self, name: str) -> str:
-        """The run's own name for `name` (itself, or the original behind a canonical alias).
+        """The run's own name for `name` (itself, the original behind a canonical alias, the
+        name a printed one is read under, or HF's other spelling: the last two said once).
 
         Raises UsageError listing the metrics that exist, closest to `name` first.
         """
-        own = self.own_name(name)
+        own, said = self.own_name(name), None
+        if own is not None and own != name and name not in self.aliases:  # `printed_names`
+            said = f"--metric {name}: the log prints {name}, read as {own}: the output names it so"
+        elif own is None and (own := self.hf_spelling(name)) is not None:
+            said = f"--metric {name}: this log names it {own}"
         if own is not None:
-            return own
-        twin = self.hf_spelling(name)
-        if twin is not None:  # said once per log and name: resolved again and again
-            if (self.source, name) not in _SPELLINGS_SAID:
+            # said once per log and name: resolved again and again
+            if said and (self.source, name) not in _SPELLINGS_SAID:
                 _SPELLINGS_SAID.add((self.source, name))
                 from phasewatch.output import warn
 
-                warn(f"--metric {name}: this log names it {twin}")
-            return twin
-        present = set(self.columns())
-        raise UsageError(unknown_metric_message(name, sorted(present | set(self.aliases))))
+                warn(said)
+            return own
+        present = set(self.columns()) | set(self.aliases) | set(self.printed_names)
+        raise UsageError(unknown_metric_message(name, sorted(present)))
 
     def hf_spelling(self, name: str) -> str | None:
         """The run's one metric that is `name` in HF's other spelling (`eval_x` / `eval/x`,

@@ -10,6 +10,7 @@ import json
 import pytest
 from _files import notebook_cell, read_as, write
 
+import phasewatch
 from phasewatch.cli import main
 from phasewatch.io import read_run
 from phasewatch.planned import planned_steps
@@ -51,6 +52,26 @@ def test_each_epoch_evaluation_is_read_held_out_at_its_epoch(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)["runs"][0]
     assert (result["metric"], result["direction"]) == ("eval_accuracy", "max")
     assert result["phases"][-1]["name"] == "overfit"
+
+
+def test_the_printed_names_are_metric_names_too(tmp_path, capsys):
+    """`accuracy` and `f1` as the console prints them, read as `eval_accuracy`, `eval_f1`: the
+    printed name works wherever a metric is named (`Run.printed_names`), the output names the
+    metric as read and says which printed name it is; inspect lists both."""
+    path = write(tmp_path, glue_log())
+    assert main(["analyze", str(path), "--metric", "accuracy", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["runs"][0]["metric"] == "eval_accuracy"
+    assert "--metric accuracy: the log prints accuracy, read as eval_accuracy" in err, err
+    assert main(["watch", str(path), "--metric", "f1"]) == 0
+    assert "(10 values of eval_f1)" in capsys.readouterr().err
+    assert main(["plot", str(path), "--metric", "f1", "-o", str(tmp_path / "f1.png")]) == 0
+    assert main(["inspect", str(path)]) == 0
+    assert "accuracy as eval_accuracy, f1 as eval_f1 (--metric takes either)" in \
+        capsys.readouterr().out
+    assert phasewatch.analyze(path, metric="f1").metric == "eval_f1"
+    assert main(["analyze", str(path), "--metric", "precision"]) == 2
+    assert "closest first: accuracy" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("first, plan", [(0, 9), (1, 10), (3, 9)])
@@ -166,3 +187,4 @@ def test_a_notebook_cell_that_ran_the_loop_is_read(tmp_path):
                          glue_log(4), name="glue.ipynb", on="stderr")
     run = read_as(book, "accelerate_console")
     assert run.series("eval_f1").index.tolist() == [0, 1, 2, 3]
+    assert run.own_name("f1") == "eval_f1"  # the printed name, as in a console log

@@ -174,6 +174,10 @@ def run(args: argparse.Namespace) -> int:
             roles.setdefault(name, canon)
     for piece in table_text(metric_table(run_.columns()), roles, unit=unit):
         sys.stdout.write(piece)
+    if run_.printed_names:  # the names the console shows beside those of the table
+        print("printed names read under others: " + listed(
+            [f"{printed} as {own}" for printed, own in run_.printed_names.items()], 8)
+            + " (--metric takes either)")
     for warning in run_.warnings + ([counters.note] if counters.note else []):
         print(f"warning: {warning}")
     return 0

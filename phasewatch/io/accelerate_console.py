@@ -20,7 +20,8 @@ a killed writer) is a skipped line with its number.
 
 `metric.compute()`'s keys are the bare names of an evaluation (`accuracy`, `f1`), which
 HF's Trainer logs as `eval_accuracy`, `eval_f1` for the same `compute_metrics` dict: they are
-read under that prefix, so they get the held-out roles and directions. A key that names its split
+read under that prefix, so they get the held-out roles and directions (`--metric` takes the
+printed name too: `Run.printed_names`). A key that names its split
 already (`val_loss`, `eval_loss`, `train_loss`, `test_f1`) is read as printed, and so is every
 key of a dict that holds a learning rate or a gradient norm, or only losses that name no
 split (a training record, as a loop prints its step's losses: `metric.compute()` returns no
@@ -70,16 +71,17 @@ def _bare_loss(name: str) -> bool:
     return "loss" in words and not words & OWN_SPLITS
 
 
-def named_values(values: dict) -> dict[str, Any]:
-    """The dict's readings under their names (module docstring): a bare name of an evaluation
-    under `eval_`, a name with its split, or any name of a training record, as printed."""
+def named_values(values: dict) -> dict[str, tuple[str, Any]]:
+    """The dict's readings, printed name -> (the name it is read under, value) (module
+    docstring): a bare name of an evaluation under `eval_`, a name with its split, or any name
+    of a training record, as printed."""
     readings = {name: value for key, value in values.items()
                 if (name := str(key)) not in COUNTERS
                 and not isinstance(value, (dict, list, tuple))}
     # `evaluate`'s metrics return no loss: a dict of bare losses alone is no evaluation's
     training = bool(readings.keys() & TRAINING_KEYS) or (
         bool(readings) and all(_bare_loss(name) for name in readings))
-    return {name if training or _split_named(name) else f"eval_{name}": value
+    return {name: (name if training or _split_named(name) else f"eval_{name}", value)
             for name, value in readings.items()}
 
 
@@ -102,6 +104,7 @@ class LineParser:
         self.step_unit = "step"
         self.banner: dict[str, int] = {}  # the banner's `epochs` and `steps`
         self.first_epoch: int | None = None  # the first `epoch N:` line's N, in a log of epochs
+        self.printed_names: dict[str, str] = {}  # `accuracy` -> `eval_accuracy` (`Run`'s)
 
     @property
     def settings(self) -> dict[str, int | None]:
@@ -146,7 +149,10 @@ class LineParser:
             raise BadLine(f"the line `{unit} N:` holds no dict")
         if not (named := named_values(values)):
             raise BadLine(f"the line `{unit} N: {{...}}` holds no value")
-        return [(at, named)]
+        for printed, (name, _) in named.items():
+            if name != printed and printed not in self.printed_names:
+                self.printed_names[printed] = name
+        return [(at, dict(named.values()))]
 
 
 class Source(LogFileSource):

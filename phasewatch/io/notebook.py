@@ -165,6 +165,7 @@ class Source(RecordSource):
         self.info.config.update(run.config)
         self.info.step_unit = run.step_unit
         self.info.finished = run.finished
+        self.info.printed_names.update(run.printed_names)
         if run.declared[0] is not None:
             self.info.performance_metric, self.info.direction = run.declared
         keys = [(r.step, r.group, dict(r.values)) for r in run.records]

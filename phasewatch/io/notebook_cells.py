@@ -62,6 +62,7 @@ class BookRun:
     step_unit: str = "step"
     finished: bool = False
     declared: tuple[str | None, str | None] = (None, None)  # `printed_log.PrintedLog`'s
+    printed_names: dict[str, str] = field(default_factory=dict)  # and its `printed_names`
 
 
 @dataclass
@@ -251,4 +252,4 @@ def _printed_run(path: Path, number: int, text: str, problems: list[str]) -> Boo
         return None
     return BookRun(number, printed.format, printed.records,
                    [in_cell(number, w) for w in printed.warnings], printed.config,
-                   printed.step_unit, printed.finished, printed.declared)
+                   printed.step_unit, printed.finished, printed.declared, printed.printed_names)

@@ -42,6 +42,7 @@ class PrintedLog:
     finished: bool = False
     declared: tuple[str | None, str | None] = (None, None)  # (performance metric, direction)
     # the console states (`boosting_console`: the metric its library stops early on)
+    printed_names: dict[str, str] = field(default_factory=dict)  # `RunInfo.printed_names`
 
 
 class TextTail:
@@ -100,7 +101,8 @@ def read_printed(path: Path, text: str) -> PrintedLog | None:
     source.finish(collector)
     return PrintedLog(source.format, records, list(source.warnings) + collector.warnings,
                       dict(source.info.config), source.info.step_unit, source.info.finished,
-                      (source.info.performance_metric, source.info.direction))
+                      (source.info.performance_metric, source.info.direction),
+                      dict(source.info.printed_names))
 
 
 _LINE_PREFIX = re.compile(r"^line (\d+): ")

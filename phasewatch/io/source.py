@@ -63,6 +63,9 @@ class RunInfo:
     counters: Any = None
     """A watch's `step_counters.Counters` of the records so far: the metrics whose steps count
     epochs beside the others' batches (kept by `LiveWatch`, read by `xaxis.step_unit`)."""
+    printed_names: dict[str, str] = field(default_factory=dict)
+    """A name as the log printed it -> the name the reader read it under, where it renamed one
+    (a parser's `printed_names`: `Run.printed_names`)."""
 
     def build_args(self) -> dict[str, Any]:
         """Keyword arguments of `RecordCollector.build`."""
@@ -70,7 +73,7 @@ class RunInfo:
                 "performance_metric": self.performance_metric, "direction": self.direction,
                 "config": dict(self.config), "events": list(self.events),
                 "token_store": self.token_store, "step_unit": self.step_unit,
-                "finished": self.finished}
+                "finished": self.finished, "printed_names": dict(self.printed_names)}
 
 
 class RecordSource:
@@ -262,7 +265,9 @@ class LineRecordSource(RecordSource):
         """Settings the log states in passing go to the run's config as soon as they are read:
         a parser's `settings` (name -> value; None: no longer known), such as the planned
         length a banner or progress field gives (`phasewatch.planned`), which `watch` reads
-        when its monitor starts; a parser's `declared` metric is the run's where none is named."""
+        when its monitor starts; a parser's `declared` metric is the run's where none is named,
+        and the names it read under others its `printed_names`."""
+        self.info.printed_names.update(getattr(self.parser, "printed_names", ()))
         for name, value in getattr(self.parser, "settings", {}).items():
             if value is None:
                 self.info.config.pop(name, None)

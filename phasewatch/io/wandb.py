@@ -275,6 +275,7 @@ class Source(RecordSource):
         self.warnings.extend(located("its console output", w) for w in printed.warnings)
         self.info.step_unit = printed.step_unit
         self.info.finished = self.info.finished or printed.finished
+        self.info.printed_names.update(printed.printed_names)
         if self.info.performance_metric is None and printed.declared[0] is not None:
             self.info.performance_metric, self.info.direction = printed.declared
         for key, value in printed.config.items():
