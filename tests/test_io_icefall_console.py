@@ -131,18 +131,25 @@ def test_an_item_damaged_inside_a_line_is_left_out_with_its_line(tmp_path):
     assert [w for w in run.warnings if "left out" in w] == [said]
 
 
-def launches(exp, resume_at: int, global_idx: bool = False) -> list:
+def launches(exp, resume_at: int, global_idx: bool = False, ranks: tuple = ((), ())) -> list:
     """`exp/log` of a run of 8 epochs launched twice: the first launch stopped inside epoch 5
     (after its batch 150), the second resumed at epoch `resume_at` (`--start-epoch`), each
-    launch in its own `log-train-<date>` as icefall's `setup_logger` opens them."""
+    launch in its own `log-train-<date>` as icefall's `setup_logger` opens them: one file on
+    one GPU, `log-train-<date>-<rank>` for each of a DDP launch's `ranks` (rank 0's first;
+    the other ranks' hold the same lines here)."""
     first = icefall_log(5, global_idx=global_idx).splitlines()
     first = first[:max(i for i, line in enumerate(first) if "Epoch 5, batch 150," in line) + 1]
     second = icefall_log(8, global_idx=global_idx).splitlines()
     second = second[:2] + second[min(i for i, line in enumerate(second)
                                      if f"Epoch {resume_at}, batch 0," in line):]
     (exp / "log").mkdir(parents=True)
-    return [write(exp / "log", "\n".join(lines) + "\n", name=f"log-train-{date}")
-            for date, lines in (("2024-01-08-10-00-00", first), ("2024-01-09-08-30-00", second))]
+    files = []  # each launch's file read as the run: the one process's, or rank 0's
+    for date, lines, launch_ranks in (("2024-01-08-10-00-00", first, ranks[0]),
+                                      ("2024-01-09-08-30-00", second, ranks[1])):
+        written = [write(exp / "log", "\n".join(lines) + "\n", name=f"log-train-{date}{s}")
+                   for s in [f"-{rank}" for rank in launch_ranks] or [""]]
+        files.append(written[0])
+    return files
 
 
 @pytest.mark.parametrize("resume_at, global_idx", [(5, False), (4, False), (4, True)])
@@ -187,3 +194,27 @@ def test_each_rank_of_a_ddp_launch_is_joined_with_its_own_rank(tmp_path):
     assert any("joined from 3 files" in warning for warning in warnings), warnings
     assert any(warning.startswith("the logs of the other DDP ranks beside it (3 files: "
                                   f"log-train-{dates[0]}-1, ") for warning in warnings), warnings
+
+
+@pytest.mark.parametrize("ranks", [((), (0, 1, 2, 3)), ((0, 1), ())],
+                         ids=["one GPU, then 4", "2 GPUs, then one"])
+def test_a_run_resumed_on_another_number_of_gpus_is_one_run(tmp_path, capsys, ranks):
+    """setup_logger names a one-process launch's log `log-train-<date>` and each DDP rank's
+    `log-train-<date>-<rank>`: a run resumed on another number of GPUs goes on in rank 0's
+    log (or the one process's), and the folder holds that one run, read as if never stopped
+    (the launches were two runs, the last read without the first's epochs)."""
+    from phasewatch.folders import find_runs
+
+    whole = read_run(write(tmp_path, icefall_log(8)))
+    older, newer = launches(tmp_path / "exp", 5, ranks=ranks)
+    assert [found.path for found in find_runs(tmp_path / "exp" / "log")] == [newer]
+    for path in (tmp_path / "exp", newer):
+        run = read_run(path)
+        for name in ("train/tot_loss", "validation/loss"):
+            assert run.series(name).to_dict() == pytest.approx(whole.series(name).to_dict())
+        said = f"joined from 2 files, one a launch, oldest first: {older.name}, then {newer.name}"
+        assert any(said in warning for warning in run.warnings), run.warnings
+    assert main(["analyze", str(tmp_path / "exp"), "--format", "json"]) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [(r["source"], r["metric"]) for r in runs] == [(str(newer), "validation/loss")]
+

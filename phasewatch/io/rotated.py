@@ -34,6 +34,13 @@ MAX_PARTS = 1000  # logrotate's `rotate N` is rarely above a few dozen
 #   under DDP) at each launch, so a resumed run is one file a launch, the latest its last.
 NAMINGS = ("", "before_suffix", "launch_date")
 LAUNCH_DATED = re.compile(r"(?P<stem>.+)-(?P<date>\d{4}(?:-\d{2}){5})(?P<rank>-\d+)?")
+MAIN_PROCESS = (None, "-0")  # a one-GPU launch's file (no rank) and DDP rank 0's: the run's
+
+
+def _process(launch: re.Match) -> str | None:
+    """Whose log a `LAUNCH_DATED` file is: the run's own ("", a one-GPU launch's or rank 0's,
+    so a run resumed on another number of GPUs goes on in it), else its DDP rank's."""
+    return "" if launch["rank"] in MAIN_PROCESS else launch["rank"]
 
 
 def rotated_parts(path: Path, naming: str = "") -> list[Path]:
@@ -42,7 +49,8 @@ def rotated_parts(path: Path, naming: str = "") -> list[Path]:
     `NAME-YYYYMMDD` (logrotate's `dateext`; a later date is newer). Compressed parts
     (`NAME.2.gz`) are not read. A `naming` of `NAMINGS` (the reader's `ROTATION`) adds its
     launcher's: "before_suffix" `STEM.1.SUFFIX`, ...; "launch_date" the files of the same stem
-    (and DDP rank) dated before `path`'s, `path` being the launch read last."""
+    (and DDP rank, a one-GPU launch's being rank 0's) dated before `path`'s, `path` being the
+    launch read last."""
     numbered = _numbered(lambda n: path.with_name(f"{path.name}.{n}"))
     if not numbered and naming == "before_suffix" and path.suffix:
         numbered = _numbered(lambda n: path.with_name(f"{path.stem}.{n}{path.suffix}"))
@@ -58,10 +66,11 @@ def rotated_parts(path: Path, naming: str = "") -> list[Path]:
 
 
 def _earlier_launches(path: Path, launch: re.Match) -> list[Path]:
-    """The files of the launches before `path`'s (`LAUNCH_DATED`: same stem, same rank, an
-    earlier date), oldest first."""
-    siblings = _dated_siblings(path, lambda found: (found["stem"], found["rank"]) == (
-        launch["stem"], launch["rank"]) and found["date"] < launch["date"])
+    """The files of the launches before `path`'s (`LAUNCH_DATED`: same stem, same process, an
+    earlier date), oldest first: a one-GPU launch and a DDP launch's rank 0 are the same
+    process (`_process`), as a run resumed on another number of GPUs continues it."""
+    siblings = _dated_siblings(path, lambda found: (found["stem"], _process(found)) == (
+        launch["stem"], _process(launch)) and found["date"] < launch["date"])
     return [p for _, p in sorted((found["date"], p) for found, p in siblings)][-MAX_PARTS:]
 
 
@@ -78,14 +87,15 @@ def _dated_siblings(path: Path, keep: Callable[[re.Match], bool]) -> list[tuple[
 
 def other_ranks(path: Path, naming: str) -> list[Path]:
     """Under DDP every rank writes its own log, icefall's `log-train-<date>-<rank>`: for rank 0's
-    (naming "launch_date"), the other ranks' files of its stem, of any launch; [] for any other
-    log. Rank 0's is the run: icefall writes its TensorBoard from rank 0, and the other ranks'
-    batch losses are their own shards' beside the same all-reduced validation."""
+    or a one-GPU launch's (naming "launch_date"), the other ranks' files of its stem, of any
+    launch; [] for any other log. Rank 0's is the run: icefall writes its TensorBoard from
+    rank 0, and the other ranks' batch losses are their own shards' beside the same
+    all-reduced validation."""
     launch = LAUNCH_DATED.fullmatch(path.name) if naming == "launch_date" else None
-    if launch is None or launch["rank"] != "-0":
+    if launch is None or _process(launch) != "":
         return []
     return sorted(p for _, p in _dated_siblings(
-        path, lambda found: found["stem"] == launch["stem"] and found["rank"] not in (None, "-0")))
+        path, lambda found: found["stem"] == launch["stem"] and _process(found) != ""))
 
 
 def rotation_naming(reader) -> str:
