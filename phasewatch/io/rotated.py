@@ -85,6 +85,17 @@ def _dated_siblings(path: Path, keep: Callable[[re.Match], bool]) -> list[tuple[
         return []
 
 
+def later_launches(path: Path, naming: str) -> list[Path]:
+    """The files of the launches after `path`'s (naming "launch_date": the same stem and process,
+    a later date), oldest first; [] for any other log."""
+    launch = LAUNCH_DATED.fullmatch(path.name) if naming == "launch_date" else None
+    if launch is None:
+        return []
+    siblings = _dated_siblings(path, lambda found: (found["stem"], _process(found)) == (
+        launch["stem"], _process(launch)) and found["date"] > launch["date"])
+    return [p for _, p in sorted((found["date"], p) for found, p in siblings)]
+
+
 def other_ranks(path: Path, naming: str) -> list[Path]:
     """Under DDP every rank writes its own log, icefall's `log-train-<date>-<rank>`: for rank 0's
     or a one-GPU launch's (naming "launch_date"), the other ranks' files of its stem, of any
@@ -179,6 +190,22 @@ class RotatedLog(WrappedSource):
         for source in (*self._parts, self._source):
             source.close()
 
+    @classmethod
+    def continued(cls, source, following) -> RotatedLog:
+        """`source` (a line source or a `RotatedLog`, read to its end) and then `following`,
+        the file of the launch after it, as one log: the file goes on counting where
+        `source`'s parser left off, under the same run's info (its name, settings, events)."""
+        if isinstance(source, RotatedLog):
+            parts, names, last = [*source._parts, source._source], source._names, source._source
+        else:
+            parts, names, last = [source], [], source
+        following.parser = following.next_parser(last.parser)
+        following.info, last.info.finished = last.info, False  # the launch after it goes on
+        following.on_bad_line = last.on_bad_line
+        joined = cls(parts, following, [*names, last.file.name])
+        joined._parts_read = True
+        return joined
+
 
 def _add_settings(info, part_info) -> None:
     """The part's settings, where the current file does not state its own."""
@@ -225,6 +252,16 @@ def with_rotated_parts(source, notice=None):
             continue
         if isinstance(reader, LineRecordSource):
             opened.append(reader)
+    joined = _joined(source, opened, naming)
+    if naming == "launch_date" and source.tail.follow and not later_launches(source.file, naming):
+        from phasewatch.io.launch_follow import LaunchesFollowed  # the run's next launches
+
+        return LaunchesFollowed(joined, notice)
+    return joined
+
+
+def _joined(source, opened: list, naming: str):
+    """`source` after the `opened` parts, as one `RotatedLog` (said), or itself if none."""
     if not opened:
         return source
     names = ", ".join(p.file.name for p in opened)
