@@ -31,6 +31,9 @@ alone is no evaluation's; HF's bare `loss` is the train loss); the counters (`ep
 The scripts' banner (HF's Trainer's words: `Num Epochs = N`, `Total optimization steps = M`)
 gives the planned length: the last epoch, `N - 1` where the first epoch printed is 0 (HF's
 scripts; a resumed run's first is later), `N` where it is 1, or step `M`.
+The line transformers logs as it loads the model (`Some weights of BertForTokenClassification
+were not initialized ...`) gives the run's `architectures` (`model_task`): a token classifier's
+`eval_f1`, seqeval's entity F1, is then taken before its `eval_accuracy`, which counts tokens.
 `Step N: {...}` with a capital S is Trinity-RFT's line (`trinity_console`).
 """
 
@@ -41,6 +44,7 @@ from typing import Any
 
 from phasewatch.io.hf_console import BANNER_FIELDS
 from phasewatch.io.lines import BadLine, line_sniffers
+from phasewatch.io.model_task import printed_model_class
 from phasewatch.io.py_literal import python_literal
 from phasewatch.io.source import LogFileSource
 from phasewatch.train_beside import SPLIT_WORDS
@@ -105,24 +109,28 @@ class LineParser:
         self.banner: dict[str, int] = {}  # the banner's `epochs` and `steps`
         self.first_epoch: int | None = None  # the first `epoch N:` line's N, in a log of epochs
         self.printed_names: dict[str, str] = {}  # `accuracy` -> `eval_accuracy` (`Run`'s)
+        self.model: str | None = None  # the model class transformers names as it loads it
 
     @property
-    def settings(self) -> dict[str, int | None]:
+    def settings(self) -> dict[str, Any]:
         """The planned last epoch or step the banner states, in the log's counter: `Num Epochs
         = N` ends at epoch N - 1 where the loop counts from 0 (HF's scripts print `epoch 0:`
         first), at N where it counts from 1. A first epoch past 1 is a resumed run
         (`range(starting_epoch, num_train_epochs)` under the same banner): counted from 0."""
+        found: dict = {} if self.model is None else {"architectures": [self.model]}
         if self.unit == "epoch" and self.banner.get("epochs", 0) > 1:
-            return {"planned_steps": self.banner["epochs"] - (self.first_epoch != 1)}
+            found["planned_steps"] = self.banner["epochs"] - (self.first_epoch != 1)
         if self.unit == "step" and self.banner.get("steps", 0) > 0:
-            return {"planned_steps": self.banner["steps"]}
-        return {}
+            found["planned_steps"] = self.banner["steps"]
+        return found
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         if " = " in line:
             for field in ("epochs", "steps"):
                 if (stated := BANNER_FIELDS[field].search(line)) is not None:
                     self.banner[field] = int(stated[1].replace(",", ""))
+        if self.model is None and (model := printed_model_class(line)) is not None:
+            self.model = model  # a tagger's `accuracy` counts tokens (`model_task`)
         if "{" not in line or (found := LINE.search(line)) is None:
             return []
         unit = found["unit"].lower()

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.io.lines import BadLine
+from phasewatch.io.model_task import printed_model_class
 from phasewatch.io.post_training import END_KEY, PostTrainingEvaluations
 from phasewatch.io.py_literal import python_literal
 from phasewatch.io.source import LogFileSource
@@ -267,6 +268,7 @@ class LineParser:
         self.bars = ProgressBar()
         self.bar_total: int | None = None  # the training bar's total, where it gives the steps
         self.step_unit = "step"
+        self.model: str | None = None  # the model class transformers names as it loads it
         self._decided = False
         self._at_zero = False  # decided by a row at epoch 0 only (`feed`)
         self._last: tuple[int, frozenset] | None = None
@@ -276,8 +278,13 @@ class LineParser:
         self.post_training = PostTrainingEvaluations()  # an evaluate() after train()
 
     @property
-    def settings(self) -> dict[str, int]:
-        """The planned length in the rows' steps, for the run's config (`phasewatch.planned`)."""
+    def settings(self) -> dict[str, Any]:
+        """The planned length in the rows' steps, for the run's config (`phasewatch.planned`),
+        and the model's class as transformers named it loading it (`model_task`: a token
+        classifier's `eval_accuracy` counts tokens)."""
+        return {**({} if self.model is None else {"architectures": [self.model]}), **self._plan()}
+
+    def _plan(self) -> dict[str, int]:
         if self._decided and self.bar_total is not None:
             return {"planned_steps": self.bar_total}
         if self._decided and self.per_epoch is not None:
@@ -326,6 +333,8 @@ class LineParser:
         head = line if candidate is None else line[:max(line.rfind(candidate), 0)]
         self.bars.feed(head)
         if candidate is None:
+            if self.model is None:
+                self.model = printed_model_class(line)
             self.banner.feed(line)
             if self._decided and self.per_epoch is not None and not self.banner.open \
                     and self.banner.fields != self._banner_fields and "steps" in self.banner.fields:

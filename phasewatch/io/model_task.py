@@ -9,10 +9,13 @@ says which it is: `config.json`'s `architectures` (`BertForTokenClassification`)
 adapter's `adapter_config.json` `task_type` (`TOKEN_CLS`), which
 `heldout_names.is_token_classifier` reads. Only those two keys are read, as JSON; a missing or
 unreadable file, one too large to be a config or nested too deeply to parse, tells nothing.
+A console log with no model saved beside it says it in the line transformers logs as it loads
+the model (`printed_model_class`).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,24 @@ from phasewatch.folders import trainer_output_folder
 from phasewatch.io.jsonlines import loads
 
 MAX_CONFIG_BYTES = 1 << 20  # a model config is a few kB; a larger file is not one
+# transformers' lines as it loads a model (`modeling_utils`): "Some weights of
+# BertForTokenClassification were not initialized from the model checkpoint at ...", "Some
+# weights of the model checkpoint at ... were not used when initializing
+# BertForTokenClassification: [...]", "All the weights of ... were initialized ...": a class with
+# a task head (`...For...`). Not the fixed example its "This IS NOT expected ..." line gives,
+# "(initializing a BertForSequenceClassification model from a ... model)", whatever the model.
+LOADED_MODEL = re.compile(r"\b(?:Some weights of|All the weights of|when initializing) "
+                          r"(\w+For[A-Z]\w*)\b")
+
+
+def printed_model_class(line: str) -> str | None:
+    """The model class a console line of transformers names as it loads the model
+    (`LOADED_MODEL`), for the run's config as `architectures` (`heldout_names.
+    is_token_classifier`: a named-entity tagger's `accuracy` counts tokens); else None."""
+    if "initializ" not in line:
+        return None
+    found = LOADED_MODEL.search(line)
+    return None if found is None else found[1]
 
 
 def model_task(state: Path) -> dict[str, Any]:
