@@ -218,3 +218,32 @@ def test_a_run_resumed_on_another_number_of_gpus_is_one_run(tmp_path, capsys, ra
     runs = json.loads(capsys.readouterr().out)["runs"]
     assert [(r["source"], r["metric"]) for r in runs] == [(str(newer), "validation/loss")]
 
+
+def test_an_earlier_launch_that_crashed_is_said_as_one(tmp_path):
+    """A launch that ended without `Done!` crashed or was stopped, and the next resumed the
+    run: said with its last step and the error it ended with (it was said as nothing); a
+    launch that crashed before its first batch line holds no record and is left out, said as
+    such (it was 'a rotated part of' the last launch's log)."""
+    older, newer = launches(tmp_path / "exp", 5)
+    with open(older, "a", encoding="utf-8") as fh:
+        fh.write('Traceback (most recent call last):\n  File "./zipformer/train.py", line 1\n'
+                 "torch.OutOfMemoryError: CUDA out of memory.\n")
+    lines = older.read_text().count("\n")
+    empty = write(tmp_path / "exp" / "log", HEAD.format(m=0, s=0, n=1000) + "Training started\n"
+                  "Traceback (most recent call last):\n  File \"./zipformer/train.py\", line 1\n"
+                  "RuntimeError: NCCL error\n", name="log-train-2024-01-09-08-00-00")
+    crashed = (f"{older.name}: an earlier launch of the run that ended without finishing (no "
+               f"end-of-training line: it ends with a Python error, line {lines}: "
+               "torch.OutOfMemoryError: CUDA out of memory.) after step 1154, its last record; "
+               f"{newer.name}, the launch after it, resumed the run")
+    nothing = (f"{empty.name} beside it, an earlier launch of the run, holds no record: it "
+               "ended before its first logged step (it ends with a Python error, line 4: "
+               "RuntimeError: NCCL error); left out")
+    warnings = read_run(tmp_path / "exp").warnings
+    assert warnings[:2] == [crashed, nothing], warnings
+    older.write_text(older.read_text().split("Traceback")[0])  # killed, or out of time
+    assert read_run(newer).warnings[0].startswith(
+        f"{older.name}: an earlier launch of the run that ended without finishing (no "
+        "end-of-training line: it crashed or was stopped) after step 1154, its last record")
+    older.write_text(icefall_log(5, done=True))  # a launch that finished is no crash
+    assert not any("without finishing" in w for w in read_run(newer).warnings)

@@ -10,6 +10,8 @@ import pytest
 from test_io_icefall_console import icefall_log
 from watch_follower import Follower, assert_same, replay, write_in_pieces
 
+from phasewatch.io import read_run
+
 KILLED_IN, RESUMED_AT = 7, 7  # the first launch stops inside epoch 7, the second resumes at 7
 
 
@@ -50,3 +52,8 @@ def test_a_new_launch_is_followed_as_the_run_goes_on(tmp_path, ranks):
     new = "log-train-2024-01-09-08-30-00" + ("-0" if ranks else "")
     assert any(message.startswith(f"{log / new}: a new launch of the run")
                for message in follower.messages), follower.messages
+    crashed = (f"{old.name}: an earlier launch of the run that ended without finishing (no "
+               "end-of-training line: it crashed or was stopped) after step 1656, its last "
+               f"record; {new}, the launch after it, resumed the run")
+    assert f"{log / new}: {crashed}" in follower.messages, follower.messages
+    assert crashed in read_run(log).warnings  # as a replay, analyze and inspect say it

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from phasewatch.io.rotated import RotatedLog, later_launches
+from phasewatch.io.rotated import RotatedLog, later_launches, say_unfinished
 from phasewatch.io.wrapped import WrappedSource
 from phasewatch.output import warn
 
@@ -29,6 +29,7 @@ class LaunchesFollowed(WrappedSource):
     def __init__(self, source, notice: Callable[[str], None] | None = None):
         super().__init__(source)
         self._notice = notice or warn
+        self._step: int | None = None  # the last record's
 
     @property
     def _file(self):
@@ -38,18 +39,21 @@ class LaunchesFollowed(WrappedSource):
     def read(self, final: bool = True) -> Iterator:
         got = False
         for record in self._source.read(final):
-            got = True
+            got, self._step = True, record.step
             yield record
         while not got and (later := later_launches(self._file.file, "launch_date")):
             # the launch followed is over (quiet, a later one begun): read to its end, then on
-            yield from self._source.read(final=True)
+            for record in self._source.read(final=True):
+                self._step = record.step
+                yield record
             current = self._file
             current.close()
+            say_unfinished(current, self._step, later[0].name)
             following = type(current).open(later[0], follow=True, notice=self._notice)
             self._notice(f"{later[0]}: a new launch of the run (resumed after "
                          f"{current.file.name} stopped): following it, as one run with the "
                          "launches before it")
             self._source = RotatedLog.continued(self._source, following)
             for record in self._source.read(final):
-                got = True
+                got, self._step = True, record.step
                 yield record

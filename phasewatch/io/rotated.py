@@ -33,6 +33,7 @@ MAX_PARTS = 1000  # logrotate's `rotate N` is rarely above a few dozen
 # - "launch_date": icefall's `setup_logger` opens `log-train-YYYY-MM-DD-HH-MM-SS` (with `-RANK`
 #   under DDP) at each launch, so a resumed run is one file a launch, the latest its last.
 NAMINGS = ("", "before_suffix", "launch_date")
+LAUNCHERS = ("before_suffix", "launch_date")  # a file a launch: each part an earlier launch
 LAUNCH_DATED = re.compile(r"(?P<stem>.+)-(?P<date>\d{4}(?:-\d{2}){5})(?P<rank>-\d+)?")
 MAIN_PROCESS = (None, "-0")  # a one-GPU launch's file (no rank) and DDP rank 0's: the run's
 
@@ -137,15 +138,19 @@ class RotatedLog(WrappedSource):
     when the watch follows). Everything else (the run's name, its format, `info`, closing)
     is the current source's; the parts' settings and events are added to its `info`. `names`
     name the parts in warnings (their file names by default; a Lightning version's earlier
-    versions, `lightning_versions`, are any reader's, named by folder)."""
+    versions, `lightning_versions`, are any reader's, named by folder). `launches`: the parts
+    are the run's earlier launches (a launcher's naming), each of which ended without finishing
+    is said (`say_unfinished`)."""
 
     bulk = None  # no bulk fast path: the parts come first
 
-    def __init__(self, parts: list, current, names: list[str] | None = None):
+    def __init__(self, parts: list, current, names: list[str] | None = None,
+                 launches: bool = False):
         super().__init__(current)
         self._parts = parts
         self._parts_read = False
         self._names = names or [part.file.name for part in parts]
+        self._launches = launches
 
     @WrappedSource.on_bad_line.setter
     def on_bad_line(self, callback) -> None:
@@ -162,9 +167,10 @@ class RotatedLog(WrappedSource):
     def read(self, final: bool = True) -> Iterator:
         if not self._parts_read:
             info = self._source.info
-            for part in self._parts:
-                stated = 0
+            for index, part in enumerate(self._parts):
+                stated, step = 0, None
                 for record in part.read(final=True):
+                    step = record.step
                     # as soon as the part states them: a watch's monitor starts (and reads
                     # the planned length) before the part's end (trial 34: a replay lost
                     # the plan its follow had)
@@ -174,6 +180,9 @@ class RotatedLog(WrappedSource):
                     yield record
                 _add_settings(info, part.info)
                 info.events.extend(part.info.events)
+                if self._launches:
+                    later = [*self._names, self._source.file.name][index + 1]
+                    say_unfinished(part, step, later)
             last = self._parts[-1]
             if last.format == self._source.format and getattr(self._source, "n_read", 1) == 0:
                 # the current file continues the last part (a CSV header it may not repeat)
@@ -205,6 +214,26 @@ class RotatedLog(WrappedSource):
         joined = cls(parts, following, [*names, last.file.name])
         joined._parts_read = True
         return joined
+
+
+def say_unfinished(launch, step: int | None, later: str) -> None:
+    """An earlier launch of the run (a `RotatedLog` part, or the file a follow leaves for the
+    next launch's) whose log does not say its training finished, in its reader's end line
+    (icefall's `Done!`): it crashed or was stopped, and `later` resumed the run. Said in the
+    launch's warnings, which name its file, with its last step; nothing where the reader
+    knows no end line or the launch held no record."""
+    from phasewatch.io.crash_tail import last_exception
+    from phasewatch.io.source import LineRecordSource
+
+    if step is None or launch.info.finished \
+            or getattr(type(launch), "end_marker", None) is LineRecordSource.end_marker:
+        return
+    error = last_exception(launch.file)
+    how = (f"it ends with a Python error, line {error[0]}: {error[1]}" if error is not None
+           else "it crashed or was stopped")
+    launch.warn(f"an earlier launch of the run that ended without finishing (no end-of-training "
+                f"line: {how}) after step {step}, its last record; {later}, the launch after "
+                "it, resumed the run")
 
 
 def _add_settings(info, part_info) -> None:
@@ -247,8 +276,7 @@ def with_rotated_parts(source, notice=None):
         try:
             reader = sniff_format(part).source(part, follow=False, notice=notice)
         except InputError:  # an empty or unreadable part: not read, and said
-            source.warn(f"{part.name} beside it looks like a rotated part of {source.file.name} "
-                        "but holds no log phasewatch reads: left out")
+            source.warn(_unread_part(part, source.file.name, naming))
             continue
         if isinstance(reader, LineRecordSource):
             opened.append(reader)
@@ -272,4 +300,19 @@ def _joined(source, opened: list, naming: str):
     else:
         source.warn(f"read the rotated parts of {source.file.name} first, oldest first: {names} "
                     "(a log rotated while its run went on holds only the run's tail)")
-    return RotatedLog(opened, source)
+    return RotatedLog(opened, source, launches=naming in LAUNCHERS)
+
+
+def _unread_part(part: Path, name: str, naming: str) -> str:
+    """What to say of a rotated part or earlier launch `part` of the log `name` that holds no
+    log phasewatch reads (empty, or a launch that crashed before its first logged step)."""
+    if naming not in LAUNCHERS:
+        return (f"{part.name} beside it looks like a rotated part of {name} but holds no log "
+                "phasewatch reads: left out")
+    from phasewatch.io.crash_tail import last_exception
+
+    error = last_exception(part)
+    why = (f"it ends with a Python error, line {error[0]}: {error[1]}" if error is not None
+           else "empty, or in a form phasewatch does not read")
+    return (f"{part.name} beside it, an earlier launch of the run, holds no record: it ended "
+            f"before its first logged step ({why}); left out")
