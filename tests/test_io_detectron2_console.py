@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import pytest
 from _files import notebook_cell, read_as, write
@@ -30,10 +31,14 @@ def line(iteration: int, logger: str, text: str) -> str:
 
 
 def evaluation(iteration: int) -> list[str]:
-    """What `DefaultTrainer.test` prints: the Markdown table, then `print_csv_format`."""
+    """What `DefaultTrainer.test` prints: the inference's start and end, the Markdown table,
+    then `print_csv_format`."""
     ap = box_ap(iteration)
     values = [ap, ap * 1.5, ap * 1.1, ap * 0.6, ap * 1.1, ap * 1.3]
-    return [line(iteration, "d2.evaluation.coco_evaluation", "Evaluation results for bbox: "),
+    return [line(iteration, "d2.evaluation.evaluator", "Start inference on 500 batches"),
+            line(iteration, "d2.evaluation.evaluator", "Total inference time: 0:00:41.318215 "
+                 "(0.083471 s / iter per device, on 1 devices)"),
+            line(iteration, "d2.evaluation.coco_evaluation", "Evaluation results for bbox: "),
             "|   AP   |  AP50  |  AP75  |  APs   |  APm   |  APl   |",
             "|:------:|:------:|:------:|:------:|:------:|:------:|",
             "| " + " | ".join(f"{v:.3f}" for v in values) + " |",
@@ -51,9 +56,9 @@ def total_loss(iteration: int) -> float:
 
 def d2_log(max_iter: int = 2000, period: int = 200) -> tuple[str, str]:
     """The console of a run of `max_iter` iterations evaluated every `period`, in the order
-    detectron2 writes it (its writers run after the EvalHook; the last evaluation, in
-    `after_train`, after the last line, its scalars at `max_iter`), and the `metrics.json` its
-    JSONWriter writes beside it."""
+    detectron2 writes it (its writers run after the EvalHook; the training loop's end, then
+    the last evaluation, in `after_train`, after the last line, its scalars at `max_iter`),
+    and the `metrics.json` its JSONWriter writes beside it."""
     lines = [line(0, "d2.engine.train_loop", "Starting training from iteration 0")]
     rows = []
     for iteration in range(19, max_iter, 20):
@@ -74,7 +79,10 @@ def d2_log(max_iter: int = 2000, period: int = 200) -> tuple[str, str]:
         if evaluated:
             row["bbox/AP"] = box_ap(iteration)
         rows.append(row)
-    lines += evaluation(max_iter)
+    lines += [line(max_iter, "d2.engine.hooks", "Overall training speed: 1997 iterations in "
+                   "0:11:38 (0.3497 s / it)"),
+              line(max_iter, "d2.engine.hooks", "Total training time: 0:12:01 (0:00:23 on hooks)"),
+              *evaluation(max_iter)]
     rows.append({"iteration": max_iter, "bbox/AP": box_ap(max_iter)})
     return "\n".join(lines) + "\n", "".join(json.dumps(row) + "\n" for row in rows)
 
@@ -160,3 +168,46 @@ def test_a_notebook_cell_that_trained_a_detector_is_read(tmp_path):
     book = notebook_cell(tmp_path, "trainer.train()", d2_log(600)[0], name="d2.ipynb", on="stderr")
     run = read_as(book, "detectron2_console")
     assert run.series("bbox/AP").index.tolist() == [199, 399, 600]
+
+
+def test_the_training_loops_end_and_the_final_evaluation_end_the_run(tmp_path):
+    """`Total training time` ends the training loop; the final evaluation comes after it, so
+    a log that evaluated before has finished once that evaluation's results are in. The same
+    line after `Exception during training:` is no end, and a run resumed into the log after
+    its end goes on."""
+    text = d2_log(1000)[0]
+    assert read_run(write(tmp_path, text, name="log.txt")).finished
+    before_results = text[:text.rindex("Evaluation results for coco_2017_val")]
+    assert not read_run(write(tmp_path, before_results, name="log.txt")).finished
+    end = text.index(line(1000, "d2.engine.hooks", "Overall"))
+    failed = (text[:end] + line(999, "d2.engine.train_loop", "Exception during training:")
+              + "\nTraceback (most recent call last):\n" + text[end:])
+    assert not read_run(write(tmp_path, failed, name="log.txt")).finished
+    resumed = text + line(1000, "d2.engine.train_loop", "Starting training from iteration 0\n") \
+        + text[:end]
+    assert not read_run(write(tmp_path, resumed, name="log.txt")).finished
+    none_before = d2_log(600, period=10_000)[0]  # TEST.EVAL_PERIOD 0: the final one only
+    assert read_run(write(tmp_path, none_before, name="log.txt")).finished
+
+
+@pytest.mark.parametrize("period", [200, 10_000], ids=["periodic evaluations", "final only"])
+def test_a_follow_ends_with_the_final_evaluation(tmp_path, period):
+    """`watch --follow` of a log.txt ended at --idle-exit only (it never saw the run end): it
+    now ends when the run has, the final evaluation, which comes seconds or minutes after the
+    training loop's end, read as a replay of the final file reads it."""
+    from watch_follower import Follower, replay
+
+    text = d2_log(2000, period)[0]
+    results = text.rindex(line(2000, "d2.evaluation.coco_evaluation", "Evaluation results"))
+    path = write(tmp_path, text[:results], name="log.txt")  # inference of the final evaluation
+    follower = Follower(path, stop_on=(), idle_exit=5.0)
+    follower.wait_for_message("caught up")
+    time.sleep(1.0)  # longer than the grace after an end (0.3 s in tests)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(text[results:])
+    followed = follower.ends_by_itself()
+    replayed, result = replay(path, stop_on=())
+    assert followed == replayed
+    ours = follower.watch.result
+    assert (ours.reason, ours.last_step, ours.metric) == ("finished", 2000, "bbox/AP")
+    assert ours.to_dict() == result.to_dict()  # the summary, with the whole run's phases

@@ -23,6 +23,14 @@ Several test datasets' results (`DATASETS.TEST`, each printed after `Evaluation 
 The Markdown tables printed beside them say the same and are not read. An item that is no
 `name: number` is left out and said with its line (`lines.UnreadItems`); a results line whose
 values do not match its names, or comes without them, is a skipped line with its number.
+
+The training loop's end is `IterationTimer.after_train`'s `Total training time: ...` line
+(`detectron2/engine/hooks.py`), printed after an `Exception during training:` too (the loop's
+`finally`), which is then no end. The hooks' `after_train` runs in their order, the timer's
+first, so the final evaluation comes after that line: where the log evaluated before, the run
+has finished once the results of every test dataset and task evaluated before have come after
+it; where it did not, at the line, unless an evaluation starts (`Start inference on ...`)
+before its results are printed.
 """
 
 from __future__ import annotations
@@ -48,6 +56,9 @@ SINGLE = re.compile(rf"^(?P<name>[\w/.-]+)=(?P<value>{NUMBER})$")  # a result th
 SNIFF = re.compile(rb"\b(?:d2|detectron2)\.utils\.events\]: (?:\x1b\[[0-9;]*m)? *"
                    rb"(?:eta: [^\n]*?  )?iter: \d+ ")
 NOT_READ = frozenset({"time", "data_time", "last_time", "last_data_time", "max_mem"})
+TRAINED = "]: Total training time: "  # the training loop is over (`IterationTimer.after_train`)
+FAILED = "]: Exception during training:"  # ... by an exception, logged before that line
+INFERENCE = "]: Start inference on "  # an evaluation begins (`inference_on_dataset`)
 
 sniff, sniff_text = line_sniffers(SNIFF, 2)
 
@@ -64,6 +75,18 @@ class LineParser:
         self.results: dict[str | None, dict[str, Any]] = {}
         self.unread = UnreadItems("items of training lines that are no `name: number` were "
                                   "left out")
+        self.trained = False  # the training loop's end line was read
+        self.failed = False  # ... after an exception
+        self.inferring = False  # an evaluation has begun whose results are not printed yet
+        self.evaluated: set[tuple[str | None, str]] = set()  # (dataset, task) before the end
+        self.final: set[tuple[str | None, str]] = set()  # ... and after it
+
+    @property
+    def finished(self) -> bool:
+        """The training loop ended without an exception, and the final evaluation after it
+        has given what the evaluations before gave (module docstring)."""
+        return self.trained and not self.failed and not self.inferring \
+            and self.evaluated <= self.final
 
     @property
     def notes(self) -> list[str]:
@@ -78,6 +101,7 @@ class LineParser:
             self.dataset = found["dataset"]
             return []
         if "iter: " not in line or (found := EVENTS.search(line)) is None:
+            self._progress(line)
             return []
         values: dict[str, Any] = {}
         unread: list[str] = []
@@ -93,8 +117,21 @@ class LineParser:
             raise BadLine("a training line (`iter: N`) with no loss")
         self.unread.add(lineno, unread)
         self.last = int(found["iter"])
+        self.inferring = False  # (an evaluation that printed no results is over)
+        if self.trained:  # training again after its end: a run resumed into the same log
+            self.trained = self.failed = False
+            self.final.clear()
         values.update(self._evaluated())
         return [(self.last, values)]
+
+    def _progress(self, line: str) -> None:
+        """Lines that say where the run is: its training loop's end, an evaluation's start."""
+        if TRAINED in line:
+            self.trained = True
+        elif FAILED in line:
+            self.failed = True
+        elif INFERENCE in line:
+            self.inferring = True
 
     def _evaluated(self) -> dict[str, Any]:
         """The results awaiting their iteration, named as `metrics.json` names them: an
@@ -121,10 +158,17 @@ class LineParser:
                               f"their names ({','.join(names)[:60]})")
             self.results.setdefault(self.dataset, {}).update(
                 zip((f"{task_name}/{name}" for name in names), numbers))
+            self._reported(task_name)
         elif (single := SINGLE.match(text)) is not None:
             self.results.setdefault(self.dataset, {})[single["name"]] = single["value"]
+            self._reported(single["name"])
         else:
             raise BadLine("evaluation results without their `copypaste: Task: ...` line")
+
+    def _reported(self, task: str) -> None:
+        """An evaluation's results of `task` on the dataset named before them are in."""
+        (self.final if self.trained else self.evaluated).add((self.dataset, task))
+        self.inferring = False
 
     def flush(self) -> list[tuple[int, dict[str, Any]]]:
         """The final evaluation, after the last training line: at `max_iter`, one after that
@@ -141,6 +185,11 @@ class Source(LogFileSource):
     WHAT = ("Detectron2's `d2.utils.events]:  eta: ...  iter: N  total_loss: X ...` lines")
     # a training line cut by a killed writer still parses ('total_loss: 0.' of 0.6441 read 0)
     cut_line_may_parse = True
+
+    def read(self, final: bool = True):
+        yield from super().read(final)
+        # as the lines say: an evaluation begun after the training loop's end withdraws it
+        self.info.finished = self.parser.finished
 
 
 source = Source.open
