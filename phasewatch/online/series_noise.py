@@ -145,8 +145,11 @@ def effective_noise(values: deque, window: int, white: bool = False) -> tuple[fl
     denom = float(np.einsum("ij,ij->", d, d))
     if denom <= 0:
         return sigma, sigma, 1.0
-    rho = float(np.einsum("ij,ij->", d[:, 1:], d[:, :-1])) / denom / (1.0 - 2.0 / block)
-    phi = 0.0 if white and n > DIFF_BLOCK else 1.0 + 2.0 * rho
+    if white and n > DIFF_BLOCK:  # read as white: phi's point estimate is 0, not measured
+        phi = 0.0
+    else:
+        rho = float(np.einsum("ij,ij->", d[:, 1:], d[:, :-1])) / denom / (1.0 - 2.0 / block)
+        phi = 1.0 + 2.0 * rho
     upper = phi + 2.0 / math.sqrt(m * block) if m * block < AR_FEW_DIFFS else phi
     sd, sd_upper = (sigma * ar_inflation(x) for x in (phi, upper))
     return sigma, sd, sd_upper / sd
