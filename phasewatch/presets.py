@@ -144,6 +144,21 @@ def _metric_first_roles(name: str) -> tuple[tuple[str, int], ...]:
     return () if spelled is None else _roles_as_spelled(spelled, CAPITALISED_RANK)
 
 
+@lru_cache(maxsize=1 << 16)
+def _dataset_first_roles(name: str) -> tuple[tuple[str, int], ...]:
+    """(role, rank) of a held-out result under the name of its dataset, as detectron2 keeps
+    several test sets' results apart (`DefaultTrainer.test`: `coco_2017_val/bbox/AP` beside
+    `voc_2007_test/bbox/AP` in metrics.json, TensorBoard and its console): the held-out roles of
+    the name after the set (`bbox/AP`), a listed name of a framework's own namespace (one with
+    a "/": a bare `accuracy` after a prefix is no result of a set), ranked as one of several
+    named held-out sets; none under a train split (`train/bbox/AP`). Else ()."""
+    head, sep, rest = name.partition("/")
+    if not sep or "/" not in rest or head.lower() in ("train", "training"):
+        return ()
+    return tuple((role, rank + EVAL_SET_RANK) for role, rank in _EXACT.get(rest, ())
+                 if role in HELD_OUT_ROLES)
+
+
 CAPITALISED_RANK = 1000  # added to a candidate's rank when the log spells it with capitals
 EVAL_SET_RANK = 500  # added to a candidate's rank for one of several named held-out sets
 HELD_OUT_RULE_RANK = 2 * CAPITALISED_RANK  # `heldout_names`: after every listed candidate, in any case
@@ -194,6 +209,7 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
                     for role, rank, found in by_base if found == base)
     for name in present:
         hits.extend((role, rank, name) for role, rank in _metric_first_roles(name))
+        hits.extend((role, rank, name) for role, rank in _dataset_first_roles(name))
     # held-out losses and rewards under a split prefix (`val/ppl`, `val-aux/<set>/loss`) that no
     # candidate names (`eval/reward` stays eval/accuracy), after every candidate their role lists
     listed = {name for _, _, name in hits}

@@ -131,10 +131,12 @@ def test_a_colored_console_and_damaged_lines(tmp_path):
     assert skipped and f"lines {values[1] + 1}, {task + 1}" in skipped[0], run.warnings
 
 
-def test_an_evaluation_of_two_test_datasets_keeps_each_apart(tmp_path):
+def test_an_evaluation_of_two_test_datasets_keeps_each_apart(tmp_path, capsys):
     """`DATASETS.TEST` of two datasets: `DefaultTrainer.test` prints each one's results after
     its name, and metrics.json holds them as `<dataset>/bbox/AP`; the second dataset's
-    results no longer take the first's place under one `bbox/AP`."""
+    results no longer take the first's place under one `bbox/AP`. They are held-out results as
+    `bbox/AP` is: analyze takes the first set's, saying there are two (it took the train loss,
+    asking for --metric)."""
     lines = d2_log(1000)[0].splitlines()
     for i in reversed([i for i, text in enumerate(lines) if "in csv format:" in text]):
         block = lines[i:i + 4]
@@ -148,6 +150,12 @@ def test_an_evaluation_of_two_test_datasets_keeps_each_apart(tmp_path):
     assert coco.tolist() == pytest.approx([box_ap(i) for i in coco.index])
     assert set(voc.tolist()) == {50}
     assert not run.warnings, run.warnings
+    assert main(["analyze", str(tmp_path / "log.txt"), "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)["runs"][0]
+    assert (result["metric"], result["direction"]) == ("coco_2017_val/bbox/AP", "max")
+    assert any(w.startswith("2 validation sets hold eval/accuracy: coco_2017_val/bbox/AP, "
+                            "voc_2007_test/bbox/AP; analysed coco_2017_val/bbox/AP only")
+               for w in result["warnings"]), result["warnings"]
 
 
 def test_a_training_line_cut_by_a_killed_writer_is_left_out_and_said(tmp_path):

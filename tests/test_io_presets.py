@@ -275,3 +275,20 @@ def test_lightning_twins_of_a_slashed_name(tmp_path):
     run = _lightning_twins(tmp_path, "train/loss", ("val/loss",))
     assert run.own_name("train/loss") == "train/loss_epoch"
     assert run.own_name("eval/loss") == "val/loss"
+
+
+def test_a_held_out_result_under_its_datasets_name_has_the_results_role():
+    """detectron2 keeps several test sets' results apart (`coco_2017_val/bbox/AP`,
+    `voc_2007_test/segm/AP`): the role of the name after the set, after that name itself; not
+    under a train split, nor for a bare name after a prefix (`run1/accuracy`)."""
+    from phasewatch.presets import role_matches
+
+    sets = ["coco_2017_val/bbox/AP", "voc_2007_test/bbox/AP", "total_loss"]
+    assert aliases_for(sets)["eval/accuracy"] == "coco_2017_val/bbox/AP"
+    assert role_matches("eval/accuracy", sets) == sets[:2]
+    assert aliases_for([*sets, "bbox/AP"])["eval/accuracy"] == "bbox/AP"
+    assert aliases_for(["lvis_val/segm/AP", "lvis_val/bbox/AP"])["eval/accuracy"] == \
+        "lvis_val/segm/AP"  # the masks first, as `segm/AP` before `bbox/AP`
+    assert aliases_for(["coco_val/validation/loss"])["eval/loss"] == "coco_val/validation/loss"
+    for name in ("train/bbox/AP", "run1/accuracy", "bbox/AP/extra"):
+        assert "eval/accuracy" not in aliases_for([name]), name
