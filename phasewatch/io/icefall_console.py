@@ -25,7 +25,10 @@ value is no number, or a `tot_loss[...]` cut before its `]`, is left out and sai
 icefall opens a new `log-train-<date>` at each launch, so a resumed run (`--start-epoch`) is one
 file a launch: the launches before the file read are read first (`io.rotated`, "launch_date"),
 the batch counted on across them, and a launch that resumed from an earlier epoch supersedes the
-records of the abandoned one from where that epoch started, as a resumed log does.
+records of the abandoned one from where that epoch started, as a resumed log does. A launch on
+one GPU (`log-train-<date>`) and a DDP launch's rank 0 (`log-train-<date>-0`) are one process's;
+a launch without `Done!` is said to have ended without finishing; a follow moves on to a new
+launch's file (`io.launch_follow`).
 """
 
 from __future__ import annotations

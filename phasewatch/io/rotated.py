@@ -10,7 +10,10 @@ command that reads it (analyze, inspect, a replay, the end of a follow) reads th
 
 A launcher that starts a new file at each launch of a resumed run is read the same way, by the
 naming its reader states (`Source.ROTATION`, `NAMINGS`): ESPnet's `train.1.log`, `train.2.log`
-and icefall's `log-train-<date>`, one a launch.
+and icefall's `log-train-<date>`, one a launch (a one-GPU launch's and DDP rank 0's being the
+same process's). An earlier launch whose log lacks its reader's end line crashed or was
+stopped, and is said so (`say_unfinished`); `watch --follow` of the last launch moves on to
+the next one's file when it appears (`launch_follow`).
 """
 
 from __future__ import annotations
