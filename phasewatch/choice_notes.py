@@ -27,7 +27,13 @@ from phasewatch.role_candidates import GENERATION_SCORES
 from phasewatch.run import Run
 from phasewatch.running_means import running_mean_note
 from phasewatch.set_names import loader_bases
-from phasewatch.signals import MIN_FOR_TREND, is_performance_metric, n_finite, roles_present
+from phasewatch.signals import (
+    MIN_FOR_TREND,
+    is_performance_metric,
+    metric_candidates,
+    n_finite,
+    roles_present,
+)
 from phasewatch.timing_names import is_timing
 from phasewatch.train_beside import SPLIT_WORDS, is_train_metric, value_word
 from phasewatch.trainer_best import best_step, declared_best_metric, kept_best_by
@@ -196,20 +202,22 @@ def trainer_best_note(run: Run, chosen: str) -> str | None:
 
 
 def passed_over_note(run: Run, chosen: str) -> str | None:
-    """When the metric chosen without --metric is not the first role the log has: the ones
-    before it had too few values (trial 34b: a verl log's held-out reward, logged once at the
-    end, left for the train batches' score without a word), or the same value at every
-    evaluation (trial 38c: an accuracy 0 at all 8)."""
-    present = roles_present(run)
-    if chosen not in present or present.index(chosen) == 0 or run.performance_metric:
+    """When the metric chosen without --metric is not the first the log has
+    (`signals.metric_candidates`): the ones before it had too few values (trial 34b: a verl
+    log's held-out reward, logged once at the end, left for the train batches' score without a
+    word), or the same value at every evaluation (trial 38c: an accuracy 0 at all 8; a pose
+    model's keypoint mAP 0 at all 50 epochs, passed over for its box mAP)."""
+    candidates = metric_candidates(run)
+    if chosen not in candidates or candidates.index(chosen) == 0 or run.performance_metric:
         return None
-    def why(role: str) -> str:
-        n = n_finite(run, role)
+    def why(name: str) -> str:
+        n = n_finite(run, name)
         if n < MIN_FOR_TREND:
             return f"{counted(n, 'value')}: too few for a trend (fewer than {MIN_FOR_TREND})"
-        return f"{float(run.column(role).values[0]):.4g} at all {n} evaluations: it cannot move"
-    skipped = "; ".join(f"{run.own_name(role)} ({why(role)})"
-                        for role in present[:present.index(chosen)])
+        return (f"{float(run.column(name).values[0]):.4g} at all {n} "
+                f"{value_word(run, run.resolve_metric(name))}s: it cannot move")
+    skipped = "; ".join(f"{run.own_name(name)} ({why(name)})"
+                        for name in candidates[:candidates.index(chosen)])
     return (f"taking {run.own_name(chosen)}, passing over {skipped}; pass --metric to analyse "
             "it anyway")
 

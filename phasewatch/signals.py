@@ -24,6 +24,7 @@ from phasewatch.presets import (
     FALLBACK_ROLES,
     PERFORMANCE_ROLES,
     default_direction,
+    later_matches,
     role_matches,
 )
 from phasewatch.run import Run
@@ -73,13 +74,13 @@ def choose_metric(run: Run, metric: str | None = None) -> str:
         return declared
     if (best := declared_best_metric(run)) is not None:  # the Trainer's metric_for_best_model
         return best[0]
-    present = roles_present(run)
-    if present:
-        # enough values for a trend, and not constant where a later role moves (trial 38c:
-        # an exact-match accuracy 0 at all 8 evaluations beside an eval loss that fell and rose)
-        usable = [r for r in present if n_finite(run, r) >= MIN_FOR_TREND]
-        moving = [r for r in usable if np.ptp(run.column(r).values) > 0]
-        return (moving or usable or present)[0]
+    candidates = metric_candidates(run)
+    if candidates:
+        # enough values for a trend, and not constant where a later one moves (trial 38c: an
+        # exact-match accuracy 0 at all 8 evaluations beside an eval loss that fell and rose)
+        usable = [name for name in candidates if n_finite(run, name) >= MIN_FOR_TREND]
+        moving = [name for name in usable if np.ptp(run.column(name).values) > 0]
+        return (moving or usable or candidates)[0]
     from phasewatch.choice_notes import score_like_hint  # they import this module
     from phasewatch.train_beside import is_policy_loss
 
@@ -107,6 +108,20 @@ def choose_metric(run: Run, metric: str | None = None) -> str:
         f"with --metric{hint}. Metrics in this run: {available}"
     )
 
+
+
+def metric_candidates(run: Run) -> list[str]:
+    """The names `choose_metric` picks from, in its order: each performance role the log holds
+    (`roles_present`, by the role's name), each followed by the log's names for its later
+    candidates (`presets.later_matches`), which are taken only where every name before them
+    reads the same at every evaluation: a pose model's keypoint mAP `metrics/mAP50-95(P)`, 0 at
+    all 50 epochs of a model that learned no keypoint, is passed over for its box mAP
+    `metrics/mAP50-95(B)`, the task's other output, where before the run was a plateau at 0
+    with a hint listing its learning rates first."""
+    names: list[str] = []
+    for role in roles_present(run):
+        names += [role, *(name for name in later_matches(role, run.metrics) if name not in names)]
+    return names
 
 def timings_only(run: Run) -> bool:
     """Whether every series of `run` times the run (`timing_names.is_timing`): no metric of the
@@ -146,12 +161,15 @@ def n_finite(run: Run, metric: str) -> int:
 
 
 def is_performance_metric(run: Run, metric: str) -> bool:
-    """Whether `metric` is the run's declared performance metric or a performance role (held-out
-    accuracy or score, eval loss, reward), as opposed to a length, a rate or a train loss."""
+    """Whether `metric` is the run's declared performance metric or a name of a performance role
+    (held-out accuracy or score, eval loss, reward: its own name, one of several sets or levels
+    beside it, or a later candidate such as a pose model's box mAP), as opposed to a length, a
+    rate or a train loss."""
     own = run.resolve_metric(metric)
     if run.performance_metric and run.own_name(run.performance_metric) == own:
         return True
-    return any(run.own_name(role) == own for role, _ in PERFORMANCE_ROLES)
+    return any(run.own_name(role) == own or own in role_matches(role, run.metrics)
+               or own in later_matches(role, run.metrics) for role, _ in PERFORMANCE_ROLES)
 
 
 def choose_direction(run: Run, metric: str, direction: str | None = None) -> str:

@@ -114,23 +114,63 @@ def test_a_mean_reward_under_the_methods_own_prefix_is_the_reward_not_the_loss(c
 
 def test_a_constant_choice_names_the_series_that_move_scores_first(capsys, tmp_path):
     """A CartPole DQN's Lightning CSV (csv-lightning-dqn-cartpole-39): the per-step `reward`,
-    1 at every log, is the reward role, taken without --metric, beside `total_reward`, the
-    episode return, which rose 16 -> 200; "plateau, change +0" was all `analyze` said. The
-    note names the series that move, those that look like scores before the rest (epsilon, a
-    schedule; train_loss), and no series that is constant itself."""
+    1 at every log, is the reward role's first name, beside `total_reward`, the episode return,
+    which rose 16 -> 200; "plateau, change +0" was all `analyze` said. `total_reward`, the
+    role's next name, is taken (a role's name constant at every evaluation gives way to its
+    next that moves), the note saying what was passed over. With the return under a name no
+    role lists (`episode_score`), the constant `reward` stays the choice and the note names
+    the series that move, those that look like scores before the rest (epsilon, a schedule;
+    train_loss), and no series that is constant itself."""
     rows = [{"step": 50 * k + 49, "epsilon": round(0.95 - 0.02 * k, 3), "reward": 1.0,
              "train_loss": round(10.0 / (k + 1), 4), "total_reward": float(min(200, 16 + 6 * k)),
              "done": 0.0, "epoch": k}
             for k in range(39)]
-    log = _write(tmp_path / "metrics.jsonl", rows)
+    offline = _analyze(capsys, _write(tmp_path / "metrics.jsonl", rows))
+    assert offline["metric"] == "total_reward"
+    assert ("taking total_reward, passing over reward (1 at all 39 readings: it cannot "
+            "move); pass --metric to analyse it anyway") in offline["warnings"]
+    rows = [{("episode_score" if name == "total_reward" else name): value
+             for name, value in row.items()} for row in rows]
+    log = _write(tmp_path / "renamed.jsonl", rows)
     offline = _analyze(capsys, log)
     assert offline["metric"] == "reward"
     note = next(w for w in offline["warnings"] if "cannot show phases" in w)
     assert note == ("reward was chosen by its name but is 1 at all 39 readings: it cannot "
-                    "show phases; series in this log that move: total_reward (39 values), "
+                    "show phases; series in this log that move: episode_score (39 values), "
                     "epsilon (39 values), train_loss (39 values): pass --metric to analyse one")
     summary, err = _watch(capsys, log)
-    assert summary["metric"] == "reward" and "series in this log that move: total_reward" in err
+    assert summary["metric"] == "reward" and "series in this log that move: episode_score" in err
     rows = [{**row, "reward": 0.5 + 0.01 * k} for k, row in enumerate(rows)]  # the reward moves
     assert not any("cannot show phases" in w
                    for w in _analyze(capsys, _write(tmp_path / "moves.jsonl", rows))["warnings"])
+
+
+def _pose_rows(pose_map) -> list[dict]:
+    """An Ultralytics pose model's results.csv rows as JSON lines: the box mAP rises from 0
+    while the keypoints' mAP is `pose_map(epoch)`."""
+    return [{"epoch": k, "train/pose_loss": round(10.0 - 0.1 * k, 3), "lr/pg0": 0.001,
+             "metrics/mAP50-95(B)": round(0.6 * (1 - np.exp(-k / 8)), 4),
+             "metrics/mAP50-95(P)": pose_map(k)}
+            for k in range(1, 41)]
+
+
+def test_a_role_name_constant_at_every_evaluation_gives_way_to_its_next_name(capsys, tmp_path):
+    """A YOLOv8 pose model whose keypoint mAP50-95(P) was 0 at all 50 epochs (it learned no
+    keypoint; csv-yolopose-skateboard-mapbox-50) while its box mAP50-95(B) rose 0.001 -> 0.61
+    was analysed on the keypoints, the task's own output and the first name of the held-out
+    accuracy: "plateau, change +0", a note listing its learning rates first. The box mAP, the
+    role's next name, is taken instead, live as offline, and the note says what was passed
+    over; a keypoint mAP that moves is still the one taken."""
+    log = _write(tmp_path / "dead.jsonl", _pose_rows(lambda k: 0.0))
+    offline = _analyze(capsys, log)
+    assert offline["metric"] == "metrics/mAP50-95(B)"
+    assert [p["name"] for p in offline["phases"]][0] == "improvement"
+    assert ("taking metrics/mAP50-95(B), passing over metrics/mAP50-95(P) (0 at all 40 "
+            "evaluations: it cannot move); pass --metric to analyse it anyway") in offline["warnings"]
+    assert not any("cannot show phases" in w for w in offline["warnings"])
+    summary, _ = _watch(capsys, log)
+    assert summary["metric"] == "metrics/mAP50-95(B)"
+    alive = _write(tmp_path / "alive.jsonl", _pose_rows(lambda k: round(0.4 * (1 - np.exp(-k / 10)), 4)))
+    assert _analyze(capsys, alive)["metric"] == "metrics/mAP50-95(P)"
+    summary, _ = _watch(capsys, alive)
+    assert summary["metric"] == "metrics/mAP50-95(P)"
