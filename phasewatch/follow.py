@@ -216,11 +216,13 @@ class LineTail:
             yield from self._unread_copies()
 
     def _should_wait(self, grew: bool) -> bool:
+        """Whether to keep reading the rotated-away file before the new one: while it still
+        grows or the new file is empty (or not there yet), up to `rotate_wait` after its last
+        growth."""
         if self.clock() - self._last_growth >= self.rotate_wait:
             return False
         if grew:
             return True  # the old file is still being written
-            return False
         try:
             return os.stat(self.path).st_size == 0
         except OSError:
