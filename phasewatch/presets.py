@@ -13,7 +13,13 @@ from collections.abc import Callable, Collection, Iterable, KeysView, Mapping
 from functools import lru_cache
 
 from phasewatch.direction_words import name_words, says_lower_is_better
-from phasewatch.heldout_names import as_validation, held_out_direction, held_out_match, split_first
+from phasewatch.heldout_names import (
+    TRAIN_WORDS,
+    as_validation,
+    held_out_direction,
+    held_out_match,
+    split_first,
+)
 from phasewatch.level_names import finest_level
 from phasewatch.role_candidates import ROLE_CANDIDATES
 from phasewatch.set_names import eval_sets, loader_bases, set_order
@@ -151,9 +157,12 @@ def _dataset_first_roles(name: str) -> tuple[tuple[str, int], ...]:
     `voc_2007_test/bbox/AP` in metrics.json, TensorBoard and its console): the held-out roles of
     the name after the set (`bbox/AP`), a listed name of a framework's own namespace (one with
     a "/": a bare `accuracy` after a prefix is no result of a set), ranked as one of several
-    named held-out sets; none under a train split (`train/bbox/AP`). Else ()."""
+    named held-out sets; none under a train split: the split itself (`train/bbox/AP`) or a
+    dataset named as one (`coco_2017_train/bbox/AP`, `balloon_train/bbox/AP`: `DATASETS.TEST`
+    may list the training set beside the validation set, and its AP is no held-out result).
+    Else ()."""
     head, sep, rest = name.partition("/")
-    if not sep or "/" not in rest or head.lower() in ("train", "training"):
+    if not sep or "/" not in rest or TRAIN_WORDS.intersection(name_words(head)):
         return ()
     return tuple((role, rank + EVAL_SET_RANK) for role, rank in _EXACT.get(rest, ())
                  if role in HELD_OUT_ROLES)

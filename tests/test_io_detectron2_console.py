@@ -131,19 +131,25 @@ def test_a_colored_console_and_damaged_lines(tmp_path):
     assert skipped and f"lines {values[1] + 1}, {task + 1}" in skipped[0], run.warnings
 
 
+def two_datasets(other: str, before: bool = False) -> str:
+    """`d2_log(1000)` with each evaluation's results of a second test dataset `other` (an AP
+    of 50) after coco_2017_val's, or before them."""
+    lines = d2_log(1000)[0].splitlines()
+    for i in reversed([i for i, text in enumerate(lines) if "in csv format:" in text]):
+        block = lines[i:i + 4]
+        lines[i + 4 * (not before):i + 4 * (not before)] = [
+            block[0].replace("coco_2017_val", other), *block[1:3],
+            block[3][:block[3].index("copypaste: ") + 11] + "50,70,55,30,52,61"]
+    return "\n".join(lines) + "\n"
+
+
 def test_an_evaluation_of_two_test_datasets_keeps_each_apart(tmp_path, capsys):
     """`DATASETS.TEST` of two datasets: `DefaultTrainer.test` prints each one's results after
     its name, and metrics.json holds them as `<dataset>/bbox/AP`; the second dataset's
     results no longer take the first's place under one `bbox/AP`. They are held-out results as
     `bbox/AP` is: analyze takes the first set's, saying there are two (it took the train loss,
     asking for --metric)."""
-    lines = d2_log(1000)[0].splitlines()
-    for i in reversed([i for i, text in enumerate(lines) if "in csv format:" in text]):
-        block = lines[i:i + 4]
-        other = [block[0].replace("coco_2017_val", "voc_2007_test"), *block[1:3],
-                 block[3][:block[3].index("copypaste: ") + 11] + "50,70,55,30,52,61"]
-        lines[i + 4:i + 4] = other
-    run = read_run(write(tmp_path, "\n".join(lines) + "\n", name="log.txt"))
+    run = read_run(write(tmp_path, two_datasets("voc_2007_test"), name="log.txt"))
     assert "bbox/AP" not in run.metrics, sorted(run.metrics)
     coco, voc = run.series("coco_2017_val/bbox/AP"), run.series("voc_2007_test/bbox/AP")
     assert coco.index.tolist() == voc.index.tolist() == [199, 399, 599, 799, 1000]
@@ -156,6 +162,20 @@ def test_an_evaluation_of_two_test_datasets_keeps_each_apart(tmp_path, capsys):
     assert any(w.startswith("2 validation sets hold eval/accuracy: coco_2017_val/bbox/AP, "
                             "voc_2007_test/bbox/AP; analysed coco_2017_val/bbox/AP only")
                for w in result["warnings"]), result["warnings"]
+
+
+@pytest.mark.parametrize("train_set", ["coco_2017_train", "balloon_train"])
+def test_a_training_set_among_the_test_datasets_is_no_held_out_set(tmp_path, capsys,
+                                                                   train_set):
+    """`DATASETS.TEST` may list the training set before the validation set, to compare them:
+    its AP is measured on the data the model trains on, so the validation set's is analysed,
+    the only held-out one (analyze took `coco_2017_train/bbox/AP`, the first, as a validation
+    set's)."""
+    write(tmp_path, two_datasets(train_set, before=True), name="log.txt")
+    assert main(["analyze", str(tmp_path / "log.txt"), "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)["runs"][0]
+    assert result["metric"] == "coco_2017_val/bbox/AP"
+    assert not any("validation sets hold" in w for w in result["warnings"]), result["warnings"]
 
 
 def test_a_training_line_cut_by_a_killed_writer_is_left_out_and_said(tmp_path):
