@@ -92,6 +92,18 @@ def test_the_banners_epochs_end_where_the_loop_counts_them(tmp_path, capsys, fir
     assert f"planned length: up to epoch {plan}," in capsys.readouterr().err
 
 
+def test_a_run_resumed_after_its_first_epoch_counts_from_0(tmp_path, capsys):
+    """HF's scripts resumed from the checkpoint `epoch_0` print `Resumed from checkpoint: ...`,
+    then `epoch 1:` first: under `Num Epochs = 10` the run still ends at epoch 9, and a log
+    that reached it ended as planned (it was told it ended before epoch 10)."""
+    text = ("  Num Epochs = 10\nResumed from checkpoint: output/epoch_0\n" + "".join(
+        f"epoch {e}: {{'accuracy': {accuracy(e)}}}\n" for e in range(1, 10)))
+    path = write(tmp_path, text, name="loop.log")
+    assert planned_steps(read_as(path, "accelerate_console").config) == 9
+    assert main(["analyze", str(path)]) == 0
+    assert "the log ends" not in capsys.readouterr().out
+
+
 def test_printed_dicts_of_other_shapes(tmp_path):
     """`accelerator.print`'s NER dict with numpy 2 scalars; `step N:` with a validation's own
     names (kept) beside the counter (no reading); a training dict (its `loss` kept as the

@@ -30,7 +30,8 @@ alone is no evaluation's; HF's bare `loss` is the train loss); the counters (`ep
 `step`) and values that are no number are no readings.
 The scripts' banner (HF's Trainer's words: `Num Epochs = N`, `Total optimization steps = M`)
 gives the planned length: the last epoch, `N - 1` where the first epoch printed is 0 (HF's
-scripts; a resumed run's first is later), `N` where it is 1, or step `M`.
+scripts; a resumed run's first is later, after their `Resumed from checkpoint: ...`), `N` where
+it is 1 in a run not resumed, or step `M`.
 The line transformers logs as it loads the model (`Some weights of BertForTokenClassification
 were not initialized ...`) gives the run's `architectures` (`model_task`): a token classifier's
 `eval_f1`, seqeval's entity F1, is then taken before its `eval_accuracy`, which counts tokens.
@@ -54,6 +55,9 @@ FORMAT = "accelerate_console"
 LINE = re.compile(r"(?:^|(?<=[\s\-:|\]]))(?P<unit>[Ee]poch|step)\s+(?P<n>\d+)\s*:\s*"
                   r"(?P<dict>\{.*)$")
 SNIFF = re.compile(rb"(?:^|(?<=[ \t\-:|\]]))(?:[Ee]poch|step) \d+: ?\{['\"]", re.MULTILINE)
+# HF's no_trainer scripts' line before a resumed run's first epoch (`accelerator.print`), which
+# may then be 1: `range(starting_epoch, num_train_epochs)` after the checkpoint `epoch_0`
+RESUMED = "Resumed from checkpoint"
 COUNTERS = frozenset({"epoch", "step", "global_step", "completed_steps", "iteration"})
 # a numpy array's repr inside the dict: whole on the line, or running on to the next lines
 ARRAY = re.compile(r"\barray\(\[[^()]*\](?:,\s*dtype=\w+)?\)")
@@ -108,6 +112,7 @@ class LineParser:
         self.step_unit = "step"
         self.banner: dict[str, int] = {}  # the banner's `epochs` and `steps`
         self.first_epoch: int | None = None  # the first `epoch N:` line's N, in a log of epochs
+        self.resumed = False  # `Resumed from checkpoint` said before that line
         self.printed_names: dict[str, str] = {}  # `accuracy` -> `eval_accuracy` (`Run`'s)
         self.model: str | None = None  # the model class transformers names as it loads it
 
@@ -116,10 +121,13 @@ class LineParser:
         """The planned last epoch or step the banner states, in the log's counter: `Num Epochs
         = N` ends at epoch N - 1 where the loop counts from 0 (HF's scripts print `epoch 0:`
         first), at N where it counts from 1. A first epoch past 1 is a resumed run
-        (`range(starting_epoch, num_train_epochs)` under the same banner): counted from 0."""
+        (`range(starting_epoch, num_train_epochs)` under the same banner): counted from 0; so is
+        a first epoch of 1 after HF's scripts' `Resumed from checkpoint: .../epoch_0` (read as
+        counted from 1, a resumed run that reached its last epoch N - 1 would end "early")."""
         found: dict = {} if self.model is None else {"architectures": [self.model]}
         if self.unit == "epoch" and self.banner.get("epochs", 0) > 1:
-            found["planned_steps"] = self.banner["epochs"] - (self.first_epoch != 1)
+            found["planned_steps"] = self.banner["epochs"] - (
+                self.first_epoch != 1 or self.resumed)
         if self.unit == "step" and self.banner.get("steps", 0) > 0:
             found["planned_steps"] = self.banner["steps"]
         return found
@@ -129,6 +137,8 @@ class LineParser:
             for field in ("epochs", "steps"):
                 if (stated := BANNER_FIELDS[field].search(line)) is not None:
                     self.banner[field] = int(stated[1].replace(",", ""))
+        if self.first_epoch is None and RESUMED in line:
+            self.resumed = True
         if self.model is None and (model := printed_model_class(line)) is not None:
             self.model = model  # a tagger's `accuracy` counts tokens (`model_task`)
         if "{" not in line or (found := LINE.search(line)) is None:
