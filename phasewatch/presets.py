@@ -248,7 +248,6 @@ def role_matches(role: str, metrics: Iterable[str]) -> list[str]:
     return sorted({name for r, rank, name in hits if r == role and rank == first}, key=set_order)
 
 
-
 def later_matches(role: str, metrics: Iterable[str]) -> list[str]:
     """The metrics the role's later candidates name, after those of its first matching
     candidate (`role_matches`), best rank first: where the role's own name reads the same at
@@ -262,6 +261,7 @@ def later_matches(role: str, metrics: Iterable[str]) -> list[str]:
                     key=lambda hit: (hit[0], set_order(hit[1])))
     first = set(role_matches(role, present))
     return list(dict.fromkeys(name for _, name in ranked if name not in first))
+
 
 def hf_spellings(name: str) -> tuple[str, ...]:
     """`name` in HF Trainer's other spelling: its own logs (trainer_state.json, its console,

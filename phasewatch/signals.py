@@ -109,7 +109,6 @@ def choose_metric(run: Run, metric: str | None = None) -> str:
     )
 
 
-
 def metric_candidates(run: Run) -> list[str]:
     """The names `choose_metric` picks from, in its order: each performance role the log holds
     (`roles_present`, by the role's name), each followed by the log's names for its later
@@ -122,6 +121,7 @@ def metric_candidates(run: Run) -> list[str]:
     for role in roles_present(run):
         names += [role, *(name for name in later_matches(role, run.metrics) if name not in names)]
     return names
+
 
 def timings_only(run: Run) -> bool:
     """Whether every series of `run` times the run (`timing_names.is_timing`): no metric of the

@@ -164,7 +164,7 @@ def test_a_role_name_constant_at_every_evaluation_gives_way_to_its_next_name(cap
     log = _write(tmp_path / "dead.jsonl", _pose_rows(lambda k: 0.0))
     offline = _analyze(capsys, log)
     assert offline["metric"] == "metrics/mAP50-95(B)"
-    assert [p["name"] for p in offline["phases"]][0] == "improvement"
+    assert offline["phases"][0]["name"] == "improvement"
     assert ("taking metrics/mAP50-95(B), passing over metrics/mAP50-95(P) (0 at all 40 "
             "evaluations: it cannot move); pass --metric to analyse it anyway") in offline["warnings"]
     assert not any("cannot show phases" in w for w in offline["warnings"])
