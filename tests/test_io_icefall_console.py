@@ -196,6 +196,16 @@ def test_each_rank_of_a_ddp_launch_is_joined_with_its_own_rank(tmp_path):
                                   f"log-train-{dates[0]}-1, ") for warning in warnings), warnings
 
 
+def test_one_other_ranks_log_is_one_file(tmp_path):
+    """The other ranks' logs are counted in words that agree with the count (it read '1 files'
+    beside a launch of 2 GPUs)."""
+    for rank in (0, 1):
+        write(tmp_path, icefall_log(1), name=f"log-train-2024-01-08-10-00-00-{rank}")
+    said = ("the logs of the other DDP ranks beside it (1 file: log-train-2024-01-08-10-00-00-1) "
+            "are not read")
+    assert any(w.startswith(said) for w in read_run(tmp_path).warnings)
+
+
 @pytest.mark.parametrize("ranks", [((), (0, 1, 2, 3)), ((0, 1), ())],
                          ids=["one GPU, then 4", "2 GPUs, then one"])
 def test_a_run_resumed_on_another_number_of_gpus_is_one_run(tmp_path, capsys, ranks):

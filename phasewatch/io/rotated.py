@@ -25,6 +25,7 @@ from types import ModuleType
 
 from phasewatch.errors import InputError
 from phasewatch.io.wrapped import WrappedSource
+from phasewatch.output import counted
 
 MAX_PARTS = 1000  # logrotate's `rotate N` is rarely above a few dozen
 # A launcher's own naming of the files of a run's launches, which a reader states as its
@@ -272,9 +273,9 @@ def with_rotated_parts(source, notice=None):
     naming = getattr(source, "ROTATION", "")
     if ranks := other_ranks(source.file, naming):
         shown = ", ".join(p.name for p in ranks[:3]) + (", ..." if len(ranks) > 3 else "")
-        source.warn(f"the logs of the other DDP ranks beside it ({len(ranks)} files: {shown}) are "
-                    "not read: rank 0's is the run's (the others' batch losses are their own "
-                    "data shards', beside the same validation)")
+        source.warn(f"the logs of the other DDP ranks beside it ({counted(len(ranks), 'file')}: "
+                    f"{shown}) are not read: rank 0's is the run's (the others' batch losses are "
+                    "their own data shards', beside the same validation)")
     for part in rotated_parts(source.file, naming):
         try:
             reader = sniff_format(part).source(part, follow=False, notice=notice)
