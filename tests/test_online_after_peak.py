@@ -101,3 +101,25 @@ def test_noise_that_grows_during_the_run_stops_nothing():
         alerts = feed(PhaseMonitor(metric="reward", planned_steps=500), np.arange(1, 501),
                       reward, name="reward")
         assert "overfit" not in [a.event for a in alerts], (seed, [(a.event, a.step) for a in alerts])
+
+
+def test_a_best_level_made_of_two_readings_off_a_bound_waits_for_analyze():
+    """A YOLO pose model's keypoint mAP (csv-yolopose-cleanjerk-mappose-100, heldout36): 0 at
+    its first 11 epochs, 0.00415 at epochs 12 and 14, 0 again to epoch 20, then a rise to 0.10.
+    Its noise, read from differences that are 0 but three, made the two readings a rise of 4.5
+    se and, five zeros later, an overfit 5.3 se below that best level: a stop at epoch 19 of
+    100 on a run labelled `improvement`. `analyze` of those 19 values names a plateau; the
+    level test waits for it to name an overfit on a stage the refit reaches
+    (`offline_agreement.offline_names_overfit`). The same shape with its readings off the
+    bound, a rise of three evaluations and a fall that holds, is still stopped."""
+    steps = np.arange(1, 41)
+    blip = np.zeros(40)
+    blip[[11, 13]] = 0.00415
+    blip[20:] = (0.006, 0, 0.00055, 0.00022, 0.00561, 0.01272, 0.01824, 0.02442, 0.03452,
+                 0.00866, 0.0008, 0.0175, 0.01522, 0.0316, 0.02219, 0.02445, 0.02668, 0.03818,
+                 0.03347, 0.0531)
+    assert stop_step(steps, blip)[0] is None
+    rng = np.random.default_rng(3)
+    held = np.concatenate([np.full(10, 0.40), np.full(6, 0.50), np.full(24, 0.42)])
+    stop, message = stop_step(steps, held + rng.normal(0, 0.005, 40))
+    assert stop is not None and "below its best level" in message

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from phasewatch.online.offline_agreement import offline_names_overfit
 from phasewatch.online.refit_events import Event
 from phasewatch.online.wording import moved
 from phasewatch.output import counted
@@ -41,12 +42,14 @@ def held_below_peak(t: PhaseTracker, level: float, onset: int | None) -> Event |
     """Overfit when the level is significantly below the best level (the peak) and has been
     at least half that far below it for a whole window (`SUSTAINED_WINDOWS`: an upset that
     recovers within a window is no stop), its window ranking below the peak's
-    (`Series.ranks_below`). Counts the evaluations below on every call."""
+    (`Series.ranks_below`), and, on a stage the refit reaches, `analyze` of its values so far
+    names an overfit too (`offline_agreement.offline_names_overfit`). Counts the evaluations
+    below on every call."""
     s = t.series
     thr = s.threshold(t.peak, s.se_level, cautious=True, z=z_after_peak(t))
     t.evals_below_peak = t.evals_below_peak + 1 if level < t.peak - thr / 2 else 0
     if not (level < t.peak - thr and t.evals_below_peak >= SUSTAINED_WINDOWS * s.window_now
-            and s.ranks_below(t.peak_values)):
+            and s.ranks_below(t.peak_values) and offline_names_overfit(t)):
         return None
     side = moved(s.sign, better=False)[1]
     return ("overfit", onset,

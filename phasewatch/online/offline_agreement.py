@@ -17,14 +17,15 @@ its best, which keeps that best) or as noise (a flat run's first value low by ch
 Other alerts keep the live noise: on sticky (AR(1)) noise of 13-40 values the detector, which
 takes their noise as white around its lines, names rises that are wander. A running mean's noise
 is its level's (`series_noise.level_of_running_mean`), which the detector, reading the values
-under no name, does not know. Beyond the refit's reach, and before it, the level tests judge
-alone."""
+under no name, does not know. The level test after a peak waits, there, for the detector to
+name an overfit in the values so far (`offline_names_overfit`). Beyond the refit's reach, and
+before it, the level tests judge alone."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from phasewatch.online.offline_fit import REFIT_REACH, SHORT_RUN_FROM, offline_fit
+from phasewatch.online.offline_fit import REFIT_REACH, SHORT_RUN_FROM, offline_fit, offline_phases
 from phasewatch.online.short_run import SHORT_RUN_CONFIRM, stage_pairs
 from phasewatch.running_means import is_running_mean
 
@@ -57,6 +58,24 @@ def offline_fall(t: PhaseTracker, unrecovered: bool = False) -> tuple[bool, floa
         return True, 1.0  # back nearer the start than its worst: a dip `refit_dip` judges
     own_noise = s.given_sd is None and not is_running_mean(s.label)
     return True, min(1.0, offline_sd / s.sigma) if own_noise and offline_sd > 0 else 1.0
+
+
+def offline_names_overfit(t: PhaseTracker) -> bool:
+    """Whether the offline detector names an overfit anywhere in tracker `t`'s short stage's
+    values so far (True beyond the refit's reach, where the level tests judge alone). The level
+    test after a peak waits for it: its best level is a window's median, and on a stage of few
+    evaluations two readings can make one. A YOLO pose model's keypoint mAP, 0 at its first 11
+    epochs, 0.00415 at epochs 12 and 14, then 0 again, read as a rise of 4.5 se (its noise from
+    differences that are 0 but three) and, five zeros later, as an overfit 5.3 se below that
+    best, a stop at epoch 19 of 100 in a run that rose to 0.10 from epoch 25 on; `analyze` of
+    the same 19 values names a plateau."""
+    s = t.series
+    stage = s.n if s.stage_n is None else s.stage_n
+    if not SHORT_RUN_FROM <= stage <= REFIT_REACH:
+        return True
+    pairs = stage_pairs(s, t.stage_step)
+    phases = offline_phases([st for st, _ in pairs], [v for _, v in pairs], s.given_sd)
+    return any(phase.name == "overfit" for phase in phases)
 
 
 def _names_fall(phases, first: int, unrecovered: bool) -> bool:
