@@ -112,8 +112,8 @@ def choose_metric(run: Run, metric: str | None = None) -> str:
 def metric_candidates(run: Run) -> list[str]:
     """The names `choose_metric` picks from, in its order: each performance role the log holds
     (`roles_present`, by the role's name), each followed by the log's names for its later
-    candidates (`presets.later_matches`), which are taken only where every name before them
-    reads the same at every evaluation: a pose model's keypoint mAP `metrics/mAP50-95(P)`, 0 at
+    candidates (`presets.later_matches`), taken only where every name before them reads the
+    same at every evaluation or has too few values: a pose model's keypoint mAP `metrics/mAP50-95(P)`, 0 at
     all 50 epochs of a model that learned no keypoint, is passed over for its box mAP
     `metrics/mAP50-95(B)`, the task's other output, where before the run was a plateau at 0
     with a hint listing its learning rates first."""
