@@ -239,3 +239,61 @@ def test_a_follow_ends_with_the_final_evaluation(tmp_path, period):
     ours = follower.watch.result
     assert (ours.reason, ours.last_step, ours.metric) == ("finished", 2000, "bbox/AP")
     assert ours.to_dict() == result.to_dict()  # the summary, with the whole run's phases
+
+
+def with_config(text: str, tests: str) -> str:
+    """`text` as `default_setup` begins it: the config file's contents, then the whole config
+    dumped as YAML (`DATASETS.TEST` given as `tests`, after `TEST:`), `TEST.EVAL_PERIOD` 0."""
+    head = HEAD.format(h=18, m=0, s=0, logger="detectron2")
+    dump = [head + "Contents of args.config_file=configs/my_run.yaml:",
+            "_BASE_: Base-RCNN-FPN.yaml", "DATASETS:", '  TEST: ("voc_2007_test",)',
+            head + "Running with full config:", "CUDNN_BENCHMARK: false", "DATALOADER:",
+            "  NUM_WORKERS: 4", "DATASETS:", "  PRECOMPUTED_PROPOSAL_TOPK_TEST: 1000",
+            "  PROPOSAL_FILES_TEST: []", f"  TEST:{tests}", "  TRAIN:", "  - coco_2017_train",
+            "SOLVER:", "  MAX_ITER: 2000", "TEST:", "  EVAL_PERIOD: 0", "  PRECISE_BN:",
+            "    ENABLED: false", head + "Full config saved to ./output/config.yaml"]
+    return "\n".join(dump) + "\n" + text
+
+
+def test_the_config_dump_says_which_test_datasets_the_final_evaluation_waits_for(tmp_path):
+    """With `TEST.EVAL_PERIOD` 0 the final evaluation still comes, after the training loop's
+    end, on every dataset of `DATASETS.TEST`: the run had finished at `Total training time`,
+    before it. Where the config dump lists the datasets, the run has finished once each has
+    its results; `TEST: []`, at that line."""
+    text = with_config(d2_log(600, period=10_000)[0], "\n  - coco_2017_val")
+    trained = text.index("Start inference on", text.index("Total training time"))
+    assert not read_run(write(tmp_path, text[:trained], name="log.txt")).finished
+    assert read_run(write(tmp_path, text, name="log.txt")).finished
+    empty = with_config(d2_log(600, period=10_000)[0], " []")
+    assert read_run(write(tmp_path, empty[:empty.rindex("Start inference on")],
+                          name="log.txt")).finished
+    two = with_config(two_datasets("voc_2007_test"), "\n  - coco_2017_val\n  - 'voc_2007_test'")
+    voc = two.rindex("Evaluation results for voc_2007_test")
+    assert not read_run(write(tmp_path, two[:voc], name="log.txt")).finished
+    assert read_run(write(tmp_path, two, name="log.txt")).finished
+    flow = with_config(two_datasets("voc_2007_test"), " [coco_2017_val, voc_2007_test]")
+    assert not read_run(write(tmp_path, flow[:flow.rindex("Evaluation results for voc")],
+                              name="log.txt")).finished
+
+
+def test_a_follow_waits_for_a_slow_final_evaluation_the_config_lists(tmp_path):
+    """No evaluation before the end (`TEST.EVAL_PERIOD: 0`) and a final one slow to start
+    (its test set loaded for longer than the grace after an end): the follow ended at
+    `Total training time`, before the results, with the train loss as its metric. It now
+    waits for them and gives the alerts a replay gives."""
+    from watch_follower import Follower, replay
+
+    text = with_config(d2_log(2000, period=10_000)[0], "\n  - coco_2017_val")
+    trained = text.index("\n", text.index("Total training time")) + 1
+    path = write(tmp_path, text[:trained], name="log.txt")
+    follower = Follower(path, stop_on=(), idle_exit=5.0)
+    follower.wait_for_message("caught up")
+    time.sleep(1.0)  # longer than the grace after an end (0.3 s in tests)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(text[trained:])
+    followed = follower.ends_by_itself()
+    replayed, result = replay(path, stop_on=())
+    assert followed == replayed
+    ours = follower.watch.result
+    assert (ours.reason, ours.last_step, ours.metric) == ("finished", 2000, "bbox/AP")
+    assert ours.to_dict() == result.to_dict()

@@ -27,10 +27,14 @@ values do not match its names, or comes without them, is a skipped line with its
 The training loop's end is `IterationTimer.after_train`'s `Total training time: ...` line
 (`detectron2/engine/hooks.py`), printed after an `Exception during training:` too (the loop's
 `finally`), which is then no end. The hooks' `after_train` runs in their order, the timer's
-first, so the final evaluation comes after that line: where the log evaluated before, the run
-has finished once the results of every test dataset and task evaluated before have come after
-it; where it did not, at the line, unless an evaluation starts (`Start inference on ...`)
-before its results are printed.
+first, so the final evaluation comes after that line: `EvalHook.after_train` runs it whatever
+`TEST.EVAL_PERIOD` is (0, the default, only skips the evaluations before), on every dataset
+of `DATASETS.TEST`, and may take minutes. The run has finished once the results of every test
+dataset and task evaluated before have come after it and, where `log.txt` begins with
+`default_setup`'s `Running with full config:` dump, every dataset it lists in `DATASETS.TEST`
+has had its results (`TEST: []`: at the line). Without the dump, a log that evaluated before
+waits for those results only: one that did not has finished at the line, unless an
+evaluation starts (`Start inference on ...`) before its results are printed.
 """
 
 from __future__ import annotations
@@ -59,8 +63,41 @@ NOT_READ = frozenset({"time", "data_time", "last_time", "last_data_time", "max_m
 TRAINED = "]: Total training time: "  # the training loop is over (`IterationTimer.after_train`)
 FAILED = "]: Exception during training:"  # ... by an exception, logged before that line
 INFERENCE = "]: Start inference on "  # an evaluation begins (`inference_on_dataset`)
+CONFIG = "]: Running with full config:"  # `default_setup`'s YAML dump of the config follows
+LOGGED = re.compile(r"\[\d\d/\d\d \d\d:\d\d:\d\d ")  # a logged line: the dump is over
+KEY = re.compile(r"(?P<key>\w+):(?: +(?P<value>.*?))?\s*$")  # a YAML key, its value
+LISTED = re.compile(r"- +(?P<value>.*?)\s*$")  # an item of a YAML block list
 
 sniff, sniff_text = line_sniffers(SNIFF, 2)
+
+
+def listed_tests(dump: list[str]) -> tuple[str, ...] | None:
+    """`DATASETS.TEST` of a config dump, None where it says nothing readable of it. yacs
+    dumps with `yaml.safe_dump`: keys sorted, `  TEST: []`, or `  TEST:` then `  - name`
+    lines. The lines come without their indentation (`line_split`), so a section is told by
+    its opening, a key with no value and no list items after it (`DATASETS` holds lists and
+    numbers only): its `TEST` is the one met before the next section opens."""
+    in_datasets, key, items = False, None, []
+    for text in dump:
+        if (item := LISTED.match(text)) is not None:
+            items.append(item["value"].strip("'\""))
+            continue
+        if in_datasets and key == "TEST":  # the list after `TEST:` is over
+            return tuple(items) if items else None
+        if key is not None and not items:  # a key that opened a mapping: a section
+            in_datasets = key == "DATASETS"
+        key, items = None, []
+        if (found := KEY.match(text)) is None:
+            continue
+        value = found["value"]
+        if not value:
+            key = found["key"]
+        elif in_datasets and found["key"] == "TEST":
+            if not (value.startswith("[") and value.endswith("]")):
+                return None
+            return tuple(name.strip().strip("'\"") for name in value[1:-1].split(",")
+                         if name.strip())
+    return tuple(items) if in_datasets and key == "TEST" and items else None
 
 
 class LineParser:
@@ -80,13 +117,20 @@ class LineParser:
         self.inferring = False  # an evaluation has begun whose results are not printed yet
         self.evaluated: set[tuple[str | None, str]] = set()  # (dataset, task) before the end
         self.final: set[tuple[str | None, str]] = set()  # ... and after it
+        self.tested: set[str | None] = set()  # the datasets whose results came after the end
+        self.tests: tuple[str, ...] | None = None  # DATASETS.TEST, where the config dump says
+        self.dump: list[str] | None = None  # the config dump's lines, while they are read
 
     @property
     def finished(self) -> bool:
         """The training loop ended without an exception, and the final evaluation after it
-        has given what the evaluations before gave (module docstring)."""
+        has given what the evaluations before gave and is done with every test dataset the
+        config lists (module docstring)."""
         return self.trained and not self.failed and not self.inferring \
-            and self.evaluated <= self.final
+            and self.evaluated <= self.final and (
+                self.tests is None or set(self.tests) <= self.tested
+                # results printed with no dataset's name before them: the one listed
+                or (len(self.tests) == 1 and None in self.tested))
 
     @property
     def notes(self) -> list[str]:
@@ -99,6 +143,8 @@ class LineParser:
             return []
         if " in csv format:" in line and (found := DATASET.search(line)) is not None:
             self.dataset = found["dataset"]
+            if self.trained:  # (an evaluator may return no results: the dataset is done)
+                self.tested.add(self.dataset)
             return []
         if "iter: " not in line or (found := EVENTS.search(line)) is None:
             self._progress(line)
@@ -121,12 +167,21 @@ class LineParser:
         if self.trained:  # training again after its end: a run resumed into the same log
             self.trained = self.failed = False
             self.final.clear()
+            self.tested.clear()
         values.update(self._evaluated())
         return [(self.last, values)]
 
     def _progress(self, line: str) -> None:
-        """Lines that say where the run is: its training loop's end, an evaluation's start."""
-        if TRAINED in line:
+        """Lines that say where the run is: its training loop's end, an evaluation's start;
+        and the config dump, for the test datasets the final evaluation will evaluate."""
+        if self.dump is not None:
+            if not LOGGED.match(line):
+                self.dump.append(line)
+                return
+            self.tests, self.dump = listed_tests(self.dump), None
+        if CONFIG in line:
+            self.dump = []
+        elif TRAINED in line:
             self.trained = True
         elif FAILED in line:
             self.failed = True
@@ -168,6 +223,8 @@ class LineParser:
     def _reported(self, task: str) -> None:
         """An evaluation's results of `task` on the dataset named before them are in."""
         (self.final if self.trained else self.evaluated).add((self.dataset, task))
+        if self.trained:
+            self.tested.add(self.dataset)
         self.inferring = False
 
     def flush(self) -> list[tuple[int, dict[str, Any]]]:
