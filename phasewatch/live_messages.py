@@ -59,9 +59,13 @@ class LiveMessages:
             self.notice(f"{file}: further bad lines are counted, not shown")
 
     def _report_warnings(self) -> None:
-        warnings = self.source.warnings
+        """The source's new warnings, each after the path of the file it is about (a rotated
+        log's parts name their own: `RotatedLog.located_warnings`)."""
+        warnings = getattr(self.source, "located_warnings", None)
+        if warnings is None:
+            warnings = [f"{self.source.source}: {w}" for w in self.source.warnings]
         for warning in warnings[self._warned:]:
-            self.notice(f"{self.source.source}: {warning}")
+            self.notice(warning)
         self._warned = len(warnings)
 
     def _caught_up(self) -> None:

@@ -37,9 +37,9 @@ def test_a_verl_run_that_crashed_before_its_first_step_says_its_error(tmp_path, 
     path.write_text("\n".join(VERL_CRASH) + "\n")
     err = inspect_error(capsys, path)
     assert "unknown log format (formats tried: " in err
-    assert ("it ends with a Python error (line 12: torch.OutOfMemoryError: CUDA out of memory. "
-            "Tried to allocate 2.70 GiB.): a run that stopped before its first logged step "
-            "leaves no curve to read (if it logged steps, they are in a format phasewatch does "
+    assert ("it ends with a Python error, line 12: torch.OutOfMemoryError: CUDA out of memory. "
+            "Tried to allocate 2.70 GiB. (a run that stopped before its first logged step "
+            "leaves no curve to read; if it logged steps, they are in a format phasewatch does "
             "not read)") in err
 
 

@@ -11,6 +11,7 @@ from test_io_icefall_console import icefall_log
 from watch_follower import Follower, assert_same, replay, write_in_pieces
 
 from phasewatch.io import read_run
+from phasewatch.live import LiveWatch
 
 KILLED_IN, RESUMED_AT = 7, 7  # the first launch stops inside epoch 7, the second resumes at 7
 
@@ -55,5 +56,9 @@ def test_a_new_launch_is_followed_as_the_run_goes_on(tmp_path, ranks):
     crashed = (f"{old.name}: an earlier launch of the run that ended without finishing (no "
                "end-of-training line: it crashed or was stopped) after step 1656, its last "
                f"record; {new}, the launch after it, resumed the run")
-    assert f"{log / new}: {crashed}" in follower.messages, follower.messages
+    # each file named once, the launch that crashed by its path (it read 'NEW: OLD: ...')
+    assert f"{log}/{crashed}" in follower.messages, follower.messages
     assert crashed in read_run(log).warnings  # as a replay, analyze and inspect say it
+    said: list[str] = []
+    list(LiveWatch(log, notice=said.append, info=said.append, stop_on=()).alerts())
+    assert f"{log}/{crashed}" in said, said  # a replay's watch as the follow's

@@ -98,14 +98,19 @@ def _count_lines(fh, end: int) -> int:
     return count
 
 
+def python_error(path: Path) -> str | None:
+    """'it ends with a Python error, line N: <its exception line>' for a file that ends with a
+    traceback, else None: the one wording of every message that says so."""
+    found = last_exception(path)
+    return None if found is None else f"it ends with a Python error, line {found[0]}: {found[1]}"
+
+
 def crash_hint(path: Path) -> str:
     """'' or what to add to "unknown log format" for a file that ends with a traceback: the
     error, and both readings of a file without a record, as the traceback alone cannot tell a
     run that crashed at start-up from one that logged its steps in a format no reader knows."""
-    found = last_exception(path)
-    if found is None:
+    error = python_error(path)
+    if error is None:
         return ""
-    lineno, text = found
-    return (f"; it ends with a Python error (line {lineno}: {text}): a run that stopped before "
-            "its first logged step leaves no curve to read (if it logged steps, they are in a "
-            "format phasewatch does not read)")
+    return (f"; {error} (a run that stopped before its first logged step leaves no curve to "
+            "read; if it logged steps, they are in a format phasewatch does not read)")

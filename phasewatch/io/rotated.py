@@ -168,6 +168,13 @@ class RotatedLog(WrappedSource):
         return [f"{name}: {w}" for part, name in zip(self._parts, self._names)
                 for w in part.warnings] + self._source.warnings
 
+    @property
+    def located_warnings(self) -> list[str]:
+        """`warnings` as a watch prints them, each after the path of the file it is about: a
+        part's own path, not the current file's before the part's name ('NEW: OLD: ...')."""
+        return [f"{part.source}: {w}" for part in self._parts for w in part.warnings] + \
+            [f"{self._source.source}: {w}" for w in self._source.warnings]
+
     def read(self, final: bool = True) -> Iterator:
         if not self._parts_read:
             info = self._source.info
@@ -226,15 +233,13 @@ def say_unfinished(launch, step: int | None, later: str) -> None:
     (icefall's `Done!`): it crashed or was stopped, and `later` resumed the run. Said in the
     launch's warnings, which name its file, with its last step; nothing where the reader
     knows no end line or the launch held no record."""
-    from phasewatch.io.crash_tail import last_exception
+    from phasewatch.io.crash_tail import python_error
     from phasewatch.io.source import LineRecordSource
 
     if step is None or launch.info.finished \
             or getattr(type(launch), "end_marker", None) is LineRecordSource.end_marker:
         return
-    error = last_exception(launch.file)
-    how = (f"it ends with a Python error, line {error[0]}: {error[1]}" if error is not None
-           else "it crashed or was stopped")
+    how = python_error(launch.file) or "it crashed or was stopped"
     launch.warn(f"an earlier launch of the run that ended without finishing (no end-of-training "
                 f"line: {how}) after step {step}, its last record; {later}, the launch after "
                 "it, resumed the run")
@@ -313,10 +318,8 @@ def _unread_part(part: Path, name: str, naming: str) -> str:
     if naming not in LAUNCHERS:
         return (f"{part.name} beside it looks like a rotated part of {name} but holds no log "
                 "phasewatch reads: left out")
-    from phasewatch.io.crash_tail import last_exception
+    from phasewatch.io.crash_tail import python_error
 
-    error = last_exception(part)
-    why = (f"it ends with a Python error, line {error[0]}: {error[1]}" if error is not None
-           else "empty, or in a form phasewatch does not read")
+    why = python_error(part) or "empty, or in a form phasewatch does not read"
     return (f"{part.name} beside it, an earlier launch of the run, holds no record: it ended "
             f"before its first logged step ({why}); left out")
