@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 
 import pytest
@@ -297,3 +298,28 @@ def test_a_follow_waits_for_a_slow_final_evaluation_the_config_lists(tmp_path):
     ours = follower.watch.result
     assert (ours.reason, ours.last_step, ours.metric) == ("finished", 2000, "bbox/AP")
     assert ours.to_dict() == result.to_dict()
+
+
+def plain(console: str) -> str:
+    """The same log as detectron2's `log.txt` writes it (`setup_logger`'s plain formatter, the
+    logger's whole name): `[03/08 18:57:01] detectron2.utils.events INFO:  eta: ...`."""
+    return re.sub(r"^\[(\d\d/\d\d \d\d:\d\d:\d\d) d2\.(\S+)\]: ", r"[\1] detectron2.\2 INFO: ",
+                  console, flags=re.MULTILINE)
+
+
+def test_log_txt_in_the_plain_form_reads_as_the_console(tmp_path, capsys):
+    """detectron2 writes `log.txt` (and a console that is no terminal) with its plain formatter,
+    `[date] detectron2.utils.events INFO: ...`, not the coloured `[date d2.utils.events]: ...`
+    the reader looked for: a real log.txt was read as a generic console, its training losses
+    only, every evaluation lost. It reads as the console does, its run's end with it."""
+    console, _ = d2_log(1000)
+    text = plain(console)
+    assert "] detectron2.utils.events INFO:  eta: " in text and "d2." not in text
+    run = read_as(write(tmp_path, text, name="log.txt"), "detectron2_console")
+    same = read_run(write(tmp_path, console, name="console.log"))
+    assert sorted(run.metrics) == sorted(same.metrics) and "bbox/AP" in run.metrics
+    for name in run.metrics:
+        assert run.series(name).to_dict() == pytest.approx(same.series(name).to_dict()), name
+    assert run.finished and not run.warnings, run.warnings
+    cut = text[:text.rindex("Evaluation results for coco_2017_val")]
+    assert not read_run(write(tmp_path, cut, name="log.txt")).finished

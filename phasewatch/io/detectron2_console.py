@@ -9,7 +9,10 @@ evaluation, the results `print_csv_format` prints for copying.
     [03/08 19:10:12 d2.evaluation.testing]: copypaste: AP,AP50,AP75,APs,APm,APl
     [03/08 19:10:12 d2.evaluation.testing]: copypaste: 39.4630,60.1020,43.0270,...
 
-(each one line in the file). A training line is read at its `iter` under the names
+(each one line in the file). That is the console's coloured form; `log.txt`, and a console
+that is no terminal (a run under `nohup`, in a notebook, in a batch job), take the plain one,
+`[03/08 18:57:01] detectron2.utils.events INFO:  eta: ...` (`setup_logger`'s
+`plain_formatter`, which keeps the logger's whole name), read as the same line. A training line is read at its `iter` under the names
 `metrics.json` gives the same values (`total_loss`, `loss_cls`, ..., `lr`); the ETA, the
 timings and the memory are no readings (`lr: N/A`, before the scheduler logs one, neither).
 An evaluation's results are `<task>/<name>` (`bbox/AP`, `segm/AP50`, `sem_seg/mIoU`, as
@@ -56,9 +59,14 @@ COPYPASTE = re.compile(r"\]: copypaste: (?P<text>.*?)\s*$")
 DATASET = re.compile(r"\]: Evaluation results for (?P<dataset>\S+) in csv format:")
 TASK = re.compile(r"^Task: (?P<task>\S+)$")
 SINGLE = re.compile(rf"^(?P<name>[\w/.-]+)=(?P<value>{NUMBER})$")  # a result that is no table
-# (the console's colours: `[32m[... d2.utils.events]: [0m eta: ...`)
-SNIFF = re.compile(rb"\b(?:d2|detectron2)\.utils\.events\]: (?:\x1b\[[0-9;]*m)? *"
+# (the console's colours: `[32m[... d2.utils.events]: [0m eta: ...`; `log.txt`'s plain form:
+# `] detectron2.utils.events INFO:  eta: ...`)
+SNIFF = re.compile(rb"\b(?:d2|detectron2)\.utils\.events(?:\]:| INFO:) (?:\x1b\[[0-9;]*m)? *"
                    rb"(?:eta: [^\n]*?  )?iter: \d+ ")
+# `setup_logger`'s plain formatter, `[%(asctime)s] %(name)s %(levelname)s: %(message)s`: read
+# as the coloured one, `[%(asctime)s %(name)s]: %(message)s`, which the markers below match
+PLAIN = re.compile(r"\[(?P<time>\d\d/\d\d \d\d:\d\d:\d\d)\] (?P<name>\S+) "
+                   r"(?:DEBUG|INFO|WARNING|ERROR|CRITICAL): ")
 NOT_READ = frozenset({"time", "data_time", "last_time", "last_data_time", "max_mem"})
 TRAINED = "]: Total training time: "  # the training loop is over (`IterationTimer.after_train`)
 FAILED = "]: Exception during training:"  # ... by an exception, logged before that line
@@ -138,6 +146,8 @@ class LineParser:
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         line = ANSI.sub("", line) if "\x1b" in line else line
+        if line.startswith("[") and (plain := PLAIN.match(line)) is not None:
+            line = f"[{plain['time']} {plain['name']}]: {line[plain.end():]}"
         if "copypaste: " in line and (found := COPYPASTE.search(line)) is not None:
             self._copypaste(found["text"])
             return []
