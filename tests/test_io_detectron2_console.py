@@ -224,22 +224,30 @@ def test_a_follow_ends_with_the_final_evaluation(tmp_path, period):
     """`watch --follow` of a log.txt ended at --idle-exit only (it never saw the run end): it
     now ends when the run has, the final evaluation, which comes seconds or minutes after the
     training loop's end, read as a replay of the final file reads it."""
+    text = d2_log(2000, period)[0]
+    # cut in the final evaluation's inference
+    follows_to_the_end(tmp_path, text, text.rindex(
+        line(2000, "d2.evaluation.coco_evaluation", "Evaluation results")))
+
+
+def follows_to_the_end(tmp_path, text: str, cut: int) -> None:
+    """`text[:cut]` written as log.txt and followed until caught up, the rest appended later
+    than the grace after an end (0.3 s in tests): the follow ends "finished" at iteration 2000
+    on `bbox/AP`, with the alerts and the summary (the whole run's phases) a replay gives."""
     from watch_follower import Follower, replay
 
-    text = d2_log(2000, period)[0]
-    results = text.rindex(line(2000, "d2.evaluation.coco_evaluation", "Evaluation results"))
-    path = write(tmp_path, text[:results], name="log.txt")  # inference of the final evaluation
+    path = write(tmp_path, text[:cut], name="log.txt")
     follower = Follower(path, stop_on=(), idle_exit=5.0)
     follower.wait_for_message("caught up")
-    time.sleep(1.0)  # longer than the grace after an end (0.3 s in tests)
+    time.sleep(1.0)
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write(text[results:])
+        fh.write(text[cut:])
     followed = follower.ends_by_itself()
     replayed, result = replay(path, stop_on=())
     assert followed == replayed
     ours = follower.watch.result
     assert (ours.reason, ours.last_step, ours.metric) == ("finished", 2000, "bbox/AP")
-    assert ours.to_dict() == result.to_dict()  # the summary, with the whole run's phases
+    assert ours.to_dict() == result.to_dict()
 
 
 def with_config(text: str, tests: str) -> str:
@@ -282,22 +290,8 @@ def test_a_follow_waits_for_a_slow_final_evaluation_the_config_lists(tmp_path):
     (its test set loaded for longer than the grace after an end): the follow ended at
     `Total training time`, before the results, with the train loss as its metric. It now
     waits for them and gives the alerts a replay gives."""
-    from watch_follower import Follower, replay
-
     text = with_config(d2_log(2000, period=10_000)[0], "\n  - coco_2017_val")
-    trained = text.index("\n", text.index("Total training time")) + 1
-    path = write(tmp_path, text[:trained], name="log.txt")
-    follower = Follower(path, stop_on=(), idle_exit=5.0)
-    follower.wait_for_message("caught up")
-    time.sleep(1.0)  # longer than the grace after an end (0.3 s in tests)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(text[trained:])
-    followed = follower.ends_by_itself()
-    replayed, result = replay(path, stop_on=())
-    assert followed == replayed
-    ours = follower.watch.result
-    assert (ours.reason, ours.last_step, ours.metric) == ("finished", 2000, "bbox/AP")
-    assert ours.to_dict() == result.to_dict()
+    follows_to_the_end(tmp_path, text, text.index("\n", text.index("Total training time")) + 1)
 
 
 def plain(console: str) -> str:
