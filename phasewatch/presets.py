@@ -259,8 +259,17 @@ def later_matches(role: str, metrics: Iterable[str]) -> list[str]:
     hits, _ = _hits(present)
     ranked = sorted({(rank, name) for r, rank, name in hits if r == role},
                     key=lambda hit: (hit[0], set_order(hit[1])))
-    first = set(role_matches(role, present))
+    first = {name for rank, name in ranked if rank == ranked[0][0]}  # `role_matches`'
     return list(dict.fromkeys(name for _, name in ranked if name not in first))
+
+
+def names_of_roles(roles: Collection[str], metrics: Iterable[str]) -> set[str]:
+    """Every metric of `metrics` that one of `roles` is, or that any of their candidates names,
+    at any rank (`role_matches`, `later_matches` and more): one pass over the names."""
+    present = _present(metrics)
+    hits, _ = _hits(present)
+    return {name for role, _, name in hits if role in roles} | {role for role in roles
+                                                                 if role in present}
 
 
 def hf_spellings(name: str) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ from phasewatch.presets import (
     PERFORMANCE_ROLES,
     default_direction,
     later_matches,
+    names_of_roles,
     role_matches,
 )
 from phasewatch.run import Run
@@ -113,10 +114,10 @@ def metric_candidates(run: Run) -> list[str]:
     """The names `choose_metric` picks from, in its order: each performance role the log holds
     (`roles_present`, by the role's name), each followed by the log's names for its later
     candidates (`presets.later_matches`), taken only where every name before them reads the
-    same at every evaluation or has too few values: a pose model's keypoint mAP `metrics/mAP50-95(P)`, 0 at
-    all 50 epochs of a model that learned no keypoint, is passed over for its box mAP
-    `metrics/mAP50-95(B)`, the task's other output, where before the run was a plateau at 0
-    with a hint listing its learning rates first."""
+    same at every evaluation or has too few values: a pose model's keypoint mAP
+    `metrics/mAP50-95(P)`, 0 at all 50 epochs of a model that learned no keypoint, is passed
+    over for its box mAP `metrics/mAP50-95(B)`, the task's other output, where before the run
+    was a plateau at 0 with a hint listing its learning rates first."""
     names: list[str] = []
     for role in roles_present(run):
         names += [role, *(name for name in later_matches(role, run.metrics) if name not in names)]
@@ -168,8 +169,9 @@ def is_performance_metric(run: Run, metric: str) -> bool:
     own = run.resolve_metric(metric)
     if run.performance_metric and run.own_name(run.performance_metric) == own:
         return True
-    return any(run.own_name(role) == own or own in role_matches(role, run.metrics)
-               or own in later_matches(role, run.metrics) for role, _ in PERFORMANCE_ROLES)
+    roles = [role for role, _ in PERFORMANCE_ROLES]
+    return any(run.own_name(role) == own for role in roles) \
+        or own in names_of_roles(roles, run.metrics)
 
 
 def choose_direction(run: Run, metric: str, direction: str | None = None) -> str:
