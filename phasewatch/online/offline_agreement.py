@@ -30,6 +30,7 @@ from phasewatch.online.short_run import SHORT_RUN_CONFIRM, stage_pairs
 from phasewatch.running_means import is_running_mean
 
 if TYPE_CHECKING:
+    from phasewatch.online.series import Series
     from phasewatch.online.tracker import PhaseTracker
 
 
@@ -42,8 +43,7 @@ def offline_fall(t: PhaseTracker, unrecovered: bool = False) -> tuple[bool, floa
     `unrecovered`: a disruption counts only where no readaptation follows it, as `analyze`
     calls a held-out loss's rise an overfit (`expert_data.held_out_loss_overfit`)."""
     s = t.series
-    stage = s.n if s.stage_n is None else s.stage_n  # counted before the buffer is read
-    if s.level >= s.baseline or not SHORT_RUN_FROM <= stage <= REFIT_REACH:
+    if s.level >= s.baseline or not _within_reach(s):
         return True, 1.0
     pairs = stage_pairs(s, t.stage_step)
     first, offline_sd = pairs[0][0], 0.0
@@ -70,12 +70,18 @@ def offline_names_overfit(t: PhaseTracker) -> bool:
     best, a stop at epoch 19 of 100 in a run that rose to 0.10 from epoch 25 on; `analyze` of
     the same 19 values names a plateau."""
     s = t.series
-    stage = s.n if s.stage_n is None else s.stage_n
-    if not SHORT_RUN_FROM <= stage <= REFIT_REACH:
+    if not _within_reach(s):
         return True
     pairs = stage_pairs(s, t.stage_step)
     phases = offline_phases([st for st, _ in pairs], [v for _, v in pairs], s.given_sd)
     return any(phase.name == "overfit" for phase in phases)
+
+
+def _within_reach(s: Series) -> bool:
+    """Whether series `s`'s stage holds SHORT_RUN_FROM to REFIT_REACH values, the refit's reach
+    (counted from the series, before its buffer is read)."""
+    stage = s.n if s.stage_n is None else s.stage_n
+    return SHORT_RUN_FROM <= stage <= REFIT_REACH
 
 
 def _names_fall(phases, first: int, unrecovered: bool) -> bool:
