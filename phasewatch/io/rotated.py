@@ -62,7 +62,7 @@ def rotated_parts(path: Path, naming: str = "") -> list[Path]:
     if numbered:
         return numbered[::-1]
     if naming == "launch_date" and (launch := LAUNCH_DATED.fullmatch(path.name)) is not None:
-        return _earlier_launches(path, launch)
+        return _launches(path, launch, later=False)[-MAX_PARTS:]
     dated = re.compile(re.escape(path.name) + r"-\d{8}(\d{2})?")
     try:
         return sorted(p for p in path.parent.iterdir() if dated.fullmatch(p.name) and p.is_file())
@@ -70,13 +70,17 @@ def rotated_parts(path: Path, naming: str = "") -> list[Path]:
         return []
 
 
-def _earlier_launches(path: Path, launch: re.Match) -> list[Path]:
-    """The files of the launches before `path`'s (`LAUNCH_DATED`: same stem, same process, an
-    earlier date), oldest first: a one-GPU launch and a DDP launch's rank 0 are the same
-    process (`_process`), as a run resumed on another number of GPUs continues it."""
-    siblings = _dated_siblings(path, lambda found: (found["stem"], _process(found)) == (
-        launch["stem"], _process(launch)) and found["date"] < launch["date"])
-    return [p for _, p in sorted((found["date"], p) for found, p in siblings)][-MAX_PARTS:]
+def _launches(path: Path, launch: re.Match, later: bool) -> list[Path]:
+    """The files of the launches before `path`'s, or with `later` after it (`LAUNCH_DATED`:
+    same stem, same process, an earlier or later date), oldest first: a one-GPU launch and a
+    DDP launch's rank 0 are the same process (`_process`), as a run resumed on another number
+    of GPUs continues it."""
+    def keep(found: re.Match) -> bool:
+        when = found["date"] > launch["date"] if later else found["date"] < launch["date"]
+        return when and (found["stem"], _process(found)) == (launch["stem"], _process(launch))
+
+    siblings = _dated_siblings(path, keep)
+    return [p for _, p in sorted((found["date"], p) for found, p in siblings)]
 
 
 def _dated_siblings(path: Path, keep: Callable[[re.Match], bool]) -> list[tuple[re.Match, Path]]:
@@ -94,11 +98,7 @@ def later_launches(path: Path, naming: str) -> list[Path]:
     """The files of the launches after `path`'s (naming "launch_date": the same stem and process,
     a later date), oldest first; [] for any other log."""
     launch = LAUNCH_DATED.fullmatch(path.name) if naming == "launch_date" else None
-    if launch is None:
-        return []
-    siblings = _dated_siblings(path, lambda found: (found["stem"], _process(found)) == (
-        launch["stem"], _process(launch)) and found["date"] > launch["date"])
-    return [p for _, p in sorted((found["date"], p) for found, p in siblings)]
+    return [] if launch is None else _launches(path, launch, later=True)
 
 
 def other_ranks(path: Path, naming: str) -> list[Path]:
