@@ -126,8 +126,8 @@ class LineParser:
         counted from 1, a resumed run that reached its last epoch N - 1 would end "early")."""
         found: dict = {} if self.model is None else {"architectures": [self.model]}
         if self.unit == "epoch" and self.banner.get("epochs", 0) > 1:
-            found["planned_steps"] = self.banner["epochs"] - (
-                self.first_epoch != 1 or self.resumed)
+            from_one = self.first_epoch == 1 and not self.resumed
+            found["planned_steps"] = self.banner["epochs"] - (0 if from_one else 1)
         if self.unit == "step" and self.banner.get("steps", 0) > 0:
             found["planned_steps"] = self.banner["steps"]
         return found
