@@ -184,3 +184,31 @@ def test_the_role_column_names_the_role_before_an_hf_spelling(tmp_path, capsys):
              if line.startswith("eval_")}
     assert roles == {"eval_exact_match": "eval/accuracy", "eval_loss": "eval/loss",
                      "eval_rewards/accuracies": "eval/preference_accuracy"}
+
+
+def test_the_role_column_marks_the_name_analyze_takes(tmp_path, capsys):
+    """An Ultralytics pose model's results.csv whose keypoint mAP `metrics/mAP50-95(P)` is 0 at
+    every epoch while the box mAP `metrics/mAP50-95(B)` rises: analyze takes the box mAP
+    (`signals.metric_candidates`), and the role column marked the keypoints' as the accuracy;
+    it marks the box mAP, and the keypoints' once they move."""
+    from phasewatch.cli import main
+
+    def roles(pose_map) -> dict[str, str]:
+        names = ["epoch", "train/pose_loss", "metrics/mAP50-95(B)", "metrics/mAP50-95(P)", "lr/pg0"]
+        rows = [[k, 10.0 - 0.1 * k, round(0.6 * (1 - 0.88 ** k), 4), pose_map(k), 0.001]
+                for k in range(1, 41)]
+        path = tmp_path / "results.csv"
+        path.write_text(",".join(f"{n:>20}" for n in names) + "\n"
+                        + "".join(",".join(f"{v:>20}" for v in row) + "\n" for row in rows))
+        assert main(["inspect", str(path)]) == 0
+        out = capsys.readouterr().out
+        performance = next(line for line in out.splitlines() if line.startswith("performance"))
+        return performance.split()[2], {line.split()[0]: line.split()[-1]
+                                        for line in out.splitlines() if line.startswith("metrics/")}
+
+    chosen, column = roles(lambda k: 0.0)
+    assert chosen == "metrics/mAP50-95(B)"
+    assert column == {"metrics/mAP50-95(B)": "eval/accuracy", "metrics/mAP50-95(P)": "0"}
+    chosen, column = roles(lambda k: round(0.4 * (1 - 0.9 ** k), 4))
+    assert chosen == "metrics/mAP50-95(P)" and column["metrics/mAP50-95(P)"] == "eval/accuracy"
+    assert column["metrics/mAP50-95(B)"] != "eval/accuracy"

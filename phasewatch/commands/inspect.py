@@ -15,7 +15,7 @@ import numpy as np
 from phasewatch.metric_table import MetricTable, metric_table
 from phasewatch.output import digits_apart, listed
 from phasewatch.planned import plan_and_decay, run_plan
-from phasewatch.presets import ROLE_CANDIDATES, role_matches
+from phasewatch.presets import ROLE_CANDIDATES, later_matches, role_matches
 from phasewatch.step_counters import run_counters
 from phasewatch.step_units import at, scaled_words, step_text, unit_scale, unit_word
 
@@ -162,16 +162,7 @@ def run(args: argparse.Namespace) -> int:
               f"({listed(run_.metrics, 20)})")
     else:
         print(performance_line(perf, counters.units.get(perf["metric"], unit) if perf else unit))
-    # a name's role where it has one (eval_exact_match: eval/accuracy), before its HF spelling
-    # (eval/exact_match), which is no role (trial 38: the column showed the spelling)
-    roles: dict[str, str] = {}
-    for canon, own in sorted(run_.aliases.items(), key=lambda item: item[0] not in ROLE_CANDIDATES):
-        # each named set's metric too (eval_expert_val_loss beside eval_base_val_loss: trial 40c
-        # showed eval/loss for the first set and eval/expert_val_loss for the second)
-        matched = role_matches(canon, run_.metrics) if canon in ROLE_CANDIDATES else [own]
-        # (a Lightning `_epoch` series with too few values gives its role to its `_step` twin)
-        for name in matched if own in matched else [own]:
-            roles.setdefault(name, canon)
+    roles = role_column(run_, perf["metric"] if perf else None)
     for piece in table_text(metric_table(run_.columns()), roles, unit=unit):
         sys.stdout.write(piece)
     if run_.printed_names:  # the names the console shows beside those of the table
@@ -181,6 +172,27 @@ def run(args: argparse.Namespace) -> int:
     for warning in run_.warnings + ([counters.note] if counters.note else []):
         print(f"warning: {warning}")
     return 0
+
+
+def role_column(run, chosen: str | None) -> dict[str, str]:
+    """Each metric's role for the table's role column. A name's role where it has one
+    (eval_exact_match: eval/accuracy), before its HF spelling (eval/exact_match), which is no
+    role (trial 38: the column showed the spelling). A role's later name that analyze takes
+    (`chosen`, from `signals.choose_metric`: a pose model's box mAP `metrics/mAP50-95(B)`
+    where its keypoint mAP `(P)` is 0 at every epoch) carries the role in place of the names
+    passed over, so the column agrees with the performance line above it."""
+    roles: dict[str, str] = {}
+    for canon, own in sorted(run.aliases.items(), key=lambda item: item[0] not in ROLE_CANDIDATES):
+        # each named set's metric too (eval_expert_val_loss beside eval_base_val_loss: trial 40c
+        # showed eval/loss for the first set and eval/expert_val_loss for the second)
+        matched = role_matches(canon, run.metrics) if canon in ROLE_CANDIDATES else [own]
+        if chosen is not None and chosen not in matched and canon in ROLE_CANDIDATES \
+                and chosen in later_matches(canon, run.metrics):
+            matched, own = [chosen], chosen
+        # (a Lightning `_epoch` series with too few values gives its role to its `_step` twin)
+        for name in matched if own in matched else [own]:
+            roles.setdefault(name, canon)
+    return roles
 
 
 TABLE_HEADER = ("metric", "count", "steps", "first", "last", "min", "max", "role")
