@@ -305,14 +305,13 @@ def after_earlier_versions(parts: tuple[Path, ...], source, notice=None):
     """`source`, the log of a resumed version, read after the logs of the versions it
     continues (`parts`, each read whole), as one stream: the step counter going back at the
     resume is then a resume of one run (`records`), later records superseding earlier ones."""
+    from phasewatch.folders import relative
     from phasewatch.io.rotated import RotatedLog
 
     opened = [open_log(part, notice=notice) for part in parts]
-    from phasewatch.folders import relative
-
     names = [relative(part, part.parent.parent if part.is_file() else part.parent)
-             for part in parts]
-    return RotatedLog(opened, source, names)
+             for part in (*parts, Path(source.source))]
+    return RotatedLog(opened, source, names[:-1], current_name=names[-1])
 
 
 def _signature(path: Path, folder: Path) -> tuple:

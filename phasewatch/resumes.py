@@ -10,6 +10,8 @@ back (`backward_starts`, computed as the values are resolved; `resume_points`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from phasewatch.step_units import step_text, unit_word
@@ -53,11 +55,14 @@ def went_back(previous: int, step: int, unit: str = "step") -> str:
 MAX_RESUMES = 20
 
 
-def interleaved_note(points: list[tuple[int, int, int]]) -> str:
+def interleaved_note(points: list[tuple[int, int, int]],
+                     place: Callable[[int], str] | None = None) -> str:
     """The one warning for a log whose step counter went back more than MAX_RESUMES times
-    (`points`: (step, went back from, line))."""
+    (`points`: (step, went back from, line)); `place` names a line in a log joined from
+    several files (`RecordCollector.where`)."""
     lines = [line for _, _, line in points if line > 0][:3]
-    where = f" (lines {', '.join(map(str, lines))}, ...)" if lines else ""
+    shown = ", ".join(map(place, lines)) if place else "lines " + ", ".join(map(str, lines))
+    where = f" ({shown}, ...)" if lines else ""
     return (f"the step counter went back {len(points)} times{where}, more often than a run is "
             "resumed: the file interleaves the records of several writers (two launches of the "
             "same run appending to it, several ranks logging); for a step logged more than once "

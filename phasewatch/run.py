@@ -8,7 +8,7 @@ the way real runs produce them (see `RecordCollector.build`).
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -278,6 +278,9 @@ class RecordCollector:
         # (step, step before) where some metric's own counter went back, kept over builds: a
         # build resolves the store without the abandoned branches, so a later one cannot see it
         self._counters_went_back: set[tuple[int, int]] = set()
+        # names a record's line in warnings: "line N", or in a log joined from several files
+        # the file and its own line (`RotatedLog.where`)
+        self.where: Callable[[int], str] | None = None
 
     @property
     def n_records(self) -> int:
@@ -373,10 +376,10 @@ class RecordCollector:
         self._marks = {}
         warnings.extend(row_warnings(self._store.row_notes, [p[:2] for p in points]))
         if interleaved:
-            warnings.append(interleaved_note(points))
+            warnings.append(interleaved_note(points, self.where))
             points = []
         for step, prev, line in sorted(points, key=lambda p: (p[2] <= 0, p[2])):  # file order
-            where = f"line {line}: " if line > 0 else ""
+            where = "" if line <= 0 else f"{self.where(line)}: " if self.where else f"line {line}: "
             events.append(Event(step=step, name="resume", detail=f"step counter went back from {prev}"))
             unit = metadata.get("step_unit", "step")
             warnings.append(f"{where}{went_back(prev, step, unit)}: the earlier records from "

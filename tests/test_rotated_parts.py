@@ -113,3 +113,28 @@ def test_a_folder_of_a_rotated_log_holds_one_run(tmp_path):
     (tmp_path / "train.jsonl").write_text(lines(range(210, 410, 10)))
     assert [found.path.name for found in find_runs(tmp_path)] == ["train.jsonl"]
     assert analyze_run(read_run(tmp_path)).recommended_stop_step == 150
+
+
+def test_every_warning_of_a_joined_log_that_names_a_line_names_its_file(tmp_path):
+    """A warning of a log joined from its rotated parts said 'line 4: step counter went back'
+    without the file (the joined log has three line 4s), and a bad line of the current file was
+    reported without it: each names its file and the line in it."""
+    import re
+
+    log = tmp_path / "metrics.jsonl"
+    # the oldest part is resumed at its line 8 (back to step 50), the current file at its line 4
+    (tmp_path / "metrics.jsonl.2").write_text(lines([10, 20, 30, 40, 50, 60, 70, 50, 60, 70]))
+    (tmp_path / "metrics.jsonl.1").write_text(lines(range(80, 110, 10)) + "{not json\n"
+                                              + lines(range(110, 210, 10)))
+    log.write_text(lines([210, 220, 230, 200, 210, 220]) + "{not json\n" + lines(range(230, 300, 10)))
+    run = read_run(log)
+    assert run.series("eval/accuracy").index.tolist() == list(range(10, 300, 10))
+    went_back = [w for w in run.warnings if "counter went back" in w]
+    assert [w.split(": step")[0] for w in went_back] == ["metrics.jsonl.2 line 8",
+                                                          "metrics.jsonl line 4"], went_back
+    skipped = [w for w in run.warnings if "skipped" in w]
+    assert [w.split(": skipped")[0] for w in skipped] == ["metrics.jsonl.1", "metrics.jsonl"]
+    assert "(line 4;" in skipped[0] and "(line 7;" in skipped[1], skipped
+    for warning in run.warnings:
+        if re.search(r"\blines? \d", warning):
+            assert warning.startswith(("metrics.jsonl.2", "metrics.jsonl.1", "metrics.jsonl")), warning

@@ -39,6 +39,7 @@ MAX_PARTS = 1000  # logrotate's `rotate N` is rarely above a few dozen
 NAMINGS = ("", "before_suffix", "launch_date")
 LAUNCHERS = ("before_suffix", "launch_date")  # a file a launch: each part an earlier launch
 LAUNCH_DATED = re.compile(r"(?P<stem>.+)-(?P<date>\d{4}(?:-\d{2}){5})(?P<rank>-\d+)?")
+LINE_WARNING = re.compile(r"line \d+: ")  # how a source's warning names its line
 MAIN_PROCESS = (None, "-0")  # a one-GPU launch's file (no rank) and DDP rank 0's: the run's
 
 
@@ -142,19 +143,52 @@ class RotatedLog(WrappedSource):
     when the watch follows). Everything else (the run's name, its format, `info`, closing)
     is the current source's; the parts' settings and events are added to its `info`. `names`
     name the parts in warnings (their file names by default; a Lightning version's earlier
-    versions, `lightning_versions`, are any reader's, named by folder). `launches`: the parts
-    are the run's earlier launches (a launcher's naming), each of which ended without finishing
-    is said (`say_unfinished`)."""
+    versions, `lightning_versions`, are any reader's, named by folder), `current` the current
+    file (its file name by default). `launches`: the parts are the run's earlier launches (a
+    launcher's naming), each of which ended without finishing is said (`say_unfinished`).
+    `said`: what the joining itself says (which files were joined or left out), which names
+    no one file's line; `warn` without a line adds to it.
+
+    Its records' lines count on from one file to the next (each file's after the lines of
+    those before it), so a line the records' collector names (where the step counter went
+    back) is one place in the joined log, which `where` names by file and the file's own line:
+    "line 3" alone was the third line of whichever file."""
 
     bulk = None  # no bulk fast path: the parts come first
 
     def __init__(self, parts: list, current, names: list[str] | None = None,
-                 launches: bool = False):
+                 launches: bool = False, current_name: str | None = None,
+                 said: list[str] | None = None):
         super().__init__(current)
         self._parts = parts
         self._parts_read = False
         self._names = names or [part.file.name for part in parts]
+        self._current_name = current_name or _file_name(current)
         self._launches = launches
+        self._ends: list[int] = []  # the joined log's line that ends each part read so far
+        self._said = list(said or ())
+        self._said_at = len(parts)  # said after the warnings of the parts before this one
+
+    def warn(self, message: str, line: int | None = None) -> None:
+        """A warning of the joined log (a folder's note), or with a line the current file's."""
+        if line is None:
+            self._said.append(message)
+        else:
+            self._source.warn(message, line)
+
+    def where(self, line: int) -> str:
+        """The file and its own line of the joined log's `line` (a record's)."""
+        start = 0
+        for name, end in zip(self._names, self._ends):
+            if line <= end:
+                return f"{name} line {line - start}"
+            start = end
+        inner = getattr(self._source, "where", None)  # a current file with rotated parts of its own
+        return inner(line - start) if inner is not None else f"{self._current_name} line {line - start}"
+
+    def _base(self) -> int:
+        """The joined log's line before the current file's first."""
+        return self._ends[-1] if self._ends else 0
 
     @WrappedSource.on_bad_line.setter
     def on_bad_line(self, callback) -> None:
@@ -163,25 +197,36 @@ class RotatedLog(WrappedSource):
 
     @property
     def warnings(self) -> list[str]:
-        """The parts' warnings, each naming its file, then the current file's (a list that
+        """Each file's warnings naming it ('NAME line 7: ...', 'NAME: ...'), the parts' then
+        the current file's, with what the joining said after the parts it joined (a list that
         only grows at its end while followed, as the live monitor reads it)."""
-        return [f"{name}: {w}" for part, name in zip(self._parts, self._names)
-                for w in part.warnings] + self._source.warnings
+        files = [*zip(self._parts, self._names), (self._source, self._current_name)]
+        return self._in_order([[_named(name, w) for w in source.warnings]
+                               for source, name in files], self._said)
 
     @property
     def located_warnings(self) -> list[str]:
-        """`warnings` as a watch prints them, each after the path of the file it is about: a
-        part's own path, not the current file's before the part's name ('NEW: OLD: ...')."""
-        return [f"{part.source}: {w}" for part in self._parts for w in part.warnings] + \
-            [f"{self._source.source}: {w}" for w in self._source.warnings]
+        """`warnings` as a watch prints them, each after the path of the file it is about (its
+        own path, not the current file's before a part's name: 'NEW: OLD: ...'); what the
+        joining said after the path of the file it joined the parts to."""
+        files = [*self._parts, self._source]
+        joined_to = files[self._said_at].source
+        return self._in_order([[f"{source.source}: {w}" for w in source.warnings]
+                               for source in files], [f"{joined_to}: {w}" for w in self._said])
+
+    def _in_order(self, per_file: list[list[str]], said: list[str]) -> list[str]:
+        """Files' warnings in file order, `said` after those of the parts it was said of."""
+        before, after = per_file[:self._said_at], per_file[self._said_at:]
+        return [w for ws in before for w in ws] + said + [w for ws in after for w in ws]
 
     def read(self, final: bool = True) -> Iterator:
         if not self._parts_read:
             info = self._source.info
             for index, part in enumerate(self._parts):
-                stated, step = 0, None
+                stated, step, base, last = 0, None, self._base(), 0
                 for record in part.read(final=True):
-                    step = record.step
+                    step, last = record.step, max(last, record.line)
+                    record = _counted_on(record, base)
                     # as soon as the part states them: a watch's monitor starts (and reads
                     # the planned length) before the part's end (trial 34: a replay lost
                     # the plan its follow had)
@@ -189,6 +234,7 @@ class RotatedLog(WrappedSource):
                         stated = len(part.info.config)
                         _add_settings(info, part.info)
                     yield record
+                self._ends.append(base + max(last, _n_lines(part)))
                 _add_settings(info, part.info)
                 info.events.extend(part.info.events)
                 if self._launches:
@@ -199,12 +245,14 @@ class RotatedLog(WrappedSource):
                 # the current file continues the last part (a CSV header it may not repeat)
                 self._source.parser = self._source.next_parser(last.parser)
             self._parts_read = True
-        yield from self._source.read(final)
+        base = self._base()
+        for record in self._source.read(final):
+            yield _counted_on(record, base)
 
     def finish(self, collector) -> None:
         for part, name in zip(self._parts, self._names):
             part.finish(_Named(collector, name))
-        self._source.finish(collector)
+        self._source.finish(_Named(collector, self._current_name))
 
     def close(self) -> None:
         for source in (*self._parts, self._source):
@@ -224,7 +272,38 @@ class RotatedLog(WrappedSource):
         following.on_bad_line = last.on_bad_line
         joined = cls(parts, following, [*names, last.file.name])
         joined._parts_read = True
+        if isinstance(source, RotatedLog):  # said where it was: the warnings only grow
+            joined._said, joined._said_at = source._said, source._said_at
+        joined._ends = source._ends + [source._base() + _n_lines(last)] \
+            if isinstance(source, RotatedLog) else [_n_lines(last)]
         return joined
+
+
+def _counted_on(record, base: int):
+    """`record` with its line counted on from `base` (the lines of the files before its own);
+    a record of no line (0) keeps none."""
+    if not base or not record.line:
+        return record
+    from phasewatch.io.source import Record
+
+    return Record(record.step, record.values, record.line + base, record.group)
+
+
+def _n_lines(source) -> int:
+    """The lines a source read to its end holds (its last line's number; 0 for a format of
+    no lines)."""
+    report = getattr(source, "report", None)
+    return report.last_lineno if report is not None else 0
+
+
+def _named(name: str, warning: str) -> str:
+    """`warning` naming the file `name` it is about: 'NAME line 7: ...', 'NAME: ...'."""
+    return f"{name} {warning}" if LINE_WARNING.match(warning) else f"{name}: {warning}"
+
+
+def _file_name(source) -> str:
+    """The name of the file a source reads."""
+    return getattr(source, "file", Path(source.source)).name
 
 
 def say_unfinished(launch, step: int | None, later: str) -> None:
@@ -273,23 +352,23 @@ def with_rotated_parts(source, notice=None):
 
     if not isinstance(source, LineRecordSource):
         return source
-    opened = []
+    opened, said = [], []
     # a reader whose launcher names its parts its own way says so (espnet's, icefall's)
     naming = getattr(source, "ROTATION", "")
     if ranks := other_ranks(source.file, naming):
         shown = ", ".join(p.name for p in ranks[:3]) + (", ..." if len(ranks) > 3 else "")
-        source.warn(f"the logs of the other DDP ranks beside it ({counted(len(ranks), 'file')}: "
+        said.append(f"the logs of the other DDP ranks beside it ({counted(len(ranks), 'file')}: "
                     f"{shown}) are not read: rank 0's is the run's (the others' batch losses are "
                     "their own data shards', beside the same validation)")
     for part in rotated_parts(source.file, naming):
         try:
             reader = sniff_format(part).source(part, follow=False, notice=notice)
         except InputError:  # an empty or unreadable part: not read, and said
-            source.warn(_unread_part(part, source.file.name, naming))
+            said.append(_unread_part(part, source.file.name, naming))
             continue
         if isinstance(reader, LineRecordSource):
             opened.append(reader)
-    joined = _joined(source, opened, naming)
+    joined = _joined(source, opened, naming, said)
     if naming == "launch_date" and source.tail.follow and not later_launches(source.file, naming):
         from phasewatch.io.launch_follow import LaunchesFollowed  # the run's next launches
 
@@ -297,19 +376,22 @@ def with_rotated_parts(source, notice=None):
     return joined
 
 
-def _joined(source, opened: list, naming: str):
-    """`source` after the `opened` parts, as one `RotatedLog` (said), or itself if none."""
+def _joined(source, opened: list, naming: str, said: list[str]):
+    """`source` after the `opened` parts, as one `RotatedLog` (said, after what else was
+    `said` of its parts and ranks), or itself if none (`said` among its warnings)."""
     if not opened:
+        for message in said:
+            source.warn(message)
         return source
     names = ", ".join(p.file.name for p in opened)
     if naming == "launch_date":
-        source.warn(f"read as one run joined from {len(opened) + 1} files, one a launch, oldest "
+        said.append(f"read as one run joined from {len(opened) + 1} files, one a launch, oldest "
                     f"first: {names}, then {source.file.name} (a resumed run's launches each "
                     "write their own file)")
     else:
-        source.warn(f"read the rotated parts of {source.file.name} first, oldest first: {names} "
+        said.append(f"read the rotated parts of {source.file.name} first, oldest first: {names} "
                     "(a log rotated while its run went on holds only the run's tail)")
-    return RotatedLog(opened, source, launches=naming in LAUNCHERS)
+    return RotatedLog(opened, source, launches=naming in LAUNCHERS, said=said)
 
 
 def _unread_part(part: Path, name: str, naming: str) -> str:

@@ -125,6 +125,7 @@ def collect(source: RecordSource, first: int | None = None) -> Run:
     read of the log yields them (`LiveWatch._taken`), so its summary is of what it saw."""
     collectors: dict[str, RecordCollector] = {}
     main = collectors[""] = RecordCollector(source.source, source.format)
+    main.where = getattr(source, "where", None)  # a log joined from several files names them
     bulk = getattr(source, "bulk", None) if first is None else None
     try:
         if bulk is None or not bulk(main):
@@ -137,6 +138,7 @@ def collect(source: RecordSource, first: int | None = None) -> Run:
                     if collector is None:
                         collector = collectors[record.group] = RecordCollector(
                             source.source, source.format)
+                        collector.where = main.where
                     collector.add(record.step, record.values, record.line)
                 else:
                     add(record.step, record.values, record.line)
