@@ -70,3 +70,20 @@ def test_a_decline_after_a_long_plateau_is_still_stopped():
     stops = [stop_index(*rise_then_flat(seed, 1100, decline_at=800)) for seed in range(12)]
     assert all(s is not None and s > 800 for s in stops), stops
     assert np.median([s - 800 for s in stops]) <= 22, stops
+
+
+def test_a_level_never_above_the_start_keeps_the_start_as_analyze_does():
+    """A metric that reads the same at every evaluation (a keypoint mAP of 0 while the model
+    learns no keypoints) has no best level above its start: the monitor's checkpoint is the
+    first evaluation, the first of equals `analyze` recommends, not the centre of the first
+    window it could fill (epoch 3 of 20 before)."""
+    from phasewatch.analysis import analyze_run
+    from tests.test_phases import make_run
+
+    steps = list(range(1, 21))
+    monitor = PhaseMonitor(metric="val_acc")
+    for step in steps:
+        monitor.update(step, {"val_acc": 0.0})
+    offline = analyze_run(make_run([0.0] * 20, steps=steps, metric="val_acc"), "val_acc")
+    assert offline.recommended_stop_step == 1
+    assert monitor.best_step == offline.recommended_stop_step

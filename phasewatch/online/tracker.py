@@ -73,11 +73,12 @@ class PhaseTracker:
     def best_step(self) -> int | None:
         """The checkpoint to keep: where the best level was, the best evaluation there
         (`Series.best_in_window`; before the starting level is known: the best value's). The
-        peak tops the current rise (it restarts at a readaptation): below the starting level,
-        the start (of the stage) is best. An overfit names its own best."""
+        peak tops the current rise (it restarts at a readaptation): at or below the starting
+        level, the start (of the stage) is best, the first of equals as `analyze` keeps it (a
+        metric at 0 throughout named its first window's centre). An overfit names its own best."""
         s = self.series
         if self.peak_step is not None:
-            if self.phase != "overfit" and self.peak < s.baseline:
+            if self.phase != "overfit" and self.peak <= s.baseline:
                 return self.stage_start()
             return self.peak_step if self.peak_checkpoint is None else self.peak_checkpoint
         if s.baseline is not None or not s.values:
