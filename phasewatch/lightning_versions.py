@@ -306,7 +306,7 @@ def after_earlier_versions(parts: tuple[Path, ...], source, notice=None):
     continues (`parts`, each read whole), as one stream: the step counter going back at the
     resume is then a resume of one run (`records`), later records superseding earlier ones."""
     from phasewatch.folders import relative
-    from phasewatch.io.rotated import RotatedLog
+    from phasewatch.io.joined_log import RotatedLog
 
     opened = [open_log(part, notice=notice) for part in parts]
     names = [relative(part, part.parent.parent if part.is_file() else part.parent)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from phasewatch.io.rotated import RotatedLog, later_launches, say_unfinished
+from phasewatch.io.joined_log import RotatedLog, say_unfinished
+from phasewatch.io.rotated import later_launches
 from phasewatch.io.wrapped import WrappedSource
 from phasewatch.output import warn
 

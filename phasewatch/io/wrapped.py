@@ -1,4 +1,4 @@
-"""A source that wraps another and changes how it reads (`io.rotated.RotatedLog`: the rotated
+"""A source that wraps another and changes how it reads (`io.joined_log.RotatedLog`: the rotated
 parts first; `followed_states.CheckpointStates`: the newest state file of an HF output folder).
 Everything it does not override is the wrapped source's, including where bad lines are
 reported (`on_bad_line`, which the live monitor sets on the source it was given)."""
