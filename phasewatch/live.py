@@ -14,8 +14,8 @@ Replayed (`follow=False`) or followed, the records, the choices and so the alert
 every decision depends on the sequence of records, never on when they arrived.
 
 Following, a path that does not exist yet is waited for (`live_open`), the run's end is
-recognised where the log says so (`RunInfo.finished`, once FINISH_GRACE seconds passed with no
-new record) and `idle_exit` ends a watch on a log that stopped growing. At the end, `result`
+recognised where the log says so (`RunInfo.finished`, or `crashed` for a run an error ended,
+once FINISH_GRACE seconds passed with no new record) and `idle_exit` ends a watch on a log that stopped growing. At the end, `result`
 (`live_result.WatchResult`) holds the monitor's last state and the whole run's answer as
 `analyze` gives it. In an HF output folder, alerts and
 summary also name the saved checkpoint to load (`saved_checkpoints`).
@@ -163,7 +163,8 @@ class LiveWatch(LiveMessages):
             if got:  # (a log opened once --idle-exit had passed: quiet since, `live_open`)
                 last_growth, quiet = (now if quiet is None else quiet), None
             idle = idle_after is not None and now - last_growth >= idle_after
-            if (source.info.finished and now - last_growth >= FINISH_GRACE) or idle:
+            ended = source.info.finished or source.info.crashed
+            if (ended and now - last_growth >= FINISH_GRACE) or idle:
                 # the run is over: read what is left as a replay does (an unterminated last
                 # line, a block only a next line would close)
                 for record in source.read(final=True):
@@ -171,7 +172,8 @@ class LiveWatch(LiveMessages):
                     if self._stopped():
                         return
                 self._report_warnings()
-                yield from self._end("finished" if source.info.finished else "idle")
+                yield from self._end("finished" if source.info.finished else
+                                     "crashed" if source.info.crashed else "idle")
                 return
             self._caught_up()
             if self.stop.wait(self.poll):
@@ -318,7 +320,7 @@ class LiveWatch(LiveMessages):
     def _end(self, reason: str) -> Iterator:
         yield from self._flush(read_over=False)
         self.result.waited = time.monotonic() - self._started
-        if reason in ("end of log", "finished", "idle"):
+        if reason in ("end of log", "finished", "crashed", "idle"):
             # the log is over, as far as this watch is concerned: what a replay of it would
             # refuse (an unknown --metric, no record at all) is refused alike
             refuse_missing_metric(self)

@@ -56,7 +56,8 @@ def refuse_no_records(watch: LiveWatch, reason: str) -> None:
         if not watch.follow:
             return
         replayed = None
-    why = {"finished": "the log says the run finished"}.get(reason, reason)
+    why = {"finished": "the log says the run finished",
+           "crashed": "the log says the run crashed"}.get(reason, reason)
     raise InputError(f"no record was read from {watch.given_path} in {seconds(watch.result.waited)}"
                      f" of following ({why})" + (f"; {replayed}" if replayed else "")
                      + (IDLE_BEFORE_START if reason == "idle" and _never_appeared(watch) else "")

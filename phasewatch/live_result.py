@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 @dataclass
 class WatchResult:
     """How a watch ended: `reason` is 'end of log' (replay), 'finished' (the log says so),
-    'idle', 'stopped' (a stop condition), 'interrupted' (stop event / signal) or 'no records'."""
+    'crashed' (the log says the run ended by an error: `RunInfo.crashed`), 'idle', 'stopped'
+    (a stop condition), 'interrupted' (stop event / signal) or 'no records'."""
 
     reason: str = "end of log"
     metric: str | None = None
@@ -160,8 +161,8 @@ class WatchResult:
             return f"{self._nothing_read(path)} ({self.reason})"
         phase = self._live_phase()
         why = f"; stopped: {self.stop_reason}" if self.stop_reason else ""
-        ended = {"finished": "; the log says the run finished", "idle": "; idle, ended"}.get(
-            self.reason, "")
+        ended = {"finished": "; the log says the run finished", "idle": "; idle, ended",
+                 "crashed": "; the log says the run crashed"}.get(self.reason, "")
         unit = self.step_unit
         whole, said = "", f"best {at(self.best_step, unit)}"
         if self.phases is not None:

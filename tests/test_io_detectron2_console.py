@@ -16,6 +16,7 @@ from _files import notebook_cell, read_as, write
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
+from phasewatch.io.detectron2_console import Source
 
 HEAD = "[03/08 {h:02d}:{m:02d}:{s:02d} {logger}]: "
 TASK_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl")
@@ -317,3 +318,50 @@ def test_log_txt_in_the_plain_form_reads_as_the_console(tmp_path, capsys):
     assert run.finished and not run.warnings, run.warnings
     cut = text[:text.rindex("Evaluation results for coco_2017_val")]
     assert not read_run(write(tmp_path, cut, name="log.txt")).finished
+
+
+def crashed_log(at: int, evaluates: bool = False) -> str:
+    """A 2000-iteration run whose step `at` raised: `TrainerBase.train` logs `Exception during
+    training:` and its traceback, runs the `after_train` hooks (the timer's lines; `EvalHook`'s
+    final evaluation only where `at` is the last iteration; the writers' hook last, whose
+    printer writes a line at the iteration that raised) and re-raises."""
+    text = d2_log(2000, period=200)[0]
+    stop = text.index(line(at // 20 * 20 + 19, "d2.utils.events", ""))
+    stop = text.rindex("\n", 0, stop) + 1 if at % 20 != 19 else text.index("\n", stop) + 1
+    loss = total_loss(at)
+    tail = [line(at, "d2.engine.train_loop", "Exception during training:"),
+            "Traceback (most recent call last):",
+            '  File "detectron2/engine/train_loop.py", line 155, in train',
+            "    self.run_step()",
+            "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB",
+            line(at, "d2.engine.hooks", "Overall training speed: 1200 iterations in 0:07:00 "
+                 "(0.3500 s / it)"),
+            line(at, "d2.engine.hooks", "Total training time: 0:07:14 (0:00:14 on hooks)"),
+            *(evaluation(at + 1) if evaluates else []),
+            line(at, "d2.utils.events", f" eta: 0:04:40  iter: {at}  total_loss: {loss}  "
+                 f"loss_cls: {loss * 0.4:.4g}  loss_box_reg: {loss * 0.3:.4g}  time: 0.3493  "
+                 "data_time: 0.0283  lr: 0.02  max_mem: 2717M")]
+    return text[:stop] + "\n".join(tail) + "\n"
+
+
+def test_a_follow_of_a_crashed_run_ends_there_and_says_where(tmp_path, capsys):
+    """`Exception during training:` (and its traceback, the timer's `Total training time`):
+    the run has ended, but `watch --follow` waited for --idle-exit, which it then gave as the
+    reason. It ends once the trainer's `after_train` hooks are over (the writers' line at the
+    iteration that raised, after any final evaluation), exit 0 as for a run that ended, and
+    says the run crashed and at which iteration; analyze says it too."""
+    path = write(tmp_path, crashed_log(1247), name="log.txt")
+    run = read_run(path)
+    assert not run.finished and run.series("total_loss").index[-1] == 1247
+    assert any("the run crashed at iteration 1247" in w for w in run.warnings), run.warnings
+    started = time.monotonic()
+    assert main(["watch", str(path), "--follow", "--idle-exit", "8"]) == 0
+    err = capsys.readouterr().err
+    assert time.monotonic() - started < 6
+    assert "the run crashed at iteration 1247" in err and "the log says the run crashed" in err
+    # the last iteration raised: its final evaluation runs before the writers' line
+    text = crashed_log(1999, evaluates=True)
+    for cut, crashed in ((text.rindex("Start inference on"), False), (len(text), True)):
+        source = Source.open(write(tmp_path, text[:cut], name="log.txt"))
+        list(source.read())
+        assert source.info.crashed is crashed and not source.info.finished

@@ -29,7 +29,10 @@ values do not match its names, or comes without them, is a skipped line with its
 
 The training loop's end is `IterationTimer.after_train`'s `Total training time: ...` line
 (`detectron2/engine/hooks.py`), printed after an `Exception during training:` too (the loop's
-`finally`), which is then no end. The hooks' `after_train` runs in their order, the timer's
+`finally`), which is then no finish but a crash: the hooks' `after_train` run before the
+exception is raised out of the script, the writers' last, whose printer writes a training line
+at the iteration that raised; once it has come the run has ended (`crashed`: a follow ends), and
+the crash is said with that iteration. The hooks' `after_train` runs in their order, the timer's
 first, so the final evaluation comes after that line: `EvalHook.after_train` runs it whatever
 `TEST.EVAL_PERIOD` is (0, the default, only skips the evaluations before), on every dataset
 of `DATASETS.TEST`, and may take minutes. The run has finished once the results of every test
@@ -70,6 +73,7 @@ PLAIN = re.compile(r"\[(?P<time>\d\d/\d\d \d\d:\d\d:\d\d)\] (?P<name>\S+) "
 NOT_READ = frozenset({"time", "data_time", "last_time", "last_data_time", "max_mem"})
 TRAINED = "]: Total training time: "  # the training loop is over (`IterationTimer.after_train`)
 FAILED = "]: Exception during training:"  # ... by an exception, logged before that line
+STARTED = "]: Starting training from iteration "  # a training loop begins (`TrainerBase.train`)
 INFERENCE = "]: Start inference on "  # an evaluation begins (`inference_on_dataset`)
 CONFIG = "]: Running with full config:"  # `default_setup`'s YAML dump of the config follows
 LOGGED = re.compile(r"\[\d\d/\d\d \d\d:\d\d:\d\d ")  # a logged line: the dump is over
@@ -122,6 +126,8 @@ class LineParser:
                                   "left out")
         self.trained = False  # the training loop's end line was read
         self.failed = False  # ... after an exception
+        self.failed_after: int | None = None  # the last training line's iteration before it
+        self.crashed_at: int | None = None  # the iteration the writer's line after it names
         self.inferring = False  # an evaluation has begun whose results are not printed yet
         self.evaluated: set[tuple[str | None, str]] = set()  # (dataset, task) before the end
         self.final: set[tuple[str | None, str]] = set()  # ... and after it
@@ -141,8 +147,23 @@ class LineParser:
                 or (len(self.tests) == 1 and None in self.tested))
 
     @property
+    def crashed(self) -> bool:
+        """The training loop ended by an exception and its `after_train` hooks are over: the
+        writers' hook, the last (`DefaultTrainer.build_hooks`), printed its line after the
+        others' (a final evaluation `EvalHook` runs where the exception came at the last
+        iteration). Nothing more comes: the exception is raised out of the script."""
+        return self.failed and self.trained and self.crashed_at is not None
+
+    @property
     def notes(self) -> list[str]:
-        return self.unread.notes
+        if not self.failed:
+            return self.unread.notes
+        where = f"at iteration {self.crashed_at}" if self.crashed_at is not None else \
+            "before its first logged iteration" if self.failed_after is None else \
+            f"after iteration {self.failed_after}, the last it logged"
+        crash = (f"the run crashed {where} (`Exception during training:` and its traceback): "
+                 "its training ended there, not finished")
+        return [*self.unread.notes, crash]
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         line = ANSI.sub("", line) if "\x1b" in line else line
@@ -169,17 +190,26 @@ class LineParser:
                 values[name] = value
             else:
                 unread.append(f"{name}: {value}")
+        if self.failed and self.trained:
+            # after an exception, the writers' `after_train` prints the iteration it came at
+            # (`CommonMetricPrinter`: at `storage.iter`, never `max_iter` after one)
+            self.crashed_at = int(found["iter"])
         if not any("loss" in name for name in values):
             raise BadLine("a training line (`iter: N`) with no loss")
         self.unread.add(lineno, unread)
         self.last = int(found["iter"])
         self.inferring = False  # (an evaluation that printed no results is over)
-        if self.trained:  # training again after its end: a run resumed into the same log
-            self.trained = self.failed = False
-            self.final.clear()
-            self.tested.clear()
+        if self.trained and not self.failed:  # training again after its end: resumed
+            self._start_again()
         values.update(self._evaluated())
         return [(self.last, values)]
+
+    def _start_again(self) -> None:
+        """A training loop begins after the one before ended (a run resumed into the log)."""
+        self.trained = self.failed = False
+        self.failed_after = self.crashed_at = None
+        self.final.clear()
+        self.tested.clear()
 
     def _progress(self, line: str) -> None:
         """Lines that say where the run is: its training loop's end, an evaluation's start;
@@ -194,7 +224,9 @@ class LineParser:
         elif TRAINED in line:
             self.trained = True
         elif FAILED in line:
-            self.failed = True
+            self.failed, self.failed_after = True, self.last
+        elif STARTED in line and self.trained:
+            self._start_again()
         elif INFERENCE in line:
             self.inferring = True
 
@@ -256,7 +288,7 @@ class Source(LogFileSource):
     def read(self, final: bool = True):
         yield from super().read(final)
         # as the lines say: an evaluation begun after the training loop's end withdraws it
-        self.info.finished = self.parser.finished
+        self.info.finished, self.info.crashed = self.parser.finished, self.parser.crashed
 
 
 source = Source.open

@@ -58,6 +58,10 @@ class RunInfo:
     finished: bool = False
     """The log says the run ended (HF's `train_runtime` row, the trainer's run.json status,
     W&B's exit record, MLflow's FINISHED status, verl's final validation line)."""
+    crashed: bool = False
+    """The log says the run ended by an error, and what its trainer writes on the way out has
+    come (detectron2's `Exception during training:`, then its `after_train` hooks): a follow
+    ends there as at `finished`, which it is not; the reader's notes say where."""
     step_unit: str = "step"
     """What the log's steps count ("epoch" when they are epochs: `Run.step_unit`)."""
     counters: Any = None
