@@ -235,9 +235,14 @@ class EpochSteps:
 
 
 def _holds_held_out(names) -> bool:
+    """Whether `names` hold a held-out metric, by the held-out naming rule or by a preset of a
+    held-out role (a YOLO results.csv's `metrics/mAP50-95(B)`, whose `val/box_loss` the rule
+    does not read as a loss of its own)."""
     from phasewatch.heldout_names import held_out_match
+    from phasewatch.presets import HELD_OUT_ROLES, aliases_for
 
-    return any(held_out_match(name) is not None for name in names)
+    return any(held_out_match(name) is not None for name in names) \
+        or not aliases_for(names).keys().isdisjoint(HELD_OUT_ROLES)
 
 
 def planned_epochs(config: Mapping[str, Any]) -> float | None:

@@ -21,7 +21,8 @@ from phasewatch import read_run
 from phasewatch.cli import main
 from phasewatch.commands.analyze import phase_line
 from phasewatch.epochs import epoch_boundaries
-from phasewatch.io.lightning_folder import flat_yaml, lightning_hparams, run_name
+from phasewatch.io.lightning_folder import lightning_hparams, run_name
+from phasewatch.io.yaml_config import flat_yaml
 from phasewatch.presets import aliases_for, role_matches
 
 LOADERS = ["val_acc/dataloader_idx_0", "val_acc/dataloader_idx_1",

@@ -25,7 +25,9 @@ a clock reading rather than a metric, is left out.
 
 Lightning's CSVLogger writes `metrics.csv` with `hparams.yaml` beside it: the run's config
 (`io.lightning_folder`); a `trainer.validate()` after `fit` that evaluates weights the curve
-already has a point for is left out of the curve (`io.lightning_after_fit`).
+already has a point for is left out of the curve (`io.lightning_after_fit`). Ultralytics YOLO
+writes `results.csv` with `args.yaml` (YOLOv5: `opt.yaml`) beside it: the run's config, its
+planned epochs with it (`io.ultralytics_folder`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from phasewatch.io.lightning_folder import take_hparams
 from phasewatch.io.lines import as_step, find_step_key
 from phasewatch.io.post_training import replace_notes
 from phasewatch.io.source import LineRecordSource, collect
+from phasewatch.io.ultralytics_folder import RESULTS, take_ultralytics_args
 from phasewatch.io.wandb_counter import WANDB_STEP, Passes
 from phasewatch.run import Run
 from phasewatch.xaxis import NUMBERED_UNIT, step_unit_of_keys
@@ -321,6 +324,8 @@ class Source(LineRecordSource):
     def read(self, final: bool = True):
         if self.path.name == LIGHTNING_CSV:  # CSVLogger's version_N/: its hparams.yaml beside
             take_hparams(self, self.path.parent)
+        elif self.path.name == RESULTS:  # an Ultralytics YOLO run's folder: its args.yaml
+            take_ultralytics_args(self, self.path.parent)
         for record in super().read(final):
             yield from self.after_fit.take(record)
         yield from self.after_fit.end(final)

@@ -1,0 +1,48 @@
+"""What Ultralytics YOLO writes beside a training run's `results.csv`: the run's arguments.
+
+The trainer saves them before the first epoch (YOLOv8 and later: `args.yaml`, from
+`vars(self.args)`; YOLOv5's train.py: `opt.yaml`), so a run folder `runs/detect/train/` holds its
+planned `epochs` beside the one row per epoch results.csv gains. Unread, a run was a table of
+unknown length: a validation box loss rising from its third epoch of 102 read live as a
+disruption that might still recover, where the same rise past 40% of a planned run is an
+overfit (`planned.EpochSteps` turns the epochs into the run's last step, as it does for
+Keras' `epochs`). With a training-time budget (`time`, hours) the trainer recomputes `epochs`
+from the first epoch's duration and the file keeps the value it started with, so `epochs` is
+then no plan and is not taken.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from phasewatch.io.yaml_config import yaml_config
+
+RESULTS = "results.csv"
+ARGS_FILES = ("args.yaml", "opt.yaml")  # Ultralytics (YOLOv8+), YOLOv5's train.py
+TIME_BUDGET = "time"  # hours: overrides `epochs` when set
+EPOCHS = "epochs"
+
+
+def ultralytics_args(folder: Path) -> dict | None:
+    """The arguments of the YOLO run in `folder`, without `epochs` where a time budget set
+    the run's length; None while the folder has no arguments file (a follow looks again)."""
+    for name in ARGS_FILES:
+        found = yaml_config(Path(folder) / name)
+        if found is not None:
+            if found.get(TIME_BUDGET):
+                found.pop(EPOCHS, None)
+            return found
+    return None
+
+
+def take_ultralytics_args(source, folder: Path) -> None:
+    """Give `source`'s run the arguments of the YOLO run in `folder`, once they are there (the
+    log's own settings win); a source asks at each read until then."""
+    if getattr(source, "_ultralytics_args_read", False):
+        return
+    found = ultralytics_args(folder)
+    if found is None:
+        return
+    source._ultralytics_args_read = True
+    for key, value in found.items():
+        source.info.config.setdefault(str(key), value)

@@ -1,0 +1,99 @@
+"""An Ultralytics YOLO run folder holds its arguments beside `results.csv` (`args.yaml`;
+YOLOv5's train.py: `opt.yaml`): the run's config, and with it the planned epochs that say a run
+ended early and that the live monitor judges what is early against."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from phasewatch.analysis import analyze_run
+from phasewatch.cli import main
+from phasewatch.io import read_run
+from phasewatch.planned import plan_and_decay
+
+V8_COLUMNS = ("epoch", "time", "train/box_loss", "train/cls_loss", "train/dfl_loss",
+              "metrics/precision(B)", "metrics/recall(B)", "metrics/mAP50(B)",
+              "metrics/mAP50-95(B)", "val/box_loss", "val/cls_loss", "val/dfl_loss",
+              "lr/pg0", "lr/pg1", "lr/pg2")
+V5_COLUMNS = ("epoch", "train/box_loss", "train/obj_loss", "train/cls_loss", "metrics/precision",
+              "metrics/recall", "metrics/mAP_0.5", "metrics/mAP_0.5:0.95", "val/box_loss",
+              "val/obj_loss", "val/cls_loss", "x/lr0", "x/lr1", "x/lr2")
+# the first lines of an args.yaml as the trainer writes it (`yaml_save(vars(self.args))`)
+ARGS = ("task: detect\nmode: train\nmodel: yolov8s.pt\ndata: data.yaml\nepochs: {epochs}\n"
+        "time: {time}\npatience: 10\nbatch: 8\nimgsz: 640\nsave: true\nsave_period: -1\n"
+        "lr0: 0.01\nname: train-6\n")
+
+
+def v8_run(folder, epochs_logged: int, epochs: int | None = 100, time: str = "null"):
+    """A YOLOv8 run folder: `epochs_logged` rows of results.csv (epochs from 1), and an
+    args.yaml planning `epochs` (none: no args.yaml)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [",".join(V8_COLUMNS)]
+    for epoch in range(1, epochs_logged + 1):
+        level = 0.5 * min(epoch, 10) / 10 + 0.002 * (epoch % 3)
+        rows.append(",".join(str(v) for v in (
+            epoch, 10.0 * epoch, 1.2 - 0.02 * epoch, 1.1, 1.1, 0.8, 0.7, level + 0.2, level,
+            1.3, 1.2, 1.2, 0.001, 0.001, 0.001)))
+    (folder / "results.csv").write_text("\n".join(rows) + "\n")
+    if epochs is not None:
+        (folder / "args.yaml").write_text(ARGS.format(epochs=epochs, time=time))
+    return folder / "results.csv"
+
+
+def test_args_yaml_is_the_runs_config_and_its_epochs_the_plan(tmp_path):
+    path = v8_run(tmp_path / "runs" / "detect" / "train", epochs_logged=18, epochs=100)
+    run = read_run(path)
+    assert run.config["epochs"] == 100 and run.config["lr0"] == 0.01
+    assert plan_and_decay(run) == (100, None)  # epochs counted from 1: the last is epoch 100
+    warnings = analyze_run(run).warnings
+    assert any("the log ends at epoch 18, before the epoch 100 its run plans" in w
+               for w in warnings), warnings
+
+
+def test_a_run_that_reached_its_epochs_is_not_said_to_end_early(tmp_path):
+    analysis = analyze_run(read_run(v8_run(tmp_path / "train", epochs_logged=30, epochs=30)))
+    assert not any("before the epoch" in w for w in analysis.warnings), analysis.warnings
+
+
+def test_a_time_budget_makes_epochs_no_plan(tmp_path):
+    """`time` (hours) overrides `epochs`: the trainer recomputes them after its first epoch
+    and the file keeps the number it started with."""
+    run = read_run(v8_run(tmp_path / "train", epochs_logged=18, epochs=100, time="0.5"))
+    assert run.config["time"] == 0.5 and "epochs" not in run.config
+    assert plan_and_decay(run) == (None, None)
+
+
+def test_yolov5_opt_yaml_plans_epochs_from_0(tmp_path):
+    folder = tmp_path / "exp"
+    folder.mkdir()
+    rows = [",".join(f"{name:>20}" for name in V5_COLUMNS)]
+    for epoch in range(40):
+        level = 0.55 * min(epoch, 20) / 20
+        values = (epoch, 0.06 - 0.001 * epoch, 0.035, 0, 0.9, 0.9, level + 0.4, level,
+                  0.06 - 0.001 * epoch, 0.04, 0, 0.001, 0.001, 0.001)
+        rows.append(",".join(f"{value:>20}" for value in values))
+    (folder / "results.csv").write_text("\n".join(rows) + "\n")
+    (folder / "opt.yaml").write_text("weights: yolov5s.pt\ncfg: ''\nhyp:\n  lr0: 0.01\n"
+                                     "  momentum: 0.937\nepochs: 300\nbatch_size: 16\n")
+    run = read_run(folder)
+    assert run.config["hyp"] == {"lr0": 0.01, "momentum": 0.937}
+    assert plan_and_decay(run) == (299, None)  # range(300): the last epoch is 299
+
+
+def test_watch_names_the_plan_from_args_yaml(tmp_path, capsys):
+    path = v8_run(tmp_path / "train", epochs_logged=18, epochs=100)
+    code = main(["watch", str(path), "--format", "jsonl"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "from the run's config `epochs` 100" in err, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["planned"]["steps"] == 100, summary
+
+
+@pytest.mark.parametrize("text", ["epochs: [", "- a list\n- not a mapping\n"])
+def test_an_unreadable_args_yaml_leaves_the_run_without_a_plan(tmp_path, text):
+    path = v8_run(tmp_path / "train", epochs_logged=18, epochs=None)
+    (tmp_path / "train" / "args.yaml").write_text(text)
+    assert plan_and_decay(read_run(path)) == (None, None)
