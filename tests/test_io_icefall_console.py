@@ -257,3 +257,22 @@ def test_an_earlier_launch_that_crashed_is_said_as_one(tmp_path):
         "end-of-training line: it crashed or was stopped) after step 1154, its last record")
     older.write_text(icefall_log(5, done=True))  # a launch that finished is no crash
     assert not any("without finishing" in w for w in read_run(newer).warnings)
+
+
+def test_a_last_line_cut_mid_write_is_left_out_and_said(tmp_path, capsys):
+    """A log whose writer was killed inside its last line, `Epoch 3, validation: loss=0.1`
+    (of 0.1906), read the cut value as a validation, without a word. Offline it is left out
+    and said with the file and line, as a CSV's cut row is; a follow that ends on it reads
+    what a replay reads."""
+    lines = icefall_log(3).splitlines()[:-2]  # up to epoch 3's `Computing validation loss`
+    whole = HEAD.format(m=3, s=59, n=1160) + "Epoch 3, validation: loss=0.1906, over 39451.00 frames. "
+    path = write(tmp_path, "\n".join(lines + [whole[:whole.index("loss=") + 8]]),
+                 name="log-train-2024-01-08-10-00-00")
+    run = read_run(path)
+    assert run.series("validation/loss").index.tolist() == [250, 501]
+    said = [w for w in run.warnings if "does not end with a newline" in w]
+    assert len(said) == 1 and said[0].startswith(f"line {len(lines) + 1}: {path.name} "), said
+    assert main(["watch", str(path), "--follow", "--idle-exit", "1", "--format", "jsonl"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out.splitlines()[-1])["last_value_step"] == 501
+    assert f"{path.name} does not end with a newline" in err

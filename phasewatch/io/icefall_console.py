@@ -20,7 +20,10 @@ again each epoch, counted over the epochs (an epoch goes on one after the last b
 before it, so a step is a batch's position to within the `log_interval` of each epoch before).
 A validation is at the step of the batch line before it. `Done!` ends the run. An item whose
 value is no number, or a `tot_loss[...]` cut before its `]`, is left out and said with its line
-(`lines.UnreadItems`), the line's other items read.
+(`lines.UnreadItems`), the line's other items read. A last line without its newline, which a
+writer killed mid-line leaves and which may still parse (`validation: loss=0.1` cut from 0.1906),
+is left out and said with its file and line, as the other console readers leave theirs
+(`LineRecordSource.cut_line_may_parse`); a follow waits for its end.
 
 icefall opens a new `log-train-<date>` at each launch, so a resumed run (`--start-epoch`) is one
 file a launch: the launches before the file read are read first (`io.rotated`, "launch_date"),
@@ -154,6 +157,8 @@ class Source(LogFileSource):
     WHAT = ("icefall's `Epoch E, batch B, loss[loss=X, ...], tot_loss[...], ...` and `Epoch E, "
             "validation: loss=X, ...` lines")
     ROTATION = "launch_date"  # a `log-train-<date>` a launch (`io.rotated`)
+    # a line cut by a killed writer still parses ('validation: loss=0.1' of 0.1906 read 0.1)
+    cut_line_may_parse = True
 
     def end_marker(self, text: str, values: Mapping[str, Any] | None) -> bool:
         return text.rstrip().endswith(END) and "] " + END in text
