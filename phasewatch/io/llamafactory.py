@@ -28,6 +28,25 @@ output folder's trainer_state.json (`reads_token_accuracy`) therefore reads it a
 `eval_token_accuracy`, which like TRL's has no held-out role, and the held-out loss is taken
 live and offline alike. A reward model's folder (its `value_head` file) keeps `eval_accuracy`:
 there it is the pairwise accuracy on held-out preference pairs (`train/rm/metric.py`).
+
+An evaluation's rows count the evaluation's own batches. LLaMA-Factory's LogCallback writes
+`current_steps` / `total_steps` from counters of its own: the training's global step and plan
+while it trains; after `train()` returns (v0.1.6 to v0.7.0, `llmtuner/extras/callbacks.py`) its
+`on_train_end` zeroes them and `on_prediction_step` counts the evaluation's batches, so the
+`trainer.evaluate()` after training is the row `{"current_steps": 300, "total_steps": 300,
+"eval_loss": ...}` (300 evaluation batches; 0 of 0 where the loader has no length), and a
+`predict` likewise. From v0.7.1 a training process writes no row after training (its writer is
+closed at `on_train_end`); a process that only evaluates, appending to the same folder's log,
+writes a row every 5 batches (`current_steps` 5, 10, ... of the batches, progress fields only)
+and its results at its own global step (0) of those batches. Read as steps, the first such row
+was a restart at step 300 that dropped the run's evaluations after step 300
+(heymimihere/my_work: 3 of 11 evaluations kept). A row whose `total_steps` is not the training
+rows' and which holds no training value (`loss`, `lr`, `reward`, `accuracy`) is therefore an
+evaluation's: its results are the evaluation of the weights at the last training step, placed
+there and judged as HF's evaluation after training (`post_training`: the best checkpoint's
+results again are left out, with a warning), its progress rows are left out, and its step
+counter neither resumes the run nor states its planned length. Training rows that go back with
+the run's `total_steps` (a resumed run) are a restart, as before.
 """
 
 from __future__ import annotations
@@ -39,12 +58,16 @@ from typing import Any
 
 from phasewatch.io.jsonlines import first_json_object, loads
 from phasewatch.io.lines import BadLine, as_step
+from phasewatch.io.post_training import PostTrainingEvaluations
 from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.run import Run
 
 FORMAT = "llamafactory"
 STEP_KEY = "current_steps"
 PROGRESS_KEYS = frozenset({"total_steps", "percentage", "remaining_time"})
+# what only a training row holds (an evaluation's row has eval_loss / predict_loss and epoch)
+TRAINING_KEYS = ("loss", "lr", "learning_rate", "reward", "accuracy")
+NOT_RESULTS = frozenset({"epoch", "elapsed_time"})  # beside an evaluation's results
 ARGS_MARK = b"llamafactory.hparams"  # the class of the pickled arguments in training_args.bin
 VALUE_HEADS = ("value_head.safetensors", "value_head.bin")  # a reward model's (stage rm, ppo)
 TOKEN_ACCURACY = "token_accuracy"
@@ -161,14 +184,29 @@ def duration_seconds(text: str) -> float | None:
 class LineParser:
     """One JSON object per line with an integer `current_steps`."""
 
-    finished = False
-    total_steps: int | None = None  # the job's planned length, from its progress fields
-    last_step: int | None = None  # the step of the line before (its elapsed_time is the step's)
+    def __init__(self) -> None:
+        self.finished = False
+        self.total_steps: int | None = None  # the job's planned length, from training rows
+        self.last_step: int | None = None  # the line before's (its elapsed_time is the step's)
+        self.train_step: int | None = None  # the last training row's: an evaluation's weights
+        self.post_training = PostTrainingEvaluations()
+        self._evaluations: list[str] = []  # what was said of each evaluation's row read
+        self._progress: list[int] = []  # the lines of evaluations' progress rows left out
 
     @property
     def settings(self) -> dict[str, int | None]:
         """The planned length for the run's config (`phasewatch.planned`)."""
         return {} if self.total_steps is None else {"total_steps": self.total_steps}
+
+    @property
+    def notes(self) -> list[str]:
+        notes = list(self._evaluations)
+        if self._progress:
+            lines = self._progress
+            where = f"line {lines[0]}" if len(lines) == 1 else f"lines {lines[0]}-{lines[-1]}"
+            notes.append(f"{where}: {len(lines)} progress row(s) of an evaluation (its batches "
+                         "counted as current_steps, no result) left out")
+        return notes + self.post_training.warnings
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         obj = loads(line)
@@ -178,11 +216,15 @@ class LineParser:
             raise BadLine(f"no '{STEP_KEY}' key")
         step = as_step(obj[STEP_KEY])
         total = obj.get("total_steps")
-        if isinstance(total, int) and not isinstance(total, bool) and total > 0:
+        if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+            total = None
+        values = {k: v for k, v in obj.items() if k != STEP_KEY and k not in PROGRESS_KEYS}
+        if self._evaluations_own(total, values):
+            return self._evaluation(step, total, values, lineno)
+        if total:
             self.total_steps = total
             if total <= step:
                 self.finished = True  # the last step of the job: the run is over
-        values = {k: v for k, v in obj.items() if k != STEP_KEY and k not in PROGRESS_KEYS}
         copied, logged = PREFERENCE_ACCURACY
         if copied in values:
             values[logged] = values.pop(copied)
@@ -190,8 +232,34 @@ class LineParser:
             values.pop("elapsed_time", None)  # the step's time is its first line's
         elif isinstance(values.get("elapsed_time"), str):
             values["elapsed_time"] = duration_seconds(values["elapsed_time"])
-        self.last_step = step
-        return [(step, values)]
+        self.last_step = self.train_step = step
+        kept = self.post_training.kept(step, values, lineno)
+        return [(step, dict(kept))]
+
+    def _evaluations_own(self, total: int | None, values: dict[str, Any]) -> bool:
+        """Whether a row counts an evaluation's batches, not the training's steps: its
+        total_steps is not the training rows' and it holds no training value (module
+        docstring)."""
+        return (self.train_step is not None and total is not None and total != self.total_steps
+                and all(values.get(key) is None for key in TRAINING_KEYS))
+
+    def _evaluation(self, step: int, total: int, values: dict[str, Any],
+                    lineno: int) -> list[tuple[int, dict[str, Any]]]:
+        """An evaluation's row: its results at the last training step, judged as an
+        evaluation after training (`post_training`); a progress row is left out."""
+        values.pop("elapsed_time", None)  # the evaluation's clock, not a step's
+        if all(v is None for k, v in values.items() if k not in NOT_RESULTS):
+            self._progress.append(lineno)
+            return []
+        at = self.train_step
+        self._evaluations.append(
+            f"line {lineno}: current_steps {step} of total_steps {total}, after training rows "
+            f"of {self.total_steps} steps, is LLaMA-Factory's count of an evaluation's own "
+            f"batches, not a restart: an evaluation after training, read at step {at}, the "
+            "last training step")
+        self.post_training.ended_at(at)
+        kept = self.post_training.kept(at, values, lineno)
+        return [(at, dict(kept))] if kept else []
 
 
 class Source(LineRecordSource):
