@@ -1,8 +1,9 @@
 """What `analyze` and `watch` say of the metric they chose without `--metric`: why it was taken
 and which others the log holds that a user may mean (a held-out role passed over, the metric a
 Trainer kept its best checkpoint by, the held-out loss beside a held-out score, series that look
-like scores beside a train loss), and when a metric's direction is only the default's guess.
-The choice itself is `signals.choose_metric`'s; these notes never change it."""
+like scores beside a train loss); `notes_on_choice` adds the one on a direction that is only the
+default's guess (`guessed_direction`). The choice itself is `signals.choose_metric`'s; these
+notes never change it."""
 
 from __future__ import annotations
 
@@ -13,16 +14,13 @@ import numpy as np
 from phasewatch.direction_words import (
     HIGHER_IS_BETTER_TOKENS,
     SCORE_WORDS,
-    accuracy_twin,
-    has_no_better_direction,
     name_words,
     says_higher_is_better,
-    says_lower_is_better,
-    says_lower_is_healthier,
 )
+from phasewatch.guessed_direction import guessed_direction_note
 from phasewatch.kl_penalty import kl_penalty_note
 from phasewatch.output import counted, listed, metric_option
-from phasewatch.presets import ROLE_CANDIDATES, default_direction, role_matches
+from phasewatch.presets import ROLE_CANDIDATES, role_matches
 from phasewatch.role_candidates import GENERATION_SCORES
 from phasewatch.run import Run
 from phasewatch.running_means import running_mean_note
@@ -89,7 +87,7 @@ def notes_on_choice(run: Run, chosen: str, named: bool, direction: str | None) -
     when the metric was chosen (not `named` by --metric), TRL's score beside its KL-penalised
     reward (`kl_penalty.kl_penalty_note`), a running mean over episodes
     (`running_means.running_mean_note`) and a direction that is only a guess
-    (`guessed_direction_note`)."""
+    (`guessed_direction.guessed_direction_note`)."""
     notes = [] if named else choice_notes(run, chosen)
     extra = (kl_penalty_note(run, chosen, named), running_mean_note(run.own_name(chosen) or chosen),
              guessed_direction_note(run, chosen, direction))
@@ -368,36 +366,3 @@ def _is_token_accuracy(name: str) -> bool:
     may be one: mean_token_accuracy")."""
     words = re.split(r"[^a-z0-9]+", name.lower())
     return "token" in words and any(word.startswith("acc") for word in words)
-
-
-def guessed_direction_note(run: Run, metric: str, direction: str | None) -> str | None:
-    """When the direction of `metric` is the default's guess: no --direction, none declared by
-    the run, no role of it, and no word of its name says which way is better (trial 38b: a
-    stereotype rate, lower is better, read as higher-is-better without a word: its "best" was
-    the run's most stereotyped batch). An entropy has no better direction, whatever its role
-    (trial 39: RLOO's entropy collapse 0.34 -> 0.07 was an "overfit" without a word); a KL or a
-    gradient norm is lower-is-better as a run's health, not as a score of its task, which is
-    said too."""
-    if direction or (run.direction in ("max", "min") and run.performance_metric in (None, metric)):
-        return None
-    own = run.own_name(metric) or metric  # (live, the metric may not be logged yet)
-    if has_no_better_direction(own):
-        taken = "higher" if default_direction(own) == "max" else "lower"
-        return (f"{own}: an entropy has no better direction (a collapse and a blow-up are both "
-                f"bad): {taken} is taken to be better, so its phases say which way it moved, not "
-                "whether the run did well; pass --direction to turn it")
-    if says_lower_is_healthier(own):
-        return (f"{own}: lower is taken to be better, as a run's health (a blow-up is bad): its "
-                "best is where the policy moved least, no checkpoint to keep by itself")
-    # a role's name: its direction is known; not any alias (HF's `eval_mse` is also `eval/mse`,
-    # a spelling and no role: it was read as higher-is-better without a word)
-    if own in ROLE_CANDIDATES or any(role in ROLE_CANDIDATES for role, name in run.aliases.items()
-                                     if name == own):
-        return None
-    if says_lower_is_better(own) or says_higher_is_better(own):
-        return None
-    if (twin := accuracy_twin(own, run.metrics)) is not None:
-        return (f"{own}: lower is taken to be better, as an objective logged beside its accuracy "
-                f"{twin} (as DARTS logs its cross-entropy); pass --direction max if higher is")
-    return (f"{own}: higher is taken to be better (its name does not say which way is better); "
-            "pass --direction min if lower is")
