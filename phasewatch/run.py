@@ -7,7 +7,6 @@ the way real runs produce them (see `RecordCollector.build`).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from phasewatch.records import Columns, ColumnStore
 from phasewatch.resumes import MAX_RESUMES, ResumeScan, interleaved_note, resume_points, went_back
 from phasewatch.run_table import columns_to_table, empty_table, table_to_columns
 from phasewatch.step_rows import row_warnings
+from phasewatch.step_union import step_union
 from phasewatch.step_units import at
 from phasewatch.stepseries import StepSeries
 from phasewatch.values import MAX_VALUE, to_float  # the one value conversion (also run.to_float)
@@ -136,28 +136,8 @@ class Run:
 
     def _step_union(self) -> np.ndarray:
         """Distinct steps, ascending; may be one of the columns' own arrays (do not write)."""
-        columns = self.columns()
-        arrays = columns.step_arrays() if hasattr(columns, "step_arrays") else list(
-            {id(s): s for s, _ in columns.values()}.values())
-        if not arrays:
-            return np.zeros(0, np.int64)
         resolved = self.__dict__.get("_columns", (False,))[0] is None  # each sorted, distinct
-        if resolved and len(arrays) <= 8:  # a few groups (a union per array: not for 1e6 names)
-            arrays.sort(key=len, reverse=True)
-            union = arrays[0]
-            for other in arrays[1:]:  # usually a subset (eval steps among train steps): no copy
-                if not other.size:
-                    continue
-                at = np.searchsorted(union, other).clip(max=union.size - 1)
-                missing = other[union[at] != other]
-                if missing.size:
-                    union = np.union1d(union, missing)
-            return union
-        every = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-        if "pandas" in sys.modules:  # a run built from a table: pandas is there already
-            # pd.unique hashes in O(n); np.unique's sort is ~15x slower on a 4M-row table.
-            return np.sort(sys.modules["pandas"].unique(every))
-        return np.unique(every)
+        return step_union(self.columns(), resolved)
 
     def own_name(self, name: str) -> str | None:
         """The run's own name for `name` (itself, via a canonical alias, or the name the log
