@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import BAD_LINE_ERRORS
+from phasewatch.io.cut_line import evidently_cut, left_out
 from phasewatch.run import Event, RecordCollector, Run
 from phasewatch.values import MAX_STEP, to_step
 
@@ -195,15 +196,6 @@ def _combine(runs: list[Run], source: Path, format: str, args: dict[str, Any]) -
     )
 
 
-def evidently_cut(text: str) -> bool:
-    """Whether a line that lost its newline was cut inside a value: it ends in a number's
-    prefix that no logger writes as a number ('0.', '1e', '1e-', '-'), or inside a quoted
-    cell. ('0.5' cut from '0.512' cannot be told from a value: it is read, with a warning.)"""
-    end = text.rstrip()
-    return end.endswith((".", "e", "E", "e-", "E-", "e+", "E+", "-", "+")) \
-        or end.count('"') % 2 == 1
-
-
 def _reason(exc: BaseException) -> str:
     """A short reason for a skipped line (an exception's text can quote the whole line)."""
     text = str(exc) or type(exc).__name__
@@ -339,19 +331,9 @@ class LineRecordSource(RecordSource):
         yield from records
 
     def _leave_out_cut(self, lineno: int, text: str) -> None:
-        """A last line without its newline, in a format whose cut line can still parse (a CSV
-        row '2000,0.6534' cut to '2000,0' reads as 0, and the overfit's decline was 4x the
-        real one): left out, as `watch --follow` leaves a line until its end is written,
-        counted with the skipped lines, and said with the text and how to keep it."""
-        import shlex
-
-        shown = text if len(text) <= 60 else "\u2026" + text[-59:]
-        why = ("it ends mid-value" if evidently_cut(text) else "a writer killed mid-line "
-               "leaves a row that still parses, a value such as 0.6534 cut to 0")
-        message = (f"{self.file.name} does not end with a newline: its last line, {shown!r}, "
-                   f"was left out, as `watch --follow` leaves a line until its end is written "
-                   f"({why}); if the line is complete, add its line end to read it "
-                   f"(echo >> {shlex.quote(str(self.file))})")
+        """A last line without its newline, in a format whose cut line can still parse:
+        left out, counted with the skipped lines, and said (`cut_line.left_out`)."""
+        message = left_out(self.file, text)
         self.report.left_out(lineno, message)
         self.warn(message, lineno)
 
