@@ -276,3 +276,23 @@ def test_a_last_line_cut_mid_write_is_left_out_and_said(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert json.loads(out.splitlines()[-1])["last_value_step"] == 501
     assert f"{path.name} does not end with a newline" in err
+
+
+def test_a_rank_other_than_0_named_alone_says_whose_lines_were_read(tmp_path, capsys):
+    """`log-train-<date>-1` named alone is read as named, with rank 1's earlier launches (every
+    rank logs the same all-reduced validation), and it is said that its batch losses are
+    rank 1's shard's and which file is the run's: nothing said so before."""
+    for date in ("2024-01-08-10-00-00", "2024-01-09-08-30-00"):
+        for rank in (0, 1):
+            write(tmp_path, icefall_log(2), name=f"log-train-{date}-{rank}")
+    named = tmp_path / "log-train-2024-01-09-08-30-00-1"
+    said = ("read as DDP rank 1's log, with rank 1's earlier launches: its validation lines are "
+            "those every rank logs (the same all-reduced values), but its batch losses are rank "
+            "1's own data shard's; rank 0's log (log-train-2024-01-09-08-30-00-0 beside it) is "
+            "the run's")
+    run = read_run(named)
+    assert any(w.startswith(said) for w in run.warnings), run.warnings
+    assert any("joined from 2 files" in w for w in run.warnings), run.warnings
+    assert not any("read as DDP rank" in w for w in read_run(tmp_path).warnings)
+    assert main(["watch", str(named)]) == 0
+    assert said in capsys.readouterr().err
