@@ -51,10 +51,15 @@ SCORE_SUFFIX = "(?:_?score)?"
 # ROC's, as a log computes it beside the ROC's for rare positives. Scores of generated text or
 # of a ranking come last and share one rank (several, none a headline: the loss is taken).
 # An F1 may name its averaging after it, as scikit-learn's `average=` (`f1_micro`, `f1_macro`).
+# A correlation of a regression's predictions with its targets by the names scripts log it
+# under: Pearson's r as GLUE's `eval_pearson`, SciPy's `pearsonr` or an image-quality model's
+# PLCC; Spearman's rho as `eval_spearmanr`, by its symbol (`val_rho`: a CRISPR on-target
+# regressor's only held-out score, json-crispr-ontarget-valrho-35, was passed over for its train
+# loss) or as SRCC; and the coefficient of determination, scikit-learn's `r2_score`.
 TASK_SCORES = (
     "f1(?:_(?:micro|macro|weighted|samples))?", "m?dice(?:_coef(?:ficient)?)?",
     "m?iou|jaccard(?:_?index)?",
-    "mcc|matthews_correlation", "pearson", "spearmanr?",
+    "mcc|matthews_correlation", "pearson(?:_?r)?|plcc", "spearman(?:_?r|_rho)?|rho|srcc", "r2",
     "aupr(?:c)?|pr_?auc|auc_?pr|average_precision|ap", "auc|roc_auc|auroc", "wer", "cer",
     (r"bleu(?:-?\d)?|chrf(?:\+\+)?|rouge(?:-?[l12]|lsum)?|meteor|ter|ndcg(?:@\d+)?|mrr|map"
      r"|pass@\d+|pass1"),
@@ -90,7 +95,9 @@ F1_LEAF = ACCURACY_LEAF + 1  # TASK_SCORES[0]
 OVERLAP_LEAVES = frozenset(ACCURACY_LEAF + 1 + i for i, kinds in enumerate(TASK_SCORES)
                            if "dice" in kinds or "iou" in kinds)
 # A leaf's rank within its split: `LEAF_RANKS` apart, a name with sets one after the name without
-SPLIT_RANKS, LEAF_RANKS = 100, 5
+# (two places a leaf are all it uses); a split's ranks stay below the next split's, and every
+# split's below `presets.CAPITALISED_RANK`
+SPLIT_RANKS, LEAF_RANKS = 100, 4
 assert LEAF_RANKS * len(LEAVES) < SPLIT_RANKS, "more leaves than a split's ranks hold"
 # A classifier's top-1 accuracy with no split named (a CSV of `epoch,loss,top1,top5`): what a
 # script computes top-1 on is its evaluation set (timm and torchvision print `Acc@1` only when
