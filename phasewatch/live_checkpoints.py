@@ -4,7 +4,8 @@ the alert is given (`saved_checkpoints.choose`, the one rule `analyze` names a c
 
 Live, checkpoints appear and disappear while a watch follows: HF's `save_total_limit` deletes
 the older ones at each save (trial 30: an alert named checkpoint-125, deleted 1 s later), and
-ModelCheckpoint's `save_top_k` the ones it ranks below its k best. The folder is listed when an
+ModelCheckpoint's `save_top_k` the ones it ranks below its k best, and a YOLO trainer
+overwrites its last.pt and best.pt (`yolo_weights.at_alert`). The folder is listed when an
 alert is given, never per record, and an alert names only a checkpoint saved up to its step.
 """
 
@@ -58,11 +59,13 @@ class LiveCheckpoints:
     checkpoint to load beside an alert's best step, from the folder as it is when the alert is
     given."""
 
-    def __init__(self, candidates: list[Path] | None, lightning: Path | None = None):
+    def __init__(self, candidates: list[Path] | None, lightning: Path | None = None,
+                 yolo: Path | None = None):
         from array import array
 
         self.candidates = candidates  # None: off (no folder to look in, nothing kept)
         self.lightning = lightning  # a Lightning log, whose `.ckpt` files are looked for
+        self.yolo = yolo  # a YOLO run's results.csv, beside its weights/ (`yolo_weights`)
         self.listed: set[int] = set()  # every checkpoint step seen in a listing so far
         self.steps = array("q")
         self.values = array("d")
@@ -71,6 +74,10 @@ class LiveCheckpoints:
     def for_watch(cls, path: Path, source) -> LiveCheckpoints:
         """Off where no answer can come: the log (`source`, a reader's) is not of an HF trainer
         (nor beside checkpoints already), or its steps are not steps (an HF console log's)."""
+        from phasewatch.yolo_weights import beside_weights
+
+        if (yolo := beside_weights(getattr(source, "path", None))) is not None:
+            return cls([], yolo=yolo)  # a YOLO run folder: its epochs are what files hold
         if getattr(source.info, "step_unit", "step") != "step":
             return cls(None)
         candidates = candidate_folders(path, source.format)
@@ -112,12 +119,19 @@ class LiveCheckpoints:
         if self.candidates is None:
             return None
         self.sync(monitor)
+        sign = monitor.trackers_[0].series.sign
+        if self.yolo is not None:
+            from phasewatch.yolo_weights import at_alert
+
+            saved = at_alert(self.yolo, self.steps, self.values, sign, alert)
+            if saved is not None and alert.metric in monitor.config.train_metrics:
+                saved.reading = "reading"
+            return saved is not None, saved  # None: not a YOLO trainer's results.csv
         found, files = output_folder(self.candidates), None  # the folder as it is now
         if found is None and self.lightning is not None:  # Lightning's `.ckpt` files
             found, files = lightning_checkpoints.found(self.lightning) or (None, None)
         if found is None:
             return False, None
-        sign = monitor.trackers_[0].series.sign
         saved = choose(found[0], found[1], self.steps, self.values, sign, alert.best_step,
                        info.config.get("save_steps"), upto=alert.step, files=files)
         if alert.metric in monitor.config.train_metrics:

@@ -23,6 +23,8 @@ end-of-training save, off the cadence).
 
 The folder is read when an answer is given (one listing of at most three folders), never per
 record: live, checkpoints appear and disappear while a watch follows (`live_checkpoints`).
+Lightning's `.ckpt` files (`lightning_checkpoints`) and a YOLO run folder's `weights/*.pt`
+(`yolo_weights`) are chosen among by the same rule, each file at the step or epoch it holds.
 """
 
 from __future__ import annotations
@@ -144,6 +146,7 @@ class SavedCheckpoint:
     missing: str | None = None
     saved_stage: str | None = None  # ... and the stage of `step` when it is another's
     lightning: bool = False  # Lightning's `.ckpt` files: said by `lightning_checkpoints.text`
+    yolo: Any = None  # a YOLO run folder's weights (`yolo_weights.RunFolder`): said by its text
     later: int = 0  # with no checkpoint to load: how many the folder holds after `upto`
     # what one value of the series is: "reading" for a train loss or reward
     # (`Analysis.value_word`), whose level is no median of evaluations
@@ -158,6 +161,8 @@ class SavedCheckpoint:
             "stage": self.stage, **{f"stage_{k}": v for k, v in self.stage_of.items()},
             **({"stage_note": self.missing} if self.missing else {})}
         elsewhere = {} if self.saved_stage is None else {"saved_stage": self.saved_stage}
+        if self.yolo is not None and self.yolo.best_pt is not None:  # which epoch(s) it holds
+            elsewhere["best_pt"] = self.yolo.best_pt.to_dict()
         return {"step": self.step, "path": self.path, "value": self.value,
                 "value_step": self.value_step, "best_step_checkpoint": self.best,
                 "being_deleted": self.rotating, "level": self.level, **stage, **elsewhere}
@@ -168,6 +173,10 @@ class SavedCheckpoint:
         the steps are of."""
         if self.lightning:
             return lightning_checkpoints.text(self, metric)
+        if self.yolo is not None:
+            from phasewatch.yolo_weights import text
+
+            return text(self, metric)
         said = self.missing or self._text(metric)
         return said if self.stage is None else f"{self.stage}: {said}"
 
@@ -201,12 +210,13 @@ class SavedCheckpoint:
 
 def choose(folder: Path, steps: list[int], eval_steps, oriented, sign: float,
            best_step: int | None, save_steps: Any = None, upto: int | None = None,
-           files: Mapping[int, Path] | None = None) -> SavedCheckpoint:
+           files: Mapping[int, Path] | None = None, yolo: Any = None) -> SavedCheckpoint:
     """The saved checkpoint among `steps` (the folder's, ascending) to load, scored by the
     evaluations (`eval_steps`, ascending, and their values `oriented` higher-is-better;
     `sign` turns them back), with what became of `best_step`'s checkpoint. `files`: Lightning's
     `.ckpt` files by logged step (`lightning_checkpoints`), whose names tell no save cadence:
-    the best step's is saved or not found."""
+    the best step's is saved or not found; so are a YOLO run folder's weights, by the epoch
+    each holds (`yolo`: its `yolo_weights.RunFolder`)."""
     import numpy as np
 
     interval = save_interval(steps, save_steps)
@@ -214,7 +224,8 @@ def choose(folder: Path, steps: list[int], eval_steps, oriented, sign: float,
         steps = [s for s in steps if s <= upto]
     fate = _fate(best_step, steps, interval) if files is None or best_step is None else \
         "saved" if best_step in steps else "not found"
-    found = SavedCheckpoint(best_step, fate, upto=upto, lightning=files is not None)
+    found = SavedCheckpoint(best_step, fate, upto=upto, lightning=files is not None
+                            and yolo is None, yolo=yolo)
     eval_steps = np.asarray(eval_steps, dtype=np.int64)
     y = np.asarray(oriented, dtype=np.float64)
     if y.size == 0 or not steps:
@@ -282,11 +293,21 @@ def _fate(best: int | None, steps: list[int], interval: int | None) -> str | Non
 
 
 def for_run(path: str | Path, run, analysis) -> tuple[bool, SavedCheckpoint | None]:
-    """(whether the log at `path` is in an HF output folder, the saved checkpoint beside
+    """(whether the log at `path` is in an HF output folder, a Lightning version folder with
+    checkpoint files or a YOLO run folder with `weights/`, the saved checkpoint beside
     `analysis.recommended_stop_step`), on the series `analysis` was made from (the run's
     finite values of its metric, without the outliers it left out)."""
     from phasewatch.xaxis import step_unit
+    from phasewatch.yolo_weights import run_folder
 
+    yolo = run_folder(run)  # a YOLO run folder's weights/, by the epoch each file holds
+    if yolo is not None:
+        eval_steps, oriented, sign = _series(run, analysis)
+        yolo.place_best(eval_steps, oriented)
+        saved = choose(yolo.weights, sorted(yolo.files), eval_steps, oriented, sign,
+                       analysis.recommended_stop_step, files=yolo.files, yolo=yolo)
+        saved.reading = analysis.value_word
+        return True, saved
     if step_unit(run, analysis.metric) != "step":  # an HF console log's epochs: not steps
         return False, None
     found = output_folder(candidate_folders(path, getattr(run, "format", None)))
@@ -301,15 +322,7 @@ def for_run(path: str | Path, run, analysis) -> tuple[bool, SavedCheckpoint | No
         stages = joined_stages(path)
         if not stages:
             return False, None
-    import numpy as np
-
-    from phasewatch.values import MAX_VALUE
-
-    column = run.column(analysis.metric, finite=False)
-    keep = np.abs(column.values) <= MAX_VALUE
-    keep &= ~np.isin(column.steps, analysis.extra.get("outlier_steps", []))
-    sign = 1.0 if analysis.direction == "max" else -1.0
-    eval_steps, oriented = column.steps[keep], sign * column.values[keep]
+    eval_steps, oriented, sign = _series(run, analysis)
     if found is None:
         from phasewatch.stage_checkpoints import joined_checkpoint
 
@@ -323,3 +336,18 @@ def for_run(path: str | Path, run, analysis) -> tuple[bool, SavedCheckpoint | No
     if saved is not None:  # a joined run's stage too: its level is a median of these values
         saved.reading = analysis.value_word
     return in_folder, saved
+
+
+def _series(run, analysis):
+    """(steps, values turned higher-is-better, the sign that turned them) of the series
+    `analysis` was made from: the run's finite values of its metric, without the outliers it
+    left out."""
+    import numpy as np
+
+    from phasewatch.values import MAX_VALUE
+
+    column = run.column(analysis.metric, finite=False)
+    keep = np.abs(column.values) <= MAX_VALUE
+    keep &= ~np.isin(column.steps, analysis.extra.get("outlier_steps", []))
+    sign = 1.0 if analysis.direction == "max" else -1.0
+    return column.steps[keep], sign * column.values[keep], sign
