@@ -296,3 +296,14 @@ def test_a_rank_other_than_0_named_alone_says_whose_lines_were_read(tmp_path, ca
     assert not any("read as DDP rank" in w for w in read_run(tmp_path).warnings)
     assert main(["watch", str(named)]) == 0
     assert said in capsys.readouterr().err
+
+
+def test_a_rank_of_one_launch_is_not_said_to_have_earlier_launches(tmp_path):
+    """A run of one DDP launch: rank 1's log named alone has no earlier launch to be read
+    with, and the note said "with rank 1's earlier launches" all the same."""
+    for rank in (0, 1):
+        write(tmp_path, icefall_log(2), name=f"log-train-2024-01-09-08-30-00-{rank}")
+    warnings = read_run(tmp_path / "log-train-2024-01-09-08-30-00-1").warnings
+    assert any(w.startswith("read as DDP rank 1's log: its validation lines are those every "
+                            "rank logs") for w in warnings), warnings
+    assert not any("earlier launches" in w or "joined from" in w for w in warnings), warnings

@@ -115,18 +115,20 @@ def other_ranks(path: Path, naming: str) -> list[Path]:
         path, lambda found: found["stem"] == launch["stem"] and _process(found) != ""))
 
 
-def rank_note(path: Path, naming: str) -> str | None:
+def rank_note(path: Path, naming: str, earlier: int = 0) -> str | None:
     """What to say of a DDP rank's log other than rank 0's named by itself (naming
     "launch_date": icefall's `log-train-<date>-<rank>`), which is read as named, with that
-    rank's own earlier launches: every rank logs the same validation (icefall all-reduces it
-    in `compute_validation_loss` and every rank prints it), so phasewatch's answer on it is
+    rank's own `earlier` launches (said only where there are some: a run of one launch has
+    none): every rank logs the same validation (icefall all-reduces it in
+    `compute_validation_loss` and every rank prints it), so phasewatch's answer on it is
     the run's, but each rank's batch losses are its own data shard's, and rank 0's log is the
     run's (its TensorBoard and checkpoints are rank 0's). None for any other log."""
     launch = LAUNCH_DATED.fullmatch(path.name) if naming == "launch_date" else None
     if launch is None or _process(launch) == "":
         return None
     rank, main = launch["rank"][1:], f"{launch['stem']}-{launch['date']}-0"
-    return (f"read as DDP rank {rank}'s log, with rank {rank}'s earlier launches: its validation "
+    launches = f", with rank {rank}'s earlier launches" if earlier else ""
+    return (f"read as DDP rank {rank}'s log{launches}: its validation "
             f"lines are those every rank logs (the same all-reduced values), but its batch losses "
             f"are rank {rank}'s own data shard's; rank 0's log ({main}"
             f"{' beside it' if path.with_name(main).is_file() else ', not beside it'}) is the "
@@ -168,8 +170,6 @@ def with_rotated_parts(source, notice=None):
     opened, said = [], []
     # a reader whose launcher names its parts its own way says so (espnet's, icefall's)
     naming = getattr(source, "ROTATION", "")
-    if (note := rank_note(source.file, naming)) is not None:
-        said.append(note)
     if ranks := other_ranks(source.file, naming):
         shown = ", ".join(p.name for p in ranks[:3]) + (", ..." if len(ranks) > 3 else "")
         said.append(f"the logs of the other DDP ranks beside it ({counted(len(ranks), 'file')}: "
@@ -183,6 +183,8 @@ def with_rotated_parts(source, notice=None):
             continue
         if isinstance(reader, LineRecordSource):
             opened.append(reader)
+    if (note := rank_note(source.file, naming, len(opened))) is not None:
+        said.insert(0, note)  # before what is said of its ranks and launches
     joined = _joined(source, opened, naming, said)
     if naming == "launch_date" and source.tail.follow and not later_launches(source.file, naming):
         from phasewatch.io.launch_follow import LaunchesFollowed  # the run's next launches
