@@ -381,13 +381,15 @@ def unfinished_note(run, plan: int | None, decay: str | None = None) -> str | No
     if plan is None or not ends or max(ends) >= ENDS_EARLY * plan:
         return None
     from phasewatch.step_units import at
+    from phasewatch.yolo_early_stop import early_stop_reason
 
     unit = getattr(run, "step_unit", "step") or "step"
     source = f" (where its learning rate's {decay} ends)" if decay else ""
+    why = early_stop_reason(run) or ("the run stopped early (an early-stopping callback, a "
+                                      "crash) or was still training when it was read"
+                                      f"{_checkpoint_copy(run)}")
     return (f"the log ends at {at(max(ends), unit)}, before the {at(plan, unit)}{least} its run "
-            f"plans{source}: the run stopped early (an early-stopping callback, a crash) or was "
-            f"still training when it was read{_checkpoint_copy(run)}, and its phases are those "
-            "of the steps logged")
+            f"plans{source}: {why}, and its phases are those of the steps logged")
 
 
 def _checkpoint_copy(run) -> str:

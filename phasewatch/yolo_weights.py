@@ -147,16 +147,29 @@ class RunFolder:
             self.files.setdefault(self.ranked_as, path)
 
 
-def run_folder(run) -> RunFolder | None:
-    """The weights of the YOLO run whose results.csv `run` was read from, when a `weights/`
-    folder is beside it and the file has a YOLO trainer's metric columns (or args.yaml is an
-    Ultralytics trainer's); else None."""
+@dataclass
+class Trained:
+    """What a YOLO run's results.csv and its trainer's arguments say: `config` (args.yaml, or
+    YOLOv5's opt.yaml: `arguments` names the file), the columns by epoch, the fitnesses the
+    trainer may have scored its epochs by, and the epochs logged."""
+
+    folder: Path
+    arguments: str
+    args: dict | None
+    config: dict
+    columns: dict[str, dict[int, float]]
+    v5: bool
+    fitnesses: list[Fitness]
+    epochs: list[int]
+
+
+def trained(run) -> Trained | None:
+    """`Trained` of the YOLO run whose results.csv `run` was read from, when the file has a
+    YOLO trainer's metric columns (or args.yaml is an Ultralytics trainer's); else None."""
     source = getattr(run, "source", None)
     if source is None or Path(source).name != RESULTS:
         return None
     folder = Path(source).parent
-    if not (folder / WEIGHTS).is_dir():
-        return None
     args = yaml_config(folder / "args.yaml")
     v5 = args is None and (folder / "opt.yaml").is_file()
     config = (yaml_config(folder / "opt.yaml") if v5 else args) or {}
@@ -167,15 +180,28 @@ def run_folder(run) -> RunFolder | None:
     known = fitnesses(columns, v5, args)
     if not known and not (args is not None and "save_period" in args):
         return None  # another trainer's results.csv (a U-Net's Dice per epoch): not YOLO's files
-    epochs = sorted({int(s) for s in run.steps})
+    return Trained(folder, "args.yaml" if args is not None else "opt.yaml", args, config,
+                   columns, v5, known, sorted({int(s) for s in run.steps}))
+
+
+def run_folder(run) -> RunFolder | None:
+    """The weights of the YOLO run whose results.csv `run` was read from (`trained`), when a
+    `weights/` folder is beside it; else None."""
+    source = getattr(run, "source", None)
+    if source is None or not (Path(source).parent / WEIGHTS).is_dir():
+        return None
+    found = trained(run)
+    if found is None:
+        return None
+    folder, config, columns, epochs = found.folder, found.config, found.columns, found.epochs
     last = epochs[-1] if epochs else None
     has_best = (folder / WEIGHTS / BEST).is_file()
     best = None
     if has_best and (config.get("save") is False or config.get("nosave") is True):
         best = None if last is None else BestPt((last,), ("the only epoch saved",), False)
     elif has_best:
-        best = best_pt(known, columns, epochs)
-    offset = 0 if v5 or (epochs and epochs[0] == 0) else 1  # early 8.0: results.csv from 0
+        best = best_pt(found.fitnesses, columns, epochs)
+    offset = 0 if found.v5 or (epochs and epochs[0] == 0) else 1  # early 8.0: from 0
     planned = config.get("epochs")
     over = isinstance(planned, int) and not config.get("time") and last is not None \
         and last + 1 - offset >= planned

@@ -22,23 +22,26 @@ V5_COLUMNS = ("epoch", "train/box_loss", "train/obj_loss", "train/cls_loss", "me
               "val/obj_loss", "val/cls_loss", "x/lr0", "x/lr1", "x/lr2")
 # the first lines of an args.yaml as the trainer writes it (`yaml_save(vars(self.args))`)
 ARGS = ("task: detect\nmode: train\nmodel: yolov8s.pt\ndata: data.yaml\nepochs: {epochs}\n"
-        "time: {time}\npatience: 10\nbatch: 8\nimgsz: 640\nsave: true\nsave_period: -1\n"
+        "time: {time}\npatience: {patience}\nbatch: 8\nimgsz: 640\nsave: true\nsave_period: -1\n"
         "lr0: 0.01\nname: train-6\n")
 
 
-def v8_run(folder, epochs_logged: int, epochs: int | None = 100, time: str = "null"):
-    """A YOLOv8 run folder: `epochs_logged` rows of results.csv (epochs from 1), and an
-    args.yaml planning `epochs` (none: no args.yaml)."""
+def v8_run(folder, epochs_logged: int, epochs: int | None = 100, time: str = "null",
+           levels: list[float] | None = None, patience: int = 10):
+    """A YOLOv8 run folder: `epochs_logged` rows of results.csv (epochs from 1; mAP50-95
+    `levels`, by default a rise to epoch 10 with a small wobble), and an args.yaml planning
+    `epochs` (none: no args.yaml) with `patience`."""
     folder.mkdir(parents=True, exist_ok=True)
     rows = [",".join(V8_COLUMNS)]
-    for epoch in range(1, epochs_logged + 1):
-        level = 0.5 * min(epoch, 10) / 10 + 0.002 * (epoch % 3)
+    levels = levels or [0.5 * min(e, 10) / 10 + 0.002 * (e % 3) for e in range(1, epochs_logged + 1)]
+    for epoch, level in zip(range(1, epochs_logged + 1), levels):
         rows.append(",".join(str(v) for v in (
             epoch, 10.0 * epoch, 1.2 - 0.02 * epoch, 1.1, 1.1, 0.8, 0.7, level + 0.2, level,
             1.3, 1.2, 1.2, 0.001, 0.001, 0.001)))
     (folder / "results.csv").write_text("\n".join(rows) + "\n")
     if epochs is not None:
-        (folder / "args.yaml").write_text(ARGS.format(epochs=epochs, time=time))
+        (folder / "args.yaml").write_text(ARGS.format(epochs=epochs, time=time,
+                                                      patience=patience))
     return folder / "results.csv"
 
 
@@ -97,3 +100,33 @@ def test_an_unreadable_args_yaml_leaves_the_run_without_a_plan(tmp_path, text):
     path = v8_run(tmp_path / "train", epochs_logged=18, epochs=None)
     (tmp_path / "train" / "args.yaml").write_text(text)
     assert plan_and_decay(read_run(path)) == (None, None)
+
+
+def _ends_early(run) -> str:
+    return next(w for w in analyze_run(run).warnings if w.startswith("the log ends at"))
+
+
+def test_a_run_ended_by_its_trainers_early_stopping_is_said_so(tmp_path):
+    """Ultralytics' EarlyStopping stops once `patience` epochs pass without a higher fitness
+    (0.1 mAP50 + 0.9 mAP50-95): a log ending 5 epochs after its best, with patience 5, was
+    stopped by it, not by a crash."""
+    levels = [0.1 * e for e in range(1, 11)] + [0.95, 0.96, 0.97, 0.98, 0.99]  # best: epoch 10
+    note = _ends_early(read_run(v8_run(tmp_path / "a", 15, epochs=50, levels=levels,
+                                       patience=5)))
+    assert "the trainer's early stopping ended it (patience 5 in args.yaml: no higher " \
+           "Ultralytics' fitness, 0.1 mAP50 + 0.9 mAP50-95, in the 5 epochs after epoch 10)" \
+           in note, note
+    # one epoch short of the patience: not the early stopping's doing (a crash, a kill)
+    note = _ends_early(read_run(v8_run(tmp_path / "b", 14, epochs=50, levels=levels[:14],
+                                       patience=5)))
+    assert "stopped early (an early-stopping callback, a crash)" in note, note
+
+
+def test_equal_best_fitnesses_either_one_can_be_the_early_stoppings(tmp_path):
+    """Ultralytics keeps the first of equal best fitnesses (`>`), YOLOv5 and early
+    Ultralytics releases the last (`>=`): a patience counted from either is the stopper's."""
+    levels = [0.1 * e for e in range(1, 11)] + [0.5, 1.0] + [0.5] * 5  # 10 and 12 tie
+    for last, best in ((15, 10), (17, 12)):
+        run = read_run(v8_run(tmp_path / str(last), last, epochs=50, levels=levels[:last],
+                              patience=5))
+        assert f"in the 5 epochs after epoch {best})" in _ends_early(run)
