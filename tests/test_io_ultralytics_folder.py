@@ -130,3 +130,26 @@ def test_equal_best_fitnesses_either_one_can_be_the_early_stoppings(tmp_path):
         run = read_run(v8_run(tmp_path / str(last), last, epochs=50, levels=levels[:last],
                               patience=5))
         assert f"in the 5 epochs after epoch {best})" in _ends_early(run)
+
+
+def test_a_followed_results_csv_ends_at_its_last_planned_epoch(tmp_path):
+    """The row of the last epoch args.yaml plans is the run's end (the trainer's final epoch):
+    `watch --follow` ends there, "finished", with the alerts a replay of the file gives, where
+    it waited for --idle-exit; a run short of its plan is not finished."""
+    from watch_follower import Follower, replay
+
+    path = v8_run(tmp_path / "train", epochs_logged=30, epochs=30)
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:21]))  # the header and 20 epochs
+    follower = Follower(path, stop_on=(), idle_exit=15.0)
+    follower.wait_for_message("caught up")
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.writelines(lines[21:])
+    followed = follower.ends_by_itself()
+    replayed, result = replay(path, stop_on=())
+    assert followed == replayed
+    ours = follower.watch.result
+    assert (ours.reason, ours.last_step) == ("finished", 30)
+    assert ours.to_dict() == result.to_dict()
+    assert read_run(path).finished
+    assert not read_run(v8_run(tmp_path / "short", epochs_logged=18, epochs=30)).finished

@@ -8,7 +8,9 @@ disruption that might still recover, where the same rise past 40% of a planned r
 overfit (`planned.EpochSteps` turns the epochs into the run's last step, as it does for
 Keras' `epochs`). With a training-time budget (`time`, hours) the trainer recomputes `epochs`
 from the first epoch's duration and the file keeps the value it started with, so `epochs` is
-then no plan and is not taken.
+then no plan and is not taken. The row of the last planned epoch is the run's end (the trainer's
+`final_epoch`: it validates, saves and stops there; `PlannedEnd`), so a watch that follows the
+file ends there as at an HF trainer's `train_runtime` row.
 """
 
 from __future__ import annotations
@@ -35,9 +37,25 @@ def ultralytics_args(folder: Path) -> dict | None:
     return None
 
 
+class PlannedEnd:
+    """Whether a results.csv row is the last planned epoch's: epoch `epochs` where the file
+    counts from 1 (Ultralytics), `epochs` - 1 where it counts from 0 (YOLOv5, early 8.0
+    releases), known from the first row (a file whose first epoch is neither says nothing)."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+        self.first: int | None = None
+
+    def reached(self, epoch: int) -> bool:
+        if self.first is None:
+            self.first = epoch
+        return self.first in (0, 1) and epoch >= self.first + self.epochs - 1
+
+
 def take_ultralytics_args(source, folder: Path) -> None:
     """Give `source`'s run the arguments of the YOLO run in `folder`, once they are there (the
-    log's own settings win); a source asks at each read until then."""
+    log's own settings win), and its `planned_end` where they plan epochs; a source asks at
+    each read until then."""
     if getattr(source, "_ultralytics_args_read", False):
         return
     found = ultralytics_args(folder)
@@ -46,3 +64,6 @@ def take_ultralytics_args(source, folder: Path) -> None:
     source._ultralytics_args_read = True
     for key, value in found.items():
         source.info.config.setdefault(str(key), value)
+    epochs = found.get(EPOCHS)
+    if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0:
+        source.planned_end = PlannedEnd(epochs)
