@@ -103,7 +103,10 @@ def test_an_unreadable_args_yaml_leaves_the_run_without_a_plan(tmp_path, text):
 
 
 def _ends_early(run) -> str:
-    return next(w for w in analyze_run(run).warnings if w.startswith("the log ends at"))
+    """What the run's reader (an early stop it read) or `analyze` (a log short of its plan)
+    says of its early end."""
+    return next(w for w in [*run.warnings, *analyze_run(run).warnings]
+                if w.startswith(("the log ends at", "the trainer's early stopping")))
 
 
 def test_a_run_ended_by_its_trainers_early_stopping_is_said_so(tmp_path):
@@ -113,9 +116,9 @@ def test_a_run_ended_by_its_trainers_early_stopping_is_said_so(tmp_path):
     levels = [0.1 * e for e in range(1, 11)] + [0.95, 0.96, 0.97, 0.98, 0.99]  # best: epoch 10
     note = _ends_early(read_run(v8_run(tmp_path / "a", 15, epochs=50, levels=levels,
                                        patience=5)))
-    assert "the trainer's early stopping ended it (patience 5 in args.yaml: no higher " \
-           "Ultralytics' fitness, 0.1 mAP50 + 0.9 mAP50-95, in the 5 epochs after epoch 10)" \
-           in note, note
+    assert note == "the trainer's early stopping ended the run at epoch 15, before the epoch " \
+           "50 it plans (patience 5 in args.yaml: no higher Ultralytics' fitness, 0.1 mAP50 + " \
+           "0.9 mAP50-95, in the 5 epochs after epoch 10)", note
     # one epoch short of the patience: not the early stopping's doing (a crash, a kill)
     note = _ends_early(read_run(v8_run(tmp_path / "b", 14, epochs=50, levels=levels[:14],
                                        patience=5)))
@@ -153,3 +156,27 @@ def test_a_followed_results_csv_ends_at_its_last_planned_epoch(tmp_path):
     assert ours.to_dict() == result.to_dict()
     assert read_run(path).finished
     assert not read_run(v8_run(tmp_path / "short", epochs_logged=18, epochs=30)).finished
+
+
+def test_the_row_the_early_stopping_stops_at_is_the_runs_end(tmp_path):
+    """Row by row, as a follow reads them: the row `patience` epochs after the highest
+    fitness ends the run (finished), where every fitness the trainer may have used says so
+    and the highest has no tie; never a row before it."""
+    levels = [0.1 * e for e in range(1, 11)] + [0.95, 0.96, 0.97, 0.98, 0.99]  # best: epoch 10
+    path = v8_run(tmp_path / "a", 15, epochs=50, levels=levels, patience=5)
+    assert read_run(path).finished
+    for upto in range(1, 15):  # the same run read before its last row
+        early = v8_run(tmp_path / f"upto{upto}", upto, epochs=50, levels=levels[:upto],
+                       patience=5)
+        assert not read_run(early).finished, upto
+    # a tie at the highest: the releases keep the first or the last, so the end is unknown
+    tied = [0.1 * e for e in range(1, 11)] + [0.5, 1.0] + [0.5] * 3
+    assert not read_run(v8_run(tmp_path / "tie", 15, epochs=50, levels=tied,
+                               patience=5)).finished
+    # an args.yaml of a release that may weigh fitness either way (it holds `compile`): the
+    # two fitnesses must both stop there; here mAP50 alone peaks later, so the 0.9/0.1 one
+    # and the mAP50-95 one still agree (mAP50 is mAP50-95 + 0.2)
+    dated = v8_run(tmp_path / "dated", 15, epochs=50, levels=levels, patience=5)
+    (dated.parent / "args.yaml").write_text(ARGS.format(epochs=50, time="null", patience=5)
+                                            + "compile: false\n")
+    assert read_run(dated).finished

@@ -320,7 +320,7 @@ class Source(LineRecordSource):
         self.info.name = path.stem
         self.after_fit = AfterFit(self.file.name)  # Lightning's validate() after fit
         self._after_fit_notes: list[str] = []
-        self.planned_end = None  # a YOLO run's last planned epoch (`take_ultralytics_args`)
+        self.trainer_end = None  # a YOLO run's last row (`take_ultralytics_args`)
 
     def read(self, final: bool = True):
         if self.path.name == LIGHTNING_CSV:  # CSVLogger's version_N/: its hparams.yaml beside
@@ -328,8 +328,11 @@ class Source(LineRecordSource):
         elif self.path.name == RESULTS:  # an Ultralytics YOLO run's folder: its args.yaml
             take_ultralytics_args(self, self.path.parent)
         for record in super().read(final):
-            if self.planned_end is not None and self.planned_end.reached(record.step):
-                self.info.finished = True  # the trainer's final epoch
+            if self.trainer_end is not None and not self.info.finished \
+                    and self.trainer_end.reached(record.step, record.values):
+                self.info.finished = True  # the trainer's final epoch, or its early stop
+                if (said := self.trainer_end.said(record.step)) is not None:
+                    self.warn(said)
             yield from self.after_fit.take(record)
         yield from self.after_fit.end(final)
         self._after_fit_notes = replace_notes(self.warnings, self._after_fit_notes,

@@ -9,8 +9,9 @@ overfit (`planned.EpochSteps` turns the epochs into the run's last step, as it d
 Keras' `epochs`). With a training-time budget (`time`, hours) the trainer recomputes `epochs`
 from the first epoch's duration and the file keeps the value it started with, so `epochs` is
 then no plan and is not taken. The row of the last planned epoch is the run's end (the trainer's
-`final_epoch`: it validates, saves and stops there; `PlannedEnd`), so a watch that follows the
-file ends there as at an HF trainer's `train_runtime` row.
+`final_epoch`: it validates, saves and stops there), and so is the row its early stopping
+stops at (`patience`: `yolo_early_stop`): a watch that follows the file ends there as at an HF
+trainer's `train_runtime` row (`TrainerEnd`).
 """
 
 from __future__ import annotations
@@ -25,45 +26,65 @@ TIME_BUDGET = "time"  # hours: overrides `epochs` when set
 EPOCHS = "epochs"
 
 
-def ultralytics_args(folder: Path) -> dict | None:
-    """The arguments of the YOLO run in `folder`, without `epochs` where a time budget set
-    the run's length; None while the folder has no arguments file (a follow looks again)."""
+def ultralytics_args(folder: Path) -> tuple[dict, str] | None:
+    """The arguments of the YOLO run in `folder` and the file they are in, without `epochs`
+    where a time budget set the run's length; None while the folder has no arguments file (a
+    follow looks again)."""
     for name in ARGS_FILES:
         found = yaml_config(Path(folder) / name)
         if found is not None:
             if found.get(TIME_BUDGET):
                 found.pop(EPOCHS, None)
-            return found
+            return found, name
     return None
 
 
-class PlannedEnd:
-    """Whether a results.csv row is the last planned epoch's: epoch `epochs` where the file
-    counts from 1 (Ultralytics), `epochs` - 1 where it counts from 0 (YOLOv5, early 8.0
-    releases), known from the first row (a file whose first epoch is neither says nothing)."""
+class TrainerEnd:
+    """Whether a results.csv row is the run's last: the last planned epoch's, epoch `epochs`
+    where the file counts from 1 (Ultralytics), `epochs` - 1 where it counts from 0 (YOLOv5,
+    early 8.0 releases), known from the first row (a file whose first epoch is neither says
+    nothing); or the one the trainer's early stopping stops at (`yolo_early_stop`)."""
 
-    def __init__(self, epochs: int) -> None:
+    def __init__(self, epochs: int | None, early_stop=None) -> None:
         self.epochs = epochs
+        self.early_stop = early_stop
         self.first: int | None = None
 
-    def reached(self, epoch: int) -> bool:
+    def reached(self, epoch: int, values: dict) -> bool:
         if self.first is None:
             self.first = epoch
-        return self.first in (0, 1) and epoch >= self.first + self.epochs - 1
+        planned = self.epochs is not None and self.first in (0, 1) \
+            and epoch >= self.first + self.epochs - 1
+        stopped = self.early_stop is not None and self.early_stop.reached(epoch, values)
+        return planned or stopped
+
+    def said(self, epoch: int) -> str | None:
+        """What the run's end at `epoch` was, where the early stopping ended it before its
+        planned epochs: 'the trainer's early stopping ended the run at epoch 102, before the
+        epoch 150 it plans (patience 100 in args.yaml: ...)'."""
+        words = None if self.early_stop is None else self.early_stop.words
+        if words is None:
+            return None
+        plan = "" if self.epochs is None or self.first not in (0, 1) else \
+            f", before the epoch {self.first + self.epochs - 1} it plans"
+        return f"the trainer's early stopping ended the run at epoch {epoch}{plan} ({words})"
 
 
 def take_ultralytics_args(source, folder: Path) -> None:
     """Give `source`'s run the arguments of the YOLO run in `folder`, once they are there (the
-    log's own settings win), and its `planned_end` where they plan epochs; a source asks at
-    each read until then."""
+    log's own settings win), and its `trainer_end`; a source asks at each read until then."""
+    from phasewatch.yolo_early_stop import live_early_stop
+
     if getattr(source, "_ultralytics_args_read", False):
         return
     found = ultralytics_args(folder)
     if found is None:
         return
+    args, name = found
     source._ultralytics_args_read = True
-    for key, value in found.items():
+    for key, value in args.items():
         source.info.config.setdefault(str(key), value)
-    epochs = found.get(EPOCHS)
-    if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0:
-        source.planned_end = PlannedEnd(epochs)
+    epochs = args.get(EPOCHS)
+    planned = epochs if isinstance(epochs, int) and not isinstance(epochs, bool) \
+        and epochs > 0 else None
+    source.trainer_end = TrainerEnd(planned, live_early_stop(args, name))
