@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from phasewatch.epoch_steps import EPOCH_COUNT_KEY, EpochSteps, epoch_count
 from phasewatch.lr_schedule import LiveDecay
 from phasewatch.planned import (
-    EPOCH_COUNT_KEY,
     EPOCHS_KEY,
-    EpochSteps,
     PlanSource,
-    epoch_count,
     epoch_plan,
     logged_epoch,
     planned_epochs,

@@ -185,66 +185,6 @@ class PlanSource:
         return {"steps": self.steps, "from": self.origin, "key": self.key}
 
 
-EPOCH_COUNT_KEY = "epochs"  # Keras' `model.fit(epochs=...)`, a script's `config={"epochs": 10}`
-
-
-def epoch_count(config: Mapping[str, Any]) -> int | None:
-    """The config's `epochs`, a whole number > 0, where it states no planned steps and no
-    `num_train_epochs` (a Hugging Face run's `epochs` beside them is its own); else None."""
-    if planned_key(config) is not None or planned_epochs(config) is not None:
-        return None
-    count = _positive_number(_lookup(config, EPOCH_COUNT_KEY))
-    return int(count) if count is not None and count.is_integer() else None
-
-
-class EpochSteps:
-    """Whether a run's steps are its epochs, as its rows so far say, and then its planned last
-    step: the config's `epochs` E counted from the first step (0 or 1), as Keras' `Epoch 9/40`
-    is epoch 39 at most. wandb-naver-bert-10ep holds `epochs: 10` and one row per epoch at
-    steps 0-9 (a held-out loss and accuracy in each), and without a plan its held-out loss's
-    rise from epoch 1 read live as a disruption at 7 with best checkpoint 0. The steps are
-    epochs while they go up by one from 0 or 1, stay within E, and every row holds a held-out
-    metric (`heldout_names`: a row per evaluation, not per batch) and no epoch column other
-    than the step itself (Keras' WandbCallback logs `epoch`, the step); a row that breaks this
-    ends it for good."""
-
-    def __init__(self, epochs: int):
-        self.epochs = epochs
-        self.first: int | None = None
-        self.last: int | None = None
-        self.broken = False
-
-    def add(self, step: int, names) -> None:
-        """A row at `step` with these metric `names` (and its `epoch` value, if any, in
-        `names` as a mapping's)."""
-        if self.broken:
-            return
-        first = step if self.first is None else self.first
-        ok = (step in (0, 1) if self.last is None else step in (self.last, self.last + 1)) \
-            and step <= first + self.epochs - 1 and _holds_held_out(names) \
-            and all(_positive_number(names[n]) in (None, float(step), float(step + 1))
-                    for n in EPOCH_METRICS if isinstance(names, Mapping) and n in names)
-        if not ok:
-            self.broken = True
-            return
-        self.first, self.last = first, step
-
-    @property
-    def plan(self) -> int | None:
-        return None if self.broken or self.first is None else self.first + self.epochs - 1
-
-
-def _holds_held_out(names) -> bool:
-    """Whether `names` hold a held-out metric, by the held-out naming rule or by a preset of a
-    held-out role (a YOLO results.csv's `metrics/mAP50-95(B)`, whose `val/box_loss` the rule
-    does not read as a loss of its own)."""
-    from phasewatch.heldout_names import held_out_match
-    from phasewatch.presets import HELD_OUT_ROLES, aliases_for
-
-    return any(held_out_match(name) is not None for name in names) \
-        or not aliases_for(names).keys().isdisjoint(HELD_OUT_ROLES)
-
-
 def planned_epochs(config: Mapping[str, Any]) -> float | None:
     """The epochs a run set by epochs plans (`num_train_epochs`), if its config says: a
     Hugging Face run with `max_steps` -1, as TensorBoard and W&B show its arguments."""
@@ -335,6 +275,8 @@ def plan_and_decay(run, least: bool = False) -> tuple[int | None, str | None]:
 
 def _configured_plan(run, least: bool = False) -> int | None:
     """`run_plan` from the config and the logged epochs alone."""
+    from phasewatch.epoch_steps import epoch_count
+
     plan, epochs = planned_steps(run.config), planned_epochs(run.config)
     if plan is None and epochs is None and (count := epoch_count(run.config)) is not None:
         return _epoch_steps_plan(run, count)
@@ -353,6 +295,8 @@ def _configured_plan(run, least: bool = False) -> int | None:
 
 def _epoch_steps_plan(run, count: int) -> int | None:
     """`EpochSteps` over the run's rows, a step's values together, as watch feeds them."""
+    from phasewatch.epoch_steps import EpochSteps
+
     counter = EpochSteps(count)
     for step, rows in run.table.groupby("step", sort=True):
         counter.add(int(step), dict(zip(rows["metric"], rows["value"])))
