@@ -136,12 +136,7 @@ def text(saved: Any, metric: str) -> str:
         return "; ".join(x for x in (missing, f"no checkpoint file{upto} in {CHECKPOINTS}/") if x)
     if saved.step == best and saved.best == "saved":
         return f"saved: {shown(saved.path)}, named by the global step, one past the step logged"
-    at = "" if saved.value_step == saved.step else f" at step {saved.value_step}"
-    if saved.level is not None:
-        at += f" (ranked by {saved.level:.4g}, its median with the {saved.reading}s beside it)"
-    off = ("" if saved.best_value is None or saved.value is None else
-           f", {abs(saved.value - saved.best_value):.3g} from step {best}'s "
-           f"{saved.best_value:.4g}")
+    at, off = saved.score_words()
     chosen = (f"best saved: {shown(saved.path)} (logged at step {saved.step}), {metric} "
               f"{saved.value:.4g}{at}{off}")
     return "; ".join(x for x in (missing, chosen) if x)

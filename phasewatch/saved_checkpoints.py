@@ -194,18 +194,26 @@ class SavedCheckpoint:
             later = f", only {counted(self.later, 'later one')}" if self.later else ""
             return f"{said}; no checkpoint{upto} left in the folder{later}" if said else \
                 f"no checkpoint{upto} left in the folder{later}"
-        at = "" if self.value_step == self.step else f" at step {self.value_step}"
-        if self.level is not None:  # what ranked it, not only a raw value that may contradict it
-            at += f" (ranked by {self.level:.4g}, its median with the {self.reading}s beside it)"
-        # how far it is from the recommended step's evaluation (trial 34: the best saved,
-        # after the overfit, read as a substitute for a best 18 sds better)
-        off = ("" if self.best_value is None or self.value is None else
-               f", {abs(self.value - self.best_value):.3g} from step {self.best_step}'s "
-               f"{self.best_value:.4g}")
+        at, off = self.score_words()
         of = "" if self.saved_stage is None else f" ({self.saved_stage})"
         best = (f"best saved: {CHECKPOINT_PREFIX}-{self.step}{of}, {metric} {self.value:.4g}{at}"
                 f"{off}{copy}")
         return f"{said}; {best}" if said else best
+
+
+    def score_words(self, unit: str = "step") -> tuple[str, str]:
+        """(' at step 1200 (ranked by 0.61, its median with the evaluations beside it)',
+        ', 0.012 from step 1000's 0.62'): where the saved one's score was read and what ranked
+        it, not only a raw value that may contradict it, and how far it is from the recommended
+        step's evaluation (trial 34: the best saved, after the overfit, read as a substitute
+        for a best 18 sds better). One wording for HF, Lightning and YOLO files."""
+        at = "" if self.value_step == self.step else f" at {unit} {self.value_step}"
+        if self.level is not None:
+            at += f" (ranked by {self.level:.4g}, its median with the {self.reading}s beside it)"
+        off = ("" if self.best_value is None or self.value is None else
+               f", {abs(self.value - self.best_value):.3g} from {unit} {self.best_step}'s "
+               f"{self.best_value:.4g}")
+        return at, off
 
 
 def choose(folder: Path, steps: list[int], eval_steps, oriented, sign: float,

@@ -325,12 +325,7 @@ def text(saved: Any, metric: str) -> str:
     elif saved.step == best and saved.best == "saved" and saved.step != yolo.ranked_as:
         said = f"saved: {_named(yolo, saved)}"
     else:
-        at = "" if saved.value_step == saved.step else f" at epoch {saved.value_step}"
-        if saved.level is not None:
-            at += f" (ranked by {saved.level:.4g}, its median with the evaluations beside it)"
-        off = ("" if saved.best_value is None or saved.value is None else
-               f", {abs(saved.value - saved.best_value):.3g} from epoch {best}'s "
-               f"{saved.best_value:.4g}")
+        at, off = saved.score_words("epoch")
         none = f"no file surely of epoch {best}" if maybe else \
             f"no weights of epoch {best} saved"
         said = (f"{none}; best saved: {_named(yolo, saved)}, {metric} {saved.value:.4g}{at}"
