@@ -362,6 +362,7 @@ class LiveWatch(LiveMessages):
         result = self.result
         # the log up to a stop says no end, whatever the rest of the file says
         result.finished = bool(source.info.finished) and not self.stopped
+        result.crashed = bool(source.info.crashed) and not self.stopped
         result.plan = self.plan.source
         if self.monitor is not None:
             noise = {k: self.monitor_options[k] for k in ("noise_sd", "eval_size")

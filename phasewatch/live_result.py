@@ -37,6 +37,7 @@ class WatchResult:
     n_values: int = 0                    # the watched metric's values: the same in any format
     metric_last_step: int | None = None  # the step of the watched metric's last value
     finished: bool = False
+    crashed: bool = False  # the log says an error ended the run (`RunInfo.crashed`)
     live_best_step: int | None = None   # the monitor's own best at the end
     phases: list[str] | None = None      # the whole run's phases, as `analyze` names them
     stop_beats_last: bool | None = None  # the data rank best_step above the last evaluation
@@ -135,6 +136,7 @@ class WatchResult:
                 "phases": self.phases, "stop_beats_last": self.stop_beats_last,
                 "planned": self.plan.to_dict() if self.plan is not None else None,
                 **({"to_stop": True} if self.to_stop else {}),
+                **({"crashed": True} if self.crashed else {}),
                 **({"confidence": self.confidence} if self.confidence else {}),
                 **({"train_worse": self.train_worse} if self.train_worse else {}),
                 # the steps count epoch/10000 (an HF console log that states no step); the

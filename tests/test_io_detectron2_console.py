@@ -365,3 +365,14 @@ def test_a_follow_of_a_crashed_run_ends_there_and_says_where(tmp_path, capsys):
         source = Source.open(write(tmp_path, text[:cut], name="log.txt"))
         list(source.read())
         assert source.info.crashed is crashed and not source.info.finished
+
+
+def test_the_json_summary_of_a_crashed_run_says_it_crashed(tmp_path, capsys):
+    """`watch --format jsonl` ends with one summary object: a crash is the log's, so a replay
+    and a follow both say `"crashed": true` (and `"finished": false`); a run that finished
+    has no such key."""
+    path = write(tmp_path, crashed_log(1247), name="log.txt")
+    for follow in ([], ["--follow", "--idle-exit", "8"]):
+        assert main(["watch", str(path), "--format", "jsonl", *follow]) == 0
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert (summary["finished"], summary.get("crashed")) == (False, True), summary
