@@ -48,8 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from phasewatch.io.ultralytics_folder import RESULTS
-from phasewatch.io.yaml_config import yaml_config
+from phasewatch.io.ultralytics_folder import RESULTS, ultralytics_args
 
 WEIGHTS = "weights"
 BEST, LAST = "best.pt", "last.pt"
@@ -170,9 +169,9 @@ def trained(run) -> Trained | None:
     if source is None or Path(source).name != RESULTS:
         return None
     folder = Path(source).parent
-    args = yaml_config(folder / "args.yaml")
-    v5 = args is None and (folder / "opt.yaml").is_file()
-    config = (yaml_config(folder / "opt.yaml") if v5 else args) or {}
+    config, arguments = ultralytics_args(folder) or ({}, "args.yaml")
+    v5 = arguments == "opt.yaml"
+    args = None if v5 or not config else config
     columns = {name: dict(zip(*(a.tolist() for a in run.columns()[name])))
                for name in run.metrics}
     v5 = v5 or _V5_CLASSIFY_LR in columns or any(n.startswith("metrics/mAP_0.5")
@@ -180,8 +179,8 @@ def trained(run) -> Trained | None:
     known = fitnesses(columns, v5, args)
     if not known and not (args is not None and "save_period" in args):
         return None  # another trainer's results.csv (a U-Net's Dice per epoch): not YOLO's files
-    return Trained(folder, "args.yaml" if args is not None else "opt.yaml", args, config,
-                   columns, v5, known, sorted({int(s) for s in run.steps}))
+    return Trained(folder, arguments, args, config, columns, v5, known,
+                   sorted({int(s) for s in run.steps}))
 
 
 def run_folder(run) -> RunFolder | None:
