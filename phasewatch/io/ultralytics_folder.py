@@ -3,10 +3,9 @@
 The trainer saves them before the first epoch (YOLOv8 and later: `args.yaml`, from
 `vars(self.args)`; YOLOv5's train.py: `opt.yaml`), so a run folder `runs/detect/train/` holds its
 planned `epochs` beside the one row per epoch results.csv gains. Unread, a run was a table of
-unknown length: a validation box loss rising from its third epoch of 102 read live as a
-disruption that might still recover, where the same rise past 40% of a planned run is an
-overfit (`planned.EpochSteps` turns the epochs into the run's last step, as it does for
-Keras' `epochs`). With a training-time budget (`time`, hours) the trainer recomputes `epochs`
+unknown length: `analyze` could not say that a run of 102 epochs planned for 150 ended early,
+nor `watch` judge what is early against the plan (`epoch_steps.EpochSteps` turns the epochs
+into the run's last step, as it does for Keras' `epochs`). With a training-time budget (`time`, hours) the trainer recomputes `epochs`
 from the first epoch's duration and the file keeps the value it started with, so `epochs` is
 then no plan and is not taken. The row of the last planned epoch is the run's end (the trainer's
 `final_epoch`: it validates, saves and stops there), and so is the row its early stopping
