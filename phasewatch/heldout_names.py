@@ -72,6 +72,9 @@ KIND = "(?:[a-z0-9]+_)*(?:binary|multiclass|multilabel)?"
 # the last part of the name: (pattern, role, direction), in order of preference
 LEAVES = (
     ("loss", "eval/loss", "min"),
+    # the sum of the loss's terms, as a script logs it beside them (`val/total_loss` beside
+    # `val/lm_loss`, `val/data_loss`): the held-out loss, where no bare `loss` is logged
+    ("total_loss", "eval/loss", "min"),
     ("nll_loss", "eval/loss", "min"),  # fairseq's `valid_nll_loss`
     # a negative log-likelihood, or a cross-entropy by its name (torchmetrics' and Keras')
     ("nll|cross_?entropy", "eval/loss", "min"),

@@ -418,3 +418,17 @@ def test_accuracies_of_kinds_written_metric_first_are_called_accuracies(capsys, 
     notes = _analyze(capsys, path)["warnings"]
     assert "2 accuracies hold eval/accuracy: acc/test_top1, acc/test_top5; analysed " \
         "acc/test_top1 only. Choose one with --metric NAME" in notes
+
+
+@pytest.mark.parametrize("name", ["val/total_loss", "val_total_loss", "Val/total_loss"])
+def test_the_sum_of_a_loss_s_terms_is_the_held_out_loss(capsys, tmp_path, name):
+    """`val/total_loss` logged beside its terms (`val/lm_loss`) and a train loss: no bare
+    `loss`, so no role, and analyze refused without --metric ("no performance metric found")."""
+    terms = name.replace("total_loss", "lm_loss")
+    path = _log(tmp_path, {name: (1.5, 0.6), terms: (1.2, 0.5)}, train="train/total_loss")
+    _chosen_everywhere(capsys, path, name, "min")
+
+
+def test_a_bare_held_out_loss_stays_ahead_of_a_total(capsys, tmp_path):
+    path = _log(tmp_path, {"val/loss": (1.5, 0.6), "val/total_loss": (1.9, 0.8)})
+    _chosen_everywhere(capsys, path, "val/loss", "min")
