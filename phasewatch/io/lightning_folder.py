@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from phasewatch.io.yaml_config import yaml_config
+from phasewatch.io.yaml_config import take_config, yaml_config
 
 HPARAMS = "hparams.yaml"
 PLACEHOLDER = "hp_metric"
@@ -49,13 +49,8 @@ def take_hparams(source, folder: Path) -> None:
     read: the name given the folder when it was opened is the version's alone.)"""
     if getattr(source, "_hparams_read", False):
         return
-    found = lightning_hparams(folder)
-    if found is None:
-        return
-    source._hparams_read = True
-    for key, value in found.items():
-        source.info.config.setdefault(str(key), value)
-    source.info.name = run_name(folder) or source.info.name
+    if take_config(source, lightning_hparams(folder), "_hparams_read"):
+        source.info.name = run_name(folder) or source.info.name
 
 
 def run_name(folder: Path) -> str | None:

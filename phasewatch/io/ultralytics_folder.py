@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from phasewatch.io.yaml_config import yaml_config
+from phasewatch.io.yaml_config import take_config, yaml_config
 
 RESULTS = "results.csv"
 ARGS_FILES = ("args.yaml", "opt.yaml")  # Ultralytics (YOLOv8+), YOLOv5's train.py
@@ -76,13 +76,9 @@ def take_ultralytics_args(source, folder: Path) -> None:
 
     if getattr(source, "_ultralytics_args_read", False):
         return
-    found = ultralytics_args(folder)
-    if found is None:
+    args, name = ultralytics_args(folder) or (None, "")
+    if not take_config(source, args, "_ultralytics_args_read"):
         return
-    args, name = found
-    source._ultralytics_args_read = True
-    for key, value in args.items():
-        source.info.config.setdefault(str(key), value)
     epochs = args.get(EPOCHS)
     planned = epochs if isinstance(epochs, int) and not isinstance(epochs, bool) \
         and epochs > 0 else None

@@ -35,6 +35,18 @@ def yaml_config(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else {}
 
 
+def take_config(source, found: dict[str, Any] | None, flag: str) -> bool:
+    """Give `source`'s run the settings `found` in a file beside its log, once they are there
+    (the log's own settings win); False while there are none (the source asks at each read
+    until then, `flag` naming the attribute that says it has them)."""
+    if getattr(source, flag, False) or found is None:
+        return False
+    setattr(source, flag, True)
+    for key, value in found.items():
+        source.info.config.setdefault(str(key), value)
+    return True
+
+
 def flat_yaml(text: str) -> dict[str, Any]:
     """The top-level `key: value` lines of a YAML text, values as scalars (`_scalar`); a key
     whose value is a nested block (indented lines below it) is left out."""
