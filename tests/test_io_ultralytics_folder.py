@@ -12,14 +12,9 @@ from phasewatch.analysis import analyze_run
 from phasewatch.cli import main
 from phasewatch.io import read_run
 from phasewatch.planned import plan_and_decay
+from tests.yolo_columns import DETECT as V8_COLUMNS
+from tests.yolo_columns import V5 as V5_COLUMNS
 
-V8_COLUMNS = ("epoch", "time", "train/box_loss", "train/cls_loss", "train/dfl_loss",
-              "metrics/precision(B)", "metrics/recall(B)", "metrics/mAP50(B)",
-              "metrics/mAP50-95(B)", "val/box_loss", "val/cls_loss", "val/dfl_loss",
-              "lr/pg0", "lr/pg1", "lr/pg2")
-V5_COLUMNS = ("epoch", "train/box_loss", "train/obj_loss", "train/cls_loss", "metrics/precision",
-              "metrics/recall", "metrics/mAP_0.5", "metrics/mAP_0.5:0.95", "val/box_loss",
-              "val/obj_loss", "val/cls_loss", "x/lr0", "x/lr1", "x/lr2")
 # the first lines of an args.yaml as the trainer writes it (`yaml_save(vars(self.args))`)
 ARGS = ("task: detect\nmode: train\nmodel: yolov8s.pt\ndata: data.yaml\nepochs: {epochs}\n"
         "time: {time}\npatience: {patience}\nbatch: 8\nimgsz: 640\nsave: true\nsave_period: -1\n"

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 from phasewatch.analysis import analyze_run
 from phasewatch.io import read_run
-
-COLUMNS = ("epoch", "train/box_loss", "train/obj_loss", "train/cls_loss", "metrics/precision",
-           "metrics/recall", "metrics/mAP_0.5", "metrics/mAP_0.5:0.95", "val/box_loss",
-           "val/obj_loss", "val/cls_loss", "x/lr0", "x/lr1", "x/lr2")
+from tests.yolo_columns import V5 as COLUMNS
 
 
 def test_the_yolov5_map_is_the_metric(tmp_path):

@@ -15,18 +15,8 @@ from phasewatch.cli import main
 from phasewatch.io import read_run
 from phasewatch.live import LiveWatch
 from phasewatch.yolo_weights import fitnesses, run_folder
+from tests.yolo_columns import DETECT, SEGMENT, V5
 
-DETECT = ("epoch", "time", "train/box_loss", "train/cls_loss", "train/dfl_loss",
-          "metrics/precision(B)", "metrics/recall(B)", "metrics/mAP50(B)", "metrics/mAP50-95(B)",
-          "val/box_loss", "val/cls_loss", "val/dfl_loss", "lr/pg0", "lr/pg1", "lr/pg2")
-SEGMENT = ("epoch", "time", "train/box_loss", "train/seg_loss", "train/cls_loss",
-           "train/dfl_loss", "metrics/precision(B)", "metrics/recall(B)", "metrics/mAP50(B)",
-           "metrics/mAP50-95(B)", "metrics/precision(M)", "metrics/recall(M)",
-           "metrics/mAP50(M)", "metrics/mAP50-95(M)", "val/box_loss", "val/seg_loss",
-           "val/cls_loss", "val/dfl_loss", "lr/pg0", "lr/pg1", "lr/pg2")
-V5 = ("epoch", "train/box_loss", "train/obj_loss", "train/cls_loss", "metrics/precision",
-      "metrics/recall", "metrics/mAP_0.5", "metrics/mAP_0.5:0.95", "val/box_loss",
-      "val/obj_loss", "val/cls_loss", "x/lr0", "x/lr1", "x/lr2")
 # args.yaml as the trainer writes it (`vars(self.args)`: every key of its defaults); `compile`
 # is in those of 8.3.197 and later, not of 8.3.194 and before
 ARGS = ("task: {task}\nmode: train\nmodel: yolov8s.pt\ndata: data.yaml\nepochs: 30\ntime: null\n"
