@@ -175,3 +175,26 @@ def test_the_row_the_early_stopping_stops_at_is_the_runs_end(tmp_path):
     (dated.parent / "args.yaml").write_text(ARGS.format(epochs=50, time="null", patience=5)
                                             + "compile: false\n")
     assert read_run(dated).finished
+
+
+def test_yolov5s_validation_of_best_pt_after_training_is_not_the_last_epoch(tmp_path):
+    """YOLOv5's train.py, on COCO, validates best.pt after its epochs and logs the results as
+    a second row of the last epoch: read as that epoch's (the later row of a step wins), the
+    best epoch's mAP ended a falling curve. It is left out and said; the last epoch keeps its
+    own row."""
+    folder = tmp_path / "exp"
+    folder.mkdir()
+    rows = [",".join(f"{name:>20}" for name in V5_COLUMNS)]
+    levels = [0.5 * min(e, 20) / 20 - (0.01 * (e - 20) if e > 20 else 0) for e in range(30)]
+    for epoch, level in enumerate(levels):
+        values = (epoch, 0.06 - 0.001 * epoch, 0.035, 0, 0.9, 0.9, level + 0.4, level,
+                  0.06 - 0.001 * epoch, 0.04, 0, 0.001, 0.001, 0.001)
+        rows.append(",".join(f"{value:>20}" for value in values))
+    best = (29, 0.031, 0.035, 0, 0.9, 0.9, 0.9, 0.5, 0.04, 0.04, 0, 0.001, 0.001, 0.001)
+    rows.append(",".join(f"{value:>20}" for value in best))  # best.pt (epoch 20) again
+    (folder / "results.csv").write_text("\n".join(rows) + "\n")
+    run = read_run(folder)
+    assert run.series("metrics/mAP_0.5:0.95").iloc[-1] == pytest.approx(0.41)
+    assert any("line 32: a second row of epoch 29 is YOLOv5's validation of weights/best.pt"
+               in w for w in run.warnings), run.warnings
+    assert [p.name for p in analyze_run(run).phases] == ["improvement", "overfit"]

@@ -43,7 +43,7 @@ from phasewatch.io.lightning_folder import take_hparams
 from phasewatch.io.lines import as_step, find_step_key
 from phasewatch.io.post_training import replace_notes
 from phasewatch.io.source import LineRecordSource, collect
-from phasewatch.io.ultralytics_folder import RESULTS, take_ultralytics_args
+from phasewatch.io.ultralytics_folder import RESULTS, best_pt_again, take_ultralytics_args
 from phasewatch.io.wandb_counter import WANDB_STEP, Passes
 from phasewatch.run import Run
 from phasewatch.xaxis import NUMBERED_UNIT, step_unit_of_keys
@@ -321,6 +321,7 @@ class Source(LineRecordSource):
         self.after_fit = AfterFit(self.file.name)  # Lightning's validate() after fit
         self._after_fit_notes: list[str] = []
         self.trainer_end = None  # a YOLO run's last row (`take_ultralytics_args`)
+        self._last_row: int | None = None  # a results.csv's last epoch read (`best_pt_again`)
 
     def read(self, final: bool = True):
         if self.path.name == LIGHTNING_CSV:  # CSVLogger's version_N/: its hparams.yaml beside
@@ -328,6 +329,10 @@ class Source(LineRecordSource):
         elif self.path.name == RESULTS:  # an Ultralytics YOLO run's folder: its args.yaml
             take_ultralytics_args(self, self.path.parent)
         for record in super().read(final):
+            if (again := best_pt_again(record.step, record.values, self._last_row)) is not None:
+                self.warn(again, record.line)
+                continue
+            self._last_row = record.step if self.path.name == RESULTS else None
             if self.trainer_end is not None and not self.info.finished \
                     and self.trainer_end.reached(record.step, record.values):
                 self.info.finished = True  # the trainer's final epoch, or its early stop

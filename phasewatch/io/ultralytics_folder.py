@@ -38,6 +38,22 @@ def ultralytics_args(folder: Path) -> tuple[dict, str] | None:
     return None
 
 
+V5_MAP = "metrics/mAP_0.5:0.95"  # YOLOv5's mAP column (Ultralytics': `metrics/mAP50-95(B)`)
+
+
+def best_pt_again(step: int, values, previous: int | None) -> str | None:
+    """Why a results.csv row is left out, where it is YOLOv5's validation of best.pt after
+    training: train.py, on COCO, validates best.pt once the epochs are over and logs its results
+    through `on_fit_epoch_end` with the last `epoch`, a second row of that epoch (a resumed run
+    starts at the epoch after the last, never at it again). Read as the last epoch's, the best
+    epoch's mAP ended the curve: a run falling 0.5 -> 0.41 over its last 9 epochs read as a
+    plateau ending at 0.5. None for any other row."""
+    if previous is None or step != previous or V5_MAP not in values:
+        return None
+    return (f"a second row of epoch {step} is YOLOv5's validation of weights/best.pt after "
+            f"training (train.py logs it so on COCO), not epoch {step}'s: left out")
+
+
 class TrainerEnd:
     """Whether a results.csv row is the run's last: the last planned epoch's, epoch `epochs`
     where the file counts from 1 (Ultralytics), `epochs` - 1 where it counts from 0 (YOLOv5,
