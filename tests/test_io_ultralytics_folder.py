@@ -13,7 +13,7 @@ from phasewatch.cli import main
 from phasewatch.io import read_run
 from phasewatch.planned import plan_and_decay
 from tests.yolo_columns import DETECT as V8_COLUMNS
-from tests.yolo_columns import V5 as V5_COLUMNS
+from tests.yolo_columns import v5_results
 
 # the first lines of an args.yaml as the trainer writes it (`yaml_save(vars(self.args))`)
 ARGS = ("task: detect\nmode: train\nmodel: yolov8s.pt\ndata: data.yaml\nepochs: {epochs}\n"
@@ -65,14 +65,7 @@ def test_a_time_budget_makes_epochs_no_plan(tmp_path):
 
 def test_yolov5_opt_yaml_plans_epochs_from_0(tmp_path):
     folder = tmp_path / "exp"
-    folder.mkdir()
-    rows = [",".join(f"{name:>20}" for name in V5_COLUMNS)]
-    for epoch in range(40):
-        level = 0.55 * min(epoch, 20) / 20
-        values = (epoch, 0.06 - 0.001 * epoch, 0.035, 0, 0.9, 0.9, level + 0.4, level,
-                  0.06 - 0.001 * epoch, 0.04, 0, 0.001, 0.001, 0.001)
-        rows.append(",".join(f"{value:>20}" for value in values))
-    (folder / "results.csv").write_text("\n".join(rows) + "\n")
+    v5_results(folder, [0.55 * min(epoch, 20) / 20 for epoch in range(40)])
     (folder / "opt.yaml").write_text("weights: yolov5s.pt\ncfg: ''\nhyp:\n  lr0: 0.01\n"
                                      "  momentum: 0.937\nepochs: 300\nbatch_size: 16\n")
     run = read_run(folder)
@@ -182,18 +175,9 @@ def test_yolov5s_validation_of_best_pt_after_training_is_not_the_last_epoch(tmp_
     a second row of the last epoch: read as that epoch's (the later row of a step wins), the
     best epoch's mAP ended a falling curve. It is left out and said; the last epoch keeps its
     own row."""
-    folder = tmp_path / "exp"
-    folder.mkdir()
-    rows = [",".join(f"{name:>20}" for name in V5_COLUMNS)]
     levels = [0.5 * min(e, 20) / 20 - (0.01 * (e - 20) if e > 20 else 0) for e in range(30)]
-    for epoch, level in enumerate(levels):
-        values = (epoch, 0.06 - 0.001 * epoch, 0.035, 0, 0.9, 0.9, level + 0.4, level,
-                  0.06 - 0.001 * epoch, 0.04, 0, 0.001, 0.001, 0.001)
-        rows.append(",".join(f"{value:>20}" for value in values))
     best = (29, 0.031, 0.035, 0, 0.9, 0.9, 0.9, 0.5, 0.04, 0.04, 0, 0.001, 0.001, 0.001)
-    rows.append(",".join(f"{value:>20}" for value in best))  # best.pt (epoch 20) again
-    (folder / "results.csv").write_text("\n".join(rows) + "\n")
-    run = read_run(folder)
+    run = read_run(v5_results(tmp_path / "exp", levels, [best]))  # best.pt (epoch 20) again
     assert run.series("metrics/mAP_0.5:0.95").iloc[-1] == pytest.approx(0.41)
     assert any("line 32: a second row of epoch 29 is YOLOv5's validation of weights/best.pt"
                in w for w in run.warnings), run.warnings

@@ -13,3 +13,19 @@ SEGMENT = ("epoch", "time", "train/box_loss", "train/seg_loss", "train/cls_loss"
 V5 = ("epoch", "train/box_loss", "train/obj_loss", "train/cls_loss", "metrics/precision",
       "metrics/recall", "metrics/mAP_0.5", "metrics/mAP_0.5:0.95", "val/box_loss",
       "val/obj_loss", "val/cls_loss", "x/lr0", "x/lr1", "x/lr2")
+
+
+def v5_results(folder, levels, extra_rows=()):
+    """`folder`/results.csv as YOLOv5's train.py writes it (cells right-aligned to 20): a row per
+    epoch from 0 whose mAP@0.5:0.95 is `levels[epoch]` (mAP@0.5 0.4 above it, losses falling),
+    then `extra_rows` as given (tuples of `V5`'s cells). Returns the file."""
+    rows = [",".join(f"{name:>20}" for name in V5)]
+    for epoch, level in enumerate(levels):
+        rows.append(",".join(f"{value:>20}" for value in (
+            epoch, 0.06 - 0.001 * epoch, 0.035, 0, 0.9, 0.9, level + 0.4, level,
+            0.06 - 0.001 * epoch, 0.04, 0, 0.001, 0.001, 0.001)))
+    rows.extend(",".join(f"{value:>20}" for value in row) for row in extra_rows)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "results.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
