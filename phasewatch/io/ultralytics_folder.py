@@ -55,21 +55,21 @@ def best_pt_again(step: int, values, previous: int | None) -> str | None:
 
 
 class TrainerEnd:
-    """Whether a results.csv row is the run's last: the last planned epoch's, epoch `epochs`
-    where the file counts from 1 (Ultralytics), `epochs` - 1 where it counts from 0 (YOLOv5,
-    early 8.0 releases), known from the first row (a file whose first epoch is neither says
-    nothing); or the one the trainer's early stopping stops at (`yolo_early_stop`)."""
+    """Whether a results.csv row is the run's last: the last planned epoch's (`steps`, the
+    `epoch_steps.EpochSteps` that makes the plan from `epochs` E: epoch E where the file counts
+    from 1, Ultralytics; E - 1 from 0, YOLOv5 and early 8.0 releases), or the one the
+    trainer's early stopping stops at (`yolo_early_stop`)."""
 
-    def __init__(self, epochs: int | None, early_stop=None) -> None:
-        self.epochs = epochs
+    def __init__(self, steps=None, early_stop=None) -> None:
+        self.steps = steps
         self.early_stop = early_stop
-        self.first: int | None = None
 
     def reached(self, epoch: int, values: dict) -> bool:
-        if self.first is None:
-            self.first = epoch
-        planned = self.epochs is not None and self.first in (0, 1) \
-            and epoch >= self.first + self.epochs - 1
+        plan = None
+        if self.steps is not None:
+            self.steps.add(epoch, values)
+            plan = self.steps.plan
+        planned = plan is not None and epoch >= plan
         stopped = self.early_stop is not None and self.early_stop.reached(epoch, values)
         return planned or stopped
 
@@ -80,14 +80,15 @@ class TrainerEnd:
         words = None if self.early_stop is None else self.early_stop.words
         if words is None:
             return None
-        plan = "" if self.epochs is None or self.first not in (0, 1) else \
-            f", before the epoch {self.first + self.epochs - 1} it plans"
-        return f"the trainer's early stopping ended the run at epoch {epoch}{plan} ({words})"
+        plan = None if self.steps is None else self.steps.plan
+        before = "" if plan is None else f", before the epoch {plan} it plans"
+        return f"the trainer's early stopping ended the run at epoch {epoch}{before} ({words})"
 
 
 def take_ultralytics_args(source, folder: Path) -> None:
     """Give `source`'s run the arguments of the YOLO run in `folder`, once they are there (the
     log's own settings win), and its `trainer_end`; a source asks at each read until then."""
+    from phasewatch.epoch_steps import EpochSteps
     from phasewatch.yolo_early_stop import live_early_stop
 
     if getattr(source, "_ultralytics_args_read", False):
@@ -96,6 +97,6 @@ def take_ultralytics_args(source, folder: Path) -> None:
     if not take_config(source, args, "_ultralytics_args_read"):
         return
     epochs = args.get(EPOCHS)
-    planned = epochs if isinstance(epochs, int) and not isinstance(epochs, bool) \
+    planned = EpochSteps(epochs) if isinstance(epochs, int) and not isinstance(epochs, bool) \
         and epochs > 0 else None
     source.trainer_end = TrainerEnd(planned, live_early_stop(args, name))
