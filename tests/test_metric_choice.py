@@ -9,8 +9,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-
-from phasewatch.cli import main
+from cli_json import analyzed, watched
 
 
 def _write(path: Path, rows: list[dict]) -> Path:
@@ -25,25 +24,14 @@ def _reward_rows(n: int = 40) -> list[dict]:
             for k in range(1, n + 1)]
 
 
-def _analyze(capsys, path: Path) -> dict:
-    assert main(["analyze", str(path), "--format", "json"]) == 0
-    return json.loads(capsys.readouterr().out)["runs"][0]
-
-
-def _watch(capsys, path: Path) -> tuple[dict, str]:
-    assert main(["watch", str(path), "--format", "jsonl"]) == 0
-    out, err = capsys.readouterr()
-    return json.loads(out.splitlines()[-1]), err
-
-
 def test_a_held_out_metric_logged_once_gives_way_to_the_reward_live_and_offline(capsys, tmp_path):
     rows = _reward_rows()
     rows[-1]["eval/accuracy"] = 0.61  # one evaluation, at the end
     log = _write(tmp_path / "metrics.jsonl", rows)
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert offline["metric"] == "train/reward"
     assert offline["phases"][0]["name"] == "improvement"
-    summary, _ = _watch(capsys, log)
+    summary, _ = watched(capsys, log)
     assert summary["metric"] == "train/reward"
 
 
@@ -52,9 +40,9 @@ def test_a_held_out_metric_with_three_values_is_still_preferred_live_and_offline
     for k, value in ((9, 0.40), (19, 0.52), (29, 0.58), (39, 0.60)):
         rows[k]["eval/accuracy"] = value  # four evaluations: enough for a trend test
     log = _write(tmp_path / "metrics.jsonl", rows)
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert offline["metric"] == "eval/accuracy"
-    summary, _ = _watch(capsys, log)
+    summary, _ = watched(capsys, log)
     assert summary["metric"] == "eval/accuracy"
 
 
@@ -65,12 +53,12 @@ def test_a_one_value_choice_names_the_longer_series(capsys, tmp_path):
             for k in range(1, 21)]
     rows[-1]["val_loss"] = 0.26
     log = _write(tmp_path / "metrics.jsonl", rows)
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert offline["metric"] == "val_loss"
     note = next(w for w in offline["warnings"] if "longer series" in w)
     assert "val_loss was chosen by its name but has only 1 value" in note
     assert "longer series in this log: lenient (20 values), strict (20 values): pass --metric" in note
-    summary, err = _watch(capsys, log)
+    summary, err = watched(capsys, log)
     assert summary["metric"] == "val_loss"
     assert "lenient (20 values), strict (20 values)" in err
 
@@ -78,7 +66,7 @@ def test_a_one_value_choice_names_the_longer_series(capsys, tmp_path):
 def test_no_note_when_the_chosen_metric_has_enough_values(capsys, tmp_path):
     rows = _reward_rows(10)
     log = _write(tmp_path / "metrics.jsonl", rows)
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert offline["metric"] == "train/reward"
     assert not any("longer series" in w for w in offline["warnings"])
 
@@ -105,10 +93,10 @@ def test_a_mean_reward_under_the_methods_own_prefix_is_the_reward_not_the_loss(c
     reward and the distillation loss was analysed."""
     rows = [{"step": r["step"], "train/loss": 0.01, "train/self_distillation/reward_mean":
              r["train/reward"], "train/self_distillation/reward_std": 0.3} for r in _reward_rows()]
-    run = _analyze(capsys, _write(tmp_path / "history.jsonl", rows))
+    run = analyzed(capsys, _write(tmp_path / "history.jsonl", rows))
     assert run["metric"] == "train/self_distillation/reward_mean"
     assert not any("no held-out metric or reward" in w for w in run["warnings"])
-    summary, _ = _watch(capsys, tmp_path / "history.jsonl")
+    summary, _ = watched(capsys, tmp_path / "history.jsonl")
     assert summary["metric"] == "train/self_distillation/reward_mean"
 
 
@@ -125,24 +113,24 @@ def test_a_constant_choice_names_the_series_that_move_scores_first(capsys, tmp_p
              "train_loss": round(10.0 / (k + 1), 4), "total_reward": float(min(200, 16 + 6 * k)),
              "done": 0.0, "epoch": k}
             for k in range(39)]
-    offline = _analyze(capsys, _write(tmp_path / "metrics.jsonl", rows))
+    offline = analyzed(capsys, _write(tmp_path / "metrics.jsonl", rows))
     assert offline["metric"] == "total_reward"
     assert ("taking total_reward, passing over reward (1 at all 39 readings: it cannot "
             "move); pass --metric to analyse it anyway") in offline["warnings"]
     rows = [{("episode_score" if name == "total_reward" else name): value
              for name, value in row.items()} for row in rows]
     log = _write(tmp_path / "renamed.jsonl", rows)
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert offline["metric"] == "reward"
     note = next(w for w in offline["warnings"] if "cannot show phases" in w)
     assert note == ("reward was chosen by its name but is 1 at all 39 readings: it cannot "
                     "show phases; series in this log that move: episode_score (39 values), "
                     "epsilon (39 values), train_loss (39 values): pass --metric to analyse one")
-    summary, err = _watch(capsys, log)
+    summary, err = watched(capsys, log)
     assert summary["metric"] == "reward" and "series in this log that move: episode_score" in err
     rows = [{**row, "reward": 0.5 + 0.01 * k} for k, row in enumerate(rows)]  # the reward moves
     assert not any("cannot show phases" in w
-                   for w in _analyze(capsys, _write(tmp_path / "moves.jsonl", rows))["warnings"])
+                   for w in analyzed(capsys, _write(tmp_path / "moves.jsonl", rows))["warnings"])
 
 
 def _pose_rows(pose_map) -> list[dict]:
@@ -162,15 +150,15 @@ def test_a_role_name_constant_at_every_evaluation_gives_way_to_its_next_name(cap
     role's next name, is taken instead, live as offline, and the note says what was passed
     over; a keypoint mAP that moves is still the one taken."""
     log = _write(tmp_path / "dead.jsonl", _pose_rows(lambda k: 0.0))
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert offline["metric"] == "metrics/mAP50-95(B)"
     assert offline["phases"][0]["name"] == "improvement"
     assert ("taking metrics/mAP50-95(B), passing over metrics/mAP50-95(P) (0 at all 40 "
             "evaluations: it cannot move); pass --metric to analyse it anyway") in offline["warnings"]
     assert not any("cannot show phases" in w for w in offline["warnings"])
-    summary, _ = _watch(capsys, log)
+    summary, _ = watched(capsys, log)
     assert summary["metric"] == "metrics/mAP50-95(B)"
     alive = _write(tmp_path / "alive.jsonl", _pose_rows(lambda k: round(0.4 * (1 - np.exp(-k / 10)), 4)))
-    assert _analyze(capsys, alive)["metric"] == "metrics/mAP50-95(P)"
-    summary, _ = _watch(capsys, alive)
+    assert analyzed(capsys, alive)["metric"] == "metrics/mAP50-95(P)"
+    summary, _ = watched(capsys, alive)
     assert summary["metric"] == "metrics/mAP50-95(P)"

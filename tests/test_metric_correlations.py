@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_json import analyzed, watched
 
-from phasewatch.cli import main
 from phasewatch.heldout_names import held_out_match
 
 
@@ -32,24 +32,14 @@ def _epochs(path: Path, columns: dict[str, tuple[float, float]], epochs: int = 3
     return path
 
 
-def _analyze(capsys, path: Path) -> dict:
-    assert main(["analyze", str(path), "--format", "json"]) == 0
-    return json.loads(capsys.readouterr().out)["runs"][0]
-
-
-def _watched(capsys, path: Path) -> str:
-    assert main(["watch", str(path), "--format", "jsonl"]) == 0
-    return json.loads(capsys.readouterr().out.splitlines()[-1])["metric"]
-
-
 def test_spearmans_rho_by_its_symbol_is_the_held_out_score(capsys, tmp_path):
     """The CRISPR log's shape: a train loss (a negative correlation, falling) and `val_rho`."""
     log = _epochs(tmp_path / "on_target_metrics.json",
                   {"loss": (-0.52, -1.40), "val_rho": (0.73, 0.83)}, epochs=35)
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == ("val_rho", "max")
     assert not any("no held-out metric" in w for w in offline["warnings"])
-    assert _watched(capsys, log) == "val_rho"
+    assert watched(capsys, log)[0]["metric"] == "val_rho"
 
 
 @pytest.mark.parametrize("score", ["val_pearsonr", "val_pearson_r", "val_spearman_rho",
@@ -57,7 +47,7 @@ def test_spearmans_rho_by_its_symbol_is_the_held_out_score(capsys, tmp_path):
 def test_a_correlation_is_taken_before_the_held_out_loss(capsys, tmp_path, score):
     log = _epochs(tmp_path / "log.json", {"train_loss": (1.0, 0.3), "val_loss": (1.0, 0.5),
                                            score: (0.2, 0.7)})
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == (score, "max")
     assert (f"taking {score}, a held-out score, before the held-out loss val_loss: pass "
             "--metric val_loss to judge the run by it") in offline["warnings"]
@@ -78,7 +68,7 @@ def test_a_correlation_is_taken_before_the_held_out_loss(capsys, tmp_path, score
      "eval_pearson", "eval_spearman is a held-out score too, ranked after eval_pearson"),
 ])
 def test_the_ranking_stays(capsys, tmp_path, columns, metric, also):
-    offline = _analyze(capsys, _epochs(tmp_path / "log.json", columns))
+    offline = analyzed(capsys, _epochs(tmp_path / "log.json", columns))
     assert offline["metric"] == metric
     if also is not None:
         assert any(w.startswith(also) for w in offline["warnings"]), offline["warnings"]

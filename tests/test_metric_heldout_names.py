@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_json import analyzed, watched
 
 from phasewatch.cli import main
 
@@ -47,16 +48,6 @@ def _rows(held_out: dict[str, tuple[float, float]], n_eval: int = 20, every: int
     return rows
 
 
-def _analyze(capsys, path: Path) -> dict:
-    assert main(["analyze", str(path), "--format", "json"]) == 0
-    return json.loads(capsys.readouterr().out)["runs"][0]
-
-
-def _watch(capsys, path: Path) -> dict:
-    assert main(["watch", str(path), "--format", "jsonl"]) == 0
-    return json.loads(capsys.readouterr().out.splitlines()[-1])
-
-
 def _performance(capsys, path: Path) -> dict:
     assert main(["inspect", str(path), "--format", "json"]) == 0
     return json.loads(capsys.readouterr().out)["performance"]
@@ -73,12 +64,12 @@ def _performance(capsys, path: Path) -> dict:
 ])
 def test_a_test_split_is_the_held_out_metric(capsys, tmp_path, held_out, metric, direction):
     log = _write(tmp_path / "metrics.jsonl", _rows(held_out))
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == (metric, direction)
     assert not any(FALLBACK in w for w in offline["warnings"])
     perf = _performance(capsys, log)
     assert (perf["metric"], perf["direction"], perf["train_fallback"]) == (metric, direction, False)
-    assert _watch(capsys, log)["metric"] == metric
+    assert watched(capsys, log)[0]["metric"] == metric
 
 
 @pytest.mark.parametrize("held_out, metric, direction", [
@@ -98,18 +89,18 @@ def test_a_test_split_is_the_held_out_metric(capsys, tmp_path, held_out, metric,
 def test_an_eval_score_other_than_accuracy_and_loss_is_the_held_out_metric(
         capsys, tmp_path, held_out, metric, direction):
     log = _write(tmp_path / "metrics.jsonl", _rows(held_out))
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == (metric, direction)
     assert not any(FALLBACK in w for w in offline["warnings"])
     assert _performance(capsys, log)["train_fallback"] is False
-    assert _watch(capsys, log)["metric"] == metric
+    assert watched(capsys, log)[0]["metric"] == metric
 
 
 def test_an_f1_comes_before_the_eval_loss(capsys, tmp_path):
     """The order of the roles: accuracy, the other held-out scores, then the loss."""
     log = _write(tmp_path / "metrics.jsonl",
                  _rows({"eval_f1": (0.3, 0.7), "eval_loss": (1.0, 0.5), "eval_runtime": (1, 1)}))
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == ("eval_f1", "max")
 
 
@@ -125,14 +116,14 @@ def test_named_evaluation_sets_are_held_out_and_named_in_a_notice(
     ranges = {"eval_{set}_accuracy": (0.7, 0.6), "eval_{set}_loss": (0.6, 0.9)}
     log = _write(tmp_path / "metrics.jsonl",
                  _rows({n: ranges[n] for n in names}, sets=("g0", "g1", "g2")))
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == (metric, direction)
     assert not any(FALLBACK in w for w in offline["warnings"])
     notice = next(w for w in offline["warnings"] if "validation sets hold" in w)
     assert notice.startswith("3 validation sets hold eval/")
     assert metric.replace("g0", "g1") in notice and metric.replace("g0", "g2") in notice
     assert "--aggregate mean" in notice
-    assert _watch(capsys, log)["metric"] == metric
+    assert watched(capsys, log)[0]["metric"] == metric
     assert main(["analyze", str(log), "--aggregate", "mean", "--format", "json"]) == 0
     mean = json.loads(capsys.readouterr().out)["runs"][0]
     assert mean["metric"].endswith("(mean of 3 sets)") and mean["direction"] == direction
@@ -145,22 +136,22 @@ def test_a_set_needs_its_runtime_so_per_type_scores_are_no_sets(capsys, tmp_path
     log = _write(tmp_path / "metrics.jsonl",
                  _rows({"eval_T005_f1": (0.1, 0.5), "eval_T007_f1": (0.2, 0.6),
                         "eval_loss": (1.0, 0.4), "eval_runtime": (1, 1)}))
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert offline["metric"] == "eval_loss"
     assert not any("validation sets" in w or "passing over" in w for w in offline["warnings"])
     assert ("taking eval_loss, the held-out loss, before 2 held-out scores none of which comes "
             "first (eval_T005_f1, eval_T007_f1): pass --metric to judge the run by one") \
         in offline["warnings"]
-    assert _watch(capsys, log)["metric"] == "eval_loss"
+    assert watched(capsys, log)[0]["metric"] == "eval_loss"
 
 
 def test_a_log_with_train_metrics_only_still_falls_back_with_the_warning(capsys, tmp_path):
     log = _write(tmp_path / "metrics.jsonl", _rows({"train_loss": (3.0, 0.1)}))
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == ("loss", "min")
     assert any(FALLBACK in w for w in offline["warnings"])
     assert _performance(capsys, log)["train_fallback"] is True
-    assert _watch(capsys, log)["metric"] == "loss"
+    assert watched(capsys, log)[0]["metric"] == "loss"
 
 
 def test_following_an_hf_log_waits_for_its_f1_and_agrees_with_the_replay(tmp_path):
@@ -185,7 +176,7 @@ def test_one_score_passed_over_for_too_few_values_is_said_once(capsys, tmp_path)
     rows = [{"step": 10 * k, "eval_loss": 1.0 - 0.02 * k + 0.003 * (-1) ** k} for k in range(1, 11)]
     rows[3]["eval_f1"], rows[6]["eval_f1"] = 0.3, 0.4
     log = _write(tmp_path / "metrics.jsonl", rows)
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert offline["metric"] == "eval_loss"
     passed_over = ("taking eval_loss, passing over eval_f1 (2 values: too few for a trend (fewer "
                    "than 3)); pass --metric to analyse it anyway")
@@ -204,10 +195,10 @@ def test_a_validation_score_logged_every_epoch_comes_before_the_test_one(
     rows = _rows({score: (0.6, 0.3) if direction == "min" else (0.3, 0.7)})
     rows.append({"step": rows[-1]["step"] + 10, test_score: 0.5})
     log = _write(tmp_path / "metrics.jsonl", rows)
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == (score, direction)
     assert _performance(capsys, log)["metric"] == score
-    assert _watch(capsys, log)["metric"] == score
+    assert watched(capsys, log)[0]["metric"] == score
 
 
 @pytest.mark.parametrize("score", ["val_f1score", "val_f1_score", "val_auroc", "val/f1_score"])
@@ -219,10 +210,10 @@ def test_a_score_named_as_its_library_names_it_comes_before_the_loss(capsys, tmp
     They had no role: the default took `val_loss`, and no word named the F1."""
     log = _write(tmp_path / "metrics.jsonl",
                  _rows({score: (0.3, 0.7), "val_loss": (1.0, 0.5)}))
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == (score, "max")
     assert any("before the held-out loss val_loss" in w for w in offline["warnings"])
-    assert _watch(capsys, log)["metric"] == score
+    assert watched(capsys, log)[0]["metric"] == score
 
 
 @pytest.mark.parametrize("held_out, metric, direction", [
@@ -242,13 +233,13 @@ def test_a_held_out_name_printed_with_spaces_is_the_held_out_metric(
         for epoch in range(1, 13))
     log = tmp_path / "train.log"
     log.write_text(text)
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == (metric, direction)
     assert not any(FALLBACK in w for w in offline["warnings"])
     assert main(["inspect", str(log)]) == 0
     table = capsys.readouterr().out.splitlines()
     assert any(line.startswith("Training Loss ") and line.endswith(" train/loss") for line in table)
-    assert _watch(capsys, log)["metric"] == metric
+    assert watched(capsys, log)[0]["metric"] == metric
 
 
 @pytest.mark.parametrize("held_out, metric", [
@@ -265,7 +256,7 @@ def test_a_top_1_accuracy_is_the_held_out_accuracy(capsys, tmp_path, held_out, m
     """A classifier's top-1 accuracy comes before its held-out loss, as any held-out accuracy
     does; its top-5 is not taken for it."""
     log = _write(tmp_path / "metrics.jsonl", _rows(held_out))
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert offline["metric"] == metric
     assert offline["direction"] == ("min" if metric == "eval_loss" else "max")
-    assert _watch(capsys, log)["metric"] == metric
+    assert watched(capsys, log)[0]["metric"] == metric

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_json import analyzed, watched
 
 from phasewatch.cli import main
 from phasewatch.presets import default_direction
@@ -38,27 +39,16 @@ def _log(tmp_path: Path, held_out: dict[str, tuple[float, float]], train: str = 
     return path
 
 
-def _analyze(capsys, path: Path) -> dict:
-    assert main(["analyze", str(path), "--format", "json"]) == 0
-    return json.loads(capsys.readouterr().out)["runs"][0]
-
-
-def _watch(capsys, path: Path) -> dict:
-    assert main(["watch", str(path), "--format", "jsonl"]) == 0
-    out, err = capsys.readouterr()
-    assert FALLBACK not in err
-    return json.loads(out.splitlines()[-1])
-
-
 def _chosen_everywhere(capsys, path: Path, metric: str, direction: str) -> None:
     """analyze, inspect and a watch replay all take `metric`, with no train-loss warning."""
-    offline = _analyze(capsys, path)
+    offline = analyzed(capsys, path)
     assert (offline["metric"], offline["direction"]) == (metric, direction)
     assert not any(FALLBACK in w for w in offline["warnings"])
     assert main(["inspect", str(path), "--format", "json"]) == 0
     perf = json.loads(capsys.readouterr().out)["performance"]
     assert (perf["metric"], perf["direction"], perf["train_fallback"]) == (metric, direction, False)
-    summary = _watch(capsys, path)
+    summary, err = watched(capsys, path)
+    assert FALLBACK not in err
     assert (summary["metric"], summary["direction"]) == (metric, direction)
 
 
@@ -130,14 +120,14 @@ def test_a_held_out_reward_comes_before_the_train_reward(capsys, tmp_path):
     ({"val/loss": (1.0, 0.7), "val/gsm8k/loss": (1.1, 0.8)}, "val/loss"),
 ])
 def test_listed_names_and_val_core_stay_ahead(capsys, tmp_path, held_out, metric):
-    offline = _analyze(capsys, _log(tmp_path, held_out))
+    offline = analyzed(capsys, _log(tmp_path, held_out))
     assert offline["metric"] == metric
     assert not any("validation sets hold" in w for w in offline["warnings"])
 
 
 def test_several_named_sets_get_the_validation_sets_notice(capsys, tmp_path):
     log = _log(tmp_path, {"val/gsm8k/loss": (1.5, 1.1), "val/math/loss": (1.8, 1.3)})
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == ("val/gsm8k/loss", "min")
     notice = next(w for w in offline["warnings"] if "validation sets hold" in w)
     assert notice.startswith("2 validation sets hold eval/loss: val/gsm8k/loss, val/math/loss")
@@ -145,7 +135,7 @@ def test_several_named_sets_get_the_validation_sets_notice(capsys, tmp_path):
 
 @pytest.mark.parametrize("name", ["eval/train/loss", "val-train/loss", "eval/train_nll"])
 def test_a_set_called_train_is_not_held_out(capsys, tmp_path, name):
-    offline = _analyze(capsys, _log(tmp_path, {name: (1.5, 1.1)}))
+    offline = analyzed(capsys, _log(tmp_path, {name: (1.5, 1.1)}))
     assert offline["metric"] == "train/loss"
     assert any(FALLBACK in w for w in offline["warnings"])
 
@@ -178,13 +168,14 @@ def test_following_a_log_waits_for_its_held_out_perplexity_and_agrees_with_the_r
 def test_accuracies_of_several_kinds_come_before_the_loss_and_are_named(capsys, tmp_path):
     log = _log(tmp_path, {"validation/loss": (4.0, 3.8), "validation/node_accuracy": (0.36, 0.64),
                           "validation/edge_accuracy": (0.38, 0.65)}, train="training/loss")
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == ("validation/edge_accuracy", "max")
     notice = next(w for w in offline["warnings"] if "hold eval/accuracy" in w)
     assert notice.startswith("2 accuracies hold eval/accuracy: validation/edge_accuracy, "
                              "validation/node_accuracy; analysed validation/edge_accuracy only. "
                              "Choose one with --metric NAME")
-    summary = _watch(capsys, log)
+    summary, err = watched(capsys, log)
+    assert FALLBACK not in err
     assert (summary["metric"], summary["direction"]) == ("validation/edge_accuracy", "max")
 
 
@@ -204,7 +195,7 @@ def test_an_accuracy_of_a_kind_under_a_split_prefix_is_the_metric(capsys, tmp_pa
     ({"val_acc": (0.5, 0.8), "val/node_acc": (0.4, 0.6)}, "val_acc"),
 ])
 def test_token_and_train_accuracies_are_not_the_held_out_accuracy(capsys, tmp_path, held_out, metric):
-    offline = _analyze(capsys, _log(tmp_path, held_out))
+    offline = analyzed(capsys, _log(tmp_path, held_out))
     assert offline["metric"] == metric
     assert not any("hold eval/accuracy" in w for w in offline["warnings"])
 
@@ -233,7 +224,7 @@ def test_accuracies_of_a_split_named_by_its_user_are_accuracies_not_validation_s
     assert not several_accuracies(["dev-validation/accuracy", "ood-validation/accuracy"])
     held_out = {name: (0.3, 0.6) for name in names}
     path = _log(tmp_path, held_out)
-    warnings = _analyze(capsys, path)["warnings"]
+    warnings = analyzed(capsys, path)["warnings"]
     assert any(w.startswith("3 accuracies hold eval/accuracy") for w in warnings), warnings
     assert main(["inspect", str(path), "--format", "json"]) == 0
     performance = json.loads(capsys.readouterr().out)["performance"]
@@ -276,7 +267,7 @@ def test_a_held_out_score_comes_before_the_loss_and_an_unknown_direction_is_said
     says neither way is better gets a word that max was assumed."""
     log = _log(tmp_path, {"eval_loss": (6.5, 0.2), "eval_cer": (64.0, 14.0),
                           "stereotype_pick_rate": (0.3, 0.1)})
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert offline["metric"] == "eval_cer" and offline["direction"] == "min"
     assert ("taking eval_cer, a held-out score, before the held-out loss eval_loss: pass "
             "--metric eval_loss to judge the run by it") in offline["warnings"]
@@ -310,7 +301,7 @@ def test_the_train_loss_fallback_names_series_that_look_like_scores(capsys, tmp_
     train loss was a policy-gradient loss, now no default at all: test_metric_lists_and_roles.)"""
     log = _log(tmp_path, {"reward/judge_failed_rate": (0.1, 0.2), "reward/selected_mean": (0.34, 0.45),
                           "system/peak_memory": (0.8, 0.9)}, train="train_loss")
-    warning = next(w for w in _analyze(capsys, log)["warnings"] if FALLBACK in w)
+    warning = next(w for w in analyzed(capsys, log)["warnings"] if FALLBACK in w)
     assert "series that may be one: reward/selected_mean; pass --metric" in warning
 
 
@@ -322,12 +313,12 @@ def test_a_seq2seq_generation_score_taken_names_the_held_out_loss_beside_it(caps
     never given: its BLEU was a plateau 'not established' while its eval loss rose from the
     first evaluation. An accuracy beside a loss gets no such note, as before."""
     log = _log(tmp_path, {"eval_loss": (0.41, 0.48), score: (0.5, 2.5)})
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert offline["metric"] == score
     assert (f"taking {score}, a held-out score, before the held-out loss eval_loss: pass "
             "--metric eval_loss to judge the run by it") in offline["warnings"]
     log = _log(tmp_path, {"eval_loss": (0.41, 0.48), "eval_accuracy": (0.5, 0.7)})
-    assert not any("before the held-out loss" in w for w in _analyze(capsys, log)["warnings"])
+    assert not any("before the held-out loss" in w for w in analyzed(capsys, log)["warnings"])
 
 
 @pytest.mark.parametrize("names", [
@@ -342,7 +333,7 @@ def test_a_generation_score_in_any_spelling_the_accuracy_role_takes_names_the_lo
     columns = {names["eval_loss"]: (0.41, 0.48), names["score"]: (0.5, 2.5)}
     if "runtime" in names:
         columns[names["runtime"]] = (3.0, 3.1)
-    offline = _analyze(capsys, _log(tmp_path, columns))
+    offline = analyzed(capsys, _log(tmp_path, columns))
     assert offline["metric"] == names["score"]
     loss = names["eval_loss"]
     assert (f"taking {names['score']}, a held-out score, before the held-out loss {loss}: pass "
@@ -359,14 +350,14 @@ def test_a_held_out_loss_that_never_moves_is_not_named_beside_the_score(capsys, 
             for k in range(25)]
     log = tmp_path / "history.jsonl"
     log.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert offline["metric"] == "val_f1"
     assert not any("before the held-out loss" in w for w in offline["warnings"])
     for row in rows:
         row["val_loss"] = 0.5 + float(rng.normal(0, 0.01))
     log.write_text("".join(json.dumps(row) + "\n" for row in rows))
     assert ("taking val_f1, a held-out score, before the held-out loss val_loss: pass --metric "
-            "val_loss to judge the run by it") in _analyze(capsys, log)["warnings"]
+            "val_loss to judge the run by it") in analyzed(capsys, log)["warnings"]
 
 
 def test_watch_names_the_held_out_loss_beside_the_score_it_takes(capsys, tmp_path):
@@ -380,7 +371,7 @@ def test_watch_names_the_held_out_loss_beside_the_score_it_takes(capsys, tmp_pat
         f"{1 - 0.04 * k:.4f}\n" for k in range(20)))
     note = ("taking val_f1, a held-out score, before the held-out loss val_loss: pass --metric "
             "val_loss to judge the run by it")
-    assert note in _analyze(capsys, log)["warnings"]
+    assert note in analyzed(capsys, log)["warnings"]
     assert main(["watch", str(log)]) == 0
     assert capsys.readouterr().err.count(note) == 1
 
@@ -415,7 +406,7 @@ def test_accuracies_of_kinds_written_metric_first_are_called_accuracies(capsys, 
     `test/top1_acc` and `test/top5_acc` are, not two validation sets."""
     path = _log(tmp_path, {"acc/test_top1": (5.0, 40.0), "acc/test_top5": (20.0, 70.0)},
                 train="loss/train")
-    notes = _analyze(capsys, path)["warnings"]
+    notes = analyzed(capsys, path)["warnings"]
     assert "2 accuracies hold eval/accuracy: acc/test_top1, acc/test_top5; analysed " \
         "acc/test_top1 only. Choose one with --metric NAME" in notes
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_json import analyzed, watched
 
-from phasewatch.cli import main
 from phasewatch.heldout_names import held_out_match
 
 
@@ -37,16 +37,6 @@ def _csv(path: Path, columns: dict[str, tuple[float, float]], epochs: int = 30,
     return path
 
 
-def _analyze(capsys, path: Path, *options: str) -> dict:
-    assert main(["analyze", str(path), "--format", "json", *options]) == 0
-    return json.loads(capsys.readouterr().out)["runs"][0]
-
-
-def _watched(capsys, path: Path) -> str:
-    assert main(["watch", str(path), "--format", "jsonl"]) == 0
-    return json.loads(capsys.readouterr().out.splitlines()[-1])["metric"]
-
-
 def test_a_segmenters_dice_is_taken_before_its_pixel_accuracy(capsys, tmp_path):
     """A U-Net's own CSV: its pixel accuracy sits at 0.99 from the first epoch (background is
     most pixels) while the Dice climbs from 0.3; the accuracy was analysed, with no word."""
@@ -54,15 +44,15 @@ def test_a_segmenters_dice_is_taken_before_its_pixel_accuracy(capsys, tmp_path):
         "Train Dice": (0.17, 0.91), "Validation Dice": (0.30, 0.90),
         "Train IoU": (0.09, 0.84), "Validation IoU": (0.18, 0.83),
         "Train Accuracy": (0.94, 0.9996), "Validation Accuracy": (0.993, 0.9996)})
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == ("Validation Dice", "max")
     assert ("taking Validation Dice, a segmentation overlap, before the accuracy Validation "
             "Accuracy, which counts right pixels, background among them: pass --metric "
             "'Validation Accuracy' to judge the run by it") in offline["warnings"]
     assert ("Validation IoU is a held-out score too, ranked after Validation Dice by its kind: "
             "pass --metric 'Validation IoU' to judge the run by it") in offline["warnings"]
-    assert _watched(capsys, log) == "Validation Dice"
-    named = _analyze(capsys, log, "--metric", "Validation Accuracy")
+    assert watched(capsys, log)[0]["metric"] == "Validation Dice"
+    named = analyzed(capsys, log, "--metric", "Validation Accuracy")
     assert named["metric"] == "Validation Accuracy"
     assert not any("segmentation overlap" in w for w in named["warnings"])
 
@@ -73,11 +63,11 @@ def test_a_keras_segmenters_dice_coefficient_comes_before_its_listed_accuracy(ca
     log = _csv(tmp_path / "training.log", {
         "accuracy": (0.90, 0.99), "dice_coef": (0.2, 0.8), "loss": (0.6, 0.1),
         "val_accuracy": (0.95, 0.99), "val_dice_coef": (0.3, 0.8), "val_loss": (0.5, 0.15)})
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == ("val_dice_coef", "max")
     assert any(w.startswith("taking val_dice_coef, a segmentation overlap, before the accuracy "
                             "val_accuracy") for w in offline["warnings"])
-    assert _watched(capsys, log) == "val_dice_coef"
+    assert watched(capsys, log)[0]["metric"] == "val_dice_coef"
 
 
 def test_a_multilabel_classifiers_aupr_is_taken_before_its_loss(capsys, tmp_path):
@@ -88,11 +78,11 @@ def test_a_multilabel_classifiers_aupr_is_taken_before_its_loss(capsys, tmp_path
         "precision": (0.37, 0.40), "recall": (0.47, 0.60), "val_aupr": (0.30, 0.33),
         "val_loss": (0.97, 0.95), "val_precision": (0.23, 0.30), "val_recall": (0.61, 0.65)},
         epochs=15)
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == ("val_aupr", "max")
     assert ("taking val_aupr, a held-out score, before the held-out loss val_loss: pass "
             "--metric val_loss to judge the run by it") in offline["warnings"]
-    assert _watched(capsys, log) == "val_aupr"
+    assert watched(capsys, log)[0]["metric"] == "val_aupr"
 
 
 def test_a_recognisers_error_rates_come_before_its_loss_wer_first(capsys, tmp_path):
@@ -102,16 +92,16 @@ def test_a_recognisers_error_rates_come_before_its_loss_wer_first(capsys, tmp_pa
     log = _csv(tmp_path / "training_log.csv", {
         "train_loss": (3.3, 0.47), "val_loss": (3.1, 0.33), "val_cer": (0.83, 0.10),
         "val_wer": (4.7, 0.49), "lr": (0.001, 0.001)}, first_epoch=1)
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == ("val_wer", "min")
     assert ("taking val_wer, a held-out score, before the held-out loss val_loss: pass --metric "
             "val_loss to judge the run by it") in offline["warnings"]
     assert ("val_cer is a held-out score too, ranked after val_wer by its kind: pass --metric "
             "val_cer to judge the run by it") in offline["warnings"]
-    assert _watched(capsys, log) == "val_wer"
+    assert watched(capsys, log)[0]["metric"] == "val_wer"
     hf = _csv(tmp_path / "hf.csv", {"loss": (3.3, 0.47), "eval_loss": (3.1, 0.33),
                                     "eval_cer": (0.83, 0.10), "eval_wer": (4.7, 0.49)})
-    assert _analyze(capsys, hf)["metric"] == "eval_wer"  # the listed spelling's order
+    assert analyzed(capsys, hf)["metric"] == "eval_wer"  # the listed spelling's order
 
 
 @pytest.mark.parametrize("columns, metric", [
@@ -128,7 +118,7 @@ def test_a_recognisers_error_rates_come_before_its_loss_wer_first(capsys, tmp_pa
     ({"val_MRR": (0.3, 0.8), "val_mAP": (0.25, 0.7), "val_loss": (1.0, 0.4)}, "val_loss"),
 ])
 def test_what_stays_as_it_was(capsys, tmp_path, columns, metric):
-    assert _analyze(capsys, _csv(tmp_path / "log.csv", columns))["metric"] == metric
+    assert analyzed(capsys, _csv(tmp_path / "log.csv", columns))["metric"] == metric
 
 
 def test_the_rule_orders_kinds_within_a_split_and_splits_first():
@@ -148,7 +138,7 @@ def test_the_loss_before_a_breakdown_names_the_scores_of_other_kinds(capsys, tmp
     log = _csv(tmp_path / "log.csv", {
         "val_loss": (0.08, 0.007), "val_macro_F1": (0.0003, 0.0018), "val_micro_F1": (0.19, 0.27),
         "val_MRR": (0.84, 0.92), "val_mAP": (0.21, 0.35)}, epochs=20)
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert offline["metric"] == "val_loss"
     assert ("taking val_loss, the held-out loss, before 2 held-out scores none of which comes "
             "first (val_macro_F1, val_micro_F1); held-out scores of other kinds: val_MRR, "
@@ -183,13 +173,13 @@ def test_a_ner_models_entity_f1_is_taken_before_seqevals_token_accuracy(capsys, 
         "eval_overall_f1": (0.465, 0.534), "eval_overall_precision": (0.42, 0.52),
         "eval_overall_recall": (0.51, 0.55), "eval_DISO_f1": (0.43, 0.51),
         "eval_DISO_number": (1241, 1241), "eval_CHEM_f1": (0.38, 0.47)})
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == ("eval_overall_f1", "max")
     assert ("taking eval_overall_f1, seqeval's entity F1, before the accuracy "
             "eval_overall_accuracy, which counts right tokens, the O tag of no entity among "
             "them: pass --metric eval_overall_accuracy to judge the run by it"
             ) in offline["warnings"]
-    assert _watched(capsys, log) == "eval_overall_f1"
+    assert watched(capsys, log)[0]["metric"] == "eval_overall_f1"
 
 
 NER_FOUR = {"eval_loss": (0.53, 0.51), "eval_accuracy": (0.835, 0.859),
@@ -210,12 +200,12 @@ def test_a_token_classifiers_f1_is_taken_before_its_bare_token_accuracy(capsys, 
     checkpoint.mkdir()
     (checkpoint / saved).write_text(json.dumps(model))
     log = _trainer_state(checkpoint / "trainer_state.json", NER_FOUR)
-    offline = _analyze(capsys, tmp_path)
+    offline = analyzed(capsys, tmp_path)
     assert (offline["metric"], offline["direction"]) == ("eval_f1", "max")
     assert ("taking eval_f1, seqeval's entity F1, before the accuracy eval_accuracy, which counts "
             "right tokens, the O tag of no entity among them: pass --metric eval_accuracy to "
             "judge the run by it") in offline["warnings"]
-    assert _watched(capsys, log) == "eval_f1"
+    assert watched(capsys, log)[0]["metric"] == "eval_f1"
 
 
 def test_a_token_classifier_said_by_hfs_tensorboard_model_config(capsys, tmp_path):
@@ -230,7 +220,7 @@ def test_a_token_classifier_said_by_hfs_tensorboard_model_config(capsys, tmp_pat
             writer.add_scalar(name.replace("eval_", "eval/"), first + (last - first) * i / 8,
                               i * 10)
     writer.close()
-    assert _analyze(capsys, tmp_path / "run")["metric"] == "eval/f1"
+    assert analyzed(capsys, tmp_path / "run")["metric"] == "eval/f1"
 
 
 @pytest.mark.parametrize("model", [
@@ -243,7 +233,7 @@ def test_a_classifiers_four_scores_keep_its_accuracy(capsys, tmp_path, model):
         name = "config.json" if "architectures" in model or model == [1] else "adapter_config.json"
         (tmp_path / name).write_text(json.dumps(model))
     log = _trainer_state(tmp_path / "trainer_state.json", NER_FOUR)
-    assert _analyze(capsys, log)["metric"] == "eval_accuracy"
+    assert analyzed(capsys, log)["metric"] == "eval_accuracy"
 
 
 @pytest.mark.parametrize("saved", ["config.json", "adapter_config.json"])
@@ -260,8 +250,8 @@ def test_a_model_file_that_is_no_config_tells_nothing(capsys, tmp_path, saved, d
     else:
         path.write_bytes(b'{"architectures": ["BertForTokenClassification"], "n": "\xe9"}')
     log = _trainer_state(tmp_path / "trainer_state.json", NER_FOUR)
-    assert _analyze(capsys, log)["metric"] == "eval_accuracy"
-    assert _watched(capsys, log) == "eval_accuracy"
+    assert analyzed(capsys, log)["metric"] == "eval_accuracy"
+    assert watched(capsys, log)[0]["metric"] == "eval_accuracy"
 
 
 def test_a_multilabel_classifiers_f1_is_taken_before_its_subset_accuracy(capsys, tmp_path):
@@ -270,12 +260,12 @@ def test_a_multilabel_classifiers_f1_is_taken_before_its_subset_accuracy(capsys,
     log = _trainer_state(tmp_path / "trainer_state.json", {
         "eval_loss": (0.157, 0.19), "eval_subset_accuracy": (0.778, 0.834),
         "eval_f1_micro": (0.826, 0.861)}, evaluations=6)
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == ("eval_f1_micro", "max")
     assert ("taking eval_f1_micro, an F1, before the accuracy eval_subset_accuracy, which counts "
             "only the examples with every label right: pass --metric eval_subset_accuracy to "
             "judge the run by it") in offline["warnings"]
-    assert _watched(capsys, log) == "eval_f1_micro"
+    assert watched(capsys, log)[0]["metric"] == "eval_f1_micro"
 
 
 def test_an_f1_named_after_its_averaging_comes_before_the_kinds_after_it(capsys, tmp_path):
@@ -287,15 +277,15 @@ def test_an_f1_named_after_its_averaging_comes_before_the_kinds_after_it(capsys,
     log = _trainer_state(tmp_path / "trainer_state.json", {
         "eval_loss": (0.157, 0.19), "eval_subset_accuracy": (0.778, 0.834),
         "eval_f1_micro": (0.826, 0.861), "eval_roc_auc": (0.80, 0.90)}, evaluations=6)
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert offline["metric"] == "eval_f1_micro"
     assert ("eval_roc_auc is a held-out score too, ranked after eval_f1_micro by its kind: pass "
             "--metric eval_roc_auc to judge the run by it") in offline["warnings"]
-    assert _watched(capsys, log) == "eval_f1_micro"
+    assert watched(capsys, log)[0]["metric"] == "eval_f1_micro"
     log = _trainer_state(tmp_path / "trainer_state.json", {
         "eval_loss": (1.0, 0.4), "eval_f1_micro": (0.5, 0.85), "eval_f1_macro": (0.4, 0.8),
         "eval_roc_auc": (0.7, 0.9)})
-    assert _analyze(capsys, log)["metric"] == "eval_loss"
+    assert analyzed(capsys, log)["metric"] == "eval_loss"
 
 
 def test_an_f1_under_scikit_learns_function_name_is_the_f1(capsys, tmp_path):
@@ -304,11 +294,11 @@ def test_an_f1_under_scikit_learns_function_name_is_the_f1(capsys, tmp_path):
     are (the AUC, a listed name, was taken over it, with no note naming the F1)."""
     log = _trainer_state(tmp_path / "trainer_state.json", {
         "eval_loss": (0.5, 0.4), "eval_f1_score": (0.6, 0.8), "eval_roc_auc": (0.7, 0.9)})
-    offline = _analyze(capsys, log)
+    offline = analyzed(capsys, log)
     assert (offline["metric"], offline["direction"]) == ("eval_f1_score", "max")
     assert ("eval_roc_auc is a held-out score too, ranked after eval_f1_score by its kind: pass "
             "--metric eval_roc_auc to judge the run by it") in offline["warnings"]
-    assert _watched(capsys, log) == "eval_f1_score"
+    assert watched(capsys, log)[0]["metric"] == "eval_f1_score"
 
 
 @pytest.mark.parametrize("columns, metric", [
@@ -327,7 +317,7 @@ def test_an_f1_under_scikit_learns_function_name_is_the_f1(capsys, tmp_path):
 def test_an_accuracy_stays_ahead_of_the_scores_no_rule_puts_first(capsys, tmp_path, columns,
                                                                   metric):
     log = _trainer_state(tmp_path / "trainer_state.json", columns)
-    assert _analyze(capsys, log)["metric"] == metric
+    assert analyzed(capsys, log)["metric"] == metric
 
 
 def test_every_weak_accuracy_has_the_words_its_note_says():
