@@ -24,6 +24,7 @@ from pathlib import Path
 from phasewatch.errors import InputError, NotReadyError
 from phasewatch.io import sqlite_ro
 from phasewatch.io.source import Record, RecordSource, collect
+from phasewatch.io.sqlite_source import SqliteStoreSource
 from phasewatch.run import Run
 
 FORMAT = "mlflow_sqlite"
@@ -111,32 +112,17 @@ def _listing(runs) -> str:
     return shown + (f" ... ({len(runs)} in all)" if len(runs) > MAX_LISTED else "")
 
 
-class Source(RecordSource):
-    """One run of an MLflow SQLite store, read by rowid as rows arrive."""
+class Source(SqliteStoreSource):
+    """One run of an MLflow SQLite store."""
 
     format = FORMAT
 
-    def __init__(self, path: Path, follow: bool = False, notice=None):
-        file, wanted = sqlite_ro.split_member(path)
-        super().__init__(file, source=path)
-        self.follow = follow
-        self.lock_notice = sqlite_ro.LockNotice()
-        self.conn = sqlite_ro.connect(file)
-        try:  # a store still being created may fail here: close what was opened
-            schema = sqlite_ro.tables_at(self.conn, file)
-            if not is_store(schema):
-                raise InputError("not an MLflow database (no metrics/runs tables)", file)
-            self.has_nan_column = "is_nan" in schema["metrics"]
-            self.run_id, name, _ = choose_run(list_runs(self.conn, file), wanted, file)
-            self.info.name = name or self.run_id
-        except BaseException:
-            self.conn.close()
-            raise
-        self.last_rowid = 0
-        self.bad: list[str] = []
-
-    def _q(self, table: str, sql: str, args=()):
-        return sqlite_ro.query(self.conn, self.path, table, sql, args)
+    def open_run(self, schema, wanted, file) -> None:
+        if not is_store(schema):
+            raise InputError("not an MLflow database (no metrics/runs tables)", file)
+        self.has_nan_column = "is_nan" in schema["metrics"]
+        self.run_id, name, _ = choose_run(list_runs(self.conn, file), wanted, file)
+        self.info.name = name or self.run_id
 
     def read(self, final: bool = True):
         nan = "is_nan" if self.has_nan_column else "0"
@@ -197,9 +183,6 @@ class Source(RecordSource):
                            f"value, integer timestamp and step (rowid {shown})")
         if collector.n_records == 0:
             raise InputError(f"table metrics: no values for run {self.run_id}", self.path)
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 NAN, INF, DBL_MAX = float("nan"), float("inf"), sys.float_info.max

@@ -28,6 +28,7 @@ from phasewatch.errors import InputError
 from phasewatch.io import sqlite_ro
 from phasewatch.io.mlflow_sqlite import choose_run
 from phasewatch.io.source import Record, RecordSource, collect
+from phasewatch.io.sqlite_source import SqliteStoreSource
 from phasewatch.run import Run
 
 FORMAT = "trackio"
@@ -124,36 +125,21 @@ class Steps:
         raise ValueError(f"no integer step (step column {column_step!r})")
 
 
-class Source(RecordSource):
-    """One run of a Trackio project database, read by row id as rows arrive."""
+class Source(SqliteStoreSource):
+    """One run of a Trackio project database."""
 
     format = FORMAT
 
-    def __init__(self, path: Path, follow: bool = False, notice=None):
-        file, wanted = sqlite_ro.split_member(path)
-        super().__init__(file, source=path)
-        self.follow = follow
-        self.lock_notice = sqlite_ro.LockNotice()
-        self.conn = sqlite_ro.connect(file)
-        try:  # a store still being created may fail here: close what was opened
-            schema = sqlite_ro.tables_at(self.conn, file)
-            if not is_project(schema):
-                raise InputError("not a Trackio project database (no metrics table with run_name, "
-                                 "step, metrics)", file)
-            self.has_configs = "configs" in schema and {"run_name", "config"} <= schema["configs"]
-            runs = [(str(name), str(name), "") for (name,) in self._q(
-                "metrics", "SELECT run_name FROM metrics GROUP BY run_name ORDER BY min(rowid)")]
-            self.run_name = choose_run(runs, wanted, file, "Trackio project")[0]
-            self.info.name = self.run_name
-        except BaseException:
-            self.conn.close()
-            raise
-        self.last_rowid = 0
+    def open_run(self, schema, wanted, file) -> None:
+        if not is_project(schema):
+            raise InputError("not a Trackio project database (no metrics table with run_name, "
+                             "step, metrics)", file)
+        self.has_configs = "configs" in schema and {"run_name", "config"} <= schema["configs"]
+        runs = [(str(name), str(name), "") for (name,) in self._q(
+            "metrics", "SELECT run_name FROM metrics GROUP BY run_name ORDER BY min(rowid)")]
+        self.run_name = choose_run(runs, wanted, file, "Trackio project")[0]
+        self.info.name = self.run_name
         self.steps = Steps()
-        self.bad: list[str] = []
-
-    def _q(self, table: str, sql: str, args=()):
-        return sqlite_ro.query(self.conn, self.path, table, sql, args)
 
     def read(self, final: bool = True):
         try:
@@ -199,9 +185,6 @@ class Source(RecordSource):
                            f"object with a step: {shown}")
         if collector.n_records == 0:
             raise InputError(f"table metrics: no values for run {self.run_name!r}", self.path)
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 class ParquetSource(RecordSource):
