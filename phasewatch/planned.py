@@ -116,6 +116,8 @@ STATED_BY_LOG = {
 # A plan a console log states under a key of its own, whatever its format: where it says it.
 STATED_BY_KEY = {
     "max_iters": "nanoGPT's `max_iters = N`, among the settings it prints",
+    "actor_rollout_ref.actor.optim.total_training_steps":
+        "verl's console, its `Size of train dataloader` x the config's `total_epochs`",
 }
 
 

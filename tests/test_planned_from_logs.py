@@ -15,7 +15,7 @@ import pytest
 import phasewatch
 from phasewatch import read_run
 from phasewatch.live import LiveWatch
-from phasewatch.planned import epoch_plan, planned_epochs, planned_steps
+from phasewatch.planned import PlanSource, epoch_plan, planned_epochs, planned_steps
 
 
 def inspected_plan(path) -> int | None:
@@ -65,6 +65,25 @@ def test_older_verl_is_planned_from_its_epochs_and_the_batches_an_epoch_takes(tm
     assert planned_steps(read_run(log).config) == 210
     log.write_text("\n".join(head).replace("'total_training_steps': -1", "'total_training_steps': 50") + "\n")
     assert planned_steps(read_run(log).config) == 50
+
+
+def test_watch_says_an_older_verl_plan_was_counted_from_its_epochs(tmp_path):
+    """Such a log prints neither `Total training steps` nor a `total_training_steps` it set
+    (-1): `watch` names the two lines it multiplied, not lines the log does not hold."""
+    head = ["(main_task pid=9) {'trainer': {'total_epochs': 15, 'total_training_steps': -1}}",
+            "(main_task pid=9) Size of train dataloader: 14"]
+    steps = [f"(main_task pid=9) step:{k} - val/test_score/gsm8k:0.{k}" for k in range(1, 6)]
+    log = tmp_path / "old.log"
+    log.write_text("\n".join(head + steps) + "\n")
+    said = subprocess.run([sys.executable, "-m", "phasewatch", "watch", str(log)],
+                          capture_output=True, text=True, check=True).stderr
+    assert "planned length: 210 steps, stated by the log: verl's console, its `Size of train " \
+           "dataloader` x the config's `total_epochs`" in said
+    log.write_text("\n".join(head + steps).replace("Size of train dataloader: 14",
+                                                   "Total training steps: 210") + "\n")
+    run = read_run(log)
+    assert PlanSource.of_config(run.config, run.format).where() == \
+        "stated by the log: verl's console, its `Total training steps` or `total_training_steps`"
 
 
 def test_hf_console_banner_gives_the_plan_in_the_logs_step_units(tmp_path):

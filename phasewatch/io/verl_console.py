@@ -39,6 +39,8 @@ PLAN_LINES = {
     "epochs": re.compile(r"(?:'total_epochs':\s*|\btrainer\.total_epochs=)(\d+)"),
     "batches": re.compile(r"^Size of train dataloader:\s*(\d+)\s*$"),
 }
+# where verl writes the steps it counts itself (`phasewatch.planned.PLANNED_STEP_KEYS`)
+COUNTED_KEY = "actor_rollout_ref.actor.optim.total_training_steps"
 PLAN_WORDS = ("Total training steps", "total_training_steps", "total_epochs",
               "Size of train dataloader")
 
@@ -117,12 +119,15 @@ class LineParser:
     @property
     def settings(self) -> dict[str, int]:
         """The planned length for the run's config (`phasewatch.planned`): as printed or
-        set, else the batches an epoch takes x the epochs."""
+        set, else the batches an epoch takes x the epochs, under the key verl writes that
+        count to, so `watch` says where it came from (neither line it names is in such a log)."""
         plan = self._plan
         steps = plan.get("total") or plan.get("set")
-        if steps is None and "epochs" in plan and "batches" in plan:
-            steps = plan["epochs"] * plan["batches"]
-        return {} if not steps else {"trainer.total_training_steps": steps}
+        if steps:
+            return {"trainer.total_training_steps": steps}
+        if "epochs" in plan and "batches" in plan:
+            return {COUNTED_KEY: plan["epochs"] * plan["batches"]}
+        return {}
 
     @property
     def notes(self) -> list[str]:
