@@ -147,6 +147,19 @@ def test_mostly_good_file_reads_good_part_and_lists_bad_lines(tmp_path, capsys):
     assert warning.startswith("skipped 3 of 20 lines that are not valid records (lines 5, 10, 13; first: ")
 
 
+def test_a_damaged_json_line_is_named_by_its_line_and_column_only(tmp_path, capsys):
+    """json's own message says "line 1 column 12" of the one line it was given, which read
+    beside the file's line 3 as a contradiction; only its column is said."""
+    rows = [json.dumps({"step": s, "eval/accuracy": 0.5}) for s in range(6)]
+    rows[2] = '{"step": 2 "eval/accuracy": 0.5}'
+    path = tmp_path / "log.jsonl"
+    path.write_text("\n".join(rows) + "\n")
+    code, out, _ = inspect(capsys, path)
+    said = ("skipped 1 of 6 lines that are not valid records (line 3; first: not valid JSON: "
+            "Expecting ',' delimiter at column 12)")
+    assert code == 0 and out["warnings"] == [said]
+
+
 def test_invalid_trainer_state_is_exit_3_with_line(tmp_path, capsys):
     path = tmp_path / "trainer_state.json"
     path.write_text('{\n  "global_step": 3,\n  "log_history": [\n    {"loss": 1.0, "step": oops}\n  ]\n}\n')
