@@ -270,3 +270,33 @@ def test_a_feature_no_run_of_a_metric_has_gets_no_empty_chart():
     assert "No run has both" in features_vs_hps(
         [{"row": {**rows[0]["row"], "recommended_value": None, "hp.learning_rate": lr},
           "detail": None} for lr in (1e-3, 3e-3)])
+
+
+def test_a_reading_left_out_as_an_outlier_is_a_dot_off_the_line(tmp_path, capsys):
+    """`analyze` leaves an isolated spike out (its stop is at the peak of the rest); the card
+    and the drill-down drew it into the line, a spike above the stop, with nothing to say so.
+    It is a grey dot beside the line now, as `plot` marks it, and the page's key says so."""
+    import json
+
+    from phasewatch.sweep.row import SweepOptions, summarize_run
+
+    rows = []
+    for step in range(0, 600, 20):
+        value = 0.4 + 0.3 * min(step, 300) / 300 - 0.1 * max(0, step - 400) / 200
+        value += 0.01 * ((step // 20) % 3 - 1)
+        rows.append({"step": step, "eval/accuracy": 0.95 if step == 160 else round(value, 4)})
+    log = tmp_path / "spike.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from phasewatch.report.sections import drill_down, small_multiples
+
+    result = summarize_run(str(log), SweepOptions(detail=True))
+    assert result["detail"]["outliers"] == [[160, 0.95]]
+    card, panels = small_multiples([result]), drill_down([result])
+    for svg in (card, panels.split("<svg")[1]):  # the run's card, its metric's panel
+        assert svg.count("<title>outlier, left out: step 160: 0.95</title></circle>") == 1
+        line = re.search(r'<polyline points="([^"]+)"', svg).group(1).split()
+        assert len(line) == len(rows) - 1  # every reading but the one left out
+    out = tmp_path / "report.html"
+    assert main(["report", str(log), "--no-progress", "-o", str(out)]) == 0
+    page = out.read_text()
+    assert "a grey dot, a reading the analysis left out as an outlier" in page

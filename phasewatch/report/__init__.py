@@ -80,6 +80,8 @@ def build_report(results: list[dict[str, Any]], title: str = "phasewatch sweep r
     (`plot.seeds.band_limits`)."""
     n_bad = sum(1 for r in results if r["row"].get("error"))
     summary = f"{len(results)} runs" + (f", {n_bad} unreadable" if n_bad else "")
+    left_out = any((r.get("detail") or {}).get("outliers") for r in results)
+    dots = "; a grey dot, a reading the analysis left out as an outlier" if left_out else ""
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
@@ -87,7 +89,7 @@ def build_report(results: list[dict[str, Any]], title: str = "phasewatch sweep r
         "<b style=\"color:#D55E00\">disruption</b>, <b style=\"color:#0072B2\">readaptation</b>, "
         "<b style=\"color:#009E73\">improvement</b>, <b style=\"color:#7F7F7F\">plateau</b>, "
         "<b style=\"color:#CC79A7\">overfit</b>; the dashed line is the recommended "
-        "checkpoint.</p>"
+        f"checkpoint{dots}.</p>"
         f"<h2>Sweep table</h2>{sweep_table(results)}"
         # the summaries before the run-by-run views, which run to pages for a large sweep
         f"<h2>Seed groups</h2>{seed_groups(results, band)}"

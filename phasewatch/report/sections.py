@@ -22,6 +22,7 @@ FEATURES = {"dip_depth": "dip depth", "readapt_gain": "readaptation gain",
             "overfit_decline": "overfit decline", "peak_step": "peak step",
             "recommended_value": "value at recommended step"}
 MAX_HPS = 4
+OUTLIER_GREY = "#555555"
 GRID_POINTS = 120
 esc = html.escape
 
@@ -47,6 +48,20 @@ def _bands(detail) -> list[Band]:
     return [Band(p["start_step"], p["end_step"], p["name"]) for p in detail["phases"]]
 
 
+def _outliers(detail, row) -> list[tuple[float, float, str, str]]:
+    """The readings the analysis left out, each a grey dot off the run's line (`plot`'s x)."""
+    unit = row.get("step_unit") or "step"
+    return [(step, value, OUTLIER_GREY, f"outlier, left out: {at(step, unit)}: {value:.4g}")
+            for step, value in detail.get("outliers", [])]
+
+
+def _analysed(detail, row) -> list:
+    """The run's metric as analysed: its curve less the readings left out as outliers, which
+    drawn into the line stood as a spike over a stop elsewhere, with nothing to say so."""
+    left_out = {step for step, _ in detail.get("outliers", [])}
+    return [p for p in detail["curves"][row["metric"]] if p[0] not in left_out]
+
+
 def run_title(row) -> str:
     name = row.get("name") or row["path"].rstrip("/").rsplit("/", 1)[-1]
     return name + (f" (seed {row['seed']})" if row.get("seed") is not None else "")
@@ -67,8 +82,8 @@ def small_multiples(results) -> str:
                                        if row.get("confidence") else "")
             chart = Chart(width=230, height=130, title=title, ylabel=row["metric"],
                           bands=_bands(d),
-                          lines=[Line(d["curves"][row["metric"]], colors[arm_of(row)],
-                                      label=row["metric"])])
+                          lines=[Line(_analysed(d, row), colors[arm_of(row)],
+                                      label=row["metric"])], points=_outliers(d, row))
             if row.get("recommended_step") is not None:
                 unit = row.get("step_unit") or "step"  # an HF console log: "epoch 1.35"
                 chart.vlines.append((row["recommended_step"], "#000000",
@@ -335,9 +350,12 @@ def drill_down(results) -> str:
         span = (main_curve[0][0], main_curve[-1][0]) if main_curve else None
         signals = []
         for metric, pts in d["curves"].items():
-            color = colors[arm_of(row)] if metric == row["metric"] else "#555555"
+            main = metric == row["metric"]
+            color = colors[arm_of(row)] if main else "#555555"
             signals.append(render(Chart(width=220, height=110, title=metric, bands=bands,
-                                        lines=[Line(pts, color, 1.0)], xlim=span)))
+                                        lines=[Line(_analysed(d, row) if main else pts, color,
+                                                    1.0)], xlim=span,
+                                        points=_outliers(d, row) if main else [])))
         tokens = [render(Chart(width=220, height=110, title=name, bands=bands,
                                lines=[Line(pts, "#0072B2", 1.0)], xlim=span))
                   for name, pts in d["token_curves"].items() if name != "error"]

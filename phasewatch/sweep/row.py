@@ -253,6 +253,11 @@ def thin(series, points: int = CURVE_POINTS) -> list[list[float]]:
 
 
 def _detail(run, analysis, series) -> dict[str, Any]:
+    """The report's data of a run; `outliers`, the readings the analysis left out, which the
+    run's card draws beside its line, as `plot` marks them (the seed groups' means keep them,
+    as `plot`'s do)."""
+    left_out = series.index.isin(analysis.extra.get("outlier_steps", []))
+    outliers = [[int(s), float(v)] for s, v in series[left_out].items()]
     curves = {analysis.metric: thin(series)}
     for metric in run.metrics:
         if metric not in curves:
@@ -268,7 +273,7 @@ def _detail(run, analysis, series) -> dict[str, Any]:
             tokens["error"] = str(exc)
     return {"phases": [p.to_dict() | {"signals": None} for p in analysis.phases],
             "changepoints": [c.to_dict() for c in analysis.changepoints],
-            "events": [e.to_dict() for e in run.events], "curves": curves,
+            "events": [e.to_dict() for e in run.events], "curves": curves, "outliers": outliers,
             "token_curves": tokens, "warnings": list(analysis.warnings)}
 
 
