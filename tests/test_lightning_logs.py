@@ -192,6 +192,10 @@ def test_a_recovery_within_one_epoch_is_said_in_steps_not_0_epochs():
     assert "recovered after 10 steps, within epoch 2" in line and "0 epochs" not in line
     stats["time_to_recover_x"] = 1.5
     assert "recovered after 1.5 epochs" in phase_line(phase, "max", unit="epoch")
+    stats["time_to_recover_x"] = 1.0  # `analyze --x epoch` said "recovered after 1 epochs"
+    assert phase_line(phase, "max", unit="epoch").endswith("recovered after 1 epoch")
+    stats["time_to_recover_x"] = 1200.0
+    assert "recovered after 1.2e+03 tokens" in phase_line(phase, "max", unit="tokens")
     assert not math.isnan(stats["depth"])
 
 

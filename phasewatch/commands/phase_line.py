@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from phasewatch.commands.ends_read import ends_read
-from phasewatch.output import digits_apart
+from phasewatch.output import counted, digits_apart
 from phasewatch.phases import PhaseConfig
 from phasewatch.step_units import at, step_text, unit_scale, unit_word
 
@@ -18,7 +18,7 @@ def _fmt(value, digits: int = 4) -> str:
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
-UNIT_NAMES = {"epoch": "epochs", "tokens": "tokens", "samples": "samples"}
+UNIT_NAMES = {"epoch": "epoch", "tokens": "token", "samples": "sample"}  # one; `counted`
 
 
 def _side(size, word: str, opposite: str) -> str:
@@ -55,7 +55,7 @@ def phase_line(phase, direction: str = "max", unit: str = "step",
     if phase.name == "disruption":
         recover = s.get("time_to_recover")
         if recover is not None and unit != "step" and s.get("time_to_recover_x", 0) > 0:
-            recover = f"{s['time_to_recover_x']:.3g} {UNIT_NAMES.get(unit, unit)}"
+            recover = counted(f"{s['time_to_recover_x']:.3g}", UNIT_NAMES.get(unit, unit))
         elif recover is not None:
             steps_taken = recover
             recover = (f"{step_text(recover, steps_count)} {unit_word(steps_count)}"
