@@ -62,6 +62,7 @@ READERS: tuple[str, ...] = (
     "llmc",  # llm.c's main.log: nothing but `s:N tel:X` / `s:N trl:X ...` / `s:N eval:X` lines
     "llmc_console",  # llm.c's stdout: its settings table, `step K/N | loss X ...`, `val loss X`
     "build_nanogpt",  # build-nanogpt's log/log.txt: nothing but `N val X` / `N train X` lines
+    "build_nanogpt_console",  # its stdout: `step N | loss: X | ... | tok/sec: X`, `validation loss: X`
     "modded_nanogpt",  # the speedrun's log: its source code, then `step:N/M val_loss:X ...`
     "mmengine_console",  # OpenMMLab's text log: `Epoch(train) [E][I/N]  lr: ...`, `Epoch(val)`
     "fairseq_console",  # fairseq-train: `| train_inner | epoch N:  I / M loss=...`, `valid on`

@@ -15,7 +15,7 @@ is `s:step trl:...`. This reader puts each value where `main.log` does, under it
 same run: a train line's step is its printed number less one; a validation is at the loop
 step the updates before it reached (the last train line's printed number), and one printed
 before any train line (step 0, or a run resumed from a checkpoint) is held until the first
-train line says where the loop began. `/N` is the planned length (`max_steps`). The run
+train line says where the loop began (`io.loop_steps`). `/N` is the planned length (`max_steps`). The run
 ends with the last evaluation at step N: its HellaSwag where it runs one (the table's `| run
 hellaswag | yes |`, or a HellaSwag line read before), printed after its val loss once the
 HellaSwag examples are scored, which takes minutes (1,256 batches in the GPT-2 run); else its
@@ -38,6 +38,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from phasewatch.io.loop_steps import LoopSteps
 from phasewatch.io.source import LogFileSource
 from phasewatch.values import to_float
 
@@ -87,8 +88,8 @@ class LineParser:
     """Records at `main.log`'s steps (module docstring); every other line is console text."""
 
     def __init__(self) -> None:
-        self.reached: int | None = None  # the loop step the updates so far reached
-        self.held: list[dict[str, Any]] = []  # evaluations before the first train line
+        # the loop step the updates so far reached (`current`), known from the first train line
+        self.loop = LoopSteps()
         self.planned: int | None = None
         self.hellaswag: bool | None = None  # the run scores HellaSwag (its table's row)
         self.finished = False
@@ -102,22 +103,17 @@ class LineParser:
         train = _train_values(line) if line.startswith("step") else None
         if train is not None:
             printed, self.planned, values = train
-            found = [(printed - 1, dict(held)) for held in self.held]
-            self.held = []
-            self.reached = printed
-            return [*found, (printed - 1, values)]
+            return self.loop.train(printed - 1, values, next_step=printed)
         evaluation = self._evaluation(line)
         if evaluation is None:
             self._read_end(line)
             return []
         if "hellaswag_accuracy" in evaluation and self.hellaswag is None:
             self.hellaswag = True
-        if self.reached is None:
-            self.held.append(evaluation)
-            return []
         last = "hellaswag_accuracy" if self.hellaswag else "val_loss"
-        self.finished |= self.reached == self.planned and last in evaluation
-        return [(self.reached, evaluation)]
+        self.finished |= (self.loop.current is not None and self.loop.current == self.planned
+                          and last in evaluation)
+        return self.loop.evaluation(evaluation)
 
     def _read_end(self, line: str) -> None:
         """A line that is no record: the table's HellaSwag row, or the end of the loop."""
@@ -137,9 +133,7 @@ class LineParser:
 
     def flush(self) -> list[tuple[int, dict[str, Any]]]:
         """Evaluations of a log that ended before its first train line: at step 0."""
-        found = [(0, held) for held in self.held]
-        self.held = []
-        return found
+        return self.loop.flush(0)
 
 
 class Source(LogFileSource):

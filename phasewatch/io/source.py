@@ -289,10 +289,13 @@ class LineRecordSource(RecordSource):
             if cut and evidently_cut(text):
                 self._leave_out_cut(lineno, text)
                 continue
+            if cut and hasattr(self.parser, "flush"):  # the log ends before its cut line:
+                yield from self._flushed(lineno)  # what that line gives, held or not, is not read
             found = self._parsed(lineno, self.parser.feed, text, lineno)
             if found is None:
                 continue
-            if cut and found:  # a record that may be cut: not read (a line of text is no loss)
+            held = cut and hasattr(self.parser, "flush") and self._parsed(lineno, self.parser.flush)
+            if cut and (found or held):  # a record that may be cut: not read (text is no loss)
                 self._leave_out_cut(lineno, text)
                 continue
             if found:  # a parser that knows what its steps count says so (jsonl's `epoch`)
@@ -313,15 +316,18 @@ class LineRecordSource(RecordSource):
             report.bad(lineno, f"line longer than {self.tail.max_line >> 20} MB")
         self._too_long_reported = len(self.tail.too_long)
         if final and hasattr(self.parser, "flush"):  # a record the next line would have closed
-            for step, values in self._parsed(report.last_lineno, self.parser.flush) or ():
-                record = Record(step, values, report.last_lineno)
-                yield from self._given([record] if self.reread is None else
-                                       self.reread.take(record))
+            yield from self._flushed(report.last_lineno)
         if final and self.reread is not None:
             yield from self._given(self.reread.end())
         if final and self.repeats is not None and (note := self.repeats.note()) is not None:
             self.repeats = None  # (said once: in the Run's warnings, or by `watch` at its end)
             self.warn(note)
+
+    def _flushed(self, lineno: int) -> Iterator[Record]:
+        """The records the parser holds for a next line to close (its `flush`), at `lineno`."""
+        for step, values in self._parsed(lineno, self.parser.flush) or ():
+            record = Record(step, values, lineno)
+            yield from self._given([record] if self.reread is None else self.reread.take(record))
 
     def _given(self, records: list[Record]) -> Iterator[Record]:
         self.n_read += len(records)
