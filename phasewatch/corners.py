@@ -68,14 +68,16 @@ def level_corner_index(x: np.ndarray, y: np.ndarray, lo: int, hi: int) -> int:
     trend, jump = _corner_fits(xs, ys)
     k_trend = int(np.argmax(trend))
     if xs.size > 5:
-        from scipy.stats import f as f_dist  # only where a corner is placed
+        # the F distribution's survival function, as scipy.stats' `f.sf` computes it, without
+        # scipy.stats' 0.7 s import (only where a corner is placed)
+        from scipy.special import fdtrc
 
         ss = float(ys @ ys)
         k_jump = int(np.argmax(jump))
         rss_trend, rss_jump = ss - trend[k_trend], max(ss - jump[k_jump], 0.0)
         dof = xs.size - 4
-        if rss_trend > rss_jump and (rss_jump <= 1e-12 * ss or f_dist.sf(
-                (rss_trend - rss_jump) / (rss_jump / dof), 1, dof) < JUMP_P):
+        if rss_trend > rss_jump and (rss_jump <= 1e-12 * ss or fdtrc(
+                1, dof, (rss_trend - rss_jump) / (rss_jump / dof)) < JUMP_P):
             return lo + 1 + k_jump
     return lo + 1 + k_trend
 

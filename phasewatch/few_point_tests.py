@@ -79,11 +79,16 @@ class ScatterTest:
 
 def _two_sided_p(t: float, dof: int, known: bool) -> float:
     """Two-sided p of a t statistic with `dof` degrees of freedom, or of a z statistic when the
-    noise was `known` (given by the user, not estimated from the same few values)."""
-    from scipy.stats import norm  # imported here, as in `trend_test`
-    from scipy.stats import t as student_t
+    noise was `known` (given by the user, not estimated from the same few values).
 
-    return float(2.0 * (norm.sf(abs(t)) if known else student_t.sf(abs(t), dof)))
+    From scipy.special's Student t distribution function (what `scipy.stats.t.sf` computes
+    with), not scipy.stats: the live monitor refits a short run after each evaluation, and the
+    first refit that tests a shift paid scipy.stats' 0.7 s import (scipy.special's: 0.1 s)."""
+    if known:
+        return math.erfc(abs(t) / math.sqrt(2.0))
+    from scipy.special import stdtr  # imported here: what other commands do not pay
+
+    return float(2.0 * stdtr(dof, -abs(t)))
 
 
 def start_shift(y: np.ndarray, known_sd: float | None = None) -> ScatterTest | None:
