@@ -113,14 +113,18 @@ def changepoints_result(path_or_run: str | Path | Run, metric: str | Sequence[st
         raise UsageError("changepoints needs at least one metric")
     if min_size is not None and min_size < 2:
         raise UsageError("--min-size must be at least 2")
+    from phasewatch.xaxis import shared_step_unit
+
     steps, values, own, warnings = _aligned(run, metrics)
     seg = Segmenter(model=model, penalty=penalty, min_size=min_size).fit(steps, values)
+    # what the steps count, as `analyze` says it: a Keras log's epochs, a validation logged
+    # per epoch beside per-batch metrics, an HF console log that states no step (epoch/10000)
+    unit = shared_step_unit((run, metric) for metric in own)
     return {"source": run.source, "metrics": own,
             "changepoints": [c.to_dict() for c in seg.changepoints],
             "method": seg.method, "penalty": seg.penalty,
             "warnings": [*run.warnings, *warnings, *seg.warnings],
-            # an HF console log that states no step: the steps count epoch/10000
-            **({"step_unit": run.step_unit} if "/" in (run.step_unit or "") else {})}
+            **({"step_unit": unit} if unit != "step" else {})}
 
 
 def _aligned(run: Run, metrics: list[str]):

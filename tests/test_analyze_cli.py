@@ -138,6 +138,22 @@ def test_changepoints_joint_segmentation_and_options(capsys, three_phase):
     assert code == 2 and "--min-size" in err
 
 
+def test_changepoints_of_a_log_counted_in_epochs_say_epoch_as_analyze_does(capsys, tmp_path):
+    """A Keras CSVLogger file counts epochs: `analyze` says "epoch 12", `changepoints` said
+    "step 12" of the same row (and its JSON had no step_unit)."""
+    log = tmp_path / "training_log.csv"
+    rows = [f"{e},{0.5 + 0.02 * min(e, 12) + 0.004 * (e % 2):.4f}" for e in range(30)]
+    log.write_text("epoch,val_accuracy\n" + "\n".join(rows) + "\n")
+    code, out, _ = run_cli(capsys, "changepoints", log, "--metric", "val_accuracy")
+    lines = out.splitlines()[1:]
+    assert code == 0 and lines and all(line.startswith("  epoch ") for line in lines)
+    code, out, _ = run_cli(capsys, "changepoints", log, "--metric", "val_accuracy",
+                           "--format", "json")
+    assert json.loads(out)["step_unit"] == "epoch"
+    code, out, _ = run_cli(capsys, "analyze", log)
+    assert "recommended stop: epoch " in out
+
+
 @pytest.mark.skipif(not REAL.exists(), reason="../shared/real_logs not present")
 def test_real_verl_log_picks_the_validation_score(capsys):
     log = next((REAL / "verl_ppo_qwen05b").glob("*.log"))
