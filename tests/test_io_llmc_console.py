@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import time
 
+import pytest
 from watch_follower import Follower
 
 from phasewatch.cli import main
@@ -139,3 +140,41 @@ def test_a_run_without_hellaswag_ends_with_its_last_val_loss(tmp_path):
     text = "".join(line + "\n" for line in text.splitlines() if "HellaSwag" not in line)
     out.write_text(text[:_cut_after(text, "val loss", text.index(f"step {N:4d}/{N}"))])
     assert read_run(out).finished
+
+
+@pytest.mark.parametrize("cut", ["val loss 4.12", "HellaSwag: 2891/10042 = 0.28",
+                                 "step   12/12 | loss 4.187 (+nanz)| norm 1.5000 (+nanz)| lr 6.0"])
+def test_a_cut_last_line_is_left_out_and_said(tmp_path, cut):
+    """llm.c ends every line: one without its newline was cut (a job killed mid-write), and a
+    value cut there still parses (4.12 of 4.128212): the whole file up to it is read."""
+    out, _ = write_run(tmp_path)
+    whole = read_run(out)
+    text = out.read_text()
+    at = text.rindex(cut[:10])  # (HellaSwag's: after its progress, on the same line)
+    lineno = text[:at].count("\n") + 1
+    out.write_text(text[:at] + cut)
+    run = read_run(out)
+    assert [w for w in run.warnings if f"line {lineno}:" in w and "left out" in w], run.warnings
+    kept = {"val": (3, 2, N), "Hel": (4, 2, N), "ste": (3, 2, N - 1)}[cut[:3]]
+    for name, n in zip(("val_loss", "hellaswag_accuracy", "train_loss"), kept):
+        assert run.series(name).tolist() == whole.series(name).tolist()[:n], name
+
+
+def test_a_follow_waits_for_the_end_of_a_partial_last_line(tmp_path):
+    out, _ = write_run(tmp_path)
+    text = out.read_text()
+    at = text.rindex("val loss ") + len("val loss 4.12")
+    out.write_text(text[:at])
+    source = llmc_console.source(out, follow=True)
+    try:
+        first = list(source.read(final=False))
+        assert len([r for r in first if "val_loss" in r.values]) == 3
+        with open(out, "a", encoding="utf-8") as fh:
+            fh.write(text[at:])
+        followed = first + list(source.read(final=True))
+    finally:
+        source.close()
+    whole = list(llmc_console.source(out).read())
+    assert [(r.step, dict(r.values)) for r in followed] == [(r.step, dict(r.values)) for r in whole]
+    assert next(dict(r.values) for r in followed if r.step == N) == {"val_loss": f"{_val(N):f}"}
+

@@ -26,6 +26,10 @@ GPT-2 124M run's 19,560 steps with 80 validations and 79 HellaSwag evaluations a
 loss was NaN from its first step were "unknown log format", as was a run that stopped with
 `[CUDA ERROR] ... out of memory` before its first step (now: "no llm.c step lines").
 
+llm.c ends every line it prints (`\\r` ends a HellaSwag progress line), so a last line without
+its newline was cut (a job killed mid-write): it is left out and said, for a value cut there
+still parses (`val loss 3.07` of `3.0717`); a follow waits for the line's end.
+
 Sniffing: a whole train line as llm.c prints it (`step K/N | loss X (Zz)| norm X (Zz)| lr X |
 ... tok/s`: a script's own `step 10/100 | loss 2.3 | norm 1.2` stays `kv_console`'s), or the
 settings table's first rows (`| train data pattern | ...`, `| val data pattern | ...`), which only
@@ -138,10 +142,12 @@ class LineParser:
 
 class Source(LogFileSource):
     """Lines read (and followed) by the shared line machinery; the last evaluation at the
-    planned last step, or the end of the loop, ends the run (module docstring)."""
+    planned last step, or the end of the loop, ends the run; a cut last line is left out
+    (module docstring)."""
 
     FORMAT, PARSER = FORMAT, LineParser
     WHAT = "llm.c step lines (`step K/N | loss X (Zz)| norm X (Zz)| lr X | ...`, `val loss X`)"
+    cut_line_may_parse = True
 
     def end_marker(self, text: str, values: dict[str, Any] | None) -> bool:
         return self.parser.finished
