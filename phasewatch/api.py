@@ -113,8 +113,9 @@ def changepoints_result(path_or_run: str | Path | Run, metric: str | Sequence[st
         raise UsageError("changepoints needs at least one metric")
     if min_size is not None and min_size < 2:
         raise UsageError("--min-size must be at least 2")
-    from phasewatch.xaxis import shared_step_unit
+    from phasewatch.xaxis import one_counter, shared_step_unit
 
+    one_counter(run, [run.resolve_metric(m) for m in metrics], "segment them one at a time")
     steps, values, own, warnings = _aligned(run, metrics)
     seg = Segmenter(model=model, penalty=penalty, min_size=min_size).fit(steps, values)
     # what the steps count, as `analyze` says it: a Keras log's epochs, a validation logged

@@ -133,6 +133,17 @@ def shared_step_unit(runs_and_metrics: Iterable[tuple[Run, str]]) -> str:
     return units.pop() if len(units) == 1 else "step"
 
 
+def one_counter(run, metrics: Iterable[str], advice: str) -> None:
+    """A usage error when `metrics` of one log count their steps in different units (a
+    validation logged per epoch beside per-batch metrics): their step numbers are not one
+    axis (epoch 5 is no batch 5). `advice` says what to do instead."""
+    counts = {metric: step_unit(run, metric) for metric in metrics}
+    if len(set(counts.values())) > 1:
+        said = ", ".join(f"{metric} counts {unit}s" for metric, unit in counts.items())
+        raise UsageError(f"{run.source}: {said} (two counters in one log: epochs beside "
+                         f"batches), so they share no x axis; {advice}")
+
+
 def check_comparable(runs: list[Run]) -> None:
     """A usage error when a run of several to draw on one axis counts its rows in a scaled unit
     (an HF console log without steps: epoch x 10,000) that another of them does not: its

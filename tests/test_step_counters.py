@@ -103,6 +103,20 @@ def test_plot_draws_the_validation_on_an_epoch_axis_and_no_batch_panel_beside_it
     assert code == 0, err  # the epoch's train loss counts epochs too
 
 
+def test_changepoints_refuse_to_segment_epochs_and_batches_as_one_axis(run_folder, capsys):
+    """Segmented jointly, the validation accuracy (epochs 1-40) and the batch loss (steps
+    1-2000) were aligned on their step numbers: epoch 5 with batch 5, "segmented the 40 steps
+    where all of ... have finite values (of 2000)". A usage error now, as `plot`'s."""
+    code, out, err = cli(capsys, "changepoints", str(run_folder), "--metric",
+                         "validation/accuracy", "--metric", "training/batch_loss")
+    assert code == 2 and out == ""
+    assert "validation/accuracy counts epochs, training/batch_loss counts steps" in err
+    assert "share no x axis; segment them one at a time" in err
+    code, out, err = cli(capsys, "changepoints", str(run_folder), "--metric",
+                         "validation/accuracy", "--metric", "training/loss")
+    assert code == 0 and out.splitlines()[1].startswith("  epoch ")  # both count epochs
+
+
 def test_follow_while_the_summary_writer_appends_equals_the_replay(tmp_path):
     torch_tb = pytest.importorskip("torch.utils.tensorboard")
     folder = tmp_path / "run"

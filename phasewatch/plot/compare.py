@@ -54,7 +54,7 @@ from phasewatch.presets import hf_spellings, named_by_its_own
 from phasewatch.results import Analysis
 from phasewatch.run import Run
 from phasewatch.signals import choose_direction, choose_metric
-from phasewatch.xaxis import axis_label, in_step_unit, shared_step_unit, step_unit
+from phasewatch.xaxis import axis_label, in_step_unit, one_counter, shared_step_unit
 
 LAYOUTS = ("overlay", "grid")
 LEGEND_ROW_HEIGHT = 0.14  # inches per extra row of legend entries
@@ -185,13 +185,8 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
             warnings.warn(f"no metric '{metric}' in {', '.join(missing)}; left out of that panel",
                           stacklevel=3)
     for i, run in enumerate(runs):  # the panels share one x axis: one counter per log
-        counts = {m: step_unit(run, run.resolve_metric(m))
-                  for m, members in zip(panels, present) if i in members}
-        if len(set(counts.values())) > 1:
-            said = ", ".join(f"{m} counts {unit}s" for m, unit in counts.items())
-            raise UsageError(f"{run.source}: {said} (two counters in one log: "
-                             "epochs beside batches), so they share no x axis; draw them in "
-                             "figures of their own")
+        one_counter(run, [run.resolve_metric(m) for m, members in zip(panels, present)
+                          if i in members], "draw them in figures of their own")
     all_steps = [s for i in range(len(runs)) for m in panels
                  if (s := series_or_none(runs[i], m)) is not None]
     first = min(float(s.index[0]) for s in all_steps)
