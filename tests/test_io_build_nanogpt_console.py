@@ -9,6 +9,7 @@ import json
 import math
 
 import pytest
+from _files import notebook_cell, read_as
 from watch_follower import eval_curve, follow_while_written
 
 from phasewatch.cli import main
@@ -195,3 +196,15 @@ def test_other_text_is_not_taken(tmp_path, text):
     except InputError:  # an unknown format is also "not taken"
         taken = None
     assert taken != "build_nanogpt_console"
+
+
+def test_a_notebook_cell_that_trained_with_the_script_keeps_its_validation_curve(tmp_path):
+    """build-nanogpt run in Colab (`!torchrun ... train_gpt2.py`): the cell's printed output was
+    offered to `kv_console` only, which took the train lines and lost the validation loss and
+    HellaSwag accuracy."""
+    lines, log = run_lines(steps=501)
+    book = notebook_cell(tmp_path, "!python train_gpt2.py", "\n".join(lines) + "\n",
+                         name="gpt2.ipynb")
+    run = read_as(book, "build_nanogpt_console")
+    assert_same_run(run, read_run(write(tmp_path / "log.txt", log)))
+    assert run.series("val_loss").index.tolist() == [0, 250, 500]

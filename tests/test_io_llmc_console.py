@@ -8,6 +8,7 @@ import math
 import time
 
 import pytest
+from _files import notebook_cell, read_as
 from watch_follower import Follower
 
 from phasewatch.cli import main
@@ -178,3 +179,14 @@ def test_a_follow_waits_for_the_end_of_a_partial_last_line(tmp_path):
     assert [(r.step, dict(r.values)) for r in followed] == [(r.step, dict(r.values)) for r in whole]
     assert next(dict(r.values) for r in followed if r.step == N) == {"val_loss": f"{_val(N):f}"}
 
+
+def test_a_notebook_cell_that_ran_llmc_is_read_as_its_console(tmp_path):
+    """`!./train_gpt2cu ...` in a notebook: its printed output is read as llm.c's console, at
+    main.log's steps, its HellaSwag progress redrawn by `\\r` included."""
+    out, log = write_run(tmp_path)
+    book = notebook_cell(tmp_path, "!./train_gpt2cu -o log124M", out.read_text(),
+                         name="llmc.ipynb")
+    run, logged = read_as(book, "llmc_console"), read_run(log)
+    for name in ("val_loss", "train_loss", "hellaswag_accuracy"):
+        assert run.series(name).index.tolist() == logged.series(name).index.tolist(), name
+    assert run.config.get("max_steps") == N and run.finished
