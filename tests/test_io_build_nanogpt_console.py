@@ -154,6 +154,17 @@ def test_a_damaged_line_is_named_and_the_rest_read(tmp_path):
     assert_same_run(run, read_run(write(tmp_path / "log.txt", log)), ("val_loss",))
 
 
+def test_a_validation_after_a_damaged_train_line_is_at_its_own_step(tmp_path):
+    """Another rank's text broke the train line of step 249, right before the validation of
+    step 250: that validation was read at 249, the broken line's step, one before log.txt's."""
+    lines, log = run_lines()
+    at = lines.index(next(line for line in lines if line.startswith("step   249")))
+    lines[at] = "step   249 | loss: 3.61rank 1 sample 0: Hello, I'm a language model, and"
+    run = read_run(write(tmp_path / "nohup.out", lines))
+    assert any(f"line {at + 1};" in w for w in run.warnings), run.warnings
+    assert_same_run(run, read_run(write(tmp_path / "log.txt", log)), ("val_loss", "hellaswag_accuracy"))
+
+
 def test_a_follow_places_a_validation_at_once_and_reads_what_is_appended(tmp_path):
     """A validation right after the train lines of steps 248 and 249 is at 250 before its train
     line is written (HellaSwag and the samples come first); the rest, appended, reads as the
