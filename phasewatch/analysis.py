@@ -39,7 +39,7 @@ from phasewatch.expert_data import (
 )
 from phasewatch.fall_so_far import ends_early, fall_so_far
 from phasewatch.hinge import MAX_POINTS as HINGE_POINTS
-from phasewatch.hinge import hinge_phases
+from phasewatch.hinge import epoch_starts, hinge_phases
 from phasewatch.known_noise import (
     KnownNoise,
     constant_floor,
@@ -224,7 +224,9 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
                         f"up to {HINGE_POINTS} evaluations is read by the broken line instead "
                         "(its own penalty per knot): it changes no phase here")
     if hinged:
-        phases, sd = hinge_phases(steps, y, pcfg, known.sd if known else None)
+        starts = epoch_starts(steps, y, [e.step for e in run.events
+                                         if e.name == "epoch_boundary"]) if cfg.use_events else ()
+        phases, sd = hinge_phases(steps, y, pcfg, known.sd if known else None, starts)
         ar = 0.0  # the broken line's noise is not inflated for autocorrelation
     elif known is not None:
         ar = seg.ar

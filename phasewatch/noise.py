@@ -223,9 +223,12 @@ def _approach(y: np.ndarray, bound: float) -> int:
     return first if first >= APPROACH_POINTS and steady else 0
 
 
-def second_difference_sd(values: np.ndarray, robust: bool = True) -> float:
+def second_difference_sd(values: np.ndarray, robust: bool = True,
+                         apart: tuple[int, ...] = ()) -> float:
     """Noise sd from second differences, for a few points (a straight trend cancels;
-    var(d2) = 6 sd^2). 0.0 for fewer than four points.
+    var(d2) = 6 sd^2). 0.0 for fewer than four points. `apart`: indices where a new stretch
+    starts (an epoch, `hinge.epoch_starts`) whose step is no noise: the two second differences
+    across each are left out.
 
     `robust` takes the MAD (a rare outlier does not count); with 3-6 second differences the
     MAD is the middle one or two of them and often near 0 (on 5-evaluation flat runs, a tenth of
@@ -246,6 +249,10 @@ def second_difference_sd(values: np.ndarray, robust: bool = True) -> float:
     if y.size < 4:
         return 0.0
     d2 = np.diff(y, 2)
+    if apart:  # a stretch starting at index j: d2[j - 2] and d2[j - 1] hold its step
+        d2 = np.delete(d2, [i for j in apart for i in (j - 2, j - 1) if 0 <= i < d2.size])
+        if d2.size < 2:
+            return 0.0
     if not robust:
         if d2.size >= GROSS_FROM:
             spread = np.abs(d2 - np.median(d2))
