@@ -65,7 +65,7 @@ def test_size_is_printed(tmp_path, capsys):
                  "-o", str(out)]) == 0
     err = capsys.readouterr().err
     size = out.stat().st_size
-    assert f"report of 1 runs -> {out} ({size / 1e3:.0f} kB)" in err
+    assert f"report of 1 run -> {out} ({size / 1e3:.0f} kB)" in err
 
 
 def test_ticks():
@@ -300,3 +300,13 @@ def test_a_reading_left_out_as_an_outlier_is_a_dot_off_the_line(tmp_path, capsys
     assert main(["report", str(log), "--no-progress", "-o", str(out)]) == 0
     page = out.read_text()
     assert "a grey dot, a reading the analysis left out as an outlier" in page
+
+
+def test_a_report_of_one_run_says_one_run(tmp_path):
+    """The page's summary said "1 runs" (the closing line: `test_size_is_printed`)."""
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("".join(f'{{"step": {10 * k}, "eval/accuracy": {0.5 + 0.01 * k}}}\n'
+                           for k in range(8)))
+    out = tmp_path / "report.html"
+    assert main(["report", str(log), "--no-progress", "-o", str(out)]) == 0
+    assert '<p class="note">1 run. Phases: ' in out.read_text()

@@ -158,7 +158,7 @@ def test_copy_is_removed(tmp_path):
 def test_exit_code_3_only_when_no_run_was_read(runs, tmp_path, capsys):
     out = tmp_path / "t.csv"
     assert main(["sweep", str(runs / "zz_broken"), "--no-progress", "-o", str(out)]) == 3
-    assert "1 runs (1 unreadable)" in capsys.readouterr().err
+    assert "phasewatch: 1 run (1 unreadable) -> " in capsys.readouterr().err  # not "1 runs"
     assert "no valid record" in pd.read_csv(out)["error"][0]
     assert main(["sweep", str(runs / "zz_broken"), str(runs / "run0"), "--workers", "1",
                  "--no-progress", "-o", str(out)]) == 0

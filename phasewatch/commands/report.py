@@ -32,5 +32,8 @@ def run(args: argparse.Namespace) -> int:
     size = written(args.output,
                    lambda: write_report(results, args.output, args.title, args.band))
     unit = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
-    print(f"phasewatch: report of {len(results)} runs -> {args.output} ({unit})", file=sys.stderr)
+    from phasewatch.output import counted
+
+    print(f"phasewatch: report of {counted(len(results), 'run')} -> {args.output} ({unit})",
+          file=sys.stderr)
     return exit_code(len(results), sum(1 for r in results if r["row"].get("error")))

@@ -149,9 +149,11 @@ def run(args: argparse.Namespace) -> int:
         written(args.output, lambda: write_table(table, args.output, fmt))
     n_bad = int(table["error"].notna().sum())
     if args.output not in (None, "-"):
-        what = f" in {len(configs)} configurations" if args.by_config else ""
-        print(f"phasewatch: {len(table)} runs ({n_bad} unreadable){what} -> {args.output}",
-              file=sys.stderr)
+        from phasewatch.output import counted
+
+        what = f" in {counted(len(configs), 'configuration')}" if args.by_config else ""
+        print(f"phasewatch: {counted(len(table), 'run')} ({n_bad} unreadable){what} -> "
+              f"{args.output}", file=sys.stderr)
     return exit_code(len(table), n_bad)
 
 

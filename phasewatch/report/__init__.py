@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from phasewatch.output import counted
 from phasewatch.report.assets import CSS, JS
 from phasewatch.report.sections import (
     drill_down,
@@ -79,7 +80,7 @@ def build_report(results: list[dict[str, Any]], title: str = "phasewatch sweep r
     """The HTML page (a string) for sweep results with detail; `band`: the seed groups' band
     (`plot.seeds.band_limits`)."""
     n_bad = sum(1 for r in results if r["row"].get("error"))
-    summary = f"{len(results)} runs" + (f", {n_bad} unreadable" if n_bad else "")
+    summary = counted(len(results), "run") + (f", {n_bad} unreadable" if n_bad else "")
     left_out = any((r.get("detail") or {}).get("outliers") for r in results)
     dots = "; a grey dot, a reading the analysis left out as an outlier" if left_out else ""
     return (
