@@ -15,12 +15,16 @@ def test_verl_console_log():
     [path] = list((REAL / "verl_ppo_qwen05b").glob("*.log"))
     run = read_run(path)
     assert run.format == "verl_console"
-    assert run.n_records == 435 and run.steps.tolist() == list(range(435))
+    assert run.n_records == 437 and run.steps.tolist() == list(range(435))  # 435 steps, 2 dicts
     assert len(run.metrics) == 42 and run.warnings == [] and run.events == []
     assert run.series("critic/score/mean")[9] == 0.031
     val = run.series("val/test_score/openai/gsm8k")
-    assert len(val) == 43 and val.index[0] == 9 and val.index[-1] == 429
+    # the validations the step lines log (steps 9 ... 429), and the two verl pprints before
+    # the first update and after the last (`Initial` / `Final validation metrics`), under the
+    # step lines' name, at full precision
+    assert len(val) == 45 and val.index[0] == 0 and val.index[-1] == 434
     assert val[9] == 0.013 and val[429] == 0.543
+    assert val[0] == 0.0007621951219512195 and val[434] == 0.5685975609756098
     assert run.series("actor/entropy_loss")[434] == 0.066
     assert run.series("response_length/mean")[434] == 272.527
     # roles: the old verl names map onto the canonical ones

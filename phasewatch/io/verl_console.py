@@ -6,6 +6,17 @@ in old versions and `pprint.pformat(v)` in newer ones, which with numpy 2 reads
 `(WorkerDict pid=N, ip=...)`) and colours it with ANSI codes. Config dumps, sample
 generations, warnings and tqdm bars are interleaved: those lines are not records and are
 skipped silently; a step line with an unreadable item keeps its other items and is reported.
+
+The validations before and after training are read too (`ValidationDicts`): verl's `fit`
+pprints `Initial validation metrics: {...}` before its first update and `Final validation
+metrics: {...}` after its last. Newer versions also log both through the tracker, as step lines
+(the final one is the last step's own validation), and then these lines add nothing. Older ones
+(the PPO logs of verl's own example runs) log neither: the score before training (0.00076 on
+GSM8K for a Qwen2.5-0.5B run whose first step line's score, at step 9, is 0.013) and the score
+after the last update were lost, and the run's start read as its first in-loop validation.
+Their keys are those of `_validate`, `test_score/<source>`, which the old loop logged as
+`val/test_score/<source>` (and the tracker's step-0 line of some versions under the bare name,
+a one-value series beside the curve): one name, `val/test_score/<source>`, is read for all.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ import numpy as np
 
 from phasewatch.io.source import LogFileSource
 from phasewatch.io.verl_names import unscale, unscale_row
+from phasewatch.io.verl_validation import END_LINE, ValidationDicts, validation_name
 from phasewatch.records_sparse import Row
 from phasewatch.values import MAX_NUMBER_TEXT, to_float, to_step
 
@@ -115,6 +127,7 @@ class LineParser:
     def __init__(self) -> None:
         self._bad_items: list[tuple[int, str]] = []
         self._plan: dict[str, int] = {}  # what the head says of the planned length
+        self._validations = ValidationDicts(parse_value)
 
     @property
     def settings(self) -> dict[str, int]:
@@ -148,21 +161,22 @@ class LineParser:
                     found = pattern.search(text)
                     if found:
                         self._plan[what] = int(found.group(1))
-            return []
+            return self._validations.feed(text)
         step = to_step(match.group(1))
         items = match.group(2).split(" - ")
         if len(items) > WIDE:
-            return [(step, self._wide(items, lineno))]
+            return self._validations.at_step(step, [], (step, self._wide(items, lineno)))
         values: dict[str, Any] = {}
         for item in items:
             key, sep, raw = item.rpartition(":")
             try:
                 if not sep or not key.strip():
                     raise ValueError(item)
-                values[key.strip()] = parse_value(raw)
+                values[validation_name(key.strip())] = parse_value(raw)
             except ValueError:
                 self._bad_items.append((lineno, item))
-        return [(step, unscale(values))]  # `train/lr(1e-3)` -> `train/lr`
+        # `train/lr(1e-3)` -> `train/lr`
+        return self._validations.at_step(step, list(values), (step, unscale(values)))
 
     def _wide(self, items: list[str], lineno: int) -> Row:
         """A line of many items parsed into two columns (names, float64 values): a line of
@@ -191,8 +205,6 @@ class LineParser:
         return unscale_row(names, values)
 
 
-# verl's `fit` prints this after the last step (`pprint(f"Final validation metrics: ...")`).
-END_LINE = "Final validation metrics:"
 
 
 class Source(LogFileSource):
