@@ -195,8 +195,8 @@ def test_followed_as_the_script_prints_equals_the_replay(tmp_path):
 
 @pytest.mark.parametrize("text", [
     "".join(f"step {k} | loss: {3 - k / 10:.3f} | norm: 1.2\n" for k in range(10)),  # no timing
-    "".join(f"2024-06-14 train.py step {k:5d} | loss: 3.1 | lr 6e-4 | norm: 0.3 | dt: 791.31ms | "
-            f"tok/sec: 662560.16\n" for k in range(10)),  # behind a logger's prefix
+    "".join(f"substep {k:5d} | loss: 3.1 | lr 6e-4 | norm: 0.3 | dt: 791.31ms | "
+            f"tok/sec: 662560.16\n" for k in range(10)),  # another word's end
     "validation loss: 3.0717\nHellaSwag accuracy: 3087/10042=0.3074\n",  # no train line
 ])
 def test_other_text_is_not_taken(tmp_path, text):
@@ -219,3 +219,15 @@ def test_a_notebook_cell_that_trained_with_the_script_keeps_its_validation_curve
     run = read_as(book, "build_nanogpt_console")
     assert_same_run(run, read_run(write(tmp_path / "log.txt", log)))
     assert run.series("val_loss").index.tolist() == [0, 250, 500]
+
+
+def test_a_fork_printing_through_a_logger_is_read_behind_its_prefix(tmp_path):
+    """A public fork logs every line through `logging` (`%(asctime)s %(filename)s
+    %(message)s`): kv_console took its train lines and lost its validations."""
+    lines, log = run_lines(ranks=0)
+    prefixed = [f"2024-06-14 18:{k // 60 % 60:02d}:{k % 60:02d},384 train.py {line}"
+                for k, line in enumerate(lines)]
+    run = read_run(write(tmp_path / "log", prefixed))
+    assert run.format == "build_nanogpt_console" and not run.warnings
+    assert_same_run(run, read_run(write(tmp_path / "log.txt", log)))
+    assert run.series("val_loss").index.tolist() == [0, 250, 500, 750, 999]

@@ -1,5 +1,5 @@
 """Print-statement logs whose items are `name: value`, not `name=value`, after a step token:
-nanoGPT-style `step 0 | loss: 11.02 | lr 8.39e-07 | norm: 14.33 | dt: 150.7ms | tok/sec: 3.4e4`,
+nanoGPT-style `step 0 | loss: 11.02 | lr 8.39e-07 | norm: 14.33`,
 `Epoch 0 | Step 10/6501 | Loss: 8.24 | PPL: 4455.51 | LR: 5.97e-05`, a logger's
 `... INFO - Step 1 loss: 91.0 token_entropy: 1.14`. They were "unknown log format" (files of
 3 repositories in the second new-user sweep); prose with a step and a colon stays skipped."""
@@ -21,19 +21,39 @@ def _loss(step: int) -> float:
 
 
 def test_nanogpt_style_pipe_fields(tmp_path, capsys):
+    """A script's own `step N | loss: X | lr X | norm: X` print (no build-nanogpt timings)."""
     log = tmp_path / "log"
-    lines = ["2024-06-14 18:42:27,532 train.py Using device: cuda",
-             "2024-06-14 18:43:08,209 train.py validation loss: 11.0213"]
-    lines += [f"2024-06-14 18:45:08,384 train.py step {s:5d} | loss: {_loss(s):.6f} | lr {6e-4 * min(1, (s + 1) / 50):.4e} "
-              f"| norm: {1 + 10 / (1 + s):.4f} | dt: 850.71ms | tok/sec: 61475.23" for s in range(120)]
+    lines = ["Using device: cuda"]
+    lines += [f"step {s:5d} | loss: {_loss(s):.6f} | lr {6e-4 * min(1, (s + 1) / 50):.4e} "
+              f"| norm: {1 + 10 / (1 + s):.4f}" for s in range(120)]
     log.write_text("\n".join(lines) + "\n")
     run = read_run(log)
     assert run.format == "kv_console"
-    assert {"loss", "lr", "norm", "tok/sec"} <= set(run.metrics)
+    assert {"loss", "lr", "norm"} <= set(run.metrics)
     assert len(run.series("loss")) == 120 and run.series("loss").iloc[0] == round(_loss(0), 6)
     assert run.resolve_metric("train/lr") == "lr"
     assert main(["analyze", "--format", "json", str(log)]) == 0
     assert json.loads(capsys.readouterr().out)["runs"][0]["metric"] == "loss"
+
+
+def test_a_build_nanogpt_fork_logging_through_a_logger_keeps_its_validations(tmp_path):
+    """The sweep's file: a build-nanogpt fork whose `logging` prefixes every line. It is
+    build-nanogpt's console (`build_nanogpt_console`), read behind the prefix: kv_console took
+    its train lines and lost its `validation loss` lines, which name no step."""
+    log = tmp_path / "log"
+    lines = ["2024-06-14 18:42:27,532 train.py Using device: cuda"]
+    for s in range(120):
+        if s % 50 == 0:
+            lines.append(f"2024-06-14 18:43:08,209 train.py validation loss: {_loss(s) + 0.1:.4f}")
+        lines.append(f"2024-06-14 18:45:08,384 train.py step {s:5d} | loss: {_loss(s):.6f} | lr "
+                     f"{6e-4 * min(1, (s + 1) / 50):.4e} | norm: {1 + 10 / (1 + s):.4f} | dt: "
+                     f"850.71ms | tok/sec: 61475.23")
+    log.write_text("\n".join(lines) + "\n")
+    run = read_run(log)
+    assert run.format == "build_nanogpt_console"
+    assert set(run.metrics) == {"train_loss", "lr", "grad_norm", "val_loss"}
+    assert run.series("val_loss").index.tolist() == [0, 50, 100]
+    assert len(run.series("train_loss")) == 120 and run.series("train_loss").iloc[0] == round(_loss(0), 6)
 
 
 def test_epoch_and_step_fields_and_inline_items(tmp_path):

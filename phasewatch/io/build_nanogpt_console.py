@@ -37,9 +37,13 @@ script ends every line it prints, so a last line without its newline was cut (a 
 mid-write): it is left out and said, for a value cut there still parses (`validation loss:
 3.07` of `3.0717`).
 
-Sniffing: a whole train line as build-nanogpt prints it, at a line's start (`step N | loss: X
-| ... | dt: Xms | tok/sec: X`); a line behind a logger's prefix (`2024-06-14 18:45:08,384
-train.py step 0 | loss: ...`) stays `kv_console`'s.
+Sniffing: a whole train line as build-nanogpt prints it (`step N | loss: X | ... | dt: Xms |
+tok/sec: X`), at a line's start or behind a logger's prefix. Forks that print through Python's
+`logging` give every line its prefix (a public GPT-2 fork's `logging.basicConfig(format=
+"%(asctime)s %(filename)s %(message)s")`: `2024-06-14 18:45:08,384 train.py step 0 | loss: ...`,
+`... train.py validation loss: 11.0213`): its lines are read behind it, as `megatron_console`
+and `accelerate_console` read theirs (`kv_console` took that fork's 1,992 train lines and lost
+its 8 validations).
 """
 
 from __future__ import annotations
@@ -55,7 +59,8 @@ from phasewatch.values import to_float
 
 FORMAT = "build_nanogpt_console"
 
-TRAIN = re.compile(r"step\s+(?P<step>\d+)\s*\|(?P<fields>\s*loss\b.*)$")
+AFTER_PREFIX = r"(?<![\w-])"  # at a line's start or after a logger's prefix, not inside a word
+TRAIN = re.compile(AFTER_PREFIX + r"step\s+(?P<step>\d+)\s*\|(?P<fields>\s*loss\b.*)$")
 FIELD = re.compile(r"\s*(?P<name>[A-Za-z_/]+):?\s+(?P<value>.*?)\s*$")
 NAMES = {"loss": "train_loss", "lr": "lr", "norm": "grad_norm"}  # as log.txt and llm.c name them
 VALIDATION = "validation loss:"
@@ -63,7 +68,8 @@ HELLASWAG = "HellaSwag accuracy:"
 EVALUATIONS = ((VALIDATION, re.compile(r"validation loss: (?P<value>\S+)$"), "val_loss"),
                (HELLASWAG, re.compile(r"HellaSwag accuracy: \d+/\d+=(?P<value>\S+)$"),
                 "hellaswag_accuracy"))
-PRINTED = re.compile(r"^step +\d+ \| loss: \S+ \|.* dt: \S+ms \| tok/sec: \S+\s*$", re.MULTILINE)
+PRINTED = re.compile(AFTER_PREFIX + r"step +\d+ \| loss: \S+ \|.* dt: \S+ms \| tok/sec: \S+\s*$",
+                     re.MULTILINE)
 
 
 def sniff(path: Path, head: bytes) -> bool:
