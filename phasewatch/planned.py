@@ -10,8 +10,8 @@ verl's `trainer.total_training_steps` (or the count verl computes, which it writ
 `actor_rollout_ref.actor.optim.total_training_steps`), LLaMA-Factory's `total_steps` (on every
 line of its trainer_log.jsonl), phasewatch's own trainer `steps`, torchtitan's `training.steps`,
 nanoGPT's `max_iters`, Megatron-LM's `train_iters`, the `max_train_steps` of Hugging Face's
-accelerate examples and diffusers' scripts (each a run's last step, as its loop ends there and
-logs its steps: `PLANNED_STEP_KEYS`, which names the writers); a reader that finds the plan in a console
+accelerate examples and diffusers' scripts, detectron2's `SOLVER.MAX_ITER` and its LazyConfig
+`train.max_iter` (each a run's last step, as its loop ends there and logs its steps: `PLANNED_STEP_KEYS`, which names the writers); a reader that finds the plan in a console
 banner gives `planned_steps`, in the log's own step units (a Hugging Face console log: its
 `Total optimization steps` where its banner fixes the steps per epoch, or its progress bar's
 total where the bar gives the rows' steps, else `Num Epochs` x 10,000, as its rows count
@@ -49,6 +49,11 @@ PLANNED_STEP_KEYS = (
     # Hugging Face's accelerate examples (run_*_no_trainer.py) and diffusers' train_*.py
     # scripts: `completed_steps` / `global_step` >= max_train_steps ends the run, logged at it
     "max_train_steps",
+    # detectron2: `for self.iter in range(start_iter, max_iter)`, its last training line at
+    # max_iter - 1 and the evaluation after training at max_iter (`io.detectron2_config`);
+    # yacs configs (the console's dump, OUTPUT_DIR/config.yaml), then LazyConfig's
+    "SOLVER.MAX_ITER",
+    "train.max_iter",
     "planned_steps",  # a console banner's plan, as its reader states it
 )
 # Names of a run's length left out, as a writer uses them for something else or counts other

@@ -41,6 +41,9 @@ dataset and task evaluated before have come after it and, where `log.txt` begins
 has had its results (`TEST: []`: at the line). Without the dump, a log that evaluated before
 waits for those results only: one that did not has finished at the line, unless an
 evaluation starts (`Start inference on ...`) before its results are printed.
+
+The run's planned length is the dump's `SOLVER.MAX_ITER`, or the one `DefaultTrainer`'s
+`Auto-scaling the config to ...` line gives (`detectron2_config`).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from phasewatch.io.detectron2_config import auto_scaled, dump_plan
 from phasewatch.io.lines import NUMBER, BadLine, UnreadItems, line_sniffers
 from phasewatch.io.source import LogFileSource
 from phasewatch.io.verl_console import ANSI
@@ -134,6 +138,8 @@ class LineParser:
         self.tested: set[str | None] = set()  # the datasets whose results came after the end
         self.tests: tuple[str, ...] | None = None  # DATASETS.TEST, where the config dump says
         self.dump: list[str] | None = None  # the config dump's lines, while they are read
+        # the run's planned length, `SOLVER.MAX_ITER` of the dump (`detectron2_config`)
+        self.settings: dict[str, int] = {}
 
     @property
     def finished(self) -> bool:
@@ -218,6 +224,7 @@ class LineParser:
             if not LOGGED.match(line):
                 self.dump.append(line)
                 return
+            self.settings.update(dump_plan(self.dump))
             self.tests, self.dump = listed_tests(self.dump), None
         if CONFIG in line:
             self.dump = []
@@ -229,6 +236,8 @@ class LineParser:
             self._start_again()
         elif INFERENCE in line:
             self.inferring = True
+        else:  # `DefaultTrainer` rescaled `MAX_ITER` to the world size
+            self.settings.update(auto_scaled(line))
 
     def _evaluated(self) -> dict[str, Any]:
         """The results awaiting their iteration, named as `metrics.json` names them: an

@@ -8,6 +8,8 @@ the record number as the step, and a warning says so. A first record without a s
 records with one is the script's header (its arguments, `{"type": "config", "args": {...}}`):
 its values go to the run's config, not into its metrics at a made-up step. Records whose step key is `epoch` (no
 step or iteration key beside it) have epochs for steps, and the run says so (`Run.step_unit`).
+A detectron2 `metrics.json` takes the `config.yaml` beside it as its run's config, where its
+planned length is (`detectron2_config`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.io.coco_stats import CocoSummaries, is_summary_key
+from phasewatch.io.detectron2_config import METRICS, take_detectron2_config
 from phasewatch.io.fastjson import read_json_lines
 from phasewatch.io.jsonlines import first_json_object, loads
 from phasewatch.io.lines import BadLine, RecordWithoutStep, as_step, find_step_key
@@ -145,10 +148,19 @@ class Source(LineRecordSource):
     def bulk(self, collector: RecordCollector) -> bool:
         if self.report.total or self.tail.bytes_read:
             return False
+        self._take_config()
         parser = LineParser()
         done = read_json_lines(self.file, parser, collector)
         self.info.step_unit = parser.step_unit
         return done
+
+    def read(self, final: bool = True):
+        self._take_config()
+        yield from super().read(final)
+
+    def _take_config(self) -> None:
+        if self.path.name == METRICS:  # a detectron2 OUTPUT_DIR's: its config.yaml, its plan
+            take_detectron2_config(self, self.path.parent)
 
     def end_marker(self, text, values) -> bool:
         # HF Trainer's last `log` call (train_runtime, train_loss...) ends training

@@ -10,7 +10,8 @@ them), so a sweep of TensorBoard runs has their hyperparameters. Lightning's Ten
 writes its hparams to `hparams.yaml` beside the event files instead, read as the config too,
 and a placeholder `hp_metric` (-1 at step 0) that is left out (`io.lightning_folder`); a
 `trainer.validate()` after `fit` that evaluates weights the curve already has a point for is
-left out of the curve (`io.lightning_after_fit`).
+left out of the curve (`io.lightning_after_fit`). A detectron2 OUTPUT_DIR's `config.yaml` is
+the run's config too, its planned length (`io.detectron2_config`).
 
 PATH may be one event file or a folder. A folder's event files are read together: files in one
 directory are one run written in several sessions (a resume starts a new file), and events are
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from phasewatch.errors import InputError, require
 from phasewatch.files import open_regular
+from phasewatch.io.detectron2_config import take_detectron2_config
 from phasewatch.io.event_folders import EVENT_FILE_MARK, event_files
 from phasewatch.io.jsonlines import loads
 from phasewatch.io.lfs import raise_if_lfs_pointer
@@ -288,7 +290,9 @@ class Source(RecordSource):
     def read(self, final: bool = True):
         self._scan()
         # TensorBoardLogger's version_N/: its hparams.yaml beside the event files
-        take_hparams(self, self.path if self.path.is_dir() else self.path.parent)
+        folder = self.path if self.path.is_dir() else self.path.parent
+        take_hparams(self, folder)
+        take_detectron2_config(self, folder)  # a detectron2 OUTPUT_DIR's config.yaml
         rows = []
         for file in self.files.values():
             rows.extend(file.read(self._event_pb2, self._crcs, self.warn, final))
