@@ -7,16 +7,10 @@ in old versions and `pprint.pformat(v)` in newer ones, which with numpy 2 reads
 generations, warnings and tqdm bars are interleaved: those lines are not records and are
 skipped silently; a step line with an unreadable item keeps its other items and is reported.
 
-The validations before and after training are read too (`ValidationDicts`): verl's `fit`
-pprints `Initial validation metrics: {...}` before its first update and `Final validation
-metrics: {...}` after its last. Newer versions also log both through the tracker, as step lines
-(the final one is the last step's own validation), and then these lines add nothing. Older ones
-(the PPO logs of verl's own example runs) log neither: the score before training (0.00076 on
-GSM8K for a Qwen2.5-0.5B run whose first step line's score, at step 9, is 0.013) and the score
-after the last update were lost, and the run's start read as its first in-loop validation.
-Their keys are those of `_validate`, `test_score/<source>`, which the old loop logged as
-`val/test_score/<source>` (and the tracker's step-0 line of some versions under the bare name,
-a one-value series beside the curve): one name, `val/test_score/<source>`, is read for all.
+The validations verl pprints as dicts before the first update and after the last
+(`Initial` / `Final validation metrics: {...}`) are read where no step line logs them, and an
+older version's `test_score/<source>` under the `val/test_score/<source>` its step lines log:
+`verl_validation`.
 """
 
 from __future__ import annotations
@@ -165,7 +159,7 @@ class LineParser:
         step = to_step(match.group(1))
         items = match.group(2).split(" - ")
         if len(items) > WIDE:
-            return self._validations.at_step(step, [], (step, self._wide(items, lineno)))
+            return self._validations.at_step((step, self._wide(items, lineno)))
         values: dict[str, Any] = {}
         for item in items:
             key, sep, raw = item.rpartition(":")
@@ -176,7 +170,7 @@ class LineParser:
             except ValueError:
                 self._bad_items.append((lineno, item))
         # `train/lr(1e-3)` -> `train/lr`
-        return self._validations.at_step(step, list(values), (step, unscale(values)))
+        return self._validations.at_step((step, unscale(values)))
 
     def _wide(self, items: list[str], lineno: int) -> Row:
         """A line of many items parsed into two columns (names, float64 values): a line of

@@ -25,7 +25,7 @@ hold) is not read.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 INITIAL_LINE = "Initial validation metrics:"
@@ -51,32 +51,32 @@ class ValidationDicts:
     def __init__(self, parse: Callable[[str], float]) -> None:
         self.parse = parse
         self._initial: dict[str, float] | None = None  # held for the next step line
-        self._last_step: int | None = None
-        self._last_keys: set[str] = set()
+        self._last: tuple[int, Mapping[str, Any]] | None = None  # the last step line's record
 
     def feed(self, text: str) -> list[tuple[int, dict[str, Any]]]:
         """The records a non-step line gives: the final dict's metrics the last step line did
         not log; none for any other line (an initial dict is held for the next step line)."""
         if INITIAL_LINE in text:
             self._initial = self._metrics(text.split(INITIAL_LINE, 1)[1]) or None
-        elif END_LINE in text and self._last_step is not None:
+        elif END_LINE in text and self._last is not None:
+            step, logged = self._last
             final = self._metrics(text.split(END_LINE, 1)[1])
-            new = {k: v for k, v in final.items() if k not in self._last_keys}
+            new = {k: v for k, v in final.items() if k not in logged}
             if new:
-                self._last_keys |= set(new)
-                return [(self._last_step, new)]
+                self._last = (step, {**logged, **new})
+                return [(step, new)]
         return []
 
-    def at_step(self, step: int, keys: list[str], record: tuple[int, Any]) -> list[tuple[int, Any]]:
-        """The records of a step line (`record`, logging `keys`; [] for a wide line's row, whose
-        names are not looked at): the held initial validation first, where the line does not
-        log its metrics itself."""
+    def at_step(self, record: tuple[int, Mapping[str, Any]]) -> list[tuple[int, Any]]:
+        """The records of a step line's `record` (step, values): the held initial validation
+        first, where the line does not log its metrics itself."""
+        step, logged = record
         out = []
         if self._initial is not None:
-            if not set(self._initial) & set(keys):
+            if not any(name in logged for name in self._initial):
                 out.append((step, self._initial))
             self._initial = None
-        self._last_step, self._last_keys = step, set(keys)
+        self._last = record
         out.append(record)
         return out
 
