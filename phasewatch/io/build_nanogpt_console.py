@@ -117,7 +117,6 @@ class LineParser:
     def __init__(self) -> None:
         self.loop = LoopSteps()
         self.last: int | None = None  # the step of the last train line
-        self.consecutive = False  # the last two train lines were one step apart
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         try:
@@ -127,9 +126,10 @@ class LineParser:
             raise
         if train is not None:
             step, values = train
-            self.consecutive = self.last is not None and step == self.last + 1
+            # the next iteration's step is known where the last two train lines were one apart
+            consecutive = self.last is not None and step == self.last + 1
             self.last = step
-            return self.loop.train(step, values, step + 1 if self.consecutive else None)
+            return self.loop.train(step, values, step + 1 if consecutive else None)
         evaluation = _evaluation(line)
         if evaluation is not None:
             return self.loop.evaluation(evaluation)
