@@ -167,8 +167,11 @@ class Run:
 
                 warn(said)
             return own
-        present = set(self.columns()) | set(self.aliases) | set(self.printed_names)
-        raise UsageError(unknown_metric_message(name, sorted(present)))
+        # listed: the log's names, as read and as printed (both `inspect` shows); a role name
+        # (`eval/loss`) only leads to the name it stands for
+        listed = set(self.columns()) | set(self.printed_names)
+        roles = {k: v for k, v in self.aliases.items() if v in listed}
+        raise UsageError(unknown_metric_message(name, sorted(listed), roles))
 
     def hf_spelling(self, name: str) -> str | None:
         """The run's one metric that is `name` in HF's other spelling (`eval_x` / `eval/x`,
@@ -219,19 +222,32 @@ Run.table = property(Run._get_table, Run._set_table)  # type: ignore[assignment]
 _SPELLINGS_SAID: set[tuple[str, str]] = set()  # (source, --metric) said in HF's other spelling
 
 
-def unknown_metric_message(name: str, available: Iterable[str]) -> str:
-    """'no metric X; metrics in this run, closest first: ...' (the fix is in the message)."""
+def unknown_metric_message(name: str, available: Iterable[str],
+                           other_names: Mapping[str, str] | None = None) -> str:
+    """'no metric X in this run; did you mean Y? metrics that exist, closest first: ...' (the
+    fix is in the message). `available` are the log's own names, the only ones listed: a user
+    types what the log and `inspect` show. `other_names` maps other names of those metrics (a
+    role name `eval/loss`) to the own name: they count for closeness only, so `eval/los` still
+    leads to `eval_loss`."""
     import difflib  # only for this message: not imported by every command that reads a run
 
     available = list(available)
     if not available:
         return f"no metric '{name}': this run has no metrics at all"
-    ranked = sorted(
-        available,
-        key=lambda m: (-difflib.SequenceMatcher(None, name.lower(), m.lower()).ratio(), m),
-    )
+    spellings = {own: [own] for own in available}
+    for other, own in (other_names or {}).items():
+        if own in spellings:
+            spellings[own].append(other)
+
+    def closeness(own: str) -> float:
+        return max(difflib.SequenceMatcher(None, name.lower(), s.lower()).ratio()
+                   for s in spellings[own])
+
+    ranked = sorted(available, key=lambda m: (-closeness(m), m))
+    # difflib's own cutoff (0.6): `eval_los` -> eval_loss, `nosuch` -> no guess at all
+    guess = f" did you mean {ranked[0]}?" if closeness(ranked[0]) >= 0.6 else ""
     shown = ", ".join(ranked[:12]) + (f", ... ({len(ranked)} in all)" if len(ranked) > 12 else "")
-    return f"no metric '{name}' in this run; metrics that exist, closest first: {shown}"
+    return f"no metric '{name}' in this run;{guess} metrics that exist, closest first: {shown}"
 
 
 class RecordCollector:

@@ -105,6 +105,30 @@ def test_unknown_metric_is_a_usage_error_listing_the_closest(capsys, three_phase
     assert code == 2 and "no metric 'nope'" in err
 
 
+def test_unknown_metric_lists_the_logs_own_names_and_a_close_match(capsys, tmp_path):
+    """The names a user can type are the log's own (`inspect` shows them), not the roles they
+    are read as (`eval/loss`); a typo gets the metric it is closest to."""
+    pytest.importorskip("transformers")
+    from transformers.trainer_callback import TrainerState
+
+    history = []
+    for step in range(10, 210, 10):
+        history.append({"step": step, "epoch": step / 200, "loss": 2 - step / 200})
+        if step % 50 == 0:
+            history.append({"step": step, "epoch": step / 200, "eval_loss": 1.5 - step / 400,
+                            "eval_accuracy": 0.5 + step / 1000})
+    path = tmp_path / "trainer_state.json"
+    TrainerState(global_step=200, max_steps=200, log_history=history).save_to_json(str(path))
+    own = {"epoch", "loss", "eval_loss", "eval_accuracy"}
+    for command in (["analyze"], ["watch"], ["plot", "-o", tmp_path / "f.png"]):
+        for typed, guess in (("nosuch", None), ("eval_los", "eval_loss"),
+                             ("eval/acuracy", "eval_accuracy")):
+            code, _, err = run_cli(capsys, command[0], path, *command[1:], "--metric", typed)
+            listed = set(err.split("closest first: ")[1].strip().split(", "))
+            assert code == 2 and listed == own, (command, err)
+            assert (f"did you mean {guess}?" in err) if guess else "did you mean" not in err
+
+
 def test_missing_input_is_exit_3(capsys, tmp_path):
     code, _, err = run_cli(capsys, "analyze", tmp_path / "absent.jsonl")
     assert code == 3 and "absent.jsonl" in err and "Traceback" not in err
