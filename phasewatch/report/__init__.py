@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.output import counted
+from phasewatch.plot.style import PHASE_COLORS
 from phasewatch.report.assets import CSS, JS
 from phasewatch.report.sections import (
     drill_down,
@@ -75,6 +76,11 @@ def sweep_table(results: list[dict[str, Any]]) -> str:
             f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
+def _phase_legend() -> str:
+    """The phase names in the colours the charts' bands are tinted from (`PHASE_COLORS`)."""
+    return ", ".join(f'<b style="color:{color}">{name}</b>' for name, color in PHASE_COLORS.items())
+
+
 def build_report(results: list[dict[str, Any]], title: str = "phasewatch sweep report",
                  band: str = "ci95") -> str:
     """The HTML page (a string) for sweep results with detail; `band`: the seed groups' band
@@ -86,11 +92,8 @@ def build_report(results: list[dict[str, Any]], title: str = "phasewatch sweep r
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
-        f"<h1>{esc(title)}</h1><p class=\"note\">{summary}. Phases: "
-        "<b style=\"color:#D55E00\">disruption</b>, <b style=\"color:#0072B2\">readaptation</b>, "
-        "<b style=\"color:#009E73\">improvement</b>, <b style=\"color:#7F7F7F\">plateau</b>, "
-        "<b style=\"color:#CC79A7\">overfit</b>; the dashed line is the recommended "
-        f"checkpoint{dots}.</p>"
+        f"<h1>{esc(title)}</h1><p class=\"note\">{summary}. Phases: {_phase_legend()}; the "
+        f"dashed line is the recommended checkpoint{dots}.</p>"
         f"<h2>Sweep table</h2>{sweep_table(results)}"
         # the summaries before the run-by-run views, which run to pages for a large sweep
         f"<h2>Seed groups</h2>{seed_groups(results, band)}"

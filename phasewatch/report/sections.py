@@ -22,7 +22,7 @@ FEATURES = {"dip_depth": "dip depth", "readapt_gain": "readaptation gain",
             "overfit_decline": "overfit decline", "peak_step": "peak step",
             "recommended_value": "value at recommended step"}
 MAX_HPS = 4
-OUTLIER_GREY = "#555555"
+DIM_GREY = "#555555"  # what is beside the run's own curve: the readings left out, the other signals
 GRID_POINTS = 120
 esc = html.escape
 
@@ -51,7 +51,7 @@ def _bands(detail) -> list[Band]:
 def _outliers(detail, row) -> list[tuple[float, float, str, str]]:
     """The readings the analysis left out, each a grey dot off the run's line (`plot`'s x)."""
     unit = row.get("step_unit") or "step"
-    return [(step, value, OUTLIER_GREY, f"outlier, left out: {at(step, unit)}: {value:.4g}")
+    return [(step, value, DIM_GREY, f"outlier, left out: {at(step, unit)}: {value:.4g}")
             for step, value in detail.get("outliers", [])]
 
 
@@ -351,7 +351,7 @@ def drill_down(results) -> str:
         signals = []
         for metric, pts in d["curves"].items():
             main = metric == row["metric"]
-            color = colors[arm_of(row)] if main else "#555555"
+            color = colors[arm_of(row)] if main else DIM_GREY
             signals.append(render(Chart(width=220, height=110, title=metric, bands=bands,
                                         lines=[Line(_analysed(d, row) if main else pts, color,
                                                     1.0)], xlim=span,
