@@ -324,35 +324,18 @@ def unfinished_note(run, plan: int | None, decay: str | None = None) -> str | No
     while it trains, or one stopped or killed, is analysed as it stands, and a reader of the
     phases (or of a sweep's row) must know the run did not reach its end (trial 33: a CHORD
     run read at step 1320 of 2000 printed its phases and a "recommended stop" with nothing
-    saying so)."""
+    saying so). Why it ended there: `early_end.why_short`."""
     ends = [int(steps[-1]) for steps, _ in run.columns().values() if steps.size]
     least = ""
     if plan is None and not getattr(run, "finished", True):  # a rounded epoch's bound
         (plan, decay), least = plan_and_decay(run, least=True), " or a later one"
     if plan is None or not ends or max(ends) >= ENDS_EARLY * plan:
         return None
+    from phasewatch.early_end import why_short
     from phasewatch.step_units import at
-    from phasewatch.yolo_early_stop import early_stop_reason
 
     unit = getattr(run, "step_unit", "step") or "step"
     source = f" (where its learning rate's {decay} ends)" if decay else ""
-    why = early_stop_reason(run) or ("the run stopped early (an early-stopping callback, a "
-                                      "crash) or was still training when it was read"
-                                      f"{_checkpoint_copy(run)}")
+    why = why_short(run)
     return (f"the log ends at {at(max(ends), unit)}, before the {at(plan, unit)}{least} its run "
             f"plans{source}: {why}, and its phases are those of the steps logged")
-
-
-def _checkpoint_copy(run) -> str:
-    """', or ...' where the log may be the `trainer_state.json` the HF Trainer saves inside each
-    checkpoint-N folder: that copy holds the steps up to N, a multiple of `save_steps` (the
-    output folder's own, written at the end, holds the rest). hf-subjectivity-5ev's
-    results/checkpoint-500/trainer_state.json of a 520-step run was told only that the run
-    'stopped early ... or was still training'."""
-    config = getattr(run, "config", None) or {}
-    step, every = config.get("global_step"), config.get("save_steps")
-    if not (isinstance(step, int) and isinstance(every, int) and every > 0 and step > 0
-            and step % every == 0 and str(run.source).endswith("trainer_state.json")):
-        return ""
-    return (f", or this trainer_state.json is checkpoint-{step}'s copy (the Trainer saves one "
-            f"every save_steps, {every}) and the output folder's own holds the steps after it")

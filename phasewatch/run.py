@@ -86,6 +86,10 @@ class Run:
     """The log says the run ended (a trainer_state.json at its max_steps, HF's final
     `train_runtime` row, a run.json status...): its plan, if it states one, is not what is
     left to come (`planned.unfinished_note`)."""
+    ended_by: str | None = None
+    """What the log says ended the run where it is no end the trainer planned (`ENDINGS` of
+    `early_end`: "crash", "interrupt"), for the note on a run that ends
+    before its plan (`early_end.why_short`); None where the log does not say."""
 
     @classmethod
     def from_columns(cls, columns: Columns, source: str, format: str, **metadata: Any) -> Run:

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 from _files import read_as, write
-from test_io_detectron2_console import HEAD, d2_log
+from test_io_detectron2_console import HEAD, crashed_log, d2_log, line
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
@@ -149,3 +149,38 @@ def test_an_output_dir_read_from_its_event_files_takes_the_config_yaml(tmp_path,
     writer.close()
     assert read_run(tmp_path).format == "tensorboard"
     assert EARLY in early_notes(tmp_path, capsys)[0]
+
+
+def interrupted_at_600() -> str:
+    """The console of a run of 2000 iterations whose loop a KeyboardInterrupt ended after
+    iteration 599: `TrainerBase.train` logs no `Exception during training:` for it (it catches
+    `Exception` only) but its `finally` runs the `after_train` hooks, the timer's lines first;
+    `EvalHook` runs no final evaluation short of `max_iter`."""
+    console = cut_at_600()[0]
+    return console + "\n".join([
+        line(599, "d2.engine.hooks", "Overall training speed: 598 iterations in 0:03:29 "
+             "(0.3497 s / it)"),
+        line(599, "d2.engine.hooks", "Total training time: 0:03:40 (0:00:11 on hooks)")]) + "\n"
+
+
+@pytest.mark.parametrize("case, said", [
+    ("cut", "detectron2 has no early stopping, and its log has no `Total training time` line"),
+    ("crashed", "it crashed there (`Exception during training:`, which detectron2's"),
+    ("interrupted", "it was interrupted there (`Total training time` with no `Exception"),
+    ("metrics.json", "detectron2 has no early stopping: the run was killed or crashed, or is"),
+])
+def test_the_early_end_note_says_what_the_detectron2_log_shows_of_its_end(tmp_path, capsys,
+                                                                          case, said):
+    """detectron2 has no early-stopping callback, which the note named as a cause: it says
+    what the console shows (its crash, its loop's end with no exception: an interrupt, no end
+    line at all: killed or still training), and where metrics.json cannot show it, log.txt."""
+    if case == "metrics.json":
+        write(tmp_path, config_yaml(), name="config.yaml")
+        path = write(tmp_path, cut_at_600()[1], name="metrics.json")
+    else:
+        text = {"cut": cut_at_600()[0], "crashed": crashed_log(1247),
+                "interrupted": interrupted_at_600()}[case]
+        path = write(tmp_path, dumped(text), name="log.txt")
+    notes = early_notes(path, capsys)
+    assert len(notes) == 1 and said in notes[0], notes
+    assert "early-stopping callback" not in notes[0]

@@ -51,7 +51,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from phasewatch.io.detectron2_config import auto_scaled, dump_plan
+from phasewatch.io.detectron2_config import PLAN, auto_scaled, dump_plan
 from phasewatch.io.lines import NUMBER, BadLine, UnreadItems, line_sniffers
 from phasewatch.io.source import LogFileSource
 from phasewatch.io.verl_console import ANSI
@@ -159,6 +159,21 @@ class LineParser:
         others' (a final evaluation `EvalHook` runs where the exception came at the last
         iteration). Nothing more comes: the exception is raised out of the script."""
         return self.failed and self.trained and self.crashed_at is not None
+
+    @property
+    def ended_by(self) -> str | None:
+        """What ended the training loop where it is not its planned end (`Run.ended_by`):
+        "crash" after `Exception during training:`; "interrupt" where `Total training time`
+        came with no exception before it at an iteration short of the dump's `MAX_ITER`: the
+        loop (`for self.iter in range(start_iter, max_iter)`) has no other way out than an
+        exception, and `TrainerBase.train` logs every `Exception` but not a KeyboardInterrupt
+        (Ctrl-C, SIGINT) or a SystemExit, which still run its `after_train` hooks."""
+        if self.failed:
+            return "crash"
+        plan = self.settings.get(PLAN)
+        if self.trained and plan is not None and self.last is not None and self.last + 1 < plan:
+            return "interrupt"
+        return None
 
     @property
     def notes(self) -> list[str]:
@@ -298,6 +313,7 @@ class Source(LogFileSource):
         yield from super().read(final)
         # as the lines say: an evaluation begun after the training loop's end withdraws it
         self.info.finished, self.info.crashed = self.parser.finished, self.parser.crashed
+        self.info.ended_by = self.parser.ended_by
 
 
 source = Source.open

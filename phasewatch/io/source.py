@@ -63,6 +63,8 @@ class RunInfo:
     """The log says the run ended by an error, and what its trainer writes on the way out has
     come (detectron2's `Exception during training:`, then its `after_train` hooks): a follow
     ends there as at `finished`, which it is not; the reader's notes say where."""
+    ended_by: str | None = None
+    """What the log says ended the run, where it says (`Run.ended_by`)."""
     step_unit: str = "step"
     """What the log's steps count ("epoch" when they are epochs: `Run.step_unit`)."""
     counters: Any = None
@@ -78,7 +80,8 @@ class RunInfo:
                 "performance_metric": self.performance_metric, "direction": self.direction,
                 "config": dict(self.config), "events": list(self.events),
                 "token_store": self.token_store, "step_unit": self.step_unit,
-                "finished": self.finished, "printed_names": dict(self.printed_names)}
+                "finished": self.finished, "ended_by": self.ended_by,
+                "printed_names": dict(self.printed_names)}
 
 
 class RecordSource:

@@ -1,0 +1,70 @@
+"""Why a run's log ends before its planned length, in the terms of the trainer that wrote it:
+the reason `planned.unfinished_note` gives, worded here for every format.
+
+What the log shows of the end comes first: a YOLO run's early stopping (`yolo_early_stop`);
+what the reader found that ended it (`Run.ended_by`: detectron2's `Exception during
+training:`, or its `Total training time` short of MAX_ITER with no exception before it, a
+KeyboardInterrupt). Where the log shows nothing, the causes a user of that trainer meets:
+detectron2 has no early-stopping callback, so "an early-stopping callback, a crash" misled its
+users (a console planned to MAX_ITER 111000 that ends at 29980 was killed or is still training).
+"""
+
+from __future__ import annotations
+
+# `Run.ended_by` -> what ended the run, said of it
+ENDINGS = {
+    "crash": "it crashed there",
+    "interrupt": "it was interrupted there",
+}
+# (format, `Run.ended_by`) -> where its log says so
+EVIDENCE = {
+    ("detectron2_console", "crash"): "`Exception during training:`, which detectron2's "
+                                     "TrainerBase.train logs",
+    ("detectron2_console", "interrupt"): "`Total training time` with no `Exception during "
+                                         "training:` before it: a KeyboardInterrupt (Ctrl-C, "
+                                         "SIGINT) or SystemExit, which TrainerBase.train does "
+                                         "not log, ended its loop",
+}
+# the plan keys of detectron2's loop (`planned.PLANNED_STEP_KEYS`): a run that has no early
+# stopping, whose console marks its loop's end
+DETECTRON2_PLANS = ("SOLVER.MAX_ITER", "train.max_iter")
+
+
+def why_short(run) -> str:
+    """Why `run`'s log ends before its plan: 'it crashed there (`Exception during training:`,
+    ...)', 'detectron2 has no early stopping: ...', ..."""
+    from phasewatch.planned import planned_key
+    from phasewatch.yolo_early_stop import early_stop_reason
+
+    if (reason := early_stop_reason(run)) is not None:
+        return reason
+    ended = getattr(run, "ended_by", None)
+    if ended in ENDINGS:
+        evidence = EVIDENCE.get((run.format, ended), f"{run.format}'s log says so")
+        return f"{ENDINGS[ended]} ({evidence})"
+    found = planned_key(getattr(run, "config", None) or {})
+    if found is not None and found[1] in DETECTRON2_PLANS:
+        if run.format == "detectron2_console":  # its loop's end, or its crash, would be said
+            return ("detectron2 has no early stopping, and its log has no `Total training "
+                    "time` line, which the loop's end logs: the run was killed (the "
+                    "out-of-memory killer, a job's time limit) or is still training")
+        return ("detectron2 has no early stopping: the run was killed or crashed, or is still "
+                "training (its log.txt says which: `Exception during training:` for a crash, "
+                "`Total training time` where its loop ended)")
+    return ("the run stopped early (an early-stopping callback, a crash) or was still training "
+            f"when it was read{_checkpoint_copy(run)}")
+
+
+def _checkpoint_copy(run) -> str:
+    """', or ...' where the log may be the `trainer_state.json` the HF Trainer saves inside each
+    checkpoint-N folder: that copy holds the steps up to N, a multiple of `save_steps` (the
+    output folder's own, written at the end, holds the rest). hf-subjectivity-5ev's
+    results/checkpoint-500/trainer_state.json of a 520-step run was told only that the run
+    'stopped early ... or was still training'."""
+    config = getattr(run, "config", None) or {}
+    step, every = config.get("global_step"), config.get("save_steps")
+    if not (isinstance(step, int) and isinstance(every, int) and every > 0 and step > 0
+            and step % every == 0 and str(run.source).endswith("trainer_state.json")):
+        return ""
+    return (f", or this trainer_state.json is checkpoint-{step}'s copy (the Trainer saves one "
+            f"every save_steps, {every}) and the output folder's own holds the steps after it")
