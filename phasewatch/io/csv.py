@@ -11,7 +11,8 @@ keys the script logged and nothing else, so a script that logs no `total_timeste
 (`GAIL_PPO`'s `progress.csv`: `agent acc,demo acc,...,mean 100 episode reward,...`) leaves a
 table whose only order is its rows'.
 A table whose step column is `epoch` (Keras' CSVLogger) has epochs for steps, and the run says
-so (`Run.step_unit`).
+so (`Run.step_unit`). A title line above the header, a pandas index column and
+sentence-transformers' evaluator CSVs are layouts of their own (`csv_layouts`).
 
 W&B panel exports name their columns `"<run name> - <metric>"` with companion
 `"<run name> - <metric>__MIN"` / `__MAX` columns (the range of the points W&B's sampling
@@ -37,6 +38,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from phasewatch.io.csv_layouts import EpochEndRows, LeftOut, index_header, title_line
 from phasewatch.io.jsonlines import first_line, head_lines
 from phasewatch.io.lightning_after_fit import AfterFit
 from phasewatch.io.lightning_folder import take_hparams
@@ -80,17 +82,19 @@ DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d*(?:[eE][+-]?\d+)?\s*$")
 def sniff(path: Path, head: bytes) -> bool:
     if not path.is_file():
         return False
-    found = first_line(head)
-    if found is None or found[0].startswith(("{", "[")):
+    lines = head_lines(head, limit=3)
+    if not lines or lines[0][0].startswith(("{", "[")):
         return False
-    header = found[0]
+    if len(lines) > 1 and title_line(lines[0][0]) is not None:  # `csv_layouts`: a title line
+        lines = lines[1:]
+    header = lines[0][0]
     delimiter = _delimiter(header)
     if delimiter not in header:
         return False
     names = [c.strip() for c in _split(header, delimiter)]
     if find_step_key(names) is not None:
         return True
-    second = head_lines(head, limit=2)[1:]
+    second = lines[1:2]
     return bool(second) and second[0][1] and numbered_table(names, _split(second[0][0], delimiter))
 
 
@@ -118,10 +122,11 @@ def headerless_hint(head: bytes) -> str:
 def numbered_table(names: list[str], row: list[str]) -> bool:
     """Whether a header without a step column and the row after it make a table of numbers
     logged row by row (read with the row number as the step): a header of names
-    (`_names_only`), the row as many cells, of numbers (`_numbers_only`), one at least a
+    (`_names_only`; or after a pandas index's unnamed column, `csv_layouts.index_header`, whose
+    values number the rows), the row as many cells, of numbers (`_numbers_only`), one at least a
     number. A table of records whose cells are words (a run list, a data set) is none."""
-    return (_names_only(names) and len(row) == len(names) and any(_is_number(c) for c in row)
-            and _numbers_only(row))
+    return ((_names_only(names) or index_header(names)) and len(row) == len(names)
+            and any(_is_number(c) for c in row) and _numbers_only(row))
 
 
 def _names_only(cells: list[str]) -> bool:
@@ -151,6 +156,8 @@ class LineParser:
         self._passes: Passes | None = None  # a W&B export's counter beside its `_step`
         self._wandb_step_index = -1
         self._passes_note: list[str] = []  # its note, replaced at each new pass
+        self._title = False  # a title line above the header was passed over (`csv_layouts`)
+        self._epoch_end: EpochEndRows | None = None  # sentence-transformers' `epoch,steps`
 
     def next_file(self) -> LineParser:
         """The parser of the file that continues this one's log (the file truncated and
@@ -163,6 +170,11 @@ class LineParser:
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         if self._columns is None:
+            if not self._title and (sep := title_line(line)) is not None:
+                self._title, self._delimiter = True, sep or self._delimiter
+                self.notes.append(f"line {lineno} ({line.strip()[:40]!r}) is a title above the "
+                                  "header, not a row")
+                return []
             try:
                 self._read_header(line)
             except ValueError:
@@ -181,10 +193,17 @@ class LineParser:
             cells = [c.replace(",", ".") if DECIMAL_COMMA.match(c) else c for c in cells]
         if len(cells) != len(self._columns):
             raise ValueError(f"{len(cells)} cells where the header has {len(self._columns)}")
+        by_epoch = None  # a sentence-transformers evaluator's epoch (`EpochEndRows`)
         if self._step_index is None:
             step, self._rows = self._rows, self._rows + 1
         else:
-            step = as_step(cells[self._step_index])
+            try:
+                by_epoch = self._epoch_end.step(cells, lineno) if self._epoch_end else None
+            except LeftOut:
+                return []
+            step = as_step(cells[self._step_index]) if by_epoch is None else by_epoch
+            if by_epoch is not None:
+                self.step_unit = "epoch"
             if self._passes is not None:
                 step = self._counted_on(step, cells[self._wandb_step_index])
         values = {
@@ -192,6 +211,8 @@ class LineParser:
             for i, (name, cell) in enumerate(zip(self._columns, cells))
             if i != self._step_index and name and cell.strip() != ""
         }
+        if by_epoch is not None:
+            del values["epoch"]  # the step
         return [(step, values)]
 
     def _counted_on(self, step: int, wandb_step: str) -> int:
@@ -261,20 +282,29 @@ class LineParser:
 
     def _read_header(self, line: str) -> None:
         line = line.lstrip("\ufeff")  # a byte-order mark when a follower reads raw lines
-        self._delimiter = _delimiter(line)
+        if not (self._title and self._delimiter in line):  # (else the title's `sep=` named it)
+            self._delimiter = _delimiter(line)
         self._take_header([c.strip() for c in _split(line, self._delimiter)])
 
     def _take_header(self, columns: list[str]) -> None:
         step_key = find_step_key(columns)
-        if step_key is None and not _names_only(columns):
+        indexed = step_key is None and index_header(columns)
+        if step_key is None and not (_names_only(columns) or indexed):
             raise ValueError("the header has no step-like column (step, global_step, _step, ...)")
         self._header = columns
-        if step_key is None:  # `numbered_table`: rows of numbers, numbered
+        if indexed:  # a pandas frame's unnamed index: its values number the rows
+            self._step_index = 0
+            self.step_unit = NUMBERED_UNIT
+            self.notes.append("no step-like column in the header; its unnamed first column (a "
+                              "pandas DataFrame's index, written by to_csv) numbers the rows: "
+                              "read as the step")
+        elif step_key is None:  # `numbered_table`: rows of numbers, numbered
             self._step_index = None
             self.step_unit = NUMBERED_UNIT
             self.notes.append("no step-like column (step, global_step, _step, iteration, ...) in "
                               "the header; using the row number as the step")
         else:
+            self._epoch_end = EpochEndRows(columns, step_key, self.notes)
             self._step_index = columns.index(step_key)
             self.step_unit = step_unit_of_keys([step_key])
             if step_key != WANDB_STEP and WANDB_STEP in columns:

@@ -1,0 +1,108 @@
+"""Tables the CSV reader meets that are not one header row and rows under it, as written by the
+tools people use.
+
+- **A title line above the header**: Excel's separator hint `sep=;` (which a spreadsheet saved
+  in a comma-decimal locale may carry), or a name a script writes first (`model_history_log`
+  above a Keras `CSVLogger(separator=';')` table). A first line that is one cell, not a number,
+  is the file's title when a header follows it.
+- **A pandas index column**: `pd.DataFrame(history.history).to_csv(path)` writes the frame's
+  index as an unnamed first column (the header starts with a comma: `,loss,val_loss`); its
+  values number the rows (a Keras History's epochs from 0), so they are the steps, as a table
+  without a step column is numbered.
+- **sentence-transformers' evaluator CSVs** (`similarity_evaluation_*_results.csv` and the
+  other evaluators' `*_results.csv`, written by `SentenceTransformer.fit` of versions 2.x):
+  `epoch,steps,...`, where `steps` counts the batches within the epoch and is -1 for the
+  evaluation at the epoch's end (the default, `evaluation_steps=0`, gives only those). Read by
+  `steps` every row would be step -1 and one would be kept; such a file is read by `epoch`
+  (`EpochEndRows`). Version 3's trainer writes the global step there and a fractional epoch:
+  read by `steps` as before. A row with epoch and steps both -1 is an evaluation outside
+  training (`evaluator(model)` called on its own), no point of the curve.
+"""
+
+from __future__ import annotations
+
+import re
+
+from phasewatch.io.lines import as_step
+
+SEPARATOR_HINT = re.compile(r"^sep=(?P<sep>[,;\t|])$")
+NOT_DURING_TRAINING = -1  # sentence-transformers' epoch and steps of an evaluation outside `fit`
+
+
+def title_line(line: str) -> str | None:
+    """The delimiter `line` names (Excel's `sep=;`), '' for another title (one cell, no
+    separator in it, not a number), None when `line` is no title."""
+    text = line.strip().lstrip("\ufeff")
+    if (hint := SEPARATOR_HINT.match(text)) is not None:
+        return hint.group("sep")
+    if not text or any(sep in text for sep in (",", ";", "\t")):
+        return None
+    try:
+        float(text)
+    except ValueError:
+        return ""
+    return None
+
+
+def index_header(names: list[str]) -> bool:
+    """Whether a header is a pandas frame's, its index unnamed: an empty first cell, then names
+    (none empty, none a number)."""
+    def is_name(cell: str) -> bool:
+        try:
+            float(cell)
+        except ValueError:
+            return bool(cell)
+        return False
+
+    return len(names) >= 2 and names[0] == "" and all(is_name(c) for c in names[1:])
+
+
+class EpochEndRows:
+    """The step of each row of a sentence-transformers 2.x evaluator CSV (module docstring):
+    its `epoch` where `steps` is -1 on the first row read; None for every other file, which is
+    read by its step column as it is."""
+
+    def __init__(self, columns: list[str], step_key: str, notes: list[str]) -> None:
+        self.epoch_index = columns.index("epoch") if step_key == "steps" and "epoch" in columns \
+            else None
+        self.steps_index = columns.index(step_key)
+        self.by_epoch: bool | None = None  # decided by the first row read
+        self.notes = notes  # the parser's
+        self._said: set[str] = set()
+
+    def step(self, cells: list[str], lineno: int) -> int | None:
+        """The row's step (its epoch), or None: read by `steps` (`by_epoch` False), or left out
+        (an evaluation outside training, or one within an epoch: said once each)."""
+        if self.epoch_index is None or self.by_epoch is False:
+            return None
+        try:
+            epoch = as_step(cells[self.epoch_index])
+            steps = as_step(cells[self.steps_index])
+        except (IndexError, TypeError, ValueError):
+            return None
+        if epoch == NOT_DURING_TRAINING and steps == NOT_DURING_TRAINING:
+            self._note("outside", f"line {lineno}: an evaluation with epoch and steps -1 was made "
+                       "outside training (an evaluator called on its own): left out of the curve")
+            raise LeftOut
+        if self.by_epoch is None:
+            self.by_epoch = steps == NOT_DURING_TRAINING
+            if not self.by_epoch:
+                return None
+            self.notes.append("steps is -1 at each end-of-epoch evaluation (sentence-transformers' "
+                              "evaluator CSV): read by epoch")
+        if steps != NOT_DURING_TRAINING:
+            self._note("within", f"line {lineno}: an evaluation within epoch {epoch} (at its batch {steps}) "
+                       "is left out: the file does not say how many batches an epoch has, so it "
+                       "has no place on the epochs' axis (the end-of-epoch ones are read)")
+            raise LeftOut
+        return epoch
+
+    def _note(self, kind: str, text: str) -> None:
+        """`text`, the first time a row of `kind` is left out."""
+        if kind not in self._said:
+            self._said.add(kind)
+            self.notes.append(text)
+
+
+class LeftOut(Exception):
+    """A row that is read and deliberately not a record (`EpochEndRows.step`)."""

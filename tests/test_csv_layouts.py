@@ -1,0 +1,97 @@
+"""CSV tables as tools write them beside a plain header row (`phasewatch.io.csv_layouts`): a
+title line above the header, a pandas index column, sentence-transformers' evaluator CSVs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from phasewatch.io import read_run, sniff_format
+
+
+def _keras_rows(n: int = 6) -> list[list[float]]:
+    return [[e, 0.5 + 0.05 * e, 1.0 - 0.1 * e, 0.6 + 0.03 * e, 0.8 - 0.05 * e] for e in range(n)]
+
+
+def test_a_title_line_above_a_semicolon_header_is_passed_over(tmp_path):
+    """Keras' CSVLogger(separator=';') under a title line a script wrote first."""
+    path = tmp_path / "model_history_log.csv"
+    rows = "\n".join(";".join(str(v) for v in (int(r[0]), *r[1:])) for r in _keras_rows())
+    path.write_text("model_history_log\nepoch;accuracy;loss;val_accuracy;val_loss\n" + rows + "\n")
+    assert sniff_format(path).FORMAT == "csv"
+    run = read_run(path)
+    col = run.column("val_accuracy")
+    assert col.steps.tolist() == list(range(6))
+    np.testing.assert_allclose(col.values, [r[3] for r in _keras_rows()])
+    assert run.step_unit == "epoch"
+    assert any("line 1 ('model_history_log') is a title" in w for w in run.warnings)
+
+
+def test_excels_separator_hint_names_the_delimiter(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("sep=;\nstep;eval_accuracy\n10;0,5\n20;0,625\n")
+    run = read_run(path)
+    col = run.column("eval_accuracy")
+    assert col.steps.tolist() == [10, 20]
+    assert col.values.tolist() == [0.5, 0.625]
+
+
+def test_a_pandas_index_column_numbers_the_rows(tmp_path):
+    """pd.DataFrame(history.history).to_csv(path): the header starts with a comma."""
+    path = tmp_path / "training_history.csv"
+    frame = pd.DataFrame({"Loss": [2.9, 2.5, 2.0, 1.7], "ValLoss": [2.8, 2.6, 2.4, 2.5]})
+    frame.to_csv(path)
+    assert path.read_text().startswith(",Loss,ValLoss")
+    assert sniff_format(path).FORMAT == "csv"
+    run = read_run(path)
+    col = run.column("ValLoss")
+    assert col.steps.tolist() == [0, 1, 2, 3]
+    assert col.values.tolist() == [2.8, 2.6, 2.4, 2.5]
+    assert "" not in run.metrics
+    assert any("pandas DataFrame's index" in w for w in run.warnings)
+
+
+def _evaluator_csv(path, rows) -> None:
+    header = "epoch,steps,cosine_pearson,cosine_spearman\n"
+    path.write_text(header + "".join(f"{e},{s},{p},{p - 0.01}\n" for e, s, p in rows))
+
+
+def test_sentence_transformers_end_of_epoch_evaluations_are_read_by_epoch(tmp_path):
+    """steps is -1 at each epoch's end: read by `steps`, 25 evaluations were one."""
+    path = tmp_path / "similarity_evaluation_sts-dev_results.csv"
+    rows = [(e, -1, 0.80 + 0.002 * e) for e in range(25)]
+    _evaluator_csv(path, rows + [(-1, -1, 0.99)])  # an evaluator called after fit
+    run = read_run(path)
+    col = run.column("cosine_spearman")
+    assert col.steps.tolist() == list(range(25))
+    np.testing.assert_allclose(col.values, [p - 0.01 for _, _, p in rows])
+    assert "epoch" not in run.metrics and "steps" not in run.metrics
+    assert run.step_unit == "epoch"
+    assert any("read by epoch" in w for w in run.warnings)
+    assert any("outside training" in w for w in run.warnings)
+
+
+def test_evaluations_within_an_epoch_are_left_out_and_said(tmp_path):
+    path = tmp_path / "results.csv"
+    _evaluator_csv(path, [(0, -1, 0.8), (1, 500, 0.81), (1, -1, 0.82), (2, 500, 0.83),
+                          (2, -1, 0.84)])
+    run = read_run(path)
+    assert run.column("cosine_pearson").values.tolist() == [0.8, 0.82, 0.84]
+    said = [w for w in run.warnings if "within epoch" in w]
+    assert len(said) == 1 and "line 3" in said[0]
+
+
+def test_sentence_transformers_3_global_steps_are_read_as_steps(tmp_path):
+    """Version 3's trainer writes the global step and a fractional epoch: nothing changes."""
+    path = tmp_path / "results.csv"
+    path.write_text("epoch,steps,cosine_pearson\n0.5,100,0.7\n1.0,200,0.75\n1.5,300,0.78\n")
+    run = read_run(path)
+    col = run.column("cosine_pearson")
+    assert col.steps.tolist() == [100, 200, 300]
+    assert run.step_unit != "epoch"
+
+
+def test_a_table_without_a_step_column_is_still_numbered(tmp_path):
+    path = tmp_path / "progress.csv"
+    path.write_text("loss,accuracy\n0.9,0.5\n0.7,0.6\n")
+    assert read_run(path).column("accuracy").steps.tolist() == [0, 1]
