@@ -4,9 +4,12 @@ the reason `planned.unfinished_note` gives, worded here for every format.
 What the log shows of the end comes first: a YOLO run's early stopping (`yolo_early_stop`);
 what the reader found that ended it (`Run.ended_by`: detectron2's `Exception during
 training:`, or its `Total training time` short of MAX_ITER with no exception before it, a
-KeyboardInterrupt). Where the log shows nothing, the causes a user of that trainer meets:
-detectron2 has no early-stopping callback, so "an early-stopping callback, a crash" misled its
-users (a console planned to MAX_ITER 111000 that ends at 29980 was killed or is still training).
+KeyboardInterrupt; the reference trainer's `stopped` event; MLflow's FAILED status); an end the
+log marks as the run's own (`Run.finished`: HF's `train_runtime` row, a finished status), which
+short of its plan is one the trainer's early stopping or a time budget cut short. Where the log
+shows nothing, the causes a user of that trainer meets: detectron2 has no early-stopping
+callback, so "an early-stopping callback, a crash" misled its users (a console planned to
+MAX_ITER 111000 that ends at 29980 was killed or is still training).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 ENDINGS = {
     "crash": "it crashed there",
     "interrupt": "it was interrupted there",
+    "kill": "it was killed there",
+    "early stop": "its trainer's early stopping ended it there",
 }
 # (format, `Run.ended_by`) -> where its log says so
 EVIDENCE = {
@@ -24,6 +29,9 @@ EVIDENCE = {
                                          "training:` before it: a KeyboardInterrupt (Ctrl-C, "
                                          "SIGINT) or SystemExit, which TrainerBase.train does "
                                          "not log, ended its loop",
+    ("native", "crash"): "run.json's status `failed`",
+    ("native", "interrupt"): "run.json's `interrupted` event",
+    ("native", "early stop"): "run.json's `stopped` event",
 }
 # the plan keys of detectron2's loop (`planned.PLANNED_STEP_KEYS`): a run that has no early
 # stopping, whose console marks its loop's end
@@ -32,7 +40,7 @@ DETECTRON2_PLANS = ("SOLVER.MAX_ITER", "train.max_iter")
 
 def why_short(run) -> str:
     """Why `run`'s log ends before its plan: 'it crashed there (`Exception during training:`,
-    ...)', 'detectron2 has no early stopping: ...', ..."""
+    ...)', 'the log says the run finished there: ...', ..."""
     from phasewatch.planned import planned_key
     from phasewatch.yolo_early_stop import early_stop_reason
 
@@ -42,6 +50,9 @@ def why_short(run) -> str:
     if ended in ENDINGS:
         evidence = EVIDENCE.get((run.format, ended), f"{run.format}'s log says so")
         return f"{ENDINGS[ended]} ({evidence})"
+    if getattr(run, "finished", False):
+        return ("the log says the run finished there: its trainer's early stopping or a time "
+                "budget ended it before its planned length")
     found = planned_key(getattr(run, "config", None) or {})
     if found is not None and found[1] in DETECTRON2_PLANS:
         if run.format == "detectron2_console":  # its loop's end, or its crash, would be said

@@ -88,7 +88,7 @@ class Run:
     left to come (`planned.unfinished_note`)."""
     ended_by: str | None = None
     """What the log says ended the run where it is no end the trainer planned (`ENDINGS` of
-    `early_end`: "crash", "interrupt"), for the note on a run that ends
+    `early_end`: "crash", "interrupt", "kill", "early stop"), for the note on a run that ends
     before its plan (`early_end.why_short`); None where the log does not say."""
 
     @classmethod

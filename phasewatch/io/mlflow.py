@@ -79,6 +79,8 @@ def sniff(path: Path, head: bytes) -> bool:
 
 # meta.yaml `status:` of a run that is over (mlflow.entities.RunStatus FINISHED, FAILED, KILLED).
 END_STATUSES = frozenset({"3", "4", "5", "FINISHED", "FAILED", "KILLED"})
+# ... and those that say what ended it, as `Run.ended_by` names it (the file store's numbers too)
+ENDED_BY = {"4": "crash", "FAILED": "crash", "5": "kill", "KILLED": "kill"}
 _STATUS = re.compile(r"^status:\s*'?(\w+)'?\s*$", re.MULTILINE)
 
 
@@ -139,7 +141,8 @@ class Source(RecordSource):
                 entries.append((timestamp, step, name, value))
         self.info.name = _tag(self.path, "mlflow.runName") or self.path.name
         self.info.config = _params(self.path)
-        self.info.finished = _status(self.path) in END_STATUSES
+        status = _status(self.path)
+        self.info.finished, self.info.ended_by = status in END_STATUSES, ENDED_BY.get(status or "")
         entries.sort(key=lambda e: (e[0], e[1]))  # stable: file order breaks ties
         # One record per (timestamp, step): what one `log_metrics` call wrote.
         group_key, values = None, {}

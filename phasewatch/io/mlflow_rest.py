@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import InputError, UsageError
+from phasewatch.io.mlflow import ENDED_BY
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
 
@@ -221,7 +222,8 @@ class Source(RecordSource):
             raise InputError("runs/get: no 'run' in the answer", self.address)
         info, data = run.get("info") or {}, run.get("data") or {}
         self.info.name = info.get("run_name") or self.run_id
-        self.info.finished = str(info.get("status", "")).upper() in END_STATUSES
+        said = str(info.get("status", "")).upper()
+        self.info.finished, self.info.ended_by = said in END_STATUSES, ENDED_BY.get(said)
         self.info.config = {p["key"]: p.get("value") for p in data.get("params") or []
                             if isinstance(p, dict) and "key" in p}
         return data

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from phasewatch.errors import InputError, NotReadyError
 from phasewatch.io import sqlite_ro
+from phasewatch.io.mlflow import ENDED_BY
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.io.sqlite_source import SqliteStoreSource
 from phasewatch.run import Run
@@ -161,7 +162,8 @@ class Source(SqliteStoreSource):
 
     def _refresh(self) -> None:
         status = self._q("runs", "SELECT status FROM runs WHERE run_uuid = ?", (self.run_id,))
-        self.info.finished = bool(status) and str(status[0][0]).upper() in END_STATUSES
+        said = str(status[0][0]).upper() if status else ""
+        self.info.finished, self.info.ended_by = said in END_STATUSES, ENDED_BY.get(said)
         self.info.config = {str(k): v for k, v in self._q(
             "params", "SELECT key, value FROM params WHERE run_uuid = ? ORDER BY key",
             (self.run_id,))} if self._has("params") else {}

@@ -135,8 +135,13 @@ class Source(LineRecordSource):
         info.events = events
         tokens = self.folder / TOKENS_DIR
         info.token_store = tokens if (tokens / "index.json").is_file() else None
-        info.finished = (str(meta.get("status", "")).lower() in END_STATUSES
-                         or any(e.name in END_EVENTS for e in events))
+        status = str(meta.get("status", "")).lower()
+        info.finished = status in END_STATUSES or any(e.name in END_EVENTS for e in events)
+        # the trainer's own ends short of its `steps` (`trainer.loop`): a `stopped` event where
+        # its monitor stopped it, `interrupted` on a KeyboardInterrupt
+        ended = {e.name for e in events} | {status}
+        info.ended_by = ("crash" if "failed" in ended else "interrupt" if "interrupted" in ended
+                         else "early stop" if "stopped" in ended else None)
 
     def _text_field(self, meta: dict[str, Any], key: str) -> str | None:
         """A run.json field that must be text (a list or number there is ignored, said once)."""
