@@ -202,3 +202,24 @@ def test_data_csv_gives_x_in_the_unit_the_figure_shows(tmp_path):
     assert main(["plot", str(log), "--dpi", "50", "-o", str(tmp_path / "f.png"),
                  "--data", str(data)]) == 0
     assert "epoch" not in pd.read_csv(data).columns
+
+
+def test_runs_counting_epochs_and_steps_are_not_overlaid_on_one_step_axis(tmp_path, capsys):
+    """Trial 61: a Keras CSVLogger run (20 epochs) overlaid with a run of 2,000 optimizer steps
+    was drawn at steps 1-20, a sliver at the left of an axis labelled "training step", with no
+    word said (and `--x epoch` changed nothing). The overlay is refused with the way out; the
+    grid, which gives each run an axis of its own, draws them."""
+    keras = tmp_path / "training_log.csv"
+    keras.write_text("epoch,loss,val_accuracy\n" + "".join(
+        f"{e},{1 / (e + 1):.4f},{0.5 + 0.3 * (1 - np.exp(-e / 5)):.4f}\n" for e in range(20)))
+    steps = write_run(tmp_path / "steps", name="sft")
+    out = tmp_path / "f.png"
+    assert main(["plot", str(keras), str(steps), "--dpi", "50", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{keras} in epochs" in err and "in steps" in err and "--layout grid" in err
+    assert not out.exists()
+    assert main(["plot", str(keras), str(steps), "--layout", "grid", "--dpi", "50",
+                 "-o", str(out)]) == 0 and out.exists()
+    # runs that count the same unit are overlaid as before
+    assert main(["plot", str(steps), str(write_run(tmp_path / "other", name="rl")), "--dpi", "50",
+                 "-o", str(out)]) == 0

@@ -54,7 +54,7 @@ from phasewatch.presets import hf_spellings, named_by_its_own
 from phasewatch.results import Analysis
 from phasewatch.run import Run
 from phasewatch.signals import choose_direction, choose_metric
-from phasewatch.xaxis import axis_label, in_step_unit, one_counter, shared_step_unit
+from phasewatch.xaxis import axis_label, in_step_unit, one_counter, shared_step_unit, step_unit
 
 LAYOUTS = ("overlay", "grid")
 LEGEND_ROW_HEIGHT = 0.14  # inches per extra row of legend entries
@@ -112,12 +112,30 @@ def compare_figure(
     groups = entry_groups(runs, labels, own)
     for metric, members in zip(*_panel_metrics(runs, given if layout == "overlay" else None, own)):
         warn_scales(runs, metric, members, groups)
+    if layout == "overlay":
+        _one_step_axis(runs, own)
     if layout == "grid":
         if analyses is None:
             analyses = [analyze(r, m, **options) for r, m in zip(runs, own)]
         return grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title, xlim, ylim)
     return _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xlim, ylim,
                     (band, level), options)
+
+
+def _one_step_axis(runs: Sequence[Run], own: Sequence[str]) -> None:
+    """A usage error where the runs to overlay count different steps (a Keras or YOLO run's
+    epochs beside an HF run's optimizer steps): one axis put epoch 20 at step 20, a sliver at
+    the left of the other run's 2,800 steps, under the label "training step" (trial 61). The
+    grid gives each run an axis of its own, in its own unit."""
+    counted: dict[str, list[str]] = {}
+    for run, metric in zip(runs, own):
+        counted.setdefault(step_unit(run, metric), []).append(str(run.source))
+    if len(counted) > 1:
+        said = "; ".join(f"{sources[0]}{f' and {len(sources) - 1} more' if len(sources) > 1 else ''}"
+                         f" in {unit}s" for unit, sources in counted.items())
+        raise UsageError(f"the runs count different steps ({said}), so they share no x axis: "
+                         "draw them side by side with --layout grid (layout=\"grid\"), each run "
+                         "on an axis of its own, or each alone")
 
 
 def analysed_metric(run: Run, analysis: Analysis | None) -> str:
