@@ -163,8 +163,12 @@ class WatchResult:
             return f"{self._nothing_read(path)} ({self.reason})"
         phase = self._live_phase()
         why = f"; stopped: {self.stop_reason}" if self.stop_reason else ""
+        # why it ended; a follow stopped by Ctrl-C or a signal says so, or its "whole run:"
+        # read as the end of a run still training (trial 61)
         ended = {"finished": "; the log says the run finished", "idle": "; idle, ended",
-                 "crashed": "; the log says the run crashed"}.get(self.reason, "")
+                 "crashed": "; the log says the run crashed",
+                 "interrupted": "; interrupted, ended (the run may still be training)",
+                 }.get(self.reason, "")
         unit = self.step_unit
         whole, said = "", f"best {at(self.best_step, unit)}"
         if self.phases is not None:

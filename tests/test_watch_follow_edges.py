@@ -71,6 +71,22 @@ def test_a_follow_stopped_before_any_record_says_so_not_none(tmp_path):
     assert "no record was read" in line and line.endswith("(interrupted)") and "None" not in line
 
 
+
+def test_a_follow_stopped_after_its_records_says_it_was_interrupted(tmp_path):
+    # Trial 61: a follow ended by Ctrl-C / SIGTERM said "...; whole run: disruption >
+    # readaptation > plateau, checkpoint to keep: step 290" with no word of why it ended, where
+    # an idle one says "idle, ended": read as the end of a run that was still training.
+    run = write_run(tmp_path / "run", curve_records(60))
+    stop = threading.Event()
+    watch = LiveWatch(run, follow=True, stop=stop, poll=0.02, idle_exit=30,
+                      notice=lambda m: None, info=lambda m: None)
+    threading.Timer(0.5, stop.set).start()
+    list(watch.alerts())
+    assert watch.result.reason == "interrupted" and watch.result.n_values == 60
+    line = watch.result.describe(watch.path)
+    assert "; interrupted, ended (the run may still be training); whole run: " in line
+
+
 # ------------------------------------------------------------------ a --metric never logged
 def test_a_metric_that_never_appears_in_a_followed_log_is_exit_2_as_in_the_replay(tmp_path,
                                                                                  capsys):
