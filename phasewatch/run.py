@@ -384,7 +384,7 @@ class RecordCollector:
             unit = metadata.get("step_unit", "step")
             warnings.append(f"{where}{went_back(prev, step, unit)}: the earlier records from "
                             f"{at(step, unit)} on are dropped")
-        if metadata.get("step_unit", "step") == "step" \
+        if metadata.get("step_unit", "step") in ("step", "record") \
                 and not any(e.name == "epoch_boundary" for e in events):
             from phasewatch.epochs import epoch_events
 
