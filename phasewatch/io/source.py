@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import BAD_LINE_ERRORS
-from phasewatch.io.cut_line import evidently_cut, left_out
+from phasewatch.io.cut_line import WandbCuts, evidently_cut, left_out
 from phasewatch.run import Event, RecordCollector, Run
 from phasewatch.values import MAX_STEP, to_step
 
@@ -250,6 +250,7 @@ class LineRecordSource(RecordSource):
             kwargs["on_truncate"] = self.reread.truncated
         self.tail = LineTail(self.file, follow=follow, **kwargs)
         self._too_long_reported = 0
+        self.wandb_cuts = WandbCuts(self.file)  # W&B's output.log cuts lines at 4096 characters
 
     def next_parser(self, parser) -> Any:
         """The parser of a file that continues the log `parser` read (a truncated file written
@@ -282,6 +283,7 @@ class LineRecordSource(RecordSource):
 
         report = self.report
         for lineno, text in self.tail.read(final):
+            text = self.wandb_cuts.whole(lineno, text)
             if text is None and (lineno, text) == NEW_FILE:
                 self.parser = self.next_parser(self.parser)
                 if self.reread is not None:
@@ -365,11 +367,11 @@ class LineRecordSource(RecordSource):
             self.on_bad_line(self.file, lineno, reason)
 
     def finish(self, collector: RecordCollector) -> None:
-        self.report.finish(self.file, self.parser, collector, self.what)
+        self.report.finish(self.file, self, collector, self.what)
 
     @property
     def notes(self) -> list[str]:
-        return list(getattr(self.parser, "notes", ()))
+        return list(getattr(self.parser, "notes", ())) + self.wandb_cuts.notes
 
     def close(self) -> None:
         self.tail.close()
