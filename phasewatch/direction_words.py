@@ -21,10 +21,12 @@ LOWER_IS_BETTER_WORDS = ("loss", "error", "perplexity", "rejected")
 # forecaster's pinball (quantile) loss, continuous ranked probability score and mean absolute
 # scaled error (a PatchTST forecaster's `val_pinball` was taken as higher-is-better, its first,
 # worst epoch kept, and its fall to a third of it called a disruption); a cross-entropy by its
-# short name (OpenNMT-py's `xent`)
+# short name (OpenNMT-py's `xent`); a generative model's distance to the real data, Frechet
+# (FID, and FAD for audio) or kernel (KID) (trial 61: a `val_fid` falling 100 -> 44 was taken
+# as higher-is-better, called an overfit from step 0, and its worst checkpoint kept)
 LOWER_IS_BETTER_TOKENS = frozenset({"nll", "ppl", "wer", "cer", "ter", "err", "mse", "rmse",
                                     "mae", "mape", "smape", "msle", "rmsle", "cost", "regret",
-                                    "pinball", "crps", "mase", "xent"})
+                                    "pinball", "crps", "mase", "xent", "fid", "kid", "fad"})
 # A KL (to the reference model, or between successive policies) and a gradient norm: lower is
 # better as a run's health, not as its task's score: a blow-up is what goes wrong (trial 39:
 # Online DPO's objective/kl rose 1.95 -> 13.5 as the policy hacked a length-biased reward, and
