@@ -141,6 +141,9 @@ def test_tick_texts_tell_neighbours_apart():
     assert fmt_ticks([0.00095, 0.001, 0.00105]) == ["0.00095", "0.001", "0.00105"]
     assert fmt_ticks([0.100001, 0.100002]) == ["0.100001", "0.100002"]
     assert fmt_ticks([0, 500, 1000]) == ["0", "500", "1k"]
+    # trial 61: HF's total_flos (3.2e9-3.6e9) read "3.2e+06k", an exponent and a suffix at once
+    assert fmt_ticks([3.2e9, 3.4e9, 3.6e9]) == ["3.2e+09", "3.4e+09", "3.6e+09"]
+    assert fmt_ticks([0, 500_000, 1_000_000, 1_500_000]) == ["0", "500k", "1M", "1.5M"]
 
 
 def test_phase_names_sit_above_the_data():
@@ -154,6 +157,18 @@ def test_phase_names_sit_above_the_data():
                re.search(r'<polyline points="([^"]+)"', svg).group(1).split()]
     assert len(label_ys) == 2 and max(label_ys) + 2 < min(line_ys)
 
+
+
+def test_a_series_of_one_value_is_drawn_as_a_dot():
+    """Trial 61: the drill-down's panels of HF's end-of-run values (train_runtime, total_flos,
+    train_loss: one value each) were empty, a polyline of one point drawing nothing."""
+    from phasewatch.report.svg import Chart, Line, render
+
+    svg = render(Chart(lines=[Line([[320, 55.2]], color="#0072b2", label="train_runtime")]))
+    assert re.search(r'<circle cx="[\d.]+" cy="[\d.]+" r="2.2" fill="#0072b2" '
+                     r'fill-opacity="1.0"><title>train_runtime</title></circle>', svg)
+    two = render(Chart(lines=[Line([[0, 1.0], [10, 2.0]])]))
+    assert "<circle" not in two and "<polyline" in two
 
 def test_feature_panels_share_the_hyperparameters_range():
     from phasewatch.report.svg import Chart, render

@@ -104,7 +104,9 @@ def _ticks(lo: float, hi: float, n: int) -> list[float]:
 
 
 def fmt(v: float, digits: int = 4) -> str:
-    """Short tick text: 1k, 0.25, 1e-05."""
+    """Short tick text: 1k, 2.5M, 0.25, 1e-05, 3.6e+09. A whole number of thousands or
+    millions takes its suffix; beyond, the exponent alone (HF's `total_flos` of 3.6e9 read
+    "3.6e+06k", the exponent and the suffix at once: trial 61)."""
     if v == 0:
         return "0"
     a = abs(v)
