@@ -110,8 +110,8 @@ def fmt(v: float, digits: int = 4) -> str:
     if v == 0:
         return "0"
     a = abs(v)
-    if a >= 1000 and float(v).is_integer():
-        return f"{v / 1000:g}k"
+    if 1000 <= a < 1e9 and float(v).is_integer():
+        return f"{v / 1000:g}k" if a < 1e6 else f"{v / 1e6:g}M"
     if a < 1e-3 or a >= 1e6:
         return f"{v:.{max(2, digits - 2)}g}"
     return f"{v:.{digits}g}"
