@@ -202,6 +202,12 @@ def render(chart: Chart) -> str:
     for ln in chart.lines:
         pts = [(X(x), Y(y)) for x, y in ln.points if math.isfinite(y)]
         tip = f"<title>{html.escape(ln.label)}</title>" if ln.label else ""
+        if len(pts) == 1:  # one value (HF's train_runtime, logged at the end): a polyline of
+            # one point draws nothing, and the panel read empty (trial 61); a dot shows it
+            out.append(f'<circle cx="{pts[0][0]:.1f}" cy="{pts[0][1]:.1f}" '
+                       f'r="{ln.width + 1:.1f}" fill="{_rgb(ln.color)}" '
+                       f'fill-opacity="{ln.opacity}">{tip}</circle>')
+            continue
         out.append(f'<polyline points="{_pts(pts)}" fill="none" stroke="{_rgb(ln.color)}" '
                    f'stroke-width="{ln.width}" stroke-opacity="{ln.opacity}" '
                    f'stroke-linejoin="round">{tip}</polyline>')
