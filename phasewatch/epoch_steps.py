@@ -16,15 +16,31 @@ from phasewatch.planned import (
 )
 
 EPOCH_COUNT_KEY = "epochs"  # Keras' `model.fit(epochs=...)`, a script's `config={"epochs": 10}`
+# Ultralytics' training-time budget, args.yaml's `time` (hours): the trainer recomputes `epochs`
+# from the first epoch's duration and stops at the budget, and the file keeps the number it
+# began with, so `epochs` beside it is no plan
+TIME_BUDGET_KEY = "time"
 
 
 def epoch_count(config: Mapping[str, Any]) -> int | None:
     """The config's `epochs`, a whole number > 0, where it states no planned steps and no
-    `num_train_epochs` (a Hugging Face run's `epochs` beside them is its own); else None."""
-    if planned_key(config) is not None or planned_epochs(config) is not None:
+    `num_train_epochs` (a Hugging Face run's `epochs` beside them is its own) and no YOLO
+    time budget (`time_budget`); else None."""
+    if planned_key(config) is not None or planned_epochs(config) is not None \
+            or time_budget(config) is not None:
         return None
     count = _positive_number(_lookup(config, EPOCH_COUNT_KEY))
     return int(count) if count is not None and count.is_integer() else None
+
+
+def time_budget(config: Mapping[str, Any]) -> float | None:
+    """The hours of an Ultralytics run's time budget (`TIME_BUDGET_KEY`), where its arguments
+    (args.yaml: a `task` and `mode: train` beside it) set one; else None."""
+    hours = config.get(TIME_BUDGET_KEY)
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not hours > 0 \
+            or config.get("mode") != "train" or "task" not in config:
+        return None
+    return float(hours)
 
 
 class EpochSteps:

@@ -201,9 +201,10 @@ def run_folder(run) -> RunFolder | None:
     elif has_best:
         best = best_pt(found.fitnesses, columns, epochs)
     offset = 0 if found.v5 or (epochs and epochs[0] == 0) else 1  # early 8.0: from 0
-    planned = config.get("epochs")
-    over = isinstance(planned, int) and not config.get("time") and last is not None \
-        and last + 1 - offset >= planned
+    from phasewatch.epoch_steps import epoch_count
+
+    planned = epoch_count(config)  # (none beside a time budget)
+    over = planned is not None and last is not None and last + 1 - offset >= planned
     return RunFolder(folder, weight_files(folder / WEIGHTS, offset, last, best), offset, best,
                      over=over)
 

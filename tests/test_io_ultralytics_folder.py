@@ -55,12 +55,25 @@ def test_a_run_that_reached_its_epochs_is_not_said_to_end_early(tmp_path):
     assert not any("before the epoch" in w for w in analysis.warnings), analysis.warnings
 
 
-def test_a_time_budget_makes_epochs_no_plan(tmp_path):
+def test_a_time_budget_makes_epochs_no_plan(tmp_path, capsys):
     """`time` (hours) overrides `epochs`: the trainer recomputes them after its first epoch
-    and the file keeps the number it started with."""
-    run = read_run(v8_run(tmp_path / "train", epochs_logged=18, epochs=100, time="0.5"))
-    assert run.config["time"] == 0.5 and "epochs" not in run.config
+    and the file keeps the number it started with. `epochs` was dropped from the run's config
+    unsaid; it is shown as args.yaml says, and a warning says the budget may end the run
+    before it."""
+    path = v8_run(tmp_path / "train", epochs_logged=18, epochs=100, time="0.5")
+    run = read_run(path)
+    assert run.config["time"] == 0.5 and run.config["epochs"] == 100
     assert plan_and_decay(run) == (None, None)
+    said = ("args.yaml sets `epochs: 100` and a training-time budget, `time: 0.5` (hours), "
+            "which may end the run first")
+    assert sum(said in w for w in run.warnings) == 1, run.warnings
+    assert main(["inspect", str(path), "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["config"]["epochs"] == 100 and shown["planned_steps"] is None
+    assert any(said in w for w in shown["warnings"])
+    assert not any("before the epoch" in w for w in analyze_run(run).warnings)
+    whole = read_run(v8_run(tmp_path / "whole", epochs_logged=100, epochs=100, time="0.5"))
+    assert not any("before the epoch" in w for w in analyze_run(whole).warnings)
 
 
 def test_yolov5_opt_yaml_plans_epochs_from_0(tmp_path):

@@ -5,9 +5,10 @@ The trainer saves them before the first epoch (YOLOv8 and later: `args.yaml`, fr
 planned `epochs` beside the one row per epoch results.csv gains. Unread, a run was a table of
 unknown length: `analyze` could not say that a run of 102 epochs planned for 150 ended early,
 nor `watch` judge what is early against the plan (`epoch_steps.EpochSteps` turns the epochs
-into the run's last step, as it does for Keras' `epochs`). With a training-time budget (`time`, hours) the trainer recomputes `epochs`
-from the first epoch's duration and the file keeps the value it started with, so `epochs` is
-then no plan and is not taken. The row of the last planned epoch is the run's end (the trainer's
+into the run's last step, as it does for Keras' `epochs`). With a training-time budget (`time`,
+hours) the trainer recomputes `epochs` from the first epoch's duration and the file keeps the
+value it started with, so `epochs` is then no plan (`epoch_steps.time_budget`): it stays in the
+run's config as the file says, and a warning says the budget may end the run first. The row of the last planned epoch is the run's end (the trainer's
 `final_epoch`: it validates, saves and stops there), and so is the row its early stopping
 stops at (`patience`: `yolo_early_stop`): a watch that follows the file ends there as at an HF
 trainer's `train_runtime` row (`TrainerEnd`).
@@ -21,21 +22,30 @@ from phasewatch.io.yaml_config import take_config, yaml_config
 
 RESULTS = "results.csv"
 ARGS_FILES = ("args.yaml", "opt.yaml")  # Ultralytics (YOLOv8+), YOLOv5's train.py
-TIME_BUDGET = "time"  # hours: overrides `epochs` when set
 EPOCHS = "epochs"
 
 
 def ultralytics_args(folder: Path) -> tuple[dict, str] | None:
-    """The arguments of the YOLO run in `folder` and the file they are in, without `epochs`
-    where a time budget set the run's length; None while the folder has no arguments file (a
-    follow looks again)."""
+    """The arguments of the YOLO run in `folder` and the file they are in; None while the
+    folder has no arguments file (a follow looks again)."""
     for name in ARGS_FILES:
         found = yaml_config(Path(folder) / name)
         if found is not None:
-            if found.get(TIME_BUDGET):
-                found.pop(EPOCHS, None)
             return found, name
     return None
+
+
+def budget_note(args: dict, name: str) -> str | None:
+    """What a time budget does to the run's `epochs`, where args.yaml sets both; else None."""
+    from phasewatch.epoch_steps import time_budget
+
+    hours, epochs = time_budget(args), args.get(EPOCHS)
+    if hours is None or not isinstance(epochs, int) or isinstance(epochs, bool):
+        return None
+    return (f"{name} sets `epochs: {epochs}` and a training-time budget, `time: {hours:g}` "
+            f"(hours), which may end the run first: the trainer recomputes the epochs from the "
+            f"first one's duration and stops at the budget, so no planned length is taken "
+            f"from `epochs`")
 
 
 V5_MAP = "metrics/mAP_0.5:0.95"  # YOLOv5's mAP column (Ultralytics': `metrics/mAP50-95(B)`)
@@ -88,7 +98,7 @@ class TrainerEnd:
 def take_ultralytics_args(source, folder: Path) -> None:
     """Give `source`'s run the arguments of the YOLO run in `folder`, once they are there (the
     log's own settings win), and its `trainer_end`; a source asks at each read until then."""
-    from phasewatch.epoch_steps import EpochSteps
+    from phasewatch.epoch_steps import EpochSteps, epoch_count
     from phasewatch.yolo_early_stop import live_early_stop
 
     if getattr(source, "_ultralytics_args_read", False):
@@ -96,7 +106,8 @@ def take_ultralytics_args(source, folder: Path) -> None:
     args, name = ultralytics_args(folder) or (None, "")
     if not take_config(source, args, "_ultralytics_args_read"):
         return
-    epochs = args.get(EPOCHS)
-    planned = EpochSteps(epochs) if isinstance(epochs, int) and not isinstance(epochs, bool) \
-        and epochs > 0 else None
-    source.trainer_end = TrainerEnd(planned, live_early_stop(args, name))
+    count = epoch_count(args)  # (none beside a time budget)
+    source.trainer_end = TrainerEnd(None if count is None else EpochSteps(count),
+                                    live_early_stop(args, name))
+    if (note := budget_note(args, name)) is not None:
+        source.warn(note)
