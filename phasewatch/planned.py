@@ -330,14 +330,19 @@ def unfinished_note(run, plan: int | None, decay: str | None = None) -> str | No
     columns = [steps for steps, _ in run.columns().values() if steps.size]
     ends = [int(steps[-1]) for steps in columns]
     least, margin = "", 0.0
-    if plan is None and not getattr(run, "finished", True):  # a rounded epoch's bound
+    finished = plan is None and getattr(run, "finished", True)
+    if plan is None and not finished:  # a rounded epoch's bound
         (plan, decay), least = plan_and_decay(run, least=True), " or a later one"
     elif plan is None:  # a finished run: the plan its config states, short of which it ended
+        plan = planned_steps(getattr(run, "config", None) or {})
+    if finished or decay:
         import numpy as np
 
-        plan = planned_steps(getattr(run, "config", None) or {})
         # ... by more than its logging interval: a Trainer logging every 50 steps of 291 has
-        # its last row at 250 (the notebooks' tables of four corpus runs that finished)
+        # its last row at 250 (the notebooks' tables of four corpus runs that finished); and the
+        # rate a row logs is the one its interval trains with, so a decay ends an interval after
+        # the last row (a cosine over 8 epochs logged once an epoch reaches 0 at row 8; the
+        # corpus's csv-pest-fusion-vit-resnet-valacc-8 ends at row 7)
         margin = min((float(np.median(np.diff(s))) for s in columns if s.size > 1), default=0)
     if plan is None or not ends or max(ends) >= min(ENDS_EARLY * plan, plan - margin):
         return None

@@ -173,3 +173,24 @@ def test_a_watch_says_the_floor_a_cosine_shows_at_the_end_it_was_read_to_end_at(
     assert main(["watch", str(log)]) == 0
     assert f"planned length 20 steps (from the learning rate's {words}, `learning_rate`)" \
         in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("t_max", "note"), [(8, False), (16, True)])
+def test_a_rate_logged_once_an_epoch_ends_its_decay_an_epoch_after_the_last_row(
+        tmp_path, capsys, t_max, note):
+    """A script logs at each epoch's row the rate that epoch trained with, then steps its
+    scheduler: a cosine over the 8 epochs it runs reaches 0 one row after the last, which is
+    no early end; over 16 epochs, the run stopped at half its plan is one."""
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t_max)
+    lines = ["epoch,lr,val_acc"]
+    for epoch in range(8):
+        lines.append(f"{epoch},{optimizer.param_groups[0]['lr']!r},{0.5 + 0.04 * epoch}")
+        optimizer.step()
+        scheduler.step()
+    log = tmp_path / "history.csv"
+    log.write_text("\n".join(lines) + "\n")
+    assert main(["analyze", str(log), "--metric", "val_acc"]) == 0
+    out = capsys.readouterr().out
+    assert ("the log ends at epoch 7" in out) is note
+    assert ("before the epoch 16 its run plans" in out) is note
