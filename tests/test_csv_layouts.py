@@ -95,3 +95,26 @@ def test_a_table_without_a_step_column_is_still_numbered(tmp_path):
     path = tmp_path / "progress.csv"
     path.write_text("loss,accuracy\n0.9,0.5\n0.7,0.6\n")
     assert read_run(path).column("accuracy").steps.tolist() == [0, 1]
+
+
+def test_fastais_csvlogger_metrics_are_held_out(tmp_path):
+    """fastai's CSVLogger (history.csv) writes the Recorder's metric names: its metrics are
+    computed on the validation set (a bare `accuracy` is no train accuracy), `time` is a
+    duration; read as fastai's notebook table is."""
+    path = tmp_path / "history.csv"
+    rows = [(0, 0.912345, 0.701234, 0.702, "00:12"), (1, 0.65, 0.54, 0.781, "00:11"),
+            (2, 0.48, 0.47, 0.82, "00:11"), (3, 0.39, 0.455, 0.833, "00:12")]
+    path.write_text("epoch,train_loss,valid_loss,accuracy,error_rate,time\n" + "".join(
+        f"{e},{t:.6f},{v:.6f},{a:.6f},{1 - a:.6f},{d}\n" for e, t, v, a, d in rows))
+    run = read_run(path)
+    assert sorted(run.metrics) == ["train_loss", "valid_accuracy", "valid_error_rate",
+                                   "valid_loss"]
+    assert run.column("valid_accuracy").values.tolist() == [0.702, 0.781, 0.82, 0.833]
+    assert run.step_unit == "epoch"
+    assert not any("time" in w for w in run.warnings)
+
+
+def test_a_home_made_table_with_a_valid_loss_keeps_its_names(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("epoch,train_loss,valid_loss,accuracy\n0,0.9,0.8,0.5\n1,0.7,0.6,0.6\n")
+    assert sorted(read_run(path).metrics) == ["accuracy", "train_loss", "valid_loss"]

@@ -11,8 +11,8 @@ keys the script logged and nothing else, so a script that logs no `total_timeste
 (`GAIL_PPO`'s `progress.csv`: `agent acc,demo acc,...,mean 100 episode reward,...`) leaves a
 table whose only order is its rows'.
 A table whose step column is `epoch` (Keras' CSVLogger) has epochs for steps, and the run says
-so (`Run.step_unit`). A title line above the header, a pandas index column and
-sentence-transformers' evaluator CSVs are layouts of their own (`csv_layouts`).
+so (`Run.step_unit`). A title line above the header, a pandas index column, fastai's
+CSVLogger and sentence-transformers' evaluator CSVs are layouts of their own (`csv_layouts`).
 
 W&B panel exports name their columns `"<run name> - <metric>"` with companion
 `"<run name> - <metric>__MIN"` / `__MAX` columns (the range of the points W&B's sampling
@@ -38,7 +38,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from phasewatch.io.csv_layouts import EpochEndRows, LeftOut, index_header, title_line
+from phasewatch.io.csv_layouts import (
+    EpochEndRows,
+    LeftOut,
+    fastai_columns,
+    index_header,
+    title_line,
+)
 from phasewatch.io.jsonlines import first_line, head_lines
 from phasewatch.io.lightning_after_fit import AfterFit
 from phasewatch.io.lightning_folder import take_hparams
@@ -313,7 +319,7 @@ class LineParser:
         if columns == TENSORBOARD_COLUMNS:
             self._columns = ["", "Step", self.value_name]
             return
-        self._columns = self._drop_wandb_run_prefix(columns)
+        self._columns = fastai_columns(columns) or self._drop_wandb_run_prefix(columns)
         repeated = sorted({c for c in self._columns if c and self._columns.count(c) > 1})
         if repeated:
             self.notes.append(f"the header names {', '.join(repeated[:5])} more than once: the "

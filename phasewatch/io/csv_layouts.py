@@ -9,6 +9,10 @@ tools people use.
   index as an unnamed first column (the header starts with a comma: `,loss,val_loss`); its
   values number the rows (a Keras History's epochs from 0), so they are the steps, as a table
   without a step column is numbered.
+- **fastai's `CSVLogger`** (`history.csv`: `epoch,train_loss,valid_loss,<metrics>,time`): its
+  metrics are computed on the validation set, and are named as its notebook table's are
+  (`notebook_fastai.metric_key`: `accuracy` is `valid_accuracy`, not a train accuracy); `time`,
+  the epoch's duration as `00:12`, is no metric.
 - **sentence-transformers' evaluator CSVs** (`similarity_evaluation_*_results.csv` and the
   other evaluators' `*_results.csv`, written by `SentenceTransformer.fit` of versions 2.x):
   `epoch,steps,...`, where `steps` counts the batches within the epoch and is -1 for the
@@ -24,6 +28,7 @@ from __future__ import annotations
 import re
 
 from phasewatch.io.lines import as_step
+from phasewatch.io.notebook_fastai import EPOCH, NOT_METRICS, metric_key
 
 SEPARATOR_HINT = re.compile(r"^sep=(?P<sep>[,;\t|])$")
 NOT_DURING_TRAINING = -1  # sentence-transformers' epoch and steps of an evaluation outside `fit`
@@ -55,6 +60,15 @@ def index_header(names: list[str]) -> bool:
         return False
 
     return len(names) >= 2 and names[0] == "" and all(is_name(c) for c in names[1:])
+
+
+def fastai_columns(columns: list[str]) -> list[str] | None:
+    """The metric names of a fastai `CSVLogger` header (module docstring; `time` unnamed, so not
+    read), or None for any other header."""
+    if len(columns) < 4 or columns[0] != EPOCH or columns[-1] != "time" \
+            or not {"train_loss", "valid_loss"} <= set(columns):
+        return None
+    return [EPOCH] + ["" if c in NOT_METRICS else metric_key(c) for c in columns[1:]]
 
 
 class EpochEndRows:
