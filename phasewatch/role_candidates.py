@@ -139,7 +139,10 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
                    "progress/xent",  # OpenNMT-py (its console's `xent`, its TensorBoard)
                    "lm loss",  # Megatron-LM (its console and TensorBoard)
                    "train/tot_loss",  # k2 / icefall: the recent batches' (icefall_console)
-                   "training_loss"),  # printed `Training Loss: 1.88` (presets: any case, spaces)
+                   "training_loss",  # printed `Training Loss: 1.88` (presets: any case, spaces)
+                   # a YOLO results.csv's box loss (Ultralytics, YOLOv5), the twin of its
+                   # `val/box_loss`; its cls / dfl / obj losses are other terms, no twin
+                   "train/box_loss"),
     # Trinity-RFT's CHORD (`mix_chord` policy loss, logged under `actor/`)
     "train/sft_loss": ("train/sft_loss", "actor/expert/sft_loss", "actor/expert/sft_phi_loss"),
     "train/rl_loss": ("train/rl_loss", "actor/usual/pg_loss"),
@@ -224,7 +227,8 @@ ROLE_CANDIDATES: dict[str, tuple[str, ...]] = {
                   "eval/*/CrossEntropyLoss",  # OLMo's evaluators, by label
                   "lm loss validation",  # Megatron-LM (its console and TensorBoard)
                   "test_loss", "test/loss",  # a test split, after every validation spelling
-                  "lm loss test"),
+                  "lm loss test",
+                  "val/box_loss"),  # a YOLO results.csv's (Ultralytics, YOLOv5): `train/box_loss`'s
     # Held-out scores that are neither an accuracy nor a loss, taken before the loss: HF's
     # SQuAD `eval_f1`, `eval_exact` (`exact_match` in the newer metric), GLUE's Matthews and
     # Pearson / Spearman correlations, ASR's `eval_wer` / `eval_cer`; and `test_exact`. Their
