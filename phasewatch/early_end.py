@@ -48,7 +48,8 @@ def why_short(run) -> str:
         return reason
     ended = getattr(run, "ended_by", None)
     if ended in ENDINGS:
-        evidence = EVIDENCE.get((run.format, ended), f"{run.format}'s log says so")
+        # (else the run's status, as an MLflow store records FAILED and KILLED)
+        evidence = EVIDENCE.get((run.format, ended), "the run's recorded status says so")
         return f"{ENDINGS[ended]} ({evidence})"
     if getattr(run, "finished", False):
         return ("the log says the run finished there: its trainer's early stopping or a time "

@@ -92,7 +92,8 @@ def test_an_mlflow_runs_status_says_how_it_ended(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     subprocess.run([sys.executable, "-c", MLFLOW_RUNS, uri], env=ENV, check=True,
                    capture_output=True, text=True, timeout=300)
-    for status, said in (("FINISHED", FINISHED), ("FAILED", "it crashed there"),
-                         ("KILLED", "it was killed there")):
+    for status, said in (("FINISHED", FINISHED),
+                         ("FAILED", "it crashed there (the run's recorded status says so)"),
+                         ("KILLED", "it was killed there (the run's recorded status says so)")):
         notes = early_notes(tmp_path / "mlflow.db" / status)  # the run of that name
         assert len(notes) == 1 and said in notes[0], (status, notes)
