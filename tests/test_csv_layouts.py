@@ -118,3 +118,11 @@ def test_a_home_made_table_with_a_valid_loss_keeps_its_names(tmp_path):
     path = tmp_path / "log.csv"
     path.write_text("epoch,train_loss,valid_loss,accuracy\n0,0.9,0.8,0.5\n1,0.7,0.6,0.6\n")
     assert sorted(read_run(path).metrics) == ["accuracy", "train_loss", "valid_loss"]
+
+
+def test_a_title_that_names_no_delimiter_leaves_it_to_the_header(tmp_path):
+    """A name above a ';' table whose header holds a comma too: the header's own count of
+    delimiters decides, as without the title."""
+    path = tmp_path / "log.csv"
+    path.write_text("run 5\nepoch;val_acc;lr,decay\n0;0,5;0,1\n1;0,6;0,1\n")
+    assert read_run(path).column("val_acc").values.tolist() == [0.5, 0.6]

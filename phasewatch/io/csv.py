@@ -163,6 +163,7 @@ class LineParser:
         self._wandb_step_index = -1
         self._passes_note: list[str] = []  # its note, replaced at each new pass
         self._title = False  # a title line above the header was passed over (`csv_layouts`)
+        self._hinted = ""  # the delimiter that title named (Excel's `sep=;`), if it did
         self._epoch_end: EpochEndRows | None = None  # sentence-transformers' `epoch,steps`
 
     def next_file(self) -> LineParser:
@@ -177,7 +178,7 @@ class LineParser:
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         if self._columns is None:
             if not self._title and (sep := title_line(line)) is not None:
-                self._title, self._delimiter = True, sep or self._delimiter
+                self._title, self._hinted = True, sep
                 self.notes.append(f"line {lineno} ({line.strip()[:40]!r}) is a title above the "
                                   "header, not a row")
                 return []
@@ -288,8 +289,7 @@ class LineParser:
 
     def _read_header(self, line: str) -> None:
         line = line.lstrip("\ufeff")  # a byte-order mark when a follower reads raw lines
-        if not (self._title and self._delimiter in line):  # (else the title's `sep=` named it)
-            self._delimiter = _delimiter(line)
+        self._delimiter = self._hinted or _delimiter(line)
         self._take_header([c.strip() for c in _split(line, self._delimiter)])
 
     def _take_header(self, columns: list[str]) -> None:
