@@ -67,7 +67,7 @@ def test_sentence_transformers_end_of_epoch_evaluations_are_read_by_epoch(tmp_pa
     np.testing.assert_allclose(col.values, [p - 0.01 for _, _, p in rows])
     assert "epoch" not in run.metrics and "steps" not in run.metrics
     assert run.step_unit == "epoch"
-    assert any("read by epoch" in w for w in run.warnings)
+    assert any("steps counts the batches within it" in w for w in run.warnings)
     assert any("outside training" in w for w in run.warnings)
 
 
@@ -126,3 +126,14 @@ def test_a_title_that_names_no_delimiter_leaves_it_to_the_header(tmp_path):
     path = tmp_path / "log.csv"
     path.write_text("run 5\nepoch;val_acc;lr,decay\n0;0,5;0,1\n1;0,6;0,1\n")
     assert read_run(path).column("val_acc").values.tolist() == [0.5, 0.6]
+
+
+def test_a_file_whose_first_evaluation_is_within_an_epoch_is_read_by_epoch_too(tmp_path):
+    """evaluation_steps=500: the first row is within epoch 0; read by `steps` (500, then -1 at
+    the epoch's end, then 500 again), the counter would go back at each epoch."""
+    path = tmp_path / "results.csv"
+    _evaluator_csv(path, [(0, 500, 0.7), (0, -1, 0.8), (1, 500, 0.81), (1, -1, 0.82)])
+    run = read_run(path)
+    col = run.column("cosine_pearson")
+    assert col.steps.tolist() == [0, 1] and col.values.tolist() == [0.8, 0.82]
+    assert not any("went back" in w for w in run.warnings)

@@ -15,11 +15,11 @@ tools people use.
   the epoch's duration as `00:12`, is no metric.
 - **sentence-transformers' evaluator CSVs** (`similarity_evaluation_*_results.csv` and the
   other evaluators' `*_results.csv`, written by `SentenceTransformer.fit` of versions 2.x):
-  `epoch,steps,...`, where `steps` counts the batches within the epoch and is -1 for the
-  evaluation at the epoch's end (the default, `evaluation_steps=0`, gives only those). Read by
-  `steps` every row would be step -1 and one would be kept; such a file is read by `epoch`
-  (`EpochEndRows`). Version 3's trainer writes the global step there and a fractional epoch:
-  read by `steps` as before. A row with epoch and steps both -1 is an evaluation outside
+  `epoch,steps,...`, the epoch a whole number, where `steps` counts the batches within the epoch
+  and is -1 for the evaluation at the epoch's end (the default, `evaluation_steps=0`, gives only
+  those). Read by `steps` every row would be step -1 and one would be kept; such a file is read
+  by `epoch` (`EpochEndRows`), and an evaluation within an epoch is left out. Version 3's
+  trainer writes the global step there and the epoch as a float (`1.0`): read by `steps`. A row with epoch and steps both -1 is an evaluation outside
   training (`evaluator(model)` called on its own), no point of the curve.
 """
 
@@ -32,6 +32,7 @@ from phasewatch.io.notebook_fastai import EPOCH, NOT_METRICS, metric_key
 
 SEPARATOR_HINT = re.compile(r"^sep=(?P<sep>[,;\t|])$")
 NOT_DURING_TRAINING = -1  # sentence-transformers' epoch and steps of an evaluation outside `fit`
+WHOLE = re.compile(r"\d+")  # an epoch as 2.x writes it (3.x's trainer writes 1.0, 0.5)
 
 
 def title_line(line: str) -> str | None:
@@ -73,8 +74,8 @@ def fastai_columns(columns: list[str]) -> list[str] | None:
 
 class EpochEndRows:
     """The step of each row of a sentence-transformers 2.x evaluator CSV (module docstring):
-    its `epoch` where `steps` is -1 on the first row read; None for every other file, which is
-    read by its step column as it is."""
+    its `epoch` where the first row read writes it as a whole number; None for every other
+    file, which is read by its step column as it is."""
 
     def __init__(self, columns: list[str], step_key: str, notes: list[str]) -> None:
         self.epoch_index = columns.index("epoch") if step_key == "steps" and "epoch" in columns \
@@ -98,12 +99,13 @@ class EpochEndRows:
             self._note("outside", f"line {lineno}: an evaluation with epoch and steps -1 was made "
                        "outside training (an evaluator called on its own): left out of the curve")
             raise LeftOut
-        if self.by_epoch is None:
-            self.by_epoch = steps == NOT_DURING_TRAINING
+        if self.by_epoch is None:  # 2.x writes the epoch as an int, 3.x's trainer a float
+            self.by_epoch = WHOLE.fullmatch(cells[self.epoch_index].strip()) is not None
             if not self.by_epoch:
                 return None
-            self.notes.append("steps is -1 at each end-of-epoch evaluation (sentence-transformers' "
-                              "evaluator CSV): read by epoch")
+            self.notes.append("epoch is a whole number and steps counts the batches within it, -1 "
+                              "at the epoch's end (sentence-transformers' evaluator CSV): read by "
+                              "epoch")
         if steps != NOT_DURING_TRAINING:
             self._note("within", f"line {lineno}: an evaluation within epoch {epoch} (at its batch {steps}) "
                        "is left out: the file does not say how many batches an epoch has, so it "
