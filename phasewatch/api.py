@@ -79,6 +79,14 @@ def analysis_of_choice(choice, direction: str | None = None, path: str | Path | 
 
     analysis = analyze_run(choice.run, metric=choice.metric, direction=direction, **options)
     analysis.warnings[:0] = choice.warnings
+    planned, steps = options.get("planned_steps"), choice.run.steps
+    if planned is not None and steps.size and int(steps.max()) > planned:
+        # a plan the log outruns judged what is early against a shorter run: said as `watch`
+        # says it (trial 61: `analyze --planned-steps 100` of a 590-step log said nothing)
+        from phasewatch.live_result import past_plan
+        from phasewatch.xaxis import step_unit
+
+        analysis.warnings.append(past_plan(planned, int(steps.max()), step_unit(choice.run)))
     if path is not None:
         in_hf, saved = for_run(path, choice.run, analysis)  # the checkpoint to load, on disk
         if in_hf:

@@ -161,6 +161,27 @@ def test_watch_says_when_the_run_went_past_the_planned_steps_it_was_given(tmp_pa
     assert "went on past" not in capsys.readouterr().err
 
 
+
+def test_analyze_says_when_the_run_went_past_the_planned_steps_it_was_given(tmp_path, capsys):
+    """Trial 61: `analyze --planned-steps 100` of a 590-step log said nothing, where `watch`
+    warns: the plan judges what is early (a fall not recovered, a held-out loss rising from the
+    start) in analyze too. Said in the same words, in the text and the JSON, and by
+    phasewatch.analyze; nothing when the plan held."""
+    import json
+
+    import phasewatch
+
+    run = write_run(tmp_path / "run", early_dip(0), {})
+    last = (early_dip(0).size - 1) * EVERY
+    said = f"the run went on past --planned-steps {last // 2} (to step {last})"
+    assert main(["analyze", str(run), "--planned-steps", str(last // 2)]) == 0
+    assert f"warning: {said}" in capsys.readouterr().out
+    assert main(["analyze", str(run), "--planned-steps", str(last // 2), "--format", "json"]) == 0
+    assert any(w.startswith(said) for w in json.loads(capsys.readouterr().out)["runs"][0]["warnings"])
+    assert any(w.startswith(said) for w in phasewatch.analyze(run, planned_steps=last // 2).warnings)
+    assert main(["analyze", str(run), "--planned-steps", str(last)]) == 0
+    assert "went on past" not in capsys.readouterr().out
+
 def test_planned_steps_on_a_console_log_without_steps_is_said_in_its_epochs(tmp_path, capsys):
     """An HF console log without the INFO banner counts its steps as epoch x 10,000 (trial 30:
     --planned-steps 296, the run's max_steps, ended with 'to step 493300', a step shown nowhere
