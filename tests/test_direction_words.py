@@ -17,7 +17,8 @@ from phasewatch.presets import default_direction
 @pytest.mark.parametrize("name", ["final_answer_accuracy", "rewards/answer_reward_func",
                                   "eval/answer_f1", "lower_bound", "eval/cancer_auc",
                                   "placer_score", "train/rewards/correct_answer", "apple_rate",
-                                  "eval/fidelity", "kids_score"])
+                                  "eval/fidelity", "kids_score", "eval/grade_accuracy",
+                                  "val/shaded_acc", "mission_success_rate"])
 def test_a_short_word_inside_another_does_not_make_a_score_lower_is_better(name):
     assert default_direction(name) == "max"
 
@@ -28,7 +29,9 @@ def test_a_short_word_inside_another_does_not_make_a_score_lower_is_better(name)
                                   "eval_mse", "val/rmse", "eval_mae", "test_mape", "valMSE",
                                   "val_cost", "eval/episode_cost", "totalCost", "cum_regret",
                                   "val_pinball", "eval/crps", "test_MASE", "val_fid", "FID",
-                                  "metrics/fid50k_full", "eval/kid", "val_fad"])
+                                  "metrics/fid50k_full", "eval/kid", "val_fad", "val/minADE6",
+                                  "val/minFDE6", "val/miss_rate", "val/brier-minFDE",
+                                  "test_brier_score"])
 def test_losses_and_error_rates_are_lower_is_better(name):
     assert default_direction(name) == "min"
 
