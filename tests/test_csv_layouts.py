@@ -137,3 +137,20 @@ def test_a_file_whose_first_evaluation_is_within_an_epoch_is_read_by_epoch_too(t
     col = run.column("cosine_pearson")
     assert col.steps.tolist() == [0, 1] and col.values.tolist() == [0.8, 0.82]
     assert not any("went back" in w for w in run.warnings)
+
+
+def test_an_hf_log_history_exported_to_csv_leaves_out_the_evaluation_after_training(tmp_path):
+    """`pd.DataFrame(trainer.state.log_history).to_csv(...)`: a `trainer.evaluate()` after
+    `train()` logs its evaluation at the last step again, after the `train_runtime` row; read
+    as that step's point, it replaced the evaluation made there during training."""
+    history = [{"loss": 0.09, "epoch": 1.0, "step": 100}, {"eval_loss": 0.082, "epoch": 1.0,
+                                                         "step": 100, "eval_runtime": 10.1},
+               {"loss": 0.07, "epoch": 2.0, "step": 200}, {"eval_loss": 0.0743, "epoch": 2.0,
+                                                         "step": 200, "eval_runtime": 10.2},
+               {"train_runtime": 500.0, "train_loss": 0.08, "epoch": 2.0, "step": 200},
+               {"eval_loss": 0.0790, "epoch": 2.0, "step": 200, "eval_runtime": 10.0}]
+    path = tmp_path / "training_log.csv"
+    pd.DataFrame(history).to_csv(path, index=False)
+    run = read_run(path)
+    assert run.column("eval_loss").values.tolist() == [0.082, 0.0743]
+    assert any("an evaluation logged after training ended" in w for w in run.warnings)

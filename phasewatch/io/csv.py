@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import csv as _csv
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ from phasewatch.io.jsonlines import first_line, head_lines
 from phasewatch.io.lightning_after_fit import AfterFit
 from phasewatch.io.lightning_folder import take_hparams
 from phasewatch.io.lines import as_step, find_step_key
-from phasewatch.io.post_training import replace_notes
+from phasewatch.io.post_training import PostTrainingEvaluations, replace_notes
 from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.io.ultralytics_folder import RESULTS, best_pt_again, take_ultralytics_args
 from phasewatch.io.wandb_counter import WANDB_STEP, Passes
@@ -355,6 +356,8 @@ class Source(LineRecordSource):
                          follow=follow, notice=notice)
         self.info.name = path.stem
         self.after_fit = AfterFit(self.file.name)  # Lightning's validate() after fit
+        # an HF Trainer's log_history exported to CSV: its trainer.evaluate() after train()
+        self.post_training = PostTrainingEvaluations()
         self._after_fit_notes: list[str] = []
         self.trainer_end = None  # a YOLO run's last row (`take_ultralytics_args`)
         self._last_row: int | None = None  # a results.csv's last epoch read (`best_pt_again`)
@@ -374,10 +377,13 @@ class Source(LineRecordSource):
                 self.info.finished = True  # the trainer's final epoch, or its early stop
                 if (said := self.trainer_end.said(record.step)) is not None:
                     self.warn(said)
-            yield from self.after_fit.take(record)
+            kept = self.post_training.kept(record.step, record.values, record.line)
+            if kept:
+                yield from self.after_fit.take(record if kept is record.values
+                                              else replace(record, values=kept))
         yield from self.after_fit.end(final)
         self._after_fit_notes = replace_notes(self.warnings, self._after_fit_notes,
-                                              [self.after_fit.check])
+                                              [self.after_fit.check, self.post_training])
         # a W&B export's run name, else the name given (the file's stem, or its folder's)
         self.info.name = self.parser.run_name or self.info.name
 
