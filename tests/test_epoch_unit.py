@@ -10,6 +10,7 @@ import re
 import pytest
 
 from phasewatch.cli import main
+from phasewatch.errors import UsageError
 from phasewatch.io import read_run
 from phasewatch.presets import aliases_for, role_matches
 from phasewatch.xaxis import in_step_unit, step_unit
@@ -335,10 +336,12 @@ def test_comparisons_say_epoch_only_when_every_run_counts_epochs(tmp_path):
     for layout in ("overlay", "grid"):
         both = plot.compare_figure(keras, ["val_loss"], layout=layout)
         assert {ax.get_xlabel() for ax in both.axes if ax.get_xlabel()} == {"epoch"}
-        mixed = plot.compare_figure([keras[0], steps], ["val_loss"], layout=layout)
-        # an overlay has one step axis; a grid gives runs that count different things their own
-        expected = {"training step"} if layout == "overlay" else {"epoch", "training step"}
-        assert {ax.get_xlabel() for ax in mixed.axes if ax.get_xlabel()} == expected
+    # runs that count different things share no axis: a grid gives each its own, and an
+    # overlay, which has one, is refused with the way to the grid
+    mixed = plot.compare_figure([keras[0], steps], ["val_loss"], layout="grid")
+    assert {ax.get_xlabel() for ax in mixed.axes if ax.get_xlabel()} == {"epoch", "training step"}
+    with pytest.raises(UsageError, match="--layout grid"):
+        plot.compare_figure([keras[0], steps], ["val_loss"], layout="overlay")
 
 
 # ------------------------------------------------------------------ watch
