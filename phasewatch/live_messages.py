@@ -98,7 +98,7 @@ class LiveMessages:
     def _check_missing(self) -> None:
         if self.warned_missing or self.metric_option is None:
             return
-        from phasewatch.run import unknown_metric_message
+        from phasewatch.unknown_metric import unknown_metric_message
 
         if self.monitor is not None:
             missing = bool(self.monitor.missing_metrics()) and self.monitor.n_records_ > 0

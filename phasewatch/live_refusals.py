@@ -94,7 +94,7 @@ def refuse_missing_metric(watch: LiveWatch) -> None:
         missing = not watch.choice.ready(watch.source)
     if missing and names:
         from phasewatch.errors import UsageError
-        from phasewatch.run import unknown_metric_message
+        from phasewatch.unknown_metric import unknown_metric_message
 
         watch.warned_missing = True  # the error says it; no warning besides
         raise UsageError(unknown_metric_message(option, names))

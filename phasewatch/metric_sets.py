@@ -23,8 +23,9 @@ from phasewatch.errors import UsageError
 from phasewatch.heldout_names import several_accuracies
 from phasewatch.level_names import taxonomic_levels
 from phasewatch.presets import ROLE_CANDIDATES, role_matches
-from phasewatch.run import Run, unknown_metric_message
+from phasewatch.run import Run
 from phasewatch.set_names import loader_bases, set_order
+from phasewatch.unknown_metric import unknown_metric_message
 
 AGGREGATES = ("mean",)
 # a set named only by these words is the log's own total over the others (verl's

@@ -136,7 +136,7 @@ class MonitorHost:
             self._name_loaders(metrics)
         alerts = self.observe(step, metrics)
         if not self.choosing:
-            from phasewatch.run import unknown_metric_message
+            from phasewatch.unknown_metric import unknown_metric_message
 
             for name in self.monitor.missing_metrics():
                 if name not in self.warned:

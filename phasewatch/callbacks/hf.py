@@ -138,7 +138,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
             logger.warning("phasewatch: no metric was chosen: the trainer reported no "
                            "evaluation to choose one from; pass metric=...")
         elif missing:
-            from phasewatch.run import unknown_metric_message
+            from phasewatch.unknown_metric import unknown_metric_message
 
             for name in missing:
                 logger.warning("phasewatch: %s", unknown_metric_message(
