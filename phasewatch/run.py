@@ -23,6 +23,7 @@ from phasewatch.step_rows import row_warnings
 from phasewatch.step_union import step_union
 from phasewatch.step_units import at
 from phasewatch.stepseries import StepSeries
+from phasewatch.text_cells import TextCells
 from phasewatch.unknown_metric import unknown_metric_message
 from phasewatch.values import MAX_VALUE, to_float  # the one value conversion (also run.to_float)
 
@@ -246,6 +247,7 @@ class RecordCollector:
         self.warnings: list[str] = []
         self._n_records = 0
         self._store = ColumnStore()
+        self._text = TextCells()  # values that are not numbers (`text_cells`)
         self._resumes = ResumeScan()
         self._marks: dict[int, Mark] = {}  # found resume (index) -> the store before it
         # (step, step before) where some metric's own counter went back, kept over builds: a
@@ -280,11 +282,18 @@ class RecordCollector:
         for key, raw in values.items():
             value = to_float(raw)
             if value is None:
+                self.not_a_number(key, raw, line)
                 continue
             add(key, step, value)
             n += 1
         self._n_records += 1
         return n
+
+    def not_a_number(self, key: str, raw: Any, line: int) -> None:
+        """A value `to_float` did not read: text is said where the metric's other values are
+        numbers (`text_cells`)."""
+        if isinstance(raw, str):
+            self._text.note(key, raw, int(line))
 
     def _mark(self, found: int) -> None:
         """Mark the store where the stream went back (`branch_cuts`), before the record that
@@ -348,6 +357,7 @@ class RecordCollector:
                                        if f in kept and (mark := self._marks.get(i))])
         self._marks = {}
         warnings.extend(row_warnings(self._store.row_notes, [p[:2] for p in points]))
+        warnings.extend(self._text.warnings(columns, self.where))
         if interleaved:
             warnings.append(interleaved_note(points, self.where))
             points = []

@@ -3,6 +3,8 @@ title line above the header, a pandas index column, sentence-transformers' evalu
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -154,3 +156,28 @@ def test_an_hf_log_history_exported_to_csv_leaves_out_the_evaluation_after_train
     run = read_run(path)
     assert run.column("eval_loss").values.tolist() == [0.082, 0.0743]
     assert any("an evaluation logged after training ended" in w for w in run.warnings)
+
+
+def test_a_value_that_is_no_number_in_a_numeric_column_is_said(tmp_path):
+    """`0.6x` among numbers is a reading lost; a column of text (a model's name) is no metric
+    and says nothing, nor do cells that say a value is absent."""
+    path = tmp_path / "log.csv"
+    path.write_text("step,acc,model,loss\n1,0.5,gpt2,0.9\n2,0.6x,gpt2,n/a\n3,0.7,gpt2,0.7\n"
+                    "4,0.7a1,gpt2,0.6\n")
+    run = read_run(path)
+    assert run.column("acc").values.tolist() == [0.5, 0.7]
+    said = [w for w in run.warnings if "not numbers" in w]
+    assert said == [("skipped values that are not numbers where the metric's other values are: "
+                    "2 of acc (the first at line 3: '0.6x'); each is a reading lost (check the "
+                    "log there)")]
+
+
+def test_a_json_lines_value_that_is_no_number_is_said(tmp_path):
+    """The bulk JSON-lines reader too (its column path and its line path)."""
+    path = tmp_path / "log.jsonl"
+    rows = [{"step": i, "acc": 0.5 + 0.01 * i, "model": "gpt2"} for i in range(20)]
+    rows[7]["acc"] = "0.6x"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = read_run(path)
+    assert run.column("acc").values.size == 19
+    assert any("1 of acc (at line 8: '0.6x')" in w for w in run.warnings)

@@ -171,12 +171,16 @@ def _read_block(linenos, lines, parser, collector, report, primed: bool,
     n_keys = sum(len(keys) * int(bounds[code + 1] - bounds[code])
                  for keys, code in signature_ids.items())
     numbers_only = quotes == 2 * n_keys
+
+    def text(position: int, key: str, raw) -> None:  # a value that is no number, said
+        collector.not_a_number(key, raw, int(linenos[position]))
     for keys, code in signature_ids.items():
         step_key = step_key_of(keys)
         if step_key is None:
             continue  # rows without a step go to `parser.feed`, which reports them
         positions = by_code[bounds[code]:bounds[code + 1]]
-        taken = take_group(objects, keys, positions, step_key, parser, columns, numbers_only)
+        taken = take_group(objects, keys, positions, step_key, parser, columns, numbers_only,
+                           text)
         if taken is None:
             if not primed:
                 return False
@@ -211,7 +215,7 @@ def _read_block(linenos, lines, parser, collector, report, primed: bool,
                     else np.asarray(linenos, dtype=np.int64))[record_positions]
 
     merged: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    extra = line_columns(line_records, record_of)
+    extra = line_columns(line_records, record_of, text)
     for key in columns.keys() | extra.keys():
         parts = [(record_of[pos], vals) for pos, vals in columns.get(key, [])]
         parts += extra.get(key, [])
@@ -271,6 +275,8 @@ def _read_sparse_block(linenos, lines, objects, parser, collector, report, prime
                     names.append(name)
                     records.append(record)
                     values.append(value)
+                else:
+                    collector.not_a_number(name, raw, lineno)
     try:
         numbers = np.array(values, dtype=np.float64)
     except OverflowError:  # an integer beyond float range: the one rule (+-inf)

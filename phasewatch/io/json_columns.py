@@ -17,11 +17,14 @@ _NUMBER_TYPES = frozenset({int, float, type(None)})
 _BLOCK_TYPES = frozenset({int, float, bool})  # what numpy converts as `to_float` does
 
 
-def take_group(objects, keys, positions, step_key, parser, columns, numbers_only=False):
+def take_group(objects, keys, positions, step_key, parser, columns, numbers_only=False,
+               not_a_number=None):
     """Columns of one key tuple; None if the rows need the line path (nested values).
 
     Returns (accepted positions, their steps); rows whose step is not an integer are left
-    out of `accepted` and so go through `parser.feed`, which reports them.
+    out of `accepted` and so go through `parser.feed`, which reports them. `not_a_number`
+    (position, key, value) hears of each value that is not read as a number
+    (`RecordCollector.not_a_number`).
     """
     rows = list(map(objects.__getitem__, positions.tolist()))
     raw_steps = list(map(itemgetter(step_key), rows))
@@ -73,6 +76,10 @@ def take_group(objects, keys, positions, step_key, parser, columns, numbers_only
                 return None
             converted = [to_float(v) for v in raw]
             present = [i for i, v in enumerate(converted) if v is not None]
+            if not_a_number is not None and len(present) < len(raw):
+                for i, v in enumerate(converted):
+                    if v is None:
+                        not_a_number(int(positions[i]), key, raw[i])
             values = np.array([converted[i] for i in present], dtype=np.float64)
         where = positions if present is None else positions[np.asarray(present, dtype=np.int64)]
         if where.size:
@@ -108,8 +115,9 @@ def number_block(rows: list[dict], width: int, numbers_only: bool = False) -> np
     return values.reshape(len(rows), width)
 
 
-def line_columns(line_records, record_of):
-    """Per-key (record indices, values) of the records that came through `parser.feed`."""
+def line_columns(line_records, record_of, not_a_number=None):
+    """Per-key (record indices, values) of the records that came through `parser.feed`;
+    `not_a_number` as `take_group`'s."""
     out: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     collected: dict[str, tuple[list[int], list[float]]] = {}
     for position, (_, values) in sorted(line_records.items()):
@@ -117,6 +125,8 @@ def line_columns(line_records, record_of):
         for key, raw in values.items():
             value = to_float(raw)
             if value is None:
+                if not_a_number is not None:
+                    not_a_number(position, key, raw)
                 continue
             records, numbers = collected.setdefault(key, ([], []))
             records.append(record)
