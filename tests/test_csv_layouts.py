@@ -181,3 +181,20 @@ def test_a_json_lines_value_that_is_no_number_is_said(tmp_path):
     run = read_run(path)
     assert run.column("acc").values.size == 19
     assert any("1 of acc (at line 8: '0.6x')" in w for w in run.warnings)
+
+
+def test_a_scripts_own_epoch_and_global_steps_table_is_read_by_its_steps(tmp_path):
+    """`epoch,steps,...` with a whole epoch and the global step (no -1 at an epoch's end) is
+    no sentence-transformers file: every row is read by `steps`, the first epoch's too (they
+    were all left out as evaluations within an epoch, and the file had no record), and so is a
+    file of one epoch, at its end."""
+    path = tmp_path / "log.csv"
+    rows = [(s // 400, s, 1.0 - s / 4000, 0.5 + s / 10000) for s in range(100, 2001, 100)]
+    path.write_text("epoch,steps,loss,val_acc\n" + "".join(f"{e},{s},{lo},{a}\n"
+                                                           for e, s, lo, a in rows))
+    run = read_run(path)
+    assert run.column("val_acc").steps.tolist() == [s for _, s, _, _ in rows]
+    assert run.column("epoch").values.tolist() == [e for e, _, _, _ in rows]
+    assert run.step_unit != "epoch" and not any("within epoch" in w for w in run.warnings)
+    path.write_text("epoch,steps,val_acc\n0,100,0.5\n0,200,0.6\n0,300,0.7\n")
+    assert read_run(path).column("val_acc").steps.tolist() == [100, 200, 300]

@@ -41,7 +41,6 @@ from typing import Any
 
 from phasewatch.io.csv_layouts import (
     EpochEndRows,
-    LeftOut,
     fastai_columns,
     index_header,
     title_line,
@@ -201,17 +200,10 @@ class LineParser:
             cells = [c.replace(",", ".") if DECIMAL_COMMA.match(c) else c for c in cells]
         if len(cells) != len(self._columns):
             raise ValueError(f"{len(cells)} cells where the header has {len(self._columns)}")
-        by_epoch = None  # a sentence-transformers evaluator's epoch (`EpochEndRows`)
         if self._step_index is None:
             step, self._rows = self._rows, self._rows + 1
         else:
-            try:
-                by_epoch = self._epoch_end.step(cells, lineno) if self._epoch_end else None
-            except LeftOut:
-                return []
-            step = as_step(cells[self._step_index]) if by_epoch is None else by_epoch
-            if by_epoch is not None:
-                self.step_unit = "epoch"
+            step = as_step(cells[self._step_index])
             if self._passes is not None:
                 step = self._counted_on(step, cells[self._wandb_step_index])
         values = {
@@ -219,9 +211,15 @@ class LineParser:
             for i, (name, cell) in enumerate(zip(self._columns, cells))
             if i != self._step_index and name and cell.strip() != ""
         }
-        if by_epoch is not None:
-            del values["epoch"]  # the step
-        return [(step, values)]
+        if self._epoch_end is None or self._step_index is None:
+            return [(step, values)]
+        found = self._epoch_end.records(step, values, cells, lineno)  # an evaluator CSV's
+        self.step_unit = "epoch" if self._epoch_end.by_epoch else self.step_unit
+        return found
+
+    def flush(self) -> list[tuple[int, dict[str, Any]]]:
+        """At the file's end, the rows an evaluator CSV's first epoch held (`EpochEndRows`)."""
+        return self._epoch_end.end() if self._epoch_end is not None else []
 
     def _counted_on(self, step: int, wandb_step: str) -> int:
         """The step of a W&B export's row whose own counter starts again each pass while

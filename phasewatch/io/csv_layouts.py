@@ -19,8 +19,12 @@ tools people use.
   and is -1 for the evaluation at the epoch's end (the default, `evaluation_steps=0`, gives only
   those). Read by `steps` every row would be step -1 and one would be kept; such a file is read
   by `epoch` (`EpochEndRows`), and an evaluation within an epoch is left out. Version 3's
-  trainer writes the global step there and the epoch as a float (`1.0`): read by `steps`. A row with epoch and steps both -1 is an evaluation outside
-  training (`evaluator(model)` called on its own), no point of the curve.
+  trainer writes the global step there and the epoch as a float (`1.0`): read by `steps`. A row
+  with epoch and steps both -1 is an evaluation outside training (`evaluator(model)` called on
+  its own), no point of the curve. Rows of the first epoch with other steps than -1
+  (`evaluation_steps=500`: 500, 1000, then -1) are held until the file tells: its -1 at the
+  epoch's end, or a next epoch with no -1 before it, as a script's own table of global steps
+  has (`epoch,steps,loss`: 100, 200, ... on as the epochs go by), which is read by `steps`.
 """
 
 from __future__ import annotations
@@ -73,52 +77,73 @@ def fastai_columns(columns: list[str]) -> list[str] | None:
 
 
 class EpochEndRows:
-    """The step of each row of a sentence-transformers 2.x evaluator CSV (module docstring):
-    its `epoch` where the first row read writes it as a whole number; None for every other
-    file, which is read by its step column as it is."""
+    """The records of the rows of a sentence-transformers 2.x evaluator CSV (module docstring),
+    by `epoch` where the first row read writes it as a whole number; every other file's rows
+    as they are, by its step column."""
 
     def __init__(self, columns: list[str], step_key: str, notes: list[str]) -> None:
         self.epoch_index = columns.index("epoch") if step_key == "steps" and "epoch" in columns \
             else None
         self.steps_index = columns.index(step_key)
-        self.by_epoch: bool | None = None  # decided by the first row read
+        self.by_epoch: bool | None = None  # decided by the first rows read
         self.notes = notes  # the parser's
         self._said: set[str] = set()
+        # a first epoch's rows with steps other than -1, until the file tells (`end`)
+        self._held: list[tuple[int, dict, int, int, int]] = []
 
-    def step(self, cells: list[str], lineno: int) -> int | None:
-        """The row's step (its epoch), or None: read by `steps` (`by_epoch` False), or left out
-        (an evaluation outside training, or one within an epoch: said once each)."""
+    def records(self, step: int, values: dict, cells: list[str], lineno: int) -> list:
+        """The row (`step`, `values`, read by `steps`) as records: itself; by its epoch; none
+        (an evaluation outside training or within an epoch, left out and said once each; or
+        held); or the held rows, then itself, where a next epoch says they are no 2.x file's."""
         if self.epoch_index is None or self.by_epoch is False:
-            return None
+            return [(step, values)]
         try:
             epoch = as_step(cells[self.epoch_index])
             steps = as_step(cells[self.steps_index])
         except (IndexError, TypeError, ValueError):
-            return None
+            return [(step, values)]
         if epoch == NOT_DURING_TRAINING and steps == NOT_DURING_TRAINING:
             self._note("outside", f"line {lineno}: an evaluation with epoch and steps -1 was made "
                        "outside training (an evaluator called on its own): left out of the curve")
-            raise LeftOut
+            return []
         if self.by_epoch is None:  # 2.x writes the epoch as an int, 3.x's trainer a float
-            self.by_epoch = WHOLE.fullmatch(cells[self.epoch_index].strip()) is not None
-            if not self.by_epoch:
-                return None
+            if WHOLE.fullmatch(cells[self.epoch_index].strip()) is None:
+                self.by_epoch = False
+                return [(step, values)]
+            if steps != NOT_DURING_TRAINING:  # within the epoch, or a script's global step
+                if self._held and epoch != self._held[0][2]:  # a next epoch, no -1 before it
+                    return [*self.end(), (step, values)]
+                self._held.append((step, values, epoch, steps, lineno))
+                return []
+            self.by_epoch = True
             self.notes.append("epoch is a whole number and steps counts the batches within it, -1 "
                               "at the epoch's end (sentence-transformers' evaluator CSV): read by "
                               "epoch")
+            if self._held:  # evaluations within the first epoch
+                *_, held_epoch, held_steps, first = self._held[0]
+                self._held = []
+                self._within(first, held_epoch, held_steps)
         if steps != NOT_DURING_TRAINING:
-            self._note("within", f"line {lineno}: an evaluation within epoch {epoch} (at its batch {steps}) "
-                       "is left out: the file does not say how many batches an epoch has, so it "
-                       "has no place on the epochs' axis (the end-of-epoch ones are read)")
-            raise LeftOut
-        return epoch
+            self._within(lineno, epoch, steps)
+            return []
+        values.pop("epoch", None)  # the step
+        return [(epoch, values)]
+
+    def end(self) -> list:
+        """The held rows as records by `steps` (a next epoch came with no -1 before it, or the
+        file ends: the parser's `flush`); the rows after them are read by `steps` too."""
+        held, self._held = self._held, []
+        if held:
+            self.by_epoch = False
+        return [(step, values) for step, values, *_ in held]
+
+    def _within(self, lineno: int, epoch: int, steps: int) -> None:
+        self._note("within", f"line {lineno}: an evaluation within epoch {epoch} (at its batch "
+                   f"{steps}) is left out: the file does not say how many batches an epoch has, "
+                   "so it has no place on the epochs' axis (the end-of-epoch ones are read)")
 
     def _note(self, kind: str, text: str) -> None:
         """`text`, the first time a row of `kind` is left out."""
         if kind not in self._said:
             self._said.add(kind)
             self.notes.append(text)
-
-
-class LeftOut(Exception):
-    """A row that is read and deliberately not a record (`EpochEndRows.step`)."""
