@@ -198,3 +198,13 @@ def test_a_scripts_own_epoch_and_global_steps_table_is_read_by_its_steps(tmp_pat
     assert run.step_unit != "epoch" and not any("within epoch" in w for w in run.warnings)
     path.write_text("epoch,steps,val_acc\n0,100,0.5\n0,200,0.6\n0,300,0.7\n")
     assert read_run(path).column("val_acc").steps.tolist() == [100, 200, 300]
+
+
+def test_a_separator_hint_is_what_the_format_is_told_by_too(tmp_path):
+    """`sep=|` names a delimiter the header's own count does not pick (',', tab or ';'): the
+    reader read such a file by it, but the format sniff looked for ',' and the file was of
+    an unknown format (exit 3)."""
+    path = tmp_path / "history.csv"
+    path.write_text("sep=|\nepoch|val_acc|val_loss\n0|0.5|1.0\n1|0.6|0.9\n2|0.7|0.8\n")
+    assert sniff_format(path).FORMAT == "csv"
+    assert read_run(path).column("val_acc").values.tolist() == [0.5, 0.6, 0.7]

@@ -91,10 +91,11 @@ def sniff(path: Path, head: bytes) -> bool:
     lines = head_lines(head, limit=3)
     if not lines or lines[0][0].startswith(("{", "[")):
         return False
-    if len(lines) > 1 and title_line(lines[0][0]) is not None:  # `csv_layouts`: a title line
+    hinted = title_line(lines[0][0]) if len(lines) > 1 else None  # `csv_layouts`: a title
+    if hinted is not None:
         lines = lines[1:]
     header = lines[0][0]
-    delimiter = _delimiter(header)
+    delimiter = hinted or _delimiter(header)  # the one Excel's `sep=|` names, as `feed` reads
     if delimiter not in header:
         return False
     names = [c.strip() for c in _split(header, delimiter)]
