@@ -50,3 +50,5 @@ def test_a_line_wandb_cut_is_read_to_its_last_whole_item_and_said(tmp_path):
     assert len(said) == 1 and "lines 1, 2, 3, 4, 5" in said[0], run.warnings
     assert f"the metrics after {whole[-1]!r} on line 1 are lost" in said[0]
     assert f"{next(log.parent.parent.glob('run-*.wandb')).name}, beside files/" in said[0]
+    # what reading it gives: the history, what the run logged with wandb.log (not the console)
+    assert "every metric the run logged with wandb.log" in said[0]

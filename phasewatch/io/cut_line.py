@@ -75,7 +75,10 @@ class WandbCuts:
             f"lines {lines}: W&B cut these {n} lines"
         folder = self.file.parent.parent if self.file.parent.name == "files" else None
         whole = next(iter(sorted(folder.glob("run-*.wandb"))), None) if folder else None
-        where = f"; {whole.name}, beside files/, holds them whole: read it" if whole else ""
+        # the run file keeps the console whole, but phasewatch reads its history there: what
+        # the script logged with wandb.log (verl logs what it prints), not what it only printed
+        where = (f"; {whole.name}, beside files/, holds whole every metric the run logged with "
+                 "wandb.log: read it for those") if whole else ""
         note = (f"{self.file.name}, {which} at {WANDB_LINE} characters (its console capture "
                 f"keeps no more of a line): the metrics after {after!r} on line {first} are "
                 "lost, and each line's last item, which W&B may have cut inside its value, is "
