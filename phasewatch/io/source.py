@@ -27,6 +27,7 @@ from typing import Any
 
 from phasewatch.errors import BAD_LINE_ERRORS
 from phasewatch.io.cut_line import WandbCuts, evidently_cut, left_out
+from phasewatch.io.groups import GroupTotal, stacked
 from phasewatch.run import Event, RecordCollector, Run
 from phasewatch.values import MAX_STEP, to_step
 
@@ -152,7 +153,7 @@ def collect(source: RecordSource, first: int | None = None) -> Run:
                     add(record.step, record.values, record.line)
             if len(collectors) > 1 and main.n_records == 0:
                 del collectors[""]
-            total = _Total(collectors.values())
+            total = GroupTotal(collectors.values())
             source.finish(total)
     finally:
         source.close()
@@ -162,41 +163,7 @@ def collect(source: RecordSource, first: int | None = None) -> Run:
     args = source.info.build_args()
     if len(collectors) == 1:
         return first.build(**args)
-    return _combine([c.build() for c in collectors.values()], source.source, source.format, args)
-
-
-class _Total:
-    """What `finish` needs of several collectors: their record count and a place to warn."""
-
-    def __init__(self, collectors):
-        self.collectors = list(collectors)
-
-    @property
-    def n_records(self) -> int:
-        return sum(c.n_records for c in self.collectors)
-
-    def warn(self, message: str, line: int | None = None) -> None:
-        self.collectors[0].warn(message, line)
-
-
-def _combine(runs: list[Run], source: Path, format: str, args: dict[str, Any]) -> Run:
-    """Groups hold different series (their names differ), so resumes are found per group and
-    the tables simply stack."""
-    import pandas as pd
-
-    from phasewatch.presets import aliases_for
-
-    table = pd.concat([run.table for run in runs], ignore_index=True)
-    table = table.sort_values(["metric", "step"], kind="stable").reset_index(drop=True)
-    events = list(args.pop("events")) + [e for run in runs for e in run.events]
-    return Run(
-        table=table, source=str(source), format=format,
-        n_records=sum(run.n_records for run in runs),
-        events=sorted(events, key=lambda e: e.step),
-        warnings=[w for run in runs for w in run.warnings],
-        aliases=aliases_for(table["metric"].unique().tolist()),
-        **args,
-    )
+    return stacked([c.build() for c in collectors.values()], source.source, source.format, args)
 
 
 def _reason(exc: BaseException) -> str:
