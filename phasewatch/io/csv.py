@@ -43,6 +43,7 @@ from phasewatch.io.csv_layouts import (
     EpochEndRows,
     fastai_columns,
     index_header,
+    is_number,
     title_line,
 )
 from phasewatch.io.jsonlines import first_line, head_lines
@@ -59,14 +60,6 @@ from phasewatch.xaxis import NUMBERED_UNIT, step_unit_of_keys
 FORMAT = "csv"
 WANDB_COLUMN = re.compile(r"^(?P<run>.+?) - (?P<metric>.+)$")
 TENSORBOARD_COLUMNS = ["Wall time", "Step", "Value"]
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell.replace(",", "."))
-    except ValueError:
-        return False
-    return True
 
 
 def _split(line: str, delimiter: str) -> list[str]:
@@ -116,7 +109,7 @@ def headerless_hint(head: bytes) -> str:
     # in a decimal-comma locale is told by the delimiter that splits it into numbers
     for delimiter in dict.fromkeys((_delimiter(found[0]), ";", "\t", ",")):
         cells = [c.strip() for c in _split(found[0], delimiter)]
-        if len(cells) >= 2 and all(_is_number(c) for c in cells):
+        if len(cells) >= 2 and all(is_number(c) for c in cells):
             break
     else:
         return ""
@@ -133,17 +126,17 @@ def numbered_table(names: list[str], row: list[str]) -> bool:
     values number the rows), the row as many cells, of numbers (`_numbers_only`), one at least a
     number. A table of records whose cells are words (a run list, a data set) is none."""
     return ((_names_only(names) or index_header(names)) and len(row) == len(names)
-            and any(_is_number(c) for c in row) and _numbers_only(row))
+            and any(is_number(c) for c in row) and _numbers_only(row))
 
 
 def _names_only(cells: list[str]) -> bool:
     """Whether a header of at least two cells is all names: none empty, none a number."""
-    return len(cells) >= 2 and all(c and not _is_number(c) for c in cells)
+    return len(cells) >= 2 and all(c and not is_number(c) for c in cells)
 
 
 def _numbers_only(cells: list[str]) -> bool:
     """Whether a row's cells are all numbers or empty (a row of a numbered table)."""
-    return all(_is_number(c) or not c.strip() for c in cells)
+    return all(is_number(c) or not c.strip() for c in cells)
 
 
 class LineParser:
@@ -194,7 +187,7 @@ class LineParser:
         if self._step_index is None:
             if [c.strip() for c in cells] == self._header:  # the header written again
                 return []
-        elif not _is_number(cells[self._step_index] if self._step_index < len(cells) else "") \
+        elif not is_number(cells[self._step_index] if self._step_index < len(cells) else "") \
                 and self._header_again(cells, lineno):  # rows: no cost
             return []
         if self._delimiter == ";":  # '0,5' is 0.5 in such a file
@@ -227,7 +220,7 @@ class LineParser:
         `_step` rises (`wandb_counter` rule 3: the run's `.wandb` file reads the same)."""
         passes = self._passes
         restarts = len(passes.starts)
-        step = passes.step(step, as_step(wandb_step) if _is_number(wandb_step) else None)
+        step = passes.step(step, as_step(wandb_step) if is_number(wandb_step) else None)
         if len(passes.starts) != restarts:
             self.notes[:] = [n for n in self.notes if n not in self._passes_note] + \
                 [passes.note(self._header[self._step_index])]
@@ -247,7 +240,7 @@ class LineParser:
         names = [c.strip() for c in cells]
         if names == self._header:
             return True
-        if any(_is_number(c) for c in names) or find_step_key(names) != self._header[self._step_index]:
+        if any(is_number(c) for c in names) or find_step_key(names) != self._header[self._step_index]:
             return False
         before = [c for c in self._columns or () if c]
         self._take_header(names)

@@ -39,32 +39,30 @@ NOT_DURING_TRAINING = -1  # sentence-transformers' epoch and steps of an evaluat
 WHOLE = re.compile(r"\d+")  # an epoch as 2.x writes it (3.x's trainer writes 1.0, 0.5)
 
 
+def is_number(cell: str) -> bool:
+    """Whether a CSV cell is a number, a decimal comma's too (`0,5`: the CSV reader's test)."""
+    try:
+        float(cell.replace(",", "."))
+    except ValueError:
+        return False
+    return True
+
+
 def title_line(line: str) -> str | None:
     """The delimiter `line` names (Excel's `sep=;`), '' for another title (one cell, no
     separator in it, not a number), None when `line` is no title."""
     text = line.strip().lstrip("\ufeff")
     if (hint := SEPARATOR_HINT.match(text)) is not None:
         return hint.group("sep")
-    if not text or any(sep in text for sep in (",", ";", "\t")):
+    if not text or any(sep in text for sep in (",", ";", "\t")) or is_number(text):
         return None
-    try:
-        float(text)
-    except ValueError:
-        return ""
-    return None
+    return ""
 
 
 def index_header(names: list[str]) -> bool:
     """Whether a header is a pandas frame's, its index unnamed: an empty first cell, then names
     (none empty, none a number)."""
-    def is_name(cell: str) -> bool:
-        try:
-            float(cell)
-        except ValueError:
-            return bool(cell)
-        return False
-
-    return len(names) >= 2 and names[0] == "" and all(is_name(c) for c in names[1:])
+    return len(names) >= 2 and names[0] == "" and all(c and not is_number(c) for c in names[1:])
 
 
 def fastai_columns(columns: list[str]) -> list[str] | None:
