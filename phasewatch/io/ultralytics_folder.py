@@ -8,10 +8,11 @@ nor `watch` judge what is early against the plan (`epoch_steps.EpochSteps` turns
 into the run's last step, as it does for Keras' `epochs`). With a training-time budget (`time`,
 hours) the trainer recomputes `epochs` from the first epoch's duration and the file keeps the
 value it started with, so `epochs` is then no plan (`epoch_steps.time_budget`): it stays in the
-run's config as the file says, and a warning says the budget may end the run first. The row of the last planned epoch is the run's end (the trainer's
-`final_epoch`: it validates, saves and stops there), and so is the row its early stopping
-stops at (`patience`: `yolo_early_stop`): a watch that follows the file ends there as at an HF
-trainer's `train_runtime` row (`TrainerEnd`).
+run's config as the file says, and a warning says the budget may end the run first. The row of
+the last planned epoch is the run's end (the trainer's `final_epoch`: it validates, saves and
+stops there), and so is the row its early stopping stops at (`patience`: `yolo_early_stop`):
+a watch that follows the file ends there as at an HF trainer's `train_runtime` row
+(`TrainerEnd`).
 """
 
 from __future__ import annotations
