@@ -70,7 +70,7 @@ def test_trainer_stops_at_overfit_and_recommends_a_saved_checkpoint(tmp_path, ca
     assert trainer.state.best_model_checkpoint == callback.best_checkpoint
     assert callback.monitor.config.planned_steps == N_EVALS  # the trainer's max_steps
     # the last line says what became of the best step's checkpoint, in analyze's words
-    [last] = [r.message for r in caplog.records if r.message.startswith("phasewatch: best step")]
+    [last] = [r.message for r in caplog.records if r.message.startswith("best step")]
     best = callback.best_step
     if best == best_saved:
         assert f"best step {best} (saved: checkpoint-{best})" in last

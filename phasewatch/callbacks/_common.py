@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import functools
-import logging
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from phasewatch.alerts import StopFile, WebhookSink, format_alert
+from phasewatch.library_log import get_logger
 from phasewatch.online import Alert, PhaseMonitor
 
-logger = logging.getLogger("phasewatch")
+logger = get_logger()
 
 
 def never_stops_training(event):
@@ -28,7 +28,7 @@ def never_stops_training(event):
             return event(callback, *args, **kwargs)
         except Exception:
             host.failed = True
-            logger.exception("phasewatch: the monitor failed in %s and is off for the rest of "
+            logger.exception("the monitor failed in %s and is off for the rest of "
                              "this run; training goes on. Please report the traceback above; "
                              "`phasewatch analyze` on the log afterwards is not affected",
                              event.__name__)
@@ -72,7 +72,7 @@ class MonitorHost:
         if self.stop_file is not None:
             problem = self.stop_file.problem()  # said now; training goes on either way
             if problem is not None:
-                logger.warning("phasewatch: the stop file %s cannot be created (%s); a stop "
+                logger.warning("the stop file %s cannot be created (%s); a stop "
                                "will only be logged", stop_file, problem)
         self.alerts: list[Alert] = []
         self.saved: dict[int, float | None] = {}  # saved step -> score (oriented level)
@@ -93,7 +93,7 @@ class MonitorHost:
             # (trial 36: "best checkpoint 0" read as a checkpoint to load)
             before = " (the model before training: no checkpoint of it is saved)" \
                 if alert.best_step == 0 else ""
-            logger.warning("phasewatch: %s%s", format_alert(alert), before)
+            logger.warning("%s%s", format_alert(alert), before)
             if self.webhook is not None:
                 self.webhook.emit(alert)
         stopped_now = self.monitor.should_stop and self.monitor.stop_alert_ in alerts
@@ -142,7 +142,7 @@ class MonitorHost:
                 if name not in self.warned:
                     self.warned.add(name)
                     text = unknown_metric_message(name, [k for k in metrics if k != "epoch"])
-                    logger.warning("phasewatch: %s; nothing is watched until it appears",
+                    logger.warning("%s; nothing is watched until it appears",
                                    text.replace("in this run; metrics that exist",
                                                 f"in the evaluation at step {step}; "
                                                 "what the trainer reports"))
@@ -200,7 +200,7 @@ class MonitorHost:
         for name in self.monitor.config.metrics:
             loaders = sorted((own for own, base in bases.items() if base == name), key=set_order)
             if name not in metrics and len(loaders) > 1:
-                logger.warning("phasewatch: %s is logged once per validation dataloader (%s); "
+                logger.warning("%s is logged once per validation dataloader (%s); "
                                "watching %s, the first; pass metric=NAME to watch another",
                                name, ", ".join(loaders), loaders[0])
 
@@ -219,7 +219,7 @@ class MonitorHost:
         except UsageError as error:
             if not train_log and "choice" not in self.warned:
                 self.warned.add("choice")
-                logger.warning("phasewatch: %s", error)
+                logger.warning("%s", error)
             return
         aliases = aliases_for(list(metrics))
         if train_log and metric in {aliases.get(role, role) for role, _ in FALLBACK_ROLES}:
@@ -229,7 +229,7 @@ class MonitorHost:
                                     **{**options, "no_expert_data": self.monitor.config.no_expert_data})
         self.monitor.set_planned_steps(planned)
         self.choosing, self.train_metrics_told = False, False
-        logger.warning("phasewatch: watching %s (%s is better), chosen from the metrics the "
+        logger.warning("watching %s (%s is better), chosen from the metrics the "
                        "trainer reported as `phasewatch analyze` chooses; pass metric=... to "
                        "watch another", metric, "lower" if direction == "min" else "higher")
 

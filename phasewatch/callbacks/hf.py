@@ -135,16 +135,16 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
         monitor = self.host.monitor
         missing = [name for name in monitor.missing_metrics() if name not in self.host.warned]
         if self.host.choosing:
-            logger.warning("phasewatch: no metric was chosen: the trainer reported no "
+            logger.warning("no metric was chosen: the trainer reported no "
                            "evaluation to choose one from; pass metric=...")
         elif missing:
             from phasewatch.unknown_metric import unknown_metric_message
 
             for name in missing:
-                logger.warning("phasewatch: %s", unknown_metric_message(
+                logger.warning("%s", unknown_metric_message(
                     name, monitor.metrics_seen).replace("in this run", "in the evaluations"))
         if self.best_checkpoint is not None:
-            logger.warning("phasewatch: best step %s (%s)%s", self.best_step,
+            logger.warning("best step %s (%s)%s", self.best_step,
                            self._saved_text(args),
                            f"; the trainer's best_model_checkpoint is {self.best_checkpoint}"
                            if self.keep_best_checkpoint else "")

@@ -142,7 +142,7 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
             series = self.host.monitor.trackers_[0].series
             saved = choose(Path(self.dirpaths[0]), sorted(files), self.host.evals.steps,
                            self.host.evals.values, series.sign, self.best_step, files=files)
-            logger.warning("phasewatch: best step %s (%s)", self.best_step,
+            logger.warning("best step %s (%s)", self.best_step,
                            saved.text(series.label))
         self.host.close()
 

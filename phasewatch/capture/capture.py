@@ -9,7 +9,6 @@ the only writer. Every rank must call `capture` at the same steps (the callbacks
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +20,11 @@ import torch
 from phasewatch.capture.encode import Encoded, EncodeReport, context_length, encode_examples
 from phasewatch.capture.examples import ExpertExample, make_examples
 from phasewatch.capture.score import ScoreConfig, batches, pad_token_id, score_encoded
+from phasewatch.library_log import get_logger
 from phasewatch.tokens.ids import write_token_ids
 from phasewatch.tokens.writer import TokenStoreWriter
 
-logger = logging.getLogger("phasewatch")
+logger = get_logger("phasewatch.capture")
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class ExpertLogprobCapture:
         max_length = self.config.max_length or context_length(model, self.tokenizer)
         self.encoded, self.report = encode_examples(self.examples, self.tokenizer, max_length)
         for message in self.report.warnings():
-            logger.warning("phasewatch capture: %s", message)
+            logger.warning("%s", message)
         if not self.encoded:
             raise ValueError("no expert example has a completion token to score")
         if dist_info()[0] != 0:
