@@ -150,10 +150,12 @@ def run(args: argparse.Namespace) -> int:
     n_bad = int(table["error"].notna().sum())
     if args.output not in (None, "-"):
         from phasewatch.output import counted
+        from phasewatch.sweep.row import failures
 
         what = f" in {counted(len(configs), 'configuration')}" if args.by_config else ""
-        print(f"phasewatch: {counted(len(table), 'run')} ({n_bad} unreadable){what} -> "
-              f"{args.output}", file=sys.stderr)
+        bad = failures([r["row"] for r in results])
+        print(f"phasewatch: {counted(len(table), 'run')} ({bad}){what} -> {args.output}",
+              file=sys.stderr)
     return exit_code(len(table), n_bad)
 
 

@@ -85,8 +85,11 @@ def build_report(results: list[dict[str, Any]], title: str = "phasewatch sweep r
                  band: str = "ci95") -> str:
     """The HTML page (a string) for sweep results with detail; `band`: the seed groups' band
     (`plot.seeds.band_limits`)."""
-    n_bad = sum(1 for r in results if r["row"].get("error"))
-    summary = counted(len(results), "run") + (f", {n_bad} unreadable" if n_bad else "")
+    from phasewatch.sweep.row import failures
+
+    rows = [r["row"] for r in results]
+    summary = counted(len(results), "run") + (f", {failures(rows)}"
+                                              if any(row.get("error") for row in rows) else "")
     left_out = any((r.get("detail") or {}).get("outliers") for r in results)
     dots = "; a grey dot, a reading the analysis left out as an outlier" if left_out else ""
     return (

@@ -317,6 +317,17 @@ def summarize_run(path: str, options: SweepOptions | None = None) -> dict[str, A
     return {"row": row}
 
 
+def failures(rows: list[dict[str, Any]]) -> str:
+    """The failed runs of a sweep counted for its summary line: "2 unreadable", and ", 1 read
+    but not analysed" for a run whose log was read (its `format` is known) but gave no
+    analysis, as a log with no held-out or performance metric phasewatch knows by name does
+    (its error says to pass --metric): such a log is not unreadable."""
+    bad = [row for row in rows if row.get("error")]
+    read = sum(1 for row in bad if row.get("format"))
+    said = [f"{len(bad) - read} unreadable"] if len(bad) > read or not bad else []
+    return ", ".join(said + ([f"{read} read but not analysed"] if read else []))
+
+
 def _one_run_at_url(path: str, local) -> None:
     """A URL is read as one run (its copy is made by the worker); a folder of runs behind one
     is an error that says to give a glob of them instead."""
