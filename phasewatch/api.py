@@ -75,10 +75,12 @@ def analysis_of_choice(choice, direction: str | None = None, path: str | Path | 
     `saved_checkpoint`: the saved checkpoint to load (`saved_checkpoints.for_run`). The one
     place `phasewatch.analyze` and `phasewatch analyze` get both from."""
     from phasewatch.analysis import analyze_run
+    from phasewatch.early_end import said_once
     from phasewatch.saved_checkpoints import for_run
 
     analysis = analyze_run(choice.run, metric=choice.metric, direction=direction, **options)
     analysis.warnings[:0] = choice.warnings
+    analysis.warnings[:] = said_once(choice.run, analysis.warnings)  # the crash, said once
     planned, steps = options.get("planned_steps"), choice.run.steps
     if planned is not None and steps.size and int(steps.max()) > planned:
         # a plan the log outruns judged what is early against a shorter run: said as `watch`

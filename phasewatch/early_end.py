@@ -67,6 +67,23 @@ def why_short(run) -> str:
             f"when it was read{_checkpoint_copy(run)}")
 
 
+def said_once(run, warnings: list[str]) -> list[str]:
+    """`warnings` less the reader's own note of what ended the run where the note that its log
+    ends before its plan says it too: "the log ends at step 1247, before the step 2000 its run
+    plans: it crashed there (`Exception during training:`, ...)" says both, and a detectron2
+    log that crashed short of its MAX_ITER had it beside "the run crashed at iteration 1247
+    (`Exception during training:` and its traceback): its training ended there, not
+    finished". The reader's note stays where no plan is known (and in `inspect`, `watch`)."""
+    from phasewatch.io.detectron2_console import CRASH_SAID
+
+    told = {("detectron2_console", "crash"): CRASH_SAID}.get(
+        (run.format, getattr(run, "ended_by", None)))
+    if told is None or not any(w.startswith("the log ends at ") and why_short(run) in w
+                               for w in warnings):
+        return warnings
+    return [w for w in warnings if told not in w]
+
+
 def _checkpoint_copy(run) -> str:
     """', or ...' where the log may be the `trainer_state.json` the HF Trainer saves inside each
     checkpoint-N folder: that copy holds the steps up to N, a multiple of `save_steps` (the

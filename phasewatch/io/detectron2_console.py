@@ -78,6 +78,8 @@ NOT_READ = frozenset({"time", "data_time", "last_time", "last_data_time", "max_m
 TRAINED = "]: Total training time: "  # the training loop is over (`IterationTimer.after_train`)
 FAILED = "]: Exception during training:"  # ... by an exception, logged before that line
 STARTED = "]: Starting training from iteration "  # a training loop begins (`TrainerBase.train`)
+# the end of the note of a crash (`early_end.said_once` knows it by this)
+CRASH_SAID = "(`Exception during training:` and its traceback): its training ended there, not finished"
 INFERENCE = "]: Start inference on "  # an evaluation begins (`inference_on_dataset`)
 CONFIG = "]: Running with full config:"  # `default_setup`'s YAML dump of the config follows
 LOGGED = re.compile(r"\[\d\d/\d\d \d\d:\d\d:\d\d ")  # a logged line: the dump is over
@@ -182,8 +184,7 @@ class LineParser:
         where = f"at iteration {self.crashed_at}" if self.crashed_at is not None else \
             "before its first logged iteration" if self.failed_after is None else \
             f"after iteration {self.failed_after}, the last it logged"
-        crash = (f"the run crashed {where} (`Exception during training:` and its traceback): "
-                 "its training ended there, not finished")
+        crash = f"the run crashed {where} {CRASH_SAID}"
         return [*self.unread.notes, crash]
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
