@@ -48,6 +48,7 @@ from phasewatch.output import warn
 from phasewatch.resolver import Resolver
 from phasewatch.set_names import loader_bases
 from phasewatch.step_counters import LiveCounters, own_counter
+from phasewatch.text_cells import WatchedCells
 
 if TYPE_CHECKING:  # io.source imports run.py (pandas): not on the import path of a watch
     from phasewatch.io.source import Record
@@ -100,6 +101,7 @@ class LiveWatch(LiveMessages):
         self._resolver: Resolver | None = None
         self._said = SaidAlerts()  # a rewind's repeats are said once
         self._counters = LiveCounters()  # each metric's steps: per epoch beside per batch?
+        self._cells = WatchedCells()  # text among a metric's numbers, said at the end
         # records the monitor saw (fed, not read: held ones are fed after the choice, trial 38b):
         self._taken = 0  # a stopped watch's summary reads as many (`_feed`)
         self._bad_lines = 0
@@ -210,6 +212,7 @@ class LiveWatch(LiveMessages):
 
     def _take(self, record: Record) -> Iterator:
         self._count(record)
+        self._cells.add(record.values, record.line)
         if self.monitor is not None:
             yield from self._feed(record)
         elif self.choice.hold(record, self.source):
@@ -352,6 +355,8 @@ class LiveWatch(LiveMessages):
         source = self.source
         for note in getattr(source, "notes", ()):
             self.notice(f"{source.source}: {note}")
+        for warning in self._cells.warnings(getattr(source, "where", None)):
+            self.notice(f"{source.source}: {warning}")  # as analyze says it, once
         counters = source.info.counters = self._counters.judged(source.info.config)
         if counters.note is not None and self.monitor is not None \
                 and self.result.metric in counters.short:  # as analyze warns of its metric

@@ -357,7 +357,8 @@ class RecordCollector:
                                        if f in kept and (mark := self._marks.get(i))])
         self._marks = {}
         warnings.extend(row_warnings(self._store.row_notes, [p[:2] for p in points]))
-        warnings.extend(self._text.warnings(columns, self.where))
+        warnings.extend(self._text.warnings(lambda m: m in columns and len(columns[m][0]) > 0,
+                                             self.where))
         if interleaved:
             warnings.append(interleaved_note(points, self.where))
             points = []

@@ -11,10 +11,14 @@ Cells that say a value is absent (`None`, `null`, `n/a`, fastai's `#na#`) are no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sized
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from phasewatch.values import to_float
 
 ABSENT = frozenset({"", "none", "null", "na", "n/a", "#na#", "-", "--"})
 MAX_NAMED = 5  # metrics named in the warning
+MAX_NUMBERED = 100_000  # metrics a watch keeps as having numbers (a log of millions of names)
 
 
 class TextCells:
@@ -33,12 +37,12 @@ class TextCells:
             self._first[metric] = (line, cell)
         self._count[metric] = self._count.get(metric, 0) + 1
 
-    def warnings(self, columns: Mapping[str, tuple[Sized, Sized]],
+    def warnings(self, has_numbers: Callable[[str], bool],
                  where: Callable[[int], str] | None = None) -> list[str]:
         """One warning naming the metrics that had cells that are not numbers and have numbers
-        in the run's `columns` (metric -> (steps, values), as resolved: a resume may have
+        (`has_numbers(metric)`: offline, in the run's resolved columns, where a resume may have
         dropped every number a metric had), each with its count and first such cell."""
-        damaged = sorted((m for m in self._first if m in columns and len(columns[m][0])),
+        damaged = sorted((m for m in self._first if has_numbers(m)),
                          key=lambda m: (self._first[m][0], m))  # in file order
         if not damaged:
             return []
@@ -56,3 +60,31 @@ class TextCells:
         text = (f"skipped values that are not numbers where the metric's other values are: "
                 f"{shown}{more}; each is a reading lost (check the log there)")
         return [text]
+
+
+class WatchedCells:
+    """What `RecordCollector.add` notes of each record's values, record by record, for a live
+    watch, which collects no run: the cells of text among a metric's numbers, said at the
+    watch's end in `analyze`'s words (a `0.6x` cell was said by `analyze` and not by `watch`,
+    replayed or followed). Bounded: the metrics with text cells, and up to MAX_NUMBERED names
+    known to have numbers."""
+
+    def __init__(self) -> None:
+        self.cells = TextCells()
+        self.numbered: set[str] = set()
+
+    def add(self, values: Mapping[str, Any], line: int) -> None:
+        if type(values) is not dict and hasattr(values, "as_columns"):
+            return  # a records_sparse.Row: floats already
+        numbered = self.numbered
+        for key, raw in values.items():
+            if raw == "" or (key in numbered and type(raw) is not str):
+                continue  # (an empty cell: a sparse column's, absent)
+            if to_float(raw) is not None:
+                if len(numbered) < MAX_NUMBERED:
+                    numbered.add(key)
+            elif isinstance(raw, str):
+                self.cells.note(key, raw, int(line))
+
+    def warnings(self, where: Callable[[int], str] | None = None) -> list[str]:
+        return self.cells.warnings(self.numbered.__contains__, where)
