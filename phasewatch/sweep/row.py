@@ -95,12 +95,38 @@ def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+#: Settings of a run's launch and bookkeeping, not of its training (by the last part of the key:
+#: `output_dir`, `args.output_dir`): where it writes, what it is called, what it reports to,
+#: which process logged. They differ between the runs of any sweep (HF's `output_dir`, and in
+#: transformers 4 a `logging_dir` stamped with the launch time), so kept as hyperparameters
+#: they made every run a configuration of its own: four HF runs, two learning rates x two
+#: seeds, gave "No seed groups" in the report, for their output folders.
+LAUNCH_SETTINGS = frozenset({
+    # the files it writes and reads
+    "output_dir", "logging_dir", "log_dir", "logdir", "save_dir", "checkpoint_dir", "ckpt_dir",
+    "default_root_dir", "dirpath", "cache_dir", "overwrite_output_dir", "resume_from_checkpoint",
+    # its names, and the trackers it reports to
+    "run_name", "exp_name", "experiment_name", "report_to", "project", "wandb_project",
+    "wandb_entity", "wandb_run_name", "trackio_space_id", "trackio_bucket_id",
+    "trackio_static_space_id",
+    # the Hugging Face Hub
+    "push_to_hub", "hub_model_id", "hub_token", "hub_strategy", "hub_private_repo",
+    "hub_always_push", "hub_revision", "push_to_hub_model_id", "push_to_hub_organization",
+    "push_to_hub_token",
+    # the process and its console
+    "local_rank", "disable_tqdm", "log_level", "log_level_replica", "log_on_each_node",
+})
+
+
 def hyperparameters(run) -> dict[str, Any]:
-    """The run's config, flattened, less a trainer_state's bookkeeping fields (global_step,
-    total_flos, is_world_process_zero...: state, not settings)."""
+    """The run's config, flattened, less its launch and bookkeeping settings (`LAUNCH_SETTINGS`)
+    and a trainer_state's bookkeeping fields (global_step, total_flos, is_world_process_zero...:
+    state, not settings): the training settings, which runs are compared by (seed groups,
+    configurations, the report's panels)."""
     from phasewatch.io.trainer_state import FORMAT, STATE_FIELDS
 
-    hp = flatten_config(run.config)
+    hp = {k: v for k, v in flatten_config(run.config).items()
+          if k.rsplit(".", 1)[-1] not in LAUNCH_SETTINGS}
     if run.format == FORMAT:
         hp = {k: v for k, v in hp.items() if k not in STATE_FIELDS}
     return hp
