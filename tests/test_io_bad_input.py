@@ -69,6 +69,32 @@ def test_a_last_record_without_a_step_is_no_truncated_write(tmp_path, bulk):
     assert "incomplete" not in warning and "truncated" not in warning
 
 
+@pytest.mark.parametrize("bulk", [True, False])
+def test_a_csv_summary_row_is_no_truncated_write(tmp_path, bulk):
+    """A word-level RNN LM's CSV (csv-rnn-lm-frankenstein-validppl-40) ends with the row
+    `final,,,5.98`, the test perplexity after the epochs: a whole row whose epoch cell is a
+    word, which was "skipped the last line, which is incomplete (truncated write?)". It is a
+    summary row, left out and said so; a row with fewer cells than the header is still cut."""
+    from phasewatch.io import open_source
+    from phasewatch.io.source import collect
+
+    header = "Epoch,Train_PPL,Valid_PPL,Test_PPL\n"
+    rows = "".join(f"{e},{3.5 - 0.1 * e},{300 - 20 * e},\n" for e in range(1, 6))
+    path = tmp_path / "perplexity.csv"
+    path.write_text(header + rows + "final,,,5.98\n")
+    run = read_run(path) if bulk else collect(open_source(path), first=1000)
+    assert list(run.series("Valid_PPL").index) == [1, 2, 3, 4, 5]
+    assert "Test_PPL" not in run.metrics
+    [warning] = run.warnings
+    assert warning.startswith("line 7: skipped the last line, a complete record with the word "
+                              "'final' in its step column Epoch, no number (a summary row, "
+                              "with Test_PPL)"), warning
+    assert "incomplete" not in warning and "truncated" not in warning
+    path.write_text(header + rows + "final,,\n")  # cut: fewer cells than the header
+    [warning] = read_run(path).warnings
+    assert warning.startswith("line 7: skipped the last line, which is incomplete"), warning
+
+
 def test_only_line_truncated_is_exit_3_with_line(tmp_path, capsys):
     path = tmp_path / "log.jsonl"
     path.write_text('{"step": 0, "loss": 1.')

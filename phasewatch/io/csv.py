@@ -49,7 +49,7 @@ from phasewatch.io.csv_layouts import (
 from phasewatch.io.jsonlines import first_line, head_lines
 from phasewatch.io.lightning_after_fit import AfterFit
 from phasewatch.io.lightning_folder import take_hparams
-from phasewatch.io.lines import as_step, find_step_key
+from phasewatch.io.lines import RecordWithoutStep, as_step, find_step_key
 from phasewatch.io.post_training import PostTrainingEvaluations, replace_notes
 from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.io.ultralytics_folder import RESULTS, best_pt_again, take_ultralytics_args
@@ -198,6 +198,7 @@ class LineParser:
             step, self._rows = self._rows, self._rows + 1
         else:
             step = as_step(cells[self._step_index])
+            self._summary_row(cells)
             if self._passes is not None:
                 step = self._counted_on(step, cells[self._wandb_step_index])
         values = {
@@ -216,6 +217,18 @@ class LineParser:
         return self._epoch_end.end() if self._epoch_end is not None else []
 
     def _counted_on(self, step: int, wandb_step: str) -> int:
+    def _summary_row(self, cells: list[str]) -> None:
+        """A whole row whose step cell is a word (`final,,,5.98`: a script's test perplexity
+        after its epochs) is a summary, no cut write (a cut row has fewer cells): its values,
+        with no step to put them at, are not read (`RecordWithoutStep`)."""
+        cell = cells[self._step_index].strip()
+        if cell and not is_number(cell):
+            named = [n for i, (n, v) in enumerate(zip(self._columns, cells))
+                     if i != self._step_index and n and v.strip()][:5]
+            raise RecordWithoutStep(
+                f"the word {cell!r} in its step column {self._header[self._step_index]}, no "
+                f"number (a summary row{', with ' + ', '.join(named) if named else ''})")
+
         """The step of a W&B export's row whose own counter starts again each pass while
         `_step` rises (`wandb_counter` rule 3: the run's `.wandb` file reads the same)."""
         passes = self._passes
