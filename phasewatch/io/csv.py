@@ -197,8 +197,8 @@ class LineParser:
         if self._step_index is None:
             step, self._rows = self._rows, self._rows + 1
         else:
-            step = as_step(cells[self._step_index])
             self._summary_row(cells)
+            step = as_step(cells[self._step_index])
             if self._passes is not None:
                 step = self._counted_on(step, cells[self._wandb_step_index])
         values = {
@@ -216,7 +216,6 @@ class LineParser:
         """At the file's end, the rows an evaluator CSV's first epoch held (`EpochEndRows`)."""
         return self._epoch_end.end() if self._epoch_end is not None else []
 
-    def _counted_on(self, step: int, wandb_step: str) -> int:
     def _summary_row(self, cells: list[str]) -> None:
         """A whole row whose step cell is a word (`final,,,5.98`: a script's test perplexity
         after its epochs) is a summary, no cut write (a cut row has fewer cells): its values,
@@ -229,6 +228,7 @@ class LineParser:
                 f"the word {cell!r} in its step column {self._header[self._step_index]}, no "
                 f"number (a summary row{', with ' + ', '.join(named) if named else ''})")
 
+    def _counted_on(self, step: int, wandb_step: str) -> int:
         """The step of a W&B export's row whose own counter starts again each pass while
         `_step` rises (`wandb_counter` rule 3: the run's `.wandb` file reads the same)."""
         passes = self._passes
