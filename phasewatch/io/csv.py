@@ -142,10 +142,11 @@ def _numbers_only(cells: list[str]) -> bool:
 class LineParser:
     """Stateful: the first line fed is the header; every later line is one record."""
 
-    def __init__(self, value_name: str = "Value") -> None:
+    def __init__(self, value_name: str = "Value", file_name: str = "") -> None:
         self.notes: list[str] = []
         self.run_name: str | None = None
         self.value_name = value_name  # the metric a TensorBoard CSV's "Value" column holds
+        self.file_name = file_name  # fastai's `history.csv` (`csv_layouts.fastai_columns`)
         self._columns: list[str] | None = None
         self._header: list[str] = []  # the header's cells as written (`_header_again`)
         self._step_index: int | None = -1  # None: no step column, the row number is the step
@@ -165,7 +166,7 @@ class LineParser:
         written again, or the current file after its rotated parts): it reads a header again,
         or, where the file starts with a row (logrotate's copytruncate leaves the writer
         appending rows, with no header; trial 34), this file's header."""
-        parser = LineParser(self.value_name)
+        parser = LineParser(self.value_name, self.file_name)
         parser._previous = self if self._columns is not None else None
         return parser
 
@@ -325,7 +326,8 @@ class LineParser:
         if columns == TENSORBOARD_COLUMNS:
             self._columns = ["", "Step", self.value_name]
             return
-        self._columns = fastai_columns(columns) or self._drop_wandb_run_prefix(columns)
+        self._columns = fastai_columns(columns, self.file_name) \
+            or self._drop_wandb_run_prefix(columns)
         repeated = sorted({c for c in self._columns if c and self._columns.count(c) > 1})
         if repeated:
             self.notes.append(f"the header names {', '.join(repeated[:5])} more than once: the "
@@ -357,7 +359,7 @@ class Source(LineRecordSource):
 
     def __init__(self, path: Path, follow: bool = False, notice=None):
         value_name = path.stem.rsplit("-tag-", 1)[-1]
-        super().__init__(path, FORMAT, lambda: LineParser(value_name=value_name),
+        super().__init__(path, FORMAT, lambda: LineParser(value_name, path.name),
                          follow=follow, notice=notice)
         self.info.name = path.stem
         self.after_fit = AfterFit(self.file.name)  # Lightning's validate() after fit

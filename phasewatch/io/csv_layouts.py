@@ -12,7 +12,12 @@ tools people use.
 - **fastai's `CSVLogger`** (`history.csv`: `epoch,train_loss,valid_loss,<metrics>,time`): its
   metrics are computed on the validation set, and are named as its notebook table's are
   (`notebook_fastai.metric_key`: `accuracy` is `valid_accuracy`, not a train accuracy); `time`,
-  the epoch's duration as `00:12`, is no metric.
+  the epoch's duration as `00:12`, is no metric. fastai v1's early releases wrote no `time`
+  (1.0.42's `CSVLogger` writes the Recorder's names, `epoch,train_loss,valid_loss,accuracy`),
+  nor does a Learner made with `add_time=False`: such a header is the logger's where the file
+  has the logger's default name, `history.csv`, and the header starts as the Recorder orders
+  it (a script's own `metrics.csv` of `epoch,train_loss,valid_loss,...,lr_last` is no fastai
+  table: its `lr_last` is no validation metric).
 - **sentence-transformers' evaluator CSVs** (`similarity_evaluation_*_results.csv` and the
   other evaluators' `*_results.csv`, written by `SentenceTransformer.fit` of versions 2.x):
   `epoch,steps,...`, the epoch a whole number, where `steps` counts the batches within the epoch
@@ -65,11 +70,19 @@ def index_header(names: list[str]) -> bool:
     return len(names) >= 2 and names[0] == "" and all(c and not is_number(c) for c in names[1:])
 
 
-def fastai_columns(columns: list[str]) -> list[str] | None:
+FASTAI_FILE = "history.csv"  # `CSVLogger`'s default file name (v1 and v2)
+
+
+def fastai_columns(columns: list[str], file_name: str = "") -> list[str] | None:
     """The metric names of a fastai `CSVLogger` header (module docstring; `time` unnamed, so not
-    read), or None for any other header."""
-    if len(columns) < 4 or columns[0] != EPOCH or columns[-1] != "time" \
-            or not {"train_loss", "valid_loss"} <= set(columns):
+    read), or None for any other header; `file_name`, the file's, tells a header without
+    `time`."""
+    if len(columns) < 4 or columns[0] != EPOCH:
+        return None
+    if columns[-1] == "time":
+        if not {"train_loss", "valid_loss"} <= set(columns):
+            return None
+    elif file_name != FASTAI_FILE or columns[1:3] != ["train_loss", "valid_loss"]:
         return None
     return [EPOCH] + ["" if c in NOT_METRICS else metric_key(c) for c in columns[1:]]
 
