@@ -12,7 +12,8 @@ keys the script logged and nothing else, so a script that logs no `total_timeste
 table whose only order is its rows'.
 A table whose step column is `epoch` (Keras' CSVLogger) has epochs for steps, and the run says
 so (`Run.step_unit`). A title line above the header, a pandas index column, fastai's
-CSVLogger and sentence-transformers' evaluator CSVs are layouts of their own (`csv_layouts`).
+CSVLogger, sentence-transformers' evaluator CSVs and a file named for its split (`valid.csv`:
+its bare `loss` read as `valid_loss`) are layouts of their own (`csv_layouts`).
 
 W&B panel exports name their columns `"<run name> - <metric>"` with companion
 `"<run name> - <metric>__MIN"` / `__MAX` columns (the range of the points W&B's sampling
@@ -45,6 +46,7 @@ from phasewatch.io.csv_layouts import (
     index_header,
     is_number,
     title_line,
+    under_split,
 )
 from phasewatch.io.jsonlines import first_line, head_lines
 from phasewatch.io.lightning_after_fit import AfterFit
@@ -147,6 +149,7 @@ class LineParser:
         self.run_name: str | None = None
         self.value_name = value_name  # the metric a TensorBoard CSV's "Value" column holds
         self.file_name = file_name  # fastai's `history.csv` (`csv_layouts.fastai_columns`)
+        self.printed_names: dict[str, str] = {}  # `loss` -> `valid_loss` (`under_split`)
         self._columns: list[str] | None = None
         self._header: list[str] = []  # the header's cells as written (`_header_again`)
         self._step_index: int | None = -1  # None: no step column, the row number is the step
@@ -328,6 +331,10 @@ class LineParser:
             return
         self._columns = fastai_columns(columns, self.file_name) \
             or self._drop_wandb_run_prefix(columns)
+        # a file named for its split (`valid.csv`): its bare `loss` is read as `valid_loss`
+        self._columns, renamed, note = under_split(self._columns, self.file_name, self._step_index)
+        self.printed_names.update(renamed)
+        self.notes += [note] if note and note not in self.notes else []
         repeated = sorted({c for c in self._columns if c and self._columns.count(c) > 1})
         if repeated:
             self.notes.append(f"the header names {', '.join(repeated[:5])} more than once: the "

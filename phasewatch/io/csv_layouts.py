@@ -30,14 +30,29 @@ tools people use.
   (`evaluation_steps=500`: 500, 1000, then -1) are held until the file tells: its -1 at the
   epoch's end, or a next epoch with no -1 before it, as a script's own table of global steps
   has (`epoch,steps,loss`: 100, 200, ... on as the epochs go by), which is read by `steps`.
+- **A table named for its split** (`valid.csv`, `val.csv`, `validation.csv`, `test.csv`,
+  `eval*.csv`; `train.csv`): a script that writes one file per split names its columns bare
+  (a brain-age LSTM's `valid.csv`: `step,loss,loss/std,lr,momentum`), and a bare `loss` was
+  taken for the train loss. Such a column is read under the file's split (`valid_loss`,
+  `eval_loss` in `eval.csv`, `train_accuracy` in `train.csv`), so it takes that
+  split's role, as `valid_loss` in one table would; `--metric loss` still names it. A name
+  that says its split (`val_cost`, `train_loss`, `loss_val`), the optimizer's settings and
+  state (`lr`, `momentum`, `grad_norm`), the same whatever the split, and a name whose role its
+  split's name would lose (`avg_reward`, a reward, in `eval_rewards.csv`: the presets know no
+  `eval_avg_reward`) are read as written.
 """
 
 from __future__ import annotations
 
 import re
 
-from phasewatch.io.lines import as_step
+from phasewatch.direction_words import name_words
+from phasewatch.heldout_names import TRAIN_WORDS
+from phasewatch.io.lines import STEP_KEYS, as_step
 from phasewatch.io.notebook_fastai import EPOCH, NOT_METRICS, metric_key
+from phasewatch.presets import aliases_for
+from phasewatch.role_candidates import ROLE_CANDIDATES
+from phasewatch.train_beside import SPLIT_WORDS
 
 SEPARATOR_HINT = re.compile(r"^sep=(?P<sep>[,;\t|])$")
 NOT_DURING_TRAINING = -1  # sentence-transformers' epoch and steps of an evaluation outside `fit`
@@ -85,6 +100,48 @@ def fastai_columns(columns: list[str], file_name: str = "") -> list[str] | None:
     elif file_name != FASTAI_FILE or columns[1:3] != ["train_loss", "valid_loss"]:
         return None
     return [EPOCH] + ["" if c in NOT_METRICS else metric_key(c) for c in columns[1:]]
+
+
+SPLIT_FILES = ("val", "valid", "validation", "test", "train")  # a file's whole stem
+EVAL_FILES = "eval"  # the start of a file's stem: `eval.csv`, `eval_rewards.csv`, `evaluation.csv`
+# words of a name read as written in such a file: a split's own, and the optimizer's (its
+# settings and state: `lr`, `learning_rate`, `momentum`, `grad_norm`, `weight_decay`)
+AS_WRITTEN_WORDS = SPLIT_WORDS | TRAIN_WORDS | {"lr", "learning", "momentum", "grad", "decay"}
+
+
+def file_split(file_name: str) -> str | None:
+    """The split a CSV file's name says its columns are of (module docstring: `valid.csv` ->
+    valid, `eval_rewards.csv` -> eval), or None."""
+    stem = file_name.rsplit(".", 1)[0].lower()
+    return stem if stem in SPLIT_FILES else EVAL_FILES if stem.startswith(EVAL_FILES) else None
+
+
+def under_split(columns: list[str], file_name: str,
+                step: int | None) -> tuple[list[str], dict[str, str], str]:
+    """(the columns as read, printed name -> the name read, the note saying so) of a file
+    named for its split (`file_split`): each bare metric column under the split's prefix
+    (`loss` -> `valid_loss`), but not the step's, a counter, a name of `AS_WRITTEN_WORDS`, nor
+    a name that takes a role its split's name would not (`avg_reward` is a reward,
+    `eval_avg_reward` nothing the presets know: read so, the run could no longer be analysed
+    without --metric). Any other file's columns as they are."""
+    split = file_split(file_name)
+    renamed = {} if split is None else {
+        name: f"{split}_{name}" for i, name in enumerate(columns)
+        if name and i != step and name not in STEP_KEYS
+        and not AS_WRITTEN_WORDS.intersection(name_words(name))
+        and (_takes_a_role(f"{split}_{name}") or not _takes_a_role(name))}
+    if not renamed:
+        return columns, {}, ""
+    more = ", ..." if len(renamed) > 5 else ""
+    note = (f"{file_name} is named for its split: its columns {', '.join(list(renamed)[:5])}"
+            f"{more} are read as {', '.join(list(renamed.values())[:5])}{more}, that split's "
+            "metrics")
+    return [renamed.get(c, c) for c in columns], renamed, note
+
+
+def _takes_a_role(name: str) -> bool:
+    """Whether the presets give `name` one of the roles DESIGN.md defines."""
+    return not ROLE_CANDIDATES.keys().isdisjoint(aliases_for([name]))
 
 
 class EpochEndRows:

@@ -1,0 +1,65 @@
+"""A CSV file named for its split (`valid.csv`, `val.csv`, `validation.csv`, `test.csv`,
+`eval*.csv`; `train.csv`) reads its bare columns under that split: a brain-age LSTM's
+`valid.csv` (`step,loss,loss/std,lr,momentum`) had its validation loss taken for the train loss,
+and its final climb called "the train loss getting worse ... an instability of training"."""
+
+import json
+
+import pytest
+
+from phasewatch.cli import main
+from phasewatch.io import read_run
+from phasewatch.presets import aliases_for
+
+LOSSES = [137.4, 162.9, 150.2, 141.8, 133.1, 158.0, 149.5, 160.3, 196.8, 359.5]
+
+
+def write(path, header, rows):
+    path.write_text(header + "\n" + "".join(",".join(str(v) for v in row) + "\n" for row in rows))
+    return path
+
+
+@pytest.mark.parametrize("name,split", [("valid.csv", "valid"), ("val.csv", "val"),
+                                        ("validation.csv", "validation"), ("test.csv", "test"),
+                                        ("eval.csv", "eval"), ("evaluation_log.csv", "eval")])
+def test_a_held_out_file_reads_its_bare_loss_as_that_splits(tmp_path, name, split):
+    path = write(tmp_path / name, "step,loss,loss/std,lr,momentum",
+                 [(s, v, 0.0, 0.001, 0.9) for s, v in enumerate(LOSSES, 1)])
+    run = read_run(path)
+    assert run.metrics == sorted([f"{split}_loss", f"{split}_loss/std", "lr", "momentum"])
+    assert aliases_for(run.metrics)["eval/loss"] == f"{split}_loss"
+    assert run.resolve_metric("loss") == f"{split}_loss"  # the printed name still names it
+    assert any(w.startswith(f"{name} is named for its split: its columns loss, loss/std are "
+                            f"read as {split}_loss, {split}_loss/std") for w in run.warnings)
+
+
+def test_the_analysis_of_a_valid_csv_is_no_train_loss(tmp_path, capsys):
+    path = write(tmp_path / "valid.csv", "step,loss,loss/std,lr,momentum",
+                 [(s, v, 0.0, 0.001, 0.9) for s, v in enumerate(LOSSES, 1)])
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    [run] = json.loads(capsys.readouterr().out)["runs"]
+    assert run["metric"] == "valid_loss" and run["direction"] == "min"
+    assert not [w for w in run["warnings"] if "train loss" in w], run["warnings"]
+
+
+def test_names_that_say_a_split_and_settings_are_read_as_written(tmp_path):
+    path = write(tmp_path / "train.csv", "epoch,loss,accuracy,val_loss,loss_val,learning_rate",
+                 [(e, 1.0 / e, 0.5, 1.1, 1.2, 0.01) for e in range(1, 6)])
+    run = read_run(path)
+    assert run.metrics == ["learning_rate", "loss_val", "train_accuracy", "train_loss",
+                           "val_loss"]
+
+
+def test_a_name_whose_role_its_split_name_loses_is_read_as_written(tmp_path):
+    """`avg_reward` is a reward (analysed without --metric); `eval_avg_reward` the presets know
+    no role for: a DQN's `eval_rewards.csv` keeps its name."""
+    path = write(tmp_path / "eval_rewards.csv", "episode,avg_reward",
+                 [(100 * e, 0.01 * e) for e in range(1, 8)])
+    assert read_run(path).metrics == ["avg_reward"]
+
+
+@pytest.mark.parametrize("name", ["metrics.csv", "progress.csv", "valid_set.csv", "retrain.csv"])
+def test_other_file_names_keep_their_columns(tmp_path, name):
+    path = write(tmp_path / name, "step,loss", [(s, v) for s, v in enumerate(LOSSES, 1)])
+    run = read_run(path)
+    assert run.metrics == ["loss"] and aliases_for(run.metrics)["train/loss"] == "loss"
