@@ -24,13 +24,14 @@ LOWER_IS_BETTER_WORDS = ("loss", "error", "perplexity", "rejected")
 # short name (OpenNMT-py's `xent`); a generative model's distance to the real data, Frechet
 # (FID, and FAD for audio) or kernel (KID) (trial 61: a `val_fid` falling 100 -> 44 was taken
 # as higher-is-better, called an overfit from step 0, and its worst checkpoint kept); a
-# trajectory forecaster's average and final displacement errors and miss rate, and a Brier score
-# (a UniTraj run's `val/minADE6`, falling in metres, was taken as higher-is-better and its fall
-# called an overfit from step 92, the checkpoint kept there)
+# trajectory forecaster's average and final displacement errors and miss rate (also by its
+# short name, `MR6`), and a Brier score (a UniTraj run's `val/minADE6`, falling in metres, was
+# taken as higher-is-better and its fall called an overfit from step 92, the checkpoint kept
+# there)
 LOWER_IS_BETTER_TOKENS = frozenset({"nll", "ppl", "wer", "cer", "ter", "err", "mse", "rmse",
                                     "mae", "mape", "smape", "msle", "rmsle", "cost", "regret",
                                     "pinball", "crps", "mase", "xent", "fid", "kid", "fad",
-                                    "ade", "fde", "miss", "brier"})
+                                    "ade", "fde", "miss", "mr", "brier"})
 # A KL (to the reference model, or between successive policies) and a gradient norm: lower is
 # better as a run's health, not as its task's score: a blow-up is what goes wrong (trial 39:
 # Online DPO's objective/kl rose 1.95 -> 13.5 as the policy hacked a length-biased reward, and

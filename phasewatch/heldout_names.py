@@ -56,11 +56,20 @@ SCORE_SUFFIX = "(?:_?score)?"
 # PLCC; Spearman's rho as `eval_spearmanr`, by its symbol (`val_rho`: a CRISPR on-target
 # regressor's only held-out score, json-crispr-ontarget-valrho-35, was passed over for its train
 # loss) or as SRCC; and the coefficient of determination, scikit-learn's `r2_score`.
+# A trajectory forecaster's errors over its K predicted futures, as motion-forecasting
+# benchmarks (Argoverse, UniTraj) report them: the Brier-weighted final displacement error of
+# the best one first (`brier_fde`, `brier-minFDE`: Argoverse 2's ranking metric), then the
+# average and final displacement errors (`val/minADE6`, `minFDE6`) and the miss rate
+# (`miss_rate`, `MR6`): lower is better (`direction_words`); a name spelt with capitals
+# (`minADE6`) ranks after one without (`presets`). Without them a UniTraj run's `val/` metrics
+# had no role, and analyze took its train loss.
 TASK_SCORES = (
     "f1(?:_(?:micro|macro|weighted|samples))?", "m?dice(?:_coef(?:ficient)?)?",
     "m?iou|jaccard(?:_?index)?",
     "mcc|matthews_correlation", "pearson(?:_?r)?|plcc", "spearman(?:_?r|_rho)?|rho|srcc", "r2",
     "aupr(?:c)?|pr_?auc|auc_?pr|average_precision|ap", "auc|roc_auc|auroc", "wer", "cer",
+    r"brier[-_]?(?:min_?)?fde(?:[@_]?\d+)?", r"(?:min_?)?ade(?:[@_]?\d+)?",
+    r"(?:min_?)?fde(?:[@_]?\d+)?", r"miss_?rate(?:[@_]?\d+)?|mr(?:[@_]?\d+)?",
     (r"bleu(?:-?\d)?|chrf(?:\+\+)?|rouge(?:-?[l12]|lsum)?|meteor|ter|ndcg(?:@\d+)?|mrr|map"
      r"|pass@\d+|pass1"),
 )
@@ -99,8 +108,8 @@ OVERLAP_LEAVES = frozenset(ACCURACY_LEAF + 1 + i for i, kinds in enumerate(TASK_
                            if "dice" in kinds or "iou" in kinds)
 # A leaf's rank within its split: `LEAF_RANKS` apart, a name with sets one after the name without
 # (two places a leaf are all it uses); a split's ranks stay below the next split's, and every
-# split's below `presets.CAPITALISED_RANK`
-SPLIT_RANKS, LEAF_RANKS = 100, 4
+# split's below `presets.CAPITALISED_RANK` (8 splits of 120: 960, the bare top-1's rank)
+SPLIT_RANKS, LEAF_RANKS = 120, 4
 assert LEAF_RANKS * len(LEAVES) < SPLIT_RANKS, "more leaves than a split's ranks hold"
 # A classifier's top-1 accuracy with no split named (a CSV of `epoch,loss,top1,top5`): what a
 # script computes top-1 on is its evaluation set (timm and torchvision print `Acc@1` only when
@@ -109,6 +118,7 @@ assert LEAF_RANKS * len(LEAVES) < SPLIT_RANKS, "more leaves than a split's ranks
 # accuracy of the training batches (`presets`).
 BARE_TOP1 = frozenset({"top1", "top-1", "acc1", "acc@1"})
 BARE_TOP1_RANK = SPLIT_RANKS * len(SPLITS)
+assert BARE_TOP1_RANK < 1000, "held-out ranks must stay below presets.CAPITALISED_RANK"
 # words of an accuracy's kind that make it no held-out task accuracy
 NOT_TASK_ACCURACY_WORDS = frozenset({"train", "training", "token"})
 TRAIN_WORDS = frozenset({"train", "training"})
