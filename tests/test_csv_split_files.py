@@ -63,3 +63,11 @@ def test_other_file_names_keep_their_columns(tmp_path, name):
     path = write(tmp_path / name, "step,loss", [(s, v) for s, v in enumerate(LOSSES, 1)])
     run = read_run(path)
     assert run.metrics == ["loss"] and aliases_for(run.metrics)["train/loss"] == "loss"
+
+
+def test_one_column_renamed_is_said_in_the_singular(tmp_path):
+    path = write(tmp_path / "eval.csv", "step,accuracy", [(s, 0.1 * s) for s in range(1, 8)])
+    run = read_run(path)
+    assert aliases_for(run.metrics)["eval/accuracy"] == "eval_accuracy"
+    assert "eval.csv is named for its split: its column accuracy is read as eval_accuracy, " \
+        "that split's metric" in run.warnings

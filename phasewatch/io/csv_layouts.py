@@ -133,9 +133,11 @@ def under_split(columns: list[str], file_name: str,
     if not renamed:
         return columns, {}, ""
     more = ", ..." if len(renamed) > 5 else ""
-    note = (f"{file_name} is named for its split: its columns {', '.join(list(renamed)[:5])}"
-            f"{more} are read as {', '.join(list(renamed.values())[:5])}{more}, that split's "
-            "metrics")
+    column, are, metric = ("column", "is", "metric") if len(renamed) == 1 else \
+        ("columns", "are", "metrics")
+    note = (f"{file_name} is named for its split: its {column} {', '.join(list(renamed)[:5])}"
+            f"{more} {are} read as {', '.join(list(renamed.values())[:5])}{more}, that split's "
+            f"{metric}")
     return [renamed.get(c, c) for c in columns], renamed, note
 
 
