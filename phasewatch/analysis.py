@@ -61,7 +61,7 @@ from phasewatch.phase_stats import (
     phase_stats,
     settle_overshoots,
 )
-from phasewatch.phases import PhaseConfig, fit_segments
+from phasewatch.phases import PhaseConfig, fit_segments, significant_gap
 from phasewatch.planned import plan_and_decay, unfinished_note
 from phasewatch.plateau_start import held_plateau, start_plateaus
 from phasewatch.results import Analysis
@@ -279,7 +279,8 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
             base, base_se = baseline_spec.level(steps, y, sd)
     else:  # each stage's start, as the run's start above
         phases = stage_start_dips(phases, steps, y, stages, sd, window, pcfg, ar, known is not None)
-    phases = settle_overshoots(phases, steps, y, cfg.short_flat_fraction)
+    phases = settle_overshoots(phases, steps, y, cfg.short_flat_fraction,
+                               significant_gap(sd, cfg.k_sd))
     phases = place_corners(phases, steps, y, fixed)
     if hinged:
         phases = start_plateaus(phases, steps, y, sd, fixed)

@@ -343,27 +343,46 @@ def test_a_demoted_first_interval_before_a_trend_is_part_of_it():
 
 
 def test_a_rise_that_overshoots_for_two_evaluations_then_settles_is_not_an_overfit():
-    """A fall of two evaluations between a rise and a long plateau is the rise settling; the
-    same fall kept up to the end is an overfit, and so is a cliff to a floor below where the
-    rise began (trial 39: exact match 0.285 -> 0.605, then 0 at every evaluation)."""
+    """A fall of two evaluations between a rise and a long plateau, within the noise, is the
+    rise settling; the same fall kept up to the end is an overfit, and so is a cliff to a floor
+    below where the rise began (trial 39: exact match 0.285 -> 0.605, then 0 at every
+    evaluation), and a fall to a level held after it beyond the noise (`gap`)."""
     from phasewatch.phase_stats import settle_overshoots
     from phasewatch.results import Phase
 
     steps = np.arange(0, 300, 10)
     y = np.concatenate([np.linspace(0.3, 0.6, 6), [0.58, 0.56], np.full(22, 0.55)])
     phases = [Phase("improvement", 0, 50), Phase("overfit", 50, 70), Phase("plateau", 70, 290)]
-    settled = settle_overshoots(phases, steps, y, 0.15)
+    settled = settle_overshoots(phases, steps, y, 0.15, gap=0.1)
     assert [(p.name, p.start_step, p.end_step) for p in settled] == [
         ("improvement", 0, 50), ("plateau", 50, 290)]
     sustained = [Phase("improvement", 0, 50), Phase("overfit", 50, 290)]
-    assert [p.name for p in settle_overshoots(sustained, steps, y, 0.15)] == [
+    assert [p.name for p in settle_overshoots(sustained, steps, y, 0.15, gap=0.1)] == [
         "improvement", "overfit"]
     longer = [Phase("improvement", 0, 50), Phase("overfit", 50, 100), Phase("plateau", 100, 290)]
-    assert [p.name for p in settle_overshoots(longer, steps, y, 0.15)] == [
+    assert [p.name for p in settle_overshoots(longer, steps, y, 0.15, gap=0.1)] == [
         "improvement", "overfit", "plateau"]
     cliff = np.concatenate([np.linspace(0.3, 0.6, 6), [0.3, 0.0], np.zeros(22)])
-    assert [p.name for p in settle_overshoots(phases, steps, cliff, 0.15)] == [
+    assert [p.name for p in settle_overshoots(phases, steps, cliff, 0.15, gap=0.1)] == [
         "improvement", "overfit", "plateau"]
+    # the rise's end (0.54, 0.6: 0.57) 0.02 above the level held after it, against noise
+    # whose significant gap is 0.01: a decline held
+    assert [p.name for p in settle_overshoots(phases, steps, y, 0.15, gap=0.01)] == [
+        "improvement", "overfit", "plateau"]
+
+
+def test_a_step_up_of_a_held_out_error_after_its_best_held_to_the_end_is_an_overfit():
+    """A validation error that falls for sixteen evaluations, then steps up by 24 noise sds at
+    once and holds there for five: a sustained decline after the best (an overfit), not the
+    fall settling into a "plateau" printed with a change of several sds (the step is a sixth of
+    the fall before it: an overshoot's share)."""
+    steps = np.arange(2, 65, 3)
+    fall = np.r_[40.0 - 1.3 * np.arange(11), 27.0 - 0.3 * np.arange(1, 6)]
+    y = np.concatenate([fall, np.full(5, fall[-1] + 2.4)])
+    y += np.random.default_rng(0).normal(0, 0.1, y.size)
+    analysis = analyze_run(make_run(y, steps, metric="val_rmse"), metric="val_rmse")
+    assert [p.name for p in analysis.phases] == ["improvement", "overfit", "plateau"]
+    assert analysis.phases[1].start_step == 47  # the best evaluation
 
 
 def test_a_rise_reports_as_its_best_at_least_the_value_it_ends_on():
