@@ -98,7 +98,10 @@ def check_text(r: dict, text: str):
     if ("confidence" in r) != (f"confidence {r.get('confidence')}" in head):
         yield "text confidence", head, r.get("confidence")
     lines = [m for m in map(PHASE.match, text.splitlines()[1:]) if m]
-    if len(lines) != len(r["phases"]):
+    # a series of one or two readings keeps its plateau in the JSON and prints no phase row
+    # (results.too_few_to_name: "one evaluation: no phases")
+    few = sum(p.get("n_points") or 0 for p in r["phases"]) <= 2
+    if len(lines) != (0 if few else len(r["phases"])):
         yield "text phase lines", len(lines), len(r["phases"])
     for m, p in zip(lines, r["phases"]):
         tag, tail = f"{p['name']}@{p['start_step']}", m[8] or ""
