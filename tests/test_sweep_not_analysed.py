@@ -5,6 +5,7 @@ a learning rate and a gradient norm) apart from a file it could not read, where 
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import pandas as pd
 
@@ -41,6 +42,21 @@ def test_sweep_with_only_unanalysed_logs_calls_none_unreadable(tmp_path, capsys)
                  "-o", str(tmp_path / "t.csv")]) == 0
     err = capsys.readouterr().err
     assert "2 runs (1 read but not analysed)" in err and "unreadable" not in err
+
+
+def test_sweep_of_logs_none_of_which_has_a_known_metric_exits_as_analyze_does(tmp_path, capsys):
+    """Every log read, none analysed (no metric phasewatch knows by name): a usage error, exit
+    2 as `analyze` gives for one such log (pass --metric), not 3 (unreadable input); the count
+    is said on stderr also when the table goes to stdout."""
+    _, schedule, broken = _runs(tmp_path)
+    other = tmp_path / "schedule2.csv"
+    other.write_text(Path(schedule).read_text())
+    assert main(["analyze", schedule]) == 2
+    capsys.readouterr()
+    assert main(["sweep", schedule, str(other), "--workers", "1", "--no-progress"]) == 2
+    assert "phasewatch: 2 runs (2 read but not analysed)" in capsys.readouterr().err
+    assert main(["sweep", schedule, broken, "--workers", "1", "--no-progress"]) == 3
+    assert "phasewatch: 2 runs (1 unreadable, 1 read but not analysed)" in capsys.readouterr().err
 
 
 def test_report_summary_says_the_same(tmp_path, capsys):

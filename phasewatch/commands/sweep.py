@@ -147,20 +147,23 @@ def run(args: argparse.Namespace) -> int:
         written(args.output, lambda: write_table(configs, args.output, fmt, "configs"))
     else:
         written(args.output, lambda: write_table(table, args.output, fmt))
-    n_bad = int(table["error"].notna().sum())
-    if args.output not in (None, "-"):
-        from phasewatch.output import counted
-        from phasewatch.sweep.row import failures
+    from phasewatch.output import counted
+    from phasewatch.sweep.row import failures
 
-        what = f" in {counted(len(configs), 'configuration')}" if args.by_config else ""
-        bad = failures([r["row"] for r in results])
-        print(f"phasewatch: {counted(len(table), 'run')} ({bad}){what} -> {args.output}",
-              file=sys.stderr)
-    return exit_code(len(table), n_bad)
+    rows = [r["row"] for r in results]
+    what = f" in {counted(len(configs), 'configuration')}" if args.by_config else ""
+    where = "" if args.output in (None, "-") else f" -> {args.output}"
+    print(f"phasewatch: {counted(len(table), 'run')} ({failures(rows)}){what}{where}",
+          file=sys.stderr)
+    return exit_code(rows)
 
 
-def exit_code(n_runs: int, n_bad: int) -> int:
-    """0 when any run was analysed (the others' rows say what went wrong), 3 when none was."""
-    from phasewatch.errors import InputError
+def exit_code(rows: list[dict]) -> int:
+    """0 when any run was analysed (the others' rows say what went wrong); when none was, 2 if
+    every log was read (none has a metric phasewatch knows by name: `--metric`, as `analyze`
+    exits for one such log), else 3."""
+    from phasewatch.errors import InputError, UsageError
 
-    return InputError.exit_code if n_runs and n_bad == n_runs else 0
+    if not rows or not all(row.get("error") for row in rows):
+        return 0
+    return UsageError.exit_code if all(row.get("format") for row in rows) else InputError.exit_code
