@@ -11,6 +11,16 @@ from __future__ import annotations
 import re
 
 SCALED_UNIT = re.compile(r"^([a-z]+)/([1-9][0-9]*)$")
+# the counters a log carries beside its step, by the unit `--x` reports in (`xaxis`); here,
+# without numpy, for the CSV reader too (`io.csv_layouts.under_split` reads them as written)
+CARRIERS: dict[str, tuple[str, ...]] = {
+    "epoch": ("epoch", "train/epoch", "eval/epoch", "training/epoch", "trainer/epoch"),
+    "tokens": ("num_input_tokens_seen", "train/num_input_tokens_seen", "num_tokens",
+               "train/num_tokens", "tokens", "train/tokens", "total_tokens", "consumed_tokens",
+               "tokens_seen", "trainer/tokens"),
+    "samples": ("consumed_samples", "train/consumed_samples", "samples", "train/samples",
+                "num_samples", "total_samples", "samples_seen", "trainer/samples"),
+}
 
 
 def unit_word(unit: str) -> str:

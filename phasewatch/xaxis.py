@@ -33,6 +33,7 @@ from phasewatch.output import counted
 from phasewatch.run import Run
 from phasewatch.step_counters import metric_units
 from phasewatch.step_units import (  # noqa: F401
+    CARRIERS,
     at,
     positions_in_unit,
     scaled_words,
@@ -42,14 +43,6 @@ from phasewatch.step_units import (  # noqa: F401
 )
 
 UNITS = ("step", "epoch", "tokens", "samples")
-CARRIERS: dict[str, tuple[str, ...]] = {
-    "epoch": ("epoch", "train/epoch", "eval/epoch", "training/epoch", "trainer/epoch"),
-    "tokens": ("num_input_tokens_seen", "train/num_input_tokens_seen", "num_tokens",
-               "train/num_tokens", "tokens", "train/tokens", "total_tokens", "consumed_tokens",
-               "tokens_seen", "trainer/tokens"),
-    "samples": ("consumed_samples", "train/consumed_samples", "samples", "train/samples",
-                "num_samples", "total_samples", "samples_seen", "trainer/samples"),
-}
 # Keras' TensorBoard callback: `epoch_<metric>` at step = epoch; its validation directory also
 # gets `evaluation_<metric>_vs_iterations`, at step = the optimizer's iteration.
 KERAS_EPOCH_TAG = "epoch_"

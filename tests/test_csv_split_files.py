@@ -71,3 +71,14 @@ def test_one_column_renamed_is_said_in_the_singular(tmp_path):
     assert aliases_for(run.metrics)["eval/accuracy"] == "eval_accuracy"
     assert "eval.csv is named for its split: its column accuracy is read as eval_accuracy, " \
         "that split's metric" in run.warnings
+
+
+def test_counters_and_timings_are_read_as_written(tmp_path):
+    """A split file's token and sample counters (`--x tokens`) and its wall clock count the
+    run, not the split: `tokens` stays `tokens`, and the note names only the loss."""
+    path = write(tmp_path / "valid.csv", "step,tokens,num_samples,time,loss",
+                 [(100 * s, 4096 * s, 8 * s, 12.5 * s, v) for s, v in enumerate(LOSSES, 1)])
+    run = read_run(path)
+    assert run.metrics == ["num_samples", "time", "tokens", "valid_loss"]
+    assert "valid.csv is named for its split: its column loss is read as valid_loss, that " \
+        "split's metric" in run.warnings

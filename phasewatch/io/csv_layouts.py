@@ -52,6 +52,8 @@ from phasewatch.io.lines import STEP_KEYS, as_step
 from phasewatch.io.notebook_fastai import EPOCH, NOT_METRICS, metric_key
 from phasewatch.presets import aliases_for
 from phasewatch.role_candidates import ROLE_CANDIDATES
+from phasewatch.step_units import CARRIERS
+from phasewatch.timing_names import is_timing
 from phasewatch.train_beside import SPLIT_WORDS
 
 SEPARATOR_HINT = re.compile(r"^sep=(?P<sep>[,;\t|])$")
@@ -107,6 +109,10 @@ EVAL_FILES = "eval"  # the start of a file's stem: `eval.csv`, `eval_rewards.csv
 # words of a name read as written in such a file: a split's own, and the optimizer's (its
 # settings and state: `lr`, `learning_rate`, `momentum`, `grad_norm`, `weight_decay`)
 AS_WRITTEN_WORDS = SPLIT_WORDS | TRAIN_WORDS | {"lr", "learning", "momentum", "grad", "decay"}
+# names of a split file's counters, read as written: its step's and the `--x` units' (`tokens`,
+# `num_samples` count the run, not the split; read under it, `tokens` in valid.csv was called
+# "that split's metric" `valid_tokens`)
+COUNTERS = frozenset(STEP_KEYS).union(*CARRIERS.values())
 
 
 def file_split(file_name: str) -> str | None:
@@ -120,14 +126,15 @@ def under_split(columns: list[str], file_name: str,
                 step: int | None) -> tuple[list[str], dict[str, str], str]:
     """(the columns as read, printed name -> the name read, the note saying so) of a file
     named for its split (`file_split`): each bare metric column under the split's prefix
-    (`loss` -> `valid_loss`), but not the step's, a counter, a name of `AS_WRITTEN_WORDS`, nor
+    (`loss` -> `valid_loss`), but not the step's, a counter (`COUNTERS`), a timing (`time`,
+    `is_timing`), a name of `AS_WRITTEN_WORDS`, nor
     a name that takes a role its split's name would not (`avg_reward` is a reward,
     `eval_avg_reward` nothing the presets know: read so, the run could no longer be analysed
     without --metric). Any other file's columns as they are."""
     split = file_split(file_name)
     renamed = {} if split is None else {
         name: f"{split}_{name}" for i, name in enumerate(columns)
-        if name and i != step and name not in STEP_KEYS
+        if name and i != step and name not in COUNTERS and not is_timing(name)
         and not AS_WRITTEN_WORDS.intersection(name_words(name))
         and (_takes_a_role(f"{split}_{name}") or not _takes_a_role(name))}
     if not renamed:
