@@ -4,7 +4,7 @@ The logs are other people's files, so they stay out of git: this script fetches 
 exact commit named in the manifest, from a local `fetch` mirror (/work/.mirror/<owner>+<name>/...)
 when there is one, else from raw.githubusercontent.com. A file whose hash differs is refused.
 
-    python benchmarks/real_corpus/build_corpus.py [--set main|heldout|heldout2|...|heldout43]
+    python benchmarks/real_corpus/build_corpus.py [--set main|heldout|heldout2|...|heldout44]
                                                   [--mirrors DIR]
                                                   [--only ID ...] [--offline]
 
@@ -16,9 +16,9 @@ when there is one, else from raw.githubusercontent.com. A file whose hash differ
 `--set heldout23`, `--set heldout24`, `--set heldout25`, `--set heldout26`, `--set heldout27`,
 `--set heldout28`, `--set heldout29`, `--set heldout30`, `--set heldout31`, `--set heldout32`,
 `--set heldout33`, `--set heldout34`, `--set heldout35`, `--set heldout36`, `--set heldout37`,
-`--set heldout38`, `--set heldout39`, `--set heldout40`, `--set heldout41`, `--set heldout42`
-and `--set heldout43` the second to forty-third (manifest_heldout2.json ...
-manifest_heldout43.json), into the same data/ folder; the sets share no log, so their folders
+`--set heldout38`, `--set heldout39`, `--set heldout40`, `--set heldout41`, `--set heldout42`,
+`--set heldout43` and `--set heldout44` the second to forty-fourth (manifest_heldout2.json ...
+manifest_heldout44.json), into the same data/ folder; the sets share no log, so their folders
 never collide.
 
 A manifest row may name a `member`: the run, inside a file that stores several (an MLflow
@@ -88,7 +88,8 @@ SETS = {"main": ("manifest.json", "labels.json"),
         "heldout40": ("manifest_heldout40.json", "labels_heldout40.json"),
         "heldout41": ("manifest_heldout41.json", "labels_heldout41.json"),
         "heldout42": ("manifest_heldout42.json", "labels_heldout42.json"),
-        "heldout43": ("manifest_heldout43.json", "labels_heldout43.json")}
+        "heldout43": ("manifest_heldout43.json", "labels_heldout43.json"),
+        "heldout44": ("manifest_heldout44.json", "labels_heldout44.json")}
 
 
 @dataclass(frozen=True)
