@@ -196,7 +196,7 @@ def sniff_format(path: str | Path) -> ModuleType:
             f"binary content that is not a known log format (formats tried: {tried})", path
         )
     from phasewatch.io.crash_tail import crash_hint
-    from phasewatch.io.csv import headerless_hint
+    from phasewatch.io.csv_cells import headerless_hint
     from phasewatch.io.elsewhere import elsewhere_hint
 
     raise InputError(f"unknown log format (formats tried: {tried}){crash_hint(path)}"

@@ -34,12 +34,19 @@ planned epochs with it (`io.ultralytics_folder`).
 
 from __future__ import annotations
 
-import csv as _csv
 import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from phasewatch.io.csv_cells import (
+    DECIMAL_COMMA,
+    delimiter_of,
+    names_only,
+    numbered_table,
+    numbers_only,
+    split_cells,
+)
 from phasewatch.io.csv_layouts import (
     EpochEndRows,
     fastai_columns,
@@ -48,7 +55,7 @@ from phasewatch.io.csv_layouts import (
     title_line,
     under_split,
 )
-from phasewatch.io.jsonlines import first_line, head_lines
+from phasewatch.io.jsonlines import head_lines
 from phasewatch.io.lightning_after_fit import AfterFit
 from phasewatch.io.lightning_folder import take_hparams
 from phasewatch.io.lines import RecordWithoutStep, as_step, find_step_key
@@ -64,22 +71,6 @@ WANDB_COLUMN = re.compile(r"^(?P<run>.+?) - (?P<metric>.+)$")
 TENSORBOARD_COLUMNS = ["Wall time", "Step", "Value"]
 
 
-def _split(line: str, delimiter: str) -> list[str]:
-    try:
-        return next(_csv.reader([line], delimiter=delimiter), [])
-    except _csv.Error as exc:  # a cell over csv's field limit (131,072 characters), a NUL...
-        raise ValueError(f"not a CSV row ({exc})") from None
-
-
-def _delimiter(header: str) -> str:
-    """',' unless the header holds more tabs or semicolons (a spreadsheet saved in a locale
-    whose decimal mark is a comma separates cells with ';')."""
-    return max((",", "\t", ";"), key=header.count)  # the first of the most frequent
-
-
-DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d*(?:[eE][+-]?\d+)?\s*$")
-
-
 def sniff(path: Path, head: bytes) -> bool:
     if not path.is_file():
         return False
@@ -90,55 +81,15 @@ def sniff(path: Path, head: bytes) -> bool:
     if hinted is not None:
         lines = lines[1:]
     header = lines[0][0]
-    delimiter = hinted or _delimiter(header)  # the one Excel's `sep=|` names, as `feed` reads
+    delimiter = hinted or delimiter_of(header)  # the one Excel's `sep=|` names, as `feed` reads
     if delimiter not in header:
         return False
-    names = [c.strip() for c in _split(header, delimiter)]
+    names = [c.strip() for c in split_cells(header, delimiter)]
     if find_step_key(names) is not None:
         return True
     second = lines[1:2]
-    return bool(second) and second[0][1] and numbered_table(names, _split(second[0][0], delimiter))
-
-
-def headerless_hint(head: bytes) -> str:
-    """'' or what to add to "unknown log format" for a table whose first line is numbers (`1,46.98`:
-    a script's `progress.csv` written without a header): phasewatch cannot tell which column is
-    the step and which a metric, nor name them."""
-    found = first_line(head)
-    if found is None:
-        return ""
-    # the header's rule picks ',' in `1;49,22` (a comma as many times as ';'): a row of numbers
-    # in a decimal-comma locale is told by the delimiter that splits it into numbers
-    for delimiter in dict.fromkeys((_delimiter(found[0]), ";", "\t", ",")):
-        cells = [c.strip() for c in _split(found[0], delimiter)]
-        if len(cells) >= 2 and all(is_number(c) for c in cells):
-            break
-    else:
-        return ""
-    shown = "<TAB>" if delimiter == "\t" else delimiter
-    return (f"; its first line ({found[0].strip()[:40]!r}) is a row of numbers: a table needs a "
-            f"header row naming its columns, such as 'step{shown}accuracy' (add it as the first "
-            "line)")
-
-
-def numbered_table(names: list[str], row: list[str]) -> bool:
-    """Whether a header without a step column and the row after it make a table of numbers
-    logged row by row (read with the row number as the step): a header of names
-    (`_names_only`; or after a pandas index's unnamed column, `csv_layouts.index_header`, whose
-    values number the rows), the row as many cells, of numbers (`_numbers_only`), one at least a
-    number. A table of records whose cells are words (a run list, a data set) is none."""
-    return ((_names_only(names) or index_header(names)) and len(row) == len(names)
-            and any(is_number(c) for c in row) and _numbers_only(row))
-
-
-def _names_only(cells: list[str]) -> bool:
-    """Whether a header of at least two cells is all names: none empty, none a number."""
-    return len(cells) >= 2 and all(c and not is_number(c) for c in cells)
-
-
-def _numbers_only(cells: list[str]) -> bool:
-    """Whether a row's cells are all numbers or empty (a row of a numbered table)."""
-    return all(is_number(c) or not c.strip() for c in cells)
+    return bool(second) and second[0][1] \
+        and numbered_table(names, split_cells(second[0][0], delimiter))
 
 
 class LineParser:
@@ -187,7 +138,7 @@ class LineParser:
                     raise
                 return self.feed(line, lineno)
             return []
-        cells = _split(line, self._delimiter)
+        cells = split_cells(line, self._delimiter)
         if self._step_index is None:
             if [c.strip() for c in cells] == self._header:  # the header written again
                 return []
@@ -277,11 +228,11 @@ class LineParser:
         previous = self._previous
         if previous is None or previous._columns is None:
             return False
-        cells = _split(line, previous._delimiter)
+        cells = split_cells(line, previous._delimiter)
         if len(cells) != len(previous._columns):
             return False
         if previous._step_index is None:
-            if not _numbers_only(cells):
+            if not numbers_only(cells):
                 return False
         else:
             try:
@@ -299,13 +250,13 @@ class LineParser:
 
     def _read_header(self, line: str) -> None:
         line = line.lstrip("\ufeff")  # a byte-order mark when a follower reads raw lines
-        self._delimiter = self._hinted or _delimiter(line)
-        self._take_header([c.strip() for c in _split(line, self._delimiter)])
+        self._delimiter = self._hinted or delimiter_of(line)
+        self._take_header([c.strip() for c in split_cells(line, self._delimiter)])
 
     def _take_header(self, columns: list[str]) -> None:
         step_key = find_step_key(columns)
         indexed = step_key is None and index_header(columns)
-        if step_key is None and not (_names_only(columns) or indexed):
+        if step_key is None and not (names_only(columns) or indexed):
             raise ValueError("the header has no step-like column (step, global_step, _step, ...)")
         self._header = columns
         if indexed:  # a pandas frame's unnamed index: its values number the rows
