@@ -24,14 +24,18 @@ LOWER_IS_BETTER_WORDS = ("loss", "error", "perplexity", "rejected")
 # short name (OpenNMT-py's `xent`); a generative model's distance to the real data, Frechet
 # (FID, and FAD for audio) or kernel (KID) (trial 61: a `val_fid` falling 100 -> 44 was taken
 # as higher-is-better, called an overfit from step 0, and its worst checkpoint kept); a
-# trajectory forecaster's average and final displacement errors and miss rate (also by its
-# short name, `MR6`), and a Brier score (a UniTraj run's `val/minADE6`, falling in metres, was
-# taken as higher-is-better and its fall called an overfit from step 92, the checkpoint kept
-# there)
+# trajectory forecaster's average and final displacement errors and miss rate (its short name
+# with its K: `MISS_RATE_AT_K`), and a Brier score (a UniTraj run's `val/minADE6`, falling in
+# metres, was taken as higher-is-better and its fall called an overfit from step 92, the
+# checkpoint kept there)
 LOWER_IS_BETTER_TOKENS = frozenset({"nll", "ppl", "wer", "cer", "ter", "err", "mse", "rmse",
                                     "mae", "mape", "smape", "msle", "rmsle", "cost", "regret",
                                     "pinball", "crps", "mase", "xent", "fid", "kid", "fad",
-                                    "ade", "fde", "miss", "mr", "brier"})
+                                    "ade", "fde", "miss", "brier"})
+# A miss rate by its short name, said with its K (`val/MR6`, `mr@6`): a bare `MR` is also
+# SentEval's movie-review task, whose accuracy SimCSE and its copies log as `eval_MR`, higher is
+# better (read as a word of its own, the miss rate made it lower-is-better)
+MISS_RATE_AT_K = re.compile(r"(?<![a-z])mr[@_-]?\d+(?![a-z])")
 # A KL (to the reference model, or between successive policies) and a gradient norm: lower is
 # better as a run's health, not as its task's score: a blow-up is what goes wrong (trial 39:
 # Online DPO's objective/kl rose 1.95 -> 13.5 as the policy hacked a length-biased reward, and
@@ -91,6 +95,7 @@ def says_lower_is_better(name: str) -> bool:
     lowered = name.lower()
     return (any(word in lowered for word in LOWER_IS_BETTER_WORDS)
             or not LOWER_IS_BETTER_TOKENS.isdisjoint(name_words(name))
+            or MISS_RATE_AT_K.search(_CAMEL.sub("_", name).lower()) is not None
             or is_cross_entropy(name)
             or (bool(failure_words(name)) and not says_higher_is_better(name))
             or says_lower_is_healthier(name))

@@ -61,7 +61,8 @@ SCORE_SUFFIX = "(?:_?score)?"
 # the best one first (`brier_fde`, `brier-minFDE`: Argoverse 2's ranking metric), then the
 # average and final displacement errors (`val/minADE6`, `minFDE6`) and the miss rate
 # (`miss_rate`, `MR6`): lower is better (`direction_words`); a name spelt with capitals
-# (`minADE6`) ranks after one without (`presets`). Without them a UniTraj run's `val/` metrics
+# (`minADE6`) ranks after one without (`presets`); `MR` only with its K (`direction_words`:
+# SimCSE's `eval_MR` is an accuracy). Without them a UniTraj run's `val/` metrics
 # had no role, and analyze took its train loss.
 TASK_SCORES = (
     "f1(?:_(?:micro|macro|weighted|samples))?", "m?dice(?:_coef(?:ficient)?)?",
@@ -69,7 +70,7 @@ TASK_SCORES = (
     "mcc|matthews_correlation", "pearson(?:_?r)?|plcc", "spearman(?:_?r|_rho)?|rho|srcc", "r2",
     "aupr(?:c)?|pr_?auc|auc_?pr|average_precision|ap", "auc|roc_auc|auroc", "wer", "cer",
     r"brier[-_]?(?:min_?)?fde(?:[@_]?\d+)?", r"(?:min_?)?ade(?:[@_]?\d+)?",
-    r"(?:min_?)?fde(?:[@_]?\d+)?", r"miss_?rate(?:[@_]?\d+)?|mr(?:[@_]?\d+)?",
+    r"(?:min_?)?fde(?:[@_]?\d+)?", r"miss_?rate(?:[@_]?\d+)?|mr[@_]?\d+",
     (r"bleu(?:-?\d)?|chrf(?:\+\+)?|rouge(?:-?[l12]|lsum)?|meteor|ter|ndcg(?:@\d+)?|mrr|map"
      r"|pass@\d+|pass1"),
 )

@@ -58,3 +58,16 @@ def test_analyze_and_watch_take_one_without_metric(tmp_path, capsys):
     # `val/minADE6`, ranks after one without), not the train loss
     without = analyzed(capsys, write_run(tmp_path / "no_brier", ERRORS[:3]))
     assert without["metric"] in ERRORS[:3] and without["direction"] == "min"
+
+
+@pytest.mark.parametrize("name,direction,score", [
+    ("val/MR6", "min", True), ("val/mr@6", "min", True), ("val_MR_6", "min", True),
+    # SimCSE logs SentEval's transfer accuracies by task: `eval_MR` is the accuracy on movie
+    # reviews (MR), higher is better; a miss rate is said with its K, `MR6`
+    ("eval_MR", "max", False), ("eval/MR", "max", False), ("mr_accuracy", "max", False),
+])
+def test_the_miss_rate_is_told_by_its_k(name, direction, score):
+    from phasewatch.presets import aliases_for, default_direction
+
+    assert default_direction(name) == direction
+    assert (aliases_for([name]).get("eval/other_score") == name) is score
