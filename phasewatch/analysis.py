@@ -50,6 +50,7 @@ from phasewatch.known_noise import (
 from phasewatch.loss_beside import loss_beside_note
 from phasewatch.nll_overfit import apply_nll_overfit, nll_overfit_onset
 from phasewatch.noise import noise_sd, off_bound_sd, pinned_at_bound, reported_noise, residual_sd
+from phasewatch.overshoots import settle_overshoots
 from phasewatch.phase_signals import signal_stats, token_signals
 from phasewatch.phase_stats import (
     SPARSE,
@@ -59,7 +60,6 @@ from phasewatch.phase_stats import (
     demote_flat_trends,
     into_rise,
     phase_stats,
-    settle_overshoots,
 )
 from phasewatch.phases import PhaseConfig, fit_segments, significant_gap
 from phasewatch.planned import plan_and_decay, unfinished_note

@@ -347,7 +347,7 @@ def test_a_rise_that_overshoots_for_two_evaluations_then_settles_is_not_an_overf
     rise settling; the same fall kept up to the end is an overfit, and so is a cliff to a floor
     below where the rise began (trial 39: exact match 0.285 -> 0.605, then 0 at every
     evaluation), and a fall to a level held after it beyond the noise (`gap`)."""
-    from phasewatch.phase_stats import settle_overshoots
+    from phasewatch.overshoots import settle_overshoots
     from phasewatch.results import Phase
 
     steps = np.arange(0, 300, 10)
