@@ -69,3 +69,16 @@ def test_the_docs_list_the_launch_settings_the_code_leaves_out():
     section = section[:section.index("\n\n")]
     said = set(re.findall(r"`([a-z_]+)`", section)) - {"args"}
     assert said == LAUNCH_SETTINGS
+
+
+def test_an_openmmlab_work_dir_is_a_launch_setting():
+    """OpenMMLab (mmengine) writes each run under its config's `work_dir`: seeds of one
+    configuration launched into different work_dirs are one configuration."""
+    from phasewatch.run import RecordCollector
+    from phasewatch.sweep.row import hyperparameters
+
+    collector = RecordCollector("run", "jsonl")
+    collector.add(1, {"eval/accuracy": 0.5}, line=1)
+    run = collector.build(config={"optim_wrapper": {"optimizer": {"lr": 0.01}},
+                                  "work_dir": "work_dirs/seed1", "randomness": {"seed": 1}})
+    assert hyperparameters(run) == {"optim_wrapper.optimizer.lr": 0.01, "randomness.seed": 1}

@@ -104,7 +104,8 @@ def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 LAUNCH_SETTINGS = frozenset({
     # the files it writes and reads
     "output_dir", "logging_dir", "log_dir", "logdir", "save_dir", "checkpoint_dir", "ckpt_dir",
-    "default_root_dir", "dirpath", "cache_dir", "overwrite_output_dir", "resume_from_checkpoint",
+    "default_root_dir", "dirpath", "cache_dir", "work_dir", "overwrite_output_dir",
+    "resume_from_checkpoint",
     # its names, and the trackers it reports to
     "run_name", "exp_name", "experiment_name", "report_to", "project", "wandb_project",
     "wandb_entity", "wandb_run_name", "trackio_space_id", "trackio_bucket_id",
