@@ -59,6 +59,18 @@ def test_sweep_of_logs_none_of_which_has_a_known_metric_exits_as_analyze_does(tm
     assert "phasewatch: 2 runs (1 unreadable, 1 read but not analysed)" in capsys.readouterr().err
 
 
+def test_a_sweep_whose_only_failures_include_a_bug_exits_70():
+    """A run whose analysis met a bug is no usage error, even when its log was read."""
+    from phasewatch.commands.sweep import exit_code
+
+    read = {"format": "csv", "error": "no performance metric found; pick one with --metric"}
+    bug = {"format": "csv", "error": "internal error (ValueError: boom)"}
+    assert exit_code([read, read]) == 2
+    assert exit_code([read, bug]) == 70
+    assert exit_code([read, {"format": None, "error": "no valid record"}]) == 3
+    assert exit_code([read, {"format": "csv", "error": None}]) == 0
+
+
 def test_report_summary_says_the_same(tmp_path, capsys):
     page = tmp_path / "r.html"
     assert main(["report", *_runs(tmp_path), "--workers", "1", "--no-progress",

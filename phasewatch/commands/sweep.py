@@ -159,11 +159,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def exit_code(rows: list[dict]) -> int:
-    """0 when any run was analysed (the others' rows say what went wrong); when none was, 2 if
-    every log was read (none has a metric phasewatch knows by name: `--metric`, as `analyze`
-    exits for one such log), else 3."""
-    from phasewatch.errors import InputError, UsageError
+    """0 when any run was analysed (the others' rows say what went wrong); when none was, 70 if
+    one met a bug (`sweep.row`'s "internal error (...)"), 2 if every log was read (none has a
+    metric phasewatch knows by name: `--metric`, as `analyze` exits for one such log), else 3."""
+    from phasewatch.errors import InputError, PhasewatchError, UsageError
+    from phasewatch.sweep.row import INTERNAL_ERROR
 
     if not rows or not all(row.get("error") for row in rows):
         return 0
+    if any(str(row["error"]).startswith(INTERNAL_ERROR) for row in rows):
+        return PhasewatchError.exit_code
     return UsageError.exit_code if all(row.get("format") for row in rows) else InputError.exit_code

@@ -340,8 +340,11 @@ def summarize_run(path: str, options: SweepOptions | None = None) -> dict[str, A
     except PhasewatchError as exc:
         row["error"] = _named(str(exc), local, path)
     except Exception as exc:  # noqa: BLE001 - a bug on one run is that run's row, not an abort
-        row["error"] = f"internal error ({type(exc).__name__}: {exc})"
+        row["error"] = f"{INTERNAL_ERROR} ({type(exc).__name__}: {exc})"
     return {"row": row}
+
+
+INTERNAL_ERROR = "internal error"  # a row's error that is a bug met on that run, not its log's
 
 
 def failures(rows: list[dict[str, Any]]) -> str:
