@@ -73,11 +73,9 @@ def said_once(run, warnings: list[str]) -> list[str]:
     plans: it crashed there (`Exception during training:`, ...)" says both, and a detectron2
     log that crashed short of its MAX_ITER had it beside "the run crashed at iteration 1247
     (`Exception during training:` and its traceback): its training ended there, not
-    finished". The reader's note stays where no plan is known (and in `inspect`, `watch`)."""
-    from phasewatch.io.detectron2_console import CRASH_SAID
-
-    told = {("detectron2_console", "crash"): CRASH_SAID}.get(
-        (run.format, getattr(run, "ended_by", None)))
+    finished". The reader's note (`Run.end_note`) stays where no plan is known (and in
+    `inspect`, `watch`)."""
+    told = getattr(run, "end_note", None)
     if told is None or not any(w.startswith("the log ends at ") and why_short(run) in w
                                for w in warnings):
         return warnings

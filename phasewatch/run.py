@@ -92,6 +92,9 @@ class Run:
     """What the log says ended the run where it is no end the trainer planned (`ENDINGS` of
     `early_end`: "crash", "interrupt", "kill", "early stop"), for the note on a run that ends
     before its plan (`early_end.why_short`); None where the log does not say."""
+    end_note: str | None = None
+    """The reader's own warning of what ended the run, where it gave one (detectron2's crash):
+    the note that the log ends before its plan says it too, and replaces it (`said_once`)."""
 
     @classmethod
     def from_columns(cls, columns: Columns, source: str, format: str, **metadata: Any) -> Run:

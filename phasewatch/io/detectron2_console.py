@@ -78,7 +78,6 @@ NOT_READ = frozenset({"time", "data_time", "last_time", "last_data_time", "max_m
 TRAINED = "]: Total training time: "  # the training loop is over (`IterationTimer.after_train`)
 FAILED = "]: Exception during training:"  # ... by an exception, logged before that line
 STARTED = "]: Starting training from iteration "  # a training loop begins (`TrainerBase.train`)
-# the end of the note of a crash (`early_end.said_once` knows it by this)
 CRASH_SAID = "(`Exception during training:` and its traceback): its training ended there, not finished"
 INFERENCE = "]: Start inference on "  # an evaluation begins (`inference_on_dataset`)
 CONFIG = "]: Running with full config:"  # `default_setup`'s YAML dump of the config follows
@@ -178,14 +177,19 @@ class LineParser:
         return None
 
     @property
-    def notes(self) -> list[str]:
+    def crash_note(self) -> str | None:
+        """The note of a crash the log shows (`Run.end_note`), else None."""
         if not self.failed:
-            return self.unread.notes
+            return None
         where = f"at iteration {self.crashed_at}" if self.crashed_at is not None else \
             "before its first logged iteration" if self.failed_after is None else \
             f"after iteration {self.failed_after}, the last it logged"
-        crash = f"the run crashed {where} {CRASH_SAID}"
-        return [*self.unread.notes, crash]
+        return f"the run crashed {where} {CRASH_SAID}"
+
+    @property
+    def notes(self) -> list[str]:
+        crash = self.crash_note
+        return self.unread.notes if crash is None else [*self.unread.notes, crash]
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         line = ANSI.sub("", line) if "\x1b" in line else line
@@ -314,7 +318,7 @@ class Source(LogFileSource):
         yield from super().read(final)
         # as the lines say: an evaluation begun after the training loop's end withdraws it
         self.info.finished, self.info.crashed = self.parser.finished, self.parser.crashed
-        self.info.ended_by = self.parser.ended_by
+        self.info.ended_by, self.info.end_note = self.parser.ended_by, self.parser.crash_note
 
 
 source = Source.open

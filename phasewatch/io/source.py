@@ -66,6 +66,8 @@ class RunInfo:
     ends there as at `finished`, which it is not; the reader's notes say where."""
     ended_by: str | None = None
     """What the log says ended the run, where it says (`Run.ended_by`)."""
+    end_note: str | None = None
+    """The reader's warning of what ended the run, where it gave one (`Run.end_note`)."""
     step_unit: str = "step"
     """What the log's steps count ("epoch" when they are epochs: `Run.step_unit`)."""
     counters: Any = None
@@ -81,7 +83,7 @@ class RunInfo:
                 "performance_metric": self.performance_metric, "direction": self.direction,
                 "config": dict(self.config), "events": list(self.events),
                 "token_store": self.token_store, "step_unit": self.step_unit,
-                "finished": self.finished, "ended_by": self.ended_by,
+                "finished": self.finished, "ended_by": self.ended_by, "end_note": self.end_note,
                 "printed_names": dict(self.printed_names)}
 
 
