@@ -42,6 +42,8 @@ from typing import Any
 from phasewatch.io.csv_cells import (
     DECIMAL_COMMA,
     delimiter_of,
+    index_header,
+    is_number,
     names_only,
     numbered_table,
     numbers_only,
@@ -50,8 +52,6 @@ from phasewatch.io.csv_cells import (
 from phasewatch.io.csv_layouts import (
     EpochEndRows,
     fastai_columns,
-    index_header,
-    is_number,
     title_line,
     under_split,
 )

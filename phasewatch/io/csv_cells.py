@@ -10,8 +10,16 @@ from __future__ import annotations
 import csv as _csv
 import re
 
-from phasewatch.io.csv_layouts import index_header, is_number
 from phasewatch.io.jsonlines import first_line
+
+
+def is_number(cell: str) -> bool:
+    """Whether a CSV cell is a number, a decimal comma's too (`0,5`: the CSV reader's test)."""
+    try:
+        float(cell.replace(",", "."))
+    except ValueError:
+        return False
+    return True
 
 
 def split_cells(line: str, delimiter: str) -> list[str]:
@@ -54,7 +62,7 @@ def headerless_hint(head: bytes) -> str:
 def numbered_table(names: list[str], row: list[str]) -> bool:
     """Whether a header without a step column and the row after it make a table of numbers
     logged row by row (read with the row number as the step): a header of names
-    (`names_only`; or after a pandas index's unnamed column, `csv_layouts.index_header`, whose
+    (`names_only`; or after a pandas index's unnamed column, `index_header`, whose
     values number the rows), the row as many cells, of numbers (`numbers_only`), one at least a
     number. A table of records whose cells are words (a run list, a data set) is none."""
     return ((names_only(names) or index_header(names)) and len(row) == len(names)
@@ -69,3 +77,9 @@ def names_only(cells: list[str]) -> bool:
 def numbers_only(cells: list[str]) -> bool:
     """Whether a row's cells are all numbers or empty (a row of a numbered table)."""
     return all(is_number(c) or not c.strip() for c in cells)
+
+
+def index_header(names: list[str]) -> bool:
+    """Whether a header is a pandas frame's, its index unnamed (`csv_layouts`' module
+    docstring): an empty first cell, then names (none empty, none a number)."""
+    return len(names) >= 2 and names[0] == "" and all(c and not is_number(c) for c in names[1:])

@@ -8,7 +8,7 @@ tools people use.
 - **A pandas index column**: `pd.DataFrame(history.history).to_csv(path)` writes the frame's
   index as an unnamed first column (the header starts with a comma: `,loss,val_loss`); its
   values number the rows (a Keras History's epochs from 0), so they are the steps, as a table
-  without a step column is numbered.
+  without a step column is numbered (its header told by `csv_cells.index_header`).
 - **fastai's `CSVLogger`** (`history.csv`: `epoch,train_loss,valid_loss,<metrics>,time`): its
   metrics are computed on the validation set, and are named as its notebook table's are
   (`notebook_fastai.metric_key`: `accuracy` is `valid_accuracy`, not a train accuracy); `time`,
@@ -48,6 +48,7 @@ import re
 
 from phasewatch.direction_words import name_words
 from phasewatch.heldout_names import TRAIN_WORDS
+from phasewatch.io.csv_cells import is_number
 from phasewatch.io.lines import STEP_KEYS, as_step
 from phasewatch.io.notebook_fastai import EPOCH, NOT_METRICS, metric_key
 from phasewatch.presets import aliases_for
@@ -61,15 +62,6 @@ NOT_DURING_TRAINING = -1  # sentence-transformers' epoch and steps of an evaluat
 WHOLE = re.compile(r"\d+")  # an epoch as 2.x writes it (3.x's trainer writes 1.0, 0.5)
 
 
-def is_number(cell: str) -> bool:
-    """Whether a CSV cell is a number, a decimal comma's too (`0,5`: the CSV reader's test)."""
-    try:
-        float(cell.replace(",", "."))
-    except ValueError:
-        return False
-    return True
-
-
 def title_line(line: str) -> str | None:
     """The delimiter `line` names (Excel's `sep=;`), '' for another title (one cell, no
     separator in it, not a number), None when `line` is no title."""
@@ -79,12 +71,6 @@ def title_line(line: str) -> str | None:
     if not text or any(sep in text for sep in (",", ";", "\t")) or is_number(text):
         return None
     return ""
-
-
-def index_header(names: list[str]) -> bool:
-    """Whether a header is a pandas frame's, its index unnamed: an empty first cell, then names
-    (none empty, none a number)."""
-    return len(names) >= 2 and names[0] == "" and all(c and not is_number(c) for c in names[1:])
 
 
 FASTAI_FILE = "history.csv"  # `CSVLogger`'s default file name (v1 and v2)
