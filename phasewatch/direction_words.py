@@ -36,6 +36,13 @@ LOWER_IS_BETTER_TOKENS = frozenset({"nll", "ppl", "wer", "cer", "ter", "err", "m
 # SentEval's movie-review task, whose accuracy SimCSE and its copies log as `eval_MR`, higher is
 # better (read as a word of its own, the miss rate made it lower-is-better)
 MISS_RATE_AT_K = re.compile(r"(?<![a-z])mr[@_-]?\d+(?![a-z])")
+# ... and without its K, beside the displacement errors or Brier score of the same split (QCNet
+# logs `val_MR` beside `val_minADE`, `val_minFDE` and `val_Brier`: its bare `MR`, read as
+# higher-is-better, made its first, worst epoch the best): the name with the `MR` word for
+# one whose words are all `DISPLACEMENT_WORDS`, one of them not a filler, is in the log
+BARE_MR = re.compile(r"(?<![A-Za-z0-9])(?:MR|mr)(?![A-Za-z0-9])(?![@_-]?\d)")
+DISPLACEMENT_WORDS = frozenset({"ade", "fde", "brier", "min", "b"})
+DISPLACEMENT_FILLERS = frozenset({"min", "b"})
 # A KL (to the reference model, or between successive policies) and a gradient norm: lower is
 # better as a run's health, not as its task's score: a blow-up is what goes wrong (trial 39:
 # Online DPO's objective/kl rose 1.95 -> 13.5 as the policy hacked a length-biased reward, and
@@ -148,6 +155,38 @@ def has_no_better_direction(name: str) -> bool:
     a cross-entropy (`train/CrossEntropyLoss`, `eval/cross_entropy`: `is_cross_entropy`)."""
     words = name_words(name)
     return NO_DIRECTION_WORD in words and not is_cross_entropy(name)
+
+
+def lower_beside(name: str, names) -> str | None:
+    """Why `name`, whose words alone say no direction, is lower-is-better by a name logged
+    beside it (one of `names`): an objective beside its accuracy (`accuracy_twin`), a bare
+    miss rate beside its displacement errors (`miss_rate_beside`); None when nothing beside it
+    says so. One rule for `signals.choose_direction` and the note that says why."""
+    if (twin := accuracy_twin(name, names)) is not None:
+        return f"an objective logged beside its accuracy {twin} (as DARTS logs its cross-entropy)"
+    if (error := miss_rate_beside(name, names)) is not None:
+        return f"a trajectory forecaster's miss rate, logged beside {error} of its split"
+    return None
+
+
+def miss_rate_beside(name: str, names) -> str | None:
+    """The displacement error or Brier score logged beside `name` when `name` is a bare miss
+    rate (`val_MR`, `MR/val`: `BARE_MR`) and the same name with another word for the `MR` is
+    one of `names` (`val_minADE`, `val_minFDE`, `val_Brier`, `val_brier_fde`), so that a
+    SentEval `eval_MR` beside its other tasks (`eval_CR`, `eval_SUBJ`) stays an accuracy.
+    None otherwise."""
+    found = BARE_MR.search(name)
+    if found is None:
+        return None
+    before, after = name[:found.start()], name[found.end():]
+    for other in sorted(names):
+        if other == name or not (other.startswith(before) and other.endswith(after)):
+            continue
+        middle = other[len(before):len(other) - len(after)]
+        words = set(name_words(middle))
+        if words and words <= DISPLACEMENT_WORDS and words - DISPLACEMENT_FILLERS:
+            return other
+    return None
 
 
 def accuracy_twin(name: str, names) -> str | None:

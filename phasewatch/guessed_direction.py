@@ -7,8 +7,8 @@ note too."""
 from __future__ import annotations
 
 from phasewatch.direction_words import (
-    accuracy_twin,
     has_no_better_direction,
+    lower_beside,
     says_higher_is_better,
     says_lower_is_better,
     says_lower_is_healthier,
@@ -43,8 +43,7 @@ def guessed_direction_note(run: Run, metric: str, direction: str | None) -> str 
         return None
     if says_lower_is_better(own) or says_higher_is_better(own):
         return None
-    if (twin := accuracy_twin(own, run.metrics)) is not None:
-        return (f"{own}: lower is taken to be better, as an objective logged beside its accuracy "
-                f"{twin} (as DARTS logs its cross-entropy); pass --direction max if higher is")
+    if (why := lower_beside(own, run.metrics)) is not None:
+        return f"{own}: lower is taken to be better, as {why}; pass --direction max if higher is"
     return (f"{own}: higher is taken to be better (its name does not say which way is better); "
             "pass --direction min if lower is")

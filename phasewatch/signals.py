@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from phasewatch.direction_words import accuracy_twin
+from phasewatch.direction_words import lower_beside
 from phasewatch.errors import UsageError
 from phasewatch.heldout_names import is_token_classifier, score_before_accuracy
 from phasewatch.known_noise import known_noise
@@ -189,8 +189,8 @@ def choose_direction(run: Run, metric: str, direction: str | None = None) -> str
         if metric == role and role_direction is not None:
             return role_direction
     own = run.resolve_metric(metric)
-    if accuracy_twin(own, run.metrics) is not None:
-        return "min"  # DARTS' `Obj/valid` beside `Acc/valid`: its loss (`direction_words`)
+    if lower_beside(own, run.metrics) is not None:
+        return "min"  # DARTS' `Obj/valid` beside `Acc/valid`, QCNet's `val_MR` beside `val_minADE`
     return default_direction(own)
 
 

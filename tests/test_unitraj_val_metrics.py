@@ -71,3 +71,71 @@ def test_the_miss_rate_is_told_by_its_k(name, direction, score):
 
     assert default_direction(name) == direction
     assert (aliases_for([name]).get("eval/other_score") == name) is score
+
+
+def write_qcnet_csv(root):
+    """QCNet's Lightning CSVLogger file: a train loss, then each epoch's `val_minADE`,
+    `val_minFDE`, `val_Brier` and its bare `val_MR`, falling to epoch 18, rising after it."""
+    CSVLogger = pytest.importorskip("lightning.pytorch.loggers").CSVLogger
+    logger = CSVLogger(str(root), name="qcnet", version=0)
+    for epoch in range(30):
+        rise = max(epoch - 18, 0)
+        ade = 3 * math.exp(-epoch / 8) + 0.7 + 0.04 * rise + 0.01 * math.sin(epoch)
+        miss = 0.5 * math.exp(-epoch / 8) + 0.1 + 0.01 * rise + 0.002 * math.sin(3 * epoch)
+        logger.log_metrics({"train_reg_loss": 3 * math.exp(-epoch / 8) + 0.5}, step=epoch * 100 + 49)
+        logger.log_metrics({"val_Brier": 2 * ade + 0.5, "val_minADE": ade, "val_minFDE": 2 * ade,
+                            "val_MR": miss, "epoch": epoch}, step=epoch * 100 + 99)
+    logger.finalize("success")
+    return root / "qcnet" / "version_0" / "metrics.csv"
+
+
+def write_simcse_csv(root):
+    """SimCSE's SentEval transfer accuracies by task (`eval_MR` is its movie reviews), rising."""
+    CSVLogger = pytest.importorskip("lightning.pytorch.loggers").CSVLogger
+    logger = CSVLogger(str(root), name="simcse", version=0)
+    for epoch in range(30):
+        acc = 80 + 5 * (1 - math.exp(-epoch / 6)) + 0.05 * math.sin(epoch)
+        logger.log_metrics({"eval_MR": acc, "eval_CR": acc + 2, "eval_SUBJ": acc + 10,
+                            "eval_MPQA": acc + 5, "eval_SST2": acc + 1, "eval_TREC": acc,
+                            "eval_MRPC": acc - 10, "eval_stsb_spearman": acc / 100},
+                           step=(epoch + 1) * 125)
+    logger.finalize("success")
+    return root / "simcse" / "version_0" / "metrics.csv"
+
+
+def test_a_bare_miss_rate_beside_its_displacement_errors_is_lower_is_better(tmp_path, capsys):
+    """QCNet's `val_MR` was read as higher-is-better: its first, worst epoch was kept."""
+    run = analyzed(capsys, write_qcnet_csv(tmp_path), "--metric", "val_MR")
+    assert (run["direction"], run["recommended_stop_step"]) == ("min", 1899)
+    assert any("val_MR: lower is taken to be better, as a trajectory forecaster's miss rate" in w
+               for w in run["warnings"])
+    summary, _ = watched(capsys, tmp_path / "qcnet" / "version_0" / "metrics.csv",
+                         "--metric", "val_MR")
+    assert summary["direction"] == "min"
+    # the same names in TensorBoard
+    writer = SummaryWriter(str(tmp_path / "tb"))
+    for epoch in range(6):
+        for name, value in {"val_minADE": 3 - epoch / 10, "val_MR": 0.5 - epoch / 50}.items():
+            writer.add_scalar(name, value, epoch)
+    writer.close()
+    assert analyzed(capsys, tmp_path / "tb", "--metric", "val_MR")["direction"] == "min"
+
+
+def test_senteval_movie_reviews_stay_an_accuracy(tmp_path, capsys):
+    run = analyzed(capsys, write_simcse_csv(tmp_path), "--metric", "eval_MR")
+    assert run["direction"] == "max"
+
+
+@pytest.mark.parametrize("name,names,beside", [
+    ("val_MR", ["val_minADE"], "val_minADE"), ("MR/val", ["minFDE/val"], "minFDE/val"),
+    ("val_MR", ["val_brier_fde"], "val_brier_fde"), ("val_mr", ["val_b_minFDE"], "val_b_minFDE"),
+    # another split's, or a name that is no displacement error, says nothing of it
+    ("val_MR", ["train_minADE"], None), ("MR", ["train/minADE"], None), ("val_MR", ["val_min"], None),
+    ("eval_MR", ["eval_MRPC", "eval_CR"], None),
+    # with its K it is a miss rate by its own name (`MISS_RATE_AT_K`)
+    ("val_MR6", ["val_minADE6"], None),
+])
+def test_the_names_beside_a_bare_miss_rate(name, names, beside):
+    from phasewatch.direction_words import miss_rate_beside
+
+    assert miss_rate_beside(name, names) == beside
