@@ -1,8 +1,8 @@
 """Folders as users have them: which log of a folder is its run, and which folders hold many runs.
 
 A folder is one run when it holds, in this order of preference:
-  - a folder a reader takes whole: phasewatch's own run (`metrics.jsonl`), an MLflow run,
-    a W&B run (`*.wandb`), TensorBoard event files;
+  - a folder a reader takes whole: phasewatch's own run (`metrics.jsonl`), an MLflow run, a
+    DVCLive folder (or those a `dvc.yaml` names), a W&B run (`*.wandb`), TensorBoard event files;
   - `trainer_state.json` (HF / TRL `save_state`), else LLaMA-Factory's `trainer_log.jsonl`,
     else the newest `checkpoint-N/trainer_state.json` (numerically: checkpoint-1000 is newer
     than checkpoint-900). TRL scripts never call `save_state()`, so a TRL `output_dir` often has
@@ -266,11 +266,13 @@ def run_of_version(folder: Path) -> list[Found]:
         return []  # a token store: its index.json and token_text.json are no logs
     # the other formats' readers only for a folder that is not a native run (start-up time:
     # ~4 ms of imports that analyze of a native run does not need)
-    from phasewatch.io import mlflow, tensorboard, trinity, wandb
+    from phasewatch.io import dvclive, mlflow, tensorboard, trinity, wandb
 
-    if mlflow.is_run(folder) or trinity.sniff(folder, b""):
+    if mlflow.is_run(folder) or trinity.sniff(folder, b"") or dvclive.is_run(folder):
         return [Found(folder, root=folder)]  # (Trinity-RFT: its explorer + trainer logs)
     runs = wandb.run_files(folder)
+    if named := dvclive.runs_named_in(folder):  # a DVC project: its dvc.yaml names the runs
+        return [Found(run, root=folder if len(named) == 1 else run) for run in named]
     if len(runs) == 1:
         return [Found(folder, root=folder)]
     if runs:

@@ -40,6 +40,7 @@ READERS: tuple[str, ...] = (
     "mlflow",
     "mlflow_sqlite",
     "trackio",
+    "dvclive",  # a DVCLive folder: plots/metrics/**/*.tsv, one TSV a metric
     "tensorboard",
     "wandb",
     "wandb_history",  # wandb < 0.10 run folders: `wandb-history.jsonl`

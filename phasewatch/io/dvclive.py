@@ -1,0 +1,291 @@
+"""DVCLive runs: a folder (`dvclive/` unless named) with one TSV per metric under
+`plots/metrics/`, `params.yaml` and `metrics.json`.
+
+`Live().log_metric(name, value)` appends a row to `plots/metrics/<name>.tsv` at once (a name
+with "/" is a folder: `train/loss` is `plots/metrics/train/loss.tsv`): a header `step<TAB>loss`
+(`timestamp` first where the row was logged with `timestamp=True`, as DVCLive 1.x and 2.x always
+wrote it), then one row a call; `live.next_step()` moves the step on. DVCLive's Lightning logger
+and Hugging Face callback write the same folder. Each TSV's metric is named by its path under
+`plots/metrics` (the header names only its last part), its steps read from the `step` column, so
+the held-out roles and directions apply as to any tracker's names; `params.yaml` (`log_params`)
+is the run's config, read with `yaml.safe_load` (`io.yaml_config`), never evaluated.
+`metrics.json` holds only the latest values and is not read. The Hugging Face callback calls
+`next_step()` once a Trainer log, so such a run's steps count the Trainer's logs (an
+evaluation's is a step of its own), not its optimizer steps; its `epoch` metric is there.
+
+PATH is the DVCLive folder or a folder whose `dvc.yaml` names it (DVCLive writes one in the
+folder it runs in, `metrics: [dvclive/metrics.json]`: `runs_named_in`).
+
+The rows of all TSVs are merged by step (each file's rows in its order), and one step's rows
+of different files are one record, as a replay of the final folder reads them. Followed, each
+file is read as it grows (`follow.LineTail`: a row waits for its line end; a TSV that appears
+later is read from its header) and a read gives only complete steps: DVCLive writes every row
+of a step before any row of the next, so every row below the highest step a first pass over the
+files read is there when a second pass is done. The records come as a replay gives them, the
+highest step once a later one is read, or at the end.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import os
+import stat
+from collections import deque
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from phasewatch.errors import InputError
+from phasewatch.files import _kind
+from phasewatch.io.jsonlines import skipped_summary
+from phasewatch.io.source import Record, RecordSource, collect
+from phasewatch.io.yaml_config import yaml_config
+from phasewatch.run import Run
+from phasewatch.values import to_float, to_step
+
+FORMAT = "dvclive"
+METRICS = ("plots", "metrics")
+SUFFIX = ".tsv"
+PARAMS = "params.yaml"
+DVC_YAML = "dvc.yaml"
+SUMMARY = "metrics.json"
+DEFAULT_DIR = "dvclive"  # `Live()`'s folder when none is given
+STEP = "step"
+DEFAULT_COLUMNS = {2: (0, 1), 3: (1, 2)}  # cells -> (step, value): `step v`, `timestamp step v`
+
+
+def is_run(folder: Path) -> bool:
+    """A DVCLive folder: it has `plots/metrics/` (made with the first `log_metric`)."""
+    return folder.joinpath(*METRICS).is_dir()
+
+
+def runs_named_in(folder: Path) -> list[Path]:
+    """The DVCLive folders the `dvc.yaml` in `folder` names, that are there: the folder of its
+    `metrics.json`, or above its `plots/metrics` (DVCLive writes both entries)."""
+    file = folder / DVC_YAML
+    if not file.is_file():
+        return []
+    doc = yaml_config(file) or {}
+    found: list[Path] = []
+    for entry in _entries(doc.get("metrics")) + _entries(doc.get("plots")):
+        path = PurePosixPath(entry)
+        if path.name == SUMMARY:
+            named = path.parent
+        elif path.parts[-2:] == METRICS:
+            named = path.parent.parent
+        else:
+            continue
+        run = Path(os.path.normpath(folder / named))
+        if run not in found and is_run(run):
+            found.append(run)
+    return found
+
+
+def _entries(value: Any) -> list[str]:
+    """The paths of a dvc.yaml `metrics` or `plots` list: strings, or a mapping's keys (a plot
+    with its settings, `- dvclive/plots/metrics: {x: step}`)."""
+    if not isinstance(value, list):
+        return []
+    out = []
+    for item in value:
+        keys = item.keys() if isinstance(item, dict) else [item]
+        out.extend(key for key in keys if isinstance(key, str))
+    return out
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    return path.is_dir() and (is_run(path) or bool(runs_named_in(path)))
+
+
+def run_name(folder: Path) -> str:
+    """The run's name: its folder's, or the folder it ran in where it is DVCLive's default
+    `dvclive` (every run's)."""
+    folder = Path(folder).absolute()
+    return folder.parent.name if folder.name == DEFAULT_DIR and folder.parent.name \
+        else folder.name
+
+
+class _Table:
+    """One metric's TSV, read as it grows: its rows not given yet, in file order."""
+
+    def __init__(self, path: Path, name: str, tail: Any):
+        self.path, self.name, self.tail = path, name, tail
+        self.columns: tuple[int, int, int] | None = None  # (cells, step at, value at)
+        self.rows: deque[tuple[int, str, float]] = deque()  # (step, name, value)
+        self.n_lines = 0
+        self.bad: list[int] = []
+        self.first_reason = ""
+
+    def feed(self, lineno: int, text: str) -> tuple[int, float] | None:
+        """(step, value) of a row; None for the header; ValueError for a damaged row."""
+        cells = text.split("\t")
+        if self.columns is None:
+            self.columns = _header(cells)
+            if self.columns is not None:
+                return None
+        if lineno == self.tail.unterminated:  # DVCLive ends every row: this one was cut
+            raise ValueError("the last row has no line end (cut mid-write)")
+        width, step_at, value_at = self.columns or (len(cells), *DEFAULT_COLUMNS.get(
+            len(cells), (0, 0)))
+        if len(cells) != width or step_at == value_at:
+            raise ValueError(f"{len(cells)} tab-separated cells, not "
+                             f"{width if self.columns else '2 (step, value)'}")
+        cell = cells[step_at]  # DVCLive writes plain integers: parsed at once
+        plain = len(cell) < 16 and cell.isascii() and cell.isdigit()
+        step = int(cell) if plain else to_step(cell)
+        value = to_float(cells[value_at])
+        if value is None:
+            raise ValueError(f"value {cells[value_at][:40]!r} is not a number")
+        return step, value
+
+    def take_below(self, limit: float) -> list[tuple[int, str, float]]:
+        """The rows not given yet up to the first at `limit` or above."""
+        rows, out = self.rows, []
+        while rows and rows[0][0] < limit:
+            out.append(rows.popleft())
+        return out
+
+
+def _header(cells: list[str]) -> tuple[int, int, int] | None:
+    """(cells, step at, value at) of a header row (`step<TAB>name`, `timestamp<TAB>step<TAB>
+    name`), else None."""
+    names = [cell.strip() for cell in cells]
+    if STEP not in names or len(names) < 2:
+        return None
+    step_at = names.index(STEP)
+    value_at = len(names) - 1 if step_at != len(names) - 1 else len(names) - 2
+    return len(names), step_at, value_at
+
+
+class Source(RecordSource):
+    """Every metric TSV of one DVCLive folder, each read as it grows (new files are picked
+    up), merged into records by step (module docstring); params.yaml read again when it
+    changes."""
+
+    format = FORMAT
+
+    def __init__(self, path: Path, follow: bool = False, notice=None):
+        folder = Path(path)
+        if not is_run(folder):
+            named = runs_named_in(folder)
+            if len(named) != 1:
+                raise InputError(f"not a DVCLive folder (no {'/'.join(METRICS)}/)", path)
+            folder = named[0]
+        super().__init__(folder)
+        self.follow = follow
+        self.notice = notice
+        self.metrics_dir = folder.joinpath(*METRICS)
+        self.tables: dict[Path, _Table] = {}
+        self.not_regular: dict[Path, str] = {}  # "TSVs" that are FIFOs, sockets...
+        self._top = -math.inf  # the highest step read
+        self._params_seen: tuple[int, int] | None = None
+        self.info.name = run_name(folder)
+
+    def read(self, final: bool = True):
+        final = final or not self.follow
+        self._read_tables(final)
+        limit = math.inf
+        if not final:  # every row below the highest step read is there after a second pass
+            limit = self._top
+            self._read_tables(final)
+        self._take_params()
+        tables = [self.tables[path] for path in sorted(self.tables)]
+        merged = heapq.merge(*(t.take_below(limit) for t in tables), key=lambda r: r[:2])
+        step, values = None, {}
+        for row_step, name, value in merged:
+            if values and (row_step != step or name in values):
+                yield Record(step, values)
+                values = {}
+            step = row_step
+            values[name] = value
+        if values:
+            yield Record(step, values)
+
+    def _read_tables(self, final: bool) -> None:
+        """Read what each TSV gained (the new ones from their top)."""
+        from phasewatch.follow import LineTail
+
+        kwargs = {"notice": self.notice} if self.notice is not None else {}
+        for file in self._metric_files():
+            table = self.tables.get(file)
+            if table is None:
+                name = file.relative_to(self.metrics_dir).with_suffix("").as_posix()
+                table = self.tables[file] = _Table(
+                    file, name, LineTail(file, follow=self.follow, **kwargs))
+            for lineno, text in table.tail.read(final):
+                if text is None:  # the file was replaced or truncated: its header comes again
+                    table.columns = None
+                    continue
+                table.n_lines += 1
+                try:
+                    row = table.feed(lineno, text)
+                except ValueError as exc:
+                    self._bad(table, lineno, str(exc))
+                    continue
+                if row is not None:
+                    table.rows.append((row[0], table.name, row[1]))
+                    self._top = max(self._top, row[0])
+
+    def _bad(self, table: _Table, lineno: int, reason: str) -> None:
+        table.bad.append(lineno)
+        table.first_reason = table.first_reason or reason
+        if self.on_bad_line is not None:
+            self.on_bad_line(table.path, lineno, reason)
+
+    def _metric_files(self) -> list[Path]:
+        """The regular `*.tsv` files under plots/metrics; a FIFO, socket or device there is
+        remembered (reported by `finish`) and never opened, so it cannot block the read."""
+        files = []
+        for path in self.metrics_dir.rglob(f"*{SUFFIX}"):
+            try:
+                mode = path.stat().st_mode
+            except OSError:
+                continue  # gone, or a dangling link
+            if stat.S_ISREG(mode):
+                files.append(path)
+            elif not stat.S_ISDIR(mode):
+                self.not_regular.setdefault(path, _kind(mode))
+        return sorted(files)
+
+    def _take_params(self) -> None:
+        """params.yaml as the run's config, read again whenever it changed (DVCLive rewrites it
+        at each `log_param`)."""
+        file = self.path / PARAMS
+        try:
+            st = file.stat()
+        except OSError:
+            return
+        seen = (st.st_mtime_ns, st.st_size)
+        if seen != self._params_seen and stat.S_ISREG(st.st_mode):
+            self._params_seen = seen
+            self.info.config = {str(k): v for k, v in (yaml_config(file) or {}).items()}
+
+    def finish(self, collector) -> None:
+        for path, kind in self.not_regular.items():
+            collector.warn(f"skipped {path}: it is {kind}, not a regular file")
+        for table in self.tables.values():
+            if table.bad:
+                where = table.path.relative_to(self.path).as_posix()
+                collector.warn(f"{where}: " + skipped_summary(table.bad, table.n_lines,
+                                                              table.first_reason))
+        if collector.n_records == 0:
+            if not self.tables:
+                raise InputError(f"no metric files ({'/'.join(METRICS)}/*{SUFFIX}) in this "
+                                 "DVCLive folder", self.path)
+            bad = [t for t in self.tables.values() if t.bad]
+            if bad:
+                raise InputError(f"no valid row in the metric files; first problem: "
+                                 f"{bad[0].first_reason}", bad[0].path, bad[0].bad[0])
+            raise InputError(f"no metric rows in {self.metrics_dir} (only headers)", self.path)
+
+    def close(self) -> None:
+        for table in self.tables.values():
+            table.tail.close()
+
+
+def source(path: Path, follow: bool = False, notice=None) -> Source:
+    return Source(Path(path), follow=follow, notice=notice)
+
+
+def read(path: Path) -> Run:
+    return collect(source(path))

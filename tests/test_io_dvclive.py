@@ -1,0 +1,211 @@
+"""DVCLive folders written by the real dvclive library (`Live`, and the Hugging Face Trainer's
+DVCLiveCallback on a tiny model built from a config): one run, each TSV's metric named by its
+path under plots/metrics, steps from its `step` column, params.yaml as the config; a folder
+whose dvc.yaml names the run; damaged rows reported by file and line, the rest read."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from phasewatch.cli import main
+from phasewatch.errors import InputError
+from phasewatch.io import read_run, sniff_format
+from phasewatch.live import LiveWatch
+
+dvclive = pytest.importorskip("dvclive", reason="dvclive is not installed (it is in the dev extra)")
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    """DVCLive writes dvc.yaml in the folder it runs in, and asks git about it: tmp_path."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+
+
+def write_live(folder="dvclive", n=12, eval_every=3, timestamp=False, **live_options):
+    """A run of `n` steps: train/loss every step, eval/acc every `eval_every` (a disruption,
+    a recovery, a decline), params.yaml with a nested setting."""
+    from dvclive import Live
+
+    acc = [0.5, 0.3, 0.45, 0.62, 0.7, 0.66, 0.6, 0.55, 0.5, 0.46, 0.42, 0.4]
+    with Live(folder, save_dvc_exp=False, **live_options) as live:
+        live.log_params({"lr": 0.001, "model": {"layers": 2}, "name": "tiny"})
+        for i in range(n):
+            live.log_metric("train/loss", 2.0 / (i + 1), timestamp=timestamp)
+            if i % eval_every == 0:
+                live.log_metric("eval/acc", acc[i // eval_every], timestamp=timestamp)
+            live.next_step()
+    return acc
+
+
+def series(run, name):
+    frame = run.series(name)
+    return list(zip(frame.index.tolist(), frame.tolist()))
+
+
+def test_live_folder_is_one_run(tmp_path):
+    acc = write_live()
+    run = read_run(tmp_path / "dvclive")
+    assert run.format == "dvclive"
+    assert set(run.metrics) == {"train/loss", "eval/acc"}
+    assert series(run, "eval/acc") == [(3 * i, acc[i]) for i in range(4)]
+    assert series(run, "train/loss") == [(i, 2.0 / (i + 1)) for i in range(12)]
+    assert run.config == {"lr": 0.001, "model": {"layers": 2}, "name": "tiny"}
+    assert run.name == tmp_path.name  # DVCLive's default folder: named by where it ran
+    assert not run.warnings
+
+
+def test_folder_named_by_dvc_yaml_among_other_files(tmp_path):
+    """The folder DVCLive ran in holds dvc.yaml (naming `dvclive/metrics.json` and its plots)
+    beside the user's own files: the run is the DVCLive folder it names."""
+    write_live(folder="results/live")
+    assert "results/live/metrics.json" in (tmp_path / "dvc.yaml").read_text()
+    (tmp_path / "data.csv").write_text("x,y\n1,2\n3,4\n")
+    run = read_run(tmp_path)
+    assert run.format == "dvclive" and set(run.metrics) == {"train/loss", "eval/acc"}
+    assert run.name == tmp_path.name
+    assert sniff_format(tmp_path / "results" / "live").FORMAT == "dvclive"
+
+
+def test_two_runs_named_by_one_dvc_yaml_are_two_runs(tmp_path, capsys):
+    write_live(folder="a")
+    write_live(folder="b", n=9)
+    assert main(["inspect", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "[folder of 2 runs]" in out and "dvclive" in out
+    assert read_run(tmp_path / "b").series("train/loss").size == 9
+
+
+def test_timestamp_column(tmp_path):
+    """`log_metric(..., timestamp=True)` (DVCLive 1.x and 2.x always) writes `timestamp step
+    name` rows: the step is still the step."""
+    acc = write_live(timestamp=True)
+    header = (tmp_path / "dvclive/plots/metrics/eval/acc.tsv").read_text().splitlines()[0]
+    assert header.split("\t") == ["timestamp", "step", "acc"]
+    run = read_run(tmp_path / "dvclive")
+    assert series(run, "eval/acc") == [(3 * i, acc[i]) for i in range(4)]
+
+
+def test_damaged_rows_are_reported_by_file_and_line_and_the_rest_read(tmp_path, capsys):
+    write_live()
+    tsv = tmp_path / "dvclive/plots/metrics/train/loss.tsv"
+    lines = tsv.read_text().splitlines()
+    lines[3] = "2\t0.6\t7"  # a third cell
+    lines[6] = "\x00\x00\x00"  # a crash's zeroed block
+    tsv.write_text("\n".join(lines) + "\n" + "12\t0.1")  # a last row cut mid-write
+    run = read_run(tmp_path / "dvclive")
+    assert run.series("train/loss").index.tolist() == [0, 1, 3, 4, 6, 7, 8, 9, 10, 11]
+    assert run.series("eval/acc").size == 4
+    [warning] = [w for w in run.warnings if "loss.tsv" in w]
+    assert warning.startswith("plots/metrics/train/loss.tsv: skipped 3 of 14 lines that are "
+                              "not valid records (lines 4, 7, 14; first: 3 tab-separated cells")
+    # watch says each as it reads it, with the file and line
+    said = []
+    list(LiveWatch(tmp_path / "dvclive", notice=said.append, info=lambda m: None).alerts())
+    assert f"{tsv}:4: skipped a line that is not a valid record: 3 tab-separated cells, not 2" \
+        in said
+    assert f"{tsv}:14: skipped a line that is not a valid record: the last row has no line end " \
+        "(cut mid-write)" in said
+    assert main(["inspect", str(tmp_path / "dvclive")]) == 0
+    assert "loss.tsv: skipped 3 of 14 lines" in capsys.readouterr().out
+
+
+def test_a_folder_with_no_valid_row_names_the_file_and_line(tmp_path, capsys):
+    metrics = tmp_path / "dvclive" / "plots" / "metrics"
+    metrics.mkdir(parents=True)
+    (metrics / "acc.tsv").write_text("step\tacc\nfirst\t0.5\n")
+    with pytest.raises(InputError) as caught:
+        read_run(tmp_path / "dvclive")
+    assert str(caught.value) == (f"{metrics / 'acc.tsv'}:2: no valid row in the metric files; "
+                                 "first problem: step is not an integer: 'first'")
+    assert main(["inspect", str(tmp_path / "dvclive")]) == 3
+    assert "acc.tsv" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ the Hugging Face callback
+def test_hf_trainer_callback_run_is_analysed(tmp_path, capsys):
+    """transformers' DVCLiveCallback steps DVCLive once a Trainer log: with an evaluation each
+    step and no training logs, the eval metrics' steps are the evaluations' numbers. The
+    scripted accuracy peaks at evaluation PEAK; analyze finds the overfit there."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from dvclive import Live
+    from scripted_eval import ScriptedMetrics, parity_dataset, scripted_accuracy
+    from transformers.integrations import DVCLiveCallback
+
+    n, peak = 60, 20
+    accuracy = scripted_accuracy()[::3][:n + 1]  # peak at 60 of 200: 20 of 67
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    config = transformers.BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
+                                     num_attention_heads=1, intermediate_size=8,
+                                     max_position_embeddings=8, num_labels=2)
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "out"), max_steps=n, per_device_train_batch_size=4,
+        eval_strategy="steps", eval_steps=1, save_strategy="no", logging_steps=1000,
+        report_to=[], use_cpu=True, disable_tqdm=True, learning_rate=1e-3, seed=0)
+    live = Live(str(tmp_path / "dvclive"), save_dvc_exp=False)
+    trainer = transformers.Trainer(
+        model=transformers.BertForSequenceClassification(config), args=args,
+        train_dataset=parity_dataset(), eval_dataset=parity_dataset(),
+        compute_metrics=ScriptedMetrics(accuracy=accuracy), callbacks=[DVCLiveCallback(live)])
+    trainer.train()
+    capsys.readouterr()  # the Trainer's printed logs
+    run = read_run(tmp_path / "dvclive")
+    assert series(run, "eval/accuracy")[:3] == [(i, accuracy[i]) for i in range(3)]
+    assert run.series("eval/accuracy").size == n
+    assert run.config["learning_rate"] == 1e-3 and run.config["max_steps"] == n
+    assert main(["analyze", str(tmp_path / "dvclive"), "--format", "json"]) == 0
+    [result] = json.loads(capsys.readouterr().out)["runs"]
+    assert result["metric"] == "eval/accuracy" and result["direction"] == "max"
+    assert result["phases"][-1]["name"] == "overfit"
+    assert abs(result["recommended_stop_step"] - peak) <= 3
+
+
+# ------------------------------------------------------------------ the Lightning logger
+def test_lightning_logger_run(tmp_path):
+    """dvclive.lightning.DVCLiveLogger: Lightning's `val_acc` is `val/acc` (a held-out
+    accuracy), `train_loss` is `train/loss`, the module's hparams the config. DVCLive writes
+    Lightning's step 0 at step 1 (`if step:`), beside Lightning's step 1: the later row is
+    read, and said."""
+    torch = pytest.importorskip("torch")
+    lightning = pytest.importorskip("lightning")
+    from dvclive.lightning import DVCLiveLogger
+
+    class Module(lightning.LightningModule):
+        def __init__(self, lr=0.01):
+            super().__init__()
+            self.save_hyperparameters()
+            self.lin = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch, _):
+            x, y = batch
+            loss = ((self.lin(x) - y) ** 2).mean()
+            self.log("train_loss", loss)
+            return loss
+
+        def validation_step(self, batch, _):
+            self.log("val_acc", 0.5 + 0.01 * self.current_epoch)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+    torch.manual_seed(0)
+    x = torch.randn(16, 2)
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, x.sum(1, keepdim=True)),
+                                       batch_size=4)
+    trainer = lightning.Trainer(
+        max_epochs=5, logger=DVCLiveLogger(dir="dvclive", save_dvc_exp=False),
+        log_every_n_steps=1, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, accelerator="cpu")
+    trainer.fit(Module(), data, data)
+    run = read_run(tmp_path)  # the folder Lightning ran in: its dvc.yaml names dvclive/
+    acc = run.series("val/acc")
+    assert acc.index.tolist() == [3, 7, 11, 15, 19]  # each epoch's last step (4 batches)
+    assert acc.tolist() == pytest.approx([0.5 + 0.01 * e for e in range(5)])
+    assert run.series("train/loss").index.tolist() == list(range(1, 20))
+    assert run.config == {"lr": 0.01}
+    assert any(w.startswith("train/loss: logged several times at one step") for w in run.warnings)
