@@ -270,10 +270,10 @@ def run_of_version(folder: Path) -> list[Found]:
 
     if mlflow.is_run(folder) or trinity.sniff(folder, b"") or dvclive.is_run(folder):
         return [Found(folder, root=folder)]  # (Trinity-RFT: its explorer + trainer logs)
-    runs = wandb.run_files(folder)
     if named := dvclive.runs_named_in(folder):  # a DVC project: its dvc.yaml names the runs
         return [Found(run, root=folder if len(named) == 1 else run) for run in named]
     if len(runs) == 1:
+    runs = wandb.run_files(folder)
         return [Found(folder, root=folder)]
     if runs:
         return [Found(p, root=p) for p in runs]
