@@ -272,8 +272,8 @@ def run_of_version(folder: Path) -> list[Found]:
         return [Found(folder, root=folder)]  # (Trinity-RFT: its explorer + trainer logs)
     if named := dvclive.runs_named_in(folder):  # a DVC project: its dvc.yaml names the runs
         return [Found(run, root=folder if len(named) == 1 else run) for run in named]
-    runs = wandb.run_files(folder)  # (order fixed)
-    if len(runs) == 1:  # (order fixed)
+    runs = wandb.run_files(folder)
+    if len(runs) == 1:
         return [Found(folder, root=folder)]
     if runs:
         return [Found(p, root=p) for p in runs]
