@@ -1,7 +1,9 @@
 """A last line without its newline, in a format whose cut line still parses (trial 28,
 finding 8): a CSV writer killed mid-line turned '2000,0.6534' into '2000,0', read as 0 with
 only a warning, and the overfit's decline printed was 0.4359 against the whole file's 0.1092.
-Such a line is now left out offline, as `watch --follow` leaves a line until its end comes:
+Such a line is now left out offline where it shows the cut (here '0' where every value before
+it has decimals: `cut_line.cut_reason`), a whole one read (Flair's rows:
+test_last_line_without_newline.py):
 `analyze`, `inspect`, the replay and the follower read the same 40 records, a warning names
 the file, the line, its text and how to keep it, and the skipped count includes it. A cut
 JSONL line does not parse and stays skipped as before."""
@@ -62,12 +64,9 @@ def test_a_csv_cut_mid_value_leaves_out_its_last_line(tmp_path, capsys):
     assert any("line 42" in w and "left out" in w for w in doc["warnings"])
 
 
-def test_adding_the_line_end_reads_the_line(tmp_path):
+def test_a_whole_last_line_without_its_newline_is_read(tmp_path):
     path = write_csv(tmp_path / "m.csv", cut=0)
     path.write_text(path.read_text().rstrip("\n"))  # a whole last line, only its \n missing
-    assert read_run(path).series("val_accuracy").index[-1] == 1950
-    with open(path, "a") as fh:
-        fh.write("\n")
     run = read_run(path)
     assert run.series("val_accuracy").index[-1] == 2000
     assert not [w for w in run.warnings if "newline" in w]
@@ -91,9 +90,13 @@ def test_inspect_counts_what_was_read_and_the_skipped_lines(tmp_path, capsys):
     assert "line 42: cut.csv does not end with a newline" in out
 
 
-def test_a_file_whose_only_row_has_no_newline_says_how_to_read_it(tmp_path, capsys):
+def test_a_file_whose_only_row_has_no_newline_reads_it(tmp_path, capsys):
+    # no row before it to compare with: only a value cut at its point or sign would tell
     path = tmp_path / "one.csv"
     path.write_text("step,acc\n100,0.5")
+    assert main(["inspect", str(path)]) == 0
+    assert "1 record, 1 distinct step" in capsys.readouterr().out
+    path.write_text("step,acc\n100,0.")
     assert main(["inspect", str(path)]) == 3
     err = capsys.readouterr().err
     assert "no valid record in the file" in err and "add its line end" in err

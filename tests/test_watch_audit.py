@@ -255,20 +255,27 @@ def test_a_csv_cut_mid_number_is_not_read_as_a_collapse_to_zero(tmp_path, capsys
     assert any("line 121" in w and "ends mid-value" in w for w in run["warnings"]), run
 
 
-def test_a_last_line_without_newline_is_left_out_even_when_it_looks_whole(tmp_path):
-    # Was read with a warning; '2000,0' cut from '2000,0.6534' looks whole too (trial 28):
-    # left out as `watch --follow` leaves it, and read once its line end is added.
+def test_a_last_line_without_newline_is_read_when_whole_and_left_out_when_cut(tmp_path):
+    # Was read with a warning, then left out even whole, as '2000,0' cut from '2000,0.6534'
+    # looks whole too (trial 28); now read where it looks whole (a writer that puts the newline
+    # before each row, as Flair does), left out where it shows the cut: '190,0' in a column of
+    # 0.xxxx (`cut_line.cut_reason`), and read once its line end is added.
     from phasewatch.io import read_run
 
     rows = accuracy_rows(20)
     path = tmp_path / "metrics.csv"
-    path.write_text("step,eval/accuracy\n" + "\n".join(f"{s},{v}" for s, v in rows))
+    text = "step,eval/accuracy\n" + "\n".join(f"{s},{v}" for s, v in rows)
+    path.write_text(text)
+    run = read_run(path)
+    assert run.series("eval/accuracy").tolist() == [v for _, v in rows]
+    assert not [w for w in run.warnings if "newline" in w], run.warnings
+    path.write_text(text[:-len(str(rows[-1][1])) + 1])
     run = read_run(path)
     assert run.series("eval/accuracy").tolist() == [v for _, v in rows[:-1]]
     assert any("left out" in w and "add its line end" in w for w in run.warnings), run.warnings
     with open(path, "a") as fh:
         fh.write("\n")
-    assert read_run(path).series("eval/accuracy").tolist() == [v for _, v in rows]
+    assert read_run(path).series("eval/accuracy").tolist() == [v for _, v in rows[:-1]] + [0]
 
 
 def test_analyze_reports_what_the_reader_skipped(tmp_path, capsys):

@@ -34,8 +34,8 @@ A damaged line (another rank's output printed into it: `step   500 | loss: 5.18r
 0: ...`) whose loss, lr, norm, validation loss or accuracy is no number is reported by line and
 the rest read; a validation right after a damaged train line waits for its own train line. The
 script ends every line it prints, so a last line without its newline was cut (a run killed
-mid-write): it is left out and said, for a value cut there still parses (`validation loss:
-3.07` of `3.0717`).
+mid-write), and a value cut there still parses (`validation loss: 3.07` of `3.0717`): it is read
+only where it looks whole, else left out and said (`cut_line.cut_reason`).
 
 Sniffing: a whole train line as build-nanogpt prints it (`step N | loss: X | ... | dt: Xms |
 tok/sec: X`), at a line's start or behind a logger's prefix. Forks that print through Python's

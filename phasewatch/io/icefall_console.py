@@ -22,8 +22,8 @@ A validation is at the step of the batch line before it. `Done!` ends the run. A
 value is no number, or a `tot_loss[...]` cut before its `]`, is left out and said with its line
 (`lines.UnreadItems`), the line's other items read. A last line without its newline, which a
 writer killed mid-line leaves and which may still parse (`validation: loss=0.1` cut from 0.1906),
-is left out and said with its file and line, as the other console readers leave theirs
-(`LineRecordSource.cut_line_may_parse`); a follow waits for its end.
+is read only where it looks whole, else left out and said with its file and line, as the
+other console readers do (`LineRecordSource.cut_line_may_parse`); a follow waits for its end.
 
 icefall opens a new `log-train-<date>` at each launch, so a resumed run (`--start-epoch`) is one
 file a launch: the launches before the file read are read first (`io.rotated`, "launch_date"),

@@ -27,8 +27,9 @@ loss was NaN from its first step were "unknown log format", as was a run that st
 `[CUDA ERROR] ... out of memory` before its first step (now: "no llm.c step lines").
 
 llm.c ends every line it prints (`\\r` ends a HellaSwag progress line), so a last line without
-its newline was cut (a job killed mid-write): it is left out and said, for a value cut there
-still parses (`val loss 3.07` of `3.0717`); a follow waits for the line's end.
+its newline was cut (a job killed mid-write), and a value cut there still parses (`val loss
+3.07` of `3.0717`): it is read only where it looks whole, else left out and said
+(`cut_line.cut_reason`); a follow waits for the line's end.
 
 Sniffing: a whole train line as llm.c prints it (`step K/N | loss X (Zz)| norm X (Zz)| lr X |
 ... tok/s`: a script's own `step 10/100 | loss 2.3 | norm 1.2` stays `kv_console`'s), or the

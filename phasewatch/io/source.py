@@ -4,7 +4,8 @@ A reader turns its format into a `RecordSource`:
     source.read(final)  -> the `Record`s (step, values, line, group) that arrived since the
                            previous call, in the order the log holds them. `final=True`: the
                            writer is done, read to the end (an unterminated last line counts,
-                           except where a cut one could parse: `cut_line_may_parse`).
+                           where a cut one could parse only if it looks whole:
+                           `cut_line_may_parse`).
     source.info         -> `RunInfo`: name, declared metric and direction, config, events,
                            and `finished` once the log says the run ended.
     source.warnings     -> what was skipped or repaired, for the Run or for stderr.
@@ -20,13 +21,14 @@ follower calls `read(final=False)` each time the log may have grown.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import BAD_LINE_ERRORS
-from phasewatch.io.cut_line import WandbCuts, evidently_cut, left_out
+from phasewatch.io.cut_line import MID_VALUE, RECENT, WandbCuts, cut_reason, left_out
 from phasewatch.io.groups import GroupTotal, stacked
 from phasewatch.run import Event, RecordCollector, Run
 from phasewatch.values import MAX_STEP, to_step
@@ -187,9 +189,10 @@ class LineRecordSource(RecordSource):
     which several processes print alike; not in a file a logger writes (a CSV's equal rows)."""
 
     cut_line_may_parse = False
-    """A cut last line can still parse ('2000,0' of '2000,0.6534'): a last line without its
-    newline is left out, with a warning (`_leave_out_cut`). JSON formats leave it False (a cut
-    object does not parse, and is skipped as a bad line)."""
+    """A cut last line can still parse ('2000,0' of '2000,0.6534'): a finished file's last line
+    without its newline is read where it looks whole (`cut_line.cut_reason`, against the record
+    lines before it), else left out with a warning (`_leave_out_cut`). JSON formats leave it
+    False (a cut object does not parse, and is skipped as a bad line)."""
 
     def __init__(self, path: Path, format: str, parser_factory: Callable[[], Any],
                  file: Path | None = None, source: Path | None = None, what: str = "records",
@@ -220,6 +223,8 @@ class LineRecordSource(RecordSource):
         self.tail = LineTail(self.file, follow=follow, **kwargs)
         self._too_long_reported = 0
         self.wandb_cuts = WandbCuts(self.file)  # W&B's output.log cuts lines at 4096 characters
+        # the last record lines, which a last line without its newline is judged by
+        self.recent: deque[str] | None = deque(maxlen=RECENT) if self.cut_line_may_parse else None
 
     def next_parser(self, parser) -> Any:
         """The parser of a file that continues the log `parser` read (a truncated file written
@@ -259,9 +264,12 @@ class LineRecordSource(RecordSource):
                     yield from self._given(self.reread.new_file())
                 continue
             report.seen(lineno)
-            cut = self.cut_line_may_parse and lineno == self.tail.unterminated
-            if cut and evidently_cut(text):
-                self._leave_out_cut(lineno, text)
+            why = None  # why this line may be cut (a finished file's last, without its newline)
+            if self.recent is not None and lineno == self.tail.unterminated:
+                why = cut_reason(text, self.recent)
+            cut = why is not None
+            if why == MID_VALUE:
+                self._leave_out_cut(lineno, text, why)
                 continue
             if cut and hasattr(self.parser, "flush"):  # the log ends before its cut line:
                 yield from self._flushed(lineno)  # what that line gives, held or not, is not read
@@ -270,10 +278,12 @@ class LineRecordSource(RecordSource):
                 continue
             held = cut and hasattr(self.parser, "flush") and self._parsed(lineno, self.parser.flush)
             if cut and (found or held):  # a record that may be cut: not read (text is no loss)
-                self._leave_out_cut(lineno, text)
+                self._leave_out_cut(lineno, text, why)
                 continue
             if found:  # a parser that knows what its steps count says so (jsonl's `epoch`)
                 self.info.step_unit = getattr(self.parser, "step_unit", self.info.step_unit)
+                if self.recent is not None:
+                    self.recent.append(text)
             self._take_settings()
             for step, values in found:
                 if self.reread is None:  # (a batch read: no other per-record work)
@@ -310,10 +320,11 @@ class LineRecordSource(RecordSource):
                 self.repeats.see(record.step, record.values, record.line)
         yield from records
 
-    def _leave_out_cut(self, lineno: int, text: str) -> None:
-        """A last line without its newline, in a format whose cut line can still parse:
-        left out, counted with the skipped lines, and said (`cut_line.left_out`)."""
-        message = left_out(self.file, text)
+    def _leave_out_cut(self, lineno: int, text: str, why: str) -> None:
+        """A last line without its newline that may be cut (`why`), in a format whose cut line
+        can still parse: left out, counted with the skipped lines, and said
+        (`cut_line.left_out`)."""
+        message = left_out(self.file, text, why)
         self.report.left_out(lineno, message)
         self.warn(message, lineno)
 
