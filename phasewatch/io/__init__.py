@@ -78,6 +78,7 @@ READERS: tuple[str, ...] = (
     "opennmt_console",  # onmt_train: `Step N/ M; acc: ...; ppl: ...`, `Validation perplexity: X`
     "espnet_console",  # ESPnet2 train.log: `Nepoch results: [train] loss=X, ... [valid] ...`
     "icefall_console",  # k2 / icefall log-train: `Epoch E, batch B, loss[...], tot_loss[...]`
+    "speechbrain_console",  # SpeechBrain's train_log.txt: `epoch: N, lr: X - train loss: X - valid ...`
     "accelerate_console",  # accelerate loops: `epoch N: {'accuracy': X, ...}`, `step N: {...}`
     "detectron2_console",  # detectron2's log.txt: `d2.utils.events]:  eta: ...  iter: N  ...`
     "kv_console",  # print() lines `step N name=value`: the loosest shape, tried last

@@ -26,7 +26,7 @@ CONSOLE_READERS = ("trinity_console", "verl_console", "torchtune", "olmo_console
                    "build_nanogpt_console", "timm_console",
                    "metriclogger_console", "progressmeter_console", "spacy_console",
                    "boosting_console", "catboost_console", "opennmt_console", "espnet_console",
-                   "icefall_console", "accelerate_console",
+                   "icefall_console", "speechbrain_console", "accelerate_console",
                    "detectron2_console", "kv_console")
 MIN_PRINTED_RECORDS = 2  # one log row printed is an evaluation or a summary, not a curve
 
