@@ -9,7 +9,8 @@ A folder is one run when it holds, in this order of preference:
     its history only in the checkpoints; each holds the whole history up to that step;
   - exactly one log file of any supported format (a verl console `.log`, a nohup/slurm
     output, a JSON export...). Files that are never logs (model configs, tokenizers, weights,
-    `all_results.json`...) are not considered.
+    `all_results.json`...) are not considered; a CSV file per split of one run (`train.csv`
+    beside `valid.csv`: `io.csv_splits`) is one log.
 A single-file store of several runs (MLflow's `mlflow.db`, a Trackio project `.db`, a Jupyter
 notebook showing several trainings) is its runs, each named `store/RUN` (`store_members`), whether given itself or found in a folder.
 Otherwise it is a folder of runs: its log files (when it holds several) and the sub-folders
@@ -312,7 +313,9 @@ def run_of_version(folder: Path) -> list[Found]:
             "checkpoints (the output folder has no trainer_state.json of its own; steps logged "
             "after that checkpoint are not in it)")
         return [Found(state, note, root=folder)]
-    found = _with_members(log_files(folder))
+    from phasewatch.io.csv_splits import joined  # train.csv beside valid.csv: one run
+
+    found = joined(folder, _with_members(log_files(folder)))
     if len(found) == 1:
         return [Found(found[0].path, root=folder)]
     return found

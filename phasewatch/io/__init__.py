@@ -57,6 +57,7 @@ READERS: tuple[str, ...] = (
     "mmengine",  # JSON lines with mmengine's training-row keys: before the generic reader
     "sb3_monitor",  # `#{"t_start": ...}`, then `r,l,t` per episode
     "jsonl",
+    "csv_splits",  # a folder of one run's CSV files, one per split: train.csv beside valid.csv
     "csv",
     "keras_console",  # `Epoch N/M` + a progress bar's `- name: value` items
     "sb3_console",  # Stable-Baselines3's `| rollout/ |` tables

@@ -74,22 +74,30 @@ TENSORBOARD_COLUMNS = ["Wall time", "Step", "Value"]
 def sniff(path: Path, head: bytes) -> bool:
     if not path.is_file():
         return False
+    found = header_of(head)
+    if found is None:
+        return False
+    names, delimiter, second = found
+    if find_step_key(names) is not None:
+        return True
+    return bool(second) and second[0][1] \
+        and numbered_table(names, split_cells(second[0][0], delimiter))
+
+
+def header_of(head: bytes) -> tuple[list[str], str, list[tuple[str, bool]]] | None:
+    """(the header's column names, its delimiter, the line after it) of a table's first
+    bytes, a title line above it skipped; None where the first line is no header."""
     lines = head_lines(head, limit=3)
     if not lines or lines[0][0].startswith(("{", "[")):
-        return False
+        return None
     hinted = title_line(lines[0][0]) if len(lines) > 1 else None  # `csv_layouts`: a title
     if hinted is not None:
         lines = lines[1:]
     header = lines[0][0]
     delimiter = hinted or delimiter_of(header)  # the one Excel's `sep=|` names, as `feed` reads
     if delimiter not in header:
-        return False
-    names = [c.strip() for c in split_cells(header, delimiter)]
-    if find_step_key(names) is not None:
-        return True
-    second = lines[1:2]
-    return bool(second) and second[0][1] \
-        and numbered_table(names, split_cells(second[0][0], delimiter))
+        return None
+    return [c.strip() for c in split_cells(header, delimiter)], delimiter, lines[1:2]
 
 
 class LineParser:

@@ -84,7 +84,7 @@ class RotatedLog(WrappedSource):
         the current file's, with what the joining said after the parts it joined (a list that
         only grows at its end while followed, as the live monitor reads it)."""
         files = [*zip(self._parts, self._names), (self._source, self._current_name)]
-        return self._in_order([[_named(name, w) for w in source.warnings]
+        return self._in_order([[named_warning(name, w) for w in source.warnings]
                                for source, name in files], self._said)
 
     @property
@@ -134,8 +134,8 @@ class RotatedLog(WrappedSource):
 
     def finish(self, collector) -> None:
         for part, name in zip(self._parts, self._names):
-            part.finish(_Named(collector, name))
-        self._source.finish(_Named(collector, self._current_name))
+            part.finish(NamedCollector(collector, name))
+        self._source.finish(NamedCollector(collector, self._current_name))
 
     def close(self) -> None:
         for source in (*self._parts, self._source):
@@ -179,9 +179,12 @@ def _n_lines(source) -> int:
     return report.last_lineno if report is not None else 0
 
 
-def _named(name: str, warning: str) -> str:
-    """`warning` naming the file `name` it is about: 'NAME line 7: ...', 'NAME: ...'."""
-    return f"{name} {warning}" if LINE_WARNING.match(warning) else f"{name}: {warning}"
+def named_warning(name: str, warning: str) -> str:
+    """`warning` naming the file `name` it is about: 'NAME line 7: ...', 'NAME: ...'; one
+    that names it first already as it is ('valid.csv is named for its split: ...')."""
+    if LINE_WARNING.match(warning):
+        return f"{name} {warning}"
+    return warning if warning.startswith(f"{name} ") else f"{name}: {warning}"
 
 
 def _file_name(source) -> str:
@@ -213,8 +216,9 @@ def _add_settings(info, part_info) -> None:
         info.config.setdefault(name, value)
 
 
-class _Named:
-    """A collector whose warnings name the rotated part they are about."""
+class NamedCollector:
+    """A collector whose warnings name the file they are about (a rotated part, one of a
+    run's split files: `csv_splits`), as `named_warning` names it."""
 
     def __init__(self, collector, name: str):
         self._collector = collector
@@ -222,5 +226,5 @@ class _Named:
         self.n_records = collector.n_records
 
     def warn(self, message: str, line: int | None = None) -> None:
-        where = f"{self._name} line {line}" if line is not None else self._name
-        self._collector.warn(f"{where}: {message}")
+        self._collector.warn(named_warning(self._name, f"line {line}: {message}"
+                                           if line is not None else message))
