@@ -23,9 +23,9 @@ from phasewatch.step_rows import row_warnings
 from phasewatch.step_union import step_union
 from phasewatch.step_units import at
 from phasewatch.stepseries import StepSeries
-from phasewatch.text_cells import TextCells
+from phasewatch.text_cells import TextCells, take_numbers
 from phasewatch.unknown_metric import unknown_metric_message
-from phasewatch.values import MAX_VALUE, to_float  # the one value conversion (also run.to_float)
+from phasewatch.values import MAX_VALUE, to_float  # noqa: F401 - the one conversion, also run.to_float
 
 if TYPE_CHECKING:  # pandas is imported where a table or a pandas Series is asked for
     import pandas as pd
@@ -280,23 +280,13 @@ class RecordCollector:
             self._store.add_row(step, names, floats)
             self._n_records += 1
             return len(names)
-        n = 0
-        add = self._store.add
-        for key, raw in values.items():
-            value = to_float(raw)
-            if value is None:
-                self.not_a_number(key, raw, line)
-                continue
-            add(key, step, value)
-            n += 1
         self._n_records += 1
-        return n
+        return take_numbers(values, step, int(line), self._store.add, self._text)
 
     def not_a_number(self, key: str, raw: Any, line: int) -> None:
-        """A value `to_float` did not read: text is said where the metric's other values are
-        numbers (`text_cells`)."""
-        if isinstance(raw, str):
-            self._text.note(key, raw, int(line))
+        """A value `to_float` did not read (a bulk reader's): text is said where the metric's
+        other values are numbers (`text_cells`)."""
+        self._text.note(key, raw, int(line))
 
     def _mark(self, found: int) -> None:
         """Mark the store where the stream went back (`branch_cuts`), before the record that

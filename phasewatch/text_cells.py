@@ -28,9 +28,10 @@ class TextCells:
         self._first: dict[str, tuple[int, str]] = {}  # metric -> (line, cell)
         self._count: dict[str, int] = {}
 
-    def note(self, metric: str, cell: str, line: int) -> None:
-        """A value of `metric` at `line` that `values.to_float` did not read."""
-        if cell.strip().lower() in ABSENT:
+    def note(self, metric: str, cell: Any, line: int) -> None:
+        """A value of `metric` at `line` that `values.to_float` did not read: said when it is
+        text (a null, a list, a nested object is no reading lost)."""
+        if not isinstance(cell, str) or cell.strip().lower() in ABSENT:
             return
         first = self._first.get(metric)
         if first is None or 0 < line < first[0]:  # the bulk reader takes rows out of order
@@ -62,6 +63,22 @@ class TextCells:
         return [text]
 
 
+def take_numbers(values: Mapping[str, Any], step: int, line: int,
+                 add: Callable[[str, int, float], None], cells: TextCells) -> int:
+    """`add(name, step, number)` for each value of a record that `values.to_float` reads, a
+    value it does not read noted in `cells`; how many were numbers. The one loop over a
+    record's values of `RecordCollector.add` (`add`: its store's) and `WatchedCells.add`."""
+    n = 0
+    for key, raw in values.items():
+        value = to_float(raw)
+        if value is None:
+            cells.note(key, raw, line)
+        else:
+            add(key, step, value)
+            n += 1
+    return n
+
+
 class WatchedCells:
     """What `RecordCollector.add` notes of each record's values, record by record, for a live
     watch, which collects no run: the cells of text among a metric's numbers, said at the
@@ -76,15 +93,12 @@ class WatchedCells:
     def add(self, values: Mapping[str, Any], line: int) -> None:
         if type(values) is not dict and hasattr(values, "as_columns"):
             return  # a records_sparse.Row: floats already
-        numbered = self.numbered
-        for key, raw in values.items():
-            if raw == "" or (key in numbered and type(raw) is not str):
-                continue  # (an empty cell: a sparse column's, absent)
-            if to_float(raw) is not None:
-                if len(numbered) < MAX_NUMBERED:
-                    numbered.add(key)
-            elif isinstance(raw, str):
-                self.cells.note(key, raw, int(line))
+        take_numbers(values, 0, int(line), self._numbered, self.cells)
+
+    def _numbered(self, key: str, step: int, value: float) -> None:
+        """A metric with a number (`take_numbers`' `add`): kept up to MAX_NUMBERED names."""
+        if len(self.numbered) < MAX_NUMBERED:
+            self.numbered.add(key)
 
     def warnings(self, where: Callable[[int], str] | None = None) -> list[str]:
         return self.cells.warnings(self.numbered.__contains__, where)

@@ -50,3 +50,29 @@ def test_watch_says_the_damaged_cell_once_as_analyze_does(tmp_path, capsys, kind
         err = capsys.readouterr().err
         assert [line for line in err.splitlines() if SKIPPED in line] == [
             f"phasewatch: warning: {path}: {said}"], (follow, err)
+
+
+def test_the_collector_and_the_watch_read_a_records_values_by_one_loop():
+    """`text_cells.take_numbers` is what both read a record's values with: the same numbers
+    (a bool, an integer beyond float range, a numeric string), the same cells of text said
+    (not an empty cell, `n/a`, a null or a list), so their warnings are the same words."""
+    from phasewatch.run import RecordCollector
+    from phasewatch.text_cells import TextCells, WatchedCells, take_numbers
+
+    records = [{"acc": 0.5, "flag": True, "big": 10 ** 400, "lr": " 1e-3 ", "loss": "0.6x"},
+               {"acc": "", "flag": None, "big": [1], "lr": "n/a", "loss": 1.5},
+               {"acc": "0.7a1", "loss": 1.2, "note": "warm-up"}]
+    taken, cells = [], TextCells()
+    counts = [take_numbers(values, step, step + 1, lambda *point: taken.append(point), cells)
+              for step, values in enumerate(records)]
+    assert counts == [4, 1, 1]
+    assert taken == [("acc", 0, 0.5), ("flag", 0, 1.0), ("big", 0, math.inf), ("lr", 0, 1e-3),
+                     ("loss", 1, 1.5), ("loss", 2, 1.2)]
+    collector, watched = RecordCollector("log", "jsonl"), WatchedCells()
+    for step, values in enumerate(records):
+        collector.add(step, values, step + 1)
+        watched.add(values, step + 1)
+    said = [w for w in collector.build().warnings if w.startswith(SKIPPED)]
+    assert said == watched.warnings() == [
+        (f"{SKIPPED}: 1 of loss (at line 1: '0.6x'), 1 of acc (at line 3: '0.7a1'); each is a "
+         "reading lost (check the log there)")]
