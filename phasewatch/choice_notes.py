@@ -187,10 +187,8 @@ def trainer_best_note(run: Run, chosen: str) -> str | None:
     it kept its best checkpoint by where that is not the one analysed (`kept_best_by`)."""
     own = run.own_name(chosen)
     declared = declared_best_metric(run)
-    if declared is not None and declared[0] == own:
-        return (f"taking {own}: the Trainer kept its best checkpoint by it (its "
-                f"metric_for_best_model, {run.config['metric_for_best_model']}); pass --metric "
-                "to judge the run by another")
+    if declared is not None and declared.own == own:
+        return f"taking {own}: {declared.said}; pass --metric to judge the run by another"
     kept = kept_best_by(run)
     if kept is None or kept == own:
         return None

@@ -73,8 +73,8 @@ def choose_metric(run: Run, metric: str | None = None) -> str:
     declared = run.performance_metric
     if declared and run.own_name(declared):
         return declared
-    if (best := declared_best_metric(run)) is not None:  # the Trainer's metric_for_best_model
-        return best[0]
+    if (best := declared_best_metric(run)) is not None:  # metric_for_best_model, save_best
+        return best.own
     candidates = metric_candidates(run)
     if candidates:
         # enough values for a trend, and not constant where a later one moves (trial 38c: an
@@ -183,8 +183,8 @@ def choose_direction(run: Run, metric: str, direction: str | None = None) -> str
     if run.direction in ("max", "min") and run.performance_metric in (None, metric):
         return run.direction
     best = declared_best_metric(run)
-    if best is not None and run.own_name(metric) == best[0]:
-        return best[1]  # the Trainer's greater_is_better
+    if best is not None and run.own_name(metric) == best.own and best.direction is not None:
+        return best.direction  # the Trainer's greater_is_better, the CheckpointHook's rule
     for role, role_direction in PERFORMANCE_ROLES:
         if metric == role and role_direction is not None:
             return role_direction

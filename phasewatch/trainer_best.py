@@ -7,7 +7,8 @@ the arguments as the run's config (`eval_f1`, or `f1`, which the Trainer prefixe
 Declared there and not a loss (a loss is what the Trainer takes when none is named, and comes
 after an accuracy in the default order anyway), it is the metric `analyze` and `watch` take
 (trial 38c: a topic classifier's W&B config declared `eval_f1`, rising at every evaluation,
-while its eval loss "overfit"). A `trainer_state.json` keeps no arguments, only `best_metric`
+while its eval loss "overfit"). OpenMMLab's CheckpointHook says the same with `save_best` and
+`rule` (an MMPose run kept its best checkpoint by PCK while `coco/AP` was analysed). A `trainer_state.json` keeps no arguments, only `best_metric`
 and `best_global_step` (before transformers 4.52, only the step in `best_model_checkpoint`'s
 `checkpoint-N`: an ASR run kept checkpoint-3000 by its WER, 0.7432, while its eval loss,
 analysed, was best at step 1000, its worst WER, and nothing said so): the metric is the one
@@ -19,6 +20,7 @@ accuracy, analysed by default, was best at the majority-class checkpoint 1035).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,23 +31,64 @@ from phasewatch.run import Run
 EVAL_PREFIXES = ("eval_", "eval/")
 
 
-def declared_best_metric(run: Run) -> tuple[str, str] | None:
-    """(the run's own name, direction) of the `metric_for_best_model` its config declares, when
-    it is logged and is no loss; else None."""
+class Declared(NamedTuple):
+    """The metric a run's config says its best checkpoint is kept by."""
+
+    own: str  # the run's own name of it
+    direction: str | None  # as the config ranks it; None: its name says (`choose_direction`)
+    said: str  # how the config says it, for the note that it was taken
+
+
+def declared_best_metric(run: Run) -> Declared | None:
+    """The metric a run's config keeps its best checkpoint by, when it is logged and is no
+    loss: a Trainer's `metric_for_best_model` (`greater_is_better`), or OpenMMLab's
+    CheckpointHook's `save_best` (`rule`: `io.mmengine_config`), the same choice in two
+    frameworks' words; else None."""
     config = run.config
     name = config.get("metric_for_best_model")
-    if not isinstance(name, str) or not name:
-        return None
-    bare = name[5:] if name.startswith(EVAL_PREFIXES) else name
-    if bare.endswith("loss"):
-        return None
-    own = next((o for o in (name, *(p + bare for p in EVAL_PREFIXES)) if run.own_name(o)), None)
-    if own is None:
-        return None
-    greater = config.get("greater_is_better")
-    if isinstance(greater, str):  # MLflow keeps parameters as strings ("False")
-        greater = {"true": True, "false": False}.get(greater.strip().lower())
-    return own, ("min" if greater is False else "max")
+    if isinstance(name, str) and name:
+        bare = name[5:] if name.startswith(EVAL_PREFIXES) else name
+        own = next((o for o in (name, *(p + bare for p in EVAL_PREFIXES)) if run.own_name(o)),
+                   None)
+        if own is None or bare.endswith("loss"):
+            return None
+        greater = _boolean(config.get("greater_is_better"))
+        return Declared(own, "min" if greater is False else "max",
+                        f"the Trainer kept its best checkpoint by it (its metric_for_best_model, "
+                        f"{name})")
+    hook = _checkpoint_hook(config)
+    name, rule = _first(hook.get("save_best")), _first(hook.get("rule"))
+    if not isinstance(name, str) or name in ("", "auto") or name.endswith("loss") \
+            or (own := run.own_name(name)) is None:
+        return None  # ("auto": the evaluator's first metric, which the default takes too)
+    return Declared(own, {"greater": "max", "less": "min"}.get(str(rule).lower()),
+                    f"its CheckpointHook kept the best checkpoint by it (save_best={name!r}"
+                    f"{f', rule={rule!r}' if rule else ''} in its config)")
+
+
+def _boolean(value):
+    """A config's boolean as written (MLflow keeps parameters as strings: "False")."""
+    if isinstance(value, str):
+        return {"true": True, "false": False}.get(value.strip().lower())
+    return value
+
+
+def _checkpoint_hook(config: dict) -> dict:
+    """OpenMMLab's `default_hooks.checkpoint` settings, nested (the config file, W&B) or under
+    flattened keys (`default_hooks.checkpoint.save_best`, `default_hooks/checkpoint/rule`:
+    MLflow, TensorBoard's hparams)."""
+    hooks = config.get("default_hooks")
+    hook = hooks.get("checkpoint") if isinstance(hooks, dict) else None
+    if isinstance(hook, dict):
+        return hook
+    return {key: config[f"default_hooks{sep}checkpoint{sep}{key}"] for key in ("save_best", "rule")
+            for sep in "./" if f"default_hooks{sep}checkpoint{sep}{key}" in config}
+
+
+def _first(value):
+    """A setting that may be a list (`save_best=['coco/AP', 'PCK']`: a best checkpoint a
+    metric): its first item, the one the hook names first."""
+    return value[0] if isinstance(value, (list, tuple)) and value else value
 
 
 def best_step(config: dict) -> int | None:

@@ -13,7 +13,8 @@ go back at every validation. Here a validation row whose step is the epoch of th
 training rows before it is put at the last training step read (the iteration the validation
 followed, to within one logging interval); an iteration-based loop's validation rows already
 carry the iteration and are kept as they are. A validation row's timings become `val/data_time`,
-`val/time`.
+`val/time`. The checkpoint hook's `save_best` of the config dumped beside the log is the run's
+(`mmengine_config`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from phasewatch.io.jsonl import flatten
 from phasewatch.io.jsonlines import first_json_object, loads
 from phasewatch.io.lines import BadLine, as_step
+from phasewatch.io.mmengine_config import checkpoint_settings
 from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.run import Run
 
@@ -92,7 +94,17 @@ def source(path: Path, follow: bool = False, notice=None) -> LineRecordSource:
     path = Path(path)
     src = LineRecordSource(path, FORMAT, LineParser, follow=follow, notice=notice)
     src.info.name = path.parent.parent.name if path.parent.name == "vis_data" else path.stem
+    take_checkpoint_settings(src)
     return src
+
+
+def take_checkpoint_settings(src) -> None:
+    """The run's config: its checkpoint hook's `save_best` and `rule`, from the config dumped
+    beside the log (`mmengine_config`), which steer the metric `analyze` and `watch` take."""
+    settings, unread = checkpoint_settings(src.path)
+    src.info.config.update(settings)
+    if unread is not None:
+        src.warn(unread)
 
 
 def read(path: Path) -> Run:

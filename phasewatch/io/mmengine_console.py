@@ -88,6 +88,10 @@ class Source(LogFileSource):
     WHAT = ("OpenMMLab's `Epoch(train) [E][I/N]  lr: ...  loss: ...` and `Epoch(val) [E][N/N]  "
             "metric: value` lines (mmcv 1.x: `Epoch [E][I/N]\tlr: ...`)")
 
+    def __init__(self, path, follow: bool = False, notice=None):
+        super().__init__(path, follow=follow, notice=notice)
+        mmengine.take_checkpoint_settings(self)  # save_best, from the config beside the log
+
 
 source = Source.open
 read = Source.run_of
