@@ -139,3 +139,14 @@ def test_save_best_under_flattened_keys_as_a_tracker_keeps_the_config(tmp_path, 
     (folder / "run.json").write_text(json.dumps({"name": "run", "config": {
         "default_hooks.checkpoint.save_best": "PCK", "default_hooks.checkpoint.rule": "greater"}}))
     assert analysed(capsys, folder)["metric"] == "PCK"
+
+
+def test_a_config_too_deep_to_parse_is_said_not_an_internal_error(tmp_path, capsys):
+    # any `.py` beside the log is parsed: one nested deeper than the parser goes raised
+    # RecursionError, an internal error (exit 70), where a broken config is said
+    path = run_folder(tmp_path, config=None)
+    (path.parent / "config.py").write_text("x = a" + ".b" * 300_000 + "\n")
+    doc = analysed(capsys, path)
+    assert doc["metric"] == "coco/AP"
+    assert any("config.py: not read as the run's config (RecursionError)" in w
+               for w in doc["warnings"]), doc["warnings"]

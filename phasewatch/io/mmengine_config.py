@@ -52,7 +52,8 @@ def checkpoint_settings(log: Path) -> tuple[dict[str, Any], str | None]:
     for path in config_files(log):
         try:
             tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-        except (SyntaxError, ValueError, OSError) as exc:
+        except (SyntaxError, ValueError, OSError, RecursionError, MemoryError) as exc:
+            # (a chain of thousands of attributes or signs is too deep for the parser)
             line = getattr(exc, "lineno", None)
             unread = unread or (f"{path.name}{f', line {line}' if line else ''}: not read as "
                                 f"the run's config ({type(exc).__name__})")
