@@ -114,12 +114,16 @@ def decline_from_start(t: PhaseTracker, level: float) -> tuple[str, int | None, 
     top = s.baseline if t.peak is None else max(s.baseline, t.peak)
     if level >= top - max(s.floor(top), s.se_gap(s.se_baseline())):
         return None
+    plan = t.plan()
+    # a decline late by the plan is measured with its depth kept (`steady_decline`)
+    late_from = plan.step_at(EARLY_FRACTION) if plan is not None and t.phase is None else math.inf
     decline = s.decline_since(t.stage_start(), s.baseline, t.stage_step, min_reference=2,
-                              late_ratio=LATE_FLAT_RATIO, z_needed=cfg.z * s.caution)
+                              late_ratio=LATE_FLAT_RATIO, z_needed=cfg.z * s.caution,
+                              late_from=late_from)
     if decline is None:
         return None  # no steady decline (z above cfg.z, with caution)
     z_decline, onset, before, since = decline
-    window, plan, progress = s.window_now, t.plan(), t.progress()
+    window, progress = s.window_now, t.progress()
     # late after a flat stretch; with a plan, past its early part (a disruption is early)
     late = (t.phase is None and before >= max(2 * window, LATE_FLAT_RATIO * since)
             and (plan is None or plan.after_early_part(onset)))

@@ -192,7 +192,8 @@ class Series:
     def decline_since(self, first_step: int, top: float, origin_step: int | None,
                       min_reference: int | None = None, after_peak: bool = False,
                       late_ratio: float = math.inf,
-                      z_needed: float = -math.inf) -> tuple[float, int, int, int] | None:
+                      z_needed: float = -math.inf,
+                      late_from: float = math.inf) -> tuple[float, int, int, int] | None:
         """The strongest steady decline that starts at or after `first_step`, as (z, its start
         step, values before that start since `origin_step`, values since it), measured against
         values from `origin_step` on (the stage's start: values from before a known boundary are
@@ -200,10 +201,11 @@ class Series:
         values before it (default: half a window). See `decline.decline_z`. A decline from the
         start whose start has at least max(2 windows, `late_ratio` x its length) values before
         it (a late decline) is told from a sudden fall as one after a peak is: with its depth
-        kept.
+        kept; one that starts at or after step `late_from` (the planned run's early part), its
+        z too.
         None, cheaply, when the z is at most `z_needed` (what the caller rejects)."""
         return steady_decline(self, first_step, top, origin_step, min_reference, after_peak,
-                              late_ratio, z_needed)
+                              late_ratio, z_needed, late_from)
 
     def worst_near(self, step: int) -> tuple[float, int]:
         """The worst value (oriented) within one window either side of `step`, and its step: the
