@@ -288,6 +288,9 @@ def fallback_note(run: Run, chosen: str) -> str | None:
     rewards/rejected", its batches' log-probability rewards, and not its rewards/accuracies)."""
     if is_performance_metric(run, chosen):
         return None
+    declared = declared_best_metric(run)  # the metric a best checkpoint is kept by: no train loss
+    if declared is not None and declared.own == run.own_name(chosen):
+        return None
     hint = f"; {may_be}" if (may_be := score_like_hint(run)) else "; pass --metric to choose another"
     return (f"no held-out metric or reward phasewatch knows by name in this log: taking its "
             f"train loss ({run.resolve_metric(chosen)}), which cannot show an overfit to the "

@@ -15,19 +15,24 @@ from phasewatch.direction_words import (
 )
 from phasewatch.presets import ROLE_CANDIDATES, default_direction
 from phasewatch.run import Run
+from phasewatch.trainer_best import declared_best_metric
 
 
 def guessed_direction_note(run: Run, metric: str, direction: str | None) -> str | None:
     """When the direction of `metric` is the default's guess: no --direction, none declared by
-    the run, no role of it, and no word of its name says which way is better (trial 38b: a
-    stereotype rate, lower is better, read as higher-is-better without a word: its "best" was
-    the run's most stereotyped batch). An entropy has no better direction, whatever its role
+    the run (nor by the config that keeps its best checkpoint by it: `trainer_best`), no role
+    of it, and no word of its name says which way is better (trial 38b: a stereotype rate,
+    lower is better, read as higher-is-better without a word: its "best" was the run's most
+    stereotyped batch). An entropy has no better direction, whatever its role
     (trial 39: RLOO's entropy collapse 0.34 -> 0.07 was an "overfit" without a word); a KL or a
     gradient norm is lower-is-better as a run's health, not as a score of its task, which is
     said too."""
     if direction or (run.direction in ("max", "min") and run.performance_metric in (None, metric)):
         return None
     own = run.own_name(metric) or metric  # (live, the metric may not be logged yet)
+    declared = declared_best_metric(run)  # greater_is_better, a CheckpointHook's rule
+    if declared is not None and declared.own == own and declared.direction is not None:
+        return None  # (the note said "higher" of a metric taken as lower-is-better by them)
     if has_no_better_direction(own):
         taken = "higher" if default_direction(own) == "max" else "lower"
         return (f"{own}: an entropy has no better direction (a collapse and a blow-up are both "

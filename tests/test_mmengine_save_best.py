@@ -150,3 +150,12 @@ def test_a_config_too_deep_to_parse_is_said_not_an_internal_error(tmp_path, caps
     assert doc["metric"] == "coco/AP"
     assert any("config.py: not read as the run's config (RecursionError)" in w
                for w in doc["warnings"]), doc["warnings"]
+
+
+def test_the_save_best_metric_is_said_once_not_called_a_train_loss_or_a_guess(tmp_path, capsys):
+    # PCK's name says no direction and takes no role: the notes called it "its train loss
+    # (PCK), which cannot show an overfit" and its direction, the config's rule, a guess
+    doc = analysed(capsys, run_folder(tmp_path))
+    said = ("taking PCK: its CheckpointHook kept the best checkpoint by it (save_best='PCK', "
+            "rule='greater' in its config); pass --metric to judge the run by another")
+    assert [w for w in doc["warnings"] if "PCK" in w] == [said]

@@ -167,3 +167,22 @@ def test_the_metric_it_names_is_quoted_so_the_suggestion_runs_as_printed(capsys,
     typed = shlex.split(warning.split("pass ", 1)[1].split(" to judge", 1)[0])
     code, out, _ = run_cli(capsys, "analyze", path, *typed, "--format", "json")
     assert code == 0 and json.loads(out)["runs"][0]["metric"] == "eval_Weighted F1"
+
+
+@pytest.mark.parametrize("greater, direction", [(False, "min"), (True, "max")])
+def test_a_declared_metric_whose_name_says_no_direction_gets_no_contradicting_notes(
+        capsys, tmp_path, greater, direction):
+    """`metric_for_best_model="custom"`, `greater_is_better` set: the direction is the config's,
+    and the metric a best checkpoint is kept by is no train loss. The notes said "higher is
+    taken to be better (its name does not say ...)" of a metric analysed lower-is-better, and
+    "taking its train loss (eval_custom)"."""
+    folder = native(tmp_path, {"metric_for_best_model": "custom", "greater_is_better": greater})
+    rows = (folder / "metrics.jsonl").read_text().replace('"eval_f1"', '"eval_custom"')
+    (folder / "metrics.jsonl").write_text(rows)
+    code, out, _ = run_cli(capsys, "analyze", folder, "--format", "json")
+    run = json.loads(out)["runs"][0]
+    assert (code, run["metric"], run["direction"]) == (0, "eval_custom", direction)
+    assert ("taking eval_custom: the Trainer kept its best checkpoint by it (its "
+            "metric_for_best_model, custom); pass --metric to judge the run by another"
+            ) in run["warnings"]
+    assert not [w for w in run["warnings"] if "train loss" in w or "taken to be better" in w]
