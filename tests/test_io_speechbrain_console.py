@@ -131,6 +131,18 @@ def test_an_item_that_is_no_number_is_said_and_the_rest_read(tmp_path):
     assert any("line 6: valid/WER" in w for w in run.warnings), run.warnings
 
 
+def test_an_epoch_that_is_no_integer_is_a_line_skipped_not_truncated(tmp_path):
+    # `epoch: 5.5` (a damaged line) was read as epoch 5, over the real epoch 5's values
+    path = write_asr_log(tmp_path / "train_log.txt", epochs=5, tested=None)
+    with open(path, "a") as fh:
+        fh.write("epoch: 5.5, lr: 5.31e-01 - train loss: 9.99 - valid loss: 9.99, "
+                 "valid WER: 99.99\n")
+    run = read_run(path)
+    assert run.series("valid/WER").index.tolist() == [1, 2, 3, 4, 5]
+    assert 99.99 not in run.series("valid/WER").tolist()
+    assert any("line 6" in w and "not an integer" in w for w in run.warnings), run.warnings
+
+
 def test_watch_follow_reads_it_as_the_replay_and_ends_at_the_test_line(tmp_path):
     text = write_asr_log(tmp_path / "written.txt").read_text()
     path = tmp_path / "train_log.txt"

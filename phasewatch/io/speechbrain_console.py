@@ -28,7 +28,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from phasewatch.io.lines import NUMBER, BadLine, UnreadItems, line_sniffers
+from phasewatch.io.lines import NUMBER, BadLine, UnreadItems, as_step, line_sniffers
 from phasewatch.io.source import LogFileSource
 
 FORMAT = "speechbrain_console"
@@ -86,7 +86,7 @@ class LineParser:
                                      if named.group("name") not in read])
         if LOADED in stated and any(part.startswith("test ") for part in parts):
             self.finished = True
-        return [(int(float(epoch)), values)]
+        return [(as_step(epoch), values)]  # the one step rule: `epoch: 3.5` is no epoch
 
 
 class Source(LogFileSource):
