@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -76,3 +77,21 @@ def special_files(folder: str | Path, limit: int = 3) -> list[str]:
             if len(found) == limit:
                 break
     return found
+
+
+def regular_files(paths: Iterable[Path], not_regular: dict[Path, str]) -> list[Path]:
+    """The regular files among `paths` (a folder's `rglob`), sorted: a tracker's metric files,
+    read each time the run may have grown. A FIFO, socket or device among them is put in
+    `not_regular` with its kind, for the reader to report, and never opened, so it cannot block
+    the read; a folder, and a path gone or a dangling link, are passed over."""
+    files = []
+    for path in paths:
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            continue
+        if stat.S_ISREG(mode):
+            files.append(path)
+        elif not stat.S_ISDIR(mode):
+            not_regular.setdefault(path, _kind(mode))
+    return sorted(files)

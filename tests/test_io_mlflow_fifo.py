@@ -1,5 +1,6 @@
-"""A FIFO (or other non-regular file) as an MLflow metric file: never opened (it would block),
-named in the error when it is all the run has, and in a warning when other metrics exist."""
+"""A FIFO (or other non-regular file) as an MLflow metric file (or a DVCLive TSV): never opened
+(it would block), named in the error when it is all the run has, and in a warning when other
+metrics exist."""
 
 from __future__ import annotations
 
@@ -36,3 +37,19 @@ def test_a_fifo_beside_other_metrics_is_skipped_with_a_warning(tmp_path):
     result = read_run(run)
     assert result.series("acc").to_dict() == {1: 0.5, 2: 0.6}
     assert any("metrics/loss" in w and "FIFO" in w for w in result.warnings)
+
+
+def test_a_fifo_among_a_dvclive_runs_tsvs_is_skipped_with_a_warning(tmp_path):
+    # DVCLive's and MLflow's metric files are listed by one function (`files.regular_files`)
+    from phasewatch.files import regular_files
+
+    metrics = tmp_path / "dvclive" / "plots" / "metrics"
+    (metrics / "eval").mkdir(parents=True)
+    (metrics / "eval" / "acc.tsv").write_text("step\tacc\n0\t0.5\n1\t0.6\n")
+    os.mkfifo(metrics / "loss.tsv")
+    result = read_run(tmp_path / "dvclive")
+    assert result.series("eval/acc").to_dict() == {0: 0.5, 1: 0.6}
+    assert any("loss.tsv" in w and "FIFO" in w for w in result.warnings)
+    found: dict = {}
+    assert regular_files(metrics.rglob("*"), found) == [metrics / "eval" / "acc.tsv"]
+    assert found == {metrics / "loss.tsv": "a FIFO (named pipe)"}

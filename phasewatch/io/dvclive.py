@@ -36,7 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from phasewatch.errors import InputError
-from phasewatch.files import _kind
+from phasewatch.files import regular_files
 from phasewatch.io.jsonlines import skipped_summary
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.io.yaml_config import yaml_config
@@ -233,19 +233,9 @@ class Source(RecordSource):
             self.on_bad_line(table.path, lineno, reason)
 
     def _metric_files(self) -> list[Path]:
-        """The regular `*.tsv` files under plots/metrics; a FIFO, socket or device there is
-        remembered (reported by `finish`) and never opened, so it cannot block the read."""
-        files = []
-        for path in self.metrics_dir.rglob(f"*{SUFFIX}"):
-            try:
-                mode = path.stat().st_mode
-            except OSError:
-                continue  # gone, or a dangling link
-            if stat.S_ISREG(mode):
-                files.append(path)
-            elif not stat.S_ISDIR(mode):
-                self.not_regular.setdefault(path, _kind(mode))
-        return sorted(files)
+        """The regular `*.tsv` files under plots/metrics (`files.regular_files`: a FIFO there
+        is reported by `finish`, never opened)."""
+        return regular_files(self.metrics_dir.rglob(f"*{SUFFIX}"), self.not_regular)
 
     def _take_params(self) -> None:
         """params.yaml as the run's config, read again whenever it changed (DVCLive rewrites it

@@ -14,12 +14,11 @@ Followed, each metric file is read as it grows and the run's status says when it
 from __future__ import annotations
 
 import re
-import stat
 from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import InputError
-from phasewatch.files import _kind, open_regular
+from phasewatch.files import open_regular, regular_files
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.run import Run
 from phasewatch.values import to_float, to_step
@@ -156,19 +155,9 @@ class Source(RecordSource):
             yield Record(group_key[1], values)
 
     def _metric_files(self) -> list[Path]:
-        """The regular files under metrics/; a FIFO, socket or device there is remembered
-        (reported by `finish`) and never opened, so it cannot block the read."""
-        files = []
-        for path in self.metrics_dir.rglob("*"):
-            try:
-                mode = path.stat().st_mode
-            except OSError:
-                continue  # gone, or a dangling link
-            if stat.S_ISREG(mode):
-                files.append(path)
-            elif not stat.S_ISDIR(mode):
-                self.not_regular.setdefault(path, _kind(mode))
-        return sorted(files)
+        """The regular files under metrics/ (`files.regular_files`: a FIFO there is reported
+        by `finish`, never opened)."""
+        return regular_files(self.metrics_dir.rglob("*"), self.not_regular)
 
     def finish(self, collector) -> None:
         for path, kind in self.not_regular.items():
