@@ -9,8 +9,8 @@ A folder is one run when it holds, in this order of preference:
     its history only in the checkpoints; each holds the whole history up to that step;
   - exactly one log file of any supported format (a verl console `.log`, a nohup/slurm
     output, a JSON export...). Files that are never logs (model configs, tokenizers, weights,
-    `all_results.json`...) are not considered; a CSV file per split of one run (`train.csv`
-    beside `valid.csv`: `io.csv_splits`) is one log.
+    `all_results.json`...: `folder_logs`) are not considered; a CSV file per split of one run
+    (`train.csv` beside `valid.csv`: `io.csv_splits`) is one log.
 A single-file store of several runs (MLflow's `mlflow.db`, a Trackio project `.db`, a Jupyter
 notebook showing several trainings) is its runs, each named `store/RUN` (`store_members`), whether given itself or found in a folder.
 Otherwise it is a folder of runs: its log files (when it holds several) and the sub-folders
@@ -31,39 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from phasewatch.errors import InputError, PhasewatchError
+from phasewatch.folder_logs import files_in, log_files
 
 MAX_DEPTH = 4          # how far below PATH runs are looked for
 MAX_FOLDERS = 5000     # folders visited at most (a home directory given by mistake stays quick)
-MAX_FILES_SNIFFED = 200  # log candidates sniffed per folder
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # Sub-folders that belong to a run and are never runs themselves.
 _SKIP_DIRS = re.compile(r"^(checkpoint-\d+|global_step_?\d+|__pycache__|node_modules|"
                         r"expert_logprobs|site-packages)$")
-# Files in training output folders that are not training logs.
-NOT_LOGS = frozenset({
-    "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
-    "special_tokens_map.json", "added_tokens.json", "vocab.json", "adapter_config.json",
-    "preprocessor_config.json", "chat_template.json", "all_results.json", "train_results.json",
-    "eval_results.json", "predict_results.json", "wandb-summary.json", "wandb-metadata.json",
-    "run.json", "model.safetensors.index.json", "pytorch_model.bin.index.json",
-    "dataset_info.json", "latest_checkpointed_iteration.txt", "requirements.txt",
-    "config.yaml", "meta.yaml", "README.md",
-    # W&B's own logs in `wandb/` (symlinks into the latest run; JSON lines, not metrics), and
-    # an old W&B run folder's system metrics (GPU, CPU, memory) beside its wandb-history.jsonl
-    "debug.log", "debug-internal.log", "debug-core.log", "wandb-events.jsonl",
-})
-# W&B's capture of a run's console, in its run folder's `files/` beside the run's metadata: the
-# same records as the run's history, read from there. Elsewhere `output.log` is a user's own
-# redirect of the trainer's console (`python train.py > output.log`), and may be the only log.
-WANDB_CONSOLE = "output.log"
-WANDB_FILES = ("wandb-metadata.json", "wandb-summary.json")
-NOT_LOG_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".npy", ".npz", ".png",
-                    ".jpg", ".jpeg", ".pdf", ".svg", ".py", ".sh", ".yaml", ".yml", ".md",
-                    ".model", ".tiktoken", ".arrow", ".gguf", ".lock", ".pkl", ".pickle")
-# ... except Stable-Baselines3's EvalCallback file (`io.sb3_evaluations`): the held-out
-# evaluations of the run whose Monitor files share its folder
-EVALUATIONS_NPZ = "evaluations.npz"
 
 
 # TensorBoard sub-folders that are parts of one run (Keras, Lightning, Trinity-RFT roles), not
@@ -145,7 +121,7 @@ def trainer_tensorboard_first(folder: Path) -> list[Path]:
         return []
     from phasewatch.io.tensorboard import EVENT_FILE_MARK
 
-    logs = [d for d in runs if any(EVENT_FILE_MARK in f.name for f in _files(d))]
+    logs = [d for d in runs if any(EVENT_FILE_MARK in f.name for f in files_in(d))]
     if not logs or newest_checkpoint_state(folder) is not None:
         return []
     here = run_of_folder(folder)
@@ -165,57 +141,10 @@ def _subdirs(folder: Path) -> list[Path]:
         return []
 
 
-def _files(folder: Path) -> list[Path]:
-    try:
-        return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    except OSError:
-        return []
-
-
-def never_a_log(path: Path) -> bool:
-    """A file no folder takes as a log: `NOT_LOGS`, `NOT_LOG_SUFFIXES` (but `EVALUATIONS_NPZ`),
-    and W&B's console capture in its run folder (`WANDB_CONSOLE`)."""
-    name = path.name
-    return (name in NOT_LOGS
-            or name.lower().endswith(NOT_LOG_SUFFIXES) and name != EVALUATIONS_NPZ
-            or name == WANDB_CONSOLE and (path.parent.name == "files"
-                                          or any((path.parent / f).is_file() for f in WANDB_FILES)))
-
-
-def _is_log_candidate(path: Path) -> bool:
-    name = path.name
-    if never_a_log(path):
-        return False
-    return not (name.startswith(("tokenizer", "events.out.tfevents")) or name.endswith(".wandb"))
-
-
 def _is_wandb_pointer(folder: Path) -> bool:
     """W&B's `latest-run` symlink: it moves to each new run, so the run folder it points to
     is read instead (also found in the same folder)."""
     return folder.name == "latest-run" and folder.is_symlink()
-
-
-def log_files(folder: Path) -> list[Path]:
-    """The files directly in `folder` that a reader recognises as a training log, a rotated
-    part of another (`io.rotated`) read with it."""
-    from phasewatch.io import sniff_format
-    from phasewatch.io.rotated import without_rotated_parts
-
-    found = []
-    for path in [p for p in _files(folder) if _is_log_candidate(p)][:MAX_FILES_SNIFFED]:
-        try:
-            module = sniff_format(path)
-        except InputError:
-            continue  # empty, unknown, an LFS pointer: not a log of this folder
-        if module.FORMAT in ("native", "mlflow"):
-            continue  # parts of a run folder, handled as folders
-        if module.FORMAT == "trackio" and path.suffix == ".parquet" \
-                and path.with_suffix(".db").is_file():
-            continue  # Trackio's export of the project database beside it: the same runs
-        if module.FORMAT == "notebook" and not module.holds_training(path):
-            continue  # a tutorial, a data exploration: no training output shown
-        found.append((path, module))
-    return without_rotated_parts(found)
 
 
 def store_members(path: Path) -> list[Found] | None:
@@ -278,7 +207,7 @@ def run_of_version(folder: Path) -> list[Found]:
         return [Found(folder, root=folder)]
     if runs:
         return [Found(p, root=p) for p in runs]
-    if any(tensorboard.EVENT_FILE_MARK in p.name for p in _files(folder)):
+    if any(tensorboard.EVENT_FILE_MARK in p.name for p in files_in(folder)):
         from phasewatch.io.event_folders import nested_note, nested_runs
 
         inner = nested_runs(folder)

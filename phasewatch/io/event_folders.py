@@ -61,7 +61,8 @@ def _apart(own: set[str] | None, theirs: set[str] | None) -> bool:
 
 def _walk(folder: Path, limit: int | None = None) -> tuple[list[Path], list[tuple[Path, str]]]:
     """(event files, nested runs) of `folder`: `event_files`, `nested_runs`."""
-    from phasewatch.folders import is_split_name, log_files
+    from phasewatch.folder_logs import log_files
+    from phasewatch.folders import is_split_name
 
     found: list[Path] = []
     nested: list[tuple[Path, str]] = []

@@ -49,9 +49,9 @@ def _url_fs(url: str):
 
 
 def _never_a_log(path: str, is_file: bool | None = None) -> bool:
-    """A file a folder of runs never takes as a log (`phasewatch.folders`: README.md, model
+    """A file a folder of runs never takes as a log (`phasewatch.folder_logs`: README.md, model
     configs, weights, images...): a glob such as 'runs/*' skips it as the folder would."""
-    from phasewatch.folders import never_a_log
+    from phasewatch.folder_logs import never_a_log
 
     if is_file is None:
         is_file = os.path.isfile(path)
