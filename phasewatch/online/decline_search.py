@@ -87,7 +87,11 @@ def steady_decline(s: Series, first_step: int, top: float, origin_step: int | No
     late &= not after_peak
     kept = None
     if (deep := late & (steps[starts[0]] >= late_from)).any():
-        kept = ramp_and_step(clip_outliers(y, s.white), starts, reference_from, s.ramp_reference)
+        # told from a sudden fall as after a peak (the flat stretch its peak): a fall in the
+        # latest LATEST_STEP_VALUES values is a step there, not the end of a ramp dated
+        # before it (a 12-sd drop that holds, a window after a ramp fitted to it had begun)
+        recent = (starts[0], np.arange(first, n - LATEST_STEP_VALUES + 1))
+        kept = ramp_and_step(clip_outliers(y, s.white), recent, reference_from, s.ramp_reference)
         ramp = np.where(deep, kept[0], ramp)
     best = int(np.argmax(ramp))
     shared = shared_ramp_factor(first + best, reference_from, n, s.ramp_reference,
