@@ -85,24 +85,28 @@ def steady_decline(s: Series, first_step: int, top: float, origin_step: int | No
     # within the early part, deep, outweighed the early start of a decline from the start).
     late = starts[0] - origin >= np.maximum(2 * window, late_ratio * (n - starts[0]))
     late &= not after_peak
-    kept = None
-    if (deep := late & (steps[starts[0]] >= late_from)).any():
+    deep = late & (steps[starts[0]] >= late_from)
+    if deep.any():
         # told from a sudden fall as after a peak (the flat stretch its peak): a fall in the
         # latest LATEST_STEP_VALUES values is a step there, not the end of a ramp dated
         # before it (a 12-sd drop that holds, a window after a ramp fitted to it had begun)
         recent = (starts[0], np.arange(first, n - LATEST_STEP_VALUES + 1))
-        kept = ramp_and_step(clip_outliers(y, s.white), recent, reference_from, s.ramp_reference)
-        ramp = np.where(deep, kept[0], ramp)
+        deep_shape = ramp_and_step(clip_outliers(y, s.white), recent, reference_from,
+                                   s.ramp_reference)
+        ramp = np.where(deep, deep_shape[0], ramp)
     best = int(np.argmax(ramp))
     shared = shared_ramp_factor(first + best, reference_from, n, s.ramp_reference,
                                 s.window_logs)  # 1: independent values
     if ramp[best] * shared <= z_needed * s.sigma:
         return None
     before, since = first + best - origin, n - first - best
-    if after_peak or (late[best] and kept is None):
-        kept = ramp_and_step(shape if after_peak else clip_outliers(y, s.white), starts,
-                             reference_from, s.ramp_reference)
-    ramp_shape, step_shape = kept if after_peak or late[best] else (ramp, step)
+    if deep[best]:
+        ramp_shape, step_shape = deep_shape
+    elif after_peak or late[best]:
+        ramp_shape, step_shape = ramp_and_step(shape if after_peak else clip_outliers(y, s.white),
+                                               starts, reference_from, s.ramp_reference)
+    else:
+        ramp_shape, step_shape = ramp, step
     if ramp_shape.max() < step_shape.max():
         return None  # a sudden fall (an upset, maybe recovered soon): the level test's job
     return float(ramp[best]) * shared / s.sigma, int(steps[first + best]), before, since
