@@ -25,6 +25,9 @@ def said_followed(source, folder: Path, say: Callable[[str], None]):
             "`analyze` of the finished folder read its trainer_state.json: the same loss and "
             "eval_loss)")
         return source
+    if source.format == "csv_splits":  # its files, those of the other splits still to come
+        shown = " and ".join(file.name for file in source.files) + " (and another split's CSV " \
+            "file when it appears)"
     if source.format != "trainer_state":
         say(f"{folder}: following {shown}, the folder's log (as a replay and `analyze` of it "
             "read it)")

@@ -8,8 +8,10 @@ from __future__ import annotations
 import csv
 import json
 import math
+import time
 
 from cli_json import analyzed, watched
+from watch_follower import Follower, assert_same, replay
 
 from phasewatch.cli import main
 
@@ -99,3 +101,45 @@ def test_what_each_file_says_names_it(tmp_path, capsys):
     shown = inspected(capsys, folder)
     assert set(shown["metrics"]) == {"train_loss", "train_acc", "lr"}
     assert "valid.csv: no records yet: the run is read without it" in shown["warnings"]
+
+
+def append(path, header, row):
+    """One row appended as a script's `csv.writer` appends it, the header first in a new file."""
+    new = not path.exists()
+    with open(path, "a", newline="") as fh:
+        writer = csv.writer(fh)
+        if new:
+            writer.writerow(header)
+        writer.writerow(row)
+
+
+def test_a_follow_started_before_valid_csv_exists_reads_it_when_it_appears(tmp_path):
+    # the usual start: train.csv from epoch 0, valid.csv from the first validation (epoch 2)
+    # on. The follow began with train.csv alone and never read valid.csv: its alerts were the
+    # train loss's, the replay's of the finished folder valid_acc's.
+    folder = tmp_path / "run"
+    folder.mkdir()
+    header = ["epoch", "loss", "acc"]
+
+    def train(epoch):
+        append(folder / "train.csv", header, [epoch, 2 * math.exp(-epoch / 8) + 0.1,
+                                              0.5 + 0.45 * (1 - math.exp(-epoch / 6))])
+
+    for epoch in range(2):
+        train(epoch)
+    follower = Follower(folder, stop_on=(), idle_exit=1.5)
+    follower.wait_for_message("holding them")  # train.csv read, no held-out metric yet
+    for epoch in range(2, 40):
+        train(epoch)
+        late = max(epoch - 20, 0)  # valid accuracy: rises, then falls after epoch 20
+        append(folder / "valid.csv", header, [epoch, 1 + 0.5 * math.exp(-epoch / 4) + 0.02 * late,
+                                              0.6 + 0.1 * (1 - math.exp(-epoch / 4)) - 0.004 * late
+                                              + 0.002 * (-1) ** epoch])
+        time.sleep(0.01)
+    followed = follower.ends_by_itself()
+    replayed, result = replay(folder, stop_on=())
+    assert result.metric == "valid_acc" and result.best_step == 20
+    assert_same(followed, replayed)
+    said = " | ".join(follower.messages)
+    assert "following train.csv (and another split's CSV file when it appears)" in said
+    assert "valid.csv appeared: following it too" in said

@@ -251,15 +251,18 @@ def open_source(path: str | Path, follow: bool = False, notice=None):
 
 
 def _open_source(path: str | Path, follow: bool = False, notice=None):
-    note, folder, parts = "", None, ()
+    note, folder, parts, module = "", None, (), None
     if Path(path).is_dir():
         from phasewatch.folders import single_run  # a folder's one log, and why that one
+        from phasewatch.io import csv_splits
 
         found = single_run(path)
         path, note, parts = found.path, found.note, found.parts
         if found.path != found.name and found.name.is_dir():
             folder = found.name  # the folder given names its run, not its log's file name
-    module = _sniff_with_parts(path)
+        if follow and csv_splits.first_of_splits(found):  # train.csv, valid.csv still to come
+            path, module = found.name, csv_splits
+    module = module or _sniff_with_parts(path)
     source = module.source(path if module.__name__.endswith("_rest") else Path(path),
                            follow=follow, notice=notice)
     if not module.__name__.endswith("_rest"):  # a local line log: its rotated parts first
