@@ -16,6 +16,7 @@ from phasewatch.planned import (
     PlanSource,
     epoch_plan,
     logged_epoch,
+    plan_in_other_steps,
     planned_epochs,
 )
 
@@ -42,6 +43,9 @@ class LivePlan:
             self.source = PlanSource(options["planned_steps"], "option")
         elif self.apart:
             return
+        elif (other := plan_in_other_steps(info.config, log_format)) is not None:
+            self.say(f"no planned length from the run's config: {other}")
+            self._decay = LiveDecay()  # where the learning rate's decay ends, in the log's steps
         else:
             self.source = PlanSource.of_config(info.config, log_format)
             if self.source is not None:

@@ -100,6 +100,28 @@ def planned_key(config: Mapping[str, Any]) -> tuple[int, str] | None:
     return None
 
 
+# DVCLive's Hugging Face callback (dvclive's and transformers') writes the TrainingArguments to
+# params.yaml and calls `live.next_step()` once a Trainer log: its steps count the Trainer's logs
+# (an evaluation's is one of its own), its `max_steps` the optimizer's steps (max_steps 40,
+# logging every 5 and evaluating every 10, logs steps 0-12). No step of the log says which
+# optimizer step it is, so that plan is none, nor is `num_train_epochs`, which max_steps
+# overrides; with max_steps -1 the planned epochs x the steps an epoch takes, as the `epoch`
+# logged at each step says it, is in the log's steps.
+TRAINER_ARGUMENTS = frozenset({"max_steps", "logging_steps", "per_device_train_batch_size"})
+
+
+def plan_in_other_steps(config: Mapping[str, Any], format: str) -> str | None:
+    """Why the planned length `config` states counts other steps than the log's (its format
+    `format`), said where the plan would be; None where it does not (or states none)."""
+    found = planned_key(config) if format == "dvclive" and TRAINER_ARGUMENTS <= config.keys() \
+        else None
+    if found is None or found[1] != "max_steps":
+        return None
+    return (f"the run's config `max_steps` {found[0]} counts the Trainer's optimizer steps, and "
+            "DVCLive's Hugging Face callback steps its log once a Trainer log (an evaluation's "
+            "is a step of its own): not a plan in the log's steps")
+
+
 # Formats whose plan is in the log's own text, not in a config: where each states it.
 STATED_BY_LOG = {
     "hf_console": "the Trainer's console banner, its `Total optimization steps` or else its "
@@ -284,6 +306,8 @@ def _configured_plan(run, least: bool = False) -> int | None:
     """`run_plan` from the config and the logged epochs alone."""
     from phasewatch.epoch_steps import epoch_count
 
+    if plan_in_other_steps(run.config, run.format) is not None:
+        return None
     plan, epochs = planned_steps(run.config), planned_epochs(run.config)
     if plan is None and epochs is None and (count := epoch_count(run.config)) is not None:
         return _epoch_steps_plan(run, count)
@@ -334,7 +358,9 @@ def unfinished_note(run, plan: int | None, decay: str | None = None) -> str | No
     if plan is None and not finished:  # a rounded epoch's bound
         (plan, decay), least = plan_and_decay(run, least=True), " or a later one"
     elif plan is None:  # a finished run: the plan its config states, short of which it ended
-        plan = planned_steps(getattr(run, "config", None) or {})
+        config = getattr(run, "config", None) or {}
+        in_log = plan_in_other_steps(config, getattr(run, "format", "")) is None
+        plan = planned_steps(config) if in_log else None
     if finished or decay:
         import numpy as np
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_json import watched
 
 from phasewatch.cli import main
 from phasewatch.errors import InputError
@@ -126,43 +127,84 @@ def test_a_folder_with_no_valid_row_names_the_file_and_line(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------ the Hugging Face callback
-def test_hf_trainer_callback_run_is_analysed(tmp_path, capsys):
-    """transformers' DVCLiveCallback steps DVCLive once a Trainer log: with an evaluation each
-    step and no training logs, the eval metrics' steps are the evaluations' numbers. The
-    scripted accuracy peaks at evaluation PEAK; analyze finds the overfit there."""
+def trainer_run(tmp_path, accuracy, **arguments):
+    """A tiny BERT classifier trained with transformers' DVCLiveCallback into tmp_path/dvclive,
+    evaluated with the scripted `accuracy` (TrainingArguments `arguments` over the defaults:
+    `max_steps` and the logging and evaluation cadence)."""
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     from dvclive import Live
-    from scripted_eval import ScriptedMetrics, parity_dataset, scripted_accuracy
+    from scripted_eval import ScriptedMetrics, parity_dataset
     from transformers.integrations import DVCLiveCallback
 
-    n, peak = 60, 20
-    accuracy = scripted_accuracy()[::3][:n + 1]  # peak at 60 of 200: 20 of 67
     torch.manual_seed(0)
     torch.set_num_threads(1)
     config = transformers.BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
                                      num_attention_heads=1, intermediate_size=8,
                                      max_position_embeddings=8, num_labels=2)
-    args = transformers.TrainingArguments(
-        output_dir=str(tmp_path / "out"), max_steps=n, per_device_train_batch_size=4,
-        eval_strategy="steps", eval_steps=1, save_strategy="no", logging_steps=1000,
-        report_to=[], use_cpu=True, disable_tqdm=True, learning_rate=1e-3, seed=0)
+    args = transformers.TrainingArguments(**{
+        "output_dir": str(tmp_path / "out"), "per_device_train_batch_size": 4,
+        "eval_strategy": "steps", "save_strategy": "no", "report_to": [], "use_cpu": True,
+        "disable_tqdm": True, "learning_rate": 1e-3, "seed": 0, **arguments})
     live = Live(str(tmp_path / "dvclive"), save_dvc_exp=False)
     trainer = transformers.Trainer(
         model=transformers.BertForSequenceClassification(config), args=args,
         train_dataset=parity_dataset(), eval_dataset=parity_dataset(),
         compute_metrics=ScriptedMetrics(accuracy=accuracy), callbacks=[DVCLiveCallback(live)])
     trainer.train()
+    return tmp_path / "dvclive"
+
+
+def test_hf_trainer_callback_run_is_analysed(tmp_path, capsys):
+    """transformers' DVCLiveCallback steps DVCLive once a Trainer log: with an evaluation each
+    step and no training logs, the eval metrics' steps are the evaluations' numbers. The
+    scripted accuracy peaks at evaluation PEAK; analyze finds the overfit there."""
+    from scripted_eval import scripted_accuracy
+
+    n, peak = 60, 20
+    accuracy = scripted_accuracy()[::3][:n + 1]  # peak at 60 of 200: 20 of 67
+    folder = trainer_run(tmp_path, accuracy, max_steps=n, eval_steps=1, logging_steps=1000)
     capsys.readouterr()  # the Trainer's printed logs
-    run = read_run(tmp_path / "dvclive")
+    run = read_run(folder)
     assert series(run, "eval/accuracy")[:3] == [(i, accuracy[i]) for i in range(3)]
     assert run.series("eval/accuracy").size == n
     assert run.config["learning_rate"] == 1e-3 and run.config["max_steps"] == n
-    assert main(["analyze", str(tmp_path / "dvclive"), "--format", "json"]) == 0
+    assert main(["analyze", str(folder), "--format", "json"]) == 0
     [result] = json.loads(capsys.readouterr().out)["runs"]
     assert result["metric"] == "eval/accuracy" and result["direction"] == "max"
     assert result["phases"][-1]["name"] == "overfit"
     assert abs(result["recommended_stop_step"] - peak) <= 3
+
+
+def test_hf_callback_steps_count_the_trainers_logs_not_the_plans_optimizer_steps(tmp_path,
+                                                                                 capsys):
+    """With a train log every 2 optimizer steps and an evaluation every 3, the callback's 60
+    optimizer steps are DVCLive steps 0-50 (30 train logs, 20 evaluations, the closing
+    summary), and params.yaml's max_steps 60 counts the optimizer's: `watch` judged "early"
+    against a plan of 60 and `analyze` said the log ended before step 60, "stopped early". No
+    plan is taken from it, and watch says why; a run set by epochs (max_steps -1) has its
+    planned epochs x the log's steps an epoch takes, which is in the log's steps."""
+    from scripted_eval import scripted_accuracy
+
+    accuracy = scripted_accuracy()[::6]  # peak at evaluation 10 of 20
+    folder = trainer_run(tmp_path, accuracy, max_steps=60, eval_steps=3, logging_steps=2)
+    capsys.readouterr()
+    run = read_run(folder)
+    assert run.config["max_steps"] == 60 and run.steps.max() == 50
+    assert series(run, "eval/accuracy")[:2] == [(1, accuracy[0]), (4, accuracy[1])]
+    summary, said = watched(capsys, folder)
+    assert summary["planned"] is None
+    assert ("no planned length from the run's config: the run's config `max_steps` 60 counts "
+            "the Trainer's optimizer steps") in said
+    assert main(["analyze", str(folder), "--format", "json"]) == 0
+    [result] = json.loads(capsys.readouterr().out)["runs"]
+    assert not [w for w in result["warnings"] if "before the step 60" in w]
+    # by epochs: 16 rows a batch of 4 is 4 steps an epoch, 15 epochs the same 60 steps
+    by_epochs = trainer_run(tmp_path / "epochs", accuracy, max_steps=-1, num_train_epochs=15,
+                            eval_steps=3, logging_steps=2)
+    capsys.readouterr()
+    summary, said = watched(capsys, by_epochs)
+    assert summary["planned"] == {"steps": 50, "from": "epochs", "key": "num_train_epochs"}
 
 
 # ------------------------------------------------------------------ the Lightning logger
