@@ -57,6 +57,16 @@ def open_regular(path: str | Path) -> BinaryIO:
         raise
 
 
+def read_capped(path: str | Path, limit: int) -> bytes | None:
+    """The bytes of a file read beside a log (a config its trainer wrote), or None when it holds
+    more than `limit`: at most `limit` + 1 bytes are read whatever its size, so a huge or
+    hostile file costs no time or memory past the cap. Raises as `open_regular` does (a FIFO is
+    refused, not waited on; a missing file is FileNotFoundError)."""
+    with open_regular(path) as fh:
+        data = fh.read(limit + 1)
+    return data if len(data) <= limit else None
+
+
 def special_files(folder: str | Path, limit: int = 3) -> list[str]:
     """'NAME is a FIFO (named pipe)' for up to `limit` entries of `folder` that are neither files
     nor folders, and 'NAME is empty' for empty files: why a folder whose `metrics.jsonl` is a

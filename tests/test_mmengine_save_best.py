@@ -145,7 +145,8 @@ def test_a_config_too_deep_to_parse_is_said_not_an_internal_error(tmp_path, caps
     # any `.py` beside the log is parsed: one nested deeper than the parser goes raised
     # RecursionError, an internal error (exit 70), where a broken config is said
     path = run_folder(tmp_path, config=None)
-    (path.parent / "config.py").write_text("x = a" + ".b" * 300_000 + "\n")
+    (path.parent / "config.py").write_text("x = a" + ".b" * 100_000 + "\n")  # 200 kB: under
+    # the size a config is read up to (`mmengine_config.MAX_BYTES`)
     doc = analysed(capsys, path)
     assert doc["metric"] == "coco/AP"
     assert any("config.py: not read as the run's config (RecursionError)" in w
@@ -159,3 +160,22 @@ def test_the_save_best_metric_is_said_once_not_called_a_train_loss_or_a_guess(tm
     said = ("taking PCK: its CheckpointHook kept the best checkpoint by it (save_best='PCK', "
             "rule='greater' in its config); pass --metric to judge the run by another")
     assert [w for w in doc["warnings"] if "PCK" in w] == [said]
+
+
+def test_a_config_past_the_cap_is_passed_over_with_a_note_naming_it(tmp_path, capsys):
+    # a `.py` beside the log was parsed whole, whatever its size: a 54 MB one (the hooks, then
+    # a list of 6 million numbers) took analyze 97 s and 6.5 GB. Read up to the cap, a file
+    # that holds more is no config mmengine dumps: passed over, and said
+    cap = 256 << 10  # `mmengine_config.MAX_BYTES`
+    path = run_folder(tmp_path)
+    config = path.parent / "config.py"
+    hooks = config.read_text() + "data = ["
+    config.write_text(hooks + "0," * ((cap - len(hooks) - 2) // 2) + "]\n")
+    assert cap - 2 <= config.stat().st_size <= cap  # at the cap: read
+    assert analysed(capsys, path)["metric"] == "PCK"
+    with open(config, "a") as fh:
+        fh.write("x = 1\n")
+    doc = analysed(capsys, path)
+    assert doc["metric"] == "coco/AP"
+    assert ("config.py: not read as the run's config (larger than 256 kB: no config mmengine "
+            "dumps)") in " | ".join(doc["warnings"])

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.errors import PhasewatchError
-from phasewatch.files import open_regular
+from phasewatch.files import read_capped
 from phasewatch.folders import trainer_output_folder
 from phasewatch.io.jsonlines import loads
 
@@ -67,9 +67,8 @@ def _key(path: Path, key: str) -> Any:
     (a folder, a FIFO, bytes that are no UTF-8, JSON nested past the recursion limit, which
     `jsonlines.loads` turns into a ValueError) leaves the metric choice as the names make it."""
     try:
-        with open_regular(path) as fh:
-            data = fh.read(MAX_CONFIG_BYTES + 1)
-        doc = loads(data.decode("utf-8-sig")) if len(data) <= MAX_CONFIG_BYTES else None
+        data = read_capped(path, MAX_CONFIG_BYTES)
+        doc = loads(data.decode("utf-8-sig")) if data is not None else None
     except (OSError, ValueError, PhasewatchError):
         return None
     return doc.get(key) if isinstance(doc, dict) else None

@@ -9,6 +9,9 @@ import ast
 from pathlib import Path
 from typing import Any
 
+from phasewatch.errors import PhasewatchError
+from phasewatch.files import read_capped
+
 MAX_BYTES = 1 << 20  # a bigger file is not a trainer's config
 _WORDS = {"true": True, "false": False, "null": None, "~": None, "": None}
 
@@ -17,11 +20,10 @@ def yaml_config(path: Path) -> dict[str, Any] | None:
     """The mapping in the YAML file `path`, {} when it holds none readable; None when there is
     no such file (yet: a follow looks again)."""
     try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_BYTES + 1)
-    except OSError:
+        data = read_capped(path, MAX_BYTES)
+    except (OSError, PhasewatchError):  # (a FIFO is refused, not waited on)
         return None
-    if len(data) > MAX_BYTES:
+    if data is None:
         return {}
     text = data.decode("utf-8", errors="replace")
     try:
