@@ -17,7 +17,8 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from scripted_eval import N_EVALS, PEAK, ScriptedMetrics, parity_dataset
+from scripted_eval import N_EVALS, PEAK, ScriptedMetrics
+from tiny_trainer import tiny_trainer
 
 from phasewatch.callbacks.hf import PhasewatchCallback
 from phasewatch.online import PhaseMonitor, StopReason
@@ -25,25 +26,13 @@ from phasewatch.online import PhaseMonitor, StopReason
 
 def make_trainer(tmp_path, callback, max_steps, save_steps=7, logging_steps=1000, accuracy=None,
                  compute_metrics=True):
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    config = transformers.BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
-                                     num_attention_heads=1, intermediate_size=8,
-                                     max_position_embeddings=8, num_labels=2)
-    model = transformers.BertForSequenceClassification(config)
     metrics = ScriptedMetrics(accuracy=accuracy)
-
-    args = transformers.TrainingArguments(
-        output_dir=str(tmp_path / "out"), max_steps=max_steps, per_device_train_batch_size=4,
-        per_device_eval_batch_size=16, eval_strategy="steps", eval_steps=1,
-        save_strategy="steps", save_steps=save_steps, save_total_limit=3, logging_steps=logging_steps,
-        report_to=[], use_cpu=True, disable_tqdm=True, learning_rate=1e-3, seed=0,
-        dataloader_num_workers=0, save_only_model=False,
+    trainer = tiny_trainer(
+        tmp_path / "out", callbacks=[callback], compute_metrics=metrics if compute_metrics else None,
+        max_steps=max_steps, per_device_eval_batch_size=16, eval_strategy="steps", eval_steps=1,
+        save_strategy="steps", save_steps=save_steps, save_total_limit=3,
+        logging_steps=logging_steps, save_only_model=False,
         restore_callback_states_from_checkpoint=True)
-    trainer = transformers.Trainer(model=model, args=args, train_dataset=parity_dataset(),
-                                   eval_dataset=parity_dataset(),
-                                   compute_metrics=metrics if compute_metrics else None,
-                                   callbacks=[callback])
     return trainer, metrics
 
 

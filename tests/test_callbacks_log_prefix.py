@@ -21,22 +21,12 @@ pytest.importorskip("transformers")
 SCRIPT = textwrap.dedent("""
     import logging, sys
     sys.path.insert(0, {tests!r})
-    import torch, transformers
-    from scripted_eval import parity_dataset
+    from tiny_trainer import tiny_trainer
     from phasewatch.callbacks.hf import PhasewatchCallback
 
     def train(out):
-        torch.manual_seed(0)
-        config = transformers.BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
-                                         num_attention_heads=1, intermediate_size=8,
-                                         max_position_embeddings=8, num_labels=2)
-        args = transformers.TrainingArguments(
-            output_dir=out, max_steps=2, per_device_train_batch_size=4, eval_strategy="steps",
-            eval_steps=1, save_strategy="no", logging_steps=1000, report_to=[], use_cpu=True,
-            disable_tqdm=True)
-        transformers.Trainer(model=transformers.BertForSequenceClassification(config), args=args,
-                             train_dataset=parity_dataset(), eval_dataset=parity_dataset(),
-                             callbacks=[PhasewatchCallback()]).train()
+        tiny_trainer(out, callbacks=[PhasewatchCallback()], max_steps=2, eval_strategy="steps",
+                     eval_steps=1, save_strategy="no", logging_steps=1000).train()
 
     train({out!r} + "/a")
     print("--- basicConfig", file=sys.stderr, flush=True)

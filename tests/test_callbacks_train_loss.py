@@ -15,7 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from scripted_eval import parity_dataset
+from tiny_trainer import tiny_trainer
 
 from phasewatch import watch
 from phasewatch.callbacks.hf import PhasewatchCallback
@@ -52,20 +52,11 @@ class ScriptedLossTrainer(transformers.Trainer):
 
 
 def run_trainer(tmp_path, callback, train_falls: bool):
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    config = transformers.BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
-                                     num_attention_heads=1, intermediate_size=8,
-                                     max_position_embeddings=8, num_labels=2)
-    args = transformers.TrainingArguments(
-        output_dir=str(tmp_path / "out"), max_steps=MAX_STEPS, per_device_train_batch_size=4,
+    trainer = tiny_trainer(
+        tmp_path / "out", callbacks=[callback], trainer_class=ScriptedLossTrainer,
+        trainer_options={"train_falls": train_falls}, max_steps=MAX_STEPS,
         per_device_eval_batch_size=16, eval_strategy="steps", eval_steps=EVAL_EVERY,
-        eval_on_start=True, save_strategy="no", logging_steps=LOG_EVERY, report_to=[],
-        use_cpu=True, disable_tqdm=True, learning_rate=1e-3, seed=0, dataloader_num_workers=0)
-    trainer = ScriptedLossTrainer(
-        model=transformers.BertForSequenceClassification(config), args=args,
-        train_dataset=parity_dataset(), eval_dataset=parity_dataset(), callbacks=[callback],
-        train_falls=train_falls)
+        eval_on_start=True, save_strategy="no", logging_steps=LOG_EVERY)
     trainer.train()
     trainer.save_state()  # the log `watch` reads: output_dir/trainer_state.json
     return tmp_path / "out" / "trainer_state.json"

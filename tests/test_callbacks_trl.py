@@ -26,6 +26,7 @@ datasets = pytest.importorskip("datasets")
 tokenizers = pytest.importorskip("tokenizers")
 trl = pytest.importorskip("trl")
 
+from capture_tiny import LETTERS, random_strings
 from scripted_eval import N_EVALS, PEAK, ScriptedMetrics
 
 from phasewatch.callbacks.hf import PhasewatchCallback
@@ -33,8 +34,6 @@ from phasewatch.online import StopReason
 
 SAVE_STEPS = 7
 OPTIONS = {"warmup": 5, "window": 5, "confirm": 2}
-LETTERS = "abcdefghij"
-
 
 
 def tiny_model_and_tokenizer():
@@ -49,11 +48,6 @@ def tiny_model_and_tokenizer():
                                      n_positions=32, bos_token_id=1, eos_token_id=1,
                                      pad_token_id=0)
     return transformers.GPT2LMHeadModel(config), tokenizer
-
-
-def random_strings(n, length, alphabet, seed=0):
-    rng = np.random.default_rng(seed)
-    return ["".join(rng.choice(list(alphabet), length)) for _ in range(n)]
 
 
 COMMON_ARGS = {"report_to": [], "use_cpu": True, "disable_tqdm": True, "seed": 0,

@@ -128,30 +128,20 @@ def test_a_folder_with_no_valid_row_names_the_file_and_line(tmp_path, capsys):
 
 # ------------------------------------------------------------------ the Hugging Face callback
 def trainer_run(tmp_path, accuracy, **arguments):
-    """A tiny BERT classifier trained with transformers' DVCLiveCallback into tmp_path/dvclive,
-    evaluated with the scripted `accuracy` (TrainingArguments `arguments` over the defaults:
+    """The tiny Trainer (`tiny_trainer`) trained with transformers' DVCLiveCallback into
+    tmp_path/dvclive, evaluated with the scripted `accuracy` (TrainingArguments `arguments`:
     `max_steps` and the logging and evaluation cadence)."""
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
     from dvclive import Live
-    from scripted_eval import ScriptedMetrics, parity_dataset
+    from scripted_eval import ScriptedMetrics
+    from tiny_trainer import tiny_trainer
     from transformers.integrations import DVCLiveCallback
 
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    config = transformers.BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
-                                     num_attention_heads=1, intermediate_size=8,
-                                     max_position_embeddings=8, num_labels=2)
-    args = transformers.TrainingArguments(**{
-        "output_dir": str(tmp_path / "out"), "per_device_train_batch_size": 4,
-        "eval_strategy": "steps", "save_strategy": "no", "report_to": [], "use_cpu": True,
-        "disable_tqdm": True, "learning_rate": 1e-3, "seed": 0, **arguments})
     live = Live(str(tmp_path / "dvclive"), save_dvc_exp=False)
-    trainer = transformers.Trainer(
-        model=transformers.BertForSequenceClassification(config), args=args,
-        train_dataset=parity_dataset(), eval_dataset=parity_dataset(),
-        compute_metrics=ScriptedMetrics(accuracy=accuracy), callbacks=[DVCLiveCallback(live)])
-    trainer.train()
+    tiny_trainer(tmp_path / "out", callbacks=[DVCLiveCallback(live)],
+                 compute_metrics=ScriptedMetrics(accuracy=accuracy), eval_strategy="steps",
+                 save_strategy="no", **arguments).train()
     return tmp_path / "dvclive"
 
 

@@ -205,9 +205,9 @@ def test_real_trainer_rerun_into_a_followed_folder(tmp_path):
     finished first run, as trial 40c's was, before the second starts. It reads the first run's
     trainer_state.json, then the second run's trainer_log.jsonl once it is written, and ends
     with the second run (it used to say the run had finished and exit while it trained)."""
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
-    from scripted_eval import parity_dataset
+    from tiny_trainer import tiny_trainer
 
     out = tmp_path / "out"
 
@@ -229,19 +229,9 @@ def test_real_trainer_rerun_into_a_followed_folder(tmp_path):
             time.sleep(0.1)  # a real step takes a while
 
     def train(steps: int, lr: float) -> None:
-        torch.manual_seed(0)
-        torch.set_num_threads(1)
-        config = transformers.BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
-                                         num_attention_heads=1, intermediate_size=8,
-                                         max_position_embeddings=8, num_labels=2)
-        args = transformers.TrainingArguments(
-            output_dir=str(out), max_steps=steps, per_device_train_batch_size=4,
-            eval_strategy="steps", eval_steps=2, logging_steps=2, save_strategy="steps",
-            save_steps=10, report_to=[], use_cpu=True, disable_tqdm=True, learning_rate=lr,
-            seed=0, dataloader_num_workers=0)
-        trainer = transformers.Trainer(
-            model=transformers.BertForSequenceClassification(config), args=args,
-            train_dataset=parity_dataset(), eval_dataset=parity_dataset(), callbacks=[LogCallback()])
+        trainer = tiny_trainer(out, callbacks=[LogCallback()], max_steps=steps,
+                               eval_strategy="steps", eval_steps=2, logging_steps=2,
+                               save_strategy="steps", save_steps=10, learning_rate=lr)
         trainer.train()
         trainer.save_state()  # LLaMA-Factory's run_sft does, at the end
 

@@ -10,30 +10,22 @@ from phasewatch.cli import main
 from phasewatch.sweep import by_config, sweep
 
 pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+pytest.importorskip("transformers")
 pytest.importorskip("tensorboard")
 
 
 @pytest.fixture(scope="module")
 def two_seeds(tmp_path_factory):
-    import torch
-    from scripted_eval import ScriptedMetrics, parity_dataset
+    from scripted_eval import ScriptedMetrics
+    from tiny_trainer import tiny_trainer
 
     root = tmp_path_factory.mktemp("seeds")
     for seed in (0, 1):
-        torch.manual_seed(seed)
-        config = transformers.BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
-                                         num_attention_heads=1, intermediate_size=8,
-                                         max_position_embeddings=8, num_labels=2)
-        args = transformers.TrainingArguments(
-            output_dir=str(root / f"seed{seed}"), run_name=f"trial-{seed}", max_steps=8,
-            per_device_train_batch_size=4, eval_strategy="steps", eval_steps=1,
-            save_strategy="no", logging_steps=1, report_to=["tensorboard"], use_cpu=True,
-            disable_tqdm=True, learning_rate=2e-3, seed=seed)
-        trainer = transformers.Trainer(
-            model=transformers.BertForSequenceClassification(config), args=args,
-            train_dataset=parity_dataset(), eval_dataset=parity_dataset(),
-            compute_metrics=ScriptedMetrics(seed=seed))
+        trainer = tiny_trainer(
+            root / f"seed{seed}", compute_metrics=ScriptedMetrics(seed=seed),
+            run_name=f"trial-{seed}", max_steps=8, eval_strategy="steps", eval_steps=1,
+            save_strategy="no", logging_steps=1, report_to=["tensorboard"], learning_rate=2e-3,
+            seed=seed)
         trainer.train()
         trainer.save_state()
     return root

@@ -263,9 +263,10 @@ def test_real_trainer_followed_from_before_it_starts(tmp_path):
     """The real HF Trainer (tiny BERT on CPU, evaluated every step, TensorBoard on, a
     checkpoint every 10 steps, save_total_limit=2) writing while `watch OUT --follow` runs:
     the follow reads what the replay of the finished folder reads."""
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
-    from scripted_eval import ScriptedMetrics, parity_dataset
+    from scripted_eval import ScriptedMetrics
+    from tiny_trainer import tiny_trainer
 
     followers: list[Follower] = []
 
@@ -284,20 +285,11 @@ def test_real_trainer_followed_from_before_it_starts(tmp_path):
     accuracy = np.where(t < 25, 0.4 + 0.3 * t / 25, 0.7 - 0.25 * (t - 25) / 35)
     accuracy = accuracy + np.random.default_rng(0).normal(0, 0.004, t.size)
     out = tmp_path / "out"
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    config = transformers.BertConfig(vocab_size=20, hidden_size=8, num_hidden_layers=1,
-                                     num_attention_heads=1, intermediate_size=8,
-                                     max_position_embeddings=8, num_labels=2)
-    args = transformers.TrainingArguments(
-        output_dir=str(out), max_steps=steps, per_device_train_batch_size=4,
-        per_device_eval_batch_size=16, eval_strategy="steps", eval_steps=1, logging_steps=5,
-        save_strategy="steps", save_steps=10, save_total_limit=2, report_to=["tensorboard"],
-        use_cpu=True, disable_tqdm=True, learning_rate=1e-3, seed=0, dataloader_num_workers=0)
-    trainer = transformers.Trainer(
-        model=transformers.BertForSequenceClassification(config), args=args,
-        train_dataset=parity_dataset(), eval_dataset=parity_dataset(), compute_metrics=ScriptedMetrics(
-            accuracy=accuracy), callbacks=[Start()])
+    trainer = tiny_trainer(
+        out, callbacks=[Start()], compute_metrics=ScriptedMetrics(accuracy=accuracy),
+        max_steps=steps, per_device_eval_batch_size=16, eval_strategy="steps", eval_steps=1,
+        logging_steps=5, save_strategy="steps", save_steps=10, save_total_limit=2,
+        report_to=["tensorboard"])
     trainer.train()
     [follower] = followers
     followed = follower.ends_by_itself(timeout=30)
