@@ -126,6 +126,61 @@ def test_a_folder_with_no_valid_row_names_the_file_and_line(tmp_path, capsys):
     assert "acc.tsv" in capsys.readouterr().err
 
 
+def test_a_lone_tsv_keeps_the_split_its_folder_names(tmp_path, capsys):
+    """One TSV given alone (`dvclive/plots/metrics/eval/loss.tsv`) is the metric the folder's
+    read names (`eval/loss`), not its header's `loss`: a held-out loss was taken as the train
+    loss ("an instability of training, not an overfit"), and `val/f1_macro.tsv` alone had no
+    performance metric (exit 2)."""
+    from dvclive import Live
+
+    eval_loss = [0.9, 0.7, 0.6, 0.55, 0.53, 0.52, 0.55, 0.6, 0.66, 0.72, 0.8, 0.86]
+    with Live("dvclive", save_dvc_exp=False) as live:
+        live.log_params({"lr": 0.001})
+        for i, loss in enumerate(eval_loss):
+            live.log_metric("train/loss", 2.0 / (i + 1))
+            live.log_metric("eval/loss", loss, timestamp=True)
+            live.log_metric("val/f1_macro", 0.5 + 0.3 * (1 - abs(i - 6) / 6))
+            live.next_step()
+    metrics = tmp_path / "dvclive/plots/metrics"
+    run = read_run(metrics / "eval/loss.tsv")
+    assert run.format == "dvclive" and list(run.metrics) == ["eval/loss"]
+    assert series(run, "eval/loss") == list(enumerate(eval_loss))
+    assert run.config == {"lr": 0.001} and run.name == tmp_path.name and not run.warnings
+    assert main(["analyze", str(metrics / "eval/loss.tsv"), "--format", "json"]) == 0
+    [result] = json.loads(capsys.readouterr().out)["runs"]
+    assert result["metric"] == "eval/loss" and result["phases"][-1]["name"] == "overfit"
+    assert not [w for w in result["warnings"] if "train loss" in w or "instability" in w]
+    assert main(["analyze", str(metrics / "val/f1_macro.tsv"), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["metric"] == "val/f1_macro"
+
+
+def test_a_lone_tsv_given_from_inside_its_folder_and_its_damaged_rows(tmp_path, monkeypatch,
+                                                                       capsys):
+    """The split is kept when the path given is relative from inside plots/metrics; a damaged
+    row is reported by file and line, the rest read; the same file copied out of its folder, or
+    a TSV whose header is not DVCLive's, is a plain table (its header's names)."""
+    write_live()
+    metrics = tmp_path / "dvclive/plots/metrics"
+    tsv = metrics / "train/loss.tsv"
+    lines = tsv.read_text().splitlines()
+    lines[3] = "2\t0.6\t7"
+    tsv.write_text("\n".join(lines) + "\n")
+    monkeypatch.chdir(metrics)
+    run = read_run("train/loss.tsv")
+    assert list(run.metrics) == ["train/loss"] and run.series("train/loss").size == 11
+    [warning] = run.warnings
+    assert warning == ("plots/metrics/train/loss.tsv: skipped 1 of 13 lines that are not valid "
+                       "records (line 4; first: 3 tab-separated cells, not 2)")
+    assert main(["inspect", "train/loss.tsv"]) == 0
+    assert "train/loss " in capsys.readouterr().out
+    (tmp_path / "loss.tsv").write_text(tsv.read_text())
+    (metrics / "table.tsv").write_text("step\tloss\tacc\n0\t1.0\t0.5\n1\t0.9\t0.6\n")
+    for plain, names in ((tmp_path / "loss.tsv", {"loss"}), (metrics / "table.tsv",
+                                                               {"loss", "acc"})):
+        run = read_run(plain)
+        assert run.format == "csv" and set(run.metrics) == names
+
+
 # ------------------------------------------------------------------ the Hugging Face callback
 def trainer_run(tmp_path, accuracy, **arguments):
     """The tiny Trainer (`tiny_trainer`) trained with transformers' DVCLiveCallback into

@@ -108,3 +108,18 @@ def test_records_read_as_the_folder_grows_are_the_replays(tmp_path):
     assert [v["eval/accuracy"] for _, v in whole[EVAL_FROM:]] == accuracy[EVAL_FROM:]
     run = collect(reader.source(folder))
     assert run.config == {"lr": 0.001, "model": {"layers": 2}}
+
+
+def test_one_tsv_followed_alone_is_the_metric_its_folder_names(tmp_path):
+    """`watch --follow dvclive/plots/metrics/eval/accuracy.tsv`, started before DVCLive writes
+    that file: the file alone, its metric `eval/accuracy` as the folder's read names it (not the
+    header's `accuracy`), alerts equal to a replay of the final file."""
+    writer, accuracy = start_writer(tmp_path)
+    tsv = tmp_path / "dvclive/plots/metrics/eval/accuracy.tsv"
+    follower = Follower(tsv, stop_on=(), idle_exit=3.0)
+    finish(writer)
+    followed = follower.ends_by_itself(timeout=60)
+    replayed, result = replay(tsv, stop_on=())
+    assert_same(followed, replayed)
+    assert follower.watch.result.metric == result.metric == "eval/accuracy"
+    assert follower.watch.result.n_records == result.n_records == len(accuracy) - EVAL_FROM

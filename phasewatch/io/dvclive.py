@@ -14,7 +14,10 @@ is the run's config, read with `yaml.safe_load` (`io.yaml_config`), never evalua
 evaluation's is a step of its own), not its optimizer steps; its `epoch` metric is there.
 
 PATH is the DVCLive folder or a folder whose `dvc.yaml` names it (DVCLive writes one in the
-folder it runs in, `metrics: [dvclive/metrics.json]`: `runs_named_in`).
+folder it runs in, `metrics: [dvclive/metrics.json]`: `runs_named_in`), or one TSV of the
+folder (`dvclive/plots/metrics/eval/loss.tsv`): that metric alone, named as the folder's read
+names it (`eval/loss`, not its header's `loss`, which would take a held-out loss for the train
+loss), with the folder's params.yaml (`lone_metrics_dir`).
 
 The rows of all TSVs are merged by step (each file's rows in its order), and one step's rows
 of different files are one record, as a replay of the final folder reads them. Followed, each
@@ -37,7 +40,7 @@ from typing import Any
 
 from phasewatch.errors import InputError
 from phasewatch.files import regular_files
-from phasewatch.io.jsonlines import skipped_summary
+from phasewatch.io.jsonlines import first_line, skipped_summary
 from phasewatch.io.source import Record, RecordSource, collect
 from phasewatch.io.yaml_config import yaml_config
 from phasewatch.run import Run
@@ -94,7 +97,27 @@ def _entries(value: Any) -> list[str]:
 
 
 def sniff(path: Path, head: bytes) -> bool:
-    return path.is_dir() and (is_run(path) or bool(runs_named_in(path)))
+    if path.is_dir():
+        return is_run(path) or bool(runs_named_in(path))
+    line = first_line(head)
+    return lone_metrics_dir(path) is not None and line is not None \
+        and _header(line[0].split("\t"), path.stem) is not None
+
+
+def lone_metrics_dir(file: Path) -> Path | None:
+    """The `plots/metrics` folder (absolute: `eval/loss.tsv` may be given from inside it) a
+    `.tsv` file lies in, the nearest, where the file is read alone; else None."""
+    if file.suffix != SUFFIX or file.is_dir():
+        return None
+    parents = Path(os.path.abspath(file)).parents
+    return next((parent for parent in parents if parent.parts[-2:] == METRICS), None)
+
+
+def metric_name(file: Path, metrics_dir: Path) -> str:
+    """A TSV's metric: its path under plots/metrics without `.tsv` (`eval/loss`), the name
+    `log_metric` was given; its header names only the last part (`loss`), which loses the
+    split."""
+    return file.relative_to(metrics_dir).with_suffix("").as_posix()
 
 
 def run_name(folder: Path) -> str:
@@ -146,11 +169,14 @@ class _Table:
         return out
 
 
-def _header(cells: list[str]) -> tuple[int, int, int] | None:
+def _header(cells: list[str], name: str | None = None) -> tuple[int, int, int] | None:
     """(cells, step at, value at) of a header row (`step<TAB>name`, `timestamp<TAB>step<TAB>
-    name`), else None."""
+    name`), else None; with `name`, only DVCLive's own header (`[timestamp, ]step, name`, the
+    last part of the metric's name): how a lone file is told from any TSV with a step column."""
     names = [cell.strip() for cell in cells]
     if STEP not in names or len(names) < 2:
+        return None
+    if name is not None and names not in ([STEP, name], ["timestamp", STEP, name]):
         return None
     step_at = names.index(STEP)
     value_at = len(names) - 1 if step_at != len(names) - 1 else len(names) - 2
@@ -166,15 +192,19 @@ class Source(RecordSource):
 
     def __init__(self, path: Path, follow: bool = False, notice=None):
         folder = Path(path)
-        if not is_run(folder):
+        metrics_dir = lone_metrics_dir(folder)
+        self.lone: Path | None = None  # the one TSV read, where one is given
+        if metrics_dir is not None:
+            self.lone, folder = Path(os.path.abspath(path)), metrics_dir.parent.parent
+        elif not is_run(folder):
             named = runs_named_in(folder)
             if len(named) != 1:
                 raise InputError(f"not a DVCLive folder (no {'/'.join(METRICS)}/)", path)
             folder = named[0]
-        super().__init__(folder)
+        super().__init__(folder, source=Path(path) if self.lone else None)
         self.follow = follow
         self.notice = notice
-        self.metrics_dir = folder.joinpath(*METRICS)
+        self.metrics_dir = metrics_dir or folder.joinpath(*METRICS)
         self.tables: dict[Path, _Table] = {}
         self.not_regular: dict[Path, str] = {}  # "TSVs" that are FIFOs, sockets...
         self._top = -math.inf  # the highest step read
@@ -209,9 +239,9 @@ class Source(RecordSource):
         for file in self._metric_files():
             table = self.tables.get(file)
             if table is None:
-                name = file.relative_to(self.metrics_dir).with_suffix("").as_posix()
                 table = self.tables[file] = _Table(
-                    file, name, LineTail(file, follow=self.follow, **kwargs))
+                    file, metric_name(file, self.metrics_dir),
+                    LineTail(file, follow=self.follow, **kwargs))
             for lineno, text in table.tail.read(final):
                 if text is None:  # the file was replaced or truncated: its header comes again
                     table.columns = None
@@ -233,9 +263,10 @@ class Source(RecordSource):
             self.on_bad_line(table.path, lineno, reason)
 
     def _metric_files(self) -> list[Path]:
-        """The regular `*.tsv` files under plots/metrics (`files.regular_files`: a FIFO there
-        is reported by `finish`, never opened)."""
-        return regular_files(self.metrics_dir.rglob(f"*{SUFFIX}"), self.not_regular)
+        """The regular `*.tsv` files under plots/metrics, or the lone one given
+        (`files.regular_files`: a FIFO there is reported by `finish`, never opened)."""
+        files = [self.lone] if self.lone is not None else self.metrics_dir.rglob(f"*{SUFFIX}")
+        return regular_files(files, self.not_regular)
 
     def _take_params(self) -> None:
         """params.yaml as the run's config, read again whenever it changed (DVCLive rewrites it
@@ -259,6 +290,9 @@ class Source(RecordSource):
                 collector.warn(f"{where}: " + skipped_summary(table.bad, table.n_lines,
                                                               table.first_reason))
         if collector.n_records == 0:
+            if not self.tables and self.lone is not None:
+                raise InputError("no such regular file (removed while it was read?)",
+                                 self.source)
             if not self.tables:
                 raise InputError(f"no metric files ({'/'.join(METRICS)}/*{SUFFIX}) in this "
                                  "DVCLive folder", self.path)
@@ -266,6 +300,9 @@ class Source(RecordSource):
             if bad:
                 raise InputError(f"no valid row in the metric files; first problem: "
                                  f"{bad[0].first_reason}", bad[0].path, bad[0].bad[0])
+            if self.lone is not None:
+                raise InputError("no metric rows in this DVCLive file (only its header)",
+                                 self.source)
             raise InputError(f"no metric rows in {self.metrics_dir} (only headers)", self.path)
 
     def close(self) -> None:
