@@ -211,18 +211,25 @@ class XAxis:
             np.all(np.diff(self.values) == 1) and np.all(self.values == np.round(self.values)))
 
     def at(self, step: float) -> float:
-        """The unit's value at `step` (interpolated; extended at the run's mean rate; on a
-        carrier that `counts_rows`, the last row's at or before it)."""
+        """The unit's value at `step` (`values_at`)."""
+        return float(self.values_at(np.array([step], dtype=np.float64))[0])
+
+    def values_at(self, steps: np.ndarray) -> np.ndarray:
+        """The unit's values at `steps` (interpolated; extended at the run's mean rate, never
+        below 0; on a carrier that `counts_rows`, the last row's at or before each step)."""
+        x = np.asarray(steps, dtype=np.float64)
         s, v = self.steps, self.values
         if s.size == 1:
-            return float(v[0])
-        if self.counts_rows and step >= s[0]:
-            return float(v[int(np.searchsorted(s, step, side="right")) - 1])
-        if step < s[0] or step > s[-1]:
-            rate = (v[-1] - v[0]) / (s[-1] - s[0]) if s[-1] > s[0] else 0.0
-            edge = 0 if step < s[0] else -1
-            return float(max(v[edge] + rate * (step - s[edge]), 0.0))
-        return float(np.interp(step, s, v))
+            return np.full(x.shape, float(v[0]))
+        out = np.interp(x, s, v)
+        rate = (v[-1] - v[0]) / (s[-1] - s[0]) if s[-1] > s[0] else 0.0
+        before, after = x < s[0], x > s[-1]
+        out[before] = np.maximum(v[0] + rate * (x[before] - s[0]), 0.0)
+        out[after] = np.maximum(v[-1] + rate * (x[after] - s[-1]), 0.0)
+        if self.counts_rows:
+            rows = x >= s[0]
+            out[rows] = v[np.searchsorted(s, x[rows], side="right") - 1]
+        return out
 
     def step_at(self, value: float) -> float:
         """The (fractional) step where the unit reaches `value` (for tick placement)."""
@@ -294,7 +301,22 @@ def x_axis(run: Run, unit: str | None, metric: str | None = None) -> XAxis | Non
         return XAxis(unit, own, steps, series.values.astype(np.float64))
     looked = ", ".join(CARRIERS[unit])
     raise UsageError(f"--x {unit}: this log carries no {unit} counter (looked for {looked}); "
-                     "use --x step")
+                     f"{counters_carried(run)}; use --x step")
+
+
+def counters_carried(run: Run) -> str:
+    """What a log counts its progress in, for an error that refuses another counter: "it
+    carries epoch (train/epoch) and tokens (num_input_tokens_seen) beside its step", "its steps
+    count epochs", or "it carries no counter beside its step"."""
+    counts = step_unit(run)
+    if counts != "step":
+        return f"its steps count {scaled_words(counts)}"
+    found = [f"{unit} ({own})" for unit, names in CARRIERS.items()
+             if (own := next((o for n in names if (o := run.own_name(n)) is not None
+                              and run.column(o).size), None)) is not None]
+    if not found:
+        return "it carries no counter beside its step"
+    return f"it carries {' and '.join(found)} beside its step"
 
 
 def counter_falls(unit: str, name: str, before: tuple[float, int], after: tuple[float, int],

@@ -39,7 +39,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         "glob: analyse and draw their mean (default: the first, with a warning)")
     parser.add_argument("--x", choices=("step", "epoch", "tokens", "samples"), dest="x_unit",
                         help="x axis in this unit, read from the counter the log carries "
-                        "(default: step; epoch for HF console logs; one run per figure)")
+                        "(default: step; epoch for HF console logs); several runs are overlaid "
+                        "on one such axis, each placed by its own log's counter")
     parser.add_argument("--kind", choices=KINDS,
                         help="figure kind (default: phase for one PATH, compare for several)")
     parser.add_argument("--layout", choices=("overlay", "grid"), default="overlay",
@@ -61,7 +62,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="compare: a seed group's band around the mean of its seeds: the 95%% "
                         "confidence interval of the mean (t; default), +-1 sd of the seeds, +-1 "
                         "standard error, or their range; cut at the metric's known bounds")
-    parser.add_argument("--xlim", metavar="LO,HI", help="step axis limits, e.g. 0,1500")
+    parser.add_argument("--xlim", metavar="LO,HI",
+                        help="step axis limits, e.g. 0,1500 (in the --x unit when several "
+                        "runs are overlaid in it)")
     parser.add_argument("--ylim", metavar="LO,HI", help="y limits of the (first) metric's panel")
     parser.add_argument("--data", metavar="FILE.csv",
                         help="also write the plotted series, bands and markers as CSV")
@@ -134,14 +137,14 @@ def run(args: argparse.Namespace) -> int:
     if kind == "compare":
         metrics = _compared_metrics(metrics, analyses, args.aggregate)
     labels = [label_of.get(path) for _, _, path in loaded]
-    if len(runs) > 1:
-        check_comparable(runs)
     axis = shared_scaled_axis(runs, args.x_unit) if len(runs) > 1 else None
-    drawn = analyses[0] if len(runs) == 1 else None  # its metric: epochs beside batches?
-    axis = axis or x_axis(runs[0], args.x_unit, getattr(drawn, "metric", None))
-    if axis is not None and len(runs) > 1 and axis.carrier != "step":
-        raise UsageError("--x epoch|tokens|samples draws one run per figure (runs count their "
-                         "epochs or tokens differently); use --x step to compare runs")
+    # several runs on an axis of epochs, tokens or samples: each placed by its own counter
+    placed_in = args.x_unit if len(runs) > 1 and axis is None and args.x_unit != "step" else None
+    if len(runs) > 1 and placed_in is None:
+        check_comparable(runs)
+    if placed_in is None:
+        drawn = analyses[0] if len(runs) == 1 else None  # its metric: epochs beside batches?
+        axis = axis or x_axis(runs[0], args.x_unit, getattr(drawn, "metric", None))
     for run_, analysis in zip(runs, analyses):
         # what analyze says beside its phases: lines the reader skipped, then the analysis's own
         # (a baseline step that is not there, outliers left out...), which the figure draws
@@ -161,7 +164,8 @@ def run(args: argparse.Namespace) -> int:
             fig = plot.compare_figure(runs, metrics or None, analyses=analyses, layout=args.layout,
                                       size=size, smoothing=smoothing, title=args.title,
                                       labels=labels, xlim=xlim, ylim=ylim,
-                                      analyze_options=options, band=args.band)
+                                      analyze_options=options, band=args.band,
+                                      x_unit=placed_in)
     relabel(fig, axis)
     if axis is not None:  # the CSV gives x in the unit the figure shows, beside the step
         plot.figure_data(fig).set_x_unit(axis.unit, axis.at)

@@ -87,6 +87,15 @@ def lines_note(figure: Smoothing, drawn: list[tuple[str, Smoothing, np.ndarray |
     (`groups`: their band stands for the spread)."""
     joined = [(label, steps) for label, smoothing, steps in drawn if smoothing.joins(steps)]
     note = "lines: " + figure.describe()
+    own: dict[str, list[str]] = {}  # runs placed by their counters: each its own figure's width
+    for label, smoothing, steps in drawn:
+        if not smoothing.joins(steps):
+            own.setdefault(smoothing.describe(), []).append(label)
+    if len(own) == 1:
+        note = "lines: " + next(iter(own))
+    elif len(own) > 1:
+        note = "lines: " + "; ".join(f"{said} for {', '.join(dict.fromkeys(labels))}"
+                                     for said, labels in own.items())
     if joined:
         gaps = {spacing(steps) for _, steps in joined}
         gap = gaps.pop() if len(gaps) == 1 else None

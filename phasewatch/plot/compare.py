@@ -42,6 +42,7 @@ from phasewatch.plot.entries import entry_groups
 from phasewatch.plot.grid import grid_figure
 from phasewatch.plot.layout import freeze_layout
 from phasewatch.plot.phase import analysed_run, analyze, outlier_steps
+from phasewatch.plot.placed import placed, positions, same_placement
 from phasewatch.plot.seed_group import draw_group
 from phasewatch.plot.seeds import BANDS, band_label, joined_cuts
 from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing
@@ -78,6 +79,7 @@ def compare_figure(
     level: float = 0.95,
     analyze_options: Mapping[str, Any] | None = None,
     band: str = "ci95",
+    x_unit: str | None = None,
 ) -> Figure:
     """Compare runs; returns the Figure (`phasewatch.plot.figure_data(fig)`: what it drew).
 
@@ -90,7 +92,11 @@ def compare_figure(
     confidence interval of the mean; `sd`, `se`, `minmax`), cut at the metric's known bounds,
     with the mean's recommended stop (without labels: the seeds of one configuration, see
     `entries.entry_groups`).
-    `xlim`/`ylim` fix the step axis and the first panel's y axis. `analyze_options`: the
+    `x_unit` ("epoch", "tokens", "samples"; overlay): one axis in that unit, each run placed
+    by its own log's counter (`placed.positions`; runs of different batch sizes share epochs,
+    not steps), drawn as in steps otherwise, its smoothing that of its own figure.
+    `xlim`/`ylim` fix the x axis (in `x_unit` when given) and the first panel's y axis.
+    `analyze_options`: the
     options of `phasewatch.analyze` the `analyses` were made with (baseline, keep_outliers,
     penalty, noise_sd...); a seed group's mean and the analyses the grid computes use them too.
     """
@@ -112,14 +118,19 @@ def compare_figure(
     groups = entry_groups(runs, labels, own)
     for metric, members in zip(*_panel_metrics(runs, given if layout == "overlay" else None, own)):
         warn_scales(runs, metric, members, groups)
-    if layout == "overlay":
+    if layout == "overlay" and x_unit is None:
         _one_step_axis(runs, own)
     if layout == "grid":
+        if x_unit is not None:
+            raise UsageError(f"--x {x_unit} places several runs on one axis (the overlay); the "
+                             "grid draws each run on an axis of its own: draw each alone with "
+                             f"--x {x_unit}")
         if analyses is None:
             analyses = [analyze(r, m, **options) for r, m in zip(runs, own)]
         return grid_figure(runs, own, analyses, groups, size, smoothing, raw, ncols, title, xlim, ylim)
+    places = None if x_unit is None else [positions(r, x_unit, m) for r, m in zip(runs, own)]
     return _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xlim, ylim,
-                    (band, level), options)
+                    (band, level), options, places, x_unit)
 
 
 def _one_step_axis(runs: Sequence[Run], own: Sequence[str]) -> None:
@@ -193,7 +204,7 @@ def _panel_direction(runs, own, analyses, metric: str, members: list[int]) -> st
 
 
 def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xlim, ylim,
-             band, options) -> Figure:
+             band, options, places=None, x_unit=None) -> Figure:
     panels, present = _panel_metrics(runs, given, own)
     for metric, members in zip(panels, present):
         if not members:
@@ -209,7 +220,13 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                  if (s := series_or_none(runs[i], m)) is not None]
     first = min(float(s.index[0]) for s in all_steps)
     last = max(float(s.index[-1]) for s in all_steps)
-    asked, smoothing = smoothing, smoothing.resolved(first, last, xlim)
+    if places is not None:  # the axis' span in the unit; each run smoothed as in its own figure
+        ends = [places[i](np.array([float(s.index[0]), float(s.index[-1])]))
+                for i in range(len(runs)) for m in panels
+                if (s := series_or_none(runs[i], m)) is not None]
+        first, last = min(float(e[0]) for e in ends), max(float(e[1]) for e in ends)
+    # placed by counters, the figure's span is in no run's steps: each has its own (`_placement`)
+    asked, smoothing = smoothing, smoothing if places else smoothing.resolved(first, last, xlim)
     width, height = figure_size(size, n_panels=len(panels) - 1)
     hidden = {"raw": False}  # raw dots of a run with > DENSE_POINTS values bury the other lines
     with paper_style():
@@ -234,58 +251,66 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                 group = [i for i in group if i in members]
                 if not group:
                     continue
-                if len(group) > 1:
-                    drawn, cut = draw_group(ax, p, data, [runs[i] for i in group], label,
-                                             metric, style, smoothing, band,
-                                             None if analyses is None else
-                                             [analyses[i] for i in group], options)
-                    meaning["band"] = True
-                    meaning["mean-stop"] |= drawn
-                    if cut:
-                        meaning["cut"].add(cut)
-                    lines.append((label, smoothing, None))
-                    text = f"{label} (mean of {len(group)})"
-                else:
-                    i = group[0]
-                    text = label
-                    analysis = analyses[i] if analyses is not None else None
-                    series = series_or_none(runs[i], metric)
-                    show_raw = raw and series is not None and series.size <= DENSE_POINTS
-                    hidden["raw"] |= raw and not show_raw
-                    # sparse, as its own figure draws it: its evaluations joined by lines
-                    steps = None if series is None else series.index.to_numpy(dtype=float)
-                    drawn_with = asked.for_series(steps, smoothing, xlim)
-                    lines.append((label, drawn_with, steps))
-                    if series is not None:
-                        spans.setdefault(p, []).append((label, series.to_numpy()))
-                    drawn = draw_run(ax, p, data, runs[i], label, metric, color, drawn_with,
-                                     show_raw, analysis, line=style.line())
-                    meaning["raw"] |= show_raw
-                    if analysis is not None and same_metric(runs[i], analysis.metric, metric):
-                        y = mark_stop(ax, *drawn, analysis.recommended_stop_step, color)
-                        if y is not None:
-                            meaning["stop"] = True
-                            data.add(p, label, analysis.metric, "stop",
-                                     [analysis.recommended_stop_step], [y])
-                        out = outlier_steps(analysis)
-                        values = _draw.draw_outliers(ax, series, out, color)
-                        if values:
-                            meaning["outlier"] = True
-                            data.add(p, label, analysis.metric, "outlier", out[:len(values)], values)
-                handles.setdefault(f"run:{label}", Line2D([], [], color=color, linewidth=1.2,
-                                                          label=text, **style.line()))
-                for i in group:  # the group's events, in its colour, on this panel only
-                    for name, handle in _draw.draw_events([ax], runs[i].events, color=color).items():
-                        handle.set_color(NEUTRAL)
-                        handles.setdefault(f"event:{name}", handle)
+                place, own_smoothing = _placement(runs, group, metric, places, label, x_unit,
+                                                  asked, smoothing)
+                with placed(ax, data, place):
+                    if len(group) > 1:
+                        drawn, cut = draw_group(ax, p, data, [runs[i] for i in group], label,
+                                                 metric, style, own_smoothing, band,
+                                                 None if analyses is None else
+                                                 [analyses[i] for i in group], options)
+                        meaning["band"] = True
+                        meaning["mean-stop"] |= drawn
+                        if cut:
+                            meaning["cut"].add(cut)
+                        lines.append((label, own_smoothing, None))
+                        text = f"{label} (mean of {len(group)})"
+                    else:
+                        i = group[0]
+                        text = label
+                        analysis = analyses[i] if analyses is not None else None
+                        series = series_or_none(runs[i], metric)
+                        show_raw = raw and series is not None and series.size <= DENSE_POINTS
+                        hidden["raw"] |= raw and not show_raw
+                        # sparse, as its own figure draws it: its evaluations joined by lines
+                        steps = None if series is None else series.index.to_numpy(dtype=float)
+                        drawn_with = asked.for_series(steps, own_smoothing,
+                                                      xlim if place is None else None)
+                        lines.append((label, drawn_with, steps))
+                        if series is not None:
+                            spans.setdefault(p, []).append((label, series.to_numpy()))
+                        drawn = draw_run(ax, p, data, runs[i], label, metric, color, drawn_with,
+                                         show_raw, analysis, line=style.line())
+                        meaning["raw"] |= show_raw
+                        if analysis is not None and same_metric(runs[i], analysis.metric, metric):
+                            y = mark_stop(ax, *drawn, analysis.recommended_stop_step, color)
+                            if y is not None:
+                                meaning["stop"] = True
+                                data.add(p, label, analysis.metric, "stop",
+                                         [analysis.recommended_stop_step], [y])
+                            out = outlier_steps(analysis)
+                            values = _draw.draw_outliers(ax, series, out, color)
+                            if values:
+                                meaning["outlier"] = True
+                                data.add(p, label, analysis.metric, "outlier",
+                                         out[:len(values)], values)
+                    handles.setdefault(f"run:{label}", Line2D([], [], color=color, linewidth=1.2,
+                                                              label=text, **style.line()))
+                    for i in group:  # the group's events, in its colour, on this panel only
+                        events = _draw.draw_events([ax], runs[i].events, color=color)
+                        for name, handle in events.items():
+                            handle.set_color(NEUTRAL)
+                            handles.setdefault(f"event:{name}", handle)
             ax.set_ylabel(_draw.metric_label(metric, direction))
             if not log:
                 _draw.readable_ylim(ax)
         for ax in axes:
             _draw.step_xlim(ax, first, last)
         _draw.apply_limits(axes, xlim, ylim)
-        unit = shared_step_unit(zip(runs, own))
+        unit = x_unit or shared_step_unit(zip(runs, own))
         axes[-1].set_xlabel(axis_label(unit))
+        if places is not None:  # each run's rows in its own counter's unit
+            data.set_x_unit(x_unit, None)
         fig.align_ylabels(axes)
         seen = _draw.in_view(axes)
         meaning["stop"] &= "stop" in seen
@@ -302,13 +327,30 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
             note += "; " + flat
         if varied:  # the handles must be long enough to show a dash-dot
             note += "; " + _repeat_note([style for _, style, _ in groups])
-        _draw.fit_legend(fig, legend, max_cols=3, title=in_step_unit(note, unit),
+        # placed by their counters, the runs keep their steps: a smoothing's width is in steps
+        note = note if places is not None else in_step_unit(note, unit)
+        _draw.fit_legend(fig, legend, max_cols=3, title=note,
                          title_fontsize="small", handlelength=VARIED_HANDLE if varied else None)
         if title:
             _draw.fit_suptitle(fig, title)
         fit_ylabels(fig, axes)
         freeze_layout(fig)
     return fig
+
+
+def _placement(runs, group, metric, places, label, x_unit, asked, smoothing):
+    """(where the group's steps lie on the unit's axis, the smoothing it is drawn with): in
+    steps, (None, the figure's); placed by counters, its counter's (one for all its seeds:
+    `placed.same_placement`) and the smoothing its own figure has (`asked` resolved over its
+    own steps: the figure's steps are no one run's)."""
+    if places is None:
+        return None, smoothing
+    series = [s for i in group if (s := series_or_none(runs[i], metric)) is not None]
+    longest = max(series, key=len).index.to_numpy(dtype=np.float64)
+    place = same_placement([runs[i] for i in group], [places[i] for i in group], longest,
+                           label, x_unit)
+    first = min(float(s.index[0]) for s in series)
+    return place, asked.resolved(first, max(float(s.index[-1]) for s in series))
 
 
 def _meaning_handles(meaning: dict[str, Any], band: tuple[str, float]) -> list:

@@ -11,7 +11,9 @@ from `step` to `end_step`; `value` empty). `panel` counts the axes from the top-
 
 A figure drawn with its x axis in another unit (`plot --x epoch|tokens|samples`, or an HF
 console log, read in epochs) gets two more columns named after the unit, e.g. `epoch` and
-`end_epoch`: the x a reader of the figure sees. `step` stays, the key back to the log.
+`end_epoch`: the x a reader of the figure sees. `step` stays, the key back to the log. Runs
+compared on such an axis are each placed by their own log's counter (`place`): a row's unit
+is then its run's.
 """
 
 from __future__ import annotations
@@ -32,22 +34,33 @@ class FigureData:
     rows: list[tuple] = field(default_factory=list)
     unit: str | None = None                       # x unit other than the step (see set_x_unit)
     to_unit: Callable[[float], float] | None = None
+    # (first row, end row, step -> unit) of the rows of one run placed by its own counter
+    placed: list[tuple[int, int, Callable[[float], float]]] = field(default_factory=list)
 
     @property
     def columns(self) -> tuple[str, ...]:
         return COLUMNS if self.unit is None else (*COLUMNS, self.unit, f"end_{self.unit}")
 
-    def set_x_unit(self, unit: str, to_unit: Callable[[float], float]) -> None:
-        """The figure's x axis shows `unit` (`to_unit(step)`): its columns join the table."""
+    def set_x_unit(self, unit: str, to_unit: Callable[[float], float] | None) -> None:
+        """The figure's x axis shows `unit` (`to_unit(step)`, or each run's own: `place`): its
+        columns join the table."""
         self.unit, self.to_unit = unit, to_unit
+
+    def place(self, first: int, end: int, to_unit: Callable[[float], float]) -> None:
+        """Rows `first`..`end` (one run's, or one seed group's) take their unit from
+        `to_unit`, their own log's counter, not the figure's."""
+        self.placed.append((first, end, to_unit))
 
     def table(self) -> list[tuple]:
         """The rows as written: with the unit's columns when the x axis is not in steps."""
-        if self.unit is None or self.to_unit is None:
+        if self.unit is None:
             return list(self.rows)
-        at = self.to_unit
-        return [(*row, _num(None if row[4] is None else at(row[4])),
-                 _num(None if row[6] is None else at(row[6]))) for row in self.rows]
+        ats = [self.to_unit] * len(self.rows)
+        for first, end, to_unit in self.placed:
+            ats[first:end] = [to_unit] * (end - first)
+        return [(*row, _num(None if row[4] is None or at is None else at(row[4])),
+                 _num(None if row[6] is None or at is None else at(row[6])))
+                for row, at in zip(self.rows, ats)]
 
     def add(self, panel: int, run: str, metric: str, kind: str, steps: Iterable[float],
             values: Iterable[float] | None = None, end_steps: Iterable[float] | None = None) -> None:
