@@ -48,6 +48,7 @@ from phasewatch.io.csv_cells import (
     numbered_table,
     numbers_only,
     split_cells,
+    without_empty_extra,
 )
 from phasewatch.io.csv_layouts import (
     EpochEndRows,
@@ -122,6 +123,8 @@ class LineParser:
         self._title = False  # a title line above the header was passed over (`csv_layouts`)
         self._hinted = ""  # the delimiter that title named (Excel's `sep=;`), if it did
         self._epoch_end: EpochEndRows | None = None  # sentence-transformers' `epoch,steps`
+        self._doubled_at: int | None = None  # the first row's doubled separator, if it had one
+        self._row_read = False  # a row was matched to the header (`_without_empty_extra`)
 
     def next_file(self) -> LineParser:
         """The parser of the file that continues this one's log (the file truncated and
@@ -156,7 +159,8 @@ class LineParser:
         if self._delimiter == ";":  # '0,5' is 0.5 in such a file
             cells = [c.replace(",", ".") if DECIMAL_COMMA.match(c) else c for c in cells]
         if len(cells) != len(self._columns):
-            raise ValueError(f"{len(cells)} cells where the header has {len(self._columns)}")
+            cells = self._without_empty_extra(cells, lineno)
+        self._row_read = True
         if self._step_index is None:
             step, self._rows = self._rows, self._rows + 1
         else:
@@ -178,6 +182,25 @@ class LineParser:
     def flush(self) -> list[tuple[int, dict[str, Any]]]:
         """At the file's end, the rows an evaluator CSV's first epoch held (`EpochEndRows`)."""
         return self._epoch_end.end() if self._epoch_end is not None else []
+
+    def _without_empty_extra(self, cells: list[str], lineno: int) -> list[str]:
+        """A row with one empty cell more than the header, read without it
+        (`csv_cells.without_empty_extra`). A doubled separator is a writer's layout, in every
+        row at one place: taken where the first row has it (and said, as it lines the cells
+        after it up with the header), then only there; in a later row alone, an absent value
+        beside a value the header does not name cannot be told from it: refused, as any other
+        row of another length."""
+        found = without_empty_extra(cells, len(self._columns))
+        at = found[1] if found is not None else None
+        if found is None or (at is not None and at != self._doubled_at and self._row_read):
+            raise ValueError(f"{len(cells)} cells where the header has {len(self._columns)}")
+        kept = found[0]
+        if at is not None and self._doubled_at is None:
+            self._doubled_at = at
+            where = f"after {self._header[at - 1]}" if 0 < at <= len(self._header) else "first"
+            self.notes.append(f"line {lineno}: one empty cell more than the header, {where} (a "
+                              "doubled separator): rows like it are read without that cell")
+        return kept
 
     def _summary_row(self, cells: list[str]) -> None:
         """A whole row whose step cell is a word (`final,,,5.98`: a script's test perplexity

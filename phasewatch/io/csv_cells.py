@@ -29,6 +29,23 @@ def split_cells(line: str, delimiter: str) -> list[str]:
         raise ValueError(f"not a CSV row ({exc})") from None
 
 
+def without_empty_extra(cells: list[str], width: int) -> tuple[list[str], int | None] | None:
+    """A row one cell longer than its header of `width` cells, where that cell is an empty one:
+    the row without it, and where it was: None for the last (a trailing separator, `1,0.5,`),
+    else its place (a doubled separator, `0.28<TAB><TAB>0.95`, the row's only empty cell: old
+    Flair's `loss.tsv` rows; the reader takes it at the place the first row has it). None for any
+    other row: an extra cell that holds a value, or one among several empty cells, is no row
+    of this header."""
+    if len(cells) != width + 1:
+        return None
+    if not cells[-1].strip():
+        return cells[:-1], None
+    empty = [i for i, cell in enumerate(cells) if not cell.strip()]
+    if len(empty) != 1:
+        return None
+    return cells[:empty[0]] + cells[empty[0] + 1:], empty[0]
+
+
 def delimiter_of(header: str) -> str:
     """',' unless the header holds more tabs or semicolons (a spreadsheet saved in a locale
     whose decimal mark is a comma separates cells with ';')."""
