@@ -368,7 +368,9 @@ class LiveWatch(LiveMessages):
         # the log up to a stop says no end, whatever the rest of the file says
         result.finished = bool(source.info.finished) and not self.stopped
         result.crashed = bool(source.info.crashed) and not self.stopped
-        result.plan = self.plan.source
+        # a finished log's plan is not past its last step (the rule inspect says it by)
+        result.plan = self.plan.at_finish(source.info.step_unit) if result.finished \
+            else self.plan.source
         if self.monitor is not None:
             noise = {k: self.monitor_options[k] for k in ("noise_sd", "eval_size")
                      if self.monitor_options.get(k) is not None}

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from phasewatch.epoch_steps import EPOCH_COUNT_KEY, EpochSteps, epoch_count
-from phasewatch.lr_schedule import LiveDecay
+from phasewatch.lr_schedule import LiveDecay, finished_before
 from phasewatch.planned import (
     EPOCHS_KEY,
     PlanSource,
@@ -32,6 +32,7 @@ class LivePlan:
         self._last_epoch: tuple[int, Any] | None = None  # the last (step, epoch) logged
         self._rounded = False  # two rows at different steps logged the same epoch
         self._decay: LiveDecay | None = None  # the learning rate's decay, without another plan
+        self.last_step: int | None = None  # the latest step of the records read
         # the metric watched counts epochs beside the log's batches (`step_counters`): a plan
         # from the config or the logged epoch counts the batches' steps, not its own
         self.apart = False
@@ -59,6 +60,19 @@ class LivePlan:
         if self.source is not None:
             self.say(self.source.said(info.step_unit))
 
+    def at_finish(self, unit: str) -> PlanSource | None:
+        """The plan once the log says the run finished, at the latest step read: a learning
+        rate's decay read to end past it ends there, and says why (`finished_before`, the
+        rule `inspect` says it by)."""
+        source = self.source
+        if source is None or source.origin != "lr" or self.last_step is None:
+            return source
+        why = finished_before(source.steps, self.last_step, f"{source.decay}, `{source.key}`,",
+                              unit)
+        if why is not None:
+            self.source = PlanSource(self.last_step, "finished", source.key, past_end=why)
+        return self.source
+
     def drop_apart(self, metric: str) -> bool:
         """The metric watched is found to count epochs beside the batches' steps: a plan that
         is not the option's is in the batches' steps, and is dropped (said); True when it was
@@ -76,6 +90,7 @@ class LivePlan:
         """The planned steps the epoch logged with this record gives, when they differ from
         `current` (said the first time); 0 when a plan given before is gone (the steps were not
         the epochs after all); else None."""
+        self.last_step = step if self.last_step is None else max(self.last_step, step)
         if self._count is not None:
             return self._from_count(step, values, current, unit)
         if self._decay is not None:

@@ -110,6 +110,22 @@ def _cosine(x, r, warmup_from: float) -> Decay | None:
     return None
 
 
+def finished_before(end: int, finished_at: int | None, decay: str, unit: str = "step") -> str | None:
+    """Why the plan read from the learning rate's decay (`decay`, its words), which ends at
+    step `end`, does not hold where the log says its run finished at step `finished_at` (None:
+    it does not say) before it: the words the plan `finished_at` is given with instead, else
+    None. A finished log's plan is not past its last step: a linear decay to a floor that ends
+    at the last epoch (SpeechBrain's from 1e-3 to 1e-4 over 35 epochs, then its test line)
+    reads as one to 0 that would end four epochs later. The one rule `inspect` and `watch` say
+    the plan by (`analyze` takes no plan from a finished log's rates at all)."""
+    from phasewatch.step_units import at
+
+    if finished_at is None or end <= finished_at:
+        return None
+    return (f"the log says the run finished at {at(finished_at, unit)}, where the learning "
+            f"rate's {decay} read from its rates would end at {at(end, unit)}")
+
+
 def lr_plan(run) -> tuple[Decay, str] | None:
     """(where the learning rate's linear or cosine decay ends, the rate's name in the log), from
     the first of `LR_NAMES` the run logs; None without one."""

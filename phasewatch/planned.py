@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from phasewatch.lr_schedule import lr_plan
+from phasewatch.lr_schedule import finished_before, lr_plan
 from phasewatch.values import to_float
 
 # Each the run's last step, in the steps its log is placed at; the first one a config holds
@@ -158,7 +158,8 @@ class PlanSource:
     goes on, so `steps` is the last estimate), "epoch_count" (the config's `epochs`, in a
     run whose steps are its epochs: `EpochSteps`) or "lr" (where the logged learning rate's
     linear or cosine decay ends, `lr_schedule`, `decay` its words; refined as the run goes on
-    too)."""
+    too), "finished" (that decay read past the step where the log says the run finished,
+    which is the plan: `past_end` says why, `lr_schedule.finished_before`)."""
 
     steps: int
     origin: str
@@ -166,6 +167,7 @@ class PlanSource:
     format: str = ""
     epochs: float | None = None
     decay: str = "linear decay to 0"
+    past_end: str | None = None  # origin "finished": why the decay's end does not hold
 
     @classmethod
     def of_config(cls, config: Mapping[str, Any], format: str) -> PlanSource | None:
@@ -177,6 +179,8 @@ class PlanSource:
 
     def where(self) -> str:
         """"from the run's config `steps`", "from --planned-steps", ..."""
+        if self.origin == "finished":
+            return self.past_end or "the log says the run finished there"
         if self.origin == "option":
             return "from --planned-steps"
         if self.origin == "log":
@@ -285,8 +289,27 @@ def run_plan(run, least: bool = False) -> int | None:
     config, or the planned epochs x the steps the logged epoch says one takes, or the config's
     `epochs` where the run's steps are its epochs (`EpochSteps`, over its rows as watch reads
     them), else where the logged learning rate's linear or cosine decay ends (`lr_schedule`).
-    With `least`, the fewest steps a rounded epoch leaves the plan (`epoch_plan`)."""
-    return plan_and_decay(run, least)[0]
+    With `least`, the fewest steps a rounded epoch leaves the plan (`epoch_plan`). A finished
+    log's plan is not past its last step (`stated_plan`)."""
+    return stated_plan(run, least=least)[0]
+
+
+def stated_plan(run, unit: str = "step", least: bool = False) -> tuple[int | None, str | None]:
+    """(`run_plan`, the words it is given with: where the learning rate's decay ends, or why
+    the run's last step is the plan where the log says it finished before that end
+    (`lr_schedule.finished_before`); None for a plan its config or its epochs state)."""
+    plan, decay = plan_and_decay(run, least)
+    if plan is None or decay is None:
+        return plan, None
+    last = finished_at(run)
+    why = finished_before(plan, last, decay, unit)
+    return (last, why) if why is not None else (plan, f"where the learning rate's {decay} ends")
+
+
+def finished_at(run) -> int | None:
+    """The last step of a run whose log says it finished (`Run.finished`), else None."""
+    ends = [int(steps[-1]) for steps, _ in run.columns().values() if steps.size]
+    return max(ends) if ends and getattr(run, "finished", False) else None
 
 
 def plan_and_decay(run, least: bool = False) -> tuple[int | None, str | None]:

@@ -14,7 +14,7 @@ import numpy as np
 
 from phasewatch.metric_table import MetricTable, metric_table
 from phasewatch.output import digits_apart, listed
-from phasewatch.planned import plan_and_decay, run_plan
+from phasewatch.planned import run_plan, stated_plan
 from phasewatch.presets import ROLE_CANDIDATES, later_matches, role_matches
 from phasewatch.step_counters import run_counters
 from phasewatch.step_units import at, scaled_words, step_text, unit_scale, unit_word
@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     if unit_scale(unit) != 1:  # an HF console log whose banner does not fix its steps
         print(f"no training step in the log: positions are {unit_word(unit)}s "
               f"(the JSON output's steps are {scaled_words(unit)})")
-    plan, decay = plan_and_decay(run_)
+    plan, words = stated_plan(run_, unit)
     if plan is not None:
         print(f"planned to end at {at(plan, unit)}"
               + (f" (where the learning rate's {decay} ends)" if decay else ""))
