@@ -148,8 +148,7 @@ def run(args: argparse.Namespace) -> int:
               f"(the JSON output's steps are {scaled_words(unit)})")
     plan, words = stated_plan(run_, unit)
     if plan is not None:
-        print(f"planned to end at {at(plan, unit)}"
-              + (f" (where the learning rate's {decay} ends)" if decay else ""))
+        print(f"planned to end at {at(plan, unit)}" + (f" ({words})" if words else ""))
     if run_.events:
         print("events: " + ", ".join(f"{e.name}@{e.step}" for e in run_.events))
     perf = performance(run_)
