@@ -125,7 +125,7 @@ def test_server_errors_are_exit_3_naming_the_address(server, capsys):
 
 @pytest.mark.slow
 def test_server_run_followed_while_the_client_logs(server, tmp_path):
-    from watch_follower import Follower, eval_curve, replay
+    from watch_follower import Follower, eval_curve, let_writer_finish, replay
 
     url, _ = server
     script = textwrap.dedent(
@@ -146,9 +146,7 @@ def test_server_run_followed_while_the_client_logs(server, tmp_path):
                               env=ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     run_id = writer.stdout.readline().strip()
     follower = Follower(f"mlflow+{url}/{run_id}", stop_on=())
-    writer.stdin.write("go\n")
-    writer.stdin.close()
-    assert writer.wait(300) == 0
+    let_writer_finish(writer)
     followed = follower.ends_by_itself(timeout=60)
     replayed, result = replay(f"mlflow+{url}/{run_id}", stop_on=())
     assert len(replayed) >= 2 and followed == replayed and result.finished

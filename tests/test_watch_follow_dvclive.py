@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from watch_follower import Follower, assert_same, eval_curve, replay
+from watch_follower import Follower, assert_same, eval_curve, let_writer_finish, replay
 
 from phasewatch.io import dvclive as reader
 from phasewatch.io.source import collect
@@ -50,21 +50,11 @@ def start_writer(tmp_path) -> tuple[subprocess.Popen, list[float]]:
     return writer, accuracy
 
 
-def finish(writer: subprocess.Popen) -> None:
-    try:
-        writer.stdin.write("go\n")
-        writer.stdin.close()
-        assert writer.wait(120) == 0
-    finally:
-        if writer.poll() is None:
-            writer.kill()
-
-
 def test_dvclive_folder_followed_while_live_logs(tmp_path):
     writer, accuracy = start_writer(tmp_path)
     folder = tmp_path / "dvclive"
     follower = Follower(folder, stop_on=(), idle_exit=3.0)
-    finish(writer)
+    let_writer_finish(writer, timeout=120)
     followed = follower.ends_by_itself(timeout=60)
     replayed, result = replay(folder, stop_on=())
     assert_same(followed, replayed)
@@ -117,7 +107,7 @@ def test_one_tsv_followed_alone_is_the_metric_its_folder_names(tmp_path):
     writer, accuracy = start_writer(tmp_path)
     tsv = tmp_path / "dvclive/plots/metrics/eval/accuracy.tsv"
     follower = Follower(tsv, stop_on=(), idle_exit=3.0)
-    finish(writer)
+    let_writer_finish(writer, timeout=120)
     followed = follower.ends_by_itself(timeout=60)
     replayed, result = replay(tsv, stop_on=())
     assert_same(followed, replayed)

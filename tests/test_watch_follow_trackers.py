@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from watch_follower import Follower, assert_same, eval_curve, replay
+from watch_follower import Follower, assert_same, eval_curve, let_writer_finish, replay
 
 # ------------------------------------------------------------------ W&B offline
 WANDB_WRITER = """
@@ -101,16 +101,10 @@ def follow_mlflow_writer(tracking_uri, path_of):
     writer = subprocess.Popen([sys.executable, "-c", MLFLOW_WRITER, tracking_uri,
                                json.dumps(eval_curve())], env=env, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
-    try:
-        experiment, run_id = writer.stdout.readline().split()
-        path = path_of(experiment, run_id)
-        follower = Follower(path, stop_on=())
-        writer.stdin.write("go\n")
-        writer.stdin.close()
-        assert writer.wait(300) == 0
-    finally:
-        if writer.poll() is None:
-            writer.kill()
+    experiment, run_id = writer.stdout.readline().split()
+    path = path_of(experiment, run_id)
+    follower = Follower(path, stop_on=())
+    let_writer_finish(writer)
     return follower.ends_by_itself(timeout=60), path
 
 
@@ -203,12 +197,8 @@ def follow_while_the_writer_logs(script_args, env, path, ready="created", waits=
         follower = Follower(path, stop_on=(), idle_exit=idle_exit)
         if waits:
             follower.wait_for_message(waits)
-        writer.stdin.write("go\n")
-        writer.stdin.close()
-        assert writer.wait(300) == 0
     finally:
-        if writer.poll() is None:
-            writer.kill()
+        let_writer_finish(writer)
     followed = follower.ends_by_itself(timeout=60)
     replayed, result = replay(path, stop_on=())
     assert_same(followed, replayed)

@@ -6,6 +6,7 @@ alerts (`assert_same`)."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 
@@ -61,6 +62,18 @@ class Follower:
         return self.alerts
 
 
+def let_writer_finish(writer: subprocess.Popen, timeout: float = 300) -> None:
+    """Tell a tracker-writer subprocess (waiting for a line on stdin) to log its run, and wait
+    for it to end cleanly; killed if it is still running when this fails."""
+    try:
+        writer.stdin.write("go\n")
+        writer.stdin.close()
+        assert writer.wait(timeout) == 0
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+
+
 def write_in_pieces(path, text: str, size: int = 777) -> None:
     """Write `text` to `path` in pieces that cut lines anywhere, as a trainer's buffered writes
     do, while a follower reads it."""
@@ -105,4 +118,10 @@ def follows_a_held_choice(path, lines: list[str], first: int):
 
 def assert_same(followed, replayed):
     assert len(replayed) >= 2, replayed  # a run with phases: the comparison is not empty
-    assert followed == replayed
+    # where they part: a flaky follow (an idle exit on a loaded machine) is told from a changed
+    # alert by the first pair that differs, not by two reprs of dozens of alerts
+    apart = next((i for i, (a, b) in enumerate(zip(followed, replayed)) if a != b),
+                 min(len(followed), len(replayed)))
+    assert followed == replayed, (
+        f"{len(followed)} followed, {len(replayed)} replayed alerts; the first apart (#{apart}): "
+        f"followed {followed[apart:apart + 1]}, replayed {replayed[apart:apart + 1]}")
