@@ -219,3 +219,34 @@ def test_a_policy_gradient_config_and_its_subclasses_train_on_no_expert_data():
     host = MonitorHost("eval/accuracy", "max", (), None, None, {"no_expert_data": False})
     host.trainer_config(ScriptConfig)
     assert host.monitor.config.no_expert_data is False
+
+
+def test_when_training_ends_the_checkpoint_to_keep_is_analyzes(tmp_path, caplog):
+    """A held-out accuracy that rises to a plateau (60 evaluations, noise 0.01), never stopped:
+    the monitor's own best at the end is a high reading on the plateau (step 31), analyze of
+    the trainer_state.json the Trainer wrote names another (48). Once training ends the
+    callback names analyze's, as `watch` ends with the whole run's answer, and so does the
+    best_model_checkpoint that load_best_model_at_end loads."""
+    from phasewatch.analysis import analyze_run
+    from phasewatch.io import read_run
+
+    n = 60
+    t = np.arange(n + 1)
+    accuracy = np.where(t < 20, 0.4 + 0.3 * t / 20, 0.7) + np.random.default_rng(2).normal(
+        0, 0.01, n + 1)
+    callback = PhasewatchCallback(metric="eval/accuracy", stop_on=())
+    trainer, _ = make_trainer(tmp_path, callback, max_steps=n, accuracy=accuracy[1:],
+                              save_steps=1)
+    trainer.args.load_best_model_at_end = True
+    trainer.args.save_total_limit = None  # every checkpoint kept: analyze's own is there
+    with caplog.at_level("WARNING", logger="phasewatch"):
+        trainer.train()
+    state = read_run(tmp_path / "out" / f"checkpoint-{n}" / "trainer_state.json")
+    offline = analyze_run(state, "eval_accuracy", "max").recommended_stop_step
+    live = callback.monitor.best_step  # the monitor's own, without hindsight
+    assert abs(live - offline) > 1  # what the run's end changes
+    assert callback.best_step == callback.best_saved_step == offline
+    assert trainer.state.best_model_checkpoint == callback.best_checkpoint
+    assert callback.best_checkpoint.endswith(f"checkpoint-{offline}")
+    [last] = [r.message for r in caplog.records if r.message.startswith("best step")]
+    assert last.startswith(f"best step {offline} (saved: checkpoint-{offline})")

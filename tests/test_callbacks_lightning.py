@@ -206,3 +206,29 @@ def test_a_checkpoint_modelcheckpoint_deleted_is_never_named(tmp_path):
     assert Path(callback.best_checkpoint).name in kept
     assert callback.best_saved_step + 1 == int(Path(callback.best_checkpoint).stem.rsplit("=", 1)[1])
 
+
+
+def test_when_fit_ends_the_best_step_is_analyzes(tmp_path):
+    """A val_acc that rises to a plateau (60 validations, noise 0.01), never stopped: the
+    monitor's own best at the end is one high reading on the plateau, analyze of the run's
+    metrics.csv names another. When fit ends the callback names analyze's, as `watch` ends
+    with the whole run's answer."""
+    import phasewatch
+
+    class Plateau(Tiny):
+        def __init__(self):
+            super().__init__()
+            t = np.arange(N + 1)
+            self.curve = np.where(t < 20, 0.4 + 0.3 * t / 20, 0.7) + np.random.default_rng(
+                2).normal(0, 0.01, t.size)
+
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    callback = PhasewatchLightningCallback(metric="val_acc", stop_on=())
+    checkpoint = ModelCheckpoint(save_top_k=-1, every_n_epochs=1)  # every epoch's file kept
+    checkpointed_trainer(callback, tmp_path, checkpoint, max_epochs=60).fit(
+        Plateau(), loader(), loader())
+    analysis = phasewatch.analyze(tmp_path / "lightning_logs" / "version_0", metric="val_acc")
+    assert abs(callback.monitor.best_step - analysis.recommended_stop_step) > 1  # no hindsight
+    assert callback.best_step == analysis.recommended_stop_step
+    assert callback.best_saved_step == analysis.saved_checkpoint.step

@@ -80,6 +80,7 @@ class MonitorHost:
 
         # the watched metric's evaluations (oriented), to score saves as analyze does
         self.evals = LiveCheckpoints([])
+        self.settled_best: int | None = None  # `settle`: analyze's checkpoint once training ended
 
     def observe(self, step: int, metrics: Mapping[str, Any]) -> list[Alert]:
         if not self.train_metrics_told:
@@ -281,12 +282,53 @@ class MonitorHost:
 
         if self.evals.steps:
             scores, _ = score_saves(sorted(self.saved), self.evals.steps, self.evals.values)
-            return to_load(scores, self.monitor.best_step, exists)
+            return to_load(scores, self.best_step, exists)
         _, level = self.monitor.level()
         sign = self.monitor.trackers_[0].series.sign
         latest = None if level is None else sign * level
         return best_saved({step: latest if score is None else score
                            for step, score in self.saved.items()}, exists)
+
+    @property
+    def best_step(self) -> int | None:
+        """The checkpoint to keep: the monitor's best smoothed step while training goes on, and
+        `analyze`'s once it has ended (`settle`)."""
+        return self.settled_best if self.settled_best is not None else self.monitor.best_step
+
+    def settle(self, run=None) -> None:
+        """Once training has ended (or stops now), the checkpoint to keep is the one `analyze`
+        names on the log the trainer wrote (`run`; None: the evaluations of the metric watched,
+        as a log of that metric alone), as `watch` ends with the whole run's answer: the
+        monitor's own best has no hindsight (on a run that rose to a plateau it named step 31
+        of 60 where `analyze` names 47, both on the plateau). An analysis that cannot be made
+        (`PhasewatchError`) leaves the monitor's best."""
+        from phasewatch.analysis import analyze_run
+        from phasewatch.errors import PhasewatchError
+
+        if self.choosing or not self.evals.steps:
+            return  # nothing was watched
+        series = self.monitor.trackers_[0].series
+        if run is None:
+            import numpy as np
+
+            from phasewatch.run import Run
+
+            steps = np.asarray(self.evals.steps, dtype=np.int64)
+            _, last = np.unique(steps[::-1], return_index=True)  # a step fed again: its last
+            kept = steps.size - 1 - last
+            values = series.sign * np.asarray(self.evals.values, dtype=np.float64)[kept]
+            run = Run.from_columns({series.label: (steps[kept], values)}, "callback",
+                                   "evaluations")
+        try:
+            analysis = analyze_run(run, metric=series.label,
+                                   direction="max" if series.sign > 0 else "min")
+        except PhasewatchError as exc:
+            if "settle" not in self.warned:  # said once: this runs at the last evaluation and
+                self.warned.add("settle")   # again when training ends
+                logger.warning("the checkpoint to keep stays the monitor's: the whole-run "
+                               "analysis is not available (%s)", exc)
+            return
+        self.settled_best = analysis.recommended_stop_step
 
     def close(self) -> None:
         if self.webhook is not None:
@@ -327,5 +369,6 @@ class HostedResults:
 
     @property
     def best_step(self) -> int | None:
-        """Best smoothed evaluation step (may have no checkpoint)."""
-        return self.host.monitor.best_step
+        """The step to keep (may have no checkpoint): the best smoothed evaluation while
+        training goes on, `analyze`'s recommendation once it has ended (`MonitorHost.settle`)."""
+        return self.host.best_step

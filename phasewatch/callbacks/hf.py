@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from phasewatch.callbacks._common import HostedResults, MonitorHost, logger, never_stops_training
@@ -87,9 +88,13 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
         if not metrics:
             return
         self.host.evaluated(state.global_step, metrics)
-        self._keep_best(state)
         if self.host.monitor.should_stop:
             control.should_training_stop = True
+        if control.should_training_stop or state.global_step >= state.max_steps > 0:
+            # the run's last evaluation: the checkpoint to keep is analyze's from here, before
+            # load_best_model_at_end loads the one named below
+            self.host.settle(logged_run(state))
+        self._keep_best(state)
 
     @never_stops_training
     def on_log(self, args, state, control, logs=None, **kwargs):
@@ -133,6 +138,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
     @never_stops_training
     def on_train_end(self, args, state, control, **kwargs):
         monitor = self.host.monitor
+        self.host.settle(logged_run(state))  # whatever ended it: analyze's answer on its log
         missing = [name for name in monitor.missing_metrics() if name not in self.host.warned]
         if self.host.choosing:
             logger.warning("no metric was chosen: the trainer reported no "
@@ -155,8 +161,6 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
         words ("not saved; best saved: checkpoint-10, eval_accuracy 0.5354, 0.0202 from step
         0's 0.5556"): trial 36's callback said only "best saved checkpoint: checkpoint-10 (best
         evaluated step 0)" after a fine-tune that never got back to the model it started from."""
-        from pathlib import Path
-
         from phasewatch.saved_checkpoints import checkpoint_steps, choose
 
         folder = Path(self.output_dir)
@@ -189,3 +193,16 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
     def phasewatch_state(self, value: dict) -> None:
         """Trainer._load_callback_state sets the saved attributes with setattr."""
         self.host.load(value)
+
+
+def logged_run(state):
+    """The run the Trainer's state holds (its log history, planned steps and epochs), read as
+    `analyze` reads the `trainer_state.json` the Trainer writes from it."""
+    import tempfile
+
+    from phasewatch.io import read_run
+
+    with tempfile.TemporaryDirectory(prefix="phasewatch-") as folder:
+        path = Path(folder) / "trainer_state.json"
+        state.save_to_json(str(path))
+        return read_run(path)

@@ -14,7 +14,8 @@ reads from the run's logs; when a `stop_on` phase is entered the callback sets
 The train loss beside a held-out loss is followed from what the training steps log (each
 `log_every_n_steps`, at the step the loggers log it at; an epoch-level one once an epoch, at its
 last step), as `watch` follows it in metrics.csv (`MonitorHost.trained`). `best_step` is the
-best smoothed validation step; `best_saved_step` is the best of the steps whose model was
+best smoothed validation step while training runs, and `analyze`'s recommended step on the
+validations received once `fit` ends (`MonitorHost.settle`); `best_saved_step` is the best of the steps whose model was
 saved (each `on_save_checkpoint`, at the logged step of the model it saves: the global step
 less one), scored as `analyze` scores saved checkpoints, among those whose file
 is still in a ModelCheckpoint's folder (`save_top_k` deletes the others); `best_checkpoint` is
@@ -135,6 +136,7 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
 
     @never_stops_training
     def on_train_end(self, trainer, pl_module) -> None:
+        self.host.settle()  # analyze's checkpoint to keep, on the evaluations of the run
         files = self._files()
         if files and self.best_step is not None:
             from phasewatch.saved_checkpoints import choose
