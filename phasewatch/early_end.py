@@ -52,6 +52,16 @@ def why_short(run) -> str:
         evidence = EVIDENCE.get((run.format, ended), "the run's recorded status says so")
         return f"{ENDINGS[ended]} ({evidence})"
     if getattr(run, "finished", False):
+        config = getattr(run, "config", None) or {}
+        reached, planned = config.get("global_step"), config.get("max_steps")
+        if isinstance(reached, int) and isinstance(planned, int) and 0 < planned <= reached:
+            # a trainer_state.json whose trainer reached max_steps (so its reader calls it
+            # finished) with no row logged after an earlier step: not cut short (a DistilGPT2
+            # classifier's checkpoint-1470 copy, global_step 1470 of max_steps 1470, rows to
+            # 1176, was told its early stopping or a time budget ended it at 1176)
+            return (f"its trainer did reach step {reached} (this trainer_state.json's "
+                    "global_step), with no row logged after the last one: the evaluations "
+                    "after it are not in this file")
         return ("the log says the run finished there: its trainer's early stopping or a time "
                 "budget ended it before its planned length")
     found = planned_key(getattr(run, "config", None) or {})

@@ -6,6 +6,7 @@ Such a finished run had no note at all: the plan of a finished run was not looke
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -54,6 +55,20 @@ def test_an_hf_run_that_finished_short_of_its_max_steps(tmp_path):
     assert early_notes(hf_state(tmp_path, 2000, ended=True)) == []  # at its plan: none
     unfinished = early_notes(hf_state(tmp_path, 610, ended=False))  # read while it trains
     assert len(unfinished) == 1 and "still training" in unfinished[0]
+
+
+def test_an_hf_state_that_reached_max_steps_with_its_last_rows_unlogged(tmp_path):
+    """A checkpoint's trainer_state.json whose global_step is its max_steps, its rows ending an
+    epoch earlier (the last evaluation not in the file): the run reached its plan, it was not
+    cut short by an early stop or a time budget."""
+    path = hf_state(tmp_path, 1600, ended=False)
+    state = json.loads(path.read_text())
+    state["global_step"] = 2000
+    path.write_text(json.dumps(state))
+    [note] = early_notes(path)
+    assert "the log ends at step 1600, before the step 2000" in note
+    assert "its trainer did reach step 2000 (this trainer_state.json's global_step)" in note
+    assert FINISHED not in note and "still training" not in note
 
 
 @pytest.mark.parametrize("event, status, said", [
