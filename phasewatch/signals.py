@@ -244,6 +244,21 @@ def stage_starts(run: Run, steps: np.ndarray) -> np.ndarray:
     return starts
 
 
+def non_finite_note(metric: str, steps: np.ndarray, values: np.ndarray) -> str:
+    """'' or the note on a series' values that are no reading, left out: non-finite (a NaN
+    evaluation loss: Python's json writes `NaN`), or beyond +-MAX_VALUE, with their steps. One
+    note, said by `analyze` of the metric it takes (`prepare`) and by `inspect` of each metric
+    (`inspect.non_finite_notes`), whose counts hold finite values only."""
+    bad = ~(np.abs(values) <= MAX_VALUE)  # True for NaN and infinities too
+    n_bad = int(bad.sum())
+    if not n_bad:
+        return ""
+    where = ", ".join(str(s) for s in steps[bad][:5]) + (", ..." if n_bad > 5 else "")
+    huge = "" if np.isfinite(values[bad]).sum() == 0 else f" or beyond +-{MAX_VALUE:g}"
+    return (f"{metric}: {counted(n_bad, f'non-finite{huge} value')} left out "
+            f"({'step' if n_bad == 1 else 'steps'} {where})")
+
+
 def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False,
             noise_sd: float | None = None, eval_size: int | None = None,
             use_events: bool = True) -> PreparedSeries:
@@ -259,12 +274,7 @@ def prepare(run: Run, metric: str, direction: str, keep_outliers: bool = False,
     values, steps = raw.values, raw.steps
     warnings: list[str] = []
     finite = np.abs(values) <= MAX_VALUE  # False for NaN and infinities too
-    n_bad = int((~finite).sum())
-    if n_bad:
-        where = ", ".join(str(s) for s in steps[~finite][:5]) + (", ..." if n_bad > 5 else "")
-        huge = "" if np.isfinite(values[~finite]).sum() == 0 else f" or beyond +-{MAX_VALUE:g}"
-        warnings.append(f"{metric}: {counted(n_bad, f'non-finite{huge} value')} left out "
-                        f"({'step' if n_bad == 1 else 'steps'} {where})")
+    warnings += [note] if (note := non_finite_note(metric, steps, values)) else []
     steps, values = steps[finite], values[finite]
     sign = 1.0 if direction == "max" else -1.0
     turned = sign * values

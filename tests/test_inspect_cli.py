@@ -49,8 +49,9 @@ def test_json_contract(tmp_path, capsys):
                                   "train_fallback": False, "sets": None, "sets_kind": None,
                                   "count": 2, "first_step": 0, "last_step": 2, "first": 0.5, "last": 0.75,
                                   "best": 0.75, "best_step": 2}
-    [warning] = doc["warnings"]
-    assert warning.startswith("line 4: step counter went back from 2 to 1")
+    resumed, nan = doc["warnings"]
+    assert resumed.startswith("line 4: step counter went back from 2 to 1")
+    assert nan == "loss: 1 non-finite value left out (step 3)"  # as analyze says it
     assert doc["planned_steps"] is None  # a JSONL log does not say
     assert doc["config"] == {}  # nor states settings
 
@@ -69,6 +70,57 @@ def test_text_view(tmp_path, capsys):
     assert lines[5].split() == ["eval_accuracy", "2", "0-2", "0.5", "0.75", "0.5", "0.75", "eval/accuracy"]
     assert lines[6].split() == ["loss", "2", "0-1", "2", "1.25", "1.25", "2", "train/loss"]
     assert lines[7].startswith("warning: line 4: step counter went back")
+
+
+def test_a_nan_evaluation_is_said_as_analyze_says_it(tmp_path, capsys):
+    """A TRL DPO run's trainer_state.json (written by transformers' TrainerState, whose json
+    writes `NaN`) with a NaN eval_loss at step 40, and a JSONL log with the same: inspect
+    counted 9 values and said nothing; it gives the note analyze gives, word for word."""
+    import pytest
+
+    transformers = pytest.importorskip("transformers")
+    history = []
+    for i in range(1, 11):
+        history.append({"loss": 0.69 - 0.02 * i, "rewards/accuracies": 0.5 + 0.03 * i,
+                        "rewards/margins": 0.1 * i, "epoch": i / 10, "step": 10 * i})
+        history.append({"eval_loss": float("nan") if i == 4 else 0.7 - 0.02 * i + 0.004 * (i % 3),
+                        "eval_rewards/accuracies": 0.55 + 0.02 * i, "epoch": i / 10,
+                        "step": 10 * i})
+    state = tmp_path / "trainer_state.json"
+    transformers.TrainerState(global_step=100, max_steps=100,
+                              log_history=history).save_to_json(str(state))
+    jsonl = tmp_path / "metrics.jsonl"
+    jsonl.write_text("".join(json.dumps({"step": r["step"], "eval/loss": r["eval_loss"]}) + "\n"
+                             for r in history if "eval_loss" in r))
+    for path, metric in ((state, "eval_loss"), (jsonl, "eval/loss")):
+        assert "NaN" in path.read_text()
+        note = f"{metric}: 1 non-finite value left out (step 40)"
+        code, out, _ = run_cli(capsys, "inspect", str(path))
+        assert code == 0 and f"warning: {note}" in out.splitlines()
+        assert "9 values over steps 10-100" in out
+        code, out, _ = run_cli(capsys, "inspect", str(path), "--format", "json")
+        assert json.loads(out)["warnings"][-1:] == [note]
+        code, out, _ = run_cli(capsys, "analyze", str(path), "--metric", metric, "--format",
+                               "json")
+        assert note in json.loads(out)["runs"][0]["warnings"]
+
+
+def test_non_finite_values_of_many_metrics_are_said_for_the_first_then_counted(tmp_path,
+                                                                              capsys):
+    """A log with a new metric name on every line (packed: `metric_table`): each of the
+    first NOTES_SHOWN metrics with a NaN gets its note, the others one line."""
+    from phasewatch.commands.inspect import NOTES_SHOWN
+
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(json.dumps({"step": i, "eval/acc": 0.5, f"m{i:04d}": float("nan")
+                                        if i % 100 == 7 else 1.0}) + "\n" for i in range(3000)))
+    _, out, _ = run_cli(capsys, "inspect", str(path), "--format", "json")
+    warnings = json.loads(out)["warnings"]
+    assert warnings[:NOTES_SHOWN] == [f"m{i:04d}: 1 non-finite value left out (step {i})"
+                                      for i in range(7, 100 * NOTES_SHOWN, 100)]
+    [more] = warnings[NOTES_SHOWN:]
+    assert more == (f"values left out as non-finite in {30 - NOTES_SHOWN} more metrics (m1007, "
+                    "m1107, m1207, m1307, m1407 and 15 more)")
 
 
 def test_run_folder_and_metric_without_finite_values(tmp_path, capsys):

@@ -110,7 +110,7 @@ def test_literal_nan_and_infinity(tmp_path, capsys):
     assert code == 0 and out["n_records"] == 4 and out["n_steps"] == 4
     assert out["metrics"]["loss"] == {"count": 1, "first_step": 3, "last_step": 3,
                                       "first": 0.5, "last": 0.5, "min": 0.5, "max": 0.5}
-    assert out["warnings"] == []
+    assert out["warnings"] == ["loss: 3 non-finite values left out (steps 0, 1, 2)"]
     values = read_run(path).series("loss", finite=False)
     assert math.isnan(values[0]) and values[1] == math.inf and values[2] == -math.inf
 

@@ -20,6 +20,7 @@ from phasewatch.step_counters import run_counters
 from phasewatch.step_units import at, scaled_words, step_text, unit_scale, unit_word
 
 HELP = "show what a log file or run folder holds: format, steps, metrics and values, warnings"
+NOTES_SHOWN = 10  # metrics whose values that are no reading get a note each; then a count
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -71,12 +72,46 @@ def summarize(run) -> dict:
         "n_records": run.n_records,
         "n_steps": run.n_steps,
         "metrics": metric_table(run.columns()).as_dicts(),
-        "warnings": list(run.warnings),
+        "warnings": list(run.warnings) + non_finite_notes(run),
         "performance": performance(run),
         "planned_steps": run_plan(run),
         # the settings the log states (Lightning's hparams.yaml, HF's TrainingArguments...)
         "config": dict(run.config),
     }
+
+
+def non_finite_notes(run, shown: int = NOTES_SHOWN) -> list[str]:
+    """What each metric's count leaves out, said as `analyze` says it of the metric it takes
+    (`signals.non_finite_note`): a NaN evaluation left a count one short, unexplained. The
+    first `shown` such metrics by name, then how many more."""
+    from phasewatch.output import listed
+    from phasewatch.signals import non_finite_note
+
+    columns = run.columns()
+    names = sorted(_with_non_finite(columns))
+    notes = [non_finite_note(name, *columns[name]) for name in names[:shown]]
+    if len(names) > shown:
+        notes.append(f"values left out as non-finite in {len(names) - shown} more metrics "
+                     f"({listed(names[shown:], 5)})")
+    return notes
+
+
+def _with_non_finite(columns) -> list[str]:
+    """The metrics with a value that is no reading (`values.MAX_VALUE`); millions of packed
+    metrics (`metric_table`) in one pass over their values."""
+    from phasewatch.values import MAX_VALUE
+
+    packed = hasattr(columns, "packed")
+    found = [name for name, (_, values) in (columns.plain() if packed else columns).items()
+             if not (np.abs(values) <= MAX_VALUE).all()]
+    if packed:
+        names, starts, _, values = columns.packed()
+        rows = np.flatnonzero(~(np.abs(values) <= MAX_VALUE))
+        if rows.size:
+            owners = np.unique(np.searchsorted(starts, rows, side="right") - 1)
+            ids = np.flatnonzero(np.diff(starts))  # the packed metrics, as `names` lists them
+            found += [names[i] for i in np.searchsorted(ids, owners).tolist()]
+    return found
 
 
 def _num(value, digits: int = 4) -> str:
@@ -168,7 +203,8 @@ def run(args: argparse.Namespace) -> int:
         print("printed names read under others: " + listed(
             [f"{printed} as {own}" for printed, own in run_.printed_names.items()], 8)
             + " (--metric takes either)")
-    for warning in run_.warnings + ([counters.note] if counters.note else []):
+    for warning in run_.warnings + non_finite_notes(run_) + ([counters.note] if counters.note
+                                                             else []):
         print(f"warning: {warning}")
     return 0
 
