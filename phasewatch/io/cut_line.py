@@ -7,7 +7,8 @@ still does: a CSV row '2000,0.6534' cut to '2000,0' reads as 0 (the overfit's de
 real one), an icefall validation 'loss=0.1906' cut to 'loss=0.1' as 0.1. Yet a whole row that
 only lacks its newline is a row (every Flair run's last epoch). Their readers
 (`LineRecordSource.cut_line_may_parse`) read a finished file's last line when it looks whole
-(`cut_reason`: laid out as a line read before it, its last value as long as theirs), and leave
+(`cut_reason`: laid out as a line read before it, its last value as long as theirs, or as short
+as one its column has had), and leave
 out one that does not, saying so with the text and how to keep it; a follow waits for the line's
 end until the run ends, then judges it the same way. Apart from the line machinery because it
 is what a reader says, not how lines are read.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -38,16 +39,19 @@ RECENT = 16  # record lines remembered to judge a last line by (`LineRecordSourc
 MID_VALUE = "it ends mid-value"
 
 
-def cut_reason(text: str, before: Iterable[str]) -> str | None:
+def cut_reason(text: str, before: Iterable[str],
+               earlier: Callable[[], Iterable[str]] | None = None) -> str | None:
     """Why a finished file's last line, which has no newline, may be cut; None when it looks
-    whole. `before`: the record lines read before it (the last `RECENT`). A cut line leaves
-    a trace unless the writer stopped exactly at a value's end: it ends in a number's prefix
-    (`evidently_cut`), it lacks items the lines like it have (laid out as none of them: a cut
-    before the last cell), or its last number is shorter than each of theirs in the same place
-    (fewer decimals, no exponent where they all have one, fewer digits where all are integers:
-    '0' of '0.6534' in a column of 0.xxxx). With no record line before it, only the first test
-    can tell. A value cut where it still looks like one ('0.65' of '0.6534' among values that
-    have two decimals) is read: nothing in the file tells it apart."""
+    whole. `before`: the record lines read before it (the last `RECENT`); `earlier`: all the
+    file's lines before it, read again only where those say its last value is short
+    (`_had_as_short`). A cut line leaves a trace unless the writer stopped exactly at a
+    value's end: it ends in a number's prefix (`evidently_cut`), it lacks items the lines like
+    it have (laid out as none of them: a cut before the last cell), or its last number is
+    shorter than each of theirs in the same place (fewer decimals, no exponent where they all
+    have one, fewer digits where all are integers: '0' of '0.6534' in a column of 0.xxxx),
+    and than every value its column has had in the file. With no record line before it, only
+    the first test can tell. A value cut where it still looks like one ('0.65' of '0.6534'
+    among values that have two decimals) is read: nothing in the file tells it apart."""
     if evidently_cut(text):
         return MID_VALUE
     before = list(before)
@@ -62,9 +66,27 @@ def cut_reason(text: str, before: Iterable[str]) -> str | None:
     if not last or not end.endswith(last[-1]):
         return None  # it ends in a word, which the layout compared
     theirs = [NUMBER.findall(line)[-1] for line in alike]
-    if _shorter(last[-1], theirs):
+    if _shorter(last[-1], theirs) and not _had_as_short(last[-1], layout, earlier):
         return f"its last value, {last[-1]}, is shorter than each in its place before it"
     return None
+
+
+def _had_as_short(value: str, layout: str, earlier: Callable[[], Iterable[str]] | None) -> bool:
+    """Whether a line of the file laid out as the last (`layout`) ends in a value no longer
+    than `value`: its column has had values this short, so its writer prints each number as
+    short as it goes (Python's repr: '0.75' beside '0.7312345678901234', an accuracy of 3/4
+    among others), and a last value that short is one it writes, not a cut ('20,0.75' was left
+    out after rows of 16 decimals, though an earlier row held 0.5). The recent lines alone hold
+    none so short; the file is read again only then, a last line without its newline being
+    rare, and only up to the first such line."""
+    if earlier is None:
+        return False
+    for line in earlier():
+        if NUMBER.sub("#", line) == layout:
+            other = NUMBER.findall(line)[-1].lstrip("+-")
+            if (other[:1].isdigit() or other.startswith(".")) and not _shorter(value, [other]):
+                return True  # (NaN and infinity, words, are compared with none)
+    return False
 
 
 def _shorter(value: str, others: list[str]) -> bool:

@@ -266,7 +266,7 @@ class LineRecordSource(RecordSource):
             report.seen(lineno)
             why = None  # why this line may be cut (a finished file's last, without its newline)
             if self.recent is not None and lineno == self.tail.unterminated:
-                why = cut_reason(text, self.recent)
+                why = cut_reason(text, self.recent, self._terminated_lines)
             cut = why is not None
             if why == MID_VALUE:
                 self._leave_out_cut(lineno, text, why)
@@ -319,6 +319,16 @@ class LineRecordSource(RecordSource):
             for record in records:
                 self.repeats.see(record.step, record.values, record.line)
         yield from records
+
+    def _terminated_lines(self) -> Iterator[str]:
+        """The lines of the file that end with their newline: all before an unterminated last
+        one (`cut_line.cut_reason` reads them again where the recent lines leave it unsure)."""
+        from phasewatch.files import open_regular
+
+        with open_regular(self.file) as handle:
+            for raw in handle:
+                if raw.endswith(b"\n"):
+                    yield raw.decode("utf-8", "replace").rstrip("\r\n")
 
     def _leave_out_cut(self, lineno: int, text: str, why: str) -> None:
         """A last line without its newline that may be cut (`why`), in a format whose cut line
