@@ -62,7 +62,6 @@ from phasewatch.phase_stats import (
     phase_stats,
 )
 from phasewatch.phases import PhaseConfig, fit_segments, significant_gap
-from phasewatch.planned import plan_and_decay, unfinished_note
 from phasewatch.plateau_start import held_plateau, start_plateaus
 from phasewatch.results import Analysis
 from phasewatch.reward_beside import note_reward_rise
@@ -93,6 +92,7 @@ from phasewatch.train_beside import is_held_out, note_train_beside, train_series
 from phasewatch.trainer_best import worst_kept_note
 from phasewatch.turns import boundary_intervals, snap_turns
 from phasewatch.unseen_start import note_unseen_start
+from phasewatch.whole_plan import plan_and_decay, unfinished_note
 from phasewatch.whole_run_trend import (
     HELD_EDGES_ABOVE,
     averaged_best,

@@ -1,5 +1,5 @@
 """Why a run's log ends before its planned length, in the terms of the trainer that wrote it:
-the reason `planned.unfinished_note` gives, worded here for every format.
+the reason `whole_plan.unfinished_note` gives, worded here for every format.
 
 What the log shows of the end comes first: a YOLO run's early stopping (`yolo_early_stop`);
 what the reader found that ended it (`Run.ended_by`: detectron2's `Exception during

@@ -4,7 +4,7 @@ so far, as the live monitor names it.
 `analyze` names a fall from the start an overfit when it does not end on a floor early in the
 run (`phases.name_runs`). A log read while the run trains (or a replay stopped by
 `watch --stop-on`) can end in the middle of such a fall: the curve has not had the time to
-find its floor. Where the run's plan says how long it will be (`planned.run_plan`), the fall is
+find its floor. Where the run's plan says how long it will be (`whole_plan.run_plan`), the fall is
 what the live monitor calls it at that point: a disruption while it is within the run's early
 part (`EARLY_FRACTION` of the plan), an overfit once it goes on past it (trial 34: the sample
 SFT run read to step 70 of 2000 was "plateau > overfit (high confidence)" while `watch` said

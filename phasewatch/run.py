@@ -87,7 +87,7 @@ class Run:
     finished: bool = False
     """The log says the run ended (a trainer_state.json at its max_steps, HF's final
     `train_runtime` row, a run.json status...): its plan, if it states one, is not what is
-    left to come (`planned.unfinished_note`)."""
+    left to come (`whole_plan.unfinished_note`)."""
     ended_by: str | None = None
     """What the log says ended the run where it is no end the trainer planned (`ENDINGS` of
     `early_end`: "crash", "interrupt", "kill", "early stop"), for the note on a run that ends

@@ -15,7 +15,7 @@ from test_io_detectron2_console import HEAD, crashed_log, d2_log, line
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
-from phasewatch.planned import run_plan
+from phasewatch.whole_plan import run_plan
 
 EARLY = "the log ends at step 599, before the step 2000 its run plans"
 SAID = "planned length: 2000 steps, from the run's config `SOLVER.MAX_ITER`"

@@ -11,7 +11,7 @@ import pytest
 from phasewatch.analysis import analyze_run
 from phasewatch.cli import main
 from phasewatch.io import read_run
-from phasewatch.planned import plan_and_decay
+from phasewatch.whole_plan import plan_and_decay
 from tests.yolo_columns import DETECT as V8_COLUMNS
 from tests.yolo_columns import v5_results
 

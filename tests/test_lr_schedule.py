@@ -121,14 +121,14 @@ def test_inspect_analyze_and_watch_take_the_plan_the_decay_gives(tmp_path, capsy
 
 def test_the_rates_are_fitted_once_for_the_plan_and_its_words(tmp_path, capsys, monkeypatch):
     """`inspect` and `analyze` take the plan and the words that name its source from one fit
-    of the rates (`planned.plan_and_decay`); each fitted them twice."""
-    import phasewatch.planned
+    of the rates (`whole_plan.plan_and_decay`); each fitted them twice."""
+    import phasewatch.whole_plan
 
     log = tmp_path / "metrics.jsonl"
     _log(log, until=360)
     fits = []
-    fit = phasewatch.planned.lr_plan
-    monkeypatch.setattr(phasewatch.planned, "lr_plan", lambda run: fits.append(1) or fit(run))
+    fit = phasewatch.whole_plan.lr_plan
+    monkeypatch.setattr(phasewatch.whole_plan, "lr_plan", lambda run: fits.append(1) or fit(run))
     for command in ("inspect", "analyze"):
         fits.clear()
         assert main([command, str(log)]) == 0

@@ -159,7 +159,7 @@ def test_a_trl_on_policy_run_is_planned_from_the_updates_its_episodes_make():
     run = phasewatch.Run.from_columns({"train/epoch": (steps, steps / 10_000),
                                        "train/reward": (steps, np.full(500, 0.1))},
                                       "ppo", "wandb", config=config)
-    from phasewatch.planned import run_plan
+    from phasewatch.whole_plan import run_plan
 
     assert run_plan(run) == 500
 

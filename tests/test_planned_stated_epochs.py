@@ -19,7 +19,8 @@ import pytest
 
 from phasewatch.cli import main
 from phasewatch.io import read_run
-from phasewatch.planned import epoch_plan, run_plan
+from phasewatch.planned import epoch_plan
+from phasewatch.whole_plan import run_plan
 
 DATA = Path(__file__).resolve().parents[1] / "benchmarks/real_corpus/data"
 

@@ -14,10 +14,10 @@ import numpy as np
 
 from phasewatch.metric_table import MetricTable, metric_table
 from phasewatch.output import digits_apart, listed
-from phasewatch.planned import run_plan, stated_plan
 from phasewatch.presets import ROLE_CANDIDATES, later_matches, role_matches
 from phasewatch.step_counters import run_counters
 from phasewatch.step_units import at, scaled_words, step_text, unit_scale, unit_word
+from phasewatch.whole_plan import run_plan, stated_plan
 
 HELP = "show what a log file or run folder holds: format, steps, metrics and values, warnings"
 NOTES_SHOWN = 10  # metrics whose values that are no reading get a note each; then a count
