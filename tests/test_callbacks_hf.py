@@ -250,3 +250,47 @@ def test_when_training_ends_the_checkpoint_to_keep_is_analyzes(tmp_path, caplog)
     assert callback.best_checkpoint.endswith(f"checkpoint-{offline}")
     [last] = [r.message for r in caplog.records if r.message.startswith("best step")]
     assert last.startswith(f"best step {offline} (saved: checkpoint-{offline})")
+
+
+
+@pytest.mark.parametrize("patience, save_steps", [(10, 1), (9, 2)])
+def test_a_stop_by_a_callback_listed_after_this_one_is_the_runs_end_too(tmp_path, caplog,
+                                                                        patience, save_steps):
+    """An EarlyStoppingCallback given after this callback sets the stop in its own on_evaluate,
+    after this one's. The plateau run of the test above, stopped at step 36 by a patience of
+    10: the callback said "the trainer's best_model_checkpoint is checkpoint-26" (analyze's)
+    while the trainer held and loaded checkpoint-30 (the monitor's own). Where that step is
+    saved, the Trainer's on_save of it, after every on_evaluate, makes analyze's the one
+    load_best_model_at_end loads; stopped at step 35, saved every 2 steps, no save comes before
+    the load: the last line says which checkpoint the trainer loaded."""
+    from safetensors.torch import load_file
+
+    n = 60
+    t = np.arange(n + 1)
+    accuracy = np.where(t < 20, 0.4 + 0.3 * t / 20, 0.7) + np.random.default_rng(2).normal(
+        0, 0.01, n + 1)
+    callback = PhasewatchCallback(metric="eval/accuracy", stop_on=())
+    early = transformers.EarlyStoppingCallback(early_stopping_patience=patience)
+    trainer = tiny_trainer(
+        tmp_path / "out", callbacks=[callback, early],
+        compute_metrics=ScriptedMetrics(accuracy=accuracy[1:]), max_steps=n,
+        per_device_eval_batch_size=16, eval_strategy="steps", eval_steps=1,
+        save_strategy="steps", save_steps=save_steps, logging_steps=1000,
+        load_best_model_at_end=True, metric_for_best_model="accuracy")
+    with caplog.at_level("WARNING", logger="phasewatch"):
+        trainer.train()
+    assert trainer.state.global_step < n  # the early stopping ended it
+    assert callback.best_step != callback.monitor.best_step  # the run's end changed the pick
+    assert trainer.state.best_model_checkpoint == callback.best_checkpoint
+    out = tmp_path / "out"
+    model = trainer.model.state_dict()
+    [loaded] = [str(folder) for folder in sorted(out.iterdir()) if all(
+        torch.equal(value, model[name])
+        for name, value in load_file(folder / "model.safetensors").items())]
+    [last] = [r.message for r in caplog.records if r.message.startswith("best step")]
+    named = f"the trainer's best_model_checkpoint is {callback.best_checkpoint}"
+    if trainer.state.global_step % save_steps == 0:  # saved at the stop
+        assert loaded == callback.best_checkpoint and last.endswith(named)
+    else:
+        assert loaded != callback.best_checkpoint
+        assert last.endswith(f"{named} (the trainer loaded {loaded}, named before the run ended)")

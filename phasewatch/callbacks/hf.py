@@ -127,6 +127,11 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
     def on_save(self, args, state, control, **kwargs):
         self.output_dir = args.output_dir
         self.host.saved_step(state.global_step)
+        if control.should_training_stop:
+            # the run's last save, after every callback's on_evaluate: a stop set by one listed
+            # after this one (an EarlyStoppingCallback) is seen here, before
+            # load_best_model_at_end loads the checkpoint named below
+            self.host.settle(logged_run(state))
         self._keep_best(state)
 
     def _keep_best(self, state) -> None:
@@ -138,7 +143,9 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
     @never_stops_training
     def on_train_end(self, args, state, control, **kwargs):
         monitor = self.host.monitor
+        loaded = state.best_model_checkpoint if args.load_best_model_at_end else None
         self.host.settle(logged_run(state))  # whatever ended it: analyze's answer on its log
+        self._keep_best(state)
         missing = [name for name in monitor.missing_metrics() if name not in self.host.warned]
         if self.host.choosing:
             logger.warning("no metric was chosen: the trainer reported no "
@@ -150,9 +157,13 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
                 logger.warning("%s", unknown_metric_message(
                     name, monitor.metrics_seen).replace("in this run", "in the evaluations"))
         if self.best_checkpoint is not None:
+            # a stop at a step with no save (set after this callback's on_evaluate) has the
+            # trainer load the checkpoint named before the whole run's answer: said, not hidden
+            other = f" (the trainer loaded {loaded}, named before the run ended)" \
+                if loaded is not None and loaded != self.best_checkpoint else ""
             logger.warning("best step %s (%s)%s", self.best_step,
                            self._saved_text(args),
-                           f"; the trainer's best_model_checkpoint is {self.best_checkpoint}"
+                           f"; the trainer's best_model_checkpoint is {self.best_checkpoint}{other}"
                            if self.keep_best_checkpoint else "")
         self.host.close()
 
