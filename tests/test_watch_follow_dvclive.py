@@ -19,6 +19,9 @@ from phasewatch.io.source import collect
 pytest.importorskip("dvclive", reason="dvclive is not installed (it is in the dev extra)")
 
 EVAL_FROM = 5  # the eval TSV appears at this step, after the follow has started
+# the follow ends this long after the writer's last row: a writer stalled as long on a loaded
+# machine (2 cores, 2 test workers) ended it early, on the train rows before the eval TSV came
+IDLE_EXIT = 10.0
 
 WRITER = """
 import json, sys, time
@@ -53,7 +56,7 @@ def start_writer(tmp_path) -> tuple[subprocess.Popen, list[float]]:
 def test_dvclive_folder_followed_while_live_logs(tmp_path):
     writer, accuracy = start_writer(tmp_path)
     folder = tmp_path / "dvclive"
-    follower = Follower(folder, stop_on=(), idle_exit=3.0)
+    follower = Follower(folder, stop_on=(), idle_exit=IDLE_EXIT)
     let_writer_finish(writer, timeout=120)
     followed = follower.ends_by_itself(timeout=60)
     replayed, result = replay(folder, stop_on=())
@@ -106,7 +109,7 @@ def test_one_tsv_followed_alone_is_the_metric_its_folder_names(tmp_path):
     header's `accuracy`), alerts equal to a replay of the final file."""
     writer, accuracy = start_writer(tmp_path)
     tsv = tmp_path / "dvclive/plots/metrics/eval/accuracy.tsv"
-    follower = Follower(tsv, stop_on=(), idle_exit=3.0)
+    follower = Follower(tsv, stop_on=(), idle_exit=IDLE_EXIT)
     let_writer_finish(writer, timeout=120)
     followed = follower.ends_by_itself(timeout=60)
     replayed, result = replay(tsv, stop_on=())
