@@ -158,7 +158,9 @@ def test_a_follow_started_before_fit_follows_the_trainings_log(tmp_path):
     loggers = pytest.importorskip("lightning.pytorch.loggers")
     pytest.importorskip("tensorboard")
     save_dir = tmp_path / "run"
-    follower = Follower(save_dir, metric="eval/accuracy", stop_on=(), idle_exit=2.0)
+    # idle_exit counts while the folder does not exist yet: at 2 s, a full run on 2 busy cores
+    # once ended the follow before it found a log (it passes alone in 7 s)
+    follower = Follower(save_dir, metric="eval/accuracy", stop_on=(), idle_exit=10.0)
     follower.wait_for_message("does not exist yet")
     csv, tb = loggers.CSVLogger(str(save_dir)), loggers.TensorBoardLogger(str(save_dir))
     for logger in (csv, tb):
