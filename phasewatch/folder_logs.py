@@ -39,8 +39,19 @@ EVALUATIONS_NPZ = "evaluations.npz"
 
 def files_in(folder: Path) -> list[Path]:
     """The regular files directly in `folder`, hidden ones left out, sorted."""
+    return _visible(folder, Path.is_file)
+
+
+def subdirs_in(folder: Path) -> list[Path]:
+    """The folders directly in `folder`, hidden ones left out, sorted."""
+    return _visible(folder, Path.is_dir)
+
+
+def _visible(folder: Path, keep) -> list[Path]:
+    """The entries of `folder` that `keep` takes, hidden ones left out, sorted; none where the
+    folder cannot be listed (gone, unreadable: a folder looked into while it changes)."""
     try:
-        return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        return sorted(p for p in folder.iterdir() if keep(p) and not p.name.startswith("."))
     except OSError:
         return []
 

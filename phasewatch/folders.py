@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from phasewatch.errors import InputError, PhasewatchError
-from phasewatch.folder_logs import files_in, log_files
+from phasewatch.folder_logs import files_in, log_files, subdirs_in
 
 MAX_DEPTH = 4          # how far below PATH runs are looked for
 MAX_FOLDERS = 5000     # folders visited at most (a home directory given by mistake stays quick)
@@ -96,7 +96,7 @@ def newest_checkpoint_state(folder: Path, since_state: bool = False) -> tuple[Pa
         return (newer[-1], len(newer)) if newer else None
     best: tuple[int, Path] | None = None
     count = 0
-    for child in _subdirs(folder):
+    for child in subdirs_in(folder):
         number = checkpoint_step(child.name)
         state = child / "trainer_state.json"
         if number is not None and state.is_file():
@@ -116,7 +116,7 @@ def trainer_tensorboard_first(folder: Path) -> list[Path]:
     log before its first checkpoint, whose trainer_state.json then becomes the folder's run: a
     follow of the folder cannot tell yet which log a replay of the finished folder will read
     (`live_open.TrainerFolderWait` waits when the log's arguments are the Trainer's)."""
-    runs = _subdirs(folder / "runs")
+    runs = subdirs_in(folder / "runs")
     if not runs:
         return []
     from phasewatch.io.tensorboard import EVENT_FILE_MARK
@@ -132,13 +132,6 @@ def trainer_tensorboard_first(folder: Path) -> list[Path]:
     if any(f.path.name == "trainer_log.jsonl" and holds_evaluation(f.path) for f in here):
         return []  # LLaMA-Factory's log, evaluated: the run as a replay reads it (its values)
     return logs
-
-
-def _subdirs(folder: Path) -> list[Path]:
-    try:
-        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    except OSError:
-        return []
 
 
 def _is_wandb_pointer(folder: Path) -> bool:
@@ -275,7 +268,7 @@ def _runs_below(root: Path) -> list[Found]:
     frontier = [(root, 0)]
     while frontier:
         folder, depth = frontier.pop(0)
-        for child in _subdirs(folder):
+        for child in subdirs_in(folder):
             real = child.resolve()
             if real in seen or _SKIP_DIRS.match(child.name) or visited >= MAX_FOLDERS \
                     or mlflow.is_deleted(child) or _is_wandb_pointer(child):

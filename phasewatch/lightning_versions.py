@@ -62,10 +62,9 @@ class _Log:
 def versions(folder: Path) -> list[Path] | None:
     """The `version_N` folders of a Lightning logger's folder, in version order, when every
     sub-folder is one and there are two or more; else None."""
-    try:
-        subdirs = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    except OSError:
-        return None
+    from phasewatch.folder_logs import subdirs_in
+
+    subdirs = subdirs_in(folder)
     if len(subdirs) < 2 or not all(VERSION.fullmatch(p.name) for p in subdirs):
         return None
     return sorted(subdirs, key=lambda p: int(VERSION.fullmatch(p.name).group(1)))

@@ -84,14 +84,15 @@ def new_checkpoints(folder: Path) -> list[Path]:
 
 
 def _new_checkpoints(folder: Path) -> list[Path]:
-    from phasewatch.folders import _subdirs, checkpoint_step
+    from phasewatch.folder_logs import subdirs_in
+    from phasewatch.folders import checkpoint_step
 
     state = folder / "trainer_state.json"
     written = _mtime(state)
     if written is None:
         return []
     newer = []
-    for child in _subdirs(folder):
+    for child in subdirs_in(folder):
         number, saved = checkpoint_step(child.name), child / "trainer_state.json"
         if number is not None and (_mtime(saved) or 0) > written:
             newer.append((number, saved))
@@ -138,10 +139,10 @@ def previous_run(folder: Path) -> str | None:
 def folder_stamp(folder: Path) -> tuple:
     """What changes when a run writes into `folder` (its listing, its logs, its checkpoints'
     states, its TensorBoard starts): `previous_run` is asked again only when this does."""
-    from phasewatch.folders import _subdirs
+    from phasewatch.folder_logs import subdirs_in
 
     paths = [folder, folder / "trainer_state.json", folder / "trainer_log.jsonl", folder / "runs"]
-    paths += [child / "trainer_state.json" for child in _subdirs(folder)
+    paths += [child / "trainer_state.json" for child in subdirs_in(folder)
               if child.name.startswith("checkpoint-")]
     return tuple(_mtime(path) for path in paths)
 
