@@ -53,14 +53,20 @@ def start_writer(tmp_path) -> tuple[subprocess.Popen, list[float]]:
     return writer, accuracy
 
 
-def test_dvclive_folder_followed_while_live_logs(tmp_path):
+def followed_while_logged(tmp_path, path):
+    """`path` (the folder, or a file in it) followed while the writer logs, and replayed once it
+    has: (the follower, the replay's result, the accuracy logged); their alerts are the same."""
     writer, accuracy = start_writer(tmp_path)
-    folder = tmp_path / "dvclive"
-    follower = Follower(folder, stop_on=(), idle_exit=IDLE_EXIT)
+    follower = Follower(path, stop_on=(), idle_exit=IDLE_EXIT)
     let_writer_finish(writer, timeout=120)
     followed = follower.ends_by_itself(timeout=60)
-    replayed, result = replay(folder, stop_on=())
+    replayed, result = replay(path, stop_on=())
     assert_same(followed, replayed)
+    return follower, result, accuracy
+
+
+def test_dvclive_folder_followed_while_live_logs(tmp_path):
+    follower, result, accuracy = followed_while_logged(tmp_path, tmp_path / "dvclive")
     assert follower.watch.result.metric == "eval/accuracy"
     # one record a step, none lost or read twice, in the follow as in the replay
     assert follower.watch.result.n_records == result.n_records == len(accuracy)
@@ -107,12 +113,7 @@ def test_one_tsv_followed_alone_is_the_metric_its_folder_names(tmp_path):
     """`watch --follow dvclive/plots/metrics/eval/accuracy.tsv`, started before DVCLive writes
     that file: the file alone, its metric `eval/accuracy` as the folder's read names it (not the
     header's `accuracy`), alerts equal to a replay of the final file."""
-    writer, accuracy = start_writer(tmp_path)
     tsv = tmp_path / "dvclive/plots/metrics/eval/accuracy.tsv"
-    follower = Follower(tsv, stop_on=(), idle_exit=IDLE_EXIT)
-    let_writer_finish(writer, timeout=120)
-    followed = follower.ends_by_itself(timeout=60)
-    replayed, result = replay(tsv, stop_on=())
-    assert_same(followed, replayed)
+    follower, result, accuracy = followed_while_logged(tmp_path, tsv)
     assert follower.watch.result.metric == result.metric == "eval/accuracy"
     assert follower.watch.result.n_records == result.n_records == len(accuracy) - EVAL_FROM
