@@ -121,23 +121,25 @@ def test_the_loggers_lines_in_log_txt_behind_their_prefix(tmp_path):
     assert run.series("valid/WER").index.tolist() == list(range(1, 7))
 
 
-def test_an_item_that_is_no_number_is_said_and_the_rest_read(tmp_path):
+def five_epochs_and(tmp_path, line: str):
+    """The run of a 5-epoch log (no test line) with `line` written after it."""
     path = write_asr_log(tmp_path / "train_log.txt", epochs=5, tested=None)
     with open(path, "a") as fh:
-        fh.write("epoch: 6, lr: 5.31e-01 - train loss: 1.20 - valid loss: 1.10, "
-                 "valid WER: tensor(25.1000)\n")
-    run = read_run(path)
+        fh.write(line + "\n")
+    return read_run(path)
+
+
+def test_an_item_that_is_no_number_is_said_and_the_rest_read(tmp_path):
+    run = five_epochs_and(tmp_path, "epoch: 6, lr: 5.31e-01 - train loss: 1.20 - valid loss: "
+                                    "1.10, valid WER: tensor(25.1000)")
     assert run.series("valid/loss").index[-1] == 6 and run.series("valid/WER").index[-1] == 5
     assert any("line 6: valid/WER" in w for w in run.warnings), run.warnings
 
 
 def test_an_epoch_that_is_no_integer_is_a_line_skipped_not_truncated(tmp_path):
     # `epoch: 5.5` (a damaged line) was read as epoch 5, over the real epoch 5's values
-    path = write_asr_log(tmp_path / "train_log.txt", epochs=5, tested=None)
-    with open(path, "a") as fh:
-        fh.write("epoch: 5.5, lr: 5.31e-01 - train loss: 9.99 - valid loss: 9.99, "
-                 "valid WER: 99.99\n")
-    run = read_run(path)
+    run = five_epochs_and(tmp_path, "epoch: 5.5, lr: 5.31e-01 - train loss: 9.99 - valid loss: "
+                                    "9.99, valid WER: 99.99")
     assert run.series("valid/WER").index.tolist() == [1, 2, 3, 4, 5]
     assert 99.99 not in run.series("valid/WER").tolist()
     assert any("line 6" in w and "not an integer" in w for w in run.warnings), run.warnings
