@@ -294,3 +294,38 @@ def test_a_stop_by_a_callback_listed_after_this_one_is_the_runs_end_too(tmp_path
     else:
         assert loaded != callback.best_checkpoint
         assert last.endswith(f"{named} (the trainer loaded {loaded}, named before the run ended)")
+
+
+def test_the_same_log_history_is_analysed_once_at_the_runs_end(tmp_path, monkeypatch):
+    """The run's end settles three times: at its last evaluation, at the save after it (on the
+    same rows) and when training ends (the closing summary row added). The rows settled last
+    are not read or analysed again: two reads and two analyses, not three, and the answer is
+    analyze's on the trainer_state.json the Trainer wrote."""
+    from phasewatch import analysis
+    from phasewatch.callbacks import hf
+    from phasewatch.io import read_run
+
+    read, analysed = [], []
+    real_read, real_analyze = hf.logged_run, analysis.analyze_run
+
+    def counted_read(state):
+        read.append(real_read(state))
+        return read[-1]
+
+    def counted_analyze(run, *args, **kwargs):
+        analysed.extend(run for known in read if run is known)
+        return real_analyze(run, *args, **kwargs)
+
+    monkeypatch.setattr(hf, "logged_run", counted_read)
+    monkeypatch.setattr(analysis, "analyze_run", counted_analyze)
+    callback = PhasewatchCallback(metric="eval/accuracy", stop_on=())
+    metrics = ScriptedMetrics()
+    trainer = tiny_trainer(
+        tmp_path / "out", callbacks=[callback], compute_metrics=metrics, max_steps=30,
+        per_device_eval_batch_size=16, eval_strategy="steps", eval_steps=5,
+        save_strategy="steps", save_steps=5, logging_steps=5, load_best_model_at_end=True,
+        metric_for_best_model="accuracy")
+    trainer.train()
+    assert len(read) == len(analysed) == 2
+    state = read_run(tmp_path / "out" / "checkpoint-30" / "trainer_state.json")
+    assert callback.best_step == real_analyze(state, "eval_accuracy", "max").recommended_stop_step

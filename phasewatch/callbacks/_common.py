@@ -81,6 +81,7 @@ class MonitorHost:
         # the watched metric's evaluations (oriented), to score saves as analyze does
         self.evals = LiveCheckpoints([])
         self.settled_best: int | None = None  # `settle`: analyze's checkpoint once training ended
+        self.settled_key: Any = None  # which log `settled_best` was analysed on (`settle`)
 
     def observe(self, step: int, metrics: Mapping[str, Any]) -> list[Alert]:
         if not self.train_metrics_told:
@@ -295,20 +296,31 @@ class MonitorHost:
         `analyze`'s once it has ended (`settle`)."""
         return self.settled_best if self.settled_best is not None else self.monitor.best_step
 
-    def settle(self, run=None) -> None:
+    def settle(self, run=None, key: Any = None) -> None:
         """Once training has ended (or stops now), the checkpoint to keep is the one `analyze`
-        names on the log the trainer wrote (`run`; None: the evaluations of the metric watched,
-        as a log of that metric alone), as `watch` ends with the whole run's answer: the
-        monitor's own best has no hindsight (on a run that rose to a plateau it named step 31
-        of 60 where `analyze` names 47, both on the plateau). An analysis that cannot be made
-        (`PhasewatchError`) leaves the monitor's best."""
+        names on the log the trainer wrote (`run`, or a function that reads it; None: the
+        evaluations of the metric watched, as a log of that metric alone), as `watch` ends with
+        the whole run's answer: the monitor's own best has no hindsight (on a run that rose to
+        a plateau it named step 31 of 60 where `analyze` names 47, both on the plateau). An
+        analysis that cannot be made (`PhasewatchError`) leaves the monitor's best.
+
+        `key` names the log (the Trainer's: its step and number of rows; the evaluations':
+        their number and last step): the log settled last is not read or analysed again, its
+        answer stands. The HF Trainer settles at the run's last evaluation, at the save after
+        it and when training ends, each on the same rows but for the closing summary row."""
         from phasewatch.analysis import analyze_run
         from phasewatch.errors import PhasewatchError
 
         if self.choosing or not self.evals.steps:
             return  # nothing was watched
-        series = self.monitor.trackers_[0].series
         if run is None:
+            key = ("evaluations", len(self.evals.steps), self.evals.steps[-1])
+        if key is not None and key == self.settled_key:
+            return
+        series = self.monitor.trackers_[0].series
+        if callable(run):
+            run = run()
+        elif run is None:
             import numpy as np
 
             from phasewatch.run import Run
@@ -327,8 +339,9 @@ class MonitorHost:
                 self.warned.add("settle")   # again when training ends
                 logger.warning("the checkpoint to keep stays the monitor's: the whole-run "
                                "analysis is not available (%s)", exc)
+            self.settled_key = key
             return
-        self.settled_best = analysis.recommended_stop_step
+        self.settled_best, self.settled_key = analysis.recommended_stop_step, key
 
     def close(self) -> None:
         if self.webhook is not None:

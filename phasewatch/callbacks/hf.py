@@ -93,7 +93,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
         if control.should_training_stop or state.global_step >= state.max_steps > 0:
             # the run's last evaluation: the checkpoint to keep is analyze's from here, before
             # load_best_model_at_end loads the one named below
-            self.host.settle(logged_run(state))
+            self._settle(state)
         self._keep_best(state)
 
     @never_stops_training
@@ -131,8 +131,13 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
             # the run's last save, after every callback's on_evaluate: a stop set by one listed
             # after this one (an EarlyStoppingCallback) is seen here, before
             # load_best_model_at_end loads the checkpoint named below
-            self.host.settle(logged_run(state))
+            self._settle(state)
         self._keep_best(state)
+
+    def _settle(self, state) -> None:
+        """`MonitorHost.settle` on the Trainer's log history, read only where it has changed
+        since the last settle (a step or a row more)."""
+        self.host.settle(lambda: logged_run(state), key=(state.global_step, len(state.log_history)))
 
     def _keep_best(self, state) -> None:
         """Protect the best saved checkpoint from rotation (HF never deletes
@@ -144,7 +149,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
     def on_train_end(self, args, state, control, **kwargs):
         monitor = self.host.monitor
         loaded = state.best_model_checkpoint if args.load_best_model_at_end else None
-        self.host.settle(logged_run(state))  # whatever ended it: analyze's answer on its log
+        self._settle(state)  # whatever ended it: analyze's answer on its log
         self._keep_best(state)
         missing = [name for name in monitor.missing_metrics() if name not in self.host.warned]
         if self.host.choosing:
