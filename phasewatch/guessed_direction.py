@@ -13,7 +13,7 @@ from phasewatch.direction_words import (
     says_lower_is_better,
     says_lower_is_healthier,
 )
-from phasewatch.presets import ROLE_CANDIDATES, default_direction
+from phasewatch.presets import ROLE_CANDIDATES, bare_split_loss, default_direction
 from phasewatch.run import Run
 from phasewatch.trainer_best import declared_best_metric
 
@@ -41,6 +41,10 @@ def guessed_direction_note(run: Run, metric: str, direction: str | None) -> str 
     if says_lower_is_healthier(own):
         return (f"{own}: lower is taken to be better, as a run's health (a blow-up is bad): its "
                 "best is where the policy moved least, no checkpoint to keep by itself")
+    if (loss := bare_split_loss(own, run.metrics)) is not None:
+        return (f"{own}, read as the held-out loss beside {loss} (a split's name alone, printed "
+                "with the train loss): lower is taken to be better; pass --direction max if "
+                "higher is")
     # a role's name: its direction is known; not any alias (HF's `eval_mse` is also `eval/mse`,
     # a spelling and no role: it was read as higher-is-better without a word)
     if own in ROLE_CANDIDATES or any(role in ROLE_CANDIDATES for role, name in run.aliases.items()

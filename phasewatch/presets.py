@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, KeysView, Mapping
 from functools import lru_cache
 
-from phasewatch.direction_words import name_words, says_lower_is_better
+from phasewatch.direction_words import name_words, says_higher_is_better, says_lower_is_better
 from phasewatch.heldout_names import (
     TRAIN_WORDS,
     as_validation,
@@ -226,11 +226,53 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
         if name not in listed and (found := held_out_match(name)) is not None:
             rank = HELD_OUT_RULE_RANK + found[1] + (CAPITALISED_RANK if name != name.lower() else 0)
             hits.append((found[0], rank, name))
+    if (bare := _bare_split(present, hits)) is not None:
+        hits.append(("eval/loss", HELD_OUT_RULE_RANK + CAPITALISED_RANK, bare[0]))
     if any(h[0] == "train/preference_accuracy" and h[2].lower() in BARE_ACCURACY for h in hits) \
             and not beside_preference(present):
         hits = [h for h in hits
                 if not (h[0] == "train/preference_accuracy" and h[2].lower() in BARE_ACCURACY)]
     return hits, [n for n in flagged if n.startswith("eval_") and len(n) > 5]
+
+
+# A split's name alone as a metric's (`val`, `valid`, `validation`, in any case), printed beside
+# a train loss: a home-made console's `loss=0.4123 val=0.5234`, as a researcher reads it, is the
+# held-out loss beside the train loss (a Mamba tracker's train.log prints `| loss=52.04 ... |
+# val=48.83 |` at each epoch and saves its best model by that value as `val_loss`; read without
+# a role, its train loss was analysed, and `--metric val` took higher as better, its worst epoch
+# the best). Only where nothing else in the log is held out or says a score: beside an `acc`,
+# a reward or an F1, a bare `val` may be the held-out counterpart of either, and no direction
+# is guessed from it.
+BARE_SPLITS = frozenset({"val", "valid", "validation"})
+# the words of a train loss's name that a bare split is read beside (`loss`, `train_loss`,
+# `Training Loss`); not a policy's or another part's (`policy_loss`, `pos_loss`)
+PLAIN_LOSS_WORDS = (["loss"], ["train", "loss"], ["training", "loss"])
+
+
+def _bare_split(present: Collection[str], hits: list[tuple[str, int, str]]) -> tuple[str, str] | None:
+    """(the split's name, the train loss beside it) when `present` holds one bare split name
+    (`BARE_SPLITS`) and one plain train loss (`PLAIN_LOSS_WORDS`), no name of a held-out role
+    among `hits` and no other name that says a score (`says_higher_is_better`); else None."""
+    bare = [name for name in present if name.lower() in BARE_SPLITS]
+    if len(bare) != 1 or any(role in HELD_OUT_ROLES for role, _, _ in hits):
+        return None
+    losses = [name for name in present if name_words(name) in PLAIN_LOSS_WORDS]
+    if len(losses) != 1 or any(says_higher_is_better(name) for name in present if name != bare[0]):
+        return None
+    return bare[0], losses[0]
+
+
+def bare_split_loss(name: str, metrics: Iterable[str]) -> str | None:
+    """The train loss beside which `name`, a split's name alone (`val`), is read as the held-out
+    loss (`BARE_SPLITS`): it takes the role `eval/loss`, lower is better; else None. One rule for
+    the metric's choice (`_hits`), its direction (`signals.choose_direction`) and the words that
+    say so (`guessed_direction`, `inspect`)."""
+    if name.lower() not in BARE_SPLITS:
+        return None
+    present = _present(metrics)
+    hits, _ = _hits(present)
+    found = _bare_split(present, [hit for hit in hits if hit[2] != name])
+    return found[1] if found is not None and found[0] == name else None
 
 
 def role_matches(role: str, metrics: Iterable[str]) -> list[str]:

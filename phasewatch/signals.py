@@ -23,6 +23,7 @@ from phasewatch.output import counted, listed
 from phasewatch.presets import (
     FALLBACK_ROLES,
     PERFORMANCE_ROLES,
+    bare_split_loss,
     default_direction,
     later_matches,
     names_of_roles,
@@ -189,6 +190,8 @@ def choose_direction(run: Run, metric: str, direction: str | None = None) -> str
         if metric == role and role_direction is not None:
             return role_direction
     own = run.resolve_metric(metric)
+    if bare_split_loss(own, run.metrics) is not None:
+        return "min"  # a console's `val=` beside its `loss=`: the held-out loss
     if lower_beside(own, run.metrics) is not None:
         return "min"  # DARTS' `Obj/valid` beside `Acc/valid`, QCNet's `val_MR` beside `val_minADE`
     return default_direction(own)

@@ -46,7 +46,8 @@ def test_json_contract(tmp_path, capsys):
                  "first": 2.0, "last": 1.25, "min": 1.25, "max": 2.0},
     }
     assert doc["performance"] == {"metric": "eval_accuracy", "direction": "max",
-                                  "train_fallback": False, "sets": None, "sets_kind": None,
+                                  "train_fallback": False, "loss_beside": None,
+                                  "sets": None, "sets_kind": None,
                                   "count": 2, "first_step": 0, "last_step": 2, "first": 0.5, "last": 0.75,
                                   "best": 0.75, "best_step": 2}
     resumed, nan = doc["warnings"]

@@ -35,6 +35,7 @@ def performance(run) -> dict | None:
     from phasewatch.choice_notes import fallback_note
     from phasewatch.errors import UsageError
     from phasewatch.metric_sets import choose_series, sets_kind
+    from phasewatch.presets import bare_split_loss
     from phasewatch.signals import choose_direction, choose_metric
 
     try:
@@ -47,17 +48,19 @@ def performance(run) -> dict | None:
     series = run.column(metric)
     own = series.name
     train = fallback_note(run, role) is not None  # a train loss: no held-out metric logged
+    beside = bare_split_loss(own, run.metrics)  # a console's `val=` read beside its `loss=`
     sets = len(choice.sets) if len(choice.sets) > 1 else None
     kind = sets_kind(choice.sets) if sets else None
     if series.size == 0:
-        return {"metric": own, "direction": direction, "train_fallback": train, "sets": sets,
+        return {"metric": own, "direction": direction, "train_fallback": train,
+                "loss_beside": beside, "sets": sets,
                 "sets_kind": kind, "count": 0,
                 "first_step": None, "last_step": None, "first": None, "last": None,
                 "best": None, "best_step": None}
     steps, values = series.steps, series.values
     best = int(np.argmax(values) if direction == "max" else np.argmin(values))
-    return {"metric": own, "direction": direction, "train_fallback": train, "sets": sets,
-            "sets_kind": kind, "count": series.size,
+    return {"metric": own, "direction": direction, "train_fallback": train,
+            "loss_beside": beside, "sets": sets, "sets_kind": kind, "count": series.size,
             "first_step": int(steps[0]), "last_step": int(steps[-1]),
             "first": float(values[0]), "last": float(values[-1]), "best": float(values[best]),
             "best_step": int(steps[best])}
@@ -126,6 +129,8 @@ def performance_line(perf: dict | None, unit: str = "step") -> str:
     better = "higher" if perf["direction"] == "max" else "lower"
     what = "; the train loss, as no held-out metric or reward is known by name" \
         if perf.get("train_fallback") else ""
+    if perf.get("loss_beside"):
+        what = f"; read as the held-out loss beside {perf['loss_beside']}"
     if perf.get("sets"):
         kind = perf.get("sets_kind") or "validation sets"
         what += f"; 1 of {perf['sets']} {kind}, as analyze takes it"
