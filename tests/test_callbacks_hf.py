@@ -329,3 +329,46 @@ def test_the_same_log_history_is_analysed_once_at_the_runs_end(tmp_path, monkeyp
     assert len(read) == len(analysed) == 2
     state = read_run(tmp_path / "out" / "checkpoint-30" / "trainer_state.json")
     assert callback.best_step == real_analyze(state, "eval_accuracy", "max").recommended_stop_step
+
+
+def test_one_callback_given_to_two_trainers_in_a_row_follows_each_run_alone(tmp_path):
+    """A sweep in a notebook gives one callback to two trainers in a row, the first run best
+    at step 10, the second at 30. The second run is followed as a new callback follows it:
+    the same best step at each evaluation, the same alerts, state and checkpoint. (The first
+    run's settled step 10 was the second's best from its first evaluation, named as its
+    best_model_checkpoint; its monitor kept the first run's best and alerts and raised none.)"""
+    from transformers import TrainerCallback
+
+    n = 40
+    t = np.arange(n + 1)
+    rng = np.random.default_rng(3)
+    early = np.where(t < 10, 0.4 + 0.3 * t / 10, 0.7 - 0.3 * (t - 10) / 30)
+    late = np.where(t < 30, 0.4 + 0.3 * t / 30, 0.7 - 0.2 * (t - 30) / 10)
+    early, late = early + rng.normal(0, 0.005, n + 1), late + rng.normal(0, 0.005, n + 1)
+
+    def followed(callback, folder, accuracy) -> list:
+        """The callback's best step at each evaluation of a run of `accuracy`."""
+        bests = []
+
+        class Spy(TrainerCallback):
+            def on_evaluate(self, args, state, control, **kwargs):
+                kept = state.best_model_checkpoint
+                bests.append((callback.best_step, kept and os.path.basename(kept)))
+
+        trainer, _ = make_trainer(folder, callback, max_steps=n, save_steps=1,
+                                  accuracy=accuracy[1:])
+        trainer.add_callback(Spy())
+        trainer.train()
+        return bests
+
+    reused = PhasewatchCallback(metric="eval/accuracy", stop_on=())
+    fresh = PhasewatchCallback(metric="eval/accuracy", stop_on=())
+    followed(reused, tmp_path / "first", early)
+    first = reused.best_step
+    second = followed(reused, tmp_path / "second", late)
+    assert second == followed(fresh, tmp_path / "alone", late)
+    assert first == 10 and reused.best_step == fresh.best_step == 30
+    assert reused.monitor.best_step == fresh.monitor.best_step
+    assert [a.to_dict() for a in reused.alerts] == [a.to_dict() for a in fresh.alerts]
+    assert reused.host.state() == fresh.host.state()
+    assert os.path.basename(reused.best_checkpoint) == os.path.basename(fresh.best_checkpoint)

@@ -232,3 +232,65 @@ def test_when_fit_ends_the_best_step_is_analyzes(tmp_path):
     assert abs(callback.monitor.best_step - analysis.recommended_stop_step) > 1  # no hindsight
     assert callback.best_step == analysis.recommended_stop_step
     assert callback.best_saved_step == analysis.saved_checkpoint.step
+
+
+def test_one_callback_given_to_two_fits_in_a_row_follows_each_run_alone(tmp_path):
+    """One callback given to two trainers in a row, the first run best at step 10, the
+    second at 30: the second is followed as a new callback follows it (the same best step
+    at each validation, alerts and state), not from the first run's settled step and
+    monitor."""
+
+    class Peaked(Tiny):
+        def __init__(self, peak, seed):
+            super().__init__()
+            t = np.arange(N + 1)
+            self.curve = np.where(t < peak, 0.4 + 0.3 * t / peak,
+                                  0.7 - 0.3 * (t - peak) / 30) + np.random.default_rng(
+                seed).normal(0, 0.005, t.size)
+
+    class Spy(pl.Callback):
+        def __init__(self, callback):
+            self.callback, self.bests = callback, []
+
+        def on_validation_end(self, trainer, pl_module):
+            self.bests.append(self.callback.best_step)
+
+    def followed(callback, folder, peak) -> list:
+        spy = Spy(callback)
+        trainer = make_trainer(callback, folder, max_epochs=40)
+        trainer.callbacks.append(spy)
+        trainer.fit(Peaked(peak, seed=peak), loader(), loader())
+        return spy.bests
+
+    reused = PhasewatchLightningCallback(metric="val_acc", stop_on=(), options=OPTIONS)
+    fresh = PhasewatchLightningCallback(metric="val_acc", stop_on=(), options=OPTIONS)
+    followed(reused, tmp_path / "first", 10)
+    first = reused.best_step
+    assert followed(reused, tmp_path / "second", 30) == followed(fresh, tmp_path / "alone", 30)
+    assert abs(first - 10) <= 2 and abs(reused.best_step - 30) <= 2
+    assert reused.best_step == fresh.best_step
+    assert [a.to_dict() for a in reused.alerts] == [a.to_dict() for a in fresh.alerts]
+    assert reused.host.state() == fresh.host.state()
+
+
+def test_a_fit_resumed_with_the_same_callback_keeps_its_checkpoints_state_once(tmp_path):
+    """`fit(ckpt_path=...)` after a fit, with the same callback: the checkpoint's state is the
+    run's (its 20 validations, then the 10 of the resumed fit), not a new callback's, and not
+    added to what the callback held (the first fit's 20 again: 50 evaluations)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    callback = PhasewatchLightningCallback(metric="val_acc", stop_on=(), options=OPTIONS)
+
+    def trainer(epochs):
+        return pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=False,
+                          callbacks=[callback, ModelCheckpoint(dirpath=tmp_path, save_last=True)],
+                          enable_progress_bar=False, enable_model_summary=False,
+                          default_root_dir=str(tmp_path), num_sanity_val_steps=1)
+
+    torch.set_num_threads(1)
+    trainer(20).fit(Tiny(), loader(), loader())
+    resumed = Tiny()
+    resumed.n_val = 20  # the scripted curve goes on where it was
+    trainer(30).fit(resumed, loader(), loader(), ckpt_path=str(tmp_path / "last.ckpt"))
+    assert list(callback.host.evals.steps) == list(range(30))
+    assert callback.monitor.n_records_ == 30

@@ -57,6 +57,9 @@ class MonitorHost:
         # metric None: chosen from what the trainer reports at its first evaluation, as
         # `watch` and `analyze` choose it (`choose`); the monitor is rebuilt then
         self.choosing = metric is None
+        self.args = (metric, direction, tuple(stop_on), webhook, stop_file, options)  # `renewed`
+        self.began = False  # a run began with this host (`HostedResults.begin_run`)
+        self.restored = False  # loaded from the checkpoint of the run that begins (`load`)
         self._monitor_args = (direction, tuple(stop_on), dict(options or {}))
         self.monitor = PhaseMonitor(metric=metric or "eval/loss", direction=direction,
                                     stop_on=stop_on, **(options or {}))
@@ -343,6 +346,10 @@ class MonitorHost:
             return
         self.settled_best, self.settled_key = analysis.recommended_stop_step, key
 
+    def renewed(self) -> MonitorHost:
+        """A new host built from this one's arguments: nothing of the run it followed."""
+        return MonitorHost(*self.args)
+
     def close(self) -> None:
         if self.webhook is not None:
             self.webhook.close()
@@ -361,27 +368,3 @@ class MonitorHost:
             self.evals.steps.append(int(s))
             self.evals.values.append(float(v))
         self.alerts = [Alert(**a) for a in state.get("alerts", [])]
-
-
-class HostedResults:
-    """What both framework callbacks expose about their `self.host` (a MonitorHost)."""
-
-    host: MonitorHost
-
-    @property
-    def monitor(self):
-        return self.host.monitor
-
-    @property
-    def alerts(self):
-        return self.host.alerts
-
-    @property
-    def stop_reason(self):
-        return self.host.monitor.stop_reason_
-
-    @property
-    def best_step(self) -> int | None:
-        """The step to keep (may have no checkpoint): the best smoothed evaluation while
-        training goes on, `analyze`'s recommendation once it has ended (`MonitorHost.settle`)."""
-        return self.host.best_step

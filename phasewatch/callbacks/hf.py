@@ -29,7 +29,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from phasewatch.callbacks._common import HostedResults, MonitorHost, logger, never_stops_training
+from phasewatch.callbacks._common import MonitorHost, logger, never_stops_training
+from phasewatch.callbacks.hosted import HostedResults
 from phasewatch.errors import require
 from phasewatch.saved_checkpoints import CHECKPOINT_PREFIX, checkpoint_path
 
@@ -74,8 +75,14 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
         return os.path.join(self.output_dir, checkpoint_path("", step))
 
     # ------------------------------------------------------------------ events
-    @never_stops_training
     def on_train_begin(self, args, state, control, **kwargs):
+        # outside the guard: a monitor an error turned off in a run before is on again
+        if self.begin_run():
+            self._eval_logs = None
+        self._train_begins(args, state)
+
+    @never_stops_training
+    def _train_begins(self, args, state) -> None:
         self.output_dir = args.output_dir
         self.host.plan(state.max_steps)
         self.host.trainer_config(type(args))
@@ -208,7 +215,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
     @phasewatch_state.setter
     def phasewatch_state(self, value: dict) -> None:
         """Trainer._load_callback_state sets the saved attributes with setattr."""
-        self.host.load(value)
+        self.restore(value)
 
 
 def logged_run(state):

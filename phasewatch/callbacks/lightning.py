@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from phasewatch.callbacks._common import HostedResults, MonitorHost, logger, never_stops_training
+from phasewatch.callbacks._common import MonitorHost, logger, never_stops_training
+from phasewatch.callbacks.hosted import HostedResults
 from phasewatch.errors import require
 from phasewatch.lightning_checkpoints import FILE_OFFSET, files_by_step, logged_step
 
@@ -73,8 +74,16 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
                 found.setdefault(step, path)
         return found
 
+    def on_fit_start(self, trainer, pl_module) -> None:
+        # before the sanity check; outside the guard: a monitor an error turned off in a fit
+        # before is on again
+        if self.begin_run():
+            self._logged = {}
+
     @never_stops_training
     def on_train_start(self, trainer, pl_module) -> None:
+        if not self.host.began:  # restored after on_fit_start (FSDP, DeepSpeed): this run's
+            self.begin_run()
         # max_steps is -1 when the run is limited by epochs; the optimizer steps it will then
         # take are Lightning's estimate (infinite for an iterable dataset of unknown length)
         limit = trainer.max_steps
@@ -156,7 +165,7 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
         return self.host.state()
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.host.load(state_dict)
+        self.restore(state_dict)
 
 
 def _scalar(value: Any) -> Any:
