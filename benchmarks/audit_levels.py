@@ -190,6 +190,9 @@ def check_effects(r, steps, v, hb, idx):
             t = idx.get(p.get("trough_step"))
             if not rise_follows and t is not None and i0 < t < i1 and hb[t] <= low:
                 trough, low = p["trough_step"], float(hb[t])
+            # "to that trough": the trough's own evaluation where it is below the level the
+            # phase ends on (a median of the evaluations held after the fall)
+            low = min(low, float(hb[idx[trough]]))
             ttr = int(steps[i1 + 1 + back[0]] - trough) if back.size else None  # from the trough
             for key, want in (("trough_step", trough), ("depth", sign * ref - low),
                               ("time_to_recover", ttr)):
