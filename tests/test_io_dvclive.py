@@ -181,6 +181,35 @@ def test_a_lone_tsv_given_from_inside_its_folder_and_its_damaged_rows(tmp_path, 
         assert run.format == "csv" and set(run.metrics) == names
 
 
+def test_a_lone_tsv_copied_out_with_its_split_folder_keeps_the_split(tmp_path, capsys):
+    """DVCLive writes `<dir>/plots/metrics/<name>.tsv` wherever `dir=` puts the run; a TSV
+    copied out of it with its split's folder (`results/eval/acc.tsv`) keeps the split
+    (`eval/acc`, a held-out accuracy), where it was a plain table whose one metric named none
+    (`acc`: no performance metric, exit 2). A TSV of another header, or in a folder that is no
+    split, stays a plain table."""
+    write_live("runs/exp1")
+    metrics = tmp_path / "runs/exp1/plots/metrics"
+    assert read_run(tmp_path / "runs/exp1").format == "dvclive"  # `dir=` moves the whole folder
+    for name in ("eval/acc", "train/loss"):
+        copy = tmp_path / "results" / f"{name}.tsv"
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text((metrics / f"{name}.tsv").read_text())
+        run = read_run(copy)
+        assert (run.format, list(run.metrics)) == ("dvclive", [name])
+        assert series(run, name) == series(read_run(metrics / f"{name}.tsv"), name)
+    assert main(["analyze", str(tmp_path / "results/eval/acc.tsv"), "--format", "json"]) == 0
+    [result] = json.loads(capsys.readouterr().out)["runs"]
+    assert (result["metric"], result["direction"]) == ("eval/acc", "max")
+    (tmp_path / "results/val").mkdir()
+    (tmp_path / "results/val/table.tsv").write_text("step\tloss\tacc\n0\t1.0\t0.5\n1\t0.9\t0.6\n")
+    (tmp_path / "results/exp").mkdir()
+    (tmp_path / "results/exp/acc.tsv").write_text((metrics / "eval/acc.tsv").read_text())
+    for plain, names in ((tmp_path / "results/val/table.tsv", {"loss", "acc"}),
+                         (tmp_path / "results/exp/acc.tsv", {"acc"})):
+        run = read_run(plain)
+        assert run.format == "csv" and set(run.metrics) == names
+
+
 # ------------------------------------------------------------------ the Hugging Face callback
 def trainer_run(tmp_path, accuracy, **arguments):
     """The tiny Trainer (`tiny_trainer`) trained with transformers' DVCLiveCallback into

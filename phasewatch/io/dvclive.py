@@ -17,7 +17,8 @@ PATH is the DVCLive folder or a folder whose `dvc.yaml` names it (DVCLive writes
 folder it runs in, `metrics: [dvclive/metrics.json]`: `runs_named_in`), or one TSV of the
 folder (`dvclive/plots/metrics/eval/loss.tsv`): that metric alone, named as the folder's read
 names it (`eval/loss`, not its header's `loss`, which would take a held-out loss for the train
-loss), with the folder's params.yaml (`lone_metrics_dir`).
+loss), with the folder's params.yaml (`lone_metrics_dir`); a TSV with DVCLive's header copied
+out of `plots/metrics` with its split's folder (`results/val/acc.tsv`) keeps that split too.
 
 The rows of all TSVs are merged by step (each file's rows in its order), and one step's rows
 of different files are one record, as a replay of the final folder reads them. Followed, each
@@ -55,6 +56,12 @@ SUMMARY = "metrics.json"
 DEFAULT_DIR = "dvclive"  # `Live()`'s folder when none is given
 STEP = "step"
 DEFAULT_COLUMNS = {2: (0, 1), 3: (1, 2)}  # cells -> (step, value): `step v`, `timestamp step v`
+# The folders a TSV read alone outside `plots/metrics` keeps as its metric's split: DVCLive
+# itself always writes `<dir>/plots/metrics/<name>.tsv` (`Live(dir=...)` and the Lightning
+# logger's `dir=` move only `<dir>`), but a run's `plots/metrics/val/acc.tsv` copied out with its
+# folder (`results/val/acc.tsv`) was read as a plain table whose one metric, `acc`, named no
+# split: no performance metric (exit 2), or a held-out loss taken as the train loss
+SPLIT_FOLDERS = frozenset({"train", "val", "valid", "validation", "eval", "test"})
 
 
 def is_run(folder: Path) -> bool:
@@ -105,12 +112,23 @@ def sniff(path: Path, head: bytes) -> bool:
 
 
 def lone_metrics_dir(file: Path) -> Path | None:
-    """The `plots/metrics` folder (absolute: `eval/loss.tsv` may be given from inside it) a
-    `.tsv` file lies in, the nearest, where the file is read alone; else None."""
+    """The folder a `.tsv` file read alone is named from (`metric_name`; absolute:
+    `eval/loss.tsv` may be given from inside it): the nearest `plots/metrics` it lies in, else,
+    where its folder is a split (`SPLIT_FOLDERS`: `results/val/acc.tsv`), the folder above the
+    split, so the metric keeps it; else None."""
     if file.suffix != SUFFIX or file.is_dir():
         return None
     parents = Path(os.path.abspath(file)).parents
-    return next((parent for parent in parents if parent.parts[-2:] == METRICS), None)
+    found = next((parent for parent in parents if parent.parts[-2:] == METRICS), None)
+    if found is None and parents[0].name.lower() in SPLIT_FOLDERS:
+        return parents[1]
+    return found
+
+
+def run_folder(metrics_dir: Path) -> Path:
+    """The run folder of the folder a lone TSV is named from (`lone_metrics_dir`): above
+    `plots/metrics`; for a split's folder taken out of it, the folder that holds the split."""
+    return metrics_dir.parent.parent if metrics_dir.parts[-2:] == METRICS else metrics_dir
 
 
 def metric_name(file: Path, metrics_dir: Path) -> str:
@@ -195,7 +213,7 @@ class Source(RecordSource):
         metrics_dir = lone_metrics_dir(folder)
         self.lone: Path | None = None  # the one TSV read, where one is given
         if metrics_dir is not None:
-            self.lone, folder = Path(os.path.abspath(path)), metrics_dir.parent.parent
+            self.lone, folder = Path(os.path.abspath(path)), run_folder(metrics_dir)
         elif not is_run(folder):
             named = runs_named_in(folder)
             if len(named) != 1:
