@@ -227,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
     # native format, whose pipelines are one run), may be one pipeline's two stages
     algorithms = []
     values_of = {}  # id(analysis) -> the values of its series, for `compared_warnings`
+    axes = {}  # id(analysis) -> its --x axis, for the comparison table
 
     def one(path: str):
         choice = chosen.pop(path, None) or read_choice(path)
@@ -238,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
             analysis.extra.update(noise_sd_source="pooled", noise_pooled_runs=pooled[1])
         annotate(analysis, axis, step_unit(choice.run, analysis.metric))
         values_of[id(analysis)] = choice.run.column(analysis.metric).values  # no pandas
+        axes[id(analysis)] = axis
         return analysis
 
     analyses, failures = run_each(args.paths, one)
@@ -274,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
         print_text(analysis)
     if len(analyses) > 1:
         print()
-        print_comparison(analyses)
+        print_comparison(analyses, [axes[id(a)] for a in analyses])
     for failure in failures:
         print(f"{failure.source}  not analysed: {failure.error}")
     return code

@@ -10,22 +10,39 @@ from phasewatch.results import Analysis, not_established, too_few_to_name
 from phasewatch.step_units import at, step_text, unit_scale, unit_word
 
 
-def print_comparison(analyses: list[Analysis]) -> None:
+def print_comparison(analyses: list[Analysis], axes: list | None = None) -> None:
     """One line per run; a run whose steps are not steps (Keras epochs, an HF console log's
-    epochs) says its unit: "stop epoch 1.35", "readaptation@epoch 0.225". `at stop` is the
-    level the stop was ranked by: the evaluation there, or, marked "*" and said below the
+    epochs) says its unit: "stop epoch 1.35", "readaptation@epoch 0.225". With `--x` (`axes`:
+    each run's `xaxis.XAxis`, or None where its steps are in the unit already) the stop and
+    the phases are in that unit, named once in the header where every run shares it ("stop
+    epoch", "phases @epoch"), as each run's phase lines above give them: in steps they read 240
+    for two runs whose phase lines said epoch 2.4 and epoch 4.8. `at stop` is the level the
+    stop was ranked by: the evaluation there, or, marked "*" and said below the
     table, the mean of the stretch it was chosen from on a train reward too noisy for one
     (`checkpoint.stop_level`; trial 39b: "at stop 2.542", a GRPO reward's maximum, where the
     run ended at 1.49). A short series' confidence and its plateaus not established are said
     as its text says them (trial 39b: dyndpo's "plateau@epoch 0.22", 4 evaluations, read as
     a plateau found)."""
+    axis_of = {id(a): axis for a, axis in zip(analyses, axes or [None] * len(analyses))}
+    units = {axis.unit if axis is not None else unit_word(a.extra.get("step_unit", "step"))
+             for a, axis in zip(analyses, axis_of.values())}
+    shared = units.pop() if len(units) == 1 and any(axis_of.values()) else None
+
     def where(a: Analysis, step) -> str:
-        unit = a.extra.get("step_unit", "step")
+        axis, unit = axis_of[id(a)], a.extra.get("step_unit", "step")
+        if step is None:
+            return "-"
+        if axis is not None:
+            value = f"{axis.at(step):.4g}"
+            return value if shared else f"{axis.unit} {value}"
+        if shared:
+            return step_text(step, unit)
         return _fmt(step) if unit == "step" else at(step, unit)
 
     names = _run_names([a.source for a in analyses])
     width = max(len(name) for name in names)
-    print(f"{'run':<{width}}  {'metric':<22} {'baseline':>9} {'stop':>8} {'at stop':>9}  phases")
+    stop, phases = (f"stop {shared}", f"phases @{shared}") if shared else ("stop", "phases")
+    print(f"{'run':<{width}}  {'metric':<22} {'baseline':>9} {stop:>8} {'at stop':>9}  {phases}")
     notes = []
     for name, a in zip(names, analyses):
         # the evaluation at the stop, not the run's best reading (trial 36b: "best 2.822"
@@ -41,7 +58,7 @@ def print_comparison(analyses: list[Analysis]) -> None:
             seq += f"; confidence {a.extra['confidence']}"
         seq += _stop_hedge(a)
         print(f"{name:<{width}}  {a.metric:<22} {_fmt(a.baseline):>9} "
-              f"{where(a, a.recommended_stop_step):>8} {at_stop:>9}  {seq}")
+              f"{where(a, a.recommended_stop_step):>{max(8, len(stop))}} {at_stop:>9}  {seq}")
     for note in notes:
         print(note)
 
