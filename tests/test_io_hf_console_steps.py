@@ -173,8 +173,9 @@ def test_without_a_step_every_output_says_the_epoch(tmp_path, capsys):
     [row] = list(csv.DictReader(io.StringIO(out)))
     assert row["recommended_step"] == "1.349" and row["peak_step"] == "1.349"
     assert row["step_unit"] == "epoch"
-    code, out, _ = cli(capsys, "analyze", log, log)  # the comparison table
-    assert "epoch 1.349" in out.splitlines()[-1] and "13490" not in out
+    code, out, _ = cli(capsys, "analyze", log, log)  # the comparison table: epochs, said once
+    header, *_, last = out.splitlines()[-3:]
+    assert "stop epoch" in header and last.split()[3] == "1.349" and "13490" not in out
     code, out, _ = cli(capsys, "inspect", log)
     assert "best 0.7649 at epoch 1.349" in out and "13490" not in out
     # its figure names the stop in epochs, once (trial 36b: "stop (epoch 0.0014)" for epoch 14)
