@@ -170,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
     if axis is not None:  # the CSV gives x in the unit the figure shows, beside the step
         plot.figure_data(fig).set_x_unit(axis.unit, axis.at)
         plot.phase.stop_in_unit(fig, axis.unit, axis.at)
+        plot.smoothing.widths_in_unit(fig, axis)
     for message in caught:
         warn(str(message.message))
     with _drawable(paths):

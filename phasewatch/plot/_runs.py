@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 
@@ -76,7 +77,8 @@ def draw_run(ax, panel: int, data: FigureData, run: Run, label: str, metric: str
 
 
 def lines_note(figure: Smoothing, drawn: list[tuple[str, Smoothing, np.ndarray | None]],
-               hidden: bool = False, some_shown: bool = False, groups: bool = False) -> str:
+               hidden: bool = False, some_shown: bool = False, groups: bool = False,
+               in_unit: Callable[[str, str], str] | None = None) -> str:
     """What a comparison's lines are, for its legend: the `figure`'s smoothing, and the runs
     whose evaluations are joined by lines instead (`Smoothing.for_series`), named where they are
     not all of them: "lines: Gaussian smooth, sd 12 steps; evaluations joined by lines for
@@ -84,22 +86,26 @@ def lines_note(figure: Smoothing, drawn: list[tuple[str, Smoothing, np.ndarray |
     `drawn`: (label, smoothing, steps) of each line; a seed group's mean, steps None, is of
     smoothed seeds. Then what is not drawn: raw values of runs with more than DENSE_POINTS
     values (`hidden`; `some_shown`: those of other runs are), and those of seed groups
-    (`groups`: their band stands for the spread)."""
+    (`groups`: their band stands for the spread). `in_unit(label, text)`: the lengths `text`
+    gives in steps said in the unit of the axis the line `label` is placed on by its counter
+    (`compare`: one run's 6 steps are 0.06 epochs, another's 0.12)."""
     joined = [(label, steps) for label, smoothing, steps in drawn if smoothing.joins(steps)]
+    say = in_unit or (lambda _label, text: text)
     note = "lines: " + figure.describe()
     own: dict[str, list[str]] = {}  # runs placed by their counters: each its own figure's width
     for label, smoothing, steps in drawn:
         if not smoothing.joins(steps):
-            own.setdefault(smoothing.describe(), []).append(label)
+            own.setdefault(say(label, smoothing.describe()), []).append(label)
     if len(own) == 1:
         note = "lines: " + next(iter(own))
     elif len(own) > 1:
         note = "lines: " + "; ".join(f"{said} for {', '.join(dict.fromkeys(labels))}"
                                      for said, labels in own.items())
     if joined:
-        gaps = {spacing(steps) for _, steps in joined}
+        gaps = {say(label, f"({gap:g} {unit_of(gap)} apart)")
+                for label, steps in joined if (gap := spacing(steps))}
         gap = gaps.pop() if len(gaps) == 1 else None
-        text = "evaluations joined by lines" + (f" ({gap:g} {unit_of(gap)} apart)" if gap else "")
+        text = "evaluations joined by lines" + (f" {gap}" if gap else "")
         names = list(dict.fromkeys(label for label, _ in joined))  # a run drawn in two panels
         which = ", ".join(names) if len(names) <= 3 else f"{len(names)} runs"
         note = ("lines: " + text if len(joined) == len(drawn)  # every line

@@ -45,7 +45,13 @@ from phasewatch.plot.phase import analysed_run, analyze, outlier_steps
 from phasewatch.plot.placed import placed, positions, same_placement
 from phasewatch.plot.seed_group import draw_group
 from phasewatch.plot.seeds import BANDS, band_label, joined_cuts
-from phasewatch.plot.smoothing import DEFAULT_SMOOTHING, DENSE_POINTS, Smoothing
+from phasewatch.plot.smoothing import (
+    DEFAULT_SMOOTHING,
+    DENSE_POINTS,
+    Smoothing,
+    rate_of,
+    widths_said_in,
+)
 from phasewatch.plot.style import (
     figure_size,
     paper_style,
@@ -238,6 +244,7 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                    "outlier": False, "cut": set()}
         varied = False  # more runs than colours: some told apart by their line style
         lines = []  # (label, smoothing, steps) of each line drawn, for the legend's note
+        rates = {}  # label -> its counter's unit a step, where the runs are placed by counters
         spans = {}  # panel -> (label, values) of each single run on it (`flat_note`)
         for p, (ax, metric, members) in enumerate(zip(axes, panels, present)):
             logged = [s.to_numpy() for i in members
@@ -253,6 +260,10 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
                     continue
                 place, own_smoothing = _placement(runs, group, metric, places, label, x_unit,
                                                   asked, smoothing)
+                if place is not None:
+                    rates[label] = rate_of(place, np.concatenate(
+                        [s.index.to_numpy(dtype=np.float64) for i in group
+                         if (s := series_or_none(runs[i], metric)) is not None]))
                 with placed(ax, data, place):
                     if len(group) > 1:
                         drawn, cut = draw_group(ax, p, data, [runs[i] for i in group], label,
@@ -322,12 +333,14 @@ def _overlay(runs, given, own, analyses, groups, size, smoothing, raw, title, xl
         if isinstance(size, str):  # named sizes grow with the legend, not at the data's expense
             legend_rows = -(-len(legend) // (2 if width < 5 else 3))
             fig.set_size_inches(width, height + LEGEND_ROW_HEIGHT * max(0, legend_rows - 1))
-        note = lines_note(smoothing, lines, hidden["raw"], meaning["raw"], meaning["band"])
+        note = lines_note(smoothing, lines, hidden["raw"], meaning["raw"], meaning["band"],
+                          (lambda label, text: widths_said_in(text, x_unit, rates[label]))
+                          if places is not None else None)
         if flat := flat_note(axes, spans):
             note += "; " + flat
         if varied:  # the handles must be long enough to show a dash-dot
             note += "; " + _repeat_note([style for _, style, _ in groups])
-        # placed by their counters, the runs keep their steps: a smoothing's width is in steps
+        # placed by their counters, each run's widths are said in the unit already
         note = note if places is not None else in_step_unit(note, unit)
         _draw.fit_legend(fig, legend, max_cols=3, title=note,
                          title_fontsize="small", handlelength=VARIED_HANDLE if varied else None)

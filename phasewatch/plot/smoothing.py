@@ -17,6 +17,7 @@ sees it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -184,6 +185,53 @@ def held_to_points(curve: np.ndarray, values: np.ndarray, noise_sd: float | None
 
 def unit_of(count: float) -> str:
     return "step" if count == 1 else "steps"
+
+
+# a length in steps as `Smoothing.describe` says it: "sd 30 steps", "half-life 5 steps",
+# "(100 steps apart)"
+_WIDTH_SAID = re.compile(r"\b(sd|half-life) ([\d.e+-]+) steps?\b|\(([\d.e+-]+) steps? apart\)")
+
+
+def widths_in_unit(fig, axis) -> None:
+    """Restate the lengths the legends give in steps (the smoothing's sd or half-life, the
+    spacing of evaluations joined by lines) in the unit of the x axis `axis` (`xaxis.XAxis`) the
+    figure was relabelled to, at its counter's mean rate over the run: beside an axis in
+    epochs, "sd 6 steps" named a unit the figure shows nowhere; it reads "sd 0.06 epochs" where
+    an epoch is 100 steps. A figure whose own steps count the unit says so already
+    (`in_step_unit`)."""
+    rate = rate_of(axis.values_at, axis.steps) if len(axis.steps) > 1 else 0.0
+    if not (np.isfinite(rate) and rate > 0):
+        return
+    unit = axis.unit
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    legends = [*fig.legends, *(ax.get_legend() for ax in axes)]
+    for legend in (legend for legend in legends if legend is not None):
+        for text in [*legend.get_texts(), legend.get_title()]:
+            restated = widths_said_in(text.get_text(), unit, rate)
+            if restated != text.get_text():
+                text.set_text(restated)
+
+
+def widths_said_in(text: str, unit: str, rate: float) -> str:
+    """`text` with each length it gives in steps as `Smoothing.describe` says it (`_WIDTH_SAID`)
+    said in `unit` ("epoch", "tokens", "samples") at `rate` of it a step: "sd 0.06 epochs"."""
+    noun = unit.removesuffix("s")  # "epoch", "token", "sample"
+
+    def said(found: re.Match) -> str:
+        length = f"{float(found[2] or found[3]) * rate:.3g}"
+        words = f"{length} {noun}" if length == "1" else f"{length} {noun}s"
+        return f"{found[1]} {words}" if found[1] else f"({words} apart)"
+
+    return _WIDTH_SAID.sub(said, text)
+
+
+def rate_of(to_unit, steps: np.ndarray) -> float:
+    """How much of a unit a step is, on average over `steps` (`to_unit`: steps -> the unit)."""
+    lo, hi = float(np.min(steps)), float(np.max(steps))
+    if hi <= lo:
+        return 0.0
+    ends = np.asarray(to_unit(np.array([lo, hi])), dtype=np.float64)
+    return float(ends[1] - ends[0]) / (hi - lo)
 
 
 DEFAULT_SMOOTHING = Smoothing()
