@@ -235,7 +235,7 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
     return hits, [n for n in flagged if n.startswith("eval_") and len(n) > 5]
 
 
-# A split's name alone as a metric's (`val`, `valid`, `validation`, in any case), printed beside
+# A split's name alone as a metric's (`val`, `valid`, `validation`, `Val`, `VAL`), printed beside
 # a train loss: a home-made console's `loss=0.4123 val=0.5234`, as a researcher reads it, is the
 # held-out loss beside the train loss (a Mamba tracker's train.log prints `| loss=52.04 ... |
 # val=48.83 |` at each epoch and saves its best model by that value as `val_loss`; read without
@@ -244,6 +244,10 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
 # a reward or an F1, a bare `val` may be the held-out counterpart of either, and no direction
 # is guessed from it.
 BARE_SPLITS = frozenset({"val", "valid", "validation"})
+# ... as a log spells them (`val`, `Val`, `VAL`): looked up in the log's names, not each name
+# lowered, which cost every role lookup a pass over a log of 200,000 names
+BARE_SPELLINGS = tuple(dict.fromkeys(spell(split) for split in sorted(BARE_SPLITS)
+                                     for spell in (str.lower, str.title, str.upper)))
 # the words of a train loss's name that a bare split is read beside (`loss`, `train_loss`,
 # `Training Loss`); not a policy's or another part's (`policy_loss`, `pos_loss`)
 PLAIN_LOSS_WORDS = (["loss"], ["train", "loss"], ["training", "loss"])
@@ -253,7 +257,7 @@ def _bare_split(present: Collection[str], hits: list[tuple[str, int, str]]) -> t
     """(the split's name, the train loss beside it) when `present` holds one bare split name
     (`BARE_SPLITS`) and one plain train loss (`PLAIN_LOSS_WORDS`), no name of a held-out role
     among `hits` and no other name that says a score (`says_higher_is_better`); else None."""
-    bare = [name for name in present if name.lower() in BARE_SPLITS]
+    bare = [name for name in BARE_SPELLINGS if name in present]
     if len(bare) != 1 or any(role in HELD_OUT_ROLES for role, _, _ in hits):
         return None
     losses = [name for name in present if name_words(name) in PLAIN_LOSS_WORDS]
@@ -267,7 +271,7 @@ def bare_split_loss(name: str, metrics: Iterable[str]) -> str | None:
     loss (`BARE_SPLITS`): it takes the role `eval/loss`, lower is better; else None. One rule for
     the metric's choice (`_hits`), its direction (`signals.choose_direction`) and the words that
     say so (`guessed_direction`, `inspect`)."""
-    if name.lower() not in BARE_SPLITS:
+    if name not in BARE_SPELLINGS:
         return None
     present = _present(metrics)
     hits, _ = _hits(present)
