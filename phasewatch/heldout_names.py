@@ -9,9 +9,10 @@ listed candidates take, and every other validation metric under `val-aux/`.
 
 A loss, NLL or perplexity takes the role `eval/loss` (lower is better); a reward, or a task
 score (`TASK_SCORES`: an F1, a Dice or IoU, an AUPR, a WER or CER, a score of generated text or
-of a ranking: `dev_chrf`, `val/bleu`, `test/wer`), takes `eval/other_score` (a held-out score
-that is neither an accuracy nor a loss; a reward is higher-is-better, a score as its name says;
-scores of several kinds on one split are taken in the order of their kinds); an accuracy or
+of a ranking: `dev_chrf`, `val/bleu`, `test/wer`; a classifier's error rate, `test/error`),
+takes `eval/other_score` (a held-out score that is neither an accuracy nor a loss; a reward is
+higher-is-better, a score as its name says; scores of several kinds on one split are taken in
+the order of their kinds); an accuracy or
 exact match, bare or of a kind the log names (`validation/node_accuracy`, `val/top1_acc`,
 `eval/gsm8k/accuracy`), takes `eval/accuracy` (higher is better), so the default follows the
 documented priority, held-out accuracy first (after a segmentation overlap beside it: a
@@ -102,6 +103,12 @@ LEAVES = (
     # a held-out task score (`TASK_SCORES`): the direction is the name's
     # (`presets.default_direction`: wer, cer, ter -> min)
     *((rf"{KIND}(?:{kinds}){SCORE_SUFFIX}", "eval/other_score", None) for kinds in TASK_SCORES),
+    # a classifier's error rate (one minus its accuracy), lower is better: Chainer's
+    # `LogReport` names an evaluator's results after it (`validation/main/...`, `test/...`), and
+    # a PU-learning reproduction logs `test/uPU/error` and `test/nnPU/error` with no accuracy
+    # beside them (refused without --metric); its top-1 (`val_top1_err`) too. No other kind:
+    # a regression's `val_mean_squared_error` is its loss, not a task score.
+    (r"(?:top-?1_)?(?:error|err)(?:_rate)?", "eval/other_score", "min"),
 )
 ACCURACY_LEAF = next(i for i, (_, role, _) in enumerate(LEAVES) if role == "eval/accuracy")
 F1_LEAF = ACCURACY_LEAF + 1  # TASK_SCORES[0]
