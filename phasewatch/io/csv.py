@@ -39,6 +39,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from phasewatch.io import rl_scores
 from phasewatch.io.csv_cells import (
     DECIMAL_COMMA,
     delimiter_of,
@@ -110,6 +111,7 @@ class LineParser:
         self.value_name = value_name  # the metric a TensorBoard CSV's "Value" column holds
         self.file_name = file_name  # fastai's `history.csv` (`csv_layouts.fastai_columns`)
         self.printed_names: dict[str, str] = {}  # `loss` -> `valid_loss` (`under_split`)
+        self.declared: tuple[str, str] | None = None  # PFRL's `mean` (`io.rl_scores`)
         self._columns: list[str] | None = None
         self._header: list[str] = []  # the header's cells as written (`_header_again`)
         self._step_index: int | None = -1  # None: no step column, the row number is the step
@@ -308,6 +310,9 @@ class LineParser:
             if step_key != WANDB_STEP and WANDB_STEP in columns:
                 self._passes = Passes()
                 self._wandb_step_index = columns.index(WANDB_STEP)
+        if (declared := rl_scores.declared_score(columns, self.file_name)) and not self.declared:
+            self.declared = declared
+            self.notes.append(rl_scores.NOTE)
         if columns == TENSORBOARD_COLUMNS:
             self._columns = ["", "Step", self.value_name]
             return
