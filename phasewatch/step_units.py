@@ -11,6 +11,11 @@ from __future__ import annotations
 import re
 
 SCALED_UNIT = re.compile(r"^([a-z]+)/([1-9][0-9]*)$")
+# The rows of a log whose only counter is a fractional epoch, at epoch x 10,000: an HF console
+# log whose banner does not fix the steps (`io.hf_console`), a CSV export of the Trainer's log
+# history with `epoch` and no `step` column (`io.csv_epochs`)
+ROWS_PER_EPOCH = 10_000
+EPOCH_ROWS = f"epoch/{ROWS_PER_EPOCH}"
 # the counters a log carries beside its step, by the unit `--x` reports in (`xaxis`); here,
 # without numpy, for the CSV reader too (`io.csv_layouts.under_split` reads them as written)
 CARRIERS: dict[str, tuple[str, ...]] = {

@@ -8,8 +8,8 @@ import pytest
 from phasewatch.cli import main
 from phasewatch.errors import InputError
 from phasewatch.io import read_run, sniff_format
-from phasewatch.io.hf_console import STEPS_PER_EPOCH
 from phasewatch.io.hf_console import source as console_source
+from phasewatch.step_units import ROWS_PER_EPOCH
 
 
 def cli(capsys, *args):
@@ -51,7 +51,7 @@ def test_hf_console_lines_become_records_at_epoch_steps(tmp_path):
     run = read_run(log)
     assert run.format == "hf_console"
     acc = run.series("eval/accuracy")  # role through HF's eval_ prefix
-    assert acc.size == 30 and acc.index[0] == round(0.1 * STEPS_PER_EPOCH)
+    assert acc.size == 30 and acc.index[0] == round(0.1 * ROWS_PER_EPOCH)
     assert acc.iloc[0] == pytest.approx(eval_accuracy(0), abs=1e-4)
     assert run.series("learning_rate").iloc[0] == pytest.approx(2e-5)
     assert not run.warnings
@@ -225,7 +225,7 @@ def test_hf_console_numpy_scalar_reprs_are_values(tmp_path):
     assert not run.warnings
     utility = run.series("model_utility")
     assert list(utility.values) == pytest.approx([0.2641, 0.4016])
-    assert list(utility.index) == [0, STEPS_PER_EPOCH]
+    assert list(utility.index) == [0, ROWS_PER_EPOCH]
     assert run.series("privleak").iloc[1] == pytest.approx(33.3)
     gap = run.series("gap", finite=False)
     assert math.isnan(gap.iloc[0]) and gap.iloc[1] == -math.inf

@@ -11,9 +11,10 @@ keys the script logged and nothing else, so a script that logs no `total_timeste
 (`GAIL_PPO`'s `progress.csv`: `agent acc,demo acc,...,mean 100 episode reward,...`) leaves a
 table whose only order is its rows'.
 A table whose step column is `epoch` (Keras' CSVLogger) has epochs for steps, and the run says
-so (`Run.step_unit`). A title line above the header, a pandas index column, fastai's
-CSVLogger, sentence-transformers' evaluator CSVs and a file named for its split (`valid.csv`:
-its bare `loss` read as `valid_loss`) are layouts of their own (`csv_layouts`).
+so (`Run.step_unit`; a fractional epoch in ten-thousandths: `csv_epochs`). A title line above
+the header, a pandas index column, fastai's CSVLogger, sentence-transformers' evaluator CSVs and
+a file named for its split (`valid.csv`: its bare `loss` read as `valid_loss`) are layouts of
+their own (`csv_layouts`).
 
 W&B panel exports name their columns `"<run name> - <metric>"` with companion
 `"<run name> - <metric>__MIN"` / `__MAX` columns (the range of the points W&B's sampling
@@ -51,6 +52,7 @@ from phasewatch.io.csv_cells import (
     split_cells,
     without_empty_extra,
 )
+from phasewatch.io.csv_epochs import EpochSteps, step_of
 from phasewatch.io.csv_layouts import (
     EpochEndRows,
     fastai_columns,
@@ -66,6 +68,7 @@ from phasewatch.io.source import LineRecordSource, collect
 from phasewatch.io.ultralytics_folder import RESULTS, best_pt_again, take_ultralytics_args
 from phasewatch.io.wandb_counter import WANDB_STEP, Passes
 from phasewatch.run import Run
+from phasewatch.step_units import EPOCH_ROWS
 from phasewatch.xaxis import NUMBERED_UNIT, step_unit_of_keys
 
 FORMAT = "csv"
@@ -125,6 +128,7 @@ class LineParser:
         self._title = False  # a title line above the header was passed over (`csv_layouts`)
         self._hinted = ""  # the delimiter that title named (Excel's `sep=;`), if it did
         self._epoch_end: EpochEndRows | None = None  # sentence-transformers' `epoch,steps`
+        self._epochs: EpochSteps | None = None  # a step column `epoch` (`io.csv_epochs`)
         self._doubled_at: int | None = None  # the first row's doubled separator, if it had one
         self._row_read = False  # a row was matched to the header (`_without_empty_extra`)
 
@@ -167,13 +171,13 @@ class LineParser:
             step, self._rows = self._rows, self._rows + 1
         else:
             self._summary_row(cells)
-            step = as_step(cells[self._step_index])
+            step, self.step_unit = step_of(self._epochs, cells[self._step_index], self.step_unit)
             if self._passes is not None:
                 step = self._counted_on(step, cells[self._wandb_step_index])
         values = {
             name: cell
             for i, (name, cell) in enumerate(zip(self._columns, cells))
-            if i != self._step_index and name and cell.strip() != ""
+            if (i != self._step_index or self.step_unit == EPOCH_ROWS) and name and cell.strip()
         }
         if self._epoch_end is None or self._step_index is None:
             return [(step, values)]
@@ -273,6 +277,7 @@ class LineParser:
             except (TypeError, ValueError):
                 return False
         self._columns, self._step_index = previous._columns, previous._step_index
+        self._epochs = previous._epochs
         self._rows = previous._rows
         self._delimiter, self.step_unit = previous._delimiter, previous.step_unit
         self.run_name = previous.run_name
@@ -307,6 +312,7 @@ class LineParser:
             self._epoch_end = EpochEndRows(columns, step_key, self.notes)
             self._step_index = columns.index(step_key)
             self.step_unit = step_unit_of_keys([step_key])
+            self._epochs = EpochSteps(self.notes) if step_key.lower() == "epoch" else None
             if step_key != WANDB_STEP and WANDB_STEP in columns:
                 self._passes = Passes()
                 self._wandb_step_index = columns.index(WANDB_STEP)

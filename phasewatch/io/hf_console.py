@@ -15,7 +15,7 @@ Trainer's banner (`***** Running training *****`, printed at INFO verbosity) let
 epoch takes be known exactly (`TrainingBanner.steps_per_epoch`) and the printed epoch resolves
 one step, each row gets its optimizer step, round(epoch x steps per epoch), and the `epoch`
 stays a metric. Otherwise the rows are counted in ten-thousandths of an epoch (epoch x 10,000,
-`STEPS_PER_EPOCH`), the run's step unit is "epoch/10000" (`phasewatch.xaxis.unit_scale`) and
+`step_units.ROWS_PER_EPOCH`), the run's step unit is "epoch/10000" (`phasewatch.xaxis.unit_scale`) and
 every output says "epoch 1.35", never a step. Without such a banner, the Trainer's progress
 bar gives the step where its draws and the rows went through one logging handler (`... - INFO -
 71%|###| 2610/3657 [03:28<11:00, 1.59it/s]`): `ProgressCallback` moves the bar to the global
@@ -40,11 +40,10 @@ from phasewatch.io.py_literal import python_literal
 from phasewatch.io.source import LogFileSource
 from phasewatch.io.verl_console import ANSI
 from phasewatch.planned import epoch_resolution
-from phasewatch.step_units import positions_in_unit
+from phasewatch.step_units import EPOCH_ROWS, ROWS_PER_EPOCH, positions_in_unit
 from phasewatch.values import to_float
 
 FORMAT = "hf_console"
-STEPS_PER_EPOCH = 10_000
 EPOCH_KEY = "epoch"
 MAX_DICT_CHARS = 20_000   # a log row is a few hundred characters; longer is not one
 # A Python dict literal with quoted keys, not nested in braces, anywhere on the line (a
@@ -65,7 +64,6 @@ BANNER_FIELDS = {
     "accumulation": re.compile(r"\bGradient Accumulation steps = ([\d,]+)\s*$"),
     "steps": re.compile(r"\bTotal optimization steps = ([\d,]+)\s*$"),
 }
-ROW_UNIT = "epoch/10000"  # the rows' unit when their optimizer step is not known
 # A tqdm draw of an iteration bar (`2610/3657 [03:28<11:00,  1.59it/s]`); a `datasets.map` bar
 # counts examples (`examples/s`) and is none
 BAR_DRAW = re.compile(r"(?<![\d/])(\d+)/(\d+) \[[^\]\r\n]*(?:it/s|s/it)\]")
@@ -291,7 +289,7 @@ class LineParser:
             steps = self.banner.fields.get("steps")
             return {} if not steps else {"planned_steps": steps}
         epochs = self.banner.planned_epochs()
-        return {} if epochs is None else {"planned_steps": round(epochs * STEPS_PER_EPOCH)}
+        return {} if epochs is None else {"planned_steps": round(epochs * ROWS_PER_EPOCH)}
 
     @property
     def notes(self) -> list[str]:
@@ -325,7 +323,7 @@ class LineParser:
         self.per_epoch = per_epoch
         if per_epoch is None:
             self.bar_total = self.bars.training(epoch, self.banner.fields.get("steps"), head)
-        self.step_unit = "step" if per_epoch is not None or self.bar_total else ROW_UNIT
+        self.step_unit = "step" if per_epoch is not None or self.bar_total else EPOCH_ROWS
         self._banner_fields = dict(self.banner.fields)
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
@@ -358,7 +356,7 @@ class LineParser:
         if self.bar_total is not None:
             step = self.bars.last[self.bar_total]
         else:
-            step = round(epoch * (self.per_epoch or STEPS_PER_EPOCH))
+            step = round(epoch * (self.per_epoch or ROWS_PER_EPOCH))
         keys = frozenset(k for k in row if k != EPOCH_KEY)
         self._rows += END_KEY not in row
         if self._last is not None and self._last[0] == step and self._last[1] & keys:
