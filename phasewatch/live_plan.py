@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from phasewatch.epoch_steps import EPOCH_COUNT_KEY, EpochSteps, epoch_count
-from phasewatch.lr_schedule import LiveDecay, finished_before
+from phasewatch.lr_schedule import LiveDecay
 from phasewatch.planned import (
     EPOCHS_KEY,
     PlanSource,
@@ -62,15 +62,10 @@ class LivePlan:
 
     def at_finish(self, unit: str) -> PlanSource | None:
         """The plan once the log says the run finished, at the latest step read: a learning
-        rate's decay read to end past it ends there, and says why (`finished_before`, the
-        rule `inspect` says it by)."""
-        source = self.source
-        if source is None or source.origin != "lr" or self.last_step is None:
-            return source
-        why = finished_before(source.steps, self.last_step, f"{source.decay}, `{source.key}`,",
-                              unit)
-        if why is not None:
-            self.source = PlanSource(self.last_step, "finished", source.key, past_end=why)
+        rate's decay read to end past it ends there, and says why (`PlanSource.finished_at`,
+        the rule `inspect` reads it by)."""
+        if self.source is not None:
+            self.source = self.source.finished_at(self.last_step, unit)
         return self.source
 
     def drop_apart(self, metric: str) -> bool:

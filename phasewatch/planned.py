@@ -178,7 +178,9 @@ class PlanSource:
         return cls(found[0], "log" if stated else "config", found[1], format)
 
     def where(self) -> str:
-        """"from the run's config `steps`", "from --planned-steps", ..."""
+        """"from the run's config `steps`", "from --planned-steps", ...: where the plan comes
+        from, in the words `inspect` ("planned to end at step 200 (from ...)") and `watch`
+        ("planned length: 200 steps, from ...") both say it by."""
         if self.origin == "finished":
             return self.past_end or "the log says the run finished there"
         if self.origin == "option":
@@ -191,12 +193,29 @@ class PlanSource:
             return (f"from the run's config `{self.key}` {self.epochs:g}, as its steps are its "
                     "epochs, a row each")
         if self.origin == "lr":
-            return f"from the learning rate's {self.decay}, `{self.key}`"
+            return f"from the learning rate's {self.decay_words().removesuffix(',')}"
         if self.origin == "epochs":
             per_epoch = self.steps / self.epochs if self.epochs else float("nan")
             return (f"from the run's config `{EPOCHS_KEY}` {self.epochs:g} x the {per_epoch:.4g} "
                     "steps an epoch takes, as the `epoch` it logs says")
         return f"from the run's config `{self.key}`"
+
+    def decay_words(self) -> str:
+        """The learning rate's decay this plan is read from, with the rate's name, as the texts
+        name it before saying where it ends: "linear decay to 0, `lr`,"."""
+        return f"{self.decay}, `{self.key}`,"
+
+    def finished_at(self, last: int | None, unit: str = "step") -> PlanSource:
+        """This plan, or, where it is where the learning rate's decay ends and the log says the
+        run finished at step `last` before that (`lr_schedule.finished_before`), the plan that
+        ends at `last`, saying why: the one rule `inspect` and `watch` read a finished log's
+        plan by."""
+        from phasewatch.lr_schedule import finished_before
+
+        if self.origin != "lr" or last is None:
+            return self
+        why = finished_before(self.steps, last, self.decay_words(), unit)
+        return self if why is None else PlanSource(last, "finished", self.key, past_end=why)
 
     def length(self, unit: str = "step") -> str:
         """"200 steps"; in a log whose steps are not steps, where it ends ("epoch 29")."""

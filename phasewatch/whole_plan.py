@@ -8,9 +8,11 @@ says it ended at.
 
 from __future__ import annotations
 
-from phasewatch.lr_schedule import finished_before, lr_plan
+from phasewatch.lr_schedule import lr_plan
 from phasewatch.planned import (
     EPOCH_METRICS,
+    EPOCHS_KEY,
+    PlanSource,
     epoch_plan,
     plan_in_other_steps,
     planned_epochs,
@@ -24,20 +26,22 @@ def run_plan(run, least: bool = False) -> int | None:
     `epochs` where the run's steps are its epochs (`EpochSteps`, over its rows as watch reads
     them), else where the logged learning rate's linear or cosine decay ends (`lr_schedule`).
     With `least`, the fewest steps a rounded epoch leaves the plan (`epoch_plan`). A finished
-    log's plan is not past its last step (`stated_plan`)."""
-    return stated_plan(run, least=least)[0]
+    log's plan is not past its last step (`plan_source`)."""
+    source = plan_source(run, least=least)
+    return None if source is None else source.steps
 
 
-def stated_plan(run, unit: str = "step", least: bool = False) -> tuple[int | None, str | None]:
-    """(`run_plan`, the words it is given with: where the learning rate's decay ends, or why
-    the run's last step is the plan where the log says it finished before that end
-    (`lr_schedule.finished_before`); None for a plan its config or its epochs state)."""
-    plan, decay = plan_and_decay(run, least)
-    if plan is None or decay is None:
-        return plan, None
-    last = finished_at(run)
-    why = finished_before(plan, last, decay, unit)
-    return (last, why) if why is not None else (plan, f"where the learning rate's {decay} ends")
+def plan_source(run, unit: str = "step", least: bool = False) -> PlanSource | None:
+    """`run_plan` and where it comes from, as `watch` reads it at the end of the log
+    (`planned.PlanSource`, whose `where` gives the words `inspect` and `watch` both say it by:
+    "from the run's config `max_steps`", "from the learning rate's linear decay to 0, `lr`");
+    the learning rate's decay where nothing else states a plan, and, where the log says its run
+    finished before the decay's end, its last step (`PlanSource.finished_at`); None without a
+    plan. The rates are fitted once."""
+    source = _configured_source(run, least)
+    if source is None and (decay := lr_plan(run)) is not None:
+        source = PlanSource(decay[0].end, "lr", decay[1], decay=decay[0].words())
+    return None if source is None else source.finished_at(finished_at(run), unit)
 
 
 def finished_at(run) -> int | None:
@@ -49,27 +53,26 @@ def finished_at(run) -> int | None:
 def plan_and_decay(run, least: bool = False) -> tuple[int | None, str | None]:
     """`run_plan`, and where it is where the learning rate's decay ends (no config states one)
     the words the texts that give the plan name as its source ("cosine decay to 0,
-    learning_rate,"), else None: the rates fitted once for both."""
-    plan = _configured_plan(run, least)
-    if plan is not None:
-        return plan, None
-    decay = lr_plan(run)
-    if decay is None:
+    `learning_rate`,": `PlanSource.decay_words`), else None."""
+    source = plan_source(run, least=least)
+    if source is None:
         return None, None
-    return decay[0].end, f"{decay[0].words()}, {decay[1]},"
+    return source.steps, source.decay_words() if source.origin == "lr" else None
 
 
-def _configured_plan(run, least: bool = False) -> int | None:
-    """`run_plan` from the config and the logged epochs alone."""
-    from phasewatch.epoch_steps import epoch_count
+def _configured_source(run, least: bool = False) -> PlanSource | None:
+    """`plan_source` from the config and the logged epochs alone."""
+    from phasewatch.epoch_steps import EPOCH_COUNT_KEY, epoch_count
 
     if plan_in_other_steps(run.config, run.format) is not None:
         return None
-    plan, epochs = planned_steps(run.config), planned_epochs(run.config)
-    if plan is None and epochs is None and (count := epoch_count(run.config)) is not None:
-        return _epoch_steps_plan(run, count)
-    if plan is not None or epochs is None:
-        return plan
+    stated = PlanSource.of_config(run.config, run.format)
+    epochs = planned_epochs(run.config)
+    if stated is not None or epochs is None:
+        count = None if stated is not None else epoch_count(run.config)
+        plan = None if count is None else _epoch_steps_plan(run, count)
+        return stated if plan is None else PlanSource(plan, "epoch_count", EPOCH_COUNT_KEY,
+                                                      epochs=count)
     name = next((name for name in EPOCH_METRICS if name in run.metrics), None)
     if name is None:
         return None
@@ -77,8 +80,9 @@ def _configured_plan(run, least: bool = False) -> int | None:
     if not logged.values.size:
         return None
     repeats = (logged.values[1:] == logged.values[:-1]) & (logged.steps[1:] > logged.steps[:-1])
-    return epoch_plan(epochs, int(logged.steps[-1]), {name: float(logged.values[-1])},
+    plan = epoch_plan(epochs, int(logged.steps[-1]), {name: float(logged.values[-1])},
                       rounded=bool(repeats.any()), least=least)
+    return None if plan is None else PlanSource(plan, "epochs", EPOCHS_KEY, epochs=epochs)
 
 
 def _epoch_steps_plan(run, count: int) -> int | None:

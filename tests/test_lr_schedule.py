@@ -105,12 +105,12 @@ def test_inspect_analyze_and_watch_take_the_plan_the_decay_gives(tmp_path, capsy
     early against it (without it, a run read while it trains looks finished)."""
     log = tmp_path / "metrics.jsonl"
     _log(log, until=360, kind=kind)
-    source = f"where the learning rate's {kind} decay to 0, learning_rate, ends"
+    source = f"from the learning rate's {kind} decay to 0, `learning_rate`"
     assert main(["inspect", str(log)]) == 0
     assert f"planned to end at step 600 ({source})" in capsys.readouterr().out
     assert main(["analyze", str(log)]) == 0
     assert ("the log ends at step 360, before the step 600 its run plans (where its learning "
-            f"rate's {kind} decay to 0, learning_rate, ends)") in capsys.readouterr().out
+            f"rate's {kind} decay to 0, `learning_rate`, ends)") in capsys.readouterr().out
     assert main(["watch", str(log), "--format", "jsonl"]) == 0
     out, err = capsys.readouterr()
     assert (f"planned length: 600 steps, from the learning rate's {kind} decay to 0, "
@@ -132,7 +132,7 @@ def test_the_rates_are_fitted_once_for_the_plan_and_its_words(tmp_path, capsys, 
     for command in ("inspect", "analyze"):
         fits.clear()
         assert main([command, str(log)]) == 0
-        assert "learning rate's linear decay to 0, learning_rate, ends" in capsys.readouterr().out
+        assert "learning rate's linear decay to 0, `learning_rate`" in capsys.readouterr().out
         assert len(fits) == 1, command
 
 
@@ -169,7 +169,7 @@ def test_a_watch_says_the_floor_a_cosine_shows_at_the_end_it_was_read_to_end_at(
     log.write_text("".join(json.dumps(row) + "\n" for row in rows))
     words = "cosine decay to its floor, 0.03 of its peak"
     assert main(["analyze", str(log)]) == 0
-    assert f"(where its learning rate's {words}, learning_rate, ends)" in capsys.readouterr().out
+    assert f"(where its learning rate's {words}, `learning_rate`, ends)" in capsys.readouterr().out
     assert main(["watch", str(log)]) == 0
     assert f"planned length 20 steps (from the learning rate's {words}, `learning_rate`)" \
         in capsys.readouterr().err

@@ -15,7 +15,7 @@ from watch_follower import Follower, replay
 from phasewatch.cli import main
 
 EPOCHS = 35
-READ_TO = "where the learning rate's linear decay to 0, lr, read from its rates would end at epoch 39"
+READ_TO = "where the learning rate's linear decay to 0, `lr`, read from its rates would end at epoch 39"
 
 
 def write_log(path, tested: bool = True) -> None:
@@ -45,7 +45,7 @@ def test_inspect_says_the_finished_run_ends_at_its_last_epoch(tmp_path, capsys):
     unfinished.parent.mkdir()
     write_log(unfinished, tested=False)
     assert main(["inspect", str(unfinished)]) == 0
-    assert "planned to end at epoch 39 (where the learning rate's linear decay to 0, lr, ends)" \
+    assert "planned to end at epoch 39 (from the learning rate's linear decay to 0, `lr`)" \
         in capsys.readouterr().out
 
 
@@ -76,4 +76,4 @@ def test_a_follow_drops_the_decay_end_when_the_test_line_comes(tmp_path):
     follower.ends_by_itself()
     result = follower.watch.result
     assert result.reason == "finished" and result.plan.steps == 35
-    assert READ_TO.replace("lr,", "`lr`,") in result.describe(log)
+    assert READ_TO in result.describe(log)  # the words inspect says it by

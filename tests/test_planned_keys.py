@@ -69,7 +69,7 @@ def test_a_wandb_config_states_the_plan_under_its_writers_name(tmp_path, capsys,
     run = read_run(folder)
     assert planned_key(run.config) == (PLAN, key)
     inspected, said = _plan_said(capsys, str(folder), "val/loss")
-    assert f"planned to end at step {PLAN}\n" in inspected
+    assert f"planned to end at step {PLAN} (from the run's config `{key}`)\n" in inspected
     assert f"planned length: {PLAN} steps, from the run's config `{key}`;" in said
 
 
@@ -97,7 +97,7 @@ def test_an_mlflow_param_max_train_steps_is_the_plan(tmp_path, capsys):
     assert run.config.get("max_train_steps") == str(PLAN)  # as MLflow keeps it, a string
     assert planned_key(run.config) == (PLAN, "max_train_steps")
     inspected, said = _plan_said(capsys, str(db / "no_trainer"), "eval_loss")
-    assert f"planned to end at step {PLAN}\n" in inspected
+    assert f"planned to end at step {PLAN} (from the run's config `max_train_steps`)\n" in inspected
     assert f"planned length: {PLAN} steps, from the run's config `max_train_steps`;" in said
 
 
@@ -123,7 +123,8 @@ def test_nanogpts_console_states_max_iters_among_its_settings(tmp_path, capsys):
                    + "\n".join(lines[3:]) + "\n")
     assert read_run(log).config.get("max_iters") == 2000
     inspected, said = _plan_said(capsys, str(log), "val loss")
-    assert "planned to end at step 2000\n" in inspected
+    assert ("planned to end at step 2000 (stated by the log: nanoGPT's `max_iters = N`, among "
+            "the settings it prints)\n") in inspected
     assert ("planned length: 2000 steps, stated by the log: nanoGPT's `max_iters = N`, among the "
             "settings it prints;") in said
 

@@ -17,7 +17,7 @@ from phasewatch.output import digits_apart, listed
 from phasewatch.presets import ROLE_CANDIDATES, later_matches, role_matches
 from phasewatch.step_counters import run_counters
 from phasewatch.step_units import at, scaled_words, step_text, unit_scale, unit_word
-from phasewatch.whole_plan import run_plan, stated_plan
+from phasewatch.whole_plan import plan_source, run_plan
 
 HELP = "show what a log file or run folder holds: format, steps, metrics and values, warnings"
 NOTES_SHOWN = 10  # metrics whose values that are no reading get a note each; then a count
@@ -186,9 +186,8 @@ def run(args: argparse.Namespace) -> int:
     if unit_scale(unit) != 1:  # an HF console log whose banner does not fix its steps
         print(f"no training step in the log: positions are {unit_word(unit)}s "
               f"(the JSON output's steps are {scaled_words(unit)})")
-    plan, words = stated_plan(run_, unit)
-    if plan is not None:
-        print(f"planned to end at {at(plan, unit)}" + (f" ({words})" if words else ""))
+    if (plan := plan_source(run_, unit)) is not None:  # in `watch`'s words (`PlanSource.where`)
+        print(f"planned to end at {at(plan.steps, unit)} ({plan.where()})")
     if run_.events:
         print("events: " + ", ".join(f"{e.name}@{e.step}" for e in run_.events))
     perf = performance(run_)
