@@ -200,6 +200,8 @@ def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
             match = COLON_FIELD.match(field)
             if match is None and piped and (spaced := spaced_field(field)) is not None:
                 match = spaced
+            elif match is None and not piped:  # `Epoch 1, loss 0.6916, train accuracy: 54.67%`
+                match = decimal_field(field)
             if match is None:
                 return {}
             items[match.group("name")] = match.group("value")
@@ -227,6 +229,14 @@ def spaced_field(field: str) -> re.Match | None:
     if found is None or not NUMBER.match(found.group("value")) or prose_name(found.group("name")):
         return None
     return found
+
+
+def decimal_field(field: str) -> re.Match | None:
+    """A `,` field of a name and a decimal number beside `name: value` fields (a minitorch
+    trainer's `Epoch 1, loss 0.6916, train accuracy: 54.67%`: an unknown format, its epochs'
+    `Validation accuracy: 51.00%` lines with it), or None; a name of prose is none."""
+    found = DECIMAL_FIELD.match(field)
+    return None if found is None or prose_name(found.group("name")) else found
 
 
 def two_word_items(rest: str) -> dict[str, str]:
