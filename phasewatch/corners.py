@@ -14,7 +14,6 @@ import itertools
 import numpy as np
 
 from phasewatch.results import Phase
-from phasewatch.t_tail import two_sided_p
 
 
 def _after(v: np.ndarray) -> np.ndarray:
@@ -69,13 +68,16 @@ def level_corner_index(x: np.ndarray, y: np.ndarray, lo: int, hi: int) -> int:
     trend, jump = _corner_fits(xs, ys)
     k_trend = int(np.argmax(trend))
     if xs.size > 5:
+        # the F distribution's survival function, as scipy.stats' `f.sf` computes it, without
+        # scipy.stats' 0.7 s import (only where a corner is placed)
+        from scipy.special import fdtrc
+
         ss = float(ys @ ys)
         k_jump = int(np.argmax(jump))
         rss_trend, rss_jump = ss - trend[k_trend], max(ss - jump[k_jump], 0.0)
         dof = xs.size - 4
-        # the F(1, dof) survival function is t's two-sided tail of t squared (`t_tail`)
-        if rss_trend > rss_jump and (rss_jump <= 1e-12 * ss or two_sided_p(
-                (rss_trend - rss_jump) / (rss_jump / dof), dof) < JUMP_P):
+        if rss_trend > rss_jump and (rss_jump <= 1e-12 * ss or fdtrc(
+                1, dof, (rss_trend - rss_jump) / (rss_jump / dof)) < JUMP_P):
             return lo + 1 + k_jump
     return lo + 1 + k_trend
 
