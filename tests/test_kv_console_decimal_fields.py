@@ -3,7 +3,7 @@
 by its evaluation's own line (`Validation accuracy: 51.00%`) and a running best (`Best Valid
 accuracy: 51.00%`): neither the epoch line nor the evaluation after it was read, and the file was
 an unknown format. The epoch line is a record (`kv_items.decimal_field`), and the evaluation line
-joins it as any split's score line after a record does (`kv_items.SPLIT_SCORE_LINE`)."""
+joins it as any split's score line after a record does (`kv_set_lines.SPLIT_SCORE_LINE`)."""
 
 from __future__ import annotations
 

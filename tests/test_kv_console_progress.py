@@ -71,7 +71,7 @@ def test_a_description_of_anything_else_is_no_record(tmp_path, text):
 
 
 def test_a_split_is_named_as_on_a_summary_line(tmp_path):
-    """A bar's split and a summary line's take one map of prefixes (`kv_items.SPLIT_PREFIXES`):
+    """A bar's split and a summary line's take one map of prefixes (`kv_set_lines.SPLIT_PREFIXES`):
     a `Dev Epoch: 3 Loss: ...` bar was no split's and its dev loss read as `Loss`, a train loss,
     where `Dev set: Average loss: ...` gives `dev_loss`."""
     text = "".join(bar(f"Train Epoch: {e} Loss: {1.0 / e:.4f}", 391) + "\n"

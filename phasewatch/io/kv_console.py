@@ -62,7 +62,6 @@ from typing import Any
 
 from phasewatch.io.kv_items import (
     COLON_ITEM,
-    END_OF_TRAINING,
     HEADER_DECORATION,
     MAX_HEADER,
     MAX_ITERS,
@@ -71,11 +70,11 @@ from phasewatch.io.kv_items import (
     STEP_TOKEN,
     block_items,
     colon_items,
-    held_out_set_items,
     piped_items,
     record_items,
     step_tokens,
 )
+from phasewatch.io.kv_set_lines import END_OF_TRAINING, held_out_set_items
 from phasewatch.io.lines import BadLine
 from phasewatch.io.progress_desc import description_items, postfix_bar, progress_bar, unfinished
 from phasewatch.io.source import LogFileSource
@@ -253,7 +252,7 @@ class LineParser:
 
     def _set_record(self, line: str) -> list[tuple[int, dict[str, Any]]]:
         """An evaluation's summary line (`Test set: Average loss: 0.0512, Accuracy: 9837/10000
-        (98%)`, `kv_items.held_out_set_items`) as a record at the last step logged before it:
+        (98%)`, `kv_set_lines.held_out_set_items`) as a record at the last step logged before it:
         the epoch it ends, or the step the training reached; [] for any other line."""
         if not (values := held_out_set_items(line)):
             return []

@@ -12,13 +12,8 @@ from __future__ import annotations
 
 import re
 
-from phasewatch.io.kv_items import (
-    DECIMAL,
-    SPLIT_PREFIXES,
-    blanked,
-    split_item_name,
-    without_percent,
-)
+from phasewatch.io.kv_items import DECIMAL, blanked, without_percent
+from phasewatch.io.kv_set_lines import SPLIT_PREFIXES, split_item_name
 
 # tqdm's `{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, ...]`
 BAR = r":\s*(?P<percent>\d{1,3})%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[[^\]]*"
