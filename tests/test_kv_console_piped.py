@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from _files import write
 
+import phasewatch
 from phasewatch.errors import InputError
 from phasewatch.io import read_run
 
@@ -113,3 +114,25 @@ def test_a_second_run_in_the_file_starts_where_the_first_started(tmp_path, shape
     assert series.iloc[0] == pytest.approx(2.3)
     assert any("went back" in w and "a new run logged to the same file" in w
                for w in run.warnings)
+
+
+def test_piped_name_colon_value_cells_with_a_unit_are_one_record_an_epoch(tmp_path):
+    """`Epoch 005 | learning rate: 0.0451 | Train Loss: 1.6598 | Valid Acc: 0.4190 | Epoch Time:
+    28.43 s`: a cell whose number a unit follows after a space left the line no record, and a
+    CIFAR script's log an unknown format."""
+    lines = []
+    for epoch in range(1, 31):
+        cells = [f"learning rate: {0.05 * 0.95 ** (epoch // 2):.4f}",
+                 f"Train Loss: {2.0 - epoch / 40:.4f}", f"Train Acc: {0.3 + epoch / 100:.4f}"]
+        if epoch % 5 == 0:
+            cells += [f"Valid Loss: {1.7 - epoch / 100:.4f}", f"Valid Acc: {0.4 + epoch / 200:.4f}"]
+        lines.append(" | ".join([f"Epoch {epoch:03d}", *cells, f"Epoch Time: {28.5:.2f} s"]))
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    run = read_run(path)
+    assert sorted(run.metrics) == ["Epoch Time_s", "Train Acc", "Train Loss", "Valid Acc",
+                                   "Valid Loss", "learning rate"]
+    assert run.step_unit == "epoch"
+    assert run.series("Train Loss").index.tolist() == list(range(1, 31))
+    assert run.series("Valid Acc").index.tolist() == [5, 10, 15, 20, 25, 30]
+    assert run.series("Valid Acc").iloc[0] == pytest.approx(0.425)
+    assert phasewatch.analyze(path).metric == "Valid Acc"  # held-out accuracy by its name

@@ -48,6 +48,10 @@ COLON_ITEM = re.compile(WORDS_NAME + r"\s*:\s*(?P<value>[^\s,;|]+)")
 # (`WORDS_NAME`, as a `COLON_ITEM`'s: the cs336 alignment scripts' `spent time: 0.0min`, `answer
 # accuracy: 0.421`).
 COLON_FIELD = re.compile(WORDS_NAME + r"\s*:\s*(?P<value>[^\s,;|]+)$")
+# a `|` field whose number a unit follows after a space: `Epoch Time: 28.43 s` (`Epoch 005 |
+# learning rate: 0.0451 | Train Loss: 1.6598 | Valid Acc: 0.4190 | Epoch Time: 28.43 s`)
+COLON_UNIT_FIELD = re.compile(WORDS_NAME + r"\s*:\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)"
+                              r"(?:[eE][-+]?\d+)?)\s(?P<unit>%|[A-Za-z]{1,3})$")
 SPACED_FIELD = re.compile(r"(?P<name>[A-Za-z_][\w./-]*)\s+(?P<value>[^\s,;|]+)$")
 COLON_ITEM_INLINE = re.compile(r"(?<![\w./-])(?P<name>[A-Za-z_][\w./-]*):\s*(?P<value>[^\s,;|]+)")
 # nanoGPT's prints, `step 0: train loss 4.2874, val loss 4.2823` and `iter 10: loss 4.6810, time
@@ -201,6 +205,9 @@ def colon_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
             match = COLON_FIELD.match(field)
             if match is None and piped and (spaced := spaced_field(field)) is not None:
                 match = spaced
+            elif match is None and piped and (unit := COLON_UNIT_FIELD.match(field)) is not None:
+                items[unit_name(unit.group("name"), unit.group("unit"))] = unit.group("value")
+                continue
             elif match is None and not piped:  # `Epoch 1, loss 0.6916, train accuracy: 54.67%`
                 match = decimal_field(field)
             if match is None:
@@ -315,10 +322,16 @@ def piped_items(line: str, tokens: list[re.Match]) -> dict[str, str]:
         found = PIPED_FIELD.match(field)
         if found is None or prose_name(found.group("name")):
             return {}
-        name, unit = found.group("name"), found.group("unit")
-        if unit in TIME_UNITS:  # `train 2.6s` is train_time_s, `Time 12.3s` Time_s
-            name = f"{name}_{unit}" if is_timing(name) else f"{name}_time_{unit}"
-        items[name] = found.group("value")
+        items[unit_name(found.group("name"), found.group("unit"))] = found.group("value")
     if len(items) < MIN_COLON_NUMBERS or not any(re.fullmatch(DECIMAL, v) for v in items.values()):
         return {}
     return items
+
+
+def unit_name(name: str, unit: str | None) -> str:
+    """A field's name with the unit of time its value was printed in (`train 2.6s` is
+    `train_time_s`, `Time 12.3s` `Time_s`), so a timing is named one; another unit (`GPU 401.2
+    MB`, `9.32 %`) is left out of the value and its name kept."""
+    if unit in TIME_UNITS:
+        return f"{name}_{unit}" if is_timing(name) else f"{name}_time_{unit}"
+    return name
