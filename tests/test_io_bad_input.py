@@ -140,6 +140,30 @@ def test_binary_junk(tmp_path, capsys):
     assert "formats tried: " + ", ".join(READERS) in err
 
 
+def test_text_in_a_legacy_encoding_is_no_binary_content(tmp_path, capsys):
+    """A console written in GB18030 (a Chinese Windows' default) whose names are Chinese: text no
+    reader knows, refused as an unknown format that says its encoding, where it was called
+    "binary content"; its line of ASCII items is read whatever the encoding."""
+    lines = ["模型训练开始，起始时间：2024-07-13 06:23:43"]
+    lines += [f"当前Batch：{10 * b}/600 | 当前epoch:0/5 | 当前损失值：{10 - b / 10:.4f} | 当前准确率："
+              f"{b / 10:.2f}%" for b in range(1, 40)]
+    path = tmp_path / "train_log.txt"
+    path.write_bytes("\n".join(lines).encode("gb18030") + b"\n")
+    code, _, err = inspect(capsys, path)
+    assert code == 3 and f"{path}: unknown log format" in err and "binary" not in err
+    assert "text that is not UTF-8 (line 1 holds bytes UTF-8 does not decode" in err
+    ascii_items = [f"step {s} loss={2 - s / 30:.4f} acc={s / 40:.4f} 备注" for s in range(1, 30)]
+    path.write_bytes("\n".join([lines[0], *ascii_items]).encode("gb18030") + b"\n")
+    assert read_run(path).series("loss").index.tolist() == list(range(1, 30))
+
+
+def test_control_bytes_without_a_nul_are_binary_content(tmp_path, capsys):
+    path = tmp_path / "events.out"
+    path.write_bytes(bytes(range(1, 256)) * 8)  # no NUL, not UTF-8, a tenth of it controls
+    code, _, err = inspect(capsys, path)
+    assert code == 3 and f"{path}: binary content that is not a known log format" in err
+
+
 def test_directory_with_no_logs(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("hello\n")
     (tmp_path / "sub").mkdir()

@@ -202,8 +202,8 @@ def sniff_format(path: str | Path) -> ModuleType:
     from phasewatch.io.csv_cells import headerless_hint
     from phasewatch.io.elsewhere import elsewhere_hint
 
-    raise InputError(f"unknown log format (formats tried: {tried}){crash_hint(path)}"
-                     f"{headerless_hint(head)}{elsewhere_hint(head)}", path)
+    raise InputError(f"unknown log format (formats tried: {tried}){_not_utf8_hint(head)}"
+                     f"{crash_hint(path)}{headerless_hint(head)}{elsewhere_hint(head)}", path)
 
 
 # `SCHEME://...` addresses read over the network, by scheme (PATH arguments may be URLs).
@@ -331,13 +331,36 @@ def _utf16(head: bytes) -> str | None:
     return None
 
 
+# bytes no text holds: C0 controls but tab, newline, vertical tab, form feed, carriage return
+# and escape (a console's colours), and DEL
+CONTROL_BYTES = bytes(b for b in (*range(32), 127) if b not in b"\t\n\x0b\x0c\r\x1b")
+MAX_CONTROL_SHARE = 0.01  # random (compressed) bytes hold ~11% of them; text none
+
+
 def _looks_binary(head: bytes) -> bool:
+    """Whether the file's head is no text. A NUL or more than MAX_CONTROL_SHARE control bytes
+    says binary (an image, an archive, a pickle). Bytes that are not UTF-8 alone do not: a
+    console written in a legacy encoding (GBK / GB18030 on a Chinese Windows, Latin-1) is text,
+    whose ASCII names and numbers every reader decodes (the other bytes replaced), and is
+    refused, when no reader takes it, as an unknown format (`_not_utf8_hint`)."""
     sample = head[:4096]
     if b"\x00" in sample:
         return True
+    controls = len(sample) - len(sample.translate(None, CONTROL_BYTES))
+    return controls > MAX_CONTROL_SHARE * len(sample)
+
+
+def _not_utf8_hint(head: bytes) -> str:
+    """What an unknown format's message adds for text that is not UTF-8: the first line whose
+    bytes UTF-8 does not decode, and that the names a reader needs are ASCII ones; "" for UTF-8
+    text (a multi-byte character cut at the head's end is still UTF-8)."""
     try:
-        sample.decode("utf-8")
+        head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        # A multi-byte character cut at the sample's end is still text.
-        return exc.start < len(sample) - 4
-    return False
+        if exc.start < len(head) - 4:
+            line = head.count(b"\n", 0, exc.start) + 1
+            return (f"; the file is text that is not UTF-8 (line {line} holds bytes UTF-8 does "
+                    "not decode: a legacy encoding such as GBK / GB18030 or Latin-1): such a "
+                    "log is read where its metric names and numbers are ASCII, its other bytes "
+                    "replaced")
+    return ""
