@@ -1,5 +1,5 @@
 """A CSV file named for its split (`valid.csv`, `val.csv`, `validation.csv`, `test.csv`,
-`eval*.csv`; `train.csv`) reads its bare columns under that split: a brain-age LSTM's
+`eval*.csv`, `dev_metrics.csv`, `val_log.csv`; `train.csv`) reads its bare columns under that split: a brain-age LSTM's
 `valid.csv` (`step,loss,loss/std,lr,momentum`) had its validation loss taken for the train loss,
 and its final climb called "the train loss getting worse ... an instability of training"."""
 
@@ -21,7 +21,9 @@ def write(path, header, rows):
 
 @pytest.mark.parametrize("name,split", [("valid.csv", "valid"), ("val.csv", "val"),
                                         ("validation.csv", "validation"), ("test.csv", "test"),
-                                        ("eval.csv", "eval"), ("evaluation_log.csv", "eval")])
+                                        ("eval.csv", "eval"), ("evaluation_log.csv", "eval"),
+                                        ("dev_metrics.csv", "dev"), ("val_log.csv", "val"),
+                                        ("test_results.csv", "test"), ("dev.csv", "dev")])
 def test_a_held_out_file_reads_its_bare_loss_as_that_splits(tmp_path, name, split):
     path = write(tmp_path / name, "step,loss,loss/std,lr,momentum",
                  [(s, v, 0.0, 0.001, 0.9) for s, v in enumerate(LOSSES, 1)])
@@ -42,6 +44,29 @@ def test_the_analysis_of_a_valid_csv_is_no_train_loss(tmp_path, capsys):
     assert not [w for w in run["warnings"] if "train loss" in w], run["warnings"]
 
 
+def test_a_dev_metrics_csvs_overfit_is_no_train_loss_instability(tmp_path, capsys):
+    """An ELMo classifier's `dev_metrics.csv` (`Epoch,Loss,Accuracy,F1 (micro)`, development rows
+    only): its plain `Loss` was the train loss, and its climb after epoch 2 "the train loss
+    getting worse ... an instability of training"."""
+    losses = [1.32, 0.86, 1.0, 1.12, 1.16, 1.13, 1.32, 1.52, 1.66, 1.83]
+    path = write(tmp_path / "dev_metrics.csv", "Epoch,Loss,Accuracy,F1 (micro)",
+                 [(e, v, 0.95 - v / 10, 0.95 - v / 10) for e, v in enumerate(losses, 1)])
+    assert main(["analyze", str(path), "--metric", "Loss", "--format", "json"]) == 0
+    [run] = json.loads(capsys.readouterr().out)["runs"]
+    assert run["metric"] == "dev_Loss" and run["direction"] == "min"
+    assert [p["name"] for p in run["phases"]][-1] == "overfit"
+    assert not [w for w in run["warnings"] if "train loss" in w], run["warnings"]
+
+
+@pytest.mark.parametrize("name", ["train_log.csv", "train_history.csv", "devices.csv",
+                                  "testing_notes.csv", "metrics.csv"])
+def test_other_names_keep_their_columns(tmp_path, name):
+    """`train_*` tables hold both splits (Keras' `loss`, `val_loss`); a stem whose first word is
+    no split's is no split file."""
+    path = write(tmp_path / name, "epoch,loss,val_loss", [(e, 1.0 / e, 1.1) for e in range(1, 6)])
+    assert read_run(path).metrics == ["loss", "val_loss"]
+
+
 def test_names_that_say_a_split_and_settings_are_read_as_written(tmp_path):
     path = write(tmp_path / "train.csv", "epoch,loss,accuracy,val_loss,loss_val,learning_rate",
                  [(e, 1.0 / e, 0.5, 1.1, 1.2, 0.01) for e in range(1, 6)])
@@ -58,7 +83,8 @@ def test_a_name_whose_role_its_split_name_loses_is_read_as_written(tmp_path):
     assert read_run(path).metrics == ["avg_reward"]
 
 
-@pytest.mark.parametrize("name", ["metrics.csv", "progress.csv", "valid_set.csv", "retrain.csv"])
+@pytest.mark.parametrize("name", ["metrics.csv", "progress.csv", "valid_set.csv", "retrain.csv",
+                                  "test_data.csv"])
 def test_other_file_names_keep_their_columns(tmp_path, name):
     path = write(tmp_path / name, "step,loss", [(s, v) for s, v in enumerate(LOSSES, 1)])
     run = read_run(path)

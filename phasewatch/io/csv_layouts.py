@@ -31,7 +31,8 @@ tools people use.
   epoch's end, or a next epoch with no -1 before it, as a script's own table of global steps
   has (`epoch,steps,loss`: 100, 200, ... on as the epochs go by), which is read by `steps`.
 - **A table named for its split** (`valid.csv`, `val.csv`, `validation.csv`, `test.csv`,
-  `eval*.csv`; `train.csv`): a script that writes one file per split names its columns bare
+  `eval*.csv`, a held-out split's word first in the name: `dev_metrics.csv`, `val_log.csv`,
+  `test_results.csv`; `train.csv`): a script that writes one file per split names its columns bare
   (a brain-age LSTM's `valid.csv`: `step,loss,loss/std,lr,momentum`), and a bare `loss` was
   taken for the train loss. Such a column is read under the file's split (`valid_loss`,
   `eval_loss` in `eval.csv`, `train_accuracy` in `train.csv`), so it takes that
@@ -92,6 +93,14 @@ def fastai_columns(columns: list[str], file_name: str = "") -> list[str] | None:
 
 SPLIT_FILES = ("val", "valid", "validation", "test", "train")  # a file's whole stem
 EVAL_FILES = "eval"  # the start of a file's stem: `eval.csv`, `eval_rewards.csv`, `evaluation.csv`
+# a held-out split as the first word of a file's stem (`dev_metrics.csv`, `val_log.csv`,
+# `test_results.csv`); not `train_*`: `train_log.csv`, `train_history.csv` are Keras' and
+# others' tables of both splits (`loss`, `val_loss`), whose bare names are no split's own
+HELD_OUT_FILE_WORDS = ("val", "valid", "validation", "test", "dev")
+# ... but for a file of that split's data (`valid_set.csv`, `test_data.csv`), whose columns,
+# read as a log, are no split's metrics
+DATA_WORDS = frozenset({"set", "data", "dataset", "split", "samples", "examples", "labels"})
+STEM_WORD = re.compile(r"[a-z]+")
 # words of a name read as written in such a file: a split's own, and the optimizer's (its
 # settings and state: `lr`, `learning_rate`, `momentum`, `grad_norm`, `weight_decay`)
 AS_WRITTEN_WORDS = SPLIT_WORDS | TRAIN_WORDS | {"lr", "learning", "momentum", "grad", "decay"}
@@ -103,9 +112,16 @@ COUNTERS = frozenset(STEP_KEYS).union(*CARRIERS.values())
 
 def file_split(file_name: str) -> str | None:
     """The split a CSV file's name says its columns are of (module docstring: `valid.csv` ->
-    valid, `eval_rewards.csv` -> eval), or None."""
+    valid, `eval_rewards.csv` -> eval, `dev_metrics.csv` -> dev), or None."""
     stem = file_name.rsplit(".", 1)[0].lower()
-    return stem if stem in SPLIT_FILES else EVAL_FILES if stem.startswith(EVAL_FILES) else None
+    if stem in SPLIT_FILES:
+        return stem
+    if stem.startswith(EVAL_FILES):
+        return EVAL_FILES
+    words = STEM_WORD.findall(stem)
+    if words and words[0] in HELD_OUT_FILE_WORDS and DATA_WORDS.isdisjoint(words):
+        return words[0]
+    return None
 
 
 def under_split(columns: list[str], file_name: str,
