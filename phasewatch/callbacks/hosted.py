@@ -33,7 +33,8 @@ class HostedResults:
         return self.host.best_step
 
     def begin_run(self) -> bool:
-        """A run begins (HF's `on_train_begin`, Lightning's `on_train_start`). A callback that
+        """A run begins (HF's `on_train_begin`; Lightning's `on_fit_start`, or `on_train_start` after a
+        state restored since). A callback that
         followed a run before (one callback given to two trainers in a row in a notebook's
         sweep, `train()` called twice) starts this one as a new callback would: the first
         run's monitor, evaluations, saves, alerts, settled checkpoint, notes said once, plan
