@@ -372,3 +372,32 @@ def test_one_callback_given_to_two_trainers_in_a_row_follows_each_run_alone(tmp_
     assert [a.to_dict() for a in reused.alerts] == [a.to_dict() for a in fresh.alerts]
     assert reused.host.state() == fresh.host.state()
     assert os.path.basename(reused.best_checkpoint) == os.path.basename(fresh.best_checkpoint)
+
+
+def test_an_evaluation_after_training_stays_its_runs_when_the_next_run_begins(tmp_path):
+    """`train()` (no evaluation during training), `evaluate()`, `train()` again with one
+    callback: the evaluation between the runs is of the first run's final model (step 22), so
+    it is the first run's record, kept in `runs_before` as a callback that followed only that
+    run and evaluation holds it, and not the second run's. (It went to the first run's host and
+    vanished with it when the second run began.)"""
+
+    def run(callback, folder):
+        return tiny_trainer(folder, callbacks=[callback], compute_metrics=ScriptedMetrics(),
+                            max_steps=22, eval_strategy="no", per_device_eval_batch_size=16,
+                            save_strategy="no")
+
+    reused = PhasewatchCallback(metric="eval/accuracy", stop_on=())
+    trainer = run(reused, tmp_path / "reused")
+    trainer.train()
+    trainer.evaluate()
+    trainer.train()
+    alone = PhasewatchCallback(metric="eval/accuracy", stop_on=())
+    trainer = run(alone, tmp_path / "alone")
+    trainer.train()
+    trainer.evaluate()
+    [first] = reused.runs_before
+    assert list(first.host.evals.steps) == [22]
+    assert first.host.state() == alone.host.state()
+    assert first.best_step == alone.best_step == 22
+    assert list(reused.host.evals.steps) == []  # the second run evaluated nothing
+    assert alone.runs_before == []

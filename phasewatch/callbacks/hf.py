@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.callbacks._common import MonitorHost, logger, never_stops_training
-from phasewatch.callbacks.hosted import HostedResults
+from phasewatch.callbacks.hosted import HostedResults, RunResults
 from phasewatch.errors import require
 from phasewatch.saved_checkpoints import CHECKPOINT_PREFIX, checkpoint_path
 
@@ -58,6 +58,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
         self.keep_best_checkpoint = keep_best_checkpoint
         self.feed_logs = feed_logs
         self.host = MonitorHost(metric, direction, self.stop_on, webhook, stop_file, options)
+        self.runs_before: list[RunResults] = []  # the runs followed before this one
         self.output_dir: str | None = None
         self._eval_logs: tuple[int, dict] | None = None  # (step, the eval log just before on_evaluate)
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from phasewatch.callbacks._common import MonitorHost, logger, never_stops_training
-from phasewatch.callbacks.hosted import HostedResults
+from phasewatch.callbacks.hosted import HostedResults, RunResults
 from phasewatch.errors import require
 from phasewatch.lightning_checkpoints import FILE_OFFSET, files_by_step, logged_step
 
@@ -43,6 +43,7 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
                  stop_on: Sequence[str] = ("overfit",), webhook: str | None = None,
                  stop_file: str | None = None, options: dict[str, Any] | None = None):
         self.host = MonitorHost(metric, direction, tuple(stop_on), webhook, stop_file, options)
+        self.runs_before: list[RunResults] = []  # the runs followed before this one
         self.dirpaths: list[str] = []  # the trainer's ModelCheckpoint folders
         self._logged: dict[str, Any] = {}  # `trainer.logged_metrics` when last passed on
 
