@@ -80,3 +80,69 @@ def test_a_keras_csvlogger_keeps_its_epochs_as_steps(capsys, tmp_path):
     assert (run["metric"], run["step_unit"]) == ("val_accuracy", "epoch")
     assert not any("fractional" in w for w in run["warnings"])
     assert run["phases"][-1]["end_step"] == 19
+
+
+def _half_epochs(path: Path, epochs: list[float]) -> Path:
+    """A log history exported without `step` whose rows fall at `epochs` (a train row and an
+    evaluation each), written as pandas writes it: `1.0, 1.5, 2.0` for a Trainer that
+    evaluates twice an epoch, `1.0, 2.0` for one that evaluates at each epoch's end."""
+    history = []
+    for i, epoch in enumerate(epochs):
+        history.append({"loss": 1.0 / (1 + epoch), "learning_rate": 1e-4, "epoch": epoch,
+                        "step": 50 * (i + 1)})
+        history.append({"eval_loss": 0.5 + 0.05 * abs(epoch - epochs[len(epochs) // 3]),
+                        "eval_runtime": 3.0, "epoch": epoch, "step": 50 * (i + 1)})
+    pd.DataFrame(history).drop(columns="step").to_csv(path, index=False)
+    return path
+
+
+def test_a_fractional_epoch_after_whole_ones_places_every_row(capsys, tmp_path):
+    """The whole column decides: epochs 1.0, 1.5, 2.0, ... lose none of their half-epoch
+    evaluations to the whole first one (10 of 20 were skipped as bad rows)."""
+    path = _half_epochs(tmp_path / "training_metrics.csv", [e / 2 for e in range(2, 22)])
+    assert main(["inspect", str(path), "--format", "json"]) == 0
+    inspected = json.loads(capsys.readouterr().out)
+    assert inspected["metrics"]["eval_loss"]["count"] == 20
+    assert (inspected["metrics"]["eval_loss"]["first_step"],
+            inspected["metrics"]["eval_loss"]["last_step"]) == (10_000, 105_000)
+    assert not any("skipped" in w for w in inspected["warnings"]), inspected["warnings"]
+    run = analyzed(capsys, path)
+    assert (run["metric"], run["step_unit"]) == ("eval_loss", "epoch/10000")
+    summary, err = watched(capsys, path)  # a replay reads the file as analyze does
+    assert "skipped" not in err, err
+    assert summary["best_step"] == run["recommended_stop_step"]
+
+
+def test_an_history_of_whole_epochs_keeps_them_as_steps(capsys, tmp_path):
+    path = _half_epochs(tmp_path / "training_metrics.csv", [float(e) for e in range(1, 13)])
+    assert "1.0," in path.read_text()  # as pandas writes a float column
+    run = analyzed(capsys, path)
+    assert (run["metric"], run["step_unit"]) == ("eval_loss", "epoch")
+    assert run["phases"][-1]["end_step"] == 12
+    assert not any("fractional" in w for w in run["warnings"])
+
+
+def test_a_follow_names_a_fractional_epoch_it_cannot_place(tmp_path):
+    """What a follow reads after it started is not known ahead: its rows of whole epochs are
+    read as such, and a fractional epoch after them is skipped with a reason that names it
+    (watch prints it with its line), not dropped without a word. A follow that starts on the
+    file already written reads it as analyze does."""
+    from phasewatch.io import open_source, read_run
+
+    path = _half_epochs(tmp_path / "training_metrics.csv", [1.0, 2.0, 3.0])
+    bad: list[tuple[int, str]] = []
+    source = open_source(path, follow=True, notice=lambda message: None)
+    source.on_bad_line = lambda file, lineno, reason: bad.append((lineno, reason))
+    first = list(source.read(final=False))
+    assert [r.step for r in first] == [1, 1, 2, 2, 3, 3]
+    with open(path, "a") as fh:
+        fh.write(",,3.5,0.6,3.0\n")
+    assert list(source.read(final=True)) == []
+    source.close()
+    assert [lineno for lineno, _ in bad] == [8]
+    assert "epoch 3.5 is fractional" in bad[0][1] and "finished file" in bad[0][1]
+    followed = open_source(path, follow=True, notice=lambda message: None)
+    steps = [r.step for r in followed.read(final=True)]
+    followed.close()
+    assert steps == [10_000, 10_000, 20_000, 20_000, 30_000, 30_000, 35_000]
+    assert list(read_run(path).series("eval_loss").index) == [10_000, 20_000, 30_000, 35_000]

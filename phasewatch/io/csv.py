@@ -52,7 +52,7 @@ from phasewatch.io.csv_cells import (
     split_cells,
     without_empty_extra,
 )
-from phasewatch.io.csv_epochs import EpochSteps, step_of
+from phasewatch.io.csv_epochs import EpochSteps, fractional_ahead, step_of
 from phasewatch.io.csv_layouts import (
     EpochEndRows,
     fastai_columns,
@@ -129,6 +129,7 @@ class LineParser:
         self._hinted = ""  # the delimiter that title named (Excel's `sep=;`), if it did
         self._epoch_end: EpochEndRows | None = None  # sentence-transformers' `epoch,steps`
         self._epochs: EpochSteps | None = None  # a step column `epoch` (`io.csv_epochs`)
+        self.fractional_epochs = False  # one is known to come (`csv_epochs.fractional_ahead`)
         self._doubled_at: int | None = None  # the first row's doubled separator, if it had one
         self._row_read = False  # a row was matched to the header (`_without_empty_extra`)
 
@@ -140,6 +141,15 @@ class LineParser:
         parser = LineParser(self.value_name, self.file_name)
         parser._previous = self if self._columns is not None else None
         return parser
+
+    @property
+    def header_read(self) -> bool:
+        return self._columns is not None
+
+    @property
+    def epochs(self) -> EpochSteps | None:
+        """The steps of an `epoch` step column, where the header has one."""
+        return self._epochs
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         if self._columns is None:
@@ -312,7 +322,8 @@ class LineParser:
             self._epoch_end = EpochEndRows(columns, step_key, self.notes)
             self._step_index = columns.index(step_key)
             self.step_unit = step_unit_of_keys([step_key])
-            self._epochs = EpochSteps(self.notes) if step_key.lower() == "epoch" else None
+            self._epochs = EpochSteps(self.notes, self.fractional_epochs) \
+                if step_key.lower() == "epoch" else None
             if step_key != WANDB_STEP and WANDB_STEP in columns:
                 self._passes = Passes()
                 self._wandb_step_index = columns.index(WANDB_STEP)
@@ -368,12 +379,16 @@ class Source(LineRecordSource):
         self._after_fit_notes: list[str] = []
         self.trainer_end = None  # a YOLO run's last row (`take_ultralytics_args`)
         self._last_row: int | None = None  # a results.csv's last epoch read (`best_pt_again`)
+        self._looked_ahead = False  # the file looked through for a fractional epoch
 
     def read(self, final: bool = True):
         if self.path.name == LIGHTNING_CSV:  # CSVLogger's version_N/: its hparams.yaml beside
             take_hparams(self, self.path.parent)
         elif self.path.name == RESULTS:  # an Ultralytics YOLO run's folder: its args.yaml
             take_ultralytics_args(self, self.path.parent)
+        if not self._looked_ahead:
+            self._looked_ahead = True
+            self._look_ahead()
         for record in super().read(final):
             if (again := best_pt_again(record.step, record.values, self._last_row)) is not None:
                 self.warn(again, record.line)
@@ -393,6 +408,20 @@ class Source(LineRecordSource):
                                               [self.after_fit.check, self.post_training])
         # a W&B export's run name, else the name given (the file's stem, or its folder's)
         self.info.name = self.parser.run_name or self.info.name
+
+    def _look_ahead(self) -> None:
+        """Before the first read: whether an `epoch` step column holds a fractional epoch
+        anywhere in the file as it is now, which then places every row (`io.csv_epochs`)."""
+        if not self.file.is_file():  # a follow that waits for the file: nothing ahead
+            return
+        from phasewatch.follow import LineTail
+
+        tail = LineTail(self.file)
+        try:
+            self.parser.fractional_epochs = fractional_ahead(self.parser_factory(),
+                                                             tail.read(final=True))
+        finally:
+            tail.close()
 
     def end_marker(self, text, values) -> bool:
         return bool(values) and "train_runtime" in values
