@@ -159,7 +159,11 @@ class WebhookSink:
             warn(f"webhook queue full; alert at step {alert.step} not sent")
 
     def close(self, wait: float | None = None) -> None:
-        """Let queued alerts go out for at most `wait` seconds (default: one full try)."""
+        """Let queued alerts go out for at most `wait` seconds (default: one full try); those
+        still queued then are dropped, so that the thread ends with the post it is making and
+        nothing is sent after: a callback that begins a new run closes the sink of the run
+        before (one that crashed and never ended), whose alerts must not arrive during the new
+        run."""
         if wait is None:
             wait = self.timeout * (self.retries + 1) + self.backoff * 2 ** self.retries
         self._closing.set()
@@ -168,8 +172,15 @@ class WebhookSink:
         except queue.Full:
             pass  # the worker also stops when it finds the queue empty while closing
         self._thread.join(timeout=wait)
-        if self._thread.is_alive() or not self._queue.empty():
-            warn(f"webhook {self.shown}: gave up on unsent alerts at exit")
+        unsent = 0
+        while True:
+            try:
+                unsent += self._queue.get_nowait() is not None
+            except queue.Empty:
+                break
+        self.dropped += unsent
+        if self._thread.is_alive() or unsent:
+            warn(f"webhook {self.shown}: gave up on unsent alerts ({unsent} dropped)")
 
     def _worker(self) -> None:
         while True:

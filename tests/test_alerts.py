@@ -194,3 +194,19 @@ def test_watch_webhook_end_to_end(tmp_path, capsys):
     assert [b["event"] for b in server.bodies] == [json.loads(x)["event"]
                                                   for x in out.splitlines()[:-1]]  # - summary
     assert server.bodies and server.bodies[0]["event"] == "improvement"
+
+
+def test_alerts_still_queued_when_close_gives_up_are_dropped_not_sent_later(capsys):
+    """close(wait) that gives up drops what is still queued: the thread ends with the post it
+    is making, and nothing reaches the endpoint afterwards (a callback closes the sink of a
+    crashed run when the next run begins: none of its alerts may arrive during that run)."""
+    with Server(delay=3.0) as server:
+        sink = WebhookSink(server.url, timeout=0.2, retries=1, backoff=0.01)
+        for step in range(5):
+            sink.emit(Alert("plateau", step, 0, 0, f"m{step}", 0.5, "x"))
+        sink.close(wait=0.3)
+        time.sleep(1.5)  # without the drop, the other 4 alerts' tries arrive meanwhile
+        requests = server.requests
+    assert requests <= 2  # the first alert's two tries, nothing after
+    assert sink.dropped == 4 and not sink._thread.is_alive()
+    assert "gave up on unsent alerts (4 dropped)" in capsys.readouterr().err

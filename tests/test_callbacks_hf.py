@@ -401,3 +401,71 @@ def test_an_evaluation_after_training_stays_its_runs_when_the_next_run_begins(tm
     assert first.best_step == alone.best_step == 22
     assert list(reused.host.evals.steps) == []  # the second run evaluated nothing
     assert alone.runs_before == []
+
+
+def test_a_crashed_runs_webhook_thread_is_closed_when_the_next_run_begins(tmp_path):
+    """Run 1 raises mid-training (its evaluation set fails at the 20th evaluation) with an
+    alert still being posted to a slow endpoint and another queued; run 2 begins with the
+    same callback. The crashed run's webhook thread is closed when run 2 begins: its alerts
+    are all delivered before, none during run 2, and no webhook thread outlives run 2. (It
+    ran on: the overfit alert of run 1 arrived after run 2 began, and its thread stayed.)"""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from transformers import TrainerCallback
+
+    received, began = [], []
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append((time.monotonic(), body["event"], body["step"]))
+            time.sleep(1.0)  # a slow endpoint: the next alert waits in the queue
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    class Crash(ScriptedMetrics):
+        def __call__(self, prediction):
+            if self.calls == 20:
+                raise RuntimeError("the evaluation set is gone")
+            return super().__call__(prediction)
+
+    class Begins(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            began.append(time.monotonic())
+
+    def webhook_threads():
+        return [t for t in threading.enumerate() if t.name == "phasewatch-webhook"]
+
+    t = np.arange(41)
+    accuracy = np.where(t < 10, 0.4 + 0.3 * t / 10, 0.7 - 0.3 * (t - 10) / 30) \
+        + np.random.default_rng(3).normal(0, 0.005, t.size)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    before = webhook_threads()
+    try:
+        callback = PhasewatchCallback(metric="eval/accuracy", stop_on=(), options=OPTIONS,
+                                      webhook=f"http://127.0.0.1:{server.server_address[1]}/h")
+
+        def trainer(folder, metrics, steps):
+            return tiny_trainer(folder, callbacks=[callback, Begins()], compute_metrics=metrics,
+                                max_steps=steps, eval_strategy="steps", eval_steps=1,
+                                per_device_eval_batch_size=16, save_strategy="no")
+
+        with pytest.raises(RuntimeError, match="evaluation set is gone"):
+            trainer(tmp_path / "one", Crash(accuracy=accuracy[1:]), 40).train()
+        first = [(a.event, a.step) for a in callback.alerts]
+        assert len(first) >= 2 and len(webhook_threads()) == len(before) + 1
+        trainer(tmp_path / "two", ScriptedMetrics(accuracy=accuracy[1:]), 3).train()
+        time.sleep(2.5)  # what the old thread still held would arrive by now
+        assert webhook_threads() == before
+        assert callback.alerts == []  # run 2 (3 evaluations) raised none: every post is run 1's
+        assert sorted((event, step) for _, event, step in received) == sorted(first)
+        assert all(at < began[1] for at, _, _ in received)
+    finally:
+        server.shutdown()

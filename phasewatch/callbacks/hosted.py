@@ -70,6 +70,10 @@ class HostedResults(RunResults):
 
     def _follow_next_run(self) -> None:
         """Keep the results of the run followed so far in `runs_before` and follow the next
-        with a new host."""
+        with a new host. The old host is closed first: a run that raised (HF calls no callback
+        then, Lightning not `on_train_end`) left its webhook thread running, alerts of its own
+        still queued, to be posted during the next run; they go out now, or are dropped
+        (`WebhookSink.close`), and the thread ends."""
+        self.host.close()
         self.runs_before.append(RunResults(self.host))
         self.host = self.host.renewed()
