@@ -107,6 +107,9 @@ class LiveWatch(LiveMessages):
         self._bad_lines = 0
         self._noted: set[str] = set()  # the notes on the metric chosen (`end_result` adds the rest)
         self._warned = 0
+        # a replay's records, as fed (`RunCollector`): the run its summary is of, as a read of
+        # the log's first `_taken` records would collect them
+        self._replayed = None
         self._said_following = False
         self._said_holding = False
         self.warned_missing = False
@@ -145,8 +148,11 @@ class LiveWatch(LiveMessages):
     def _run(self, source, quiet: float | None) -> Iterator:
         """Read what arrived, feed it, and decide whether to wait for more (`quiet`: when the
         log last grew, if it was opened after --idle-exit had passed)."""
+        from phasewatch.io.groups import RunCollector
+
         last_growth = time.monotonic()
         idle_after = self._idle_after(source)
+        self._replayed = None if self.follow else RunCollector(source)
         while True:
             got = False
             for record in source.read(final=not self.follow):
@@ -292,6 +298,8 @@ class LiveWatch(LiveMessages):
             yield from self._say(alert)
         if self.stopped:  # it completed the step that stopped the watch: not watched itself
             self._taken -= 1
+        elif self._replayed is not None:
+            self._replayed.add(record)
         self._checkpoints.sync(self.monitor)
 
     def _count(self, record) -> None:
@@ -380,7 +388,8 @@ class LiveWatch(LiveMessages):
                        self.given_path, self.notice, self.axis,
                        self.monitor_options.get("planned_steps"),
                        read=self._taken if self.stopped else None,
-                       said=None if self.metric_option is not None else self._noted, **noise)
+                       said=None if self.metric_option is not None else self._noted,
+                       replayed=self._replayed, **noise)
 
 
 def watch(path: str | Path, follow: bool = False, **options: Any) -> Iterator:

@@ -18,6 +18,7 @@ from phasewatch.output import counted
 from phasewatch.step_units import at
 
 if TYPE_CHECKING:
+    from phasewatch.io.groups import RunCollector
     from phasewatch.planned import PlanSource
 
 
@@ -240,10 +241,13 @@ def seconds(value: float) -> str:
 
 
 def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str], None],
-                  read: int | None = None, said: set[str] | None = None, **options: Any) -> None:
+                  read: int | None = None, said: set[str] | None = None,
+                  replayed: RunCollector | None = None, **options: Any) -> None:
     """Fill `result.phases` and `result.best_step` with what `analyze` says of the whole log
-    for the watched metric and direction (the log is read once more, after the watch), with
-    the analyze `options` the watch was given (the noise: `noise_sd`, `eval_size`). A watch
+    for the watched metric and direction, with the analyze `options` the watch was given (the
+    noise: `noise_sd`, `eval_size`). A replay's records, as it fed them (`replayed`), are the
+    run, as `read_run` collects the same records: one read of the log. A follow reads the log
+    once more, after the watch: the file may have been rotated or rewritten. A watch
     stopped by `--stop-on` had `read` records: the answer is the log's up to the stop, not
     what the log holds after it (a replay's later records; a resumed run's other branch).
     A metric chosen without --metric (`said`: the notes said on it) that is not the one the
@@ -254,10 +258,14 @@ def add_whole_run(result: WatchResult, path: str | Path, notice: Callable[[str],
     worst evaluation of the metric watched, a train loss that diverged)."""
     from phasewatch.analysis import analyze_run
     from phasewatch.errors import PhasewatchError
-    from phasewatch.io import read_run
+    from phasewatch.io import read_run, with_token_store
 
     try:
-        run = read_run(path, read)
+        if replayed is not None:
+            replayed.finish()
+            run = with_token_store(replayed.build(), path)
+        else:
+            run = read_run(path, read)
         result.to_stop = read is not None
         if result.aggregate:  # the mean of several validation sets, as the monitor watched it
             from phasewatch.metric_sets import with_mean
@@ -335,12 +343,14 @@ def past_plan(planned: int, last: int, unit: str) -> str:
 
 def end_result(result: WatchResult, monitor, info, records: int, path: str | Path,
                notice: Callable[[str], None], axis=None, planned_option: int | None = None,
-               read: int | None = None, said: set[str] | None = None, **noise: Any) -> None:
+               read: int | None = None, said: set[str] | None = None,
+               replayed: RunCollector | None = None, **noise: Any) -> None:
     """Fill `result` at the end of a watch of `path`: the monitor's last state (`monitor`, a
     `PhaseMonitor`; `info`, the source's `RunInfo`; `records`, the rows watched), then, when
     the watched metric was found, the whole run's answer (`add_whole_run`, with the `noise`
-    options and the plan the watch was given; after a stop, of the `read` records read), then with `--x` (`axis`, a `LiveAxis`) where the steps are
-    in the axis' unit. A run that went on past the `--planned-steps` it was given
+    options and the plan the watch was given; after a stop, of the `read` records read; a
+    replay's, of the records it read, `replayed`), then with `--x` (`axis`, a `LiveAxis`)
+    where the steps are in the axis' unit. A run that went on past the `--planned-steps` it was given
     (`planned_option`) is said to have: what is early in it was judged against a shorter run.
     `said`: the notes said on the metric chosen without --metric (None when it was named)."""
     from phasewatch.xaxis import shared_step_unit, step_unit
@@ -362,7 +372,7 @@ def end_result(result: WatchResult, monitor, info, records: int, path: str | Pat
         notice(f"{path}: {past_plan(planned_option, monitor.last_step_, result.step_unit)}")
     if not monitor.missing_metrics():  # a metric never logged is reported already
         plan = {} if planned_option is None else {"planned_steps": planned_option}
-        add_whole_run(result, path, notice, read, said=said, **noise, **plan)
+        add_whole_run(result, path, notice, read, said=said, replayed=replayed, **noise, **plan)
     from phasewatch.step_counters import own_counter
 
     if axis is not None and axis.steps and not own_counter(info, result.metric):

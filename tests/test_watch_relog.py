@@ -167,3 +167,40 @@ def test_a_relog_note_of_a_console_log_without_steps_names_its_epoch(tmp_path, c
     assert code == 0
     assert "loss: logged again at epoch 0.03 with another value" in err
     assert "at step 300" not in err
+
+
+def test_a_replay_reads_its_log_once(tmp_path, monkeypatch):
+    """A replay's whole-run summary is of the records the replay fed its monitor
+    (`RunCollector`), not of a second read of the file: on a log that re-logs its metric, that
+    read cost as much as the whole `analyze` (`bench_watch_relog.py`). Run to the end, its
+    answer is `analyze`'s; stopped at its overfit (the default `stop_on`), it is the answer of
+    the records up to the stop, as a second read of them gave it."""
+    import phasewatch.io
+    from phasewatch import analyze
+    from phasewatch.live import LiveWatch
+
+    log = tmp_path / "grpo.log"
+    log.write_text("\n".join(grpo_console_lines(60, seed=3)) + "\n")
+    quiet = {"notice": lambda message: None, "info": lambda message: None}
+
+    def watched(**options):
+        reads = []
+        read_run = phasewatch.io.read_run
+        with monkeypatch.context() as patch:
+            patch.setattr(phasewatch.io, "read_run",
+                          lambda *a: reads.append(a) or read_run(*a))
+            watch = LiveWatch(log, metric="loss", **quiet, **options)
+            list(watch.alerts())
+        return watch, reads
+
+    whole, reads = watched(stop_on=())
+    offline = analyze(log, metric="loss")
+    assert reads == [] and not whole.stopped
+    assert whole.result.phases == [p.name for p in offline.phases] == ["improvement", "overfit"]
+    assert whole.result.best_step == offline.recommended_stop_step
+
+    stopped, reads = watched()
+    assert reads == [] and stopped.stopped and stopped.result.to_stop
+    upto = analyze(phasewatch.io.read_run(log, stopped._taken), metric="loss")
+    assert stopped.result.phases == [p.name for p in upto.phases] != whole.result.phases
+    assert stopped.result.best_step == upto.recommended_stop_step

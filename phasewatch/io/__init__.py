@@ -288,7 +288,13 @@ def read_run(path: str | Path, first: int | None = None) -> Run:
     checked_path(path)
     with input_errors(path):
         run = collect(open_source(path), first)
-    if run.token_store is None:  # a store beside any log (e.g. from phasewatch.capture callbacks)
+    return with_token_store(run, path)
+
+
+def with_token_store(run: Run, path: str | Path) -> Run:
+    """`run` with the token store found beside its log `path` (e.g. written by the
+    phasewatch.capture callbacks), where its reader found none of its own."""
+    if run.token_store is None:
         from phasewatch.tokens.sources import find_token_store
 
         run.token_store = find_token_store(path)

@@ -12,8 +12,10 @@ A reader turns its format into a `RecordSource`:
     source.finish(collector) -> after the last read of a batch: reports (or raises for a file
                            with no record at all).
 `collect(source)` is how `read_run` builds a Run: one loop over the records into a
-`RecordCollector`, which resolves duplicates and resumes. `phasewatch.live` feeds the same
-records to the monitor through the same resolution, one at a time, so offline and live agree.
+`RunCollector` (`groups`), whose `RecordCollector`s resolve duplicates and resumes.
+`phasewatch.live` feeds the same records to the monitor through the same resolution, one at a
+time, so offline and live agree; a replay collects them as it feeds them, and its whole-run
+summary is of that Run.
 
 Formats that grow (every one) can be read again and again: a source keeps its position, so a
 follower calls `read(final=False)` each time the log may have grown.
@@ -29,7 +31,7 @@ from typing import Any
 
 from phasewatch.errors import BAD_LINE_ERRORS
 from phasewatch.io.cut_line import MID_VALUE, RECENT, WandbCuts, cut_reason, left_out
-from phasewatch.io.groups import GroupTotal, stacked
+from phasewatch.io.groups import RunCollector
 from phasewatch.run import Event, RecordCollector, Run
 from phasewatch.values import MAX_STEP, to_step
 
@@ -136,38 +138,19 @@ def collect(source: RecordSource, first: int | None = None) -> Run:
     """The Run of everything `source` holds now: one loop over its records. `first` keeps only
     its first records: those a watch stopped by `--stop-on` fed its monitor, in the order any
     read of the log yields them (`LiveWatch._taken`), so its summary is of what it saw."""
-    collectors: dict[str, RecordCollector] = {}
-    main = collectors[""] = RecordCollector(source.source, source.format)
-    main.where = getattr(source, "where", None)  # a log joined from several files names them
+    collector = RunCollector(source)
     bulk = getattr(source, "bulk", None) if first is None else None
     try:
-        if bulk is None or not bulk(main):
-            add = main.add
+        if bulk is None or not bulk(collector.main):
+            add = collector.add
             for index, record in enumerate(source.read(final=True)):
                 if index == first:
                     break
-                if record.group:
-                    collector = collectors.get(record.group)
-                    if collector is None:
-                        collector = collectors[record.group] = RecordCollector(
-                            source.source, source.format)
-                        collector.where = main.where
-                    collector.add(record.step, record.values, record.line)
-                else:
-                    add(record.step, record.values, record.line)
-            if len(collectors) > 1 and main.n_records == 0:
-                del collectors[""]
-            total = GroupTotal(collectors.values())
-            source.finish(total)
+                add(record)
+            collector.finish()
     finally:
         source.close()
-    first = next(iter(collectors.values()))
-    for warning in source.warnings:
-        first.warn(warning)
-    args = source.info.build_args()
-    if len(collectors) == 1:
-        return first.build(**args)
-    return stacked([c.build() for c in collectors.values()], source.source, source.format, args)
+    return collector.build()
 
 
 def _reason(exc: BaseException) -> str:
