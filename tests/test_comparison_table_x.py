@@ -53,3 +53,35 @@ def test_the_comparison_table_is_in_the_x_unit(tmp_path, capsys):
     assert header.endswith("stop   at stop  phases")
     assert fast.split()[3] == slow.split()[3] == str(stops[0])
     assert fast.endswith(f"@{stops[0]}") and slow.endswith(f"@{stops[0]}")
+
+
+def test_the_csv_table_adds_the_x_unit_columns(tmp_path, capsys):
+    """`--format csv` with `--x epoch` says what the text and the JSON say: after the step
+    columns (unchanged), each again in epochs, named for the unit (it gave steps only: the two
+    runs' rows were identical). One run alike; without `--x` the columns are as before."""
+    import csv
+    import io
+
+    from phasewatch.commands.analyze_tables import CSV_COLUMNS
+
+    paths = [tmp_path / "fast.jsonl", tmp_path / "slow.jsonl"]
+    write_run(paths[0], 100)
+    write_run(paths[1], 50)
+    for chosen in (paths, paths[:1]):
+        assert main(["analyze", *map(str, chosen), "--x", "epoch", "--format", "json"]) == 0
+        runs = json.loads(capsys.readouterr().out)["runs"]
+        assert main(["analyze", *map(str, chosen), "--x", "epoch", "--format", "csv"]) == 0
+        table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+        assert list(table[0])[:len(CSV_COLUMNS)] == list(CSV_COLUMNS)
+        assert {"recommended_stop_epoch", "start_epoch", "end_epoch", "peak_epoch",
+                "stage_switch_epoch"} <= set(table[0])
+        phases = [(run, phase) for run in runs for phase in run["phases"]]
+        assert len(table) == len(phases)
+        for row, (run, phase) in zip(table, phases):
+            assert float(row["recommended_stop_epoch"]) == run["x"]["recommended_stop"]
+            assert float(row["start_epoch"]) == phase["start_x"]
+            assert float(row["end_epoch"]) == phase["end_x"]
+            assert int(row["start_step"]) == phase["start_step"]  # the steps stay steps
+            assert row["stage_switch_epoch"] == ""
+    assert main(["analyze", *map(str, paths), "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == ",".join(CSV_COLUMNS)

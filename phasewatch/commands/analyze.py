@@ -268,7 +268,7 @@ def run(args: argparse.Namespace) -> int:
     from phasewatch.commands.analyze_tables import print_comparison, write_csv
 
     if args.output == "csv":
-        write_csv(analyses, sys.stdout)
+        write_csv(analyses, sys.stdout, args.x_unit, [axes[id(a)] for a in analyses])
         return code
     for i, analysis in enumerate(analyses):
         if i:

@@ -123,7 +123,33 @@ def _cell(value) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def write_csv(analyses: list[Analysis], stream) -> None:
+def x_columns(unit: str | None) -> tuple[str, ...]:
+    """The columns `--x UNIT` adds (none without it, or for `--x step`): each step column again
+    in the unit, named for it (`recommended_stop_epoch`, `start_epoch`, ...,
+    `time_to_recover_epoch`), after the step columns, which stay steps."""
+    if unit in (None, "step"):
+        return ()
+    return tuple(re.sub(r"_step$", "", k) + f"_{unit}" for k in CSV_STEPS)
+
+
+def _in_unit(row: dict, axis, unit: str, steps_count: str) -> dict:
+    """`row`'s step columns in `unit` (`x_columns`): read on the run's `--x` axis (a duration,
+    `time_to_recover`, as the axis' difference over it: `xaxis.annotate`), or the step columns
+    themselves where the run's steps count that unit already (`axis` None: a Keras log's
+    epochs under `--x epoch`), else empty."""
+    names = dict(zip(CSV_STEPS, x_columns(unit)))
+    if axis is None:
+        same = unit_word(steps_count) == unit
+        return {names[k]: row.get(k) if same else None for k in CSV_STEPS}
+    out = {names[k]: None if row.get(k) is None else axis.at(row[k]) for k in CSV_STEPS}
+    trough, recover = row.get("trough_step"), row.get("time_to_recover")
+    if trough is not None and recover is not None:
+        out[names["time_to_recover"]] = axis.at(trough + recover) - axis.at(trough)
+    return out
+
+
+def write_csv(analyses: list[Analysis], stream, unit: str | None = None,
+              axes: list | None = None) -> None:
     """One row per phase of each run (a run with no phases gets one row without a phase);
     `confidence` is filled for a short series (low, moderate, high), empty otherwise;
     `step_unit` says what the step columns count: "step", "epoch" (Keras), or "epoch" for an
@@ -133,13 +159,17 @@ def write_csv(analyses: list[Analysis], stream) -> None:
     says "not established against the last") and, in a Hugging Face output folder, its
     `saved_checkpoint`: the folder to load (its path) and its step (the text's "checkpoint to
     keep"); `established` is False for a phase the text says is "not established" (a short
-    series' plateau that moved), empty otherwise."""
+    series' plateau that moved), empty otherwise. With `--x` (`unit`; `axes`: each run's
+    `xaxis.XAxis`, or None where its steps are in the unit already) the step columns follow
+    again in that unit (`x_columns`), as the text and the JSON give the stop and the phases in
+    it: in steps alone two runs of 100 and 50 steps an epoch read the same where their text said
+    epoch 2.4 and epoch 4.8."""
     import csv  # only for --format csv: not on the path of the JSON and text outputs
 
-    writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS, extrasaction="ignore",
-                            lineterminator="\n")
+    writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS + x_columns(unit),
+                            extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for a in analyses:
+    for a, axis in zip(analyses, axes or [None] * len(analyses)):
         head = {"source": a.source, "metric": a.metric, "direction": a.direction,
                 "baseline": a.baseline, "recommended_stop_step": a.recommended_stop_step,
                 # a short series' phases are named with the confidence its few points support
@@ -155,9 +185,11 @@ def write_csv(analyses: list[Analysis], stream) -> None:
                            end_step=phase.end_step)
                 if not_established(a, phase):
                     row["established"] = False
-            unit = a.extra.get("step_unit", "step")
-            row["step_unit"] = unit_word(unit)
-            if unit_scale(unit) != 1:
-                row.update({k: float(step_text(row[k], unit)) for k in CSV_STEPS
+            counts = a.extra.get("step_unit", "step")
+            row["step_unit"] = unit_word(counts)
+            if unit_scale(counts) != 1:
+                row.update({k: float(step_text(row[k], counts)) for k in CSV_STEPS
                             if row.get(k) is not None})
+            if x_columns(unit):
+                row.update(_in_unit(row, axis, unit, counts))
             writer.writerow({k: _cell(v) for k, v in row.items()})
