@@ -33,6 +33,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from phasewatch.io.hf_runs import read_from_last_run
 from phasewatch.io.lines import BadLine
 from phasewatch.io.model_task import printed_model_class
 from phasewatch.io.post_training import END_KEY, PostTrainingEvaluations
@@ -198,6 +199,15 @@ def _row(text: str) -> str | None:
     return None
 
 
+def _row_of(text: str) -> dict[str, Any] | None:
+    """The dict row a line prints, or None (`hf_runs.last_new_run`)."""
+    candidate = _row(text)
+    try:
+        return _parse(candidate) if candidate is not None else None
+    except BadLine:
+        return None
+
+
 def _has_row(text: str) -> bool:
     for line in text.splitlines():
         candidate = _row(line)
@@ -274,6 +284,7 @@ class LineParser:
         self._rows = 0  # of training or evaluation, not the final summary
         self._later_banner: int | None = None
         self.post_training = PostTrainingEvaluations()  # an evaluate() after train()
+        self.ended_through = self.rows_from = 0  # the log's last run's lines (`hf_runs`)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -328,6 +339,8 @@ class LineParser:
 
     def feed(self, line: str, lineno: int) -> list[tuple[int, dict[str, Any]]]:
         candidate = _row(line)
+        if lineno < self.rows_from and (lineno <= self.ended_through or candidate is not None):
+            return []  # the run before the log's last (`hf_runs`)
         head = line if candidate is None else line[:max(line.rfind(candidate), 0)]
         self.bars.feed(head)
         if candidate is None:
@@ -370,6 +383,13 @@ class LineParser:
 
 class Source(LogFileSource):
     FORMAT, PARSER, WHAT = FORMAT, LineParser, "`{'loss': ..., 'epoch': ...}` lines"
+    _looked_ahead = False  # the file looked through for a new run (`hf_runs`)
+
+    def read(self, final: bool = True):
+        if not self._looked_ahead:
+            self._looked_ahead = True
+            read_from_last_run(self, _row_of)
+        yield from super().read(final)
 
     def end_marker(self, text, values) -> bool:
         return self.parser.finished
