@@ -15,22 +15,25 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from phasewatch.errors import UsageError
-from phasewatch.heldout_names import several_accuracies
+from phasewatch.heldout_names import held_out_match, several_accuracies
 from phasewatch.level_names import taxonomic_levels
 from phasewatch.presets import ROLE_CANDIDATES, role_matches
 from phasewatch.run import Run
 from phasewatch.set_names import loader_bases, set_order
+from phasewatch.train_beside import SPLIT_WORDS
 from phasewatch.unknown_metric import unknown_metric_message
 
 AGGREGATES = ("mean",)
 # a set named only by these words is the log's own total over the others (verl's
 # `val-core/total/all/acc/mean@8` beside `val-core/difficulty/easy/...`)
 OVERALL_WORDS = frozenset({"all", "total", "overall", "average", "avg", "mean"})
+_PART = re.compile(r"[/_]")  # a name's parts, for `trained_apart`: `test/nnPU/error`, `eval_g0_acc`
 _MEAN_LABEL = re.compile(r"(?P<name>.+) \(mean of \d+ sets\)")
 
 
@@ -98,7 +101,11 @@ def choose_series(run: Run, metric: str | None = None, aggregate: str | None = N
         chosen = overall or (levels[-1] if levels else None) \
             or (run.own_name(name) if name in ROLE_CANDIDATES else sets[0])
         chosen = chosen or sets[0]
-        kind = sets_kind(sets)
+        kind = sets_kind(sets, run.metrics)
+        apart = trained_apart(sets, run.metrics)
+        if apart is not None:  # why they are no validation sets, in the log's own names
+            listed += (f" ({' and '.join(apart)} each have a training series of their own: "
+                       "models or estimators trained apart, not one model's validation sets)")
         warning = (f"{len(sets)} {kind} hold {name}: {listed}; analysed {chosen} "
                    + ("(the log's total over the sets). " if overall else
                       "only, the finest level (the log does not say which level the run is "
@@ -117,14 +124,45 @@ def choose_series(run: Run, metric: str | None = None, aggregate: str | None = N
     return SeriesChoice(new_run, label, warnings, sets)
 
 
-def sets_kind(sets: list[str]) -> str:
+def sets_kind(sets: list[str], names: Iterable[str] = ()) -> str:
     """What the several series behind one role are, for the notices that name them
     (`analyze`'s warning, `inspect`'s performance line): "taxonomic levels" of one validation
     set (`level_names`), "accuracies" of different kinds on one split
-    (`heldout_names.several_accuracies`), else "validation sets"."""
+    (`heldout_names.several_accuracies`), "held-out series" of models or estimators trained
+    apart (`trained_apart`, by the log's other `names`), else "validation sets"."""
     if taxonomic_levels(sets):
         return "taxonomic levels"
-    return "accuracies" if several_accuracies(sets) else "validation sets"
+    if several_accuracies(sets):
+        return "accuracies"
+    return "held-out series" if trained_apart(sets, names) is not None else "validation sets"
+
+
+def trained_apart(sets: list[str], names: Iterable[str]) -> list[str] | None:
+    """The parts the held-out `sets` differ by (`test/nnPU/error`, `test/uPU/error`: nnPU,
+    uPU) where each also names a training series of the log's (`names`), outside any held-out
+    split (`nnPU/loss`, `train/nnPU/error`), and no loss is logged that none of them names;
+    else None. Then each part is something trained on its own (a model, an estimator, an
+    objective) and the sets are its scores on one held-out set, not one model's scores on
+    several: a mean of them is no score of anything, so none is offered. A dataset is not
+    trained apart: one model's validation sets (`val/gsm8k/loss`, `val/math/loss`) have no
+    training series of their own, or one loss beside them (`train/loss`) where a multi-task
+    run logs one per dataset too."""
+    parts = [_PART.split(name.lower()) for name in sets]
+    if len(sets) < 2 or len({len(p) for p in parts}) != 1:
+        return None
+    varying = [i for i in range(len(parts[0])) if len({p[i] for p in parts}) > 1]
+    own = [{p[i] for i in varying} for p in parts]
+    if not varying or any(own_parts & SPLIT_WORDS for own_parts in own):
+        return None  # series of different splits, not of things trained apart
+    held = set(sets)
+    training = [set(_PART.split(name.lower())) for name in names
+                if name not in held and held_out_match(name) is None]
+    if not all(any(own_parts <= words for words in training) for own_parts in own):
+        return None
+    every = set().union(*own)
+    if any(not words & every and any("loss" in word for word in words) for words in training):
+        return None  # one loss of the whole model beside them: its validation sets
+    return ["/".join(_PART.split(sets[k])[i] for i in varying) for k in range(len(sets))]
 
 
 def overall_set(sets: list[str]) -> str | None:

@@ -50,7 +50,7 @@ def performance(run) -> dict | None:
     train = fallback_note(run, role) is not None  # a train loss: no held-out metric logged
     beside = bare_split_loss(own, run.metrics)  # a console's `val=` read beside its `loss=`
     sets = len(choice.sets) if len(choice.sets) > 1 else None
-    kind = sets_kind(choice.sets) if sets else None
+    kind = sets_kind(choice.sets, run.metrics) if sets else None
     if series.size == 0:
         return {"metric": own, "direction": direction, "train_fallback": train,
                 "loss_beside": beside, "sets": sets,
