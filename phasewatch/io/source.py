@@ -142,11 +142,15 @@ def collect(source: RecordSource, first: int | None = None) -> Run:
     bulk = getattr(source, "bulk", None) if first is None else None
     try:
         if bulk is None or not bulk(collector.main):
-            add = collector.add
+            # the common record (no group) straight to its collector: a call less a record
+            add, add_grouped = collector.main.add, collector.add
             for index, record in enumerate(source.read(final=True)):
                 if index == first:
                     break
-                add(record)
+                if record.group:
+                    add_grouped(record)
+                else:
+                    add(record.step, record.values, record.line)
             collector.finish()
     finally:
         source.close()
