@@ -7,9 +7,9 @@ ambiguous. A detected sequence is correct when it equals the label or one of its
 (consecutive equal names merged on both sides).
 
 `--set heldout` scores the held-out batch instead (manifest_heldout.json, labels_heldout.json),
-`--set heldout2` to `--set heldout50` the second to fiftieth held-out batches
-(manifest_heldout2.json, labels_heldout2.json; ... manifest_heldout50.json,
-labels_heldout50.json): logs
+`--set heldout2` to `--set heldout51` the second to fifty-first held-out batches
+(manifest_heldout2.json, labels_heldout2.json; ... manifest_heldout51.json,
+labels_heldout51.json): logs
 the detector had not been tuned on when they were labelled, unlike the main set. `--method`
 scores standard comparators (`benchmarks/phase_baselines.py`: segmented regression with BIC,
 ruptures PELT) on the same series with the same rule; with several methods the table shows each
@@ -18,7 +18,7 @@ one's call side by side and the correct calls per method.
 This script builds nothing: run benchmarks/real_corpus/build_corpus.py first. Without
 benchmarks/real_corpus/data/ it says so and exits 0 having scored nothing.
 
-Usage: python benchmarks/bench_real_corpus.py [--set main|heldout|heldout2|...|heldout50] [--json] [--only ID ...]
+Usage: python benchmarks/bench_real_corpus.py [--set main|heldout|heldout2|...|heldout51] [--json] [--only ID ...]
            [--method phasewatch,segmented,pelt | all]
 Exit codes: 0 ran (whatever the score), 1 a log could not be read, 2 usage.
 """
@@ -258,7 +258,7 @@ def totals(rows: list[Row]) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", dest="corpus_set", choices=sorted(SETS), default="main",
-                        help="labelled set to score: main (default) or a held-out batch (heldout, heldout2 ... heldout50)")
+                        help="labelled set to score: main (default) or a held-out batch (heldout, heldout2 ... heldout51)")
     parser.add_argument("--json", action="store_true", help="rows and totals as JSON")
     parser.add_argument("--only", nargs="*", help="score only these log ids")
     parser.add_argument("--method", default="phasewatch",

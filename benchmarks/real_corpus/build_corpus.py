@@ -4,7 +4,7 @@ The logs are other people's files, so they stay out of git: this script fetches 
 exact commit named in the manifest, from a local `fetch` mirror (/work/.mirror/<owner>+<name>/...)
 when there is one, else from raw.githubusercontent.com. A file whose hash differs is refused.
 
-    python benchmarks/real_corpus/build_corpus.py [--set main|heldout|heldout2|...|heldout50]
+    python benchmarks/real_corpus/build_corpus.py [--set main|heldout|heldout2|...|heldout51]
                                                   [--mirrors DIR]
                                                   [--only ID ...] [--offline]
 
@@ -18,9 +18,9 @@ when there is one, else from raw.githubusercontent.com. A file whose hash differ
 `--set heldout33`, `--set heldout34`, `--set heldout35`, `--set heldout36`, `--set heldout37`,
 `--set heldout38`, `--set heldout39`, `--set heldout40`, `--set heldout41`, `--set heldout42`,
 `--set heldout43`, `--set heldout44`, `--set heldout45`, `--set heldout46`, `--set heldout47`,
-`--set heldout48`, `--set heldout49` and `--set heldout50` the second to fiftieth
-(manifest_heldout2.json ... manifest_heldout50.json), into the same data/ folder; the sets share no
-log, so their folders never collide.
+`--set heldout48`, `--set heldout49`, `--set heldout50` and `--set heldout51` the second to
+fifty-first (manifest_heldout2.json ... manifest_heldout51.json), into the same data/ folder; the
+sets share no log, so their folders never collide.
 
 A manifest row may name a `member`: the run, inside a file that stores several (an MLflow
 `mlflow.db` / `mlruns.db`, a Trackio project database), that its labels are about. The file is
@@ -96,7 +96,8 @@ SETS = {"main": ("manifest.json", "labels.json"),
         "heldout47": ("manifest_heldout47.json", "labels_heldout47.json"),
         "heldout48": ("manifest_heldout48.json", "labels_heldout48.json"),
         "heldout49": ("manifest_heldout49.json", "labels_heldout49.json"),
-        "heldout50": ("manifest_heldout50.json", "labels_heldout50.json")}
+        "heldout50": ("manifest_heldout50.json", "labels_heldout50.json"),
+        "heldout51": ("manifest_heldout51.json", "labels_heldout51.json")}
 
 
 @dataclass(frozen=True)
