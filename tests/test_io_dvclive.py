@@ -210,6 +210,40 @@ def test_a_lone_tsv_copied_out_with_its_split_folder_keeps_the_split(tmp_path, c
         assert run.format == "csv" and set(run.metrics) == names
 
 
+
+def test_a_lone_tsv_of_a_bare_name_is_the_runs_metric(tmp_path, capsys):
+    """A loop that logs `acc` alone (`plots/metrics/acc.tsv`, no split folder): the lone file
+    is analysed on its one metric, as `--metric acc` analyses the folder, with a warning that
+    says so, where it exited 2 ("pass --metric acc"). The folder keeps the choice every log's
+    metric gets (exit 2), and so does a lone file of a name a role or a folder places, or one
+    that counts steps."""
+    from dvclive import Live
+
+    acc = [0.5, 0.62, 0.7, 0.78, 0.8, 0.77, 0.72, 0.69, 0.65, 0.6, 0.58, 0.55]
+    with Live("dvclive", save_dvc_exp=False) as live:
+        for i, value in enumerate(acc):
+            live.log_metric("acc", value)
+            live.log_metric("epoch", i)
+            live.log_metric("train/acc", 0.5 + 0.04 * i)
+            live.next_step()
+    metrics = tmp_path / "dvclive/plots/metrics"
+    assert main(["analyze", str(metrics / "acc.tsv"), "--format", "json"]) == 0
+    [lone] = json.loads(capsys.readouterr().out)["runs"]
+    assert (lone["metric"], lone["direction"]) == ("acc", "max")
+    said = "the file holds one metric, acc, which no role names: it is analysed as the run's " \
+        "metric, as --metric acc would be"
+    assert said in lone["warnings"]
+    assert main(["analyze", str(tmp_path / "dvclive"), "--metric", "acc", "--format", "json"]) == 0
+    [chosen] = json.loads(capsys.readouterr().out)["runs"]
+    assert [p["name"] for p in lone["phases"]] == [p["name"] for p in chosen["phases"]]
+    assert lone["recommended_stop_step"] == chosen["recommended_stop_step"] == 4
+    summary, err = watched(capsys, metrics / "acc.tsv")
+    assert summary["metric"] == "acc" and said in err
+    for other in (tmp_path / "dvclive", metrics / "epoch.tsv", metrics / "train/acc.tsv"):
+        assert main(["analyze", str(other)]) == 2, other
+        assert "no performance metric found" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------ the Hugging Face callback
 def trainer_run(tmp_path, accuracy, **arguments):
     """The tiny Trainer (`tiny_trainer`) trained with transformers' DVCLiveCallback into

@@ -19,6 +19,9 @@ folder (`dvclive/plots/metrics/eval/loss.tsv`): that metric alone, named as the 
 names it (`eval/loss`, not its header's `loss`, which would take a held-out loss for the train
 loss), with the folder's params.yaml (`lone_metrics_dir`); a TSV with DVCLive's header copied
 out of `plots/metrics` with its split's folder (`results/val/acc.tsv`) keeps that split too.
+A lone TSV right under `plots/metrics` whose name no role takes (`acc.tsv`: a loop's
+`log_metric("acc", ...)`) is the run's metric, with a warning (`lone_declared`): DVCLive writes
+one file a metric, so a path to one names its metric as `--metric` would.
 
 The rows of all TSVs are merged by step (each file's rows in its order), and one step's rows
 of different files are one record, as a replay of the final folder reads them. Followed, each
@@ -138,6 +141,24 @@ def metric_name(file: Path, metrics_dir: Path) -> str:
     return file.relative_to(metrics_dir).with_suffix("").as_posix()
 
 
+def lone_declared(file: Path, metrics_dir: Path) -> str | None:
+    """The metric of a TSV read alone, where it is the run's metric: a name of no folder
+    (one under a folder, `train/acc`, `foo/acc`, is placed by it) that no role takes (a role's
+    name keeps the choice every log's metric gets: `loss`, `lr`), that times nothing and counts
+    no steps (`epoch.tsv`, `timestamp.tsv` are no metric of the model); else None. The file is
+    the one metric there is to read, named as `--metric` names it: `acc.tsv` alone exited 2,
+    "pass --metric acc"."""
+    from phasewatch.io.lines import find_step_key
+    from phasewatch.presets import ROLE_CANDIDATES, aliases_for
+    from phasewatch.timing_names import is_timing
+
+    name = metric_name(file, metrics_dir)
+    if "/" in name or name in ROLE_CANDIDATES or aliases_for([name]) or is_timing(name) \
+            or find_step_key([name]):
+        return None
+    return name
+
+
 def run_name(folder: Path) -> str:
     """The run's name: its folder's, or the folder it ran in where it is DVCLive's default
     `dvclive` (every run's)."""
@@ -228,6 +249,10 @@ class Source(RecordSource):
         self._top = -math.inf  # the highest step read
         self._params_seen: tuple[int, int] | None = None
         self.info.name = run_name(folder)
+        if self.lone is not None and (name := lone_declared(self.lone, self.metrics_dir)):
+            self.info.performance_metric = name
+            self.warn(f"the file holds one metric, {name}, which no role names: it is analysed "
+                      f"as the run's metric, as --metric {name} would be")
 
     def read(self, final: bool = True):
         final = final or not self.follow
