@@ -77,6 +77,7 @@ READERS: tuple[str, ...] = (
     "boosting_console",  # XGBoost `[N]\tset-metric:value`, LightGBM `[N]\tset's metric: value`
     "catboost_console",  # CatBoost: `N:\tlearn: X\ttest: Y\tbest: Z (I)\ttotal: ...`
     "opennmt_console",  # onmt_train: `Step N/ M; acc: ...; ppl: ...`, `Validation perplexity: X`
+    "marian_console",  # Marian NMT: `Ep. E : Up. N : Sen. S : Cost X`, `[valid] Ep. E : Up. N : bleu : X`
     "espnet_console",  # ESPnet2 train.log: `Nepoch results: [train] loss=X, ... [valid] ...`
     "icefall_console",  # k2 / icefall log-train: `Epoch E, batch B, loss[...], tot_loss[...]`
     "speechbrain_console",  # SpeechBrain's train_log.txt: `epoch: N, lr: X - train loss: X - valid ...`
