@@ -301,7 +301,7 @@ def _analyze_run(run: Run, metric: str | None, direction: str | None, **opts: An
     else:  # a log read before the run's end (with no NLL saying it overfits)
         phases, note = fall_so_far(phases, steps, pcfg)
         if note is None and held_loss:  # past the plan's early part (`expert_data`)
-            phases, note = held_out_loss_overfit(phases, own_metric, train)
+            phases, note = held_out_loss_overfit(phases, own_metric, train, steps, y, sd, cfg.k_sd)
         warnings.extend([note] if note else [])
 
     said_before = len(warnings)

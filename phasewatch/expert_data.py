@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from phasewatch.direction_words import name_words
+from phasewatch.phases import PhaseConfig
 from phasewatch.results import Phase
 from phasewatch.reward_beside import is_reward
 from phasewatch.run import Run
@@ -97,20 +100,71 @@ def watched_train_loss(run: Run, own: str) -> str | None:
     return train
 
 
-def held_out_loss_overfit(phases: list[Phase], metric: str,
-                          train: list[TrainSeries]) -> tuple[list[Phase], str | None]:
-    """`phases` of a held-out loss (`is_held_out_loss`) with a disruption that no readaptation
-    follows called an overfit when the train loss improved over its steps (see the module's
-    docstring), and the note that says so (None when nothing was renamed)."""
+def held_out_loss_overfit(phases: list[Phase], metric: str, train: list[TrainSeries],
+                          steps: np.ndarray, y: np.ndarray, sd: float, k_sd: float
+                          ) -> tuple[list[Phase], str | None]:
+    """`phases` of a held-out loss (`is_held_out_loss`) with its rises that the train loss's
+    improvement over the same steps makes overfits: a disruption that no readaptation follows
+    (see the module's docstring), else a closing rise from its best (`held_out_rise_at_end`);
+    and the note that says so (None when nothing was renamed)."""
     out, renamed = _unrecovered_renamed(phases)
+    if not renamed:
+        return held_out_rise_at_end(phases, metric, steps, y, sd, k_sd, train)
     losses = [t for t in train if t.role == "train/loss"]
-    move = train_move(losses, renamed[0].start_step, renamed[0].end_step) if renamed else None
+    move = train_move(losses, renamed[0].start_step, renamed[0].end_step)
     if move is None or not move.improved:
         return phases, None
     return out, (f"{metric}: the rise from step {renamed[0].start_step} is never recovered, "
                  f"while {move.words()}: a held-out loss getting worse as the train loss "
                  "improves is an overfit from its best point, not a disruption (which shows on "
                  "the model's own task, its accuracy or reward)")
+
+
+WORSE_IN_A_ROW = 3  # evaluations after the best, each worse than the one before
+SHORT_FLAT_FRACTION = PhaseConfig.short_flat_fraction  # a plateau this short before the best is
+# the improvement's last stretch (the knot of a broken line may fall an evaluation before it)
+
+
+def held_out_rise_at_end(phases: list[Phase], metric: str, steps: np.ndarray, y: np.ndarray,
+                         sd: float, k_sd: float, train: list[TrainSeries]
+                         ) -> tuple[list[Phase], str | None]:
+    """`phases` of a held-out loss (`is_held_out_loss`) whose closing plateau, after an
+    improvement, ends in a rise from its best evaluation, with that rise split off as an overfit,
+    and the note that says so (None when nothing changed). The rise must be each of the last
+    `WORSE_IN_A_ROW` evaluations worse than the one before (from the best: four values in that
+    order by chance 1 in 24, whatever their noise), `k_sd` noise sds from the best to the last,
+    while the train loss improves over the same steps. A short run's noise, read about its
+    broken line, counts the bend of its improvement: a ResNet's validation loss 1.820, 1.640,
+    1.789, 1.899, 2.096 over its last five epochs, as its train loss fell from 1.58 to 0.56, was
+    a plateau "+2.5 sd" between end medians of two, where its rise from the best is 4.3 sds and
+    the textbook overfit. A plateau before the best shorter than SHORT_FLAT_FRACTION of the run
+    is the improvement's end (the knot at epoch 6, the best at 7). `y` is oriented (higher is
+    better)."""
+    if len(phases) < 2 or phases[-1].name != "plateau" \
+            or phases[-2].name not in ("improvement", "readaptation") or sd <= 0:
+        return phases, None
+    last = phases[-1]
+    inside = np.flatnonzero((steps >= last.start_step) & (steps <= last.end_step))
+    best = int(inside[np.argmax(y[inside])])
+    tail = y[best:]
+    if tail.size != WORSE_IN_A_ROW + 1 or not np.all(np.diff(tail) < 0) \
+            or tail[0] - tail[-1] < k_sd * sd:
+        return phases, None
+    start = int(steps[best])
+    move = train_move([t for t in train if t.role == "train/loss"], start, last.end_step)
+    if move is None or not move.improved:
+        return phases, None
+    rise = Phase("overfit", start, last.end_step)
+    before = phases[:-1]
+    if best - inside[0] < SHORT_FLAT_FRACTION * y.size:  # the improvement ran on to the best
+        before[-1] = dataclasses.replace(before[-1], end_step=start)
+    else:
+        before.append(dataclasses.replace(last, end_step=start))
+    return before + [rise], (
+        f"{metric}: worse at each of its last {WORSE_IN_A_ROW} evaluations since its best (step "
+        f"{start}), {(tail[0] - tail[-1]) / sd:.1f} noise sds in all, while {move.words()}: a "
+        "held-out loss getting worse as the train loss improves is an overfit from its best "
+        "point")
 
 
 def _unrecovered_renamed(phases: list[Phase]) -> tuple[list[Phase], list[Phase]]:

@@ -218,7 +218,7 @@ def analyze_short(source: str, metric: str, direction: str, series: PreparedSeri
         phases, note = overfit_if_unrecovered(phases, metric, no_expert)
         warnings.extend([note] if note else [])
     elif held_out_loss:
-        phases, note = held_out_loss_overfit(phases, metric, train)
+        phases, note = held_out_loss_overfit(phases, metric, train, steps, y, sd, PhaseConfig.k_sd)
         warnings.extend([note] if note else [])
     levels = boundary_levels(phases, steps, y)  # the data's; `base` is the reference of effects
     # no effect sizes in sds from an estimate: a few points cannot carry them; a known sd can

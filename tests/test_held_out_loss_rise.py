@@ -234,3 +234,31 @@ def test_a_flat_train_loss_whose_first_reading_is_high_has_not_improved(tmp_path
         "disruption", "plateau"]
     alerts = list(watch(path, metric="eval_loss", direction="min", planned_steps=2_200))
     assert [a.event for a in alerts] == ["disruption"]
+
+
+# A short run's held-out loss: a fall to its best at the 7th of 10 evaluations, then worse at
+# each of the last three (a ResNet's validation loss as its train loss kept falling)
+_FALL_THEN_RISE = [3.29, 2.73, 2.30, 2.21, 1.86, 1.82, 1.64, 1.79, 1.90, 2.10]
+
+
+def test_a_closing_rise_from_the_best_beside_a_falling_train_loss_is_an_overfit():
+    """`expert_data.held_out_rise_at_end`: the noise read about a short run's broken line counts
+    its bend, and the rise after the best was a plateau of "+2.5 sd" between end medians."""
+    result = _analyze(_FALL_THEN_RISE)
+    assert [(p.name, p.start_step) for p in result.phases] == [("improvement", 0),
+                                                              ("overfit", 600)]
+    assert result.recommended_stop_step == 600
+    note = next(w for w in result.warnings if "worse at each of its last 3" in w)
+    assert note.startswith("eval_loss: worse at each of its last 3 evaluations since its best "
+                           "(step 600)")
+    assert "while the train loss (train/loss) fell" in note
+
+
+@pytest.mark.parametrize("values, train", [
+    (_FALL_THEN_RISE, None),  # no train loss beside: nothing says the run learns its data
+    (_FALL_THEN_RISE, "rising"),  # the run itself getting worse
+    (_FALL_THEN_RISE[:-1] + [1.85], "falling"),  # the last one better again: not each worse
+])
+def test_the_closing_rise_needs_each_worse_and_a_falling_train_loss(values, train):
+    names = [p.name for p in _analyze(values, train=train).phases]
+    assert "overfit" not in names and names[-1] == "plateau"
