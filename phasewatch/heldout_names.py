@@ -221,6 +221,23 @@ def accuracy_kind(name: str) -> str | None:
     return found[3] if found is not None and found[1] == ACCURACY_LEAF else None
 
 
+# MXNet's `module.fit` joins a split and its metric's name with a hyphen (`Epoch[3]
+# Validation-accuracy=0.91` beside `Train-accuracy`; its metrics' own names `cross-entropy`,
+# `nll-loss`): a word separator, as an underscore is (a ResNet's `Validation-accuracy` had no
+# role, and analyze refused the log without --metric). Only in a name's last part and before a
+# word (`f1-score` too): a split's own hyphen (`val-aux/`, `dev-validation/`) and a score's
+# before its number (`rouge-1`, `bleu-4`, `mAP50-95`) are kept, and every reader of names tries
+# the name as spelled first (`eval_rouge-l` keeps its listed role).
+_JOINING_HYPHEN = re.compile(r"(?<=[A-Za-z0-9])-(?=[A-Za-z][^/]*$)")
+
+
+def hyphens_as_underscores(name: str) -> str:
+    """`name` with each hyphen that joins two words of its last part as an underscore
+    (`Validation-cross-entropy` -> `Validation_cross_entropy`; `val-aux/x/nll-loss` ->
+    `val-aux/x/nll_loss`); any other name as it is."""
+    return _JOINING_HYPHEN.sub("_", name) if "-" in name else name
+
+
 @lru_cache(maxsize=1 << 16)
 def _split_leaf(name: str) -> tuple[str, int, int, str] | None:
     """(split, leaf, 1 if sets are named else 0, the leaf as named: `overall_f1`) of a held-out
@@ -229,6 +246,8 @@ def _split_leaf(name: str) -> tuple[str, int, int, str] | None:
         return None
     lowered = name.lower().replace(" ", "_")
     match = _SLASHED.fullmatch(lowered) or _JOINED.fullmatch(lowered)
+    if match is None and (joined := hyphens_as_underscores(lowered)) != lowered:
+        match = _SLASHED.fullmatch(joined) or _JOINED.fullmatch(joined)
     if match is None:
         return None
     parts = match.groupdict()

@@ -18,6 +18,7 @@ from phasewatch.heldout_names import (
     as_validation,
     held_out_direction,
     held_out_match,
+    hyphens_as_underscores,
     split_first,
 )
 from phasewatch.level_names import finest_level
@@ -193,11 +194,13 @@ def _hits(present: Collection[str]) -> tuple[list[tuple[str, int, str]], list[st
     the names (a prefix test each), a dict lookup per exact candidate."""
     hits = [(role, rank, pattern) for pattern, roles in _EXACT.items() if pattern in present
             for role, rank in roles]
-    # a candidate spelled with capitals or spaces (W&B panels named by hand: `Reward`, `Loss`;
-    # printed `Valid Loss: 5.90`), after every candidate spelled as listed
+    # a candidate spelled with capitals, spaces or hyphens (W&B panels named by hand: `Reward`,
+    # `Loss`; printed `Valid Loss: 5.90`; MXNet's `Validation-accuracy`:
+    # `heldout_names.hyphens_as_underscores`), after every candidate spelled as listed
     for name in present:
         lowered = name.lower()
-        for spelling in dict.fromkeys((lowered, lowered.replace(" ", "_"))):
+        spaced = lowered.replace(" ", "_")
+        for spelling in dict.fromkeys((lowered, spaced, hyphens_as_underscores(spaced))):
             if spelling != name and spelling in _EXACT and spelling not in present:
                 hits.extend((role, rank + CAPITALISED_RANK, name) for role, rank in _EXACT[spelling])
                 break
