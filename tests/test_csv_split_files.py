@@ -108,3 +108,37 @@ def test_counters_and_timings_are_read_as_written(tmp_path):
     assert run.metrics == ["num_samples", "time", "tokens", "valid_loss"]
     assert "valid.csv is named for its split: its column loss is read as valid_loss, that " \
         "split's metric" in run.warnings
+
+
+# a FADNet-style table (one row an epoch, no epoch column): the train loss and EPE, and the
+# held-out EPE bare beside them
+EPE_ROWS = [(14.7 - 0.15 * e, 27.5 - 0.3 * e, 21.6 - 0.18 * e + 0.05 * (e % 3)) for e in range(12)]
+
+
+@pytest.mark.parametrize("name,sep", [("train.log", "\t"), ("train.csv", ",")])
+def test_a_header_that_names_the_files_split_is_read_as_written(tmp_path, capsys, name, sep):
+    """`train_loss train_EPE EPE` in train.log: the name's split was applied to the bare `EPE`,
+    which became `train_EPE` beside the header's own `train_EPE`, and one of them was lost."""
+    path = tmp_path / name
+    path.write_text(sep.join(["train_loss", "train_EPE", "EPE"]) + "\r\n"
+                    + "".join(sep.join(map(str, row)) + "\r\n" for row in EPE_ROWS))
+    run = read_run(path)
+    assert run.metrics == ["EPE", "train_EPE", "train_loss"]
+    assert run.resolve_metric("EPE") == "EPE"
+    assert [v for _, v in sorted(run.series("EPE").items())] == [r[2] for r in EPE_ROWS]
+    assert [v for _, v in sorted(run.series("train_EPE").items())] == [r[1] for r in EPE_ROWS]
+    assert not [w for w in run.warnings if "more than once" in w or "named for its split" in w]
+    assert main(["analyze", str(path), "--metric", "EPE", "--direction", "min",
+                 "--format", "json"]) == 0
+    [result] = json.loads(capsys.readouterr().out)["runs"]
+    assert result["metric"] == "EPE" and result["baseline"] == pytest.approx(EPE_ROWS[0][2])
+
+
+def test_a_held_out_file_naming_its_split_keeps_its_bare_names(tmp_path):
+    """valid.csv's `valid_loss` beside a bare `loss`: the writer named the split's columns, so
+    `loss` is not read as a second `valid_loss`."""
+    path = write(tmp_path / "valid.csv", "step,valid_loss,loss",
+                 [(s, v, v / 2) for s, v in enumerate(LOSSES, 1)])
+    run = read_run(path)
+    assert run.metrics == ["loss", "valid_loss"]
+    assert [v for _, v in sorted(run.series("valid_loss").items())] == LOSSES

@@ -40,7 +40,14 @@ tools people use.
   that says its split (`val_cost`, `train_loss`, `loss_val`), the optimizer's settings and
   state (`lr`, `momentum`, `grad_norm`), the same whatever the split, and a name whose role its
   split's name would lose (`avg_reward`, a reward, in `eval_rewards.csv`: the presets know no
-  `eval_avg_reward`) are read as written.
+  `eval_avg_reward`) are read as written. The file's name is a guess about bare columns, and a
+  header that names the file's split on a metric of its own (`train_loss train_EPE EPE` in a
+  FADNet `train.log`) answers it: its writer put the split in the names of that split's
+  columns, so the bare ones are not that split's, and the whole table is read as written, as
+  under any other name (`EPE` stays `EPE`, where it was read as `train_EPE` and, beside the
+  table's own `train_EPE`, one of the two columns was lost). Not renamed to a held-out split
+  either: the file does not say which, and whether a bare `EPE` beside `train_EPE` is held out
+  is the metric choice's to judge, for every format alike.
 """
 
 from __future__ import annotations
@@ -132,12 +139,18 @@ def under_split(columns: list[str], file_name: str,
     `is_timing`), a name of `AS_WRITTEN_WORDS`, nor
     a name that takes a role its split's name would not (`avg_reward` is a reward,
     `eval_avg_reward` nothing the presets know: read so, the run could no longer be analysed
-    without --metric). Any other file's columns as they are."""
+    without --metric). Any other file's columns as they are, and so a split file's whose header
+    names its split on a metric (`train_EPE` in train.log: module docstring)."""
     split = file_split(file_name)
+    metrics = [name for i, name in enumerate(columns)
+               if name and i != step and name not in COUNTERS and not is_timing(name)]
+    if split is not None and any(split in name_words(name) for name in metrics):
+        # the header names its split itself (`train_EPE`): read as written, and so no name is
+        # made one the header already has (`EPE` as `train_EPE`)
+        split = None
     renamed = {} if split is None else {
-        name: f"{split}_{name}" for i, name in enumerate(columns)
-        if name and i != step and name not in COUNTERS and not is_timing(name)
-        and not AS_WRITTEN_WORDS.intersection(name_words(name))
+        name: f"{split}_{name}" for name in metrics
+        if not AS_WRITTEN_WORDS.intersection(name_words(name))
         and (_takes_a_role(f"{split}_{name}") or not _takes_a_role(name))}
     if not renamed:
         return columns, {}, ""
