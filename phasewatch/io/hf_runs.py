@@ -6,7 +6,9 @@ prints both runs to one console, the second starting its epochs again (at 0.03, 
 it logs at each epoch's end). The records' collector takes a step counter that goes back for a
 resume (`resumes`) and drops only the records from the step it went back to, so the first
 run's earlier rows stayed and were read with the second as one resumed run. A counter that goes
-back after a closing row is a new run, not a resume: the log is read from that run on
+back after a closing row is a new run, not a resume, and so is a training row at the epoch the
+run ended at (a run of one epoch, then one logged at each epoch's end, its first row at epoch 1;
+an `evaluate()` after `train()` prints no training row): the log is read from that run on
 (`last_new_run`), the earlier run's records left out with a warning that names both lines. A
 resumed run (one that crashed and was started again from a checkpoint) prints no closing row
 before its counter goes back, and is read as before; nor is a run continued after its closing
@@ -30,6 +32,7 @@ from phasewatch.io.post_training import END_KEY
 from phasewatch.values import to_float
 
 CLOSING = f"'{END_KEY}'".encode()  # as the Trainer prints the key of its closing row
+TRAIN_KEY = "loss"  # a training row's: at the epoch a run ended at, a new run's first row
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,8 @@ def last_new_run(path: Path, row_of: Callable[[str], dict[str, Any] | None]) -> 
             epoch = to_float(row.get("epoch"))
             if epoch is None or not math.isfinite(epoch):
                 continue
-            if closed is not None and top is not None and epoch < top:
+            if closed is not None and top is not None and (
+                    epoch < top or epoch == top and TRAIN_KEY in row):
                 found = NewRun(closed, lineno, found.runs_before + 1 if found else 1)
                 top, closed = epoch, None
                 continue
