@@ -79,3 +79,37 @@ def test_a_resume_without_a_closing_row_is_read_as_before(capsys, tmp_path, cons
     assert any("epoch counter went back from 6 to 1" in w for w in run["warnings"]), run["warnings"]
     assert not any("a new run starts" in w for w in run["warnings"])
     assert list(read_run(path).series("eval_loss").index) == [5_000, 10_000, 20_000, 30_000]
+
+
+def test_a_notebook_cell_that_printed_two_runs_is_read_from_the_new_run(capsys, tmp_path,
+                                                                        console):
+    """The same printout as a notebook cell's output (`io.printed_log`): looked through as the
+    cell's text, not as the notebook's JSON lines, whose numbers are no line of the printout
+    (the whole cell was left out: "no training output in this notebook")."""
+    pytest.importorskip("nbformat")
+    from notebook_books import stream, write_book
+
+    printed = console.read_text()
+    book = write_book(tmp_path / "two_runs.ipynb",
+                      [("lm.train(); lm.evaluate(); cls.train()", [stream(printed)])])
+    lines = printed.splitlines()
+    ended = next(i for i, line in enumerate(lines, 1) if "'train_runtime'" in line)
+    starts = next(i for i, line in enumerate(lines, 1) if "Loading the classifier" in line) + 1
+    run = analyzed(capsys, book)
+    assert (f"cell 1, line {starts}: a new run starts after the run that ended at line {ended} "
+            "(its train_runtime row); the earlier run's records are left out") in run["warnings"]
+    assert list(read_run(book).series("eval_loss").index) == [10_000, 20_000, 30_000]
+
+
+def test_a_notebooks_two_cells_of_one_run_each_are_both_read(tmp_path, console):
+    """Each run printed by a cell of its own: the look through the whole notebook found the
+    first cell's run ending and the second's starting, and neither cell was read."""
+    pytest.importorskip("nbformat")
+    from notebook_books import stream, write_book
+
+    first, second = console.read_text().split("Loading the classifier's weights ...\n")
+    book = write_book(tmp_path / "two_cells.ipynb", [("lm.train(); lm.evaluate()", [stream(first)]),
+                                                     ("cls.train()", [stream(second)])])
+    assert list(read_run(f"{book}/1").series("eval_loss").index) == \
+        [5_000 * k for k in range(1, 13)]
+    assert list(read_run(f"{book}/2").series("eval_loss").index) == [10_000, 20_000, 30_000]

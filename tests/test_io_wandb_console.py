@@ -50,6 +50,24 @@ print({"train_runtime": 1483.8, "train_loss": 0.57, "epoch": 3.0})
 run.finish()
 """
 
+# Two Trainer runs printed to the console one after the other: the first ends with its closing
+# `train_runtime` row, the second starts at epoch 1 again (`io.hf_runs`)
+TWO_RUNS = """
+import sys, wandb
+run = wandb.init(project="p", dir=sys.argv[1])
+for i in range(1, 31):
+    if i % 3 == 0:
+        print({"loss": round(0.7 - 0.01 * i, 4), "epoch": round(i / 10, 2)})
+    if i % 10 == 0:
+        print({"eval_loss": round(0.6 - 0.001 * i, 4), "epoch": float(i // 10)})
+print({"train_runtime": 1483.8, "train_loss": 0.57, "epoch": 3.0})
+for e in (1, 2, 3):
+    print({"loss": round(0.5 - 0.01 * e, 4), "epoch": float(e)})
+    print({"eval_loss": round(0.4 - 0.01 * e, 4), "epoch": float(e)})
+print({"train_runtime": 100.0, "train_loss": 0.47, "epoch": 3.0})
+run.finish()
+"""
+
 
 def _run_file(script: str, root: Path) -> Path:
     """The `.wandb` file the real SDK writes for `script`, console capture on, whether the
@@ -101,6 +119,15 @@ def test_a_run_that_printed_its_log_is_read_from_its_console(tmp_path, capsys):
     assert main(["analyze", str(path)]) == 0
     out = capsys.readouterr().out
     assert "metric eval_accuracy (max)" in out and "recommended stop: epoch 3" in out, out
+
+
+def test_a_console_of_two_runs_is_read_from_the_new_run(tmp_path):
+    """The console is looked through as its text, not as the run file's bytes, whose lines are
+    none of the console's (before: exit 3, "no history rows ... leaves no curve to read")."""
+    run = read_run(_run_file(TWO_RUNS, tmp_path))
+    assert list(run.column("eval_loss").values) == [0.39, 0.38, 0.37]
+    assert "its console output, line 15: a new run starts after the run that ended at line 14 " \
+        "(its train_runtime row); the earlier run's records are left out" in run.warnings
 
 
 def test_the_console_tail_keeps_the_end_of_a_long_console():

@@ -16,7 +16,11 @@ row (a `train()` resumed from its last checkpoint with more epochs), whose epoch
 
 The file is looked through before its first read, as it is then, so `analyze`, `inspect`, a
 replay and a follow that starts on the file read the same run. A follow that was reading the
-earlier run when it printed its closing row ends with that run (`RunInfo.finished`).
+earlier run when it printed its closing row ends with that run (`RunInfo.finished`). Printed
+text that another file keeps (a notebook cell's output, a W&B run's console:
+`printed_log.read_printed`) is looked through as that text, not as the file holding it: a
+notebook's JSON lines are no line of the printout, and a look through the whole notebook found
+one cell's run ending and another's starting, so that no line of either cell was read.
 """
 
 from __future__ import annotations
@@ -53,9 +57,18 @@ class NewRun:
                 f"{END_KEY} row); {earlier} left out")
 
 
-def _rows_after_a_closing_row(path: Path) -> bool:
-    """Whether any row may follow a closing row (a byte search: a log of one run, whose
-    closing row is its last, is not read twice)."""
+def _rows_after_a_closing_row(data) -> bool:
+    """Whether any row may follow a closing row in `data`, a log's bytes (a byte search: a log
+    of one run, whose closing row is its last, is not read twice)."""
+    closing = data.find(CLOSING)
+    if closing < 0:
+        return False
+    end = data.find(b"\n", closing)
+    return end >= 0 and data.find(b"'epoch'", end) >= 0
+
+
+def _file_may_hold_runs(path: Path) -> bool:
+    """`_rows_after_a_closing_row` over the file `path`, mapped, not read into memory."""
     from phasewatch.files import open_regular
 
     with open_regular(path) as handle:
@@ -64,40 +77,43 @@ def _rows_after_a_closing_row(path: Path) -> bool:
         except ValueError:  # an empty file
             return False
         with view:
-            closing = view.find(CLOSING)
-            if closing < 0:
-                return False
-            end = view.find(b"\n", closing)
-            return end >= 0 and view.find(b"'epoch'", end) >= 0
+            return _rows_after_a_closing_row(view)
 
 
 def read_from_last_run(source, row_of: Callable[[str], dict[str, Any] | None]) -> None:
-    """Before the first read of an HF console `source`: where its file holds a new run after
+    """Before the first read of an HF console `source`: where its lines hold a new run after
     a closing row, its parser reads no line through the run before it ended, and no row before
     the new run's first (the earlier run's `evaluate()` after its `train()`), and a warning at
-    the new run's first row says so."""
-    if not source.file.is_file():  # a follow that waits for the file
+    the new run's first row says so. The lines are those the source reads: its file's, or the
+    printed text its tail holds (module docstring)."""
+    from phasewatch.follow import LineTail
+    from phasewatch.io.printed_log import TextTail
+
+    if isinstance(source.tail, TextTail):  # still whole: this runs before the first read
+        text = source.tail.text
+        if not _rows_after_a_closing_row(text.encode("utf-8", "replace")):
+            return
+        lines = TextTail(text, source.file)  # a copy: the source's own is read after
+    elif source.file.is_file() and _file_may_hold_runs(source.file):
+        lines = LineTail(source.file)
+    else:  # a follow that waits for the file, a log of one run
         return
-    new_run = last_new_run(source.file, row_of)
+    new_run = last_new_run(lines, row_of)
     if new_run is not None:
         source.parser.ended_through, source.parser.rows_from = new_run.ended, new_run.starts
         source.warn(new_run.warning(), new_run.starts)
 
 
-def last_new_run(path: Path, row_of: Callable[[str], dict[str, Any] | None]) -> NewRun | None:
-    """Where the last run of the console log `path` starts, if a run before it ended with a
-    closing row (module docstring), else None. `row_of(text)`: the dict row a line prints, or
-    None (the reader's own parsing)."""
-    if not _rows_after_a_closing_row(path):
-        return None
-    from phasewatch.follow import LineTail
-
+def last_new_run(lines, row_of: Callable[[str], dict[str, Any] | None]) -> NewRun | None:
+    """Where the last run of a console log starts, if a run before it ended with a closing row
+    (module docstring), else None. `lines`: the log's, read whole and closed here (a
+    `follow.LineTail` of its file, a `printed_log.TextTail` of printed text); `row_of(text)`:
+    the dict row a line prints, or None (the reader's own parsing)."""
     found: NewRun | None = None
     top: float | None = None  # the highest epoch of the run read now
     closed: int | None = None  # its closing row's line, while no row has gone past it
-    tail = LineTail(path)
     try:
-        for lineno, text in tail.read(final=True):
+        for lineno, text in lines.read(final=True):
             if text is None or "epoch" not in text or (row := row_of(text)) is None:
                 continue
             epoch = to_float(row.get("epoch"))
@@ -114,5 +130,5 @@ def last_new_run(path: Path, row_of: Callable[[str], dict[str, Any] | None]) -> 
             if END_KEY in row:
                 closed = lineno
     finally:
-        tail.close()
+        lines.close()
     return found
