@@ -127,6 +127,7 @@ STATED_BY_LOG = {
     "hf_console": "the Trainer's console banner, its `Total optimization steps` or else its "
                   "`Num Epochs` x 10,000, or its progress bar's `N/TOTAL`",
     "keras_console": "the console's `Epoch N/M`",
+    "paddle_console": "the console's `Epoch N/M`",
     "kv_console": "the console counter's `N/TOTAL`",
     "olmo_console": "the console's `[step=N/MAX]`",
     "verl_console": "verl's console, its `Total training steps` or `total_training_steps`",

@@ -59,6 +59,7 @@ READERS: tuple[str, ...] = (
     "jsonl",
     "csv_splits",  # a folder of one run's CSV files, one per split: train.csv beside valid.csv
     "csv",
+    "paddle_console",  # `Epoch N/M` + `step N/M - name: value`, `Eval begin...` blocks
     "keras_console",  # `Epoch N/M` + a progress bar's `- name: value` items
     "sb3_console",  # Stable-Baselines3's `| rollout/ |` tables
     "llmc",  # llm.c's main.log: nothing but `s:N tel:X` / `s:N trl:X ...` / `s:N eval:X` lines

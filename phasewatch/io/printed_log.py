@@ -22,10 +22,11 @@ from phasewatch.io.source import Record
 # `Step N: {...}` first, the loose `step N name=value` last). JSON-lines and CSV readers are
 # not tried: a notebook prints JSON and tables that are not logs.
 CONSOLE_READERS = ("trinity_console", "verl_console", "torchtune", "olmo_console",
-                   "hf_console", "keras_console", "sb3_console", "llmc_console",
+                   "hf_console", "paddle_console", "keras_console", "sb3_console", "llmc_console",
                    "build_nanogpt_console", "timm_console",
                    "metriclogger_console", "progressmeter_console", "spacy_console",
-                   "boosting_console", "catboost_console", "opennmt_console", "espnet_console",
+                   "boosting_console", "catboost_console", "opennmt_console", "marian_console",
+                   "espnet_console",
                    "icefall_console", "speechbrain_console", "accelerate_console",
                    "detectron2_console", "kv_console")
 MIN_PRINTED_RECORDS = 2  # one log row printed is an evaluation or a summary, not a curve
