@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from _files import notebook_cell, read_as
 from cli_json import analyzed, watched
 
 from phasewatch.io import read_run, sniff_format
@@ -66,10 +67,9 @@ def test_a_valid_log_is_read_on_its_first_validator(capsys, tmp_path):
                                            "valid/bleu-detok", "epoch"}
 
 
-def test_a_train_log_adds_its_training_lines(capsys, tmp_path):
-    """The training log (its settings first, then the training lines every 500 updates and the
-    validations among them), BLEU the first validator: higher is better."""
-    curves = _curves(np.random.default_rng(5))
+def _train_lines(curves) -> list[str]:
+    """The training log: its settings first, then the training lines every 500 updates and the
+    validations among them, BLEU the first validator."""
     valid = _valid_lines(curves, ["bleu-detok", "cross-entropy"])
     lines = ["[2021-03-04 10:00:00] [marian] Marian v1.11.0 f00d062 2022-02-08 08:39:24 -0800",
              "[2021-03-04 10:00:00] [config] valid-metrics:",
@@ -81,8 +81,13 @@ def test_a_train_log_adds_its_training_lines(capsys, tmp_path):
                      f"Sen. {up * 64:,} : Cost {cost:.8f} : Time {12.345:.2f}s : "
                      f"{15234.5:.2f} words/s : gNorm {1.2345:.4f} : L.r. {3e-4:.4e}")
         lines += valid.get(up, [])
+    return lines
+
+
+def test_a_train_log_adds_its_training_lines(capsys, tmp_path):
+    """The training log, BLEU the first validator: higher is better."""
     path = Path(tmp_path / "train.log")
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(_train_lines(_curves(np.random.default_rng(5)))) + "\n")
     run = analyzed(capsys, path)
     assert (run["metric"], run["direction"]) == ("valid/bleu-detok", "max")
     assert run["phases"][-1]["name"] == "overfit"
@@ -92,3 +97,17 @@ def test_a_train_log_adds_its_training_lines(capsys, tmp_path):
     assert abs(loss.iloc[0] - (9.0 * math.exp(-500 / 8000) + 2.0)) < 1e-6
     summary, _ = watched(capsys, path)
     assert summary["metric"] == "valid/bleu-detok"
+
+
+def test_a_notebook_cell_that_ran_marian_is_read_as_its_log(capsys, tmp_path):
+    """`!marian -c config.yml` in a notebook: the cell's output holds the log Marian writes to
+    stderr, read as the same log in a file is (it was no training output of the notebook)."""
+    lines = _train_lines(_curves(np.random.default_rng(5)))
+    book = notebook_cell(tmp_path, "!marian -c config.yml", "\n".join(lines) + "\n")
+    run = read_as(book, "marian_console")
+    logged = tmp_path / "train.log"
+    logged.write_text("\n".join(lines) + "\n")
+    assert run.metrics == read_run(logged).metrics
+    assert run.series("valid/bleu-detok").equals(read_run(logged).series("valid/bleu-detok"))
+    result = analyzed(capsys, book)
+    assert (result["metric"], result["direction"]) == ("valid/bleu-detok", "max")
