@@ -403,6 +403,33 @@ def test_an_evaluation_after_training_stays_its_runs_when_the_next_run_begins(tm
     assert alone.runs_before == []
 
 
+def test_a_next_trainers_evaluation_before_its_training_is_that_runs(tmp_path):
+    """One callback given to trainer after trainer, each evaluated before its `train()` (the
+    baseline at step 0): the second trainer's baseline is the second run's, as a new callback
+    keeps an `evaluate()` made first, and the first run stays as it ended. (It went to the
+    first run's monitor, which took step 0 for a rewind, and the second run never had it.)"""
+
+    def run(callback, folder, seed):
+        return tiny_trainer(folder, callbacks=[callback], compute_metrics=ScriptedMetrics(),
+                            max_steps=12, eval_strategy="steps", eval_steps=2,
+                            per_device_eval_batch_size=16, save_strategy="no", seed=seed)
+
+    reused = PhasewatchCallback(metric="eval/accuracy", stop_on=())
+    run(reused, tmp_path / "a", 0).train()
+    ended = reused.host.state()
+    second = run(reused, tmp_path / "b", 1)
+    second.evaluate()
+    second.train()
+    alone = PhasewatchCallback(metric="eval/accuracy", stop_on=())
+    trainer = run(alone, tmp_path / "alone", 1)
+    trainer.evaluate()
+    trainer.train()
+    [first] = reused.runs_before
+    assert first.host.state() == ended
+    assert list(reused.host.evals.steps) == list(alone.host.evals.steps) == list(range(0, 13, 2))
+    assert reused.host.state() == alone.host.state()
+
+
 def test_a_crashed_runs_webhook_thread_is_closed_when_the_next_run_begins(tmp_path):
     """Run 1 raises mid-training (its evaluation set fails at the 20th evaluation) with an
     alert still being posted to a slow endpoint and another queued; run 2 begins with the

@@ -61,6 +61,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
         self.runs_before: list[RunResults] = []  # the runs followed before this one
         self.output_dir: str | None = None
         self._eval_logs: tuple[int, dict] | None = None  # (step, the eval log just before on_evaluate)
+        self._run_state = None  # the TrainerState of the run followed (`on_evaluate`)
 
     # ------------------------------------------------------------------ results
     @property
@@ -80,6 +81,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
         # outside the guard: a monitor an error turned off in a run before is on again
         if self.begin_run():
             self._eval_logs = None
+        self._run_state = state
         self._train_begins(args, state)
 
     @never_stops_training
@@ -90,6 +92,11 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
 
     @never_stops_training
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if self.host.began and state is not self._run_state and state.global_step == 0:
+            # another trainer's evaluation before its train() (a sweep's baseline of its next
+            # run): that run's, as a new callback keeps an evaluate() made first, not the run
+            # before's (its monitor took step 0 for a rewind, and the next run never had it)
+            self._follow_next_run()
         logged, self._eval_logs = self._eval_logs, None
         if logged is not None and logged[0] == state.global_step:
             metrics = {**logged[1], **(metrics or {})}  # TRL's own eval metrics (see on_log)
