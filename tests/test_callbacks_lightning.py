@@ -294,3 +294,23 @@ def test_a_fit_resumed_with_the_same_callback_keeps_its_checkpoints_state_once(t
     trainer(30).fit(resumed, loader(), loader(), ckpt_path=str(tmp_path / "last.ckpt"))
     assert list(callback.host.evals.steps) == list(range(30))
     assert callback.monitor.n_records_ == 30
+
+
+def test_a_next_trainers_validate_before_its_fit_is_that_runs(tmp_path):
+    """One callback given to Trainer after Trainer, each validated before its `fit()` (the
+    baseline at step 0): the second Trainer's baseline is the second run's, as a new callback
+    keeps a `validate()` made first, and the first run stays as it ended (its monitor was fed
+    the second run's step 0 after its own last step)."""
+    reused = PhasewatchLightningCallback(metric="val_acc", options=OPTIONS, stop_on=())
+    make_trainer(reused, tmp_path / "a", max_epochs=10).fit(Tiny(), loader(), loader())
+    ended = reused.host.state()
+    second, model = make_trainer(reused, tmp_path / "b", max_epochs=10), Tiny()
+    second.validate(model, loader())
+    second.fit(model, loader(), loader())
+    alone = PhasewatchLightningCallback(metric="val_acc", options=OPTIONS, stop_on=())
+    trainer, model = make_trainer(alone, tmp_path / "alone", max_epochs=10), Tiny()
+    trainer.validate(model, loader())
+    trainer.fit(model, loader(), loader())
+    [first] = reused.runs_before
+    assert first.host.state() == ended
+    assert reused.host.state() == alone.host.state()

@@ -46,6 +46,7 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
         self.runs_before: list[RunResults] = []  # the runs followed before this one
         self.dirpaths: list[str] = []  # the trainer's ModelCheckpoint folders
         self._logged: dict[str, Any] = {}  # `trainer.logged_metrics` when last passed on
+        self._run_trainer = None  # the Trainer of the run followed (`on_validation_end`)
 
     @property
     def best_saved_step(self) -> int | None:
@@ -80,6 +81,7 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
         # before is on again
         if self.begin_run():
             self._logged = {}
+        self._run_trainer = trainer
 
     @never_stops_training
     def on_train_start(self, trainer, pl_module) -> None:
@@ -128,6 +130,11 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:
             return
+        if self.host.began and trainer is not self._run_trainer and trainer.global_step == 0:
+            # another Trainer's validate() before its fit() (a sweep's baseline of its next
+            # run): that run's, as a new callback keeps a validate() made first, not the run
+            # before's (its monitor took step 0 for a rewind)
+            self._follow_next_run()
         metrics = {k: _scalar(v) for k, v in trainer.callback_metrics.items()}
         self.host.evaluated(logged_step(trainer), metrics)
         if self.host.monitor.should_stop:
