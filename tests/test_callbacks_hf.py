@@ -407,7 +407,8 @@ def test_a_next_trainers_evaluation_before_its_training_is_that_runs(tmp_path):
     """One callback given to trainer after trainer, each evaluated before its `train()` (the
     baseline at step 0): the second trainer's baseline is the second run's, as a new callback
     keeps an `evaluate()` made first, and the first run stays as it ended. (It went to the
-    first run's monitor, which took step 0 for a rewind, and the second run never had it.)"""
+    first run's monitor, which counted a step gone backwards, and the second run never
+    had it.)"""
 
     def run(callback, folder, seed):
         return tiny_trainer(folder, callbacks=[callback], compute_metrics=ScriptedMetrics(),

@@ -95,7 +95,7 @@ class PhasewatchCallback(HostedResults, TrainerCallback, ExportableState):
         if self.host.began and state is not self._run_state and state.global_step == 0:
             # another trainer's evaluation before its train() (a sweep's baseline of its next
             # run): that run's, as a new callback keeps an evaluate() made first, not the run
-            # before's (its monitor took step 0 for a rewind, and the next run never had it)
+            # before's (whose monitor counted a step gone backwards; the next run never had it)
             self._follow_next_run()
         logged, self._eval_logs = self._eval_logs, None
         if logged is not None and logged[0] == state.global_step:

@@ -133,7 +133,7 @@ class PhasewatchLightningCallback(HostedResults, _pl.Callback):
         if self.host.began and trainer is not self._run_trainer and trainer.global_step == 0:
             # another Trainer's validate() before its fit() (a sweep's baseline of its next
             # run): that run's, as a new callback keeps a validate() made first, not the run
-            # before's (its monitor took step 0 for a rewind)
+            # before's (whose monitor counted a step gone backwards)
             self._follow_next_run()
         metrics = {k: _scalar(v) for k, v in trainer.callback_metrics.items()}
         self.host.evaluated(logged_step(trainer), metrics)
