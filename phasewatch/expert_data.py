@@ -136,7 +136,7 @@ def held_out_rise_at_end(phases: list[Phase], metric: str, steps: np.ndarray, y:
     while the train loss improves over the same steps. A short run's noise, read about its
     broken line, counts the bend of its improvement: a ResNet's validation loss 1.820, 1.640,
     1.789, 1.899, 2.096 over its last five epochs, as its train loss fell from 1.58 to 0.56, was
-    a plateau "+2.5 sd" between end medians of two, where its rise from the best is 4.3 sds and
+    a plateau "+2.5 sd" between end medians of two, where its rise from the best is 4.2 sds and
     the textbook overfit. A plateau before the best shorter than SHORT_FLAT_FRACTION of the run
     is the improvement's end (the knot at epoch 6, the best at 7). `y` is oriented (higher is
     better)."""
