@@ -107,9 +107,7 @@ class LiveWatch(LiveMessages):
         self._bad_lines = 0
         self._noted: set[str] = set()  # the notes on the metric chosen (`end_result` adds the rest)
         self._warned = 0
-        # a replay's records, as fed (`RunCollector`): the run its summary is of, as a read of
-        # the log's first `_taken` records would collect them
-        self._replayed = None
+        self._replayed = None  # a replay's records as fed (`RunCollector`): its summary's run
         self._said_following = False
         self._said_holding = False
         self.warned_missing = False
