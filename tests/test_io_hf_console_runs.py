@@ -21,17 +21,15 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 
-@pytest.fixture(scope="module")
-def console(tmp_path_factory) -> Path:
-    """A language-model-like run of 6 epochs evaluated every half epoch, evaluated once more
-    after `train()`, then a classifier run of 3 epochs logged and evaluated at each epoch's
-    end (its first row at epoch 1), printed to one console."""
+def _two_runs(folder: Path, lm_epochs: int) -> Path:
+    """A language-model-like run of `lm_epochs` epochs evaluated every half epoch, evaluated
+    once more after `train()`, then a classifier run of 3 epochs logged and evaluated at each
+    epoch's end (its first row at epoch 1), printed to one console `folder/train.log`."""
     from tiny_trainer import tiny_trainer
 
-    folder = tmp_path_factory.mktemp("two_runs")
     path = folder / "train.log"
     with open(path, "w") as handle, contextlib.redirect_stdout(handle):
-        first = tiny_trainer(folder / "lm", num_train_epochs=6, eval_strategy="steps",
+        first = tiny_trainer(folder / "lm", num_train_epochs=lm_epochs, eval_strategy="steps",
                              eval_steps=2, logging_steps=2, save_strategy="no")
         first.train()
         first.evaluate()
@@ -39,6 +37,12 @@ def console(tmp_path_factory) -> Path:
         tiny_trainer(folder / "cls", num_train_epochs=3, eval_strategy="epoch",
                      logging_strategy="epoch", save_strategy="no", seed=1).train()
     return path
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory) -> Path:
+    """Two runs, the first of 6 epochs: the epoch goes back when the classifier starts."""
+    return _two_runs(tmp_path_factory.mktemp("two_runs"), lm_epochs=6)
 
 
 def _lines(path: Path) -> list[str]:
@@ -113,3 +117,25 @@ def test_a_notebooks_two_cells_of_one_run_each_are_both_read(tmp_path, console):
     assert list(read_run(f"{book}/1").series("eval_loss").index) == \
         [5_000 * k for k in range(1, 13)]
     assert list(read_run(f"{book}/2").series("eval_loss").index) == [10_000, 20_000, 30_000]
+
+
+def test_a_new_run_whose_first_row_is_at_the_epoch_the_run_before_ended_at(capsys, tmp_path):
+    """A language-model run of one epoch (evaluated every half epoch, and once more after
+    `train()`), then a classifier run logged at each epoch's end, whose first row is at epoch
+    1, where the first run ended: its training row there is the new run's first, not the
+    first run's. (Its epoch did not go back: the first run's two evaluations stayed, and the
+    classifier's first was left out as "an evaluation logged after training ended".)"""
+    path = _two_runs(tmp_path, lm_epochs=1)
+    lines = _lines(path)
+    ended = next(i for i, line in enumerate(lines, 1) if "'train_runtime'" in line)
+    starts = next(i for i, line in enumerate(lines, 1) if "Loading the classifier" in line) + 1
+    assert "'epoch': '1'" in lines[ended - 1] and "'epoch': '1'" in lines[starts - 1]
+    run = analyzed(capsys, path)
+    assert (f"line {starts}: a new run starts after the run that ended at line {ended} (its "
+            "train_runtime row); the earlier run's records are left out") in run["warnings"]
+    assert not any("logged after training ended" in w for w in run["warnings"]), run["warnings"]
+    classifier = [float(line.split("'eval_loss': '")[1].split("'")[0])
+                  for line in lines[starts - 1:] if "'eval_loss'" in line]
+    series = read_run(path).series("eval_loss")
+    assert list(series.index) == [10_000, 20_000, 30_000]
+    assert list(series) == pytest.approx(classifier)
